@@ -1,0 +1,40 @@
+/** What every activity gets from the worker: the config and the ports of each source. */
+import { ApplicationFailure } from '@temporalio/common';
+import type { LakesyncConfig, SourceConfig } from '../config/schema';
+import { sourceConfig } from '../config/load';
+import { isPortError } from '../errors';
+import type { Ports } from '../ports';
+
+export interface ActivityDeps {
+  config: LakesyncConfig;
+  portsFor(source: string): Ports;
+}
+
+export function sourceOf(deps: ActivityDeps, source: string): { settings: SourceConfig; ports: Ports } {
+  try {
+    return { settings: sourceConfig(deps.config, source), ports: deps.portsFor(source) };
+  } catch (err) {
+    throw ApplicationFailure.create({ message: (err as Error).message, type: 'ConfigError', nonRetryable: true });
+  }
+}
+
+/**
+ * Turns a port error into a Temporal failure whose message names the step and the table.
+ * Retryable kinds (throttling, transient) are retried by Temporal; the rest fail at once.
+ */
+export function failure(step: string, subject: string, err: unknown): ApplicationFailure {
+  if (err instanceof ApplicationFailure) return err;
+  const message = `${step} failed for ${subject}: ${(err as Error)?.message ?? String(err)}`;
+  if (isPortError(err)) {
+    return ApplicationFailure.create({ message, type: err.code, nonRetryable: !err.retryable, cause: err });
+  }
+  return ApplicationFailure.create({ message, type: (err as Error)?.name ?? 'Error', nonRetryable: false });
+}
+
+export async function step<T>(name: string, subject: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw failure(name, subject, err);
+  }
+}

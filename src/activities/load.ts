@@ -1,0 +1,172 @@
+/**
+ * The load of one table: start (or re-attach to) the backend run, poll it while heartbeating,
+ * read the result JSON. The run id lives in the heartbeat details, and the run token lets a
+ * retried attempt find a run started just before a crash, so a table is never loaded twice.
+ */
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { runTokenFor } from '../ids';
+import type { LoadRequest, LoadResult, LoadRunStatus, PlanEntry } from '../model';
+import type { LoadPort } from '../ports';
+import { type ActivityDeps, failure, sourceOf } from './deps';
+
+export interface LoadTableInput {
+  source: string;
+  cycleId: string;
+  planRef: string;
+  table: string;
+  exportLocation: string;
+  database: string;
+  namespace: string;
+  maxDeleteFraction: number;
+  approveDeletes: boolean;
+}
+
+export interface LoadHeartbeat {
+  runId: string;
+  state?: string;
+  detail?: string;
+}
+
+/** Result error classes a retry cannot fix (glue/README.md). */
+const FINAL_ERROR_CLASSES = new Set([
+  'InvalidArgument',
+  'ExportNotFound',
+  'CastError',
+  'NameCollision',
+  'DuplicateKeys',
+  'SchemaConflict',
+  'DeleteGuard',
+  'EmptyExport',
+]);
+
+const DEFAULT_POLL = { initialMs: 5_000, maxMs: 120_000 };
+
+export function loadActivities(deps: ActivityDeps) {
+  const plans = new Map<string, Promise<PlanEntry[]>>();
+
+  async function planEntry(input: LoadTableInput): Promise<PlanEntry> {
+    const { ports } = sourceOf(deps, input.source);
+    let plan = plans.get(input.planRef);
+    if (!plan) {
+      plan = ports.manifests.get<PlanEntry[]>(input.planRef);
+      plans.set(input.planRef, plan);
+      plan.catch(() => plans.delete(input.planRef));
+    }
+    const entry = (await plan).find((e) => e.table === input.table);
+    if (!entry) throw ApplicationFailure.create({ message: `load failed for ${input.table}: not in plan ${input.planRef}`, type: 'PlanMismatch', nonRetryable: true });
+    return entry;
+  }
+
+  return {
+    async loadTable(input: LoadTableInput): Promise<LoadResult> {
+      const { ports } = sourceOf(deps, input.source);
+      const plan = await planEntry(input);
+      const base = {
+        source: input.source,
+        cycleId: input.cycleId,
+        runToken: runTokenFor(input.cycleId, input.table),
+        exportLocation: input.exportLocation,
+        database: input.database,
+        plan,
+        namespace: input.namespace,
+        maxDeleteFraction: input.maxDeleteFraction,
+        approveDeletes: input.approveDeletes,
+      };
+      const req: LoadRequest = { ...base, resultLocation: ports.load.resultLocation(base) };
+      try {
+        return await runLoad(ports.load, req);
+      } catch (err) {
+        throw failure('load', input.table, err);
+      }
+    },
+  };
+}
+
+async function runLoad(port: LoadPort, req: LoadRequest): Promise<LoadResult> {
+  const ctx = Context.current();
+  const table = req.plan.table;
+  let runId = await attachableRun(port, req, (ctx.info.heartbeatDetails as LoadHeartbeat | undefined)?.runId);
+  if (runId) {
+    ctx.log.info('re-attached to load run', { table, runId });
+  } else {
+    runId = (await port.startLoad(req)).runId;
+    ctx.log.info('started load run', { table, runId });
+  }
+  ctx.heartbeat({ runId, state: 'running' } satisfies LoadHeartbeat);
+
+  const poll = port.pollPolicy ?? DEFAULT_POLL;
+  const heartbeatMs = (ctx.info.heartbeatTimeoutMs ?? 60_000) / 2;
+  let waitMs = poll.initialMs;
+  for (;;) {
+    const status = await port.getRun(runId);
+    ctx.heartbeat({ runId, state: status.state, ...(status.detail ? { detail: status.detail } : {}) } satisfies LoadHeartbeat);
+    if (status.state === 'succeeded') return finishedResult(port, req, runId, status);
+    if (status.state === 'failed') return failedRun(port, req, runId, status);
+    try {
+      await sleepHeartbeating(ctx, waitMs, heartbeatMs, { runId, state: status.state });
+    } catch (err) {
+      if (err instanceof CancelledFailure) {
+        await port.stopRun(runId).catch((stopErr: unknown) => ctx.log.warn('could not stop load run', { runId, error: String(stopErr) }));
+      }
+      throw err;
+    }
+    waitMs = Math.min(waitMs * 2, poll.maxMs);
+  }
+}
+
+/** The run to re-attach to: the one in the heartbeat, else one found by run token; never a failed one. */
+async function attachableRun(port: LoadPort, req: LoadRequest, fromHeartbeat: string | undefined): Promise<string | undefined> {
+  const candidate = fromHeartbeat ?? (await port.findRunByToken(req));
+  if (!candidate) return undefined;
+  const status = await port.getRun(candidate);
+  if (status.state !== 'failed') return candidate;
+  // A failed run whose result says retrying cannot help fails the table now.
+  const result = await port.readResult(req.resultLocation);
+  if (result?.error && FINAL_ERROR_CLASSES.has(result.error.class)) throw resultFailure(req, candidate, result);
+  return undefined;
+}
+
+async function finishedResult(port: LoadPort, req: LoadRequest, runId: string, status: LoadRunStatus): Promise<LoadResult> {
+  const result = await port.readResult(req.resultLocation);
+  if (!result) {
+    throw ApplicationFailure.create({
+      message: `load of ${req.plan.table} (run ${runId}) succeeded but wrote no result at ${req.resultLocation}: check the job's logs`,
+      type: 'MissingResult',
+      nonRetryable: true,
+    });
+  }
+  if (result.status === 'failed') throw resultFailure(req, runId, result);
+  Context.current().log.info('load finished', { table: req.plan.table, runId, seconds: status.executionSeconds, dpuSeconds: status.dpuSeconds });
+  return result;
+}
+
+async function failedRun(port: LoadPort, req: LoadRequest, runId: string, status: LoadRunStatus): Promise<never> {
+  const result = await port.readResult(req.resultLocation);
+  if (result?.error) throw resultFailure(req, runId, result);
+  throw ApplicationFailure.create({
+    message: `load of ${req.plan.table} failed (run ${runId}, ${status.detail ?? 'FAILED'}): ${status.errorMessage ?? 'no error message'}`,
+    type: `Load${status.detail ?? 'Failed'}`,
+    nonRetryable: true,
+  });
+}
+
+function resultFailure(req: LoadRequest, runId: string, result: LoadResult): ApplicationFailure {
+  const cls = result.error?.class ?? 'InternalError';
+  const hint = cls === 'DeleteGuard' ? ' To apply these deletes, rerun the table with approve deletes.' : '';
+  return ApplicationFailure.create({
+    message: `load of ${req.plan.table} failed (run ${runId}): ${cls}: ${result.error?.message ?? 'unknown error'}.${hint}`,
+    type: cls,
+    nonRetryable: FINAL_ERROR_CLASSES.has(cls),
+  });
+}
+
+async function sleepHeartbeating(ctx: Context, totalMs: number, heartbeatMs: number, details: LoadHeartbeat): Promise<void> {
+  let left = totalMs;
+  while (left > 0) {
+    const slice = Math.min(left, heartbeatMs);
+    await ctx.sleep(slice);
+    ctx.heartbeat(details);
+    left -= slice;
+  }
+}

@@ -1,0 +1,84 @@
+/** Reads lakesync.yaml and validates it; every problem names the field, the value and the fix. */
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError, type ConfigIssue } from '../errors';
+import { configSchema, type LakesyncConfig, type SourceConfig } from './schema';
+import { isValidLakeName, lakeNameCollisions, lakeTableName, selectTable } from './tables';
+
+export function loadConfigFile(path: string): LakesyncConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError([{ path: '(file)', value: path, message: `cannot read the config file (${(err as Error).message}); pass --config <file> or create lakesync.yaml (lakesync init)` }]);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError([{ path: '(file)', value: path, message: `is not valid YAML: ${(err as Error).message}` }]);
+  }
+  return parseConfig(raw);
+}
+
+export function parseConfig(raw: unknown): LakesyncConfig {
+  const parsed = configSchema.safeParse(raw, { reportInput: true });
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.map(toIssue));
+  const issues = Object.entries(parsed.data.sources).flatMap(([name, source]) => crossFieldIssues(name, source));
+  if (issues.length > 0) throw new ConfigError(issues);
+  return parsed.data;
+}
+
+export function sourceConfig(config: LakesyncConfig, source: string): SourceConfig {
+  const found = config.sources[source];
+  if (!found) {
+    const known = Object.keys(config.sources).join(', ');
+    throw new ConfigError([{ path: `sources.${source}`, value: source, message: `no such source; the config defines: ${known}` }]);
+  }
+  return found;
+}
+
+/** Rules that span fields: lake names of configured tables and checks on excluded tables. */
+function crossFieldIssues(name: string, source: SourceConfig): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const tables = Object.keys(source.tables);
+  for (const table of tables) {
+    const lake = lakeTableName(source, table);
+    if (!isValidLakeName(lake)) {
+      issues.push({ path: `sources.${name}.tables.${table}`, value: lake, message: 'maps to an invalid lake table name: set lakeName or change target.tableName' });
+    }
+  }
+  for (const group of lakeNameCollisions(source, tables)) {
+    issues.push({
+      path: `sources.${name}.tables`,
+      value: group,
+      message: `these tables map to the same lake table "${lakeTableName(source, group[0]!)}": give one of them a lakeName`,
+    });
+  }
+  source.verify.checks.forEach((check, i) => {
+    if (!selectTable(source, check.table).included) {
+      issues.push({ path: `sources.${name}.verify.checks.${i}.table`, value: check.table, message: 'the check names a table this source does not sync: fix include/exclude or the table' });
+    }
+  });
+  return issues;
+}
+
+function toIssue(issue: z.core.$ZodIssue): ConfigIssue {
+  const path = issue.path.map(String).join('.');
+  const value = 'input' in issue ? issue.input : undefined;
+  return { path, value: summarise(value), message: humanise(issue) };
+}
+
+function humanise(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'unrecognized_keys') return `unknown field(s) ${issue.keys.join(', ')}: remove them or check the spelling`;
+  if (issue.code === 'invalid_type' && issue.input === undefined) return `is required (${issue.expected})`;
+  return issue.message;
+}
+
+/** Keeps error messages readable when the offending value is a whole object. */
+function summarise(value: unknown): unknown {
+  if (value === undefined || value === null) return value;
+  if (typeof value === 'object') return Array.isArray(value) ? `[array of ${value.length}]` : '{object}';
+  return value;
+}

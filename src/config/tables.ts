@@ -1,0 +1,58 @@
+/**
+ * Which source tables a source syncs, and the lake name each one gets.
+ * Pure functions: `plan`, `validate` and the activities share them.
+ */
+import picomatch from 'picomatch';
+import { LAKE_NAME, type SourceConfig } from './schema';
+
+export interface Selection {
+  included: boolean;
+  /** The include or exclude glob that decided, for `lakesync plan`. */
+  rule: string;
+}
+
+/** A table is synced when an include glob matches it and no exclude glob does. */
+export function selectTable(source: Pick<SourceConfig, 'include' | 'exclude'>, table: string): Selection {
+  const excludedBy = source.exclude.find((glob) => picomatch.isMatch(table, glob, { dot: true }));
+  if (excludedBy) return { included: false, rule: `exclude ${excludedBy}` };
+  const includedBy = source.include.find((glob) => picomatch.isMatch(table, glob, { dot: true }));
+  if (includedBy) return { included: true, rule: `include ${includedBy}` };
+  return { included: false, rule: 'matches no include rule' };
+}
+
+/**
+ * The lake table name: the template filled in, lowercased, and every run of characters
+ * S3 Tables does not allow turned into one underscore. An explicit `lakeName` wins.
+ */
+export function lakeTableName(source: Pick<SourceConfig, 'database' | 'target' | 'tables'>, table: string): string {
+  const explicit = source.tables[table]?.lakeName;
+  if (explicit) return explicit;
+  const [schema, name] = splitTable(table);
+  return source.target.tableName
+    .replaceAll('{database}', source.database)
+    .replaceAll('{schema}', schema)
+    .replaceAll('{table}', name)
+    .toLowerCase()
+    .replace(/[^a-z0-9_]+/g, '_')
+    .replace(/^_+/, '');
+}
+
+export function isValidLakeName(name: string): boolean {
+  return LAKE_NAME.test(name);
+}
+
+export function splitTable(table: string): [schema: string, name: string] {
+  const dot = table.indexOf('.');
+  if (dot <= 0) throw new Error(`table "${table}" is not schema.table`);
+  return [table.slice(0, dot), table.slice(dot + 1)];
+}
+
+/** Groups of source tables that map to the same lake name (each group has 2+ tables). */
+export function lakeNameCollisions(source: Pick<SourceConfig, 'database' | 'target' | 'tables'>, tables: string[]): string[][] {
+  const byLake = new Map<string, string[]>();
+  for (const table of tables) {
+    const lake = lakeTableName(source, table);
+    byLake.set(lake, [...(byLake.get(lake) ?? []), table]);
+  }
+  return [...byLake.values()].filter((group) => group.length > 1);
+}

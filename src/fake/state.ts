@@ -1,0 +1,66 @@
+/** The fake backend's state: in memory, or in a JSON file so it outlives a killed worker. */
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { LoadRequest } from '../model';
+
+export interface FakeRun {
+  runId: string;
+  runToken: string;
+  table: string;
+  lakeTable: string;
+  cycleId: string;
+  startedAtMs: number;
+  durationMs: number;
+  /** Error class the run ends with, when it is made to fail. */
+  failWith?: { class: string; message: string };
+  request: LoadRequest;
+}
+
+export interface FakeState {
+  counters: Record<string, number>;
+  snapshots: Record<string, { createdAt: string }>;
+  exports: Record<string, { location: string; snapshotId: string }>;
+  runs: Record<string, FakeRun>;
+  lake: Record<string, { rows: number; snapshot: number }>;
+  manifests: Record<string, unknown>;
+  nextId: number;
+}
+
+export function emptyState(): FakeState {
+  return { counters: {}, snapshots: {}, exports: {}, runs: {}, lake: {}, manifests: {}, nextId: 1 };
+}
+
+export class FakeStateStore {
+  private readonly file?: string;
+  readonly state: FakeState;
+
+  constructor(stateDir?: string) {
+    if (stateDir) {
+      mkdirSync(stateDir, { recursive: true });
+      this.file = join(stateDir, 'fake-state.json');
+    }
+    this.state = this.file ? readState(this.file) : emptyState();
+  }
+
+  /** Applies a change and persists it before the caller sees the result. */
+  update<T>(change: (s: FakeState) => T): T {
+    const out = change(this.state);
+    if (this.file) {
+      writeFileSync(`${this.file}.tmp`, JSON.stringify(this.state));
+      renameSync(`${this.file}.tmp`, this.file);
+    }
+    return out;
+  }
+}
+
+export function readState(file: string): FakeState {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as FakeState;
+  } catch {
+    return emptyState();
+  }
+}
+
+export function readStateDir(stateDir: string): FakeState {
+  return readState(join(stateDir, 'fake-state.json'));
+}

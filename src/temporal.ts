@@ -1,0 +1,39 @@
+/** Temporal connections: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and the envconfig profile win over lakesync.yaml. */
+import { Client, Connection } from '@temporalio/client';
+import { loadClientConnectConfig } from '@temporalio/envconfig';
+import { NativeConnection } from '@temporalio/worker';
+import type { LakesyncConfig } from './config/schema';
+
+export interface TemporalTarget {
+  address: string;
+  namespace: string;
+  taskQueue: string;
+  connect: ReturnType<typeof loadClientConnectConfig>['connectionOptions'];
+}
+
+export function temporalTarget(config: LakesyncConfig): TemporalTarget {
+  const env = loadClientConnectConfig();
+  const fromEnv = process.env.TEMPORAL_ADDRESS;
+  const address = fromEnv ?? config.temporal.address ?? env.connectionOptions.address ?? 'localhost:7233';
+  return {
+    address,
+    namespace: process.env.TEMPORAL_NAMESPACE ?? env.namespace ?? config.temporal.namespace,
+    taskQueue: process.env.LAKESYNC_TASK_QUEUE ?? config.temporal.taskQueue,
+    connect: { ...env.connectionOptions, address },
+  };
+}
+
+export async function connectClient(target: TemporalTarget): Promise<Client> {
+  const { tls, apiKey, metadata } = target.connect;
+  const connection = await Connection.connect({
+    address: target.address,
+    ...(tls !== undefined ? { tls } : {}),
+    ...(apiKey !== undefined && typeof apiKey === 'string' ? { apiKey } : {}),
+    ...(metadata ? { metadata } : {}),
+  });
+  return new Client({ connection, namespace: target.namespace });
+}
+
+export async function connectWorker(target: TemporalTarget): Promise<NativeConnection> {
+  return NativeConnection.connect(target.connect);
+}

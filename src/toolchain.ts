@@ -1,0 +1,34 @@
+/** Paths of the tools the bootstrap script installed (.lakesync/toolchain.json); env vars override. */
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+export interface Toolchain {
+  temporal: string;
+  python: string;
+  icebergJar: string;
+  javaHome: string;
+  root: string;
+}
+
+export function repoRoot(): string {
+  // dist/src/toolchain.js or src/toolchain.ts: the repo is two or one levels up.
+  const candidates = [resolve(__dirname, '..', '..'), resolve(__dirname, '..')];
+  return candidates.find((dir) => existsSync(join(dir, 'package.json'))) ?? process.cwd();
+}
+
+export function toolchain(): Toolchain {
+  const file = join(repoRoot(), '.lakesync', 'toolchain.json');
+  const fromFile: Partial<Toolchain> = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Partial<Toolchain>) : {};
+  const pick = (env: string, key: keyof Toolchain): string => {
+    const value = process.env[env] ?? fromFile[key];
+    if (!value) throw new Error(`${key} is not installed: run "npm run bootstrap" (or set ${env})`);
+    return value;
+  };
+  return {
+    temporal: pick('LAKESYNC_TEMPORAL_BIN', 'temporal'),
+    python: pick('LAKESYNC_PYTHON', 'python'),
+    icebergJar: pick('LAKESYNC_ICEBERG_JAR', 'icebergJar'),
+    javaHome: pick('JAVA_HOME', 'javaHome'),
+    root: fromFile.root ?? repoRoot(),
+  };
+}

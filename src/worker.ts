@@ -1,0 +1,84 @@
+/**
+ * The lakesync worker: loads lakesync.yaml, builds each source's ports, and runs the
+ * workflows and activities on the configured task queue until it is stopped.
+ */
+import { resolve } from 'node:path';
+import type { Client } from '@temporalio/client';
+import { Worker } from '@temporalio/worker';
+import { createActivities } from './activities';
+import { createPorts } from './backends';
+import { loadConfigFile } from './config/load';
+import type { LakesyncConfig } from './config/schema';
+import type { Ports } from './ports';
+import { connectClient, connectWorker, temporalTarget } from './temporal';
+
+export interface WorkerOptions {
+  config: LakesyncConfig;
+  /** Ports per source; built from the config when absent (tests pass fakes). */
+  ports?: Record<string, Ports>;
+  dataRoot?: string;
+  /** Largest number of activities run at once (default 100). */
+  maxConcurrentActivities?: number;
+}
+
+export async function buildPorts(config: LakesyncConfig, dataRoot: string): Promise<Record<string, Ports>> {
+  const out: Record<string, Ports> = {};
+  for (const [name, source] of Object.entries(config.sources)) out[name] = await createPorts(name, source, { dataRoot });
+  return out;
+}
+
+export async function createWorker(options: WorkerOptions): Promise<{ worker: Worker; close(): Promise<void> }> {
+  const target = temporalTarget(options.config);
+  const ports = options.ports ?? (await buildPorts(options.config, options.dataRoot ?? resolve('.lakesync/data')));
+  const connection = await connectWorker(target);
+  let client: Promise<Client> | undefined;
+  const getClient = () => (client ??= connectClient(target));
+  const activities = createActivities(
+    {
+      config: options.config,
+      portsFor: (source) => {
+        const found = ports[source];
+        if (!found) throw new Error(`source ${source} is not in this worker's config`);
+        return found;
+      },
+    },
+    getClient,
+  );
+  const worker = await Worker.create({
+    connection,
+    namespace: target.namespace,
+    taskQueue: target.taskQueue,
+    workflowsPath: require.resolve('./workflows'),
+    activities,
+    maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? 100,
+  });
+  return {
+    worker,
+    async close() {
+      await connection.close();
+      if (client) await (await client).connection.close();
+      for (const p of Object.values(ports)) await p.close?.();
+    },
+  };
+}
+
+/** Runs until SIGINT/SIGTERM. */
+export async function runWorker(configPath: string): Promise<void> {
+  const config = loadConfigFile(configPath);
+  const { worker, close } = await createWorker({ config });
+  const target = temporalTarget(config);
+  console.log(`lakesync worker on ${target.address}, namespace ${target.namespace}, task queue ${target.taskQueue}`);
+  try {
+    await worker.run();
+  } finally {
+    await close();
+  }
+}
+
+if (require.main === module) {
+  const configPath = process.argv[2] ?? process.env.LAKESYNC_CONFIG ?? 'lakesync.yaml';
+  runWorker(configPath).catch((err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(err instanceof Error && err.name === 'ConfigError' ? 2 : 1);
+  });
+}

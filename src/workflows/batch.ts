@@ -1,0 +1,112 @@
+/**
+ * A batch of tables of one cycle: load -> grant -> verify per table, with bounded concurrency.
+ * Batches keep every history small when a cycle has thousands of tables.
+ */
+import { proxyActivities, setHandler } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { CycleSettings, ExportRef, LoadItem, LoadResult, LoadSummary, TableOutcome } from '../model';
+import { nowIso } from './clock';
+import { tableError } from './errors';
+import { batchProgressQuery, type BatchTableProgress } from './messages';
+import { loadActivity, shortActivity } from './options';
+
+export interface BatchInput {
+  source: string;
+  cycleId: string;
+  planRef: string;
+  items: LoadItem[];
+  settings: CycleSettings;
+  export: ExportRef;
+  approveDeletes: boolean;
+}
+
+export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcome[]> {
+  const { settings } = input;
+  const { loadTable } = proxyActivities<Activities>(loadActivity(settings));
+  const { grantTable, verifyTable } = proxyActivities<Activities>(shortActivity(settings));
+  const progress = new Map<string, BatchTableProgress>(input.items.map((i) => [i.table, { table: i.table, state: 'pending' }]));
+  setHandler(batchProgressQuery, () => [...progress.values()]);
+
+  const mark = (table: string, patch: Partial<BatchTableProgress>) => progress.set(table, { ...progress.get(table)!, ...patch });
+
+  async function runTable(item: LoadItem): Promise<TableOutcome> {
+    const startedAt = nowIso();
+    const base = { table: item.table, lakeTable: item.lakeTable, action: item.action, startedAt };
+    const fail = (phase: 'load' | 'grant' | 'verify', err: unknown, load?: LoadSummary): TableOutcome => {
+      const error = tableError(phase, err);
+      mark(item.table, { state: 'failed', error: error.message });
+      return { ...base, status: 'failed', error, ...(load ? { load } : {}), finishedAt: nowIso() };
+    };
+
+    mark(item.table, { state: 'loading', startedAt });
+    let load: LoadSummary;
+    try {
+      load = summarise(
+        await loadTable({
+          source: input.source,
+          cycleId: input.cycleId,
+          planRef: input.planRef,
+          table: item.table,
+          exportLocation: input.export.location,
+          database: settings.database,
+          namespace: settings.namespace,
+          maxDeleteFraction: settings.maxDeleteFraction,
+          approveDeletes: input.approveDeletes,
+        }),
+      );
+    } catch (err) {
+      return fail('load', err);
+    }
+    if (settings.grants) {
+      mark(item.table, { state: 'granting' });
+      try {
+        await grantTable(input.source, item.lakeTable);
+      } catch (err) {
+        return fail('grant', err, load);
+      }
+    }
+    if (settings.verify) {
+      mark(item.table, { state: 'verifying' });
+      try {
+        await verifyTable({ source: input.source, table: item.table, lakeTable: item.lakeTable, load });
+      } catch (err) {
+        return fail('verify', err, load);
+      }
+    }
+    mark(item.table, { state: 'committed' });
+    return { ...base, status: 'committed', load, verified: settings.verify, finishedAt: nowIso() };
+  }
+
+  return runPool(input.items, settings.concurrency, runTable);
+}
+
+/** Runs `fn` over `items` with at most `limit` at once; results keep the input order. */
+async function runPool<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return results;
+}
+
+function summarise(r: LoadResult): LoadSummary {
+  return {
+    action: r.action,
+    committed: r.committed,
+    rowsRead: r.rowsRead,
+    inserted: r.inserted,
+    updated: r.updated,
+    deleted: r.deleted,
+    rowCountAfter: r.rowCountAfter,
+    cursorColumn: r.cursorColumn,
+    cursorValueAfter: r.cursorValueAfter,
+    snapshotId: r.snapshotId,
+    schemaHash: r.schemaHash,
+    finishedAt: r.finishedAt,
+  };
+}

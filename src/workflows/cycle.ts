@@ -1,0 +1,187 @@
+/**
+ * One sync cycle of a source: snapshot -> export -> discover -> plan -> table batches.
+ * A cycle-level failure (snapshot, export, discover) ends the cycle `failed`; a table's failure
+ * is that table's outcome only. A rerun reuses the previous cycle's snapshot and export.
+ */
+import { executeChild, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { batchWorkflowId, exportIdFor, snapshotIdFor } from '../ids';
+import type { CycleResult, CycleSettings, CycleStatus, ExportRef, LoadItem, SnapshotRef, TableName, TableOutcome } from '../model';
+import { tableBatchWorkflow } from './batch';
+import { nowIso } from './clock';
+import { errorMessage } from './errors';
+import { cycleProgressQuery, type CycleProgress, type ReusableExport } from './messages';
+import { SETTINGS_ACTIVITY, shortActivity } from './options';
+
+export interface CycleInput {
+  source: string;
+  cycleId: string;
+  kind: 'sync' | 'rerun';
+  /** Only these tables; every included table when absent. */
+  tables?: TableName[];
+  approveDeletes: boolean;
+  /** The snapshot and export a rerun reuses. */
+  reuse?: ReusableExport;
+}
+
+class CycleFailure extends Error {
+  constructor(readonly phase: string, message: string) {
+    super(message);
+  }
+}
+
+export async function cycleWorkflow(input: CycleInput): Promise<CycleResult> {
+  const startedAt = nowIso();
+  const progress: CycleProgress = { cycleId: input.cycleId, phase: 'settings', tables: 0, done: 0, failed: 0, batches: [] };
+  setHandler(cycleProgressQuery, () => progress);
+
+  const { cycleSettings } = proxyActivities<Activities>(SETTINGS_ACTIVITY);
+  const settings = await cycleSettings(input.source);
+  const acts = proxyActivities<Activities>(shortActivity(settings));
+
+  const warnings: string[] = [];
+  let snapshot: SnapshotRef | undefined;
+  let exported: ExportRef | undefined;
+  const finish = (status: CycleStatus, tables: TableOutcome[], error?: { phase: string; message: string }): CycleResult => {
+    progress.phase = 'done';
+    return {
+      cycleId: input.cycleId,
+      source: input.source,
+      status,
+      ...(snapshot ? { snapshot } : {}),
+      ...(exported ? { export: exported } : {}),
+      ...(error ? { error } : {}),
+      tables,
+      warnings,
+      startedAt,
+      finishedAt: nowIso(),
+    };
+  };
+
+  try {
+    if (input.reuse && (await acts.exportAvailable(input.source, input.reuse.export))) {
+      snapshot = input.reuse.snapshot;
+      exported = input.reuse.export;
+    } else {
+      if (input.reuse) warnings.push(`export ${input.reuse.export.exportId} is gone; taking a new snapshot and export`);
+      progress.phase = 'snapshot';
+      snapshot = await takeSnapshot(input, settings, acts);
+      progress.phase = 'export';
+      exported = await runExport(input, settings, snapshot, acts, (p) => (progress.exportPercent = p));
+    }
+  } catch (err) {
+    const phase = err instanceof CycleFailure ? err.phase : progress.phase;
+    return finish('failed', [], { phase, message: errorMessage(err) });
+  }
+
+  progress.phase = 'discover';
+  let discovery;
+  let plan;
+  try {
+    discovery = await acts.discoverTables(input.source, input.cycleId, exported);
+    warnings.push(...discovery.warnings);
+    progress.phase = 'plan';
+    plan = await acts.planCycle(input.source, input.cycleId, discovery, input.tables);
+    if (plan.load.length > 0) await acts.prepareLake(input.source);
+  } catch (err) {
+    return finish('failed', [], { phase: progress.phase, message: errorMessage(err) });
+  }
+
+  const skippedByExport: TableOutcome[] = discovery.skipped.map((s) => ({
+    table: s.table,
+    lakeTable: '',
+    action: 'skip',
+    status: input.tables && !input.tables.includes(s.table) ? 'skipped' : 'failed',
+    reason: s.reason,
+    error: { phase: 'discover', message: `${s.table} was not exported: ${s.reason}`, type: 'NotExported', retryable: false },
+  }));
+
+  progress.phase = 'load';
+  progress.tables = plan.load.length;
+  const batches = chunk(plan.load, settings.batchSize);
+  progress.batches = batches.map((items, i) => ({ workflowId: batchWorkflowId(workflowInfo().workflowId, i + 1), tables: items.length, state: 'pending' }));
+  const loaded: TableOutcome[] = [];
+  for (const [i, items] of batches.entries()) {
+    const entry = progress.batches[i]!;
+    entry.state = 'running';
+    const outcomes = await runBatch(input, settings, plan.planRef, exported, items, entry.workflowId);
+    entry.state = 'done';
+    loaded.push(...outcomes);
+    progress.done += outcomes.filter((o) => o.status === 'committed').length;
+    progress.failed += outcomes.filter((o) => o.status === 'failed').length;
+  }
+
+  const tables = [...loaded, ...plan.notLoaded, ...skippedByExport];
+  return finish(cycleStatus(tables), tables);
+}
+
+async function runBatch(input: CycleInput, settings: CycleSettings, planRef: string, exported: ExportRef, items: LoadItem[], workflowId: string): Promise<TableOutcome[]> {
+  try {
+    return await executeChild(tableBatchWorkflow, {
+      workflowId,
+      args: [{ source: input.source, cycleId: input.cycleId, planRef, items, settings, export: exported, approveDeletes: input.approveDeletes }],
+    });
+  } catch (err) {
+    // The batch workflow itself failed (not a table): its tables are failed, the other batches go on.
+    const message = `batch ${workflowId} failed: ${errorMessage(err)}`;
+    return items.map((i) => ({ table: i.table, lakeTable: i.lakeTable, action: i.action, status: 'failed', error: { phase: 'load', message, type: 'BatchFailed', retryable: true } }));
+  }
+}
+
+type CycleActs = ReturnType<typeof proxyActivities<Activities>>;
+
+async function takeSnapshot(input: CycleInput, settings: CycleSettings, acts: CycleActs): Promise<SnapshotRef> {
+  const key = input.cycleId;
+  const snap = await acts.startSnapshot({
+    source: input.source,
+    snapshotId: snapshotIdFor(input.source, key),
+    mode: settings.snapshotMode,
+    ...(settings.existingSnapshotId ? { existingSnapshotId: settings.existingSnapshotId } : {}),
+  });
+  await pollUntil(settings, async () => {
+    const status = await acts.snapshotStatus(input.source, snap.snapshotId);
+    if (status.state === 'failed') throw new CycleFailure('snapshot', `snapshot ${snap.snapshotId} failed: ${status.message ?? 'no reason given'}`);
+    return status.state === 'available';
+  });
+  return snap;
+}
+
+async function runExport(input: CycleInput, settings: CycleSettings, snapshot: SnapshotRef, acts: CycleActs, onProgress: (p: number) => void): Promise<ExportRef> {
+  const ref = await acts.startExport({
+    source: input.source,
+    exportId: exportIdFor(input.source, input.cycleId),
+    snapshot,
+    ...(input.tables ? { tables: input.tables } : {}),
+  });
+  await pollUntil(settings, async () => {
+    const status = await acts.exportStatus(input.source, ref.exportId);
+    if (status.percentProgress !== undefined) onProgress(status.percentProgress);
+    if (status.state === 'failed' || status.state === 'canceled' || status.state === 'canceling') {
+      throw new CycleFailure('export', `export ${ref.exportId} ${status.state}: ${status.failureCause ?? 'no cause given'}`);
+    }
+    return status.state === 'complete';
+  });
+  return ref;
+}
+
+/** Polls with workflow timers (no worker slot is held while an export runs for hours). */
+async function pollUntil(settings: CycleSettings, done: () => Promise<boolean>): Promise<void> {
+  let waitSeconds = settings.timeouts.pollInitialSeconds;
+  while (!(await done())) {
+    await sleep(`${waitSeconds}s`);
+    waitSeconds = Math.min(waitSeconds * 2, settings.timeouts.pollMaximumSeconds);
+  }
+}
+
+export function cycleStatus(tables: TableOutcome[]): CycleStatus {
+  const failed = tables.filter((t) => t.status === 'failed').length;
+  const committed = tables.filter((t) => t.status === 'committed').length;
+  if (failed === 0) return 'succeeded';
+  return committed === 0 ? 'failed' : 'partial';
+}
+
+function chunk<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}

@@ -1,0 +1,20 @@
+/** Turns an activity or child failure into the table error the cycle reports. */
+import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, TemporalFailure } from '@temporalio/workflow';
+import type { TableError, TablePhase } from '../model';
+
+export function tableError(phase: TablePhase, err: unknown): TableError {
+  const app = applicationFailure(err);
+  if (app) return { phase, message: app.message, type: app.type ?? 'Error', retryable: !app.nonRetryable };
+  const message = err instanceof Error ? err.message : String(err);
+  return { phase, message, type: err instanceof TemporalFailure ? err.name : 'Error', retryable: true };
+}
+
+export function errorMessage(err: unknown): string {
+  return applicationFailure(err)?.message ?? (err instanceof Error ? err.message : String(err));
+}
+
+function applicationFailure(err: unknown): ApplicationFailure | undefined {
+  let cur: unknown = err;
+  while (cur instanceof ActivityFailure || cur instanceof ChildWorkflowFailure) cur = cur.cause;
+  return cur instanceof ApplicationFailure ? cur : undefined;
+}

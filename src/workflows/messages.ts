@@ -1,0 +1,139 @@
+/**
+ * The public interface of the source workflow: signals, updates and queries, with their payloads.
+ * Other services import these (or docs/messages.schema.json) to trigger syncs and reruns.
+ */
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { CycleStatus, TableError, TableName, TableStatus, Watermark } from '../model';
+
+export const SOURCE_WORKFLOW_TYPE = 'sourceWorkflow';
+export const CYCLE_WORKFLOW_TYPE = 'cycleWorkflow';
+export const TRIGGER_WORKFLOW_TYPE = 'triggerWorkflow';
+
+/** Input of the source workflow; `{"source": "shop"}` alone starts a sync. */
+export interface SourceWorkflowInput {
+  source: string;
+  /** Start with a sync of every table (default true). Signal-with-start sends false. */
+  syncOnStart?: boolean;
+  /** Carried over by continue-as-new; never set by callers. */
+  state?: SourceState;
+}
+
+/** Ask for a sync: a new snapshot and export, then load the tables. */
+export interface SyncRequest {
+  /** Only these `schema.table` tables; all included tables when absent. */
+  tables?: TableName[];
+  requestId?: string;
+  requestedBy?: string;
+}
+
+/** Ask for a rerun: reuse the last export and load only these tables. */
+export interface RerunRequest {
+  /** `schema.table` names, or "failed" for every table whose last load failed. */
+  tables: TableName[] | 'failed';
+  /** Let these loads delete more than the safety limit (after a mass delete in the source). */
+  approveDeletes?: boolean;
+  requestId?: string;
+  requestedBy?: string;
+}
+
+export interface RerunAccepted {
+  requestId: string;
+  tables: TableName[];
+  /** Requests ahead of this one (0: it runs next, or right after the running cycle). */
+  queuedBehind: number;
+}
+
+export interface QueuedRequest {
+  kind: 'sync' | 'rerun';
+  requestId: string;
+  tables?: TableName[];
+  approveDeletes: boolean;
+  requestedBy?: string;
+}
+
+export interface TableSummary {
+  table: TableName;
+  lakeTable: string;
+  status: TableStatus;
+  action: string;
+  error?: TableError;
+  reason?: string;
+  inserted?: number;
+  updated?: number;
+  deleted?: number;
+  verified?: boolean;
+}
+
+export interface CycleSummary {
+  cycleId: string;
+  workflowId: string;
+  kind: 'sync' | 'rerun';
+  status: CycleStatus;
+  requestIds: string[];
+  exportId?: string;
+  error?: { phase: string; message: string };
+  counts: { committed: number; failed: number; skipped: number };
+  startedAt: string;
+  finishedAt: string;
+}
+
+export interface FailedTable {
+  cycleId: string;
+  phase: string;
+  message: string;
+}
+
+export interface ReusableExport {
+  cycleId: string;
+  snapshot: import('../model').SnapshotRef;
+  export: import('../model').ExportRef;
+}
+
+export interface SourceState {
+  cycleCount: number;
+  ledger: Record<TableName, Watermark>;
+  failed: Record<TableName, FailedTable>;
+  queue: QueuedRequest[];
+  lastExport?: ReusableExport;
+  lastCycle?: CycleSummary & { tables: TableSummary[] };
+  recentCycles: CycleSummary[];
+  /** Every table the source has seen, for validating reruns. */
+  knownTables: TableName[];
+  requestCounter: number;
+}
+
+export interface SourceStatus {
+  source: string;
+  phase: 'idle' | 'running';
+  currentCycle?: { cycleId: string; workflowId: string; kind: 'sync' | 'rerun'; tables?: TableName[]; startedAt: string };
+  queue: QueuedRequest[];
+  lastCycle?: CycleSummary & { tables: TableSummary[] };
+  recentCycles: CycleSummary[];
+  failed: Record<TableName, FailedTable>;
+  ledger: Record<TableName, Watermark>;
+}
+
+export const requestSyncSignal = defineSignal<[SyncRequest]>('requestSync');
+export const requestRerunSignal = defineSignal<[RerunRequest]>('requestRerun');
+export const rerunUpdate = defineUpdate<RerunAccepted, [RerunRequest]>('rerun');
+export const statusQuery = defineQuery<SourceStatus>('status');
+
+/** Live progress of a running cycle (phase and per-batch counters). */
+export interface CycleProgress {
+  cycleId: string;
+  phase: 'settings' | 'snapshot' | 'export' | 'discover' | 'plan' | 'load' | 'done';
+  exportPercent?: number;
+  tables: number;
+  done: number;
+  failed: number;
+  batches: { workflowId: string; tables: number; state: 'pending' | 'running' | 'done' }[];
+}
+export const cycleProgressQuery = defineQuery<CycleProgress>('progress');
+
+export interface BatchTableProgress {
+  table: TableName;
+  state: 'pending' | 'loading' | 'granting' | 'verifying' | 'committed' | 'failed';
+  startedAt?: string;
+  error?: string;
+}
+export const batchProgressQuery = defineQuery<BatchTableProgress[]>('progress');

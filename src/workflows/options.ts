@@ -1,0 +1,36 @@
+/** Activity options derived from a cycle's settings (workflow-side, deterministic). */
+import type { ActivityOptions } from '@temporalio/workflow';
+import type { CycleSettings } from '../model';
+
+/** Errors no retry can fix; the activities mark theirs non-retryable too, this is the backstop. */
+const NON_RETRYABLE = ['ConfigError', 'AccessDenied', 'ValidationError', 'PlanMismatch'];
+
+export function retryPolicy(settings: CycleSettings): ActivityOptions['retry'] {
+  return {
+    initialInterval: `${settings.retry.initialIntervalSeconds}s`,
+    maximumInterval: `${settings.retry.maximumIntervalSeconds}s`,
+    backoffCoefficient: settings.retry.backoffCoefficient,
+    maximumAttempts: settings.retry.maximumAttempts,
+    nonRetryableErrorTypes: NON_RETRYABLE,
+  };
+}
+
+/** Short calls to a backend (start, describe, discover, plan, grant, verify). */
+export function shortActivity(settings: CycleSettings): ActivityOptions {
+  return { startToCloseTimeout: '10 minutes', retry: retryPolicy(settings) };
+}
+
+/** The table load: hours long, heartbeating, so a dead worker is noticed and the run re-attached. */
+export function loadActivity(settings: CycleSettings): ActivityOptions {
+  return {
+    startToCloseTimeout: `${settings.timeouts.loadHours}h`,
+    heartbeatTimeout: `${settings.timeouts.heartbeatSeconds}s`,
+    retry: retryPolicy(settings),
+  };
+}
+
+/** Before settings are known: reading them from the worker's config. */
+export const SETTINGS_ACTIVITY: ActivityOptions = {
+  startToCloseTimeout: '1 minute',
+  retry: { maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
+};
