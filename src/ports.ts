@@ -61,6 +61,8 @@ export interface DiscoverPort {
 export interface LakePort {
   ensureNamespace(namespace: string): Promise<void>;
   tableExists(namespace: string, lakeTable: string): Promise<boolean>;
+  /** Runs read-only SQL on the lake (Athena on AWS, Spark SQL locally); tables as `<namespace>.<table>`. */
+  query?(sql: string): Promise<Record<string, unknown>[]>;
 }
 
 export interface LoadPort {
