@@ -80,8 +80,16 @@ export interface LoadPort {
   resultLocation(req: Omit<LoadRequest, 'resultLocation'>): string;
 }
 
+export interface GrantRecord {
+  principal: string;
+  resource: { namespace: string; table?: string };
+  permissions: string[];
+}
+
 export interface GrantPort {
   grant(req: GrantRequest): Promise<GrantOutcome>;
+  /** The grants in force, where the backend can list them (the local grant store). */
+  list?(): Promise<GrantRecord[]>;
 }
 
 export interface VerifyPort {
