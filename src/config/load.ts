@@ -73,6 +73,7 @@ function toIssue(issue: z.core.$ZodIssue): ConfigIssue {
 function humanise(issue: z.core.$ZodIssue): string {
   if (issue.code === 'unrecognized_keys') return `unknown field(s) ${issue.keys.join(', ')}: remove them or check the spelling`;
   if (issue.code === 'invalid_type' && issue.input === undefined) return `is required (${issue.expected})`;
+  if (issue.code === 'invalid_key') return issue.issues.map((i) => i.message).join('; ');
   return issue.message;
 }
 

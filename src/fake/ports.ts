@@ -56,13 +56,18 @@ export class FakeBackend {
   readonly store: FakeStateStore;
   private readonly tables: string[];
 
-  constructor(private readonly options: FakeOptions) {
+  constructor(private options: FakeOptions) {
     this.store = new FakeStateStore(options.stateDir);
     this.tables = fakeTableNames(options.tables);
   }
 
   get state(): FakeState {
     return this.store.state;
+  }
+
+  /** Changes the injected failures between cycles (tests). */
+  setFailures(failures: FakeFailure[]): void {
+    this.options = { ...this.options, failures };
   }
 
   count(key: string): number {

@@ -1,0 +1,110 @@
+/** lakesync.yaml validation: every invalid config is rejected with the field named, before any port is called. */
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { loadConfigFile, parseConfig, sourceConfig } from '../../src/config/load';
+import { lakeTableName, selectTable } from '../../src/config/tables';
+import { ConfigError } from '../../src/errors';
+import { createWorker } from '../../src/worker';
+
+/** A valid local source; each case below breaks one thing. */
+function valid(): Record<string, any> {
+  return {
+    sources: {
+      shop: {
+        database: 'shop',
+        source: { kind: 'pglite' },
+        target: { namespace: 'shop', tableName: '{schema}_{table}' },
+        tables: { 'public.orders': { primaryKey: ['id'] } },
+      },
+    },
+  };
+}
+
+function rejects(mutate: (c: Record<string, any>) => void): ConfigError {
+  const config = valid();
+  mutate(config);
+  try {
+    parseConfig(config);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
+    return err;
+  }
+  assert.fail('the config was accepted');
+}
+
+const CASES: { name: string; path: string; value?: unknown; message: RegExp; mutate: (c: Record<string, any>) => void }[] = [
+  { name: 'no sources', path: 'sources', message: /define at least one source/, mutate: (c) => (c.sources = {}) },
+  { name: 'bad source name', path: 'sources.Shop_1', message: /source names are 1-63 lowercase/, mutate: (c) => ((c.sources.Shop_1 = c.sources.shop), delete c.sources.shop) },
+  { name: 'namespace with capitals', path: 'sources.shop.target.namespace', value: 'Shop-Data', message: /S3 Tables rule/, mutate: (c) => (c.sources.shop.target.namespace = 'Shop-Data') },
+  { name: 'template without {table}', path: 'sources.shop.target.tableName', value: 'orders', message: /must contain \{table\}/, mutate: (c) => (c.sources.shop.target.tableName = 'orders') },
+  { name: 'table key not schema.table', path: 'sources.shop.tables.orders', message: /schema\.table/, mutate: (c) => (c.sources.shop.tables = { orders: {} }) },
+  { name: 'max delete fraction above 1', path: 'sources.shop.safety.maxDeleteFraction', value: 1.5, message: /between 0 and 1/, mutate: (c) => (c.sources.shop.safety = { maxDeleteFraction: 1.5 }) },
+  { name: 'concurrency 0', path: 'sources.shop.concurrency', value: 0, message: /at least 1/, mutate: (c) => (c.sources.shop.concurrency = 0) },
+  { name: 'unknown field', path: 'sources.shop', message: /unknown field\(s\) concurency/, mutate: (c) => (c.sources.shop.concurency = 5) },
+  { name: 'incremental without cursor', path: 'sources.shop.tables.public.orders.cursor', message: /needs a cursor column/, mutate: (c) => (c.sources.shop.tables['public.orders'] = { action: 'incremental' }) },
+  { name: 'unknown source kind', path: 'sources.shop.source.kind', message: /kind must be pglite, postgres, rds or fake/, mutate: (c) => (c.sources.shop.source = { kind: 'mysql' }) },
+  { name: 'postgres url not a URL', path: 'sources.shop.source.url', value: 'localhost:5432', message: /postgres:\/\/ URL/, mutate: (c) => (c.sources.shop.source = { kind: 'postgres', url: 'localhost:5432' }) },
+  { name: 'aws backend without aws section', path: 'sources.shop.aws', message: /backend aws needs an aws section/, mutate: (c) => ((c.sources.shop.backend = 'aws'), (c.sources.shop.source = { kind: 'rds', instanceId: 'db1' })) },
+  { name: 'two tables with one lake name', path: 'sources.shop.tables', message: /map to the same lake table "public_order_items"/, mutate: (c) => (c.sources.shop.tables = { 'public.order_items': {}, 'public.Order Items': {} }) },
+  { name: 'grant with unknown permission', path: 'sources.shop.grants.0.tablePermissions.0', value: 'READ', message: /must be one of SELECT/, mutate: (c) => (c.sources.shop.grants = [{ principal: 'arn:aws:iam::123456789012:role/a', tablePermissions: ['READ'] }]) },
+  { name: 'existing snapshot without id', path: 'sources.shop.snapshot.id', message: /needs the snapshot id/, mutate: (c) => (c.sources.shop.snapshot = { mode: 'existing' }) },
+  { name: 'check on an excluded table', path: 'sources.shop.verify.checks.0.table', value: 'public.secrets', message: /does not sync/, mutate: (c) => ((c.sources.shop.exclude = ['public.secrets']), (c.sources.shop.verify = { checks: [{ name: 'n', table: 'public.secrets', sql: 'select 1', expect: 1 }] })) },
+];
+
+describe('config validation', () => {
+  test('a valid config parses with defaults filled in', () => {
+    const config = parseConfig(valid());
+    const shop = sourceConfig(config, 'shop');
+    assert.equal(shop.backend, 'local');
+    assert.equal(shop.concurrency, 10);
+    assert.equal(shop.safety.maxDeleteFraction, 0.5);
+    assert.deepEqual(shop.include, ['*.*']);
+    assert.equal(config.temporal.taskQueue, 'lakesync');
+  });
+
+  for (const c of CASES) {
+    test(`rejects ${c.name}, naming ${c.path}`, () => {
+      const err = rejects(c.mutate);
+      const issue = err.issues.find((i) => i.path === c.path);
+      assert.ok(issue, `no issue at ${c.path}; got ${JSON.stringify(err.issues)}`);
+      assert.match(issue.message, c.message);
+      if (c.value !== undefined) assert.deepEqual(issue.value, c.value);
+      assert.match(err.message, new RegExp(c.path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+    });
+  }
+
+  test('an unknown source is named with the ones that exist', () => {
+    assert.throws(() => sourceConfig(parseConfig(valid()), 'crm'), /sources\.crm.*no such source; the config defines: shop/s);
+  });
+
+  test('a missing or broken file says what to do', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lakesync-config-'));
+    assert.throws(() => loadConfigFile(join(dir, 'nope.yaml')), /cannot read the config file.*lakesync init/s);
+    writeFileSync(join(dir, 'bad.yaml'), 'sources: [unclosed');
+    assert.throws(() => loadConfigFile(join(dir, 'bad.yaml')), /is not valid YAML/);
+  });
+
+  test('an invalid config stops the worker before any port is built or called', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'lakesync-config-')), 'lakesync.yaml');
+    writeFileSync(file, 'sources:\n  shop:\n    database: shop\n    source: { kind: fake, tables: 3, stateDir: /nonexistent/never-created }\n    target: { namespace: Bad-Name }\n');
+    let portsBuilt = false;
+    await assert.rejects(async () => {
+      const config = loadConfigFile(file);
+      portsBuilt = true;
+      await createWorker({ config });
+    }, ConfigError);
+    assert.equal(portsBuilt, false);
+  });
+
+  test('lake names: template, lowercasing, and invalid characters folded to underscores', () => {
+    const shop = sourceConfig(parseConfig(valid()), 'shop');
+    assert.equal(lakeTableName(shop, 'public.Orders'), 'public_orders');
+    assert.equal(lakeTableName(shop, 'sales.Order Lines'), 'sales_order_lines');
+    assert.equal(lakeTableName(shop, 'public.Zürich'), 'public_z_rich');
+    assert.deepEqual(selectTable({ include: ['public.*'], exclude: ['public.*_pii'] }, 'public.users_pii'), { included: false, rule: 'exclude public.*_pii' });
+    assert.deepEqual(selectTable({ include: ['public.*'], exclude: [] }, 'audit.log'), { included: false, rule: 'matches no include rule' });
+  });
+});
