@@ -233,6 +233,8 @@ export interface CycleResult {
   warnings: string[];
   startedAt: string;
   finishedAt: string;
+  /** Whether the source may set its search attributes (from the cycle's settings). */
+  searchAttributes?: boolean;
 }
 
 /** What a cycle needs from the config; read once by an activity so the workflow stays deterministic. */
@@ -245,6 +247,8 @@ export interface CycleSettings {
   existingSnapshotId?: string;
   verify: boolean;
   grants: boolean;
+  /** The lakesync search attributes are registered on the namespace (the worker checked). */
+  searchAttributes: boolean;
   maxDeleteFraction: number;
   retry: { initialIntervalSeconds: number; maximumIntervalSeconds: number; backoffCoefficient: number; maximumAttempts: number };
   timeouts: { loadHours: number; heartbeatSeconds: number; pollInitialSeconds: number; pollMaximumSeconds: number };

@@ -4,13 +4,14 @@
  */
 import { resolve } from 'node:path';
 import type { Client } from '@temporalio/client';
-import { Worker } from '@temporalio/worker';
+import { type NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { createPorts } from './backends';
 import { loadConfigFile } from './config/load';
 import type { LakesyncConfig } from './config/schema';
 import type { Ports } from './ports';
 import { connectClient, connectWorker, temporalTarget } from './temporal';
+import { SEARCH_ATTRIBUTE_TYPES } from './workflows/search';
 
 export interface WorkerOptions {
   config: LakesyncConfig;
@@ -33,9 +34,14 @@ export async function createWorker(options: WorkerOptions): Promise<{ worker: Wo
   const connection = await connectWorker(target);
   let client: Promise<Client> | undefined;
   const getClient = () => (client ??= connectClient(target));
+  const searchAttributes = await searchAttributesRegistered(connection, target.namespace);
+  if (!searchAttributes) {
+    console.warn(`lakesync: search attributes ${Object.keys(SEARCH_ATTRIBUTE_TYPES).join(', ')} are not registered on namespace ${target.namespace}; the UI cannot filter cycles by them (lakesync dev registers them)`);
+  }
   const activities = createActivities(
     {
       config: options.config,
+      searchAttributes,
       portsFor: (source) => {
         const found = ports[source];
         if (!found) throw new Error(`source ${source} is not in this worker's config`);
@@ -60,6 +66,16 @@ export async function createWorker(options: WorkerOptions): Promise<{ worker: Wo
       for (const p of Object.values(ports)) await p.close?.();
     },
   };
+}
+
+/** The workflows set the lakesync search attributes only where the namespace has them. */
+async function searchAttributesRegistered(connection: NativeConnection, namespace: string): Promise<boolean> {
+  try {
+    const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
+    return Object.keys(SEARCH_ATTRIBUTE_TYPES).every((name) => customAttributes && name in customAttributes);
+  } catch {
+    return false;
+  }
 }
 
 /** Runs until SIGINT/SIGTERM. */

@@ -19,6 +19,7 @@ export function cycleActivities(deps: ActivityDeps) {
         ...(s.snapshot.id ? { existingSnapshotId: s.snapshot.id } : {}),
         verify: s.verify.enabled,
         grants: s.grants.length > 0,
+        searchAttributes: deps.searchAttributes ?? false,
         maxDeleteFraction: s.safety.maxDeleteFraction,
         retry: s.retry,
         timeouts: s.timeouts,

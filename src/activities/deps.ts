@@ -8,6 +8,8 @@ import type { Ports } from '../ports';
 export interface ActivityDeps {
   config: LakesyncConfig;
   portsFor(source: string): Ports;
+  /** Whether the lakesync search attributes are registered on the namespace. */
+  searchAttributes?: boolean;
 }
 
 export function sourceOf(deps: ActivityDeps, source: string): { settings: SourceConfig; ports: Ports } {

@@ -22,8 +22,10 @@ export interface BatchInput {
 
 export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcome[]> {
   const { settings } = input;
-  const { loadTable } = proxyActivities<Activities>(loadActivity(settings));
-  const { grantTable, verifyTable } = proxyActivities<Activities>(shortActivity(settings));
+  const loadOptions = loadActivity(settings);
+  const shortOptions = shortActivity(settings);
+  const { loadTable } = proxyActivities<Activities>(loadOptions);
+  const { grantTable, verifyTable } = proxyActivities<Activities>(shortOptions);
   const progress = new Map<string, BatchTableProgress>(input.items.map((i) => [i.table, { table: i.table, state: 'pending' }]));
   setHandler(batchProgressQuery, () => [...progress.values()]);
 
@@ -42,7 +44,7 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
     let load: LoadSummary;
     try {
       load = summarise(
-        await loadTable({
+        await loadTable.executeWithOptions({ ...loadOptions, summary: `${item.action} ${item.table} -> ${settings.namespace}.${item.lakeTable}` }, [{
           source: input.source,
           cycleId: input.cycleId,
           planRef: input.planRef,
@@ -52,7 +54,7 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
           namespace: settings.namespace,
           maxDeleteFraction: settings.maxDeleteFraction,
           approveDeletes: input.approveDeletes,
-        }),
+        }]),
       );
     } catch (err) {
       return fail('load', err);
@@ -60,7 +62,7 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
     if (settings.grants) {
       mark(item.table, { state: 'granting' });
       try {
-        await grantTable(input.source, item.lakeTable);
+        await grantTable.executeWithOptions({ ...shortOptions, summary: `grant ${settings.namespace}.${item.lakeTable}` }, [input.source, item.lakeTable]);
       } catch (err) {
         return fail('grant', err, load);
       }
@@ -68,7 +70,9 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
     if (settings.verify) {
       mark(item.table, { state: 'verifying' });
       try {
-        await verifyTable({ source: input.source, table: item.table, lakeTable: item.lakeTable, load });
+        await verifyTable.executeWithOptions({ ...shortOptions, summary: `verify ${settings.namespace}.${item.lakeTable} (${load.rowCountAfter} rows)` }, [
+          { source: input.source, table: item.table, lakeTable: item.lakeTable, load },
+        ]);
       } catch (err) {
         return fail('verify', err, load);
       }

@@ -3,7 +3,7 @@
  * A cycle-level failure (snapshot, export, discover) ends the cycle `failed`; a table's failure
  * is that table's outcome only. A rerun reuses the previous cycle's snapshot and export.
  */
-import { executeChild, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import { executeChild, proxyActivities, setHandler, sleep, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { batchWorkflowId, exportIdFor, snapshotIdFor } from '../ids';
 import type { CycleResult, CycleSettings, CycleStatus, ExportRef, LoadItem, SnapshotRef, TableName, TableOutcome } from '../model';
@@ -12,6 +12,7 @@ import { nowIso } from './clock';
 import { errorMessage } from './errors';
 import { cycleProgressQuery, type CycleProgress, type ReusableExport } from './messages';
 import { SETTINGS_ACTIVITY, shortActivity } from './options';
+import { cycleSearchAttributes } from './search';
 
 export interface CycleInput {
   source: string;
@@ -38,12 +39,14 @@ export async function cycleWorkflow(input: CycleInput): Promise<CycleResult> {
   const { cycleSettings } = proxyActivities<Activities>(SETTINGS_ACTIVITY);
   const settings = await cycleSettings(input.source);
   const acts = proxyActivities<Activities>(shortActivity(settings));
+  if (settings.searchAttributes) upsertSearchAttributes(cycleSearchAttributes(input.source, 'running', 0));
 
   const warnings: string[] = [];
   let snapshot: SnapshotRef | undefined;
   let exported: ExportRef | undefined;
   const finish = (status: CycleStatus, tables: TableOutcome[], error?: { phase: string; message: string }): CycleResult => {
     progress.phase = 'done';
+    if (settings.searchAttributes) upsertSearchAttributes(cycleSearchAttributes(input.source, status, tables.filter((t) => t.status === 'failed').length));
     return {
       cycleId: input.cycleId,
       source: input.source,
@@ -55,6 +58,7 @@ export async function cycleWorkflow(input: CycleInput): Promise<CycleResult> {
       warnings,
       startedAt,
       finishedAt: nowIso(),
+      searchAttributes: settings.searchAttributes,
     };
   };
 
@@ -104,7 +108,8 @@ export async function cycleWorkflow(input: CycleInput): Promise<CycleResult> {
   for (const [i, items] of batches.entries()) {
     const entry = progress.batches[i]!;
     entry.state = 'running';
-    const outcomes = await runBatch(input, settings, plan.planRef, exported, items, entry.workflowId);
+    const summary = `${input.source}: tables ${i * settings.batchSize + 1}-${i * settings.batchSize + items.length} of ${plan.load.length}`;
+    const outcomes = await runBatch(input, settings, plan.planRef, exported, items, entry.workflowId, summary);
     entry.state = 'done';
     loaded.push(...outcomes);
     progress.done += outcomes.filter((o) => o.status === 'committed').length;
@@ -115,10 +120,19 @@ export async function cycleWorkflow(input: CycleInput): Promise<CycleResult> {
   return finish(cycleStatus(tables), tables);
 }
 
-async function runBatch(input: CycleInput, settings: CycleSettings, planRef: string, exported: ExportRef, items: LoadItem[], workflowId: string): Promise<TableOutcome[]> {
+async function runBatch(
+  input: CycleInput,
+  settings: CycleSettings,
+  planRef: string,
+  exported: ExportRef,
+  items: LoadItem[],
+  workflowId: string,
+  staticSummary: string,
+): Promise<TableOutcome[]> {
   try {
     return await executeChild(tableBatchWorkflow, {
       workflowId,
+      staticSummary,
       args: [{ source: input.source, cycleId: input.cycleId, planRef, items, settings, export: exported, approveDeletes: input.approveDeletes }],
     });
   } catch (err) {

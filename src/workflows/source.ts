@@ -10,6 +10,7 @@ import {
   executeChild,
   log,
   setHandler,
+  upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import { cycleKey, cycleWorkflowId } from '../ids';
@@ -17,6 +18,7 @@ import type { CycleResult, TableName, TableOutcome, Watermark } from '../model';
 import { nowIso } from './clock';
 import { cycleWorkflow, type CycleInput } from './cycle';
 import { errorMessage } from './errors';
+import { cycleSearchAttributes } from './search';
 import {
   type CycleSummary,
   type QueuedRequest,
@@ -116,12 +118,14 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
 
     let result: CycleResult;
     try {
-      result = await executeChild(cycleWorkflow, { workflowId, args: [cycleInput] });
+      const what = batch.kind === 'rerun' ? `rerun of ${batch.tables?.length ?? 0} table(s)` : batch.tables ? `sync of ${batch.tables.length} table(s)` : 'sync of every table';
+      result = await executeChild(cycleWorkflow, { workflowId, args: [cycleInput], staticSummary: `${input.source} cycle ${cycleNumber}: ${what}` });
     } catch (err) {
       result = { cycleId, source: input.source, status: 'failed', error: { phase: 'cycle', message: errorMessage(err) }, tables: [], warnings: [], startedAt: current.startedAt, finishedAt: nowIso() };
     }
     recordCycle(state, result, workflowId, batch);
     current = undefined;
+    if (result.searchAttributes) upsertSearchAttributes(cycleSearchAttributes(input.source, result.status, Object.keys(state.failed).length));
     if (shouldContinueAsNew()) break;
   }
 

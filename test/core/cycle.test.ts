@@ -12,6 +12,16 @@ import { recordHistories } from '../helpers/histories';
 import { startSource, status, waitForCycles, waitForStatus } from '../helpers/source';
 
 const TABLES = fakeTableNames(20);
+/** Visibility is eventually consistent: list until the query finds something (or 10 s pass). */
+async function listWithRetry(w: FakeWorker, query: string): Promise<string[]> {
+  for (let i = 0; i < 50; i++) {
+    const ids: string[] = [];
+    for await (const wf of w.client.workflow.list({ query })) ids.push(wf.workflowId);
+    if (ids.length > 0) return ids;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return [];
+}
 const causeMessage = (err: Error): string => String((err.cause as Error | undefined)?.message);
 const FAILING = ['public.t0003', 'public.t0011', 'public.t0017'];
 
@@ -63,6 +73,13 @@ describe('sync core on a real Temporal server', () => {
         assert.match(t.error?.message ?? '', new RegExp(`load of ${t.table.replace('.', '\\.')} failed`));
       }
       assert.deepEqual(Object.keys(second.failed).sort(), FAILING);
+      // The UI can list partial cycles by search attribute.
+      const partialCycles = await listWithRetry(w, `LakesyncCycleStatus = "partial" AND LakesyncSource = "partial" AND WorkflowType = "cycleWorkflow"`);
+      assert.deepEqual(partialCycles, [second.recentCycles[0]!.workflowId]);
+      const sources = await listWithRetry(w, `LakesyncFailedTables = 3 AND WorkflowType = "sourceWorkflow"`);
+      assert.deepEqual(sources, ['lakesync/partial']);
+      const batch = await w.client.workflow.getHandle(`${second.recentCycles[0]!.workflowId}/batch-1`).describe();
+      assert.equal(await batch.staticSummary(), 'partial: tables 1-20 of 20');
       // A non-retryable failure is not retried: one load run each.
       for (const t of FAILING) assert.equal(w.backend.count(`load.start:${t}`), 2, `${t}: cycle 1 + one failed attempt`);
     });

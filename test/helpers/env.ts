@@ -11,7 +11,8 @@ import { FakeBackend, type FakeOptions } from '../../src/fake/ports';
 import { connectClient, temporalTarget } from '../../src/temporal';
 import { createWorker } from '../../src/worker';
 
-export const SEARCH_ATTRIBUTES = { LakesyncSource: 'Keyword', LakesyncCycleStatus: 'Keyword', LakesyncFailedTables: 'Int' } as const;
+import { SEARCH_ATTRIBUTE_TYPES as SEARCH_ATTRIBUTES } from '../../src/workflows/search';
+export { SEARCH_ATTRIBUTES };
 
 /** A config with one fake source `shop`; fast retries and polls so tests finish quickly. */
 export function fakeConfig(
