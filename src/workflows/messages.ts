@@ -111,6 +111,8 @@ export interface SourceStatus {
   recentCycles: CycleSummary[];
   failed: Record<TableName, FailedTable>;
   ledger: Record<TableName, Watermark>;
+  /** The snapshot and export a rerun would reuse. */
+  lastExport?: ReusableExport;
 }
 
 export const requestSyncSignal = defineSignal<[SyncRequest]>('requestSync');

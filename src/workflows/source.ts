@@ -88,6 +88,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     recentCycles: state.recentCycles,
     failed: state.failed,
     ledger: state.ledger,
+    ...(state.lastExport ? { lastExport: state.lastExport } : {}),
   }));
 
   function enqueueRerun(req: RerunRequest): RerunAccepted {
