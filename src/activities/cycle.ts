@@ -86,7 +86,7 @@ export function cycleActivities(deps: ActivityDeps) {
           lakeTable: '',
           action: 'skip' as const,
           status: 'failed' as const,
-          error: { phase: 'discover' as const, message: `${table} is not in export ${discovery.manifest}: check the table name, or run a new sync`, type: 'TableNotExported', retryable: false },
+          error: { phase: 'discover' as const, message: `${table} is not in this cycle's export: check the table name (schema.table), or run a new sync if the table is new`, type: 'TableNotExported', retryable: false },
         }));
         const planRef = await ports.manifests.put(`${cycleId}/plan.json`, planned.entries);
         const load = planned.entries.flatMap((e) => (e.action === 'skip' ? [] : [{ table: e.table, lakeTable: e.lakeTable, action: e.action }]));
