@@ -53,6 +53,13 @@ if [ ! -s "$JAR" ]; then
   mv "$JAR.tmp" "$JAR"
 fi
 
+# --- PostgreSQL server programs (end-to-end tests) and tmux (terminal test), from Debian -------
+bash scripts/setup-postgres.sh >/dev/null
+if ! command -v tmux >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+  log "installing tmux"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux) >&2 || log "tmux could not be installed; the terminal test will be skipped"
+fi
+
 JAVA_HOME=${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")}
 
 cat > .lakesync/toolchain.json <<JSON

@@ -52,6 +52,8 @@ export interface ColumnMapping {
   expectedExportedType: string;
   originalCharMaxLength?: number;
   originalNumPrecision?: number;
+  /** Not in RDS's files; the embedded exporter adds it (the job falls back to the type text). */
+  originalNumScale?: number;
   originalDateTimePrecision?: number;
 }
 

@@ -1,8 +1,55 @@
 /** AWS adapters behind the ports (RDS, S3, Glue, S3 Tables, Lake Formation, Athena). */
 import type { SourceConfig } from '../config/schema';
 import type { Ports } from '../ports';
+import { AthenaQueries, type AthenaPolling, AthenaVerify } from './athena';
+import { type AwsClients, createClients, destroyClients } from './clients';
+import { ExportDiscovery } from './discover';
+import { GlueLoads } from './glue';
+import { LakeFormationGrants } from './lakeformation';
+import { S3Manifests } from './manifests';
+import { RdsExports, RdsSnapshots } from './rds';
+import { S3Objects } from './s3';
+import { S3TablesLake } from './s3tables';
+import { type AwsSettings, type AwsSettingsOverrides, awsSettings } from './settings';
 
-export async function createAwsPorts(sourceName: string, source: SourceConfig): Promise<Ports> {
-  void source;
-  throw new Error(`source ${sourceName}: the AWS backend is not available in this build`);
+export interface AwsPortsOptions extends AwsSettingsOverrides {
+  /** Clients to use instead of new ones (tests pass mocked or recording clients). */
+  clients?: AwsClients;
+  athenaPolling?: AthenaPolling;
+  /** Where warnings of the adapters go (default console.warn). */
+  warn?: (message: string) => void;
 }
+
+export async function createAwsPorts(sourceName: string, source: SourceConfig, options: AwsPortsOptions = {}): Promise<Ports> {
+  const settings = awsSettings(sourceName, source, options);
+  return buildAwsPorts(settings, options.clients ?? createClients(settings), options);
+}
+
+export function buildAwsPorts(settings: AwsSettings, clients: AwsClients, options: Pick<AwsPortsOptions, 'athenaPolling' | 'warn'> = {}): Ports {
+  const objects = new S3Objects(clients.s3);
+  const snapshots = new RdsSnapshots(clients.rds, settings);
+  const queries = new AthenaQueries(clients.athena, settings, options.athenaPolling);
+  const lake = new S3TablesLake(clients.s3tables, settings);
+  const exports = new RdsExports(clients.rds, snapshots, settings);
+  return {
+    snapshot: snapshots,
+    export: exports,
+    discover: new ExportDiscovery(objects, settings.database, (exportId) => exports.exportWarnings(exportId)),
+    lake: {
+      ensureNamespace: (namespace) => lake.ensureNamespace(namespace),
+      tableExists: (namespace, table) => lake.tableExists(namespace, table),
+      query: async (sql) => {
+        const result = await queries.run(sql, `lake query (${sql.slice(0, 80)})`);
+        return result.rows.map((row) => Object.fromEntries(result.columns.map((c, i) => [c, row[i] ?? null])));
+      },
+    },
+    load: new GlueLoads(clients.glue, objects, settings, options.warn),
+    grant: new LakeFormationGrants(clients.lakeformation, settings),
+    verify: new AthenaVerify(queries, settings),
+    manifests: new S3Manifests(objects, settings.export.bucket, settings.export.prefix, settings.source),
+    close: async () => destroyClients(clients),
+  };
+}
+
+export type { AwsSettings } from './settings';
+export type { AwsClients } from './clients';

@@ -1,0 +1,338 @@
+"""Merge benchmark: bytes and time of the job's change-set MERGE vs a naive MERGE vs a full replace.
+
+    <venv python> bench/merge.py [--rows 1000000] [--change-fraction 0.01] [--keep]
+
+A table of --rows rows (RDS export layout and encodings) is loaded, then an export with
+--change-fraction of the rows changed (updates, inserts, deletes) is applied four ways,
+each starting from the same table state (Iceberg rollback between runs):
+
+  (a) jobMerge      this job's merge: computed change set, MERGE of the changes only (merge-on-read)
+  (b) naiveMerge    MERGE ... WHEN MATCHED UPDATE / NOT MATCHED INSERT / NOT MATCHED BY SOURCE DELETE
+                    on Iceberg's default copy-on-write table
+  (c) fullReplace   this job's replace: CREATE OR REPLACE TABLE with every row
+  (d) unchanged     this job's merge of the same export again
+
+Bytes written are the sizes of the files each run added under the table's data folder
+(data and delete files), cross-checked with the snapshot summary's added-files-size.
+Writes bench/results/merge.json and prints the figures. Targets: (a) <= 5% of (c)'s
+bytes; (d) writes 0 bytes and commits no snapshot.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "glue"))
+
+from lakesync_glue.args import JobArgs, parse_job_args  # noqa: E402
+from lakesync_glue.export import find_table_export  # noqa: E402
+from lakesync_glue.loader import run_load  # noqa: E402
+from lakesync_glue.names import lake_column_names  # noqa: E402
+from lakesync_glue.pgtypes import plan_column  # noqa: E402
+from lakesync_glue.result import LoadResult  # noqa: E402
+from lakesync_glue.session import build_local_spark  # noqa: E402
+from lakesync_glue import source, sqltext  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results" / "merge.json"
+DATABASE, SCHEMA, TABLE = "shop", "public", "orders"
+NAMESPACE, LAKE_TABLE = "bench", "orders"
+MAPPINGS = [
+    ("id", "bigint", "int64", 64),
+    ("customer_id", "bigint", "int64", 64),
+    ("status", "USER-DEFINED", "binary (UTF8)", 0),
+    ("amount", "numeric", "binary (UTF8)", 12),
+    ("created_at", "timestamp with time zone", "binary (UTF8)", 0),
+    ("updated_at", "timestamp without time zone", "binary (UTF8)", 0),
+    ("note", "text", "binary (UTF8)", 0),
+]
+STATUSES = np.array(["new", "paid", "shipped", "cancelled", "returned"])
+
+
+# -- the exports -------------------------------------------------------------------------------
+def _timestamps(seconds: np.ndarray) -> np.ndarray:
+    return np.char.replace(np.datetime_as_string(seconds.astype("datetime64[s]"), unit="s"), "T", " ")
+
+
+def _amounts(cents: np.ndarray) -> list[str]:
+    return [f"{c // 100}.{c % 100:02d}" for c in cents.tolist()]
+
+
+def make_rows(rng: np.random.Generator, ids: np.ndarray, version: int) -> dict[str, Any]:
+    n = len(ids)
+    created = 1_700_000_000 + ids * 7
+    return {
+        "id": ids,
+        "customer_id": rng.integers(1, 50_000, n),
+        "status": STATUSES[rng.integers(0, len(STATUSES), n)],
+        "amount": _amounts(rng.integers(0, 10_000_000, n)),
+        "created_at": np.char.add(_timestamps(created), "+00"),
+        "updated_at": _timestamps(created + version * 3600),
+        "note": np.char.add("order note ", ids.astype(str)),
+    }
+
+
+def write_export(root: Path, export_id: str, columns: dict[str, Any], parts: int = 4) -> str:
+    """One table in the RDS layout: 2 batch folders of gzip Parquet parts, numerics and times as strings."""
+    export = root / export_id
+    types = {"int64": pa.int64(), "binary (UTF8)": pa.string()}
+    schema = pa.schema([pa.field(name, types[exported]) for name, _t, exported, _p in MAPPINGS])
+    table = pa.Table.from_pydict({name: columns[name] for name, *_ in MAPPINGS}, schema=schema)
+    per_part = -(-table.num_rows // parts)
+    for part in range(parts):
+        folder = export / DATABASE / f"{SCHEMA}.{TABLE}" / str(1 + part * 2 // parts)
+        folder.mkdir(parents=True, exist_ok=True)
+        chunk = table.slice(part * per_part, per_part)
+        pq.write_table(chunk, folder / f"part-{part * 3:05d}-{uuid.uuid4()}.gz.parquet", compression="gzip")
+    mappings = [
+        {"columnName": n, "originalType": t, "expectedExportedType": e, "originalCharMaxLength": 0,
+         "originalNumPrecision": p, "originalDateTimePrecision": 6 if "time" in t else 0}
+        for n, t, e, p in MAPPINGS
+    ]
+    info = {"perTableStatus": [{"target": f"{DATABASE}.{SCHEMA}.{TABLE}", "status": "COMPLETE", "sizeGB": 0.1,
+                                "schemaMetadata": {"originalTypeMappings": mappings}}]}
+    (export / f"export_tables_info_{export_id}_from_1_to_1.json").write_text(json.dumps(info))
+    (export / f"export_info_{export_id}.json").write_text(json.dumps({"exportTaskIdentifier": export_id, "status": "COMPLETE"}))
+    return str(export)
+
+
+@dataclass
+class Change:
+    updated: int
+    inserted: int
+    deleted: int
+
+
+def make_exports(root: Path, rows: int, fraction: float) -> tuple[str, str, Change]:
+    rng = np.random.default_rng(20240501)
+    ids = np.arange(1, rows + 1, dtype=np.int64)
+    base = make_rows(rng, ids, version=0)
+    changed = int(round(rows * fraction))
+    n_update, n_insert = int(changed * 0.4), int(changed * 0.3)
+    n_delete = changed - n_update - n_insert
+    picked = rng.choice(rows, size=n_update + n_delete, replace=False)
+    update_idx, delete_idx = picked[:n_update], picked[n_update:]
+    keep = np.ones(rows, dtype=bool)
+    keep[delete_idx] = False
+    second = {k: (np.asarray(v) if not isinstance(v, list) else np.array(v, dtype=object)) for k, v in base.items()}
+    fresh = make_rows(rng, ids[update_idx], version=1)
+    for name in ("status", "amount", "updated_at"):
+        second[name] = second[name].astype(object)
+        second[name][update_idx] = np.asarray(fresh[name], dtype=object)
+    second = {k: v[keep] for k, v in second.items()}
+    new_ids = np.arange(rows + 1, rows + 1 + n_insert, dtype=np.int64)
+    inserts = make_rows(rng, new_ids, version=0)
+    merged = {k: np.concatenate([np.asarray(second[k], dtype=object), np.asarray(inserts[k], dtype=object)])
+              for k in second}
+    merged = {k: (v.astype(np.int64) if k in ("id", "customer_id") else v.tolist()) for k, v in merged.items()}
+    v1 = write_export(root, "bench-export-1", base)
+    v2 = write_export(root, "bench-export-2", merged)
+    return v1, v2, Change(n_update, n_insert, n_delete)
+
+
+# -- measuring ---------------------------------------------------------------------------------
+def table_files(folder: Path) -> dict[str, int]:
+    return {str(p): p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.name.endswith(".crc")}
+
+
+@dataclass
+class Measure:
+    seconds: float
+    data_bytes: int
+    data_files: int
+    metadata_bytes: int
+    summary_bytes: int | None
+    snapshot_before: str | None
+    snapshot_after: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "seconds": round(self.seconds, 2),
+            "bytesWritten": self.data_bytes,
+            "filesWritten": self.data_files,
+            "metadataBytesWritten": self.metadata_bytes,
+            "snapshotAddedFilesSize": self.summary_bytes,
+            "snapshotCommitted": self.snapshot_after != self.snapshot_before,
+        }
+
+
+class Bench:
+    def __init__(self, spark: Any, warehouse: Path, work: Path) -> None:
+        self.spark = spark
+        self.table_dir = warehouse / NAMESPACE / LAKE_TABLE
+        self.work = work
+        self.ident = sqltext.table_ident("lake", NAMESPACE, LAKE_TABLE)
+
+    def snapshot(self) -> str | None:
+        if not self.spark.catalog.tableExists(f"lake.{NAMESPACE}.{LAKE_TABLE}"):
+            return None
+        rows = self.spark.sql(sqltext.current_snapshot(self.ident)).collect()
+        return str(rows[0][0]) if rows else None
+
+    def summary_bytes(self, snapshot: str | None) -> int | None:
+        if snapshot is None:
+            return None
+        rows = self.spark.sql(f"SELECT summary FROM {self.ident}.`snapshots` WHERE snapshot_id = {snapshot}").collect()
+        value = rows[0][0].get("added-files-size") if rows else None
+        return int(value) if value is not None else 0
+
+    def measure(self, run: Any) -> tuple[Measure, Any]:
+        before_files = table_files(self.table_dir)
+        before = self.snapshot()
+        started = time.monotonic()
+        outcome = run()
+        seconds = time.monotonic() - started
+        after = self.snapshot()
+        new = {p: s for p, s in table_files(self.table_dir).items() if p not in before_files}
+        data = {p: s for p, s in new.items() if f"{os.sep}data{os.sep}" in p}
+        meta = {p: s for p, s in new.items() if p not in data}
+        summary = self.summary_bytes(after) if after != before else 0
+        return Measure(seconds, sum(data.values()), len(data), sum(meta.values()), summary, before, after), outcome
+
+    def args(self, export: str, action: str, name: str) -> JobArgs:
+        return parse_job_args({
+            "export_path": export, "source_database": DATABASE, "source_schema": SCHEMA, "source_table": TABLE,
+            "namespace": NAMESPACE, "lake_table": LAKE_TABLE, "action": action, "primary_key": "id",
+            "cycle_id": "bench", "run_token": name, "result_path": str(self.work / "results" / f"{name}.json"),
+            "warehouse": str(self.table_dir.parent.parent), "max_delete_fraction": "0.5",
+        }, "local")
+
+    def load(self, export: str, action: str, name: str) -> LoadResult:
+        result = run_load(self.spark, self.args(export, action, name))
+        if not result.succeeded:
+            raise SystemExit(f"{name} failed: {result.error}")
+        return result
+
+    def rollback(self, snapshot: str) -> None:
+        self.spark.sql(f"CALL lake.system.rollback_to_snapshot('{NAMESPACE}.{LAKE_TABLE}', {snapshot})").collect()
+
+    def set_write_mode(self, mode: str) -> None:
+        props = ", ".join(f"'write.{op}.mode' = '{mode}'" for op in ("delete", "update", "merge"))
+        self.spark.sql(f"ALTER TABLE {self.ident} SET TBLPROPERTIES ({props})").collect()
+
+    def naive_merge(self, export: str) -> int:
+        """The usual full-sync MERGE over the same typed source the job reads."""
+        args = self.args(export, "merge", "naive")
+        found = find_table_export(args)
+        raw = source.read_raw(self.spark, found)
+        types = source.raw_types(raw)
+        names = lake_column_names([m.column_name for m in found.mappings], args.target)
+        plans = [plan_column(m, n, types[m.column_name]) for m, n in zip(found.mappings, names)]
+        plans = source.resolve_scales(raw, plans, dict(
+            (f.name, f.dataType.simpleString()) for f in self.spark.table(self.ident).schema.fields))
+        source.typed_frame(raw, plans).createOrReplaceTempView("bench_source")
+        self.spark.sql(sqltext.naive_merge(self.ident, "bench_source", ["id"], names)).collect()
+        return len(names)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--change-fraction", type=float, default=0.01)
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (exports, warehouse)")
+    parser.add_argument("--verbose", action="store_true", help="log the job's phases and statements")
+    options = parser.parse_args()
+    logging.basicConfig(level=logging.INFO if options.verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+
+    work = Path(tempfile.mkdtemp(prefix="lakesync-bench-merge-"))
+    started = time.monotonic()
+    try:
+        t0 = time.monotonic()
+        v1, v2, change = make_exports(work / "exports", options.rows, options.change_fraction)
+        export_seconds = time.monotonic() - t0
+        warehouse = work / "warehouse"
+        spark = build_local_spark(str(warehouse), "lake")
+        bench = Bench(spark, warehouse, work)
+
+        create, created = bench.measure(lambda: bench.load(v1, "create", "create"))
+        base = create.snapshot_after
+        assert base is not None
+        print(f"created {created.rowCountAfter:,} rows in {create.seconds:.1f}s ({create.data_bytes:,} bytes)", flush=True)
+
+        job, job_result = bench.measure(lambda: bench.load(v2, "merge", "job-merge"))
+        print(f"(a) job merge: {job.seconds:.1f}s, {job.data_bytes:,} bytes", flush=True)
+        unchanged, unchanged_result = bench.measure(lambda: bench.load(v2, "merge", "unchanged"))
+        print(f"(d) unchanged: {unchanged.seconds:.1f}s, {unchanged.data_bytes:,} bytes", flush=True)
+        expected_after = created.rowCountAfter + change.inserted - change.deleted
+
+        bench.rollback(base)
+        bench.set_write_mode("copy-on-write")  # Iceberg's default write mode
+        naive, _ = bench.measure(lambda: bench.naive_merge(v2))
+        print(f"(b) naive merge: {naive.seconds:.1f}s, {naive.data_bytes:,} bytes", flush=True)
+        naive_count = spark.table(bench.ident).count()
+
+        bench.rollback(base)
+        bench.set_write_mode("merge-on-read")
+        replace, replace_result = bench.measure(lambda: bench.load(v2, "replace", "replace"))
+        print(f"(c) full replace: {replace.seconds:.1f}s, {replace.data_bytes:,} bytes", flush=True)
+
+        ratio = job.data_bytes / replace.data_bytes if replace.data_bytes else None
+        report = {
+            "benchmark": "merge",
+            "rows": options.rows,
+            "changedRows": {"fraction": options.change_fraction, "updated": change.updated,
+                            "inserted": change.inserted, "deleted": change.deleted},
+            "environment": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                            "spark": spark.version, "iceberg": "1.7.1", "master": spark.sparkContext.master},
+            "tableWriteMode": "merge-on-read (format-version 2), unpartitioned",
+            "exportSeconds": round(export_seconds, 2),
+            "measures": {
+                "seconds": "wall time of the run: for job runs end to end (read and cast the export, check "
+                           "values and keys, change set, commit, exact counts); for naiveMerge the MERGE "
+                           "statement alone over the typed export",
+                "bytesWritten": "sizes of the files the run added under the table's data folder "
+                                "(data and delete files)",
+                "snapshotAddedFilesSize": "added-files-size of the snapshot the run committed",
+            },
+            "initialCreate": {**create.as_dict(), "rowCountAfter": created.rowCountAfter},
+            "jobMerge": {**job.as_dict(), "inserted": job_result.inserted, "updated": job_result.updated,
+                         "deleted": job_result.deleted, "rowCountAfter": job_result.rowCountAfter},
+            "naiveMerge": {**naive.as_dict(), "writeMode": "copy-on-write", "rowCountAfter": naive_count},
+            "fullReplace": {**replace.as_dict(), "rowCountAfter": replace_result.rowCountAfter},
+            "unchanged": {**unchanged.as_dict(), "action": unchanged_result.action,
+                          "committed": unchanged_result.committed},
+            "targets": {
+                "jobMergeBytesOverReplaceBytes": round(ratio, 5) if ratio is not None else None,
+                "jobMergeAtMost5PercentOfReplace": ratio is not None and ratio <= 0.05,
+                "unchangedWritesNothing": unchanged.data_bytes == 0 and unchanged.metadata_bytes == 0
+                and not unchanged_result.committed and unchanged.snapshot_after == unchanged.snapshot_before,
+                "countsExact": (job_result.inserted, job_result.updated, job_result.deleted)
+                == (change.inserted, change.updated, change.deleted)
+                and job_result.rowCountAfter == expected_after == naive_count == replace_result.rowCountAfter,
+            },
+            "totalSeconds": round(time.monotonic() - started, 1),
+        }
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+        print(json.dumps(report, indent=2))
+        met = all(report["targets"][k] for k in ("jobMergeAtMost5PercentOfReplace", "unchangedWritesNothing", "countsExact"))
+        print(f"targets {'met' if met else 'NOT met'}: (a)/(c) bytes = {ratio:.2%}; unchanged wrote "
+              f"{unchanged.data_bytes} bytes, snapshot committed: {unchanged_result.committed}; wrote {RESULTS}")
+        spark.stop()
+        return 0 if met else 1
+    finally:
+        if options.keep:
+            print(f"work folder kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,246 @@
+"""Job arguments: parsing and validation, before any Spark work.
+
+Glue passes `--name value` pairs (snake_case names); the local entry takes the same flags.
+Every rejection names the argument, the value and the fix.
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from .errors import InvalidArgument
+from .names import catalog_name_problem, s3_tables_name_problem, suggest_s3_tables_name
+
+Mode = Literal["glue", "local"]
+ACTIONS: tuple[str, ...] = ("create", "merge", "replace", "incremental")
+CURSOR_MODES: tuple[str, ...] = ("upsert", "append")
+
+COMMON_REQUIRED: tuple[str, ...] = (
+    "export_path",
+    "source_database",
+    "source_schema",
+    "source_table",
+    "namespace",
+    "lake_table",
+    "action",
+    "cycle_id",
+    "run_token",
+    "result_path",
+)
+COMMON_OPTIONAL: tuple[str, ...] = (
+    "catalog",
+    "primary_key",
+    "cursor_column",
+    "cursor_mode",
+    "max_delete_fraction",
+    "approve_deletes",
+)
+MODE_REQUIRED: dict[str, tuple[str, ...]] = {"glue": ("table_bucket_arn",), "local": ("warehouse",)}
+
+TABLE_BUCKET_ARN = re.compile(
+    r"arn:(aws[a-z-]*):s3tables:([a-z0-9-]+):(\d{12}):bucket/([a-z0-9][a-z0-9-]{1,61}[a-z0-9])"
+)
+
+
+@dataclass(frozen=True)
+class JobArgs:
+    """One table load, as the TypeScript side asks for it."""
+
+    export_path: str
+    source_database: str
+    source_schema: str
+    source_table: str
+    namespace: str
+    lake_table: str
+    action: str
+    cycle_id: str
+    run_token: str
+    result_path: str
+    catalog: str = "lake"
+    primary_key: tuple[str, ...] = ()
+    cursor_column: str | None = None
+    cursor_mode: str | None = None  # resolved: "upsert" | "append" when a cursor is set
+    max_delete_fraction: float = 0.5
+    approve_deletes: bool = False
+    table_bucket_arn: str | None = None
+    warehouse: str | None = None
+    # Not job arguments: knobs for tests and the embedded mode.
+    commit_attempts: int = 4
+    commit_retry_wait_seconds: float = 2.0
+
+    @property
+    def target(self) -> str:
+        """The export's name of the table: db.schema.table."""
+        return f"{self.source_database}.{self.source_schema}.{self.source_table}"
+
+    @property
+    def lake_table_id(self) -> str:
+        return f"{self.namespace}.{self.lake_table}"
+
+    def with_changes(self, **changes: object) -> "JobArgs":
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def split_argv(argv: Sequence[str]) -> dict[str, str]:
+    """`--name value` / `--name=value` pairs into a dict; a flag without a value is an error."""
+    options: dict[str, str] = {}
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if not token.startswith("--") or token == "--":
+            raise InvalidArgument(
+                f"unexpected argument {token!r}: arguments are '--name value' pairs, e.g. --action merge"
+            )
+        name = token[2:]
+        if "=" in name:
+            name, value = name.split("=", 1)
+            i += 1
+        elif i + 1 < len(argv) and not (argv[i + 1].startswith("--") and len(argv[i + 1]) > 2):
+            value = argv[i + 1]
+            i += 2
+        else:
+            # `--primary_key` followed by another flag: an empty value, as Glue may drop "".
+            value = ""
+            i += 1
+        options[name] = value
+    return options
+
+
+def _fail(name: str, value: object, problem: str, fix: str) -> InvalidArgument:
+    return InvalidArgument(f"--{name} {value!r}: {problem}; {fix}")
+
+
+def _parse_bool(name: str, raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in ("", "false"):
+        return False
+    if lowered == "true":
+        return True
+    raise _fail(name, raw, "must be true or false", f"pass --{name} true or --{name} false")
+
+
+def _parse_fraction(name: str, raw: str) -> float:
+    if raw.strip() == "":
+        return 0.5
+    try:
+        value = float(raw)
+    except ValueError:
+        raise _fail(name, raw, "is not a number", f"pass a fraction between 0 and 1, e.g. --{name} 0.5") from None
+    if math.isnan(value) or not 0.0 <= value <= 1.0:
+        raise _fail(name, raw, "must be between 0 and 1", f"pass a fraction such as --{name} 0.5")
+    return value
+
+
+def _parse_key(raw: str) -> tuple[str, ...]:
+    if raw.strip() == "":
+        return ()
+    parts = [p.strip() for p in raw.split(",")]
+    if any(p == "" for p in parts):
+        raise _fail("primary_key", raw, "has an empty column name", "pass comma-separated column names, e.g. --primary_key id,region")
+    lowered = [p.lower() for p in parts]
+    if len(set(lowered)) != len(lowered):
+        raise _fail("primary_key", raw, "names a column twice", "list each key column once")
+    return tuple(parts)
+
+
+def _check_location(name: str, value: str) -> str:
+    value = value.strip()
+    if value.startswith("s3://"):
+        bucket, _, key = value[5:].partition("/")
+        if not bucket:
+            raise _fail(name, value, "has no bucket", "pass s3://<bucket>/<prefix>")
+        if name == "result_path" and (not key or key.endswith("/")):
+            raise _fail(name, value, "is not an object key", "pass the result file's full key, e.g. s3://bucket/results/orders.json")
+        return value.rstrip("/") if name != "result_path" else value
+    if re.match(r"^[a-z][a-z0-9+.-]*://", value):
+        raise _fail(name, value, "uses an unsupported scheme", "pass an s3:// location or a local path")
+    if name == "result_path" and value.endswith("/"):
+        raise _fail(name, value, "is a directory", "pass the result file's path, e.g. /tmp/results/orders.json")
+    return value.rstrip("/") if len(value) > 1 else value
+
+
+def parse_table_bucket_arn(value: str) -> tuple[str, str, str]:
+    """(region, account, bucket) of an S3 Tables bucket ARN."""
+    m = TABLE_BUCKET_ARN.fullmatch(value.strip())
+    if not m:
+        raise _fail(
+            "table_bucket_arn",
+            value,
+            "is not an S3 Tables bucket ARN",
+            "pass arn:aws:s3tables:<region>:<12-digit account>:bucket/<bucket name>",
+        )
+    return m.group(2), m.group(3), m.group(4)
+
+
+def parse_job_args(options: Mapping[str, str], mode: Mode) -> JobArgs:
+    """Validates raw options (name -> value) into JobArgs; raises InvalidArgument."""
+    if mode == "local":
+        known = set(COMMON_REQUIRED) | set(COMMON_OPTIONAL) | set(MODE_REQUIRED["local"])
+        unknown = sorted(n for n in options if n not in known)
+        if unknown:
+            raise _fail(unknown[0], options[unknown[0]], "is not an argument of this job", f"use only: {', '.join(sorted(known))}")
+    required = COMMON_REQUIRED + MODE_REQUIRED[mode]
+    missing = [n for n in required if not str(options.get(n, "")).strip()]
+    if missing:
+        raise InvalidArgument(
+            f"missing argument(s): {', '.join('--' + n for n in missing)}; pass each as '--name value'"
+        )
+
+    def get(name: str) -> str:
+        return str(options.get(name, "")).strip()
+
+    namespace, lake_table = get("namespace"), get("lake_table")
+    for name, value, kind in (("namespace", namespace, "namespace"), ("lake_table", lake_table, "table")):
+        problem = s3_tables_name_problem(value, kind)
+        if problem:
+            raise _fail(name, value, problem, f"pass e.g. {suggest_s3_tables_name(value)!r}")
+    catalog = get("catalog") or "lake"
+    problem = catalog_name_problem(catalog)
+    if problem:
+        raise _fail("catalog", catalog, problem, "pass e.g. --catalog lake")
+    action = get("action").lower()
+    if action not in ACTIONS:
+        raise _fail("action", get("action"), "is not an action", f"pass one of {', '.join(ACTIONS)}")
+    key = _parse_key(str(options.get("primary_key", "")))
+    cursor = get("cursor_column") or None
+    raw_mode = get("cursor_mode").lower()
+    if raw_mode and raw_mode not in CURSOR_MODES:
+        raise _fail("cursor_mode", get("cursor_mode"), "is not a cursor mode", "pass upsert or append (or leave it empty)")
+    cursor_mode: str | None = None
+    if cursor:
+        cursor_mode = raw_mode or ("upsert" if key else "append")
+        if cursor_mode == "upsert" and not key:
+            raise _fail("cursor_mode", raw_mode, "upsert needs a primary key", "pass --primary_key, or --cursor_mode append")
+    if action == "merge" and not key:
+        raise _fail("action", action, "merge needs a primary key", "pass --primary_key <columns>, or use --action replace")
+    if action == "incremental" and not cursor:
+        raise _fail("action", action, "incremental needs a cursor column", "pass --cursor_column <column>")
+    for name in ("source_database", "source_schema", "source_table"):
+        if "/" in get(name):
+            raise _fail(name, get(name), "contains '/'", "pass the name exactly as the export's target lists it")
+    table_bucket_arn = get("table_bucket_arn") or None
+    if mode == "glue" and table_bucket_arn:
+        parse_table_bucket_arn(table_bucket_arn)
+    return JobArgs(
+        export_path=_check_location("export_path", get("export_path")),
+        source_database=get("source_database"),
+        source_schema=get("source_schema"),
+        source_table=get("source_table"),
+        namespace=namespace,
+        lake_table=lake_table,
+        action=action,
+        cycle_id=get("cycle_id"),
+        run_token=get("run_token"),
+        result_path=_check_location("result_path", get("result_path")),
+        catalog=catalog,
+        primary_key=key,
+        cursor_column=cursor,
+        cursor_mode=cursor_mode,
+        max_delete_fraction=_parse_fraction("max_delete_fraction", get("max_delete_fraction")),
+        approve_deletes=_parse_bool("approve_deletes", get("approve_deletes")),
+        table_bucket_arn=table_bucket_arn if mode == "glue" else None,
+        warehouse=(get("warehouse") or None) if mode == "local" else None,
+    )

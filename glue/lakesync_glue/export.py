@@ -1,0 +1,93 @@
+"""The RDS export of one table: its type mappings and its Parquet files."""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from . import storage
+from .args import JobArgs
+from .errors import ExportNotFound
+from .pgtypes import ColumnMapping
+
+_TABLES_INFO = re.compile(r"export_tables_info_.+\.json")
+
+
+@dataclass(frozen=True)
+class TableExport:
+    target: str
+    status: str
+    mappings: tuple[ColumnMapping, ...]
+    data_files: tuple[str, ...]
+    data_bytes: int
+    folder: str
+
+
+def _load_json(path: str) -> Any:
+    try:
+        return json.loads(storage.read_text(path))
+    except json.JSONDecodeError as exc:
+        raise ExportNotFound(f"{path} is not valid JSON ({exc}); the export looks damaged, export the snapshot again") from None
+
+
+def table_entries(export_path: str) -> list[dict[str, Any]]:
+    """All perTableStatus entries of every export_tables_info_*.json at the export's root."""
+    if not storage.root_exists(export_path):
+        raise ExportNotFound(
+            f"export path {export_path} does not exist or is empty; pass the export's root folder "
+            "(<prefix>/<exportId>) as --export_path"
+        )
+    names = [n for n in storage.list_names(export_path) if _TABLES_INFO.fullmatch(n)]
+    if not names:
+        raise ExportNotFound(
+            f"no export_tables_info_*.json under {export_path}; pass the export's root folder "
+            "(<prefix>/<exportId>) as --export_path, and check that the export is COMPLETE"
+        )
+    entries: list[dict[str, Any]] = []
+    for name in names:
+        document = _load_json(storage.join(export_path, name))
+        entries.extend(e for e in document.get("perTableStatus", []) if isinstance(e, dict))
+    return entries
+
+
+def _is_data_file(path: str) -> bool:
+    name = path.rsplit("/", 1)[-1]
+    # Hidden and marker files (".crc", "_SUCCESS") are not data, as in Hadoop.
+    return name.endswith(".parquet") and not name.startswith((".", "_"))
+
+
+def find_table_export(args: JobArgs) -> TableExport:
+    """The mappings and data files of the table the job loads; ExportNotFound when absent."""
+    entries = table_entries(args.export_path)
+    matches = [e for e in entries if e.get("target") == args.target]
+    with_schema = [e for e in matches if (e.get("schemaMetadata") or {}).get("originalTypeMappings")]
+    if not with_schema:
+        listed = sorted({str(e.get("target")) for e in entries if "schemaMetadata" in e})
+        near = [t for t in listed if t.lower() == args.target.lower()]
+        hint = f" (did you mean {near[0]!r}? names are case-sensitive)" if near else ""
+        raise ExportNotFound(
+            f"table {args.target} is not in the export at {args.export_path}{hint}; it lists "
+            f"{len(listed)} table(s){', e.g. ' + ', '.join(listed[:5]) if listed else ''}. Check "
+            "--source_database/--source_schema/--source_table, or include the table in the export"
+        )
+    statuses = sorted({str(e.get("status", "")) for e in with_schema})
+    if any(s != "COMPLETE" for s in statuses):
+        raise ExportNotFound(
+            f"the export reports status {'/'.join(statuses)} for {args.target}, not COMPLETE; "
+            "export the snapshot again"
+        )
+    mappings = tuple(
+        ColumnMapping.from_json(m) for m in with_schema[0]["schemaMetadata"]["originalTypeMappings"]
+    )
+    folder = storage.join(args.export_path, args.source_database, f"{args.source_schema}.{args.source_table}")
+    # Every batch folder (1/, 2/, ...) and the older layout without one; part numbers may have gaps.
+    files = [f for f in storage.list_files(folder) if _is_data_file(f.path)]
+    return TableExport(
+        target=args.target,
+        status=statuses[0],
+        mappings=mappings,
+        data_files=tuple(f.path for f in files),
+        data_bytes=sum(f.size for f in files),
+        folder=folder,
+    )

@@ -1,0 +1,378 @@
+"""run_load: one table of one export into its Iceberg table.
+
+Order of work: everything that can reject the load (arguments, export, names, casts,
+keys, schema, guards) runs before the first write, so a rejected load has no side
+effect. Writes then happen through `with_commit_retry`.
+"""
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from . import lake, source, sqltext
+from .args import JobArgs
+from .changes import change_set, count_ops
+from .commit import first_line, with_commit_retry
+from .errors import DeleteGuard, EmptyExport, InvalidArgument, LoadError, SchemaConflict
+from .export import find_table_export
+from .names import lake_column_names, quote, sql_string
+from .pgtypes import ColumnMapping, ColumnPlan, plan_column
+from .result import LoadResult, utc_now, write_result
+from .schema import SchemaPlan, plan_schema
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+log = logging.getLogger("lakesync_glue")
+
+
+@dataclass
+class Outcome:
+    action: str
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+
+
+@dataclass
+class RunState:
+    """What the run learned so far; reported in a failed result and cleaned up at the end."""
+
+    rows_read: int = 0
+    count_before: int | None = None
+    snapshot_before: str | None = None
+    table_exists: bool = False
+    views: list[str] = field(default_factory=list)
+    cached: list[Any] = field(default_factory=list)
+    phase_name: str = ""
+    phase_started: float = 0.0
+
+    def phase(self, name: str) -> None:
+        """Logs how long the previous phase took (job logs show where a slow load spends its time)."""
+        now = time.monotonic()
+        if self.phase_name:
+            log.info("phase %s took %.2fs", self.phase_name, now - self.phase_started)
+        self.phase_name, self.phase_started = name, now
+
+    def cleanup(self, spark: "SparkSession") -> None:
+        for name in self.views:
+            try:
+                spark.catalog.dropTempView(name)
+            except Exception:  # noqa: BLE001 - cleanup must not hide the load's own outcome
+                pass
+        for df in self.cached:
+            try:
+                df.unpersist()
+            except Exception:  # noqa: BLE001
+                pass
+        self.views.clear()
+        self.cached.clear()
+
+
+def decide_action(asked: str, exists: bool, key: Sequence[str], cursor: str | None) -> str:
+    """The action actually taken: a missing table is created whatever was asked."""
+    if not exists:
+        return "create"
+    if asked != "create":
+        return asked
+    # `create` asked for an existing table (e.g. a rerun after the create committed).
+    if key:
+        return "merge"
+    if cursor:
+        return "incremental"
+    return "replace"
+
+
+def resolve_column(arg: str, wanted: str, mappings: Sequence[ColumnMapping], names: Sequence[str], table: str) -> str:
+    """The lake name of a column given by its export name (or its lowercase lake name)."""
+    for mapping, name in zip(mappings, names):
+        if mapping.column_name == wanted:
+            return name
+    for name in names:
+        if name == wanted.lower():
+            return name
+    listed = ", ".join(m.column_name for m in mappings[:20])
+    raise InvalidArgument(
+        f"--{arg} {wanted!r}: table {table} has no such column (columns: {listed}); "
+        "pass column names as the export lists them"
+    )
+
+
+class _Load:
+    def __init__(self, spark: "SparkSession", args: JobArgs, state: RunState) -> None:
+        self.spark = spark
+        self.args = args
+        self.state = state
+        self.ident = sqltext.table_ident(args.catalog, args.namespace, args.lake_table)
+
+    # -- helpers -------------------------------------------------------------------------
+    def view(self, df: "DataFrame") -> str:
+        name = f"lakesync_{uuid.uuid4().hex[:12]}"
+        df.createOrReplaceTempView(name)
+        self.state.views.append(name)
+        return name
+
+    def commit(self, what: str, statement: str) -> None:
+        log.info("%s: %s", self.args.lake_table_id, statement[:500])
+        with_commit_retry(
+            lambda: self.spark.sql(statement).collect(),
+            what=f"{what} of {self.args.lake_table_id}",
+            attempts=self.args.commit_attempts,
+            wait_seconds=self.args.commit_retry_wait_seconds,
+        )
+
+    def lake_frame(self, columns: Sequence[tuple[str, str]], lake_names: set[str]) -> "DataFrame":
+        """The lake table as `columns` (name, type): cast to the write types, NULL for missing ones."""
+        select = [(n, n if n in lake_names else None, t) for n, t in columns]
+        return self.spark.sql(f"SELECT {sqltext.select_list(select)} FROM {self.ident}")
+
+    def guard_deletes(self, deleted: int, count_before: int) -> None:
+        a = self.args
+        if a.approve_deletes or count_before == 0 or deleted == 0:
+            return
+        if deleted > a.max_delete_fraction * count_before:
+            raise DeleteGuard(
+                f"table {a.target}: this load would delete {deleted} of {count_before} rows "
+                f"({deleted / count_before:.1%}) of {a.lake_table_id}, more than the allowed "
+                f"{a.max_delete_fraction:.0%}; check the export, then rerun with approve deletes "
+                "(--approve_deletes true) if the deletes are intended"
+            )
+
+    def merge_changes(self, what: str, changes: "DataFrame", schema: SchemaPlan, key: list[str]) -> None:
+        """MERGEs a change set: only its rows are touched (never WHEN NOT MATCHED BY SOURCE)."""
+        source_names = list(schema.write_types)
+        updates = [n for n in source_names if n not in key]
+        statement = sqltext.merge_changes(
+            self.ident, self.view(changes), key, updates, schema.table_columns, source_names
+        )
+        self.commit(what, statement)
+
+    def apply_schema(self, schema: SchemaPlan) -> None:
+        if schema.add_columns:
+            self.commit("adding columns", sqltext.add_columns(self.ident, schema.add_columns))
+        for name, _old, new in schema.widen_columns:
+            self.commit("widening a column", sqltext.widen_column(self.ident, name, new))
+
+    # -- the load ------------------------------------------------------------------------
+    def run(self) -> tuple[Outcome, SchemaPlan, str | None]:
+        a, spark, state = self.args, self.spark, self.state
+        state.phase("export metadata")
+        export = find_table_export(a)
+        names = lake_column_names([m.column_name for m in export.mappings], a.target)
+        key = [resolve_column("primary_key", k, export.mappings, names, a.target) for k in a.primary_key]
+        cursor = (
+            resolve_column("cursor_column", a.cursor_column, export.mappings, names, a.target)
+            if a.cursor_column
+            else None
+        )
+
+        state.phase("lake table state")
+        state.table_exists = lake.exists(spark, a.catalog, a.namespace, a.lake_table)
+        lake_cols = lake.columns(spark, self.ident) if state.table_exists else None
+        lake_types = dict(lake_cols or [])
+        if state.table_exists:
+            state.snapshot_before = lake.snapshot_id(spark, self.ident, a.catalog, a.namespace, a.lake_table)
+
+        state.phase("read export")
+        raw = source.read_raw(spark, export)
+        raw_types = source.raw_types(raw)
+        plans = [plan_column(m, n, raw_types[m.column_name]) for m, n in zip(export.mappings, names)]
+        plans = source.resolve_scales(raw, plans, lake_types)
+        state.phase("check casts")
+        checked = source.typed_frame(raw, plans, with_checks=True).persist()
+        state.cached.append(checked)
+        state.rows_read = source.check_casts(checked, raw, plans, a.target)
+        typed = checked.select(*[quote(p.name) for p in plans])
+        if key:
+            state.phase("check keys")
+            source.check_keys(typed, key, a.target)
+
+        action = decide_action(a.action, state.table_exists, key, cursor)
+        schema = plan_schema(
+            [(p.name, p.lake_type) for p in plans],
+            lake_cols,
+            a.target,
+            a.lake_table_id,
+            {p.name: p.pg_type for p in plans},
+        )
+        if action == "incremental" and cursor not in lake_types:
+            raise SchemaConflict(
+                f"table {a.target}: cursor column {cursor!r} is not in the lake table {a.lake_table_id}; "
+                "load the table once with merge or replace so the lake has the column, then load incrementally"
+            )
+        state.phase("lake row count")
+        state.count_before = lake.row_count(spark, self.ident) if state.table_exists else 0
+        if state.rows_read == 0 and state.count_before > 0 and not a.approve_deletes:
+            raise EmptyExport(
+                f"table {a.target}: the export has no rows but {a.lake_table_id} has {state.count_before}; "
+                "an empty export usually means a failed or partial export. Check it, then rerun with "
+                "approve deletes (--approve_deletes true) if the table really is empty"
+            )
+
+        runner: dict[str, Callable[[], Outcome]] = {
+            "create": lambda: self.create(typed, plans),
+            "merge": lambda: self.merge(typed, schema, key, lake_types),
+            "replace": lambda: self.replace(typed, schema, lake_types),
+            "incremental": lambda: self.incremental(typed, schema, key, cursor or "", lake_types),
+        }
+        state.phase(action)
+        return runner[action](), schema, cursor
+
+    def aligned(self, typed: "DataFrame", schema: SchemaPlan) -> "DataFrame":
+        """The source with each column cast to the type it is written as."""
+        view = self.view(typed)
+        select = [(n, n, t) for n, t in schema.write_types.items()]
+        return self.spark.sql(f"SELECT {sqltext.select_list(select)} FROM {quote(view)}")
+
+    def create(self, typed: "DataFrame", plans: list[ColumnPlan]) -> Outcome:
+        a = self.args
+        self.spark.sql(sqltext.create_namespace(a.catalog, a.namespace)).collect()
+        view = self.view(typed)
+        columns = [(p.name, p.name, p.lake_type) for p in plans]
+        self.commit("create", sqltext.create_table_as(self.ident, view, columns))
+        return Outcome("create", inserted=self.state.rows_read)
+
+    def merge(self, typed: "DataFrame", schema: SchemaPlan, key: list[str], lake_types: dict[str, str]) -> Outcome:
+        src = self.aligned(typed, schema)
+        lake_df = self.lake_frame(list(schema.write_types.items()), set(lake_types))
+        changes = change_set(src, lake_df, key, deletes=True)
+        counts = count_ops(changes)
+        self.guard_deletes(counts["D"], self.state.count_before or 0)
+        outcome = Outcome("merge", counts["I"], counts["U"], counts["D"])
+        self.apply_schema(schema)
+        if sum(counts.values()):
+            self.merge_changes("merge", changes, schema, key)
+        return outcome
+
+    def replace(self, typed: "DataFrame", schema: SchemaPlan, lake_types: dict[str, str]) -> Outcome:
+        present = set(schema.write_types)
+        columns = [(n, n if n in present else None, t) for n, t in schema.table_columns]
+        view = self.view(typed)
+        new_rows = self.spark.sql(f"SELECT {sqltext.select_list(columns)} FROM {quote(view)}")
+        old_rows = self.lake_frame(schema.table_columns, set(lake_types))
+        inserted = new_rows.exceptAll(old_rows).count()
+        deleted = old_rows.exceptAll(new_rows).count()
+        self.guard_deletes(deleted, self.state.count_before or 0)
+        outcome = Outcome("replace", inserted=inserted, deleted=deleted)
+        if inserted == 0 and deleted == 0 and not schema.alters_table:
+            return outcome
+        self.commit("replace", sqltext.create_table_as(self.ident, view, columns, replace=True))
+        return outcome
+
+    def incremental(
+        self, typed: "DataFrame", schema: SchemaPlan, key: list[str], cursor: str, lake_types: dict[str, str]
+    ) -> Outcome:
+        a = self.args
+        src = self.aligned(typed, schema)
+        # The lake is the truth: only rows past the lake's own max(cursor), so a replay adds nothing.
+        cursor_before = lake.max_value(self.spark, self.ident, cursor)
+        if cursor_before is not None:
+            cursor_type = schema.write_types[cursor]
+            src = src.where(f"{quote(cursor)} > CAST({sql_string(cursor_before)} AS {cursor_type})")
+        elif self.state.count_before:
+            # Lake rows all have a NULL cursor: rows without a cursor were loaded when the table was created.
+            src = src.where(f"{quote(cursor)} IS NOT NULL")
+        if a.cursor_mode == "upsert":
+            lake_df = self.lake_frame(list(schema.write_types.items()), set(lake_types))
+            changes = change_set(src, lake_df, key, deletes=False)
+            counts = count_ops(changes)
+            outcome = Outcome("incremental", counts["I"], counts["U"], 0)
+            self.apply_schema(schema)
+            if counts["I"] + counts["U"]:
+                self.merge_changes("incremental upsert", changes, schema, key)
+            return outcome
+        new_rows = src.localCheckpoint(eager=True)
+        inserted = new_rows.count()
+        outcome = Outcome("incremental", inserted=inserted)
+        self.apply_schema(schema)
+        if inserted == 0:
+            return outcome
+        present = set(schema.write_types)
+        view = self.view(new_rows)
+        columns = [(n, n if n in present else None, t) for n, t in schema.table_columns]
+        self.commit("incremental append", sqltext.insert_select(self.ident, view, columns))
+        return outcome
+
+
+def _base_result(args: JobArgs) -> LoadResult:
+    return LoadResult(
+        table=args.target,
+        lakeTable=args.lake_table_id,
+        status="failed",
+        action="none",
+        cursorColumn=args.cursor_column.lower() if args.cursor_column else None,
+        cycleId=args.cycle_id,
+        runToken=args.run_token,
+    )
+
+
+def _finish(spark: "SparkSession", args: JobArgs, state: RunState, outcome: Outcome, schema: SchemaPlan,
+            cursor: str | None) -> LoadResult:
+    ident = sqltext.table_ident(args.catalog, args.namespace, args.lake_table)
+    snapshot_after = lake.snapshot_id(spark, ident, args.catalog, args.namespace, args.lake_table)
+    committed = snapshot_after is not None and snapshot_after != state.snapshot_before
+    cols_after = lake.columns(spark, ident)
+    changed = committed or schema.alters_table or outcome.action == "create"
+    result = _base_result(args)
+    result.status = "succeeded"
+    result.action = outcome.action if changed else "none"
+    result.rowsRead = state.rows_read
+    result.inserted, result.updated, result.deleted = outcome.inserted, outcome.updated, outcome.deleted
+    result.rowCountAfter = lake.row_count(spark, ident)
+    result.cursorColumn = cursor
+    result.cursorValueAfter = lake.max_value(spark, ident, cursor) if cursor else None
+    result.snapshotId = snapshot_after
+    result.committed = committed
+    result.schemaChanges = schema.changes
+    result.droppedColumns = schema.dropped_columns
+    result.schemaHash = lake.schema_hash(cols_after)
+    return result
+
+
+def _failed(spark: "SparkSession", args: JobArgs, state: RunState, error_class: str, message: str) -> LoadResult:
+    result = _base_result(args)
+    result.error = {"class": error_class, "message": message}
+    result.rowsRead = state.rows_read
+    result.rowCountAfter = state.count_before or 0
+    result.snapshotId = state.snapshot_before
+    if state.table_exists:
+        try:  # best effort: report the lake as it is now
+            ident = sqltext.table_ident(args.catalog, args.namespace, args.lake_table)
+            result.snapshotId = lake.snapshot_id(spark, ident, args.catalog, args.namespace, args.lake_table)
+            result.schemaHash = lake.schema_hash(lake.columns(spark, ident))
+        except Exception:  # noqa: BLE001
+            pass
+    return result
+
+
+def run_load(spark: "SparkSession", args: JobArgs) -> LoadResult:
+    """Loads one table; always writes the result JSON to args.result_path and returns it.
+
+    Safe to call repeatedly on one SparkSession (the embedded mode keeps one alive).
+    A failed load returns a result with status "failed" and an error class instead of raising.
+    """
+    started = utc_now()
+    state = RunState()
+    try:
+        job = _Load(spark, args, state)
+        outcome, schema, cursor = job.run()
+        state.phase("result")
+        result = _finish(spark, args, state, outcome, schema, cursor)
+        state.phase("")
+    except LoadError as exc:
+        log.error("%s: %s: %s", args.target, exc.error_class, exc.message)
+        result = _failed(spark, args, state, exc.error_class, exc.message)
+    except Exception as exc:  # noqa: BLE001 - every failure must still produce a result
+        log.exception("%s: unexpected failure", args.target)
+        message = f"table {args.target}: {type(exc).__name__}: {first_line(exc, 1000)}; see the job log for details"
+        result = _failed(spark, args, state, "InternalError", message)
+    finally:
+        state.cleanup(spark)
+    result.startedAt = started
+    result.finishedAt = utc_now()
+    write_result(args.result_path, result)
+    return result

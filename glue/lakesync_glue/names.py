@@ -1,0 +1,79 @@
+"""Identifiers: S3 Tables naming rules, lowercasing and quoting.
+
+S3 Tables (and Athena / Lake Formation behind it) refuse upper-case table and column
+names, so every source name is lowercased; everything that reaches generated SQL is
+quoted so that quotes, backticks, spaces, unicode and reserved words survive.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from .errors import NameCollision
+
+# S3 Tables rule for namespaces and tables: 1-255 chars of a-z, 0-9, _, starting with a letter or digit.
+_S3_TABLES_NAME = re.compile(r"[a-z0-9][a-z0-9_]{0,254}")
+# Spark catalog names are plain identifiers (they become conf keys).
+_CATALOG_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+
+
+def s3_tables_name_problem(value: str, kind: str) -> str | None:
+    """Why `value` is not a valid S3 Tables namespace/table name, or None when it is."""
+    if not _S3_TABLES_NAME.fullmatch(value):
+        return (
+            f"{kind} names must be 1-255 characters of lowercase letters, digits and underscores, "
+            "starting with a letter or digit (S3 Tables rule)"
+        )
+    if kind == "namespace" and value.startswith("aws"):
+        return "namespace names must not start with the reserved prefix 'aws' (S3 Tables rule)"
+    return None
+
+
+def suggest_s3_tables_name(value: str) -> str:
+    """A close valid name, used in error messages ("pass 'orders_2024' instead")."""
+    name = re.sub(r"[^a-z0-9_]+", "_", value.lower()).strip("_")
+    if not name or not name[0].isalnum():
+        name = "t_" + name
+    return name[:255]
+
+
+def catalog_name_problem(value: str) -> str | None:
+    if not _CATALOG_NAME.fullmatch(value):
+        return "catalog names must be letters, digits and underscores, not starting with a digit"
+    return None
+
+
+def lake_name(source_name: str) -> str:
+    """The lake (lowercase) name of a source column or table."""
+    return source_name.lower()
+
+
+def lake_column_names(source_names: Sequence[str], table: str) -> list[str]:
+    """Lowercases column names; two source columns that lowercase alike fail with both names."""
+    seen: dict[str, str] = {}
+    result: list[str] = []
+    for original in source_names:
+        lowered = lake_name(original)
+        if lowered in seen:
+            raise NameCollision(
+                f"table {table}: columns {seen[lowered]!r} and {original!r} both become {lowered!r} "
+                "once lowercased (S3 Tables needs lowercase column names); rename one of them in "
+                "PostgreSQL or exclude the table"
+            )
+        seen[lowered] = original
+        result.append(lowered)
+    return result
+
+
+def quote(identifier: str) -> str:
+    """Spark SQL quoting: backticks, with embedded backticks doubled."""
+    return "`" + identifier.replace("`", "``") + "`"
+
+
+def qualified(parts: Iterable[str]) -> str:
+    return ".".join(quote(p) for p in parts)
+
+
+def sql_string(value: str) -> str:
+    """A Spark SQL string literal (single quotes, backslash escapes)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"

@@ -1,0 +1,295 @@
+"""PostgreSQL types back from the RDS export encoding: pure planning, no Spark.
+
+RDS writes integers, floats, booleans and bytea as native Parquet types and nearly
+everything else (numeric, money, date, time, timestamp, interval, json, uuid, arrays,
+enums) as UTF-8 strings. For each column this module decides the lake type and the
+Spark SQL that turns the exported value into it, plus a predicate that is true for a
+value the cast cannot represent exactly, so a bad value fails the table instead of
+silently becoming NULL. README.md ("Casts") documents the choices.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import Any
+
+from .names import quote, sql_string
+
+MAX_DECIMAL_PRECISION = 38
+# Unbounded numeric: PostgreSQL allows any precision; the lake gets a fixed, wide decimal.
+UNBOUNDED_NUMERIC = (38, 18)
+MONEY_TYPE = "decimal(19,2)"  # money is a 64-bit count of cents
+
+# Sentinels for PostgreSQL's +-infinity dates and timestamps (documented in README.md).
+DATE_POS_INF, DATE_NEG_INF = "9999-12-31", "0001-01-01"
+TS_POS_INF, TS_NEG_INF = "9999-12-31 23:59:59.999999", "0001-01-01 00:00:00"
+
+_NUMBER_RE = "^-?[0-9]+([.][0-9]+)?$"
+_DATE_RE = "^[0-9]{4,}-[0-9]{2}-[0-9]{2}$"
+_TS_BODY = "[0-9]{4,}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]{1,6})?"
+_OFFSET = "([+-][0-9]{2}(:?[0-9]{2}(:?[0-9]{2})?)?|Z)"
+_TS_RE = f"^{_TS_BODY}$"
+_TSTZ_RE = f"^{_TS_BODY}{_OFFSET}?$"
+_HAS_OFFSET_RE = f"{_OFFSET}$"
+_MONEY_RE = (
+    "^[(]?-?[(]?[^0-9.,()-]{0,8}-?([0-9]{1,3}(,[0-9]{3})+|[0-9]+)([.][0-9]{1,2})?[^0-9.,()-]{0,8}[)]?$"
+)
+_BYTEA_HEX_RE = "^[\\\\]x([0-9a-fA-F]{2})*$"
+
+
+@dataclass(frozen=True)
+class ColumnMapping:
+    """One `originalTypeMappings[]` entry of export_tables_info."""
+
+    column_name: str
+    original_type: str
+    expected_exported_type: str
+    char_max_length: int | None = None
+    num_precision: int | None = None
+    datetime_precision: int | None = None
+    # Not written by RDS; honoured when an exporter adds it (e.g. the embedded one).
+    num_scale: int | None = None
+
+    @staticmethod
+    def from_json(entry: dict[str, Any]) -> "ColumnMapping":
+        def as_int(key: str) -> int | None:
+            value = entry.get(key)
+            if value is None or value == "":
+                return None
+            try:
+                return int(value)
+            except (TypeError, ValueError):
+                return None
+
+        return ColumnMapping(
+            column_name=str(entry["columnName"]),
+            original_type=str(entry.get("originalType", "")),
+            expected_exported_type=str(entry.get("expectedExportedType", "")),
+            char_max_length=as_int("originalCharMaxLength"),
+            num_precision=as_int("originalNumPrecision"),
+            datetime_precision=as_int("originalDateTimePrecision"),
+            num_scale=as_int("originalNumScale"),
+        )
+
+
+@dataclass(frozen=True)
+class ColumnPlan:
+    """How one exported column becomes a lake column."""
+
+    source_name: str  # as the export names it
+    name: str  # the lake's (lowercase) name
+    pg_type: str
+    kind: str
+    raw_type: str  # Spark type of the exported Parquet column
+    lake_type: str  # Spark SQL type of the lake column
+    expr: str  # SQL turning the raw column into the lake value
+    bad: str | None  # SQL predicate: the value cannot be represented (fails the table)
+    expectation: str  # what a valid value looks like, for error messages
+    scale_unknown: bool = False  # bounded numeric whose scale must come from the lake or the data
+    precision: int | None = None
+
+
+def pg_kind(original_type: str) -> tuple[str, int | None, int | None]:
+    """(kind, first type parameter, second type parameter) of a PostgreSQL type name."""
+    text = original_type.strip().lower()
+    params = re.search(r"\(\s*(-?\d+)\s*(?:,\s*(-?\d+)\s*)?\)", text)
+    p1 = int(params.group(1)) if params else None
+    p2 = int(params.group(2)) if params and params.group(2) is not None else None
+    base = re.sub(r"\([^)]*\)", "", text)
+    base = re.sub(r"\s+", " ", base).strip()
+    if base.endswith("[]") or base == "array" or (base.startswith("_") and len(base) > 1):
+        return "array", p1, p2
+    table = {
+        ("smallint", "int2", "smallserial", "serial2"): "int16",
+        ("integer", "int", "int4", "serial", "serial4"): "int32",
+        ("bigint", "int8", "bigserial", "serial8"): "int64",
+        ("real", "float4"): "float32",
+        ("double precision", "float8", "float"): "float64",
+        ("boolean", "bool"): "bool",
+        ("bytea",): "bytes",
+        ("numeric", "decimal"): "numeric",
+        ("money",): "money",
+        ("date",): "date",
+        ("timestamp", "timestamp without time zone"): "timestamp",
+        ("timestamptz", "timestamp with time zone"): "timestamptz",
+        ("time", "time without time zone"): "time",
+        ("timetz", "time with time zone"): "timetz",
+        ("json", "jsonb"): "json",
+        ("uuid",): "uuid",
+        ("user-defined",): "user-defined",
+    }
+    for names, kind in table.items():
+        if base in names:
+            return kind, p1, p2
+    if base.startswith("interval"):
+        return "interval", p1, p2
+    return "text", p1, p2
+
+
+def exported_spark_type(expected_exported_type: str) -> str:
+    """Spark type RDS's `expectedExportedType` reads as (for exports without data files)."""
+    text = expected_exported_type.strip().lower()
+    if "utf8" in text or "string" in text:
+        return "string"
+    return {
+        "int32": "int",
+        "int64": "bigint",
+        "double": "double",
+        "float": "float",
+        "boolean": "boolean",
+        "binary": "binary",
+        "int96": "timestamp",
+    }.get(text, "string")
+
+
+def _strictly(raw: str, converted: str, valid_regex: str | None = None) -> str:
+    """Predicate: a non-null raw value that fails the format or converts to NULL."""
+    checks = []
+    if valid_regex is not None:
+        checks.append(f"NOT {raw} RLIKE {sql_string(valid_regex)}")
+    checks.append(f"({converted}) IS NULL")
+    return f"({raw} IS NOT NULL AND ({' OR '.join(checks)}))"
+
+
+def numeric_plan(mapping: ColumnMapping, name: str, raw_type: str, precision: int, scale: int) -> ColumnPlan:
+    """numeric(p,s) as decimal(p,s); the value must fit exactly (no rounding, no overflow)."""
+    if scale < 0:  # PostgreSQL 15+: numeric(5,-2) holds integers of up to 7 digits
+        precision, scale = precision - scale, 0
+    precision = max(1, min(max(precision, scale), MAX_DECIMAL_PRECISION))  # numeric(2,5): decimal(5,5)
+    scale = min(scale, precision)
+    lake_type = f"decimal({precision},{scale})"
+    raw = quote(mapping.column_name)
+    if raw_type != "string":
+        converted = f"try_cast({raw} AS {lake_type})"
+        return ColumnPlan(mapping.column_name, name, mapping.original_type, "numeric", raw_type, lake_type,
+                          converted, _strictly(raw, converted), f"a number that fits {lake_type}", precision=precision)
+    converted = f"try_cast({raw} AS {lake_type})"
+    int_digits = f"length(regexp_extract({raw}, '^-?0*([0-9]*)', 1))"
+    frac_digits = f"length(regexp_extract({raw}, '[.]([0-9]*?)0*$', 1))"
+    bad = (
+        f"({raw} IS NOT NULL AND (NOT {raw} RLIKE {sql_string(_NUMBER_RE)}"
+        f" OR {int_digits} > {precision - scale} OR {frac_digits} > {scale} OR {converted} IS NULL))"
+    )
+    expectation = (
+        f"a number with at most {precision - scale} integer and {scale} fractional digits ({lake_type}); "
+        "NaN and Infinity have no decimal form"
+    )
+    return ColumnPlan(mapping.column_name, name, mapping.original_type, "numeric", raw_type, lake_type,
+                      converted, bad, expectation, precision=precision)
+
+
+def infer_scale_expr(raw_name: str) -> str:
+    """SQL aggregate: the largest number of fractional digits among well-formed values.
+
+    PostgreSQL prints a numeric(p,s) value with exactly s fractional digits, so this is s
+    for any column with at least one value.
+    """
+    raw = quote(raw_name)
+    digits = f"length(regexp_extract({raw}, '[.]([0-9]*)$', 1))"
+    return f"max(CASE WHEN {raw} RLIKE {sql_string(_NUMBER_RE)} THEN {digits} END)"
+
+
+def fallback_numeric_type(precision: int) -> tuple[int, int]:
+    """decimal for a bounded numeric with no scale information and no values yet.
+
+    Wide enough for every scale 0..p when p <= 19, so a later load always fits.
+    """
+    p = max(1, min(precision, MAX_DECIMAL_PRECISION))
+    if 2 * p <= MAX_DECIMAL_PRECISION:
+        return 2 * p, p
+    return MAX_DECIMAL_PRECISION, MAX_DECIMAL_PRECISION - p
+
+
+def plan_column(mapping: ColumnMapping, name: str, raw_type: str) -> ColumnPlan:
+    """The cast plan of one column, from its mapping and the Spark type the export reads as."""
+    kind, p1, p2 = pg_kind(mapping.original_type)
+    raw = quote(mapping.column_name)
+    pg = mapping.original_type
+
+    def plan(lake_type: str, expr: str, bad: str | None, expectation: str) -> ColumnPlan:
+        return ColumnPlan(mapping.column_name, name, pg, kind, raw_type, lake_type, expr, bad, expectation)
+
+    def native(lake_type: str) -> ColumnPlan:
+        if raw_type == lake_type:
+            return plan(lake_type, raw, None, f"a {lake_type}")
+        converted = f"try_cast({raw} AS {lake_type})"
+        return plan(lake_type, converted, _strictly(raw, converted), f"a {lake_type}")
+
+    if kind in ("int16", "int32"):
+        return native("int")
+    if kind == "int64":
+        return native("bigint")
+    if kind == "float32":
+        return native("float")
+    if kind == "float64":
+        return native("double")
+    if kind == "bool":
+        return native("boolean")
+    if kind == "bytes":
+        if raw_type == "string":  # bytea as text: PostgreSQL's hex format \x0a1b...
+            converted = f"unhex(substring({raw}, 3))"
+            return plan("binary", converted, _strictly(raw, converted, _BYTEA_HEX_RE), "bytea hex text (\\x...)")
+        return native("binary")
+    if kind == "numeric":
+        if raw_type.startswith("decimal"):
+            m = re.match(r"decimal\((\d+),(\d+)\)", raw_type)
+            if m:
+                return numeric_plan(mapping, name, raw_type, int(m.group(1)), int(m.group(2)))
+        precision = p1 if p1 is not None else mapping.num_precision
+        scale = p2 if p2 is not None else mapping.num_scale
+        if precision is None or precision <= 0:
+            return numeric_plan(mapping, name, raw_type, *UNBOUNDED_NUMERIC)
+        if scale is None:
+            base = numeric_plan(mapping, name, raw_type, precision, 0)
+            return replace(base, scale_unknown=True)
+        if precision > MAX_DECIMAL_PRECISION:
+            # Keep the declared scale; only values with few enough integer digits fit.
+            return numeric_plan(mapping, name, raw_type, MAX_DECIMAL_PRECISION, min(scale, MAX_DECIMAL_PRECISION))
+        return numeric_plan(mapping, name, raw_type, precision, scale)
+    if kind == "money":
+        if raw_type != "string":
+            return native(MONEY_TYPE)
+        digits = f"try_cast(regexp_replace({raw}, '[^0-9.]', '') AS {MONEY_TYPE})"
+        negative = f"({raw} LIKE '%-%' OR {raw} LIKE '(%')"
+        converted = f"CASE WHEN {negative} THEN -{digits} ELSE {digits} END"
+        return plan(MONEY_TYPE, converted, _strictly(raw, converted, _MONEY_RE),
+                    "money text such as $1,234.56 or -$0.50 (2 fractional digits)")
+    if kind == "date":
+        if raw_type != "string":
+            return native("date")
+        converted = (
+            f"CASE WHEN {raw} = 'infinity' THEN DATE'{DATE_POS_INF}' WHEN {raw} = '-infinity' THEN DATE'{DATE_NEG_INF}' "
+            f"WHEN {raw} RLIKE {sql_string(_DATE_RE)} THEN try_cast({raw} AS DATE) END"
+        )
+        return plan("date", converted, _strictly(raw, converted),
+                    "a date YYYY-MM-DD (years before 1 AD have no lake form)")
+    if kind == "timestamp":
+        if raw_type != "string":
+            return native("timestamp_ntz")
+        converted = (
+            f"CASE WHEN {raw} = 'infinity' THEN TIMESTAMP_NTZ'{TS_POS_INF}' "
+            f"WHEN {raw} = '-infinity' THEN TIMESTAMP_NTZ'{TS_NEG_INF}' "
+            f"WHEN {raw} RLIKE {sql_string(_TS_RE)} THEN try_cast({raw} AS TIMESTAMP_NTZ) END"
+        )
+        return plan("timestamp_ntz", converted, _strictly(raw, converted),
+                    "a timestamp YYYY-MM-DD HH:MM:SS[.ffffff] without offset")
+    if kind == "timestamptz":
+        if raw_type != "string":
+            return native("timestamp")
+        # A value without an offset is read as UTC, independent of the session time zone.
+        with_offset = f"CASE WHEN {raw} RLIKE {sql_string(_HAS_OFFSET_RE)} THEN {raw} ELSE concat({raw}, 'Z') END"
+        converted = (
+            f"CASE WHEN {raw} = 'infinity' THEN try_cast('{TS_POS_INF}Z' AS TIMESTAMP) "
+            f"WHEN {raw} = '-infinity' THEN try_cast('{TS_NEG_INF}Z' AS TIMESTAMP) "
+            f"WHEN {raw} RLIKE {sql_string(_TSTZ_RE)} THEN try_cast({with_offset} AS TIMESTAMP) END"
+        )
+        return plan("timestamp", converted, _strictly(raw, converted),
+                    "a timestamp YYYY-MM-DD HH:MM:SS[.ffffff][+HH[:MM]]")
+    # time, timetz, interval, json/jsonb, uuid, arrays, enums and everything else: text, verbatim.
+    if raw_type == "string":
+        return plan("string", raw, None, "text")
+    if raw_type == "binary":
+        converted = f"CAST({raw} AS STRING)"
+        return plan("string", converted, None, "UTF-8 text")
+    converted = f"CAST({raw} AS STRING)"
+    return plan("string", converted, None, "text")

@@ -1,0 +1,52 @@
+"""The result JSON of one load (DESIGN section 4), written also on failure."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from . import storage
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class LoadResult:
+    table: str
+    lakeTable: str
+    status: str  # succeeded | failed
+    action: str  # create | merge | replace | incremental | none
+    rowsRead: int = 0
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+    rowCountAfter: int = 0
+    cursorColumn: str | None = None
+    cursorValueAfter: str | None = None
+    snapshotId: str | None = None  # a string: 64-bit ids exceed JavaScript's safe integers
+    committed: bool = False
+    schemaChanges: list[str] = field(default_factory=list)
+    droppedColumns: list[str] = field(default_factory=list)
+    schemaHash: str = ""
+    cycleId: str = ""
+    runToken: str = ""
+    startedAt: str = ""
+    finishedAt: str = ""
+    error: dict[str, str] | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "succeeded"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=2, sort_keys=False)
+
+
+def write_result(path: str, result: LoadResult) -> None:
+    storage.write_text(path, result.to_json() + "\n")

@@ -1,0 +1,156 @@
+"""Reading one table's export into a typed DataFrame, failing loudly on values that do not cast."""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from .errors import CastError, DuplicateKeys, ExportNotFound
+from .export import TableExport
+from .names import quote
+from .pgtypes import ColumnMapping, ColumnPlan, exported_spark_type, fallback_numeric_type, infer_scale_expr, numeric_plan
+from .query import json_safe_frame
+from .storage import spark_path
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+MAX_EXAMPLES = 3
+MAX_FAILED_COLUMNS = 6
+
+
+def read_raw(spark: "SparkSession", export: TableExport) -> "DataFrame":
+    """Every Parquet file of the table, columns in the order of the type mappings."""
+    from pyspark.sql.types import StructField, StructType, _parse_datatype_string
+
+    if not export.data_files:
+        # RDS writes no file for an empty table: an empty frame with the exported types.
+        fields = [
+            StructField(m.column_name, _parse_datatype_string(exported_spark_type(m.expected_exported_type)), True)
+            for m in export.mappings
+        ]
+        return spark.createDataFrame([], StructType(fields))
+    raw = spark.read.option("mergeSchema", "true").parquet(*[spark_path(p) for p in export.data_files])
+    present = set(raw.columns)
+    missing = [m.column_name for m in export.mappings if m.column_name not in present]
+    if missing:
+        raise ExportNotFound(
+            f"the Parquet files of {export.target} under {export.folder} lack column(s) "
+            f"{', '.join(repr(m) for m in missing)} listed in export_tables_info; the export looks incomplete, "
+            "export the snapshot again"
+        )
+    return raw.select(*[quote(m.column_name) for m in export.mappings])
+
+
+def raw_types(raw: "DataFrame") -> dict[str, str]:
+    return {f.name: f.dataType.simpleString() for f in raw.schema.fields}
+
+
+def resolve_scales(raw: "DataFrame", plans: list[ColumnPlan], lake_types: dict[str, str]) -> list[ColumnPlan]:
+    """Scale of bounded numerics the mappings leave open: the lake's column, else the data.
+
+    RDS's mappings carry the precision of numeric(p,s) but not the scale. An existing lake
+    column keeps its type; otherwise PostgreSQL prints every value with exactly s digits
+    after the point, so the data tells s. With no values at all a decimal wide enough for
+    any scale is used.
+    """
+    open_plans = [p for p in plans if p.scale_unknown]
+    if not open_plans:
+        return plans
+    decided: dict[str, tuple[int, int]] = {}
+    from_lake: set[str] = set()
+    to_infer: list[ColumnPlan] = []
+    for plan in open_plans:
+        lake_type = lake_types.get(plan.name)
+        if lake_type and lake_type.startswith("decimal("):
+            precision, scale = (int(x) for x in lake_type[len("decimal("):-1].split(","))
+            decided[plan.name] = (max(plan.precision or 1, precision), scale)
+            from_lake.add(plan.name)
+            continue
+        to_infer.append(plan)
+    if to_infer:
+        row = raw.selectExpr(*[f"{infer_scale_expr(p.source_name)} AS s{i}" for i, p in enumerate(to_infer)]).collect()[0]
+        for i, plan in enumerate(to_infer):
+            scale = row[i]
+            precision = plan.precision or 1
+            decided[plan.name] = fallback_numeric_type(precision) if scale is None else (max(precision, scale), scale)
+    out: list[ColumnPlan] = []
+    for plan in plans:
+        if plan.name in decided:
+            precision, scale = decided[plan.name]
+            mapping = ColumnMapping(plan.source_name, plan.pg_type, "binary (UTF8)")
+            new = numeric_plan(mapping, plan.name, plan.raw_type, precision, scale)
+            if plan.name in from_lake:
+                new = replace(new, expectation=new.expectation + "; the scale is the lake column's, and a scale "
+                              "changed in PostgreSQL needs a new lake table (--lake_table)")
+            out.append(replace(new, precision=plan.precision))
+        else:
+            out.append(plan)
+    return out
+
+
+BAD_PREFIX = "__lakesync_bad_"
+
+
+def typed_frame(raw: "DataFrame", plans: list[ColumnPlan], with_checks: bool = False) -> "DataFrame":
+    """The export cast to lake types; with_checks adds one boolean per checked column (value failed)."""
+    exprs = [f"{p.expr} AS {quote(p.name)}" for p in plans]
+    if with_checks:
+        exprs += [f"({p.bad}) AS {quote(BAD_PREFIX + str(i))}" for i, p in enumerate(plans) if p.bad]
+    return raw.selectExpr(*exprs)
+
+
+def check_casts(checked: "DataFrame", raw: "DataFrame", plans: list[ColumnPlan], table: str) -> int:
+    """Counts the rows of `checked` (typed_frame with_checks) and fails with CastError on any bad value.
+
+    The flags ride along with the cast values, so the export is parsed once; the raw export is
+    read again only to quote example values when something failed.
+    """
+    flagged = [(i, p) for i, p in enumerate(plans) if p.bad]
+    exprs = ["count(1) AS n"] + [f"count_if({quote(BAD_PREFIX + str(i))}) AS bad{i}" for i, _ in flagged]
+    row = checked.selectExpr(*exprs).collect()[0]
+    failing = [(i, p, int(row[f"bad{i}"])) for i, p in flagged if row[f"bad{i}"]]
+    if not failing:
+        return int(row["n"])
+    examples = raw.selectExpr(
+        *[f"min(CASE WHEN {p.bad} THEN CAST({quote(p.source_name)} AS STRING) END) AS ex{i}" for i, p, _ in failing]
+    ).collect()[0]
+    failures = [
+        f"column {p.source_name!r} ({p.pg_type}) has {count} value(s) that cannot become {p.lake_type}, "
+        f"e.g. {examples[f'ex{i}']!r}; expected {p.expectation}"
+        for i, p, count in failing
+    ]
+    raise CastError(
+        f"table {table}: {'; '.join(failures[:MAX_FAILED_COLUMNS])}. Fix the values in PostgreSQL (or exclude the "
+        "column or table) and export again; lakesync never turns a bad value into NULL"
+    )
+
+
+def check_keys(typed: "DataFrame", key: list[str], table: str) -> None:
+    """Fails with DuplicateKeys when a key value repeats or a key column is NULL."""
+    from pyspark.sql import functions as F
+
+    null_any = " OR ".join(f"{quote(k)} IS NULL" for k in key)
+    grouped = typed.groupBy(*[F.col(quote(k)) for k in key]).agg(F.count(F.lit(1)).alias("__lakesync_n"))
+    problems = grouped.where(f"__lakesync_n > 1 OR {null_any}")
+    sample = problems.limit(MAX_EXAMPLES).collect()
+    if not sample:
+        return
+    totals = problems.selectExpr(
+        "sum(CASE WHEN __lakesync_n > 1 THEN 1 ELSE 0 END) AS dup_keys",
+        f"sum(CASE WHEN {null_any} THEN __lakesync_n ELSE 0 END) AS null_rows",
+    ).collect()[0]
+    examples_df = json_safe_frame(problems.limit(MAX_EXAMPLES))
+    examples = []
+    for row in examples_df.collect():
+        values = ", ".join(f"{k}={row[i]!r}" for i, k in enumerate(key))
+        examples.append(f"({values}) x{row[len(key)]}")
+    parts = []
+    if totals["dup_keys"]:
+        parts.append(f"{totals['dup_keys']} key value(s) appear in more than one row")
+    if totals["null_rows"]:
+        parts.append(f"{totals['null_rows']} row(s) have a NULL key column")
+    raise DuplicateKeys(
+        f"table {table}: primary key ({', '.join(key)}): {' and '.join(parts)}, e.g. {'; '.join(examples)}. "
+        "A key must identify one row: fix --primary_key or the source data"
+    )
+

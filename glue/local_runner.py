@@ -1,0 +1,396 @@
+"""The embedded mode's long-lived load runner: one SparkSession serving loads and queries.
+
+    LAKESYNC_RUNNER_TOKEN=<secret> python glue/local_runner.py --work-dir <dir> --warehouse <dir> \
+        [--catalog lake] [--port 0] [--load-slots 2] [--exit-with-parent]
+
+The TypeScript side (src/local/runner) starts it once per worker and talks to it over
+loopback HTTP with a bearer token. Loads behave like Glue job runs: POST /loads queues a run
+and answers at once; the run's state lives in a record file <work-dir>/runs/<runId>.json that
+this process keeps up to date (queued -> running -> succeeded | failed | stopped; the client
+writes "pending" first, before Spark may even be up, and submits it here), so a worker
+that restarts finds every run by its id or its run token and never loads a table twice.
+At most --load-slots loads run at once (default 2, one per core of local[2]: while one load's
+driver plans or commits, the other's tasks run); queries run beside them on the same session.
+Each load uses its own uniquely named temp views, so loads of different tables do not meet.
+
+Endpoints (JSON bodies):
+  GET  /health                -> {instance, pid, queued, running: [runId]}
+  POST /loads {runId, runToken, args: {name: value}}   -> {runId}   (args as for local_entry.py)
+  POST /runs/<runId>/stop     -> {runId, state}
+  POST /sql {sql}             -> {rows}  (JSON-safe rows, see lakesync_glue.query)
+  POST /shutdown              -> {}
+
+When ready it writes <work-dir>/runner.json (pid, port, token, instance) for other processes
+of the same work dir (the CLI's `lakesync query`) and prints one JSON line on stdout.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import queue
+import re
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from lakesync_glue.args import parse_job_args  # noqa: E402
+from lakesync_glue.cli import report_early_failure, setup_logging  # noqa: E402
+from lakesync_glue.errors import LoadError  # noqa: E402
+from lakesync_glue.loader import run_load  # noqa: E402
+from lakesync_glue.query import run_query  # noqa: E402
+from lakesync_glue.result import utc_now  # noqa: E402
+from lakesync_glue.session import build_local_spark  # noqa: E402
+
+log = logging.getLogger("lakesync_runner")
+
+RUN_ID = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
+LOAD_SLOTS_MAX = 8
+FINAL_STATES = ("succeeded", "failed", "stopped")
+
+
+def write_json_atomic(path: str, value: dict[str, Any]) -> None:
+    """Readers never see half a file: write a sibling, then rename it over."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(value, handle, indent=2)
+    os.replace(tmp, path)
+
+
+class BadRequest(Exception):
+    """A request the caller must fix (HTTP 400)."""
+
+
+@dataclass
+class Run:
+    run_id: str
+    run_token: str
+    options: dict[str, str]
+    record: dict[str, Any] = field(default_factory=dict)
+    stop_requested: bool = False
+
+
+class Runner:
+    """Owns the SparkSession, the load queue and the run records."""
+
+    def __init__(self, work_dir: str, warehouse: str, catalog: str) -> None:
+        self.work_dir = os.path.abspath(work_dir)
+        self.warehouse = os.path.abspath(warehouse)
+        self.catalog = catalog
+        self.runs_dir = os.path.join(self.work_dir, "runs")
+        self.instance = uuid.uuid4().hex
+        self.pid = os.getpid()
+        self.queue: "queue.Queue[Run | None]" = queue.Queue()
+        self.lock = threading.Lock()
+        self.runs: dict[str, Run] = {}
+        self.active: set[str] = set()
+        self.spark: Any = None
+        self.stopping = threading.Event()
+
+    # --- Spark ------------------------------------------------------------------------
+    def start_spark(self) -> None:
+        self.spark = build_local_spark(self.warehouse, self.catalog)
+        # Lake tables are addressed as <namespace>.<table>, as in Athena.
+        self.spark.catalog.setCurrentCatalog(self.catalog)
+
+    # --- run records --------------------------------------------------------------------
+    def record_path(self, run_id: str) -> str:
+        return os.path.join(self.runs_dir, f"{run_id}.json")
+
+    def existing_state(self, run_id: str) -> str | None:
+        """The state of a run record already on disk: the client writes "pending" before it submits."""
+        try:
+            with open(self.record_path(run_id), encoding="utf-8") as handle:
+                return str(json.load(handle).get("state"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            return "unreadable"
+
+    def save(self, run: Run, **changes: Any) -> None:
+        run.record.update(changes)
+        write_json_atomic(self.record_path(run.run_id), run.record)
+
+    # --- loads ----------------------------------------------------------------------------
+    def submit(self, body: dict[str, Any]) -> dict[str, Any]:
+        run_id = str(body.get("runId", ""))
+        run_token = str(body.get("runToken", ""))
+        options = body.get("args")
+        if not RUN_ID.fullmatch(run_id):
+            raise BadRequest(f"runId {run_id!r} must be 1-200 letters, digits, dots, dashes or underscores")
+        if not run_token:
+            raise BadRequest("runToken is required: it lets a restarted worker find the run")
+        if not isinstance(options, dict) or not all(isinstance(v, str) for v in options.values()):
+            raise BadRequest("args must be an object of job arguments (name -> string value)")
+        with self.lock:
+            if run_id in self.runs or self.existing_state(run_id) not in (None, "pending"):
+                raise BadRequest(f"run {run_id} already exists: start a new run with a new id")
+            options = {**options, "warehouse": self.warehouse}
+            run = Run(run_id, run_token, options)
+            self.runs[run_id] = run
+            self.save(
+                run,
+                runId=run_id,
+                runToken=run_token,
+                state="queued",
+                table=".".join(options.get(k, "") for k in ("source_database", "source_schema", "source_table")),
+                resultPath=options.get("result_path", ""),
+                queuedAt=utc_now(),
+                runner={"pid": self.pid, "instance": self.instance},
+                # Kept so that a client can start the run again if this process dies first.
+                args={k: v for k, v in options.items() if k != "warehouse"},
+                restarts=int(body.get("restarts", 0) or 0),
+            )
+        self.queue.put(run)
+        return {"runId": run_id}
+
+    def stop_run(self, run_id: str) -> dict[str, Any]:
+        with self.lock:
+            run = self.runs.get(run_id)
+            if run is None:
+                raise BadRequest(f"run {run_id} is not known to this runner")
+            state = run.record.get("state")
+            if state in FINAL_STATES:
+                return {"runId": run_id, "state": state}
+            run.stop_requested = True
+            if state == "queued":
+                self.save(run, state="stopped", finishedAt=utc_now(), errorMessage="stopped before it started")
+                return {"runId": run_id, "state": "stopped"}
+        # Running: cancel its Spark jobs; run_load then reports the failure in its result.
+        self.spark.sparkContext.cancelJobGroup(run_id)
+        return {"runId": run_id, "state": "stopping"}
+
+    def load_loop(self) -> None:
+        while not self.stopping.is_set():
+            run = self.queue.get()
+            if run is None:
+                return
+            with self.lock:
+                if run.stop_requested:
+                    continue
+                self.active.add(run.run_id)
+                started = time.monotonic()
+                self.save(run, state="running", startedAt=utc_now())
+            try:
+                self.execute(run, started)
+            except Exception as exc:  # noqa: BLE001 - a run's failure must never end the runner
+                log.exception("run %s failed outside the load", run.run_id)
+                self.save(run, state="failed", finishedAt=utc_now(), errorMessage=f"{type(exc).__name__}: {exc}")
+            finally:
+                with self.lock:
+                    self.active.discard(run.run_id)
+
+    def execute(self, run: Run, started: float) -> None:
+        try:
+            args = parse_job_args(run.options, "local")
+        except LoadError as exc:
+            result = report_early_failure(run.options, exc, utc_now())
+        else:
+            self.spark.sparkContext.setJobGroup(run.run_id, f"lakesync load {args.target}", interruptOnCancel=True)
+            try:
+                result = run_load(self.spark, args)
+            finally:
+                self.spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
+        seconds = round(time.monotonic() - started, 3)
+        if run.stop_requested and not result.succeeded:
+            self.save(run, state="stopped", finishedAt=utc_now(), executionSeconds=seconds, errorMessage="stopped on request")
+        elif result.succeeded:
+            self.save(run, state="succeeded", finishedAt=utc_now(), executionSeconds=seconds)
+        else:
+            error = result.error or {}
+            self.save(
+                run,
+                state="failed",
+                finishedAt=utc_now(),
+                executionSeconds=seconds,
+                errorClass=error.get("class", "InternalError"),
+                errorMessage=error.get("message", "no error message"),
+            )
+
+    # --- queries --------------------------------------------------------------------------
+    def sql(self, body: dict[str, Any]) -> dict[str, Any]:
+        statement = body.get("sql")
+        if not isinstance(statement, str) or not statement.strip():
+            raise BadRequest("sql must be a non-empty string")
+        try:
+            return {"rows": run_query(self.spark, statement)}
+        except Exception as exc:  # noqa: BLE001 - Spark's analysis errors are the caller's to fix
+            if type(exc).__name__ in ("AnalysisException", "ParseException", "IllegalArgumentException"):
+                raise BadRequest(_first_line(exc)) from None
+            raise
+
+    def health(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "instance": self.instance,
+                "pid": self.pid,
+                "warehouse": self.warehouse,
+                "queued": self.queue.qsize(),
+                "running": sorted(self.active),
+            }
+
+    def shutdown(self, slots: int = 1) -> None:
+        self.stopping.set()
+        for _ in range(slots):
+            self.queue.put(None)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:2000]
+
+
+def make_handler(runner: Runner, token: str) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+            log.debug("%s " + format, self.address_string(), *args)
+
+        def reply(self, status: int, body: dict[str, Any]) -> None:
+            data = json.dumps(body).encode("utf-8")
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def body(self) -> dict[str, Any]:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b"{}"
+            try:
+                value = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise BadRequest(f"the request body is not JSON: {exc}") from None
+            if not isinstance(value, dict):
+                raise BadRequest("the request body must be a JSON object")
+            return value
+
+        def handle_request(self, method: str) -> None:
+            if self.headers.get("Authorization") != f"Bearer {token}":
+                self.reply(HTTPStatus.UNAUTHORIZED, {"error": "missing or wrong runner token"})
+                return
+            try:
+                path = self.path.split("?", 1)[0]
+                if method == "GET" and path == "/health":
+                    self.reply(HTTPStatus.OK, runner.health())
+                elif method == "POST" and path == "/loads":
+                    self.reply(HTTPStatus.OK, runner.submit(self.body()))
+                elif method == "POST" and path.startswith("/runs/") and path.endswith("/stop"):
+                    self.reply(HTTPStatus.OK, runner.stop_run(path[len("/runs/"):-len("/stop")]))
+                elif method == "POST" and path == "/sql":
+                    self.reply(HTTPStatus.OK, runner.sql(self.body()))
+                elif method == "POST" and path == "/shutdown":
+                    self.reply(HTTPStatus.OK, {})
+                    threading.Thread(target=request_exit, args=(runner,), daemon=True).start()
+                else:
+                    self.reply(HTTPStatus.NOT_FOUND, {"error": f"no endpoint {method} {path}"})
+            except BadRequest as exc:
+                self.reply(HTTPStatus.BAD_REQUEST, {"error": str(exc)})
+            except Exception as exc:  # noqa: BLE001 - report, keep serving
+                log.exception("request %s %s failed", method, self.path)
+                self.reply(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": f"{type(exc).__name__}: {_first_line(exc)}"})
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            self.handle_request("GET")
+
+        def do_POST(self) -> None:  # noqa: N802
+            self.handle_request("POST")
+
+    return Handler
+
+
+_server: ThreadingHTTPServer | None = None
+
+
+def request_exit(runner: Runner) -> None:
+    runner.shutdown(LOAD_SLOTS_MAX)
+    if _server is not None:
+        _server.shutdown()
+
+
+def watch_parent(runner: Runner) -> None:
+    """Ends the runner when the process that started it goes away (its stdin closes)."""
+    try:
+        while sys.stdin.read(1024):
+            pass
+    except (OSError, ValueError):
+        pass
+    log.info("the parent process is gone: stopping")
+    request_exit(runner)
+
+
+def remove_info(path: str, instance: str) -> None:
+    """Removes runner.json only when it still names this runner."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            if json.load(handle).get("instance") == instance:
+                os.remove(path)
+    except (OSError, ValueError):
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    global _server
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work-dir", required=True)
+    parser.add_argument("--warehouse", required=True)
+    parser.add_argument("--catalog", default="lake")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--load-slots", type=int, default=2, choices=range(1, LOAD_SLOTS_MAX + 1), metavar="1-8")
+    parser.add_argument("--exit-with-parent", action="store_true")
+    options = parser.parse_args(argv)
+    setup_logging()
+    token = os.environ.get("LAKESYNC_RUNNER_TOKEN", "")
+    if len(token) < 16:
+        print(json.dumps({"event": "error", "message": "set LAKESYNC_RUNNER_TOKEN to a secret of at least 16 characters"}), flush=True)
+        return 2
+
+    runner = Runner(options.work_dir, options.warehouse, options.catalog)
+    started = time.monotonic()
+    try:
+        runner.start_spark()
+    except Exception as exc:  # noqa: BLE001 - tell the parent why, then exit
+        log.exception("Spark did not start")
+        print(json.dumps({"event": "error", "message": f"Spark did not start: {type(exc).__name__}: {_first_line(exc)}"}), flush=True)
+        return 1
+    _server = ThreadingHTTPServer(("127.0.0.1", options.port), make_handler(runner, token))
+    _server.daemon_threads = True
+    port = _server.server_address[1]
+    loads = [threading.Thread(target=runner.load_loop, name=f"loads-{i}", daemon=True) for i in range(options.load_slots)]
+    for thread in loads:
+        thread.start()
+    if options.exit_with_parent:
+        threading.Thread(target=watch_parent, args=(runner,), name="parent", daemon=True).start()
+
+    info_path = os.path.join(runner.work_dir, "runner.json")
+    info = {"pid": runner.pid, "port": port, "token": token, "instance": runner.instance, "warehouse": runner.warehouse, "startedAt": utc_now()}
+    write_json_atomic(info_path, info)
+    os.chmod(info_path, 0o600)
+    ready = {"event": "ready", "port": port, "pid": runner.pid, "instance": runner.instance, "sparkSeconds": round(time.monotonic() - started, 3)}
+    print(json.dumps(ready), flush=True)
+    try:
+        _server.serve_forever(poll_interval=0.2)
+    finally:
+        runner.shutdown(options.load_slots)
+        remove_info(info_path, runner.instance)
+        for thread in loads:
+            thread.join(timeout=5)
+        try:
+            runner.spark.stop()
+        except Exception:  # noqa: BLE001 - exiting anyway
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""Argument parsing and validation: every rejection names the argument, the value and the fix (no Spark)."""
+from __future__ import annotations
+
+import pytest
+
+from lakesync_glue.args import parse_job_args, parse_table_bucket_arn, split_argv
+from lakesync_glue.errors import InvalidArgument
+
+BASE = {
+    "export_path": "s3://exports/rds/exp-1/",
+    "source_database": "shop",
+    "source_schema": "public",
+    "source_table": "Orders",
+    "namespace": "shop",
+    "lake_table": "orders",
+    "action": "merge",
+    "primary_key": "id, region",
+    "cycle_id": "c-1",
+    "run_token": "t-1",
+    "result_path": "s3://results/c-1/orders.json",
+    "table_bucket_arn": "arn:aws:s3tables:eu-west-1:123456789012:bucket/lake-bucket",
+}
+
+
+def parse(mode: str = "glue", **changes: str | None) -> object:
+    options = {k: v for k, v in {**BASE, **changes}.items() if v is not None}
+    if mode == "local":
+        options.pop("table_bucket_arn", None)
+        options.setdefault("warehouse", "/tmp/wh")
+    return parse_job_args(options, mode)  # type: ignore[arg-type]
+
+
+def test_defaults_and_normalisation() -> None:
+    args = parse()
+    assert args.target == "shop.public.Orders"
+    assert args.lake_table_id == "shop.orders"
+    assert args.export_path == "s3://exports/rds/exp-1"
+    assert args.primary_key == ("id", "region")
+    assert args.catalog == "lake"
+    assert args.max_delete_fraction == 0.5
+    assert args.approve_deletes is False
+    assert args.cursor_column is None and args.cursor_mode is None
+    assert args.table_bucket_arn == BASE["table_bucket_arn"]
+    assert args.warehouse is None
+
+
+def test_cursor_mode_resolution() -> None:
+    assert parse(cursor_column="updated_at").cursor_mode == "upsert"
+    assert parse(primary_key="", action="incremental", cursor_column="updated_at").cursor_mode == "append"
+    assert parse(cursor_column="v", cursor_mode="append").cursor_mode == "append"
+    assert parse(cursor_mode="append").cursor_mode is None  # no cursor: the mode does not apply
+
+
+def test_local_mode_takes_warehouse_not_bucket() -> None:
+    args = parse("local", approve_deletes="TRUE", max_delete_fraction="0.25", result_path="/tmp/r/orders.json")
+    assert args.warehouse == "/tmp/wh"
+    assert args.table_bucket_arn is None
+    assert args.approve_deletes is True
+    assert args.max_delete_fraction == 0.25
+
+
+@pytest.mark.parametrize(
+    "changes, fragments",
+    [
+        ({"lake_table": "Orders"}, ["--lake_table 'Orders'", "lowercase", "'orders'"]),
+        ({"lake_table": "_orders"}, ["--lake_table '_orders'", "starting with a letter or digit"]),
+        ({"lake_table": "x" * 256}, ["--lake_table", "1-255"]),
+        ({"namespace": "shop-eu"}, ["--namespace 'shop-eu'", "'shop_eu'"]),
+        ({"namespace": "aws_shop"}, ["--namespace 'aws_shop'", "reserved prefix 'aws'"]),
+        ({"catalog": "my-lake"}, ["--catalog 'my-lake'", "--catalog lake"]),
+        ({"action": "upsert"}, ["--action 'upsert'", "create, merge, replace, incremental"]),
+        ({"primary_key": ""}, ["--action 'merge'", "needs a primary key", "--primary_key"]),
+        ({"primary_key": "id,,region"}, ["--primary_key 'id,,region'", "empty column name"]),
+        ({"primary_key": "id,ID"}, ["--primary_key 'id,ID'", "twice"]),
+        ({"action": "incremental"}, ["--action 'incremental'", "--cursor_column"]),
+        ({"cursor_column": "v", "cursor_mode": "sometimes"}, ["--cursor_mode 'sometimes'", "upsert or append"]),
+        ({"primary_key": "", "action": "replace", "cursor_column": "v", "cursor_mode": "upsert"},
+         ["--cursor_mode 'upsert'", "needs a primary key"]),
+        ({"max_delete_fraction": "half"}, ["--max_delete_fraction 'half'", "not a number"]),
+        ({"max_delete_fraction": "1.5"}, ["--max_delete_fraction '1.5'", "between 0 and 1"]),
+        ({"approve_deletes": "yes"}, ["--approve_deletes 'yes'", "true or false"]),
+        ({"table_bucket_arn": "arn:aws:s3:::lake-bucket"}, ["--table_bucket_arn", "arn:aws:s3tables:<region>"]),
+        ({"result_path": "s3://results/"}, ["--result_path", "object key"]),
+        ({"export_path": "gs://bucket/x"}, ["--export_path 'gs://bucket/x'", "s3://"]),
+        ({"source_table": "a/b"}, ["--source_table 'a/b'", "contains '/'"]),
+    ],
+)
+def test_rejections_name_argument_value_and_fix(changes: dict[str, str], fragments: list[str]) -> None:
+    with pytest.raises(InvalidArgument) as info:
+        parse(**changes)
+    for fragment in fragments:
+        assert fragment in info.value.message
+    assert info.value.error_class == "InvalidArgument"
+
+
+def test_missing_arguments_are_listed() -> None:
+    with pytest.raises(InvalidArgument) as info:
+        parse(run_token=None, namespace="  ", table_bucket_arn=None)
+    assert "--namespace" in info.value.message
+    assert "--run_token" in info.value.message
+    assert "--table_bucket_arn" in info.value.message
+
+
+def test_local_mode_rejects_unknown_flags() -> None:
+    with pytest.raises(InvalidArgument) as info:
+        parse("local", primary_keys="id")
+    assert "--primary_keys 'id'" in info.value.message
+    assert "primary_key" in info.value.message
+
+
+def test_split_argv_pairs_equals_and_empty_values() -> None:
+    argv = ["--action", "merge", "--primary_key", "--cursor_column=", "--lake_table=orders", "--max_delete_fraction", "-0"]
+    assert split_argv(argv) == {
+        "action": "merge",
+        "primary_key": "",
+        "cursor_column": "",
+        "lake_table": "orders",
+        "max_delete_fraction": "-0",
+    }
+    with pytest.raises(InvalidArgument):
+        split_argv(["merge"])
+
+
+def test_table_bucket_arn_parts() -> None:
+    assert parse_table_bucket_arn("arn:aws:s3tables:us-east-1:111122223333:bucket/my-tables") == (
+        "us-east-1",
+        "111122223333",
+        "my-tables",
+    )

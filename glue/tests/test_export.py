@@ -1,0 +1,90 @@
+"""Finding a table in an export: tables info files, mappings and every data file (local and S3)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import make_args
+from exportkit import TableData, col, write_export
+from lakesync_glue import storage
+from lakesync_glue.errors import ExportNotFound
+from lakesync_glue.export import find_table_export
+
+COLS = [col("id", "bigint"), col("name", "text")]
+
+
+def args_for(export_path: str, target: str) -> object:
+    return make_args(export_path, target, "t", "/tmp/result.json", "/tmp/wh", action="replace")
+
+
+def test_all_batches_gaps_and_tables_info_files(tmp_path: Path) -> None:
+    rows = [(i, f"n{i}") for i in range(12)]
+    export = write_export(
+        tmp_path,
+        [
+            TableData("shop", "public", "a", COLS, rows, batches=2, parts_per_batch=3, part_gaps=True),
+            TableData("shop", "public", "b", COLS, rows, batches=0),
+            TableData("shop", "sales", "a", COLS, rows[:1]),
+        ],
+        info_files=2,
+    )
+    info_files = sorted(p.name for p in Path(export.path).glob("export_tables_info_*.json"))
+    assert len(info_files) == 2
+    found = find_table_export(args_for(export.path, "shop.public.a"))  # type: ignore[arg-type]
+    assert [m.column_name for m in found.mappings] == ["id", "name"]
+    assert sorted(found.data_files) == sorted(export.data_files["shop.public.a"])
+    names = [Path(p).name for p in found.data_files]
+    assert {n.split("-")[1] for n in names} == {"00000", "00002", "00005"}
+    assert {Path(p).parent.name for p in found.data_files} == {"1", "2"}
+    flat = find_table_export(args_for(export.path, "shop.public.b"))  # type: ignore[arg-type]
+    assert [Path(p).parent.name for p in flat.data_files] == ["public.b"]
+
+
+def test_missing_table_suggests_the_case_sensitive_name(tmp_path: Path) -> None:
+    export = write_export(tmp_path, [TableData("shop", "public", "Orders", COLS, [(1, "a")])])
+    with pytest.raises(ExportNotFound) as info:
+        find_table_export(args_for(export.path, "shop.public.orders"))  # type: ignore[arg-type]
+    assert "did you mean 'shop.public.Orders'" in info.value.message
+
+
+def test_incomplete_table_and_missing_export(tmp_path: Path) -> None:
+    export = write_export(tmp_path, [TableData("shop", "public", "a", COLS, [(1, "a")], status="FAILED")])
+    with pytest.raises(ExportNotFound) as info:
+        find_table_export(args_for(export.path, "shop.public.a"))  # type: ignore[arg-type]
+    assert "FAILED" in info.value.message
+    with pytest.raises(ExportNotFound) as info:
+        find_table_export(args_for(str(tmp_path / "nope"), "shop.public.a"))  # type: ignore[arg-type]
+    assert "--export_path" in info.value.message
+    (tmp_path / "bare").mkdir()
+    (tmp_path / "bare" / "export_info_x.json").write_text("{}")
+    with pytest.raises(ExportNotFound) as info:
+        find_table_export(args_for(str(tmp_path / "bare"), "shop.public.a"))  # type: ignore[arg-type]
+    assert "export_tables_info" in info.value.message
+
+
+def test_s3_export_and_result_through_boto3(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    moto = pytest.importorskip("moto")
+    import boto3
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    rows = [(i, f"n{i}") for i in range(4)]
+    export = write_export(tmp_path, [TableData("shop", "public", "a", COLS, rows, batches=2)])
+    with moto.mock_aws():
+        storage.reset_clients()
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket="exports")
+        root = Path(export.path)
+        for path in root.rglob("*"):
+            if path.is_file():
+                s3.upload_file(str(path), "exports", f"rds/{export.export_id}/{path.relative_to(root).as_posix()}")
+        s3_path = f"s3://exports/rds/{export.export_id}"
+        found = find_table_export(args_for(s3_path, "shop.public.a"))  # type: ignore[arg-type]
+        assert len(found.data_files) == 2
+        assert all(p.startswith(f"{s3_path}/shop/public.a/") and p.endswith(".gz.parquet") for p in found.data_files)
+        storage.write_text("s3://exports/results/a.json", json.dumps({"ok": True}))
+        assert json.loads(storage.read_text("s3://exports/results/a.json")) == {"ok": True}
+    storage.reset_clients()

@@ -1,0 +1,56 @@
+"""Identifiers: lowercased lake names, quoting of awkward names end to end, collisions."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from conftest import Loader
+from exportkit import col
+from lakesync_glue.query import run_query
+from scenario import Versions
+
+COLS = [
+    col("ID", "bigint"),
+    col("Unit Price", "numeric(8,2)"),
+    col("select", "text"),
+    col("we`ird", "text"),
+    col('say "hi"', "text"),
+    col("ünïcode Größe", "integer"),
+    col("a.b", "text"),
+]
+V1 = [(1, "1.00", "s1", "w1", "q1", 10, "d1"), (2, "2.00", "s2", "w2", "q2", 20, "d2"), (3, "3.00", "s3", "w3", "q3", 30, "d3")]
+V2 = [(1, "1.00", "s1", "w1", "q1", 10, "d1"), (2, "2.50", "s2!", "w2", "q2", 21, "d2"), (4, "4.00", "s4", "w`4", "q'4", 40, "d.4")]
+LAKE_NAMES = ["id", "unit price", "select", "we`ird", 'say "hi"', "ünïcode größe", "a.b"]
+
+
+@pytest.fixture(scope="module")
+def versions(tmp_path_factory: pytest.TempPathFactory) -> Versions:
+    # Schema and table names with upper case and a space, as PostgreSQL allows when quoted.
+    return Versions(tmp_path_factory.mktemp("names"), "Shop", "Sales", "Order Items")
+
+
+def rows(spark: Any) -> list[tuple[Any, ...]]:
+    return [tuple(r.values()) for r in run_query(spark, "SELECT * FROM lake.tests.order_items ORDER BY `id`")]
+
+
+def test_awkward_names_create_and_merge(load: Loader, spark: Any, versions: Versions) -> None:
+    first = load(versions.export(COLS, V1), "Shop.Sales.Order Items", "order_items", action="merge", primary_key="ID")
+    assert first.status == "succeeded", first.error
+    assert first.table == "Shop.Sales.Order Items"
+    assert [f.name for f in spark.table("lake.tests.order_items").schema.fields] == LAKE_NAMES
+    assert rows(spark) == [(r[0], r[1], *r[2:]) for r in V1]
+
+    second = load(versions.export(COLS, V2), "Shop.Sales.Order Items", "order_items", action="merge", primary_key="ID")
+    assert second.status == "succeeded", second.error
+    assert (second.inserted, second.updated, second.deleted) == (1, 1, 1)
+    assert rows(spark) == [(1, "1.00", "s1", "w1", "q1", 10, "d1"), (2, "2.50", "s2!", "w2", "q2", 21, "d2"),
+                           (4, "4.00", "s4", "w`4", "q'4", 40, "d.4")]
+
+
+def test_columns_equal_once_lowercased_fail_with_both_names(load: Loader, spark: Any, versions: Versions) -> None:
+    export = versions.export([col("id", "bigint"), col("Name", "text"), col("NAME", "text")], [(1, "a", "b")])
+    result = load(export, "Shop.Sales.Order Items", "order_items_2", action="replace")
+    assert result.error is not None and result.error["class"] == "NameCollision"
+    assert "'Name'" in result.error["message"] and "'NAME'" in result.error["message"]
+    assert not spark.catalog.tableExists("lake.tests.order_items_2")

@@ -1,0 +1,223 @@
+"""The embedded mode's load runner (glue/local_runner.py) over HTTP, on the shared test SparkSession."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+GLUE = Path(__file__).resolve().parent.parent
+if str(GLUE) not in sys.path:
+    sys.path.insert(0, str(GLUE))
+
+import local_runner  # noqa: E402
+
+TOKEN = "test-token-0123456789abcdef"
+
+
+def write_export(root: Path, export_id: str, rows: list[dict[str, Any]]) -> Path:
+    """A one-table export in the RDS layout: shop.public.items(id bigint, name text, price numeric(8,2))."""
+    export = root / export_id
+    data = export / "shop" / "public.items" / "1"
+    data.mkdir(parents=True)
+    table = pa.table(
+        {
+            "id": pa.array([r["id"] for r in rows], pa.int64()),
+            "name": pa.array([r["name"] for r in rows], pa.string()),
+            "price": pa.array([r["price"] for r in rows], pa.string()),
+        }
+    )
+    pq.write_table(table, data / "part-00000-0b6d5f0e-5a43-4b8e-9b67-2f1ad4c1a001.gz.parquet", compression="gzip")
+    mappings = [
+        {"columnName": "id", "originalType": "bigint", "expectedExportedType": "int64", "originalNumPrecision": 64},
+        {"columnName": "name", "originalType": "text", "expectedExportedType": "binary (UTF8)"},
+        {"columnName": "price", "originalType": "numeric", "expectedExportedType": "binary (UTF8)", "originalNumPrecision": 8, "originalNumScale": 2},
+    ]
+    tables_info = {"perTableStatus": [{"target": "shop.public.items", "status": "COMPLETE", "sizeGB": 0.0, "schemaMetadata": {"originalTypeMappings": mappings}}]}
+    (export / f"export_tables_info_{export_id}_from_1_to_1.json").write_text(json.dumps(tables_info))
+    (export / f"export_info_{export_id}.json").write_text(json.dumps({"exportTaskIdentifier": export_id, "status": "COMPLETE"}))
+    return export
+
+
+class Client:
+    def __init__(self, port: int, token: str = TOKEN) -> None:
+        self.base = f"http://127.0.0.1:{port}"
+        self.token = token
+
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.base + path, data=data, method=method)
+        request.add_header("Authorization", f"Bearer {self.token}")
+        request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=120) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read())
+
+
+@pytest.fixture(scope="module")
+def served(spark: Any, warehouse: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[local_runner.Runner, Client, Path]]:
+    work = tmp_path_factory.mktemp("runner-work")
+    runner = local_runner.Runner(str(work), warehouse, "lake")
+    runner.spark = spark
+    server = local_runner.ThreadingHTTPServer(("127.0.0.1", 0), local_runner.make_handler(runner, TOKEN))
+    threads = [
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True),
+        threading.Thread(target=runner.load_loop, daemon=True),
+    ]
+    for t in threads:
+        t.start()
+    yield runner, Client(server.server_address[1]), work
+    runner.shutdown(1)
+    server.shutdown()
+    server.server_close()
+
+
+def load_args(export: Path, work: Path, table: str, action: str = "merge") -> dict[str, str]:
+    return {
+        "export_path": str(export),
+        "source_database": "shop",
+        "source_schema": "public",
+        "source_table": "items",
+        "catalog": "lake",
+        "namespace": "runner",
+        "lake_table": table,
+        "action": action,
+        "primary_key": "id",
+        "max_delete_fraction": "0.5",
+        "approve_deletes": "false",
+        "cycle_id": "c1",
+        "run_token": f"c1:public.{table}",
+        "result_path": str(work / "results" / f"{table}.json"),
+    }
+
+
+def wait_record(work: Path, run_id: str, timeout: float = 180.0) -> dict[str, Any]:
+    path = work / "runs" / f"{run_id}.json"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists():
+            record = json.loads(path.read_text())
+            if record["state"] in local_runner.FINAL_STATES:
+                return record
+        time.sleep(0.2)
+    raise AssertionError(f"run {run_id} did not finish within {timeout} s")
+
+
+def test_a_load_runs_in_the_background_and_its_record_tells_the_outcome(served: Any, tmp_path: Path) -> None:
+    runner, client, work = served
+    export = write_export(tmp_path, "e1", [{"id": 1, "name": "a", "price": "1.50"}, {"id": 2, "name": "b", "price": "2.00"}])
+    status, body = client.call("POST", "/loads", {"runId": "run-1", "runToken": "c1:public.items", "args": load_args(export, work, "items")})
+    assert status == 200 and body == {"runId": "run-1"}
+    record = wait_record(work, "run-1")
+    assert record["state"] == "succeeded", record
+    assert record["runToken"] == "c1:public.items"
+    assert record["runner"] == {"pid": os.getpid(), "instance": runner.instance}
+    assert record["executionSeconds"] > 0
+    result = json.loads((work / "results" / "items.json").read_text())
+    assert result["status"] == "succeeded" and result["action"] == "create" and result["inserted"] == 2
+
+    status, body = client.call("POST", "/sql", {"sql": "SELECT id, name, price FROM lake.runner.items ORDER BY id"})
+    assert status == 200
+    assert body["rows"] == [{"id": 1, "name": "a", "price": "1.50"}, {"id": 2, "name": "b", "price": "2.00"}]
+
+
+def test_a_load_the_job_refuses_ends_failed_with_the_error_class(served: Any, tmp_path: Path) -> None:
+    _, client, work = served
+    args = load_args(tmp_path / "missing-export", work, "nothing_here")
+    client.call("POST", "/loads", {"runId": "run-missing", "runToken": "c1:public.nothing", "args": args})
+    record = wait_record(work, "run-missing")
+    assert record["state"] == "failed"
+    assert record["errorClass"] == "ExportNotFound"
+    assert "does not exist" in record["errorMessage"]
+
+
+def test_invalid_job_arguments_fail_the_run_with_invalid_argument(served: Any, tmp_path: Path) -> None:
+    _, client, work = served
+    args = {**load_args(tmp_path, work, "bad"), "action": "upsert"}
+    client.call("POST", "/loads", {"runId": "run-bad-args", "runToken": "c1:public.bad", "args": args})
+    record = wait_record(work, "run-bad-args")
+    assert record["state"] == "failed" and record["errorClass"] == "InvalidArgument"
+    assert "--action" in record["errorMessage"]
+    result = json.loads((work / "results" / "bad.json").read_text())
+    assert result["error"]["class"] == "InvalidArgument"
+
+
+def test_a_run_id_is_used_once(served: Any, tmp_path: Path) -> None:
+    _, client, work = served
+    status, body = client.call("POST", "/loads", {"runId": "run-1", "runToken": "t", "args": load_args(tmp_path, work, "items")})
+    assert status == 400 and "already exists" in body["error"]
+
+
+def test_a_pending_record_written_by_the_client_is_taken_over(served: Any, tmp_path: Path) -> None:
+    runner, client, work = served
+    export = write_export(tmp_path, "e3", [{"id": 7, "name": "p", "price": "7.00"}])
+    pending = {"runId": "run-pending", "runToken": "t-pending", "state": "pending", "runner": {"pid": 1, "instance": "client"}}
+    (work / "runs").mkdir(exist_ok=True)
+    (work / "runs" / "run-pending.json").write_text(json.dumps(pending))
+    status, body = client.call("POST", "/loads", {"runId": "run-pending", "runToken": "t-pending", "args": load_args(export, work, "pending")})
+    assert status == 200, body
+    record = wait_record(work, "run-pending")
+    assert record["state"] == "succeeded"
+    assert record["runner"] == {"pid": os.getpid(), "instance": runner.instance}
+
+
+def test_a_queued_run_can_be_stopped_before_it_starts(served: Any, tmp_path: Path) -> None:
+    runner, client, work = served
+    export = write_export(tmp_path, "e2", [{"id": 1, "name": "a", "price": "1.00"}])
+    gate = threading.Event()
+    original = runner.execute
+
+    def held(run: Any, started: float) -> None:
+        gate.wait(60)
+        original(run, started)
+
+    runner.execute = held  # type: ignore[method-assign]
+    try:
+        client.call("POST", "/loads", {"runId": "run-hold", "runToken": "t-hold", "args": load_args(export, work, "held")})
+        client.call("POST", "/loads", {"runId": "run-queued", "runToken": "t-queued", "args": load_args(export, work, "queued")})
+        status, body = client.call("POST", "/runs/run-queued/stop")
+        assert status == 200 and body == {"runId": "run-queued", "state": "stopped"}
+    finally:
+        gate.set()
+        runner.execute = original  # type: ignore[method-assign]
+    assert wait_record(work, "run-hold")["state"] == "succeeded"
+    stopped = wait_record(work, "run-queued")
+    assert stopped["state"] == "stopped" and stopped["errorMessage"] == "stopped before it started"
+    assert not (work / "results" / "queued.json").exists()
+
+
+def test_bad_sql_is_a_400_with_spark_s_message(served: Any) -> None:
+    _, client, _ = served
+    status, body = client.call("POST", "/sql", {"sql": "SELECT * FROM lake.runner.no_such_table"})
+    assert status == 400
+    assert "no_such_table" in body["error"]
+
+
+def test_requests_without_the_token_are_refused(served: Any) -> None:
+    _, client, _ = served
+    status, body = Client(int(client.base.rsplit(":", 1)[1]), token="wrong").call("GET", "/health")
+    assert status == 401 and "token" in body["error"]
+    status, body = client.call("GET", "/health")
+    assert status == 200 and body["pid"] == os.getpid()
+
+
+def test_malformed_load_requests_are_refused_with_the_fix(served: Any) -> None:
+    _, client, _ = served
+    status, body = client.call("POST", "/loads", {"runId": "has space", "runToken": "t", "args": {}})
+    assert status == 400 and "runId" in body["error"]
+    status, body = client.call("POST", "/loads", {"runId": "ok-id", "runToken": "", "args": {}})
+    assert status == 400 and "runToken" in body["error"]
+    status, body = client.call("POST", "/loads", {"runId": "ok-id", "runToken": "t", "args": {"x": 1}})
+    assert status == 400 and "args" in body["error"]

@@ -1,0 +1,149 @@
+/**
+ * Athena: read-only SQL on the lake (the S3 Tables catalog), and the verification of a loaded
+ * table: the row count at the Iceberg snapshot the load produced, plus configured checks.
+ */
+import { type AthenaClient, GetQueryExecutionCommand, GetQueryResultsCommand, type QueryExecution, StartQueryExecutionCommand } from '@aws-sdk/client-athena';
+import { setTimeout as delay } from 'node:timers/promises';
+import { PortError } from '../errors';
+import type { VerifyOutcome, VerifyRequest } from '../model';
+import type { VerifyPort } from '../ports';
+import { awsCall, lakeFormationHint } from './errors';
+import { athenaCatalog, type AwsSettings } from './settings';
+
+export interface QueryResult {
+  columns: string[];
+  rows: (string | null)[][];
+}
+
+export interface AthenaPolling {
+  initialMs: number;
+  maxMs: number;
+  /** Longest a query may take before the step gives up (and is retried). */
+  timeoutMs: number;
+}
+
+const DEFAULT_POLLING: AthenaPolling = { initialMs: 500, maxMs: 5_000, timeoutMs: 8 * 60_000 };
+
+export type AthenaSettings = Pick<AwsSettings, 'athena' | 'tableBucket'>;
+
+export class AthenaQueries {
+  constructor(
+    private readonly athena: AthenaClient,
+    private readonly settings: AthenaSettings,
+    private readonly polling: AthenaPolling = DEFAULT_POLLING,
+  ) {}
+
+  /** Runs one statement in the configured workgroup, against the table bucket's catalog. */
+  async run(sql: string, subject: string, database?: string): Promise<QueryResult> {
+    const { workgroup, outputLocation } = this.settings.athena;
+    const started = await awsCall({ service: 'Athena', operation: 'StartQueryExecution', subject }, () =>
+      this.athena.send(
+        new StartQueryExecutionCommand({
+          QueryString: sql,
+          WorkGroup: workgroup,
+          ResultConfiguration: { OutputLocation: outputLocation },
+          QueryExecutionContext: { Catalog: athenaCatalog(this.settings), ...(database ? { Database: database } : {}) },
+        }),
+      ),
+    );
+    const id = started.QueryExecutionId;
+    if (!id) throw new PortError('failed', 'NoQueryExecutionId', `Athena StartQueryExecution for ${subject} returned no QueryExecutionId`);
+    await this.waitForSuccess(id, subject);
+    return this.results(id, subject);
+  }
+
+  private async waitForSuccess(id: string, subject: string): Promise<void> {
+    const deadline = Date.now() + this.polling.timeoutMs;
+    let waitMs = this.polling.initialMs;
+    for (;;) {
+      const execution = await awsCall({ service: 'Athena', operation: 'GetQueryExecution', subject }, async () =>
+        (await this.athena.send(new GetQueryExecutionCommand({ QueryExecutionId: id }))).QueryExecution,
+      );
+      const state = execution?.Status?.State ?? 'UNKNOWN';
+      if (state === 'SUCCEEDED') return;
+      if (state === 'FAILED' || state === 'CANCELLED') throw queryFailure(id, state, execution, subject, this.settings.athena.workgroup);
+      if (Date.now() + waitMs > deadline) {
+        throw new PortError('transient', 'AthenaQueryTimeout', `Athena query ${id} for ${subject} is still ${state} after ${Math.round(this.polling.timeoutMs / 1000)} s; the step is retried (check workgroup ${this.settings.athena.workgroup}'s capacity)`);
+      }
+      await delay(waitMs);
+      waitMs = Math.min(waitMs * 2, this.polling.maxMs);
+    }
+  }
+
+  private async results(id: string, subject: string): Promise<QueryResult> {
+    let columns: string[] = [];
+    const rows: (string | null)[][] = [];
+    let token: string | undefined;
+    let first = true;
+    do {
+      const page = await awsCall({ service: 'Athena', operation: 'GetQueryResults', subject }, () =>
+        this.athena.send(new GetQueryResultsCommand({ QueryExecutionId: id, ...(token ? { NextToken: token } : {}) })),
+      );
+      if (first) columns = (page.ResultSet?.ResultSetMetadata?.ColumnInfo ?? []).map((c) => c.Label ?? c.Name ?? '');
+      const pageRows = (page.ResultSet?.Rows ?? []).map((r) => (r.Data ?? []).map((d) => d.VarCharValue ?? null));
+      // Athena repeats the column names as the first row of a SELECT's first page.
+      if (first && pageRows.length > 0 && columns.length > 0 && sameRow(pageRows[0]!, columns)) pageRows.shift();
+      rows.push(...pageRows);
+      token = page.NextToken;
+      first = false;
+    } while (token);
+    return { columns, rows };
+  }
+}
+
+function sameRow(row: (string | null)[], columns: string[]): boolean {
+  return row.length === columns.length && row.every((v, i) => v === columns[i]);
+}
+
+function queryFailure(id: string, state: string, execution: QueryExecution | undefined, subject: string, workgroup: string): PortError {
+  const reason = execution?.Status?.AthenaError?.ErrorMessage ?? execution?.Status?.StateChangeReason ?? 'Athena gave no reason';
+  const errorType = execution?.Status?.AthenaError?.ErrorType;
+  const hint = lakeFormationHint(reason, `the principal running Athena queries in workgroup ${workgroup}`);
+  const retryable = state === 'FAILED' && execution?.Status?.AthenaError?.Retryable === true;
+  return new PortError(
+    retryable ? 'transient' : 'failed',
+    `AthenaQuery${state === 'CANCELLED' ? 'Cancelled' : 'Failed'}`,
+    `Athena query ${id} for ${subject} ${state}${errorType !== undefined ? ` (error type ${errorType})` : ''}: ${reason}${hint ? ` (${hint})` : ''}`,
+  );
+}
+
+/** The lake table's name in Athena SQL: `"s3tablescatalog/<bucket>"."<namespace>"."<table>"`. */
+export function qualifiedTable(settings: Pick<AwsSettings, 'tableBucket'>, namespace: string, lakeTable: string): string {
+  return [athenaCatalog(settings), namespace, lakeTable].map((part) => `"${part.replaceAll('"', '""')}"`).join('.');
+}
+
+export function rowCountSql(settings: Pick<AwsSettings, 'tableBucket'>, req: Pick<VerifyRequest, 'namespace' | 'lakeTable' | 'snapshotId'>): string {
+  if (req.snapshotId && !/^\d+$/.test(req.snapshotId)) {
+    throw new PortError('validation', 'InvalidSnapshotId', `the load result of ${req.namespace}.${req.lakeTable} names Iceberg snapshot "${req.snapshotId}", which is not a snapshot id (digits): check the Glue job's result JSON`);
+  }
+  const version = req.snapshotId ? ` FOR VERSION AS OF ${req.snapshotId}` : '';
+  return `SELECT count(*) AS row_count FROM ${qualifiedTable(settings, req.namespace, req.lakeTable)}${version}`;
+}
+
+export class AthenaVerify implements VerifyPort {
+  constructor(
+    private readonly queries: AthenaQueries,
+    private readonly settings: Pick<AwsSettings, 'tableBucket'>,
+  ) {}
+
+  async verify(req: VerifyRequest): Promise<VerifyOutcome> {
+    const checks: VerifyOutcome['checks'] = [];
+    const subject = `verify of ${req.table} (${req.namespace}.${req.lakeTable})`;
+    const count = await this.queries.run(rowCountSql(this.settings, req), `${subject}, row count`, req.namespace);
+    const actualCount = firstValue(count);
+    const expected = String(req.expectedRowCount);
+    checks.push({ name: 'row count', expected, actual: actualCount ?? 'no rows', passed: actualCount !== undefined && Number(actualCount) === req.expectedRowCount });
+    for (const check of req.checks) {
+      const sql = check.sql.replaceAll('{table}', qualifiedTable(this.settings, req.namespace, req.lakeTable));
+      const actual = firstValue(await this.queries.run(sql, `${subject}, check ${check.name}`, req.namespace));
+      const passed = actual !== undefined && (typeof check.expect === 'number' ? Number(actual) === check.expect : actual.trim() === check.expect.trim());
+      checks.push({ name: check.name, expected: String(check.expect), actual: actual ?? 'no rows', passed });
+    }
+    return { passed: checks.every((c) => c.passed), checks };
+  }
+}
+
+function firstValue(result: QueryResult): string | undefined {
+  const value = result.rows[0]?.[0];
+  return value === null ? 'NULL' : value;
+}

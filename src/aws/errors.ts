@@ -1,0 +1,186 @@
+/**
+ * Every AWS error becomes a PortError whose message names the call, what it was for
+ * (table, snapshot, export), the AWS error code and what to do. Throttling and server
+ * errors are retryable; access denied, validation and the rest are not.
+ */
+import { PortError, type PortErrorKind } from '../errors';
+import { EMULATOR_NOT_IMPLEMENTED } from './emulator';
+import { type AwsService, iamActionFor } from './iam';
+
+export interface AwsCall {
+  service: AwsService;
+  /** The API operation, e.g. `StartJobRun`. */
+  operation: string;
+  /** What the call was for, e.g. `table public.orders` or `export ls-shop-1`. */
+  subject: string;
+  /** A fix worth adding for this call, e.g. which principal lacks a permission. */
+  hint?: string;
+}
+
+const THROTTLED = new Set([
+  'Throttling',
+  'ThrottlingException',
+  'ThrottledException',
+  'TooManyRequestsException',
+  'RequestLimitExceeded',
+  'RequestThrottled',
+  'RequestThrottledException',
+  'SlowDown',
+  'ProvisionedThroughputExceededException',
+  'ConcurrentRunsExceededException',
+  'LimitExceededException',
+]);
+
+const TRANSIENT = new Set([
+  'InternalFailure',
+  'InternalError',
+  'InternalServerError',
+  'InternalServerException',
+  'InternalServiceException',
+  'InternalServiceError',
+  'ServiceUnavailable',
+  'ServiceUnavailableException',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'TimeoutError',
+  'ConcurrentModificationException',
+  'OperationTimeoutException',
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EAI_AGAIN',
+]);
+
+const ACCESS_DENIED = new Set([
+  'AccessDenied',
+  'AccessDeniedException',
+  'UnauthorizedOperation',
+  'UnauthorizedException',
+  'NotAuthorized',
+  'Forbidden',
+  'InvalidClientTokenId',
+  'UnrecognizedClientException',
+  'SignatureDoesNotMatch',
+  'ExpiredToken',
+  'ExpiredTokenException',
+  'IamRoleNotFoundFault',
+  'IamRoleMissingPermissionsFault',
+  'KMSKeyNotAccessibleFault',
+  'InvalidS3BucketFault',
+]);
+
+const VALIDATION = new Set([
+  'ValidationError',
+  'ValidationException',
+  'InvalidParameterValue',
+  'InvalidParameterValueException',
+  'InvalidParameterCombination',
+  'InvalidParameterException',
+  'MissingParameter',
+  'InvalidInputException',
+  'InvalidRequestException',
+  'BadRequestException',
+  'SerializationException',
+  'InvalidExportOnlyFault',
+  'InvalidExportSourceStateFault',
+  'InvalidExportTaskStateFault',
+  'InvalidDBInstanceStateFault',
+  'InvalidDBClusterStateFault',
+  'InvalidDBSnapshotStateFault',
+  'InvalidDBClusterSnapshotStateFault',
+  'SnapshotQuotaExceeded',
+  'SnapshotQuotaExceededFault',
+  'ExportTaskLimitReachedFault',
+]);
+
+interface SdkErrorShape {
+  name?: string;
+  code?: string;
+  Code?: string;
+  message?: string;
+  $fault?: 'client' | 'server';
+  $metadata?: { httpStatusCode?: number };
+  $retryable?: { throttling?: boolean };
+}
+
+/** The AWS error code of an SDK error (e.g. `AccessDeniedException`), or the network error code. */
+export function awsErrorCode(err: unknown): string {
+  const e = (err ?? {}) as SdkErrorShape;
+  if (err instanceof PortError) return err.code;
+  // RDS (query protocol) names modelled errors by shape (`...Fault`) and others by code.
+  return e.code && /^E[A-Z]+$/.test(e.code) ? e.code : (e.Code ?? e.name ?? 'UnknownError');
+}
+
+/** True when the error's code is one of `codes`, with or without a `Fault`/`Exception` suffix. */
+export function hasAwsCode(err: unknown, ...codes: string[]): boolean {
+  const code = stripSuffix(awsErrorCode(err));
+  return codes.some((c) => stripSuffix(c) === code);
+}
+
+export function httpStatusOf(err: unknown): number | undefined {
+  return ((err ?? {}) as SdkErrorShape).$metadata?.httpStatusCode;
+}
+
+export function awsErrorKind(err: unknown): PortErrorKind {
+  if (err instanceof PortError) return err.kind;
+  const e = (err ?? {}) as SdkErrorShape;
+  const code = awsErrorCode(err);
+  const status = httpStatusOf(err);
+  // An emulator lacking an operation will not grow it on retry.
+  if (code === EMULATOR_NOT_IMPLEMENTED) return 'failed';
+  if (THROTTLED.has(code) || e.$retryable?.throttling || status === 429) return 'throttled';
+  if (ACCESS_DENIED.has(code) || status === 403) return 'access-denied';
+  if (VALIDATION.has(code)) return 'validation';
+  if (/NotFound|NoSuch/.test(code) || code === 'EntityNotFoundException') return 'not-found';
+  if (/AlreadyExists/.test(code) || code === 'ConflictException') return 'already-exists';
+  if (TRANSIENT.has(code) || e.$fault === 'server' || (status !== undefined && status >= 500)) return 'transient';
+  if (status === 404) return 'not-found';
+  if (status === 400) return 'validation';
+  return 'failed';
+}
+
+const FIXES: Partial<Record<PortErrorKind, (call: AwsCall) => string>> = {
+  'access-denied': (call) =>
+    `the credentials lakesync runs with lack ${iamActionFor(call.service, call.operation)} (or a KMS, Lake Formation or bucket permission behind it): add it to the worker's policy (docs/aws-setup.md)`,
+  validation: () => 'check the aws section of lakesync.yaml and the names it gives',
+  throttled: () => 'AWS is throttling or at a concurrency limit; the step is retried with backoff',
+  transient: () => 'a temporary AWS or network problem; the step is retried with backoff',
+};
+
+export function toPortError(err: unknown, call: AwsCall): PortError {
+  if (err instanceof PortError) return err;
+  const kind = awsErrorKind(err);
+  const code = awsErrorCode(err);
+  const awsMessage = ((err ?? {}) as SdkErrorShape).message?.trim() || 'no message';
+  const fix = call.hint ?? FIXES[kind]?.(call);
+  const message = `${call.service} ${call.operation} for ${call.subject} failed with ${code}: ${awsMessage}${fix ? ` (${fix})` : ''}`;
+  return new PortError(kind, code, message, { cause: err });
+}
+
+/** Runs one AWS call; any error comes out as a PortError naming the call and its subject. */
+export async function awsCall<T>(call: AwsCall, send: () => Promise<T>): Promise<T> {
+  try {
+    return await send();
+  } catch (err) {
+    throw toPortError(err, call);
+  }
+}
+
+function stripSuffix(code: string): string {
+  return code.replace(/(Fault|Exception)$/, '');
+}
+
+/**
+ * Glue and Athena report Lake Formation refusals only as text. Names who lacks what, or
+ * undefined when the message is not about Lake Formation.
+ */
+export function lakeFormationHint(message: string, who: string): string | undefined {
+  if (/GetDataAccess/i.test(message)) {
+    return `${who} lacks the IAM permission lakeformation:GetDataAccess: add it to that principal's policy (docs/aws-setup.md)`;
+  }
+  if (/Lake ?Formation|Insufficient .*permission/i.test(message)) {
+    return `${who} lacks a Lake Formation permission (readers need DESCRIBE on the namespace and SELECT on the table; Athena also DESCRIBE on the default database; the Glue role full table access): grant it (docs/aws-setup.md)`;
+  }
+  return undefined;
+}

@@ -1,0 +1,132 @@
+/**
+ * Lake Formation: the configured principals get DESCRIBE (and the configured namespace
+ * permissions) on the namespace and their table permissions on the loaded tables, on the
+ * S3 Tables catalog `<account>:s3tablescatalog/<bucket>`. A permission already held counts
+ * as granted; a refusal names the principal and what it could not get.
+ */
+import {
+  BatchGrantPermissionsCommand,
+  type BatchPermissionsRequestEntry,
+  type LakeFormationClient,
+  ListPermissionsCommand,
+  type Permission,
+  type Resource,
+} from '@aws-sdk/client-lakeformation';
+import { PortError } from '../errors';
+import type { GrantOutcome, GrantRequest } from '../model';
+import type { GrantPort } from '../ports';
+import { awsErrorKind, toPortError } from './errors';
+import { type AwsSettings, s3TablesCatalogId } from './settings';
+
+/** BatchGrantPermissions takes at most 20 entries. */
+const BATCH_LIMIT = 20;
+
+interface WantedGrant {
+  principal: string;
+  resource: Resource;
+  label: string;
+  permissions: Permission[];
+}
+
+export class LakeFormationGrants implements GrantPort {
+  constructor(
+    private readonly lakeformation: LakeFormationClient,
+    private readonly settings: Pick<AwsSettings, 'accountId' | 'tableBucket'>,
+  ) {}
+
+  async grant(req: GrantRequest): Promise<GrantOutcome> {
+    const catalogId = s3TablesCatalogId(this.settings);
+    const wanted: WantedGrant[] = [];
+    for (const p of req.principals) {
+      wanted.push({
+        principal: p.principal,
+        resource: { Database: { CatalogId: catalogId, Name: req.namespace } },
+        label: `namespace ${req.namespace}`,
+        permissions: unique(['DESCRIBE', ...p.namespacePermissions]) as Permission[],
+      });
+      for (const table of req.lakeTables) {
+        wanted.push({
+          principal: p.principal,
+          resource: { Table: { CatalogId: catalogId, DatabaseName: req.namespace, Name: table } },
+          label: `table ${req.namespace}.${table}`,
+          permissions: unique(p.tablePermissions) as Permission[],
+        });
+      }
+    }
+
+    let alreadyGranted = 0;
+    const missing: WantedGrant[] = [];
+    for (const grant of wanted) {
+      const held = await this.heldPermissions(grant, catalogId);
+      const lacking = grant.permissions.filter((perm) => !held.has(perm) && !held.has('ALL'));
+      if (lacking.length === 0) alreadyGranted++;
+      else missing.push({ ...grant, permissions: lacking });
+    }
+    for (let i = 0; i < missing.length; i += BATCH_LIMIT) await this.batchGrant(missing.slice(i, i + BATCH_LIMIT), catalogId);
+    return { granted: missing.length, alreadyGranted };
+  }
+
+  private async heldPermissions(grant: WantedGrant, catalogId: string): Promise<Set<string>> {
+    const held = new Set<string>();
+    let token: string | undefined;
+    do {
+      let page;
+      try {
+        page = await this.lakeformation.send(
+          new ListPermissionsCommand({ Principal: { DataLakePrincipalIdentifier: grant.principal }, Resource: grant.resource, ...(token ? { NextToken: token } : {}) }),
+        );
+      } catch (err) {
+        const subject = `${grant.label} for ${grant.principal}`;
+        throw toPortError(err, { service: 'LakeFormation', operation: 'ListPermissions', subject, ...(awsErrorKind(err) === 'access-denied' ? { hint: adminHint(catalogId) } : {}) });
+      }
+      for (const entry of page.PrincipalResourcePermissions ?? []) {
+        if (entry.Principal?.DataLakePrincipalIdentifier !== grant.principal) continue;
+        for (const perm of entry.Permissions ?? []) held.add(perm);
+      }
+      token = page.NextToken;
+    } while (token);
+    return held;
+  }
+
+  private async batchGrant(grants: WantedGrant[], catalogId: string): Promise<void> {
+    const entries: BatchPermissionsRequestEntry[] = grants.map((g, i) => ({
+      Id: String(i),
+      Principal: { DataLakePrincipalIdentifier: g.principal },
+      Resource: g.resource,
+      Permissions: g.permissions,
+    }));
+    let out;
+    try {
+      out = await this.lakeformation.send(new BatchGrantPermissionsCommand({ Entries: entries }));
+    } catch (err) {
+      const first = grants[0]!;
+      const subject = grants.length === 1 ? `${first.permissions.join(', ')} on ${first.label} to ${first.principal}` : `${grants.length} grants (${first.principal}, ...)`;
+      throw toPortError(err, { service: 'LakeFormation', operation: 'BatchGrantPermissions', subject, ...(awsErrorKind(err) === 'access-denied' ? { hint: adminHint(catalogId) } : {}) });
+    }
+    for (const failure of out.Failures ?? []) {
+      const code = failure.Error?.ErrorCode ?? 'GrantFailed';
+      if (/AlreadyExists/i.test(code)) continue;
+      const grant = grants[Number(failure.RequestEntry?.Id ?? 0)] ?? grants[0]!;
+      const kind = /AccessDenied/i.test(code) ? 'access-denied' : /InvalidInput|Validation/i.test(code) ? 'validation' : /NotFound/i.test(code) ? 'not-found' : 'failed';
+      const fix =
+        kind === 'access-denied'
+          ? adminHint(catalogId)
+          : kind === 'not-found'
+            ? `the principal or the ${grant.label} does not exist in catalog ${catalogId}: check grants[].principal and that the table was loaded`
+            : 'check grants[] in lakesync.yaml';
+      throw new PortError(
+        kind,
+        code,
+        `Lake Formation could not grant ${grant.permissions.join(', ')} on ${grant.label} (catalog ${catalogId}) to ${grant.principal}: ${code}: ${failure.Error?.ErrorMessage ?? 'no message'} (${fix})`,
+      );
+    }
+  }
+}
+
+function adminHint(catalogId: string): string {
+  return `the principal lakesync runs as must be a Lake Formation data lake administrator, or hold the permissions with grant option, on catalog ${catalogId} (docs/aws-setup.md)`;
+}
+
+function unique<T>(items: T[]): T[] {
+  return [...new Set(items)];
+}

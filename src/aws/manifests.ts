@@ -1,0 +1,25 @@
+/** Manifests (table lists, plans) as JSON objects under the export bucket: `<export prefix>/lakesync-manifests/<source>/<key>`. */
+import { PortError } from '../errors';
+import type { ManifestStore } from '../ports';
+import { joinKey, parseS3Url, type S3Objects, s3Url } from './s3';
+
+export class S3Manifests implements ManifestStore {
+  constructor(
+    private readonly objects: S3Objects,
+    private readonly bucket: string,
+    private readonly prefix: string,
+    private readonly source: string,
+  ) {}
+
+  async put(key: string, value: unknown): Promise<string> {
+    const objectKey = joinKey(this.prefix, 'lakesync-manifests', this.source, key);
+    await this.objects.putJson({ bucket: this.bucket, key: objectKey }, value, `manifest ${key}`);
+    return s3Url(this.bucket, objectKey);
+  }
+
+  async get<T>(ref: string): Promise<T> {
+    const value = await this.objects.getJson<T>(parseS3Url(ref), `manifest ${ref}`);
+    if (value === undefined) throw new PortError('not-found', 'ManifestNotFound', `manifest ${ref} does not exist: it was deleted, or the cycle is from another bucket; run a new sync`);
+    return value;
+  }
+}

@@ -1,0 +1,33 @@
+/** `lakesync init`: writes a commented starter config that validates as is. */
+import { existsSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import type { Command } from 'commander';
+import { type CommandKit, withConfig } from '../command';
+import { configPath } from '../context';
+import { UsageError } from '../errors';
+import { printLine } from '../io';
+import { repoRoot } from '../paths';
+import { SCHEMA_FILES } from '../schemas';
+import { starterConfig } from '../starter-config';
+
+export function registerInit(program: Command, kit: CommandKit): void {
+  const cmd = program
+    .command('init')
+    .description('write a commented starter lakesync.yaml (local backend, demo database)')
+    .option('--source <name>', 'name of the first source', 'demo')
+    .option('--force', 'overwrite an existing file');
+  withConfig(cmd).action(
+    kit.action(async (opts: { config?: string; source: string; force?: boolean }) => {
+      const { io } = kit.env;
+      const file = configPath(io, opts);
+      if (!/^[a-z][a-z0-9-]{0,62}$/.test(opts.source)) {
+        throw new UsageError(`--source ${JSON.stringify(opts.source)}: source names are 1-63 lowercase letters, digits or hyphens, starting with a letter`);
+      }
+      if (existsSync(file) && !opts.force) throw new UsageError(`${file} exists: pass --force to overwrite it, or --config <other file>`);
+      const schema = join(repoRoot(), SCHEMA_FILES.config);
+      const schemaPath = existsSync(schema) ? relative(dirname(file), schema) || schema : undefined;
+      writeFileSync(file, starterConfig({ source: opts.source, ...(schemaPath ? { schemaPath } : {}) }));
+      printLine(io.stdout, `wrote ${file}; next: lakesync validate${opts.config && opts.config !== 'lakesync.yaml' ? ` --config ${opts.config}` : ''}, then lakesync dev`);
+    }),
+  );
+}

@@ -1,0 +1,37 @@
+/** `lakesync query <source> "<SQL>"`: read-only SQL on the lake (Athena on AWS, Spark SQL locally). */
+import type { Command } from 'commander';
+import { type CommandKit, type CommonOptions, withConfig, withJson } from '../command';
+import { loadSource } from '../context';
+import { UsageError } from '../errors';
+import { columns } from '../format';
+import { printJson, printLine } from '../io';
+import { athenaUrl } from '../links';
+import { backendName, withSourcePorts } from '../source-ports';
+
+export function registerQuery(program: Command, kit: CommandKit): void {
+  const cmd = program
+    .command('query <source> <sql>')
+    .description('run read-only SQL on the source\'s lake tables (named <namespace>.<table>) and print the rows');
+  withJson(withConfig(cmd)).action(
+    kit.action(async (name: string, sql: string, opts: CommonOptions) => {
+      const { io } = kit.env;
+      const { config, source } = loadSource(io, opts, name);
+      if (!sql.trim()) throw new UsageError('give the SQL to run, e.g. lakesync query shop "select count(*) from shop.orders"');
+      const rows = await withSourcePorts(kit.env, name, source, config, async (ports) => {
+        const query = ports.lake.query?.bind(ports.lake);
+        if (!query) throw new UsageError(`the ${backendName(source)} backend of source ${name} cannot run queries: query needs the local or aws backend`);
+        return query(sql);
+      });
+      if (opts.json) {
+        printJson(io.stdout, rows);
+        return;
+      }
+      const header = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+      const cell = (v: unknown) => (v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v));
+      for (const line of columns(header, rows.map((r) => header.map((h) => cell(r[h]))))) printLine(io.stdout, line);
+      printLine(io.stdout, `(${rows.length} row${rows.length === 1 ? '' : 's'})`);
+      const console = athenaUrl(source);
+      if (console) printLine(io.stdout, `athena: ${console}`);
+    }),
+  );
+}

@@ -1,0 +1,63 @@
+/**
+ * `lakesync rerun <source> (--failed | --tables a,b)`: the `rerun` update, so a bad request
+ * (unknown table, nothing failed, no export yet) is refused at once with the workflow's reason.
+ * The rerun reuses the last export; `--wait` waits for the cycle that served it.
+ */
+import type { Command } from 'commander';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { sourceWorkflowId } from '../../ids';
+import { type RerunRequest, rerunUpdate } from '../../workflows/messages';
+import { type CommandKit, type CommonOptions, withConfig, withJson } from '../command';
+import { loadSource, sourceStatus, tableList, withTemporal } from '../context';
+import { waitAndReport } from '../cycle-report';
+import { UsageError } from '../errors';
+import { printJson, printLine } from '../io';
+import { newRequestId } from '../wait';
+
+interface RerunOptions extends CommonOptions {
+  failed?: boolean;
+  tables?: string;
+  approveDeletes?: boolean;
+  wait?: boolean;
+}
+
+export function registerRerun(program: Command, kit: CommandKit): void {
+  const cmd = program
+    .command('rerun <source>')
+    .description('load tables again from the last export (no new snapshot or export)')
+    .option('--failed', 'every table whose last load failed')
+    .option('--tables <list>', 'these tables (comma-separated schema.table)')
+    .option('--approve-deletes', 'let these loads delete more than the safety limit')
+    .option('--wait', 'wait for the cycle that serves this request; exit 1 if it is partial or failed');
+  withJson(withConfig(cmd)).action(
+    kit.action(async (name: string, opts: RerunOptions) => {
+      const { io } = kit.env;
+      if (Boolean(opts.failed) === (opts.tables !== undefined)) throw new UsageError('rerun needs exactly one of --failed or --tables <list>');
+      const { config } = loadSource(io, opts, name);
+      const tables = opts.failed ? ('failed' as const) : tableList(opts.tables!, '--tables');
+      const request: RerunRequest = { tables, requestId: newRequestId('rerun'), requestedBy: 'lakesync-cli', ...(opts.approveDeletes ? { approveDeletes: true } : {}) };
+      return withTemporal(config, async (conn) => {
+        if (!(await sourceStatus(conn, name))) {
+          throw new UsageError(`no source workflow ${sourceWorkflowId(name)} runs, so there is no export to rerun from: run "lakesync sync ${name}" first`);
+        }
+        let accepted;
+        try {
+          accepted = await conn.client.workflow.getHandle(sourceWorkflowId(name)).executeUpdate(rerunUpdate, { args: [request] });
+        } catch (err) {
+          if (err instanceof WorkflowUpdateFailedError) throw new UsageError(`rerun refused: ${err.cause?.message ?? err.message}`);
+          throw err;
+        }
+        if (opts.wait) {
+          if (!opts.json) printLine(io.stdout, `rerun accepted: ${accepted.requestId} (${accepted.tables.join(', ')})`);
+          return waitAndReport(conn, io, name, accepted.requestId, Boolean(opts.json));
+        }
+        if (opts.json) {
+          printJson(io.stdout, { source: name, ...accepted });
+          return;
+        }
+        printLine(io.stdout, `rerun accepted for ${name}: ${accepted.tables.join(', ')} (request ${accepted.requestId}, ${accepted.queuedBehind} request(s) ahead)`);
+        printLine(io.stdout, `follow it with: lakesync status ${name} --watch`);
+      });
+    }),
+  );
+}

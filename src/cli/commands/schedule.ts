@@ -1,0 +1,264 @@
+/**
+ * `lakesync schedule create|describe|pause|unpause|trigger|backfill|delete <source>`: Temporal
+ * Schedules. A Schedule can only start workflows, so each action starts the short trigger
+ * workflow, which signals-with-start the source workflow (sync, or rerun of failed tables).
+ */
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { type ScheduleDescription, ScheduleAlreadyRunning, ScheduleNotFoundError, type ScheduleOverlapPolicy } from '@temporalio/client';
+import { sourceWorkflowId } from '../../ids';
+import type { TriggerInput } from '../../workflows/trigger';
+import { TRIGGER_WORKFLOW_TYPE } from '../../workflows/messages';
+import { type CommandKit, type CommonOptions, withConfig, withJson } from '../command';
+import { type Connected, loadSource, tableList, withTemporal } from '../context';
+import { UsageError } from '../errors';
+import { printJson, printLine } from '../io';
+import { UiLinks } from '../links';
+
+const OVERLAP: Record<string, ScheduleOverlapPolicy> = {
+  skip: 'SKIP',
+  'buffer-one': 'BUFFER_ONE',
+  'buffer-all': 'BUFFER_ALL',
+  'cancel-other': 'CANCEL_OTHER',
+  'terminate-other': 'TERMINATE_OTHER',
+  'allow-all': 'ALLOW_ALL',
+};
+const overlapOption = () => new Option('--overlap <policy>', 'what to do when the previous trigger is still running').choices(Object.keys(OVERLAP));
+const DURATION = /^\d+(ms|s|m|h|d)$/;
+
+interface ScheduleOptions extends CommonOptions {
+  name: string;
+}
+
+/** Schedule ids: one source can have several schedules (e.g. a nightly sync and an hourly rerun of failed tables). */
+export function scheduleIdFor(source: string, name: string): string {
+  return `${sourceWorkflowId(source)}/${name}`;
+}
+
+export function registerSchedule(program: Command, kit: CommandKit): void {
+  const group = program.command('schedule').description('Temporal Schedules that request syncs (cron or interval, overlap policy, time zone)');
+  const sub = (usage: string, description: string) =>
+    withConfig(group.command(usage).description(description)).option('--name <name>', 'which schedule of the source', 'sync');
+
+  withJson(
+    sub('create <source>', 'create a schedule')
+      .option('--cron <expression>', 'cron expression, e.g. "0 2 * * *" (repeat the option for several)', (v: string, prev: string[] = []) => [...prev, v])
+      .option('--every <duration>', 'interval such as 30m, 6h or 1d')
+      .option('--time-zone <iana>', 'time zone of the cron expressions, e.g. Europe/Paris (default UTC)')
+      .addOption(overlapOption().default('skip'))
+      .option('--tables <list>', 'sync only these tables (comma-separated schema.table)')
+      .option('--rerun-failed', 'rerun the failed tables instead of a sync')
+      .option('--paused', 'create it paused')
+      .option('--note <text>', 'a note shown with the schedule'),
+  ).action(kit.action(async (source: string, opts: CreateOptions) => create(kit, source, opts)));
+
+  withJson(sub('describe <source>', 'show a schedule: spec, policy, state, next and recent runs')).action(
+    kit.action(async (source: string, opts: ScheduleOptions) =>
+      withSchedule(kit, source, opts, async (conn, id) => {
+        const d = await conn.client.schedule.getHandle(id).describe();
+        const view = describeView(d, UiLinks.for(conn.target, kit.env.io.env).schedule(id));
+        if (opts.json) printJson(kit.env.io.stdout, view);
+        else for (const line of describeLines(view)) printLine(kit.env.io.stdout, line);
+      }),
+    ),
+  );
+
+  for (const [verb, text] of [
+    ['pause', 'pause a schedule (no action is taken until unpaused)'],
+    ['unpause', 'resume a paused schedule'],
+  ] as const) {
+    sub(`${verb} <source>`, text)
+      .option('--note <text>', 'why (shown with the schedule)')
+      .action(
+        kit.action(async (source: string, opts: ScheduleOptions & { note?: string }) =>
+          withSchedule(kit, source, opts, async (conn, id) => {
+            const handle = conn.client.schedule.getHandle(id);
+            const note = opts.note ?? `${verb}d with lakesync schedule ${verb}`;
+            await (verb === 'pause' ? handle.pause(note) : handle.unpause(note));
+            printLine(kit.env.io.stdout, `schedule ${id} ${verb}d`);
+          }),
+        ),
+      );
+  }
+
+  sub('trigger <source>', 'take the schedule\'s action now')
+    .addOption(overlapOption())
+    .action(
+      kit.action(async (source: string, opts: ScheduleOptions & { overlap?: string }) =>
+        withSchedule(kit, source, opts, async (conn, id) => {
+          await conn.client.schedule.getHandle(id).trigger(opts.overlap ? OVERLAP[opts.overlap] : undefined);
+          printLine(kit.env.io.stdout, `schedule ${id} triggered; follow it with: lakesync status ${source} --watch`);
+        }),
+      ),
+    );
+
+  sub('backfill <source>', 'take the actions the schedule would have taken in a past time range')
+    .requiredOption('--from <time>', 'start of the range (ISO-8601)')
+    .requiredOption('--to <time>', 'end of the range (ISO-8601)')
+    .addOption(overlapOption())
+    .action(
+      kit.action(async (source: string, opts: ScheduleOptions & { from: string; to: string; overlap?: string }) => {
+        const start = isoDate(opts.from, '--from');
+        const end = isoDate(opts.to, '--to');
+        if (end <= start) throw new UsageError('--to must be after --from');
+        return withSchedule(kit, source, opts, async (conn, id) => {
+          await conn.client.schedule.getHandle(id).backfill({ start, end, ...(opts.overlap ? { overlap: OVERLAP[opts.overlap]! } : {}) });
+          printLine(kit.env.io.stdout, `schedule ${id}: backfill ${start.toISOString()} -> ${end.toISOString()} requested`);
+        });
+      }),
+    );
+
+  sub('delete <source>', 'delete a schedule (running syncs go on)').action(
+    kit.action(async (source: string, opts: ScheduleOptions) =>
+      withSchedule(kit, source, opts, async (conn, id) => {
+        await conn.client.schedule.getHandle(id).delete();
+        printLine(kit.env.io.stdout, `schedule ${id} deleted`);
+      }),
+    ),
+  );
+}
+
+interface CreateOptions extends ScheduleOptions {
+  cron?: string[];
+  every?: string;
+  timeZone?: string;
+  overlap: string;
+  tables?: string;
+  rerunFailed?: boolean;
+  paused?: boolean;
+  note?: string;
+}
+
+async function create(kit: CommandKit, source: string, opts: CreateOptions): Promise<void> {
+  const { io } = kit.env;
+  const { config } = loadSource(io, opts, source);
+  if (Boolean(opts.cron?.length) === Boolean(opts.every)) throw new UsageError('schedule create needs exactly one of --cron <expression> or --every <duration>');
+  if (opts.every && !DURATION.test(opts.every)) throw new UsageError(`--every ${JSON.stringify(opts.every)}: use a number and a unit (ms, s, m, h, d), e.g. 6h`);
+  if (opts.cron) for (const c of opts.cron) if (c.trim().split(/\s+/).length < 5 && !c.startsWith('@')) throw new UsageError(`--cron ${JSON.stringify(c)}: a cron expression has 5 fields (minute hour day month weekday), e.g. "0 2 * * *"`);
+  if (opts.timeZone) checkTimeZone(opts.timeZone);
+  if (opts.rerunFailed && opts.tables) throw new UsageError('--rerun-failed and --tables do not go together');
+  const tables = opts.tables !== undefined ? tableList(opts.tables, '--tables') : undefined;
+  const id = scheduleIdFor(source, opts.name);
+  await withTemporal(config, async (conn) => {
+    const requestedBy = `schedule ${id}`;
+    const input: TriggerInput = {
+      source,
+      taskQueue: conn.target.taskQueue,
+      ...(opts.rerunFailed ? { rerun: { tables: 'failed', requestedBy } } : { sync: { requestedBy, ...(tables ? { tables } : {}) } }),
+    };
+    const what = opts.rerunFailed ? 'rerun of failed tables' : `sync${tables ? ` of ${tables.join(', ')}` : ''}`;
+    try {
+      await conn.client.schedule.create({
+        scheduleId: id,
+        spec: {
+          ...(opts.cron ? { cronExpressions: opts.cron } : { intervals: [{ every: opts.every! as `${number}h` }] }),
+          ...(opts.timeZone ? { timezone: opts.timeZone } : {}),
+        },
+        action: {
+          type: 'startWorkflow',
+          workflowType: TRIGGER_WORKFLOW_TYPE,
+          workflowId: `${sourceWorkflowId(source)}/trigger-${opts.name}`,
+          taskQueue: conn.target.taskQueue,
+          args: [input],
+          staticSummary: `scheduled ${what} of ${source}`,
+        },
+        policies: { overlap: OVERLAP[opts.overlap]! },
+        memo: { lakesync: { source, name: opts.name, what, ...(opts.cron ? { cron: opts.cron } : { every: opts.every }), ...(opts.timeZone ? { timeZone: opts.timeZone } : {}) } },
+        state: { paused: Boolean(opts.paused), ...(opts.note ? { note: opts.note } : {}) },
+      });
+    } catch (err) {
+      if (err instanceof ScheduleAlreadyRunning) throw new UsageError(`schedule ${id} exists: describe it, delete it first, or pick another --name`);
+      throw invalidArgument(err);
+    }
+    const link = UiLinks.for(conn.target, io.env).schedule(id);
+    if (opts.json) printJson(io.stdout, { scheduleId: id, source, what, ...(link ? { url: link } : {}) });
+    else printLine(io.stdout, `schedule ${id} created: ${what}, ${opts.cron ? `cron ${opts.cron.join(' | ')}` : `every ${opts.every}`}${opts.timeZone ? ` (${opts.timeZone})` : ''}, overlap ${opts.overlap}${opts.paused ? ', paused' : ''}${link ? `\n${link}` : ''}`);
+  });
+}
+
+async function withSchedule<T>(kit: CommandKit, source: string, opts: ScheduleOptions, fn: (conn: Connected, id: string) => Promise<T>): Promise<T> {
+  const { config } = loadSource(kit.env.io, opts, source);
+  const id = scheduleIdFor(source, opts.name);
+  return withTemporal(config, async (conn) => {
+    try {
+      return await fn(conn, id);
+    } catch (err) {
+      if (err instanceof ScheduleNotFoundError) throw new UsageError(`no schedule ${id}: create it with "lakesync schedule create ${source} --cron ..." (or pass --name)`);
+      throw invalidArgument(err);
+    }
+  });
+}
+
+/** The server's own word on a bad spec (e.g. an invalid cron field) is a usage error; the SDK raises it as a TypeError. */
+function invalidArgument(err: unknown): unknown {
+  if (err instanceof TypeError) return new UsageError(`the Temporal server refused the schedule: ${err.message}`);
+  const code = (err as { code?: number; cause?: { code?: number } }).code ?? (err as { cause?: { code?: number } }).cause?.code;
+  return code === 3 ? new UsageError(`the Temporal server refused the schedule: ${(err as Error).message}`) : err;
+}
+
+function checkTimeZone(tz: string): void {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+  } catch {
+    throw new UsageError(`--time-zone ${JSON.stringify(tz)} is not an IANA time zone (e.g. UTC, Europe/Paris, America/New_York)`);
+  }
+}
+
+function isoDate(value: string, flag: string): Date {
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) throw new UsageError(`${flag} ${JSON.stringify(value)} is not a date: use ISO-8601, e.g. 2025-01-31T00:00:00Z`);
+  return date;
+}
+
+interface DescribeView {
+  scheduleId: string;
+  url?: string;
+  what?: string;
+  cron?: string[];
+  every?: string;
+  timeZone: string;
+  overlap: string;
+  paused: boolean;
+  note?: string;
+  actionsTaken: number;
+  skippedForOverlap: number;
+  nextRuns: string[];
+  recent: { scheduledAt: string; takenAt: string; workflowId: string }[];
+  running: string[];
+}
+
+function describeView(d: ScheduleDescription, url: string | undefined): DescribeView {
+  const memo = (d.memo?.lakesync ?? {}) as { what?: string; cron?: string[]; every?: string };
+  const every = memo.every ?? d.spec.intervals?.map((i) => `${Math.round(Number(i.every) / 1000)}s`)[0];
+  return {
+    scheduleId: d.scheduleId,
+    ...(url ? { url } : {}),
+    ...(memo.what ? { what: memo.what } : {}),
+    ...(memo.cron ? { cron: memo.cron } : {}),
+    ...(every ? { every } : {}),
+    timeZone: d.spec.timezone ?? 'UTC',
+    overlap: d.policies.overlap ?? 'SKIP',
+    paused: d.state.paused,
+    ...(d.state.note ? { note: d.state.note } : {}),
+    actionsTaken: d.info.numActionsTaken,
+    skippedForOverlap: d.info.numActionsSkippedOverlap,
+    nextRuns: d.info.nextActionTimes.slice(0, 5).map((t) => t.toISOString()),
+    recent: d.info.recentActions.map((a) => ({ scheduledAt: a.scheduledAt.toISOString(), takenAt: a.takenAt.toISOString(), workflowId: a.action.workflow.workflowId })),
+    running: d.info.runningActions.map((a) => a.workflow.workflowId),
+  };
+}
+
+function describeLines(v: DescribeView): string[] {
+  return [
+    `schedule ${v.scheduleId}${v.paused ? ' (PAUSED)' : ''}`,
+    ...(v.what ? [`action:    ${v.what}`] : []),
+    `when:      ${v.cron ? `cron ${v.cron.join(' | ')}` : `every ${v.every ?? '?'}`} (${v.timeZone})`,
+    `overlap:   ${v.overlap}`,
+    ...(v.note ? [`note:      ${v.note}`] : []),
+    `taken:     ${v.actionsTaken} action(s), ${v.skippedForOverlap} skipped for overlap`,
+    `next runs: ${v.paused ? 'none while paused' : v.nextRuns.join(', ') || 'none'}`,
+    ...v.recent.map((r) => `recent:    ${r.takenAt} ${r.workflowId}`),
+    ...(v.url ? [`ui:        ${v.url}`] : []),
+  ];
+}
+

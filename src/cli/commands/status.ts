@@ -1,0 +1,97 @@
+/**
+ * `lakesync status <source> [--watch]`: per table phase, run state, rows and elapsed time.
+ * `--watch` follows the running cycle until the source is idle: progress bars redrawn in place
+ * in a terminal, one line per change otherwise, one JSON object per read with --json.
+ * Exit code: 1 when the last finished cycle is partial or failed, else 0.
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Command } from 'commander';
+import { type CommandKit, type CommonOptions, withConfig, withJson } from '../command';
+import { type Connected, loadSource, withTemporal } from '../context';
+import { EXIT_FAILED, EXIT_OK } from '../errors';
+import { type CliIO, printJson, printLine } from '../io';
+import type { SourceConfig } from '../../config/schema';
+import { UiLinks, athenaUrl, glueRunUrl } from '../links';
+import { type StatusView, readStatusView } from '../progress';
+import { ChangeLog, type StatusLinks, cycleLine, statusReport, terminalFrame } from '../render-status';
+import { visibilityQueries } from '../search-attributes';
+
+interface StatusOptions extends CommonOptions {
+  watch?: boolean;
+  interval?: string;
+}
+
+export function registerStatus(program: Command, kit: CommandKit): void {
+  const cmd = program
+    .command('status <source>')
+    .description('the source\'s running cycle per table (phase, run state, rows, elapsed), last cycle, failed tables and queue')
+    .option('-w, --watch', 'follow the running cycle until the source is idle')
+    .option('--interval <ms>', 'how often --watch reads the status', '1000');
+  withJson(withConfig(cmd)).action(
+    kit.action(async (name: string, opts: StatusOptions) => {
+      const { io } = kit.env;
+      const { config, source } = loadSource(io, opts, name);
+      const intervalMs = Math.max(100, Number(opts.interval) || 1000);
+      return withTemporal(config, async (conn) => (opts.watch ? watch(conn, io, name, source, intervalMs, Boolean(opts.json)) : once(conn, io, name, source, Boolean(opts.json))));
+    }),
+  );
+}
+
+function exitCode(view: StatusView): number {
+  const last = view.status?.lastCycle;
+  return last && last.status !== 'succeeded' ? EXIT_FAILED : EXIT_OK;
+}
+
+function linksOf(conn: Connected, io: CliIO, view: StatusView, source: SourceConfig): StatusLinks {
+  const ui = UiLinks.for(conn.target, io.env);
+  const workflow = view.phase === 'absent' ? undefined : ui.workflow(view.workflowId);
+  const cycle = view.cycle ? ui.workflow(view.cycle.workflowId) : undefined;
+  const partial = view.phase === 'absent' ? undefined : ui.list(visibilityQueries.partialCycles(view.source));
+  const runs = Object.fromEntries(view.tables.flatMap((t) => (t.runId && glueRunUrl(source, t.runId) ? [[t.table, glueRunUrl(source, t.runId)!]] : [])));
+  const athena = athenaUrl(source);
+  return {
+    ...(workflow ? { workflow } : {}),
+    ...(cycle ? { cycle } : {}),
+    ...(partial ? { partial } : {}),
+    ...(Object.keys(runs).length > 0 ? { runs } : {}),
+    ...(athena ? { athena } : {}),
+  };
+}
+
+async function once(conn: Connected, io: CliIO, name: string, source: SourceConfig, json: boolean): Promise<number> {
+  const view = await readStatusView(conn, name);
+  const links = linksOf(conn, io, view, source);
+  if (json) printJson(io.stdout, { ...view, links });
+  else for (const line of statusReport(view, links)) printLine(io.stdout, line);
+  return exitCode(view);
+}
+
+async function watch(conn: Connected, io: CliIO, name: string, source: SourceConfig, intervalMs: number, json: boolean): Promise<number> {
+  const tty = Boolean(io.stdout.isTTY) && !json;
+  const changes = new ChangeLog();
+  let drawn = 0;
+  let view: StatusView;
+  for (;;) {
+    view = await readStatusView(conn, name);
+    const busy = view.phase === 'running' || view.queued > 0;
+    if (json) {
+      io.stdout.write(`${JSON.stringify(view)}\n`);
+    } else if (tty) {
+      const frame = terminalFrame(view, io.stdout.columns ?? 100);
+      // Move back to the top of the previous frame and clear below it, then draw the new one.
+      io.stdout.write(`${drawn > 0 ? `\x1b[${drawn}F\x1b[J` : ''}${frame.join('\n')}\n`);
+      drawn = frame.length;
+    } else {
+      for (const line of changes.lines(view, new Date())) printLine(io.stdout, line);
+    }
+    if (!busy) break;
+    await delay(intervalMs);
+  }
+  if (!json) {
+    const last = view.status?.lastCycle;
+    if (last) printLine(io.stdout, `last ${cycleLine(last)}`);
+    const partial = linksOf(conn, io, view, source).partial;
+    if (last && last.status !== 'succeeded' && partial) printLine(io.stdout, `partial cycles: ${partial}`);
+  }
+  return exitCode(view);
+}

@@ -1,0 +1,112 @@
+/**
+ * What most commands need: the config named by --config, a Temporal client with a clear error
+ * when the server cannot be reached, and the source workflow's status.
+ */
+import { isAbsolute, resolve } from 'node:path';
+import { type Client, WorkflowNotFoundError } from '@temporalio/client';
+import { loadConfigFile, sourceConfig } from '../config/load';
+import type { LakesyncConfig, SourceConfig } from '../config/schema';
+import { sourceWorkflowId } from '../ids';
+import type { Ports } from '../ports';
+import { connectClient, type TemporalTarget, temporalTarget } from '../temporal';
+import { type SourceStatus, statusQuery } from '../workflows/messages';
+import { RuntimeFailure, UsageError } from './errors';
+import type { CliIO } from './io';
+
+export const DEFAULT_CONFIG_FILE = 'lakesync.yaml';
+
+/** Hooks tests use to observe or replace what a command touches. */
+export interface CliDeps {
+  /** Builds a source's ports (default: the backend its config names). */
+  portsFor?(name: string, source: SourceConfig, config: LakesyncConfig): Promise<Ports>;
+}
+
+export interface CommandEnv {
+  io: CliIO;
+  deps: CliDeps;
+}
+
+export interface ConfigOption {
+  config?: string;
+}
+
+export function configPath(io: CliIO, opts: ConfigOption): string {
+  const file = opts.config ?? DEFAULT_CONFIG_FILE;
+  return isAbsolute(file) ? file : resolve(io.cwd, file);
+}
+
+export function loadConfig(io: CliIO, opts: ConfigOption): LakesyncConfig {
+  return loadConfigFile(configPath(io, opts));
+}
+
+export function loadSource(io: CliIO, opts: ConfigOption, source: string): { config: LakesyncConfig; source: SourceConfig } {
+  const config = loadConfig(io, opts);
+  return { config, source: sourceConfig(config, source) };
+}
+
+export interface Connected {
+  client: Client;
+  target: TemporalTarget;
+}
+
+/** Connects, runs `fn`, and always closes the connection. */
+export async function withTemporal<T>(config: LakesyncConfig, fn: (c: Connected) => Promise<T>): Promise<T> {
+  const target = temporalTarget(config);
+  let client: Client;
+  try {
+    client = await connectClient(target);
+    await client.connection.withDeadline(Date.now() + 10_000, () => client.workflowService.getSystemInfo({}));
+  } catch (err) {
+    throw new RuntimeFailure(
+      `cannot reach Temporal at ${target.address} (namespace ${target.namespace}): ${(err as Error).message}. ` +
+        'Start a local server with "lakesync dev", or set temporal.address in the config (or TEMPORAL_ADDRESS).',
+      { cause: err },
+    );
+  }
+  try {
+    return await fn({ client, target });
+  } finally {
+    await client.connection.close();
+  }
+}
+
+/** How long a query may wait for a worker to answer before the command gives up. */
+const QUERY_DEADLINE_MS = 15_000;
+
+export async function withQueryDeadline<T>(client: Client, what: string, target: TemporalTarget, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await client.connection.withDeadline(Date.now() + QUERY_DEADLINE_MS, fn);
+  } catch (err) {
+    const cause = (err as { cause?: { code?: number; message?: string } }).cause;
+    // gRPC status 4 is DEADLINE_EXCEEDED: nobody polled the task queue for the query.
+    if (cause?.code === 4 || /deadline/i.test(`${(err as Error).message} ${cause?.message ?? ''}`)) {
+      throw new RuntimeFailure(`${what}: no lakesync worker answered within ${QUERY_DEADLINE_MS / 1000} s on task queue ${target.taskQueue}; start one with "lakesync worker"`, { cause: err });
+    }
+    throw err;
+  }
+}
+
+/**
+ * The source workflow's status, or undefined when no source workflow runs (never synced,
+ * or terminated): the caller decides whether that is an error.
+ */
+export async function sourceStatus({ client, target }: Connected, source: string): Promise<SourceStatus | undefined> {
+  const handle = client.workflow.getHandle(sourceWorkflowId(source));
+  try {
+    const description = await handle.describe();
+    if (description.status.name !== 'RUNNING') return undefined;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    throw err;
+  }
+  return withQueryDeadline(client, `status of ${sourceWorkflowId(source)}`, target, () => handle.query(statusQuery));
+}
+
+/** Splits `a,b, c` into table names; rejects empty lists and names that are not schema.table. */
+export function tableList(raw: string, flag: string): string[] {
+  const tables = raw.split(',').map((t) => t.trim()).filter(Boolean);
+  if (tables.length === 0) throw new UsageError(`${flag} needs at least one table, e.g. ${flag} public.orders,public.customers`);
+  const bad = tables.filter((t) => !/^[^.\s]+\.[^.\s]+$/.test(t));
+  if (bad.length > 0) throw new UsageError(`${flag}: ${bad.join(', ')} is not schema.table`);
+  return [...new Set(tables)];
+}

@@ -1,0 +1,53 @@
+/** After `sync --wait` and `rerun --wait`: wait for the cycle that served the request, print it, pick the exit code. */
+import type { CycleResult } from '../model';
+import type { Connected } from './context';
+import { EXIT_FAILED, EXIT_OK } from './errors';
+import { columns, rowsText } from './format';
+import { type CliIO, printJson, printLine } from './io';
+import { UiLinks } from './links';
+import { cycleLine } from './render-status';
+import { visibilityQueries } from './search-attributes';
+import { cycleResult, waitForRequest } from './wait';
+
+export async function waitAndReport(conn: Connected, io: CliIO, source: string, requestId: string, json: boolean): Promise<number> {
+  let announced = '';
+  const summary = await waitForRequest(conn, source, requestId, {
+    onStatus: (status) => {
+      if (json) return;
+      const cycle = status.currentCycle;
+      const line = cycle ? `running cycle ${cycle.cycleId} (${cycle.kind})` : status.queue.length ? `queued behind ${status.queue.length} request(s)` : 'waiting';
+      if (line !== announced) io.stderr.write(`${line}...\n`);
+      announced = line;
+    },
+  });
+  const result = await cycleResult(conn, source, summary);
+  const links = UiLinks.for(conn.target, io.env);
+  if (json) {
+    printJson(io.stdout, result);
+  } else {
+    printLine(io.stdout, cycleLine(summary));
+    printCycleTables(io, result);
+    const cycleLink = links.workflow(summary.workflowId);
+    if (cycleLink) printLine(io.stdout, `cycle: ${cycleLink}`);
+    if (result.status === 'partial') {
+      const partial = links.list(visibilityQueries.partialCycles(source));
+      if (partial) printLine(io.stdout, `partial cycles: ${partial}`);
+    }
+    if (result.status !== 'succeeded') printLine(io.stdout, `rerun the failed tables with: lakesync rerun ${source} --failed`);
+  }
+  return result.status === 'succeeded' ? EXIT_OK : EXIT_FAILED;
+}
+
+function printCycleTables(io: CliIO, result: CycleResult): void {
+  if (result.error) printLine(io.stdout, `cycle error in ${result.error.phase}: ${result.error.message}`);
+  if (result.tables.length === 0) return;
+  const rows = result.tables.map((t) => [
+    t.table,
+    t.status,
+    t.load?.action ?? t.action,
+    t.load ? rowsText(t.load) : '',
+    t.error ? `[${t.error.phase}] ${t.error.message}` : t.status === 'skipped' ? (t.reason ?? '') : '',
+  ]);
+  for (const line of columns(['TABLE', 'STATUS', 'ACTION', 'ROWS', 'ERROR'], rows)) printLine(io.stdout, line);
+  for (const w of result.warnings) printLine(io.stdout, `warning: ${w}`);
+}

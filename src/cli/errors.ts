@@ -1,0 +1,41 @@
+/**
+ * Exit codes scripts can rely on, and the errors that choose them:
+ * 0 success, 1 a partial or failed cycle (or a runtime failure), 2 a usage or config error.
+ */
+import { CommanderError } from 'commander';
+import { ConfigError } from '../errors';
+
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_USAGE = 2;
+
+/** The command line or the request is wrong; nothing was done. Exit code 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** Something outside the request failed (Temporal unreachable, no worker, a backend error). Exit code 1. */
+export class RuntimeFailure extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'RuntimeFailure';
+  }
+}
+
+export function exitCodeOf(err: unknown): number {
+  if (err instanceof ConfigError || err instanceof UsageError) return EXIT_USAGE;
+  if (err instanceof CommanderError) {
+    // Help and version are not errors; every other commander error is a usage error.
+    return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+  }
+  return EXIT_FAILED;
+}
+
+export function errorText(err: unknown): string {
+  if (err instanceof ConfigError) return `error: ${err.message}`;
+  if (err instanceof Error) return `error: ${err.message}`;
+  return `error: ${String(err)}`;
+}

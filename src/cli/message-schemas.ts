@@ -1,0 +1,207 @@
+/**
+ * JSON Schema of the source workflow's public messages (docs/messages.schema.json), written as
+ * zod mirrors of the TypeScript types in src/workflows/messages.ts. The `Same<>` checks below
+ * fail the build when a mirror and its type drift apart.
+ */
+import { z } from 'zod';
+import type { CycleResult } from '../model';
+import type { TriggerInput } from '../workflows/trigger';
+import type { RerunAccepted, RerunRequest, SourceStatus, SourceWorkflowInput, SyncRequest } from '../workflows/messages';
+
+const tableName = z.string().describe('A source table as `schema.table`');
+
+export const syncRequest = z
+  .object({
+    tables: z.array(tableName).optional().describe('Only these tables; every included table when absent'),
+    requestId: z.string().optional().describe('Your id for this request; the status query lists it in recentCycles[].requestIds once served'),
+    requestedBy: z.string().optional().describe('Who asked, for the record (e.g. a service name)'),
+  })
+  .meta({ id: 'SyncRequest', description: 'Payload of the `requestSync` signal: a new snapshot and export, then load the tables' });
+
+export const rerunRequest = z
+  .object({
+    tables: z.union([z.array(tableName).min(1), z.literal('failed')]).describe('Tables to load again from the last export, or "failed" for every table whose last load failed'),
+    approveDeletes: z.boolean().optional().describe('Let these loads delete more than the safety limit (after a mass delete in the source)'),
+    requestId: z.string().optional(),
+    requestedBy: z.string().optional(),
+  })
+  .meta({ id: 'RerunRequest', description: 'Payload of the `requestRerun` signal and of the `rerun` update: reuse the last export, load only these tables' });
+
+export const rerunAccepted = z
+  .object({
+    requestId: z.string(),
+    tables: z.array(tableName),
+    queuedBehind: z.number().int().describe('Requests ahead of this one'),
+  })
+  .meta({ id: 'RerunAccepted', description: 'Result of the `rerun` update' });
+
+export const sourceWorkflowInput = z
+  .object({
+    source: z.string().describe('Source name in lakesync.yaml'),
+    syncOnStart: z.boolean().optional().describe('Start with a sync of every table (default true); signal-with-start sends false'),
+  })
+  .meta({ id: 'SourceWorkflowInput', description: 'Input of the source workflow (type `sourceWorkflow`, id `lakesync/<source>`); `{"source": "shop"}` alone starts a sync' });
+
+const tableError = z
+  .object({ phase: z.enum(['discover', 'plan', 'load', 'grant', 'verify']), message: z.string(), type: z.string(), retryable: z.boolean() })
+  .meta({ id: 'TableError' });
+
+const watermark = z
+  .object({
+    exportId: z.string(),
+    snapshotTime: z.string(),
+    action: z.enum(['create', 'merge', 'replace', 'incremental', 'none']),
+    cursorColumn: z.string().nullable(),
+    cursorValue: z.string().nullable(),
+    icebergSnapshotId: z.string().nullable(),
+    rowCount: z.number(),
+    schemaHash: z.string(),
+    loadedAt: z.string(),
+    lastError: z.string().nullable(),
+  })
+  .meta({ id: 'Watermark', description: 'Ledger entry of one table: what its last committed load produced' });
+
+const snapshotRef = z.object({ snapshotId: z.string(), createdAt: z.string(), adopted: z.boolean() }).meta({ id: 'SnapshotRef' });
+const exportRef = z
+  .object({ exportId: z.string(), location: z.string().describe('Root of the export files'), snapshotId: z.string(), adopted: z.boolean() })
+  .meta({ id: 'ExportRef' });
+
+const cycleStatus = z.enum(['succeeded', 'partial', 'failed']);
+
+const cycleSummary = z
+  .object({
+    cycleId: z.string(),
+    workflowId: z.string(),
+    kind: z.enum(['sync', 'rerun']),
+    status: cycleStatus,
+    requestIds: z.array(z.string()).describe('The requests this cycle served'),
+    exportId: z.string().optional(),
+    error: z.object({ phase: z.string(), message: z.string() }).optional(),
+    counts: z.object({ committed: z.number().int(), failed: z.number().int(), skipped: z.number().int() }),
+    startedAt: z.string(),
+    finishedAt: z.string(),
+  })
+  .meta({ id: 'CycleSummary' });
+
+const tableSummary = z
+  .object({
+    table: tableName,
+    lakeTable: z.string(),
+    status: z.enum(['committed', 'failed', 'skipped']),
+    action: z.string(),
+    error: tableError.optional(),
+    reason: z.string().optional(),
+    inserted: z.number().optional(),
+    updated: z.number().optional(),
+    deleted: z.number().optional(),
+    verified: z.boolean().optional(),
+  })
+  .meta({ id: 'TableSummary' });
+
+const queuedRequest = z
+  .object({ kind: z.enum(['sync', 'rerun']), requestId: z.string(), tables: z.array(tableName).optional(), approveDeletes: z.boolean(), requestedBy: z.string().optional() })
+  .meta({ id: 'QueuedRequest' });
+
+export const sourceStatus = z
+  .object({
+    source: z.string(),
+    phase: z.enum(['idle', 'running']),
+    currentCycle: z
+      .object({ cycleId: z.string(), workflowId: z.string(), kind: z.enum(['sync', 'rerun']), tables: z.array(tableName).optional(), startedAt: z.string() })
+      .optional(),
+    queue: z.array(queuedRequest),
+    lastCycle: cycleSummary.extend({ tables: z.array(tableSummary) }).optional(),
+    recentCycles: z.array(cycleSummary).describe('Newest first; find your requestId here to know your request was served'),
+    failed: z.record(tableName, z.object({ cycleId: z.string(), phase: z.string(), message: z.string() })),
+    ledger: z.record(tableName, watermark),
+    lastExport: z
+      .object({ cycleId: z.string(), snapshot: snapshotRef, export: exportRef })
+      .optional()
+      .describe('The snapshot and export a rerun would reuse'),
+  })
+  .meta({ id: 'SourceStatus', description: 'Result of the `status` query' });
+
+export const triggerInput = z
+  .object({
+    source: z.string(),
+    taskQueue: z.string().describe('Task queue of the source workflow'),
+    rerun: rerunRequest.optional(),
+    sync: syncRequest.optional(),
+  })
+  .meta({ id: 'TriggerInput', description: 'Input of the trigger workflow (type `triggerWorkflow`) that Schedules start; it signals-with-start the source workflow' });
+
+const loadAction = z.enum(['create', 'merge', 'replace', 'incremental']);
+
+const tableOutcome = z
+  .object({
+    table: tableName,
+    lakeTable: z.string(),
+    action: z.union([loadAction, z.literal('skip')]),
+    status: z.enum(['committed', 'failed', 'skipped']),
+    reason: z.string().optional(),
+    error: tableError.optional(),
+    load: z
+      .object({
+        action: z.union([loadAction, z.literal('none')]),
+        committed: z.boolean(),
+        rowsRead: z.number(),
+        inserted: z.number(),
+        updated: z.number(),
+        deleted: z.number(),
+        rowCountAfter: z.number(),
+        cursorColumn: z.string().nullable(),
+        cursorValueAfter: z.string().nullable(),
+        snapshotId: z.string().nullable(),
+        schemaHash: z.string(),
+        finishedAt: z.string(),
+      })
+      .optional(),
+    verified: z.boolean().optional(),
+    startedAt: z.string().optional(),
+    finishedAt: z.string().optional(),
+  })
+  .meta({ id: 'TableOutcome' });
+
+export const cycleResult = z
+  .object({
+    cycleId: z.string(),
+    source: z.string(),
+    status: cycleStatus,
+    snapshot: snapshotRef.optional(),
+    export: exportRef.optional(),
+    error: z.object({ phase: z.string(), message: z.string() }).optional(),
+    tables: z.array(tableOutcome),
+    warnings: z.array(z.string()),
+    startedAt: z.string(),
+    finishedAt: z.string(),
+    searchAttributes: z.boolean().optional().describe('Whether the cycle kept the lakesync search attributes current'),
+  })
+  .meta({ id: 'CycleResult', description: 'Result of a cycle workflow; what `lakesync sync --wait --json` prints' });
+
+/** Compile-time: the mirror and the type are the same type (same fields, optional or not, at every depth). */
+type Deep<T> = T extends (infer U)[] ? Deep<U>[] : T extends object ? { [K in keyof T]: Deep<T[K]> } : T;
+type Same<A, B> = (<T>() => T extends Deep<A> ? 1 : 2) extends <T>() => T extends Deep<B> ? 1 : 2 ? true : false;
+const mirrorsMatch: [
+  Same<z.infer<typeof syncRequest>, SyncRequest>,
+  Same<z.infer<typeof rerunRequest>, RerunRequest>,
+  Same<z.infer<typeof rerunAccepted>, RerunAccepted>,
+  Same<z.infer<typeof sourceWorkflowInput>, Omit<SourceWorkflowInput, 'state'>>,
+  Same<z.infer<typeof sourceStatus>, SourceStatus>,
+  Same<z.infer<typeof triggerInput>, TriggerInput>,
+  Same<z.infer<typeof cycleResult>, CycleResult>,
+] = [true, true, true, true, true, true, true];
+void mirrorsMatch;
+
+/** The documented messages: name -> payload schema ids. */
+export const MESSAGES = {
+  workflows: {
+    sourceWorkflow: { id: 'lakesync/<source>', input: 'SourceWorkflowInput' },
+    triggerWorkflow: { id: 'chosen by the caller (Schedules: lakesync/<source>/trigger-<name>-<time>)', input: 'TriggerInput' },
+    cycleWorkflow: { id: 'lakesync/<source>/cycle-<cycleId>', result: 'CycleResult' },
+  },
+  signals: { requestSync: 'SyncRequest', requestRerun: 'RerunRequest' },
+  updates: { rerun: { input: 'RerunRequest', result: 'RerunAccepted' } },
+  queries: { status: { result: 'SourceStatus' } },
+} as const;
+
+export const MESSAGE_SCHEMAS = { sourceWorkflowInput, syncRequest, rerunRequest, rerunAccepted, sourceStatus, triggerInput, cycleResult };

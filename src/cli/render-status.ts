@@ -1,0 +1,112 @@
+/**
+ * Renders a StatusView: a static report, a terminal frame with progress bars (redrawn in place),
+ * or plain lines that print only what changed (logs, CI, pipes).
+ */
+import type { CycleSummary } from '../workflows/messages';
+import { bar, columns, duration, rowsText } from './format';
+import type { StatusView, TableRow } from './progress';
+
+/** How far along a table is, by its state, for its bar. */
+const STATE_FRACTION: Record<string, number> = { pending: 0, loading: 0.35, granting: 0.7, verifying: 0.85, committed: 1, failed: 1, skipped: 1 };
+
+export function cycleLine(c: CycleSummary): string {
+  const counts = `${c.counts.committed} committed, ${c.counts.failed} failed, ${c.counts.skipped} skipped`;
+  const error = c.error ? ` - ${c.error.phase}: ${c.error.message}` : '';
+  return `cycle ${c.cycleId} (${c.kind}) ${c.status}: ${counts} [${c.startedAt} -> ${c.finishedAt}]${error}`;
+}
+
+function headline(view: StatusView): string {
+  if (view.phase === 'absent') return `${view.source}: no source workflow (${view.workflowId}) runs yet: start one with "lakesync sync ${view.source}"`;
+  if (view.phase === 'idle') return `${view.source}: idle${view.queued ? `, ${view.queued} request(s) queued` : ''}`;
+  const c = view.cycle!;
+  const exportPart = c.phase === 'export' && c.exportPercent !== undefined ? ` ${c.exportPercent}%` : '';
+  return `${view.source}: running cycle ${c.cycleId} (${c.kind}), phase ${c.phase}${exportPart}, ${c.done + c.failed}/${c.tables} tables (${c.failed} failed), ${duration(c.elapsedMs)}`;
+}
+
+function tableCells(t: TableRow): string[] {
+  return [t.table, t.state, t.runState ?? '', rowsText(t.rows), duration(t.elapsedMs), t.error ?? ''];
+}
+
+const HEADER = ['TABLE', 'PHASE', 'RUN', 'ROWS', 'ELAPSED', 'ERROR'];
+
+/** The one-shot report of `lakesync status`. */
+export interface StatusLinks {
+  workflow?: string;
+  cycle?: string;
+  partial?: string;
+  /** AWS: the Glue console page of each running table's job run, and the Athena console. */
+  runs?: Record<string, string>;
+  athena?: string;
+}
+
+export function statusReport(view: StatusView, links: StatusLinks): string[] {
+  const lines = [headline(view)];
+  const last = view.status?.lastCycle;
+  if (view.phase === 'idle' && last) lines.push(`last ${cycleLine(last)}`);
+  if (view.tables.length > 0) lines.push('', ...columns(HEADER, view.tables.map(tableCells)));
+  const failed = Object.entries(view.status?.failed ?? {});
+  if (failed.length > 0) {
+    lines.push('', `failed tables (rerun with "lakesync rerun ${view.source} --failed"):`);
+    for (const [table, f] of failed) lines.push(`  ${table}  [${f.phase}] ${f.message}`);
+  }
+  const queue = view.status?.queue ?? [];
+  if (queue.length > 0) {
+    lines.push('', 'queued:');
+    for (const q of queue) lines.push(`  ${q.requestId} ${q.kind}${q.tables ? ` ${q.tables.join(',')}` : ''}${q.requestedBy ? ` (by ${q.requestedBy})` : ''}`);
+  }
+  const linkLines = [
+    links.workflow && `source workflow: ${links.workflow}`,
+    links.cycle && `running cycle:   ${links.cycle}`,
+    links.partial && `partial cycles:  ${links.partial}`,
+    ...Object.entries(links.runs ?? {}).map(([table, url]) => `glue run ${table}: ${url}`),
+    links.athena && `athena:          ${links.athena}`,
+  ].filter(Boolean) as string[];
+  if (linkLines.length > 0) lines.push('', ...linkLines);
+  return lines;
+}
+
+/** A full terminal frame: overall bar, then one bar per table. */
+export function terminalFrame(view: StatusView, width: number): string[] {
+  const lines = [headline(view)];
+  const c = view.cycle;
+  if (c) {
+    const fraction = c.tables > 0 ? (c.done + c.failed) / c.tables : c.phase === 'done' ? 1 : 0;
+    lines.push(`[${bar(fraction, Math.max(10, Math.min(40, width - 30)))}] ${c.done + c.failed}/${c.tables} tables`);
+  }
+  if (view.tables.length > 0) {
+    const rows = view.tables.map((t) => [t.table, bar(STATE_FRACTION[t.state] ?? 0, 10), ...tableCells(t).slice(1)]);
+    lines.push('', ...columns(['TABLE', 'PROGRESS', ...HEADER.slice(1)], rows));
+  }
+  return lines.map((l) => (l.length > width ? `${l.slice(0, width - 1)}…` : l));
+}
+
+/** Plain mode: a line per table whose state changed since the last view, plus cycle transitions. */
+export class ChangeLog {
+  private readonly seen = new Map<string, string>();
+  private readonly watched = new Set<string>();
+  private lastHeadline = '';
+
+  lines(view: StatusView, now: Date): string[] {
+    const stamp = now.toISOString().slice(11, 19);
+    const out: string[] = [];
+    const c = view.cycle;
+    const head = c ? `cycle ${c.cycleId} (${c.kind}) phase ${c.phase}` : view.phase;
+    if (head !== this.lastHeadline) {
+      out.push(`${stamp} ${view.source}: ${c ? head : headline(view).replace(`${view.source}: `, '')}`);
+      this.lastHeadline = head;
+    }
+    // Once idle, the last cycle's outcomes finish the story of a cycle this log followed.
+    const cycleId = c?.cycleId ?? view.status?.lastCycle?.cycleId;
+    if (!cycleId || (!c && !this.watched.has(cycleId))) return out;
+    this.watched.add(cycleId);
+    for (const t of view.tables) {
+      const key = `${cycleId}:${t.table}`;
+      const state = `${t.state}${t.runState ? ` ${t.runState}` : ''}`;
+      if (this.seen.get(key) === state) continue;
+      this.seen.set(key, state);
+      const extra = [t.runId && `run ${t.runId}`, t.elapsedMs !== undefined && t.state !== 'loading' && duration(t.elapsedMs), t.error].filter(Boolean).join(', ');
+      out.push(`${stamp} ${t.table} ${state}${extra ? ` (${extra})` : ''}`);
+    }
+    return out;
+  }
+}

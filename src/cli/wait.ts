@@ -1,0 +1,51 @@
+/**
+ * Waiting for the cycle that served a request: the source's `status` query lists each recent
+ * cycle with the request ids it served; the cycle workflow's own result is the CycleResult.
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+import type { CycleResult } from '../model';
+import type { CycleSummary, SourceStatus } from '../workflows/messages';
+import { type Connected, sourceStatus, withQueryDeadline } from './context';
+import { RuntimeFailure } from './errors';
+
+export interface WaitOptions {
+  pollMs?: number;
+  /** Called with every status read while waiting (progress output). */
+  onStatus?(status: SourceStatus): void;
+}
+
+export async function waitForRequest(conn: Connected, source: string, requestId: string, options: WaitOptions = {}): Promise<CycleSummary> {
+  const pollMs = options.pollMs ?? 500;
+  for (;;) {
+    const status = await sourceStatus(conn, source);
+    if (!status) throw new RuntimeFailure(`the source workflow of ${source} stopped before request ${requestId} was served`);
+    options.onStatus?.(status);
+    const served = status.recentCycles.find((c) => c.requestIds.includes(requestId));
+    if (served) return served;
+    await delay(pollMs);
+  }
+}
+
+/** The full result of a finished cycle; rebuilt from its summary if the cycle workflow itself failed. */
+export async function cycleResult(conn: Connected, source: string, summary: CycleSummary): Promise<CycleResult> {
+  try {
+    return await withQueryDeadline(conn.client, `result of ${summary.workflowId}`, conn.target, () =>
+      conn.client.workflow.getHandle(summary.workflowId).result() as Promise<CycleResult>,
+    );
+  } catch {
+    return {
+      cycleId: summary.cycleId,
+      source,
+      status: summary.status,
+      ...(summary.error ? { error: summary.error } : {}),
+      tables: [],
+      warnings: [`the result of cycle workflow ${summary.workflowId} could not be read; the source workflow recorded this summary`],
+      startedAt: summary.startedAt,
+      finishedAt: summary.finishedAt,
+    };
+  }
+}
+
+export function newRequestId(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}

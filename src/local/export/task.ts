@@ -1,0 +1,132 @@
+/**
+ * ExportPort of the embedded mode: an export runs in the background like an RDS export task,
+ * writing to exports/<exportId>.partial/ and renaming it to exports/<exportId>/ once complete,
+ * so an export folder is always whole. Task state lives in export-tasks/<exportId>.json; a task
+ * whose owner process is gone is started again by whoever asks about it next.
+ */
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { PortError } from '../../errors';
+import type { ExportRef, ExportStatus, SnapshotRef, TableName } from '../../model';
+import type { ExportPort, ExportRequest } from '../../ports';
+import { type CatalogRecord, catalogRecordFile } from '../discover';
+import { processAlive, readJsonIfExists, writeJsonAtomic } from '../files';
+import type { WorkDirLayout } from '../paths';
+import type { SourceDb } from '../source/db';
+import { exportSnapshot, type ExportOptions } from './exporter';
+
+interface ExportTask {
+  exportId: string;
+  snapshot: SnapshotRef;
+  tables?: TableName[];
+  state: 'in_progress' | 'complete' | 'failed';
+  percentProgress: number;
+  ownerPid: number;
+  startedAt: string;
+  finishedAt?: string;
+  failureCause?: string;
+  skippedTables?: { table: TableName; reason: string }[];
+  rows?: number;
+  totalBytes?: number;
+}
+
+/** Exports running in this process (a task whose owner is this process but is not here died with an earlier ports instance). */
+const running = new Map<string, Promise<void>>();
+
+export interface ExportTaskOptions {
+  database: string;
+  /** The source, opened on first use. */
+  source: () => Promise<SourceDb>;
+  tuning?: Pick<ExportOptions, 'rowsPerPart' | 'rowGroupSize' | 'fetchRows'>;
+  log?: (line: string) => void;
+}
+
+export function exportDir(layout: WorkDirLayout, exportId: string): string {
+  return join(layout.exports, exportId);
+}
+
+export function createExportPort(layout: WorkDirLayout, options: ExportTaskOptions): ExportPort {
+  const taskFile = (id: string) => join(layout.exportTasks, `${id}.json`);
+  const readTask = (id: string) => (/^[A-Za-z][A-Za-z0-9-]{0,59}$/.test(id) ? readJsonIfExists<ExportTask>(taskFile(id)) : undefined);
+  const save = (task: ExportTask) => writeJsonAtomic(taskFile(task.exportId), task);
+  const ref = (task: ExportTask, adopted: boolean): ExportRef => ({ exportId: task.exportId, location: exportDir(layout, task.exportId), snapshotId: task.snapshot.snapshotId, adopted });
+
+  const orphaned = (task: ExportTask) => task.state === 'in_progress' && (task.ownerPid === process.pid ? !running.has(task.exportId) : !processAlive(task.ownerPid));
+
+  function launch(exportId: string, snapshot: SnapshotRef, tables: TableName[] | undefined): ExportTask {
+    const task: ExportTask = { exportId, snapshot, ...(tables ? { tables } : {}), state: 'in_progress', percentProgress: 0, ownerPid: process.pid, startedAt: new Date().toISOString() };
+    save(task);
+    const job = run(task).finally(() => running.delete(exportId));
+    running.set(exportId, job);
+    return task;
+  }
+
+  async function run(task: ExportTask): Promise<void> {
+    const partial = `${exportDir(layout, task.exportId)}.partial`;
+    try {
+      rmSync(partial, { recursive: true, force: true });
+      mkdirSync(layout.exports, { recursive: true });
+      const db = await options.source();
+      options.log?.(`export ${task.exportId}: reading ${db.description}`);
+      const summary = await exportSnapshot(db, {
+        exportId: task.exportId,
+        database: options.database,
+        snapshot: task.snapshot,
+        outDir: partial,
+        ...(task.tables ? { tables: task.tables } : {}),
+        ...options.tuning,
+        onProgress: ({ tablesDone, tablesTotal }) => save({ ...task, percentProgress: Math.floor((100 * tablesDone) / Math.max(tablesTotal, 1)) }),
+      });
+      writeJsonAtomic(catalogRecordFile(layout, task.exportId), { primaryKeys: summary.primaryKeys } satisfies CatalogRecord);
+      renameSync(partial, exportDir(layout, task.exportId));
+      save({
+        ...task,
+        state: 'complete',
+        percentProgress: 100,
+        finishedAt: summary.finishedAt,
+        skippedTables: summary.skipped,
+        rows: summary.tables.reduce((n, t) => n + t.rows, 0),
+        totalBytes: summary.totalBytes,
+      });
+    } catch (err) {
+      save({ ...task, state: 'failed', finishedAt: new Date().toISOString(), failureCause: (err as Error).message });
+      rmSync(partial, { recursive: true, force: true });
+    }
+  }
+
+  return {
+    async startExport(req: ExportRequest): Promise<ExportRef> {
+      const existing = readTask(req.exportId);
+      if (!existing) return ref(launch(req.exportId, req.snapshot, req.tables), false);
+      if (existing.snapshot.snapshotId !== req.snapshot.snapshotId) {
+        throw new PortError('already-exists', 'ExportTaskAlreadyExists', `export ${req.exportId} exists for snapshot ${existing.snapshot.snapshotId}, not ${req.snapshot.snapshotId}; use another export id`);
+      }
+      if (orphaned(existing)) launch(existing.exportId, existing.snapshot, existing.tables);
+      return ref(existing, true);
+    },
+
+    async describeExport(exportId: string): Promise<ExportStatus> {
+      let task = readTask(exportId);
+      if (!task) throw new PortError('not-found', 'ExportTaskNotFound', `export ${exportId} is not known in ${layout.exportTasks}`);
+      if (orphaned(task)) {
+        options.log?.(`export ${exportId}: its process is gone; starting it again`);
+        task = launch(task.exportId, task.snapshot, task.tables);
+      }
+      if (task.state === 'complete' && !existsSync(exportDir(layout, exportId))) {
+        return { exportId, state: 'failed', failureCause: `the export folder ${exportDir(layout, exportId)} was removed` };
+      }
+      return {
+        exportId,
+        state: task.state,
+        percentProgress: task.percentProgress,
+        ...(task.failureCause ? { failureCause: task.failureCause } : {}),
+        ...(task.skippedTables?.length ? { skippedTables: task.skippedTables } : {}),
+      };
+    },
+  };
+}
+
+/** Waits for this process's running exports (tests and close()). */
+export async function settleExports(): Promise<void> {
+  await Promise.allSettled([...running.values()]);
+}

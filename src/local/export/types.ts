@@ -1,0 +1,99 @@
+/**
+ * How a PostgreSQL column is exported, following RDS snapshot export: integers, real,
+ * double precision, boolean and bytea keep Parquet types; everything else (numeric, money,
+ * date/time types, interval, json/jsonb, uuid, arrays, enums, ...) is a UTF-8 string in
+ * PostgreSQL's text form; oid columns are not exported.
+ */
+import type { ColumnMapping } from '../../model';
+
+/** `expectedExportedType` values of export_tables_info's originalTypeMappings. */
+export type ExportedType = 'int32' | 'int64' | 'float' | 'double' | 'boolean' | 'binary' | 'binary (UTF8)';
+
+/** One source column as the catalog describes it. */
+export interface SourceColumn {
+  name: string;
+  /** information_schema `data_type`, e.g. `integer`, `numeric`, `ARRAY`, `USER-DEFINED`. */
+  dataType: string;
+  /** Name of the (base) type, e.g. `int4`, `numeric`, `_text`, `mood`. */
+  udtName: string;
+  charMaxLength: number | null;
+  numericPrecision: number | null;
+  numericScale: number | null;
+  datetimePrecision: number | null;
+}
+
+export type ParquetPrimitive = 'INT32' | 'INT64' | 'FLOAT' | 'DOUBLE' | 'BOOLEAN' | 'BYTE_ARRAY' | 'UTF8';
+
+export interface ColumnExport {
+  column: SourceColumn;
+  exportedType: ExportedType;
+  parquetType: ParquetPrimitive;
+  /** SQL that reads the column as text (so PGlite and pg return the same thing). */
+  selectExpression: string;
+  /** Turns that text into the Parquet value. */
+  convert(text: string): unknown;
+}
+
+const NATIVE: Record<string, { exportedType: ExportedType; parquetType: ParquetPrimitive; convert(text: string): unknown }> = {
+  int2: { exportedType: 'int32', parquetType: 'INT32', convert: (t) => Number.parseInt(t, 10) },
+  int4: { exportedType: 'int32', parquetType: 'INT32', convert: (t) => Number.parseInt(t, 10) },
+  int8: { exportedType: 'int64', parquetType: 'INT64', convert: (t) => BigInt(t) },
+  float4: { exportedType: 'float', parquetType: 'FLOAT', convert: parseFloatText },
+  float8: { exportedType: 'double', parquetType: 'DOUBLE', convert: parseFloatText },
+  bool: { exportedType: 'boolean', parquetType: 'BOOLEAN', convert: (t) => t === 'true' },
+};
+
+/** Types RDS does not export at all. */
+const NOT_EXPORTED = new Set(['oid']);
+
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** The export of one column, or undefined for a column RDS leaves out (oid). */
+export function columnExport(column: SourceColumn): ColumnExport | undefined {
+  if (NOT_EXPORTED.has(column.udtName)) return undefined;
+  const ident = quoteIdent(column.name);
+  const native = NATIVE[column.udtName];
+  if (native) return { column, ...native, selectExpression: `${ident}::text` };
+  if (column.udtName === 'bytea') {
+    return { column, exportedType: 'binary', parquetType: 'BYTE_ARRAY', selectExpression: `encode(${ident}, 'hex')`, convert: (t) => Buffer.from(t, 'hex') };
+  }
+  // A cast of character(n) to text drops its padding; the type's own output keeps it, as an export does.
+  const selectExpression = column.udtName === 'bpchar' ? ident : `${ident}::text`;
+  return { column, exportedType: 'binary (UTF8)', parquetType: 'UTF8', selectExpression, convert: (t) => t };
+}
+
+/** The originalTypeMappings entry of a column, as RDS writes it (plus the numeric scale). */
+export function typeMapping(exp: ColumnExport): ColumnMapping & { originalNumScale?: number } {
+  const c = exp.column;
+  return {
+    columnName: c.name,
+    originalType: c.dataType,
+    expectedExportedType: exp.exportedType,
+    ...(c.charMaxLength !== null ? { originalCharMaxLength: c.charMaxLength } : {}),
+    ...(c.numericPrecision !== null ? { originalNumPrecision: c.numericPrecision } : {}),
+    ...(c.datetimePrecision !== null ? { originalDateTimePrecision: c.datetimePrecision } : {}),
+    // Not in RDS's mappings: the scale of numeric(p,s), which the load honours when present
+    // (without it, it infers the scale from the data).
+    ...(c.udtName === 'numeric' && c.numericScale !== null ? { originalNumScale: c.numericScale } : {}),
+  };
+}
+
+/** PostgreSQL prints NaN and the infinities as words; Number() reads those words. */
+function parseFloatText(text: string): number {
+  const value = Number(text);
+  if (Number.isNaN(value) && text !== 'NaN') throw new Error(`not a floating-point value: ${JSON.stringify(text)}`);
+  return value;
+}
+
+/** RDS skips tables whose column names hold these characters (comma, semicolon, braces, parentheses, newline, tab, equals, space). */
+const UNSUPPORTED_COLUMN_CHARS = /[,;{}()\n\t= ]/;
+
+/** Why RDS would skip this table, or undefined when it exports it. */
+export function skipReason(table: string, columns: SourceColumn[]): string | undefined {
+  if (table.includes('/')) return 'table names with a slash (/) are not exported';
+  const bad = columns.filter((c) => UNSUPPORTED_COLUMN_CHARS.test(c.name)).map((c) => JSON.stringify(c.name));
+  if (bad.length > 0) return `column name(s) ${bad.join(', ')} contain characters the export does not support (, ; { } ( ) newline tab = space): rename them`;
+  return undefined;
+}

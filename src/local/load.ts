@@ -1,0 +1,240 @@
+/**
+ * LoadPort of the embedded mode: each table load is a run of the Glue core in the load runner,
+ * with the same arguments as on AWS plus --warehouse. Runs are asynchronous like Glue job runs:
+ * startLoad writes a "pending" record and returns at once (the activity heartbeats while Spark
+ * starts, as a Glue run sits in STARTING), then hands the run to the runner, which keeps the
+ * record up to date. Records (runs/<runId>.json) outlive the worker, so a restarted worker finds
+ * a run by its token and re-attaches instead of loading the table twice.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { SourceConfig } from '../config/schema';
+import { splitTable } from '../config/tables';
+import { PortError } from '../errors';
+import type { LoadRequest, LoadResult, LoadRunStatus } from '../model';
+import type { LoadPort } from '../ports';
+import { KeyedMutex, processAlive, readJsonIfExists, writeJsonAtomic } from './files';
+import { resultFile, type WorkDirLayout } from './paths';
+import type { RunnerClient, RunnerInfo } from './runner/client';
+
+/** What the runner writes in runs/<runId>.json. */
+export interface RunRecord {
+  runId: string;
+  runToken: string;
+  state: 'pending' | 'queued' | 'running' | 'succeeded' | 'failed' | 'stopped';
+  table: string;
+  resultPath: string;
+  queuedAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  executionSeconds?: number;
+  errorClass?: string;
+  errorMessage?: string;
+  /** The process responsible for the run now: this client while pending, then the runner. */
+  runner: { pid: number; instance: string };
+  /** The job arguments, so the run can be started again when its runner dies. */
+  args?: Record<string, string>;
+  /** How often the run was started again after its runner died. */
+  restarts?: number;
+}
+
+/** How often a run is started again after its runner died, before it fails. */
+export const MAX_RUN_RESTARTS = 2;
+
+/** Identifies this process's load ports as the owner of the pending runs they submit. */
+const CLIENT_INSTANCE = `client-${process.pid}-${randomBytes(4).toString('hex')}`;
+/** Pending runs this process is handing to the runner right now. */
+const submitting = new Set<string>();
+
+export const LOCAL_CATALOG = 'lake';
+
+/** Run ids start with a digest of the run token, so the runs of one token are found by name. */
+export function runIdPrefix(runToken: string): string {
+  return `lr-${createHash('sha256').update(runToken).digest('hex').slice(0, 16)}-`;
+}
+
+export function newRunId(runToken: string): string {
+  return `${runIdPrefix(runToken)}${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+}
+
+/** The job arguments of a load, exactly as the Glue job takes them (plus --warehouse, added by the runner). */
+export function jobArguments(req: LoadRequest, source: Pick<SourceConfig, 'tables'>): Record<string, string> {
+  const [schema, table] = splitTable(req.plan.table);
+  const cursorMode = source.tables[req.plan.table]?.cursor?.mode;
+  if (req.plan.action === 'skip') throw new PortError('validation', 'InvalidArgument', `${req.plan.table} is planned as skip: there is nothing to load`);
+  return {
+    export_path: req.exportLocation,
+    source_database: req.database,
+    source_schema: schema,
+    source_table: table,
+    catalog: LOCAL_CATALOG,
+    namespace: req.namespace,
+    lake_table: req.plan.lakeTable,
+    action: req.plan.action,
+    primary_key: req.plan.primaryKey.join(','),
+    cursor_column: req.plan.cursorColumn ?? '',
+    cursor_mode: req.plan.cursorColumn ? (cursorMode ?? '') : '',
+    max_delete_fraction: String(req.maxDeleteFraction),
+    approve_deletes: String(req.approveDeletes),
+    cycle_id: req.cycleId,
+    run_token: req.runToken,
+    result_path: req.resultLocation,
+  };
+}
+
+export function createLoadPort(layout: WorkDirLayout, source: Pick<SourceConfig, 'tables'>, runner: RunnerClient): LoadPort {
+  const startOnce = new KeyedMutex();
+  const recordFile = (runId: string) => join(layout.runs, `${runId}.json`);
+
+  function readRecord(runId: string): RunRecord | undefined {
+    if (!/^[A-Za-z0-9_.-]+$/.test(runId)) return undefined;
+    return readJsonIfExists<RunRecord>(recordFile(runId));
+  }
+
+  /** A pending, queued or running run whose responsible process is gone never finishes by itself. */
+  function runnerGone(record: RunRecord): boolean {
+    if (record.state === 'pending') {
+      if (record.runner.pid === process.pid) return !(record.runner.instance === CLIENT_INSTANCE && submitting.has(record.runId));
+      return !processAlive(record.runner.pid);
+    }
+    if (!processAlive(record.runner.pid)) return true;
+    const live = readJsonIfExists<RunnerInfo>(layout.runnerInfo);
+    return live !== undefined && live.pid === record.runner.pid && live.instance !== record.runner.instance;
+  }
+
+  const stopRequested = new Set<string>();
+
+  /** Records a pending run owned by this process and hands it to the runner in the background. */
+  function startPending(record: RunRecord & { args: Record<string, string> }): void {
+    writeJsonAtomic(recordFile(record.runId), record);
+    submitting.add(record.runId);
+    void submit(record.runId, record.runToken, record.args, record.restarts ?? 0).finally(() => submitting.delete(record.runId));
+  }
+
+  /**
+   * A run whose runner died before it finished (the worker was killed, the JVM crashed) is
+   * started again under the same id, like a job run retried by its service, so the activity
+   * polling it stays attached. Loads are idempotent, and one that committed first is recognised
+   * by its result. After MAX_RUN_RESTARTS the run fails.
+   */
+  function restartIfOrphaned(record: RunRecord): RunRecord {
+    if (!['pending', 'queued', 'running'].includes(record.state) || !runnerGone(record)) return record;
+    if (status(record).state === 'succeeded' || !record.args || (record.restarts ?? 0) >= MAX_RUN_RESTARTS) return record;
+    const again = { ...record, state: 'pending' as const, args: record.args, restarts: (record.restarts ?? 0) + 1, runner: { pid: process.pid, instance: CLIENT_INSTANCE } };
+    delete (again as Partial<RunRecord>).startedAt;
+    startPending(again);
+    return again;
+  }
+
+  /** Hands a pending run to the runner (starting Spark when needed); a failure ends the run. */
+  async function submit(runId: string, runToken: string, args: Record<string, string>, restarts: number): Promise<void> {
+    const fail = (message: string, state: RunRecord['state'] = 'failed') => {
+      const record = readRecord(runId);
+      if (record?.state === 'pending') writeJsonAtomic(recordFile(runId), { ...record, state, finishedAt: new Date().toISOString(), errorClass: 'RunnerUnavailable', errorMessage: message });
+    };
+    try {
+      await runner.ensure();
+      if (stopRequested.delete(runId)) return fail('stopped before it started', 'stopped');
+      await runner.call('POST', '/loads', { runId, runToken, args, restarts }, 60_000);
+      if (stopRequested.delete(runId)) await runner.call('POST', `/runs/${encodeURIComponent(runId)}/stop`, {}, 30_000);
+    } catch (err) {
+      fail(`the load could not be handed to the load runner: ${(err as Error).message}`);
+    }
+  }
+
+  /** The newest run started with this token. */
+  function latestRun(runToken: string): RunRecord | undefined {
+    if (!existsSync(layout.runs)) return undefined;
+    const prefix = runIdPrefix(runToken);
+    const records = readdirSync(layout.runs)
+      .filter((f) => f.startsWith(prefix) && f.endsWith('.json'))
+      .map((f) => readRecord(f.slice(0, -'.json'.length)))
+      .filter((r): r is RunRecord => r !== undefined && r.runToken === runToken);
+    records.sort((a, b) => a.queuedAt.localeCompare(b.queuedAt));
+    return records.at(-1);
+  }
+
+  function status(record: RunRecord): LoadRunStatus {
+    const base = { runId: record.runId, ...(record.executionSeconds !== undefined ? { executionSeconds: record.executionSeconds } : {}) };
+    switch (record.state) {
+      case 'pending':
+      case 'queued':
+      case 'running': {
+        const detail = { pending: 'STARTING', queued: 'WAITING', running: 'RUNNING' }[record.state];
+        if (!runnerGone(record)) return { ...base, state: 'running', detail };
+        // The runner died: the result file tells whether the load finished before it did.
+        const result = readJsonIfExists<LoadResult>(record.resultPath);
+        if (result && result.runToken === record.runToken && result.status === 'succeeded' && result.finishedAt >= (record.startedAt ?? record.queuedAt)) {
+          return { ...base, state: 'succeeded', detail: 'SUCCEEDED' };
+        }
+        const who = record.state === 'pending' ? 'the worker that started it' : 'the load runner';
+        const tries = record.restarts ? ` (started ${record.restarts + 1} times)` : '';
+        return { ...base, state: 'failed', detail: 'ERROR', errorMessage: `${who} (pid ${record.runner.pid}) stopped before run ${record.runId} of ${record.table} finished${tries}; see ${layout.runnerLog}` };
+      }
+      case 'succeeded':
+        return { ...base, state: 'succeeded', detail: 'SUCCEEDED' };
+      case 'stopped':
+        return { ...base, state: 'failed', detail: 'STOPPED', errorMessage: record.errorMessage ?? 'stopped on request' };
+      default:
+        return { ...base, state: 'failed', detail: 'FAILED', errorMessage: `${record.errorClass ?? 'InternalError'}: ${record.errorMessage ?? 'no error message'}` };
+    }
+  }
+
+  return {
+    // Polling reads a local file: cheap, so a finished load is noticed within a second.
+    pollPolicy: { initialMs: 250, maxMs: 1_000 },
+
+    resultLocation: (req) => resultFile(layout, req.cycleId, req.plan.table),
+
+    async startLoad(req) {
+      const args = jobArguments(req, source);
+      return startOnce.run(req.runToken, async () => {
+        // A live or finished run of the same token is this load (an earlier attempt started it).
+        const earlier = latestRun(req.runToken);
+        if (earlier && status(restartIfOrphaned(earlier)).state !== 'failed') return { runId: earlier.runId };
+        // A result left by an earlier run of this token must not be read as this run's.
+        if (existsSync(req.resultLocation)) renameSync(req.resultLocation, `${req.resultLocation}.previous`);
+        mkdirSync(dirname(req.resultLocation), { recursive: true });
+        const runId = newRunId(req.runToken);
+        startPending({
+          runId,
+          runToken: req.runToken,
+          state: 'pending',
+          table: `${req.database}.${req.plan.table}`,
+          resultPath: req.resultLocation,
+          queuedAt: new Date().toISOString(),
+          runner: { pid: process.pid, instance: CLIENT_INSTANCE },
+          args,
+          restarts: 0,
+        });
+        return { runId };
+      });
+    },
+
+    async findRunByToken(req) {
+      return latestRun(req.runToken)?.runId;
+    },
+
+    async getRun(runId) {
+      const record = readRecord(runId);
+      if (!record) throw new PortError('not-found', 'RunNotFound', `load run ${runId} has no record in ${layout.runs}: it was never started here, or the work dir was cleaned`);
+      return status(restartIfOrphaned(record));
+    },
+
+    async stopRun(runId) {
+      const record = readRecord(runId);
+      if (!record || runnerGone(record)) return;
+      if (record.state === 'pending') {
+        stopRequested.add(runId);
+        return;
+      }
+      if (record.state !== 'queued' && record.state !== 'running') return;
+      await runner.call('POST', `/runs/${encodeURIComponent(runId)}/stop`, {}, 30_000);
+    },
+
+    async readResult(location) {
+      return readJsonIfExists<LoadResult>(location);
+    },
+  };
+}

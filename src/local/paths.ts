@@ -1,0 +1,56 @@
+/**
+ * Where the embedded mode keeps its files, under one work dir per source
+ * (`local.workDir`, or `<dataRoot>/<source>`).
+ */
+import { join, resolve } from 'node:path';
+import type { SourceConfig } from '../config/schema';
+import { fileSafe } from './files';
+
+export interface WorkDirLayout {
+  root: string;
+  /** RDS-layout exports: `exports/<exportId>/`. */
+  exports: string;
+  /** Export task state (status, progress, owner) next to the exports, never inside one. */
+  exportTasks: string;
+  snapshots: string;
+  /** Primary keys read from the catalog at export time, per export. */
+  catalog: string;
+  warehouse: string;
+  results: string;
+  runs: string;
+  manifests: string;
+  grants: string;
+  /** The running load runner's address (shared by the worker and the CLI). */
+  runnerInfo: string;
+  runnerLog: string;
+  /** Default PGlite data folder when the config names none. */
+  pgliteData: string;
+}
+
+export function workDirFor(sourceName: string, source: Pick<SourceConfig, 'local'>, dataRoot: string): WorkDirLayout {
+  const root = resolve(source.local.workDir ?? join(dataRoot, fileSafe(sourceName)));
+  return layoutOf(root);
+}
+
+export function layoutOf(root: string): WorkDirLayout {
+  return {
+    root,
+    exports: join(root, 'exports'),
+    exportTasks: join(root, 'export-tasks'),
+    snapshots: join(root, 'snapshots'),
+    catalog: join(root, 'catalog'),
+    warehouse: join(root, 'warehouse'),
+    results: join(root, 'results'),
+    runs: join(root, 'runs'),
+    manifests: join(root, 'manifests'),
+    grants: join(root, 'grants.json'),
+    runnerInfo: join(root, 'runner.json'),
+    runnerLog: join(root, 'runner.log'),
+    pgliteData: join(root, 'pglite'),
+  };
+}
+
+/** `results/<cycleId>/<table>.json`. */
+export function resultFile(layout: WorkDirLayout, cycleId: string, table: string): string {
+  return join(layout.results, fileSafe(cycleId), `${fileSafe(table)}.json`);
+}

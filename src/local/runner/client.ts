@@ -1,0 +1,208 @@
+/**
+ * The TypeScript side of glue/local_runner.py: attaches to the runner of this work dir when one
+ * is alive (e.g. the worker's, from `lakesync query`), otherwise starts one (one JVM per process,
+ * lazily, on first use) and stops the one it started on close().
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { PortError } from '../../errors';
+import { repoRoot, toolchain } from '../../toolchain';
+import { processAlive, readJsonIfExists } from '../files';
+import type { WorkDirLayout } from '../paths';
+
+export interface RunnerInfo {
+  pid: number;
+  port: number;
+  token: string;
+  instance: string;
+  warehouse: string;
+}
+
+export interface RunnerOptions {
+  catalog?: string;
+  /** How long Spark may take to start (a cold JVM on a busy machine is slow). */
+  startTimeoutMs?: number;
+  log?: (line: string) => void;
+}
+
+export class RunnerClient {
+  private info: Promise<RunnerInfo> | undefined;
+  private child: ChildProcess | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly layout: WorkDirLayout,
+    private readonly options: RunnerOptions = {},
+  ) {}
+
+  /** The runner this client talks to, starting one when none is alive. */
+  ensure(): Promise<RunnerInfo> {
+    if (this.closed) return Promise.reject(new Error('the load runner client is closed'));
+    if (!this.info) {
+      this.info = this.attachOrStart();
+      this.info.catch(() => (this.info = undefined));
+    }
+    return this.info;
+  }
+
+  /** Whether this client started the runner it talks to (and so stops it on close). */
+  get ownsRunner(): boolean {
+    return this.child !== undefined;
+  }
+
+  /** The live runner of this work dir (this client's or another process's), without starting one. */
+  liveRunner(): RunnerInfo | undefined {
+    const info = readJsonIfExists<RunnerInfo>(this.layout.runnerInfo);
+    return info && processAlive(info.pid) ? info : undefined;
+  }
+
+  async call<T>(method: 'GET' | 'POST', path: string, body?: unknown, timeoutMs = 600_000): Promise<T> {
+    const attempt = async (): Promise<T> => {
+      const info = await this.ensure();
+      let response: Response;
+      try {
+        response = await fetch(`http://127.0.0.1:${info.port}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${info.token}`, 'content-type': 'application/json' },
+          ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+          signal: AbortSignal.timeout(timeoutMs),
+        });
+      } catch (err) {
+        throw new RunnerUnreachable(`the load runner (pid ${info.pid}, port ${info.port}) did not answer ${method} ${path}: ${(err as Error).message}`, err);
+      }
+      const payload = (await response.json().catch(() => ({}))) as T & { error?: string };
+      if (response.status === 400) throw new PortError('validation', 'RunnerRejected', payload.error ?? 'the load runner refused the request');
+      if (!response.ok) throw new PortError('transient', 'RunnerError', `the load runner failed ${method} ${path} (HTTP ${response.status}): ${payload.error ?? 'no message'}; see ${this.layout.runnerLog}`);
+      return payload;
+    };
+    try {
+      return await attempt();
+    } catch (err) {
+      // A runner that went away (another process's, or one that crashed): start afresh once.
+      if (!(err instanceof RunnerUnreachable) || this.closed) throw err;
+      this.info = undefined;
+      // Our own runner stopped answering: end it before starting another (one JVM per client).
+      if (this.child && this.child.exitCode === null) this.child.kill('SIGKILL');
+      this.child = undefined;
+      try {
+        return await attempt();
+      } catch (again) {
+        throw again instanceof RunnerUnreachable ? new PortError('transient', 'RunnerUnreachable', again.message, { cause: again }) : again;
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const child = this.child;
+    this.child = undefined;
+    if (!child || child.exitCode !== null) return;
+    const info = await this.info?.catch(() => undefined);
+    const exited = new Promise((resolveExit) => child.once('exit', resolveExit));
+    if (info) {
+      await fetch(`http://127.0.0.1:${info.port}/shutdown`, { method: 'POST', headers: { authorization: `Bearer ${info.token}` }, signal: AbortSignal.timeout(5_000) }).catch(() => undefined);
+    }
+    child.stdin?.end();
+    const kill = setTimeout(() => child.kill('SIGTERM'), 15_000);
+    const hardKill = setTimeout(() => child.kill('SIGKILL'), 25_000);
+    await exited;
+    clearTimeout(kill);
+    clearTimeout(hardKill);
+  }
+
+  private async attachOrStart(): Promise<RunnerInfo> {
+    const live = this.liveRunner();
+    if (live && (await healthy(live))) return live;
+    return this.start();
+  }
+
+  private async start(): Promise<RunnerInfo> {
+    const tools = toolchain();
+    const token = randomBytes(24).toString('hex');
+    const script = join(repoRoot(), 'glue', 'local_runner.py');
+    if (!existsSync(script)) throw new PortError('failed', 'RunnerMissing', `${script} is missing: the checkout is incomplete`);
+    mkdirSync(this.layout.root, { recursive: true });
+    const logFd = openSync(this.layout.runnerLog, 'a');
+    const args = [script, '--work-dir', this.layout.root, '--warehouse', this.layout.warehouse, '--catalog', this.options.catalog ?? 'lake', '--exit-with-parent'];
+    let child: ChildProcess;
+    try {
+      child = spawn(tools.python, args, {
+        stdio: ['pipe', 'pipe', logFd],
+        env: { ...process.env, JAVA_HOME: tools.javaHome, LAKESYNC_ICEBERG_JAR: tools.icebergJar, LAKESYNC_RUNNER_TOKEN: token, PYTHONUNBUFFERED: '1' },
+      });
+    } finally {
+      closeSync(logFd);
+    }
+    this.child = child;
+    this.options.log?.(`starting the load runner (Spark, Iceberg warehouse ${this.layout.warehouse})`);
+    const ready = await waitReady(child, this.options.startTimeoutMs ?? 240_000, this.layout.runnerLog);
+    // Keep reading stdout so the runner never blocks on a full pipe.
+    child.stdout?.resume();
+    return { pid: ready.pid, port: ready.port, token, instance: ready.instance, warehouse: this.layout.warehouse };
+  }
+}
+
+class RunnerUnreachable extends Error {
+  constructor(message: string, cause: unknown) {
+    super(message, { cause });
+  }
+}
+
+async function healthy(info: RunnerInfo): Promise<boolean> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${info.port}/health`, { headers: { authorization: `Bearer ${info.token}` }, signal: AbortSignal.timeout(5_000) });
+    if (!response.ok) return false;
+    const body = (await response.json()) as { instance?: string };
+    return body.instance === info.instance;
+  } catch {
+    return false;
+  }
+}
+
+interface ReadyLine {
+  event: 'ready' | 'error';
+  port: number;
+  pid: number;
+  instance: string;
+  message?: string;
+}
+
+function waitReady(child: ChildProcess, timeoutMs: number, logFile: string): Promise<ReadyLine> {
+  return new Promise((resolveReady, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    const fail = (message: string) => {
+      clearTimeout(timer);
+      lines.close();
+      if (child.exitCode === null) child.kill('SIGKILL');
+      reject(new PortError('failed', 'RunnerDidNotStart', `${message}\n${tail(logFile)}\nfix the cause above, or run "npm run bootstrap" when Python, Java or the Iceberg jar are missing`));
+    };
+    const timer = setTimeout(() => fail(`the load runner did not start within ${Math.round(timeoutMs / 1000)} s (see ${logFile})`), timeoutMs);
+    child.once('error', (err) => fail(`cannot start the load runner (${err.message})`));
+    child.once('exit', (code) => fail(`the load runner exited with code ${code} before it was ready (see ${logFile})`));
+    lines.on('line', (line) => {
+      let parsed: ReadyLine | undefined;
+      try {
+        parsed = JSON.parse(line) as ReadyLine;
+      } catch {
+        return;
+      }
+      if (parsed.event === 'error') return fail(`the load runner could not start: ${parsed.message}`);
+      if (parsed.event !== 'ready') return;
+      clearTimeout(timer);
+      child.removeAllListeners('exit');
+      lines.close();
+      resolveReady(parsed);
+    });
+  });
+}
+
+function tail(file: string, lines = 15): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no runner log)';
+  }
+}

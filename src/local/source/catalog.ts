@@ -1,0 +1,63 @@
+/** What the source's catalog says: its tables, their columns and their primary keys. */
+import type { SourceColumn } from '../export/types';
+import type { SqlSession } from './db';
+
+export interface CatalogTable {
+  schema: string;
+  name: string;
+  /** `schema.table`. */
+  table: string;
+  columns: SourceColumn[];
+  primaryKey: string[];
+}
+
+const TABLES_SQL = `
+SELECT n.nspname, c.relname
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relpersistence = 'p'
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+ORDER BY 1, 2`;
+
+const COLUMNS_SQL = `
+SELECT table_schema, table_name, column_name, data_type, udt_name,
+       character_maximum_length, numeric_precision, numeric_scale, datetime_precision
+FROM information_schema.columns
+WHERE table_schema NOT IN ('pg_catalog', 'information_schema') AND table_schema NOT LIKE 'pg\\_%'
+ORDER BY table_schema, table_name, ordinal_position`;
+
+const PRIMARY_KEYS_SQL = `
+SELECT n.nspname, c.relname, a.attname
+FROM pg_index i
+JOIN pg_class c ON c.oid = i.indrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY (i.indkey)
+WHERE i.indisprimary
+ORDER BY 1, 2, array_position(i.indkey::int2[], a.attnum)`;
+
+const int = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+
+/** Every exportable table with its columns in order and its primary key (empty when it has none). */
+export async function readCatalog(session: SqlSession): Promise<CatalogTable[]> {
+  const tables = new Map<string, CatalogTable>();
+  for (const [schema, name] of await session.rows(TABLES_SQL)) {
+    const key = `${schema}.${name}`;
+    tables.set(key, { schema: String(schema), name: String(name), table: key, columns: [], primaryKey: [] });
+  }
+  for (const r of await session.rows(COLUMNS_SQL)) {
+    const t = tables.get(`${r[0]}.${r[1]}`);
+    if (!t) continue;
+    t.columns.push({
+      name: String(r[2]),
+      dataType: String(r[3]),
+      udtName: String(r[4]),
+      charMaxLength: int(r[5]),
+      numericPrecision: int(r[6]),
+      numericScale: int(r[7]),
+      datetimePrecision: int(r[8]),
+    });
+  }
+  for (const [schema, name, column] of await session.rows(PRIMARY_KEYS_SQL)) {
+    tables.get(`${schema}.${name}`)?.primaryKey.push(String(column));
+  }
+  return [...tables.values()];
+}

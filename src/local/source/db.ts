@@ -1,0 +1,28 @@
+/** The source database as the embedded mode sees it: PGlite in this process, or a PostgreSQL server. */
+
+/** Runs SQL; rows come back as arrays in select-list order. */
+export interface SqlSession {
+  rows(sql: string, params?: unknown[]): Promise<unknown[][]>;
+}
+
+export interface SourceDb {
+  readonly kind: 'pglite' | 'postgres';
+  /** Where the database is, for messages (never carries a password). */
+  readonly description: string;
+  /** Rows as objects keyed by column name. */
+  query<T extends Record<string, unknown> = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  /** Runs one or more statements (no parameters). */
+  exec(sql: string): Promise<void>;
+  /** Runs `fn` inside one REPEATABLE READ READ ONLY transaction: every read sees the same snapshot. */
+  consistentRead<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export const CONSISTENT_READ_SETTINGS = [
+  // Text forms that do not depend on the server's or the session's defaults.
+  "SET LOCAL TIME ZONE 'UTC'",
+  "SET LOCAL DateStyle = 'ISO, MDY'",
+  "SET LOCAL IntervalStyle = 'postgres'",
+  'SET LOCAL extra_float_digits = 1',
+  "SET LOCAL bytea_output = 'hex'",
+];

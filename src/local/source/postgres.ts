@@ -1,0 +1,78 @@
+/** A PostgreSQL server reached by URL (`source.kind: postgres`). */
+import pg from 'pg';
+import { PortError } from '../../errors';
+import { CONSISTENT_READ_SETTINGS, type SourceDb, type SqlSession } from './db';
+
+/** The URL without its password, for messages and logs. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return 'postgres://(unparseable URL)';
+  }
+}
+
+export function openPostgres(url: string): SourceDb {
+  const description = `PostgreSQL ${redactUrl(url)}`;
+  const pool = new pg.Pool({ connectionString: url, max: 3, idleTimeoutMillis: 10_000 });
+  // An idle client that loses its server must not crash the worker; the next query reports it.
+  pool.on('error', () => undefined);
+
+  async function withClient<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (err) {
+      throw connectError(description, err);
+    }
+    try {
+      return await fn(client);
+    } finally {
+      client.release();
+    }
+  }
+
+  return {
+    kind: 'postgres',
+    description,
+    async query<T extends Record<string, unknown>>(sql: string, params: unknown[] = []) {
+      return withClient(async (c) => (await c.query(sql, params)).rows as T[]);
+    },
+    async exec(sql: string) {
+      await withClient((c) => c.query(sql));
+    },
+    async consistentRead<T>(fn: (session: SqlSession) => Promise<T>): Promise<T> {
+      return withClient(async (client) => {
+        await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+        try {
+          for (const setting of CONSISTENT_READ_SETTINGS) await client.query(setting);
+          const session: SqlSession = {
+            rows: async (sql, params = []) => (await client.query({ text: sql, values: params, rowMode: 'array' })).rows as unknown[][],
+          };
+          const out = await fn(session);
+          await client.query('COMMIT');
+          return out;
+        } catch (err) {
+          await client.query('ROLLBACK').catch(() => undefined);
+          throw err;
+        }
+      });
+    },
+    async close() {
+      await pool.end();
+    },
+  };
+}
+
+function connectError(description: string, err: unknown): PortError {
+  const e = err as { code?: string; message?: string };
+  if (e.code === '28P01' || e.code === '28000') {
+    return new PortError('access-denied', 'SourceAccessDenied', `cannot log in to ${description}: ${e.message}; check the user and password in source.url`, { cause: err });
+  }
+  if (e.code === '3D000') {
+    return new PortError('validation', 'SourceDatabaseMissing', `${description}: ${e.message}; check the database name in source.url`, { cause: err });
+  }
+  return new PortError('transient', 'SourceUnavailable', `cannot connect to ${description}: ${e.message ?? String(err)}; check that the server runs and source.url is right`, { cause: err });
+}

@@ -1,0 +1,264 @@
+/** The Glue load adapter against aws-sdk-client-mock: job definition, run states, failures, lookups. */
+import assert from 'node:assert/strict';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { BatchStopJobRunCommand, CreateJobCommand, GetJobCommand, GetJobRunCommand, GetJobRunsCommand, StartJobRunCommand, UpdateJobCommand } from '@aws-sdk/client-glue';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { unzipSync } from 'fflate';
+import { jobSpec, SPEC_HASH_ARGUMENT, withSpecHash } from '../../src/aws/glue-job';
+import { packageGlueScripts } from '../../src/aws/glue-package';
+import { awsSettings } from '../../src/aws/settings';
+import type { LoadRequest } from '../../src/model';
+import { awsSource, glueScriptsFixture, loadResult } from './fixtures';
+import { awsError, mockedAws, objectBody, portError } from './mocks';
+
+function request(resultLocation = 's3://shop-glue/lakesync/results/shop/c1/public.events.json'): LoadRequest {
+  return {
+    source: 'shop',
+    cycleId: 'c1',
+    runToken: 'c1:public.events',
+    exportLocation: 's3://shop-exports/lakesync/exports/ls-shop-c1',
+    database: 'shop',
+    plan: { table: 'public.events', lakeTable: 'events', action: 'incremental', reason: 'cursor column created_at', primaryKey: ['id', 'ts'], cursorColumn: 'created_at' },
+    namespace: 'shop',
+    maxDeleteFraction: 0.25,
+    approveDeletes: true,
+    resultLocation,
+  };
+}
+
+function jobReady(mocks: ReturnType<typeof mockedAws>['mocks'], settings: ReturnType<typeof mockedAws>['settings']) {
+  const scripts = packageGlueScripts(settings.glue.scriptsDir);
+  mocks.s3.on(HeadObjectCommand).resolves({});
+  mocks.glue.on(GetJobCommand).resolves({ Job: { Name: 'lakesync-load', DefaultArguments: withSpecHash(jobSpec(settings, scripts.hash)).DefaultArguments } });
+}
+
+test('a run starts with the table arguments of the Glue job contract', async () => {
+  const { mocks, ports, settings } = mockedAws();
+  jobReady(mocks, settings);
+  mocks.glue.on(StartJobRunCommand).resolves({ JobRunId: 'jr_1' });
+  assert.deepEqual(await ports.load.startLoad(request()), { runId: 'jr_1' });
+  const input = mocks.glue.commandCalls(StartJobRunCommand)[0]!.args[0].input;
+  assert.equal(input.JobName, 'lakesync-load');
+  assert.deepEqual(input.Arguments, {
+    '--export_path': 's3://shop-exports/lakesync/exports/ls-shop-c1',
+    '--source_database': 'shop',
+    '--source_schema': 'public',
+    '--source_table': 'events',
+    '--catalog': 'lake',
+    '--namespace': 'shop',
+    '--lake_table': 'events',
+    '--action': 'incremental',
+    '--primary_key': 'id,ts',
+    '--cursor_column': 'created_at',
+    '--cursor_mode': 'append',
+    '--max_delete_fraction': '0.25',
+    '--approve_deletes': 'true',
+    '--cycle_id': 'c1',
+    '--run_token': 'c1:public.events',
+    '--result_path': 's3://shop-glue/lakesync/results/shop/c1/public.events.json',
+    '--table_bucket_arn': 'arn:aws:s3tables:us-east-2:123456789012:bucket/shop-lake',
+    '--datalake-formats': 'iceberg',
+  });
+  assert.equal(mocks.glue.commandCalls(CreateJobCommand).length + mocks.glue.commandCalls(UpdateJobCommand).length, 0, 'an up-to-date job is left alone');
+  assert.equal(mocks.s3.commandCalls(PutObjectCommand).length, 0, 'uploaded scripts are not uploaded again');
+});
+
+test('a missing job is created with Glue 5.0, Iceberg, workers and concurrency from the config; scripts uploaded by hash', async () => {
+  const { mocks, ports, settings } = mockedAws({ raw: {} });
+  mocks.s3.on(HeadObjectCommand).rejects(awsError('NotFound', 'Not Found', 404));
+  mocks.s3.on(PutObjectCommand).resolves({});
+  mocks.glue.on(GetJobCommand).rejects(awsError('EntityNotFoundException', 'Job lakesync-load not found'));
+  mocks.glue.on(CreateJobCommand).resolves({ Name: 'lakesync-load' });
+  mocks.glue.on(StartJobRunCommand).resolves({ JobRunId: 'jr_1' });
+  await ports.load.startLoad(request());
+  const hash = packageGlueScripts(settings.glue.scriptsDir).hash;
+  const created = mocks.glue.commandCalls(CreateJobCommand)[0]!.args[0].input;
+  assert.equal(created.Name, 'lakesync-load');
+  assert.equal(created.Role, 'arn:aws:iam::123456789012:role/lakesync-glue');
+  assert.equal(created.GlueVersion, '5.0');
+  assert.deepEqual(created.Command, { Name: 'glueetl', ScriptLocation: `s3://shop-glue/lakesync/glue/${hash}/glue_entry.py`, PythonVersion: '3' });
+  assert.equal(created.WorkerType, 'G.1X');
+  assert.equal(created.NumberOfWorkers, 2);
+  assert.equal(created.Timeout, 720);
+  assert.equal(created.MaxRetries, 0);
+  assert.deepEqual(created.ExecutionProperty, { MaxConcurrentRuns: 10 });
+  assert.equal(created.JobRunQueuingEnabled, true);
+  assert.equal(created.DefaultArguments?.['--datalake-formats'], 'iceberg');
+  assert.equal(created.DefaultArguments?.['--extra-py-files'], `s3://shop-glue/lakesync/glue/${hash}/lakesync_glue.zip`);
+  const uploads = mocks.s3.commandCalls(PutObjectCommand).map((c) => c.args[0].input.Key);
+  assert.deepEqual(uploads.sort(), [`lakesync/glue/${hash}/glue_entry.py`, `lakesync/glue/${hash}/lakesync_glue.zip`]);
+});
+
+test('changed scripts get a new hash and the job is updated to point at them', async () => {
+  const dir = glueScriptsFixture('1');
+  try {
+    const { mocks, ports, settings } = mockedAws({ scriptsDir: dir });
+    const oldSpec = withSpecHash(jobSpec(settings, packageGlueScripts(dir).hash));
+    writeFileSync(join(dir, 'lakesync_glue', '__init__.py'), 'def main():\n    return 2\n');
+    const newHash = packageGlueScripts(dir).hash;
+    assert.notEqual(newHash, oldSpec.DefaultArguments['--lakesync_scripts_hash']);
+    mocks.s3.on(HeadObjectCommand).rejects(awsError('NotFound', 'Not Found', 404));
+    mocks.s3.on(PutObjectCommand).resolves({});
+    mocks.glue.on(GetJobCommand).resolves({ Job: { Name: 'lakesync-load', ...oldSpec } });
+    mocks.glue.on(UpdateJobCommand).resolves({ JobName: 'lakesync-load' });
+    mocks.glue.on(StartJobRunCommand).resolves({ JobRunId: 'jr_2' });
+    await ports.load.startLoad(request());
+    const update = mocks.glue.commandCalls(UpdateJobCommand)[0]!.args[0].input;
+    assert.equal(update.JobUpdate?.Command?.ScriptLocation, `s3://shop-glue/lakesync/glue/${newHash}/glue_entry.py`);
+    assert.notEqual(update.JobUpdate?.DefaultArguments?.[SPEC_HASH_ARGUMENT], oldSpec.DefaultArguments[SPEC_HASH_ARGUMENT]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('settings changes (workers) also update the job', () => {
+  const base = awsSettings('shop', awsSource(), { glueScriptsDir: '/x' });
+  const bigger = awsSettings('shop', awsSource({ raw: {} }), { glueScriptsDir: '/x' });
+  bigger.glue.numberOfWorkers = 10;
+  assert.notEqual(withSpecHash(jobSpec(base, 'h')).DefaultArguments[SPEC_HASH_ARGUMENT], withSpecHash(jobSpec(bigger, 'h')).DefaultArguments[SPEC_HASH_ARGUMENT]);
+});
+
+test('missing Glue scripts fail with the path to fix', async () => {
+  const { ports } = mockedAws({ scriptsDir: '/nonexistent/glue' });
+  const err = await portError(ports.load.startLoad(request()));
+  assert.equal(err.kind, 'validation');
+  assert.match(err.message, /the Glue job scripts are missing: expected \/nonexistent\/glue\/glue_entry.py/);
+});
+
+test('the scripts package is deterministic and skips caches', () => {
+  const dir = glueScriptsFixture('7');
+  try {
+    const a = packageGlueScripts(dir);
+    const b = packageGlueScripts(dir);
+    assert.equal(a.hash, b.hash);
+    assert.deepEqual(Buffer.from(a.libraryZip), Buffer.from(b.libraryZip));
+    assert.deepEqual(Object.keys(unzipSync(a.libraryZip)).sort(), ['lakesync_glue/__init__.py', 'lakesync_glue/io/results.py']);
+    assert.deepEqual(a.files, ['glue_entry.py', 'lakesync_glue/__init__.py', 'lakesync_glue/io/results.py']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('ConcurrentRunsExceededException is retryable and says how to raise the limit', async () => {
+  const { mocks, ports, settings } = mockedAws();
+  jobReady(mocks, settings);
+  mocks.glue.on(StartJobRunCommand).rejects(awsError('ConcurrentRunsExceededException', 'Concurrent runs exceeded for lakesync-load'));
+  const err = await portError(ports.load.startLoad(request()));
+  assert.equal(err.kind, 'throttled');
+  assert.equal(err.retryable, true);
+  assert.match(err.message, /Glue StartJobRun for table public.events \(job lakesync-load\) failed with ConcurrentRunsExceededException: .*raise glue.maxConcurrentRuns or enable glue.jobRunQueuing/);
+});
+
+test('access denied on StartJobRun is not retried and names glue:StartJobRun', async () => {
+  const { mocks, ports, settings } = mockedAws();
+  jobReady(mocks, settings);
+  mocks.glue.on(StartJobRunCommand).rejects(awsError('AccessDeniedException', 'User is not authorized to perform: glue:StartJobRun', 400));
+  const err = await portError(ports.load.startLoad(request()));
+  assert.equal(err.kind, 'access-denied');
+  assert.equal(err.retryable, false);
+  assert.match(err.message, /AccessDeniedException.*lack glue:StartJobRun/);
+});
+
+test('Glue run states map to running, succeeded and failed with the error message and run id', async () => {
+  const { mocks, ports } = mockedAws();
+  const runs: Record<string, object> = {
+    jr_s: { JobRunState: 'STARTING' },
+    jr_w: { JobRunState: 'WAITING' },
+    jr_st: { JobRunState: 'STOPPING' },
+    jr_ok: { JobRunState: 'SUCCEEDED', ExecutionTime: 300, WorkerType: 'G.2X', NumberOfWorkers: 5 },
+    jr_f: { JobRunState: 'FAILED', ErrorMessage: 'AnalysisException: cannot resolve column total', ExecutionTime: 61 },
+    jr_t: { JobRunState: 'TIMEOUT', ExecutionTime: 43200 },
+    jr_e: { JobRunState: 'ERROR', ErrorMessage: 'Internal service error' },
+    jr_x: { JobRunState: 'EXPIRED' },
+    jr_lf: { JobRunState: 'FAILED', ErrorMessage: 'AccessDeniedException: not authorized to perform lakeformation:GetDataAccess' },
+  };
+  mocks.glue.on(GetJobRunCommand).callsFake((input: { RunId: string }) => ({ JobRun: { Id: input.RunId, ...runs[input.RunId] } }));
+  assert.deepEqual(await ports.load.getRun('jr_s'), { runId: 'jr_s', state: 'running', detail: 'STARTING' });
+  assert.equal((await ports.load.getRun('jr_w')).state, 'running');
+  assert.equal((await ports.load.getRun('jr_st')).state, 'running');
+  assert.deepEqual(await ports.load.getRun('jr_ok'), { runId: 'jr_ok', state: 'succeeded', detail: 'SUCCEEDED', executionSeconds: 300, dpuSeconds: 3000 });
+  assert.deepEqual(await ports.load.getRun('jr_f'), {
+    runId: 'jr_f',
+    state: 'failed',
+    detail: 'FAILED',
+    errorMessage: 'AnalysisException: cannot resolve column total (Glue run jr_f of job lakesync-load)',
+    executionSeconds: 61,
+  });
+  const timeout = await ports.load.getRun('jr_t');
+  assert.deepEqual([timeout.state, timeout.detail], ['failed', 'TIMEOUT']);
+  assert.match(timeout.errorMessage ?? '', /job timeout \(glue.timeoutMinutes\) \(Glue run jr_t of job lakesync-load\)/);
+  const error = await ports.load.getRun('jr_e');
+  assert.deepEqual([error.state, error.detail, error.errorMessage], ['failed', 'ERROR', 'Internal service error (Glue run jr_e of job lakesync-load)']);
+  assert.deepEqual([(await ports.load.getRun('jr_x')).state, (await ports.load.getRun('jr_x')).detail], ['failed', 'EXPIRED']);
+  assert.match((await ports.load.getRun('jr_lf')).errorMessage ?? '', /the Glue job role arn:aws:iam::123456789012:role\/lakesync-glue lacks the IAM permission lakeformation:GetDataAccess/);
+});
+
+test('findRunByToken reads GetJobRuns page by page and returns the newest run with the token', async () => {
+  const { mocks, ports } = mockedAws();
+  mocks.glue
+    .on(GetJobRunsCommand)
+    .resolvesOnce({ JobRuns: [{ Id: 'jr_other', Arguments: { '--run_token': 'c1:public.orders' }, StartedOn: new Date('2025-01-01T00:05:00Z') }], NextToken: 'p2' })
+    .resolvesOnce({
+      JobRuns: [
+        { Id: 'jr_old', Arguments: { '--run_token': 'c1:public.events' }, StartedOn: new Date('2025-01-01T00:01:00Z') },
+        { Id: 'jr_new', Arguments: { '--run_token': 'c1:public.events' }, StartedOn: new Date('2025-01-01T00:03:00Z') },
+      ],
+    });
+  assert.equal(await ports.load.findRunByToken(request()), 'jr_new');
+  const calls = mocks.glue.commandCalls(GetJobRunsCommand);
+  assert.equal(calls.length, 2);
+  assert.equal(calls[1]!.args[0].input.NextToken, 'p2');
+});
+
+test('findRunByToken finds nothing when no run has the token, or the job does not exist yet', async () => {
+  const { mocks, ports } = mockedAws();
+  mocks.glue.on(GetJobRunsCommand).resolvesOnce({ JobRuns: [{ Id: 'jr_1', Arguments: { '--run_token': 'c0:public.events' } }] }).rejectsOnce(awsError('EntityNotFoundException', 'no job'));
+  assert.equal(await ports.load.findRunByToken(request()), undefined);
+  assert.equal(await ports.load.findRunByToken(request()), undefined);
+});
+
+test('stopRun sends BatchStopJobRun; a run that already ended is fine; other refusals are errors', async () => {
+  const { mocks, ports } = mockedAws();
+  mocks.glue
+    .on(BatchStopJobRunCommand)
+    .resolvesOnce({ SuccessfulSubmissions: [{ JobName: 'lakesync-load', JobRunId: 'jr_1' }] })
+    .resolvesOnce({ Errors: [{ JobRunId: 'jr_2', ErrorDetail: { ErrorCode: 'InvalidInputException', ErrorMessage: 'Job run jr_2 is not running' } }] })
+    .resolvesOnce({ Errors: [{ JobRunId: 'jr_3', ErrorDetail: { ErrorCode: 'AccessDeniedException', ErrorMessage: 'denied' } }] });
+  await ports.load.stopRun('jr_1');
+  assert.deepEqual(mocks.glue.commandCalls(BatchStopJobRunCommand)[0]!.args[0].input, { JobName: 'lakesync-load', JobRunIds: ['jr_1'] });
+  await ports.load.stopRun('jr_2');
+  const err = await portError(ports.load.stopRun('jr_3'));
+  assert.match(err.message, /could not stop run jr_3 of job lakesync-load: AccessDeniedException: denied/);
+});
+
+test('readResult: missing is undefined, a result is read, something else is refused', async () => {
+  const { mocks, ports } = mockedAws();
+  const result = loadResult('public.events', 'events', 'c1', 'c1:public.events', 7, '99');
+  mocks.s3
+    .on(GetObjectCommand)
+    .rejectsOnce(awsError('NoSuchKey', 'The specified key does not exist.', 404))
+    .resolvesOnce({ Body: objectBody(JSON.stringify({ ...result, snapshotId: 8744736658442914487n.toString() })) })
+    .resolvesOnce({ Body: objectBody('{"hello": 1}') });
+  const location = 's3://shop-glue/lakesync/results/shop/c1/public.events.json';
+  assert.equal(await ports.load.readResult(location), undefined);
+  assert.deepEqual(await ports.load.readResult(location), { ...result, snapshotId: '8744736658442914487' });
+  const err = await portError(ports.load.readResult(location));
+  assert.equal(err.kind, 'validation');
+});
+
+test('the poll policy costs at most about 30 GetJobRun calls per hour of run time', () => {
+  const { ports } = mockedAws({ raw: { timeouts: { pollInitialSeconds: 30, pollMaximumSeconds: 300 } } });
+  assert.deepEqual(ports.load.pollPolicy, { initialMs: 30_000, maxMs: 120_000 });
+  // The load activity polls, sleeps, and doubles the pause up to the maximum.
+  let elapsed = 0;
+  let calls = 0;
+  let wait = ports.load.pollPolicy!.initialMs;
+  while (elapsed <= 3_600_000) {
+    calls++;
+    elapsed += wait;
+    wait = Math.min(wait * 2, ports.load.pollPolicy!.maxMs);
+  }
+  assert.ok(calls <= 32, `${calls} calls in an hour`);
+});

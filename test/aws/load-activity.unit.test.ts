@@ -1,0 +1,131 @@
+/**
+ * The load activity (src/activities/load.ts) over the Glue adapter with mocked AWS calls:
+ * re-attachment by heartbeat details and by run token, throttling then success, a failed
+ * run, and cancellation stopping the run.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { BatchStopJobRunCommand, GetJobCommand, GetJobRunCommand, GetJobRunsCommand, StartJobRunCommand } from '@aws-sdk/client-glue';
+import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { loadActivities, type LoadTableInput } from '../../src/activities/load';
+import { jobSpec, withSpecHash } from '../../src/aws/glue-job';
+import { packageGlueScripts } from '../../src/aws/glue-package';
+import type { LakesyncConfig } from '../../src/config/schema';
+import type { PlanEntry } from '../../src/model';
+import { awsSource, loadResult } from './fixtures';
+import { awsError, mockedAws, objectBody } from './mocks';
+
+const PLAN_KEY = 'lakesync/exports/lakesync-manifests/shop/c1/plan.json';
+const RESULT_KEY = 'lakesync/results/shop/c1/public.orders.json';
+const plan: PlanEntry[] = [{ table: 'public.orders', lakeTable: 'orders', action: 'merge', reason: 'primary key (id) configured', primaryKey: ['id'] }];
+const input: LoadTableInput = {
+  source: 'shop',
+  cycleId: 'c1',
+  planRef: `s3://shop-exports/${PLAN_KEY}`,
+  table: 'public.orders',
+  exportLocation: 's3://shop-exports/lakesync/exports/ls-shop-c1',
+  database: 'shop',
+  namespace: 'shop',
+  maxDeleteFraction: 0.5,
+  approveDeletes: false,
+};
+const result = loadResult('public.orders', 'orders', 'c1', 'c1:public.orders', 42, '8744736658442914487');
+
+function setup() {
+  const aws = mockedAws({ loadPoll: { initialMs: 5, maxMs: 20 } });
+  const { mocks, settings, ports } = aws;
+  mocks.s3.on(GetObjectCommand, { Key: PLAN_KEY }).resolves({ Body: objectBody(JSON.stringify(plan)) });
+  mocks.s3.on(HeadObjectCommand).resolves({});
+  mocks.glue.on(GetJobCommand).resolves({ Job: { Name: 'lakesync-load', DefaultArguments: withSpecHash(jobSpec(settings, packageGlueScripts(settings.glue.scriptsDir).hash)).DefaultArguments } });
+  const config: LakesyncConfig = { temporal: { taskQueue: 't', namespace: 'default' }, sources: { shop: awsSource() } };
+  const activities = loadActivities({ config, portsFor: () => ports });
+  return { ...aws, activities, resultWritten: () => mocks.s3.on(GetObjectCommand, { Key: RESULT_KEY }).resolves({ Body: objectBody(JSON.stringify(result)) }) };
+}
+
+function environment(heartbeatDetails?: unknown) {
+  const env = new MockActivityEnvironment({ heartbeatTimeoutMs: 1_000, ...(heartbeatDetails ? { heartbeatDetails } : {}) });
+  const beats: { runId?: string; state?: string }[] = [];
+  env.on('heartbeat', (d: { runId?: string; state?: string }) => beats.push(d));
+  return { env, beats };
+}
+
+test('a retried attempt re-attaches to the run in its heartbeat details instead of starting another', async () => {
+  const { mocks, activities, resultWritten } = setup();
+  resultWritten();
+  mocks.glue.on(GetJobRunCommand, { RunId: 'jr_7' }).resolvesOnce({ JobRun: { Id: 'jr_7', JobRunState: 'RUNNING' } }).resolvesOnce({ JobRun: { Id: 'jr_7', JobRunState: 'RUNNING' } }).resolves({ JobRun: { Id: 'jr_7', JobRunState: 'SUCCEEDED', ExecutionTime: 90 } });
+  const { env, beats } = environment({ runId: 'jr_7', state: 'running' });
+  assert.deepEqual(await env.run(activities.loadTable, input), result);
+  assert.equal(mocks.glue.commandCalls(StartJobRunCommand).length, 0);
+  assert.equal(mocks.glue.commandCalls(GetJobRunsCommand).length, 0);
+  assert.ok(beats.length > 0 && beats.every((b) => b.runId === 'jr_7'));
+});
+
+test('without heartbeat details, a run started just before a crash is found by its run token', async () => {
+  const { mocks, activities, resultWritten } = setup();
+  resultWritten();
+  mocks.glue.on(GetJobRunsCommand).resolves({ JobRuns: [{ Id: 'jr_9', JobRunState: 'RUNNING', Arguments: { '--run_token': 'c1:public.orders' } }] });
+  mocks.glue.on(GetJobRunCommand, { RunId: 'jr_9' }).resolvesOnce({ JobRun: { Id: 'jr_9', JobRunState: 'RUNNING' } }).resolves({ JobRun: { Id: 'jr_9', JobRunState: 'SUCCEEDED' } });
+  const { env, beats } = environment();
+  assert.deepEqual(await env.run(activities.loadTable, input), result);
+  assert.equal(mocks.glue.commandCalls(StartJobRunCommand).length, 0);
+  assert.equal(beats[0]?.runId, 'jr_9');
+});
+
+test('throttling fails the attempt as retryable, and the next attempt starts the run and succeeds', async () => {
+  const { mocks, activities, resultWritten } = setup();
+  resultWritten();
+  mocks.glue.on(GetJobRunsCommand).resolves({ JobRuns: [] });
+  mocks.glue.on(StartJobRunCommand).rejectsOnce(awsError('ThrottlingException', 'Rate exceeded')).resolves({ JobRunId: 'jr_10' });
+  mocks.glue.on(GetJobRunCommand, { RunId: 'jr_10' }).resolves({ JobRun: { Id: 'jr_10', JobRunState: 'SUCCEEDED' } });
+
+  const first = environment().env;
+  await assert.rejects(first.run(activities.loadTable, input), (err: unknown) => {
+    assert.ok(err instanceof ApplicationFailure);
+    assert.equal(err.nonRetryable, false);
+    assert.equal(err.type, 'ThrottlingException');
+    assert.match(err.message, /^load failed for public.orders: Glue StartJobRun for table public.orders \(job lakesync-load\) failed with ThrottlingException: Rate exceeded/);
+    return true;
+  });
+  const second = environment().env;
+  assert.deepEqual(await second.run(activities.loadTable, input), result);
+  assert.equal(mocks.glue.commandCalls(StartJobRunCommand).length, 2);
+});
+
+test("a FAILED Glue run fails the table at once with Glue's ErrorMessage and the run id", async () => {
+  const { mocks, activities } = setup();
+  mocks.s3.on(GetObjectCommand, { Key: RESULT_KEY }).rejects(awsError('NoSuchKey', 'no such key', 404));
+  mocks.glue.on(GetJobRunsCommand).resolves({ JobRuns: [] });
+  mocks.glue.on(StartJobRunCommand).resolves({ JobRunId: 'jr_11' });
+  mocks.glue.on(GetJobRunCommand, { RunId: 'jr_11' }).resolves({ JobRun: { Id: 'jr_11', JobRunState: 'FAILED', ErrorMessage: 'Py4JJavaError: S3 access denied' } });
+  await assert.rejects(environment().env.run(activities.loadTable, input), (err: unknown) => {
+    assert.ok(err instanceof ApplicationFailure);
+    assert.equal(err.nonRetryable, true);
+    assert.equal(err.type, 'LoadFAILED');
+    assert.match(err.message, /load of public.orders failed \(run jr_11, FAILED\): Py4JJavaError: S3 access denied \(Glue run jr_11 of job lakesync-load\)/);
+    return true;
+  });
+});
+
+test('a TIMEOUT run fails the table with the state and run id', async () => {
+  const { mocks, activities } = setup();
+  mocks.s3.on(GetObjectCommand, { Key: RESULT_KEY }).rejects(awsError('NoSuchKey', 'no such key', 404));
+  mocks.glue.on(GetJobRunsCommand).resolves({ JobRuns: [] });
+  mocks.glue.on(StartJobRunCommand).resolves({ JobRunId: 'jr_12' });
+  mocks.glue.on(GetJobRunCommand, { RunId: 'jr_12' }).resolves({ JobRun: { Id: 'jr_12', JobRunState: 'TIMEOUT', ExecutionTime: 43200 } });
+  await assert.rejects(environment().env.run(activities.loadTable, input), /load of public.orders failed \(run jr_12, TIMEOUT\): the run hit the job timeout/);
+});
+
+test('cancelling the activity stops the Glue run', async () => {
+  const { mocks, activities } = setup();
+  mocks.glue.on(GetJobRunsCommand).resolves({ JobRuns: [] });
+  mocks.glue.on(StartJobRunCommand).resolves({ JobRunId: 'jr_13' });
+  mocks.glue.on(GetJobRunCommand, { RunId: 'jr_13' }).resolves({ JobRun: { Id: 'jr_13', JobRunState: 'RUNNING' } });
+  mocks.glue.on(BatchStopJobRunCommand).resolves({ SuccessfulSubmissions: [{ JobRunId: 'jr_13' }] });
+  const { env } = environment();
+  env.once('heartbeat', () => setTimeout(() => env.cancel(), 5));
+  // The activity layer reports the cancellation as a failure whose message says CANCELLED.
+  await assert.rejects(env.run(activities.loadTable, input), (err: unknown) => err instanceof CancelledFailure || /CANCELLED/.test((err as Error).message));
+  assert.deepEqual(mocks.glue.commandCalls(BatchStopJobRunCommand)[0]?.args[0].input, { JobName: 'lakesync-load', JobRunIds: ['jr_13'] });
+});

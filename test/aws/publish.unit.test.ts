@@ -1,0 +1,164 @@
+/** Lake Formation grants, Athena verification and S3 Tables set-up against aws-sdk-client-mock. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { GetQueryExecutionCommand, GetQueryResultsCommand, StartQueryExecutionCommand } from '@aws-sdk/client-athena';
+import { BatchGrantPermissionsCommand, ListPermissionsCommand } from '@aws-sdk/client-lakeformation';
+import { CreateNamespaceCommand, CreateTableBucketCommand, GetNamespaceCommand, ListTablesCommand } from '@aws-sdk/client-s3tables';
+import type { GrantRequest, VerifyRequest } from '../../src/model';
+import { READER } from './fixtures';
+import { awsError, mockedAws, portError } from './mocks';
+
+const CATALOG = '123456789012:s3tablescatalog/shop-lake';
+const grantReq: GrantRequest = { source: 'shop', namespace: 'shop', lakeTables: ['orders'], principals: [{ principal: READER, tablePermissions: ['SELECT', 'DESCRIBE'], namespacePermissions: ['DESCRIBE'] }] };
+const verifyReq: VerifyRequest = { source: 'shop', namespace: 'shop', lakeTable: 'orders', table: 'public.orders', expectedRowCount: 42, snapshotId: '8744736658442914487', checks: [] };
+
+test('grants use the S3 Tables catalog id; held permissions count as already granted', async () => {
+  const { mocks, ports } = mockedAws();
+  mocks.lakeformation
+    .on(ListPermissionsCommand)
+    .resolvesOnce({ PrincipalResourcePermissions: [{ Principal: { DataLakePrincipalIdentifier: READER }, Permissions: ['ALL'] }] })
+    .resolvesOnce({ PrincipalResourcePermissions: [{ Principal: { DataLakePrincipalIdentifier: READER }, Permissions: ['DESCRIBE'] }] });
+  mocks.lakeformation.on(BatchGrantPermissionsCommand).resolves({ Failures: [] });
+  assert.deepEqual(await ports.grant.grant(grantReq), { granted: 1, alreadyGranted: 1 });
+  const entries = mocks.lakeformation.commandCalls(BatchGrantPermissionsCommand)[0]!.args[0].input.Entries;
+  assert.deepEqual(entries, [{ Id: '0', Principal: { DataLakePrincipalIdentifier: READER }, Resource: { Table: { CatalogId: CATALOG, DatabaseName: 'shop', Name: 'orders' } }, Permissions: ['SELECT'] }]);
+  assert.deepEqual(mocks.lakeformation.commandCalls(ListPermissionsCommand)[0]!.args[0].input.Resource, { Database: { CatalogId: CATALOG, Name: 'shop' } });
+});
+
+test('an AlreadyExists failure in the batch is success', async () => {
+  const { mocks, ports } = mockedAws();
+  mocks.lakeformation.on(ListPermissionsCommand).resolves({ PrincipalResourcePermissions: [] });
+  mocks.lakeformation.on(BatchGrantPermissionsCommand).resolves({ Failures: [{ RequestEntry: { Id: '1' }, Error: { ErrorCode: 'AlreadyExistsException', ErrorMessage: 'Permissions already granted' } }] });
+  assert.deepEqual(await ports.grant.grant(grantReq), { granted: 2, alreadyGranted: 0 });
+});
+
+test('access denied on the grant names the principal, the permissions and the fix, and is not retried', async () => {
+  const { mocks, ports } = mockedAws();
+  mocks.lakeformation.on(ListPermissionsCommand).resolves({ PrincipalResourcePermissions: [] });
+  mocks.lakeformation.on(BatchGrantPermissionsCommand).resolves({
+    Failures: [{ RequestEntry: { Id: '1' }, Error: { ErrorCode: 'AccessDeniedException', ErrorMessage: 'Insufficient Lake Formation permission(s): Required Grantable SELECT' } }],
+  });
+  const err = await portError(ports.grant.grant(grantReq));
+  assert.equal(err.kind, 'access-denied');
+  assert.equal(err.retryable, false);
+  assert.equal(err.message, `Lake Formation could not grant SELECT, DESCRIBE on table shop.orders (catalog ${CATALOG}) to ${READER}: AccessDeniedException: Insufficient Lake Formation permission(s): Required Grantable SELECT (the principal lakesync runs as must be a Lake Formation data lake administrator, or hold the permissions with grant option, on catalog ${CATALOG} (docs/aws-setup.md))`);
+});
+
+test('a call-level AccessDeniedException says which principal could not be granted what', async () => {
+  const { mocks, ports } = mockedAws();
+  mocks.lakeformation.on(ListPermissionsCommand).resolves({ PrincipalResourcePermissions: [] });
+  mocks.lakeformation.on(BatchGrantPermissionsCommand).rejects(awsError('AccessDeniedException', 'User is not authorized to perform: lakeformation:BatchGrantPermissions'));
+  const err = await portError(ports.grant.grant({ ...grantReq, lakeTables: [] }));
+  assert.equal(err.kind, 'access-denied');
+  assert.match(err.message, new RegExp(`LakeFormation BatchGrantPermissions for DESCRIBE on namespace shop to ${READER} failed with AccessDeniedException`));
+});
+
+test('Athena verify queries the row count at the load snapshot in the configured workgroup and output location', async () => {
+  const { mocks, ports } = mockedAws();
+  mocks.athena.on(StartQueryExecutionCommand).resolves({ QueryExecutionId: 'q1' });
+  mocks.athena.on(GetQueryExecutionCommand).resolvesOnce({ QueryExecution: { Status: { State: 'QUEUED' } } }).resolvesOnce({ QueryExecution: { Status: { State: 'RUNNING' } } }).resolves({ QueryExecution: { Status: { State: 'SUCCEEDED' } } });
+  mocks.athena.on(GetQueryResultsCommand).resolves({ ResultSet: { ResultSetMetadata: { ColumnInfo: [{ Name: 'row_count', Type: 'bigint' }] }, Rows: [{ Data: [{ VarCharValue: 'row_count' }] }, { Data: [{ VarCharValue: '41' }] }] } });
+  assert.deepEqual(await ports.verify.verify(verifyReq), { passed: false, checks: [{ name: 'row count', expected: '42', actual: '41', passed: false }] });
+  assert.deepEqual(mocks.athena.commandCalls(StartQueryExecutionCommand)[0]!.args[0].input, {
+    QueryString: 'SELECT count(*) AS row_count FROM "s3tablescatalog/shop-lake"."shop"."orders" FOR VERSION AS OF 8744736658442914487',
+    WorkGroup: 'primary',
+    ResultConfiguration: { OutputLocation: 's3://shop-athena/results/' },
+    QueryExecutionContext: { Catalog: 's3tablescatalog/shop-lake', Database: 'shop' },
+  });
+});
+
+test('configured checks substitute {table} and compare numbers and strings', async () => {
+  const { mocks, ports } = mockedAws();
+  const answers: Record<string, string> = { q1: '42', q2: '3', q3: 'EUR' };
+  let next = 0;
+  mocks.athena.on(StartQueryExecutionCommand).callsFake(() => ({ QueryExecutionId: `q${++next}` }));
+  mocks.athena.on(GetQueryExecutionCommand).resolves({ QueryExecution: { Status: { State: 'SUCCEEDED' } } });
+  mocks.athena.on(GetQueryResultsCommand).callsFake((i: { QueryExecutionId: string }) => ({ ResultSet: { ResultSetMetadata: { ColumnInfo: [{ Name: 'v' }] }, Rows: [{ Data: [{ VarCharValue: answers[i.QueryExecutionId] }] }] } }));
+  const outcome = await ports.verify.verify({
+    ...verifyReq,
+    checks: [
+      { name: 'no negative totals', sql: 'SELECT count(*) FROM {table} WHERE total < 0', expect: 0 },
+      { name: 'currency', sql: 'SELECT max(currency) FROM {table}', expect: 'EUR' },
+    ],
+  });
+  assert.deepEqual(outcome.checks, [
+    { name: 'row count', expected: '42', actual: '42', passed: true },
+    { name: 'no negative totals', expected: '0', actual: '3', passed: false },
+    { name: 'currency', expected: 'EUR', actual: 'EUR', passed: true },
+  ]);
+  assert.equal(outcome.passed, false);
+  assert.equal(mocks.athena.commandCalls(StartQueryExecutionCommand)[1]!.args[0].input.QueryString, 'SELECT count(*) FROM "s3tablescatalog/shop-lake"."shop"."orders" WHERE total < 0');
+});
+
+test('a FAILED Athena query fails verification with its reason, not retried', async () => {
+  const { mocks, ports } = mockedAws();
+  mocks.athena.on(StartQueryExecutionCommand).resolves({ QueryExecutionId: 'q9' });
+  mocks.athena.on(GetQueryExecutionCommand).resolves({ QueryExecution: { Status: { State: 'FAILED', StateChangeReason: "TABLE_NOT_FOUND: line 1:22: Table 'shop.orders' does not exist", AthenaError: { ErrorCategory: 2, ErrorType: 1006, Retryable: false } } } });
+  const err = await portError(ports.verify.verify(verifyReq));
+  assert.equal(err.kind, 'failed');
+  assert.equal(err.retryable, false);
+  assert.equal(err.message, "Athena query q9 for verify of public.orders (shop.orders), row count FAILED (error type 1006): TABLE_NOT_FOUND: line 1:22: Table 'shop.orders' does not exist");
+});
+
+test('a query refused for lakeformation:GetDataAccess says who lacks it', async () => {
+  const { mocks, ports } = mockedAws();
+  mocks.athena.on(StartQueryExecutionCommand).resolves({ QueryExecutionId: 'q10' });
+  mocks.athena.on(GetQueryExecutionCommand).resolves({ QueryExecution: { Status: { State: 'FAILED', AthenaError: { ErrorMessage: 'AccessDeniedException: not authorized to perform: lakeformation:GetDataAccess', Retryable: false } } } });
+  const err = await portError(ports.verify.verify(verifyReq));
+  assert.match(err.message, /the principal running Athena queries in workgroup primary lacks the IAM permission lakeformation:GetDataAccess/);
+});
+
+test('a retryable Athena failure and throttling are retryable', async () => {
+  const { mocks, ports } = mockedAws();
+  mocks.athena.on(StartQueryExecutionCommand).rejectsOnce(awsError('TooManyRequestsException', 'Rate exceeded')).resolves({ QueryExecutionId: 'q11' });
+  mocks.athena.on(GetQueryExecutionCommand).resolves({ QueryExecution: { Status: { State: 'FAILED', AthenaError: { ErrorMessage: 'Query exhausted resources', Retryable: true } } } });
+  assert.equal((await portError(ports.verify.verify(verifyReq))).kind, 'throttled');
+  assert.equal((await portError(ports.verify.verify(verifyReq))).kind, 'transient');
+});
+
+test('a snapshot id that is not a number is refused before any query', async () => {
+  const { mocks, ports } = mockedAws();
+  const err = await portError(ports.verify.verify({ ...verifyReq, snapshotId: '1; DROP TABLE x' }));
+  assert.equal(err.kind, 'validation');
+  assert.equal(mocks.athena.commandCalls(StartQueryExecutionCommand).length, 0);
+});
+
+test('Athena results across pages are read, the header row skipped once', async () => {
+  const { mocks, ports } = mockedAws();
+  mocks.athena.on(StartQueryExecutionCommand).resolves({ QueryExecutionId: 'q12' });
+  mocks.athena.on(GetQueryExecutionCommand).resolves({ QueryExecution: { Status: { State: 'SUCCEEDED' } } });
+  mocks.athena
+    .on(GetQueryResultsCommand)
+    .resolvesOnce({ ResultSet: { ResultSetMetadata: { ColumnInfo: [{ Name: 'id', Type: 'varchar' }] }, Rows: [{ Data: [{ VarCharValue: 'id' }] }, { Data: [{ VarCharValue: '1' }] }] }, NextToken: 'n' })
+    .resolvesOnce({ ResultSet: { ResultSetMetadata: { ColumnInfo: [{ Name: 'id', Type: 'varchar' }] }, Rows: [{ Data: [{ VarCharValue: 'id' }] }, { Data: [{}] }] } });
+  assert.deepEqual(await ports.lake.query!('SELECT id FROM shop.orders'), [{ id: '1' }, { id: 'id' }, { id: null }]);
+});
+
+test('ensureNamespace creates the table bucket when asked, and the namespace when missing', async () => {
+  const { mocks, ports } = mockedAws();
+  mocks.s3tables.on(CreateTableBucketCommand).rejects(awsError('ConflictException', 'The bucket that you tried to create already exists, and you own it.', 409));
+  mocks.s3tables.on(GetNamespaceCommand).rejects(awsError('NotFoundException', 'The specified namespace does not exist.', 404));
+  mocks.s3tables.on(CreateNamespaceCommand).resolves({ namespace: ['shop'] });
+  await ports.lake.ensureNamespace('shop');
+  assert.deepEqual(mocks.s3tables.commandCalls(CreateNamespaceCommand)[0]!.args[0].input, { tableBucketARN: 'arn:aws:s3tables:us-east-2:123456789012:bucket/shop-lake', namespace: ['shop'] });
+});
+
+test('a missing table bucket makes CreateNamespace a clear not-found naming the bucket and the fix', async () => {
+  const { mocks, ports } = mockedAws();
+  mocks.s3tables.on(CreateTableBucketCommand).resolves({});
+  mocks.s3tables.on(GetNamespaceCommand).rejects(awsError('NotFoundException', 'not found', 404));
+  mocks.s3tables.on(CreateNamespaceCommand).rejects(awsError('NotFoundException', 'The request was rejected because the specified resource could not be found.', 404));
+  const err = await portError(ports.lake.ensureNamespace('shop'));
+  assert.equal(err.kind, 'not-found');
+  assert.match(err.message, /table bucket arn:aws:s3tables:us-east-2:123456789012:bucket\/shop-lake does not exist; create it or set tableBucket.create: true/);
+});
+
+test('tableExists lists by prefix and matches the exact name', async () => {
+  const { mocks, ports } = mockedAws();
+  mocks.s3tables.on(ListTablesCommand).resolves({ tables: [{ name: 'orders_archive', namespace: ['shop'], type: 'customer', tableARN: 'a', createdAt: new Date(), modifiedAt: new Date() }] });
+  assert.equal(await ports.lake.tableExists('shop', 'orders'), false);
+  mocks.s3tables.on(ListTablesCommand).resolves({ tables: [{ name: 'orders', namespace: ['shop'], type: 'customer', tableARN: 'a', createdAt: new Date(), modifiedAt: new Date() }] });
+  assert.equal(await ports.lake.tableExists('shop', 'orders'), true);
+  mocks.s3tables.on(ListTablesCommand).rejects(awsError('AccessDeniedException', 'denied', 403));
+  assert.match((await portError(ports.lake.tableExists('shop', 'orders'))).message, /lack s3tables:ListTables/);
+});

@@ -1,0 +1,194 @@
+/** RDS snapshot and export adapters against aws-sdk-client-mock: adoption and every failure path. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  CreateDBClusterSnapshotCommand,
+  CreateDBSnapshotCommand,
+  DescribeDBSnapshotsCommand,
+  DescribeExportTasksCommand,
+  StartExportTaskCommand,
+} from '@aws-sdk/client-rds';
+import { parseExportWarning } from '../../src/aws/rds';
+import { awsError, mockedAws, portError } from './mocks';
+
+const snapArn = (id: string) => `arn:aws:rds:us-east-2:123456789012:snapshot:${id}`;
+const snapshotRef = { snapshotId: 'lakesync-shop-1-abc', createdAt: '2025-01-01T00:00:00.000Z', adopted: false };
+
+test('an existing snapshot with our id is adopted, not an error', async () => {
+  const { mocks, ports } = mockedAws();
+  mocks.rds.on(CreateDBSnapshotCommand).rejects(awsError('DBSnapshotAlreadyExistsFault', 'Cannot create the snapshot because a snapshot with the identifier lakesync-shop-1-abc already exists.'));
+  mocks.rds.on(DescribeDBSnapshotsCommand).resolves({
+    DBSnapshots: [{ DBSnapshotIdentifier: 'lakesync-shop-1-abc', DBInstanceIdentifier: 'shop-db', Status: 'creating', SnapshotCreateTime: new Date('2025-01-01T00:00:00Z'), DBSnapshotArn: snapArn('lakesync-shop-1-abc') }],
+  });
+  const ref = await ports.snapshot.startSnapshot({ source: 'shop', snapshotId: 'lakesync-shop-1-abc', mode: 'create' });
+  assert.deepEqual(ref, { snapshotId: 'lakesync-shop-1-abc', createdAt: '2025-01-01T00:00:00.000Z', adopted: true });
+  assert.equal(mocks.rds.commandCalls(CreateDBSnapshotCommand)[0]!.args[0].input.DBInstanceIdentifier, 'shop-db');
+});
+
+test('a snapshot id taken by another instance is refused with the owner named', async () => {
+  const { mocks, ports } = mockedAws();
+  mocks.rds.on(CreateDBSnapshotCommand).rejects(awsError('DBSnapshotAlreadyExistsFault', 'exists'));
+  mocks.rds.on(DescribeDBSnapshotsCommand).resolves({ DBSnapshots: [{ DBSnapshotIdentifier: 'lakesync-shop-1-abc', DBInstanceIdentifier: 'other-db', Status: 'available' }] });
+  const err = await portError(ports.snapshot.startSnapshot({ source: 'shop', snapshotId: 'lakesync-shop-1-abc', mode: 'create' }));
+  assert.equal(err.kind, 'already-exists');
+  assert.match(err.message, /belongs to other-db/);
+});
+
+test('an Aurora source snapshots the cluster', async () => {
+  const { mocks, ports } = mockedAws({ clusterId: 'shop-cluster' });
+  mocks.rds.on(CreateDBClusterSnapshotCommand).resolves({ DBClusterSnapshot: { DBClusterSnapshotIdentifier: 'lakesync-shop-1-abc', SnapshotCreateTime: new Date('2025-02-01T00:00:00Z') } });
+  const ref = await ports.snapshot.startSnapshot({ source: 'shop', snapshotId: 'lakesync-shop-1-abc', mode: 'create' });
+  assert.deepEqual(ref, { snapshotId: 'lakesync-shop-1-abc', createdAt: '2025-02-01T00:00:00.000Z', adopted: false });
+  assert.equal(mocks.rds.commandCalls(CreateDBClusterSnapshotCommand)[0]!.args[0].input.DBClusterIdentifier, 'shop-cluster');
+});
+
+test('latest-automated picks the newest available automated snapshot across pages', async () => {
+  const { mocks, ports } = mockedAws();
+  mocks.rds
+    .on(DescribeDBSnapshotsCommand)
+    .resolvesOnce({
+      DBSnapshots: [
+        { DBSnapshotIdentifier: 'rds:shop-db-2025-01-01', SnapshotType: 'automated', Status: 'available', SnapshotCreateTime: new Date('2025-01-01T03:00:00Z') },
+        { DBSnapshotIdentifier: 'manual-newer', SnapshotType: 'manual', Status: 'available', SnapshotCreateTime: new Date('2025-01-05T03:00:00Z') },
+      ],
+      Marker: 'page2',
+    })
+    .resolvesOnce({
+      DBSnapshots: [
+        { DBSnapshotIdentifier: 'rds:shop-db-2025-01-03', SnapshotType: 'automated', Status: 'available', SnapshotCreateTime: new Date('2025-01-03T03:00:00Z') },
+        { DBSnapshotIdentifier: 'rds:shop-db-2025-01-04', SnapshotType: 'automated', Status: 'creating', SnapshotCreateTime: new Date('2025-01-04T03:00:00Z') },
+      ],
+    });
+  const ref = await ports.snapshot.startSnapshot({ source: 'shop', snapshotId: 'unused', mode: 'latest-automated' });
+  assert.deepEqual(ref, { snapshotId: 'rds:shop-db-2025-01-03', createdAt: '2025-01-03T03:00:00.000Z', adopted: true });
+  const calls = mocks.rds.commandCalls(DescribeDBSnapshotsCommand);
+  assert.deepEqual(calls[0]!.args[0].input.Filters, [{ Name: 'snapshot-type', Values: ['automated'] }]);
+  assert.equal(calls[1]!.args[0].input.Marker, 'page2');
+});
+
+test('latest-automated without automated backups fails with the fix', async () => {
+  const { mocks, ports } = mockedAws();
+  mocks.rds.on(DescribeDBSnapshotsCommand).resolves({ DBSnapshots: [] });
+  const err = await portError(ports.snapshot.startSnapshot({ source: 'shop', snapshotId: 'unused', mode: 'latest-automated' }));
+  assert.equal(err.kind, 'not-found');
+  assert.match(err.message, /instance shop-db has no available automated snapshot: enable automated backups/);
+});
+
+test('access denied on CreateDBSnapshot is not retried and names the call, the snapshot, the code and the permission', async () => {
+  const { mocks, ports } = mockedAws();
+  mocks.rds.on(CreateDBSnapshotCommand).rejects(awsError('AccessDenied', 'User: arn:aws:sts::123456789012:assumed-role/worker/i-1 is not authorized to perform: rds:CreateDBSnapshot', 403));
+  const err = await portError(ports.snapshot.startSnapshot({ source: 'shop', snapshotId: 'lakesync-shop-1-abc', mode: 'create' }));
+  assert.equal(err.kind, 'access-denied');
+  assert.equal(err.retryable, false);
+  assert.equal(err.code, 'AccessDenied');
+  assert.match(err.message, /^RDS CreateDBSnapshot for snapshot lakesync-shop-1-abc of instance shop-db failed with AccessDenied: User: .* \(the credentials lakesync runs with lack rds:CreateDBSnapshot/);
+});
+
+test('the export starts with bucket, prefix, role, KMS key and ExportOnly', async () => {
+  const { mocks, ports } = mockedAws();
+  mocks.rds.on(DescribeDBSnapshotsCommand).resolves({ DBSnapshots: [{ DBSnapshotIdentifier: snapshotRef.snapshotId, DBSnapshotArn: snapArn(snapshotRef.snapshotId), Status: 'available' }] });
+  mocks.rds.on(StartExportTaskCommand).resolves({ ExportTaskIdentifier: 'ls-shop-1-abc', Status: 'STARTING' });
+  const ref = await ports.export.startExport({ source: 'shop', exportId: 'ls-shop-1-abc', snapshot: snapshotRef, tables: ['public.orders', 'public.events'] });
+  assert.deepEqual(ref, { exportId: 'ls-shop-1-abc', location: 's3://shop-exports/lakesync/exports/ls-shop-1-abc', snapshotId: snapshotRef.snapshotId, adopted: false });
+  assert.deepEqual(mocks.rds.commandCalls(StartExportTaskCommand)[0]!.args[0].input, {
+    ExportTaskIdentifier: 'ls-shop-1-abc',
+    SourceArn: snapArn(snapshotRef.snapshotId),
+    S3BucketName: 'shop-exports',
+    S3Prefix: 'lakesync/exports',
+    IamRoleArn: 'arn:aws:iam::123456789012:role/lakesync-export',
+    KmsKeyId: 'alias/lakesync-export',
+    ExportOnly: ['shop.public.orders', 'shop.public.events'],
+  });
+});
+
+test('ExportTaskAlreadyExists adopts the task started by an earlier attempt', async () => {
+  const { mocks, ports } = mockedAws();
+  mocks.rds.on(DescribeDBSnapshotsCommand).resolves({ DBSnapshots: [{ DBSnapshotIdentifier: snapshotRef.snapshotId, DBSnapshotArn: snapArn(snapshotRef.snapshotId), Status: 'available' }] });
+  mocks.rds.on(StartExportTaskCommand).rejects(awsError('ExportTaskAlreadyExistsFault', 'Cannot start export task because a task with the identifier ls-shop-1-abc already exists.'));
+  mocks.rds.on(DescribeExportTasksCommand).resolves({ ExportTasks: [{ ExportTaskIdentifier: 'ls-shop-1-abc', SourceArn: snapArn(snapshotRef.snapshotId), S3Bucket: 'shop-exports', S3Prefix: 'lakesync/exports', Status: 'IN_PROGRESS' }] });
+  const ref = await ports.export.startExport({ source: 'shop', exportId: 'ls-shop-1-abc', snapshot: snapshotRef });
+  assert.deepEqual(ref, { exportId: 'ls-shop-1-abc', location: 's3://shop-exports/lakesync/exports/ls-shop-1-abc', snapshotId: snapshotRef.snapshotId, adopted: true });
+});
+
+test('an export id already used for another snapshot is refused', async () => {
+  const { mocks, ports } = mockedAws();
+  mocks.rds.on(DescribeDBSnapshotsCommand).resolves({ DBSnapshots: [{ DBSnapshotIdentifier: snapshotRef.snapshotId, DBSnapshotArn: snapArn(snapshotRef.snapshotId), Status: 'available' }] });
+  mocks.rds.on(StartExportTaskCommand).rejects(awsError('ExportTaskAlreadyExists', 'exists'));
+  mocks.rds.on(DescribeExportTasksCommand).resolves({ ExportTasks: [{ ExportTaskIdentifier: 'ls-shop-1-abc', SourceArn: snapArn('someone-else'), Status: 'COMPLETE' }] });
+  const err = await portError(ports.export.startExport({ source: 'shop', exportId: 'ls-shop-1-abc', snapshot: snapshotRef }));
+  assert.equal(err.kind, 'already-exists');
+  assert.match(err.message, /already exports .*someone-else/);
+});
+
+test('an inaccessible KMS key fails at once with the key and the permissions to add', async () => {
+  const { mocks, ports } = mockedAws();
+  mocks.rds.on(DescribeDBSnapshotsCommand).resolves({ DBSnapshots: [{ DBSnapshotIdentifier: snapshotRef.snapshotId, DBSnapshotArn: snapArn(snapshotRef.snapshotId), Status: 'available' }] });
+  mocks.rds.on(StartExportTaskCommand).rejects(awsError('KMSKeyNotAccessibleFault', 'The specified KMS key is not accessible.'));
+  const err = await portError(ports.export.startExport({ source: 'shop', exportId: 'ls-shop-1-abc', snapshot: snapshotRef }));
+  assert.equal(err.kind, 'access-denied');
+  assert.match(err.message, /KMSKeyNotAccessibleFault: The specified KMS key is not accessible\. \(.*kms:CreateGrant.*alias\/lakesync-export/);
+});
+
+test('a FAILED export reports its FailureCause', async () => {
+  const { mocks, ports } = mockedAws();
+  mocks.rds.on(DescribeExportTasksCommand).resolves({ ExportTasks: [{ ExportTaskIdentifier: 'ls-shop-1-abc', Status: 'FAILED', PercentProgress: 37, FailureCause: 'The IAM role does not have permission to write to the S3 bucket.' }] });
+  assert.deepEqual(await ports.export.describeExport('ls-shop-1-abc'), {
+    exportId: 'ls-shop-1-abc',
+    state: 'failed',
+    percentProgress: 37,
+    failureCause: 'The IAM role does not have permission to write to the S3 bucket.',
+  });
+});
+
+test('export status is compared case-insensitively and carries progress, skipped tables and warnings', async () => {
+  const { mocks, ports } = mockedAws();
+  mocks.rds
+    .on(DescribeExportTasksCommand)
+    .resolvesOnce({ ExportTasks: [{ ExportTaskIdentifier: 'ls-1', Status: 'in_progress', PercentProgress: 55 }] })
+    .resolvesOnce({
+      ExportTasks: [
+        {
+          ExportTaskIdentifier: 'ls-1',
+          Status: 'COMPLETE',
+          PercentProgress: 100,
+          WarningMessage: JSON.stringify({ skippedTables: [{ target: 'shop.public.blobs', reason: 'table too large' }, 'shop.public.tmp'], generalWarning: 'OID columns are not exported' }),
+        },
+      ],
+    });
+  assert.deepEqual(await ports.export.describeExport('ls-1'), { exportId: 'ls-1', state: 'in_progress', percentProgress: 55 });
+  assert.deepEqual(await ports.export.describeExport('ls-1'), {
+    exportId: 'ls-1',
+    state: 'complete',
+    percentProgress: 100,
+    skippedTables: [
+      { table: 'public.blobs', reason: 'table too large' },
+      { table: 'public.tmp', reason: 'skipped by the RDS export' },
+    ],
+    warnings: ['generalWarning: OID columns are not exported'],
+  });
+});
+
+test('throttling on DescribeExportTasks is retryable, and the next poll succeeds', async () => {
+  const { mocks, ports } = mockedAws();
+  mocks.rds
+    .on(DescribeExportTasksCommand)
+    .rejectsOnce(awsError('Throttling', 'Rate exceeded'))
+    .resolves({ ExportTasks: [{ ExportTaskIdentifier: 'ls-1', Status: 'STARTING' }] });
+  const err = await portError(ports.export.describeExport('ls-1'));
+  assert.equal(err.kind, 'throttled');
+  assert.equal(err.retryable, true);
+  assert.match(err.message, /RDS DescribeExportTasks for export ls-1 failed with Throttling: Rate exceeded/);
+  assert.equal((await ports.export.describeExport('ls-1')).state, 'starting');
+});
+
+test('a missing export is not-found', async () => {
+  const { mocks, ports } = mockedAws();
+  mocks.rds.on(DescribeExportTasksCommand).rejects(awsError('ExportTaskNotFoundFault', 'not found', 404));
+  const err = await portError(ports.export.describeExport('ls-gone'));
+  assert.equal(err.kind, 'not-found');
+});
+
+test('a plain-text WarningMessage is kept as a warning', () => {
+  assert.deepEqual(parseExportWarning('Some tables were skipped', 'shop'), { skippedTables: [], warnings: ['Some tables were skipped'] });
+  assert.deepEqual(parseExportWarning(undefined, 'shop'), { skippedTables: [], warnings: [] });
+});

@@ -1,0 +1,343 @@
+/**
+ * Commands that need no Temporal server: validate, init, plan offline, query and grants, usage
+ * and config errors (exit 2, naming the field), the published JSON Schemas, docker-compose.yml
+ * against the compose specification, the Dockerfile and the package's bin script.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import Ajv2019 from 'ajv/dist/2019';
+import Ajv2020 from 'ajv/dist/2020';
+import Ajv from 'ajv';
+import { parse as parseYaml } from 'yaml';
+import { runCli as runCliInProcess } from '../../src/cli/main';
+import { SCHEMA_FILES, configJsonSchema, messagesJsonSchema, schemaText } from '../../src/cli/schemas';
+import type { CliDeps } from '../../src/cli/context';
+import type { Ports } from '../../src/ports';
+import composeSpec from './fixtures/compose-spec.json';
+import { ROOT, cliEnv, json, runCli, tempDir, writeConfig } from './helpers';
+
+const tmp = tempDir('config');
+after(() => tmp.remove());
+
+/** An address where nothing listens: commands that need Temporal fail, plan goes on without it. */
+const NOWHERE = '127.0.0.1:9';
+
+function validConfig(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    temporal: { address: NOWHERE, taskQueue: 'config-test' },
+    sources: {
+      shop: {
+        database: 'fake',
+        source: { kind: 'fake', tables: ['public.orders', 'public.customers', 'public.card_pii'] },
+        target: { namespace: 'shop', tableName: '{schema}_{table}' },
+        exclude: ['*.*_pii'],
+        tables: { 'public.orders': { primaryKey: ['id'], cursor: { column: 'updated_at' } } },
+        ...overrides,
+      },
+    },
+  };
+}
+
+const goodFile = writeConfig(join(tmp.dir, 'good.yaml'), validConfig());
+
+/** Runs the command in this process with captured output (fast; same code path as the binary). */
+async function inProcess(args: string[], deps: CliDeps = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCliInProcess(args, { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) }, env: cliEnv(), cwd: tmp.dir }, deps);
+  return { code, stdout, stderr };
+}
+
+describe('lakesync validate and config errors', () => {
+  it('validate accepts a good config and summarises it (text and JSON)', async () => {
+    const text = await runCli(['validate', '--config', goodFile]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /good\.yaml: valid/);
+    assert.match(text.stdout, /source shop: local backend, fake source, lake namespace shop, include \*\.\* , exclude \*\.\*_pii|source shop: local backend, fake source, lake namespace shop, include \*\.\*, exclude \*\.\*_pii/);
+    const data = json<{ valid: boolean; temporal: { address: string; taskQueue: string } }>(await runCli(['validate', '--json', '--config', goodFile]));
+    assert.equal(data.valid, true);
+    assert.deepEqual(data.temporal, { address: NOWHERE, namespace: 'default', taskQueue: 'config-test' });
+  });
+
+  const broken: { name: string; content: string | (() => unknown); field: RegExp }[] = [
+    { name: 'missing file', content: '', field: /\(file\) \(got ".*missing\.yaml"\): cannot read the config file/ },
+    { name: 'not YAML', content: 'sources: [unclosed', field: /\(file\).*is not valid YAML/ },
+    { name: 'unknown top-level field', content: () => ({ ...validConfig(), bogus: 1 }), field: /\(root\).*unknown field\(s\) bogus/ },
+    { name: 'bad lake namespace', content: () => validConfig({ target: { namespace: 'Bad-Name' } }), field: /sources\.shop\.target\.namespace \(got "Bad-Name"\): is not a valid lake name/ },
+    { name: 'missing database', content: () => { const c = validConfig(); delete (c.sources as Record<string, Record<string, unknown>>).shop!.database; return c; }, field: /sources\.shop\.database: is required/ },
+    { name: 'bad source name', content: () => ({ sources: { Shop: (validConfig().sources as Record<string, unknown>).shop } }), field: /sources\.Shop \(got "Shop"\): source names are/ },
+    { name: 'table key not schema.table', content: () => validConfig({ tables: { orders: {} } }), field: /sources\.shop\.tables\.orders \(got "orders"\): table keys must be schema\.table/ },
+    { name: 'concurrency 0', content: () => validConfig({ concurrency: 0 }), field: /sources\.shop\.concurrency \(got 0\): must be at least 1/ },
+    { name: 'aws backend without aws section', content: () => validConfig({ backend: 'aws', source: { kind: 'rds', instanceId: 'db1' } }), field: /sources\.shop\.aws\b.*: backend aws needs an aws section/ },
+    { name: 'check on an excluded table', content: () => validConfig({ verify: { checks: [{ name: 'n', table: 'public.card_pii', sql: 'select 1', expect: 1 }] } }), field: /sources\.shop\.verify\.checks\.0\.table \(got "public\.card_pii"\): the check names a table this source does not sync/ },
+  ];
+
+  for (const b of broken) {
+    it(`validate: ${b.name} -> exit 2 naming the field`, async () => {
+      const file = join(tmp.dir, b.name === 'missing file' ? 'missing.yaml' : `${b.name.replace(/\W+/g, '-')}.yaml`);
+      if (typeof b.content === 'string' && b.content) writeFileSync(file, b.content);
+      if (typeof b.content === 'function') writeConfig(file, b.content());
+      const run = await inProcess(['validate', '--config', file]);
+      assert.equal(run.code, 2);
+      assert.match(run.stderr, /^error: invalid configuration:/);
+      assert.match(run.stderr, b.field);
+    });
+  }
+
+  it('validate --json lists the issues with path, value and message', async () => {
+    const file = writeConfig(join(tmp.dir, 'json-issues.yaml'), validConfig({ concurrency: 0 }));
+    const run = await runCli(['validate', '--json', '--config', file]);
+    assert.equal(run.code, 2);
+    const out = json<{ valid: boolean; issues: { path: string; value: unknown; message: string }[] }>(run);
+    assert.equal(out.valid, false);
+    assert.deepEqual(out.issues, [{ path: 'sources.shop.concurrency', value: 0, message: 'must be at least 1' }]);
+  });
+
+  it('every command that reads the config exits 2 and names the field on a config error', async () => {
+    const file = writeConfig(join(tmp.dir, 'bad-for-all.yaml'), validConfig({ target: { namespace: 'Bad-Name' } }));
+    const commands = [
+      ['plan', 'shop'], ['sync', 'shop'], ['rerun', 'shop', '--failed'], ['status', 'shop'], ['status', 'shop', '--watch'], ['watermarks', 'shop'],
+      ['query', 'shop', 'select 1'], ['grants', 'shop'], ['schedule', 'create', 'shop', '--every', '1h'], ['schedule', 'describe', 'shop'],
+      ['schedule', 'pause', 'shop'], ['schedule', 'trigger', 'shop'], ['schedule', 'delete', 'shop'], ['worker'], ['dev', '--port', '1', '--ui-port', '2'],
+    ];
+    for (const args of commands) {
+      const run = await inProcess([...args, '--config', file]);
+      assert.equal(run.code, 2, `lakesync ${args.join(' ')}: ${run.stderr}`);
+      assert.match(run.stderr, /sources\.shop\.target\.namespace \(got "Bad-Name"\)/, `lakesync ${args.join(' ')}`);
+    }
+    // The real binary too (exit code of the process).
+    const spawned = await runCli(['sync', 'shop', '--config', file]);
+    assert.equal(spawned.code, 2);
+    assert.match(spawned.stderr, /sources\.shop\.target\.namespace/);
+  });
+
+  it('an unknown source is a config error naming sources.<name>', async () => {
+    for (const args of [['plan', 'nope'], ['sync', 'nope'], ['status', 'nope'], ['schedule', 'create', 'nope', '--every', '1h']]) {
+      const run = await inProcess([...args, '--config', goodFile]);
+      assert.equal(run.code, 2, args.join(' '));
+      assert.match(run.stderr, /sources\.nope \(got "nope"\): no such source; the config defines: shop/);
+    }
+  });
+});
+
+describe('usage errors exit 2', () => {
+  const cases: { args: string[]; message: RegExp }[] = [
+    { args: ['bogus'], message: /unknown command 'bogus'/ },
+    { args: ['sync'], message: /missing required argument 'source'/ },
+    { args: ['sync', 'shop', '--frobnicate'], message: /unknown option '--frobnicate'/ },
+    { args: ['rerun', 'shop'], message: /rerun needs exactly one of --failed or --tables/ },
+    { args: ['rerun', 'shop', '--failed', '--tables', 'public.orders'], message: /rerun needs exactly one of --failed or --tables/ },
+    { args: ['rerun', 'shop', '--tables', 'orders'], message: /--tables: orders is not schema\.table/ },
+    { args: ['sync', 'shop', '--tables', ' , '], message: /--tables needs at least one table/ },
+    { args: ['schedule', 'create', 'shop'], message: /exactly one of --cron <expression> or --every <duration>/ },
+    { args: ['schedule', 'create', 'shop', '--every', '6 hours'], message: /--every "6 hours": use a number and a unit/ },
+    { args: ['schedule', 'create', 'shop', '--cron', '0 2 *'], message: /a cron expression has 5 fields/ },
+    { args: ['schedule', 'create', 'shop', '--every', '1h', '--time-zone', 'Mars/Olympus'], message: /not an IANA time zone/ },
+    { args: ['schedule', 'create', 'shop', '--every', '1h', '--overlap', 'sometimes'], message: /argument 'sometimes' is invalid\. Allowed choices are skip, buffer-one/ },
+    { args: ['schedule', 'create', 'shop', '--every', '1h', '--rerun-failed', '--tables', 'public.orders'], message: /--rerun-failed and --tables do not go together/ },
+    { args: ['schedule', 'backfill', 'shop', '--from', 'yesterday', '--to', '2025-01-01'], message: /--from "yesterday" is not a date/ },
+    { args: ['schedule', 'backfill', 'shop', '--from', '2025-01-02', '--to', '2025-01-01'], message: /--to must be after --from/ },
+    { args: ['dev', '--port', 'seventy'], message: /--port "seventy" is not a port number/ },
+    { args: ['init', '--source', 'Bad Name'], message: /--source "Bad Name": source names are/ },
+    { args: ['query', 'shop', '  '], message: /give the SQL to run/ },
+  ];
+  for (const c of cases) {
+    it(`lakesync ${c.args.join(' ')}`, async () => {
+      const run = await inProcess([...c.args, '--config', goodFile]);
+      assert.equal(run.code, 2, run.stdout + run.stderr);
+      assert.match(run.stderr, c.message);
+    });
+  }
+
+  it('help exits 0 and lists every command and the exit codes', async () => {
+    const run = await runCli(['--help']);
+    assert.equal(run.code, 0);
+    for (const cmd of ['init', 'validate', 'plan', 'sync', 'rerun', 'status', 'watermarks', 'query', 'grants', 'schedule', 'worker', 'dev']) assert.match(run.stdout, new RegExp(`^  ${cmd} `, 'm'));
+    assert.match(run.stdout, /Exit codes: 0 success, 1 partial or failed cycle/);
+  });
+
+  it('a command that needs Temporal exits 1 with the address and the fix when the server is unreachable', async () => {
+    const run = await inProcess(['sync', 'shop', '--config', goodFile]);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /cannot reach Temporal at 127\.0\.0\.1:9 \(namespace default\).*lakesync dev/);
+  });
+});
+
+describe('lakesync init', () => {
+  it('writes a commented starter config that validates, refuses to overwrite, and --force overwrites', async () => {
+    const file = join(tmp.dir, 'starter.yaml');
+    const run = await runCli(['init', '--source', 'shop', '--config', file]);
+    assert.equal(run.code, 0, run.stderr);
+    const text = readFileSync(file, 'utf8');
+    assert.match(text, /^# yaml-language-server: \$schema=.*docs\/lakesync\.schema\.json$/m);
+    assert.match(text, /^# lakesync configuration/m);
+    assert.equal((await runCli(['validate', '--config', file])).code, 0);
+
+    const again = await runCli(['init', '--config', file]);
+    assert.equal(again.code, 2);
+    assert.match(again.stderr, /starter\.yaml exists: pass --force/);
+    assert.equal((await runCli(['init', '--force', '--source', 'other', '--config', file])).code, 0);
+    assert.match(readFileSync(file, 'utf8'), /^ {2}other:$/m);
+
+    // The starter also satisfies the editor schema.
+    const ajv = new Ajv({ strict: false, allErrors: true });
+    const validate = ajv.compile(JSON.parse(readFileSync(join(ROOT, SCHEMA_FILES.config), 'utf8')));
+    assert.equal(validate(parseYaml(readFileSync(file, 'utf8'))), true, JSON.stringify(validate.errors));
+  });
+});
+
+describe('lakesync plan without Temporal', () => {
+  it('plans from the fake backend\'s tables: actions, keys, lake names, cursor and the exclusion rule; exit 0', async () => {
+    const run = await inProcess(['plan', 'shop', '--config', goodFile]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /lake state from: unknown \(no source workflow\)/);
+    assert.match(run.stdout, /public\.orders\s+shop\.public_orders\s+create\s+lake table missing\s+id \(configured\)\s+updated_at/);
+    assert.match(run.stdout, /public\.customers\s+shop\.public_customers\s+create/);
+    assert.match(run.stdout, /public\.card_pii\s+excluded by rule "exclude \*\.\*_pii"/);
+    assert.match(run.stdout, /note: lake state unknown: cannot reach Temporal at 127\.0\.0\.1:9/);
+  });
+});
+
+describe('lakesync query and grants', () => {
+  const rows = [{ id: 1, name: 'a' }, { id: 2, name: null }];
+  const ports = (withQuery: boolean): CliDeps => ({
+    portsFor: async () => {
+      let closed = false;
+      return {
+        lake: withQuery ? { query: async (sql: string) => (sql.includes('orders') ? rows : []) } : {},
+        grant: withQuery ? { list: async () => [{ principal: 'analyst', resource: { namespace: 'shop', table: 'public_orders' }, permissions: ['SELECT', 'DESCRIBE'] }] } : {},
+        close: async () => void (closed = closed || true),
+      } as unknown as Ports;
+    },
+  });
+
+  it('query --json prints the rows as JSON; text mode prints a table', async () => {
+    const run = await inProcess(['query', 'shop', '--json', 'select * from shop.public_orders', '--config', goodFile], ports(true));
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(JSON.parse(run.stdout), rows);
+    const text = await inProcess(['query', 'shop', 'select * from shop.public_orders', '--config', goodFile], ports(true));
+    assert.match(text.stdout, /^id\s+name\n1\s+a\n2\n\(2 rows\)/);
+  });
+
+  it('grants lists the grant store (JSON and text)', async () => {
+    const run = await inProcess(['grants', 'shop', '--json', '--config', goodFile], ports(true));
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(JSON.parse(run.stdout)[0].permissions, ['SELECT', 'DESCRIBE']);
+    const text = await inProcess(['grants', 'shop', '--config', goodFile], ports(true));
+    assert.match(text.stdout, /analyst\s+shop\.public_orders\s+SELECT,DESCRIBE/);
+  });
+
+  it('a backend without query or grant listing is a clear error, exit 2 (the real fake backend)', async () => {
+    const q = await runCli(['query', 'shop', 'select 1', '--config', goodFile]);
+    assert.equal(q.code, 2);
+    assert.match(q.stderr, /the fake backend of source shop cannot run queries/);
+    const g = await runCli(['grants', 'shop', '--config', goodFile]);
+    assert.equal(g.code, 2);
+    assert.match(g.stderr, /the fake backend of source shop cannot list grants/);
+  });
+});
+
+describe('published schemas', () => {
+  it('docs/lakesync.schema.json and docs/messages.schema.json are current (scripts/gen-schemas.ts)', () => {
+    assert.equal(readFileSync(join(ROOT, SCHEMA_FILES.config), 'utf8'), schemaText(configJsonSchema()), 'regenerate docs/lakesync.schema.json');
+    assert.equal(readFileSync(join(ROOT, SCHEMA_FILES.messages), 'utf8'), schemaText(messagesJsonSchema()), 'regenerate docs/messages.schema.json');
+  });
+
+  it('the config schema accepts a good config and flags what an editor should flag', () => {
+    const validate = new Ajv({ strict: false, allErrors: true }).compile(configJsonSchema());
+    assert.equal(validate(validConfig()), true, JSON.stringify(validate.errors));
+    assert.equal(validate(validConfig({ target: { namespace: 'Bad-Name' } })), false);
+    assert.ok(validate.errors!.some((e) => e.instancePath === '/sources/shop/target/namespace' && e.keyword === 'pattern'));
+    assert.equal(validate(validConfig({ concurency: 3 })), false, 'a misspelt field');
+  });
+
+  it('the messages schema accepts the documented payloads and rejects bad ones', () => {
+    const ajv = new Ajv2020({ strict: false });
+    ajv.addSchema(messagesJsonSchema());
+    const check = (def: string, value: unknown) => ajv.validate({ $ref: `messages.schema.json#/$defs/${def}` }, value);
+    assert.equal(check('SourceWorkflowInput', { source: 'shop' }), true);
+    assert.equal(check('SyncRequest', { tables: ['public.orders'], requestId: 'r-1', requestedBy: 'billing' }), true);
+    assert.equal(check('RerunRequest', { tables: 'failed', approveDeletes: true }), true);
+    assert.equal(check('RerunRequest', { tables: ['public.orders'] }), true);
+    assert.equal(check('RerunRequest', { tables: [] }), false, 'an empty table list');
+    assert.equal(check('RerunRequest', { tables: 'all' }), false, 'only "failed" is a word');
+    assert.equal(check('SyncRequest', { table: 'public.orders' }), false, 'a misspelt field');
+    assert.equal(check('TriggerInput', { source: 'shop', taskQueue: 'lakesync', rerun: { tables: 'failed' } }), true);
+    const schema = messagesJsonSchema() as { 'x-lakesync-messages': { signals: Record<string, string>; updates: Record<string, unknown> } };
+    assert.deepEqual(schema['x-lakesync-messages'].signals, { requestSync: 'SyncRequest', requestRerun: 'RerunRequest' });
+    assert.deepEqual(Object.keys(schema['x-lakesync-messages'].updates), ['rerun']);
+  });
+});
+
+/**
+ * The vendored compose-spec schema (2021) names its draft by an older URL than Ajv's and marks
+ * sub-schemas with the pre-2019 `id` keyword (names only, never referenced): drop both.
+ */
+function modernised(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(modernised);
+  if (!schema || typeof schema !== 'object') return schema;
+  return Object.fromEntries(
+    Object.entries(schema as Record<string, unknown>)
+      .filter(([key, value]) => key !== '$schema' && !(key === 'id' && typeof value === 'string'))
+      .map(([key, value]) => [key, modernised(value)]),
+  );
+}
+
+describe('docker-compose.yml, Dockerfile and the bin script', () => {
+  const compose = parseYaml(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8')) as {
+    services: Record<string, { image?: string; build?: { context: string; dockerfile: string }; depends_on?: string[] | Record<string, unknown>; ports?: string[]; command?: string[] }>;
+  };
+
+  it('docker-compose.yml is valid against the Compose specification schema', () => {
+    const ajv = new Ajv2019({ strict: false, allErrors: true });
+    // The spec's own string formats.
+    ajv.addFormat('duration', /^(\d+(\.\d+)?(ns|us|ms|s|m|h))+$/);
+    ajv.addFormat('ports', { type: 'string', validate: (s: string) => /^[\d.:[\]a-f-]+(\/(tcp|udp))?$/.test(s) });
+    ajv.addFormat('ports', { type: 'number', validate: (n: number) => Number.isInteger(n) && n > 0 && n < 65536 });
+    ajv.addFormat('expose', /^\d+(-\d+)?(\/(tcp|udp))?$/);
+    const validate = ajv.compile(modernised(composeSpec) as Record<string, unknown>);
+    assert.equal(validate(compose), true, JSON.stringify(validate.errors, null, 2));
+  });
+
+  it('wires Temporal, its UI, PostgreSQL and a worker built from this repo, on loopback ports', () => {
+    const s = compose.services;
+    assert.deepEqual(Object.keys(s).sort(), ['postgresql', 'temporal', 'temporal-setup', 'temporal-ui', 'worker']);
+    assert.deepEqual(s.worker!.build, { context: '.', dockerfile: 'Dockerfile' });
+    assert.deepEqual(s.worker!.command, ['worker', '--config', '/config/lakesync.yaml']);
+    for (const [name, svc] of Object.entries(s)) {
+      const deps = Array.isArray(svc.depends_on) ? svc.depends_on : Object.keys(svc.depends_on ?? {});
+      for (const d of deps) assert.ok(d in s, `${name} depends on unknown service ${d}`);
+      for (const p of svc.ports ?? []) assert.match(p, /^127\.0\.0\.1:/, `${name} publishes ${p} beyond this machine`);
+    }
+    const setup = JSON.stringify(s['temporal-setup']);
+    for (const attribute of ['LakesyncSource=Keyword', 'LakesyncCycleStatus=Keyword', 'LakesyncFailedTables=Int']) assert.ok(setup.includes(attribute), attribute);
+  });
+
+  it('every file the Dockerfile copies from the build context exists and is not ignored', () => {
+    const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+    const ignored = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    const copies = [...dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => m[1]!.split(/\s+/));
+    assert.ok(copies.length >= 6, `COPY lines found: ${copies.join(', ')}`);
+    for (const path of copies) {
+      assert.ok(existsSync(join(ROOT, path)), `${path} is missing`);
+      assert.ok(!ignored.includes(path.split('/')[0]!), `${path} is excluded by .dockerignore`);
+    }
+    assert.match(dockerfile, /^ENTRYPOINT \["tini", "--", "node", "bin\/lakesync\.js"\]$/m);
+  });
+
+  it('bin/lakesync.js runs the compiled CLI from dist/', async (t) => {
+    const bin = readFileSync(join(ROOT, 'bin/lakesync.js'), 'utf8');
+    assert.match(bin, /^#!\/usr\/bin\/env node/);
+    assert.match(bin, /require\('\.\.\/dist\/src\/cli\/main\.js'\)/);
+    if (!existsSync(join(ROOT, 'dist/src/cli/main.js'))) {
+      t.skip('dist/ is not built (npm run build)');
+      return;
+    }
+    const { spawnSync } = await import('node:child_process');
+    const run = spawnSync(process.execPath, [join(ROOT, 'bin/lakesync.js'), 'validate', '--config', goodFile], { encoding: 'utf8', env: cliEnv() });
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /good\.yaml: valid/);
+  });
+});

@@ -1,0 +1,127 @@
+/**
+ * `lakesync schedule` against a real Temporal server: create -> trigger -> a cycle runs;
+ * pause stops the actions and unpause resumes them; describe, backfill, delete, and errors.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { after, before, describe, it } from 'node:test';
+import { freePort } from '../../src/devserver';
+import type { SourceStatus } from '../../src/workflows/messages';
+import { type Cluster, eventually, fakeConfig, json, runCli, startCluster, tempDir, writeConfig } from './helpers';
+
+interface Described {
+  scheduleId: string;
+  what: string;
+  every?: string;
+  cron?: string[];
+  timeZone: string;
+  overlap: string;
+  paused: boolean;
+  note?: string;
+  actionsTaken: number;
+  nextRuns: string[];
+  recent: { workflowId: string }[];
+  url?: string;
+}
+
+describe('lakesync schedule', () => {
+  const tmp = tempDir('schedule');
+  const configFile = join(tmp.dir, 'lakesync.yaml');
+  let cluster: Cluster | undefined;
+  const cli = (...args: string[]) => runCli([...args, '--config', configFile]);
+  const describeSchedule = async (...extra: string[]) => json<Described>(await cli('schedule', 'describe', 'shop', '--json', ...extra));
+  const sourceStatus = async () => json<{ status?: SourceStatus }>(await cli('status', 'shop', '--json')).status;
+
+  before(async () => {
+    const port = await freePort();
+    writeConfig(configFile, fakeConfig(`127.0.0.1:${port}`, 'cli-schedule-test', { shop: { source: { kind: 'fake', tables: 2 } } }));
+    cluster = await startCluster({ dbFile: join(tmp.dir, 'temporal.db'), port, configFile });
+  });
+
+  after(async () => {
+    await cluster?.stop();
+    tmp.remove();
+  });
+
+  it('create -> describe -> trigger: the trigger workflow signals the source and a cycle runs', async () => {
+    const created = await cli('schedule', 'create', 'shop', '--cron', '0 2 * * *', '--time-zone', 'Europe/Paris', '--overlap', 'buffer-one', '--note', 'nightly');
+    assert.equal(created.code, 0, created.stderr);
+    assert.match(created.stdout, /schedule lakesync\/shop\/sync created: sync, cron 0 2 \* \* \* \(Europe\/Paris\), overlap buffer-one/);
+
+    const d = await describeSchedule();
+    assert.equal(d.scheduleId, 'lakesync/shop/sync');
+    assert.deepEqual(d.cron, ['0 2 * * *']);
+    assert.equal(d.timeZone, 'Europe/Paris');
+    assert.equal(d.overlap, 'BUFFER_ONE');
+    assert.equal(d.paused, false);
+    assert.equal(d.note, 'nightly');
+    assert.equal(d.actionsTaken, 0);
+    assert.equal(new Date(d.nextRuns[0]!).toLocaleString('en-GB', { timeZone: 'Europe/Paris', hour: '2-digit', minute: '2-digit' }), '02:00');
+    assert.match(d.url!, /\/namespaces\/default\/schedules\/lakesync%2Fshop%2Fsync$/);
+
+    const triggered = await cli('schedule', 'trigger', 'shop');
+    assert.equal(triggered.code, 0, triggered.stderr);
+    const cycle = await eventually('a cycle started by the schedule', async () => (await sourceStatus())?.lastCycle);
+    assert.equal(cycle.status, 'succeeded');
+    assert.equal(cycle.counts.committed, 2);
+    const after = await describeSchedule();
+    assert.equal(after.actionsTaken, 1);
+    assert.match(after.recent[0]!.workflowId, /^lakesync\/shop\/trigger-sync/);
+    const text = await cli('schedule', 'describe', 'shop');
+    assert.match(text.stdout, /^schedule lakesync\/shop\/sync$/m);
+    assert.match(text.stdout, /^when: +cron 0 2 \* \* \* \(Europe\/Paris\)$/m);
+  });
+
+  it('pause stops the actions, unpause resumes them', async () => {
+    const created = await cli('schedule', 'create', 'shop', '--name', 'fast', '--every', '2s', '--rerun-failed');
+    assert.equal(created.code, 0, created.stderr);
+    const fast = (...args: string[]) => cli('schedule', ...args, 'shop', '--name', 'fast');
+    const taken = async () => json<Described>(await cli('schedule', 'describe', 'shop', '--name', 'fast', '--json')).actionsTaken;
+    await eventually('the schedule to act', async () => ((await taken()) >= 1 ? true : undefined), 30_000, 500);
+
+    assert.equal((await fast('pause', '--note', 'maintenance')).code, 0);
+    const paused = json<Described>(await cli('schedule', 'describe', 'shop', '--name', 'fast', '--json'));
+    assert.equal(paused.paused, true);
+    assert.equal(paused.note, 'maintenance');
+    await delay(1_000); // an action already under way when the pause landed
+    const atPause = await taken();
+    await delay(6_000); // three intervals
+    assert.equal(await taken(), atPause, 'no action while paused');
+    assert.match((await fast('describe')).stdout, /\(PAUSED\)[\s\S]*next runs: none while paused/);
+
+    assert.equal((await fast('unpause')).code, 0);
+    await eventually('an action after unpause', async () => ((await taken()) > atPause ? true : undefined), 30_000, 500);
+    assert.equal((await fast('delete')).code, 0);
+  });
+
+  it('backfill takes the actions of a past range', async () => {
+    assert.equal((await cli('schedule', 'create', 'shop', '--name', 'hourly', '--every', '1h', '--paused')).code, 0);
+    const before = json<Described>(await cli('schedule', 'describe', 'shop', '--name', 'hourly', '--json'));
+    assert.equal(before.actionsTaken, 0);
+    const to = new Date();
+    const from = new Date(to.getTime() - 3 * 3600_000 - 60_000);
+    const run = await cli('schedule', 'backfill', 'shop', '--name', 'hourly', '--from', from.toISOString(), '--to', to.toISOString(), '--overlap', 'allow-all');
+    assert.equal(run.code, 0, run.stderr);
+    const afterBackfill = await eventually('the backfilled actions', async () => {
+      const d = json<Described>(await cli('schedule', 'describe', 'shop', '--name', 'hourly', '--json'));
+      return d.actionsTaken >= 3 ? d : undefined;
+    }, 30_000, 500);
+    assert.equal(afterBackfill.actionsTaken, 3, 'one per hour boundary in the 3 h range');
+  });
+
+  it('a second create with the same name, and any verb on a missing schedule, are usage errors', async () => {
+    const again = await cli('schedule', 'create', 'shop', '--cron', '0 3 * * *');
+    assert.equal(again.code, 2);
+    assert.match(again.stderr, /schedule lakesync\/shop\/sync exists/);
+    assert.equal((await cli('schedule', 'delete', 'shop')).code, 0);
+    for (const verb of ['describe', 'pause', 'unpause', 'trigger', 'delete']) {
+      const run = await cli('schedule', verb, 'shop');
+      assert.equal(run.code, 2, verb);
+      assert.match(run.stderr, /no schedule lakesync\/shop\/sync: create it with/);
+    }
+    const badCron = await cli('schedule', 'create', 'shop', '--cron', '99 99 * * *');
+    assert.equal(badCron.code, 2, badCron.stderr);
+    assert.match(badCron.stderr, /the Temporal server refused the schedule/);
+  });
+});

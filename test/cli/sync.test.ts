@@ -1,0 +1,248 @@
+/**
+ * sync, rerun, plan, status, watermarks against a real Temporal dev server and a worker on the
+ * fake backend; a sync started with the Temporal CLI; a rerun sent by another process with
+ * signal-with-start (examples/service-rerun.mjs).
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { parse as parseYaml } from 'yaml';
+import { freePort } from '../../src/devserver';
+import { runCli as runCliInProcess } from '../../src/cli/main';
+import type { CycleResult } from '../../src/model';
+import type { Ports } from '../../src/ports';
+import type { FakeState } from '../../src/fake/state';
+import { toolchain } from '../../src/toolchain';
+import type { SourceStatus } from '../../src/workflows/messages';
+import type { PlanReport } from '../../src/cli/plan-view';
+import { type Cluster, ROOT, cliEnv, eventually, fakeConfig, json, runCli, startCluster, tempDir, writeConfig } from './helpers';
+
+const exec = promisify(execFile);
+
+describe('lakesync sync, rerun, plan, status, watermarks', () => {
+  const tmp = tempDir('sync');
+  const configFile = join(tmp.dir, 'lakesync.yaml');
+  const stateDir = join(tmp.dir, 'fake-state');
+  const stateFile = join(stateDir, 'fake-state.json');
+  const taskQueue = 'cli-sync-test';
+  let cluster: Cluster | undefined;
+  const cli = (...args: string[]) => runCli([...args, '--config', configFile]);
+
+  before(async () => {
+    const port = await freePort();
+    writeConfig(
+      configFile,
+      fakeConfig(`127.0.0.1:${port}`, taskQueue, {
+        shop: {
+          source: {
+            kind: 'fake',
+            tables: ['public.a', 'public.b', 'public.c', 'public.secret_pii'],
+            latencyMs: 50,
+            stateDir,
+            // b and c fail once (not retryable), so the first cycle is partial and a rerun fixes them.
+            failures: [
+              { table: 'public.b', phase: 'load', times: 1, retryable: false, message: 'b breaks once' },
+              { table: 'public.c', phase: 'load', times: 1, retryable: false, message: 'c breaks once' },
+            ],
+          },
+          exclude: ['*.*_pii'],
+          tables: { 'public.a': { primaryKey: ['id'] } },
+        },
+        cli: { source: { kind: 'fake', tables: 2 } },
+      }),
+    );
+    // The dev server listens on the port the config names.
+    cluster = await startCluster({ dbFile: join(tmp.dir, 'temporal.db'), port, configFile });
+  });
+
+  after(async () => {
+    await cluster?.stop();
+    tmp.remove();
+  });
+
+  it('plan before any sync: every included table is new, the excluded one names its rule, and no port is called', async () => {
+    const run = await cli('plan', 'shop', '--json');
+    assert.equal(run.code, 0, run.stderr);
+    const plan = json<PlanReport>(run);
+    const byTable = Object.fromEntries(plan.rows.map((r) => [r.table, r]));
+    assert.equal(byTable['public.a']!.action, 'create');
+    assert.equal(byTable['public.a']!.lakeTable, 'shop.a');
+    assert.deepEqual(byTable['public.a']!.primaryKey, ['id']);
+    assert.equal(byTable['public.a']!.keyFrom, 'configured');
+    assert.equal(byTable['public.b']!.action, 'create');
+    assert.equal(byTable['public.secret_pii']!.action, 'skip');
+    assert.equal(byTable['public.secret_pii']!.excludedBy, 'exclude *.*_pii');
+    assert.equal(existsSync(stateFile), false, 'plan must not touch the backend');
+  });
+
+  let firstCycle: CycleResult;
+
+  it('sync --wait --json prints the CycleResult and exits 1 for a partial cycle', async () => {
+    const run = await cli('sync', 'shop', '--wait', '--json');
+    assert.equal(run.code, 1, run.stderr);
+    firstCycle = json<CycleResult>(run);
+    assert.equal(firstCycle.status, 'partial');
+    const status = Object.fromEntries(firstCycle.tables.map((t) => [t.table, t.status]));
+    assert.deepEqual(status, { 'public.a': 'committed', 'public.b': 'failed', 'public.c': 'failed', 'public.secret_pii': 'skipped' });
+    assert.match(firstCycle.tables.find((t) => t.table === 'public.b')!.error!.message, /b breaks once/);
+  });
+
+  it('watermarks lists the committed table and status shows the failed ones', async () => {
+    const marks = await cli('watermarks', 'shop', '--json');
+    assert.equal(marks.code, 0, marks.stderr);
+    const { ledger } = json<{ ledger: Record<string, { action: string; rowCount: number }> }>(marks);
+    assert.deepEqual(Object.keys(ledger), ['public.a']);
+    assert.equal(ledger['public.a']!.action, 'create');
+    assert.equal(ledger['public.a']!.rowCount, 100);
+
+    const text = await cli('watermarks', 'shop');
+    assert.equal(text.code, 0);
+    assert.match(text.stdout, /public\.a\s+create\s+100/);
+    assert.match(text.stdout, /public\.b: never loaded; last error \[load\].*b breaks once/);
+
+    const status = await cli('status', 'shop');
+    assert.equal(status.code, 1, 'the last cycle is partial');
+    assert.match(status.stdout, /shop: idle/);
+    assert.match(status.stdout, /last cycle .* partial: 1 committed, 2 failed, 1 skipped/);
+    assert.match(status.stdout, /lakesync rerun shop --failed/);
+    assert.match(status.stdout, /partial cycles:\s+http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\?query=LakesyncSource/);
+  });
+
+  it('plan after the sync reads the ledger and the last export: the loaded table merges, and nothing in the backend changes', async () => {
+    const before = JSON.parse(readFileSync(stateFile, 'utf8')) as FakeState;
+    const run = await cli('plan', 'shop', '--json');
+    assert.equal(run.code, 0, run.stderr);
+    const plan = json<PlanReport>(run);
+    assert.match(plan.tablesFrom, /the last export ls-shop-/);
+    const rows = Object.fromEntries(plan.rows.map((r) => [r.table, r]));
+    assert.equal(rows['public.a']!.action, 'merge');
+    assert.match(rows['public.a']!.why, /primary key \(id\) configured/);
+    assert.equal(rows['public.b']!.action, 'create');
+    assert.equal(rows['public.b']!.keyFrom, 'source', 'the export reports the source key');
+
+    // Only the read-only discovery of the last export ran: no snapshot, export, load, lake or grant call, nothing written.
+    const afterState = JSON.parse(readFileSync(stateFile, 'utf8')) as FakeState;
+    const { counters: countersBefore, ...restBefore } = before;
+    const { counters: countersAfter, ...restAfter } = afterState;
+    assert.deepEqual(restAfter, restBefore);
+    const changed = Object.keys(countersAfter).filter((k) => countersAfter[k] !== countersBefore[k]).sort();
+    assert.deepEqual(changed, ['discover', 'discover.available']);
+
+    // In-process, with ports that fail every call but the two discovery reads.
+    const calls: string[] = [];
+    const discover = {
+      exportAvailable: async () => (calls.push('discover.exportAvailable'), true),
+      discover: async () => {
+        calls.push('discover.discover');
+        return { database: 'fake', tables: [{ table: 'public.a', target: 'fake.public.a', columns: [], primaryKey: ['id'] }], skipped: [{ table: 'public.z', reason: 'unsupported type' }], warnings: [] };
+      },
+    };
+    const recording = new Proxy({} as Ports, {
+      get: (_t, group) => {
+        if (group === 'discover') return discover;
+        if (typeof group !== 'string' || group === 'close' || group === 'then') return undefined;
+        return new Proxy({}, { get: (_g, method) => async () => { calls.push(`${group}.${String(method)}`); throw new Error(`plan called ${group}.${String(method)}`); } });
+      },
+    });
+    const out: string[] = [];
+    const code = await runCliInProcess(['plan', 'shop', '--config', configFile], {
+      stdout: { write: (s: string) => out.push(s) },
+      stderr: { write: (s: string) => out.push(s) },
+      env: cliEnv(),
+      cwd: tmp.dir,
+    }, { portsFor: async () => recording });
+    assert.equal(code, 0, out.join(''));
+    assert.deepEqual(calls, ['discover.exportAvailable', 'discover.discover']);
+    assert.match(out.join(''), /public\.a\s+shop\.a\s+merge\s+primary key \(id\) configured/);
+    assert.match(out.join(''), /note: public\.z was not exported: unsupported type/);
+  });
+
+  it('rerun refuses an unknown table with exit 2 and the workflow\'s reason', async () => {
+    const run = await cli('rerun', 'shop', '--tables', 'public.nope');
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /rerun refused: unknown table\(s\) public\.nope/);
+  });
+
+  it('a separate process reruns a failed table by signal-with-start (examples/service-rerun.mjs)', async () => {
+    const address = cluster!.server.address;
+    const { stdout } = await exec(process.execPath, [join(ROOT, 'examples/service-rerun.mjs'), 'shop', 'public.b'], {
+      env: cliEnv({ TEMPORAL_ADDRESS: address, LAKESYNC_TASK_QUEUE: taskQueue }),
+      cwd: ROOT,
+    });
+    const requestId = stdout.trim();
+    assert.match(requestId, /^billing-/);
+    const served = await eventually('the rerun cycle', async () => {
+      const status = json<{ status: SourceStatus }>(await cli('status', 'shop', '--json')).status;
+      return status.recentCycles.find((c) => c.requestIds.includes(requestId));
+    });
+    assert.equal(served.kind, 'rerun');
+    assert.equal(served.status, 'succeeded');
+    assert.deepEqual(served.counts, { committed: 1, failed: 0, skipped: 3 }, 'public.b loads; the other tables are not requested');
+  });
+
+  it('rerun --failed --wait reruns what is still failed and exits 0 when it succeeds', async () => {
+    const run = await cli('rerun', 'shop', '--failed', '--wait');
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    assert.match(run.stdout, /rerun accepted: rerun-.* \(public\.c\)/);
+    assert.match(run.stdout, /cycle .* \(rerun\) succeeded: 1 committed, 0 failed/);
+    const nothing = await cli('rerun', 'shop', '--failed');
+    assert.equal(nothing.code, 2);
+    assert.match(nothing.stderr, /no table has failed/);
+    const marks = json<{ ledger: Record<string, unknown> }>(await cli('watermarks', 'shop', '--json'));
+    assert.deepEqual(Object.keys(marks.ledger).sort(), ['public.a', 'public.b', 'public.c']);
+  });
+
+  it('sync --tables --wait loads only those tables and exits 0; without --wait it prints the request and a UI link', async () => {
+    const run = await cli('sync', 'shop', '--tables', 'public.a', '--wait', '--json');
+    assert.equal(run.code, 0, run.stderr);
+    const result = json<CycleResult>(run);
+    assert.equal(result.status, 'succeeded');
+    assert.deepEqual(result.tables.filter((t) => t.status === 'committed').map((t) => t.table), ['public.a']);
+    assert.equal(result.tables.find((t) => t.table === 'public.a')!.action, 'merge');
+
+    const quick = await cli('sync', 'shop', '--json');
+    assert.equal(quick.code, 0, quick.stderr);
+    const sent = json<{ workflowId: string; requestId: string; url: string }>(quick);
+    assert.equal(sent.workflowId, 'lakesync/shop');
+    assert.match(sent.requestId, /^sync-/);
+    assert.match(sent.url, /^http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\/lakesync%2Fshop\//);
+  });
+
+  it('a sync started by the Temporal CLI (workflow type, task queue, JSON input) runs a cycle', async () => {
+    await exec(toolchain().temporal, [
+      'workflow', 'start',
+      '--address', cluster!.server.address,
+      '--namespace', 'default',
+      '--task-queue', taskQueue,
+      '--type', 'sourceWorkflow',
+      '--workflow-id', 'lakesync/cli',
+      '--input', '{"source": "cli"}',
+    ]);
+    const last = await eventually('the first cycle of source cli', async () => json<{ status: SourceStatus }>(await cli('status', 'cli', '--json')).status?.lastCycle);
+    assert.equal(last.status, 'succeeded');
+    assert.equal(last.counts.committed, 2);
+    assert.deepEqual(last.requestIds, ['r1'], 'the start itself requested the sync');
+  });
+
+  it('status of a source that never ran says so; rerun of it is a usage error', async () => {
+    writeConfig(join(tmp.dir, 'other.yaml'), withExtraSource());
+    const status = await runCli(['status', 'never', '--config', join(tmp.dir, 'other.yaml')]);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /never: no source workflow \(lakesync\/never\) runs yet/);
+    const rerun = await runCli(['rerun', 'never', '--failed', '--config', join(tmp.dir, 'other.yaml')]);
+    assert.equal(rerun.code, 2);
+    assert.match(rerun.stderr, /no source workflow lakesync\/never runs, so there is no export to rerun from/);
+    const marks = await runCli(['watermarks', 'never', '--config', join(tmp.dir, 'other.yaml')]);
+    assert.equal(marks.code, 1);
+    assert.match(marks.stderr, /no source workflow lakesync\/never runs, so there is no ledger: run "lakesync sync never" first/);
+  });
+
+  function withExtraSource(): unknown {
+    const config = parseYaml(readFileSync(configFile, 'utf8')) as { sources: Record<string, unknown> };
+    config.sources.never = { database: 'fake', source: { kind: 'fake', tables: 1 }, target: { namespace: 'never' } };
+    return config;
+  }
+});

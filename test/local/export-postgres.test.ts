@@ -1,0 +1,82 @@
+/**
+ * The export against a real PostgreSQL server: one consistent snapshot for every table (rows
+ * committed while it runs stay out), and a 1,000,000-row table streamed with bounded memory
+ * into several part files (measured in a process of its own, figures printed).
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { exportSnapshot } from '../../src/local/export/exporter';
+import { openPostgres } from '../../src/local/source/postgres';
+import { readParquet } from './helpers/parquet';
+import { startPostgres, type TestPostgres } from './helpers/postgres';
+
+const MILLION = 1_000_000;
+/** The exporter's own peak resident memory may not exceed this, whatever the table size. */
+const PEAK_RSS_LIMIT_MB = 400;
+
+let pg: TestPostgres;
+let work: string;
+
+before(async () => {
+  work = mkdtempSync(join(tmpdir(), 'lakesync-export-pg-'));
+  pg = await startPostgres();
+});
+
+after(async () => {
+  await pg?.stop();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe('export from PostgreSQL', () => {
+  test('reads every table at one snapshot: rows committed during the export stay out', async () => {
+    await pg.query('CREATE TABLE a_first (id int PRIMARY KEY); INSERT INTO a_first SELECT generate_series(1, 10);');
+    await pg.query('CREATE TABLE b_second (id int PRIMARY KEY, note text); INSERT INTO b_second SELECT i, $$before$$ FROM generate_series(1, 10) AS i;');
+    const db = openPostgres(pg.url);
+    try {
+      const outDir = join(work, 'consistent');
+      const summary = await exportSnapshot(db, {
+        exportId: 'ls-pg-1',
+        database: 'shop',
+        snapshot: { snapshotId: 's1', createdAt: new Date().toISOString(), adopted: false },
+        outDir,
+        tables: ['public.a_first', 'public.b_second'],
+        onProgress: async ({ tablesDone }) => {
+          // After the first table, another session changes the second one and commits.
+          if (tablesDone === 1) await pg.query("INSERT INTO b_second SELECT i, 'during' FROM generate_series(11, 20) AS i; UPDATE b_second SET note = 'during' WHERE id = 1;");
+        },
+      });
+      assert.deepEqual(summary.tables.map((t) => [t.table, t.rows]), [['public.a_first', 10], ['public.b_second', 10]]);
+      const dir = join(outDir, 'shop', 'public.b_second', '1');
+      const { rows } = readParquet(readdirSync(dir).map((f) => join(dir, f)));
+      assert.ok(rows.every((r) => r.note === 'before'), 'the export sees the table as it was when the export began');
+      const [count] = await pg.query<{ n: string }>('SELECT count(*) AS n FROM b_second');
+      assert.equal(Number(count!.n), 20, 'the concurrent change did commit');
+    } finally {
+      await db.close();
+    }
+  });
+
+  test(`streams a ${MILLION.toLocaleString('en')}-row table into several parts with bounded memory`, async () => {
+    await pg.query(`CREATE TABLE big (id bigint PRIMARY KEY, name text, amount numeric(12, 2), created_at timestamptz, flag boolean);
+      INSERT INTO big SELECT i, 'name ' || i, (i % 100000) / 100.0, TIMESTAMPTZ '2024-01-01 00:00:00+00' + i * INTERVAL '1 second', i % 2 = 0
+      FROM generate_series(1, ${MILLION}) AS i;`);
+    const outDir = join(work, 'big');
+    // Its own process, so the figures are the exporter's alone.
+    const out = execFileSync(process.execPath, [join(__dirname, 'helpers', 'export-child.js'), pg.url, outDir, 'shop'], { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
+    const figures = JSON.parse(out.trim().split('\n').at(-1)!) as { seconds: number; baselineRssMb: number; peakRssMb: number; peakHeapMb: number; tables: { table: string; rows: number; parts: number; bytes: number }[] };
+    const big = figures.tables.find((t) => t.table === 'public.big')!;
+    console.log(
+      `export of ${big.rows} rows: ${figures.seconds.toFixed(1)} s, ${big.parts} parts, ${(big.bytes / 1e6).toFixed(1)} MB; ` +
+        `exporter peak RSS ${figures.peakRssMb.toFixed(0)} MB (baseline ${figures.baselineRssMb.toFixed(0)} MB), peak JS heap ${figures.peakHeapMb.toFixed(0)} MB`,
+    );
+    assert.equal(big.rows, MILLION);
+    assert.ok(big.parts >= 4, `${big.parts} part files`);
+    assert.ok(figures.peakRssMb < PEAK_RSS_LIMIT_MB, `peak RSS ${figures.peakRssMb.toFixed(0)} MB is under ${PEAK_RSS_LIMIT_MB} MB`);
+    const parts = readdirSync(join(outDir, 'shop', 'public.big', '1')).sort();
+    assert.match(parts[0]!, /^part-00000-[0-9a-f-]{36}\.gz\.parquet$/);
+  });
+});

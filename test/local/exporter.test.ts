@@ -1,0 +1,233 @@
+/** The local export: RDS layout, encodings and type mappings, part files, ExportOnly and skipped tables (PGlite source). */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { exportSnapshot } from '../../src/local/export/exporter';
+import type { ExportInfo, TablesInfo } from '../../src/local/export/layout';
+import type { SourceDb } from '../../src/local/source/db';
+import { seedDemo } from '../../src/local/source/demo-schema';
+import { openPglite } from '../../src/local/source/pglite';
+import { readParquet } from './helpers/parquet';
+
+const SNAPSHOT = { snapshotId: 'lakesync-shop-1', createdAt: '2024-05-01T00:00:00.000Z', adopted: false };
+
+const ALL_TYPES_SQL = `
+CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+CREATE TABLE all_types (
+  id smallint PRIMARY KEY, i4 integer, i8 bigint, r real, d double precision, b boolean, raw bytea,
+  n numeric(12, 4), m money, dt date, t time(6), tz timetz, ts timestamp(3), tstz timestamptz,
+  iv interval, j json, jb jsonb, u uuid, arr text[], iarr integer[], e mood, c char(3), vc varchar(10)
+);
+INSERT INTO all_types VALUES
+ (1, -2147483648, 9223372036854775807, 0.1, 1.0000000000000002, true, '\\x00ff10',
+  12345.6789, 12.5, '2024-02-29', '23:59:59.123456', '10:00:00+02', '2024-02-29 12:34:56.789', '2024-02-29 12:34:56.789+01',
+  '1 year 2 mons 3 days 04:05:06', '{"a":  [1, 2]}', '{"b": {"c": null}}', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
+  ARRAY['a', 'b c', 'd"e'], ARRAY[1, NULL, 3], 'happy', 'ab', 'héllo'),
+ (2, NULL, NULL, 'NaN', '-Infinity', false, '', NULL, NULL, 'infinity', NULL, NULL, NULL, NULL,
+  '-00:00:01', NULL, 'null', NULL, '{}', NULL, 'sad', NULL, ''),
+ (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+CREATE TABLE "Odd Table" (id int, "bad column" text);
+CREATE TABLE empty_one (id bigint PRIMARY KEY, note text);
+CREATE TABLE with_oid (id int, o oid, label text);
+INSERT INTO with_oid VALUES (1, 42, 'x');
+`;
+
+let db: SourceDb;
+let work: string;
+
+before(async () => {
+  work = mkdtempSync(join(tmpdir(), 'lakesync-export-'));
+  db = await openPglite(undefined);
+  await seedDemo(db);
+  await db.exec(ALL_TYPES_SQL);
+});
+
+after(async () => {
+  await db?.close();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+function partsOf(exportDir: string, table: string): string[] {
+  const dir = join(exportDir, 'shop', table, '1');
+  return readdirSync(dir).sort().map((f) => join(dir, f));
+}
+
+describe('exportSnapshot on PGlite', () => {
+  let outDir: string;
+  let summary: Awaited<ReturnType<typeof exportSnapshot>>;
+
+  before(async () => {
+    outDir = join(work, 'full');
+    summary = await exportSnapshot(db, { exportId: 'ls-shop-1', database: 'shop', snapshot: SNAPSHOT, outDir, rowsPerPart: 250, rowGroupSize: 100, fetchRows: 64 });
+  });
+
+  test('writes export_info and export_tables_info in the RDS layout', () => {
+    const files = readdirSync(outDir).sort();
+    assert.ok(files.includes('export_info_ls-shop-1.json'), files.join(', '));
+    const tablesInfo = files.filter((f) => /^export_tables_info_ls-shop-1_from_1_to_\d+\.json$/.test(f));
+    assert.equal(tablesInfo.length, 1);
+    const info = JSON.parse(readFileSync(join(outDir, 'export_info_ls-shop-1.json'), 'utf8')) as ExportInfo;
+    assert.equal(info.exportTaskIdentifier, 'ls-shop-1');
+    assert.equal(info.status, 'COMPLETE');
+    assert.equal(info.snapshotTime, SNAPSHOT.createdAt);
+    assert.match(info.warningMessage ?? '', /Odd Table/);
+
+    const status = (JSON.parse(readFileSync(join(outDir, tablesInfo[0]!), 'utf8')) as TablesInfo).perTableStatus;
+    assert.equal(tablesInfo[0], `export_tables_info_ls-shop-1_from_1_to_${status.length}.json`);
+    const complete = status.filter((s) => s.status === 'COMPLETE').map((s) => s.target).sort();
+    assert.deepEqual(complete, [
+      'shop.public.all_types',
+      'shop.public.customer_pii',
+      'shop.public.customers',
+      'shop.public.empty_one',
+      'shop.public.events',
+      'shop.public.order_items',
+      'shop.public.page_views',
+      'shop.public.products',
+      'shop.public.with_oid',
+    ]);
+    const odd = status.find((s) => s.target === 'shop.public.Odd Table');
+    assert.equal(odd?.status, 'SKIPPED');
+    assert.match(odd?.warningMessage ?? '', /"bad column".*rename/);
+    assert.deepEqual(summary.skipped.map((s) => s.table), ['public.Odd Table']);
+    for (const s of status.filter((e) => e.status === 'COMPLETE')) {
+      assert.ok(s.tableStatistics?.extractionStartTime, `${s.target} has table statistics`);
+      assert.ok((s.sizeGB ?? -1) > 0, `${s.target} has a size`);
+    }
+  });
+
+  test('records originalTypeMappings with the RDS exported types', () => {
+    const file = readdirSync(outDir).find((f) => f.startsWith('export_tables_info_'))!;
+    const status = (JSON.parse(readFileSync(join(outDir, file), 'utf8')) as TablesInfo).perTableStatus;
+    const mappings = status.find((s) => s.target === 'shop.public.all_types')!.schemaMetadata!.originalTypeMappings;
+    const byName = Object.fromEntries(mappings.map((m) => [m.columnName, m]));
+    const expected: Record<string, [string, string]> = {
+      id: ['smallint', 'int32'],
+      i4: ['integer', 'int32'],
+      i8: ['bigint', 'int64'],
+      r: ['real', 'float'],
+      d: ['double precision', 'double'],
+      b: ['boolean', 'boolean'],
+      raw: ['bytea', 'binary'],
+      n: ['numeric', 'binary (UTF8)'],
+      m: ['money', 'binary (UTF8)'],
+      dt: ['date', 'binary (UTF8)'],
+      t: ['time without time zone', 'binary (UTF8)'],
+      tz: ['time with time zone', 'binary (UTF8)'],
+      ts: ['timestamp without time zone', 'binary (UTF8)'],
+      tstz: ['timestamp with time zone', 'binary (UTF8)'],
+      iv: ['interval', 'binary (UTF8)'],
+      j: ['json', 'binary (UTF8)'],
+      jb: ['jsonb', 'binary (UTF8)'],
+      u: ['uuid', 'binary (UTF8)'],
+      arr: ['ARRAY', 'binary (UTF8)'],
+      iarr: ['ARRAY', 'binary (UTF8)'],
+      e: ['USER-DEFINED', 'binary (UTF8)'],
+      c: ['character', 'binary (UTF8)'],
+      vc: ['character varying', 'binary (UTF8)'],
+    };
+    assert.deepEqual(Object.keys(byName), Object.keys(expected));
+    for (const [name, [originalType, exported]] of Object.entries(expected)) {
+      assert.equal(byName[name]!.originalType, originalType, name);
+      assert.equal(byName[name]!.expectedExportedType, exported, name);
+    }
+    assert.equal(byName.n!.originalNumPrecision, 12);
+    assert.equal((byName.n as { originalNumScale?: number }).originalNumScale, 4);
+    assert.equal(byName.vc!.originalCharMaxLength, 10);
+    assert.equal(byName.ts!.originalDateTimePrecision, 3);
+    const withOid = status.find((s) => s.target === 'shop.public.with_oid')!.schemaMetadata!.originalTypeMappings;
+    assert.deepEqual(withOid.map((m) => m.columnName), ['id', 'label'], 'oid columns are not exported');
+  });
+
+  test('encodes values as RDS does: native numbers, booleans and bytes, everything else as PostgreSQL text in UTC', () => {
+    const { schema, rows, compression } = readParquet(partsOf(outDir, 'public.all_types'));
+    assert.deepEqual(compression, ['GZIP']);
+    assert.deepEqual(schema, {
+      id: 'int32', i4: 'int32', i8: 'int64', r: 'float', d: 'double', b: 'bool', raw: 'binary',
+      n: 'string', m: 'string', dt: 'string', t: 'string', tz: 'string', ts: 'string', tstz: 'string',
+      iv: 'string', j: 'string', jb: 'string', u: 'string', arr: 'string', iarr: 'string', e: 'string', c: 'string', vc: 'string',
+    });
+    const [one, two, three] = [...rows].sort((a, b) => Number(a.id) - Number(b.id));
+    assert.deepEqual(one, {
+      id: 1, i4: -2147483648, i8: '9223372036854775807', r: Math.fround(0.1), d: 1.0000000000000002, b: true, raw: '00ff10',
+      n: '12345.6789', m: '$12.50', dt: '2024-02-29', t: '23:59:59.123456', tz: '10:00:00+02', ts: '2024-02-29 12:34:56.789',
+      tstz: '2024-02-29 11:34:56.789+00', iv: '1 year 2 mons 3 days 04:05:06', j: '{"a":  [1, 2]}', jb: '{"b": {"c": null}}',
+      u: 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', arr: '{a,"b c","d\\"e"}', iarr: '{1,NULL,3}', e: 'happy', c: 'ab ', vc: 'héllo',
+    });
+    assert.equal(two!.r, 'nan');
+    assert.equal(two!.d, '-inf');
+    assert.equal(two!.raw, '');
+    assert.equal(two!.dt, 'infinity');
+    assert.equal(two!.iv, '-00:00:01');
+    assert.equal(two!.jb, 'null');
+    assert.equal(two!.arr, '{}');
+    assert.equal(two!.vc, '');
+    assert.ok(Object.entries(three!).every(([k, v]) => k === 'id' || v === null), 'NULLs stay NULL in every type');
+  });
+
+  test('streams a table into several part files named part-<n>-<uuid>.gz.parquet', async () => {
+    const parts = partsOf(outDir, 'public.order_items');
+    assert.equal(parts.length, 3, '600 rows at 250 rows per part');
+    parts.forEach((p, i) => assert.match(p, new RegExp(`/part-0000${i}-[0-9a-f-]{36}\\.gz\\.parquet$`)));
+    const { rows } = readParquet(parts);
+    assert.equal(rows.length, 600);
+    const source = await db.query<{ k: string }>(`SELECT order_id || '/' || line_no AS k FROM order_items ORDER BY 1`);
+    assert.deepEqual(rows.map((r) => `${r.order_id}/${r.line_no}`).sort(), source.map((r) => r.k));
+    assert.equal(summary.tables.find((t) => t.table === 'public.order_items')?.rows, 600);
+  });
+
+  test('every exported value equals the source value read as text', async () => {
+    const { rows } = readParquet(partsOf(outDir, 'public.customers'));
+    const source = await db.query<Record<string, string | null>>(
+      `SELECT id::text, name, email, tier::text, signup_date::text, balance::text, preferences::text, tags::text,
+              to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') AS updated_at
+       FROM customers ORDER BY customers.id`,
+    );
+    const exported = [...rows].sort((a, b) => Number(a.id) - Number(b.id));
+    assert.equal(exported.length, source.length);
+    exported.forEach((row, i) => {
+      const want = source[i]!;
+      assert.equal(String(row.id), want.id);
+      for (const col of ['name', 'email', 'tier', 'signup_date', 'balance', 'preferences', 'tags']) assert.equal(row[col], want[col], `${col} of row ${want.id}`);
+      // timestamptz text is UTC with a +00 suffix and trailing zero digits dropped.
+      const text = String(row.updated_at);
+      assert.match(text, /\+00$/);
+      assert.equal(new Date(text.replace(' ', 'T').replace(/\+00$/, 'Z')).toISOString().slice(0, 23), new Date(`${want.updated_at}Z`.replace(' ', 'T')).toISOString().slice(0, 23));
+    });
+  });
+
+  test('an empty table gets one empty part that still carries its columns', () => {
+    const parts = partsOf(outDir, 'public.empty_one');
+    assert.equal(parts.length, 1);
+    const { schema, rows } = readParquet(parts);
+    assert.deepEqual(schema, { id: 'int64', note: 'string' });
+    assert.equal(rows.length, 0);
+  });
+
+  test('records the primary keys the catalog declares, composite keys in key order', () => {
+    assert.deepEqual(summary.primaryKeys['public.order_items'], ['order_id', 'line_no']);
+    assert.deepEqual(summary.primaryKeys['public.customers'], ['id']);
+    assert.deepEqual(summary.primaryKeys['public.page_views'], []);
+  });
+});
+
+describe('exportSnapshot with ExportOnly', () => {
+  test('exports only the named tables', async () => {
+    const outDir = join(work, 'only');
+    const result = await exportSnapshot(db, { exportId: 'ls-shop-2', database: 'shop', snapshot: SNAPSHOT, outDir, tables: ['public.products', 'public.events'] });
+    assert.deepEqual(result.tables.map((t) => t.table).sort(), ['public.events', 'public.products']);
+    assert.deepEqual(readdirSync(join(outDir, 'shop')).sort(), ['public.events', 'public.products']);
+    const info = JSON.parse(readFileSync(join(outDir, 'export_info_ls-shop-2.json'), 'utf8')) as ExportInfo;
+    assert.deepEqual(info.exportOnly, ['shop.public.products', 'shop.public.events']);
+  });
+
+  test('an export that matches no table still writes a tables-info file naming the database', async () => {
+    const outDir = join(work, 'none');
+    const result = await exportSnapshot(db, { exportId: 'ls-shop-3', database: 'shop', snapshot: SNAPSHOT, outDir, tables: ['public.nope'] });
+    assert.equal(result.tables.length, 0);
+    const info = JSON.parse(readFileSync(join(outDir, 'export_tables_info_ls-shop-3_from_1_to_1.json'), 'utf8')) as TablesInfo;
+    assert.deepEqual(info.perTableStatus, [{ target: 'shop', warningMessage: 'no table matched the export' }]);
+  });
+});

@@ -1,0 +1,403 @@
+/**
+ * The embedded mode's ports that need no Spark: snapshots, export tasks (real PGlite export),
+ * discover, manifests, the grant store, load-run records and the job arguments of a load.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { after, before, describe, test } from 'node:test';
+import { parseConfig } from '../../src/config/load';
+import type { SourceConfig } from '../../src/config/schema';
+import { PortError } from '../../src/errors';
+import type { ExportRef, LoadRequest } from '../../src/model';
+import type { Ports } from '../../src/ports';
+import { createLocalPorts } from '../../src/local';
+import { createGrantPort } from '../../src/local/grants';
+import { assertReadOnly } from '../../src/local/lake';
+import { createLoadPort, jobArguments, MAX_RUN_RESTARTS, newRunId, type RunRecord } from '../../src/local/load';
+import { createManifestStore } from '../../src/local/manifests';
+import { layoutOf } from '../../src/local/paths';
+import { RunnerClient } from '../../src/local/runner/client';
+import { sameValue } from '../../src/local/verify';
+
+let work: string;
+before(() => {
+  work = mkdtempSync(join(tmpdir(), 'lakesync-ports-'));
+});
+after(() => rmSync(work, { recursive: true, force: true }));
+
+function shopSource(workDir: string, extra: Record<string, unknown> = {}): SourceConfig {
+  const config = parseConfig({
+    sources: {
+      shop: {
+        database: 'shop',
+        source: { kind: 'pglite', dataDir: join(workDir, 'pg'), demo: true },
+        target: { namespace: 'shop' },
+        local: { workDir },
+        tables: { 'public.events': { cursor: { column: 'id', mode: 'upsert' } } },
+        ...extra,
+      },
+    },
+  });
+  return config.sources.shop!;
+}
+
+async function waitExport(ports: Ports, exportId: string) {
+  for (let i = 0; i < 600; i++) {
+    const status = await ports.export.describeExport(exportId);
+    if (status.state !== 'in_progress') return status;
+    await delay(100);
+  }
+  throw new Error(`export ${exportId} did not finish`);
+}
+
+describe('snapshot, export and discover on an embedded PGlite source', () => {
+  let ports: Ports;
+  let dir: string;
+  let ref: ExportRef;
+
+  before(async () => {
+    dir = join(work, 'shop');
+    ports = await createLocalPorts('shop', shopSource(dir), { dataRoot: work, exportTuning: { rowsPerPart: 200 } });
+  });
+  after(async () => ports?.close?.());
+
+  test('a snapshot is created once and adopted after that', async () => {
+    const first = await ports.snapshot.startSnapshot({ source: 'shop', snapshotId: 'lakesync-shop-1-abc', mode: 'create' });
+    assert.equal(first.adopted, false);
+    const again = await ports.snapshot.startSnapshot({ source: 'shop', snapshotId: 'lakesync-shop-1-abc', mode: 'create' });
+    assert.deepEqual(again, { ...first, adopted: true });
+    assert.equal((await ports.snapshot.describeSnapshot(first.snapshotId)).state, 'available');
+    const latest = await ports.snapshot.startSnapshot({ source: 'shop', snapshotId: 'x', mode: 'latest-automated' });
+    assert.equal(latest.snapshotId, first.snapshotId);
+  });
+
+  test('an unknown existing snapshot is a not-found error that says how snapshots are made', async () => {
+    await assert.rejects(ports.snapshot.startSnapshot({ source: 'shop', snapshotId: 'x', mode: 'existing', existingSnapshotId: 'nope' }), (err: unknown) => {
+      assert.ok(err instanceof PortError);
+      assert.equal(err.kind, 'not-found');
+      assert.match(err.message, /snapshot "nope" does not exist.*mode create/);
+      return true;
+    });
+  });
+
+  test('an export runs in the background, completes, and is adopted when started again', async () => {
+    const snapshot = await ports.snapshot.startSnapshot({ source: 'shop', snapshotId: 'lakesync-shop-1-abc', mode: 'create' });
+    ref = await ports.export.startExport({ source: 'shop', exportId: 'ls-shop-1-abc', snapshot });
+    assert.equal(ref.adopted, false);
+    assert.equal(ref.location, join(dir, 'exports', 'ls-shop-1-abc'));
+    const status = await waitExport(ports, 'ls-shop-1-abc');
+    assert.equal(status.state, 'complete', status.failureCause);
+    assert.equal(status.percentProgress, 100);
+    assert.ok(existsSync(join(ref.location, 'export_info_ls-shop-1-abc.json')));
+    assert.ok(!existsSync(`${ref.location}.partial`));
+    const again = await ports.export.startExport({ source: 'shop', exportId: 'ls-shop-1-abc', snapshot });
+    assert.equal(again.adopted, true);
+    await assert.rejects(
+      ports.export.startExport({ source: 'shop', exportId: 'ls-shop-1-abc', snapshot: { ...snapshot, snapshotId: 'other' } }),
+      /ExportTaskAlreadyExists|exists for snapshot/,
+    );
+  });
+
+  test('discover lists every exported table with its mappings and the source primary keys', async () => {
+    const found = await ports.discover.discover(ref);
+    assert.equal(found.database, 'shop');
+    const byName = Object.fromEntries(found.tables.map((t) => [t.table, t]));
+    assert.deepEqual(Object.keys(byName).sort(), ['public.customer_pii', 'public.customers', 'public.events', 'public.order_items', 'public.page_views', 'public.products']);
+    assert.deepEqual(byName['public.order_items']!.primaryKey, ['order_id', 'line_no']);
+    assert.deepEqual(byName['public.page_views']!.primaryKey, []);
+    assert.equal(byName['public.customers']!.target, 'shop.public.customers');
+    assert.equal(byName['public.customers']!.columns.find((c) => c.columnName === 'tier')?.originalType, 'USER-DEFINED');
+    assert.deepEqual(found.skipped, []);
+    assert.equal(await ports.discover.exportAvailable(ref), true);
+    assert.equal(await ports.discover.exportAvailable({ ...ref, exportId: 'ls-gone', location: join(dir, 'exports', 'ls-gone') }), false);
+  });
+
+  test('discover of a missing export is a not-found error that says to sync again', async () => {
+    await assert.rejects(ports.discover.discover({ ...ref, exportId: 'ls-gone', location: join(dir, 'exports', 'ls-gone') }), /no export_info file.*run a new sync/);
+  });
+
+  test('an export whose owner process died is started again by the next describe', async () => {
+    const snapshot = await ports.snapshot.startSnapshot({ source: 'shop', snapshotId: 'lakesync-shop-2-abc', mode: 'create' });
+    const tasks = join(dir, 'export-tasks');
+    mkdirSync(tasks, { recursive: true });
+    // A task left "in progress" by a process that no longer exists (pid 2^22 + 1 is above Linux's pid limit).
+    writeFileSync(join(tasks, 'ls-shop-2-abc.json'), JSON.stringify({ exportId: 'ls-shop-2-abc', snapshot, state: 'in_progress', percentProgress: 40, ownerPid: 4194305, startedAt: new Date().toISOString(), tables: ['public.products'] }));
+    mkdirSync(join(dir, 'exports', 'ls-shop-2-abc.partial', 'junk'), { recursive: true });
+    const status = await waitExport(ports, 'ls-shop-2-abc');
+    assert.equal(status.state, 'complete');
+    const found = await ports.discover.discover({ exportId: 'ls-shop-2-abc', location: join(dir, 'exports', 'ls-shop-2-abc'), snapshotId: snapshot.snapshotId, adopted: true });
+    assert.deepEqual(found.tables.map((t) => t.table), ['public.products']);
+    assert.ok(!existsSync(join(dir, 'exports', 'ls-shop-2-abc', 'junk')));
+  });
+
+  test('an export that fails reports the cause as a failed task', async () => {
+    const badDir = join(work, 'bad');
+    const bad = await createLocalPorts('bad', { ...shopSource(badDir), source: { kind: 'postgres', url: 'postgres://nobody@127.0.0.1:1/none' } }, { dataRoot: work });
+    try {
+      const snapshot = await bad.snapshot.startSnapshot({ source: 'bad', snapshotId: 's1', mode: 'create' });
+      await bad.export.startExport({ source: 'bad', exportId: 'ls-bad-1', snapshot });
+      const status = await waitExport(bad, 'ls-bad-1');
+      assert.equal(status.state, 'failed');
+      assert.match(status.failureCause ?? '', /cannot connect to PostgreSQL postgres:\/\/nobody@127\.0\.0\.1:1\/none.*check that the server runs/);
+    } finally {
+      await bad.close?.();
+    }
+  });
+});
+
+describe('manifest store', () => {
+  test('stores JSON under manifests/ and reads it back by its file:// reference', async () => {
+    const store = createManifestStore(join(work, 'm'));
+    const ref = await store.put('c1/plan.json', [{ table: 'public.a' }]);
+    assert.match(ref, /^file:\/\/.*\/m\/c1\/plan\.json$/);
+    assert.deepEqual(await store.get(ref), [{ table: 'public.a' }]);
+  });
+
+  test('refuses keys and references outside its folder, and names a missing manifest', async () => {
+    const store = createManifestStore(join(work, 'm'));
+    await assert.rejects(store.put('../escape.json', {}), /leaves the manifests folder/);
+    await assert.rejects(store.get('file:///etc/passwd'), /outside/);
+    await assert.rejects(store.get('s3://bucket/key'), /not a file:\/\/ URL/);
+    await assert.rejects(store.get(`file://${join(work, 'm', 'c9', 'missing.json')}`), /missing: the work dir was cleaned/);
+  });
+});
+
+describe('grant store', () => {
+  const file = () => join(work, 'grants', 'grants.json');
+  const exists = async (_ns: string, table: string) => table !== 'missing';
+  const request = { source: 'shop', namespace: 'shop', lakeTables: ['customers', 'orders'], principals: [{ principal: 'analyst', tablePermissions: ['SELECT', 'DESCRIBE'], namespacePermissions: ['DESCRIBE'] }] };
+
+  test('records Lake Formation request shapes and is idempotent', async () => {
+    const port = createGrantPort(file(), 'shop', exists);
+    assert.deepEqual(await port.grant(request), { granted: 3, alreadyGranted: 0 });
+    assert.deepEqual(await port.grant(request), { granted: 0, alreadyGranted: 3 });
+    const stored = JSON.parse(readFileSync(file(), 'utf8'));
+    assert.equal(stored.catalogId, 'local:s3tablescatalog/shop');
+    const table = stored.entries.find((e: { Resource: { Table?: { Name: string } } }) => e.Resource.Table?.Name === 'customers');
+    assert.deepEqual(table, {
+      Id: 'analyst|table|shop.customers',
+      Principal: { DataLakePrincipalIdentifier: 'analyst' },
+      Resource: { Table: { CatalogId: 'local:s3tablescatalog/shop', DatabaseName: 'shop', Name: 'customers' } },
+      Permissions: ['DESCRIBE', 'SELECT'],
+      PermissionsWithGrantOption: [],
+    });
+    const listed = await port.list!();
+    assert.deepEqual(listed.find((g) => !g.resource.table), { principal: 'analyst', resource: { namespace: 'shop' }, permissions: ['DESCRIBE'] });
+    assert.equal(listed.length, 3);
+  });
+
+  test('adds a new permission to an existing grant and counts it as granted', async () => {
+    const port = createGrantPort(file(), 'shop', exists);
+    const outcome = await port.grant({ ...request, lakeTables: ['customers'], principals: [{ ...request.principals[0]!, tablePermissions: ['INSERT'] }] });
+    assert.deepEqual(outcome, { granted: 1, alreadyGranted: 1 });
+    const customers = (await port.list!()).find((g) => g.resource.table === 'customers');
+    assert.deepEqual(customers?.permissions, ['DESCRIBE', 'INSERT', 'SELECT']);
+  });
+
+  test('refuses a grant on a missing table, an empty principal and a permission of the wrong resource', async () => {
+    const port = createGrantPort(file(), 'shop', exists);
+    await assert.rejects(port.grant({ ...request, lakeTables: ['missing'] }), (err: unknown) => err instanceof PortError && err.kind === 'not-found' && /shop\.missing failed: the lake table does not exist/.test(err.message));
+    await assert.rejects(port.grant({ ...request, principals: [{ ...request.principals[0]!, principal: ' ' }] }), /principal is empty/);
+    await assert.rejects(port.grant({ ...request, principals: [{ ...request.principals[0]!, namespacePermissions: ['SELECT'] }] }), /SELECT do not apply to a namespace/);
+  });
+});
+
+describe('load runs', () => {
+  const layout = () => layoutOf(join(work, 'runs-dir'));
+  const source = shopSource(join(work, 'runs-dir'));
+  const req = (table: string, action: LoadRequest['plan']['action'], extra: Partial<LoadRequest['plan']> = {}): LoadRequest => ({
+    source: 'shop',
+    cycleId: '3-abcd',
+    runToken: `3-abcd:${table}`,
+    exportLocation: '/data/exports/ls-shop-3-abcd',
+    database: 'shop',
+    plan: { table, lakeTable: table.split('.')[1]!, action, reason: 'test', primaryKey: [], ...extra },
+    namespace: 'shop',
+    maxDeleteFraction: 0.5,
+    approveDeletes: false,
+    resultLocation: join(work, 'results', '3-abcd', `${table}.json`),
+  });
+
+  test('job arguments are the Glue job arguments, with the configured cursor mode', () => {
+    assert.deepEqual(jobArguments(req('public.order_items', 'merge', { primaryKey: ['order_id', 'line_no'] }), source), {
+      export_path: '/data/exports/ls-shop-3-abcd',
+      source_database: 'shop',
+      source_schema: 'public',
+      source_table: 'order_items',
+      catalog: 'lake',
+      namespace: 'shop',
+      lake_table: 'order_items',
+      action: 'merge',
+      primary_key: 'order_id,line_no',
+      cursor_column: '',
+      cursor_mode: '',
+      max_delete_fraction: '0.5',
+      approve_deletes: 'false',
+      cycle_id: '3-abcd',
+      run_token: '3-abcd:public.order_items',
+      result_path: join(work, 'results', '3-abcd', 'public.order_items.json'),
+    });
+    const incremental = jobArguments({ ...req('public.events', 'incremental', { primaryKey: ['id'], cursorColumn: 'id' }), approveDeletes: true }, source);
+    assert.equal(incremental.cursor_column, 'id');
+    assert.equal(incremental.cursor_mode, 'upsert');
+    assert.equal(incremental.approve_deletes, 'true');
+  });
+
+  function writeRecord(record: Partial<RunRecord> & { runId: string }) {
+    mkdirSync(layout().runs, { recursive: true });
+    const full: RunRecord = { runToken: '3-abcd:public.a', state: 'running', table: 'shop.public.a', resultPath: join(work, 'r.json'), queuedAt: new Date().toISOString(), runner: { pid: process.pid, instance: 'i1' }, ...record };
+    writeFileSync(join(layout().runs, `${record.runId}.json`), JSON.stringify(full));
+  }
+
+  test('run records map to Glue-like states, found by run token', async () => {
+    const port = createLoadPort(layout(), source, new RunnerClient(layout()));
+    const token = '3-abcd:public.a';
+    const older = newRunId(token);
+    await delay(5);
+    const newer = newRunId(token);
+    writeRecord({ runId: older, state: 'failed', errorClass: 'DeleteGuard', errorMessage: 'would delete 80%', queuedAt: '2024-01-01T00:00:00.000Z' });
+    writeRecord({ runId: newer, state: 'queued', queuedAt: '2024-01-01T00:00:01.000Z' });
+    writeRecord({ runId: newRunId('3-abcd:public.b'), runToken: '3-abcd:public.b', state: 'succeeded' });
+    assert.equal(await port.findRunByToken(req('public.a', 'merge')), newer);
+    assert.equal(await port.findRunByToken(req('public.zzz', 'merge')), undefined);
+    assert.deepEqual(await port.getRun(newer), { runId: newer, state: 'running', detail: 'WAITING' });
+    assert.deepEqual(await port.getRun(older), { runId: older, state: 'failed', detail: 'FAILED', errorMessage: 'DeleteGuard: would delete 80%' });
+    await assert.rejects(port.getRun('lr-unknown'), (err: unknown) => err instanceof PortError && err.kind === 'not-found');
+  });
+
+  test('a run whose runner died is failed, or succeeded when its result says it committed first', async () => {
+    const port = createLoadPort(layout(), source, new RunnerClient(layout()));
+    const dead = { pid: 4194305, instance: 'gone' };
+    const lost = newRunId('3-abcd:public.lost');
+    writeRecord({ runId: lost, runToken: '3-abcd:public.lost', runner: dead, startedAt: '2024-01-01T00:00:00.000Z' });
+    const status = await port.getRun(lost);
+    assert.equal(status.state, 'failed');
+    assert.equal(status.detail, 'ERROR');
+    assert.match(status.errorMessage ?? '', /load runner \(pid 4194305\) stopped before run .* finished; see .*runner\.log/);
+
+    const done = newRunId('3-abcd:public.done');
+    const resultPath = join(work, 'done.json');
+    writeFileSync(resultPath, JSON.stringify({ status: 'succeeded', runToken: '3-abcd:public.done', finishedAt: '2024-01-01T00:05:00.000Z' }));
+    writeRecord({ runId: done, runToken: '3-abcd:public.done', runner: dead, resultPath, startedAt: '2024-01-01T00:00:00.000Z' });
+    assert.equal((await port.getRun(done)).state, 'succeeded');
+  });
+
+  /** A stand-in for the runner process that records runs as the real one does; `ready` gates its start. */
+  function recordingRunner(posts: string[], ready: Promise<unknown> = Promise.resolve()) {
+    return {
+      ensure: async () => {
+        await ready;
+        return { pid: process.pid, port: 0, token: '', instance: 'stub', warehouse: '' };
+      },
+      call: async (_method: string, _path: string, body: { runId: string; runToken: string }) => {
+        posts.push(body.runId);
+        writeRecord({ runId: body.runId, runToken: body.runToken, state: 'queued', queuedAt: new Date().toISOString() });
+        return { runId: body.runId };
+      },
+    } as unknown as RunnerClient;
+  }
+
+  async function until(check: () => boolean | Promise<boolean>): Promise<void> {
+    for (let i = 0; i < 200 && !(await check()); i++) await delay(10);
+  }
+
+  test('startLoad returns at once: the run is STARTING until the runner takes it, then WAITING', async () => {
+    const posts: string[] = [];
+    let release!: () => void;
+    const port = createLoadPort(layout(), source, recordingRunner(posts, new Promise<void>((r) => (release = r))));
+    const { runId } = await port.startLoad({ ...req('public.slow', 'merge'), runToken: '3-abcd:public.slow' });
+    assert.deepEqual(await port.getRun(runId), { runId, state: 'running', detail: 'STARTING' });
+    assert.deepEqual(posts, []);
+    release();
+    await until(async () => (await port.getRun(runId)).detail === 'WAITING');
+    assert.deepEqual(posts, [runId]);
+  });
+
+  test('a runner that cannot start fails the pending run with the reason', async () => {
+    const port = createLoadPort(layout(), source, recordingRunner([], Promise.reject(new Error('Spark did not start: no Java'))));
+    const { runId } = await port.startLoad({ ...req('public.nojava', 'merge'), runToken: '3-abcd:public.nojava' });
+    await until(async () => (await port.getRun(runId)).state === 'failed');
+    const status = await port.getRun(runId);
+    assert.equal(status.state, 'failed');
+    assert.match(status.errorMessage ?? '', /RunnerUnavailable: the load could not be handed to the load runner: Spark did not start: no Java/);
+  });
+
+  test('a pending run stopped before the runner took it never starts', async () => {
+    const posts: string[] = [];
+    let release!: () => void;
+    const port = createLoadPort(layout(), source, recordingRunner(posts, new Promise<void>((r) => (release = r))));
+    const { runId } = await port.startLoad({ ...req('public.stop', 'merge'), runToken: '3-abcd:public.stop' });
+    await port.stopRun(runId);
+    release();
+    await until(async () => (await port.getRun(runId)).state === 'failed');
+    assert.equal((await port.getRun(runId)).detail, 'STOPPED');
+    assert.deepEqual(posts, []);
+  });
+
+  test('a run whose runner died is started again under the same id, up to the restart limit', async () => {
+    const posts: string[] = [];
+    const port = createLoadPort(layout(), source, recordingRunner(posts));
+    const token = '3-abcd:public.orphan';
+    const runId = newRunId(token);
+    writeRecord({ runId, runToken: token, state: 'running', runner: { pid: 4194305, instance: 'gone' }, args: { action: 'merge' }, restarts: 0 });
+    assert.deepEqual(await port.getRun(runId), { runId, state: 'running', detail: 'STARTING' });
+    await until(() => posts.length > 0);
+    assert.deepEqual(posts, [runId]);
+    assert.equal(await port.findRunByToken({ ...req('public.orphan', 'merge'), runToken: token }), runId);
+
+    const spent = newRunId('3-abcd:public.spent');
+    writeRecord({ runId: spent, runToken: '3-abcd:public.spent', state: 'running', runner: { pid: 4194305, instance: 'gone' }, args: { action: 'merge' }, restarts: MAX_RUN_RESTARTS });
+    const status = await port.getRun(spent);
+    assert.equal(status.state, 'failed');
+    assert.match(status.errorMessage ?? '', new RegExp(`started ${MAX_RUN_RESTARTS + 1} times`));
+  });
+
+  test('two attempts starting the same load at once queue it once', async () => {
+    const posts: string[] = [];
+    const port = createLoadPort(layout(), source, recordingRunner(posts));
+    const r = { ...req('public.twice', 'merge'), runToken: '3-abcd:public.twice' };
+    const [a, b] = await Promise.all([port.startLoad(r), port.startLoad(r)]);
+    assert.equal(a.runId, b.runId);
+    await until(() => posts.length > 0);
+    await delay(50);
+    assert.deepEqual(posts, [a.runId]);
+  });
+
+  test('a failed earlier run of the token does not stop a new run', async () => {
+    const posts: string[] = [];
+    const port = createLoadPort(layout(), source, recordingRunner(posts));
+    const token = '3-abcd:public.retry';
+    writeRecord({ runId: newRunId(token), runToken: token, state: 'failed', errorClass: 'InternalError', queuedAt: '2024-01-01T00:00:00.000Z' });
+    const started = await port.startLoad({ ...req('public.retry', 'merge'), runToken: token });
+    await until(() => posts.length > 0);
+    assert.deepEqual(posts, [started.runId]);
+    assert.equal(await port.findRunByToken({ ...req('public.retry', 'merge'), runToken: token }), started.runId);
+  });
+
+  test('results are read from their file; a missing one is undefined', async () => {
+    const port = createLoadPort(layout(), source, new RunnerClient(layout()));
+    const location = port.resultLocation({ ...req('public.a', 'merge') });
+    assert.equal(location, join(work, 'runs-dir', 'results', '3-abcd', 'public.a.json'));
+    assert.equal(await port.readResult(location), undefined);
+  });
+});
+
+describe('lake queries and verification values', () => {
+  test('only read-only statements reach the lake', () => {
+    for (const sql of ['SELECT 1', '  with x as (select 1) select * from x', '-- note\nSHOW TABLES IN shop', '/* c */ describe shop.a']) assert.doesNotThrow(() => assertReadOnly(sql), sql);
+    for (const sql of ['DROP TABLE shop.a', 'insert into shop.a values (1)', 'CALL lake.system.expire_snapshots()', '']) {
+      assert.throws(() => assertReadOnly(sql), (err: unknown) => err instanceof PortError && err.kind === 'validation' && /read-only/.test(err.message), sql);
+    }
+  });
+
+  test('check values compare as text, or as numbers when both are numbers', () => {
+    assert.ok(sameValue('5', '5.00'));
+    assert.ok(sameValue('abc', 'abc'));
+    assert.ok(!sameValue('5', '6'));
+    assert.ok(!sameValue('', '0'));
+    assert.ok(!sameValue('NULL', '0'));
+  });
+});

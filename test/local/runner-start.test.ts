@@ -1,0 +1,57 @@
+/** The load runner's start-up failures: each one says what failed and what to do. */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { PortError } from '../../src/errors';
+import { layoutOf } from '../../src/local/paths';
+import { RunnerClient } from '../../src/local/runner/client';
+
+const work = mkdtempSync(join(tmpdir(), 'lakesync-runner-start-'));
+after(() => rmSync(work, { recursive: true, force: true }));
+
+async function withEnv<T>(env: Record<string, string>, fn: () => Promise<T>): Promise<T> {
+  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, env);
+  try {
+    return await fn();
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}
+
+test('a missing Python is reported with the bootstrap hint', async () => {
+  const client = new RunnerClient(layoutOf(join(work, 'a')));
+  await withEnv({ LAKESYNC_PYTHON: join(work, 'no-python') }, async () => {
+    await assert.rejects(client.ensure(), (err: unknown) => {
+      assert.ok(err instanceof PortError);
+      assert.equal(err.code, 'RunnerDidNotStart');
+      assert.match(err.message, /cannot start the load runner \(spawn .*no-python ENOENT\)/);
+      assert.match(err.message, /npm run bootstrap/);
+      return true;
+    });
+  });
+  await client.close();
+});
+
+test('a missing Iceberg jar stops the runner before Spark starts, naming the jar and the fix', async () => {
+  const client = new RunnerClient(layoutOf(join(work, 'b')));
+  await withEnv({ LAKESYNC_ICEBERG_JAR: join(work, 'missing.jar') }, async () => {
+    await assert.rejects(client.ensure(), (err: unknown) => {
+      assert.ok(err instanceof PortError);
+      assert.match(err.message, /the load runner could not start: Spark did not start: FileNotFoundError: Iceberg Spark runtime jar not found \(.*missing\.jar\)/);
+      return true;
+    });
+  });
+  await client.close();
+});
+
+test('calls after close are refused', async () => {
+  const client = new RunnerClient(layoutOf(join(work, 'c')));
+  await client.close();
+  await assert.rejects(client.ensure(), /closed/);
+});
