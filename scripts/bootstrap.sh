@@ -18,7 +18,9 @@ log() { echo "[bootstrap] $*" >&2; }
 # --- npm packages ----------------------------------------------------------------------
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   log "installing npm packages"
-  npm ci --no-audit --no-fund --loglevel=error
+  # npm install, not npm ci: npm 11 leaves the optional per-platform binaries (swc) out of the
+  # lock file, which npm ci then refuses; npm install still installs the locked versions.
+  npm install --no-audit --no-fund --loglevel=error
 fi
 
 # --- Temporal CLI (dev server + Web UI), built from the Go module proxy -------------------

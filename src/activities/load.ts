@@ -24,6 +24,8 @@ export interface LoadTableInput {
 
 export interface LoadHeartbeat {
   runId: string;
+  /** The source table, so `lakesync status` can show each running load's state. */
+  table?: string;
   state?: string;
   detail?: string;
 }
@@ -77,6 +79,7 @@ export function loadActivities(deps: ActivityDeps) {
       try {
         return await runLoad(ports.load, req);
       } catch (err) {
+        if (err instanceof CancelledFailure) throw err;
         throw failure('load', input.table, err);
       }
     },
@@ -93,20 +96,22 @@ async function runLoad(port: LoadPort, req: LoadRequest): Promise<LoadResult> {
     runId = (await port.startLoad(req)).runId;
     ctx.log.info('started load run', { table, runId });
   }
-  ctx.heartbeat({ runId, state: 'running' } satisfies LoadHeartbeat);
+  ctx.heartbeat({ runId, table, state: 'running' } satisfies LoadHeartbeat);
 
   const poll = port.pollPolicy ?? DEFAULT_POLL;
   const heartbeatMs = (ctx.info.heartbeatTimeoutMs ?? 60_000) / 2;
   let waitMs = poll.initialMs;
   for (;;) {
     const status = await port.getRun(runId);
-    ctx.heartbeat({ runId, state: status.state, ...(status.detail ? { detail: status.detail } : {}) } satisfies LoadHeartbeat);
+    ctx.heartbeat({ runId, table, state: status.state, ...(status.detail ? { detail: status.detail } : {}) } satisfies LoadHeartbeat);
     if (status.state === 'succeeded') return finishedResult(port, req, runId, status);
     if (status.state === 'failed') return failedRun(port, req, runId, status);
     try {
-      await sleepHeartbeating(ctx, waitMs, heartbeatMs, { runId, state: status.state });
+      await sleepHeartbeating(ctx, waitMs, heartbeatMs, { runId, table, state: status.state });
     } catch (err) {
-      if (err instanceof CancelledFailure) {
+      // Stop the run only when the load was really cancelled: after a heartbeat timeout a newer
+      // attempt may already be attached to this same run.
+      if (err instanceof CancelledFailure && ctx.cancellationDetails?.cancelRequested) {
         await port.stopRun(runId).catch((stopErr: unknown) => ctx.log.warn('could not stop load run', { runId, error: String(stopErr) }));
       }
       throw err;

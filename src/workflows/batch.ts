@@ -36,7 +36,7 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
     const base = { table: item.table, lakeTable: item.lakeTable, action: item.action, startedAt };
     const fail = (phase: 'load' | 'grant' | 'verify', err: unknown, load?: LoadSummary): TableOutcome => {
       const error = tableError(phase, err);
-      mark(item.table, { state: 'failed', error: error.message });
+      mark(item.table, { state: 'failed', error: error.message, finishedAt: nowIso() });
       return { ...base, status: 'failed', error, ...(load ? { load } : {}), finishedAt: nowIso() };
     };
 
@@ -77,7 +77,7 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
         return fail('verify', err, load);
       }
     }
-    mark(item.table, { state: 'committed' });
+    mark(item.table, { state: 'committed', finishedAt: nowIso(), rowsRead: load.rowsRead });
     return { ...base, status: 'committed', load, verified: settings.verify, finishedAt: nowIso() };
   }
 

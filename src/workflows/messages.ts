@@ -136,6 +136,8 @@ export interface BatchTableProgress {
   table: TableName;
   state: 'pending' | 'loading' | 'granting' | 'verifying' | 'committed' | 'failed';
   startedAt?: string;
+  finishedAt?: string;
+  rowsRead?: number;
   error?: string;
 }
 export const batchProgressQuery = defineQuery<BatchTableProgress[]>('progress');

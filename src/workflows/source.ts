@@ -62,8 +62,13 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     });
   });
 
-  // A signal cannot be refused, so an invalid rerun signal is logged and dropped.
+  // A signal cannot be refused, so an invalid rerun signal is logged and dropped. Before the
+  // first export (e.g. signal-with-start on a new source) a rerun of named tables becomes a sync of them.
   setHandler(requestRerunSignal, (req: RerunRequest) => {
+    if (!state.lastExport && Array.isArray(req.tables) && req.tables.length > 0) {
+      state.queue.push({ kind: 'sync', requestId: req.requestId ?? nextRequestId(), approveDeletes: false, tables: [...new Set(req.tables)], requestedBy: req.requestedBy ?? 'rerun before any export' });
+      return;
+    }
     const problem = rerunProblem(state, req);
     if (problem) {
       log.warn('rerun signal ignored', { problem, request: req });

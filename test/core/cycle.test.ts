@@ -166,6 +166,30 @@ describe('sync core on a real Temporal server', () => {
     });
   });
 
+  describe('a rerun signal before any export', () => {
+    let w: FakeWorker;
+    const queue = uniqueQueue('early');
+    before(async () => {
+      w = await startFakeWorker(fakeConfig(queue, { tables: 3 }, {}, 'early'), { tables: 3 });
+    });
+    after(async () => w?.stop());
+
+    test('signal-with-start of a rerun on a new source syncs the named tables', async () => {
+      const handle = await w.client.workflow.signalWithStart('sourceWorkflow', {
+        workflowId: 'lakesync/early',
+        taskQueue: queue,
+        args: [{ source: 'early', syncOnStart: false }],
+        signal: 'requestRerun',
+        signalArgs: [{ tables: ['public.t0002'], requestId: 'svc-1' }],
+      });
+      const s = await waitForCycles(handle, 1);
+      assert.equal(s.recentCycles[0]!.kind, 'sync');
+      assert.deepEqual(s.recentCycles[0]!.requestIds, ['svc-1']);
+      assert.deepEqual(Object.keys(s.ledger), ['public.t0002']);
+      assert.equal(w.backend.count('load.start:public.t0001'), 0);
+    });
+  });
+
   describe('requests during a cycle', () => {
     let w: FakeWorker;
     const queue = uniqueQueue('queue');
