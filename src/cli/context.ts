@@ -3,7 +3,7 @@
  * when the server cannot be reached, and the source workflow's status.
  */
 import { isAbsolute, resolve } from 'node:path';
-import { type Client, WorkflowNotFoundError } from '@temporalio/client';
+import { type Client, QueryNotRegisteredError, WorkflowNotFoundError } from '@temporalio/client';
 import { loadConfigFile, sourceConfig } from '../config/load';
 import type { LakesyncConfig, SourceConfig } from '../config/schema';
 import { sourceWorkflowId } from '../ids';
@@ -74,16 +74,36 @@ export async function withTemporal<T>(config: LakesyncConfig, fn: (c: Connected)
 const QUERY_DEADLINE_MS = 15_000;
 
 export async function withQueryDeadline<T>(client: Client, what: string, target: TemporalTarget, fn: () => Promise<T>): Promise<T> {
+  const startedAt = Date.now();
   try {
-    return await client.connection.withDeadline(Date.now() + QUERY_DEADLINE_MS, fn);
+    return await client.connection.withDeadline(startedAt + QUERY_DEADLINE_MS, fn);
   } catch (err) {
-    const cause = (err as { cause?: { code?: number; message?: string } }).cause;
-    // gRPC status 4 is DEADLINE_EXCEEDED: nobody polled the task queue for the query.
-    if (cause?.code === 4 || /deadline/i.test(`${(err as Error).message} ${cause?.message ?? ''}`)) {
+    const reason = unanswered(err, Date.now() - startedAt);
+    if (reason === 'deadline') {
       throw new RuntimeFailure(`${what}: no lakesync worker answered within ${QUERY_DEADLINE_MS / 1000} s on task queue ${target.taskQueue}; start one with "lakesync worker"`, { cause: err });
+    }
+    if (reason === 'workflow-task') {
+      const server = (err as { cause?: { details?: string } }).cause?.details ?? '';
+      throw new RuntimeFailure(
+        `${what}: no lakesync worker answered on task queue ${target.taskQueue} (the workflow waits for a worker to finish its next workflow task: ${server}); start one with "lakesync worker", or read its log if one runs`,
+        { cause: err },
+      );
     }
     throw err;
   }
+}
+
+/**
+ * Why no worker answered a query, if none did: gRPC DEADLINE_EXCEEDED (status 4) or any failure
+ * that came at the deadline ('deadline'), or the server refusing while the workflow's last
+ * workflow task failed or timed out, as after a worker stopped mid-task (FAILED_PRECONDITION).
+ */
+export function unanswered(err: unknown, elapsedMs: number): 'deadline' | 'workflow-task' | undefined {
+  if (err instanceof QueryNotRegisteredError || err instanceof WorkflowNotFoundError) return undefined;
+  const cause = (err as { cause?: { code?: number; message?: string } }).cause;
+  if (cause?.code === 4 || /deadline/i.test(`${(err as Error).message} ${cause?.message ?? ''}`)) return 'deadline';
+  if (cause?.code === 9 && /workflow task/i.test(cause.message ?? '')) return 'workflow-task';
+  return elapsedMs >= QUERY_DEADLINE_MS - 1_000 ? 'deadline' : undefined;
 }
 
 /**

@@ -35,7 +35,19 @@ export function exitCodeOf(err: unknown): number {
 }
 
 export function errorText(err: unknown): string {
-  if (err instanceof ConfigError) return `error: ${err.message}`;
-  if (err instanceof Error) return `error: ${err.message}`;
+  if (err instanceof ConfigError || err instanceof UsageError || err instanceof RuntimeFailure) return `error: ${err.message}`;
+  if (err instanceof Error) return `error: ${withCauses(err)}`;
   return `error: ${String(err)}`;
+}
+
+/** A library error's message followed by its causes' ("Failed to query Workflow: 4 DEADLINE_EXCEEDED: ..."). */
+function withCauses(err: Error): string {
+  const parts = [err.message];
+  let cause = err.cause;
+  for (let depth = 0; cause instanceof Error && depth < 3; depth++) {
+    const message = cause.message;
+    if (message && !parts.some((p) => p.includes(message))) parts.push(message);
+    cause = cause.cause;
+  }
+  return parts.join(': ');
 }

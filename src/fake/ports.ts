@@ -179,8 +179,10 @@ export class FakeBackend {
     const table = req.plan.table;
     this.store.update((s) => (s.counters[`load.start:${table}`] = (s.counters[`load.start:${table}`] ?? 0) + 1));
     const rule = this.injected('load', table);
+    const seq = this.store.update((s) => s.nextId++);
     const run: FakeRun = {
-      runId: `jr_${this.store.update((s) => s.nextId++)}`,
+      runId: `jr_${seq}`,
+      seq,
       runToken: req.runToken,
       table,
       lakeTable: `${req.namespace}.${req.plan.lakeTable}`,
@@ -197,7 +199,7 @@ export class FakeBackend {
   private latestRun(runToken: string): FakeRun | undefined {
     return Object.values(this.state.runs)
       .filter((r) => r.runToken === runToken)
-      .sort((a, b) => b.startedAtMs - a.startedAtMs)[0];
+      .sort((a, b) => b.seq - a.seq)[0];
   }
 
   private runStatus(runId: string): LoadRunStatus {
@@ -226,7 +228,7 @@ export class FakeBackend {
     if (!match) return undefined;
     const run = Object.values(this.state.runs)
       .filter((r) => r.cycleId === match[1] && r.table === match[2])
-      .sort((a, b) => b.startedAtMs - a.startedAtMs)[0];
+      .sort((a, b) => b.seq - a.seq)[0];
     if (!run || Date.now() - run.startedAtMs < run.durationMs) return undefined;
     const lake = this.state.lake[run.lakeTable];
     const now = new Date().toISOString();

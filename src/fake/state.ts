@@ -9,6 +9,8 @@ export interface FakeRun {
   table: string;
   lakeTable: string;
   cycleId: string;
+  /** Start order; runs started in the same millisecond still have a newest one. */
+  seq: number;
   startedAtMs: number;
   durationMs: number;
   /** Error class the run ends with, when it is made to fail. */
