@@ -34,11 +34,10 @@ COPY bin ./bin
 COPY glue ./glue
 COPY docs ./docs
 # Where the local data plane finds its tools (src/toolchain.ts). The worker never starts a
-# Temporal dev server, so no Temporal CLI is installed.
+# Temporal dev server, so no Temporal CLI is installed (tools are resolved when first used).
 ENV JAVA_HOME=/opt/java \
     LAKESYNC_PYTHON=/opt/venv/bin/python \
     LAKESYNC_ICEBERG_JAR=/opt/jars/iceberg-spark-runtime.jar \
-    LAKESYNC_TEMPORAL_BIN=/usr/local/bin/temporal \
     NODE_ENV=production
 RUN mkdir -p /app/.lakesync/data && chown -R node:node /app/.lakesync
 USER node

@@ -16,8 +16,11 @@ export function repoRoot(): string {
   return candidates.find((dir) => existsSync(join(dir, 'package.json'))) ?? process.cwd();
 }
 
-export function toolchain(): Toolchain {
-  const file = join(repoRoot(), '.lakesync', 'toolchain.json');
+/**
+ * The tools, each resolved when first used: a worker that never starts a dev server needs no
+ * Temporal CLI, and a missing tool is reported by name with the fix.
+ */
+export function toolchain(file = join(repoRoot(), '.lakesync', 'toolchain.json')): Toolchain {
   const fromFile: Partial<Toolchain> = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Partial<Toolchain>) : {};
   const pick = (env: string, key: keyof Toolchain): string => {
     const value = process.env[env] ?? fromFile[key];
@@ -25,10 +28,18 @@ export function toolchain(): Toolchain {
     return value;
   };
   return {
-    temporal: pick('LAKESYNC_TEMPORAL_BIN', 'temporal'),
-    python: pick('LAKESYNC_PYTHON', 'python'),
-    icebergJar: pick('LAKESYNC_ICEBERG_JAR', 'icebergJar'),
-    javaHome: pick('JAVA_HOME', 'javaHome'),
+    get temporal() {
+      return pick('LAKESYNC_TEMPORAL_BIN', 'temporal');
+    },
+    get python() {
+      return pick('LAKESYNC_PYTHON', 'python');
+    },
+    get icebergJar() {
+      return pick('LAKESYNC_ICEBERG_JAR', 'icebergJar');
+    },
+    get javaHome() {
+      return pick('JAVA_HOME', 'javaHome');
+    },
     root: fromFile.root ?? repoRoot(),
   };
 }

@@ -18,17 +18,24 @@ const seconds = (min: number, max: number) =>
 
 const tableSettings = z
   .object({
-    primaryKey: z.array(z.string().min(1, 'column names cannot be empty')).min(1, 'list at least one column, or leave primaryKey out').optional(),
+    primaryKey: z
+      .array(z.string().min(1, 'column names cannot be empty'))
+      .min(1, 'list at least one column, or leave primaryKey out')
+      .optional()
+      .describe("Key columns; default: the source table's primary key."),
     cursor: z
       .object({
         column: z.string().min(1, 'name the cursor column, e.g. updated_at'),
-        mode: z.enum(['upsert', 'append'], { message: 'must be upsert or append' }).optional(),
+        mode: z.enum(['upsert', 'append'], { message: 'must be upsert or append' }).optional().describe('upsert by key (default when a key is known) or append'),
       })
       .strict()
-      .optional(),
-    /** Force a full replace even when a key is known. */
-    action: z.enum(['merge', 'replace', 'incremental'], { message: 'must be merge, replace or incremental' }).optional(),
-    lakeName: lakeName.optional(),
+      .optional()
+      .describe('Incremental loads: only rows whose cursor column is greater than the lake table\'s maximum.'),
+    action: z
+      .enum(['merge', 'replace', 'incremental'], { message: 'must be merge, replace or incremental' })
+      .optional()
+      .describe('Force an action; default: merge with a key, replace without, incremental with a cursor.'),
+    lakeName: lakeName.optional().describe('The lake table name, instead of the target.tableName template.'),
   })
   .strict()
   .superRefine((t, ctx) => {
@@ -58,19 +65,16 @@ const retry = z
 
 const timeouts = z
   .object({
-    /** Longest a single table load may run. */
-    loadHours: z.number().positive('must be positive').max(48, 'must be at most 48 (Glue job timeout)').default(12),
-    /** A worker that stops heartbeating for this long is presumed dead and the load re-attached elsewhere. */
-    heartbeatSeconds: seconds(1, 3600).default(60),
-    /** First and longest pause between polls of a snapshot or export. */
-    pollInitialSeconds: seconds(1, 3600).default(30),
-    pollMaximumSeconds: seconds(1, 3600).default(300),
+    loadHours: z.number().positive('must be positive').max(48, 'must be at most 48 (Glue job timeout)').default(12).describe('Longest a single table load may run.'),
+    heartbeatSeconds: seconds(1, 3600).default(60).describe('A worker silent this long is presumed dead; its loads are re-attached elsewhere.'),
+    pollInitialSeconds: seconds(1, 3600).default(30).describe('First pause between polls of a snapshot or export.'),
+    pollMaximumSeconds: seconds(1, 3600).default(300).describe('Longest pause between polls of a snapshot or export.'),
   })
   .strict();
 
 const grant = z
   .object({
-    principal: z.string().min(1, 'name the IAM principal ARN (or a local user name in local mode)'),
+    principal: z.string().min(1, 'name the IAM principal ARN (or a local user name in local mode)').describe('IAM principal ARN (a user name in local mode).'),
     tablePermissions: z.array(z.enum(['SELECT', 'DESCRIBE', 'INSERT', 'DELETE', 'ALTER', 'ALL'], { message: 'must be one of SELECT, DESCRIBE, INSERT, DELETE, ALTER, ALL' })).min(1).default(['SELECT', 'DESCRIBE']),
     namespacePermissions: z.array(z.enum(['DESCRIBE', 'ALTER', 'CREATE_TABLE', 'ALL'], { message: 'must be one of DESCRIBE, ALTER, CREATE_TABLE, ALL' })).default(['DESCRIBE']),
   })
@@ -80,31 +84,36 @@ const check = z
   .object({
     name: z.string().min(1, 'give the check a name'),
     table: z.string().regex(TABLE_KEY, 'must be schema.table'),
-    /** SQL returning one value; `{table}` is replaced by the lake table's qualified name. */
-    sql: z.string().min(1, 'give the SQL of the check'),
-    expect: z.union([z.string(), z.number()]),
+    sql: z.string().min(1, 'give the SQL of the check').describe("SQL returning one value; {table} is replaced by the lake table's qualified name."),
+    expect: z.union([z.string(), z.number()]).describe('The value the SQL must return.'),
   })
   .strict();
 
 const sourceDb = z.discriminatedUnion(
   'kind',
   [
-    z.object({ kind: z.literal('pglite'), dataDir: z.string().optional(), demo: z.boolean().default(true) }).strict(),
-    z.object({ kind: z.literal('postgres'), url: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL') }).strict(),
+    z
+      .object({ kind: z.literal('pglite'), dataDir: z.string().optional().describe('Where the embedded database keeps its files.'), demo: z.boolean().default(true).describe('Seed the demo schema.') })
+      .strict()
+      .describe('The embedded PostgreSQL (PGlite).'),
+    z
+      .object({ kind: z.literal('postgres'), url: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').describe('postgres://user:password@host:port/database') })
+      .strict()
+      .describe('Any PostgreSQL server, exported locally.'),
     z
       .object({
         kind: z.literal('rds'),
-        instanceId: z.string().min(1).optional(),
-        clusterId: z.string().min(1).optional(),
+        instanceId: z.string().min(1).optional().describe('RDS DB instance identifier.'),
+        clusterId: z.string().min(1).optional().describe('Aurora DB cluster identifier.'),
       })
       .strict()
+      .describe('Amazon RDS or Aurora PostgreSQL, exported by RDS snapshot export.')
       .refine((s) => Boolean(s.instanceId) !== Boolean(s.clusterId), {
         message: 'give exactly one of instanceId (RDS instance) or clusterId (Aurora cluster)',
       }),
     z
       .object({
         kind: z.literal('fake'),
-        /** Table names, or a count of generated tables `t0001`... */
         tables: z.union([z.array(z.string().regex(TABLE_KEY, 'must be schema.table')), z.number().int().min(1).max(5000)]),
         latencyMs: z.number().int().min(0).default(0),
         stateDir: z.string().optional(),
@@ -123,7 +132,8 @@ const sourceDb = z.discriminatedUnion(
           .default([]),
         alreadyExists: z.array(z.enum(['snapshot', 'export'])).default([]),
       })
-      .strict(),
+      .strict()
+      .describe('In-memory ports for tests and benchmarks: tables (names or a count), latency, injected failures.'),
   ],
   { message: 'kind must be pglite, postgres, rds or fake' },
 );
@@ -131,23 +141,24 @@ const sourceDb = z.discriminatedUnion(
 const aws = z
   .object({
     region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as eu-west-1'),
-    /** Endpoint override for emulators (moto server); never set in production. */
-    endpoint: z.string().url('must be a URL such as http://127.0.0.1:5000').optional(),
+    endpoint: z.string().url('must be a URL such as http://127.0.0.1:5000').optional().describe('Endpoint override for emulators (moto server); never set in production.'),
     accountId: z.string().regex(/^\d{12}$/, 'must be the 12-digit AWS account id'),
     export: z
       .object({
         bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name'),
         prefix: z.string().default('lakesync/exports'),
-        iamRoleArn: z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+/, 'must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)'),
+        iamRoleArn: z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+/, 'must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)').describe('The role RDS assumes to write the export.'),
         kmsKeyId: z.string().min(1, 'name the KMS key (ARN, id or alias) that encrypts the export'),
       })
-      .strict(),
+      .strict()
+      .describe('Where RDS writes the snapshot export (docs/aws-setup.md).'),
     tableBucket: z
       .object({
         name: z.string().regex(/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/, 'must be 3-63 lowercase letters, digits or hyphens (S3 Tables bucket rule)'),
-        create: z.boolean().default(false),
+        create: z.boolean().default(false).describe('Create the table bucket when it is missing.'),
       })
-      .strict(),
+      .strict()
+      .describe('The S3 Tables bucket that holds the lake.'),
     glue: z
       .object({
         jobName: z.string().min(1).default('lakesync-load'),
@@ -161,29 +172,29 @@ const aws = z
         jobRunQueuing: z.boolean().default(true),
         timeoutMinutes: z.number().int().min(1).max(2880).default(720),
       })
-      .strict(),
+      .strict()
+      .describe('The Glue 5.0 job lakesync creates and keeps current.'),
     athena: z
       .object({
         workgroup: z.string().min(1).default('primary'),
         outputLocation: z.string().regex(/^s3:\/\//, 'must be an s3:// location for query results'),
       })
-      .strict(),
+      .strict()
+      .describe('Where verification queries run.'),
   })
   .strict();
 
 const local = z
   .object({
-    /** Where exports, the warehouse, results and grants live; default .lakesync/data/<source>. */
-    workDir: z.string().optional(),
+    workDir: z.string().optional().describe('Where exports, the warehouse, results and grants live; default .lakesync/data/<source>.'),
   })
   .strict();
 
 export const sourceSchema = z
   .object({
-    backend: z.enum(['local', 'aws'], { message: 'must be local or aws' }).default('local'),
-    /** The source database (the `db` part of an export's `db.schema.table`). */
-    database: z.string().min(1, 'name the source database'),
-    source: sourceDb,
+    backend: z.enum(['local', 'aws'], { message: 'must be local or aws' }).default('local').describe('local: one machine (Spark + Iceberg); aws: RDS export, Glue, S3 Tables.'),
+    database: z.string().min(1, 'name the source database').describe("The source database (the db part of an export's db.schema.table)."),
+    source: sourceDb.describe('The database to copy; kind is pglite, postgres, rds or fake.'),
     snapshot: z
       .object({
         mode: z.enum(['create', 'latest-automated', 'existing'], { message: 'must be create, latest-automated or existing' }).default('create'),
@@ -191,37 +202,44 @@ export const sourceSchema = z
       })
       .strict()
       .refine((s) => s.mode !== 'existing' || Boolean(s.id), { message: 'mode existing needs the snapshot id: add id: <snapshot id>', path: ['id'] })
-      .default({ mode: 'create' }),
-    tables: z.record(z.string().regex(TABLE_KEY, 'table keys must be schema.table'), tableSettings).default({}),
-    include: z.array(z.string().regex(GLOB, 'globs are schema.table patterns without spaces, e.g. public.*')).default(['*.*']),
-    exclude: z.array(z.string().regex(GLOB, 'globs are schema.table patterns without spaces, e.g. public.*_pii')).default([]),
+      .default({ mode: 'create' })
+      .describe('create a snapshot per cycle, take the latest automated one, or use an existing id.'),
+    tables: z.record(z.string().regex(TABLE_KEY, 'table keys must be schema.table'), tableSettings).default({}).describe('Per-table settings, keyed by schema.table.'),
+    include: z.array(z.string().regex(GLOB, 'globs are schema.table patterns without spaces, e.g. public.*')).default(['*.*']).describe('Globs over schema.table; default every table.'),
+    exclude: z.array(z.string().regex(GLOB, 'globs are schema.table patterns without spaces, e.g. public.*_pii')).default([]).describe('Globs over schema.table; exclude wins over include.'),
     target: z
       .object({
-        namespace: lakeName,
-        /** Lake table name template; {database}, {schema} and {table} are replaced, then lowercased. */
-        tableName: z.string().regex(/\{table\}/, 'the template must contain {table}').default('{table}'),
+        namespace: lakeName.describe('The lake namespace (S3 Tables namespace) the tables load into.'),
+        tableName: z.string().regex(/\{table\}/, 'the template must contain {table}').default('{table}').describe('Lake table name template; {database}, {schema} and {table} are replaced, then lowercased.'),
       })
       .strict(),
-    grants: z.array(grant).default([]),
+    grants: z.array(grant).default([]).describe('Lake Formation grants on the namespace and every loaded table.'),
     verify: z
       .object({
         enabled: z.boolean().default(true),
         checks: z.array(check).default([]),
       })
       .strict()
-      .default({ enabled: true, checks: [] }),
-    concurrency: z.number().int().min(1, 'must be at least 1').max(200, 'must be at most 200').default(10),
-    /** Tables per child workflow; keeps every history small at 1,000+ tables. */
-    batchSize: z.number().int().min(1).max(500).default(100),
+      .default({ enabled: true, checks: [] })
+      .describe('Row counts at the loaded snapshot, plus SQL checks.'),
+    concurrency: z.number().int().min(1, 'must be at least 1').max(200, 'must be at most 200').default(10).describe('Table loads running at once.'),
+    batchSize: z.number().int().min(1).max(500).default(100).describe('Tables per child workflow; keeps every history small at 1,000+ tables.'),
     safety: z
       .object({
-        maxDeleteFraction: z.number().min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1').default(0.5),
+        maxDeleteFraction: z
+          .number()
+          .min(0, 'must be between 0 and 1')
+          .max(1, 'must be between 0 and 1')
+          .default(0.5)
+          .describe('A merge deleting more than this fraction of a lake table fails unless approved (rerun --approve-deletes).'),
       })
       .strict()
       .default({ maxDeleteFraction: 0.5 }),
-    retry: retry.default({ initialIntervalSeconds: 5, maximumIntervalSeconds: 300, backoffCoefficient: 2, maximumAttempts: 5 }),
+    retry: retry
+      .default({ initialIntervalSeconds: 5, maximumIntervalSeconds: 300, backoffCoefficient: 2, maximumAttempts: 5 })
+      .describe('Backoff for transient errors; validation and access-denied errors are never retried.'),
     timeouts: timeouts.default({ loadHours: 12, heartbeatSeconds: 60, pollInitialSeconds: 30, pollMaximumSeconds: 300 }),
-    aws: aws.optional(),
+    aws: aws.optional().describe('Required with backend aws.'),
     local: local.default({}),
   })
   .strict()
@@ -246,14 +264,15 @@ export const configSchema = z
       .object({
         taskQueue: z.string().min(1).default('lakesync'),
         namespace: z.string().min(1).default('default'),
-        /** host:port; TEMPORAL_ADDRESS and the envconfig profile win when set. */
-        address: z.string().optional(),
+        address: z.string().optional().describe('host:port; TEMPORAL_ADDRESS and the envconfig profile win when set.'),
       })
       .strict()
-      .default({ taskQueue: 'lakesync', namespace: 'default' }),
+      .default({ taskQueue: 'lakesync', namespace: 'default' })
+      .describe('Where the workflows run.'),
     sources: z
       .record(z.string().regex(SOURCE_NAME, 'source names are 1-63 lowercase letters, digits or hyphens, starting with a letter'), sourceSchema)
-      .refine((r) => Object.keys(r).length > 0, { message: 'define at least one source' }),
+      .refine((r) => Object.keys(r).length > 0, { message: 'define at least one source' })
+      .describe('The databases to copy, by source name (the workflow id is lakesync/<source>).'),
   })
   .strict();
 

@@ -253,6 +253,14 @@ describe('published schemas', () => {
     assert.equal(validate(validConfig({ concurency: 3 })), false, 'a misspelt field');
   });
 
+  it('the config schema carries descriptions an editor shows on hover', () => {
+    const source = (configJsonSchema() as { properties: { sources: { additionalProperties: { properties: Record<string, { description?: string; properties?: Record<string, { description?: string }> }> } } } })
+      .properties.sources.additionalProperties.properties;
+    assert.match(source.safety?.properties?.maxDeleteFraction?.description ?? '', /approve-deletes/);
+    assert.match(source.target?.properties?.tableName?.description ?? '', /\{table\}/);
+    assert.match(source.exclude?.description ?? '', /exclude wins over include/);
+  });
+
   it('the messages schema accepts the documented payloads and rejects bad ones', () => {
     const ajv = new Ajv2020({ strict: false });
     ajv.addSchema(messagesJsonSchema());
