@@ -99,8 +99,10 @@ describe('lakesync schedule', () => {
     assert.equal((await cli('schedule', 'create', 'shop', '--name', 'hourly', '--every', '1h', '--paused')).code, 0);
     const before = json<Described>(await cli('schedule', 'describe', 'shop', '--name', 'hourly', '--json'));
     assert.equal(before.actionsTaken, 0);
-    const to = new Date();
-    const from = new Date(to.getTime() - 3 * 3600_000 - 60_000);
+    // A past range that starts and ends at half past: exactly three hour boundaries, whatever the clock says.
+    const hour = 3600_000;
+    const from = new Date(Math.floor(Date.now() / hour) * hour - 4 * hour + hour / 2);
+    const to = new Date(from.getTime() + 3 * hour);
     const run = await cli('schedule', 'backfill', 'shop', '--name', 'hourly', '--from', from.toISOString(), '--to', to.toISOString(), '--overlap', 'allow-all');
     assert.equal(run.code, 0, run.stderr);
     const afterBackfill = await eventually('the backfilled actions', async () => {
