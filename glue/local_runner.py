@@ -134,6 +134,10 @@ class Runner:
         with self.lock:
             if run_id in self.runs or self.existing_state(run_id) not in (None, "pending"):
                 raise BadRequest(f"run {run_id} already exists: start a new run with a new id")
+            # One runner serves one warehouse: a load meant for another work dir is refused.
+            asked = os.path.abspath(options["warehouse"]) if options.get("warehouse") else self.warehouse
+            if asked != self.warehouse:
+                raise BadRequest(f"warehouse {asked} is not this runner's warehouse {self.warehouse}: start the load on the runner of that work dir")
             options = {**options, "warehouse": self.warehouse}
             run = Run(run_id, run_token, options)
             self.runs[run_id] = run

@@ -84,13 +84,29 @@ export interface DiscoverySummary {
   warnings: string[];
 }
 
+/** Where a table's key came from: lakesync.yaml, the source's catalog, or nowhere. */
+export type KeySource = 'configured' | 'source' | 'none';
+
+/** How an incremental table applies its new rows: upsert by key, or append. */
+export type CursorMode = 'upsert' | 'append';
+
+/**
+ * Everything a table's load needs, decided once by the plan (src/plan.ts). The adapters build
+ * the job's arguments from this alone and never read the config again.
+ */
 export interface PlanEntry {
   table: TableName;
   lakeTable: string;
   action: PlannedAction;
   reason: string;
   primaryKey: string[];
-  cursorColumn?: string;
+  keySource: KeySource;
+  /** The cursor column and its resolved mode, when the table has one. */
+  cursor?: { column: string; mode: CursorMode };
+  /** A merge deleting more than this fraction of the lake table is refused... */
+  maxDeleteFraction: number;
+  /** ...unless this cycle approved it (rerun --approve-deletes). */
+  approveDeletes: boolean;
 }
 
 export interface LoadRequest {
@@ -101,8 +117,6 @@ export interface LoadRequest {
   database: string;
   plan: PlanEntry;
   namespace: string;
-  maxDeleteFraction: number;
-  approveDeletes: boolean;
   resultLocation: string;
 }
 
@@ -140,7 +154,8 @@ export interface LoadResult {
   runToken: string;
   startedAt: string;
   finishedAt: string;
-  error: { class: string; message: string } | null;
+  /** `retryable`: whether running the load again can help; the job decides (glue/lakesync_glue/errors.py). */
+  error: { class: string; message: string; retryable: boolean } | null;
 }
 
 export interface GrantRequest {
@@ -251,7 +266,6 @@ export interface CycleSettings {
   grants: boolean;
   /** The lakesync search attributes are registered on the namespace (the worker checked). */
   searchAttributes: boolean;
-  maxDeleteFraction: number;
   retry: { initialIntervalSeconds: number; maximumIntervalSeconds: number; backoffCoefficient: number; maximumAttempts: number };
   timeouts: { loadHours: number; heartbeatSeconds: number; pollInitialSeconds: number; pollMaximumSeconds: number };
 }

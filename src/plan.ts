@@ -3,8 +3,9 @@
  * Pure: the plan activity and `lakesync plan` share it; the lake lookup is passed in.
  */
 import type { SourceConfig } from './config/schema';
-import { isValidLakeName, lakeNameCollisions, lakeTableName, selectTable } from './config/tables';
-import type { DiscoveredTable, PlanEntry, TableName, TableOutcome } from './model';
+import { lakeNameCollisions, lakeTableName, selectTable } from './config/tables';
+import { isValidLakeName } from './names';
+import type { DiscoveredTable, KeySource, PlanEntry, TableName, TableOutcome } from './model';
 
 export interface PlannedTables {
   entries: PlanEntry[];
@@ -12,15 +13,22 @@ export interface PlannedTables {
   notLoaded: TableOutcome[];
 }
 
+export interface PlanOptions {
+  /** Plan only these tables (a rerun or a table-limited sync); every other one is skipped. */
+  requested?: readonly TableName[];
+  /** This cycle may delete more than the safety fraction (rerun --approve-deletes). */
+  approveDeletes?: boolean;
+}
+
 export function planTables(
   source: SourceConfig,
   discovered: DiscoveredTable[],
   lakeTables: ReadonlySet<string>,
-  requested?: readonly TableName[],
+  options: PlanOptions = {},
 ): PlannedTables {
   const entries: PlanEntry[] = [];
   const notLoaded: TableOutcome[] = [];
-  const wanted = requested ? new Set(requested) : undefined;
+  const wanted = options.requested ? new Set(options.requested) : undefined;
   const selected: DiscoveredTable[] = [];
 
   for (const t of discovered) {
@@ -31,7 +39,7 @@ export function planTables(
     } else if (wanted && !wanted.has(t.table)) {
       notLoaded.push({ table: t.table, lakeTable, action: 'skip', status: 'skipped', reason: 'not requested in this cycle' });
     } else if (!isValidLakeName(lakeTable)) {
-      notLoaded.push(planFailure(t.table, lakeTable, `lake name "${lakeTable}" breaks the S3 Tables rules (lowercase letters, digits, underscores): set tables."${t.table}".lakeName`));
+      notLoaded.push(planFailure(t.table, lakeTable, 'InvalidLakeName', `lake name "${lakeTable}" breaks the S3 Tables rules (lowercase letters, digits, underscores): set tables."${t.table}".lakeName`));
     } else {
       selected.push(t);
     }
@@ -42,37 +50,52 @@ export function planTables(
     const lakeTable = lakeTableName(source, t.table);
     if (colliding.has(t.table)) {
       const others = selected.filter((o) => o.table !== t.table && lakeTableName(source, o.table) === lakeTable).map((o) => o.table);
-      notLoaded.push(planFailure(t.table, lakeTable, `maps to lake table "${lakeTable}" like ${others.join(', ')}: give one of them a lakeName`));
+      notLoaded.push(planFailure(t.table, lakeTable, 'InvalidLakeName', `maps to lake table "${lakeTable}" like ${others.join(', ')}: give one of them a lakeName`));
       continue;
     }
-    entries.push(planEntry(source, t, lakeTable, lakeTables.has(lakeTable)));
+    const planned = planEntry(source, t, lakeTable, lakeTables.has(lakeTable), options.approveDeletes ?? false);
+    if (typeof planned === 'string') notLoaded.push(planFailure(t.table, lakeTable, 'InvalidTableSettings', planned));
+    else entries.push(planned);
   }
   return { entries, notLoaded };
 }
 
-function planEntry(source: SourceConfig, t: DiscoveredTable, lakeTable: string, lakeExists: boolean): PlanEntry {
+/** The table's entry, or why its settings cannot be loaded. */
+function planEntry(source: SourceConfig, t: DiscoveredTable, lakeTable: string, lakeExists: boolean, approveDeletes: boolean): PlanEntry | string {
   const settings = source.tables[t.table];
   const configuredKey = settings?.primaryKey;
   const primaryKey = configuredKey ?? t.primaryKey ?? [];
-  const keySource = configuredKey ? 'configured' : 'source';
+  const keySource: KeySource = configuredKey ? 'configured' : primaryKey.length > 0 ? 'source' : 'none';
   const cursorColumn = settings?.cursor?.column;
-  const base = { table: t.table, lakeTable, primaryKey, ...(cursorColumn ? { cursorColumn } : {}) };
+  const cursorMode = settings?.cursor?.mode ?? (primaryKey.length > 0 ? 'upsert' : 'append');
+  if (cursorColumn && cursorMode === 'upsert' && primaryKey.length === 0) {
+    return `cursor mode upsert needs a primary key and the source declares none: set tables."${t.table}".primaryKey, or cursor.mode append`;
+  }
+  const base = {
+    table: t.table,
+    lakeTable,
+    primaryKey,
+    keySource,
+    ...(cursorColumn ? { cursor: { column: cursorColumn, mode: cursorMode } } : {}),
+    maxDeleteFraction: source.safety.maxDeleteFraction,
+    approveDeletes,
+  };
 
   if (!lakeExists) return { ...base, action: 'create', reason: 'lake table missing' };
   if (settings?.action === 'replace') return { ...base, action: 'replace', reason: 'action replace configured' };
   if (cursorColumn && settings?.action !== 'merge') {
-    return { ...base, action: 'incremental', reason: `cursor column ${cursorColumn}` };
+    return { ...base, action: 'incremental', reason: `cursor column ${cursorColumn} (${cursorMode})` };
   }
   if (primaryKey.length > 0) return { ...base, action: 'merge', reason: `primary key (${primaryKey.join(', ')}) ${keySource}` };
   return { ...base, action: 'replace', reason: 'no primary key' };
 }
 
-function planFailure(table: string, lakeTable: string, message: string): TableOutcome {
+function planFailure(table: string, lakeTable: string, type: string, message: string): TableOutcome {
   return {
     table,
     lakeTable,
     action: 'skip',
     status: 'failed',
-    error: { phase: 'plan', message: `${table}: ${message}`, type: 'InvalidLakeName', retryable: false },
+    error: { phase: 'plan', message: `${table}: ${message}`, type, retryable: false },
   };
 }

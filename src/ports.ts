@@ -56,6 +56,8 @@ export interface DiscoverPort {
   discover(ref: ExportRef): Promise<DiscoveredExport>;
   /** Whether the export's files are still there, so that a rerun can reuse them. */
   exportAvailable(ref: ExportRef): Promise<boolean>;
+  /** The source's tables where the backend knows them without an export (no side effect). */
+  listTables?(): Promise<TableName[]>;
 }
 
 export interface LakePort {

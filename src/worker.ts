@@ -2,11 +2,10 @@
  * The lakesync worker: loads lakesync.yaml, builds each source's ports, and runs the
  * workflows and activities on the configured task queue until it is stopped.
  */
-import { resolve } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { type NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from './activities';
-import { createPorts } from './backends';
+import { createPorts, defaultDataRoot } from './backends';
 import { loadConfigFile } from './config/load';
 import type { LakesyncConfig } from './config/schema';
 import type { Ports } from './ports';
@@ -30,7 +29,7 @@ export async function buildPorts(config: LakesyncConfig, dataRoot: string): Prom
 
 export async function createWorker(options: WorkerOptions): Promise<{ worker: Worker; close(): Promise<void> }> {
   const target = temporalTarget(options.config);
-  const ports = options.ports ?? (await buildPorts(options.config, options.dataRoot ?? resolve('.lakesync/data')));
+  const ports = options.ports ?? (await buildPorts(options.config, options.dataRoot ?? defaultDataRoot()));
   const connection = await connectWorker(target);
   let client: Promise<Client> | undefined;
   const getClient = () => (client ??= connectClient(target));

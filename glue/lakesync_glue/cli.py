@@ -38,7 +38,7 @@ def early_failure(options: Mapping[str, str], error: LoadError, started: str) ->
         runToken=get("run_token"),
         startedAt=started,
         finishedAt=utc_now(),
-        error={"class": error.error_class, "message": error.message},
+        error=error.to_result_error(),
     )
 
 

@@ -1,70 +1,95 @@
 """Error classes of the load job.
 
-The class names are part of the contract with the TypeScript side, which decides
-whether to retry a failed table from them; keep them exactly as they are.
+Each class declares whether a retry of the load can help (`retryable`); the result JSON
+carries that flag and the TypeScript side retries a failed table only when it is true.
+The class names are part of the contract too (messages, failure types): keep them exactly
+as they are.
 """
 from __future__ import annotations
+
+from typing import TypedDict
+
+# The result JSON's `error` object ("class" is a keyword, hence the functional form).
+ResultError = TypedDict("ResultError", {"class": str, "message": str, "retryable": bool})
 
 
 class LoadError(Exception):
     """A failure with a class name the result JSON reports."""
 
     error_class: str = "InternalError"
+    # Whether a retry of the load can help: only for transient failures, as anything else
+    # fails the same way again. The base reports as InternalError, so it shares its flag.
+    retryable: bool = True
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
 
+    def to_result_error(self) -> ResultError:
+        return {"class": self.error_class, "message": self.message, "retryable": self.retryable}
+
 
 class InvalidArgument(LoadError):
     error_class = "InvalidArgument"
+    retryable = False
 
 
 class ExportNotFound(LoadError):
     error_class = "ExportNotFound"
+    retryable = False
 
 
 class CastError(LoadError):
     error_class = "CastError"
+    retryable = False
 
 
 class NameCollision(LoadError):
     error_class = "NameCollision"
+    retryable = False
 
 
 class DuplicateKeys(LoadError):
     error_class = "DuplicateKeys"
+    retryable = False
 
 
 class SchemaConflict(LoadError):
     error_class = "SchemaConflict"
+    retryable = False
 
 
 class DeleteGuard(LoadError):
     error_class = "DeleteGuard"
+    retryable = False
 
 
 class EmptyExport(LoadError):
     error_class = "EmptyExport"
+    retryable = False
 
 
 class CommitConflict(LoadError):
     error_class = "CommitConflict"
+    retryable = True  # a concurrent commit (e.g. S3 Tables compaction) may be gone next time
 
 
 class InternalError(LoadError):
     error_class = "InternalError"
+    retryable = True  # e.g. a crashed executor or a lost node
 
 
-ERROR_CLASSES: tuple[str, ...] = (
-    "InvalidArgument",
-    "ExportNotFound",
-    "CastError",
-    "NameCollision",
-    "DuplicateKeys",
-    "SchemaConflict",
-    "DeleteGuard",
-    "EmptyExport",
-    "CommitConflict",
-    "InternalError",
+LOAD_ERRORS: tuple[type[LoadError], ...] = (
+    InvalidArgument,
+    ExportNotFound,
+    CastError,
+    NameCollision,
+    DuplicateKeys,
+    SchemaConflict,
+    DeleteGuard,
+    EmptyExport,
+    CommitConflict,
+    InternalError,
 )
+
+ERROR_CLASSES: tuple[str, ...] = tuple(cls.error_class for cls in LOAD_ERRORS)

@@ -17,7 +17,7 @@ from . import lake, source, sqltext
 from .args import JobArgs
 from .changes import change_set, count_ops
 from .commit import first_line, with_commit_retry
-from .errors import DeleteGuard, EmptyExport, InvalidArgument, LoadError, SchemaConflict
+from .errors import DeleteGuard, EmptyExport, InternalError, InvalidArgument, LoadError, SchemaConflict
 from .export import find_table_export
 from .names import lake_column_names, quote, sql_string
 from .pgtypes import ColumnMapping, ColumnPlan, plan_column
@@ -333,9 +333,9 @@ def _finish(spark: "SparkSession", args: JobArgs, state: RunState, outcome: Outc
     return result
 
 
-def _failed(spark: "SparkSession", args: JobArgs, state: RunState, error_class: str, message: str) -> LoadResult:
+def _failed(spark: "SparkSession", args: JobArgs, state: RunState, error: LoadError) -> LoadResult:
     result = _base_result(args)
-    result.error = {"class": error_class, "message": message}
+    result.error = error.to_result_error()
     result.rowsRead = state.rows_read
     result.rowCountAfter = state.count_before or 0
     result.snapshotId = state.snapshot_before
@@ -365,11 +365,11 @@ def run_load(spark: "SparkSession", args: JobArgs) -> LoadResult:
         state.phase("")
     except LoadError as exc:
         log.error("%s: %s: %s", args.target, exc.error_class, exc.message)
-        result = _failed(spark, args, state, exc.error_class, exc.message)
+        result = _failed(spark, args, state, exc)
     except Exception as exc:  # noqa: BLE001 - every failure must still produce a result
         log.exception("%s: unexpected failure", args.target)
         message = f"table {args.target}: {type(exc).__name__}: {first_line(exc, 1000)}; see the job log for details"
-        result = _failed(spark, args, state, "InternalError", message)
+        result = _failed(spark, args, state, InternalError(message))
     finally:
         state.cleanup(spark)
     result.startedAt = started

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from . import storage
+from .errors import ResultError
 
 
 def utc_now() -> str:
@@ -35,7 +36,7 @@ class LoadResult:
     runToken: str = ""
     startedAt: str = ""
     finishedAt: str = ""
-    error: dict[str, str] | None = None
+    error: ResultError | None = None
 
     @property
     def succeeded(self) -> bool:

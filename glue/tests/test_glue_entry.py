@@ -94,7 +94,7 @@ def test_invalid_arguments_write_a_failed_result_and_exit_2(tmp_path: Path, monk
     assert glue_entry.main(argv) == 2
     result = json.loads(result_path.read_text())
     assert result["status"] == "failed"
-    assert result["error"]["class"] == "InvalidArgument"
+    assert (result["error"]["class"], result["error"]["retryable"]) == ("InvalidArgument", False)
     assert "--lake_table 'Orders'" in result["error"]["message"]
     assert result["table"] == "shop.public.orders" and result["runToken"] == "t-1" and result["cycleId"] == "c-1"
     assert result["snapshotId"] is None and result["committed"] is False

@@ -102,7 +102,7 @@ def test_duplicate_and_null_keys_fail_with_examples(load: Loader, spark: Any, ve
     before = current_snapshot(spark, "products")
     result = load(bad, "shop.public.products", "products", action="merge", primary_key="id")
     assert result.status == "failed" and result.error is not None
-    assert result.error["class"] == "DuplicateKeys"
+    assert (result.error["class"], result.error["retryable"]) == ("DuplicateKeys", False)
     message = result.error["message"]
     assert "shop.public.products" in message and "primary key (id)" in message
     assert "1 key value(s) appear in more than one row" in message and "(id=7) x3" in message
@@ -115,7 +115,7 @@ def test_delete_guard_refuses_then_approval_applies(load: Loader, spark: Any, ve
     before = current_snapshot(spark, "products")
     refused = load(few, "shop.public.products", "products", action="merge", primary_key="id")
     assert refused.status == "failed" and refused.error is not None
-    assert refused.error["class"] == "DeleteGuard"
+    assert (refused.error["class"], refused.error["retryable"]) == ("DeleteGuard", False)
     assert "would delete 17 of 22 rows" in refused.error["message"]
     assert "approve deletes" in refused.error["message"]
     assert refused.snapshotId == before and refused.rowCountAfter == 22

@@ -151,7 +151,7 @@ def test_invalid_job_arguments_fail_the_run_with_invalid_argument(served: Any, t
     assert record["state"] == "failed" and record["errorClass"] == "InvalidArgument"
     assert "--action" in record["errorMessage"]
     result = json.loads((work / "results" / "bad.json").read_text())
-    assert result["error"]["class"] == "InvalidArgument"
+    assert (result["error"]["class"], result["error"]["retryable"]) == ("InvalidArgument", False)
 
 
 def test_a_run_id_is_used_once(served: Any, tmp_path: Path) -> None:

@@ -1,8 +1,8 @@
 /** Activities of the cycle's first phases: settings, snapshot, export, discover, plan, lake set-up. */
-import type { CycleSettings, DiscoverySummary, ExportRef, ExportStatus, PlanSummary, SnapshotRef, SnapshotStatus, TableName } from '../model';
+import type { CycleSettings, DiscoverySummary, ExportRef, ExportStatus, PlanSummary, SnapshotRef, SnapshotStatus } from '../model';
 import type { ExportRequest, SnapshotRequest } from '../ports';
 import { lakeTableName, selectTable } from '../config/tables';
-import { planTables } from '../plan';
+import { type PlanOptions, planTables } from '../plan';
 import { type ActivityDeps, sourceOf, step } from './deps';
 import type { DiscoveredTable } from '../model';
 
@@ -20,7 +20,6 @@ export function cycleActivities(deps: ActivityDeps) {
         verify: s.verify.enabled,
         grants: s.grants.length > 0,
         searchAttributes: deps.searchAttributes ?? false,
-        maxDeleteFraction: s.safety.maxDeleteFraction,
         retry: s.retry,
         timeouts: s.timeouts,
       };
@@ -70,7 +69,7 @@ export function cycleActivities(deps: ActivityDeps) {
     },
 
     /** Decides each table's action; the full plan goes to the manifest store. No side effect on the lake. */
-    async planCycle(source: string, cycleId: string, discovery: DiscoverySummary, requested?: TableName[]): Promise<PlanSummary> {
+    async planCycle(source: string, cycleId: string, discovery: DiscoverySummary, options: PlanOptions = {}): Promise<PlanSummary> {
       const { settings, ports } = sourceOf(deps, source);
       return step('plan', `source ${source}`, async () => {
         const discovered = await ports.manifests.get<DiscoveredTable[]>(discovery.manifest);
@@ -79,8 +78,8 @@ export function cycleActivities(deps: ActivityDeps) {
           const lake = lakeTableName(settings, t.table);
           if (await ports.lake.tableExists(settings.target.namespace, lake)) lakeTables.add(lake);
         }
-        const planned = planTables(settings, discovered, lakeTables, requested);
-        const missing = (requested ?? []).filter((t) => !discovered.some((d) => d.table === t));
+        const planned = planTables(settings, discovered, lakeTables, options);
+        const missing = (options.requested ?? []).filter((t) => !discovered.some((d) => d.table === t));
         const notInExport = missing.map((table) => ({
           table,
           lakeTable: '',

@@ -18,8 +18,6 @@ export interface LoadTableInput {
   exportLocation: string;
   database: string;
   namespace: string;
-  maxDeleteFraction: number;
-  approveDeletes: boolean;
 }
 
 export interface LoadHeartbeat {
@@ -29,18 +27,6 @@ export interface LoadHeartbeat {
   state?: string;
   detail?: string;
 }
-
-/** Result error classes a retry cannot fix (glue/README.md). */
-const FINAL_ERROR_CLASSES = new Set([
-  'InvalidArgument',
-  'ExportNotFound',
-  'CastError',
-  'NameCollision',
-  'DuplicateKeys',
-  'SchemaConflict',
-  'DeleteGuard',
-  'EmptyExport',
-]);
 
 const DEFAULT_POLL = { initialMs: 5_000, maxMs: 120_000 };
 
@@ -72,8 +58,6 @@ export function loadActivities(deps: ActivityDeps) {
         database: input.database,
         plan,
         namespace: input.namespace,
-        maxDeleteFraction: input.maxDeleteFraction,
-        approveDeletes: input.approveDeletes,
       };
       const req: LoadRequest = { ...base, resultLocation: ports.load.resultLocation(base) };
       try {
@@ -128,7 +112,7 @@ async function attachableRun(port: LoadPort, req: LoadRequest, fromHeartbeat: st
   if (status.state !== 'failed') return candidate;
   // A failed run whose result says retrying cannot help fails the table now.
   const result = await port.readResult(req.resultLocation);
-  if (result?.error && FINAL_ERROR_CLASSES.has(result.error.class)) throw resultFailure(req, candidate, result);
+  if (result?.error && !retryable(result)) throw resultFailure(req, candidate, result);
   return undefined;
 }
 
@@ -156,13 +140,23 @@ async function failedRun(port: LoadPort, req: LoadRequest, runId: string, status
   });
 }
 
+/** The job decides whether a retry can help (glue/lakesync_glue/errors.py). */
+function retryable(result: LoadResult): boolean {
+  return result.error?.retryable === true;
+}
+
 function resultFailure(req: LoadRequest, runId: string, result: LoadResult): ApplicationFailure {
   const cls = result.error?.class ?? 'InternalError';
   const hint = cls === 'DeleteGuard' ? ' To apply these deletes, rerun the table with approve deletes.' : '';
+  // Not retried: without the flag there is no telling whether a retry can help.
+  const noFlag =
+    typeof result.error?.retryable === 'boolean'
+      ? ''
+      : " The job's result has no retryable flag, so the deployed job version may not match this worker's; not retrying.";
   return ApplicationFailure.create({
-    message: `load of ${req.plan.table} failed (run ${runId}): ${cls}: ${result.error?.message ?? 'unknown error'}.${hint}`,
+    message: `load of ${req.plan.table} failed (run ${runId}): ${cls}: ${result.error?.message ?? 'unknown error'}.${hint}${noFlag}`,
     type: cls,
-    nonRetryable: FINAL_ERROR_CLASSES.has(cls),
+    nonRetryable: !retryable(result),
   });
 }
 

@@ -7,16 +7,13 @@ import { BatchStopJobRunCommand, GetJobRunCommand, GetJobRunsCommand, type GlueC
 import { PortError } from '../errors';
 import type { LoadRequest, LoadResult, LoadRunStatus } from '../model';
 import type { LoadPort } from '../ports';
-import { splitTable } from '../config/tables';
+import { loadJobArguments } from '../job-args';
 import { EMULATOR_NOT_IMPLEMENTED } from './emulator';
 import { awsCall, hasAwsCode, lakeFormationHint, toPortError } from './errors';
 import { ensureJobDefinition, jobSpec, uploadScripts } from './glue-job';
 import { packageGlueScripts } from './glue-package';
 import { joinKey, parseS3Url, type S3Objects, s3Url } from './s3';
 import type { AwsSettings } from './settings';
-
-/** The catalog name the job registers the table bucket under (glue/README.md). */
-export const LAKE_CATALOG = 'lake';
 
 const RUNNING = new Set(['STARTING', 'RUNNING', 'STOPPING', 'WAITING']);
 const FAILED = new Set(['FAILED', 'TIMEOUT', 'ERROR', 'STOPPED', 'EXPIRED']);
@@ -25,7 +22,7 @@ const DPU_PER_WORKER: Record<string, number> = { 'G.025X': 0.25, 'G.1X': 1, 'G.2
 /** How many pages (of 200 runs) GetJobRuns is read for a run token; a crash-time run is among the newest. */
 const TOKEN_SEARCH_PAGES = 5;
 
-export type GlueLoadSettings = Pick<AwsSettings, 'source' | 'glue' | 'tableBucket' | 'loadPoll' | 'tables' | 'endpoint'>;
+export type GlueLoadSettings = Pick<AwsSettings, 'source' | 'glue' | 'tableBucket' | 'loadPoll' | 'endpoint'>;
 
 export class GlueLoads implements LoadPort {
   readonly pollPolicy: { initialMs: number; maxMs: number };
@@ -75,30 +72,10 @@ export class GlueLoads implements LoadPort {
     }
   }
 
-  /** The job arguments of one table's load (glue/README.md). Never secrets: Glue may log them. */
+  /** The job run's arguments (glue/README.md), as Glue takes them. Never secrets: Glue may log them. */
   jobArguments(req: LoadRequest): Record<string, string> {
-    const [schema, table] = splitTable(req.plan.table);
-    const cursor = this.settings.tables[req.plan.table]?.cursor;
-    return {
-      '--export_path': req.exportLocation,
-      '--source_database': req.database,
-      '--source_schema': schema,
-      '--source_table': table,
-      '--catalog': LAKE_CATALOG,
-      '--namespace': req.namespace,
-      '--lake_table': req.plan.lakeTable,
-      '--action': req.plan.action,
-      '--primary_key': req.plan.primaryKey.join(','),
-      '--cursor_column': req.plan.cursorColumn ?? '',
-      '--cursor_mode': req.plan.cursorColumn ? (cursor?.mode ?? '') : '', // empty: the job picks upsert with a key, else append
-      '--max_delete_fraction': String(req.maxDeleteFraction),
-      '--approve_deletes': req.approveDeletes ? 'true' : 'false',
-      '--cycle_id': req.cycleId,
-      '--run_token': req.runToken,
-      '--result_path': req.resultLocation,
-      '--table_bucket_arn': this.settings.tableBucket.arn,
-      '--datalake-formats': 'iceberg',
-    };
+    const args = loadJobArguments(req, { tableBucketArn: this.settings.tableBucket.arn });
+    return { ...Object.fromEntries(Object.entries(args).map(([name, value]) => [`--${name}`, value])), '--datalake-formats': 'iceberg' };
   }
 
   async findRunByToken(req: LoadRequest): Promise<string | undefined> {

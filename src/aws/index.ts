@@ -1,31 +1,25 @@
 /** AWS adapters behind the ports (RDS, S3, Glue, S3 Tables, Lake Formation, Athena). */
-import type { SourceConfig } from '../config/schema';
 import type { Ports } from '../ports';
 import { AthenaQueries, type AthenaPolling, AthenaVerify } from './athena';
-import { type AwsClients, createClients, destroyClients } from './clients';
+import { type AwsClients, destroyClients } from './clients';
 import { ExportDiscovery } from './discover';
 import { GlueLoads } from './glue';
 import { LakeFormationGrants } from './lakeformation';
 import { S3Manifests } from './manifests';
-import { RdsExports, RdsSnapshots } from './rds';
+import { RdsExports } from './rds-exports';
+import { RdsSnapshots } from './rds-snapshots';
 import { S3Objects } from './s3';
 import { S3TablesLake } from './s3tables';
-import { type AwsSettings, type AwsSettingsOverrides, awsSettings } from './settings';
+import type { AwsSettings } from './settings';
 
-export interface AwsPortsOptions extends AwsSettingsOverrides {
-  /** Clients to use instead of new ones (tests pass mocked or recording clients). */
-  clients?: AwsClients;
+export interface AwsPortsOptions {
   athenaPolling?: AthenaPolling;
   /** Where warnings of the adapters go (default console.warn). */
   warn?: (message: string) => void;
 }
 
-export async function createAwsPorts(sourceName: string, source: SourceConfig, options: AwsPortsOptions = {}): Promise<Ports> {
-  const settings = awsSettings(sourceName, source, options);
-  return buildAwsPorts(settings, options.clients ?? createClients(settings), options);
-}
-
-export function buildAwsPorts(settings: AwsSettings, clients: AwsClients, options: Pick<AwsPortsOptions, 'athenaPolling' | 'warn'> = {}): Ports {
+/** The ports of one source on AWS; `clients` from createClients (tests pass mocked or recording ones). */
+export function buildAwsPorts(settings: AwsSettings, clients: AwsClients, options: AwsPortsOptions = {}): Ports {
   const objects = new S3Objects(clients.s3);
   const snapshots = new RdsSnapshots(clients.rds, settings);
   const queries = new AthenaQueries(clients.athena, settings, options.athenaPolling);
@@ -52,4 +46,4 @@ export function buildAwsPorts(settings: AwsSettings, clients: AwsClients, option
 }
 
 export type { AwsSettings } from './settings';
-export type { AwsClients } from './clients';
+export { type AwsClients, createClients } from './clients';

@@ -4,7 +4,8 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../errors';
 import { configSchema, type LakesyncConfig, type SourceConfig } from './schema';
-import { isValidLakeName, lakeNameCollisions, lakeTableName, selectTable } from './tables';
+import { isValidLakeName } from '../names';
+import { lakeNameCollisions, lakeTableName, selectTable } from './tables';
 
 export function loadConfigFile(path: string): LakesyncConfig {
   let text: string;

@@ -3,9 +3,7 @@
  * the loader adds the field's path and the value it got.
  */
 import { z } from 'zod';
-
-/** S3 Tables: namespaces and tables are 1-255 lowercase letters, digits, underscores. */
-export const LAKE_NAME = /^[a-z0-9][a-z0-9_]{0,254}$/;
+import { LAKE_NAME } from '../names';
 const LAKE_NAME_FIX = 'use 1-255 lowercase letters, digits or underscores, starting with a letter or digit (S3 Tables rule)';
 const SOURCE_NAME = /^[a-z][a-z0-9-]{0,62}$/;
 const TABLE_KEY = /^[^.\s]+\.[^.]+$/;

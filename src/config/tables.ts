@@ -3,7 +3,8 @@
  * Pure functions: `plan`, `validate` and the activities share them.
  */
 import picomatch from 'picomatch';
-import { LAKE_NAME, type SourceConfig } from './schema';
+import { splitTable } from '../names';
+import type { SourceConfig } from './schema';
 
 export interface Selection {
   included: boolean;
@@ -35,16 +36,6 @@ export function lakeTableName(source: Pick<SourceConfig, 'database' | 'target' |
     .toLowerCase()
     .replace(/[^a-z0-9_]+/g, '_')
     .replace(/^_+/, '');
-}
-
-export function isValidLakeName(name: string): boolean {
-  return LAKE_NAME.test(name);
-}
-
-export function splitTable(table: string): [schema: string, name: string] {
-  const dot = table.indexOf('.');
-  if (dot <= 0) throw new Error(`table "${table}" is not schema.table`);
-  return [table.slice(0, dot), table.slice(dot + 1)];
 }
 
 /** Groups of source tables that map to the same lake name (each group has 2+ tables). */

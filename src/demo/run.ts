@@ -13,8 +13,9 @@ import { loadConfigFile } from '../config/load';
 import type { LakesyncConfig } from '../config/schema';
 import { lakeTableName, selectTable } from '../config/tables';
 import { type DevServer, freePort, startDevServer } from '../devserver';
-import { sourceSpec } from '../local';
-import { workDirFor } from '../local/paths';
+import { defaultDataRoot } from '../backends';
+import { localSettings } from '../backends/local';
+import { layoutOf, sourceSpec } from '../local';
 import { RunnerClient } from '../local/runner/client';
 import { acquireSource, type SourceHandle } from '../local/source/registry';
 import type { CycleResult } from '../model';
@@ -89,8 +90,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
   const config = loadConfigFile(options.configFile);
   const source = config.sources[DEMO_SOURCE];
   if (!source) throw new Error(`${options.configFile} has no source "${DEMO_SOURCE}"`);
-  const layout = workDirFor(DEMO_SOURCE, source, join(options.root, '.lakesync', 'data'));
-  const spec = sourceSpec(source, layout);
+  const settings = localSettings(DEMO_SOURCE, source, defaultDataRoot(options.root));
+  const layout = layoutOf(settings.workDir);
+  const spec = sourceSpec(settings, layout);
 
   try {
     // A fresh start: the demo's own folders only.
@@ -119,7 +121,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     process.env.TEMPORAL_ADDRESS = server.address;
     if (server.uiUrl) process.env.LAKESYNC_UI_URL = server.uiUrl;
 
-    const worker = await timed('start: worker', () => createWorker({ config, dataRoot: join(options.root, '.lakesync', 'data') }));
+    const worker = await timed('start: worker', () => createWorker({ config, dataRoot: defaultDataRoot(options.root) }));
     const running = worker.worker.run();
     cleanups.push(async () => {
       worker.worker.shutdown();

@@ -87,6 +87,7 @@ export class FakeBackend {
       discover: {
         discover: (ref) => this.call('discover', () => this.discover(ref)),
         exportAvailable: (ref) => this.call('discover.available', async () => ref.exportId in this.state.exports),
+        listTables: async () => [...this.tables],
       },
       lake: {
         ensureNamespace: (ns) => this.call('lake.namespace', async () => void ns),
@@ -190,7 +191,9 @@ export class FakeBackend {
       startedAtMs: Date.now(),
       durationMs: this.options.latencyMs ?? 0,
       request: req,
-      ...(rule ? { failWith: { class: rule.retryable ? 'InternalError' : 'SchemaConflict', message: rule.message ?? `injected load failure for ${table}` } } : {}),
+      ...(rule
+        ? { failWith: { class: rule.retryable ? 'InternalError' : 'SchemaConflict', message: rule.message ?? `injected load failure for ${table}`, retryable: rule.retryable } }
+        : {}),
     };
     this.store.update((s) => (s.runs[run.runId] = run));
     return { runId: run.runId };
@@ -242,7 +245,7 @@ export class FakeBackend {
       updated: 0,
       deleted: 0,
       rowCountAfter: lake?.rows ?? 0,
-      cursorColumn: run.request.plan.cursorColumn ?? null,
+      cursorColumn: run.request.plan.cursor?.column ?? null,
       cursorValueAfter: null,
       snapshotId: lake ? String(lake.snapshot) : null,
       committed: !run.failWith,

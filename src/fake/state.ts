@@ -13,8 +13,8 @@ export interface FakeRun {
   seq: number;
   startedAtMs: number;
   durationMs: number;
-  /** Error class the run ends with, when it is made to fail. */
-  failWith?: { class: string; message: string };
+  /** The result error the run ends with, when it is made to fail. */
+  failWith?: { class: string; message: string; retryable: boolean };
   request: LoadRequest;
 }
 

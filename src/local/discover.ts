@@ -1,14 +1,21 @@
 /**
- * DiscoverPort of the embedded mode: reads an export exactly as the AWS adapter reads S3:
- * export_info, every export_tables_info file, COMPLETE tables kept, the rest reported as skipped.
+ * DiscoverPort of the embedded mode: reads the files of an export folder, which export-listing
+ * turns into tables exactly as the AWS adapter does for S3.
  * Primary keys come from the catalog record the export took at its snapshot.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { PortError } from '../errors';
-import type { DiscoveredExport, DiscoveredTable, ExportRef } from '../model';
+import {
+  type ExportInfoDocument,
+  isTablesInfoFile,
+  missingExportInfo,
+  missingTablesInfo,
+  readExportListing,
+  type TablesInfoDocument,
+} from '../export-listing';
+import type { DiscoveredExport, ExportRef } from '../model';
 import type { DiscoverPort } from '../ports';
-import { exportInfoFile, type ExportInfo, TABLES_INFO_PATTERN, type TablesInfo } from './export/layout';
+import { exportInfoFile } from './export/layout';
 import { readJsonIfExists } from './files';
 import type { WorkDirLayout } from './paths';
 
@@ -19,13 +26,6 @@ export function catalogRecordFile(layout: WorkDirLayout, exportId: string): stri
   return join(layout.catalog, `${exportId}.json`);
 }
 
-/** `db.schema.table` -> [db, `schema.table`]; undefined for a database-level target. */
-function splitTarget(target: string): [string, string] | undefined {
-  const first = target.indexOf('.');
-  if (first <= 0 || target.indexOf('.', first + 1) === -1) return undefined;
-  return [target.slice(0, first), target.slice(first + 1)];
-}
-
 export function createDiscoverPort(layout: WorkDirLayout, database: string): DiscoverPort {
   return {
     async exportAvailable(ref: ExportRef) {
@@ -33,38 +33,18 @@ export function createDiscoverPort(layout: WorkDirLayout, database: string): Dis
     },
 
     async discover(ref: ExportRef): Promise<DiscoveredExport> {
-      const info = readJsonIfExists<ExportInfo>(exportInfoFile(ref.location, ref.exportId));
-      if (!info) throw new PortError('not-found', 'ExportNotFound', `export ${ref.exportId} has no export_info file in ${ref.location}: it did not complete or was removed; run a new sync`);
-      const infoFiles = readdirSync(ref.location).filter((f) => TABLES_INFO_PATTERN.exec(f)?.[1] === ref.exportId).sort();
-      if (infoFiles.length === 0) throw new PortError('not-found', 'ExportNotFound', `export ${ref.exportId} has no export_tables_info files in ${ref.location}; run a new sync`);
-      const keys = readJsonIfExists<CatalogRecord>(catalogRecordFile(layout, ref.exportId))?.primaryKeys ?? {};
-
-      const found: DiscoveredExport = { database, tables: [], skipped: [], warnings: [] };
-      for (const file of infoFiles) {
-        for (const entry of readJsonIfExists<TablesInfo>(join(ref.location, file))?.perTableStatus ?? []) {
-          const parts = splitTarget(entry.target);
-          if (!parts) {
-            if (entry.warningMessage) found.warnings.push(`${entry.target}: ${entry.warningMessage}`);
-            continue;
-          }
-          const [db, table] = parts;
-          if (entry.status !== 'COMPLETE' || !entry.schemaMetadata) {
-            found.skipped.push({ table, reason: entry.warningMessage ?? `the export reports status ${entry.status ?? 'unknown'}` });
-            continue;
-          }
-          const discovered: DiscoveredTable = {
-            table,
-            target: entry.target,
-            ...(entry.sizeGB !== undefined ? { sizeGB: entry.sizeGB } : {}),
-            columns: entry.schemaMetadata.originalTypeMappings,
-            ...(keys[table] ? { primaryKey: keys[table] } : {}),
-          };
-          found.database = db;
-          found.tables.push(discovered);
-        }
-      }
-      if (info.warningMessage) found.warnings.push(`export ${ref.exportId}: ${info.warningMessage}`);
-      return found;
+      const info = readJsonIfExists<ExportInfoDocument>(exportInfoFile(ref.location, ref.exportId));
+      if (!info) throw missingExportInfo(ref.exportId, ref.location);
+      const names = readdirSync(ref.location).filter((name) => isTablesInfoFile(name, ref.exportId));
+      if (names.length === 0) throw missingTablesInfo(ref.exportId, ref.location);
+      const tablesInfo = names.map((name) => ({ name, document: readJsonIfExists<TablesInfoDocument>(join(ref.location, name)) }));
+      const found = readExportListing({ exportId: ref.exportId, database, info, tablesInfo });
+      return withPrimaryKeys(found, readJsonIfExists<CatalogRecord>(catalogRecordFile(layout, ref.exportId))?.primaryKeys ?? {});
     },
   };
+}
+
+/** The source's primary keys on the tables the catalog record knows. */
+function withPrimaryKeys(found: DiscoveredExport, keys: Record<string, string[]>): DiscoveredExport {
+  return { ...found, tables: found.tables.map((t) => (keys[t.table] ? { ...t, primaryKey: keys[t.table]! } : t)) };
 }

@@ -5,21 +5,30 @@
  * on the first export and Spark on the first load or query, so `lakesync plan` or `grants` stay fast.
  */
 import { mkdirSync } from 'node:fs';
-import type { BackendContext } from '../backends';
-import type { SourceConfig } from '../config/schema';
 import type { Ports } from '../ports';
 import { createDiscoverPort } from './discover';
 import type { ExportOptions } from './export/exporter';
 import { createExportPort, settleExports } from './export/task';
 import { createGrantPort } from './grants';
 import { createLakePort, lakeTableExists } from './lake';
-import { createLoadPort, LOCAL_CATALOG } from './load';
+import { createLoadPort } from './load';
 import { createManifestStore } from './manifests';
-import { workDirFor, type WorkDirLayout } from './paths';
+import { layoutOf, type WorkDirLayout } from './paths';
 import { RunnerClient } from './runner/client';
 import { createSnapshotPort } from './snapshot';
 import { acquireSource, type SourceHandle, type SourceSpec } from './source/registry';
 import { createVerifyPort } from './verify';
+
+/** What the embedded mode needs of one source, resolved from lakesync.yaml by the port factory. */
+export interface LocalSettings {
+  source: string;
+  /** The source database's name, as exports name it (`db.schema.table`). */
+  database: string;
+  /** The source's work dir: exports, warehouse, results, grants. */
+  workDir: string;
+  /** The database to export; PGlite's data folder defaults to `<workDir>/pglite`. */
+  db: { kind: 'pglite'; dataDir?: string; demo: boolean } | { kind: 'postgres'; url: string };
+}
 
 export interface LocalPortsOptions {
   /** Export tuning (tests make parts small). */
@@ -27,18 +36,16 @@ export interface LocalPortsOptions {
   log?: (line: string) => void;
 }
 
-export function sourceSpec(source: SourceConfig, layout: WorkDirLayout): SourceSpec {
-  const db = source.source;
-  if (db.kind === 'pglite') return { kind: 'pglite', dataDir: db.dataDir ?? layout.pgliteData, demo: db.demo };
-  if (db.kind === 'postgres') return { kind: 'postgres', url: db.url };
-  throw new Error(`source kind ${db.kind} has no local adapter: use backend aws for rds sources, or kind pglite/postgres`);
+export function sourceSpec(settings: Pick<LocalSettings, 'db'>, layout: WorkDirLayout): SourceSpec {
+  const { db } = settings;
+  return db.kind === 'pglite' ? { kind: 'pglite', dataDir: db.dataDir ?? layout.pgliteData, demo: db.demo } : { kind: 'postgres', url: db.url };
 }
 
-export async function createLocalPorts(sourceName: string, source: SourceConfig, ctx: BackendContext & LocalPortsOptions): Promise<Ports> {
-  const layout = workDirFor(sourceName, source, ctx.dataRoot);
+export async function createLocalPorts(settings: LocalSettings, options: LocalPortsOptions = {}): Promise<Ports> {
+  const layout = layoutOf(settings.workDir);
   mkdirSync(layout.root, { recursive: true });
-  const spec = sourceSpec(source, layout);
-  const log = ctx.log ?? (() => undefined);
+  const spec = sourceSpec(settings, layout);
+  const log = options.log ?? (() => undefined);
 
   let handle: Promise<SourceHandle> | undefined;
   const openSource = async () => {
@@ -48,16 +55,16 @@ export async function createLocalPorts(sourceName: string, source: SourceConfig,
     }
     return (await handle).db;
   };
-  const runner = new RunnerClient(layout, { catalog: LOCAL_CATALOG, log });
+  const runner = new RunnerClient(layout, { log });
   const lake = createLakePort(layout, runner);
 
   return {
-    snapshot: createSnapshotPort(layout, sourceName),
-    export: createExportPort(layout, { database: source.database, source: openSource, log, ...(ctx.exportTuning ? { tuning: ctx.exportTuning } : {}) }),
-    discover: createDiscoverPort(layout, source.database),
+    snapshot: createSnapshotPort(layout, settings.source),
+    export: createExportPort(layout, { database: settings.database, source: openSource, log, ...(options.exportTuning ? { tuning: options.exportTuning } : {}) }),
+    discover: createDiscoverPort(layout, settings.database),
     lake,
-    load: createLoadPort(layout, source, runner),
-    grant: createGrantPort(layout.grants, sourceName, async (ns, table) => lakeTableExists(layout, ns, table)),
+    load: createLoadPort(layout, runner),
+    grant: createGrantPort(layout.grants, settings.source, async (ns, table) => lakeTableExists(layout, ns, table)),
     verify: createVerifyPort(runner),
     manifests: createManifestStore(layout.manifests),
     async close() {
@@ -70,5 +77,5 @@ export async function createLocalPorts(sourceName: string, source: SourceConfig,
   };
 }
 
-export { workDirFor } from './paths';
+export { layoutOf } from './paths';
 export { acquireSource } from './source/registry';

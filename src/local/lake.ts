@@ -4,7 +4,7 @@
  */
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { isValidLakeName } from '../config/tables';
+import { isValidLakeName } from '../names';
 import { PortError } from '../errors';
 import type { LakePort } from '../ports';
 import type { WorkDirLayout } from './paths';

@@ -1,6 +1,6 @@
 /**
  * LoadPort of the embedded mode: each table load is a run of the Glue core in the load runner,
- * with the same arguments as on AWS plus --warehouse. Runs are asynchronous like Glue job runs:
+ * with the same arguments as on AWS (src/job-args.ts). Runs are asynchronous like Glue job runs:
  * startLoad writes a "pending" record and returns at once (the activity heartbeats while Spark
  * starts, as a Glue run sits in STARTING), then hands the run to the runner, which keeps the
  * record up to date. Records (runs/<runId>.json) outlive the worker, so a restarted worker finds
@@ -9,10 +9,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { SourceConfig } from '../config/schema';
-import { splitTable } from '../config/tables';
 import { PortError } from '../errors';
-import type { LoadRequest, LoadResult, LoadRunStatus } from '../model';
+import { loadJobArguments } from '../job-args';
+import type { LoadResult, LoadRunStatus } from '../model';
 import type { LoadPort } from '../ports';
 import { KeyedMutex, processAlive, readJsonIfExists, writeJsonAtomic } from './files';
 import { resultFile, type WorkDirLayout } from './paths';
@@ -47,8 +46,6 @@ const CLIENT_INSTANCE = `client-${process.pid}-${randomBytes(4).toString('hex')}
 /** Pending runs this process is handing to the runner right now. */
 const submitting = new Set<string>();
 
-export const LOCAL_CATALOG = 'lake';
-
 /** Run ids start with a digest of the run token, so the runs of one token are found by name. */
 export function runIdPrefix(runToken: string): string {
   return `lr-${createHash('sha256').update(runToken).digest('hex').slice(0, 16)}-`;
@@ -58,32 +55,7 @@ export function newRunId(runToken: string): string {
   return `${runIdPrefix(runToken)}${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
 }
 
-/** The job arguments of a load, exactly as the Glue job takes them (plus --warehouse, added by the runner). */
-export function jobArguments(req: LoadRequest, source: Pick<SourceConfig, 'tables'>): Record<string, string> {
-  const [schema, table] = splitTable(req.plan.table);
-  const cursorMode = source.tables[req.plan.table]?.cursor?.mode;
-  if (req.plan.action === 'skip') throw new PortError('validation', 'InvalidArgument', `${req.plan.table} is planned as skip: there is nothing to load`);
-  return {
-    export_path: req.exportLocation,
-    source_database: req.database,
-    source_schema: schema,
-    source_table: table,
-    catalog: LOCAL_CATALOG,
-    namespace: req.namespace,
-    lake_table: req.plan.lakeTable,
-    action: req.plan.action,
-    primary_key: req.plan.primaryKey.join(','),
-    cursor_column: req.plan.cursorColumn ?? '',
-    cursor_mode: req.plan.cursorColumn ? (cursorMode ?? '') : '',
-    max_delete_fraction: String(req.maxDeleteFraction),
-    approve_deletes: String(req.approveDeletes),
-    cycle_id: req.cycleId,
-    run_token: req.runToken,
-    result_path: req.resultLocation,
-  };
-}
-
-export function createLoadPort(layout: WorkDirLayout, source: Pick<SourceConfig, 'tables'>, runner: RunnerClient): LoadPort {
+export function createLoadPort(layout: WorkDirLayout, runner: RunnerClient): LoadPort {
   const startOnce = new KeyedMutex();
   const recordFile = (runId: string) => join(layout.runs, `${runId}.json`);
 
@@ -188,7 +160,7 @@ export function createLoadPort(layout: WorkDirLayout, source: Pick<SourceConfig,
     resultLocation: (req) => resultFile(layout, req.cycleId, req.plan.table),
 
     async startLoad(req) {
-      const args = jobArguments(req, source);
+      const args = loadJobArguments(req, { warehouse: layout.warehouse });
       return startOnce.run(req.runToken, async () => {
         // A live or finished run of the same token is this load (an earlier attempt started it).
         const earlier = latestRun(req.runToken);

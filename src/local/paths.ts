@@ -1,9 +1,8 @@
 /**
  * Where the embedded mode keeps its files, under one work dir per source
- * (`local.workDir`, or `<dataRoot>/<source>`).
+ * (`local.workDir`, or `<dataRoot>/<source>`: src/backends/local.ts decides).
  */
-import { join, resolve } from 'node:path';
-import type { SourceConfig } from '../config/schema';
+import { join } from 'node:path';
 import { fileSafe } from './files';
 
 export interface WorkDirLayout {
@@ -25,11 +24,6 @@ export interface WorkDirLayout {
   runnerLog: string;
   /** Default PGlite data folder when the config names none. */
   pgliteData: string;
-}
-
-export function workDirFor(sourceName: string, source: Pick<SourceConfig, 'local'>, dataRoot: string): WorkDirLayout {
-  const root = resolve(source.local.workDir ?? join(dataRoot, fileSafe(sourceName)));
-  return layoutOf(root);
 }
 
 export function layoutOf(root: string): WorkDirLayout {

@@ -5,7 +5,7 @@
 import { PortError } from '../errors';
 import type { VerifyOutcome, VerifyRequest } from '../model';
 import type { VerifyPort } from '../ports';
-import { LOCAL_CATALOG } from './load';
+import { LAKE_CATALOG } from '../job-args';
 import type { RunnerClient } from './runner/client';
 
 /** Equal as text, or as numbers when both sides are numbers (a check may expect 5 and get "5.00"). */
@@ -26,7 +26,7 @@ export function createVerifyPort(runner: RunnerClient): VerifyPort {
   const sql = async (statement: string) => (await runner.call<{ rows: Record<string, unknown>[] }>('POST', '/sql', { sql: statement })).rows;
   return {
     async verify(req: VerifyRequest): Promise<VerifyOutcome> {
-      const table = `${LOCAL_CATALOG}.${req.namespace}.${req.lakeTable}`;
+      const table = `${LAKE_CATALOG}.${req.namespace}.${req.lakeTable}`;
       const atSnapshot = req.snapshotId && /^-?\d+$/.test(req.snapshotId) ? ` VERSION AS OF ${req.snapshotId}` : '';
       const checks: VerifyOutcome['checks'] = [];
       const count = firstValue(await sql(`SELECT count(*) AS row_count FROM ${table}${atSnapshot}`));

@@ -17,7 +17,6 @@ export interface BatchInput {
   items: LoadItem[];
   settings: CycleSettings;
   export: ExportRef;
-  approveDeletes: boolean;
 }
 
 export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcome[]> {
@@ -52,8 +51,6 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
           exportLocation: input.export.location,
           database: settings.database,
           namespace: settings.namespace,
-          maxDeleteFraction: settings.maxDeleteFraction,
-          approveDeletes: input.approveDeletes,
         }]),
       );
     } catch (err) {

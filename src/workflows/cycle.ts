@@ -85,7 +85,7 @@ export async function cycleWorkflow(input: CycleInput): Promise<CycleResult> {
     discovery = await acts.discoverTables(input.source, input.cycleId, exported);
     warnings.push(...discovery.warnings);
     progress.phase = 'plan';
-    plan = await acts.planCycle(input.source, input.cycleId, discovery, input.tables);
+    plan = await acts.planCycle(input.source, input.cycleId, discovery, { ...(input.tables ? { requested: input.tables } : {}), approveDeletes: input.approveDeletes });
     if (plan.load.length > 0) await acts.prepareLake(input.source);
   } catch (err) {
     return finish('failed', [], { phase: progress.phase, message: errorMessage(err) });
@@ -133,7 +133,7 @@ async function runBatch(
     return await executeChild(tableBatchWorkflow, {
       workflowId,
       staticSummary,
-      args: [{ source: input.source, cycleId: input.cycleId, planRef, items, settings, export: exported, approveDeletes: input.approveDeletes }],
+      args: [{ source: input.source, cycleId: input.cycleId, planRef, items, settings, export: exported }],
     });
   } catch (err) {
     // The batch workflow itself failed (not a table): its tables are failed, the other batches go on.

@@ -2,8 +2,12 @@
 import type { ActivityOptions } from '@temporalio/workflow';
 import type { CycleSettings } from '../model';
 
-/** Errors no retry can fix; the activities mark theirs non-retryable too, this is the backstop. */
-const NON_RETRYABLE = ['ConfigError', 'AccessDenied', 'ValidationError', 'PlanMismatch'];
+/**
+ * lakesync's own error types no retry can fix. Whether a backend error may be retried is decided
+ * where it is understood (the adapters and the load job) and arrives as the failure's
+ * nonRetryable flag, so no backend's error codes live in workflow code.
+ */
+const NON_RETRYABLE = ['ConfigError', 'PlanMismatch'];
 
 export function retryPolicy(settings: CycleSettings): ActivityOptions['retry'] {
   return {

@@ -14,8 +14,10 @@ import { ListPermissionsCommand } from '@aws-sdk/client-lakeformation';
 import { unzipSync } from 'fflate';
 import { buildAwsPorts } from '../../src/aws';
 import { type AwsClients, createClients, destroyClients } from '../../src/aws/clients';
-import { awsSettings, type AwsSettings } from '../../src/aws/settings';
+import type { AwsSettings } from '../../src/aws/settings';
+import { awsSettings } from '../../src/backends/aws';
 import type { LoadRequest } from '../../src/model';
+import { planEntry } from '../helpers/plan';
 import type { Ports } from '../../src/ports';
 import { type MotoServer, startMoto, useTestCredentials } from '../helpers/moto';
 import { ATHENA_OUTPUT, awsSource, EXPORT_BUCKET, exportFiles, glueScriptsFixture, loadResult, READER, REGION, SCRIPT_BUCKET, TABLE_BUCKET } from './fixtures';
@@ -145,10 +147,8 @@ describe('Glue on moto', () => {
       runToken: 'c1:public.orders',
       exportLocation: `s3://${EXPORT_BUCKET}/lakesync/exports/ls-shop-9`,
       database: 'shop',
-      plan: { table: 'public.orders', lakeTable: 'orders', action: 'create' as const, reason: 'lake table missing', primaryKey: ['id'] },
+      plan: planEntry({ table: 'public.orders', lakeTable: 'orders', action: 'create', reason: 'lake table missing', primaryKey: ['id'] }),
       namespace: 'shop',
-      maxDeleteFraction: 0.5,
-      approveDeletes: false,
     };
     void settings;
     return { ...base, resultLocation: ports.load.resultLocation(base) };

@@ -17,7 +17,8 @@ import { GetJobCommand } from '@aws-sdk/client-glue';
 import { ListPermissionsCommand } from '@aws-sdk/client-lakeformation';
 import { buildAwsPorts } from '../../src/aws';
 import { type AwsClients, createClients, destroyClients } from '../../src/aws/clients';
-import { awsSettings } from '../../src/aws/settings';
+import { awsSettings } from '../../src/backends/aws';
+import { planEntry } from '../helpers/plan';
 import { type DevServer, startDevServer } from '../../src/devserver';
 import { cycleKey, cycleWorkflowId, exportIdFor, runTokenFor, sourceWorkflowId } from '../../src/ids';
 import type { LakesyncConfig } from '../../src/config/schema';
@@ -101,7 +102,7 @@ test('a sync cycle runs snapshot, export, discover, Glue loads, grants and Athen
         ['public.orders', 'orders', '8744736658442914487'],
         ['public.events', 'events', '1234567890123456789'],
       ] as const) {
-        const base = { source: 'shop', cycleId, runToken: runTokenFor(cycleId, table), exportLocation: '', database: 'shop', namespace: 'shop', maxDeleteFraction: 0.5, approveDeletes: false, plan: { table, lakeTable, action: 'create' as const, reason: '', primaryKey: [] } };
+        const base = { source: 'shop', cycleId, runToken: runTokenFor(cycleId, table), exportLocation: '', database: 'shop', namespace: 'shop', plan: planEntry({ table, lakeTable, action: 'create' }) };
         const location = ports.load.resultLocation(base).replace(`s3://${SCRIPT_BUCKET}/`, '');
         await clients!.s3.send(new PutObjectCommand({ Bucket: SCRIPT_BUCKET, Key: location, Body: JSON.stringify(loadResult(table, lakeTable, cycleId, base.runToken, 42, snapshotId)) }));
       }

@@ -5,7 +5,7 @@ import { DescribeExportTasksCommand } from '@aws-sdk/client-rds';
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { fixTimestamps } from '../../src/aws/emulator';
 import { awsErrorKind, toPortError } from '../../src/aws/errors';
-import { awsSettings } from '../../src/aws/settings';
+import { awsSettings } from '../../src/backends/aws';
 import { ConfigError } from '../../src/errors';
 import { sourceSchema } from '../../src/config/schema';
 import { awsSource } from './fixtures';

@@ -8,8 +8,9 @@ import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/
 import { unzipSync } from 'fflate';
 import { jobSpec, SPEC_HASH_ARGUMENT, withSpecHash } from '../../src/aws/glue-job';
 import { packageGlueScripts } from '../../src/aws/glue-package';
-import { awsSettings } from '../../src/aws/settings';
+import { awsSettings } from '../../src/backends/aws';
 import type { LoadRequest } from '../../src/model';
+import { planEntry } from '../helpers/plan';
 import { awsSource, glueScriptsFixture, loadResult } from './fixtures';
 import { awsError, mockedAws, objectBody, portError } from './mocks';
 
@@ -20,10 +21,8 @@ function request(resultLocation = 's3://shop-glue/lakesync/results/shop/c1/publi
     runToken: 'c1:public.events',
     exportLocation: 's3://shop-exports/lakesync/exports/ls-shop-c1',
     database: 'shop',
-    plan: { table: 'public.events', lakeTable: 'events', action: 'incremental', reason: 'cursor column created_at', primaryKey: ['id', 'ts'], cursorColumn: 'created_at' },
+    plan: planEntry({ table: 'public.events', lakeTable: 'events', action: 'incremental', primaryKey: ['id', 'ts'], cursor: { column: 'created_at', mode: 'append' }, maxDeleteFraction: 0.25, approveDeletes: true }),
     namespace: 'shop',
-    maxDeleteFraction: 0.25,
-    approveDeletes: true,
     resultLocation,
   };
 }

@@ -1,7 +1,7 @@
 /**
  * The load activity (src/activities/load.ts) over the Glue adapter with mocked AWS calls:
  * re-attachment by heartbeat details and by run token, throttling then success, a failed
- * run, and cancellation stopping the run.
+ * run, result errors retried or not as the job marks them, and cancellation stopping the run.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -14,12 +14,13 @@ import { jobSpec, withSpecHash } from '../../src/aws/glue-job';
 import { packageGlueScripts } from '../../src/aws/glue-package';
 import type { LakesyncConfig } from '../../src/config/schema';
 import type { PlanEntry } from '../../src/model';
+import { planEntry } from '../helpers/plan';
 import { awsSource, loadResult } from './fixtures';
 import { awsError, mockedAws, objectBody } from './mocks';
 
 const PLAN_KEY = 'lakesync/exports/lakesync-manifests/shop/c1/plan.json';
 const RESULT_KEY = 'lakesync/results/shop/c1/public.orders.json';
-const plan: PlanEntry[] = [{ table: 'public.orders', lakeTable: 'orders', action: 'merge', reason: 'primary key (id) configured', primaryKey: ['id'] }];
+const plan: PlanEntry[] = [planEntry({ table: 'public.orders', lakeTable: 'orders', action: 'merge', reason: 'primary key (id) configured', primaryKey: ['id'], keySource: 'configured' })];
 const input: LoadTableInput = {
   source: 'shop',
   cycleId: 'c1',
@@ -28,8 +29,6 @@ const input: LoadTableInput = {
   exportLocation: 's3://shop-exports/lakesync/exports/ls-shop-c1',
   database: 'shop',
   namespace: 'shop',
-  maxDeleteFraction: 0.5,
-  approveDeletes: false,
 };
 const result = loadResult('public.orders', 'orders', 'c1', 'c1:public.orders', 42, '8744736658442914487');
 
@@ -128,4 +127,68 @@ test('cancelling the activity stops the Glue run', async () => {
   // The activity layer reports the cancellation as a failure whose message says CANCELLED.
   await assert.rejects(env.run(activities.loadTable, input), (err: unknown) => err instanceof CancelledFailure || /CANCELLED/.test((err as Error).message));
   assert.deepEqual(mocks.glue.commandCalls(BatchStopJobRunCommand)[0]?.args[0].input, { JobName: 'lakesync-load', JobRunIds: ['jr_13'] });
+});
+
+/** The result JSON of a run the job failed, with this `error` object. */
+function failedResult(error: Record<string, unknown>) {
+  return { Body: objectBody(JSON.stringify({ ...result, status: 'failed', action: 'none', committed: false, error })) };
+}
+
+const failedRun = (id: string) => ({ JobRun: { Id: id, JobRunState: 'FAILED' as const, ErrorMessage: 'exit code 1' } });
+const tokenRun = (id: string) => ({ JobRuns: [{ Id: id, JobRunState: 'FAILED' as const, Arguments: { '--run_token': 'c1:public.orders' } }] });
+
+test('a result error the job marks retryable fails the attempt as retryable, and the next attempt starts a new run', async () => {
+  const { mocks, activities } = setup();
+  const conflict = { class: 'CommitConflict', message: 'merge of shop.orders: 3 commit attempts lost to concurrent commits', retryable: true };
+  mocks.s3.on(GetObjectCommand, { Key: RESULT_KEY }).resolvesOnce(failedResult(conflict)).resolvesOnce(failedResult(conflict)).resolves({ Body: objectBody(JSON.stringify(result)) });
+  mocks.glue.on(GetJobRunsCommand).resolvesOnce({ JobRuns: [] }).resolves(tokenRun('jr_20'));
+  mocks.glue.on(StartJobRunCommand).resolvesOnce({ JobRunId: 'jr_20' }).resolves({ JobRunId: 'jr_21' });
+  mocks.glue.on(GetJobRunCommand, { RunId: 'jr_20' }).resolves(failedRun('jr_20'));
+  mocks.glue.on(GetJobRunCommand, { RunId: 'jr_21' }).resolves({ JobRun: { Id: 'jr_21', JobRunState: 'SUCCEEDED' } });
+
+  await assert.rejects(environment().env.run(activities.loadTable, input), (err: unknown) => {
+    assert.ok(err instanceof ApplicationFailure);
+    assert.equal(err.type, 'CommitConflict');
+    assert.equal(err.nonRetryable, false);
+    assert.match(err.message, /load of public.orders failed \(run jr_20\): CommitConflict: merge of shop.orders: 3 commit attempts/);
+    return true;
+  });
+  // The retry finds the failed run by its token, sees it may be retried, and starts another.
+  assert.deepEqual(await environment().env.run(activities.loadTable, input), result);
+  assert.equal(mocks.glue.commandCalls(StartJobRunCommand).length, 2);
+});
+
+test('a result error the job marks not retryable fails the table at once, also on an attempt that finds that run', async () => {
+  const { mocks, activities } = setup();
+  const guard = { class: 'DeleteGuard', message: 'table shop.public.orders: the merge would delete 17 of 22 rows', retryable: false };
+  mocks.s3.on(GetObjectCommand, { Key: RESULT_KEY }).resolves(failedResult(guard));
+  mocks.glue.on(GetJobRunsCommand).resolvesOnce({ JobRuns: [] }).resolves(tokenRun('jr_30'));
+  mocks.glue.on(StartJobRunCommand).resolves({ JobRunId: 'jr_30' });
+  mocks.glue.on(GetJobRunCommand, { RunId: 'jr_30' }).resolves(failedRun('jr_30'));
+
+  for (const attempt of ['first', 'after a worker crash']) {
+    await assert.rejects(environment().env.run(activities.loadTable, input), (err: unknown) => {
+      assert.ok(err instanceof ApplicationFailure, attempt);
+      assert.equal(err.type, 'DeleteGuard');
+      assert.equal(err.nonRetryable, true, attempt);
+      assert.match(err.message, /\(run jr_30\): DeleteGuard: table shop.public.orders: the merge would delete 17 of 22 rows\. To apply these deletes, rerun the table with approve deletes\.$/);
+      return true;
+    });
+  }
+  assert.equal(mocks.glue.commandCalls(StartJobRunCommand).length, 1, 'no second run');
+});
+
+test('a result error without the retryable flag is not retried, and says the job version may not match', async () => {
+  const { mocks, activities } = setup();
+  mocks.s3.on(GetObjectCommand, { Key: RESULT_KEY }).resolves(failedResult({ class: 'CommitConflict', message: 'merge of shop.orders: 3 commit attempts lost' }));
+  mocks.glue.on(GetJobRunsCommand).resolves({ JobRuns: [] });
+  mocks.glue.on(StartJobRunCommand).resolves({ JobRunId: 'jr_40' });
+  mocks.glue.on(GetJobRunCommand, { RunId: 'jr_40' }).resolves(failedRun('jr_40'));
+  await assert.rejects(environment().env.run(activities.loadTable, input), (err: unknown) => {
+    assert.ok(err instanceof ApplicationFailure);
+    assert.equal(err.type, 'CommitConflict');
+    assert.equal(err.nonRetryable, true);
+    assert.match(err.message, /CommitConflict: merge of shop.orders: 3 commit attempts lost\. The job's result has no retryable flag, so the deployed job version may not match/);
+    return true;
+  });
 });

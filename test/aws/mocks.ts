@@ -4,7 +4,8 @@ import { Readable } from 'node:stream';
 import { mockClient } from 'aws-sdk-client-mock';
 import { buildAwsPorts } from '../../src/aws';
 import { createClients } from '../../src/aws/clients';
-import { type AwsSettings, awsSettings } from '../../src/aws/settings';
+import type { AwsSettings } from '../../src/aws/settings';
+import { awsSettings } from '../../src/backends/aws';
 import type { Ports } from '../../src/ports';
 import { awsSource, glueScriptsFixture } from './fixtures';
 

@@ -8,7 +8,7 @@ import {
   DescribeExportTasksCommand,
   StartExportTaskCommand,
 } from '@aws-sdk/client-rds';
-import { parseExportWarning } from '../../src/aws/rds';
+import { parseExportWarning } from '../../src/aws/export-warnings';
 import { awsError, mockedAws, portError } from './mocks';
 
 const snapArn = (id: string) => `arn:aws:rds:us-east-2:123456789012:snapshot:${id}`;

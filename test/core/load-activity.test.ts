@@ -8,16 +8,17 @@ import { parseConfig } from '../../src/config/load';
 import { runTokenFor } from '../../src/ids';
 import { FakeBackend } from '../../src/fake/ports';
 import type { LoadRequest, LoadResult, PlanEntry } from '../../src/model';
+import { planEntry } from '../helpers/plan';
 
 const config = parseConfig({ sources: { shop: { database: 'fake', source: { kind: 'fake', tables: ['public.orders'] }, target: { namespace: 'shop' } } } });
-const plan: PlanEntry = { table: 'public.orders', lakeTable: 'orders', action: 'merge', reason: 'primary key (id) source', primaryKey: ['id'] };
+const plan: PlanEntry = planEntry({ table: 'public.orders', lakeTable: 'orders', action: 'merge', reason: 'primary key (id) source', primaryKey: ['id'] });
 
 async function setup(backendOptions: Partial<ConstructorParameters<typeof FakeBackend>[0]> = {}) {
   const backend = new FakeBackend({ tables: ['public.orders'], latencyMs: 0, ...backendOptions });
   const ports = backend.ports();
   const planRef = await ports.manifests.put('c1/plan.json', [plan]);
   const { loadTable } = loadActivities({ config, portsFor: () => ports });
-  const input: LoadTableInput = { source: 'shop', cycleId: 'c1', planRef, table: 'public.orders', exportLocation: 'fake://exports/e1', database: 'fake', namespace: 'shop', maxDeleteFraction: 0.5, approveDeletes: false };
+  const input: LoadTableInput = { source: 'shop', cycleId: 'c1', planRef, table: 'public.orders', exportLocation: 'fake://exports/e1', database: 'fake', namespace: 'shop' };
   const request: LoadRequest = { ...input, runToken: runTokenFor('c1', 'public.orders'), plan, resultLocation: ports.load.resultLocation({ ...input, runToken: runTokenFor('c1', 'public.orders'), plan }) };
   return { backend, ports, loadTable, input, request };
 }
@@ -52,7 +53,7 @@ describe('load activity', () => {
     assert.equal(backend.count('load.start:public.orders'), 1, 'no second run');
   });
 
-  test('a run that failed with a final error class fails the table without starting another run', async () => {
+  test('a run whose result error is not retryable fails the table without starting another run', async () => {
     const { backend, ports, loadTable, input, request } = await setup({ failures: [{ table: 'public.orders', phase: 'load', times: 'always', retryable: false, message: 'column amount: "12,5" is not numeric(10,2)' }] });
     await ports.load.startLoad(request);
     await assert.rejects(new MockActivityEnvironment({ heartbeatTimeoutMs: 2000, attempt: 2 }).run(loadTable, input), (err: unknown) => {
@@ -65,7 +66,7 @@ describe('load activity', () => {
     assert.equal(backend.count('load.start:public.orders'), 1);
   });
 
-  test('a run that failed with a retryable error is replaced by a new run on retry', async () => {
+  test('a run whose result error is retryable is replaced by a new run on retry', async () => {
     const { backend, ports, loadTable, input, request } = await setup({ failures: [{ table: 'public.orders', phase: 'load', times: 1, retryable: true }] });
     await ports.load.startLoad(request);
     const result = (await new MockActivityEnvironment({ heartbeatTimeoutMs: 2000, attempt: 2 }).run(loadTable, input)) as LoadResult;

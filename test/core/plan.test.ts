@@ -35,13 +35,13 @@ test('actions follow the lake, the config and the source keys, each with its rea
     entries.map((e) => [e.table, e.action, e.reason]),
     [
       ['public.orders', 'merge', 'primary key (id) source'],
-      ['public.events', 'incremental', 'cursor column created_at'],
+      ['public.events', 'incremental', 'cursor column created_at (upsert)'],
       ['public.lines', 'merge', 'primary key (order_id, line_no) configured'],
       ['public.prices', 'replace', 'action replace configured'],
       ['public.notes', 'replace', 'no primary key'],
     ],
   );
-  assert.equal(byTable['public.events']!.cursorColumn, 'created_at');
+  assert.deepEqual(byTable['public.events']!.cursor, { column: 'created_at', mode: 'upsert' });
   assert.deepEqual(byTable['public.lines']!.primaryKey, ['order_id', 'line_no']);
   const excluded = notLoaded.find((o) => o.table === 'public.users_pii')!;
   assert.equal(excluded.status, 'skipped');
@@ -60,7 +60,64 @@ test('two source tables that map to one lake name both fail planning with a clea
 });
 
 test('a missing lake table is created; a rerun plans only the requested tables', () => {
-  const { entries, notLoaded } = planTables(source, discovered, new Set(), ['public.orders']);
+  const { entries, notLoaded } = planTables(source, discovered, new Set(), { requested: ['public.orders'] });
   assert.deepEqual(entries.map((e) => [e.table, e.action, e.reason]), [['public.orders', 'create', 'lake table missing']]);
   assert.ok(notLoaded.some((o) => o.table === 'public.notes' && o.reason === 'not requested in this cycle'));
+});
+
+test('every decision a load needs is in the entry: key and its origin, cursor and mode, delete limit, approval', () => {
+  const strict = sourceConfig(
+    parseConfig({
+      sources: {
+        shop: {
+          database: 'shop',
+          source: { kind: 'pglite' },
+          target: { namespace: 'shop' },
+          safety: { maxDeleteFraction: 0.2 },
+          tables: {
+            'public.events': { cursor: { column: 'created_at' } },
+            'public.log': { cursor: { column: 'seq' } },
+            'public.audit': { cursor: { column: 'at', mode: 'append' }, primaryKey: ['id'] },
+            'public.lines': { primaryKey: ['order_id', 'line_no'] },
+          },
+        },
+      },
+    }),
+    'shop',
+  );
+  const lake = new Set(['events', 'log', 'audit', 'lines', 'orders', 'notes']);
+  const tables = [t('public.events', ['id']), t('public.log'), t('public.audit'), t('public.lines', ['order_id']), t('public.orders', ['id']), t('public.notes')];
+  const { entries } = planTables(strict, tables, lake, { approveDeletes: true });
+  const byTable = Object.fromEntries(entries.map((e) => [e.table, e]));
+  // Key: the configured one wins over the source's; the origin is recorded.
+  assert.deepEqual([byTable['public.lines']!.primaryKey, byTable['public.lines']!.keySource], [['order_id', 'line_no'], 'configured']);
+  assert.deepEqual([byTable['public.orders']!.primaryKey, byTable['public.orders']!.keySource], [['id'], 'source']);
+  assert.deepEqual([byTable['public.notes']!.primaryKey, byTable['public.notes']!.keySource], [[], 'none']);
+  // Cursor mode: upsert with a key, append without one, the configured mode when set.
+  assert.deepEqual(byTable['public.events']!.cursor, { column: 'created_at', mode: 'upsert' });
+  assert.deepEqual(byTable['public.log']!.cursor, { column: 'seq', mode: 'append' });
+  assert.deepEqual(byTable['public.audit']!.cursor, { column: 'at', mode: 'append' });
+  assert.equal(byTable['public.orders']!.cursor, undefined);
+  for (const e of entries) {
+    assert.equal(e.maxDeleteFraction, 0.2, e.table);
+    assert.equal(e.approveDeletes, true, e.table);
+  }
+  const plain = planTables(strict, tables, lake);
+  assert.ok(plain.entries.every((e) => e.approveDeletes === false));
+});
+
+test('an upsert cursor on a table without any key fails planning, before anything loads', () => {
+  const upsert = sourceConfig(
+    parseConfig({
+      sources: { shop: { database: 'shop', source: { kind: 'pglite' }, target: { namespace: 'shop' }, tables: { 'public.log': { cursor: { column: 'seq', mode: 'upsert' } } } } },
+    }),
+    'shop',
+  );
+  const { entries, notLoaded } = planTables(upsert, [t('public.log')], new Set(['log']));
+  assert.equal(entries.length, 0);
+  assert.equal(notLoaded[0]!.status, 'failed');
+  assert.equal(notLoaded[0]!.error?.phase, 'plan');
+  assert.match(notLoaded[0]!.error?.message ?? '', /public\.log: cursor mode upsert needs a primary key.*set tables\."public\.log"\.primaryKey, or cursor\.mode append/);
+  // With a key from the source the same settings load as an upsert.
+  assert.deepEqual(planTables(upsert, [t('public.log', ['id'])], new Set(['log'])).entries[0]!.cursor, { column: 'seq', mode: 'upsert' });
 });

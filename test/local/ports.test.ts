@@ -13,10 +13,12 @@ import type { SourceConfig } from '../../src/config/schema';
 import { PortError } from '../../src/errors';
 import type { ExportRef, LoadRequest } from '../../src/model';
 import type { Ports } from '../../src/ports';
+import { planEntry } from '../helpers/plan';
+import { localSettings } from '../../src/backends/local';
 import { createLocalPorts } from '../../src/local';
 import { createGrantPort } from '../../src/local/grants';
 import { assertReadOnly } from '../../src/local/lake';
-import { createLoadPort, jobArguments, MAX_RUN_RESTARTS, newRunId, type RunRecord } from '../../src/local/load';
+import { createLoadPort, MAX_RUN_RESTARTS, newRunId, type RunRecord } from '../../src/local/load';
 import { createManifestStore } from '../../src/local/manifests';
 import { layoutOf } from '../../src/local/paths';
 import { RunnerClient } from '../../src/local/runner/client';
@@ -60,7 +62,7 @@ describe('snapshot, export and discover on an embedded PGlite source', () => {
 
   before(async () => {
     dir = join(work, 'shop');
-    ports = await createLocalPorts('shop', shopSource(dir), { dataRoot: work, exportTuning: { rowsPerPart: 200 } });
+    ports = await createLocalPorts(localSettings('shop', shopSource(dir), work), { exportTuning: { rowsPerPart: 200 } });
   });
   after(async () => ports?.close?.());
 
@@ -135,7 +137,7 @@ describe('snapshot, export and discover on an embedded PGlite source', () => {
 
   test('an export that fails reports the cause as a failed task', async () => {
     const badDir = join(work, 'bad');
-    const bad = await createLocalPorts('bad', { ...shopSource(badDir), source: { kind: 'postgres', url: 'postgres://nobody@127.0.0.1:1/none' } }, { dataRoot: work });
+    const bad = await createLocalPorts(localSettings('bad', { ...shopSource(badDir), source: { kind: 'postgres', url: 'postgres://nobody@127.0.0.1:1/none' } }, work));
     try {
       const snapshot = await bad.snapshot.startSnapshot({ source: 'bad', snapshotId: 's1', mode: 'create' });
       await bad.export.startExport({ source: 'bad', exportId: 'ls-bad-1', snapshot });
@@ -207,43 +209,15 @@ describe('grant store', () => {
 
 describe('load runs', () => {
   const layout = () => layoutOf(join(work, 'runs-dir'));
-  const source = shopSource(join(work, 'runs-dir'));
   const req = (table: string, action: LoadRequest['plan']['action'], extra: Partial<LoadRequest['plan']> = {}): LoadRequest => ({
     source: 'shop',
     cycleId: '3-abcd',
     runToken: `3-abcd:${table}`,
     exportLocation: '/data/exports/ls-shop-3-abcd',
     database: 'shop',
-    plan: { table, lakeTable: table.split('.')[1]!, action, reason: 'test', primaryKey: [], ...extra },
+    plan: planEntry({ table, lakeTable: table.split('.')[1]!, action, ...extra }),
     namespace: 'shop',
-    maxDeleteFraction: 0.5,
-    approveDeletes: false,
     resultLocation: join(work, 'results', '3-abcd', `${table}.json`),
-  });
-
-  test('job arguments are the Glue job arguments, with the configured cursor mode', () => {
-    assert.deepEqual(jobArguments(req('public.order_items', 'merge', { primaryKey: ['order_id', 'line_no'] }), source), {
-      export_path: '/data/exports/ls-shop-3-abcd',
-      source_database: 'shop',
-      source_schema: 'public',
-      source_table: 'order_items',
-      catalog: 'lake',
-      namespace: 'shop',
-      lake_table: 'order_items',
-      action: 'merge',
-      primary_key: 'order_id,line_no',
-      cursor_column: '',
-      cursor_mode: '',
-      max_delete_fraction: '0.5',
-      approve_deletes: 'false',
-      cycle_id: '3-abcd',
-      run_token: '3-abcd:public.order_items',
-      result_path: join(work, 'results', '3-abcd', 'public.order_items.json'),
-    });
-    const incremental = jobArguments({ ...req('public.events', 'incremental', { primaryKey: ['id'], cursorColumn: 'id' }), approveDeletes: true }, source);
-    assert.equal(incremental.cursor_column, 'id');
-    assert.equal(incremental.cursor_mode, 'upsert');
-    assert.equal(incremental.approve_deletes, 'true');
   });
 
   function writeRecord(record: Partial<RunRecord> & { runId: string }) {
@@ -253,7 +227,7 @@ describe('load runs', () => {
   }
 
   test('run records map to Glue-like states, found by run token', async () => {
-    const port = createLoadPort(layout(), source, new RunnerClient(layout()));
+    const port = createLoadPort(layout(), new RunnerClient(layout()));
     const token = '3-abcd:public.a';
     const older = newRunId(token);
     await delay(5);
@@ -269,7 +243,7 @@ describe('load runs', () => {
   });
 
   test('a run whose runner died is failed, or succeeded when its result says it committed first', async () => {
-    const port = createLoadPort(layout(), source, new RunnerClient(layout()));
+    const port = createLoadPort(layout(), new RunnerClient(layout()));
     const dead = { pid: 4194305, instance: 'gone' };
     const lost = newRunId('3-abcd:public.lost');
     writeRecord({ runId: lost, runToken: '3-abcd:public.lost', runner: dead, startedAt: '2024-01-01T00:00:00.000Z' });
@@ -307,7 +281,7 @@ describe('load runs', () => {
   test('startLoad returns at once: the run is STARTING until the runner takes it, then WAITING', async () => {
     const posts: string[] = [];
     let release!: () => void;
-    const port = createLoadPort(layout(), source, recordingRunner(posts, new Promise<void>((r) => (release = r))));
+    const port = createLoadPort(layout(), recordingRunner(posts, new Promise<void>((r) => (release = r))));
     const { runId } = await port.startLoad({ ...req('public.slow', 'merge'), runToken: '3-abcd:public.slow' });
     assert.deepEqual(await port.getRun(runId), { runId, state: 'running', detail: 'STARTING' });
     assert.deepEqual(posts, []);
@@ -317,7 +291,7 @@ describe('load runs', () => {
   });
 
   test('a runner that cannot start fails the pending run with the reason', async () => {
-    const port = createLoadPort(layout(), source, recordingRunner([], Promise.reject(new Error('Spark did not start: no Java'))));
+    const port = createLoadPort(layout(), recordingRunner([], Promise.reject(new Error('Spark did not start: no Java'))));
     const { runId } = await port.startLoad({ ...req('public.nojava', 'merge'), runToken: '3-abcd:public.nojava' });
     await until(async () => (await port.getRun(runId)).state === 'failed');
     const status = await port.getRun(runId);
@@ -328,7 +302,7 @@ describe('load runs', () => {
   test('a pending run stopped before the runner took it never starts', async () => {
     const posts: string[] = [];
     let release!: () => void;
-    const port = createLoadPort(layout(), source, recordingRunner(posts, new Promise<void>((r) => (release = r))));
+    const port = createLoadPort(layout(), recordingRunner(posts, new Promise<void>((r) => (release = r))));
     const { runId } = await port.startLoad({ ...req('public.stop', 'merge'), runToken: '3-abcd:public.stop' });
     await port.stopRun(runId);
     release();
@@ -339,7 +313,7 @@ describe('load runs', () => {
 
   test('a run whose runner died is started again under the same id, up to the restart limit', async () => {
     const posts: string[] = [];
-    const port = createLoadPort(layout(), source, recordingRunner(posts));
+    const port = createLoadPort(layout(), recordingRunner(posts));
     const token = '3-abcd:public.orphan';
     const runId = newRunId(token);
     writeRecord({ runId, runToken: token, state: 'running', runner: { pid: 4194305, instance: 'gone' }, args: { action: 'merge' }, restarts: 0 });
@@ -357,7 +331,7 @@ describe('load runs', () => {
 
   test('two attempts starting the same load at once queue it once', async () => {
     const posts: string[] = [];
-    const port = createLoadPort(layout(), source, recordingRunner(posts));
+    const port = createLoadPort(layout(), recordingRunner(posts));
     const r = { ...req('public.twice', 'merge'), runToken: '3-abcd:public.twice' };
     const [a, b] = await Promise.all([port.startLoad(r), port.startLoad(r)]);
     assert.equal(a.runId, b.runId);
@@ -368,7 +342,7 @@ describe('load runs', () => {
 
   test('a failed earlier run of the token does not stop a new run', async () => {
     const posts: string[] = [];
-    const port = createLoadPort(layout(), source, recordingRunner(posts));
+    const port = createLoadPort(layout(), recordingRunner(posts));
     const token = '3-abcd:public.retry';
     writeRecord({ runId: newRunId(token), runToken: token, state: 'failed', errorClass: 'InternalError', queuedAt: '2024-01-01T00:00:00.000Z' });
     const started = await port.startLoad({ ...req('public.retry', 'merge'), runToken: token });
@@ -378,7 +352,7 @@ describe('load runs', () => {
   });
 
   test('results are read from their file; a missing one is undefined', async () => {
-    const port = createLoadPort(layout(), source, new RunnerClient(layout()));
+    const port = createLoadPort(layout(), new RunnerClient(layout()));
     const location = port.resultLocation({ ...req('public.a', 'merge') });
     assert.equal(location, join(work, 'runs-dir', 'results', '3-abcd', 'public.a.json'));
     assert.equal(await port.readResult(location), undefined);

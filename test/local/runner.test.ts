@@ -11,7 +11,9 @@ import { after, before, describe, test } from 'node:test';
 import { parseConfig } from '../../src/config/load';
 import type { SourceConfig } from '../../src/config/schema';
 import type { ExportRef, LoadRequest, LoadResult, PlanEntry } from '../../src/model';
+import { planEntry } from '../helpers/plan';
 import type { Ports } from '../../src/ports';
+import { localSettings } from '../../src/backends/local';
 import { acquireSource, createLocalPorts } from '../../src/local';
 import { layoutOf } from '../../src/local/paths';
 import { RunnerClient, type RunnerInfo } from '../../src/local/runner/client';
@@ -27,7 +29,7 @@ before(async () => {
   source = parseConfig({
     sources: { shop: { database: 'shop', source: { kind: 'pglite', dataDir: join(work, 'pg'), demo: true }, target: { namespace: 'shop' }, local: { workDir: join(work, 'shop') } } },
   }).sources.shop!;
-  ports = await createLocalPorts('shop', source, { dataRoot: work });
+  ports = await createLocalPorts(localSettings('shop', source, work));
   db = await acquireSource({ kind: 'pglite', dataDir: join(work, 'pg'), demo: true });
 });
 
@@ -49,7 +51,7 @@ async function exportNow(n: number): Promise<ExportRef> {
 }
 
 async function load(ref: ExportRef, cycle: number, plan: PlanEntry, approveDeletes = false): Promise<LoadResult> {
-  const base = { source: 'shop', cycleId: `c${cycle}`, runToken: `c${cycle}:${plan.table}`, exportLocation: ref.location, database: 'shop', plan, namespace: 'shop', maxDeleteFraction: 0.5, approveDeletes };
+  const base = { source: 'shop', cycleId: `c${cycle}`, runToken: `c${cycle}:${plan.table}`, exportLocation: ref.location, database: 'shop', plan: { ...plan, approveDeletes }, namespace: 'shop' };
   const req: LoadRequest = { ...base, resultLocation: ports.load.resultLocation(base) };
   const { runId } = await ports.load.startLoad(req);
   assert.equal(await ports.load.findRunByToken(req), runId);
@@ -63,7 +65,7 @@ async function load(ref: ExportRef, cycle: number, plan: PlanEntry, approveDelet
   return result;
 }
 
-const plan = (action: PlanEntry['action']): PlanEntry => ({ table: 'public.order_items', lakeTable: 'order_items', action, reason: 'test', primaryKey: ['order_id', 'line_no'] });
+const plan = (action: PlanEntry['action']): PlanEntry => planEntry({ table: 'public.order_items', lakeTable: 'order_items', action, primaryKey: ['order_id', 'line_no'] });
 
 describe('loads, verification and queries through the load runner', () => {
   test('create: the lake table holds exactly the source rows, with lake types', async () => {

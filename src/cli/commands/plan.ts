@@ -1,13 +1,12 @@
 /** `lakesync plan <source>`: per table the action and why, keys, lake name, exclusions. No side effects. */
-import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { createPorts } from '../../backends';
 import type { SourceStatus } from '../../workflows/messages';
 import { type CommandKit, type CommonOptions, withConfig, withJson } from '../command';
 import { loadSource, sourceStatus, withTemporal } from '../context';
 import { columns } from '../format';
 import { printJson, printLine } from '../io';
 import { buildPlan } from '../plan-view';
+import { openSourcePorts } from '../source-ports';
 
 export function registerPlan(program: Command, kit: CommandKit): void {
   const cmd = program
@@ -15,7 +14,7 @@ export function registerPlan(program: Command, kit: CommandKit): void {
     .description('show what a sync would do per table (action and why, keys, lake name, exclusions) without doing anything');
   withJson(withConfig(cmd)).action(
     kit.action(async (name: string, opts: CommonOptions) => {
-      const { io, deps } = kit.env;
+      const { io } = kit.env;
       const { config, source } = loadSource(io, opts, name);
       let status: SourceStatus | undefined;
       let statusNote: string | undefined;
@@ -30,7 +29,7 @@ export function registerPlan(program: Command, kit: CommandKit): void {
         source,
         status,
         ...(statusNote ? { statusNote } : {}),
-        ports: () => (deps.portsFor ? deps.portsFor(name, source, config) : createPorts(name, source, { dataRoot: resolve(io.cwd, '.lakesync/data') })),
+        ports: () => openSourcePorts(kit.env, name, source, config),
       });
       if (opts.json) {
         printJson(io.stdout, report);
@@ -41,7 +40,7 @@ export function registerPlan(program: Command, kit: CommandKit): void {
       printLine(io.stdout, `lake state from: ${report.lakeStateFrom}`);
       printLine(io.stdout);
       const loaded = report.rows.filter((r) => r.action !== 'skip');
-      const rows = loaded.map((r) => [r.table, r.lakeTable, r.action, r.why, r.primaryKey.length ? `${r.primaryKey.join(',')} (${r.keyFrom})` : '-', r.cursorColumn ?? '']);
+      const rows = loaded.map((r) => [r.table, r.lakeTable, r.action, r.why, r.primaryKey.length ? `${r.primaryKey.join(',')} (${r.keyFrom})` : '-', r.cursorColumn ? `${r.cursorColumn} (${r.cursorMode})` : '']);
       for (const line of columns(['TABLE', 'LAKE TABLE', 'ACTION', 'WHY', 'KEY', 'CURSOR'], rows)) printLine(io.stdout, line);
       const skipped = report.rows.filter((r) => r.action === 'skip');
       if (skipped.length > 0) {

@@ -15,7 +15,6 @@ export function tablesInfoFile(exportRoot: string, exportId: string, from: numbe
   return join(exportRoot, `export_tables_info_${exportId}_from_${from}_to_${to}.json`);
 }
 
-export const TABLES_INFO_PATTERN = /^export_tables_info_(.+)_from_(\d+)_to_(\d+)\.json$/;
 
 /** The table's data folder; parts go in numbered batch folders below it. */
 export function tableDataDir(exportRoot: string, database: string, table: string): string {

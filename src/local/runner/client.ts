@@ -9,6 +9,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:f
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { PortError } from '../../errors';
+import { LAKE_CATALOG } from '../../job-args';
 import { repoRoot, toolchain } from '../../toolchain';
 import { processAlive, readJsonIfExists } from '../files';
 import type { WorkDirLayout } from '../paths';
@@ -22,7 +23,6 @@ export interface RunnerInfo {
 }
 
 export interface RunnerOptions {
-  catalog?: string;
   /** How long Spark may take to start (a cold JVM on a busy machine is slow). */
   startTimeoutMs?: number;
   log?: (line: string) => void;
@@ -126,7 +126,7 @@ export class RunnerClient {
     if (!existsSync(script)) throw new PortError('failed', 'RunnerMissing', `${script} is missing: the checkout is incomplete`);
     mkdirSync(this.layout.root, { recursive: true });
     const logFd = openSync(this.layout.runnerLog, 'a');
-    const args = [script, '--work-dir', this.layout.root, '--warehouse', this.layout.warehouse, '--catalog', this.options.catalog ?? 'lake', '--exit-with-parent'];
+    const args = [script, '--work-dir', this.layout.root, '--warehouse', this.layout.warehouse, '--catalog', LAKE_CATALOG, '--exit-with-parent'];
     let child: ChildProcess;
     try {
       child = spawn(tools.python, args, {

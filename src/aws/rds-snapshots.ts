@@ -1,7 +1,6 @@
 /**
- * RDS: DB (or Aurora cluster) snapshots and their exports to S3.
- * Ids come from the workflow, so a retry finds the snapshot or export it started and adopts it.
- * Nothing here waits: the workflow polls the describe calls with timers.
+ * RDS DB (or Aurora cluster) snapshots. The id comes from the workflow, so a retry finds the
+ * snapshot it started and adopts it. Nothing here waits: the workflow polls describeSnapshot with timers.
  */
 import {
   CreateDBClusterSnapshotCommand,
@@ -10,16 +9,12 @@ import {
   type DBSnapshot,
   DescribeDBClusterSnapshotsCommand,
   DescribeDBSnapshotsCommand,
-  DescribeExportTasksCommand,
-  type ExportTask,
   type RDSClient,
-  StartExportTaskCommand,
 } from '@aws-sdk/client-rds';
 import { PortError } from '../errors';
-import type { ExportRef, ExportState, ExportStatus, SnapshotRef, SnapshotState, SnapshotStatus, TableName } from '../model';
-import type { ExportPort, ExportRequest, SnapshotPort, SnapshotRequest } from '../ports';
-import { awsCall, hasAwsCode, toPortError } from './errors';
-import { joinKey, s3Url } from './s3';
+import type { SnapshotRef, SnapshotState, SnapshotStatus } from '../model';
+import type { SnapshotPort, SnapshotRequest } from '../ports';
+import { hasAwsCode, toPortError } from './errors';
 import type { AwsSettings } from './settings';
 
 /** One snapshot, instance or cluster, as the adapters need it. */
@@ -180,146 +175,4 @@ function snapshotState(status: string): SnapshotState {
   if (s === 'available') return 'available';
   if (['failed', 'error', 'deleting', 'deleted', 'incompatible-restore'].includes(s)) return 'failed';
   return 'creating';
-}
-
-export class RdsExports implements ExportPort {
-  constructor(
-    private readonly rds: RDSClient,
-    private readonly snapshots: RdsSnapshots,
-    private readonly settings: Pick<AwsSettings, 'export' | 'database'>,
-  ) {}
-
-  async startExport(req: ExportRequest): Promise<ExportRef> {
-    const subject = `export ${req.exportId} of snapshot ${req.snapshot.snapshotId}`;
-    const sourceArn = await this.snapshots.snapshotArn(req.snapshot.snapshotId);
-    const { bucket, prefix, iamRoleArn, kmsKeyId } = this.settings.export;
-    try {
-      await this.rds.send(
-        new StartExportTaskCommand({
-          ExportTaskIdentifier: req.exportId,
-          SourceArn: sourceArn,
-          S3BucketName: bucket,
-          ...(prefix ? { S3Prefix: prefix } : {}),
-          IamRoleArn: iamRoleArn,
-          KmsKeyId: kmsKeyId,
-          ...(req.tables && req.tables.length > 0 ? { ExportOnly: req.tables.map((t) => `${this.settings.database}.${t}`) } : {}),
-        }),
-      );
-      return { exportId: req.exportId, location: exportLocation(bucket, prefix, req.exportId), snapshotId: req.snapshot.snapshotId, adopted: false };
-    } catch (err) {
-      if (!hasAwsCode(err, 'ExportTaskAlreadyExists')) {
-        throw toPortError(err, { service: 'RDS', operation: 'StartExportTask', subject, ...exportHint(err, iamRoleArn, kmsKeyId, bucket) });
-      }
-    }
-    // Started by an earlier attempt: adopt it, unless the id was used for another snapshot.
-    const task = await this.task(req.exportId);
-    if (task.SourceArn && task.SourceArn !== sourceArn) {
-      throw new PortError('already-exists', 'ExportTaskAlreadyExists', `${subject}: export id ${req.exportId} already exports ${task.SourceArn}; a new cycle gets a new id, so retry the sync`);
-    }
-    const location = exportLocation(task.S3Bucket ?? bucket, task.S3Prefix ?? prefix, req.exportId);
-    return { exportId: req.exportId, location, snapshotId: req.snapshot.snapshotId, adopted: true };
-  }
-
-  async describeExport(exportId: string): Promise<ExportStatus> {
-    const task = await this.task(exportId);
-    const state = exportState(task.Status);
-    const warnings = parseExportWarning(task.WarningMessage, this.settings.database);
-    return {
-      exportId,
-      state,
-      ...(task.PercentProgress !== undefined ? { percentProgress: task.PercentProgress } : {}),
-      ...(state === 'failed' ? { failureCause: task.FailureCause?.trim() || 'RDS gave no FailureCause: check the export in the RDS console' } : {}),
-      ...(warnings.skippedTables.length > 0 ? { skippedTables: warnings.skippedTables } : {}),
-      ...(warnings.warnings.length > 0 ? { warnings: warnings.warnings } : {}),
-    };
-  }
-
-  /** What the export task reports as skipped or warned about; nothing when RDS no longer knows the task. */
-  async exportWarnings(exportId: string): Promise<ExportWarnings> {
-    try {
-      return parseExportWarning((await this.task(exportId)).WarningMessage, this.settings.database);
-    } catch (err) {
-      if (err instanceof PortError && err.kind === 'not-found') return { skippedTables: [], warnings: [] };
-      throw err;
-    }
-  }
-
-  private async task(exportId: string): Promise<ExportTask> {
-    const out = await awsCall({ service: 'RDS', operation: 'DescribeExportTasks', subject: `export ${exportId}` }, () =>
-      this.rds.send(new DescribeExportTasksCommand({ ExportTaskIdentifier: exportId })),
-    );
-    const task = out.ExportTasks?.find((t) => t.ExportTaskIdentifier === exportId);
-    if (!task) throw new PortError('not-found', 'ExportTaskNotFound', `export ${exportId} does not exist: run a new sync`);
-    return task;
-  }
-}
-
-/** RDS writes an export under `<prefix>/<exportId>/`. */
-export function exportLocation(bucket: string, prefix: string, exportId: string): string {
-  return s3Url(bucket, joinKey(prefix, exportId));
-}
-
-function exportHint(err: unknown, role: string, kmsKey: string, bucket: string): { hint?: string } {
-  if (hasAwsCode(err, 'IamRoleNotFound', 'IamRoleMissingPermissions', 'InvalidS3BucketFault')) {
-    return { hint: `the export role ${role} must exist, trust export.rds.amazonaws.com and may write to bucket ${bucket} (docs/aws-setup.md)` };
-  }
-  if (hasAwsCode(err, 'KMSKeyNotAccessible')) {
-    return { hint: `the worker and the export role ${role} need kms:CreateGrant, kms:DescribeKey (and the role kms:GenerateDataKey) on ${kmsKey} (docs/aws-setup.md, key policy)` };
-  }
-  return {};
-}
-
-/** DescribeExportTasks reports the status in upper or lower case depending on the API version. */
-function exportState(status: string | undefined): ExportState {
-  const s = (status ?? '').toLowerCase();
-  if (s === 'complete' || s === 'completed') return 'complete';
-  if (s === 'starting' || s === 'canceling' || s === 'canceled' || s === 'failed') return s;
-  return 'in_progress';
-}
-
-/**
- * RDS puts a JSON document in WarningMessage when an export completes with warnings,
- * e.g. `{"skippedTables": [...], ...}`; older exports give plain text. Skipped tables become
- * table outcomes, everything else a warning.
- */
-export interface ExportWarnings {
-  skippedTables: { table: TableName; reason: string }[];
-  warnings: string[];
-}
-
-export function parseExportWarning(message: string | undefined, database: string): ExportWarnings {
-  const text = message?.trim();
-  if (!text) return { skippedTables: [], warnings: [] };
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch {
-    return { skippedTables: [], warnings: [text] };
-  }
-  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) return { skippedTables: [], warnings: [text] };
-  const skippedTables: { table: TableName; reason: string }[] = [];
-  const warnings: string[] = [];
-  for (const [key, value] of Object.entries(doc as Record<string, unknown>)) {
-    if (key === 'skippedTables' && Array.isArray(value)) {
-      for (const entry of value) skippedTables.push(skippedEntry(entry, database));
-    } else if (value !== null && value !== undefined && value !== '') {
-      warnings.push(`${key}: ${typeof value === 'string' ? value : JSON.stringify(value)}`);
-    }
-  }
-  return { skippedTables, warnings };
-}
-
-function skippedEntry(entry: unknown, database: string): { table: TableName; reason: string } {
-  if (typeof entry === 'string') return { table: tableOfTarget(entry, database), reason: 'skipped by the RDS export' };
-  const e = (entry ?? {}) as Record<string, unknown>;
-  const target = String(e.target ?? e.table ?? e.tableName ?? e.name ?? 'unknown');
-  const reason = String(e.reason ?? e.warningMessage ?? e.message ?? 'skipped by the RDS export');
-  return { table: tableOfTarget(target, database), reason };
-}
-
-/** `db.schema.table` -> `schema.table`; names without the database stay as they are. */
-export function tableOfTarget(target: string, database: string): TableName {
-  const parts = target.split('.');
-  if (parts.length >= 3 && parts[0] === database) return parts.slice(1).join('.');
-  return parts.length >= 3 ? parts.slice(-2).join('.') : target;
 }

@@ -1,0 +1,108 @@
+/**
+ * RDS exports of a snapshot to S3. The export id comes from the workflow, so a retry finds the
+ * export it started and adopts it. Nothing here waits: the workflow polls describeExport with timers.
+ */
+import { DescribeExportTasksCommand, type ExportTask, type RDSClient, StartExportTaskCommand } from '@aws-sdk/client-rds';
+import { PortError } from '../errors';
+import type { ExportRef, ExportState, ExportStatus } from '../model';
+import type { ExportPort, ExportRequest } from '../ports';
+import { awsCall, hasAwsCode, toPortError } from './errors';
+import { type ExportWarnings, parseExportWarning } from './export-warnings';
+import type { RdsSnapshots } from './rds-snapshots';
+import { joinKey, s3Url } from './s3';
+import type { AwsSettings } from './settings';
+
+export class RdsExports implements ExportPort {
+  constructor(
+    private readonly rds: RDSClient,
+    private readonly snapshots: RdsSnapshots,
+    private readonly settings: Pick<AwsSettings, 'export' | 'database'>,
+  ) {}
+
+  async startExport(req: ExportRequest): Promise<ExportRef> {
+    const subject = `export ${req.exportId} of snapshot ${req.snapshot.snapshotId}`;
+    const sourceArn = await this.snapshots.snapshotArn(req.snapshot.snapshotId);
+    const { bucket, prefix, iamRoleArn, kmsKeyId } = this.settings.export;
+    try {
+      await this.rds.send(
+        new StartExportTaskCommand({
+          ExportTaskIdentifier: req.exportId,
+          SourceArn: sourceArn,
+          S3BucketName: bucket,
+          ...(prefix ? { S3Prefix: prefix } : {}),
+          IamRoleArn: iamRoleArn,
+          KmsKeyId: kmsKeyId,
+          ...(req.tables && req.tables.length > 0 ? { ExportOnly: req.tables.map((t) => `${this.settings.database}.${t}`) } : {}),
+        }),
+      );
+      return { exportId: req.exportId, location: exportLocation(bucket, prefix, req.exportId), snapshotId: req.snapshot.snapshotId, adopted: false };
+    } catch (err) {
+      if (!hasAwsCode(err, 'ExportTaskAlreadyExists')) {
+        throw toPortError(err, { service: 'RDS', operation: 'StartExportTask', subject, ...exportHint(err, iamRoleArn, kmsKeyId, bucket) });
+      }
+    }
+    // Started by an earlier attempt: adopt it, unless the id was used for another snapshot.
+    const task = await this.task(req.exportId);
+    if (task.SourceArn && task.SourceArn !== sourceArn) {
+      throw new PortError('already-exists', 'ExportTaskAlreadyExists', `${subject}: export id ${req.exportId} already exports ${task.SourceArn}; a new cycle gets a new id, so retry the sync`);
+    }
+    const location = exportLocation(task.S3Bucket ?? bucket, task.S3Prefix ?? prefix, req.exportId);
+    return { exportId: req.exportId, location, snapshotId: req.snapshot.snapshotId, adopted: true };
+  }
+
+  async describeExport(exportId: string): Promise<ExportStatus> {
+    const task = await this.task(exportId);
+    const state = exportState(task.Status);
+    const warnings = parseExportWarning(task.WarningMessage, this.settings.database);
+    return {
+      exportId,
+      state,
+      ...(task.PercentProgress !== undefined ? { percentProgress: task.PercentProgress } : {}),
+      ...(state === 'failed' ? { failureCause: task.FailureCause?.trim() || 'RDS gave no FailureCause: check the export in the RDS console' } : {}),
+      ...(warnings.skippedTables.length > 0 ? { skippedTables: warnings.skippedTables } : {}),
+      ...(warnings.warnings.length > 0 ? { warnings: warnings.warnings } : {}),
+    };
+  }
+
+  /** What the export task reports as skipped or warned about; nothing when RDS no longer knows the task. */
+  async exportWarnings(exportId: string): Promise<ExportWarnings> {
+    try {
+      return parseExportWarning((await this.task(exportId)).WarningMessage, this.settings.database);
+    } catch (err) {
+      if (err instanceof PortError && err.kind === 'not-found') return { skippedTables: [], warnings: [] };
+      throw err;
+    }
+  }
+
+  private async task(exportId: string): Promise<ExportTask> {
+    const out = await awsCall({ service: 'RDS', operation: 'DescribeExportTasks', subject: `export ${exportId}` }, () =>
+      this.rds.send(new DescribeExportTasksCommand({ ExportTaskIdentifier: exportId })),
+    );
+    const task = out.ExportTasks?.find((t) => t.ExportTaskIdentifier === exportId);
+    if (!task) throw new PortError('not-found', 'ExportTaskNotFound', `export ${exportId} does not exist: run a new sync`);
+    return task;
+  }
+}
+
+/** RDS writes an export under `<prefix>/<exportId>/`. */
+export function exportLocation(bucket: string, prefix: string, exportId: string): string {
+  return s3Url(bucket, joinKey(prefix, exportId));
+}
+
+function exportHint(err: unknown, role: string, kmsKey: string, bucket: string): { hint?: string } {
+  if (hasAwsCode(err, 'IamRoleNotFound', 'IamRoleMissingPermissions', 'InvalidS3BucketFault')) {
+    return { hint: `the export role ${role} must exist, trust export.rds.amazonaws.com and may write to bucket ${bucket} (docs/aws-setup.md)` };
+  }
+  if (hasAwsCode(err, 'KMSKeyNotAccessible')) {
+    return { hint: `the worker and the export role ${role} need kms:CreateGrant, kms:DescribeKey (and the role kms:GenerateDataKey) on ${kmsKey} (docs/aws-setup.md, key policy)` };
+  }
+  return {};
+}
+
+/** DescribeExportTasks reports the status in upper or lower case depending on the API version. */
+function exportState(status: string | undefined): ExportState {
+  const s = (status ?? '').toLowerCase();
+  if (s === 'complete' || s === 'completed') return 'complete';
+  if (s === 'starting' || s === 'canceling' || s === 'canceled' || s === 'failed') return s;
+  return 'in_progress';
+}

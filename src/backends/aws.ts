@@ -1,0 +1,71 @@
+/**
+ * The AWS side of one source's config, resolved once: region, endpoint override, names and
+ * locations the adapters share. Bad or missing settings fail here, before any AWS call.
+ */
+import { join } from 'node:path';
+import type { SourceConfig } from '../config/schema';
+import type { Ports } from '../ports';
+import { ConfigError } from '../errors';
+import { type AwsSettings, GLUE_POLL_MAX_MS } from '../aws/settings';
+import { repoRoot } from '../toolchain';
+
+export interface AwsSettingsOverrides {
+  /** Where the Glue scripts live (default `<repo>/glue`). */
+  glueScriptsDir?: string;
+}
+
+export function awsSettings(sourceName: string, source: SourceConfig, overrides: AwsSettingsOverrides = {}): AwsSettings {
+  const aws = source.aws;
+  if (!aws) {
+    throw new ConfigError([{ path: `sources.${sourceName}.aws`, message: 'backend aws needs an aws section (region, accountId, export, tableBucket, glue, athena)' }]);
+  }
+  if (source.source.kind !== 'rds') {
+    throw new ConfigError([{ path: `sources.${sourceName}.source.kind`, value: source.source.kind, message: 'backend aws reads from RDS: set source.kind to rds' }]);
+  }
+  const { instanceId, clusterId } = source.source;
+  const rds = clusterId ? { clusterId } : instanceId ? { instanceId } : undefined;
+  if (!rds) {
+    throw new ConfigError([{ path: `sources.${sourceName}.source`, message: 'give exactly one of instanceId (RDS instance) or clusterId (Aurora cluster)' }]);
+  }
+  const partition = partitionOf(aws.region);
+  const initialMs = Math.min(source.timeouts.pollInitialSeconds * 1000, GLUE_POLL_MAX_MS);
+  return {
+    source: sourceName,
+    region: aws.region,
+    ...(aws.endpoint ? { endpoint: aws.endpoint } : {}),
+    accountId: aws.accountId,
+    partition,
+    database: source.database,
+    rds,
+    export: { ...aws.export, prefix: trimSlashes(aws.export.prefix) },
+    tableBucket: {
+      ...aws.tableBucket,
+      arn: `arn:${partition}:s3tables:${aws.region}:${aws.accountId}:bucket/${aws.tableBucket.name}`,
+    },
+    glue: {
+      ...aws.glue,
+      scriptPrefix: trimSlashes(aws.glue.scriptPrefix),
+      resultPrefix: trimSlashes(aws.glue.resultPrefix),
+      scriptsDir: overrides.glueScriptsDir ?? join(repoRoot(), 'glue'),
+    },
+    athena: aws.athena,
+    loadPoll: { initialMs, maxMs: Math.max(initialMs, Math.min(source.timeouts.pollMaximumSeconds * 1000, GLUE_POLL_MAX_MS)) },
+  };
+}
+
+function partitionOf(region: string): string {
+  if (region.startsWith('cn-')) return 'aws-cn';
+  if (region.startsWith('us-gov-')) return 'aws-us-gov';
+  return 'aws';
+}
+
+function trimSlashes(prefix: string): string {
+  return prefix.replace(/^\/+|\/+$/g, '');
+}
+
+/** The ports of an AWS source, from its config. */
+export async function createAwsSourcePorts(sourceName: string, source: SourceConfig, overrides: AwsSettingsOverrides = {}): Promise<Ports> {
+  const { buildAwsPorts, createClients } = await import('../aws');
+  const settings = awsSettings(sourceName, source, overrides);
+  return buildAwsPorts(settings, createClients(settings));
+}

@@ -1,0 +1,184 @@
+/**
+ * Reads the listing an RDS snapshot export writes at its root (DESIGN section 6):
+ *   export_info_<exportId>.json
+ *   export_tables_info_<exportId>_from_<i>_to_<j>.json   (one or more)
+ * into the tables discover hands the plan. Pure: the adapters list and read the files
+ * (S3 or a local folder) and hand the parsed documents over, so both read an export alike.
+ */
+import { PortError } from './errors';
+import type { ColumnMapping, DiscoveredExport, DiscoveredTable, TableName } from './model';
+
+/** export_info_<exportId>.json, as far as discover uses it. */
+export interface ExportInfoDocument {
+  warningMessage?: unknown;
+}
+
+/** export_tables_info_<exportId>_from_<i>_to_<j>.json, as far as discover uses it. */
+export interface TablesInfoDocument {
+  perTableStatus?: unknown;
+}
+
+/** One tables-info file: its name (a key or path; only the last segment counts) and its parsed content. */
+export interface TablesInfoFile {
+  name: string;
+  /** Undefined when the file vanished between listing and reading: it adds no table. */
+  document: TablesInfoDocument | undefined;
+}
+
+export interface ExportListing {
+  exportId: string;
+  /** The configured source database: the answer when no entry names a table. */
+  database: string;
+  info: ExportInfoDocument;
+  /** In any order; files that are not tables-info files of `exportId` are ignored. */
+  tablesInfo: TablesInfoFile[];
+}
+
+/** Why an export cannot be read, as the code and message of a not-found error. */
+
+export function exportInfoName(exportId: string): string {
+  return `export_info_${exportId}.json`;
+}
+
+/** What every tables-info file name of the export starts with (an S3 listing prefix). */
+export function tablesInfoPrefix(exportId: string): string {
+  return `export_tables_info_${exportId}_from_`;
+}
+
+/**
+ * The `from`/`to` indexes when `name` is a tables-info file of this export, else undefined.
+ * The id is matched whole, so export `ls-1` does not claim the files of `ls-10` or `ls-1_from_2_to_3`.
+ */
+export function tablesInfoRange(name: string, exportId: string): { from: number; to: number } | undefined {
+  const base = name.slice(name.lastIndexOf('/') + 1);
+  const prefix = tablesInfoPrefix(exportId);
+  if (!base.startsWith(prefix)) return undefined;
+  const range = /^(\d+)_to_(\d+)\.json$/.exec(base.slice(prefix.length));
+  return range ? { from: Number(range[1]), to: Number(range[2]) } : undefined;
+}
+
+export function isTablesInfoFile(name: string, exportId: string): boolean {
+  return tablesInfoRange(name, exportId) !== undefined;
+}
+
+export function missingExportInfo(exportId: string, location: string): PortError {
+  return new PortError('not-found', 'ExportInfoNotFound', `export ${exportId} has no ${exportInfoName(exportId)} under ${location}: ${missingMeans('export_info')}`);
+}
+
+export function missingTablesInfo(exportId: string, location: string): PortError {
+  return new PortError('not-found', 'ExportTablesInfoNotFound', `export ${exportId} has no ${tablesInfoPrefix(exportId)}<i>_to_<j>.json under ${location}: ${missingMeans('export_tables_info')}`);
+}
+
+function missingMeans(kind: string): string {
+  return `no ${kind} file means the export did not complete or its files were removed; run a new sync`;
+}
+
+/** `db.schema.table` -> `schema.table`; names without the database stay as they are. */
+export function tableOfTarget(target: string, database: string): TableName {
+  const parts = target.split('.');
+  if (parts.length >= 3 && parts[0] === database) return parts.slice(1).join('.');
+  return parts.length >= 3 ? parts.slice(-2).join('.') : target;
+}
+
+/** The one wording for a table the export did not complete, whatever its status. */
+function notCompleteReason(status: string, warningMessage?: string): string {
+  return `export status ${status}${warningMessage ? `: ${warningMessage}` : ''}`;
+}
+
+/**
+ * The export's tables: the perTableStatus entries of every tables-info file, in the numeric
+ * order of their `from` index (the export's own table order). COMPLETE tables are kept,
+ * the others skipped with their status; database-level entries and warnings become warnings.
+ */
+export function readExportListing(listing: ExportListing): DiscoveredExport {
+  const warnings: string[] = [];
+  const infoWarning = text(listing.info.warningMessage);
+  if (infoWarning) warnings.push(`export ${listing.exportId}: ${infoWarning}`);
+
+  const tables: DiscoveredTable[] = [];
+  const skipped: { table: TableName; reason: string }[] = [];
+  // A table has one outcome. The first entry in file order decides it: the files split one list
+  // of tables into index ranges, so a repeat can only come from an overlapping or stray file,
+  // which is no more recent than the first; it is reported instead of silently replacing it.
+  const seen = new Set<TableName>();
+  let database: string | undefined;
+  for (const entry of orderedEntries(listing)) {
+    const target = text(entry.target) ?? '';
+    const warning = text(entry.warningMessage);
+    const split = splitTarget(target);
+    if (!split) {
+      // Database-level entries carry only the target and a warning.
+      if (warning) warnings.push(`${target || 'export'}: ${warning}`);
+      continue;
+    }
+    const { table } = split;
+    database ??= split.database;
+    if (seen.has(table)) {
+      warnings.push(`${table}: listed more than once in the export; the first entry is used`);
+      continue;
+    }
+    seen.add(table);
+    const status = (text(entry.status) ?? 'UNKNOWN').toUpperCase();
+    if (status !== 'COMPLETE') {
+      skipped.push({ table, reason: notCompleteReason(status, warning) });
+      continue;
+    }
+    if (warning) warnings.push(`${table}: ${warning}`);
+    const sizeGB = finite(entry.sizeGB);
+    tables.push({ table, target, ...(sizeGB !== undefined ? { sizeGB } : {}), columns: typeMappings(entry.schemaMetadata).map(columnMapping) });
+  }
+  return { database: database ?? listing.database, tables, skipped, warnings };
+}
+
+/** Every perTableStatus entry of the export's files, files in numeric `from` order. */
+function orderedEntries(listing: ExportListing): Record<string, unknown>[] {
+  const files = listing.tablesInfo
+    .map((file) => ({ file, range: tablesInfoRange(file.name, listing.exportId) }))
+    .filter((f): f is { file: TablesInfoFile; range: { from: number; to: number } } => f.range !== undefined)
+    .sort((a, b) => a.range.from - b.range.from || a.range.to - b.range.to);
+  return files.flatMap(({ file }) => {
+    const entries = file.document?.perTableStatus;
+    return Array.isArray(entries) ? entries.filter(isRecord) : [];
+  });
+}
+
+/** `db.schema.table` -> the database and `schema.table`; undefined for a database-level target. */
+function splitTarget(target: string): { database: string; table: TableName } | undefined {
+  const parts = target.split('.');
+  if (parts.length < 3 || !parts[0]) return undefined;
+  return { database: parts[0], table: tableOfTarget(target, parts[0]) };
+}
+
+function typeMappings(schemaMetadata: unknown): Record<string, unknown>[] {
+  const mappings = isRecord(schemaMetadata) ? schemaMetadata.originalTypeMappings : undefined;
+  return Array.isArray(mappings) ? mappings.filter(isRecord) : [];
+}
+
+/** Keeps the numeric fields only when they are numbers: the load job trusts them. */
+function columnMapping(m: Partial<Record<keyof ColumnMapping, unknown>>): ColumnMapping {
+  const charMax = finite(m.originalCharMaxLength);
+  const precision = finite(m.originalNumPrecision);
+  const scale = finite(m.originalNumScale);
+  const dtPrecision = finite(m.originalDateTimePrecision);
+  return {
+    columnName: String(m.columnName ?? ''),
+    originalType: String(m.originalType ?? ''),
+    expectedExportedType: String(m.expectedExportedType ?? ''),
+    ...(charMax !== undefined ? { originalCharMaxLength: charMax } : {}),
+    ...(precision !== undefined ? { originalNumPrecision: precision } : {}),
+    ...(scale !== undefined ? { originalNumScale: scale } : {}),
+    ...(dtPrecision !== undefined ? { originalDateTimePrecision: dtPrecision } : {}),
+  };
+}
+
+function finite(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+}
+
+function text(v: unknown): string | undefined {
+  return typeof v === 'string' && v.trim() !== '' ? v : undefined;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

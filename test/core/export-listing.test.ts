@@ -1,0 +1,200 @@
+/** The RDS export listing reader: file order, kept and skipped tables, warnings, repeats, file names. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  exportInfoName,
+  isTablesInfoFile,
+  missingExportInfo,
+  missingTablesInfo,
+  readExportListing,
+  tableOfTarget,
+  tablesInfoPrefix,
+  tablesInfoRange,
+  type TablesInfoFile,
+} from '../../src/export-listing';
+
+const ID = 'ls-shop-1';
+const id = { columnName: 'id', originalType: 'bigint', expectedExportedType: 'int64', originalCharMaxLength: 0, originalNumPrecision: 64, originalDateTimePrecision: 0 };
+const complete = (table: string, extra: Record<string, unknown> = {}) => ({ target: `shop.${table}`, status: 'COMPLETE', schemaMetadata: { originalTypeMappings: [id] }, ...extra });
+const file = (from: number, to: number, perTableStatus: unknown[], exportId = ID): TablesInfoFile => ({
+  name: `export_tables_info_${exportId}_from_${from}_to_${to}.json`,
+  document: { perTableStatus },
+});
+const read = (tablesInfo: TablesInfoFile[], info: Record<string, unknown> = {}) => readExportListing({ exportId: ID, database: 'configured', info, tablesInfo });
+
+test('a one-table listing keeps the table with its size and validated column mappings', () => {
+  const total = { columnName: 'total', originalType: 'numeric', expectedExportedType: 'binary (UTF8)', originalCharMaxLength: '12', originalNumPrecision: 12, originalNumScale: 2, originalDateTimePrecision: null };
+  const found = read([file(1, 1, [complete('public.orders', { sizeGB: 0.002, schemaMetadata: { originalTypeMappings: [id, total, 'not a mapping'] } })])]);
+  assert.deepEqual(found, {
+    database: 'shop',
+    tables: [
+      {
+        table: 'public.orders',
+        target: 'shop.public.orders',
+        sizeGB: 0.002,
+        columns: [id, { columnName: 'total', originalType: 'numeric', expectedExportedType: 'binary (UTF8)', originalNumPrecision: 12, originalNumScale: 2 }],
+      },
+    ],
+    skipped: [],
+    warnings: [],
+  });
+});
+
+test('a three-table listing over two files keeps the export order; a COMPLETE table without mappings has no columns', () => {
+  const found = read([file(3, 3, [{ target: 'shop.public.c', status: 'complete' }]), file(1, 2, [complete('public.a'), complete('public.b', { sizeGB: 'big' })])]);
+  assert.deepEqual(
+    found.tables.map((t) => [t.table, t.sizeGB, t.columns.length]),
+    [
+      ['public.a', undefined, 1],
+      ['public.b', undefined, 1],
+      ['public.c', undefined, 0],
+    ],
+  );
+});
+
+test('1,200 tables in 12 files given shuffled come out once each, in numeric file order', () => {
+  const name = (i: number) => `public.t${i}`;
+  const files = Array.from({ length: 12 }, (_, f) =>
+    file(
+      f * 100,
+      f * 100 + 99,
+      Array.from({ length: 100 }, (_, k) => complete(name(f * 100 + k))),
+    ),
+  );
+  // Text order would put from_1000 and from_1100 before from_200.
+  const shuffled = [7, 11, 0, 10, 3, 1, 9, 5, 2, 8, 6, 4].map((i) => files[i]!);
+  const found = read(shuffled);
+  assert.equal(found.tables.length, 1200);
+  assert.deepEqual(
+    found.tables.map((t) => t.table),
+    Array.from({ length: 1200 }, (_, i) => name(i)),
+  );
+  assert.deepEqual(found.skipped, []);
+  assert.deepEqual(found.warnings, []);
+});
+
+test('a repeated table keeps its first entry in file order and says so', () => {
+  const found = read([
+    file(10, 11, [complete('public.a', { sizeGB: 2 }), { target: 'shop.public.b', status: 'COMPLETE' }]),
+    file(2, 9, [complete('public.a', { sizeGB: 1 }), { target: 'shop.public.b', status: 'FAILED', warningMessage: 'disk full' }]),
+  ]);
+  assert.deepEqual(
+    found.tables.map((t) => [t.table, t.sizeGB]),
+    [['public.a', 1]],
+  );
+  assert.deepEqual(found.skipped, [{ table: 'public.b', reason: 'export status FAILED: disk full' }]);
+  assert.deepEqual(found.warnings, ['public.a: listed more than once in the export; the first entry is used', 'public.b: listed more than once in the export; the first entry is used']);
+});
+
+test('database-level entries, table warnings and the export_info warning become warnings', () => {
+  const found = read(
+    [
+      file(1, 3, [
+        { target: 'shop', warningMessage: 'database shop: 1 table skipped' },
+        { target: 'shop' },
+        { target: '', warningMessage: 'no table matched the export' },
+        complete('public.a', { warningMessage: 'column x truncated' }),
+      ]),
+    ],
+    { warningMessage: '{"skippedTables":[]}' },
+  );
+  assert.deepEqual(found.warnings, [
+    'export ls-shop-1: {"skippedTables":[]}',
+    'shop: database shop: 1 table skipped',
+    'export: no table matched the export',
+    'public.a: column x truncated',
+  ]);
+  assert.deepEqual(
+    found.tables.map((t) => t.table),
+    ['public.a'],
+  );
+});
+
+test('every table the export did not complete is skipped with one wording: its status and the message', () => {
+  const found = read([
+    file(0, 3, [
+      { target: 'shop.public.failed', status: 'FAILED', warningMessage: 'unsupported column type' },
+      { target: 'shop.public.skipped', status: 'SKIPPED', warningMessage: 'the table has no exportable column' },
+      { target: 'shop.public.bare', status: 'SKIPPED' },
+      { target: 'shop.public.unknown' },
+      { target: 'shop.public.running', status: 'in_progress', schemaMetadata: { originalTypeMappings: [id] } },
+    ]),
+  ]);
+  assert.deepEqual(found.tables, []);
+  assert.deepEqual(found.skipped, [
+    { table: 'public.failed', reason: 'export status FAILED: unsupported column type' },
+    { table: 'public.skipped', reason: 'export status SKIPPED: the table has no exportable column' },
+    { table: 'public.bare', reason: 'export status SKIPPED' },
+    { table: 'public.unknown', reason: 'export status UNKNOWN' },
+    { table: 'public.running', reason: 'export status IN_PROGRESS' },
+  ]);
+  assert.equal(found.database, 'shop', 'a skipped table still names the database');
+});
+
+test('files of another export, a prefix-sharing one included, and malformed content are ignored', () => {
+  const found = read([
+    file(0, 0, [complete('public.mine')]),
+    file(0, 0, [complete('public.ten')], 'ls-shop-10'),
+    file(0, 0, [complete('public.longer')], 'ls-shop-1_from_2_to_3'),
+    { name: `export_info_${ID}.json`, document: { perTableStatus: [complete('public.info')] } },
+    { name: `export_tables_info_${ID}_from_1_to_1.json`, document: undefined },
+    { name: `export_tables_info_${ID}_from_2_to_2.json`, document: { perTableStatus: 'none' } },
+    { name: `export_tables_info_${ID}_from_3_to_4.json`, document: { perTableStatus: [null, 7, ['x']] } },
+  ]);
+  assert.deepEqual(
+    found.tables.map((t) => t.table),
+    ['public.mine'],
+  );
+});
+
+test('with no table the configured database stands', () => {
+  assert.deepEqual(read([file(1, 1, [])]), { database: 'configured', tables: [], skipped: [], warnings: [] });
+});
+
+test('tables-info file names: the export id is matched whole, keys and paths by their last segment', () => {
+  assert.deepEqual(tablesInfoRange('export_tables_info_ls-shop-1_from_100_to_199.json', ID), { from: 100, to: 199 });
+  assert.deepEqual(tablesInfoRange(`lakesync/exports/${ID}/export_tables_info_${ID}_from_1000_to_1099.json`, ID), { from: 1000, to: 1099 });
+  assert.equal(isTablesInfoFile(`export_tables_info_${ID}_from_1_to_2.json`, ID), true);
+  for (const other of [
+    'export_tables_info_ls-shop-10_from_1_to_2.json',
+    'export_tables_info_ls-shop-1_from_2_to_3_from_4_to_5.json',
+    'export_tables_info_ls-shop_from_1_to_2.json',
+    `export_tables_info_${ID}_from_1_to_2.json.tmp`,
+    `export_tables_info_${ID}_from_x_to_2.json`,
+    `export_info_${ID}.json`,
+    `other/export_tables_info_${ID}_from_1_to_2.jsonx`,
+  ]) {
+    assert.equal(isTablesInfoFile(other, ID), false, other);
+  }
+  assert.equal(exportInfoName(ID), 'export_info_ls-shop-1.json');
+  assert.equal(tablesInfoPrefix(ID), 'export_tables_info_ls-shop-1_from_');
+});
+
+test('a missing export_info or tables-info file has one code and wording wherever the export lives', () => {
+  const s3 = 's3://shop-exports/lakesync/exports/ls-shop-1';
+  const local = '/data/exports/ls-shop-1';
+  for (const missing of [missingExportInfo, missingTablesInfo]) {
+    const a = missing(ID, s3);
+    const b = missing(ID, local);
+    assert.equal(a.code, b.code);
+    assert.equal(a.message.replace(s3, '<root>'), b.message.replace(local, '<root>'));
+    assert.match(a.message, /run a new sync$/);
+  }
+  assert.equal(missingExportInfo(ID, local).code, 'ExportInfoNotFound');
+  assert.equal(
+    missingExportInfo(ID, local).message,
+    'export ls-shop-1 has no export_info_ls-shop-1.json under /data/exports/ls-shop-1: no export_info file means the export did not complete or its files were removed; run a new sync',
+  );
+  assert.equal(missingTablesInfo(ID, local).code, 'ExportTablesInfoNotFound');
+  assert.equal(
+    missingTablesInfo(ID, local).message,
+    'export ls-shop-1 has no export_tables_info_ls-shop-1_from_<i>_to_<j>.json under /data/exports/ls-shop-1: no export_tables_info file means the export did not complete or its files were removed; run a new sync',
+  );
+});
+
+test('tableOfTarget drops the database from db.schema.table and keeps other names', () => {
+  assert.equal(tableOfTarget('shop.public.orders', 'shop'), 'public.orders');
+  assert.equal(tableOfTarget('other.public.orders', 'shop'), 'public.orders');
+  assert.equal(tableOfTarget('public.orders', 'shop'), 'public.orders');
+  assert.equal(tableOfTarget('shop', 'shop'), 'shop');
+});

@@ -1,0 +1,118 @@
+/**
+ * Contract between the TypeScript side and the load job: the arguments src/job-args.ts builds are
+ * exactly the ones glue/lakesync_glue/args.py declares, none is empty, and the job's own parser
+ * reads them back to the plan's decisions (run with the project's Python, not a copy of the rules).
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { LAKE_CATALOG, type LakeLocation, loadJobArguments } from '../../src/job-args';
+import type { LoadRequest, PlanEntry } from '../../src/model';
+import { repoRoot, toolchain } from '../../src/toolchain';
+import { planEntry } from '../helpers/plan';
+
+interface Declarations {
+  required: string[];
+  optional: string[];
+  modeRequired: Record<'glue' | 'local', string[]>;
+}
+
+interface Parsed {
+  ok: boolean;
+  error?: string;
+  args?: { action: string; primary_key: string[]; cursor_column: string | null; cursor_mode: string | null; max_delete_fraction: number; approve_deletes: boolean; catalog: string; lake_table: string; source_schema: string; source_table: string };
+}
+
+/** Asks the job's own module for its declarations and parses each argument set with it. */
+function askJob(cases: { mode: 'glue' | 'local'; args: Record<string, string> }[]): { declarations: Declarations; parsed: Parsed[] } {
+  const script = `
+import json, sys
+from lakesync_glue.args import COMMON_OPTIONAL, COMMON_REQUIRED, MODE_REQUIRED, parse_job_args
+from lakesync_glue.errors import LoadError
+out = {"declarations": {"required": list(COMMON_REQUIRED), "optional": list(COMMON_OPTIONAL), "modeRequired": {k: list(v) for k, v in MODE_REQUIRED.items()}}, "parsed": []}
+for case in json.load(sys.stdin):
+    try:
+        a = parse_job_args(case["args"], case["mode"])
+        out["parsed"].append({"ok": True, "args": {"action": a.action, "primary_key": list(a.primary_key), "cursor_column": a.cursor_column, "cursor_mode": a.cursor_mode,
+            "max_delete_fraction": a.max_delete_fraction, "approve_deletes": a.approve_deletes, "catalog": a.catalog, "lake_table": a.lake_table,
+            "source_schema": a.source_schema, "source_table": a.source_table}})
+    except LoadError as e:
+        out["parsed"].append({"ok": False, "error": e.message})
+print(json.dumps(out))
+`;
+  const stdout = execFileSync(toolchain().python, ['-c', script], { cwd: join(repoRoot(), 'glue'), input: JSON.stringify(cases), encoding: 'utf8', env: { ...process.env, PYTHONPATH: join(repoRoot(), 'glue') } });
+  return JSON.parse(stdout) as { declarations: Declarations; parsed: Parsed[] };
+}
+
+const request = (plan: PlanEntry): LoadRequest => ({
+  source: 'shop',
+  cycleId: '3-abcd',
+  runToken: `3-abcd:${plan.table}`,
+  exportLocation: 's3://exports/lakesync/ls-shop-3-abcd',
+  database: 'shop',
+  plan,
+  namespace: 'shop',
+  resultLocation: `s3://results/shop/3-abcd/${plan.table}.json`,
+});
+
+/** One plan per kind of decision: every action, keys or none, both cursor modes, approval. */
+const PLANS: PlanEntry[] = [
+  planEntry({ table: 'public.orders', lakeTable: 'orders', action: 'create', primaryKey: ['id'] }),
+  planEntry({ table: 'public.order_items', lakeTable: 'order_items', action: 'merge', primaryKey: ['order_id', 'line_no'], keySource: 'configured', maxDeleteFraction: 0.25 }),
+  planEntry({ table: 'public.notes', lakeTable: 'notes', action: 'replace' }),
+  planEntry({ table: 'public.events', lakeTable: 'events', action: 'incremental', primaryKey: ['id'], cursor: { column: 'created_at', mode: 'upsert' } }),
+  planEntry({ table: 'public.log', lakeTable: 'log', action: 'incremental', cursor: { column: 'seq', mode: 'append' } }),
+  planEntry({ table: 'audit.Odd Name', lakeTable: 'odd_name', action: 'merge', primaryKey: ['Id'], approveDeletes: true, maxDeleteFraction: 0 }),
+];
+const LAKES: Record<'glue' | 'local', LakeLocation> = {
+  glue: { tableBucketArn: 'arn:aws:s3tables:eu-west-1:123456789012:bucket/analytics' },
+  local: { warehouse: '/data/warehouse' },
+};
+
+describe('load job arguments', () => {
+  const cases = (['glue', 'local'] as const).flatMap((mode) => PLANS.map((plan) => ({ mode, plan, args: loadJobArguments(request(plan), LAKES[mode]) })));
+  const { declarations, parsed } = askJob(cases.map(({ mode, args }) => ({ mode, args })));
+
+  test('every argument emitted is declared by the job, and every required one is emitted', () => {
+    for (const { mode, plan, args } of cases) {
+      const declared = new Set([...declarations.required, ...declarations.optional, ...declarations.modeRequired[mode]]);
+      const undeclared = Object.keys(args).filter((name) => !declared.has(name));
+      assert.deepEqual(undeclared, [], `${mode} ${plan.table}: emitted but not declared by args.py`);
+      const missing = [...declarations.required, ...declarations.modeRequired[mode]].filter((name) => !(name in args));
+      assert.deepEqual(missing, [], `${mode} ${plan.table}: required by args.py but not emitted`);
+    }
+  });
+
+  test('no argument is ever empty: absent means unset', () => {
+    for (const { mode, plan, args } of cases) {
+      for (const [name, value] of Object.entries(args)) assert.notEqual(value.trim(), '', `${mode} ${plan.table}: --${name} is empty`);
+    }
+    const replace = cases.find((c) => c.plan.action === 'replace')!.args;
+    for (const name of ['primary_key', 'cursor_column', 'cursor_mode', 'approve_deletes']) assert.ok(!(name in replace), `${name} is left out when unset`);
+  });
+
+  test("the job's parser reads the plan's decisions back, on both backends", () => {
+    cases.forEach(({ mode, plan }, i) => {
+      const result = parsed[i]!;
+      assert.ok(result.ok, `${mode} ${plan.table}: the job refused its arguments: ${result.error}`);
+      const [schema, table] = [plan.table.slice(0, plan.table.indexOf('.')), plan.table.slice(plan.table.indexOf('.') + 1)];
+      assert.deepEqual(result.args, {
+        action: plan.action,
+        primary_key: plan.primaryKey,
+        cursor_column: plan.cursor?.column ?? null,
+        cursor_mode: plan.cursor?.mode ?? null,
+        max_delete_fraction: plan.maxDeleteFraction,
+        approve_deletes: plan.approveDeletes,
+        catalog: LAKE_CATALOG,
+        lake_table: plan.lakeTable,
+        source_schema: schema,
+        source_table: table,
+      });
+    });
+  });
+
+  test('a table planned as skip has no job arguments', () => {
+    assert.throws(() => loadJobArguments(request(planEntry({ table: 'public.x', lakeTable: 'x', action: 'skip' })), LAKES.local), /public\.x is planned as skip/);
+  });
+});

@@ -1,0 +1,330 @@
+/** The source workflow's bookkeeping without a server: request queue, rerun validation, watermark ledger. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { CycleResult, TableOutcome, Watermark } from '../../src/model';
+import { enqueueRerun, enqueueRerunSignal, enqueueSync, initialState, recordCycle, rerunProblem, takeCoalesced } from '../../src/workflows/ledger';
+import type { QueuedRequest, SourceState } from '../../src/workflows/messages';
+
+const sync = (requestId: string, tables?: string[]): QueuedRequest => ({ kind: 'sync', requestId, approveDeletes: false, ...(tables ? { tables } : {}) });
+const rerun = (requestId: string, tables: string[], approveDeletes = false): QueuedRequest => ({ kind: 'rerun', requestId, tables, approveDeletes });
+
+/** A state after one export, knowing these tables. */
+function exported(knownTables: string[]): SourceState {
+  return {
+    ...initialState(),
+    knownTables,
+    lastExport: {
+      cycleId: 'c1',
+      snapshot: { snapshotId: 'snap-1', createdAt: '2025-01-01T00:00:00.000Z', adopted: false },
+      export: { exportId: 'exp-1', location: 's3://bucket/exp-1', snapshotId: 'snap-1', adopted: false },
+    },
+  };
+}
+
+function committed(table: string, rowCountAfter: number): TableOutcome {
+  return {
+    table,
+    lakeTable: table.split('.')[1]!,
+    action: 'merge',
+    status: 'committed',
+    load: {
+      action: 'merge',
+      committed: true,
+      rowsRead: rowCountAfter,
+      inserted: 3,
+      updated: 2,
+      deleted: 1,
+      rowCountAfter,
+      cursorColumn: null,
+      cursorValueAfter: null,
+      snapshotId: `ice-${table}`,
+      schemaHash: 'hash-1',
+      finishedAt: '2025-01-02T00:05:00.000Z',
+    },
+  };
+}
+
+const failed = (table: string, message: string): TableOutcome => ({
+  table,
+  lakeTable: table.split('.')[1]!,
+  action: 'merge',
+  status: 'failed',
+  error: { phase: 'load', message, type: 'CastError', retryable: false },
+});
+
+const skipped = (table: string): TableOutcome => ({ table, lakeTable: table.split('.')[1]!, action: 'skip', status: 'skipped', reason: 'excluded' });
+
+function cycle(cycleId: string, tables: TableOutcome[], made: { snapshot?: boolean; export?: boolean } = { snapshot: true, export: true }): CycleResult {
+  return {
+    cycleId,
+    source: 'shop',
+    status: tables.some((t) => t.status === 'failed') ? 'partial' : 'succeeded',
+    ...(made.snapshot ? { snapshot: { snapshotId: `snap-${cycleId}`, createdAt: '2025-01-02T00:00:00.000Z', adopted: false } } : {}),
+    ...(made.export ? { export: { exportId: `exp-${cycleId}`, location: `s3://bucket/exp-${cycleId}`, snapshotId: `snap-${cycleId}`, adopted: false } } : {}),
+    tables,
+    warnings: [],
+    startedAt: '2025-01-02T00:00:00.000Z',
+    finishedAt: '2025-01-02T00:10:00.000Z',
+  };
+}
+
+const oldWatermark: Watermark = {
+  exportId: 'exp-0',
+  snapshotTime: '2025-01-01T00:00:00.000Z',
+  action: 'merge',
+  cursorColumn: null,
+  cursorValue: null,
+  icebergSnapshotId: 'ice-old',
+  rowCount: 7,
+  schemaHash: 'hash-0',
+  loadedAt: '2025-01-01T00:05:00.000Z',
+  lastError: null,
+};
+
+// --- coalescing ---
+
+test('a sync of every table absorbs the table-limited syncs around it and stops at a rerun', () => {
+  const queue = [{ ...sync('r1', ['public.a']), requestedBy: 'cli' }, sync('r2'), sync('r3', ['public.b']), rerun('r4', ['public.c'])];
+  const batch = takeCoalesced(queue);
+  assert.equal(batch.kind, 'sync');
+  assert.equal(batch.tables, undefined);
+  assert.ok('tables' in batch, 'the merged request states that it covers every table');
+  assert.deepEqual(batch.requestIds, ['r1', 'r2', 'r3']);
+  assert.equal(batch.requestId, 'r1');
+  assert.equal(batch.requestedBy, 'cli');
+  assert.deepEqual(queue, [rerun('r4', ['public.c'])]);
+});
+
+test('table-limited syncs merge their tables without duplicates, in first-seen order', () => {
+  const queue = [sync('r1', ['public.b', 'public.a']), sync('r2', ['public.a', 'public.c'])];
+  const batch = takeCoalesced(queue);
+  assert.deepEqual(batch.tables, ['public.b', 'public.a', 'public.c']);
+  assert.deepEqual(batch.requestIds, ['r1', 'r2']);
+  assert.deepEqual(queue, []);
+});
+
+test('consecutive reruns merge their table lists', () => {
+  const queue = [rerun('r1', ['public.a', 'public.b']), rerun('r2', ['public.b', 'public.c']), rerun('r3', ['public.d'])];
+  const batch = takeCoalesced(queue);
+  assert.equal(batch.kind, 'rerun');
+  assert.deepEqual(batch.tables, ['public.a', 'public.b', 'public.c', 'public.d']);
+  assert.deepEqual(batch.requestIds, ['r1', 'r2', 'r3']);
+  assert.equal(batch.approveDeletes, false);
+});
+
+test('a request of another kind ends the group and the rest keeps its order', () => {
+  const queue = [sync('r1', ['public.a']), rerun('r2', ['public.b']), sync('r3'), rerun('r4', ['public.c'])];
+  const first = takeCoalesced(queue);
+  assert.deepEqual(first.requestIds, ['r1']);
+  assert.deepEqual(first.tables, ['public.a']);
+  assert.deepEqual(
+    queue.map((r) => r.requestId),
+    ['r2', 'r3', 'r4'],
+  );
+  assert.deepEqual(takeCoalesced(queue).requestIds, ['r2']);
+  assert.deepEqual(takeCoalesced(queue).requestIds, ['r3']);
+  assert.deepEqual(takeCoalesced(queue).requestIds, ['r4']);
+  assert.equal(queue.length, 0);
+});
+
+test('a different delete approval ends the group', () => {
+  const queue = [rerun('r1', ['public.a']), rerun('r2', ['public.b'], true), rerun('r3', ['public.c'], true), rerun('r4', ['public.d'])];
+  const first = takeCoalesced(queue);
+  assert.deepEqual(first.requestIds, ['r1']);
+  assert.equal(first.approveDeletes, false);
+  const second = takeCoalesced(queue);
+  assert.deepEqual(second.requestIds, ['r2', 'r3']);
+  assert.deepEqual(second.tables, ['public.b', 'public.c']);
+  assert.equal(second.approveDeletes, true);
+  assert.deepEqual(
+    queue.map((r) => r.requestId),
+    ['r4'],
+  );
+});
+
+// --- rerun validation ---
+
+test('a rerun before any export is refused', () => {
+  const state = { ...initialState(), knownTables: ['public.a'] };
+  assert.equal(rerunProblem(state, { tables: ['public.a'] }), 'there is no export to rerun from yet: run a sync first');
+  assert.equal(rerunProblem(state, { tables: 'failed' }), 'there is no export to rerun from yet: run a sync first');
+});
+
+test('a rerun of "failed" is refused while nothing has failed, accepted once something has', () => {
+  const state = exported(['public.a']);
+  assert.equal(rerunProblem(state, { tables: 'failed' }), 'no table has failed: nothing to rerun');
+  state.failed['public.a'] = { cycleId: 'c1', phase: 'load', message: 'boom' };
+  assert.equal(rerunProblem(state, { tables: 'failed' }), undefined);
+});
+
+test('a rerun names the unknown tables and lists the known ones', () => {
+  const state = exported(['public.a', 'public.b']);
+  assert.equal(rerunProblem(state, { tables: ['public.a', 'public.x', 'public.y'] }), "unknown table(s) public.x, public.y: the source's tables are public.a, public.b");
+  assert.equal(rerunProblem(state, { tables: ['public.b', 'public.a'] }), undefined);
+});
+
+test('the list of known tables in the refusal stops after 20', () => {
+  const known = Array.from({ length: 25 }, (_, i) => `public.t${String(i).padStart(2, '0')}`);
+  const problem = rerunProblem(exported(known), { tables: ['public.zz'] });
+  assert.equal(problem, `unknown table(s) public.zz: the source's tables are ${known.slice(0, 20).join(', ')}, ...`);
+});
+
+test('a rerun of an empty list is refused', () => {
+  assert.equal(rerunProblem(exported(['public.a']), { tables: [] }), 'name the tables to rerun (schema.table), or "failed"');
+});
+
+// --- enqueueing ---
+
+test('a rerun of "failed" queues the failed tables, sorted', () => {
+  const state = exported(['public.a', 'public.b', 'public.c']);
+  state.failed['public.c'] = { cycleId: 'c1', phase: 'load', message: 'boom' };
+  state.failed['public.a'] = { cycleId: 'c1', phase: 'verify', message: 'count mismatch' };
+  state.queue.push(sync('r7'));
+  const accepted = enqueueRerun(state, { tables: 'failed', requestedBy: 'ops' });
+  assert.deepEqual(accepted, { requestId: 'r1', tables: ['public.a', 'public.c'], queuedBehind: 1 });
+  assert.deepEqual(state.queue[1], { kind: 'rerun', requestId: 'r1', tables: ['public.a', 'public.c'], approveDeletes: false, requestedBy: 'ops' });
+});
+
+test('a rerun of named tables drops duplicates and keeps the given id and approval', () => {
+  const state = exported(['public.a', 'public.b']);
+  const accepted = enqueueRerun(state, { tables: ['public.b', 'public.a', 'public.b'], approveDeletes: true, requestId: 'mine' });
+  assert.deepEqual(accepted, { requestId: 'mine', tables: ['public.b', 'public.a'], queuedBehind: 0 });
+  assert.deepEqual(state.queue, [{ kind: 'rerun', requestId: 'mine', tables: ['public.b', 'public.a'], approveDeletes: true }]);
+  assert.equal(state.requestCounter, 0, 'a given id does not use up a generated one');
+});
+
+test('syncs get generated ids only when none is given', () => {
+  const state = initialState();
+  enqueueSync(state, { requestedBy: 'start' });
+  enqueueSync(state, { tables: ['public.a'], requestId: 'ext-1' });
+  enqueueSync(state, { tables: ['public.b'] });
+  assert.deepEqual(state.queue, [
+    { kind: 'sync', requestId: 'r1', approveDeletes: false, requestedBy: 'start' },
+    { kind: 'sync', requestId: 'ext-1', approveDeletes: false, tables: ['public.a'] },
+    { kind: 'sync', requestId: 'r2', approveDeletes: false, tables: ['public.b'] },
+  ]);
+  assert.equal(state.requestCounter, 2);
+});
+
+test('a rerun signal before any export becomes a sync of its tables', () => {
+  const state = initialState();
+  assert.equal(enqueueRerunSignal(state, { tables: ['public.a', 'public.b', 'public.a'] }), undefined);
+  assert.deepEqual(state.queue, [{ kind: 'sync', requestId: 'r1', approveDeletes: false, tables: ['public.a', 'public.b'], requestedBy: 'rerun before any export' }]);
+});
+
+test('a rerun signal of "failed" before any export is dropped with the reason', () => {
+  const state = initialState();
+  assert.equal(enqueueRerunSignal(state, { tables: 'failed' }), 'there is no export to rerun from yet: run a sync first');
+  assert.deepEqual(state.queue, []);
+  assert.equal(state.requestCounter, 0);
+});
+
+test('a rerun signal after an export queues a rerun, or is dropped when invalid', () => {
+  const state = exported(['public.a']);
+  assert.equal(enqueueRerunSignal(state, { tables: ['public.a'], requestedBy: 'ops' }), undefined);
+  assert.match(enqueueRerunSignal(state, { tables: ['public.x'] }) ?? '', /^unknown table\(s\) public\.x:/);
+  assert.deepEqual(state.queue, [{ kind: 'rerun', requestId: 'r1', tables: ['public.a'], approveDeletes: false, requestedBy: 'ops' }]);
+});
+
+// --- recording a cycle ---
+
+test('committed tables advance their watermark and leave the failed list', () => {
+  const state = exported(['public.a']);
+  state.ledger['public.a'] = oldWatermark;
+  state.failed['public.a'] = { cycleId: 'c1', phase: 'load', message: 'boom' };
+  recordCycle(state, cycle('c2', [committed('public.a', 42)]), 'lakesync/shop/c2', { kind: 'sync', requestIds: ['r1'] });
+  assert.deepEqual(state.ledger['public.a'], {
+    exportId: 'exp-c2',
+    snapshotTime: '2025-01-02T00:00:00.000Z',
+    action: 'merge',
+    cursorColumn: null,
+    cursorValue: null,
+    icebergSnapshotId: 'ice-public.a',
+    rowCount: 42,
+    schemaHash: 'hash-1',
+    loadedAt: '2025-01-02T00:05:00.000Z',
+    lastError: null,
+  });
+  assert.deepEqual(state.failed, {});
+});
+
+test('failed tables keep their old watermark with the error noted', () => {
+  const state = exported(['public.a', 'public.b']);
+  state.ledger['public.a'] = oldWatermark;
+  recordCycle(state, cycle('c2', [failed('public.a', 'cannot cast amount'), failed('public.b', 'no such column')]), 'lakesync/shop/c2', { kind: 'sync', requestIds: ['r1'] });
+  assert.deepEqual(state.ledger['public.a'], { ...oldWatermark, lastError: 'cannot cast amount' });
+  assert.equal(state.ledger['public.b'], undefined, 'a table never loaded gets no watermark');
+  assert.deepEqual(state.failed, {
+    'public.a': { cycleId: 'c2', phase: 'load', message: 'cannot cast amount' },
+    'public.b': { cycleId: 'c2', phase: 'load', message: 'no such column' },
+  });
+});
+
+test('skipped tables change neither the ledger nor the failed list', () => {
+  const state = exported(['public.a']);
+  state.ledger['public.a'] = oldWatermark;
+  state.failed['public.a'] = { cycleId: 'c1', phase: 'load', message: 'boom' };
+  recordCycle(state, cycle('c2', [skipped('public.a')]), 'lakesync/shop/c2', { kind: 'sync', requestIds: ['r1'] });
+  assert.deepEqual(state.ledger, { 'public.a': oldWatermark });
+  assert.deepEqual(state.failed, { 'public.a': { cycleId: 'c1', phase: 'load', message: 'boom' } });
+});
+
+test('the reusable export changes only when the cycle has both a snapshot and an export', () => {
+  const state = exported(['public.a']);
+  const before = state.lastExport;
+  recordCycle(state, cycle('c2', [], { export: true }), 'w2', { kind: 'sync', requestIds: ['r1'] });
+  assert.equal(state.lastExport, before);
+  recordCycle(state, cycle('c3', [], { snapshot: true }), 'w3', { kind: 'sync', requestIds: ['r2'] });
+  assert.equal(state.lastExport, before);
+  recordCycle(state, cycle('c4', []), 'w4', { kind: 'sync', requestIds: ['r3'] });
+  assert.deepEqual(state.lastExport, {
+    cycleId: 'c4',
+    snapshot: { snapshotId: 'snap-c4', createdAt: '2025-01-02T00:00:00.000Z', adopted: false },
+    export: { exportId: 'exp-c4', location: 's3://bucket/exp-c4', snapshotId: 'snap-c4', adopted: false },
+  });
+});
+
+test('known tables grow with every outcome and stay sorted', () => {
+  const state = exported(['public.m']);
+  recordCycle(state, cycle('c2', [committed('public.z', 1), failed('public.b', 'boom'), skipped('public.a'), committed('public.m', 2)]), 'w2', { kind: 'sync', requestIds: ['r1'] });
+  assert.deepEqual(state.knownTables, ['public.a', 'public.b', 'public.m', 'public.z']);
+});
+
+test('the cycle summary counts the outcomes and the last cycle lists its tables', () => {
+  const state = exported(['public.a']);
+  const result = { ...cycle('c2', [committed('public.a', 5), failed('public.b', 'boom'), skipped('public.c'), committed('public.d', 9)]), error: { phase: 'verify', message: 'one table unverified' } };
+  recordCycle(state, result, 'lakesync/shop/c2', { kind: 'rerun', requestIds: ['r3', 'r4'] });
+  const summary = {
+    cycleId: 'c2',
+    workflowId: 'lakesync/shop/c2',
+    kind: 'rerun',
+    status: 'partial',
+    requestIds: ['r3', 'r4'],
+    exportId: 'exp-c2',
+    error: { phase: 'verify', message: 'one table unverified' },
+    counts: { committed: 2, failed: 1, skipped: 1 },
+    startedAt: '2025-01-02T00:00:00.000Z',
+    finishedAt: '2025-01-02T00:10:00.000Z',
+  };
+  assert.deepEqual(state.recentCycles, [summary]);
+  assert.deepEqual(state.lastCycle, {
+    ...summary,
+    tables: [
+      { table: 'public.a', lakeTable: 'a', status: 'committed', action: 'merge', inserted: 3, updated: 2, deleted: 1 },
+      { table: 'public.b', lakeTable: 'b', status: 'failed', action: 'merge', error: { phase: 'load', message: 'boom', type: 'CastError', retryable: false } },
+      { table: 'public.c', lakeTable: 'c', status: 'skipped', action: 'skip', reason: 'excluded' },
+      { table: 'public.d', lakeTable: 'd', status: 'committed', action: 'merge', inserted: 3, updated: 2, deleted: 1 },
+    ],
+  });
+});
+
+test('recent cycles keep the newest 20, newest first', () => {
+  const state = exported([]);
+  for (let i = 1; i <= 23; i++) recordCycle(state, cycle(`c${i}`, []), `w${i}`, { kind: 'sync', requestIds: [`r${i}`] });
+  assert.equal(state.recentCycles.length, 20);
+  assert.deepEqual(
+    state.recentCycles.map((c) => c.cycleId),
+    Array.from({ length: 20 }, (_, i) => `c${23 - i}`),
+  );
+  assert.equal(state.lastCycle?.cycleId, 'c23');
+});
