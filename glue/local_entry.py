@@ -3,6 +3,7 @@
     python glue/local_entry.py --export_path /data/exports/e1 --source_database shop \
         --source_schema public --source_table orders --namespace shop --lake_table orders \
         --action merge --primary_key id --cycle_id c1 --run_token t1 \
+        --source shop --export_id e1 --snapshot_time 2025-01-01T00:00:00.000Z \
         --result_path /tmp/results/orders.json --warehouse /data/warehouse
 
 Prints the result JSON on stdout; exits 0 when the load succeeded, 1 when it failed,

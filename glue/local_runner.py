@@ -17,7 +17,8 @@ Endpoints (JSON bodies):
   GET  /health                -> {instance, pid, queued, running: [runId]}
   POST /loads {runId, runToken, args: {name: value}}   -> {runId}   (args as for local_entry.py)
   POST /runs/<runId>/stop     -> {runId, state}
-  POST /sql {sql}             -> {rows}  (JSON-safe rows, see lakesync_glue.query)
+  POST /sql {sql}             -> {rows}  (JSON-safe rows, see lakesync_glue.query); reads only:
+                                 anything else is a 400 with code "ReadOnlyQuery" (lakesync_glue.readonly)
   POST /shutdown              -> {}
 
 When ready it writes <work-dir>/runner.json (pid, port, token, instance) for other processes
@@ -47,6 +48,7 @@ from lakesync_glue.cli import report_early_failure, setup_logging  # noqa: E402
 from lakesync_glue.errors import LoadError  # noqa: E402
 from lakesync_glue.loader import run_load  # noqa: E402
 from lakesync_glue.query import run_query  # noqa: E402
+from lakesync_glue.readonly import ReadOnlyRefused, assert_read_only  # noqa: E402
 from lakesync_glue.result import utc_now  # noqa: E402
 from lakesync_glue.session import build_local_spark  # noqa: E402
 
@@ -55,6 +57,8 @@ log = logging.getLogger("lakesync_runner")
 RUN_ID = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
 LOAD_SLOTS_MAX = 8
 FINAL_STATES = ("succeeded", "failed", "stopped")
+# How often a stopped run's Spark jobs are cancelled again until its load returns.
+STOP_REPEAT_SECONDS = 0.2
 
 
 def write_json_atomic(path: str, value: dict[str, Any]) -> None:
@@ -67,7 +71,11 @@ def write_json_atomic(path: str, value: dict[str, Any]) -> None:
 
 
 class BadRequest(Exception):
-    """A request the caller must fix (HTTP 400)."""
+    """A request the caller must fix (HTTP 400); `code` tells the client which kind."""
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass
@@ -169,9 +177,18 @@ class Runner:
             if state == "queued":
                 self.save(run, state="stopped", finishedAt=utc_now(), errorMessage="stopped before it started")
                 return {"runId": run_id, "state": "stopped"}
-        # Running: cancel its Spark jobs; run_load then reports the failure in its result.
-        self.spark.sparkContext.cancelJobGroup(run_id)
+        # Running: cancel its Spark jobs until the load returns (run_load then reports the failure in
+        # its result). Once is not enough: a stop that lands between two jobs would let the next run.
+        threading.Thread(target=self.cancel_until_done, args=(run_id,), name=f"stop-{run_id}", daemon=True).start()
         return {"runId": run_id, "state": "stopping"}
+
+    def cancel_until_done(self, run_id: str) -> None:
+        while True:
+            with self.lock:
+                if run_id not in self.active:
+                    return
+            self.spark.sparkContext.cancelJobGroup(run_id)
+            time.sleep(STOP_REPEAT_SECONDS)
 
     def load_loop(self) -> None:
         while not self.stopping.is_set():
@@ -226,7 +243,11 @@ class Runner:
         if not isinstance(statement, str) or not statement.strip():
             raise BadRequest("sql must be a non-empty string")
         try:
+            # Queries share the session with loads: only statements Spark's parser shows to be reads run.
+            assert_read_only(self.spark, statement)
             return {"rows": run_query(self.spark, statement)}
+        except ReadOnlyRefused as exc:
+            raise BadRequest(str(exc), code="ReadOnlyQuery") from None
         except Exception as exc:  # noqa: BLE001 - Spark's analysis errors are the caller's to fix
             if type(exc).__name__ in ("AnalysisException", "ParseException", "IllegalArgumentException"):
                 raise BadRequest(_first_line(exc)) from None
@@ -290,16 +311,19 @@ def make_handler(runner: Runner, token: str) -> type[BaseHTTPRequestHandler]:
                 elif method == "POST" and path == "/loads":
                     self.reply(HTTPStatus.OK, runner.submit(self.body()))
                 elif method == "POST" and path.startswith("/runs/") and path.endswith("/stop"):
+                    # Read the (unused) body: the connection stays open for the client's next request.
+                    self.body()
                     self.reply(HTTPStatus.OK, runner.stop_run(path[len("/runs/"):-len("/stop")]))
                 elif method == "POST" and path == "/sql":
                     self.reply(HTTPStatus.OK, runner.sql(self.body()))
                 elif method == "POST" and path == "/shutdown":
+                    self.body()
                     self.reply(HTTPStatus.OK, {})
                     threading.Thread(target=request_exit, args=(runner,), daemon=True).start()
                 else:
                     self.reply(HTTPStatus.NOT_FOUND, {"error": f"no endpoint {method} {path}"})
             except BadRequest as exc:
-                self.reply(HTTPStatus.BAD_REQUEST, {"error": str(exc)})
+                self.reply(HTTPStatus.BAD_REQUEST, {"error": str(exc), **({"code": exc.code} if exc.code else {})})
             except Exception as exc:  # noqa: BLE001 - report, keep serving
                 log.exception("request %s %s failed", method, self.path)
                 self.reply(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": f"{type(exc).__name__}: {_first_line(exc)}"})

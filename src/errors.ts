@@ -2,6 +2,8 @@
  * Errors the ports raise. The activities turn them into Temporal failures:
  * a retryable one is retried with backoff, any other fails the table (or the cycle) at once.
  */
+import { redactSecrets } from './redact';
+
 export type PortErrorKind =
   | 'already-exists'
   | 'not-found'
@@ -54,7 +56,8 @@ export interface ConfigIssue {
 
 function formatIssues(issues: ConfigIssue[]): string {
   const lines = issues.map((i) => {
-    const value = i.value === undefined ? '' : ` (got ${JSON.stringify(i.value)})`;
+    // A rejected value may be a connection string with its password: never echo a credential.
+    const value = i.value === undefined ? '' : ` (got ${redactSecrets(JSON.stringify(i.value))})`;
     return `  - ${i.path || '(root)'}${value}: ${i.message}`;
   });
   return `invalid configuration:\n${lines.join('\n')}`;

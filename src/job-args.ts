@@ -17,6 +17,9 @@ export type LakeLocation = { tableBucketArn: string } | { warehouse: string };
 export function loadJobArguments(req: LoadRequest, lake: LakeLocation): Record<string, string> {
   const { plan } = req;
   if (plan.action === 'skip') throw new PortError('validation', 'InvalidArgument', `${plan.table} is planned as skip: there is nothing to load`);
+  if ([req.exportId, req.snapshotTime].some((value) => !value?.trim())) {
+    throw new PortError('validation', 'InvalidArgument', `the load of ${plan.table} names no export id or snapshot time: every commit records them, and the job refuses an export older than the lake table's`);
+  }
   const [schema, table] = splitTable(plan.table);
   const args: Record<string, string | undefined> = {
     export_path: req.exportLocation,
@@ -30,8 +33,16 @@ export function loadJobArguments(req: LoadRequest, lake: LakeLocation): Record<s
     primary_key: plan.primaryKey.join(','),
     cursor_column: plan.cursor?.column,
     cursor_mode: plan.cursor?.mode,
+    cursor_lookback: plan.cursor?.lookback,
     max_delete_fraction: String(plan.maxDeleteFraction),
     approve_deletes: plan.approveDeletes ? 'true' : undefined,
+    allow_older_export: plan.allowOlderExport ? 'true' : undefined,
+    // Row values in the job's error messages only when the source opts in.
+    show_values: plan.showValues ? 'true' : undefined,
+    // Lineage: recorded in every commit; an export older than the lake table's is refused.
+    source: req.source,
+    export_id: req.exportId,
+    snapshot_time: req.snapshotTime,
     cycle_id: req.cycleId,
     run_token: req.runToken,
     result_path: req.resultLocation,

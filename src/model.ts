@@ -101,18 +101,30 @@ export interface PlanEntry {
   reason: string;
   primaryKey: string[];
   keySource: KeySource;
-  /** The cursor column and its resolved mode, when the table has one. */
-  cursor?: { column: string; mode: CursorMode };
+  /**
+   * The cursor column, its resolved mode and lookback ("1h", "1000": how far below the lake's
+   * max(cursor) a load reads again). The plan sets the lookback whenever it knows the column's
+   * type; absent, the job takes the default for the type it finds.
+   */
+  cursor?: { column: string; mode: CursorMode; lookback?: string };
   /** A merge deleting more than this fraction of the lake table is refused... */
   maxDeleteFraction: number;
   /** ...unless this cycle approved it (rerun --approve-deletes). */
   approveDeletes: boolean;
+  /** Load even when the lake table holds a newer export (rerun --allow-older-export). */
+  allowOlderExport: boolean;
+  /** Cast and key errors may quote row values (the source's errors.showValues); absent means no. */
+  showValues?: boolean;
 }
 
 export interface LoadRequest {
   source: string;
   cycleId: string;
   runToken: string;
+  /** The export and the time of the snapshot it was taken from: the lineage every commit records. */
+  exportId: string;
+  /** ISO-8601. */
+  snapshotTime: string;
   exportLocation: string;
   database: string;
   plan: PlanEntry;
@@ -128,8 +140,20 @@ export interface LoadRunStatus {
   /** Backend state word, e.g. Glue's RUNNING / TIMEOUT. */
   detail?: string;
   errorMessage?: string;
+  /** A failed run that a new run may fix (no capacity, a service error); the backend decides. */
+  retryable?: boolean;
   executionSeconds?: number;
   dpuSeconds?: number;
+}
+
+/** A run still going (starting, queued, running or stopping) on a lake table, whichever load started it. */
+export interface LiveLoadRun {
+  runId: string;
+  /** The token it was started with: the same token is the same load (`cycleId:table`). */
+  runToken: string;
+  /** Backend state word, e.g. Glue's RUNNING or WAITING. */
+  detail?: string;
+  startedAt?: string;
 }
 
 /** The result JSON the load job writes (glue/README.md). */
@@ -170,12 +194,27 @@ export interface GrantOutcome {
   alreadyGranted: number;
 }
 
+/**
+ * What the lake's row count at the loaded snapshot is compared with. The figure never comes from
+ * the load job's own count of the table, so a job that loses or duplicates rows cannot vouch for itself.
+ */
+export type RowCountCheck =
+  /** create, merge, replace: the lake holds exactly the export's rows (its Parquet footers' count). */
+  | { kind: 'total'; rows: number }
+  /**
+   * incremental: the rows the lake gained, counted by the lake itself, equal `rows` (what the load
+   * reports inserting) and are at most `atMost` (the export's rows: nothing appended comes from elsewhere).
+   * `since: 'parent'`: from the snapshot's parent to the snapshot (the load committed it);
+   * `since: 'snapshot'`: from the snapshot to the table's current state (the load committed nothing).
+   */
+  | { kind: 'appended'; rows: number; atMost: number; since: 'parent' | 'snapshot' };
+
 export interface VerifyRequest {
   source: string;
   namespace: string;
   lakeTable: string;
   table: TableName;
-  expectedRowCount: number;
+  rowCount: RowCountCheck;
   snapshotId: string | null;
   checks: { name: string; sql: string; expect: string | number }[];
 }
@@ -183,6 +222,21 @@ export interface VerifyRequest {
 export interface VerifyOutcome {
   passed: boolean;
   checks: { name: string; expected: string; actual: string; passed: boolean }[];
+}
+
+/**
+ * A lake table's newest commit as the lake itself records it (the Iceberg snapshot summary's
+ * lineage), independent of any workflow state.
+ */
+export interface LakeCommit {
+  icebergSnapshotId: string;
+  committedAt: string;
+  /** lakesync's lineage properties; absent on a commit lakesync did not make. */
+  source?: string;
+  exportId?: string;
+  /** ISO-8601 time of the source snapshot the export was taken from. */
+  snapshotTime?: string;
+  cycleId?: string;
 }
 
 /** One ledger entry per table (DESIGN section 4). */

@@ -5,6 +5,7 @@
 import type { SourceConfig } from './config/schema';
 import { lakeNameCollisions, lakeTableName, selectTable } from './config/tables';
 import { isValidLakeName } from './names';
+import { cursorKind, defaultLookback, lookbackKindProblem, lookbackText } from './lookback';
 import type { DiscoveredTable, KeySource, PlanEntry, TableName, TableOutcome } from './model';
 
 export interface PlannedTables {
@@ -18,6 +19,8 @@ export interface PlanOptions {
   requested?: readonly TableName[];
   /** This cycle may delete more than the safety fraction (rerun --approve-deletes). */
   approveDeletes?: boolean;
+  /** This cycle may load an export older than the lake table's last one (rerun --allow-older-export). */
+  allowOlderExport?: boolean;
 }
 
 export function planTables(
@@ -53,7 +56,8 @@ export function planTables(
       notLoaded.push(planFailure(t.table, lakeTable, 'InvalidLakeName', `maps to lake table "${lakeTable}" like ${others.join(', ')}: give one of them a lakeName`));
       continue;
     }
-    const planned = planEntry(source, t, lakeTable, lakeTables.has(lakeTable), options.approveDeletes ?? false);
+    const approvals = { approveDeletes: options.approveDeletes ?? false, allowOlderExport: options.allowOlderExport ?? false };
+    const planned = planEntry(source, t, lakeTable, lakeTables.has(lakeTable), approvals);
     if (typeof planned === 'string') notLoaded.push(planFailure(t.table, lakeTable, 'InvalidTableSettings', planned));
     else entries.push(planned);
   }
@@ -61,7 +65,13 @@ export function planTables(
 }
 
 /** The table's entry, or why its settings cannot be loaded. */
-function planEntry(source: SourceConfig, t: DiscoveredTable, lakeTable: string, lakeExists: boolean, approveDeletes: boolean): PlanEntry | string {
+function planEntry(
+  source: SourceConfig,
+  t: DiscoveredTable,
+  lakeTable: string,
+  lakeExists: boolean,
+  approvals: Pick<PlanEntry, 'approveDeletes' | 'allowOlderExport'>,
+): PlanEntry | string {
   const settings = source.tables[t.table];
   const configuredKey = settings?.primaryKey;
   const primaryKey = configuredKey ?? t.primaryKey ?? [];
@@ -71,14 +81,17 @@ function planEntry(source: SourceConfig, t: DiscoveredTable, lakeTable: string, 
   if (cursorColumn && cursorMode === 'upsert' && primaryKey.length === 0) {
     return `cursor mode upsert needs a primary key and the source declares none: set tables."${t.table}".primaryKey, or cursor.mode append`;
   }
+  const lookback = cursorColumn ? cursorLookback(t, cursorColumn, settings?.cursor?.lookback) : {};
+  if (typeof lookback === 'string') return lookback;
   const base = {
     table: t.table,
     lakeTable,
     primaryKey,
     keySource,
-    ...(cursorColumn ? { cursor: { column: cursorColumn, mode: cursorMode } } : {}),
+    ...(cursorColumn ? { cursor: { column: cursorColumn, mode: cursorMode, ...lookback } } : {}),
     maxDeleteFraction: source.safety.maxDeleteFraction,
-    approveDeletes,
+    ...approvals,
+    ...(source.errors?.showValues ? { showValues: true } : {}),
   };
 
   if (!lakeExists) return { ...base, action: 'create', reason: 'lake table missing' };
@@ -88,6 +101,20 @@ function planEntry(source: SourceConfig, t: DiscoveredTable, lakeTable: string, 
   }
   if (primaryKey.length > 0) return { ...base, action: 'merge', reason: `primary key (${primaryKey.join(', ')}) ${keySource}` };
   return { ...base, action: 'replace', reason: 'no primary key' };
+}
+
+/**
+ * The cursor's lookback: the configured one, else the default for the column's type. Without
+ * the column in the export's listing the type is unknown: the job checks and defaults it.
+ */
+function cursorLookback(t: DiscoveredTable, column: string, configured: string | number | undefined): { lookback?: string } | string {
+  const mapping = t.columns.find((c) => c.columnName === column) ?? t.columns.find((c) => c.columnName.toLowerCase() === column.toLowerCase());
+  const kind = mapping ? cursorKind(mapping.originalType) : undefined;
+  if (configured === undefined) return kind ? { lookback: defaultLookback(kind) } : {};
+  const text = lookbackText(configured);
+  const problem = kind && lookbackKindProblem(text, kind);
+  if (problem) return `tables."${t.table}".cursor.lookback ${JSON.stringify(configured)} does not fit cursor column ${column} (${mapping!.originalType}): ${problem}`;
+  return { lookback: text };
 }
 
 function planFailure(table: string, lakeTable: string, type: string, message: string): TableOutcome {

@@ -9,6 +9,8 @@ import type {
   ExportStatus,
   GrantOutcome,
   GrantRequest,
+  LakeCommit,
+  LiveLoadRun,
   LoadRequest,
   LoadResult,
   LoadRunStatus,
@@ -41,14 +43,21 @@ export interface ExportRequest {
   /** Deterministic id (1-60 chars, letters, digits, hyphens, starting with a letter). */
   exportId: string;
   snapshot: SnapshotRef;
-  /** Tables to export (`ExportOnly`); all tables when absent. */
+  /** Tables to export (`ExportOnly` `database.schema.table`). With neither tables nor schemas: the whole database. */
   tables?: TableName[];
+  /** Schemas to export whole (`ExportOnly` `database.schema`). */
+  schemas?: string[];
 }
 
 export interface ExportPort {
   /** Starts the export; `ExportTaskAlreadyExists` is adopted. */
   startExport(req: ExportRequest): Promise<ExportRef>;
   describeExport(exportId: string): Promise<ExportStatus>;
+  /**
+   * The source's tables as its catalog lists them now, where the backend can read the catalog
+   * without a side effect (the embedded mode); the export scope is computed from it.
+   */
+  listSourceTables?(): Promise<TableName[]>;
 }
 
 export interface DiscoverPort {
@@ -56,6 +65,11 @@ export interface DiscoverPort {
   discover(ref: ExportRef): Promise<DiscoveredExport>;
   /** Whether the export's files are still there, so that a rerun can reuse them. */
   exportAvailable(ref: ExportRef): Promise<boolean>;
+  /**
+   * The rows of one table in the export, summed from the Parquet footers of every part file under
+   * `<export>/<db>/<schema>.<table>/` (all batch folders); 0 when the table has no part file.
+   */
+  exportRowCount(ref: ExportRef, table: TableName): Promise<number>;
   /** The source's tables where the backend knows them without an export (no side effect). */
   listTables?(): Promise<TableName[]>;
 }
@@ -63,6 +77,8 @@ export interface DiscoverPort {
 export interface LakePort {
   ensureNamespace(namespace: string): Promise<void>;
   tableExists(namespace: string, lakeTable: string): Promise<boolean>;
+  /** The newest commit of a lake table with its lineage; undefined when the table does not exist. */
+  lastCommit?(namespace: string, lakeTable: string): Promise<LakeCommit | undefined>;
   /** Runs read-only SQL on the lake (Athena on AWS, Spark SQL locally); tables as `<namespace>.<table>`. */
   query?(sql: string): Promise<Record<string, unknown>[]>;
 }
@@ -72,7 +88,13 @@ export interface LoadPort {
   startLoad(req: LoadRequest): Promise<{ runId: string }>;
   /** Finds a run started with this token (e.g. just before a worker crash). */
   findRunByToken(req: LoadRequest): Promise<string | undefined>;
+  /**
+   * Every run still going on this lake table, from any cycle or source (its job arguments name
+   * the namespace and lake table), so that a load attaches to its own run or stops the others.
+   */
+  liveRuns(namespace: string, lakeTable: string): Promise<LiveLoadRun[]>;
   getRun(runId: string): Promise<LoadRunStatus>;
+  /** Asks the run to stop and returns; it has ended once getRun no longer says running. */
   stopRun(runId: string): Promise<void>;
   /** Reads the result JSON the run wrote; undefined when it wrote none. */
   readResult(resultLocation: string): Promise<LoadResult | undefined>;
@@ -95,6 +117,7 @@ export interface GrantPort {
 }
 
 export interface VerifyPort {
+  /** The row-count check (`req.rowCount`, src/verify-rows.ts) first, then the configured checks in order. */
   verify(req: VerifyRequest): Promise<VerifyOutcome>;
 }
 
@@ -102,6 +125,8 @@ export interface VerifyPort {
 export interface ManifestStore {
   put(key: string, value: unknown): Promise<string>;
   get<T>(ref: string): Promise<T>;
+  /** The reference `put(key)` returns, without reading or writing: the document may not exist. */
+  ref(key: string): string;
 }
 
 export interface Ports {

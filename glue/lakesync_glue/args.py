@@ -9,10 +9,12 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Literal
 
 from .errors import InvalidArgument
 from .names import catalog_name_problem, s3_tables_name_problem, suggest_s3_tables_name
+from .window import Lookback, parse_lookback
 
 Mode = Literal["glue", "local"]
 ACTIONS: tuple[str, ...] = ("create", "merge", "replace", "incremental")
@@ -29,14 +31,22 @@ COMMON_REQUIRED: tuple[str, ...] = (
     "cycle_id",
     "run_token",
     "result_path",
+    # Lineage, recorded in every commit and checked before any write.
+    "source",
+    "export_id",
+    "snapshot_time",
 )
 COMMON_OPTIONAL: tuple[str, ...] = (
     "catalog",
     "primary_key",
     "cursor_column",
     "cursor_mode",
+    "cursor_lookback",
     "max_delete_fraction",
     "approve_deletes",
+    "allow_older_export",
+    # Example row values in cast and key errors: only when the source opts in (errors.showValues).
+    "show_values",
 )
 MODE_REQUIRED: dict[str, tuple[str, ...]] = {"glue": ("table_bucket_arn",), "local": ("warehouse",)}
 
@@ -59,12 +69,18 @@ class JobArgs:
     cycle_id: str
     run_token: str
     result_path: str
+    source: str
+    export_id: str
+    snapshot_time: str  # ISO-8601 with a zone, kept as given (see snapshot_instant)
     catalog: str = "lake"
     primary_key: tuple[str, ...] = ()
     cursor_column: str | None = None
     cursor_mode: str | None = None  # resolved: "upsert" | "append" when a cursor is set
+    cursor_lookback: Lookback | None = None  # None: the default for the cursor's type (window.py)
     max_delete_fraction: float = 0.5
     approve_deletes: bool = False
+    allow_older_export: bool = False
+    show_values: bool = False
     table_bucket_arn: str | None = None
     warehouse: str | None = None
     # Not job arguments: knobs for tests and the embedded mode.
@@ -79,6 +95,13 @@ class JobArgs:
     @property
     def lake_table_id(self) -> str:
         return f"{self.namespace}.{self.lake_table}"
+
+    @property
+    def snapshot_instant(self) -> datetime:
+        """The snapshot time as an aware datetime (validated by the parser)."""
+        parsed = parse_time(self.snapshot_time)
+        assert parsed is not None, "snapshot_time is validated by parse_job_args"
+        return parsed
 
     def with_changes(self, **changes: object) -> "JobArgs":
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -132,6 +155,27 @@ def _parse_fraction(name: str, raw: str) -> float:
     if math.isnan(value) or not 0.0 <= value <= 1.0:
         raise _fail(name, raw, "must be between 0 and 1", f"pass a fraction such as --{name} 0.5")
     return value
+
+
+def parse_time(raw: str) -> datetime | None:
+    """An ISO-8601 time with a zone (e.g. 2025-01-01T00:00:00.000Z), or None when it is not one."""
+    try:
+        value = datetime.fromisoformat(raw.strip())
+    except ValueError:
+        return None
+    # A time without a zone is ambiguous: comparing it with other exports' times could go either way.
+    return value if value.tzinfo is not None else None
+
+
+def _parse_snapshot_time(raw: str) -> str:
+    if parse_time(raw) is None:
+        raise _fail(
+            "snapshot_time",
+            raw,
+            "is not an ISO-8601 time with a time zone",
+            "pass the source snapshot's time, e.g. --snapshot_time 2025-01-01T00:00:00.000Z",
+        )
+    return raw.strip()
 
 
 def _parse_key(raw: str) -> tuple[str, ...]:
@@ -214,6 +258,8 @@ def parse_job_args(options: Mapping[str, str], mode: Mode) -> JobArgs:
         cursor_mode = raw_mode or ("upsert" if key else "append")
         if cursor_mode == "upsert" and not key:
             raise _fail("cursor_mode", raw_mode, "upsert needs a primary key", "pass --primary_key, or --cursor_mode append")
+    # Like the mode, the lookback applies only with a cursor; its type is checked against the column at load time.
+    cursor_lookback = parse_lookback(get("cursor_lookback")) if cursor and get("cursor_lookback") else None
     if action == "merge" and not key:
         raise _fail("action", action, "merge needs a primary key", "pass --primary_key <columns>, or use --action replace")
     if action == "incremental" and not cursor:
@@ -235,12 +281,18 @@ def parse_job_args(options: Mapping[str, str], mode: Mode) -> JobArgs:
         cycle_id=get("cycle_id"),
         run_token=get("run_token"),
         result_path=_check_location("result_path", get("result_path")),
+        source=get("source"),
+        export_id=get("export_id"),
+        snapshot_time=_parse_snapshot_time(get("snapshot_time")),
         catalog=catalog,
         primary_key=key,
         cursor_column=cursor,
         cursor_mode=cursor_mode,
+        cursor_lookback=cursor_lookback,
         max_delete_fraction=_parse_fraction("max_delete_fraction", get("max_delete_fraction")),
         approve_deletes=_parse_bool("approve_deletes", get("approve_deletes")),
+        allow_older_export=_parse_bool("allow_older_export", get("allow_older_export")),
+        show_values=_parse_bool("show_values", get("show_values")),
         table_bucket_arn=table_bucket_arn if mode == "glue" else None,
         warehouse=(get("warehouse") or None) if mode == "local" else None,
     )

@@ -69,6 +69,13 @@ class EmptyExport(LoadError):
     retryable = False
 
 
+class OlderExport(LoadError):
+    """The lake table already holds a newer export: loading this one would move it back in time."""
+
+    error_class = "OlderExport"
+    retryable = False
+
+
 class CommitConflict(LoadError):
     error_class = "CommitConflict"
     retryable = True  # a concurrent commit (e.g. S3 Tables compaction) may be gone next time
@@ -88,6 +95,7 @@ LOAD_ERRORS: tuple[type[LoadError], ...] = (
     SchemaConflict,
     DeleteGuard,
     EmptyExport,
+    OlderExport,
     CommitConflict,
     InternalError,
 )

@@ -13,16 +13,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from . import lake, source, sqltext
+from . import lake, lineage, source, sqltext
 from .args import JobArgs
-from .changes import change_set, count_ops
+from .changes import change_set, count_ops, unseen_rows
 from .commit import first_line, with_commit_retry
 from .errors import DeleteGuard, EmptyExport, InternalError, InvalidArgument, LoadError, SchemaConflict
 from .export import find_table_export
-from .names import lake_column_names, quote, sql_string
+from .names import lake_column_names, quote
 from .pgtypes import ColumnMapping, ColumnPlan, plan_column
 from .result import LoadResult, utc_now, write_result
 from .schema import SchemaPlan, plan_schema
+from .window import check_lookback, default_lookback, lower_bound
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -117,9 +118,11 @@ class _Load:
         return name
 
     def commit(self, what: str, statement: str) -> None:
+        """Runs a write; every Iceberg snapshot it makes records this load's lineage."""
         log.info("%s: %s", self.args.lake_table_id, statement[:500])
+        properties = lineage.commit_properties(self.args)
         with_commit_retry(
-            lambda: self.spark.sql(statement).collect(),
+            lambda: lineage.with_commit_properties(self.spark, properties, lambda: self.spark.sql(statement).collect()),
             what=f"{what} of {self.args.lake_table_id}",
             attempts=self.args.commit_attempts,
             wait_seconds=self.args.commit_retry_wait_seconds,
@@ -176,6 +179,11 @@ class _Load:
         lake_types = dict(lake_cols or [])
         if state.table_exists:
             state.snapshot_before = lake.snapshot_id(spark, self.ident, a.catalog, a.namespace, a.lake_table)
+            # Before reading the export: an older export is refused without any work.
+            refusal = lineage.older_export(a, lineage.newest_lineage(spark, self.ident, state.snapshot_before))
+            if refusal is not None:
+                state.count_before = lake.row_count(spark, self.ident)
+                raise refusal
 
         state.phase("read export")
         raw = source.read_raw(spark, export)
@@ -185,11 +193,11 @@ class _Load:
         state.phase("check casts")
         checked = source.typed_frame(raw, plans, with_checks=True).persist()
         state.cached.append(checked)
-        state.rows_read = source.check_casts(checked, raw, plans, a.target)
+        state.rows_read = source.check_casts(checked, raw, plans, a.target, a.show_values)
         typed = checked.select(*[quote(p.name) for p in plans])
         if key:
             state.phase("check keys")
-            source.check_keys(typed, key, a.target)
+            source.check_keys(typed, key, a.target, a.show_values)
 
         action = decide_action(a.action, state.table_exists, key, cursor)
         schema = plan_schema(
@@ -204,6 +212,8 @@ class _Load:
                 f"table {a.target}: cursor column {cursor!r} is not in the lake table {a.lake_table_id}; "
                 "load the table once with merge or replace so the lake has the column, then load incrementally"
             )
+        if cursor and a.cursor_lookback:
+            check_lookback(a.cursor_lookback, cursor, schema.write_types[cursor], a.target)
         state.phase("lake row count")
         state.count_before = lake.row_count(spark, self.ident) if state.table_exists else 0
         if state.rows_read == 0 and state.count_before > 0 and not a.approve_deletes:
@@ -268,24 +278,36 @@ class _Load:
     ) -> Outcome:
         a = self.args
         src = self.aligned(typed, schema)
-        # The lake is the truth: only rows past the lake's own max(cursor), so a replay adds nothing.
+        # The lake is the truth: the window starts `lookback` below the lake's own max(cursor), and
+        # rows the lake already holds are dropped, so ties and late commits arrive and a replay adds nothing.
+        cursor_type = schema.write_types[cursor]
+        lookback = a.cursor_lookback or default_lookback(cursor_type)
         cursor_before = lake.max_value(self.spark, self.ident, cursor)
+        window: str | None = None
         if cursor_before is not None:
-            cursor_type = schema.write_types[cursor]
-            src = src.where(f"{quote(cursor)} > CAST({sql_string(cursor_before)} AS {cursor_type})")
+            bound = lower_bound(cursor_type, cursor_before, lookback)
+            window = f"{quote(cursor)} >= {bound}" if bound else f"{quote(cursor)} IS NOT NULL"
+            log.info("%s: incremental window %s (max %s, lookback %s)", a.lake_table_id, window, cursor_before, lookback.text)
         elif self.state.count_before:
             # Lake rows all have a NULL cursor: rows without a cursor were loaded when the table was created.
-            src = src.where(f"{quote(cursor)} IS NOT NULL")
+            window = f"{quote(cursor)} IS NOT NULL"
+        if window:
+            src = src.where(window)
         if a.cursor_mode == "upsert":
             lake_df = self.lake_frame(list(schema.write_types.items()), set(lake_types))
-            changes = change_set(src, lake_df, key, deletes=False)
+            changes = change_set(src, lake_df, key, deletes=False, not_older=cursor)
             counts = count_ops(changes)
             outcome = Outcome("incremental", counts["I"], counts["U"], 0)
             self.apply_schema(schema)
             if counts["I"] + counts["U"]:
                 self.merge_changes("incremental upsert", changes, schema, key)
             return outcome
-        new_rows = src.localCheckpoint(eager=True)
+        # Append: rows are compared on the columns the lake already has (a column new in the export
+        # does not make a loaded row new), identical rows counted, so the lake keeps as many copies
+        # of a row as the source has.
+        compare = [n for n in schema.write_types if n in lake_types]
+        lake_df = self.lake_frame([(n, schema.write_types[n]) for n in compare], set(lake_types))
+        new_rows = unseen_rows(src, lake_df.where(window) if window else lake_df, compare)
         inserted = new_rows.count()
         outcome = Outcome("incremental", inserted=inserted)
         self.apply_schema(schema)

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
 MAX_EXAMPLES = 3
 MAX_FAILED_COLUMNS = 6
+# Row values reach the result JSON, the workflow history and the CLI: only when the source opts in.
+HIDDEN_VALUES = "example values are not shown: set errors.showValues to true on the source to include them"
 
 
 def read_raw(spark: "SparkSession", export: TableExport) -> "DataFrame":
@@ -99,11 +101,13 @@ def typed_frame(raw: "DataFrame", plans: list[ColumnPlan], with_checks: bool = F
     return raw.selectExpr(*exprs)
 
 
-def check_casts(checked: "DataFrame", raw: "DataFrame", plans: list[ColumnPlan], table: str) -> int:
+def check_casts(checked: "DataFrame", raw: "DataFrame", plans: list[ColumnPlan], table: str,
+                show_values: bool = False) -> int:
     """Counts the rows of `checked` (typed_frame with_checks) and fails with CastError on any bad value.
 
-    The flags ride along with the cast values, so the export is parsed once; the raw export is
-    read again only to quote example values when something failed.
+    The error names each failing column, its count and what a valid value looks like. The flags
+    ride along with the cast values, so the export is parsed once; with show_values the raw
+    export is read again to quote an example value per column.
     """
     flagged = [(i, p) for i, p in enumerate(plans) if p.bad]
     exprs = ["count(1) AS n"] + [f"count_if({quote(BAD_PREFIX + str(i))}) AS bad{i}" for i, _ in flagged]
@@ -111,22 +115,31 @@ def check_casts(checked: "DataFrame", raw: "DataFrame", plans: list[ColumnPlan],
     failing = [(i, p, int(row[f"bad{i}"])) for i, p in flagged if row[f"bad{i}"]]
     if not failing:
         return int(row["n"])
-    examples = raw.selectExpr(
-        *[f"min(CASE WHEN {p.bad} THEN CAST({quote(p.source_name)} AS STRING) END) AS ex{i}" for i, p, _ in failing]
-    ).collect()[0]
+    examples = (
+        raw.selectExpr(
+            *[f"min(CASE WHEN {p.bad} THEN CAST({quote(p.source_name)} AS STRING) END) AS ex{i}" for i, p, _ in failing]
+        ).collect()[0]
+        if show_values
+        else None
+    )
     failures = [
-        f"column {p.source_name!r} ({p.pg_type}) has {count} value(s) that cannot become {p.lake_type}, "
-        f"e.g. {examples[f'ex{i}']!r}; expected {p.expectation}"
+        f"column {p.source_name!r} ({p.pg_type}) has {count} value(s) that cannot become {p.lake_type}"
+        + (f", e.g. {examples[f'ex{i}']!r}" if examples is not None else "")
+        + f"; expected {p.expectation}"
         for i, p, count in failing
     ]
+    hidden = "" if show_values else f" ({HIDDEN_VALUES})"
     raise CastError(
-        f"table {table}: {'; '.join(failures[:MAX_FAILED_COLUMNS])}. Fix the values in PostgreSQL (or exclude the "
+        f"table {table}: {'; '.join(failures[:MAX_FAILED_COLUMNS])}{hidden}. Fix the values in PostgreSQL (or exclude the "
         "column or table) and export again; lakesync never turns a bad value into NULL"
     )
 
 
-def check_keys(typed: "DataFrame", key: list[str], table: str) -> None:
-    """Fails with DuplicateKeys when a key value repeats or a key column is NULL."""
+def check_keys(typed: "DataFrame", key: list[str], table: str, show_values: bool = False) -> None:
+    """Fails with DuplicateKeys when a key value repeats or a key column is NULL.
+
+    The error gives the counts; the repeated key values only with show_values.
+    """
     from pyspark.sql import functions as F
 
     null_any = " OR ".join(f"{quote(k)} IS NULL" for k in key)
@@ -139,18 +152,19 @@ def check_keys(typed: "DataFrame", key: list[str], table: str) -> None:
         "sum(CASE WHEN __lakesync_n > 1 THEN 1 ELSE 0 END) AS dup_keys",
         f"sum(CASE WHEN {null_any} THEN __lakesync_n ELSE 0 END) AS null_rows",
     ).collect()[0]
-    examples_df = json_safe_frame(problems.limit(MAX_EXAMPLES))
     examples = []
-    for row in examples_df.collect():
-        values = ", ".join(f"{k}={row[i]!r}" for i, k in enumerate(key))
-        examples.append(f"({values}) x{row[len(key)]}")
+    if show_values:
+        for row in json_safe_frame(problems.limit(MAX_EXAMPLES)).collect():
+            values = ", ".join(f"{k}={row[i]!r}" for i, k in enumerate(key))
+            examples.append(f"({values}) x{row[len(key)]}")
+    shown = f"e.g. {'; '.join(examples)}" if show_values else HIDDEN_VALUES
     parts = []
     if totals["dup_keys"]:
         parts.append(f"{totals['dup_keys']} key value(s) appear in more than one row")
     if totals["null_rows"]:
         parts.append(f"{totals['null_rows']} row(s) have a NULL key column")
     raise DuplicateKeys(
-        f"table {table}: primary key ({', '.join(key)}): {' and '.join(parts)}, e.g. {'; '.join(examples)}. "
+        f"table {table}: primary key ({', '.join(key)}): {' and '.join(parts)}; {shown}. "
         "A key must identify one row: fix --primary_key or the source data"
     )
 

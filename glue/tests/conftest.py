@@ -50,6 +50,10 @@ def make_args(export_path: str, target: str, lake_table: str, result_path: str, 
         "run_token": "token-1",
         "result_path": result_path,
         "warehouse": warehouse,
+        # Lineage: one snapshot time for every export unless a test sets its own (same time: never refused).
+        "source": "shop",
+        "export_id": os.path.basename(export_path.rstrip("/")) or "export",
+        "snapshot_time": "2024-05-01T10:00:00.000Z",
         **options,
     }
     return parse_job_args(raw, "local").with_changes(commit_retry_wait_seconds=0.0)

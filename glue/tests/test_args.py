@@ -18,6 +18,9 @@ BASE = {
     "cycle_id": "c-1",
     "run_token": "t-1",
     "result_path": "s3://results/c-1/orders.json",
+    "source": "shop",
+    "export_id": "exp-1",
+    "snapshot_time": "2025-01-01T00:00:00.000Z",
     "table_bucket_arn": "arn:aws:s3tables:eu-west-1:123456789012:bucket/lake-bucket",
 }
 
@@ -83,6 +86,9 @@ def test_local_mode_takes_warehouse_not_bucket() -> None:
         ({"result_path": "s3://results/"}, ["--result_path", "object key"]),
         ({"export_path": "gs://bucket/x"}, ["--export_path 'gs://bucket/x'", "s3://"]),
         ({"source_table": "a/b"}, ["--source_table 'a/b'", "contains '/'"]),
+        ({"snapshot_time": "yesterday"}, ["--snapshot_time 'yesterday'", "ISO-8601", "2025-01-01T00:00:00.000Z"]),
+        ({"snapshot_time": "2025-01-01T00:00:00"}, ["--snapshot_time '2025-01-01T00:00:00'", "time zone"]),
+        ({"allow_older_export": "maybe"}, ["--allow_older_export 'maybe'", "true or false"]),
     ],
 )
 def test_rejections_name_argument_value_and_fix(changes: dict[str, str], fragments: list[str]) -> None:
@@ -99,6 +105,18 @@ def test_missing_arguments_are_listed() -> None:
     assert "--namespace" in info.value.message
     assert "--run_token" in info.value.message
     assert "--table_bucket_arn" in info.value.message
+
+
+def test_lineage_arguments_are_required_and_kept_as_given() -> None:
+    args = parse(snapshot_time=" 2025-01-01T02:00:00+02:00 ")
+    assert (args.source, args.export_id, args.snapshot_time) == ("shop", "exp-1", "2025-01-01T02:00:00+02:00")
+    assert args.snapshot_instant.isoformat() == "2025-01-01T02:00:00+02:00"
+    assert args.allow_older_export is False
+    assert parse("local", allow_older_export="true").allow_older_export is True
+    with pytest.raises(InvalidArgument) as info:
+        parse(source=None, export_id="", snapshot_time=None)
+    for name in ("--source", "--export_id", "--snapshot_time"):
+        assert name in info.value.message
 
 
 def test_local_mode_rejects_unknown_flags() -> None:

@@ -24,6 +24,7 @@ RETRYABLE = {
     "SchemaConflict": False,
     "DeleteGuard": False,
     "EmptyExport": False,
+    "OlderExport": False,
     "CommitConflict": True,
     "InternalError": True,
 }

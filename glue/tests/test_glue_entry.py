@@ -34,6 +34,7 @@ ARGV = [
     "--source_database", "shop", "--source_schema", "public", "--source_table", "orders",
     "--namespace", "shop", "--lake_table", "orders", "--action", "merge", "--primary_key", "id",
     "--cycle_id", "c-1", "--run_token", "t-1", "--result_path", "s3://results/c-1/orders.json",
+    "--source", "shop", "--export_id", "exp-1", "--snapshot_time", "2025-01-01T00:00:00.000Z",
     "--table_bucket_arn", "arn:aws:s3tables:eu-west-1:123456789012:bucket/lake-bucket",
     "--catalog", "s3lake",
 ]

@@ -52,7 +52,8 @@ def test_local_entry_runs_a_load_and_prints_the_result(spark: Any, warehouse: st
         "--export_path", versions.export(COLS, V1), "--source_database", "shop", "--source_schema", "public",
         "--source_table", "items", "--namespace", "tests", "--lake_table", "entry_items", "--action", "merge",
         "--primary_key", "id", "--cursor_column", "", "--cycle_id", "c-9", "--run_token", "rt-9",
-        "--result_path", str(result_path), "--warehouse", warehouse,
+        "--result_path", str(result_path), "--warehouse", warehouse, "--source", "shop", "--export_id", "e-9",
+        "--snapshot_time", "2024-05-01T10:00:00.000Z",
     ]
     assert local_entry.main(argv) == 0
     printed = json.loads(capsys.readouterr().out)
@@ -67,7 +68,8 @@ def test_local_entry_rejects_bad_arguments_before_spark(tmp_path: Path, capsys: 
     result_path = tmp_path / "bad.json"
     argv = ["--export_path", "/x", "--source_database", "shop", "--source_schema", "public", "--source_table", "items",
             "--namespace", "tests", "--lake_table", "Bad-Name", "--action", "merge", "--primary_key", "id",
-            "--cycle_id", "c", "--run_token", "r", "--result_path", str(result_path), "--warehouse", "/tmp/wh"]
+            "--cycle_id", "c", "--run_token", "r", "--result_path", str(result_path), "--warehouse", "/tmp/wh",
+            "--source", "shop", "--export_id", "e", "--snapshot_time", "2024-05-01T10:00:00.000Z"]
     assert local_entry.main(argv) == 2
     written = json.loads(result_path.read_text())
     assert (written["error"]["class"], written["error"]["retryable"]) == ("InvalidArgument", False)

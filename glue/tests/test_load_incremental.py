@@ -1,6 +1,7 @@
-"""Incremental loads by cursor: only rows past the lake's max(cursor); append or upsert; never deletes."""
+"""Incremental loads by cursor: rows from lookback below the lake's max(cursor) that the lake lacks; append or upsert; never deletes."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -8,17 +9,18 @@ import pytest
 from conftest import Loader
 from exportkit import col
 from lakesync_glue.query import run_query
-from scenario import Versions, current_snapshot
+from scenario import Versions, current_snapshot, lake_rows, snapshots
 
 EVENTS = [col("id", "bigint"), col("kind", "text"), col("at", "timestamp")]
 E1 = [(1, "a", "2024-01-01 00:00:00"), (2, "b", "2024-01-02 00:00:00"), (3, "c", None)]
-# An old row changed without moving its cursor is not picked up; rows past the cursor are.
-E2 = [(1, "a", "2024-01-01 00:00:00"), (2, "b-changed", "2024-01-02 00:00:00"), (3, "c", None),
+# A row changed without moving its cursor, a day below the lake's max (outside the default
+# lookback of 1 hour), is not picked up; the tie with the max is already in the lake; rows past it are new.
+E2 = [(1, "a-changed", "2024-01-01 00:00:00"), (2, "b", "2024-01-02 00:00:00"), (3, "c", None),
       (4, "d", "2024-01-02 00:00:00.000001"), (5, "e", "2024-03-01 12:30:00")]
 
 ACCOUNTS = [col("id", "bigint"), col("balance", "numeric(10,2)"), col("version", "bigint")]
 A1 = [(1, "10.00", 1), (2, "20.00", 1), (3, "30.00", 1)]
-A2 = [(1, "10.00", 1), (2, "25.00", 2), (4, "40.00", 1)]  # 3 is gone from the source: kept in the lake
+A2 = [(1, "10.00", 1), (2, "25.00", 2), (4, "40.00", 1)]  # 3 is gone from the source: kept in the lake; 4 ties with the max
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +57,149 @@ def test_upsert_by_key_updates_and_inserts_but_never_deletes(load: Loader, spark
     assert (first.status, first.action, first.cursorValueAfter) == ("succeeded", "create", "1")
     second = load(accounts.export(ACCOUNTS, A2), accounts.target, "accounts", action="incremental", **options)
     assert second.status == "succeeded", second.error
-    assert (second.action, second.inserted, second.updated, second.deleted) == ("incremental", 0, 1, 0)
+    assert (second.action, second.inserted, second.updated, second.deleted) == ("incremental", 1, 1, 0)
     assert second.cursorValueAfter == "2"
     assert run_query(spark, "SELECT * FROM lake.tests.accounts ORDER BY id") == [
         {"id": 1, "balance": "10.00", "version": 1}, {"id": 2, "balance": "25.00", "version": 2},
-        {"id": 3, "balance": "30.00", "version": 1}]
+        {"id": 3, "balance": "30.00", "version": 1}, {"id": 4, "balance": "40.00", "version": 1}]
+
+
+# Rows the strict `cursor > max` filter used to lose: ties with the lake's max, rows committed
+# late with an older cursor (within the lookback), and no duplicates when they are read again.
+LOG = [col("id", "bigint"), col("kind", "text"), col("at", "timestamptz")]
+BALANCES = [col("id", "bigint"), col("balance", "numeric(10,2)"), col("at", "timestamp")]
+VERSIONED = [col("id", "bigint"), col("name", "text"), col("version", "bigint")]
+
+
+def lake_ids(spark: Any, table: str) -> list[int]:
+    return [r["id"] for r in run_query(spark, f"SELECT id FROM lake.tests.{table} ORDER BY id")]
+
+
+def test_rows_that_tie_with_the_lake_max_arrive(load: Loader, spark: Any, tmp_path: Path) -> None:
+    log = Versions(tmp_path, "shop", "public", "inc_tie_log")
+    first = load(log.export(LOG, [(1, "a", "2024-05-01 10:00:00+00")]), log.target, "inc_tie_log",
+                 action="incremental", cursor_column="at")
+    assert first.action == "create"
+    # Row 2 was committed after the first export, with the same cursor as the lake's max.
+    second = load(log.export(LOG, [(1, "a", "2024-05-01 10:00:00+00"), (2, "b", "2024-05-01 10:00:00+00")]),
+                  log.target, "inc_tie_log", action="incremental", cursor_column="at")
+    assert (second.status, second.action, second.inserted) == ("succeeded", "incremental", 1), second.error
+    assert lake_ids(spark, "inc_tie_log") == [1, 2]
+
+    # A numeric cursor (default lookback 0) keys its window on the max itself: ties arrive too.
+    people = Versions(tmp_path, "shop", "public", "inc_tie_people")
+    options = {"primary_key": "id", "cursor_column": "version"}
+    load(people.export(VERSIONED, [(1, "ann", 1), (2, "bob", 2)]), people.target, "inc_tie_people",
+         action="incremental", **options)
+    tied = load(people.export(VERSIONED, [(1, "ann", 1), (2, "bob", 2), (3, "cyd", 2)]), people.target,
+                "inc_tie_people", action="incremental", **options)
+    assert (tied.status, tied.inserted, tied.updated) == ("succeeded", 1, 0), tied.error
+    assert lake_ids(spark, "inc_tie_people") == [1, 2, 3]
+
+
+def test_rows_committed_late_with_an_older_cursor_arrive_within_the_lookback(load: Loader, spark: Any,
+                                                                            tmp_path: Path) -> None:
+    log = Versions(tmp_path, "shop", "public", "inc_late_log")
+    rows = [(1, "a", "2024-05-01 09:00:00+00"), (2, "b", "2024-05-01 10:00:00+00")]
+    load(log.export(LOG, rows), log.target, "inc_late_log", action="incremental", cursor_column="at")
+    # 3 and 4 were committed after the first export by transactions that started earlier:
+    # 3 is within the default lookback of timestamps (1 hour before the lake's max), 4 is not.
+    late = rows + [(3, "c", "2024-05-01 09:30:00+00"), (4, "d", "2024-05-01 08:30:00+00"),
+                   (5, "e", "2024-05-01 10:05:00+00")]
+    second = load(log.export(LOG, late), log.target, "inc_late_log", action="incremental", cursor_column="at")
+    assert (second.status, second.action, second.inserted) == ("succeeded", "incremental", 2), second.error
+    assert lake_ids(spark, "inc_late_log") == [1, 2, 3, 5]
+
+
+def test_a_numeric_lookback_counts_cursor_units(load: Loader, spark: Any, tmp_path: Path) -> None:
+    seq = Versions(tmp_path, "shop", "public", "inc_seq")
+    options = {"cursor_column": "version", "cursor_lookback": "10"}
+    load(seq.export(VERSIONED, [(i, f"n{i}", i) for i in range(1, 21) if i not in (5, 12)]), seq.target,
+         "inc_seq", action="incremental", **options)
+    # Sequence values 5 and 12 were taken by transactions that committed late: 12 is within 10 of
+    # the lake's max (20), 5 is not.
+    rows = [(i, f"n{i}", i) for i in range(1, 22)]
+    second = load(seq.export(VERSIONED, rows), seq.target, "inc_seq", action="incremental", **options)
+    assert (second.status, second.inserted) == ("succeeded", 2), second.error
+    assert lake_ids(spark, "inc_seq") == [i for i in range(1, 22) if i != 5]
+
+
+def test_replaying_the_same_export_adds_no_row_and_commits_no_snapshot(load: Loader, spark: Any,
+                                                                        tmp_path: Path) -> None:
+    # Each second export adds one row within the window and one tie with the lake's max.
+    for table, columns, options, rows, grown in (
+        ("inc_replay_append", LOG, {"cursor_column": "at"},
+         [(1, "a", "2024-05-01 09:00:00+00"), (2, "b", "2024-05-01 10:00:00+00")],
+         [(3, "c", "2024-05-01 09:45:00+00"), (4, "d", "2024-05-01 10:00:00+00")]),
+        ("inc_replay_upsert", BALANCES, {"primary_key": "id", "cursor_column": "at"},
+         [(1, "1.00", "2024-05-01 09:00:00"), (2, "2.00", "2024-05-01 10:00:00")],
+         [(3, "3.00", "2024-05-01 09:45:00"), (4, "4.00", "2024-05-01 10:00:00")]),
+    ):
+        versions = Versions(tmp_path, "shop", "public", table)
+        load(versions.export(columns, rows), versions.target, table, action="incremental", **options)
+        export = versions.export(columns, rows + grown)
+        second = load(export, versions.target, table, action="incremental", **options)
+        assert (second.status, second.inserted, second.updated) == ("succeeded", 2, 0), (table, second.error)
+        history = snapshots(spark, table)
+        replay = load(export, versions.target, table, action="incremental", **options)
+        assert replay.status == "succeeded", replay.error
+        assert (replay.action, replay.inserted, replay.updated, replay.committed) == ("none", 0, 0, False), table
+        assert replay.rowCountAfter == 4 and lake_ids(spark, table) == [1, 2, 3, 4]
+        assert replay.snapshotId == second.snapshotId and snapshots(spark, table) == history
+
+
+def test_with_a_key_a_row_updated_within_the_window_is_updated_not_duplicated(load: Loader, spark: Any,
+                                                                             tmp_path: Path) -> None:
+    balances = Versions(tmp_path, "shop", "public", "inc_upsert_window")
+    options = {"primary_key": "id", "cursor_column": "at"}
+    v1 = [(1, "10.00", "2024-05-01 09:00:00"), (2, "20.00", "2024-05-01 10:00:00"), (5, "50.00", "2024-05-01 09:50:00")]
+    load(balances.export(BALANCES, v1), balances.target, "inc_upsert_window", action="incremental", **options)
+    v2 = [
+        (1, "11.00", "2024-05-01 09:40:00"),  # updated by a transaction that committed late
+        (2, "21.00", "2024-05-01 10:00:00"),  # updated again within the same cursor value
+        (5, "50.00", "2024-05-01 09:50:00"),  # unchanged, within the window
+        (3, "30.00", "2024-05-01 10:00:00"),  # new, tie with the lake's max
+    ]
+    export = balances.export(BALANCES, v2)
+    second = load(export, balances.target, "inc_upsert_window", action="incremental", **options)
+    assert (second.status, second.inserted, second.updated, second.deleted) == ("succeeded", 1, 2, 0), second.error
+    assert lake_rows(spark, "inc_upsert_window") == [
+        {"id": 1, "balance": "11.00", "at": "2024-05-01T09:40:00.000000"},
+        {"id": 2, "balance": "21.00", "at": "2024-05-01T10:00:00.000000"},
+        {"id": 3, "balance": "30.00", "at": "2024-05-01T10:00:00.000000"},
+        {"id": 5, "balance": "50.00", "at": "2024-05-01T09:50:00.000000"},
+    ]
+    # An older export loaded again never moves a row back to an older cursor (row 1); on equal
+    # cursors the export's values win (row 2), as they must for a row updated twice within one value.
+    older = load(balances.export(BALANCES, v1), balances.target, "inc_upsert_window", action="incremental", **options)
+    assert (older.status, older.inserted, older.updated) == ("succeeded", 0, 1), older.error
+    assert [r["balance"] for r in lake_rows(spark, "inc_upsert_window")] == ["11.00", "20.00", "30.00", "50.00"]
+
+
+def test_without_a_key_no_duplicate_is_appended(load: Loader, spark: Any, tmp_path: Path) -> None:
+    log = Versions(tmp_path, "shop", "public", "inc_append_dups")
+    v1 = [(1, "a", "2024-05-01 09:00:00+00"), (2, "b", "2024-05-01 10:00:00+00")]
+    load(log.export(LOG, v1), log.target, "inc_append_dups", action="incremental", cursor_column="at")
+    v2 = v1 + [
+        (2, "b", "2024-05-01 10:00:00+00"),  # a second identical row in the source: the lake gets it too
+        (3, "c", "2024-05-01 09:30:00+00"),  # committed late, within the window
+        (4, "d", "2024-05-01 10:30:00+00"),
+        (4, "d", "2024-05-01 10:30:00+00"),  # new, twice in the source: both arrive
+    ]
+    export = log.export(LOG, v2)
+    second = load(export, log.target, "inc_append_dups", action="incremental", cursor_column="at")
+    assert (second.status, second.inserted) == ("succeeded", 4), second.error
+    assert lake_ids(spark, "inc_append_dups") == [1, 2, 2, 3, 4, 4]
+    replay = load(export, log.target, "inc_append_dups", action="incremental", cursor_column="at")
+    assert (replay.action, replay.inserted, replay.committed, replay.rowCountAfter) == ("none", 0, False, 6)
+
+
+def test_a_lookback_that_does_not_fit_the_cursor_type_fails_before_anything_is_written(load: Loader, spark: Any,
+                                                                                       tmp_path: Path) -> None:
+    seq = Versions(tmp_path, "shop", "public", "inc_misfit")
+    result = load(seq.export(VERSIONED, [(1, "a", 1)]), seq.target, "inc_misfit", action="incremental",
+                  cursor_column="version", cursor_lookback="1h")
+    assert result.status == "failed" and result.error is not None
+    assert result.error["class"] == "InvalidArgument"
+    assert "'version' is bigint, so its lookback is a number of cursor units" in result.error["message"]
+    assert not spark.catalog.tableExists("lake.tests.inc_misfit")

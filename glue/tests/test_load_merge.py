@@ -100,7 +100,7 @@ def test_compaction_between_loads_changes_nothing_logically(load: Loader, spark:
 def test_duplicate_and_null_keys_fail_with_examples(load: Loader, spark: Any, versions: Versions) -> None:
     bad = versions.export(COLS, V2 + [row(7, name="again"), row(7, name="and again"), (None, "no key", "1.00", row(1)[3])])
     before = current_snapshot(spark, "products")
-    result = load(bad, "shop.public.products", "products", action="merge", primary_key="id")
+    result = load(bad, "shop.public.products", "products", action="merge", primary_key="id", show_values="true")
     assert result.status == "failed" and result.error is not None
     assert (result.error["class"], result.error["retryable"]) == ("DuplicateKeys", False)
     message = result.error["message"]

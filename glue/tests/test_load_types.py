@@ -128,7 +128,7 @@ def test_an_empty_table_creates_an_empty_lake_table(load: Loader, spark: Any, ex
 
 
 def test_a_bad_value_fails_the_table_with_column_and_example(load: Loader, spark: Any, export_dir: str) -> None:
-    result = load(export_dir, "shop.public.bad_values", "bad_values", action="create", primary_key="id")
+    result = load(export_dir, "shop.public.bad_values", "bad_values", action="create", primary_key="id", show_values="true")
     assert result.status == "failed" and result.error is not None
     assert result.error["class"] == "CastError"
     message = result.error["message"]
@@ -139,7 +139,7 @@ def test_a_bad_value_fails_the_table_with_column_and_example(load: Loader, spark
     assert "column 'big' (numeric) has 1 value(s) that cannot become decimal(38,18), e.g. 'NaN'" in message
     assert "never turns a bad value into NULL" in message
     assert not spark.catalog.tableExists("lake.tests.bad_values")
-    result = load(export_dir, "shop.public.bad_times", "bad_times", action="create")
+    result = load(export_dir, "shop.public.bad_times", "bad_times", action="create", show_values="true")
     assert result.error is not None and result.error["class"] == "CastError"
     assert "'at_tz'" in result.error["message"] and "'yesterday'" in result.error["message"]
     assert "'price'" in result.error["message"] and "'1.234,56 €'" in result.error["message"]

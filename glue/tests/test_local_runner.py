@@ -100,6 +100,9 @@ def load_args(export: Path, work: Path, table: str, action: str = "merge") -> di
         "cycle_id": "c1",
         "run_token": f"c1:public.{table}",
         "result_path": str(work / "results" / f"{table}.json"),
+        "source": "shop",
+        "export_id": export.name,
+        "snapshot_time": "2024-05-01T10:00:00.000Z",
     }
 
 
@@ -203,6 +206,21 @@ def test_bad_sql_is_a_400_with_spark_s_message(served: Any) -> None:
     status, body = client.call("POST", "/sql", {"sql": "SELECT * FROM lake.runner.no_such_table"})
     assert status == 400
     assert "no_such_table" in body["error"]
+    assert "code" not in body
+
+
+def test_sql_that_writes_is_a_400_read_only_query_and_changes_nothing(served: Any) -> None:
+    runner, client, _ = served
+    runner.spark.sql("CREATE TABLE IF NOT EXISTS lake.runner.kept (id bigint) USING iceberg")
+    runner.spark.sql("INSERT INTO lake.runner.kept VALUES (1)")
+    snapshots = "SELECT snapshot_id FROM lake.runner.kept.snapshots"
+    before = client.call("POST", "/sql", {"sql": snapshots})
+    for sql in ("WITH c AS (SELECT 1) DELETE FROM lake.runner.kept", "CALL lake.system.rollback_to_snapshot('runner.kept', 1)", "SELECT 1; DROP TABLE lake.runner.kept"):
+        status, body = client.call("POST", "/sql", {"sql": sql})
+        assert status == 400 and body["code"] == "ReadOnlyQuery", body
+        assert "read-only" in body["error"]
+    assert client.call("POST", "/sql", {"sql": snapshots}) == before
+    assert client.call("POST", "/sql", {"sql": "SELECT count(*) AS n FROM lake.runner.kept"}) == (200, {"rows": [{"n": 1}]})
 
 
 def test_requests_without_the_token_are_refused(served: Any) -> None:
@@ -221,3 +239,60 @@ def test_malformed_load_requests_are_refused_with_the_fix(served: Any) -> None:
     assert status == 400 and "runToken" in body["error"]
     status, body = client.call("POST", "/loads", {"runId": "ok-id", "runToken": "t", "args": {"x": 1}})
     assert status == 400 and "args" in body["error"]
+
+
+def test_a_stopped_running_load_has_its_spark_jobs_cancelled_until_it_returns(tmp_path: Path) -> None:
+    """A stop that lands between two Spark jobs of a load must still cancel the next one."""
+
+    class Context:
+        def __init__(self) -> None:
+            self.cancelled: list[str] = []
+
+        def cancelJobGroup(self, group: str) -> None:  # noqa: N802 - Spark's name
+            self.cancelled.append(group)
+
+    class Spark:
+        sparkContext = Context()
+
+    runner = local_runner.Runner(str(tmp_path), str(tmp_path / "warehouse"), "lake")
+    runner.spark = Spark()
+    run = local_runner.Run("run-busy", "c1:public.items", {})
+    run.record = {"runId": "run-busy", "state": "running"}
+    runner.runs["run-busy"] = run
+    runner.active.add("run-busy")
+
+    assert runner.stop_run("run-busy") == {"runId": "run-busy", "state": "stopping"}
+    assert run.stop_requested
+    deadline = time.monotonic() + 5
+    while len(Spark.sparkContext.cancelled) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert Spark.sparkContext.cancelled[:3] == ["run-busy"] * 3, "cancelled again while the load is still running"
+    with runner.lock:
+        runner.active.discard("run-busy")
+    time.sleep(3 * local_runner.STOP_REPEAT_SECONDS)
+    settled = len(Spark.sparkContext.cancelled)
+    time.sleep(3 * local_runner.STOP_REPEAT_SECONDS)
+    assert len(Spark.sparkContext.cancelled) == settled, "no more cancels once the load returned"
+
+
+def test_a_stop_request_s_body_is_read_so_the_next_request_on_the_connection_is_understood(tmp_path: Path) -> None:
+    """Clients keep connections alive: an unread body would be taken for the start of the next request."""
+    import http.client
+
+    runner = local_runner.Runner(str(tmp_path), str(tmp_path / "warehouse"), "lake")
+    server = local_runner.ThreadingHTTPServer(("127.0.0.1", 0), local_runner.make_handler(runner, TOKEN))
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=10)
+        headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+        connection.request("POST", "/runs/run-unknown/stop", body=b"{}", headers=headers)
+        response = connection.getresponse()
+        assert response.status == 400 and "not known" in json.loads(response.read())["error"]
+        connection.request("GET", "/health", headers=headers)
+        response = connection.getresponse()
+        assert response.status == 200 and json.loads(response.read())["instance"] == runner.instance
+        connection.close()
+    finally:
+        server.shutdown()
+        server.server_close()

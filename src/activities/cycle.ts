@@ -1,7 +1,11 @@
 /** Activities of the cycle's first phases: settings, snapshot, export, discover, plan, lake set-up. */
-import type { CycleSettings, DiscoverySummary, ExportRef, ExportStatus, PlanSummary, SnapshotRef, SnapshotStatus } from '../model';
-import type { ExportRequest, SnapshotRequest } from '../ports';
+import { ApplicationFailure } from '@temporalio/common';
+import type { CycleSettings, DiscoveredExport, DiscoverySummary, ExportRef, ExportStatus, PlanSummary, SnapshotRef, SnapshotStatus, TableName, TableOutcome } from '../model';
+import type { ExportRequest, Ports, SnapshotRequest } from '../ports';
 import { lakeTableName, selectTable } from '../config/tables';
+import { isPortError } from '../errors';
+import { type ExportScope, exportScope, type ExportScopeEntries, ExportScopeRefused, exportScopeKey, type KnownTables, mergeKnownTables, SOURCE_TABLES_KEY } from '../export-scope';
+import { cycleManifestKeys, exportIdFor } from '../ids';
 import { type PlanOptions, planTables } from '../plan';
 import { type ActivityDeps, sourceOf, step } from './deps';
 import type { DiscoveredTable } from '../model';
@@ -35,6 +39,36 @@ export function cycleActivities(deps: ActivityDeps) {
       return step('snapshot status', `snapshot ${snapshotId}`, () => ports.snapshot.describeSnapshot(snapshotId));
     },
 
+    /**
+     * What this cycle's export may take (RDS `ExportOnly`), from include/exclude, before any
+     * snapshot or export: excluded tables never leave the database. The table list comes from the
+     * source's catalog where the backend reads it without a side effect, else from the previous
+     * exports. The scope is recorded so that discover can keep that list current.
+     */
+    async exportScope(source: string, cycleId: string, requested?: TableName[]): Promise<ExportScopeSummary> {
+      const { settings, ports } = sourceOf(deps, source);
+      return step('export scope', `source ${source}`, async () => {
+        const known = requested ? undefined : await knownTables(ports);
+        let scope: ExportScope;
+        try {
+          scope = exportScope(settings, known?.tables, requested);
+        } catch (err) {
+          if (!(err instanceof ExportScopeRefused)) throw err;
+          throw ApplicationFailure.create({ message: `export of source ${source} refused: ${err.message}`, type: 'ExportScopeRefused', nonRetryable: true });
+        }
+        const { wholeDatabase, schemas, tables } = scope;
+        await ports.manifests.put(exportScopeKey(cycleId), { wholeDatabase, schemas, tables } satisfies ExportScopeEntries);
+        return {
+          wholeDatabase,
+          schemas,
+          tables,
+          excluded: scope.excluded.map((e) => ({ ...e, lakeTable: lakeTableName(settings, e.table) })),
+          warnings: scope.warnings,
+          ...(known ? { tablesFrom: known.from } : {}),
+        };
+      });
+    },
+
     async startExport(req: ExportRequest): Promise<ExportRef> {
       const { ports } = sourceOf(deps, req.source);
       return step('export', `snapshot ${req.snapshot.snapshotId}`, () => ports.export.startExport(req));
@@ -55,14 +89,19 @@ export function cycleActivities(deps: ActivityDeps) {
       const { settings, ports } = sourceOf(deps, source);
       return step('discover', `export ${ref.exportId}`, async () => {
         const found = await ports.discover.discover(ref);
-        const manifest = await ports.manifests.put(`${cycleId}/discovery.json`, found.tables);
+        // This cycle's own export updates the table list the next export scope starts from.
+        if (ref.exportId === exportIdFor(source, cycleId)) await recordTables(ports, cycleId, ref.exportId, found);
+        const manifest = await ports.manifests.put(cycleManifestKeys.discovery(cycleId), found.tables);
+        // The export this cycle loads from, for reading its outcomes back should the cycle die.
+        await ports.manifests.put(cycleManifestKeys.export(cycleId), ref);
         const tables = found.tables.map((t) => t.table);
         const excluded = tables.filter((t) => !selectTable(settings, t).included).length;
         return {
           manifest,
           database: found.database,
           tables,
-          skipped: found.skipped,
+          // Excluded tables never load, so one the export skipped is no failure.
+          skipped: found.skipped.filter((s) => selectTable(settings, s.table).included),
           warnings: excluded > 0 ? [...found.warnings, `${excluded} table(s) excluded by include/exclude rules`] : found.warnings,
         };
       });
@@ -80,14 +119,19 @@ export function cycleActivities(deps: ActivityDeps) {
         }
         const planned = planTables(settings, discovered, lakeTables, options);
         const missing = (options.requested ?? []).filter((t) => !discovered.some((d) => d.table === t));
-        const notInExport = missing.map((table) => ({
-          table,
-          lakeTable: '',
-          action: 'skip' as const,
-          status: 'failed' as const,
-          error: { phase: 'discover' as const, message: `${table} is not in this cycle's export: check the table name (schema.table), or run a new sync if the table is new`, type: 'TableNotExported', retryable: false },
-        }));
-        const planRef = await ports.manifests.put(`${cycleId}/plan.json`, planned.entries);
+        const notInExport = missing.map((table): TableOutcome => {
+          // An excluded table is not exported at all: asking for it skips it, it does not fail.
+          const selection = selectTable(settings, table);
+          if (!selection.included) return { table, lakeTable: lakeTableName(settings, table), action: 'skip', status: 'skipped', reason: `excluded (${selection.rule})` };
+          return {
+            table,
+            lakeTable: '',
+            action: 'skip',
+            status: 'failed',
+            error: { phase: 'discover', message: `${table} is not in this cycle's export: check the table name (schema.table), or run a new sync if the table is new`, type: 'TableNotExported', retryable: false },
+          };
+        });
+        const planRef = await ports.manifests.put(cycleManifestKeys.plan(cycleId), planned.entries);
         const load = planned.entries.flatMap((e) => (e.action === 'skip' ? [] : [{ table: e.table, lakeTable: e.lakeTable, action: e.action }]));
         return { planRef, load, notLoaded: [...planned.notLoaded, ...notInExport] };
       });
@@ -98,4 +142,39 @@ export function cycleActivities(deps: ActivityDeps) {
       await step('namespace', `namespace ${settings.target.namespace}`, () => ports.lake.ensureNamespace(settings.target.namespace));
     },
   };
+}
+
+/** The export scope as the cycle workflow gets it. */
+export interface ExportScopeSummary extends ExportScopeEntries {
+  /** Known tables the rules leave out: reported as skipped, never exported. */
+  excluded: { table: TableName; lakeTable: string; rule: string }[];
+  warnings: string[];
+  /** Where the table list came from; absent for a table-limited sync. */
+  tablesFrom?: string;
+}
+
+/** The source's tables: its catalog where the backend reads it without a side effect, else what earlier exports listed. */
+async function knownTables(ports: Ports): Promise<{ tables: TableName[]; from: string } | undefined> {
+  if (ports.export.listSourceTables) return { tables: await ports.export.listSourceTables(), from: "the source's catalog" };
+  const saved = await findManifest<KnownTables>(ports, SOURCE_TABLES_KEY);
+  return saved ? { tables: saved.tables, from: `the table list of export ${saved.exportId}` } : undefined;
+}
+
+/** Keeps the source's table list: inside the scope this cycle recorded, what its export listed. */
+async function recordTables(ports: Ports, cycleId: string, exportId: string, found: DiscoveredExport): Promise<void> {
+  const previous = await findManifest<KnownTables>(ports, SOURCE_TABLES_KEY);
+  const scope = await findManifest<ExportScopeEntries>(ports, exportScopeKey(cycleId));
+  // Skipped tables exist in the source too; database-level entries name no table.
+  const listed = [...found.tables.map((t) => t.table), ...found.skipped.map((s) => s.table)].filter((t) => t.includes('.'));
+  const tables = mergeKnownTables(previous?.tables ?? [], listed, scope);
+  await ports.manifests.put(SOURCE_TABLES_KEY, { exportId, tables } satisfies KnownTables);
+}
+
+async function findManifest<T>(ports: Ports, key: string): Promise<T | undefined> {
+  try {
+    return await ports.manifests.get<T>(ports.manifests.ref(key));
+  } catch (err) {
+    if (isPortError(err) && err.kind === 'not-found') return undefined;
+    throw err;
+  }
 }

@@ -4,6 +4,7 @@ import type { LakesyncConfig, SourceConfig } from '../config/schema';
 import { sourceConfig } from '../config/load';
 import { isPortError } from '../errors';
 import type { Ports } from '../ports';
+import { redactError, redactSecrets } from '../redact';
 
 export interface ActivityDeps {
   config: LakesyncConfig;
@@ -16,7 +17,7 @@ export function sourceOf(deps: ActivityDeps, source: string): { settings: Source
   try {
     return { settings: sourceConfig(deps.config, source), ports: deps.portsFor(source) };
   } catch (err) {
-    throw ApplicationFailure.create({ message: (err as Error).message, type: 'ConfigError', nonRetryable: true });
+    throw ApplicationFailure.create({ message: redactSecrets((err as Error).message), type: 'ConfigError', nonRetryable: true });
   }
 }
 
@@ -26,9 +27,10 @@ export function sourceOf(deps: ActivityDeps, source: string): { settings: Source
  */
 export function failure(step: string, subject: string, err: unknown): ApplicationFailure {
   if (err instanceof ApplicationFailure) return err;
-  const message = `${step} failed for ${subject}: ${(err as Error)?.message ?? String(err)}`;
+  // The message and every cause are recorded in the workflow history: no credential may reach it.
+  const message = redactSecrets(`${step} failed for ${subject}: ${(err as Error)?.message ?? String(err)}`);
   if (isPortError(err)) {
-    return ApplicationFailure.create({ message, type: err.code, nonRetryable: !err.retryable, cause: err });
+    return ApplicationFailure.create({ message, type: err.code, nonRetryable: !err.retryable, cause: redactError(err) });
   }
   return ApplicationFailure.create({ message, type: (err as Error)?.name ?? 'Error', nonRetryable: false });
 }

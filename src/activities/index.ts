@@ -4,6 +4,7 @@ import { cycleActivities } from './cycle';
 import type { ActivityDeps } from './deps';
 import { loadActivities } from './load';
 import { publishActivities } from './publish';
+import { recoveryActivities } from './recovery';
 import { triggerActivities } from './trigger';
 
 export type { ActivityDeps } from './deps';
@@ -13,6 +14,7 @@ export function createActivities(deps: ActivityDeps, getClient: () => Promise<Cl
     ...cycleActivities(deps),
     ...loadActivities(deps),
     ...publishActivities(deps),
+    ...recoveryActivities(deps),
     ...triggerActivities(getClient),
   };
 }

@@ -2,11 +2,20 @@
  * The load of one table: start (or re-attach to) the backend run, poll it while heartbeating,
  * read the result JSON. The run id lives in the heartbeat details, and the run token lets a
  * retried attempt find a run started just before a crash, so a table is never loaded twice.
+ *
+ * One run per lake table: before starting, a live run of this same load is attached to and any
+ * other run on the lake table (left by an earlier cycle) is stopped and waited for. A load that
+ * fails for good or is cancelled stops its run.
+ *
+ * Attempts: Temporal retries the activity without a limit (a heartbeat timeout, e.g. a worker
+ * restart, is no failure of the load); the real failures are counted in the heartbeat details,
+ * which Temporal hands to the next attempt, and the load fails for good after `maxFailures`.
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { runTokenFor } from '../ids';
-import type { LoadRequest, LoadResult, LoadRunStatus, PlanEntry } from '../model';
+import { isPortError } from '../errors';
+import type { LiveLoadRun, LoadRequest, LoadResult, LoadRunStatus, PlanEntry } from '../model';
 import type { LoadPort } from '../ports';
 import { type ActivityDeps, failure, sourceOf } from './deps';
 
@@ -15,20 +24,39 @@ export interface LoadTableInput {
   cycleId: string;
   planRef: string;
   table: string;
+  /** The export and its snapshot's time (ISO-8601): the lineage the load records and checks. */
+  exportId: string;
+  snapshotTime: string;
   exportLocation: string;
   database: string;
   namespace: string;
+  /** Real failures after which the load fails for good (the cycle's retry.maximumAttempts); the config's when absent. */
+  maxFailures?: number;
 }
 
 export interface LoadHeartbeat {
-  runId: string;
+  /** The run this load polls; absent before it has one. */
+  runId?: string;
   /** The source table, so `lakesync status` can show each running load's state. */
   table?: string;
   state?: string;
   detail?: string;
+  /** Real failures of this load so far; a heartbeat timeout (a worker restarted) is none. */
+  failures?: number;
+}
+
+/** What an attempt knows of its load; every heartbeat carries it to the next attempt. */
+interface LoadState {
+  table: string;
+  runId?: string;
+  /** The run has ended (succeeded or failed): there is nothing to stop. */
+  ended?: boolean;
+  failures: number;
 }
 
 const DEFAULT_POLL = { initialMs: 5_000, maxMs: 120_000 };
+/** How long a load waits for other loads' runs on its lake table to end after asking them to stop. */
+export const STOP_WAIT_MS = 15 * 60_000;
 
 export function loadActivities(deps: ActivityDeps) {
   const plans = new Map<string, Promise<PlanEntry[]>>();
@@ -48,60 +76,181 @@ export function loadActivities(deps: ActivityDeps) {
 
   return {
     async loadTable(input: LoadTableInput): Promise<LoadResult> {
-      const { ports } = sourceOf(deps, input.source);
-      const plan = await planEntry(input);
-      const base = {
-        source: input.source,
-        cycleId: input.cycleId,
-        runToken: runTokenFor(input.cycleId, input.table),
-        exportLocation: input.exportLocation,
-        database: input.database,
-        plan,
-        namespace: input.namespace,
-      };
-      const req: LoadRequest = { ...base, resultLocation: ports.load.resultLocation(base) };
+      const { ports, settings } = sourceOf(deps, input.source);
+      const previous = Context.current().info.heartbeatDetails as LoadHeartbeat | undefined;
+      const load: LoadState = { table: input.table, failures: previous?.failures ?? 0, ...(previous?.runId ? { runId: previous.runId } : {}) };
       try {
-        return await runLoad(ports.load, req);
+        const plan = await planEntry(input);
+        // A batch started before loads carried their lineage has neither: the load cannot guard the table.
+        if (!input.exportId || !input.snapshotTime) {
+          throw ApplicationFailure.create({
+            message: `load failed for ${input.table}: the request names no export id or snapshot time, so the load cannot check that the export is not older than the lake table's; run a new sync or rerun the table`,
+            type: 'MissingLineage',
+            nonRetryable: true,
+          });
+        }
+        const base = {
+          source: input.source,
+          cycleId: input.cycleId,
+          runToken: runTokenFor(input.cycleId, input.table),
+          exportId: input.exportId,
+          snapshotTime: input.snapshotTime,
+          exportLocation: input.exportLocation,
+          database: input.database,
+          plan,
+          namespace: input.namespace,
+        };
+        const req: LoadRequest = { ...base, resultLocation: ports.load.resultLocation(base) };
+        return await runLoad(ports.load, req, load);
       } catch (err) {
-        if (err instanceof CancelledFailure) throw err;
-        throw failure('load', input.table, err);
+        throw await attemptFailed(ports.load, load, input.maxFailures ?? settings.retry.maximumAttempts, err);
       }
     },
   };
 }
 
-async function runLoad(port: LoadPort, req: LoadRequest): Promise<LoadResult> {
+async function runLoad(port: LoadPort, req: LoadRequest, load: LoadState): Promise<LoadResult> {
   const ctx = Context.current();
   const table = req.plan.table;
-  let runId = await attachableRun(port, req, (ctx.info.heartbeatDetails as LoadHeartbeat | undefined)?.runId);
+  let runId = await attachableRun(port, req, load.runId);
   if (runId) {
     ctx.log.info('re-attached to load run', { table, runId });
   } else {
-    runId = (await port.startLoad(req)).runId;
-    ctx.log.info('started load run', { table, runId });
+    runId = await claimLakeTable(port, req, load);
+    if (runId) {
+      ctx.log.info('attached to the live run of this load on its lake table', { table, runId });
+    } else {
+      runId = (await port.startLoad(req)).runId;
+      ctx.log.info('started load run', { table, runId });
+    }
   }
-  ctx.heartbeat({ runId, table, state: 'running' } satisfies LoadHeartbeat);
+  load.runId = runId;
+  ctx.heartbeat(beat(load, 'running'));
 
   const poll = port.pollPolicy ?? DEFAULT_POLL;
-  const heartbeatMs = (ctx.info.heartbeatTimeoutMs ?? 60_000) / 2;
   let waitMs = poll.initialMs;
   for (;;) {
     const status = await port.getRun(runId);
-    ctx.heartbeat({ runId, table, state: status.state, ...(status.detail ? { detail: status.detail } : {}) } satisfies LoadHeartbeat);
+    load.ended = status.state !== 'running';
+    ctx.heartbeat(beat(load, status.state, status.detail));
     if (status.state === 'succeeded') return finishedResult(port, req, runId, status);
     if (status.state === 'failed') return failedRun(port, req, runId, status);
-    try {
-      await sleepHeartbeating(ctx, waitMs, heartbeatMs, { runId, table, state: status.state });
-    } catch (err) {
-      // Stop the run only when the load was really cancelled: after a heartbeat timeout a newer
-      // attempt may already be attached to this same run.
-      if (err instanceof CancelledFailure && ctx.cancellationDetails?.cancelRequested) {
-        await port.stopRun(runId).catch((stopErr: unknown) => ctx.log.warn('could not stop load run', { runId, error: String(stopErr) }));
-      }
-      throw err;
-    }
+    await sleepHeartbeating(ctx, waitMs, beat(load, status.state, status.detail));
     waitMs = Math.min(waitMs * 2, poll.maxMs);
   }
+}
+
+/**
+ * Makes this load the only one on its lake table. A live run of this same load (same run token)
+ * is returned to attach to; any other one (left by a cycle that was terminated, reset or whose
+ * load gave up) is stopped, and the load waits until it has ended before it starts its own.
+ */
+async function claimLakeTable(port: LoadPort, req: LoadRequest, load: LoadState): Promise<string | undefined> {
+  const ctx = Context.current();
+  const target = `${req.namespace}.${req.plan.lakeTable}`;
+  const since = Date.now();
+  const stopped = new Set<string>();
+  for (;;) {
+    const live = await port.liveRuns(req.namespace, req.plan.lakeTable);
+    const own = live.find((run) => run.runToken === req.runToken);
+    if (own) return own.runId;
+    if (live.length === 0) return undefined;
+    for (const run of live.filter((r) => !stopped.has(r.runId))) {
+      ctx.log.warn('stopping the run of another load on the same lake table', { table: req.plan.table, lakeTable: target, runId: run.runId, runToken: run.runToken });
+      await port.stopRun(run.runId);
+      stopped.add(run.runId);
+    }
+    await waitEnded(port, live, since, `${req.plan.table} (lake table ${target})`, load);
+  }
+}
+
+/** Polls runs asked to stop until none is running; a load that would wait past STOP_WAIT_MS fails (and is retried). */
+async function waitEnded(port: LoadPort, runs: LiveLoadRun[], since: number, subject: string, load: LoadState): Promise<void> {
+  const ctx = Context.current();
+  const poll = port.pollPolicy ?? DEFAULT_POLL;
+  let waitMs = poll.initialMs;
+  let pending = runs;
+  for (;;) {
+    const states = await Promise.all(pending.map(async (run) => ({ run, status: await port.getRun(run.runId).catch(notFoundAsEnded) })));
+    pending = states.filter((s) => s.status?.state === 'running').map((s) => s.run);
+    if (pending.length === 0) return;
+    const names = pending.map((run) => `${run.runId} (run token ${run.runToken || 'unknown'})`).join(', ');
+    if (Date.now() - since > STOP_WAIT_MS) {
+      throw ApplicationFailure.create({
+        message: `load of ${subject} cannot start: run ${names} of another load on the lake table did not end within ${STOP_WAIT_MS / 60_000} minutes of being asked to stop; stop it in the backend (on AWS: the Glue console, job runs), the load is retried`,
+        type: 'LakeTableBusy',
+        nonRetryable: false,
+      });
+    }
+    await sleepHeartbeating(ctx, waitMs, beat(load, 'waiting', `waiting for run ${names} to stop`));
+    waitMs = Math.min(waitMs * 2, poll.maxMs);
+  }
+}
+
+/** A run that is gone (its record cleaned up) has ended. */
+function notFoundAsEnded(err: unknown): undefined {
+  if (isPortError(err) && err.kind === 'not-found') return undefined;
+  throw err;
+}
+
+/**
+ * Decides what an attempt's failure means. A cancelled load (a cancelled cycle, or its time
+ * bound used up) stops its run. A final failure (not retryable, or `maxFailures` reached) stops
+ * it too: nothing will watch it any more. A retryable one is counted in the heartbeat details,
+ * which Temporal hands to the next attempt with the failure.
+ */
+async function attemptFailed(port: LoadPort, load: LoadState, maxFailures: number, err: unknown): Promise<unknown> {
+  const ctx = Context.current();
+  // An attempt that has learnt it was cancelled (also one that timed out while its error was on its
+  // way) decides as a cancelled one: after a heartbeat timeout, or with a workflow that was reset,
+  // another attempt may already be attached to this same run, so only a real cancellation or an
+  // expired load stops it.
+  if (err instanceof CancelledFailure || ctx.cancellationSignal.aborted) {
+    if (load.runId && (ctx.cancellationDetails?.cancelRequested || loadExpired(ctx))) await stopQuietly(port, load, 'the load was cancelled');
+    return err;
+  }
+  const failed = failure('load', load.table, err);
+  if (failed.nonRetryable) {
+    const stop = await stopQuietly(port, load, 'the load failed');
+    return stop ? ApplicationFailure.create({ message: `${failed.message} (${stop.slice(2)})`, type: failed.type ?? 'LoadFailed', nonRetryable: true, ...(failed.cause ? { cause: failed.cause } : {}) }) : failed;
+  }
+  const failures = load.failures + 1;
+  if (failures >= maxFailures) {
+    const stop = await stopQuietly(port, load, 'the load failed for good');
+    return ApplicationFailure.create({
+      message: `${failed.message} (failure ${failures} of ${maxFailures}: retry.maximumAttempts is used up${stop}; fix the cause and rerun the table)`,
+      type: failed.type ?? 'LoadFailed',
+      nonRetryable: true,
+      ...(failed.cause ? { cause: failed.cause } : {}),
+    });
+  }
+  // The worker flushes this last heartbeat with the failure, so the next attempt sees the count.
+  ctx.heartbeat({ ...beat({ ...load, failures }, 'retrying'), detail: failed.message.slice(0, 500) });
+  return failed;
+}
+
+/** Whether the load's whole time bound (schedule-to-close) is used up: no attempt follows. */
+function loadExpired(ctx: Context): boolean {
+  const { scheduledTimestampMs, scheduleToCloseTimeoutMs, heartbeatTimeoutMs } = ctx.info;
+  return Boolean(ctx.cancellationDetails?.notFound || ctx.cancellationDetails?.timedOut) && scheduleToCloseTimeoutMs > 0 && Date.now() >= scheduledTimestampMs + scheduleToCloseTimeoutMs - (heartbeatTimeoutMs ?? 0);
+}
+
+/** Stops the load's run, if it has one; returns a note for the failure message. */
+async function stopQuietly(port: LoadPort, load: LoadState, why: string): Promise<string> {
+  if (!load.runId || load.ended) return '';
+  const ctx = Context.current();
+  try {
+    await port.stopRun(load.runId);
+    ctx.log.info(`stopped load run: ${why}`, { table: load.table, runId: load.runId });
+    return `; its run ${load.runId} was stopped`;
+  } catch (err) {
+    ctx.log.warn('could not stop load run', { table: load.table, runId: load.runId, error: String(err) });
+    return `; its run ${load.runId} could not be stopped (${(err as Error)?.message ?? String(err)}): the next load of the table stops it`;
+  }
+}
+
+function beat(load: LoadState, state: string, detail?: string): LoadHeartbeat {
+  return { ...(load.runId ? { runId: load.runId } : {}), table: load.table, state, ...(detail ? { detail } : {}), failures: load.failures };
 }
 
 /** The run to re-attach to: the one in the heartbeat, else one found by run token; never a failed one. */
@@ -133,10 +282,12 @@ async function finishedResult(port: LoadPort, req: LoadRequest, runId: string, s
 async function failedRun(port: LoadPort, req: LoadRequest, runId: string, status: LoadRunStatus): Promise<never> {
   const result = await port.readResult(req.resultLocation);
   if (result?.error) throw resultFailure(req, runId, result);
+  // The backend says whether a new run may help (no capacity, its own error).
+  const retry = status.retryable ? ' (a new run is started after a backoff)' : '';
   throw ApplicationFailure.create({
-    message: `load of ${req.plan.table} failed (run ${runId}, ${status.detail ?? 'FAILED'}): ${status.errorMessage ?? 'no error message'}`,
+    message: `load of ${req.plan.table} failed (run ${runId}, ${status.detail ?? 'FAILED'}): ${status.errorMessage ?? 'no error message'}${retry}`,
     type: `Load${status.detail ?? 'Failed'}`,
-    nonRetryable: true,
+    nonRetryable: !status.retryable,
   });
 }
 
@@ -160,7 +311,8 @@ function resultFailure(req: LoadRequest, runId: string, result: LoadResult): App
   });
 }
 
-async function sleepHeartbeating(ctx: Context, totalMs: number, heartbeatMs: number, details: LoadHeartbeat): Promise<void> {
+async function sleepHeartbeating(ctx: Context, totalMs: number, details: LoadHeartbeat): Promise<void> {
+  const heartbeatMs = (ctx.info.heartbeatTimeoutMs ?? 60_000) / 2;
   let left = totalMs;
   while (left > 0) {
     const slice = Math.min(left, heartbeatMs);

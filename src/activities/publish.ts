@@ -1,13 +1,39 @@
 /** Activities after a table's load: Lake Formation grants and verification of the loaded data. */
 import { ApplicationFailure } from '@temporalio/common';
-import type { GrantOutcome, LoadResult, VerifyOutcome } from '../model';
+import type { ExportRef, GrantOutcome, LoadAction, LoadResult, RowCountCheck, VerifyOutcome } from '../model';
 import { type ActivityDeps, sourceOf, step } from './deps';
 
 export interface VerifyTableInput {
   source: string;
   table: string;
   lakeTable: string;
-  load: Pick<LoadResult, 'rowCountAfter' | 'snapshotId'>;
+  /** The planned action. Optional, like `export`: requests scheduled by earlier versions lack both. */
+  action?: LoadAction;
+  /** The export the table was loaded from: the expected row count comes from its files. */
+  export?: ExportRef;
+  load: Pick<LoadResult, 'action' | 'committed' | 'inserted' | 'rowCountAfter' | 'snapshotId'>;
+}
+
+/**
+ * What the lake's count is held against. The job's own count of the table (rowCountAfter) is never
+ * used: a job that lost rows would vouch for itself. create, merge and replace leave the lake holding
+ * exactly the export's rows. An incremental load keeps rows the source no longer has, so the lake's
+ * total has no export figure to match; instead the rows the lake gained, counted by the lake itself,
+ * must equal what the load reports inserting and cannot exceed the export's rows.
+ */
+export function rowCountCheckFor(planned: LoadAction | undefined, load: VerifyTableInput['load'], exportRows: number): RowCountCheck {
+  // A load that changed nothing reports action "none": the plan tells which kind of table it is.
+  const taken = load.action === 'none' ? planned : load.action;
+  if (taken !== 'incremental') return { kind: 'total', rows: exportRows };
+  return { kind: 'appended', rows: load.inserted, atMost: exportRows, since: load.committed ? 'parent' : 'snapshot' };
+}
+
+/** What a failed row-count check means, and what to do about it. */
+function rowCountHint(check: RowCountCheck, source: string, table: string): string {
+  const rerun = `rerun the table (lakesync rerun ${source} --tables ${table}) and, if it fails again, read the load job's log`;
+  return check.kind === 'total'
+    ? `the lake table must hold exactly the ${check.rows} row(s) of the export's Parquet files: the load lost or duplicated rows; ${rerun}`
+    : `the rows the lake table gained must equal the ${check.rows} row(s) the load reports inserting, and at most the export's ${check.atMost}: the load lost or duplicated rows; ${rerun}`;
 }
 
 export function publishActivities(deps: ActivityDeps) {
@@ -29,9 +55,23 @@ export function publishActivities(deps: ActivityDeps) {
       );
     },
 
-    /** Row count at the load's Iceberg snapshot, plus the configured checks; a mismatch fails the table. */
+    /**
+     * The lake's row count at the load's Iceberg snapshot against the export's Parquet files (or, for
+     * an incremental load, the rows the snapshot added), plus the configured checks; a mismatch fails the table.
+     */
     async verifyTable(input: VerifyTableInput): Promise<VerifyOutcome> {
       const { settings, ports } = sourceOf(deps, input.source);
+      const lakeName = `${settings.target.namespace}.${input.lakeTable}`;
+      if (!input.export) {
+        throw ApplicationFailure.create({
+          message: `verification of ${input.table} (${lakeName}) cannot run: its request names no export to count the rows of (it was scheduled by an earlier lakesync version); rerun the table (lakesync rerun ${input.source} --tables ${input.table})`,
+          type: 'VerificationFailed',
+          nonRetryable: true,
+        });
+      }
+      const exportRef = input.export;
+      const exportRows = await step('verify', `${input.table} (counting its rows in export ${exportRef.exportId})`, () => ports.discover.exportRowCount(exportRef, input.table));
+      const rowCount = rowCountCheckFor(input.action, input.load, exportRows);
       const checks = settings.verify.checks
         .filter((c) => c.table === input.table)
         .map((c) => ({ name: c.name, sql: c.sql, expect: c.expect }));
@@ -41,15 +81,18 @@ export function publishActivities(deps: ActivityDeps) {
           namespace: settings.target.namespace,
           lakeTable: input.lakeTable,
           table: input.table,
-          expectedRowCount: input.load.rowCountAfter,
+          rowCount,
           snapshotId: input.load.snapshotId,
           checks,
         }),
       );
       if (!outcome.passed) {
         const failed = outcome.checks.filter((c) => !c.passed).map((c) => `${c.name}: expected ${c.expected}, got ${c.actual}`);
+        // The backends report the row count first, then the configured checks under their own names.
+        const first = outcome.checks[0];
+        const rowCountFailed = first !== undefined && !first.passed && !checks.some((c) => c.name === first.name);
         throw ApplicationFailure.create({
-          message: `verification of ${input.table} (${settings.target.namespace}.${input.lakeTable}) failed: ${failed.join('; ')}`,
+          message: `verification of ${input.table} (${lakeName}) failed: ${failed.join('; ')}${rowCountFailed ? ` (${rowCountHint(rowCount, input.source, input.table)})` : ''}`,
           type: 'VerificationFailed',
           nonRetryable: true,
           details: [outcome],

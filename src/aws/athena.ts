@@ -1,12 +1,15 @@
 /**
  * Athena: read-only SQL on the lake (the S3 Tables catalog), and the verification of a loaded
- * table: the row count at the Iceberg snapshot the load produced, plus configured checks.
+ * table: the row count at the Iceberg snapshot the load produced (against the export, or the rows
+ * an incremental load added to its parent snapshot), plus configured checks.
  */
 import { type AthenaClient, GetQueryExecutionCommand, GetQueryResultsCommand, type QueryExecution, StartQueryExecutionCommand } from '@aws-sdk/client-athena';
 import { setTimeout as delay } from 'node:timers/promises';
 import { PortError } from '../errors';
-import type { VerifyOutcome, VerifyRequest } from '../model';
+import { LINEAGE_COLUMNS, LINEAGE_PROPERTIES, lakeCommitFromRow } from '../lineage';
+import type { LakeCommit, VerifyOutcome, VerifyRequest } from '../model';
 import type { VerifyPort } from '../ports';
+import { countValue, type LakeRowCounts, rowCountCheck, unknownSnapshot } from '../verify-rows';
 import { awsCall, lakeFormationHint } from './errors';
 import { athenaCatalog, type AwsSettings } from './settings';
 
@@ -112,12 +115,47 @@ export function qualifiedTable(settings: Pick<AwsSettings, 'tableBucket'>, names
   return [athenaCatalog(settings), namespace, lakeTable].map((part) => `"${part.replaceAll('"', '""')}"`).join('.');
 }
 
-export function rowCountSql(settings: Pick<AwsSettings, 'tableBucket'>, req: Pick<VerifyRequest, 'namespace' | 'lakeTable' | 'snapshotId'>): string {
-  if (req.snapshotId && !/^\d+$/.test(req.snapshotId)) {
-    throw new PortError('validation', 'InvalidSnapshotId', `the load result of ${req.namespace}.${req.lakeTable} names Iceberg snapshot "${req.snapshotId}", which is not a snapshot id (digits): check the Glue job's result JSON`);
+/** Snapshot ids reach SQL only as digits. */
+function checkSnapshotId(req: Pick<VerifyRequest, 'namespace' | 'lakeTable'>, snapshotId: string): void {
+  if (!/^\d+$/.test(snapshotId)) {
+    throw new PortError('validation', 'InvalidSnapshotId', `the load result of ${req.namespace}.${req.lakeTable} names Iceberg snapshot "${snapshotId}", which is not a snapshot id (digits): check the Glue job's result JSON`);
   }
+}
+
+export function rowCountSql(settings: Pick<AwsSettings, 'tableBucket'>, req: Pick<VerifyRequest, 'namespace' | 'lakeTable' | 'snapshotId'>): string {
+  if (req.snapshotId) checkSnapshotId(req, req.snapshotId);
   const version = req.snapshotId ? ` FOR VERSION AS OF ${req.snapshotId}` : '';
   return `SELECT count(*) AS row_count FROM ${qualifiedTable(settings, req.namespace, req.lakeTable)}${version}`;
+}
+
+/** The parent of one snapshot, from the Iceberg `$snapshots` metadata table (as text: 64-bit ids). */
+export function parentSnapshotSql(settings: Pick<AwsSettings, 'tableBucket'>, req: Pick<VerifyRequest, 'namespace' | 'lakeTable'> & { snapshotId: string }): string {
+  checkSnapshotId(req, req.snapshotId);
+  return `SELECT CAST(parent_id AS varchar) AS parent_id FROM ${qualifiedTable(settings, req.namespace, `${req.lakeTable}$snapshots`)} WHERE snapshot_id = ${req.snapshotId}`;
+}
+
+/**
+ * The newest commit of a lake table with its lineage, from the Iceberg `$snapshots` metadata table.
+ * element_at gives NULL for a property a commit lacks (a subscript would fail the query).
+ */
+export function lastCommitSql(settings: Pick<AwsSettings, 'tableBucket'>, namespace: string, lakeTable: string): string {
+  const lineage = (Object.keys(LINEAGE_PROPERTIES) as (keyof typeof LINEAGE_PROPERTIES)[])
+    .map((field) => `element_at(summary, '${LINEAGE_PROPERTIES[field]}') AS ${LINEAGE_COLUMNS[field]}`)
+    .join(', ');
+  return (
+    `SELECT CAST(snapshot_id AS varchar) AS snapshot_id, to_iso8601(committed_at) AS committed_at, ${lineage} ` +
+    // Ordered by the qualified column: the bare name would be the ISO-8601 text selected above.
+    `FROM ${qualifiedTable(settings, namespace, `${lakeTable}$snapshots`)} s ORDER BY s.committed_at DESC LIMIT 1`
+  );
+}
+
+/** The lake table's newest commit; undefined when it has no snapshot yet. */
+export async function athenaLastCommit(queries: AthenaQueries, settings: Pick<AwsSettings, 'tableBucket'>, namespace: string, lakeTable: string): Promise<LakeCommit | undefined> {
+  const subject = `lake table ${namespace}.${lakeTable}`;
+  const result = await queries.run(lastCommitSql(settings, namespace, lakeTable), `newest commit of ${subject}`, namespace);
+  const row = result.rows[0];
+  if (!row) return undefined;
+  return lakeCommitFromRow(Object.fromEntries(result.columns.map((column, i) => [column, row[i] ?? null])), subject);
 }
 
 export class AthenaVerify implements VerifyPort {
@@ -127,12 +165,19 @@ export class AthenaVerify implements VerifyPort {
   ) {}
 
   async verify(req: VerifyRequest): Promise<VerifyOutcome> {
-    const checks: VerifyOutcome['checks'] = [];
     const subject = `verify of ${req.table} (${req.namespace}.${req.lakeTable})`;
-    const count = await this.queries.run(rowCountSql(this.settings, req), `${subject}, row count`, req.namespace);
-    const actualCount = firstValue(count);
-    const expected = String(req.expectedRowCount);
-    checks.push({ name: 'row count', expected, actual: actualCount ?? 'no rows', passed: actualCount !== undefined && Number(actualCount) === req.expectedRowCount });
+    const lake: LakeRowCounts = {
+      countAt: async (snapshotId) => {
+        const count = await this.queries.run(rowCountSql(this.settings, { ...req, snapshotId }), `${subject}, row count`, req.namespace);
+        return countValue(firstValue(count), `${req.table} (${req.namespace}.${req.lakeTable})`);
+      },
+      parentOf: async (snapshotId) => {
+        const result = await this.queries.run(parentSnapshotSql(this.settings, { ...req, snapshotId }), `${subject}, parent snapshot`, req.namespace);
+        if (result.rows.length === 0) throw unknownSnapshot(snapshotId, `${req.table} (${req.namespace}.${req.lakeTable})`);
+        return result.rows[0]![0] ?? null;
+      },
+    };
+    const checks: VerifyOutcome['checks'] = [await rowCountCheck(req.rowCount, req.snapshotId, lake)];
     for (const check of req.checks) {
       const sql = check.sql.replaceAll('{table}', qualifiedTable(this.settings, req.namespace, req.lakeTable));
       const actual = firstValue(await this.queries.run(sql, `${subject}, check ${check.name}`, req.namespace));

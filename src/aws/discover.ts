@@ -13,10 +13,11 @@ import {
   type TablesInfoFile,
   tablesInfoPrefix,
 } from '../export-listing';
-import type { DiscoveredExport, ExportRef } from '../model';
+import { footerRowCount, isDataFile, sumRows, tableDataPath, withTail } from '../export-rows';
+import type { DiscoveredExport, ExportRef, TableName } from '../model';
 import type { DiscoverPort } from '../ports';
 import type { ExportWarnings } from './export-warnings';
-import { joinKey, parseS3Url, type S3Objects } from './s3';
+import { joinKey, parseS3Url, s3Url, type S3Objects } from './s3';
 
 export class ExportDiscovery implements DiscoverPort {
   constructor(
@@ -38,6 +39,22 @@ export class ExportDiscovery implements DiscoverPort {
     for (const key of keys) tablesInfo.push({ name: key, document: await this.objects.getJson<TablesInfoDocument>({ bucket: root.bucket, key }, subject) });
     const found = readExportListing({ exportId: ref.exportId, database: this.database, info, tablesInfo });
     return this.taskWarnings ? withTaskWarnings(found, await this.taskWarnings(ref.exportId)) : found;
+  }
+
+  /** Sums the footers of every part file under the table's folder, one ranged GET per part as a rule. */
+  async exportRowCount(ref: ExportRef, table: TableName): Promise<number> {
+    const root = parseS3Url(ref.location);
+    const subject = `the row count of ${table} in export ${ref.exportId}`;
+    // Without export_info the export is gone; without part files the table is empty (RDS writes none).
+    if (!(await this.exportAvailable(ref))) throw missingExportInfo(ref.exportId, ref.location);
+    // The trailing slash keeps public.orders from counting public.orders_archive.
+    const folder = `${joinKey(root.key, tableDataPath(this.database, table))}/`;
+    const parts = (await this.objects.listKeys(root.bucket, folder, subject)).filter((o) => isDataFile(o.key));
+    return sumRows(parts, (part) => {
+      const loc = { bucket: root.bucket, key: part.key };
+      const read = (offset: number, length: number) => this.objects.getRange(loc, offset, length, subject);
+      return footerRowCount(withTail(read, part.size), part.size, s3Url(loc.bucket, loc.key));
+    });
   }
 
   async exportAvailable(ref: ExportRef): Promise<boolean> {

@@ -5,11 +5,11 @@
  */
 import { BatchStopJobRunCommand, GetJobRunCommand, GetJobRunsCommand, type GlueClient, type JobRun, StartJobRunCommand } from '@aws-sdk/client-glue';
 import { PortError } from '../errors';
-import type { LoadRequest, LoadResult, LoadRunStatus } from '../model';
+import type { LiveLoadRun, LoadRequest, LoadResult, LoadRunStatus } from '../model';
 import type { LoadPort } from '../ports';
 import { loadJobArguments } from '../job-args';
 import { EMULATOR_NOT_IMPLEMENTED } from './emulator';
-import { awsCall, hasAwsCode, lakeFormationHint, toPortError } from './errors';
+import { awsCall, awsErrorCode, hasAwsCode, lakeFormationHint, toPortError } from './errors';
 import { ensureJobDefinition, jobSpec, uploadScripts } from './glue-job';
 import { packageGlueScripts } from './glue-package';
 import { joinKey, parseS3Url, type S3Objects, s3Url } from './s3';
@@ -21,12 +21,21 @@ const FAILED = new Set(['FAILED', 'TIMEOUT', 'ERROR', 'STOPPED', 'EXPIRED']);
 const DPU_PER_WORKER: Record<string, number> = { 'G.025X': 0.25, 'G.1X': 1, 'G.2X': 2, 'G.4X': 4, 'G.8X': 8, Standard: 1 };
 /** How many pages (of 200 runs) GetJobRuns is read for a run token; a crash-time run is among the newest. */
 const TOKEN_SEARCH_PAGES = 5;
+/** How many pages GetJobRuns (newest first) is read at most for the live runs of the job. */
+const LIVE_SEARCH_PAGES = 25;
+/** Loads starting within this long of each other share one scan for live runs. */
+const LIVE_SCAN_TTL_MS = 5_000;
+/** A failed run that a new run may fix: Glue had no capacity, or failed itself. */
+const RETRYABLE_STATES = new Set(['ERROR', 'EXPIRED']);
+const NO_CAPACITY = /ConcurrentRunsExceeded|ResourceNumberLimitExceeded|insufficient (?:[\w-]+ )?capacity|not enough capacity/i;
 
 export type GlueLoadSettings = Pick<AwsSettings, 'source' | 'glue' | 'tableBucket' | 'loadPoll' | 'endpoint'>;
 
 export class GlueLoads implements LoadPort {
   readonly pollPolicy: { initialMs: number; maxMs: number };
   private jobReady: Promise<void> | undefined;
+  /** The live runs of the job by `namespace.lakeTable`, from the newest scan. */
+  private liveScan: { at: number; runs: Promise<Map<string, LiveLoadRun[]>> } | undefined;
 
   constructor(
     private readonly glue: GlueClient,
@@ -60,6 +69,7 @@ export class GlueLoads implements LoadPort {
   async startLoad(req: LoadRequest): Promise<{ runId: string }> {
     await this.ensureJob();
     const subject = `table ${req.plan.table} (job ${this.jobName})`;
+    this.liveScan = undefined;
     try {
       const out = await this.glue.send(new StartJobRunCommand({ JobName: this.jobName, Arguments: this.jobArguments(req) }));
       if (!out.JobRunId) throw new PortError('failed', 'NoJobRunId', `Glue StartJobRun for ${subject} returned no JobRunId`);
@@ -67,8 +77,12 @@ export class GlueLoads implements LoadPort {
     } catch (err) {
       const hint = hasAwsCode(err, 'ConcurrentRunsExceededException')
         ? `job ${this.jobName} is at its MaxConcurrentRuns (${this.settings.glue.maxConcurrentRuns}); the load is retried: raise glue.maxConcurrentRuns or enable glue.jobRunQueuing`
-        : undefined;
-      throw toPortError(err, { service: 'Glue', operation: 'StartJobRun', subject, ...(hint ? { hint } : {}) });
+        : NO_CAPACITY.test(`${awsErrorCode(err)} ${(err as Error)?.message ?? ''}`)
+          ? 'Glue has no capacity for the run now (account quota or Region capacity); the load is retried with backoff: raise the Glue quotas or lower concurrency if this persists'
+          : undefined;
+      const error = toPortError(err, { service: 'Glue', operation: 'StartJobRun', subject, ...(hint ? { hint } : {}) });
+      // Capacity is a wait, not a fault: retried whatever kind the code maps to.
+      throw hint && !error.retryable ? new PortError('throttled', error.code, error.message, { cause: err }) : error;
     }
   }
 
@@ -82,23 +96,65 @@ export class GlueLoads implements LoadPort {
     const subject = `table ${req.plan.table} (job ${this.jobName}, run token ${req.runToken})`;
     let token: string | undefined;
     for (let page = 0; page < TOKEN_SEARCH_PAGES; page++) {
-      let out;
-      try {
-        out = await this.glue.send(new GetJobRunsCommand({ JobName: this.jobName, MaxResults: 200, ...(token ? { NextToken: token } : {}) }));
-      } catch (err) {
-        if (hasAwsCode(err, 'EntityNotFoundException')) return undefined;
-        if (hasAwsCode(err, EMULATOR_NOT_IMPLEMENTED)) {
-          this.warn(`Glue GetJobRuns is not implemented by the emulator at ${this.settings.endpoint}: no run is looked up by token for ${req.plan.table}`);
-          return undefined;
-        }
-        throw toPortError(err, { service: 'Glue', operation: 'GetJobRuns', subject });
-      }
+      const out = await this.jobRunsPage(token, subject, `no run is looked up by token for ${req.plan.table}`);
+      if (!out) return undefined;
       const match = newest((out.JobRuns ?? []).filter((r) => r.Arguments?.['--run_token'] === req.runToken));
       if (match?.Id) return match.Id;
       token = out.NextToken;
       if (!token) return undefined;
     }
     return undefined;
+  }
+
+  async liveRuns(namespace: string, lakeTable: string): Promise<LiveLoadRun[]> {
+    if (!this.liveScan || Date.now() - this.liveScan.at > LIVE_SCAN_TTL_MS) {
+      const runs = this.scanLiveRuns();
+      const scan = { at: Date.now(), runs };
+      this.liveScan = scan;
+      runs.catch(() => this.liveScan === scan && (this.liveScan = undefined));
+    }
+    return (await this.liveScan.runs).get(`${namespace}.${lakeTable}`) ?? [];
+  }
+
+  /**
+   * Reads GetJobRuns (newest first) until the runs are too old to be going: a run waits in the
+   * queue at most the job timeout and then runs at most the job timeout.
+   */
+  private async scanLiveRuns(): Promise<Map<string, LiveLoadRun[]>> {
+    const live = new Map<string, LiveLoadRun[]>();
+    const oldest = Date.now() - (2 * this.settings.glue.timeoutMinutes + 60) * 60_000;
+    const subject = `the live runs of job ${this.jobName}`;
+    let token: string | undefined;
+    for (let page = 0; page < LIVE_SEARCH_PAGES; page++) {
+      const out = await this.jobRunsPage(token, subject, 'runs of other loads on the same lake table are not looked for');
+      if (!out) return live;
+      for (const run of out.JobRuns ?? []) {
+        const args = run.Arguments ?? {};
+        if (!run.Id || !RUNNING.has(run.JobRunState ?? '') || !args['--namespace'] || !args['--lake_table']) continue;
+        const key = `${args['--namespace']}.${args['--lake_table']}`;
+        const found: LiveLoadRun = { runId: run.Id, runToken: args['--run_token'] ?? '', ...(run.JobRunState ? { detail: run.JobRunState } : {}), ...(run.StartedOn ? { startedAt: new Date(run.StartedOn).toISOString() } : {}) };
+        live.set(key, [...(live.get(key) ?? []), found]);
+      }
+      const last = out.JobRuns?.at(-1)?.StartedOn;
+      token = out.NextToken;
+      if (!token || (last && new Date(last).getTime() < oldest)) return live;
+    }
+    this.warn(`Glue job ${this.jobName} has more than ${LIVE_SEARCH_PAGES * 200} runs within its timeout window: only the newest are checked for live runs before a load starts`);
+    return live;
+  }
+
+  /** One page of GetJobRuns; undefined when the job does not exist yet or an emulator lacks the call. */
+  private async jobRunsPage(token: string | undefined, subject: string, withoutIt: string) {
+    try {
+      return await this.glue.send(new GetJobRunsCommand({ JobName: this.jobName, MaxResults: 200, ...(token ? { NextToken: token } : {}) }));
+    } catch (err) {
+      if (hasAwsCode(err, 'EntityNotFoundException')) return undefined;
+      if (hasAwsCode(err, EMULATOR_NOT_IMPLEMENTED)) {
+        this.warn(`Glue GetJobRuns is not implemented by the emulator at ${this.settings.endpoint}: ${withoutIt}`);
+        return undefined;
+      }
+      throw toPortError(err, { service: 'Glue', operation: 'GetJobRuns', subject });
+    }
   }
 
   async getRun(runId: string): Promise<LoadRunStatus> {
@@ -110,6 +166,7 @@ export class GlueLoads implements LoadPort {
   }
 
   async stopRun(runId: string): Promise<void> {
+    this.liveScan = undefined;
     const out = await awsCall({ service: 'Glue', operation: 'BatchStopJobRun', subject: `run ${runId} of job ${this.jobName}` }, () =>
       this.glue.send(new BatchStopJobRunCommand({ JobName: this.jobName, JobRunIds: [runId] })),
     );
@@ -145,13 +202,21 @@ export function runStatus(runId: string, run: JobRun, jobName: string, roleArn: 
   };
   if (state === 'SUCCEEDED') return { runId, state: 'succeeded', detail: state, ...usage };
   if (FAILED.has(state)) {
-    const message = run.ErrorMessage?.trim() || (state === 'TIMEOUT' ? 'the run hit the job timeout (glue.timeoutMinutes)' : 'Glue gave no ErrorMessage: see the run in the Glue console');
+    const message = run.ErrorMessage?.trim() || DEFAULT_MESSAGES[state] || 'Glue gave no ErrorMessage: see the run in the Glue console';
     const hint = lakeFormationHint(message, `the Glue job role ${roleArn}`);
-    return { runId, state: 'failed', detail: state, errorMessage: `${message} (Glue run ${runId} of job ${jobName}${hint ? `; ${hint}` : ''})`, ...usage };
+    const retryable = RETRYABLE_STATES.has(state) || NO_CAPACITY.test(message);
+    return { runId, state: 'failed', detail: state, errorMessage: `${message} (Glue run ${runId} of job ${jobName}${hint ? `; ${hint}` : ''})`, ...(retryable ? { retryable } : {}), ...usage };
   }
   // RUNNING, STARTING, STOPPING, WAITING and any state Glue adds later: keep polling.
   return { runId, state: 'running', detail: RUNNING.has(state) ? state : `${state} (treated as running)`, ...usage };
 }
+
+/** What a failed state means when Glue gives no ErrorMessage. */
+const DEFAULT_MESSAGES: Record<string, string> = {
+  TIMEOUT: 'the run hit the job timeout (glue.timeoutMinutes)',
+  STOPPED: 'the run was stopped (by hand, or by a newer load of the same lake table)',
+  EXPIRED: 'the run waited in the job run queue until it expired (no capacity)',
+};
 
 function dpuSecondsOf(run: JobRun): number | undefined {
   if (run.ExecutionTime === undefined) return undefined;

@@ -1,6 +1,6 @@
 /** AWS adapters behind the ports (RDS, S3, Glue, S3 Tables, Lake Formation, Athena). */
 import type { Ports } from '../ports';
-import { AthenaQueries, type AthenaPolling, AthenaVerify } from './athena';
+import { athenaLastCommit, AthenaQueries, type AthenaPolling, AthenaVerify } from './athena';
 import { type AwsClients, destroyClients } from './clients';
 import { ExportDiscovery } from './discover';
 import { GlueLoads } from './glue';
@@ -8,6 +8,7 @@ import { LakeFormationGrants } from './lakeformation';
 import { S3Manifests } from './manifests';
 import { RdsExports } from './rds-exports';
 import { RdsSnapshots } from './rds-snapshots';
+import { assertAthenaReadOnly } from './read-only';
 import { S3Objects } from './s3';
 import { S3TablesLake } from './s3tables';
 import type { AwsSettings } from './settings';
@@ -32,7 +33,10 @@ export function buildAwsPorts(settings: AwsSettings, clients: AwsClients, option
     lake: {
       ensureNamespace: (namespace) => lake.ensureNamespace(namespace),
       tableExists: (namespace, table) => lake.tableExists(namespace, table),
+      // Athena fails on a table that does not exist: ask S3 Tables first.
+      lastCommit: async (namespace, table) => ((await lake.tableExists(namespace, table)) ? athenaLastCommit(queries, settings, namespace, table) : undefined),
       query: async (sql) => {
+        assertAthenaReadOnly(sql);
         const result = await queries.run(sql, `lake query (${sql.slice(0, 80)})`);
         return result.rows.map((row) => Object.fromEntries(result.columns.map((c, i) => [c, row[i] ?? null])));
       },

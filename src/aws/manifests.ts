@@ -12,9 +12,17 @@ export class S3Manifests implements ManifestStore {
   ) {}
 
   async put(key: string, value: unknown): Promise<string> {
-    const objectKey = joinKey(this.prefix, 'lakesync-manifests', this.source, key);
+    const objectKey = this.objectKey(key);
     await this.objects.putJson({ bucket: this.bucket, key: objectKey }, value, `manifest ${key}`);
     return s3Url(this.bucket, objectKey);
+  }
+
+  ref(key: string): string {
+    return s3Url(this.bucket, this.objectKey(key));
+  }
+
+  private objectKey(key: string): string {
+    return joinKey(this.prefix, 'lakesync-manifests', this.source, key);
   }
 
   async get<T>(ref: string): Promise<T> {

@@ -21,6 +21,7 @@ export class RdsExports implements ExportPort {
 
   async startExport(req: ExportRequest): Promise<ExportRef> {
     const subject = `export ${req.exportId} of snapshot ${req.snapshot.snapshotId}`;
+    const only = exportOnly(this.settings.database, req);
     const sourceArn = await this.snapshots.snapshotArn(req.snapshot.snapshotId);
     const { bucket, prefix, iamRoleArn, kmsKeyId } = this.settings.export;
     try {
@@ -32,7 +33,7 @@ export class RdsExports implements ExportPort {
           ...(prefix ? { S3Prefix: prefix } : {}),
           IamRoleArn: iamRoleArn,
           KmsKeyId: kmsKeyId,
-          ...(req.tables && req.tables.length > 0 ? { ExportOnly: req.tables.map((t) => `${this.settings.database}.${t}`) } : {}),
+          ...only,
         }),
       );
       return { exportId: req.exportId, location: exportLocation(bucket, prefix, req.exportId), snapshotId: req.snapshot.snapshotId, adopted: false };
@@ -82,6 +83,22 @@ export class RdsExports implements ExportPort {
     if (!task) throw new PortError('not-found', 'ExportTaskNotFound', `export ${exportId} does not exist: run a new sync`);
     return task;
   }
+}
+
+/**
+ * StartExportTask's `ExportOnly` (@aws-sdk/client-rds StartExportTaskMessage): for RDS for
+ * PostgreSQL and Aurora PostgreSQL it takes `database` (a whole database), `database.schema`
+ * (a whole schema) and `database.schema.table` (one table); `database.table` is the MySQL form.
+ * Absent, RDS exports every database of the snapshot: only a request naming neither tables nor
+ * schemas leaves it out.
+ */
+function exportOnly(database: string, req: ExportRequest): { ExportOnly?: string[] } {
+  const values = [...(req.schemas ?? []).map((s) => `${database}.${s}`), ...(req.tables ?? []).map((t) => `${database}.${t}`)];
+  if (values.length === 0 && (req.schemas !== undefined || req.tables !== undefined)) {
+    // An empty list would read as "no ExportOnly", i.e. everything: refuse instead.
+    throw new PortError('validation', 'EmptyExportScope', `export ${req.exportId}: the request names no table and no schema; nothing would be exported but RDS would export the whole snapshot`);
+  }
+  return values.length > 0 ? { ExportOnly: values } : {};
 }
 
 /** RDS writes an export under `<prefix>/<exportId>/`. */

@@ -44,6 +44,23 @@ export class S3Objects {
     }
   }
 
+  /** `length` bytes of the object from `offset` (a ranged GET); not-found when the object is gone. */
+  async getRange(loc: S3Location, offset: number, length: number, subject: string): Promise<Buffer> {
+    const where = `${subject} (${s3Url(loc.bucket, loc.key)}, bytes ${offset}-${offset + length - 1})`;
+    try {
+      const out = await this.s3.send(new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key, Range: `bytes=${offset}-${offset + length - 1}` }));
+      const bytes = Buffer.from((await out.Body?.transformToByteArray()) ?? new Uint8Array());
+      if (bytes.length !== length) throw new PortError('failed', 'ShortRead', `${where}: S3 returned ${bytes.length} bytes instead of ${length}; the object changed while it was read, run a new sync`);
+      return bytes;
+    } catch (err) {
+      if (err instanceof PortError) throw err;
+      if (isMissing(err) && !hasAwsCode(err, 'NoSuchBucket')) {
+        throw new PortError('not-found', 'NoSuchKey', `${where}: the object was removed while it was read; the export's files must stay in place until the cycle ends, run a new sync`, { cause: err });
+      }
+      throw toPortError(err, { service: 'S3', operation: 'GetObject', subject: where });
+    }
+  }
+
   /** The object parsed as JSON, or undefined when there is no such object. */
   async getJson<T>(loc: S3Location, subject: string): Promise<T | undefined> {
     const text = await this.getText(loc, subject);

@@ -1,6 +1,7 @@
 /** After `sync --wait` and `rerun --wait`: wait for the cycle that served the request, print it, pick the exit code. */
 import type { CycleResult } from '../model';
-import type { Connected } from './context';
+import type { CycleSummary } from '../workflows/messages';
+import { type Connected, sourceStatus } from './context';
 import { EXIT_FAILED, EXIT_OK } from './errors';
 import { columns, rowsText } from './format';
 import { type CliIO, printJson, printLine } from './io';
@@ -21,10 +22,13 @@ export async function waitAndReport(conn: Connected, io: CliIO, source: string, 
     },
   });
   const result = await cycleResult(conn, source, summary);
+  const earlierParts = summary.part ? await earlierPartsOf(conn, source, requestId, summary) : [];
+  const succeeded = result.status === 'succeeded' && earlierParts.every((p) => p.status === 'succeeded');
   const links = UiLinks.for(conn.target, io.env);
   if (json) {
     printJson(io.stdout, result);
   } else {
+    for (const part of earlierParts) printLine(io.stdout, cycleLine(part));
     printLine(io.stdout, cycleLine(summary));
     printCycleTables(io, result);
     const cycleLink = links.workflow(summary.workflowId);
@@ -33,9 +37,15 @@ export async function waitAndReport(conn: Connected, io: CliIO, source: string, 
       const partial = links.list(visibilityQueries.partialCycles(source));
       if (partial) printLine(io.stdout, `partial cycles: ${partial}`);
     }
-    if (result.status !== 'succeeded') printLine(io.stdout, `rerun the failed tables with: lakesync rerun ${source} --failed`);
+    if (!succeeded) printLine(io.stdout, `rerun the failed tables with: lakesync rerun ${source} --failed`);
   }
-  return result.status === 'succeeded' ? EXIT_OK : EXIT_FAILED;
+  return succeeded ? EXIT_OK : EXIT_FAILED;
+}
+
+/** The cycles that served a rerun's earlier parts (one per export), oldest first. */
+async function earlierPartsOf(conn: Connected, source: string, requestId: string, last: CycleSummary): Promise<CycleSummary[]> {
+  const status = await sourceStatus(conn, source);
+  return (status?.recentCycles ?? []).filter((c) => c.requestIds.includes(requestId) && c.cycleId !== last.cycleId).reverse();
 }
 
 function printCycleTables(io: CliIO, result: CycleResult): void {

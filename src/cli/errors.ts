@@ -4,6 +4,7 @@
  */
 import { CommanderError } from 'commander';
 import { ConfigError } from '../errors';
+import { redactSecrets } from '../redact';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -35,9 +36,10 @@ export function exitCodeOf(err: unknown): number {
 }
 
 export function errorText(err: unknown): string {
-  if (err instanceof ConfigError || err instanceof UsageError || err instanceof RuntimeFailure) return `error: ${err.message}`;
-  if (err instanceof Error) return `error: ${withCauses(err)}`;
-  return `error: ${String(err)}`;
+  // A driver or SDK error may quote a connection string: what is printed carries no credential.
+  if (err instanceof ConfigError || err instanceof UsageError || err instanceof RuntimeFailure) return `error: ${redactSecrets(err.message)}`;
+  if (err instanceof Error) return `error: ${redactSecrets(withCauses(err))}`;
+  return `error: ${redactSecrets(String(err))}`;
 }
 
 /** A library error's message followed by its causes' ("Failed to query Workflow: 4 DEADLINE_EXCEEDED: ..."). */

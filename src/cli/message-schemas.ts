@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import type { CycleResult } from '../model';
 import type { TriggerInput } from '../workflows/trigger';
-import type { RerunAccepted, RerunRequest, SourceStatus, SourceWorkflowInput, SyncRequest } from '../workflows/messages';
+import type { RerunAccepted, RerunRequest, SourceStatus, SourceWorkflowInput, SyncAccepted, SyncRequest } from '../workflows/messages';
 
 const tableName = z.string().describe('A source table as `schema.table`');
 
@@ -22,10 +22,22 @@ export const rerunRequest = z
   .object({
     tables: z.union([z.array(tableName).min(1), z.literal('failed')]).describe('Tables to load again from the last export, or "failed" for every table whose last load failed'),
     approveDeletes: z.boolean().optional().describe('Let these loads delete more than the safety limit (after a mass delete in the source)'),
+    allowOlderExport: z
+      .boolean()
+      .optional()
+      .describe('Let these loads write an export older than the one a lake table holds (a load of an older export is refused otherwise)'),
     requestId: z.string().optional(),
     requestedBy: z.string().optional(),
   })
   .meta({ id: 'RerunRequest', description: 'Payload of the `requestRerun` signal and of the `rerun` update: reuse the last export, load only these tables' });
+
+export const syncAccepted = z
+  .object({
+    requestId: z.string(),
+    tables: z.array(tableName).optional().describe('Absent for every table'),
+    queuedBehind: z.number().int().describe('Requests ahead of this one'),
+  })
+  .meta({ id: 'SyncAccepted', description: 'Result of the `sync` update' });
 
 export const rerunAccepted = z
   .object({
@@ -80,6 +92,10 @@ const cycleSummary = z
     counts: z.object({ committed: z.number().int(), failed: z.number().int(), skipped: z.number().int() }),
     startedAt: z.string(),
     finishedAt: z.string(),
+    part: z
+      .object({ index: z.number().int(), of: z.number().int() })
+      .optional()
+      .describe('A rerun whose tables come from several exports runs as consecutive cycles, one per export; its request is served once the last part is listed'),
   })
   .meta({ id: 'CycleSummary' });
 
@@ -99,8 +115,23 @@ const tableSummary = z
   .meta({ id: 'TableSummary' });
 
 const queuedRequest = z
-  .object({ kind: z.enum(['sync', 'rerun']), requestId: z.string(), tables: z.array(tableName).optional(), approveDeletes: z.boolean(), requestedBy: z.string().optional() })
+  .object({
+    kind: z.enum(['sync', 'rerun']),
+    requestId: z.string(),
+    tables: z.array(tableName).optional(),
+    approveDeletes: z.boolean(),
+    allowOlderExport: z.boolean().optional(),
+    requestedBy: z.string().optional(),
+  })
   .meta({ id: 'QueuedRequest' });
+
+const ignoredRequest = z
+  .object({ kind: z.enum(['sync', 'rerun']), requestId: z.string().optional(), requestedBy: z.string().optional(), reason: z.string(), at: z.string() })
+  .meta({ id: 'IgnoredRequest', description: 'A request the workflow could not serve and dropped (a signal cannot be refused)' });
+
+const droppedTable = z
+  .object({ table: tableName, cycleId: z.string(), exportId: z.string().describe('The export it was missing from'), at: z.string(), note: z.string() })
+  .meta({ id: 'DroppedTable', description: 'A table no longer in the source: it left the failed and the known tables (its lake table and watermark stay)' });
 
 export const sourceStatus = z
   .object({
@@ -112,12 +143,17 @@ export const sourceStatus = z
     queue: z.array(queuedRequest),
     lastCycle: cycleSummary.extend({ tables: z.array(tableSummary) }).optional(),
     recentCycles: z.array(cycleSummary).describe('Newest first; find your requestId here to know your request was served'),
-    failed: z.record(tableName, z.object({ cycleId: z.string(), phase: z.string(), message: z.string() })),
+    failed: z.record(
+      tableName,
+      z.object({ cycleId: z.string(), phase: z.string(), message: z.string(), exportId: z.string().optional().describe('The export it failed on; a rerun loads it from there') }),
+    ),
     ledger: z.record(tableName, watermark),
     lastExport: z
       .object({ cycleId: z.string(), snapshot: snapshotRef, export: exportRef })
       .optional()
-      .describe('The snapshot and export a rerun would reuse'),
+      .describe('The newest snapshot and export; a rerun reuses it for tables without an export of their own'),
+    ignoredRequests: z.array(ignoredRequest).describe('Newest first, the last 20'),
+    droppedTables: z.array(droppedTable).describe('Newest first, the last 50'),
   })
   .meta({ id: 'SourceStatus', description: 'Result of the `status` query' });
 
@@ -185,11 +221,12 @@ const mirrorsMatch: [
   Same<z.infer<typeof syncRequest>, SyncRequest>,
   Same<z.infer<typeof rerunRequest>, RerunRequest>,
   Same<z.infer<typeof rerunAccepted>, RerunAccepted>,
+  Same<z.infer<typeof syncAccepted>, SyncAccepted>,
   Same<z.infer<typeof sourceWorkflowInput>, Omit<SourceWorkflowInput, 'state'>>,
   Same<z.infer<typeof sourceStatus>, SourceStatus>,
   Same<z.infer<typeof triggerInput>, TriggerInput>,
   Same<z.infer<typeof cycleResult>, CycleResult>,
-] = [true, true, true, true, true, true, true];
+] = [true, true, true, true, true, true, true, true];
 void mirrorsMatch;
 
 /** The documented messages: name -> payload schema ids. */
@@ -200,8 +237,8 @@ export const MESSAGES = {
     cycleWorkflow: { id: 'lakesync/<source>/cycle-<cycleId>', result: 'CycleResult' },
   },
   signals: { requestSync: 'SyncRequest', requestRerun: 'RerunRequest' },
-  updates: { rerun: { input: 'RerunRequest', result: 'RerunAccepted' } },
+  updates: { sync: { input: 'SyncRequest', result: 'SyncAccepted' }, rerun: { input: 'RerunRequest', result: 'RerunAccepted' } },
   queries: { status: { result: 'SourceStatus' } },
 } as const;
 
-export const MESSAGE_SCHEMAS = { sourceWorkflowInput, syncRequest, rerunRequest, rerunAccepted, sourceStatus, triggerInput, cycleResult };
+export const MESSAGE_SCHEMAS = { sourceWorkflowInput, syncRequest, syncAccepted, rerunRequest, rerunAccepted, sourceStatus, triggerInput, cycleResult };

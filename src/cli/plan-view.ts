@@ -25,6 +25,8 @@ export interface PlanRow {
   keyFrom: KeySource;
   cursorColumn?: string;
   cursorMode?: CursorMode;
+  /** How far below the lake's max(cursor) a load reads again; absent: the job's default for the column type. */
+  cursorLookback?: string;
   /** The include/exclude rule that decided, when the table is not loaded because of it. */
   excludedBy?: string;
   error?: string;
@@ -69,7 +71,7 @@ export async function buildPlan(inputs: PlanInputs): Promise<PlanReport> {
       why,
       primaryKey: e.primaryKey,
       keyFrom: e.keySource,
-      ...(e.cursor ? { cursorColumn: e.cursor.column, cursorMode: e.cursor.mode } : {}),
+      ...(e.cursor ? { cursorColumn: e.cursor.column, cursorMode: e.cursor.mode, ...(e.cursor.lookback ? { cursorLookback: e.cursor.lookback } : {}) } : {}),
     };
   });
   for (const n of planned.notLoaded) {

@@ -49,6 +49,17 @@ export function statusReport(view: StatusView, links: StatusLinks): string[] {
     lines.push('', `failed tables (rerun with "lakesync rerun ${view.source} --failed"):`);
     for (const [table, f] of failed) lines.push(`  ${table}  [${f.phase}] ${f.message}`);
   }
+  // Absent in the status of source workflows started by earlier versions.
+  const dropped = view.status?.droppedTables ?? [];
+  if (dropped.length > 0) {
+    lines.push('', 'tables no longer exported:');
+    for (const d of dropped) lines.push(`  ${d.table}  ${d.note} (cycle ${d.cycleId}, ${d.at})`);
+  }
+  const ignored = view.status?.ignoredRequests ?? [];
+  if (ignored.length > 0) {
+    lines.push('', 'ignored requests (newest first):');
+    for (const r of ignored.slice(0, 5)) lines.push(`  ${r.at} ${r.kind} ${r.requestId ?? '(no id)'}${r.requestedBy ? ` by ${r.requestedBy}` : ''}: ${r.reason}`);
+  }
   const queue = view.status?.queue ?? [];
   if (queue.length > 0) {
     lines.push('', 'queued:');

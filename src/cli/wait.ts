@@ -20,8 +20,9 @@ export async function waitForRequest(conn: Connected, source: string, requestId:
     const status = await sourceStatus(conn, source);
     if (!status) throw new RuntimeFailure(`the source workflow of ${source} stopped before request ${requestId} was served`);
     options.onStatus?.(status);
+    // A rerun split by export is served by its last part.
     const served = status.recentCycles.find((c) => c.requestIds.includes(requestId));
-    if (served) return served;
+    if (served && (!served.part || served.part.index === served.part.of)) return served;
     await delay(pollMs);
   }
 }

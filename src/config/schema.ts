@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { LAKE_NAME } from '../names';
+import { lookbackProblem } from '../lookback';
 const LAKE_NAME_FIX = 'use 1-255 lowercase letters, digits or underscores, starting with a letter or digit (S3 Tables rule)';
 const SOURCE_NAME = /^[a-z][a-z0-9-]{0,62}$/;
 const TABLE_KEY = /^[^.\s]+\.[^.]+$/;
@@ -25,10 +26,22 @@ const tableSettings = z
       .object({
         column: z.string().min(1, 'name the cursor column, e.g. updated_at'),
         mode: z.enum(['upsert', 'append'], { message: 'must be upsert or append' }).optional().describe('upsert by key (default when a key is known) or append'),
+        lookback: z
+          .union([z.number(), z.string()], { message: 'must be a duration such as "15m" or a number such as 1000' })
+          .superRefine((value, ctx) => {
+            const problem = lookbackProblem(value);
+            if (problem) ctx.addIssue({ code: 'custom', message: problem, input: value });
+          })
+          .optional()
+          .describe(
+            'How far below the lake\'s max(cursor) each load reads again, so rows committed late with an older cursor arrive ' +
+              '(rows the lake already holds are skipped). A duration for date/timestamp cursors ("15m", "2h", "1d"; default "1h"), ' +
+              'a number of cursor units for numeric ones (default 0: rows that tie with the max).',
+          ),
       })
       .strict()
       .optional()
-      .describe('Incremental loads: only rows whose cursor column is greater than the lake table\'s maximum.'),
+      .describe('Incremental loads: each load reads the rows whose cursor is at or above the lake table\'s max(cursor) minus the lookback, and adds those the lake does not hold yet.'),
     action: z
       .enum(['merge', 'replace', 'incremental'], { message: 'must be merge, replace or incremental' })
       .optional()
@@ -63,7 +76,7 @@ const retry = z
 
 const timeouts = z
   .object({
-    loadHours: z.number().positive('must be positive').max(48, 'must be at most 48 (Glue job timeout)').default(12).describe('Longest a single table load may run.'),
+    loadHours: z.number().positive('must be positive').max(48, 'must be at most 48 (Glue job timeout)').default(12).describe('Longest one attempt of a table load may run; the whole load is bounded by retry.maximumAttempts times this, plus the backoff.'),
     heartbeatSeconds: seconds(1, 3600).default(60).describe('A worker silent this long is presumed dead; its loads are re-attached elsewhere.'),
     pollInitialSeconds: seconds(1, 3600).default(30).describe('First pause between polls of a snapshot or export.'),
     pollMaximumSeconds: seconds(1, 3600).default(300).describe('Longest pause between polls of a snapshot or export.'),
@@ -233,6 +246,16 @@ export const sourceSchema = z
       })
       .strict()
       .default({ maxDeleteFraction: 0.5 }),
+    errors: z
+      .object({
+        showValues: z
+          .boolean()
+          .default(false)
+          .describe('Quote example row values in cast and key errors; they then reach the workflow history, the logs and the CLI. Off by default.'),
+      })
+      .strict()
+      .default({ showValues: false })
+      .describe('What load errors may reveal of the source data.'),
     retry: retry
       .default({ initialIntervalSeconds: 5, maximumIntervalSeconds: 300, backoffCoefficient: 2, maximumAttempts: 5 })
       .describe('Backoff for transient errors; validation and access-denied errors are never retried.'),

@@ -11,6 +11,8 @@ import type {
   ExportStatus,
   GrantOutcome,
   GrantRequest,
+  LakeCommit,
+  LiveLoadRun,
   LoadRequest,
   LoadResult,
   LoadRunStatus,
@@ -20,9 +22,11 @@ import type {
   VerifyRequest,
 } from '../model';
 import type { ExportRequest, Ports, SnapshotRequest } from '../ports';
+import { type LakeRowCounts, rowCountCheck, unknownSnapshot } from '../verify-rows';
 import { FakeStateStore, type FakeRun, type FakeState } from './state';
 
-export type FakePhase = 'snapshot' | 'export' | 'discover' | 'load' | 'grant' | 'verify';
+/** `load` fails a run (its result JSON); `poll` fails reading a run's state (GetJobRun). */
+export type FakePhase = 'snapshot' | 'export' | 'discover' | 'load' | 'poll' | 'grant' | 'verify';
 
 export interface FakeFailure {
   /** `schema.table`, or `*` for every table (and for snapshot/export). */
@@ -32,6 +36,8 @@ export interface FakeFailure {
   times: number | 'always';
   retryable: boolean;
   message?: string;
+  /** Instead of failing, the call hangs this long: a worker that stops heartbeating, as one being restarted does. */
+  stallMs?: number;
 }
 
 export interface FakeOptions {
@@ -40,11 +46,21 @@ export interface FakeOptions {
   latencyMs?: number;
   /** How long every other call takes. */
   callLatencyMs?: number;
+  /** How long a stopped run takes to end (Glue's STOPPING); 0 by default. */
+  stopLatencyMs?: number;
   failures?: FakeFailure[];
   alreadyExists?: ('snapshot' | 'export')[];
   /** Keep the state in a file here so it survives the worker process. */
   stateDir?: string;
   rowsPerTable?: number;
+  /** Loads that commit and report a row count other than the export's (a job that loses rows). */
+  wrongCounts?: FakeWrongCount[];
+}
+
+/** The run of `table` leaves `rowCountAfter` rows in the lake and reports that figure as its count. */
+export interface FakeWrongCount {
+  table: string;
+  rowCountAfter: number;
 }
 
 export function fakeTableNames(tables: string[] | number): string[] {
@@ -70,8 +86,18 @@ export class FakeBackend {
     this.options = { ...this.options, failures };
   }
 
+  /** Changes the loads that report a wrong row count (tests). */
+  setWrongCounts(wrongCounts: FakeWrongCount[]): void {
+    this.options = { ...this.options, wrongCounts };
+  }
+
   count(key: string): number {
     return this.state.counters[key] ?? 0;
+  }
+
+  /** The most runs that were ever live at once on this lake table (`namespace.table`). */
+  maxConcurrentRuns(lakeTable: string): number {
+    return this.count(`load.maxConcurrent:${lakeTable}`);
   }
 
   ports(): Ports {
@@ -83,23 +109,28 @@ export class FakeBackend {
       export: {
         startExport: (req) => this.call('export.start', () => this.startExport(req)),
         describeExport: (id) => this.call('export.describe', () => this.describeExport(id)),
+        // The fake knows its tables as a catalog would; its exports still list every table.
+        listSourceTables: () => this.call('export.tables', async () => [...this.tables]),
       },
       discover: {
         discover: (ref) => this.call('discover', () => this.discover(ref)),
         exportAvailable: (ref) => this.call('discover.available', async () => ref.exportId in this.state.exports),
+        exportRowCount: (ref, table) => this.call('discover.rows', async () => this.exportRowCount(ref, table)),
         listTables: async () => [...this.tables],
       },
       lake: {
         ensureNamespace: (ns) => this.call('lake.namespace', async () => void ns),
         tableExists: (ns, table) => this.call('lake.exists', async () => `${ns}.${table}` in this.state.lake),
+        lastCommit: (ns, table) => this.call('lake.lastCommit', async () => this.state.lake[`${ns}.${table}`]?.lastCommit),
       },
       load: {
         pollPolicy: { initialMs: 50, maxMs: 500 },
         resultLocation: (req) => `fake://results/${req.cycleId}/${req.plan.table}.json`,
         startLoad: (req) => this.call(`load.start`, () => this.startLoad(req)),
         findRunByToken: (req) => this.call('load.find', async () => this.latestRun(req.runToken)?.runId),
-        getRun: (runId) => this.call('load.get', async () => this.runStatus(runId)),
-        stopRun: (runId) => this.call('load.stop', async () => void this.store.update((s) => delete s.runs[runId])),
+        liveRuns: (namespace, lakeTable) => this.call('load.live', async () => this.liveRuns(`${namespace}.${lakeTable}`)),
+        getRun: (runId) => this.call('load.get', () => this.pollRun(runId)),
+        stopRun: (runId) => this.call('load.stop', async () => this.stopRun(runId)),
         readResult: (location) => this.call('load.result', async () => this.result(location)),
       },
       grant: { grant: (req) => this.call('grant', () => this.grant(req)) },
@@ -107,6 +138,7 @@ export class FakeBackend {
       manifests: {
         put: (key, value) => this.call('manifest.put', async () => this.store.update((s) => ((s.manifests[key] = value), `fake://manifests/${key}`))),
         get: <T>(ref: string) => this.call('manifest.get', async () => this.manifest<T>(ref)),
+        ref: (key) => `fake://manifests/${key}`,
       },
     };
   }
@@ -178,25 +210,77 @@ export class FakeBackend {
 
   private async startLoad(req: LoadRequest): Promise<{ runId: string }> {
     const table = req.plan.table;
+    const lakeTable = `${req.namespace}.${req.plan.lakeTable}`;
+    const now = Date.now();
     this.store.update((s) => (s.counters[`load.start:${table}`] = (s.counters[`load.start:${table}`] ?? 0) + 1));
     const rule = this.injected('load', table);
+    const older = this.olderExport(req, lakeTable);
     const seq = this.store.update((s) => s.nextId++);
     const run: FakeRun = {
       runId: `jr_${seq}`,
       seq,
       runToken: req.runToken,
       table,
-      lakeTable: `${req.namespace}.${req.plan.lakeTable}`,
+      lakeTable,
       cycleId: req.cycleId,
-      startedAtMs: Date.now(),
+      startedAtMs: now,
       durationMs: this.options.latencyMs ?? 0,
       request: req,
       ...(rule
         ? { failWith: { class: rule.retryable ? 'InternalError' : 'SchemaConflict', message: rule.message ?? `injected load failure for ${table}`, retryable: rule.retryable } }
-        : {}),
+        : older
+          ? { failWith: older }
+          : {}),
     };
-    this.store.update((s) => (s.runs[run.runId] = run));
+    this.store.update((s) => {
+      s.runs[run.runId] = run;
+      // Runs end on their own clock, so the most overlap is always reached when a run starts.
+      const live = Object.values(s.runs).filter((r) => r.lakeTable === lakeTable && this.endsAt(r) > now).length;
+      const key = `load.maxConcurrent:${lakeTable}`;
+      s.counters[key] = Math.max(s.counters[key] ?? 0, live);
+    });
     return { runId: run.runId };
+  }
+
+  /** The job's refusal of an export older than the lake table's last commit (glue/lakesync_glue/lineage.py). */
+  private olderExport(req: LoadRequest, lakeTable: string): FakeRun['failWith'] {
+    const last = this.state.lake[lakeTable]?.lastCommit;
+    if (!last?.snapshotTime || req.plan.allowOlderExport || Date.parse(last.snapshotTime) <= Date.parse(req.snapshotTime)) return undefined;
+    const message =
+      `table fake.${req.plan.table}: lake table ${lakeTable} holds export ${last.exportId ?? '(unknown)'} (snapshot time ${last.snapshotTime}), newer than this load's ` +
+      `export ${req.exportId} (snapshot time ${req.snapshotTime}); loading it would move the table back in time, so nothing was written. ` +
+      `If that is intended (e.g. to undo a bad load), run: lakesync rerun ${req.source} --tables ${req.plan.table} --allow-older-export`;
+    return { class: 'OlderExport', message, retryable: false };
+  }
+
+  /** When a run ends: at its duration, or once a stop asked for has taken effect. */
+  private endsAt(run: FakeRun): number {
+    const done = run.startedAtMs + run.durationMs;
+    return run.stopRequestedAtMs === undefined ? done : Math.min(done, run.stopRequestedAtMs + (this.options.stopLatencyMs ?? 0));
+  }
+
+  private liveRuns(lakeTable: string): LiveLoadRun[] {
+    const now = Date.now();
+    return Object.values(this.state.runs)
+      .filter((r) => r.lakeTable === lakeTable && this.endsAt(r) > now)
+      .sort((a, b) => a.seq - b.seq)
+      .map((r) => ({ runId: r.runId, runToken: r.runToken, detail: r.stopRequestedAtMs === undefined ? 'RUNNING' : 'STOPPING', startedAt: new Date(r.startedAtMs).toISOString() }));
+  }
+
+  private stopRun(runId: string): void {
+    const run = this.state.runs[runId];
+    if (!run || run.stopRequestedAtMs !== undefined || this.endsAt(run) <= Date.now()) return;
+    this.store.update((s) => (s.runs[runId]!.stopRequestedAtMs = Date.now()));
+  }
+
+  private async pollRun(runId: string): Promise<LoadRunStatus> {
+    const table = this.state.runs[runId]?.table;
+    if (table) {
+      const rule = this.injected('poll', table);
+      if (rule?.stallMs) await delay(rule.stallMs);
+      else if (rule) throw new PortError(rule.retryable ? 'transient' : 'failed', 'FakeFailure', rule.message ?? `injected poll failure for ${table}`);
+    }
+    return this.runStatus(runId);
   }
 
   private latestRun(runToken: string): FakeRun | undefined {
@@ -208,7 +292,10 @@ export class FakeBackend {
   private runStatus(runId: string): LoadRunStatus {
     const run = this.state.runs[runId];
     if (!run) throw new PortError('not-found', 'EntityNotFoundException', `load run ${runId} not found`);
-    if (Date.now() - run.startedAtMs < run.durationMs) return { runId, state: 'running', detail: 'RUNNING' };
+    const now = Date.now();
+    const stopped = run.stopRequestedAtMs !== undefined && this.endsAt(run) < run.startedAtMs + run.durationMs;
+    if (now < this.endsAt(run)) return { runId, state: 'running', detail: stopped ? 'STOPPING' : 'RUNNING' };
+    if (stopped) return { runId, state: 'failed', detail: 'STOPPED', errorMessage: `run ${runId} was stopped` };
     if (run.failWith) return { runId, state: 'failed', detail: 'FAILED', errorMessage: run.failWith.message };
     this.commit(run);
     return { runId, state: 'succeeded', detail: 'SUCCEEDED', executionSeconds: run.durationMs / 1000 };
@@ -222,7 +309,20 @@ export class FakeBackend {
       s.counters[key] = 1;
       s.counters[`load.commit:${run.table}`] = (s.counters[`load.commit:${run.table}`] ?? 0) + 1;
       const prev = s.lake[run.lakeTable];
-      s.lake[run.lakeTable] = { rows: this.options.rowsPerTable ?? 100, snapshot: (prev?.snapshot ?? 0) + 1 };
+      const wrong = this.options.wrongCounts?.find((w) => w.table === run.table);
+      const rows = wrong?.rowCountAfter ?? this.options.rowsPerTable ?? 100;
+      const snapshot = (prev?.snapshot ?? 0) + 1;
+      const { request } = run;
+      // Every commit records its lineage in the snapshot summary, as the job does.
+      const lastCommit: LakeCommit = {
+        icebergSnapshotId: String(snapshot),
+        committedAt: new Date().toISOString(),
+        source: request.source,
+        exportId: request.exportId,
+        snapshotTime: request.snapshotTime,
+        cycleId: request.cycleId,
+      };
+      s.lake[run.lakeTable] = { rows, snapshot, rowsAt: { ...prev?.rowsAt, [snapshot]: rows }, lastCommit };
     });
   }
 
@@ -232,7 +332,8 @@ export class FakeBackend {
     const run = Object.values(this.state.runs)
       .filter((r) => r.cycleId === match[1] && r.table === match[2])
       .sort((a, b) => b.seq - a.seq)[0];
-    if (!run || Date.now() - run.startedAtMs < run.durationMs) return undefined;
+    // A run stopped before it finished writes no result.
+    if (!run || Date.now() < this.endsAt(run) || this.endsAt(run) < run.startedAtMs + run.durationMs) return undefined;
     const lake = this.state.lake[run.lakeTable];
     const now = new Date().toISOString();
     return {
@@ -265,11 +366,27 @@ export class FakeBackend {
     return { granted: req.lakeTables.length * req.principals.length, alreadyGranted: 0 };
   }
 
+  /** Every table of an export the fake knows holds `rowsPerTable` rows. */
+  private exportRowCount(ref: ExportRef, table: string): number {
+    if (!(ref.exportId in this.state.exports)) throw new PortError('not-found', 'ExportNotFound', `export ${ref.exportId} has no files`);
+    return this.tables.includes(table) ? (this.options.rowsPerTable ?? 100) : 0;
+  }
+
   private async verify(req: VerifyRequest): Promise<VerifyOutcome> {
     this.failIfInjected('verify', req.table);
-    const actual = this.state.lake[`${req.namespace}.${req.lakeTable}`]?.rows ?? 0;
-    const passed = actual === req.expectedRowCount;
-    return { passed, checks: [{ name: 'row count', expected: String(req.expectedRowCount), actual: String(actual), passed }] };
+    const lake = this.state.lake[`${req.namespace}.${req.lakeTable}`];
+    const subject = `${req.table} (${req.namespace}.${req.lakeTable})`;
+    const counts: LakeRowCounts = {
+      countAt: async (snapshotId) => {
+        if (snapshotId === null) return lake?.rows ?? 0;
+        const rows = lake?.rowsAt?.[snapshotId] ?? (lake && String(lake.snapshot) === snapshotId ? lake.rows : undefined);
+        if (rows === undefined) throw unknownSnapshot(snapshotId, subject);
+        return rows;
+      },
+      parentOf: async (snapshotId) => (Number(snapshotId) > 1 ? String(Number(snapshotId) - 1) : null),
+    };
+    const check = await rowCountCheck(req.rowCount, req.snapshotId, counts);
+    return { passed: check.passed, checks: [check] };
   }
 
   private tableOfLake(lakeTable: string): string {

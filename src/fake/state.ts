@@ -1,7 +1,7 @@
 /** The fake backend's state: in memory, or in a JSON file so it outlives a killed worker. */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { LoadRequest } from '../model';
+import type { LakeCommit, LoadRequest } from '../model';
 
 export interface FakeRun {
   runId: string;
@@ -15,6 +15,8 @@ export interface FakeRun {
   durationMs: number;
   /** The result error the run ends with, when it is made to fail. */
   failWith?: { class: string; message: string; retryable: boolean };
+  /** When a stop was asked for; the run ends `stopLatencyMs` later (Glue's STOPPING), unless it ended first. */
+  stopRequestedAtMs?: number;
   request: LoadRequest;
 }
 
@@ -23,7 +25,8 @@ export interface FakeState {
   snapshots: Record<string, { createdAt: string }>;
   exports: Record<string, { location: string; snapshotId: string }>;
   runs: Record<string, FakeRun>;
-  lake: Record<string, { rows: number; snapshot: number }>;
+  /** Per lake table: its rows and snapshot now, and its rows at each snapshot (snapshot n's parent is n - 1). */
+  lake: Record<string, { rows: number; snapshot: number; rowsAt?: Record<string, number>; lastCommit?: LakeCommit }>;
   manifests: Record<string, unknown>;
   nextId: number;
 }

@@ -4,6 +4,7 @@
  * Primary keys come from the catalog record the export took at its snapshot.
  */
 import { existsSync, readdirSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   type ExportInfoDocument,
@@ -13,9 +14,10 @@ import {
   readExportListing,
   type TablesInfoDocument,
 } from '../export-listing';
-import type { DiscoveredExport, ExportRef } from '../model';
+import { footerRowCount, isDataFile, sumRows } from '../export-rows';
+import type { DiscoveredExport, ExportRef, TableName } from '../model';
 import type { DiscoverPort } from '../ports';
-import { exportInfoFile } from './export/layout';
+import { exportInfoFile, tableDataDir } from './export/layout';
 import { readJsonIfExists } from './files';
 import type { WorkDirLayout } from './paths';
 
@@ -30,6 +32,17 @@ export function createDiscoverPort(layout: WorkDirLayout, database: string): Dis
   return {
     async exportAvailable(ref: ExportRef) {
       return existsSync(exportInfoFile(ref.location, ref.exportId));
+    },
+
+    async exportRowCount(ref: ExportRef, table: TableName): Promise<number> {
+      // Without export_info the export is gone; without a folder the table has no part file.
+      if (!existsSync(exportInfoFile(ref.location, ref.exportId))) throw missingExportInfo(ref.exportId, ref.location);
+      const dir = tableDataDir(ref.location, database, table);
+      if (!existsSync(dir)) return 0;
+      const parts = readdirSync(dir, { recursive: true, withFileTypes: true })
+        .filter((entry) => entry.isFile() && isDataFile(entry.name))
+        .map((entry) => join(entry.parentPath, entry.name));
+      return sumRows(parts, partRowCount);
     },
 
     async discover(ref: ExportRef): Promise<DiscoveredExport> {
@@ -47,4 +60,20 @@ export function createDiscoverPort(layout: WorkDirLayout, database: string): Dis
 /** The source's primary keys on the tables the catalog record knows. */
 function withPrimaryKeys(found: DiscoveredExport, keys: Record<string, string[]>): DiscoveredExport {
   return { ...found, tables: found.tables.map((t) => (keys[t.table] ? { ...t, primaryKey: keys[t.table]! } : t)) };
+}
+
+/** The row count in one local part file's Parquet footer. */
+async function partRowCount(file: string): Promise<number> {
+  const handle = await open(file, 'r');
+  try {
+    const { size } = await handle.stat();
+    const read = async (offset: number, length: number) => {
+      const buffer = Buffer.alloc(length);
+      const { bytesRead } = await handle.read(buffer, 0, length, offset);
+      return buffer.subarray(0, bytesRead);
+    };
+    return await footerRowCount(read, size, file);
+  } finally {
+    await handle.close();
+  }
 }

@@ -6,26 +6,47 @@ import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { isValidLakeName } from '../names';
 import { PortError } from '../errors';
+import { LAKE_CATALOG } from '../job-args';
+import { LINEAGE_COLUMNS, LINEAGE_PROPERTIES, lakeCommitFromRow } from '../lineage';
 import type { LakePort } from '../ports';
 import type { WorkDirLayout } from './paths';
 import type { RunnerClient } from './runner/client';
 
-const READ_ONLY = /^(select|with|show|describe|desc|explain|values|table)\b/i;
+/** Leading keywords of statements that write or change the session: refused before Spark is asked. */
+const WRITES = /^(insert|delete|update|merge|drop|create|replace|alter|truncate|call|set|reset|use|cache|uncache|clear|refresh|add|load|msck|repair|analyze|grant|revoke)\b/i;
 
-/** The statement with leading comments and whitespace removed, for the read-only check. */
+/** The statement with leading comments and whitespace removed, as Spark reads them (block comments nest). */
 function leadingStatement(sql: string): string {
   let text = sql.trimStart();
   for (;;) {
-    if (text.startsWith('--')) text = text.slice(text.indexOf('\n') === -1 ? text.length : text.indexOf('\n') + 1).trimStart();
-    else if (text.startsWith('/*')) text = text.slice(text.indexOf('*/') === -1 ? text.length : text.indexOf('*/') + 2).trimStart();
-    else return text;
+    if (text.startsWith('--')) {
+      const end = text.search(/[\r\n]/);
+      text = end === -1 ? '' : text.slice(end + 1).trimStart();
+    } else if (text.startsWith('/*')) {
+      let depth = 1;
+      let i = 2;
+      while (i < text.length && depth > 0) {
+        const step = text.startsWith('/*', i) ? 1 : text.startsWith('*/', i) ? -1 : 0;
+        depth += step;
+        i += step === 0 ? 1 : 2;
+      }
+      text = text.slice(i).trimStart();
+    } else return text;
   }
 }
 
+/**
+ * A fast first guard: obvious writes are refused without starting Spark. The decision is the load
+ * runner's, where Spark's parser lets only reads run (glue/lakesync_glue/readonly.py).
+ */
 export function assertReadOnly(sql: string): void {
-  if (!READ_ONLY.test(leadingStatement(sql))) {
-    const first = leadingStatement(sql).split(/\s+/)[0] || '(empty)';
-    throw new PortError('validation', 'ReadOnlyQuery', `lake queries are read-only (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN): "${first}" statements change the lake; loads change it through sync`);
+  const write = WRITES.exec(leadingStatement(sql));
+  if (write) {
+    throw new PortError(
+      'validation',
+      'ReadOnlyQuery',
+      `lakesync query is read-only and does not run ${write[1]!.toUpperCase()} statements. It runs SELECT, WITH ... SELECT, VALUES, TABLE, SHOW, DESCRIBE and EXPLAIN of a query; the lake changes only through lakesync sync and rerun`,
+    );
   }
 }
 
@@ -37,6 +58,15 @@ function checkName(kind: string, name: string): void {
 export function lakeTableExists(layout: WorkDirLayout, namespace: string, table: string): boolean {
   const metadata = join(layout.warehouse, namespace, table, 'metadata');
   return existsSync(metadata) && readdirSync(metadata).some((f) => f.endsWith('.metadata.json'));
+}
+
+/** The newest commit of a lake table with its lineage, from Iceberg's `snapshots` metadata table. */
+export function lastCommitSql(namespace: string, table: string): string {
+  const lineage = (Object.keys(LINEAGE_PROPERTIES) as (keyof typeof LINEAGE_PROPERTIES)[])
+    .map((field) => `summary['${LINEAGE_PROPERTIES[field]}'] AS ${LINEAGE_COLUMNS[field]}`)
+    .join(', ');
+  const snapshots = [LAKE_CATALOG, namespace, table, 'snapshots'].map((part) => `\`${part}\``).join('.');
+  return `SELECT CAST(snapshot_id AS STRING) AS snapshot_id, committed_at, ${lineage} FROM ${snapshots} ORDER BY committed_at DESC LIMIT 1`;
 }
 
 export function createLakePort(layout: WorkDirLayout, runner: RunnerClient): LakePort {
@@ -52,6 +82,14 @@ export function createLakePort(layout: WorkDirLayout, runner: RunnerClient): Lak
       checkName('namespace', namespace);
       checkName('table', table);
       return lakeTableExists(layout, namespace, table);
+    },
+
+    async lastCommit(namespace, table) {
+      checkName('namespace', namespace);
+      checkName('table', table);
+      if (!lakeTableExists(layout, namespace, table)) return undefined;
+      const { rows } = await runner.call<{ rows: Record<string, unknown>[] }>('POST', '/sql', { sql: lastCommitSql(namespace, table) });
+      return rows[0] ? lakeCommitFromRow(rows[0], `lake table ${namespace}.${table}`) : undefined;
     },
 
     async query(sql) {

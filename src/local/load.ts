@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { PortError } from '../errors';
 import { loadJobArguments } from '../job-args';
-import type { LoadResult, LoadRunStatus } from '../model';
+import type { LiveLoadRun, LoadResult, LoadRunStatus } from '../model';
 import type { LoadPort } from '../ports';
 import { KeyedMutex, processAlive, readJsonIfExists, writeJsonAtomic } from './files';
 import { resultFile, type WorkDirLayout } from './paths';
@@ -37,6 +37,8 @@ export interface RunRecord {
   /** How often the run was started again after its runner died. */
   restarts?: number;
 }
+
+const LIVE_STATES: ReadonlySet<RunRecord['state']> = new Set(['pending', 'queued', 'running']);
 
 /** How often a run is started again after its runner died, before it fails. */
 export const MAX_RUN_RESTARTS = 2;
@@ -186,6 +188,21 @@ export function createLoadPort(layout: WorkDirLayout, runner: RunnerClient): Loa
 
     async findRunByToken(req) {
       return latestRun(req.runToken)?.runId;
+    },
+
+    async liveRuns(namespace, lakeTable) {
+      if (!existsSync(layout.runs)) return [];
+      const live: (LiveLoadRun & { queuedAt: string })[] = [];
+      for (const file of readdirSync(layout.runs)) {
+        if (!file.endsWith('.json')) continue;
+        const record = readRecord(file.slice(0, -'.json'.length));
+        if (!record?.args || record.args.namespace !== namespace || record.args.lake_table !== lakeTable) continue;
+        // A run whose runner is gone is not going: nothing runs it unless its own load restarts it.
+        if (!LIVE_STATES.has(record.state) || runnerGone(record)) continue;
+        const detail = status(record).detail;
+        live.push({ runId: record.runId, runToken: record.runToken, queuedAt: record.queuedAt, ...(detail ? { detail } : {}), ...(record.startedAt ? { startedAt: record.startedAt } : {}) });
+      }
+      return live.sort((a, b) => a.queuedAt.localeCompare(b.queuedAt)).map(({ queuedAt: _, ...run }) => run);
     },
 
     async getRun(runId) {

@@ -11,13 +11,18 @@ export function createManifestStore(dir: string): ManifestStore {
     const rel = relative(root, file);
     return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
   };
+  const fileOf = (key: string) => {
+    const file = resolve(join(root, key));
+    if (!inside(file)) throw new PortError('validation', 'InvalidManifestKey', `manifest key "${key}" leaves the manifests folder`);
+    return file;
+  };
   return {
     async put(key, value) {
-      const file = resolve(join(root, key));
-      if (!inside(file)) throw new PortError('validation', 'InvalidManifestKey', `manifest key "${key}" leaves the manifests folder`);
+      const file = fileOf(key);
       writeJsonAtomic(file, value);
       return pathToFileURL(file).href;
     },
+    ref: (key) => pathToFileURL(fileOf(key)).href,
     async get<T>(ref: string) {
       let file: string;
       try {

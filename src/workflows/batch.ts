@@ -2,13 +2,16 @@
  * A batch of tables of one cycle: load -> grant -> verify per table, with bounded concurrency.
  * Batches keep every history small when a cycle has thousands of tables.
  */
-import { proxyActivities, setHandler } from '@temporalio/workflow';
+import { type ActivityOptions, ActivityCancellationType, patched, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { CycleSettings, ExportRef, LoadItem, LoadResult, LoadSummary, TableOutcome } from '../model';
 import { nowIso } from './clock';
 import { tableError } from './errors';
 import { batchProgressQuery, type BatchTableProgress } from './messages';
 import { loadActivity, shortActivity } from './options';
+
+/** Patch: loads are cancelled with WAIT_CANCELLATION_COMPLETED (histories before it replay without). */
+const LOADS_STOP_ON_CANCEL = 'loads-stop-on-cancel';
 
 export interface BatchInput {
   source: string;
@@ -17,11 +20,18 @@ export interface BatchInput {
   items: LoadItem[];
   settings: CycleSettings;
   export: ExportRef;
+  /** When the export's snapshot was taken (ISO-8601): with the export id, the lineage of each commit. */
+  snapshotTime: string;
 }
 
 export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcome[]> {
   const { settings } = input;
-  const loadOptions = loadActivity(settings);
+  const loadOptions: ActivityOptions = {
+    ...loadActivity(settings),
+    // A cancelled batch waits until each load has stopped its run: with the default (try cancel)
+    // the batch ends at once, and the load then only learns that its workflow is gone.
+    ...(patched(LOADS_STOP_ON_CANCEL) ? { cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED } : {}),
+  };
   const shortOptions = shortActivity(settings);
   const { loadTable } = proxyActivities<Activities>(loadOptions);
   const { grantTable, verifyTable } = proxyActivities<Activities>(shortOptions);
@@ -48,9 +58,12 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
           cycleId: input.cycleId,
           planRef: input.planRef,
           table: item.table,
+          exportId: input.export.exportId,
+          snapshotTime: input.snapshotTime,
           exportLocation: input.export.location,
           database: settings.database,
           namespace: settings.namespace,
+          maxFailures: settings.retry.maximumAttempts,
         }]),
       );
     } catch (err) {
@@ -68,7 +81,8 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
       mark(item.table, { state: 'verifying' });
       try {
         await verifyTable.executeWithOptions({ ...shortOptions, summary: `verify ${settings.namespace}.${item.lakeTable} (${load.rowCountAfter} rows)` }, [
-          { source: input.source, table: item.table, lakeTable: item.lakeTable, load },
+          // The export, so verification counts the rows of its files instead of taking the job's count.
+          { source: input.source, table: item.table, lakeTable: item.lakeTable, action: item.action, export: input.export, load },
         ]);
       } catch (err) {
         return fail('verify', err, load);

@@ -3,8 +3,9 @@
  * A cycle-level failure (snapshot, export, discover) ends the cycle `failed`; a table's failure
  * is that table's outcome only. A rerun reuses the previous cycle's snapshot and export.
  */
-import { executeChild, proxyActivities, setHandler, sleep, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { executeChild, patched, proxyActivities, setHandler, sleep, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import type { ExportScopeSummary } from '../activities/cycle';
 import { batchWorkflowId, exportIdFor, snapshotIdFor } from '../ids';
 import type { CycleResult, CycleSettings, CycleStatus, ExportRef, LoadItem, SnapshotRef, TableName, TableOutcome } from '../model';
 import { tableBatchWorkflow } from './batch';
@@ -21,6 +22,11 @@ export interface CycleInput {
   /** Only these tables; every included table when absent. */
   tables?: TableName[];
   approveDeletes: boolean;
+  /**
+   * Load even when a lake table holds a newer export than this cycle's (rerun --allow-older-export).
+   * Optional only so that cycles started before it existed replay; absent means false.
+   */
+  allowOlderExport?: boolean;
   /** The snapshot and export a rerun reuses. */
   reuse?: ReusableExport;
 }
@@ -42,6 +48,7 @@ export async function cycleWorkflow(input: CycleInput): Promise<CycleResult> {
   if (settings.searchAttributes) upsertSearchAttributes(cycleSearchAttributes(input.source, 'running', 0));
 
   const warnings: string[] = [];
+  let scope: ExportScopeSummary | undefined;
   let snapshot: SnapshotRef | undefined;
   let exported: ExportRef | undefined;
   const finish = (status: CycleStatus, tables: TableOutcome[], error?: { phase: string; message: string }): CycleResult => {
@@ -68,10 +75,17 @@ export async function cycleWorkflow(input: CycleInput): Promise<CycleResult> {
       exported = input.reuse.export;
     } else {
       if (input.reuse) warnings.push(`export ${input.reuse.export.exportId} is gone; taking a new snapshot and export`);
+      // What the export may take is decided before any snapshot: a refused scope leaves no side effect.
+      // Guarded so that cycles recorded before the scope existed replay.
+      if (patched('export-scope')) {
+        progress.phase = 'export';
+        scope = await acts.exportScope(input.source, input.cycleId, input.tables);
+        warnings.push(...scope.warnings);
+      }
       progress.phase = 'snapshot';
       snapshot = await takeSnapshot(input, settings, acts);
       progress.phase = 'export';
-      exported = await runExport(input, settings, snapshot, acts, (p) => (progress.exportPercent = p));
+      exported = await runExport(input, settings, snapshot, acts, (p) => (progress.exportPercent = p), scope);
     }
   } catch (err) {
     const phase = err instanceof CycleFailure ? err.phase : progress.phase;
@@ -85,7 +99,11 @@ export async function cycleWorkflow(input: CycleInput): Promise<CycleResult> {
     discovery = await acts.discoverTables(input.source, input.cycleId, exported);
     warnings.push(...discovery.warnings);
     progress.phase = 'plan';
-    plan = await acts.planCycle(input.source, input.cycleId, discovery, { ...(input.tables ? { requested: input.tables } : {}), approveDeletes: input.approveDeletes });
+    plan = await acts.planCycle(input.source, input.cycleId, discovery, {
+      ...(input.tables ? { requested: input.tables } : {}),
+      approveDeletes: input.approveDeletes,
+      allowOlderExport: input.allowOlderExport ?? false,
+    });
     if (plan.load.length > 0) await acts.prepareLake(input.source);
   } catch (err) {
     return finish('failed', [], { phase: progress.phase, message: errorMessage(err) });
@@ -109,14 +127,20 @@ export async function cycleWorkflow(input: CycleInput): Promise<CycleResult> {
     const entry = progress.batches[i]!;
     entry.state = 'running';
     const summary = `${input.source}: tables ${i * settings.batchSize + 1}-${i * settings.batchSize + items.length} of ${plan.load.length}`;
-    const outcomes = await runBatch(input, settings, plan.planRef, exported, items, entry.workflowId, summary);
+    const outcomes = await runBatch(input, settings, plan.planRef, exported, snapshot, items, entry.workflowId, summary);
     entry.state = 'done';
     loaded.push(...outcomes);
     progress.done += outcomes.filter((o) => o.status === 'committed').length;
     progress.failed += outcomes.filter((o) => o.status === 'failed').length;
   }
 
-  const tables = [...loaded, ...plan.notLoaded, ...skippedByExport];
+  const reported = [...loaded, ...plan.notLoaded, ...skippedByExport];
+  // Tables the scope left out of the export are outcomes too, not silence.
+  const listed = new Set(reported.map((t) => t.table));
+  const excluded: TableOutcome[] = (scope?.excluded ?? [])
+    .filter((e) => !listed.has(e.table))
+    .map((e) => ({ table: e.table, lakeTable: e.lakeTable, action: 'skip', status: 'skipped', reason: `excluded (${e.rule})` }));
+  const tables = [...reported, ...excluded];
   return finish(cycleStatus(tables), tables);
 }
 
@@ -125,6 +149,7 @@ async function runBatch(
   settings: CycleSettings,
   planRef: string,
   exported: ExportRef,
+  snapshot: SnapshotRef,
   items: LoadItem[],
   workflowId: string,
   staticSummary: string,
@@ -133,7 +158,7 @@ async function runBatch(
     return await executeChild(tableBatchWorkflow, {
       workflowId,
       staticSummary,
-      args: [{ source: input.source, cycleId: input.cycleId, planRef, items, settings, export: exported }],
+      args: [{ source: input.source, cycleId: input.cycleId, planRef, items, settings, export: exported, snapshotTime: snapshot.createdAt }],
     });
   } catch (err) {
     // The batch workflow itself failed (not a table): its tables are failed, the other batches go on.
@@ -160,12 +185,22 @@ async function takeSnapshot(input: CycleInput, settings: CycleSettings, acts: Cy
   return snap;
 }
 
-async function runExport(input: CycleInput, settings: CycleSettings, snapshot: SnapshotRef, acts: CycleActs, onProgress: (p: number) => void): Promise<ExportRef> {
+async function runExport(
+  input: CycleInput,
+  settings: CycleSettings,
+  snapshot: SnapshotRef,
+  acts: CycleActs,
+  onProgress: (p: number) => void,
+  scope: ExportScopeSummary | undefined,
+): Promise<ExportRef> {
+  // With a scope, ExportOnly is exactly its schemas and tables; without one (cycles recorded
+  // before it existed), the requested tables as before.
+  const only = scope ? (scope.wholeDatabase ? {} : { tables: scope.tables, schemas: scope.schemas }) : input.tables ? { tables: input.tables } : {};
   const ref = await acts.startExport({
     source: input.source,
     exportId: exportIdFor(input.source, input.cycleId),
     snapshot,
-    ...(input.tables ? { tables: input.tables } : {}),
+    ...only,
   });
   await pollUntil(settings, async () => {
     const status = await acts.exportStatus(input.source, ref.exportId);

@@ -1,20 +1,63 @@
 /**
- * The source workflow's bookkeeping: the request queue, rerun validation and the watermark
- * ledger. Plain functions over `SourceState`, so they are deterministic by construction and
- * testable without a Temporal server. They run inside the workflow sandbox: no Temporal
- * imports, no I/O, no clock and no randomness here.
+ * The source workflow's bookkeeping: the request queue, request validation, the watermark
+ * ledger, the failed tables and the exports they name. Plain functions over `SourceState`, so
+ * they are deterministic by construction and testable without a Temporal server. They run inside
+ * the workflow sandbox: no Temporal imports, no I/O, no clock and no randomness here (times are
+ * passed in).
  */
-import type { CycleResult, TableOutcome, Watermark } from '../model';
-import type { CycleSummary, QueuedRequest, RerunAccepted, RerunRequest, SourceState, SyncRequest, TableSummary } from './messages';
+import type { CycleResult, TableName, TableOutcome, Watermark } from '../model';
+import type {
+  CycleSummary,
+  IgnoredRequest,
+  QueuedRequest,
+  RerunAccepted,
+  RerunRequest,
+  ReusableExport,
+  SourceState,
+  SyncAccepted,
+  SyncRequest,
+  TableSummary,
+} from './messages';
 
 /** How many cycle summaries the status keeps, newest first. */
 const RECENT_CYCLES = 20;
+/** How many ignored requests and dropped tables the status keeps, newest first. */
+const IGNORED_REQUESTS = 20;
+const DROPPED_TABLES = 50;
 
 /** The requests one cycle serves: the first queued request merged with those it absorbed. */
 export type CoalescedRequest = QueuedRequest & { requestIds: string[] };
 
+/** What the ledger needs to know of the request a cycle served. */
+export interface CycleRecord {
+  kind: 'sync' | 'rerun';
+  requestIds: string[];
+  /** The tables the cycle was asked for; absent for every table. */
+  tables?: TableName[];
+  /** Which of the consecutive cycles of one rerun this is. */
+  part?: { index: number; of: number };
+}
+
+/** One cycle of a rerun: the tables whose own export is `reuse`. */
+export interface RerunPart {
+  reuse?: ReusableExport;
+  tables: TableName[];
+}
+
 export function initialState(): SourceState {
-  return { cycleCount: 0, ledger: {}, failed: {}, queue: [], recentCycles: [], knownTables: [], requestCounter: 0 };
+  return { cycleCount: 0, ledger: {}, failed: {}, queue: [], exports: {}, recentCycles: [], knownTables: [], requestCounter: 0, ignoredRequests: [], droppedTables: [] };
+}
+
+/**
+ * A state carried over by continue-as-new from an earlier version lacks the newer fields: fills
+ * them in, with its last export as the one known export.
+ */
+export function normalizeState(state: SourceState): SourceState {
+  const s = state as Partial<SourceState> & SourceState;
+  s.exports ??= state.lastExport ? { [state.lastExport.export.exportId]: state.lastExport } : {};
+  s.ignoredRequests ??= [];
+  s.droppedTables ??= [];
+  return s;
 }
 
 /** The caller's request id, or the next one of the source; the counter advances only when it is used. */
@@ -28,39 +71,72 @@ export function enqueueSync(state: SourceState, req: SyncRequest): QueuedRequest
     kind: 'sync',
     requestId: requestIdFor(state, req.requestId),
     approveDeletes: false,
-    ...(req.tables ? { tables: req.tables } : {}),
+    ...(req.tables ? { tables: [...new Set(req.tables)] } : {}),
     ...(req.requestedBy ? { requestedBy: req.requestedBy } : {}),
   };
   state.queue.push(queued);
   return queued;
 }
 
+/** Queues a sync that passed `syncProblem` (the `sync` update) and says where it stands. */
+export function acceptSync(state: SourceState, req: SyncRequest): SyncAccepted {
+  const queuedBehind = state.queue.length;
+  const queued = enqueueSync(state, req);
+  return { requestId: queued.requestId, ...(queued.tables ? { tables: queued.tables } : {}), queuedBehind };
+}
+
 /**
- * Queues a rerun that passed `rerunProblem`. "failed" names every table whose last load
- * failed, sorted, as of now: tables that fail later are not added to it.
+ * Why a sync cannot be accepted, or undefined when it can. Before the first export the source
+ * knows no table, so table names cannot be checked yet: the cycle reports the ones its export lacks.
+ */
+export function syncProblem(state: SourceState, req: SyncRequest): string | undefined {
+  if (req.tables === undefined) return undefined;
+  if (!Array.isArray(req.tables) || req.tables.length === 0) return 'name the tables to sync (schema.table), or leave tables out to sync every table';
+  if (state.knownTables.length === 0) return undefined;
+  return unknownTablesProblem(state, req.tables);
+}
+
+/**
+ * Queues a rerun that passed `rerunProblem`. "failed" names every table whose last load failed,
+ * sorted, as of now: tables that fail later are not added to it.
  */
 export function enqueueRerun(state: SourceState, req: RerunRequest): RerunAccepted {
   const tables = req.tables === 'failed' ? Object.keys(state.failed).sort() : [...new Set(req.tables)];
   const requestId = requestIdFor(state, req.requestId);
   const queuedBehind = state.queue.length;
-  state.queue.push({ kind: 'rerun', requestId, tables, approveDeletes: req.approveDeletes ?? false, ...(req.requestedBy ? { requestedBy: req.requestedBy } : {}) });
+  state.queue.push({
+    kind: 'rerun',
+    requestId,
+    tables,
+    approveDeletes: req.approveDeletes ?? false,
+    ...(req.allowOlderExport ? { allowOlderExport: true } : {}),
+    ...(req.requestedBy ? { requestedBy: req.requestedBy } : {}),
+  });
   return { requestId, tables, queuedBehind };
 }
 
 /**
  * Queues a rerun that arrived as a signal. A signal cannot be refused, so an invalid one is
- * dropped: returns why, or undefined once queued. Before the first export there is nothing to
- * reuse (e.g. signal-with-start on a new source), so a rerun of named tables becomes a sync of them.
+ * dropped and kept in `ignoredRequests` with the reason: returns why, or undefined once queued.
+ * Before the first export there is nothing to reuse (e.g. signal-with-start on a new source), so
+ * a rerun of named tables becomes a sync of them.
  */
-export function enqueueRerunSignal(state: SourceState, req: RerunRequest): string | undefined {
+export function enqueueRerunSignal(state: SourceState, req: RerunRequest, at: string): string | undefined {
   if (!state.lastExport && Array.isArray(req.tables) && req.tables.length > 0) {
     state.queue.push({ kind: 'sync', requestId: requestIdFor(state, req.requestId), approveDeletes: false, tables: [...new Set(req.tables)], requestedBy: req.requestedBy ?? 'rerun before any export' });
     return undefined;
   }
   const problem = rerunProblem(state, req);
-  if (problem) return problem;
+  if (problem) {
+    recordIgnored(state, { kind: 'rerun', ...(req.requestId ? { requestId: req.requestId } : {}), ...(req.requestedBy ? { requestedBy: req.requestedBy } : {}), reason: problem, at });
+    return problem;
+  }
   enqueueRerun(state, req);
   return undefined;
+}
+
+export function recordIgnored(state: SourceState, entry: IgnoredRequest): void {
+  state.ignoredRequests = [entry, ...state.ignoredRequests].slice(0, IGNORED_REQUESTS);
 }
 
 /** Why a rerun cannot be accepted, or undefined when it can. */
@@ -70,53 +146,135 @@ export function rerunProblem(state: SourceState, req: RerunRequest): string | un
     return Object.keys(state.failed).length === 0 ? 'no table has failed: nothing to rerun' : undefined;
   }
   if (!Array.isArray(req.tables) || req.tables.length === 0) return 'name the tables to rerun (schema.table), or "failed"';
+  return unknownTablesProblem(state, req.tables);
+}
+
+/** Names the requested tables the source does not have, and the ones it has. */
+function unknownTablesProblem(state: SourceState, tables: TableName[]): string | undefined {
   const known = new Set(state.knownTables);
-  const unknown = req.tables.filter((t) => !known.has(t));
-  if (unknown.length > 0) return `unknown table(s) ${unknown.join(', ')}: the source's tables are ${state.knownTables.slice(0, 20).join(', ')}${state.knownTables.length > 20 ? ', ...' : ''}`;
-  return undefined;
+  const missing = tables.filter((t) => !known.has(t));
+  if (missing.length === 0) return undefined;
+  const dropped = new Map(state.droppedTables.map((d) => [d.table, d]));
+  const unknown = missing.filter((t) => !dropped.has(t));
+  const problems = missing
+    .filter((t) => dropped.has(t))
+    .map((t) => `${t} is no longer exported (not in export ${dropped.get(t)!.exportId} of cycle ${dropped.get(t)!.cycleId}): gone from the source, or excluded`);
+  if (unknown.length > 0) {
+    const list = `${state.knownTables.slice(0, 20).join(', ')}${state.knownTables.length > 20 ? ', ...' : ''}`;
+    problems.unshift(`unknown table(s) ${unknown.join(', ')}: the source's tables are ${list}`);
+  }
+  return problems.join('; ');
 }
 
 /**
  * Takes the first queued request and every request right behind it of the same kind and
- * approval, merged into one: a sync of all tables absorbs table-limited syncs.
+ * approvals, merged into one: a sync of all tables absorbs table-limited syncs.
  */
 export function takeCoalesced(queue: QueuedRequest[]): CoalescedRequest {
   const first = queue.shift()!;
   const group = [first];
-  while (queue.length > 0 && queue[0]!.kind === first.kind && queue[0]!.approveDeletes === first.approveDeletes) group.push(queue.shift()!);
+  const sameAs = (r: QueuedRequest) => r.kind === first.kind && r.approveDeletes === first.approveDeletes && (r.allowOlderExport ?? false) === (first.allowOlderExport ?? false);
+  while (queue.length > 0 && sameAs(queue[0]!)) group.push(queue.shift()!);
   const allTables = group.some((r) => !r.tables);
   const tables = allTables ? undefined : [...new Set(group.flatMap((r) => r.tables ?? []))];
   return { ...first, ...(tables ? { tables } : { tables: undefined }), requestIds: group.map((r) => r.requestId) };
 }
 
 /**
- * Books a finished cycle: committed tables advance their watermark, failed ones keep it and
- * note the error, skipped ones change nothing; the export is kept for reruns when the cycle made one.
+ * Splits a rerun by the export each table comes from: its own (the newer of the export it failed
+ * on and the export it was last committed from), or the last export when the source knows none
+ * for it. A table is so never loaded from an export older than its last commit, nor from a later
+ * table-limited export that does not hold it. Parts run as consecutive cycles, oldest export first.
  */
-export function recordCycle(state: SourceState, result: CycleResult, workflowId: string, batch: Pick<CoalescedRequest, 'kind' | 'requestIds'>): void {
-  if (result.snapshot && result.export) state.lastExport = { cycleId: result.cycleId, snapshot: result.snapshot, export: result.export };
+export function rerunParts(state: SourceState, tables: TableName[]): RerunPart[] {
+  const parts = new Map<string, RerunPart>();
+  for (const table of tables) {
+    const reuse = ownExport(state, table) ?? state.lastExport;
+    const key = reuse?.export.exportId ?? '';
+    const part = parts.get(key) ?? { ...(reuse ? { reuse } : {}), tables: [] };
+    part.tables.push(table);
+    parts.set(key, part);
+  }
+  return [...parts.values()].sort((a, b) => snapshotTime(a.reuse) - snapshotTime(b.reuse));
+}
+
+function ownExport(state: SourceState, table: TableName): ReusableExport | undefined {
+  const candidates = [state.failed[table]?.exportId, state.ledger[table]?.exportId].flatMap((id) => (id && state.exports[id] ? [state.exports[id]!] : []));
+  return candidates.reduce<ReusableExport | undefined>((newest, e) => (!newest || snapshotTime(e) > snapshotTime(newest) ? e : newest), undefined);
+}
+
+function snapshotTime(e: ReusableExport | undefined): number {
+  const t = e ? Date.parse(e.snapshot.createdAt) : Number.NaN;
+  return Number.isNaN(t) ? 0 : t;
+}
+
+/** Plan wording of a table left out by the include/exclude rules (src/plan.ts). */
+const EXCLUDED = /^excluded\b/;
+
+export interface RecordOptions {
+  /**
+   * Keep the failed and known tables clean: excluded tables leave the failed list, names in no
+   * export never enter it, tables missing from a new export are dropped. Off only to replay
+   * histories recorded before (their later requests were decided on the uncleaned lists).
+   */
+  clean?: boolean;
+}
+
+/**
+ * Books a finished cycle: committed tables advance their watermark, failed ones keep it and note
+ * the error and the export they failed on, skipped ones change nothing unless excluded; tables no
+ * longer in the source are dropped with a note; the export is kept for reruns.
+ */
+export function recordCycle(state: SourceState, result: CycleResult, workflowId: string, cycle: CycleRecord, options: RecordOptions = {}): void {
+  const clean = options.clean ?? true;
+  const exportId = result.export?.exportId;
+  if (result.snapshot && result.export) {
+    const made: ReusableExport = { cycleId: result.cycleId, snapshot: result.snapshot, export: result.export };
+    state.exports[result.export.exportId] ??= made;
+    // A rerun reuses an older export: the last export stays the newest one.
+    if (!clean || !state.lastExport || snapshotTime(made) >= snapshotTime(state.lastExport)) state.lastExport = state.exports[result.export.exportId]!;
+  }
+
+  const notExported = (t: TableOutcome) => t.status === 'failed' && t.error?.type === 'TableNotExported';
+  const knownBefore = new Set(state.knownTables);
   const known = new Set(state.knownTables);
-  for (const t of result.tables) known.add(t.table);
-  state.knownTables = [...known].sort();
+  for (const t of result.tables) if (!clean || !notExported(t)) known.add(t.table);
 
   for (const t of result.tables) {
     if (t.status === 'committed' && t.load) {
       state.ledger[t.table] = watermark(result, t);
       delete state.failed[t.table];
     } else if (t.status === 'failed' && t.error) {
-      state.failed[t.table] = { cycleId: result.cycleId, phase: t.error.phase, message: t.error.message };
+      // A requested name that is in no export is not a table of the source.
+      if (clean && notExported(t) && !knownBefore.has(t.table)) continue;
+      state.failed[t.table] = { cycleId: result.cycleId, phase: t.error.phase, message: t.error.message, ...(exportId ? { exportId } : {}) };
       const previous = state.ledger[t.table];
       if (previous) state.ledger[t.table] = { ...previous, lastError: t.error.message };
+    } else if (clean && t.status === 'skipped' && EXCLUDED.test(t.reason ?? '')) {
+      delete state.failed[t.table];
     }
   }
+
+  if (clean) {
+    for (const d of droppedBy(result, cycle, knownBefore)) {
+      const failed = state.failed[d.table];
+      delete state.failed[d.table];
+      known.delete(d.table);
+      const note = `${d.note}: gone from the source, or excluded${failed ? `; it left the failed tables (last error: ${failed.message})` : ''}`;
+      state.droppedTables = [{ table: d.table, cycleId: result.cycleId, exportId: exportId!, at: result.finishedAt, note }, ...state.droppedTables.filter((x) => x.table !== d.table)].slice(0, DROPPED_TABLES);
+    }
+    state.droppedTables = state.droppedTables.filter((d) => !known.has(d.table));
+  }
+  pruneExports(state);
+  state.knownTables = [...known].sort();
 
   const summary: CycleSummary = {
     cycleId: result.cycleId,
     workflowId,
-    kind: batch.kind,
+    kind: cycle.kind,
     status: result.status,
-    requestIds: batch.requestIds,
-    ...(result.export ? { exportId: result.export.exportId } : {}),
+    requestIds: cycle.requestIds,
+    ...(exportId ? { exportId } : {}),
     ...(result.error ? { error: result.error } : {}),
     counts: {
       committed: result.tables.filter((t) => t.status === 'committed').length,
@@ -125,9 +283,37 @@ export function recordCycle(state: SourceState, result: CycleResult, workflowId:
     },
     startedAt: result.startedAt,
     finishedAt: result.finishedAt,
+    ...(cycle.part ? { part: cycle.part } : {}),
   };
   state.lastCycle = { ...summary, tables: result.tables.map(tableSummary) };
   state.recentCycles = [summary, ...state.recentCycles].slice(0, RECENT_CYCLES);
+}
+
+/**
+ * Known tables a new export shows to be gone: every table a sync of every table did not list
+ * (when it listed any), and every requested table a table-limited sync's export lacks. A rerun's
+ * export is an older one and proves nothing.
+ */
+function droppedBy(result: CycleResult, cycle: CycleRecord, known: Set<TableName>): { table: TableName; note: string }[] {
+  if (cycle.kind !== 'sync' || !result.export || result.error) return [];
+  const exportId = result.export.exportId;
+  if (cycle.tables === undefined) {
+    const listed = new Set(result.tables.map((t) => t.table));
+    if (listed.size === 0) return [];
+    return [...known].filter((t) => !listed.has(t)).map((table) => ({ table, note: `not in export ${exportId} of a sync of every table` }));
+  }
+  return result.tables
+    .filter((t) => known.has(t.table) && t.status === 'failed' && t.error?.type === 'TableNotExported')
+    .map((t) => ({ table: t.table, note: `not in export ${exportId} of a sync of it` }));
+}
+
+/** Keeps the exports a rerun may still reuse: the last one and those the ledger or the failed tables name. */
+function pruneExports(state: SourceState): void {
+  const used = new Set<string>();
+  if (state.lastExport) used.add(state.lastExport.export.exportId);
+  for (const w of Object.values(state.ledger)) used.add(w.exportId);
+  for (const f of Object.values(state.failed)) if (f.exportId) used.add(f.exportId);
+  for (const id of Object.keys(state.exports)) if (!used.has(id)) delete state.exports[id];
 }
 
 function watermark(result: CycleResult, t: TableOutcome): Watermark {

@@ -32,8 +32,19 @@ export interface RerunRequest {
   tables: TableName[] | 'failed';
   /** Let these loads delete more than the safety limit (after a mass delete in the source). */
   approveDeletes?: boolean;
+  /** Let these loads write an export older than the one a lake table holds (moving it back in time). */
+  allowOlderExport?: boolean;
   requestId?: string;
   requestedBy?: string;
+}
+
+/** Answer of the `sync` update. */
+export interface SyncAccepted {
+  requestId: string;
+  /** The tables to sync, without duplicates; absent for every table. */
+  tables?: TableName[];
+  /** Requests ahead of this one (0: it runs next, or right after the running cycle). */
+  queuedBehind: number;
 }
 
 export interface RerunAccepted {
@@ -48,6 +59,8 @@ export interface QueuedRequest {
   requestId: string;
   tables?: TableName[];
   approveDeletes: boolean;
+  /** Only reruns set it; absent means false. */
+  allowOlderExport?: boolean;
   requestedBy?: string;
 }
 
@@ -75,12 +88,35 @@ export interface CycleSummary {
   counts: { committed: number; failed: number; skipped: number };
   startedAt: string;
   finishedAt: string;
+  /** A rerun whose tables come from several exports runs as consecutive cycles, one per export. */
+  part?: { index: number; of: number };
 }
 
 export interface FailedTable {
   cycleId: string;
   phase: string;
   message: string;
+  /** The export the table failed on: a rerun loads it from there (absent in entries of older versions). */
+  exportId?: string;
+}
+
+/** A request the workflow could not serve and dropped (a signal cannot be refused). */
+export interface IgnoredRequest {
+  kind: 'sync' | 'rerun';
+  requestId?: string;
+  requestedBy?: string;
+  reason: string;
+  at: string;
+}
+
+/** A table that is no longer in the source: it left the failed and the known tables. */
+export interface DroppedTable {
+  table: TableName;
+  cycleId: string;
+  /** The full export it was missing from. */
+  exportId: string;
+  at: string;
+  note: string;
 }
 
 export interface ReusableExport {
@@ -95,11 +131,17 @@ export interface SourceState {
   failed: Record<TableName, FailedTable>;
   queue: QueuedRequest[];
   lastExport?: ReusableExport;
+  /** The exports the ledger and the failed tables name, by export id: a rerun reuses each table's own. */
+  exports: Record<string, ReusableExport>;
   lastCycle?: CycleSummary & { tables: TableSummary[] };
   recentCycles: CycleSummary[];
-  /** Every table the source has seen, for validating reruns. */
+  /** Every table of the source seen in an export and not dropped since, for validating requests. */
   knownTables: TableName[];
   requestCounter: number;
+  /** Newest first, bounded. */
+  ignoredRequests: IgnoredRequest[];
+  /** Newest first, bounded. */
+  droppedTables: DroppedTable[];
 }
 
 export interface SourceStatus {
@@ -111,13 +153,18 @@ export interface SourceStatus {
   recentCycles: CycleSummary[];
   failed: Record<TableName, FailedTable>;
   ledger: Record<TableName, Watermark>;
-  /** The snapshot and export a rerun would reuse. */
+  /** The newest snapshot and export; a rerun reuses it for tables without an export of their own. */
   lastExport?: ReusableExport;
+  /** Requests dropped because they could not be served (newest first). */
+  ignoredRequests: IgnoredRequest[];
+  /** Tables no longer in the source (newest first). */
+  droppedTables: DroppedTable[];
 }
 
 export const requestSyncSignal = defineSignal<[SyncRequest]>('requestSync');
 export const requestRerunSignal = defineSignal<[RerunRequest]>('requestRerun');
 export const rerunUpdate = defineUpdate<RerunAccepted, [RerunRequest]>('rerun');
+export const syncUpdate = defineUpdate<SyncAccepted, [SyncRequest]>('sync');
 export const statusQuery = defineQuery<SourceStatus>('status');
 
 /** Live progress of a running cycle (phase and per-batch counters). */

@@ -24,13 +24,31 @@ export function shortActivity(settings: CycleSettings): ActivityOptions {
   return { startToCloseTimeout: '10 minutes', retry: retryPolicy(settings) };
 }
 
-/** The table load: hours long, heartbeating, so a dead worker is noticed and the run re-attached. */
+/**
+ * The table load: hours long, heartbeating, so a dead worker is noticed and the run re-attached.
+ * Temporal retries it without an attempt limit, because it counts a heartbeat timeout (a worker
+ * restarted) as an attempt; the activity counts the real failures itself and fails for good after
+ * `retry.maximumAttempts` of them. `scheduleToCloseTimeout` bounds the whole load.
+ */
 export function loadActivity(settings: CycleSettings): ActivityOptions {
+  const { maximumAttempts: _counted, ...retry } = retryPolicy(settings) ?? {};
   return {
     startToCloseTimeout: `${settings.timeouts.loadHours}h`,
     heartbeatTimeout: `${settings.timeouts.heartbeatSeconds}s`,
-    retry: retryPolicy(settings),
+    scheduleToCloseTimeout: `${loadBoundSeconds(settings)}s`,
+    retry,
   };
+}
+
+/**
+ * The longest a table's load may take, attempts included: every attempt may run its full
+ * `timeouts.loadHours`, with the retry backoff between them.
+ */
+export function loadBoundSeconds(settings: CycleSettings): number {
+  const { retry, timeouts } = settings;
+  let backoff = 0;
+  for (let i = 0; i < retry.maximumAttempts - 1; i++) backoff += Math.min(retry.initialIntervalSeconds * retry.backoffCoefficient ** i, retry.maximumIntervalSeconds);
+  return Math.ceil(retry.maximumAttempts * timeouts.loadHours * 3600 + backoff);
 }
 
 /** Before settings are known: reading them from the worker's config. */

@@ -4,40 +4,90 @@
  * Requests that arrive during a cycle wait; consecutive requests of the same kind coalesce.
  */
 import {
+  type ActivityOptions,
   allHandlersFinished,
   condition,
   continueAsNew,
   executeChild,
   log,
+  patched,
+  proxyActivities,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import { cycleKey, cycleWorkflowId } from '../ids';
-import type { CycleResult } from '../model';
+import type { Activities } from '../activities';
+import { cycleKey, cycleWorkflowId, legacyCycleKey } from '../ids';
+import type { CycleResult, TableName } from '../model';
 import { nowIso } from './clock';
 import { cycleWorkflow, type CycleInput } from './cycle';
 import { errorMessage } from './errors';
-import { enqueueRerun, enqueueRerunSignal, enqueueSync, initialState, recordCycle, rerunProblem, takeCoalesced } from './ledger';
+import {
+  type CoalescedRequest,
+  type CycleRecord,
+  acceptSync,
+  enqueueRerun,
+  enqueueRerunSignal,
+  enqueueSync,
+  initialState,
+  normalizeState,
+  recordCycle,
+  rerunParts,
+  rerunProblem,
+  syncProblem,
+  takeCoalesced,
+} from './ledger';
 import { cycleSearchAttributes } from './search';
 import {
   type RerunAccepted,
   type RerunRequest,
+  type ReusableExport,
   type SourceStatus,
   type SourceWorkflowInput,
+  type SyncAccepted,
   type SyncRequest,
   requestRerunSignal,
   requestSyncSignal,
   rerunUpdate,
   statusQuery,
+  syncUpdate,
 } from './messages';
 
 /** Continue as new well before Temporal's limits, even if the server has not suggested it. */
 const MAX_HISTORY_EVENTS = 8_000;
 
+/**
+ * Changes to the commands this workflow issues, each behind `patched(id)` so that histories
+ * recorded before the change replay the old way (README, "Changing workflow code").
+ */
+const PATCHES = {
+  /** Cycle ids hash the whole first run id (they used its first 8 characters). */
+  cycleKey: 'cycle-key-hashes-whole-run-id',
+  /** A rerun loads each table from its own export: one cycle per export (it used the last export). */
+  rerunParts: 'rerun-per-table-export',
+  /** A dead cycle's committed tables are read back from the lake (it recorded no table). */
+  recovery: 'recover-dead-cycle-outcomes',
+  /** The failed and known tables are kept clean, which changes the reruns they lead to. */
+  cleanLedger: 'clean-failed-and-known-tables',
+} as const;
+
+/** One read of the lineage per planned table: minutes at most, heartbeating per table. */
+const RECOVERY_ACTIVITY: ActivityOptions = {
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '2 minutes',
+  retry: { initialInterval: '5s', maximumInterval: '1 minute', backoffCoefficient: 2, maximumAttempts: 5 },
+};
+
+/** What one cycle runs: its tables and, for a rerun, the export it reuses. */
+interface CyclePart {
+  tables?: TableName[];
+  reuse?: ReusableExport;
+}
+
 export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> {
-  const state = input.state ?? initialState();
+  const state = input.state ? normalizeState(input.state) : initialState();
   let current: SourceStatus['currentCycle'];
+  const { recoverCycleOutcomes } = proxyActivities<Activities>(RECOVERY_ACTIVITY);
 
   if (!input.state && input.syncOnStart !== false) enqueueSync(state, { requestedBy: 'start' });
 
@@ -45,8 +95,16 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     enqueueSync(state, req);
   });
 
+  // Once the source knows its tables, a sync naming others is refused before anything runs.
+  setHandler(syncUpdate, (req: SyncRequest): SyncAccepted => acceptSync(state, req), {
+    validator: (req: SyncRequest) => {
+      const problem = syncProblem(state, req);
+      if (problem) throw new Error(problem);
+    },
+  });
+
   setHandler(requestRerunSignal, (req: RerunRequest) => {
-    const problem = enqueueRerunSignal(state, req);
+    const problem = enqueueRerunSignal(state, req, nowIso());
     if (problem) log.warn('rerun signal ignored', { problem, request: req });
   });
 
@@ -67,36 +125,81 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     failed: state.failed,
     ledger: state.ledger,
     ...(state.lastExport ? { lastExport: state.lastExport } : {}),
+    ignoredRequests: state.ignoredRequests,
+    droppedTables: state.droppedTables,
   }));
 
-  for (;;) {
-    await condition(() => state.queue.length > 0 || shouldContinueAsNew());
-    if (state.queue.length === 0) break;
+  /** The cycles a request runs as: one, or for a rerun one per export its tables come from. */
+  function cycleParts(batch: CoalescedRequest): CyclePart[] {
+    const tables = batch.tables ? { tables: batch.tables } : {};
+    if (batch.kind !== 'rerun') return [tables];
+    if (patched(PATCHES.rerunParts)) {
+      const parts = rerunParts(state, batch.tables ?? []);
+      if (parts.length > 0) return parts;
+    }
+    return [{ ...tables, ...(state.lastExport ? { reuse: state.lastExport } : {}) }];
+  }
 
-    const batch = takeCoalesced(state.queue);
+  async function runCycle(batch: CoalescedRequest, part: CyclePart, partOf?: CycleRecord['part']): Promise<void> {
     const cycleNumber = ++state.cycleCount;
-    const cycleId = cycleKey(cycleNumber, workflowInfo().firstExecutionRunId);
+    const firstRunId = workflowInfo().firstExecutionRunId;
+    const cycleId = patched(PATCHES.cycleKey) ? cycleKey(cycleNumber, firstRunId) : legacyCycleKey(cycleNumber, firstRunId);
     const workflowId = cycleWorkflowId(input.source, cycleId);
     const cycleInput: CycleInput = {
       source: input.source,
       cycleId,
       kind: batch.kind,
       approveDeletes: batch.approveDeletes,
-      ...(batch.tables ? { tables: batch.tables } : {}),
-      ...(batch.kind === 'rerun' && state.lastExport ? { reuse: state.lastExport } : {}),
+      allowOlderExport: batch.allowOlderExport ?? false,
+      ...(part.tables ? { tables: part.tables } : {}),
+      ...(part.reuse ? { reuse: part.reuse } : {}),
     };
-    current = { cycleId, workflowId, kind: batch.kind, ...(batch.tables ? { tables: batch.tables } : {}), startedAt: nowIso() };
+    current = { cycleId, workflowId, kind: batch.kind, ...(part.tables ? { tables: part.tables } : {}), startedAt: nowIso() };
 
     let result: CycleResult;
     try {
-      const what = batch.kind === 'rerun' ? `rerun of ${batch.tables?.length ?? 0} table(s)` : batch.tables ? `sync of ${batch.tables.length} table(s)` : 'sync of every table';
-      result = await executeChild(cycleWorkflow, { workflowId, args: [cycleInput], staticSummary: `${input.source} cycle ${cycleNumber}: ${what}` });
+      const what = batch.kind === 'rerun' ? `rerun of ${part.tables?.length ?? 0} table(s)` : part.tables ? `sync of ${part.tables.length} table(s)` : 'sync of every table';
+      const of = partOf ? ` (part ${partOf.index} of ${partOf.of})` : '';
+      result = await executeChild(cycleWorkflow, { workflowId, args: [cycleInput], staticSummary: `${input.source} cycle ${cycleNumber}: ${what}${of}` });
     } catch (err) {
-      result = { cycleId, source: input.source, status: 'failed', error: { phase: 'cycle', message: errorMessage(err) }, tables: [], warnings: [], startedAt: current.startedAt, finishedAt: nowIso() };
+      result = await deadCycleResult(cycleInput, current.startedAt, errorMessage(err));
     }
-    recordCycle(state, result, workflowId, batch);
+    const record: CycleRecord = { kind: batch.kind, requestIds: batch.requestIds, ...(part.tables ? { tables: part.tables } : {}), ...(partOf ? { part: partOf } : {}) };
+    recordCycle(state, result, workflowId, record, { clean: patched(PATCHES.cleanLedger) });
     current = undefined;
     if (result.searchAttributes) upsertSearchAttributes(cycleSearchAttributes(input.source, result.status, Object.keys(state.failed).length));
+  }
+
+  /**
+   * The cycle workflow failed or was terminated, so it returned no outcomes. Tables it committed
+   * before it ended are in the lake: read them back, so their watermarks advance and only the
+   * others are failed (with the cycle's error and its export, for a rerun).
+   */
+  async function deadCycleResult(cycle: CycleInput, startedAt: string, message: string): Promise<CycleResult> {
+    const failed: CycleResult = { cycleId: cycle.cycleId, source: input.source, status: 'failed', error: { phase: 'cycle', message }, tables: [], warnings: [], startedAt, finishedAt: nowIso() };
+    if (!patched(PATCHES.recovery)) return failed;
+    try {
+      const recovered = await recoverCycleOutcomes({ source: input.source, cycleId: cycle.cycleId, error: message, ...(cycle.reuse ? { reuse: cycle.reuse } : {}) });
+      return {
+        ...failed,
+        ...(recovered.snapshot ? { snapshot: recovered.snapshot } : {}),
+        ...(recovered.export ? { export: recovered.export } : {}),
+        tables: recovered.tables,
+        warnings: recovered.warnings,
+        finishedAt: nowIso(),
+      };
+    } catch (err) {
+      return { ...failed, warnings: [`the outcomes of its tables could not be read back from the lake: ${errorMessage(err)}`], finishedAt: nowIso() };
+    }
+  }
+
+  for (;;) {
+    await condition(() => state.queue.length > 0 || shouldContinueAsNew());
+    if (state.queue.length === 0) break;
+
+    const batch = takeCoalesced(state.queue);
+    const parts = cycleParts(batch);
+    for (const [i, part] of parts.entries()) await runCycle(batch, part, parts.length > 1 ? { index: i + 1, of: parts.length } : undefined);
     if (shouldContinueAsNew()) break;
   }
 

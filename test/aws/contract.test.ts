@@ -4,13 +4,17 @@
  * covered by the aws-sdk-client-mock unit tests.
  */
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CreateDBClusterCommand, CreateDBInstanceCommand, StopDBInstanceCommand } from '@aws-sdk/client-rds';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { GetJobCommand } from '@aws-sdk/client-glue';
 import { CreateTableCommand } from '@aws-sdk/client-s3tables';
 import { ListPermissionsCommand } from '@aws-sdk/client-lakeformation';
+import parquet from '@dsnp/parquetjs';
 import { unzipSync } from 'fflate';
 import { buildAwsPorts } from '../../src/aws';
 import { type AwsClients, createClients, destroyClients } from '../../src/aws/clients';
@@ -20,6 +24,7 @@ import type { LoadRequest } from '../../src/model';
 import { planEntry } from '../helpers/plan';
 import type { Ports } from '../../src/ports';
 import { type MotoServer, startMoto, useTestCredentials } from '../helpers/moto';
+import { toolchain } from '../../src/toolchain';
 import { ATHENA_OUTPUT, awsSource, EXPORT_BUCKET, exportFiles, glueScriptsFixture, loadResult, READER, REGION, SCRIPT_BUCKET, TABLE_BUCKET } from './fixtures';
 
 let moto: MotoServer | undefined;
@@ -119,6 +124,69 @@ describe('S3: discover and manifests on moto', () => {
     assert.equal(await ports.discover.exportAvailable({ ...ref, exportId: 'ls-gone', location: `s3://${EXPORT_BUCKET}/lakesync/exports/ls-gone` }), false);
   });
 
+  test('the row count of an export table sums the Parquet footers of every part, read by ranged GETs', async () => {
+    const { ports, clients: c } = setup();
+    const root = 'lakesync/exports/ls-shop-rows';
+    const put = (key: string, body: string | Uint8Array) => c.s3.send(new PutObjectCommand({ Bucket: EXPORT_BUCKET, Key: `${root}/${key}`, Body: body }));
+    for (const f of exportFiles('lakesync/exports', 'ls-shop-rows')) await put(f.key.slice(root.length + 1), f.body);
+    // Real Parquet files: two from parquetjs (as the embedded exporter writes them) in batch 1, one
+    // from pyarrow in batch 2 whose 1,500 row groups make a footer larger than the first ranged read.
+    const dir = mkdtempSync(join(tmpdir(), 'lakesync-parts-'));
+    try {
+      const schema = new parquet.ParquetSchema({ id: { type: 'INT64' }, total: { type: 'UTF8', optional: true } });
+      for (const [i, rows] of [250, 173].entries()) {
+        const file = join(dir, `p${i}.parquet`);
+        const writer = await parquet.ParquetWriter.openFile(schema, file, { rowGroupSize: 100 });
+        for (let n = 0; n < rows; n++) await writer.appendRow({ id: n, total: `${n}.50` });
+        await writer.close();
+        await put(`shop/public.orders/1/part-0000${i * 2}-${i}a.gz.parquet`, readFileSync(file));
+      }
+      const arrow = join(dir, 'arrow.parquet');
+      execFileSync(toolchain().python, ['-c', 'import sys, pyarrow as pa, pyarrow.parquet as pq; pq.write_table(pa.table({"id": list(range(1500))}), sys.argv[1], row_group_size=1)', arrow]);
+      assert.ok(statSync(arrow).size > 64 * 1024, 'the pyarrow footer is larger than one tail read');
+      await put('shop/public.orders/2/part-00007-7b.gz.parquet', readFileSync(arrow));
+      // Not parts: a marker, and a table whose name starts like this one.
+      await put('shop/public.orders/1/_SUCCESS', '');
+      await put('shop/public.orders_archive/1/part-00000-9c.gz.parquet', readFileSync(join(dir, 'p0.parquet')));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    await put('shop/public.broken/1/part-00000-4e.gz.parquet', 'PAR1-not-parquet');
+
+    const ref = { exportId: 'ls-shop-rows', location: `s3://${EXPORT_BUCKET}/${root}`, snapshotId: 's', adopted: false };
+    const gets: (string | undefined)[] = [];
+    c.s3.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'GetObjectCommand') gets.push((args.input as { Range?: string }).Range);
+        return next(args);
+      },
+      { step: 'initialize', name: 'recordGets' },
+    );
+    try {
+      // The fixture's own part (42 rows) plus the three above.
+      assert.equal(await ports.discover.exportRowCount(ref, 'public.orders'), 42 + 250 + 173 + 1500);
+    } finally {
+      c.s3.middlewareStack.remove('recordGets');
+    }
+    assert.ok(gets.length >= 3 && gets.every((r) => r?.startsWith('bytes=')), `footers only, by ranged GETs: ${JSON.stringify(gets)}`);
+    assert.equal(gets.length, 5, 'one read per small part; the large footer needs a second');
+    assert.equal(await ports.discover.exportRowCount(ref, 'public.events'), 42);
+
+    // A part that is not Parquet fails the count, naming the file and the fix.
+    await assert.rejects(ports.discover.exportRowCount(ref, 'public.broken'), (err: Error & { code?: string; kind?: string }) => {
+      assert.equal(err.code, 'UnreadableExportPart');
+      assert.equal(err.kind, 'failed');
+      assert.match(err.message, new RegExp(`export part file s3://${EXPORT_BUCKET}/${root}/shop/public\\.broken/1/part-00000-4e\\.gz\\.parquet is not a readable Parquet file .*run a new sync`));
+      return true;
+    });
+    assert.equal(await ports.discover.exportRowCount(ref, 'public.customers'), 0, 'no part file: an empty table');
+    await assert.rejects(ports.discover.exportRowCount({ ...ref, exportId: 'ls-gone', location: `s3://${EXPORT_BUCKET}/lakesync/exports/ls-gone` }, 'public.orders'), (err: Error & { kind?: string }) => {
+      assert.equal(err.kind, 'not-found');
+      assert.match(err.message, /export ls-gone has no export_info_ls-gone\.json/);
+      return true;
+    });
+  });
+
   test('manifests round-trip as S3 JSON under the export prefix', async () => {
     const { ports } = setup();
     const ref = await ports.manifests.put('c1/plan.json', [{ table: 'public.orders' }]);
@@ -145,6 +213,8 @@ describe('Glue on moto', () => {
       source: 'shop',
       cycleId: 'c1',
       runToken: 'c1:public.orders',
+      exportId: 'ls-shop-9',
+      snapshotTime: '2025-01-01T00:00:00.000Z',
       exportLocation: `s3://${EXPORT_BUCKET}/lakesync/exports/ls-shop-9`,
       database: 'shop',
       plan: planEntry({ table: 'public.orders', lakeTable: 'orders', action: 'create', reason: 'lake table missing', primaryKey: ['id'] }),
@@ -238,14 +308,14 @@ describe('Athena on moto', () => {
       namespace: 'shop',
       lakeTable: 'orders',
       table: 'public.orders',
-      expectedRowCount: 42,
+      rowCount: { kind: 'total', rows: 42 },
       snapshotId: '8744736658442914487',
       checks: [{ name: 'total', sql: 'SELECT sum(total) FROM {table}', expect: '1234.50' }],
     });
     assert.deepEqual(outcome, {
       passed: true,
       checks: [
-        { name: 'row count', expected: '42', actual: '42', passed: true },
+        { name: 'row count at snapshot 8744736658442914487', expected: '42', actual: '42', passed: true },
         { name: 'total', expected: '1234.50', actual: '1234.50', passed: true },
       ],
     });
@@ -254,7 +324,7 @@ describe('Athena on moto', () => {
   test('a count that differs fails verification with expected and actual', async () => {
     const { ports } = setup();
     await moto!.queueAthenaResults(REGION, [{ columns: ['row_count'], rows: [['41']] }]);
-    const outcome = await ports.verify.verify({ source: 'shop', namespace: 'shop', lakeTable: 'orders', table: 'public.orders', expectedRowCount: 42, snapshotId: null, checks: [] });
+    const outcome = await ports.verify.verify({ source: 'shop', namespace: 'shop', lakeTable: 'orders', table: 'public.orders', rowCount: { kind: 'total', rows: 42 }, snapshotId: null, checks: [] });
     assert.deepEqual(outcome, { passed: false, checks: [{ name: 'row count', expected: '42', actual: '41', passed: false }] });
   });
 

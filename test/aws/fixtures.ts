@@ -1,9 +1,11 @@
 /** Shared fixtures of the AWS adapter tests: a source config, Glue scripts, RDS export files. */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sourceSchema, type SourceConfig } from '../../src/config/schema';
 import type { LoadResult } from '../../src/model';
+import { toolchain } from '../../src/toolchain';
 
 // moto's S3 Tables knows only the launch regions (us-east-1, us-east-2, us-west-2).
 export const REGION = 'us-east-2';
@@ -53,7 +55,22 @@ export function glueScriptsFixture(version = '1'): string {
 
 export interface ExportFile {
   key: string;
-  body: string;
+  body: string | Uint8Array;
+}
+
+const PARQUET_PART = `
+import io, sys, pyarrow as pa, pyarrow.parquet as pq
+n = int(sys.argv[1])
+out = io.BytesIO()
+pq.write_table(pa.table({"id": pa.array(range(n), pa.int64()), "total": pa.array([f"{i}.50" for i in range(n)], pa.string())}), out, compression="gzip")
+sys.stdout.buffer.write(out.getvalue())
+`;
+const parts = new Map<number, Buffer>();
+
+/** A real Parquet part of `rows` rows (id, total as text), written by pyarrow: verification reads its footer. */
+export function parquetPart(rows: number): Buffer {
+  if (!parts.has(rows)) parts.set(rows, execFileSync(toolchain().python, ['-c', PARQUET_PART, String(rows)]));
+  return parts.get(rows)!;
 }
 
 /** The files RDS writes for an export (DESIGN section 6), as key and body under `prefix`. */
@@ -88,8 +105,9 @@ export function exportFiles(prefix: string, exportId: string): ExportFile[] {
         ],
       }),
     },
-    { key: `${root}/shop/public.orders/1/part-00000-0a1b.gz.parquet`, body: 'PAR1-not-read-by-discover' },
-    { key: `${root}/shop/public.events/1/part-00000-2c3d.gz.parquet`, body: 'PAR1-not-read-by-discover' },
+    // 42 rows each, the count the load results report.
+    { key: `${root}/shop/public.orders/1/part-00000-0a1b.gz.parquet`, body: parquetPart(42) },
+    { key: `${root}/shop/public.events/1/part-00000-2c3d.gz.parquet`, body: parquetPart(42) },
   ];
 }
 

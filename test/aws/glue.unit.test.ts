@@ -19,6 +19,8 @@ function request(resultLocation = 's3://shop-glue/lakesync/results/shop/c1/publi
     source: 'shop',
     cycleId: 'c1',
     runToken: 'c1:public.events',
+    exportId: 'ls-shop-c1',
+    snapshotTime: '2025-01-01T00:00:00.000Z',
     exportLocation: 's3://shop-exports/lakesync/exports/ls-shop-c1',
     database: 'shop',
     plan: planEntry({ table: 'public.events', lakeTable: 'events', action: 'incremental', primaryKey: ['id', 'ts'], cursor: { column: 'created_at', mode: 'append' }, maxDeleteFraction: 0.25, approveDeletes: true }),
@@ -54,6 +56,9 @@ test('a run starts with the table arguments of the Glue job contract', async () 
     '--cursor_mode': 'append',
     '--max_delete_fraction': '0.25',
     '--approve_deletes': 'true',
+    '--source': 'shop',
+    '--export_id': 'ls-shop-c1',
+    '--snapshot_time': '2025-01-01T00:00:00.000Z',
     '--cycle_id': 'c1',
     '--run_token': 'c1:public.events',
     '--result_path': 's3://shop-glue/lakesync/results/shop/c1/public.events.json',
@@ -216,6 +221,43 @@ test('findRunByToken finds nothing when no run has the token, or the job does no
   mocks.glue.on(GetJobRunsCommand).resolvesOnce({ JobRuns: [{ Id: 'jr_1', Arguments: { '--run_token': 'c0:public.events' } }] }).rejectsOnce(awsError('EntityNotFoundException', 'no job'));
   assert.equal(await ports.load.findRunByToken(request()), undefined);
   assert.equal(await ports.load.findRunByToken(request()), undefined);
+});
+
+test('liveRuns reads GetJobRuns newest first until runs are too old to be going, and keeps the live runs of the lake table', async () => {
+  const { mocks, ports } = mockedAws();
+  const now = Date.now();
+  const run = (id: string, state: string, lakeTable: string, agoMinutes: number) => ({
+    Id: id,
+    JobRunState: state as never,
+    StartedOn: new Date(now - agoMinutes * 60_000),
+    Arguments: { '--namespace': 'shop', '--lake_table': lakeTable, '--run_token': `c${id}:public.${lakeTable}` },
+  });
+  mocks.glue
+    .on(GetJobRunsCommand)
+    .resolvesOnce({ JobRuns: [run('1', 'RUNNING', 'orders', 1), run('2', 'SUCCEEDED', 'orders', 2), run('3', 'WAITING', 'items', 3), { Id: 'jr_x', JobRunState: 'RUNNING' }], NextToken: 'p2' })
+    .resolvesOnce({ JobRuns: [run('4', 'STOPPING', 'orders', 60), run('5', 'RUNNING', 'orders', 3 * 24 * 60)], NextToken: 'p3' })
+    .resolves({ JobRuns: [] });
+  const live = await ports.load.liveRuns('shop', 'orders');
+  // Run 5 is still reported running, however old; but twice Glue's job timeout (12 h) has passed
+  // since it started, so no older page can hold a live run: the scan stops there.
+  assert.deepEqual(live.map((r) => [r.runId, r.runToken, r.detail]), [['1', 'c1:public.orders', 'RUNNING'], ['4', 'c4:public.orders', 'STOPPING'], ['5', 'c5:public.orders', 'RUNNING']]);
+  assert.equal(mocks.glue.commandCalls(GetJobRunsCommand).length, 2);
+  assert.deepEqual((await ports.load.liveRuns('shop', 'items')).map((r) => r.runId), ['3'], 'loads starting together share one scan');
+  assert.equal(mocks.glue.commandCalls(GetJobRunsCommand).length, 2);
+  mocks.glue.on(BatchStopJobRunCommand).resolves({ SuccessfulSubmissions: [{ JobRunId: '1' }] });
+  await ports.load.stopRun('1');
+  await ports.load.liveRuns('shop', 'orders');
+  assert.equal(mocks.glue.commandCalls(GetJobRunsCommand).length, 3, 'a stop makes the next look a fresh scan');
+});
+
+test('liveRuns finds none when the job does not exist yet; other GetJobRuns errors name the job', async () => {
+  const { mocks, ports } = mockedAws();
+  mocks.glue.on(GetJobRunsCommand).rejectsOnce(awsError('EntityNotFoundException', 'no job')).rejects(awsError('AccessDeniedException', 'denied'));
+  assert.deepEqual(await ports.load.liveRuns('shop', 'orders'), []);
+  await ports.load.stopRun('jr_0').catch(() => undefined);
+  const err = await portError(ports.load.liveRuns('shop', 'orders'));
+  assert.equal(err.kind, 'access-denied');
+  assert.match(err.message, /Glue GetJobRuns for the live runs of job lakesync-load failed with AccessDeniedException: denied/);
 });
 
 test('stopRun sends BatchStopJobRun; a run that already ended is fine; other refusals are errors', async () => {

@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { BatchStopJobRunCommand, GetJobCommand, GetJobRunCommand, GetJobRunsCommand, StartJobRunCommand } from '@aws-sdk/client-glue';
 import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
-import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { ActivityCancellationDetails, ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { loadActivities, type LoadTableInput } from '../../src/activities/load';
+import { type LoadHeartbeat, loadActivities, type LoadTableInput } from '../../src/activities/load';
 import { jobSpec, withSpecHash } from '../../src/aws/glue-job';
 import { packageGlueScripts } from '../../src/aws/glue-package';
 import type { LakesyncConfig } from '../../src/config/schema';
@@ -26,6 +26,8 @@ const input: LoadTableInput = {
   cycleId: 'c1',
   planRef: `s3://shop-exports/${PLAN_KEY}`,
   table: 'public.orders',
+  exportId: 'ls-shop-c1',
+  snapshotTime: '2025-01-01T00:00:00.000Z',
   exportLocation: 's3://shop-exports/lakesync/exports/ls-shop-c1',
   database: 'shop',
   namespace: 'shop',
@@ -45,8 +47,8 @@ function setup() {
 
 function environment(heartbeatDetails?: unknown) {
   const env = new MockActivityEnvironment({ heartbeatTimeoutMs: 1_000, ...(heartbeatDetails ? { heartbeatDetails } : {}) });
-  const beats: { runId?: string; state?: string }[] = [];
-  env.on('heartbeat', (d: { runId?: string; state?: string }) => beats.push(d));
+  const beats: LoadHeartbeat[] = [];
+  env.on('heartbeat', (d: LoadHeartbeat) => beats.push(d));
   return { env, beats };
 }
 
@@ -191,4 +193,118 @@ test('a result error without the retryable flag is not retried, and says the job
     assert.match(err.message, /CommitConflict: merge of shop.orders: 3 commit attempts lost\. The job's result has no retryable flag, so the deployed job version may not match/);
     return true;
   });
+});
+
+const noResult = (mocks: ReturnType<typeof setup>['mocks']) => mocks.s3.on(GetObjectCommand, { Key: RESULT_KEY }).rejects(awsError('NoSuchKey', 'no such key', 404));
+
+for (const [state, message] of [
+  ['ERROR', 'Internal service error'],
+  ['EXPIRED', undefined],
+  ['FAILED', 'Failed to start job run due to insufficient capacity'],
+] as const) {
+  test(`a ${state} run${message ? ` (${message})` : ''} is retried: the attempt fails as retryable, and the next one starts a new run`, async () => {
+    const { mocks, activities } = setup();
+    noResult(mocks);
+    mocks.glue.on(GetJobRunsCommand).resolvesOnce({ JobRuns: [] }).resolves({ JobRuns: [{ Id: 'jr_50', JobRunState: state, Arguments: { '--run_token': 'c1:public.orders' } }] });
+    mocks.glue.on(StartJobRunCommand).resolvesOnce({ JobRunId: 'jr_50' }).resolves({ JobRunId: 'jr_51' });
+    mocks.glue.on(GetJobRunCommand, { RunId: 'jr_50' }).resolves({ JobRun: { Id: 'jr_50', JobRunState: state, ...(message ? { ErrorMessage: message } : {}) } });
+    mocks.glue.on(GetJobRunCommand, { RunId: 'jr_51' }).resolves({ JobRun: { Id: 'jr_51', JobRunState: 'SUCCEEDED' } });
+    const first = environment();
+    await assert.rejects(first.env.run(activities.loadTable, input), (err: unknown) => {
+      assert.ok(err instanceof ApplicationFailure);
+      assert.equal(err.nonRetryable, false);
+      assert.equal(err.type, `Load${state}`);
+      assert.match(err.message, new RegExp(`^load of public.orders failed \\(run jr_50, ${state}\\): .*\\(Glue run jr_50 of job lakesync-load\\) \\(a new run is started after a backoff\\)$`));
+      return true;
+    });
+    assert.equal(first.beats.at(-1)?.state, 'retrying');
+    mocks.s3.on(GetObjectCommand, { Key: RESULT_KEY }).resolves({ Body: objectBody(JSON.stringify(result)) });
+    assert.deepEqual(await environment({ ...first.beats.at(-1) }).env.run(activities.loadTable, input), result);
+    assert.equal(mocks.glue.commandCalls(StartJobRunCommand).length, 2);
+  });
+}
+
+for (const [code, message] of [
+  ['ConcurrentRunsExceededException', 'Concurrent runs exceeded for lakesync-load'],
+  ['ResourceNumberLimitExceededException', 'Number of concurrent DPUs exceeded'],
+  ['InternalServiceException', 'Failed to start job run due to insufficient capacity'],
+  ['InvalidInputException', 'Insufficient capacity in the Region for the requested worker type'],
+] as const) {
+  test(`StartJobRun refused with ${code} (${message}) is retried with backoff, naming the job's capacity`, async () => {
+    const { mocks, activities } = setup();
+    mocks.glue.on(GetJobRunsCommand).resolves({ JobRuns: [] });
+    mocks.glue.on(StartJobRunCommand).rejects(awsError(code, message));
+    await assert.rejects(environment().env.run(activities.loadTable, input), (err: unknown) => {
+      assert.ok(err instanceof ApplicationFailure);
+      assert.equal(err.nonRetryable, false, code);
+      assert.equal(err.type, code);
+      assert.match(err.message, new RegExp(`^load failed for public.orders: Glue StartJobRun for table public.orders \\(job lakesync-load\\) failed with ${code}: ${message} \\(.*(MaxConcurrentRuns|no capacity).*retried`));
+      return true;
+    });
+  });
+}
+
+test('a live run of another cycle on the lake table is stopped, and waited for, before the new run starts', async () => {
+  const { mocks, activities, resultWritten } = setup();
+  resultWritten();
+  const other = { Id: 'jr_60', JobRunState: 'RUNNING' as const, StartedOn: new Date(), Arguments: { '--run_token': 'c0:public.orders', '--namespace': 'shop', '--lake_table': 'orders' } };
+  const elsewhere = { Id: 'jr_61', JobRunState: 'RUNNING' as const, StartedOn: new Date(), Arguments: { '--run_token': 'c0:public.items', '--namespace': 'shop', '--lake_table': 'items' } };
+  mocks.glue.on(GetJobRunsCommand).resolvesOnce({ JobRuns: [] }).resolvesOnce({ JobRuns: [other, elsewhere] }).resolves({ JobRuns: [{ ...other, JobRunState: 'STOPPED' }, elsewhere] });
+  mocks.glue.on(BatchStopJobRunCommand).resolves({ SuccessfulSubmissions: [{ JobRunId: 'jr_60' }] });
+  mocks.glue.on(GetJobRunCommand, { RunId: 'jr_60' }).resolvesOnce({ JobRun: { Id: 'jr_60', JobRunState: 'STOPPING' } }).resolves({ JobRun: { Id: 'jr_60', JobRunState: 'STOPPED' } });
+  mocks.glue.on(StartJobRunCommand).resolves({ JobRunId: 'jr_62' });
+  mocks.glue.on(GetJobRunCommand, { RunId: 'jr_62' }).resolves({ JobRun: { Id: 'jr_62', JobRunState: 'SUCCEEDED' } });
+  const { env, beats } = environment();
+  assert.deepEqual(await env.run(activities.loadTable, input), result);
+  assert.deepEqual(mocks.glue.commandCalls(BatchStopJobRunCommand).map((c) => c.args[0].input.JobRunIds), [['jr_60']], 'only the run on shop.orders is stopped');
+  const order = mocks.glue.calls().map((c) => (c.args[0] as { constructor: { name: string } }).constructor.name);
+  assert.ok(order.lastIndexOf('GetJobRunCommand', order.indexOf('StartJobRunCommand')) > order.indexOf('BatchStopJobRunCommand'), `started only after the stopped run ended: ${order.join(', ')}`);
+  assert.ok(beats.some((b) => b.state === 'waiting'), 'heartbeats say the load waits for the other run');
+});
+
+test('the failure that uses up retry.maximumAttempts stops the Glue run and says so', async () => {
+  const { mocks, activities } = setup();
+  mocks.glue.on(GetJobRunCommand, { RunId: 'jr_70' }).rejects(awsError('ThrottlingException', 'Rate exceeded'));
+  mocks.glue.on(BatchStopJobRunCommand).resolves({ SuccessfulSubmissions: [{ JobRunId: 'jr_70' }] });
+  // The source allows 3 attempts: two real failures happened before this one.
+  await assert.rejects(environment({ runId: 'jr_70', failures: 2 }).env.run(activities.loadTable, input), (err: unknown) => {
+    assert.ok(err instanceof ApplicationFailure);
+    assert.equal(err.nonRetryable, true);
+    assert.equal(err.type, 'ThrottlingException');
+    assert.match(err.message, /GetJobRun .* failed with ThrottlingException: Rate exceeded .*\(failure 3 of 3: retry\.maximumAttempts is used up; its run jr_70 was stopped; fix the cause and rerun the table\)$/);
+    return true;
+  });
+  assert.deepEqual(mocks.glue.commandCalls(BatchStopJobRunCommand)[0]?.args[0].input, { JobName: 'lakesync-load', JobRunIds: ['jr_70'] });
+});
+
+for (const [case_, scheduledAgoMs, stops] of [
+  ['a load whose workflow is gone (terminated or reset) leaves its run to the next load of the table', 60_000, false],
+  ['a load whose whole time bound (schedule-to-close) is used up stops its run', 3_600_000, true],
+] as const) {
+  test(case_, async () => {
+    const { mocks, activities } = setup();
+    mocks.glue.on(GetJobRunsCommand).resolves({ JobRuns: [] });
+    mocks.glue.on(StartJobRunCommand).resolves({ JobRunId: 'jr_80' });
+    mocks.glue.on(GetJobRunCommand, { RunId: 'jr_80' }).resolves({ JobRun: { Id: 'jr_80', JobRunState: 'RUNNING' } });
+    mocks.glue.on(BatchStopJobRunCommand).resolves({ SuccessfulSubmissions: [{ JobRunId: 'jr_80' }] });
+    const env = new MockActivityEnvironment({ heartbeatTimeoutMs: 1_000, scheduledTimestampMs: Date.now() - scheduledAgoMs, scheduleToCloseTimeoutMs: 3_600_000 });
+    env.once('heartbeat', () => setTimeout(() => env.cancel('NOT_FOUND', new ActivityCancellationDetails({ notFound: true })), 5));
+    await assert.rejects(env.run(activities.loadTable, input), (err: unknown) => err instanceof CancelledFailure || /NOT_FOUND/.test((err as Error).message));
+    // A reset workflow's new load re-attaches to the run (same run token); a terminated one's is stopped by the next load.
+    assert.equal(mocks.glue.commandCalls(BatchStopJobRunCommand).length, stops ? 1 : 0);
+  });
+}
+
+test('a failure no retry can fix while the run goes on (access denied reading it) stops the run and says so', async () => {
+  const { mocks, activities } = setup();
+  mocks.glue.on(GetJobRunCommand, { RunId: 'jr_90' }).rejects(awsError('AccessDeniedException', 'not authorized to perform glue:GetJobRun'));
+  mocks.glue.on(BatchStopJobRunCommand).resolves({ SuccessfulSubmissions: [{ JobRunId: 'jr_90' }] });
+  await assert.rejects(environment({ runId: 'jr_90', failures: 0 }).env.run(activities.loadTable, input), (err: unknown) => {
+    assert.ok(err instanceof ApplicationFailure);
+    assert.equal(err.nonRetryable, true);
+    assert.equal(err.type, 'AccessDeniedException');
+    assert.match(err.message, /^load failed for public.orders: Glue GetJobRun for run jr_90 of job lakesync-load failed with AccessDeniedException: .*lack glue:GetJobRun.*\(its run jr_90 was stopped\)$/);
+    return true;
+  });
+  assert.equal(mocks.glue.commandCalls(BatchStopJobRunCommand).length, 1);
 });

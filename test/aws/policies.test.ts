@@ -32,6 +32,7 @@ interface Statement {
   Effect: string;
   Action: string | string[];
   Principal?: unknown;
+  Resource?: unknown;
 }
 
 function commandsSent(): { service: AwsService; operation: string; file: string }[] {
@@ -115,4 +116,21 @@ test('the KMS key policy lets the worker start exports, the export role encrypt 
   const exportRole = allowed(key, 'role/lakesync-export');
   for (const action of ['kms:Encrypt', 'kms:GenerateDataKey', 'kms:CreateGrant', 'kms:DescribeKey']) assert.ok(covers(exportRole, action), `key policy: export role lacks ${action}`);
   assert.ok(covers(allowed(key, 'role/lakesync-glue'), 'kms:Decrypt'), 'key policy: Glue role lacks kms:Decrypt');
+});
+
+test('the lakesync query role reads the lake and writes nothing but its own query results', () => {
+  const query = policies().query!;
+  const allows = allowed(query);
+  for (const action of ['athena:StartQueryExecution', 'athena:GetQueryExecution', 'athena:GetQueryResults', 'glue:GetTable', 'lakeformation:GetDataAccess', 's3:GetObject']) {
+    assert.ok(covers(allows, action), `query role lacks ${action}`);
+  }
+  // Reads only: Get/List/Describe, running and stopping queries, and the result objects Athena writes.
+  const writes = allows.filter((action) => !/^[a-z0-9]+:(Get|List|Describe)/.test(action) && !['athena:StartQueryExecution', 'athena:StopQueryExecution', 's3:PutObject', 's3:AbortMultipartUpload'].includes(action));
+  assert.deepEqual(writes, [], 'the query role allows writes');
+  const putsTo = query.Statement.filter((s) => s.Effect === 'Allow' && JSON.stringify(s.Action).includes('s3:PutObject')).map((s) => s.Resource);
+  assert.deepEqual(putsTo, ['arn:aws:s3:::ATHENA_BUCKET/lakesync-query/*'], 'query results are the only objects the role writes');
+  const denied = query.Statement.filter((s) => s.Effect === 'Deny').flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
+  for (const action of ['glue:CreateTable', 'glue:UpdateTable', 'glue:DeleteTable', 'glue:BatchDeleteTable', 's3tables:PutTableData', 's3tables:DeleteTable', 'lakeformation:GrantPermissions']) {
+    assert.ok(covers(denied, action), `query role does not deny ${action}`);
+  }
 });

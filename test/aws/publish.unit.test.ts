@@ -10,7 +10,7 @@ import { awsError, mockedAws, portError } from './mocks';
 
 const CATALOG = '123456789012:s3tablescatalog/shop-lake';
 const grantReq: GrantRequest = { source: 'shop', namespace: 'shop', lakeTables: ['orders'], principals: [{ principal: READER, tablePermissions: ['SELECT', 'DESCRIBE'], namespacePermissions: ['DESCRIBE'] }] };
-const verifyReq: VerifyRequest = { source: 'shop', namespace: 'shop', lakeTable: 'orders', table: 'public.orders', expectedRowCount: 42, snapshotId: '8744736658442914487', checks: [] };
+const verifyReq: VerifyRequest = { source: 'shop', namespace: 'shop', lakeTable: 'orders', table: 'public.orders', rowCount: { kind: 'total', rows: 42 }, snapshotId: '8744736658442914487', checks: [] };
 
 test('grants use the S3 Tables catalog id; held permissions count as already granted', async () => {
   const { mocks, ports } = mockedAws();
@@ -58,7 +58,7 @@ test('Athena verify queries the row count at the load snapshot in the configured
   mocks.athena.on(StartQueryExecutionCommand).resolves({ QueryExecutionId: 'q1' });
   mocks.athena.on(GetQueryExecutionCommand).resolvesOnce({ QueryExecution: { Status: { State: 'QUEUED' } } }).resolvesOnce({ QueryExecution: { Status: { State: 'RUNNING' } } }).resolves({ QueryExecution: { Status: { State: 'SUCCEEDED' } } });
   mocks.athena.on(GetQueryResultsCommand).resolves({ ResultSet: { ResultSetMetadata: { ColumnInfo: [{ Name: 'row_count', Type: 'bigint' }] }, Rows: [{ Data: [{ VarCharValue: 'row_count' }] }, { Data: [{ VarCharValue: '41' }] }] } });
-  assert.deepEqual(await ports.verify.verify(verifyReq), { passed: false, checks: [{ name: 'row count', expected: '42', actual: '41', passed: false }] });
+  assert.deepEqual(await ports.verify.verify(verifyReq), { passed: false, checks: [{ name: 'row count at snapshot 8744736658442914487', expected: '42', actual: '41', passed: false }] });
   assert.deepEqual(mocks.athena.commandCalls(StartQueryExecutionCommand)[0]!.args[0].input, {
     QueryString: 'SELECT count(*) AS row_count FROM "s3tablescatalog/shop-lake"."shop"."orders" FOR VERSION AS OF 8744736658442914487',
     WorkGroup: 'primary',
@@ -82,12 +82,42 @@ test('configured checks substitute {table} and compare numbers and strings', asy
     ],
   });
   assert.deepEqual(outcome.checks, [
-    { name: 'row count', expected: '42', actual: '42', passed: true },
+    { name: 'row count at snapshot 8744736658442914487', expected: '42', actual: '42', passed: true },
     { name: 'no negative totals', expected: '0', actual: '3', passed: false },
     { name: 'currency', expected: 'EUR', actual: 'EUR', passed: true },
   ]);
   assert.equal(outcome.passed, false);
   assert.equal(mocks.athena.commandCalls(StartQueryExecutionCommand)[1]!.args[0].input.QueryString, 'SELECT count(*) FROM "s3tablescatalog/shop-lake"."shop"."orders" WHERE total < 0');
+});
+
+test('an incremental verify counts the rows the snapshot added to its parent, both counted by Athena', async () => {
+  const { mocks, ports } = mockedAws();
+  const answers: Record<string, string | null> = { q1: '8744736658442914000', q2: '130', q3: '100' };
+  let next = 0;
+  mocks.athena.on(StartQueryExecutionCommand).callsFake(() => ({ QueryExecutionId: `q${++next}` }));
+  mocks.athena.on(GetQueryExecutionCommand).resolves({ QueryExecution: { Status: { State: 'SUCCEEDED' } } });
+  mocks.athena.on(GetQueryResultsCommand).callsFake((i: { QueryExecutionId: string }) => ({ ResultSet: { ResultSetMetadata: { ColumnInfo: [{ Name: 'v' }] }, Rows: [{ Data: [{ VarCharValue: answers[i.QueryExecutionId] }] }] } }));
+  const outcome = await ports.verify.verify({ ...verifyReq, rowCount: { kind: 'appended', rows: 30, atMost: 500, since: 'parent' } });
+  assert.deepEqual(outcome, { passed: true, checks: [{ name: 'rows snapshot 8744736658442914487 added to snapshot 8744736658442914000', expected: '30', actual: '30', passed: true }] });
+  assert.deepEqual(
+    mocks.athena.commandCalls(StartQueryExecutionCommand).map((c) => c.args[0].input.QueryString),
+    [
+      'SELECT CAST(parent_id AS varchar) AS parent_id FROM "s3tablescatalog/shop-lake"."shop"."orders$snapshots" WHERE snapshot_id = 8744736658442914487',
+      'SELECT count(*) AS row_count FROM "s3tablescatalog/shop-lake"."shop"."orders" FOR VERSION AS OF 8744736658442914487',
+      'SELECT count(*) AS row_count FROM "s3tablescatalog/shop-lake"."shop"."orders" FOR VERSION AS OF 8744736658442914000',
+    ],
+  );
+});
+
+test('a snapshot missing from $snapshots fails verification, naming it and the fix', async () => {
+  const { mocks, ports } = mockedAws();
+  mocks.athena.on(StartQueryExecutionCommand).resolves({ QueryExecutionId: 'q1' });
+  mocks.athena.on(GetQueryExecutionCommand).resolves({ QueryExecution: { Status: { State: 'SUCCEEDED' } } });
+  mocks.athena.on(GetQueryResultsCommand).resolves({ ResultSet: { ResultSetMetadata: { ColumnInfo: [{ Name: 'parent_id', Type: 'varchar' }] }, Rows: [{ Data: [{ VarCharValue: 'parent_id' }] }] } });
+  const err = await portError(ports.verify.verify({ ...verifyReq, rowCount: { kind: 'appended', rows: 30, atMost: 500, since: 'parent' } }));
+  assert.equal(err.code, 'SnapshotNotFound');
+  assert.equal(err.retryable, false);
+  assert.match(err.message, /Iceberg snapshot 8744736658442914487 is not among the snapshots of public\.orders \(shop\.orders\).*rerun the table/);
 });
 
 test('a FAILED Athena query fails verification with its reason, not retried', async () => {

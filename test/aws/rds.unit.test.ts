@@ -101,6 +101,22 @@ test('the export starts with bucket, prefix, role, KMS key and ExportOnly', asyn
   });
 });
 
+test('whole schemas go to ExportOnly as database.schema, before single tables', async () => {
+  const { mocks, ports } = mockedAws();
+  mocks.rds.on(DescribeDBSnapshotsCommand).resolves({ DBSnapshots: [{ DBSnapshotIdentifier: snapshotRef.snapshotId, DBSnapshotArn: snapArn(snapshotRef.snapshotId), Status: 'available' }] });
+  mocks.rds.on(StartExportTaskCommand).resolves({ ExportTaskIdentifier: 'ls-shop-1-abc', Status: 'STARTING' });
+  await ports.export.startExport({ source: 'shop', exportId: 'ls-shop-1-abc', snapshot: snapshotRef, schemas: ['sales'], tables: ['public.orders'] });
+  assert.deepEqual(mocks.rds.commandCalls(StartExportTaskCommand)[0]!.args[0].input.ExportOnly, ['shop.sales', 'shop.public.orders']);
+});
+
+test('a scope that names nothing is refused: an empty ExportOnly would export the whole snapshot', async () => {
+  const { mocks, ports } = mockedAws();
+  const err = await portError(ports.export.startExport({ source: 'shop', exportId: 'ls-shop-1-abc', snapshot: snapshotRef, schemas: [], tables: [] }));
+  assert.equal(err.kind, 'validation');
+  assert.match(err.message, /names no table and no schema/);
+  assert.equal(mocks.rds.commandCalls(StartExportTaskCommand).length, 0);
+});
+
 test('ExportTaskAlreadyExists adopts the task started by an earlier attempt', async () => {
   const { mocks, ports } = mockedAws();
   mocks.rds.on(DescribeDBSnapshotsCommand).resolves({ DBSnapshots: [{ DBSnapshotIdentifier: snapshotRef.snapshotId, DBSnapshotArn: snapArn(snapshotRef.snapshotId), Status: 'available' }] });

@@ -275,7 +275,9 @@ describe('published schemas', () => {
     assert.equal(check('TriggerInput', { source: 'shop', taskQueue: 'lakesync', rerun: { tables: 'failed' } }), true);
     const schema = messagesJsonSchema() as { 'x-lakesync-messages': { signals: Record<string, string>; updates: Record<string, unknown> } };
     assert.deepEqual(schema['x-lakesync-messages'].signals, { requestSync: 'SyncRequest', requestRerun: 'RerunRequest' });
-    assert.deepEqual(Object.keys(schema['x-lakesync-messages'].updates), ['rerun']);
+    assert.deepEqual(Object.keys(schema['x-lakesync-messages'].updates), ['sync', 'rerun']);
+    assert.equal(check('SyncAccepted', { requestId: 'r-1', tables: ['public.orders'], queuedBehind: 0 }), true);
+    assert.equal(check('SyncAccepted', { requestId: 'r-1' }), false, 'queuedBehind is always given');
   });
 });
 

@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { freePort } from '../../src/devserver';
 import { runCli as runCliInProcess } from '../../src/cli/main';
-import type { CycleResult } from '../../src/model';
+import type { CycleResult, PlanEntry } from '../../src/model';
 import type { Ports } from '../../src/ports';
 import type { FakeState } from '../../src/fake/state';
 import { toolchain } from '../../src/toolchain';
@@ -166,6 +166,16 @@ describe('lakesync sync, rerun, plan, status, watermarks', () => {
     assert.match(run.stderr, /rerun refused: unknown table\(s\) public\.nope/);
   });
 
+  it('sync --tables with an unknown table is refused with exit 2 before anything runs, naming it and the known tables', async () => {
+    const before = json<{ status: SourceStatus }>(await cli('status', 'shop', '--json')).status;
+    const run = await cli('sync', 'shop', '--tables', 'public.a,public.nope');
+    assert.equal(run.code, 2, run.stdout + run.stderr);
+    assert.match(run.stderr, /sync refused: unknown table\(s\) public\.nope: the source's tables are public\.a, public\.b, public\.c, public\.secret_pii/);
+    const after = json<{ status: SourceStatus }>(await cli('status', 'shop', '--json')).status;
+    assert.equal(after.recentCycles.length, before.recentCycles.length, 'no cycle ran');
+    assert.deepEqual(after.queue, [], 'nothing was queued');
+  });
+
   it('a separate process reruns a failed table by signal-with-start (examples/service-rerun.mjs)', async () => {
     const address = cluster!.server.address;
     const { stdout } = await exec(process.execPath, [join(ROOT, 'examples/service-rerun.mjs'), 'shop', 'public.b'], {
@@ -193,6 +203,21 @@ describe('lakesync sync, rerun, plan, status, watermarks', () => {
     assert.match(nothing.stderr, /no table has failed/);
     const marks = json<{ ledger: Record<string, unknown> }>(await cli('watermarks', 'shop', '--json'));
     assert.deepEqual(Object.keys(marks.ledger).sort(), ['public.a', 'public.b', 'public.c']);
+  });
+
+  it('rerun --allow-older-export reaches the plan of the cycle that serves it and the load it starts; a rerun without it does not', async () => {
+    const planned = async (...flags: string[]) => {
+      const run = await cli('rerun', 'shop', '--tables', 'public.a', ...flags, '--wait', '--json');
+      assert.equal(run.code, 0, run.stdout + run.stderr);
+      const { cycleId } = json<CycleResult>(run);
+      const state = JSON.parse(readFileSync(stateFile, 'utf8')) as FakeState;
+      const plan = state.manifests[`${cycleId}/plan.json`] as PlanEntry[] | undefined;
+      assert.ok(plan, `cycle ${cycleId} stored its plan`);
+      const loads = Object.values(state.runs).filter((r) => r.cycleId === cycleId);
+      return { plan: plan.map((e) => [e.table, e.allowOlderExport]), loads: loads.map((r) => [r.table, r.request.plan.allowOlderExport]) };
+    };
+    assert.deepEqual(await planned('--allow-older-export'), { plan: [['public.a', true]], loads: [['public.a', true]] });
+    assert.deepEqual(await planned(), { plan: [['public.a', false]], loads: [['public.a', false]] });
   });
 
   it('sync --tables --wait loads only those tables and exits 0; without --wait it prints the request and a UI link', async () => {

@@ -45,6 +45,11 @@ const CASES: { name: string; path: string; value?: unknown; message: RegExp; mut
   { name: 'concurrency 0', path: 'sources.shop.concurrency', value: 0, message: /at least 1/, mutate: (c) => (c.sources.shop.concurrency = 0) },
   { name: 'unknown field', path: 'sources.shop', message: /unknown field\(s\) concurency/, mutate: (c) => (c.sources.shop.concurency = 5) },
   { name: 'incremental without cursor', path: 'sources.shop.tables.public.orders.cursor', message: /needs a cursor column/, mutate: (c) => (c.sources.shop.tables['public.orders'] = { action: 'incremental' }) },
+  { name: 'lookback without a unit', path: 'sources.shop.tables.public.orders.cursor.lookback', value: '15', message: /has no unit: write "15m", "15h" or "15d" for a date or timestamp cursor, or 15 without quotes/, mutate: (c) => (c.sources.shop.tables['public.orders'].cursor = { column: 'updated_at', lookback: '15' }) },
+  { name: 'lookback in words', path: 'sources.shop.tables.public.orders.cursor.lookback', value: '1 hour', message: /is not a lookback: write a duration such as "15m", "2h" or "1d"/, mutate: (c) => (c.sources.shop.tables['public.orders'].cursor = { column: 'updated_at', lookback: '1 hour' }) },
+  { name: 'negative lookback', path: 'sources.shop.tables.public.orders.cursor.lookback', value: -5, message: /must be 0 or more/, mutate: (c) => (c.sources.shop.tables['public.orders'].cursor = { column: 'id', lookback: -5 }) },
+  { name: 'lookback of ten years and more', path: 'sources.shop.tables.public.orders.cursor.lookback', value: '4000d', message: /longer than 3650d/, mutate: (c) => (c.sources.shop.tables['public.orders'].cursor = { column: 'updated_at', lookback: '4000d' }) },
+  { name: 'lookback neither text nor number', path: 'sources.shop.tables.public.orders.cursor.lookback', message: /must be a duration such as "15m" or a number such as 1000/, mutate: (c) => (c.sources.shop.tables['public.orders'].cursor = { column: 'updated_at', lookback: true }) },
   { name: 'unknown source kind', path: 'sources.shop.source.kind', message: /kind must be pglite, postgres, rds or fake/, mutate: (c) => (c.sources.shop.source = { kind: 'mysql' }) },
   { name: 'postgres url not a URL', path: 'sources.shop.source.url', value: 'localhost:5432', message: /postgres:\/\/ URL/, mutate: (c) => (c.sources.shop.source = { kind: 'postgres', url: 'localhost:5432' }) },
   { name: 'aws backend without aws section', path: 'sources.shop.aws', message: /backend aws needs an aws section/, mutate: (c) => ((c.sources.shop.backend = 'aws'), (c.sources.shop.source = { kind: 'rds', instanceId: 'db1' })) },
@@ -75,6 +80,18 @@ describe('config validation', () => {
       assert.match(err.message, new RegExp(c.path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
     });
   }
+
+  test('a cursor lookback is a duration or a number of cursor units, and may be left out', () => {
+    const config = valid();
+    config.sources.shop.tables = {
+      'public.events': { cursor: { column: 'created_at', lookback: '15m' } },
+      'public.log': { cursor: { column: 'seq', lookback: 1000 } },
+      'public.audit': { cursor: { column: 'at', lookback: 0 } },
+      'public.orders': { cursor: { column: 'updated_at' } },
+    };
+    const tables = sourceConfig(parseConfig(config), 'shop').tables;
+    assert.deepEqual(['public.events', 'public.log', 'public.audit', 'public.orders'].map((t) => tables[t]?.cursor?.lookback), ['15m', 1000, 0, undefined]);
+  });
 
   test('an unknown source is named with the ones that exist', () => {
     assert.throws(() => sourceConfig(parseConfig(valid()), 'crm'), /sources\.crm.*no such source; the config defines: shop/s);

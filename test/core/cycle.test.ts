@@ -4,8 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId, WorkflowUpdateFailedError } from '@temporalio/client';
 import { fakeTableNames } from '../../src/fake/ports';
+import type { FakeRun } from '../../src/fake/state';
+import { exportIdFor } from '../../src/ids';
+import type { CycleResult } from '../../src/model';
 import { requestSyncSignal, rerunUpdate } from '../../src/workflows/messages';
 import { fakeConfig, startFakeWorker, startTestServer, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
 import { recordHistories } from '../helpers/histories';
@@ -23,6 +26,12 @@ async function listWithRetry(w: FakeWorker, query: string): Promise<string[]> {
   return [];
 }
 const causeMessage = (err: Error): string => String((err.cause as Error | undefined)?.message);
+/** The newest load run of a table in the fake backend. */
+const newestRun = (w: FakeWorker, table: string): FakeRun | undefined =>
+  Object.values(w.backend.state.runs)
+    .filter((r) => r.table === table)
+    .sort((a, b) => b.seq - a.seq)[0];
+const exportOfRun = (run: FakeRun | undefined): string | undefined => run?.request.exportLocation.replace('fake://exports/', '');
 const FAILING = ['public.t0003', 'public.t0011', 'public.t0017'];
 
 describe('sync core on a real Temporal server', () => {
@@ -209,6 +218,133 @@ describe('sync core on a real Temporal server', () => {
       assert.ok(second!.startedAt >= first!.finishedAt, `second cycle started ${second!.startedAt}, after the first finished ${first!.finishedAt}`);
       assert.equal(second!.counts.committed, 6, 'a full sync absorbs the table-limited one');
       assert.equal(s.recentCycles.length, 2);
+    });
+  });
+
+  describe('a source workflow terminated and started again within a second', () => {
+    let w: FakeWorker;
+    const queue = uniqueQueue('restart');
+    before(async () => {
+      w = await startFakeWorker(fakeConfig(queue, { tables: 2 }, {}, 'restart'), { tables: 2 });
+    });
+    after(async () => w?.stop());
+
+    test('the first cycle of the new life adopts no snapshot or export and re-attaches to no load run', async () => {
+      // Run ids are time-ordered UUIDv7: stay clear of a 65.536 s boundary of their leading bits, so
+      // that both lives start within one such window, as a quick restart nearly always does.
+      const intoWindow = Date.now() % 65_536;
+      if (intoWindow > 45_000) await new Promise((r) => setTimeout(r, 65_536 - intoWindow + 100));
+      const firstLife = await startSource(w.client, queue, 'restart');
+      const first = await waitForCycles(firstLife, 1);
+      await firstLife.terminate('restarted by the test');
+      const secondLife = await startSource(w.client, queue, 'restart');
+      const runIdOf = (h: WorkflowHandle) => (h as WorkflowHandleWithFirstExecutionRunId).firstExecutionRunId;
+      assert.notEqual(runIdOf(secondLife), runIdOf(firstLife));
+      const second = await waitForCycles(secondLife, 1);
+
+      const result = (await w.client.workflow.getHandle(second.recentCycles[0]!.workflowId).result()) as CycleResult;
+      assert.equal(result.snapshot?.adopted, false, 'no snapshot of the old life is adopted');
+      assert.equal(result.export?.adopted, false, 'no export of the old life is adopted');
+      assert.equal(w.backend.count('snapshot.start'), 2);
+      for (const t of fakeTableNames(2)) assert.equal(w.backend.count(`load.start:${t}`), 2, `${t} loads once in each life`);
+      assert.equal(result.status, 'succeeded');
+      assert.notEqual(second.recentCycles[0]!.cycleId, first.recentCycles[0]!.cycleId, 'each life has its own cycle ids');
+    });
+  });
+
+  describe('a cycle that dies after its first batch committed', () => {
+    let w: FakeWorker;
+    const queue = uniqueQueue('dead');
+    const tables = fakeTableNames(3);
+    before(async () => {
+      // Loads outlast the heartbeat interval, so the terminated cycle's next load learns of its end before it commits.
+      w = await startFakeWorker(fakeConfig(queue, { tables: 3 }, { batchSize: 1 }, 'dead'), { tables: 3, latencyMs: 5000 });
+    });
+    after(async () => w?.stop());
+
+    test('the committed table keeps its outcome and its export; the rerun of the rest reuses that export and loads it not again', async () => {
+      const handle = await startSource(w.client, queue, 'dead');
+      const running = await waitForStatus(handle, (s) => s.phase === 'running');
+      const cycle = running.currentCycle!;
+      const batch1 = w.client.workflow.getHandle(`${cycle.workflowId}/batch-1`);
+      for (let i = 0; ; i++) {
+        const done = await batch1.describe().then((d) => d.status.name === 'COMPLETED', () => false);
+        if (done) break;
+        assert.ok(i < 300, 'batch 1 completes');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await w.client.workflow.getHandle(cycle.workflowId).terminate('the cycle dies');
+      const s = await waitForCycles(handle, 1);
+      const exportId = exportIdFor('dead', cycle.cycleId);
+
+      assert.equal(s.recentCycles[0]!.status, 'failed');
+      assert.deepEqual(s.recentCycles[0]!.counts, { committed: 1, failed: 2, skipped: 0 });
+      assert.equal(s.ledger[tables[0]!]?.exportId, exportId, 'the committed table is in the ledger with this cycle\'s export');
+      assert.deepEqual(Object.keys(s.failed).sort(), tables.slice(1));
+      for (const t of tables.slice(1)) {
+        assert.equal(s.failed[t]!.exportId, exportId, `${t} failed on this cycle's export`);
+        assert.match(s.failed[t]!.message, /terminated|the cycle ended/i);
+      }
+      assert.equal(s.lastExport?.export.exportId, exportId, 'the complete export of the dead cycle is reusable');
+
+      const startsBefore = w.backend.count(`load.start:${tables[0]}`);
+      const exportStarts = w.backend.count('export.start');
+      const accepted = await handle.executeUpdate(rerunUpdate, { args: [{ tables: 'failed' }] });
+      assert.deepEqual(accepted.tables, tables.slice(1));
+      const after = await waitForCycles(handle, 2);
+      assert.equal(after.recentCycles[0]!.status, 'succeeded');
+      assert.equal(w.backend.count(`load.start:${tables[0]}`), startsBefore, 'the committed table is not loaded again');
+      assert.equal(w.backend.count('export.start'), exportStarts, 'no new export');
+      for (const t of tables.slice(1)) assert.equal(exportOfRun(newestRun(w, t)), exportId, `${t} loads from the dead cycle's export`);
+      assert.deepEqual(after.failed, {});
+      await recordHistories(w.client, 'dead-cycle', ['lakesync/dead']);
+    });
+  });
+
+  describe('reruns of tables last loaded from different exports', () => {
+    let w: FakeWorker;
+    const queue = uniqueQueue('exports');
+    const [a, b, c] = fakeTableNames(3) as [string, string, string];
+    before(async () => {
+      w = await startFakeWorker(fakeConfig(queue, { tables: 3 }, {}, 'exports'), {
+        tables: 3,
+        failures: [{ table: b, phase: 'load', times: 1, retryable: false, message: 'b breaks once' }],
+      });
+    });
+    after(async () => w?.stop());
+
+    test('each table loads from its own export, never from a later export it is not in, nor from one older than its last commit', async () => {
+      const handle = await startSource(w.client, queue, 'exports');
+      const first = await waitForCycles(handle, 1);
+      const e1 = first.recentCycles[0]!.exportId!;
+
+      // A table-limited sync: its export holds only table a.
+      await handle.signal(requestSyncSignal, { tables: [a], requestId: 'only-a' });
+      const second = await waitForCycles(handle, 2);
+      const e2 = second.recentCycles[0]!.exportId!;
+      assert.notEqual(e2, e1);
+      assert.equal(second.ledger[a]!.exportId, e2);
+
+      const failedRerun = await handle.executeUpdate(rerunUpdate, { args: [{ tables: 'failed' }] });
+      assert.deepEqual(failedRerun.tables, [b]);
+      const third = await waitForCycles(handle, 3);
+      assert.equal(exportOfRun(newestRun(w, b)), e1, 'b loads from the export it failed on, not from the later one');
+      assert.equal(second.failed[b]?.exportId, e1, 'the failed list names that export');
+      assert.equal(third.ledger[b]!.exportId, e1);
+      assert.deepEqual(third.failed, {});
+
+      // a was last committed from e2, c from e1: two consecutive cycles, one per export, oldest first.
+      assert.equal(newestRun(w, b)!.request.plan.allowOlderExport, false);
+      const both = await handle.executeUpdate(rerunUpdate, { args: [{ tables: [a, c], requestId: 'a-and-c', allowOlderExport: true }] });
+      const fifth = await waitForCycles(handle, 5);
+      assert.equal(exportOfRun(newestRun(w, a)), e2, 'a is not loaded from an export older than its last commit');
+      assert.equal(exportOfRun(newestRun(w, c)), e1);
+      for (const t of [a, c]) assert.equal(newestRun(w, t)!.request.plan.allowOlderExport, true, 'allowOlderExport travels from the request to the load');
+      const parts = fifth.recentCycles.filter((cy) => cy.requestIds.includes(both.requestId));
+      assert.deepEqual(parts.map((p) => [p.exportId, p.part]), [[e2, { index: 2, of: 2 }], [e1, { index: 1, of: 2 }]]);
+      assert.equal(fifth.ledger[a]!.exportId, e2);
+      assert.equal(fifth.ledger[c]!.exportId, e1);
+      await recordHistories(w.client, 'rerun-parts', ['lakesync/exports']);
     });
   });
 });

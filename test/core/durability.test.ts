@@ -10,7 +10,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import type { Client } from '@temporalio/client';
 import { fakeTableNames } from '../../src/fake/ports';
-import { readStateDir } from '../../src/fake/state';
+import { type FakeRun, type FakeState, readStateDir } from '../../src/fake/state';
 import { connectClient, temporalTarget } from '../../src/temporal';
 import { fakeConfig, startTestServer, type TestServer, uniqueQueue } from '../helpers/env';
 import { recordHistories } from '../helpers/histories';
@@ -18,8 +18,14 @@ import { startSource, waitForCycles } from '../helpers/source';
 
 const TABLES = fakeTableNames(20);
 
+/**
+ * Load runs outlast the server's stop, pause and restart (a few seconds), so a run started
+ * before the stop is still running when the server is back.
+ */
+const RESTART_LOAD_MS = 15_000;
+
 /** A worker process over a file-backed fake source `name`. */
-function workerConfig(env: TestServer, name: string) {
+function workerConfig(env: TestServer, name: string, load: { latencyMs: number; concurrency: number } = { latencyMs: 1500, concurrency: 5 }) {
   const stateDir = join(env.dir, name);
   mkdirSync(stateDir, { recursive: true });
   const queue = uniqueQueue(name);
@@ -28,9 +34,9 @@ function workerConfig(env: TestServer, name: string) {
     sources: {
       [name]: {
         database: 'fake',
-        source: { kind: 'fake', tables: 20, latencyMs: 1500, stateDir },
+        source: { kind: 'fake', tables: 20, latencyMs: load.latencyMs, stateDir },
         target: { namespace: name },
-        concurrency: 5,
+        concurrency: load.concurrency,
         retry: { initialIntervalSeconds: 1, maximumIntervalSeconds: 2, maximumAttempts: 20 },
         timeouts: { heartbeatSeconds: 2, pollInitialSeconds: 1, pollMaximumSeconds: 1 },
       },
@@ -68,6 +74,17 @@ async function waitForLoadsInFlight(stateDir: string, n: number): Promise<void> 
     await delay(100);
   }
   throw new Error(`fewer than ${n} loads started within 60 s`);
+}
+
+/** Runs started and not yet finished at `nowMs`, whose commit has not happened. */
+function runsInFlight(state: FakeState, nowMs: number): FakeRun[] {
+  return Object.values(state.runs).filter((r) => nowMs - r.startedAtMs < r.durationMs && !state.counters[`committed:${r.runId}`]);
+}
+
+function describeRuns(state: FakeState): string {
+  const runs = Object.values(state.runs);
+  const committed = runs.filter((r) => state.counters[`committed:${r.runId}`]).length;
+  return `${runs.length} started, ${committed} committed`;
 }
 
 function assertEveryTableLoadedOnce(stateDir: string): void {
@@ -117,8 +134,8 @@ describe('durability', () => {
     await recordHistories(client, 'worker-crash', ['lakesync/crash']);
   });
 
-  test('Temporal server stopped and restarted on its database mid-cycle: the cycle completes with the same guarantees', async () => {
-    const { file, queue, stateDir, config } = workerConfig(env, 'restart');
+  test('Temporal server stopped and restarted on its database mid-load: the runs in flight resume and finish, no table loaded twice', async () => {
+    const { file, queue, stateDir, config } = workerConfig(env, 'restart', { latencyMs: RESTART_LOAD_MS, concurrency: 10 });
     worker = await startWorkerProcess(file);
     const restartClient = await connectClient(temporalTarget(config));
     const handle = await startSource(restartClient, queue, 'restart');
@@ -126,15 +143,29 @@ describe('durability', () => {
     await restartClient.connection.close();
 
     await env.server.stop();
+    // The runs in flight while the server is down: started, not finished, not committed.
+    const atStop = readStateDir(stateDir);
+    const inFlight = runsInFlight(atStop, Date.now());
+    assert.ok(inFlight.length > 0, `a load run was in flight when the server stopped (runs: ${describeRuns(atStop)})`);
     await delay(2000);
     await env.server.restart();
+    const atRestart = readStateDir(stateDir);
+    const back = runsInFlight(atRestart, Date.now()).map((r) => r.runId);
+    for (const r of inFlight) assert.ok(back.includes(r.runId), `run ${r.runId} of ${r.table} was still running when the server was back (runs: ${describeRuns(atRestart)})`);
 
-    await client.connection.close();
+    await client?.connection.close();
     client = await connectClient(temporalTarget(config));
     const s = await waitForCycles(client.workflow.getHandle(handle.workflowId), 1, 180_000);
     assert.equal(s.recentCycles[0]!.status, 'succeeded');
     assert.equal(s.recentCycles[0]!.counts.committed, 20);
     assertEveryTableLoadedOnce(stateDir);
+    // Each run that spanned the restart is the one its table committed: re-attached, not started again.
+    const end = readStateDir(stateDir);
+    for (const r of inFlight) {
+      assert.equal(end.counters[`committed:${r.runId}`], 1, `run ${r.runId} of ${r.table} finished and committed after the restart`);
+      assert.deepEqual(Object.values(end.runs).filter((x) => x.table === r.table).map((x) => x.runId), [r.runId], `${r.table} has no run but ${r.runId}`);
+      assert.equal(s.ledger[r.table]?.exportId, s.recentCycles[0]!.exportId, `${r.table}'s watermark comes from this cycle`);
+    }
     await recordHistories(client, 'server-restart', ['lakesync/restart']);
   });
 });

@@ -21,7 +21,7 @@ interface Declarations {
 interface Parsed {
   ok: boolean;
   error?: string;
-  args?: { action: string; primary_key: string[]; cursor_column: string | null; cursor_mode: string | null; max_delete_fraction: number; approve_deletes: boolean; catalog: string; lake_table: string; source_schema: string; source_table: string };
+  args?: { action: string; primary_key: string[]; cursor_column: string | null; cursor_mode: string | null; cursor_lookback: string | null; max_delete_fraction: number; approve_deletes: boolean; allow_older_export: boolean; show_values: boolean; catalog: string; lake_table: string; source_schema: string; source_table: string; source: string; export_id: string; snapshot_time: string; cycle_id: string };
 }
 
 /** Asks the job's own module for its declarations and parses each argument set with it. */
@@ -35,8 +35,10 @@ for case in json.load(sys.stdin):
     try:
         a = parse_job_args(case["args"], case["mode"])
         out["parsed"].append({"ok": True, "args": {"action": a.action, "primary_key": list(a.primary_key), "cursor_column": a.cursor_column, "cursor_mode": a.cursor_mode,
+            "cursor_lookback": a.cursor_lookback.text if a.cursor_lookback else None,
             "max_delete_fraction": a.max_delete_fraction, "approve_deletes": a.approve_deletes, "catalog": a.catalog, "lake_table": a.lake_table,
-            "source_schema": a.source_schema, "source_table": a.source_table}})
+            "source_schema": a.source_schema, "source_table": a.source_table, "allow_older_export": a.allow_older_export, "show_values": a.show_values,
+            "source": a.source, "export_id": a.export_id, "snapshot_time": a.snapshot_time, "cycle_id": a.cycle_id}})
     except LoadError as e:
         out["parsed"].append({"ok": False, "error": e.message})
 print(json.dumps(out))
@@ -49,6 +51,8 @@ const request = (plan: PlanEntry): LoadRequest => ({
   source: 'shop',
   cycleId: '3-abcd',
   runToken: `3-abcd:${plan.table}`,
+  exportId: 'ls-shop-3-abcd',
+  snapshotTime: '2025-01-01T00:00:00.000Z',
   exportLocation: 's3://exports/lakesync/ls-shop-3-abcd',
   database: 'shop',
   plan,
@@ -56,14 +60,17 @@ const request = (plan: PlanEntry): LoadRequest => ({
   resultLocation: `s3://results/shop/3-abcd/${plan.table}.json`,
 });
 
-/** One plan per kind of decision: every action, keys or none, both cursor modes, approval. */
+/** One plan per kind of decision: every action, keys or none, both cursor modes, a lookback or the job's default, approval. */
 const PLANS: PlanEntry[] = [
   planEntry({ table: 'public.orders', lakeTable: 'orders', action: 'create', primaryKey: ['id'] }),
   planEntry({ table: 'public.order_items', lakeTable: 'order_items', action: 'merge', primaryKey: ['order_id', 'line_no'], keySource: 'configured', maxDeleteFraction: 0.25 }),
   planEntry({ table: 'public.notes', lakeTable: 'notes', action: 'replace' }),
-  planEntry({ table: 'public.events', lakeTable: 'events', action: 'incremental', primaryKey: ['id'], cursor: { column: 'created_at', mode: 'upsert' } }),
-  planEntry({ table: 'public.log', lakeTable: 'log', action: 'incremental', cursor: { column: 'seq', mode: 'append' } }),
+  planEntry({ table: 'public.events', lakeTable: 'events', action: 'incremental', primaryKey: ['id'], cursor: { column: 'created_at', mode: 'upsert', lookback: '15m' } }),
+  planEntry({ table: 'public.log', lakeTable: 'log', action: 'incremental', cursor: { column: 'seq', mode: 'append', lookback: '1000' } }),
+  planEntry({ table: 'public.audit', lakeTable: 'audit', action: 'incremental', cursor: { column: 'at', mode: 'append' } }),
   planEntry({ table: 'audit.Odd Name', lakeTable: 'odd_name', action: 'merge', primaryKey: ['Id'], approveDeletes: true, maxDeleteFraction: 0 }),
+  planEntry({ table: 'public.prices', lakeTable: 'prices', action: 'replace', allowOlderExport: true }),
+  planEntry({ table: 'public.cards', lakeTable: 'cards', action: 'merge', primaryKey: ['id'], showValues: true }),
 ];
 const LAKES: Record<'glue' | 'local', LakeLocation> = {
   glue: { tableBucketArn: 'arn:aws:s3tables:eu-west-1:123456789012:bucket/analytics' },
@@ -89,7 +96,7 @@ describe('load job arguments', () => {
       for (const [name, value] of Object.entries(args)) assert.notEqual(value.trim(), '', `${mode} ${plan.table}: --${name} is empty`);
     }
     const replace = cases.find((c) => c.plan.action === 'replace')!.args;
-    for (const name of ['primary_key', 'cursor_column', 'cursor_mode', 'approve_deletes']) assert.ok(!(name in replace), `${name} is left out when unset`);
+    for (const name of ['primary_key', 'cursor_column', 'cursor_mode', 'cursor_lookback', 'approve_deletes', 'allow_older_export', 'show_values']) assert.ok(!(name in replace), `${name} is left out when unset`);
   });
 
   test("the job's parser reads the plan's decisions back, on both backends", () => {
@@ -102,14 +109,28 @@ describe('load job arguments', () => {
         primary_key: plan.primaryKey,
         cursor_column: plan.cursor?.column ?? null,
         cursor_mode: plan.cursor?.mode ?? null,
+        cursor_lookback: plan.cursor?.lookback ?? null,
         max_delete_fraction: plan.maxDeleteFraction,
         approve_deletes: plan.approveDeletes,
         catalog: LAKE_CATALOG,
         lake_table: plan.lakeTable,
         source_schema: schema,
         source_table: table,
+        allow_older_export: plan.allowOlderExport,
+        show_values: plan.showValues ?? false,
+        source: 'shop',
+        export_id: 'ls-shop-3-abcd',
+        snapshot_time: '2025-01-01T00:00:00.000Z',
+        cycle_id: '3-abcd',
       });
     });
+  });
+
+  test('a load without its lineage has no job arguments: the job could neither record nor check it', () => {
+    const plan = PLANS[0]!;
+    for (const missing of [{ exportId: '' }, { snapshotTime: ' ' }]) {
+      assert.throws(() => loadJobArguments({ ...request(plan), ...missing }, LAKES.local), /public\.orders names no export id or snapshot time/);
+    }
   });
 
   test('a table planned as skip has no job arguments', () => {

@@ -1,10 +1,25 @@
 /** The source workflow's bookkeeping without a server: request queue, rerun validation, watermark ledger. */
 import assert from 'node:assert/strict';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { test } from 'node:test';
+import { cycleKey, exportIdFor, snapshotIdFor } from '../../src/ids';
 import type { CycleResult, TableOutcome, Watermark } from '../../src/model';
-import { enqueueRerun, enqueueRerunSignal, enqueueSync, initialState, recordCycle, rerunProblem, takeCoalesced } from '../../src/workflows/ledger';
-import type { QueuedRequest, SourceState } from '../../src/workflows/messages';
+import {
+  acceptSync,
+  enqueueRerun,
+  enqueueRerunSignal,
+  enqueueSync,
+  initialState,
+  normalizeState,
+  recordCycle,
+  rerunParts,
+  rerunProblem,
+  syncProblem,
+  takeCoalesced,
+} from '../../src/workflows/ledger';
+import type { QueuedRequest, ReusableExport, SourceState } from '../../src/workflows/messages';
 
+const AT = '2025-01-03T00:00:00.000Z';
 const sync = (requestId: string, tables?: string[]): QueuedRequest => ({ kind: 'sync', requestId, approveDeletes: false, ...(tables ? { tables } : {}) });
 const rerun = (requestId: string, tables: string[], approveDeletes = false): QueuedRequest => ({ kind: 'rerun', requestId, tables, approveDeletes });
 
@@ -52,7 +67,7 @@ const failed = (table: string, message: string): TableOutcome => ({
   error: { phase: 'load', message, type: 'CastError', retryable: false },
 });
 
-const skipped = (table: string): TableOutcome => ({ table, lakeTable: table.split('.')[1]!, action: 'skip', status: 'skipped', reason: 'excluded' });
+const skipped = (table: string, reason = 'excluded'): TableOutcome => ({ table, lakeTable: table.split('.')[1]!, action: 'skip', status: 'skipped', reason });
 
 function cycle(cycleId: string, tables: TableOutcome[], made: { snapshot?: boolean; export?: boolean } = { snapshot: true, export: true }): CycleResult {
   return {
@@ -208,21 +223,21 @@ test('syncs get generated ids only when none is given', () => {
 
 test('a rerun signal before any export becomes a sync of its tables', () => {
   const state = initialState();
-  assert.equal(enqueueRerunSignal(state, { tables: ['public.a', 'public.b', 'public.a'] }), undefined);
+  assert.equal(enqueueRerunSignal(state, { tables: ['public.a', 'public.b', 'public.a'] }, AT), undefined);
   assert.deepEqual(state.queue, [{ kind: 'sync', requestId: 'r1', approveDeletes: false, tables: ['public.a', 'public.b'], requestedBy: 'rerun before any export' }]);
 });
 
 test('a rerun signal of "failed" before any export is dropped with the reason', () => {
   const state = initialState();
-  assert.equal(enqueueRerunSignal(state, { tables: 'failed' }), 'there is no export to rerun from yet: run a sync first');
+  assert.equal(enqueueRerunSignal(state, { tables: 'failed' }, AT), 'there is no export to rerun from yet: run a sync first');
   assert.deepEqual(state.queue, []);
   assert.equal(state.requestCounter, 0);
 });
 
 test('a rerun signal after an export queues a rerun, or is dropped when invalid', () => {
   const state = exported(['public.a']);
-  assert.equal(enqueueRerunSignal(state, { tables: ['public.a'], requestedBy: 'ops' }), undefined);
-  assert.match(enqueueRerunSignal(state, { tables: ['public.x'] }) ?? '', /^unknown table\(s\) public\.x:/);
+  assert.equal(enqueueRerunSignal(state, { tables: ['public.a'], requestedBy: 'ops' }, AT), undefined);
+  assert.match(enqueueRerunSignal(state, { tables: ['public.x'] }, AT) ?? '', /^unknown table\(s\) public\.x:/);
   assert.deepEqual(state.queue, [{ kind: 'rerun', requestId: 'r1', tables: ['public.a'], approveDeletes: false, requestedBy: 'ops' }]);
 });
 
@@ -255,16 +270,16 @@ test('failed tables keep their old watermark with the error noted', () => {
   assert.deepEqual(state.ledger['public.a'], { ...oldWatermark, lastError: 'cannot cast amount' });
   assert.equal(state.ledger['public.b'], undefined, 'a table never loaded gets no watermark');
   assert.deepEqual(state.failed, {
-    'public.a': { cycleId: 'c2', phase: 'load', message: 'cannot cast amount' },
-    'public.b': { cycleId: 'c2', phase: 'load', message: 'no such column' },
+    'public.a': { cycleId: 'c2', phase: 'load', message: 'cannot cast amount', exportId: 'exp-c2' },
+    'public.b': { cycleId: 'c2', phase: 'load', message: 'no such column', exportId: 'exp-c2' },
   });
 });
 
-test('skipped tables change neither the ledger nor the failed list', () => {
+test('tables skipped as not requested change neither the ledger nor the failed list', () => {
   const state = exported(['public.a']);
   state.ledger['public.a'] = oldWatermark;
   state.failed['public.a'] = { cycleId: 'c1', phase: 'load', message: 'boom' };
-  recordCycle(state, cycle('c2', [skipped('public.a')]), 'lakesync/shop/c2', { kind: 'sync', requestIds: ['r1'] });
+  recordCycle(state, cycle('c2', [skipped('public.a', 'not requested in this cycle')]), 'lakesync/shop/c2', { kind: 'sync', requestIds: ['r1'] });
   assert.deepEqual(state.ledger, { 'public.a': oldWatermark });
   assert.deepEqual(state.failed, { 'public.a': { cycleId: 'c1', phase: 'load', message: 'boom' } });
 });
@@ -327,4 +342,170 @@ test('recent cycles keep the newest 20, newest first', () => {
     Array.from({ length: 20 }, (_, i) => `c${23 - i}`),
   );
   assert.equal(state.lastCycle?.cycleId, 'c23');
+});
+
+// --- cycle keys ---
+
+/** A time-ordered UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then version, variant and random bits. */
+function uuidv7(ms: number): string {
+  const bytes = randomBytes(16);
+  bytes.writeUIntBE(ms, 0, 6);
+  bytes[6] = (bytes[6]! & 0x0f) | 0x70;
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+test('cycle keys hash the whole run id: UUIDv7 ids a millisecond apart, and UUIDv4 ids, get different keys', () => {
+  const ms = Date.UTC(2025, 4, 6, 7, 8, 9, 100);
+  const [v7a, v7b] = [uuidv7(ms), uuidv7(ms + 1)];
+  assert.notEqual(cycleKey(1, v7a), cycleKey(1, v7b), `${v7a} and ${v7b} share a key`);
+  const [v4a, v4b] = [randomUUID(), randomUUID()];
+  assert.notEqual(cycleKey(1, v4a), cycleKey(1, v4b));
+  for (const id of [v7a, v7b, v4a, v4b]) assert.equal(cycleKey(7, id), cycleKey(7, id), 'the same run id always gives the same key');
+  assert.notEqual(cycleKey(1, v7a), cycleKey(2, v7a), 'the cycle number is part of the key');
+});
+
+test('ids built from a cycle key stay RDS-legal and keep the whole key, even for a long source name and a large cycle number', () => {
+  const key = cycleKey(1_234_567, uuidv7(Date.now()));
+  const source = 'a-very-long-source-name-that-uses-all-of-the-sixty-three-chars';
+  const exportId = exportIdFor(source, key);
+  assert.ok(exportId.length <= 60, exportId);
+  assert.match(exportId, /^[a-zA-Z](?!.*--)[a-zA-Z0-9-]*[a-zA-Z0-9]$/);
+  assert.ok(exportId.endsWith(`-${key}`), `${exportId} keeps the key ${key}`);
+  const snapshotId = snapshotIdFor(source, key);
+  assert.match(snapshotId, /^[a-zA-Z](?!.*--)[a-zA-Z0-9-]*[a-zA-Z0-9]$/);
+  assert.ok(snapshotId.endsWith(`-${key}`));
+});
+
+// --- a clean ledger ---
+
+
+test('an invalid rerun signal is kept in the status with its request id, sender, reason and time; the newest 20 are kept', () => {
+  const state = exported(['public.a']);
+  assert.match(enqueueRerunSignal(state, { tables: ['public.x'], requestId: 'svc-1', requestedBy: 'billing' }, AT) ?? '', /unknown table\(s\) public\.x/);
+  assert.deepEqual(state.queue, []);
+  assert.equal(state.ignoredRequests.length, 1);
+  assert.deepEqual(state.ignoredRequests[0], {
+    kind: 'rerun',
+    requestId: 'svc-1',
+    requestedBy: 'billing',
+    reason: "unknown table(s) public.x: the source's tables are public.a",
+    at: AT,
+  });
+  for (let i = 0; i < 25; i++) enqueueRerunSignal(state, { tables: 'failed', requestId: `n${i}` }, AT);
+  assert.equal(state.ignoredRequests.length, 20);
+  assert.equal(state.ignoredRequests[0]!.requestId, 'n24', 'newest first');
+});
+
+test('a table that failed and is now excluded leaves the failed list', () => {
+  const state = exported(['public.a', 'public.b_pii']);
+  state.failed['public.b_pii'] = { cycleId: 'c1', phase: 'load', message: 'boom' };
+  recordCycle(state, cycle('c2', [committed('public.a', 1), skipped('public.b_pii', 'excluded (exclude public.*_pii)')]), 'w2', { kind: 'rerun', requestIds: ['r1'], tables: ['public.a', 'public.b_pii'] });
+  assert.deepEqual(state.failed, {});
+  assert.equal(rerunProblem(state, { tables: 'failed' }), 'no table has failed: nothing to rerun');
+});
+
+test('a table no longer in the newest full export leaves the failed list, with a note in the status', () => {
+  const state = exported(['public.a', 'public.gone']);
+  state.failed['public.gone'] = { cycleId: 'c1', phase: 'load', message: 'boom' };
+  // A table-limited sync or a failed cycle says nothing about the tables it did not list.
+  recordCycle(state, cycle('c2', [committed('public.a', 1)]), 'w2', { kind: 'sync', requestIds: ['r1'], tables: ['public.a'] });
+  recordCycle(state, { ...cycle('c3', []), status: 'failed', error: { phase: 'discover', message: 'no listing' } }, 'w3', { kind: 'sync', requestIds: ['r2'] });
+  assert.deepEqual(Object.keys(state.failed), ['public.gone']);
+  // A sync of every table lists every table of the source.
+  recordCycle(state, cycle('c4', [committed('public.a', 1)]), 'w4', { kind: 'sync', requestIds: ['r3'] });
+  assert.deepEqual(state.failed, {});
+  assert.deepEqual(state.knownTables, ['public.a']);
+  assert.deepEqual(state.droppedTables, [
+    { table: 'public.gone', cycleId: 'c4', exportId: 'exp-c4', at: '2025-01-02T00:10:00.000Z', note: 'not in export exp-c4 of a sync of every table: gone from the source, or excluded; it left the failed tables (last error: boom)' },
+  ]);
+  assert.match(rerunProblem(state, { tables: ['public.gone'] }) ?? '', /public\.gone is no longer exported \(not in export exp-c4 of cycle c4\)/);
+  assert.match(syncProblem(state, { tables: ['public.gone', 'public.x'] }) ?? '', /^unknown table\(s\) public\.x: the source's tables are public\.a; public\.gone is no longer exported/);
+});
+
+test('a requested name that is in no export never becomes a known or a failed table', () => {
+  const state = exported(['public.a']);
+  const missing: TableOutcome = {
+    table: 'public.typo',
+    lakeTable: '',
+    action: 'skip',
+    status: 'failed',
+    error: { phase: 'discover', message: "public.typo is not in this cycle's export", type: 'TableNotExported', retryable: false },
+  };
+  recordCycle(state, cycle('c2', [committed('public.a', 1), missing]), 'w2', { kind: 'sync', requestIds: ['r1'], tables: ['public.a', 'public.typo'] });
+  assert.deepEqual(state.failed, {});
+  assert.deepEqual(state.knownTables, ['public.a']);
+  assert.equal(state.lastCycle?.counts.failed, 1, 'the cycle itself still reports it');
+});
+
+test('a sync naming unknown tables is refused with their names and the known ones; before the first export nothing can be checked', () => {
+  const state = exported(['public.a', 'public.b']);
+  assert.equal(syncProblem(state, { tables: ['public.a', 'public.nope'] }), "unknown table(s) public.nope: the source's tables are public.a, public.b");
+  assert.equal(syncProblem(state, { tables: [] }), 'name the tables to sync (schema.table), or leave tables out to sync every table');
+  assert.equal(syncProblem(state, { tables: ['public.b'] }), undefined);
+  assert.equal(syncProblem(state, {}), undefined);
+  assert.equal(syncProblem(initialState(), { tables: ['public.anything'] }), undefined);
+  assert.deepEqual(acceptSync(state, { tables: ['public.b', 'public.b'], requestId: 'cli-1' }), { requestId: 'cli-1', tables: ['public.b'], queuedBehind: 0 });
+  assert.deepEqual(state.queue, [{ kind: 'sync', requestId: 'cli-1', approveDeletes: false, tables: ['public.b'] }]);
+});
+
+// --- per-table exports ---
+
+function reusable(cycleId: string, day: number): ReusableExport {
+  const createdAt = `2025-01-${String(day).padStart(2, '0')}T00:00:00.000Z`;
+  return {
+    cycleId,
+    snapshot: { snapshotId: `snap-${cycleId}`, createdAt, adopted: false },
+    export: { exportId: `exp-${cycleId}`, location: `s3://bucket/exp-${cycleId}`, snapshotId: `snap-${cycleId}`, adopted: false },
+  };
+}
+
+test('failed tables remember the export they failed on, and committed ones the export they were loaded from', () => {
+  const state = exported(['public.a', 'public.b']);
+  recordCycle(state, cycle('c2', [committed('public.a', 1), failed('public.b', 'boom')]), 'w2', { kind: 'sync', requestIds: ['r1'] });
+  assert.equal(state.failed['public.b']!.exportId, 'exp-c2');
+  assert.equal(state.ledger['public.a']!.exportId, 'exp-c2');
+  assert.deepEqual(state.exports['exp-c2'], { cycleId: 'c2', snapshot: cycle('c2', []).snapshot, export: cycle('c2', []).export });
+});
+
+test('a rerun loads every table from its own export, oldest export first, and never from one older than its last commit', () => {
+  const state = exported(['public.a', 'public.b', 'public.c', 'public.d']);
+  const [e1, e2] = [reusable('c1', 1), reusable('c2', 2)];
+  state.exports = { 'exp-c1': e1, 'exp-c2': e2 };
+  state.lastExport = e2;
+  state.ledger['public.a'] = { ...oldWatermark, exportId: 'exp-c2' };
+  state.failed['public.b'] = { cycleId: 'c1', phase: 'load', message: 'boom', exportId: 'exp-c1' };
+  state.ledger['public.c'] = { ...oldWatermark, exportId: 'exp-c1' };
+  // Committed from the newer export, failed on the older one before: the newer one wins.
+  state.ledger['public.d'] = { ...oldWatermark, exportId: 'exp-c2' };
+  state.failed['public.d'] = { cycleId: 'c1', phase: 'load', message: 'boom', exportId: 'exp-c1' };
+  assert.deepEqual(rerunParts(state, ['public.a', 'public.b', 'public.c', 'public.d']), [
+    { reuse: e1, tables: ['public.b', 'public.c'] },
+    { reuse: e2, tables: ['public.a', 'public.d'] },
+  ]);
+  // A table whose export is not known (state from before exports were kept) uses the last export.
+  assert.deepEqual(rerunParts({ ...state, exports: {} }, ['public.a', 'public.b']), [{ reuse: e2, tables: ['public.a', 'public.b'] }]);
+});
+
+test('a state carried over from an older version gets the new fields, its last export among the known exports', () => {
+  const old = exported(['public.a']) as Partial<SourceState>;
+  delete old.exports;
+  delete old.ignoredRequests;
+  delete old.droppedTables;
+  const state = normalizeState(old as SourceState);
+  assert.deepEqual(state.ignoredRequests, []);
+  assert.deepEqual(state.droppedTables, []);
+  assert.deepEqual(Object.keys(state.exports), ['exp-1']);
+});
+
+test('allowOlderExport travels from the rerun request through the queue; a different value ends a coalesced group', () => {
+  const state = exported(['public.a', 'public.b']);
+  enqueueRerun(state, { tables: ['public.a'], requestId: 'x1', allowOlderExport: true });
+  enqueueRerun(state, { tables: ['public.b'], requestId: 'x2' });
+  assert.equal(state.queue[0]!.allowOlderExport, true);
+  const first = takeCoalesced(state.queue);
+  assert.deepEqual(first.requestIds, ['x1']);
+  assert.equal(first.allowOlderExport, true);
+  assert.equal(takeCoalesced(state.queue).allowOlderExport ?? false, false);
 });

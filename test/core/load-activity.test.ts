@@ -3,11 +3,12 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { loadActivities, type LoadTableInput } from '../../src/activities/load';
+import { type LoadHeartbeat, loadActivities, type LoadTableInput } from '../../src/activities/load';
 import { parseConfig } from '../../src/config/load';
 import { runTokenFor } from '../../src/ids';
 import { FakeBackend } from '../../src/fake/ports';
 import type { LoadRequest, LoadResult, PlanEntry } from '../../src/model';
+import type { Ports } from '../../src/ports';
 import { planEntry } from '../helpers/plan';
 
 const config = parseConfig({ sources: { shop: { database: 'fake', source: { kind: 'fake', tables: ['public.orders'] }, target: { namespace: 'shop' } } } });
@@ -18,9 +19,14 @@ async function setup(backendOptions: Partial<ConstructorParameters<typeof FakeBa
   const ports = backend.ports();
   const planRef = await ports.manifests.put('c1/plan.json', [plan]);
   const { loadTable } = loadActivities({ config, portsFor: () => ports });
-  const input: LoadTableInput = { source: 'shop', cycleId: 'c1', planRef, table: 'public.orders', exportLocation: 'fake://exports/e1', database: 'fake', namespace: 'shop' };
+  const input: LoadTableInput = { source: 'shop', cycleId: 'c1', planRef, table: 'public.orders', exportId: 'e1', snapshotTime: '2025-01-01T00:00:00.000Z', exportLocation: 'fake://exports/e1', database: 'fake', namespace: 'shop' };
   const request: LoadRequest = { ...input, runToken: runTokenFor('c1', 'public.orders'), plan, resultLocation: ports.load.resultLocation({ ...input, runToken: runTokenFor('c1', 'public.orders'), plan }) };
   return { backend, ports, loadTable, input, request };
+}
+
+/** The same table's load input in the next cycle, c2. */
+async function nextCycle(ports: Ports, input: LoadTableInput): Promise<LoadTableInput> {
+  return { ...input, cycleId: 'c2', planRef: await ports.manifests.put('c2/plan.json', [plan]) };
 }
 
 describe('load activity', () => {
@@ -74,8 +80,113 @@ describe('load activity', () => {
     assert.equal(backend.count('load.start:public.orders'), 2);
   });
 
+  test('a load whose attempts ran out while its run went on never overlaps the next cycle\'s load of that lake table', async () => {
+    const { backend, ports, loadTable, input } = await setup({ latencyMs: 1500, failures: [{ table: 'public.orders', phase: 'poll', times: 'always', retryable: true, message: 'GetJobRun: Rate exceeded' }] });
+    // The last attempt of cycle c1 (four real failures before it): its run starts, then polling it keeps failing.
+    await assert.rejects(new MockActivityEnvironment({ heartbeatTimeoutMs: 2000, attempt: 5, heartbeatDetails: { failures: 4 } }).run(loadTable, input), (err: unknown) => {
+      assert.ok(err instanceof ApplicationFailure);
+      assert.equal(err.nonRetryable, true);
+      assert.match(err.message, /^load failed for public\.orders: GetJobRun: Rate exceeded \(failure 5 of 5: retry\.maximumAttempts is used up; its run jr_1 was stopped; fix the cause and rerun the table\)$/);
+      return true;
+    });
+    backend.setFailures([]);
+    const next = await nextCycle(ports, input);
+    const result = (await new MockActivityEnvironment({ heartbeatTimeoutMs: 2000 }).run(loadTable, next)) as LoadResult;
+    assert.equal(result.status, 'succeeded');
+    assert.equal(backend.maxConcurrentRuns('shop.orders'), 1, 'two runs were live on shop.orders at once');
+  });
+
+  test('a run left going by a terminated cycle is stopped, and waited for, before the next cycle\'s load starts', async () => {
+    const { backend, ports, loadTable, input, request } = await setup({ latencyMs: 3000, stopLatencyMs: 300 });
+    const { runId: orphan } = await ports.load.startLoad(request);
+    const next = await nextCycle(ports, input);
+    const result = (await new MockActivityEnvironment({ heartbeatTimeoutMs: 2000 }).run(loadTable, next)) as LoadResult;
+    assert.equal(result.status, 'succeeded');
+    assert.equal(result.cycleId, 'c2');
+    assert.equal(backend.maxConcurrentRuns('shop.orders'), 1, 'two runs were live on shop.orders at once');
+    assert.equal((await ports.load.getRun(orphan)).detail, 'STOPPED');
+  });
+
+  test('a real failure is counted in the heartbeat details; the load fails for good at retry.maximumAttempts', async () => {
+    const { backend, loadTable, input } = await setup({ latencyMs: 100, failures: [{ table: 'public.orders', phase: 'poll', times: 'always', retryable: true, message: 'GetJobRun: Rate exceeded' }] });
+    // Temporal's attempt 7 after two heartbeat timeouts: only the four failures in the details count.
+    const env = new MockActivityEnvironment({ heartbeatTimeoutMs: 2000, attempt: 7, heartbeatDetails: { failures: 3 } });
+    const beats: LoadHeartbeat[] = [];
+    env.on('heartbeat', (d: LoadHeartbeat) => beats.push(d));
+    await assert.rejects(env.run(loadTable, input), (err: unknown) => err instanceof ApplicationFailure && !err.nonRetryable && /Rate exceeded$/.test(err.message));
+    const last = beats.at(-1)!;
+    assert.equal(last.failures, 4, 'the failure is counted for the next attempt');
+    assert.equal(last.state, 'retrying');
+    assert.equal(backend.state.runs[last.runId!]?.stopRequestedAtMs, undefined, 'a retryable failure leaves the run to the next attempt');
+
+    const final = new MockActivityEnvironment({ heartbeatTimeoutMs: 2000, attempt: 8, heartbeatDetails: last });
+    await assert.rejects(final.run(loadTable, input), (err: unknown) => err instanceof ApplicationFailure && err.nonRetryable === true && /failure 5 of 5/.test(err.message));
+    assert.equal(backend.count('load.start:public.orders'), 1, 'both attempts polled the same run');
+    assert.equal(backend.count('load.stop'), 1, 'the final failure stopped it');
+  });
+
+  test('the cycle\'s retry.maximumAttempts in the input wins over the config', async () => {
+    const { loadTable, input } = await setup({ failures: [{ table: 'public.orders', phase: 'poll', times: 'always', retryable: true }] });
+    await assert.rejects(new MockActivityEnvironment({ heartbeatTimeoutMs: 2000, heartbeatDetails: { failures: 1 } }).run(loadTable, { ...input, maxFailures: 2 }), (err: unknown) => {
+      assert.ok(err instanceof ApplicationFailure);
+      assert.equal(err.nonRetryable, true);
+      assert.match(err.message, /failure 2 of 2/);
+      return true;
+    });
+  });
+
+  test('a run of this same load found on the lake table is attached to, not stopped', async () => {
+    const { backend, ports, input, request } = await setup({ latencyMs: 300 });
+    await ports.load.startLoad(request);
+    // An attempt whose token search missed the run (GetJobRuns reads only the newest pages) still finds it on its lake table.
+    const blind: Ports = { ...ports, load: { ...ports.load, findRunByToken: async () => undefined } };
+    const { loadTable: blindLoad } = loadActivities({ config, portsFor: () => blind });
+    const result = (await new MockActivityEnvironment({ heartbeatTimeoutMs: 2000, attempt: 2 }).run(blindLoad, input)) as LoadResult;
+    assert.equal(result.status, 'succeeded');
+    assert.equal(backend.count('load.start:public.orders'), 1, 'no second run');
+    assert.equal(backend.count('load.stop'), 0);
+  });
+
+  test('another load\'s run that does not stop in time fails the attempt (retryable) with what to do', async () => {
+    const { ports, input, request } = await setup({ latencyMs: 1e12 });
+    const { runId } = await ports.load.startLoad(request);
+    const stuck: Ports = { ...ports, load: { ...ports.load, stopRun: async () => undefined } };
+    const { loadTable } = loadActivities({ config, portsFor: () => stuck });
+    const next = await nextCycle(ports, input);
+    const realNow = Date.now;
+    let skew = 0;
+    // Time runs fast: every read of the clock is a minute later.
+    Date.now = () => realNow() + (skew += 60_000);
+    try {
+      await assert.rejects(new MockActivityEnvironment({ heartbeatTimeoutMs: 2000 }).run(loadTable, next), (err: unknown) => {
+        assert.ok(err instanceof ApplicationFailure);
+        assert.equal(err.type, 'LakeTableBusy');
+        assert.equal(err.nonRetryable, false);
+        assert.match(err.message, new RegExp(`load of public\\.orders \\(lake table shop\\.orders\\) cannot start: run ${runId} \\(run token c1:public\\.orders\\) of another load on the lake table did not end within 15 minutes of being asked to stop; stop it in the backend`));
+        return true;
+      });
+    } finally {
+      Date.now = realNow;
+    }
+  });
+
   test('a table missing from the plan is a clear, final error', async () => {
     const { loadTable, input } = await setup();
     await assert.rejects(new MockActivityEnvironment().run(loadTable, { ...input, table: 'public.ghost' }), /load failed for public\.ghost: not in plan/);
+  });
+
+  test('a load without its export id or snapshot time fails at once, before any run, saying why', async () => {
+    const { backend, loadTable, input } = await setup();
+    const { exportId: _, ...withoutExport } = input;
+    for (const partial of [withoutExport, { ...input, snapshotTime: '' }]) {
+      await assert.rejects(new MockActivityEnvironment().run(loadTable, partial as LoadTableInput), (err: unknown) => {
+        assert.ok(err instanceof ApplicationFailure);
+        assert.equal(err.type, 'MissingLineage');
+        assert.equal(err.nonRetryable, true);
+        assert.match(err.message, /load failed for public\.orders: the request names no export id or snapshot time/);
+        return true;
+      });
+    }
+    assert.equal(backend.count('load.start:public.orders'), 0);
   });
 });

@@ -121,3 +121,44 @@ test('an upsert cursor on a table without any key fails planning, before anythin
   // With a key from the source the same settings load as an upsert.
   assert.deepEqual(planTables(upsert, [t('public.log', ['id'])], new Set(['log'])).entries[0]!.cursor, { column: 'seq', mode: 'upsert' });
 });
+
+test('the cursor lookback: configured, else the default for the column type; a lookback that does not fit the type fails planning', () => {
+  const config = (lookbacks: Record<string, string | number | undefined>) =>
+    sourceConfig(
+      parseConfig({
+        sources: {
+          shop: {
+            database: 'shop',
+            source: { kind: 'pglite' },
+            target: { namespace: 'shop' },
+            tables: Object.fromEntries(Object.entries(lookbacks).map(([table, lookback]) => [table, { cursor: { column: table === 'public.events' ? 'created_at' : 'seq', ...(lookback === undefined ? {} : { lookback }) } }])),
+          },
+        },
+      }),
+      'shop',
+    );
+  const column = (columnName: string, originalType: string) => ({ columnName, originalType, expectedExportedType: 'binary (UTF8)' });
+  const events: DiscoveredTable = { ...t('public.events', ['id']), columns: [column('id', 'bigint'), column('created_at', 'timestamp with time zone')] };
+  const log: DiscoveredTable = { ...t('public.log'), columns: [column('seq', 'bigint')] };
+  const unknown = t('public.notes');
+  const lake = new Set(['events', 'log', 'notes']);
+  const planned = (lookbacks: Record<string, string | number | undefined>) => planTables(config(lookbacks), [events, log, unknown], lake);
+
+  // Defaults: 1 hour for a timestamp, 0 for a number; nothing when the column's type is unknown (the job defaults it).
+  const defaults = Object.fromEntries(planned({ 'public.events': undefined, 'public.log': undefined, 'public.notes': undefined }).entries.map((e) => [e.table, e.cursor]));
+  assert.deepEqual(defaults, {
+    'public.events': { column: 'created_at', mode: 'upsert', lookback: '1h' },
+    'public.log': { column: 'seq', mode: 'append', lookback: '0' },
+    'public.notes': { column: 'seq', mode: 'append' },
+  });
+  const configured = planned({ 'public.events': '15m', 'public.log': 500, 'public.notes': '2h' }).entries.map((e) => e.cursor?.lookback);
+  assert.deepEqual(configured, ['15m', '500', '2h']);
+  assert.deepEqual(planned({ 'public.events': 0, 'public.log': '0m' }).entries.map((e) => e.cursor?.lookback), ['0', '0m', undefined]);
+
+  const misfit = planned({ 'public.events': 3600, 'public.log': '1h' });
+  assert.deepEqual(misfit.entries.map((e) => e.table), ['public.notes']);
+  const errors = Object.fromEntries(misfit.notLoaded.map((o) => [o.table, [o.status, o.error?.phase, o.error?.message]]));
+  assert.deepEqual(errors['public.events']!.slice(0, 2), ['failed', 'plan']);
+  assert.match(String(errors['public.events']![2]), /tables\."public\.events"\.cursor\.lookback 3600 does not fit cursor column created_at \(timestamp with time zone\): .*is a duration: write e\.g\. "1h"/);
+  assert.match(String(errors['public.log']![2]), /tables\."public\.log"\.cursor\.lookback "1h" does not fit cursor column seq \(bigint\): .*number of cursor units: write e\.g\. 1000, or 0/);
+});

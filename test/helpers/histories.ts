@@ -3,19 +3,44 @@
  * test/replay.test.ts replays them, and the committed ones in test/fixtures/histories,
  * against the current workflow code.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { repoRoot } from '../../src/toolchain';
 
+type History = temporal.api.history.v1.History;
+
 export function historiesDir(): string {
   return join(repoRoot(), '.lakesync', 'histories');
 }
 
+export function fixtureHistoriesDir(): string {
+  return join(repoRoot(), 'test', 'fixtures', 'histories');
+}
+
+/**
+ * What each committed fixture folder must hold, as the least count of each event type over its
+ * histories: a fixture that stops covering its case fails the replay test instead of passing idly.
+ */
+export const FIXTURE_COVERAGE: Record<string, Record<string, number>> = {
+  // Three cycles of one source: a partial one (failed loads) and a rerun requested by update.
+  'partial-and-rerun': { START_CHILD_WORKFLOW_EXECUTION_INITIATED: 3, ACTIVITY_TASK_FAILED: 3, WORKFLOW_EXECUTION_UPDATE_ACCEPTED: 1 },
+  // A snapshot still creating and an export still in progress, waited for with workflow timers.
+  'snapshot-export-waits': { TIMER_STARTED: 4, TIMER_FIRED: 4 },
+  // The source workflow continues as new when the server suggests it, around a sync and a rerun.
+  'continue-as-new': { WORKFLOW_EXECUTION_CONTINUED_AS_NEW: 2, WORKFLOW_EXECUTION_UPDATE_ACCEPTED: 1 },
+  // A cycle child that fails (its source left the worker's config) and a batch child terminated mid-load.
+  'failed-children': { CHILD_WORKFLOW_EXECUTION_FAILED: 1, CHILD_WORKFLOW_EXECUTION_TERMINATED: 1, WORKFLOW_EXECUTION_FAILED: 1 },
+};
+
 /** Saves the histories of these workflows and every workflow whose id starts with one of them. */
 export async function recordHistories(client: Client, name: string, workflowIds: string[]): Promise<number> {
-  const dir = join(historiesDir(), name);
+  return saveHistories(client, join(historiesDir(), name), workflowIds);
+}
+
+/** Saves into `dir` every run of every workflow whose id starts with one of `workflowIds`. */
+export async function saveHistories(client: Client, dir: string, workflowIds: string[]): Promise<number> {
   mkdirSync(dir, { recursive: true });
   let count = 0;
   for (const prefix of workflowIds) {
@@ -27,6 +52,35 @@ export async function recordHistories(client: Client, name: string, workflowIds:
     }
   }
   return count;
+}
+
+export function readHistory(file: string): History {
+  return temporal.api.history.v1.History.decode(readFileSync(file));
+}
+
+/** `TIMER_FIRED` for EVENT_TYPE_TIMER_FIRED. */
+export function eventTypeName(type: number): string {
+  return (temporal.api.enums.v1.EventType[type] ?? String(type)).replace(/^EVENT_TYPE_/, '');
+}
+
+/** How many events of each type (`TIMER_FIRED`, ...) these histories hold together. */
+export function eventTypeCounts(histories: History[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const h of histories) {
+    for (const e of h.events ?? []) {
+      const name = eventTypeName(e.eventType ?? 0);
+      counts[name] = (counts[name] ?? 0) + 1;
+    }
+  }
+  return counts;
+}
+
+/** The event types of `coverage` that these histories hold fewer of than required, with the counts. */
+export function missingCoverage(histories: History[], coverage: Record<string, number>): string[] {
+  const counts = eventTypeCounts(histories);
+  return Object.entries(coverage)
+    .filter(([type, least]) => (counts[type] ?? 0) < least)
+    .map(([type, least]) => `${type}: ${counts[type] ?? 0} < ${least}`);
 }
 
 /** The file keeps the workflow id (replay needs it: child ids derive from it) and the run. */

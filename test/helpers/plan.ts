@@ -8,6 +8,7 @@ export function planEntry(entry: Pick<PlanEntry, 'table' | 'lakeTable' | 'action
     keySource: primaryKey.length > 0 ? 'source' : 'none',
     maxDeleteFraction: 0.5,
     approveDeletes: false,
+    allowOlderExport: false,
     ...entry,
     primaryKey,
   };

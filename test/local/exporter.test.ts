@@ -1,10 +1,14 @@
 /** The local export: RDS layout, encodings and type mappings, part files, ExportOnly and skipped tables (PGlite source). */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import type { PortError } from '../../src/errors';
+import type { ExportRef } from '../../src/model';
+import { createDiscoverPort } from '../../src/local/discover';
 import { exportSnapshot } from '../../src/local/export/exporter';
+import { layoutOf } from '../../src/local/paths';
 import type { ExportInfo, TablesInfo } from '../../src/local/export/layout';
 import type { SourceDb } from '../../src/local/source/db';
 import { seedDemo } from '../../src/local/source/demo-schema';
@@ -229,5 +233,70 @@ describe('exportSnapshot with ExportOnly', () => {
     assert.equal(result.tables.length, 0);
     const info = JSON.parse(readFileSync(join(outDir, 'export_tables_info_ls-shop-3_from_1_to_1.json'), 'utf8')) as TablesInfo;
     assert.deepEqual(info.perTableStatus, [{ target: 'shop', warningMessage: 'no table matched the export' }]);
+  });
+});
+
+describe('the row count of an export table from its Parquet footers', () => {
+  let outDir: string;
+  let ref: ExportRef;
+  const discover = () => createDiscoverPort(layoutOf(join(work, 'rows-work')), 'shop');
+
+  before(async () => {
+    outDir = join(work, 'rows');
+    await exportSnapshot(db, { exportId: 'ls-shop-rows', database: 'shop', snapshot: SNAPSHOT, outDir, rowsPerPart: 70, rowGroupSize: 30, fetchRows: 50 });
+    ref = { exportId: 'ls-shop-rows', location: outDir, snapshotId: SNAPSHOT.snapshotId, adopted: false };
+    // RDS writes several batch folders, part numbers with gaps, and older exports have no batch folder.
+    const table = join(outDir, 'shop', 'public.order_items');
+    const parts = readdirSync(join(table, '1')).sort();
+    assert.ok(parts.length >= 8, `600 rows at 70 per part: ${parts.length} parts`);
+    mkdirSync(join(table, '2'));
+    for (const name of parts.slice(0, 3)) renameSync(join(table, '1', name), join(table, '2', name));
+    renameSync(join(table, '1', parts[5]!), join(table, parts[5]!));
+    // Markers and hidden files are not parts, for the load job neither.
+    writeFileSync(join(table, '1', '_SUCCESS'), '');
+    writeFileSync(join(table, '2', `.${parts[0]}.crc`), 'not parquet');
+    writeFileSync(join(table, '2', 'manifest.json'), '{}');
+  });
+
+  test('a multi-part, multi-batch table counts exactly the source rows', async () => {
+    const [source] = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM order_items');
+    assert.equal(source!.n, 600);
+    assert.equal(await discover().exportRowCount(ref, 'public.order_items'), 600);
+  });
+
+  test('every exported table counts its source rows; an empty or unexported table counts 0', async () => {
+    for (const [table, sql] of [
+      ['public.customers', 'customers'],
+      ['public.events', 'events'],
+      ['public.page_views', 'page_views'],
+      ['public.all_types', 'all_types'],
+      ['public.empty_one', 'empty_one'],
+    ] as const) {
+      const [source] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${sql}`);
+      assert.equal(await discover().exportRowCount(ref, table), source!.n, table);
+    }
+    assert.equal(await discover().exportRowCount(ref, 'public.Odd Table'), 0, 'skipped by the export: no part file');
+  });
+
+  test('a damaged part file fails the count, naming the file and the fix', async () => {
+    const damaged = join(work, 'rows-damaged');
+    mkdirSync(join(damaged, 'shop', 'public.products', '1'), { recursive: true });
+    copyFileSync(join(outDir, 'export_info_ls-shop-rows.json'), join(damaged, 'export_info_ls-shop-rows.json'));
+    const bad = join(damaged, 'shop', 'public.products', '1', 'part-00000-x.gz.parquet');
+    writeFileSync(bad, 'PAR1 this is not a parquet file at all');
+    await assert.rejects(discover().exportRowCount({ ...ref, location: damaged }, 'public.products'), (err: PortError) => {
+      assert.equal(err.code, 'UnreadableExportPart');
+      assert.equal(err.retryable, false);
+      assert.match(err.message, new RegExp(`export part file ${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is not a readable Parquet file \\(not a valid parquet file\\): the export is damaged .*run a new sync`));
+      return true;
+    });
+  });
+
+  test('an export whose files are gone fails the count as not found', async () => {
+    await assert.rejects(discover().exportRowCount({ ...ref, location: join(work, 'gone') }, 'public.orders'), (err: PortError) => {
+      assert.equal(err.kind, 'not-found');
+      assert.match(err.message, /export ls-shop-rows has no export_info_ls-shop-rows\.json .*run a new sync/);
+      return true;
+    });
   });
 });

@@ -156,6 +156,7 @@ describe('manifest store', () => {
     const ref = await store.put('c1/plan.json', [{ table: 'public.a' }]);
     assert.match(ref, /^file:\/\/.*\/m\/c1\/plan\.json$/);
     assert.deepEqual(await store.get(ref), [{ table: 'public.a' }]);
+    assert.equal(store.ref('c1/plan.json'), ref, 'the reference of a key is known without reading it');
   });
 
   test('refuses keys and references outside its folder, and names a missing manifest', async () => {
@@ -213,6 +214,8 @@ describe('load runs', () => {
     source: 'shop',
     cycleId: '3-abcd',
     runToken: `3-abcd:${table}`,
+    exportId: 'ls-shop-3-abcd',
+    snapshotTime: '2025-01-01T00:00:00.000Z',
     exportLocation: '/data/exports/ls-shop-3-abcd',
     database: 'shop',
     plan: planEntry({ table, lakeTable: table.split('.')[1]!, action, ...extra }),
@@ -351,6 +354,25 @@ describe('load runs', () => {
     assert.equal(await port.findRunByToken({ ...req('public.retry', 'merge'), runToken: token }), started.runId);
   });
 
+  test('liveRuns lists the pending, queued and running runs of one lake table, read from their job arguments', async () => {
+    const port = createLoadPort(layout(), new RunnerClient(layout()));
+    const args = (lakeTable: string, namespace = 'live') => ({ namespace, lake_table: lakeTable, action: 'merge' });
+    const running = newRunId('c1:public.a');
+    const queued = newRunId('c2:public.a');
+    writeRecord({ runId: queued, runToken: 'c2:public.a', state: 'queued', args: args('a'), queuedAt: '2024-01-01T00:00:02.000Z' });
+    writeRecord({ runId: running, runToken: 'c1:public.a', state: 'running', args: args('a'), queuedAt: '2024-01-01T00:00:01.000Z', startedAt: '2024-01-01T00:00:01.500Z' });
+    writeRecord({ runId: newRunId('c0:public.a'), runToken: 'c0:public.a', state: 'succeeded', args: args('a') });
+    writeRecord({ runId: newRunId('c3:public.a'), runToken: 'c3:public.a', state: 'running', args: args('a'), runner: { pid: 4194305, instance: 'gone' } });
+    writeRecord({ runId: newRunId('c1:public.b'), runToken: 'c1:public.b', state: 'running', args: args('b') });
+    writeRecord({ runId: newRunId('c1:other.a'), runToken: 'c1:other.a', state: 'running', args: args('a', 'other') });
+    // Ended, of another lake table or namespace, or left by a runner that died (nothing runs it): not live.
+    assert.deepEqual(await port.liveRuns('live', 'a'), [
+      { runId: running, runToken: 'c1:public.a', detail: 'RUNNING', startedAt: '2024-01-01T00:00:01.500Z' },
+      { runId: queued, runToken: 'c2:public.a', detail: 'WAITING' },
+    ]);
+    assert.deepEqual(await port.liveRuns('live', 'none'), []);
+  });
+
   test('results are read from their file; a missing one is undefined', async () => {
     const port = createLoadPort(layout(), new RunnerClient(layout()));
     const location = port.resultLocation({ ...req('public.a', 'merge') });
@@ -360,9 +382,10 @@ describe('load runs', () => {
 });
 
 describe('lake queries and verification values', () => {
-  test('only read-only statements reach the lake', () => {
+  // The fast guard only; the runner's Spark parser decides (test/local/query-readonly.test.ts).
+  test('statements that start with a write keyword are refused before Spark starts', () => {
     for (const sql of ['SELECT 1', '  with x as (select 1) select * from x', '-- note\nSHOW TABLES IN shop', '/* c */ describe shop.a']) assert.doesNotThrow(() => assertReadOnly(sql), sql);
-    for (const sql of ['DROP TABLE shop.a', 'insert into shop.a values (1)', 'CALL lake.system.expire_snapshots()', '']) {
+    for (const sql of ['DROP TABLE shop.a', 'insert into shop.a values (1)', 'CALL lake.system.expire_snapshots()']) {
       assert.throws(() => assertReadOnly(sql), (err: unknown) => err instanceof PortError && err.kind === 'validation' && /read-only/.test(err.message), sql);
     }
   });

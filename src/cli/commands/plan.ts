@@ -40,7 +40,7 @@ export function registerPlan(program: Command, kit: CommandKit): void {
       printLine(io.stdout, `lake state from: ${report.lakeStateFrom}`);
       printLine(io.stdout);
       const loaded = report.rows.filter((r) => r.action !== 'skip');
-      const rows = loaded.map((r) => [r.table, r.lakeTable, r.action, r.why, r.primaryKey.length ? `${r.primaryKey.join(',')} (${r.keyFrom})` : '-', r.cursorColumn ? `${r.cursorColumn} (${r.cursorMode})` : '']);
+      const rows = loaded.map((r) => [r.table, r.lakeTable, r.action, r.why, r.primaryKey.length ? `${r.primaryKey.join(',')} (${r.keyFrom})` : '-', r.cursorColumn ? `${r.cursorColumn} (${r.cursorMode}${r.cursorLookback ? `, lookback ${r.cursorLookback}` : ''})` : '']);
       for (const line of columns(['TABLE', 'LAKE TABLE', 'ACTION', 'WHY', 'KEY', 'CURSOR'], rows)) printLine(io.stdout, line);
       const skipped = report.rows.filter((r) => r.action === 'skip');
       if (skipped.length > 0) {

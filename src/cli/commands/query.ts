@@ -1,5 +1,6 @@
 /** `lakesync query <source> "<SQL>"`: read-only SQL on the lake (Athena on AWS, Spark SQL locally). */
 import type { Command } from 'commander';
+import { PortError } from '../../errors';
 import { type CommandKit, type CommonOptions, withConfig, withJson } from '../command';
 import { loadSource } from '../context';
 import { UsageError } from '../errors';
@@ -11,7 +12,7 @@ import { backendName, withSourcePorts } from '../source-ports';
 export function registerQuery(program: Command, kit: CommandKit): void {
   const cmd = program
     .command('query <source> <sql>')
-    .description('run read-only SQL on the source\'s lake tables (named <namespace>.<table>) and print the rows');
+    .description('run one read-only statement (SELECT, WITH ... SELECT, SHOW, DESCRIBE, EXPLAIN) on the source\'s lake tables (named <namespace>.<table>) and print the rows; anything else is refused (exit 2)');
   withJson(withConfig(cmd)).action(
     kit.action(async (name: string, sql: string, opts: CommonOptions) => {
       const { io } = kit.env;
@@ -20,7 +21,13 @@ export function registerQuery(program: Command, kit: CommandKit): void {
       const rows = await withSourcePorts(kit.env, name, source, config, async (ports) => {
         const query = ports.lake.query?.bind(ports.lake);
         if (!query) throw new UsageError(`the ${backendName(source)} backend of source ${name} cannot run queries: query needs the local or aws backend`);
-        return query(sql);
+        try {
+          return await query(sql);
+        } catch (err) {
+          // A statement that is not a read is the caller's to fix: a usage error (exit 2).
+          if (err instanceof PortError && err.code === 'ReadOnlyQuery') throw new UsageError(err.message);
+          throw err;
+        }
       });
       if (opts.json) {
         printJson(io.stdout, rows);

@@ -18,6 +18,7 @@ interface RerunOptions extends CommonOptions {
   failed?: boolean;
   tables?: string;
   approveDeletes?: boolean;
+  allowOlderExport?: boolean;
   wait?: boolean;
 }
 
@@ -28,6 +29,7 @@ export function registerRerun(program: Command, kit: CommandKit): void {
     .option('--failed', 'every table whose last load failed')
     .option('--tables <list>', 'these tables (comma-separated schema.table)')
     .option('--approve-deletes', 'let these loads delete more than the safety limit')
+    .option('--allow-older-export', "load even when a lake table holds a newer export (moves it back in time)")
     .option('--wait', 'wait for the cycle that serves this request; exit 1 if it is partial or failed');
   withJson(withConfig(cmd)).action(
     kit.action(async (name: string, opts: RerunOptions) => {
@@ -35,7 +37,13 @@ export function registerRerun(program: Command, kit: CommandKit): void {
       if (Boolean(opts.failed) === (opts.tables !== undefined)) throw new UsageError('rerun needs exactly one of --failed or --tables <list>');
       const { config } = loadSource(io, opts, name);
       const tables = opts.failed ? ('failed' as const) : tableList(opts.tables!, '--tables');
-      const request: RerunRequest = { tables, requestId: newRequestId('rerun'), requestedBy: 'lakesync-cli', ...(opts.approveDeletes ? { approveDeletes: true } : {}) };
+      const request: RerunRequest = {
+        tables,
+        requestId: newRequestId('rerun'),
+        requestedBy: 'lakesync-cli',
+        ...(opts.approveDeletes ? { approveDeletes: true } : {}),
+        ...(opts.allowOlderExport ? { allowOlderExport: true } : {}),
+      };
       return withTemporal(config, async (conn) => {
         if (!(await sourceStatus(conn, name))) {
           throw new UsageError(`no source workflow ${sourceWorkflowId(name)} runs, so there is no export to rerun from: run "lakesync sync ${name}" first`);

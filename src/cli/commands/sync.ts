@@ -1,14 +1,18 @@
 /**
- * `lakesync sync <source>`: sends `requestSync` to `lakesync/<source>` by signal-with-start
- * (starting the source workflow when it does not run), with a request id; `--wait` waits for
- * the cycle whose requestIds contain it.
+ * `lakesync sync <source>`: when the source workflow runs, the `sync` update, so a request naming
+ * a table the source does not have is refused at once (exit 2) with the workflow's reason and
+ * nothing runs. When it does not run yet, `requestSync` by signal-with-start, which starts it:
+ * a new source knows no table to check names against, and its cycle reports any name its export
+ * lacks. `--wait` waits for the cycle whose requestIds contain the request id.
  */
 import type { Command } from 'commander';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { sourceWorkflowId } from '../../ids';
-import { SOURCE_WORKFLOW_TYPE, type SourceWorkflowInput, type SyncRequest, requestSyncSignal } from '../../workflows/messages';
+import { SOURCE_WORKFLOW_TYPE, type SourceWorkflowInput, type SyncRequest, requestSyncSignal, syncUpdate } from '../../workflows/messages';
 import { type CommandKit, type CommonOptions, withConfig, withJson } from '../command';
-import { loadSource, tableList, withTemporal } from '../context';
+import { type Connected, loadSource, tableList, withTemporal } from '../context';
 import { waitAndReport } from '../cycle-report';
+import { UsageError } from '../errors';
 import { printJson, printLine } from '../io';
 import { UiLinks } from '../links';
 import { newRequestId } from '../wait';
@@ -18,11 +22,17 @@ interface SyncOptions extends CommonOptions {
   wait?: boolean;
 }
 
+/** Where the request went: the source workflow's id and the run that took it. */
+interface Sent {
+  workflowId: string;
+  runId: string | undefined;
+}
+
 export function registerSync(program: Command, kit: CommandKit): void {
   const cmd = program
     .command('sync <source>')
     .description('request a sync (new snapshot and export, then load); starts the source workflow if needed')
-    .option('--tables <list>', 'only these tables (comma-separated schema.table)')
+    .option('--tables <list>', 'only these tables (comma-separated schema.table); refused if the source has no such table')
     .option('--wait', 'wait for the cycle that serves this request; exit 1 if it is partial or failed');
   withJson(withConfig(cmd)).action(
     kit.action(async (name: string, opts: SyncOptions) => {
@@ -32,28 +42,63 @@ export function registerSync(program: Command, kit: CommandKit): void {
       const requestId = newRequestId('sync');
       return withTemporal(config, async (conn) => {
         const request: SyncRequest = { requestId, requestedBy: 'lakesync-cli', ...(tables ? { tables } : {}) };
-        const input: SourceWorkflowInput = { source: name, syncOnStart: false };
-        const handle = await conn.client.workflow.signalWithStart(SOURCE_WORKFLOW_TYPE, {
-          workflowId: sourceWorkflowId(name),
-          taskQueue: conn.target.taskQueue,
-          args: [input],
-          signal: requestSyncSignal,
-          signalArgs: [request],
-          staticSummary: `lakesync source ${name}: watermark ledger and request queue`,
-        });
-        const link = UiLinks.for(conn.target, io.env).workflow(handle.workflowId, handle.signaledRunId);
+        const runId = await runningRun(conn, name);
+        const sent = (runId && (await byUpdate(conn, name, runId, request))) || (await byStart(conn, name, request));
+        const link = UiLinks.for(conn.target, io.env).workflow(sent.workflowId, sent.runId);
         if (opts.wait) {
           if (!opts.json) printLine(io.stdout, `sync requested: ${requestId}${link ? ` (${link})` : ''}`);
           return waitAndReport(conn, io, name, requestId, Boolean(opts.json));
         }
         if (opts.json) {
-          printJson(io.stdout, { source: name, workflowId: handle.workflowId, runId: handle.signaledRunId, requestId, ...(tables ? { tables } : {}), ...(link ? { url: link } : {}) });
+          printJson(io.stdout, { source: name, workflowId: sent.workflowId, runId: sent.runId, requestId, ...(tables ? { tables } : {}), ...(link ? { url: link } : {}) });
           return;
         }
-        printLine(io.stdout, `sync requested for ${name}${tables ? ` (${tables.join(', ')})` : ''}: request ${requestId} sent to ${handle.workflowId}`);
+        printLine(io.stdout, `sync requested for ${name}${tables ? ` (${tables.join(', ')})` : ''}: request ${requestId} sent to ${sent.workflowId}`);
         printLine(io.stdout, `follow it with: lakesync status ${name} --watch`);
         if (link) printLine(io.stdout, `workflow: ${link}`);
       });
     }),
   );
+}
+
+/** The run id of the running source workflow, or undefined when none runs. */
+async function runningRun(conn: Connected, name: string): Promise<string | undefined> {
+  try {
+    const description = await conn.client.workflow.getHandle(sourceWorkflowId(name)).describe();
+    return description.status.name === 'RUNNING' ? description.runId : undefined;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * The `sync` update: validated by the workflow before anything is queued. Undefined when the
+ * running workflow predates the update (its worker has no handler for it): signal it instead.
+ */
+async function byUpdate(conn: Connected, name: string, runId: string, request: SyncRequest): Promise<Sent | undefined> {
+  const handle = conn.client.workflow.getHandle(sourceWorkflowId(name));
+  try {
+    await handle.executeUpdate(syncUpdate, { args: [request] });
+    return { workflowId: handle.workflowId, runId };
+  } catch (err) {
+    if (!(err instanceof WorkflowUpdateFailedError)) throw err;
+    const reason = err.cause?.message ?? err.message;
+    if (/no registered handler for update/i.test(reason)) return undefined;
+    throw new UsageError(`sync refused: ${reason}`);
+  }
+}
+
+/** Signal-with-start: starts the source workflow when it does not run, then queues the sync. */
+async function byStart(conn: Connected, name: string, request: SyncRequest): Promise<Sent> {
+  const input: SourceWorkflowInput = { source: name, syncOnStart: false };
+  const handle = await conn.client.workflow.signalWithStart(SOURCE_WORKFLOW_TYPE, {
+    workflowId: sourceWorkflowId(name),
+    taskQueue: conn.target.taskQueue,
+    args: [input],
+    signal: requestSyncSignal,
+    signalArgs: [request],
+    staticSummary: `lakesync source ${name}: watermark ledger and request queue`,
+  });
+  return { workflowId: handle.workflowId, runId: handle.signaledRunId };
 }

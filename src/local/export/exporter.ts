@@ -1,6 +1,7 @@
 /**
  * The local stand-in for an RDS snapshot export: one REPEATABLE READ READ ONLY transaction reads
- * every table through a server-side cursor (a bounded number of rows at a time) and writes them
+ * every table of the export's scope (RDS `ExportOnly`: whole schemas and single tables; no other
+ * table is read) through a server-side cursor (a bounded number of rows at a time) and writes them
  * as Parquet in the RDS layout and encodings, then writes export_tables_info and export_info.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -26,8 +27,9 @@ export interface ExportOptions {
   snapshot: SnapshotRef;
   /** Folder the export is written to (its root: export_info and the data folders). */
   outDir: string;
-  /** Only these `schema.table` tables (RDS `ExportOnly`); all when absent. */
+  /** Only these `schema.table` tables and these whole schemas (RDS `ExportOnly`); every table when both are absent. */
   tables?: TableName[];
+  schemas?: string[];
   rowsPerPart?: number;
   rowGroupSize?: number;
   /** Rows fetched from the cursor at a time. */
@@ -63,8 +65,11 @@ export async function exportSnapshot(db: SourceDb, options: ExportOptions): Prom
   const startedAt = new Date().toISOString();
   mkdirSync(options.outDir, { recursive: true });
   return db.consistentRead(async (session) => {
-    const wanted = options.tables ? new Set(options.tables) : undefined;
-    const catalog = (await readCatalog(session)).filter((t) => !wanted || wanted.has(t.table));
+    // A table outside the scope is never read: excluded data does not leave the database.
+    const scoped = options.tables !== undefined || options.schemas !== undefined;
+    const tables = new Set(options.tables ?? []);
+    const schemas = new Set(options.schemas ?? []);
+    const catalog = (await readCatalog(session)).filter((t) => !scoped || tables.has(t.table) || schemas.has(t.schema));
     const summary: ExportSummary = { exportId: options.exportId, tables: [], skipped: [], primaryKeys: {}, totalBytes: 0, startedAt, finishedAt: '' };
     const entries: TableStatusEntry[] = [];
     let rows = 0;
@@ -152,7 +157,7 @@ function writeExportInfo(options: ExportOptions, summary: ExportSummary): void {
   const info: ExportInfo = {
     exportTaskIdentifier: options.exportId,
     sourceArn: `arn:local:rds:local:000000000000:snapshot:${options.snapshot.snapshotId}`,
-    exportOnly: (options.tables ?? []).map((t) => `${options.database}.${t}`),
+    exportOnly: [...(options.schemas ?? []), ...(options.tables ?? [])].map((t) => `${options.database}.${t}`),
     snapshotTime: options.snapshot.createdAt,
     taskStartTime: summary.startedAt,
     taskEndTime: summary.finishedAt,

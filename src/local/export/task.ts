@@ -7,11 +7,13 @@
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { PortError } from '../../errors';
+import { redactSecrets } from '../../redact';
 import type { ExportRef, ExportStatus, SnapshotRef, TableName } from '../../model';
 import type { ExportPort, ExportRequest } from '../../ports';
 import { type CatalogRecord, catalogRecordFile } from '../discover';
 import { processAlive, readJsonIfExists, writeJsonAtomic } from '../files';
 import type { WorkDirLayout } from '../paths';
+import { readCatalog } from '../source/catalog';
 import type { SourceDb } from '../source/db';
 import { exportSnapshot, type ExportOptions } from './exporter';
 
@@ -19,6 +21,7 @@ interface ExportTask {
   exportId: string;
   snapshot: SnapshotRef;
   tables?: TableName[];
+  schemas?: string[];
   state: 'in_progress' | 'complete' | 'failed';
   percentProgress: number;
   ownerPid: number;
@@ -53,8 +56,9 @@ export function createExportPort(layout: WorkDirLayout, options: ExportTaskOptio
 
   const orphaned = (task: ExportTask) => task.state === 'in_progress' && (task.ownerPid === process.pid ? !running.has(task.exportId) : !processAlive(task.ownerPid));
 
-  function launch(exportId: string, snapshot: SnapshotRef, tables: TableName[] | undefined): ExportTask {
-    const task: ExportTask = { exportId, snapshot, ...(tables ? { tables } : {}), state: 'in_progress', percentProgress: 0, ownerPid: process.pid, startedAt: new Date().toISOString() };
+  function launch(exportId: string, snapshot: SnapshotRef, scope: Pick<ExportTask, 'tables' | 'schemas'>): ExportTask {
+    const { tables, schemas } = scope;
+    const task: ExportTask = { exportId, snapshot, ...(tables ? { tables } : {}), ...(schemas ? { schemas } : {}), state: 'in_progress', percentProgress: 0, ownerPid: process.pid, startedAt: new Date().toISOString() };
     save(task);
     const job = run(task).finally(() => running.delete(exportId));
     running.set(exportId, job);
@@ -74,6 +78,7 @@ export function createExportPort(layout: WorkDirLayout, options: ExportTaskOptio
         snapshot: task.snapshot,
         outDir: partial,
         ...(task.tables ? { tables: task.tables } : {}),
+        ...(task.schemas ? { schemas: task.schemas } : {}),
         ...options.tuning,
         onProgress: ({ tablesDone, tablesTotal }) => save({ ...task, percentProgress: Math.floor((100 * tablesDone) / Math.max(tablesTotal, 1)) }),
       });
@@ -89,7 +94,7 @@ export function createExportPort(layout: WorkDirLayout, options: ExportTaskOptio
         totalBytes: summary.totalBytes,
       });
     } catch (err) {
-      save({ ...task, state: 'failed', finishedAt: new Date().toISOString(), failureCause: (err as Error).message });
+      save({ ...task, state: 'failed', finishedAt: new Date().toISOString(), failureCause: redactSecrets((err as Error)?.message ?? String(err)) });
       rmSync(partial, { recursive: true, force: true });
     }
   }
@@ -97,12 +102,18 @@ export function createExportPort(layout: WorkDirLayout, options: ExportTaskOptio
   return {
     async startExport(req: ExportRequest): Promise<ExportRef> {
       const existing = readTask(req.exportId);
-      if (!existing) return ref(launch(req.exportId, req.snapshot, req.tables), false);
+      if (!existing) return ref(launch(req.exportId, req.snapshot, req), false);
       if (existing.snapshot.snapshotId !== req.snapshot.snapshotId) {
         throw new PortError('already-exists', 'ExportTaskAlreadyExists', `export ${req.exportId} exists for snapshot ${existing.snapshot.snapshotId}, not ${req.snapshot.snapshotId}; use another export id`);
       }
-      if (orphaned(existing)) launch(existing.exportId, existing.snapshot, existing.tables);
+      if (orphaned(existing)) launch(existing.exportId, existing.snapshot, existing);
       return ref(existing, true);
+    },
+
+    async listSourceTables(): Promise<TableName[]> {
+      // Read-only: one READ ONLY transaction over the catalog.
+      const db = await options.source();
+      return db.consistentRead(async (session) => (await readCatalog(session)).map((t) => t.table));
     },
 
     async describeExport(exportId: string): Promise<ExportStatus> {
@@ -110,7 +121,7 @@ export function createExportPort(layout: WorkDirLayout, options: ExportTaskOptio
       if (!task) throw new PortError('not-found', 'ExportTaskNotFound', `export ${exportId} is not known in ${layout.exportTasks}`);
       if (orphaned(task)) {
         options.log?.(`export ${exportId}: its process is gone; starting it again`);
-        task = launch(task.exportId, task.snapshot, task.tables);
+        task = launch(task.exportId, task.snapshot, task);
       }
       if (task.state === 'complete' && !existsSync(exportDir(layout, exportId))) {
         return { exportId, state: 'failed', failureCause: `the export folder ${exportDir(layout, exportId)} was removed` };

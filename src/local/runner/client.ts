@@ -73,8 +73,12 @@ export class RunnerClient {
       } catch (err) {
         throw new RunnerUnreachable(`the load runner (pid ${info.pid}, port ${info.port}) did not answer ${method} ${path}: ${(err as Error).message}`, err);
       }
-      const payload = (await response.json().catch(() => ({}))) as T & { error?: string };
-      if (response.status === 400) throw new PortError('validation', 'RunnerRejected', payload.error ?? 'the load runner refused the request');
+      const payload = (await response.json().catch(() => ({}))) as T & { error?: string; code?: unknown };
+      if (response.status === 400) {
+        // The runner names some refusals (e.g. ReadOnlyQuery) so callers can tell them apart.
+        const code = typeof payload.code === 'string' && /^[A-Za-z]{1,64}$/.test(payload.code) ? payload.code : 'RunnerRejected';
+        throw new PortError('validation', code, payload.error ?? 'the load runner refused the request');
+      }
       if (!response.ok) throw new PortError('transient', 'RunnerError', `the load runner failed ${method} ${path} (HTTP ${response.status}): ${payload.error ?? 'no message'}; see ${this.layout.runnerLog}`);
       return payload;
     };

@@ -1,14 +1,15 @@
 /** A PostgreSQL server reached by URL (`source.kind: postgres`). */
 import pg from 'pg';
 import { PortError } from '../../errors';
+import { redactSecrets } from '../../redact';
 import { CONSISTENT_READ_SETTINGS, type SourceDb, type SqlSession } from './db';
 
-/** The URL without its password, for messages and logs. */
+/** The URL without its password nor any credential parameter (`?password=`), for messages and logs. */
 export function redactUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
-    return parsed.toString();
+    return redactSecrets(parsed.toString());
   } catch {
     return 'postgres://(unparseable URL)';
   }
@@ -67,12 +68,14 @@ export function openPostgres(url: string): SourceDb {
 }
 
 function connectError(description: string, err: unknown): PortError {
-  const e = err as { code?: string; message?: string };
+  const raw = (err ?? {}) as { code?: string; message?: string };
+  // The driver's message may quote the connection string (e.g. a parse error): redact it too.
+  const e = { code: raw.code, message: raw.message === undefined ? undefined : redactSecrets(raw.message) };
   if (e.code === '28P01' || e.code === '28000') {
     return new PortError('access-denied', 'SourceAccessDenied', `cannot log in to ${description}: ${e.message}; check the user and password in source.url`, { cause: err });
   }
   if (e.code === '3D000') {
     return new PortError('validation', 'SourceDatabaseMissing', `${description}: ${e.message}; check the database name in source.url`, { cause: err });
   }
-  return new PortError('transient', 'SourceUnavailable', `cannot connect to ${description}: ${e.message ?? String(err)}; check that the server runs and source.url is right`, { cause: err });
+  return new PortError('transient', 'SourceUnavailable', `cannot connect to ${description}: ${e.message ?? redactSecrets(String(err))}; check that the server runs and source.url is right`, { cause: err });
 }

@@ -1,0 +1,162 @@
+"""Lineage: where each commit's data came from, so a lake table never moves back in time.
+
+Every commit the job makes records the source, export id, snapshot time and cycle id in its
+Iceberg snapshot summary. Before writing, the job reads the newest lineage along the table's
+current snapshot history and refuses an export taken from an older snapshot.
+
+An export of the same snapshot time is not older, whatever its export id: two exports of one
+snapshot hold the same point in time (e.g. `latest-automated` picking the same snapshot twice),
+so loading either one never moves the table back.
+"""
+from __future__ import annotations
+
+import logging
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVar
+
+from .args import JobArgs, parse_time
+from .errors import InternalError, OlderExport
+from .names import quote, sql_string
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+T = TypeVar("T")
+log = logging.getLogger("lakesync_glue")
+
+SOURCE = "lakesync.source"
+EXPORT_ID = "lakesync.export-id"
+SNAPSHOT_TIME = "lakesync.snapshot-time"
+CYCLE_ID = "lakesync.cycle-id"
+KEYS: tuple[str, ...] = (SOURCE, EXPORT_ID, SNAPSHOT_TIME, CYCLE_ID)
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """The lineage of one lake commit (an Iceberg snapshot)."""
+
+    snapshot_id: str
+    source: str | None
+    export_id: str | None
+    snapshot_time: str
+    cycle_id: str | None
+
+
+def commit_properties(args: JobArgs) -> dict[str, str]:
+    """The snapshot summary properties of every commit of this load."""
+    return {
+        SOURCE: args.source,
+        EXPORT_ID: args.export_id,
+        SNAPSHOT_TIME: args.snapshot_time,
+        CYCLE_ID: args.cycle_id,
+    }
+
+
+class _Action:
+    """A java.util.concurrent.Callable implemented in Python (a py4j callback)."""
+
+    def __init__(self, action: Callable[[], object]) -> None:
+        self.action = action
+        self.value: object = None
+        self.error: BaseException | None = None
+
+    def call(self) -> None:
+        try:
+            self.value = self.action()
+        except BaseException as exc:  # kept so the caller re-raises the original error
+            self.error = exc
+            raise
+
+    class Java:
+        implements = ["java.util.concurrent.Callable"]
+
+
+def with_commit_properties(spark: "SparkSession", properties: dict[str, str], action: Callable[[], T]) -> T:
+    """Runs `action` (Spark SQL writes) so that every Iceberg commit it makes carries `properties`.
+
+    Iceberg's CommitMetadata.withCommitProperties keeps the properties in a thread-local of the
+    JVM thread that runs the statement; SQL MERGE has no write options to carry them instead.
+    The statement runs in a py4j callback on that same JVM thread, which needs PySpark's pinned
+    thread mode (PYSPARK_PIN_THREAD, on by default since Spark 3.2).
+    """
+    from py4j.clientserver import ClientServer
+
+    gateway = spark.sparkContext._gateway  # type: ignore[attr-defined]
+    if not isinstance(gateway, ClientServer):
+        raise InternalError(
+            "PySpark runs without pinned threads (PYSPARK_PIN_THREAD=false), so the job cannot record "
+            "lineage in its Iceberg commits; unset PYSPARK_PIN_THREAD (or set it to true) for the job"
+        )
+    jvm = spark.sparkContext._jvm  # type: ignore[attr-defined]
+    jmap = jvm.java.util.HashMap()
+    for key, value in properties.items():
+        jmap.put(key, value)
+    callback = _Action(action)
+    try:
+        jvm.org.apache.iceberg.spark.CommitMetadata.withCommitProperties(
+            jmap, callback, jvm.java.lang.RuntimeException._java_lang_class
+        )
+    except Exception:
+        # The statement's own error (e.g. a commit conflict) is the one to classify and report.
+        if callback.error is not None:
+            raise callback.error from None
+        raise
+    return callback.value  # type: ignore[return-value]
+
+
+def newest_lineage(spark: "SparkSession", ident: str, current_snapshot: str | None) -> Lineage | None:
+    """The newest lakesync lineage along the current snapshot's ancestry (None when there is none).
+
+    Commits lakesync did not make (S3 Tables compaction, other writers) carry no lineage and are
+    passed over; the ancestry, not commit time, so that a rolled-back snapshot does not count.
+    """
+    if current_snapshot is None:
+        return None
+    columns = ", ".join(f"summary[{sql_string(k)}]" for k in KEYS)
+    rows = spark.sql(
+        f"SELECT CAST(snapshot_id AS STRING), CAST(parent_id AS STRING), {columns} FROM {ident}.{quote('snapshots')}"
+    ).collect()
+    by_id = {row[0]: row for row in rows}
+    seen: set[str] = set()
+    snapshot: str | None = current_snapshot
+    while snapshot is not None and snapshot in by_id and snapshot not in seen:
+        seen.add(snapshot)
+        row = by_id[snapshot]
+        source, export_id, snapshot_time, cycle_id = row[2], row[3], row[4], row[5]
+        if snapshot_time is not None:
+            if parse_time(snapshot_time) is not None:
+                return Lineage(snapshot, source, export_id, snapshot_time, cycle_id)
+            log.warning("snapshot %s of %s has an unreadable %s %r; looking further back",
+                        snapshot, ident, SNAPSHOT_TIME, snapshot_time)
+        snapshot = row[1]
+    return None
+
+
+def rerun_command(args: JobArgs) -> str:
+    table = shlex.quote(f"{args.source_schema}.{args.source_table}")
+    return f"lakesync rerun {shlex.quote(args.source)} --tables {table} --allow-older-export"
+
+
+def older_export(args: JobArgs, found: Lineage | None) -> OlderExport | None:
+    """The refusal of this load when the lake already holds a newer export, else None."""
+    if found is None:
+        return None
+    lake_time = parse_time(found.snapshot_time)
+    if lake_time is None or lake_time <= args.snapshot_instant:
+        return None
+    origin = f"export {found.export_id or '(unknown)'} (snapshot time {found.snapshot_time}"
+    if found.source and found.source != args.source:
+        origin += f", source {found.source}"
+    origin += f", cycle {found.cycle_id})" if found.cycle_id else ")"
+    problem = OlderExport(
+        f"table {args.target}: lake table {args.lake_table_id} holds {origin}, newer than this load's "
+        f"export {args.export_id} (snapshot time {args.snapshot_time}); loading it would move the table "
+        f"back in time, so nothing was written. If that is intended (e.g. to undo a bad load), run: "
+        f"{rerun_command(args)}"
+    )
+    if args.allow_older_export:
+        log.warning("%s: allowed by --allow_older_export: %s", args.lake_table_id, problem.message)
+        return None
+    return problem

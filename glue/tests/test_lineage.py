@@ -1,0 +1,137 @@
+"""Lineage: every commit records the export it came from, and an older export never overwrites a newer one."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import Loader
+from exportkit import col
+from lakesync_glue.query import run_query
+from scenario import Versions, current_snapshot, lake_rows, snapshots
+
+COLS = [col("id", "bigint"), col("name", "text"), col("version", "bigint")]
+V1 = [(1, "a", 1), (2, "b", 1), (3, "c", 1), (4, "d", 1)]
+# 2 updated, 4 deleted, 5 inserted (within every delete guard); the cursor (version) moves for changed rows only.
+V2 = [(1, "a", 1), (2, "b2", 2), (3, "c", 1), (5, "e", 2)]
+
+EARLY = "2024-05-01T10:00:00.000Z"
+LATE = "2024-05-02T10:00:00.000Z"
+KEYS = ("lakesync.source", "lakesync.export-id", "lakesync.snapshot-time", "lakesync.cycle-id")
+
+
+def lineage(export: str, snapshot_time: str, cycle: str) -> dict[str, str]:
+    return {"source": "shop", "export_id": os.path.basename(export), "snapshot_time": snapshot_time, "cycle_id": cycle}
+
+
+def summary_lineage(summary: dict[str, str]) -> tuple[str | None, ...]:
+    return tuple(summary.get(k) for k in KEYS)
+
+
+def rows_of(data: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    return [{"id": r[0], "name": r[1], "version": r[2]} for r in data]
+
+
+def row_count(spark: Any, table: str) -> int:
+    return int(run_query(spark, f"SELECT count(*) AS n FROM lake.tests.{table}")[0]["n"])
+
+
+@pytest.mark.parametrize(
+    "action, options",
+    [("merge", {"primary_key": "id"}), ("replace", {}), ("incremental", {"cursor_column": "version"})],
+)
+def test_every_commit_records_its_lineage(load: Loader, spark: Any, tmp_path: Path, action: str,
+                                          options: dict[str, str]) -> None:
+    table = f"lineage_{action}"
+    versions = Versions(tmp_path, "shop", "public", table)
+    e1, e2 = versions.export(COLS, V1), versions.export(COLS, V2)
+
+    first = load(e1, versions.target, table, action=action, **options, **lineage(e1, EARLY, "c1"))
+    assert (first.status, first.action) == ("succeeded", "create"), first.error
+    second = load(e2, versions.target, table, action=action, **options, **lineage(e2, LATE, "c2"))
+    assert (second.status, second.action, second.committed) == ("succeeded", action, True), second.error
+
+    by_id = {s["id"]: summary_lineage(s["summary"]) for s in snapshots(spark, table)}
+    assert by_id[first.snapshotId] == ("shop", os.path.basename(e1), EARLY, "c1")
+    assert by_id[second.snapshotId] == ("shop", os.path.basename(e2), LATE, "c2")
+    # Every snapshot of the table is a lakesync commit here: each one names its export.
+    assert all(None not in values for values in by_id.values()), by_id
+
+
+def test_an_older_export_is_refused_and_changes_nothing_unless_allowed(load: Loader, spark: Any, tmp_path: Path) -> None:
+    table = "lineage_guard"
+    versions = Versions(tmp_path, "shop", "public", table)
+    newer, older = versions.export(COLS, V2), versions.export(COLS, V1)
+    first = load(newer, versions.target, table, action="merge", primary_key="id", **lineage(newer, LATE, "c7"))
+    assert first.status == "succeeded", first.error
+    # A compaction commit (as S3 Tables makes) carries no lineage: the guard looks past it.
+    spark.sql(f"CALL lake.system.rewrite_data_files(table => 'tests.{table}', options => map('rewrite-all', 'true'))").collect()
+    snapshot, count = current_snapshot(spark, table), row_count(spark, table)
+    assert snapshot != first.snapshotId, "the compaction made a snapshot of its own"
+
+    refused = load(older, versions.target, table, action="merge", primary_key="id", **lineage(older, EARLY, "c8"))
+    assert refused.status == "failed"
+    assert refused.error is not None and refused.error["class"] == "OlderExport", refused.error
+    assert refused.error["retryable"] is False
+    message = refused.error["message"]
+    for part in ("tests.lineage_guard", os.path.basename(newer), LATE, os.path.basename(older), EARLY,
+                 "lakesync rerun shop --tables public.lineage_guard --allow-older-export"):
+        assert part in message, f"{part!r} missing from: {message}"
+    assert (current_snapshot(spark, table), row_count(spark, table)) == (snapshot, count)
+    assert lake_rows(spark, table) == rows_of(V2)
+    assert (refused.snapshotId, refused.rowCountAfter, refused.committed) == (snapshot, count, False)
+
+    forced = load(older, versions.target, table, action="merge", primary_key="id", allow_older_export="true",
+                  **lineage(older, EARLY, "c9"))
+    assert (forced.status, forced.action, forced.committed) == ("succeeded", "merge", True), forced.error
+    assert lake_rows(spark, table) == rows_of(V1)
+    newest = snapshots(spark, table)[-1]
+    assert newest["id"] == forced.snapshotId
+    assert summary_lineage(newest["summary"]) == ("shop", os.path.basename(older), EARLY, "c9")
+
+
+def test_another_export_of_the_same_snapshot_loads(load: Loader, spark: Any, tmp_path: Path) -> None:
+    """Two exports of one snapshot hold the same point in time (e.g. latest-automated picked it twice)."""
+    table = "lineage_same_time"
+    versions = Versions(tmp_path, "shop", "public", table)
+    e1, e2 = versions.export(COLS, V1), versions.export(COLS, V2)
+    assert load(e1, versions.target, table, action="replace", **lineage(e1, LATE, "c1")).status == "succeeded"
+    second = load(e2, versions.target, table, action="replace", **lineage(e2, "2024-05-02T12:00:00+02:00", "c2"))
+    assert (second.status, second.committed) == ("succeeded", True), second.error
+    assert lake_rows(spark, table) == rows_of(V2)
+
+
+def test_the_refusal_compares_instants_and_names_both_exports() -> None:
+    from conftest import make_args
+    from lakesync_glue.lineage import Lineage, older_export
+
+    args = make_args("/exports/e2", "shop.public.Odd Name", "odd_name", "/tmp/r.json", "/tmp/wh",
+                     action="replace", snapshot_time="2024-05-02T00:00:00+02:00", export_id="e2")  # 22:00Z
+    lake = Lineage("11", "shop", "e1", "2024-05-01T23:00:00Z", "c1")
+    refusal = older_export(args, lake)
+    assert refusal is not None and refusal.error_class == "OlderExport" and refusal.retryable is False
+    assert "export e1 (snapshot time 2024-05-01T23:00:00Z, cycle c1)" in refusal.message
+    assert "export e2 (snapshot time 2024-05-02T00:00:00+02:00)" in refusal.message
+    assert refusal.message.endswith("lakesync rerun shop --tables 'public.Odd Name' --allow-older-export")
+    assert older_export(args, Lineage("11", "shop", "e0", "2024-05-01T22:00:00Z", None)) is None  # same instant
+    assert older_export(args, Lineage("11", "shop", "e0", "2024-05-01T21:00:00Z", None)) is None
+    assert older_export(args, None) is None
+    assert older_export(args.with_changes(allow_older_export=True), lake) is None
+
+
+def test_commits_without_pinned_threads_are_refused_before_writing() -> None:
+    from lakesync_glue.errors import InternalError
+    from lakesync_glue.lineage import with_commit_properties
+
+    class Context:
+        _gateway = object()  # a JavaGateway, not PySpark's pinned-thread ClientServer
+
+    class Session:
+        sparkContext = Context()
+
+    wrote: list[bool] = []
+    with pytest.raises(InternalError) as info:
+        with_commit_properties(Session(), {"lakesync.source": "shop"}, lambda: wrote.append(True))  # type: ignore[arg-type]
+    assert "PYSPARK_PIN_THREAD" in info.value.message and wrote == []

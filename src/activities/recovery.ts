@@ -1,0 +1,134 @@
+/**
+ * After a cycle workflow failed or was terminated, the source workflow has no result from it.
+ * This activity reads each planned table's outcome back from where it is durable: the cycle's
+ * plan and export in the manifest store, and the lineage every commit records in the lake.
+ */
+import { Context } from '@temporalio/activity';
+import { cycleManifestKeys, runTokenFor } from '../ids';
+import { isPortError } from '../errors';
+import type { ExportRef, LakeCommit, LoadSummary, PlanEntry, SnapshotRef, TableOutcome } from '../model';
+import type { Ports } from '../ports';
+import type { ReusableExport } from '../workflows/messages';
+import { type ActivityDeps, sourceOf, step } from './deps';
+
+export interface RecoverCycleInput {
+  source: string;
+  cycleId: string;
+  /** Why the cycle ended: the error of every planned table that did not commit. */
+  error: string;
+  /** The export a rerun cycle reused (a sync cycle's own export is in the manifest store). */
+  reuse?: ReusableExport;
+}
+
+export interface RecoveredCycle {
+  snapshot?: SnapshotRef;
+  export?: ExportRef;
+  tables: TableOutcome[];
+  warnings: string[];
+}
+
+export function recoveryActivities(deps: ActivityDeps) {
+  return {
+    /**
+     * Every table of the dead cycle's plan: committed when the lake table's newest commit carries
+     * this cycle's id (its watermark advances), failed with the cycle's error otherwise.
+     */
+    async recoverCycleOutcomes(input: RecoverCycleInput): Promise<RecoveredCycle> {
+      const { settings, ports } = sourceOf(deps, input.source);
+      return step('recovery', `cycle ${input.cycleId}`, async () => {
+        const lastCommit = ports.lake.lastCommit?.bind(ports.lake);
+        if (!lastCommit) return { tables: [], warnings: ["this backend's lake cannot tell a table's last commit, so the cycle's table outcomes are unknown"] };
+        const plan = await optional(() => ports.manifests.get<PlanEntry[]>(ports.manifests.ref(cycleManifestKeys.plan(input.cycleId))));
+        if (!plan) return { tables: [], warnings: ['the cycle ended before it planned its tables'] };
+        const exported = (await optional(() => ports.manifests.get<ExportRef>(ports.manifests.ref(cycleManifestKeys.export(input.cycleId))))) ?? input.reuse?.export;
+
+        const namespace = settings.target.namespace;
+        const tables: TableOutcome[] = [];
+        const commits: LakeCommit[] = [];
+        for (const entry of plan) {
+          if (entry.action === 'skip') continue;
+          Context.current().heartbeat({ table: entry.table });
+          const commit = await lastCommit(namespace, entry.lakeTable);
+          const base = { table: entry.table, lakeTable: entry.lakeTable, action: entry.action };
+          if (commit?.cycleId === input.cycleId && (commit.source === undefined || commit.source === input.source)) {
+            commits.push(commit);
+            const load = (await resultOf(ports, input, entry, exported, settings.database, namespace, commit)) ?? fromLineage(entry, commit);
+            tables.push({ ...base, status: 'committed', load, reason: `recovered from the lake's lineage after the cycle ended (${input.error})`, finishedAt: commit.committedAt });
+          } else {
+            tables.push({
+              ...base,
+              status: 'failed',
+              error: { phase: 'load', message: `the cycle ended before ${entry.table} committed: ${input.error}`, type: 'CycleEnded', retryable: true },
+            });
+          }
+        }
+        const snapshot = exported ? await snapshotOf(ports, exported, input.reuse, commits) : undefined;
+        return { ...(snapshot ? { snapshot } : {}), ...(exported ? { export: exported } : {}), tables, warnings: [] };
+      });
+    },
+  };
+}
+
+/** The load's own result JSON, when the run wrote one for this cycle: it has the counts the lineage lacks. */
+async function resultOf(
+  ports: Ports,
+  input: RecoverCycleInput,
+  plan: PlanEntry,
+  exported: ExportRef | undefined,
+  database: string,
+  namespace: string,
+  commit: LakeCommit,
+): Promise<LoadSummary | undefined> {
+  if (!exported) return undefined;
+  const req = {
+    source: input.source,
+    cycleId: input.cycleId,
+    runToken: runTokenFor(input.cycleId, plan.table),
+    exportId: exported.exportId,
+    snapshotTime: commit.snapshotTime ?? '',
+    exportLocation: exported.location,
+    database,
+    plan,
+    namespace,
+  };
+  const r = await optional(() => ports.load.readResult(ports.load.resultLocation(req)));
+  if (!r || r.cycleId !== input.cycleId || !r.committed || r.action === 'none') return undefined;
+  const { action, committed, rowsRead, inserted, updated, deleted, rowCountAfter, cursorColumn, cursorValueAfter, snapshotId, schemaHash, finishedAt } = r;
+  return { action, committed, rowsRead, inserted, updated, deleted, rowCountAfter, cursorColumn, cursorValueAfter, snapshotId, schemaHash, finishedAt };
+}
+
+/** What the lake's lineage alone tells of a load; counts it does not record are 0. */
+function fromLineage(plan: PlanEntry, commit: LakeCommit): LoadSummary {
+  return {
+    action: plan.action === 'skip' ? 'none' : plan.action,
+    committed: true,
+    rowsRead: 0,
+    inserted: 0,
+    updated: 0,
+    deleted: 0,
+    rowCountAfter: 0,
+    cursorColumn: plan.cursor?.column ?? null,
+    cursorValueAfter: null,
+    snapshotId: commit.icebergSnapshotId,
+    schemaHash: '',
+    finishedAt: commit.committedAt,
+  };
+}
+
+/** The snapshot of the export: the reused one, or its time as the commits or the backend record it. */
+async function snapshotOf(ports: Ports, exported: ExportRef, reuse: ReusableExport | undefined, commits: LakeCommit[]): Promise<SnapshotRef> {
+  if (reuse && reuse.export.exportId === exported.exportId) return reuse.snapshot;
+  const fromCommit = commits.find((c) => c.exportId === exported.exportId && c.snapshotTime)?.snapshotTime;
+  const createdAt = fromCommit ?? (await optional(() => ports.snapshot.describeSnapshot(exported.snapshotId)))?.createdAt ?? '';
+  return { snapshotId: exported.snapshotId, createdAt, adopted: true };
+}
+
+/** The value, or undefined when the backend says it does not exist. */
+async function optional<T>(read: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await read();
+  } catch (err) {
+    if (isPortError(err) && err.kind === 'not-found') return undefined;
+    throw err;
+  }
+}

@@ -1,0 +1,189 @@
+/**
+ * What an export may take from the source database, computed from include/exclude before the
+ * export starts, so that no excluded table ever leaves the database. The answer is RDS's
+ * `ExportOnly` in lakesync's terms: whole schemas where every table, present or future, is
+ * included, and single tables elsewhere. Pure: the scope activity, the backends and the tests
+ * share it.
+ *
+ * The table list it works from is the source catalog where the backend can read it without a
+ * side effect (embedded mode), else the table list of the previous export (AWS). A schema that an
+ * exclude rule applies to can only be exported table by table, so without a known table list only
+ * the tables the config names (`tables:` keys, include rules without wildcards) are exported there.
+ */
+import picomatch from 'picomatch';
+import type { SourceConfig } from './config/schema';
+import { selectTable } from './config/tables';
+import type { TableName } from './model';
+
+export interface ExportScopeEntries {
+  /** No `ExportOnly`: every table of the database is included. */
+  wholeDatabase: boolean;
+  /** Schemas exported whole (`database.schema`). */
+  schemas: string[];
+  /** Tables exported one by one (`database.schema.table`). */
+  tables: TableName[];
+}
+
+export interface ExportScope extends ExportScopeEntries {
+  /** Known tables the rules leave out (never exported), with the deciding rule. */
+  excluded: { table: TableName; rule: string }[];
+  /** What the export leaves out because the tables there are not known yet, and the fix. */
+  warnings: string[];
+}
+
+export type ScopeRules = Pick<SourceConfig, 'include' | 'exclude' | 'tables'>;
+
+/** The source's tables as the latest exports listed them (AWS knows no catalog without exporting). */
+export interface KnownTables {
+  exportId: string;
+  tables: TableName[];
+}
+
+/** Manifest keys: the source's table list, and the scope each cycle's export was given. */
+export const SOURCE_TABLES_KEY = 'source-tables.json';
+export const exportScopeKey = (cycleId: string) => `${cycleId}/export-scope.json`;
+
+export class ExportScopeRefused extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ExportScopeRefused';
+  }
+}
+
+const GLOB_CHARS = /[*?[\]{}()!+@]/;
+const ALL = new Set(['*', '**']);
+const match = (value: string, glob: string) => picomatch.isMatch(value, glob, { dot: true });
+
+/** `schema.table` glob split at its first dot; undefined when it has no dot or braces may hide one. */
+function splitGlob(glob: string): { schema: string; table: string } | undefined {
+  const dot = glob.indexOf('.');
+  if (dot <= 0 || /[{}()]/.test(glob)) return undefined;
+  return { schema: glob.slice(0, dot), table: glob.slice(dot + 1) };
+}
+
+const schemaOf = (table: TableName) => table.slice(0, table.indexOf('.'));
+
+/** Whether an include rule takes every table of the database. */
+function includesAll(include: readonly string[]): boolean {
+  return include.some((glob) => {
+    if (ALL.has(glob)) return true;
+    const parts = splitGlob(glob);
+    return parts !== undefined && ALL.has(parts.schema) && ALL.has(parts.table);
+  });
+}
+
+/** Whether an include rule takes every table of the schema, present or future. */
+function includesSchema(include: readonly string[], schema: string): boolean {
+  return include.some((glob) => {
+    if (ALL.has(glob)) return true;
+    const parts = splitGlob(glob);
+    return parts !== undefined && ALL.has(parts.table) && match(schema, parts.schema);
+  });
+}
+
+/** The exclude rules that may apply to some table of the schema (a rule that cannot be split applies everywhere). */
+function excludesIn(exclude: readonly string[], schema: string): string[] {
+  return exclude.filter((glob) => {
+    const parts = splitGlob(glob);
+    return parts === undefined || match(schema, parts.schema);
+  });
+}
+
+/** Tables the config names literally: `tables:` keys and include rules without wildcards. */
+function namedTables(rules: ScopeRules): TableName[] {
+  const literal = rules.include.filter((glob) => !GLOB_CHARS.test(glob) && splitGlob(glob) !== undefined);
+  return [...Object.keys(rules.tables), ...literal];
+}
+
+/** Schemas the include rules name literally (`sales.*`). */
+function namedSchemas(rules: ScopeRules): string[] {
+  return rules.include.flatMap((glob) => {
+    const parts = splitGlob(glob);
+    return parts && !GLOB_CHARS.test(parts.schema) ? [parts.schema] : [];
+  });
+}
+
+const sorted = <T>(items: Iterable<T>): T[] => [...new Set(items)].sort();
+
+/**
+ * The scope of a sync's export. `known` is the source's table list (undefined when none is
+ * known), `requested` the tables of a table-limited sync. Throws ExportScopeRefused when nothing
+ * can be exported without risking an excluded table.
+ */
+export function exportScope(rules: ScopeRules, known: readonly TableName[] | undefined, requested?: readonly TableName[]): ExportScope {
+  const excluded = new Map<TableName, string>();
+  const leaveOut = (table: TableName) => {
+    const selection = selectTable(rules, table);
+    if (!selection.included) excluded.set(table, selection.rule);
+    return !selection.included;
+  };
+  const scope = (entries: ExportScopeEntries, warnings: string[] = []): ExportScope => ({
+    ...entries,
+    excluded: sorted(excluded.keys()).map((table) => ({ table, rule: excluded.get(table)! })),
+    warnings,
+  });
+
+  if (requested) {
+    const tables = sorted(requested.filter((t) => !leaveOut(t)));
+    if (tables.length === 0) {
+      const why = [...excluded].map(([t, rule]) => `${t} (${rule})`).join(', ');
+      throw new ExportScopeRefused(`every requested table is left out by the include/exclude rules: ${why}; nothing is exported. Request included tables, or change the rules`);
+    }
+    return scope({ wholeDatabase: false, schemas: [], tables });
+  }
+
+  if (rules.exclude.length === 0 && includesAll(rules.include)) {
+    for (const t of known ?? []) leaveOut(t);
+    return scope({ wholeDatabase: true, schemas: [], tables: [] });
+  }
+
+  const candidates = sorted([...(known ?? []), ...namedTables(rules)].filter((t) => t.indexOf('.') > 0));
+  const schemas: string[] = [];
+  const tables: TableName[] = [];
+  const warnings: string[] = [];
+  for (const schema of sorted([...candidates.map(schemaOf), ...namedSchemas(rules)])) {
+    const inSchema = candidates.filter((t) => schemaOf(t) === schema);
+    const excludes = excludesIn(rules.exclude, schema);
+    if (includesSchema(rules.include, schema) && excludes.length === 0) {
+      schemas.push(schema);
+      for (const t of inSchema) leaveOut(t);
+      continue;
+    }
+    tables.push(...inSchema.filter((t) => !leaveOut(t)));
+    if (inSchema.length === 0) {
+      const why = excludes.length > 0 ? `the exclude rule(s) ${excludes.join(', ')} apply to it` : 'the include rules take only some of its tables';
+      warnings.push(
+        `schema ${schema} is not exported: ${why}, so it can only be exported table by table, and no table of it is known ` +
+          `(neither the source's catalog nor an earlier export lists one); name its tables under tables: or as include rules without wildcards (e.g. ${schema}.orders)`,
+      );
+    }
+  }
+  if (schemas.length === 0 && tables.length === 0) {
+    const known0 = known === undefined ? 'no earlier export lists the source\'s tables' : 'no known table is included';
+    throw new ExportScopeRefused(
+      `nothing can be exported without risking an excluded table: ${known0}, and the exclude rule(s) ${rules.exclude.join(', ') || '(none)'} ` +
+        `apply to every schema the include rules ${rules.include.join(', ')} name. Name the tables to sync under tables: (e.g. tables: { public.orders: {} }) ` +
+        'or as include rules without wildcards (include: [public.orders]); after that, each export also takes the included tables earlier exports listed (docs/aws-setup.md)',
+    );
+  }
+  return scope({ wholeDatabase: false, schemas, tables: sorted(tables) }, warnings);
+}
+
+/**
+ * Whether a table falls inside an export's scope, i.e. the export would have listed it had it
+ * existed. An unknown scope (an export lakesync did not scope) is the whole database.
+ */
+export function inScope(table: TableName, scope: ExportScopeEntries | undefined): boolean {
+  if (!scope || scope.wholeDatabase) return true;
+  return scope.schemas.includes(schemaOf(table)) || scope.tables.includes(table);
+}
+
+/**
+ * The source's table list after an export: inside the export's scope, what the export listed
+ * (a table it did not list is gone); outside, the previous list. Without a recorded scope nothing
+ * is dropped, since the export may have been limited.
+ */
+export function mergeKnownTables(previous: readonly TableName[], listed: readonly TableName[], scope: ExportScopeEntries | undefined): TableName[] {
+  const kept = scope ? previous.filter((t) => !inScope(t, scope)) : previous;
+  return sorted([...kept, ...listed]);
+}

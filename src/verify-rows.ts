@@ -1,0 +1,63 @@
+/**
+ * The row-count check of a table's verification, shared by the backends: each answers two
+ * questions about its lake (a snapshot's row count, a snapshot's parent) and this module decides
+ * what is compared with what (RowCountCheck in src/model.ts).
+ */
+import { PortError } from './errors';
+import type { RowCountCheck, VerifyOutcome } from './model';
+
+export interface LakeRowCounts {
+  /** count(*) of the lake table at this Iceberg snapshot, or at its current state when null. */
+  countAt(snapshotId: string | null): Promise<number>;
+  /** The snapshot's parent; null for the table's first snapshot. */
+  parentOf(snapshotId: string): Promise<string | null>;
+}
+
+export type VerifyCheck = VerifyOutcome['checks'][number];
+
+/** Iceberg snapshot ids are 64-bit integers; anything else never reaches SQL. */
+export function assertSnapshotId(snapshotId: string, subject: string): void {
+  if (!/^-?\d{1,20}$/.test(snapshotId)) {
+    throw new PortError('validation', 'InvalidSnapshotId', `the load result of ${subject} names Iceberg snapshot "${snapshotId}", which is not a snapshot id (digits): check the load job's result JSON`);
+  }
+}
+
+/** A snapshot the load result names but the table's history lacks. */
+export function unknownSnapshot(snapshotId: string, subject: string): PortError {
+  return new PortError(
+    'failed',
+    'SnapshotNotFound',
+    `Iceberg snapshot ${snapshotId} is not among the snapshots of ${subject}: the load result names a snapshot the lake does not have (or it has expired); rerun the table`,
+  );
+}
+
+/** Parses a count the lake answered; a count that is not a number is the lake's failure. */
+export function countValue(value: unknown, subject: string): number {
+  const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n) || n < 0) throw new PortError('failed', 'InvalidRowCount', `the row count query of ${subject} answered ${JSON.stringify(value)}, not a count`);
+  return n;
+}
+
+export async function rowCountCheck(check: RowCountCheck, snapshotId: string | null, lake: LakeRowCounts): Promise<VerifyCheck> {
+  if (check.kind === 'total') {
+    const actual = await lake.countAt(snapshotId);
+    return { name: snapshotId ? `row count at snapshot ${snapshotId}` : 'row count', expected: String(check.rows), actual: String(actual), passed: actual === check.rows };
+  }
+  let name: string;
+  let added: number;
+  if (check.since === 'parent' && snapshotId) {
+    // The rows this snapshot added to the one it was committed on, both counted by the lake.
+    const parent = await lake.parentOf(snapshotId);
+    added = (await lake.countAt(snapshotId)) - (parent === null ? 0 : await lake.countAt(parent));
+    name = `rows snapshot ${snapshotId} added to ${parent === null ? 'an empty table' : `snapshot ${parent}`}`;
+  } else if (snapshotId) {
+    added = (await lake.countAt(null)) - (await lake.countAt(snapshotId));
+    name = `rows added after snapshot ${snapshotId}`;
+  } else {
+    added = await lake.countAt(null);
+    name = 'rows added';
+  }
+  // The appended rows come from the export: more than it holds cannot be right, whatever the load says.
+  const expected = check.rows <= check.atMost ? String(check.rows) : `${check.rows}, but at most ${check.atMost} (the export's rows)`;
+  return { name, expected, actual: String(added), passed: added === check.rows && check.rows <= check.atMost };
+}

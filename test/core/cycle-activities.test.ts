@@ -1,0 +1,93 @@
+/**
+ * Cycle activities without a server: a requested excluded table is skipped, never failed; a dead
+ * cycle's outcomes are read back from its plan, its export and the lake's lineage.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { cycleActivities } from '../../src/activities/cycle';
+import { type RecoveredCycle, recoveryActivities } from '../../src/activities/recovery';
+import { parseConfig } from '../../src/config/load';
+import { FakeBackend } from '../../src/fake/ports';
+import { cycleManifestKeys, runTokenFor } from '../../src/ids';
+import type { ExportRef, LoadRequest, PlanEntry } from '../../src/model';
+import type { Ports } from '../../src/ports';
+import { planEntry } from '../helpers/plan';
+
+const TABLES = ['public.a', 'public.b', 'public.c', 'public.secret_pii'];
+const config = parseConfig({
+  sources: { shop: { database: 'fake', source: { kind: 'fake', tables: TABLES }, target: { namespace: 'shop' }, exclude: ['*.*_pii'] } },
+});
+
+function setup() {
+  const backend = new FakeBackend({ tables: TABLES, latencyMs: 0 });
+  const ports = backend.ports();
+  const deps = { config, portsFor: () => ports };
+  return { backend, ports, ...cycleActivities(deps), ...recoveryActivities(deps) };
+}
+
+/** Loads one table in cycle `cycleId` from `exported` until it commits, as a batch would. */
+async function commitLoad(ports: Ports, cycleId: string, plan: PlanEntry, exported: ExportRef, snapshotTime: string): Promise<void> {
+  const base = { source: 'shop', cycleId, runToken: runTokenFor(cycleId, plan.table), exportId: exported.exportId, snapshotTime, exportLocation: exported.location, database: 'fake', plan, namespace: 'shop' };
+  const req: LoadRequest = { ...base, resultLocation: ports.load.resultLocation(base) };
+  const { runId } = await ports.load.startLoad(req);
+  assert.equal((await ports.load.getRun(runId)).state, 'succeeded');
+}
+
+describe('plan', () => {
+  test('a requested table the export lacks is skipped when excluded, failed when included', async () => {
+    const { ports, planCycle } = setup();
+    // The export holds the included tables only (excluded data never leaves the database).
+    const manifest = await ports.manifests.put(cycleManifestKeys.discovery('c1'), [{ table: 'public.a', target: 'fake.public.a', columns: [], primaryKey: ['id'] }]);
+    const discovery = { manifest, database: 'fake', tables: ['public.a'], skipped: [], warnings: [] };
+    const plan = await planCycle('shop', 'c1', discovery, { requested: ['public.a', 'public.secret_pii', 'public.typo'] });
+    const byTable = Object.fromEntries(plan.notLoaded.map((t) => [t.table, t]));
+    assert.equal(byTable['public.secret_pii']?.status, 'skipped');
+    assert.equal(byTable['public.secret_pii']?.reason, 'excluded (exclude *.*_pii)');
+    assert.equal(byTable['public.secret_pii']?.error, undefined);
+    assert.equal(byTable['public.typo']?.status, 'failed');
+    assert.equal(byTable['public.typo']?.error?.type, 'TableNotExported');
+    assert.deepEqual(plan.load.map((l) => l.table), ['public.a']);
+  });
+});
+
+describe('recovering a dead cycle', () => {
+  const e9: ExportRef = { exportId: 'e9', location: 'fake://exports/e9', snapshotId: 's9', adopted: false };
+  const plans = ['a', 'b', 'c'].map((t) => planEntry({ table: `public.${t}`, lakeTable: t, action: 'create', primaryKey: ['id'] }));
+
+  test('a table whose newest lake commit carries the cycle id is committed, every other planned table failed with the cycle error', async () => {
+    const { backend, ports, recoverCycleOutcomes } = setup();
+    await ports.manifests.put(cycleManifestKeys.plan('c9'), plans);
+    await ports.manifests.put(cycleManifestKeys.export('c9'), e9);
+    await commitLoad(ports, 'c9', plans[0]!, e9, '2025-02-01T00:00:00.000Z');
+    // b's newest commit is an earlier cycle's; c never committed.
+    await commitLoad(ports, 'c8', plans[1]!, { ...e9, exportId: 'e8' }, '2025-01-01T00:00:00.000Z');
+
+    const out = (await new MockActivityEnvironment().run(recoverCycleOutcomes, { source: 'shop', cycleId: 'c9', error: 'terminated' })) as RecoveredCycle;
+    assert.deepEqual(out.export, e9);
+    assert.deepEqual(out.snapshot, { snapshotId: 's9', createdAt: '2025-02-01T00:00:00.000Z', adopted: true });
+    const [a, b, c] = out.tables;
+    assert.equal(a?.status, 'committed');
+    assert.equal(a?.load?.rowCountAfter, 100, 'the counts come from the run\'s result JSON');
+    assert.equal(a?.load?.snapshotId, String(backend.state.lake['shop.a']!.snapshot));
+    assert.match(a?.reason ?? '', /recovered from the lake's lineage/);
+    for (const t of [b, c]) {
+      assert.equal(t?.status, 'failed');
+      assert.equal(t?.error?.type, 'CycleEnded');
+      assert.equal(t?.error?.message, `the cycle ended before ${t?.table} committed: terminated`);
+    }
+  });
+
+  test('a rerun cycle recovers with the export it reused; a cycle that ended before planning recovers no table', async () => {
+    const { ports, recoverCycleOutcomes } = setup();
+    await ports.manifests.put(cycleManifestKeys.plan('c10'), plans.slice(0, 1));
+    const reuse = { cycleId: 'c9', snapshot: { snapshotId: 's9', createdAt: '2025-02-01T00:00:00.000Z', adopted: false }, export: e9 };
+    const rerun = (await new MockActivityEnvironment().run(recoverCycleOutcomes, { source: 'shop', cycleId: 'c10', error: 'boom', reuse })) as RecoveredCycle;
+    assert.deepEqual(rerun.export, e9);
+    assert.deepEqual(rerun.snapshot, reuse.snapshot);
+    assert.deepEqual(rerun.tables.map((t) => [t.table, t.status]), [['public.a', 'failed']]);
+
+    const early = (await new MockActivityEnvironment().run(recoverCycleOutcomes, { source: 'shop', cycleId: 'c11', error: 'boom' })) as RecoveredCycle;
+    assert.deepEqual(early, { tables: [], warnings: ['the cycle ended before it planned its tables'] });
+  });
+});

@@ -1,0 +1,87 @@
+/** The export scope: what ExportOnly may name, from include/exclude and the known table list. */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { selectTable } from '../../src/config/tables';
+import { exportScope, ExportScopeRefused, inScope, mergeKnownTables, type ScopeRules } from '../../src/export-scope';
+
+const rules = (include: string[], exclude: string[], tables: string[] = []): ScopeRules => ({
+  include,
+  exclude,
+  tables: Object.fromEntries(tables.map((t) => [t, {}])) as ScopeRules['tables'],
+});
+
+const KNOWN = ['public.orders', 'public.customers', 'public.customer_pii', 'sales.deals', 'sales.salaries', 'crm.contacts', 'audit.log'];
+
+/** Every table the scope lets through (known or a future table of a whole schema) is included. */
+function assertSafe(r: ScopeRules, scope: { schemas: string[]; tables: string[] }, probe: string[]): void {
+  for (const t of scope.tables) assert.ok(selectTable(r, t).included, `${t} is listed but not included`);
+  for (const t of probe.filter((t) => scope.schemas.includes(t.split('.')[0]!))) assert.ok(selectTable(r, t).included, `${t} would be exported with its schema`);
+}
+
+describe('export scope', () => {
+  test('no exclude rule and an include of every table: the whole database', () => {
+    const scope = exportScope(rules(['*.*'], []), undefined);
+    assert.deepEqual([scope.wholeDatabase, scope.schemas, scope.tables], [true, [], []]);
+  });
+
+  test('known tables: whole schemas where no exclude rule applies, single tables elsewhere; excluded ones listed with their rule', () => {
+    const r = rules(['public.*', 'sales.*', 'crm.*'], ['public.*_pii', 'sales.salaries']);
+    const scope = exportScope(r, KNOWN);
+    assert.equal(scope.wholeDatabase, false);
+    assert.deepEqual(scope.schemas, ['crm']);
+    assert.deepEqual(scope.tables, ['public.customers', 'public.orders', 'sales.deals']);
+    assert.deepEqual(scope.excluded, [
+      { table: 'audit.log', rule: 'matches no include rule' },
+      { table: 'public.customer_pii', rule: 'exclude public.*_pii' },
+      { table: 'sales.salaries', rule: 'exclude sales.salaries' },
+    ]);
+    assertSafe(r, scope, [...KNOWN, 'crm.new_table', 'crm.x_pii']);
+  });
+
+  test('an exclude rule without a schema part, or a wildcard schema, applies to every schema', () => {
+    for (const exclude of [['*_pii'], ['*.*_pii'], ['{public,crm}.*_pii']]) {
+      const r = rules(['*.*'], exclude);
+      const scope = exportScope(r, KNOWN);
+      assert.deepEqual(scope.schemas, [], JSON.stringify(exclude));
+      assert.ok(!scope.tables.includes('public.customer_pii'));
+      assertSafe(r, scope, KNOWN);
+    }
+  });
+
+  test('a first AWS cycle (no known table): named tables and whole untouched schemas, a warning for the rest', () => {
+    const r = rules(['public.*', 'sales.*', 'crm.*'], ['public.*_pii', 'sales.salaries'], ['public.orders']);
+    const scope = exportScope(r, undefined);
+    assert.deepEqual(scope.schemas, ['crm']);
+    assert.deepEqual(scope.tables, ['public.orders']);
+    assert.equal(scope.warnings.length, 1);
+    assert.match(scope.warnings[0]!, /schema sales is not exported: the exclude rule\(s\) sales\.salaries apply to it.*name its tables under tables: or as include rules/);
+  });
+
+  test('nothing exportable without risking an excluded table is refused with the fix', () => {
+    assert.throws(
+      () => exportScope(rules(['public.*'], ['public.*_pii']), undefined),
+      (err: unknown) => err instanceof ExportScopeRefused && /no earlier export lists the source's tables/.test(err.message) && /tables: \(e\.g\. tables: \{ public\.orders: \{\} \}\)/.test(err.message),
+    );
+    // An include rule without wildcards names a table.
+    assert.deepEqual(exportScope(rules(['public.orders'], ['public.*_pii']), undefined).tables, ['public.orders']);
+    // A named table that is excluded is not exported.
+    assert.throws(() => exportScope(rules(['public.*'], ['public.*_pii'], ['public.card_pii']), undefined), ExportScopeRefused);
+  });
+
+  test('a table-limited sync exports the requested included tables; excluded ones are reported, all-excluded is refused', () => {
+    const r = rules(['public.*'], ['public.*_pii']);
+    const scope = exportScope(r, undefined, ['public.orders', 'public.customer_pii']);
+    assert.deepEqual(scope.tables, ['public.orders']);
+    assert.deepEqual(scope.excluded, [{ table: 'public.customer_pii', rule: 'exclude public.*_pii' }]);
+    assert.throws(() => exportScope(r, undefined, ['public.customer_pii']), /every requested table is left out.*public\.customer_pii \(exclude public\.\*_pii\)/);
+  });
+
+  test('the known list: inside an export\'s scope what it listed, outside the previous list; no scope drops nothing', () => {
+    const scope = { wholeDatabase: false, schemas: ['crm'], tables: ['public.orders', 'public.gone'] };
+    assert.ok(inScope('crm.anything', scope) && inScope('public.orders', scope) && !inScope('public.customers', scope));
+    const previous = ['crm.old', 'public.customers', 'public.gone', 'public.orders'];
+    assert.deepEqual(mergeKnownTables(previous, ['crm.contacts', 'public.orders'], scope), ['crm.contacts', 'public.customers', 'public.orders']);
+    assert.deepEqual(mergeKnownTables(previous, ['crm.contacts'], undefined), ['crm.contacts', 'crm.old', 'public.customers', 'public.gone', 'public.orders']);
+    assert.deepEqual(mergeKnownTables(previous, ['a.b'], { wholeDatabase: true, schemas: [], tables: [] }), ['a.b']);
+  });
+});

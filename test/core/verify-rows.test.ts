@@ -1,0 +1,145 @@
+/** What verification holds the lake's row count against, and the Parquet footer reader (no server). */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { describe, test } from 'node:test';
+import parquet from '@dsnp/parquetjs';
+import { rowCountCheckFor as chooseCheck } from '../../src/activities/publish';
+import { PortError } from '../../src/errors';
+import { footerRowCount, isDataFile, sumRows, withTail } from '../../src/export-rows';
+import type { RowCountCheck } from '../../src/model';
+import { type LakeRowCounts, rowCountCheck } from '../../src/verify-rows';
+
+const load = (action: 'create' | 'merge' | 'replace' | 'incremental' | 'none', inserted = 0, committed = true) => ({ action, inserted, committed, rowCountAfter: 999, snapshotId: '7' });
+
+describe('the figure the lake is held against', () => {
+  test('create, merge and replace: the export rows, never the job-reported count', () => {
+    for (const action of ['create', 'merge', 'replace'] as const) {
+      assert.deepEqual(chooseCheck(action, load(action), 120), { kind: 'total', rows: 120 });
+    }
+    // An unchanged table still holds exactly the export's rows.
+    assert.deepEqual(chooseCheck('merge', load('none', 0, false), 120), { kind: 'total', rows: 120 });
+  });
+
+  test('incremental: the rows the snapshot added, at most the export rows', () => {
+    assert.deepEqual(chooseCheck('incremental', load('incremental', 5), 120), { kind: 'appended', rows: 5, atMost: 120, since: 'parent' });
+    assert.deepEqual(chooseCheck('incremental', load('none', 0, false), 120), { kind: 'appended', rows: 0, atMost: 120, since: 'snapshot' });
+    // A schema change without rows reports the action but no commit.
+    assert.deepEqual(chooseCheck('incremental', load('incremental', 0, false), 120), { kind: 'appended', rows: 0, atMost: 120, since: 'snapshot' });
+  });
+
+  test('the action the job took decides: a missing incremental table is created from the whole export', () => {
+    assert.deepEqual(chooseCheck('incremental', load('create', 120), 120), { kind: 'total', rows: 120 });
+    assert.deepEqual(chooseCheck('create', load('incremental', 3), 120), { kind: 'appended', rows: 3, atMost: 120, since: 'parent' });
+  });
+});
+
+/** A lake of snapshots 1 -> 2 -> 3 with these row counts; snapshot 3 is current. */
+function lake(rows: Record<string, number> = { '1': 100, '2': 100, '3': 130 }): LakeRowCounts & { asked: string[] } {
+  const asked: string[] = [];
+  return {
+    asked,
+    async countAt(id) {
+      asked.push(`count ${id}`);
+      return rows[id ?? '3']!;
+    },
+    async parentOf(id) {
+      asked.push(`parent ${id}`);
+      return id === '1' ? null : String(Number(id) - 1);
+    },
+  };
+}
+
+describe('the row-count check against the lake', () => {
+  test('total: the count at the snapshot equals the figure', async () => {
+    assert.deepEqual(await rowCountCheck({ kind: 'total', rows: 130 }, '3', lake()), { name: 'row count at snapshot 3', expected: '130', actual: '130', passed: true });
+    assert.deepEqual(await rowCountCheck({ kind: 'total', rows: 131 }, '3', lake()), { name: 'row count at snapshot 3', expected: '131', actual: '130', passed: false });
+    assert.equal((await rowCountCheck({ kind: 'total', rows: 130 }, null, lake())).name, 'row count');
+  });
+
+  test('appended since the parent: the lake counts both snapshots', async () => {
+    const l = lake();
+    const check: RowCountCheck = { kind: 'appended', rows: 30, atMost: 500, since: 'parent' };
+    assert.deepEqual(await rowCountCheck(check, '3', l), { name: 'rows snapshot 3 added to snapshot 2', expected: '30', actual: '30', passed: true });
+    assert.deepEqual(l.asked, ['parent 3', 'count 3', 'count 2']);
+    assert.equal((await rowCountCheck({ ...check, rows: 31 }, '3', lake())).passed, false, 'the load reports 31, the lake gained 30');
+    assert.deepEqual(await rowCountCheck({ ...check, rows: 100 }, '1', lake()), { name: 'rows snapshot 1 added to an empty table', expected: '100', actual: '100', passed: true });
+  });
+
+  test('appended since the snapshot, when the load committed nothing: the table gained nothing after it', async () => {
+    const check: RowCountCheck = { kind: 'appended', rows: 0, atMost: 500, since: 'snapshot' };
+    assert.deepEqual(await rowCountCheck(check, '3', lake()), { name: 'rows added after snapshot 3', expected: '0', actual: '0', passed: true });
+    assert.deepEqual(await rowCountCheck(check, '2', lake()), { name: 'rows added after snapshot 2', expected: '0', actual: '30', passed: false });
+  });
+
+  test('more rows than the export holds fail, even when the lake agrees with the load', async () => {
+    const check: RowCountCheck = { kind: 'appended', rows: 30, atMost: 20, since: 'parent' };
+    assert.deepEqual(await rowCountCheck(check, '3', lake()), { name: 'rows snapshot 3 added to snapshot 2', expected: "30, but at most 20 (the export's rows)", actual: '30', passed: false });
+  });
+});
+
+describe('the Parquet footer reader', () => {
+  async function parquetBytes(rows: number): Promise<Buffer> {
+    const dir = mkdtempSync(join(tmpdir(), 'lakesync-footer-'));
+    try {
+      const file = join(dir, 'p.parquet');
+      const writer = await parquet.ParquetWriter.openFile(new parquet.ParquetSchema({ id: { type: 'INT64' } }), file, { rowGroupSize: 10 });
+      for (let i = 0; i < rows; i++) await writer.appendRow({ id: i });
+      await writer.close();
+      return readFileSync(file);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  test('reads num_rows from the footer, through one tail read', async () => {
+    const bytes = await parquetBytes(37);
+    const reads: [number, number][] = [];
+    const read = async (offset: number, length: number) => (reads.push([offset, length]), bytes.subarray(offset, offset + length));
+    assert.equal(await footerRowCount(withTail(read, bytes.length), bytes.length, 'p.parquet'), 37);
+    assert.deepEqual(reads, [[0, bytes.length]], 'a small file is read once, from its tail');
+  });
+
+  test('a footer beyond the tail is read where it is', async () => {
+    const bytes = await parquetBytes(37);
+    const reads: [number, number][] = [];
+    const read = async (offset: number, length: number) => (reads.push([offset, length]), bytes.subarray(offset, offset + length));
+    assert.equal(await footerRowCount(withTail(read, bytes.length, 8), bytes.length, 'p.parquet'), 37);
+    assert.equal(reads.length, 2);
+    assert.deepEqual(reads[0], [bytes.length - 8, 8], 'the trailer: footer length and magic');
+  });
+
+  test('a file that is not Parquet, or too small, names the file and the fix', async () => {
+    const junk = Buffer.from('this is not a parquet file, just text');
+    const read = async (o: number, l: number) => junk.subarray(o, o + l);
+    await assert.rejects(footerRowCount(read, junk.length, 's3://b/e/part-1.parquet'), (err: PortError) => {
+      assert.equal(err.code, 'UnreadableExportPart');
+      assert.equal(err.retryable, false);
+      assert.equal(err.message, 'export part file s3://b/e/part-1.parquet is not a readable Parquet file (not a valid parquet file): the export is damaged or was changed after it completed; run a new sync to export the snapshot again');
+      return true;
+    });
+    await assert.rejects(footerRowCount(read, 4, 'tiny.parquet'), /tiny\.parquet is not a readable Parquet file \(4 bytes, too small for a Parquet footer\)/);
+  });
+
+  test('a read failure of the backend passes through unchanged (it may be retryable)', async () => {
+    const throttled = new PortError('throttled', 'SlowDown', 'S3 GetObject throttled');
+    await assert.rejects(footerRowCount(async () => Promise.reject(throttled), 100, 'p.parquet'), (err) => err === throttled);
+  });
+
+  test('parts as the load job counts them', () => {
+    assert.ok(isDataFile('e/shop/public.t/1/part-00000-a.gz.parquet'));
+    assert.ok(isDataFile('e/shop/public.t/part-00003-b.parquet'));
+    for (const name of ['e/shop/public.t/1/_SUCCESS', 'e/shop/public.t/1/.part-1.parquet.crc', 'e/shop/public.t/1/_common_metadata.parquet', 'e/shop/public.t/1/.hidden.parquet', 'e/x.json']) {
+      assert.ok(!isDataFile(name), name);
+    }
+  });
+
+  test('sums concurrent counts exactly, whatever order they finish in', async () => {
+    const files = Array.from({ length: 40 }, (_, i) => i + 1);
+    const total = await sumRows(files, async (n) => (await delay((n * 7) % 13), n), 8);
+    assert.equal(total, (40 * 41) / 2);
+    assert.equal(await sumRows([], async () => 1), 0);
+  });
+});
