@@ -210,6 +210,8 @@ class Bench:
             "namespace": NAMESPACE, "lake_table": LAKE_TABLE, "action": action, "primary_key": "id",
             "cycle_id": "bench", "run_token": name, "result_path": str(self.work / "results" / f"{name}.json"),
             "warehouse": str(self.table_dir.parent.parent), "max_delete_fraction": "0.5",
+            # Every export of the benchmark stands for the same source snapshot: equal times load.
+            "source": "bench", "export_id": Path(export).name, "snapshot_time": "2026-01-01T00:00:00Z",
         }, "local")
 
     def load(self, export: str, action: str, name: str) -> LoadResult:
