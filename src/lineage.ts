@@ -22,6 +22,13 @@ export const LINEAGE_COLUMNS = {
   cycleId: 'cycle_id',
 } as const satisfies Record<keyof typeof LINEAGE_PROPERTIES, string>;
 
+/** The lineage columns of a SELECT list; `property` reads one summary property in the engine's SQL. */
+export function lineageSelectList(property: (name: string) => string): string {
+  return (Object.keys(LINEAGE_PROPERTIES) as (keyof typeof LINEAGE_PROPERTIES)[])
+    .map((field) => `${property(LINEAGE_PROPERTIES[field])} AS ${LINEAGE_COLUMNS[field]}`)
+    .join(', ');
+}
+
 /**
  * The newest commit from a query's row (`snapshot_id`, `committed_at` and the lineage columns).
  * Absent properties (a commit lakesync did not make, e.g. compaction) stay absent.

@@ -6,7 +6,7 @@
 import { type AthenaClient, GetQueryExecutionCommand, GetQueryResultsCommand, type QueryExecution, StartQueryExecutionCommand } from '@aws-sdk/client-athena';
 import { setTimeout as delay } from 'node:timers/promises';
 import { PortError } from '../errors';
-import { LINEAGE_COLUMNS, LINEAGE_PROPERTIES, lakeCommitFromRow } from '../lineage';
+import { lakeCommitFromRow, lineageSelectList } from '../lineage';
 import type { LakeCommit, VerifyOutcome, VerifyRequest } from '../model';
 import type { VerifyPort } from '../ports';
 import { countValue, type LakeRowCounts, rowCountCheck, unknownSnapshot } from '../verify-rows';
@@ -139,9 +139,7 @@ export function parentSnapshotSql(settings: Pick<AwsSettings, 'tableBucket'>, re
  * element_at gives NULL for a property a commit lacks (a subscript would fail the query).
  */
 export function lastCommitSql(settings: Pick<AwsSettings, 'tableBucket'>, namespace: string, lakeTable: string): string {
-  const lineage = (Object.keys(LINEAGE_PROPERTIES) as (keyof typeof LINEAGE_PROPERTIES)[])
-    .map((field) => `element_at(summary, '${LINEAGE_PROPERTIES[field]}') AS ${LINEAGE_COLUMNS[field]}`)
-    .join(', ');
+  const lineage = lineageSelectList((name) => `element_at(summary, '${name}')`);
   return (
     `SELECT CAST(snapshot_id AS varchar) AS snapshot_id, to_iso8601(committed_at) AS committed_at, ${lineage} ` +
     // Ordered by the qualified column: the bare name would be the ISO-8601 text selected above.

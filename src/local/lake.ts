@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { isValidLakeName } from '../names';
 import { PortError } from '../errors';
 import { LAKE_CATALOG } from '../job-args';
-import { LINEAGE_COLUMNS, LINEAGE_PROPERTIES, lakeCommitFromRow } from '../lineage';
+import { lakeCommitFromRow, lineageSelectList } from '../lineage';
 import type { LakePort } from '../ports';
 import type { WorkDirLayout } from './paths';
 import type { RunnerClient } from './runner/client';
@@ -62,9 +62,7 @@ export function lakeTableExists(layout: WorkDirLayout, namespace: string, table:
 
 /** The newest commit of a lake table with its lineage, from Iceberg's `snapshots` metadata table. */
 export function lastCommitSql(namespace: string, table: string): string {
-  const lineage = (Object.keys(LINEAGE_PROPERTIES) as (keyof typeof LINEAGE_PROPERTIES)[])
-    .map((field) => `summary['${LINEAGE_PROPERTIES[field]}'] AS ${LINEAGE_COLUMNS[field]}`)
-    .join(', ');
+  const lineage = lineageSelectList((name) => `summary['${name}']`);
   const snapshots = [LAKE_CATALOG, namespace, table, 'snapshots'].map((part) => `\`${part}\``).join('.');
   return `SELECT CAST(snapshot_id AS STRING) AS snapshot_id, committed_at, ${lineage} FROM ${snapshots} ORDER BY committed_at DESC LIMIT 1`;
 }
