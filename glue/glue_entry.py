@@ -7,11 +7,19 @@ settings are static), then the plain-PySpark core does the load. Deploy the
 """
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from lakesync_glue.args import COMMON_OPTIONAL, COMMON_REQUIRED, MODE_REQUIRED, JobArgs, parse_job_args
+from lakesync_glue.args import (
+    COMMON_OPTIONAL,
+    COMMON_REQUIRED,
+    MODE_REQUIRED,
+    JobArgs,
+    parse_job_args,
+    result_location,
+)
 from lakesync_glue.cli import report_early_failure, setup_logging
 from lakesync_glue.errors import InternalError, InvalidArgument, LoadError
 from lakesync_glue.result import utc_now
@@ -28,11 +36,32 @@ def _given(argv: Sequence[str], name: str) -> bool:
     return any(a == flag or a.startswith(flag + "=") for a in argv)
 
 
-def resolve_options(argv: Sequence[str], resolver: Resolver) -> dict[str, str]:
+def parser_problem(message: str) -> InvalidArgument:
+    """An InvalidArgument naming the argument and the fix, from Glue's (argparse) parser message."""
+    required = re.fullmatch(r"the following arguments are required: (.+)", message)
+    if required:
+        return InvalidArgument(f"missing argument(s): {required.group(1)}; set them in the job run's Arguments")
+    no_value = re.fullmatch(r"argument (--\S+?)(?:/\S+)?: expected one argument", message)
+    if no_value:
+        flag = no_value.group(1)
+        return InvalidArgument(
+            f"{flag} was given without a value; pass '{flag} <value>', or leave {flag} out when it has none"
+        )
+    named = re.match(r"argument (--\S+?)(?:/\S+)?: (.+)", message)
+    if named:
+        return InvalidArgument(f"{named.group(1)}: {named.group(2)}; fix {named.group(1)} in the job run's Arguments")
+    return InvalidArgument(f"the job arguments could not be parsed ({message}); pass each as '--name value'")
+
+
+def resolve_options(
+    argv: Sequence[str], resolver: Resolver, parser_errors: tuple[type[BaseException], ...] = (SystemExit,)
+) -> dict[str, str]:
     """Job arguments through Glue's getResolvedOptions; optional ones only when given.
 
     getResolvedOptions fails on any listed name that is absent, so missing required
-    arguments are reported here first, with the names, instead of its usage text.
+    arguments are reported here first, with the names, instead of its usage text. Its
+    parser raises GlueArgumentError (not SystemExit): the caller passes the classes to
+    turn into InvalidArgument.
     """
     missing = [n for n in REQUIRED if not _given(argv, n)]
     if missing:
@@ -42,13 +71,21 @@ def resolve_options(argv: Sequence[str], resolver: Resolver) -> dict[str, str]:
     names = list(REQUIRED) + [n for n in OPTIONAL if _given(argv, n)]
     try:
         resolved = resolver(argv, names)
-    except SystemExit as exc:  # argparse inside getResolvedOptions exits on bad input
-        raise InvalidArgument(f"the job arguments could not be parsed ({exc}); pass each as '--name value'") from None
-    return {k: "" if v is None else str(v) for k, v in resolved.items()}
+    except parser_errors as exc:
+        raise parser_problem(str(exc)) from None
+    options = {k: "" if v is None else str(v) for k, v in resolved.items()}
+    empty = [n for n in REQUIRED if not options.get(n, "").strip()]
+    if empty:
+        raise InvalidArgument(
+            f"empty argument(s): {', '.join('--' + n for n in empty)}; give each a value in the job run's Arguments"
+        )
+    return options
 
 
-def parse_glue_args(argv: Sequence[str], resolver: Resolver) -> tuple[JobArgs, dict[str, str]]:
-    options = resolve_options(argv, resolver)
+def parse_glue_args(
+    argv: Sequence[str], resolver: Resolver, parser_errors: tuple[type[BaseException], ...] = (SystemExit,)
+) -> tuple[JobArgs, dict[str, str]]:
+    options = resolve_options(argv, resolver, parser_errors)
     return parse_job_args({k: v for k, v in options.items() if k != "JOB_NAME"}, "glue"), options
 
 
@@ -58,25 +95,45 @@ def spark_conf(args: JobArgs) -> dict[str, str]:
 
 
 def raw_options(argv: Sequence[str]) -> dict[str, str]:
-    """Best-effort `--name value` pairs, to report a failure when parsing itself failed."""
+    """Best-effort `--name value` / `--name=value` pairs, to report a failure when parsing itself failed."""
     out: dict[str, str] = {}
     for i, token in enumerate(argv):
-        if token.startswith("--") and i + 1 < len(argv) and not argv[i + 1].startswith("--"):
+        if not token.startswith("--") or len(token) == 2:
+            continue
+        if "=" in token:
+            name, value = token[2:].split("=", 1)
+            out[name] = value
+        elif i + 1 < len(argv) and not argv[i + 1].startswith("--"):
             out[token[2:]] = argv[i + 1]
     return out
+
+
+def failure_options(argv: Sequence[str]) -> dict[str, str]:
+    """raw_options, keeping result_path only when it is a usable result location."""
+    options = raw_options(argv)
+    if "result_path" in options:
+        try:
+            options["result_path"] = result_location(options["result_path"])
+        except InvalidArgument:
+            del options["result_path"]
+    return options
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     setup_logging()
     started = utc_now()
     argv = list(sys.argv if argv is None else argv)
-    from awsglue.utils import getResolvedOptions  # Glue runtime only
-
     try:
-        args, options = parse_glue_args(argv, getResolvedOptions)
+        from awsglue.utils import GlueArgumentError, getResolvedOptions  # Glue runtime only
+
+        args, options = parse_glue_args(argv, getResolvedOptions, (GlueArgumentError, SystemExit))
     except LoadError as exc:
-        report_early_failure(raw_options(argv), exc, started)
+        report_early_failure(failure_options(argv), exc, started)
         return 2
+    except Exception as exc:  # noqa: BLE001 - whatever stopped the parsing, the result says so
+        error = InternalError(f"the job arguments could not be resolved: {exc}")
+        report_early_failure(failure_options(argv), error, started)
+        return 1
 
     from awsglue.context import GlueContext
     from awsglue.job import Job

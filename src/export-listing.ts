@@ -32,6 +32,52 @@ export interface ExportListing {
   info: ExportInfoDocument;
   /** In any order; files that are not tables-info files of `exportId` are ignored. */
   tablesInfo: TablesInfoFile[];
+  /**
+   * The table folders (`tableFolder` values) that hold at least one data file, when the adapter
+   * listed them: a table the export says has data but whose folder holds none is not loaded.
+   */
+  dataFolders?: ReadonlySet<string>;
+}
+
+/**
+ * RDS turns these characters of the names in an export's S3 paths into `_` ("Considerations for
+ * DB cluster snapshot exports" / "Exporting DB snapshot data to Amazon S3", limitations): backslash,
+ * backtick, double quote and space. Nothing else is changed.
+ */
+const EXPORT_PATH_SUBSTITUTED = /[\\`" ]/g;
+
+/** A database, schema or table name as it appears in the export's paths. */
+export function exportPathName(name: string): string {
+  return name.replace(EXPORT_PATH_SUBSTITUTED, '_');
+}
+
+/** The folder of one table's data below the export root: `<db>/<schema>.<table>`, names as RDS writes them. */
+export function tableFolder(database: string, table: TableName): string {
+  return `${exportPathName(database)}/${exportPathName(table)}`;
+}
+
+/**
+ * What the export's entry says the table holds, when it says it holds data: its size, or a row
+ * count of its tableStatistics where the export reports one. Undefined for an empty table (RDS
+ * writes no file for it) and when the entry gives no figure.
+ */
+export function exportedData(entry: Record<string, unknown>): string | undefined {
+  const sizeGB = finite(entry.sizeGB);
+  if (sizeGB !== undefined && sizeGB > 0) return `${sizeGB} GB`;
+  const stats = isRecord(entry.tableStatistics) ? entry.tableStatistics : {};
+  for (const [key, value] of Object.entries(stats)) {
+    const rows = finite(value);
+    if (/rows?(count)?$/i.test(key) && rows !== undefined && rows > 0) return `${rows} rows (tableStatistics.${key})`;
+  }
+  return undefined;
+}
+
+/** The error of a table the export says has data but whose folder holds no data file. */
+export function noDataFiles(exportId: string, table: TableName, folder: string, data: string): string {
+  return (
+    `export ${exportId} lists ${data} for ${table} but no Parquet file is under ${folder}/: the files were removed or moved, ` +
+    'so the table is not loaded (an empty load would lose its rows); run a new sync to export it again'
+  );
 }
 
 /** Why an export cannot be read, as the code and message of a not-found error. */
@@ -93,7 +139,6 @@ function notCompleteReason(status: string, warningMessage?: string): string {
 export function readExportListing(listing: ExportListing): DiscoveredExport {
   const warnings: string[] = [];
   const infoWarning = text(listing.info.warningMessage);
-  if (infoWarning) warnings.push(`export ${listing.exportId}: ${infoWarning}`);
 
   const tables: DiscoveredTable[] = [];
   const skipped: { table: TableName; reason: string }[] = [];
@@ -123,10 +168,20 @@ export function readExportListing(listing: ExportListing): DiscoveredExport {
       skipped.push({ table, reason: notCompleteReason(status, warning) });
       continue;
     }
+    // The adapter lists the configured database's folder only.
+    const data = listing.dataFolders && split.database === listing.database ? exportedData(entry) : undefined;
+    const folder = tableFolder(split.database, table);
+    if (data && !listing.dataFolders!.has(folder)) {
+      skipped.push({ table, reason: noDataFiles(listing.exportId, table, folder, data) });
+      continue;
+    }
     if (warning) warnings.push(`${table}: ${warning}`);
     const sizeGB = finite(entry.sizeGB);
     tables.push({ table, target, ...(sizeGB !== undefined ? { sizeGB } : {}), columns: typeMappings(entry.schemaMetadata).map(columnMapping) });
   }
+  // A skipped table's reason is its outcome already: the export-level warning keeps only the rest.
+  const exportWarning = infoWarning ? unreportedWarning(infoWarning, new Set(skipped.map((s) => s.table)), database ?? listing.database) : undefined;
+  if (exportWarning) warnings.unshift(`export ${listing.exportId}: ${exportWarning}`);
   return { database: database ?? listing.database, tables, skipped, warnings };
 }
 
@@ -168,6 +223,7 @@ function columnMapping(m: Partial<Record<keyof ColumnMapping, unknown>>): Column
     ...(precision !== undefined ? { originalNumPrecision: precision } : {}),
     ...(scale !== undefined ? { originalNumScale: scale } : {}),
     ...(dtPrecision !== undefined ? { originalDateTimePrecision: dtPrecision } : {}),
+    ...(typeof m.originalUdtName === 'string' && m.originalUdtName ? { originalUdtName: m.originalUdtName } : {}),
   };
 }
 
@@ -181,4 +237,28 @@ function text(v: unknown): string | undefined {
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * An export-level warning without the skippedTables entries of tables the listing already reports
+ * as skipped (with their reason); undefined when nothing is left. Plain text stays as it is.
+ */
+function unreportedWarning(warning: string, reported: ReadonlySet<TableName>, database: string): string | undefined {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(warning);
+  } catch {
+    return warning;
+  }
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) return warning;
+  const rest: Record<string, unknown> = { ...(doc as Record<string, unknown>) };
+  if (!Array.isArray(rest.skippedTables)) return warning;
+  const left = rest.skippedTables.filter((entry) => {
+    const target = typeof entry === 'string' ? entry : String((entry as Record<string, unknown> | null)?.table ?? (entry as Record<string, unknown> | null)?.target ?? '');
+    return !reported.has(tableOfTarget(target, database));
+  });
+  if (left.length === rest.skippedTables.length) return warning;
+  if (left.length > 0) rest.skippedTables = left;
+  else delete rest.skippedTables;
+  return Object.keys(rest).length > 0 ? JSON.stringify(rest) : undefined;
 }

@@ -6,11 +6,12 @@
  */
 import parquet from '@dsnp/parquetjs';
 import { isPortError, PortError } from './errors';
+import { tableFolder } from './export-listing';
 import type { TableName } from './model';
 
-/** The table's data folder below the export root, `<db>/<schema>.<table>`: the folder the load job reads. */
+/** The table's data folder below the export root, `<db>/<schema>.<table>` as RDS names it: the folder the load job reads. */
 export function tableDataPath(database: string, table: TableName): string {
-  return `${database}/${table}`;
+  return tableFolder(database, table);
 }
 
 /** A part file as the load job counts it: a `.parquet` name, neither hidden nor a marker (`.crc`, `_SUCCESS`). */

@@ -57,10 +57,14 @@ export function snapshotIdFor(source: string, key: string): string {
   return rdsIdentifier(`lakesync-${source}-${key}`, 255);
 }
 
-/** RDS export ids: 1-60 letters, digits, hyphens, starting with a letter. */
+/**
+ * RDS export ids: 1-60 letters, digits, hyphens, starting with a letter. The cycle key stays at the
+ * end (retention reads it back); a source name too long to fit is cut and followed by a hash of the
+ * whole name, so two sources that share a long prefix never share, or adopt, each other's exports.
+ */
 export function exportIdFor(source: string, key: string): string {
   const suffix = `-${key}`;
-  return rdsIdentifier(`ls-${source}`.slice(0, 60 - suffix.length) + suffix, 60);
+  return rdsIdentifier(capRdsIdentifier(`ls-${source}`, 60 - suffix.length) + suffix, 60);
 }
 
 /**
@@ -76,6 +80,19 @@ export const cycleManifestKeys = {
 /** Identifies one table's load in one cycle; a retried activity finds its run by it. */
 export function runTokenFor(cycleId: string, table: string): string {
   return `${cycleId}:${table}`;
+}
+
+/** DB cluster snapshot ids: 1-63 letters, digits, hyphens (DB instance snapshot ids may have 255). */
+export const CLUSTER_SNAPSHOT_ID_MAX = 63;
+
+/**
+ * `id` when it fits in `max` characters, else its head and a hash of the whole id, so that two
+ * long ids that share their head stay apart and the same id always gives the same result.
+ */
+export function capRdsIdentifier(id: string, max: number): string {
+  if (id.length <= max) return id;
+  const hash = fnv1a64(id);
+  return `${id.slice(0, max - hash.length - 1).replace(/-+$/, '')}-${hash}`;
 }
 
 function rdsIdentifier(raw: string, max: number): string {

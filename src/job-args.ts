@@ -39,6 +39,11 @@ export function loadJobArguments(req: LoadRequest, lake: LakeLocation): Record<s
     allow_older_export: plan.allowOlderExport ? 'true' : undefined,
     // Row values in the job's error messages only when the source opts in.
     show_values: plan.showValues ? 'true' : undefined,
+    // Column policies by source column; the hash key travels by reference only (a variable or a secret's name).
+    column_policies: plan.columns && Object.keys(plan.columns).length > 0 ? JSON.stringify(plan.columns) : undefined,
+    hash_key_env: plan.hashKey && 'env' in plan.hashKey ? plan.hashKey.env : undefined,
+    hash_key_secret: plan.hashKey && 'secretArn' in plan.hashKey ? plan.hashKey.secretArn : undefined,
+    rebuild: plan.rebuild ? 'true' : undefined,
     // Lineage: recorded in every commit; an export older than the lake table's is refused.
     source: req.source,
     export_id: req.exportId,

@@ -54,6 +54,8 @@ export interface ColumnMapping {
   originalNumPrecision?: number;
   /** Not in RDS's files; the embedded exporter adds it (the job falls back to the type text). */
   originalNumScale?: number;
+  /** Not in RDS's files either: the type's udt name (`_int4` for integer[]), so the job knows an array's element type. */
+  originalUdtName?: string;
   originalDateTimePrecision?: number;
 }
 
@@ -115,7 +117,28 @@ export interface PlanEntry {
   allowOlderExport: boolean;
   /** Cast and key errors may quote row values (the source's errors.showValues); absent means no. */
   showValues?: boolean;
+  /** Column policies by source column (the table's `columns`); absent when it has none. */
+  columns?: Record<string, ColumnPolicy>;
+  /** Where the load finds the key of hashed columns; set only when a column is hashed. */
+  hashKey?: HashKey;
+  /** Replace the lake table from the export so new column types apply (rerun --rebuild); absent means no. */
+  rebuild?: boolean;
 }
+
+/** What the load does with one source column (lakesync.yaml `columns`); only the options in force are set. */
+export interface ColumnPolicy {
+  exclude?: true;
+  hash?: true;
+  /** The lake column name. */
+  rename?: string;
+  /** Spark SQL lake type: decimal(p,s), double, float, string, bigint, int, date, timestamp, boolean. */
+  type?: string;
+  /** A value the lake type cannot hold: fail the table (default), NULL, or clamp a date/timestamp. */
+  onInvalid?: 'fail' | 'null' | 'clamp';
+}
+
+/** Where the hash key is: an environment variable of the load (local) or a Secrets Manager secret (Glue). Never the key. */
+export type HashKey = { env: string } | { secretArn: string };
 
 export interface LoadRequest {
   source: string;
@@ -180,6 +203,11 @@ export interface LoadResult {
   finishedAt: string;
   /** `retryable`: whether running the load again can help; the job decides (glue/lakesync_glue/errors.py). */
   error: { class: string; message: string; retryable: boolean } | null;
+  /** Values stored as NULL (onInvalid: null) and clamped (onInvalid: clamp), by source column; absent from older jobs. */
+  nulledValues?: Record<string, number>;
+  clampedValues?: Record<string, number>;
+  /** What the load wants known without failing (e.g. a multi-dimensional array kept as text). */
+  warnings?: string[];
 }
 
 export interface GrantRequest {
@@ -275,7 +303,8 @@ export interface LoadItem {
 export type LoadSummary = Pick<
   LoadResult,
   'action' | 'committed' | 'rowsRead' | 'inserted' | 'updated' | 'deleted' | 'rowCountAfter' | 'cursorColumn' | 'cursorValueAfter' | 'snapshotId' | 'schemaHash' | 'finishedAt'
->;
+> &
+  Partial<Pick<LoadResult, 'nulledValues' | 'clampedValues' | 'warnings'>>;
 
 export interface TableOutcome {
   table: TableName;
@@ -317,6 +346,8 @@ export interface CycleSettings {
   snapshotMode: 'create' | 'latest-automated' | 'existing';
   existingSnapshotId?: string;
   verify: boolean;
+  /** The most checks configured for one table; the verify activity's timeout grows with it. Absent in cycles started before it existed. */
+  verifyChecks?: number;
   grants: boolean;
   /** The lakesync search attributes are registered on the namespace (the worker checked). */
   searchAttributes: boolean;

@@ -1,13 +1,45 @@
 /**
  * Naming rules every part shares: source tables are `schema.table`, and lake names follow the
- * S3 Tables rule. Pure, so the config, the plan and every backend use the same checks.
+ * S3 Tables rules ("Amazon S3 table bucket, table, and namespace naming rules"). Pure, so the
+ * config, the plan and every backend use the same checks.
  */
 
-/** S3 Tables: namespaces and tables are 1-255 lowercase letters, digits, underscores. */
-export const LAKE_NAME = /^[a-z0-9][a-z0-9_]{0,254}$/;
+/** S3 Tables: namespaces and tables are 1-255 lowercase letters, digits, underscores, starting and ending with a letter or digit. */
+export const LAKE_NAME = /^[a-z0-9](?:[a-z0-9_]{0,253}[a-z0-9])?$/;
 
 export function isValidLakeName(name: string): boolean {
   return LAKE_NAME.test(name);
+}
+
+/** S3 Tables reserves this prefix for namespaces. */
+export const RESERVED_NAMESPACE_PREFIX = 'aws';
+
+/** S3 Tables: table buckets are 3-63 lowercase letters, digits, hyphens, starting and ending with a letter or digit. */
+export const TABLE_BUCKET_NAME = /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
+/** Prefixes and suffixes a table bucket name may not have. */
+export const TABLE_BUCKET_RESERVED_PREFIXES = ['xn--', 'sthree-', 'amzn-s3-demo-', 'aws'] as const;
+export const TABLE_BUCKET_RESERVED_SUFFIXES = ['-s3alias', '--ol-s3', '--x-s3', '--table-s3'] as const;
+
+/** Why `name` cannot name a table bucket, or undefined when it can. */
+export function tableBucketNameProblem(name: string): string | undefined {
+  if (!TABLE_BUCKET_NAME.test(name)) return 'must be 3-63 lowercase letters, digits or hyphens, starting and ending with a letter or digit (S3 Tables bucket rule)';
+  const prefix = TABLE_BUCKET_RESERVED_PREFIXES.find((p) => name.startsWith(p));
+  if (prefix) return `must not start with "${prefix}": S3 Tables reserves the prefixes ${TABLE_BUCKET_RESERVED_PREFIXES.join(', ')}; choose another name`;
+  const suffix = TABLE_BUCKET_RESERVED_SUFFIXES.find((s) => name.endsWith(s));
+  if (suffix) return `must not end with "${suffix}": S3 Tables reserves the suffixes ${TABLE_BUCKET_RESERVED_SUFFIXES.join(', ')}; choose another name`;
+  return undefined;
+}
+
+/** Why `name` cannot name a lake namespace, or undefined when it can. */
+export function namespaceNameProblem(name: string): string | undefined {
+  if (!isValidLakeName(name)) return undefined; // the lake-name rule reports it
+  if (name.startsWith(RESERVED_NAMESPACE_PREFIX)) return `must not start with "${RESERVED_NAMESPACE_PREFIX}": S3 Tables reserves that prefix for namespaces; choose another namespace`;
+  return undefined;
+}
+
+/** The Glue job of a source when aws.glue.jobName is not set: one job per source, so sources never overwrite each other's job. */
+export function defaultGlueJobName(source: string): string {
+  return `lakesync-load-${source}`;
 }
 
 export function splitTable(table: string): [schema: string, name: string] {

@@ -4,6 +4,7 @@
  */
 import type { SourceConfig } from './config/schema';
 import { lakeNameCollisions, lakeTableName, selectTable } from './config/tables';
+import { columnPolicies, columnPolicyProblems } from './config/columns';
 import { isValidLakeName } from './names';
 import { cursorKind, defaultLookback, lookbackKindProblem, lookbackText } from './lookback';
 import type { DiscoveredTable, KeySource, PlanEntry, TableName, TableOutcome } from './model';
@@ -21,6 +22,8 @@ export interface PlanOptions {
   approveDeletes?: boolean;
   /** This cycle may load an export older than the lake table's last one (rerun --allow-older-export). */
   allowOlderExport?: boolean;
+  /** Replace the requested tables from the export so new column types apply (rerun --rebuild). */
+  rebuild?: boolean;
 }
 
 export function planTables(
@@ -57,7 +60,7 @@ export function planTables(
       continue;
     }
     const approvals = { approveDeletes: options.approveDeletes ?? false, allowOlderExport: options.allowOlderExport ?? false };
-    const planned = planEntry(source, t, lakeTable, lakeTables.has(lakeTable), approvals);
+    const planned = planEntry(source, t, lakeTable, lakeTables.has(lakeTable), approvals, options.rebuild ?? false);
     if (typeof planned === 'string') notLoaded.push(planFailure(t.table, lakeTable, 'InvalidTableSettings', planned));
     else entries.push(planned);
   }
@@ -71,6 +74,7 @@ function planEntry(
   lakeTable: string,
   lakeExists: boolean,
   approvals: Pick<PlanEntry, 'approveDeletes' | 'allowOlderExport'>,
+  rebuild: boolean,
 ): PlanEntry | string {
   const settings = source.tables[t.table];
   const configuredKey = settings?.primaryKey;
@@ -83,6 +87,10 @@ function planEntry(
   }
   const lookback = cursorColumn ? cursorLookback(t, cursorColumn, settings?.cursor?.lookback) : {};
   if (typeof lookback === 'string') return lookback;
+  const columnProblems = columnPolicyProblems(t.table, settings?.columns, t.columns.map((c) => ({ name: c.columnName, originalType: c.originalType })), primaryKey, keySource);
+  if (columnProblems.length > 0) return columnProblems.join('; ');
+  const columns = columnPolicies(settings?.columns);
+  const hashes = Object.values(columns).some((c) => c.hash);
   const base = {
     table: t.table,
     lakeTable,
@@ -92,9 +100,13 @@ function planEntry(
     maxDeleteFraction: source.safety.maxDeleteFraction,
     ...approvals,
     ...(source.errors?.showValues ? { showValues: true } : {}),
+    ...(Object.keys(columns).length > 0 ? { columns } : {}),
+    ...(hashes && source.hashKey ? { hashKey: source.hashKey } : {}),
   };
 
   if (!lakeExists) return { ...base, action: 'create', reason: 'lake table missing' };
+  // The whole table again from the export, so new column types apply (arrays kept as text become lists).
+  if (rebuild) return { ...base, action: 'replace', rebuild: true, reason: 'rebuild requested: replaced from the export with the current column types' };
   if (settings?.action === 'replace') return { ...base, action: 'replace', reason: 'action replace configured' };
   if (cursorColumn && settings?.action !== 'merge') {
     return { ...base, action: 'incremental', reason: `cursor column ${cursorColumn} (${cursorMode})` };
@@ -125,4 +137,27 @@ function planFailure(table: string, lakeTable: string, type: string, message: st
     status: 'failed',
     error: { phase: 'plan', message: `${table}: ${message}`, type, retryable: false },
   };
+}
+
+/** Whether the source's own primary keys reach the plan: the embedded export records them; an RDS source reads them through source.catalog. */
+export function sourceKeysReadable(source: SourceConfig): boolean {
+  return source.source.kind !== 'rds' || source.source.catalog !== undefined;
+}
+
+const NAMED_TABLES = 20;
+
+/**
+ * The line `lakesync plan` prints when keys can come from the config only (an RDS source without
+ * source.catalog): the tables replaced on every load for lack of a known key, and the fix.
+ */
+export function keysFromConfigNote(source: SourceConfig, entries: readonly PlanEntry[]): string | undefined {
+  if (sourceKeysReadable(source)) return undefined;
+  // A configured replace and an incremental load do not depend on a key.
+  const keyless = entries.filter((e) => e.keySource === 'none' && !e.cursor && source.tables[e.table]?.action !== 'replace').map((e) => e.table);
+  if (keyless.length === 0) return undefined;
+  const named = keyless.slice(0, NAMED_TABLES).join(', ') + (keyless.length > NAMED_TABLES ? ` and ${keyless.length - NAMED_TABLES} more` : '');
+  return (
+    `keys come from the config only (no source.catalog): ${keyless.length} table(s) will be replaced on every load for lack of a known primary key: ${named}; ` +
+    `add source.catalog (a read-only connection that reads the source's primary keys) or tables."<schema.table>".primaryKey`
+  );
 }

@@ -77,6 +77,8 @@ export interface DiscoverPort {
 export interface LakePort {
   ensureNamespace(namespace: string): Promise<void>;
   tableExists(namespace: string, lakeTable: string): Promise<boolean>;
+  /** Every lake table of the namespace, in one paginated listing, where the backend can list them (the plan asks once per cycle). */
+  listTables?(namespace: string): Promise<string[]>;
   /** The newest commit of a lake table with its lineage; undefined when the table does not exist. */
   lastCommit?(namespace: string, lakeTable: string): Promise<LakeCommit | undefined>;
   /** Runs read-only SQL on the lake (Athena on AWS, Spark SQL locally); tables as `<namespace>.<table>`. */
@@ -98,8 +100,11 @@ export interface LoadPort {
   stopRun(runId: string): Promise<void>;
   /** Reads the result JSON the run wrote; undefined when it wrote none. */
   readResult(resultLocation: string): Promise<LoadResult | undefined>;
-  /** How often to poll a run: the first pause and the longest (default 5 s to 2 min). */
-  readonly pollPolicy?: { initialMs: number; maxMs: number };
+  /**
+   * How often to poll a run: the first pause and the longest (default 5 s to 2 min), and at most
+   * how many polls an hour of run (the pauses stretch to keep within it).
+   */
+  readonly pollPolicy?: { initialMs: number; maxMs: number; maxCallsPerHour?: number };
   /** Where the run of this request writes its result JSON. */
   resultLocation(req: Omit<LoadRequest, 'resultLocation'>): string;
 }
@@ -117,8 +122,35 @@ export interface GrantPort {
 }
 
 export interface VerifyPort {
-  /** The row-count check (`req.rowCount`, src/verify-rows.ts) first, then the configured checks in order. */
-  verify(req: VerifyRequest): Promise<VerifyOutcome>;
+  /**
+   * The row-count check (`req.rowCount`, src/verify-rows.ts) first, then the configured checks in
+   * order; `progress` is told the name of each configured check as it starts (the activity heartbeats).
+   */
+  verify(req: VerifyRequest, progress?: (check: string) => void): Promise<VerifyOutcome>;
+}
+
+/** A snapshot or export lakesync made for a source, as retention sees it. */
+export interface RetentionItem {
+  id: string;
+  /** When it was made; absent while the backend does not tell (a snapshot still being created counts as newest). */
+  createdAt?: string;
+}
+
+/** A deletion done (or found done already), or put off to a later cycle with the reason (e.g. a snapshot being created). */
+export type RetentionDeletion = { deleted: true } | { deleted: false; reason: string };
+
+/**
+ * Lists and deletes the snapshots and exports lakesync created. Only what the backend can tell is
+ * lakesync's is ever listed (on AWS: a snapshot tagged `lakesync` of the source's instance or
+ * cluster; an export folder under the export prefix); `owned` narrows it to the ids lakesync
+ * derives for this source. Which of them to delete is decided by the retention activity.
+ */
+export interface RetentionPort {
+  listSnapshots(owned: (id: string) => boolean): Promise<RetentionItem[]>;
+  listExports(owned: (id: string) => boolean): Promise<RetentionItem[]>;
+  deleteSnapshot(id: string): Promise<RetentionDeletion>;
+  /** Deletes the export's files (the export task's record stays where the backend keeps one). */
+  deleteExport(id: string): Promise<RetentionDeletion>;
 }
 
 /** JSON documents too large for a workflow payload (table lists, mappings). */
@@ -138,6 +170,7 @@ export interface Ports {
   grant: GrantPort;
   verify: VerifyPort;
   manifests: ManifestStore;
+  retention: RetentionPort;
   /** Releases clients, processes and files the ports hold. */
   close?(): Promise<void>;
 }

@@ -8,11 +8,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
 from .errors import InvalidArgument
+from .policies import ColumnPolicy, parse_column_policies
 from .names import catalog_name_problem, s3_tables_name_problem, suggest_s3_tables_name
 from .window import Lookback, parse_lookback
 
@@ -47,6 +48,13 @@ COMMON_OPTIONAL: tuple[str, ...] = (
     "allow_older_export",
     # Example row values in cast and key errors: only when the source opts in (errors.showValues).
     "show_values",
+    # Column-level control: exclude, hash, rename, type, onInvalid per source column (policies.py).
+    "column_policies",
+    # Where the HMAC key of hashed columns comes from: never the key itself (arguments may be logged).
+    "hash_key_env",
+    "hash_key_secret",
+    # Replace the table from the export with the types this job version derives (e.g. arrays as lists).
+    "rebuild",
 )
 MODE_REQUIRED: dict[str, tuple[str, ...]] = {"glue": ("table_bucket_arn",), "local": ("warehouse",)}
 
@@ -81,6 +89,10 @@ class JobArgs:
     approve_deletes: bool = False
     allow_older_export: bool = False
     show_values: bool = False
+    column_policies: Mapping[str, ColumnPolicy] = field(default_factory=dict)
+    hash_key_env: str | None = None
+    hash_key_secret: str | None = None
+    rebuild: bool = False
     table_bucket_arn: str | None = None
     warehouse: str | None = None
     # Not job arguments: knobs for tests and the embedded mode.
@@ -206,6 +218,38 @@ def _check_location(name: str, value: str) -> str:
     return value.rstrip("/") if len(value) > 1 else value
 
 
+def result_location(value: str) -> str:
+    """The --result_path value checked alone, so that a run rejected for another argument can still report."""
+    if value.strip() == "":
+        raise _fail("result_path", value, "is empty", "pass the result file's location, e.g. s3://bucket/results/orders.json")
+    return _check_location("result_path", value)
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")
+_SECRET_ID = re.compile(r"(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:)?[A-Za-z0-9/_+=.@-]{1,512}")
+
+
+def _parse_hash_key_source(
+    env: str, secret: str, policies: Mapping[str, ColumnPolicy]
+) -> tuple[str | None, str | None]:
+    """The HMAC key's source: an environment variable name or a Secrets Manager secret id, never the key."""
+    if env and secret:
+        raise _fail("hash_key_secret", secret, "is given together with --hash_key_env", "pass only one key source")
+    if env and not _ENV_NAME.fullmatch(env):
+        raise _fail("hash_key_env", env, "is not an environment variable name",
+                    "pass the NAME of the variable that holds the key, e.g. --hash_key_env LAKESYNC_HASH_KEY")
+    if secret and not _SECRET_ID.fullmatch(secret):
+        raise _fail("hash_key_secret", secret, "is not a Secrets Manager secret ARN or name",
+                    "pass e.g. --hash_key_secret arn:aws:secretsmanager:<region>:<account>:secret:<name>")
+    hashed = [p.column for p in policies.values() if p.hash]
+    if hashed and not (env or secret):
+        raise InvalidArgument(
+            f"--column_policies hashes column(s) {', '.join(repr(c) for c in hashed)} but no key source is given; "
+            "pass --hash_key_secret <Secrets Manager secret> (Glue) or --hash_key_env <variable name> (local)"
+        )
+    return env or None, secret or None
+
+
 def parse_table_bucket_arn(value: str) -> tuple[str, str, str]:
     """(region, account, bucket) of an S3 Tables bucket ARN."""
     m = TABLE_BUCKET_ARN.fullmatch(value.strip())
@@ -267,6 +311,8 @@ def parse_job_args(options: Mapping[str, str], mode: Mode) -> JobArgs:
     for name in ("source_database", "source_schema", "source_table"):
         if "/" in get(name):
             raise _fail(name, get(name), "contains '/'", "pass the name exactly as the export's target lists it")
+    policies = parse_column_policies(str(options.get("column_policies", "")), key, cursor)
+    hash_key_env, hash_key_secret = _parse_hash_key_source(get("hash_key_env"), get("hash_key_secret"), policies)
     table_bucket_arn = get("table_bucket_arn") or None
     if mode == "glue" and table_bucket_arn:
         parse_table_bucket_arn(table_bucket_arn)
@@ -293,6 +339,10 @@ def parse_job_args(options: Mapping[str, str], mode: Mode) -> JobArgs:
         approve_deletes=_parse_bool("approve_deletes", get("approve_deletes")),
         allow_older_export=_parse_bool("allow_older_export", get("allow_older_export")),
         show_values=_parse_bool("show_values", get("show_values")),
+        column_policies=policies,
+        hash_key_env=hash_key_env,
+        hash_key_secret=hash_key_secret,
+        rebuild=_parse_bool("rebuild", get("rebuild")),
         table_bucket_arn=table_bucket_arn if mode == "glue" else None,
         warehouse=(get("warehouse") or None) if mode == "local" else None,
     )

@@ -12,6 +12,25 @@ from .errors import ExportNotFound
 from .pgtypes import ColumnMapping
 
 _TABLES_INFO = re.compile(r"export_tables_info_.+\.json")
+# RDS writes these characters of names as "_" in the export's S3 paths (backslash, backtick, double quote, space).
+_PATH_SUBSTITUTED = re.compile(r'[\\`" ]')
+
+
+def export_path_name(name: str) -> str:
+    """A database, schema or table name as it appears in the export's paths."""
+    return _PATH_SUBSTITUTED.sub("_", name)
+
+
+def _exported_data(entry: dict[str, Any]) -> str | None:
+    """What the entry says the table holds when it says it holds data (its size, or a row count)."""
+    size = entry.get("sizeGB")
+    if isinstance(size, (int, float)) and not isinstance(size, bool) and size > 0:
+        return f"{size} GB"
+    stats = entry.get("tableStatistics")
+    for key, value in (stats.items() if isinstance(stats, dict) else []):
+        if re.search(r"rows?(count)?$", key, re.IGNORECASE) and isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+            return f"{value} rows (tableStatistics.{key})"
+    return None
 
 
 @dataclass(frozen=True)
@@ -80,9 +99,18 @@ def find_table_export(args: JobArgs) -> TableExport:
     mappings = tuple(
         ColumnMapping.from_json(m) for m in with_schema[0]["schemaMetadata"]["originalTypeMappings"]
     )
-    folder = storage.join(args.export_path, args.source_database, f"{args.source_schema}.{args.source_table}")
+    folder = storage.join(
+        args.export_path, export_path_name(args.source_database), export_path_name(f"{args.source_schema}.{args.source_table}")
+    )
     # Every batch folder (1/, 2/, ...) and the older layout without one; part numbers may have gaps.
     files = [f for f in storage.list_files(folder) if _is_data_file(f.path)]
+    data = _exported_data(with_schema[0])
+    if not files and data:
+        raise ExportNotFound(
+            f"the export lists {data} for {args.target} but no Parquet file is under {folder}: the files were "
+            "removed or moved, so the table is not loaded (an empty load would lose its rows); run a new sync "
+            "to export it again"
+        )
     return TableExport(
         target=args.target,
         status=statuses[0],

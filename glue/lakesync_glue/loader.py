@@ -13,16 +13,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from . import lake, lineage, source, sqltext
+from . import columns, lake, lineage, source, sqltext
 from .args import JobArgs
 from .changes import change_set, count_ops, unseen_rows
 from .commit import first_line, with_commit_retry
 from .errors import DeleteGuard, EmptyExport, InternalError, InvalidArgument, LoadError, SchemaConflict
 from .export import find_table_export
-from .names import lake_column_names, quote
-from .pgtypes import ColumnMapping, ColumnPlan, plan_column
+from .hashing import resolve_hash_key
+from .names import quote
+from .pgtypes import ColumnMapping, ColumnPlan
 from .result import LoadResult, utc_now, write_result
-from .schema import SchemaPlan, plan_schema
+from .schema import SchemaPlan, plan_rebuild, plan_schema
 from .window import check_lookback, default_lookback, lower_bound
 
 if TYPE_CHECKING:
@@ -51,6 +52,9 @@ class RunState:
     cached: list[Any] = field(default_factory=list)
     phase_name: str = ""
     phase_started: float = 0.0
+    nulled: dict[str, int] = field(default_factory=dict)
+    clamped: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def phase(self, name: str) -> None:
         """Logs how long the previous phase took (job logs show where a slow load spends its time)."""
@@ -141,8 +145,7 @@ class _Load:
             raise DeleteGuard(
                 f"table {a.target}: this load would delete {deleted} of {count_before} rows "
                 f"({deleted / count_before:.1%}) of {a.lake_table_id}, more than the allowed "
-                f"{a.max_delete_fraction:.0%}; check the export, then rerun with approve deletes "
-                "(--approve_deletes true) if the deletes are intended"
+                f"{a.max_delete_fraction:.0%}; check the export, then approve the deletes if they are intended"
             )
 
     def merge_changes(self, what: str, changes: "DataFrame", schema: SchemaPlan, key: list[str]) -> None:
@@ -165,13 +168,15 @@ class _Load:
         a, spark, state = self.args, self.spark, self.state
         state.phase("export metadata")
         export = find_table_export(a)
-        names = lake_column_names([m.column_name for m in export.mappings], a.target)
-        key = [resolve_column("primary_key", k, export.mappings, names, a.target) for k in a.primary_key]
+        # Excluded columns leave here: they are never read, cast or named in a message.
+        mappings, names = columns.select_columns(export.mappings, a.column_policies, a.target)
+        key = [resolve_column("primary_key", k, mappings, names, a.target) for k in a.primary_key]
         cursor = (
-            resolve_column("cursor_column", a.cursor_column, export.mappings, names, a.target)
+            resolve_column("cursor_column", a.cursor_column, mappings, names, a.target)
             if a.cursor_column
             else None
         )
+        hash_key = resolve_hash_key(a)
 
         state.phase("lake table state")
         state.table_exists = lake.exists(spark, a.catalog, a.namespace, a.lake_table)
@@ -186,27 +191,33 @@ class _Load:
                 raise refusal
 
         state.phase("read export")
-        raw = source.read_raw(spark, export)
-        raw_types = source.raw_types(raw)
-        plans = [plan_column(m, n, raw_types[m.column_name]) for m, n in zip(export.mappings, names)]
-        plans = source.resolve_scales(raw, plans, lake_types)
+        raw = source.read_raw(spark, export, mappings)
+        # A rebuild plans the table anew from the export; otherwise existing lake columns keep their types.
+        prepared = columns.prepare(raw, mappings, names, a.column_policies, {} if a.rebuild else lake_types,
+                                   hash_key, a.target)
+        raw, plans, state.warnings = prepared.raw, prepared.plans, prepared.warnings
         state.phase("check casts")
         checked = source.typed_frame(raw, plans, with_checks=True).persist()
         state.cached.append(checked)
-        state.rows_read = source.check_casts(checked, raw, plans, a.target, a.show_values)
+        counts = source.check_casts(checked, raw, plans, a.target, a.show_values)
+        state.rows_read, state.nulled, state.clamped = counts.rows, counts.nulled, counts.clamped
         typed = checked.select(*[quote(p.name) for p in plans])
         if key:
             state.phase("check keys")
             source.check_keys(typed, key, a.target, a.show_values)
 
         action = decide_action(a.action, state.table_exists, key, cursor)
-        schema = plan_schema(
-            [(p.name, p.lake_type) for p in plans],
-            lake_cols,
-            a.target,
-            a.lake_table_id,
-            {p.name: p.pg_type for p in plans},
-        )
+        if a.rebuild and action != "create":
+            action = "rebuild"
+            schema = plan_rebuild([(p.name, p.lake_type) for p in plans], lake_cols or [])
+        else:
+            schema = plan_schema(
+                [(p.name, p.lake_type) for p in plans],
+                lake_cols,
+                a.target,
+                a.lake_table_id,
+                {p.name: p.pg_type for p in plans},
+            )
         if action == "incremental" and cursor not in lake_types:
             raise SchemaConflict(
                 f"table {a.target}: cursor column {cursor!r} is not in the lake table {a.lake_table_id}; "
@@ -219,14 +230,15 @@ class _Load:
         if state.rows_read == 0 and state.count_before > 0 and not a.approve_deletes:
             raise EmptyExport(
                 f"table {a.target}: the export has no rows but {a.lake_table_id} has {state.count_before}; "
-                "an empty export usually means a failed or partial export. Check it, then rerun with "
-                "approve deletes (--approve_deletes true) if the table really is empty"
+                "an empty export usually means a failed or partial export. Check it, then approve the "
+                "deletes if the table really is empty"
             )
 
         runner: dict[str, Callable[[], Outcome]] = {
             "create": lambda: self.create(typed, plans),
             "merge": lambda: self.merge(typed, schema, key, lake_types),
             "replace": lambda: self.replace(typed, schema, lake_types),
+            "rebuild": lambda: self.rebuild(typed, schema, lake_types),
             "incremental": lambda: self.incremental(typed, schema, key, cursor or "", lake_types),
         }
         state.phase(action)
@@ -271,6 +283,31 @@ class _Load:
         if inserted == 0 and deleted == 0 and not schema.alters_table:
             return outcome
         self.commit("replace", sqltext.create_table_as(self.ident, view, columns, replace=True))
+        return outcome
+
+    def rebuild(self, typed: "DataFrame", schema: SchemaPlan, lake_types: dict[str, str]) -> Outcome:
+        """An atomic replace from the export with the types this load derives (e.g. a text column as a list).
+
+        Counts and the delete guard compare rows on the columns whose type stays; lake columns
+        the export lacks stay, NULL (as under replace). Nothing changed: nothing committed.
+        """
+        present = set(schema.write_types)
+        kept = [n for n, t in schema.write_types.items() if lake_types.get(n) == t]
+        view = self.view(typed)
+        if kept:
+            keep = [(n, n, schema.write_types[n]) for n in kept]
+            new_rows = self.spark.sql(f"SELECT {sqltext.select_list(keep)} FROM {quote(view)}")
+            old_rows = self.lake_frame([(n, schema.write_types[n]) for n in kept], set(lake_types))
+            inserted = new_rows.exceptAll(old_rows).count()
+            deleted = old_rows.exceptAll(new_rows).count()
+        else:
+            inserted, deleted = self.state.rows_read, self.state.count_before or 0
+        self.guard_deletes(deleted, self.state.count_before or 0)
+        outcome = Outcome("replace", inserted=inserted, deleted=deleted)
+        if inserted == 0 and deleted == 0 and not schema.alters_table:
+            return outcome
+        columns_out = [(n, n if n in present else None, t) for n, t in schema.table_columns]
+        self.commit("rebuild", sqltext.create_table_as(self.ident, view, columns_out, replace=True))
         return outcome
 
     def incremental(
@@ -352,6 +389,7 @@ def _finish(spark: "SparkSession", args: JobArgs, state: RunState, outcome: Outc
     result.schemaChanges = schema.changes
     result.droppedColumns = schema.dropped_columns
     result.schemaHash = lake.schema_hash(cols_after)
+    result.nulledValues, result.clampedValues, result.warnings = state.nulled, state.clamped, state.warnings
     return result
 
 

@@ -7,7 +7,7 @@ quoted so that quotes, backticks, spaces, unicode and reserved words survive.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from .errors import NameCollision
 
@@ -48,17 +48,19 @@ def lake_name(source_name: str) -> str:
     return source_name.lower()
 
 
-def lake_column_names(source_names: Sequence[str], table: str) -> list[str]:
-    """Lowercases column names; two source columns that lowercase alike fail with both names."""
+def lake_column_names(source_names: Sequence[str], table: str, renames: Mapping[str, str] | None = None) -> list[str]:
+    """Lowercases column names (or takes a policy's rename); two columns with one lake name fail with both names."""
     seen: dict[str, str] = {}
     result: list[str] = []
+    renames = renames or {}
     for original in source_names:
-        lowered = lake_name(original)
+        lowered = lake_name(renames.get(original, original))
         if lowered in seen:
+            how = "once renamed and lowercased" if renames else "once lowercased"
             raise NameCollision(
                 f"table {table}: columns {seen[lowered]!r} and {original!r} both become {lowered!r} "
-                "once lowercased (S3 Tables needs lowercase column names); rename one of them in "
-                "PostgreSQL or exclude the table"
+                f"{how} (S3 Tables needs lowercase column names); rename one of them in "
+                "PostgreSQL or with a column policy (rename), or exclude one"
             )
         seen[lowered] = original
         result.append(lowered)

@@ -23,6 +23,9 @@ MONEY_TYPE = "decimal(19,2)"  # money is a 64-bit count of cents
 # Sentinels for PostgreSQL's +-infinity dates and timestamps (documented in README.md).
 DATE_POS_INF, DATE_NEG_INF = "9999-12-31", "0001-01-01"
 TS_POS_INF, TS_NEG_INF = "9999-12-31 23:59:59.999999", "0001-01-01 00:00:00"
+DATE_POS_SQL, DATE_NEG_SQL = f"DATE'{DATE_POS_INF}'", f"DATE'{DATE_NEG_INF}'"
+TS_POS_SQL, TS_NEG_SQL = f"TIMESTAMP_NTZ'{TS_POS_INF}'", f"TIMESTAMP_NTZ'{TS_NEG_INF}'"
+TSTZ_POS_SQL, TSTZ_NEG_SQL = f"try_cast('{TS_POS_INF}Z' AS TIMESTAMP)", f"try_cast('{TS_NEG_INF}Z' AS TIMESTAMP)"
 
 _NUMBER_RE = "^-?[0-9]+([.][0-9]+)?$"
 _DATE_RE = "^[0-9]{4,}-[0-9]{2}-[0-9]{2}$"
@@ -49,6 +52,8 @@ class ColumnMapping:
     datetime_precision: int | None = None
     # Not written by RDS; honoured when an exporter adds it (e.g. the embedded one).
     num_scale: int | None = None
+    # Not written by RDS either: the type's udt name (`_int4` for integer[]), the element type of arrays.
+    udt_name: str | None = None
 
     @staticmethod
     def from_json(entry: dict[str, Any]) -> "ColumnMapping":
@@ -69,6 +74,7 @@ class ColumnMapping:
             num_precision=as_int("originalNumPrecision"),
             datetime_precision=as_int("originalDateTimePrecision"),
             num_scale=as_int("originalNumScale"),
+            udt_name=str(entry.get("originalUdtName") or "") or None,
         )
 
 
@@ -87,6 +93,9 @@ class ColumnPlan:
     expectation: str  # what a valid value looks like, for error messages
     scale_unknown: bool = False  # bounded numeric whose scale must come from the lake or the data
     precision: int | None = None
+    nulled: str | None = None  # SQL predicate: a value onInvalid 'null' sets NULL (counted in the result)
+    clamped: str | None = None  # SQL predicate: a +-infinity the plan clamps to a sentinel (counted)
+    on_invalid: str = "fail"  # what a value the lake type cannot hold becomes: fail | null | clamp
 
 
 def pg_kind(original_type: str) -> tuple[str, int | None, int | None]:
@@ -200,14 +209,27 @@ def fallback_numeric_type(precision: int) -> tuple[int, int]:
     return MAX_DECIMAL_PRECISION, MAX_DECIMAL_PRECISION - p
 
 
-def plan_column(mapping: ColumnMapping, name: str, raw_type: str) -> ColumnPlan:
-    """The cast plan of one column, from its mapping and the Spark type the export reads as."""
+def plan_column(mapping: ColumnMapping, name: str, raw_type: str, clamp_infinity: bool = True) -> ColumnPlan:
+    """The cast plan of one column, from its mapping and the Spark type the export reads as.
+
+    clamp_infinity: PostgreSQL's +-infinity dates and timestamps become the sentinels (the
+    default, onInvalid 'clamp'); without it they are values the lake type cannot hold.
+    """
     kind, p1, p2 = pg_kind(mapping.original_type)
     raw = quote(mapping.column_name)
     pg = mapping.original_type
+    infinities = f"{raw} IN ('infinity', '-infinity')"
 
     def plan(lake_type: str, expr: str, bad: str | None, expectation: str) -> ColumnPlan:
-        return ColumnPlan(mapping.column_name, name, pg, kind, raw_type, lake_type, expr, bad, expectation)
+        clamps = clamp_infinity and raw_type == "string" and kind in ("date", "timestamp", "timestamptz")
+        return ColumnPlan(mapping.column_name, name, pg, kind, raw_type, lake_type, expr, bad, expectation,
+                          clamped=infinities if clamps else None, on_invalid="clamp" if clamps else "fail")
+
+    def infinity_branches(positive: str, negative: str) -> str:
+        """Without clamping, 'infinity' matches no branch: it converts to NULL, i.e. a bad value."""
+        if not clamp_infinity:
+            return ""
+        return f"WHEN {raw} = 'infinity' THEN {positive} WHEN {raw} = '-infinity' THEN {negative} "
 
     def native(lake_type: str) -> ColumnPlan:
         if raw_type == lake_type:
@@ -258,7 +280,7 @@ def plan_column(mapping: ColumnMapping, name: str, raw_type: str) -> ColumnPlan:
         if raw_type != "string":
             return native("date")
         converted = (
-            f"CASE WHEN {raw} = 'infinity' THEN DATE'{DATE_POS_INF}' WHEN {raw} = '-infinity' THEN DATE'{DATE_NEG_INF}' "
+            f"CASE {infinity_branches(DATE_POS_SQL, DATE_NEG_SQL)}"
             f"WHEN {raw} RLIKE {sql_string(_DATE_RE)} THEN try_cast({raw} AS DATE) END"
         )
         return plan("date", converted, _strictly(raw, converted),
@@ -267,8 +289,7 @@ def plan_column(mapping: ColumnMapping, name: str, raw_type: str) -> ColumnPlan:
         if raw_type != "string":
             return native("timestamp_ntz")
         converted = (
-            f"CASE WHEN {raw} = 'infinity' THEN TIMESTAMP_NTZ'{TS_POS_INF}' "
-            f"WHEN {raw} = '-infinity' THEN TIMESTAMP_NTZ'{TS_NEG_INF}' "
+            f"CASE {infinity_branches(TS_POS_SQL, TS_NEG_SQL)}"
             f"WHEN {raw} RLIKE {sql_string(_TS_RE)} THEN try_cast({raw} AS TIMESTAMP_NTZ) END"
         )
         return plan("timestamp_ntz", converted, _strictly(raw, converted),
@@ -279,8 +300,7 @@ def plan_column(mapping: ColumnMapping, name: str, raw_type: str) -> ColumnPlan:
         # A value without an offset is read as UTC, independent of the session time zone.
         with_offset = f"CASE WHEN {raw} RLIKE {sql_string(_HAS_OFFSET_RE)} THEN {raw} ELSE concat({raw}, 'Z') END"
         converted = (
-            f"CASE WHEN {raw} = 'infinity' THEN try_cast('{TS_POS_INF}Z' AS TIMESTAMP) "
-            f"WHEN {raw} = '-infinity' THEN try_cast('{TS_NEG_INF}Z' AS TIMESTAMP) "
+            f"CASE {infinity_branches(TSTZ_POS_SQL, TSTZ_NEG_SQL)}"
             f"WHEN {raw} RLIKE {sql_string(_TSTZ_RE)} THEN try_cast({with_offset} AS TIMESTAMP) END"
         )
         return plan("timestamp", converted, _strictly(raw, converted),
@@ -293,3 +313,92 @@ def plan_column(mapping: ColumnMapping, name: str, raw_type: str) -> ColumnPlan:
         return plan("string", converted, None, "UTF-8 text")
     converted = f"CAST({raw} AS STRING)"
     return plan("string", converted, None, "text")
+
+
+# The lambda variable of element-wise array expressions (never a column name: columns are quoted apart).
+ELEMENT_VAR = "__lakesync_e"
+
+
+def array_plan(mapping: ColumnMapping, name: str, parsed: str, element_pg: str | None, on_invalid: str) -> ColumnPlan:
+    """A one-dimensional array as array<element type>, from `parsed` (the literal's elements as text).
+
+    NULL elements stay NULL. A value that is not a one-dimensional literal, or an element its
+    type cannot hold, is a bad value; onInvalid 'null' sets such an element (or such a whole
+    value) NULL. An unknown element type keeps the elements' text (array<string>).
+    """
+    element_mapping = ColumnMapping(ELEMENT_VAR, element_pg or "text", "binary (UTF8)")
+    element = plan_column(element_mapping, ELEMENT_VAR, "string", clamp_infinity=on_invalid == "clamp")
+    if element.kind == "array":  # PostgreSQL has no arrays of arrays, only more dimensions
+        element = plan_column(ColumnMapping(ELEMENT_VAR, "text", "binary (UTF8)"), ELEMENT_VAR, "string")
+    var, p, raw = quote(ELEMENT_VAR), quote(parsed), quote(mapping.column_name)
+    not_a_list = f"({raw} IS NOT NULL AND {p} IS NULL)"
+    bad_element = f"exists({p}, {var} -> {element.bad})" if element.bad else "false"
+    bad = f"({not_a_list} OR coalesce({bad_element}, false))"
+    if on_invalid == "null":
+        value = f"CASE WHEN {element.bad} THEN NULL ELSE {element.expr} END" if element.bad else element.expr
+        expr, nulled, bad_out = f"transform({p}, {var} -> {value})", bad, None
+    else:
+        expr, nulled, bad_out = f"transform({p}, {var} -> {element.expr})", None, bad
+    clamped = f"coalesce(exists({p}, {var} -> {element.clamped}), false)" if element.clamped else None
+    lake_type = f"array<{element.lake_type}>"
+    expectation = f"a one-dimensional array whose elements are {element.expectation}"
+    return ColumnPlan(mapping.column_name, name, mapping.original_type, "array", "string", lake_type, expr, bad_out,
+                      expectation, nulled=nulled, clamped=clamped, on_invalid=on_invalid)
+
+
+def text_plan(base: ColumnPlan) -> ColumnPlan:
+    """The exported value's text, verbatim (type: string, hashed columns, string array columns)."""
+    raw = quote(base.source_name)
+    expr = raw if base.raw_type == "string" else f"CAST({raw} AS STRING)"
+    return replace(base, lake_type="string", expr=expr, bad=None, nulled=None, clamped=None, scale_unknown=False,
+                   expectation="text", on_invalid="fail")
+
+
+def _float_words(raw: str, lake_type: str) -> str:
+    """NaN and the infinities as PostgreSQL prints them, then the number."""
+    return (
+        f"CASE WHEN {raw} = 'NaN' THEN CAST('NaN' AS {lake_type}) WHEN {raw} = 'Infinity' THEN CAST('Infinity' AS {lake_type}) "
+        f"WHEN {raw} = '-Infinity' THEN CAST('-Infinity' AS {lake_type}) "
+        f"WHEN {raw} RLIKE {sql_string('^-?[0-9]+([.][0-9]*)?([eE][-+]?[0-9]+)?$')} THEN try_cast({raw} AS {lake_type}) END"
+    )
+
+
+def retype_plan(base: ColumnPlan, mapping: ColumnMapping, lake_type: str) -> ColumnPlan:
+    """The column written as an explicit lake type, checked for loss like the default casts.
+
+    Numbers written as text (numeric, money) become double/float from their text, NaN and the
+    infinities included (rounded to the nearest binary value, as PostgreSQL's own cast does;
+    a finite value beyond the type's range is bad), and decimal(p,s) with the exact-digits
+    check. Every other change goes from the default lake value and back: a value that does
+    not come back equal (a fraction into an integer, a time into a date, an overflow) is bad.
+    """
+    if lake_type == base.lake_type:
+        return base
+    if lake_type == "string":
+        return text_plan(base)
+    raw = quote(base.source_name)
+    if base.raw_type == "string" and base.kind in ("numeric", "money", "text"):
+        if lake_type in ("double", "float"):
+            converted = _float_words(raw, lake_type)
+            finite_became_infinite = f"({raw} NOT IN ('Infinity', '-Infinity') AND abs({converted}) = CAST('Infinity' AS {lake_type}))"
+            bad = f"({raw} IS NOT NULL AND (({converted}) IS NULL OR {finite_became_infinite}))"
+            return replace(base, lake_type=lake_type, expr=converted, bad=bad, scale_unknown=False,
+                           expectation=f"a number (NaN and Infinity included) within the range of {lake_type}")
+        if lake_type.startswith("decimal("):
+            precision, scale = (int(x) for x in lake_type[len("decimal("):-1].split(","))
+            plan = numeric_plan(mapping, base.name, base.raw_type, precision, scale)
+            return replace(plan, pg_type=base.pg_type, kind=base.kind, precision=base.precision)
+    value = f"({base.expr})"
+    converted = f"try_cast({value} AS {lake_type})"
+    lossy = f"({value} IS NOT NULL AND ({converted} IS NULL OR NOT (CAST({converted} AS {base.lake_type}) <=> {value})))"
+    bad = f"({base.bad} OR {lossy})" if base.bad else lossy
+    return replace(base, lake_type=lake_type, expr=converted, bad=bad, scale_unknown=False,
+                   expectation=f"{base.expectation}, and one that {lake_type} holds without loss")
+
+
+def with_on_invalid_null(plan: ColumnPlan) -> ColumnPlan:
+    """onInvalid 'null': a value the lake type cannot hold becomes NULL (and is counted), not a failure."""
+    if plan.kind == "array" or not plan.bad:
+        return replace(plan, on_invalid="null")
+    return replace(plan, expr=f"CASE WHEN {plan.bad} THEN NULL ELSE {plan.expr} END", nulled=plan.bad, bad=None,
+                   on_invalid="null")

@@ -53,12 +53,21 @@ def json_safe_frame(df: "DataFrame") -> "DataFrame":
     )
 
 
+def _row_value(value: Any) -> Any:
+    """A query cell for the runner's JSON: a non-finite float is marked (JSON has no NaN) so the
+    client turns it back into a number instead of a string."""
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return {"$float": "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")}
+    return _python_value(value)
+
+
 def run_query(spark: "SparkSession", sql: str) -> list[dict[str, Any]]:
-    """Runs SQL and returns JSON-safe rows (decimals as strings, timestamps ISO-8601)."""
+    """Runs SQL and returns JSON-safe rows (decimals as strings, timestamps ISO-8601, non-finite
+    floats marked as {"$float": "NaN"})."""
     df = spark.sql(sql)
     names = list(df.columns)
     rows = json_safe_frame(df).collect()
-    return [{names[i]: _python_value(row[i]) for i in range(len(names))} for row in rows]
+    return [{names[i]: _row_value(row[i]) for i in range(len(names))} for row in rows]
 
 
 def format_value(spark: "SparkSession", df: "DataFrame") -> str | None:

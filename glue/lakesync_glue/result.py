@@ -14,6 +14,9 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+OMITTED_WHEN_EMPTY: tuple[str, ...] = ("nulledValues", "clampedValues", "warnings")
+
+
 @dataclass
 class LoadResult:
     table: str
@@ -37,13 +40,21 @@ class LoadResult:
     startedAt: str = ""
     finishedAt: str = ""
     error: ResultError | None = None
+    # Column policies at work (source column -> count) and notes on the load; left out when empty.
+    nulledValues: dict[str, int] = field(default_factory=dict)
+    clampedValues: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def succeeded(self) -> bool:
         return self.status == "succeeded"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        for optional in OMITTED_WHEN_EMPTY:
+            if not out[optional]:
+                del out[optional]
+        return out
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=2, sort_keys=False)

@@ -26,16 +26,18 @@ class SchemaPlan:
     widen_columns: list[tuple[str, str, str]] = field(default_factory=list)  # (name, from, to)
     dropped_columns: list[str] = field(default_factory=list)
     table_columns: list[Column] = field(default_factory=list)  # the lake table's columns afterwards, in order
+    retyped_columns: list[tuple[str, str, str]] = field(default_factory=list)  # rebuild only: (name, from, to)
 
     @property
     def changes(self) -> list[str]:
         out = [f"added column {name} {type_}" for name, type_ in self.add_columns]
         out += [f"widened column {name} from {old} to {new}" for name, old, new in self.widen_columns]
+        out += [f"rebuilt column {name} from {old} to {new}" for name, old, new in self.retyped_columns]
         return out
 
     @property
     def alters_table(self) -> bool:
-        return bool(self.add_columns or self.widen_columns)
+        return bool(self.add_columns or self.widen_columns or self.retyped_columns)
 
 
 def _decimal(type_: str) -> tuple[int, int] | None:
@@ -96,9 +98,21 @@ def plan_schema(
         raise SchemaConflict(
             f"table {table} -> {lake_table}: {'; '.join(conflicts)}. Iceberg cannot change these types in place "
             "(only int->bigint, float->double and wider decimal precision); load into a new lake table "
-            "(--lake_table) or migrate the column by hand"
+            "(--lake_table), replace the table from the export with the new types (--rebuild true), or migrate "
+            "the column by hand"
         )
     widened = {name: new for name, _old, new in widen}
     table_columns = [(name, widened.get(name, type_)) for name, type_ in lake] + add
     dropped = [name for name, _ in lake if name not in source_names]
     return SchemaPlan(write_types, add, widen, dropped, table_columns)
+
+
+def plan_rebuild(source: Sequence[Column], lake: Sequence[Column]) -> SchemaPlan:
+    """A rebuild (an atomic replace of the table): the export's types win; lake-only columns stay, NULL."""
+    lake_types = dict(lake)
+    source_names = {name for name, _ in source}
+    add = [(n, t) for n, t in source if n not in lake_types]
+    retyped = [(n, lake_types[n], t) for n, t in source if n in lake_types and lake_types[n] != t]
+    dropped = [n for n, _ in lake if n not in source_names]
+    table_columns = list(source) + [(n, t) for n, t in lake if n not in source_names]
+    return SchemaPlan(dict(source), add, [], dropped, table_columns, retyped)

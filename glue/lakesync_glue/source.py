@@ -1,7 +1,8 @@
 """Reading one table's export into a typed DataFrame, failing loudly on values that do not cast."""
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from .errors import CastError, DuplicateKeys, ExportNotFound
@@ -20,27 +21,32 @@ MAX_FAILED_COLUMNS = 6
 HIDDEN_VALUES = "example values are not shown: set errors.showValues to true on the source to include them"
 
 
-def read_raw(spark: "SparkSession", export: TableExport) -> "DataFrame":
-    """Every Parquet file of the table, columns in the order of the type mappings."""
+def read_raw(spark: "SparkSession", export: TableExport,
+             columns: Sequence[ColumnMapping] | None = None) -> "DataFrame":
+    """Every Parquet file of the table, only the given columns (default: all), in the order of the type mappings.
+
+    Columns left out (excluded by a policy) are never selected, so nothing downstream reads them.
+    """
     from pyspark.sql.types import StructField, StructType, _parse_datatype_string
 
+    wanted = list(export.mappings if columns is None else columns)
     if not export.data_files:
         # RDS writes no file for an empty table: an empty frame with the exported types.
         fields = [
             StructField(m.column_name, _parse_datatype_string(exported_spark_type(m.expected_exported_type)), True)
-            for m in export.mappings
+            for m in wanted
         ]
         return spark.createDataFrame([], StructType(fields))
     raw = spark.read.option("mergeSchema", "true").parquet(*[spark_path(p) for p in export.data_files])
     present = set(raw.columns)
-    missing = [m.column_name for m in export.mappings if m.column_name not in present]
+    missing = [m.column_name for m in wanted if m.column_name not in present]
     if missing:
         raise ExportNotFound(
             f"the Parquet files of {export.target} under {export.folder} lack column(s) "
             f"{', '.join(repr(m) for m in missing)} listed in export_tables_info; the export looks incomplete, "
             "export the snapshot again"
         )
-    return raw.select(*[quote(m.column_name) for m in export.mappings])
+    return raw.select(*[quote(m.column_name) for m in wanted])
 
 
 def raw_types(raw: "DataFrame") -> dict[str, str]:
@@ -91,30 +97,51 @@ def resolve_scales(raw: "DataFrame", plans: list[ColumnPlan], lake_types: dict[s
 
 
 BAD_PREFIX = "__lakesync_bad_"
+NULLED_PREFIX = "__lakesync_nulled_"
+CLAMPED_PREFIX = "__lakesync_clamped_"
+
+
+@dataclass
+class CastCounts:
+    rows: int
+    nulled: dict[str, int] = field(default_factory=dict)  # source column -> values onInvalid 'null' set NULL
+    clamped: dict[str, int] = field(default_factory=dict)  # source column -> +-infinity values clamped
 
 
 def typed_frame(raw: "DataFrame", plans: list[ColumnPlan], with_checks: bool = False) -> "DataFrame":
-    """The export cast to lake types; with_checks adds one boolean per checked column (value failed)."""
+    """The export cast to lake types; with_checks adds one boolean per checked column (value failed),
+    and per column that sets values NULL or clamps them (counted in the result)."""
     exprs = [f"{p.expr} AS {quote(p.name)}" for p in plans]
     if with_checks:
         exprs += [f"({p.bad}) AS {quote(BAD_PREFIX + str(i))}" for i, p in enumerate(plans) if p.bad]
+        exprs += [f"({p.nulled}) AS {quote(NULLED_PREFIX + str(i))}" for i, p in enumerate(plans) if p.nulled]
+        exprs += [f"({p.clamped}) AS {quote(CLAMPED_PREFIX + str(i))}" for i, p in enumerate(plans) if p.clamped]
     return raw.selectExpr(*exprs)
 
 
 def check_casts(checked: "DataFrame", raw: "DataFrame", plans: list[ColumnPlan], table: str,
-                show_values: bool = False) -> int:
+                show_values: bool = False) -> CastCounts:
     """Counts the rows of `checked` (typed_frame with_checks) and fails with CastError on any bad value.
 
-    The error names each failing column, its count and what a valid value looks like. The flags
-    ride along with the cast values, so the export is parsed once; with show_values the raw
-    export is read again to quote an example value per column.
+    The error names each failing column, its count, what a valid value looks like and the
+    column policy that loads such values. The flags ride along with the cast values, so the
+    export is parsed once; with show_values the raw export is read again to quote an example
+    value per column. Returns the row count and the values set NULL or clamped, per column.
     """
+    from .columns import fix_hint
+
     flagged = [(i, p) for i, p in enumerate(plans) if p.bad]
     exprs = ["count(1) AS n"] + [f"count_if({quote(BAD_PREFIX + str(i))}) AS bad{i}" for i, _ in flagged]
+    exprs += [f"count_if({quote(NULLED_PREFIX + str(i))}) AS nulled{i}" for i, p in enumerate(plans) if p.nulled]
+    exprs += [f"count_if({quote(CLAMPED_PREFIX + str(i))}) AS clamped{i}" for i, p in enumerate(plans) if p.clamped]
     row = checked.selectExpr(*exprs).collect()[0]
     failing = [(i, p, int(row[f"bad{i}"])) for i, p in flagged if row[f"bad{i}"]]
     if not failing:
-        return int(row["n"])
+        return CastCounts(
+            int(row["n"]),
+            {p.source_name: int(row[f"nulled{i}"]) for i, p in enumerate(plans) if p.nulled and row[f"nulled{i}"]},
+            {p.source_name: int(row[f"clamped{i}"]) for i, p in enumerate(plans) if p.clamped and row[f"clamped{i}"]},
+        )
     examples = (
         raw.selectExpr(
             *[f"min(CASE WHEN {p.bad} THEN CAST({quote(p.source_name)} AS STRING) END) AS ex{i}" for i, p, _ in failing]
@@ -125,13 +152,14 @@ def check_casts(checked: "DataFrame", raw: "DataFrame", plans: list[ColumnPlan],
     failures = [
         f"column {p.source_name!r} ({p.pg_type}) has {count} value(s) that cannot become {p.lake_type}"
         + (f", e.g. {examples[f'ex{i}']!r}" if examples is not None else "")
-        + f"; expected {p.expectation}"
+        + f"; expected {p.expectation}; to load them set {fix_hint(p, table)}"
         for i, p, count in failing
     ]
     hidden = "" if show_values else f" ({HIDDEN_VALUES})"
     raise CastError(
         f"table {table}: {'; '.join(failures[:MAX_FAILED_COLUMNS])}{hidden}. Fix the values in PostgreSQL (or exclude the "
-        "column or table) and export again; lakesync never turns a bad value into NULL"
+        "column or table) and export again, or set the column's policy; lakesync turns a bad value into NULL only "
+        "under onInvalid: null"
     )
 
 

@@ -130,8 +130,13 @@ def _chunks(rows: Sequence[Sequence[Any]], n: int) -> list[Sequence[Sequence[Any
     return [rows[i * size:(i + 1) * size] for i in range(n)]
 
 
+def rds_path_name(name: str) -> str:
+    """RDS writes backslash, backtick, double quote and space in names as "_" in the export's paths."""
+    return re.sub(r'[\\`" ]', "_", name)
+
+
 def write_table_data(export_root: Path, t: TableData) -> list[str]:
-    folder = export_root / t.database / f"{t.schema}.{t.table}"
+    folder = export_root / rds_path_name(t.database) / rds_path_name(f"{t.schema}.{t.table}")
     written: list[str] = []
     if not t.rows and not t.write_empty_part:
         folder.mkdir(parents=True, exist_ok=True)
@@ -184,7 +189,8 @@ def write_export(root: Path, tables: Sequence[TableData], export_id: str = "lake
             },
             "schemaMetadata": {"originalTypeMappings": [c.mapping() for c in t.columns]},
             "status": t.status,
-            "sizeGB": 0.0001,
+            # RDS writes no file for an empty table, and reports no data for it.
+            "sizeGB": 0.0001 if files else 0.0,
             "target": t.target,
         })
     per_file = -(-len(entries) // info_files)

@@ -88,3 +88,22 @@ def test_s3_export_and_result_through_boto3(tmp_path: Path, monkeypatch: pytest.
         storage.write_text("s3://exports/results/a.json", json.dumps({"ok": True}))
         assert json.loads(storage.read_text("s3://exports/results/a.json")) == {"ok": True}
     storage.reset_clients()
+
+
+def test_names_with_substituted_characters_are_found_in_rds_folders(tmp_path: Path) -> None:
+    # RDS writes backslash, backtick, double quote and space of names as "_" in the export's paths.
+    rows = [(1, "a"), (2, "b")]
+    export = write_export(tmp_path, [TableData("shop", "public", 'my "odd" `t`\\x', COLS, rows)])
+    assert (Path(export.path) / "shop" / "public.my__odd___t__x").is_dir(), "the fixture writes RDS's folder name"
+    found = find_table_export(args_for(export.path, 'shop.public.my "odd" `t`\\x'))  # type: ignore[arg-type]
+    assert len(found.data_files) == 1 and found.folder.endswith("public.my__odd___t__x")
+
+
+def test_a_table_with_data_but_no_file_is_refused_not_loaded_empty(tmp_path: Path) -> None:
+    export = write_export(tmp_path, [TableData("shop", "public", "a", COLS, [(1, "a")])])
+    for part in export.data_files["shop.public.a"]:
+        Path(part).unlink()
+    with pytest.raises(ExportNotFound) as info:
+        find_table_export(args_for(export.path, "shop.public.a"))  # type: ignore[arg-type]
+    assert "lists 0.0001 GB for shop.public.a but no Parquet file" in info.value.message
+    assert "run a new sync" in info.value.message

@@ -1,30 +1,23 @@
-"""The Glue entry script: argument resolution and Spark conf, without Spark or awsglue."""
+"""The Glue entry script: argument resolution through the real awsglue utilities, Spark conf.
+
+`awsglue.utils.getResolvedOptions` (PyPI awsglue-dev) parses with GlueArgumentParser, whose
+errors raise GlueArgumentError rather than SystemExit: every argument error must still end
+in a failed result JSON at --result_path and a non-zero exit.
+"""
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
-import types
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import pytest
+from awsglue.utils import GlueArgumentError, getResolvedOptions
 
 import glue_entry
 from lakesync_glue.errors import InvalidArgument
 
-
-def fake_get_resolved_options(argv: Sequence[str], names: list[str]) -> dict[str, Any]:
-    """Glue's getResolvedOptions: every listed name must be present; other flags are ignored."""
-    values: dict[str, Any] = {}
-    for name in names:
-        flag = f"--{name}"
-        if flag not in argv:
-            raise SystemExit(f"error: the following arguments are required: {flag}")
-        i = list(argv).index(flag)
-        values[name] = argv[i + 1] if i + 1 < len(argv) else ""
-    return values
-
+GLUE = Path(glue_entry.__file__).resolve().parent
 
 ARGV = [
     "glue_entry.py",
@@ -40,8 +33,35 @@ ARGV = [
 ]
 
 
+def with_value(argv: list[str], flag: str, value: str) -> list[str]:
+    out = list(argv)
+    out[out.index(flag) + 1] = value
+    return out
+
+
+def without(argv: list[str], flag: str) -> list[str]:
+    out = list(argv)
+    i = out.index(flag)
+    del out[i:i + 2]
+    return out
+
+
+def run_main(argv: list[str], tmp_path: Path) -> tuple[int, Path]:
+    result_path = tmp_path / "out" / "orders.json"
+    code = glue_entry.main(with_value(argv, "--result_path", str(result_path)))
+    return code, result_path
+
+
+def failed_result(path: Path) -> dict:
+    result = json.loads(path.read_text())
+    assert result["status"] == "failed" and result["committed"] is False and result["snapshotId"] is None
+    assert (result["error"]["class"], result["error"]["retryable"]) == ("InvalidArgument", False)
+    assert result["table"] == "shop.public.orders" and result["runToken"] == "t-1" and result["cycleId"] == "c-1"
+    return result
+
+
 def test_resolves_required_and_given_optional_arguments() -> None:
-    args, options = glue_entry.parse_glue_args(ARGV, fake_get_resolved_options)
+    args, options = glue_entry.parse_glue_args(ARGV, getResolvedOptions, (GlueArgumentError,))
     assert options["JOB_NAME"] == "lakesync-load"
     assert args.target == "shop.public.orders"
     assert args.primary_key == ("id",)
@@ -50,15 +70,46 @@ def test_resolves_required_and_given_optional_arguments() -> None:
     assert args.max_delete_fraction == 0.5
 
 
+def test_name_value_pairs_with_equals_resolve_too() -> None:
+    argv = without(ARGV, "--primary_key") + ["--primary_key=id,region"]
+    args, _ = glue_entry.parse_glue_args(argv, getResolvedOptions, (GlueArgumentError,))
+    assert args.primary_key == ("id", "region")
+
+
 def test_missing_required_arguments_are_named_before_glue_parses() -> None:
     argv = [a for a in ARGV if a not in ("--run_token", "t-1", "--table_bucket_arn")]
     with pytest.raises(InvalidArgument) as info:
-        glue_entry.parse_glue_args(argv, fake_get_resolved_options)
+        glue_entry.parse_glue_args(argv, getResolvedOptions, (GlueArgumentError,))
     assert "--run_token" in info.value.message and "--table_bucket_arn" in info.value.message
 
 
+def test_glue_parser_errors_become_invalid_arguments_naming_the_argument() -> None:
+    # The real parser's own messages, turned into ones that name the argument and the fix.
+    with pytest.raises(GlueArgumentError) as missing:
+        getResolvedOptions(["x"], ["result_path", "run_token"])
+    problem = glue_entry.parser_problem(str(missing.value))
+    assert problem.message == "missing argument(s): --result_path, --run_token; set them in the job run's Arguments"
+    with pytest.raises(GlueArgumentError) as choice:
+        getResolvedOptions(["x", "--job-bookmark-option", "sometimes"], [])
+    problem = glue_entry.parser_problem(str(choice.value))
+    assert problem.message.startswith("--job-bookmark-option: invalid choice: 'sometimes'")
+    assert problem.message.endswith("fix --job-bookmark-option in the job run's Arguments")
+
+
+def test_a_flag_without_its_value_is_a_glue_argument_error_turned_invalid_argument() -> None:
+    i = ARGV.index("--primary_key")
+    argv = ARGV[: i + 1] + ARGV[i + 2:]  # `--primary_key --cycle_id c-1`: Glue dropped the empty value
+    with pytest.raises(GlueArgumentError):
+        getResolvedOptions(argv, ["primary_key"])
+    with pytest.raises(InvalidArgument) as info:
+        glue_entry.parse_glue_args(argv, getResolvedOptions, (GlueArgumentError,))
+    assert info.value.message == (
+        "--primary_key was given without a value; pass '--primary_key <value>', or leave --primary_key out when it has none"
+    )
+
+
 def test_spark_conf_for_s3_tables_through_the_glue_catalog() -> None:
-    args, _ = glue_entry.parse_glue_args(ARGV, fake_get_resolved_options)
+    args, _ = glue_entry.parse_glue_args(ARGV, getResolvedOptions, (GlueArgumentError,))
     conf = glue_entry.spark_conf(args)
     assert conf == {
         "spark.sql.extensions": "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions",
@@ -75,27 +126,90 @@ def test_spark_conf_for_s3_tables_through_the_glue_catalog() -> None:
 
 
 def test_entry_imports_no_awsglue_at_module_level() -> None:
-    assert "awsglue" not in sys.modules
     source = Path(glue_entry.__file__).read_text()
     top_level = [line for line in source.splitlines() if line.startswith(("import ", "from "))]
     assert not any("awsglue" in line or "pyspark" in line for line in top_level)
+    probe = "import sys, glue_entry; print('awsglue' in sys.modules, 'pyspark' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], cwd=GLUE, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
 
 
-def test_invalid_arguments_write_a_failed_result_and_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    utils = types.ModuleType("awsglue.utils")
-    utils.getResolvedOptions = fake_get_resolved_options  # type: ignore[attr-defined]
-    package = types.ModuleType("awsglue")
-    package.utils = utils  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "awsglue", package)
-    monkeypatch.setitem(sys.modules, "awsglue.utils", utils)
-    result_path = tmp_path / "out" / "orders.json"
-    argv = list(ARGV)
-    argv[argv.index("--result_path") + 1] = str(result_path)
-    argv[argv.index("--lake_table") + 1] = "Orders"
+# main(): every argument error writes the failed result and exits non-zero (2).
+
+
+def test_missing_argument_writes_a_failed_result_and_exits_2(tmp_path: Path) -> None:
+    code, path = run_main(without(ARGV, "--cycle_id"), tmp_path)
+    assert code == 2
+    result = json.loads(path.read_text())
+    assert result["status"] == "failed" and result["error"]["class"] == "InvalidArgument"
+    assert result["error"]["message"] == "missing argument(s): --cycle_id; set them in the job run's Arguments"
+
+
+def test_unknown_value_writes_a_failed_result_and_exits_2(tmp_path: Path) -> None:
+    code, path = run_main(with_value(ARGV, "--action", "upsert"), tmp_path)
+    assert code == 2
+    message = failed_result(path)["error"]["message"]
+    assert message.startswith("--action 'upsert': is not an action; pass one of create, merge, replace, incremental")
+
+
+def test_invalid_lake_name_writes_a_failed_result_and_exits_2(tmp_path: Path) -> None:
+    code, path = run_main(with_value(ARGV, "--lake_table", "Orders"), tmp_path)
+    assert code == 2
+    assert "--lake_table 'Orders'" in failed_result(path)["error"]["message"]
+
+
+def test_empty_required_value_writes_a_failed_result_and_exits_2(tmp_path: Path) -> None:
+    code, path = run_main(with_value(ARGV, "--action", ""), tmp_path)
+    assert code == 2
+    message = failed_result(path)["error"]["message"]
+    assert message == "empty argument(s): --action; give each a value in the job run's Arguments"
+
+
+def test_optional_flag_without_value_writes_a_failed_result_and_exits_2(tmp_path: Path) -> None:
+    # GlueArgumentError from the real parser, which used to escape main with no result at all.
+    i = ARGV.index("--primary_key")
+    code, path = run_main(ARGV[: i + 1] + ARGV[i + 2:], tmp_path)
+    assert code == 2
+    assert failed_result(path)["error"]["message"].startswith("--primary_key was given without a value")
+
+
+def test_result_path_given_with_equals_is_used_for_the_failure(tmp_path: Path) -> None:
+    result_path = tmp_path / "eq" / "orders.json"
+    argv = without(with_value(ARGV, "--action", "upsert"), "--result_path") + [f"--result_path={result_path}"]
     assert glue_entry.main(argv) == 2
-    result = json.loads(result_path.read_text())
-    assert result["status"] == "failed"
-    assert (result["error"]["class"], result["error"]["retryable"]) == ("InvalidArgument", False)
-    assert "--lake_table 'Orders'" in result["error"]["message"]
-    assert result["table"] == "shop.public.orders" and result["runToken"] == "t-1" and result["cycleId"] == "c-1"
-    assert result["snapshotId"] is None and result["committed"] is False
+    assert failed_result(result_path)["error"]["message"].startswith("--action 'upsert'")
+
+
+def test_no_usable_result_location_still_exits_2_and_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert glue_entry.main(without(ARGV, "--result_path")) == 2
+    assert glue_entry.main(with_value(ARGV, "--result_path", "ftp://host/orders.json")) == 2
+    assert glue_entry.main(with_value(ARGV, "--result_path", str(tmp_path) + "/")) == 2
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_script_exits_non_zero_with_the_result_written(tmp_path: Path) -> None:
+    # The script as Glue runs it: `python glue_entry.py --name value ...` with the real awsglue.
+    result_path = tmp_path / "orders.json"
+    argv = with_value(with_value(ARGV, "--result_path", str(result_path)), "--action", "upsert")
+    proc = subprocess.run([sys.executable, "glue_entry.py", *argv[1:]], cwd=GLUE, capture_output=True, text=True)
+    assert proc.returncode == 2, proc.stderr
+    assert "InvalidArgument: --action 'upsert'" in proc.stderr
+    assert failed_result(result_path)["error"]["message"].startswith("--action 'upsert'")
+
+
+def test_any_other_failure_of_the_parsing_still_writes_the_result_and_exits_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # getResolvedOptions raises RuntimeError on reserved names; any such failure is reported too.
+    import awsglue.utils
+
+    def reserved(argv: list[str], names: list[str]) -> dict[str, str]:
+        raise RuntimeError("Using reserved arguments --JOB_ID")
+
+    monkeypatch.setattr(awsglue.utils, "getResolvedOptions", reserved)
+    code, path = run_main(ARGV, tmp_path)
+    assert code == 1
+    result = json.loads(path.read_text())
+    assert result["status"] == "failed" and result["error"]["class"] == "InternalError"
+    assert result["error"]["message"] == "the job arguments could not be resolved: Using reserved arguments --JOB_ID"

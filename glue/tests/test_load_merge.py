@@ -117,7 +117,7 @@ def test_delete_guard_refuses_then_approval_applies(load: Loader, spark: Any, ve
     assert refused.status == "failed" and refused.error is not None
     assert (refused.error["class"], refused.error["retryable"]) == ("DeleteGuard", False)
     assert "would delete 17 of 22 rows" in refused.error["message"]
-    assert "approve deletes" in refused.error["message"]
+    assert "approve the deletes" in refused.error["message"]
     assert refused.snapshotId == before and refused.rowCountAfter == 22
     assert current_snapshot(spark, "products") == before
 
@@ -131,7 +131,7 @@ def test_empty_export_is_refused_unless_approved(load: Loader, spark: Any, versi
     before = current_snapshot(spark, "products")
     refused = load(empty, "shop.public.products", "products", action="merge", primary_key="id")
     assert refused.error is not None and refused.error["class"] == "EmptyExport"
-    assert "has no rows" in refused.error["message"] and "--approve_deletes true" in refused.error["message"]
+    assert "has no rows" in refused.error["message"] and "approve the deletes" in refused.error["message"]
     assert current_snapshot(spark, "products") == before
 
     approved = load(empty, "shop.public.products", "products", action="merge", primary_key="id", approve_deletes="true")

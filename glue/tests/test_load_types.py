@@ -54,12 +54,12 @@ EXPECTED: list[dict[str, Any]] = [
      "price": "1234.56", "day": "2024-02-29", "at": "2024-02-29T23:59:59.999999",
      "at_tz": "2024-02-29T23:59:59.999999Z", "t": "13:45:00", "ttz": "13:45:00+02",
      "span": "1 year 2 mons 3 days 04:05:06.5", "doc": '{"a": [1, 2]}', "uid": "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
-     "tags": '{a,b,"c d"}', "mood": "happy", "name": "Zoë"},
-    {"id": 2, "small": -32768, "qty": None, "ratio": None, "score": "nan", "flag": False, "blob": "",
+     "tags": '["a","b","c d"]', "mood": "happy", "name": "Zoë"},
+    {"id": 2, "small": -32768, "qty": None, "ratio": None, "score": {"$float": "NaN"}, "flag": False, "blob": "",
      "amount": "-0.01", "big": "-1.000000000000000000", "empty_num": None,
      "price": "-0.50", "day": "9999-12-31", "at": "2024-01-01T00:00:00.000000",
      "at_tz": "2024-07-01T06:30:00.500000Z", "t": "24:00:00", "ttz": None,
-     "span": "-00:00:01", "doc": "null", "uid": None, "tags": "{}", "mood": "sad", "name": ""},
+     "span": "-00:00:01", "doc": "null", "uid": None, "tags": "[]", "mood": "sad", "name": ""},
     {"id": 3, "small": None, "qty": -2147483648, "ratio": -0.25, "score": None, "flag": None, "blob": None,
      "amount": None, "big": "0.000000000000000001", "empty_num": None,
      "price": "0.00", "day": "0001-01-01", "at": "9999-12-31T23:59:59.999999",
@@ -70,7 +70,7 @@ LAKE_TYPES = {
     "id": "bigint", "small": "int", "qty": "int", "ratio": "float", "score": "double", "flag": "boolean",
     "blob": "binary", "amount": "decimal(12,2)", "big": "decimal(38,18)", "empty_num": "decimal(10,5)",
     "price": "decimal(19,2)", "day": "date", "at": "timestamp_ntz", "at_tz": "timestamp", "t": "string",
-    "ttz": "string", "span": "string", "doc": "string", "uid": "string", "tags": "string", "mood": "string",
+    "ttz": "string", "span": "string", "doc": "string", "uid": "string", "tags": "array<string>", "mood": "string",
     "name": "string",
 }
 
@@ -137,7 +137,8 @@ def test_a_bad_value_fails_the_table_with_column_and_example(load: Loader, spark
     assert "column 'exact' (numeric) has 1 value(s) that cannot become decimal(6,2), e.g. '1.234'" in message
     assert "column 'day' (date) has 1 value(s) that cannot become date, e.g. '2024-13-01'" in message
     assert "column 'big' (numeric) has 1 value(s) that cannot become decimal(38,18), e.g. 'NaN'" in message
-    assert "never turns a bad value into NULL" in message
+    assert "into NULL only under onInvalid: null" in message
+    assert "to load them set tables: { public.bad_values: { columns: { big: { onInvalid: null } } } } or type: double" in message
     assert not spark.catalog.tableExists("lake.tests.bad_values")
     result = load(export_dir, "shop.public.bad_times", "bad_times", action="create", show_values="true")
     assert result.error is not None and result.error["class"] == "CastError"

@@ -296,3 +296,23 @@ def test_a_stop_request_s_body_is_read_so_the_next_request_on_the_connection_is_
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_column_policies_and_the_hash_key_source_pass_through_the_runner(served: Any, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import hashlib
+    import hmac
+
+    _, client, work = served
+    monkeypatch.setenv("LAKESYNC_RUNNER_HASH_KEY", "runner-key")
+    export = write_export(tmp_path, "e-policies", [{"id": 1, "name": "a", "price": "1.50"}])
+    args = {**load_args(export, work, "policies"), "hash_key_env": "LAKESYNC_RUNNER_HASH_KEY",
+            "column_policies": json.dumps({"name": {"hash": True}, "price": {"rename": "cost", "type": "double"}})}
+    status, _ = client.call("POST", "/loads", {"runId": "run-policies", "runToken": "c1:public.policies", "args": args})
+    assert status == 200
+    record = wait_record(work, "run-policies")
+    assert record["state"] == "succeeded", record
+    assert "runner-key" not in json.dumps(record)
+    status, body = client.call("POST", "/sql", {"sql": "SELECT id, name, cost FROM lake.runner.policies"})
+    digest = hmac.new(b"runner-key", b"a", hashlib.sha256).hexdigest()
+    assert status == 200 and body["rows"] == [{"id": 1, "name": digest, "cost": 1.5}]

@@ -22,6 +22,7 @@ export function cycleActivities(deps: ActivityDeps) {
         snapshotMode: s.snapshot.mode,
         ...(s.snapshot.id ? { existingSnapshotId: s.snapshot.id } : {}),
         verify: s.verify.enabled,
+        verifyChecks: mostChecksPerTable(s.verify.checks),
         grants: s.grants.length > 0,
         searchAttributes: deps.searchAttributes ?? false,
         retry: s.retry,
@@ -113,9 +114,11 @@ export function cycleActivities(deps: ActivityDeps) {
       return step('plan', `source ${source}`, async () => {
         const discovered = await ports.manifests.get<DiscoveredTable[]>(discovery.manifest);
         const lakeTables = new Set<string>();
+        // One listing of the namespace where the backend has one, instead of a call per table.
+        const listed = ports.lake.listTables ? new Set(await ports.lake.listTables(settings.target.namespace)) : undefined;
         for (const t of discovered) {
           const lake = lakeTableName(settings, t.table);
-          if (await ports.lake.tableExists(settings.target.namespace, lake)) lakeTables.add(lake);
+          if (listed ? listed.has(lake) : await ports.lake.tableExists(settings.target.namespace, lake)) lakeTables.add(lake);
         }
         const planned = planTables(settings, discovered, lakeTables, options);
         const missing = (options.requested ?? []).filter((t) => !discovered.some((d) => d.table === t));
@@ -177,4 +180,11 @@ async function findManifest<T>(ports: Ports, key: string): Promise<T | undefined
     if (isPortError(err) && err.kind === 'not-found') return undefined;
     throw err;
   }
+}
+
+/** The most configured checks of any one table. */
+function mostChecksPerTable(checks: { table: string }[]): number {
+  const perTable = new Map<string, number>();
+  for (const c of checks) perTable.set(c.table, (perTable.get(c.table) ?? 0) + 1);
+  return Math.max(0, ...perTable.values());
 }

@@ -2,19 +2,23 @@
 import type { Client } from '@temporalio/client';
 import { cycleActivities } from './cycle';
 import type { ActivityDeps } from './deps';
+import { keepAlive } from './keepalive';
 import { loadActivities } from './load';
 import { publishActivities } from './publish';
 import { recoveryActivities } from './recovery';
+import { retentionActivities } from './retention';
 import { triggerActivities } from './trigger';
 
 export type { ActivityDeps } from './deps';
 
 export function createActivities(deps: ActivityDeps, getClient: () => Promise<Client>) {
   return {
-    ...cycleActivities(deps),
+    // Short steps heartbeat so that a dead worker is noticed; loads and verification heartbeat themselves.
+    ...keepAlive(cycleActivities(deps)),
     ...loadActivities(deps),
-    ...publishActivities(deps),
+    ...keepAlive(publishActivities(deps), ['verifyTable']),
     ...recoveryActivities(deps),
+    ...keepAlive(retentionActivities(deps)),
     ...triggerActivities(getClient),
   };
 }

@@ -111,33 +111,87 @@ export function loadActivities(deps: ActivityDeps) {
 
 async function runLoad(port: LoadPort, req: LoadRequest, load: LoadState): Promise<LoadResult> {
   const ctx = Context.current();
-  const table = req.plan.table;
-  let runId = await attachableRun(port, req, load.runId);
-  if (runId) {
-    ctx.log.info('re-attached to load run', { table, runId });
-  } else {
-    runId = await claimLakeTable(port, req, load);
-    if (runId) {
-      ctx.log.info('attached to the live run of this load on its lake table', { table, runId });
-    } else {
-      runId = (await port.startLoad(req)).runId;
-      ctx.log.info('started load run', { table, runId });
-    }
+  // Until the run is known nothing else heartbeats: a slow start (throttled lookups, a slow
+  // StartJobRun) would outlast the heartbeat timeout, and Temporal would run a second attempt
+  // beside this one, which would start a second run of the load.
+  const starting = setInterval(() => ctx.heartbeat(beat(load, 'starting')), Math.max(500, Math.floor((ctx.info.heartbeatTimeoutMs ?? 60_000) / 3)));
+  let runId: string;
+  try {
+    runId = await startOrAttach(port, req, load);
+  } finally {
+    clearInterval(starting);
   }
   load.runId = runId;
   ctx.heartbeat(beat(load, 'running'));
 
-  const poll = port.pollPolicy ?? DEFAULT_POLL;
-  let waitMs = poll.initialMs;
-  for (;;) {
-    const status = await port.getRun(runId);
-    load.ended = status.state !== 'running';
-    ctx.heartbeat(beat(load, status.state, status.detail));
-    if (status.state === 'succeeded') return finishedResult(port, req, runId, status);
-    if (status.state === 'failed') return failedRun(port, req, runId, status);
-    await sleepHeartbeating(ctx, waitMs, beat(load, status.state, status.detail));
-    waitMs = Math.min(waitMs * 2, poll.maxMs);
+  const status = await pollUntilEnded(
+    async () => {
+      const current = await port.getRun(runId);
+      load.ended = current.state !== 'running';
+      ctx.heartbeat(beat(load, current.state, current.detail));
+      return current;
+    },
+    (ms, current) => sleepHeartbeating(ctx, ms, beat(load, current.state, current.detail)),
+    port.pollPolicy ?? DEFAULT_POLL,
+  );
+  if (status.state === 'succeeded') return finishedResult(port, req, runId, status);
+  return failedRun(port, req, runId, status);
+}
+
+export type PollPolicy = NonNullable<LoadPort['pollPolicy']>;
+
+const HOUR_MS = 3_600_000;
+/** Polls that follow the backoff alone, so that a short run is seen ending soon; the hourly budget paces the rest. */
+const POLL_RAMP_CALLS = 6;
+
+/**
+ * The pause before the next poll, after `calls` polls over `elapsedMs` since the first: the backoff
+ * (doubling from `initialMs` up to `maxMs`), stretched so that, past the first few, poll number k
+ * comes no earlier than (k - ramp) hours / (budget - 1 - ramp). Poll number budget - 1 then comes
+ * no earlier than the hour and the next one a pause later, so a run of an hour (or a little more)
+ * is seen ending by poll number `maxCallsPerHour` at the latest.
+ */
+export function nextPollDelay(policy: PollPolicy, calls: number, elapsedMs: number): number {
+  const backoff = Math.min(policy.initialMs * 2 ** Math.max(0, calls - 1), policy.maxMs);
+  const budget = policy.maxCallsPerHour;
+  if (!budget) return backoff;
+  const ramp = Math.max(0, Math.min(POLL_RAMP_CALLS, budget - 2));
+  const earliest = ((calls + 1 - ramp) * HOUR_MS) / Math.max(1, budget - 1 - ramp);
+  return Math.max(backoff, Math.ceil(earliest - elapsedMs));
+}
+
+/** Polls a run until it is no longer running; `wait` sleeps between polls (and heartbeats). */
+export async function pollUntilEnded(
+  getRun: () => Promise<LoadRunStatus>,
+  wait: (ms: number, status: LoadRunStatus) => Promise<void>,
+  policy: PollPolicy,
+  now: () => number = Date.now,
+): Promise<LoadRunStatus> {
+  const started = now();
+  for (let calls = 1; ; calls++) {
+    const status = await getRun();
+    if (status.state !== 'running') return status;
+    await wait(nextPollDelay(policy, calls, now() - started), status);
   }
+}
+
+/** The run of this load: the one an earlier attempt started, else a new one once no other run is on the lake table. */
+async function startOrAttach(port: LoadPort, req: LoadRequest, load: LoadState): Promise<string> {
+  const ctx = Context.current();
+  const table = req.plan.table;
+  let runId = await attachableRun(port, req, load.runId);
+  if (runId) {
+    ctx.log.info('re-attached to load run', { table, runId });
+    return runId;
+  }
+  runId = await claimLakeTable(port, req, load);
+  if (runId) {
+    ctx.log.info('attached to the live run of this load on its lake table', { table, runId });
+    return runId;
+  }
+  runId = (await port.startLoad(req)).runId;
+  ctx.log.info('started load run', { table, runId });
+  return runId;
 }
 
 /**
@@ -298,7 +352,9 @@ function retryable(result: LoadResult): boolean {
 
 function resultFailure(req: LoadRequest, runId: string, result: LoadResult): ApplicationFailure {
   const cls = result.error?.class ?? 'InternalError';
-  const hint = cls === 'DeleteGuard' ? ' To apply these deletes, rerun the table with approve deletes.' : '';
+  // The command to run, named once: the job's own message says what it refused.
+  const approve = ` lakesync rerun ${req.source} --tables ${req.plan.table} --approve-deletes.`;
+  const hint = cls === 'DeleteGuard' ? ` To apply them:${approve}` : cls === 'EmptyExport' ? ` To load the empty export all the same:${approve}` : '';
   // Not retried: without the flag there is no telling whether a retry can help.
   const noFlag =
     typeof result.error?.retryable === 'boolean'

@@ -2,6 +2,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { ExportRef, GrantOutcome, LoadAction, LoadResult, RowCountCheck, VerifyOutcome } from '../model';
 import { type ActivityDeps, sourceOf, step } from './deps';
+import { heartbeating } from './verify';
 
 export interface VerifyTableInput {
   source: string;
@@ -70,13 +71,15 @@ export function publishActivities(deps: ActivityDeps) {
         });
       }
       const exportRef = input.export;
-      const exportRows = await step('verify', `${input.table} (counting its rows in export ${exportRef.exportId})`, () => ports.discover.exportRowCount(exportRef, input.table));
+      const exportRows = await step('verify', `${input.table} (counting its rows in export ${exportRef.exportId})`, () =>
+        heartbeating(input.table, 'counting the export rows', () => ports.discover.exportRowCount(exportRef, input.table)),
+      );
       const rowCount = rowCountCheckFor(input.action, input.load, exportRows);
       const checks = settings.verify.checks
         .filter((c) => c.table === input.table)
         .map((c) => ({ name: c.name, sql: c.sql, expect: c.expect }));
       const outcome = await step('verify', input.table, () =>
-        ports.verify.verify({
+        heartbeating(input.table, 'row count', (progress) => ports.verify.verify({
           source: input.source,
           namespace: settings.target.namespace,
           lakeTable: input.lakeTable,
@@ -84,7 +87,7 @@ export function publishActivities(deps: ActivityDeps) {
           rowCount,
           snapshotId: input.load.snapshotId,
           checks,
-        }),
+        }, progress)),
       );
       if (!outcome.passed) {
         const failed = outcome.checks.filter((c) => !c.passed).map((c) => `${c.name}: expected ${c.expected}, got ${c.actual}`);

@@ -162,7 +162,7 @@ export class AthenaVerify implements VerifyPort {
     private readonly settings: Pick<AwsSettings, 'tableBucket'>,
   ) {}
 
-  async verify(req: VerifyRequest): Promise<VerifyOutcome> {
+  async verify(req: VerifyRequest, progress?: (check: string) => void): Promise<VerifyOutcome> {
     const subject = `verify of ${req.table} (${req.namespace}.${req.lakeTable})`;
     const lake: LakeRowCounts = {
       countAt: async (snapshotId) => {
@@ -177,6 +177,7 @@ export class AthenaVerify implements VerifyPort {
     };
     const checks: VerifyOutcome['checks'] = [await rowCountCheck(req.rowCount, req.snapshotId, lake)];
     for (const check of req.checks) {
+      progress?.(check.name);
       const sql = check.sql.replaceAll('{table}', qualifiedTable(this.settings, req.namespace, req.lakeTable));
       const actual = firstValue(await this.queries.run(sql, `${subject}, check ${check.name}`, req.namespace));
       const passed = actual !== undefined && (typeof check.expect === 'number' ? Number(actual) === check.expect : actual.trim() === check.expect.trim());

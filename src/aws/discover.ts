@@ -5,6 +5,7 @@
 import {
   type ExportInfoDocument,
   exportInfoName,
+  exportPathName,
   isTablesInfoFile,
   missingExportInfo,
   missingTablesInfo,
@@ -37,8 +38,24 @@ export class ExportDiscovery implements DiscoverPort {
     if (keys.length === 0) throw missingTablesInfo(ref.exportId, ref.location);
     const tablesInfo: TablesInfoFile[] = [];
     for (const key of keys) tablesInfo.push({ name: key, document: await this.objects.getJson<TablesInfoDocument>({ bucket: root.bucket, key }, subject) });
-    const found = readExportListing({ exportId: ref.exportId, database: this.database, info, tablesInfo });
+    const dataFolders = await this.dataFolders(root.bucket, root.key, subject);
+    const found = readExportListing({ exportId: ref.exportId, database: this.database, info, tablesInfo, dataFolders });
     return this.taskWarnings ? withTaskWarnings(found, await this.taskWarnings(ref.exportId)) : found;
+  }
+
+  /**
+   * The table folders (`<db>/<schema>.<table>`) holding at least one data file, from one paginated
+   * listing of the database's folder, so that a table whose files are missing is not loaded as empty.
+   */
+  private async dataFolders(bucket: string, rootKey: string, subject: string): Promise<Set<string>> {
+    const base = `${joinKey(rootKey, exportPathName(this.database))}/`;
+    const folders = new Set<string>();
+    for (const { key } of await this.objects.listKeys(bucket, base, subject)) {
+      const rest = key.slice(base.length);
+      const slash = rest.indexOf('/');
+      if (slash > 0 && isDataFile(key)) folders.add(`${exportPathName(this.database)}/${rest.slice(0, slash)}`);
+    }
+    return folders;
   }
 
   /** Sums the footers of every part file under the table's folder, one ranged GET per part as a rule. */

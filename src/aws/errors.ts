@@ -85,14 +85,29 @@ const VALIDATION = new Set([
   'InvalidExportOnlyFault',
   'InvalidExportSourceStateFault',
   'InvalidExportTaskStateFault',
-  'InvalidDBInstanceStateFault',
-  'InvalidDBClusterStateFault',
   'InvalidDBSnapshotStateFault',
   'InvalidDBClusterSnapshotStateFault',
   'SnapshotQuotaExceeded',
   'SnapshotQuotaExceededFault',
-  'ExportTaskLimitReachedFault',
 ]);
+
+/**
+ * RDS refusals that end by themselves: wait and retry. Matched without the Fault suffix, since
+ * the wire code (`InvalidDBInstanceState`) and the SDK's class name (`InvalidDBInstanceStateFault`) differ.
+ */
+const WAIT_FOR_RDS: Record<string, string> = {
+  // Not in the SDK's model; RDS answers it while 5 exports of the account are running.
+  ExportTaskLimitReached: 'RDS runs at most 5 snapshot exports per account at once; lakesync waits and retries until one of them ends',
+  InvalidDBInstanceState:
+    'the DB instance is not available for a snapshot now (backing up, modifying, rebooting, stopped...); lakesync waits and retries until it is available: start it if it is stopped',
+  InvalidDBClusterState:
+    'the DB cluster is not available for a snapshot now (backing up, modifying, stopped...); lakesync waits and retries until it is available: start it if it is stopped',
+};
+
+/** The wait-and-retry explanation when the error is an RDS state or concurrency refusal. */
+export function rdsWaitReason(err: unknown): string | undefined {
+  return WAIT_FOR_RDS[stripSuffix(awsErrorCode(err))];
+}
 
 interface SdkErrorShape {
   name?: string;
@@ -129,6 +144,7 @@ export function awsErrorKind(err: unknown): PortErrorKind {
   const status = httpStatusOf(err);
   // An emulator lacking an operation will not grow it on retry.
   if (code === EMULATOR_NOT_IMPLEMENTED) return 'failed';
+  if (rdsWaitReason(err)) return 'throttled';
   if (THROTTLED.has(code) || e.$retryable?.throttling || status === 429) return 'throttled';
   if (ACCESS_DENIED.has(code) || status === 403) return 'access-denied';
   if (VALIDATION.has(code)) return 'validation';
@@ -153,7 +169,7 @@ export function toPortError(err: unknown, call: AwsCall): PortError {
   const kind = awsErrorKind(err);
   const code = awsErrorCode(err);
   const awsMessage = ((err ?? {}) as SdkErrorShape).message?.trim() || 'no message';
-  const fix = call.hint ?? FIXES[kind]?.(call);
+  const fix = call.hint ?? rdsWaitReason(err) ?? FIXES[kind]?.(call);
   const message = `${call.service} ${call.operation} for ${call.subject} failed with ${code}: ${awsMessage}${fix ? ` (${fix})` : ''}`;
   return new PortError(kind, code, message, { cause: err });
 }

@@ -8,6 +8,7 @@ import { PortError } from '../errors';
 import type { LiveLoadRun, LoadRequest, LoadResult, LoadRunStatus } from '../model';
 import type { LoadPort } from '../ports';
 import { loadJobArguments } from '../job-args';
+import { sentAtMostOnce } from './at-most-once';
 import { EMULATOR_NOT_IMPLEMENTED } from './emulator';
 import { awsCall, awsErrorCode, hasAwsCode, lakeFormationHint, toPortError } from './errors';
 import { ensureJobDefinition, jobSpec, uploadScripts } from './glue-job';
@@ -32,7 +33,7 @@ const NO_CAPACITY = /ConcurrentRunsExceeded|ResourceNumberLimitExceeded|insuffic
 export type GlueLoadSettings = Pick<AwsSettings, 'source' | 'glue' | 'tableBucket' | 'loadPoll' | 'endpoint'>;
 
 export class GlueLoads implements LoadPort {
-  readonly pollPolicy: { initialMs: number; maxMs: number };
+  readonly pollPolicy: { initialMs: number; maxMs: number; maxCallsPerHour?: number };
   private jobReady: Promise<void> | undefined;
   /** The live runs of the job by `namespace.lakeTable`, from the newest scan. */
   private liveScan: { at: number; runs: Promise<Map<string, LiveLoadRun[]>> } | undefined;
@@ -71,7 +72,9 @@ export class GlueLoads implements LoadPort {
     const subject = `table ${req.plan.table} (job ${this.jobName})`;
     this.liveScan = undefined;
     try {
-      const out = await this.glue.send(new StartJobRunCommand({ JobName: this.jobName, Arguments: this.jobArguments(req) }));
+      // Never sent twice: a second request would start a second run (src/aws/at-most-once.ts).
+      const start = sentAtMostOnce(new StartJobRunCommand({ JobName: this.jobName, Arguments: this.jobArguments(req) }), { service: 'Glue', operation: 'StartJobRun', subject });
+      const out = await this.glue.send(start);
       if (!out.JobRunId) throw new PortError('failed', 'NoJobRunId', `Glue StartJobRun for ${subject} returned no JobRunId`);
       return { runId: out.JobRunId };
     } catch (err) {

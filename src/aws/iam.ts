@@ -20,6 +20,7 @@ const S3_ACTIONS: Record<string, string> = {
   ListObjectsV2: 's3:ListBucket',
   HeadObject: 's3:GetObject',
   HeadBucket: 's3:ListBucket',
+  DeleteObjects: 's3:DeleteObject',
 };
 
 export function iamActionFor(service: AwsService, operation: string): string {

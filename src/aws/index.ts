@@ -8,6 +8,7 @@ import { LakeFormationGrants } from './lakeformation';
 import { S3Manifests } from './manifests';
 import { RdsExports } from './rds-exports';
 import { RdsSnapshots } from './rds-snapshots';
+import { AwsRetention } from './retention';
 import { assertAthenaReadOnly } from './read-only';
 import { S3Objects } from './s3';
 import { S3TablesLake } from './s3tables';
@@ -15,6 +16,8 @@ import type { AwsSettings } from './settings';
 
 export interface AwsPortsOptions {
   athenaPolling?: AthenaPolling;
+  /** Tables per S3 Tables ListTables page (tests); the service's default when absent. */
+  listTablesPageSize?: number;
   /** Where warnings of the adapters go (default console.warn). */
   warn?: (message: string) => void;
 }
@@ -24,7 +27,10 @@ export function buildAwsPorts(settings: AwsSettings, clients: AwsClients, option
   const objects = new S3Objects(clients.s3);
   const snapshots = new RdsSnapshots(clients.rds, settings);
   const queries = new AthenaQueries(clients.athena, settings, options.athenaPolling);
-  const lake = new S3TablesLake(clients.s3tables, settings);
+  const grants = new LakeFormationGrants(clients.lakeformation, settings);
+  // In Lake Formation mode the Glue job role needs grants on a namespace lakesync creates.
+  const lakeFormation = (settings.lakeFormation?.mode ?? 'lakeformation') === 'lakeformation';
+  const lake = new S3TablesLake(clients.s3tables, settings, lakeFormation ? async (namespace) => void (await grants.grantJobRole(namespace)) : undefined);
   const exports = new RdsExports(clients.rds, snapshots, settings);
   return {
     snapshot: snapshots,
@@ -33,6 +39,7 @@ export function buildAwsPorts(settings: AwsSettings, clients: AwsClients, option
     lake: {
       ensureNamespace: (namespace) => lake.ensureNamespace(namespace),
       tableExists: (namespace, table) => lake.tableExists(namespace, table),
+      listTables: (namespace) => lake.listTables(namespace, options.listTablesPageSize),
       // Athena fails on a table that does not exist: ask S3 Tables first.
       lastCommit: async (namespace, table) => ((await lake.tableExists(namespace, table)) ? athenaLastCommit(queries, settings, namespace, table) : undefined),
       query: async (sql) => {
@@ -42,9 +49,10 @@ export function buildAwsPorts(settings: AwsSettings, clients: AwsClients, option
       },
     },
     load: new GlueLoads(clients.glue, objects, settings, options.warn),
-    grant: new LakeFormationGrants(clients.lakeformation, settings),
+    grant: grants,
     verify: new AthenaVerify(queries, settings),
     manifests: new S3Manifests(objects, settings.export.bucket, settings.export.prefix, settings.source),
+    retention: new AwsRetention(clients.rds, clients.s3, settings),
     close: async () => destroyClients(clients),
   };
 }

@@ -1,7 +1,8 @@
 /**
  * Lake Formation: the configured principals get DESCRIBE (and the configured namespace
  * permissions) on the namespace and their table permissions on the loaded tables, on the
- * S3 Tables catalog `<account>:s3tablescatalog/<bucket>`. A permission already held counts
+ * S3 Tables catalog `<account>:s3tablescatalog/<bucket>`. In Lake Formation mode the Glue job
+ * role gets its permissions on a namespace lakesync creates. A permission already held counts
  * as granted; a refusal names the principal and what it could not get.
  */
 import {
@@ -31,8 +32,25 @@ interface WantedGrant {
 export class LakeFormationGrants implements GrantPort {
   constructor(
     private readonly lakeformation: LakeFormationClient,
-    private readonly settings: Pick<AwsSettings, 'accountId' | 'tableBucket'>,
+    private readonly settings: Pick<AwsSettings, 'accountId' | 'tableBucket'> & { glue: Pick<AwsSettings['glue'], 'roleArn'> },
   ) {}
+
+  /**
+   * What the Glue job role needs on a namespace lakesync created, so that the load job can create
+   * and write its tables: DESCRIBE and CREATE_TABLE on the namespace (a Lake Formation database),
+   * ALL on its tables (TableWildcard: writers need full table access in Glue 5.0).
+   */
+  async grantJobRole(namespace: string): Promise<GrantOutcome> {
+    const catalogId = s3TablesCatalogId(this.settings);
+    const role = this.settings.glue.roleArn;
+    return this.ensure(
+      [
+        { principal: role, resource: { Database: { CatalogId: catalogId, Name: namespace } }, label: `namespace ${namespace}`, permissions: ['DESCRIBE', 'CREATE_TABLE'] },
+        { principal: role, resource: { Table: { CatalogId: catalogId, DatabaseName: namespace, TableWildcard: {} } }, label: `every table of namespace ${namespace}`, permissions: ['ALL'] },
+      ],
+      catalogId,
+    );
+  }
 
   async grant(req: GrantRequest): Promise<GrantOutcome> {
     const catalogId = s3TablesCatalogId(this.settings);
@@ -53,7 +71,11 @@ export class LakeFormationGrants implements GrantPort {
         });
       }
     }
+    return this.ensure(wanted, catalogId);
+  }
 
+  /** Grants what the principals lack of `wanted`; what they hold already counts as granted. */
+  private async ensure(wanted: WantedGrant[], catalogId: string): Promise<GrantOutcome> {
     let alreadyGranted = 0;
     const missing: WantedGrant[] = [];
     for (const grant of wanted) {

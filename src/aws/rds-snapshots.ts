@@ -14,6 +14,7 @@ import {
 import { PortError } from '../errors';
 import type { SnapshotRef, SnapshotState, SnapshotStatus } from '../model';
 import type { SnapshotPort, SnapshotRequest } from '../ports';
+import { CLUSTER_SNAPSHOT_ID_MAX, capRdsIdentifier } from '../ids';
 import { hasAwsCode, toPortError } from './errors';
 import type { AwsSettings } from './settings';
 
@@ -63,9 +64,11 @@ export class RdsSnapshots implements SnapshotPort {
     return snap.arn;
   }
 
-  private async create(snapshotId: string): Promise<SnapshotRef> {
-    const subject = `snapshot ${snapshotId} of ${this.owner}`;
+  private async create(requestedId: string): Promise<SnapshotRef> {
     const { rds } = this.settings;
+    // Cluster snapshot ids have at most 63 characters; the same request always gives the same id, so a retry adopts it.
+    const snapshotId = rds.clusterId ? capRdsIdentifier(requestedId, CLUSTER_SNAPSHOT_ID_MAX) : requestedId;
+    const subject = `snapshot ${snapshotId} of ${this.owner}`;
     try {
       const created = rds.clusterId
         ? (await this.rds.send(new CreateDBClusterSnapshotCommand({ DBClusterIdentifier: rds.clusterId, DBClusterSnapshotIdentifier: snapshotId, Tags: TAGS }))).DBClusterSnapshot
@@ -79,7 +82,8 @@ export class RdsSnapshots implements SnapshotPort {
     // A retry (or a replay) of this cycle: the snapshot with our id is ours to adopt.
     const existing = await this.find(snapshotId);
     if (!existing) throw new PortError('not-found', 'DBSnapshotNotFound', `${subject} was reported as existing but cannot be found: retry the sync`);
-    if (existing.owner !== (rds.clusterId ?? rds.instanceId)) {
+    // RDS stores identifiers in lowercase: the configured id may be written in any case.
+    if (existing.owner.toLowerCase() !== (rds.clusterId ?? rds.instanceId).toLowerCase()) {
       throw new PortError('already-exists', 'DBSnapshotAlreadyExists', `${subject}: a snapshot with this id belongs to ${existing.owner}; rename the source or delete that snapshot`);
     }
     return { snapshotId, createdAt: (existing.createdAt ?? new Date()).toISOString(), adopted: true };

@@ -10,10 +10,14 @@ import type { AwsSettings } from './settings';
 
 export class S3TablesLake implements Omit<LakePort, 'query'> {
   private bucketReady: Promise<void> | undefined;
+  /** Namespaces this process created whose `onNamespaceCreated` has not succeeded yet: a retry runs it again. */
+  private readonly unfinished = new Set<string>();
 
   constructor(
     private readonly s3tables: S3TablesClient,
     private readonly settings: Pick<AwsSettings, 'tableBucket'>,
+    /** Runs once lakesync has created a namespace (Lake Formation mode: the Glue job role's grants); idempotent. */
+    private readonly onNamespaceCreated?: (namespace: string) => Promise<void>,
   ) {}
 
   async ensureNamespace(namespace: string): Promise<void> {
@@ -22,6 +26,7 @@ export class S3TablesLake implements Omit<LakePort, 'query'> {
     const subject = `namespace ${namespace} in table bucket ${name}`;
     try {
       await this.s3tables.send(new GetNamespaceCommand({ tableBucketARN: arn, namespace }));
+      if (this.unfinished.has(namespace)) await this.namespaceCreated(namespace);
       return;
     } catch (err) {
       if (!hasAwsCode(err, 'NotFoundException')) throw toPortError(err, { service: 'S3Tables', operation: 'GetNamespace', subject });
@@ -29,12 +34,13 @@ export class S3TablesLake implements Omit<LakePort, 'query'> {
     try {
       await this.s3tables.send(new CreateNamespaceCommand({ tableBucketARN: arn, namespace: [namespace] }));
     } catch (err) {
-      if (hasAwsCode(err, 'ConflictException')) return; // created by another worker meanwhile
       if (hasAwsCode(err, 'NotFoundException')) {
         throw new PortError('not-found', 'TableBucketNotFound', `S3Tables CreateNamespace for ${subject} failed with NotFoundException: table bucket ${arn} does not exist; create it or set tableBucket.create: true`, { cause: err });
       }
-      throw toPortError(err, { service: 'S3Tables', operation: 'CreateNamespace', subject });
+      // ConflictException: created by another worker meanwhile, which runs the same idempotent hook.
+      if (!hasAwsCode(err, 'ConflictException')) throw toPortError(err, { service: 'S3Tables', operation: 'CreateNamespace', subject });
     }
+    await this.namespaceCreated(namespace);
   }
 
   /** Lists by name prefix rather than GetTable, whose newer query-string form emulators lack. */
@@ -52,6 +58,41 @@ export class S3TablesLake implements Omit<LakePort, 'query'> {
     } catch (err) {
       if (hasAwsCode(err, 'NotFoundException')) return false;
       throw toPortError(err, { service: 'S3Tables', operation: 'ListTables', subject: `lake table ${namespace}.${lakeTable}` });
+    }
+  }
+
+  private async namespaceCreated(namespace: string): Promise<void> {
+    if (!this.onNamespaceCreated) return;
+    this.unfinished.add(namespace);
+    await this.onNamespaceCreated(namespace);
+    this.unfinished.delete(namespace);
+  }
+
+  /**
+   * Every table of the namespace, across all pages of ListTables (`pageSize` tables a page; the
+   * service's default, 1000, when absent): one listing instead of one call per table. None when
+   * the namespace does not exist yet.
+   */
+  async listTables(namespace: string, pageSize?: number): Promise<string[]> {
+    const names: string[] = [];
+    let token: string | undefined;
+    try {
+      do {
+        const page = await this.s3tables.send(
+          new ListTablesCommand({
+            tableBucketARN: this.settings.tableBucket.arn,
+            namespace,
+            ...(pageSize ? { maxTables: pageSize } : {}),
+            ...(token ? { continuationToken: token } : {}),
+          }),
+        );
+        for (const t of page.tables ?? []) if (t.name && (t.namespace ?? [namespace]).includes(namespace)) names.push(t.name);
+        token = page.continuationToken;
+      } while (token);
+      return names;
+    } catch (err) {
+      if (hasAwsCode(err, 'NotFoundException')) return [];
+      throw toPortError(err, { service: 'S3Tables', operation: 'ListTables', subject: `the lake tables of namespace ${namespace} in table bucket ${this.settings.tableBucket.name}` });
     }
   }
 

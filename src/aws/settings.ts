@@ -30,12 +30,16 @@ export interface AwsSettings {
     scriptsDir: string;
   };
   athena: { workgroup: string; outputLocation: string };
-  /** First and longest pause between polls of a Glue run. */
-  loadPoll: { initialMs: number; maxMs: number };
+  /** How access to the S3 Tables catalog is controlled; absent means `lakeformation`. */
+  lakeFormation?: { mode: 'lakeformation' | 'iam' };
+  /** First and longest pause between polls of a Glue run, and at most how many GetJobRun calls an hour of run. */
+  loadPoll: { initialMs: number; maxMs: number; maxCallsPerHour?: number };
 }
 
-/** Longest pause between GetJobRun calls: 120 s keeps a run near 30 calls per hour. */
+/** Longest pause between GetJobRun calls while the hourly budget allows more. */
 export const GLUE_POLL_MAX_MS = 120_000;
+/** At most this many GetJobRun calls for one hour of a run, whatever the poll settings. */
+export const GLUE_POLLS_PER_HOUR = 30;
 
 /** Lake Formation and Glue name an S3 Tables bucket's catalog `<account>:s3tablescatalog/<bucket>`. */
 export function s3TablesCatalogId(settings: Pick<AwsSettings, 'accountId' | 'tableBucket'>): string {

@@ -6,8 +6,10 @@ import { join } from 'node:path';
 import type { SourceConfig } from '../config/schema';
 import type { Ports } from '../ports';
 import { ConfigError } from '../errors';
-import { type AwsSettings, GLUE_POLL_MAX_MS } from '../aws/settings';
+import { type AwsSettings, GLUE_POLL_MAX_MS, GLUE_POLLS_PER_HOUR } from '../aws/settings';
+import type { CatalogSettings } from '../aws/catalog';
 import { repoRoot } from '../toolchain';
+import { defaultGlueJobName } from '../names';
 
 export interface AwsSettingsOverrides {
   /** Where the Glue scripts live (default `<repo>/glue`). */
@@ -44,12 +46,14 @@ export function awsSettings(sourceName: string, source: SourceConfig, overrides:
     },
     glue: {
       ...aws.glue,
+      jobName: aws.glue.jobName ?? defaultGlueJobName(sourceName),
       scriptPrefix: trimSlashes(aws.glue.scriptPrefix),
       resultPrefix: trimSlashes(aws.glue.resultPrefix),
       scriptsDir: overrides.glueScriptsDir ?? join(repoRoot(), 'glue'),
     },
     athena: aws.athena,
-    loadPoll: { initialMs, maxMs: Math.max(initialMs, Math.min(source.timeouts.pollMaximumSeconds * 1000, GLUE_POLL_MAX_MS)) },
+    lakeFormation: aws.lakeFormation,
+    loadPoll: { initialMs, maxMs: Math.max(initialMs, Math.min(source.timeouts.pollMaximumSeconds * 1000, GLUE_POLL_MAX_MS)), maxCallsPerHour: GLUE_POLLS_PER_HOUR },
   };
 }
 
@@ -67,5 +71,26 @@ function trimSlashes(prefix: string): string {
 export async function createAwsSourcePorts(sourceName: string, source: SourceConfig, overrides: AwsSettingsOverrides = {}): Promise<Ports> {
   const { buildAwsPorts, createClients } = await import('../aws');
   const settings = awsSettings(sourceName, source, overrides);
-  return buildAwsPorts(settings, createClients(settings));
+  const ports = buildAwsPorts(settings, createClients(settings));
+  const catalog = catalogSettings(source, settings.region);
+  if (!catalog) return ports;
+  // Primary keys and the table list from the source itself (source.catalog), read-only.
+  const { openSourceCatalog, withSourceCatalog } = await import('../aws/catalog-ports');
+  const opened = openSourceCatalog(catalog, settings);
+  return withSourceCatalog(ports, opened.catalog, opened.close);
+}
+
+/** The read-only catalog connection of an RDS source, when `source.catalog` is set. */
+export function catalogSettings(source: SourceConfig, region: string): CatalogSettings | undefined {
+  const catalog = source.source.kind === 'rds' ? source.source.catalog : undefined;
+  if (!catalog) return undefined;
+  return {
+    host: catalog.host,
+    port: catalog.port,
+    database: catalog.database ?? source.database,
+    ...(catalog.user ? { user: catalog.user } : {}),
+    auth: catalog.secretArn ? { kind: 'secret', secretArn: catalog.secretArn } : { kind: 'iam' },
+    sslmode: catalog.sslmode,
+    region,
+  };
 }

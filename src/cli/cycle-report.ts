@@ -3,7 +3,7 @@ import type { CycleResult } from '../model';
 import type { CycleSummary } from '../workflows/messages';
 import { type Connected, sourceStatus } from './context';
 import { EXIT_FAILED, EXIT_OK } from './errors';
-import { columns, rowsText } from './format';
+import { columns, rowsText, valueChangesText } from './format';
 import { type CliIO, printJson, printLine } from './io';
 import { UiLinks } from './links';
 import { cycleLine } from './render-status';
@@ -49,8 +49,14 @@ async function earlierPartsOf(conn: Connected, source: string, requestId: string
 }
 
 function printCycleTables(io: CliIO, result: CycleResult): void {
-  if (result.error) printLine(io.stdout, `cycle error in ${result.error.phase}: ${result.error.message}`);
-  if (result.tables.length === 0) return;
+  for (const line of cycleTableLines(result)) printLine(io.stdout, line);
+}
+
+/** Every table's outcome, the values column policies changed, and the warnings of the cycle and of each load. */
+export function cycleTableLines(result: CycleResult): string[] {
+  const lines: string[] = [];
+  if (result.error) lines.push(`cycle error in ${result.error.phase}: ${result.error.message}`);
+  if (result.tables.length === 0) return lines;
   const rows = result.tables.map((t) => [
     t.table,
     t.status,
@@ -58,6 +64,12 @@ function printCycleTables(io: CliIO, result: CycleResult): void {
     t.load ? rowsText(t.load) : '',
     t.error ? `[${t.error.phase}] ${t.error.message}` : t.status === 'skipped' ? (t.reason ?? '') : '',
   ]);
-  for (const line of columns(['TABLE', 'STATUS', 'ACTION', 'ROWS', 'ERROR'], rows)) printLine(io.stdout, line);
-  for (const w of result.warnings) printLine(io.stdout, `warning: ${w}`);
+  lines.push(...columns(['TABLE', 'STATUS', 'ACTION', 'ROWS', 'ERROR'], rows));
+  for (const t of result.tables) {
+    const changed = t.load ? valueChangesText(t.load) : '';
+    if (changed) lines.push(`${t.table}: ${changed}`);
+  }
+  for (const w of result.warnings) lines.push(`warning: ${w}`);
+  for (const t of result.tables) for (const w of t.load?.warnings ?? []) lines.push(`warning: ${t.table}: ${w}`);
+  return lines;
 }

@@ -21,6 +21,17 @@ export function bar(fraction: number, width: number): string {
   return `${'█'.repeat(filled)}${'░'.repeat(width - filled)}`;
 }
 
+/** What a load changed in values on purpose: `3 value(s) stored as NULL (born: 3)`; empty when nothing. */
+export function valueChangesText(t: { nulledValues?: Record<string, number> | undefined; clampedValues?: Record<string, number> | undefined }): string {
+  const part = (counts: Record<string, number> | undefined, what: string) => {
+    const entries = Object.entries(counts ?? {}).filter(([, n]) => n > 0);
+    if (entries.length === 0) return undefined;
+    const total = entries.reduce((sum, [, n]) => sum + n, 0);
+    return `${total} value(s) ${what} (${entries.map(([c, n]) => `${c}: ${n}`).join(', ')})`;
+  };
+  return [part(t.nulledValues, 'stored as NULL'), part(t.clampedValues, 'clamped to the lake range')].filter(Boolean).join('; ');
+}
+
 export function rowsText(rows: { inserted: number; updated: number; deleted: number } | undefined): string {
   return rows ? `+${rows.inserted} ~${rows.updated} -${rows.deleted}` : '';
 }

@@ -4,6 +4,7 @@
  * (UI port = gRPC port + 1000, as `temporal server start-dev` does) or Temporal Cloud.
  */
 import type { SourceConfig } from '../config/schema';
+import { defaultGlueJobName } from '../names';
 import type { TemporalTarget } from '../temporal';
 
 export function uiBaseUrl(target: Pick<TemporalTarget, 'address'>, env: NodeJS.ProcessEnv): string | undefined {
@@ -48,11 +49,13 @@ export class UiLinks {
   }
 }
 
-/** The Glue console page of one job run (AWS backend only). */
-export function glueRunUrl(source: SourceConfig, runId: string): string | undefined {
+/** The Glue console page of one job run (AWS backend only); the default job name needs the source's name. */
+export function glueRunUrl(source: SourceConfig, runId: string, sourceName?: string): string | undefined {
   if (source.backend !== 'aws' || !source.aws) return undefined;
   const { region, glue } = source.aws;
-  return `https://${region}.console.aws.amazon.com/gluestudio/home?region=${region}#/job/${encodeURIComponent(glue.jobName)}/run/${encodeURIComponent(runId)}`;
+  const jobName = glue.jobName ?? (sourceName ? defaultGlueJobName(sourceName) : undefined);
+  if (!jobName) return undefined;
+  return `https://${region}.console.aws.amazon.com/gluestudio/home?region=${region}#/job/${encodeURIComponent(jobName)}/run/${encodeURIComponent(runId)}`;
 }
 
 /** The Athena console: one query execution's page, or the editor of the configured workgroup. */

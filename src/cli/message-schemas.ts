@@ -26,6 +26,7 @@ export const rerunRequest = z
       .boolean()
       .optional()
       .describe('Let these loads write an export older than the one a lake table holds (a load of an older export is refused otherwise)'),
+    rebuild: z.boolean().optional().describe('Replace these tables from the export so new column types apply (arrays kept as text become lists)'),
     requestId: z.string().optional(),
     requestedBy: z.string().optional(),
   })
@@ -111,6 +112,9 @@ const tableSummary = z
     updated: z.number().optional(),
     deleted: z.number().optional(),
     verified: z.boolean().optional(),
+    nulledValues: z.record(z.string(), z.number()).optional().describe('Values stored as NULL (onInvalid: null), by source column'),
+    clampedValues: z.record(z.string(), z.number()).optional().describe('Values clamped to the lake range (onInvalid: clamp), by source column'),
+    warnings: z.array(z.string()).optional(),
   })
   .meta({ id: 'TableSummary' });
 
@@ -121,6 +125,7 @@ const queuedRequest = z
     tables: z.array(tableName).optional(),
     approveDeletes: z.boolean(),
     allowOlderExport: z.boolean().optional(),
+    rebuild: z.boolean().optional(),
     requestedBy: z.string().optional(),
   })
   .meta({ id: 'QueuedRequest' });
@@ -190,6 +195,9 @@ const tableOutcome = z
         snapshotId: z.string().nullable(),
         schemaHash: z.string(),
         finishedAt: z.string(),
+        nulledValues: z.record(z.string(), z.number()).optional(),
+        clampedValues: z.record(z.string(), z.number()).optional(),
+        warnings: z.array(z.string()).optional(),
       })
       .optional(),
     verified: z.boolean().optional(),

@@ -10,7 +10,7 @@
 import type { SourceConfig } from '../config/schema';
 import { lakeTableName, selectTable } from '../config/tables';
 import type { CursorMode, DiscoveredTable, KeySource, PlannedAction } from '../model';
-import { planTables } from '../plan';
+import { keysFromConfigNote, planTables, sourceKeysReadable } from '../plan';
 import type { Ports } from '../ports';
 import type { SourceStatus } from '../workflows/messages';
 
@@ -49,6 +49,8 @@ export interface PlanInputs {
   statusNote?: string;
   /** Opens the source's ports (the port factory); only reads are made through them. */
   ports?: () => Promise<Ports>;
+  /** Reads every table of the source's catalog with its columns and key (postgres/pglite), read-only. */
+  catalog?: () => Promise<DiscoveredTable[]>;
 }
 
 export async function buildPlan(inputs: PlanInputs): Promise<PlanReport> {
@@ -61,9 +63,11 @@ export async function buildPlan(inputs: PlanInputs): Promise<PlanReport> {
   const lakeStateFrom = status ? `the ledger of workflow lakesync/${name} (${ledger.length} table(s) loaded)` : 'unknown (no source workflow): every table is planned as new';
 
   const planned = planTables(source, tables, lakeTables);
+  const keysNote = keysFromConfigNote(source, planned.entries);
+  if (keysNote) notes.push(keysNote);
   const ns = source.target.namespace;
   const rows: PlanRow[] = planned.entries.map((e) => {
-    const why = !keysKnown && e.keySource === 'none' && e.action === 'replace' ? 'no primary key configured; a primary key found in the source at discover makes this a merge' : e.reason;
+    const why = !keysKnown && sourceKeysReadable(source) && e.keySource === 'none' && e.action === 'replace' ? 'no primary key configured; a primary key found in the source at discover makes this a merge' : e.reason;
     return {
       table: e.table,
       lakeTable: `${ns}.${e.lakeTable}`,
@@ -107,6 +111,7 @@ async function discoveredTables(inputs: PlanInputs, notes: string[]): Promise<{ 
         }
         notes.push(`the last export ${lastExport.exportId} cannot be read from here (deleted, or kept in the worker's memory by the fake backend); listing tables from the config`);
       }
+      if (inputs.catalog) return { tables: await inputs.catalog(), tablesFrom: "the source's catalog", keysKnown: true };
       if (ports.discover.listTables) {
         return { tables: (await ports.discover.listTables()).map(toTable), tablesFrom: "the backend's table list", keysKnown: false };
       }

@@ -3,12 +3,14 @@ import { Command } from 'commander';
 import type { CommandKit } from './command';
 import type { CommandEnv } from './context';
 import { registerDev } from './commands/dev';
+import { registerDoctor } from './commands/doctor';
 import { registerGrants } from './commands/grants';
 import { registerInit } from './commands/init';
 import { registerPlan } from './commands/plan';
 import { registerQuery } from './commands/query';
 import { registerRerun } from './commands/rerun';
 import { registerSchedule } from './commands/schedule';
+import { registerSchema } from './commands/schema';
 import { registerStatus } from './commands/status';
 import { registerSync } from './commands/sync';
 import { registerValidate } from './commands/validate';
@@ -41,7 +43,9 @@ export function buildProgram(env: CommandEnv): Program {
 
   registerInit(program, kit);
   registerValidate(program, kit);
+  registerDoctor(program, kit);
   registerPlan(program, kit);
+  registerSchema(program, kit);
   registerSync(program, kit);
   registerRerun(program, kit);
   registerStatus(program, kit);

@@ -3,7 +3,7 @@
  * or plain lines that print only what changed (logs, CI, pipes).
  */
 import type { CycleSummary } from '../workflows/messages';
-import { bar, columns, duration, rowsText } from './format';
+import { bar, columns, duration, rowsText, valueChangesText } from './format';
 import type { StatusView, TableRow } from './progress';
 
 /** How far along a table is, by its state, for its bar. */
@@ -44,6 +44,11 @@ export function statusReport(view: StatusView, links: StatusLinks): string[] {
   const last = view.status?.lastCycle;
   if (view.phase === 'idle' && last) lines.push(`last ${cycleLine(last)}`);
   if (view.tables.length > 0) lines.push('', ...columns(HEADER, view.tables.map(tableCells)));
+  const notes = (last?.tables ?? []).flatMap((t) => [
+    ...(valueChangesText(t) ? [`  ${t.table}: ${valueChangesText(t)}`] : []),
+    ...(t.warnings ?? []).map((w) => `  ${t.table}: warning: ${w}`),
+  ]);
+  if (notes.length > 0) lines.push('', 'last cycle, values changed by column policies and warnings:', ...notes);
   const failed = Object.entries(view.status?.failed ?? {});
   if (failed.length > 0) {
     lines.push('', `failed tables (rerun with "lakesync rerun ${view.source} --failed"):`);

@@ -3,9 +3,10 @@
  * the loader adds the field's path and the value it got.
  */
 import { z } from 'zod';
-import { LAKE_NAME } from '../names';
+import { LAKE_NAME, namespaceNameProblem, tableBucketNameProblem } from '../names';
 import { lookbackProblem } from '../lookback';
-const LAKE_NAME_FIX = 'use 1-255 lowercase letters, digits or underscores, starting with a letter or digit (S3 Tables rule)';
+import { columnsSchema, configuredKeyProblems, hashKeyProblems, hashKeySchema } from './columns';
+const LAKE_NAME_FIX = 'use 1-255 lowercase letters, digits or underscores, starting and ending with a letter or digit (S3 Tables rule)';
 const SOURCE_NAME = /^[a-z][a-z0-9-]{0,62}$/;
 const TABLE_KEY = /^[^.\s]+\.[^.]+$/;
 const GLOB = /^[^\s]+$/;
@@ -47,6 +48,7 @@ const tableSettings = z
       .optional()
       .describe('Force an action; default: merge with a key, replace without, incremental with a cursor.'),
     lakeName: lakeName.optional().describe('The lake table name, instead of the target.tableName template.'),
+    columns: columnsSchema.optional(),
   })
   .strict()
   .superRefine((t, ctx) => {
@@ -59,6 +61,7 @@ const tableSettings = z
     if (t.action === 'replace' && t.cursor) {
       ctx.addIssue({ code: 'custom', path: ['cursor'], message: 'a cursor column makes no sense with action replace: remove cursor or the action' });
     }
+    for (const problem of configuredKeyProblems(t)) ctx.addIssue({ code: 'custom', ...problem });
   });
 
 const retry = z
@@ -83,6 +86,37 @@ const timeouts = z
   })
   .strict();
 
+const retention = z
+  .object({
+    snapshots: z
+      .number()
+      .int('must be a whole number')
+      .min(1, "must be at least 1: the current cycle's snapshot is always kept")
+      .max(100, 'must be at most 100 (the default RDS quota of manual snapshots per Region)')
+      .default(3)
+      .describe(
+        'How many of the newest snapshots lakesync created for this source to keep; older ones are deleted after each cycle. ' +
+          'Default 3: manual snapshots count against a per-Region quota (100 by default) shared by every source and user, and a ' +
+          'snapshot is only read while its export runs, so 3 leaves room for a restore of a recent state and costs 3 of the quota.',
+      ),
+    exports: z
+      .number()
+      .int('must be a whole number')
+      .min(1, "must be at least 1: the current cycle's export is always kept")
+      .max(1000, 'must be at most 1000')
+      .default(3)
+      .describe(
+        "How many of the newest exports lakesync started for this source to keep; older ones' files are deleted after each cycle. " +
+          'Default 3: each export is a full copy of the exported tables in S3; the newest ones serve reruns and investigation of recent cycles. ' +
+          'An export a failed table still needs for its rerun is kept whatever its age.',
+      ),
+  })
+  .strict()
+  .describe(
+    'Deletes the snapshots and exports lakesync itself created (tagged "lakesync" on AWS, with its id prefix), keeping the newest, ' +
+      "the current cycle's and those a failed table's rerun needs; user, automated and snapshot.mode existing snapshots are never touched.",
+  );
+
 const grant = z
   .object({
     principal: z.string().min(1, 'name the IAM principal ARN (or a local user name in local mode)').describe('IAM principal ARN (a user name in local mode).'),
@@ -100,6 +134,40 @@ const check = z
   })
   .strict();
 
+/** libpq's sslmode values that node-postgres can honour. */
+const SSL_MODES = ['disable', 'require', 'verify-ca', 'verify-full'] as const;
+
+const rdsCatalog = z
+  .object({
+    host: z.string().min(1, 'name the database endpoint, e.g. mydb.abc123.eu-west-1.rds.amazonaws.com').describe('The instance (or cluster reader) endpoint.'),
+    port: z.number().int('must be a whole number').min(1, 'must be a TCP port').max(65535, 'must be a TCP port').default(5432),
+    database: z.string().min(1, 'name the database, or leave database out').optional().describe('Default: the source database (database).'),
+    user: z.string().min(1, 'name the database user, or leave user out').optional().describe("The database user; with secretArn the secret's username by default; required with iamAuth."),
+    secretArn: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/, 'must be a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)')
+      .optional()
+      .describe('A Secrets Manager secret whose JSON holds username and password (the format of the secret RDS manages for the master user); read by the worker when it connects, never stored.'),
+    iamAuth: z.boolean().optional().describe('IAM database authentication: the worker signs a 15-minute token for user (who needs the rds_iam role) instead of a password.'),
+    sslmode: z
+      .enum(SSL_MODES, { message: 'must be disable, require, verify-ca or verify-full' })
+      .default('verify-full')
+      .describe('verify-full checks the server certificate and host name (give Node the RDS CA bundle with NODE_EXTRA_CA_CERTS); require encrypts without checking.'),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if ((c.secretArn !== undefined) === (c.iamAuth === true)) {
+      ctx.addIssue({ code: 'custom', message: 'give exactly one of secretArn (a Secrets Manager secret with username and password) or iamAuth: true (IAM database authentication)' });
+    }
+    if (c.iamAuth && !c.user) {
+      ctx.addIssue({ code: 'custom', path: ['user'], message: 'iamAuth signs its token for one database user: set user (a user granted the rds_iam role)' });
+    }
+    if (c.iamAuth && c.sslmode === 'disable') {
+      ctx.addIssue({ code: 'custom', path: ['sslmode'], message: 'RDS accepts IAM tokens only over SSL: set sslmode to verify-full (or require)' });
+    }
+  })
+  .describe("A read-only connection to the source database, used only to read its table list and primary keys (in READ ONLY transactions); without it, keys come from tables.<t>.primaryKey only.");
+
 const sourceDb = z.discriminatedUnion(
   'kind',
   [
@@ -116,6 +184,7 @@ const sourceDb = z.discriminatedUnion(
         kind: z.literal('rds'),
         instanceId: z.string().min(1).optional().describe('RDS DB instance identifier.'),
         clusterId: z.string().min(1).optional().describe('Aurora DB cluster identifier.'),
+        catalog: rdsCatalog.optional(),
       })
       .strict()
       .describe('Amazon RDS or Aurora PostgreSQL, exported by RDS snapshot export.')
@@ -165,14 +234,17 @@ const aws = z
       .describe('Where RDS writes the snapshot export (docs/aws-setup.md).'),
     tableBucket: z
       .object({
-        name: z.string().regex(/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/, 'must be 3-63 lowercase letters, digits or hyphens (S3 Tables bucket rule)'),
+        name: z.string().superRefine((name, ctx) => {
+          const problem = tableBucketNameProblem(name);
+          if (problem) ctx.addIssue({ code: 'custom', message: problem, input: name });
+        }),
         create: z.boolean().default(false).describe('Create the table bucket when it is missing.'),
       })
       .strict()
       .describe('The S3 Tables bucket that holds the lake.'),
     glue: z
       .object({
-        jobName: z.string().min(1).default('lakesync-load'),
+        jobName: z.string().min(1).optional().describe('The Glue job lakesync creates and runs; default lakesync-load-<source>, one job per source so that sources never overwrite each other\'s role and sizing.'),
         roleArn: z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+/, 'must be an IAM role ARN'),
         scriptBucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name'),
         scriptPrefix: z.string().default('lakesync/glue'),
@@ -192,6 +264,19 @@ const aws = z
       })
       .strict()
       .describe('Where verification queries run.'),
+    lakeFormation: z
+      .object({
+        mode: z
+          .enum(['lakeformation', 'iam'], { message: 'must be lakeformation or iam' })
+          .default('lakeformation')
+          .describe(
+            'lakeformation: the table bucket is integrated with Lake Formation; lakesync grants the Glue job role its permissions on the namespaces it creates, ' +
+              'and the configured grants. iam: access to the tables is controlled by IAM policies only (no Lake Formation grants; grants must be empty).',
+          ),
+      })
+      .strict()
+      .default({ mode: 'lakeformation' })
+      .describe('How access to the S3 Tables catalog is controlled (docs/aws-setup.md, "Lake Formation mode").'),
   })
   .strict();
 
@@ -216,11 +301,17 @@ export const sourceSchema = z
       .default({ mode: 'create' })
       .describe('create a snapshot per cycle, take the latest automated one, or use an existing id.'),
     tables: z.record(z.string().regex(TABLE_KEY, 'table keys must be schema.table'), tableSettings).default({}).describe('Per-table settings, keyed by schema.table.'),
+    hashKey: hashKeySchema.optional(),
     include: z.array(z.string().regex(GLOB, 'globs are schema.table patterns without spaces, e.g. public.*')).default(['*.*']).describe('Globs over schema.table; default every table.'),
     exclude: z.array(z.string().regex(GLOB, 'globs are schema.table patterns without spaces, e.g. public.*_pii')).default([]).describe('Globs over schema.table; exclude wins over include.'),
     target: z
       .object({
-        namespace: lakeName.describe('The lake namespace (S3 Tables namespace) the tables load into.'),
+        namespace: lakeName
+          .superRefine((name, ctx) => {
+            const problem = namespaceNameProblem(name);
+            if (problem) ctx.addIssue({ code: 'custom', message: problem, input: name });
+          })
+          .describe('The lake namespace (S3 Tables namespace) the tables load into.'),
         tableName: z.string().regex(/\{table\}/, 'the template must contain {table}').default('{table}').describe('Lake table name template; {database}, {schema} and {table} are replaced, then lowercased.'),
       })
       .strict(),
@@ -260,6 +351,7 @@ export const sourceSchema = z
       .default({ initialIntervalSeconds: 5, maximumIntervalSeconds: 300, backoffCoefficient: 2, maximumAttempts: 5 })
       .describe('Backoff for transient errors; validation and access-denied errors are never retried.'),
     timeouts: timeouts.default({ loadHours: 12, heartbeatSeconds: 60, pollInitialSeconds: 30, pollMaximumSeconds: 300 }),
+    retention: retention.default({ snapshots: 3, exports: 3 }),
     aws: aws.optional().describe('Required with backend aws.'),
     local: local.default({}),
   })
@@ -268,12 +360,23 @@ export const sourceSchema = z
     if (s.backend === 'aws' && !s.aws) {
       ctx.addIssue({ code: 'custom', path: ['aws'], message: 'backend aws needs an aws section (region, accountId, export, tableBucket, glue, athena)' });
     }
+    if (s.aws?.lakeFormation.mode === 'iam' && s.grants.length > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['grants'],
+        message:
+          'grants are Lake Formation grants, and aws.lakeFormation.mode is iam: with IAM access control Lake Formation grants do not apply. ' +
+          "Grant the principals access by IAM policy (s3tables and glue actions on the table bucket's catalog, docs/aws-setup.md) and remove grants, " +
+          'or set aws.lakeFormation.mode: lakeformation',
+      });
+    }
     if (s.backend === 'aws' && s.source.kind !== 'rds') {
       ctx.addIssue({ code: 'custom', path: ['source', 'kind'], message: 'backend aws reads from RDS: set source.kind to rds' });
     }
     if (s.backend === 'local' && s.source.kind === 'rds') {
       ctx.addIssue({ code: 'custom', path: ['backend'], message: 'an rds source needs backend aws' });
     }
+    for (const problem of hashKeyProblems(s)) ctx.addIssue({ code: 'custom', ...problem });
     if (s.timeouts.pollMaximumSeconds < s.timeouts.pollInitialSeconds) {
       ctx.addIssue({ code: 'custom', path: ['timeouts', 'pollMaximumSeconds'], message: 'must not be smaller than pollInitialSeconds' });
     }

@@ -36,12 +36,26 @@ function sourceExpression(c: SourceColumnType): string {
   if (c.udt_name === 'timestamp') return `to_char(${col}, 'YYYY-MM-DD"T"HH24:MI:SS.US')`;
   if (c.udt_name === 'timestamptz') return `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
   if (c.udt_name === 'bpchar') return col;
+  // A one-dimensional array is a list in the lake (read back as JSON); a multi-dimensional one stays text.
+  if (c.data_type === 'ARRAY') {
+    const elements = `coalesce((SELECT json_agg(e::text ORDER BY n) FROM unnest(${col}) WITH ORDINALITY AS u(e, n)), '[]'::json)::text`;
+    return `CASE WHEN ${col} IS NULL THEN NULL WHEN coalesce(array_ndims(${col}), 1) = 1 THEN ${elements} ELSE ${col}::text END`;
+  }
   return `${col}::text`;
 }
 
 function canonical(value: unknown): unknown {
   if (value === null || value === undefined) return null;
   if (typeof value === 'bigint') return Number(value);
+  // A list, from either side: its elements as text, so [1, 2] equals ["1", "2"].
+  if (typeof value === 'string' && value.startsWith('[')) {
+    try {
+      const list = JSON.parse(value) as unknown;
+      if (Array.isArray(list)) return JSON.stringify(list.map((e) => (e === null ? null : String(e))));
+    } catch {
+      // Text that only starts like a list.
+    }
+  }
   return value;
 }
 

@@ -21,12 +21,12 @@ import type {
   VerifyOutcome,
   VerifyRequest,
 } from '../model';
-import type { ExportRequest, Ports, SnapshotRequest } from '../ports';
+import type { ExportRequest, Ports, RetentionDeletion, SnapshotRequest } from '../ports';
 import { type LakeRowCounts, rowCountCheck, unknownSnapshot } from '../verify-rows';
 import { FakeStateStore, type FakeRun, type FakeState } from './state';
 
 /** `load` fails a run (its result JSON); `poll` fails reading a run's state (GetJobRun). */
-export type FakePhase = 'snapshot' | 'export' | 'discover' | 'load' | 'poll' | 'grant' | 'verify';
+export type FakePhase = 'snapshot' | 'export' | 'discover' | 'load' | 'poll' | 'grant' | 'verify' | 'retention';
 
 export interface FakeFailure {
   /** `schema.table`, or `*` for every table (and for snapshot/export). */
@@ -55,6 +55,8 @@ export interface FakeOptions {
   rowsPerTable?: number;
   /** Loads that commit and report a row count other than the export's (a job that loses rows). */
   wrongCounts?: FakeWrongCount[];
+  /** Snapshots retention cannot delete yet (as RDS answers InvalidDBSnapshotState for one being created or exported). */
+  busySnapshots?: string[];
 }
 
 /** The run of `table` leaves `rowCountAfter` rows in the lake and reports that figure as its count. */
@@ -89,6 +91,16 @@ export class FakeBackend {
   /** Changes the loads that report a wrong row count (tests). */
   setWrongCounts(wrongCounts: FakeWrongCount[]): void {
     this.options = { ...this.options, wrongCounts };
+  }
+
+  /** A snapshot someone else made, without the lakesync tag (tests). */
+  addForeignSnapshot(snapshotId: string, createdAt: string): void {
+    this.store.update((s) => (s.snapshots[snapshotId] = { createdAt, foreign: true }));
+  }
+
+  /** Marks snapshots retention cannot delete yet (tests). */
+  setBusySnapshots(ids: string[]): void {
+    this.options = { ...this.options, busySnapshots: ids };
   }
 
   count(key: string): number {
@@ -140,7 +152,46 @@ export class FakeBackend {
         get: <T>(ref: string) => this.call('manifest.get', async () => this.manifest<T>(ref)),
         ref: (key) => `fake://manifests/${key}`,
       },
+      retention: {
+        listSnapshots: (owned) =>
+          this.call('retention.snapshots', async () => {
+            this.failIfInjected('retention', '*');
+            return Object.entries(this.state.snapshots)
+              .filter(([id, s]) => !s.foreign && owned(id))
+              .map(([id, s]) => ({ id, createdAt: s.createdAt }));
+          }),
+        listExports: (owned) =>
+          this.call('retention.exports', async () =>
+            Object.entries(this.state.exports)
+              .filter(([id]) => owned(id))
+              .map(([id, e]) => {
+                const createdAt = e.createdAt ?? this.state.snapshots[e.snapshotId]?.createdAt;
+                return { id, ...(createdAt ? { createdAt } : {}) };
+              }),
+          ),
+        deleteSnapshot: (id) => this.call('retention.deleteSnapshot', async () => this.deleteSnapshot(id)),
+        deleteExport: (id) => this.call('retention.deleteExport', async () => this.deleteExport(id)),
+      },
     };
+  }
+
+  private deleteSnapshot(id: string): RetentionDeletion {
+    const snap = this.state.snapshots[id];
+    if (snap?.foreign) throw new PortError('validation', 'ForeignSnapshot', `snapshot ${id} was not made by lakesync: it is never deleted`);
+    if (this.options.busySnapshots?.includes(id)) return { deleted: false, reason: `snapshot ${id} is being created or exported (InvalidDBSnapshotState)` };
+    this.store.update((s) => {
+      delete s.snapshots[id];
+      (s.deleted ??= { snapshots: [], exports: [] }).snapshots.push(id);
+    });
+    return { deleted: true };
+  }
+
+  private deleteExport(id: string): RetentionDeletion {
+    this.store.update((s) => {
+      delete s.exports[id];
+      (s.deleted ??= { snapshots: [], exports: [] }).exports.push(id);
+    });
+    return { deleted: true };
   }
 
   private async call<T>(counter: string, fn: () => Promise<T>): Promise<T> {
@@ -183,7 +234,8 @@ export class FakeBackend {
     this.failIfInjected('export', '*');
     const exists = req.exportId in this.state.exports || this.options.alreadyExists?.includes('export');
     const location = `fake://exports/${req.exportId}`;
-    this.store.update((s) => (s.exports[req.exportId] = { location, snapshotId: req.snapshot.snapshotId }));
+    const createdAt = this.state.exports[req.exportId]?.createdAt ?? new Date().toISOString();
+    this.store.update((s) => (s.exports[req.exportId] = { location, snapshotId: req.snapshot.snapshotId, createdAt }));
     return { exportId: req.exportId, location, snapshotId: req.snapshot.snapshotId, adopted: Boolean(exists) };
   }
 

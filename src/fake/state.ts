@@ -22,8 +22,11 @@ export interface FakeRun {
 
 export interface FakeState {
   counters: Record<string, number>;
-  snapshots: Record<string, { createdAt: string }>;
-  exports: Record<string, { location: string; snapshotId: string }>;
+  /** `foreign`: made by someone else (no lakesync tag), which retention must never list. */
+  snapshots: Record<string, { createdAt: string; foreign?: boolean }>;
+  exports: Record<string, { location: string; snapshotId: string; createdAt?: string }>;
+  /** What retention deleted, in order. */
+  deleted?: { snapshots: string[]; exports: string[] };
   runs: Record<string, FakeRun>;
   /** Per lake table: its rows and snapshot now, and its rows at each snapshot (snapshot n's parent is n - 1). */
   lake: Record<string, { rows: number; snapshot: number; rowsAt?: Record<string, number>; lastCommit?: LakeCommit }>;

@@ -14,6 +14,7 @@ import { createLakePort, lakeTableExists } from './lake';
 import { createLoadPort } from './load';
 import { createManifestStore } from './manifests';
 import { layoutOf, type WorkDirLayout } from './paths';
+import { createRetentionPort } from './retention';
 import { RunnerClient } from './runner/client';
 import { createSnapshotPort } from './snapshot';
 import { acquireSource, type SourceHandle, type SourceSpec } from './source/registry';
@@ -67,6 +68,7 @@ export async function createLocalPorts(settings: LocalSettings, options: LocalPo
     grant: createGrantPort(layout.grants, settings.source, async (ns, table) => lakeTableExists(layout, ns, table)),
     verify: createVerifyPort(runner),
     manifests: createManifestStore(layout.manifests),
+    retention: createRetentionPort(layout, settings.source),
     async close() {
       await settleExports();
       await runner.close();

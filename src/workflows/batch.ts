@@ -8,7 +8,7 @@ import type { CycleSettings, ExportRef, LoadItem, LoadResult, LoadSummary, Table
 import { nowIso } from './clock';
 import { tableError } from './errors';
 import { batchProgressQuery, type BatchTableProgress } from './messages';
-import { loadActivity, shortActivity } from './options';
+import { loadActivity, shortActivity, verifyActivity } from './options';
 
 /** Patch: loads are cancelled with WAIT_CANCELLATION_COMPLETED (histories before it replay without). */
 const LOADS_STOP_ON_CANCEL = 'loads-stop-on-cancel';
@@ -34,7 +34,10 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
   };
   const shortOptions = shortActivity(settings);
   const { loadTable } = proxyActivities<Activities>(loadOptions);
-  const { grantTable, verifyTable } = proxyActivities<Activities>(shortOptions);
+  const { grantTable } = proxyActivities<Activities>(shortOptions);
+  // Its timeout grows with the number of checks; it heartbeats per check.
+  const verifyOptions = verifyActivity(settings);
+  const { verifyTable } = proxyActivities<Activities>(verifyOptions);
   const progress = new Map<string, BatchTableProgress>(input.items.map((i) => [i.table, { table: i.table, state: 'pending' }]));
   setHandler(batchProgressQuery, () => [...progress.values()]);
 
@@ -80,7 +83,7 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
     if (settings.verify) {
       mark(item.table, { state: 'verifying' });
       try {
-        await verifyTable.executeWithOptions({ ...shortOptions, summary: `verify ${settings.namespace}.${item.lakeTable} (${load.rowCountAfter} rows)` }, [
+        await verifyTable.executeWithOptions({ ...verifyOptions, summary: `verify ${settings.namespace}.${item.lakeTable} (${load.rowCountAfter} rows)` }, [
           // The export, so verification counts the rows of its files instead of taking the job's count.
           { source: input.source, table: item.table, lakeTable: item.lakeTable, action: item.action, export: input.export, load },
         ]);
@@ -123,5 +126,9 @@ function summarise(r: LoadResult): LoadSummary {
     snapshotId: r.snapshotId,
     schemaHash: r.schemaHash,
     finishedAt: r.finishedAt,
+    // Only when the load reported them: outcomes of loads without them stay as they were.
+    ...(r.nulledValues && Object.keys(r.nulledValues).length > 0 ? { nulledValues: r.nulledValues } : {}),
+    ...(r.clampedValues && Object.keys(r.clampedValues).length > 0 ? { clampedValues: r.clampedValues } : {}),
+    ...(r.warnings && r.warnings.length > 0 ? { warnings: r.warnings } : {}),
   };
 }

@@ -12,7 +12,7 @@ import { tableBatchWorkflow } from './batch';
 import { nowIso } from './clock';
 import { errorMessage } from './errors';
 import { cycleProgressQuery, type CycleProgress, type ReusableExport } from './messages';
-import { SETTINGS_ACTIVITY, shortActivity } from './options';
+import { rdsStartActivity, SETTINGS_ACTIVITY, shortActivity } from './options';
 import { cycleSearchAttributes } from './search';
 
 export interface CycleInput {
@@ -27,8 +27,12 @@ export interface CycleInput {
    * Optional only so that cycles started before it existed replay; absent means false.
    */
   allowOlderExport?: boolean;
+  /** Replace the tables from the export so new column types apply (rerun --rebuild); absent means false. */
+  rebuild?: boolean;
   /** The snapshot and export a rerun reuses. */
   reuse?: ReusableExport;
+  /** Snapshots and exports a failed table's rerun needs: retention never deletes them. */
+  keep?: { snapshotIds: string[]; exportIds: string[] };
 }
 
 class CycleFailure extends Error {
@@ -45,6 +49,8 @@ export async function cycleWorkflow(input: CycleInput): Promise<CycleResult> {
   const { cycleSettings } = proxyActivities<Activities>(SETTINGS_ACTIVITY);
   const settings = await cycleSettings(input.source);
   const acts = proxyActivities<Activities>(shortActivity(settings));
+  // Snapshot and export starts wait out RDS's busy refusals (export slots, instance state).
+  const starts = proxyActivities<Activities>(rdsStartActivity(settings));
   if (settings.searchAttributes) upsertSearchAttributes(cycleSearchAttributes(input.source, 'running', 0));
 
   const warnings: string[] = [];
@@ -83,9 +89,9 @@ export async function cycleWorkflow(input: CycleInput): Promise<CycleResult> {
         warnings.push(...scope.warnings);
       }
       progress.phase = 'snapshot';
-      snapshot = await takeSnapshot(input, settings, acts);
+      snapshot = await takeSnapshot(input, settings, acts, starts);
       progress.phase = 'export';
-      exported = await runExport(input, settings, snapshot, acts, (p) => (progress.exportPercent = p), scope);
+      exported = await runExport(input, settings, snapshot, acts, starts, (p) => (progress.exportPercent = p), scope);
     }
   } catch (err) {
     const phase = err instanceof CycleFailure ? err.phase : progress.phase;
@@ -103,6 +109,7 @@ export async function cycleWorkflow(input: CycleInput): Promise<CycleResult> {
       ...(input.tables ? { requested: input.tables } : {}),
       approveDeletes: input.approveDeletes,
       allowOlderExport: input.allowOlderExport ?? false,
+      ...(input.rebuild ? { rebuild: true } : {}),
     });
     if (plan.load.length > 0) await acts.prepareLake(input.source);
   } catch (err) {
@@ -141,7 +148,26 @@ export async function cycleWorkflow(input: CycleInput): Promise<CycleResult> {
     .filter((e) => !listed.has(e.table))
     .map((e) => ({ table: e.table, lakeTable: e.lakeTable, action: 'skip', status: 'skipped', reason: `excluded (${e.rule})` }));
   const tables = [...reported, ...excluded];
+  // Once every table is committed, granted and verified. Guarded so that cycles recorded before retention existed replay.
+  if (patched('retention')) warnings.push(...(await applyRetention(input, snapshot, exported, acts)));
   return finish(cycleStatus(tables), tables);
+}
+
+/**
+ * Deletes the oldest snapshots and exports lakesync made for the source, never this cycle's nor
+ * those a failed table's rerun needs. Retention never fails the cycle: what went wrong is a warning.
+ */
+async function applyRetention(input: CycleInput, snapshot: SnapshotRef, exported: ExportRef, acts: CycleActs): Promise<string[]> {
+  const keep = {
+    snapshotIds: [snapshot.snapshotId, ...(input.keep?.snapshotIds ?? [])],
+    exportIds: [exported.exportId, ...(input.keep?.exportIds ?? [])],
+  };
+  try {
+    const outcome = await acts.applyRetention({ source: input.source, cycleId: input.cycleId, keep });
+    return outcome.failed.map((f) => `retention: ${f}`);
+  } catch (err) {
+    return [`retention: old snapshots and exports were not deleted this cycle (the next cycle tries again): ${errorMessage(err)}`];
+  }
 }
 
 async function runBatch(
@@ -169,9 +195,9 @@ async function runBatch(
 
 type CycleActs = ReturnType<typeof proxyActivities<Activities>>;
 
-async function takeSnapshot(input: CycleInput, settings: CycleSettings, acts: CycleActs): Promise<SnapshotRef> {
+async function takeSnapshot(input: CycleInput, settings: CycleSettings, acts: CycleActs, starts: CycleActs): Promise<SnapshotRef> {
   const key = input.cycleId;
-  const snap = await acts.startSnapshot({
+  const snap = await starts.startSnapshot({
     source: input.source,
     snapshotId: snapshotIdFor(input.source, key),
     mode: settings.snapshotMode,
@@ -190,13 +216,14 @@ async function runExport(
   settings: CycleSettings,
   snapshot: SnapshotRef,
   acts: CycleActs,
+  starts: CycleActs,
   onProgress: (p: number) => void,
   scope: ExportScopeSummary | undefined,
 ): Promise<ExportRef> {
   // With a scope, ExportOnly is exactly its schemas and tables; without one (cycles recorded
   // before it existed), the requested tables as before.
   const only = scope ? (scope.wholeDatabase ? {} : { tables: scope.tables, schemas: scope.schemas }) : input.tables ? { tables: input.tables } : {};
-  const ref = await acts.startExport({
+  const ref = await starts.startExport({
     source: input.source,
     exportId: exportIdFor(input.source, input.cycleId),
     snapshot,

@@ -110,6 +110,7 @@ export function enqueueRerun(state: SourceState, req: RerunRequest): RerunAccept
     tables,
     approveDeletes: req.approveDeletes ?? false,
     ...(req.allowOlderExport ? { allowOlderExport: true } : {}),
+    ...(req.rebuild ? { rebuild: true } : {}),
     ...(req.requestedBy ? { requestedBy: req.requestedBy } : {}),
   });
   return { requestId, tables, queuedBehind };
@@ -173,7 +174,7 @@ function unknownTablesProblem(state: SourceState, tables: TableName[]): string |
 export function takeCoalesced(queue: QueuedRequest[]): CoalescedRequest {
   const first = queue.shift()!;
   const group = [first];
-  const sameAs = (r: QueuedRequest) => r.kind === first.kind && r.approveDeletes === first.approveDeletes && (r.allowOlderExport ?? false) === (first.allowOlderExport ?? false);
+  const sameAs = (r: QueuedRequest) => r.kind === first.kind && r.approveDeletes === first.approveDeletes && (r.allowOlderExport ?? false) === (first.allowOlderExport ?? false) && (r.rebuild ?? false) === (first.rebuild ?? false);
   while (queue.length > 0 && sameAs(queue[0]!)) group.push(queue.shift()!);
   const allTables = group.some((r) => !r.tables);
   const tables = allTables ? undefined : [...new Set(group.flatMap((r) => r.tables ?? []))];
@@ -307,6 +308,25 @@ function droppedBy(result: CycleResult, cycle: CycleRecord, known: Set<TableName
     .map((t) => ({ table: t.table, note: `not in export ${exportId} of a sync of it` }));
 }
 
+/**
+ * The snapshots and exports the failed tables' reruns load from (as `rerunParts` picks them: the
+ * export each failed on, or the newer one it last committed from): retention keeps them whatever their age.
+ */
+export function rerunNeeds(state: SourceState): { snapshotIds: string[]; exportIds: string[] } {
+  const exportIds = new Set<string>();
+  const snapshotIds = new Set<string>();
+  for (const [table, failed] of Object.entries(state.failed)) {
+    const own = ownExport(state, table);
+    if (own) {
+      exportIds.add(own.export.exportId);
+      snapshotIds.add(own.snapshot.snapshotId);
+    } else if (failed.exportId) {
+      exportIds.add(failed.exportId);
+    }
+  }
+  return { snapshotIds: [...snapshotIds].sort(), exportIds: [...exportIds].sort() };
+}
+
 /** Keeps the exports a rerun may still reuse: the last one and those the ledger or the failed tables name. */
 function pruneExports(state: SourceState): void {
   const used = new Set<string>();
@@ -342,5 +362,8 @@ function tableSummary(t: TableOutcome): TableSummary {
     ...(t.reason ? { reason: t.reason } : {}),
     ...(t.load ? { inserted: t.load.inserted, updated: t.load.updated, deleted: t.load.deleted } : {}),
     ...(t.verified !== undefined ? { verified: t.verified } : {}),
+    ...(t.load?.nulledValues ? { nulledValues: t.load.nulledValues } : {}),
+    ...(t.load?.clampedValues ? { clampedValues: t.load.clampedValues } : {}),
+    ...(t.load?.warnings?.length ? { warnings: t.load.warnings } : {}),
   };
 }

@@ -34,6 +34,8 @@ export interface RerunRequest {
   approveDeletes?: boolean;
   /** Let these loads write an export older than the one a lake table holds (moving it back in time). */
   allowOlderExport?: boolean;
+  /** Replace these tables from the export so new column types apply (arrays kept as text become lists). */
+  rebuild?: boolean;
   requestId?: string;
   requestedBy?: string;
 }
@@ -61,6 +63,8 @@ export interface QueuedRequest {
   approveDeletes: boolean;
   /** Only reruns set it; absent means false. */
   allowOlderExport?: boolean;
+  /** Only reruns set it (rerun --rebuild); absent means false. */
+  rebuild?: boolean;
   requestedBy?: string;
 }
 
@@ -75,6 +79,10 @@ export interface TableSummary {
   updated?: number;
   deleted?: number;
   verified?: boolean;
+  /** Values stored as NULL (onInvalid: null) and clamped (onInvalid: clamp) by source column, and the load's warnings; absent when none. */
+  nulledValues?: Record<string, number>;
+  clampedValues?: Record<string, number>;
+  warnings?: string[];
 }
 
 export interface CycleSummary {

@@ -19,9 +19,45 @@ export function retryPolicy(settings: CycleSettings): ActivityOptions['retry'] {
   };
 }
 
-/** Short calls to a backend (start, describe, discover, plan, grant, verify). */
+/**
+ * Short calls to a backend (start, describe, discover, plan, grant). They heartbeat while they run
+ * (src/activities/keepalive.ts), so a dead worker is noticed within the heartbeat timeout.
+ */
 export function shortActivity(settings: CycleSettings): ActivityOptions {
-  return { startToCloseTimeout: '10 minutes', retry: retryPolicy(settings) };
+  return { startToCloseTimeout: '10 minutes', heartbeatTimeout: `${settings.timeouts.heartbeatSeconds}s`, retry: retryPolicy(settings) };
+}
+
+/** Longest one verification step may take: an Athena query (the adapter gives up on one after 8 minutes), with a margin. */
+export const VERIFY_STEP_MINUTES = 10;
+
+/**
+ * Verification of one table: the export's row count, the lake's (and, for an incremental load, its
+ * parent snapshot), then each configured check, one query each. The timeout grows with the number
+ * of checks; the activity heartbeats before each check and while one runs, so a dead worker is
+ * noticed within the heartbeat timeout.
+ */
+export function verifyActivity(settings: CycleSettings): ActivityOptions {
+  const steps = 3 + (settings.verifyChecks ?? 0);
+  return {
+    startToCloseTimeout: `${steps * VERIFY_STEP_MINUTES} minutes`,
+    heartbeatTimeout: `${settings.timeouts.heartbeatSeconds}s`,
+    retry: retryPolicy(settings),
+  };
+}
+
+/** How long starting a snapshot or an export may wait for RDS (a free export slot, an available instance). */
+export const RDS_START_WAIT_HOURS = 24;
+
+/**
+ * Starting a snapshot or an export. RDS refuses while 5 exports of the account are running or while
+ * the instance is busy, and those refusals end by themselves: the adapters report them as retryable,
+ * so the start is retried without an attempt limit and bounded in time instead. Final errors
+ * (validation, access denied) still fail at once.
+ */
+export function rdsStartActivity(settings: CycleSettings): ActivityOptions {
+  // No maximumAttempts: Temporal then retries until the schedule-to-close timeout.
+  const { maximumAttempts: _unlimited, ...retry } = retryPolicy(settings) ?? {};
+  return { startToCloseTimeout: '10 minutes', heartbeatTimeout: `${settings.timeouts.heartbeatSeconds}s`, scheduleToCloseTimeout: `${RDS_START_WAIT_HOURS}h`, retry };
 }
 
 /**

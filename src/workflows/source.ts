@@ -32,6 +32,7 @@ import {
   initialState,
   normalizeState,
   recordCycle,
+  rerunNeeds,
   rerunParts,
   rerunProblem,
   syncProblem,
@@ -151,8 +152,11 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
       kind: batch.kind,
       approveDeletes: batch.approveDeletes,
       allowOlderExport: batch.allowOlderExport ?? false,
+      ...(batch.rebuild ? { rebuild: true } : {}),
       ...(part.tables ? { tables: part.tables } : {}),
       ...(part.reuse ? { reuse: part.reuse } : {}),
+      // What the failed tables' reruns need is kept by the cycle's retention.
+      keep: rerunNeeds(state),
     };
     current = { cycleId, workflowId, kind: batch.kind, ...(part.tables ? { tables: part.tables } : {}), startedAt: nowIso() };
 

@@ -232,7 +232,7 @@ describe('Glue on moto', () => {
     const { runId } = await ports.load.startLoad(req);
     assert.ok(runId);
 
-    const job = (await c.glue.send(new GetJobCommand({ JobName: 'lakesync-load' }))).Job!;
+    const job = (await c.glue.send(new GetJobCommand({ JobName: 'lakesync-load-shop' }))).Job!;
     assert.equal(job.GlueVersion, '5.0');
     assert.equal(job.WorkerType, 'G.1X');
     assert.equal(job.NumberOfWorkers, 2);

@@ -64,7 +64,7 @@ test('a sync cycle runs snapshot, export, discover, Glue loads, grants and Athen
   });
 
   // What the cycle left in "AWS": the job definition and the readers' grants.
-  const job = (await clients.glue.send(new GetJobCommand({ JobName: 'lakesync-load' }))).Job!;
+  const job = (await clients.glue.send(new GetJobCommand({ JobName: 'lakesync-load-shop' }))).Job!;
   assert.equal(job.GlueVersion, '5.0');
   const grants = await clients.lakeformation.send(
     new ListPermissionsCommand({ Principal: { DataLakePrincipalIdentifier: READER }, Resource: { Table: { CatalogId: `123456789012:s3tablescatalog/${TABLE_BUCKET}`, DatabaseName: 'shop', Name: 'events' } } }),

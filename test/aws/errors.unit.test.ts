@@ -52,7 +52,9 @@ test('discover concatenates every export_tables_info file, paginated, in file or
   mocks.s3
     .on(ListObjectsV2Command)
     .resolvesOnce({ Contents: [{ Key: `${root}/export_tables_info_ls-1_from_10_to_11.json` }], IsTruncated: true, NextContinuationToken: 't2' })
-    .resolvesOnce({ Contents: [{ Key: `${root}/export_tables_info_ls-1_from_1_to_9.json` }], IsTruncated: false });
+    .resolvesOnce({ Contents: [{ Key: `${root}/export_tables_info_ls-1_from_1_to_9.json` }], IsTruncated: false })
+    // Then the data files under the database's folder: none, and no entry says it has data.
+    .resolves({ Contents: [], IsTruncated: false });
   mocks.s3.on(GetObjectCommand, { Key: `${root}/export_tables_info_ls-1_from_1_to_9.json` }).resolves({ Body: objectBody(JSON.stringify({ perTableStatus: [{ target: 'shop.public.a', status: 'COMPLETE', warningMessage: 'column x truncated' }] })) });
   mocks.s3.on(GetObjectCommand, { Key: `${root}/export_tables_info_ls-1_from_10_to_11.json` }).resolves({ Body: objectBody(JSON.stringify({ perTableStatus: [{ target: 'shop.public.b', status: 'complete' }, { target: 'shop.public.c', status: 'SKIPPED' }] })) });
   const found = await ports.discover.discover({ exportId: 'ls-1', location: `s3://shop-exports/${root}`, snapshotId: 's', adopted: false });
@@ -85,7 +87,7 @@ test('the aws section is required and checked before any call', () => {
   assert.throws(() => awsSettings('shop', local), (err: unknown) => err instanceof ConfigError && /sources.shop.aws/.test(err.message));
   const settings = awsSettings('shop', awsSource(), { glueScriptsDir: '/x' });
   assert.equal(settings.tableBucket.arn, 'arn:aws:s3tables:us-east-2:123456789012:bucket/shop-lake');
-  assert.deepEqual(settings.loadPoll, { initialMs: 1_000, maxMs: 2_000 });
+  assert.deepEqual(settings.loadPoll, { initialMs: 1_000, maxMs: 2_000, maxCallsPerHour: 30 });
 });
 
 test('emulator timestamps become epoch seconds only in timestamp members', () => {

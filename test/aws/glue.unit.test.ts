@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { BatchStopJobRunCommand, CreateJobCommand, GetJobCommand, GetJobRunCommand, GetJobRunsCommand, StartJobRunCommand, UpdateJobCommand } from '@aws-sdk/client-glue';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { unzipSync } from 'fflate';
+import { pollUntilEnded } from '../../src/activities/load';
 import { jobSpec, SPEC_HASH_ARGUMENT, withSpecHash } from '../../src/aws/glue-job';
 import { packageGlueScripts } from '../../src/aws/glue-package';
 import { awsSettings } from '../../src/backends/aws';
@@ -32,7 +33,7 @@ function request(resultLocation = 's3://shop-glue/lakesync/results/shop/c1/publi
 function jobReady(mocks: ReturnType<typeof mockedAws>['mocks'], settings: ReturnType<typeof mockedAws>['settings']) {
   const scripts = packageGlueScripts(settings.glue.scriptsDir);
   mocks.s3.on(HeadObjectCommand).resolves({});
-  mocks.glue.on(GetJobCommand).resolves({ Job: { Name: 'lakesync-load', DefaultArguments: withSpecHash(jobSpec(settings, scripts.hash)).DefaultArguments } });
+  mocks.glue.on(GetJobCommand).resolves({ Job: { Name: 'lakesync-load-shop', DefaultArguments: withSpecHash(jobSpec(settings, scripts.hash)).DefaultArguments } });
 }
 
 test('a run starts with the table arguments of the Glue job contract', async () => {
@@ -41,7 +42,7 @@ test('a run starts with the table arguments of the Glue job contract', async () 
   mocks.glue.on(StartJobRunCommand).resolves({ JobRunId: 'jr_1' });
   assert.deepEqual(await ports.load.startLoad(request()), { runId: 'jr_1' });
   const input = mocks.glue.commandCalls(StartJobRunCommand)[0]!.args[0].input;
-  assert.equal(input.JobName, 'lakesync-load');
+  assert.equal(input.JobName, 'lakesync-load-shop');
   assert.deepEqual(input.Arguments, {
     '--export_path': 's3://shop-exports/lakesync/exports/ls-shop-c1',
     '--source_database': 'shop',
@@ -73,13 +74,13 @@ test('a missing job is created with Glue 5.0, Iceberg, workers and concurrency f
   const { mocks, ports, settings } = mockedAws({ raw: {} });
   mocks.s3.on(HeadObjectCommand).rejects(awsError('NotFound', 'Not Found', 404));
   mocks.s3.on(PutObjectCommand).resolves({});
-  mocks.glue.on(GetJobCommand).rejects(awsError('EntityNotFoundException', 'Job lakesync-load not found'));
-  mocks.glue.on(CreateJobCommand).resolves({ Name: 'lakesync-load' });
+  mocks.glue.on(GetJobCommand).rejects(awsError('EntityNotFoundException', 'Job lakesync-load-shop not found'));
+  mocks.glue.on(CreateJobCommand).resolves({ Name: 'lakesync-load-shop' });
   mocks.glue.on(StartJobRunCommand).resolves({ JobRunId: 'jr_1' });
   await ports.load.startLoad(request());
   const hash = packageGlueScripts(settings.glue.scriptsDir).hash;
   const created = mocks.glue.commandCalls(CreateJobCommand)[0]!.args[0].input;
-  assert.equal(created.Name, 'lakesync-load');
+  assert.equal(created.Name, 'lakesync-load-shop');
   assert.equal(created.Role, 'arn:aws:iam::123456789012:role/lakesync-glue');
   assert.equal(created.GlueVersion, '5.0');
   assert.deepEqual(created.Command, { Name: 'glueetl', ScriptLocation: `s3://shop-glue/lakesync/glue/${hash}/glue_entry.py`, PythonVersion: '3' });
@@ -105,8 +106,8 @@ test('changed scripts get a new hash and the job is updated to point at them', a
     assert.notEqual(newHash, oldSpec.DefaultArguments['--lakesync_scripts_hash']);
     mocks.s3.on(HeadObjectCommand).rejects(awsError('NotFound', 'Not Found', 404));
     mocks.s3.on(PutObjectCommand).resolves({});
-    mocks.glue.on(GetJobCommand).resolves({ Job: { Name: 'lakesync-load', ...oldSpec } });
-    mocks.glue.on(UpdateJobCommand).resolves({ JobName: 'lakesync-load' });
+    mocks.glue.on(GetJobCommand).resolves({ Job: { Name: 'lakesync-load-shop', ...oldSpec } });
+    mocks.glue.on(UpdateJobCommand).resolves({ JobName: 'lakesync-load-shop' });
     mocks.glue.on(StartJobRunCommand).resolves({ JobRunId: 'jr_2' });
     await ports.load.startLoad(request());
     const update = mocks.glue.commandCalls(UpdateJobCommand)[0]!.args[0].input;
@@ -148,11 +149,11 @@ test('the scripts package is deterministic and skips caches', () => {
 test('ConcurrentRunsExceededException is retryable and says how to raise the limit', async () => {
   const { mocks, ports, settings } = mockedAws();
   jobReady(mocks, settings);
-  mocks.glue.on(StartJobRunCommand).rejects(awsError('ConcurrentRunsExceededException', 'Concurrent runs exceeded for lakesync-load'));
+  mocks.glue.on(StartJobRunCommand).rejects(awsError('ConcurrentRunsExceededException', 'Concurrent runs exceeded for lakesync-load-shop'));
   const err = await portError(ports.load.startLoad(request()));
   assert.equal(err.kind, 'throttled');
   assert.equal(err.retryable, true);
-  assert.match(err.message, /Glue StartJobRun for table public.events \(job lakesync-load\) failed with ConcurrentRunsExceededException: .*raise glue.maxConcurrentRuns or enable glue.jobRunQueuing/);
+  assert.match(err.message, /Glue StartJobRun for table public.events \(job lakesync-load-shop\) failed with ConcurrentRunsExceededException: .*raise glue.maxConcurrentRuns or enable glue.jobRunQueuing/);
 });
 
 test('access denied on StartJobRun is not retried and names glue:StartJobRun', async () => {
@@ -187,14 +188,14 @@ test('Glue run states map to running, succeeded and failed with the error messag
     runId: 'jr_f',
     state: 'failed',
     detail: 'FAILED',
-    errorMessage: 'AnalysisException: cannot resolve column total (Glue run jr_f of job lakesync-load)',
+    errorMessage: 'AnalysisException: cannot resolve column total (Glue run jr_f of job lakesync-load-shop)',
     executionSeconds: 61,
   });
   const timeout = await ports.load.getRun('jr_t');
   assert.deepEqual([timeout.state, timeout.detail], ['failed', 'TIMEOUT']);
-  assert.match(timeout.errorMessage ?? '', /job timeout \(glue.timeoutMinutes\) \(Glue run jr_t of job lakesync-load\)/);
+  assert.match(timeout.errorMessage ?? '', /job timeout \(glue.timeoutMinutes\) \(Glue run jr_t of job lakesync-load-shop\)/);
   const error = await ports.load.getRun('jr_e');
-  assert.deepEqual([error.state, error.detail, error.errorMessage], ['failed', 'ERROR', 'Internal service error (Glue run jr_e of job lakesync-load)']);
+  assert.deepEqual([error.state, error.detail, error.errorMessage], ['failed', 'ERROR', 'Internal service error (Glue run jr_e of job lakesync-load-shop)']);
   assert.deepEqual([(await ports.load.getRun('jr_x')).state, (await ports.load.getRun('jr_x')).detail], ['failed', 'EXPIRED']);
   assert.match((await ports.load.getRun('jr_lf')).errorMessage ?? '', /the Glue job role arn:aws:iam::123456789012:role\/lakesync-glue lacks the IAM permission lakeformation:GetDataAccess/);
 });
@@ -257,21 +258,21 @@ test('liveRuns finds none when the job does not exist yet; other GetJobRuns erro
   await ports.load.stopRun('jr_0').catch(() => undefined);
   const err = await portError(ports.load.liveRuns('shop', 'orders'));
   assert.equal(err.kind, 'access-denied');
-  assert.match(err.message, /Glue GetJobRuns for the live runs of job lakesync-load failed with AccessDeniedException: denied/);
+  assert.match(err.message, /Glue GetJobRuns for the live runs of job lakesync-load-shop failed with AccessDeniedException: denied/);
 });
 
 test('stopRun sends BatchStopJobRun; a run that already ended is fine; other refusals are errors', async () => {
   const { mocks, ports } = mockedAws();
   mocks.glue
     .on(BatchStopJobRunCommand)
-    .resolvesOnce({ SuccessfulSubmissions: [{ JobName: 'lakesync-load', JobRunId: 'jr_1' }] })
+    .resolvesOnce({ SuccessfulSubmissions: [{ JobName: 'lakesync-load-shop', JobRunId: 'jr_1' }] })
     .resolvesOnce({ Errors: [{ JobRunId: 'jr_2', ErrorDetail: { ErrorCode: 'InvalidInputException', ErrorMessage: 'Job run jr_2 is not running' } }] })
     .resolvesOnce({ Errors: [{ JobRunId: 'jr_3', ErrorDetail: { ErrorCode: 'AccessDeniedException', ErrorMessage: 'denied' } }] });
   await ports.load.stopRun('jr_1');
-  assert.deepEqual(mocks.glue.commandCalls(BatchStopJobRunCommand)[0]!.args[0].input, { JobName: 'lakesync-load', JobRunIds: ['jr_1'] });
+  assert.deepEqual(mocks.glue.commandCalls(BatchStopJobRunCommand)[0]!.args[0].input, { JobName: 'lakesync-load-shop', JobRunIds: ['jr_1'] });
   await ports.load.stopRun('jr_2');
   const err = await portError(ports.load.stopRun('jr_3'));
-  assert.match(err.message, /could not stop run jr_3 of job lakesync-load: AccessDeniedException: denied/);
+  assert.match(err.message, /could not stop run jr_3 of job lakesync-load-shop: AccessDeniedException: denied/);
 });
 
 test('readResult: missing is undefined, a result is read, something else is refused', async () => {
@@ -289,17 +290,17 @@ test('readResult: missing is undefined, a result is read, something else is refu
   assert.equal(err.kind, 'validation');
 });
 
-test('the poll policy costs at most about 30 GetJobRun calls per hour of run time', () => {
+test('the poll policy costs at most 30 GetJobRun calls per hour of run time', async () => {
   const { ports } = mockedAws({ raw: { timeouts: { pollInitialSeconds: 30, pollMaximumSeconds: 300 } } });
-  assert.deepEqual(ports.load.pollPolicy, { initialMs: 30_000, maxMs: 120_000 });
-  // The load activity polls, sleeps, and doubles the pause up to the maximum.
+  assert.deepEqual(ports.load.pollPolicy, { initialMs: 30_000, maxMs: 120_000, maxCallsPerHour: 30 });
+  // The load activity's own poll loop over a simulated hour-long run.
   let elapsed = 0;
   let calls = 0;
-  let wait = ports.load.pollPolicy!.initialMs;
-  while (elapsed <= 3_600_000) {
-    calls++;
-    elapsed += wait;
-    wait = Math.min(wait * 2, ports.load.pollPolicy!.maxMs);
-  }
-  assert.ok(calls <= 32, `${calls} calls in an hour`);
+  await pollUntilEnded(
+    async () => ({ runId: 'jr', state: ++calls && elapsed >= 3_600_000 ? 'succeeded' : 'running' }),
+    async (ms) => void (elapsed += ms),
+    ports.load.pollPolicy!,
+    () => elapsed,
+  );
+  assert.ok(calls <= 30, `${calls} calls in an hour`);
 });

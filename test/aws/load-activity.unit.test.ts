@@ -39,7 +39,7 @@ function setup() {
   const { mocks, settings, ports } = aws;
   mocks.s3.on(GetObjectCommand, { Key: PLAN_KEY }).resolves({ Body: objectBody(JSON.stringify(plan)) });
   mocks.s3.on(HeadObjectCommand).resolves({});
-  mocks.glue.on(GetJobCommand).resolves({ Job: { Name: 'lakesync-load', DefaultArguments: withSpecHash(jobSpec(settings, packageGlueScripts(settings.glue.scriptsDir).hash)).DefaultArguments } });
+  mocks.glue.on(GetJobCommand).resolves({ Job: { Name: 'lakesync-load-shop', DefaultArguments: withSpecHash(jobSpec(settings, packageGlueScripts(settings.glue.scriptsDir).hash)).DefaultArguments } });
   const config: LakesyncConfig = { temporal: { taskQueue: 't', namespace: 'default' }, sources: { shop: awsSource() } };
   const activities = loadActivities({ config, portsFor: () => ports });
   return { ...aws, activities, resultWritten: () => mocks.s3.on(GetObjectCommand, { Key: RESULT_KEY }).resolves({ Body: objectBody(JSON.stringify(result)) }) };
@@ -86,7 +86,7 @@ test('throttling fails the attempt as retryable, and the next attempt starts the
     assert.ok(err instanceof ApplicationFailure);
     assert.equal(err.nonRetryable, false);
     assert.equal(err.type, 'ThrottlingException');
-    assert.match(err.message, /^load failed for public.orders: Glue StartJobRun for table public.orders \(job lakesync-load\) failed with ThrottlingException: Rate exceeded/);
+    assert.match(err.message, /^load failed for public.orders: Glue StartJobRun for table public.orders \(job lakesync-load-shop\) failed with ThrottlingException: Rate exceeded/);
     return true;
   });
   const second = environment().env;
@@ -104,7 +104,7 @@ test("a FAILED Glue run fails the table at once with Glue's ErrorMessage and the
     assert.ok(err instanceof ApplicationFailure);
     assert.equal(err.nonRetryable, true);
     assert.equal(err.type, 'LoadFAILED');
-    assert.match(err.message, /load of public.orders failed \(run jr_11, FAILED\): Py4JJavaError: S3 access denied \(Glue run jr_11 of job lakesync-load\)/);
+    assert.match(err.message, /load of public.orders failed \(run jr_11, FAILED\): Py4JJavaError: S3 access denied \(Glue run jr_11 of job lakesync-load-shop\)/);
     return true;
   });
 });
@@ -128,7 +128,7 @@ test('cancelling the activity stops the Glue run', async () => {
   env.once('heartbeat', () => setTimeout(() => env.cancel(), 5));
   // The activity layer reports the cancellation as a failure whose message says CANCELLED.
   await assert.rejects(env.run(activities.loadTable, input), (err: unknown) => err instanceof CancelledFailure || /CANCELLED/.test((err as Error).message));
-  assert.deepEqual(mocks.glue.commandCalls(BatchStopJobRunCommand)[0]?.args[0].input, { JobName: 'lakesync-load', JobRunIds: ['jr_13'] });
+  assert.deepEqual(mocks.glue.commandCalls(BatchStopJobRunCommand)[0]?.args[0].input, { JobName: 'lakesync-load-shop', JobRunIds: ['jr_13'] });
 });
 
 /** The result JSON of a run the job failed, with this `error` object. */
@@ -173,7 +173,7 @@ test('a result error the job marks not retryable fails the table at once, also o
       assert.ok(err instanceof ApplicationFailure, attempt);
       assert.equal(err.type, 'DeleteGuard');
       assert.equal(err.nonRetryable, true, attempt);
-      assert.match(err.message, /\(run jr_30\): DeleteGuard: table shop.public.orders: the merge would delete 17 of 22 rows\. To apply these deletes, rerun the table with approve deletes\.$/);
+      assert.match(err.message, /\(run jr_30\): DeleteGuard: table shop.public.orders: the merge would delete 17 of 22 rows\. To apply them: lakesync rerun shop --tables public\.orders --approve-deletes\.$/);
       return true;
     });
   }
@@ -214,7 +214,7 @@ for (const [state, message] of [
       assert.ok(err instanceof ApplicationFailure);
       assert.equal(err.nonRetryable, false);
       assert.equal(err.type, `Load${state}`);
-      assert.match(err.message, new RegExp(`^load of public.orders failed \\(run jr_50, ${state}\\): .*\\(Glue run jr_50 of job lakesync-load\\) \\(a new run is started after a backoff\\)$`));
+      assert.match(err.message, new RegExp(`^load of public.orders failed \\(run jr_50, ${state}\\): .*\\(Glue run jr_50 of job lakesync-load-shop\\) \\(a new run is started after a backoff\\)$`));
       return true;
     });
     assert.equal(first.beats.at(-1)?.state, 'retrying');
@@ -225,7 +225,7 @@ for (const [state, message] of [
 }
 
 for (const [code, message] of [
-  ['ConcurrentRunsExceededException', 'Concurrent runs exceeded for lakesync-load'],
+  ['ConcurrentRunsExceededException', 'Concurrent runs exceeded for lakesync-load-shop'],
   ['ResourceNumberLimitExceededException', 'Number of concurrent DPUs exceeded'],
   ['InternalServiceException', 'Failed to start job run due to insufficient capacity'],
   ['InvalidInputException', 'Insufficient capacity in the Region for the requested worker type'],
@@ -238,7 +238,7 @@ for (const [code, message] of [
       assert.ok(err instanceof ApplicationFailure);
       assert.equal(err.nonRetryable, false, code);
       assert.equal(err.type, code);
-      assert.match(err.message, new RegExp(`^load failed for public.orders: Glue StartJobRun for table public.orders \\(job lakesync-load\\) failed with ${code}: ${message} \\(.*(MaxConcurrentRuns|no capacity).*retried`));
+      assert.match(err.message, new RegExp(`^load failed for public.orders: Glue StartJobRun for table public.orders \\(job lakesync-load-shop\\) failed with ${code}: ${message} \\(.*(MaxConcurrentRuns|no capacity).*retried`));
       return true;
     });
   });
@@ -274,7 +274,7 @@ test('the failure that uses up retry.maximumAttempts stops the Glue run and says
     assert.match(err.message, /GetJobRun .* failed with ThrottlingException: Rate exceeded .*\(failure 3 of 3: retry\.maximumAttempts is used up; its run jr_70 was stopped; fix the cause and rerun the table\)$/);
     return true;
   });
-  assert.deepEqual(mocks.glue.commandCalls(BatchStopJobRunCommand)[0]?.args[0].input, { JobName: 'lakesync-load', JobRunIds: ['jr_70'] });
+  assert.deepEqual(mocks.glue.commandCalls(BatchStopJobRunCommand)[0]?.args[0].input, { JobName: 'lakesync-load-shop', JobRunIds: ['jr_70'] });
 });
 
 for (const [case_, scheduledAgoMs, stops] of [
@@ -303,7 +303,7 @@ test('a failure no retry can fix while the run goes on (access denied reading it
     assert.ok(err instanceof ApplicationFailure);
     assert.equal(err.nonRetryable, true);
     assert.equal(err.type, 'AccessDeniedException');
-    assert.match(err.message, /^load failed for public.orders: Glue GetJobRun for run jr_90 of job lakesync-load failed with AccessDeniedException: .*lack glue:GetJobRun.*\(its run jr_90 was stopped\)$/);
+    assert.match(err.message, /^load failed for public.orders: Glue GetJobRun for run jr_90 of job lakesync-load-shop failed with AccessDeniedException: .*lack glue:GetJobRun.*\(its run jr_90 was stopped\)$/);
     return true;
   });
   assert.equal(mocks.glue.commandCalls(BatchStopJobRunCommand).length, 1);

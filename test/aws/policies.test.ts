@@ -1,16 +1,37 @@
 /**
- * docs/aws-setup.md against the code: lists the SDK commands src/aws sends, maps each to its IAM
- * action, and fails if the worker policy lacks one or allows an action nothing needs. The
- * other policies are checked for the calls RDS and the Glue job make with them.
+ * The IAM policies of infra/lakesync.yaml (and the blocks of docs/aws-setup.md rendered from it)
+ * against the code: the SDK commands src/ sends, each mapped to its IAM action, must be allowed by
+ * the worker policy (the doctor's by the worker and doctor policies together), and these policies
+ * must allow nothing else. The export role, the Glue job role and the key policy are held to the
+ * lists of src/aws/required-actions.ts, resource by resource.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { test } from 'node:test';
-import { type AwsService, iamActionFor } from '../../src/aws/iam';
+import { docsBlocks, DOCS_FILE } from '../../scripts/policy-docs';
+import { docsPolicies, type Json, loadTemplate, POLICY_SOURCES, templatePolicy, valuesContext } from '../../scripts/policy-template';
+import { type AwsService, IAM_PREFIX, iamActionFor } from '../../src/aws/iam';
+import { defaultGlueJobName } from '../../src/names';
+import { DOCTOR_CALLS, EXPORT_ROLE_KMS_ACTIONS, EXPORT_ROLE_S3_ACTIONS, glueJobActions, type RequiredAction, resolveResource, type ResourceNames } from '../../src/aws/required-actions';
 import { repoRoot } from '../../src/toolchain';
 
-const CLIENT_SERVICE: Record<string, AwsService> = { rds: 'RDS', s3: 'S3', glue: 'Glue', s3tables: 'S3Tables', lakeformation: 'LakeFormation', athena: 'Athena' };
+/** IAM service prefix of each SDK client package (`@aws-sdk/client-<name>`). */
+const CLIENT_PREFIX: Record<string, string> = {
+  rds: 'rds',
+  s3: 's3',
+  glue: 'glue',
+  s3tables: 's3tables',
+  lakeformation: 'lakeformation',
+  athena: 'athena',
+  iam: 'iam',
+  kms: 'kms',
+  sts: 'sts',
+  'secrets-manager': 'secretsmanager',
+};
+
+/** Calls that need no IAM permission. */
+const NO_PERMISSION = new Set(['sts:GetCallerIdentity']);
 
 /** Worker actions no SDK command maps to, each needed by a call the code makes. */
 const WORKER_EXTRAS: Record<string, string> = {
@@ -26,101 +47,239 @@ const WORKER_EXTRAS: Record<string, string> = {
   'glue:GetDatabase': 'Athena reads the namespace for the checks',
   'glue:GetTable': 'Athena reads the table for the checks',
   'lakeformation:GetDataAccess': 'Athena reads Lake Formation governed data for the checks',
+  's3tables:GetTableBucket': 'Athena reads the lake with the worker credentials in iam mode',
+  's3tables:ListNamespaces': 'Athena lists the namespaces in iam mode',
+  's3tables:GetTable': 'Athena reads the lake with the worker credentials in iam mode',
+  's3tables:GetTableMetadataLocation': 'Athena reads the lake with the worker credentials in iam mode',
+  's3tables:GetTableData': 'Athena reads the lake with the worker credentials in iam mode',
 };
 
-interface Statement {
-  Effect: string;
-  Action: string | string[];
-  Principal?: unknown;
-  Resource?: unknown;
+/** Glue job role actions beyond GLUE_JOB_ACTIONS. */
+const GLUE_EXTRAS: Record<string, string> = {
+  'secretsmanager:GetSecretValue': 'the job reads the column hashing key (HashKeySecretArn)',
+};
+
+interface Command {
+  action: string;
+  what: string;
+  file: string;
+  doctor: boolean;
 }
 
-function commandsSent(): { service: AwsService; operation: string; file: string }[] {
-  const dir = join(repoRoot(), 'src', 'aws');
-  const found: { service: AwsService; operation: string; file: string }[] = [];
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
-    const text = readFileSync(join(dir, file), 'utf8');
-    for (const match of text.matchAll(/import\s*{([^}]*)}\s*from\s*'@aws-sdk\/client-([a-z0-9]+)'/g)) {
-      const service = CLIENT_SERVICE[match[2]!];
-      assert.ok(service, `${file} imports an SDK client policies.test.ts does not know: ${match[2]}`);
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return sourceFiles(path);
+    return name.endsWith('.ts') ? [path] : [];
+  });
+}
+
+function actionFor(client: string, operation: string): string {
+  const service = (Object.keys(IAM_PREFIX) as AwsService[]).find((s) => IAM_PREFIX[s] === CLIENT_PREFIX[client]);
+  return service ? iamActionFor(service, operation) : `${CLIENT_PREFIX[client]}:${operation}`;
+}
+
+/** Every SDK command src/ sends (and the IAM auth token the catalog connection signs), by file. */
+function commandsSent(): Command[] {
+  const root = repoRoot();
+  const found: Command[] = [];
+  for (const path of sourceFiles(join(root, 'src'))) {
+    const file = relative(root, path);
+    const text = readFileSync(path, 'utf8');
+    const doctor = file.startsWith(join('src', 'doctor'));
+    for (const match of text.matchAll(/import\s*{([^}]*)}\s*from\s*'@aws-sdk\/client-([a-z0-9-]+)'/g)) {
+      const client = match[2]!;
+      assert.ok(client in CLIENT_PREFIX, `${file} imports an SDK client policies.test.ts does not know: ${client} (add its IAM prefix to CLIENT_PREFIX)`);
       for (const raw of match[1]!.split(',')) {
         const name = raw.trim();
         if (name.startsWith('type ') || !name.endsWith('Command')) continue;
         assert.match(text, new RegExp(`new ${name}\\(`), `${file} imports ${name} without sending it`);
-        found.push({ service, operation: name.slice(0, -'Command'.length), file });
+        const operation = name.slice(0, -'Command'.length);
+        found.push({ action: actionFor(client, operation), what: `${client} ${operation}`, file, doctor });
       }
     }
+    if (/from\s*'@aws-sdk\/rds-signer'/.test(text)) found.push({ action: 'rds-db:connect', what: 'RDS IAM authentication token', file, doctor });
   }
-  return found;
+  return found.filter((c) => !NO_PERMISSION.has(c.action));
 }
 
-function policies(): Record<string, { Statement: Statement[] }> {
-  const doc = readFileSync(join(repoRoot(), 'docs', 'aws-setup.md'), 'utf8');
-  const out: Record<string, { Statement: Statement[] }> = {};
-  for (const match of doc.matchAll(/<!-- policy: ([a-z-]+) -->\s*```json\n([\s\S]*?)```/g)) {
-    const parsed = JSON.parse(match[2]!) as { Version: string; Statement: Statement[] };
-    assert.equal(parsed.Version, '2012-10-17', `policy ${match[1]} has the wrong Version`);
-    out[match[1]!] = parsed;
-  }
-  return out;
+interface Statement {
+  Sid?: string;
+  Effect: string;
+  Action: string | string[];
+  Principal?: Json;
+  Resource?: string | string[];
+  Condition?: Json;
 }
 
-function allowed(policy: { Statement: Statement[] }, principal?: string): string[] {
-  return policy.Statement.filter((s) => s.Effect === 'Allow' && (!principal || JSON.stringify(s.Principal ?? '').includes(principal))).flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
+interface Policy {
+  Version: string;
+  Statement: Statement[];
+}
+
+const list = (value: string | string[] | undefined): string[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
+
+function wildcard(pattern: string, value: string): boolean {
+  return new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*')}$`, 'i').test(value);
 }
 
 function covers(patterns: string[], action: string): boolean {
-  return patterns.some((p) => new RegExp(`^${p.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*')}$`, 'i').test(action));
+  return patterns.some((p) => wildcard(p, action));
 }
 
-test('the scan finds the commands of every adapter', () => {
-  const ops = new Set(commandsSent().map((c) => `${c.service}:${c.operation}`));
-  for (const expected of ['RDS:CreateDBSnapshot', 'RDS:StartExportTask', 'S3:ListObjectsV2', 'Glue:GetJobRuns', 'Glue:BatchStopJobRun', 'S3Tables:CreateNamespace', 'LakeFormation:BatchGrantPermissions', 'Athena:GetQueryResults']) {
-    assert.ok(ops.has(expected), `expected ${expected} among ${[...ops].join(', ')}`);
+function allowedActions(policy: Policy, principal?: string): string[] {
+  return policy.Statement.filter((s) => s.Effect === 'Allow' && (!principal || JSON.stringify(s.Principal ?? '').includes(principal))).flatMap((s) => list(s.Action));
+}
+
+/** Whether an Allow statement (of `principal`, in a resource policy) covers the action on the resource. */
+function allows(policy: Policy, action: string, resource: string, principal?: string): boolean {
+  return policy.Statement.some(
+    (s) => s.Effect === 'Allow' && (!principal || JSON.stringify(s.Principal ?? '').includes(principal)) && covers(list(s.Action), action) && list(s.Resource).some((r) => wildcard(r, resource)),
+  );
+}
+
+/** One source's names, given to the template as parameters and to required-actions.ts as placeholders. */
+const NAMES: ResourceNames = {
+  partition: 'aws',
+  region: 'eu-west-1',
+  accountId: '123456789012',
+  exportBucket: 'shop-exports',
+  exportPrefix: 'lakesync/exports',
+  scriptBucket: 'lakesync-artifacts-123456789012-eu-west-1',
+  scriptPrefix: 'lakesync/glue',
+  resultPrefix: 'lakesync/results',
+  tableBucket: 'shop-lake',
+  namespace: 'shop',
+  keyId: '1234abcd-12ab-34cd-56ef-1234567890ab',
+};
+const KEY_ARN = `arn:aws:kms:${NAMES.region}:${NAMES.accountId}:key/${NAMES.keyId}`;
+const EXPORT_ROLE_ARN = `arn:aws:iam::${NAMES.accountId}:role/lakesync-export`;
+const GLUE_ROLE_ARN = `arn:aws:iam::${NAMES.accountId}:role/lakesync-glue`;
+
+/** The template's policy `name` for an RDS instance source with every optional statement. */
+function deployed(name: string, parameters: Record<string, string> = {}): Policy {
+  const template = loadTemplate();
+  const ctx = valuesContext(template, {
+    parameters: {
+      DBInstanceId: 'shop-db',
+      TableBucketName: NAMES.tableBucket,
+      ExportBucketName: NAMES.exportBucket,
+      CatalogSecretArn: `arn:aws:secretsmanager:${NAMES.region}:${NAMES.accountId}:secret:shop-catalog-AbCdEf`,
+      CatalogDbUser: 'lakesync_reader',
+      HashKeySecretArn: `arn:aws:secretsmanager:${NAMES.region}:${NAMES.accountId}:secret:shop-hash-key-AbCdEf`,
+      ...parameters,
+    },
+    refs: { 'AWS::AccountId': NAMES.accountId, 'AWS::Region': NAMES.region, 'AWS::Partition': 'aws', ArtifactBucket: NAMES.scriptBucket },
+    getAtts: { 'ExportKey.Arn': KEY_ARN, 'ExportRole.Arn': EXPORT_ROLE_ARN, 'GlueRole.Arn': GLUE_ROLE_ARN, 'TableBucket.TableBucketARN': `arn:aws:s3tables:${NAMES.region}:${NAMES.accountId}:bucket/${NAMES.tableBucket}` },
+  });
+  const policy = templatePolicy(template, name, ctx) as unknown as Policy;
+  assert.equal(policy.Version, '2012-10-17', `policy ${name} has the wrong Version`);
+  return policy;
+}
+
+function missingRequired(policy: Policy, required: readonly RequiredAction[], principal?: string): string[] {
+  return required.flatMap((r) => r.resources.map((t) => resolveResource(t, NAMES)).filter((resource) => !allows(policy, r.action, resource, principal)).map((resource) => `${r.action} on ${resource} (${r.why})`));
+}
+
+test('the scan finds the commands of every adapter and of the doctor', () => {
+  const sent = commandsSent();
+  const worker = new Set(sent.filter((c) => !c.doctor).map((c) => c.action));
+  for (const expected of ['rds:CreateDBSnapshot', 'rds:StartExportTask', 's3:ListBucket', 'glue:GetJobRuns', 'glue:BatchStopJobRun', 's3tables:CreateNamespace', 'lakeformation:BatchGrantPermissions', 'athena:GetQueryResults']) {
+    assert.ok(worker.has(expected), `expected ${expected} among ${[...worker].join(', ')}`);
+  }
+  const doctor = new Set(sent.filter((c) => c.doctor).map((c) => c.action));
+  for (const expected of ['iam:SimulatePrincipalPolicy', 'iam:GetRole', 'kms:GetKeyPolicy']) assert.ok(doctor.has(expected), `expected ${expected} among the doctor's ${[...doctor].join(', ')}`);
+});
+
+test('the policy blocks of docs/aws-setup.md are the template policies with placeholders', () => {
+  const blocks = docsBlocks(readFileSync(join(repoRoot(), DOCS_FILE), 'utf8'));
+  const rendered = docsPolicies();
+  for (const name of Object.keys(POLICY_SOURCES)) {
+    assert.ok(name in blocks, `${DOCS_FILE} has no "<!-- policy: ${name} -->" block`);
+    assert.deepEqual(blocks[name], rendered[name], `${DOCS_FILE} block ${name} differs from infra/lakesync.yaml: run npx tsc -p . && node dist/scripts/policy-docs.js`);
   }
 });
 
-test('the worker policy allows every IAM action the adapters need, and nothing else', () => {
-  const worker = allowed(policies().worker!);
-  const needed = new Map(commandsSent().map((c) => [iamActionFor(c.service, c.operation), `${c.service} ${c.operation} (src/aws/${c.file})`]));
+test('the worker policy allows every IAM action the code needs, and nothing else', () => {
+  const worker = allowedActions(deployed('worker'));
+  const needed = new Map(commandsSent().filter((c) => !c.doctor).map((c) => [c.action, `${c.what} (${c.file})`]));
   const missing = [...needed].filter(([action]) => !covers(worker, action)).map(([action, why]) => `${action} for ${why}`);
-  assert.deepEqual(missing, [], 'docs/aws-setup.md worker policy lacks actions');
+  assert.deepEqual(missing, [], 'infra/lakesync.yaml worker policy lacks actions');
   const missingExtras = Object.entries(WORKER_EXTRAS).filter(([action]) => !covers(worker, action));
-  assert.deepEqual(missingExtras, [], 'docs/aws-setup.md worker policy lacks actions the calls need indirectly');
+  assert.deepEqual(missingExtras, [], 'infra/lakesync.yaml worker policy lacks actions the calls need indirectly');
   const unneeded = worker.filter((action) => !needed.has(action) && !(action in WORKER_EXTRAS));
-  assert.deepEqual(unneeded, [], 'docs/aws-setup.md worker policy allows actions no call needs');
+  assert.deepEqual(unneeded, [], 'infra/lakesync.yaml worker policy allows actions no call needs');
+});
+
+test('the worker deletes only tagged snapshots and files under the export prefix, and manages only lakesync-load-* jobs', () => {
+  const worker = deployed('worker');
+  const deletes = worker.Statement.filter((s) => covers(list(s.Action), 'rds:DeleteDBSnapshot') || covers(list(s.Action), 'rds:DeleteDBClusterSnapshot'));
+  assert.equal(deletes.length, 2);
+  for (const s of deletes) assert.match(JSON.stringify(s.Condition), /"rds:(cluster-)?snapshot-tag\/lakesync"/, `${s.Sid} deletes snapshots without the lakesync tag condition`);
+  const objectDeletes = worker.Statement.filter((s) => covers(list(s.Action), 's3:DeleteObject')).flatMap((s) => list(s.Resource));
+  assert.deepEqual(objectDeletes, [`arn:aws:s3:::${NAMES.exportBucket}/${NAMES.exportPrefix}/*`]);
+  assert.ok(allows(worker, 'glue:StartJobRun', `arn:aws:glue:${NAMES.region}:${NAMES.accountId}:job/${defaultGlueJobName('shop')}`), `the default job name ${defaultGlueJobName('shop')} is not covered`);
+  assert.ok(!allows(worker, 'glue:StartJobRun', `arn:aws:glue:${NAMES.region}:${NAMES.accountId}:job/other-job`), 'the worker may run any Glue job');
+  assert.ok(allows(worker, 'rds:CreateDBSnapshot', `arn:aws:rds:${NAMES.region}:${NAMES.accountId}:db:shop-db`));
+  const cluster = deployed('worker', { DBInstanceId: '', DBClusterId: 'shop-cluster' });
+  assert.ok(allows(cluster, 'rds:CreateDBClusterSnapshot', `arn:aws:rds:${NAMES.region}:${NAMES.accountId}:cluster:shop-cluster`));
+  assert.ok(!allows(cluster, 'rds:CreateDBSnapshot', `arn:aws:rds:${NAMES.region}:${NAMES.accountId}:db:shop-db`), 'a cluster source may snapshot instances');
+});
+
+test('the optional statements appear only with their parameters', () => {
+  const without = { CatalogSecretArn: '', CatalogDbUser: '', HashKeySecretArn: '' };
+  const worker = allowedActions(deployed('worker', without));
+  assert.ok(!covers(worker, 'secretsmanager:GetSecretValue') && !covers(worker, 'rds-db:connect'), 'the worker reads secrets nobody configured');
+  assert.ok(!covers(allowedActions(deployed('glue', without)), 'secretsmanager:GetSecretValue'), 'the Glue role reads a secret nobody configured');
+  assert.ok(allows(deployed('worker'), 'rds-db:connect', `arn:aws:rds-db:${NAMES.region}:${NAMES.accountId}:dbuser:db-ABCDEFGHIJKL/lakesync_reader`));
+});
+
+test('the doctor needs only read-only actions, of its own policy or the worker policy, and that policy holds nothing else', () => {
+  const worker = allowedActions(deployed('worker'));
+  const doctor = allowedActions(deployed('doctor'));
+  const needed = new Map<string, string>();
+  for (const c of commandsSent().filter((c) => c.doctor)) needed.set(c.action, `${c.what} (${c.file})`);
+  for (const c of DOCTOR_CALLS.filter((c) => !NO_PERMISSION.has(c.action))) needed.set(c.action, c.call);
+  const missing = [...needed].filter(([action]) => !covers([...worker, ...doctor], action)).map(([action, why]) => `${action} for ${why}`);
+  assert.deepEqual(missing, [], 'the doctor would be refused');
+  assert.deepEqual(doctor.filter((action) => !needed.has(action)), [], 'the doctor policy allows actions the doctor does not call');
+  assert.deepEqual(doctor.filter((action) => covers(worker, action)), [], 'the doctor policy repeats actions of the worker policy');
+  assert.deepEqual(doctor.filter((action) => !/^[a-z0-9-]+:(Get|List|Describe|Simulate)/.test(action)), [], 'the doctor policy allows more than reads');
 });
 
 test('the export role is trusted by RDS export and may write the export and use the key', () => {
-  const all = policies();
-  assert.match(JSON.stringify(all['export-trust']), /export\.rds\.amazonaws\.com/);
-  const exportRole = allowed(all.export!);
-  for (const action of ['s3:PutObject', 's3:GetObject', 's3:DeleteObject', 's3:ListBucket', 's3:GetBucketLocation', 'kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey', 'kms:ReEncryptFrom', 'kms:CreateGrant', 'kms:DescribeKey', 'kms:RetireGrant']) {
-    assert.ok(covers(exportRole, action), `export role lacks ${action}`);
-  }
+  assert.match(JSON.stringify(deployed('export-trust')), /export\.rds\.amazonaws\.com/);
+  const exportRole = deployed('export');
+  assert.deepEqual(missingRequired(exportRole, [...EXPORT_ROLE_S3_ACTIONS, ...EXPORT_ROLE_KMS_ACTIONS]), [], 'the export role lacks what RDS needs');
 });
 
-test('the Glue job role may read the export, write results and lake tables, and get Lake Formation data access', () => {
-  const all = policies();
-  assert.match(JSON.stringify(all['glue-trust']), /glue\.amazonaws\.com/);
-  const glue = allowed(all.glue!);
-  for (const action of ['s3:GetObject', 's3:ListBucket', 's3:PutObject', 'kms:Decrypt', 'glue:GetTable', 'glue:CreateTable', 'glue:UpdateTable', 'lakeformation:GetDataAccess', 'logs:PutLogEvents']) {
-    assert.ok(covers(glue, action), `Glue job role lacks ${action}`);
-  }
+test('the Glue job role may do what the job does, in both Lake Formation modes, and nothing else', () => {
+  assert.match(JSON.stringify(deployed('glue-trust')), /glue\.amazonaws\.com/);
+  const glue = deployed('glue');
+  for (const mode of ['iam', 'lakeformation'] as const) assert.deepEqual(missingRequired(glue, glueJobActions(mode)), [], `the Glue job role lacks what the job needs in ${mode} mode`);
+  const known = new Set([...glueJobActions('iam'), ...glueJobActions('lakeformation')].map((r) => r.action));
+  assert.deepEqual(allowedActions(glue).filter((action) => !known.has(action) && !(action in GLUE_EXTRAS)), [], 'the Glue job role allows actions the job does not use');
 });
 
-test('the KMS key policy lets the worker start exports, the export role encrypt and the Glue role decrypt', () => {
-  const key = policies()['kms-key']!;
-  const worker = allowed(key, 'role/lakesync-worker');
-  for (const action of ['kms:CreateGrant', 'kms:DescribeKey', 'kms:Decrypt']) assert.ok(covers(worker, action), `key policy: worker lacks ${action}`);
-  const exportRole = allowed(key, 'role/lakesync-export');
-  for (const action of ['kms:Encrypt', 'kms:GenerateDataKey', 'kms:CreateGrant', 'kms:DescribeKey']) assert.ok(covers(exportRole, action), `key policy: export role lacks ${action}`);
-  assert.ok(covers(allowed(key, 'role/lakesync-glue'), 'kms:Decrypt'), 'key policy: Glue role lacks kms:Decrypt');
+test('the KMS key policy leaves the worker to IAM, lets the export role encrypt and the Glue role decrypt', () => {
+  const key = deployed('kms-key');
+  assert.ok(allows(key, 'kms:CreateGrant', '*', `arn:aws:iam::${NAMES.accountId}:root`), "the key policy lacks the account statement that lets the worker's IAM policy grant the key");
+  assert.ok(allows(deployed('worker'), 'kms:CreateGrant', KEY_ARN) && allows(deployed('worker'), 'kms:Decrypt', KEY_ARN), 'the worker policy does not grant the key');
+  const exportKms = EXPORT_ROLE_KMS_ACTIONS.map((r) => ({ ...r, resources: ['*'] }));
+  assert.deepEqual(missingRequired(key, exportKms, EXPORT_ROLE_ARN), [], 'key policy: the export role lacks actions');
+  assert.ok(allows(key, 'kms:Decrypt', '*', GLUE_ROLE_ARN), 'key policy: the Glue role lacks kms:Decrypt');
+});
+
+test('in iam mode the readers may read the table bucket and write nothing', () => {
+  const readers = deployed('table-bucket-readers', { LakeFormationMode: 'iam', ReaderPrincipalArns: 'arn:aws:iam::123456789012:role/analysts' });
+  const table = `arn:aws:s3tables:${NAMES.region}:${NAMES.accountId}:bucket/${NAMES.tableBucket}/table/0f1e2d3c-aaaa-bbbb-cccc-000000000000`;
+  for (const action of ['s3tables:GetTable', 's3tables:GetTableMetadataLocation', 's3tables:GetTableData']) assert.ok(allows(readers, action, table, 'role/analysts'), `readers lack ${action}`);
+  assert.deepEqual(allowedActions(readers).filter((a) => !/^s3tables:(Get|List)/.test(a)), [], 'readers may write');
 });
 
 test('the lakesync query role reads the lake and writes nothing but its own query results', () => {
-  const query = policies().query!;
-  const allows = allowed(query);
+  const query = docsBlocks(readFileSync(join(repoRoot(), DOCS_FILE), 'utf8')).query as unknown as Policy;
+  const allows = allowedActions(query);
   for (const action of ['athena:StartQueryExecution', 'athena:GetQueryExecution', 'athena:GetQueryResults', 'glue:GetTable', 'lakeformation:GetDataAccess', 's3:GetObject']) {
     assert.ok(covers(allows, action), `query role lacks ${action}`);
   }
@@ -129,7 +288,7 @@ test('the lakesync query role reads the lake and writes nothing but its own quer
   assert.deepEqual(writes, [], 'the query role allows writes');
   const putsTo = query.Statement.filter((s) => s.Effect === 'Allow' && JSON.stringify(s.Action).includes('s3:PutObject')).map((s) => s.Resource);
   assert.deepEqual(putsTo, ['arn:aws:s3:::ATHENA_BUCKET/lakesync-query/*'], 'query results are the only objects the role writes');
-  const denied = query.Statement.filter((s) => s.Effect === 'Deny').flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
+  const denied = query.Statement.filter((s) => s.Effect === 'Deny').flatMap((s) => list(s.Action));
   for (const action of ['glue:CreateTable', 'glue:UpdateTable', 'glue:DeleteTable', 'glue:BatchDeleteTable', 's3tables:PutTableData', 's3tables:DeleteTable', 'lakeformation:GrantPermissions']) {
     assert.ok(covers(denied, action), `query role does not deny ${action}`);
   }

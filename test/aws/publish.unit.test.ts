@@ -169,6 +169,9 @@ test('ensureNamespace creates the table bucket when asked, and the namespace whe
   mocks.s3tables.on(CreateTableBucketCommand).rejects(awsError('ConflictException', 'The bucket that you tried to create already exists, and you own it.', 409));
   mocks.s3tables.on(GetNamespaceCommand).rejects(awsError('NotFoundException', 'The specified namespace does not exist.', 404));
   mocks.s3tables.on(CreateNamespaceCommand).resolves({ namespace: ['shop'] });
+  // Lake Formation mode (the default): the Glue job role is granted its permissions on the new namespace.
+  mocks.lakeformation.on(ListPermissionsCommand).resolves({ PrincipalResourcePermissions: [] });
+  mocks.lakeformation.on(BatchGrantPermissionsCommand).resolves({ Failures: [] });
   await ports.lake.ensureNamespace('shop');
   assert.deepEqual(mocks.s3tables.commandCalls(CreateNamespaceCommand)[0]!.args[0].input, { tableBucketARN: 'arn:aws:s3tables:us-east-2:123456789012:bucket/shop-lake', namespace: ['shop'] });
 });

@@ -198,3 +198,14 @@ test('tableOfTarget drops the database from db.schema.table and keeps other name
   assert.equal(tableOfTarget('public.orders', 'shop'), 'public.orders');
   assert.equal(tableOfTarget('shop', 'shop'), 'shop');
 });
+
+test("a skipped table's reason is reported once: as its outcome, not again in the export's warning", () => {
+  const found = read(
+    [file(1, 2, [complete('public.a'), { target: 'shop.public.b c', status: 'SKIPPED', warningMessage: 'column name(s) "x y" contain characters the export does not support' }])],
+    { warningMessage: JSON.stringify({ skippedTables: [{ table: 'shop.public.b c', reason: 'column name(s) "x y" contain characters the export does not support' }], note: 'kept' }) },
+  );
+  assert.deepEqual(found.skipped.map((s) => s.table), ['public.b c']);
+  assert.deepEqual(found.warnings, ['export ls-shop-1: {"note":"kept"}']);
+  const everyReason = [...found.skipped.map((s) => s.reason), ...found.warnings].join('\n');
+  assert.equal(everyReason.match(/contain characters the export does not support/g)?.length, 1);
+});

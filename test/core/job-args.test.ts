@@ -21,6 +21,9 @@ interface Declarations {
 interface Parsed {
   ok: boolean;
   error?: string;
+  columns?: Record<string, Record<string, unknown>>;
+  hashKey?: { env: string } | { secretArn: string } | null;
+  rebuild?: boolean;
   args?: { action: string; primary_key: string[]; cursor_column: string | null; cursor_mode: string | null; cursor_lookback: string | null; max_delete_fraction: number; approve_deletes: boolean; allow_older_export: boolean; show_values: boolean; catalog: string; lake_table: string; source_schema: string; source_table: string; source: string; export_id: string; snapshot_time: string; cycle_id: string };
 }
 
@@ -38,7 +41,10 @@ for case in json.load(sys.stdin):
             "cursor_lookback": a.cursor_lookback.text if a.cursor_lookback else None,
             "max_delete_fraction": a.max_delete_fraction, "approve_deletes": a.approve_deletes, "catalog": a.catalog, "lake_table": a.lake_table,
             "source_schema": a.source_schema, "source_table": a.source_table, "allow_older_export": a.allow_older_export, "show_values": a.show_values,
-            "source": a.source, "export_id": a.export_id, "snapshot_time": a.snapshot_time, "cycle_id": a.cycle_id}})
+            "source": a.source, "export_id": a.export_id, "snapshot_time": a.snapshot_time, "cycle_id": a.cycle_id},
+            "columns": {c: {k: v for k, v in (("exclude", p.exclude or None), ("hash", p.hash or None), ("rename", p.rename), ("type", p.type), ("onInvalid", p.on_invalid)) if v is not None} for c, p in getattr(a, "column_policies", {}).items()},
+            "hashKey": ({"env": a.hash_key_env} if getattr(a, "hash_key_env", None) else {"secretArn": a.hash_key_secret} if getattr(a, "hash_key_secret", None) else None),
+            "rebuild": bool(getattr(a, "rebuild", False))})
     except LoadError as e:
         out["parsed"].append({"ok": False, "error": e.message})
 print(json.dumps(out))
@@ -71,6 +77,10 @@ const PLANS: PlanEntry[] = [
   planEntry({ table: 'audit.Odd Name', lakeTable: 'odd_name', action: 'merge', primaryKey: ['Id'], approveDeletes: true, maxDeleteFraction: 0 }),
   planEntry({ table: 'public.prices', lakeTable: 'prices', action: 'replace', allowOlderExport: true }),
   planEntry({ table: 'public.cards', lakeTable: 'cards', action: 'merge', primaryKey: ['id'], showValues: true }),
+  // Column policies with the hash key by reference (a variable, a secret), and a rebuild.
+  planEntry({ table: 'public.people', lakeTable: 'people', action: 'merge', primaryKey: ['id'], columns: { Email: { hash: true }, notes: { exclude: true }, Nick: { rename: 'nick' }, born: { type: 'date', onInvalid: 'clamp' }, score: { type: 'decimal(10,2)', onInvalid: 'null' } }, hashKey: { env: 'LAKESYNC_HASH_KEY' } }),
+  planEntry({ table: 'public.members', lakeTable: 'members', action: 'create', columns: { email: { hash: true } }, hashKey: { secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:lakesync-hash' } }),
+  planEntry({ table: 'public.tagged', lakeTable: 'tagged', action: 'replace', rebuild: true }),
 ];
 const LAKES: Record<'glue' | 'local', LakeLocation> = {
   glue: { tableBucketArn: 'arn:aws:s3tables:eu-west-1:123456789012:bucket/analytics' },
@@ -123,7 +133,41 @@ describe('load job arguments', () => {
         snapshot_time: '2025-01-01T00:00:00.000Z',
         cycle_id: '3-abcd',
       });
+      assert.deepEqual(result.columns, plan.columns ?? {}, `${mode} ${plan.table}: column policies read back`);
+      assert.deepEqual(result.hashKey, plan.hashKey ?? null, `${mode} ${plan.table}: hash key source read back`);
+      assert.equal(result.rebuild, plan.rebuild ?? false, `${mode} ${plan.table}: rebuild read back`);
     });
+  });
+
+  test("every plan shape passes Glue's own parser: no flag arrives without its value", () => {
+    // The Glue run's argv as AWS builds it (`--name value`), read by glue_entry.py through the real
+    // awsglue getResolvedOptions (PyPI awsglue-dev): an empty value would reach it as a bare flag.
+    const shapes = [
+      ...cases.filter((c) => c.mode === 'glue').map((c) => c.plan),
+      planEntry({ table: 'public.blank', lakeTable: 'blank', action: 'incremental', primaryKey: [], cursor: { column: 'seq', mode: 'append', lookback: '' } }),
+    ];
+    const argvs = shapes.map((plan) => ['glue_entry.py', ...Object.entries(loadJobArguments(request(plan), LAKES.glue)).flatMap(([name, value]) => [`--${name}`, value])]);
+    const script = `
+import json, sys
+from awsglue.utils import GlueArgumentError, getResolvedOptions
+import glue_entry
+from lakesync_glue.errors import LoadError
+out = []
+for argv in json.load(sys.stdin):
+    try:
+        args, _ = glue_entry.parse_glue_args(argv, getResolvedOptions, (GlueArgumentError,))
+        out.append({"ok": True, "key": list(args.primary_key), "lookback": args.cursor_lookback.text if args.cursor_lookback else None})
+    except (GlueArgumentError, LoadError) as e:
+        out.append({"ok": False, "error": str(e)})
+print(json.dumps(out))
+`;
+    const stdout = execFileSync(toolchain().python, ['-c', script], { cwd: join(repoRoot(), 'glue'), input: JSON.stringify(argvs), encoding: 'utf8', env: { ...process.env, PYTHONPATH: join(repoRoot(), 'glue') } });
+    const results = JSON.parse(stdout) as { ok: boolean; error?: string; key?: string[]; lookback?: string | null }[];
+    shapes.forEach((plan, i) => {
+      assert.ok(results[i]!.ok, `${plan.table}: Glue's parser refused ${argvs[i]!.join(' ')}: ${results[i]!.error}`);
+      assert.deepEqual(results[i]!.key, plan.primaryKey, plan.table);
+    });
+    assert.ok(!argvs.at(-1)!.includes('--primary_key') && !argvs.at(-1)!.includes('--cursor_lookback'), 'an empty key or lookback is left out');
   });
 
   test('a load without its lineage has no job arguments: the job could neither record nor check it', () => {

@@ -378,6 +378,18 @@ test('ids built from a cycle key stay RDS-legal and keep the whole key, even for
   assert.ok(snapshotId.endsWith(`-${key}`));
 });
 
+test('two long source names that share their first 50 characters never share an export id', () => {
+  const key = cycleKey(3, uuidv7(Date.now()));
+  const head = 'orders-service-in-the-eu-west-region-replica-number';
+  const [one, two] = [exportIdFor(`${head}-one`, key), exportIdFor(`${head}-two`, key)];
+  assert.notEqual(one, two, 'a second source would adopt the first one\'s export');
+  for (const id of [one, two]) {
+    assert.ok(id.length <= 60 && id.endsWith(`-${key}`), id);
+    assert.match(id, /^ls-[a-z0-9](?!.*--)[a-z0-9-]*[a-z0-9]$/);
+  }
+  assert.equal(exportIdFor('shop', key), `ls-shop-${key}`, 'a short source name keeps its plain id');
+});
+
 // --- a clean ledger ---
 
 

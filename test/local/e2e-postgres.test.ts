@@ -172,7 +172,7 @@ describe('the local pipeline on PostgreSQL, checked with lakesync query', () => 
     assert.equal(items.status, 'failed');
     assert.equal(items.error?.type, 'DeleteGuard');
     assert.equal(items.error?.phase, 'load');
-    assert.match(items.error?.message ?? '', /approve deletes/);
+    assert.match(items.error?.message ?? '', /--approve-deletes/);
     assertCommitted(result, ['public.customers', 'public.products', 'public.page_views', 'public.events']);
     await assertLakeEqualsSource(['public.customers', 'public.products', 'public.page_views', 'public.events']);
     assert.deepEqual(await lakeQuery('SELECT count(*) AS n FROM shop.order_items'), [{ n: 600 }], 'the refused table is unchanged');

@@ -149,7 +149,7 @@ describe('exportSnapshot on PGlite', () => {
     const { schema, rows, compression } = readParquet(partsOf(outDir, 'public.all_types'));
     assert.deepEqual(compression, ['GZIP']);
     assert.deepEqual(schema, {
-      id: 'int32', i4: 'int32', i8: 'int64', r: 'float', d: 'double', b: 'bool', raw: 'binary',
+      id: 'int16', i4: 'int32', i8: 'int64', r: 'float', d: 'double', b: 'bool', raw: 'binary',
       n: 'string', m: 'string', dt: 'string', t: 'string', tz: 'string', ts: 'string', tstz: 'string',
       iv: 'string', j: 'string', jb: 'string', u: 'string', arr: 'string', iarr: 'string', e: 'string', c: 'string', vc: 'string',
     });

@@ -15,6 +15,11 @@ import { configPath, loadConfig } from '../context';
 import { RuntimeFailure, UsageError } from '../errors';
 import { printLine } from '../io';
 import { repoRoot } from '../paths';
+import { defaultDataRoot } from '../../backends';
+import { localSettings } from '../../backends/local';
+import type { LakesyncConfig } from '../../config/schema';
+import { layoutOf } from '../../local';
+import { RunnerClient } from '../../local/runner/client';
 import { SEARCH_ATTRIBUTES, visibilityQueries } from '../search-attributes';
 
 interface DevOptions {
@@ -48,8 +53,11 @@ async function dev(kit: CommandKit, opts: DevOptions): Promise<void> {
   const config = opts.worker && (explicit || existsSync(file)) ? loadConfig(io, opts) : undefined;
   const binary = opts.temporalBin ?? io.env.LAKESYNC_TEMPORAL_BIN ?? temporalFromToolchain();
 
+  watchStopSignals();
   const server: DevServer = await startDevServer({ dbFile: resolve(io.cwd, opts.dbFile), port, uiPort, binary, searchAttributes: { ...SEARCH_ATTRIBUTES } });
   let worker: Awaited<ReturnType<typeof createWorker>> | undefined;
+  // Spark takes longest to start: warm each local source's runner now, as the demo does; loads attach to it.
+  const runners = config ? startRunners(config, io.cwd, (line) => printLine(io.stderr, line)) : [];
   try {
     printLine(io.stdout, `Temporal dev server: ${server.address} (state in ${opts.dbFile})`);
     printLine(io.stdout, `Web UI: ${server.uiUrl}`);
@@ -76,9 +84,37 @@ async function dev(kit: CommandKit, opts: DevOptions): Promise<void> {
     else await untilSignal();
   } finally {
     await worker?.close();
+    await Promise.all(runners.map((r) => r.close().catch(() => undefined)));
     await server.stop();
     printLine(io.stdout, 'stopped');
+    exitOnceStoppedBySignal();
   }
+}
+
+/** A load runner for every local source, starting in the background; a failed start is reported, and the first load retries it. */
+function startRunners(config: LakesyncConfig, cwd: string, warn: (line: string) => void): RunnerClient[] {
+  return Object.entries(config.sources).flatMap(([name, source]) => {
+    if (source.backend !== 'local' || (source.source.kind !== 'pglite' && source.source.kind !== 'postgres')) return [];
+    const runner = new RunnerClient(layoutOf(localSettings(name, source, defaultDataRoot(cwd)).workDir));
+    runner.ensure().catch((err: unknown) => warn(`the load runner of ${name} did not start (${(err as Error).message}); its first load starts it again`));
+    return [runner];
+  });
+}
+
+/**
+ * After SIGTERM or SIGINT everything this command started is stopped; a handle some library
+ * still holds open (a socket, a timer) must not keep the process alive, so it exits shortly
+ * after, as Ctrl-C does in a terminal (where the whole process group gets the signal).
+ */
+function exitOnceStoppedBySignal(): void {
+  if (!stoppedBySignal) return;
+  setTimeout(() => process.exit(process.exitCode ?? 0), 1_000).unref();
+}
+
+let stoppedBySignal = false;
+/** Notes that a signal ended `dev`; registered by `dev` alone, so other commands keep Node's default handling. */
+function watchStopSignals(): void {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.prependListener(signal, () => (stoppedBySignal = true));
 }
 
 /** The Temporal CLI the bootstrap built: from the toolchain, else from this package's .lakesync/toolchain.json. */

@@ -1,20 +1,28 @@
 /** `lakesync plan <source>`: per table the action and why, keys, lake name, exclusions. No side effects. */
 import type { Command } from 'commander';
 import type { SourceStatus } from '../../workflows/messages';
+import { exitQuietlyOnBrokenPipe } from '../broken-pipe';
 import { type CommandKit, type CommonOptions, withConfig, withJson } from '../command';
 import { loadSource, sourceStatus, withTemporal } from '../context';
 import { columns } from '../format';
 import { printJson, printLine } from '../io';
 import { buildPlan } from '../plan-view';
 import { openSourcePorts } from '../source-ports';
+import type { LakesyncConfig, SourceConfig } from '../../config/schema';
+import type { CommandEnv } from '../context';
+import { buildSchema, schemaLines, type SchemaReport } from '../schema-view';
+import { hasReadableCatalog, readSourceTables } from '../source-catalog';
+import { schemaExitCode, sourceTables } from './schema';
 
 export function registerPlan(program: Command, kit: CommandKit): void {
   const cmd = program
     .command('plan <source>')
-    .description('show what a sync would do per table (action and why, keys, lake name, exclusions) without doing anything');
+    .description('show what a sync would do per table (action and why, keys, lake name, exclusions) without doing anything')
+    .option('--columns', 'also show every column of the loaded tables: lake column, lake type, policy and where each came from');
   withJson(withConfig(cmd)).action(
-    kit.action(async (name: string, opts: CommonOptions) => {
+    kit.action(async (name: string, opts: CommonOptions & { columns?: boolean }) => {
       const { io } = kit.env;
+      exitQuietlyOnBrokenPipe(io.stdout);
       const { config, source } = loadSource(io, opts, name);
       let status: SourceStatus | undefined;
       let statusNote: string | undefined;
@@ -30,10 +38,13 @@ export function registerPlan(program: Command, kit: CommandKit): void {
         status,
         ...(statusNote ? { statusNote } : {}),
         ports: () => openSourcePorts(kit.env, name, source, config),
+        ...(hasReadableCatalog(source) ? { catalog: () => readSourceTables(kit.env, name, source) } : {}),
       });
+      const loadedTables = new Set(report.rows.filter((r) => r.action !== 'skip').map((r) => r.table));
+      const schema = opts.columns ? await columnsOf(kit.env, name, source, config, loadedTables) : undefined;
       if (opts.json) {
-        printJson(io.stdout, report);
-        return;
+        printJson(io.stdout, schema ? { ...report, columns: schema } : report);
+        return schema ? schemaExitCode(schema) : undefined;
       }
       printLine(io.stdout, `plan for ${name} (lake namespace ${report.namespace})`);
       printLine(io.stdout, `tables from: ${report.tablesFrom}`);
@@ -49,6 +60,16 @@ export function registerPlan(program: Command, kit: CommandKit): void {
         for (const r of skipped) printLine(io.stdout, `  ${r.table}  ${r.excludedBy ? `excluded by rule "${r.excludedBy}"` : r.why}`);
       }
       for (const note of report.notes) printLine(io.stdout, `note: ${note}`);
+      if (!schema) return;
+      printLine(io.stdout);
+      for (const line of schemaLines(schema)) printLine(io.stdout, line);
+      return schemaExitCode(schema);
     }),
   );
+}
+
+/** The columns of the tables the plan loads, read as `lakesync schema` reads them. */
+async function columnsOf(env: CommandEnv, name: string, source: SourceConfig, config: LakesyncConfig, loaded: ReadonlySet<string>): Promise<SchemaReport> {
+  const { tables, from } = await sourceTables(env, name, source, config);
+  return buildSchema(name, source, tables.filter((t) => loaded.has(t.table)), from);
 }

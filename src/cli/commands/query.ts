@@ -1,11 +1,12 @@
 /** `lakesync query <source> "<SQL>"`: read-only SQL on the lake (Athena on AWS, Spark SQL locally). */
 import type { Command } from 'commander';
 import { PortError } from '../../errors';
+import { exitQuietlyOnBrokenPipe } from '../broken-pipe';
 import { type CommandKit, type CommonOptions, withConfig, withJson } from '../command';
 import { loadSource } from '../context';
 import { UsageError } from '../errors';
 import { columns } from '../format';
-import { printJson, printLine } from '../io';
+import { printLine } from '../io';
 import { athenaUrl } from '../links';
 import { backendName, withSourcePorts } from '../source-ports';
 
@@ -16,6 +17,7 @@ export function registerQuery(program: Command, kit: CommandKit): void {
   withJson(withConfig(cmd)).action(
     kit.action(async (name: string, sql: string, opts: CommonOptions) => {
       const { io } = kit.env;
+      exitQuietlyOnBrokenPipe(io.stdout);
       const { config, source } = loadSource(io, opts, name);
       if (!sql.trim()) throw new UsageError('give the SQL to run, e.g. lakesync query shop "select count(*) from shop.orders"');
       const rows = await withSourcePorts(kit.env, name, source, config, async (ports) => {
@@ -30,7 +32,7 @@ export function registerQuery(program: Command, kit: CommandKit): void {
         }
       });
       if (opts.json) {
-        printJson(io.stdout, rows);
+        io.stdout.write(`${rowsJson(rows)}\n`);
         return;
       }
       const header = [...new Set(rows.flatMap((r) => Object.keys(r)))];
@@ -41,4 +43,16 @@ export function registerQuery(program: Command, kit: CommandKit): void {
       if (console) printLine(io.stdout, `athena: ${console}`);
     }),
   );
+}
+
+/**
+ * Rows as JSON, except that a non-finite float is written `NaN`, `Infinity` or `-Infinity` (as
+ * JavaScript, Python's json and Spark read them) where JSON.stringify would write null: a NaN in
+ * the lake is not a missing value.
+ */
+export function rowsJson(rows: unknown, indent = 2): string {
+  const marker = `\u0000lakesync-non-finite-${process.pid}-${Date.now()}:`;
+  const text = JSON.stringify(rows, (_key, value: unknown) => (typeof value === 'number' && !Number.isFinite(value) ? `${marker}${String(value)}` : value), indent);
+  const quoted = new RegExp(`"${JSON.stringify(marker).slice(1, -1).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(NaN|Infinity|-Infinity)"`, 'g');
+  return text.replace(quoted, '$1');
 }

@@ -1,5 +1,5 @@
 /**
- * `lakesync rerun <source> (--failed | --tables a,b)`: the `rerun` update, so a bad request
+ * `lakesync rerun <source> (--failed | --tables a,b | --rebuild a b)`: the `rerun` update, so a bad request
  * (unknown table, nothing failed, no export yet) is refused at once with the workflow's reason.
  * The rerun reuses the last export; `--wait` waits for the cycle that served it.
  */
@@ -19,6 +19,7 @@ interface RerunOptions extends CommonOptions {
   tables?: string;
   approveDeletes?: boolean;
   allowOlderExport?: boolean;
+  rebuild?: string[];
   wait?: boolean;
 }
 
@@ -30,19 +31,22 @@ export function registerRerun(program: Command, kit: CommandKit): void {
     .option('--tables <list>', 'these tables (comma-separated schema.table)')
     .option('--approve-deletes', 'let these loads delete more than the safety limit')
     .option('--allow-older-export', "load even when a lake table holds a newer export (moves it back in time)")
+    .option('--rebuild <tables...>', 'replace these tables (schema.table, space- or comma-separated) from the export so new column types apply')
     .option('--wait', 'wait for the cycle that serves this request; exit 1 if it is partial or failed');
   withJson(withConfig(cmd)).action(
     kit.action(async (name: string, opts: RerunOptions) => {
       const { io } = kit.env;
-      if (Boolean(opts.failed) === (opts.tables !== undefined)) throw new UsageError('rerun needs exactly one of --failed or --tables <list>');
+      const chosen = [opts.failed, opts.tables !== undefined, opts.rebuild !== undefined].filter(Boolean).length;
+      if (chosen !== 1) throw new UsageError('rerun needs exactly one of --failed or --tables <list>, or --rebuild <table...>');
       const { config } = loadSource(io, opts, name);
-      const tables = opts.failed ? ('failed' as const) : tableList(opts.tables!, '--tables');
+      const tables = opts.failed ? ('failed' as const) : opts.rebuild ? tableList(opts.rebuild.join(','), '--rebuild') : tableList(opts.tables!, '--tables');
       const request: RerunRequest = {
         tables,
         requestId: newRequestId('rerun'),
         requestedBy: 'lakesync-cli',
         ...(opts.approveDeletes ? { approveDeletes: true } : {}),
         ...(opts.allowOlderExport ? { allowOlderExport: true } : {}),
+        ...(opts.rebuild ? { rebuild: true } : {}),
       };
       return withTemporal(config, async (conn) => {
         if (!(await sourceStatus(conn, name))) {

@@ -8,6 +8,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { type CommandKit, type CommonOptions, withConfig, withJson } from '../command';
 import { type Connected, loadSource, withTemporal } from '../context';
+import { exitQuietlyOnBrokenPipe } from '../broken-pipe';
 import { EXIT_FAILED, EXIT_OK } from '../errors';
 import { type CliIO, printJson, printLine } from '../io';
 import type { SourceConfig } from '../../config/schema';
@@ -30,6 +31,7 @@ export function registerStatus(program: Command, kit: CommandKit): void {
   withJson(withConfig(cmd)).action(
     kit.action(async (name: string, opts: StatusOptions) => {
       const { io } = kit.env;
+      exitQuietlyOnBrokenPipe(io.stdout);
       const { config, source } = loadSource(io, opts, name);
       const intervalMs = Math.max(100, Number(opts.interval) || 1000);
       return withTemporal(config, async (conn) => (opts.watch ? watch(conn, io, name, source, intervalMs, Boolean(opts.json)) : once(conn, io, name, source, Boolean(opts.json))));
@@ -47,7 +49,7 @@ function linksOf(conn: Connected, io: CliIO, view: StatusView, source: SourceCon
   const workflow = view.phase === 'absent' ? undefined : ui.workflow(view.workflowId);
   const cycle = view.cycle ? ui.workflow(view.cycle.workflowId) : undefined;
   const partial = view.phase === 'absent' ? undefined : ui.list(visibilityQueries.partialCycles(view.source));
-  const runs = Object.fromEntries(view.tables.flatMap((t) => (t.runId && glueRunUrl(source, t.runId) ? [[t.table, glueRunUrl(source, t.runId)!]] : [])));
+  const runs = Object.fromEntries(view.tables.flatMap((t) => (t.runId && glueRunUrl(source, t.runId, view.source) ? [[t.table, glueRunUrl(source, t.runId, view.source)!]] : [])));
   const athena = athenaUrl(source);
   return {
     ...(workflow ? { workflow } : {}),

@@ -5,6 +5,7 @@
  *   <db>/<schema>.<table>/<batch>/part-<n>-<uuid>.gz.parquet
  */
 import { join } from 'node:path';
+import { exportPathName } from '../../export-listing';
 import type { ColumnMapping } from '../../model';
 
 export function exportInfoFile(exportRoot: string, exportId: string): string {
@@ -16,9 +17,9 @@ export function tablesInfoFile(exportRoot: string, exportId: string, from: numbe
 }
 
 
-/** The table's data folder; parts go in numbered batch folders below it. */
+/** The table's data folder, its names as RDS writes them in paths; parts go in numbered batch folders below it. */
 export function tableDataDir(exportRoot: string, database: string, table: string): string {
-  return join(exportRoot, database, table);
+  return join(exportRoot, exportPathName(database), exportPathName(table));
 }
 
 /** export_info_<id>.json: the export task as RDS describes it (camelCase fields). */

@@ -1,8 +1,9 @@
 /**
- * How a PostgreSQL column is exported, following RDS snapshot export: integers, real,
- * double precision, boolean and bytea keep Parquet types; everything else (numeric, money,
- * date/time types, interval, json/jsonb, uuid, arrays, enums, ...) is a UTF-8 string in
- * PostgreSQL's text form; oid columns are not exported.
+ * How a PostgreSQL column is exported, following RDS snapshot export ("PostgreSQL data type
+ * mapping to Parquet"): integers, real, double precision, boolean and bytea keep Parquet types
+ * (smallint as INT32 annotated INT(16, true)); everything else (numeric, money, date/time types,
+ * interval, json/jsonb, uuid, arrays, enums, ranges, domains, composites, ...) is a UTF-8 string
+ * in PostgreSQL's text form; oid columns are not exported.
  */
 import type { ColumnMapping } from '../../model';
 
@@ -20,9 +21,12 @@ export interface SourceColumn {
   numericPrecision: number | null;
   numericScale: number | null;
   datetimePrecision: number | null;
+  /** The domain the column is declared with (information_schema then names its base type); null for none. */
+  domainName?: string | null;
 }
 
-export type ParquetPrimitive = 'INT32' | 'INT64' | 'FLOAT' | 'DOUBLE' | 'BOOLEAN' | 'BYTE_ARRAY' | 'UTF8';
+/** Parquet column types; INT_16 is INT32 with the INT(16, true) annotation RDS gives smallint. */
+export type ParquetPrimitive = 'INT_16' | 'INT32' | 'INT64' | 'FLOAT' | 'DOUBLE' | 'BOOLEAN' | 'BYTE_ARRAY' | 'UTF8';
 
 export interface ColumnExport {
   column: SourceColumn;
@@ -35,7 +39,7 @@ export interface ColumnExport {
 }
 
 const NATIVE: Record<string, { exportedType: ExportedType; parquetType: ParquetPrimitive; convert(text: string): unknown }> = {
-  int2: { exportedType: 'int32', parquetType: 'INT32', convert: (t) => Number.parseInt(t, 10) },
+  int2: { exportedType: 'int32', parquetType: 'INT_16', convert: (t) => Number.parseInt(t, 10) },
   int4: { exportedType: 'int32', parquetType: 'INT32', convert: (t) => Number.parseInt(t, 10) },
   int8: { exportedType: 'int64', parquetType: 'INT64', convert: (t) => BigInt(t) },
   float4: { exportedType: 'float', parquetType: 'FLOAT', convert: parseFloatText },
@@ -54,13 +58,16 @@ export function quoteIdent(name: string): string {
 export function columnExport(column: SourceColumn): ColumnExport | undefined {
   if (NOT_EXPORTED.has(column.udtName)) return undefined;
   const ident = quoteIdent(column.name);
+  // RDS exports a DOMAIN column as a string, whatever its base type (the load casts it back).
+  if (column.domainName) return { column, exportedType: 'binary (UTF8)', parquetType: 'UTF8', selectExpression: outputForm(ident), convert: (t) => t };
   const native = NATIVE[column.udtName];
   if (native) return { column, ...native, selectExpression: `${ident}::text` };
   if (column.udtName === 'bytea') {
     return { column, exportedType: 'binary', parquetType: 'BYTE_ARRAY', selectExpression: `encode(${ident}, 'hex')`, convert: (t) => Buffer.from(t, 'hex') };
   }
-  // A cast of character(n) to text drops its padding; the type's own output keeps it, as an export does.
-  const selectExpression = column.udtName === 'bpchar' ? ident : `${ident}::text`;
+  // The export writes each value in its type's own output form. A cast to text is the same except
+  // for character(n), whose cast drops the padding, and inet, whose cast adds the /32 or /128 of a host.
+  const selectExpression = column.udtName === 'bpchar' ? ident : column.udtName === 'inet' ? outputForm(ident) : `${ident}::text`;
   return { column, exportedType: 'binary (UTF8)', parquetType: 'UTF8', selectExpression, convert: (t) => t };
 }
 
@@ -77,7 +84,14 @@ export function typeMapping(exp: ColumnExport): ColumnMapping & { originalNumSca
     // Not in RDS's mappings: the scale of numeric(p,s), which the load honours when present
     // (without it, it infers the scale from the data).
     ...(c.udtName === 'numeric' && c.numericScale !== null ? { originalNumScale: c.numericScale } : {}),
+    // Not in RDS's mappings either: the udt name (`_int4`), the element type of an array.
+    originalUdtName: c.udtName,
   };
+}
+
+/** The value as the type's output function prints it (format's %s), NULL kept NULL. */
+function outputForm(ident: string): string {
+  return `CASE WHEN ${ident} IS NULL THEN NULL ELSE format('%s', ${ident}) END`;
 }
 
 /** PostgreSQL prints NaN and the infinities as words; Number() reads those words. */

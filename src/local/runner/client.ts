@@ -73,7 +73,7 @@ export class RunnerClient {
       } catch (err) {
         throw new RunnerUnreachable(`the load runner (pid ${info.pid}, port ${info.port}) did not answer ${method} ${path}: ${(err as Error).message}`, err);
       }
-      const payload = (await response.json().catch(() => ({}))) as T & { error?: string; code?: unknown };
+      const payload = parseRunnerJson(await response.text()) as T & { error?: string; code?: unknown };
       if (response.status === 400) {
         // The runner names some refusals (e.g. ReadOnlyQuery) so callers can tell them apart.
         const code = typeof payload.code === 'string' && /^[A-Za-z]{1,64}$/.test(payload.code) ? payload.code : 'RunnerRejected';
@@ -208,5 +208,24 @@ function tail(file: string, lines = 15): string {
     return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
   } catch {
     return '(no runner log)';
+  }
+}
+
+/**
+ * The runner's JSON, with its non-finite floats (sent as `{"$float": "NaN" | "Infinity" | "-Infinity"}`,
+ * since JSON has no such numbers) turned back into numbers; an unreadable body is an empty object.
+ */
+export function parseRunnerJson(text: string): unknown {
+  try {
+    return JSON.parse(text, (_key, value: unknown) => {
+      if (value && typeof value === 'object' && !Array.isArray(value)) {
+        const keys = Object.keys(value);
+        const marked = (value as { $float?: unknown }).$float;
+        if (keys.length === 1 && (marked === 'NaN' || marked === 'Infinity' || marked === '-Infinity')) return Number(marked);
+      }
+      return value;
+    });
+  } catch {
+    return {};
   }
 }

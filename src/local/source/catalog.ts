@@ -1,4 +1,5 @@
 /** What the source's catalog says: its tables, their columns and their primary keys. */
+import { PRIMARY_KEYS_SQL, TABLES_SQL } from '../../catalog-queries';
 import type { SourceColumn } from '../export/types';
 import type { SqlSession } from './db';
 
@@ -11,28 +12,12 @@ export interface CatalogTable {
   primaryKey: string[];
 }
 
-const TABLES_SQL = `
-SELECT n.nspname, c.relname
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relpersistence = 'p'
-  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
-ORDER BY 1, 2`;
-
 const COLUMNS_SQL = `
 SELECT table_schema, table_name, column_name, data_type, udt_name,
-       character_maximum_length, numeric_precision, numeric_scale, datetime_precision
+       character_maximum_length, numeric_precision, numeric_scale, datetime_precision, domain_name
 FROM information_schema.columns
 WHERE table_schema NOT IN ('pg_catalog', 'information_schema') AND table_schema NOT LIKE 'pg\\_%'
 ORDER BY table_schema, table_name, ordinal_position`;
-
-const PRIMARY_KEYS_SQL = `
-SELECT n.nspname, c.relname, a.attname
-FROM pg_index i
-JOIN pg_class c ON c.oid = i.indrelid
-JOIN pg_namespace n ON n.oid = c.relnamespace
-JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY (i.indkey)
-WHERE i.indisprimary
-ORDER BY 1, 2, array_position(i.indkey::int2[], a.attnum)`;
 
 const int = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
@@ -54,6 +39,7 @@ export async function readCatalog(session: SqlSession): Promise<CatalogTable[]> 
       numericPrecision: int(r[6]),
       numericScale: int(r[7]),
       datetimePrecision: int(r[8]),
+      domainName: r[9] === null || r[9] === undefined ? null : String(r[9]),
     });
   }
   for (const [schema, name, column] of await session.rows(PRIMARY_KEYS_SQL)) {

@@ -1,0 +1,194 @@
+"""Column policies applied to one table's export: which columns, under which names, as which types.
+
+Excluded columns are dropped from the column list before the export is read, so no cast, check
+or message ever sees them. Hashed columns are replaced by their HMAC right after the read.
+Arrays become lists, unless the lake table already holds the column as text (a load never
+changes a column's type; `--rebuild true` does, by replacing the table).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+from .errors import InvalidArgument
+from .hashing import hash_columns
+from .names import lake_column_names, quote, sql_string
+from .pgarrays import NOT_A_LIST_REGEX, element_type, parse_array
+from .pgtypes import (
+    ColumnMapping,
+    ColumnPlan,
+    array_plan,
+    pg_kind,
+    plan_column,
+    retype_plan,
+    text_plan,
+    with_on_invalid_null,
+)
+from .pgtext import shipped_by_value
+from .policies import CLAMP_TYPES, ColumnPolicy, check_policy_columns
+from .source import resolve_scales
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+DATE_KINDS = ("date", "timestamp", "timestamptz")
+PARSED_PREFIX = "__lakesync_list_"
+
+
+@dataclass
+class Prepared:
+    raw: "DataFrame"  # the export with hashed columns replaced and array literals parsed alongside
+    plans: list[ColumnPlan]
+    warnings: list[str] = field(default_factory=list)
+
+
+def select_columns(
+    mappings: Sequence[ColumnMapping], policies: Mapping[str, ColumnPolicy], table: str
+) -> tuple[list[ColumnMapping], list[str]]:
+    """The exported columns the lake gets (excluded ones left out) and their lake names."""
+    check_policy_columns(policies, [m.column_name for m in mappings], table)
+    kept = [m for m in mappings if not (m.column_name in policies and policies[m.column_name].exclude)]
+    renames = {c: p.rename for c, p in policies.items() if p.rename}
+    names = lake_column_names([m.column_name for m in kept], table, renames)
+    return kept, names
+
+
+def _element_kind(mapping: ColumnMapping) -> str:
+    return pg_kind(element_type(mapping.original_type, mapping.udt_name) or "text")[0]
+
+
+def _default_on_invalid(kind: str, type_: str | None) -> str:
+    """fail for numbers; clamp (PostgreSQL's +-infinity to sentinels) for dates and timestamps."""
+    return "clamp" if kind in DATE_KINDS and (type_ is None or type_ in CLAMP_TYPES) else "fail"
+
+
+def _config_line(table: str, column: str, setting: str) -> str:
+    schema_table = table.split(".", 1)[1] if table.count(".") >= 2 else table
+    return f"tables: {{ {schema_table}: {{ columns: {{ {column}: {{ {setting} }} }} }} }}"
+
+
+def fix_hint(plan: ColumnPlan, table: str) -> str:
+    """The config line that lets the values load (shown in CastError messages)."""
+    options = [_config_line(table, plan.source_name, "onInvalid: null")]
+    if plan.kind in ("numeric", "money"):
+        options.append("type: double (keeps NaN and Infinity)")
+    dated = plan.kind in DATE_KINDS or (plan.kind == "array" and plan.lake_type.startswith(("array<date", "array<timestamp")))
+    if dated and plan.on_invalid != "clamp":
+        options.append("onInvalid: clamp (infinity and -infinity become 9999-12-31 / 0001-01-01)")
+    return " or ".join(options)
+
+
+def prepare(
+    raw: "DataFrame",
+    mappings: Sequence[ColumnMapping],
+    names: Sequence[str],
+    policies: Mapping[str, ColumnPolicy],
+    lake_types: Mapping[str, str],
+    hash_key: bytes | None,
+    table: str,
+) -> Prepared:
+    """The cast plan of every column under its policy; lake_types: the existing lake columns ({} when rebuilding)."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import ArrayType, StringType
+
+    raw_types = {f.name: f.dataType.simpleString() for f in raw.schema.fields}
+    none = ColumnPolicy("")
+    hashed = {m.column_name: raw_types[m.column_name] for m in mappings if policies.get(m.column_name, none).hash}
+    if hashed:
+        assert hash_key is not None, "the key is resolved whenever a column is hashed"
+        raw = hash_columns(raw, hashed, hash_key)
+    shipped_by_value()
+    parse = F.udf(parse_array, ArrayType(StringType(), containsNull=True))
+    warnings: list[str] = []
+    plans: list[ColumnPlan] = []
+    new_arrays: list[ColumnPlan] = []
+    for i, (mapping, name) in enumerate(zip(mappings, names)):
+        policy = policies.get(mapping.column_name, none)
+        raw_type = raw_types[mapping.column_name]
+        kind = pg_kind(mapping.original_type)[0]
+        if policy.hash:
+            plan = text_plan(plan_column(mapping, name, "string"))
+            plans.append(replace(plan, kind="hashed", expectation="an HMAC-SHA256 hex digest"))
+            continue
+        if kind == "array" and raw_type == "string" and policy.type != "string":
+            if policy.type is not None:
+                raise InvalidArgument(
+                    f"--column_policies: column {mapping.column_name!r} of {table} is an array ({mapping.original_type}); "
+                    f"type {policy.type} cannot hold it. Leave type out (a list of its elements) or use type: string"
+                )
+            in_lake = lake_types.get(name)
+            if in_lake == "string":
+                plans.append(text_plan(plan_column(mapping, name, raw_type)))
+                warnings.append(
+                    f"column {name!r} stays text (string) in the lake table, as it was loaded before arrays became "
+                    "lists; rebuild the table (--rebuild true) to load it as a list"
+                )
+                continue
+            element_kind = _element_kind(mapping)
+            on_invalid = policy.on_invalid or _default_on_invalid(element_kind, None)
+            element = element_type(mapping.original_type, mapping.udt_name)
+            if in_lake == "array<string>":
+                element = None  # a list of texts stays one
+            parsed = f"{PARSED_PREFIX}{i}"
+            raw = raw.withColumn(parsed, parse(F.col(quote(mapping.column_name))))
+            plan = array_plan(mapping, name, parsed, element, on_invalid)
+            _check_clamp(policy, plan, element_kind, table)
+            plans.append(plan)
+            if in_lake is None:
+                new_arrays.append(plan)
+            continue
+        on_invalid = policy.on_invalid or _default_on_invalid(kind, policy.type)
+        plans.append(plan_column(mapping, name, raw_type, clamp_infinity=on_invalid == "clamp"))
+    plans = resolve_scales(raw, plans, dict(lake_types))
+    plans = _lists_or_text(raw, plans, new_arrays, warnings)
+    out: list[ColumnPlan] = []
+    for mapping, plan in zip(mappings, plans):
+        policy = policies.get(mapping.column_name, none)
+        if plan.kind in ("hashed", "array"):
+            out.append(plan)
+            continue
+        if policy.type is not None:
+            plan = retype_plan(plan, mapping, policy.type)
+        on_invalid = policy.on_invalid or _default_on_invalid(plan.kind, policy.type)
+        _check_clamp(policy, plan, plan.kind, table)
+        if on_invalid == "null":
+            plan = with_on_invalid_null(plan)
+        out.append(plan)
+    return Prepared(raw, out, warnings)
+
+
+def _check_clamp(policy: ColumnPolicy, plan: ColumnPlan, kind: str, table: str) -> None:
+    if policy.on_invalid != "clamp":
+        return
+    lake_type = plan.lake_type[len("array<"):-1] if plan.lake_type.startswith("array<") else plan.lake_type
+    if kind not in DATE_KINDS or lake_type not in CLAMP_TYPES:
+        raise InvalidArgument(
+            f"--column_policies: column {policy.column!r} of {table} ({plan.pg_type}, {plan.lake_type} in the lake): "
+            "onInvalid clamp applies only to date and timestamp columns; use fail or null"
+        )
+
+
+def _lists_or_text(raw: "DataFrame", plans: list[ColumnPlan], new_arrays: list[ColumnPlan],
+                   warnings: list[str]) -> list[ColumnPlan]:
+    """New array columns holding a multi-dimensional value (or explicit bounds) stay text, with a warning."""
+    if not new_arrays:
+        return plans
+    pattern = sql_string(NOT_A_LIST_REGEX)
+    row = raw.selectExpr(
+        *[f"count_if({quote(p.source_name)} RLIKE {pattern}) AS n{i}" for i, p in enumerate(new_arrays)]
+    ).collect()[0]
+    as_text = {p.name: int(row[f"n{i}"]) for i, p in enumerate(new_arrays) if row[f"n{i}"]}
+    if not as_text:
+        return plans
+    out = []
+    for plan in plans:
+        if plan.name in as_text:
+            warnings.append(
+                f"column {plan.name!r} ({plan.pg_type}) stays text (string): {as_text[plan.name]} value(s) are "
+                "multi-dimensional arrays or arrays with explicit bounds, which have no list form"
+            )
+            out.append(replace(text_plan(plan), kind="text"))
+        else:
+            out.append(plan)
+    return out

@@ -1,0 +1,183 @@
+"""Column policies on real loads: exclude, hash, rename, type, onInvalid on create, merge and added columns."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from conftest import Loader
+from exportkit import col
+from lakesync_glue.pgtext import hmac_hex
+from scenario import Versions, lake_rows
+
+KEY_ENV = "LAKESYNC_TEST_HASH_KEY"
+KEY = "correct horse battery staple"
+
+PEOPLE = [col("id", "bigint"), col("Email", "text"), col("secret_score", "numeric(5,2)"), col("Notes", "text"),
+          col("amount", "numeric"), col("day", "date"), col("qty", "integer")]
+PEOPLE_V1 = [
+    (1, "a@x.io", "NaN", "n1", "1.50", "2024-01-01", 42),
+    (2, "b@x.io", "1.00", None, "NaN", "infinity", None),
+    (3, None, None, "n3", "-Infinity", "-infinity", 7),
+]
+POLICIES = {"Email": {"hash": True}, "secret_score": {"exclude": True}, "Notes": {"rename": "remarks"},
+            "amount": {"type": "double"}, "day": {"onInvalid": "null"}, "qty": {"hash": True}}
+
+# How the query path hands non-finite floats to the runner's client (JSON has no NaN).
+NAN = {"$float": "NaN"}
+MINUS_INF = {"$float": "-Infinity"}
+
+
+def h(text: str) -> str:
+    return hmac_hex(KEY.encode(), text)
+
+
+@pytest.fixture(autouse=True)
+def hash_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(KEY_ENV, KEY)
+
+
+@pytest.fixture(scope="module")
+def versions(tmp_path_factory: pytest.TempPathFactory) -> Versions:
+    return Versions(tmp_path_factory.mktemp("policies"), "shop", "public", "people")
+
+
+def load_people(load: Loader, export: str, action: str, policies: dict[str, Any] = POLICIES, **options: str) -> Any:
+    return load(export, "shop.public.people", "pol_people", action=action, primary_key="id",
+                column_policies=json.dumps(policies), hash_key_env=KEY_ENV, **options)
+
+
+def test_policies_on_create_then_merge_with_a_column_added_later(load: Loader, spark: Any, versions: Versions) -> None:
+    created = load_people(load, versions.export(PEOPLE, PEOPLE_V1), "create")
+    assert created.status == "succeeded", created.error
+    # The excluded column holds a NaN that fits no decimal(5,2): it is never read, so it never fails the load.
+    assert [(f.name, f.dataType.simpleString()) for f in spark.table("lake.tests.pol_people").schema.fields] == [
+        ("id", "bigint"), ("email", "string"), ("remarks", "string"), ("amount", "double"), ("day", "date"),
+        ("qty", "string")]
+    assert lake_rows(spark, "pol_people") == [
+        {"id": 1, "email": h("a@x.io"), "remarks": "n1", "amount": 1.5, "day": "2024-01-01", "qty": h("42")},
+        {"id": 2, "email": h("b@x.io"), "remarks": None, "amount": NAN, "day": None, "qty": None},
+        {"id": 3, "email": None, "remarks": "n3", "amount": MINUS_INF, "day": None, "qty": h("7")},
+    ]
+    assert created.to_dict()["nulledValues"] == {"day": 2}
+    assert "clampedValues" not in created.to_dict() and "warnings" not in created.to_dict()
+
+    # v2: row 2's email changes, row 4 arrives, and two columns appear with their own policies.
+    cols = PEOPLE + [col("phone", "text"), col("price", "numeric(8,2)"), col("tax_id", "text"), col("Zip", "text")]
+    v2 = [r + (None, None, "T-1", None) for r in PEOPLE_V1 if r[0] != 2] + [
+        (2, "c@x.io", "1.00", None, "NaN", "infinity", None, "+1 555", "NaN", "T-2", "75001"),
+        (4, "a@x.io", None, None, None, None, 42, None, "2.50", None, None),
+    ]
+    policies = {**POLICIES, "phone": {"hash": True}, "price": {"type": "double"}, "tax_id": {"exclude": True},
+                "Zip": {"rename": "postal_code"}}
+    merged = load_people(load, versions.export(cols, v2), "merge", policies)
+    assert merged.status == "succeeded", merged.error
+    # Equal values hash equally across loads: rows 1 and 3 are unchanged, row 4's email hash is row 1's.
+    assert (merged.action, merged.inserted, merged.updated, merged.deleted) == ("merge", 1, 1, 0)
+    assert merged.schemaChanges == ["added column phone string", "added column price double",
+                                    "added column postal_code string"]
+    rows = {r["id"]: r for r in lake_rows(spark, "pol_people")}
+    assert rows[2]["email"] == h("c@x.io") and rows[2]["phone"] == h("+1 555") and rows[2]["price"] == NAN
+    assert rows[4]["email"] == rows[1]["email"] == h("a@x.io") and rows[4]["price"] == 2.5
+    assert rows[2]["postal_code"] == "75001" and "tax_id" not in rows[2]
+    assert merged.nulledValues == {"day": 2}
+
+
+def test_hashes_join_across_tables_with_the_same_key(load: Loader, spark: Any, tmp_path: Any) -> None:
+    contacts = Versions(tmp_path, "crm", "public", "contacts")
+    export = contacts.export([col("email", "text"), col("score", "double precision"), col("blob", "bytea")],
+                             [("a@x.io", 1e15, b"\x01\xab"), ("b@x.io", 0.5, None)])
+    result = load(export, "crm.public.contacts", "pol_contacts", action="replace", hash_key_env=KEY_ENV,
+                  column_policies=json.dumps({"email": {"hash": True}, "score": {"hash": True}, "blob": {"hash": True}}))
+    assert result.status == "succeeded", result.error
+    rows = lake_rows(spark, "pol_contacts", order="email")
+    assert sorted(rows, key=lambda r: r["email"]) == sorted([
+        {"email": h("b@x.io"), "score": h("0.5"), "blob": None},
+        {"email": h("a@x.io"), "score": h("1e+15"), "blob": h("\\x01ab")},
+    ], key=lambda r: r["email"])
+
+
+def test_a_nan_fails_the_table_with_column_count_and_the_config_line(load: Loader, spark: Any,
+                                                                    tmp_path: Any) -> None:
+    prices = Versions(tmp_path, "shop", "public", "prices")
+    export = prices.export([col("id", "bigint"), col("amount", "numeric")],
+                           [(1, "1.50"), (2, "NaN"), (3, "Infinity")])
+    failed = load(export, "shop.public.prices", "pol_prices", action="create", primary_key="id")
+    assert failed.error is not None and failed.error["class"] == "CastError"
+    message = failed.error["message"]
+    assert "table shop.public.prices: column 'amount' (numeric) has 2 value(s) that cannot become decimal(38,18)" in message
+    assert ("to load them set tables: { public.prices: { columns: { amount: { onInvalid: null } } } } "
+            "or type: double") in message
+    assert "'NaN'" not in message  # row values only with show_values
+    assert not spark.catalog.tableExists("lake.tests.pol_prices")
+
+    lossy = load(export, "shop.public.prices", "pol_prices", action="create", primary_key="id",
+                 column_policies=json.dumps({"amount": {"type": "bigint"}}))
+    assert lossy.error is not None and "column 'amount' (numeric) has 3 value(s) that cannot become bigint" in lossy.error["message"]
+    clamp = load(export, "shop.public.prices", "pol_prices", action="create", primary_key="id",
+                 column_policies=json.dumps({"amount": {"onInvalid": "clamp"}}))
+    assert clamp.error is not None and clamp.error["class"] == "InvalidArgument"
+    assert "onInvalid clamp applies only to date and timestamp columns" in clamp.error["message"]
+
+    nulled = load(export, "shop.public.prices", "pol_prices", action="create", primary_key="id",
+                  column_policies=json.dumps({"amount": {"onInvalid": "null"}}))
+    assert nulled.status == "succeeded", nulled.error
+    assert nulled.nulledValues == {"amount": 2}
+    assert lake_rows(spark, "pol_prices") == [{"id": 1, "amount": "1.500000000000000000"},
+                                          {"id": 2, "amount": None}, {"id": 3, "amount": None}]
+
+
+def test_infinite_dates_clamp_by_default_and_fail_on_request(load: Loader, spark: Any, tmp_path: Any) -> None:
+    events = Versions(tmp_path, "shop", "public", "events")
+    export = events.export([col("id", "bigint"), col("day", "date"), col("at", "timestamp")],
+                           [(1, "infinity", "-infinity"), (2, "2024-01-01", "2024-01-01 10:00:00")])
+    failed = load(export, "shop.public.events", "pol_events", action="create", primary_key="id",
+                  column_policies=json.dumps({"day": {"onInvalid": "fail"}}))
+    assert failed.error is not None and failed.error["class"] == "CastError"
+    assert "column 'day' (date) has 1 value(s) that cannot become date" in failed.error["message"]
+    assert "onInvalid: clamp" in failed.error["message"]
+    clamped = load(export, "shop.public.events", "pol_events", action="create", primary_key="id")
+    assert clamped.status == "succeeded", clamped.error
+    assert clamped.clampedValues == {"day": 1, "at": 1}
+    assert lake_rows(spark, "pol_events")[0] == {"id": 1, "day": "9999-12-31", "at": "0001-01-01T00:00:00.000000"}
+
+
+def test_bad_policy_targets_and_key_sources_fail_before_any_work(load: Loader, spark: Any, tmp_path: Any,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    items = Versions(tmp_path, "shop", "public", "items")
+    export = items.export([col("id", "bigint"), col("Email", "text")], [(1, "a@x.io")])
+    missing = load(export, "shop.public.items", "pol_items", action="create",
+                   column_policies=json.dumps({"email": {"exclude": True}}))
+    assert missing.error is not None and missing.error["class"] == "InvalidArgument"
+    assert "has no column(s) 'email' ('email' is spelled 'Email' in the export); its columns are: id, Email" in missing.error["message"]
+    monkeypatch.delenv(KEY_ENV)
+    unset = load(export, "shop.public.items", "pol_items", action="create", hash_key_env=KEY_ENV,
+                 column_policies=json.dumps({"Email": {"hash": True}}))
+    assert unset.error is not None and unset.error["class"] == "InvalidArgument"
+    assert f"--hash_key_env '{KEY_ENV}': the variable is not set or empty" in unset.error["message"]
+    assert not spark.catalog.tableExists("lake.tests.pol_items")
+
+
+def test_the_key_can_come_from_secrets_manager(load: Loader, spark: Any, tmp_path: Any,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import boto3
+    from moto import mock_aws
+
+    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                        ("AWS_DEFAULT_REGION", "eu-west-1")):
+        monkeypatch.setenv(name, value)
+    users = Versions(tmp_path, "shop", "public", "users")
+    export = users.export([col("id", "bigint"), col("email", "text")], [(1, "a@x.io")])
+    policies = json.dumps({"email": {"hash": True}})
+    with mock_aws():
+        arn = boto3.client("secretsmanager").create_secret(Name="lakesync/hash", SecretString="s3cret")["ARN"]
+        found = load(export, "shop.public.users", "pol_users", action="create", hash_key_secret=arn,
+                     column_policies=policies)
+        gone = load(export, "shop.public.users", "pol_users_gone", action="create", hash_key_secret="lakesync/none",
+                    column_policies=policies)
+    assert found.status == "succeeded", found.error
+    assert lake_rows(spark, "pol_users")[0]["email"] == hmac_hex(b"s3cret", "a@x.io")
+    assert "s3cret" not in json.dumps(found.to_dict())
+    assert gone.error is not None and gone.error["class"] == "InvalidArgument"
+    assert "GetSecretValue failed with ResourceNotFoundException" in gone.error["message"]

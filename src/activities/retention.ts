@@ -1,0 +1,102 @@
+/**
+ * Retention: at the end of a cycle, deletes the oldest snapshots and exports lakesync created for
+ * the source, so that snapshots stay under the RDS quota of manual snapshots and exports stop
+ * accumulating in S3. What is kept: the newest `retention.snapshots` / `retention.exports`, the
+ * current cycle's, and those a failed table's rerun still needs. Only ids lakesync derives for the
+ * source are candidates (src/ids.ts), on top of what the backend tells is lakesync's (on AWS, the
+ * `lakesync` tag); automated, user and `snapshot.mode: existing` snapshots are never touched.
+ */
+import { exportIdFor, snapshotIdFor } from '../ids';
+import type { RetentionDeletion, RetentionItem } from '../ports';
+import { redactSecrets } from '../redact';
+import { type ActivityDeps, sourceOf, step } from './deps';
+
+export interface RetentionInput {
+  source: string;
+  cycleId: string;
+  /** Never deleted: the current cycle's snapshot and export, and those a failed table's rerun needs. */
+  keep: { snapshotIds: string[]; exportIds: string[] };
+}
+
+export interface RetentionOutcome {
+  deleted: { snapshots: string[]; exports: string[] };
+  /** Put off to a later cycle (e.g. a snapshot still being created), each with the reason. */
+  deferred: string[];
+  /** Deletions that failed; the cycle reports them as warnings and the next cycle tries again. */
+  failed: string[];
+}
+
+/** The cycle key at the end of an id lakesync derived: `<cycle number>-<hash>` (the legacy hash is shorter). */
+const CYCLE_KEY_TAIL = /(\d+)-([a-z0-9]{1,13})$/;
+
+/** Whether `id` is the snapshot id lakesync derives for some cycle of `source`. */
+export function isSnapshotIdOf(source: string, id: string): boolean {
+  const key = cycleKeyOf(id);
+  return key !== undefined && snapshotIdFor(source, key.key) === id.toLowerCase();
+}
+
+/** Whether `id` is the export id lakesync derives for some cycle of `source`. */
+export function isExportIdOf(source: string, id: string): boolean {
+  const key = cycleKeyOf(id);
+  return key !== undefined && exportIdFor(source, key.key) === id;
+}
+
+function cycleKeyOf(id: string): { key: string; cycle: number } | undefined {
+  const match = CYCLE_KEY_TAIL.exec(id.toLowerCase());
+  return match ? { key: `${match[1]}-${match[2]}`, cycle: Number(match[1]) } : undefined;
+}
+
+/**
+ * The items past the newest `keepNewest`, less the protected ones, oldest first. Age is the
+ * creation time (an item without one is being created: newest of all), then the cycle number.
+ */
+export function expiredItems(items: RetentionItem[], keepNewest: number, protectedIds: ReadonlySet<string>): RetentionItem[] {
+  const time = (i: RetentionItem) => (i.createdAt === undefined ? Number.POSITIVE_INFINITY : Date.parse(i.createdAt) || 0);
+  const newestFirst = [...items].sort((a, b) => time(b) - time(a) || (cycleKeyOf(b.id)?.cycle ?? 0) - (cycleKeyOf(a.id)?.cycle ?? 0) || b.id.localeCompare(a.id));
+  // Oldest first: a deletion cut short leaves the newer ones.
+  return newestFirst
+    .slice(Math.max(keepNewest, 0))
+    .filter((i) => !protectedIds.has(i.id))
+    .reverse();
+}
+
+export function retentionActivities(deps: ActivityDeps) {
+  return {
+    /**
+     * Deletes what the source's retention settings leave out. One failed deletion does not stop
+     * the others: it is reported, and retried by the next cycle. A failed listing fails the
+     * activity, which the cycle reports as a warning.
+     */
+    async applyRetention(input: RetentionInput): Promise<RetentionOutcome> {
+      const { settings, ports } = sourceOf(deps, input.source);
+      const { retention } = ports;
+      const outcome: RetentionOutcome = { deleted: { snapshots: [], exports: [] }, deferred: [], failed: [] };
+      const keepSnapshots = new Set([...input.keep.snapshotIds, snapshotIdFor(input.source, input.cycleId)]);
+      const keepExports = new Set([...input.keep.exportIds, exportIdFor(input.source, input.cycleId)]);
+
+      const ownSnapshot = (id: string) => isSnapshotIdOf(input.source, id);
+      const snapshots = await step('retention', `the snapshots of source ${input.source}`, () => retention.listSnapshots(ownSnapshot));
+      for (const s of expiredItems(snapshots.filter((s) => ownSnapshot(s.id)), settings.retention.snapshots, keepSnapshots)) {
+        await remove(`snapshot ${s.id}`, () => retention.deleteSnapshot(s.id), outcome, outcome.deleted.snapshots, s.id);
+      }
+
+      const ownExport = (id: string) => isExportIdOf(input.source, id);
+      const exports = await step('retention', `the exports of source ${input.source}`, () => retention.listExports(ownExport));
+      for (const e of expiredItems(exports.filter((e) => ownExport(e.id)), settings.retention.exports, keepExports)) {
+        await remove(`export ${e.id}`, () => retention.deleteExport(e.id), outcome, outcome.deleted.exports, e.id);
+      }
+      return outcome;
+    },
+  };
+}
+
+async function remove(subject: string, del: () => Promise<RetentionDeletion>, outcome: RetentionOutcome, deleted: string[], id: string): Promise<void> {
+  try {
+    const done = await del();
+    if (done.deleted) deleted.push(id);
+    else outcome.deferred.push(`${subject} kept until a later cycle: ${done.reason}`);
+  } catch (err) {
+    // Recorded in the workflow history: no credential may reach it.
+    outcome.failed.push(redactSecrets(`deleting ${subject} failed: ${(err as Error)?.message ?? String(err)}`));
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * Heartbeats of the verify activity. Verification runs one query per configured check, each of
+ * which may take minutes: the activity heartbeats before each one (naming it), and at a steady
+ * pace while a step runs, so a dead worker is noticed within the heartbeat timeout instead of the
+ * whole activity timeout, which grows with the number of checks (src/workflows/options.ts).
+ */
+import { Context } from '@temporalio/activity';
+
+/** What the verify activity reports in its heartbeats: the table and the step it is at. */
+export interface VerifyHeartbeat {
+  table: string;
+  step: string;
+}
+
+/**
+ * Runs `fn` heartbeating: once now with `firstStep`, again each time `fn` reports a new step
+ * (a check), and at a third of the heartbeat timeout meanwhile. Outside an activity (direct
+ * calls in tests) it just runs `fn`.
+ */
+export async function heartbeating<T>(table: string, firstStep: string, fn: (progress: (step: string) => void) => Promise<T>): Promise<T> {
+  const ctx = activityContext();
+  if (!ctx) return fn(() => undefined);
+  let current: VerifyHeartbeat = { table, step: firstStep };
+  ctx.heartbeat(current);
+  const timeoutMs = ctx.info.heartbeatTimeoutMs;
+  const timer = timeoutMs ? setInterval(() => ctx.heartbeat(current), Math.max(500, Math.floor(timeoutMs / 3))) : undefined;
+  try {
+    return await fn((step) => {
+      current = { table, step };
+      ctx.heartbeat(current);
+    });
+  } finally {
+    if (timer) clearInterval(timer);
+  }
+}
+
+function activityContext(): Context | undefined {
+  try {
+    return Context.current();
+  } catch {
+    return undefined;
+  }
+}

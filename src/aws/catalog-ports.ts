@@ -1,0 +1,75 @@
+/**
+ * An RDS source's ports with its read-only catalog (`source.catalog`): discover adds the source's
+ * primary keys to the export's tables, and the export scope and `lakesync plan` list the
+ * source's tables from the catalog instead of from earlier exports. Everything else is the
+ * ports as they were.
+ */
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { DiscoveredExport, TableName } from '../model';
+import type { DiscoverPort, ExportPort, Ports } from '../ports';
+import { type CatalogSettings, SourceCatalog } from './catalog';
+import { clientConfig } from './clients';
+import type { AwsSettings } from './settings';
+
+/** What the ports need of the catalog. */
+export interface CatalogReader {
+  tables(): Promise<TableName[]>;
+  primaryKeys(): Promise<Record<TableName, string[]>>;
+}
+
+/** The catalog of `settings`, with a Secrets Manager client in the secret's own region. */
+export function openSourceCatalog(settings: CatalogSettings, aws: Pick<AwsSettings, 'region' | 'endpoint'>): { catalog: SourceCatalog; close(): void } {
+  if (settings.auth.kind !== 'secret') return { catalog: new SourceCatalog(settings), close: () => undefined };
+  const secrets = new SecretsManagerClient(clientConfig({ ...aws, region: arnRegion(settings.auth.secretArn) ?? aws.region }));
+  return { catalog: new SourceCatalog(settings, { secrets }), close: () => secrets.destroy() };
+}
+
+export function withSourceCatalog(ports: Ports, catalog: CatalogReader, closeCatalog: () => void = () => undefined): Ports {
+  const discover: DiscoverPort = {
+    discover: async (ref) => withCatalogKeys(await ports.discover.discover(ref), await catalog.primaryKeys()),
+    exportAvailable: (ref) => ports.discover.exportAvailable(ref),
+    exportRowCount: (ref, table) => ports.discover.exportRowCount(ref, table),
+    listTables: () => catalog.tables(),
+  };
+  const exports: ExportPort = {
+    startExport: (req) => ports.export.startExport(req),
+    describeExport: (exportId) => ports.export.describeExport(exportId),
+    listSourceTables: () => catalog.tables(),
+  };
+  return {
+    ...ports,
+    discover,
+    export: exports,
+    close: async () => {
+      closeCatalog();
+      await ports.close?.();
+    },
+  };
+}
+
+/**
+ * The catalog's key on every exported table that has none yet. A key naming a column the export
+ * lacks (changed since the snapshot, or a column the export skipped) is not used: the table is
+ * planned without it, with a warning, rather than failing its load.
+ */
+export function withCatalogKeys(found: DiscoveredExport, keys: Record<TableName, string[]>): DiscoveredExport {
+  const warnings = [...found.warnings];
+  const tables = found.tables.map((t) => {
+    const key = keys[t.table];
+    if (!key || key.length === 0 || (t.primaryKey?.length ?? 0) > 0) return t;
+    const exported = new Set(t.columns.map((c) => c.columnName));
+    const missing = t.columns.length > 0 ? key.filter((column) => !exported.has(column)) : [];
+    if (missing.length > 0) {
+      warnings.push(
+        `${t.table}: the source catalog's primary key (${key.join(', ')}) names column(s) the export lacks (${missing.join(', ')}): planned without a key; set tables."${t.table}".primaryKey`,
+      );
+      return t;
+    }
+    return { ...t, primaryKey: [...key] };
+  });
+  return { ...found, tables, warnings };
+}
+
+function arnRegion(arn: string): string | undefined {
+  return arn.split(':')[3] || undefined;
+}

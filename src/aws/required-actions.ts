@@ -1,0 +1,160 @@
+/**
+ * The IAM actions the principals other than the worker need, in one place: `lakesync doctor`
+ * simulates them against the account, and the policy tests hold docs/aws-setup.md and the
+ * CloudFormation template (infra/lakesync.yaml) to them, so neither can drift from the code.
+ *
+ * Resources are written with the placeholders of docs/aws-setup.md (REGION, ACCOUNT,
+ * EXPORT_BUCKET, ...); `resolveResource` fills them in for one source.
+ */
+
+/** How access to the S3 Tables catalog is controlled (config `aws.lakeFormation.mode`). */
+export type LakeFormationMode = 'lakeformation' | 'iam';
+
+export interface RequiredAction {
+  action: string;
+  /** ARN templates the action must be allowed on (all of them). */
+  resources: readonly string[];
+  /** Only in this Lake Formation mode; both when absent. */
+  mode?: LakeFormationMode;
+  why: string;
+}
+
+const EXPORT_BUCKET_ARN = 'arn:aws:s3:::EXPORT_BUCKET';
+const EXPORT_OBJECTS_ARN = 'arn:aws:s3:::EXPORT_BUCKET/EXPORT_PREFIX/*';
+const KEY_ARN = 'arn:aws:kms:REGION:ACCOUNT:key/KEY_ID';
+const TABLE_BUCKET_ARN = 'arn:aws:s3tables:REGION:ACCOUNT:bucket/TABLE_BUCKET';
+const LAKE_TABLES_ARN = 'arn:aws:s3tables:REGION:ACCOUNT:bucket/TABLE_BUCKET/table/*';
+/** Glue authorizes a request on an S3 Tables object against each catalog level above it. */
+const CATALOG_ARNS = [
+  'arn:aws:glue:REGION:ACCOUNT:catalog',
+  'arn:aws:glue:REGION:ACCOUNT:catalog/s3tablescatalog',
+  'arn:aws:glue:REGION:ACCOUNT:catalog/s3tablescatalog/TABLE_BUCKET',
+];
+const DATABASE_ARN = 'arn:aws:glue:REGION:ACCOUNT:database/s3tablescatalog/TABLE_BUCKET/NAMESPACE';
+const GLUE_TABLES_ARN = 'arn:aws:glue:REGION:ACCOUNT:table/s3tablescatalog/TABLE_BUCKET/NAMESPACE/*';
+
+/**
+ * What RDS needs of the export role (StartExportTask's IamRoleArn and KmsKeyId documentation):
+ * write, read and delete the export objects, list the bucket, and use the key.
+ */
+export const EXPORT_ROLE_S3_ACTIONS: readonly RequiredAction[] = [
+  { action: 's3:PutObject', resources: [EXPORT_OBJECTS_ARN], why: 'RDS writes the export files' },
+  { action: 's3:GetObject', resources: [EXPORT_OBJECTS_ARN], why: 'RDS reads back what it wrote' },
+  { action: 's3:DeleteObject', resources: [EXPORT_OBJECTS_ARN], why: 'RDS removes partial files' },
+  { action: 's3:ListBucket', resources: [EXPORT_BUCKET_ARN], why: 'RDS lists the export prefix' },
+  { action: 's3:GetBucketLocation', resources: [EXPORT_BUCKET_ARN], why: 'RDS checks the bucket region' },
+];
+
+export const EXPORT_ROLE_KMS_ACTIONS: readonly RequiredAction[] = [
+  'kms:Encrypt',
+  'kms:Decrypt',
+  'kms:GenerateDataKey',
+  'kms:GenerateDataKeyWithoutPlaintext',
+  'kms:ReEncryptFrom',
+  'kms:ReEncryptTo',
+  'kms:CreateGrant',
+  'kms:DescribeKey',
+  'kms:RetireGrant',
+].map((action) => ({ action, resources: [KEY_ARN], why: 'RDS encrypts the export with the key' }));
+
+/** The service the worker passes the export role to (the `iam:PassedToService` of StartExportTask). */
+export const EXPORT_SERVICE = 'export.rds.amazonaws.com';
+
+const S3TABLES_ON_BUCKET = ['s3tables:GetTableBucket', 's3tables:GetNamespace', 's3tables:CreateTable'];
+const S3TABLES_ON_TABLES = [
+  's3tables:GetTable',
+  's3tables:GetTableMetadataLocation',
+  's3tables:UpdateTableMetadataLocation',
+  's3tables:GetTableData',
+  's3tables:PutTableData',
+];
+
+/**
+ * Every action the Glue job (glue/) uses with its role. The S3 Tables actions are needed in
+ * `iam` mode (GlueCatalog + S3FileIO with the role's own credentials); in `lakeformation` mode
+ * Lake Formation vends the table credentials instead and the role needs GetDataAccess.
+ */
+export const GLUE_JOB_ACTIONS: readonly RequiredAction[] = [
+  { action: 's3:GetObject', resources: [EXPORT_OBJECTS_ARN], why: 'the job reads the export files' },
+  { action: 's3:ListBucket', resources: [EXPORT_BUCKET_ARN], why: "the job lists a table's export files" },
+  { action: 's3:GetObject', resources: ['arn:aws:s3:::SCRIPT_BUCKET/SCRIPT_PREFIX/*'], why: 'Glue loads the job scripts' },
+  { action: 's3:PutObject', resources: ['arn:aws:s3:::SCRIPT_BUCKET/RESULT_PREFIX/*'], why: 'the job writes its result JSON' },
+  { action: 'kms:Decrypt', resources: [KEY_ARN], why: 'the export files are encrypted with the export key' },
+  { action: 'glue:GetCatalog', resources: CATALOG_ARNS, why: "the job resolves the table bucket's catalog" },
+  { action: 'glue:GetDatabase', resources: [...CATALOG_ARNS, DATABASE_ARN], why: 'the job reads the namespace' },
+  { action: 'glue:GetTable', resources: [...CATALOG_ARNS, DATABASE_ARN, GLUE_TABLES_ARN], why: 'the job reads the lake table' },
+  { action: 'glue:GetTables', resources: [...CATALOG_ARNS, DATABASE_ARN, GLUE_TABLES_ARN], why: 'the job lists the lake tables' },
+  { action: 'glue:CreateTable', resources: [...CATALOG_ARNS, DATABASE_ARN, GLUE_TABLES_ARN], why: 'the job creates a missing lake table' },
+  { action: 'glue:UpdateTable', resources: [...CATALOG_ARNS, DATABASE_ARN, GLUE_TABLES_ARN], why: 'each Iceberg commit updates the table' },
+  ...S3TABLES_ON_BUCKET.map((action) => ({ action, resources: [TABLE_BUCKET_ARN], mode: 'iam' as const, why: 'Iceberg on S3 Tables with IAM access control' })),
+  ...S3TABLES_ON_TABLES.map((action) => ({ action, resources: [LAKE_TABLES_ARN], mode: 'iam' as const, why: 'Iceberg on S3 Tables with IAM access control' })),
+  { action: 'lakeformation:GetDataAccess', resources: ['*'], mode: 'lakeformation', why: 'Lake Formation vends the table credentials' },
+  { action: 'logs:CreateLogGroup', resources: ['arn:aws:logs:REGION:ACCOUNT:log-group:/aws-glue/*'], why: 'Glue writes the run logs' },
+  { action: 'logs:CreateLogStream', resources: ['arn:aws:logs:REGION:ACCOUNT:log-group:/aws-glue/*'], why: 'Glue writes the run logs' },
+  { action: 'logs:PutLogEvents', resources: ['arn:aws:logs:REGION:ACCOUNT:log-group:/aws-glue/*'], why: 'Glue writes the run logs' },
+];
+
+/** The Glue job's actions in one Lake Formation mode. */
+export function glueJobActions(mode: LakeFormationMode): RequiredAction[] {
+  return GLUE_JOB_ACTIONS.filter((a) => a.mode === undefined || a.mode === mode);
+}
+
+/**
+ * The read-only calls `lakesync doctor` makes and the IAM action each needs, for the policy of
+ * the principal that runs it. The doctor never calls anything else (test/core/doctor.test.ts).
+ */
+export const DOCTOR_CALLS: readonly { call: string; action: string }[] = [
+  { call: 'STS GetCallerIdentity', action: 'sts:GetCallerIdentity' },
+  { call: 'RDS DescribeDBInstances', action: 'rds:DescribeDBInstances' },
+  { call: 'RDS DescribeDBClusters', action: 'rds:DescribeDBClusters' },
+  { call: 'IAM GetRole', action: 'iam:GetRole' },
+  { call: 'IAM SimulatePrincipalPolicy', action: 'iam:SimulatePrincipalPolicy' },
+  { call: 'IAM ListRolePolicies', action: 'iam:ListRolePolicies' },
+  { call: 'IAM GetRolePolicy', action: 'iam:GetRolePolicy' },
+  { call: 'IAM ListAttachedRolePolicies', action: 'iam:ListAttachedRolePolicies' },
+  { call: 'IAM GetPolicy', action: 'iam:GetPolicy' },
+  { call: 'IAM GetPolicyVersion', action: 'iam:GetPolicyVersion' },
+  { call: 'KMS DescribeKey', action: 'kms:DescribeKey' },
+  { call: 'KMS GetKeyPolicy', action: 'kms:GetKeyPolicy' },
+  { call: 'S3 HeadBucket', action: 's3:ListBucket' },
+  { call: 'S3Tables GetTableBucket', action: 's3tables:GetTableBucket' },
+  { call: 'Glue GetCatalog', action: 'glue:GetCatalog' },
+  { call: 'LakeFormation ListResources', action: 'lakeformation:ListResources' },
+  { call: 'Athena GetWorkGroup', action: 'athena:GetWorkGroup' },
+];
+
+/** The names a source fills the placeholders with. */
+export interface ResourceNames {
+  partition: string;
+  region: string;
+  accountId: string;
+  exportBucket: string;
+  exportPrefix: string;
+  scriptBucket: string;
+  scriptPrefix: string;
+  resultPrefix: string;
+  tableBucket: string;
+  namespace: string;
+  /** The key's id (as DescribeKey answers it), not an alias. */
+  keyId: string;
+}
+
+/** An ARN template with the source's names; an empty prefix leaves no double slash. */
+export function resolveResource(template: string, names: ResourceNames): string {
+  const values: Record<string, string> = {
+    REGION: names.region,
+    ACCOUNT: names.accountId,
+    EXPORT_BUCKET: names.exportBucket,
+    EXPORT_PREFIX: names.exportPrefix,
+    SCRIPT_BUCKET: names.scriptBucket,
+    SCRIPT_PREFIX: names.scriptPrefix,
+    RESULT_PREFIX: names.resultPrefix,
+    TABLE_BUCKET: names.tableBucket,
+    NAMESPACE: names.namespace,
+    KEY_ID: names.keyId,
+  };
+  return template
+    .replace(/^arn:aws:/, `arn:${names.partition}:`)
+    .replace(/\b(REGION|ACCOUNT|EXPORT_BUCKET|EXPORT_PREFIX|SCRIPT_BUCKET|SCRIPT_PREFIX|RESULT_PREFIX|TABLE_BUCKET|NAMESPACE|KEY_ID)\b/g, (name) => values[name]!)
+    .replace(/\/{2,}/g, '/');
+}

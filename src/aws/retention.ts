@@ -1,0 +1,224 @@
+/**
+ * RetentionPort on AWS. Snapshots: the manual snapshots of the source's instance (or cluster) that
+ * carry the `lakesync` tag CreateDBSnapshot gave them (src/aws/rds-snapshots.ts). DescribeDBSnapshots
+ * offers no tag filter (its filters are db-instance-id, db-snapshot-id, dbi-resource-id,
+ * snapshot-type, engine), so the tag is checked on each snapshot's TagList. Exports: the folders
+ * `<prefix>/<exportId>/` RDS wrote, deleted with ListObjectsV2 + DeleteObjects (1,000 keys a call).
+ */
+import {
+  type DBClusterSnapshot,
+  type DBSnapshot,
+  DeleteDBClusterSnapshotCommand,
+  DeleteDBSnapshotCommand,
+  DescribeDBClusterSnapshotsCommand,
+  DescribeDBSnapshotsCommand,
+  DescribeExportTasksCommand,
+  type RDSClient,
+  type Tag,
+} from '@aws-sdk/client-rds';
+import { DeleteObjectsCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { PortError } from '../errors';
+import { exportInfoName } from '../export-listing';
+import type { RetentionDeletion, RetentionItem, RetentionPort } from '../ports';
+import { awsCall, hasAwsCode, httpStatusOf, toPortError } from './errors';
+import { joinKey, s3Url } from './s3';
+import type { AwsSettings } from './settings';
+
+/** The tag key CreateDBSnapshot / CreateDBClusterSnapshot put on every snapshot lakesync takes. */
+export const LAKESYNC_TAG_KEY = 'lakesync';
+
+/** DeleteObjects takes at most 1,000 keys. */
+const DELETE_BATCH = 1000;
+
+/** Export task states in which RDS may still write the export's files or read its snapshot. */
+const RUNNING_EXPORT = new Set(['starting', 'in_progress', 'canceling']);
+
+interface ListedSnapshot {
+  id: string;
+  arn: string;
+  type: string;
+  tagged: boolean;
+  createdAt?: Date;
+}
+
+export class AwsRetention implements RetentionPort {
+  /** ARNs of the snapshots listed last, for the export check before a deletion. */
+  private readonly arns = new Map<string, string>();
+
+  constructor(
+    private readonly rds: RDSClient,
+    private readonly s3: S3Client,
+    private readonly settings: Pick<AwsSettings, 'rds' | 'export'>,
+  ) {}
+
+  private get owner(): string {
+    const { rds } = this.settings;
+    return rds.clusterId ? `cluster ${rds.clusterId}` : `instance ${rds.instanceId}`;
+  }
+
+  async listSnapshots(owned: (id: string) => boolean): Promise<RetentionItem[]> {
+    const snapshots = (await this.manualSnapshots()).filter((s) => s.type === 'manual' && s.tagged && owned(s.id));
+    for (const s of snapshots) this.arns.set(s.id, s.arn);
+    return snapshots.map((s) => ({ id: s.id, ...(s.createdAt ? { createdAt: s.createdAt.toISOString() } : {}) }));
+  }
+
+  async deleteSnapshot(id: string): Promise<RetentionDeletion> {
+    const arn = this.arns.get(id);
+    const exporting = arn ? await this.runningExport({ Filters: [{ Name: 'source-arn', Values: [arn] }] }, (t) => t.SourceArn === arn, `the exports of snapshot ${id}`) : undefined;
+    if (exporting) return { deleted: false, reason: `export ${exporting} is reading it` };
+    const { rds } = this.settings;
+    const operation = rds.clusterId ? 'DeleteDBClusterSnapshot' : 'DeleteDBSnapshot';
+    try {
+      if (rds.clusterId) await this.rds.send(new DeleteDBClusterSnapshotCommand({ DBClusterSnapshotIdentifier: id }));
+      else await this.rds.send(new DeleteDBSnapshotCommand({ DBSnapshotIdentifier: id }));
+      return { deleted: true };
+    } catch (err) {
+      if (hasAwsCode(err, 'DBSnapshotNotFound', 'DBClusterSnapshotNotFoundFault')) return { deleted: true };
+      // Only an `available` snapshot can be deleted: one being created (or copied) is left for a later cycle.
+      if (hasAwsCode(err, 'InvalidDBSnapshotState', 'InvalidDBClusterSnapshotStateFault')) return { deleted: false, reason: `its state does not allow deletion yet (${(err as Error).message})` };
+      throw toPortError(err, { service: 'RDS', operation, subject: `snapshot ${id} of ${this.owner}` });
+    }
+  }
+
+  async listExports(owned: (id: string) => boolean): Promise<RetentionItem[]> {
+    const { bucket } = this.settings.export;
+    const ids: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await awsCall({ service: 'S3', operation: 'ListObjectsV2', subject: `the exports under ${s3Url(bucket, this.root)}` }, () =>
+        this.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: this.root, Delimiter: '/', ...(token ? { ContinuationToken: token } : {}) })),
+      );
+      for (const p of page.CommonPrefixes ?? []) {
+        const id = p.Prefix?.slice(this.root.length).replace(/\/$/, '');
+        if (id && owned(id)) ids.push(id);
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    const items: RetentionItem[] = [];
+    for (const id of ids) {
+      const createdAt = await this.exportTime(id);
+      if (createdAt) items.push({ id, createdAt: createdAt.toISOString() });
+    }
+    return items;
+  }
+
+  async deleteExport(id: string): Promise<RetentionDeletion> {
+    const running = await this.runningExport({ ExportTaskIdentifier: id }, (t) => t.ExportTaskIdentifier === id, `export ${id}`);
+    if (running) return { deleted: false, reason: 'RDS is still writing it' };
+    const { bucket } = this.settings.export;
+    const folder = this.folder(id);
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await awsCall({ service: 'S3', operation: 'ListObjectsV2', subject: `the files of export ${id} (${s3Url(bucket, folder)})` }, () =>
+        this.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: folder, ...(token ? { ContinuationToken: token } : {}) })),
+      );
+      for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key);
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    for (let i = 0; i < keys.length; i += DELETE_BATCH) {
+      const batch = keys.slice(i, i + DELETE_BATCH);
+      const out = await awsCall({ service: 'S3', operation: 'DeleteObjects', subject: `${batch.length} file(s) of export ${id} (${s3Url(bucket, folder)})` }, () =>
+        this.s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } })),
+      );
+      const errors = out.Errors ?? [];
+      if (errors.length > 0) {
+        const first = errors[0]!;
+        const access = errors.some((e) => /AccessDenied/i.test(e.Code ?? ''));
+        throw new PortError(
+          access ? 'access-denied' : 'failed',
+          first.Code ?? 'DeleteObjectsFailed',
+          `S3 DeleteObjects could not delete ${errors.length} file(s) of export ${id}, e.g. ${s3Url(bucket, first.Key ?? '')}: ${first.Code ?? 'no code'}: ${first.Message ?? 'no message'}` +
+            (access ? ` (the worker needs s3:DeleteObject on ${s3Url(bucket, folder)}*: docs/aws-setup.md)` : ' (the next cycle tries again)'),
+        );
+      }
+    }
+    return { deleted: true };
+  }
+
+  /** `<prefix>/`, or the bucket's root when the prefix is empty. */
+  private get root(): string {
+    const { prefix } = this.settings.export;
+    return prefix ? `${prefix}/` : '';
+  }
+
+  private folder(id: string): string {
+    return `${joinKey(this.settings.export.prefix, id)}/`;
+  }
+
+  /** When RDS finished the export (its export_info file), else when it wrote its first file; undefined for an empty folder. */
+  private async exportTime(id: string): Promise<Date | undefined> {
+    const { bucket } = this.settings.export;
+    const info = joinKey(this.settings.export.prefix, id, exportInfoName(id));
+    try {
+      const head = await this.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: info }));
+      if (head.LastModified) return head.LastModified;
+    } catch (err) {
+      if (!(hasAwsCode(err, 'NotFound', 'NoSuchKey') || httpStatusOf(err) === 404)) throw toPortError(err, { service: 'S3', operation: 'HeadObject', subject: `export ${id} (${s3Url(bucket, info)})` });
+    }
+    const page = await awsCall({ service: 'S3', operation: 'ListObjectsV2', subject: `the files of export ${id}` }, () =>
+      this.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: this.folder(id), MaxKeys: 1 })),
+    );
+    return page.Contents?.[0]?.LastModified;
+  }
+
+  /** The id of an export task matching `match` that still runs; undefined when none (or RDS no longer knows it). */
+  private async runningExport(
+    filter: { ExportTaskIdentifier?: string; Filters?: { Name: string; Values: string[] }[] },
+    match: (t: { ExportTaskIdentifier?: string; SourceArn?: string }) => boolean,
+    subject: string,
+  ): Promise<string | undefined> {
+    let marker: string | undefined;
+    try {
+      do {
+        const page = await this.rds.send(new DescribeExportTasksCommand({ ...filter, ...(marker ? { Marker: marker } : {}) }));
+        // Emulators may ignore the filter: match each task here too.
+        const running = (page.ExportTasks ?? []).find((t) => match(t) && RUNNING_EXPORT.has((t.Status ?? '').toLowerCase()));
+        if (running) return running.ExportTaskIdentifier ?? 'unknown';
+        marker = page.Marker;
+      } while (marker);
+      return undefined;
+    } catch (err) {
+      if (hasAwsCode(err, 'ExportTaskNotFound')) return undefined;
+      throw toPortError(err, { service: 'RDS', operation: 'DescribeExportTasks', subject });
+    }
+  }
+
+  /** The manual snapshots of the source's instance or cluster, across all pages. */
+  private async manualSnapshots(): Promise<ListedSnapshot[]> {
+    const { rds } = this.settings;
+    const out: ListedSnapshot[] = [];
+    let marker: string | undefined;
+    try {
+      do {
+        if (rds.clusterId) {
+          const page = await this.rds.send(new DescribeDBClusterSnapshotsCommand({ DBClusterIdentifier: rds.clusterId, SnapshotType: 'manual', ...(marker ? { Marker: marker } : {}) }));
+          out.push(...(page.DBClusterSnapshots ?? []).map((s) => listed(s.DBClusterSnapshotIdentifier, s.DBClusterSnapshotArn, s)));
+          marker = page.Marker;
+        } else {
+          const page = await this.rds.send(new DescribeDBSnapshotsCommand({ DBInstanceIdentifier: rds.instanceId, SnapshotType: 'manual', ...(marker ? { Marker: marker } : {}) }));
+          out.push(...(page.DBSnapshots ?? []).map((s) => listed(s.DBSnapshotIdentifier, s.DBSnapshotArn, s)));
+          marker = page.Marker;
+        }
+      } while (marker);
+    } catch (err) {
+      throw toPortError(err, { service: 'RDS', operation: rds.clusterId ? 'DescribeDBClusterSnapshots' : 'DescribeDBSnapshots', subject: `the manual snapshots of ${this.owner}` });
+    }
+    return out;
+  }
+}
+
+function listed(id: string | undefined, arn: string | undefined, s: DBSnapshot | DBClusterSnapshot): ListedSnapshot {
+  return {
+    id: id ?? '',
+    arn: arn ?? '',
+    type: (s.SnapshotType ?? 'manual').toLowerCase(),
+    tagged: hasLakesyncTag(s.TagList),
+    // A snapshot being created has no time yet: it counts as the newest.
+    ...(s.SnapshotCreateTime && (s.Status ?? '').toLowerCase() !== 'creating' ? { createdAt: new Date(s.SnapshotCreateTime) } : {}),
+  };
+}
+
+function hasLakesyncTag(tags: Tag[] | undefined): boolean {
+  return (tags ?? []).some((t) => t.Key === LAKESYNC_TAG_KEY);
+}

@@ -1,0 +1,45 @@
+/**
+ * The catalog queries of a PostgreSQL source: the tables an export can hold and their primary
+ * keys, from pg_catalog. Shared by the embedded exporter (src/local) and the read-only catalog
+ * connection of RDS sources (src/aws), so both see the same tables and the same keys.
+ */
+import type { TableName } from './model';
+
+/** Runs one statement; rows come back as arrays in select-list order. */
+export interface CatalogSession {
+  rows(sql: string, params?: unknown[]): Promise<unknown[][]>;
+}
+
+/** Permanent ordinary and partitioned tables (not partitions) outside the system schemas: schema, name. */
+export const TABLES_SQL = `
+SELECT n.nspname, c.relname
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relpersistence = 'p'
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+ORDER BY 1, 2`;
+
+/** Every primary key column: schema, table, column, in key order. */
+export const PRIMARY_KEYS_SQL = `
+SELECT n.nspname, c.relname, a.attname
+FROM pg_index i
+JOIN pg_class c ON c.oid = i.indrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY (i.indkey)
+WHERE i.indisprimary
+ORDER BY 1, 2, array_position(i.indkey::int2[], a.attnum)`;
+
+/** The source's tables as `schema.table`. */
+export async function readTableNames(session: CatalogSession): Promise<TableName[]> {
+  return (await session.rows(TABLES_SQL)).map(([schema, name]) => `${String(schema)}.${String(name)}`);
+}
+
+/** The primary key of every table of `readTableNames` that declares one, keyed by `schema.table`. */
+export async function readPrimaryKeys(session: CatalogSession): Promise<Record<TableName, string[]>> {
+  const tables = new Set(await readTableNames(session));
+  const keys: Record<TableName, string[]> = {};
+  for (const [schema, name, column] of await session.rows(PRIMARY_KEYS_SQL)) {
+    const table = `${String(schema)}.${String(name)}`;
+    if (tables.has(table)) (keys[table] ??= []).push(String(column));
+  }
+  return keys;
+}

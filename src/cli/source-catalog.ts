@@ -1,0 +1,39 @@
+/**
+ * The tables of a postgres/pglite source as an export would list them, read from the source's
+ * catalog in one read-only transaction: no snapshot, no export, nothing written. `lakesync plan`
+ * and `lakesync schema` use it, so neither needs a Temporal server.
+ */
+import { defaultDataRoot } from '../backends';
+import { localSettings } from '../backends/local';
+import type { SourceConfig } from '../config/schema';
+import { acquireSource, layoutOf } from '../local';
+import { sourceSpec } from '../local';
+import { columnExport, typeMapping } from '../local/export/types';
+import { readCatalog } from '../local/source/catalog';
+import type { DiscoveredTable } from '../model';
+import type { CommandEnv } from './context';
+
+/** Whether the source's catalog can be read from here (postgres and pglite sources). */
+export function hasReadableCatalog(source: SourceConfig): boolean {
+  return source.source.kind === 'postgres' || source.source.kind === 'pglite';
+}
+
+/** Every table of the source with its exported columns (the mappings the local export writes) and its key. */
+export async function readSourceTables(env: CommandEnv, name: string, source: SourceConfig): Promise<DiscoveredTable[]> {
+  const settings = localSettings(name, source, defaultDataRoot(env.io.cwd));
+  const handle = await acquireSource(sourceSpec(settings, layoutOf(settings.workDir)));
+  try {
+    const catalog = await handle.db.consistentRead((session) => readCatalog(session));
+    return catalog.map((t) => ({
+      table: t.table,
+      target: `${source.database}.${t.table}`,
+      columns: t.columns.flatMap((c) => {
+        const exported = columnExport(c);
+        return exported ? [typeMapping(exported)] : [];
+      }),
+      ...(t.primaryKey.length > 0 ? { primaryKey: t.primaryKey } : {}),
+    }));
+  } finally {
+    await handle.release();
+  }
+}

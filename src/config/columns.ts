@@ -1,0 +1,196 @@
+/**
+ * Column-level control of lakesync.yaml: per table `columns: { <source column>: policy }` and the
+ * source's `hashKey`. What can be checked without the source catalog is checked here; the rest
+ * (unknown columns, key columns, clamp against the column's type) by `columnPolicyProblems` at
+ * plan time, before any load.
+ */
+import { z } from 'zod';
+import type { ColumnPolicy, HashKey } from '../model';
+import { cursorKind } from '../lookback';
+import { LAKE_NAME } from '../names';
+
+/** Spark SQL types a column may be cast to (`type:`), as the load job accepts them. */
+export const LAKE_TYPE = /^(decimal\(\s*\d{1,2}\s*,\s*\d{1,2}\s*\)|double|float|string|bigint|int|date|timestamp|boolean)$/;
+const LAKE_TYPE_FIX = 'use one of decimal(p,s), double, float, string, bigint, int, date, timestamp, boolean';
+const ENV_VAR = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export type { ColumnPolicy, HashKey } from '../model';
+
+const columnPolicySchema = z
+  .object({
+    exclude: z.boolean().optional().describe('The column never reaches the lake (nor any error message).'),
+    hash: z.boolean().optional().describe('The lake holds a keyed hash (HMAC) of the value instead of the value; needs the source\'s hashKey.'),
+    rename: z
+      .string()
+      .regex(LAKE_NAME, 'is not a valid lake column name: use 1-255 lowercase letters, digits or underscores, starting with a letter or digit')
+      .optional()
+      .describe('The lake column name.'),
+    type: z
+      .string()
+      .transform((t) => t.trim().toLowerCase().replace(/\s+/g, ''))
+      .refine((t) => LAKE_TYPE.test(t), { message: `is not a lake type: ${LAKE_TYPE_FIX}` })
+      .refine((t) => !/^decimal/.test(t) || decimalFits(t), { message: 'decimal(p,s) needs 1 <= p <= 38 and 0 <= s <= p' })
+      .optional()
+      .describe(`The lake type the value is cast to: ${LAKE_TYPE_FIX}.`),
+    onInvalid: z
+      .enum(['fail', 'null', 'clamp'], { message: 'must be fail, null or clamp' })
+      .optional()
+      .describe('A value the lake type cannot hold: fail the table (default), store NULL (counted), or clamp a date/timestamp to the lake\'s range (counted).'),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const others = (['hash', 'rename', 'type', 'onInvalid'] as const).filter((k) => c[k] !== undefined && c[k] !== false);
+    if (c.exclude && others.length > 0) {
+      ctx.addIssue({ code: 'custom', path: ['exclude'], message: `an excluded column never reaches the lake, so ${others.join(', ')} cannot apply: remove exclude or ${others.join(', ')}` });
+    }
+    if (c.hash && c.type !== undefined && c.type !== 'string') {
+      ctx.addIssue({ code: 'custom', path: ['type'], message: 'a hashed column is a string (hex digest): remove type or hash' });
+    }
+    if (c.hash && c.onInvalid !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['onInvalid'], message: 'a hashed column is never cast, so onInvalid cannot apply: remove onInvalid or hash' });
+    }
+    if (c.onInvalid === 'clamp' && c.type !== undefined && c.type !== 'date' && c.type !== 'timestamp') {
+      ctx.addIssue({ code: 'custom', path: ['onInvalid'], message: `clamp applies to date and timestamp columns only, not ${c.type}: use fail or null` });
+    }
+  });
+
+export const columnsSchema = z
+  .record(z.string().min(1, 'column names cannot be empty'), columnPolicySchema)
+  .superRefine((columns, ctx) => {
+    const byLake = new Map<string, string[]>();
+    for (const [name, c] of Object.entries(columns)) {
+      if (!c.rename) continue;
+      byLake.set(c.rename, [...(byLake.get(c.rename) ?? []), name]);
+    }
+    for (const [lake, names] of byLake) {
+      if (names.length > 1) ctx.addIssue({ code: 'custom', path: [names[1]!, 'rename'], message: `columns ${names.join(', ')} are all renamed to "${lake}": give each its own lake name` });
+    }
+  })
+  .describe('Per source column: exclude, hash, rename, type, onInvalid.');
+
+export const hashKeySchema = z
+  .union(
+    [
+      z.object({ env: z.string().regex(ENV_VAR, 'must be an environment variable name, e.g. LAKESYNC_HASH_KEY') }).strict().describe('Local backend: the environment variable of the load that holds the key.'),
+      z.object({ secretArn: z.string().min(1, 'name the Secrets Manager secret (ARN or name)') }).strict().describe('AWS backend: the Secrets Manager secret (ARN or name) that holds the key.'),
+    ],
+    { message: 'must be { env: <VARIABLE> } (local backend) or { secretArn: <Secrets Manager ARN or name> } (aws backend)' },
+  )
+  .describe('Where the key of hashed columns is: never the key itself.');
+
+export type ColumnsSettings = z.infer<typeof columnsSchema>;
+
+function decimalFits(type: string): boolean {
+  const m = /^decimal\((\d+),(\d+)\)$/.exec(type);
+  if (!m) return false;
+  const [p, s] = [Number(m[1]), Number(m[2])];
+  return p >= 1 && p <= 38 && s >= 0 && s <= p;
+}
+
+/** The policies as the job receives them: only the options in force, columns without one left out. */
+export function columnPolicies(columns: ColumnsSettings | undefined): Record<string, ColumnPolicy> {
+  const out: Record<string, ColumnPolicy> = {};
+  for (const [name, c] of Object.entries(columns ?? {})) {
+    const policy: ColumnPolicy = {
+      ...(c.exclude ? { exclude: true as const } : {}),
+      ...(c.hash ? { hash: true as const } : {}),
+      ...(c.rename ? { rename: c.rename } : {}),
+      ...(c.type ? { type: c.type } : {}),
+      ...(c.onInvalid ? { onInvalid: c.onInvalid } : {}),
+    };
+    if (Object.keys(policy).length > 0) out[name] = policy;
+  }
+  return out;
+}
+
+/** Whether any column of any table is hashed (the source then needs a hashKey). */
+export function hashesAnyColumn(tables: Record<string, { columns?: ColumnsSettings | undefined }>): string[] {
+  return Object.entries(tables).flatMap(([table, t]) => Object.entries(t.columns ?? {}).filter(([, c]) => c.hash).map(([column]) => `${table}.${column}`));
+}
+
+/** Config rules on the source's hashKey: needed when a column is hashed, of the backend's kind. */
+export function hashKeyProblems(source: { backend: string; hashKey?: HashKey | undefined; tables: Record<string, { columns?: ColumnsSettings | undefined }> }): { path: (string | number)[]; message: string }[] {
+  const hashed = hashesAnyColumn(source.tables);
+  const problems: { path: (string | number)[]; message: string }[] = [];
+  if (hashed.length > 0 && !source.hashKey) {
+    const example = source.backend === 'aws' ? '{ secretArn: <Secrets Manager ARN or name> }' : '{ env: LAKESYNC_HASH_KEY }';
+    problems.push({ path: ['hashKey'], message: `column(s) ${hashed.join(', ')} are hashed, which needs a key: add hashKey: ${example} (the key itself never goes in the config)` });
+  }
+  if (source.hashKey && source.backend === 'aws' && 'env' in source.hashKey) {
+    problems.push({ path: ['hashKey', 'env'], message: 'a Glue job cannot read an environment variable of this machine: use hashKey: { secretArn: <Secrets Manager ARN or name> }' });
+  }
+  if (source.hashKey && source.backend === 'local' && 'secretArn' in source.hashKey) {
+    problems.push({ path: ['hashKey', 'secretArn'], message: 'the local backend reads the key from an environment variable: use hashKey: { env: <VARIABLE> }' });
+  }
+  return problems;
+}
+
+/** What the plan knows of one table's columns (the export's originalTypeMappings or the catalog), in source order. */
+export interface CatalogColumn {
+  name: string;
+  /** The PostgreSQL type, e.g. `date`, `timestamp without time zone`, `ARRAY`. */
+  originalType?: string;
+}
+
+/**
+ * The problems of one table's column policies against its catalog: unknown columns (naming the
+ * table's columns), key columns excluded, hashed or nulled, clamp on a type that is not a date or
+ * timestamp, and two columns with one lake name. Empty when all is well.
+ */
+export function columnPolicyProblems(table: string, columns: ColumnsSettings | undefined, catalog: readonly CatalogColumn[], primaryKey: readonly string[], keyFrom: 'configured' | 'source' | 'none'): string[] {
+  const policies = columnPolicies(columns);
+  if (Object.keys(policies).length === 0) return [];
+  const problems: string[] = [];
+  const where = `tables."${table}".columns`;
+  if (catalog.length > 0) {
+    const known = new Set(catalog.map((c) => c.name));
+    const unknown = Object.keys(policies).filter((c) => !known.has(c));
+    if (unknown.length > 0) {
+      problems.push(`${where} names ${unknown.map((c) => `"${c}"`).join(', ')}, which ${table} does not have; its columns are: ${catalog.map((c) => c.name).join(', ')}`);
+    }
+  }
+  const keyOrigin = keyFrom === 'configured' ? `tables."${table}".primaryKey` : "the source's primary key";
+  for (const key of primaryKey) {
+    const p = policies[key];
+    if (!p) continue;
+    const what = p.exclude ? 'excluded' : p.hash ? 'hashed' : p.onInvalid === 'null' ? 'nulled on invalid values (onInvalid: null)' : undefined;
+    if (what) problems.push(`${where}."${key}" is a key column (${keyOrigin}) and cannot be ${what}: the load matches rows by it; remove the policy or choose another key`);
+  }
+  for (const [name, p] of Object.entries(policies)) {
+    if (p.onInvalid !== 'clamp' || p.type) continue;
+    const originalType = catalog.find((c) => c.name === name)?.originalType;
+    if (originalType && cursorKind(originalType) !== 'temporal') {
+      problems.push(`${where}."${name}".onInvalid clamp applies to date and timestamp columns only; ${name} is ${originalType}: use fail or null, or give it type: date or timestamp`);
+    }
+  }
+  if (catalog.length > 0) {
+    const byLake = new Map<string, string[]>();
+    for (const c of catalog) {
+      const p = policies[c.name];
+      if (p?.exclude) continue;
+      const lake = p?.rename ?? c.name.toLowerCase();
+      byLake.set(lake, [...(byLake.get(lake) ?? []), c.name]);
+    }
+    for (const [lake, names] of byLake) {
+      if (names.length > 1 && names.some((n) => policies[n]?.rename)) problems.push(`${where}: ${names.join(' and ')} would both become lake column "${lake}": rename one of them`);
+    }
+  }
+  return problems;
+}
+
+/** Key columns named in the config cannot be excluded, hashed or nulled (the catalog's keys are checked at plan time). */
+export function configuredKeyProblems(t: { primaryKey?: string[] | undefined; columns?: ColumnsSettings | undefined; cursor?: { column: string } | undefined }): { path: (string | number)[]; message: string }[] {
+  const policies = columnPolicies(t.columns);
+  const problems: { path: (string | number)[]; message: string }[] = [];
+  for (const key of t.primaryKey ?? []) {
+    const p = policies[key];
+    const what = p?.exclude ? 'excluded' : p?.hash ? 'hashed' : p?.onInvalid === 'null' ? 'nulled on invalid values (onInvalid: null)' : undefined;
+    if (what) problems.push({ path: ['columns', key], message: `"${key}" is a key column (primaryKey) and cannot be ${what}: the load matches rows by it; remove the policy or choose another key` });
+  }
+  const cursor = t.cursor?.column;
+  const c = cursor ? policies[cursor] : undefined;
+  if (cursor && (c?.exclude || c?.hash)) {
+    problems.push({ path: ['columns', cursor], message: `"${cursor}" is the cursor column and cannot be ${c.exclude ? 'excluded' : 'hashed'}: incremental loads compare it with the lake's max(cursor)` });
+  }
+  return problems;
+}

@@ -1,0 +1,33 @@
+/** Check 8: the Glue job role exists, trusts Glue, and holds every action the job uses (GLUE_JOB_ACTIONS). */
+import { glueJobActions, resolveResource } from '../../aws/required-actions';
+import { allowStatements, callFailed, deniedOf, describeDenied } from '../report';
+import { type CheckResult, type DoctorContext, fail, ok, warn } from '../types';
+import { resourceNames } from './names';
+import { checkRoleTrust } from './roles';
+
+export const GLUE_ROLE = 'glue-role';
+
+export async function checkGlueRole(ctx: DoctorContext): Promise<CheckResult> {
+  const roleArn = ctx.settings.glue.roleArn;
+  const trust = await checkRoleTrust(ctx, { check: GLUE_ROLE, field: 'aws.glue.roleArn', arn: roleArn, service: 'glue.amazonaws.com', docs: 'docs/aws-setup.md section 3 "Glue job role"' }, false);
+  if (trust.status !== 'ok') return trust;
+  const names = resourceNames(ctx);
+  // The key's ARN is known once the KMS check resolved the configured id or alias.
+  const actions = glueJobActions(ctx.settings.lakeFormationMode).filter((a) => ctx.key || !a.action.startsWith('kms:'));
+  let outcomes;
+  try {
+    outcomes = await ctx.simulator.simulate(roleArn, actions.map((a) => ({ action: a.action, resources: a.resources.map((r) => resolveResource(r, names)) })));
+  } catch (err) {
+    return callFailed(GLUE_ROLE, err, 'IAM SimulatePrincipalPolicy', `the Glue job role's permissions`);
+  }
+  const denied = deniedOf(outcomes);
+  if (denied.length > 0) {
+    return fail(
+      GLUE_ROLE,
+      `the Glue job role lacks actions the job uses (aws.lakeFormation.mode ${ctx.settings.lakeFormationMode}): ${describeDenied(denied)}`,
+      `add to the Glue job role's policy (docs/aws-setup.md section 3; infra/lakesync.yaml; the list is GLUE_JOB_ACTIONS in src/aws/required-actions.ts): ${allowStatements(denied)}`,
+    );
+  }
+  if (!ctx.key) return warn(GLUE_ROLE, `kms:Decrypt on the export key was not checked: the key ${ctx.settings.export.kmsKeyId} could not be resolved (see the kms-key check)`);
+  return ok(GLUE_ROLE);
+}

@@ -1,0 +1,99 @@
+/**
+ * Check 4: the export key is enabled, symmetric, and usable by the export role.
+ *
+ * SimulatePrincipalPolicy evaluates the role's IAM policies but not the key policy (for a role
+ * it takes no resource policy), and KMS needs both: a key policy that names the role itself, or
+ * one that names the account (delegating to IAM) plus an IAM policy that allows the action. So
+ * the check also reads the key policy (kms:GetKeyPolicy). Grants on the key are not read: a
+ * permission that only a grant gives is reported as missing.
+ */
+import { DescribeKeyCommand, GetKeyPolicyCommand } from '@aws-sdk/client-kms';
+import { hasAwsCode } from '../../aws/errors';
+import { EXPORT_ROLE_KMS_ACTIONS, resolveResource } from '../../aws/required-actions';
+import { keyPolicyAllows, parsePolicyDocument, PolicyParseError } from '../policy';
+import { allowStatements, callFailed, deniedOf, describeDenied } from '../report';
+import type { PermissionOutcome } from '../simulate';
+import { type CheckResult, type DoctorContext, fail, ok, warn } from '../types';
+import { resourceNames } from './names';
+import { roleMissing } from './roles';
+
+export const KMS_KEY = 'kms-key';
+
+export async function checkKmsKey(ctx: DoctorContext): Promise<CheckResult> {
+  const keyId = ctx.settings.export.kmsKeyId;
+  let meta;
+  try {
+    meta = (await ctx.clients.kms.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata;
+  } catch (err) {
+    if (hasAwsCode(err, 'NotFoundException')) {
+      return fail(KMS_KEY, `KMS key ${keyId} (aws.export.kmsKeyId) does not exist in ${ctx.settings.region}`, `create a symmetric key and its alias (docs/aws-setup.md section 4 "KMS key policy", or deploy infra/lakesync.yaml), or correct aws.export.kmsKeyId`);
+    }
+    return callFailed(KMS_KEY, err, 'KMS DescribeKey', `key ${keyId}`);
+  }
+  if (!meta?.Arn || !meta.KeyId) return fail(KMS_KEY, `KMS DescribeKey answered no key for ${keyId}`);
+  ctx.key = { arn: meta.Arn, id: meta.KeyId };
+  if (meta.KeyState !== 'Enabled') {
+    const fix = meta.KeyState === 'PendingDeletion' ? `aws kms cancel-key-deletion --key-id ${meta.KeyId} && aws kms enable-key --key-id ${meta.KeyId}` : meta.KeyState === 'Disabled' ? `aws kms enable-key --key-id ${meta.KeyId}` : 'use an enabled key for aws.export.kmsKeyId';
+    return fail(KMS_KEY, `KMS key ${keyId} is ${meta.KeyState}, not Enabled`, fix);
+  }
+  const spec = meta.KeySpec ?? meta.CustomerMasterKeySpec;
+  if ((spec && spec !== 'SYMMETRIC_DEFAULT') || (meta.KeyUsage && meta.KeyUsage !== 'ENCRYPT_DECRYPT')) {
+    return fail(KMS_KEY, `KMS key ${keyId} is ${spec ?? 'of an unknown spec'} for ${meta.KeyUsage ?? 'an unknown usage'}; RDS export needs a symmetric encryption key (SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT)`, 'aws kms create-key --key-spec SYMMETRIC_DEFAULT --key-usage ENCRYPT_DECRYPT, then point aws.export.kmsKeyId at it');
+  }
+  return roleMayUseKey(ctx, meta.Arn);
+}
+
+async function roleMayUseKey(ctx: DoctorContext, keyArn: string): Promise<CheckResult> {
+  const roleArn = ctx.settings.export.iamRoleArn;
+  const skipped = roleMissing(ctx, KMS_KEY, roleArn, `key ${keyArn} is enabled and symmetric; the export role's use of it was`);
+  if (skipped) return skipped;
+  const names = resourceNames(ctx);
+  let outcomes: PermissionOutcome[];
+  try {
+    outcomes = await ctx.simulator.simulate(
+      roleArn,
+      EXPORT_ROLE_KMS_ACTIONS.map((a) => ({ action: a.action, resources: a.resources.map((r) => resolveResource(r, names)) })),
+    );
+  } catch (err) {
+    return callFailed(KMS_KEY, err, 'IAM SimulatePrincipalPolicy', `the export role's KMS permissions`);
+  }
+  let keyPolicy;
+  try {
+    const raw = (await ctx.clients.kms.send(new GetKeyPolicyCommand({ KeyId: keyArn, PolicyName: 'default' }))).Policy;
+    keyPolicy = parsePolicyDocument(raw, `the key policy of ${keyArn}`);
+  } catch (err) {
+    // Without the key policy only the IAM side is known: say so, and judge that side.
+    const denied = deniedOf(outcomes);
+    if (denied.length > 0) return iamDenied(denied);
+    const why = err instanceof PolicyParseError ? err.message : `kms:GetKeyPolicy failed (${(err as Error).message})`;
+    return warn(KMS_KEY, `the export role's IAM policies allow the key, but its key policy was not checked: ${why}`, `allow the principal running lakesync doctor kms:GetKeyPolicy on ${keyArn}, or check the key policy against docs/aws-setup.md section 4`);
+  }
+  const { accountId, partition } = ctx.settings;
+  const missingInKeyPolicy: string[] = [];
+  const deniedByIam: PermissionOutcome[] = [];
+  for (const outcome of outcomes) {
+    const verdict = keyPolicyAllows(keyPolicy, roleArn, accountId, partition, outcome.action);
+    if (verdict === 'principal') continue;
+    if (verdict === 'account' && outcome.decision === 'allowed') continue;
+    if (verdict === 'account') deniedByIam.push(outcome);
+    else missingInKeyPolicy.push(outcome.action);
+  }
+  if (missingInKeyPolicy.length > 0) {
+    const statement = { Sid: 'ExportRoleEncrypts', Effect: 'Allow', Principal: { AWS: roleArn }, Action: missingInKeyPolicy, Resource: '*' };
+    return fail(
+      KMS_KEY,
+      `the key policy of ${keyArn} neither allows the export role ${missingInKeyPolicy.join(', ')} nor leaves them to IAM (no statement for the role or for the account root), or denies them`,
+      `add to the key policy (docs/aws-setup.md section 4; infra/lakesync.yaml): ${JSON.stringify(statement)}`,
+    );
+  }
+  if (deniedByIam.length > 0) return iamDenied(deniedByIam);
+  return ok(KMS_KEY);
+}
+
+function iamDenied(denied: PermissionOutcome[]): CheckResult {
+  return fail(
+    KMS_KEY,
+    `the export role may not use the key: ${describeDenied(denied)}`,
+    `add to the export role's policy (docs/aws-setup.md section 2, statement EncryptExport; infra/lakesync.yaml): ${allowStatements(denied)}`,
+  );
+}

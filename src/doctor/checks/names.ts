@@ -1,0 +1,21 @@
+/** The names that fill the ARN templates of src/aws/required-actions.ts for this source. */
+import type { ResourceNames } from '../../aws/required-actions';
+import type { DoctorContext } from '../types';
+
+export function resourceNames(ctx: DoctorContext): ResourceNames {
+  const s = ctx.settings;
+  return {
+    partition: s.partition,
+    region: s.region,
+    accountId: s.accountId,
+    exportBucket: s.export.bucket,
+    exportPrefix: s.export.prefix,
+    scriptBucket: s.glue.scriptBucket,
+    scriptPrefix: s.glue.scriptPrefix,
+    resultPrefix: s.glue.resultPrefix,
+    tableBucket: s.tableBucket.name,
+    namespace: s.namespace,
+    // Before the KMS check resolves an alias, the configured key id stands in.
+    keyId: ctx.key?.id ?? s.export.kmsKeyId,
+  };
+}

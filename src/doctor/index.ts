@@ -1,0 +1,97 @@
+/**
+ * `lakesync doctor <source>`: a read-only pre-flight check of an AWS account against a source's
+ * config. Each check is a small function over the SDK clients and the resolved settings that
+ * returns report lines; none changes anything in the account.
+ *
+ * The calls it makes and the IAM action of each (DOCTOR_CALLS in src/aws/required-actions.ts
+ * holds the same list for the policy tests):
+ *   sts:GetCallerIdentity          STS GetCallerIdentity         credentials and account
+ *   rds:DescribeDBInstances        RDS DescribeDBInstances       source instance and engine
+ *   rds:DescribeDBClusters         RDS DescribeDBClusters        source cluster and engine
+ *   iam:GetRole                    IAM GetRole                   export and Glue roles, trust, caller's role ARN
+ *   iam:SimulatePrincipalPolicy    IAM SimulatePrincipalPolicy   what the caller, export role and Glue role may do
+ *   iam:ListRolePolicies, iam:GetRolePolicy, iam:ListAttachedRolePolicies, iam:GetPolicy,
+ *   iam:GetPolicyVersion           (only against an emulator without SimulatePrincipalPolicy)
+ *   kms:DescribeKey                KMS DescribeKey               key state and spec
+ *   kms:GetKeyPolicy               KMS GetKeyPolicy              the key policy's side of the export role's access
+ *   s3:ListBucket                  S3 HeadBucket                 export bucket exists, its region
+ *   s3tables:GetTableBucket        S3Tables GetTableBucket       table bucket exists
+ *   glue:GetCatalog                Glue GetCatalog               s3tablescatalog (analytics integration)
+ *   lakeformation:ListResources    LakeFormation ListResources   Lake Formation registration of the table buckets
+ *   athena:GetWorkGroup            Athena GetWorkGroup           workgroup state and result location
+ */
+import type { SourceConfig } from '../config/schema';
+import { awsSettings } from '../backends/aws';
+import { type DoctorClients } from './clients';
+import { ATHENA_WORKGROUP, checkAthenaWorkgroup } from './checks/athena';
+import { checkExportBucket, checkExportRole, checkExportRolePass, EXPORT_BUCKET, EXPORT_ROLE, EXPORT_ROLE_PASS } from './checks/export';
+import { checkGlueRole, GLUE_ROLE } from './checks/glue';
+import { checkCredentials, CREDENTIALS } from './checks/identity';
+import { checkKmsKey, KMS_KEY } from './checks/kms';
+import { ANALYTICS_INTEGRATION, checkAnalyticsIntegration, checkLakeFormationMode, checkTableBucket, LAKE_FORMATION, TABLE_BUCKET } from './checks/lake';
+import { checkRdsSource, RDS_SOURCE } from './checks/rds';
+import { PermissionSimulator } from './simulate';
+import { type Check, type CheckResult, type DoctorContext, type DoctorSettings, fail, warn } from './types';
+
+export type { CheckResult, CheckStatus, DoctorSettings } from './types';
+
+export const PERMISSION_SIMULATION = 'permission-simulation';
+
+/** In order: later checks use what earlier ones found (the caller, the key's ARN, missing roles). */
+const CHECKS: readonly (readonly [string, Check])[] = [
+  [RDS_SOURCE, checkRdsSource],
+  [EXPORT_ROLE, checkExportRole],
+  [EXPORT_ROLE_PASS, checkExportRolePass],
+  [KMS_KEY, checkKmsKey],
+  [EXPORT_BUCKET, checkExportBucket],
+  [TABLE_BUCKET, checkTableBucket],
+  [ANALYTICS_INTEGRATION, checkAnalyticsIntegration],
+  [GLUE_ROLE, checkGlueRole],
+  [LAKE_FORMATION, checkLakeFormationMode],
+  [ATHENA_WORKGROUP, checkAthenaWorkgroup],
+];
+
+/** The check names, in report order. */
+export const CHECK_NAMES: readonly string[] = [CREDENTIALS, ...CHECKS.map(([name]) => name), PERMISSION_SIMULATION];
+
+/** The doctor's settings of an aws source; a ConfigError (exit 2) for any other source. */
+export function doctorSettings(name: string, source: SourceConfig): DoctorSettings {
+  const settings = awsSettings(name, source);
+  return {
+    ...settings,
+    namespace: source.target.namespace,
+    lakeFormationMode: source.aws?.lakeFormation?.mode ?? 'lakeformation',
+    grantPrincipals: source.grants.map((g) => g.principal),
+  };
+}
+
+export async function runDoctor(clients: DoctorClients, settings: DoctorSettings): Promise<CheckResult[]> {
+  const ctx: DoctorContext = { clients, settings, simulator: new PermissionSimulator(clients.iam, Boolean(settings.endpoint)), missingRoles: new Set() };
+  const credentials = await checkCredentials(ctx);
+  // Without working credentials of the right account every other answer would mislead.
+  if (credentials.status !== 'ok') return [credentials];
+  const results: CheckResult[] = [credentials];
+  for (const [name, check] of CHECKS) {
+    try {
+      const result = await check(ctx);
+      results.push(...(Array.isArray(result) ? result : [result]));
+    } catch (err) {
+      results.push(fail(name, `the check failed unexpectedly: ${(err as Error).message ?? String(err)}`));
+    }
+  }
+  if (ctx.simulator.usedLocalEvaluation) {
+    results.push(
+      warn(
+        PERMISSION_SIMULATION,
+        `the endpoint ${settings.endpoint} does not implement IAM SimulatePrincipalPolicy: permissions were evaluated from the roles' own inline and attached policies (and permissions boundaries), without SCPs or resource policies`,
+        'run lakesync doctor against AWS for an authoritative answer',
+      ),
+    );
+  }
+  return results;
+}
+
+/** Exit code of a report: 1 when any check failed, 0 otherwise (warnings allowed). */
+export function doctorExitCode(results: readonly CheckResult[]): number {
+  return results.some((r) => r.status === 'FAIL') ? 1 : 0;
+}

@@ -1,0 +1,167 @@
+/**
+ * "May this principal do that": IAM SimulatePrincipalPolicy, which evaluates the principal's
+ * identity policies (inline, managed, group, permissions boundary) and the organization's SCPs.
+ * It does not see resource policies of other principals' resources for a role (KMS key policies,
+ * bucket policies): the KMS check reads the key policy itself (checks/kms.ts).
+ *
+ * Emulators lack SimulatePrincipalPolicy (moto answers HTTP 500 with an HTML page). Only with an
+ * endpoint override, the simulator then reads the role's inline and attached managed policies
+ * (and its permissions boundary) and evaluates them with src/doctor/policy.ts; `usedLocalEvaluation`
+ * tells the report to say so.
+ */
+import {
+  type ContextEntry,
+  GetPolicyCommand,
+  GetPolicyVersionCommand,
+  GetRoleCommand,
+  GetRolePolicyCommand,
+  type IAMClient,
+  ListAttachedRolePoliciesCommand,
+  ListRolePoliciesCommand,
+  SimulatePrincipalPolicyCommand,
+} from '@aws-sdk/client-iam';
+import { awsErrorCode } from '../aws/errors';
+import { EMULATOR_NOT_IMPLEMENTED } from '../aws/emulator';
+import { type Decision, evaluatePolicies, parsePolicyDocument, type PolicyDocument } from './policy';
+
+export interface PermissionRequest {
+  action: string;
+  /** Every resource the action must be allowed on. */
+  resources: readonly string[];
+  context?: Record<string, string[]>;
+}
+
+export interface PermissionOutcome {
+  action: string;
+  resource: string;
+  decision: Decision;
+  /** Context keys a policy's condition asked for that the request did not give. */
+  missingContext: string[];
+  uncertain: boolean;
+}
+
+export class PermissionSimulator {
+  private local = false;
+  private readonly policies = new Map<string, Promise<{ identity: PolicyDocument[]; boundary?: PolicyDocument }>>();
+
+  constructor(
+    private readonly iam: IAMClient,
+    /** True with an endpoint override (an emulator): allows the local evaluation. */
+    private readonly emulator: boolean,
+  ) {}
+
+  get usedLocalEvaluation(): boolean {
+    return this.local;
+  }
+
+  async simulate(principalArn: string, requests: readonly PermissionRequest[]): Promise<PermissionOutcome[]> {
+    const out: PermissionOutcome[] = [];
+    for (const request of requests) {
+      if (!this.local) {
+        try {
+          out.push(...(await this.simulateWithIam(principalArn, request)));
+          continue;
+        } catch (err) {
+          if (!(this.emulator && isMissingOperation(err))) throw err;
+          this.local = true;
+        }
+      }
+      out.push(...(await this.evaluateLocally(principalArn, request)));
+    }
+    return out;
+  }
+
+  private async simulateWithIam(principalArn: string, request: PermissionRequest): Promise<PermissionOutcome[]> {
+    const contextEntries: ContextEntry[] = Object.entries(request.context ?? {}).map(([key, values]) => ({ ContextKeyName: key, ContextKeyValues: values, ContextKeyType: 'stringList' }));
+    const out: PermissionOutcome[] = [];
+    let marker: string | undefined;
+    do {
+      const page = await this.iam.send(
+        new SimulatePrincipalPolicyCommand({
+          PolicySourceArn: principalArn,
+          ActionNames: [request.action],
+          ResourceArns: [...request.resources],
+          ...(contextEntries.length ? { ContextEntries: contextEntries } : {}),
+          ...(marker ? { Marker: marker } : {}),
+        }),
+      );
+      for (const result of page.EvaluationResults ?? []) {
+        // With several resources IAM answers per resource; with one, EvalResourceName is it.
+        const perResource = result.ResourceSpecificResults?.length ? result.ResourceSpecificResults : [{ EvalResourceName: result.EvalResourceName, EvalResourceDecision: result.EvalDecision, MissingContextValues: result.MissingContextValues }];
+        for (const r of perResource) {
+          out.push({
+            action: result.EvalActionName ?? request.action,
+            resource: r.EvalResourceName ?? '*',
+            decision: (r.EvalResourceDecision ?? result.EvalDecision ?? 'implicitDeny') as Decision,
+            missingContext: r.MissingContextValues ?? result.MissingContextValues ?? [],
+            uncertain: false,
+          });
+        }
+      }
+      marker = page.IsTruncated ? page.Marker : undefined;
+    } while (marker);
+    return out;
+  }
+
+  private async evaluateLocally(principalArn: string, request: PermissionRequest): Promise<PermissionOutcome[]> {
+    const { identity, boundary } = await this.policiesOf(principalArn);
+    return request.resources.map((resource) => {
+      const asked = { action: request.action, resource, ...(request.context ? { context: request.context } : {}) };
+      const own = evaluatePolicies(identity, asked);
+      // A permissions boundary caps what the identity policies allow.
+      const capped = own.decision === 'allowed' && boundary ? evaluatePolicies([boundary], asked) : own;
+      return { action: request.action, resource, decision: capped.decision, missingContext: [], uncertain: own.uncertain || capped.uncertain };
+    });
+  }
+
+  private policiesOf(principalArn: string): Promise<{ identity: PolicyDocument[]; boundary?: PolicyDocument }> {
+    let loaded = this.policies.get(principalArn);
+    if (!loaded) {
+      loaded = this.loadRolePolicies(principalArn);
+      this.policies.set(principalArn, loaded);
+    }
+    return loaded;
+  }
+
+  private async loadRolePolicies(principalArn: string): Promise<{ identity: PolicyDocument[]; boundary?: PolicyDocument }> {
+    const roleName = roleNameOf(principalArn);
+    if (!roleName) throw new Error(`cannot evaluate the policies of ${principalArn} without SimulatePrincipalPolicy: only roles are read`);
+    const identity: PolicyDocument[] = [];
+    let marker: string | undefined;
+    do {
+      const page = await this.iam.send(new ListRolePoliciesCommand({ RoleName: roleName, ...(marker ? { Marker: marker } : {}) }));
+      for (const name of page.PolicyNames ?? []) {
+        const policy = await this.iam.send(new GetRolePolicyCommand({ RoleName: roleName, PolicyName: name }));
+        identity.push(parsePolicyDocument(policy.PolicyDocument, `inline policy ${name} of role ${roleName}`));
+      }
+      marker = page.IsTruncated ? page.Marker : undefined;
+    } while (marker);
+    do {
+      const page = await this.iam.send(new ListAttachedRolePoliciesCommand({ RoleName: roleName, ...(marker ? { Marker: marker } : {}) }));
+      for (const attached of page.AttachedPolicies ?? []) identity.push(await this.managedPolicy(attached.PolicyArn!));
+      marker = page.IsTruncated ? page.Marker : undefined;
+    } while (marker);
+    const role = await this.iam.send(new GetRoleCommand({ RoleName: roleName }));
+    const boundaryArn = role.Role?.PermissionsBoundary?.PermissionsBoundaryArn;
+    return boundaryArn ? { identity, boundary: await this.managedPolicy(boundaryArn) } : { identity };
+  }
+
+  private async managedPolicy(arn: string): Promise<PolicyDocument> {
+    const policy = await this.iam.send(new GetPolicyCommand({ PolicyArn: arn }));
+    const version = await this.iam.send(new GetPolicyVersionCommand({ PolicyArn: arn, VersionId: policy.Policy?.DefaultVersionId }));
+    return parsePolicyDocument(version.PolicyVersion?.Document, `managed policy ${arn}`);
+  }
+}
+
+/** The role name of a role ARN (the last part of its path), or undefined for other principals. */
+export function roleNameOf(arn: string): string | undefined {
+  const match = /^arn:[^:]+:iam::\d{12}:role\/(?:.*\/)?([^/]+)$/.exec(arn);
+  return match?.[1];
+}
+
+/** An emulator's answer to an operation it lacks: HTTP 5xx with an HTML page instead of XML or JSON. */
+export function isMissingOperation(err: unknown): boolean {
+  if (awsErrorCode(err) === EMULATOR_NOT_IMPLEMENTED) return true;
+  const e = err as { $metadata?: { httpStatusCode?: number }; message?: string };
+  return (e?.$metadata?.httpStatusCode ?? 0) >= 500 && /<html|<!doctype/i.test(e?.message ?? '');
+}

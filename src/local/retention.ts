@@ -1,0 +1,74 @@
+/**
+ * RetentionPort of the embedded mode: the snapshot records lakesync wrote for the source
+ * (snapshots/<id>.json) and its export folders (exports/<exportId>/), both under the source's
+ * work dir. Deleting an export removes its folder and its catalog record; the export task's record
+ * stays, as RDS keeps a task after its files are gone.
+ */
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { RetentionDeletion, RetentionItem, RetentionPort } from '../ports';
+import { catalogRecordFile } from './discover';
+import { exportDir } from './export/task';
+import { fileSafe, readJsonIfExists } from './files';
+import type { WorkDirLayout } from './paths';
+
+interface SnapshotRecord {
+  snapshotId: string;
+  createdAt: string;
+  source: string;
+}
+
+interface ExportTaskRecord {
+  exportId: string;
+  snapshot: { snapshotId: string };
+  state: string;
+  startedAt?: string;
+}
+
+/** Export ids as RDS allows them: also what keeps a deletion inside the exports folder. */
+const EXPORT_ID = /^[A-Za-z][A-Za-z0-9-]{0,59}$/;
+
+export function createRetentionPort(layout: WorkDirLayout, source: string): RetentionPort {
+  const snapshotFile = (id: string) => join(layout.snapshots, `${fileSafe(id)}.json`);
+  const task = (id: string) => (EXPORT_ID.test(id) ? readJsonIfExists<ExportTaskRecord>(join(layout.exportTasks, `${id}.json`)) : undefined);
+  const tasks = (): ExportTaskRecord[] =>
+    existsSync(layout.exportTasks)
+      ? readdirSync(layout.exportTasks)
+          .filter((f) => f.endsWith('.json'))
+          .flatMap((f) => readJsonIfExists<ExportTaskRecord>(join(layout.exportTasks, f)) ?? [])
+      : [];
+
+  return {
+    async listSnapshots(owned): Promise<RetentionItem[]> {
+      if (!existsSync(layout.snapshots)) return [];
+      return readdirSync(layout.snapshots)
+        .filter((f) => f.endsWith('.json'))
+        .flatMap((f) => readJsonIfExists<SnapshotRecord>(join(layout.snapshots, f)) ?? [])
+        .filter((r) => r.source === source && owned(r.snapshotId))
+        .map((r) => ({ id: r.snapshotId, createdAt: r.createdAt }));
+    },
+
+    async listExports(owned): Promise<RetentionItem[]> {
+      if (!existsSync(layout.exports)) return [];
+      // A folder being written is `<id>.partial`: not an export id, so never listed.
+      return readdirSync(layout.exports, { withFileTypes: true })
+        .filter((d) => d.isDirectory() && EXPORT_ID.test(d.name) && owned(d.name))
+        .map((d) => ({ id: d.name, createdAt: task(d.name)?.startedAt ?? statSync(join(layout.exports, d.name)).mtime.toISOString() }));
+    },
+
+    async deleteSnapshot(id): Promise<RetentionDeletion> {
+      const exporting = tasks().find((t) => t.snapshot.snapshotId === id && t.state === 'in_progress');
+      if (exporting) return { deleted: false, reason: `export ${exporting.exportId} is reading it` };
+      rmSync(snapshotFile(id), { force: true });
+      return { deleted: true };
+    },
+
+    async deleteExport(id): Promise<RetentionDeletion> {
+      if (!EXPORT_ID.test(id)) return { deleted: false, reason: `"${id}" is not an export id` };
+      if (task(id)?.state === 'in_progress') return { deleted: false, reason: 'the export is still running' };
+      rmSync(exportDir(layout, id), { recursive: true, force: true });
+      rmSync(catalogRecordFile(layout, id), { force: true });
+      return { deleted: true };
+    },
+  };
+}

@@ -1,0 +1,417 @@
+/**
+ * `lakesync doctor` on moto server over HTTP: a correct account passes; each broken set-up
+ * fails the check that names it; the CLI's exit codes and --json shape.
+ *
+ * moto lacks two calls the doctor makes: IAM SimulatePrincipalPolicy (the doctor then
+ * evaluates the roles' own policies, and says so with a permission-simulation warning) and
+ * Glue GetCatalog (the analytics-integration check warns "not checked"; its pass and fail
+ * paths are covered with aws-sdk-client-mock in test/core/doctor-checks.test.ts).
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, beforeEach, test } from 'node:test';
+import { stringify } from 'yaml';
+import { AthenaClient, CreateWorkGroupCommand } from '@aws-sdk/client-athena';
+import { AttachRolePolicyCommand, CreatePolicyCommand, CreateRoleCommand, IAMClient, PutRolePolicyCommand, UpdateAssumeRolePolicyCommand } from '@aws-sdk/client-iam';
+import { CreateAliasCommand, CreateKeyCommand, DisableKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { LakeFormationClient, RegisterResourceCommand } from '@aws-sdk/client-lakeformation';
+import { CreateDBClusterCommand, CreateDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateTableBucketCommand, S3TablesClient } from '@aws-sdk/client-s3tables';
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+import { sourceSchema } from '../../src/config/schema';
+import { type CheckResult, doctorExitCode, doctorSettings, runDoctor } from '../../src/doctor';
+import { createDoctorClients, destroyDoctorClients } from '../../src/doctor/clients';
+import { MOTO_ACCOUNT_ID, type MotoServer, startMoto } from '../helpers/moto';
+
+const REGION = 'us-east-2';
+const ACCOUNT = MOTO_ACCOUNT_ID;
+const EXPORT_BUCKET = 'shop-exports';
+const SCRIPT_BUCKET = 'shop-glue';
+const TABLE_BUCKET = 'shop-lake';
+const WORKGROUP = 'lakesync';
+const KEY_ALIAS = 'alias/lakesync-export';
+const role = (name: string) => `arn:aws:iam::${ACCOUNT}:role/${name}`;
+const WORKER_ROLE = role('lakesync-worker');
+const EXPORT_ROLE = role('lakesync-export');
+const GLUE_ROLE = role('lakesync-glue');
+
+let moto: MotoServer;
+
+before(async () => {
+  moto = await startMoto();
+});
+
+after(async () => {
+  await moto?.stop();
+});
+
+beforeEach(async () => {
+  await moto.reset();
+  // Set-up calls sign with these; the doctor runs as the worker role (see asWorker).
+  process.env.AWS_ACCESS_KEY_ID = 'testing';
+  process.env.AWS_SECRET_ACCESS_KEY = 'testing';
+  process.env.AWS_SESSION_TOKEN = 'testing';
+  delete process.env.AWS_PROFILE;
+});
+
+function setupClients() {
+  const config = { region: REGION, endpoint: moto.endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
+  return {
+    rds: new RDSClient(config),
+    iam: new IAMClient(config),
+    kms: new KMSClient(config),
+    s3: new S3Client({ ...config, forcePathStyle: true }),
+    s3tables: new S3TablesClient(config),
+    lakeformation: new LakeFormationClient(config),
+    athena: new AthenaClient(config),
+    sts: new STSClient(config),
+  };
+}
+
+const trust = (service: string) => JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: service }, Action: 'sts:AssumeRole' }] });
+const policy = (...statements: object[]) => JSON.stringify({ Version: '2012-10-17', Statement: statements });
+
+/** The Glue job role's policy as docs/aws-setup.md writes it, plus the S3 Tables actions of iam mode. */
+function gluePolicy(keyArn: string, omit: string[] = []): string {
+  const s3tables = ['s3tables:GetTableBucket', 's3tables:GetNamespace', 's3tables:CreateTable', 's3tables:GetTable', 's3tables:GetTableMetadataLocation', 's3tables:UpdateTableMetadataLocation', 's3tables:GetTableData', 's3tables:PutTableData'].filter((a) => !omit.includes(a));
+  return policy(
+    { Effect: 'Allow', Action: ['s3:GetObject', 's3:ListBucket'], Resource: [`arn:aws:s3:::${EXPORT_BUCKET}`, `arn:aws:s3:::${EXPORT_BUCKET}/lakesync/exports/*`, `arn:aws:s3:::${SCRIPT_BUCKET}`, `arn:aws:s3:::${SCRIPT_BUCKET}/*`] },
+    { Effect: 'Allow', Action: ['s3:PutObject'], Resource: `arn:aws:s3:::${SCRIPT_BUCKET}/lakesync/results/*` },
+    { Effect: 'Allow', Action: ['kms:Decrypt', 'kms:DescribeKey'], Resource: keyArn },
+    {
+      Effect: 'Allow',
+      Action: ['glue:GetCatalog', 'glue:GetDatabase', 'glue:GetTable', 'glue:GetTables', 'glue:CreateTable', 'glue:UpdateTable'],
+      Resource: [
+        `arn:aws:glue:${REGION}:${ACCOUNT}:catalog`,
+        `arn:aws:glue:${REGION}:${ACCOUNT}:catalog/s3tablescatalog`,
+        `arn:aws:glue:${REGION}:${ACCOUNT}:catalog/s3tablescatalog/${TABLE_BUCKET}`,
+        `arn:aws:glue:${REGION}:${ACCOUNT}:database/s3tablescatalog/${TABLE_BUCKET}/*`,
+        `arn:aws:glue:${REGION}:${ACCOUNT}:table/s3tablescatalog/${TABLE_BUCKET}/*/*`,
+      ],
+    },
+    { Effect: 'Allow', Action: s3tables, Resource: [`arn:aws:s3tables:${REGION}:${ACCOUNT}:bucket/${TABLE_BUCKET}`, `arn:aws:s3tables:${REGION}:${ACCOUNT}:bucket/${TABLE_BUCKET}/*`] },
+    { Effect: 'Allow', Action: ['lakeformation:GetDataAccess'], Resource: '*' },
+    { Effect: 'Allow', Action: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'], Resource: `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws-glue/*` },
+  );
+}
+
+interface Breakage {
+  engine?: string;
+  exportTrust?: string;
+  disableKey?: boolean;
+  noExportBucket?: boolean;
+  noTableBucket?: boolean;
+  glueOmits?: string[];
+  workgroupWithoutOutput?: boolean;
+  workerCannotPass?: boolean;
+  noLakeFormationRegistration?: boolean;
+  noExportRole?: boolean;
+  noWorkgroup?: boolean;
+  cluster?: { engine: string };
+}
+
+/** A correct account (docs/aws-setup.md), with the breakage asked for; the doctor's env credentials become the worker role's. */
+async function buildAccount(b: Breakage = {}): Promise<void> {
+  const c = setupClients();
+  await c.rds.send(new CreateDBInstanceCommand({ DBInstanceIdentifier: 'shop-db', Engine: b.engine ?? 'postgres', DBInstanceClass: 'db.t3.micro', MasterUsername: 'admin', MasterUserPassword: 'password123', AllocatedStorage: 20 }));
+  if (b.cluster) await c.rds.send(new CreateDBClusterCommand({ DBClusterIdentifier: 'shop-cluster', Engine: b.cluster.engine, MasterUsername: 'admin', MasterUserPassword: 'password123' }));
+
+  const key = (await c.kms.send(new CreateKeyCommand({ Description: 'lakesync export' }))).KeyMetadata!;
+  await c.kms.send(new CreateAliasCommand({ AliasName: KEY_ALIAS, TargetKeyId: key.KeyId }));
+  if (b.disableKey) await c.kms.send(new DisableKeyCommand({ KeyId: key.KeyId }));
+
+  if (!b.noExportRole) await c.iam.send(new CreateRoleCommand({ RoleName: 'lakesync-export', AssumeRolePolicyDocument: trust(b.exportTrust ?? 'export.rds.amazonaws.com') }));
+  if (!b.noExportRole) await c.iam.send(
+    new PutRolePolicyCommand({
+      RoleName: 'lakesync-export',
+      PolicyName: 'export',
+      PolicyDocument: policy(
+        { Sid: 'WriteExport', Effect: 'Allow', Action: ['s3:PutObject*', 's3:GetObject*', 's3:DeleteObject*', 's3:ListBucket', 's3:GetBucketLocation'], Resource: [`arn:aws:s3:::${EXPORT_BUCKET}`, `arn:aws:s3:::${EXPORT_BUCKET}/lakesync/exports/*`] },
+        { Sid: 'EncryptExport', Effect: 'Allow', Action: ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:CreateGrant', 'kms:DescribeKey', 'kms:RetireGrant'], Resource: key.Arn },
+      ),
+    }),
+  );
+
+  await c.iam.send(new CreateRoleCommand({ RoleName: 'lakesync-glue', AssumeRolePolicyDocument: trust('glue.amazonaws.com') }));
+  // A managed policy: the local evaluation reads attached policies as well as inline ones.
+  const glueManaged = (await c.iam.send(new CreatePolicyCommand({ PolicyName: 'lakesync-glue', PolicyDocument: gluePolicy(key.Arn!, b.glueOmits) }))).Policy!;
+  await c.iam.send(new AttachRolePolicyCommand({ RoleName: 'lakesync-glue', PolicyArn: glueManaged.Arn }));
+
+  await c.iam.send(new CreateRoleCommand({ RoleName: 'lakesync-worker', AssumeRolePolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'sts:AssumeRole' }] }) }));
+  await c.iam.send(
+    new PutRolePolicyCommand({
+      RoleName: 'lakesync-worker',
+      PolicyName: 'worker',
+      PolicyDocument: policy({
+        Sid: 'PassRoles',
+        Effect: 'Allow',
+        Action: ['iam:PassRole'],
+        Resource: b.workerCannotPass ? [GLUE_ROLE] : [EXPORT_ROLE, GLUE_ROLE],
+        Condition: { StringEquals: { 'iam:PassedToService': ['rds.amazonaws.com', 'export.rds.amazonaws.com', 'glue.amazonaws.com'] } },
+      }),
+    }),
+  );
+
+  if (!b.noExportBucket) await c.s3.send(new CreateBucketCommand({ Bucket: EXPORT_BUCKET, CreateBucketConfiguration: { LocationConstraint: REGION } }));
+  if (!b.noTableBucket) await c.s3tables.send(new CreateTableBucketCommand({ name: TABLE_BUCKET }));
+  if (!b.noLakeFormationRegistration) {
+    await c.lakeformation.send(new RegisterResourceCommand({ ResourceArn: `arn:aws:s3tables:${REGION}:${ACCOUNT}:bucket/*`, RoleArn: role('lakeformation-data-access'), WithFederation: true }));
+  }
+  if (!b.noWorkgroup) await c.athena.send(
+    new CreateWorkGroupCommand({
+      Name: WORKGROUP,
+      Configuration: b.workgroupWithoutOutput ? { EnforceWorkGroupConfiguration: true } : { EnforceWorkGroupConfiguration: true, ResultConfiguration: { OutputLocation: 's3://shop-athena/results/' } },
+    }),
+  );
+
+  const session = (await c.sts.send(new AssumeRoleCommand({ RoleArn: WORKER_ROLE, RoleSessionName: 'doctor' }))).Credentials!;
+  process.env.AWS_ACCESS_KEY_ID = session.AccessKeyId;
+  process.env.AWS_SECRET_ACCESS_KEY = session.SecretAccessKey;
+  process.env.AWS_SESSION_TOKEN = session.SessionToken;
+  for (const client of Object.values(c)) client.destroy();
+}
+
+function rawSource(options: { accountId?: string; mode?: 'lakeformation' | 'iam'; clusterId?: string; createTableBucket?: boolean } = {}) {
+  return {
+    backend: 'aws',
+    database: 'shop',
+    source: { kind: 'rds', ...(options.clusterId ? { clusterId: options.clusterId } : { instanceId: 'shop-db' }) },
+    target: { namespace: 'shop' },
+    aws: {
+      region: REGION,
+      endpoint: moto.endpoint,
+      accountId: options.accountId ?? ACCOUNT,
+      export: { bucket: EXPORT_BUCKET, prefix: 'lakesync/exports', iamRoleArn: EXPORT_ROLE, kmsKeyId: KEY_ALIAS },
+      tableBucket: { name: TABLE_BUCKET, create: options.createTableBucket ?? false },
+      glue: { roleArn: GLUE_ROLE, scriptBucket: SCRIPT_BUCKET },
+      athena: { workgroup: WORKGROUP, outputLocation: 's3://shop-athena/results/' },
+      lakeFormation: { mode: options.mode ?? 'lakeformation' },
+    },
+  };
+}
+
+async function doctor(options: Parameters<typeof rawSource>[0] = {}): Promise<CheckResult[]> {
+  const settings = doctorSettings('shop', sourceSchema.parse(rawSource(options)));
+  const clients = createDoctorClients(settings);
+  try {
+    return await runDoctor(clients, settings);
+  } finally {
+    destroyDoctorClients(clients);
+  }
+}
+
+function statusOf(results: CheckResult[], check: string): CheckResult {
+  const found = results.find((r) => r.check === check);
+  assert.ok(found, `no ${check} line in ${JSON.stringify(results, null, 2)}`);
+  return found;
+}
+
+/** Exactly `check` fails (with a problem matching `problem` and a fix), and every other check passes or warns as on a correct account. */
+function assertOnlyFailure(results: CheckResult[], check: string, problem: RegExp): void {
+  const failed = results.filter((r) => r.status === 'FAIL');
+  assert.deepEqual(failed.map((r) => r.check), [check], JSON.stringify(results, null, 2));
+  assert.match(failed[0]!.problem ?? '', problem);
+  assert.ok(failed[0]!.fix, `the ${check} failure names a fix`);
+  assert.equal(doctorExitCode(results), 1);
+}
+
+test('a correct account passes every check (moto lacks GetCatalog and the IAM simulator: two warnings)', async () => {
+  await buildAccount();
+  const results = await doctor();
+  assert.deepEqual(
+    results.map((r) => [r.check, r.status]),
+    [
+      ['credentials', 'ok'],
+      ['rds-source', 'ok'],
+      ['export-role', 'ok'],
+      ['export-role-pass', 'ok'],
+      ['kms-key', 'ok'],
+      ['export-bucket', 'ok'],
+      ['table-bucket', 'ok'],
+      ['analytics-integration', 'warn'],
+      ['glue-role', 'ok'],
+      ['lake-formation', 'ok'],
+      ['athena-workgroup', 'ok'],
+      ['permission-simulation', 'warn'],
+    ],
+    JSON.stringify(results, null, 2),
+  );
+  assert.match(statusOf(results, 'analytics-integration').problem!, /does not implement Glue GetCatalog/);
+  assert.equal(doctorExitCode(results), 0);
+});
+
+test('a correct account in iam mode passes too', async () => {
+  await buildAccount({ noLakeFormationRegistration: true });
+  const results = await doctor({ mode: 'iam' });
+  assert.deepEqual(results.filter((r) => r.status === 'FAIL'), []);
+  assert.equal(statusOf(results, 'lake-formation').status, 'ok');
+});
+
+test('rds-source: a MySQL instance fails', async () => {
+  await buildAccount({ engine: 'mysql' });
+  assertOnlyFailure(await doctor(), 'rds-source', /runs mysql.*engine postgres/);
+});
+
+test('export-role: a role that trusts another service fails, with the trust policy as the fix', async () => {
+  await buildAccount({ exportTrust: 'ec2.amazonaws.com' });
+  const results = await doctor();
+  assertOnlyFailure(results, 'export-role', /does not trust export\.rds\.amazonaws\.com \(it trusts ec2\.amazonaws\.com\)/);
+  assert.match(statusOf(results, 'export-role').fix!, /update-assume-role-policy --role-name lakesync-export/);
+});
+
+test('export-role: a trust policy changed later is read again (URL-encoded by IAM)', async () => {
+  await buildAccount();
+  const c = setupClients();
+  await c.iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: 'lakesync-export', PolicyDocument: trust('rds.amazonaws.com') }));
+  c.iam.destroy();
+  assertOnlyFailure(await doctor(), 'export-role', /it trusts rds\.amazonaws\.com/);
+});
+
+test('export-role-pass: a worker that may not pass the export role fails', async () => {
+  await buildAccount({ workerCannotPass: true });
+  const results = await doctor();
+  assertOnlyFailure(results, 'export-role-pass', /role\/lakesync-worker .*may not pass the export role: iam:PassRole on arn:aws:iam::123456789012:role\/lakesync-export/);
+  assert.match(statusOf(results, 'export-role-pass').fix!, /"iam:PassedToService":"export\.rds\.amazonaws\.com"/);
+});
+
+test('kms-key: a disabled key fails with enable-key as the fix', async () => {
+  await buildAccount({ disableKey: true });
+  const results = await doctor();
+  assertOnlyFailure(results, 'kms-key', /is Disabled, not Enabled/);
+  assert.match(statusOf(results, 'kms-key').fix!, /aws kms enable-key --key-id/);
+});
+
+test('export-bucket: a missing bucket fails with create-bucket as the fix', async () => {
+  await buildAccount({ noExportBucket: true });
+  const results = await doctor();
+  assertOnlyFailure(results, 'export-bucket', /export bucket shop-exports does not exist/);
+  assert.match(statusOf(results, 'export-bucket').fix!, /aws s3api create-bucket --bucket shop-exports --region us-east-2/);
+});
+
+test('table-bucket: a missing table bucket fails (tableBucket.create is false)', async () => {
+  await buildAccount({ noTableBucket: true });
+  assertOnlyFailure(await doctor(), 'table-bucket', /table bucket shop-lake .* does not exist/);
+});
+
+test('glue-role: a Glue role without s3tables:PutTableData fails in iam mode, naming the action and the statement', async () => {
+  await buildAccount({ glueOmits: ['s3tables:PutTableData'], noLakeFormationRegistration: true });
+  const results = await doctor({ mode: 'iam' });
+  assertOnlyFailure(results, 'glue-role', /s3tables:PutTableData on arn:aws:s3tables:us-east-2:123456789012:bucket\/shop-lake\/table\/\*/);
+  assert.match(statusOf(results, 'glue-role').fix!, /"Action":\["s3tables:PutTableData"\]/);
+  assert.doesNotMatch(statusOf(results, 'glue-role').problem!, /GetTableData on/);
+});
+
+test('rds-source: an Aurora PostgreSQL cluster passes, an Aurora MySQL cluster fails', async () => {
+  await buildAccount({ cluster: { engine: 'aurora-postgresql' } });
+  assert.equal(statusOf(await doctor({ clusterId: 'shop-cluster' }), 'rds-source').status, 'ok');
+  await moto.reset();
+  await buildAccount({ cluster: { engine: 'aurora-mysql' } });
+  assertOnlyFailure(await doctor({ clusterId: 'shop-cluster' }), 'rds-source', /DB cluster shop-cluster runs aurora-mysql/);
+  assertOnlyFailure(await doctor({ clusterId: 'other' }), 'rds-source', /DB cluster other does not exist in us-east-2/);
+});
+
+test('export-role: a missing role fails once; the checks of its permissions say they were not run', async () => {
+  await buildAccount({ noExportRole: true });
+  const results = await doctor();
+  assertOnlyFailure(results, 'export-role', /role lakesync-export \(aws.export.iamRoleArn\) does not exist/);
+  assert.match(statusOf(results, 'export-role').fix!, /aws iam create-role --role-name lakesync-export --assume-role-policy-document .*export\.rds\.amazonaws\.com/);
+  for (const check of ['kms-key', 'export-bucket']) {
+    assert.equal(statusOf(results, check).status, 'warn');
+    assert.match(statusOf(results, check).problem!, /not checked: role arn:aws:iam::123456789012:role\/lakesync-export does not exist/);
+  }
+});
+
+test('table-bucket: a missing table bucket with tableBucket.create warns (lakesync creates it)', async () => {
+  await buildAccount({ noTableBucket: true });
+  const results = await doctor({ createTableBucket: true });
+  assert.equal(statusOf(results, 'table-bucket').status, 'warn');
+  assert.equal(doctorExitCode(results), 0);
+});
+
+test('athena-workgroup: a missing workgroup fails with create-work-group as the fix', async () => {
+  await buildAccount({ noWorkgroup: true });
+  const results = await doctor();
+  assertOnlyFailure(results, 'athena-workgroup', /Athena workgroup lakesync does not exist in us-east-2/);
+  assert.match(statusOf(results, 'athena-workgroup').fix!, /aws athena create-work-group --name lakesync/);
+});
+
+test('lake-formation: lakeformation mode without the table buckets registered fails', async () => {
+  await buildAccount({ noLakeFormationRegistration: true });
+  assertOnlyFailure(await doctor(), 'lake-formation', /no Lake Formation data location covers table bucket shop-lake/);
+});
+
+test('lake-formation: iam mode with the table buckets registered warns', async () => {
+  await buildAccount();
+  const results = await doctor({ mode: 'iam' });
+  assert.equal(statusOf(results, 'lake-formation').status, 'warn');
+  assert.equal(doctorExitCode(results), 0);
+});
+
+test('athena-workgroup: an enforced workgroup without a result location fails', async () => {
+  await buildAccount({ workgroupWithoutOutput: true });
+  assertOnlyFailure(await doctor(), 'athena-workgroup', /enforces its settings but has no result location/);
+});
+
+test('credentials: credentials of another account fail, and nothing else is checked', async () => {
+  await buildAccount();
+  const results = await doctor({ accountId: '111122223333' });
+  assert.deepEqual(results.map((r) => [r.check, r.status]), [['credentials', 'FAIL']]);
+  assert.match(results[0]!.problem!, /belong to account 123456789012, but aws.accountId is 111122223333/);
+  assert.equal(doctorExitCode(results), 1);
+});
+
+/** The compiled CLI as a real process, with the worker role's credentials. */
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(__dirname, '../../src/cli/main.js'), ...args], { env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+test('lakesync doctor end to end: exit 0, 1 and 2, text lines and the --json shape', async () => {
+  await buildAccount({ noTableBucket: true });
+  const dir = mkdtempSync(join(tmpdir(), 'lakesync-doctor-'));
+  const file = join(dir, 'lakesync.yaml');
+  writeFileSync(file, stringify({ sources: { shop: rawSource(), demo: { database: 'demo', source: { kind: 'pglite' }, target: { namespace: 'demo' } } } }));
+
+  const json = await cli(['doctor', 'shop', '-c', file, '--json']);
+  assert.equal(json.code, 1, json.stderr);
+  const results = JSON.parse(json.stdout) as Record<string, unknown>[];
+  assert.ok(Array.isArray(results) && results.length === 12);
+  for (const r of results) {
+    assert.deepEqual(Object.keys(r).filter((k) => !['check', 'status', 'problem', 'fix'].includes(k)), [], `only check, status, problem, fix: ${JSON.stringify(r)}`);
+    assert.ok(['ok', 'FAIL', 'warn'].includes(r.status as string));
+  }
+  assert.deepEqual(results.find((r) => r.check === 'table-bucket')?.status, 'FAIL');
+
+  const text = await cli(['doctor', 'shop', '-c', file]);
+  assert.equal(text.code, 1);
+  const lines = text.stdout.trimEnd().split('\n');
+  assert.equal(lines.length, 12, text.stdout);
+  assert.match(lines[0]!, /^ok {3}credentials$/);
+  assert.match(text.stdout, /^FAIL table-bucket: table bucket shop-lake .* does not exist \(fix: aws s3tables create-table-bucket --name shop-lake/m);
+
+  const c = setupClients();
+  await c.s3tables.send(new CreateTableBucketCommand({ name: TABLE_BUCKET }));
+  for (const client of Object.values(c)) client.destroy();
+  const passing = await cli(['doctor', 'shop', '-c', file]);
+  assert.equal(passing.code, 0, passing.stdout);
+  assert.match(passing.stdout, /^warn permission-simulation: /m);
+
+  const local = await cli(['doctor', 'demo', '-c', file]);
+  assert.equal(local.code, 2);
+  assert.match(local.stderr, /backend local: lakesync doctor checks aws sources/);
+  const unknown = await cli(['doctor', 'nope', '-c', file]);
+  assert.equal(unknown.code, 2, unknown.stderr);
+  const missingArg = await cli(['doctor', '-c', file]);
+  assert.equal(missingArg.code, 2);
+});

@@ -1,0 +1,151 @@
+/**
+ * Lake Formation mode. On moto over HTTP: a namespace lakesync creates gets the Glue job role's
+ * grants (DESCRIBE and CREATE_TABLE on the namespace, ALL on its tables) on the S3 Tables catalog,
+ * idempotently; a namespace that already existed, or IAM mode, gets none. With aws-sdk-client-mock:
+ * a grant that fails after the namespace was created is done again by the retry. And the config:
+ * IAM mode refuses Lake Formation grants before anything runs.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { BatchGrantPermissionsCommand, ListPermissionsCommand, type Resource } from '@aws-sdk/client-lakeformation';
+import { CreateNamespaceCommand, GetNamespaceCommand } from '@aws-sdk/client-s3tables';
+import { buildAwsPorts } from '../../src/aws';
+import { type AwsClients, createClients, destroyClients } from '../../src/aws/clients';
+import { LakeFormationGrants } from '../../src/aws/lakeformation';
+import type { AwsSettings } from '../../src/aws/settings';
+import { awsSettings } from '../../src/backends/aws';
+import { parseConfig } from '../../src/config/load';
+import { ConfigError } from '../../src/errors';
+import type { Ports } from '../../src/ports';
+import { type MotoServer, startMoto, useTestCredentials } from '../helpers/moto';
+import { awsSource, GLUE_ROLE, glueScriptsFixture, READER, TABLE_BUCKET } from './fixtures';
+import { awsError, mockedAws, portError } from './mocks';
+
+const CATALOG = `123456789012:s3tablescatalog/${TABLE_BUCKET}`;
+const database = (name: string): Resource => ({ Database: { CatalogId: CATALOG, Name: name } });
+const everyTable = (name: string): Resource => ({ Table: { CatalogId: CATALOG, DatabaseName: name, TableWildcard: {} } });
+
+describe('Lake Formation mode on moto', () => {
+  let moto: MotoServer;
+  let clients: AwsClients;
+  let settings: AwsSettings;
+  let ports: Ports;
+
+  const held = async (principal: string, resource: Resource): Promise<string[]> => {
+    const out = await clients.lakeformation.send(new ListPermissionsCommand({ Principal: { DataLakePrincipalIdentifier: principal }, Resource: resource }));
+    return (out.PrincipalResourcePermissions ?? []).flatMap((p) => p.Permissions ?? []).sort();
+  };
+
+  before(async () => {
+    useTestCredentials();
+    moto = await startMoto();
+    settings = awsSettings('shop', awsSource({ endpoint: moto.endpoint }), { glueScriptsDir: glueScriptsFixture() });
+    clients = createClients(settings);
+    ports = buildAwsPorts(settings, clients);
+  });
+  after(async () => {
+    if (clients) destroyClients(clients);
+    await moto?.stop();
+  });
+
+  test('the namespace lakesync creates gets the Glue job role DESCRIBE and CREATE_TABLE, and ALL on its tables', async () => {
+    await ports.lake.ensureNamespace('shop');
+    assert.deepEqual(await held(GLUE_ROLE, database('shop')), ['CREATE_TABLE', 'DESCRIBE']);
+    assert.deepEqual(await held(GLUE_ROLE, everyTable('shop')), ['ALL']);
+    // Nobody else got anything.
+    assert.deepEqual(await held(READER, database('shop')), []);
+  });
+
+  test('granting again is idempotent: what the role holds counts as granted', async () => {
+    await ports.lake.ensureNamespace('shop');
+    const again = await new LakeFormationGrants(clients.lakeformation, settings).grantJobRole('shop');
+    assert.deepEqual(again, { granted: 0, alreadyGranted: 2 });
+    assert.deepEqual(await held(GLUE_ROLE, database('shop')), ['CREATE_TABLE', 'DESCRIBE']);
+  });
+
+  test('a namespace that existed before lakesync is left as it is', async () => {
+    await clients.s3tables.send(new CreateNamespaceCommand({ tableBucketARN: settings.tableBucket.arn, namespace: ['analysts'] }));
+    await ports.lake.ensureNamespace('analysts');
+    assert.deepEqual(await held(GLUE_ROLE, database('analysts')), []);
+  });
+
+  test('IAM mode grants nothing in Lake Formation', async () => {
+    const iam = buildAwsPorts({ ...settings, lakeFormation: { mode: 'iam' } }, clients);
+    await iam.lake.ensureNamespace('iam_only');
+    assert.deepEqual(await held(GLUE_ROLE, database('iam_only')), []);
+    assert.deepEqual(await held(GLUE_ROLE, everyTable('iam_only')), []);
+  });
+});
+
+describe('Lake Formation mode against aws-sdk-client-mock', () => {
+  test('a grant that fails after the namespace was created is done again when the step is retried', async () => {
+    const { mocks, ports } = mockedAws();
+    mocks.s3tables.on(GetNamespaceCommand).rejectsOnce(awsError('NotFoundException', 'The specified namespace does not exist.', 404)).resolves({ namespace: ['shop'] });
+    mocks.s3tables.on(CreateNamespaceCommand).resolves({ namespace: ['shop'] });
+    mocks.lakeformation.on(ListPermissionsCommand).resolves({ PrincipalResourcePermissions: [] });
+    mocks.lakeformation.on(BatchGrantPermissionsCommand).rejectsOnce(awsError('AccessDeniedException', 'User is not authorized to perform: lakeformation:BatchGrantPermissions', 403)).resolves({ Failures: [] });
+
+    const err = await portError(ports.lake.ensureNamespace('shop'));
+    assert.equal(err.kind, 'access-denied');
+    assert.match(err.message, /BatchGrantPermissions for 2 grants \(arn:aws:iam::123456789012:role\/lakesync-glue, \.\.\.\).*Lake Formation data lake administrator/);
+
+    await ports.lake.ensureNamespace('shop');
+    assert.equal(mocks.s3tables.commandCalls(CreateNamespaceCommand).length, 1, 'the namespace is created once');
+    const entries = mocks.lakeformation.commandCalls(BatchGrantPermissionsCommand)[1]!.args[0].input.Entries;
+    assert.deepEqual(entries, [
+      { Id: '0', Principal: { DataLakePrincipalIdentifier: GLUE_ROLE }, Resource: database('shop'), Permissions: ['DESCRIBE', 'CREATE_TABLE'] },
+      { Id: '1', Principal: { DataLakePrincipalIdentifier: GLUE_ROLE }, Resource: everyTable('shop'), Permissions: ['ALL'] },
+    ]);
+    // Once granted, a namespace that exists is not granted again.
+    await ports.lake.ensureNamespace('shop');
+    assert.equal(mocks.lakeformation.commandCalls(BatchGrantPermissionsCommand).length, 2);
+  });
+
+  test('a namespace another worker created meanwhile (ConflictException) still gets the grants', async () => {
+    const { mocks, ports } = mockedAws();
+    mocks.s3tables.on(GetNamespaceCommand).rejects(awsError('NotFoundException', 'not found', 404));
+    mocks.s3tables.on(CreateNamespaceCommand).rejects(awsError('ConflictException', 'A namespace with an identical name already exists in the bucket.', 409));
+    mocks.lakeformation.on(ListPermissionsCommand).resolves({ PrincipalResourcePermissions: [{ Principal: { DataLakePrincipalIdentifier: GLUE_ROLE }, Permissions: ['DESCRIBE', 'CREATE_TABLE', 'ALL'] }] });
+    await ports.lake.ensureNamespace('shop');
+    assert.equal(mocks.lakeformation.commandCalls(ListPermissionsCommand).length, 2);
+    assert.equal(mocks.lakeformation.commandCalls(BatchGrantPermissionsCommand).length, 0, 'already held: nothing to grant');
+  });
+});
+
+describe('aws.lakeFormation in lakesync.yaml', () => {
+  const raw = (lakeFormation: unknown, grants: unknown[] = []) => {
+    const source = awsSource({ raw: {} }) as unknown as Record<string, any>;
+    return { sources: { shop: { ...source, grants, aws: { ...source.aws, ...(lakeFormation === undefined ? {} : { lakeFormation }) } } } };
+  };
+  const rejects = (config: unknown): ConfigError => {
+    try {
+      parseConfig(config);
+    } catch (err) {
+      assert.ok(err instanceof ConfigError, String(err));
+      return err;
+    }
+    assert.fail('the config was accepted');
+  };
+
+  test('defaults to lakeformation, which keeps the configured grants', () => {
+    const config = parseConfig(raw(undefined, [{ principal: READER }]));
+    assert.deepEqual(config.sources.shop!.aws!.lakeFormation, { mode: 'lakeformation' });
+    assert.equal(awsSettings('shop', config.sources.shop!).lakeFormation?.mode, 'lakeformation');
+  });
+
+  test('iam mode with no grants is accepted', () => {
+    const config = parseConfig(raw({ mode: 'iam' }));
+    assert.equal(awsSettings('shop', config.sources.shop!).lakeFormation?.mode, 'iam');
+  });
+
+  test('iam mode refuses Lake Formation grants with the fix', () => {
+    const err = rejects(raw({ mode: 'iam' }, [{ principal: READER }]));
+    assert.match(err.message, /sources\.shop\.grants/);
+    assert.match(err.message, /Lake Formation grants do not apply.*IAM policy.*aws\.lakeFormation\.mode: lakeformation/s);
+  });
+
+  test('an unknown mode names the two there are', () => {
+    const err = rejects(raw({ mode: 'hybrid' }));
+    assert.match(err.message, /sources\.shop\.aws\.lakeFormation\.mode.*must be lakeformation or iam/s);
+  });
+});

@@ -1,0 +1,103 @@
+/**
+ * The AWS retention adapter's answers moto cannot give (its snapshots are available at once, its
+ * exports complete at once, its deletes never fail), against aws-sdk-client-mock.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { DeleteDBClusterSnapshotCommand, DeleteDBSnapshotCommand, DescribeDBClusterSnapshotsCommand, DescribeDBSnapshotsCommand, DescribeExportTasksCommand } from '@aws-sdk/client-rds';
+import { DeleteObjectsCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { awsError, mockedAws, portError } from './mocks';
+
+const SNAP = 'lakesync-shop-3-0g8zvhhi9rtt3';
+const ARN = `arn:aws:rds:us-east-2:123456789012:snapshot:${SNAP}`;
+const EXPORT = 'ls-shop-3-0g8zvhhi9rtt3';
+const all = () => true;
+
+function listed(mocks: ReturnType<typeof mockedAws>['mocks'], status = 'available') {
+  mocks.rds.on(DescribeDBSnapshotsCommand).resolves({
+    DBSnapshots: [
+      { DBSnapshotIdentifier: SNAP, DBSnapshotArn: ARN, SnapshotType: 'manual', Status: status, SnapshotCreateTime: new Date('2026-11-01T00:00:00Z'), TagList: [{ Key: 'lakesync', Value: 'snapshot' }] },
+      { DBSnapshotIdentifier: 'lakesync-shop-2-0g8zvhhi9rtt3', DBSnapshotArn: 'arn:x', SnapshotType: 'manual', Status: 'available', SnapshotCreateTime: new Date('2026-10-01T00:00:00Z'), TagList: [] },
+    ],
+  });
+}
+
+test('only manual snapshots of the instance with the lakesync tag are listed; one being created has no time', async () => {
+  const { mocks, ports } = mockedAws();
+  listed(mocks, 'creating');
+  assert.deepEqual(await ports.retention.listSnapshots(all), [{ id: SNAP }]);
+  assert.deepEqual(mocks.rds.commandCalls(DescribeDBSnapshotsCommand)[0]!.args[0].input, { DBInstanceIdentifier: 'shop-db', SnapshotType: 'manual' });
+});
+
+test('InvalidDBSnapshotState (a snapshot being created) puts the deletion off to a later cycle', async () => {
+  const { mocks, ports } = mockedAws();
+  listed(mocks);
+  mocks.rds.on(DescribeExportTasksCommand).resolves({ ExportTasks: [] });
+  mocks.rds.on(DeleteDBSnapshotCommand).rejects(awsError('InvalidDBSnapshotState', 'Cannot delete the snapshot because it is not in available state'));
+  await ports.retention.listSnapshots(all);
+  const out = await ports.retention.deleteSnapshot(SNAP);
+  assert.equal(out.deleted, false);
+  assert.match(!out.deleted ? out.reason : '', /state does not allow deletion yet/);
+});
+
+test('a snapshot an export task still reads is not deleted; a snapshot already gone counts as deleted', async () => {
+  const { mocks, ports } = mockedAws();
+  listed(mocks);
+  mocks.rds.on(DescribeExportTasksCommand).resolves({ ExportTasks: [{ ExportTaskIdentifier: 'ls-shop-9-x', SourceArn: ARN, Status: 'IN_PROGRESS' }] });
+  await ports.retention.listSnapshots(all);
+  assert.deepEqual(await ports.retention.deleteSnapshot(SNAP), { deleted: false, reason: 'export ls-shop-9-x is reading it' });
+  assert.deepEqual(mocks.rds.commandCalls(DescribeExportTasksCommand)[0]!.args[0].input, { Filters: [{ Name: 'source-arn', Values: [ARN] }] });
+  assert.equal(mocks.rds.commandCalls(DeleteDBSnapshotCommand).length, 0);
+
+  mocks.rds.on(DescribeExportTasksCommand).resolves({ ExportTasks: [{ ExportTaskIdentifier: 'ls-shop-3-x', SourceArn: ARN, Status: 'COMPLETE' }] });
+  mocks.rds.on(DeleteDBSnapshotCommand).rejects(awsError('DBSnapshotNotFound', 'DBSnapshot not found', 404));
+  assert.deepEqual(await ports.retention.deleteSnapshot(SNAP), { deleted: true });
+});
+
+test('an Aurora source deletes cluster snapshots; access denied names the IAM action', async () => {
+  const { mocks, ports } = mockedAws({ clusterId: 'shop-cluster' });
+  mocks.rds.on(DescribeDBClusterSnapshotsCommand).resolves({
+    DBClusterSnapshots: [{ DBClusterSnapshotIdentifier: SNAP, DBClusterSnapshotArn: ARN, SnapshotType: 'manual', Status: 'available', SnapshotCreateTime: new Date(), TagList: [{ Key: 'lakesync', Value: 'snapshot' }] }],
+  });
+  mocks.rds.on(DescribeExportTasksCommand).resolves({ ExportTasks: [] });
+  mocks.rds.on(DeleteDBClusterSnapshotCommand).rejects(awsError('AccessDenied', 'not authorized to perform rds:DeleteDBClusterSnapshot', 403));
+  assert.equal((await ports.retention.listSnapshots(all)).length, 1);
+  const err = await portError(ports.retention.deleteSnapshot(SNAP));
+  assert.equal(err.kind, 'access-denied');
+  assert.match(err.message, /DeleteDBClusterSnapshot for snapshot lakesync-shop-3-0g8zvhhi9rtt3 of cluster shop-cluster failed .*lack rds:DeleteDBClusterSnapshot/);
+});
+
+test('export folders are listed with their export_info time; an export RDS still writes is not deleted', async () => {
+  const { mocks, ports } = mockedAws();
+  mocks.s3.on(ListObjectsV2Command, { Delimiter: '/' }).resolves({ CommonPrefixes: [{ Prefix: `lakesync/exports/${EXPORT}/` }, { Prefix: 'lakesync/exports/lakesync-manifests/' }] });
+  mocks.s3.on(HeadObjectCommand).resolves({ LastModified: new Date('2026-11-01T00:00:00Z') });
+  assert.deepEqual(await ports.retention.listExports((id) => id === EXPORT), [{ id: EXPORT, createdAt: '2026-11-01T00:00:00.000Z' }]);
+  assert.deepEqual(mocks.s3.commandCalls(HeadObjectCommand)[0]!.args[0].input, { Bucket: 'shop-exports', Key: `lakesync/exports/${EXPORT}/export_info_${EXPORT}.json` });
+
+  mocks.rds.on(DescribeExportTasksCommand).resolves({ ExportTasks: [{ ExportTaskIdentifier: EXPORT, Status: 'STARTING' }] });
+  assert.deepEqual(await ports.retention.deleteExport(EXPORT), { deleted: false, reason: 'RDS is still writing it' });
+  assert.equal(mocks.s3.commandCalls(DeleteObjectsCommand).length, 0);
+});
+
+test('an export is deleted in batches of 1,000 keys; a key S3 refuses fails the deletion with its code', async () => {
+  const { mocks, ports } = mockedAws();
+  mocks.rds.on(DescribeExportTasksCommand).rejects(awsError('ExportTaskNotFound', 'not found', 404));
+  const keys = Array.from({ length: 1500 }, (_, i) => ({ Key: `lakesync/exports/${EXPORT}/shop/public.orders/1/part-${i}.gz.parquet` }));
+  mocks.s3
+    .on(ListObjectsV2Command)
+    .resolvesOnce({ Contents: keys.slice(0, 1000), IsTruncated: true, NextContinuationToken: 't' })
+    .resolvesOnce({ Contents: keys.slice(1000), IsTruncated: false });
+  mocks.s3.on(DeleteObjectsCommand).resolves({});
+  assert.deepEqual(await ports.retention.deleteExport(EXPORT), { deleted: true });
+  const calls = mocks.s3.commandCalls(DeleteObjectsCommand).map((c) => c.args[0].input);
+  assert.deepEqual(calls.map((c) => c.Delete?.Objects?.length), [1000, 500]);
+  assert.equal(calls[0]!.Delete?.Quiet, true);
+  assert.equal(mocks.s3.commandCalls(ListObjectsV2Command)[0]!.args[0].input.Prefix, `lakesync/exports/${EXPORT}/`);
+
+  mocks.s3.reset();
+  mocks.s3.on(ListObjectsV2Command).resolves({ Contents: keys.slice(0, 2) });
+  mocks.s3.on(DeleteObjectsCommand).resolves({ Errors: [{ Key: keys[0]!.Key, Code: 'AccessDenied', Message: 'Access Denied' }] });
+  const err = await portError(ports.retention.deleteExport(EXPORT));
+  assert.equal(err.kind, 'access-denied');
+  assert.match(err.message, /could not delete 1 file\(s\) of export ls-shop-3-0g8zvhhi9rtt3.*AccessDenied.*s3:DeleteObject/);
+});

@@ -1,0 +1,77 @@
+/**
+ * The verify activity over the Athena adapter with aws-sdk-client-mock (moto's Athena answers
+ * only results queued in advance and never takes long): it heartbeats before each configured
+ * check, and its timeout grows with the number of checks.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { GetQueryExecutionCommand, GetQueryResultsCommand, StartQueryExecutionCommand } from '@aws-sdk/client-athena';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { cycleActivities } from '../../src/activities/cycle';
+import { publishActivities, type VerifyTableInput } from '../../src/activities/publish';
+import type { VerifyHeartbeat } from '../../src/activities/verify';
+import type { LakesyncConfig } from '../../src/config/schema';
+import type { CycleSettings } from '../../src/model';
+import type { Ports } from '../../src/ports';
+import { shortActivity, VERIFY_STEP_MINUTES, verifyActivity } from '../../src/workflows/options';
+import { awsSource } from './fixtures';
+import { mockedAws } from './mocks';
+
+const CHECKS = ['no_negative_totals', 'ids_unique', 'recent_rows'].map((name, i) => ({ name, table: 'public.orders', sql: `SELECT ${i} FROM {table}`, expect: i }));
+
+function config(checks = CHECKS): LakesyncConfig {
+  return { temporal: { taskQueue: 't', namespace: 'default' }, sources: { shop: awsSource({ raw: { verify: { enabled: true, checks } } }) } };
+}
+
+test('verification heartbeats before the export count, the row count and each configured check, in order', async () => {
+  const { mocks, ports } = mockedAws();
+  // Each query answers its own value: the row count 42, then each check its expected value.
+  const answers = ['42', '0', '1', '2'];
+  let query = 0;
+  mocks.athena.on(StartQueryExecutionCommand).callsFake(() => ({ QueryExecutionId: `q${query++}` }));
+  mocks.athena.on(GetQueryExecutionCommand).resolves({ QueryExecution: { Status: { State: 'SUCCEEDED' } } });
+  mocks.athena.on(GetQueryResultsCommand).callsFake((input: { QueryExecutionId: string }) => ({
+    ResultSet: { ResultSetMetadata: { ColumnInfo: [{ Name: 'v' }] }, Rows: [{ Data: [{ VarCharValue: 'v' }] }, { Data: [{ VarCharValue: answers[Number(input.QueryExecutionId.slice(1))] }] }] },
+  }));
+  const withCount: Ports = { ...ports, discover: { ...ports.discover, exportRowCount: async () => 42 } as Ports['discover'] };
+  const activities = publishActivities({ config: config(), portsFor: () => withCount });
+  const env = new MockActivityEnvironment({ heartbeatTimeoutMs: 120_000 });
+  const beats: VerifyHeartbeat[] = [];
+  env.on('heartbeat', (d: VerifyHeartbeat) => beats.push(d));
+  const input: VerifyTableInput = {
+    source: 'shop',
+    table: 'public.orders',
+    lakeTable: 'orders',
+    action: 'create',
+    export: { exportId: 'ls-1', location: 's3://shop-exports/lakesync/exports/ls-1', snapshotId: 's', adopted: false },
+    load: { action: 'create', committed: true, inserted: 42, rowCountAfter: 42, snapshotId: '8744736658442914487' },
+  };
+  const outcome = (await env.run(activities.verifyTable, input)) as { passed: boolean; checks: unknown[] };
+  assert.equal(outcome.passed, true, JSON.stringify(outcome));
+  assert.deepEqual(
+    beats.map((b) => b.step),
+    ['counting the export rows', 'row count', ...CHECKS.map((c) => c.name)],
+  );
+  assert.ok(beats.every((b) => b.table === 'public.orders'));
+});
+
+test("the verify activity's timeout is computed from the number of checks, and it has a heartbeat timeout", () => {
+  const base = { retry: { initialIntervalSeconds: 5, maximumIntervalSeconds: 300, backoffCoefficient: 2, maximumAttempts: 5 }, timeouts: { loadHours: 12, heartbeatSeconds: 60, pollInitialSeconds: 30, pollMaximumSeconds: 300 } } as CycleSettings;
+  const none = verifyActivity({ ...base, verifyChecks: 0 });
+  const many = verifyActivity({ ...base, verifyChecks: 40 });
+  assert.equal(none.startToCloseTimeout, `${3 * VERIFY_STEP_MINUTES} minutes`);
+  assert.equal(many.startToCloseTimeout, `${43 * VERIFY_STEP_MINUTES} minutes`);
+  assert.equal(many.heartbeatTimeout, '60s');
+  // Cycles recorded before the count existed get the checkless timeout, never less than the old 10 minutes.
+  assert.equal(verifyActivity(base).startToCloseTimeout, none.startToCloseTimeout);
+  assert.equal(shortActivity(base).startToCloseTimeout, '10 minutes');
+});
+
+test('the cycle settings carry the most checks any one table has', async () => {
+  const { ports } = mockedAws();
+  const checks = [...CHECKS, { name: 'other', table: 'public.events', sql: 'SELECT 1', expect: 1 }];
+  const settings = await cycleActivities({ config: config(checks), portsFor: () => ports }).cycleSettings('shop');
+  assert.equal(settings.verifyChecks, 3);
+  const none = await cycleActivities({ config: config([]), portsFor: () => ports }).cycleSettings('shop');
+  assert.equal(none.verifyChecks, 0);
+});

@@ -1,0 +1,175 @@
+/**
+ * The doctor's checks where moto cannot answer (IAM SimulatePrincipalPolicy, Glue GetCatalog,
+ * key policies that name nobody, callers that are not IAM principals), on aws-sdk-client-mock.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { mockClient } from 'aws-sdk-client-mock';
+import { GetWorkGroupCommand } from '@aws-sdk/client-athena';
+import { GetCatalogCommand } from '@aws-sdk/client-glue';
+import { GetRoleCommand, SimulatePrincipalPolicyCommand } from '@aws-sdk/client-iam';
+import { DescribeKeyCommand, GetKeyPolicyCommand } from '@aws-sdk/client-kms';
+import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
+import { doctorSettings } from '../../src/doctor';
+import { checkAthenaWorkgroup } from '../../src/doctor/checks/athena';
+import { checkExportRolePass } from '../../src/doctor/checks/export';
+import { checkCredentials } from '../../src/doctor/checks/identity';
+import { checkKmsKey } from '../../src/doctor/checks/kms';
+import { checkAnalyticsIntegration } from '../../src/doctor/checks/lake';
+import { createDoctorClients } from '../../src/doctor/clients';
+import { PermissionSimulator } from '../../src/doctor/simulate';
+import type { DoctorContext } from '../../src/doctor/types';
+import { awsSource, EXPORT_ROLE } from '../aws/fixtures';
+
+function context(options: { endpoint?: string } = {}) {
+  const settings = doctorSettings('shop', awsSource(options.endpoint ? { endpoint: options.endpoint } : {}));
+  const clients = createDoctorClients(settings);
+  const mocks = { athena: mockClient(clients.athena), iam: mockClient(clients.iam), kms: mockClient(clients.kms), glue: mockClient(clients.glue), sts: mockClient(clients.sts) };
+  const ctx: DoctorContext = { clients, settings, simulator: new PermissionSimulator(clients.iam, Boolean(options.endpoint)), missingRoles: new Set() };
+  return { ctx, mocks };
+}
+
+const awsError = (name: string, status: number, message = name) => Object.assign(new Error(message), { name, $metadata: { httpStatusCode: status }, $fault: status >= 500 ? 'server' : 'client' });
+
+test('SimulatePrincipalPolicy: per-resource decisions, the context entries, and every page', async () => {
+  const { ctx, mocks } = context();
+  mocks.iam
+    .on(SimulatePrincipalPolicyCommand)
+    .resolvesOnce({
+      EvaluationResults: [
+        {
+          EvalActionName: 'glue:GetTable',
+          EvalDecision: 'implicitDeny',
+          ResourceSpecificResults: [
+            { EvalResourceName: 'arn:aws:glue:r:1:catalog', EvalResourceDecision: 'allowed' },
+            { EvalResourceName: 'arn:aws:glue:r:1:table/x', EvalResourceDecision: 'implicitDeny', MissingContextValues: ['aws:ResourceTag/team'] },
+          ],
+        },
+      ],
+      IsTruncated: true,
+      Marker: 'm1',
+    })
+    .resolvesOnce({ EvaluationResults: [{ EvalActionName: 'glue:GetTable', EvalDecision: 'explicitDeny', EvalResourceName: 'arn:aws:glue:r:1:database/y' }], IsTruncated: false });
+  const outcomes = await ctx.simulator.simulate('arn:aws:iam::1:role/r', [{ action: 'glue:GetTable', resources: ['arn:aws:glue:r:1:catalog', 'arn:aws:glue:r:1:table/x', 'arn:aws:glue:r:1:database/y'], context: { 'aws:RequestedRegion': ['r'] } }]);
+  assert.deepEqual(
+    outcomes.map((o) => [o.resource, o.decision, o.missingContext]),
+    [
+      ['arn:aws:glue:r:1:catalog', 'allowed', []],
+      ['arn:aws:glue:r:1:table/x', 'implicitDeny', ['aws:ResourceTag/team']],
+      ['arn:aws:glue:r:1:database/y', 'explicitDeny', []],
+    ],
+  );
+  const calls = mocks.iam.commandCalls(SimulatePrincipalPolicyCommand);
+  assert.equal(calls.length, 2);
+  assert.deepEqual(calls[0]!.args[0].input.ContextEntries, [{ ContextKeyName: 'aws:RequestedRegion', ContextKeyValues: ['r'], ContextKeyType: 'stringList' }]);
+  assert.equal(calls[1]!.args[0].input.Marker, 'm1');
+  assert.equal(ctx.simulator.usedLocalEvaluation, false);
+});
+
+test('against AWS (no endpoint override) a failing simulator is an error, never a local guess', async () => {
+  const { ctx, mocks } = context();
+  mocks.iam.on(SimulatePrincipalPolicyCommand).rejects(awsError('Error', 500, 'XML parse error: <!doctype html><html>'));
+  await assert.rejects(ctx.simulator.simulate('arn:aws:iam::1:role/r', [{ action: 's3:GetObject', resources: ['*'] }]), /html/);
+  assert.equal(ctx.simulator.usedLocalEvaluation, false);
+  mocks.iam.on(SimulatePrincipalPolicyCommand).rejects(awsError('AccessDenied', 403, 'not authorized to perform iam:SimulatePrincipalPolicy'));
+  const result = await checkExportRolePass({ ...ctx, caller: { account: '123456789012', arn: 'x', principalArn: 'arn:aws:iam::123456789012:role/worker' } });
+  assert.equal(result.status, 'FAIL');
+  assert.match(result.fix!, /lacks iam:SimulatePrincipalPolicy/);
+});
+
+test('export-role-pass: a caller that is no IAM user or role cannot be simulated: a warning', async () => {
+  const { ctx } = context();
+  const result = await checkExportRolePass({ ...ctx, caller: { account: '123456789012', arn: 'arn:aws:sts::123456789012:federated-user/bob' } });
+  assert.equal(result.status, 'warn');
+  assert.match(result.problem!, /federated-user\/bob is not an IAM user or role/);
+});
+
+test('credentials: an assumed role is simulated under its role ARN, path included', async () => {
+  const { ctx, mocks } = context();
+  mocks.sts.on(GetCallerIdentityCommand).resolves({ Account: '123456789012', Arn: 'arn:aws:sts::123456789012:assumed-role/lakesync-worker/i-0abc' });
+  mocks.iam.on(GetRoleCommand, { RoleName: 'lakesync-worker' }).resolves({ Role: { Arn: 'arn:aws:iam::123456789012:role/services/lakesync-worker', RoleName: 'lakesync-worker', Path: '/services/', RoleId: 'R', CreateDate: new Date() } });
+  assert.equal((await checkCredentials(ctx)).status, 'ok');
+  assert.equal(ctx.caller?.principalArn, 'arn:aws:iam::123456789012:role/services/lakesync-worker');
+});
+
+test('credentials: no credentials at all fail with the credential chain as the fix', async () => {
+  const { ctx, mocks } = context();
+  mocks.sts.on(GetCallerIdentityCommand).rejects(Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' }));
+  const result = await checkCredentials(ctx);
+  assert.equal(result.status, 'FAIL');
+  assert.match(result.problem!, /Could not load credentials/);
+  assert.match(result.fix!, /AWS_PROFILE/);
+});
+
+test('analytics-integration: the s3tablescatalog catalog passes; EntityNotFoundException fails with how to enable it', async () => {
+  const { ctx, mocks } = context();
+  mocks.glue.on(GetCatalogCommand, { CatalogId: 's3tablescatalog' }).resolves({ Catalog: { Name: 's3tablescatalog' } });
+  assert.deepEqual(await checkAnalyticsIntegration(ctx), { check: 'analytics-integration', status: 'ok' });
+  mocks.glue.on(GetCatalogCommand).rejects(awsError('EntityNotFoundException', 400, 'Catalog not found'));
+  const result = await checkAnalyticsIntegration(ctx);
+  assert.equal(result.status, 'FAIL');
+  assert.match(result.problem!, /integration with AWS analytics services is not enabled in us-east-2/);
+  assert.match(result.fix!, /Enable integration/);
+});
+
+const KEY = { KeyId: 'k-1', Arn: 'arn:aws:kms:us-east-2:123456789012:key/k-1', KeyState: 'Enabled' as const, KeySpec: 'SYMMETRIC_DEFAULT' as const, KeyUsage: 'ENCRYPT_DECRYPT' as const };
+
+function allowAll(mocks: ReturnType<typeof context>['mocks']) {
+  mocks.iam.on(SimulatePrincipalPolicyCommand).callsFake((input: { ActionNames: string[]; ResourceArns: string[] }) => ({
+    EvaluationResults: input.ActionNames.map((a) => ({ EvalActionName: a, EvalResourceName: input.ResourceArns[0], EvalDecision: 'allowed' })),
+    IsTruncated: false,
+  }));
+}
+
+test('kms-key: a key policy that names neither the export role nor the account fails, whatever IAM allows', async () => {
+  const { ctx, mocks } = context();
+  mocks.kms.on(DescribeKeyCommand).resolves({ KeyMetadata: KEY });
+  allowAll(mocks);
+  mocks.kms.on(GetKeyPolicyCommand).resolves({ Policy: JSON.stringify({ Statement: [{ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::123456789012:role/admin' }, Action: 'kms:*', Resource: '*' }] }) });
+  const result = await checkKmsKey(ctx);
+  assert.equal(result.status, 'FAIL', JSON.stringify(result));
+  assert.match(result.problem!, /neither allows the export role kms:Encrypt/);
+  assert.match(result.fix!, new RegExp(`"Principal":\\{"AWS":"${EXPORT_ROLE}"\\}`));
+  // The key policy was read by the key's ARN, after DescribeKey resolved the alias.
+  assert.equal(mocks.kms.commandCalls(GetKeyPolicyCommand)[0]!.args[0].input.KeyId, KEY.Arn);
+  assert.deepEqual(ctx.key, { arn: KEY.Arn, id: 'k-1' });
+});
+
+test('kms-key: a key policy naming the role passes; one that cannot be read warns', async () => {
+  const { ctx, mocks } = context();
+  mocks.kms.on(DescribeKeyCommand).resolves({ KeyMetadata: KEY });
+  allowAll(mocks);
+  mocks.kms.on(GetKeyPolicyCommand).resolves({ Policy: JSON.stringify({ Statement: [{ Effect: 'Allow', Principal: { AWS: EXPORT_ROLE }, Action: 'kms:*', Resource: '*' }] }) });
+  assert.equal((await checkKmsKey(ctx)).status, 'ok');
+  mocks.kms.on(GetKeyPolicyCommand).rejects(awsError('AccessDeniedException', 400));
+  const result = await checkKmsKey(ctx);
+  assert.equal(result.status, 'warn');
+  assert.match(result.problem!, /key policy was not checked/);
+});
+
+test('kms-key: an asymmetric key fails', async () => {
+  const { ctx, mocks } = context();
+  mocks.kms.on(DescribeKeyCommand).resolves({ KeyMetadata: { ...KEY, KeySpec: 'RSA_2048', KeyUsage: 'SIGN_VERIFY' } });
+  const result = await checkKmsKey(ctx);
+  assert.equal(result.status, 'FAIL');
+  assert.match(result.problem!, /RDS export needs a symmetric encryption key/);
+});
+
+test('athena-workgroup: AWS answers a missing workgroup with InvalidRequestException; other errors name the call', async () => {
+  const { ctx, mocks } = context();
+  mocks.athena.on(GetWorkGroupCommand).rejects(awsError('InvalidRequestException', 400, 'WorkGroup primary is not found.'));
+  const missing = await checkAthenaWorkgroup(ctx);
+  assert.equal(missing.status, 'FAIL');
+  assert.match(missing.problem!, /Athena workgroup primary does not exist/);
+  mocks.athena.on(GetWorkGroupCommand).rejects(awsError('AccessDeniedException', 400, 'not authorized to perform athena:GetWorkGroup'));
+  const denied = await checkAthenaWorkgroup(ctx);
+  assert.equal(denied.status, 'FAIL');
+  assert.match(denied.problem!, /Athena GetWorkGroup for workgroup primary failed with AccessDeniedException/);
+  assert.match(denied.fix!, /lakesync doctor lacks athena:GetWorkGroup/);
+  mocks.athena.on(GetWorkGroupCommand).resolves({ WorkGroup: { Name: 'primary', State: 'DISABLED' } });
+  assert.match((await checkAthenaWorkgroup(ctx)).fix!, /--state ENABLED/);
+  mocks.athena.on(GetWorkGroupCommand).resolves({ WorkGroup: { Name: 'primary', State: 'ENABLED', Configuration: { EnforceWorkGroupConfiguration: true, ResultConfiguration: { OutputLocation: 's3://elsewhere/' } } } });
+  assert.equal((await checkAthenaWorkgroup(ctx)).status, 'warn');
+  mocks.athena.on(GetWorkGroupCommand).resolves({ WorkGroup: { Name: 'primary', State: 'ENABLED', Configuration: { EnforceWorkGroupConfiguration: false } } });
+  assert.equal((await checkAthenaWorkgroup(ctx)).status, 'ok');
+});

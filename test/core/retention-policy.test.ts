@@ -1,0 +1,103 @@
+/** Which snapshots and exports retention may delete: lakesync's ids for the source, past the newest N, never the protected ones. */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { expiredItems, isExportIdOf, isSnapshotIdOf } from '../../src/activities/retention';
+import { parseConfig } from '../../src/config/load';
+import { ConfigError } from '../../src/errors';
+import { cycleKey, exportIdFor, legacyCycleKey, snapshotIdFor } from '../../src/ids';
+import { initialState, rerunNeeds } from '../../src/workflows/ledger';
+
+const KEY = cycleKey(7, '0190f5b2-7c1e-7d2a-9c4e-1234567890ab');
+
+test("lakesync's snapshot and export ids of a source are recognised, in both cycle key forms", () => {
+  assert.ok(isSnapshotIdOf('shop', snapshotIdFor('shop', KEY)));
+  assert.ok(isExportIdOf('shop', exportIdFor('shop', KEY)));
+  const legacy = legacyCycleKey(3, '6f1c2d3e-aaaa-bbbb-cccc-ddddeeeeffff');
+  assert.ok(isSnapshotIdOf('shop', snapshotIdFor('shop', legacy)));
+  assert.ok(isExportIdOf('shop', exportIdFor('shop', legacy)));
+  // RDS stores snapshot ids in lowercase.
+  assert.ok(isSnapshotIdOf('shop', snapshotIdFor('shop', KEY).toUpperCase()));
+});
+
+test("another source's ids, user names with lakesync's prefix and automated snapshots are not the source's", () => {
+  // shop-1's ids start with "lakesync-shop-" too.
+  assert.equal(isSnapshotIdOf('shop', snapshotIdFor('shop-1', KEY)), false);
+  assert.equal(isExportIdOf('shop', exportIdFor('shop-1', KEY)), false);
+  assert.equal(isSnapshotIdOf('shop-1', snapshotIdFor('shop', KEY)), false);
+  for (const id of ['lakesync-shop-before-upgrade', 'lakesync-shop-manual', 'rds:shop-db-2026-11-30-03-10', 'lakesync-shop', `lakesync-shop-${KEY}-copy`]) {
+    assert.equal(isSnapshotIdOf('shop', id), false, id);
+  }
+  for (const id of ['lakesync-manifests', 'ls-shop', 'ls-shop-final', `ls-shop-${KEY}-x`]) assert.equal(isExportIdOf('shop', id), false, id);
+});
+
+test('expiredItems keeps the newest N and the protected ones, and lists the rest oldest first', () => {
+  const items = [
+    { id: snapshotIdFor('shop', '1-aaaaaaaaaaaaa'), createdAt: '2026-11-01T00:00:00.000Z' },
+    { id: snapshotIdFor('shop', '3-aaaaaaaaaaaaa'), createdAt: '2026-11-03T00:00:00.000Z' },
+    { id: snapshotIdFor('shop', '2-aaaaaaaaaaaaa'), createdAt: '2026-11-02T00:00:00.000Z' },
+    { id: snapshotIdFor('shop', '4-aaaaaaaaaaaaa'), createdAt: '2026-11-04T00:00:00.000Z' },
+  ];
+  assert.deepEqual(
+    expiredItems(items, 2, new Set()).map((i) => i.id),
+    [snapshotIdFor('shop', '1-aaaaaaaaaaaaa'), snapshotIdFor('shop', '2-aaaaaaaaaaaaa')],
+  );
+  assert.deepEqual(expiredItems(items, 2, new Set([snapshotIdFor('shop', '1-aaaaaaaaaaaaa')])).map((i) => i.id), [snapshotIdFor('shop', '2-aaaaaaaaaaaaa')]);
+  assert.deepEqual(expiredItems(items, 4, new Set()), []);
+});
+
+test('expiredItems: one still being created (no time) is newest; equal times go by cycle number', () => {
+  const same = '2026-11-01T00:00:00.000Z';
+  const items = [
+    { id: exportIdFor('shop', '9-aaaaaaaaaaaaa'), createdAt: same },
+    { id: exportIdFor('shop', '10-aaaaaaaaaaaaa'), createdAt: same },
+    { id: exportIdFor('shop', '11-aaaaaaaaaaaaa') },
+  ];
+  assert.deepEqual(expiredItems(items, 2, new Set()).map((i) => i.id), [exportIdFor('shop', '9-aaaaaaaaaaaaa')]);
+});
+
+test('rerunNeeds names the export (and its snapshot) each failed table reruns from, and nothing for committed tables', () => {
+  const state = initialState();
+  const reusable = (cycleId: string) => ({
+    cycleId,
+    snapshot: { snapshotId: snapshotIdFor('shop', cycleId), createdAt: '2026-11-01T00:00:00.000Z', adopted: false },
+    export: { exportId: exportIdFor('shop', cycleId), location: 'x', snapshotId: snapshotIdFor('shop', cycleId), adopted: false },
+  });
+  state.exports[exportIdFor('shop', '1-a')] = { ...reusable('1-a'), snapshot: { ...reusable('1-a').snapshot, createdAt: '2026-10-01T00:00:00.000Z' } };
+  state.exports[exportIdFor('shop', '2-a')] = reusable('2-a');
+  // public.b last committed from cycle 1's export and failed on cycle 2's: its rerun loads the newer one only.
+  state.ledger['public.b'] = { exportId: exportIdFor('shop', '1-a') } as (typeof state.ledger)[string];
+  state.failed['public.b'] = { cycleId: '2-a', phase: 'load', message: 'cast failed', exportId: exportIdFor('shop', '2-a') };
+  assert.deepEqual(rerunNeeds(state), { snapshotIds: [snapshotIdFor('shop', '2-a')], exportIds: [exportIdFor('shop', '2-a')] });
+  // An export the ledger no longer describes is still named.
+  state.failed['public.c'] = { cycleId: '0-a', phase: 'load', message: 'x', exportId: exportIdFor('shop', '0-a') };
+  assert.deepEqual(rerunNeeds(state).exportIds, [exportIdFor('shop', '0-a'), exportIdFor('shop', '2-a')]);
+  delete state.failed['public.c'];
+  delete state.failed['public.b'];
+  assert.deepEqual(rerunNeeds(state), { snapshotIds: [], exportIds: [] });
+});
+
+describe('retention in lakesync.yaml', () => {
+  const config = (retention?: unknown) => ({ sources: { shop: { database: 'shop', source: { kind: 'pglite' }, target: { namespace: 'shop' }, ...(retention === undefined ? {} : { retention }) } } });
+  const rejects = (retention: unknown): string => {
+    try {
+      parseConfig(config(retention));
+    } catch (err) {
+      assert.ok(err instanceof ConfigError, String(err));
+      return err.message;
+    }
+    assert.fail('the config was accepted');
+  };
+
+  test('defaults to the newest 3 snapshots and 3 exports', () => {
+    assert.deepEqual(parseConfig(config()).sources.shop!.retention, { snapshots: 3, exports: 3 });
+    assert.deepEqual(parseConfig(config({ exports: 5 })).sources.shop!.retention, { snapshots: 3, exports: 5 });
+  });
+
+  test('bad values are refused with the field and the fix', () => {
+    assert.match(rejects({ snapshots: 0 }), /sources\.shop\.retention\.snapshots.*must be at least 1: the current cycle's snapshot is always kept/s);
+    assert.match(rejects({ exports: 0 }), /sources\.shop\.retention\.exports.*must be at least 1/s);
+    assert.match(rejects({ snapshots: 1.5 }), /retention\.snapshots.*whole number/s);
+    assert.match(rejects({ snapshots: 101 }), /retention\.snapshots.*at most 100 \(the default RDS quota/s);
+    assert.match(rejects({ keep: 2 }), /retention/);
+  });
+});
