@@ -144,7 +144,8 @@ export function createLoadPort(layout: WorkDirLayout, runner: RunnerClient): Loa
         }
         const who = record.state === 'pending' ? 'the worker that started it' : 'the load runner';
         const tries = record.restarts ? ` (started ${record.restarts + 1} times)` : '';
-        return { ...base, state: 'failed', detail: 'ERROR', errorMessage: `${who} (pid ${record.runner.pid}) stopped before run ${record.runId} of ${record.table} finished${tries}; see ${layout.runnerLog}` };
+        // Like Glue's ERROR: the run's machinery died, not the load, so a new run may succeed.
+        return { ...base, state: 'failed', detail: 'ERROR', retryable: true, errorMessage: `${who} (pid ${record.runner.pid}) stopped before run ${record.runId} of ${record.table} finished${tries}; see ${layout.runnerLog}` };
       }
       case 'succeeded':
         return { ...base, state: 'succeeded', detail: 'SUCCEEDED' };

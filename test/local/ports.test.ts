@@ -253,6 +253,7 @@ describe('load runs', () => {
     const status = await port.getRun(lost);
     assert.equal(status.state, 'failed');
     assert.equal(status.detail, 'ERROR');
+    assert.equal(status.retryable, true, 'a dead runner is no fault of the load: its next attempt starts a new run');
     assert.match(status.errorMessage ?? '', /load runner \(pid 4194305\) stopped before run .* finished; see .*runner\.log/);
 
     const done = newRunId('3-abcd:public.done');
@@ -330,6 +331,10 @@ describe('load runs', () => {
     const status = await port.getRun(spent);
     assert.equal(status.state, 'failed');
     assert.match(status.errorMessage ?? '', new RegExp(`started ${MAX_RUN_RESTARTS + 1} times`));
+    // The chaos run's local path, seed 22: the runner was killed twice within 6 s and the worker
+    // once, the run used up its restarts and the table failed for the cycle. It must be retried by
+    // a new run, as a Glue run that ends ERROR is.
+    assert.equal(status.retryable, true);
   });
 
   test('two attempts starting the same load at once queue it once', async () => {
