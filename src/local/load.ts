@@ -151,8 +151,12 @@ export function createLoadPort(layout: WorkDirLayout, runner: RunnerClient): Loa
         return { ...base, state: 'succeeded', detail: 'SUCCEEDED' };
       case 'stopped':
         return { ...base, state: 'failed', detail: 'STOPPED', errorMessage: record.errorMessage ?? 'stopped on request' };
-      default:
-        return { ...base, state: 'failed', detail: 'FAILED', errorMessage: `${record.errorClass ?? 'InternalError'}: ${record.errorMessage ?? 'no error message'}` };
+      default: {
+        const errorMessage = `${record.errorClass ?? 'InternalError'}: ${record.errorMessage ?? 'no error message'}`;
+        // The runner could not take the load (it died while starting): like Glue's ERROR, a new run may succeed.
+        if (record.errorClass === 'RunnerUnavailable') return { ...base, state: 'failed', detail: 'ERROR', retryable: true, errorMessage };
+        return { ...base, state: 'failed', detail: 'FAILED', errorMessage };
+      }
     }
   }
 

@@ -337,6 +337,24 @@ describe('load runs', () => {
     assert.equal(status.retryable, true);
   });
 
+  test('a load the runner could not take (it died while starting) fails retryable, not for good', async () => {
+    // The chaos run's local path, seed 33, cycle 1: the runner was killed while Spark was starting,
+    // so public.products could not be handed to it and its run failed with RunnerUnavailable.
+    // The machinery failed, not the load: a new run must be allowed, as for Glue's ERROR.
+    const dying = {
+      ensure: async () => { throw new Error('the load runner exited with code null before it was ready'); },
+      call: async () => { throw new Error('not reached'); },
+    } as unknown as RunnerClient;
+    const port = createLoadPort(layout(), dying);
+    const { runId } = await port.startLoad({ ...req('public.products', 'merge'), runToken: '1-abcd:public.products' });
+    await until(async () => (await port.getRun(runId)).state === 'failed');
+    const status = await port.getRun(runId);
+    assert.equal(status.state, 'failed');
+    assert.equal(status.detail, 'ERROR');
+    assert.equal(status.retryable, true);
+    assert.match(status.errorMessage ?? '', /RunnerUnavailable: the load could not be handed to the load runner: the load runner exited with code null/);
+  });
+
   test('two attempts starting the same load at once queue it once', async () => {
     const posts: string[] = [];
     const port = createLoadPort(layout(), recordingRunner(posts));
