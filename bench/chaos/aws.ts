@@ -22,7 +22,7 @@ import { AwsSimulation } from './aws-sim';
 import { KillSwitch, type Moment, planKills } from './kills';
 import { keyedPrng } from './prng';
 import { startFaultProxy } from './proxy';
-import { type PathFigures, type PathOptions, tableFigures } from './report';
+import { cycleFigures, cycleLine, type PathFigures, type PathOptions, tableFigures } from './report';
 import { exportFiles, SimSource } from './source';
 import { cycleOutcome, startChaosServer } from './temporal';
 import { WorkerProcess } from './workers';
@@ -143,18 +143,8 @@ export async function runAwsChaos(options: PathOptions): Promise<PathFigures> {
       await client.workflow.getHandle(sourceWorkflowId(SOURCE)).signal('requestSync', { requestedBy: 'chaos', requestId: `chaos-${n}` });
       const outcome = await cycleOutcome(client, cycleWorkflowId(SOURCE, cycleId), options.cycleTimeoutMs);
       await kills.endCycle(`cycle ${n} ended`);
-      const result = outcome.result;
-      log(`cycle ${n} ${result ? `${result.status}: ${result.tables.filter((t) => t.status === 'committed').length} committed` : `ended with an error: ${outcome.error}`} in ${Math.round((Date.now() - cycleStarted) / 1000)} s`);
-      cycles.push({
-        cycle: n,
-        cycleId,
-        status: result?.status ?? 'error',
-        error: result ? result.error?.message : outcome.error,
-        seconds: Math.round((Date.now() - cycleStarted) / 100) / 10,
-        committed: result?.tables.filter((t) => t.status === 'committed').map((t) => t.table) ?? [],
-        failed: result?.tables.filter((t) => t.status === 'failed').map((t) => ({ table: t.table, phase: t.error?.phase, message: t.error?.message })) ?? [],
-        tables: {},
-      });
+      log(cycleLine(n, outcome, cycleStarted));
+      cycles.push(cycleFigures(n, cycleId, outcome, cycleStarted));
       lastExport = exportId;
     }
     proxy.setRate(0);

@@ -25,7 +25,7 @@ import { SOURCE_WORKFLOW_TYPE } from '../../src/workflows/messages';
 import { startPostgres } from '../../test/local/helpers/postgres';
 import { KillSwitch, type Moment, planKills } from './kills';
 import { keyedPrng, type Prng } from './prng';
-import { type CycleFigures, type FinalTable, type PathFigures, type PathOptions, tableFigures } from './report';
+import { cycleFigures, cycleLine, type CycleFigures, type FinalTable, type PathFigures, type PathOptions, tableFigures } from './report';
 import { cycleOutcome, startChaosServer } from './temporal';
 import { WorkerProcess } from './workers';
 
@@ -234,26 +234,15 @@ export async function runLocalChaos(options: PathOptions): Promise<PathFigures> 
       const outcome = await cycleOutcome(client, workflowId, options.cycleTimeoutMs);
       await watcher.stop();
       await kills.endCycle(`cycle ${n} ended`);
-      const result = outcome.result;
-      log(`cycle ${n} ${result ? `${result.status}: ${result.tables.filter((t) => t.status === 'committed').length} committed` : `ended with an error: ${outcome.error}`} in ${Math.round((Date.now() - cycleStarted) / 1000)} s`);
+      log(cycleLine(n, outcome, cycleStarted));
       const records = runRecords(runsDir);
-      cycles.push({
-        cycle: n,
-        cycleId,
-        status: result?.status ?? 'error',
-        error: result ? result.error?.message : outcome.error,
-        seconds: Math.round((Date.now() - cycleStarted) / 100) / 10,
-        committed: result?.tables.filter((t) => t.status === 'committed').map((t) => t.table) ?? [],
-        failed: result?.tables.filter((t) => t.status === 'failed').map((t) => ({ table: t.table, phase: t.error?.phase, message: t.error?.message })) ?? [],
-        tables: Object.fromEntries(
-          Object.keys(SYNCED).map((t) => {
-            const mine = records.filter((r) => r.runToken === `${cycleId}:${t}`);
-            mine.sort((a, b) => a.queuedAt.localeCompare(b.queuedAt));
-            const runStates = mine.map((r) => (r.errorClass ? `${r.state} (${r.errorClass}: ${(r.errorMessage ?? '').slice(0, 160)})` : r.state));
-            return [t, { loadRuns: mine.length, runStarts: mine.reduce((s, r) => s + 1 + (r.restarts ?? 0), 0), runStates, snapshots: 0 }];
-          }),
-        ),
+      const tables = Object.keys(SYNCED).map((t) => {
+        const mine = records.filter((r) => r.runToken === `${cycleId}:${t}`);
+        mine.sort((a, b) => a.queuedAt.localeCompare(b.queuedAt));
+        const runStates = mine.map((r) => (r.errorClass ? `${r.state} (${r.errorClass}: ${(r.errorMessage ?? '').slice(0, 160)})` : r.state));
+        return [t, { loadRuns: mine.length, runStarts: mine.reduce((s, r) => s + 1 + (r.restarts ?? 0), 0), runStates, snapshots: 0 }] as const;
       });
+      cycles.push(cycleFigures(n, cycleId, outcome, cycleStarted, Object.fromEntries(tables)));
     }
     // The lake is read through the source's own ports (what `lakesync query` runs), with one load runner for every query.
     await w.stop();

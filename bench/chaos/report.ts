@@ -1,4 +1,5 @@
 /** The figures of a chaos run and the problems they show: a table lost, loaded twice, or unequal to its source. */
+import type { CycleResult } from '../../src/model';
 import type { KillRecord, PlannedKill } from './kills';
 import type { FaultEvent, FaultKind } from './proxy';
 
@@ -26,6 +27,34 @@ export interface CycleFigures {
   failed: { table: string; phase?: string | undefined; message?: string | undefined }[];
   /** Per table: load runs started (Glue StartJobRun calls moto acted on, or local runs) and Iceberg snapshots committed by this cycle. */
   tables: Record<string, TableCycleFigures>;
+}
+
+/** A cycle's figures from how it ended; `tables` is filled in by the path, which knows its runs. */
+export function cycleFigures(
+  cycle: number,
+  cycleId: string,
+  outcome: { result?: CycleResult; error?: string },
+  startedMs: number,
+  tables: Record<string, TableCycleFigures> = {},
+): CycleFigures {
+  const result = outcome.result;
+  return {
+    cycle,
+    cycleId,
+    status: result?.status ?? 'error',
+    error: result ? result.error?.message : outcome.error,
+    seconds: Math.round((Date.now() - startedMs) / 100) / 10,
+    committed: result?.tables.filter((t) => t.status === 'committed').map((t) => t.table) ?? [],
+    failed: result?.tables.filter((t) => t.status === 'failed').map((t) => ({ table: t.table, phase: t.error?.phase, message: t.error?.message })) ?? [],
+    tables,
+  };
+}
+
+/** The line a path logs when a cycle ends. */
+export function cycleLine(cycle: number, outcome: { result?: CycleResult; error?: string }, startedMs: number): string {
+  const result = outcome.result;
+  const how = result ? `${result.status}: ${result.tables.filter((t) => t.status === 'committed').length} committed` : `ended with an error: ${outcome.error}`;
+  return `cycle ${cycle} ${how} in ${Math.round((Date.now() - startedMs) / 1000)} s`;
 }
 
 export interface TableCycleFigures {

@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sourceSchema, type SourceConfig } from '../../src/config/schema';
+import type { LoadTableInput } from '../../src/activities/load';
 import type { LoadResult } from '../../src/model';
 import { toolchain } from '../../src/toolchain';
 
@@ -17,6 +18,21 @@ export const TABLE_BUCKET = 'shop-lake';
 export const GLUE_ROLE = `arn:aws:iam::${ACCOUNT}:role/lakesync-glue`;
 export const EXPORT_ROLE = `arn:aws:iam::${ACCOUNT}:role/lakesync-export`;
 export const READER = `arn:aws:iam::${ACCOUNT}:role/analyst`;
+
+/** The load of public.orders in cycle c1 that the load activity's unit tests run, with where its plan and result live. */
+export const ORDERS_PLAN_KEY = 'lakesync/exports/lakesync-manifests/shop/c1/plan.json';
+export const ORDERS_RESULT_KEY = 'lakesync/results/shop/c1/public.orders.json';
+export const ORDERS_LOAD_INPUT: LoadTableInput = {
+  source: 'shop',
+  cycleId: 'c1',
+  planRef: `s3://${EXPORT_BUCKET}/${ORDERS_PLAN_KEY}`,
+  table: 'public.orders',
+  exportId: 'ls-shop-c1',
+  snapshotTime: '2025-01-01T00:00:00.000Z',
+  exportLocation: `s3://${EXPORT_BUCKET}/lakesync/exports/ls-shop-c1`,
+  database: 'shop',
+  namespace: 'shop',
+};
 
 export function awsSource(options: { endpoint?: string; clusterId?: string; raw?: Record<string, unknown> } = {}): SourceConfig {
   return sourceSchema.parse({

@@ -8,30 +8,20 @@ import { mock, test } from 'node:test';
 import { GetJobCommand, GetJobRunCommand, GetJobRunsCommand, StartJobRunCommand } from '@aws-sdk/client-glue';
 import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { loadActivities, type LoadTableInput, nextPollDelay, type PollPolicy, pollUntilEnded } from '../../src/activities/load';
+import { loadActivities, nextPollDelay, type PollPolicy, pollUntilEnded } from '../../src/activities/load';
 import { jobSpec, withSpecHash } from '../../src/aws/glue-job';
 import { packageGlueScripts } from '../../src/aws/glue-package';
 import { awsSettings } from '../../src/backends/aws';
 import type { LakesyncConfig } from '../../src/config/schema';
 import type { LoadRunStatus } from '../../src/model';
 import { planEntry } from '../helpers/plan';
-import { awsSource, loadResult } from './fixtures';
+import { awsSource, loadResult, ORDERS_LOAD_INPUT, ORDERS_PLAN_KEY, ORDERS_RESULT_KEY } from './fixtures';
 import { mockedAws, objectBody } from './mocks';
 
 const HOUR = 3_600_000;
-const PLAN_KEY = 'lakesync/exports/lakesync-manifests/shop/c1/plan.json';
-const RESULT_KEY = 'lakesync/results/shop/c1/public.orders.json';
-const input: LoadTableInput = {
-  source: 'shop',
-  cycleId: 'c1',
-  planRef: `s3://shop-exports/${PLAN_KEY}`,
-  table: 'public.orders',
-  exportId: 'ls-shop-c1',
-  snapshotTime: '2025-01-01T00:00:00.000Z',
-  exportLocation: 's3://shop-exports/lakesync/exports/ls-shop-c1',
-  database: 'shop',
-  namespace: 'shop',
-};
+const PLAN_KEY = ORDERS_PLAN_KEY;
+const RESULT_KEY = ORDERS_RESULT_KEY;
+const input = ORDERS_LOAD_INPUT;
 
 /** Polls a run that ends after `runMs` on a simulated clock; returns how many polls saw it. */
 async function pollsFor(policy: PollPolicy, runMs: number): Promise<number> {

@@ -9,29 +9,19 @@ import { BatchStopJobRunCommand, GetJobCommand, GetJobRunCommand, GetJobRunsComm
 import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { ActivityCancellationDetails, ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { type LoadHeartbeat, loadActivities, type LoadTableInput } from '../../src/activities/load';
+import { type LoadHeartbeat, loadActivities } from '../../src/activities/load';
 import { jobSpec, withSpecHash } from '../../src/aws/glue-job';
 import { packageGlueScripts } from '../../src/aws/glue-package';
 import type { LakesyncConfig } from '../../src/config/schema';
 import type { PlanEntry } from '../../src/model';
 import { planEntry } from '../helpers/plan';
-import { awsSource, loadResult } from './fixtures';
+import { awsSource, loadResult, ORDERS_LOAD_INPUT, ORDERS_PLAN_KEY, ORDERS_RESULT_KEY } from './fixtures';
 import { awsError, mockedAws, objectBody } from './mocks';
 
-const PLAN_KEY = 'lakesync/exports/lakesync-manifests/shop/c1/plan.json';
-const RESULT_KEY = 'lakesync/results/shop/c1/public.orders.json';
+const PLAN_KEY = ORDERS_PLAN_KEY;
+const RESULT_KEY = ORDERS_RESULT_KEY;
 const plan: PlanEntry[] = [planEntry({ table: 'public.orders', lakeTable: 'orders', action: 'merge', reason: 'primary key (id) configured', primaryKey: ['id'], keySource: 'configured' })];
-const input: LoadTableInput = {
-  source: 'shop',
-  cycleId: 'c1',
-  planRef: `s3://shop-exports/${PLAN_KEY}`,
-  table: 'public.orders',
-  exportId: 'ls-shop-c1',
-  snapshotTime: '2025-01-01T00:00:00.000Z',
-  exportLocation: 's3://shop-exports/lakesync/exports/ls-shop-c1',
-  database: 'shop',
-  namespace: 'shop',
-};
+const input = ORDERS_LOAD_INPUT;
 const result = loadResult('public.orders', 'orders', 'c1', 'c1:public.orders', 42, '8744736658442914487');
 
 function setup() {
