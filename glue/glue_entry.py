@@ -18,6 +18,7 @@ from lakesync_glue.args import (
     MODE_REQUIRED,
     JobArgs,
     parse_job_args,
+    required_arguments,
     result_location,
 )
 from lakesync_glue.cli import report_early_failure, setup_logging
@@ -63,18 +64,20 @@ def resolve_options(
     parser raises GlueArgumentError (not SystemExit): the caller passes the classes to
     turn into InvalidArgument.
     """
-    missing = [n for n in REQUIRED if not _given(argv, n)]
+    # A direct load (--extract direct) has no export arguments, and JDBC ones instead.
+    required = required_arguments(raw_options(argv), "glue")
+    missing = [n for n in required if not _given(argv, n)]
     if missing:
         raise InvalidArgument(
             f"missing argument(s): {', '.join('--' + n for n in missing)}; set them in the job run's Arguments"
         )
-    names = list(REQUIRED) + [n for n in OPTIONAL if _given(argv, n)]
+    names = list(required) + [n for n in OPTIONAL if n not in required and _given(argv, n)]
     try:
         resolved = resolver(argv, names)
     except parser_errors as exc:
         raise parser_problem(str(exc)) from None
     options = {k: "" if v is None else str(v) for k, v in resolved.items()}
-    empty = [n for n in REQUIRED if not options.get(n, "").strip()]
+    empty = [n for n in required if not options.get(n, "").strip()]
     if empty:
         raise InvalidArgument(
             f"empty argument(s): {', '.join('--' + n for n in empty)}; give each a value in the job run's Arguments"

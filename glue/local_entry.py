@@ -6,6 +6,16 @@
         --source shop --export_id e1 --snapshot_time 2025-01-01T00:00:00.000Z \
         --result_path /tmp/results/orders.json --warehouse /data/warehouse
 
+A direct load reads the table over JDBC instead of an export (no --export_path, --export_id,
+--snapshot_time; the password only by the name of the variable holding it):
+
+    LAKESYNC_JDBC_PASSWORD_1=... python glue/local_entry.py --extract direct \
+        --jdbc_url jdbc:postgresql://127.0.0.1:5432/shop --jdbc_user loader \
+        --jdbc_password_env LAKESYNC_JDBC_PASSWORD_1 --source_database shop --source_schema public \
+        --source_table events --namespace shop --lake_table events --action incremental \
+        --cursor_column id --primary_key id --cycle_id c1 --run_token t1 --source shop \
+        --result_path /tmp/results/events.json --warehouse /data/warehouse
+
 Prints the result JSON on stdout; exits 0 when the load succeeded, 1 when it failed,
 2 when the arguments were rejected.
 """

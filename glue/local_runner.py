@@ -15,7 +15,9 @@ Each load uses its own uniquely named temp views, so loads of different tables d
 
 Endpoints (JSON bodies):
   GET  /health                -> {instance, pid, queued, running: [runId]}
-  POST /loads {runId, runToken, args: {name: value}}   -> {runId}   (args as for local_entry.py)
+  POST /loads {runId, runToken, args: {name: value}, secretEnv?: {name: value}}   -> {runId}
+                              (args as for local_entry.py; secretEnv: the JDBC password a direct load
+                              names in --jdbc_password_env, set in this process only, never recorded)
   POST /runs/<runId>/stop     -> {runId, state}
   POST /sql {sql}             -> {rows}  (JSON-safe rows, see lakesync_glue.query); reads only:
                                  anything else is a 400 with code "ReadOnlyQuery" (lakesync_glue.readonly)
@@ -55,6 +57,8 @@ from lakesync_glue.session import build_local_spark  # noqa: E402
 log = logging.getLogger("lakesync_runner")
 
 RUN_ID = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
+# The only variables a load request may set: the JDBC password a direct load names in --jdbc_password_env.
+SECRET_ENV = re.compile(r"^LAKESYNC_JDBC_PASSWORD_[A-Z0-9_]{1,64}$")
 LOAD_SLOTS_MAX = 8
 FINAL_STATES = ("succeeded", "failed", "stopped")
 # How often a stopped run's Spark jobs are cancelled again until its load returns.
@@ -139,6 +143,9 @@ class Runner:
             raise BadRequest("runToken is required: it lets a restarted worker find the run")
         if not isinstance(options, dict) or not all(isinstance(v, str) for v in options.values()):
             raise BadRequest("args must be an object of job arguments (name -> string value)")
+        secret_env = body.get("secretEnv") or {}
+        if not isinstance(secret_env, dict) or not all(isinstance(k, str) and SECRET_ENV.fullmatch(k) and isinstance(v, str) for k, v in secret_env.items()):
+            raise BadRequest("secretEnv must map LAKESYNC_JDBC_PASSWORD_<ID> names to strings")
         with self.lock:
             if run_id in self.runs or self.existing_state(run_id) not in (None, "pending"):
                 raise BadRequest(f"run {run_id} already exists: start a new run with a new id")
@@ -147,6 +154,8 @@ class Runner:
             if asked != self.warehouse:
                 raise BadRequest(f"warehouse {asked} is not this runner's warehouse {self.warehouse}: start the load on the runner of that work dir")
             options = {**options, "warehouse": self.warehouse}
+            # Kept in this process's memory only (never in the run record): the job reads it by name.
+            os.environ.update(secret_env)
             run = Run(run_id, run_token, options)
             self.runs[run_id] = run
             self.save(

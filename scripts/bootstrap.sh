@@ -11,6 +11,7 @@ CACHE=${LAKESYNC_CACHE:-$HOME/.cache/lakesync}
 TEMPORAL_VERSION=v1.5.0
 ICEBERG_VERSION=1.7.1
 ICEBERG_ARTIFACT=iceberg-spark-runtime-3.5_2.12
+POSTGRES_JDBC_VERSION=42.7.14
 mkdir -p "$CACHE" .lakesync
 
 log() { echo "[bootstrap] $*" >&2; }
@@ -25,13 +26,16 @@ fi
 
 # --- Temporal CLI (dev server + Web UI), built from the Go module proxy -------------------
 TEMPORAL_BIN=$CACHE/temporal-$TEMPORAL_VERSION/temporal
-if [ ! -x "$TEMPORAL_BIN" ] || ! "$TEMPORAL_BIN" --version 2>/dev/null | grep -q "${TEMPORAL_VERSION#v}"; then
+# `go install` builds report version 0.0.0-DEV: a marker file next to the binary records the tag built.
+if [ ! -x "$TEMPORAL_BIN" ] || { [ "$(cat "$TEMPORAL_BIN.version" 2>/dev/null)" != "$TEMPORAL_VERSION" ] \
+    && ! "$TEMPORAL_BIN" --version 2>/dev/null | grep -q "${TEMPORAL_VERSION#v}"; }; then
   log "building the Temporal CLI $TEMPORAL_VERSION (once per machine)"
   mkdir -p "$(dirname "$TEMPORAL_BIN")"
   # The checksum database does not list every module the CLI needs; the module proxy's
   # content is still pinned by the CLI's own go.sum.
   GOSUMDB=off GOFLAGS=-buildvcs=false GOBIN="$(dirname "$TEMPORAL_BIN")" \
     go install "github.com/temporalio/cli/cmd/temporal@$TEMPORAL_VERSION"
+  echo "$TEMPORAL_VERSION" > "$TEMPORAL_BIN.version"
 fi
 
 # --- Python venv with PySpark, pytest and moto server ---------------------------------------
@@ -55,6 +59,16 @@ if [ ! -s "$JAR" ]; then
   mv "$JAR.tmp" "$JAR"
 fi
 
+# --- PostgreSQL JDBC driver from Maven Central (direct extract reads the source over JDBC) -----
+PG_JAR=$CACHE/jars/postgresql-$POSTGRES_JDBC_VERSION.jar
+if [ ! -s "$PG_JAR" ]; then
+  log "fetching the PostgreSQL JDBC driver $POSTGRES_JDBC_VERSION"
+  mkdir -p "$CACHE/jars"
+  mvn -q -B dependency:get -Dtransitive=false -Dartifact="org.postgresql:postgresql:$POSTGRES_JDBC_VERSION"
+  cp "$HOME/.m2/repository/org/postgresql/postgresql/$POSTGRES_JDBC_VERSION/postgresql-$POSTGRES_JDBC_VERSION.jar" "$PG_JAR.tmp"
+  mv "$PG_JAR.tmp" "$PG_JAR"
+fi
+
 # --- PostgreSQL server programs (end-to-end tests) and tmux (terminal test), from Debian -------
 bash scripts/setup-postgres.sh >/dev/null
 if ! command -v tmux >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
@@ -70,6 +84,7 @@ cat > .lakesync/toolchain.json <<JSON
   "python": "$VENV/bin/python",
   "venv": "$VENV",
   "icebergJar": "$JAR",
+  "postgresJdbcJar": "$PG_JAR",
   "javaHome": "$JAVA_HOME",
   "root": "$ROOT"
 }

@@ -202,6 +202,8 @@ const DOCS_REFS: Record<string, Json> = {
   CatalogSecretArn: 'CATALOG_SECRET_ARN',
   CatalogDbUser: 'DB_USER',
   HashKeySecretArn: 'HASH_KEY_SECRET_ARN',
+  GlueConnectionName: 'GLUE_CONNECTION',
+  SslRootCertObject: 'SSL_ROOT_CERT',
   ArtifactBucket: 'SCRIPT_BUCKET',
 };
 

@@ -27,6 +27,10 @@ export interface ExportScopeEntries {
 export interface ExportScope extends ExportScopeEntries {
   /** Known tables the rules leave out (never exported), with the deciding rule. */
   excluded: { table: TableName; rule: string }[];
+  /** Included tables this cycle reads directly (extract: direct): never exported. */
+  direct: TableName[];
+  /** Every included table is read directly: the cycle takes no snapshot and no export. */
+  nothingToExport: boolean;
   /** What the export leaves out because the tables there are not known yet, and the fix. */
   warnings: string[];
 }
@@ -107,24 +111,36 @@ const sorted = <T>(items: Iterable<T>): T[] => [...new Set(items)].sort();
 
 /**
  * The scope of a sync's export. `known` is the source's table list (undefined when none is
- * known), `requested` the tables of a table-limited sync. Throws ExportScopeRefused when nothing
- * can be exported without risking an excluded table.
+ * known), `requested` the tables of a table-limited sync, `readDirectly` the tables this cycle
+ * reads from the source directly (extract: direct), which the export leaves out: a schema holding
+ * one is exported table by table. Throws ExportScopeRefused when nothing can be exported without
+ * risking an excluded table and no table is read directly.
  */
-export function exportScope(rules: ScopeRules, known: readonly TableName[] | undefined, requested?: readonly TableName[]): ExportScope {
+export function exportScope(
+  rules: ScopeRules,
+  known: readonly TableName[] | undefined,
+  requested?: readonly TableName[],
+  readDirectly: readonly TableName[] = [],
+): ExportScope {
   const excluded = new Map<TableName, string>();
   const leaveOut = (table: TableName) => {
     const selection = selectTable(rules, table);
     if (!selection.included) excluded.set(table, selection.rule);
     return !selection.included;
   };
+  const wanted = requested ? new Set(requested) : undefined;
+  const direct = new Set(readDirectly.filter((t) => selectTable(rules, t).included && (!wanted || wanted.has(t))));
   const scope = (entries: ExportScopeEntries, warnings: string[] = []): ExportScope => ({
     ...entries,
     excluded: sorted(excluded.keys()).map((table) => ({ table, rule: excluded.get(table)! })),
+    direct: sorted(direct),
+    nothingToExport: !entries.wholeDatabase && entries.schemas.length === 0 && entries.tables.length === 0,
     warnings,
   });
 
   if (requested) {
-    const tables = sorted(requested.filter((t) => !leaveOut(t)));
+    const tables = sorted(requested.filter((t) => !leaveOut(t) && !direct.has(t)));
+    if (tables.length === 0 && direct.size > 0) return scope({ wholeDatabase: false, schemas: [], tables: [] });
     if (tables.length === 0) {
       const why = [...excluded].map(([t, rule]) => `${t} (${rule})`).join(', ');
       throw new ExportScopeRefused(`every requested table is left out by the include/exclude rules: ${why}; nothing is exported. Request included tables, or change the rules`);
@@ -132,7 +148,7 @@ export function exportScope(rules: ScopeRules, known: readonly TableName[] | und
     return scope({ wholeDatabase: false, schemas: [], tables });
   }
 
-  if (rules.exclude.length === 0 && includesAll(rules.include)) {
+  if (rules.exclude.length === 0 && direct.size === 0 && includesAll(rules.include)) {
     for (const t of known ?? []) leaveOut(t);
     return scope({ wholeDatabase: true, schemas: [], tables: [] });
   }
@@ -144,12 +160,19 @@ export function exportScope(rules: ScopeRules, known: readonly TableName[] | und
   for (const schema of sorted([...candidates.map(schemaOf), ...namedSchemas(rules)])) {
     const inSchema = candidates.filter((t) => schemaOf(t) === schema);
     const excludes = excludesIn(rules.exclude, schema);
-    if (includesSchema(rules.include, schema) && excludes.length === 0) {
+    const directHere = inSchema.filter((t) => direct.has(t));
+    if (includesSchema(rules.include, schema) && excludes.length === 0 && directHere.length === 0) {
       schemas.push(schema);
       for (const t of inSchema) leaveOut(t);
       continue;
     }
-    tables.push(...inSchema.filter((t) => !leaveOut(t)));
+    tables.push(...inSchema.filter((t) => !leaveOut(t) && !direct.has(t)));
+    if (known === undefined && directHere.length > 0 && includesSchema(rules.include, schema)) {
+      warnings.push(
+        `schema ${schema} is exported table by table because ${directHere.join(', ')} ${directHere.length === 1 ? 'is' : 'are'} read directly, and no list of its tables is known: ` +
+          `only the tables named under tables: or as include rules without wildcards are exported there`,
+      );
+    }
     if (inSchema.length === 0) {
       const why = excludes.length > 0 ? `the exclude rule(s) ${excludes.join(', ')} apply to it` : 'the include rules take only some of its tables';
       warnings.push(
@@ -158,6 +181,7 @@ export function exportScope(rules: ScopeRules, known: readonly TableName[] | und
       );
     }
   }
+  if (schemas.length === 0 && tables.length === 0 && direct.size > 0) return scope({ wholeDatabase: false, schemas: [], tables: [] }, warnings);
   if (schemas.length === 0 && tables.length === 0) {
     const known0 = known === undefined ? 'no earlier export lists the source\'s tables' : 'no known table is included';
     throw new ExportScopeRefused(

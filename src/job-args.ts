@@ -14,15 +14,23 @@ export const LAKE_CATALOG = 'lake';
 /** Where the job finds the lake: an S3 Tables bucket on AWS, a warehouse folder locally. */
 export type LakeLocation = { tableBucketArn: string } | { warehouse: string };
 
-export function loadJobArguments(req: LoadRequest, lake: LakeLocation): Record<string, string> {
+/**
+ * How the job reaches the source over JDBC; secrets only by reference. With a secret the user may
+ * be left out (the secret's `username` is used). `sslRootCert` is the s3:// CA bundle the job checks
+ * the server against under sslmode verify-ca/verify-full (public, not a secret).
+ */
+export type JdbcSource = { url: string; sslRootCert?: string } & ({ user: string; passwordEnv: string } | { user?: string; secret: string } | { user: string; iamAuth: true });
+
+export function loadJobArguments(req: LoadRequest, lake: LakeLocation, jdbc?: JdbcSource): Record<string, string> {
   const { plan } = req;
   if (plan.action === 'skip') throw new PortError('validation', 'InvalidArgument', `${plan.table} is planned as skip: there is nothing to load`);
-  if ([req.exportId, req.snapshotTime].some((value) => !value?.trim())) {
+  const direct = plan.extract?.kind === 'direct';
+  if (!direct && [req.exportId, req.snapshotTime].some((value) => !value?.trim())) {
     throw new PortError('validation', 'InvalidArgument', `the load of ${plan.table} names no export id or snapshot time: every commit records them, and the job refuses an export older than the lake table's`);
   }
   const [schema, table] = splitTable(plan.table);
   const args: Record<string, string | undefined> = {
-    export_path: req.exportLocation,
+    ...(direct ? directArguments(req, jdbc) : { export_path: req.exportLocation }),
     source_database: req.database,
     source_schema: schema,
     source_table: table,
@@ -44,14 +52,68 @@ export function loadJobArguments(req: LoadRequest, lake: LakeLocation): Record<s
     hash_key_env: plan.hashKey && 'env' in plan.hashKey ? plan.hashKey.env : undefined,
     hash_key_secret: plan.hashKey && 'secretArn' in plan.hashKey ? plan.hashKey.secretArn : undefined,
     rebuild: plan.rebuild ? 'true' : undefined,
-    // Lineage: recorded in every commit; an export older than the lake table's is refused.
+    // Lineage: recorded in every commit; an export older than the lake table's is refused. A direct load has no export.
     source: req.source,
-    export_id: req.exportId,
-    snapshot_time: req.snapshotTime,
+    export_id: direct ? undefined : req.exportId,
+    snapshot_time: direct ? undefined : req.snapshotTime,
     cycle_id: req.cycleId,
     run_token: req.runToken,
     result_path: req.resultLocation,
     ...('tableBucketArn' in lake ? { table_bucket_arn: lake.tableBucketArn } : { warehouse: lake.warehouse }),
   };
   return Object.fromEntries(Object.entries(args).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ''));
+}
+
+/**
+ * The arguments of a direct load: how the job reaches the source over JDBC. The password only by
+ * reference (a variable of the local runner, a secret's name, or IAM database authentication).
+ */
+function directArguments(req: LoadRequest, jdbc: JdbcSource | undefined): Record<string, string | undefined> {
+  const { plan } = req;
+  if (!jdbc) {
+    throw new PortError('validation', 'InvalidArgument', `${plan.table} is a direct load but the backend gave no JDBC connection to the source: direct loads read the source over JDBC`);
+  }
+  if (!plan.cursor) {
+    throw new PortError('validation', 'InvalidArgument', `${plan.table} is a direct load without a cursor column: the window is bounded by the cursor (set tables.${plan.table}.cursor)`);
+  }
+  if (plan.action !== 'create' && plan.action !== 'incremental') {
+    throw new PortError('validation', 'InvalidArgument', `${plan.table} is a direct load planned as ${plan.action}: a direct load is create or incremental`);
+  }
+  assertNoCredentials(plan.table, jdbc.url);
+  if (!jdbc.user?.trim() && !('secret' in jdbc)) throw new PortError('validation', 'InvalidArgument', `the JDBC connection of ${plan.table} names no user`);
+  if (jdbc.sslRootCert !== undefined && !/^s3:\/\/[^/]+\/.+/.test(jdbc.sslRootCert)) {
+    throw new PortError('validation', 'InvalidArgument', `the CA bundle of ${plan.table}'s JDBC connection is not an s3://bucket/key URI: set source.catalog.sslRootCert`);
+  }
+  return {
+    extract: 'direct',
+    jdbc_url: jdbc.url,
+    jdbc_user: jdbc.user,
+    jdbc_password_env: 'passwordEnv' in jdbc ? jdbc.passwordEnv : undefined,
+    jdbc_secret: 'secret' in jdbc ? jdbc.secret : undefined,
+    jdbc_iam_auth: 'iamAuth' in jdbc && jdbc.iamAuth ? 'true' : undefined,
+    jdbc_ssl_root_cert: jdbc.sslRootCert,
+    partitions: plan.extract?.partitions !== undefined ? String(plan.extract.partitions) : undefined,
+    partition_column: plan.extract?.partitionColumn,
+  };
+}
+
+/** A JDBC URL travels in job arguments (visible in the run's details): it must never carry a user or password. */
+function assertNoCredentials(table: string, url: string): void {
+  if (!/^jdbc:postgresql:\/\/[^/?#]+/.test(url)) {
+    throw new PortError('validation', 'InvalidArgument', `the JDBC URL for ${table} is not jdbc:postgresql://host:port/database`);
+  }
+  const authority = url.slice('jdbc:postgresql://'.length).split(/[/?#]/)[0]!;
+  const query = url.includes('?') ? url.slice(url.indexOf('?') + 1) : '';
+  const params = query.split('&').map((p) => decodeURIComponentSafe(p.split('=')[0] ?? '').toLowerCase());
+  if (authority.includes('@') || params.includes('user') || params.includes('password')) {
+    throw new PortError('validation', 'InvalidArgument', `the JDBC URL for ${table} carries credentials: job arguments are visible in the run's details, so the user goes in jdbc_user and the password by reference only`);
+  }
+}
+
+function decodeURIComponentSafe(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }

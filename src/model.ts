@@ -80,6 +80,8 @@ export interface DiscoveredExport {
 /** What discover hands the workflow: a reference to the full list, plus the names. */
 export interface DiscoverySummary {
   manifest: string;
+  /** Reference to the tables read directly (extract: direct) as the source's catalog describes them; absent when there are none. */
+  directManifest?: string;
   database: string;
   tables: TableName[];
   skipped: { table: TableName; reason: string }[];
@@ -123,6 +125,18 @@ export interface PlanEntry {
   hashKey?: HashKey;
   /** Replace the lake table from the export so new column types apply (rerun --rebuild); absent means no. */
   rebuild?: boolean;
+  /**
+   * Read the table directly from the source over JDBC by a cursor window instead of from the
+   * snapshot export (lakesync.yaml `extract: direct`); absent means an export load.
+   */
+  extract?: DirectExtract;
+}
+
+/** A direct load's settings: partitions to read with (1..256, else the job derives them) and a column to hash on. */
+export interface DirectExtract {
+  kind: 'direct';
+  partitions?: number;
+  partitionColumn?: string;
 }
 
 /** What the load does with one source column (lakesync.yaml `columns`); only the options in force are set. */
@@ -144,11 +158,14 @@ export interface LoadRequest {
   source: string;
   cycleId: string;
   runToken: string;
-  /** The export and the time of the snapshot it was taken from: the lineage every commit records. */
-  exportId: string;
+  /**
+   * The export and the time of the snapshot it was taken from: the lineage every commit records.
+   * Required for an export load; a direct load (`plan.extract`) reads the source and has none.
+   */
+  exportId?: string;
   /** ISO-8601. */
-  snapshotTime: string;
-  exportLocation: string;
+  snapshotTime?: string;
+  exportLocation?: string;
   database: string;
   plan: PlanEntry;
   namespace: string;
@@ -208,6 +225,18 @@ export interface LoadResult {
   clampedValues?: Record<string, number>;
   /** What the load wants known without failing (e.g. a multi-dimensional array kept as text). */
   warnings?: string[];
+  /** `direct`: the rows were read from the source over JDBC (absent for an export load). */
+  extract?: 'direct';
+  /** The cursor window a direct load read; `cursorValueAfter` is its upper bound, the new watermark. */
+  window?: LoadWindow;
+}
+
+/** The window of a direct load: cursor values as text (timestamps ISO-8601); `from` is null on create. */
+export interface LoadWindow {
+  from: string | null;
+  to: string | null;
+  partitions: number;
+  estimatedRows: number;
 }
 
 export interface GrantRequest {
@@ -235,7 +264,14 @@ export type RowCountCheck =
    * `since: 'parent'`: from the snapshot's parent to the snapshot (the load committed it);
    * `since: 'snapshot'`: from the snapshot to the table's current state (the load committed nothing).
    */
-  | { kind: 'appended'; rows: number; atMost: number; since: 'parent' | 'snapshot' };
+  | {
+      kind: 'appended';
+      rows: number;
+      atMost: number;
+      since: 'parent' | 'snapshot';
+      /** What `atMost` counts, for the check's wording; absent: the export's rows. */
+      bound?: 'window';
+    };
 
 export interface VerifyRequest {
   source: string;
@@ -269,8 +305,11 @@ export interface LakeCommit {
 
 /** One ledger entry per table (DESIGN section 4). */
 export interface Watermark {
+  /** The export the load read; "" for a direct load, which reads the source (`extract`). */
   exportId: string;
   snapshotTime: string;
+  /** `direct`: the last load read the source directly; its watermark is `cursorValue`. Absent for an export load. */
+  extract?: 'direct';
   action: LoadAction | 'none';
   cursorColumn: string | null;
   cursorValue: string | null;
@@ -297,6 +336,8 @@ export interface LoadItem {
   table: TableName;
   lakeTable: string;
   action: LoadAction;
+  /** `direct`: read from the source over JDBC, without an export (absent: from the export). */
+  extract?: 'direct';
 }
 
 /** The part of a load result the workflows keep (the full JSON stays with the backend). */
@@ -304,12 +345,14 @@ export type LoadSummary = Pick<
   LoadResult,
   'action' | 'committed' | 'rowsRead' | 'inserted' | 'updated' | 'deleted' | 'rowCountAfter' | 'cursorColumn' | 'cursorValueAfter' | 'snapshotId' | 'schemaHash' | 'finishedAt'
 > &
-  Partial<Pick<LoadResult, 'nulledValues' | 'clampedValues' | 'warnings'>>;
+  Partial<Pick<LoadResult, 'nulledValues' | 'clampedValues' | 'warnings' | 'extract' | 'window'>>;
 
 export interface TableOutcome {
   table: TableName;
   lakeTable: string;
   action: PlannedAction;
+  /** `direct`: the table is read from the source directly (no export lineage); absent: from the export. */
+  extract?: 'direct';
   status: TableStatus;
   reason?: string;
   error?: TableError;
@@ -325,6 +368,7 @@ export interface CycleResult {
   cycleId: string;
   source: string;
   status: CycleStatus;
+  /** Absent when the cycle took none: every table it loaded was read directly (or it failed first). */
   snapshot?: SnapshotRef;
   export?: ExportRef;
   /** Cycle-level failure (snapshot, export, discover), when there is one. */

@@ -5,6 +5,7 @@
 import type { SourceConfig } from './config/schema';
 import { lakeNameCollisions, lakeTableName, selectTable } from './config/tables';
 import { columnPolicies, columnPolicyProblems } from './config/columns';
+import { directExtract, firstLoadOf } from './config/direct';
 import { isValidLakeName } from './names';
 import { cursorKind, defaultLookback, lookbackKindProblem, lookbackText } from './lookback';
 import type { DiscoveredTable, KeySource, PlanEntry, TableName, TableOutcome } from './model';
@@ -26,18 +27,25 @@ export interface PlanOptions {
   rebuild?: boolean;
 }
 
+/**
+ * `discovered` is the export's listing; `catalog` the tables read directly (extract: direct) as the
+ * source's catalog describes them. A direct table is planned from the catalog, unless its lake
+ * table is missing and its first load comes from the export (direct.firstLoad: export): then from
+ * the export's listing, as an export create.
+ */
 export function planTables(
   source: SourceConfig,
   discovered: DiscoveredTable[],
   lakeTables: ReadonlySet<string>,
   options: PlanOptions = {},
+  catalog: DiscoveredTable[] = [],
 ): PlannedTables {
   const entries: PlanEntry[] = [];
   const notLoaded: TableOutcome[] = [];
   const wanted = options.requested ? new Set(options.requested) : undefined;
   const selected: DiscoveredTable[] = [];
 
-  for (const t of discovered) {
+  for (const t of tablesToPlan(source, discovered, lakeTables, catalog)) {
     const lakeTable = lakeTableName(source, t.table);
     const selection = selectTable(source, t.table);
     if (!selection.included) {
@@ -60,11 +68,34 @@ export function planTables(
       continue;
     }
     const approvals = { approveDeletes: options.approveDeletes ?? false, allowOlderExport: options.allowOlderExport ?? false };
-    const planned = planEntry(source, t, lakeTable, lakeTables.has(lakeTable), approvals, options.rebuild ?? false);
-    if (typeof planned === 'string') notLoaded.push(planFailure(t.table, lakeTable, 'InvalidTableSettings', planned));
+    const lakeExists = lakeTables.has(lakeTable);
+    const planned = planEntry(source, t, lakeTable, lakeExists, approvals, options.rebuild ?? false);
+    // A direct table's failure pins no export: its rerun takes a new one if its first load still needs one.
+    if (typeof planned === 'string') notLoaded.push(planFailure(t.table, lakeTable, 'InvalidTableSettings', planned, directExtract(source.tables[t.table]) !== undefined));
     else entries.push(planned);
   }
   return { entries, notLoaded };
+}
+
+/** Whether this cycle reads the table directly: extract direct, unless its first load comes from the export. */
+export function readsDirectly(source: Pick<SourceConfig, 'tables'>, table: TableName, lakeExists: boolean): boolean {
+  const settings = source.tables[table];
+  return directExtract(settings) !== undefined && (lakeExists || firstLoadOf(settings) === 'direct');
+}
+
+/**
+ * The tables to plan, each from where this cycle reads it: a direct table from the source's
+ * catalog, an export table (and a direct table created from the export) from the export's listing.
+ */
+function tablesToPlan(source: SourceConfig, discovered: DiscoveredTable[], lakeTables: ReadonlySet<string>, catalog: DiscoveredTable[]): DiscoveredTable[] {
+  if (catalog.length === 0) return discovered;
+  const direct = (t: DiscoveredTable) => readsDirectly(source, t.table, lakeTables.has(lakeTableName(source, t.table)));
+  const fromCatalog = new Map(catalog.filter(direct).map((t) => [t.table, t]));
+  const listed = discovered.map((t) => fromCatalog.get(t.table) ?? t);
+  const names = new Set(listed.map((t) => t.table));
+  // A direct table the export does not hold; one whose first load needs the export but is not in it fails in planEntry's caller.
+  const onlyInCatalog = catalog.filter((t) => !names.has(t.table)).map((t) => (direct(t) ? t : { ...t, notInExport: true as const }));
+  return [...listed, ...onlyInCatalog];
 }
 
 /** The table's entry, or why its settings cannot be loaded. */
@@ -104,6 +135,8 @@ function planEntry(
     ...(hashes && source.hashKey ? { hashKey: source.hashKey } : {}),
   };
 
+  const direct = directExtract(settings);
+  if (direct) return directEntry(t, settings, { ...base, cursor: base.cursor! }, direct, lakeExists, rebuild);
   if (!lakeExists) return { ...base, action: 'create', reason: 'lake table missing' };
   // The whole table again from the export, so new column types apply (arrays kept as text become lists).
   if (rebuild) return { ...base, action: 'replace', rebuild: true, reason: 'rebuild requested: replaced from the export with the current column types' };
@@ -113,6 +146,50 @@ function planEntry(
   }
   if (primaryKey.length > 0) return { ...base, action: 'merge', reason: `primary key (${primaryKey.join(', ')}) ${keySource}` };
   return { ...base, action: 'replace', reason: 'no primary key' };
+}
+
+type EntryBase = Omit<PlanEntry, 'action' | 'reason'> & { cursor: NonNullable<PlanEntry['cursor']> };
+
+/**
+ * A table with extract: direct. Its lake table missing: created by reading every row directly
+ * (firstLoad direct), or from this cycle's export (firstLoad export, an export create without
+ * `extract`); then incremental windows read directly.
+ */
+function directEntry(
+  t: DiscoveredTable & { notInExport?: true },
+  settings: SourceConfig['tables'][string] | undefined,
+  base: EntryBase,
+  direct: NonNullable<PlanEntry['extract']>,
+  lakeExists: boolean,
+  rebuild: boolean,
+): PlanEntry | string {
+  const column = base.cursor.column;
+  if (rebuild) {
+    return `rebuild replaces the lake table from a snapshot export, and the table has extract: direct (it is not exported): to rebuild it, set tables."${t.table}".extract: export for one sync, then back to direct`;
+  }
+  if (!lakeExists && firstLoadOf(settings) === 'export') {
+    if (t.notInExport) {
+      return `its lake table is missing and direct.firstLoad is export, but this cycle's export does not hold the table: run a sync (its export takes it), or set direct.firstLoad: direct to read it directly`;
+    }
+    return { ...base, action: 'create', reason: `lake table missing: first load from this cycle's snapshot export (direct.firstLoad: export), then direct windows on ${column}` };
+  }
+  const partitions = direct.partitions !== undefined ? `${direct.partitions} partition(s)` : "partitions from the window's row estimate";
+  const hashed = direct.partitionColumn ? `, hashed on ${direct.partitionColumn}` : '';
+  if (!lakeExists) {
+    return {
+      ...base,
+      extract: direct,
+      action: 'create',
+      reason: `direct: lake table missing: reads every row with ${column} <= the source's max(${column}), and rows where it is NULL, over JDBC (${partitions}${hashed})`,
+    };
+  }
+  const lookback = base.cursor.lookback !== undefined ? `lookback ${base.cursor.lookback}` : "the job's default lookback for its type";
+  return {
+    ...base,
+    extract: direct,
+    action: 'incremental',
+    reason: `direct: window from the lake's max(${column}) - ${lookback} to the source's max(${column}), ${base.cursor.mode === 'upsert' ? 'upserted by key' : 'rows the lake lacks appended'} (${partitions}${hashed})`,
+  };
 }
 
 /**
@@ -129,11 +206,12 @@ function cursorLookback(t: DiscoveredTable, column: string, configured: string |
   return { lookback: text };
 }
 
-function planFailure(table: string, lakeTable: string, type: string, message: string): TableOutcome {
+function planFailure(table: string, lakeTable: string, type: string, message: string, direct = false): TableOutcome {
   return {
     table,
     lakeTable,
     action: 'skip',
+    ...(direct ? { extract: 'direct' as const } : {}),
     status: 'failed',
     error: { phase: 'plan', message: `${table}: ${message}`, type, retryable: false },
   };

@@ -5,6 +5,7 @@
  */
 import type {
   DiscoveredExport,
+  DiscoveredTable,
   ExportRef,
   ExportStatus,
   GrantOutcome,
@@ -72,6 +73,12 @@ export interface DiscoverPort {
   exportRowCount(ref: ExportRef, table: TableName): Promise<number>;
   /** The source's tables where the backend knows them without an export (no side effect). */
   listTables?(): Promise<TableName[]>;
+  /**
+   * The named tables as the source's catalog describes them now (columns as an export would map
+   * them, primary key), read without a side effect; tables the source lacks are left out. Tables
+   * read directly (extract: direct) are planned from it instead of from an export's listing.
+   */
+  sourceTables?(tables: TableName[]): Promise<DiscoveredTable[]>;
 }
 
 export interface LakePort {

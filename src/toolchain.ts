@@ -6,6 +6,8 @@ export interface Toolchain {
   temporal: string;
   python: string;
   icebergJar: string;
+  /** The PostgreSQL JDBC driver the local Spark session reads direct-extract tables with (undefined until bootstrapped). */
+  postgresJdbcJar: string | undefined;
   javaHome: string;
   root: string;
 }
@@ -36,6 +38,10 @@ export function toolchain(file = join(repoRoot(), '.lakesync', 'toolchain.json')
     },
     get icebergJar() {
       return pick('LAKESYNC_ICEBERG_JAR', 'icebergJar');
+    },
+    // Optional: only direct-extract loads need it, and they report a missing driver by name.
+    get postgresJdbcJar() {
+      return process.env.LAKESYNC_POSTGRES_JDBC_JAR ?? fromFile.postgresJdbcJar;
     },
     get javaHome() {
       return pick('JAVA_HOME', 'javaHome');

@@ -57,7 +57,8 @@ export async function rowCountCheck(check: RowCountCheck, snapshotId: string | n
     added = await lake.countAt(null);
     name = 'rows added';
   }
-  // The appended rows come from the export: more than it holds cannot be right, whatever the load says.
-  const expected = check.rows <= check.atMost ? String(check.rows) : `${check.rows}, but at most ${check.atMost} (the export's rows)`;
+  // The appended rows come from the export (or a direct load's window): more than it holds cannot be right, whatever the load says.
+  const bound = check.bound === 'window' ? "the rows read in the load's window" : "the export's rows";
+  const expected = check.rows <= check.atMost ? String(check.rows) : `${check.rows}, but at most ${check.atMost} (${bound})`;
   return { name, expected, actual: String(added), passed: added === check.rows && check.rows <= check.atMost };
 }

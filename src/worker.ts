@@ -3,11 +3,12 @@
  * workflows and activities on the configured task queue until it is stopped.
  */
 import type { Client } from '@temporalio/client';
-import { type NativeConnection, Worker } from '@temporalio/worker';
+import { type NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { createPorts, defaultDataRoot } from './backends';
 import { loadConfigFile } from './config/load';
 import type { LakesyncConfig } from './config/schema';
+import { type MetricsEndpoint, formatAddress, sdkMetricsPort, sdkTelemetry, serveWorkerMetrics } from './metrics';
 import type { Ports } from './ports';
 import { connectClient, connectWorker, temporalTarget } from './temporal';
 import { SEARCH_ATTRIBUTE_TYPES } from './workflows/search';
@@ -27,7 +28,7 @@ export async function buildPorts(config: LakesyncConfig, dataRoot: string): Prom
   return out;
 }
 
-export async function createWorker(options: WorkerOptions): Promise<{ worker: Worker; close(): Promise<void> }> {
+export async function createWorker(options: WorkerOptions): Promise<{ worker: Worker; client(): Promise<Client>; close(): Promise<void> }> {
   const target = temporalTarget(options.config);
   const ports = options.ports ?? (await buildPorts(options.config, options.dataRoot ?? defaultDataRoot()));
   const connection = await connectWorker(target);
@@ -59,6 +60,7 @@ export async function createWorker(options: WorkerOptions): Promise<{ worker: Wo
   });
   return {
     worker,
+    client: getClient,
     async close() {
       await connection.close();
       if (client) await (await client).connection.close();
@@ -77,16 +79,33 @@ async function searchAttributesRegistered(connection: NativeConnection, namespac
   }
 }
 
+export interface RunWorkerOptions {
+  /** Serve Prometheus metrics there (already listening, so a bad address was refused before). */
+  metrics?: MetricsEndpoint;
+}
+
 /** Runs until SIGINT/SIGTERM. */
-export async function runWorker(configPath: string): Promise<void> {
-  const config = loadConfigFile(configPath);
-  const { worker, close } = await createWorker({ config });
-  const target = temporalTarget(config);
-  console.log(`lakesync worker on ${target.address}, namespace ${target.namespace}, task queue ${target.taskQueue}`);
+export async function runWorker(configPath: string, options: RunWorkerOptions = {}): Promise<void> {
+  const { metrics } = options;
   try {
-    await worker.run();
+    const config = loadConfigFile(configPath);
+    // The SDK's metrics need a Runtime that exports them, installed before any connection exists.
+    const sdkPort = metrics ? await sdkMetricsPort() : undefined;
+    if (sdkPort !== undefined) Runtime.install({ telemetryOptions: sdkTelemetry(sdkPort) });
+    const { worker, client, close } = await createWorker({ config });
+    const target = temporalTarget(config);
+    console.log(`lakesync worker on ${target.address}, namespace ${target.namespace}, task queue ${target.taskQueue}`);
+    if (metrics) {
+      serveWorkerMetrics(metrics, { config, client, ...(sdkPort !== undefined ? { sdkPort } : {}) });
+      console.log(`metrics: http://${formatAddress({ ...metrics.address, port: metrics.port })}/metrics`);
+    }
+    try {
+      await worker.run();
+    } finally {
+      await close();
+    }
   } finally {
-    await close();
+    await metrics?.close();
   }
 }
 

@@ -14,12 +14,16 @@ from typing import Literal
 
 from .errors import InvalidArgument
 from .policies import ColumnPolicy, parse_column_policies
+from .jdbcurl import JdbcArgs, parse_jdbc_args
 from .names import catalog_name_problem, s3_tables_name_problem, suggest_s3_tables_name
 from .window import Lookback, parse_lookback
 
 Mode = Literal["glue", "local"]
 ACTIONS: tuple[str, ...] = ("create", "merge", "replace", "incremental")
 CURSOR_MODES: tuple[str, ...] = ("upsert", "append")
+EXTRACTS: tuple[str, ...] = ("export", "direct")
+# Arguments only an export load has: a direct load reads the source table over JDBC instead.
+EXPORT_ONLY: tuple[str, ...] = ("export_path", "export_id", "snapshot_time")
 
 COMMON_REQUIRED: tuple[str, ...] = (
     "export_path",
@@ -55,6 +59,24 @@ COMMON_OPTIONAL: tuple[str, ...] = (
     "hash_key_secret",
     # Replace the table from the export with the types this job version derives (e.g. arrays as lists).
     "rebuild",
+    # Direct extract (--extract direct): the table is read over JDBC by a cursor window (direct.py).
+    "extract",
+    "jdbc_url",
+    "jdbc_user",
+    "jdbc_password_env",
+    "jdbc_secret",
+    "jdbc_iam_auth",
+    "partitions",
+    "partition_column",
+    # s3://bucket/key of the CA bundle pgJDBC checks the server against with sslmode verify-ca/verify-full.
+    "jdbc_ssl_root_cert",
+    # AWS region of the JDBC secret and of IAM database authentication (default: the job's).
+    "region",
+)
+# With --extract direct, the export arguments are not sent and these are required instead.
+DIRECT_REQUIRED: tuple[str, ...] = tuple(n for n in COMMON_REQUIRED if n not in EXPORT_ONLY) + (
+    "jdbc_url",
+    "cursor_column",
 )
 MODE_REQUIRED: dict[str, tuple[str, ...]] = {"glue": ("table_bucket_arn",), "local": ("warehouse",)}
 
@@ -95,6 +117,9 @@ class JobArgs:
     rebuild: bool = False
     table_bucket_arn: str | None = None
     warehouse: str | None = None
+    extract: str = "export"  # export | direct
+    jdbc: JdbcArgs | None = None  # set for direct loads only
+    region: str | None = None
     # Not job arguments: knobs for tests and the embedded mode.
     commit_attempts: int = 4
     commit_retry_wait_seconds: float = 2.0
@@ -103,6 +128,10 @@ class JobArgs:
     def target(self) -> str:
         """The export's name of the table: db.schema.table."""
         return f"{self.source_database}.{self.source_schema}.{self.source_table}"
+
+    @property
+    def direct(self) -> bool:
+        return self.extract == "direct"
 
     @property
     def lake_table_id(self) -> str:
@@ -263,6 +292,20 @@ def parse_table_bucket_arn(value: str) -> tuple[str, str, str]:
     return m.group(2), m.group(3), m.group(4)
 
 
+def extract_of(options: Mapping[str, str]) -> str:
+    """`export` (the default) or `direct`: which arguments the load requires."""
+    raw = str(options.get("extract", "") or "").strip().lower()
+    if raw and raw not in EXTRACTS:
+        raise _fail("extract", options.get("extract"), "is not an extract", "pass export (the default) or direct")
+    return raw or "export"
+
+
+def required_arguments(options: Mapping[str, str], mode: Mode) -> tuple[str, ...]:
+    """The arguments a load of this extract cannot do without."""
+    base = DIRECT_REQUIRED if extract_of(options) == "direct" else COMMON_REQUIRED
+    return base + MODE_REQUIRED[mode]
+
+
 def parse_job_args(options: Mapping[str, str], mode: Mode) -> JobArgs:
     """Validates raw options (name -> value) into JobArgs; raises InvalidArgument."""
     if mode == "local":
@@ -270,8 +313,11 @@ def parse_job_args(options: Mapping[str, str], mode: Mode) -> JobArgs:
         unknown = sorted(n for n in options if n not in known)
         if unknown:
             raise _fail(unknown[0], options[unknown[0]], "is not an argument of this job", f"use only: {', '.join(sorted(known))}")
-    required = COMMON_REQUIRED + MODE_REQUIRED[mode]
+    extract = extract_of(options)
+    required = required_arguments(options, mode)
     missing = [n for n in required if not str(options.get(n, "")).strip()]
+    if extract == "direct" and "cursor_column" in missing:
+        missing.remove("cursor_column")  # reported with the reason below, once the other arguments are there
     if missing:
         raise InvalidArgument(
             f"missing argument(s): {', '.join('--' + n for n in missing)}; pass each as '--name value'"
@@ -306,7 +352,7 @@ def parse_job_args(options: Mapping[str, str], mode: Mode) -> JobArgs:
     cursor_lookback = parse_lookback(get("cursor_lookback")) if cursor and get("cursor_lookback") else None
     if action == "merge" and not key:
         raise _fail("action", action, "merge needs a primary key", "pass --primary_key <columns>, or use --action replace")
-    if action == "incremental" and not cursor:
+    if action == "incremental" and not cursor and extract != "direct":  # direct: refused with its reason below
         raise _fail("action", action, "incremental needs a cursor column", "pass --cursor_column <column>")
     for name in ("source_database", "source_schema", "source_table"):
         if "/" in get(name):
@@ -316,8 +362,16 @@ def parse_job_args(options: Mapping[str, str], mode: Mode) -> JobArgs:
     table_bucket_arn = get("table_bucket_arn") or None
     if mode == "glue" and table_bucket_arn:
         parse_table_bucket_arn(table_bucket_arn)
+    target = f"{get('source_database')}.{get('source_schema')}.{get('source_table')}"
+    jdbc = _parse_direct(options, extract, action, cursor, target) if extract == "direct" else None
+    if extract == "export":
+        given = [n for n in _DIRECT_ONLY if get(n)]
+        if given:
+            raise _fail(given[0], "(not shown)" if given[0] == "jdbc_url" else get(given[0]),
+                        f"applies only to direct loads (table {target} is loaded from an export)",
+                        "pass --extract direct, or leave the JDBC and partition arguments out")
     return JobArgs(
-        export_path=_check_location("export_path", get("export_path")),
+        export_path=_check_location("export_path", get("export_path")) if extract == "export" else "",
         source_database=get("source_database"),
         source_schema=get("source_schema"),
         source_table=get("source_table"),
@@ -329,7 +383,7 @@ def parse_job_args(options: Mapping[str, str], mode: Mode) -> JobArgs:
         result_path=_check_location("result_path", get("result_path")),
         source=get("source"),
         export_id=get("export_id"),
-        snapshot_time=_parse_snapshot_time(get("snapshot_time")),
+        snapshot_time=_parse_snapshot_time(get("snapshot_time")) if extract == "export" else "",
         catalog=catalog,
         primary_key=key,
         cursor_column=cursor,
@@ -345,4 +399,49 @@ def parse_job_args(options: Mapping[str, str], mode: Mode) -> JobArgs:
         rebuild=_parse_bool("rebuild", get("rebuild")),
         table_bucket_arn=table_bucket_arn if mode == "glue" else None,
         warehouse=(get("warehouse") or None) if mode == "local" else None,
+        extract=extract,
+        jdbc=jdbc,
+        region=_parse_region(get("region")),
+    )
+
+
+_DIRECT_ONLY: tuple[str, ...] = (
+    "jdbc_url", "jdbc_user", "jdbc_password_env", "jdbc_secret", "jdbc_iam_auth", "partitions", "partition_column",
+    "jdbc_ssl_root_cert",
+)
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
+
+
+def _parse_region(raw: str) -> str | None:
+    if raw and not _REGION.fullmatch(raw):
+        raise _fail("region", raw, "is not an AWS region", "pass e.g. --region eu-west-1, or leave it out")
+    return raw or None
+
+
+def _parse_direct(options: Mapping[str, str], extract: str, action: str, cursor: str | None, target: str) -> JdbcArgs:
+    """The JDBC arguments of a direct load, and the combinations a direct load refuses."""
+
+    def get(name: str) -> str:
+        return str(options.get(name, "")).strip()
+
+    if action not in ("create", "incremental"):
+        raise _fail("action", action, f"a direct load (table {target}) is create or incremental: it reads a cursor "
+                    "window, so it can neither replace the table nor merge deletes",
+                    "pass --action incremental (or create), or load the table from an export")
+    if not cursor:
+        raise InvalidArgument(f"--extract direct: table {target} has no --cursor_column; a direct load reads the "
+                              "rows of a cursor window, pass the cursor column (a monotonic id or timestamp)")
+    if _parse_bool("rebuild", get("rebuild")):
+        raise _fail("rebuild", get("rebuild"), f"a direct load of {target} reads a window, not the whole table",
+                    "rebuild the table from an export (extract: export), then switch back to direct")
+    return parse_jdbc_args(
+        url=get("jdbc_url"),
+        user=get("jdbc_user"),
+        password_env=get("jdbc_password_env"),
+        secret=get("jdbc_secret"),
+        iam_auth=_parse_bool("jdbc_iam_auth", get("jdbc_iam_auth")),
+        partitions=get("partitions"),
+        partition_column=get("partition_column"),
+        target=target,
+        ssl_root_cert=get("jdbc_ssl_root_cert"),
     )

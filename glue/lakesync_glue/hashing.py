@@ -15,53 +15,16 @@ from typing import TYPE_CHECKING
 from .args import JobArgs
 from .errors import InternalError, InvalidArgument
 from .names import quote
+from .secrets import secret_string
 from .pgtext import hmac_hex, pg_float_text, shipped_by_value
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
 
-# Secrets Manager errors a retry cannot fix: the secret, its policy or its content must change.
-_PERMANENT_SECRET_ERRORS = (
-    "ResourceNotFoundException",
-    "AccessDeniedException",
-    "DecryptionFailure",
-    "InvalidRequestException",
-    "InvalidParameterException",
-    "ValidationException",
-)
-
-
-def _secret_region(secret_id: str, args: JobArgs) -> str | None:
-    """The secret's region: from its ARN, else the table bucket's, else the SDK's default."""
-    parts = secret_id.split(":")
-    if secret_id.startswith("arn:") and len(parts) > 3 and parts[3]:
-        return parts[3]
-    if args.table_bucket_arn:
-        return args.table_bucket_arn.split(":")[3] or None
-    return None
-
-
 def read_secret_key(secret_id: str, args: JobArgs) -> bytes:
     """The SecretString of a Secrets Manager secret (GetSecretValue), as UTF-8 bytes."""
-    import boto3
-    from botocore.exceptions import BotoCoreError, ClientError
-
     where = f"table {args.target}: --hash_key_secret {secret_id!r}"
-    try:
-        client = boto3.client("secretsmanager", region_name=_secret_region(secret_id, args))
-        response = client.get_secret_value(SecretId=secret_id)
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        if code in _PERMANENT_SECRET_ERRORS:
-            raise InvalidArgument(
-                f"{where}: Secrets Manager GetSecretValue failed with {code}; check that the secret exists in the "
-                "job's region, is not scheduled for deletion, and that the job role may call "
-                "secretsmanager:GetSecretValue on it (and kms:Decrypt on its key)"
-            ) from None
-        raise InternalError(f"{where}: Secrets Manager GetSecretValue failed with {code or 'an error'}; retry the load") from None
-    except BotoCoreError as exc:
-        raise InternalError(f"{where}: could not reach Secrets Manager ({type(exc).__name__}); retry the load") from None
-    text = response.get("SecretString")
+    text = secret_string(secret_id, where, args)
     if not text:
         raise InvalidArgument(
             f"{where}: the secret has no SecretString (a binary secret cannot be used); store the key as a text secret"

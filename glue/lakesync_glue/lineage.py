@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import logging
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .args import JobArgs, parse_time
 from .errors import InternalError, OlderExport
@@ -30,6 +30,10 @@ SOURCE = "lakesync.source"
 EXPORT_ID = "lakesync.export-id"
 SNAPSHOT_TIME = "lakesync.snapshot-time"
 CYCLE_ID = "lakesync.cycle-id"
+# Direct loads: no export, the window instead.
+EXTRACT = "lakesync.extract"
+WINDOW_FROM = "lakesync.window-from"
+WINDOW_TO = "lakesync.window-to"
 KEYS: tuple[str, ...] = (SOURCE, EXPORT_ID, SNAPSHOT_TIME, CYCLE_ID)
 
 
@@ -44,8 +48,19 @@ class Lineage:
     cycle_id: str | None
 
 
-def commit_properties(args: JobArgs) -> dict[str, str]:
-    """The snapshot summary properties of every commit of this load."""
+def commit_properties(args: JobArgs, window: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """The snapshot summary properties of every commit of this load.
+
+    A direct load has no export id or snapshot time (so the older-export guard passes its commits
+    over); it records the window it read instead (a bound is left out when there is none).
+    """
+    if args.direct:
+        props = {SOURCE: args.source, CYCLE_ID: args.cycle_id, EXTRACT: "direct"}
+        for key, name in ((WINDOW_FROM, "from"), (WINDOW_TO, "to")):
+            value = (window or {}).get(name)
+            if value is not None:
+                props[key] = str(value)
+        return props
     return {
         SOURCE: args.source,
         EXPORT_ID: args.export_id,

@@ -17,8 +17,9 @@ from . import columns, lake, lineage, source, sqltext
 from .args import JobArgs
 from .changes import change_set, count_ops, unseen_rows
 from .commit import first_line, with_commit_retry
+from .direct import DirectRows
 from .errors import DeleteGuard, EmptyExport, InternalError, InvalidArgument, LoadError, SchemaConflict
-from .export import find_table_export
+from .export import TableExport, find_table_export
 from .hashing import resolve_hash_key
 from .names import quote
 from .pgtypes import ColumnMapping, ColumnPlan
@@ -55,6 +56,9 @@ class RunState:
     nulled: dict[str, int] = field(default_factory=dict)
     clamped: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # Direct loads: the window read (result JSON `window`) and its fixed upper bound in the lake's format.
+    window: dict[str, Any] | None = None
+    cursor_high: str | None = None
 
     def phase(self, name: str) -> None:
         """Logs how long the previous phase took (job logs show where a slow load spends its time)."""
@@ -78,10 +82,12 @@ class RunState:
         self.cached.clear()
 
 
-def decide_action(asked: str, exists: bool, key: Sequence[str], cursor: str | None) -> str:
+def decide_action(asked: str, exists: bool, key: Sequence[str], cursor: str | None, direct: bool = False) -> str:
     """The action actually taken: a missing table is created whatever was asked."""
     if not exists:
         return "create"
+    if direct:
+        return "incremental"  # a direct window is not the whole table: never a merge or a replace
     if asked != "create":
         return asked
     # `create` asked for an existing table (e.g. a rerun after the create committed).
@@ -107,6 +113,28 @@ def resolve_column(arg: str, wanted: str, mappings: Sequence[ColumnMapping], nam
     )
 
 
+class ExportRows:
+    """The rows of an export load: the table's Parquet files in the snapshot export."""
+
+    name = "export"
+
+    def __init__(self, args: JobArgs) -> None:
+        self.args = args
+        self.export: TableExport | None = None
+
+    def mappings(self) -> Sequence[ColumnMapping]:
+        self.export = find_table_export(self.args)
+        return self.export.mappings
+
+    def refusal(self, spark: "SparkSession", ident: str, snapshot: str | None) -> LoadError | None:
+        """Before reading the export: an older export is refused without any work."""
+        return lineage.older_export(self.args, lineage.newest_lineage(spark, ident, snapshot))
+
+    def read(self, spark: "SparkSession", mappings: Sequence[ColumnMapping]) -> "DataFrame":
+        assert self.export is not None, "mappings() runs first"
+        return source.read_raw(spark, self.export, mappings)
+
+
 class _Load:
     def __init__(self, spark: "SparkSession", args: JobArgs, state: RunState) -> None:
         self.spark = spark
@@ -124,7 +152,7 @@ class _Load:
     def commit(self, what: str, statement: str) -> None:
         """Runs a write; every Iceberg snapshot it makes records this load's lineage."""
         log.info("%s: %s", self.args.lake_table_id, statement[:500])
-        properties = lineage.commit_properties(self.args)
+        properties = lineage.commit_properties(self.args, self.state.window)
         with_commit_retry(
             lambda: lineage.with_commit_properties(self.spark, properties, lambda: self.spark.sql(statement).collect()),
             what=f"{what} of {self.args.lake_table_id}",
@@ -164,12 +192,29 @@ class _Load:
             self.commit("widening a column", sqltext.widen_column(self.ident, name, new))
 
     # -- the load ------------------------------------------------------------------------
+    def origin(self) -> "ExportRows | DirectRows":
+        """Where the rows come from: the snapshot export, or the source table over JDBC (--extract direct)."""
+        if self.args.direct:
+            return DirectRows(self.spark, self.args)
+        return ExportRows(self.args)
+
+    def read_rows(self, rows: "ExportRows | DirectRows", mappings: Sequence[ColumnMapping], cursor: str | None,
+                  lake_types: dict[str, str]) -> "DataFrame":
+        """The raw rows: the export's files, or the direct window (read once and kept for the load)."""
+        if isinstance(rows, ExportRows):
+            return rows.read(self.spark, mappings)
+        assert cursor is not None and self.args.cursor_column, "a direct load has a cursor (args.py)"
+        raw = rows.read(mappings, self.args.cursor_column, cursor, lake_types, self.state.table_exists, self.ident)
+        self.state.cached.append(raw)
+        self.state.window = rows.window_result()
+        return raw
+
     def run(self) -> tuple[Outcome, SchemaPlan, str | None]:
         a, spark, state = self.args, self.spark, self.state
-        state.phase("export metadata")
-        export = find_table_export(a)
+        state.phase("source columns")
+        rows = self.origin()
         # Excluded columns leave here: they are never read, cast or named in a message.
-        mappings, names = columns.select_columns(export.mappings, a.column_policies, a.target)
+        mappings, names = columns.select_columns(rows.mappings(), a.column_policies, a.target)
         key = [resolve_column("primary_key", k, mappings, names, a.target) for k in a.primary_key]
         cursor = (
             resolve_column("cursor_column", a.cursor_column, mappings, names, a.target)
@@ -184,14 +229,13 @@ class _Load:
         lake_types = dict(lake_cols or [])
         if state.table_exists:
             state.snapshot_before = lake.snapshot_id(spark, self.ident, a.catalog, a.namespace, a.lake_table)
-            # Before reading the export: an older export is refused without any work.
-            refusal = lineage.older_export(a, lineage.newest_lineage(spark, self.ident, state.snapshot_before))
+            refusal = rows.refusal(spark, self.ident, state.snapshot_before)
             if refusal is not None:
                 state.count_before = lake.row_count(spark, self.ident)
                 raise refusal
 
-        state.phase("read export")
-        raw = source.read_raw(spark, export, mappings)
+        state.phase(f"read {rows.name}")
+        raw = self.read_rows(rows, mappings, cursor, lake_types)
         # A rebuild plans the table anew from the export; otherwise existing lake columns keep their types.
         prepared = columns.prepare(raw, mappings, names, a.column_policies, {} if a.rebuild else lake_types,
                                    hash_key, a.target)
@@ -206,7 +250,11 @@ class _Load:
             state.phase("check keys")
             source.check_keys(typed, key, a.target, a.show_values)
 
-        action = decide_action(a.action, state.table_exists, key, cursor)
+        if isinstance(rows, DirectRows) and cursor:
+            # The new watermark: the window's fixed upper bound, in the lake's format.
+            state.cursor_high = rows.upper_bound(next(p for p in plans if p.name == cursor))
+            state.window = rows.window_result()
+        action = decide_action(a.action, state.table_exists, key, cursor, a.direct)
         if a.rebuild and action != "create":
             action = "rebuild"
             schema = plan_rebuild([(p.name, p.lake_type) for p in plans], lake_cols or [])
@@ -227,7 +275,7 @@ class _Load:
             check_lookback(a.cursor_lookback, cursor, schema.write_types[cursor], a.target)
         state.phase("lake row count")
         state.count_before = lake.row_count(spark, self.ident) if state.table_exists else 0
-        if state.rows_read == 0 and state.count_before > 0 and not a.approve_deletes:
+        if state.rows_read == 0 and state.count_before > 0 and not a.approve_deletes and not a.direct:
             raise EmptyExport(
                 f"table {a.target}: the export has no rows but {a.lake_table_id} has {state.count_before}; "
                 "an empty export usually means a failed or partial export. Check it, then approve the "
@@ -357,7 +405,7 @@ class _Load:
         return outcome
 
 
-def _base_result(args: JobArgs) -> LoadResult:
+def _base_result(args: JobArgs, state: RunState) -> LoadResult:
     return LoadResult(
         table=args.target,
         lakeTable=args.lake_table_id,
@@ -366,6 +414,8 @@ def _base_result(args: JobArgs) -> LoadResult:
         cursorColumn=args.cursor_column.lower() if args.cursor_column else None,
         cycleId=args.cycle_id,
         runToken=args.run_token,
+        extract="direct" if args.direct else None,
+        window=state.window,
     )
 
 
@@ -376,7 +426,7 @@ def _finish(spark: "SparkSession", args: JobArgs, state: RunState, outcome: Outc
     committed = snapshot_after is not None and snapshot_after != state.snapshot_before
     cols_after = lake.columns(spark, ident)
     changed = committed or schema.alters_table or outcome.action == "create"
-    result = _base_result(args)
+    result = _base_result(args, state)
     result.status = "succeeded"
     result.action = outcome.action if changed else "none"
     result.rowsRead = state.rows_read
@@ -384,6 +434,8 @@ def _finish(spark: "SparkSession", args: JobArgs, state: RunState, outcome: Outc
     result.rowCountAfter = lake.row_count(spark, ident)
     result.cursorColumn = cursor
     result.cursorValueAfter = lake.max_value(spark, ident, cursor) if cursor else None
+    if args.direct and state.cursor_high is not None:
+        result.cursorValueAfter = state.cursor_high  # the window's fixed upper bound
     result.snapshotId = snapshot_after
     result.committed = committed
     result.schemaChanges = schema.changes
@@ -394,7 +446,7 @@ def _finish(spark: "SparkSession", args: JobArgs, state: RunState, outcome: Outc
 
 
 def _failed(spark: "SparkSession", args: JobArgs, state: RunState, error: LoadError) -> LoadResult:
-    result = _base_result(args)
+    result = _base_result(args, state)
     result.error = error.to_result_error()
     result.rowsRead = state.rows_read
     result.rowCountAfter = state.count_before or 0

@@ -14,7 +14,7 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-OMITTED_WHEN_EMPTY: tuple[str, ...] = ("nulledValues", "clampedValues", "warnings")
+OMITTED_WHEN_EMPTY: tuple[str, ...] = ("nulledValues", "clampedValues", "warnings", "extract", "window")
 
 
 @dataclass
@@ -44,6 +44,10 @@ class LoadResult:
     nulledValues: dict[str, int] = field(default_factory=dict)
     clampedValues: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # Direct loads only (left out for export loads): "direct", and the window read:
+    # {"from": text | None, "to": text | None, "partitions": n, "estimatedRows": n}.
+    extract: str | None = None
+    window: dict[str, Any] | None = None
 
     @property
     def succeeded(self) -> bool:

@@ -54,6 +54,16 @@ def find_iceberg_jar(jar: str | None = None) -> str:
     return path
 
 
+def find_postgres_jdbc_jar() -> str | None:
+    """The PostgreSQL JDBC driver for direct loads: $LAKESYNC_POSTGRES_JDBC_JAR or the toolchain file.
+
+    Optional: export loads do not need it, and a direct load without it fails with a message
+    naming the driver (jdbc.py).
+    """
+    path = os.environ.get("LAKESYNC_POSTGRES_JDBC_JAR") or toolchain().get("postgresJdbcJar")
+    return path if path and os.path.isfile(path) else None
+
+
 def common_conf(catalog: str) -> dict[str, str]:
     return {
         "spark.sql.extensions": ICEBERG_EXTENSIONS,
@@ -71,9 +81,10 @@ def common_conf(catalog: str) -> dict[str, str]:
 def local_spark_conf(warehouse: str, catalog: str = "lake", jar: str | None = None) -> dict[str, str]:
     """A Hadoop Iceberg catalog over a local folder, named like production so SQL is identical."""
     conf = common_conf(catalog)
+    jars = [find_iceberg_jar(jar), find_postgres_jdbc_jar()]
     conf.update(
         {
-            "spark.jars": find_iceberg_jar(jar),
+            "spark.jars": ",".join(j for j in jars if j),
             f"spark.sql.catalog.{catalog}.type": "hadoop",
             f"spark.sql.catalog.{catalog}.warehouse": os.path.abspath(warehouse),
             "spark.master": "local[2]",

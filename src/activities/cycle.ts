@@ -6,7 +6,9 @@ import { lakeTableName, selectTable } from '../config/tables';
 import { isPortError } from '../errors';
 import { type ExportScope, exportScope, type ExportScopeEntries, ExportScopeRefused, exportScopeKey, type KnownTables, mergeKnownTables, SOURCE_TABLES_KEY } from '../export-scope';
 import { cycleManifestKeys, exportIdFor } from '../ids';
-import { type PlanOptions, planTables } from '../plan';
+import { type PlanOptions, planTables, readsDirectly } from '../plan';
+import { directExtract } from '../config/direct';
+import type { SourceConfig } from '../config/schema';
 import { type ActivityDeps, sourceOf, step } from './deps';
 import type { DiscoveredTable } from '../model';
 
@@ -50,9 +52,10 @@ export function cycleActivities(deps: ActivityDeps) {
       const { settings, ports } = sourceOf(deps, source);
       return step('export scope', `source ${source}`, async () => {
         const known = requested ? undefined : await knownTables(ports);
+        const direct = await readDirectly(settings, ports);
         let scope: ExportScope;
         try {
-          scope = exportScope(settings, known?.tables, requested);
+          scope = exportScope(settings, known?.tables, requested, direct);
         } catch (err) {
           if (!(err instanceof ExportScopeRefused)) throw err;
           throw ApplicationFailure.create({ message: `export of source ${source} refused: ${err.message}`, type: 'ExportScopeRefused', nonRetryable: true });
@@ -66,6 +69,8 @@ export function cycleActivities(deps: ActivityDeps) {
           excluded: scope.excluded.map((e) => ({ ...e, lakeTable: lakeTableName(settings, e.table) })),
           warnings: scope.warnings,
           ...(known ? { tablesFrom: known.from } : {}),
+          ...(scope.direct.length > 0 ? { direct: scope.direct } : {}),
+          ...(scope.nothingToExport ? { nothingToExport: true as const } : {}),
         };
       });
     },
@@ -85,9 +90,26 @@ export function cycleActivities(deps: ActivityDeps) {
       return step('export check', `export ${ref.exportId}`, () => ports.discover.exportAvailable(ref));
     },
 
-    /** Reads the export's table list, stores it as a manifest and hands back the names only. */
-    async discoverTables(source: string, cycleId: string, ref: ExportRef): Promise<DiscoverySummary> {
+    /**
+     * Reads the export's table list and, for the tables read directly (extract: direct), the
+     * source's catalog; stores both as manifests and hands back the names only. Without an export
+     * (every table is read directly) the catalog alone.
+     */
+    async discoverTables(source: string, cycleId: string, ref: ExportRef | undefined, requested?: TableName[]): Promise<DiscoverySummary> {
       const { settings, ports } = sourceOf(deps, source);
+      const direct = await step('discover', `the source catalog of source ${source}`, () => directCatalog(settings, ports, requested));
+      const directManifest = direct.tables.length > 0 ? await step('discover', `source ${source}`, () => ports.manifests.put(directManifestKey(cycleId), direct.tables)) : undefined;
+      const withDirect = (summary: DiscoverySummary): DiscoverySummary => {
+        if (!directManifest) return summary;
+        const names = new Set(summary.tables);
+        return { ...summary, directManifest, tables: [...summary.tables, ...direct.tables.map((t) => t.table).filter((t) => !names.has(t))], warnings: [...summary.warnings, ...direct.warnings] };
+      };
+      if (!ref) {
+        return step('discover', `source ${source}`, async () => {
+          const manifest = await ports.manifests.put(cycleManifestKeys.discovery(cycleId), []);
+          return withDirect({ manifest, database: settings.database, tables: [], skipped: [], warnings: [] });
+        });
+      }
       return step('discover', `export ${ref.exportId}`, async () => {
         const found = await ports.discover.discover(ref);
         // This cycle's own export updates the table list the next export scope starts from.
@@ -97,14 +119,14 @@ export function cycleActivities(deps: ActivityDeps) {
         await ports.manifests.put(cycleManifestKeys.export(cycleId), ref);
         const tables = found.tables.map((t) => t.table);
         const excluded = tables.filter((t) => !selectTable(settings, t).included).length;
-        return {
+        return withDirect({
           manifest,
           database: found.database,
           tables,
           // Excluded tables never load, so one the export skipped is no failure.
           skipped: found.skipped.filter((s) => selectTable(settings, s.table).included),
           warnings: excluded > 0 ? [...found.warnings, `${excluded} table(s) excluded by include/exclude rules`] : found.warnings,
-        };
+        });
       });
     },
 
@@ -113,19 +135,31 @@ export function cycleActivities(deps: ActivityDeps) {
       const { settings, ports } = sourceOf(deps, source);
       return step('plan', `source ${source}`, async () => {
         const discovered = await ports.manifests.get<DiscoveredTable[]>(discovery.manifest);
+        const catalog = discovery.directManifest ? await ports.manifests.get<DiscoveredTable[]>(discovery.directManifest) : [];
         const lakeTables = new Set<string>();
         // One listing of the namespace where the backend has one, instead of a call per table.
         const listed = ports.lake.listTables ? new Set(await ports.lake.listTables(settings.target.namespace)) : undefined;
-        for (const t of discovered) {
+        for (const t of [...discovered, ...catalog]) {
           const lake = lakeTableName(settings, t.table);
+          if (lakeTables.has(lake)) continue;
           if (listed ? listed.has(lake) : await ports.lake.tableExists(settings.target.namespace, lake)) lakeTables.add(lake);
         }
-        const planned = planTables(settings, discovered, lakeTables, options);
-        const missing = (options.requested ?? []).filter((t) => !discovered.some((d) => d.table === t));
+        const planned = planTables(settings, discovered, lakeTables, options, catalog);
+        const missing = (options.requested ?? []).filter((t) => !discovered.some((d) => d.table === t) && !catalog.some((d) => d.table === t));
         const notInExport = missing.map((table): TableOutcome => {
           // An excluded table is not exported at all: asking for it skips it, it does not fail.
           const selection = selectTable(settings, table);
           if (!selection.included) return { table, lakeTable: lakeTableName(settings, table), action: 'skip', status: 'skipped', reason: `excluded (${selection.rule})` };
+          if (directExtract(settings.tables[table])) {
+            return {
+              table,
+              lakeTable: '',
+              action: 'skip',
+              extract: 'direct',
+              status: 'failed',
+              error: { phase: 'discover', message: `${table} has extract: direct but the source's catalog does not list it: check the table name (schema.table) and that the source still has it`, type: 'TableNotExported', retryable: false },
+            };
+          }
           return {
             table,
             lakeTable: '',
@@ -135,7 +169,7 @@ export function cycleActivities(deps: ActivityDeps) {
           };
         });
         const planRef = await ports.manifests.put(cycleManifestKeys.plan(cycleId), planned.entries);
-        const load = planned.entries.flatMap((e) => (e.action === 'skip' ? [] : [{ table: e.table, lakeTable: e.lakeTable, action: e.action }]));
+        const load = planned.entries.flatMap((e) => (e.action === 'skip' ? [] : [{ table: e.table, lakeTable: e.lakeTable, action: e.action, ...(e.extract ? { extract: 'direct' as const } : {}) }]));
         return { planRef, load, notLoaded: [...planned.notLoaded, ...notInExport] };
       });
     },
@@ -154,6 +188,51 @@ export interface ExportScopeSummary extends ExportScopeEntries {
   warnings: string[];
   /** Where the table list came from; absent for a table-limited sync. */
   tablesFrom?: string;
+  /** Included tables this cycle reads directly (extract: direct), left out of the export. */
+  direct?: TableName[];
+  /** Every included table is read directly: no snapshot and no export are taken. */
+  nothingToExport?: true;
+}
+
+/** Manifest key of the direct tables as the source's catalog describes them. */
+const directManifestKey = (cycleId: string) => `${cycleId}/direct-tables.json`;
+
+/** The configured direct tables, as `schema.table`. */
+function directTablesOf(settings: SourceConfig): TableName[] {
+  return Object.keys(settings.tables).filter((t) => directExtract(settings.tables[t]) !== undefined);
+}
+
+/**
+ * The tables this cycle reads directly: extract direct, included, and either with a lake table
+ * or created directly (direct.firstLoad direct). One whose first load comes from the export is
+ * exported like any table until its lake table exists.
+ */
+async function readDirectly(settings: SourceConfig, ports: Ports): Promise<TableName[]> {
+  const out: TableName[] = [];
+  for (const table of directTablesOf(settings)) {
+    if (!selectTable(settings, table).included) continue;
+    if (readsDirectly(settings, table, false)) out.push(table);
+    else if (await ports.lake.tableExists(settings.target.namespace, lakeTableName(settings, table))) out.push(table);
+  }
+  return out;
+}
+
+/**
+ * The direct tables (included, and requested when the cycle names tables) as the source's
+ * catalog describes them. A backend that cannot describe them lists their names (keys then come
+ * from the config only), else the config's names are taken as they are.
+ */
+async function directCatalog(settings: SourceConfig, ports: Ports, requested: TableName[] | undefined): Promise<{ tables: DiscoveredTable[]; warnings: string[] }> {
+  const wanted = requested ? new Set(requested) : undefined;
+  const names = directTablesOf(settings).filter((t) => selectTable(settings, t).included && (!wanted || wanted.has(t)));
+  if (names.length === 0) return { tables: [], warnings: [] };
+  if (ports.discover.sourceTables) return { tables: await ports.discover.sourceTables(names), warnings: [] };
+  const listed = ports.discover.listTables ? await ports.discover.listTables() : ports.export.listSourceTables ? await ports.export.listSourceTables() : undefined;
+  const present = listed ? names.filter((t) => listed.includes(t)) : names;
+  return {
+    tables: present.map((table) => ({ table, target: `${settings.database}.${table}`, columns: [] })),
+    warnings: [`this backend cannot read the columns and keys of the tables read directly (${present.join(', ')}): their keys come from tables.<t>.primaryKey only`],
+  };
 }
 
 /** The source's tables: its catalog where the backend reads it without a side effect, else what earlier exports listed. */

@@ -24,10 +24,13 @@ export interface LoadTableInput {
   cycleId: string;
   planRef: string;
   table: string;
-  /** The export and its snapshot's time (ISO-8601): the lineage the load records and checks. */
-  exportId: string;
-  snapshotTime: string;
-  exportLocation: string;
+  /**
+   * The export and its snapshot's time (ISO-8601): the lineage the load records and checks.
+   * Required for an export load; a direct load (its plan entry's `extract`) reads the source and has none.
+   */
+  exportId?: string;
+  snapshotTime?: string;
+  exportLocation?: string;
   database: string;
   namespace: string;
   /** Real failures after which the load fails for good (the cycle's retry.maximumAttempts); the config's when absent. */
@@ -81,8 +84,10 @@ export function loadActivities(deps: ActivityDeps) {
       const load: LoadState = { table: input.table, failures: previous?.failures ?? 0, ...(previous?.runId ? { runId: previous.runId } : {}) };
       try {
         const plan = await planEntry(input);
+        const direct = plan.extract?.kind === 'direct';
         // A batch started before loads carried their lineage has neither: the load cannot guard the table.
-        if (!input.exportId || !input.snapshotTime) {
+        // A direct load reads the source itself: it has no export to guard with.
+        if (!direct && (!input.exportId || !input.snapshotTime)) {
           throw ApplicationFailure.create({
             message: `load failed for ${input.table}: the request names no export id or snapshot time, so the load cannot check that the export is not older than the lake table's; run a new sync or rerun the table`,
             type: 'MissingLineage',
@@ -93,9 +98,7 @@ export function loadActivities(deps: ActivityDeps) {
           source: input.source,
           cycleId: input.cycleId,
           runToken: runTokenFor(input.cycleId, input.table),
-          exportId: input.exportId,
-          snapshotTime: input.snapshotTime,
-          exportLocation: input.exportLocation,
+          ...(direct ? {} : { exportId: input.exportId, snapshotTime: input.snapshotTime, exportLocation: input.exportLocation }),
           database: input.database,
           plan,
           namespace: input.namespace,

@@ -12,7 +12,9 @@ export interface VerifyTableInput {
   action?: LoadAction;
   /** The export the table was loaded from: the expected row count comes from its files. */
   export?: ExportRef;
-  load: Pick<LoadResult, 'action' | 'committed' | 'inserted' | 'rowCountAfter' | 'snapshotId'>;
+  /** `direct`: the table was read from the source directly; there is no export to count. */
+  extract?: 'direct';
+  load: Pick<LoadResult, 'action' | 'committed' | 'inserted' | 'rowCountAfter' | 'snapshotId'> & Partial<Pick<LoadResult, 'rowsRead'>>;
 }
 
 /**
@@ -29,12 +31,21 @@ export function rowCountCheckFor(planned: LoadAction | undefined, load: VerifyTa
   return { kind: 'appended', rows: load.inserted, atMost: exportRows, since: load.committed ? 'parent' : 'snapshot' };
 }
 
+/**
+ * A direct load has no export: the rows the lake gained, counted by the lake itself, must equal what
+ * the load reports inserting and cannot exceed the rows it read in its window (a create is the
+ * table's first snapshot, so its gain is the whole table).
+ */
+export function directRowCountCheck(load: VerifyTableInput['load']): RowCountCheck {
+  return { kind: 'appended', rows: load.inserted, atMost: load.rowsRead ?? load.inserted, since: load.committed ? 'parent' : 'snapshot', bound: 'window' };
+}
+
 /** What a failed row-count check means, and what to do about it. */
 function rowCountHint(check: RowCountCheck, source: string, table: string): string {
   const rerun = `rerun the table (lakesync rerun ${source} --tables ${table}) and, if it fails again, read the load job's log`;
-  return check.kind === 'total'
-    ? `the lake table must hold exactly the ${check.rows} row(s) of the export's Parquet files: the load lost or duplicated rows; ${rerun}`
-    : `the rows the lake table gained must equal the ${check.rows} row(s) the load reports inserting, and at most the export's ${check.atMost}: the load lost or duplicated rows; ${rerun}`;
+  if (check.kind === 'total') return `the lake table must hold exactly the ${check.rows} row(s) of the export's Parquet files: the load lost or duplicated rows; ${rerun}`;
+  const bound = check.bound === 'window' ? `the ${check.atMost} row(s) it read in its window` : `the export's ${check.atMost}`;
+  return `the rows the lake table gained must equal the ${check.rows} row(s) the load reports inserting, and at most ${bound}: the load lost or duplicated rows; ${rerun}`;
 }
 
 export function publishActivities(deps: ActivityDeps) {
@@ -63,7 +74,7 @@ export function publishActivities(deps: ActivityDeps) {
     async verifyTable(input: VerifyTableInput): Promise<VerifyOutcome> {
       const { settings, ports } = sourceOf(deps, input.source);
       const lakeName = `${settings.target.namespace}.${input.lakeTable}`;
-      if (!input.export) {
+      if (!input.export && input.extract !== 'direct') {
         throw ApplicationFailure.create({
           message: `verification of ${input.table} (${lakeName}) cannot run: its request names no export to count the rows of (it was scheduled by an earlier lakesync version); rerun the table (lakesync rerun ${input.source} --tables ${input.table})`,
           type: 'VerificationFailed',
@@ -71,10 +82,15 @@ export function publishActivities(deps: ActivityDeps) {
         });
       }
       const exportRef = input.export;
-      const exportRows = await step('verify', `${input.table} (counting its rows in export ${exportRef.exportId})`, () =>
-        heartbeating(input.table, 'counting the export rows', () => ports.discover.exportRowCount(exportRef, input.table)),
-      );
-      const rowCount = rowCountCheckFor(input.action, input.load, exportRows);
+      const rowCount = exportRef
+        ? rowCountCheckFor(
+            input.action,
+            input.load,
+            await step('verify', `${input.table} (counting its rows in export ${exportRef.exportId})`, () =>
+              heartbeating(input.table, 'counting the export rows', () => ports.discover.exportRowCount(exportRef, input.table)),
+            ),
+          )
+        : directRowCountCheck(input.load);
       const checks = settings.verify.checks
         .filter((c) => c.table === input.table)
         .map((c) => ({ name: c.name, sql: c.sql, expect: c.expect }));

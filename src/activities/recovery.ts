@@ -49,7 +49,7 @@ export function recoveryActivities(deps: ActivityDeps) {
           if (entry.action === 'skip') continue;
           Context.current().heartbeat({ table: entry.table });
           const commit = await lastCommit(namespace, entry.lakeTable);
-          const base = { table: entry.table, lakeTable: entry.lakeTable, action: entry.action };
+          const base = { table: entry.table, lakeTable: entry.lakeTable, action: entry.action, ...(entry.extract ? { extract: 'direct' as const } : {}) };
           if (commit?.cycleId === input.cycleId && (commit.source === undefined || commit.source === input.source)) {
             commits.push(commit);
             const load = (await resultOf(ports, input, entry, exported, settings.database, namespace, commit)) ?? fromLineage(entry, commit);
@@ -79,14 +79,14 @@ async function resultOf(
   namespace: string,
   commit: LakeCommit,
 ): Promise<LoadSummary | undefined> {
-  if (!exported) return undefined;
+  // A direct load has no export; its result is found all the same.
+  const direct = plan.extract?.kind === 'direct';
+  if (!exported && !direct) return undefined;
   const req = {
     source: input.source,
     cycleId: input.cycleId,
     runToken: runTokenFor(input.cycleId, plan.table),
-    exportId: exported.exportId,
-    snapshotTime: commit.snapshotTime ?? '',
-    exportLocation: exported.location,
+    ...(exported && !direct ? { exportId: exported.exportId, snapshotTime: commit.snapshotTime ?? '', exportLocation: exported.location } : {}),
     database,
     plan,
     namespace,
@@ -94,7 +94,7 @@ async function resultOf(
   const r = await optional(() => ports.load.readResult(ports.load.resultLocation(req)));
   if (!r || r.cycleId !== input.cycleId || !r.committed || r.action === 'none') return undefined;
   const { action, committed, rowsRead, inserted, updated, deleted, rowCountAfter, cursorColumn, cursorValueAfter, snapshotId, schemaHash, finishedAt } = r;
-  return { action, committed, rowsRead, inserted, updated, deleted, rowCountAfter, cursorColumn, cursorValueAfter, snapshotId, schemaHash, finishedAt };
+  return { action, committed, rowsRead, inserted, updated, deleted, rowCountAfter, cursorColumn, cursorValueAfter, snapshotId, schemaHash, finishedAt, ...(r.extract === 'direct' ? { extract: r.extract } : {}), ...(r.window ? { window: r.window } : {}) };
 }
 
 /** What the lake's lineage alone tells of a load; counts it does not record are 0. */

@@ -5,7 +5,7 @@
  * ports as they were.
  */
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { DiscoveredExport, TableName } from '../model';
+import type { DiscoveredExport, DiscoveredTable, TableName } from '../model';
 import type { DiscoverPort, ExportPort, Ports } from '../ports';
 import { type CatalogSettings, SourceCatalog } from './catalog';
 import { clientConfig } from './clients';
@@ -24,8 +24,13 @@ export function openSourceCatalog(settings: CatalogSettings, aws: Pick<AwsSettin
   return { catalog: new SourceCatalog(settings, { secrets }), close: () => secrets.destroy() };
 }
 
-export function withSourceCatalog(ports: Ports, catalog: CatalogReader, closeCatalog: () => void = () => undefined): Ports {
+/**
+ * `database` is the source database the catalog connects to: with it, discover also describes
+ * named tables straight from the catalog (`sourceTables`), as direct loads need without an export.
+ */
+export function withSourceCatalog(ports: Ports, catalog: CatalogReader, closeCatalog: () => void = () => undefined, database?: string): Ports {
   const discover: DiscoverPort = {
+    ...(database !== undefined ? { sourceTables: (names: TableName[]) => catalogTables(catalog, database, names) } : {}),
     discover: async (ref) => withCatalogKeys(await ports.discover.discover(ref), await catalog.primaryKeys()),
     exportAvailable: (ref) => ports.discover.exportAvailable(ref),
     exportRowCount: (ref, table) => ports.discover.exportRowCount(ref, table),
@@ -68,6 +73,22 @@ export function withCatalogKeys(found: DiscoveredExport, keys: Record<TableName,
     return { ...t, primaryKey: [...key] };
   });
   return { ...found, tables, warnings };
+}
+
+/**
+ * The named tables the catalog lists, with the keys it declares; tables it lacks are left out.
+ * Columns stay empty: the catalog reads names and keys only, and the job maps the columns itself
+ * when it reads a table directly.
+ */
+export async function catalogTables(catalog: CatalogReader, database: string, names: readonly TableName[]): Promise<DiscoveredTable[]> {
+  const [listed, keys] = await Promise.all([catalog.tables(), catalog.primaryKeys()]);
+  const present = new Set(listed);
+  return names
+    .filter((table) => present.has(table))
+    .map((table) => {
+      const key = keys[table];
+      return { table, target: `${database}.${table}`, columns: [], ...(key && key.length > 0 ? { primaryKey: [...key] } : {}) };
+    });
 }
 
 function arnRegion(arn: string): string | undefined {

@@ -1,6 +1,7 @@
 /**
  * The Glue job definition lakesync runs: scripts uploaded to S3 under their content hash,
- * Glue 5.0 with Iceberg, workers and concurrency from the config. Created when missing,
+ * Glue 5.0 with Iceberg, workers and concurrency from the config, and the Glue connection of the
+ * source's VPC when the source has direct tables. Created when missing,
  * updated when the hash of that definition changed (new scripts or settings), left alone otherwise.
  */
 import { createHash } from 'node:crypto';
@@ -23,9 +24,11 @@ export interface GlueJobSpec {
   ExecutionProperty: { MaxConcurrentRuns: number };
   JobRunQueuingEnabled: boolean;
   DefaultArguments: Record<string, string>;
+  /** The Glue connection of the source's VPC, when the source has direct tables: every run of the job runs in its subnet. */
+  Connections?: { Connections: string[] };
 }
 
-export type GlueSettings = Pick<AwsSettings, 'glue'>;
+export type GlueSettings = Pick<AwsSettings, 'glue'> & Partial<Pick<AwsSettings, 'direct'>>;
 
 /** Where a scripts version lives: `s3://<scriptBucket>/<scriptPrefix>/<hash>/`. */
 export function scriptLocations(settings: GlueSettings, hash: string): { entry: string; library: string; entryKey: string; libraryKey: string } {
@@ -55,6 +58,8 @@ export function jobSpec(settings: GlueSettings, scriptsHash: string): GlueJobSpe
       '--job-language': 'python',
       '--lakesync_scripts_hash': scriptsHash,
     },
+    // Absent otherwise: UpdateJob replaces the whole definition, so dropping direct tables takes the job out of the VPC again.
+    ...(settings.direct ? { Connections: { Connections: [settings.direct.glueConnection] } } : {}),
   };
 }
 
@@ -125,6 +130,10 @@ export async function ensureJobDefinition(glue: GlueClient, settings: GlueSettin
 }
 
 function roleHint(err: unknown, settings: GlueSettings): { hint?: string } {
+  const connection = settings.direct?.glueConnection;
+  if (connection && (hasAwsCode(err, 'EntityNotFoundException') || /connection/i.test((err as Error | undefined)?.message ?? ''))) {
+    return { hint: `the job runs in Glue connection ${connection} (source.catalog.glueConnection): check that it exists in this region; lakesync doctor checks it (docs/aws-setup.md, "Direct loads")` };
+  }
   if (!hasAwsCode(err, 'AccessDeniedException', 'InvalidInputException')) return {};
   return { hint: `the worker needs glue:CreateJob/UpdateJob and iam:PassRole on ${settings.glue.roleArn} (docs/aws-setup.md)` };
 }

@@ -9,6 +9,7 @@ import type { LiveLoadRun, LoadRequest, LoadResult, LoadRunStatus } from '../mod
 import type { LoadPort } from '../ports';
 import { loadJobArguments } from '../job-args';
 import { sentAtMostOnce } from './at-most-once';
+import { jdbcSource } from './direct';
 import { EMULATOR_NOT_IMPLEMENTED } from './emulator';
 import { awsCall, awsErrorCode, hasAwsCode, lakeFormationHint, toPortError } from './errors';
 import { ensureJobDefinition, jobSpec, uploadScripts } from './glue-job';
@@ -30,7 +31,7 @@ const LIVE_SCAN_TTL_MS = 5_000;
 const RETRYABLE_STATES = new Set(['ERROR', 'EXPIRED']);
 const NO_CAPACITY = /ConcurrentRunsExceeded|ResourceNumberLimitExceeded|insufficient (?:[\w-]+ )?capacity|not enough capacity/i;
 
-export type GlueLoadSettings = Pick<AwsSettings, 'source' | 'glue' | 'tableBucket' | 'loadPoll' | 'endpoint'>;
+export type GlueLoadSettings = Pick<AwsSettings, 'source' | 'glue' | 'tableBucket' | 'loadPoll' | 'endpoint' | 'direct'>;
 
 export class GlueLoads implements LoadPort {
   readonly pollPolicy: { initialMs: number; maxMs: number; maxCallsPerHour?: number };
@@ -89,9 +90,14 @@ export class GlueLoads implements LoadPort {
     }
   }
 
-  /** The job run's arguments (glue/README.md), as Glue takes them. Never secrets: Glue may log them. */
+  /**
+   * The job run's arguments (glue/README.md), as Glue takes them. Never secrets: Glue may log them.
+   * A direct load gets the database's address and user, and its password only as a secret's ARN
+   * or the IAM authentication flag.
+   */
   jobArguments(req: LoadRequest): Record<string, string> {
-    const args = loadJobArguments(req, { tableBucketArn: this.settings.tableBucket.arn });
+    const direct = req.plan.extract?.kind === 'direct' && this.settings.direct ? jdbcSource(this.settings.direct) : undefined;
+    const args = loadJobArguments(req, { tableBucketArn: this.settings.tableBucket.arn }, direct);
     return { ...Object.fromEntries(Object.entries(args).map(([name, value]) => [`--${name}`, value])), '--datalake-formats': 'iceberg' };
   }
 
@@ -165,7 +171,7 @@ export class GlueLoads implements LoadPort {
       (await this.glue.send(new GetJobRunCommand({ JobName: this.jobName, RunId: runId, PredecessorsIncluded: false }))).JobRun,
     );
     if (!run) throw new PortError('not-found', 'EntityNotFoundException', `Glue run ${runId} of job ${this.jobName} does not exist`);
-    return runStatus(runId, run, this.jobName, this.settings.glue.roleArn);
+    return runStatus(runId, run, this.jobName, this.settings.glue.roleArn, this.settings.direct?.glueConnection);
   }
 
   async stopRun(runId: string): Promise<void> {
@@ -195,7 +201,7 @@ export class GlueLoads implements LoadPort {
 
 }
 
-export function runStatus(runId: string, run: JobRun, jobName: string, roleArn: string): LoadRunStatus {
+export function runStatus(runId: string, run: JobRun, jobName: string, roleArn: string, glueConnection?: string): LoadRunStatus {
   const state = run.JobRunState ?? 'UNKNOWN';
   const executionSeconds = run.ExecutionTime;
   const dpuSeconds = run.DPUSeconds ?? dpuSecondsOf(run);
@@ -206,12 +212,25 @@ export function runStatus(runId: string, run: JobRun, jobName: string, roleArn: 
   if (state === 'SUCCEEDED') return { runId, state: 'succeeded', detail: state, ...usage };
   if (FAILED.has(state)) {
     const message = run.ErrorMessage?.trim() || DEFAULT_MESSAGES[state] || 'Glue gave no ErrorMessage: see the run in the Glue console';
-    const hint = lakeFormationHint(message, `the Glue job role ${roleArn}`);
+    const hint = lakeFormationHint(message, `the Glue job role ${roleArn}`) ?? (glueConnection ? connectionHint(message, glueConnection) : undefined);
     const retryable = RETRYABLE_STATES.has(state) || NO_CAPACITY.test(message);
     return { runId, state: 'failed', detail: state, errorMessage: `${message} (Glue run ${runId} of job ${jobName}${hint ? `; ${hint}` : ''})`, ...(retryable ? { retryable } : {}), ...usage };
   }
   // RUNNING, STARTING, STOPPING, WAITING and any state Glue adds later: keep polling.
   return { runId, state: 'running', detail: RUNNING.has(state) ? state : `${state} (treated as running)`, ...usage };
+}
+
+/**
+ * What to fix when a run of a job in a Glue connection fails on the connection's network: Glue
+ * checks at submission that the subnet reaches S3 and has free addresses, and Spark's workers
+ * need a security group that lets them talk to each other.
+ */
+function connectionHint(message: string, connection: string): string | undefined {
+  const subject = `the subnet of Glue connection ${connection} (source.catalog.glueConnection)`;
+  if (/S3 endpoint|NAT gateway/i.test(message)) return `${subject} has no way to S3: add an S3 gateway VPC endpoint to its route table, or a NAT gateway (docs/aws-setup.md, "Direct loads")`;
+  if (/ingress ports|security group/i.test(message)) return `the connection's security group needs an inbound rule allowing all traffic from itself (docs/aws-setup.md, "Direct loads")`;
+  if (/IP address/i.test(message)) return `${subject} has no free IP addresses for the run's workers: use a larger subnet or fewer workers`;
+  return undefined;
 }
 
 /** What a failed state means when Glue gives no ErrorMessage. */

@@ -16,6 +16,8 @@ export interface RequiredAction {
   resources: readonly string[];
   /** Only in this Lake Formation mode; both when absent. */
   mode?: LakeFormationMode;
+  /** Condition keys the request carries, for actions a policy allows only under a condition. */
+  context?: Readonly<Record<string, readonly string[]>>;
   why: string;
 }
 
@@ -99,6 +101,50 @@ export function glueJobActions(mode: LakeFormationMode): RequiredAction[] {
   return GLUE_JOB_ACTIONS.filter((a) => a.mode === undefined || a.mode === mode);
 }
 
+/** How a direct load logs in to the source database (`source.catalog`). */
+export type DirectAuth = 'secret' | 'iam';
+
+/** The tag Glue puts on the network interfaces it creates in a connection's subnet. */
+export const GLUE_ENI_TAG = 'aws-glue-service-resource';
+
+/**
+ * What the Glue job role needs beyond GLUE_JOB_ACTIONS when the source has tables with
+ * `extract: direct`: the job runs in the subnet of the source's Glue connection (Glue reads the
+ * connection and creates, tags and deletes the job's network interfaces with the role; the
+ * AWSGlueServiceRole managed policy lists the same EC2 actions), then logs in to the database
+ * with the secret's password or an IAM authentication token.
+ */
+export const GLUE_JOB_DIRECT_ACTIONS: readonly (RequiredAction & { auth?: DirectAuth; rootCert?: true })[] = [
+  { action: 'glue:GetConnection', resources: ['arn:aws:glue:REGION:ACCOUNT:catalog', 'arn:aws:glue:REGION:ACCOUNT:connection/GLUE_CONNECTION'], why: "Glue reads the connection's subnet and security groups for the run" },
+  ...[
+    'ec2:CreateNetworkInterface',
+    'ec2:DeleteNetworkInterface',
+    'ec2:DescribeNetworkInterfaces',
+    'ec2:DescribeSecurityGroups',
+    'ec2:DescribeSubnets',
+    'ec2:DescribeVpcAttribute',
+    'ec2:DescribeVpcEndpoints',
+    'ec2:DescribeRouteTables',
+  ].map((action) => ({ action, resources: ['*'], why: "Glue places the run's network interfaces in the connection's subnet" })),
+  ...['ec2:CreateTags', 'ec2:DeleteTags'].map((action) => ({
+    action,
+    resources: ['arn:aws:ec2:REGION:ACCOUNT:network-interface/*'],
+    context: { 'aws:TagKeys': [GLUE_ENI_TAG] },
+    why: 'Glue tags the network interfaces it creates',
+  })),
+  { action: 'secretsmanager:GetSecretValue', resources: ['CATALOG_SECRET_ARN'], auth: 'secret', why: "the job reads the database password from the catalog's secret" },
+  { action: 'rds-db:connect', resources: ['arn:aws:rds-db:REGION:ACCOUNT:dbuser:DB_RESOURCE_ID/DB_USER'], auth: 'iam', why: 'the job signs an IAM authentication token for the database user' },
+  { action: 's3:GetObject', resources: ['arn:aws:s3:::SSL_ROOT_CERT'], rootCert: true, why: 'the job reads the CA bundle it checks the database server against (sslmode verify-full or verify-ca)' },
+];
+
+/**
+ * The Glue job's extra actions for direct loads that log in with `auth`; with `rootCert`, also
+ * reading the CA bundle of `source.catalog.sslRootCert`.
+ */
+export function glueJobDirectActions(auth: DirectAuth, rootCert = false): RequiredAction[] {
+  return GLUE_JOB_DIRECT_ACTIONS.filter((a) => (a.auth === undefined || a.auth === auth) && (!a.rootCert || rootCert)).map(({ auth: _auth, rootCert: _rootCert, ...action }) => action);
+}
+
 /**
  * The read-only calls `lakesync doctor` makes and the IAM action each needs, for the policy of
  * the principal that runs it. The doctor never calls anything else (test/core/doctor.test.ts).
@@ -121,6 +167,9 @@ export const DOCTOR_CALLS: readonly { call: string; action: string }[] = [
   { call: 'Glue GetCatalog', action: 'glue:GetCatalog' },
   { call: 'LakeFormation ListResources', action: 'lakeformation:ListResources' },
   { call: 'Athena GetWorkGroup', action: 'athena:GetWorkGroup' },
+  { call: 'Glue GetConnection', action: 'glue:GetConnection' },
+  { call: 'SecretsManager DescribeSecret', action: 'secretsmanager:DescribeSecret' },
+  { call: 'S3 HeadObject', action: 's3:GetObject' },
 ];
 
 /** The names a source fills the placeholders with. */
@@ -137,11 +186,19 @@ export interface ResourceNames {
   namespace: string;
   /** The key's id (as DescribeKey answers it), not an alias. */
   keyId: string;
+  /** Direct loads only: the Glue connection, the catalog's secret, the database user and resource id. */
+  glueConnection?: string;
+  catalogSecretArn?: string;
+  dbUser?: string;
+  /** The instance's DbiResourceId or the cluster's DbClusterResourceId (IAM authentication names it). */
+  dbResourceId?: string;
+  /** `bucket/key` of the CA bundle (`source.catalog.sslRootCert` without `s3://`). */
+  sslRootCert?: string;
 }
 
 /** An ARN template with the source's names; an empty prefix leaves no double slash. */
 export function resolveResource(template: string, names: ResourceNames): string {
-  const values: Record<string, string> = {
+  const values: Record<string, string | undefined> = {
     REGION: names.region,
     ACCOUNT: names.accountId,
     EXPORT_BUCKET: names.exportBucket,
@@ -152,9 +209,19 @@ export function resolveResource(template: string, names: ResourceNames): string 
     TABLE_BUCKET: names.tableBucket,
     NAMESPACE: names.namespace,
     KEY_ID: names.keyId,
+    GLUE_CONNECTION: names.glueConnection,
+    CATALOG_SECRET_ARN: names.catalogSecretArn,
+    DB_USER: names.dbUser,
+    DB_RESOURCE_ID: names.dbResourceId,
+    SSL_ROOT_CERT: names.sslRootCert,
   };
-  return template
+  const resolved = template
     .replace(/^arn:aws:/, `arn:${names.partition}:`)
-    .replace(/\b(REGION|ACCOUNT|EXPORT_BUCKET|EXPORT_PREFIX|SCRIPT_BUCKET|SCRIPT_PREFIX|RESULT_PREFIX|TABLE_BUCKET|NAMESPACE|KEY_ID)\b/g, (name) => values[name]!)
-    .replace(/\/{2,}/g, '/');
+    .replace(/\b(REGION|ACCOUNT|EXPORT_BUCKET|EXPORT_PREFIX|SCRIPT_BUCKET|SCRIPT_PREFIX|RESULT_PREFIX|TABLE_BUCKET|NAMESPACE|KEY_ID|GLUE_CONNECTION|CATALOG_SECRET_ARN|DB_USER|DB_RESOURCE_ID|SSL_ROOT_CERT)\b/g, (name) => {
+      const value = values[name];
+      if (value === undefined) throw new Error(`the resource ${template} names ${name}, which this source does not give`);
+      return value;
+    });
+  // A secret's own ARN is taken as it is; only the templates' slashes are collapsed.
+  return template === 'CATALOG_SECRET_ARN' ? resolved : resolved.replace(/\/{2,}/g, '/');
 }

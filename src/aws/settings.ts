@@ -34,6 +34,26 @@ export interface AwsSettings {
   lakeFormation?: { mode: 'lakeformation' | 'iam' };
   /** First and longest pause between polls of a Glue run, and at most how many GetJobRun calls an hour of run. */
   loadPoll: { initialMs: number; maxMs: number; maxCallsPerHour?: number };
+  /** How the Glue job reads the tables with `extract: direct`; absent when the source has none. */
+  direct?: DirectSourceSettings;
+}
+
+/**
+ * The source database as the Glue job reaches it for direct loads (`source.catalog`): over JDBC,
+ * from inside the database's VPC through a Glue connection, with the password by reference only.
+ */
+export interface DirectSourceSettings {
+  /** The Glue connection (subnet and security groups in the database's VPC) the job runs in. */
+  glueConnection: string;
+  host: string;
+  port: number;
+  database: string;
+  /** The database user; with a secret the secret's `username` wins in the job, and may stand in for it. */
+  user?: string;
+  auth: { kind: 'secret'; secretArn: string } | { kind: 'iam' };
+  sslmode: 'disable' | 'require' | 'verify-ca' | 'verify-full';
+  /** s3://bucket/key of the CA bundle the job checks the server against (verify-ca/verify-full only). */
+  sslRootCert?: string;
 }
 
 /** Longest pause between GetJobRun calls while the hourly budget allows more. */

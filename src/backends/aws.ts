@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import type { SourceConfig } from '../config/schema';
 import type { Ports } from '../ports';
 import { ConfigError } from '../errors';
-import { type AwsSettings, GLUE_POLL_MAX_MS, GLUE_POLLS_PER_HOUR } from '../aws/settings';
+import { type AwsSettings, type DirectSourceSettings, GLUE_POLL_MAX_MS, GLUE_POLLS_PER_HOUR } from '../aws/settings';
+import { directSourceSettings } from '../aws/direct';
 import type { CatalogSettings } from '../aws/catalog';
 import { repoRoot } from '../toolchain';
 import { defaultGlueJobName } from '../names';
@@ -54,7 +55,21 @@ export function awsSettings(sourceName: string, source: SourceConfig, overrides:
     athena: aws.athena,
     lakeFormation: aws.lakeFormation,
     loadPoll: { initialMs, maxMs: Math.max(initialMs, Math.min(source.timeouts.pollMaximumSeconds * 1000, GLUE_POLL_MAX_MS)), maxCallsPerHour: GLUE_POLLS_PER_HOUR },
+    ...directSettingsOf(sourceName, source, aws.region),
   };
+}
+
+/** How the Glue job reads the source's tables with extract: direct (src/aws/direct.ts). */
+function directSettingsOf(sourceName: string, source: SourceConfig, region: string): { direct?: DirectSourceSettings } {
+  const directTables = Object.entries(source.tables).filter(([, t]) => t.extract === 'direct').map(([table]) => table);
+  const direct = directSourceSettings({
+    path: `sources.${sourceName}.source.catalog`,
+    directTables,
+    catalog: catalogSettings(source, region),
+    glueConnection: source.source.kind === 'rds' ? source.source.catalog?.glueConnection : undefined,
+    sslRootCert: source.source.kind === 'rds' ? source.source.catalog?.sslRootCert : undefined,
+  });
+  return direct ? { direct } : {};
 }
 
 function partitionOf(region: string): string {
@@ -77,7 +92,8 @@ export async function createAwsSourcePorts(sourceName: string, source: SourceCon
   // Primary keys and the table list from the source itself (source.catalog), read-only.
   const { openSourceCatalog, withSourceCatalog } = await import('../aws/catalog-ports');
   const opened = openSourceCatalog(catalog, settings);
-  return withSourceCatalog(ports, opened.catalog, opened.close);
+  // Direct tables are named like the export names them: `<source database>.<schema>.<table>`.
+  return withSourceCatalog(ports, opened.catalog, opened.close, source.database);
 }
 
 /** The read-only catalog connection of an RDS source, when `source.catalog` is set. */

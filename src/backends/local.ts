@@ -15,5 +15,6 @@ export function localSettings(sourceName: string, source: SourceConfig, dataRoot
     database: source.database,
     workDir: resolve(source.local.workDir ?? join(dataRoot, fileSafe(sourceName))),
     db: db.kind === 'pglite' ? { kind: 'pglite', demo: db.demo, ...(db.dataDir ? { dataDir: db.dataDir } : {}) } : { kind: 'postgres', url: db.url },
+    ...(source.local.exportReaders !== undefined ? { exportReaders: source.local.exportReaders } : {}),
   };
 }

@@ -68,6 +68,9 @@ export function cycleTableLines(result: CycleResult): string[] {
   for (const t of result.tables) {
     const changed = t.load ? valueChangesText(t.load) : '';
     if (changed) lines.push(`${t.table}: ${changed}`);
+    // A direct load read the source by a cursor window: its bounds are the new watermark.
+    const w = t.load?.window;
+    if (w) lines.push(`${t.table}: read directly, ${t.load!.cursorColumn ?? 'cursor'} ${w.from === null ? 'up to' : `from ${w.from} to`} ${w.to ?? '(empty table)'} in ${w.partitions} partition(s), ${t.load!.rowsRead} row(s) read`);
   }
   for (const w of result.warnings) lines.push(`warning: ${w}`);
   for (const t of result.tables) for (const w of t.load?.warnings ?? []) lines.push(`warning: ${t.table}: ${w}`);

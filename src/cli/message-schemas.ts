@@ -61,8 +61,9 @@ const tableError = z
 
 const watermark = z
   .object({
-    exportId: z.string(),
+    exportId: z.string().describe('The export the load read; empty for a direct load'),
     snapshotTime: z.string(),
+    extract: z.literal('direct').optional().describe('The last load read the source directly (extract: direct); its watermark is cursorValue'),
     action: z.enum(['create', 'merge', 'replace', 'incremental', 'none']),
     cursorColumn: z.string().nullable(),
     cursorValue: z.string().nullable(),
@@ -150,7 +151,13 @@ export const sourceStatus = z
     recentCycles: z.array(cycleSummary).describe('Newest first; find your requestId here to know your request was served'),
     failed: z.record(
       tableName,
-      z.object({ cycleId: z.string(), phase: z.string(), message: z.string(), exportId: z.string().optional().describe('The export it failed on; a rerun loads it from there') }),
+      z.object({
+        cycleId: z.string(),
+        phase: z.string(),
+        message: z.string(),
+        exportId: z.string().optional().describe('The export it failed on; a rerun loads it from there'),
+        extract: z.literal('direct').optional().describe('The table is read directly: its rerun needs no export'),
+      }),
     ),
     ledger: z.record(tableName, watermark),
     lastExport: z
@@ -178,6 +185,7 @@ const tableOutcome = z
     table: tableName,
     lakeTable: z.string(),
     action: z.union([loadAction, z.literal('skip')]),
+    extract: z.literal('direct').optional().describe('Read from the source directly over JDBC (no export lineage); absent: from the export'),
     status: z.enum(['committed', 'failed', 'skipped']),
     reason: z.string().optional(),
     error: tableError.optional(),
@@ -198,6 +206,11 @@ const tableOutcome = z
         nulledValues: z.record(z.string(), z.number()).optional(),
         clampedValues: z.record(z.string(), z.number()).optional(),
         warnings: z.array(z.string()).optional(),
+        extract: z.literal('direct').optional(),
+        window: z
+          .object({ from: z.string().nullable(), to: z.string().nullable(), partitions: z.number(), estimatedRows: z.number() })
+          .optional()
+          .describe("A direct load's cursor window (from is null on create); cursorValueAfter is its upper bound"),
       })
       .optional(),
     verified: z.boolean().optional(),

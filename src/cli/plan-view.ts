@@ -10,7 +10,8 @@
 import type { SourceConfig } from '../config/schema';
 import { lakeTableName, selectTable } from '../config/tables';
 import type { CursorMode, DiscoveredTable, KeySource, PlannedAction } from '../model';
-import { keysFromConfigNote, planTables, sourceKeysReadable } from '../plan';
+import { keysFromConfigNote, planTables, readsDirectly, sourceKeysReadable } from '../plan';
+import { directExtract } from '../config/direct';
 import type { Ports } from '../ports';
 import type { SourceStatus } from '../workflows/messages';
 
@@ -30,7 +31,21 @@ export interface PlanRow {
   /** The include/exclude rule that decided, when the table is not loaded because of it. */
   excludedBy?: string;
   error?: string;
+  /**
+   * Where the load reads the table: `export` (the snapshot export), `direct` (the source over JDBC),
+   * or `export-then-direct` (created from this sync's export, direct windows after).
+   */
+  extract: ExtractPath;
 }
+
+export type ExtractPath = 'export' | 'direct' | 'export-then-direct';
+
+/** The words `lakesync plan` prints for each path. */
+export const EXTRACT_WORDS: Record<ExtractPath, string> = {
+  export: 'export',
+  direct: 'direct',
+  'export-then-direct': 'first load from export, then direct',
+};
 
 export interface PlanReport {
   source: string;
@@ -62,7 +77,10 @@ export async function buildPlan(inputs: PlanInputs): Promise<PlanReport> {
   const lakeTables = new Set(ledger.map((t) => lakeTableName(source, t)));
   const lakeStateFrom = status ? `the ledger of workflow lakesync/${name} (${ledger.length} table(s) loaded)` : 'unknown (no source workflow): every table is planned as new';
 
-  const planned = planTables(source, tables, lakeTables);
+  const catalog = await directTables(inputs, tables, notes);
+  const planned = planTables(source, tables, lakeTables, {}, catalog);
+  const pathOf = (table: string): ExtractPath =>
+    !directExtract(source.tables[table]) ? 'export' : readsDirectly(source, table, lakeTables.has(lakeTableName(source, table))) ? 'direct' : 'export-then-direct';
   const keysNote = keysFromConfigNote(source, planned.entries);
   if (keysNote) notes.push(keysNote);
   const ns = source.target.namespace;
@@ -75,6 +93,7 @@ export async function buildPlan(inputs: PlanInputs): Promise<PlanReport> {
       why,
       primaryKey: e.primaryKey,
       keyFrom: e.keySource,
+      extract: pathOf(e.table),
       ...(e.cursor ? { cursorColumn: e.cursor.column, cursorMode: e.cursor.mode, ...(e.cursor.lookback ? { cursorLookback: e.cursor.lookback } : {}) } : {}),
     };
   });
@@ -87,12 +106,38 @@ export async function buildPlan(inputs: PlanInputs): Promise<PlanReport> {
       why: n.reason ?? n.error?.message ?? 'not loaded',
       primaryKey: [],
       keyFrom: 'none',
+      extract: pathOf(n.table),
       ...(!selection.included ? { excludedBy: selection.rule } : {}),
       ...(n.error ? { error: n.error.message } : {}),
     });
   }
   rows.sort((a, b) => a.table.localeCompare(b.table));
   return { source: name, namespace: ns, tablesFrom, lakeStateFrom, rows, notes };
+}
+
+/**
+ * The tables read directly (extract: direct) as the source's catalog describes them: they are not
+ * in an export's listing once they are read directly. From the catalog read for the plan, else the
+ * backend's description, else their configured names.
+ */
+async function directTables(inputs: PlanInputs, listed: DiscoveredTable[], notes: string[]): Promise<DiscoveredTable[]> {
+  const { source } = inputs;
+  const names = Object.keys(source.tables).filter((t) => directExtract(source.tables[t]) && selectTable(source, t).included);
+  if (names.length === 0) return [];
+  const fromListing = listed.filter((t) => names.includes(t.table));
+  if (fromListing.length === names.length && listed.some((t) => t.columns.length > 0)) return fromListing;
+  if (inputs.ports) {
+    const ports = await inputs.ports();
+    try {
+      if (ports.discover.sourceTables) return await ports.discover.sourceTables(names);
+    } catch (err) {
+      notes.push(`the columns and keys of the tables read directly could not be read: ${(err as Error).message}`);
+    } finally {
+      await ports.close?.();
+    }
+  }
+  const known = new Map(fromListing.map((t) => [t.table, t]));
+  return names.map((table) => known.get(table) ?? { table, target: `${source.database}.${table}`, columns: [] });
 }
 
 /** The tables to plan, and whether their source keys are known (only an export lists them). */

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { LAKE_NAME, namespaceNameProblem, tableBucketNameProblem } from '../names';
 import { lookbackProblem } from '../lookback';
 import { columnsSchema, configuredKeyProblems, hashKeyProblems, hashKeySchema } from './columns';
+import { directSchema, directSourceProblems, directTableProblems, extractSchema } from './direct';
 const LAKE_NAME_FIX = 'use 1-255 lowercase letters, digits or underscores, starting and ending with a letter or digit (S3 Tables rule)';
 const SOURCE_NAME = /^[a-z][a-z0-9-]{0,62}$/;
 const TABLE_KEY = /^[^.\s]+\.[^.]+$/;
@@ -49,6 +50,8 @@ const tableSettings = z
       .describe('Force an action; default: merge with a key, replace without, incremental with a cursor.'),
     lakeName: lakeName.optional().describe('The lake table name, instead of the target.tableName template.'),
     columns: columnsSchema.optional(),
+    extract: extractSchema,
+    direct: directSchema.optional(),
   })
   .strict()
   .superRefine((t, ctx) => {
@@ -62,6 +65,7 @@ const tableSettings = z
       ctx.addIssue({ code: 'custom', path: ['cursor'], message: 'a cursor column makes no sense with action replace: remove cursor or the action' });
     }
     for (const problem of configuredKeyProblems(t)) ctx.addIssue({ code: 'custom', ...problem });
+    for (const problem of directTableProblems(t)) ctx.addIssue({ code: 'custom', ...problem });
   });
 
 const retry = z
@@ -153,6 +157,15 @@ const rdsCatalog = z
       .enum(SSL_MODES, { message: 'must be disable, require, verify-ca or verify-full' })
       .default('verify-full')
       .describe('verify-full checks the server certificate and host name (give Node the RDS CA bundle with NODE_EXTRA_CA_CERTS); require encrypts without checking.'),
+    sslRootCert: z
+      .string()
+      .regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/.+$/, 'must be an S3 object URI (s3://<bucket>/<key>.pem)')
+      .optional()
+      .describe(
+        'The PEM bundle of the database\'s certificate authorities in S3 (for RDS the global bundle, https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem): ' +
+          'the load job of extract: direct tables checks the server against it with sslmode verify-full or verify-ca. The Glue job role gets s3:GetObject on it.',
+      ),
+    glueConnection: z.string().min(1, 'name the Glue connection, or leave glueConnection out').max(255, 'must be at most 255 characters (Glue name limit)').optional().describe("The AWS Glue connection (type NETWORK or JDBC) in the source database's VPC through which the load job reads tables with extract: direct; the job runs in its subnet and security group."),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -283,6 +296,7 @@ const aws = z
 const local = z
   .object({
     workDir: z.string().optional().describe('Where exports, the warehouse, results and grants live; default .lakesync/data/<source>.'),
+    exportReaders: z.number().int().min(1, 'must be at least 1').max(16, 'must be at most 16').optional().describe('Connections that read a postgres source at once during an export, sharing one snapshot; default one per core, 2 to 4.'),
   })
   .strict();
 
@@ -377,6 +391,7 @@ export const sourceSchema = z
       ctx.addIssue({ code: 'custom', path: ['backend'], message: 'an rds source needs backend aws' });
     }
     for (const problem of hashKeyProblems(s)) ctx.addIssue({ code: 'custom', ...problem });
+    for (const problem of directSourceProblems(s)) ctx.addIssue({ code: 'custom', ...problem });
     if (s.timeouts.pollMaximumSeconds < s.timeouts.pollInitialSeconds) {
       ctx.addIssue({ code: 'custom', path: ['timeouts', 'pollMaximumSeconds'], message: 'must not be smaller than pollInitialSeconds' });
     }

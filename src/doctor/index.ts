@@ -19,6 +19,9 @@
  *   glue:GetCatalog                Glue GetCatalog               s3tablescatalog (analytics integration)
  *   lakeformation:ListResources    LakeFormation ListResources   Lake Formation registration of the table buckets
  *   athena:GetWorkGroup            Athena GetWorkGroup           workgroup state and result location
+ *   glue:GetConnection             Glue GetConnection            direct tables: the Glue connection of the source's VPC (HidePassword)
+ *   secretsmanager:DescribeSecret  SecretsManager DescribeSecret direct tables: the catalog secret exists (its value is never read)
+ *   s3:GetObject                   S3 HeadObject                 direct tables: the CA bundle of source.catalog.sslRootCert exists
  */
 import type { SourceConfig } from '../config/schema';
 import { awsSettings } from '../backends/aws';
@@ -26,6 +29,7 @@ import { type DoctorClients } from './clients';
 import { ATHENA_WORKGROUP, checkAthenaWorkgroup } from './checks/athena';
 import { checkExportBucket, checkExportRole, checkExportRolePass, EXPORT_BUCKET, EXPORT_ROLE, EXPORT_ROLE_PASS } from './checks/export';
 import { checkGlueRole, GLUE_ROLE } from './checks/glue';
+import { checkDirectSource, DIRECT_SOURCE } from './checks/direct';
 import { checkCredentials, CREDENTIALS } from './checks/identity';
 import { checkKmsKey, KMS_KEY } from './checks/kms';
 import { ANALYTICS_INTEGRATION, checkAnalyticsIntegration, checkLakeFormationMode, checkTableBucket, LAKE_FORMATION, TABLE_BUCKET } from './checks/lake';
@@ -47,6 +51,7 @@ const CHECKS: readonly (readonly [string, Check])[] = [
   [TABLE_BUCKET, checkTableBucket],
   [ANALYTICS_INTEGRATION, checkAnalyticsIntegration],
   [GLUE_ROLE, checkGlueRole],
+  [DIRECT_SOURCE, checkDirectSource],
   [LAKE_FORMATION, checkLakeFormationMode],
   [ATHENA_WORKGROUP, checkAthenaWorkgroup],
 ];

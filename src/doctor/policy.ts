@@ -5,9 +5,9 @@
  *
  * The evaluator covers what lakesync's policies use: Allow/Deny, Action/NotAction,
  * Resource/NotResource with * and ? wildcards, and the String and Arn condition operators
- * (with IfExists) on the context keys it is given. A condition it cannot evaluate (another
- * operator, ForAnyValue/ForAllValues) makes the statement count as not applying, and the
- * result says so (`uncertain`).
+ * (with IfExists, and the ForAllValues/ForAnyValue set qualifiers) on the context keys it is
+ * given. A condition it cannot evaluate (another operator) makes the statement count as not
+ * applying, and the result says so (`uncertain`).
  */
 
 export interface PolicyStatement {
@@ -145,7 +145,8 @@ function conditionHolds(condition: PolicyStatement['Condition'], context: Record
   if (!condition) return true;
   const keys = new Map(Object.entries(context).map(([k, v]) => [k.toLowerCase(), v]));
   let result: Tri = true;
-  for (const [rawOperator, entries] of Object.entries(condition)) {
+  for (const [qualified, entries] of Object.entries(condition)) {
+    const [, qualifier, rawOperator = qualified] = /^(ForAllValues|ForAnyValue):(.+)$/.exec(qualified) ?? [];
     const ifExists = rawOperator.endsWith('IfExists');
     const op = STRING_OPERATORS[ifExists ? rawOperator.slice(0, -'IfExists'.length) : rawOperator];
     for (const [key, expected] of Object.entries(entries ?? {})) {
@@ -154,13 +155,20 @@ function conditionHolds(condition: PolicyStatement['Condition'], context: Record
         continue;
       }
       const actual = keys.get(key.toLowerCase());
+      const patterns = asStrings(expected);
+      const matches = (value: string) => patterns.some((p) => (op.like ? wildcard(p, value, op.ignoreCase) : op.ignoreCase ? p.toLowerCase() === value.toLowerCase() : p === value));
       let holds: boolean;
-      if (actual === undefined) {
+      if (qualifier === 'ForAllValues') {
+        // Every value of the request's set passes the test; an absent or empty set passes.
+        holds = (actual ?? []).every((value) => (op.negated ? !matches(value) : matches(value)));
+      } else if (qualifier === 'ForAnyValue') {
+        // At least one value passes; an absent or empty set fails.
+        holds = (actual ?? []).some((value) => (op.negated ? !matches(value) : matches(value)));
+      } else if (actual === undefined) {
         // A missing key fails a positive test and passes a negated one; IfExists passes both.
         holds = ifExists || op.negated;
       } else {
-        const patterns = asStrings(expected);
-        const matchesAny = actual.some((value) => patterns.some((p) => (op.like ? wildcard(p, value, op.ignoreCase) : op.ignoreCase ? p.toLowerCase() === value.toLowerCase() : p === value)));
+        const matchesAny = actual.some(matches);
         holds = op.negated ? !matchesAny : matchesAny;
       }
       if (!holds) return false;

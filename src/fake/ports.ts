@@ -5,8 +5,10 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { PortError } from '../errors';
+import { type JdbcSource, loadJobArguments } from '../job-args';
 import type {
   DiscoveredExport,
+  DiscoveredTable,
   ExportRef,
   ExportStatus,
   GrantOutcome,
@@ -65,6 +67,9 @@ export interface FakeWrongCount {
   rowCountAfter: number;
 }
 
+/** The fake's JDBC connection: a direct load's arguments are built with it, as a real backend builds them. */
+const FAKE_JDBC: JdbcSource = { url: 'jdbc:postgresql://fake:5432/fake', user: 'fake', passwordEnv: 'LAKESYNC_FAKE_PASSWORD' };
+
 export function fakeTableNames(tables: string[] | number): string[] {
   if (Array.isArray(tables)) return tables;
   return Array.from({ length: tables }, (_, i) => `public.t${String(i + 1).padStart(4, '0')}`);
@@ -91,6 +96,16 @@ export class FakeBackend {
   /** Changes the loads that report a wrong row count (tests). */
   setWrongCounts(wrongCounts: FakeWrongCount[]): void {
     this.options = { ...this.options, wrongCounts };
+  }
+
+  /** Appends rows to a table of the source (tests): direct loads read them in their next window. */
+  appendRows(table: string, rows: number): void {
+    this.store.update((s) => ((s.sourceRows ??= {})[table] = this.sourceRowCount(table) + rows));
+  }
+
+  /** Rows of a table in the source now: ids 1..n, the cursor of direct loads. */
+  sourceRowCount(table: string): number {
+    return this.state.sourceRows?.[table] ?? this.options.rowsPerTable ?? 100;
   }
 
   /** A snapshot someone else made, without the lakesync tag (tests). */
@@ -129,6 +144,7 @@ export class FakeBackend {
         exportAvailable: (ref) => this.call('discover.available', async () => ref.exportId in this.state.exports),
         exportRowCount: (ref, table) => this.call('discover.rows', async () => this.exportRowCount(ref, table)),
         listTables: async () => [...this.tables],
+        sourceTables: (tables) => this.call('discover.sourceTables', async () => tables.filter((t) => this.tables.includes(t)).map((t) => this.fakeTable(t))),
       },
       lake: {
         ensureNamespace: (ns) => this.call('lake.namespace', async () => void ns),
@@ -235,7 +251,9 @@ export class FakeBackend {
     const exists = req.exportId in this.state.exports || this.options.alreadyExists?.includes('export');
     const location = `fake://exports/${req.exportId}`;
     const createdAt = this.state.exports[req.exportId]?.createdAt ?? new Date().toISOString();
-    this.store.update((s) => (s.exports[req.exportId] = { location, snapshotId: req.snapshot.snapshotId, createdAt }));
+    // What the export was asked to take (ExportOnly), for tests; the fake's listing still holds every table.
+    const only = { ...(req.tables ? { tables: [...req.tables] } : {}), ...(req.schemas ? { schemas: [...req.schemas] } : {}) };
+    this.store.update((s) => (s.exports[req.exportId] = { location, snapshotId: req.snapshot.snapshotId, createdAt, ...only }));
     return { exportId: req.exportId, location, snapshotId: req.snapshot.snapshotId, adopted: Boolean(exists) };
   }
 
@@ -249,15 +267,31 @@ export class FakeBackend {
     if (!(ref.exportId in this.state.exports)) throw new PortError('not-found', 'ExportNotFound', `export ${ref.exportId} has no files`);
     return {
       database: 'fake',
-      tables: this.tables.map((table) => ({
-        table,
-        target: `fake.${table}`,
-        columns: [{ columnName: 'id', originalType: 'bigint', expectedExportedType: 'int64' }],
-        primaryKey: ['id'],
-      })),
+      tables: this.tables.map((table) => this.fakeTable(table)),
       skipped: [],
       warnings: [],
     };
+  }
+
+  /** Every fake table has one bigint column `id`, its key (and the cursor of direct loads). */
+  private fakeTable(table: string): DiscoveredTable {
+    return { table, target: `fake.${table}`, columns: [{ columnName: 'id', originalType: 'bigint', expectedExportedType: 'int64' }], primaryKey: ['id'] };
+  }
+
+  /**
+   * The window of a direct load, fixed at its start as the job fixes it: from the lake's max(cursor)
+   * minus the lookback (null on create) to the source's max(cursor). The job's arguments are built
+   * as a real backend builds them, so a request they refuse is refused here too.
+   */
+  private directWindow(req: LoadRequest, lakeTable: string): FakeRun['window'] {
+    if (req.plan.extract?.kind !== 'direct') return undefined;
+    loadJobArguments(req, { warehouse: 'fake://warehouse' }, FAKE_JDBC);
+    const to = this.sourceRowCount(req.plan.table);
+    const lakeMax = this.state.lake[lakeTable]?.maxCursor;
+    const lookback = Number(req.plan.cursor?.lookback ?? 0) || 0;
+    const from = lakeMax === undefined ? null : Math.max(1, lakeMax - lookback);
+    const rowsRead = from === null ? to : Math.max(0, to - from + 1);
+    return { from, to, rowsRead, inserted: Math.max(0, to - (lakeMax ?? 0)), partitions: req.plan.extract.partitions ?? 1 };
   }
 
   private async startLoad(req: LoadRequest): Promise<{ runId: string }> {
@@ -267,6 +301,7 @@ export class FakeBackend {
     this.store.update((s) => (s.counters[`load.start:${table}`] = (s.counters[`load.start:${table}`] ?? 0) + 1));
     const rule = this.injected('load', table);
     const older = this.olderExport(req, lakeTable);
+    const window = this.directWindow(req, lakeTable);
     const seq = this.store.update((s) => s.nextId++);
     const run: FakeRun = {
       runId: `jr_${seq}`,
@@ -278,6 +313,7 @@ export class FakeBackend {
       startedAtMs: now,
       durationMs: this.options.latencyMs ?? 0,
       request: req,
+      ...(window ? { window } : {}),
       ...(rule
         ? { failWith: { class: rule.retryable ? 'InternalError' : 'SchemaConflict', message: rule.message ?? `injected load failure for ${table}`, retryable: rule.retryable } }
         : older
@@ -297,7 +333,7 @@ export class FakeBackend {
   /** The job's refusal of an export older than the lake table's last commit (glue/lakesync_glue/lineage.py). */
   private olderExport(req: LoadRequest, lakeTable: string): FakeRun['failWith'] {
     const last = this.state.lake[lakeTable]?.lastCommit;
-    if (!last?.snapshotTime || req.plan.allowOlderExport || Date.parse(last.snapshotTime) <= Date.parse(req.snapshotTime)) return undefined;
+    if (!last?.snapshotTime || !req.snapshotTime || req.plan.allowOlderExport || Date.parse(last.snapshotTime) <= Date.parse(req.snapshotTime)) return undefined;
     const message =
       `table fake.${req.plan.table}: lake table ${lakeTable} holds export ${last.exportId ?? '(unknown)'} (snapshot time ${last.snapshotTime}), newer than this load's ` +
       `export ${req.exportId} (snapshot time ${req.snapshotTime}); loading it would move the table back in time, so nothing was written. ` +
@@ -362,7 +398,9 @@ export class FakeBackend {
       s.counters[`load.commit:${run.table}`] = (s.counters[`load.commit:${run.table}`] ?? 0) + 1;
       const prev = s.lake[run.lakeTable];
       const wrong = this.options.wrongCounts?.find((w) => w.table === run.table);
-      const rows = wrong?.rowCountAfter ?? this.options.rowsPerTable ?? 100;
+      // A direct load adds its window's new rows; an export load leaves the export's rows.
+      const rows = wrong?.rowCountAfter ?? (run.window ? (prev?.rows ?? 0) + run.window.inserted : (this.options.rowsPerTable ?? 100));
+      const maxCursor = run.window ? run.window.to : this.sourceRowCount(run.table);
       const snapshot = (prev?.snapshot ?? 0) + 1;
       const { request } = run;
       // Every commit records its lineage in the snapshot summary, as the job does.
@@ -370,11 +408,11 @@ export class FakeBackend {
         icebergSnapshotId: String(snapshot),
         committedAt: new Date().toISOString(),
         source: request.source,
-        exportId: request.exportId,
-        snapshotTime: request.snapshotTime,
+        ...(request.exportId ? { exportId: request.exportId } : {}),
+        ...(request.snapshotTime ? { snapshotTime: request.snapshotTime } : {}),
         cycleId: request.cycleId,
       };
-      s.lake[run.lakeTable] = { rows, snapshot, rowsAt: { ...prev?.rowsAt, [snapshot]: rows }, lastCommit };
+      s.lake[run.lakeTable] = { rows, snapshot, rowsAt: { ...prev?.rowsAt, [snapshot]: rows }, lastCommit, maxCursor };
     });
   }
 
@@ -388,6 +426,7 @@ export class FakeBackend {
     if (!run || Date.now() < this.endsAt(run) || this.endsAt(run) < run.startedAtMs + run.durationMs) return undefined;
     const lake = this.state.lake[run.lakeTable];
     const now = new Date().toISOString();
+    if (run.window) return this.directResult(run, now);
     return {
       table: `fake.${run.table}`,
       lakeTable: run.lakeTable,
@@ -410,6 +449,39 @@ export class FakeBackend {
       startedAt: new Date(run.startedAtMs).toISOString(),
       finishedAt: now,
       error: run.failWith ?? null,
+    };
+  }
+
+  /** The result a direct load's job writes: its window, the rows read in it and the new watermark. */
+  private directResult(run: FakeRun, now: string): LoadResult {
+    const w = run.window!;
+    const lake = this.state.lake[run.lakeTable];
+    const committed = !run.failWith;
+    const action = run.request.plan.action === 'create' ? 'create' : w.inserted > 0 ? 'incremental' : 'none';
+    return {
+      table: `fake.${run.table}`,
+      lakeTable: run.lakeTable,
+      status: run.failWith ? 'failed' : 'succeeded',
+      action,
+      rowsRead: w.rowsRead,
+      inserted: committed ? w.inserted : 0,
+      updated: 0,
+      deleted: 0,
+      rowCountAfter: lake?.rows ?? 0,
+      cursorColumn: run.request.plan.cursor?.column ?? null,
+      cursorValueAfter: committed ? String(w.to) : null,
+      snapshotId: lake ? String(lake.snapshot) : null,
+      committed,
+      schemaChanges: [],
+      droppedColumns: [],
+      schemaHash: 'fake',
+      cycleId: run.cycleId,
+      runToken: run.runToken,
+      startedAt: new Date(run.startedAtMs).toISOString(),
+      finishedAt: now,
+      error: run.failWith ?? null,
+      extract: 'direct',
+      window: { from: w.from === null ? null : String(w.from), to: String(w.to), partitions: w.partitions, estimatedRows: w.rowsRead },
     };
   }
 

@@ -18,18 +18,22 @@ export interface FakeRun {
   /** When a stop was asked for; the run ends `stopLatencyMs` later (Glue's STOPPING), unless it ended first. */
   stopRequestedAtMs?: number;
   request: LoadRequest;
+  /** A direct load's window, fixed when it starts: cursor values are row ids 1..n of the source. */
+  window?: { from: number | null; to: number; rowsRead: number; inserted: number; partitions: number };
 }
 
 export interface FakeState {
   counters: Record<string, number>;
   /** `foreign`: made by someone else (no lakesync tag), which retention must never list. */
   snapshots: Record<string, { createdAt: string; foreign?: boolean }>;
-  exports: Record<string, { location: string; snapshotId: string; createdAt?: string }>;
+  exports: Record<string, { location: string; snapshotId: string; createdAt?: string; tables?: string[]; schemas?: string[] }>;
   /** What retention deleted, in order. */
   deleted?: { snapshots: string[]; exports: string[] };
   runs: Record<string, FakeRun>;
   /** Per lake table: its rows and snapshot now, and its rows at each snapshot (snapshot n's parent is n - 1). */
-  lake: Record<string, { rows: number; snapshot: number; rowsAt?: Record<string, number>; lastCommit?: LakeCommit }>;
+  lake: Record<string, { rows: number; snapshot: number; rowsAt?: Record<string, number>; lastCommit?: LakeCommit; maxCursor?: number }>;
+  /** Rows of the source per table beyond `rowsPerTable` (appended by tests); a row's cursor is its id 1..n. */
+  sourceRows?: Record<string, number>;
   manifests: Record<string, unknown>;
   nextId: number;
 }

@@ -1,7 +1,8 @@
 /**
  * DiscoverPort of the embedded mode: reads the files of an export folder, which export-listing
  * turns into tables exactly as the AWS adapter does for S3.
- * Primary keys come from the catalog record the export took at its snapshot.
+ * Primary keys come from the catalog record the export took at its snapshot. Tables read directly
+ * (extract: direct) are described by the source's catalog as it is now, read-only.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { open } from 'node:fs/promises';
@@ -15,11 +16,14 @@ import {
   type TablesInfoDocument,
 } from '../export-listing';
 import { footerRowCount, isDataFile, sumRows } from '../export-rows';
-import type { DiscoveredExport, ExportRef, TableName } from '../model';
+import type { DiscoveredExport, DiscoveredTable, ExportRef, TableName } from '../model';
 import type { DiscoverPort } from '../ports';
 import { exportInfoFile, tableDataDir } from './export/layout';
+import { columnExport, typeMapping } from './export/types';
 import { readJsonIfExists } from './files';
 import type { WorkDirLayout } from './paths';
+import { readCatalog } from './source/catalog';
+import type { SourceDb } from './source/db';
 
 /** Primary keys per `schema.table`, as the source declared them when the export ran. */
 export type CatalogRecord = { primaryKeys: Record<string, string[]> };
@@ -28,8 +32,10 @@ export function catalogRecordFile(layout: WorkDirLayout, exportId: string): stri
   return join(layout.catalog, `${exportId}.json`);
 }
 
-export function createDiscoverPort(layout: WorkDirLayout, database: string): DiscoverPort {
+export function createDiscoverPort(layout: WorkDirLayout, database: string, source?: () => Promise<SourceDb>): DiscoverPort {
   return {
+    ...(source ? { sourceTables: async (tables: TableName[]) => describeTables(await source(), database, tables) } : {}),
+
     async exportAvailable(ref: ExportRef) {
       return existsSync(exportInfoFile(ref.location, ref.exportId));
     },
@@ -55,6 +61,23 @@ export function createDiscoverPort(layout: WorkDirLayout, database: string): Dis
       return withPrimaryKeys(found, readJsonIfExists<CatalogRecord>(catalogRecordFile(layout, ref.exportId))?.primaryKeys ?? {});
     },
   };
+}
+
+/**
+ * The named tables as the catalog describes them now, with the column mappings an export would
+ * write and the declared primary key; tables the source lacks are left out.
+ */
+async function describeTables(db: SourceDb, database: string, tables: TableName[]): Promise<DiscoveredTable[]> {
+  const wanted = new Set(tables);
+  const catalog = await db.consistentRead(readCatalog);
+  return catalog
+    .filter((t) => wanted.has(t.table))
+    .map((t) => ({
+      table: t.table,
+      target: `${database}.${t.table}`,
+      columns: t.columns.map(columnExport).flatMap((c) => (c ? [typeMapping(c)] : [])),
+      ...(t.primaryKey.length > 0 ? { primaryKey: t.primaryKey } : {}),
+    }));
 }
 
 /** The source's primary keys on the tables the catalog record knows. */

@@ -17,6 +17,7 @@ import { layoutOf, type WorkDirLayout } from './paths';
 import { createRetentionPort } from './retention';
 import { RunnerClient } from './runner/client';
 import { createSnapshotPort } from './snapshot';
+import { jdbcFromUrl } from './source/jdbc';
 import { acquireSource, type SourceHandle, type SourceSpec } from './source/registry';
 import { createVerifyPort } from './verify';
 
@@ -29,11 +30,13 @@ export interface LocalSettings {
   workDir: string;
   /** The database to export; PGlite's data folder defaults to `<workDir>/pglite`. */
   db: { kind: 'pglite'; dataDir?: string; demo: boolean } | { kind: 'postgres'; url: string };
+  /** Connections reading a postgres source at once during an export (default: from the core count). */
+  exportReaders?: number;
 }
 
 export interface LocalPortsOptions {
   /** Export tuning (tests make parts small). */
-  exportTuning?: Pick<ExportOptions, 'rowsPerPart' | 'rowGroupSize' | 'fetchRows'>;
+  exportTuning?: Pick<ExportOptions, 'rowsPerPart' | 'rowGroupSize' | 'fetchRows' | 'readers'>;
   log?: (line: string) => void;
 }
 
@@ -57,14 +60,21 @@ export async function createLocalPorts(settings: LocalSettings, options: LocalPo
     return (await handle).db;
   };
   const runner = new RunnerClient(layout, { log });
+  // Direct loads read a postgres source over JDBC; PGlite cannot be read that way.
+  const sourceUrl = settings.db.kind === 'postgres' ? settings.db.url : undefined;
   const lake = createLakePort(layout, runner);
 
   return {
     snapshot: createSnapshotPort(layout, settings.source),
-    export: createExportPort(layout, { database: settings.database, source: openSource, log, ...(options.exportTuning ? { tuning: options.exportTuning } : {}) }),
-    discover: createDiscoverPort(layout, settings.database),
+    export: createExportPort(layout, {
+      database: settings.database,
+      source: openSource,
+      log,
+      ...(options.exportTuning || settings.exportReaders !== undefined ? { tuning: { ...(settings.exportReaders !== undefined ? { readers: settings.exportReaders } : {}), ...options.exportTuning } } : {}),
+    }),
+    discover: createDiscoverPort(layout, settings.database, openSource),
     lake,
-    load: createLoadPort(layout, runner),
+    load: createLoadPort(layout, runner, { ...(sourceUrl !== undefined ? { jdbc: () => jdbcFromUrl(sourceUrl) } : {}) }),
     grant: createGrantPort(layout.grants, settings.source, async (ns, table) => lakeTableExists(layout, ns, table)),
     verify: createVerifyPort(runner),
     manifests: createManifestStore(layout.manifests),

@@ -11,11 +11,12 @@ import { existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { PortError } from '../errors';
 import { loadJobArguments } from '../job-args';
-import type { LiveLoadRun, LoadResult, LoadRunStatus } from '../model';
+import type { LiveLoadRun, LoadRequest, LoadResult, LoadRunStatus } from '../model';
 import type { LoadPort } from '../ports';
 import { KeyedMutex, processAlive, readJsonIfExists, writeJsonAtomic } from './files';
 import { resultFile, type WorkDirLayout } from './paths';
 import type { RunnerClient, RunnerInfo } from './runner/client';
+import type { LocalJdbc } from './source/jdbc';
 
 /** What the runner writes in runs/<runId>.json. */
 export interface RunRecord {
@@ -57,7 +58,16 @@ export function newRunId(runToken: string): string {
   return `${runIdPrefix(runToken)}${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
 }
 
-export function createLoadPort(layout: WorkDirLayout, runner: RunnerClient): LoadPort {
+export interface LoadPortOptions {
+  /**
+   * The source's JDBC connection for direct loads (a postgres source; undefined for PGlite, which
+   * has no network listener). Built from the source URL each time it is needed, so a run started
+   * again after its runner died gets the password again without it ever being written down.
+   */
+  jdbc?: () => LocalJdbc;
+}
+
+export function createLoadPort(layout: WorkDirLayout, runner: RunnerClient, options: LoadPortOptions = {}): LoadPort {
   const startOnce = new KeyedMutex();
   const recordFile = (runId: string) => join(layout.runs, `${runId}.json`);
 
@@ -101,6 +111,23 @@ export function createLoadPort(layout: WorkDirLayout, runner: RunnerClient): Loa
     return again;
   }
 
+  /**
+   * A run whose runner died for good (past its restarts) is written down as ended, so that its
+   * record never claims a run that no longer exists beside the new run that replaces it.
+   */
+  function settled(record: RunRecord): RunRecord {
+    if (!['pending', 'queued', 'running'].includes(record.state) || !runnerGone(record)) return record;
+    const now = status(record);
+    if (now.state === 'running') return record;
+    const finishedAt = new Date().toISOString();
+    const ended: RunRecord =
+      now.state === 'succeeded'
+        ? { ...record, state: 'succeeded', finishedAt }
+        : { ...record, state: 'failed', finishedAt, errorClass: 'RunnerGone', errorMessage: now.errorMessage ?? 'the load runner stopped before the run finished' };
+    writeJsonAtomic(recordFile(record.runId), ended);
+    return ended;
+  }
+
   /** Hands a pending run to the runner (starting Spark when needed); a failure ends the run. */
   async function submit(runId: string, runToken: string, args: Record<string, string>, restarts: number): Promise<void> {
     const fail = (message: string, state: RunRecord['state'] = 'failed') => {
@@ -108,13 +135,41 @@ export function createLoadPort(layout: WorkDirLayout, runner: RunnerClient): Loa
       if (record?.state === 'pending') writeJsonAtomic(recordFile(runId), { ...record, state, finishedAt: new Date().toISOString(), errorClass: 'RunnerUnavailable', errorMessage: message });
     };
     try {
+      const secretEnv = passwordFor(args);
       await runner.ensure();
       if (stopRequested.delete(runId)) return fail('stopped before it started', 'stopped');
-      await runner.call('POST', '/loads', { runId, runToken, args, restarts }, 60_000);
+      // The password travels in this request's body only: the runner sets it for the job and keeps it in memory.
+      await runner.call('POST', '/loads', { runId, runToken, args, restarts, ...(secretEnv ? { secretEnv } : {}) }, 60_000);
       if (stopRequested.delete(runId)) await runner.call('POST', `/runs/${encodeURIComponent(runId)}/stop`, {}, 30_000);
     } catch (err) {
       fail(`the load could not be handed to the load runner: ${(err as Error).message}`);
     }
+  }
+
+  /** The variable a direct load's arguments name, with the password (from the source URL as configured now). */
+  function passwordFor(args: Record<string, string>): Record<string, string> | undefined {
+    const name = args.jdbc_password_env;
+    if (!name) return undefined;
+    const jdbc = options.jdbc?.();
+    const password = jdbc?.secretEnv[name];
+    if (password === undefined) {
+      throw new PortError('validation', 'JdbcPasswordUnknown', `the load of ${args.source_schema}.${args.source_table} reads its password from ${name}, which the source URL no longer gives (source.url changed since the run started): sync the table again`);
+    }
+    return { [name]: password };
+  }
+
+  /** The JDBC connection of a direct load, from the source's URL. */
+  function jdbcOf(req: LoadRequest): LocalJdbc['source'] | undefined {
+    if (req.plan.extract?.kind !== 'direct') return undefined;
+    if (!options.jdbc) {
+      throw new PortError('validation', 'DirectNeedsPostgres', `${req.plan.table} has extract: direct, which reads the source over JDBC: PGlite has no network listener, so use source.kind postgres (or extract: export)`);
+    }
+    const jdbc = options.jdbc();
+    // The job logs in with a password (it refuses an empty one): say so before a run starts.
+    if (!jdbc.secretEnv[jdbc.source.passwordEnv]) {
+      throw new PortError('validation', 'JdbcPasswordMissing', `${req.plan.table} has extract: direct, which logs in to the source over JDBC as ${jdbc.source.user} with a password, and source.url gives none (nor does PGPASSWORD): add the password to source.url`);
+    }
+    return jdbc.source;
   }
 
   /** The newest run started with this token. */
@@ -153,8 +208,8 @@ export function createLoadPort(layout: WorkDirLayout, runner: RunnerClient): Loa
         return { ...base, state: 'failed', detail: 'STOPPED', errorMessage: record.errorMessage ?? 'stopped on request' };
       default: {
         const errorMessage = `${record.errorClass ?? 'InternalError'}: ${record.errorMessage ?? 'no error message'}`;
-        // The runner could not take the load (it died while starting): like Glue's ERROR, a new run may succeed.
-        if (record.errorClass === 'RunnerUnavailable') return { ...base, state: 'failed', detail: 'ERROR', retryable: true, errorMessage };
+        // The runner could not take the load, or died past its restarts: like Glue's ERROR, a new run may succeed.
+        if (record.errorClass === 'RunnerUnavailable' || record.errorClass === 'RunnerGone') return { ...base, state: 'failed', detail: 'ERROR', retryable: true, errorMessage };
         return { ...base, state: 'failed', detail: 'FAILED', errorMessage };
       }
     }
@@ -167,11 +222,11 @@ export function createLoadPort(layout: WorkDirLayout, runner: RunnerClient): Loa
     resultLocation: (req) => resultFile(layout, req.cycleId, req.plan.table),
 
     async startLoad(req) {
-      const args = loadJobArguments(req, { warehouse: layout.warehouse });
+      const args = loadJobArguments(req, { warehouse: layout.warehouse }, jdbcOf(req));
       return startOnce.run(req.runToken, async () => {
         // A live or finished run of the same token is this load (an earlier attempt started it).
         const earlier = latestRun(req.runToken);
-        if (earlier && status(restartIfOrphaned(earlier)).state !== 'failed') return { runId: earlier.runId };
+        if (earlier && status(settled(restartIfOrphaned(earlier))).state !== 'failed') return { runId: earlier.runId };
         // A result left by an earlier run of this token must not be read as this run's.
         if (existsSync(req.resultLocation)) renameSync(req.resultLocation, `${req.resultLocation}.previous`);
         mkdirSync(dirname(req.resultLocation), { recursive: true });
@@ -213,7 +268,7 @@ export function createLoadPort(layout: WorkDirLayout, runner: RunnerClient): Loa
     async getRun(runId) {
       const record = readRecord(runId);
       if (!record) throw new PortError('not-found', 'RunNotFound', `load run ${runId} has no record in ${layout.runs}: it was never started here, or the work dir was cleaned`);
-      return status(restartIfOrphaned(record));
+      return status(settled(restartIfOrphaned(record)));
     },
 
     async stopRun(runId) {

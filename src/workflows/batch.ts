@@ -19,9 +19,10 @@ export interface BatchInput {
   planRef: string;
   items: LoadItem[];
   settings: CycleSettings;
-  export: ExportRef;
+  /** The cycle's export; absent when it took none (every table is read directly). */
+  export?: ExportRef;
   /** When the export's snapshot was taken (ISO-8601): with the export id, the lineage of each commit. */
-  snapshotTime: string;
+  snapshotTime?: string;
 }
 
 export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcome[]> {
@@ -45,7 +46,8 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
 
   async function runTable(item: LoadItem): Promise<TableOutcome> {
     const startedAt = nowIso();
-    const base = { table: item.table, lakeTable: item.lakeTable, action: item.action, startedAt };
+    const direct = item.extract === 'direct';
+    const base = { table: item.table, lakeTable: item.lakeTable, action: item.action, ...(direct ? { extract: 'direct' as const } : {}), startedAt };
     const fail = (phase: 'load' | 'grant' | 'verify', err: unknown, load?: LoadSummary): TableOutcome => {
       const error = tableError(phase, err);
       mark(item.table, { state: 'failed', error: error.message, finishedAt: nowIso() });
@@ -61,9 +63,9 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
           cycleId: input.cycleId,
           planRef: input.planRef,
           table: item.table,
-          exportId: input.export.exportId,
-          snapshotTime: input.snapshotTime,
-          exportLocation: input.export.location,
+          // A direct load reads the source: it has no export lineage. An export load without it is refused by the activity.
+          ...(!direct && input.export ? { exportId: input.export.exportId, exportLocation: input.export.location } : {}),
+          ...(!direct && input.snapshotTime ? { snapshotTime: input.snapshotTime } : {}),
           database: settings.database,
           namespace: settings.namespace,
           maxFailures: settings.retry.maximumAttempts,
@@ -84,8 +86,9 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
       mark(item.table, { state: 'verifying' });
       try {
         await verifyTable.executeWithOptions({ ...verifyOptions, summary: `verify ${settings.namespace}.${item.lakeTable} (${load.rowCountAfter} rows)` }, [
-          // The export, so verification counts the rows of its files instead of taking the job's count.
-          { source: input.source, table: item.table, lakeTable: item.lakeTable, action: item.action, export: input.export, load },
+          // The export, so verification counts the rows of its files instead of taking the job's count;
+          // a direct load has none: the rows the lake gained are held against its window.
+          { source: input.source, table: item.table, lakeTable: item.lakeTable, action: item.action, ...(direct ? { extract: 'direct' as const } : input.export ? { export: input.export } : {}), load },
         ]);
       } catch (err) {
         return fail('verify', err, load);
@@ -130,5 +133,7 @@ function summarise(r: LoadResult): LoadSummary {
     ...(r.nulledValues && Object.keys(r.nulledValues).length > 0 ? { nulledValues: r.nulledValues } : {}),
     ...(r.clampedValues && Object.keys(r.clampedValues).length > 0 ? { clampedValues: r.clampedValues } : {}),
     ...(r.warnings && r.warnings.length > 0 ? { warnings: r.warnings } : {}),
+    ...(r.extract === 'direct' ? { extract: r.extract } : {}),
+    ...(r.window ? { window: r.window } : {}),
   };
 }

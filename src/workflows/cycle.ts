@@ -35,6 +35,9 @@ export interface CycleInput {
   keep?: { snapshotIds: string[]; exportIds: string[] };
 }
 
+/** Patch: a cycle whose included tables are all read directly (extract: direct) takes no snapshot and no export. */
+const DIRECT_EXTRACT = 'direct-extract';
+
 class CycleFailure extends Error {
   constructor(readonly phase: string, message: string) {
     super(message);
@@ -88,10 +91,13 @@ export async function cycleWorkflow(input: CycleInput): Promise<CycleResult> {
         scope = await acts.exportScope(input.source, input.cycleId, input.tables);
         warnings.push(...scope.warnings);
       }
-      progress.phase = 'snapshot';
-      snapshot = await takeSnapshot(input, settings, acts, starts);
-      progress.phase = 'export';
-      exported = await runExport(input, settings, snapshot, acts, starts, (p) => (progress.exportPercent = p), scope);
+      // Every included table read directly: nothing to export, so no snapshot either.
+      if (!(scope?.nothingToExport && patched(DIRECT_EXTRACT))) {
+        progress.phase = 'snapshot';
+        snapshot = await takeSnapshot(input, settings, acts, starts);
+        progress.phase = 'export';
+        exported = await runExport(input, settings, snapshot, acts, starts, (p) => (progress.exportPercent = p), scope);
+      }
     }
   } catch (err) {
     const phase = err instanceof CycleFailure ? err.phase : progress.phase;
@@ -102,7 +108,8 @@ export async function cycleWorkflow(input: CycleInput): Promise<CycleResult> {
   let discovery;
   let plan;
   try {
-    discovery = await acts.discoverTables(input.source, input.cycleId, exported);
+    // The tables read directly come from the source's catalog, the others from the export's listing.
+    discovery = await acts.discoverTables(input.source, input.cycleId, exported, input.tables);
     warnings.push(...discovery.warnings);
     progress.phase = 'plan';
     plan = await acts.planCycle(input.source, input.cycleId, discovery, {
@@ -157,10 +164,11 @@ export async function cycleWorkflow(input: CycleInput): Promise<CycleResult> {
  * Deletes the oldest snapshots and exports lakesync made for the source, never this cycle's nor
  * those a failed table's rerun needs. Retention never fails the cycle: what went wrong is a warning.
  */
-async function applyRetention(input: CycleInput, snapshot: SnapshotRef, exported: ExportRef, acts: CycleActs): Promise<string[]> {
+async function applyRetention(input: CycleInput, snapshot: SnapshotRef | undefined, exported: ExportRef | undefined, acts: CycleActs): Promise<string[]> {
+  // A cycle that read every table directly has no snapshot or export of its own to keep.
   const keep = {
-    snapshotIds: [snapshot.snapshotId, ...(input.keep?.snapshotIds ?? [])],
-    exportIds: [exported.exportId, ...(input.keep?.exportIds ?? [])],
+    snapshotIds: [...(snapshot ? [snapshot.snapshotId] : []), ...(input.keep?.snapshotIds ?? [])],
+    exportIds: [...(exported ? [exported.exportId] : []), ...(input.keep?.exportIds ?? [])],
   };
   try {
     const outcome = await acts.applyRetention({ source: input.source, cycleId: input.cycleId, keep });
@@ -174,8 +182,8 @@ async function runBatch(
   input: CycleInput,
   settings: CycleSettings,
   planRef: string,
-  exported: ExportRef,
-  snapshot: SnapshotRef,
+  exported: ExportRef | undefined,
+  snapshot: SnapshotRef | undefined,
   items: LoadItem[],
   workflowId: string,
   staticSummary: string,
@@ -184,12 +192,13 @@ async function runBatch(
     return await executeChild(tableBatchWorkflow, {
       workflowId,
       staticSummary,
-      args: [{ source: input.source, cycleId: input.cycleId, planRef, items, settings, export: exported, snapshotTime: snapshot.createdAt }],
+      // Without an export (every table read directly) the batch has no lineage to pass on.
+      args: [{ source: input.source, cycleId: input.cycleId, planRef, items, settings, ...(exported && snapshot ? { export: exported, snapshotTime: snapshot.createdAt } : {}) }],
     });
   } catch (err) {
     // The batch workflow itself failed (not a table): its tables are failed, the other batches go on.
     const message = `batch ${workflowId} failed: ${errorMessage(err)}`;
-    return items.map((i) => ({ table: i.table, lakeTable: i.lakeTable, action: i.action, status: 'failed', error: { phase: 'load', message, type: 'BatchFailed', retryable: true } }));
+    return items.map((i) => ({ table: i.table, lakeTable: i.lakeTable, action: i.action, ...(i.extract ? { extract: i.extract } : {}), status: 'failed', error: { phase: 'load', message, type: 'BatchFailed', retryable: true } }));
   }
 }
 

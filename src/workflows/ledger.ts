@@ -142,12 +142,22 @@ export function recordIgnored(state: SourceState, entry: IgnoredRequest): void {
 
 /** Why a rerun cannot be accepted, or undefined when it can. */
 export function rerunProblem(state: SourceState, req: RerunRequest): string | undefined {
-  if (!state.lastExport) return 'there is no export to rerun from yet: run a sync first';
+  // Tables read directly need no export: a source whose tables are all direct has none.
+  const named = Array.isArray(req.tables) ? req.tables : Object.keys(state.failed);
+  const allDirect = named.length > 0 && named.every((t) => readDirectly(state, t));
+  if (!state.lastExport && !allDirect) return 'there is no export to rerun from yet: run a sync first';
   if (req.tables === 'failed') {
     return Object.keys(state.failed).length === 0 ? 'no table has failed: nothing to rerun' : undefined;
   }
   if (!Array.isArray(req.tables) || req.tables.length === 0) return 'name the tables to rerun (schema.table), or "failed"';
   return unknownTablesProblem(state, req.tables);
+}
+
+/** Whether the table's last load (or failure) read the source directly: its rerun needs no export. */
+function readDirectly(state: SourceState, table: TableName): boolean {
+  const failed = state.failed[table];
+  if (failed) return failed.extract === 'direct';
+  return state.ledger[table]?.extract === 'direct';
 }
 
 /** Names the requested tables the source does not have, and the ones it has. */
@@ -190,7 +200,8 @@ export function takeCoalesced(queue: QueuedRequest[]): CoalescedRequest {
 export function rerunParts(state: SourceState, tables: TableName[]): RerunPart[] {
   const parts = new Map<string, RerunPart>();
   for (const table of tables) {
-    const reuse = ownExport(state, table) ?? state.lastExport;
+    // A table read directly reuses no export: its part takes none (and, with only such tables, no new one).
+    const reuse = readDirectly(state, table) ? undefined : (ownExport(state, table) ?? state.lastExport);
     const key = reuse?.export.exportId ?? '';
     const part = parts.get(key) ?? { ...(reuse ? { reuse } : {}), tables: [] };
     part.tables.push(table);
@@ -248,7 +259,9 @@ export function recordCycle(state: SourceState, result: CycleResult, workflowId:
     } else if (t.status === 'failed' && t.error) {
       // A requested name that is in no export is not a table of the source.
       if (clean && notExported(t) && !knownBefore.has(t.table)) continue;
-      state.failed[t.table] = { cycleId: result.cycleId, phase: t.error.phase, message: t.error.message, ...(exportId ? { exportId } : {}) };
+      // A table read directly did not use the cycle's export: its rerun must not pin it.
+      const direct = t.extract === 'direct';
+      state.failed[t.table] = { cycleId: result.cycleId, phase: t.error.phase, message: t.error.message, ...(exportId && !direct ? { exportId } : {}), ...(direct ? { extract: 'direct' as const } : {}) };
       const previous = state.ledger[t.table];
       if (previous) state.ledger[t.table] = { ...previous, lastError: t.error.message };
     } else if (clean && t.status === 'skipped' && EXCLUDED.test(t.reason ?? '')) {
@@ -316,6 +329,8 @@ export function rerunNeeds(state: SourceState): { snapshotIds: string[]; exportI
   const exportIds = new Set<string>();
   const snapshotIds = new Set<string>();
   for (const [table, failed] of Object.entries(state.failed)) {
+    // A table read directly reruns without an export.
+    if (failed.extract === 'direct') continue;
     const own = ownExport(state, table);
     if (own) {
       exportIds.add(own.export.exportId);
@@ -338,9 +353,12 @@ function pruneExports(state: SourceState): void {
 
 function watermark(result: CycleResult, t: TableOutcome): Watermark {
   const load = t.load!;
+  // A direct load read the source, not the cycle's export: its watermark is the window's upper bound (cursorValue).
+  const direct = t.extract === 'direct' || load.extract === 'direct';
   return {
-    exportId: result.export?.exportId ?? '',
-    snapshotTime: result.snapshot?.createdAt ?? '',
+    exportId: direct ? '' : (result.export?.exportId ?? ''),
+    snapshotTime: direct ? '' : (result.snapshot?.createdAt ?? ''),
+    ...(direct ? { extract: 'direct' as const } : {}),
     action: load.action,
     cursorColumn: load.cursorColumn,
     cursorValue: load.cursorValueAfter,

@@ -106,6 +106,8 @@ export interface FailedTable {
   message: string;
   /** The export the table failed on: a rerun loads it from there (absent in entries of older versions). */
   exportId?: string;
+  /** `direct`: the table is read directly, so its rerun needs no export. */
+  extract?: 'direct';
 }
 
 /** A request the workflow could not serve and dropped (a signal cannot be refused). */

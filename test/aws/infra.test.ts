@@ -194,6 +194,8 @@ const OPTIONAL = {
   CatalogSecretArn: `arn:aws:secretsmanager:${REGION}:${MOTO_ACCOUNT_ID}:secret:shop-catalog-AbCdEf`,
   CatalogDbUser: 'lakesync_reader',
   HashKeySecretArn: `arn:aws:secretsmanager:${REGION}:${MOTO_ACCOUNT_ID}:secret:shop-hash-key-AbCdEf`,
+  GlueConnectionName: 'shop-vpc',
+  SslRootCertObject: 'shop-certs/rds/global-bundle.pem',
 };
 
 test('moto deploys the template for an RDS instance and Lake Formation integration: roles, policies, key and buckets as the template says', { timeout: 120_000 }, async () => {

@@ -13,7 +13,7 @@ import { docsBlocks, DOCS_FILE } from '../../scripts/policy-docs';
 import { docsPolicies, type Json, loadTemplate, POLICY_SOURCES, templatePolicy, valuesContext } from '../../scripts/policy-template';
 import { type AwsService, IAM_PREFIX, iamActionFor } from '../../src/aws/iam';
 import { defaultGlueJobName } from '../../src/names';
-import { DOCTOR_CALLS, EXPORT_ROLE_KMS_ACTIONS, EXPORT_ROLE_S3_ACTIONS, glueJobActions, type RequiredAction, resolveResource, type ResourceNames } from '../../src/aws/required-actions';
+import { DOCTOR_CALLS, EXPORT_ROLE_KMS_ACTIONS, EXPORT_ROLE_S3_ACTIONS, glueJobActions, glueJobDirectActions, type RequiredAction, resolveResource, type ResourceNames } from '../../src/aws/required-actions';
 import { repoRoot } from '../../src/toolchain';
 
 /** IAM service prefix of each SDK client package (`@aws-sdk/client-<name>`). */
@@ -167,6 +167,7 @@ function deployed(name: string, parameters: Record<string, string> = {}): Policy
       CatalogSecretArn: `arn:aws:secretsmanager:${NAMES.region}:${NAMES.accountId}:secret:shop-catalog-AbCdEf`,
       CatalogDbUser: 'lakesync_reader',
       HashKeySecretArn: `arn:aws:secretsmanager:${NAMES.region}:${NAMES.accountId}:secret:shop-hash-key-AbCdEf`,
+      GlueConnectionName: 'shop-vpc',
       ...parameters,
     },
     refs: { 'AWS::AccountId': NAMES.accountId, 'AWS::Region': NAMES.region, 'AWS::Partition': 'aws', ArtifactBucket: NAMES.scriptBucket },
@@ -257,7 +258,7 @@ test('the Glue job role may do what the job does, in both Lake Formation modes, 
   assert.match(JSON.stringify(deployed('glue-trust')), /glue\.amazonaws\.com/);
   const glue = deployed('glue');
   for (const mode of ['iam', 'lakeformation'] as const) assert.deepEqual(missingRequired(glue, glueJobActions(mode)), [], `the Glue job role lacks what the job needs in ${mode} mode`);
-  const known = new Set([...glueJobActions('iam'), ...glueJobActions('lakeformation')].map((r) => r.action));
+  const known = new Set([...glueJobActions('iam'), ...glueJobActions('lakeformation'), ...glueJobDirectActions('secret'), ...glueJobDirectActions('iam')].map((r) => r.action));
   assert.deepEqual(allowedActions(glue).filter((action) => !known.has(action) && !(action in GLUE_EXTRAS)), [], 'the Glue job role allows actions the job does not use');
 });
 

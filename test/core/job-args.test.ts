@@ -181,3 +181,81 @@ print(json.dumps(out))
     assert.throws(() => loadJobArguments(request(planEntry({ table: 'public.x', lakeTable: 'x', action: 'skip' })), LAKES.local), /public\.x is planned as skip/);
   });
 });
+
+describe('load job arguments of a direct load (extract: direct)', () => {
+  const directPlan = (extra: Partial<PlanEntry> = {}) =>
+    planEntry({ table: 'public.events', lakeTable: 'events', action: 'incremental', primaryKey: ['id'], cursor: { column: 'id', mode: 'upsert', lookback: '1000' }, extract: { kind: 'direct', partitions: 8, partitionColumn: 'tenant' }, ...extra });
+  const directRequest = (plan: PlanEntry): LoadRequest => {
+    const { exportId: _e, snapshotTime: _s, exportLocation: _l, ...rest } = request(plan);
+    return rest;
+  };
+  const JDBC = { url: 'jdbc:postgresql://db.internal:5432/shop?sslmode=require', user: 'lakesync', passwordEnv: 'LAKESYNC_SOURCE_PASSWORD' } as const;
+
+  test('a direct load sends the JDBC connection and partitions, and no export path, id or snapshot time', () => {
+    const args = loadJobArguments(directRequest(directPlan()), LAKES.local, JDBC);
+    assert.equal(args.extract, 'direct');
+    assert.equal(args.jdbc_url, JDBC.url);
+    assert.equal(args.jdbc_user, 'lakesync');
+    assert.equal(args.jdbc_password_env, 'LAKESYNC_SOURCE_PASSWORD');
+    assert.equal(args.partitions, '8');
+    assert.equal(args.partition_column, 'tenant');
+    assert.equal(args.cursor_column, 'id');
+    for (const name of ['export_path', 'export_id', 'snapshot_time', 'jdbc_secret', 'jdbc_iam_auth']) assert.ok(!(name in args), `--${name} is not sent`);
+    // Even when the request carries an export (a mixed cycle), a direct load does not send it.
+    const withExport = loadJobArguments(request(directPlan()), LAKES.local, JDBC);
+    for (const name of ['export_path', 'export_id', 'snapshot_time']) assert.ok(!(name in withExport), `--${name} is not sent with an export at hand`);
+  });
+
+  test('exactly one password source: a variable, a secret, or IAM authentication', () => {
+    const secret = loadJobArguments(directRequest(directPlan()), LAKES.glue, { url: 'jdbc:postgresql://db:5432/shop', user: 'u', secret: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:db' });
+    assert.equal(secret.jdbc_secret, 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:db');
+    assert.ok(!('jdbc_password_env' in secret) && !('jdbc_iam_auth' in secret));
+    const iam = loadJobArguments(directRequest(directPlan()), LAKES.glue, { url: 'jdbc:postgresql://db:5432/shop', user: 'u', iamAuth: true });
+    assert.equal(iam.jdbc_iam_auth, 'true');
+    assert.ok(!('jdbc_password_env' in iam) && !('jdbc_secret' in iam));
+  });
+
+  test('a direct load without a JDBC connection, or with credentials in its URL, has no job arguments', () => {
+    assert.throws(() => loadJobArguments(directRequest(directPlan()), LAKES.local), /public\.events is a direct load but the backend gave no JDBC connection/);
+    for (const url of ['jdbc:postgresql://u:secret@db:5432/shop', 'jdbc:postgresql://db:5432/shop?password=secret', 'jdbc:postgresql://db:5432/shop?sslmode=require&user=admin', 'jdbc:postgresql://db:5432/shop?PASSWORD=x']) {
+      assert.throws(() => loadJobArguments(directRequest(directPlan()), LAKES.local, { ...JDBC, url }), /carries credentials/, url);
+    }
+    assert.throws(() => loadJobArguments(directRequest(directPlan()), LAKES.local, { ...JDBC, url: 'postgres://db:5432/shop' }), /is not jdbc:postgresql/);
+  });
+
+  test('a direct load needs a cursor and is create or incremental', () => {
+    assert.throws(() => loadJobArguments(directRequest(directPlan({ cursor: undefined })), LAKES.local, JDBC), /without a cursor column/);
+    assert.throws(() => loadJobArguments(directRequest(directPlan({ action: 'merge' })), LAKES.local, JDBC), /planned as merge: a direct load is create or incremental/);
+  });
+
+  test('an export load without its lineage is still refused, with or without a JDBC connection', () => {
+    const plan = directPlan({ extract: undefined });
+    assert.throws(() => loadJobArguments(directRequest(plan), LAKES.local, JDBC), /names no export id or snapshot time/);
+  });
+
+  test("the job's own parser accepts every direct shape, on both backends", () => {
+    const shapes = [directPlan(), directPlan({ action: 'create', extract: { kind: 'direct' } }), directPlan({ primaryKey: [], cursor: { column: 'seq', mode: 'append' } })];
+    const direct = (['glue', 'local'] as const).flatMap((mode) => shapes.map((plan) => ({ mode, args: loadJobArguments(directRequest(plan), LAKES[mode], JDBC) })));
+    const { declarations, parsed } = askJob(direct);
+    direct.forEach(({ mode, args }, i) => {
+      const declared = new Set([...declarations.required, ...declarations.optional, ...declarations.modeRequired[mode]]);
+      assert.deepEqual(Object.keys(args).filter((name) => !declared.has(name)), [], `${mode}: emitted but not declared by args.py`);
+      assert.ok(parsed[i]!.ok, `${mode} ${args.action}: the job refused its arguments: ${parsed[i]!.error}`);
+      assert.equal(parsed[i]!.args?.cursor_column, args.cursor_column);
+    });
+  });
+
+  test("with a secret the user may be left out (the secret's username is used); the CA bundle travels as --jdbc_ssl_root_cert", () => {
+    const secret = { url: 'jdbc:postgresql://db:5432/shop?sslmode=verify-full', secret: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:db', sslRootCert: 's3://certs/rds/global-bundle.pem' };
+    const args = loadJobArguments(directRequest(directPlan()), LAKES.glue, secret);
+    assert.ok(!('jdbc_user' in args), '--jdbc_user is sent empty');
+    assert.equal(args.jdbc_ssl_root_cert, 's3://certs/rds/global-bundle.pem');
+    const withUser = loadJobArguments(directRequest(directPlan()), LAKES.glue, { ...secret, user: 'reader' });
+    const [parsed, parsedWithUser] = askJob([{ mode: 'glue', args }, { mode: 'glue', args: withUser }]).parsed;
+    assert.ok(parsed!.ok, `the job refused a secret without --jdbc_user: ${parsed!.error}`);
+    assert.ok(parsedWithUser!.ok, parsedWithUser!.error);
+    // Without a secret there is no username to fall back on; a CA bundle that is not an S3 object is refused.
+    assert.throws(() => loadJobArguments(directRequest(directPlan()), LAKES.local, { ...JDBC, user: '' }), /names no user/);
+    assert.throws(() => loadJobArguments(directRequest(directPlan()), LAKES.glue, { ...secret, sslRootCert: '/etc/ssl/rds.pem' }), /not an s3:\/\/bucket\/key URI: set source\.catalog\.sslRootCert/);
+  });
+});

@@ -337,6 +337,26 @@ describe('load runs', () => {
     assert.equal(status.retryable, true);
   });
 
+  test('a run whose runner died for good is written down as failed once a new run replaces it', async () => {
+    // The chaos run's local path, seed 66, cycle 3: the runner was killed three times during
+    // public.customers' load; its run used up its restarts, a new run loaded the table, and the
+    // first run's record still said "running", as if two runs had loaded the table.
+    const posts: string[] = [];
+    const port = createLoadPort(layout(), recordingRunner(posts));
+    const token = '3-abcd:public.customers';
+    const dead = newRunId(token);
+    writeRecord({ runId: dead, runToken: token, table: 'shop.public.customers', state: 'running', runner: { pid: 4194305, instance: 'gone' }, args: { action: 'merge' }, restarts: MAX_RUN_RESTARTS });
+    const { runId } = await port.startLoad({ ...req('public.customers', 'merge'), runToken: token });
+    assert.notEqual(runId, dead, 'a new run replaces the dead one');
+    const record = JSON.parse(readFileSync(join(layout().runs, `${dead}.json`), 'utf8')) as RunRecord;
+    assert.equal(record.state, 'failed');
+    assert.equal(record.errorClass, 'RunnerGone');
+    assert.match(record.errorMessage ?? '', /stopped before run .* of shop\.public\.customers finished \(started 3 times\)/);
+    const status = await port.getRun(dead);
+    assert.equal(status.state, 'failed');
+    assert.equal(status.retryable, true, 'reading it back keeps it a failure of the machinery, not of the load');
+  });
+
   test('a load the runner could not take (it died while starting) fails retryable, not for good', async () => {
     // The chaos run's local path, seed 33, cycle 1: the runner was killed while Spark was starting,
     // so public.products could not be handed to it and its run failed with RunnerUnavailable.

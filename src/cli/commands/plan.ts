@@ -6,7 +6,7 @@ import { type CommandKit, type CommonOptions, withConfig, withJson } from '../co
 import { loadSource, sourceStatus, withTemporal } from '../context';
 import { columns } from '../format';
 import { printJson, printLine } from '../io';
-import { buildPlan } from '../plan-view';
+import { buildPlan, EXTRACT_WORDS } from '../plan-view';
 import { openSourcePorts } from '../source-ports';
 import type { LakesyncConfig, SourceConfig } from '../../config/schema';
 import type { CommandEnv } from '../context';
@@ -51,8 +51,16 @@ export function registerPlan(program: Command, kit: CommandKit): void {
       printLine(io.stdout, `lake state from: ${report.lakeStateFrom}`);
       printLine(io.stdout);
       const loaded = report.rows.filter((r) => r.action !== 'skip');
-      const rows = loaded.map((r) => [r.table, r.lakeTable, r.action, r.why, r.primaryKey.length ? `${r.primaryKey.join(',')} (${r.keyFrom})` : '-', r.cursorColumn ? `${r.cursorColumn} (${r.cursorMode}${r.cursorLookback ? `, lookback ${r.cursorLookback}` : ''})` : '']);
-      for (const line of columns(['TABLE', 'LAKE TABLE', 'ACTION', 'WHY', 'KEY', 'CURSOR'], rows)) printLine(io.stdout, line);
+      const rows = loaded.map((r) => [
+        r.table,
+        r.lakeTable,
+        r.action,
+        r.why,
+        r.primaryKey.length ? `${r.primaryKey.join(',')} (${r.keyFrom})` : '-',
+        r.cursorColumn ? `${r.cursorColumn} (${r.cursorMode}${r.cursorLookback ? `, lookback ${r.cursorLookback}` : ''})` : '',
+        EXTRACT_WORDS[r.extract],
+      ]);
+      for (const line of columns(['TABLE', 'LAKE TABLE', 'ACTION', 'WHY', 'KEY', 'CURSOR', 'EXTRACT'], rows)) printLine(io.stdout, line);
       const skipped = report.rows.filter((r) => r.action === 'skip');
       if (skipped.length > 0) {
         printLine(io.stdout);

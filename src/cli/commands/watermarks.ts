@@ -29,7 +29,7 @@ export function registerWatermarks(program: Command, kit: CommandKit): void {
           w.cursorColumn ? `${w.cursorColumn}=${w.cursorValue ?? ''}` : '',
           w.icebergSnapshotId ?? '',
           w.loadedAt,
-          w.exportId,
+          w.extract === 'direct' ? '(read directly)' : w.exportId,
           w.lastError ?? '',
         ]);
         if (rows.length > 0) for (const line of columns(['TABLE', 'ACTION', 'ROWS', 'CURSOR', 'ICEBERG SNAPSHOT', 'LOADED AT', 'EXPORT', 'LAST ERROR'], rows)) printLine(io.stdout, line);

@@ -1,16 +1,35 @@
 /** `lakesync worker`: runs the workflows and activities of every configured source until SIGINT/SIGTERM. */
 import type { Command } from 'commander';
+import { MetricsAddressError, type MetricsEndpoint, openMetricsEndpoint } from '../../metrics';
 import { runWorker } from '../../worker';
 import { type CommandKit, type CommonOptions, withConfig } from '../command';
 import { configPath, loadConfig } from '../context';
+import { UsageError } from '../errors';
+
+interface WorkerCommandOptions extends CommonOptions {
+  metrics?: string;
+}
 
 export function registerWorker(program: Command, kit: CommandKit): void {
-  const cmd = program.command('worker').description('run a lakesync worker (every source in the config) until interrupted');
+  const cmd = program
+    .command('worker')
+    .description('run a lakesync worker (every source in the config) until interrupted')
+    .option('--metrics <host:port>', 'serve Prometheus metrics (lakesync\'s and the Temporal SDK\'s) at http://<host:port>/metrics');
   withConfig(cmd).action(
-    kit.action(async (opts: CommonOptions) => {
-      // Validate first so that a config error exits 2 before any connection is made.
+    kit.action(async (opts: WorkerCommandOptions) => {
+      // Validate first so that a config or --metrics error exits 2 before any connection is made.
       loadConfig(kit.env.io, opts);
-      await runWorker(configPath(kit.env.io, opts));
+      const metrics = opts.metrics !== undefined ? await listenForMetrics(opts.metrics) : undefined;
+      await runWorker(configPath(kit.env.io, opts), metrics ? { metrics } : {});
     }),
   );
+}
+
+async function listenForMetrics(raw: string): Promise<MetricsEndpoint> {
+  try {
+    return await openMetricsEndpoint(raw);
+  } catch (err) {
+    if (err instanceof MetricsAddressError) throw new UsageError(err.message);
+    throw err;
+  }
 }

@@ -1,5 +1,8 @@
-/** Check 8: the Glue job role exists, trusts Glue, and holds every action the job uses (GLUE_JOB_ACTIONS). */
-import { glueJobActions, resolveResource } from '../../aws/required-actions';
+/**
+ * Check 8: the Glue job role exists, trusts Glue, and holds every action the job uses
+ * (GLUE_JOB_ACTIONS, plus GLUE_JOB_DIRECT_ACTIONS when the source has direct tables).
+ */
+import { glueJobActions, glueJobDirectActions, resolveResource } from '../../aws/required-actions';
 import { allowStatements, callFailed, deniedOf, describeDenied } from '../report';
 import { type CheckResult, type DoctorContext, fail, ok, warn } from '../types';
 import { resourceNames } from './names';
@@ -13,10 +16,18 @@ export async function checkGlueRole(ctx: DoctorContext): Promise<CheckResult> {
   if (trust.status !== 'ok') return trust;
   const names = resourceNames(ctx);
   // The key's ARN is known once the KMS check resolved the configured id or alias.
-  const actions = glueJobActions(ctx.settings.lakeFormationMode).filter((a) => ctx.key || !a.action.startsWith('kms:'));
+  const direct = ctx.settings.direct ? glueJobDirectActions(ctx.settings.direct.auth.kind, Boolean(ctx.settings.direct.sslRootCert)) : [];
+  const actions = [...glueJobActions(ctx.settings.lakeFormationMode), ...direct].filter((a) => ctx.key || !a.action.startsWith('kms:'));
   let outcomes;
   try {
-    outcomes = await ctx.simulator.simulate(roleArn, actions.map((a) => ({ action: a.action, resources: a.resources.map((r) => resolveResource(r, names)) })));
+    outcomes = await ctx.simulator.simulate(
+      roleArn,
+      actions.map((a) => ({
+        action: a.action,
+        resources: a.resources.map((r) => resolveResource(r, names)),
+        ...(a.context ? { context: Object.fromEntries(Object.entries(a.context).map(([key, values]) => [key, [...values]])) } : {}),
+      })),
+    );
   } catch (err) {
     return callFailed(GLUE_ROLE, err, 'IAM SimulatePrincipalPolicy', `the Glue job role's permissions`);
   }
@@ -25,7 +36,7 @@ export async function checkGlueRole(ctx: DoctorContext): Promise<CheckResult> {
     return fail(
       GLUE_ROLE,
       `the Glue job role lacks actions the job uses (aws.lakeFormation.mode ${ctx.settings.lakeFormationMode}): ${describeDenied(denied)}`,
-      `add to the Glue job role's policy (docs/aws-setup.md section 3; infra/lakesync.yaml; the list is GLUE_JOB_ACTIONS in src/aws/required-actions.ts): ${allowStatements(denied)}`,
+      `add to the Glue job role's policy (docs/aws-setup.md section 3; infra/lakesync.yaml${ctx.settings.direct ? ' with GlueConnectionName' : ''}; the lists are GLUE_JOB_ACTIONS${ctx.settings.direct ? ' and GLUE_JOB_DIRECT_ACTIONS' : ''} in src/aws/required-actions.ts): ${allowStatements(denied)}`,
     );
   }
   if (!ctx.key) return warn(GLUE_ROLE, `kms:Decrypt on the export key was not checked: the key ${ctx.settings.export.kmsKeyId} could not be resolved (see the kms-key check)`);

@@ -17,5 +17,11 @@ export function resourceNames(ctx: DoctorContext): ResourceNames {
     namespace: s.namespace,
     // Before the KMS check resolves an alias, the configured key id stands in.
     keyId: ctx.key?.id ?? s.export.kmsKeyId,
+    ...(s.direct ? { glueConnection: s.direct.glueConnection } : {}),
+    ...(s.direct?.user ? { dbUser: s.direct.user } : {}),
+    ...(s.direct?.sslRootCert ? { sslRootCert: s.direct.sslRootCert.replace(/^s3:\/\//, '') } : {}),
+    ...(s.direct?.auth.kind === 'secret' ? { catalogSecretArn: s.direct.auth.secretArn } : {}),
+    // Unknown until the RDS check found the database: any resource id stands in.
+    ...(s.direct ? { dbResourceId: ctx.database?.resourceId ?? '*' } : {}),
   };
 }

@@ -19,6 +19,7 @@ export async function checkRdsSource(ctx: DoctorContext): Promise<CheckResult> {
       }
       return callFailed(RDS_SOURCE, err, 'RDS DescribeDBClusters', `cluster ${id}`);
     }
+    ctx.database = { ...(cluster?.DbClusterResourceId ? { resourceId: cluster.DbClusterResourceId } : {}), ...(cluster?.IAMDatabaseAuthenticationEnabled !== undefined ? { iamAuthEnabled: cluster.IAMDatabaseAuthenticationEnabled } : {}) };
     const engine = cluster?.Engine ?? 'unknown';
     // Aurora PostgreSQL, or a Multi-AZ DB cluster of RDS for PostgreSQL.
     if (engine !== 'aurora-postgresql' && engine !== 'postgres') {
@@ -36,6 +37,7 @@ export async function checkRdsSource(ctx: DoctorContext): Promise<CheckResult> {
     }
     return callFailed(RDS_SOURCE, err, 'RDS DescribeDBInstances', `instance ${id}`);
   }
+  ctx.database = { ...(instance?.DbiResourceId ? { resourceId: instance.DbiResourceId } : {}), ...(instance?.IAMDatabaseAuthenticationEnabled !== undefined ? { iamAuthEnabled: instance.IAMDatabaseAuthenticationEnabled } : {}) };
   const engine = instance?.Engine ?? 'unknown';
   if (engine === 'aurora-postgresql' && instance?.DBClusterIdentifier) {
     return fail(RDS_SOURCE, `DB instance ${id} belongs to Aurora cluster ${instance.DBClusterIdentifier}: Aurora is exported from cluster snapshots`, `replace source.instanceId with clusterId: ${instance.DBClusterIdentifier}`);

@@ -1,11 +1,12 @@
 /**
- * The local stand-in for an RDS snapshot export: one REPEATABLE READ READ ONLY transaction reads
- * every table of the export's scope (RDS `ExportOnly`: whole schemas and single tables; no other
- * table is read) through a server-side cursor (a bounded number of rows at a time) and writes them
- * as Parquet in the RDS layout and encodings, then writes export_tables_info and export_info.
+ * The local stand-in for an RDS snapshot export: every table of the export's scope (RDS
+ * `ExportOnly`: whole schemas and single tables; no other table is read) is read at one snapshot
+ * and written as Parquet in the RDS layout and encodings, then export_tables_info and export_info.
+ * A PostgreSQL server is read by several connections sharing one exported snapshot, each table
+ * split into ctid ranges (parallel.ts); PGlite (one connection, in this process) is read by one
+ * REPEATABLE READ READ ONLY transaction through a server-side cursor.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { SnapshotRef, TableName } from '../../model';
 import { type CatalogTable, readCatalog } from '../source/catalog';
 import type { SourceDb, SqlSession } from '../source/db';
@@ -14,11 +15,11 @@ import {
   exportInfoFile,
   type TableStatusEntry,
   TABLES_PER_INFO_FILE,
-  tableDataDir,
   tablesInfoFile,
 } from './layout';
-import { PartWriter } from './parts';
-import { type ColumnExport, columnExport, quoteIdent, skipReason, typeMapping } from './types';
+import { exportWithSnapshotReaders } from './parallel';
+import { PartNames, PartWriter } from './parts';
+import { batchDir, completedEntry, EXPORT_DEFAULTS, partOptions, planTable, type TablePlan } from './table-plan';
 
 export interface ExportOptions {
   exportId: string;
@@ -32,8 +33,12 @@ export interface ExportOptions {
   schemas?: string[];
   rowsPerPart?: number;
   rowGroupSize?: number;
-  /** Rows fetched from the cursor at a time. */
+  /** Rows fetched from the cursor at a time (PGlite). */
   fetchRows?: number;
+  /** Connections reading a PostgreSQL server at once (default: from the core count, 2 to 4). */
+  readers?: number;
+  /** A PostgreSQL table is split into ranges of at least this many blocks, at most one per reader (default 1024: 8 MB). */
+  minRangeBlocks?: number;
   /** Called after each table (awaited: a slow callback holds the export). */
   onProgress?(progress: { tablesDone: number; tablesTotal: number; rows: number }): void | Promise<void>;
 }
@@ -56,61 +61,84 @@ export interface ExportSummary {
   finishedAt: string;
 }
 
-export const EXPORT_DEFAULTS = { rowsPerPart: 250_000, rowGroupSize: 10_000, fetchRows: 5_000 };
+/** What one table's export produced. */
+export type TableResult = { position: number; entry: TableStatusEntry } & (
+  | { exported: ExportedTable; primaryKey: string[] }
+  | { skipped: { table: TableName; reason: string } }
+);
+
+/** Turns the catalog into the tables of the export's scope and reports progress: what both ways of reading share. */
+export interface ExportScope {
+  tablesOf(catalog: CatalogTable[]): CatalogTable[];
+  tableDone(rows: number): Promise<void>;
+}
+
+export { EXPORT_DEFAULTS } from './table-plan';
+
+export { defaultReaders } from './table-plan';
 
 const CURSOR = 'lakesync_export';
-const GB = 1024 ** 3;
 
 export async function exportSnapshot(db: SourceDb, options: ExportOptions): Promise<ExportSummary> {
   const startedAt = new Date().toISOString();
   mkdirSync(options.outDir, { recursive: true });
-  return db.consistentRead(async (session) => {
-    // A table outside the scope is never read: excluded data does not leave the database.
-    const scoped = options.tables !== undefined || options.schemas !== undefined;
-    const tables = new Set(options.tables ?? []);
-    const schemas = new Set(options.schemas ?? []);
-    const catalog = (await readCatalog(session)).filter((t) => !scoped || tables.has(t.table) || schemas.has(t.schema));
-    const summary: ExportSummary = { exportId: options.exportId, tables: [], skipped: [], primaryKeys: {}, totalBytes: 0, startedAt, finishedAt: '' };
-    const entries: TableStatusEntry[] = [];
-    let rows = 0;
-    for (const [i, table] of catalog.entries()) {
-      const { entry, rowsWritten } = await exportTable(session, table, options, summary);
-      entries.push(entry);
-      rows += rowsWritten;
-      await options.onProgress?.({ tablesDone: i + 1, tablesTotal: catalog.length, rows });
+  // A table outside the scope is never read: excluded data does not leave the database.
+  const isScoped = options.tables !== undefined || options.schemas !== undefined;
+  const tables = new Set(options.tables ?? []);
+  const schemas = new Set(options.schemas ?? []);
+  let total = 0;
+  let done = 0;
+  let rows = 0;
+  const scope: ExportScope = {
+    tablesOf(catalog) {
+      const inScope = catalog.filter((t) => !isScoped || tables.has(t.table) || schemas.has(t.schema));
+      total = inScope.length;
+      return inScope;
+    },
+    async tableDone(tableRows) {
+      done += 1;
+      rows += tableRows;
+      await options.onProgress?.({ tablesDone: done, tablesTotal: total, rows });
+    },
+  };
+  const results = db.connect
+    ? await exportWithSnapshotReaders(() => db.connect!(), options, scope)
+    : await db.consistentRead((session) => exportWithCursor(session, options, scope));
+  results.sort((a, b) => a.position - b.position);
+  const summary: ExportSummary = { exportId: options.exportId, tables: [], skipped: [], primaryKeys: {}, totalBytes: 0, startedAt, finishedAt: '' };
+  for (const r of results) {
+    if ('skipped' in r) summary.skipped.push(r.skipped);
+    else {
+      summary.tables.push(r.exported);
+      summary.primaryKeys[r.exported.table] = r.primaryKey;
+      summary.totalBytes += r.exported.bytes;
     }
-    summary.finishedAt = new Date().toISOString();
-    writeTablesInfo(options, entries);
-    writeExportInfo(options, summary);
-    return summary;
-  });
+  }
+  summary.finishedAt = new Date().toISOString();
+  writeTablesInfo(options, results.map((r) => r.entry));
+  writeExportInfo(options, summary);
+  return summary;
 }
 
-async function exportTable(
-  session: SqlSession,
-  table: CatalogTable,
-  options: ExportOptions,
-  summary: ExportSummary,
-): Promise<{ entry: TableStatusEntry; rowsWritten: number }> {
-  const target = `${options.database}.${table.table}`;
-  const columns = table.columns.map(columnExport).filter((c): c is ColumnExport => c !== undefined);
-  const reason = skipReason(table.table, table.columns) ?? (columns.length === 0 ? 'the table has no exportable column' : undefined);
-  if (reason) {
-    summary.skipped.push({ table: table.table, reason });
-    return { entry: { target, status: 'SKIPPED', warningMessage: reason }, rowsWritten: 0 };
+/** The sequential path: one transaction, one table after the other, a bounded number of rows at a time. */
+async function exportWithCursor(session: SqlSession, options: ExportOptions, scope: ExportScope): Promise<TableResult[]> {
+  const catalog = scope.tablesOf(await readCatalog(session));
+  const results: TableResult[] = [];
+  for (const [position, table] of catalog.entries()) {
+    const decision = planTable(table, position, options.database);
+    const result: TableResult = 'skipped' in decision ? { position, ...decision } : await exportTableWithCursor(session, decision.plan, options);
+    results.push(result);
+    await scope.tableDone('exported' in result ? result.exported.rows : 0);
   }
-  summary.primaryKeys[table.table] = table.primaryKey;
+  return results;
+}
 
+async function exportTableWithCursor(session: SqlSession, plan: TablePlan, options: ExportOptions): Promise<TableResult> {
   const extractionStartTime = new Date().toISOString();
-  const writer = new PartWriter(join(tableDataDir(options.outDir, options.database, table.table), '1'), columns, {
-    rowsPerPart: options.rowsPerPart ?? EXPORT_DEFAULTS.rowsPerPart,
-    rowGroupSize: options.rowGroupSize ?? EXPORT_DEFAULTS.rowGroupSize,
-  });
-  const select = columns.map((c) => c.selectExpression).join(', ');
-  const from = `${quoteIdent(table.schema)}.${quoteIdent(table.name)}`;
+  const writer = new PartWriter(new PartNames(batchDir(options, plan)), plan.columns, partOptions(options));
   const fetch = `FETCH FORWARD ${options.fetchRows ?? EXPORT_DEFAULTS.fetchRows} FROM ${CURSOR}`;
   try {
-    await session.rows(`DECLARE ${CURSOR} NO SCROLL CURSOR FOR SELECT ${select} FROM ${from}`);
+    await session.rows(`DECLARE ${CURSOR} NO SCROLL CURSOR FOR ${plan.select}`);
     // The next batch is fetched while this one is encoded: at most two batches are in memory.
     let next = session.rows(fetch);
     for (;;) {
@@ -124,23 +152,16 @@ async function exportTable(
     }
     await session.rows(`CLOSE ${CURSOR}`);
   } catch (err) {
-    throw new Error(`export of ${table.table} failed: ${(err as Error).message}`, { cause: err });
+    await writer.abandon();
+    throw new Error(`export of ${plan.table.table} failed: ${(err as Error).message}`, { cause: err });
   }
   const written = await writer.finish();
-  summary.tables.push({ table: table.table, rows: written.rows, files: written.files, bytes: written.bytes });
-  summary.totalBytes += written.bytes;
-  const entry: TableStatusEntry = {
-    target,
-    status: 'COMPLETE',
-    sizeGB: written.bytes / GB,
-    tableStatistics: {
-      extractionStartTime,
-      extractionEndTime: new Date().toISOString(),
-      partitioningInfo: { numberOfPartitions: 1, numberOfCompletedPartitions: 1 },
-    },
-    schemaMetadata: { originalTypeMappings: columns.map(typeMapping) },
+  return {
+    position: plan.position,
+    entry: completedEntry(plan, written, extractionStartTime),
+    exported: { table: plan.table.table, rows: written.rows, files: written.files, bytes: written.bytes },
+    primaryKey: plan.table.primaryKey,
   };
-  return { entry, rowsWritten: written.rows };
 }
 
 function writeTablesInfo(options: ExportOptions, entries: TableStatusEntry[]): void {
@@ -168,7 +189,7 @@ function writeExportInfo(options: ExportOptions, summary: ExportSummary): void {
     kmsKeyId: '',
     status: 'COMPLETE',
     percentProgress: 100,
-    totalExportedDataInGB: summary.totalBytes / GB,
+    totalExportedDataInGB: summary.totalBytes / 1024 ** 3,
     sourceType: 'SNAPSHOT',
     ...(summary.skipped.length > 0 ? { warningMessage: JSON.stringify({ skippedTables: summary.skipped.map((s) => ({ table: `${options.database}.${s.table}`, reason: s.reason })) }) } : {}),
   };

@@ -1,12 +1,13 @@
 /**
- * Writes one table's rows as GZIP Parquet part files, starting a new part every `rowsPerPart`
- * rows, as RDS does: `<tableDir>/1/part-00000-<uuid>.gz.parquet`, `part-00001-...`.
- * Only one row group is held in memory at a time.
+ * Writes rows as GZIP Parquet part files, starting a new part every `rowsPerPart` rows, as RDS
+ * does: `<tableDir>/1/part-00000-<uuid>.gz.parquet`, `part-00001-...`. At most two row groups are
+ * held (one being built while the other is written); the rows held are counted in `rowsInFlight`,
+ * which tests read.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, statSync } from 'node:fs';
+import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import parquet from '@dsnp/parquetjs';
+import { ColumnChunkBuilder, ParquetFileWriter } from './parquet-file';
 import type { ColumnExport } from './types';
 
 export interface PartWriterOptions {
@@ -22,61 +23,151 @@ export interface PartsWritten {
   bytes: number;
 }
 
-type Writer = Awaited<ReturnType<typeof parquet.ParquetWriter.openFile>>;
+/** Rows read but not yet written to a file, over every writer of this process (and the peak since the last reset). */
+export const rowsInFlight = { now: 0, peak: 0 };
+
+export function resetRowsInFlightPeak(): void {
+  rowsInFlight.peak = rowsInFlight.now;
+}
+
+/** Hands out part numbers of one table's batch folder, so several writers can share it. */
+export class PartNames {
+  private next = 0;
+
+  constructor(readonly batchDir: string) {
+    mkdirSync(batchDir, { recursive: true });
+  }
+
+  take(): { index: number; file: string } {
+    const index = this.next++;
+    return { index, file: join(this.batchDir, `part-${String(index).padStart(5, '0')}-${randomUUID()}.gz.parquet`) };
+  }
+}
 
 export class PartWriter {
-  private readonly schema: InstanceType<typeof parquet.ParquetSchema>;
-  private writer: Writer | undefined;
+  /** The row group being built, one builder per column; fast paths append to them directly, then call endRow(). */
+  builders: ColumnChunkBuilder[];
+  /** The other set of builders: the row group being written while the next one is built. */
+  private spare: ColumnChunkBuilder[];
+  /** The write of the previous row group, still running. */
+  private writing: Promise<void> | undefined;
+  private writer: ParquetFileWriter | undefined;
+  private groupRows = 0;
   private rowsInPart = 0;
-  private readonly written: PartsWritten = { rows: 0, files: [], bytes: 0 };
+  private readonly written: PartsWritten & { indexes: number[] } = { rows: 0, files: [], bytes: 0, indexes: [] };
 
   constructor(
-    private readonly batchDir: string,
+    private readonly names: PartNames,
     private readonly columns: ColumnExport[],
     private readonly options: PartWriterOptions,
   ) {
-    mkdirSync(batchDir, { recursive: true });
-    this.schema = new parquet.ParquetSchema(
-      Object.fromEntries(columns.map((c) => [c.column.name, { type: c.parquetType, optional: true, compression: 'GZIP' as const }])),
-    );
+    const capacity = Math.min(options.rowGroupSize, options.rowsPerPart);
+    const builders = () => columns.map((c) => new ColumnChunkBuilder(c.column.name, c.parquetType, capacity));
+    this.builders = builders();
+    this.spare = builders();
   }
 
   /** Appends rows given as text values in column order (null stays null). */
   async append(rows: unknown[][]): Promise<void> {
     for (const values of rows) {
-      if (!this.writer || this.rowsInPart >= this.options.rowsPerPart) await this.nextPart();
-      const row: Record<string, unknown> = {};
+      const builders = this.builders;
       for (let i = 0; i < this.columns.length; i++) {
         const text = values[i];
-        const column = this.columns[i]!;
-        row[column.column.name] = text === null || text === undefined ? null : column.convert(String(text));
+        const builder = builders[i]!;
+        if (text === null || text === undefined) builder.pushNull();
+        else builder.pushValue(this.columns[i]!.convert(String(text)));
       }
-      await this.writer!.appendRow(row);
-      this.rowsInPart += 1;
-      this.written.rows += 1;
+      const full = this.endRow();
+      if (full) await full;
     }
   }
 
-  /** Closes the last part; an empty table still gets one (empty) part so its schema is on disk. */
-  async finish(): Promise<PartsWritten> {
-    if (!this.writer) await this.nextPart();
+  /**
+   * Ends the row just pushed. When it fills the row group, the group is handed to the file writer
+   * and the next one is built in the other builders (read `builders` again) while it is written:
+   * at most two row groups are held. Returns a promise (to await before the next row) only when the
+   * previous group is still being written.
+   */
+  endRow(): Promise<void> | undefined {
+    this.groupRows += 1;
+    rowsInFlight.now += 1;
+    if (rowsInFlight.now > rowsInFlight.peak) rowsInFlight.peak = rowsInFlight.now;
+    if (this.groupRows < this.options.rowGroupSize && this.rowsInPart + this.groupRows < this.options.rowsPerPart) return undefined;
+    return this.handOff();
+  }
+
+  /** Writes the last row group and closes the last part. Without `emptyPart: false`, a writer of no row writes one empty part, so the schema is on disk. */
+  async finish(options: { emptyPart?: boolean } = {}): Promise<PartsWritten & { indexes: number[] }> {
+    await this.handOff();
+    await this.writing;
+    if (this.written.files.length === 0 && options.emptyPart !== false) await this.openPart();
     await this.closePart();
     return this.written;
   }
 
-  private async nextPart(): Promise<void> {
-    await this.closePart();
-    const index = String(this.written.files.length).padStart(5, '0');
-    const file = join(this.batchDir, `part-${index}-${randomUUID()}.gz.parquet`);
-    this.writer = await parquet.ParquetWriter.openFile(this.schema, file, { rowGroupSize: this.options.rowGroupSize });
+  /** After a failure: closes and removes this writer's files. */
+  async abandon(): Promise<void> {
+    await this.writing?.catch(() => undefined);
+    rowsInFlight.now -= this.groupRows;
+    this.groupRows = 0;
+    await this.writer?.abandon();
+    this.writer = undefined;
+    for (const file of this.written.files) rmSync(file, { force: true });
+  }
+
+  /** Starts writing the row group built so far (after the previous one is written) and swaps the builders. */
+  private handOff(): Promise<void> | undefined {
+    const rows = this.groupRows;
+    if (rows === 0) return this.writing;
+    const full = this.builders;
+    this.builders = this.spare;
+    this.spare = full;
+    this.groupRows = 0;
+    // The part this group belongs to is decided now, so parts keep exactly rowsPerPart rows.
+    const closesPart = this.rowsInPart + rows >= this.options.rowsPerPart;
+    this.rowsInPart = closesPart ? 0 : this.rowsInPart + rows;
+    const previous = this.writing;
+    const write = (async () => {
+      await previous;
+      await this.writeGroup(full, rows, closesPart);
+    })();
+    this.writing = write;
+    // Settled writes are forgotten; a failed one stays, for the next caller to see (and is never left unhandled).
+    write.then(
+      () => {
+        if (this.writing === write) this.writing = undefined;
+      },
+      () => undefined,
+    );
+    // The builders now being filled held the previous group: the caller waits until that one is written.
+    return previous;
+  }
+
+  private async writeGroup(builders: ColumnChunkBuilder[], rows: number, closesPart: boolean): Promise<void> {
+    try {
+      if (!this.writer) await this.openPart();
+      await this.writer!.writeRowGroup(builders, rows);
+      this.written.rows += rows;
+      if (closesPart) await this.closePart();
+    } finally {
+      for (const b of builders) b.reset();
+      rowsInFlight.now -= rows;
+    }
+  }
+
+  private async openPart(): Promise<void> {
+    const { index, file } = this.names.take();
+    const groupRows = Math.min(this.options.rowGroupSize, this.options.rowsPerPart);
+    this.writer = await ParquetFileWriter.create(file, this.columns.map((c) => ({ name: c.column.name, type: c.parquetType })), groupRows);
     this.written.files.push(file);
-    this.rowsInPart = 0;
+    this.written.indexes.push(index);
   }
 
   private async closePart(): Promise<void> {
     if (!this.writer) return;
-    await this.writer.close();
+    const writer = this.writer;
     this.writer = undefined;
+    await writer.close();
     this.written.bytes += statSync(this.written.files[this.written.files.length - 1]!).size;
   }
 }

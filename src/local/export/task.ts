@@ -40,7 +40,7 @@ export interface ExportTaskOptions {
   database: string;
   /** The source, opened on first use. */
   source: () => Promise<SourceDb>;
-  tuning?: Pick<ExportOptions, 'rowsPerPart' | 'rowGroupSize' | 'fetchRows'>;
+  tuning?: Pick<ExportOptions, 'rowsPerPart' | 'rowGroupSize' | 'fetchRows' | 'readers'>;
   log?: (line: string) => void;
 }
 

@@ -61,7 +61,8 @@ export class RunnerClient {
 
   async call<T>(method: 'GET' | 'POST', path: string, body?: unknown, timeoutMs = 600_000): Promise<T> {
     const attempt = async (): Promise<T> => {
-      const info = await this.ensure();
+      const pending = this.ensure();
+      const info = await pending;
       let response: Response;
       try {
         response = await fetch(`http://127.0.0.1:${info.port}${path}`, {
@@ -71,7 +72,7 @@ export class RunnerClient {
           signal: AbortSignal.timeout(timeoutMs),
         });
       } catch (err) {
-        throw new RunnerUnreachable(`the load runner (pid ${info.pid}, port ${info.port}) did not answer ${method} ${path}: ${(err as Error).message}`, err);
+        throw new RunnerUnreachable(`the load runner (pid ${info.pid}, port ${info.port}) did not answer ${method} ${path}: ${(err as Error).message}`, err, pending, info);
       }
       const payload = parseRunnerJson(await response.text()) as T & { error?: string; code?: unknown };
       if (response.status === 400) {
@@ -87,10 +88,7 @@ export class RunnerClient {
     } catch (err) {
       // A runner that went away (another process's, or one that crashed): start afresh once.
       if (!(err instanceof RunnerUnreachable) || this.closed) throw err;
-      this.info = undefined;
-      // Our own runner stopped answering: end it before starting another (one JVM per client).
-      if (this.child && this.child.exitCode === null) this.child.kill('SIGKILL');
-      this.child = undefined;
+      this.forget(err.pending, err.info);
       try {
         return await attempt();
       } catch (again) {
@@ -117,6 +115,20 @@ export class RunnerClient {
     clearTimeout(hardKill);
   }
 
+  /**
+   * Drops a runner that stopped answering, once. Calls that were under way on it fail together;
+   * the first starts a new runner, and the others must attach to it, not end it.
+   */
+  private forget(pending: Promise<RunnerInfo>, info: RunnerInfo): void {
+    if (this.info !== pending) return;
+    this.info = undefined;
+    // Our own runner stopped answering: end it before starting another (one JVM per client).
+    if (this.child && this.child.pid === info.pid) {
+      if (this.child.exitCode === null) this.child.kill('SIGKILL');
+      this.child = undefined;
+    }
+  }
+
   private async attachOrStart(): Promise<RunnerInfo> {
     const live = this.liveRunner();
     if (live && (await healthy(live))) return live;
@@ -135,7 +147,14 @@ export class RunnerClient {
     try {
       child = spawn(tools.python, args, {
         stdio: ['pipe', 'pipe', logFd],
-        env: { ...process.env, JAVA_HOME: tools.javaHome, LAKESYNC_ICEBERG_JAR: tools.icebergJar, LAKESYNC_RUNNER_TOKEN: token, PYTHONUNBUFFERED: '1' },
+        env: {
+          ...process.env,
+          JAVA_HOME: tools.javaHome,
+          LAKESYNC_ICEBERG_JAR: tools.icebergJar,
+          ...(tools.postgresJdbcJar ? { LAKESYNC_POSTGRES_JDBC_JAR: tools.postgresJdbcJar } : {}),
+          LAKESYNC_RUNNER_TOKEN: token,
+          PYTHONUNBUFFERED: '1',
+        },
       });
     } finally {
       closeSync(logFd);
@@ -150,7 +169,13 @@ export class RunnerClient {
 }
 
 class RunnerUnreachable extends Error {
-  constructor(message: string, cause: unknown) {
+  constructor(
+    message: string,
+    cause: unknown,
+    /** The runner the call was made to, so that only the first failure on it starts another. */
+    readonly pending: Promise<RunnerInfo>,
+    readonly info: RunnerInfo,
+  ) {
     super(message, { cause });
   }
 }

@@ -1,4 +1,5 @@
 /** The source database as the embedded mode sees it: PGlite in this process, or a PostgreSQL server. */
+import type { Client } from 'pg';
 
 /** Runs SQL; rows come back as arrays in select-list order. */
 export interface SqlSession {
@@ -15,6 +16,8 @@ export interface SourceDb {
   exec(sql: string): Promise<void>;
   /** Runs `fn` inside one REPEATABLE READ READ ONLY transaction: every read sees the same snapshot. */
   consistentRead<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;
+  /** PostgreSQL only: a connection of its own, outside the pool (the caller ends it), e.g. for readers sharing an exported snapshot. */
+  connect?(): Promise<Client>;
   close(): Promise<void>;
 }
 

@@ -61,6 +61,17 @@ export function openPostgres(url: string): SourceDb {
         }
       });
     },
+    async connect() {
+      const client = new pg.Client({ connectionString: url });
+      // Errors reach the caller through its queries; an idle connection's must not crash the process.
+      client.on('error', () => undefined);
+      try {
+        await client.connect();
+      } catch (err) {
+        throw connectError(description, err);
+      }
+      return client;
+    },
     async close() {
       await pool.end();
     },

@@ -1,0 +1,355 @@
+"""Direct extract: one table read from PostgreSQL over JDBC by a cursor window, without an export.
+
+The columns come from the source's catalog in the export's ColumnMapping shape, and every column
+is selected in the form the export writes it (integers, floats, booleans and bytea native,
+everything else as PostgreSQL's text), so the casts, checks and column policies of export loads
+apply unchanged. At the start, one query fixes the window's upper bound (`max(cursor)`) and a row
+estimate; the window's rows are read in partitions, the predicate evaluated by PostgreSQL.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from . import lake
+from .args import JobArgs
+from .errors import InvalidArgument, SchemaConflict
+from .jdbc import Connection, resolve
+from .pgtypes import ColumnMapping, ColumnPlan, exported_spark_type, pg_kind
+from .query import format_value
+from .window import check_lookback, default_lookback, lower_bound
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+log = logging.getLogger("lakesync_glue")
+
+# Default partition count: one per ROWS_PER_PARTITION estimated rows, at most MAX_DEFAULT_PARTITIONS
+# (each partition is one connection to the source; --partitions goes up to 256).
+ROWS_PER_PARTITION = 500_000
+MAX_DEFAULT_PARTITIONS = 32
+PART = "__lakesync_part"
+_LONG = 2**63 - 1
+# Types the export writes natively (exporter: src/local/export/types.ts); the rest is text.
+_NATIVE = {"int2": "int32", "int4": "int32", "int8": "int64", "float4": "float", "float8": "double",
+           "bool": "boolean", "bytea": "binary"}
+_TEXT = "binary (UTF8)"
+_RANGE_NUMERIC = ("int16", "int32", "int64", "float32", "float64", "numeric")
+_RANGE_TEMPORAL = ("date", "timestamp", "timestamptz")
+_INTEGRAL = ("int16", "int32", "int64")
+
+
+def ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def default_partitions(estimated_rows: int) -> int:
+    """One partition per 500,000 estimated rows, clamped to 1..32."""
+    return max(1, min(MAX_DEFAULT_PARTITIONS, math.ceil(max(0, estimated_rows) / ROWS_PER_PARTITION)))
+
+
+@dataclass(frozen=True)
+class SourceColumn:
+    mapping: ColumnMapping
+    udt_name: str
+    domain: bool
+
+    @property
+    def name(self) -> str:
+        return self.mapping.column_name
+
+    @property
+    def kind(self) -> str:
+        return pg_kind(self.mapping.original_type)[0]
+
+    def select(self) -> str:
+        """The column in the form the export writes it."""
+        c = ident(self.name)
+        if self.domain or self.udt_name in ("bpchar", "inet"):
+            # The type's own output form: a cast drops char(n)'s padding and adds inet's /32.
+            return f"CASE WHEN {c} IS NULL THEN NULL ELSE format('%s', {c}) END"
+        if self.udt_name in _NATIVE:
+            return c
+        return f"{c}::text"
+
+    def compared(self) -> str:
+        """The column as the window compares it: natively for numbers and times, else as text in byte
+        order, the order Spark's max() on the lake column uses."""
+        if self.kind in _RANGE_NUMERIC or self.kind in _RANGE_TEMPORAL or self.kind == "money":
+            return ident(self.name)
+        return f"({ident(self.name)})::text COLLATE \"C\""
+
+
+def catalog_sql(schema: str, table: str) -> str:
+    return (
+        "SELECT c.column_name::text AS name, c.data_type::text AS data_type, c.udt_name::text AS udt_name, "
+        "c.character_maximum_length::int AS char_len, c.numeric_precision::int AS num_precision, "
+        "c.numeric_scale::int AS num_scale, c.datetime_precision::int AS dt_precision, "
+        "c.domain_name::text AS domain_name "
+        f"FROM information_schema.columns c WHERE c.table_schema = {literal(schema)} "
+        f"AND c.table_name = {literal(table)} ORDER BY c.ordinal_position"
+    )
+
+
+def source_column(row: Any) -> SourceColumn | None:
+    """One catalog row as the export would map it; None for oid columns, which RDS does not export."""
+    udt = str(row["udt_name"] or "")
+    if udt == "oid":
+        return None
+    domain = row["domain_name"] is not None
+    expected = _TEXT if domain else _NATIVE.get(udt, _TEXT)
+    mapping = ColumnMapping(
+        column_name=str(row["name"]),
+        original_type=str(row["data_type"]),
+        expected_exported_type=expected,
+        char_max_length=row["char_len"],
+        num_precision=row["num_precision"],
+        datetime_precision=row["dt_precision"],
+        num_scale=row["num_scale"] if udt == "numeric" else None,
+        udt_name=udt or None,
+    )
+    return SourceColumn(mapping, udt, domain)
+
+
+@dataclass
+class Window:
+    """The rows a direct load reads: `cursor >= low` (None: no lower bound) and `cursor <= high`."""
+
+    create: bool
+    low: str | None  # the lower bound as text (lake format), inclusive
+    high: str | None  # max(cursor) as PostgreSQL prints it, fixed when the load starts
+    estimated_rows: int = 0
+    partitions: int = 1
+    to_text: str | None = None  # high in the lake's format (set once the cursor's cast is planned)
+    # The window's min and max as Spark's range partitioning reads them (None: ranges do not apply).
+    range_low: str | None = None
+    range_high: str | None = None
+
+    def predicate(self, column: SourceColumn) -> str:
+        cmp = column.compared()
+        if self.high is None:
+            # No cursor value yet: a create reads the rows without one; rows that get one wait.
+            return f"{ident(column.name)} IS NULL" if self.create else "FALSE"
+        upper = f"{cmp} <= {literal(self.high)}"
+        if self.create:
+            return f"({upper} OR {ident(column.name)} IS NULL)"
+        if self.low is None:
+            return f"({ident(column.name)} IS NOT NULL AND {upper})"
+        return f"({cmp} >= {literal(self.low)} AND {upper})"
+
+    def result(self) -> dict[str, Any]:
+        return {"from": None if self.create else self.low, "to": self.to_text, "partitions": self.partitions,
+                "estimatedRows": self.estimated_rows}
+
+
+class DirectRows:
+    """The rows of a direct load: the source's columns, then the window's rows over JDBC."""
+
+    name = "source over JDBC"
+
+    def __init__(self, spark: "SparkSession", args: JobArgs) -> None:
+        self.spark, self.args = spark, args
+        self.conn: Connection = resolve(args, spark)
+        self.columns: list[SourceColumn] = []
+        self.window: Window | None = None
+
+    # -- columns ------------------------------------------------------------------------------
+    def mappings(self) -> list[ColumnMapping]:
+        a = self.args
+        rows = self.conn.collect(self.spark, catalog_sql(a.source_schema, a.source_table), "reading the table's columns")
+        self.columns = [c for c in (source_column(r) for r in rows) if c is not None]
+        if not self.columns:
+            raise InvalidArgument(
+                f"{self.conn.where}: table {a.source_schema}.{a.source_table} was not found in database "
+                f"{a.source_database} (or user {self.conn.credentials.user!r} may not see its columns); check "
+                "--source_schema/--source_table (names are case-sensitive) and the user's privileges"
+            )
+        return [c.mapping for c in self.columns]
+
+    def refusal(self, spark: "SparkSession", ident_: str, snapshot: str | None) -> None:
+        """A direct load has no export lineage: the older-export guard does not apply."""
+        return None
+
+    def window_result(self) -> dict[str, Any] | None:
+        return self.window.result() if self.window else None
+
+    def upper_bound(self, plan: ColumnPlan) -> str | None:
+        """The window's fixed upper bound in the lake's format (the watermark a commit reaches)."""
+        if self.window is None:
+            return None
+        self.window.to_text = lake_value(self.spark, plan, self.window.high)
+        return self.window.to_text
+
+    def column(self, name: str, arg: str) -> SourceColumn:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        for c in self.columns:
+            if c.name.lower() == name.lower():
+                return c
+        listed = ", ".join(c.name for c in self.columns[:20])
+        raise InvalidArgument(f"--{arg} {name!r}: table {self.args.target} has no such column (columns: {listed}); "
+                              "pass a column of the source table")
+
+    # -- the window ---------------------------------------------------------------------------
+    def fix_window(self, cursor: SourceColumn, cursor_lake: str, lake_types: dict[str, str], exists: bool,
+                   ident_: str) -> Window:
+        """The lower bound from the lake, the upper bound and the estimate from the source (one query)."""
+        a, spark = self.args, self.spark
+        low: str | None = None
+        create = not exists
+        if exists:
+            lake_type = lake_types.get(cursor_lake)
+            if lake_type is None:
+                raise SchemaConflict(
+                    f"table {a.target}: cursor column {cursor_lake!r} is not in the lake table {a.lake_table_id}; "
+                    "load the table once from an export (or as a new lake table) so the lake has the column"
+                )
+            if a.cursor_lookback:
+                check_lookback(a.cursor_lookback, cursor_lake, lake_type, a.target)
+            lake_max = lake.max_value(spark, ident_, cursor_lake)
+            if lake_max is not None:
+                bound = lower_bound(lake_type, lake_max, a.cursor_lookback or default_lookback(lake_type))
+                low = format_value(spark, spark.sql(f"SELECT {bound} AS v")) if bound else None
+            elif lake.row_count(spark, ident_) == 0:
+                create = True  # an empty lake table: read as a create would
+        cmp = cursor.compared()
+        table = f"{ident(a.source_schema)}.{ident(a.source_table)}"
+        window = Window(create, low, None)
+        where = "" if create or low is None else f" WHERE {cmp} >= {literal(low)}"
+        if create:
+            estimate = (f"(SELECT CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint ELSE (SELECT count(*) FROM {table}) "
+                        f"END FROM pg_class c WHERE c.oid = to_regclass({literal(table)}))")
+        else:
+            estimate = "count(*)"
+        lo, hi = _bound_text(cursor, f"min({cmp})", "floor"), _bound_text(cursor, f"max({cmp})", "ceil")
+        sql = f"SELECT max({cmp})::text AS high, {lo} AS lo, {hi} AS hi, {estimate}::bigint AS n FROM {table}{where}"
+        row = self.conn.collect(spark, sql, "fixing the window's upper bound")[0]
+        window.high = row["high"]
+        window.estimated_rows = int(row["n"] or 0)
+        window.range_low, window.range_high = row["lo"], row["hi"]
+        self.window = window
+        log.info("%s: direct window from %s to %s (%s), about %d rows", a.lake_table_id, window.low, window.high,
+                 "create" if create else "incremental", window.estimated_rows)
+        return window
+
+    # -- the read -----------------------------------------------------------------------------
+    def read(self, kept: Sequence[ColumnMapping], cursor_name: str, cursor_lake: str, lake_types: dict[str, str],
+             exists: bool, ident_: str) -> "DataFrame":
+        a, spark = self.args, self.spark
+        jdbc = self.conn.jdbc
+        cursor = self.column(cursor_name, "cursor_column")
+        window = self.fix_window(cursor, cursor_lake, lake_types, exists, ident_)
+        wanted = [self.column(m.column_name, "column_policies") for m in kept]
+        n = jdbc.partitions or default_partitions(window.estimated_rows)
+        part, spec = self.partitioning(cursor, window, n)
+        selects = [f"{c.select()} AS {ident(c.name)}" for c in wanted]
+        if part:
+            selects.append(f"{part} AS {PART}")
+        table = f"{ident(a.source_schema)}.{ident(a.source_table)}"
+        sql = f"(SELECT {', '.join(selects)} FROM {table} WHERE {window.predicate(cursor)}) AS lakesync_window"
+        try:
+            if "predicates" in spec:
+                props = {k: v for k, v in self.conn.options().items() if k != "url"}
+                frame = spark.read.jdbc(jdbc.url, sql, predicates=spec["predicates"], properties=props)
+            else:
+                frame = spark.read.format("jdbc").options(**self.conn.options(), dbtable=sql, **spec).load()
+            window.partitions = frame.rdd.getNumPartitions()
+        except Exception as exc:  # noqa: BLE001 - a clear, password-free error
+            raise self.conn.failure(exc, "reading the window") from None
+        if part:
+            frame = frame.drop(PART)
+        # The export's Spark types exactly (e.g. smallint as the export's int), so the casts see the same input.
+        frame = frame.select(*[frame[ident_spark(c.name)].cast(exported_spark_type(c.mapping.expected_exported_type))
+                               .alias(c.name) for c in wanted])
+        return self.kept(frame)
+
+    def kept(self, frame: "DataFrame") -> "DataFrame":
+        """The window read once and kept (memory, spilling to disk): every later pass (scale inference,
+        casts, keys, the write) reads this copy, not the source again."""
+        from pyspark import StorageLevel
+
+        frame = frame.persist(StorageLevel.MEMORY_AND_DISK)
+        try:
+            frame.count()
+        except Exception as exc:  # noqa: BLE001 - a clear, password-free error
+            frame.unpersist()
+            raise self.conn.failure(exc, "reading the window") from None
+        return frame
+
+    def partitioning(self, cursor: SourceColumn, window: Window, n: int) -> tuple[str | None, dict[str, Any]]:
+        """The extra column and Spark JDBC options that split the window into n partitions.
+
+        Ranges of the cursor (Spark's partitionColumn/lowerBound/upperBound) for numeric and temporal
+        cursors; otherwise, or with --partition_column, hashes (`predicates`, as Glue's
+        hashfield/hashpartitions): each row in exactly one partition, NULLs in the first.
+        """
+        if n <= 1:
+            return None, {}
+        jdbc = self.conn.jdbc
+        if not jdbc.partition_column:
+            ranges = range_bounds(cursor, window)
+            if ranges is not None:
+                low, high = ranges
+                return ident(cursor.name), {"partitionColumn": PART, "lowerBound": low, "upperBound": high,
+                                            "numPartitions": str(n)}
+        column = self.column(jdbc.partition_column, "partition_column") if jdbc.partition_column else cursor
+        hashed = f"coalesce(mod(abs(hashtext(({ident(column.name)})::text)::bigint), {n}), 0)"
+        return hashed, {"predicates": [f"{PART} = {i}" for i in range(n)]}
+
+
+
+def range_bounds(cursor: SourceColumn, window: Window) -> tuple[str, str] | None:
+    """Spark's bounds for range partitions over the window, or None when ranges do not apply."""
+    lo, hi = window.range_low, window.range_high
+    if not lo or not hi:
+        return None
+    if cursor.kind in _RANGE_NUMERIC:
+        if not (re.fullmatch(r"-?\d+", lo) and re.fullmatch(r"-?\d+", hi)):
+            return None  # NaN or infinity: hashes instead
+        return (lo, hi) if -_LONG <= int(lo) <= int(hi) <= _LONG else None
+    if cursor.kind in _RANGE_TEMPORAL:
+        try:
+            low, high = datetime.fromisoformat(lo), datetime.fromisoformat(hi)
+        except ValueError:
+            return None  # a year Spark cannot hold
+        return (lo, hi) if low <= high else None
+    return None
+
+
+def ident_spark(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _bound_text(cursor: SourceColumn, aggregate: str, rounding: str) -> str:
+    """SQL of a partition bound as Spark reads it (integers; `YYYY-MM-DD[ HH:MM:SS.ffffff]`), else NULL."""
+    if cursor.kind in _INTEGRAL:
+        return f"({aggregate})::text"
+    if cursor.kind in ("float32", "float64", "numeric"):
+        return (f"CASE WHEN {aggregate} IN ('NaN', 'Infinity', '-Infinity') THEN NULL "
+                f"ELSE {rounding}({aggregate}::numeric)::text END")
+    if cursor.kind == "date":
+        return f"CASE WHEN isfinite({aggregate}) THEN to_char({aggregate}, 'YYYY-MM-DD') END"
+    if cursor.kind in ("timestamp", "timestamptz"):
+        return f"CASE WHEN isfinite({aggregate}) THEN to_char({aggregate}, 'YYYY-MM-DD HH24:MI:SS.US') END"
+    return "NULL::text"
+
+
+def lake_value(spark: "SparkSession", plan: ColumnPlan, pg_text: str | None) -> str | None:
+    """A cursor value as PostgreSQL prints it, in the lake's format (as lake.max_value gives it)."""
+    if pg_text is None:
+        return None
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    one = spark.createDataFrame([(pg_text,)], StructType([StructField("v", StringType(), True)]))
+    raw = one.selectExpr(f"CAST(v AS {plan.raw_type}) AS {ident_spark(plan.source_name)}")
+    return format_value(spark, raw.selectExpr(f"{plan.expr} AS v"))

@@ -1,0 +1,258 @@
+"""Direct extract on a real PostgreSQL: windows, partitions, late commits, replays, fixed upper bounds."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from conftest import PG_PASSWORD, Loader, PgServer
+from lakesync_glue.direct import DirectRows, default_partitions
+from lakesync_glue.query import run_query
+from scenario import snapshots
+
+
+def lake_ids(spark: Any, table: str) -> list[int]:
+    return [r["id"] for r in run_query(spark, f"SELECT id FROM lake.tests.{table} ORDER BY id")]
+
+
+def source_ids(postgres: PgServer, table: str) -> list[int]:
+    return [int(r[0]) for r in postgres.sql(f"SELECT id FROM {table} ORDER BY id")]
+
+
+def insert_events(postgres: PgServer, table: str, ids: range, kind: str = "a") -> None:
+    postgres.sql(f"INSERT INTO {table} (id, kind, amount) SELECT g, '{kind}' || g, g * 1.25 FROM generate_series({ids.start}, {ids.stop - 1}) g")
+
+
+def test_create_then_windows_with_inserts_and_late_commits(direct_load: Loader, postgres: PgServer, spark: Any) -> None:
+    postgres.sql("CREATE TABLE d_events (id bigint PRIMARY KEY, kind text, amount numeric(12,2))")
+    insert_events(postgres, "d_events", range(1, 1001))
+    options = {"primary_key": "id", "cursor_column": "id", "cursor_lookback": "100", "partitions": "4"}
+    first = direct_load("d_events", "d_events", action="create", **options)
+    assert first.status == "succeeded", first.error
+    assert (first.action, first.inserted, first.rowsRead) == ("create", 1000, 1000)
+    assert first.extract == "direct" and first.cursorValueAfter == "1000"
+    assert first.window == {"from": None, "to": "1000", "partitions": 4, "estimatedRows": 1000}
+    assert lake_ids(spark, "d_events") == source_ids(postgres, "d_events")
+
+    # New rows, plus a row committed late with an older cursor (950, within the lookback of 100).
+    postgres.sql("DELETE FROM d_events WHERE id = 950")
+    direct_load("d_events", "d_events", **options)  # a window without 950: nothing is deleted
+    postgres.sql("INSERT INTO d_events VALUES (950, 'late', 9.50)")
+    insert_events(postgres, "d_events", range(1001, 1201), kind="b")
+    second = direct_load("d_events", "d_events", **options)
+    assert second.status == "succeeded", second.error
+    assert (second.action, second.inserted, second.updated) == ("incremental", 200, 1)
+    # The window starts at the lake's max minus the lookback and is read in 4 ranges of the cursor.
+    assert second.window == {"from": "900", "to": "1200", "partitions": 4, "estimatedRows": 301}
+    assert second.rowsRead == 301 and second.cursorValueAfter == "1200"
+    assert lake_ids(spark, "d_events") == source_ids(postgres, "d_events")
+    late = run_query(spark, "SELECT kind, amount FROM lake.tests.d_events WHERE id = 950")
+    assert late == [{"kind": "late", "amount": "9.50"}]
+
+    summary = snapshots(spark, "d_events")[-1]["summary"]
+    assert summary["lakesync.extract"] == "direct"
+    assert (summary["lakesync.window-from"], summary["lakesync.window-to"]) == ("900", "1200")
+    assert summary["lakesync.cycle-id"] == "cycle-d" and "lakesync.export-id" not in summary
+
+
+def test_rows_beyond_the_fixed_upper_bound_wait_for_the_next_window(direct_load: Loader, postgres: PgServer,
+                                                                   spark: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    postgres.sql("CREATE TABLE d_growing (id bigint, kind text, amount numeric(12,2))")
+    insert_events(postgres, "d_growing", range(1, 301))
+    fix_window = DirectRows.fix_window
+
+    def insert_after_fixing(self: DirectRows, *args: Any, **kwargs: Any) -> Any:
+        window = fix_window(self, *args, **kwargs)
+        insert_events(postgres, "d_growing", range(301, 351), kind="during")  # committed while the load runs
+        return window
+
+    monkeypatch.setattr(DirectRows, "fix_window", insert_after_fixing)
+    first = direct_load("d_growing", "d_growing", action="create", cursor_column="id", partitions="3")
+    monkeypatch.undo()
+    assert first.status == "succeeded", first.error
+    assert first.cursorValueAfter == "300" and first.inserted == 300
+    assert lake_ids(spark, "d_growing") == list(range(1, 301))
+    second = direct_load("d_growing", "d_growing", cursor_column="id")
+    assert (second.status, second.inserted, second.cursorValueAfter) == ("succeeded", 50, "350"), second.error
+    assert lake_ids(spark, "d_growing") == source_ids(postgres, "d_growing")
+
+
+@pytest.mark.parametrize("keyed", [True, False], ids=["by key", "without a key"])
+def test_replaying_a_window_adds_nothing(direct_load: Loader, postgres: PgServer, spark: Any, keyed: bool) -> None:
+    table = f"d_replay_{'key' if keyed else 'nokey'}"
+    postgres.sql(f"CREATE TABLE {table} (id bigint, kind text, amount numeric(12,2))")
+    insert_events(postgres, table, range(1, 201))
+    # Two identical rows: without a key both arrive, once.
+    postgres.sql(f"INSERT INTO {table} VALUES (200, 'twin', 1.00), (200, 'twin', 1.00)")
+    options = {"cursor_column": "id", "cursor_lookback": "50", "partitions": "2"}
+    if keyed:
+        postgres.sql(f"DELETE FROM {table} WHERE kind = 'twin'")
+        options["primary_key"] = "id"
+    direct_load(table, table, action="create", **options)
+    insert_events(postgres, table, range(201, 231))
+    second = direct_load(table, table, **options)
+    assert (second.status, second.inserted) == ("succeeded", 30), second.error
+    history = snapshots(spark, table)
+    replay = direct_load(table, table, **options)
+    assert replay.status == "succeeded", replay.error
+    assert (replay.action, replay.inserted, replay.updated, replay.committed) == ("none", 0, 0, False)
+    assert snapshots(spark, table) == history
+    assert lake_ids(spark, table) == source_ids(postgres, table)
+
+
+def test_a_timestamp_cursor_with_late_commits_inside_the_lookback(direct_load: Loader, postgres: PgServer,
+                                                                 spark: Any) -> None:
+    postgres.sql("CREATE TABLE d_log (id int, kind text, at timestamptz)")
+    postgres.sql("INSERT INTO d_log SELECT g, 'k' || g, timestamptz '2024-05-01 00:00:00+00' + g * interval '1 minute' "
+                 "FROM generate_series(1, 600) g")
+    postgres.sql("INSERT INTO d_log VALUES (0, 'no cursor', NULL)")  # a create loads rows without a cursor too
+    options = {"cursor_column": "at", "cursor_lookback": "1h", "partitions": "3"}
+    first = direct_load("d_log", "d_log", action="create", **options)
+    assert first.status == "succeeded", first.error
+    assert first.cursorValueAfter == "2024-05-01T10:00:00.000000Z"
+    assert first.window is not None and first.window["partitions"] == 3
+    # 601 is new; 602 was committed late, 30 minutes before the lake's max; 603 is older than the lookback.
+    postgres.sql("INSERT INTO d_log VALUES (601, 'new', '2024-05-01 10:05:00+00'), "
+                 "(602, 'late', '2024-05-01 09:30:00+00'), (603, 'too late', '2024-05-01 08:30:00+00'), "
+                 "(604, 'no cursor', NULL)")
+    second = direct_load("d_log", "d_log", **options)
+    assert (second.status, second.inserted) == ("succeeded", 2), second.error
+    assert second.window is not None
+    assert (second.window["from"], second.window["to"]) == ("2024-05-01T09:00:00.000000Z", "2024-05-01T10:05:00.000000Z")
+    assert lake_ids(spark, "d_log") == [i for i in range(0, 603)]
+
+
+def test_a_text_cursor_is_read_in_hashed_partitions(direct_load: Loader, postgres: PgServer, spark: Any) -> None:
+    postgres.sql("CREATE TABLE d_codes (id int, code text, grp text)")
+    postgres.sql("INSERT INTO d_codes SELECT g, 'c' || lpad(g::text, 5, '0'), CASE WHEN g % 7 = 0 THEN NULL ELSE 'g' || (g % 5) END "
+                 "FROM generate_series(1, 500) g")
+    first = direct_load("d_codes", "d_codes", action="create", cursor_column="code", partitions="5")
+    assert first.status == "succeeded", first.error
+    assert first.window is not None and first.window["partitions"] == 5
+    assert lake_ids(spark, "d_codes") == list(range(1, 501))
+    assert first.cursorValueAfter == "c00500"
+    # Hashed on another column (NULLs land in the first partition, none is lost), with a text window.
+    postgres.sql("INSERT INTO d_codes SELECT g, 'c' || lpad(g::text, 5, '0'), NULL FROM generate_series(501, 540) g")
+    second = direct_load("d_codes", "d_codes", cursor_column="code", partitions="4", partition_column="grp")
+    assert (second.status, second.inserted) == ("succeeded", 40), second.error
+    assert second.window is not None and second.window["partitions"] == 4 and second.window["from"] == "c00500"
+    assert lake_ids(spark, "d_codes") == list(range(1, 541))
+    assert "hashtext" in postgres.server_log()
+
+
+def test_types_arrive_as_the_source_holds_them_and_excluded_columns_are_never_selected(
+        direct_load: Loader, postgres: PgServer, spark: Any) -> None:
+    postgres.sql("CREATE TYPE d_mood AS ENUM ('sad', 'happy')")
+    postgres.sql(
+        "CREATE TABLE d_types (id smallint, n numeric, n2 numeric(10,2), r real, d double precision, b boolean, "
+        "j json, jb jsonb, u uuid, ia int[], ta text[], iv interval, m money, tt timetz, t time, by bytea, "
+        "dt date, ts timestamp, tz timestamptz, c char(4), mood d_mood, ip inet, secret_col text)"
+    )
+    postgres.sql(
+        "INSERT INTO d_types VALUES (1, 12345678901234567890.123456789, 12.50, 1.5, 0.1, true, '{\"a\": 1}', "
+        "'{\"b\": [1, 2]}', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{1,2,NULL}', '{\"x y\",z}', '1 day 02:00:00', "
+        "12.34, '10:00:00+02', '23:59:59.5', '\\x00ff', '2024-02-29', '2024-05-01 10:00:00.123456', "
+        "'2024-05-01 12:00:00+02', 'ab', 'happy', '10.0.0.1', 'never leaves'), "
+        "(2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'infinity', "
+        "NULL, NULL, NULL, NULL, NULL, NULL)"
+    )
+    policies = json.dumps({"secret_col": {"exclude": True}})
+    result = direct_load("d_types", "d_types", action="create", cursor_column="id", column_policies=policies)
+    assert result.status == "succeeded", result.error
+    rows = run_query(spark, "SELECT * FROM lake.tests.d_types ORDER BY id")
+    assert rows[0] == {
+        "id": 1, "n": "12345678901234567890.123456789000000000", "n2": "12.50", "r": 1.5, "d": 0.1, "b": True,
+        "j": '{"a": 1}', "jb": '{"b": [1, 2]}', "u": "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "ia": "[1,2,null]",
+        "ta": '["x y","z"]', "iv": "1 day 02:00:00", "m": "12.34", "tt": "10:00:00+02", "t": "23:59:59.5",
+        "by": "AP8=", "dt": "2024-02-29", "ts": "2024-05-01T10:00:00.123456", "tz": "2024-05-01T10:00:00.000000Z",
+        "c": "ab  ", "mood": "happy", "ip": "10.0.0.1",
+    }
+    assert rows[1]["dt"] == "9999-12-31" and result.clampedValues == {"dt": 1}
+    assert "secret_col" not in rows[0]
+    # Only the catalog query names the excluded column (as a value): no statement selects it.
+    statements = [line for line in postgres.server_log().splitlines() if "d_types" in line and "statement:" in line]
+    assert statements and not [s for s in statements if '"secret_col"' in s]
+
+
+def test_the_default_partition_count_follows_the_row_estimate() -> None:
+    assert [default_partitions(n) for n in (0, 1, 500_000, 500_001, 3_000_000, 10**10)] == [1, 1, 1, 2, 6, 32]
+
+
+def test_a_cursor_column_missing_in_the_source_fails_before_anything_is_written(direct_load: Loader,
+                                                                                 postgres: PgServer, spark: Any) -> None:
+    postgres.sql("CREATE TABLE d_nocursor (id int, kind text)")
+    result = direct_load("d_nocursor", "d_nocursor", action="create", cursor_column="updated_at")
+    assert result.status == "failed" and result.error is not None
+    assert result.error["class"] == "InvalidArgument" and not result.error["retryable"]
+    assert "'updated_at'" in result.error["message"] and "shop.public.d_nocursor" in result.error["message"]
+    assert not spark.catalog.tableExists("lake.tests.d_nocursor")
+
+
+def test_a_missing_source_table_is_named(direct_load: Loader) -> None:
+    result = direct_load("d_absent", "d_absent", action="create", cursor_column="id")
+    assert result.status == "failed" and result.error is not None
+    assert result.error["class"] == "InvalidArgument"
+    assert "public.d_absent was not found in database shop" in result.error["message"]
+
+
+def test_an_unreachable_database_is_a_retryable_error_naming_the_table_and_host(
+        direct_load: Loader, postgres: PgServer) -> None:
+    from conftest import _free_port
+
+    port = _free_port()  # nothing listens there
+    result = direct_load("d_events", "d_unreachable", action="create", cursor_column="id",
+                         jdbc_url=f"jdbc:postgresql://127.0.0.1:{port}/shop")
+    assert result.status == "failed" and result.error is not None
+    message = result.error["message"]
+    assert result.error["class"] == "InternalError" and result.error["retryable"] is True
+    assert "shop.public.d_events" in message and f"127.0.0.1:{port}" in message and "08001" in message
+    assert PG_PASSWORD not in message
+
+
+def test_a_wrong_password_is_not_retried_and_never_shown(direct_load: Loader, postgres: PgServer,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    postgres.sql("CREATE TABLE IF NOT EXISTS d_auth (id int)")
+    monkeypatch.setenv("LAKESYNC_TEST_WRONG_PW", PG_PASSWORD + "-wrong")
+    result = direct_load("d_auth", "d_auth", action="create", cursor_column="id",
+                         jdbc_password_env="LAKESYNC_TEST_WRONG_PW")
+    assert result.status == "failed" and result.error is not None
+    assert result.error["class"] == "InvalidArgument" and not result.error["retryable"]
+    assert "28P01" in result.error["message"] and "'postgres'" in result.error["message"]
+    assert PG_PASSWORD not in result.error["message"]
+
+
+def test_an_unset_password_variable_is_named(direct_load: Loader) -> None:
+    result = direct_load("d_auth", "d_auth", action="create", cursor_column="id", jdbc_password_env="LAKESYNC_TEST_UNSET")
+    assert result.status == "failed" and result.error is not None
+    assert result.error["class"] == "InvalidArgument"
+    assert "--jdbc_password_env 'LAKESYNC_TEST_UNSET'" in result.error["message"]
+
+
+def test_a_load_that_fails_before_its_commit_keeps_the_watermark_and_a_replay_catches_up(
+        direct_load: Loader, postgres: PgServer, spark: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lakesync_glue import loader
+
+    # A decimal cursor (e.g. a sequence with sub-steps), read in ranges between floor(min) and ceil(max).
+    postgres.sql("CREATE TABLE d_crash (id int, seq numeric(14,3), kind text)")
+    postgres.sql("INSERT INTO d_crash SELECT g, g * 0.5, 'k' FROM generate_series(1, 400) g")
+    options = {"cursor_column": "seq", "cursor_lookback": "10", "partitions": "3"}
+    first = direct_load("d_crash", "d_crash", action="create", **options)
+    assert first.status == "succeeded", first.error
+    assert (first.cursorValueAfter, first.window and first.window["partitions"]) == ("200.000", 3)
+    postgres.sql("INSERT INTO d_crash SELECT g, g * 0.5, 'k' FROM generate_series(401, 450) g")
+    before = snapshots(spark, "d_crash")
+
+    def crash(self: Any, what: str, statement: str) -> None:
+        raise RuntimeError("the executor was lost")
+
+    monkeypatch.setattr(loader._Load, "commit", crash)
+    failed = direct_load("d_crash", "d_crash", **options)
+    monkeypatch.undo()
+    assert failed.status == "failed" and failed.error is not None and failed.error["retryable"] is True
+    assert failed.cursorValueAfter is None and failed.committed is False
+    assert snapshots(spark, "d_crash") == before and len(lake_ids(spark, "d_crash")) == 400
+    replay = direct_load("d_crash", "d_crash", **options)
+    assert (replay.status, replay.inserted, replay.cursorValueAfter) == ("succeeded", 50, "225.000"), replay.error
+    assert replay.window is not None and replay.window["from"] == "190.000"
+    assert lake_ids(spark, "d_crash") == source_ids(postgres, "d_crash")

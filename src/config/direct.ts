@@ -1,0 +1,147 @@
+/**
+ * Direct extract of lakesync.yaml: per table `extract: direct` reads the table straight from the
+ * source over JDBC, by a window on its cursor column, instead of from a snapshot export. The
+ * rules that need only the table's settings live in `directTableProblems`; those that need the
+ * source (its kind, its catalog connection) in `directSourceProblems`.
+ */
+import { z } from 'zod';
+import type { DirectExtract } from '../model';
+
+/** Most JDBC partitions one load reads with (Spark's numPartitions; each is one source connection). */
+export const MAX_PARTITIONS = 256;
+
+export const extractSchema = z
+  .enum(['export', 'direct'], { message: 'must be export or direct' })
+  .optional()
+  .describe(
+    'Where loads read the table: export (default) from the snapshot export, or direct from the source over JDBC by a window on the cursor column ' +
+      "(from the lake's max(cursor) minus the lookback to the source's max(cursor)). Direct loads never delete lake rows: use export for tables with deletes.",
+  );
+
+export const directSchema = z
+  .object({
+    partitions: z
+      .number()
+      .int('must be a whole number')
+      .min(1, 'must be at least 1')
+      .max(MAX_PARTITIONS, `must be at most ${MAX_PARTITIONS} (each partition is one connection to the source)`)
+      .optional()
+      .describe("JDBC partitions read in parallel; default derived from the window's row estimate."),
+    partitionColumn: z
+      .string()
+      .min(1, 'name the column to hash partitions on, or leave partitionColumn out')
+      .optional()
+      .describe('Hash partitions on this column, for a cursor that is neither numeric nor a date/timestamp.'),
+    firstLoad: z
+      .enum(['direct', 'export'], { message: 'must be direct or export' })
+      .default('direct')
+      .describe(
+        'How the lake table is created: direct (default) reads every row directly in partitions; export creates it from this cycle\'s snapshot export, ' +
+          'after which loads read direct windows.',
+      ),
+  })
+  .strict()
+  .describe('Settings of extract: direct.');
+
+export type DirectSettings = z.infer<typeof directSchema>;
+
+/** What `directTableProblems` reads of a table's settings. */
+interface TableExtract {
+  extract?: 'export' | 'direct' | undefined;
+  direct?: DirectSettings | undefined;
+  cursor?: { column: string } | undefined;
+  action?: string | undefined;
+}
+
+export interface ExtractProblem {
+  path: (string | number)[];
+  message: string;
+}
+
+/** Problems of one table's extract settings alone. */
+export function directTableProblems(t: TableExtract): ExtractProblem[] {
+  if (t.extract !== 'direct') {
+    return t.direct ? [{ path: ['direct'], message: 'direct settings apply to extract: direct only: add extract: direct, or remove direct' }] : [];
+  }
+  const problems: ExtractProblem[] = [];
+  if (!t.cursor) {
+    problems.push({
+      path: ['cursor'],
+      message: 'extract direct reads windows of the cursor column and needs one: add cursor: { column: <a monotonic id or timestamp column> }',
+    });
+  }
+  if (t.action === 'replace' || t.action === 'merge') {
+    problems.push({
+      path: ['action'],
+      message: `action ${t.action} needs the whole table from a snapshot export, and extract direct reads windows only: remove action (direct loads are create, then incremental), or use extract: export`,
+    });
+  }
+  return problems;
+}
+
+/** The source settings the cross-field rules read; `glueConnection` is optional on the catalog. */
+interface SourceExtract {
+  backend: string;
+  source: { kind: string; catalog?: { glueConnection?: string | undefined; sslmode?: string | undefined; sslRootCert?: string | undefined } | undefined };
+  tables: Record<string, TableExtract>;
+}
+
+/** Problems of direct tables that depend on the source: its kind and, on AWS, the connection the job reads through. */
+export function directSourceProblems(s: SourceExtract): ExtractProblem[] {
+  const direct = Object.entries(s.tables).filter(([, t]) => t.extract === 'direct').map(([name]) => name);
+  if (direct.length === 0) return [];
+  const named = direct.join(', ');
+  if (s.source.kind === 'pglite') {
+    return [
+      {
+        path: ['source', 'kind'],
+        message: `extract direct (${named}) reads the source over JDBC, and PGlite has no network listener: use source.kind postgres with a postgres:// URL, or extract: export`,
+      },
+    ];
+  }
+  if (s.source.kind !== 'rds') return [];
+  if (!s.source.catalog) {
+    return [
+      {
+        path: ['source', 'catalog'],
+        message: `extract direct (${named}) reads the source over JDBC through source.catalog: add source.catalog (host, user, secretArn or iamAuth) and source.catalog.glueConnection`,
+      },
+    ];
+  }
+  if (!s.source.catalog.glueConnection) {
+    return [
+      {
+        path: ['source', 'catalog', 'glueConnection'],
+        message: `extract direct (${named}) runs the Glue job inside the source's VPC: set source.catalog.glueConnection to a Glue connection (type NETWORK or JDBC) in the database's VPC`,
+      },
+    ];
+  }
+  const sslmode = s.source.catalog.sslmode ?? 'verify-full';
+  if ((sslmode === 'verify-full' || sslmode === 'verify-ca') && !s.source.catalog.sslRootCert) {
+    return [
+      {
+        path: ['source', 'catalog', 'sslRootCert'],
+        message:
+          `extract direct (${named}) reads over TLS with sslmode ${sslmode}, and the Glue job has no certificate authority to check the database against: ` +
+          'download the RDS bundle (https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem), upload it to S3 and set source.catalog.sslRootCert: s3://<bucket>/<key>.pem ' +
+          '(or set sslmode: require to encrypt without checking the server)',
+      },
+    ];
+  }
+  return [];
+}
+
+/** The plan's view of a table's direct settings; undefined for an export table. */
+export function directExtract(t: TableExtract | undefined): DirectExtract | undefined {
+  if (t?.extract !== 'direct') return undefined;
+  return {
+    kind: 'direct',
+    ...(t.direct?.partitions !== undefined ? { partitions: t.direct.partitions } : {}),
+    ...(t.direct?.partitionColumn ? { partitionColumn: t.direct.partitionColumn } : {}),
+  };
+}
+
+/** How a direct table is created when its lake table is missing. */
+export function firstLoadOf(t: TableExtract | undefined): 'direct' | 'export' {
+  return t?.direct?.firstLoad ?? 'direct';
+}

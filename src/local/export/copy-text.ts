@@ -1,0 +1,251 @@
+/**
+ * Streams the rows of a `COPY ... TO STDOUT` (text format) into a PartWriter. Each field's bytes
+ * go to its column without building a row: UTF-8 text as it is, numbers parsed from their digits,
+ * booleans from t/f, bytea from its hex form. The values are those the column's convert() gives
+ * the text its select expression reads (types.ts); a field with a backslash escape is unescaped
+ * and goes through convert() itself.
+ * The writer holds at most two row groups; while it waits for room, no chunk is read (backpressure).
+ */
+import type { ColumnChunkBuilder } from './parquet-file';
+import type { PartWriter } from './parts';
+import type { ColumnExport } from './types';
+
+const TAB = 9;
+const NEWLINE = 10;
+const BACKSLASH = 92;
+const TWO_POW_32 = 4294967296;
+
+/** How a field's bytes become the column's value, in the hot loop. */
+const enum Kind {
+  Utf8,
+  Int32,
+  Int64,
+  Bool,
+  /** Through the column's convert() on the field's text. */
+  Convert,
+}
+
+function kindOf(column: ColumnExport): Kind {
+  if (column.copyForm === 'bool') return Kind.Bool;
+  switch (column.parquetType) {
+    case 'UTF8':
+      return Kind.Utf8;
+    case 'INT_16':
+    case 'INT32':
+      return Kind.Int32;
+    case 'INT64':
+      return Kind.Int64;
+    default:
+      return Kind.Convert;
+  }
+}
+
+/** Reads the COPY stream to its end; returns the number of rows. */
+export async function copyTextInto(stream: AsyncIterable<Buffer>, writer: PartWriter, columns: ColumnExport[]): Promise<number> {
+  const parser = new CopyTextParser(writer, columns);
+  let rest: Buffer | undefined;
+  for await (const chunk of stream) {
+    let buf = chunk;
+    if (rest) {
+      // The row cut by the previous chunk's end, completed from this one (not the whole chunk copied).
+      const end = chunk.indexOf(NEWLINE);
+      if (end < 0) {
+        rest = Buffer.concat([rest, chunk]);
+        continue;
+      }
+      await parseAll(parser, Buffer.concat([rest, chunk.subarray(0, end + 1)]));
+      buf = chunk.subarray(end + 1);
+    }
+    const at = await parseAll(parser, buf);
+    rest = at < buf.length ? buf.subarray(at) : undefined;
+  }
+  if (rest) throw new Error('the COPY data ended in the middle of a row');
+  return parser.rows;
+}
+
+/** Parses every whole row of `buf`, waiting whenever the writer holds all the rows it may; returns where the last whole row ends. */
+async function parseAll(parser: CopyTextParser, buf: Buffer): Promise<number> {
+  let at = 0;
+  for (;;) {
+    at = parser.parse(buf, at);
+    if (!parser.pending) return at;
+    await parser.pending;
+    parser.pending = undefined;
+  }
+}
+
+class CopyTextParser {
+  rows = 0;
+  /** Set when a row filled the row group: the caller awaits it before parsing on. */
+  pending: Promise<void> | undefined;
+  private readonly kinds: Kind[];
+  /** The writer's builders of the row group being built (they change when a group is handed off). */
+  private builders: ColumnChunkBuilder[];
+
+  constructor(
+    private readonly writer: PartWriter,
+    private readonly columns: ColumnExport[],
+  ) {
+    this.kinds = columns.map(kindOf);
+    this.builders = writer.builders;
+  }
+
+  /** Parses whole rows from `at`; stops at the last whole row, or after a row that filled the row group. Returns where it stopped. */
+  parse(buf: Buffer, at: number): number {
+    const width = this.kinds.length;
+    let rowStart = at;
+    for (;;) {
+      const rowEnd = buf.indexOf(NEWLINE, rowStart);
+      if (rowEnd < 0) return rowStart;
+      let column = 0;
+      let fieldStart = rowStart;
+      let hasEscape = false;
+      for (let i = rowStart; i <= rowEnd; i++) {
+        const c = i === rowEnd ? TAB : buf[i]!;
+        if (c === BACKSLASH && i + 1 < rowEnd) {
+          hasEscape = true;
+          i++;
+        } else if (c === TAB) {
+          if (column >= width) throw new Error(`COPY row ${this.rows + 1} has more than ${width} fields`);
+          if (!hasEscape) this.field(column, buf, fieldStart, i);
+          else if (i - fieldStart === 2 && buf[fieldStart + 1] === 78) this.builders[column]!.pushNull();
+          else this.escapedField(column, unescape(buf, fieldStart, i));
+          column++;
+          fieldStart = i + 1;
+          hasEscape = false;
+        }
+      }
+      if (column !== width) throw new Error(`COPY row ${this.rows + 1} has ${column} fields, not ${width}`);
+      this.rows++;
+      rowStart = rowEnd + 1;
+      const full = this.writer.endRow();
+      this.builders = this.writer.builders;
+      if (full) {
+        this.pending = full;
+        return rowStart;
+      }
+    }
+  }
+
+  /** A field without escapes: its value straight from its bytes. */
+  private field(column: number, buf: Buffer, start: number, end: number): void {
+    const b = this.builders[column]!;
+    const v = b.values;
+    switch (this.kinds[column]) {
+      case Kind.Utf8: {
+        const length = end - start;
+        v.ensure(4 + length);
+        const out = v.buf;
+        let o = v.len;
+        out[o] = length & 0xff;
+        out[o + 1] = (length >>> 8) & 0xff;
+        out[o + 2] = (length >>> 16) & 0xff;
+        out[o + 3] = length >>> 24;
+        o += 4;
+        if (length < 48) for (let i = start; i < end; i++) out[o++] = buf[i]!;
+        else {
+          buf.copy(out, o, start, end);
+          o += length;
+        }
+        v.len = o;
+        b.markDefined();
+        return;
+      }
+      case Kind.Int32: {
+        v.ensure(4);
+        const n = parseInteger(buf, start, end);
+        const out = v.buf;
+        const o = v.len;
+        out[o] = n & 0xff;
+        out[o + 1] = (n >>> 8) & 0xff;
+        out[o + 2] = (n >>> 16) & 0xff;
+        out[o + 3] = (n >>> 24) & 0xff;
+        v.len = o + 4;
+        b.markDefined();
+        return;
+      }
+      case Kind.Int64: {
+        v.ensure(8);
+        if (end - start <= 15) {
+          // Exact in a double: write the two's complement halves without a BigInt.
+          const n = parseInteger(buf, start, end);
+          const high = Math.floor(n / TWO_POW_32);
+          const low = n - high * TWO_POW_32;
+          const out = v.buf;
+          const o = v.len;
+          out[o] = low & 0xff;
+          out[o + 1] = (low >>> 8) & 0xff;
+          out[o + 2] = (low >>> 16) & 0xff;
+          out[o + 3] = (low >>> 24) & 0xff;
+          out[o + 4] = high & 0xff;
+          out[o + 5] = (high >>> 8) & 0xff;
+          out[o + 6] = (high >>> 16) & 0xff;
+          out[o + 7] = (high >>> 24) & 0xff;
+          v.len = o + 8;
+        } else v.len = v.buf.writeBigInt64LE(BigInt(buf.toString('latin1', start, end)), v.len);
+        b.markDefined();
+        return;
+      }
+      case Kind.Bool:
+        b.pushBoolean(end - start === 1 && buf[start] === 116);
+        return;
+      default:
+        b.pushValue(this.columns[column]!.convert(buf.toString('latin1', start, end)));
+    }
+  }
+
+  private escapedField(column: number, text: string): void {
+    const c = this.columns[column]!;
+    // bytea prints as \\x<hex> (its backslash escaped), so its fields always come here.
+    this.builders[column]!.pushValue(c.convert(c.copyForm === 'bytea' && text.startsWith('\\x') ? text.slice(2) : text));
+  }
+}
+
+/** An integer's decimal digits (as PostgreSQL prints int2, int4 and int8 within 15 digits). */
+function parseInteger(buf: Buffer, start: number, end: number): number {
+  let i = start;
+  const negative = buf[i] === 45;
+  if (negative) i++;
+  let n = 0;
+  for (; i < end; i++) {
+    const d = buf[i]! - 48;
+    if (d < 0 || d > 9) throw new Error(`not an integer: ${JSON.stringify(buf.toString('latin1', start, end))}`);
+    n = n * 10 + d;
+  }
+  return negative ? -n : n;
+}
+
+const SIMPLE_ESCAPES: Record<number, number> = { 98: 8, 102: 12, 110: 10, 114: 13, 116: 9, 118: 11 };
+
+/** The text of a field with backslash escapes (COPY text format: \b \f \n \r \t \v, \ooo, \xhh, and a backslash before any other character). */
+function unescape(buf: Buffer, start: number, end: number): string {
+  const out = Buffer.allocUnsafe(end - start);
+  let n = 0;
+  for (let i = start; i < end; i++) {
+    const c = buf[i]!;
+    if (c !== BACKSLASH || i + 1 >= end) {
+      out[n++] = c;
+      continue;
+    }
+    const e = buf[++i]!;
+    if (SIMPLE_ESCAPES[e] !== undefined) out[n++] = SIMPLE_ESCAPES[e]!;
+    else if (e >= 48 && e <= 55) {
+      let value = e - 48;
+      for (let k = 0; k < 2 && i + 1 < end && buf[i + 1]! >= 48 && buf[i + 1]! <= 55; k++) value = value * 8 + (buf[++i]! - 48);
+      out[n++] = value & 0xff;
+    } else if (e === 120 && i + 1 < end && isHex(buf[i + 1]!)) {
+      let value = hexValue(buf[++i]!);
+      if (i + 1 < end && isHex(buf[i + 1]!)) value = value * 16 + hexValue(buf[++i]!);
+      out[n++] = value;
+    } else out[n++] = e;
+  }
+  return out.toString('utf8', 0, n);
+}
+
+function isHex(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102);
+}
+
+function hexValue(c: number): number {
+  return c <= 57 ? c - 48 : (c | 0x20) - 87;
+}

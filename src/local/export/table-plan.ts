@@ -1,0 +1,72 @@
+/** What the exporter does with each table of its scope, whichever way it reads them. */
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import type { TableName } from '../../model';
+import type { CatalogTable } from '../source/catalog';
+import type { ExportOptions } from './exporter';
+import { type TableStatusEntry, tableDataDir } from './layout';
+import type { PartsWritten } from './parts';
+import { type ColumnExport, columnExport, quoteIdent, skipReason, typeMapping } from './types';
+
+const GB = 1024 ** 3;
+
+export const EXPORT_DEFAULTS = { rowsPerPart: 250_000, rowGroupSize: 10_000, fetchRows: 5_000 };
+
+/** A table the export writes. */
+export interface TablePlan {
+  /** Its position in the catalog: entries are listed in this order. */
+  position: number;
+  table: CatalogTable;
+  /** `db.schema.table`. */
+  target: string;
+  columns: ColumnExport[];
+  /** `SELECT <columns as text> FROM <table>`. */
+  select: string;
+  /** The same rows for COPY: each column in its output form (see ColumnExport.copyExpression). */
+  copySelect: string;
+}
+
+export type TableDecision = { plan: TablePlan } | { skipped: { table: TableName; reason: string }; entry: TableStatusEntry };
+
+export function planTable(table: CatalogTable, position: number, database: string): TableDecision {
+  const target = `${database}.${table.table}`;
+  const columns = table.columns.map(columnExport).filter((c): c is ColumnExport => c !== undefined);
+  const reason = skipReason(table.table, table.columns) ?? (columns.length === 0 ? 'the table has no exportable column' : undefined);
+  if (reason) return { skipped: { table: table.table, reason }, entry: { target, status: 'SKIPPED', warningMessage: reason } };
+  const select = `SELECT ${columns.map((c) => c.selectExpression).join(', ')} FROM ${quoted(table)}`;
+  const copySelect = `SELECT ${columns.map((c) => c.copyExpression).join(', ')} FROM ${quoted(table)}`;
+  return { plan: { position, table, target, columns, select, copySelect } };
+}
+
+export function quoted(table: CatalogTable): string {
+  return `${quoteIdent(table.schema)}.${quoteIdent(table.name)}`;
+}
+
+/** The export_tables_info entry of a table written whole. */
+export function completedEntry(plan: TablePlan, written: PartsWritten, extractionStartTime: string): TableStatusEntry {
+  return {
+    target: plan.target,
+    status: 'COMPLETE',
+    sizeGB: written.bytes / GB,
+    tableStatistics: {
+      extractionStartTime,
+      extractionEndTime: new Date().toISOString(),
+      partitioningInfo: { numberOfPartitions: 1, numberOfCompletedPartitions: 1 },
+    },
+    schemaMetadata: { originalTypeMappings: plan.columns.map(typeMapping) },
+  };
+}
+
+/** The table's batch folder: its part files. */
+export function batchDir(options: Pick<ExportOptions, 'outDir' | 'database'>, plan: TablePlan): string {
+  return join(tableDataDir(options.outDir, options.database, plan.table.table), '1');
+}
+
+export function partOptions(options: Pick<ExportOptions, 'rowsPerPart' | 'rowGroupSize'>): { rowsPerPart: number; rowGroupSize: number } {
+  return { rowsPerPart: options.rowsPerPart ?? EXPORT_DEFAULTS.rowsPerPart, rowGroupSize: options.rowGroupSize ?? EXPORT_DEFAULTS.rowGroupSize };
+}
+
+/** Readers of a PostgreSQL export by default: one per core, at least 2 (a reader waits on the server half the time) and at most 4. */
+export function defaultReaders(): number {
+  return Math.min(4, Math.max(2, availableParallelism()));
+}

@@ -1,0 +1,116 @@
+/**
+ * Reads what the metrics show from Temporal: each configured source's status (query on its
+ * source workflow) and the results of its finished cycle workflows, within a deadline.
+ */
+import { type Client, WorkflowNotFoundError } from '@temporalio/client';
+import { lakeTableName } from '../config/tables';
+import type { LakesyncConfig } from '../config/schema';
+import { sourceWorkflowId } from '../ids';
+import type { CycleResult } from '../model';
+import { type SourceStatus, statusQuery } from '../workflows/messages';
+import type { SourceReading } from './registry';
+import { sourceMetrics, tablesWithoutCounts } from './values';
+
+/** At most this many older cycle results are fetched per source and refresh (each is read once). */
+const LOOKBACK_PER_REFRESH = 3;
+/** Cycle results kept in memory; finished results never change. */
+const RESULT_CACHE = 200;
+
+export interface ReaderOptions {
+  config: LakesyncConfig;
+  client: () => Promise<Client>;
+  /** How long one refresh may take in all before its unanswered sources count as failed. */
+  timeoutMs: number;
+  log(line: string): void;
+  onError(source: string): void;
+}
+
+export class StatusReader {
+  /** Finished cycle results by workflow id; null when not readable (gone, failed, still running). */
+  private readonly results = new Map<string, CycleResult | null>();
+
+  constructor(private readonly options: ReaderOptions) {}
+
+  async read(): Promise<SourceReading[]> {
+    const deadline = Date.now() + this.options.timeoutMs;
+    const sources = Object.keys(this.options.config.sources);
+    return Promise.all(sources.map((source) => this.readSource(source, deadline)));
+  }
+
+  private async readSource(source: string, deadline: number): Promise<SourceReading> {
+    try {
+      const client = await byDeadline(this.options.client(), deadline, 'connecting to Temporal');
+      const status = await byDeadline(
+        client.connection.withDeadline(deadline, () => this.status(client, source)),
+        deadline,
+        `querying ${sourceWorkflowId(source)}`,
+      );
+      if (!status) return { source, state: 'absent' };
+      await byDeadline(client.connection.withDeadline(deadline, () => this.fetchResults(client, status)), deadline, 'reading cycle results').catch((err: unknown) => {
+        // Rows and table seconds come out incomplete; the status itself was read.
+        this.options.log(`lakesync metrics: could not read the cycle results of ${source}: ${(err as Error).message}`);
+      });
+      const sourceConfig = this.options.config.sources[source]!;
+      return {
+        source,
+        state: 'read',
+        metrics: sourceMetrics(status, { lakeTableOf: (t) => lakeTableName(sourceConfig, t), cycleResult: (id) => this.results.get(id) ?? undefined, now: Date.now() }),
+      };
+    } catch (err) {
+      this.options.onError(source);
+      this.options.log(`lakesync metrics: could not read the status of ${sourceWorkflowId(source)}: ${(err as Error).message}`);
+      return { source, state: 'error' };
+    }
+  }
+
+  /** The status of a running source workflow, or undefined when none runs. */
+  private async status(client: Client, source: string): Promise<SourceStatus | undefined> {
+    const handle = client.workflow.getHandle(sourceWorkflowId(source));
+    try {
+      const description = await handle.describe();
+      if (description.status.name !== 'RUNNING') return undefined;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return undefined;
+      throw err;
+    }
+    return handle.query(statusQuery);
+  }
+
+  /** The last cycle's result, then older ones while some table's last load counts are unknown. */
+  private async fetchResults(client: Client, status: SourceStatus): Promise<void> {
+    if (status.lastCycle) await this.fetchResult(client, status.lastCycle.workflowId);
+    let fetched = 0;
+    for (const cycle of status.recentCycles) {
+      if (fetched >= LOOKBACK_PER_REFRESH) break;
+      if (cycle.counts.committed === 0 || this.results.has(cycle.workflowId)) continue;
+      if (tablesWithoutCounts(status, (id) => this.results.get(id) ?? undefined).length === 0) break;
+      await this.fetchResult(client, cycle.workflowId);
+      fetched++;
+    }
+  }
+
+  private async fetchResult(client: Client, workflowId: string): Promise<void> {
+    if (this.results.has(workflowId)) return;
+    let result: CycleResult | null;
+    try {
+      const handle = client.workflow.getHandle<() => Promise<CycleResult>>(workflowId);
+      const description = await handle.describe();
+      // Only a completed result is final; anything else is not worth keeping.
+      result = description.status.name === 'COMPLETED' ? await handle.result() : null;
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+      result = null; // Past the namespace's retention.
+    }
+    if (this.results.size >= RESULT_CACHE) this.results.delete(this.results.keys().next().value!);
+    this.results.set(workflowId, result);
+  }
+}
+
+/** Rejects at the deadline whatever the promise does, so a scrape never waits longer than that. */
+function byDeadline<T>(promise: Promise<T>, deadline: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took longer than the scrape timeout`)), Math.max(0, deadline - Date.now()));
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

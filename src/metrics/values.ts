@@ -1,0 +1,158 @@
+/**
+ * What the metrics say about one source, derived from its durable state: the source workflow's
+ * status (ledger, failed tables, last cycle) and the results of its finished cycle workflows.
+ * Pure functions over plain objects, so the values are testable without a server.
+ */
+import type { CycleResult, CycleStatus, TableName, Watermark } from '../model';
+import type { CycleSummary, SourceStatus } from '../workflows/messages';
+
+export interface RowCounts {
+  inserted: number;
+  updated: number;
+  deleted: number;
+}
+
+export interface TableMetrics {
+  table: TableName;
+  lakeTable: string;
+  failed: boolean;
+  /** Rows its last committed load changed; absent when no readable cycle result holds that load. */
+  lastLoad?: RowCounts;
+  /** Seconds from the snapshot of its last commit to now; absent before its first commit. */
+  freshnessLagSeconds?: number;
+  /** Rows in the lake table after its last committed load. */
+  rowCount?: number;
+  /** Unix seconds of its last committed load. */
+  loadedAt?: number;
+}
+
+export interface CycleMetrics {
+  cycleId: string;
+  kind: 'sync' | 'rerun';
+  status: CycleStatus;
+  durationSeconds: number;
+  finishedAt: number;
+  tables: { committed: number; failed: number; skipped: number };
+  /** Seconds the cycle's tables spent in their load, grant and verify steps, summed; absent when the cycle result is not readable. */
+  tableSeconds?: number;
+  /** Glue DPU-seconds of the cycle: set once cycle results carry a cost ledger (see `cycleDpuSeconds`). */
+  dpuSeconds?: number;
+}
+
+export interface SourceMetrics {
+  source: string;
+  running: boolean;
+  /** Seconds the running cycle has run so far. */
+  runningSeconds?: number;
+  queued: number;
+  tables: TableMetrics[];
+  lastCycle?: CycleMetrics;
+}
+
+export interface MetricInputs {
+  /** The lake table a source table loads into (from the config). */
+  lakeTableOf(table: TableName): string;
+  /** A finished cycle workflow's result, when it has been read. */
+  cycleResult(workflowId: string): CycleResult | undefined;
+  now: number;
+}
+
+export function sourceMetrics(status: SourceStatus, inputs: MetricInputs): SourceMetrics {
+  const tables = [...new Set([...Object.keys(status.ledger), ...Object.keys(status.failed)])].sort();
+  const lastResult = status.lastCycle ? readableResult(inputs.cycleResult(status.lastCycle.workflowId)) : undefined;
+  const startedAt = status.currentCycle ? Date.parse(status.currentCycle.startedAt) : Number.NaN;
+  return {
+    source: status.source,
+    running: status.phase === 'running',
+    ...(Number.isNaN(startedAt) ? {} : { runningSeconds: Math.max(0, (inputs.now - startedAt) / 1000) }),
+    queued: status.queue.length,
+    tables: tables.map((table) => tableMetrics(status, table, inputs)),
+    ...(status.lastCycle ? { lastCycle: cycleMetrics(status.lastCycle, lastResult) } : {}),
+  };
+}
+
+function tableMetrics(status: SourceStatus, table: TableName, inputs: MetricInputs): TableMetrics {
+  const watermark = status.ledger[table];
+  const lastLoad = watermark ? lastLoadCounts(status, table, watermark, inputs) : undefined;
+  const snapshotAt = watermark ? Date.parse(watermark.snapshotTime) : Number.NaN;
+  const loadedAt = watermark ? Date.parse(watermark.loadedAt) : Number.NaN;
+  return {
+    table,
+    lakeTable: inputs.lakeTableOf(table),
+    failed: table in status.failed,
+    ...(lastLoad ? { lastLoad } : {}),
+    ...(Number.isNaN(snapshotAt) ? {} : { freshnessLagSeconds: Math.max(0, (inputs.now - snapshotAt) / 1000) }),
+    ...(watermark ? { rowCount: watermark.rowCount } : {}),
+    ...(Number.isNaN(loadedAt) ? {} : { loadedAt: loadedAt / 1000 }),
+  };
+}
+
+/**
+ * The counts of the load the watermark records: from the last cycle when it committed the table
+ * (its summary carries the counts), else from the newest readable cycle result that committed it,
+ * provided that load is the one the watermark holds (same finish time).
+ */
+function lastLoadCounts(status: SourceStatus, table: TableName, watermark: Watermark, inputs: MetricInputs): RowCounts | undefined {
+  const inLast = status.lastCycle?.tables.find((t) => t.table === table);
+  if (inLast?.status === 'committed' && inLast.inserted !== undefined) {
+    return { inserted: inLast.inserted, updated: inLast.updated ?? 0, deleted: inLast.deleted ?? 0 };
+  }
+  for (const cycle of status.recentCycles) {
+    const result = readableResult(inputs.cycleResult(cycle.workflowId));
+    const load = result?.tables.find((t) => t.table === table && t.status === 'committed')?.load;
+    if (!load) continue;
+    return load.finishedAt === watermark.loadedAt ? { inserted: load.inserted, updated: load.updated, deleted: load.deleted } : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * The ledger tables whose last load counts are still unknown with the results read so far: the
+ * reader fetches older cycle results only while this is not empty.
+ */
+export function tablesWithoutCounts(status: SourceStatus, cycleResult: MetricInputs['cycleResult']): TableName[] {
+  const inputs: MetricInputs = { lakeTableOf: (t) => t, cycleResult, now: 0 };
+  return Object.entries(status.ledger)
+    .filter(([table, w]) => !lastLoadCounts(status, table, w, inputs))
+    .map(([table]) => table);
+}
+
+function cycleMetrics(summary: CycleSummary, result: CycleResult | undefined): CycleMetrics {
+  const started = Date.parse(summary.startedAt);
+  const finished = Date.parse(summary.finishedAt);
+  const tableSeconds = result ? sumTableSeconds(result) : undefined;
+  const dpuSeconds = result ? cycleDpuSeconds(result) : undefined;
+  return {
+    cycleId: summary.cycleId,
+    kind: summary.kind,
+    status: summary.status,
+    durationSeconds: Math.max(0, (finished - started) / 1000) || 0,
+    finishedAt: Number.isNaN(finished) ? 0 : finished / 1000,
+    tables: summary.counts,
+    ...(tableSeconds !== undefined ? { tableSeconds } : {}),
+    ...(dpuSeconds !== undefined ? { dpuSeconds } : {}),
+  };
+}
+
+function sumTableSeconds(result: CycleResult): number {
+  let total = 0;
+  for (const t of result.tables) {
+    const started = t.startedAt ? Date.parse(t.startedAt) : Number.NaN;
+    const finished = t.finishedAt ? Date.parse(t.finishedAt) : Number.NaN;
+    if (!Number.isNaN(started) && !Number.isNaN(finished) && finished >= started) total += (finished - started) / 1000;
+  }
+  return total;
+}
+
+/**
+ * The cycle's Glue DPU-seconds. Cycle results do not carry a cost yet: once the cost ledger adds
+ * one, read it here and `lakesync_cycle_dpu_seconds` is exported with no other change.
+ */
+export function cycleDpuSeconds(_result: CycleResult): number | undefined {
+  return undefined;
+}
+
+/** A cycle result whose per-table outcomes are inline (not a reference to a stored result). */
+function readableResult(result: CycleResult | undefined): CycleResult | undefined {
+  return result && Array.isArray(result.tables) ? result : undefined;
+}

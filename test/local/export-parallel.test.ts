@@ -1,0 +1,287 @@
+/**
+ * The parallel export from PostgreSQL (several readers sharing one exported snapshot, tables split
+ * into ctid ranges, COPY text streams): the same values as the sequential cursor path, one instant
+ * for every table while another connection keeps changing them, rows in flight bounded by readers
+ * x 2 row groups, and a reader that dies fails the export naming its table, leaving no export behind.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { localSettings } from '../../src/backends/local';
+import { sourceSchema } from '../../src/config/schema';
+import { exportSnapshot, type ExportOptions, type ExportSummary } from '../../src/local/export/exporter';
+import { blockRanges, READER_APPLICATION_NAME, SNAPSHOT_APPLICATION_NAME } from '../../src/local/export/parallel';
+import { resetRowsInFlightPeak, rowsInFlight } from '../../src/local/export/parts';
+import { createExportPort, settleExports } from '../../src/local/export/task';
+import { layoutOf } from '../../src/local/paths';
+import { openPostgres } from '../../src/local/source/postgres';
+import type { SourceDb } from '../../src/local/source/db';
+import { readParquet } from './helpers/parquet';
+import { startPostgres, type TestPostgres } from './helpers/postgres';
+
+const SNAPSHOT = { snapshotId: 'parallel', createdAt: '2024-05-01T00:00:00.000Z', adopted: false };
+
+const EVERY_KIND_SQL = `
+CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+CREATE DOMAIN positive AS integer CHECK (VALUE > 0);
+CREATE DOMAIN yes_no AS boolean;
+CREATE TABLE kinds (
+  id integer PRIMARY KEY, s smallint, i integer, b bigint, r real, d double precision, f boolean, raw bytea,
+  n numeric(20, 6), m money, t text, vc varchar(40), c char(5), ts timestamp(3), tz timestamptz, dt date, tm time,
+  iv interval, j jsonb, u uuid, ia integer[], ta text[], ip inet, e mood, dom positive,
+  cd cidr, rg int4range, pt point, ttz timetz, bt bit(4), vb varbit, mac macaddr, x xml, nm name, ch "char",
+  tv tsvector, fa boolean[], ra bytea[], ipa inet[], yn yes_no, js json
+);
+INSERT INTO kinds
+SELECT i,
+  CASE WHEN i % 7 = 0 THEN NULL WHEN i % 5 = 0 THEN -32768 ELSE (i % 32767)::smallint END,
+  CASE WHEN i % 11 = 0 THEN NULL WHEN i % 13 = 0 THEN -2147483648 ELSE i * 1000 END,
+  CASE WHEN i % 3 = 0 THEN -9223372036854775808 WHEN i % 3 = 1 THEN 9223372036854775807 - i ELSE -i::bigint * 123456789 END,
+  CASE i % 6 WHEN 0 THEN 'NaN'::real WHEN 1 THEN 'Infinity'::real WHEN 2 THEN '-0'::real WHEN 3 THEN 1e-40::real ELSE (i / 7.0)::real END,
+  CASE i % 5 WHEN 0 THEN '-Infinity'::float8 WHEN 1 THEN NULL ELSE i / 3.0 END,
+  CASE i % 3 WHEN 0 THEN NULL ELSE i % 2 = 0 END,
+  CASE WHEN i % 4 = 0 THEN NULL WHEN i % 4 = 1 THEN ''::bytea ELSE decode(md5(i::text), 'hex') END,
+  i * 1.000001, (i % 1000) * 1.25,
+  CASE i % 5 WHEN 0 THEN NULL WHEN 1 THEN E'tab\\there, newline\\nand backslash \\\\ ' || i WHEN 2 THEN 'héllo 漢字 😀 ' || i WHEN 3 THEN '' ELSE repeat('long text ', 20) || i END,
+  'v' || i, CASE WHEN i % 2 = 0 THEN 'ab' END,
+  TIMESTAMP '2024-02-29 12:34:56.789' + i * INTERVAL '1 minute', TIMESTAMPTZ '2024-01-01 00:00:00+05' + i * INTERVAL '1 second',
+  DATE '2000-01-01' + i, TIME '10:00' + i * INTERVAL '1 second', i * INTERVAL '1 day 1 second',
+  jsonb_build_object('i', i, 's', E'quote " and \\\\'), md5(i::text)::uuid,
+  ARRAY[i, NULL, -i], ARRAY['a', E'b\\tc', 'd"e', NULL],
+  CASE WHEN i % 2 = 0 THEN '10.0.0.1'::inet ELSE '::1/128'::inet END,
+  (ARRAY['sad', 'ok', 'happy'])[1 + i % 3]::mood, 1 + i % 100,
+  '10.0.0.0/8', int4range(i, i + 10), point(i, -i), TIMETZ '10:00:00+02', B'1010', B'101', '08:00:2b:01:02:03', ('<a>' || i || '</a>')::xml,
+  ('name' || i)::name, CASE WHEN i % 2 = 0 THEN 'x'::"char" END, to_tsvector('simple', 'a quick fox ' || i),
+  ARRAY[true, false, NULL], ARRAY[decode('00ff', 'hex'), ''::bytea], ARRAY['10.0.0.1'::inet, '::1'::inet],
+  CASE WHEN i % 3 = 0 THEN NULL ELSE i % 2 = 0 END, json_build_object('k', E'line\nbreak')
+FROM generate_series(1, 20000) AS i;
+CREATE TABLE keyless (note text, amount numeric);
+INSERT INTO keyless SELECT 'row ' || i, i FROM generate_series(1, 30000) AS i;
+CREATE TABLE nothing (id int PRIMARY KEY);
+`;
+
+let server: TestPostgres;
+let db: SourceDb;
+let work: string;
+
+before(async () => {
+  work = mkdtempSync(join(tmpdir(), 'lakesync-export-parallel-'));
+  server = await startPostgres();
+  db = openPostgres(server.url);
+});
+
+after(async () => {
+  await db?.close();
+  await server?.stop();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+function options(name: string, extra: Partial<ExportOptions> = {}): ExportOptions {
+  return { exportId: `ls-${name}`, database: 'shop', snapshot: SNAPSHOT, outDir: join(work, name), ...extra };
+}
+
+function partsOf(outDir: string, table: string): string[] {
+  const dir = join(outDir, 'shop', table, '1');
+  return readdirSync(dir).sort().map((f) => join(dir, f));
+}
+
+/** The source without its own connections: the exporter then takes its sequential path (one transaction, a cursor). */
+function sequentialOnly(source: SourceDb): SourceDb {
+  return { kind: source.kind, description: source.description, query: source.query, exec: source.exec, consistentRead: source.consistentRead, close: source.close };
+}
+
+/** A table large enough that a reader is seen copying it. */
+async function createVictim(): Promise<void> {
+  await server.query(`CREATE TABLE IF NOT EXISTS victim (id bigint PRIMARY KEY, body text);
+    INSERT INTO victim SELECT i, repeat(md5(i::text), 8) FROM generate_series(1, 300000) AS i ON CONFLICT DO NOTHING;`);
+}
+
+function sortedRows(outDir: string, table: string, key: string): ReturnType<typeof readParquet> {
+  const contents = readParquet(partsOf(outDir, table));
+  contents.rows.sort((a, b) => String(a[key]).localeCompare(String(b[key]), 'en', { numeric: true }));
+  return contents;
+}
+
+describe('parallel export from PostgreSQL', () => {
+  test('blockRanges: at most one range per reader, none below the minimum, the last one open-ended', () => {
+    assert.deepEqual(blockRanges(0, 4, 10), [{ from: 0 }]);
+    assert.deepEqual(blockRanges(25, 4, 10), [{ from: 0, to: 13 }, { from: 13 }]);
+    assert.deepEqual(blockRanges(100, 3, 10), [{ from: 0, to: 34 }, { from: 34, to: 68 }, { from: 68 }]);
+  });
+
+  test('equals the sequential export value by value, for every kind of column, split into ranges', async () => {
+    await server.query(EVERY_KIND_SQL);
+    const parallel = await exportSnapshot(db, options('parallel', { readers: 3, minRangeBlocks: 8, rowsPerPart: 3000, rowGroupSize: 700 }));
+    const sequential = await exportSnapshot(sequentialOnly(db), options('sequential', { rowsPerPart: 3000, rowGroupSize: 700 }));
+    for (const [table, key] of [['public.kinds', 'id'], ['public.keyless', 'note']] as const) {
+      const p = sortedRows(join(work, 'parallel'), table, key);
+      const s = sortedRows(join(work, 'sequential'), table, key);
+      assert.deepEqual(p.schema, s.schema, `${table}: same Parquet types`);
+      assert.deepEqual(p.compression, ['GZIP']);
+      assert.equal(p.rows.length, table === 'public.kinds' ? 20_000 : 30_000);
+      assert.deepEqual(p.rows, s.rows, `${table}: same values`);
+    }
+    const kinds = parallel.tables.find((t) => t.table === 'public.kinds')!;
+    assert.ok(kinds.files.length > sequential.tables.find((t) => t.table === 'public.kinds')!.files.length, `the ranges wrote parts of their own (${kinds.files.length} files)`);
+    assert.deepEqual(kinds.files.map((f) => f.split('/').at(-1)!.slice(0, 10)), kinds.files.map((_, i) => `part-${String(i).padStart(5, '0')}`), 'parts are numbered 0..n-1 in order');
+    const strip = (s: ExportSummary) => s.tables.map((t) => [t.table, t.rows]);
+    assert.deepEqual(strip(parallel), strip(sequential));
+    assert.deepEqual(parallel.primaryKeys, sequential.primaryKeys);
+    assert.equal(partsOf(join(work, 'parallel'), 'public.nothing').length, 1, 'an empty table still gets one (empty) part');
+  });
+
+  test('every table is read at one instant while another connection keeps changing them', async () => {
+    const ROWS = 40_000;
+    await server.query(`
+      CREATE TABLE acct_a (id bigint PRIMARY KEY, balance bigint NOT NULL, pad text);
+      CREATE TABLE acct_b (id bigint PRIMARY KEY, balance bigint NOT NULL, pad text);
+      CREATE TABLE clock (id int PRIMARY KEY, seq bigint NOT NULL);
+      CREATE TABLE history (seq bigint PRIMARY KEY);
+      INSERT INTO acct_a SELECT i, 100, repeat('x', 60) FROM generate_series(1, ${ROWS}) AS i;
+      INSERT INTO acct_b SELECT i, 100, repeat('y', 60) FROM generate_series(1, ${ROWS}) AS i;
+      INSERT INTO clock VALUES (1, 0);`);
+    const total = 2 * ROWS * 100;
+    // Each transaction moves money or a whole row between the tables (total and row count stay the
+    // same) and advances the clock, recording the step in history.
+    const attacker = new pg.Client(server.url);
+    await attacker.connect();
+    let running = true;
+    let commits = 0;
+    let nextId = ROWS + 1;
+    const attack = (async () => {
+      for (let step = 0; running; step++) {
+        const id = 1 + ((step * 7919) % ROWS);
+        const [from, to] = step % 2 === 0 ? ['acct_a', 'acct_b'] : ['acct_b', 'acct_a'];
+        await attacker.query('BEGIN');
+        if (step % 3 === 0) {
+          const moved = await attacker.query(`DELETE FROM ${from} WHERE id = (SELECT min(id) FROM ${from} WHERE id >= $1) RETURNING balance`, [id]);
+          if (moved.rows.length > 0) await attacker.query(`INSERT INTO ${to} VALUES ($1, $2, 'moved')`, [nextId++, moved.rows[0].balance]);
+        } else {
+          await attacker.query(`UPDATE ${from} SET balance = balance - 7 WHERE id = (SELECT max(id) FROM ${from})`);
+          await attacker.query(`UPDATE ${to} SET balance = balance + 7 WHERE id = (SELECT min(id) FROM ${to} WHERE id >= $1)`, [id]);
+        }
+        await attacker.query('UPDATE clock SET seq = seq + 1');
+        await attacker.query('INSERT INTO history SELECT seq FROM clock');
+        await attacker.query('COMMIT');
+        commits++;
+      }
+    })();
+    try {
+      while (commits < 20) await new Promise((r) => setTimeout(r, 5));
+      const before = commits;
+      const outDir = join(work, 'attack');
+      await exportSnapshot(db, {
+        ...options('attack', { readers: 3, minRangeBlocks: 16, rowGroupSize: 1000 }),
+        tables: ['public.acct_a', 'public.acct_b', 'public.clock', 'public.history'],
+        // Each finished table holds its reader until more changes commit: later ranges are read after them.
+        onProgress: async () => {
+          const target = commits + 5;
+          while (commits < target) await new Promise((r) => setTimeout(r, 5));
+        },
+      });
+      const during = commits - before;
+      running = false;
+      await attack;
+      assert.ok(during >= 20, `${during} changes committed while the export ran`);
+      const a = readParquet(partsOf(outDir, 'public.acct_a')).rows;
+      const b = readParquet(partsOf(outDir, 'public.acct_b')).rows;
+      const [clock] = readParquet(partsOf(outDir, 'public.clock')).rows;
+      const history = readParquet(partsOf(outDir, 'public.history')).rows;
+      const sum = [...a, ...b].reduce((n, r) => n + Number(r.balance), 0);
+      assert.equal(a.length + b.length, 2 * ROWS, 'rows moved between the tables are counted once');
+      assert.equal(sum, total, 'money moved between the tables is counted once');
+      assert.equal(history.length, Number(clock!.seq), 'history holds exactly the steps the clock had reached');
+      assert.equal(Math.max(0, ...history.map((h) => Number(h.seq))), Number(clock!.seq));
+      const [live] = await server.query<{ seq: string }>('SELECT seq FROM clock');
+      assert.ok(Number(live!.seq) > Number(clock!.seq), 'the source moved on after the instant the export saw');
+    } finally {
+      running = false;
+      await attack.catch(() => undefined);
+      await attacker.end();
+    }
+  });
+
+  test('rows in flight never exceed readers x 2 row groups (one built, one written)', async () => {
+    await server.query(`CREATE TABLE wide (id bigint PRIMARY KEY, body text);
+      INSERT INTO wide SELECT i, repeat(md5(i::text), 4) FROM generate_series(1, 60000) AS i;`);
+    resetRowsInFlightPeak();
+    const readers = 3;
+    const rowGroupSize = 500;
+    const summary = await exportSnapshot(db, { ...options('bounded', { readers, rowGroupSize, minRangeBlocks: 16 }), tables: ['public.wide'] });
+    assert.equal(summary.tables[0]!.rows, 60_000);
+    assert.equal(rowsInFlight.now, 0, 'every row read was written');
+    assert.ok(rowsInFlight.peak <= readers * 2 * rowGroupSize, `peak ${rowsInFlight.peak} rows in flight`);
+    assert.ok(rowsInFlight.peak > 2 * rowGroupSize, `several readers held rows at once (peak ${rowsInFlight.peak})`);
+  });
+
+  test('a reader that dies fails the export naming its table, and no export is left that looks complete', async () => {
+    await createVictim();
+    const killer = async (): Promise<void> => {
+      // Waits for a reader to be copying the table, then ends its server process.
+      for (let i = 0; i < 2000; i++) {
+        const killed = await server.query<{ ok: boolean }>(
+          `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'COPY%victim%' AND state = 'active'`,
+          [READER_APPLICATION_NAME],
+        );
+        if (killed.some((k) => k.ok)) return;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      throw new Error('no reader was seen copying the table');
+    };
+
+    const outDir = join(work, 'killed');
+    const [result] = await Promise.allSettled([exportSnapshot(db, { ...options('killed', { readers: 2, minRangeBlocks: 64 }), tables: ['public.victim'] }), killer()]);
+    assert.equal(result.status, 'rejected');
+    assert.match((result as PromiseRejectedResult).reason.message, /^export of public\.victim failed: .*terminat/);
+    assert.equal(existsSync(join(outDir, 'export_info_ls-killed.json')), false, 'no export_info is written');
+
+    // Through the export port, as the workflow sees it: failed, with the cause, and no export folder.
+    const layout = layoutOf(join(work, 'port'));
+    const port = createExportPort(layout, { database: 'shop', source: async () => db, tuning: { readers: 2 } });
+    const killing = killer();
+    await port.startExport({ source: 'shop', exportId: 'ls-port-killed', snapshot: SNAPSHOT, tables: ['public.victim'] });
+    await killing;
+    await settleExports();
+    const status = await port.describeExport('ls-port-killed');
+    assert.equal(status.state, 'failed');
+    assert.match(status.failureCause ?? '', /export of public\.victim failed/);
+    assert.equal(existsSync(join(layout.exports, 'ls-port-killed')), false, 'no export folder');
+    assert.equal(existsSync(join(layout.exports, 'ls-port-killed.partial')), false, 'the partial folder is removed');
+    const [left] = await server.query<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1`, [READER_APPLICATION_NAME]);
+    assert.equal(Number(left!.n), 0, 'every reader connection is closed');
+  });
+
+  test('the connection holding the snapshot dying fails the export, though the readers finished', async () => {
+    await createVictim();
+    const killCoordinator = async (): Promise<void> => {
+      for (let i = 0; i < 2000; i++) {
+        const copying = await server.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'COPY%victim%'`, [READER_APPLICATION_NAME]);
+        if (copying.length > 0) {
+          await server.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1`, [SNAPSHOT_APPLICATION_NAME]);
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      throw new Error('no reader was seen copying the table');
+    };
+    const [result] = await Promise.allSettled([exportSnapshot(db, { ...options('orphaned', { readers: 2, minRangeBlocks: 64 }), tables: ['public.victim'] }), killCoordinator()]);
+    assert.equal(result.status, 'rejected');
+    assert.match((result as PromiseRejectedResult).reason.message, /^export failed: the connection holding its snapshot ended before the export did .*run it again$/);
+    assert.equal(existsSync(join(work, 'orphaned', 'export_info_ls-orphaned.json')), false, 'no export_info is written');
+  });
+});
+
+describe('export readers in lakesync.yaml', () => {
+  test('local.exportReaders reaches the local settings; 0 is rejected with the rule', () => {
+    const base = { database: 'shop', source: { kind: 'postgres', url: 'postgres://u@127.0.0.1:5432/shop' }, target: { namespace: 'shop' } };
+    const parsed = sourceSchema.parse({ ...base, local: { exportReaders: 3 } });
+    assert.equal(localSettings('shop', parsed, '/tmp/data').exportReaders, 3);
+    assert.equal(localSettings('shop', sourceSchema.parse(base), '/tmp/data').exportReaders, undefined, 'absent: the exporter picks from the core count');
+    const bad = sourceSchema.safeParse({ ...base, local: { exportReaders: 0 } });
+    assert.equal(bad.success, false);
+    assert.match(JSON.stringify(bad.error?.issues), /exportReaders.*must be at least 1/);
+  });
+});
