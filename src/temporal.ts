@@ -1,8 +1,9 @@
 /** Temporal connections: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and the envconfig profile win over lakesync.yaml. */
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type WorkflowHandle, WorkflowNotFoundError } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { NativeConnection } from '@temporalio/worker';
 import type { LakesyncConfig } from './config/schema';
+import { sourceWorkflowId } from './ids';
 
 export interface TemporalTarget {
   address: string;
@@ -36,4 +37,16 @@ export async function connectClient(target: TemporalTarget): Promise<Client> {
 
 export async function connectWorker(target: TemporalTarget): Promise<NativeConnection> {
   return NativeConnection.connect(target.connect);
+}
+
+/** The handle of the source's workflow when one runs; undefined when it never started or has ended. */
+export async function runningSourceWorkflow(client: Client, source: string): Promise<WorkflowHandle | undefined> {
+  const handle = client.workflow.getHandle(sourceWorkflowId(source));
+  try {
+    const description = await handle.describe();
+    return description.status.name === 'RUNNING' ? handle : undefined;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    throw err;
+  }
 }

@@ -8,7 +8,7 @@ import { loadConfigFile, sourceConfig } from '../config/load';
 import type { LakesyncConfig, SourceConfig } from '../config/schema';
 import { sourceWorkflowId } from '../ids';
 import type { Ports } from '../ports';
-import { connectClient, type TemporalTarget, temporalTarget } from '../temporal';
+import { connectClient, runningSourceWorkflow, type TemporalTarget, temporalTarget } from '../temporal';
 import { type SourceStatus, statusQuery } from '../workflows/messages';
 import { RuntimeFailure, UsageError } from './errors';
 import type { CliIO } from './io';
@@ -111,14 +111,8 @@ export function unanswered(err: unknown, elapsedMs: number): 'deadline' | 'workf
  * or terminated): the caller decides whether that is an error.
  */
 export async function sourceStatus({ client, target }: Connected, source: string): Promise<SourceStatus | undefined> {
-  const handle = client.workflow.getHandle(sourceWorkflowId(source));
-  try {
-    const description = await handle.describe();
-    if (description.status.name !== 'RUNNING') return undefined;
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return undefined;
-    throw err;
-  }
+  const handle = await runningSourceWorkflow(client, source);
+  if (!handle) return undefined;
   return withQueryDeadline(client, `status of ${sourceWorkflowId(source)}`, target, () => handle.query(statusQuery));
 }
 

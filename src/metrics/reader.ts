@@ -7,6 +7,7 @@ import { lakeTableName } from '../config/tables';
 import type { LakesyncConfig } from '../config/schema';
 import { sourceWorkflowId } from '../ids';
 import type { CycleResult } from '../model';
+import { runningSourceWorkflow } from '../temporal';
 import { type SourceStatus, statusQuery } from '../workflows/messages';
 import type { SourceReading } from './registry';
 import { sourceMetrics, tablesWithoutCounts } from './values';
@@ -65,14 +66,8 @@ export class StatusReader {
 
   /** The status of a running source workflow, or undefined when none runs. */
   private async status(client: Client, source: string): Promise<SourceStatus | undefined> {
-    const handle = client.workflow.getHandle(sourceWorkflowId(source));
-    try {
-      const description = await handle.describe();
-      if (description.status.name !== 'RUNNING') return undefined;
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return undefined;
-      throw err;
-    }
+    const handle = await runningSourceWorkflow(client, source);
+    if (!handle) return undefined;
     return handle.query(statusQuery);
   }
 

@@ -32,6 +32,8 @@ export const FIXTURE_COVERAGE: Record<string, Record<string, number>> = {
   'continue-as-new': { WORKFLOW_EXECUTION_CONTINUED_AS_NEW: 2, WORKFLOW_EXECUTION_UPDATE_ACCEPTED: 1 },
   // A cycle child that fails (its source left the worker's config) and a batch child terminated mid-load.
   'failed-children': { CHILD_WORKFLOW_EXECUTION_FAILED: 1, CHILD_WORKFLOW_EXECUTION_TERMINATED: 1, WORKFLOW_EXECUTION_FAILED: 1 },
+  // Two cycles whose tables are all read directly: the direct-extract patch, no snapshot or export activity.
+  'direct-cycles': { MARKER_RECORDED: 2, START_CHILD_WORKFLOW_EXECUTION_INITIATED: 4 },
 };
 
 /** Saves the histories of these workflows and every workflow whose id starts with one of them. */
