@@ -17,10 +17,8 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
-import type { Worker } from '@temporalio/worker';
 import pg from 'pg';
 import { stringify } from 'yaml';
-import { loadConfigFile } from '../../src/config/load';
 import { jsonOf, lakesync } from '../../src/demo/cli';
 import { compareTable } from '../../src/demo/compare';
 import { type DevServer, startDevServer } from '../../src/devserver';
@@ -31,10 +29,10 @@ import type { RunnerInfo } from '../../src/local/runner/client';
 import type { SourceDb } from '../../src/local/source/db';
 import { openPostgres } from '../../src/local/source/postgres';
 import type { CycleResult, TableOutcome, Watermark } from '../../src/model';
-import { createWorker } from '../../src/worker';
 import { SEARCH_ATTRIBUTE_TYPES } from '../../src/workflows/search';
 import { quietTemporalLogs } from '../helpers/env';
 import { startPostgres, type TestPostgres } from './helpers/postgres';
+import { type InProcessWorker, runWorkerInProcess } from '../helpers/local-worker';
 
 const READER = 'lakesync_reader';
 // Hex only: the same text URL-encoded or not, so one search finds every spelling.
@@ -47,8 +45,7 @@ let dir: string;
 let pgServer: TestPostgres;
 let admin: SourceDb;
 let server: DevServer;
-let worker: { worker: Worker; close(): Promise<void> };
-let running: Promise<void>;
+let worker: InProcessWorker | undefined;
 let configFile: string;
 let workDir: string;
 const seenArgs: Record<string, string>[] = [];
@@ -96,16 +93,11 @@ before(async () => {
     }),
   );
   delete process.env.TEMPORAL_ADDRESS;
-  worker = await createWorker({ config: loadConfigFile(configFile), dataRoot: join(dir, 'data-root') });
-  running = worker.worker.run();
+  worker = await runWorkerInProcess(configFile, join(dir, 'data-root'));
 });
 
 after(async () => {
-  if (worker) {
-    worker.worker.shutdown();
-    await running.catch(() => undefined);
-    await worker.close();
-  }
+  await worker?.stop();
   await admin?.close();
   await server?.stop();
   await pgServer?.stop();

@@ -9,9 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { Worker } from '@temporalio/worker';
 import { stringify } from 'yaml';
-import { loadConfigFile } from '../../src/config/load';
 import { applyChange, MASS_DELETE, NEW_COLUMN, ROW_CHANGES } from '../../src/demo/changes';
 import { jsonOf, lakesync } from '../../src/demo/cli';
 import { compareTable } from '../../src/demo/compare';
@@ -21,10 +19,10 @@ import { seedDemo } from '../../src/local/source/demo-schema';
 import { openPostgres } from '../../src/local/source/postgres';
 import type { CycleResult, TableOutcome } from '../../src/model';
 import type { GrantRecord } from '../../src/ports';
-import { createWorker } from '../../src/worker';
 import { SEARCH_ATTRIBUTE_TYPES } from '../../src/workflows/search';
 import { quietTemporalLogs } from '../helpers/env';
 import { startPostgres, type TestPostgres } from './helpers/postgres';
+import { type InProcessWorker, runWorkerInProcess } from '../helpers/local-worker';
 
 const SYNCED: Record<string, string> = {
   'public.customers': 'customers',
@@ -38,8 +36,7 @@ let dir: string;
 let pg: TestPostgres;
 let source: SourceDb;
 let server: DevServer;
-let worker: { worker: Worker; close(): Promise<void> };
-let running: Promise<void>;
+let worker: InProcessWorker | undefined;
 let configFile: string;
 
 before(async () => {
@@ -71,16 +68,11 @@ before(async () => {
     }),
   );
   delete process.env.TEMPORAL_ADDRESS;
-  worker = await createWorker({ config: loadConfigFile(configFile), dataRoot: join(dir, 'data-root') });
-  running = worker.worker.run();
+  worker = await runWorkerInProcess(configFile, join(dir, 'data-root'));
 });
 
 after(async () => {
-  if (worker) {
-    worker.worker.shutdown();
-    await running.catch(() => undefined);
-    await worker.close();
-  }
+  await worker?.stop();
   await source?.close();
   await server?.stop();
   await pg?.stop();

@@ -13,17 +13,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
-import type { Worker } from '@temporalio/worker';
 import { stringify } from 'yaml';
-import { loadConfigFile } from '../../src/config/load';
 import { type CliRun, jsonOf, lakesync } from '../../src/demo/cli';
 import { type DevServer, startDevServer } from '../../src/devserver';
 import type { CycleResult, TableOutcome } from '../../src/model';
 import { repoRoot } from '../../src/toolchain';
-import { createWorker } from '../../src/worker';
 import { SEARCH_ATTRIBUTE_TYPES } from '../../src/workflows/search';
 import { quietTemporalLogs } from '../helpers/env';
 import { startPostgres, type TestPostgres } from './helpers/postgres';
+import { type InProcessWorker, runWorkerInProcess } from '../helpers/local-worker';
 
 /** One scalar type: its column name, its SQL type and two values (SQL literals of that type). */
 interface ScalarType {
@@ -116,8 +114,7 @@ const MERGE = [
 let dir: string;
 let pg: TestPostgres;
 let server: DevServer;
-let worker: { worker: Worker; close(): Promise<void> };
-let running: Promise<void>;
+let worker: InProcessWorker | undefined;
 let configFile: string;
 
 before(async () => {
@@ -155,16 +152,11 @@ before(async () => {
   );
   delete process.env.TEMPORAL_ADDRESS;
   process.env.LAKESYNC_TEST_HASH_KEY = 'a key for tests only';
-  worker = await createWorker({ config: loadConfigFile(configFile), dataRoot: join(dir, 'data-root') });
-  running = worker.worker.run();
+  worker = await runWorkerInProcess(configFile, join(dir, 'data-root'));
 });
 
 after(async () => {
-  if (worker) {
-    worker.worker.shutdown();
-    await running.catch(() => undefined);
-    await worker.close();
-  }
+  await worker?.stop();
   await server?.stop();
   await pg?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });

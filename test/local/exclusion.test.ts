@@ -11,7 +11,6 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Client } from '@temporalio/client';
-import type { Worker } from '@temporalio/worker';
 import { stringify } from 'yaml';
 import { loadConfigFile } from '../../src/config/load';
 import { selectTable } from '../../src/config/tables';
@@ -19,11 +18,11 @@ import { type DevServer, startDevServer } from '../../src/devserver';
 import { tableOfTarget } from '../../src/export-listing';
 import { layoutOf } from '../../src/local/paths';
 import { connectClient, temporalTarget } from '../../src/temporal';
-import { createWorker } from '../../src/worker';
 import { SEARCH_ATTRIBUTE_TYPES } from '../../src/workflows/search';
 import { quietTemporalLogs } from '../helpers/env';
 import { startSource, waitForCycles } from '../helpers/source';
 import { startPostgres, type TestPostgres } from './helpers/postgres';
+import { type InProcessWorker, runWorkerInProcess } from '../helpers/local-worker';
 
 const RULES = { include: ['public.*', 'hr.*', 'sales.*'], exclude: ['public.*_pii', 'hr.*'] };
 /** Tables the rules leave out: two excluded ones and one no include rule matches. */
@@ -33,8 +32,7 @@ const MARKERS = ['SSN-000-11-2222', 'SALARY-MARKER-987654', 'AUDIT-MARKER-5555']
 let dir: string;
 let pg: TestPostgres;
 let server: DevServer;
-let worker: { worker: Worker; close(): Promise<void> } | undefined;
-let running: Promise<void> | undefined;
+let worker: InProcessWorker | undefined;
 let client: Client;
 let workDir: string;
 
@@ -75,18 +73,12 @@ before(async () => {
       },
     }),
   );
-  const config = loadConfigFile(configFile);
-  worker = await createWorker({ config, dataRoot: join(dir, 'data-root') });
-  running = worker.worker.run();
-  client = await connectClient(temporalTarget(config));
+  worker = await runWorkerInProcess(configFile, join(dir, 'data-root'));
+  client = await connectClient(temporalTarget(loadConfigFile(configFile)));
 });
 
 after(async () => {
-  if (worker) {
-    worker.worker.shutdown();
-    await running?.catch(() => undefined);
-    await worker.close();
-  }
+  await worker?.stop();
   await client?.connection.close();
   await server?.stop();
   await pg?.stop();

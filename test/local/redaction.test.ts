@@ -12,7 +12,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Client } from '@temporalio/client';
-import type { Worker } from '@temporalio/worker';
 import { stringify } from 'yaml';
 import { loadConfigFile } from '../../src/config/load';
 import type { CycleResult } from '../../src/model';
@@ -20,17 +19,16 @@ import { jsonOf, lakesync } from '../../src/demo/cli';
 import { type DevServer, freePort, startDevServer } from '../../src/devserver';
 import { sourceWorkflowId } from '../../src/ids';
 import { connectClient, temporalTarget } from '../../src/temporal';
-import { createWorker } from '../../src/worker';
 import type { SourceStatus } from '../../src/workflows/messages';
 import { SEARCH_ATTRIBUTE_TYPES } from '../../src/workflows/search';
 import { quietTemporalLogs } from '../helpers/env';
+import { type InProcessWorker, runWorkerInProcess } from '../helpers/local-worker';
 
 const SECRETS = ['UrlPassw0rd-17', 'QueryPassw0rd-23', 'KvPassw0rd-31'];
 
 let dir: string;
 let server: DevServer;
-let worker: { worker: Worker; close(): Promise<void> } | undefined;
-let running: Promise<void> | undefined;
+let worker: InProcessWorker | undefined;
 let client: Client;
 let configFile: string;
 
@@ -58,18 +56,12 @@ before(async () => {
       },
     }),
   );
-  const config = loadConfigFile(configFile);
-  worker = await createWorker({ config, dataRoot: join(dir, 'data-root') });
-  running = worker.worker.run();
-  client = await connectClient(temporalTarget(config));
+  worker = await runWorkerInProcess(configFile, join(dir, 'data-root'));
+  client = await connectClient(temporalTarget(loadConfigFile(configFile)));
 });
 
 after(async () => {
-  if (worker) {
-    worker.worker.shutdown();
-    await running?.catch(() => undefined);
-    await worker.close();
-  }
+  await worker?.stop();
   await client?.connection.close();
   await server?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
