@@ -204,6 +204,8 @@ const DOCS_REFS: Record<string, Json> = {
   HashKeySecretArn: 'HASH_KEY_SECRET_ARN',
   GlueConnectionName: 'GLUE_CONNECTION',
   SslRootCertObject: 'SSL_ROOT_CERT',
+  DynamoDBTables: 'DYNAMODB_TABLES',
+  DynamoDBExportPrefix: 'DYNAMODB_EXPORT_PREFIX',
   ArtifactBucket: 'SCRIPT_BUCKET',
 };
 

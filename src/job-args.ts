@@ -5,7 +5,7 @@
  * value would be empty is left out: absent means unset, and no backend has to pass "".
  */
 import { PortError } from './errors';
-import type { LoadRequest } from './model';
+import type { DynamoExtract, LoadRequest } from './model';
 import { splitTable } from './names';
 
 /** The Spark catalog name the job registers the lake under; SQL names tables `lake.<ns>.<table>`. */
@@ -25,12 +25,53 @@ export function loadJobArguments(req: LoadRequest, lake: LakeLocation, jdbc?: Jd
   const { plan } = req;
   if (plan.action === 'skip') throw new PortError('validation', 'InvalidArgument', `${plan.table} is planned as skip: there is nothing to load`);
   const direct = plan.extract?.kind === 'direct';
+  if (plan.extract?.kind === 'dynamodb') return dynamoArguments(req, plan.extract, lake);
   if (!direct && [req.exportId, req.snapshotTime].some((value) => !value?.trim())) {
     throw new PortError('validation', 'InvalidArgument', `the load of ${plan.table} names no export id or snapshot time: every commit records them, and the job refuses an export older than the lake table's`);
   }
-  const [schema, table] = splitTable(plan.table);
-  const args: Record<string, string | undefined> = {
+  return definedOnly({
     ...(direct ? directArguments(req, jdbc) : { export_path: req.exportLocation }),
+    ...commonArguments(req, lake),
+    export_id: direct ? undefined : req.exportId,
+    snapshot_time: direct ? undefined : req.snapshotTime,
+  });
+}
+
+/**
+ * A DynamoDB table's load: its completed exports (oldest first), key and declared attributes.
+ * The lineage is the last export: its id and the export time it reaches.
+ */
+function dynamoArguments(req: LoadRequest, extract: DynamoExtract, lake: LakeLocation): Record<string, string> {
+  const { plan } = req;
+  const exports = req.tableExports ?? [];
+  if (exports.length === 0) {
+    throw new PortError('validation', 'InvalidArgument', `the load of ${plan.table} is a DynamoDB load without exports: it reads only the completed DynamoDB exports of its cycle`);
+  }
+  if (extract.key.length === 0) throw new PortError('validation', 'InvalidArgument', `the load of ${plan.table} names no key attributes: a DynamoDB table always has a partition key`);
+  const last = exports.at(-1)!;
+  if ((req.exportId && req.exportId !== last.exportId) || (req.snapshotTime && req.snapshotTime !== last.window.to)) {
+    throw new PortError(
+      'validation',
+      'InvalidArgument',
+      `the lineage of ${plan.table}'s load (export ${req.exportId ?? '-'}, time ${req.snapshotTime ?? '-'}) is not its last DynamoDB export (${last.exportId} to ${last.window.to})`,
+    );
+  }
+  return definedOnly({
+    source_format: 'dynamodb',
+    dynamodb_exports: JSON.stringify(exports.map((e) => ({ exportId: e.exportId, type: e.window.type, from: e.window.from, to: e.window.to, location: e.location, itemCount: e.itemCount }))),
+    dynamodb_key: JSON.stringify(extract.key.map((k) => ({ name: k.name, type: k.type }))),
+    dynamodb_attributes: JSON.stringify(extract.attributes ?? {}),
+    ...commonArguments(req, lake),
+    export_id: last.exportId,
+    snapshot_time: last.window.to,
+  });
+}
+
+/** The arguments of every load: the table, the lake, the plan's policies and the run's identity. */
+function commonArguments(req: LoadRequest, lake: LakeLocation): Record<string, string | undefined> {
+  const { plan } = req;
+  const [schema, table] = splitTable(plan.table);
+  return {
     source_database: req.database,
     source_schema: schema,
     source_table: table,
@@ -52,15 +93,17 @@ export function loadJobArguments(req: LoadRequest, lake: LakeLocation, jdbc?: Jd
     hash_key_env: plan.hashKey && 'env' in plan.hashKey ? plan.hashKey.env : undefined,
     hash_key_secret: plan.hashKey && 'secretArn' in plan.hashKey ? plan.hashKey.secretArn : undefined,
     rebuild: plan.rebuild ? 'true' : undefined,
-    // Lineage: recorded in every commit; an export older than the lake table's is refused. A direct load has no export.
+    // Lineage (export_id, snapshot_time, set by the callers): recorded in every commit; an export older than the lake table's is refused.
     source: req.source,
-    export_id: direct ? undefined : req.exportId,
-    snapshot_time: direct ? undefined : req.snapshotTime,
     cycle_id: req.cycleId,
     run_token: req.runToken,
     result_path: req.resultLocation,
     ...('tableBucketArn' in lake ? { table_bucket_arn: lake.tableBucketArn } : { warehouse: lake.warehouse }),
   };
+}
+
+/** Absent means unset: no argument is passed empty. */
+function definedOnly(args: Record<string, string | undefined>): Record<string, string> {
   return Object.fromEntries(Object.entries(args).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ''));
 }
 
@@ -70,6 +113,7 @@ export function loadJobArguments(req: LoadRequest, lake: LakeLocation, jdbc?: Jd
  */
 function directArguments(req: LoadRequest, jdbc: JdbcSource | undefined): Record<string, string | undefined> {
   const { plan } = req;
+  const extract = plan.extract?.kind === 'direct' ? plan.extract : undefined;
   if (!jdbc) {
     throw new PortError('validation', 'InvalidArgument', `${plan.table} is a direct load but the backend gave no JDBC connection to the source: direct loads read the source over JDBC`);
   }
@@ -92,8 +136,8 @@ function directArguments(req: LoadRequest, jdbc: JdbcSource | undefined): Record
     jdbc_secret: 'secret' in jdbc ? jdbc.secret : undefined,
     jdbc_iam_auth: 'iamAuth' in jdbc && jdbc.iamAuth ? 'true' : undefined,
     jdbc_ssl_root_cert: jdbc.sslRootCert,
-    partitions: plan.extract?.partitions !== undefined ? String(plan.extract.partitions) : undefined,
-    partition_column: plan.extract?.partitionColumn,
+    partitions: extract?.partitions !== undefined ? String(extract.partitions) : undefined,
+    partition_column: extract?.partitionColumn,
   };
 }
 

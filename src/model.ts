@@ -67,6 +67,76 @@ export interface DiscoveredTable {
   columns: ColumnMapping[];
   /** Primary key columns the source declares, when the port knows them. */
   primaryKey?: string[];
+  /** A DynamoDB table (source kind dynamodb): its ARN, key and point-in-time recovery, as DescribeTable and DescribeContinuousBackups tell. */
+  dynamodb?: DynamoTableInfo;
+}
+
+/** A DynamoDB key attribute: its name and DynamoDB scalar type. */
+export interface DynamoKeyAttribute {
+  name: string;
+  type: 'S' | 'N' | 'B';
+}
+
+/** What the source's DynamoDB says of one table, read without a side effect. */
+export interface DynamoTableInfo {
+  tableArn: string;
+  /** The partition key, then the sort key when there is one. */
+  key: DynamoKeyAttribute[];
+  /** Point-in-time recovery: exports need it on; `earliestRestorable` is the oldest time an export may start from (ISO-8601). */
+  pitr: { enabled: boolean; earliestRestorable?: string };
+  /** DynamoDB's approximate item count (refreshed about every six hours). */
+  itemCount?: number;
+}
+
+/**
+ * One DynamoDB point-in-time export a table's load reads (ISO-8601 times, whole seconds): the whole
+ * table as it was at `to` (FULL), or the changes of [from, to) (INCREMENTAL, NEW_AND_OLD_IMAGES).
+ */
+export interface TableExportWindow {
+  type: 'FULL' | 'INCREMENTAL';
+  from?: string;
+  to: string;
+}
+
+/** A DynamoDB table's load, decided by the plan: its key, declared attributes and the exports of this cycle. */
+export interface DynamoExtract {
+  kind: 'dynamodb';
+  tableArn: string;
+  key: DynamoKeyAttribute[];
+  /** Declared attributes by DynamoDB attribute name, with their lake types (string, decimal(p,s), bigint, int, double, boolean, binary, json). */
+  attributes: Record<string, string>;
+  /** Oldest first: one FULL export (create, replace), or INCREMENTAL windows from the lake's export time (merge). */
+  exports: TableExportWindow[];
+}
+
+/** A DynamoDB export lakesync started for one table and window. */
+export interface TableExportRef {
+  /** lakesync's deterministic id of the export (src/ids.ts tableExportIdFor); the client token is derived from it. */
+  exportId: string;
+  /** DynamoDB's ExportArn (the embedded mode makes one up in the same shape). */
+  exportArn: string;
+  table: TableName;
+  window: TableExportWindow;
+  /** True when a retry found the export already started (same client token). */
+  adopted: boolean;
+}
+
+export interface TableExportStatus {
+  state: 'in_progress' | 'complete' | 'failed';
+  /** The folder holding manifest-summary.json, manifest-files.json and data/ (s3://... or a local folder); set once complete. */
+  location?: string;
+  /** Items (FULL) or change records (INCREMENTAL) in the export; set once complete. */
+  itemCount?: number;
+  billedBytes?: number;
+  failureCause?: string;
+}
+
+/** A completed DynamoDB export as a load reads it. */
+export interface LoadedTableExport {
+  exportId: string;
+  window: TableExportWindow;
+  location: string;
+  itemCount: number;
 }
 
 export interface DiscoveredExport {
@@ -129,7 +199,7 @@ export interface PlanEntry {
    * Read the table directly from the source over JDBC by a cursor window instead of from the
    * snapshot export (lakesync.yaml `extract: direct`); absent means an export load.
    */
-  extract?: DirectExtract;
+  extract?: DirectExtract | DynamoExtract;
 }
 
 /** A direct load's settings: partitions to read with (1..256, else the job derives them) and a column to hash on. */
@@ -170,6 +240,11 @@ export interface LoadRequest {
   plan: PlanEntry;
   namespace: string;
   resultLocation: string;
+  /**
+   * A DynamoDB load (`plan.extract.kind` dynamodb): its completed exports, oldest first. `exportId`
+   * and `snapshotTime` are then the last one's id and `window.to`, the lineage of the commit.
+   */
+  tableExports?: LoadedTableExport[];
 }
 
 export type LoadRunState = 'running' | 'succeeded' | 'failed';
@@ -225,8 +300,8 @@ export interface LoadResult {
   clampedValues?: Record<string, number>;
   /** What the load wants known without failing (e.g. a multi-dimensional array kept as text). */
   warnings?: string[];
-  /** `direct`: the rows were read from the source over JDBC (absent for an export load). */
-  extract?: 'direct';
+  /** `direct`: the rows were read from the source over JDBC; `dynamodb`: from DynamoDB exports (absent for an RDS export load). */
+  extract?: 'direct' | 'dynamodb';
   /** The cursor window a direct load read; `cursorValueAfter` is its upper bound, the new watermark. */
   window?: LoadWindow;
 }
@@ -264,6 +339,12 @@ export type RowCountCheck =
    * `since: 'parent'`: from the snapshot's parent to the snapshot (the load committed it);
    * `since: 'snapshot'`: from the snapshot to the table's current state (the load committed nothing).
    */
+  /**
+   * A DynamoDB incremental merge: the lake's own count moved by exactly `inserted - deleted` from
+   * the snapshot's parent to the snapshot (`since: 'parent'`), and the keys the load inserted or
+   * deleted are at most `atMost`, the change records of its exports.
+   */
+  | { kind: 'changed'; inserted: number; deleted: number; atMost: number; since: 'parent' | 'snapshot' }
   | {
       kind: 'appended';
       rows: number;
@@ -308,8 +389,12 @@ export interface Watermark {
   /** The export the load read; "" for a direct load, which reads the source (`extract`). */
   exportId: string;
   snapshotTime: string;
-  /** `direct`: the last load read the source directly; its watermark is `cursorValue`. Absent for an export load. */
-  extract?: 'direct';
+  /**
+   * `direct`: the last load read the source directly; its watermark is `cursorValue`. `dynamodb`:
+   * `exportId` is the last DynamoDB export it loaded and `snapshotTime` the export time it reached.
+   * Absent for an RDS export load.
+   */
+  extract?: 'direct' | 'dynamodb';
   action: LoadAction | 'none';
   cursorColumn: string | null;
   cursorValue: string | null;
@@ -320,7 +405,7 @@ export interface Watermark {
   lastError: string | null;
 }
 
-export type TablePhase = 'discover' | 'plan' | 'load' | 'grant' | 'verify';
+export type TablePhase = 'discover' | 'plan' | 'export' | 'load' | 'grant' | 'verify';
 
 export interface TableError {
   phase: TablePhase;
@@ -336,8 +421,10 @@ export interface LoadItem {
   table: TableName;
   lakeTable: string;
   action: LoadAction;
-  /** `direct`: read from the source over JDBC, without an export (absent: from the export). */
-  extract?: 'direct';
+  /** `direct`: read from the source over JDBC, without an export; `dynamodb`: from its own DynamoDB exports (absent: from the RDS export). */
+  extract?: 'direct' | 'dynamodb';
+  /** A DynamoDB table's exports of this cycle, oldest first (its plan entry's `extract.exports`). */
+  exports?: TableExportWindow[];
 }
 
 /** The part of a load result the workflows keep (the full JSON stays with the backend). */
@@ -345,14 +432,25 @@ export type LoadSummary = Pick<
   LoadResult,
   'action' | 'committed' | 'rowsRead' | 'inserted' | 'updated' | 'deleted' | 'rowCountAfter' | 'cursorColumn' | 'cursorValueAfter' | 'snapshotId' | 'schemaHash' | 'finishedAt'
 > &
-  Partial<Pick<LoadResult, 'nulledValues' | 'clampedValues' | 'warnings' | 'extract' | 'window'>>;
+  Partial<Pick<LoadResult, 'nulledValues' | 'clampedValues' | 'warnings' | 'extract' | 'window'>> & {
+    /** A DynamoDB load: the exports it read; `to` is the export time the table reached (its watermark). */
+    dynamodb?: DynamoLoadExports;
+  };
+
+/** The DynamoDB exports one load read: ids oldest first, the export times covered (`from` null for a FULL export), their items or change records. */
+export interface DynamoLoadExports {
+  exportIds: string[];
+  from: string | null;
+  to: string;
+  records: number;
+}
 
 export interface TableOutcome {
   table: TableName;
   lakeTable: string;
   action: PlannedAction;
-  /** `direct`: the table is read from the source directly (no export lineage); absent: from the export. */
-  extract?: 'direct';
+  /** `direct`: the table is read from the source directly (no export lineage); `dynamodb`: from its own DynamoDB exports; absent: from the RDS export. */
+  extract?: 'direct' | 'dynamodb';
   status: TableStatus;
   reason?: string;
   error?: TableError;

@@ -8,7 +8,10 @@ import { columnPolicies, columnPolicyProblems } from './config/columns';
 import { directExtract, firstLoadOf } from './config/direct';
 import { isValidLakeName } from './names';
 import { cursorKind, defaultLookback, lookbackKindProblem, lookbackText } from './lookback';
-import type { DiscoveredTable, KeySource, PlanEntry, TableName, TableOutcome } from './model';
+import type { DirectExtract, DiscoveredTable, KeySource, PlanEntry, TableName, TableOutcome } from './model';
+import { dynamoAttributeProblems, EXPORT_WINDOW_DEFAULTS } from './config/dynamodb';
+import { dynamoNameOfKey, dynamoTableNameProblem } from './dynamodb/names';
+import { effectiveLimits, planWindows, type WindowLimits } from './dynamodb/windows';
 
 export interface PlannedTables {
   entries: PlanEntry[];
@@ -25,13 +28,25 @@ export interface PlanOptions {
   allowOlderExport?: boolean;
   /** Replace the requested tables from the export so new column types apply (rerun --rebuild). */
   rebuild?: boolean;
+  /** A dynamodb source's cycle: the tables' export windows are planned from these (src/dynamodb/windows.ts). */
+  dynamodb?: DynamoPlanInput;
+}
+
+export interface DynamoPlanInput {
+  /** The cycle's export time T: its start, whole seconds, ISO-8601 with Z. */
+  exportTime: string;
+  /** The incremental windows the backend accepts (ports.tableExport.windowLimits). */
+  windowLimits: WindowLimits;
+  /** The export time (lineage snapshotTime) each table reached, for tables whose lake table exists and has lakesync lineage. */
+  reached: Record<TableName, string>;
 }
 
 /**
  * `discovered` is the export's listing; `catalog` the tables read directly (extract: direct) as the
  * source's catalog describes them. A direct table is planned from the catalog, unless its lake
  * table is missing and its first load comes from the export (direct.firstLoad: export): then from
- * the export's listing, as an export create.
+ * the export's listing, as an export create. A dynamodb source's tables come in `catalog` with
+ * their `dynamodb` description (key, ARN, point-in-time recovery).
  */
 export function planTables(
   source: SourceConfig,
@@ -52,6 +67,8 @@ export function planTables(
       notLoaded.push({ table: t.table, lakeTable, action: 'skip', status: 'skipped', reason: `excluded (${selection.rule})` });
     } else if (wanted && !wanted.has(t.table)) {
       notLoaded.push({ table: t.table, lakeTable, action: 'skip', status: 'skipped', reason: 'not requested in this cycle' });
+    } else if (isDynamo(source) && dynamoNameProblem(t.table)) {
+      notLoaded.push(planFailure(t.table, lakeTable, 'InvalidTableName', dynamoNameProblem(t.table)!, 'dynamodb'));
     } else if (!isValidLakeName(lakeTable)) {
       notLoaded.push(planFailure(t.table, lakeTable, 'InvalidLakeName', `lake name "${lakeTable}" breaks the S3 Tables rules (lowercase letters, digits, underscores): set tables."${t.table}".lakeName`));
     } else {
@@ -69,9 +86,15 @@ export function planTables(
     }
     const approvals = { approveDeletes: options.approveDeletes ?? false, allowOlderExport: options.allowOlderExport ?? false };
     const lakeExists = lakeTables.has(lakeTable);
+    if (isDynamo(source)) {
+      const planned = dynamoEntry(source, t, lakeTable, lakeExists, approvals, options);
+      if ('status' in planned) notLoaded.push(planned);
+      else entries.push(planned);
+      continue;
+    }
     const planned = planEntry(source, t, lakeTable, lakeExists, approvals, options.rebuild ?? false);
     // A direct table's failure pins no export: its rerun takes a new one if its first load still needs one.
-    if (typeof planned === 'string') notLoaded.push(planFailure(t.table, lakeTable, 'InvalidTableSettings', planned, directExtract(source.tables[t.table]) !== undefined));
+    if (typeof planned === 'string') notLoaded.push(planFailure(t.table, lakeTable, 'InvalidTableSettings', planned, directExtract(source.tables[t.table]) ? 'direct' : undefined));
     else entries.push(planned);
   }
   return { entries, notLoaded };
@@ -89,6 +112,11 @@ export function readsDirectly(source: Pick<SourceConfig, 'tables'>, table: Table
  */
 function tablesToPlan(source: SourceConfig, discovered: DiscoveredTable[], lakeTables: ReadonlySet<string>, catalog: DiscoveredTable[]): DiscoveredTable[] {
   if (catalog.length === 0) return discovered;
+  if (isDynamo(source)) {
+    // DescribeTable's view (catalog) wins over a bare listing of the same table.
+    const described = new Set(catalog.map((t) => t.table));
+    return [...catalog, ...discovered.filter((t) => !described.has(t.table))];
+  }
   const direct = (t: DiscoveredTable) => readsDirectly(source, t.table, lakeTables.has(lakeTableName(source, t.table)));
   const fromCatalog = new Map(catalog.filter(direct).map((t) => [t.table, t]));
   const listed = discovered.map((t) => fromCatalog.get(t.table) ?? t);
@@ -159,7 +187,7 @@ function directEntry(
   t: DiscoveredTable & { notInExport?: true },
   settings: SourceConfig['tables'][string] | undefined,
   base: EntryBase,
-  direct: NonNullable<PlanEntry['extract']>,
+  direct: DirectExtract,
   lakeExists: boolean,
   rebuild: boolean,
 ): PlanEntry | string {
@@ -206,12 +234,12 @@ function cursorLookback(t: DiscoveredTable, column: string, configured: string |
   return { lookback: text };
 }
 
-function planFailure(table: string, lakeTable: string, type: string, message: string, direct = false): TableOutcome {
+function planFailure(table: string, lakeTable: string, type: string, message: string, extract?: 'direct' | 'dynamodb'): TableOutcome {
   return {
     table,
     lakeTable,
     action: 'skip',
-    ...(direct ? { extract: 'direct' as const } : {}),
+    ...(extract ? { extract } : {}),
     status: 'failed',
     error: { phase: 'plan', message: `${table}: ${message}`, type, retryable: false },
   };
@@ -238,4 +266,90 @@ export function keysFromConfigNote(source: SourceConfig, entries: readonly PlanE
     `keys come from the config only (no source.catalog): ${keyless.length} table(s) will be replaced on every load for lack of a known primary key: ${named}; ` +
     `add source.catalog (a read-only connection that reads the source's primary keys) or tables."<schema.table>".primaryKey`
   );
+}
+
+type DynamoSource = SourceConfig & { source: Extract<SourceConfig['source'], { kind: 'dynamodb' }> };
+
+function isDynamo(source: SourceConfig): source is DynamoSource {
+  return source.source.kind === 'dynamodb';
+}
+
+function dynamoNameProblem(table: TableName): string | undefined {
+  const name = dynamoNameOfKey(table);
+  return name === undefined ? `a DynamoDB source lists its tables as dynamodb.<TableName>, not ${table}` : dynamoTableNameProblem(name);
+}
+
+/**
+ * A DynamoDB table's entry (section 3 of the DynamoDB plan): its settings checked against its key,
+ * point-in-time recovery on, then the action and export windows from the lake's export time. A
+ * failure or a skip comes back as the table's outcome.
+ */
+function dynamoEntry(
+  source: DynamoSource,
+  t: DiscoveredTable,
+  lakeTable: string,
+  lakeExists: boolean,
+  approvals: Pick<PlanEntry, 'approveDeletes' | 'allowOlderExport'>,
+  options: PlanOptions,
+): PlanEntry | TableOutcome {
+  const settings = source.tables[t.table];
+  const name = dynamoNameOfKey(t.table)!;
+  const fail = (type: string, message: string) => planFailure(t.table, lakeTable, type, message, 'dynamodb');
+  const attributes = settings?.attributes ?? {};
+  const columns = columnPolicies(settings?.columns);
+  const shared = {
+    table: t.table,
+    lakeTable,
+    maxDeleteFraction: source.safety.maxDeleteFraction,
+    ...approvals,
+    ...(source.errors?.showValues ? { showValues: true } : {}),
+    ...(Object.keys(columns).length > 0 ? { columns } : {}),
+    ...(Object.values(columns).some((c) => c.hash) && source.hashKey ? { hashKey: source.hashKey } : {}),
+  };
+  const info = t.dynamodb;
+  if (!options.dynamodb) {
+    // `lakesync plan` outside a cycle: no export time, so the windows are described, not fixed.
+    return {
+      ...shared,
+      primaryKey: info?.key.map((k) => k.name) ?? [],
+      keySource: info ? 'source' : 'none',
+      action: lakeExists ? 'merge' : 'create',
+      reason: lakeExists
+        ? "DynamoDB: incremental exports since the export time the lake reached, fixed when a cycle starts (a FULL export replaces the table when the gap is too long)"
+        : 'DynamoDB: lake table missing: FULL export at the cycle\'s export time',
+    };
+  }
+  if (!info) return fail('TableNotDescribed', `DynamoDB did not describe ${name} (its key and point-in-time recovery are unknown): check that the table exists in ${source.source.region} and that dynamodb:DescribeTable and dynamodb:DescribeContinuousBackups are allowed`);
+  const problems = dynamoAttributeProblems(t.table, info.key, attributes, settings?.columns);
+  if (problems.length > 0) return fail('InvalidTableSettings', problems.join('; '));
+  if (!info.pitr.enabled) {
+    const endpoint = source.source.endpoint ? ` --endpoint-url ${source.source.endpoint}` : '';
+    return fail(
+      'PointInTimeRecoveryOff',
+      `point-in-time recovery is off, and DynamoDB exports need it: turn it on with ` +
+        `aws dynamodb update-continuous-backups --table-name ${name} --point-in-time-recovery-specification PointInTimeRecoveryEnabled=true --region ${source.source.region}${endpoint} ` +
+        '(exports can then reach back to the moment it was turned on)',
+    );
+  }
+  const window = source.source.exportWindow;
+  const { exportTime, windowLimits, reached } = options.dynamodb;
+  const decision = planWindows({
+    exportTime,
+    lakeExists,
+    reached: lakeExists ? reached[t.table] : undefined,
+    rebuild: options.rebuild ?? false,
+    earliestRestorable: info.pitr.earliestRestorable,
+    limits: effectiveLimits(windowLimits, window?.maxHours ?? EXPORT_WINDOW_DEFAULTS.maxHours),
+    maxWindows: window?.maxWindows ?? EXPORT_WINDOW_DEFAULTS.maxWindows,
+  });
+  if (decision.action === 'skip') return { table: t.table, lakeTable, action: 'skip', extract: 'dynamodb', status: 'skipped', reason: decision.reason };
+  return {
+    ...shared,
+    primaryKey: info.key.map((k) => k.name),
+    keySource: 'source',
+    action: decision.action,
+    ...(options.rebuild && lakeExists ? { rebuild: true } : {}),
+    reason: decision.reason,
+    extract: { kind: 'dynamodb', tableArn: info.tableArn, key: info.key, attributes, exports: decision.exports },
+  };
 }

@@ -17,6 +17,9 @@ import type {
   LoadRunStatus,
   SnapshotRef,
   SnapshotStatus,
+  TableExportRef,
+  TableExportStatus,
+  TableExportWindow,
   TableName,
   VerifyOutcome,
   VerifyRequest,
@@ -59,6 +62,28 @@ export interface ExportPort {
    * without a side effect (the embedded mode); the export scope is computed from it.
    */
   listSourceTables?(): Promise<TableName[]>;
+}
+
+export interface TableExportRequest {
+  source: string;
+  table: TableName;
+  tableArn: string;
+  /** Deterministic (src/ids.ts tableExportIdFor): a retry with the same id adopts the export. */
+  exportId: string;
+  window: TableExportWindow;
+}
+
+/**
+ * DynamoDB point-in-time exports, one table and window each (source kind dynamodb): on AWS
+ * ExportTableToPointInTime in DYNAMODB_JSON, locally files in the same layout from the embedded
+ * DynamoDB's scan (FULL) or stream (INCREMENTAL).
+ */
+export interface TableExportPort {
+  /** The INCREMENTAL windows the backend accepts, in seconds (DynamoDB: 15 minutes to 24 hours). */
+  readonly windowLimits: { minSeconds: number; maxSeconds: number };
+  /** Starts the export, or adopts the one started with the same id; a window out of the limits is refused before any call. */
+  startTableExport(req: TableExportRequest): Promise<TableExportRef>;
+  describeTableExport(ref: TableExportRef): Promise<TableExportStatus>;
 }
 
 export interface DiscoverPort {
@@ -178,6 +203,8 @@ export interface Ports {
   verify: VerifyPort;
   manifests: ManifestStore;
   retention: RetentionPort;
+  /** DynamoDB exports; only the ports of a dynamodb source have it. */
+  tableExport?: TableExportPort;
   /** Releases clients, processes and files the ports hold. */
   close?(): Promise<void>;
 }

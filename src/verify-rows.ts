@@ -43,6 +43,7 @@ export async function rowCountCheck(check: RowCountCheck, snapshotId: string | n
     const actual = await lake.countAt(snapshotId);
     return { name: snapshotId ? `row count at snapshot ${snapshotId}` : 'row count', expected: String(check.rows), actual: String(actual), passed: actual === check.rows };
   }
+  if (check.kind === 'changed') return changedCheck(check, snapshotId, lake);
   let name: string;
   let added: number;
   if (check.since === 'parent' && snapshotId) {
@@ -61,4 +62,23 @@ export async function rowCountCheck(check: RowCountCheck, snapshotId: string | n
   const bound = check.bound === 'window' ? "the rows read in the load's window" : "the export's rows";
   const expected = check.rows <= check.atMost ? String(check.rows) : `${check.rows}, but at most ${check.atMost} (${bound})`;
   return { name, expected, actual: String(added), passed: added === check.rows && check.rows <= check.atMost };
+}
+
+/** A DynamoDB incremental merge: the lake's own count moved by exactly inserted - deleted, and no more keys changed than the exports hold. */
+async function changedCheck(check: Extract<RowCountCheck, { kind: 'changed' }>, snapshotId: string | null, lake: LakeRowCounts): Promise<VerifyCheck> {
+  let name: string;
+  let moved: number;
+  if (check.since === 'parent' && snapshotId) {
+    const parent = await lake.parentOf(snapshotId);
+    moved = (await lake.countAt(snapshotId)) - (parent === null ? 0 : await lake.countAt(parent));
+    name = `rows snapshot ${snapshotId} added less rows it deleted, from ${parent === null ? 'an empty table' : `snapshot ${parent}`}`;
+  } else {
+    // The load committed nothing: the table must not have moved since the snapshot it names.
+    moved = snapshotId ? (await lake.countAt(null)) - (await lake.countAt(snapshotId)) : 0;
+    name = snapshotId ? `rows changed after snapshot ${snapshotId}` : 'rows changed';
+  }
+  const net = check.inserted - check.deleted;
+  const within = check.inserted + check.deleted <= check.atMost;
+  const expected = within ? String(net) : `${net}, but at most ${check.atMost} keys inserted or deleted (the exports' change records)`;
+  return { name, expected, actual: String(moved), passed: moved === net && within };
 }

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
+from .dynamodb_args import DynamoArgs, parse_dynamodb_args
 from .errors import InvalidArgument
 from .policies import ColumnPolicy, parse_column_policies
 from .jdbcurl import JdbcArgs, parse_jdbc_args
@@ -22,6 +23,9 @@ Mode = Literal["glue", "local"]
 ACTIONS: tuple[str, ...] = ("create", "merge", "replace", "incremental")
 CURSOR_MODES: tuple[str, ...] = ("upsert", "append")
 EXTRACTS: tuple[str, ...] = ("export", "direct")
+SOURCE_FORMATS: tuple[str, ...] = ("postgres", "dynamodb")
+# DynamoDB loads (--source_format dynamodb) read the table's exports listed in --dynamodb_exports instead.
+DYNAMODB_REQUIRED: tuple[str, ...] = ("dynamodb_exports", "dynamodb_key")
 # Arguments only an export load has: a direct load reads the source table over JDBC instead.
 EXPORT_ONLY: tuple[str, ...] = ("export_path", "export_id", "snapshot_time")
 
@@ -72,6 +76,11 @@ COMMON_OPTIONAL: tuple[str, ...] = (
     "jdbc_ssl_root_cert",
     # AWS region of the JDBC secret and of IAM database authentication (default: the job's).
     "region",
+    # DynamoDB tables (dynamodb_args.py): the exports, the key schema and the declared attributes.
+    "source_format",
+    "dynamodb_exports",
+    "dynamodb_key",
+    "dynamodb_attributes",
 )
 # With --extract direct, the export arguments are not sent and these are required instead.
 DIRECT_REQUIRED: tuple[str, ...] = tuple(n for n in COMMON_REQUIRED if n not in EXPORT_ONLY) + (
@@ -120,6 +129,8 @@ class JobArgs:
     extract: str = "export"  # export | direct
     jdbc: JdbcArgs | None = None  # set for direct loads only
     region: str | None = None
+    source_format: str = "postgres"  # postgres | dynamodb
+    dynamodb: DynamoArgs | None = None  # set for DynamoDB loads only
     # Not job arguments: knobs for tests and the embedded mode.
     commit_attempts: int = 4
     commit_retry_wait_seconds: float = 2.0
@@ -132,6 +143,10 @@ class JobArgs:
     @property
     def direct(self) -> bool:
         return self.extract == "direct"
+
+    @property
+    def is_dynamodb(self) -> bool:
+        return self.dynamodb is not None
 
     @property
     def lake_table_id(self) -> str:
@@ -300,8 +315,18 @@ def extract_of(options: Mapping[str, str]) -> str:
     return raw or "export"
 
 
+def source_format_of(options: Mapping[str, str]) -> str:
+    """`postgres` (the default) or `dynamodb`: which source the table comes from."""
+    raw = str(options.get("source_format", "") or "").strip().lower()
+    if raw and raw not in SOURCE_FORMATS:
+        raise _fail("source_format", options.get("source_format"), "is not a source format", "pass postgres (the default) or dynamodb")
+    return raw or "postgres"
+
+
 def required_arguments(options: Mapping[str, str], mode: Mode) -> tuple[str, ...]:
     """The arguments a load of this extract cannot do without."""
+    if source_format_of(options) == "dynamodb":
+        return tuple(n for n in COMMON_REQUIRED if n != "export_path") + DYNAMODB_REQUIRED + MODE_REQUIRED[mode]
     base = DIRECT_REQUIRED if extract_of(options) == "direct" else COMMON_REQUIRED
     return base + MODE_REQUIRED[mode]
 
@@ -339,6 +364,9 @@ def parse_job_args(options: Mapping[str, str], mode: Mode) -> JobArgs:
     if action not in ACTIONS:
         raise _fail("action", get("action"), "is not an action", f"pass one of {', '.join(ACTIONS)}")
     key = _parse_key(str(options.get("primary_key", "")))
+    source_format = source_format_of(options)
+    if source_format == "dynamodb" and not key:
+        key = tuple(k["name"] for k in _dynamodb_key_names(get("dynamodb_key")))
     cursor = get("cursor_column") or None
     raw_mode = get("cursor_mode").lower()
     if raw_mode and raw_mode not in CURSOR_MODES:
@@ -363,6 +391,12 @@ def parse_job_args(options: Mapping[str, str], mode: Mode) -> JobArgs:
     if mode == "glue" and table_bucket_arn:
         parse_table_bucket_arn(table_bucket_arn)
     target = f"{get('source_database')}.{get('source_schema')}.{get('source_table')}"
+    dynamodb = None
+    if source_format == "dynamodb":
+        dynamodb = parse_dynamodb_args(options, action, key, policies, get("export_id"), get("snapshot_time"), target)
+    elif any(get(n) for n in ("dynamodb_exports", "dynamodb_key", "dynamodb_attributes")):
+        raise InvalidArgument(f"--dynamodb_exports, --dynamodb_key and --dynamodb_attributes apply only to DynamoDB "
+                              f"tables (table {target}); pass --source_format dynamodb, or leave them out")
     jdbc = _parse_direct(options, extract, action, cursor, target) if extract == "direct" else None
     if extract == "export":
         given = [n for n in _DIRECT_ONLY if get(n)]
@@ -371,7 +405,7 @@ def parse_job_args(options: Mapping[str, str], mode: Mode) -> JobArgs:
                         f"applies only to direct loads (table {target} is loaded from an export)",
                         "pass --extract direct, or leave the JDBC and partition arguments out")
     return JobArgs(
-        export_path=_check_location("export_path", get("export_path")) if extract == "export" else "",
+        export_path=_check_location("export_path", get("export_path")) if extract == "export" and not dynamodb else "",
         source_database=get("source_database"),
         source_schema=get("source_schema"),
         source_table=get("source_table"),
@@ -402,7 +436,20 @@ def parse_job_args(options: Mapping[str, str], mode: Mode) -> JobArgs:
         extract=extract,
         jdbc=jdbc,
         region=_parse_region(get("region")),
+        source_format=source_format,
+        dynamodb=dynamodb,
     )
+
+
+def _dynamodb_key_names(raw: str) -> list[dict[str, str]]:
+    """The key attributes of --dynamodb_key, for the primary key when --primary_key is left out."""
+    import json
+
+    try:
+        document = json.loads(raw)
+    except json.JSONDecodeError:
+        return []  # reported with the fix by parse_dynamodb_args
+    return [k for k in document if isinstance(k, dict) and isinstance(k.get("name"), str)] if isinstance(document, list) else []
 
 
 _DIRECT_ONLY: tuple[str, ...] = (

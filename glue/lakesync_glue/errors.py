@@ -86,6 +86,23 @@ class InternalError(LoadError):
     retryable = True  # e.g. a crashed executor or a lost node
 
 
+class AttributeTypeMismatch(CastError):
+    """DynamoDB: a key or declared attribute holds a value its lake type cannot hold exactly."""
+
+    error_class = "AttributeTypeMismatch"
+    retryable = False
+
+
+class DeclaredAttributeMissing(InvalidArgument):
+    """DynamoDB: a declared attribute is in no item of a FULL export (names are case-sensitive)."""
+
+    error_class = "DeclaredAttributeMissing"
+    retryable = False
+
+
+# The DynamoDB classes refine CastError and InvalidArgument (same handling, their own class name).
+DYNAMODB_ERRORS: tuple[type[LoadError], ...] = (AttributeTypeMismatch, DeclaredAttributeMissing)
+
 LOAD_ERRORS: tuple[type[LoadError], ...] = (
     InvalidArgument,
     ExportNotFound,

@@ -211,6 +211,10 @@ class _Load:
 
     def run(self) -> tuple[Outcome, SchemaPlan, str | None]:
         a, spark, state = self.args, self.spark, self.state
+        if a.is_dynamodb:
+            from . import dynamodb_load  # the DynamoDB reader writes through this load's helpers
+
+            return dynamodb_load.run(self)
         state.phase("source columns")
         rows = self.origin()
         # Excluded columns leave here: they are never read, cast or named in a message.
@@ -414,7 +418,7 @@ def _base_result(args: JobArgs, state: RunState) -> LoadResult:
         cursorColumn=args.cursor_column.lower() if args.cursor_column else None,
         cycleId=args.cycle_id,
         runToken=args.run_token,
-        extract="direct" if args.direct else None,
+        extract="dynamodb" if args.is_dynamodb else "direct" if args.direct else None,
         window=state.window,
     )
 

@@ -50,6 +50,13 @@ def test_error_classes_lists_every_class_once() -> None:
     assert set(LOAD_ERRORS) == set(LoadError.__subclasses__())
 
 
+@pytest.mark.parametrize("name,base", [("AttributeTypeMismatch", "CastError"), ("DeclaredAttributeMissing", "InvalidArgument")])
+def test_the_dynamodb_classes_refine_a_class_and_name_themselves(name: str, base: str) -> None:
+    cls = getattr(errors, name)
+    assert cls in errors.DYNAMODB_ERRORS and issubclass(cls, getattr(errors, base))
+    assert cls("boom").to_result_error() == {"class": name, "message": "boom", "retryable": False}
+
+
 def test_a_plain_load_error_reports_as_a_retryable_internal_error() -> None:
     assert LoadError("boom").to_result_error() == {"class": "InternalError", "message": "boom", "retryable": True}
 

@@ -1,12 +1,12 @@
 /** Activities of the cycle's first phases: settings, snapshot, export, discover, plan, lake set-up. */
 import { ApplicationFailure } from '@temporalio/common';
-import type { CycleSettings, DiscoveredExport, DiscoverySummary, ExportRef, ExportStatus, PlanSummary, SnapshotRef, SnapshotStatus, TableName, TableOutcome } from '../model';
+import type { CycleSettings, DiscoveredExport, DiscoverySummary, ExportRef, ExportStatus, LoadAction, LoadItem, PlanEntry, PlanSummary, SnapshotRef, SnapshotStatus, TableName, TableOutcome } from '../model';
 import type { ExportRequest, Ports, SnapshotRequest } from '../ports';
 import { lakeTableName, selectTable } from '../config/tables';
 import { isPortError } from '../errors';
 import { type ExportScope, exportScope, type ExportScopeEntries, ExportScopeRefused, exportScopeKey, type KnownTables, mergeKnownTables, SOURCE_TABLES_KEY } from '../export-scope';
 import { cycleManifestKeys, exportIdFor } from '../ids';
-import { type PlanOptions, planTables, readsDirectly } from '../plan';
+import { type DynamoPlanInput, type PlanOptions, planTables, readsDirectly } from '../plan';
 import { directExtract } from '../config/direct';
 import type { SourceConfig } from '../config/schema';
 import { type ActivityDeps, sourceOf, step } from './deps';
@@ -50,6 +50,8 @@ export function cycleActivities(deps: ActivityDeps) {
      */
     async exportScope(source: string, cycleId: string, requested?: TableName[]): Promise<ExportScopeSummary> {
       const { settings, ports } = sourceOf(deps, source);
+      // A DynamoDB source has no RDS export: each table is exported on its own by the batch.
+      if (isDynamoSource(settings, ports)) return step('export scope', `source ${source}`, () => dynamoScope(settings, ports, requested));
       return step('export scope', `source ${source}`, async () => {
         const known = requested ? undefined : await knownTables(ports);
         const direct = await readDirectly(settings, ports);
@@ -131,7 +133,7 @@ export function cycleActivities(deps: ActivityDeps) {
     },
 
     /** Decides each table's action; the full plan goes to the manifest store. No side effect on the lake. */
-    async planCycle(source: string, cycleId: string, discovery: DiscoverySummary, options: PlanOptions = {}): Promise<PlanSummary> {
+    async planCycle(source: string, cycleId: string, discovery: DiscoverySummary, options: CyclePlanOptions = {}): Promise<PlanSummary> {
       const { settings, ports } = sourceOf(deps, source);
       return step('plan', `source ${source}`, async () => {
         const discovered = await ports.manifests.get<DiscoveredTable[]>(discovery.manifest);
@@ -144,12 +146,25 @@ export function cycleActivities(deps: ActivityDeps) {
           if (lakeTables.has(lake)) continue;
           if (listed ? listed.has(lake) : await ports.lake.tableExists(settings.target.namespace, lake)) lakeTables.add(lake);
         }
-        const planned = planTables(settings, discovered, lakeTables, options, catalog);
+        const { exportTime, ...planOptions } = options;
+        const dynamo = isDynamoSource(settings, ports);
+        const withDynamo = dynamo ? { ...planOptions, dynamodb: await dynamoPlanInputs(source, settings, ports, catalog, lakeTables, exportTime) } : planOptions;
+        const planned = planTables(settings, discovered, lakeTables, withDynamo, catalog);
         const missing = (options.requested ?? []).filter((t) => !discovered.some((d) => d.table === t) && !catalog.some((d) => d.table === t));
         const notInExport = missing.map((table): TableOutcome => {
           // An excluded table is not exported at all: asking for it skips it, it does not fail.
           const selection = selectTable(settings, table);
           if (!selection.included) return { table, lakeTable: lakeTableName(settings, table), action: 'skip', status: 'skipped', reason: `excluded (${selection.rule})` };
+          if (dynamo) {
+            return {
+              table,
+              lakeTable: '',
+              action: 'skip',
+              extract: 'dynamodb',
+              status: 'failed',
+              error: { phase: 'discover', message: `${table} is not a table of the source's DynamoDB (ListTables does not list it): check the name (dynamodb.<TableName>, case-sensitive) and the region`, type: 'TableNotExported', retryable: false },
+            };
+          }
           if (directExtract(settings.tables[table])) {
             return {
               table,
@@ -169,7 +184,7 @@ export function cycleActivities(deps: ActivityDeps) {
           };
         });
         const planRef = await ports.manifests.put(cycleManifestKeys.plan(cycleId), planned.entries);
-        const load = planned.entries.flatMap((e) => (e.action === 'skip' ? [] : [{ table: e.table, lakeTable: e.lakeTable, action: e.action, ...(e.extract ? { extract: 'direct' as const } : {}) }]));
+        const load = planned.entries.flatMap((e): LoadItem[] => (e.action === 'skip' ? [] : [loadItem(e, e.action)]));
         return { planRef, load, notLoaded: [...planned.notLoaded, ...notInExport] };
       });
     },
@@ -179,6 +194,75 @@ export function cycleActivities(deps: ActivityDeps) {
       await step('namespace', `namespace ${settings.target.namespace}`, () => ports.lake.ensureNamespace(settings.target.namespace));
     },
   };
+}
+
+/** The plan options of a cycle: the export time T it fixed at its start (DynamoDB sources export every table as of T). */
+export type CyclePlanOptions = PlanOptions & {
+  /** ISO-8601, whole seconds; set by cycles that know it (a DynamoDB source's plan needs it). */
+  exportTime?: string;
+};
+
+/** What the batch needs of a plan entry: a DynamoDB table carries its export windows. */
+function loadItem(e: PlanEntry, action: LoadAction): LoadItem {
+  const base = { table: e.table, lakeTable: e.lakeTable, action };
+  if (e.extract?.kind === 'dynamodb') return { ...base, extract: 'dynamodb', exports: e.extract.exports };
+  return e.extract ? { ...base, extract: 'direct' } : base;
+}
+
+/** Whether the source is DynamoDB: its tables are exported one by one, never through an RDS snapshot. */
+export function isDynamoSource(settings: SourceConfig, ports: Ports): boolean {
+  return ports.tableExport !== undefined || settings.source.kind === 'dynamodb';
+}
+
+/** The source's DynamoDB tables (dynamodb.<TableName>), as the backend lists them. */
+async function dynamoTables(ports: Ports): Promise<TableName[]> {
+  if (ports.discover.listTables) return ports.discover.listTables();
+  if (ports.export.listSourceTables) return ports.export.listSourceTables();
+  throw new Error('the backend cannot list the DynamoDB tables of the source (ListTables)');
+}
+
+/** A DynamoDB source's scope: no RDS export at all; tables the rules leave out are reported as excluded. */
+async function dynamoScope(settings: SourceConfig, ports: Ports, requested: TableName[] | undefined): Promise<ExportScopeSummary> {
+  const listed = requested ?? (await dynamoTables(ports));
+  const excluded = listed.flatMap((table) => {
+    const selection = selectTable(settings, table);
+    return selection.included ? [] : [{ table, lakeTable: lakeTableName(settings, table), rule: selection.rule }];
+  });
+  return { wholeDatabase: false, schemas: [], tables: [], excluded, warnings: [], tablesFrom: "the source's DynamoDB (ListTables)", nothingToExport: true };
+}
+
+/**
+ * What the plan of a DynamoDB source needs besides the tables: the cycle's export time, the
+ * backend's window limits, and per table with a lake table the export time it reached (its last
+ * commit's lineage, only when this source made it).
+ */
+async function dynamoPlanInputs(
+  source: string,
+  settings: SourceConfig,
+  ports: Ports,
+  catalog: DiscoveredTable[],
+  lakeTables: ReadonlySet<string>,
+  exportTime: string | undefined,
+): Promise<DynamoPlanInput> {
+  if (!exportTime) {
+    throw ApplicationFailure.create({
+      message: `the plan of DynamoDB source ${source} needs the cycle's export time, and this cycle gave none (it was started by an earlier lakesync version): run a new sync`,
+      type: 'PlanMismatch',
+      nonRetryable: true,
+    });
+  }
+  if (!ports.tableExport) throw new Error(`source ${source} is a DynamoDB source but its backend has no DynamoDB exports`);
+  // Without the lake's lineage no table could merge: each would be replaced by a FULL export every cycle.
+  const lastCommit = ports.lake.lastCommit?.bind(ports.lake);
+  if (!lastCommit) throw new Error(`the lake of source ${source} cannot read a table's last commit (its lineage): DynamoDB tables need it to know the export time they reached`);
+  const reached: Record<TableName, string> = {};
+  for (const t of catalog) {
+    const lake = lakeTableName(settings, t.table);
+    if (!lakeTables.has(lake)) continue;
+    const commit = await lastCommit(settings.target.namespace, lake);
+    if (commit?.source === source && commit.snapshotTime) reached[t.table] = commit.snapshotTime;
+  }
+  return { exportTime, windowLimits: ports.tableExport.windowLimits, reached };
 }
 
 /** The export scope as the cycle workflow gets it. */
@@ -224,7 +308,15 @@ async function readDirectly(settings: SourceConfig, ports: Ports): Promise<Table
  */
 async function directCatalog(settings: SourceConfig, ports: Ports, requested: TableName[] | undefined): Promise<{ tables: DiscoveredTable[]; warnings: string[] }> {
   const wanted = requested ? new Set(requested) : undefined;
-  const names = directTablesOf(settings).filter((t) => selectTable(settings, t).included && (!wanted || wanted.has(t)));
+  // Every table of a DynamoDB source is read without an RDS export.
+  const dynamo = isDynamoSource(settings, ports);
+  const candidates = dynamo ? await dynamoTables(ports) : directTablesOf(settings);
+  const names = candidates.filter((t) => selectTable(settings, t).included && (!wanted || wanted.has(t)));
+  if (dynamo) {
+    if (names.length === 0) return { tables: [], warnings: [] };
+    if (!ports.discover.sourceTables) throw new Error("the backend cannot describe the source's DynamoDB tables (DescribeTable)");
+    return { tables: await ports.discover.sourceTables(names), warnings: [] };
+  }
   if (names.length === 0) return { tables: [], warnings: [] };
   if (ports.discover.sourceTables) return { tables: await ports.discover.sourceTables(names), warnings: [] };
   const listed = ports.discover.listTables ? await ports.discover.listTables() : ports.export.listSourceTables ? await ports.export.listSourceTables() : undefined;

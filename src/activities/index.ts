@@ -7,6 +7,7 @@ import { loadActivities } from './load';
 import { publishActivities } from './publish';
 import { recoveryActivities } from './recovery';
 import { retentionActivities } from './retention';
+import { tableExportActivities } from './table-export';
 import { triggerActivities } from './trigger';
 
 export type { ActivityDeps } from './deps';
@@ -19,6 +20,7 @@ export function createActivities(deps: ActivityDeps, getClient: () => Promise<Cl
     ...keepAlive(publishActivities(deps), ['verifyTable']),
     ...recoveryActivities(deps),
     ...keepAlive(retentionActivities(deps)),
+    ...keepAlive(tableExportActivities(deps)),
     ...triggerActivities(getClient),
   };
 }

@@ -15,7 +15,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { runTokenFor } from '../ids';
 import { isPortError } from '../errors';
-import type { LiveLoadRun, LoadRequest, LoadResult, LoadRunStatus, PlanEntry } from '../model';
+import type { LiveLoadRun, LoadedTableExport, LoadRequest, LoadResult, LoadRunStatus, PlanEntry } from '../model';
 import type { LoadPort } from '../ports';
 import { type ActivityDeps, failure, sourceOf } from './deps';
 
@@ -31,6 +31,8 @@ export interface LoadTableInput {
   exportId?: string;
   snapshotTime?: string;
   exportLocation?: string;
+  /** A DynamoDB load's completed exports, oldest first; `exportId` and `snapshotTime` are then the last one's id and `window.to`. */
+  tableExports?: LoadedTableExport[];
   database: string;
   namespace: string;
   /** Real failures after which the load fails for good (the cycle's retry.maximumAttempts); the config's when absent. */
@@ -94,11 +96,19 @@ export function loadActivities(deps: ActivityDeps) {
             nonRetryable: true,
           });
         }
+        const dynamo = plan.extract?.kind === 'dynamodb';
+        if (dynamo && !input.tableExports?.length) {
+          throw ApplicationFailure.create({
+            message: `load failed for ${input.table}: it is a DynamoDB table and the request names none of its exports; run a new sync`,
+            type: 'MissingLineage',
+            nonRetryable: true,
+          });
+        }
         const base = {
           source: input.source,
           cycleId: input.cycleId,
           runToken: runTokenFor(input.cycleId, input.table),
-          ...(direct ? {} : { exportId: input.exportId, snapshotTime: input.snapshotTime, exportLocation: input.exportLocation }),
+          ...(direct ? {} : dynamo ? { exportId: input.exportId, snapshotTime: input.snapshotTime, tableExports: input.tableExports } : { exportId: input.exportId, snapshotTime: input.snapshotTime, exportLocation: input.exportLocation }),
           database: input.database,
           plan,
           namespace: input.namespace,

@@ -1,6 +1,6 @@
 /** Activities after a table's load: Lake Formation grants and verification of the loaded data. */
 import { ApplicationFailure } from '@temporalio/common';
-import type { ExportRef, GrantOutcome, LoadAction, LoadResult, RowCountCheck, VerifyOutcome } from '../model';
+import type { ExportRef, GrantOutcome, LoadAction, LoadedTableExport, LoadResult, RowCountCheck, VerifyOutcome } from '../model';
 import { type ActivityDeps, sourceOf, step } from './deps';
 import { heartbeating } from './verify';
 
@@ -12,9 +12,14 @@ export interface VerifyTableInput {
   action?: LoadAction;
   /** The export the table was loaded from: the expected row count comes from its files. */
   export?: ExportRef;
-  /** `direct`: the table was read from the source directly; there is no export to count. */
-  extract?: 'direct';
-  load: Pick<LoadResult, 'action' | 'committed' | 'inserted' | 'rowCountAfter' | 'snapshotId'> & Partial<Pick<LoadResult, 'rowsRead'>>;
+  /**
+   * `direct`: the table was read from the source directly; there is no export to count.
+   * `dynamodb`: it was loaded from its own DynamoDB exports (`tableExports`), whose item counts are the figures.
+   */
+  extract?: 'direct' | 'dynamodb';
+  /** A DynamoDB load's exports, oldest first. */
+  tableExports?: Pick<LoadedTableExport, 'exportId' | 'window' | 'itemCount'>[];
+  load: Pick<LoadResult, 'action' | 'committed' | 'inserted' | 'rowCountAfter' | 'snapshotId'> & Partial<Pick<LoadResult, 'rowsRead' | 'deleted'>>;
 }
 
 /**
@@ -36,14 +41,29 @@ export function rowCountCheckFor(planned: LoadAction | undefined, load: VerifyTa
  * the load reports inserting and cannot exceed the rows it read in its window (a create is the
  * table's first snapshot, so its gain is the whole table).
  */
-export function directRowCountCheck(load: VerifyTableInput['load']): RowCountCheck {
+export function directRowCountCheck(load: VerifyTableInput['load']): Extract<RowCountCheck, { kind: 'appended' }> {
   return { kind: 'appended', rows: load.inserted, atMost: load.rowsRead ?? load.inserted, since: load.committed ? 'parent' : 'snapshot', bound: 'window' };
 }
 
+/**
+ * A DynamoDB load: from a FULL export the lake holds exactly its items (DynamoDB's count in the
+ * export's manifest, never the job's); from INCREMENTAL windows the lake's own count moved by the
+ * keys the load inserted less those it deleted, which no more change records than the exports hold can explain.
+ */
+export function dynamoRowCountCheck(exports: NonNullable<VerifyTableInput['tableExports']>, load: VerifyTableInput['load']): RowCountCheck {
+  const records = exports.reduce((n, e) => n + e.itemCount, 0);
+  if (exports.some((e) => e.window.type === 'FULL')) return { kind: 'total', rows: records };
+  return { kind: 'changed', inserted: load.inserted, deleted: load.deleted ?? 0, atMost: records, since: load.committed ? 'parent' : 'snapshot' };
+}
+
 /** What a failed row-count check means, and what to do about it. */
-function rowCountHint(check: RowCountCheck, source: string, table: string): string {
+function rowCountHint(check: RowCountCheck, source: string, table: string, dynamo = false): string {
   const rerun = `rerun the table (lakesync rerun ${source} --tables ${table}) and, if it fails again, read the load job's log`;
+  if (check.kind === 'total' && dynamo) return `the lake table must hold exactly the ${check.rows} item(s) of the table's FULL DynamoDB export (its manifest's count): the load lost or duplicated items; ${rerun}`;
   if (check.kind === 'total') return `the lake table must hold exactly the ${check.rows} row(s) of the export's Parquet files: the load lost or duplicated rows; ${rerun}`;
+  if (check.kind === 'changed') {
+    return `the lake table's row count must move by exactly the ${check.inserted} row(s) the load reports inserting less the ${check.deleted} it reports deleting, with at most ${check.atMost} (the exports' change records): the load lost or duplicated rows; ${rerun}`;
+  }
   const bound = check.bound === 'window' ? `the ${check.atMost} row(s) it read in its window` : `the export's ${check.atMost}`;
   return `the rows the lake table gained must equal the ${check.rows} row(s) the load reports inserting, and at most ${bound}: the load lost or duplicated rows; ${rerun}`;
 }
@@ -74,7 +94,14 @@ export function publishActivities(deps: ActivityDeps) {
     async verifyTable(input: VerifyTableInput): Promise<VerifyOutcome> {
       const { settings, ports } = sourceOf(deps, input.source);
       const lakeName = `${settings.target.namespace}.${input.lakeTable}`;
-      if (!input.export && input.extract !== 'direct') {
+      if (input.extract === 'dynamodb' && !input.tableExports?.length) {
+        throw ApplicationFailure.create({
+          message: `verification of ${input.table} (${lakeName}) cannot run: it was loaded from DynamoDB exports and the request names none to count the items of; rerun the table (lakesync rerun ${input.source} --tables ${input.table})`,
+          type: 'VerificationFailed',
+          nonRetryable: true,
+        });
+      }
+      if (!input.export && input.extract !== 'direct' && input.extract !== 'dynamodb') {
         throw ApplicationFailure.create({
           message: `verification of ${input.table} (${lakeName}) cannot run: its request names no export to count the rows of (it was scheduled by an earlier lakesync version); rerun the table (lakesync rerun ${input.source} --tables ${input.table})`,
           type: 'VerificationFailed',
@@ -82,7 +109,9 @@ export function publishActivities(deps: ActivityDeps) {
         });
       }
       const exportRef = input.export;
-      const rowCount = exportRef
+      const rowCount = input.extract === 'dynamodb' && input.tableExports
+        ? dynamoRowCountCheck(input.tableExports, input.load)
+        : exportRef
         ? rowCountCheckFor(
             input.action,
             input.load,
@@ -111,7 +140,7 @@ export function publishActivities(deps: ActivityDeps) {
         const first = outcome.checks[0];
         const rowCountFailed = first !== undefined && !first.passed && !checks.some((c) => c.name === first.name);
         throw ApplicationFailure.create({
-          message: `verification of ${input.table} (${lakeName}) failed: ${failed.join('; ')}${rowCountFailed ? ` (${rowCountHint(rowCount, input.source, input.table)})` : ''}`,
+          message: `verification of ${input.table} (${lakeName}) failed: ${failed.join('; ')}${rowCountFailed ? ` (${rowCountHint(rowCount, input.source, input.table, input.extract === 'dynamodb')})` : ''}`,
           type: 'VerificationFailed',
           nonRetryable: true,
           details: [outcome],

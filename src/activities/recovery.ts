@@ -4,7 +4,7 @@
  * plan and export in the manifest store, and the lineage every commit records in the lake.
  */
 import { Context } from '@temporalio/activity';
-import { cycleManifestKeys, runTokenFor } from '../ids';
+import { cycleManifestKeys, runTokenFor, tableExportIdFor } from '../ids';
 import { isPortError } from '../errors';
 import type { ExportRef, LakeCommit, LoadSummary, PlanEntry, SnapshotRef, TableOutcome } from '../model';
 import type { Ports } from '../ports';
@@ -49,10 +49,10 @@ export function recoveryActivities(deps: ActivityDeps) {
           if (entry.action === 'skip') continue;
           Context.current().heartbeat({ table: entry.table });
           const commit = await lastCommit(namespace, entry.lakeTable);
-          const base = { table: entry.table, lakeTable: entry.lakeTable, action: entry.action, ...(entry.extract ? { extract: 'direct' as const } : {}) };
+          const base = { table: entry.table, lakeTable: entry.lakeTable, action: entry.action, ...(entry.extract ? { extract: entry.extract.kind } : {}) };
           if (commit?.cycleId === input.cycleId && (commit.source === undefined || commit.source === input.source)) {
             commits.push(commit);
-            const load = (await resultOf(ports, input, entry, exported, settings.database, namespace, commit)) ?? fromLineage(entry, commit);
+            const load = entry.extract?.kind === 'dynamodb' ? dynamoFromLineage(input, entry, commit) : ((await resultOf(ports, input, entry, exported, settings.database, namespace, commit)) ?? fromLineage(entry, commit));
             tables.push({ ...base, status: 'committed', load, reason: `recovered from the lake's lineage after the cycle ended (${input.error})`, finishedAt: commit.committedAt });
           } else {
             tables.push({
@@ -112,6 +112,25 @@ function fromLineage(plan: PlanEntry, commit: LakeCommit): LoadSummary {
     snapshotId: commit.icebergSnapshotId,
     schemaHash: '',
     finishedAt: commit.committedAt,
+  };
+}
+
+/**
+ * A DynamoDB load the lake committed for this cycle: its exports are the plan's (their ids are
+ * deterministic), and the export time it reached is the one its commit records.
+ */
+function dynamoFromLineage(input: RecoverCycleInput, plan: PlanEntry, commit: LakeCommit): LoadSummary {
+  const exports = plan.extract?.kind === 'dynamodb' ? plan.extract.exports : [];
+  const first = exports[0];
+  return {
+    ...fromLineage(plan, commit),
+    extract: 'dynamodb',
+    dynamodb: {
+      exportIds: exports.map((_, i) => tableExportIdFor(input.source, input.cycleId, plan.table, i)),
+      from: !first || first.type === 'FULL' ? null : (first.from ?? null),
+      to: commit.snapshotTime ?? exports.at(-1)?.to ?? '',
+      records: 0,
+    },
   };
 }
 

@@ -3,6 +3,7 @@
  * (environment, profile, SSO, instance or task role), and the emulator endpoint when set.
  */
 import { AthenaClient } from '@aws-sdk/client-athena';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GlueClient } from '@aws-sdk/client-glue';
 import { LakeFormationClient } from '@aws-sdk/client-lakeformation';
 import { RDSClient } from '@aws-sdk/client-rds';
@@ -18,6 +19,8 @@ export interface AwsClients {
   s3tables: S3TablesClient;
   lakeformation: LakeFormationClient;
   athena: AthenaClient;
+  /** DynamoDB sources (source.kind dynamodb): exports, tables and point-in-time recovery. */
+  dynamodb: DynamoDBClient;
 }
 
 /** The SDK retries throttling and 5xx itself a few times; what is left goes to Temporal's retry. */
@@ -48,6 +51,7 @@ export function createClients(settings: Pick<AwsSettings, 'region' | 'endpoint'>
     s3tables: new S3TablesClient(config),
     lakeformation: new LakeFormationClient(config),
     athena: new AthenaClient(config),
+    dynamodb: new DynamoDBClient(config),
   };
   if (settings.endpoint) {
     addEmulatorCompat(clients.glue, settings.endpoint, { epochTimestamps: true });

@@ -11,6 +11,7 @@ export const IAM_PREFIX = {
   S3Tables: 's3tables',
   LakeFormation: 'lakeformation',
   Athena: 'athena',
+  DynamoDB: 'dynamodb',
 } as const;
 
 export type AwsService = keyof typeof IAM_PREFIX;

@@ -96,6 +96,37 @@ export const GLUE_JOB_ACTIONS: readonly RequiredAction[] = [
   { action: 'logs:PutLogEvents', resources: ['arn:aws:logs:REGION:ACCOUNT:log-group:/aws-glue/*'], why: 'Glue writes the run logs' },
 ];
 
+/** A DynamoDB source's tables, their exports, and the folder DynamoDB writes them to. */
+const DYNAMODB_TABLE_ARN = 'arn:aws:dynamodb:DYNAMODB_REGION:ACCOUNT:table/DYNAMODB_TABLE';
+const DYNAMODB_EXPORT_ARN = 'arn:aws:dynamodb:DYNAMODB_REGION:ACCOUNT:table/DYNAMODB_TABLE/export/*';
+const DYNAMODB_EXPORT_OBJECTS_ARN = 'arn:aws:s3:::DYNAMODB_EXPORT_BUCKET/DYNAMODB_EXPORT_PREFIX/*';
+
+/**
+ * What the worker needs for a DynamoDB source (source.kind dynamodb). DynamoDB writes the export
+ * with the permissions of the caller of ExportTableToPointInTime, so the S3 (and KMS) actions of
+ * the export are the worker's ("Requesting a table export in DynamoDB": s3:AbortMultipartUpload,
+ * s3:PutObject, s3:PutObjectAcl); there is no export role.
+ */
+export const DYNAMODB_WORKER_ACTIONS: readonly (RequiredAction & { kms?: true })[] = [
+  { action: 'dynamodb:ListTables', resources: ['*'], why: 'the source syncs every table ListTables returns unless source.tables lists them' },
+  { action: 'dynamodb:DescribeTable', resources: [DYNAMODB_TABLE_ARN], why: "the plan reads each table's ARN and key" },
+  { action: 'dynamodb:DescribeContinuousBackups', resources: [DYNAMODB_TABLE_ARN], why: 'the plan checks point-in-time recovery and its earliest restorable time' },
+  { action: 'dynamodb:ExportTableToPointInTime', resources: [DYNAMODB_TABLE_ARN], why: 'each cycle exports the table (full or incremental)' },
+  { action: 'dynamodb:ListExports', resources: [DYNAMODB_TABLE_ARN], why: 'a retried export finds the export its earlier attempt started' },
+  { action: 'dynamodb:DescribeExport', resources: [DYNAMODB_EXPORT_ARN], why: 'the cycle polls the export' },
+  { action: 's3:PutObject', resources: [DYNAMODB_EXPORT_OBJECTS_ARN], why: 'DynamoDB writes the export files with the caller\'s permissions' },
+  { action: 's3:AbortMultipartUpload', resources: [DYNAMODB_EXPORT_OBJECTS_ARN], why: 'DynamoDB writes the export files with the caller\'s permissions' },
+  { action: 's3:PutObjectAcl', resources: [DYNAMODB_EXPORT_OBJECTS_ARN], why: 'DynamoDB writes the export files with the caller\'s permissions' },
+  { action: 's3:ListBucket', resources: ['arn:aws:s3:::DYNAMODB_EXPORT_BUCKET'], why: 'the worker finds an export\'s folder when DescribeExport names no manifest' },
+  { action: 'kms:GenerateDataKey', resources: [KEY_ARN], kms: true, why: 'DynamoDB encrypts the export files with source.export.kmsKeyId' },
+  { action: 'kms:Decrypt', resources: [KEY_ARN], kms: true, why: 'DynamoDB encrypts the export files with source.export.kmsKeyId' },
+];
+
+/** The worker's DynamoDB actions; the KMS ones only when the exports are encrypted with a key. */
+export function dynamodbWorkerActions(withKey: boolean): RequiredAction[] {
+  return DYNAMODB_WORKER_ACTIONS.filter((a) => withKey || !a.kms).map(({ kms: _kms, ...action }) => action);
+}
+
 /** The Glue job's actions in one Lake Formation mode. */
 export function glueJobActions(mode: LakeFormationMode): RequiredAction[] {
   return GLUE_JOB_ACTIONS.filter((a) => a.mode === undefined || a.mode === mode);
@@ -170,6 +201,8 @@ export const DOCTOR_CALLS: readonly { call: string; action: string }[] = [
   { call: 'Glue GetConnection', action: 'glue:GetConnection' },
   { call: 'SecretsManager DescribeSecret', action: 'secretsmanager:DescribeSecret' },
   { call: 'S3 HeadObject', action: 's3:GetObject' },
+  { call: 'DynamoDB ListTables', action: 'dynamodb:ListTables' },
+  { call: 'DynamoDB DescribeContinuousBackups', action: 'dynamodb:DescribeContinuousBackups' },
 ];
 
 /** The names a source fills the placeholders with. */
@@ -194,6 +227,11 @@ export interface ResourceNames {
   dbResourceId?: string;
   /** `bucket/key` of the CA bundle (`source.catalog.sslRootCert` without `s3://`). */
   sslRootCert?: string;
+  /** DynamoDB sources only: the tables' region, a table (or `*`), and where the exports go. */
+  dynamodbRegion?: string;
+  dynamodbTable?: string;
+  dynamodbExportBucket?: string;
+  dynamodbExportPrefix?: string;
 }
 
 /** An ARN template with the source's names; an empty prefix leaves no double slash. */
@@ -214,10 +252,14 @@ export function resolveResource(template: string, names: ResourceNames): string 
     DB_USER: names.dbUser,
     DB_RESOURCE_ID: names.dbResourceId,
     SSL_ROOT_CERT: names.sslRootCert,
+    DYNAMODB_REGION: names.dynamodbRegion,
+    DYNAMODB_TABLE: names.dynamodbTable,
+    DYNAMODB_EXPORT_BUCKET: names.dynamodbExportBucket,
+    DYNAMODB_EXPORT_PREFIX: names.dynamodbExportPrefix,
   };
   const resolved = template
     .replace(/^arn:aws:/, `arn:${names.partition}:`)
-    .replace(/\b(REGION|ACCOUNT|EXPORT_BUCKET|EXPORT_PREFIX|SCRIPT_BUCKET|SCRIPT_PREFIX|RESULT_PREFIX|TABLE_BUCKET|NAMESPACE|KEY_ID|GLUE_CONNECTION|CATALOG_SECRET_ARN|DB_USER|DB_RESOURCE_ID|SSL_ROOT_CERT)\b/g, (name) => {
+    .replace(/\b(REGION|ACCOUNT|EXPORT_BUCKET|EXPORT_PREFIX|SCRIPT_BUCKET|SCRIPT_PREFIX|RESULT_PREFIX|TABLE_BUCKET|NAMESPACE|KEY_ID|GLUE_CONNECTION|CATALOG_SECRET_ARN|DB_USER|DB_RESOURCE_ID|SSL_ROOT_CERT|DYNAMODB_REGION|DYNAMODB_TABLE|DYNAMODB_EXPORT_BUCKET|DYNAMODB_EXPORT_PREFIX)\b/g, (name) => {
       const value = values[name];
       if (value === undefined) throw new Error(`the resource ${template} names ${name}, which this source does not give`);
       return value;

@@ -9,6 +9,7 @@ import { ConfigError } from '../errors';
 import { type AwsSettings, type DirectSourceSettings, GLUE_POLL_MAX_MS, GLUE_POLLS_PER_HOUR } from '../aws/settings';
 import { directSourceSettings } from '../aws/direct';
 import type { CatalogSettings } from '../aws/catalog';
+import type { AwsDynamoSettings } from '../aws/dynamodb-ports';
 import { repoRoot } from '../toolchain';
 import { defaultGlueJobName } from '../names';
 
@@ -18,18 +19,57 @@ export interface AwsSettingsOverrides {
 }
 
 export function awsSettings(sourceName: string, source: SourceConfig, overrides: AwsSettingsOverrides = {}): AwsSettings {
-  const aws = source.aws;
-  if (!aws) {
-    throw new ConfigError([{ path: `sources.${sourceName}.aws`, message: 'backend aws needs an aws section (region, accountId, export, tableBucket, glue, athena)' }]);
-  }
+  const aws = awsSection(sourceName, source);
   if (source.source.kind !== 'rds') {
-    throw new ConfigError([{ path: `sources.${sourceName}.source.kind`, value: source.source.kind, message: 'backend aws reads from RDS: set source.kind to rds' }]);
+    throw new ConfigError([{ path: `sources.${sourceName}.source.kind`, value: source.source.kind, message: 'these settings are for an RDS source (source.kind rds); a dynamodb source resolves with awsDynamoSettings' }]);
   }
   const { instanceId, clusterId } = source.source;
   const rds = clusterId ? { clusterId } : instanceId ? { instanceId } : undefined;
   if (!rds) {
     throw new ConfigError([{ path: `sources.${sourceName}.source`, message: 'give exactly one of instanceId (RDS instance) or clusterId (Aurora cluster)' }]);
   }
+  if (!aws.export) {
+    throw new ConfigError([{ path: `sources.${sourceName}.aws.export`, message: 'an rds source needs aws.export (bucket, iamRoleArn, kmsKeyId): where RDS writes the snapshot export (docs/aws-setup.md)' }]);
+  }
+  return {
+    ...lakeSettings(sourceName, source, aws, overrides),
+    rds,
+    export: { ...aws.export, prefix: trimSlashes(aws.export.prefix) },
+    ...directSettingsOf(sourceName, source, aws.region),
+  };
+}
+
+/** The AWS settings of a dynamodb source: the lake as for RDS sources, DynamoDB for the source. */
+export function awsDynamoSettings(sourceName: string, source: SourceConfig, overrides: AwsSettingsOverrides = {}): AwsDynamoSettings {
+  const aws = awsSection(sourceName, source);
+  if (source.source.kind !== 'dynamodb') {
+    throw new ConfigError([{ path: `sources.${sourceName}.source.kind`, value: source.source.kind, message: 'these settings are for a DynamoDB source (source.kind dynamodb)' }]);
+  }
+  const { region, tables, export: exportTo } = source.source;
+  if (!exportTo) {
+    throw new ConfigError([{ path: `sources.${sourceName}.source.export`, message: 'backend aws has DynamoDB write its exports to S3: add source.export: { bucket: <bucket>, prefix: lakesync/dynamodb } (kmsKeyId optional)' }]);
+  }
+  return {
+    ...lakeSettings(sourceName, source, aws, overrides),
+    dynamodb: {
+      region,
+      ...(tables ? { tables } : {}),
+      export: { bucket: exportTo.bucket, prefix: trimSlashes(exportTo.prefix), ...(exportTo.kmsKeyId ? { kmsKeyId: exportTo.kmsKeyId } : {}) },
+    },
+  };
+}
+
+type AwsSection = NonNullable<SourceConfig['aws']>;
+
+function awsSection(sourceName: string, source: SourceConfig): AwsSection {
+  if (!source.aws) {
+    throw new ConfigError([{ path: `sources.${sourceName}.aws`, message: 'backend aws needs an aws section (region, accountId, export, tableBucket, glue, athena)' }]);
+  }
+  return source.aws;
+}
+
+/** What every AWS source shares: region, account, the table bucket, Glue, Athena, Lake Formation. */
+function lakeSettings(sourceName: string, source: SourceConfig, aws: AwsSection, overrides: AwsSettingsOverrides): Omit<AwsSettings, 'rds' | 'export' | 'direct'> {
   const partition = partitionOf(aws.region);
   const initialMs = Math.min(source.timeouts.pollInitialSeconds * 1000, GLUE_POLL_MAX_MS);
   return {
@@ -39,8 +79,6 @@ export function awsSettings(sourceName: string, source: SourceConfig, overrides:
     accountId: aws.accountId,
     partition,
     database: source.database,
-    rds,
-    export: { ...aws.export, prefix: trimSlashes(aws.export.prefix) },
     tableBucket: {
       ...aws.tableBucket,
       arn: `arn:${partition}:s3tables:${aws.region}:${aws.accountId}:bucket/${aws.tableBucket.name}`,
@@ -55,7 +93,6 @@ export function awsSettings(sourceName: string, source: SourceConfig, overrides:
     athena: aws.athena,
     lakeFormation: aws.lakeFormation,
     loadPoll: { initialMs, maxMs: Math.max(initialMs, Math.min(source.timeouts.pollMaximumSeconds * 1000, GLUE_POLL_MAX_MS)), maxCallsPerHour: GLUE_POLLS_PER_HOUR },
-    ...directSettingsOf(sourceName, source, aws.region),
   };
 }
 
@@ -84,6 +121,12 @@ function trimSlashes(prefix: string): string {
 
 /** The ports of an AWS source, from its config. */
 export async function createAwsSourcePorts(sourceName: string, source: SourceConfig, overrides: AwsSettingsOverrides = {}): Promise<Ports> {
+  if (source.source.kind === 'dynamodb') {
+    // DynamoDB exports and catalog; the RDS snapshot and export ports refuse any call.
+    const [{ buildAwsDynamoPorts }, { createClients }] = await Promise.all([import('../aws/dynamodb-ports'), import('../aws')]);
+    const dynamoSettings = awsDynamoSettings(sourceName, source, overrides);
+    return buildAwsDynamoPorts(dynamoSettings, createClients(dynamoSettings));
+  }
   const { buildAwsPorts, createClients } = await import('../aws');
   const settings = awsSettings(sourceName, source, overrides);
   const ports = buildAwsPorts(settings, createClients(settings));

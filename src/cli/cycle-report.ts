@@ -71,6 +71,8 @@ export function cycleTableLines(result: CycleResult): string[] {
     // A direct load read the source by a cursor window: its bounds are the new watermark.
     const w = t.load?.window;
     if (w) lines.push(`${t.table}: read directly, ${t.load!.cursorColumn ?? 'cursor'} ${w.from === null ? 'up to' : `from ${w.from} to`} ${w.to ?? '(empty table)'} in ${w.partitions} partition(s), ${t.load!.rowsRead} row(s) read`);
+    const d = t.load?.dynamodb;
+    if (d) lines.push(`${t.table}: ${d.exportIds.length} DynamoDB export(s), ${d.from === null ? `full at ${d.to}` : `changes from ${d.from} to ${d.to}`}, ${d.records} record(s)`);
   }
   for (const w of result.warnings) lines.push(`warning: ${w}`);
   for (const t of result.tables) for (const w of t.load?.warnings ?? []) lines.push(`warning: ${t.table}: ${w}`);

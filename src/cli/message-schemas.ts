@@ -56,14 +56,14 @@ export const sourceWorkflowInput = z
   .meta({ id: 'SourceWorkflowInput', description: 'Input of the source workflow (type `sourceWorkflow`, id `lakesync/<source>`); `{"source": "shop"}` alone starts a sync' });
 
 const tableError = z
-  .object({ phase: z.enum(['discover', 'plan', 'load', 'grant', 'verify']), message: z.string(), type: z.string(), retryable: z.boolean() })
+  .object({ phase: z.enum(['discover', 'plan', 'export', 'load', 'grant', 'verify']), message: z.string(), type: z.string(), retryable: z.boolean() })
   .meta({ id: 'TableError' });
 
 const watermark = z
   .object({
     exportId: z.string().describe('The export the load read; empty for a direct load'),
     snapshotTime: z.string(),
-    extract: z.literal('direct').optional().describe('The last load read the source directly (extract: direct); its watermark is cursorValue'),
+    extract: z.enum(['direct', 'dynamodb']).optional().describe('direct: the last load read the source directly (extract: direct), its watermark is cursorValue; dynamodb: snapshotTime is the DynamoDB export time the table reached'),
     action: z.enum(['create', 'merge', 'replace', 'incremental', 'none']),
     cursorColumn: z.string().nullable(),
     cursorValue: z.string().nullable(),
@@ -156,7 +156,7 @@ export const sourceStatus = z
         phase: z.string(),
         message: z.string(),
         exportId: z.string().optional().describe('The export it failed on; a rerun loads it from there'),
-        extract: z.literal('direct').optional().describe('The table is read directly: its rerun needs no export'),
+        extract: z.enum(['direct', 'dynamodb']).optional().describe('The table is read directly, or from its own DynamoDB exports: its rerun needs no RDS export'),
       }),
     ),
     ledger: z.record(tableName, watermark),
@@ -185,7 +185,7 @@ const tableOutcome = z
     table: tableName,
     lakeTable: z.string(),
     action: z.union([loadAction, z.literal('skip')]),
-    extract: z.literal('direct').optional().describe('Read from the source directly over JDBC (no export lineage); absent: from the export'),
+    extract: z.enum(['direct', 'dynamodb']).optional().describe('direct: read from the source over JDBC (no export lineage); dynamodb: from its own DynamoDB exports; absent: from the RDS export'),
     status: z.enum(['committed', 'failed', 'skipped']),
     reason: z.string().optional(),
     error: tableError.optional(),
@@ -206,11 +206,15 @@ const tableOutcome = z
         nulledValues: z.record(z.string(), z.number()).optional(),
         clampedValues: z.record(z.string(), z.number()).optional(),
         warnings: z.array(z.string()).optional(),
-        extract: z.literal('direct').optional(),
+        extract: z.enum(['direct', 'dynamodb']).optional(),
         window: z
           .object({ from: z.string().nullable(), to: z.string().nullable(), partitions: z.number(), estimatedRows: z.number() })
           .optional()
           .describe("A direct load's cursor window (from is null on create); cursorValueAfter is its upper bound"),
+        dynamodb: z
+          .object({ exportIds: z.array(z.string()), from: z.string().nullable(), to: z.string(), records: z.number() })
+          .optional()
+          .describe('A DynamoDB load: the exports it read, oldest first (from is null for a full export); to is the export time the table reached'),
       })
       .optional(),
     verified: z.boolean().optional(),

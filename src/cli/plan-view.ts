@@ -33,18 +33,20 @@ export interface PlanRow {
   error?: string;
   /**
    * Where the load reads the table: `export` (the snapshot export), `direct` (the source over JDBC),
-   * or `export-then-direct` (created from this sync's export, direct windows after).
+   * or `export-then-direct` (created from this sync's export, direct windows after), or
+   * `dynamodb` (the table's own DynamoDB exports).
    */
   extract: ExtractPath;
 }
 
-export type ExtractPath = 'export' | 'direct' | 'export-then-direct';
+export type ExtractPath = 'export' | 'direct' | 'export-then-direct' | 'dynamodb';
 
 /** The words `lakesync plan` prints for each path. */
 export const EXTRACT_WORDS: Record<ExtractPath, string> = {
   export: 'export',
   direct: 'direct',
   'export-then-direct': 'first load from export, then direct',
+  dynamodb: 'dynamodb',
 };
 
 export interface PlanReport {
@@ -80,7 +82,7 @@ export async function buildPlan(inputs: PlanInputs): Promise<PlanReport> {
   const catalog = await directTables(inputs, tables, notes);
   const planned = planTables(source, tables, lakeTables, {}, catalog);
   const pathOf = (table: string): ExtractPath =>
-    !directExtract(source.tables[table]) ? 'export' : readsDirectly(source, table, lakeTables.has(lakeTableName(source, table))) ? 'direct' : 'export-then-direct';
+    source.source.kind === 'dynamodb' ? 'dynamodb' : !directExtract(source.tables[table]) ? 'export' : readsDirectly(source, table, lakeTables.has(lakeTableName(source, table))) ? 'direct' : 'export-then-direct';
   const keysNote = keysFromConfigNote(source, planned.entries);
   if (keysNote) notes.push(keysNote);
   const ns = source.target.namespace;

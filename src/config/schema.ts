@@ -7,6 +7,7 @@ import { LAKE_NAME, namespaceNameProblem, tableBucketNameProblem } from '../name
 import { lookbackProblem } from '../lookback';
 import { columnsSchema, configuredKeyProblems, hashKeyProblems, hashKeySchema } from './columns';
 import { directSchema, directSourceProblems, directTableProblems, extractSchema } from './direct';
+import { attributesSchema, dynamodbSourceSchema, dynamoSourceProblems } from './dynamodb';
 const LAKE_NAME_FIX = 'use 1-255 lowercase letters, digits or underscores, starting and ending with a letter or digit (S3 Tables rule)';
 const SOURCE_NAME = /^[a-z][a-z0-9-]{0,62}$/;
 const TABLE_KEY = /^[^.\s]+\.[^.]+$/;
@@ -52,6 +53,7 @@ const tableSettings = z
     columns: columnsSchema.optional(),
     extract: extractSchema,
     direct: directSchema.optional(),
+    attributes: attributesSchema.optional(),
   })
   .strict()
   .superRefine((t, ctx) => {
@@ -227,8 +229,9 @@ const sourceDb = z.discriminatedUnion(
       })
       .strict()
       .describe('In-memory ports for tests and benchmarks: tables (names or a count), latency, injected failures.'),
+    dynamodbSourceSchema,
   ],
-  { message: 'kind must be pglite, postgres, rds or fake' },
+  { message: 'kind must be pglite, postgres, rds, dynamodb or fake' },
 );
 
 const aws = z
@@ -244,7 +247,8 @@ const aws = z
         kmsKeyId: z.string().min(1, 'name the KMS key (ARN, id or alias) that encrypts the export'),
       })
       .strict()
-      .describe('Where RDS writes the snapshot export (docs/aws-setup.md).'),
+      .optional()
+      .describe('Where RDS writes the snapshot export (docs/aws-setup.md); required with an rds source.'),
     tableBucket: z
       .object({
         name: z.string().superRefine((name, ctx) => {
@@ -304,7 +308,7 @@ export const sourceSchema = z
   .object({
     backend: z.enum(['local', 'aws'], { message: 'must be local or aws' }).default('local').describe('local: one machine (Spark + Iceberg); aws: RDS export, Glue, S3 Tables.'),
     database: z.string().min(1, 'name the source database').describe("The source database (the db part of an export's db.schema.table)."),
-    source: sourceDb.describe('The database to copy; kind is pglite, postgres, rds or fake.'),
+    source: sourceDb.describe('The database to copy; kind is pglite, postgres, rds, dynamodb or fake.'),
     snapshot: z
       .object({
         mode: z.enum(['create', 'latest-automated', 'existing'], { message: 'must be create, latest-automated or existing' }).default('create'),
@@ -314,7 +318,7 @@ export const sourceSchema = z
       .refine((s) => s.mode !== 'existing' || Boolean(s.id), { message: 'mode existing needs the snapshot id: add id: <snapshot id>', path: ['id'] })
       .default({ mode: 'create' })
       .describe('create a snapshot per cycle, take the latest automated one, or use an existing id.'),
-    tables: z.record(z.string().regex(TABLE_KEY, 'table keys must be schema.table'), tableSettings).default({}).describe('Per-table settings, keyed by schema.table.'),
+    tables: z.record(z.string().regex(TABLE_KEY, 'table keys must be schema.table (DynamoDB tables: dynamodb.<TableName>, a name without ".")'), tableSettings).default({}).describe('Per-table settings, keyed by schema.table.'),
     hashKey: hashKeySchema.optional(),
     include: z.array(z.string().regex(GLOB, 'globs are schema.table patterns without spaces, e.g. public.*')).default(['*.*']).describe('Globs over schema.table; default every table.'),
     exclude: z.array(z.string().regex(GLOB, 'globs are schema.table patterns without spaces, e.g. public.*_pii')).default([]).describe('Globs over schema.table; exclude wins over include.'),
@@ -384,9 +388,13 @@ export const sourceSchema = z
           'or set aws.lakeFormation.mode: lakeformation',
       });
     }
-    if (s.backend === 'aws' && s.source.kind !== 'rds') {
-      ctx.addIssue({ code: 'custom', path: ['source', 'kind'], message: 'backend aws reads from RDS: set source.kind to rds' });
+    if (s.backend === 'aws' && s.source.kind !== 'rds' && s.source.kind !== 'dynamodb') {
+      ctx.addIssue({ code: 'custom', path: ['source', 'kind'], message: 'backend aws reads from RDS or DynamoDB: set source.kind to rds or dynamodb' });
     }
+    if (s.source.kind === 'rds' && s.aws && !s.aws.export) {
+      ctx.addIssue({ code: 'custom', path: ['aws', 'export'], message: 'an rds source needs aws.export (bucket, iamRoleArn, kmsKeyId): where RDS writes the snapshot export (docs/aws-setup.md)' });
+    }
+    for (const problem of dynamoSourceProblems(s)) ctx.addIssue({ code: 'custom', ...problem });
     if (s.backend === 'local' && s.source.kind === 'rds') {
       ctx.addIssue({ code: 'custom', path: ['backend'], message: 'an rds source needs backend aws' });
     }

@@ -22,14 +22,24 @@
  *   glue:GetConnection             Glue GetConnection            direct tables: the Glue connection of the source's VPC (HidePassword)
  *   secretsmanager:DescribeSecret  SecretsManager DescribeSecret direct tables: the catalog secret exists (its value is never read)
  *   s3:GetObject                   S3 HeadObject                 direct tables: the CA bundle of source.catalog.sslRootCert exists
+ *   dynamodb:ListTables            DynamoDB ListTables           dynamodb sources: the tables, unless source.tables lists them
+ *   dynamodb:DescribeContinuousBackups  DynamoDB DescribeContinuousBackups  dynamodb sources: each synced table exists, with point-in-time recovery on
+ *
+ * A dynamodb source has no RDS database, export role or RDS export: its doctor runs the credentials,
+ * the DynamoDB checks (src/doctor/checks/dynamodb.ts) and the lake checks (table bucket, analytics
+ * integration, Lake Formation, Athena).
  */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SourceConfig } from '../config/schema';
-import { awsSettings } from '../backends/aws';
+import { selectTable } from '../config/tables';
+import { clientConfig } from '../aws/clients';
+import { awsDynamoSettings, awsSettings } from '../backends/aws';
 import { type DoctorClients } from './clients';
 import { ATHENA_WORKGROUP, checkAthenaWorkgroup } from './checks/athena';
 import { checkExportBucket, checkExportRole, checkExportRolePass, EXPORT_BUCKET, EXPORT_ROLE, EXPORT_ROLE_PASS } from './checks/export';
 import { checkGlueRole, GLUE_ROLE } from './checks/glue';
 import { checkDirectSource, DIRECT_SOURCE } from './checks/direct';
+import { checkDynamoExportBucket, checkPointInTimeRecovery, DYNAMODB_EXPORT_BUCKET, DYNAMODB_PITR, type DynamoDoctorSource } from './checks/dynamodb';
 import { checkCredentials, CREDENTIALS } from './checks/identity';
 import { checkKmsKey, KMS_KEY } from './checks/kms';
 import { ANALYTICS_INTEGRATION, checkAnalyticsIntegration, checkLakeFormationMode, checkTableBucket, LAKE_FORMATION, TABLE_BUCKET } from './checks/lake';
@@ -56,33 +66,61 @@ const CHECKS: readonly (readonly [string, Check])[] = [
   [ATHENA_WORKGROUP, checkAthenaWorkgroup],
 ];
 
+/** The checks that read only the lake side of the settings: a dynamodb source runs these too. */
+const LAKE_CHECKS: ReadonlySet<string> = new Set([TABLE_BUCKET, ANALYTICS_INTEGRATION, LAKE_FORMATION, ATHENA_WORKGROUP]);
+
 /** The check names, in report order. */
 export const CHECK_NAMES: readonly string[] = [CREDENTIALS, ...CHECKS.map(([name]) => name), PERMISSION_SIMULATION];
 
+/** The check names of a dynamodb source, in report order. */
+export const DYNAMODB_CHECK_NAMES: readonly string[] = [CREDENTIALS, DYNAMODB_PITR, DYNAMODB_EXPORT_BUCKET, ...CHECKS.map(([name]) => name).filter((name) => LAKE_CHECKS.has(name)), PERMISSION_SIMULATION];
+
+/**
+ * A dynamodb source's doctor settings. It has no RDS database and no export role: `rds` and
+ * `export.iamRoleArn` stay empty and the checks that read them do not run; `export` is where
+ * DynamoDB writes its exports.
+ */
+export interface DynamoSourceDoctorSettings extends DoctorSettings {
+  dynamodb: DynamoDoctorSource;
+}
+
 /** The doctor's settings of an aws source; a ConfigError (exit 2) for any other source. */
-export function doctorSettings(name: string, source: SourceConfig): DoctorSettings {
-  const settings = awsSettings(name, source);
-  return {
-    ...settings,
+export function doctorSettings(name: string, source: SourceConfig): DoctorSettings | DynamoSourceDoctorSettings {
+  const doctorOnly = {
     namespace: source.target.namespace,
     lakeFormationMode: source.aws?.lakeFormation?.mode ?? 'lakeformation',
     grantPrincipals: source.grants.map((g) => g.principal),
   };
+  if (source.source.kind !== 'dynamodb') return { ...awsSettings(name, source), ...doctorOnly };
+  const { dynamodb, ...lake } = awsDynamoSettings(name, source);
+  return {
+    ...lake,
+    ...doctorOnly,
+    rds: { instanceId: '' },
+    export: { bucket: dynamodb.export.bucket, prefix: dynamodb.export.prefix, iamRoleArn: '', kmsKeyId: dynamodb.export.kmsKeyId ?? '' },
+    dynamodb: {
+      region: dynamodb.region,
+      lakeRegion: lake.region,
+      partition: lake.partition,
+      ...(dynamodb.tables ? { tables: dynamodb.tables } : {}),
+      export: dynamodb.export,
+      included: (table) => selectTable(source, table).included,
+    },
+  };
 }
 
-export async function runDoctor(clients: DoctorClients, settings: DoctorSettings): Promise<CheckResult[]> {
+export async function runDoctor(clients: DoctorClients, settings: DoctorSettings | DynamoSourceDoctorSettings): Promise<CheckResult[]> {
   const ctx: DoctorContext = { clients, settings, simulator: new PermissionSimulator(clients.iam, Boolean(settings.endpoint)), missingRoles: new Set() };
   const credentials = await checkCredentials(ctx);
   // Without working credentials of the right account every other answer would mislead.
   if (credentials.status !== 'ok') return [credentials];
   const results: CheckResult[] = [credentials];
-  for (const [name, check] of CHECKS) {
-    try {
-      const result = await check(ctx);
-      results.push(...(Array.isArray(result) ? result : [result]));
-    } catch (err) {
-      results.push(fail(name, `the check failed unexpectedly: ${(err as Error).message ?? String(err)}`));
-    }
+  const dynamo = 'dynamodb' in settings ? dynamoChecks(clients, settings) : undefined;
+  const checks = dynamo ? [...dynamo.checks, ...CHECKS.filter(([name]) => LAKE_CHECKS.has(name))] : CHECKS;
+  try {
+    await runChecks(checks, ctx, results);
+  } finally {
+    dynamo?.close();
   }
   if (ctx.simulator.usedLocalEvaluation) {
     results.push(
@@ -94,6 +132,31 @@ export async function runDoctor(clients: DoctorClients, settings: DoctorSettings
     );
   }
   return results;
+}
+
+async function runChecks(checks: readonly (readonly [string, Check])[], ctx: DoctorContext, results: CheckResult[]): Promise<void> {
+  for (const [name, check] of checks) {
+    try {
+      const result = await check(ctx);
+      results.push(...(Array.isArray(result) ? result : [result]));
+    } catch (err) {
+      results.push(fail(name, `the check failed unexpectedly: ${(err as Error).message ?? String(err)}`));
+    }
+  }
+}
+
+/** The DynamoDB checks, with a DynamoDB client in the tables' region (the doctor's clients are in the lake's). */
+function dynamoChecks(clients: DoctorClients, settings: DynamoSourceDoctorSettings): { checks: (readonly [string, Check])[]; close: () => void } {
+  const source = settings.dynamodb;
+  const own = source.region !== settings.region ? new DynamoDBClient(clientConfig({ region: source.region, ...(settings.endpoint ? { endpoint: settings.endpoint } : {}) })) : undefined;
+  const dctx = { dynamodb: own ?? clients.dynamodb, s3: clients.s3, source };
+  return {
+    checks: [
+      [DYNAMODB_PITR, () => checkPointInTimeRecovery(dctx)],
+      [DYNAMODB_EXPORT_BUCKET, () => checkDynamoExportBucket(dctx)],
+    ],
+    close: () => own?.destroy(),
+  };
 }
 
 /** Exit code of a report: 1 when any check failed, 0 otherwise (warnings allowed). */

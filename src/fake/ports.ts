@@ -20,14 +20,20 @@ import type {
   LoadRunStatus,
   SnapshotRef,
   SnapshotStatus,
+  TableExportRef,
+  TableExportStatus,
   VerifyOutcome,
   VerifyRequest,
 } from '../model';
-import type { ExportRequest, Ports, RetentionDeletion, SnapshotRequest } from '../ports';
+import type { ExportRequest, Ports, RetentionDeletion, SnapshotRequest, TableExportPort, TableExportRequest } from '../ports';
 import { type LakeRowCounts, rowCountCheck, unknownSnapshot } from '../verify-rows';
-import { FakeStateStore, type FakeRun, type FakeState } from './state';
+import { FakeStateStore, type FakeRun, type FakeState, type FakeTableExport } from './state';
 
-/** `load` fails a run (its result JSON); `poll` fails reading a run's state (GetJobRun). */
+/**
+ * `load` fails a run (its result JSON); `poll` fails reading a run's state (GetJobRun). `export` of
+ * a DynamoDB table: retryable, its start is made and the answer lost (a retry adopts it);
+ * not retryable, the export starts and ends FAILED.
+ */
 export type FakePhase = 'snapshot' | 'export' | 'discover' | 'load' | 'poll' | 'grant' | 'verify' | 'retention';
 
 export interface FakeFailure {
@@ -59,6 +65,13 @@ export interface FakeOptions {
   wrongCounts?: FakeWrongCount[];
   /** Snapshots retention cannot delete yet (as RDS answers InvalidDBSnapshotState for one being created or exported). */
   busySnapshots?: string[];
+  /**
+   * A DynamoDB source: `true` for every table, or the DynamoDB tables (dynamodb.<TableName>). Its
+   * ports export tables one by one (Ports.tableExport), point-in-time recovery on, key `id` (S).
+   */
+  dynamodb?: boolean | string[];
+  /** The INCREMENTAL windows the fake DynamoDB accepts; 1 s to 24 h by default. */
+  windowLimits?: { minSeconds: number; maxSeconds: number };
 }
 
 /** The run of `table` leaves `rowCountAfter` rows in the lake and reports that figure as its count. */
@@ -98,9 +111,22 @@ export class FakeBackend {
     this.options = { ...this.options, wrongCounts };
   }
 
-  /** Appends rows to a table of the source (tests): direct loads read them in their next window. */
+  /**
+   * Appends rows to a table of the source (tests): direct loads read them in their next window,
+   * DynamoDB exports whose export time is past now.
+   */
   appendRows(table: string, rows: number): void {
-    this.store.update((s) => ((s.sourceRows ??= {})[table] = this.sourceRowCount(table) + rows));
+    this.store.update((s) => {
+      (s.sourceRows ??= {})[table] = this.sourceRowCount(table) + rows;
+      ((s.appends ??= {})[table] ??= []).push({ atMs: Date.now(), rows });
+    });
+  }
+
+  /** The DynamoDB exports the fake made, oldest first (tests). */
+  tableExports(table?: string): (FakeTableExport & { exportId: string })[] {
+    return Object.entries(this.state.tableExports ?? {})
+      .map(([exportId, e]) => ({ exportId, ...e }))
+      .filter((e) => !table || e.table === table);
   }
 
   /** Rows of a table in the source now: ids 1..n, the cursor of direct loads. */
@@ -129,6 +155,7 @@ export class FakeBackend {
 
   ports(): Ports {
     return {
+      ...(this.options.dynamodb ? { tableExport: this.tableExportPort() } : {}),
       snapshot: {
         startSnapshot: (req) => this.call('snapshot.start', () => this.startSnapshot(req)),
         describeSnapshot: (id) => this.call('snapshot.describe', () => this.describeSnapshot(id)),
@@ -144,7 +171,7 @@ export class FakeBackend {
         exportAvailable: (ref) => this.call('discover.available', async () => ref.exportId in this.state.exports),
         exportRowCount: (ref, table) => this.call('discover.rows', async () => this.exportRowCount(ref, table)),
         listTables: async () => [...this.tables],
-        sourceTables: (tables) => this.call('discover.sourceTables', async () => tables.filter((t) => this.tables.includes(t)).map((t) => this.fakeTable(t))),
+        sourceTables: (tables) => this.call('discover.sourceTables', async () => tables.filter((t) => this.tables.includes(t)).map((t) => this.describedTable(t))),
       },
       lake: {
         ensureNamespace: (ns) => this.call('lake.namespace', async () => void ns),
@@ -273,6 +300,91 @@ export class FakeBackend {
     };
   }
 
+  private isDynamoTable(table: string): boolean {
+    const d = this.options.dynamodb;
+    return d === true || (Array.isArray(d) && d.includes(table));
+  }
+
+  /** A table as the source's catalog describes it: a DynamoDB table with its key and point-in-time recovery. */
+  private describedTable(table: string): DiscoveredTable {
+    if (!this.isDynamoTable(table)) return this.fakeTable(table);
+    return {
+      table,
+      target: `fake.${table}`,
+      columns: [],
+      primaryKey: ['id'],
+      dynamodb: { tableArn: this.tableArn(table), key: [{ name: 'id', type: 'S' }], pitr: { enabled: true, earliestRestorable: '2000-01-01T00:00:00Z' }, itemCount: this.sourceRowCount(table) },
+    };
+  }
+
+  private tableArn(table: string): string {
+    return `arn:aws:dynamodb:eu-west-1:123456789012:table/${table.slice(table.indexOf('.') + 1)}`;
+  }
+
+  private tableExportPort(): TableExportPort {
+    return {
+      windowLimits: this.options.windowLimits ?? { minSeconds: 1, maxSeconds: 86_400 },
+      startTableExport: (req) => this.call('tableExport.start', async () => this.startTableExport(req)),
+      describeTableExport: (ref) => this.call('tableExport.describe', async () => this.describeTableExport(ref)),
+    };
+  }
+
+  /** Items of the table as of `atMs`: the first `rowsPerTable`, plus those appended before. */
+  private itemsAt(table: string, atMs: number): number {
+    const appended = (this.state.appends?.[table] ?? []).filter((a) => a.atMs < atMs).reduce((n, a) => n + a.rows, 0);
+    return (this.options.rowsPerTable ?? 100) + appended;
+  }
+
+  /** Change records of [fromMs, toMs): every appended item is a new key. */
+  private changesIn(table: string, fromMs: number, toMs: number): number {
+    return (this.state.appends?.[table] ?? []).filter((a) => a.atMs >= fromMs && a.atMs < toMs).reduce((n, a) => n + a.rows, 0);
+  }
+
+  /** Starts (or adopts by id, as DynamoDB does by client token) one export; see FakePhase for injected failures. */
+  private startTableExport(req: TableExportRequest): TableExportRef {
+    const { window } = req;
+    if (!this.isDynamoTable(req.table)) throw new PortError('not-found', 'TableNotFoundException', `${req.table} is not a DynamoDB table of the fake source`);
+    if (req.tableArn !== this.tableArn(req.table)) throw new PortError('validation', 'ValidationException', `export of ${req.table}: table ARN ${req.tableArn} is not ${this.tableArn(req.table)}`);
+    const toMs = Date.parse(window.to);
+    if (window.type === 'INCREMENTAL') {
+      const limits = this.options.windowLimits ?? { minSeconds: 1, maxSeconds: 86_400 };
+      const seconds = (toMs - Date.parse(window.from ?? '')) / 1000;
+      if (!(seconds >= limits.minSeconds && seconds <= limits.maxSeconds)) {
+        throw new PortError('validation', 'ValidationException', `export of ${req.table}: window ${window.from}..${window.to} is outside ${limits.minSeconds}..${limits.maxSeconds} s`);
+      }
+    }
+    const existing = this.state.tableExports?.[req.exportId];
+    const rule = this.injected('export', req.table);
+    if (!existing) {
+      const itemCount = window.type === 'FULL' ? this.itemsAt(req.table, toMs) : this.changesIn(req.table, Date.parse(window.from ?? ''), toMs);
+      const made: FakeTableExport = {
+        table: req.table,
+        exportArn: `${req.tableArn}/export/${req.exportId}`,
+        window,
+        itemCount,
+        described: 0,
+        ...(rule && !rule.retryable ? { failureCause: rule.message ?? `injected export failure for ${req.table}` } : {}),
+      };
+      this.store.update((s) => {
+        (s.tableExports ??= {})[req.exportId] = made;
+        s.counters['tableExport.created'] = (s.counters['tableExport.created'] ?? 0) + 1;
+      });
+    }
+    // The export was started, but the answer is lost: a retry with the same id adopts it.
+    if (rule?.retryable) throw new PortError('transient', 'FakeFailure', rule.message ?? `injected export start failure for ${req.table}`);
+    const made = this.state.tableExports![req.exportId]!;
+    return { exportId: req.exportId, exportArn: made.exportArn, table: req.table, window, adopted: existing !== undefined };
+  }
+
+  private describeTableExport(ref: TableExportRef): TableExportStatus {
+    const made = this.state.tableExports?.[ref.exportId];
+    if (!made) throw new PortError('not-found', 'ExportNotFoundException', `DynamoDB export ${ref.exportId} not found`);
+    const described = this.store.update((s) => ++s.tableExports![ref.exportId]!.described);
+    if (described === 1) return { state: 'in_progress' };
+    if (made.failureCause) return { state: 'failed', failureCause: made.failureCause };
+    return { state: 'complete', location: `fake://dynamodb-exports/${ref.exportId}`, itemCount: made.itemCount, billedBytes: made.itemCount * 100 };
+  }
+
   /** Every fake table has one bigint column `id`, its key (and the cursor of direct loads). */
   private fakeTable(table: string): DiscoveredTable {
     return { table, target: `fake.${table}`, columns: [{ columnName: 'id', originalType: 'bigint', expectedExportedType: 'int64' }], primaryKey: ['id'] };
@@ -294,6 +406,21 @@ export class FakeBackend {
     return { from, to, rowsRead, inserted: Math.max(0, to - (lakeMax ?? 0)), partitions: req.plan.extract.partitions ?? 1 };
   }
 
+  /**
+   * A DynamoDB load, fixed at its start: its job arguments are built as a real backend builds them
+   * (a request they refuse is refused here too), and its exports say what it applies.
+   */
+  private dynamoLoad(req: LoadRequest): FakeRun['dynamo'] {
+    if (req.plan.extract?.kind !== 'dynamodb') return undefined;
+    loadJobArguments(req, { warehouse: 'fake://warehouse' });
+    const exports = req.tableExports ?? [];
+    for (const e of exports) {
+      const made = this.state.tableExports?.[e.exportId];
+      if (!made || made.failureCause) throw new PortError('validation', 'InvalidArgument', `load of ${req.plan.table}: DynamoDB export ${e.exportId} is not a completed export`);
+    }
+    return { full: exports.some((e) => e.window.type === 'FULL'), records: exports.reduce((n, e) => n + e.itemCount, 0) };
+  }
+
   private async startLoad(req: LoadRequest): Promise<{ runId: string }> {
     const table = req.plan.table;
     const lakeTable = `${req.namespace}.${req.plan.lakeTable}`;
@@ -302,6 +429,7 @@ export class FakeBackend {
     const rule = this.injected('load', table);
     const older = this.olderExport(req, lakeTable);
     const window = this.directWindow(req, lakeTable);
+    const dynamo = this.dynamoLoad(req);
     const seq = this.store.update((s) => s.nextId++);
     const run: FakeRun = {
       runId: `jr_${seq}`,
@@ -314,6 +442,7 @@ export class FakeBackend {
       durationMs: this.options.latencyMs ?? 0,
       request: req,
       ...(window ? { window } : {}),
+      ...(dynamo ? { dynamo } : {}),
       ...(rule
         ? { failWith: { class: rule.retryable ? 'InternalError' : 'SchemaConflict', message: rule.message ?? `injected load failure for ${table}`, retryable: rule.retryable } }
         : older
@@ -399,7 +528,9 @@ export class FakeBackend {
       const prev = s.lake[run.lakeTable];
       const wrong = this.options.wrongCounts?.find((w) => w.table === run.table);
       // A direct load adds its window's new rows; an export load leaves the export's rows.
-      const rows = wrong?.rowCountAfter ?? (run.window ? (prev?.rows ?? 0) + run.window.inserted : (this.options.rowsPerTable ?? 100));
+      // A DynamoDB load holds a FULL export's items, or adds its change records (each a new item here).
+      const dynamoRows = run.dynamo ? (run.dynamo.full ? run.dynamo.records : (prev?.rows ?? 0) + run.dynamo.records) : undefined;
+      const rows = wrong?.rowCountAfter ?? dynamoRows ?? (run.window ? (prev?.rows ?? 0) + run.window.inserted : (this.options.rowsPerTable ?? 100));
       const maxCursor = run.window ? run.window.to : this.sourceRowCount(run.table);
       const snapshot = (prev?.snapshot ?? 0) + 1;
       const { request } = run;
@@ -427,6 +558,7 @@ export class FakeBackend {
     const lake = this.state.lake[run.lakeTable];
     const now = new Date().toISOString();
     if (run.window) return this.directResult(run, now);
+    if (run.dynamo) return this.dynamoResult(run, now);
     return {
       table: `fake.${run.table}`,
       lakeTable: run.lakeTable,
@@ -482,6 +614,38 @@ export class FakeBackend {
       error: run.failWith ?? null,
       extract: 'direct',
       window: { from: w.from === null ? null : String(w.from), to: String(w.to), partitions: w.partitions, estimatedRows: w.rowsRead },
+    };
+  }
+
+  /** The result a DynamoDB load's job writes: records read, and the items it inserted. */
+  private dynamoResult(run: FakeRun, now: string): LoadResult {
+    const d = run.dynamo!;
+    const lake = this.state.lake[run.lakeTable];
+    const committed = !run.failWith;
+    const action = run.request.plan.action === 'skip' ? 'none' : run.request.plan.action;
+    return {
+      table: `fake.${run.table}`,
+      lakeTable: run.lakeTable,
+      status: run.failWith ? 'failed' : 'succeeded',
+      action: !d.full && d.records === 0 ? 'none' : action,
+      rowsRead: d.records,
+      inserted: committed ? d.records : 0,
+      updated: 0,
+      deleted: 0,
+      rowCountAfter: lake?.rows ?? 0,
+      cursorColumn: null,
+      cursorValueAfter: null,
+      snapshotId: lake ? String(lake.snapshot) : null,
+      committed,
+      schemaChanges: [],
+      droppedColumns: [],
+      schemaHash: 'fake',
+      cycleId: run.cycleId,
+      runToken: run.runToken,
+      startedAt: new Date(run.startedAtMs).toISOString(),
+      finishedAt: now,
+      error: run.failWith ?? null,
+      extract: 'dynamodb',
     };
   }
 

@@ -1,7 +1,7 @@
 /** The fake backend's state: in memory, or in a JSON file so it outlives a killed worker. */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { LakeCommit, LoadRequest } from '../model';
+import type { LakeCommit, LoadRequest, TableExportWindow } from '../model';
 
 export interface FakeRun {
   runId: string;
@@ -20,6 +20,20 @@ export interface FakeRun {
   request: LoadRequest;
   /** A direct load's window, fixed when it starts: cursor values are row ids 1..n of the source. */
   window?: { from: number | null; to: number; rowsRead: number; inserted: number; partitions: number };
+  /** A DynamoDB load, fixed when it starts: from a FULL export, or from change records (each a new item in the fake). */
+  dynamo?: { full: boolean; records: number };
+}
+
+/** A DynamoDB export the fake made: one table and window. */
+export interface FakeTableExport {
+  table: string;
+  exportArn: string;
+  window: TableExportWindow;
+  itemCount: number;
+  /** Set when the export was made to fail (an injected non-retryable export failure). */
+  failureCause?: string;
+  /** How often it was described: the first answer is in progress, as a real export is for a while. */
+  described: number;
 }
 
 export interface FakeState {
@@ -34,6 +48,10 @@ export interface FakeState {
   lake: Record<string, { rows: number; snapshot: number; rowsAt?: Record<string, number>; lastCommit?: LakeCommit; maxCursor?: number }>;
   /** Rows of the source per table beyond `rowsPerTable` (appended by tests); a row's cursor is its id 1..n. */
   sourceRows?: Record<string, number>;
+  /** When rows were appended (epoch ms): DynamoDB exports take those before their export time. */
+  appends?: Record<string, { atMs: number; rows: number }[]>;
+  /** DynamoDB exports by export id. */
+  tableExports?: Record<string, FakeTableExport>;
   manifests: Record<string, unknown>;
   nextId: number;
 }

@@ -5,7 +5,9 @@
  * on the first export and Spark on the first load or query, so `lakesync plan` or `grants` stay fast.
  */
 import { mkdirSync } from 'node:fs';
+import { PortError } from '../errors';
 import type { Ports } from '../ports';
+import { createLocalDynamoPorts, type LocalDynamoSource } from './dynamodb';
 import { createDiscoverPort } from './discover';
 import type { ExportOptions } from './export/exporter';
 import { createExportPort, settleExports } from './export/task';
@@ -29,7 +31,7 @@ export interface LocalSettings {
   /** The source's work dir: exports, warehouse, results, grants. */
   workDir: string;
   /** The database to export; PGlite's data folder defaults to `<workDir>/pglite`. */
-  db: { kind: 'pglite'; dataDir?: string; demo: boolean } | { kind: 'postgres'; url: string };
+  db: { kind: 'pglite'; dataDir?: string; demo: boolean } | { kind: 'postgres'; url: string } | ({ kind: 'dynamodb' } & LocalDynamoSource);
   /** Connections reading a postgres source at once during an export (default: from the core count). */
   exportReaders?: number;
 }
@@ -42,10 +44,15 @@ export interface LocalPortsOptions {
 
 export function sourceSpec(settings: Pick<LocalSettings, 'db'>, layout: WorkDirLayout): SourceSpec {
   const { db } = settings;
+  if (db.kind === 'dynamodb') throw new PortError('validation', 'NotSupportedForDynamoDB', 'a dynamodb source has no SQL database to open: its tables are read through the embedded DynamoDB (source.endpoint)');
   return db.kind === 'pglite' ? { kind: 'pglite', dataDir: db.dataDir ?? layout.pgliteData, demo: db.demo } : { kind: 'postgres', url: db.url };
 }
 
 export async function createLocalPorts(settings: LocalSettings, options: LocalPortsOptions = {}): Promise<Ports> {
+  if (settings.db.kind === 'dynamodb') {
+    const { kind: _kind, ...dynamodb } = settings.db;
+    return createLocalDynamoPorts({ source: settings.source, database: settings.database, workDir: settings.workDir, dynamodb }, options.log ? { log: options.log } : {});
+  }
   const layout = layoutOf(settings.workDir);
   mkdirSync(layout.root, { recursive: true });
   const spec = sourceSpec(settings, layout);

@@ -11,6 +11,8 @@ export interface WorkDirLayout {
   exports: string;
   /** Export task state (status, progress, owner) next to the exports, never inside one. */
   exportTasks: string;
+  /** DynamoDB table exports' state (source kind dynamodb); their files are `exports/<exportId>/AWSDynamoDB/<exportId>/`. */
+  tableExportTasks: string;
   snapshots: string;
   /** Primary keys read from the catalog at export time, per export. */
   catalog: string;
@@ -31,6 +33,7 @@ export function layoutOf(root: string): WorkDirLayout {
     root,
     exports: join(root, 'exports'),
     exportTasks: join(root, 'export-tasks'),
+    tableExportTasks: join(root, 'table-export-tasks'),
     snapshots: join(root, 'snapshots'),
     catalog: join(root, 'catalog'),
     warehouse: join(root, 'warehouse'),

@@ -2,13 +2,14 @@
  * A batch of tables of one cycle: load -> grant -> verify per table, with bounded concurrency.
  * Batches keep every history small when a cycle has thousands of tables.
  */
-import { type ActivityOptions, ActivityCancellationType, patched, proxyActivities, setHandler } from '@temporalio/workflow';
+import { type ActivityOptions, ActivityCancellationType, ApplicationFailure, patched, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { CycleSettings, ExportRef, LoadItem, LoadResult, LoadSummary, TableOutcome } from '../model';
+import { tableExportIdFor } from '../ids';
+import type { CycleSettings, DynamoLoadExports, ExportRef, LoadedTableExport, LoadItem, LoadResult, LoadSummary, TableExportRef, TableOutcome } from '../model';
 import { nowIso } from './clock';
 import { tableError } from './errors';
 import { batchProgressQuery, type BatchTableProgress } from './messages';
-import { loadActivity, shortActivity, verifyActivity } from './options';
+import { loadActivity, shortActivity, tableExportStartActivity, verifyActivity } from './options';
 
 /** Patch: loads are cancelled with WAIT_CANCELLATION_COMPLETED (histories before it replay without). */
 const LOADS_STOP_ON_CANCEL = 'loads-stop-on-cancel';
@@ -39,20 +40,79 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
   // Its timeout grows with the number of checks; it heartbeats per check.
   const verifyOptions = verifyActivity(settings);
   const { verifyTable } = proxyActivities<Activities>(verifyOptions);
+  // DynamoDB export starts wait out its refusals (LimitExceeded) like RDS starts; their status is a short call.
+  const exportStartOptions = tableExportStartActivity(settings);
+  const { startTableExport } = proxyActivities<Activities>(exportStartOptions);
+  const { tableExportStatus } = proxyActivities<Activities>(shortOptions);
   const progress = new Map<string, BatchTableProgress>(input.items.map((i) => [i.table, { table: i.table, state: 'pending' }]));
   setHandler(batchProgressQuery, () => [...progress.values()]);
 
   const mark = (table: string, patch: Partial<BatchTableProgress>) => progress.set(table, { ...progress.get(table)!, ...patch });
 
+  /**
+   * A DynamoDB table's exports of this cycle, oldest first: all started (a retried start adopts
+   * the export by its deterministic id), then each polled with workflow timers until complete.
+   */
+  async function exportTable(item: LoadItem): Promise<LoadedTableExport[]> {
+    const windows = item.exports ?? [];
+    if (windows.length === 0) throw ApplicationFailure.create({ message: `${item.table} is a DynamoDB table planned without any export window: run a new sync`, type: 'PlanMismatch', nonRetryable: true });
+    const refs: TableExportRef[] = [];
+    for (const [i, window] of windows.entries()) {
+      const exportId = tableExportIdFor(input.source, input.cycleId, item.table, i);
+      const span = window.type === 'FULL' ? `FULL at ${window.to}` : `INCREMENTAL ${window.from}..${window.to}`;
+      refs.push(
+        await startTableExport.executeWithOptions({ ...exportStartOptions, summary: `export ${item.table} ${span} (${i + 1} of ${windows.length})` }, [
+          { source: input.source, table: item.table, planRef: input.planRef, exportId, window },
+        ]),
+      );
+    }
+    const loaded: LoadedTableExport[] = [];
+    for (const ref of refs) {
+      let waitSeconds = settings.timeouts.pollInitialSeconds;
+      for (;;) {
+        const status = await tableExportStatus(input.source, ref);
+        if (status.state === 'failed') {
+          throw ApplicationFailure.create({
+            message: `DynamoDB export ${ref.exportId} of ${item.table} (${ref.window.type} to ${ref.window.to}) failed: ${status.failureCause ?? 'no cause given'}; the table keeps its watermark and the next cycle exports it again`,
+            type: 'TableExportFailed',
+            nonRetryable: true,
+          });
+        }
+        if (status.state === 'complete') {
+          if (!status.location || status.itemCount === undefined) {
+            throw ApplicationFailure.create({ message: `DynamoDB export ${ref.exportId} of ${item.table} completed without a location or item count`, type: 'TableExportFailed', nonRetryable: true });
+          }
+          loaded.push({ exportId: ref.exportId, window: ref.window, location: status.location, itemCount: status.itemCount });
+          break;
+        }
+        await sleep(`${waitSeconds}s`);
+        waitSeconds = Math.min(waitSeconds * 2, settings.timeouts.pollMaximumSeconds);
+      }
+    }
+    return loaded;
+  }
+
   async function runTable(item: LoadItem): Promise<TableOutcome> {
     const startedAt = nowIso();
     const direct = item.extract === 'direct';
-    const base = { table: item.table, lakeTable: item.lakeTable, action: item.action, ...(direct ? { extract: 'direct' as const } : {}), startedAt };
-    const fail = (phase: 'load' | 'grant' | 'verify', err: unknown, load?: LoadSummary): TableOutcome => {
+    const dynamo = item.extract === 'dynamodb';
+    const base = { table: item.table, lakeTable: item.lakeTable, action: item.action, ...(item.extract ? { extract: item.extract } : {}), startedAt };
+    const fail = (phase: 'export' | 'load' | 'grant' | 'verify', err: unknown, load?: LoadSummary): TableOutcome => {
       const error = tableError(phase, err);
       mark(item.table, { state: 'failed', error: error.message, finishedAt: nowIso() });
       return { ...base, status: 'failed', error, ...(load ? { load } : {}), finishedAt: nowIso() };
     };
+
+    let tableExports: LoadedTableExport[] | undefined;
+    if (dynamo) {
+      mark(item.table, { state: 'exporting', startedAt });
+      try {
+        tableExports = await exportTable(item);
+      } catch (err) {
+        return fail('export', err);
+      }
+    }
+    const lastExport = tableExports?.at(-1);
 
     mark(item.table, { state: 'loading', startedAt });
     let load: LoadSummary;
@@ -64,8 +124,10 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
           planRef: input.planRef,
           table: item.table,
           // A direct load reads the source: it has no export lineage. An export load without it is refused by the activity.
-          ...(!direct && input.export ? { exportId: input.export.exportId, exportLocation: input.export.location } : {}),
-          ...(!direct && input.snapshotTime ? { snapshotTime: input.snapshotTime } : {}),
+          // A DynamoDB load's lineage is its last export and the export time it reaches.
+          ...(tableExports && lastExport ? { tableExports, exportId: lastExport.exportId, snapshotTime: lastExport.window.to } : {}),
+          ...(!direct && !dynamo && input.export ? { exportId: input.export.exportId, exportLocation: input.export.location } : {}),
+          ...(!direct && !dynamo && input.snapshotTime ? { snapshotTime: input.snapshotTime } : {}),
           database: settings.database,
           namespace: settings.namespace,
           maxFailures: settings.retry.maximumAttempts,
@@ -74,6 +136,8 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
     } catch (err) {
       return fail('load', err);
     }
+    // The export time the table reached (the ledger's watermark) and how many exports it took.
+    if (tableExports && lastExport) load = { ...load, extract: 'dynamodb', dynamodb: dynamoExports(tableExports) };
     if (settings.grants) {
       mark(item.table, { state: 'granting' });
       try {
@@ -88,7 +152,14 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
         await verifyTable.executeWithOptions({ ...verifyOptions, summary: `verify ${settings.namespace}.${item.lakeTable} (${load.rowCountAfter} rows)` }, [
           // The export, so verification counts the rows of its files instead of taking the job's count;
           // a direct load has none: the rows the lake gained are held against its window.
-          { source: input.source, table: item.table, lakeTable: item.lakeTable, action: item.action, ...(direct ? { extract: 'direct' as const } : input.export ? { export: input.export } : {}), load },
+          {
+            source: input.source,
+            table: item.table,
+            lakeTable: item.lakeTable,
+            action: item.action,
+            ...(direct ? { extract: 'direct' as const } : tableExports ? { extract: 'dynamodb' as const, tableExports } : input.export ? { export: input.export } : {}),
+            load,
+          },
         ]);
       } catch (err) {
         return fail('verify', err, load);
@@ -99,6 +170,17 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
   }
 
   return runPool(input.items, settings.concurrency, runTable);
+}
+
+/** What a DynamoDB load's summary keeps of its exports: the ledger's watermark is their last `to`. */
+function dynamoExports(exports: LoadedTableExport[]): DynamoLoadExports {
+  const first = exports[0]!;
+  return {
+    exportIds: exports.map((e) => e.exportId),
+    from: first.window.type === 'FULL' ? null : (first.window.from ?? null),
+    to: exports.at(-1)!.window.to,
+    records: exports.reduce((n, e) => n + e.itemCount, 0),
+  };
 }
 
 /** Runs `fn` over `items` with at most `limit` at once; results keep the input order. */
@@ -133,7 +215,7 @@ function summarise(r: LoadResult): LoadSummary {
     ...(r.nulledValues && Object.keys(r.nulledValues).length > 0 ? { nulledValues: r.nulledValues } : {}),
     ...(r.clampedValues && Object.keys(r.clampedValues).length > 0 ? { clampedValues: r.clampedValues } : {}),
     ...(r.warnings && r.warnings.length > 0 ? { warnings: r.warnings } : {}),
-    ...(r.extract === 'direct' ? { extract: r.extract } : {}),
+    ...(r.extract ? { extract: r.extract } : {}),
     ...(r.window ? { window: r.window } : {}),
   };
 }

@@ -117,6 +117,8 @@ export async function cycleWorkflow(input: CycleInput): Promise<CycleResult> {
       approveDeletes: input.approveDeletes,
       allowOlderExport: input.allowOlderExport ?? false,
       ...(input.rebuild ? { rebuild: true } : {}),
+      // The one export time of the cycle: a DynamoDB source exports every table as of it.
+      exportTime: wholeSeconds(startedAt),
     });
     if (plan.load.length > 0) await acts.prepareLake(input.source);
   } catch (err) {
@@ -256,6 +258,11 @@ async function pollUntil(settings: CycleSettings, done: () => Promise<boolean>):
     await sleep(`${waitSeconds}s`);
     waitSeconds = Math.min(waitSeconds * 2, settings.timeouts.pollMaximumSeconds);
   }
+}
+
+/** An ISO-8601 time cut to whole seconds (DynamoDB export times have no fraction). */
+export function wholeSeconds(iso: string): string {
+  return iso.replace(/\.\d+Z$/, 'Z');
 }
 
 export function cycleStatus(tables: TableOutcome[]): CycleStatus {

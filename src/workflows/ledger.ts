@@ -142,7 +142,7 @@ export function recordIgnored(state: SourceState, entry: IgnoredRequest): void {
 
 /** Why a rerun cannot be accepted, or undefined when it can. */
 export function rerunProblem(state: SourceState, req: RerunRequest): string | undefined {
-  // Tables read directly need no export: a source whose tables are all direct has none.
+  // Tables read directly (or from their own DynamoDB exports) need no RDS export: a source of only such tables has none.
   const named = Array.isArray(req.tables) ? req.tables : Object.keys(state.failed);
   const allDirect = named.length > 0 && named.every((t) => readDirectly(state, t));
   if (!state.lastExport && !allDirect) return 'there is no export to rerun from yet: run a sync first';
@@ -153,11 +153,14 @@ export function rerunProblem(state: SourceState, req: RerunRequest): string | un
   return unknownTablesProblem(state, req.tables);
 }
 
-/** Whether the table's last load (or failure) read the source directly: its rerun needs no export. */
+/**
+ * Whether the table's last load (or failure) read the source directly, or from its own DynamoDB
+ * exports: its rerun needs no RDS export.
+ */
 function readDirectly(state: SourceState, table: TableName): boolean {
   const failed = state.failed[table];
-  if (failed) return failed.extract === 'direct';
-  return state.ledger[table]?.extract === 'direct';
+  const extract = failed ? failed.extract : state.ledger[table]?.extract;
+  return extract === 'direct' || extract === 'dynamodb';
 }
 
 /** Names the requested tables the source does not have, and the ones it has. */
@@ -259,9 +262,9 @@ export function recordCycle(state: SourceState, result: CycleResult, workflowId:
     } else if (t.status === 'failed' && t.error) {
       // A requested name that is in no export is not a table of the source.
       if (clean && notExported(t) && !knownBefore.has(t.table)) continue;
-      // A table read directly did not use the cycle's export: its rerun must not pin it.
-      const direct = t.extract === 'direct';
-      state.failed[t.table] = { cycleId: result.cycleId, phase: t.error.phase, message: t.error.message, ...(exportId && !direct ? { exportId } : {}), ...(direct ? { extract: 'direct' as const } : {}) };
+      // A table read directly (or from its own DynamoDB exports) did not use the cycle's export: its rerun must not pin it.
+      const own = t.extract === 'direct' || t.extract === 'dynamodb' ? t.extract : undefined;
+      state.failed[t.table] = { cycleId: result.cycleId, phase: t.error.phase, message: t.error.message, ...(exportId && !own ? { exportId } : {}), ...(own ? { extract: own } : {}) };
       const previous = state.ledger[t.table];
       if (previous) state.ledger[t.table] = { ...previous, lastError: t.error.message };
     } else if (clean && t.status === 'skipped' && EXCLUDED.test(t.reason ?? '')) {
@@ -329,8 +332,8 @@ export function rerunNeeds(state: SourceState): { snapshotIds: string[]; exportI
   const exportIds = new Set<string>();
   const snapshotIds = new Set<string>();
   for (const [table, failed] of Object.entries(state.failed)) {
-    // A table read directly reruns without an export.
-    if (failed.extract === 'direct') continue;
+    // A table read directly, or from its own DynamoDB exports, reruns without an RDS export.
+    if (failed.extract === 'direct' || failed.extract === 'dynamodb') continue;
     const own = ownExport(state, table);
     if (own) {
       exportIds.add(own.export.exportId);
@@ -353,6 +356,7 @@ function pruneExports(state: SourceState): void {
 
 function watermark(result: CycleResult, t: TableOutcome): Watermark {
   const load = t.load!;
+  if (t.extract === 'dynamodb' || load.extract === 'dynamodb') return dynamoWatermark(t);
   // A direct load read the source, not the cycle's export: its watermark is the window's upper bound (cursorValue).
   const direct = t.extract === 'direct' || load.extract === 'direct';
   return {
@@ -362,6 +366,24 @@ function watermark(result: CycleResult, t: TableOutcome): Watermark {
     action: load.action,
     cursorColumn: load.cursorColumn,
     cursorValue: load.cursorValueAfter,
+    icebergSnapshotId: load.snapshotId,
+    rowCount: load.rowCountAfter,
+    schemaHash: load.schemaHash,
+    loadedAt: load.finishedAt,
+    lastError: null,
+  };
+}
+
+/** A DynamoDB table's watermark: the export time it reached and the last export it read. */
+function dynamoWatermark(t: TableOutcome): Watermark {
+  const load = t.load!;
+  return {
+    exportId: load.dynamodb?.exportIds.at(-1) ?? '',
+    snapshotTime: load.dynamodb?.to ?? '',
+    extract: 'dynamodb',
+    action: load.action,
+    cursorColumn: null,
+    cursorValue: null,
     icebergSnapshotId: load.snapshotId,
     rowCount: load.rowCountAfter,
     schemaHash: load.schemaHash,

@@ -107,7 +107,7 @@ export interface FailedTable {
   /** The export the table failed on: a rerun loads it from there (absent in entries of older versions). */
   exportId?: string;
   /** `direct`: the table is read directly, so its rerun needs no export. */
-  extract?: 'direct';
+  extract?: 'direct' | 'dynamodb';
 }
 
 /** A request the workflow could not serve and dropped (a signal cannot be refused). */
@@ -191,7 +191,8 @@ export const cycleProgressQuery = defineQuery<CycleProgress>('progress');
 
 export interface BatchTableProgress {
   table: TableName;
-  state: 'pending' | 'loading' | 'granting' | 'verifying' | 'committed' | 'failed';
+  /** `exporting`: a DynamoDB table waits for its exports. */
+  state: 'pending' | 'exporting' | 'loading' | 'granting' | 'verifying' | 'committed' | 'failed';
   startedAt?: string;
   finishedAt?: string;
   rowsRead?: number;

@@ -61,6 +61,22 @@ export function rdsStartActivity(settings: CycleSettings): ActivityOptions {
 }
 
 /**
+ * How long starting a DynamoDB export may be retried. Its client token (the export id) keeps a
+ * retried start from making a second export for 8 hours after the first request that used it, so
+ * every retry stays inside that window.
+ */
+export const TABLE_EXPORT_START_WAIT_HOURS = 7;
+
+/**
+ * Starting a DynamoDB export (source kind dynamodb): DynamoDB refuses with LimitExceededException
+ * while too many exports run, which ends by itself, so starts are retried like RDS starts,
+ * bounded in time instead of attempts. The export id makes a retried start adopt its export.
+ */
+export function tableExportStartActivity(settings: CycleSettings): ActivityOptions {
+  return { ...rdsStartActivity(settings), scheduleToCloseTimeout: `${TABLE_EXPORT_START_WAIT_HOURS}h` };
+}
+
+/**
  * The table load: hours long, heartbeating, so a dead worker is noticed and the run re-attached.
  * Temporal retries it without an attempt limit, because it counts a heartbeat timeout (a worker
  * restarted) as an attempt; the activity counts the real failures itself and fails for good after

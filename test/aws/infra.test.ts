@@ -196,6 +196,7 @@ const OPTIONAL = {
   HashKeySecretArn: `arn:aws:secretsmanager:${REGION}:${MOTO_ACCOUNT_ID}:secret:shop-hash-key-AbCdEf`,
   GlueConnectionName: 'shop-vpc',
   SslRootCertObject: 'shop-certs/rds/global-bundle.pem',
+  DynamoDBTables: 'shop-*',
 };
 
 test('moto deploys the template for an RDS instance and Lake Formation integration: roles, policies, key and buckets as the template says', { timeout: 120_000 }, async () => {

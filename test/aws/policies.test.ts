@@ -28,6 +28,8 @@ const CLIENT_PREFIX: Record<string, string> = {
   kms: 'kms',
   sts: 'sts',
   'secrets-manager': 'secretsmanager',
+  dynamodb: 'dynamodb',
+  'dynamodb-streams': 'dynamodb',
 };
 
 /** Calls that need no IAM permission. */
@@ -52,6 +54,8 @@ const WORKER_EXTRAS: Record<string, string> = {
   's3tables:GetTable': 'Athena reads the lake with the worker credentials in iam mode',
   's3tables:GetTableMetadataLocation': 'Athena reads the lake with the worker credentials in iam mode',
   's3tables:GetTableData': 'Athena reads the lake with the worker credentials in iam mode',
+  's3:PutObjectAcl': 'ExportTableToPointInTime writes the export files with the caller\'s permissions',
+  'kms:GenerateDataKey': 'ExportTableToPointInTime encrypts the export files with the export key',
 };
 
 /** Glue job role actions beyond GLUE_JOB_ACTIONS. */
@@ -86,6 +90,8 @@ function commandsSent(): Command[] {
   for (const path of sourceFiles(join(root, 'src'))) {
     const file = relative(root, path);
     const text = readFileSync(path, 'utf8');
+    // The embedded mode and the demo talk to the embedded DynamoDB (moto server) only, never to AWS.
+    if (file.startsWith(join('src', 'local')) || file.startsWith(join('src', 'demo'))) continue;
     const doctor = file.startsWith(join('src', 'doctor'));
     for (const match of text.matchAll(/import\s*{([^}]*)}\s*from\s*'@aws-sdk\/client-([a-z0-9-]+)'/g)) {
       const client = match[2]!;
@@ -168,6 +174,7 @@ function deployed(name: string, parameters: Record<string, string> = {}): Policy
       CatalogDbUser: 'lakesync_reader',
       HashKeySecretArn: `arn:aws:secretsmanager:${NAMES.region}:${NAMES.accountId}:secret:shop-hash-key-AbCdEf`,
       GlueConnectionName: 'shop-vpc',
+      DynamoDBTables: 'shop-*',
       ...parameters,
     },
     refs: { 'AWS::AccountId': NAMES.accountId, 'AWS::Region': NAMES.region, 'AWS::Partition': 'aws', ArtifactBucket: NAMES.scriptBucket },

@@ -9,7 +9,8 @@ import { cycleActivities } from '../../src/activities/cycle';
 import { type RecoveredCycle, recoveryActivities } from '../../src/activities/recovery';
 import { parseConfig } from '../../src/config/load';
 import { FakeBackend } from '../../src/fake/ports';
-import { cycleManifestKeys, runTokenFor } from '../../src/ids';
+import { cycleManifestKeys, runTokenFor, tableExportIdFor } from '../../src/ids';
+import { initialState, recordCycle } from '../../src/workflows/ledger';
 import type { ExportRef, LoadRequest, PlanEntry } from '../../src/model';
 import type { Ports } from '../../src/ports';
 import { planEntry } from '../helpers/plan';
@@ -76,6 +77,30 @@ describe('recovering a dead cycle', () => {
       assert.equal(t?.error?.type, 'CycleEnded');
       assert.equal(t?.error?.message, `the cycle ended before ${t?.table} committed: terminated`);
     }
+  });
+
+  test("a dead cycle's DynamoDB table that committed is recovered with its exports and the export time its commit records", async () => {
+    const backend = new FakeBackend({ tables: ['public.a'], latencyMs: 0, dynamodb: true });
+    const ports = backend.ports();
+    const { recoverCycleOutcomes } = recoveryActivities({ config, portsFor: () => ports });
+    const window = { type: 'FULL' as const, to: '2025-03-01T06:00:00Z' };
+    const extract = { kind: 'dynamodb' as const, tableArn: 'arn:aws:dynamodb:eu-west-1:123456789012:table/a', key: [{ name: 'id', type: 'S' as const }], attributes: {}, exports: [window] };
+    const plan = planEntry({ table: 'public.a', lakeTable: 'a', action: 'create', primaryKey: ['id'], extract });
+    await ports.manifests.put(cycleManifestKeys.plan('c12'), [plan]);
+    const exportId = tableExportIdFor('shop', 'c12', 'public.a', 0);
+    await ports.tableExport!.startTableExport({ source: 'shop', table: 'public.a', tableArn: extract.tableArn, exportId, window });
+    const base = { source: 'shop', cycleId: 'c12', runToken: runTokenFor('c12', 'public.a'), exportId, snapshotTime: window.to, database: 'fake', plan, namespace: 'shop', tableExports: [{ exportId, window, location: 'fake://dynamodb/a', itemCount: 3 }] };
+    const { runId } = await ports.load.startLoad({ ...base, resultLocation: ports.load.resultLocation(base) });
+    assert.equal((await ports.load.getRun(runId)).state, 'succeeded');
+
+    const out = (await new MockActivityEnvironment().run(recoverCycleOutcomes, { source: 'shop', cycleId: 'c12', error: 'terminated' })) as RecoveredCycle;
+    const [a] = out.tables;
+    assert.deepEqual([a?.status, a?.extract, a?.load?.extract], ['committed', 'dynamodb', 'dynamodb']);
+    assert.deepEqual(a?.load?.dynamodb, { exportIds: [exportId], from: null, to: window.to, records: 0 });
+    // The ledger books it as a DynamoDB watermark at that export time, not as a direct or RDS one.
+    const state = initialState();
+    recordCycle(state, { cycleId: 'c12', source: 'shop', status: 'failed', tables: out.tables, warnings: [], startedAt: window.to, finishedAt: window.to }, 'wf', { kind: 'sync', requestIds: ['r1'] });
+    assert.deepEqual([state.ledger['public.a']?.extract, state.ledger['public.a']?.exportId, state.ledger['public.a']?.snapshotTime], ['dynamodb', exportId, window.to]);
   });
 
   test('a rerun cycle recovers with the export it reused; a cycle that ended before planning recovers no table', async () => {

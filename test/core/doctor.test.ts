@@ -148,7 +148,7 @@ test('GLUE_JOB_ACTIONS holds every action the Glue job uses; the modes split S3 
 function doctorCommands(): string[] {
   const root = join(repoRoot(), 'src', 'doctor');
   const files = (dir: string): string[] => readdirSync(dir).flatMap((f) => (statSync(join(dir, f)).isDirectory() ? files(join(dir, f)) : f.endsWith('.ts') ? [join(dir, f)] : []));
-  const service: Record<string, string> = { sts: 'STS', iam: 'IAM', kms: 'KMS', rds: 'RDS', s3: 'S3', s3tables: 'S3Tables', glue: 'Glue', lakeformation: 'LakeFormation', athena: 'Athena', 'secrets-manager': 'SecretsManager' };
+  const service: Record<string, string> = { sts: 'STS', iam: 'IAM', kms: 'KMS', rds: 'RDS', s3: 'S3', s3tables: 'S3Tables', glue: 'Glue', lakeformation: 'LakeFormation', athena: 'Athena', 'secrets-manager': 'SecretsManager', dynamodb: 'DynamoDB' };
   const found: string[] = [];
   for (const file of files(root)) {
     const text = readFileSync(file, 'utf8');

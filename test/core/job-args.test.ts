@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { LAKE_CATALOG, type LakeLocation, loadJobArguments } from '../../src/job-args';
-import type { LoadRequest, PlanEntry } from '../../src/model';
+import type { LoadedTableExport, LoadRequest, PlanEntry } from '../../src/model';
 import { repoRoot, toolchain } from '../../src/toolchain';
 import { planEntry } from '../helpers/plan';
 
@@ -257,5 +257,70 @@ describe('load job arguments of a direct load (extract: direct)', () => {
     // Without a secret there is no username to fall back on; a CA bundle that is not an S3 object is refused.
     assert.throws(() => loadJobArguments(directRequest(directPlan()), LAKES.local, { ...JDBC, user: '' }), /names no user/);
     assert.throws(() => loadJobArguments(directRequest(directPlan()), LAKES.glue, { ...secret, sslRootCert: '/etc/ssl/rds.pem' }), /not an s3:\/\/bucket\/key URI: set source\.catalog\.sslRootCert/);
+  });
+});
+
+describe('load job arguments of a DynamoDB load (source kind dynamodb)', () => {
+  const exports = [
+    { exportId: 'lse-0000000000000001', window: { type: 'INCREMENTAL' as const, from: '2026-01-01T00:00:00Z', to: '2026-01-01T12:00:00Z' }, location: 's3://ddb-exports/lakesync/dynamodb/ddb/lse-0000000000000001/AWSDynamoDB/0-a', itemCount: 7 },
+    { exportId: 'lse-0000000000000002', window: { type: 'INCREMENTAL' as const, from: '2026-01-01T12:00:00Z', to: '2026-01-02T00:00:00Z' }, location: 's3://ddb-exports/lakesync/dynamodb/ddb/lse-0000000000000002/AWSDynamoDB/0-b', itemCount: 3 },
+  ];
+  const dynamoPlan = (extra: Partial<PlanEntry> = {}) =>
+    planEntry({
+      table: 'dynamodb.Orders',
+      lakeTable: 'orders',
+      action: 'merge',
+      primaryKey: ['pk', 'sk'],
+      extract: { kind: 'dynamodb', tableArn: 'arn:aws:dynamodb:eu-west-1:123456789012:table/Orders', key: [{ name: 'pk', type: 'S' }, { name: 'sk', type: 'N' }], attributes: { total: 'decimal(12,2)', paid: 'boolean' }, exports: exports.map((e) => e.window) },
+      ...extra,
+    });
+  const dynamoRequest = (plan: PlanEntry, tableExports: LoadedTableExport[] = exports): LoadRequest => {
+    const { exportLocation: _l, ...rest } = request(plan);
+    return { ...rest, exportId: tableExports.at(-1)?.exportId ?? 'x', snapshotTime: tableExports.at(-1)?.window.to ?? 'x', tableExports };
+  };
+
+  test('sends its exports oldest first, its key and declared attributes; the lineage is the last export', () => {
+    const args = loadJobArguments(dynamoRequest(dynamoPlan()), LAKES.glue);
+    assert.equal(args.source_format, 'dynamodb');
+    assert.deepEqual(JSON.parse(args.dynamodb_exports!), exports.map((e) => ({ exportId: e.exportId, type: 'INCREMENTAL', from: e.window.from, to: e.window.to, location: e.location, itemCount: e.itemCount })));
+    assert.deepEqual(JSON.parse(args.dynamodb_key!), [{ name: 'pk', type: 'S' }, { name: 'sk', type: 'N' }]);
+    assert.deepEqual(JSON.parse(args.dynamodb_attributes!), { total: 'decimal(12,2)', paid: 'boolean' });
+    assert.equal(args.source_schema, 'dynamodb');
+    assert.equal(args.source_table, 'Orders');
+    assert.equal(args.export_id, 'lse-0000000000000002');
+    assert.equal(args.snapshot_time, '2026-01-02T00:00:00Z');
+    assert.equal(args.action, 'merge');
+    assert.equal(args.primary_key, 'pk,sk');
+    assert.ok(!('export_path' in args), 'no RDS export path');
+    assert.ok(!('extract' in args) && !('jdbc_url' in args), 'no direct arguments');
+  });
+
+  test('a FULL export has no from; declared attributes default to "{}"', () => {
+    const full = [{ exportId: 'lse-00000000000000ff', window: { type: 'FULL' as const, to: '2026-01-02T00:00:00Z' }, location: '/data/ddb/lse-00000000000000ff', itemCount: 42 }];
+    const plan = dynamoPlan({ action: 'create', extract: { kind: 'dynamodb', tableArn: 'arn:aws:dynamodb:eu-west-1:123456789012:table/Orders', key: [{ name: 'pk', type: 'S' }], attributes: {}, exports: full.map((e) => e.window) } });
+    const args = loadJobArguments(dynamoRequest(plan, full), LAKES.local);
+    assert.deepEqual(JSON.parse(args.dynamodb_exports!), [{ exportId: 'lse-00000000000000ff', type: 'FULL', to: '2026-01-02T00:00:00Z', location: '/data/ddb/lse-00000000000000ff', itemCount: 42 }]);
+    assert.equal(args.dynamodb_attributes, '{}');
+    assert.equal(args.warehouse, '/data/warehouse');
+  });
+
+  test('a DynamoDB plan without its exports, or whose lineage is not its last export, has no job arguments', () => {
+    const { tableExports: _t, ...withoutExports } = dynamoRequest(dynamoPlan());
+    assert.throws(() => loadJobArguments(withoutExports, LAKES.glue), /dynamodb\.Orders is a DynamoDB load without exports/);
+    assert.throws(() => loadJobArguments(dynamoRequest(dynamoPlan(), []), LAKES.glue), /without exports/);
+    assert.throws(() => loadJobArguments({ ...dynamoRequest(dynamoPlan()), exportId: 'lse-0000000000000001' }, LAKES.glue), /is not its last DynamoDB export \(lse-0000000000000002/);
+    assert.throws(() => loadJobArguments({ ...dynamoRequest(dynamoPlan()), snapshotTime: '2026-01-01T12:00:00Z' }, LAKES.glue), /is not its last DynamoDB export/);
+  });
+
+  test("the job's own parser accepts a DynamoDB load's arguments, on both backends", () => {
+    const cases = (['glue', 'local'] as const).map((mode) => ({ mode, args: loadJobArguments(dynamoRequest(dynamoPlan()), LAKES[mode]) }));
+    const { declarations, parsed } = askJob(cases);
+    const declared = new Set([...declarations.required, ...declarations.optional, ...declarations.modeRequired.glue, ...declarations.modeRequired.local]);
+    cases.forEach(({ mode, args }, i) => {
+      assert.deepEqual(Object.keys(args).filter((name) => !declared.has(name)), [], `${mode}: emitted but not declared by args.py`);
+      assert.ok(parsed[i]!.ok, `${mode}: the job refused a DynamoDB load's arguments: ${parsed[i]!.error}`);
+      assert.equal(parsed[i]!.args?.export_id, 'lse-0000000000000002');
+      assert.deepEqual(parsed[i]!.args?.primary_key, ['pk', 'sk']);
+    });
   });
 });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { describe, test } from 'node:test';
 import parquet from '@dsnp/parquetjs';
-import { rowCountCheckFor as chooseCheck } from '../../src/activities/publish';
+import { rowCountCheckFor as chooseCheck, dynamoRowCountCheck } from '../../src/activities/publish';
 import { PortError } from '../../src/errors';
 import { footerRowCount, isDataFile, sumRows, withTail } from '../../src/export-rows';
 import type { RowCountCheck } from '../../src/model';
@@ -33,6 +33,21 @@ describe('the figure the lake is held against', () => {
   test('the action the job took decides: a missing incremental table is created from the whole export', () => {
     assert.deepEqual(chooseCheck('incremental', load('create', 120), 120), { kind: 'total', rows: 120 });
     assert.deepEqual(chooseCheck('create', load('incremental', 3), 120), { kind: 'appended', rows: 3, atMost: 120, since: 'parent' });
+  });
+});
+
+describe('the figure a DynamoDB load is held against', () => {
+  const at = (type: 'FULL' | 'INCREMENTAL', itemCount: number, i = 0) => ({ exportId: `lse-${i}`, window: { type, ...(type === 'INCREMENTAL' ? { from: `2026-01-0${i + 1}T00:00:00Z` } : {}), to: `2026-01-0${i + 2}T00:00:00Z` }, itemCount });
+  const ddbLoad = (inserted: number, deleted: number, committed = true) => ({ action: 'merge' as const, inserted, deleted, committed, rowCountAfter: 999, snapshotId: '3' });
+
+  test("FULL: the export's item count, never the job's count", () => {
+    assert.deepEqual(dynamoRowCountCheck([at('FULL', 130)], { ...ddbLoad(130, 0), action: 'create' }), { kind: 'total', rows: 130 });
+    assert.deepEqual(dynamoRowCountCheck([at('FULL', 0)], { ...ddbLoad(0, 12), action: 'replace' }), { kind: 'total', rows: 0 });
+  });
+
+  test("INCREMENTAL: the lake's count moves by inserted - deleted, at most the windows' change records together", () => {
+    assert.deepEqual(dynamoRowCountCheck([at('INCREMENTAL', 20, 0), at('INCREMENTAL', 25, 1)], ddbLoad(40, 10)), { kind: 'changed', inserted: 40, deleted: 10, atMost: 45, since: 'parent' });
+    assert.deepEqual(dynamoRowCountCheck([at('INCREMENTAL', 3)], { ...ddbLoad(0, 0, false), action: 'none' as never }), { kind: 'changed', inserted: 0, deleted: 0, atMost: 3, since: 'snapshot' });
   });
 });
 
@@ -72,6 +87,25 @@ describe('the row-count check against the lake', () => {
     const check: RowCountCheck = { kind: 'appended', rows: 0, atMost: 500, since: 'snapshot' };
     assert.deepEqual(await rowCountCheck(check, '3', lake()), { name: 'rows added after snapshot 3', expected: '0', actual: '0', passed: true });
     assert.deepEqual(await rowCountCheck(check, '2', lake()), { name: 'rows added after snapshot 2', expected: '0', actual: '30', passed: false });
+  });
+
+  test('changed since the parent (a DynamoDB merge): the lake moved by exactly inserted - deleted', async () => {
+    const check: RowCountCheck = { kind: 'changed', inserted: 40, deleted: 10, atMost: 60, since: 'parent' };
+    assert.deepEqual(await rowCountCheck(check, '3', lake()), { name: 'rows snapshot 3 added less rows it deleted, from snapshot 2', expected: '30', actual: '30', passed: true });
+    assert.equal((await rowCountCheck({ ...check, deleted: 9 }, '3', lake())).passed, false, 'the load reports a net 31, the lake moved 30');
+    const lost = await rowCountCheck({ ...check, inserted: 30, deleted: 0 }, '3', lake({ '1': 100, '2': 100, '3': 100 }));
+    assert.deepEqual({ expected: lost.expected, actual: lost.actual, passed: lost.passed }, { expected: '30', actual: '0', passed: false });
+  });
+
+  test('changed: more keys inserted or deleted than the change records fail, even when the count agrees', async () => {
+    const check: RowCountCheck = { kind: 'changed', inserted: 40, deleted: 10, atMost: 49, since: 'parent' };
+    assert.deepEqual(await rowCountCheck(check, '3', lake()), { name: 'rows snapshot 3 added less rows it deleted, from snapshot 2', expected: "30, but at most 49 keys inserted or deleted (the exports' change records)", actual: '30', passed: false });
+  });
+
+  test('changed since the snapshot, when the load committed nothing: the table did not move after it', async () => {
+    const check: RowCountCheck = { kind: 'changed', inserted: 0, deleted: 0, atMost: 5, since: 'snapshot' };
+    assert.equal((await rowCountCheck(check, '3', lake())).passed, true);
+    assert.deepEqual(await rowCountCheck(check, '2', lake()), { name: 'rows changed after snapshot 2', expected: '0', actual: '30', passed: false });
   });
 
   test('more rows than the export holds fail, even when the lake agrees with the load', async () => {

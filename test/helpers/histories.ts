@@ -34,6 +34,8 @@ export const FIXTURE_COVERAGE: Record<string, Record<string, number>> = {
   'failed-children': { CHILD_WORKFLOW_EXECUTION_FAILED: 1, CHILD_WORKFLOW_EXECUTION_TERMINATED: 1, WORKFLOW_EXECUTION_FAILED: 1 },
   // Two cycles whose tables are all read directly: the direct-extract patch, no snapshot or export activity.
   'direct-cycles': { MARKER_RECORDED: 2, START_CHILD_WORKFLOW_EXECUTION_INITIATED: 4 },
+  // Three cycles of a DynamoDB source: per-table exports waited for with timers, a failed export, its rerun by update.
+  'dynamodb-cycles': { TIMER_STARTED: 1, START_CHILD_WORKFLOW_EXECUTION_INITIATED: 6, WORKFLOW_EXECUTION_UPDATE_ACCEPTED: 1 },
 };
 
 /** Saves the histories of these workflows and every workflow whose id starts with one of them. */

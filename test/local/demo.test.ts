@@ -17,13 +17,14 @@ after(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-test('the demo creates, merges with schema evolution, meets the delete guard and reruns: every check passes', async () => {
+test('the demo creates, merges with schema evolution, meets the delete guard and reruns, then syncs a DynamoDB table: every check passes', async () => {
   dir = mkdtempSync(join(tmpdir(), 'lakesync-demo-'));
   const root = repoRoot();
   const config = parse(readFileSync(join(root, 'examples', 'demo.yaml'), 'utf8'));
   config.temporal.taskQueue = `demo-test-${process.pid}`;
   config.sources.demo.source.dataDir = join(dir, 'source');
   config.sources.demo.local.workDir = join(dir, 'data');
+  config.sources['demo-ddb'].local.workDir = join(dir, 'ddb');
   const configFile = join(dir, 'demo.yaml');
   writeFileSync(configFile, stringify(config));
 
@@ -38,13 +39,16 @@ test('the demo creates, merges with schema evolution, meets the delete guard and
   assert.deepEqual(report.problems, [], lines.join('\n'));
   assert.equal(report.ok, true);
   assert.match(report.uiUrl ?? '', /^http:\/\/127\.0\.0\.1:\d+$/);
-  assert.deepEqual(report.cycles.map((c) => c.status), ['succeeded', 'succeeded', 'partial', 'succeeded']);
+  assert.deepEqual(report.cycles.map((c) => c.status), ['succeeded', 'succeeded', 'partial', 'succeeded', 'succeeded', 'succeeded']);
 
   const row = (cycle: number, table: string) => report.cycles[cycle]!.tables.find((t) => t.table === table)!;
   assert.deepEqual([row(1, 'public.customers').inserted, row(1, 'public.customers').deleted], [20, 5]);
   assert.equal(row(2, 'public.order_items').status, 'failed');
   assert.match(row(2, 'public.order_items').note ?? '', /^DeleteGuard: .*483 of 600 rows/);
   assert.equal(row(3, 'public.order_items').deleted, 483);
+  // The DynamoDB table: created from a full export, then the changes merged from an incremental one.
+  assert.equal(row(4, 'dynamodb.Orders').action, 'create');
+  assert.deepEqual([row(5, 'dynamodb.Orders').action, row(5, 'dynamodb.Orders').inserted, row(5, 'dynamodb.Orders').updated, row(5, 'dynamodb.Orders').deleted], ['merge', 5, 4, 3]);
   for (const cycle of report.cycles) {
     for (const t of cycle.tables.filter((r) => r.status === 'committed')) {
       assert.equal(t.verified, true, `${cycle.label}: ${t.table} verified`);

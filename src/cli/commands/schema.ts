@@ -72,7 +72,8 @@ export async function sourceTables(
 }
 
 function rdsExportRef(source: SourceConfig, exportId: string): ExportRef {
-  const exp = source.aws!.export;
+  const exp = source.aws?.export;
+  if (!exp) throw new UsageError(`an rds source's exports are found under aws.export, which this source does not set: add aws.export (bucket, iamRoleArn, kmsKeyId)`);
   return { exportId, location: exportLocation(exp.bucket, exp.prefix, exportId), snapshotId: '', adopted: true };
 }
 

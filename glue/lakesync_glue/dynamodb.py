@@ -1,0 +1,126 @@
+"""Reading a DynamoDB table's exports (DYNAMODB_JSON) into one frame of records.
+
+An export's `location` holds `manifest-summary.json`, `manifest-files.json` (JSON lines, each with
+`dataFileS3Key` and `itemCount`) and `data/*.json.gz`. A data file is read at
+`<location>/data/<basename(dataFileS3Key)>`; without manifest-files.json every file under
+`<location>/data/` is read. Lines are `{"Item": {...}}` (FULL) or
+`{"Metadata": {"WriteTimestampMicros": {"N": ...}}, "Keys": {...}, "OldImage": ..., "NewImage": ...}`
+(INCREMENTAL; no NewImage: the item was deleted). OldImage is never read.
+
+Each record keeps, per typed attribute (keys, then declared attributes), the value's DynamoDB JSON,
+type tag and text, plus `_attributes` (everything else but excluded attributes), the window index,
+the write time and whether it is a delete.
+"""
+from __future__ import annotations
+
+import json
+import posixpath
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from . import storage
+from .dynamodb_args import DynamoExport
+from .dynamodb_json import AttributeColumn, canonical_text_expr, rest_expr, tag_expr, text_expr
+from .errors import ExportNotFound
+from .names import quote, sql_string
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+MANIFEST_FILES = "manifest-files.json"
+LINE_SCHEMA = (
+    "struct<Item: map<string,string>, Keys: map<string,string>, NewImage: map<string,string>, "
+    "Metadata: struct<WriteTimestampMicros: struct<N: string>>>"
+)
+WINDOW, WRITTEN, DELETED, BROKEN, REST = "__w", "__ts", "__del", "__broken", "__rest"
+
+
+@dataclass(frozen=True)
+class ExportFiles:
+    export: DynamoExport
+    files: tuple[str, ...]
+    manifest_items: int | None  # the items manifest-files.json counts, None without one
+
+
+def _is_data_file(path: str) -> bool:
+    name = path.rsplit("/", 1)[-1]
+    return not name.startswith((".", "_")) and not name.endswith((".md5", ".checksum"))
+
+
+def export_files(export: DynamoExport, table: str) -> ExportFiles:
+    """The data files of one export; ExportNotFound when the export or a listed file is missing."""
+    location = export.location
+    if not storage.root_exists(location):
+        raise ExportNotFound(
+            f"table {table}: export {export.export_id} has nothing at {export.location}; the export is missing or "
+            "was removed: run a new sync to export the table again"
+        )
+    data = storage.join(location, "data")
+    present = [f.path for f in storage.list_files(data) if _is_data_file(f.path)]
+    if MANIFEST_FILES not in storage.list_names(location):
+        return ExportFiles(export, tuple(present), None)
+    files: list[str] = []
+    items = 0
+    for number, line in enumerate(storage.read_text(storage.join(location, MANIFEST_FILES)).splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+            key = str(entry["dataFileS3Key"])
+            items += int(entry.get("itemCount") or 0)
+        except (ValueError, KeyError, TypeError):
+            raise ExportNotFound(
+                f"table {table}: line {number} of {MANIFEST_FILES} of export {export.export_id} is not a manifest "
+                "entry with dataFileS3Key; the export looks damaged, run a new sync to export it again"
+            ) from None
+        files.append(storage.join(data, posixpath.basename(key)))
+    missing = sorted(set(files) - set(present))
+    if missing:
+        raise ExportNotFound(
+            f"table {table}: export {export.export_id} lists {len(missing)} data file(s) missing under {data} "
+            f"(e.g. {posixpath.basename(missing[0])}); the files were removed or moved, so nothing was loaded: "
+            "run a new sync to export the table again"
+        )
+    return ExportFiles(export, tuple(files), items)
+
+
+def read_records(spark: "SparkSession", exports: Sequence[ExportFiles], columns: Sequence[AttributeColumn],
+                 excluded: Sequence[str]) -> "DataFrame":
+    """Every record of every export, oldest window first (window index `__w`), parsed once."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    frames = []
+    for index, found in enumerate(exports):
+        if found.files:
+            lines = spark.read.text([storage.spark_path(p) for p in found.files])
+        else:
+            lines = spark.createDataFrame([], StructType([StructField("value", StringType())]))
+        frames.append(lines.where("trim(value) <> ''").select(F.lit(index).alias(WINDOW), F.col("value")))
+    lines = frames[0]
+    for frame in frames[1:]:
+        lines = lines.unionByName(frame)
+    parsed = lines.select(WINDOW, F.from_json("value", LINE_SCHEMA).alias("r")).selectExpr(
+        WINDOW,
+        "coalesce(r.Item, r.NewImage) AS __image",
+        "coalesce(r.Keys, r.Item) AS __keys",
+        "try_cast(r.Metadata.WriteTimestampMicros.N AS bigint) AS " + WRITTEN,
+        f"(r.Item IS NULL AND r.NewImage IS NULL) AS {DELETED}",
+        f"(r IS NULL OR (r.Item IS NULL AND r.Keys IS NULL)) AS {BROKEN}",
+    )
+    typed_names = [c.attribute for c in columns]
+    select = [WINDOW, WRITTEN, DELETED, BROKEN]
+    for c in columns:
+        source = "__keys" if c.is_key else "__image"
+        select.append(f"try_element_at({source}, {sql_string(c.attribute)}) AS {quote(c.json_col)}")
+    select.append(f"{rest_expr('__image', [*typed_names, *excluded])} AS {REST}")
+    records = parsed.selectExpr(*select)
+    extra = []
+    for c in columns:
+        extra += [f"{tag_expr(c.json_col)} AS {quote(c.tag_col)}", f"{text_expr(c.json_col)} AS {quote(c.text_col)}"]
+    records = records.selectExpr("*", *extra)
+    hashed = [c for c in columns if c.hashed]
+    if hashed:
+        records = records.selectExpr("*", *[f"{canonical_text_expr(c)} AS {quote(c.hash_col)}" for c in hashed])
+    return records

@@ -1,0 +1,124 @@
+"""DynamoDB exports for tests, in the DYNAMODB_JSON layout: manifests plus gzipped JSON lines."""
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import json
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import make_args
+from lakesync_glue.args import JobArgs
+from lakesync_glue.result import LoadResult
+
+
+def S(v: str) -> dict[str, Any]:
+    return {"S": v}
+
+
+def N(v: str | int) -> dict[str, Any]:
+    return {"N": str(v)}
+
+
+def B(raw: bytes) -> dict[str, Any]:
+    return {"B": base64.b64encode(raw).decode("ascii")}
+
+
+def item(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    return {"Item": dict(attrs)}
+
+
+def change(keys: Mapping[str, Any], new: Mapping[str, Any] | None, micros: int,
+           old: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """One INCREMENTAL record; new None: the item was deleted."""
+    record: dict[str, Any] = {"Metadata": {"WriteTimestampMicros": {"N": str(micros)}}, "Keys": dict(keys)}
+    if old is not None:
+        record["OldImage"] = dict(old)
+    if new is not None:
+        record["NewImage"] = dict(new)
+    return record
+
+
+def write_export(root: Path, export_id: str, records: Sequence[Mapping[str, Any]], *, manifest: bool = True,
+                 files: int = 2, suffix: str = ".json.gz") -> str:
+    """The export folder (`location`): data/<name>.json.gz split in `files` files (an empty one included
+    when there are fewer records, as DynamoDB writes one per partition), with manifests unless told not to."""
+    location = root / export_id
+    data = location / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    entries = []
+    for part in range(files):
+        chunk = [r for i, r in enumerate(records) if i % files == part]
+        name = f"{uuid.uuid4().hex}{suffix}"
+        body = "".join(json.dumps(r) + "\n" for r in chunk).encode("utf-8")
+        (data / name).write_bytes(gzip.compress(body))
+        entries.append({"itemCount": len(chunk), "md5Checksum": base64.b64encode(hashlib.md5(body).digest()).decode(),
+                        "etag": hashlib.md5(body).hexdigest(), "dataFileS3Key": f"prefix/AWSDynamoDB/{export_id}/data/{name}"})
+    if manifest:
+        (location / "manifest-files.json").write_text("".join(json.dumps(e) + "\n" for e in entries))
+        (location / "manifest-summary.json").write_text(json.dumps(
+            {"version": "2020-06-30", "exportArn": f"arn:aws:dynamodb:eu-west-1:123456789012:table/Orders/export/{export_id}",
+             "itemCount": len(records), "outputFormat": "DYNAMODB_JSON", "manifestFilesS3Key": f"prefix/AWSDynamoDB/{export_id}/manifest-files.json"}))
+    return str(location)
+
+
+def export_entry(export_id: str, location: str, to: str, type_: str = "FULL", from_: str | None = None,
+                 item_count: int | None = None) -> dict[str, Any]:
+    entry: dict[str, Any] = {"exportId": export_id, "type": type_, "to": to, "location": location}
+    if from_ is not None:
+        entry["from"] = from_
+    if item_count is not None:
+        entry["itemCount"] = item_count
+    return entry
+
+
+def ddb_options(exports: Sequence[Mapping[str, Any]], key: Sequence[tuple[str, str]], attributes: Mapping[str, str],
+                **options: str) -> dict[str, str]:
+    last = exports[-1]
+    return {
+        "source_format": "dynamodb",
+        "dynamodb_exports": json.dumps(list(exports)),
+        "dynamodb_key": json.dumps([{"name": n, "type": t} for n, t in key]),
+        "dynamodb_attributes": json.dumps(dict(attributes)),
+        "primary_key": ",".join(n for n, _ in key),
+        "export_id": str(last["exportId"]),
+        "snapshot_time": str(last["to"]),
+        **options,
+    }
+
+
+def ddb_args(table: str, lake_table: str, result_path: str, warehouse: str, action: str,
+             options: Mapping[str, str]) -> JobArgs:
+    """JobArgs of a DynamoDB load through the real parser (no --export_path)."""
+    return make_args("", f"dynamodb.dynamodb.{table}", lake_table, result_path, warehouse, action, **options)
+
+
+def result_json(path: str) -> dict[str, Any]:
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+DdbLoad = Callable[..., LoadResult]
+
+
+@pytest.fixture
+def ddb_load(spark: Any, warehouse: str, tmp_path: Path) -> DdbLoad:
+    from lakesync_glue.loader import run_load
+
+    counter = {"n": 0}
+
+    def _load(table: str, lake_table: str, exports: list[dict[str, Any]], key: list[tuple[str, str]],
+              attributes: Mapping[str, str], action: str = "create", **options: str) -> LoadResult:
+        counter["n"] += 1
+        result_path = str(tmp_path / "results" / f"{lake_table}-{counter['n']}.json")
+        args = ddb_args(table, lake_table, result_path, warehouse, action, ddb_options(exports, key, attributes, **options))
+        result = run_load(spark, args)
+        assert result_json(result_path)["status"] == result.status
+        return result
+
+    return _load

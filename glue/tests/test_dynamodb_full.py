@@ -1,0 +1,115 @@
+"""FULL exports of a DynamoDB table: create, replace under the delete guard, replay, older exports, layouts."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from dynamodbkit import N, S, DdbLoad, ddb_load, export_entry, item, result_json, write_export  # noqa: F401 - the fixture
+from lakesync_glue.query import run_query
+from scenario import current_snapshot, snapshots
+
+KEY = [("id", "S")]
+ATTRS = {"price": "decimal(10,2)"}
+T1, T2, T3 = "2025-01-01T00:00:00Z", "2025-01-02T00:00:00Z", "2025-01-03T00:00:00Z"
+
+
+def items(ids: range, price: str = "1.5") -> list[dict[str, Any]]:
+    return [item({"id": S(f"i{n:02d}"), "price": N(price), "n": N(n)}) for n in ids]
+
+
+def lake(spark: Any, table: str) -> list[tuple[str, str, dict[str, Any]]]:
+    return [(r["id"], r["price"], json.loads(r["_attributes"]))
+            for r in run_query(spark, f"SELECT * FROM lake.tests.{table} ORDER BY id")]
+
+
+def test_create_replace_guard_replay_and_older_export(ddb_load: DdbLoad, spark: Any, tmp_path: Path) -> None:
+    e1 = export_entry("e1", write_export(tmp_path, "e1", items(range(10))), T1, item_count=10)
+    created = ddb_load("Products", "ddb_full", [e1], KEY, ATTRS)
+    assert created.status == "succeeded", created.error
+    assert (created.action, created.rowsRead, created.inserted, created.rowCountAfter, created.committed) == ("create", 10, 10, 10, True)
+    assert lake(spark, "ddb_full")[0] == ("i00", "1.50", {"n": {"N": "0"}})
+    summary = snapshots(spark, "ddb_full")[-1]["summary"]
+    assert (summary["lakesync.export-id"], summary["lakesync.snapshot-time"]) == ("e1", T1)
+
+    # Replaying the same export commits nothing.
+    replay = ddb_load("Products", "ddb_full", [e1], KEY, ATTRS, action="replace")
+    assert replay.status == "succeeded", replay.error
+    assert (replay.action, replay.committed, replay.inserted, replay.deleted) == ("none", False, 0, 0)
+    assert replay.snapshotId == created.snapshotId
+
+    # A replace deleting 6 of 10 rows (> 0.5) fails and writes nothing; approved, it loads with exact counts.
+    e2 = export_entry("e2", write_export(tmp_path, "e2", items(range(6, 12), price="2")), T2)
+    guarded = ddb_load("Products", "ddb_full", [e2], KEY, ATTRS, action="replace")
+    assert guarded.status == "failed" and guarded.error is not None and guarded.error["class"] == "DeleteGuard"
+    assert current_snapshot(spark, "ddb_full") == created.snapshotId
+    approved = ddb_load("Products", "ddb_full", [e2], KEY, ATTRS, action="replace", approve_deletes="true")
+    assert approved.status == "succeeded", approved.error
+    # replace counts rows as multisets: 6 new rows (4 changed ids + 2 new), 10 gone.
+    assert (approved.action, approved.inserted, approved.deleted, approved.rowCountAfter) == ("replace", 6, 10, 6)
+    assert [r[:2] for r in lake(spark, "ddb_full")] == [(f"i{n:02d}", "2.00") for n in range(6, 12)]
+
+    # The lake now holds T2: an export of T1 is refused, nothing written.
+    older = ddb_load("Products", "ddb_full", [export_entry("e1", e1["location"], T1)], KEY, ATTRS, action="replace",
+                     approve_deletes="true")
+    assert older.status == "failed" and older.error is not None and older.error["class"] == "OlderExport"
+    assert "--allow-older-export" in older.error["message"]
+    assert current_snapshot(spark, "ddb_full") == approved.snapshotId
+
+
+def test_declared_attribute_in_no_item_fails_the_table(ddb_load: DdbLoad, spark: Any, tmp_path: Path) -> None:
+    e1 = export_entry("m1", write_export(tmp_path, "m1", items(range(3))), T1)
+    result = ddb_load("Products", "ddb_missing", [e1], KEY, {"Price": "decimal(10,2)"})
+    assert result.status == "failed" and result.error is not None
+    assert result.error["class"] == "DeclaredAttributeMissing" and result.error["retryable"] is False
+    assert "'Price'" in result.error["message"] and "case-sensitive" in result.error["message"]
+    assert not run_query(spark, "SHOW TABLES IN lake.tests LIKE 'ddb_missing'")
+
+
+def test_a_data_folder_without_manifests_is_read_whole(ddb_load: DdbLoad, spark: Any, tmp_path: Path) -> None:
+    # moto writes data/<uuid>.gz and no manifest-files.json.
+    location = write_export(tmp_path, "moto1", items(range(5)), manifest=False, files=3, suffix=".gz")
+    result = ddb_load("Products", "ddb_moto", [export_entry("moto1", location, T1)], KEY, ATTRS)
+    assert result.status == "succeeded", result.error
+    assert (result.rowsRead, result.rowCountAfter) == (5, 5)
+
+
+def test_manifest_lists_the_data_files_and_their_counts(ddb_load: DdbLoad, spark: Any, tmp_path: Path) -> None:
+    location = write_export(tmp_path, "man1", items(range(4)))
+    # A stray file in data/ that the manifest does not list is not this export's.
+    write_export(tmp_path / "stray", "man1", items(range(100, 103)), manifest=False, files=1)
+    stray = next((tmp_path / "stray" / "man1" / "data").iterdir())
+    stray.rename(Path(location) / "data" / stray.name)
+    result = ddb_load("Products", "ddb_manifest", [export_entry("man1", location, T1)], KEY, ATTRS)
+    assert result.status == "succeeded", result.error
+    assert (result.rowsRead, result.rowCountAfter) == (4, 4)
+    # A listed file gone: the table fails instead of loading a part.
+    listed = json.loads((Path(location) / "manifest-files.json").read_text().splitlines()[0])["dataFileS3Key"]
+    (Path(location) / "data" / listed.rsplit("/", 1)[-1]).unlink()
+    gone = ddb_load("Products", "ddb_manifest", [export_entry("man1", location, T1)], KEY, ATTRS, action="replace")
+    assert gone.status == "failed" and gone.error is not None and gone.error["class"] == "ExportNotFound"
+
+
+def test_result_json_of_a_dynamodb_load(ddb_load: DdbLoad, spark: Any, tmp_path: Path) -> None:
+    e1 = export_entry("r1", write_export(tmp_path, "r1", items(range(3))), T3)
+    result = ddb_load("Products", "ddb_result", [e1], KEY, ATTRS)
+    written = result_json(str(tmp_path / "results" / "ddb_result-1.json"))
+    assert written["extract"] == "dynamodb" and written["status"] == "succeeded"
+    assert (written["rowsRead"], written["inserted"], written["updated"], written["deleted"]) == (3, 3, 0, 0)
+    assert written["committed"] is True and written["snapshotId"] == current_snapshot(spark, "ddb_result")
+    assert len(written["schemaHash"]) == 64 and written["table"] == "dynamodb.dynamodb.Products"
+    assert "window" not in written and result.extract == "dynamodb"
+
+
+def test_a_declared_type_change_needs_a_rebuild(ddb_load: DdbLoad, spark: Any, tmp_path: Path) -> None:
+    e1 = export_entry("t1", write_export(tmp_path, "t1", items(range(3))), T1)
+    assert ddb_load("Products", "ddb_retype", [e1], KEY, ATTRS).status == "succeeded"
+    e2 = export_entry("t2", write_export(tmp_path, "t2", items(range(3))), T2)
+    # price declared json (its DynamoDB JSON as text): a string column where the lake has decimal(10,2).
+    conflict = ddb_load("Products", "ddb_retype", [e2], KEY, {"price": "json"}, action="replace")
+    assert conflict.status == "failed" and conflict.error is not None and conflict.error["class"] == "SchemaConflict"
+    assert "'price'" in conflict.error["message"] and "--rebuild true" in conflict.error["message"]
+    rebuilt = ddb_load("Products", "ddb_retype", [e2], KEY, {"price": "json"}, action="replace", rebuild="true")
+    assert rebuilt.status == "succeeded", rebuilt.error
+    assert rebuilt.schemaChanges == ["rebuilt column price from decimal(10,2) to string"]
+    assert [r[1] for r in lake(spark, "ddb_retype")] == ['{"N":"1.5"}'] * 3

@@ -1,0 +1,120 @@
+"""INCREMENTAL exports of a DynamoDB table merged window after window: puts, updates, deletes, exact counts."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from dynamodbkit import N, S, DdbLoad, change, ddb_load, export_entry, item, write_export  # noqa: F401 - the fixture
+from lakesync_glue.query import run_query
+from scenario import current_snapshot
+
+KEY = [("pk", "S"), ("sk", "N")]
+ATTRS = {"total": "decimal(10,2)", "status": "string"}
+T0, T1, T2, T3 = ("2025-01-01T00:00:00Z", "2025-01-01T01:00:00Z", "2025-01-01T02:00:00Z", "2025-01-01T03:00:00Z")
+
+
+def k(pk: str, sk: int) -> dict[str, Any]:
+    return {"pk": S(pk), "sk": N(sk)}
+
+
+def img(pk: str, sk: int, total: str, status: str, **extra: Any) -> dict[str, Any]:
+    return {**k(pk, sk), "total": N(total), "status": S(status), **extra}
+
+
+def expected_rows(items: dict[tuple[str, int], dict[str, Any]]) -> list[dict[str, Any]]:
+    """The lake rows the items should give (totals with the declared scale)."""
+    out = []
+    for (pk, sk), it in sorted(items.items()):
+        rest = {a: v for a, v in it.items() if a not in ("pk", "sk", "total", "status")}
+        out.append({"pk": pk, "sk": str(sk), "total": f"{float(it['total']['N']):.2f}", "status": it["status"]["S"],
+                    "_attributes": rest})
+    return out
+
+
+def lake_rows(spark: Any, table: str) -> list[dict[str, Any]]:
+    rows = run_query(spark, f"SELECT * FROM lake.tests.{table} ORDER BY pk, sk")
+    return [{**r, "_attributes": json.loads(r["_attributes"])} for r in rows]
+
+
+def test_windows_apply_in_order_and_the_latest_record_wins(ddb_load: DdbLoad, spark: Any, tmp_path: Path) -> None:
+    state = {("a", i): img("a", i, f"{i}.5", "new") for i in range(1, 7)}
+    full = export_entry("f0", write_export(tmp_path, "f0", [item(v) for v in state.values()]), T0)
+    created = ddb_load("Orders", "ddb_merge", [full], KEY, ATTRS)
+    assert created.status == "succeeded", created.error
+    assert lake_rows(spark, "ddb_merge") == expected_rows(state)
+
+    # Window 1: a put, an update, a delete, and a new attribute on an item; one key changed twice (last wins).
+    w1 = [
+        change(k("b", 1), img("b", 1, "10", "new"), 1000),
+        change(k("a", 1), img("a", 1, "1.75", "paid"), 1100, old=state[("a", 1)]),
+        change(k("a", 2), None, 1200, old=state[("a", 2)]),
+        change(k("a", 3), img("a", 3, "3.5", "new", gift={"BOOL": True}), 1300),
+        change(k("a", 4), img("a", 4, "4.5", "late"), 1500),
+        change(k("a", 4), img("a", 4, "4.5", "early"), 1400),  # an older write listed after the newer one
+    ]
+    # Window 2: the deleted item comes back, an item put in window 1 is deleted, an update, an item unchanged.
+    w2 = [
+        change(k("a", 2), img("a", 2, "22", "back"), 2000),
+        change(k("b", 1), None, 2100),
+        change(k("a", 5), img("a", 5, "5.25", "paid"), 2200),
+        change(k("a", 6), img("a", 6, "6.5", "new"), 2300),  # same as the lake: not an update
+        change(k("zz", 9), None, 2400),  # a delete of a key the lake never had
+    ]
+    # Window 3: a put that window 2 also holds an older image of, and another delete.
+    w3 = [change(k("a", 5), img("a", 5, "5.5", "shipped"), 3000), change(k("a", 6), None, 3100)]
+    exports = [
+        export_entry("i1", write_export(tmp_path, "i1", w1), T1, "INCREMENTAL", T0, len(w1)),
+        export_entry("i2", write_export(tmp_path, "i2", w2, manifest=False, suffix=".gz"), T2, "INCREMENTAL", T1),
+        export_entry("i3", write_export(tmp_path, "i3", w3, files=1), T3, "INCREMENTAL", T2),
+    ]
+    merged = ddb_load("Orders", "ddb_merge", exports[:2], KEY, ATTRS, action="merge")
+    assert merged.status == "succeeded", merged.error
+    # after windows 1-2: a2 deleted then back (an update of the lake row), b1 put then deleted (nothing),
+    # a1 a3 a4 a5 updated, a6 unchanged
+    state[("a", 1)] = img("a", 1, "1.75", "paid")
+    state[("a", 3)] = img("a", 3, "3.5", "new", gift={"BOOL": True})
+    state[("a", 4)] = img("a", 4, "4.5", "late")
+    state[("a", 5)] = img("a", 5, "5.25", "paid")
+    state[("a", 2)] = img("a", 2, "22", "back")
+    assert (merged.action, merged.rowsRead, merged.inserted, merged.updated, merged.deleted) == ("merge", 11, 0, 5, 0)
+    assert lake_rows(spark, "ddb_merge") == expected_rows(state)
+    assert merged.extract == "dynamodb" and merged.committed
+
+    last = ddb_load("Orders", "ddb_merge", [exports[2]], KEY, ATTRS, action="merge")
+    assert last.status == "succeeded", last.error
+    state[("a", 5)] = img("a", 5, "5.5", "shipped")
+    del state[("a", 6)]
+    assert (last.rowsRead, last.inserted, last.updated, last.deleted, last.rowCountAfter) == (2, 0, 1, 1, 5)
+    assert lake_rows(spark, "ddb_merge") == expected_rows(state)
+
+    # The same export again: nothing to change, nothing committed.
+    replay = ddb_load("Orders", "ddb_merge", [exports[2]], KEY, ATTRS, action="merge")
+    assert replay.status == "succeeded", replay.error
+    assert (replay.action, replay.committed, replay.inserted, replay.updated, replay.deleted) == ("none", False, 0, 0, 0)
+    assert replay.snapshotId == last.snapshotId == current_snapshot(spark, "ddb_merge")
+    # An export older than the lake's is refused.
+    older = ddb_load("Orders", "ddb_merge", exports[:2], KEY, ATTRS, action="merge")
+    assert older.status == "failed" and older.error is not None and older.error["class"] == "OlderExport"
+
+
+def test_merged_deletes_stay_under_the_delete_guard(ddb_load: DdbLoad, spark: Any, tmp_path: Path) -> None:
+    state = [img("g", i, "1", "x") for i in range(4)]
+    ddb_load("Orders", "ddb_mguard", [export_entry("g0", write_export(tmp_path, "g0", [item(v) for v in state]), T0)],
+             KEY, ATTRS)
+    window = [change(k("g", i), None, 10 + i) for i in range(3)]
+    exports = [export_entry("g1", write_export(tmp_path, "g1", window), T1, "INCREMENTAL", T0)]
+    before = current_snapshot(spark, "ddb_mguard")
+    guarded = ddb_load("Orders", "ddb_mguard", exports, KEY, ATTRS, action="merge")
+    assert guarded.status == "failed" and guarded.error is not None and guarded.error["class"] == "DeleteGuard"
+    assert current_snapshot(spark, "ddb_mguard") == before
+    approved = ddb_load("Orders", "ddb_mguard", exports, KEY, ATTRS, action="merge", approve_deletes="true")
+    assert (approved.status, approved.deleted, approved.rowCountAfter) == ("succeeded", 3, 1)
+
+
+def test_incremental_exports_do_not_create_a_table(ddb_load: DdbLoad, spark: Any, tmp_path: Path) -> None:
+    window = [change(k("n", 1), img("n", 1, "1", "x"), 1)]
+    exports = [export_entry("n1", write_export(tmp_path, "n1", window), T1, "INCREMENTAL", T0)]
+    result = ddb_load("Orders", "ddb_nofull", exports, KEY, ATTRS, action="merge")
+    assert result.status == "failed" and result.error is not None and result.error["class"] == "InvalidArgument"
+    assert "FULL" in result.error["message"] and "--rebuild" in result.error["message"]

@@ -1,0 +1,56 @@
+/**
+ * DynamoDB point-in-time exports of one table and window each (source kind dynamodb). Starting
+ * one is idempotent: the id is deterministic, so a retried start adopts the export it began.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import type { PlanEntry, TableExportRef, TableExportStatus } from '../model';
+import type { Ports, TableExportPort, TableExportRequest } from '../ports';
+import { type ActivityDeps, sourceOf, step } from './deps';
+
+/**
+ * A start as the batch workflow asks for it: the table's ARN is in its plan entry (the workflow
+ * carries only the windows), so it may name the plan instead.
+ */
+export type TableExportStart = Omit<TableExportRequest, 'tableArn'> & { tableArn?: string; planRef?: string };
+
+export function tableExportActivities(deps: ActivityDeps) {
+  return {
+    async startTableExport(start: TableExportStart): Promise<TableExportRef> {
+      const { ports } = sourceOf(deps, start.source);
+      const port = tableExportPort(ports, start.source);
+      const window = start.window.type === 'FULL' ? `FULL at ${start.window.to}` : `INCREMENTAL ${start.window.from ?? '?'}..${start.window.to}`;
+      return step('table export', `${start.table} (export ${start.exportId}, ${window})`, async () => {
+        const { planRef: _plan, tableArn, ...rest } = start;
+        const req: TableExportRequest = { ...rest, tableArn: tableArn ?? (await planned(ports, start)) };
+        return port.startTableExport(req);
+      });
+    },
+
+    async tableExportStatus(source: string, ref: TableExportRef): Promise<TableExportStatus> {
+      const { ports } = sourceOf(deps, source);
+      const port = tableExportPort(ports, source);
+      return step('table export status', `${ref.table} (export ${ref.exportId})`, () => port.describeTableExport(ref));
+    },
+  };
+}
+
+/** The table's ARN from its plan entry. */
+async function planned(ports: Ports, start: TableExportStart): Promise<string> {
+  const fail = (why: string) =>
+    ApplicationFailure.create({ message: `export of ${start.table} cannot start: ${why}; run a new sync`, type: 'PlanMismatch', nonRetryable: true });
+  if (!start.planRef) throw fail('the request names neither the table ARN nor the plan');
+  const entry = (await ports.manifests.get<PlanEntry[]>(start.planRef)).find((e) => e.table === start.table);
+  if (!entry) throw fail(`it is not in plan ${start.planRef}`);
+  if (entry.extract?.kind !== 'dynamodb') throw fail(`plan ${start.planRef} does not plan it as a DynamoDB table`);
+  return entry.extract.tableArn;
+}
+
+/** The source's DynamoDB exports; a source whose backend has none is misconfigured, which no retry fixes. */
+function tableExportPort(ports: Ports, source: string): TableExportPort {
+  if (ports.tableExport) return ports.tableExport;
+  throw ApplicationFailure.create({
+    message: `source ${source} has no DynamoDB exports: its backend does not read DynamoDB tables; check that source.kind is dynamodb in lakesync.yaml`,
+    type: 'ConfigError',
+    nonRetryable: true,
+  });
+}

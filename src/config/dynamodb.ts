@@ -1,0 +1,221 @@
+/**
+ * The DynamoDB source kind of lakesync.yaml: `source: { kind: dynamodb, ... }`, per table
+ * `attributes` (declared attributes and their lake types) and `exportWindow`. What needs only the
+ * config is checked here; what needs the table's key (DescribeTable) is checked by the plan
+ * (`dynamoAttributeProblems`), before any export.
+ */
+import { z } from 'zod';
+import type { DynamoKeyAttribute } from '../model';
+import { DYNAMODB_TABLE_ARN, DYNAMODB_SCHEMA, dynamoNameOfKey, dynamoTableNameOf, dynamoTableNameProblem } from '../dynamodb/names';
+
+/** Lake types a declared attribute may load as. `json`: the value's DynamoDB JSON as text. */
+export const DYNAMO_LAKE_TYPE = /^(string|decimal\(\d{1,2},\d{1,2}\)|bigint|int|double|boolean|binary|json)$/;
+const DYNAMO_LAKE_TYPE_FIX = 'use one of string, decimal(p,s), bigint, int, double, boolean, binary, json';
+
+/** Incremental export windows DynamoDB accepts: 15 minutes to 24 hours. */
+export const EXPORT_WINDOW_HOURS = { min: 0.25, max: 24 } as const;
+export const MAX_WINDOWS = 30;
+export const EXPORT_WINDOW_DEFAULTS = { maxHours: 24, maxWindows: 7 } as const;
+
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
+const S3_BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+function decimalFits(type: string): boolean {
+  const m = /^decimal\((\d+),(\d+)\)$/.exec(type);
+  if (!m) return true;
+  const [p, s] = [Number(m[1]), Number(m[2])];
+  return p >= 1 && p <= 38 && s >= 0 && s <= p;
+}
+
+const lakeType = z
+  .string()
+  .transform((t) => t.trim().toLowerCase().replace(/\s+/g, ''))
+  .refine((t) => DYNAMO_LAKE_TYPE.test(t), { message: `is not a lake type for a DynamoDB attribute: ${DYNAMO_LAKE_TYPE_FIX}` })
+  .refine(decimalFits, { message: 'decimal(p,s) needs 1 <= p <= 38 and 0 <= s <= p' });
+
+export const attributesSchema = z
+  .record(z.string().min(1, 'attribute names cannot be empty'), lakeType)
+  .describe(
+    'DynamoDB tables only: declared attributes by name (case-sensitive) and their lake types: string, decimal(p,s), bigint, int, double, boolean, binary, ' +
+      'json (the value\'s DynamoDB JSON as text). Each becomes a typed lake column; the other attributes stay in the _attributes column as DynamoDB JSON.',
+  );
+
+const tableRef = z.string().superRefine((value, ctx) => {
+  const arn = DYNAMODB_TABLE_ARN.test(value);
+  if (!arn && value.startsWith('arn:')) {
+    ctx.addIssue({ code: 'custom', message: 'is not a DynamoDB table ARN (arn:aws:dynamodb:<region>:<account>:table/<name>): give the ARN or the table name', input: value });
+    return;
+  }
+  const problem = dynamoTableNameProblem(dynamoTableNameOf(value));
+  if (problem) ctx.addIssue({ code: 'custom', message: problem, input: value });
+});
+
+export const exportWindowSchema = z
+  .object({
+    maxHours: z
+      .number()
+      .min(EXPORT_WINDOW_HOURS.min, "must be between 0.25 and 24: DynamoDB's incremental exports cover 15 minutes to 24 hours")
+      .max(EXPORT_WINDOW_HOURS.max, "must be between 0.25 and 24: DynamoDB's incremental exports cover 15 minutes to 24 hours")
+      .default(EXPORT_WINDOW_DEFAULTS.maxHours)
+      .describe("The longest incremental export window, in hours (0.25..24, DynamoDB's 15 minutes to 24 hours)."),
+    maxWindows: z
+      .number()
+      .int('must be a whole number')
+      .min(1, 'must be between 1 and 30')
+      .max(MAX_WINDOWS, `must be between 1 and ${MAX_WINDOWS}: a longer gap is cheaper as one FULL export`)
+      .default(EXPORT_WINDOW_DEFAULTS.maxWindows)
+      .describe('A gap since the last load is split into up to this many incremental windows; a longer one is replaced by a FULL export.'),
+  })
+  .strict()
+  .describe('How a cycle covers the time since a table\'s last load with incremental exports.');
+
+export const dynamodbSourceSchema = z
+  .object({
+    kind: z.literal('dynamodb'),
+    region: z.string().regex(REGION, 'must be an AWS region such as eu-west-1').describe('The region of the DynamoDB tables.'),
+    endpoint: z
+      .string()
+      .url('must be a URL such as http://127.0.0.1:5000')
+      .optional()
+      .describe('The embedded DynamoDB (moto server) of the local backend; required with backend local, never set with backend aws.'),
+    tables: z
+      .array(tableRef)
+      .min(1, 'list at least one table, or leave tables out to sync every table ListTables returns')
+      .optional()
+      .describe('Table names or ARNs; default every table ListTables returns.'),
+    export: z
+      .object({
+        bucket: z.string().regex(S3_BUCKET, 'must be an S3 bucket name'),
+        prefix: z.string().default('lakesync/dynamodb'),
+        kmsKeyId: z.string().min(1, 'name the KMS key (ARN, id or alias), or leave kmsKeyId out for SSE-S3').optional().describe('SSE-KMS key of the export files; default SSE-S3.'),
+      })
+      .strict()
+      .optional()
+      .describe('Where DynamoDB writes its exports (S3Bucket, S3Prefix); required with backend aws.'),
+    exportWindow: exportWindowSchema.optional(),
+  })
+  .strict()
+  .describe('Amazon DynamoDB tables, read by point-in-time exports (full, then incremental); point-in-time recovery must be on.');
+
+export type DynamodbSource = z.infer<typeof dynamodbSourceSchema>;
+
+export interface DynamoProblem {
+  path: (string | number)[];
+  message: string;
+}
+
+/** Table settings that have no meaning for a DynamoDB table, and why. */
+const REFUSED_ON_DYNAMODB: Record<string, string> = {
+  primaryKey: "its key is the table's partition key (and sort key), read from DynamoDB",
+  cursor: 'DynamoDB tables load from point-in-time exports (full, then incremental), not by a cursor column',
+  action: 'the action follows the lake and the export windows (create, merge, replace)',
+  extract: 'DynamoDB tables are always read from DynamoDB exports',
+  direct: 'DynamoDB tables are always read from DynamoDB exports',
+};
+
+interface TableShape {
+  attributes?: Record<string, string> | undefined;
+  columns?: Record<string, { exclude?: boolean | undefined }> | undefined;
+  [field: string]: unknown;
+}
+
+interface SourceShape {
+  backend: string;
+  source: { kind: string; endpoint?: string | undefined; export?: unknown };
+  tables: Record<string, TableShape>;
+}
+
+/** The config's rules on DynamoDB sources and on `attributes` (the table key is checked at plan time). */
+export function dynamoSourceProblems(s: SourceShape): DynamoProblem[] {
+  const problems: DynamoProblem[] = [];
+  if (s.source.kind !== 'dynamodb') {
+    for (const [table, t] of Object.entries(s.tables)) {
+      if (t.attributes !== undefined) {
+        problems.push({ path: ['tables', table, 'attributes'], message: `attributes apply to DynamoDB tables only (source.kind dynamodb), and this source is ${s.source.kind}: remove attributes (use columns.<column>.type)` });
+      }
+    }
+    return problems;
+  }
+  if (s.backend === 'aws' && s.source.export === undefined) {
+    problems.push({ path: ['source', 'export'], message: 'backend aws has DynamoDB write its exports to S3: add source.export: { bucket: <bucket>, prefix: lakesync/dynamodb } (kmsKeyId optional)' });
+  }
+  if (s.backend === 'aws' && s.source.endpoint !== undefined) {
+    problems.push({ path: ['source', 'endpoint'], message: 'source.endpoint points at an embedded DynamoDB, and backend aws reads the real one: remove source.endpoint (or use backend local)' });
+  }
+  if (s.backend === 'local' && s.source.endpoint === undefined) {
+    problems.push({ path: ['source', 'endpoint'], message: 'backend local reads the embedded DynamoDB (moto server): set source.endpoint, e.g. http://127.0.0.1:5000' });
+  }
+  for (const [table, t] of Object.entries(s.tables)) {
+    const name = dynamoNameOfKey(table);
+    if (name === undefined) {
+      problems.push({ path: ['tables', table], message: `DynamoDB tables are keyed ${DYNAMODB_SCHEMA}.<TableName>: rename the key to ${DYNAMODB_SCHEMA}.${table.split('.').pop()}` });
+    } else {
+      const problem = dynamoTableNameProblem(name);
+      if (problem) problems.push({ path: ['tables', table], message: problem });
+    }
+    for (const [field, why] of Object.entries(REFUSED_ON_DYNAMODB)) {
+      if (t[field] !== undefined) problems.push({ path: ['tables', table, field], message: `${field} does not apply to a DynamoDB table (${why}): remove ${field}` });
+    }
+    for (const [attribute] of Object.entries(t.attributes ?? {})) {
+      if (t.columns?.[attribute]?.exclude) {
+        problems.push({ path: ['tables', table, 'columns', attribute, 'exclude'], message: `"${attribute}" is declared in attributes and excluded in columns: remove one of them` });
+      }
+    }
+  }
+  return problems;
+}
+
+/** Which lake types each DynamoDB key type can hold without loss. */
+const KEY_TYPES: Record<DynamoKeyAttribute['type'], { fits: (t: string) => boolean; text: string; name: string }> = {
+  S: { fits: (t) => t === 'string', text: 'string', name: 'string' },
+  N: { fits: (t) => t === 'bigint' || t === 'int' || t === 'string' || /^decimal\(/.test(t), text: 'decimal(p,s), bigint, int or string', name: 'number' },
+  B: { fits: (t) => t === 'binary', text: 'binary', name: 'binary' },
+};
+
+/** The policies a `columns:` entry of a DynamoDB table may carry only on a key or declared attribute. */
+const TYPED_POLICIES = ['hash', 'rename', 'type', 'onInvalid'] as const;
+
+interface ColumnShape {
+  exclude?: boolean | undefined;
+  hash?: boolean | undefined;
+  rename?: string | undefined;
+  type?: string | undefined;
+  onInvalid?: string | undefined;
+}
+
+/**
+ * The plan's checks of one DynamoDB table's settings against its key: a key attribute declared
+ * with a type its key type cannot hold, and column policies that need a typed column on an
+ * attribute that is neither key nor declared, or that would break the key.
+ */
+export function dynamoAttributeProblems(table: string, key: readonly DynamoKeyAttribute[], attributes: Record<string, string>, columns: Record<string, ColumnShape> | undefined): string[] {
+  const problems: string[] = [];
+  for (const k of key) {
+    const declared = attributes[k.name];
+    const rule = KEY_TYPES[k.type];
+    if (declared !== undefined && !rule.fits(declared)) {
+      problems.push(
+        `tables."${table}".attributes."${k.name}" is declared ${declared}, and ${k.name} is a key attribute of DynamoDB type ${k.type} (${rule.name}), which ${declared} cannot hold: declare it ${rule.text}, or leave it out (default ${defaultKeyType(k.type)})`,
+      );
+    }
+  }
+  const keyNames = new Set(key.map((k) => k.name));
+  for (const [name, c] of Object.entries(columns ?? {})) {
+    const used = TYPED_POLICIES.filter((p) => c[p] !== undefined && c[p] !== false);
+    if (used.length > 0 && !keyNames.has(name) && attributes[name] === undefined) {
+      problems.push(
+        `tables."${table}".columns."${name}" sets ${used.join(', ')}, and ${name} is neither a key attribute (${[...keyNames].join(', ')}) nor declared in attributes: declare it (attributes: { ${name}: <lake type> }) or remove ${used.join(', ')}`,
+      );
+    }
+    if (keyNames.has(name)) {
+      const what = c.exclude ? 'excluded' : c.hash ? 'hashed' : c.onInvalid === 'null' ? 'nulled on invalid values (onInvalid: null)' : undefined;
+      if (what) problems.push(`tables."${table}".columns."${name}" is a key attribute and cannot be ${what}: the load matches items by it; remove the policy`);
+    }
+  }
+  return problems;
+}
+
+/** The lake type of an undeclared key attribute. */
+export function defaultKeyType(type: DynamoKeyAttribute['type']): string {
+  return type === 'S' ? 'string' : type === 'N' ? 'decimal(38,0)' : 'binary';
+}

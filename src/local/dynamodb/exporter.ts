@@ -1,0 +1,277 @@
+/**
+ * TableExportPort of the embedded mode: DynamoDB exports written from the embedded DynamoDB
+ * (moto server) in AWS's DYNAMODB_JSON layout, under `exports/<exportId>/AWSDynamoDB/<exportId>/`
+ * of the source's work dir (`exports/` stands for the bucket, `<exportId>` for the S3 prefix).
+ * FULL: a paginated, consistent Scan (the table as it is when the export runs, once `to` has
+ * passed). INCREMENTAL: the table's stream records of [from, to), one line per key.
+ *
+ * An export runs in the background like DynamoDB's own; its state lives in
+ * `table-export-tasks/<exportId>.json`. Starting the same id again adopts it. The files are written
+ * to `exports/<exportId>.partial-*` and renamed whole, so a reader never sees part of an export and
+ * an export is never written twice; a task whose owner process died is run again by the next call.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { DescribeTableCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { dynamoTableKey } from '../../dynamodb/names';
+import { PortError } from '../../errors';
+import type { TableExportRef, TableExportStatus, TableExportWindow } from '../../model';
+import type { TableExportPort, TableExportRequest } from '../../ports';
+import { processAlive, readJsonIfExists, writeJsonAtomic } from '../files';
+import type { WorkDirLayout } from '../paths';
+import { dynamoNameOf } from './catalog';
+import type { LocalDynamoClients } from './clients';
+import { DataFileWriter, type ExportSummary, itemToDynamoJson, writeManifests } from './export-files';
+import { changeLine, readWindowChanges } from './stream-changes';
+
+/** The embedded exports read a stream, which has no 15-minute floor: any window of a second up to a day. */
+export const LOCAL_WINDOW_LIMITS = { minSeconds: 1, maxSeconds: 24 * 60 * 60 } as const;
+
+/** How far ahead of this clock `to` may be (the export then waits for it); DynamoDB refuses export times in the future. */
+const FUTURE_TOLERANCE_MS = 5 * 60_000;
+
+/** lakesync's export ids (src/ids.ts tableExportIdFor); also what keeps paths inside the work dir. */
+const EXPORT_ID = /^[a-z0-9][a-z0-9-]{0,35}$/;
+
+interface TableExportTask {
+  exportId: string;
+  exportArn: string;
+  table: string;
+  tableArn: string;
+  window: TableExportWindow;
+  state: TableExportStatus['state'];
+  ownerPid: number;
+  startedAt: string;
+  finishedAt?: string;
+  itemCount?: number;
+  billedBytes?: number;
+  failureCause?: string;
+}
+
+/** What the exporter reads back from a manifest-summary.json it wrote. */
+interface WrittenSummary {
+  exportArn?: string;
+  tableArn?: string;
+  startTime?: string;
+  endTime?: string;
+  exportType?: string;
+  exportTime?: string;
+  exportFromTime?: string;
+  exportToTime?: string;
+  itemCount?: number;
+  billedSizeBytes?: number;
+}
+
+/** Exports running in this process, by task file. */
+const running = new Map<string, Promise<void>>();
+
+export interface LocalTableExportOptions {
+  clients: Pick<LocalDynamoClients, 'dynamodb' | 'streams'>;
+  log?: (line: string) => void;
+  /** Items per Scan page and records per GetRecords page (default: DynamoDB's own; tests make pages small). */
+  pageSize?: number;
+}
+
+export interface LocalTableExportPort extends TableExportPort {
+  /** Waits for the exports this process runs for the work dir. */
+  settle(): Promise<void>;
+}
+
+/** `exports/<exportId>/AWSDynamoDB/<exportId>`: the folder holding the manifests and data/. */
+export function tableExportLocation(layout: WorkDirLayout, exportId: string): string {
+  return join(layout.exports, exportId, 'AWSDynamoDB', exportId);
+}
+
+export function createLocalTableExportPort(layout: WorkDirLayout, options: LocalTableExportOptions): LocalTableExportPort {
+  const taskFile = (id: string) => join(layout.tableExportTasks, `${id}.json`);
+  const readTask = (id: string) => readJsonIfExists<TableExportTask>(taskFile(id));
+  const save = (task: TableExportTask) => writeJsonAtomic(taskFile(task.exportId), task);
+  const orphaned = (task: TableExportTask) => task.state === 'in_progress' && (task.ownerPid === process.pid ? !running.has(taskFile(task.exportId)) : !processAlive(task.ownerPid));
+  const summaryOf = (id: string) => readJsonIfExists<WrittenSummary>(join(tableExportLocation(layout, id), 'manifest-summary.json'));
+
+  function launch(task: TableExportTask): void {
+    const claimed: TableExportTask = { ...task, state: 'in_progress', ownerPid: process.pid };
+    save(claimed);
+    const key = taskFile(task.exportId);
+    const job = run(claimed)
+      .catch((err) => options.log?.(`export ${task.exportId} of table ${task.table}: its state could not be saved: ${(err as Error).message}`))
+      .finally(() => running.delete(key));
+    running.set(key, job);
+  }
+
+  async function run(task: TableExportTask): Promise<void> {
+    const partial = join(layout.exports, `${task.exportId}.partial-${process.pid}-${randomBytes(4).toString('hex')}`);
+    try {
+      removeDeadPartials(layout, task.exportId);
+      // An export describes the table up to `to`: wait until that time has passed.
+      const wait = Date.parse(task.window.to) - Date.now();
+      if (wait > 0) await delay(wait);
+      const folder = join(partial, 'AWSDynamoDB', task.exportId);
+      const result = await writeExport(task, folder, options, layout);
+      const final = join(layout.exports, task.exportId);
+      if (existsSync(join(tableExportLocation(layout, task.exportId), 'manifest-summary.json'))) {
+        // Another run of the same export finished first: keep its files, never mix them.
+        rmSync(partial, { recursive: true, force: true });
+        const theirs = summaryOf(task.exportId);
+        save({ ...task, state: 'complete', finishedAt: new Date().toISOString(), itemCount: theirs?.itemCount ?? result.itemCount, billedBytes: theirs?.billedSizeBytes ?? result.bytes });
+        return;
+      }
+      rmSync(final, { recursive: true, force: true });
+      renameSync(partial, final);
+      save({ ...task, state: 'complete', finishedAt: new Date().toISOString(), itemCount: result.itemCount, billedBytes: result.bytes });
+      options.log?.(`DynamoDB export ${task.exportId} of ${task.table} (${task.window.type}) complete: ${result.itemCount} items`);
+    } catch (err) {
+      rmSync(partial, { recursive: true, force: true });
+      const cause = `export ${task.exportId} of table ${task.table} (${describeWindow(task.window)}) failed: ${(err as Error).message ?? String(err)}`;
+      save({ ...task, state: 'failed', finishedAt: new Date().toISOString(), failureCause: cause });
+      options.log?.(cause);
+    }
+  }
+
+  /** A task whose files are complete though its record is gone (e.g. the work dir was copied without it): its summary tells table and window. */
+  function recovered(req: TableExportRequest, exportArn: string): TableExportTask | undefined {
+    const summary = summaryOf(req.exportId);
+    if (!summary) return undefined;
+    const incremental = summary.exportType === 'INCREMENTAL_EXPORT';
+    const window: TableExportWindow = incremental ? { type: 'INCREMENTAL', from: summary.exportFromTime ?? '', to: summary.exportToTime ?? '' } : { type: 'FULL', to: summary.exportTime ?? '' };
+    const tableName = /:table\/([^/]+)$/.exec(summary.tableArn ?? '')?.[1];
+    const task: TableExportTask = {
+      exportId: req.exportId,
+      exportArn: summary.exportArn ?? exportArn,
+      table: tableName ? dynamoTableKey(tableName) : req.table,
+      tableArn: summary.tableArn ?? req.tableArn,
+      window,
+      state: 'complete',
+      ownerPid: process.pid,
+      startedAt: summary.startTime ?? new Date().toISOString(),
+      finishedAt: summary.endTime ?? new Date().toISOString(),
+      itemCount: summary.itemCount ?? 0,
+      billedBytes: summary.billedSizeBytes ?? 0,
+    };
+    save(task);
+    return task;
+  }
+
+  return {
+    windowLimits: LOCAL_WINDOW_LIMITS,
+
+    async startTableExport(req: TableExportRequest): Promise<TableExportRef> {
+      validate(req);
+      const exportArn = `${req.tableArn}/export/${req.exportId}`;
+      const ref = (adopted: boolean): TableExportRef => ({ exportId: req.exportId, exportArn, table: req.table, window: req.window, adopted });
+      // Everything up to launch() is synchronous: two starts of one id in this process cannot both launch.
+      const existing = readTask(req.exportId) ?? recovered(req, exportArn);
+      if (existing) {
+        if (existing.table !== req.table || !sameWindow(existing.window, req.window)) {
+          throw new PortError(
+            'validation',
+            'ExportConflictException',
+            `export ${req.exportId} was started for table ${existing.table} (${describeWindow(existing.window)}), not for table ${req.table} (${describeWindow(req.window)}): an export id names one table and window`,
+          );
+        }
+        if (orphaned(existing)) launch(existing);
+        return ref(true);
+      }
+      launch({ exportId: req.exportId, exportArn, table: req.table, tableArn: req.tableArn, window: req.window, state: 'in_progress', ownerPid: process.pid, startedAt: new Date().toISOString() });
+      return ref(false);
+    },
+
+    async describeTableExport(ref: TableExportRef): Promise<TableExportStatus> {
+      const task = EXPORT_ID.test(ref.exportId) ? readTask(ref.exportId) : undefined;
+      if (!task) {
+        throw new PortError('not-found', 'ExportNotFoundException', `DynamoDB export ${ref.exportId} of table ${ref.table} is unknown in ${layout.tableExportTasks}: start it again (the same id adopts it)`);
+      }
+      if (orphaned(task)) {
+        launch(task);
+        return { state: 'in_progress' };
+      }
+      if (task.state === 'complete') {
+        return { state: 'complete', location: tableExportLocation(layout, task.exportId), itemCount: task.itemCount ?? 0, ...(task.billedBytes !== undefined ? { billedBytes: task.billedBytes } : {}) };
+      }
+      if (task.state === 'failed') return { state: 'failed', failureCause: task.failureCause ?? `export ${task.exportId} failed` };
+      return { state: 'in_progress' };
+    },
+
+    async settle() {
+      const mine = [...running.entries()].filter(([file]) => file.startsWith(layout.tableExportTasks)).map(([, job]) => job);
+      await Promise.allSettled(mine);
+    },
+  };
+}
+
+/** `<exportId>.partial-<pid>-*` folders of writers that died: never part of an export. */
+function removeDeadPartials(layout: WorkDirLayout, exportId: string): void {
+  if (!existsSync(layout.exports)) return;
+  for (const name of readdirSync(layout.exports)) {
+    const m = /^(.+)\.partial-(\d+)-/.exec(name);
+    if (m?.[1] === exportId && Number(m[2]) !== process.pid && !processAlive(Number(m[2]))) rmSync(join(layout.exports, name), { recursive: true, force: true });
+  }
+}
+
+function validate(req: TableExportRequest): void {
+  const subject = `export ${req.exportId} of table ${req.table}`;
+  const refuse = (message: string) => new PortError('validation', 'ValidationException', `${subject}: ${message}`);
+  if (!EXPORT_ID.test(req.exportId)) throw refuse('the export id must be 1-36 lowercase letters, digits or hyphens (src/ids.ts tableExportIdFor)');
+  dynamoNameOf(req.table);
+  const to = Date.parse(req.window.to);
+  if (Number.isNaN(to)) throw refuse(`window.to "${req.window.to}" is not an ISO-8601 time`);
+  if (to > Date.now() + FUTURE_TOLERANCE_MS) throw refuse(`window.to ${req.window.to} is in the future: an export describes the table up to a time that has passed`);
+  if (req.window.type === 'FULL') return;
+  if (req.window.type !== 'INCREMENTAL') throw refuse(`window.type must be FULL or INCREMENTAL, got "${String(req.window.type)}"`);
+  const from = req.window.from === undefined ? Number.NaN : Date.parse(req.window.from);
+  if (Number.isNaN(from)) throw refuse(`an INCREMENTAL window needs an ISO-8601 "from", got "${req.window.from ?? ''}"`);
+  const seconds = (to - from) / 1000;
+  if (seconds < LOCAL_WINDOW_LIMITS.minSeconds || seconds > LOCAL_WINDOW_LIMITS.maxSeconds) {
+    throw refuse(`the window ${describeWindow(req.window)} lasts ${seconds} s; incremental exports cover ${LOCAL_WINDOW_LIMITS.minSeconds} s to ${LOCAL_WINDOW_LIMITS.maxSeconds} s`);
+  }
+}
+
+function sameWindow(a: TableExportWindow, b: TableExportWindow): boolean {
+  const at = (iso: string | undefined) => (iso === undefined ? undefined : Date.parse(iso));
+  return a.type === b.type && at(a.to) === at(b.to) && (a.type === 'FULL' || at(a.from) === at(b.from));
+}
+
+function describeWindow(window: TableExportWindow): string {
+  return window.type === 'FULL' ? `FULL at ${window.to}` : `INCREMENTAL ${window.from ?? '?'} .. ${window.to}`;
+}
+
+/** Writes the whole export into `folder`; returns its item count and uncompressed bytes. */
+async function writeExport(task: TableExportTask, folder: string, options: LocalTableExportOptions, layout: WorkDirLayout): Promise<{ itemCount: number; bytes: number }> {
+  const { dynamodb, streams } = options.clients;
+  const tableName = dynamoNameOf(task.table);
+  mkdirSync(folder, { recursive: true });
+  const keyPrefix = `${task.exportId}/AWSDynamoDB/${task.exportId}`;
+  const writer = new DataFileWriter(folder, keyPrefix);
+  const startTime = new Date().toISOString();
+  if (task.window.type === 'FULL') {
+    let start: Record<string, never> | undefined;
+    do {
+      const page = await dynamodb.send(new ScanCommand({ TableName: tableName, ConsistentRead: true, ...(options.pageSize ? { Limit: options.pageSize } : {}), ...(start ? { ExclusiveStartKey: start } : {}) }));
+      for (const item of page.Items ?? []) writer.add({ Item: itemToDynamoJson(item as never) });
+      start = page.LastEvaluatedKey as Record<string, never> | undefined;
+    } while (start);
+  } else {
+    const changes = await readWindowChanges({ dynamodb, streams }, tableName, { fromMs: Date.parse(task.window.from!), toMs: Date.parse(task.window.to) }, options.pageSize ? { pageSize: options.pageSize } : {});
+    for (const change of changes) writer.add(changeLine(change));
+  }
+  const { files, itemCount, bytes } = writer.finish();
+  const tableId = (await dynamodb.send(new DescribeTableCommand({ TableName: tableName })).catch(() => undefined))?.Table?.TableId;
+  const summary: ExportSummary = {
+    exportArn: task.exportArn,
+    tableArn: task.tableArn,
+    ...(tableId ? { tableId } : {}),
+    startTime,
+    endTime: new Date().toISOString(),
+    s3Bucket: layout.exports,
+    s3Prefix: task.exportId,
+    type: task.window.type,
+    ...(task.window.from ? { from: task.window.from } : {}),
+    to: task.window.to,
+    itemCount,
+    billedSizeBytes: bytes,
+  };
+  writeManifests(folder, keyPrefix, files, summary);
+  return { itemCount, bytes };
+}

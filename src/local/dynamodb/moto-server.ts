@@ -1,0 +1,82 @@
+/**
+ * The embedded DynamoDB: moto server (the AWS emulator, installed in the toolchain's Python venv
+ * by `npm run bootstrap`) on a loopback port. Its tables live in memory and end with it.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { setTimeout as delay } from 'node:timers/promises';
+import { freePort } from '../../devserver';
+import { toolchain } from '../../toolchain';
+
+export interface EmbeddedDynamo {
+  /** `http://127.0.0.1:<port>`: the source's `endpoint`. */
+  endpoint: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedDynamoOptions {
+  /** Loopback port; a free one when absent. */
+  port?: number;
+  /** Python with moto installed (default: the toolchain's). */
+  python?: string;
+  /** How long moto may take to answer (default 60 s). */
+  readyTimeoutMs?: number;
+  log?: (line: string) => void;
+}
+
+export async function startEmbeddedDynamo(options: EmbeddedDynamoOptions = {}): Promise<EmbeddedDynamo> {
+  const port = options.port ?? (await freePort());
+  const endpoint = `http://127.0.0.1:${port}`;
+  const output: string[] = [];
+  const child: ChildProcess = spawn(options.python ?? toolchain().python, ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, PYTHONUNBUFFERED: '1' },
+  });
+  const keep = (buf: Buffer) => {
+    output.push(buf.toString());
+    if (output.length > 200) output.shift();
+    options.log?.(buf.toString());
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
+
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    await exited;
+    clearTimeout(timer);
+  };
+
+  try {
+    await Promise.race([
+      waitReady(endpoint, child, output, options.readyTimeoutMs ?? 60_000),
+      spawnError.then((err) => {
+        throw new Error(`the embedded DynamoDB (moto server) could not start: ${err.message}; run "npm run bootstrap" to install the toolchain`);
+      }),
+    ]);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { endpoint, port, stop };
+}
+
+async function waitReady(endpoint: string, child: ChildProcess, output: string[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) {
+      throw new Error(`the embedded DynamoDB (moto server) exited with code ${child.exitCode}: ${output.join('').slice(-2000)}\nIs moto installed in the toolchain's Python? Run "npm run bootstrap".`);
+    }
+    try {
+      const res = await fetch(`${endpoint}/moto-api/data.json`);
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await delay(200);
+  }
+  throw new Error(`the embedded DynamoDB (moto server) at ${endpoint} was not ready after ${Math.round(timeoutMs / 1000)} s: ${output.join('').slice(-2000)}`);
+}

@@ -1,0 +1,137 @@
+/**
+ * A DynamoDB source's catalog (src/aws/dynamodb-catalog.ts) and its AWS ports
+ * (src/aws/dynamodb-ports.ts, src/backends/aws.ts) on moto server over HTTP: ListTables,
+ * DescribeTable and DescribeContinuousBackups are all moto's, nothing is mocked.
+ */
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, test } from 'node:test';
+import { CreateTableCommand, type CreateTableCommandInput, DynamoDBClient, PutItemCommand, UpdateContinuousBackupsCommand } from '@aws-sdk/client-dynamodb';
+import { clientConfig } from '../../src/aws/clients';
+import { DynamoCatalog } from '../../src/aws/dynamodb-catalog';
+import { awsDynamoSettings, awsSettings, createAwsSourcePorts } from '../../src/backends/aws';
+import { sourceSchema, type SourceConfig } from '../../src/config/schema';
+import { ConfigError } from '../../src/errors';
+import { MOTO_ACCOUNT_ID, type MotoServer, startMoto, useTestCredentials } from '../helpers/moto';
+import { portError } from './mocks';
+
+const REGION = 'us-east-2';
+const arn = (name: string) => `arn:aws:dynamodb:${REGION}:${MOTO_ACCOUNT_ID}:table/${name}`;
+
+let moto: MotoServer;
+let ddb: DynamoDBClient;
+
+before(async () => {
+  useTestCredentials();
+  moto = await startMoto();
+  ddb = new DynamoDBClient(clientConfig({ region: REGION, endpoint: moto.endpoint }));
+});
+
+after(async () => {
+  ddb?.destroy();
+  await moto?.stop();
+});
+
+const table = (name: string, key: { name: string; type: 'S' | 'N' | 'B'; kind: 'HASH' | 'RANGE' }[]): CreateTableCommandInput => ({
+  TableName: name,
+  // The sort key first: the catalog must still give the partition key first.
+  KeySchema: [...key].reverse().map((k) => ({ AttributeName: k.name, KeyType: k.kind })),
+  AttributeDefinitions: key.map((k) => ({ AttributeName: k.name, AttributeType: k.type })),
+  BillingMode: 'PAY_PER_REQUEST',
+});
+
+beforeEach(async () => {
+  await moto.reset();
+  await ddb.send(new CreateTableCommand(table('Orders', [{ name: 'customer', type: 'S', kind: 'HASH' }, { name: 'placed', type: 'N', kind: 'RANGE' }])));
+  await ddb.send(new CreateTableCommand(table('Blobs', [{ name: 'digest', type: 'B', kind: 'HASH' }])));
+  await ddb.send(new CreateTableCommand(table('legacy.events', [{ name: 'id', type: 'S', kind: 'HASH' }])));
+  await ddb.send(new UpdateContinuousBackupsCommand({ TableName: 'Orders', PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } }));
+  await ddb.send(new PutItemCommand({ TableName: 'Orders', Item: { customer: { S: 'c1' }, placed: { N: '1' } } }));
+});
+
+test('listTables: every table ListTables returns as dynamodb.<Name>; a name with "." is left out with a warning', async () => {
+  const warnings: string[] = [];
+  const catalog = new DynamoCatalog(ddb, { database: 'shop', warn: (m) => warnings.push(m) });
+  assert.deepEqual((await catalog.listTables()).sort(), ['dynamodb.Blobs', 'dynamodb.Orders']);
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0]!, /DynamoDB table "legacy\.events" has a "\." in its name.*\(table left out\)/);
+});
+
+test('listTables with source.tables: the listed tables (ARNs mapped to their names), as listed, even one DynamoDB lacks', async () => {
+  const catalog = new DynamoCatalog(ddb, { database: 'shop', tables: ['Orders', arn('Blobs'), 'NotThere'] });
+  assert.deepEqual(await catalog.listTables(), ['dynamodb.Orders', 'dynamodb.Blobs', 'dynamodb.NotThere']);
+});
+
+test('sourceTables: ARN, key (partition key first, with types), item count and PITR; a missing table is left out', async () => {
+  const catalog = new DynamoCatalog(ddb, { database: 'shop' });
+  const [orders, blobs, ...rest] = await catalog.sourceTables(['dynamodb.Orders', 'dynamodb.Blobs', 'dynamodb.Missing']);
+  assert.equal(rest.length, 0);
+  assert.equal(orders!.table, 'dynamodb.Orders');
+  assert.equal(orders!.target, 'shop.dynamodb.Orders');
+  assert.deepEqual(orders!.primaryKey, ['customer', 'placed']);
+  assert.deepEqual(orders!.columns, [
+    { columnName: 'customer', originalType: 'S', expectedExportedType: 'string' },
+    { columnName: 'placed', originalType: 'N', expectedExportedType: 'decimal(38,0)' },
+  ]);
+  const info = orders!.dynamodb!;
+  assert.equal(info.tableArn, arn('Orders'));
+  assert.deepEqual(info.key, [
+    { name: 'customer', type: 'S' },
+    { name: 'placed', type: 'N' },
+  ]);
+  assert.equal(info.itemCount, 1);
+  assert.equal(info.pitr.enabled, true);
+  assert.match(info.pitr.earliestRestorable ?? '', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  assert.ok(Math.abs(Date.parse(info.pitr.earliestRestorable!) - Date.now()) < 120_000);
+  assert.deepEqual(blobs!.dynamodb!.pitr, { enabled: false });
+  assert.deepEqual(blobs!.columns, [{ columnName: 'digest', originalType: 'B', expectedExportedType: 'binary' }]);
+});
+
+test('sourceTables refuses a name that is not dynamodb.<Name>', async () => {
+  const err = await portError(new DynamoCatalog(ddb, { database: 'shop' }).sourceTables(['public.orders']));
+  assert.equal(err.code, 'InvalidTableName');
+  assert.match(err.message, /"public\.orders" is not a DynamoDB table: tables of a dynamodb source are named dynamodb\.<TableName>/);
+});
+
+function dynamoSource(extra: Record<string, unknown> = {}): SourceConfig {
+  return sourceSchema.parse({
+    backend: 'aws',
+    database: 'dynamodb',
+    source: { kind: 'dynamodb', region: REGION, export: { bucket: 'shop-ddb-exports', prefix: '/lakesync/dynamodb/' }, ...extra },
+    include: ['dynamodb.*'],
+    target: { namespace: 'shop' },
+    aws: {
+      region: REGION,
+      endpoint: moto.endpoint,
+      accountId: MOTO_ACCOUNT_ID,
+      tableBucket: { name: 'shop-lake', create: true },
+      glue: { roleArn: `arn:aws:iam::${MOTO_ACCOUNT_ID}:role/lakesync-glue`, scriptBucket: 'shop-glue' },
+      athena: { outputLocation: 's3://shop-athena/results/' },
+    },
+  });
+}
+
+test('the AWS ports of a dynamodb source: catalog and DynamoDB exports; the RDS snapshot and export ports refuse', async () => {
+  const ports = await createAwsSourcePorts('shop-ddb', dynamoSource({ tables: ['Orders'] }));
+  try {
+    assert.deepEqual(ports.tableExport?.windowLimits, { minSeconds: 900, maxSeconds: 86400 });
+    assert.deepEqual(await ports.discover.listTables?.(), ['dynamodb.Orders']);
+    const [orders] = (await ports.discover.sourceTables?.(['dynamodb.Orders'])) ?? [];
+    assert.equal(orders?.dynamodb?.tableArn, arn('Orders'));
+    for (const call of [() => ports.snapshot.startSnapshot({ source: 'shop-ddb', snapshotId: 's', mode: 'create' }), () => ports.export.describeExport('e'), () => ports.discover.exportRowCount({ exportId: 'e', location: 's3://b/e', snapshotId: 's', adopted: false }, 't')]) {
+      const err = await portError(call());
+      assert.equal(err.code, 'NotForDynamoDB');
+      assert.match(err.message, /source shop-ddb reads DynamoDB with point-in-time exports/);
+    }
+    assert.deepEqual(await ports.retention.listExports(() => true), []);
+  } finally {
+    await ports.close?.();
+  }
+});
+
+test('settings: a dynamodb source resolves with awsDynamoSettings (prefix trimmed), never as an RDS source', () => {
+  const source = dynamoSource();
+  const settings = awsDynamoSettings('shop-ddb', source);
+  assert.deepEqual(settings.dynamodb, { region: REGION, export: { bucket: 'shop-ddb-exports', prefix: 'lakesync/dynamodb' } });
+  assert.equal(settings.tableBucket.name, 'shop-lake');
+  assert.throws(() => awsSettings('shop-ddb', source), (err: unknown) => err instanceof ConfigError && /awsDynamoSettings/.test(err.message));
+});

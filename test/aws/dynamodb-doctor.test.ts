@@ -1,0 +1,164 @@
+/**
+ * `lakesync doctor` on a dynamodb source, on moto server over HTTP (DynamoDB ListTables,
+ * DescribeTable, DescribeContinuousBackups, S3 HeadBucket, and the lake checks' calls): the
+ * RDS, export-role and KMS checks do not run; point-in-time recovery is checked for every table
+ * the source syncs, with the command that turns it on; the export bucket must exist.
+ * Nothing is mocked (moto lacks Glue GetCatalog: the analytics-integration check warns). The
+ * worker policy of docs/aws-setup.md is held to DYNAMODB_WORKER_ACTIONS.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, beforeEach, test } from 'node:test';
+import { AthenaClient, CreateWorkGroupCommand } from '@aws-sdk/client-athena';
+import { CreateTableCommand, DynamoDBClient, UpdateContinuousBackupsCommand } from '@aws-sdk/client-dynamodb';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateTableBucketCommand, S3TablesClient } from '@aws-sdk/client-s3tables';
+import { dynamodbWorkerActions } from '../../src/aws/required-actions';
+import { sourceSchema } from '../../src/config/schema';
+import { type CheckResult, doctorExitCode, doctorSettings, DYNAMODB_CHECK_NAMES, runDoctor } from '../../src/doctor';
+import { createDoctorClients, destroyDoctorClients } from '../../src/doctor/clients';
+import { repoRoot } from '../../src/toolchain';
+import { MOTO_ACCOUNT_ID, type MotoServer, startMoto, useTestCredentials } from '../helpers/moto';
+
+const REGION = 'us-east-2';
+const EXPORT_BUCKET = 'shop-ddb-exports';
+
+let moto: MotoServer;
+
+before(async () => {
+  useTestCredentials();
+  moto = await startMoto();
+});
+
+after(async () => {
+  await moto?.stop();
+});
+
+function clients() {
+  const config = { region: REGION, endpoint: moto.endpoint };
+  return { ddb: new DynamoDBClient(config), s3: new S3Client({ ...config, forcePathStyle: true }), s3tables: new S3TablesClient(config), athena: new AthenaClient(config) };
+}
+
+interface Account {
+  pitrOff?: string[];
+  noExportBucket?: boolean;
+}
+
+/** Orders and Customers with point-in-time recovery (unless pitrOff), the export bucket and the lake. */
+async function buildAccount(a: Account = {}): Promise<void> {
+  const c = clients();
+  for (const name of ['Orders', 'Customers']) {
+    await c.ddb.send(new CreateTableCommand({ TableName: name, KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }], BillingMode: 'PAY_PER_REQUEST' }));
+    if (!a.pitrOff?.includes(name)) await c.ddb.send(new UpdateContinuousBackupsCommand({ TableName: name, PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } }));
+  }
+  if (!a.noExportBucket) await c.s3.send(new CreateBucketCommand({ Bucket: EXPORT_BUCKET, CreateBucketConfiguration: { LocationConstraint: REGION } }));
+  await c.s3tables.send(new CreateTableBucketCommand({ name: 'shop-lake' }));
+  await c.athena.send(new CreateWorkGroupCommand({ Name: 'lakesync', Configuration: { EnforceWorkGroupConfiguration: true, ResultConfiguration: { OutputLocation: 's3://shop-athena/results/' } } }));
+  for (const client of Object.values(c)) client.destroy();
+}
+
+async function doctor(source: Record<string, unknown> = {}, top: Record<string, unknown> = {}): Promise<CheckResult[]> {
+  const config = sourceSchema.parse({
+    backend: 'aws',
+    database: 'dynamodb',
+    source: { kind: 'dynamodb', region: REGION, export: { bucket: EXPORT_BUCKET }, ...source },
+    include: ['dynamodb.*'],
+    target: { namespace: 'shop' },
+    aws: {
+      region: REGION,
+      endpoint: moto.endpoint,
+      accountId: MOTO_ACCOUNT_ID,
+      tableBucket: { name: 'shop-lake' },
+      glue: { roleArn: `arn:aws:iam::${MOTO_ACCOUNT_ID}:role/lakesync-glue`, scriptBucket: 'shop-glue' },
+      athena: { workgroup: 'lakesync', outputLocation: 's3://shop-athena/results/' },
+      lakeFormation: { mode: 'iam' },
+    },
+    ...top,
+  });
+  const settings = doctorSettings('shop-ddb', config);
+  const c = createDoctorClients(settings);
+  try {
+    return await runDoctor(c, settings);
+  } finally {
+    destroyDoctorClients(c);
+  }
+}
+
+const of = (results: CheckResult[], check: string) => results.filter((r) => r.check === check);
+
+beforeEach(async () => {
+  await moto.reset();
+});
+
+test('a correct account: no check fails; the RDS, export-role, KMS and Glue-role checks do not run', async () => {
+  await buildAccount();
+  const results = await doctor();
+  assert.deepEqual(results.filter((r) => r.status === 'FAIL'), []);
+  assert.equal(doctorExitCode(results), 0);
+  assert.deepEqual(of(results, 'dynamodb-pitr'), [{ check: 'dynamodb-pitr', status: 'ok' }]);
+  assert.deepEqual(of(results, 'dynamodb-export-bucket'), [{ check: 'dynamodb-export-bucket', status: 'ok' }]);
+  const ran = [...new Set(results.map((r) => r.check))];
+  assert.deepEqual(ran, DYNAMODB_CHECK_NAMES.filter((name) => ran.includes(name)), 'in report order');
+  for (const rdsOnly of ['rds-source', 'export-role', 'export-role-pass', 'kms-key', 'export-bucket', 'glue-role', 'direct-source']) {
+    assert.equal(of(results, rdsOnly).length, 0, rdsOnly);
+  }
+  assert.ok(ran.includes('table-bucket') && ran.includes('athena-workgroup'), 'the lake checks run');
+});
+
+test('point-in-time recovery off: one FAIL per table, with the command that turns it on', async () => {
+  await buildAccount({ pitrOff: ['Orders', 'Customers'] });
+  const results = of(await doctor(), 'dynamodb-pitr');
+  assert.equal(results.length, 2);
+  for (const name of ['Orders', 'Customers']) {
+    const result = results.find((r) => r.problem?.includes(`table ${name}:`));
+    assert.equal(result?.status, 'FAIL', name);
+    assert.match(result!.problem!, /point-in-time recovery is off for DynamoDB table \w+: exports need it/);
+    assert.equal(result!.fix, `aws dynamodb update-continuous-backups --region ${REGION} --table-name ${name} --point-in-time-recovery-specification PointInTimeRecoveryEnabled=true`);
+  }
+});
+
+test('only the tables the source syncs are checked: an excluded table, or one source.tables leaves out, may lack PITR', async () => {
+  await buildAccount({ pitrOff: ['Customers'] });
+  assert.deepEqual(of(await doctor({}, { exclude: ['dynamodb.Customers'] }), 'dynamodb-pitr'), [{ check: 'dynamodb-pitr', status: 'ok' }]);
+  assert.deepEqual(of(await doctor({ tables: ['Orders'] }), 'dynamodb-pitr'), [{ check: 'dynamodb-pitr', status: 'ok' }]);
+});
+
+test('a table source.tables names that does not exist fails, naming it', async () => {
+  await buildAccount();
+  const [result] = of(await doctor({ tables: ['Orders', `arn:aws:dynamodb:${REGION}:${MOTO_ACCOUNT_ID}:table/Invoices`] }), 'dynamodb-pitr');
+  assert.equal(result?.status, 'FAIL');
+  assert.equal(result?.problem, `DynamoDB table Invoices does not exist in ${REGION}`);
+});
+
+test('no table synced: a warning', async () => {
+  await buildAccount();
+  const [result] = of(await doctor({}, { include: ['dynamodb.Nothing*'] }), 'dynamodb-pitr');
+  assert.equal(result?.status, 'warn');
+  assert.match(result!.problem!, /no DynamoDB table in us-east-2 is synced/);
+});
+
+test('the export bucket missing: FAIL with the command that creates it', async () => {
+  await buildAccount({ noExportBucket: true });
+  const [result] = of(await doctor(), 'dynamodb-export-bucket');
+  assert.equal(result?.status, 'FAIL');
+  assert.equal(result?.problem, `export bucket ${EXPORT_BUCKET} (source.export.bucket) does not exist`);
+  assert.equal(result?.fix, `aws s3api create-bucket --bucket ${EXPORT_BUCKET} --region ${REGION} --create-bucket-configuration LocationConstraint=${REGION}`);
+});
+
+test('docs/aws-setup.md gives the worker every DynamoDB action DYNAMODB_WORKER_ACTIONS lists, on the same resources, and no other', () => {
+  const docs = readFileSync(join(repoRoot(), 'docs', 'aws-setup.md'), 'utf8');
+  const section = docs.slice(docs.indexOf('### Worker permissions'));
+  const block = /```json\n([\s\S]*?)\n```/.exec(section)?.[1];
+  assert.ok(block, 'the DynamoDB worker policy block');
+  const statements = (JSON.parse(block) as { Statement: { Action: string[]; Resource: string | string[] }[] }).Statement;
+  const granted = statements.flatMap((s) => s.Action.map((action) => ({ action, resources: [s.Resource].flat() })));
+  const needed = dynamodbWorkerActions(true);
+  assert.deepEqual(granted.map((g) => g.action).sort(), needed.map((n) => n.action).sort());
+  for (const n of needed) {
+    const docsResources = granted.find((g) => g.action === n.action)!.resources;
+    // The docs allow every table (table/*) where the code names one.
+    for (const r of n.resources) assert.ok(docsResources.includes(r.replace('table/DYNAMODB_TABLE', 'table/*')), `${n.action} on ${r}`);
+  }
+  assert.deepEqual(dynamodbWorkerActions(false).filter((a) => a.action.startsWith('kms:')), [], 'the KMS actions only with a key');
+});

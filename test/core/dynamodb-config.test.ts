@@ -1,0 +1,196 @@
+/**
+ * The DynamoDB source kind in lakesync.yaml: what is accepted (with its defaults) and every
+ * refusal with the field it names and its fix; the export ids the batch workflow derives.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { describe, test } from 'node:test';
+import { parseConfig, sourceConfig } from '../../src/config/load';
+import type { SourceConfig } from '../../src/config/schema';
+import { ConfigError } from '../../src/errors';
+import { sha256Hex, tableExportIdFor } from '../../src/ids';
+import { dynamoNameOfKey, dynamoTableKey, dynamoTableNameOf } from '../../src/dynamodb/names';
+
+const AWS = {
+  region: 'eu-west-1',
+  accountId: '123456789012',
+  tableBucket: { name: 'lake' },
+  glue: { roleArn: 'arn:aws:iam::123456789012:role/glue', scriptBucket: 'scripts-bucket' },
+  athena: { outputLocation: 's3://athena-results/' },
+};
+
+function localDdb(tables: Record<string, unknown> = {}, source: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) {
+  return {
+    database: 'dynamodb',
+    source: { kind: 'dynamodb', region: 'eu-west-1', endpoint: 'http://127.0.0.1:5000', ...source },
+    include: ['dynamodb.*'],
+    target: { namespace: 'shop' },
+    tables,
+    ...extra,
+  };
+}
+
+function awsDdb(tables: Record<string, unknown> = {}, source: Record<string, unknown> = {}) {
+  return {
+    backend: 'aws',
+    database: 'dynamodb',
+    source: { kind: 'dynamodb', region: 'eu-west-1', export: { bucket: 'ddb-exports' }, ...source },
+    target: { namespace: 'shop' },
+    tables,
+    aws: AWS,
+  };
+}
+
+/** The config's problems as `path: message` lines. */
+function problems(source: Record<string, unknown>): string[] {
+  try {
+    parseConfig({ sources: { shop: source } });
+    return [];
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, String(err));
+    return err.issues.map((i) => `${i.path}: ${i.message}`);
+  }
+}
+
+const parsed = (source: Record<string, unknown>): SourceConfig => sourceConfig(parseConfig({ sources: { shop: source } }), 'shop');
+
+function assertProblem(found: string[], path: string, message: RegExp): void {
+  assert.ok(found.some((p) => p.startsWith(`${path}: `) && message.test(p)), `expected ${path}: ${message}; got:\n${found.join('\n')}`);
+}
+
+describe('config of source kind dynamodb', () => {
+  test('a local source with tables, attributes, columns and exportWindow is accepted, with its defaults', () => {
+    const s = parsed(
+      localDdb(
+        { 'dynamodb.Orders': { lakeName: 'orders', attributes: { total: 'Decimal(12, 2)', status: 'string', paid: 'boolean', doc: 'json' }, columns: { email: { exclude: true } } } },
+        { tables: ['Orders', 'arn:aws:dynamodb:eu-west-1:123456789012:table/Customers'], exportWindow: {} },
+      ),
+    );
+    assert.equal(s.source.kind, 'dynamodb');
+    if (s.source.kind !== 'dynamodb') return;
+    assert.deepEqual(s.source.exportWindow, { maxHours: 24, maxWindows: 7 });
+    assert.deepEqual(s.tables['dynamodb.Orders']!.attributes, { total: 'decimal(12,2)', status: 'string', paid: 'boolean', doc: 'json' });
+  });
+
+  test('an aws source needs source.export and no aws.export; the export prefix defaults to lakesync/dynamodb', () => {
+    const s = parsed(awsDdb({}, { export: { bucket: 'ddb-exports', kmsKeyId: 'alias/lakesync' } }));
+    assert.equal(s.aws?.export, undefined);
+    assert.ok(s.source.kind === 'dynamodb');
+    if (s.source.kind === 'dynamodb') assert.deepEqual(s.source.export, { bucket: 'ddb-exports', prefix: 'lakesync/dynamodb', kmsKeyId: 'alias/lakesync' });
+  });
+
+  test('backend aws without source.export is refused, naming the field and what to add', () => {
+    const source = awsDdb();
+    delete (source.source as Record<string, unknown>).export;
+    assert.deepEqual(problems(source), ['sources.shop.source.export: backend aws has DynamoDB write its exports to S3: add source.export: { bucket: <bucket>, prefix: lakesync/dynamodb } (kmsKeyId optional)']);
+  });
+
+  test('backend local without source.endpoint is refused; backend aws with one is refused', () => {
+    assert.deepEqual(problems(localDdb({}, { endpoint: undefined })), [
+      'sources.shop.source.endpoint: backend local reads the embedded DynamoDB (moto server): set source.endpoint, e.g. http://127.0.0.1:5000',
+    ]);
+    assert.deepEqual(problems(awsDdb({}, { endpoint: 'http://127.0.0.1:5000' })), [
+      'sources.shop.source.endpoint: source.endpoint points at an embedded DynamoDB, and backend aws reads the real one: remove source.endpoint (or use backend local)',
+    ]);
+  });
+
+  for (const maxHours of [0.1, 24.5, 0]) {
+    test(`exportWindow.maxHours ${maxHours} is refused with DynamoDB's 15 minutes to 24 hours`, () => {
+      assert.deepEqual(problems(localDdb({}, { exportWindow: { maxHours } })), [
+        "sources.shop.source.exportWindow.maxHours: must be between 0.25 and 24: DynamoDB's incremental exports cover 15 minutes to 24 hours",
+      ]);
+    });
+  }
+
+  test('exportWindow.maxHours 0.25 and 24 are accepted', () => {
+    assert.deepEqual(problems(localDdb({}, { exportWindow: { maxHours: 0.25 } })), []);
+    assert.deepEqual(problems(localDdb({}, { exportWindow: { maxHours: 24, maxWindows: 30 } })), []);
+  });
+
+  for (const maxWindows of [0, 31, 2.5]) {
+    test(`exportWindow.maxWindows ${maxWindows} is refused`, () => {
+      assertProblem(problems(localDdb({}, { exportWindow: { maxWindows } })), 'sources.shop.source.exportWindow.maxWindows', /must be (between 1 and 30|a whole number)/);
+    });
+  }
+
+  test('an unknown lake type of an attribute is refused, listing the types', () => {
+    assert.deepEqual(problems(localDdb({ 'dynamodb.Orders': { attributes: { total: 'money' } } })), [
+      'sources.shop.tables.dynamodb.Orders.attributes.total: is not a lake type for a DynamoDB attribute: use one of string, decimal(p,s), bigint, int, double, boolean, binary, json',
+    ]);
+    assertProblem(problems(localDdb({ 'dynamodb.Orders': { attributes: { total: 'decimal(40,2)' } } })), 'sources.shop.tables.dynamodb.Orders.attributes.total', /decimal\(p,s\) needs 1 <= p <= 38/);
+  });
+
+  const refused: [string, unknown, RegExp][] = [
+    ['primaryKey', ['id'], /primaryKey does not apply to a DynamoDB table \(its key is the table's partition key \(and sort key\), read from DynamoDB\): remove primaryKey/],
+    ['cursor', { column: 'updated_at' }, /cursor does not apply to a DynamoDB table .*: remove cursor/],
+    ['action', 'replace', /action does not apply to a DynamoDB table .*: remove action/],
+    ['extract', 'export', /extract does not apply to a DynamoDB table .*: remove extract/],
+  ];
+  for (const [field, value, message] of refused) {
+    test(`${field} on a dynamodb table is refused`, () => {
+      assertProblem(problems(localDdb({ 'dynamodb.Orders': { [field]: value } })), `sources.shop.tables.dynamodb.Orders.${field}`, message);
+    });
+  }
+
+  test('a DynamoDB table name with "." is refused, in source.tables and as a table key', () => {
+    assertProblem(problems(localDdb({}, { tables: ['Orders', 'shop.orders'] })), 'sources.shop.source.tables.1', /DynamoDB table "shop.orders" has a "." in its name, which lakesync cannot sync/);
+    assertProblem(problems(localDdb({}, { tables: ['arn:aws:dynamodb:eu-west-1:123456789012:table/a.b.c'] })), 'sources.shop.source.tables.0', /has a "." in its name/);
+    assertProblem(problems(localDdb({ 'dynamodb.shop.orders': {} })), 'sources.shop.tables.dynamodb.shop.orders', /table keys must be schema.table \(DynamoDB tables: dynamodb.<TableName>, a name without "."\)/);
+    assertProblem(problems(localDdb({}, { tables: ['ab'] })), 'sources.shop.source.tables.0', /is not a DynamoDB table name: DynamoDB names are 3-255/);
+    assertProblem(problems(localDdb({}, { tables: ['arn:aws:s3:::bucket'] })), 'sources.shop.source.tables.0', /is not a DynamoDB table ARN/);
+  });
+
+  test('a dynamodb table keyed under another schema is refused', () => {
+    assertProblem(problems(localDdb({ 'public.Orders': {} })), 'sources.shop.tables.public.Orders', /DynamoDB tables are keyed dynamodb.<TableName>: rename the key to dynamodb.Orders/);
+  });
+
+  test('an attribute both declared and excluded is refused', () => {
+    assertProblem(problems(localDdb({ 'dynamodb.Orders': { attributes: { email: 'string' }, columns: { email: { exclude: true } } } })), 'sources.shop.tables.dynamodb.Orders.columns.email.exclude', /declared in attributes and excluded in columns/);
+  });
+
+  test('attributes on a PostgreSQL table are refused', () => {
+    const pg = { database: 'shop', source: { kind: 'pglite' }, target: { namespace: 'shop' }, tables: { 'public.orders': { attributes: { total: 'string' } } } };
+    assertProblem(problems(pg), 'sources.shop.tables.public.orders.attributes', /attributes apply to DynamoDB tables only \(source.kind dynamodb\), and this source is pglite/);
+  });
+
+  test('an rds source still needs aws.export; an unknown kind names dynamodb', () => {
+    const rds = { ...awsDdb(), source: { kind: 'rds', instanceId: 'shop-db' } };
+    assert.deepEqual(problems(rds), ['sources.shop.aws.export: an rds source needs aws.export (bucket, iamRoleArn, kmsKeyId): where RDS writes the snapshot export (docs/aws-setup.md)']);
+    assertProblem(problems(localDdb({}, { kind: 'mongodb' })), 'sources.shop.source.kind', /kind must be pglite, postgres, rds, dynamodb or fake/);
+  });
+
+  test('backend aws accepts dynamodb and still refuses pglite', () => {
+    assert.deepEqual(problems(awsDdb()), []);
+    assertProblem(problems({ ...awsDdb(), source: { kind: 'pglite' } }), 'sources.shop.source.kind', /backend aws reads from RDS or DynamoDB: set source.kind to rds or dynamodb/);
+  });
+});
+
+describe('DynamoDB table names and export ids', () => {
+  test('names, keys and ARNs map to each other', () => {
+    assert.equal(dynamoTableNameOf('arn:aws:dynamodb:eu-west-1:123456789012:table/Customers'), 'Customers');
+    assert.equal(dynamoTableNameOf('Orders'), 'Orders');
+    assert.equal(dynamoTableKey('Orders'), 'dynamodb.Orders');
+    assert.equal(dynamoNameOfKey('dynamodb.Orders'), 'Orders');
+    assert.equal(dynamoNameOfKey('public.orders'), undefined);
+  });
+
+  test('sha256Hex matches node:crypto, for ASCII and non-ASCII text of several block sizes', () => {
+    for (const text of ['', 'abc', 'x'.repeat(55), 'y'.repeat(56), 'z'.repeat(64), 'Ünïcødé ✓ 𝄞'.repeat(9)]) {
+      assert.equal(sha256Hex(text), createHash('sha256').update(text, 'utf8').digest('hex'), JSON.stringify(text));
+    }
+  });
+
+  test('tableExportIdFor is deterministic, lse- and 16 hex, and differs by source, cycle, table and window', () => {
+    const id = tableExportIdFor('shop-ddb', 'lakesync/shop-ddb/cycle-3-abc', 'dynamodb.Orders', 0);
+    assert.match(id, /^lse-[0-9a-f]{16}$/);
+    assert.ok(id.length <= 36);
+    assert.equal(tableExportIdFor('shop-ddb', 'lakesync/shop-ddb/cycle-3-abc', 'dynamodb.Orders', 0), id);
+    const others = [
+      tableExportIdFor('shop-ddb', 'lakesync/shop-ddb/cycle-3-abc', 'dynamodb.Orders', 1),
+      tableExportIdFor('shop-ddb', 'lakesync/shop-ddb/cycle-4-abc', 'dynamodb.Orders', 0),
+      tableExportIdFor('shop-ddb', 'lakesync/shop-ddb/cycle-3-abc', 'dynamodb.Customers', 0),
+      tableExportIdFor('shop', 'lakesync/shop-ddb/cycle-3-abc', 'dynamodb.Orders', 0),
+    ];
+    assert.equal(new Set([id, ...others]).size, 5);
+  });
+});
