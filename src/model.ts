@@ -259,6 +259,8 @@ export interface LoadRunStatus {
   retryable?: boolean;
   executionSeconds?: number;
   dpuSeconds?: number;
+  /** `dpuSeconds` is the backend's model (the fake), not a Glue run's figure. */
+  modelled?: true;
 }
 
 /** A run still going (starting, queued, running or stopping) on a lake table, whichever load started it. */
@@ -403,6 +405,50 @@ export interface Watermark {
   schemaHash: string;
   loadedAt: string;
   lastError: string | null;
+  /** What the load of this commit cost (src/cost); absent for loads before the cost ledger. */
+  cost?: TableCost;
+}
+
+/**
+ * Where a table's cost figures come from. `glue`: an AWS backend, DPU-seconds from the Glue run
+ * (its DPUSeconds, or execution time x workers x DPU per worker) and export sizes from RDS or
+ * DynamoDB; `modelled`: a backend that models them (the fake); `none`: the embedded mode, which
+ * runs no Glue job and pays for no export, so it is never priced.
+ */
+export type CostBasis = 'glue' | 'modelled' | 'none';
+
+/**
+ * The cost of one table's load in one cycle, estimated at the source's configured prices
+ * (`sources.<s>.cost`). A figure the backend does not know is absent, never guessed.
+ */
+export interface TableCost {
+  basis: CostBasis;
+  /** DPU-seconds of the load run. */
+  dpuSeconds?: number;
+  /** `dpuSeconds` at the Glue price per DPU-hour (not for basis none). */
+  glueUsd?: number;
+  /** GB of the exports taken by this cycle for the table: its RDS export size, or its DynamoDB exports' billed bytes; absent when the export was an earlier cycle's. */
+  exportGB?: number;
+  /** `exportGB` at the export price of its kind (not for basis none). */
+  exportUsd?: number;
+}
+
+/** A cycle's cost: the sums of its tables' figures (each sum absent when no table has the figure). */
+export interface CostTotals extends Omit<TableCost, 'basis'> {
+  basis: CostBasis;
+  /** Tables with a cost. */
+  tables: number;
+  /** glueUsd + exportUsd. */
+  usd?: number;
+}
+
+/** What a load run used, as the load activity hands it to the workflow with the result. */
+export interface LoadUsage {
+  basis: CostBasis;
+  dpuSeconds?: number;
+  executionSeconds?: number;
+  /** GB of this cycle's own RDS export of the table (its `sizeGB` in the export's table list). */
+  exportGB?: number;
 }
 
 export type TablePhase = 'discover' | 'plan' | 'export' | 'load' | 'grant' | 'verify';
@@ -456,6 +502,8 @@ export interface TableOutcome {
   error?: TableError;
   load?: LoadSummary;
   verified?: boolean;
+  /** What the table cost this cycle (src/cost); absent when it ran no load or before the cost ledger. */
+  cost?: TableCost;
   startedAt?: string;
   finishedAt?: string;
 }
@@ -477,6 +525,16 @@ export interface CycleResult {
   finishedAt: string;
   /** Whether the source may set its search attributes (from the cycle's settings). */
   searchAttributes?: boolean;
+  /** The sums of the tables' costs; absent when no table has one. */
+  cost?: CostTotals;
+}
+
+/** Prices the cost ledger estimates with, in USD (lakesync.yaml `sources.<s>.cost`). */
+export interface CostPrices {
+  gluePerDpuHour: number;
+  rdsExportPerGB: number;
+  dynamodbFullExportPerGB: number;
+  dynamodbIncrementalExportPerGB: number;
 }
 
 /** What a cycle needs from the config; read once by an activity so the workflow stays deterministic. */
@@ -495,6 +553,8 @@ export interface CycleSettings {
   searchAttributes: boolean;
   retry: { initialIntervalSeconds: number; maximumIntervalSeconds: number; backoffCoefficient: number; maximumAttempts: number };
   timeouts: { loadHours: number; heartbeatSeconds: number; pollInitialSeconds: number; pollMaximumSeconds: number };
+  /** Prices of the cost ledger; absent in cycles started before it existed (their tables get no cost). */
+  cost?: CostPrices;
 }
 
 export interface PlanSummary {

@@ -29,6 +29,7 @@ export function cycleActivities(deps: ActivityDeps) {
         searchAttributes: deps.searchAttributes ?? false,
         retry: s.retry,
         timeouts: s.timeouts,
+        cost: s.cost,
       };
     },
 

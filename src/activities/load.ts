@@ -13,9 +13,10 @@
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { runTokenFor } from '../ids';
+import { cycleManifestKeys, exportIdFor, runTokenFor } from '../ids';
 import { isPortError } from '../errors';
-import type { LiveLoadRun, LoadedTableExport, LoadRequest, LoadResult, LoadRunStatus, PlanEntry } from '../model';
+import type { SourceConfig } from '../config/schema';
+import type { CostBasis, DiscoveredTable, LiveLoadRun, LoadedTableExport, LoadRequest, LoadResult, LoadRunStatus, LoadUsage, PlanEntry } from '../model';
 import type { LoadPort } from '../ports';
 import { type ActivityDeps, failure, sourceOf } from './deps';
 
@@ -38,6 +39,9 @@ export interface LoadTableInput {
   /** Real failures after which the load fails for good (the cycle's retry.maximumAttempts); the config's when absent. */
   maxFailures?: number;
 }
+
+/** The load job's result, with what its run used (absent from workers before the cost ledger). */
+export type LoadTableResult = LoadResult & { usage?: LoadUsage };
 
 export interface LoadHeartbeat {
   /** The run this load polls; absent before it has one. */
@@ -65,6 +69,35 @@ export const STOP_WAIT_MS = 15 * 60_000;
 
 export function loadActivities(deps: ActivityDeps) {
   const plans = new Map<string, Promise<PlanEntry[]>>();
+  const discoveries = new Map<string, Promise<DiscoveredTable[]>>();
+
+  /**
+   * What the run used: its DPU-seconds and, when the load read this cycle's own RDS export, the
+   * table's size in it. A reused export (a rerun) cost nothing this cycle. Never fails the load:
+   * a size that cannot be read stays absent.
+   */
+  async function usageOf(input: LoadTableInput, plan: PlanEntry, settings: SourceConfig, status: LoadRunStatus): Promise<LoadUsage> {
+    const { ports } = sourceOf(deps, input.source);
+    const usage: LoadUsage = {
+      basis: costBasis(settings, status),
+      ...(status.dpuSeconds !== undefined ? { dpuSeconds: status.dpuSeconds } : {}),
+      ...(status.executionSeconds !== undefined ? { executionSeconds: status.executionSeconds } : {}),
+    };
+    if (plan.extract || !input.exportId || input.exportId !== exportIdFor(input.source, input.cycleId)) return usage;
+    let tables = discoveries.get(input.cycleId);
+    if (!tables) {
+      tables = ports.manifests.get<DiscoveredTable[]>(ports.manifests.ref(cycleManifestKeys.discovery(input.cycleId)));
+      discoveries.set(input.cycleId, tables);
+      tables.catch(() => discoveries.delete(input.cycleId));
+    }
+    try {
+      const sizeGB = (await tables).find((t) => t.table === input.table)?.sizeGB;
+      return sizeGB !== undefined ? { ...usage, exportGB: sizeGB } : usage;
+    } catch (err) {
+      Context.current().log.warn('the export size of the table is unknown: its cost leaves it out', { table: input.table, error: String(err) });
+      return usage;
+    }
+  }
 
   async function planEntry(input: LoadTableInput): Promise<PlanEntry> {
     const { ports } = sourceOf(deps, input.source);
@@ -80,7 +113,7 @@ export function loadActivities(deps: ActivityDeps) {
   }
 
   return {
-    async loadTable(input: LoadTableInput): Promise<LoadResult> {
+    async loadTable(input: LoadTableInput): Promise<LoadTableResult> {
       const { ports, settings } = sourceOf(deps, input.source);
       const previous = Context.current().info.heartbeatDetails as LoadHeartbeat | undefined;
       const load: LoadState = { table: input.table, failures: previous?.failures ?? 0, ...(previous?.runId ? { runId: previous.runId } : {}) };
@@ -114,7 +147,8 @@ export function loadActivities(deps: ActivityDeps) {
           namespace: input.namespace,
         };
         const req: LoadRequest = { ...base, resultLocation: ports.load.resultLocation(base) };
-        return await runLoad(ports.load, req, load);
+        const { result, status } = await runLoad(ports.load, req, load);
+        return { ...result, usage: await usageOf(input, plan, settings, status) };
       } catch (err) {
         throw await attemptFailed(ports.load, load, input.maxFailures ?? settings.retry.maximumAttempts, err);
       }
@@ -122,7 +156,13 @@ export function loadActivities(deps: ActivityDeps) {
   };
 }
 
-async function runLoad(port: LoadPort, req: LoadRequest, load: LoadState): Promise<LoadResult> {
+/** Whose figures a load's usage is: a backend's model when it says so, Glue's on AWS, none in the embedded mode. */
+export function costBasis(settings: Pick<SourceConfig, 'backend' | 'source'>, status: Pick<LoadRunStatus, 'modelled'> = {}): CostBasis {
+  if (status.modelled || settings.source.kind === 'fake') return 'modelled';
+  return settings.backend === 'aws' ? 'glue' : 'none';
+}
+
+async function runLoad(port: LoadPort, req: LoadRequest, load: LoadState): Promise<{ result: LoadResult; status: LoadRunStatus }> {
   const ctx = Context.current();
   // Until the run is known nothing else heartbeats: a slow start (throttled lookups, a slow
   // StartJobRun) would outlast the heartbeat timeout, and Temporal would run a second attempt
@@ -147,7 +187,7 @@ async function runLoad(port: LoadPort, req: LoadRequest, load: LoadState): Promi
     (ms, current) => sleepHeartbeating(ctx, ms, beat(load, current.state, current.detail)),
     port.pollPolicy ?? DEFAULT_POLL,
   );
-  if (status.state === 'succeeded') return finishedResult(port, req, runId, status);
+  if (status.state === 'succeeded') return { result: await finishedResult(port, req, runId, status), status };
   return failedRun(port, req, runId, status);
 }
 

@@ -59,6 +59,32 @@ const tableError = z
   .object({ phase: z.enum(['discover', 'plan', 'export', 'load', 'grant', 'verify']), message: z.string(), type: z.string(), retryable: z.boolean() })
   .meta({ id: 'TableError' });
 
+const costBasis = z
+  .enum(['glue', 'modelled', 'none'])
+  .describe("glue: Glue's DPU-seconds and the export services' sizes (AWS); modelled: the backend's model (the fake); none: the embedded mode, never priced");
+
+const tableCost = z
+  .object({
+    basis: costBasis,
+    dpuSeconds: z.number().optional().describe('DPU-seconds of the load run'),
+    glueUsd: z.number().optional().describe('dpuSeconds at the configured Glue price per DPU-hour'),
+    exportGB: z.number().optional().describe("GB of the exports this cycle took for the table (RDS sizeGB, DynamoDB billed bytes); absent when unknown or an earlier cycle's export was reused"),
+    exportUsd: z.number().optional().describe('exportGB at the configured export price'),
+  })
+  .meta({ id: 'TableCost', description: "Estimated cost of one table's load in one cycle, at the source's configured prices" });
+
+const costTotals = z
+  .object({
+    basis: costBasis,
+    tables: z.number().int().describe('Tables with a cost'),
+    dpuSeconds: z.number().optional(),
+    glueUsd: z.number().optional(),
+    exportGB: z.number().optional(),
+    exportUsd: z.number().optional(),
+    usd: z.number().optional().describe('glueUsd + exportUsd'),
+  })
+  .meta({ id: 'CostTotals', description: "A cycle's cost: the sums of its tables' figures (each absent when no table has it)" });
+
 const watermark = z
   .object({
     exportId: z.string().describe('The export the load read; empty for a direct load'),
@@ -72,6 +98,7 @@ const watermark = z
     schemaHash: z.string(),
     loadedAt: z.string(),
     lastError: z.string().nullable(),
+    cost: tableCost.optional().describe('What the load of this commit cost'),
   })
   .meta({ id: 'Watermark', description: 'Ledger entry of one table: what its last committed load produced' });
 
@@ -98,6 +125,7 @@ const cycleSummary = z
       .object({ index: z.number().int(), of: z.number().int() })
       .optional()
       .describe('A rerun whose tables come from several exports runs as consecutive cycles, one per export; its request is served once the last part is listed'),
+    cost: costTotals.optional().describe("The cycle's cost (lakesync cost)"),
   })
   .meta({ id: 'CycleSummary' });
 
@@ -116,6 +144,7 @@ const tableSummary = z
     nulledValues: z.record(z.string(), z.number()).optional().describe('Values stored as NULL (onInvalid: null), by source column'),
     clampedValues: z.record(z.string(), z.number()).optional().describe('Values clamped to the lake range (onInvalid: clamp), by source column'),
     warnings: z.array(z.string()).optional(),
+    cost: tableCost.optional(),
   })
   .meta({ id: 'TableSummary' });
 
@@ -218,6 +247,7 @@ const tableOutcome = z
       })
       .optional(),
     verified: z.boolean().optional(),
+    cost: tableCost.optional(),
     startedAt: z.string().optional(),
     finishedAt: z.string().optional(),
   })
@@ -236,6 +266,7 @@ export const cycleResult = z
     startedAt: z.string(),
     finishedAt: z.string(),
     searchAttributes: z.boolean().optional().describe('Whether the cycle kept the lakesync search attributes current'),
+    cost: costTotals.optional().describe("The sums of the tables' costs"),
   })
   .meta({ id: 'CycleResult', description: 'Result of a cycle workflow; what `lakesync sync --wait --json` prints' });
 

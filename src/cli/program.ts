@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import type { CommandKit } from './command';
 import type { CommandEnv } from './context';
+import { registerCost } from './commands/cost';
 import { registerDev } from './commands/dev';
 import { registerDoctor } from './commands/doctor';
 import { registerGrants } from './commands/grants';
@@ -50,6 +51,7 @@ export function buildProgram(env: CommandEnv): Program {
   registerRerun(program, kit);
   registerStatus(program, kit);
   registerWatermarks(program, kit);
+  registerCost(program, kit);
   registerQuery(program, kit);
   registerGrants(program, kit);
   registerSchedule(program, kit);

@@ -2,6 +2,7 @@
  * Renders a StatusView: a static report, a terminal frame with progress bars (redrawn in place),
  * or plain lines that print only what changed (logs, CI, pipes).
  */
+import { costText } from '../cost/report';
 import type { CycleSummary } from '../workflows/messages';
 import { bar, columns, duration, rowsText, valueChangesText } from './format';
 import type { StatusView, TableRow } from './progress';
@@ -43,6 +44,7 @@ export function statusReport(view: StatusView, links: StatusLinks): string[] {
   const lines = [headline(view)];
   const last = view.status?.lastCycle;
   if (view.phase === 'idle' && last) lines.push(`last ${cycleLine(last)}`);
+  if (last?.cost) lines.push(`last cycle cost: ${costText(last.cost)} ("lakesync cost ${view.source}" for more)`);
   if (view.tables.length > 0) lines.push('', ...columns(HEADER, view.tables.map(tableCells)));
   const notes = (last?.tables ?? []).flatMap((t) => [
     ...(valueChangesText(t) ? [`  ${t.table}: ${valueChangesText(t)}`] : []),

@@ -8,6 +8,7 @@ import { lookbackProblem } from '../lookback';
 import { columnsSchema, configuredKeyProblems, hashKeyProblems, hashKeySchema } from './columns';
 import { directSchema, directSourceProblems, directTableProblems, extractSchema } from './direct';
 import { attributesSchema, dynamodbSourceSchema, dynamoSourceProblems } from './dynamodb';
+import { costSchema } from '../cost/schema';
 const LAKE_NAME_FIX = 'use 1-255 lowercase letters, digits or underscores, starting and ending with a letter or digit (S3 Tables rule)';
 const SOURCE_NAME = /^[a-z][a-z0-9-]{0,62}$/;
 const TABLE_KEY = /^[^.\s]+\.[^.]+$/;
@@ -370,6 +371,7 @@ export const sourceSchema = z
       .describe('Backoff for transient errors; validation and access-denied errors are never retried.'),
     timeouts: timeouts.default({ loadHours: 12, heartbeatSeconds: 60, pollInitialSeconds: 30, pollMaximumSeconds: 300 }),
     retention: retention.default({ snapshots: 3, exports: 3 }),
+    cost: costSchema,
     aws: aws.optional().describe('Required with backend aws.'),
     local: local.default({}),
   })

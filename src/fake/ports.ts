@@ -72,6 +72,10 @@ export interface FakeOptions {
   dynamodb?: boolean | string[];
   /** The INCREMENTAL windows the fake DynamoDB accepts; 1 s to 24 h by default. */
   windowLimits?: { minSeconds: number; maxSeconds: number };
+  /** DPU-seconds each succeeded load run reports (a modelled Glue figure); none by default, as the embedded runner. */
+  dpuSecondsPerRun?: number;
+  /** The size every table has in an export's table list (RDS `sizeGB`); absent by default. */
+  exportGBPerTable?: number;
 }
 
 /** The run of `table` leaves `rowCountAfter` rows in the lake and reports that figure as its count. */
@@ -387,7 +391,8 @@ export class FakeBackend {
 
   /** Every fake table has one bigint column `id`, its key (and the cursor of direct loads). */
   private fakeTable(table: string): DiscoveredTable {
-    return { table, target: `fake.${table}`, columns: [{ columnName: 'id', originalType: 'bigint', expectedExportedType: 'int64' }], primaryKey: ['id'] };
+    const size = this.options.exportGBPerTable;
+    return { table, target: `fake.${table}`, ...(size !== undefined ? { sizeGB: size } : {}), columns: [{ columnName: 'id', originalType: 'bigint', expectedExportedType: 'int64' }], primaryKey: ['id'] };
   }
 
   /**
@@ -515,7 +520,8 @@ export class FakeBackend {
     if (stopped) return { runId, state: 'failed', detail: 'STOPPED', errorMessage: `run ${runId} was stopped` };
     if (run.failWith) return { runId, state: 'failed', detail: 'FAILED', errorMessage: run.failWith.message };
     this.commit(run);
-    return { runId, state: 'succeeded', detail: 'SUCCEEDED', executionSeconds: run.durationMs / 1000 };
+    const dpu = this.options.dpuSecondsPerRun;
+    return { runId, state: 'succeeded', detail: 'SUCCEEDED', executionSeconds: run.durationMs / 1000, ...(dpu !== undefined ? { dpuSeconds: dpu, modelled: true as const } : {}) };
   }
 
   /** The lake side of a finished run, applied once per run. */

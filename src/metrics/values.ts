@@ -3,6 +3,7 @@
  * status (ledger, failed tables, last cycle) and the results of its finished cycle workflows.
  * Pure functions over plain objects, so the values are testable without a server.
  */
+import { costTotals } from '../cost/ledger';
 import type { CycleResult, CycleStatus, TableName, Watermark } from '../model';
 import type { CycleSummary, SourceStatus } from '../workflows/messages';
 
@@ -35,7 +36,7 @@ export interface CycleMetrics {
   tables: { committed: number; failed: number; skipped: number };
   /** Seconds the cycle's tables spent in their load, grant and verify steps, summed; absent when the cycle result is not readable. */
   tableSeconds?: number;
-  /** Glue DPU-seconds of the cycle: set once cycle results carry a cost ledger (see `cycleDpuSeconds`). */
+  /** DPU-seconds of the cycle's load runs (its cost ledger, see `cycleDpuSeconds`); absent when no run reported any. */
   dpuSeconds?: number;
 }
 
@@ -121,7 +122,8 @@ function cycleMetrics(summary: CycleSummary, result: CycleResult | undefined): C
   const started = Date.parse(summary.startedAt);
   const finished = Date.parse(summary.finishedAt);
   const tableSeconds = result ? sumTableSeconds(result) : undefined;
-  const dpuSeconds = result ? cycleDpuSeconds(result) : undefined;
+  // The summary carries the cycle's cost too: a result not read (yet) still gives the figure.
+  const dpuSeconds = (result ? cycleDpuSeconds(result) : undefined) ?? summary.cost?.dpuSeconds;
   return {
     cycleId: summary.cycleId,
     kind: summary.kind,
@@ -145,11 +147,13 @@ function sumTableSeconds(result: CycleResult): number {
 }
 
 /**
- * The cycle's Glue DPU-seconds. Cycle results do not carry a cost yet: once the cost ledger adds
- * one, read it here and `lakesync_cycle_dpu_seconds` is exported with no other change.
+ * The cycle's DPU-seconds (`lakesync_cycle_last_dpu_seconds`): its cost total, else the sum of its
+ * tables' costs (a result read back from a dead cycle has no total); undefined when no load run
+ * reported DPU-seconds (the embedded mode, cycles before the cost ledger).
  */
-export function cycleDpuSeconds(_result: CycleResult): number | undefined {
-  return undefined;
+export function cycleDpuSeconds(result: CycleResult): number | undefined {
+  if (result.cost?.dpuSeconds !== undefined) return result.cost.dpuSeconds;
+  return costTotals(result.tables.map((t) => t.cost))?.dpuSeconds;
 }
 
 /** A cycle result whose per-table outcomes are inline (not a reference to a stored result). */

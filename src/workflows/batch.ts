@@ -4,8 +4,10 @@
  */
 import { type ActivityOptions, ActivityCancellationType, ApplicationFailure, patched, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import type { LoadTableResult } from '../activities/load';
+import { type ExportVolume, tableCost } from '../cost/ledger';
 import { tableExportIdFor } from '../ids';
-import type { CycleSettings, DynamoLoadExports, ExportRef, LoadedTableExport, LoadItem, LoadResult, LoadSummary, TableExportRef, TableOutcome } from '../model';
+import type { CycleSettings, DynamoLoadExports, ExportRef, LoadedTableExport, LoadItem, LoadResult, LoadSummary, TableCost, TableExportRef, TableOutcome } from '../model';
 import { nowIso } from './clock';
 import { tableError } from './errors';
 import { batchProgressQuery, type BatchTableProgress } from './messages';
@@ -48,6 +50,8 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
   setHandler(batchProgressQuery, () => [...progress.values()]);
 
   const mark = (table: string, patch: Partial<BatchTableProgress>) => progress.set(table, { ...progress.get(table)!, ...patch });
+  /** The billed bytes of each DynamoDB table's exports of this cycle, for its cost. */
+  const exportVolumes = new Map<string, ExportVolume[]>();
 
   /**
    * A DynamoDB table's exports of this cycle, oldest first: all started (a retried start adopts
@@ -83,6 +87,9 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
             throw ApplicationFailure.create({ message: `DynamoDB export ${ref.exportId} of ${item.table} completed without a location or item count`, type: 'TableExportFailed', nonRetryable: true });
           }
           loaded.push({ exportId: ref.exportId, window: ref.window, location: status.location, itemCount: status.itemCount });
+          const volumes = exportVolumes.get(item.table) ?? [];
+          volumes.push({ kind: ref.window.type, ...(status.billedBytes !== undefined ? { bytes: status.billedBytes } : {}) });
+          exportVolumes.set(item.table, volumes);
           break;
         }
         await sleep(`${waitSeconds}s`);
@@ -97,10 +104,11 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
     const direct = item.extract === 'direct';
     const dynamo = item.extract === 'dynamodb';
     const base = { table: item.table, lakeTable: item.lakeTable, action: item.action, ...(item.extract ? { extract: item.extract } : {}), startedAt };
+    let cost: TableCost | undefined;
     const fail = (phase: 'export' | 'load' | 'grant' | 'verify', err: unknown, load?: LoadSummary): TableOutcome => {
       const error = tableError(phase, err);
       mark(item.table, { state: 'failed', error: error.message, finishedAt: nowIso() });
-      return { ...base, status: 'failed', error, ...(load ? { load } : {}), finishedAt: nowIso() };
+      return { ...base, status: 'failed', error, ...(load ? { load } : {}), ...(cost ? { cost } : {}), finishedAt: nowIso() };
     };
 
     let tableExports: LoadedTableExport[] | undefined;
@@ -117,22 +125,22 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
     mark(item.table, { state: 'loading', startedAt });
     let load: LoadSummary;
     try {
-      load = summarise(
-        await loadTable.executeWithOptions({ ...loadOptions, summary: `${item.action} ${item.table} -> ${settings.namespace}.${item.lakeTable}` }, [{
-          source: input.source,
-          cycleId: input.cycleId,
-          planRef: input.planRef,
-          table: item.table,
-          // A direct load reads the source: it has no export lineage. An export load without it is refused by the activity.
-          // A DynamoDB load's lineage is its last export and the export time it reaches.
-          ...(tableExports && lastExport ? { tableExports, exportId: lastExport.exportId, snapshotTime: lastExport.window.to } : {}),
-          ...(!direct && !dynamo && input.export ? { exportId: input.export.exportId, exportLocation: input.export.location } : {}),
-          ...(!direct && !dynamo && input.snapshotTime ? { snapshotTime: input.snapshotTime } : {}),
-          database: settings.database,
-          namespace: settings.namespace,
-          maxFailures: settings.retry.maximumAttempts,
-        }]),
-      );
+      const result: LoadTableResult = await loadTable.executeWithOptions({ ...loadOptions, summary: `${item.action} ${item.table} -> ${settings.namespace}.${item.lakeTable}` }, [{
+        source: input.source,
+        cycleId: input.cycleId,
+        planRef: input.planRef,
+        table: item.table,
+        // A direct load reads the source: it has no export lineage. An export load without it is refused by the activity.
+        // A DynamoDB load's lineage is its last export and the export time it reaches.
+        ...(tableExports && lastExport ? { tableExports, exportId: lastExport.exportId, snapshotTime: lastExport.window.to } : {}),
+        ...(!direct && !dynamo && input.export ? { exportId: input.export.exportId, exportLocation: input.export.location } : {}),
+        ...(!direct && !dynamo && input.snapshotTime ? { snapshotTime: input.snapshotTime } : {}),
+        database: settings.database,
+        namespace: settings.namespace,
+        maxFailures: settings.retry.maximumAttempts,
+      }]);
+      load = summarise(result);
+      cost = costOf(result, dynamo ? (exportVolumes.get(item.table) ?? []) : undefined, settings);
     } catch (err) {
       return fail('load', err);
     }
@@ -166,10 +174,21 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
       }
     }
     mark(item.table, { state: 'committed', finishedAt: nowIso(), rowsRead: load.rowsRead });
-    return { ...base, status: 'committed', load, verified: settings.verify, finishedAt: nowIso() };
+    return { ...base, status: 'committed', load, verified: settings.verify, ...(cost ? { cost } : {}), finishedAt: nowIso() };
   }
 
   return runPool(input.items, settings.concurrency, runTable);
+}
+
+/**
+ * A table's cost from what its load activity reported: none when the cycle has no prices (started
+ * before the cost ledger) or the activity reported no usage (a worker before it).
+ */
+function costOf(result: LoadTableResult, dynamoVolumes: ExportVolume[] | undefined, settings: CycleSettings): TableCost | undefined {
+  const usage = result.usage;
+  if (!settings.cost || !usage) return undefined;
+  const volumes: ExportVolume[] = dynamoVolumes ?? (usage.exportGB !== undefined ? [{ kind: 'rds', gb: usage.exportGB }] : []);
+  return tableCost(usage.basis, usage.dpuSeconds, volumes, settings.cost);
 }
 
 /** What a DynamoDB load's summary keeps of its exports: the ledger's watermark is their last `to`. */

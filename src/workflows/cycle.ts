@@ -6,6 +6,7 @@
 import { executeChild, patched, proxyActivities, setHandler, sleep, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { ExportScopeSummary } from '../activities/cycle';
+import { costTotals } from '../cost/ledger';
 import { batchWorkflowId, exportIdFor, snapshotIdFor } from '../ids';
 import type { CycleResult, CycleSettings, CycleStatus, ExportRef, LoadItem, SnapshotRef, TableName, TableOutcome } from '../model';
 import { tableBatchWorkflow } from './batch';
@@ -63,6 +64,7 @@ export async function cycleWorkflow(input: CycleInput): Promise<CycleResult> {
   const finish = (status: CycleStatus, tables: TableOutcome[], error?: { phase: string; message: string }): CycleResult => {
     progress.phase = 'done';
     if (settings.searchAttributes) upsertSearchAttributes(cycleSearchAttributes(input.source, status, tables.filter((t) => t.status === 'failed').length));
+    const cost = costTotals(tables.map((t) => t.cost));
     return {
       cycleId: input.cycleId,
       source: input.source,
@@ -75,6 +77,8 @@ export async function cycleWorkflow(input: CycleInput): Promise<CycleResult> {
       startedAt,
       finishedAt: nowIso(),
       searchAttributes: settings.searchAttributes,
+      // The sums of the tables' costs: a payload field only, no command.
+      ...(cost ? { cost } : {}),
     };
   };
 

@@ -5,6 +5,7 @@
  * the workflow sandbox: no Temporal imports, no I/O, no clock and no randomness here (times are
  * passed in).
  */
+import { costTotals } from '../cost/ledger';
 import type { CycleResult, TableName, TableOutcome, Watermark } from '../model';
 import type {
   CycleSummary,
@@ -285,6 +286,8 @@ export function recordCycle(state: SourceState, result: CycleResult, workflowId:
   pruneExports(state);
   state.knownTables = [...known].sort();
 
+  // A dead cycle's outcomes are read back without totals: the sums are taken here.
+  const cost = result.cost ?? costTotals(result.tables.map((t) => t.cost));
   const summary: CycleSummary = {
     cycleId: result.cycleId,
     workflowId,
@@ -301,6 +304,7 @@ export function recordCycle(state: SourceState, result: CycleResult, workflowId:
     startedAt: result.startedAt,
     finishedAt: result.finishedAt,
     ...(cycle.part ? { part: cycle.part } : {}),
+    ...(cost ? { cost } : {}),
   };
   state.lastCycle = { ...summary, tables: result.tables.map(tableSummary) };
   state.recentCycles = [summary, ...state.recentCycles].slice(0, RECENT_CYCLES);
@@ -371,6 +375,7 @@ function watermark(result: CycleResult, t: TableOutcome): Watermark {
     schemaHash: load.schemaHash,
     loadedAt: load.finishedAt,
     lastError: null,
+    ...(t.cost ? { cost: t.cost } : {}),
   };
 }
 
@@ -389,6 +394,7 @@ function dynamoWatermark(t: TableOutcome): Watermark {
     schemaHash: load.schemaHash,
     loadedAt: load.finishedAt,
     lastError: null,
+    ...(t.cost ? { cost: t.cost } : {}),
   };
 }
 
@@ -405,5 +411,6 @@ function tableSummary(t: TableOutcome): TableSummary {
     ...(t.load?.nulledValues ? { nulledValues: t.load.nulledValues } : {}),
     ...(t.load?.clampedValues ? { clampedValues: t.load.clampedValues } : {}),
     ...(t.load?.warnings?.length ? { warnings: t.load.warnings } : {}),
+    ...(t.cost ? { cost: t.cost } : {}),
   };
 }

@@ -3,7 +3,7 @@
  * Other services import these (or docs/messages.schema.json) to trigger syncs and reruns.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { CycleStatus, TableError, TableName, TableStatus, Watermark } from '../model';
+import type { CostTotals, CycleStatus, TableCost, TableError, TableName, TableStatus, Watermark } from '../model';
 
 export const SOURCE_WORKFLOW_TYPE = 'sourceWorkflow';
 export const CYCLE_WORKFLOW_TYPE = 'cycleWorkflow';
@@ -83,6 +83,8 @@ export interface TableSummary {
   nulledValues?: Record<string, number>;
   clampedValues?: Record<string, number>;
   warnings?: string[];
+  /** What the table cost this cycle; absent when it ran no load or before the cost ledger. */
+  cost?: TableCost;
 }
 
 export interface CycleSummary {
@@ -98,6 +100,8 @@ export interface CycleSummary {
   finishedAt: string;
   /** A rerun whose tables come from several exports runs as consecutive cycles, one per export. */
   part?: { index: number; of: number };
+  /** The cycle's cost: its tables' sums (`lakesync cost`); absent when no table has one. */
+  cost?: CostTotals;
 }
 
 export interface FailedTable {

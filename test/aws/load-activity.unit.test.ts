@@ -9,11 +9,11 @@ import { BatchStopJobRunCommand, GetJobCommand, GetJobRunCommand, GetJobRunsComm
 import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { ActivityCancellationDetails, ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { type LoadHeartbeat, loadActivities } from '../../src/activities/load';
+import { type LoadHeartbeat, loadActivities, type LoadTableResult } from '../../src/activities/load';
 import { jobSpec, withSpecHash } from '../../src/aws/glue-job';
 import { packageGlueScripts } from '../../src/aws/glue-package';
 import type { LakesyncConfig } from '../../src/config/schema';
-import type { PlanEntry } from '../../src/model';
+import type { LoadResult, PlanEntry } from '../../src/model';
 import { planEntry } from '../helpers/plan';
 import { awsSource, loadResult, ORDERS_LOAD_INPUT, ORDERS_PLAN_KEY, ORDERS_RESULT_KEY } from './fixtures';
 import { awsError, mockedAws, objectBody } from './mocks';
@@ -23,6 +23,8 @@ const RESULT_KEY = ORDERS_RESULT_KEY;
 const plan: PlanEntry[] = [planEntry({ table: 'public.orders', lakeTable: 'orders', action: 'merge', reason: 'primary key (id) configured', primaryKey: ['id'], keySource: 'configured' })];
 const input = ORDERS_LOAD_INPUT;
 const result = loadResult('public.orders', 'orders', 'c1', 'c1:public.orders', 42, '8744736658442914487');
+/** The job's result as loadTable returns it, less the run's usage (the cost ledger's input, checked on its own). */
+const withoutUsage = ({ usage: _usage, ...rest }: LoadTableResult): LoadResult => rest;
 
 function setup() {
   const aws = mockedAws({ loadPoll: { initialMs: 5, maxMs: 20 } });
@@ -45,9 +47,16 @@ function environment(heartbeatDetails?: unknown) {
 test('a retried attempt re-attaches to the run in its heartbeat details instead of starting another', async () => {
   const { mocks, activities, resultWritten } = setup();
   resultWritten();
-  mocks.glue.on(GetJobRunCommand, { RunId: 'jr_7' }).resolvesOnce({ JobRun: { Id: 'jr_7', JobRunState: 'RUNNING' } }).resolvesOnce({ JobRun: { Id: 'jr_7', JobRunState: 'RUNNING' } }).resolves({ JobRun: { Id: 'jr_7', JobRunState: 'SUCCEEDED', ExecutionTime: 90 } });
+  mocks.glue
+    .on(GetJobRunCommand, { RunId: 'jr_7' })
+    .resolvesOnce({ JobRun: { Id: 'jr_7', JobRunState: 'RUNNING' } })
+    .resolvesOnce({ JobRun: { Id: 'jr_7', JobRunState: 'RUNNING' } })
+    .resolves({ JobRun: { Id: 'jr_7', JobRunState: 'SUCCEEDED', ExecutionTime: 90, WorkerType: 'G.1X', NumberOfWorkers: 2 } });
   const { env, beats } = environment({ runId: 'jr_7', state: 'running' });
-  assert.deepEqual(await env.run(activities.loadTable, input), result);
+  const loaded = (await env.run(activities.loadTable, input)) as LoadTableResult;
+  assert.deepEqual(withoutUsage(loaded), result);
+  // Glue's run figures feed the cost ledger: 90 s on 2 G.1X workers (1 DPU each).
+  assert.deepEqual(loaded.usage, { basis: 'glue', dpuSeconds: 180, executionSeconds: 90 });
   assert.equal(mocks.glue.commandCalls(StartJobRunCommand).length, 0);
   assert.equal(mocks.glue.commandCalls(GetJobRunsCommand).length, 0);
   assert.ok(beats.length > 0 && beats.every((b) => b.runId === 'jr_7'));
@@ -59,7 +68,7 @@ test('without heartbeat details, a run started just before a crash is found by i
   mocks.glue.on(GetJobRunsCommand).resolves({ JobRuns: [{ Id: 'jr_9', JobRunState: 'RUNNING', Arguments: { '--run_token': 'c1:public.orders' } }] });
   mocks.glue.on(GetJobRunCommand, { RunId: 'jr_9' }).resolvesOnce({ JobRun: { Id: 'jr_9', JobRunState: 'RUNNING' } }).resolves({ JobRun: { Id: 'jr_9', JobRunState: 'SUCCEEDED' } });
   const { env, beats } = environment();
-  assert.deepEqual(await env.run(activities.loadTable, input), result);
+  assert.deepEqual(withoutUsage(await env.run(activities.loadTable, input)), result);
   assert.equal(mocks.glue.commandCalls(StartJobRunCommand).length, 0);
   assert.equal(beats[0]?.runId, 'jr_9');
 });
@@ -80,7 +89,7 @@ test('throttling fails the attempt as retryable, and the next attempt starts the
     return true;
   });
   const second = environment().env;
-  assert.deepEqual(await second.run(activities.loadTable, input), result);
+  assert.deepEqual(withoutUsage(await second.run(activities.loadTable, input)), result);
   assert.equal(mocks.glue.commandCalls(StartJobRunCommand).length, 2);
 });
 
@@ -146,7 +155,7 @@ test('a result error the job marks retryable fails the attempt as retryable, and
     return true;
   });
   // The retry finds the failed run by its token, sees it may be retried, and starts another.
-  assert.deepEqual(await environment().env.run(activities.loadTable, input), result);
+  assert.deepEqual(withoutUsage(await environment().env.run(activities.loadTable, input)), result);
   assert.equal(mocks.glue.commandCalls(StartJobRunCommand).length, 2);
 });
 
@@ -209,7 +218,7 @@ for (const [state, message] of [
     });
     assert.equal(first.beats.at(-1)?.state, 'retrying');
     mocks.s3.on(GetObjectCommand, { Key: RESULT_KEY }).resolves({ Body: objectBody(JSON.stringify(result)) });
-    assert.deepEqual(await environment({ ...first.beats.at(-1) }).env.run(activities.loadTable, input), result);
+    assert.deepEqual(withoutUsage(await environment({ ...first.beats.at(-1) }).env.run(activities.loadTable, input)), result);
     assert.equal(mocks.glue.commandCalls(StartJobRunCommand).length, 2);
   });
 }
@@ -245,7 +254,7 @@ test('a live run of another cycle on the lake table is stopped, and waited for, 
   mocks.glue.on(StartJobRunCommand).resolves({ JobRunId: 'jr_62' });
   mocks.glue.on(GetJobRunCommand, { RunId: 'jr_62' }).resolves({ JobRun: { Id: 'jr_62', JobRunState: 'SUCCEEDED' } });
   const { env, beats } = environment();
-  assert.deepEqual(await env.run(activities.loadTable, input), result);
+  assert.deepEqual(withoutUsage(await env.run(activities.loadTable, input)), result);
   assert.deepEqual(mocks.glue.commandCalls(BatchStopJobRunCommand).map((c) => c.args[0].input.JobRunIds), [['jr_60']], 'only the run on shop.orders is stopped');
   const order = mocks.glue.calls().map((c) => (c.args[0] as { constructor: { name: string } }).constructor.name);
   assert.ok(order.lastIndexOf('GetJobRunCommand', order.indexOf('StartJobRunCommand')) > order.indexOf('BatchStopJobRunCommand'), `started only after the stopped run ended: ${order.join(', ')}`);

@@ -4,6 +4,7 @@ import { sourceWorkflowId } from '../../ids';
 import { type CommandKit, type CommonOptions, withConfig, withJson } from '../command';
 import { loadSource, sourceStatus, withTemporal } from '../context';
 import { RuntimeFailure } from '../errors';
+import { costText } from '../../cost/report';
 import { columns } from '../format';
 import { printJson, printLine } from '../io';
 
@@ -30,9 +31,10 @@ export function registerWatermarks(program: Command, kit: CommandKit): void {
           w.icebergSnapshotId ?? '',
           w.loadedAt,
           w.extract === 'direct' ? '(read directly)' : w.exportId,
+          w.cost ? costText(w.cost) : '',
           w.lastError ?? '',
         ]);
-        if (rows.length > 0) for (const line of columns(['TABLE', 'ACTION', 'ROWS', 'CURSOR', 'ICEBERG SNAPSHOT', 'LOADED AT', 'EXPORT', 'LAST ERROR'], rows)) printLine(io.stdout, line);
+        if (rows.length > 0) for (const line of columns(['TABLE', 'ACTION', 'ROWS', 'CURSOR', 'ICEBERG SNAPSHOT', 'LOADED AT', 'EXPORT', 'COST', 'LAST ERROR'], rows)) printLine(io.stdout, line);
         const failed = Object.entries(status.failed);
         for (const [table, f] of failed) if (!status.ledger[table]) printLine(io.stdout, `${table}: never loaded; last error [${f.phase}] ${f.message}`);
       });

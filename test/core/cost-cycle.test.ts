@@ -1,0 +1,154 @@
+/**
+ * The cost ledger on a real Temporal dev server with the fake backend, whose load runs report
+ * modelled DPU-seconds and whose export lists a size per table: the cycle result, the source's
+ * status and ledger, and the CLI (`lakesync cost --json`, `watermarks`, `status`) show the figures
+ * and their totals; a rerun that reuses the export costs its runs only.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { stringify } from 'yaml';
+import { runCli } from '../../src/cli/main';
+import { parseConfig } from '../../src/config/load';
+import { BYTES_PER_GB } from '../../src/cost/ledger';
+import type { CostReport } from '../../src/cost/report';
+import type { CycleResult, Watermark } from '../../src/model';
+import { rerunUpdate } from '../../src/workflows/messages';
+import { fakeConfig, startFakeWorker, startTestServer, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
+import { recordHistories } from '../helpers/histories';
+import { startSource, waitForCycles } from '../helpers/source';
+
+const SOURCE = 'costs';
+const TABLES = ['public.a', 'public.b', 'public.c'];
+/** 90 DPU-seconds at $0.44 per DPU-hour, 2 GB at $0.01 per GB (the default prices). */
+const TABLE_COST = { basis: 'modelled', dpuSeconds: 90, glueUsd: 0.011, exportGB: 2, exportUsd: 0.02 };
+
+async function cli(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(args, { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) }, env: {}, cwd });
+  return { code, stdout, stderr };
+}
+
+describe('cost ledger on a real Temporal server', () => {
+  let env: TestServer;
+  let w: FakeWorker;
+  let dir: string;
+  let configFile: string;
+  const queue = uniqueQueue('costs');
+
+  before(async () => {
+    env = await startTestServer();
+    dir = mkdtempSync(join(tmpdir(), 'lakesync-cost-'));
+    w = await startFakeWorker(fakeConfig(queue, { tables: TABLES }, {}, SOURCE), { tables: TABLES, latencyMs: 20, dpuSecondsPerRun: 90, exportGBPerTable: 2 });
+    // The CLI reads the same source from a file.
+    configFile = join(dir, 'lakesync.yaml');
+    writeFileSync(
+      configFile,
+      stringify({ temporal: { address: env.server.address, taskQueue: queue, namespace: 'default' }, sources: { [SOURCE]: { database: 'fake', source: { kind: 'fake', tables: TABLES }, target: { namespace: 'shop' } } } }),
+    );
+  });
+  after(async () => {
+    await w?.stop();
+    await env?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a sync prices every load and export; a rerun from the same export prices its run only; the CLI shows both with totals', async () => {
+    const handle = await startSource(w.client, queue, SOURCE);
+    const first = await waitForCycles(handle, 1);
+    const result = await w.client.workflow.getHandle<() => Promise<CycleResult>>(first.lastCycle!.workflowId).result();
+    assert.equal(result.status, 'succeeded');
+    for (const t of result.tables) assert.deepEqual(t.cost, TABLE_COST, t.table);
+    const syncTotal = { basis: 'modelled', tables: 3, dpuSeconds: 270, glueUsd: 0.033, exportGB: 6, exportUsd: 0.06, usd: 0.093 };
+    assert.deepEqual(result.cost, syncTotal);
+    assert.deepEqual(first.recentCycles[0]!.cost, syncTotal);
+    assert.deepEqual(first.lastCycle!.tables.map((t) => t.cost), [TABLE_COST, TABLE_COST, TABLE_COST]);
+    assert.deepEqual(first.ledger['public.a']!.cost, TABLE_COST);
+
+    await handle.executeUpdate(rerunUpdate, { args: [{ tables: ['public.a'], requestedBy: 'test' }] });
+    const second = await waitForCycles(handle, 2);
+    const rerunCost = { basis: 'modelled', dpuSeconds: 90, glueUsd: 0.011 };
+    assert.deepEqual(second.ledger['public.a']!.cost, rerunCost, 'the reused export costs nothing again');
+    assert.deepEqual(second.ledger['public.b']!.cost, TABLE_COST);
+    assert.deepEqual(second.recentCycles[0]!.cost, { ...rerunCost, tables: 1, usd: 0.011 });
+
+    const json = await cli(['cost', SOURCE, '--json', '--config', configFile], dir);
+    assert.equal(json.code, 0, json.stderr);
+    const report = JSON.parse(json.stdout) as CostReport & { prices: unknown };
+    assert.deepEqual(report.cycles.map((c) => [c.kind, c.cost?.usd]), [['rerun', 0.011], ['sync', 0.093]]);
+    assert.deepEqual(report.total, { basis: 'modelled', tables: 4, dpuSeconds: 360, glueUsd: 0.044, exportGB: 6, exportUsd: 0.06, usd: 0.104 });
+    assert.deepEqual(report.lastCycle?.tables, [
+      { table: 'public.a', status: 'committed', cost: rerunCost },
+      { table: 'public.b', status: 'skipped' },
+      { table: 'public.c', status: 'skipped' },
+    ]);
+    assert.deepEqual(report.lastCommits['public.c'], TABLE_COST);
+    assert.deepEqual(report.prices, { gluePerDpuHour: 0.44, rdsExportPerGB: 0.01, dynamodbFullExportPerGB: 0.1, dynamodbIncrementalExportPerGB: 0.1 });
+    // --cycles 1: the newest cycle alone, and its total.
+    const one = JSON.parse((await cli(['cost', SOURCE, '--json', '--cycles', '1', '--config', configFile], dir)).stdout) as CostReport;
+    assert.deepEqual(one.total, { ...rerunCost, tables: 1, usd: 0.011 });
+
+    const text = await cli(['cost', SOURCE, '--config', configFile], dir);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /^TOTAL\s+4\s+360\s+\$0\.0440\s+6\s+\$0\.0600\s+\$0\.1040\s+modelled$/m);
+    assert.match(text.stdout, /^public\.a\s+committed\s+90\s+\$0\.0110\s+\$0\.0110\s+modelled$/m);
+    assert.match(text.stdout, /modelled: the backend's modelled figures \(no AWS bill\)/);
+
+    const marks = await cli(['watermarks', SOURCE, '--json', '--config', configFile], dir);
+    const ledger = (JSON.parse(marks.stdout) as { ledger: Record<string, Watermark> }).ledger;
+    assert.deepEqual(ledger['public.b']!.cost, TABLE_COST);
+    const marksText = await cli(['watermarks', SOURCE, '--config', configFile], dir);
+    assert.match(marksText.stdout, /^public\.b\s.*90 DPU-s \$0\.0110, export 2 GB \$0\.0200 = \$0\.0310 \(modelled\)/m);
+    assert.match(marksText.stdout, /^public\.a\s.*90 DPU-s \$0\.0110 = \$0\.0110 \(modelled\)/m);
+
+    const statusText = await cli(['status', SOURCE, '--config', configFile], dir);
+    assert.match(statusText.stdout, /^last cycle cost: 90 DPU-s \$0\.0110 = \$0\.0110 \(modelled\)/m);
+
+    await recordHistories(w.client, 'cost-ledger', [`lakesync/${SOURCE}`]);
+  });
+});
+
+describe('cost ledger of a DynamoDB source on a real Temporal server', () => {
+  let env: TestServer;
+  let w: FakeWorker;
+  const queue = uniqueQueue('ddb-costs');
+  const tables = ['dynamodb.orders', 'dynamodb.events'];
+
+  before(async () => {
+    env = await startTestServer();
+    const config = parseConfig({
+      temporal: { taskQueue: queue },
+      sources: {
+        ddbcosts: {
+          database: 'dynamodb',
+          source: { kind: 'dynamodb', region: 'eu-west-1', endpoint: 'http://127.0.0.1:5000' },
+          target: { namespace: 'shop' },
+          retry: { initialIntervalSeconds: 1, maximumIntervalSeconds: 1, maximumAttempts: 3 },
+          timeouts: { heartbeatSeconds: 2, pollInitialSeconds: 1, pollMaximumSeconds: 1 },
+          cost: { dynamodbFullExportPerGB: 1000 },
+        },
+      },
+    });
+    w = await startFakeWorker(config, { tables, dynamodb: true, latencyMs: 20, rowsPerTable: 100, dpuSecondsPerRun: 30 });
+  });
+  after(async () => {
+    await w?.stop();
+    await env?.close();
+  });
+
+  test("each table's FULL export is priced from its billed bytes at the configured full-export price", async () => {
+    const handle = await startSource(w.client, queue, 'ddbcosts');
+    const first = await waitForCycles(handle, 1);
+    assert.equal(first.recentCycles[0]!.status, 'succeeded', JSON.stringify(first.lastCycle));
+    // The fake bills 100 bytes per item: 100 items.
+    const gb = 10_000 / BYTES_PER_GB;
+    const round6 = (v: number) => Math.round(v * 1e6) / 1e6;
+    for (const table of tables) {
+      assert.deepEqual(first.ledger[table]!.cost, { basis: 'modelled', dpuSeconds: 30, glueUsd: round6((30 / 3600) * 0.44), exportGB: round6(gb), exportUsd: round6(gb * 1000) }, table);
+    }
+    assert.equal(first.recentCycles[0]!.cost?.exportUsd, round6(2 * round6(gb * 1000)));
+  });
+});
