@@ -195,6 +195,8 @@ export interface PlanEntry {
   hashKey?: HashKey;
   /** Replace the lake table from the export so new column types apply (rerun --rebuild); absent means no. */
   rebuild?: boolean;
+  /** The table's size in the export (RDS export `sizeGB`), which sizes its Glue run; absent for direct and DynamoDB tables. */
+  sizeGB?: number;
   /**
    * Read the table directly from the source over JDBC by a cursor window instead of from the
    * snapshot export (lakesync.yaml `extract: direct`); absent means an export load.

@@ -161,6 +161,8 @@ function planEntry(
     ...(source.errors?.showValues ? { showValues: true } : {}),
     ...(Object.keys(columns).length > 0 ? { columns } : {}),
     ...(hashes && source.hashKey ? { hashKey: source.hashKey } : {}),
+    // Sizes the table's Glue run (src/aws/glue-sizing.ts); a direct load does not read the export.
+    ...(t.sizeGB !== undefined && !readsDirectly(source, t.table, lakeExists) ? { sizeGB: t.sizeGB } : {}),
   };
 
   const direct = directExtract(settings);

@@ -3,7 +3,7 @@
  * run started just before a crash (GetJobRuns); the activity keeps the JobRunId in its
  * heartbeat and re-attaches by it. Failed, timed-out and errored runs carry Glue's message.
  */
-import { BatchStopJobRunCommand, GetJobRunCommand, GetJobRunsCommand, type GlueClient, type JobRun, StartJobRunCommand } from '@aws-sdk/client-glue';
+import { BatchStopJobRunCommand, GetJobRunCommand, GetJobRunsCommand, type GlueClient, type JobRun, StartJobRunCommand, type WorkerType } from '@aws-sdk/client-glue';
 import { PortError } from '../errors';
 import type { LiveLoadRun, LoadRequest, LoadResult, LoadRunStatus } from '../model';
 import type { LoadPort } from '../ports';
@@ -14,6 +14,7 @@ import { EMULATOR_NOT_IMPLEMENTED } from './emulator';
 import { awsCall, awsErrorCode, hasAwsCode, lakeFormationHint, toPortError } from './errors';
 import { ensureJobDefinition, jobSpec, uploadScripts } from './glue-job';
 import { packageGlueScripts } from './glue-package';
+import { runCapacity } from './glue-sizing';
 import { joinKey, parseS3Url, type S3Objects, s3Url } from './s3';
 import type { AwsSettings } from './settings';
 
@@ -74,7 +75,9 @@ export class GlueLoads implements LoadPort {
     this.liveScan = undefined;
     try {
       // Never sent twice: a second request would start a second run (src/aws/at-most-once.ts).
-      const start = sentAtMostOnce(new StartJobRunCommand({ JobName: this.jobName, Arguments: this.jobArguments(req) }), { service: 'Glue', operation: 'StartJobRun', subject });
+      const { WorkerType: workerType, ...capacity } = runCapacity(req.plan.table, req.plan.sizeGB, this.settings.glue);
+      const sized = { ...capacity, ...(workerType ? { WorkerType: workerType as WorkerType } : {}) };
+      const start = sentAtMostOnce(new StartJobRunCommand({ JobName: this.jobName, Arguments: this.jobArguments(req), ...sized }), { service: 'Glue', operation: 'StartJobRun', subject });
       const out = await this.glue.send(start);
       if (!out.JobRunId) throw new PortError('failed', 'NoJobRunId', `Glue StartJobRun for ${subject} returned no JobRunId`);
       return { runId: out.JobRunId };

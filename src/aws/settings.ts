@@ -26,6 +26,12 @@ export interface AwsSettings {
     maxConcurrentRuns: number;
     jobRunQueuing: boolean;
     timeoutMinutes: number;
+    /** FLEX runs on spare capacity (cheaper, may start later); absent means STANDARD. */
+    executionClass?: 'STANDARD' | 'FLEX';
+    /** How each run's workers are sized from the table's export size (src/aws/glue-sizing.ts); absent: the job's. */
+    sizing?: { gbPerWorker: number; minWorkers: number; maxWorkers: number };
+    /** Workers pinned per table (`tables.<t>.glueWorkers`), keyed by schema.table. */
+    tableWorkers?: Record<string, number>;
     /** Folder holding glue_entry.py and the lakesync_glue package. */
     scriptsDir: string;
   };

@@ -9,6 +9,7 @@ import { columnsSchema, configuredKeyProblems, hashKeyProblems, hashKeySchema } 
 import { directSchema, directSourceProblems, directTableProblems, extractSchema } from './direct';
 import { attributesSchema, dynamodbSourceSchema, dynamoSourceProblems } from './dynamodb';
 import { costSchema } from '../cost/schema';
+import { glueCapacityProblems } from '../aws/glue-sizing';
 const LAKE_NAME_FIX = 'use 1-255 lowercase letters, digits or underscores, starting and ending with a letter or digit (S3 Tables rule)';
 const SOURCE_NAME = /^[a-z][a-z0-9-]{0,62}$/;
 const TABLE_KEY = /^[^.\s]+\.[^.]+$/;
@@ -55,6 +56,13 @@ const tableSettings = z
     extract: extractSchema,
     direct: directSchema.optional(),
     attributes: attributesSchema.optional(),
+    glueWorkers: z
+      .number()
+      .int('must be a whole number of workers')
+      .min(2, 'Glue needs at least 2 workers')
+      .max(1000, 'must be at most 1000')
+      .optional()
+      .describe("AWS: the Glue workers of this table's runs, instead of the number sized from its export size (aws.glue.sizing)."),
   })
   .strict()
   .superRefine((t, ctx) => {
@@ -272,8 +280,24 @@ const aws = z
         maxConcurrentRuns: z.number().int().min(1).max(1000).default(10),
         jobRunQueuing: z.boolean().default(true),
         timeoutMinutes: z.number().int().min(1).max(2880).default(720),
+        executionClass: z
+          .enum(['STANDARD', 'FLEX'], { message: 'must be STANDARD or FLEX' })
+          .default('STANDARD')
+          .describe('STANDARD: runs start at once on dedicated capacity. FLEX: cheaper runs on spare capacity that may start later and take longer, for syncs that are not urgent (worker types G.1X and G.2X only).'),
+        sizing: z
+          .object({
+            gbPerWorker: z.number().gt(0, 'must be more than 0 (export gigabytes per worker)').default(10).describe("Export gigabytes per worker: a run gets ceil(sizeGB / gbPerWorker) workers, from the table's size in the export."),
+            minWorkers: z.number().int().min(2, 'Glue needs at least 2 workers').max(1000).default(2),
+            maxWorkers: z.number().int().min(2, 'Glue needs at least 2 workers').max(1000).optional().describe('At most this many workers per run; default numberOfWorkers.'),
+          })
+          .strict()
+          .default({ gbPerWorker: 10, minWorkers: 2 })
+          .describe("Each run's workers from the table's export size: clamp(ceil(sizeGB / gbPerWorker), minWorkers, maxWorkers); tables without an export size (direct, DynamoDB) run with numberOfWorkers."),
       })
       .strict()
+      .superRefine((glue, ctx) => {
+        for (const problem of glueCapacityProblems(glue)) ctx.addIssue({ code: 'custom', ...problem });
+      })
       .describe('The Glue 5.0 job lakesync creates and keeps current.'),
     athena: z
       .object({
