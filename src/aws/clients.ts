@@ -9,7 +9,7 @@ import { LakeFormationClient } from '@aws-sdk/client-lakeformation';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { S3Client } from '@aws-sdk/client-s3';
 import { S3TablesClient } from '@aws-sdk/client-s3tables';
-import { addEmulatorCompat } from './emulator';
+import { addEmulatorCompat } from '../emulator';
 import type { AwsSettings } from './settings';
 
 export interface AwsClients {

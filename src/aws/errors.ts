@@ -4,7 +4,7 @@
  * errors are retryable; access denied, validation and the rest are not.
  */
 import { PortError, type PortErrorKind } from '../errors';
-import { EMULATOR_NOT_IMPLEMENTED } from './emulator';
+import { EMULATOR_NOT_IMPLEMENTED } from '../emulator';
 import { type AwsService, iamActionFor } from './iam';
 
 export interface AwsCall {

@@ -10,7 +10,7 @@ import type { LoadPort } from '../ports';
 import { loadJobArguments } from '../job-args';
 import { sentAtMostOnce } from './at-most-once';
 import { jdbcSource } from './direct';
-import { EMULATOR_NOT_IMPLEMENTED } from './emulator';
+import { EMULATOR_NOT_IMPLEMENTED } from '../emulator';
 import { awsCall, awsErrorCode, hasAwsCode, lakeFormationHint, toPortError } from './errors';
 import { ensureJobDefinition, jobSpec, uploadScripts } from './glue-job';
 import { packageGlueScripts } from './glue-package';

@@ -8,7 +8,7 @@ import { KMSClient } from '@aws-sdk/client-kms';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { STSClient } from '@aws-sdk/client-sts';
 import { type AwsClients, clientConfig, createClients, destroyClients } from '../aws/clients';
-import { addEmulatorCompat } from '../aws/emulator';
+import { addEmulatorCompat } from '../emulator';
 import type { AwsSettings } from '../aws/settings';
 
 export interface DoctorClients extends AwsClients {

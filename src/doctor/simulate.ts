@@ -21,7 +21,7 @@ import {
   SimulatePrincipalPolicyCommand,
 } from '@aws-sdk/client-iam';
 import { awsErrorCode } from '../aws/errors';
-import { EMULATOR_NOT_IMPLEMENTED } from '../aws/emulator';
+import { EMULATOR_NOT_IMPLEMENTED } from '../emulator';
 import { type Decision, evaluatePolicies, parsePolicyDocument, type PolicyDocument } from './policy';
 
 export interface PermissionRequest {

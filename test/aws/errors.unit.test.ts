@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DescribeExportTasksCommand } from '@aws-sdk/client-rds';
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { fixTimestamps } from '../../src/aws/emulator';
+import { fixTimestamps } from '../../src/emulator';
 import { awsErrorKind, toPortError } from '../../src/aws/errors';
 import { awsSettings } from '../../src/backends/aws';
 import { ConfigError } from '../../src/errors';

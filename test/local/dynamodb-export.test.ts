@@ -32,10 +32,10 @@ import { createLocalPorts, sourceSpec } from '../../src/local';
 import type { TableExportRef, TableExportStatus, TableExportWindow } from '../../src/model';
 import { LocalDynamoCatalog } from '../../src/local/dynamodb/catalog';
 import { createDynamoClients, type LocalDynamoClients } from '../../src/local/dynamodb/clients';
+import { fixTimestamps, isoToEpochSeconds } from '../../src/emulator';
 import { itemToDynamoJson } from '../../src/local/dynamodb/export-files';
 import { createLocalTableExportPort, type LocalTableExportPort, tableExportLocation } from '../../src/local/dynamodb/exporter';
 import { startEmbeddedDynamo } from '../../src/local/dynamodb/moto-server';
-import { isoToEpochSeconds, rewriteStreamTimestamps } from '../../src/local/dynamodb/stream-timestamps';
 import { layoutOf } from '../../src/local/paths';
 import { MOTO_ACCOUNT_ID, type MotoServer, startMoto } from '../helpers/moto';
 
@@ -382,11 +382,12 @@ describe('embedded DynamoDB exports (moto server)', () => {
     assert.equal(isoToEpochSeconds('2026-11-30T15:40:56+01:00'), Date.UTC(2026, 10, 30, 14, 40, 56) / 1000);
     assert.equal(isoToEpochSeconds('soon'), undefined);
     const answer = JSON.stringify({ Records: [{ dynamodb: { ApproximateCreationDateTime: '2026-11-30T15:40:56.5', SequenceNumber: '12' } }, { dynamodb: { ApproximateCreationDateTime: 1796053256 } }], NextShardIterator: 'i' });
-    const fixed = JSON.parse(rewriteStreamTimestamps('GetRecordsCommand', answer));
+    const fixed = JSON.parse(fixTimestamps(answer));
     assert.equal(fixed.Records[0].dynamodb.ApproximateCreationDateTime, Date.UTC(2026, 10, 30, 15, 40, 56, 500) / 1000);
     assert.equal(fixed.Records[0].dynamodb.SequenceNumber, '12');
     assert.equal(fixed.Records[1].dynamodb.ApproximateCreationDateTime, 1796053256);
-    assert.equal(rewriteStreamTimestamps('ListStreamsCommand', answer), answer, 'other operations pass untouched');
+    assert.equal(fixed.NextShardIterator, 'i', 'other members pass untouched');
+    assert.equal(isoToEpochSeconds('2026-11-30T15:40:56+0100'), Date.UTC(2026, 10, 30, 14, 40, 56) / 1000);
   });
 
   test('the catalog: names, keys, point-in-time recovery, ARNs in source.tables', async () => {

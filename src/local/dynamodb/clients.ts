@@ -4,7 +4,7 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
-import { addStreamTimestampFix } from './stream-timestamps';
+import { addEmulatorCompat } from '../../emulator';
 
 /** A DynamoDB source of the embedded mode: the region its ARNs name and the emulator's address. */
 export interface LocalDynamoSource {
@@ -26,7 +26,8 @@ export function createDynamoClients(source: Pick<LocalDynamoSource, 'region' | '
   const config = { region: source.region, endpoint: source.endpoint, credentials: EMULATOR_CREDENTIALS, maxAttempts: 3 };
   const dynamodb = new DynamoDBClient(config);
   const streams = new DynamoDBStreamsClient(config);
-  addStreamTimestampFix(streams);
+  // moto answers the stream's times as ISO-8601 text where the API sends epoch seconds.
+  addEmulatorCompat(streams, source.endpoint, { epochTimestamps: true });
   return {
     dynamodb,
     streams,

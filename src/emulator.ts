@@ -22,14 +22,15 @@ interface StackOwner {
   middlewareStack: { add(middleware: never, options: { step: 'deserialize'; priority: 'low'; name: string }): void };
 }
 
-const ISO_TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:?\d\d)?$/;
-/** Members that hold timestamps in the Glue, Athena, Lake Formation and S3 Tables APIs. */
+const ISO_TIMESTAMP = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:?\d\d)?$/;
+/** Members that hold timestamps in the Glue, Athena, Lake Formation, S3 Tables and DynamoDB Streams APIs. */
 const TIMESTAMP_KEY = /(On|Time|Date|At|Timestamp)$/;
 
 /**
- * Adds the compatibility layer to a JSON-protocol client (Glue, Athena, Lake Formation, S3 Tables).
- * `epochTimestamps` only for clients whose protocol sends epoch seconds and whose emulator
- * answers ISO strings (Glue); S3 Tables expects the ISO strings it gets.
+ * Adds the compatibility layer to a JSON-protocol client (Glue, Athena, Lake Formation, S3 Tables,
+ * the embedded mode's DynamoDB Streams). `epochTimestamps` only for clients whose protocol sends
+ * epoch seconds and whose emulator answers ISO strings (Glue; DynamoDB Streams' GetRecords and
+ * DescribeStream); S3 Tables expects the ISO strings it gets.
  */
 export function addEmulatorCompat(client: StackOwner, endpoint: string, options: { epochTimestamps: boolean }): void {
   const middleware: CompatMiddleware = (next, context) => async (args) => {
@@ -51,6 +52,20 @@ export function addEmulatorCompat(client: StackOwner, endpoint: string, options:
   client.middlewareStack.add(middleware as never, { step: 'deserialize', priority: 'low', name: 'lakesyncEmulatorCompat' });
 }
 
+/**
+ * Epoch seconds of an ISO-8601 time, to the millisecond (rounded down). A time without a zone is
+ * UTC: moto writes `utcnow().isoformat()`, which Date.parse would read as the machine's local time.
+ */
+export function isoToEpochSeconds(text: string): number | undefined {
+  const m = ISO_TIMESTAMP.exec(text);
+  if (!m) return undefined;
+  const zone = m[3] ?? 'Z';
+  const whole = Date.parse(`${m[1]}${zone.length === 5 ? `${zone.slice(0, 3)}:${zone.slice(3)}` : zone}`);
+  if (Number.isNaN(whole)) return undefined;
+  const millis = Number((m[2] ?? '').padEnd(3, '0').slice(0, 3));
+  return (whole + millis) / 1000;
+}
+
 /** Rewrites ISO-8601 timestamp members to epoch seconds; anything else is left untouched. */
 export function fixTimestamps(text: string): string {
   if (!text) return text;
@@ -66,7 +81,7 @@ export function fixTimestamps(text: string): string {
       return Object.fromEntries(
         Object.entries(value as Record<string, unknown>).map(([key, v]) => [
           key,
-          typeof v === 'string' && TIMESTAMP_KEY.test(key) && ISO_TIMESTAMP.test(v) ? Date.parse(v) / 1000 : walk(v),
+          typeof v === 'string' && TIMESTAMP_KEY.test(key) ? (isoToEpochSeconds(v) ?? v) : walk(v),
         ]),
       );
     }
