@@ -21,8 +21,9 @@ from lakesync_glue.args import (
     required_arguments,
     result_location,
 )
-from lakesync_glue.cli import report_early_failure, setup_logging
+from lakesync_glue.cli import log, report_early_failure, setup_logging
 from lakesync_glue.errors import InternalError, InvalidArgument, LoadError
+from lakesync_glue.pack import PACK_ARGUMENTS
 from lakesync_glue.result import utc_now
 from lakesync_glue.session import glue_spark_conf
 
@@ -122,10 +123,81 @@ def failure_options(argv: Sequence[str]) -> dict[str, str]:
     return options
 
 
+def is_pack_run(argv: Sequence[str]) -> bool:
+    """A pack run (--pack_path) loads the tables its pack file lists instead of one named by arguments."""
+    return _given(argv, "pack_path")
+
+
+def resolve_pack_options(
+    argv: Sequence[str], resolver: Resolver, parser_errors: tuple[type[BaseException], ...] = (SystemExit,)
+) -> dict[str, str]:
+    """--pack_path and --run_token through getResolvedOptions (JOB_NAME when given)."""
+    missing = [n for n in PACK_ARGUMENTS if not _given(argv, n)]
+    if missing:
+        raise InvalidArgument(
+            f"missing argument(s) of a pack run: {', '.join('--' + n for n in missing)}; set them in the job run's Arguments"
+        )
+    names = list(PACK_ARGUMENTS) + (["JOB_NAME"] if _given(argv, "JOB_NAME") else [])
+    try:
+        resolved = resolver(argv, names)
+    except parser_errors as exc:
+        raise parser_problem(str(exc)) from None
+    options = {k: "" if v is None else str(v) for k, v in resolved.items()}
+    empty = [n for n in PACK_ARGUMENTS if not options.get(n, "").strip()]
+    if empty:
+        raise InvalidArgument(
+            f"empty argument(s) of a pack run: {', '.join('--' + n for n in empty)}; give each a value in the job run's Arguments"
+        )
+    return options
+
+
+def pack_main(argv: Sequence[str]) -> int:
+    """A pack run: every table of the pack file in one Spark session; 0 once the summary is written.
+
+    A table's failure is in its own result and in the summary, not in the exit code: the run fails
+    only when the pack itself could not run (bad pack file, no Spark).
+    """
+    from lakesync_glue.pack import first_lake, read_pack, run_pack
+
+    try:
+        from awsglue.utils import GlueArgumentError, getResolvedOptions  # Glue runtime only
+
+        options = resolve_pack_options(argv, getResolvedOptions, (GlueArgumentError, SystemExit))
+        pack = read_pack(options["pack_path"], options["run_token"])
+    except LoadError as exc:
+        log.error("%s: %s", exc.error_class, exc.message)
+        return 2
+    lake = first_lake(pack, "glue")
+    spark = None
+    job = None
+    if lake is not None:
+        from awsglue.context import GlueContext
+        from awsglue.job import Job
+        from pyspark.conf import SparkConf
+        from pyspark.context import SparkContext
+
+        try:
+            conf = SparkConf().setAll(list(glue_spark_conf(lake[0], lake[1]).items()))
+            glue_context = GlueContext(SparkContext.getOrCreate(conf=conf))
+            job = Job(glue_context)
+            job.init(options.get("JOB_NAME") or "lakesync-load", options)
+            spark = glue_context.spark_session
+        except Exception as exc:  # noqa: BLE001 - no Spark, no pack: the tables keep no result
+            log.error("pack %s: could not start Spark: %s", pack.pack_token, exc)
+            return 1
+    # Without a table whose arguments parse there is nothing for Spark to do: each table reports why.
+    run_pack(spark, pack, "glue", lake or ("", ""))
+    if job is not None:
+        job.commit()
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     setup_logging()
     started = utc_now()
     argv = list(sys.argv if argv is None else argv)
+    if is_pack_run(argv):
+        return pack_main(argv)
     try:
         from awsglue.utils import GlueArgumentError, getResolvedOptions  # Glue runtime only
 

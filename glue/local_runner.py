@@ -18,6 +18,9 @@ Endpoints (JSON bodies):
   POST /loads {runId, runToken, args: {name: value}, secretEnv?: {name: value}}   -> {runId}
                               (args as for local_entry.py; secretEnv: the JDBC password a direct load
                               names in --jdbc_password_env, set in this process only, never recorded)
+                              A pack run: args {pack_path: <pack file>} and runToken = the pack's token;
+                              the run loads the pack's tables one after the other (lakesync_glue.pack),
+                              each writing its own result, then the summary; a stop ends it between tables
   POST /runs/<runId>/stop     -> {runId, state}
   POST /sql {sql}             -> {rows}  (JSON-safe rows, see lakesync_glue.query); reads only:
                                  anything else is a 400 with code "ReadOnlyQuery" (lakesync_glue.readonly)
@@ -49,6 +52,7 @@ from lakesync_glue.args import parse_job_args  # noqa: E402
 from lakesync_glue.cli import report_early_failure, setup_logging  # noqa: E402
 from lakesync_glue.errors import LoadError  # noqa: E402
 from lakesync_glue.loader import run_load  # noqa: E402
+from lakesync_glue.pack import PackFile, read_pack, run_pack  # noqa: E402
 from lakesync_glue.query import run_query  # noqa: E402
 from lakesync_glue.readonly import ReadOnlyRefused, assert_read_only  # noqa: E402
 from lakesync_glue.result import utc_now  # noqa: E402
@@ -146,6 +150,13 @@ class Runner:
         secret_env = body.get("secretEnv") or {}
         if not isinstance(secret_env, dict) or not all(isinstance(k, str) and SECRET_ENV.fullmatch(k) and isinstance(v, str) for k, v in secret_env.items()):
             raise BadRequest("secretEnv must map LAKESYNC_JDBC_PASSWORD_<ID> names to strings")
+        pack_path = options.get("pack_path")
+        if pack_path is not None:
+            extra = sorted(k for k in options if k not in ("pack_path", "warehouse"))
+            if extra:
+                raise BadRequest(f"a pack run takes only pack_path (the tables' arguments are in the pack file), not {', '.join(extra)}")
+            if not pack_path.strip():
+                raise BadRequest("pack_path is empty: pass the pack file's path")
         with self.lock:
             if run_id in self.runs or self.existing_state(run_id) not in (None, "pending"):
                 raise BadRequest(f"run {run_id} already exists: start a new run with a new id")
@@ -158,13 +169,14 @@ class Runner:
             os.environ.update(secret_env)
             run = Run(run_id, run_token, options)
             self.runs[run_id] = run
+            table, result_path = self.describe(options, run_token)
             self.save(
                 run,
                 runId=run_id,
                 runToken=run_token,
                 state="queued",
-                table=".".join(options.get(k, "") for k in ("source_database", "source_schema", "source_table")),
-                resultPath=options.get("result_path", ""),
+                table=table,
+                resultPath=result_path,
                 queuedAt=utc_now(),
                 runner={"pid": self.pid, "instance": self.instance},
                 # Kept so that a client can start the run again if this process dies first.
@@ -173,6 +185,18 @@ class Runner:
             )
         self.queue.put(run)
         return {"runId": run_id}
+
+    @staticmethod
+    def describe(options: dict[str, str], run_token: str) -> tuple[str, str]:
+        """What the record names: the table and its result file, or the pack and its summary."""
+        if "pack_path" not in options:
+            table = ".".join(options.get(k, "") for k in ("source_database", "source_schema", "source_table"))
+            return table, options.get("result_path", "")
+        try:
+            pack = read_pack(options["pack_path"], run_token)
+        except LoadError:
+            return f"pack {run_token} (pack file {options['pack_path']})", ""  # the run fails with the reason
+        return f"pack {run_token} ({len(pack.loads)} tables)", pack.summary_path
 
     def stop_run(self, run_id: str) -> dict[str, Any]:
         with self.lock:
@@ -220,6 +244,9 @@ class Runner:
                     self.active.discard(run.run_id)
 
     def execute(self, run: Run, started: float) -> None:
+        if "pack_path" in run.options:
+            self.execute_pack(run, started)
+            return
         try:
             args = parse_job_args(run.options, "local")
         except LoadError as exc:
@@ -245,6 +272,29 @@ class Runner:
                 errorClass=error.get("class", "InternalError"),
                 errorMessage=error.get("message", "no error message"),
             )
+
+    def execute_pack(self, run: Run, started: float) -> None:
+        """The pack's tables one after the other on this thread; a stop request ends it between tables."""
+        try:
+            pack: PackFile = read_pack(run.options["pack_path"], run.run_token)
+        except LoadError as exc:
+            self.save(run, state="failed", finishedAt=utc_now(), executionSeconds=round(time.monotonic() - started, 3),
+                      errorClass=exc.error_class, errorMessage=exc.message)
+            return
+        # One job group for the whole pack: a stop cancels the table under way, then the loop ends.
+        self.spark.sparkContext.setJobGroup(run.run_id, f"lakesync pack {pack.pack_token}", interruptOnCancel=True)
+        try:
+            outcome = run_pack(self.spark, pack, "local", (self.catalog, self.warehouse), lambda: run.stop_requested)
+        finally:
+            self.spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
+        seconds = round(time.monotonic() - started, 3)
+        failed = sum(1 for t in outcome.summary.tables if t.status == "failed")
+        if outcome.stopped or (run.stop_requested and failed):
+            done = len(outcome.summary.tables)
+            self.save(run, state="stopped", finishedAt=utc_now(), executionSeconds=seconds,
+                      errorMessage=f"stopped on request after {done} of {len(pack.loads)} tables")
+        else:
+            self.save(run, state="succeeded", finishedAt=utc_now(), executionSeconds=seconds)
 
     # --- queries --------------------------------------------------------------------------
     def sql(self, body: dict[str, Any]) -> dict[str, Any]:

@@ -82,6 +82,15 @@ export function runTokenFor(cycleId: string, table: string): string {
   return `${cycleId}:${table}`;
 }
 
+/**
+ * Identifies one pack (several small tables loaded by one run) in one cycle: the cycle id and a
+ * hash of its tables in order, so a retried start finds the run by it and no two packs share it.
+ * Letters, digits and hyphens only: it names the pack file and is the run's `--run_token`.
+ */
+export function packTokenFor(cycleId: string, tables: readonly string[]): string {
+  return `${cycleId.replace(/[^a-zA-Z0-9-]/g, '-')}-pack-${fnv1a64(JSON.stringify(tables))}`;
+}
+
 /** DB cluster snapshot ids: 1-63 letters, digits, hyphens (DB instance snapshot ids may have 255). */
 export const CLUSTER_SNAPSHOT_ID_MAX = 63;
 

@@ -102,6 +102,15 @@ function commonArguments(req: LoadRequest, lake: LakeLocation): Record<string, s
   };
 }
 
+/**
+ * The arguments of a pack run (glue/lakesync_glue/pack.py): its pack file, which holds each
+ * table's arguments, and the pack token as `run_token`, so the run is found by it as a table's is.
+ */
+export function packJobArguments(packPath: string, packToken: string): Record<string, string> {
+  if (!packPath.trim() || !packToken.trim()) throw new PortError('validation', 'InvalidArgument', `a pack run needs its pack file and pack token (got ${JSON.stringify(packPath)}, ${JSON.stringify(packToken)})`);
+  return { pack_path: packPath, run_token: packToken };
+}
+
 /** Absent means unset: no argument is passed empty. */
 function definedOnly(args: Record<string, string | undefined>): Record<string, string> {
   return Object.fromEntries(Object.entries(args).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ''));

@@ -249,6 +249,36 @@ export interface LoadRequest {
   tableExports?: LoadedTableExport[];
 }
 
+/**
+ * One run that loads several small tables (a pack): one Glue job run, or one local runner job.
+ * Each table keeps its own LoadRequest (its run token, lineage and result location); the run
+ * writes each table's result JSON there as soon as that table is done, and the summary at the end.
+ */
+export interface PackRequest {
+  source: string;
+  cycleId: string;
+  /** Deterministic per cycle and pack (`packTokenFor`): a retried start finds the run by it. */
+  packToken: string;
+  /** The tables of the pack, in the order the run loads them. */
+  loads: LoadRequest[];
+  /** Where the run writes its PackSummary when it ends. */
+  summaryLocation: string;
+}
+
+/** What a pack run writes when it ends: each table's outcome and the seconds it took, to share the run's cost. */
+export interface PackSummary {
+  packToken: string;
+  tables: PackTableSummary[];
+}
+
+export interface PackTableSummary {
+  /** The source table (`plan.table`). */
+  table: string;
+  /** `skipped`: its result for this run token was already written (a retried pack); it was not loaded again. */
+  status: 'succeeded' | 'failed' | 'skipped';
+  seconds: number;
+}
+
 export type LoadRunState = 'running' | 'succeeded' | 'failed';
 
 export interface LoadRunStatus {
@@ -473,6 +503,10 @@ export interface LoadItem {
   extract?: 'direct' | 'dynamodb';
   /** A DynamoDB table's exports of this cycle, oldest first (its plan entry's `extract.exports`). */
   exports?: TableExportWindow[];
+  /** Its size in the export (the plan entry's `sizeGB`): small tables may share a run (`packing`). */
+  sizeGB?: number;
+  /** `tables.<t>.glueWorkers` is set: the table always has a run of its own. */
+  pinned?: boolean;
 }
 
 /** The part of a load result the workflows keep (the full JSON stays with the backend). */
@@ -529,6 +563,26 @@ export interface CycleResult {
   searchAttributes?: boolean;
   /** The sums of the tables' costs; absent when no table has one. */
   cost?: CostTotals;
+  /**
+   * A cycle whose outcomes would make too large a workflow payload stores them instead: `tables`
+   * is then empty and this names the stored list (readers go through it).
+   */
+  tablesRef?: TablesRef;
+}
+
+/** A JSON document too large for one workflow payload, stored as text parts in the manifest store. */
+export interface JsonRef {
+  /** The manifest references of the parts, in order: their texts joined are the document. */
+  parts: string[];
+  /** The document's size in bytes (UTF-8). */
+  bytes: number;
+}
+
+/** A cycle's table outcomes stored by reference, with what a reader needs without reading them. */
+export interface TablesRef extends JsonRef {
+  count: number;
+  counts: { committed: number; failed: number; skipped: number };
+  failedTables: TableName[];
 }
 
 /** Prices the cost ledger estimates with, in USD (lakesync.yaml `sources.<s>.cost`). */
@@ -557,6 +611,15 @@ export interface CycleSettings {
   timeouts: { loadHours: number; heartbeatSeconds: number; pollInitialSeconds: number; pollMaximumSeconds: number };
   /** Prices of the cost ledger; absent in cycles started before it existed (their tables get no cost). */
   cost?: CostPrices;
+  /** Small tables share runs (lakesync.yaml `packing`); absent when not configured or the backend cannot pack. */
+  packing?: PackingSettings;
+}
+
+/** How the batch groups small tables into packs (one run each). */
+export interface PackingSettings {
+  thresholdGB: number;
+  maxTables: number;
+  maxGB: number;
 }
 
 export interface PlanSummary {

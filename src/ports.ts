@@ -15,6 +15,8 @@ import type {
   LoadRequest,
   LoadResult,
   LoadRunStatus,
+  PackRequest,
+  PackSummary,
   SnapshotRef,
   SnapshotStatus,
   TableExportRef,
@@ -139,6 +141,22 @@ export interface LoadPort {
   readonly pollPolicy?: { initialMs: number; maxMs: number; maxCallsPerHour?: number };
   /** Where the run of this request writes its result JSON. */
   resultLocation(req: Omit<LoadRequest, 'resultLocation'>): string;
+  /**
+   * Packed runs (several small tables in one run), where the backend has them. The run is polled,
+   * stopped and its per-table results read with getRun, stopRun and readResult as for one table.
+   */
+  packs?: PackLoads;
+}
+
+export interface PackLoads {
+  /** Starts the run of a pack; sent at most once (a retry finds it with findPackByToken). */
+  startPack(req: PackRequest): Promise<{ runId: string }>;
+  /** The run started with this pack token, if any. */
+  findPackByToken(req: PackRequest): Promise<string | undefined>;
+  /** Where the run of this pack writes its summary. */
+  summaryLocation(source: string, cycleId: string, packToken: string): string;
+  /** The summary the run wrote when it ended; undefined while it has written none. */
+  readSummary(summaryLocation: string): Promise<PackSummary | undefined>;
 }
 
 export interface GrantRecord {

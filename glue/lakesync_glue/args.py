@@ -137,8 +137,8 @@ class JobArgs:
 
     @property
     def target(self) -> str:
-        """The export's name of the table: db.schema.table."""
-        return f"{self.source_database}.{self.source_schema}.{self.source_table}"
+        """The table's name in messages: the export's db.schema.table, or a DynamoDB table's dynamodb.<Name>."""
+        return table_label(self.source_format, self.source_database, self.source_schema, self.source_table)
 
     @property
     def direct(self) -> bool:
@@ -390,7 +390,7 @@ def parse_job_args(options: Mapping[str, str], mode: Mode) -> JobArgs:
     table_bucket_arn = get("table_bucket_arn") or None
     if mode == "glue" and table_bucket_arn:
         parse_table_bucket_arn(table_bucket_arn)
-    target = f"{get('source_database')}.{get('source_schema')}.{get('source_table')}"
+    target = table_label(source_format, get("source_database"), get("source_schema"), get("source_table"))
     dynamodb = None
     if source_format == "dynamodb":
         dynamodb = parse_dynamodb_args(options, action, key, policies, get("export_id"), get("snapshot_time"), target)
@@ -463,6 +463,13 @@ def _parse_region(raw: str) -> str | None:
     if raw and not _REGION.fullmatch(raw):
         raise _fail("region", raw, "is not an AWS region", "pass e.g. --region eu-west-1, or leave it out")
     return raw or None
+
+
+def table_label(source_format: str, database: str, schema: str, table: str) -> str:
+    """How messages name a table: a DynamoDB table has no database, so its key (dynamodb.<Name>) names it."""
+    if source_format == "dynamodb":
+        return f"{schema}.{table}"
+    return f"{database}.{schema}.{table}"
 
 
 def _parse_direct(options: Mapping[str, str], extract: str, action: str, cursor: str | None, target: str) -> JdbcArgs:

@@ -7,13 +7,17 @@ commits nothing.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import reduce
 from typing import TYPE_CHECKING
 
+from .names import quote
 from .sqltext import OP_COLUMN
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
+
+    from .pgtypes import ColumnPlan
 
 
 def change_set(source: "DataFrame", lake: "DataFrame", key: Sequence[str], deletes: bool,
@@ -89,3 +93,137 @@ def count_ops(changes: "DataFrame") -> dict[str, int]:
     for row in changes.groupBy(OP_COLUMN).count().collect():
         counts[row[0]] = int(row[1])
     return counts
+
+
+# -- the export-first change set (merge of an export load) ------------------------------------
+# Casting and checking every exported value costs more than the rest of a merge. The export is
+# therefore compared with the lake first in the export's own terms: a value equal to the lake
+# value's rendering in the export's text (or equal as is) casts to exactly that lake value, so
+# only the other rows ("candidates") are cast, checked and compared exactly afterwards.
+
+CANDIDATE = "C"  # stage one: the row differs, or might; decided exactly in stage two
+YEARS = "BETWEEN 1 AND 9999"  # renderings outside these years are not trusted: the row is a candidate
+
+
+@dataclass(frozen=True)
+class RawCompare:
+    """How one non-key column is compared before casting.
+
+    `source`: SQL over the raw export; `lake`: SQL over the lake value (`{v}`); they are compared
+    null-safe. `forced` (raw) / `lake_forced` (`{v}`): SQL predicates that make the row a candidate
+    whatever the comparison says (a value the cast flags, a rendering that is not trusted).
+    Invariant: when neither is forced and the two are equal, the plan casts the raw value to the
+    lake value exactly and flags nothing.
+    """
+
+    source: str
+    lake: str
+    forced: str | None = None
+    lake_forced: str | None = None
+
+
+def raw_compare(plan: "ColumnPlan", write_type: str, session_utc: bool) -> RawCompare:
+    raw = quote(plan.source_name)
+    flags = [f for f in (plan.bad, plan.nulled, plan.clamped) if f]
+    if not flags and plan.expr.strip() == raw and plan.raw_type == write_type:
+        return RawCompare(raw, "{v}")  # verbatim: the value is the lake value
+    if plan.raw_type == "string" and plan.lake_type == write_type:
+        # PostgreSQL's text of these types is Spark's cast to string (UTC, trailing zeros trimmed).
+        # The plain numeric cast into the write type itself (not a retyped one whose first type is narrower).
+        if plan.kind == "numeric" and write_type.startswith("decimal(") and f"try_cast({raw} AS {write_type})" in plan.expr:
+            return RawCompare(raw, "CAST({v} AS STRING)", lake_forced="instr(CAST({v} AS STRING), 'E') > 0")
+        years = f"NOT (year({{v}}) {YEARS})"
+        if plan.kind == "timestamptz" and write_type == "timestamp" and session_utc:
+            return RawCompare(raw, "concat(CAST({v} AS STRING), '+00')", lake_forced=years)
+        if (plan.kind, write_type) in (("timestamp", "timestamp_ntz"), ("date", "date")):
+            return RawCompare(raw, "CAST({v} AS STRING)", lake_forced=years)
+    forced = " OR ".join(f"coalesce(({f}), false)" for f in flags) or None
+    return RawCompare(f"CAST(({plan.expr}) AS {write_type})", "{v}", forced=forced)
+
+
+LAKE_PREFIX = "__lakesync_lake_"
+# Stage one's own columns: prefixed so that no exported column name can clash with them.
+S_OP, S_SRC, S_LAKE, S_NULLKEY = (f"__lakesync_stage_{n}" for n in ("op", "s", "l", "nullkey"))
+
+
+def stage_key(i: int) -> str:
+    return f"__lakesync_stage_k{i}"
+
+
+def candidate_rows(raw: "DataFrame", lake: "DataFrame", key: Sequence[str], key_exprs: Sequence[str],
+                   compares: Sequence[tuple[str, RawCompare]], key_forced: str | None = None) -> "DataFrame":
+    """Stage one: the raw export joined with the lake on the key, one row per key.
+
+    Columns (names: stage_key(i), S_*): the key, the op ('I' export only, 'D' lake only, 'C'
+    candidate, NULL unchanged), which sides hold the key, whether the key has a NULL (either side); the raw
+    export columns, kept on 'I' and 'C' rows only (NULL elsewhere), so stage two casts them without
+    reading the export again; and for candidates the lake values (LAKE_PREFIX + v0.., of `compares`
+    in order). `lake` has the key and the compared columns, cast to the write types; `key_exprs`
+    give the export's key the same way; `key_forced` flags key values the cast checks. Both sides
+    travel as they are read (raw text, typed lake values); comparing happens after the join.
+    """
+    from pyspark.sql import functions as F
+
+    nk = len(key)
+    raw_names = list(raw.columns)
+    sk = [f"{LAKE_PREFIX}s{i}" for i in range(nk)]
+    lk = [f"{LAKE_PREFIX}k{i}" for i in range(nk)]
+    lv = [f"{LAKE_PREFIX}v{j}" for j in range(len(compares))]
+    s = raw.selectExpr(*[quote(n) for n in raw_names], *[f"{e} AS {quote(sk[i])}" for i, e in enumerate(key_exprs)])
+    s = s.withColumn(S_SRC, F.lit(True))
+    l = lake.selectExpr(*[f"{quote(k)} AS {quote(lk[i])}" for i, k in enumerate(key)],
+                        *[f"{quote(name)} AS {quote(lv[j])}" for j, (name, _c) in enumerate(compares)])
+    l = l.withColumn(S_LAKE, F.lit(True))
+    on = reduce(lambda a, b: a & b, [F.col(sk[i]) == F.col(lk[i]) for i in range(nk)])
+    joined = s.join(l, on, "full_outer")
+    forced = [f"({c.forced})" for _n, c in compares if c.forced] + ([f"({key_forced})"] if key_forced else [])
+    forced += [f"coalesce(({c.lake_forced.replace('{v}', quote(lv[j]))}), false)"
+               for j, (_n, c) in enumerate(compares) if c.lake_forced]
+    differs = [f"NOT (({c.source}) <=> ({c.lake.replace('{v}', quote(lv[j]))}))" for j, (_n, c) in enumerate(compares)]
+    candidate_sql = " OR ".join(forced + differs) or "false"
+    op = (
+        F.when(F.col(S_LAKE).isNull(), F.lit("I"))
+        .when(F.col(S_SRC).isNull(), F.lit("D"))
+        .when(F.expr(candidate_sql), F.lit(CANDIDATE))
+    )
+    marked = joined.withColumn(S_OP, op)
+    candidate = F.col(S_OP) == F.lit(CANDIDATE)
+    keep_raw = F.col(S_OP).isin("I", CANDIDATE)
+    return marked.select(
+        *[F.coalesce(F.col(sk[i]), F.col(lk[i])).alias(stage_key(i)) for i in range(nk)],
+        F.col(S_OP),
+        F.coalesce(F.col(S_SRC), F.lit(False)).alias(S_SRC),
+        F.coalesce(F.col(S_LAKE), F.lit(False)).alias(S_LAKE),
+        reduce(lambda a, b: a | b, [F.coalesce(F.col(sk[i]), F.col(lk[i])).isNull() for i in range(nk)]).alias(S_NULLKEY),
+        *[F.when(keep_raw, F.col(quote(n))).alias(n) for n in raw_names],
+        *[F.when(candidate, F.col(c)).alias(c) for c in lv],
+    )
+
+
+@dataclass
+class StageCounts:
+    source_rows: int
+    lake_rows: int
+    inserts: int
+    deletes: int
+    candidates: int
+    anomalies: int  # repeated or NULL keys on either side: the exact path decides (and reports)
+
+
+def key_counts(frame: "DataFrame", key_exprs: Sequence[str]) -> tuple[int, int]:
+    """(rows, keys held more than once or NULL) of `frame`: only its key columns are read."""
+    keys = frame.selectExpr(*[f"{e} AS k{i}" for i, e in enumerate(key_exprs)])
+    null_any = " OR ".join(f"k{i} IS NULL" for i in range(len(key_exprs)))
+    row = keys.groupBy(*keys.columns).count().selectExpr(
+        "coalesce(sum(count), 0) AS n", f"count_if(count > 1 OR {null_any}) AS bad").collect()[0]
+    return int(row["n"]), int(row["bad"])
+
+
+def stage_counts(changed: "DataFrame", source: tuple[int, int], lake: tuple[int, int]) -> StageCounts:
+    """Counts of stage one: its rows that may change (materialized) and both sides' key counts."""
+    row = changed.selectExpr(
+        f"count_if({S_OP} = 'I') AS i", f"count_if({S_OP} = 'D') AS d", f"count_if({S_OP} = '{CANDIDATE}') AS c",
+        f"count_if({S_NULLKEY}) AS n",
+    ).collect()[0]
+    return StageCounts(source[0], lake[0], int(row["i"]), int(row["d"]), int(row["c"]),
+                       source[1] + lake[1] + int(row["n"]))

@@ -175,3 +175,16 @@ def older_export(args: JobArgs, found: Lineage | None) -> OlderExport | None:
         log.warning("%s: allowed by --allow_older_export: %s", args.lake_table_id, problem.message)
         return None
     return problem
+
+
+def made_by_load(spark: "SparkSession", ident: str, snapshot: str | None, parent: str | None, args: JobArgs) -> bool:
+    """True when `snapshot` is this load's own commit right on top of `parent` (no other commit between)."""
+    if snapshot is None or parent is None:
+        return False
+    rows = spark.sql(
+        f"SELECT CAST(parent_id AS STRING), summary[{sql_string(EXPORT_ID)}], summary[{sql_string(CYCLE_ID)}], "
+        f"summary[{sql_string(SOURCE)}] FROM {ident}.{quote('snapshots')} WHERE snapshot_id = {int(snapshot)}"
+    ).collect()
+    expected = commit_properties(args)
+    return bool(rows) and rows[0][0] == parent and (rows[0][1], rows[0][2], rows[0][3]) == (
+        expected.get(EXPORT_ID), expected.get(CYCLE_ID), expected.get(SOURCE))

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from . import columns, lake, lineage, source, sqltext
+from . import columns, create_path, fast_merge, lake, lineage, source, sqltext
 from .args import JobArgs
 from .changes import change_set, count_ops, unseen_rows
 from .commit import first_line, with_commit_retry
@@ -39,6 +39,8 @@ class Outcome:
     inserted: int = 0
     updated: int = 0
     deleted: int = 0
+    # The row count the commit leaves, when the load knows it exactly (checked against the snapshot chain).
+    rows_after: int | None = None
 
 
 @dataclass
@@ -141,6 +143,8 @@ class _Load:
         self.args = args
         self.state = state
         self.ident = sqltext.table_ident(args.catalog, args.namespace, args.lake_table)
+        # A merge of an export checks its values in its own passes (fast_merge.py): raw rows and plans.
+        self.deferred: tuple["DataFrame", list[ColumnPlan]] | None = None
 
     # -- helpers -------------------------------------------------------------------------
     def view(self, df: "DataFrame") -> str:
@@ -160,10 +164,18 @@ class _Load:
             wait_seconds=self.args.commit_retry_wait_seconds,
         )
 
-    def lake_frame(self, columns: Sequence[tuple[str, str]], lake_names: set[str]) -> "DataFrame":
-        """The lake table as `columns` (name, type): cast to the write types, NULL for missing ones."""
+    def lake_frame(self, columns: Sequence[tuple[str, str]], lake_names: set[str],
+                   at: str | None = None) -> "DataFrame":
+        """The lake table as `columns` (name, type): cast to the write types, NULL for missing ones.
+
+        `at`: a snapshot id to read (the snapshot the load started from), else the current one.
+        """
+        version = f" VERSION AS OF {int(at)}" if at is not None else ""
+        if at is not None:
+            # That snapshot's schema: a column added since (e.g. by a run that failed later) reads as NULL.
+            lake_names = lake_names & set(self.spark.sql(f"SELECT * FROM {self.ident}{version}").columns)
         select = [(n, n if n in lake_names else None, t) for n, t in columns]
-        return self.spark.sql(f"SELECT {sqltext.select_list(select)} FROM {self.ident}")
+        return self.spark.sql(f"SELECT {sqltext.select_list(select)} FROM {self.ident}{version}")
 
     def guard_deletes(self, deleted: int, count_before: int) -> None:
         a = self.args
@@ -176,12 +188,13 @@ class _Load:
                 f"{a.max_delete_fraction:.0%}; check the export, then approve the deletes if they are intended"
             )
 
-    def merge_changes(self, what: str, changes: "DataFrame", schema: SchemaPlan, key: list[str]) -> None:
+    def merge_changes(self, what: str, changes: "DataFrame", schema: SchemaPlan, key: list[str],
+                      target_filter: str | None = None) -> None:
         """MERGEs a change set: only its rows are touched (never WHEN NOT MATCHED BY SOURCE)."""
         source_names = list(schema.write_types)
         updates = [n for n in source_names if n not in key]
         statement = sqltext.merge_changes(
-            self.ident, self.view(changes), key, updates, schema.table_columns, source_names
+            self.ident, self.view(changes), key, updates, schema.table_columns, source_names, target_filter
         )
         self.commit(what, statement)
 
@@ -245,12 +258,23 @@ class _Load:
                                    hash_key, a.target)
         raw, plans, state.warnings = prepared.raw, prepared.plans, prepared.warnings
         state.phase("check casts")
-        checked = source.typed_frame(raw, plans, with_checks=True).persist()
-        state.cached.append(checked)
-        counts = source.check_casts(checked, raw, plans, a.target, a.show_values)
+        new_table = not state.table_exists and isinstance(rows, ExportRows)
+        if new_table:
+            # Nothing to compare with: one uncached pass checks values and key and counts (create_path.py).
+            counts = create_path.check_new_table(raw, plans, key, a.target, a.show_values)
+            typed = source.typed_frame(raw, plans)
+        elif (isinstance(rows, ExportRows) and key and not a.rebuild
+              and decide_action(a.action, state.table_exists, key, cursor) == "merge"):
+            # Compared with the lake before casting: only rows that may differ are cast (fast_merge.py).
+            self.deferred = (raw, plans)
+            counts, typed = source.CastCounts(0), source.typed_frame(raw, plans)
+        else:
+            checked = source.typed_frame(raw, plans, with_checks=True).persist()
+            state.cached.append(checked)
+            counts = source.check_casts(checked, raw, plans, a.target, a.show_values)
+            typed = checked.select(*[quote(p.name) for p in plans])
         state.rows_read, state.nulled, state.clamped = counts.rows, counts.nulled, counts.clamped
-        typed = checked.select(*[quote(p.name) for p in plans])
-        if key:
+        if key and not new_table and self.deferred is None:
             state.phase("check keys")
             source.check_keys(typed, key, a.target, a.show_values)
 
@@ -277,14 +301,8 @@ class _Load:
             )
         if cursor and a.cursor_lookback:
             check_lookback(a.cursor_lookback, cursor, schema.write_types[cursor], a.target)
-        state.phase("lake row count")
-        state.count_before = lake.row_count(spark, self.ident) if state.table_exists else 0
-        if state.rows_read == 0 and state.count_before > 0 and not a.approve_deletes and not a.direct:
-            raise EmptyExport(
-                f"table {a.target}: the export has no rows but {a.lake_table_id} has {state.count_before}; "
-                "an empty export usually means a failed or partial export. Check it, then approve the "
-                "deletes if the table really is empty"
-            )
+        if self.deferred is None:
+            self.count_lake()
 
         runner: dict[str, Callable[[], Outcome]] = {
             "create": lambda: self.create(typed, plans),
@@ -295,6 +313,29 @@ class _Load:
         }
         state.phase(action)
         return runner[action](), schema, cursor
+
+    def count_lake(self) -> None:
+        """The lake's row count before the load; an empty export of a non-empty table is refused."""
+        a, state = self.args, self.state
+        state.phase("lake row count")
+        state.count_before = lake.row_count(self.spark, self.ident) if state.table_exists else 0
+        if state.rows_read == 0 and state.count_before > 0 and not a.approve_deletes and not a.direct:
+            raise EmptyExport(
+                f"table {a.target}: the export has no rows but {a.lake_table_id} has {state.count_before}; "
+                "an empty export usually means a failed or partial export. Check it, then approve the "
+                "deletes if the table really is empty"
+            )
+
+    def check_all_rows(self, raw: "DataFrame", plans: list[ColumnPlan], key: list[str]) -> "DataFrame":
+        """Casts and checks every row (values, then keys), as a load without fast_merge does."""
+        a, state = self.args, self.state
+        checked = source.typed_frame(raw, plans, with_checks=True).persist()
+        state.cached.append(checked)
+        counts = source.check_casts(checked, raw, plans, a.target, a.show_values)
+        state.rows_read, state.nulled, state.clamped = counts.rows, counts.nulled, counts.clamped
+        typed = checked.select(*[quote(p.name) for p in plans])
+        source.check_keys(typed, key, a.target, a.show_values)
+        return typed
 
     def aligned(self, typed: "DataFrame", schema: SchemaPlan) -> "DataFrame":
         """The source with each column cast to the type it is written as."""
@@ -311,6 +352,15 @@ class _Load:
         return Outcome("create", inserted=self.state.rows_read)
 
     def merge(self, typed: "DataFrame", schema: SchemaPlan, key: list[str], lake_types: dict[str, str]) -> Outcome:
+        if self.deferred is not None:
+            raw, plans = self.deferred
+            done = fast_merge.FastMerge(self, raw, plans, schema, key, lake_types).run()
+            if done is not None:
+                return done
+            # Repeated or NULL keys, an empty export: every row is checked; the exact error or outcome follows.
+            self.state.phase("merge (every row checked)")
+            typed = self.check_all_rows(raw, plans, key)
+            self.count_lake()
         src = self.aligned(typed, schema)
         lake_df = self.lake_frame(list(schema.write_types.items()), set(lake_types))
         changes = change_set(src, lake_df, key, deletes=True)
@@ -435,7 +485,11 @@ def _finish(spark: "SparkSession", args: JobArgs, state: RunState, outcome: Outc
     result.action = outcome.action if changed else "none"
     result.rowsRead = state.rows_read
     result.inserted, result.updated, result.deleted = outcome.inserted, outcome.updated, outcome.deleted
-    result.rowCountAfter = lake.row_count(spark, ident)
+    rows_after = outcome.rows_after
+    if rows_after is not None and committed and not lineage.made_by_load(spark, ident, snapshot_after,
+                                                                          state.snapshot_before, args):
+        rows_after = None  # another commit came between: count the table itself
+    result.rowCountAfter = rows_after if rows_after is not None else lake.row_count(spark, ident)
     result.cursorColumn = cursor
     result.cursorValueAfter = lake.max_value(spark, ident, cursor) if cursor else None
     if args.direct and state.cursor_high is not None:

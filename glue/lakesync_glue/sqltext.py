@@ -66,9 +66,16 @@ def merge_changes(
     update_columns: Sequence[str],
     table_columns: Sequence[tuple[str, str]],
     source_columns: Sequence[str],
+    target_filter: str | None = None,
 ) -> str:
-    """MERGE of a computed change set: only the listed rows are touched, nothing by source absence."""
+    """MERGE of a computed change set: only the listed rows are touched, nothing by source absence.
+
+    `target_filter`: a condition on the table's rows alone that every changed key meets (it narrows
+    the MERGE's scan of the table without changing what the MERGE does).
+    """
     on = " AND ".join(f"t.{quote(k)} = c.{quote(k)}" for k in key)
+    if target_filter:
+        on += f" AND {target_filter}"
     op = f"c.{quote(OP_COLUMN)}"
     present = set(source_columns)
     clauses = [f"WHEN MATCHED AND {op} = 'D' THEN DELETE"]

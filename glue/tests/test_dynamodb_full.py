@@ -97,7 +97,7 @@ def test_result_json_of_a_dynamodb_load(ddb_load: DdbLoad, spark: Any, tmp_path:
     assert written["extract"] == "dynamodb" and written["status"] == "succeeded"
     assert (written["rowsRead"], written["inserted"], written["updated"], written["deleted"]) == (3, 3, 0, 0)
     assert written["committed"] is True and written["snapshotId"] == current_snapshot(spark, "ddb_result")
-    assert len(written["schemaHash"]) == 64 and written["table"] == "dynamodb.dynamodb.Products"
+    assert len(written["schemaHash"]) == 64 and written["table"] == "dynamodb.Products"
     assert "window" not in written and result.extract == "dynamodb"
 
 

@@ -30,6 +30,8 @@ export function cycleActivities(deps: ActivityDeps) {
         retry: s.retry,
         timeouts: s.timeouts,
         cost: s.cost,
+        // Only where the backend can run packs: elsewhere every table keeps a run of its own.
+        ...(s.packing && sourceOf(deps, source).ports.load.packs ? { packing: s.packing } : {}),
       };
     },
 
@@ -185,7 +187,7 @@ export function cycleActivities(deps: ActivityDeps) {
           };
         });
         const planRef = await ports.manifests.put(cycleManifestKeys.plan(cycleId), planned.entries);
-        const load = planned.entries.flatMap((e): LoadItem[] => (e.action === 'skip' ? [] : [loadItem(e, e.action)]));
+        const load = planned.entries.flatMap((e): LoadItem[] => (e.action === 'skip' ? [] : [loadItem(e, e.action, settings)]));
         return { planRef, load, notLoaded: [...planned.notLoaded, ...notInExport] };
       });
     },
@@ -204,10 +206,13 @@ export type CyclePlanOptions = PlanOptions & {
 };
 
 /** What the batch needs of a plan entry: a DynamoDB table carries its export windows. */
-function loadItem(e: PlanEntry, action: LoadAction): LoadItem {
+function loadItem(e: PlanEntry, action: LoadAction, settings: SourceConfig): LoadItem {
   const base = { table: e.table, lakeTable: e.lakeTable, action };
   if (e.extract?.kind === 'dynamodb') return { ...base, extract: 'dynamodb', exports: e.extract.exports };
-  return e.extract ? { ...base, extract: 'direct' } : base;
+  if (e.extract) return { ...base, extract: 'direct' };
+  // What packing needs, only when it is on: the items of other sources stay as they were.
+  if (!settings.packing) return base;
+  return { ...base, ...(e.sizeGB !== undefined ? { sizeGB: e.sizeGB } : {}), ...(settings.tables[e.table]?.glueWorkers !== undefined ? { pinned: true } : {}) };
 }
 
 /** Whether the source is DynamoDB: its tables are exported one by one, never through an RDS snapshot. */

@@ -4,6 +4,8 @@ import { cycleActivities } from './cycle';
 import type { ActivityDeps } from './deps';
 import { keepAlive } from './keepalive';
 import { loadActivities } from './load';
+import { packActivities } from './pack';
+import { payloadActivities } from './payloads';
 import { publishActivities } from './publish';
 import { recoveryActivities } from './recovery';
 import { retentionActivities } from './retention';
@@ -17,10 +19,13 @@ export function createActivities(deps: ActivityDeps, getClient: () => Promise<Cl
     // Short steps heartbeat so that a dead worker is noticed; loads and verification heartbeat themselves.
     ...keepAlive(cycleActivities(deps)),
     ...loadActivities(deps),
+    // It heartbeats itself, with the run it started.
+    ...packActivities(deps),
     ...keepAlive(publishActivities(deps), ['verifyTable']),
     ...recoveryActivities(deps),
     ...keepAlive(retentionActivities(deps)),
     ...keepAlive(tableExportActivities(deps)),
+    ...keepAlive(payloadActivities(deps)),
     ...triggerActivities(getClient),
   };
 }

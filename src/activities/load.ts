@@ -16,8 +16,8 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { cycleManifestKeys, exportIdFor, runTokenFor } from '../ids';
 import { isPortError } from '../errors';
 import type { SourceConfig } from '../config/schema';
-import type { CostBasis, DiscoveredTable, LiveLoadRun, LoadedTableExport, LoadRequest, LoadResult, LoadRunStatus, LoadUsage, PlanEntry } from '../model';
-import type { LoadPort } from '../ports';
+import type { CostBasis, DiscoveredTable, LiveLoadRun, LoadedTableExport, LoadRequest, LoadResult, LoadRunStatus, LoadUsage, PackSummary, PlanEntry } from '../model';
+import type { LoadPort, PackLoads } from '../ports';
 import { type ActivityDeps, failure, sourceOf } from './deps';
 
 export interface LoadTableInput {
@@ -38,6 +38,12 @@ export interface LoadTableInput {
   namespace: string;
   /** Real failures after which the load fails for good (the cycle's retry.maximumAttempts); the config's when absent. */
   maxFailures?: number;
+  /**
+   * The table is one of a pack (several small tables loaded by one run, started by startPackLoad):
+   * the load waits for that run and reads its own result. When the pack ends without a succeeded
+   * result for the table, the next attempt loads it in a run of its own.
+   */
+  pack?: { token: string; runId: string };
 }
 
 /** The load job's result, with what its run used (absent from workers before the cost ledger). */
@@ -52,6 +58,10 @@ export interface LoadHeartbeat {
   detail?: string;
   /** Real failures of this load so far; a heartbeat timeout (a worker restarted) is none. */
   failures?: number;
+  /** The run of the pack this table is loaded in (never stopped for this table alone). */
+  packRunId?: string;
+  /** The pack ended without a succeeded result for the table: the next attempts load it in a run of its own. */
+  alone?: boolean;
 }
 
 /** What an attempt knows of its load; every heartbeat carries it to the next attempt. */
@@ -61,14 +71,74 @@ interface LoadState {
   /** The run has ended (succeeded or failed): there is nothing to stop. */
   ended?: boolean;
   failures: number;
+  packRunId?: string;
+  alone?: boolean;
 }
 
 const DEFAULT_POLL = { initialMs: 5_000, maxMs: 120_000 };
 /** How long a load waits for other loads' runs on its lake table to end after asking them to stop. */
 export const STOP_WAIT_MS = 15 * 60_000;
 
-export function loadActivities(deps: ActivityDeps) {
+/** The request fields that do not depend on the table: a load's, or those a pack's tables share. */
+export type LoadRequestInput = Omit<LoadTableInput, 'planRef' | 'maxFailures' | 'pack'>;
+
+/**
+ * Reads plan entries from the manifest store, each plan once per worker (a batch's loads share it).
+ * A table that is not in the plan fails its load for good.
+ */
+export function planEntries(deps: ActivityDeps): (source: string, planRef: string, table: string) => Promise<PlanEntry> {
   const plans = new Map<string, Promise<PlanEntry[]>>();
+  return async (source, planRef, table) => {
+    const { ports } = sourceOf(deps, source);
+    let plan = plans.get(planRef);
+    if (!plan) {
+      plan = ports.manifests.get<PlanEntry[]>(planRef);
+      plans.set(planRef, plan);
+      plan.catch(() => plans.delete(planRef));
+    }
+    const entry = (await plan).find((e) => e.table === table);
+    if (!entry) throw ApplicationFailure.create({ message: `load failed for ${table}: not in plan ${planRef}`, type: 'PlanMismatch', nonRetryable: true });
+    return entry;
+  };
+}
+
+/**
+ * The request of one table's load, as its own run gets it and as a pack carries it: its run token,
+ * its lineage and its result location. A request without the lineage it needs is refused.
+ */
+export function loadRequestFor(port: LoadPort, input: LoadRequestInput, plan: PlanEntry): LoadRequest {
+  const direct = plan.extract?.kind === 'direct';
+  // A batch started before loads carried their lineage has neither: the load cannot guard the table.
+  // A direct load reads the source itself: it has no export to guard with.
+  if (!direct && (!input.exportId || !input.snapshotTime)) {
+    throw ApplicationFailure.create({
+      message: `load failed for ${input.table}: the request names no export id or snapshot time, so the load cannot check that the export is not older than the lake table's; run a new sync or rerun the table`,
+      type: 'MissingLineage',
+      nonRetryable: true,
+    });
+  }
+  const dynamo = plan.extract?.kind === 'dynamodb';
+  if (dynamo && !input.tableExports?.length) {
+    throw ApplicationFailure.create({
+      message: `load failed for ${input.table}: it is a DynamoDB table and the request names none of its exports; run a new sync`,
+      type: 'MissingLineage',
+      nonRetryable: true,
+    });
+  }
+  const base = {
+    source: input.source,
+    cycleId: input.cycleId,
+    runToken: runTokenFor(input.cycleId, input.table),
+    ...(direct ? {} : dynamo ? { exportId: input.exportId, snapshotTime: input.snapshotTime, tableExports: input.tableExports } : { exportId: input.exportId, snapshotTime: input.snapshotTime, exportLocation: input.exportLocation }),
+    database: input.database,
+    plan,
+    namespace: input.namespace,
+  };
+  return { ...base, resultLocation: port.resultLocation(base) };
+}
+
+export function loadActivities(deps: ActivityDeps) {
+  const planEntry = planEntries(deps);
   const discoveries = new Map<string, Promise<DiscoveredTable[]>>();
 
   /**
@@ -99,55 +169,22 @@ export function loadActivities(deps: ActivityDeps) {
     }
   }
 
-  async function planEntry(input: LoadTableInput): Promise<PlanEntry> {
-    const { ports } = sourceOf(deps, input.source);
-    let plan = plans.get(input.planRef);
-    if (!plan) {
-      plan = ports.manifests.get<PlanEntry[]>(input.planRef);
-      plans.set(input.planRef, plan);
-      plan.catch(() => plans.delete(input.planRef));
-    }
-    const entry = (await plan).find((e) => e.table === input.table);
-    if (!entry) throw ApplicationFailure.create({ message: `load failed for ${input.table}: not in plan ${input.planRef}`, type: 'PlanMismatch', nonRetryable: true });
-    return entry;
-  }
-
   return {
     async loadTable(input: LoadTableInput): Promise<LoadTableResult> {
       const { ports, settings } = sourceOf(deps, input.source);
       const previous = Context.current().info.heartbeatDetails as LoadHeartbeat | undefined;
-      const load: LoadState = { table: input.table, failures: previous?.failures ?? 0, ...(previous?.runId ? { runId: previous.runId } : {}) };
+      const load: LoadState = {
+        table: input.table,
+        failures: previous?.failures ?? 0,
+        ...(previous?.runId ? { runId: previous.runId } : {}),
+        ...(previous?.alone ? { alone: true } : {}),
+      };
       try {
-        const plan = await planEntry(input);
-        const direct = plan.extract?.kind === 'direct';
-        // A batch started before loads carried their lineage has neither: the load cannot guard the table.
-        // A direct load reads the source itself: it has no export to guard with.
-        if (!direct && (!input.exportId || !input.snapshotTime)) {
-          throw ApplicationFailure.create({
-            message: `load failed for ${input.table}: the request names no export id or snapshot time, so the load cannot check that the export is not older than the lake table's; run a new sync or rerun the table`,
-            type: 'MissingLineage',
-            nonRetryable: true,
-          });
-        }
-        const dynamo = plan.extract?.kind === 'dynamodb';
-        if (dynamo && !input.tableExports?.length) {
-          throw ApplicationFailure.create({
-            message: `load failed for ${input.table}: it is a DynamoDB table and the request names none of its exports; run a new sync`,
-            type: 'MissingLineage',
-            nonRetryable: true,
-          });
-        }
-        const base = {
-          source: input.source,
-          cycleId: input.cycleId,
-          runToken: runTokenFor(input.cycleId, input.table),
-          ...(direct ? {} : dynamo ? { exportId: input.exportId, snapshotTime: input.snapshotTime, tableExports: input.tableExports } : { exportId: input.exportId, snapshotTime: input.snapshotTime, exportLocation: input.exportLocation }),
-          database: input.database,
-          plan,
-          namespace: input.namespace,
-        };
-        const req: LoadRequest = { ...base, resultLocation: ports.load.resultLocation(base) };
-        const { result, status } = await runLoad(ports.load, req, load);
+        const plan = await planEntry(input.source, input.planRef, input.table);
+        const req = loadRequestFor(ports.load, input, plan);
+        // A backend without packs, or a table its pack did not load, runs alone.
+        const packs = ports.load.packs;
+        const { result, status } = input.pack && packs && !load.alone ? await runPacked(ports.load, packs, req, input.pack, load) : await runLoad(ports.load, req, load);
         return { ...result, usage: await usageOf(input, plan, settings, status) };
       } catch (err) {
         throw await attemptFailed(ports.load, load, input.maxFailures ?? settings.retry.maximumAttempts, err);
@@ -189,6 +226,72 @@ async function runLoad(port: LoadPort, req: LoadRequest, load: LoadState): Promi
   );
   if (status.state === 'succeeded') return { result: await finishedResult(port, req, runId, status), status };
   return failedRun(port, req, runId, status);
+}
+
+/**
+ * A table loaded by its pack's run: polls that run until it ends (the pack's tables all poll the
+ * same run), then reads the table's own result, and the pack's summary for its share of the run's
+ * DPU-seconds (its seconds over the sum of the pack's). A pack that ended without a succeeded
+ * result for the table fails this attempt; the next one loads the table in a run of its own.
+ */
+async function runPacked(port: LoadPort, packs: PackLoads, req: LoadRequest, pack: { token: string; runId: string }, load: LoadState): Promise<{ result: LoadResult; status: LoadRunStatus }> {
+  const ctx = Context.current();
+  const table = req.plan.table;
+  load.packRunId = pack.runId;
+  ctx.heartbeat(beat(load, 'running', `pack ${pack.token}`));
+  const status = await pollUntilEnded(
+    async () => {
+      const current = await port.getRun(pack.runId);
+      ctx.heartbeat(beat(load, current.state, `pack ${pack.token}: ${current.detail ?? current.state}`));
+      return current;
+    },
+    (ms, current) => sleepHeartbeating(ctx, ms, beat(load, current.state, `pack ${pack.token}: ${current.detail ?? current.state}`)),
+    port.pollPolicy ?? DEFAULT_POLL,
+  );
+  load.ended = true;
+  const result = await port.readResult(req.resultLocation);
+  if (result?.status === 'succeeded' && result.runToken === req.runToken) {
+    ctx.log.info('load finished in its pack', { table, runId: pack.runId, packToken: pack.token });
+    return { result, status: await packShare(packs, req, pack, status) };
+  }
+  // Whatever this attempt's failure, the next one runs alone: the pack's run is over.
+  load.alone = true;
+  if (result?.status === 'failed' && result.runToken === req.runToken) throw resultFailure(req, pack.runId, result);
+  throw ApplicationFailure.create({
+    message:
+      `load of ${table} in pack ${pack.token} (run ${pack.runId}) failed: the run ended ${status.detail ?? status.state}` +
+      `${status.errorMessage ? ` (${status.errorMessage})` : ''} without a result for the table at ${req.resultLocation}; the next attempt loads the table in a run of its own`,
+    type: 'PackEndedWithoutResult',
+    nonRetryable: false,
+  });
+}
+
+/**
+ * The run's status as this table's part of it: its seconds in the pack and its share of the run's
+ * DPU-seconds. Without a summary (a run that died after writing the table's result) the share is
+ * unknown and the table's usage has none.
+ */
+async function packShare(packs: PackLoads, req: LoadRequest, pack: { token: string; runId: string }, status: LoadRunStatus): Promise<LoadRunStatus> {
+  const { dpuSeconds: _run, executionSeconds: _all, ...rest } = status;
+  let summary: PackSummary | undefined;
+  try {
+    summary = await packs.readSummary(packs.summaryLocation(req.source, req.cycleId, pack.token));
+  } catch (err) {
+    Context.current().log.warn("the pack's summary could not be read: the table's cost leaves out the run", { table: req.plan.table, packToken: pack.token, error: String(err) });
+  }
+  const own = summary?.tables.find((t) => t.table === req.plan.table);
+  if (!summary || !own) return rest;
+  const share = dpuShare(status.dpuSeconds, own.seconds, summary.tables.map((t) => t.seconds));
+  return { ...rest, executionSeconds: own.seconds, ...(share !== undefined ? { dpuSeconds: share } : {}) };
+}
+
+/** A table's share of its pack run's DPU-seconds: by its seconds, or evenly when no table took any. */
+export function dpuShare(runDpuSeconds: number | undefined, seconds: number, allSeconds: number[]): number | undefined {
+  if (runDpuSeconds === undefined || allSeconds.length === 0) return undefined;
+  const total = allSeconds.reduce((a, b) => a + Math.max(0, b), 0);
+  const share = total > 0 ? (runDpuSeconds * Math.max(0, seconds)) / total : runDpuSeconds / allSeconds.length;
+  // Millionths: the shares still add up to the run's figure within a millionth per table.
+  return Math.round(share * 1e6) / 1e6;
 }
 
 export type PollPolicy = NonNullable<LoadPort['pollPolicy']>;
@@ -313,7 +416,11 @@ async function attemptFailed(port: LoadPort, load: LoadState, maxFailures: numbe
   // another attempt may already be attached to this same run, so only a real cancellation or an
   // expired load stops it.
   if (err instanceof CancelledFailure || ctx.cancellationSignal.aborted) {
-    if (load.runId && (ctx.cancellationDetails?.cancelRequested || loadExpired(ctx))) await stopQuietly(port, load, 'the load was cancelled');
+    if (ctx.cancellationDetails?.cancelRequested || loadExpired(ctx)) {
+      if (load.runId) await stopQuietly(port, load, 'the load was cancelled');
+      // A cancelled batch cancels every table of the pack: its run has no one left to load for.
+      else if (load.packRunId) await stopQuietly(port, { ...load, runId: load.packRunId }, 'the loads of its pack were cancelled');
+    }
     return err;
   }
   const failed = failure('load', load.table, err);
@@ -357,7 +464,15 @@ async function stopQuietly(port: LoadPort, load: LoadState, why: string): Promis
 }
 
 function beat(load: LoadState, state: string, detail?: string): LoadHeartbeat {
-  return { ...(load.runId ? { runId: load.runId } : {}), table: load.table, state, ...(detail ? { detail } : {}), failures: load.failures };
+  return {
+    ...(load.runId ? { runId: load.runId } : {}),
+    table: load.table,
+    state,
+    ...(detail ? { detail } : {}),
+    failures: load.failures,
+    ...(load.packRunId ? { packRunId: load.packRunId } : {}),
+    ...(load.alone ? { alone: true } : {}),
+  };
 }
 
 /** The run to re-attach to: the one in the heartbeat, else one found by run token; never a failed one. */

@@ -2,12 +2,15 @@
  * Glue: one job run per table load. The run token argument lets a retried activity find a
  * run started just before a crash (GetJobRuns); the activity keeps the JobRunId in its
  * heartbeat and re-attaches by it. Failed, timed-out and errored runs carry Glue's message.
+ * A pack (several small tables) is one run of the same job whose arguments name its pack file
+ * on S3 (`--pack_path`) and whose `--run_token` is the pack token.
  */
 import { BatchStopJobRunCommand, GetJobRunCommand, GetJobRunsCommand, type GlueClient, type JobRun, StartJobRunCommand, type WorkerType } from '@aws-sdk/client-glue';
 import { PortError } from '../errors';
-import type { LiveLoadRun, LoadRequest, LoadResult, LoadRunStatus } from '../model';
-import type { LoadPort } from '../ports';
-import { loadJobArguments } from '../job-args';
+import type { LiveLoadRun, LoadRequest, LoadResult, LoadRunStatus, PackRequest } from '../model';
+import type { LoadPort, PackLoads } from '../ports';
+import { loadJobArguments, packJobArguments } from '../job-args';
+import { checkPackSummary, packFileOf, packSizeGB, packTables } from '../pack-file';
 import { sentAtMostOnce } from './at-most-once';
 import { jdbcSource } from './direct';
 import { EMULATOR_NOT_IMPLEMENTED } from '../emulator';
@@ -71,13 +74,48 @@ export class GlueLoads implements LoadPort {
 
   async startLoad(req: LoadRequest): Promise<{ runId: string }> {
     await this.ensureJob();
-    const subject = `table ${req.plan.table} (job ${this.jobName})`;
+    return this.startRun(this.jobArguments(req), runCapacity(req.plan.table, req.plan.sizeGB, this.settings.glue), `table ${req.plan.table} (job ${this.jobName})`);
+  }
+
+  /** Packed runs: the pack file on S3, then one run of the job (glue/README.md, "Packed runs"). */
+  readonly packs: PackLoads = {
+    startPack: (req) => this.startPack(req),
+    findPackByToken: (req) => this.findByRunToken(req.packToken, `pack ${req.packToken} (job ${this.jobName})`, `no pack run is looked up by token for pack ${req.packToken}`),
+    summaryLocation: (source, cycleId, packToken) => this.packLocation(source, cycleId, packToken, 'summary.json'),
+    readSummary: async (location) => {
+      const summary = await this.objects.getJson<unknown>(parseS3Url(location), 'pack summary');
+      return summary === undefined ? undefined : checkPackSummary(summary, location);
+    },
+  };
+
+  /** `s3://<scriptBucket>/<resultPrefix>/<source>/<cycleId>/packs/<packToken>.<suffix>`. */
+  private packLocation(source: string, cycleId: string, packToken: string, suffix: string): string {
+    const { scriptBucket, resultPrefix } = this.settings.glue;
+    return s3Url(scriptBucket, joinKey(resultPrefix, source, cycleId, 'packs', `${packToken}.${suffix}`));
+  }
+
+  /**
+   * Writes the pack file (each table's job arguments, never secrets), then starts ONE run sized
+   * by the pack's export gigabytes. A retry finds the run by the pack token (findPackByToken).
+   */
+  private async startPack(req: PackRequest): Promise<{ runId: string }> {
+    const tableBucketArn = this.settings.tableBucket.arn;
+    const file = packFileOf(req, (load) => loadJobArguments(load, { tableBucketArn }));
+    await this.ensureJob();
+    const packPath = this.packLocation(req.source, req.cycleId, req.packToken, 'json');
+    await this.objects.putJson(parseS3Url(packPath), file, `pack file of pack ${req.packToken}`);
+    // Sized as one table of the pack's total size; the pack token is no table, so no table's pinned workers apply.
+    const capacity = runCapacity(`pack:${req.packToken}`, packSizeGB(req), this.settings.glue);
+    return this.startRun({ ...prefixed(packJobArguments(packPath, req.packToken)), '--datalake-formats': 'iceberg' }, capacity, `pack ${req.packToken} of ${req.loads.length} tables (job ${this.jobName})`);
+  }
+
+  /** One StartJobRun, never sent twice: a second request would start a second run (src/aws/at-most-once.ts). */
+  private async startRun(args: Record<string, string>, capacity: ReturnType<typeof runCapacity>, subject: string): Promise<{ runId: string }> {
     this.liveScan = undefined;
     try {
-      // Never sent twice: a second request would start a second run (src/aws/at-most-once.ts).
-      const { WorkerType: workerType, ...capacity } = runCapacity(req.plan.table, req.plan.sizeGB, this.settings.glue);
-      const sized = { ...capacity, ...(workerType ? { WorkerType: workerType as WorkerType } : {}) };
-      const start = sentAtMostOnce(new StartJobRunCommand({ JobName: this.jobName, Arguments: this.jobArguments(req), ...sized }), { service: 'Glue', operation: 'StartJobRun', subject });
+      const { WorkerType: workerType, ...rest } = capacity;
+      const sized = { ...rest, ...(workerType ? { WorkerType: workerType as WorkerType } : {}) };
+      const start = sentAtMostOnce(new StartJobRunCommand({ JobName: this.jobName, Arguments: args, ...sized }), { service: 'Glue', operation: 'StartJobRun', subject });
       const out = await this.glue.send(start);
       if (!out.JobRunId) throw new PortError('failed', 'NoJobRunId', `Glue StartJobRun for ${subject} returned no JobRunId`);
       return { runId: out.JobRunId };
@@ -101,16 +139,20 @@ export class GlueLoads implements LoadPort {
   jobArguments(req: LoadRequest): Record<string, string> {
     const direct = req.plan.extract?.kind === 'direct' && this.settings.direct ? jdbcSource(this.settings.direct) : undefined;
     const args = loadJobArguments(req, { tableBucketArn: this.settings.tableBucket.arn }, direct);
-    return { ...Object.fromEntries(Object.entries(args).map(([name, value]) => [`--${name}`, value])), '--datalake-formats': 'iceberg' };
+    return { ...prefixed(args), '--datalake-formats': 'iceberg' };
   }
 
   async findRunByToken(req: LoadRequest): Promise<string | undefined> {
-    const subject = `table ${req.plan.table} (job ${this.jobName}, run token ${req.runToken})`;
+    return this.findByRunToken(req.runToken, `table ${req.plan.table} (job ${this.jobName}, run token ${req.runToken})`, `no run is looked up by token for ${req.plan.table}`);
+  }
+
+  /** The newest run of the job whose `--run_token` is `runToken` (a table's, or a pack's). */
+  private async findByRunToken(runToken: string, subject: string, withoutIt: string): Promise<string | undefined> {
     let token: string | undefined;
     for (let page = 0; page < TOKEN_SEARCH_PAGES; page++) {
-      const out = await this.jobRunsPage(token, subject, `no run is looked up by token for ${req.plan.table}`);
+      const out = await this.jobRunsPage(token, subject, withoutIt);
       if (!out) return undefined;
-      const match = newest((out.JobRuns ?? []).filter((r) => r.Arguments?.['--run_token'] === req.runToken));
+      const match = newest((out.JobRuns ?? []).filter((r) => r.Arguments?.['--run_token'] === runToken));
       if (match?.Id) return match.Id;
       token = out.NextToken;
       if (!token) return undefined;
@@ -141,11 +183,11 @@ export class GlueLoads implements LoadPort {
       const out = await this.jobRunsPage(token, subject, 'runs of other loads on the same lake table are not looked for');
       if (!out) return live;
       for (const run of out.JobRuns ?? []) {
-        const args = run.Arguments ?? {};
-        if (!run.Id || !RUNNING.has(run.JobRunState ?? '') || !args['--namespace'] || !args['--lake_table']) continue;
-        const key = `${args['--namespace']}.${args['--lake_table']}`;
-        const found: LiveLoadRun = { runId: run.Id, runToken: args['--run_token'] ?? '', ...(run.JobRunState ? { detail: run.JobRunState } : {}), ...(run.StartedOn ? { startedAt: new Date(run.StartedOn).toISOString() } : {}) };
-        live.set(key, [...(live.get(key) ?? []), found]);
+        if (!run.Id || !RUNNING.has(run.JobRunState ?? '')) continue;
+        const base = { runId: run.Id, ...(run.JobRunState ? { detail: run.JobRunState } : {}), ...(run.StartedOn ? { startedAt: new Date(run.StartedOn).toISOString() } : {}) };
+        for (const { lakeTable, runToken } of await this.lakeTablesOf(run)) {
+          live.set(lakeTable, [...(live.get(lakeTable) ?? []), { ...base, runToken }]);
+        }
       }
       const last = out.JobRuns?.at(-1)?.StartedOn;
       token = out.NextToken;
@@ -153,6 +195,28 @@ export class GlueLoads implements LoadPort {
     }
     this.warn(`Glue job ${this.jobName} has more than ${LIVE_SEARCH_PAGES * 200} runs within its timeout window: only the newest are checked for live runs before a load starts`);
     return live;
+  }
+
+  /**
+   * The lake tables a live run loads, each with its run token: the one its arguments name, or for a
+   * pack run (`--pack_path`) every table of its pack file, under that table's own run token (the
+   * same load attaches to it: the pack writes the table's result where a run of its own would).
+   */
+  private async lakeTablesOf(run: JobRun): Promise<{ lakeTable: string; runToken: string }[]> {
+    const args = run.Arguments ?? {};
+    const packPath = args['--pack_path'];
+    if (packPath === undefined) {
+      return args['--namespace'] && args['--lake_table'] ? [{ lakeTable: `${args['--namespace']}.${args['--lake_table']}`, runToken: args['--run_token'] ?? '' }] : [];
+    }
+    try {
+      const file = await this.objects.getJson<unknown>(parseS3Url(packPath), `pack file of run ${run.Id}`);
+      if (file === undefined) throw new Error('it does not exist');
+      return packTables(file);
+    } catch (err) {
+      // Without its pack file the run fails before it loads a table: it holds no lake table.
+      this.warn(`the pack file ${packPath} of live Glue run ${run.Id} of job ${this.jobName} could not be read (${(err as Error).message}): its tables are not counted as busy`);
+      return [];
+    }
   }
 
   /** One page of GetJobRuns; undefined when the job does not exist yet or an emulator lacks the call. */
@@ -247,6 +311,11 @@ function dpuSecondsOf(run: JobRun): number | undefined {
   if (run.ExecutionTime === undefined) return undefined;
   const dpus = run.NumberOfWorkers && run.WorkerType ? run.NumberOfWorkers * (DPU_PER_WORKER[run.WorkerType] ?? 1) : run.MaxCapacity;
   return dpus === undefined ? undefined : dpus * run.ExecutionTime;
+}
+
+/** Job arguments as Glue takes them: `--name`. */
+function prefixed(args: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(args).map(([name, value]) => [`--${name}`, value]));
 }
 
 function newest(runs: JobRun[]): JobRun | undefined {

@@ -81,6 +81,7 @@ export const GLUE_JOB_ACTIONS: readonly RequiredAction[] = [
   { action: 's3:ListBucket', resources: [EXPORT_BUCKET_ARN], why: "the job lists a table's export files" },
   { action: 's3:GetObject', resources: ['arn:aws:s3:::SCRIPT_BUCKET/SCRIPT_PREFIX/*'], why: 'Glue loads the job scripts' },
   { action: 's3:PutObject', resources: ['arn:aws:s3:::SCRIPT_BUCKET/RESULT_PREFIX/*'], why: 'the job writes its result JSON' },
+  { action: 's3:GetObject', resources: ['arn:aws:s3:::SCRIPT_BUCKET/RESULT_PREFIX/*'], why: "a packed run reads its pack file and the results of its tables already loaded" },
   { action: 'kms:Decrypt', resources: [KEY_ARN], why: 'the export files are encrypted with the export key' },
   { action: 'glue:GetCatalog', resources: CATALOG_ARNS, why: "the job resolves the table bucket's catalog" },
   { action: 'glue:GetDatabase', resources: [...CATALOG_ARNS, DATABASE_ARN], why: 'the job reads the namespace' },

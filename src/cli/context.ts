@@ -9,7 +9,8 @@ import type { LakesyncConfig, SourceConfig } from '../config/schema';
 import { sourceWorkflowId } from '../ids';
 import type { Ports } from '../ports';
 import { connectClient, runningSourceWorkflow, type TemporalTarget, temporalTarget } from '../temporal';
-import { type SourceStatus, statusQuery } from '../workflows/messages';
+import { readSourceStatus } from '../status-pages';
+import type { SourceStatus } from '../workflows/messages';
 import { RuntimeFailure, UsageError } from './errors';
 import type { CliIO } from './io';
 
@@ -113,7 +114,8 @@ export function unanswered(err: unknown, elapsedMs: number): 'deadline' | 'workf
 export async function sourceStatus({ client, target }: Connected, source: string): Promise<SourceStatus | undefined> {
   const handle = await runningSourceWorkflow(client, source);
   if (!handle) return undefined;
-  return withQueryDeadline(client, `status of ${sourceWorkflowId(source)}`, target, () => handle.query(statusQuery));
+  // A large source answers in pages: the status is read whole.
+  return withQueryDeadline(client, `status of ${sourceWorkflowId(source)}`, target, () => readSourceStatus(handle));
 }
 
 /** Splits `a,b, c` into table names; rejects empty lists and names that are not schema.table. */

@@ -52,6 +52,7 @@ export const sourceWorkflowInput = z
   .object({
     source: z.string().describe('Source name in lakesync.yaml'),
     syncOnStart: z.boolean().optional().describe('Start with a sync of every table (default true); signal-with-start sends false'),
+    payloadInlineBytes: z.number().optional().describe('Payloads above this many bytes (cycle outcomes, the carried state, the status) go by reference or in pages; default 262144'),
   })
   .meta({ id: 'SourceWorkflowInput', description: 'Input of the source workflow (type `sourceWorkflow`, id `lakesync/<source>`); `{"source": "shop"}` alone starts a sync' });
 
@@ -195,6 +196,10 @@ export const sourceStatus = z
       .describe('The newest snapshot and export; a rerun reuses it for tables without an export of their own'),
     ignoredRequests: z.array(ignoredRequest).describe('Newest first, the last 20'),
     droppedTables: z.array(droppedTable).describe('Newest first, the last 50'),
+    paged: z
+      .array(z.enum(['ledger', 'failed', 'lastCycleTables']))
+      .optional()
+      .describe('Parts left out (empty) because the answer would be too large: read them with the statusPage query ({part, offset} -> {part, entries, next?, total})'),
   })
   .meta({ id: 'SourceStatus', description: 'Result of the `status` query' });
 
@@ -267,6 +272,16 @@ export const cycleResult = z
     finishedAt: z.string(),
     searchAttributes: z.boolean().optional().describe('Whether the cycle kept the lakesync search attributes current'),
     cost: costTotals.optional().describe("The sums of the tables' costs"),
+    tablesRef: z
+      .object({
+        parts: z.array(z.string()),
+        bytes: z.number(),
+        count: z.number(),
+        counts: z.object({ committed: z.number(), failed: z.number(), skipped: z.number() }),
+        failedTables: z.array(tableName),
+      })
+      .optional()
+      .describe("A large cycle's outcomes, stored as text parts in the manifest store (tables is then empty); the cycle workflow's tablesPage query pages them"),
   })
   .meta({ id: 'CycleResult', description: 'Result of a cycle workflow; what `lakesync sync --wait --json` prints' });
 
@@ -278,7 +293,7 @@ const mirrorsMatch: [
   Same<z.infer<typeof rerunRequest>, RerunRequest>,
   Same<z.infer<typeof rerunAccepted>, RerunAccepted>,
   Same<z.infer<typeof syncAccepted>, SyncAccepted>,
-  Same<z.infer<typeof sourceWorkflowInput>, Omit<SourceWorkflowInput, 'state'>>,
+  Same<z.infer<typeof sourceWorkflowInput>, Omit<SourceWorkflowInput, 'state' | 'stateRef'>>,
   Same<z.infer<typeof sourceStatus>, SourceStatus>,
   Same<z.infer<typeof triggerInput>, TriggerInput>,
   Same<z.infer<typeof cycleResult>, CycleResult>,

@@ -6,6 +6,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { CycleResult } from '../model';
 import type { CycleSummary, SourceStatus } from '../workflows/messages';
 import { type Connected, sourceStatus, withQueryDeadline } from './context';
+import { withCycleTables } from '../status-pages';
 import { RuntimeFailure } from './errors';
 
 export interface WaitOptions {
@@ -30,9 +31,11 @@ export async function waitForRequest(conn: Connected, source: string, requestId:
 /** The full result of a finished cycle; rebuilt from its summary if the cycle workflow itself failed. */
 export async function cycleResult(conn: Connected, source: string, summary: CycleSummary): Promise<CycleResult> {
   try {
-    return await withQueryDeadline(conn.client, `result of ${summary.workflowId}`, conn.target, () =>
-      conn.client.workflow.getHandle(summary.workflowId).result() as Promise<CycleResult>,
-    );
+    // A large cycle's outcomes are read from it in pages.
+    return await withQueryDeadline(conn.client, `result of ${summary.workflowId}`, conn.target, async () => {
+      const handle = conn.client.workflow.getHandle(summary.workflowId);
+      return withCycleTables(handle, (await handle.result()) as CycleResult);
+    });
   } catch {
     return {
       cycleId: summary.cycleId,

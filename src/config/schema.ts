@@ -9,6 +9,7 @@ import { columnsSchema, configuredKeyProblems, hashKeyProblems, hashKeySchema } 
 import { directSchema, directSourceProblems, directTableProblems, extractSchema } from './direct';
 import { attributesSchema, dynamodbSourceSchema, dynamoSourceProblems } from './dynamodb';
 import { costSchema } from '../cost/schema';
+import { packingSchema } from './packing';
 import { glueCapacityProblems } from '../aws/glue-sizing';
 const LAKE_NAME_FIX = 'use 1-255 lowercase letters, digits or underscores, starting and ending with a letter or digit (S3 Tables rule)';
 const SOURCE_NAME = /^[a-z][a-z0-9-]{0,62}$/;
@@ -396,6 +397,7 @@ export const sourceSchema = z
     timeouts: timeouts.default({ loadHours: 12, heartbeatSeconds: 60, pollInitialSeconds: 30, pollMaximumSeconds: 300 }),
     retention: retention.default({ snapshots: 3, exports: 3 }),
     cost: costSchema,
+    packing: packingSchema.optional(),
     aws: aws.optional().describe('Required with backend aws.'),
     local: local.default({}),
   })

@@ -18,6 +18,8 @@ import type {
   LoadRequest,
   LoadResult,
   LoadRunStatus,
+  PackRequest,
+  PackSummary,
   SnapshotRef,
   SnapshotStatus,
   TableExportRef,
@@ -25,16 +27,18 @@ import type {
   VerifyOutcome,
   VerifyRequest,
 } from '../model';
-import type { ExportRequest, Ports, RetentionDeletion, SnapshotRequest, TableExportPort, TableExportRequest } from '../ports';
+import type { ExportRequest, PackLoads, Ports, RetentionDeletion, SnapshotRequest, TableExportPort, TableExportRequest } from '../ports';
 import { type LakeRowCounts, rowCountCheck, unknownSnapshot } from '../verify-rows';
-import { FakeStateStore, type FakeRun, type FakeState, type FakeTableExport } from './state';
+import { type FakePack, FakeStateStore, type FakeRun, type FakeState, type FakeTableExport } from './state';
 
 /**
- * `load` fails a run (its result JSON); `poll` fails reading a run's state (GetJobRun). `export` of
- * a DynamoDB table: retryable, its start is made and the answer lost (a retry adopts it);
- * not retryable, the export starts and ends FAILED.
+ * `load` fails a run (its result JSON), also a table's load in a pack; `poll` fails reading a run's
+ * state (GetJobRun). `pack`: a pack run dies (Spark died) just before it loads this table, which
+ * and the tables after it get no result, and the run ends FAILED. `export` of a DynamoDB table:
+ * retryable, its start is made and the answer lost (a retry adopts it); not retryable, the
+ * export starts and ends FAILED.
  */
-export type FakePhase = 'snapshot' | 'export' | 'discover' | 'load' | 'poll' | 'grant' | 'verify' | 'retention';
+export type FakePhase = 'snapshot' | 'export' | 'discover' | 'load' | 'poll' | 'pack' | 'grant' | 'verify' | 'retention';
 
 export interface FakeFailure {
   /** `schema.table`, or `*` for every table (and for snapshot/export). */
@@ -76,6 +80,14 @@ export interface FakeOptions {
   dpuSecondsPerRun?: number;
   /** The size every table has in an export's table list (RDS `sizeGB`); absent by default. */
   exportGBPerTable?: number;
+  /** Sizes of some tables in the export, instead of exportGBPerTable. */
+  exportGBByTable?: Record<string, number>;
+  /** How long some tables' load runs take, instead of latencyMs (a pack shares its run's cost by them). */
+  latencyMsByTable?: Record<string, number>;
+  /** The backend has no packed runs (Ports.load.packs absent): every table runs alone. */
+  noPacks?: boolean;
+  /** The first this many pack starts are made and their answer lost (a transient error): a retry must find the run by its token. */
+  packStartAnswersLost?: number;
 }
 
 /** The run of `table` leaves `rowCountAfter` rows in the lake and reports that figure as its count. */
@@ -191,6 +203,7 @@ export class FakeBackend {
         getRun: (runId) => this.call('load.get', () => this.pollRun(runId)),
         stopRun: (runId) => this.call('load.stop', async () => this.stopRun(runId)),
         readResult: (location) => this.call('load.result', async () => this.result(location)),
+        ...(this.options.noPacks ? {} : { packs: this.packPort() }),
       },
       grant: { grant: (req) => this.call('grant', () => this.grant(req)) },
       verify: { verify: (req) => this.call('verify', () => this.verify(req)) },
@@ -391,7 +404,7 @@ export class FakeBackend {
 
   /** Every fake table has one bigint column `id`, its key (and the cursor of direct loads). */
   private fakeTable(table: string): DiscoveredTable {
-    const size = this.options.exportGBPerTable;
+    const size = this.options.exportGBByTable?.[table] ?? this.options.exportGBPerTable;
     return { table, target: `fake.${table}`, ...(size !== undefined ? { sizeGB: size } : {}), columns: [{ columnName: 'id', originalType: 'bigint', expectedExportedType: 'int64' }], primaryKey: ['id'] };
   }
 
@@ -427,9 +440,14 @@ export class FakeBackend {
   }
 
   private async startLoad(req: LoadRequest): Promise<{ runId: string }> {
+    return { runId: this.newRun(req, Date.now()).runId };
+  }
+
+  /** A table's load run from `startMs` (a pack's tables start one after another); counted per table. */
+  private newRun(req: LoadRequest, startMs: number, packRunId?: string): FakeRun {
     const table = req.plan.table;
     const lakeTable = `${req.namespace}.${req.plan.lakeTable}`;
-    const now = Date.now();
+    const now = startMs;
     this.store.update((s) => (s.counters[`load.start:${table}`] = (s.counters[`load.start:${table}`] ?? 0) + 1));
     const rule = this.injected('load', table);
     const older = this.olderExport(req, lakeTable);
@@ -444,8 +462,9 @@ export class FakeBackend {
       lakeTable,
       cycleId: req.cycleId,
       startedAtMs: now,
-      durationMs: this.options.latencyMs ?? 0,
+      durationMs: this.options.latencyMsByTable?.[table] ?? this.options.latencyMs ?? 0,
       request: req,
+      ...(packRunId ? { packRunId } : {}),
       ...(window ? { window } : {}),
       ...(dynamo ? { dynamo } : {}),
       ...(rule
@@ -461,7 +480,99 @@ export class FakeBackend {
       const key = `load.maxConcurrent:${lakeTable}`;
       s.counters[key] = Math.max(s.counters[key] ?? 0, live);
     });
-    return { runId: run.runId };
+    return run;
+  }
+
+  /**
+   * Packed runs as a backend has them: one run whose tables load one after another, each writing
+   * its result when it is done (a table already loaded by this run token is skipped), then the
+   * summary. Only the pack token finds the run; it is no live run of a lake table, as a Glue run
+   * started with --pack_path names no lake table.
+   */
+  private packPort(): PackLoads {
+    return {
+      startPack: (req) =>
+        this.call('pack.start', async () => {
+          const started = this.startPack(req);
+          const lost = this.store.update((s) => (s.counters['pack.start.lost'] = (s.counters['pack.start.lost'] ?? 0) + 1));
+          if (lost <= (this.options.packStartAnswersLost ?? 0)) throw new PortError('transient', 'FakeFailure', `the answer to the start of pack ${req.packToken} was lost`);
+          return started;
+        }),
+      findPackByToken: (req) => this.call('pack.find', async () => this.latestPack(req.packToken)?.runId),
+      summaryLocation: (_source, cycleId, packToken) => `fake://packs/${cycleId}/${packToken}.json`,
+      readSummary: (location) => this.call('pack.summary', async () => this.packSummary(location)),
+    };
+  }
+
+  /** Pack runs started (tests). */
+  packRuns(): FakePack[] {
+    return Object.values(this.state.packs ?? {}).sort((a, b) => a.seq - b.seq);
+  }
+
+  private startPack(req: PackRequest): { runId: string } {
+    const now = Date.now();
+    const seq = this.store.update((s) => s.nextId++);
+    const runId = `jp_${seq}`;
+    const tables: FakePack['tables'] = [];
+    let offset = 0;
+    let diedBefore: string | undefined;
+    for (const load of req.loads) {
+      const table = load.plan.table;
+      const done = this.result(load.resultLocation);
+      if (done?.status === 'succeeded' && done.runToken === load.runToken) {
+        tables.push({ table, skipped: true, seconds: 0 });
+        continue;
+      }
+      if (this.injected('pack', table)) {
+        diedBefore = table;
+        break;
+      }
+      const run = this.newRun(load, now + offset, runId);
+      tables.push({ table, runId: run.runId, seconds: run.durationMs / 1000 });
+      offset += run.durationMs;
+    }
+    const pack: FakePack = { runId, packToken: req.packToken, cycleId: req.cycleId, seq, startedAtMs: now, durationMs: offset, summaryLocation: req.summaryLocation, tables, ...(diedBefore ? { diedBefore } : {}) };
+    this.store.update((s) => ((s.packs ??= {})[runId] = pack));
+    return { runId };
+  }
+
+  private latestPack(packToken: string): FakePack | undefined {
+    return this.packRuns()
+      .filter((p) => p.packToken === packToken)
+      .at(-1);
+  }
+
+  private packEndsAt(pack: FakePack): number {
+    const done = pack.startedAtMs + pack.durationMs;
+    return pack.stopRequestedAtMs === undefined ? done : Math.min(done, pack.stopRequestedAtMs + (this.options.stopLatencyMs ?? 0));
+  }
+
+  private packStatus(pack: FakePack): LoadRunStatus {
+    const runId = pack.runId;
+    const stopped = pack.stopRequestedAtMs !== undefined && this.packEndsAt(pack) < pack.startedAtMs + pack.durationMs;
+    if (Date.now() < this.packEndsAt(pack)) return { runId, state: 'running', detail: stopped ? 'STOPPING' : 'RUNNING' };
+    // Each table committed as it finished, whatever became of the run after.
+    for (const t of pack.tables) if (t.runId) this.commitIfDone(this.state.runs[t.runId]!);
+    if (stopped) return { runId, state: 'failed', detail: 'STOPPED', errorMessage: `run ${runId} was stopped` };
+    if (pack.diedBefore) return { runId, state: 'failed', detail: 'FAILED', errorMessage: `the pack run died before loading ${pack.diedBefore}`, retryable: true };
+    const dpu = this.options.dpuSecondsPerRun;
+    return { runId, state: 'succeeded', detail: 'SUCCEEDED', executionSeconds: pack.durationMs / 1000, ...(dpu !== undefined ? { dpuSeconds: dpu, modelled: true as const } : {}) };
+  }
+
+  private packSummary(location: string): PackSummary | undefined {
+    const pack = this.packRuns().filter((p) => p.summaryLocation === location).at(-1);
+    // Written when every table is done: a run that died or was stopped writes none.
+    if (!pack || this.packStatus(pack).state !== 'succeeded') return undefined;
+    return {
+      packToken: pack.packToken,
+      tables: pack.tables.map((t) => ({ table: t.table, status: t.skipped ? 'skipped' : this.state.runs[t.runId!]!.failWith ? 'failed' : 'succeeded', seconds: t.seconds })),
+    };
+  }
+
+  /** A packed table's commit, once its part of the run is over (nobody polls it on its own). */
+  private commitIfDone(run: FakeRun): void {
+    if (run.failWith || Date.now() < this.endsAt(run) || this.endsAt(run) < run.startedAtMs + run.durationMs) return;
+    this.commit(run);
   }
 
   /** The job's refusal of an export older than the lake table's last commit (glue/lakesync_glue/lineage.py). */
@@ -484,18 +595,30 @@ export class FakeBackend {
   private liveRuns(lakeTable: string): LiveLoadRun[] {
     const now = Date.now();
     return Object.values(this.state.runs)
-      .filter((r) => r.lakeTable === lakeTable && this.endsAt(r) > now)
+      .filter((r) => r.lakeTable === lakeTable && this.endsAt(r) > now && !r.packRunId)
       .sort((a, b) => a.seq - b.seq)
       .map((r) => ({ runId: r.runId, runToken: r.runToken, detail: r.stopRequestedAtMs === undefined ? 'RUNNING' : 'STOPPING', startedAt: new Date(r.startedAtMs).toISOString() }));
   }
 
   private stopRun(runId: string): void {
+    const pack = this.state.packs?.[runId];
+    if (pack) {
+      if (pack.stopRequestedAtMs !== undefined || this.packEndsAt(pack) <= Date.now()) return;
+      // The tables not done yet stop with it and write no result.
+      this.store.update((s) => {
+        s.packs![runId]!.stopRequestedAtMs = Date.now();
+        for (const t of pack.tables) if (t.runId && this.endsAt(s.runs[t.runId]!) > Date.now()) s.runs[t.runId]!.stopRequestedAtMs = Date.now();
+      });
+      return;
+    }
     const run = this.state.runs[runId];
     if (!run || run.stopRequestedAtMs !== undefined || this.endsAt(run) <= Date.now()) return;
     this.store.update((s) => (s.runs[runId]!.stopRequestedAtMs = Date.now()));
   }
 
   private async pollRun(runId: string): Promise<LoadRunStatus> {
+    const pack = this.state.packs?.[runId];
+    if (pack) return this.packStatus(pack);
     const table = this.state.runs[runId]?.table;
     if (table) {
       const rule = this.injected('poll', table);
@@ -507,7 +630,7 @@ export class FakeBackend {
 
   private latestRun(runToken: string): FakeRun | undefined {
     return Object.values(this.state.runs)
-      .filter((r) => r.runToken === runToken)
+      .filter((r) => r.runToken === runToken && !r.packRunId)
       .sort((a, b) => b.seq - a.seq)[0];
   }
 
@@ -561,6 +684,7 @@ export class FakeBackend {
       .sort((a, b) => b.seq - a.seq)[0];
     // A run stopped before it finished writes no result.
     if (!run || Date.now() < this.endsAt(run) || this.endsAt(run) < run.startedAtMs + run.durationMs) return undefined;
+    if (run.packRunId) this.commitIfDone(run);
     const lake = this.state.lake[run.lakeTable];
     const now = new Date().toISOString();
     if (run.window) return this.directResult(run, now);

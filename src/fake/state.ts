@@ -22,6 +22,23 @@ export interface FakeRun {
   window?: { from: number | null; to: number; rowsRead: number; inserted: number; partitions: number };
   /** A DynamoDB load, fixed when it starts: from a FULL export, or from change records (each a new item in the fake). */
   dynamo?: { full: boolean; records: number };
+  /** The pack run that loads this table (its run id); absent for a run of its own. */
+  packRunId?: string;
+}
+
+/** A pack run: its tables run one after another; it dies (Spark died) before `diedBefore` when told to. */
+export interface FakePack {
+  runId: string;
+  packToken: string;
+  cycleId: string;
+  seq: number;
+  startedAtMs: number;
+  durationMs: number;
+  summaryLocation: string;
+  /** Per table in order: its run (absent when skipped, or when the pack died before it) and what the summary says. */
+  tables: { table: string; runId?: string; skipped?: boolean; seconds: number }[];
+  diedBefore?: string;
+  stopRequestedAtMs?: number;
 }
 
 /** A DynamoDB export the fake made: one table and window. */
@@ -53,6 +70,8 @@ export interface FakeState {
   /** DynamoDB exports by export id. */
   tableExports?: Record<string, FakeTableExport>;
   manifests: Record<string, unknown>;
+  /** Pack runs by run id. */
+  packs?: Record<string, FakePack>;
   nextId: number;
 }
 

@@ -5,15 +5,20 @@
  * starts, as a Glue run sits in STARTING), then hands the run to the runner, which keeps the
  * record up to date. Records (runs/<runId>.json) outlive the worker, so a restarted worker finds
  * a run by its token and re-attaches instead of loading the table twice.
+ *
+ * A pack (several small tables in one run) is one runner job whose only argument is its pack
+ * file (`pack_path`), found by the pack token as a load is by its run token; the runner loads the
+ * tables one after the other, each writing its own result, then the pack's summary.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { PortError } from '../errors';
 import { loadJobArguments } from '../job-args';
-import type { LiveLoadRun, LoadRequest, LoadResult, LoadRunStatus } from '../model';
-import type { LoadPort } from '../ports';
-import { KeyedMutex, processAlive, readJsonIfExists, writeJsonAtomic } from './files';
+import type { LiveLoadRun, LoadRequest, LoadResult, LoadRunStatus, PackSummary } from '../model';
+import { checkPackSummary, packFileOf, packTables } from '../pack-file';
+import type { LoadPort, PackLoads } from '../ports';
+import { fileSafe, KeyedMutex, processAlive, readJsonIfExists, writeJsonAtomic } from './files';
 import { resultFile, type WorkDirLayout } from './paths';
 import type { RunnerClient, RunnerInfo } from './runner/client';
 import type { LocalJdbc } from './source/jdbc';
@@ -33,13 +38,18 @@ export interface RunRecord {
   errorMessage?: string;
   /** The process responsible for the run now: this client while pending, then the runner. */
   runner: { pid: number; instance: string };
-  /** The job arguments, so the run can be started again when its runner dies. */
+  /** The job arguments, so the run can be started again when its runner dies; `{pack_path}` for a pack. */
   args?: Record<string, string>;
   /** How often the run was started again after its runner died. */
   restarts?: number;
 }
 
 const LIVE_STATES: ReadonlySet<RunRecord['state']> = new Set(['pending', 'queued', 'running']);
+
+/** A pack run: its one argument is the pack file. */
+function isPack(record: RunRecord): boolean {
+  return record.args?.pack_path !== undefined;
+}
 
 /** How often a run is started again after its runner died, before it fails. */
 export const MAX_RUN_RESTARTS = 2;
@@ -192,11 +202,8 @@ export function createLoadPort(layout: WorkDirLayout, runner: RunnerClient, opti
       case 'running': {
         const detail = { pending: 'STARTING', queued: 'WAITING', running: 'RUNNING' }[record.state];
         if (!runnerGone(record)) return { ...base, state: 'running', detail };
-        // The runner died: the result file tells whether the load finished before it did.
-        const result = readJsonIfExists<LoadResult>(record.resultPath);
-        if (result && result.runToken === record.runToken && result.status === 'succeeded' && result.finishedAt >= (record.startedAt ?? record.queuedAt)) {
-          return { ...base, state: 'succeeded', detail: 'SUCCEEDED' };
-        }
+        // The runner died: the result file (a pack's summary) tells whether the run finished before it did.
+        if (finishedBeforeRunnerDied(record)) return { ...base, state: 'succeeded', detail: 'SUCCEEDED' };
         const who = record.state === 'pending' ? 'the worker that started it' : 'the load runner';
         const tries = record.restarts ? ` (started ${record.restarts + 1} times)` : '';
         // Like Glue's ERROR: the run's machinery died, not the load, so a new run may succeed.
@@ -215,7 +222,71 @@ export function createLoadPort(layout: WorkDirLayout, runner: RunnerClient, opti
     }
   }
 
+  function finishedBeforeRunnerDied(record: RunRecord): boolean {
+    if (isPack(record)) {
+      // startPack moves an earlier summary of the token aside: one there now is this run's.
+      return readJsonIfExists<PackSummary>(record.resultPath)?.packToken === record.runToken;
+    }
+    const result = readJsonIfExists<LoadResult>(record.resultPath);
+    return !!result && result.runToken === record.runToken && result.status === 'succeeded' && result.finishedAt >= (record.startedAt ?? record.queuedAt);
+  }
+
+  /** The lake tables a run loads, with the run token of each: one for a load, those of its pack file for a pack. */
+  function lakeTablesOf(record: RunRecord): { lakeTable: string; runToken: string }[] {
+    if (!record.args) return [];
+    if (!isPack(record)) return record.args.namespace && record.args.lake_table ? [{ lakeTable: `${record.args.namespace}.${record.args.lake_table}`, runToken: record.runToken }] : [];
+    try {
+      return packTables(readJsonIfExists<unknown>(record.args.pack_path!));
+    } catch {
+      return []; // an unreadable pack file: the run fails on it before it loads a table
+    }
+  }
+
+  const packFilePath = (cycleId: string, packToken: string) => join(layout.results, fileSafe(cycleId), 'packs', `${fileSafe(packToken)}.json`);
+
+  const packs: PackLoads = {
+    async startPack(req) {
+      const file = packFileOf(req, (load) => loadJobArguments(load, { warehouse: layout.warehouse }));
+      return startOnce.run(req.packToken, async () => {
+        // A live or finished run of the same pack token is this pack (an earlier attempt started it).
+        const earlier = latestRun(req.packToken);
+        if (earlier && status(settled(restartIfOrphaned(earlier))).state !== 'failed') return { runId: earlier.runId };
+        // An earlier run's summary must not be read as this run's. The tables' results stay: one that
+        // succeeded for its run token is not loaded again.
+        if (existsSync(req.summaryLocation)) renameSync(req.summaryLocation, `${req.summaryLocation}.previous`);
+        const packPath = packFilePath(req.cycleId, req.packToken);
+        writeJsonAtomic(packPath, file);
+        const runId = newRunId(req.packToken);
+        startPending({
+          runId,
+          runToken: req.packToken,
+          state: 'pending',
+          table: `pack ${req.packToken} (${req.loads.length} tables)`,
+          resultPath: req.summaryLocation,
+          queuedAt: new Date().toISOString(),
+          runner: { pid: process.pid, instance: CLIENT_INSTANCE },
+          args: { pack_path: packPath },
+          restarts: 0,
+        });
+        return { runId };
+      });
+    },
+
+    async findPackByToken(req) {
+      return latestRun(req.packToken)?.runId;
+    },
+
+    summaryLocation: (_source, cycleId, packToken) => join(layout.results, fileSafe(cycleId), 'packs', `${fileSafe(packToken)}.summary.json`),
+
+    async readSummary(location) {
+      const summary = readJsonIfExists<unknown>(location);
+      return summary === undefined ? undefined : checkPackSummary(summary, location);
+    },
+  };
+
   return {
+    packs,
+
     // Polling reads a local file: cheap, so a finished load is noticed within a second.
     pollPolicy: { initialMs: 250, maxMs: 1_000 },
 
@@ -256,11 +327,14 @@ export function createLoadPort(layout: WorkDirLayout, runner: RunnerClient, opti
       for (const file of readdirSync(layout.runs)) {
         if (!file.endsWith('.json')) continue;
         const record = readRecord(file.slice(0, -'.json'.length));
-        if (!record?.args || record.args.namespace !== namespace || record.args.lake_table !== lakeTable) continue;
         // A run whose runner is gone is not going: nothing runs it unless its own load restarts it.
-        if (!LIVE_STATES.has(record.state) || runnerGone(record)) continue;
+        if (!record || !LIVE_STATES.has(record.state) || runnerGone(record)) continue;
+        // A pack is live on each of its tables, under that table's own run token: the same load
+        // attaches to it (the pack writes the table's result where a run of its own would).
+        const mine = lakeTablesOf(record).find((t) => t.lakeTable === `${namespace}.${lakeTable}`);
+        if (!mine) continue;
         const detail = status(record).detail;
-        live.push({ runId: record.runId, runToken: record.runToken, queuedAt: record.queuedAt, ...(detail ? { detail } : {}), ...(record.startedAt ? { startedAt: record.startedAt } : {}) });
+        live.push({ runId: record.runId, runToken: mine.runToken, queuedAt: record.queuedAt, ...(detail ? { detail } : {}), ...(record.startedAt ? { startedAt: record.startedAt } : {}) });
       }
       return live.sort((a, b) => a.queuedAt.localeCompare(b.queuedAt)).map(({ queuedAt: _, ...run }) => run);
     },

@@ -8,7 +8,8 @@ import type { LakesyncConfig } from '../config/schema';
 import { sourceWorkflowId } from '../ids';
 import type { CycleResult } from '../model';
 import { runningSourceWorkflow } from '../temporal';
-import { type SourceStatus, statusQuery } from '../workflows/messages';
+import { readSourceStatus, withCycleTables } from '../status-pages';
+import type { SourceStatus } from '../workflows/messages';
 import type { SourceReading } from './registry';
 import { sourceMetrics, tablesWithoutCounts } from './values';
 
@@ -68,7 +69,7 @@ export class StatusReader {
   private async status(client: Client, source: string): Promise<SourceStatus | undefined> {
     const handle = await runningSourceWorkflow(client, source);
     if (!handle) return undefined;
-    return handle.query(statusQuery);
+    return readSourceStatus(handle);
   }
 
   /** The last cycle's result, then older ones while some table's last load counts are unknown. */
@@ -91,7 +92,8 @@ export class StatusReader {
       const handle = client.workflow.getHandle<() => Promise<CycleResult>>(workflowId);
       const description = await handle.describe();
       // Only a completed result is final; anything else is not worth keeping.
-      result = description.status.name === 'COMPLETED' ? await handle.result() : null;
+      // A large cycle's outcomes are read from it in pages.
+      result = description.status.name === 'COMPLETED' ? await withCycleTables(handle, await handle.result()) : null;
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) throw err;
       result = null; // Past the namespace's retention.

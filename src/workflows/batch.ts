@@ -11,10 +11,13 @@ import type { CycleSettings, DynamoLoadExports, ExportRef, LoadedTableExport, Lo
 import { nowIso } from './clock';
 import { tableError } from './errors';
 import { batchProgressQuery, type BatchTableProgress } from './messages';
-import { loadActivity, shortActivity, tableExportStartActivity, verifyActivity } from './options';
+import { loadActivity, packStartActivity, shortActivity, tableExportStartActivity, verifyActivity } from './options';
+import { type LoadUnit, loadUnits } from './packs';
 
 /** Patch: loads are cancelled with WAIT_CANCELLATION_COMPLETED (histories before it replay without). */
 const LOADS_STOP_ON_CANCEL = 'loads-stop-on-cancel';
+/** Patch: small tables share runs (packs) when the cycle's settings have `packing`. */
+export const PACKED_LOADS = 'packed-loads';
 
 export interface BatchInput {
   source: string;
@@ -39,6 +42,8 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
   const shortOptions = shortActivity(settings);
   const { loadTable } = proxyActivities<Activities>(loadOptions);
   const { grantTable } = proxyActivities<Activities>(shortOptions);
+  const packStartOptions = packStartActivity(settings);
+  const { startPackLoad } = proxyActivities<Activities>(packStartOptions);
   // Its timeout grows with the number of checks; it heartbeats per check.
   const verifyOptions = verifyActivity(settings);
   const { verifyTable } = proxyActivities<Activities>(verifyOptions);
@@ -99,7 +104,7 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
     return loaded;
   }
 
-  async function runTable(item: LoadItem): Promise<TableOutcome> {
+  async function runTable(item: LoadItem, pack?: { token: string; runId: string }): Promise<TableOutcome> {
     const startedAt = nowIso();
     const direct = item.extract === 'direct';
     const dynamo = item.extract === 'dynamodb';
@@ -125,7 +130,8 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
     mark(item.table, { state: 'loading', startedAt });
     let load: LoadSummary;
     try {
-      const result: LoadTableResult = await loadTable.executeWithOptions({ ...loadOptions, summary: `${item.action} ${item.table} -> ${settings.namespace}.${item.lakeTable}` }, [{
+      const summary = `${item.action} ${item.table} -> ${settings.namespace}.${item.lakeTable}${pack ? ` (pack ${pack.token})` : ''}`;
+      const result: LoadTableResult = await loadTable.executeWithOptions({ ...loadOptions, summary }, [{
         source: input.source,
         cycleId: input.cycleId,
         planRef: input.planRef,
@@ -138,6 +144,7 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
         database: settings.database,
         namespace: settings.namespace,
         maxFailures: settings.retry.maximumAttempts,
+        ...(pack ? { pack } : {}),
       }]);
       load = summarise(result);
       cost = costOf(result, dynamo ? (exportVolumes.get(item.table) ?? []) : undefined, settings);
@@ -177,7 +184,39 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
     return { ...base, status: 'committed', load, verified: settings.verify, ...(cost ? { cost } : {}), finishedAt: nowIso() };
   }
 
-  return runPool(input.items, settings.concurrency, runTable);
+  /**
+   * A pack: one run started for its tables, then each table's own load (waiting for that run),
+   * grant and verify. A pack that was not started (refused, or a lake table busy) leaves its tables
+   * to run alone, one after another, in the lane the pack had.
+   */
+  async function runPack(unit: Extract<LoadUnit, { kind: 'pack' }>): Promise<TableOutcome[]> {
+    let runId: string | undefined;
+    try {
+      ({ runId } = await startPackLoad.executeWithOptions({ ...packStartOptions, summary: `pack ${unit.token}: ${unit.items.length} tables in one run` }, [{
+        source: input.source,
+        cycleId: input.cycleId,
+        planRef: input.planRef,
+        packToken: unit.token,
+        tables: unit.items.map((i) => i.table),
+        ...(input.export ? { exportId: input.export.exportId, exportLocation: input.export.location } : {}),
+        ...(input.snapshotTime ? { snapshotTime: input.snapshotTime } : {}),
+        database: settings.database,
+        namespace: settings.namespace,
+      }]));
+    } catch {
+      return runPool(unit.items, 1, (item) => runTable(item));
+    }
+    const pack = { token: unit.token, runId };
+    return Promise.all(unit.items.map((item) => runTable(item, pack)));
+  }
+
+  // Packs only where the settings ask for them and the batch has one to form (other batches record no marker).
+  const packed = loadUnits(input.cycleId, input.items, settings.packing);
+  const units = packed.some((u) => u.kind === 'pack') && patched(PACKED_LOADS) ? packed : loadUnits(input.cycleId, input.items, undefined);
+  const done = await runPool(units, settings.concurrency, async (unit): Promise<TableOutcome[]> => (unit.kind === 'pack' ? runPack(unit) : [await runTable(unit.item)]));
+  // The outcomes in the order of the items, whatever the units.
+  const byTable = new Map(done.flat().map((o) => [o.table, o]));
+  return input.items.map((i) => byTable.get(i.table)!);
 }
 
 /**

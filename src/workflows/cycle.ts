@@ -8,11 +8,12 @@ import type { Activities } from '../activities';
 import type { ExportScopeSummary } from '../activities/cycle';
 import { costTotals } from '../cost/ledger';
 import { batchWorkflowId, exportIdFor, snapshotIdFor } from '../ids';
-import type { CycleResult, CycleSettings, CycleStatus, ExportRef, LoadItem, SnapshotRef, TableName, TableOutcome } from '../model';
+import type { CycleResult, CycleSettings, CycleStatus, ExportRef, LoadItem, SnapshotRef, TableName, TableOutcome, TablesRef } from '../model';
 import { tableBatchWorkflow } from './batch';
+import { inlineLimit, jsonBytes, pageOf, storeText } from './by-reference';
 import { nowIso } from './clock';
 import { errorMessage } from './errors';
-import { cycleProgressQuery, type CycleProgress, type ReusableExport } from './messages';
+import { cycleProgressQuery, cycleTablesPageQuery, type CycleProgress, type ReusableExport } from './messages';
 import { rdsStartActivity, SETTINGS_ACTIVITY, shortActivity } from './options';
 import { cycleSearchAttributes } from './search';
 
@@ -34,10 +35,14 @@ export interface CycleInput {
   reuse?: ReusableExport;
   /** Snapshots and exports a failed table's rerun needs: retention never deletes them. */
   keep?: { snapshotIds: string[]; exportIds: string[] };
+  /** A result larger than this many bytes stores its table outcomes by reference; default 256 KB. */
+  payloadInlineBytes?: number;
 }
 
 /** Patch: a cycle whose included tables are all read directly (extract: direct) takes no snapshot and no export. */
 const DIRECT_EXTRACT = 'direct-extract';
+/** Patch: a result too large for a payload stores its table outcomes and carries their reference. */
+const RESULT_BY_REFERENCE = 'cycle-result-by-reference';
 
 class CycleFailure extends Error {
   constructor(readonly phase: string, message: string) {
@@ -49,6 +54,10 @@ export async function cycleWorkflow(input: CycleInput): Promise<CycleResult> {
   const startedAt = nowIso();
   const progress: CycleProgress = { cycleId: input.cycleId, phase: 'settings', tables: 0, done: 0, failed: 0, batches: [] };
   setHandler(cycleProgressQuery, () => progress);
+  const limit = inlineLimit(input.payloadInlineBytes);
+  // The outcomes once known, in pages: readers of a result that holds them by reference page here.
+  let outcomes: TableOutcome[] = [];
+  setHandler(cycleTablesPageQuery, (offset: number) => pageOf(outcomes, offset, limit / 2));
 
   const { cycleSettings } = proxyActivities<Activities>(SETTINGS_ACTIVITY);
   const settings = await cycleSettings(input.source);
@@ -61,11 +70,12 @@ export async function cycleWorkflow(input: CycleInput): Promise<CycleResult> {
   let scope: ExportScopeSummary | undefined;
   let snapshot: SnapshotRef | undefined;
   let exported: ExportRef | undefined;
-  const finish = (status: CycleStatus, tables: TableOutcome[], error?: { phase: string; message: string }): CycleResult => {
+  const finish = async (status: CycleStatus, tables: TableOutcome[], error?: { phase: string; message: string }): Promise<CycleResult> => {
     progress.phase = 'done';
+    outcomes = tables;
     if (settings.searchAttributes) upsertSearchAttributes(cycleSearchAttributes(input.source, status, tables.filter((t) => t.status === 'failed').length));
     const cost = costTotals(tables.map((t) => t.cost));
-    return {
+    const result: CycleResult = {
       cycleId: input.cycleId,
       source: input.source,
       status,
@@ -80,6 +90,9 @@ export async function cycleWorkflow(input: CycleInput): Promise<CycleResult> {
       // The sums of the tables' costs: a payload field only, no command.
       ...(cost ? { cost } : {}),
     };
+    // Small results stay inline (and so do those of cycles recorded before references existed).
+    if (jsonBytes(result) <= limit || !patched(RESULT_BY_REFERENCE)) return result;
+    return { ...result, tables: [], tablesRef: await storeOutcomes(input, tables, limit) };
   };
 
   try {
@@ -164,6 +177,18 @@ export async function cycleWorkflow(input: CycleInput): Promise<CycleResult> {
   // Once every table is committed, granted and verified. Guarded so that cycles recorded before retention existed replay.
   if (patched('retention')) warnings.push(...(await applyRetention(input, snapshot, exported, acts)));
   return finish(cycleStatus(tables), tables);
+}
+
+/** Stores the outcomes by reference, with their counts and failed tables for readers that need no more. */
+async function storeOutcomes(input: CycleInput, tables: TableOutcome[], limit: number): Promise<TablesRef> {
+  const ref = await storeText(input.source, `${input.cycleId}/outcomes`, JSON.stringify(tables), limit);
+  const count = (status: TableOutcome['status']) => tables.filter((t) => t.status === status).length;
+  return {
+    ...ref,
+    count: tables.length,
+    counts: { committed: count('committed'), failed: count('failed'), skipped: count('skipped') },
+    failedTables: tables.filter((t) => t.status === 'failed').map((t) => t.table),
+  };
 }
 
 /**

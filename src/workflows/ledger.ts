@@ -7,6 +7,7 @@
  */
 import { costTotals } from '../cost/ledger';
 import type { CycleResult, TableName, TableOutcome, Watermark } from '../model';
+import { jsonBytes, pageOf } from './by-reference';
 import type {
   CycleSummary,
   IgnoredRequest,
@@ -15,6 +16,10 @@ import type {
   RerunRequest,
   ReusableExport,
   SourceState,
+  SourceStatus,
+  StatusPage,
+  StatusPageRequest,
+  StatusPart,
   SyncAccepted,
   SyncRequest,
   TableSummary,
@@ -413,4 +418,45 @@ function tableSummary(t: TableOutcome): TableSummary {
     ...(t.load?.warnings?.length ? { warnings: t.load.warnings } : {}),
     ...(t.cost ? { cost: t.cost } : {}),
   };
+}
+
+/**
+ * The status as one query answers it: whole when it fits in `limit` bytes, else without its
+ * largest parts (ledger, failed tables, last cycle's tables), named in `paged` for the statusPage query.
+ */
+export function compactStatus(status: SourceStatus, limit: number): SourceStatus {
+  let total = jsonBytes(status);
+  if (total <= limit) return status;
+  const sizes: Record<StatusPart, number> = { ledger: jsonBytes(status.ledger), failed: jsonBytes(status.failed), lastCycleTables: jsonBytes(status.lastCycle?.tables ?? []) };
+  const out: SourceStatus = { ...status };
+  const paged: StatusPart[] = [];
+  for (const part of (Object.keys(sizes) as StatusPart[]).sort((a, b) => sizes[b] - sizes[a])) {
+    if (total <= limit) break;
+    paged.push(part);
+    total -= sizes[part];
+    if (part === 'ledger') out.ledger = {};
+    else if (part === 'failed') out.failed = {};
+    else if (out.lastCycle) out.lastCycle = { ...out.lastCycle, tables: [] };
+  }
+  return { ...out, paged };
+}
+
+/** One page of a status part, in table order, within half the payload limit. */
+export function statusPage(state: SourceState, req: StatusPageRequest, limit: number): StatusPage {
+  const budget = limit / 2;
+  const offset = Number.isFinite(req?.offset) ? req.offset : 0;
+  switch (req?.part) {
+    case 'ledger':
+      return { part: 'ledger', ...pageOf(sortedEntries(state.ledger), offset, budget) };
+    case 'failed':
+      return { part: 'failed', ...pageOf(sortedEntries(state.failed), offset, budget) };
+    case 'lastCycleTables':
+      return { part: 'lastCycleTables', ...pageOf(state.lastCycle?.tables ?? [], offset, budget) };
+    default:
+      throw new Error(`statusPage: unknown part ${JSON.stringify(req?.part)}: ask for ledger, failed or lastCycleTables`);
+  }
+}
+
+function sortedEntries<T>(record: Record<TableName, T>): [TableName, T][] {
+  return Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }

@@ -16,6 +16,13 @@ export interface SourceWorkflowInput {
   syncOnStart?: boolean;
   /** Carried over by continue-as-new; never set by callers. */
   state?: SourceState;
+  /** The carried state, stored by reference when too large for a payload; never set by callers. */
+  stateRef?: import('../model').JsonRef;
+  /**
+   * Payloads above this many bytes (cycle outcomes, the carried state, the status query's tables)
+   * go by reference or in pages; default 256 KB. Carried over by continue-as-new.
+   */
+  payloadInlineBytes?: number;
 }
 
 /** Ask for a sync: a new snapshot and export, then load the tables. */
@@ -173,13 +180,37 @@ export interface SourceStatus {
   ignoredRequests: IgnoredRequest[];
   /** Tables no longer in the source (newest first). */
   droppedTables: DroppedTable[];
+  /**
+   * Parts left out because the answer would be too large a payload (their fields are then empty):
+   * read them with the `statusPage` query (readSourceStatus in src/status-pages.ts does).
+   */
+  paged?: StatusPart[];
 }
+
+/** The parts of the status that can grow with the number of tables. */
+export type StatusPart = 'ledger' | 'failed' | 'lastCycleTables';
+
+export interface StatusPageRequest {
+  part: StatusPart;
+  /** The index of the first entry; 0, then the page's `next`. */
+  offset: number;
+}
+
+/** Entries of one part from `offset`; `next` is absent on the last page. */
+export type StatusPage = { next?: number; total: number } & (
+  | { part: 'ledger'; entries: [TableName, Watermark][] }
+  | { part: 'failed'; entries: [TableName, FailedTable][] }
+  | { part: 'lastCycleTables'; entries: TableSummary[] }
+);
 
 export const requestSyncSignal = defineSignal<[SyncRequest]>('requestSync');
 export const requestRerunSignal = defineSignal<[RerunRequest]>('requestRerun');
 export const rerunUpdate = defineUpdate<RerunAccepted, [RerunRequest]>('rerun');
 export const syncUpdate = defineUpdate<SyncAccepted, [SyncRequest]>('sync');
 export const statusQuery = defineQuery<SourceStatus>('status');
+/** What the status queries answer (as a failure) while a new run reads the state carried over by reference: ask again. */
+export const STATE_LOADING = 'the source workflow is reading the state it carried over by continue-as-new: ask again in a moment';
+export const statusPageQuery = defineQuery<StatusPage, [StatusPageRequest]>('statusPage');
 
 /** Live progress of a running cycle (phase and per-batch counters). */
 export interface CycleProgress {
@@ -192,6 +223,15 @@ export interface CycleProgress {
   batches: { workflowId: string; tables: number; state: 'pending' | 'running' | 'done' }[];
 }
 export const cycleProgressQuery = defineQuery<CycleProgress>('progress');
+
+/** A page of a finished cycle's table outcomes (a result with `tablesRef` holds none inline). */
+export interface CycleTablesPage {
+  entries: import('../model').TableOutcome[];
+  next?: number;
+  total: number;
+}
+/** Answered once the cycle has its outcomes (empty before); the argument is the offset. */
+export const cycleTablesPageQuery = defineQuery<CycleTablesPage, [number]>('tablesPage');
 
 export interface BatchTableProgress {
   table: TableName;

@@ -76,6 +76,19 @@ export function tableExportStartActivity(settings: CycleSettings): ActivityOptio
   return { ...rdsStartActivity(settings), scheduleToCloseTimeout: `${TABLE_EXPORT_START_WAIT_HOURS}h` };
 }
 
+/** How long starting a pack may be retried. */
+export const PACK_START_WAIT_HOURS = 1;
+
+/**
+ * Starting a pack's run. A start whose answer was lost may still have made the run, and the pack's
+ * tables must not then run alone beside it: retryable failures are retried (each retry finds the run
+ * by its pack token) until the time bound, not a number of attempts; a refused start fails at once.
+ */
+export function packStartActivity(settings: CycleSettings): ActivityOptions {
+  const { maximumAttempts: _unlimited, ...retry } = retryPolicy(settings) ?? {};
+  return { ...shortActivity(settings), scheduleToCloseTimeout: `${PACK_START_WAIT_HOURS}h`, retry };
+}
+
 /**
  * The table load: hours long, heartbeating, so a dead worker is noticed and the run re-attached.
  * Temporal retries it without an attempt limit, because it counts a heartbeat timeout (a worker

@@ -5,6 +5,7 @@
  */
 import {
   type ActivityOptions,
+  ApplicationFailure,
   allHandlersFinished,
   condition,
   continueAsNew,
@@ -18,7 +19,8 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { cycleKey, cycleWorkflowId, legacyCycleKey } from '../ids';
-import type { CycleResult, TableName } from '../model';
+import type { CycleResult, JsonRef, TableName, TableOutcome } from '../model';
+import { inlineLimit, jsonBytes, readText, storeText } from './by-reference';
 import { nowIso } from './clock';
 import { cycleWorkflow, type CycleInput } from './cycle';
 import { errorMessage } from './errors';
@@ -26,6 +28,7 @@ import {
   type CoalescedRequest,
   type CycleRecord,
   acceptSync,
+  compactStatus,
   enqueueRerun,
   enqueueRerunSignal,
   enqueueSync,
@@ -35,6 +38,7 @@ import {
   rerunNeeds,
   rerunParts,
   rerunProblem,
+  statusPage,
   syncProblem,
   takeCoalesced,
 } from './ledger';
@@ -43,6 +47,7 @@ import {
   type RerunAccepted,
   type RerunRequest,
   type ReusableExport,
+  type SourceState,
   type SourceStatus,
   type SourceWorkflowInput,
   type SyncAccepted,
@@ -50,6 +55,8 @@ import {
   requestRerunSignal,
   requestSyncSignal,
   rerunUpdate,
+  STATE_LOADING,
+  statusPageQuery,
   statusQuery,
   syncUpdate,
 } from './messages';
@@ -70,6 +77,10 @@ const PATCHES = {
   recovery: 'recover-dead-cycle-outcomes',
   /** The failed and known tables are kept clean, which changes the reruns they lead to. */
   cleanLedger: 'clean-failed-and-known-tables',
+  /** A state too large for the continue-as-new payload is stored and carried by reference. */
+  stateByReference: 'carried-state-by-reference',
+  /** A cycle result that holds its outcomes by reference is read through it. */
+  resultByReference: 'read-cycle-outcomes-by-reference',
 } as const;
 
 /** One read of the lineage per planned table: minutes at most, heartbeating per table. */
@@ -86,11 +97,24 @@ interface CyclePart {
 }
 
 export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> {
-  const state = input.state ? normalizeState(input.state) : initialState();
+  const limit = inlineLimit(input.payloadInlineBytes);
+  // While a state carried by reference is read, the status says so (readers ask again); signals and updates wait.
+  let loaded = false;
+  setHandler(statusQuery, (): SourceStatus => {
+    if (!loaded) throw new Error(STATE_LOADING);
+    // A status too large for one answer leaves its biggest parts to the statusPage query.
+    return compactStatus(fullStatus(), limit);
+  });
+  setHandler(statusPageQuery, (req) => {
+    if (!loaded) throw new Error(STATE_LOADING);
+    return statusPage(state, req, limit);
+  });
+  const state = input.state ? normalizeState(input.state) : input.stateRef ? normalizeState(await carriedState(input.source, input.stateRef)) : initialState();
+  loaded = true;
   let current: SourceStatus['currentCycle'];
   const { recoverCycleOutcomes } = proxyActivities<Activities>(RECOVERY_ACTIVITY);
 
-  if (!input.state && input.syncOnStart !== false) enqueueSync(state, { requestedBy: 'start' });
+  if (!input.state && !input.stateRef && input.syncOnStart !== false) enqueueSync(state, { requestedBy: 'start' });
 
   setHandler(requestSyncSignal, (req: SyncRequest) => {
     enqueueSync(state, req);
@@ -116,7 +140,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     },
   });
 
-  setHandler(statusQuery, (): SourceStatus => ({
+  const fullStatus = (): SourceStatus => ({
     source: input.source,
     phase: current ? 'running' : 'idle',
     ...(current ? { currentCycle: current } : {}),
@@ -128,7 +152,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     ...(state.lastExport ? { lastExport: state.lastExport } : {}),
     ignoredRequests: state.ignoredRequests,
     droppedTables: state.droppedTables,
-  }));
+  });
 
   /** The cycles a request runs as: one, or for a rerun one per export its tables come from. */
   function cycleParts(batch: CoalescedRequest): CyclePart[] {
@@ -157,6 +181,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
       ...(part.reuse ? { reuse: part.reuse } : {}),
       // What the failed tables' reruns need is kept by the cycle's retention.
       keep: rerunNeeds(state),
+      ...(input.payloadInlineBytes !== undefined ? { payloadInlineBytes: input.payloadInlineBytes } : {}),
     };
     current = { cycleId, workflowId, kind: batch.kind, ...(part.tables ? { tables: part.tables } : {}), startedAt: nowIso() };
 
@@ -168,10 +193,32 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     } catch (err) {
       result = await deadCycleResult(cycleInput, current.startedAt, errorMessage(err));
     }
+    if (result.tablesRef && patched(PATCHES.resultByReference)) result = await withStoredOutcomes(result, cycleInput, current.startedAt);
     const record: CycleRecord = { kind: batch.kind, requestIds: batch.requestIds, ...(part.tables ? { tables: part.tables } : {}), ...(partOf ? { part: partOf } : {}) };
     recordCycle(state, result, workflowId, record, { clean: patched(PATCHES.cleanLedger) });
     current = undefined;
     if (result.searchAttributes) upsertSearchAttributes(cycleSearchAttributes(input.source, result.status, Object.keys(state.failed).length));
+  }
+
+  /** The outcomes a cycle stored by reference; unreadable, the cycle counts as dead (its commits are read back from the lake). */
+  async function withStoredOutcomes(result: CycleResult, cycle: CycleInput, startedAt: string): Promise<CycleResult> {
+    try {
+      const tables = await readText<TableOutcome[]>(input.source, result.tablesRef!);
+      const { tablesRef: _stored, ...rest } = result;
+      return { ...rest, tables };
+    } catch (err) {
+      return deadCycleResult(cycle, startedAt, `its ${result.tablesRef!.count} table outcomes could not be read from the manifest store: ${errorMessage(err)}`);
+    }
+  }
+
+  /** Stores the state for the next run; stored again should a handler change it meanwhile. */
+  async function storeState(): Promise<JsonRef> {
+    for (let attempt = 1; ; attempt++) {
+      const text = JSON.stringify(state);
+      const ref = await storeText(input.source, `source-state/${workflowInfo().runId}/${attempt}`, text, limit);
+      await condition(allHandlersFinished);
+      if (JSON.stringify(state) === text) return ref;
+    }
   }
 
   /**
@@ -197,21 +244,42 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     }
   }
 
+  // A run that read its state by reference has a history the server may already find long: it
+  // follows the server's suggestion only after a cycle, else it would continue as new at once, again and again.
+  const firstCycle = state.cycleCount;
+  const mayContinue = () => shouldContinueAsNew(!input.stateRef || state.cycleCount > firstCycle);
   for (;;) {
-    await condition(() => state.queue.length > 0 || shouldContinueAsNew());
+    await condition(() => state.queue.length > 0 || mayContinue());
     if (state.queue.length === 0) break;
 
     const batch = takeCoalesced(state.queue);
     const parts = cycleParts(batch);
     for (const [i, part] of parts.entries()) await runCycle(batch, part, parts.length > 1 ? { index: i + 1, of: parts.length } : undefined);
-    if (shouldContinueAsNew()) break;
+    if (mayContinue()) break;
   }
 
   await condition(allHandlersFinished);
-  await continueAsNew<typeof sourceWorkflow>({ source: input.source, syncOnStart: false, state });
+  const keepLimit = input.payloadInlineBytes !== undefined ? { payloadInlineBytes: input.payloadInlineBytes } : {};
+  if (jsonBytes(state) > limit && patched(PATCHES.stateByReference)) {
+    const stateRef = await storeState();
+    await continueAsNew<typeof sourceWorkflow>({ source: input.source, syncOnStart: false, stateRef, ...keepLimit });
+  }
+  await continueAsNew<typeof sourceWorkflow>({ source: input.source, syncOnStart: false, state, ...keepLimit });
 }
 
-function shouldContinueAsNew(): boolean {
+/** The state the previous run stored; a clear failure when it cannot be read. */
+async function carriedState(source: string, ref: JsonRef): Promise<SourceState> {
+  try {
+    return await readText<SourceState>(source, ref);
+  } catch (err) {
+    throw ApplicationFailure.nonRetryable(
+      `the state of source ${source} carried over by continue-as-new (${ref.parts.length} part(s) in the manifest store, first ${ref.parts[0] ?? 'none'}) could not be read: ${errorMessage(err)}; restore the parts in the source's manifest store, then reset this workflow to its last workflow task`,
+      'CarriedStateUnreadable',
+    );
+  }
+}
+
+function shouldContinueAsNew(followSuggestion: boolean): boolean {
   const info = workflowInfo();
-  return info.continueAsNewSuggested || info.historyLength > MAX_HISTORY_EVENTS;
+  return (followSuggestion && info.continueAsNewSuggested) || info.historyLength > MAX_HISTORY_EVENTS;
 }

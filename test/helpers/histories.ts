@@ -36,6 +36,10 @@ export const FIXTURE_COVERAGE: Record<string, Record<string, number>> = {
   'direct-cycles': { MARKER_RECORDED: 2, START_CHILD_WORKFLOW_EXECUTION_INITIATED: 4 },
   // Three cycles of a DynamoDB source: per-table exports waited for with timers, a failed export, its rerun by update.
   'dynamodb-cycles': { TIMER_STARTED: 1, START_CHILD_WORKFLOW_EXECUTION_INITIATED: 6, WORKFLOW_EXECUTION_UPDATE_ACCEPTED: 1 },
+  // Small tables loaded in packs (the packed-loads patch); one fails in its pack and its retry runs alone.
+  'packed-cycles': { MARKER_RECORDED: 1, START_CHILD_WORKFLOW_EXECUTION_INITIATED: 2 },
+  // A cycle's outcomes stored by reference and the source continuing as new with its state stored.
+  'large-payloads': { MARKER_RECORDED: 2, WORKFLOW_EXECUTION_CONTINUED_AS_NEW: 1 },
 };
 
 /** Saves the histories of these workflows and every workflow whose id starts with one of them. */

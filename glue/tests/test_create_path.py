@@ -1,0 +1,135 @@
+"""The create of a new lake table: one uncached pass checks and counts, every check and count kept."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import Loader
+from exportkit import TableData, col, write_export
+
+ORDERS = [col("id", "bigint"), col("amount", "numeric(8,2)"), col("at", "timestamptz"), col("day", "date"),
+          col("note", "text")]
+GOOD = [
+    (1, "10.50", "2024-01-01 10:00:00+00", "2024-01-01", "a"),
+    (2, "-0.01", "infinity", "-infinity", None),
+    (3, None, "2024-07-01 12:00:00.5+05:30", "infinity", "c"),
+    (4, "999999.99", "-infinity", "2024-02-29", "d"),
+]
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory: pytest.TempPathFactory) -> str:
+    root: Path = tmp_path_factory.mktemp("create-path")
+    tables = [
+        TableData("shop", "public", "orders", ORDERS, GOOD, batches=2, parts_per_batch=2),
+        TableData("shop", "public", "bad_amount", ORDERS, [*GOOD, (5, "1234567.89", None, None, "e")], batches=2),
+        TableData("shop", "public", "dup_keys", ORDERS, [*GOOD, (4, "1.00", None, None, "x"), (None, "2.00", None, None, "y")]),
+        # Both a repeated key and a bad value: the value is reported, as by every other load.
+        TableData("shop", "public", "dup_and_bad", ORDERS, [*GOOD, (4, "1.00", None, None, "x"), (6, "1e3", None, None, "z")]),
+        # A key value that does not cast becomes no NULL key: it is a CastError.
+        TableData("shop", "public", "bad_key", [col("code", "numeric(4,0)"), col("note", "text")],
+                  [("1", "a"), ("x1", "b"), ("x2", "c")]),
+    ]
+    return write_export(root, tables, "create-path-export").path
+
+
+def test_a_create_casts_and_counts_exactly_without_caching_the_export(
+    load: Loader, spark: Any, exports: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pyspark.sql import DataFrame
+
+    cached: list[str] = []
+    original_persist = DataFrame.persist
+    monkeypatch.setattr(DataFrame, "persist", lambda self, *a, **k: (cached.append("persist"), original_persist(self, *a, **k))[1])
+    monkeypatch.setattr(DataFrame, "cache", lambda self: (cached.append("cache"), original_persist(self))[1])
+    result = load(exports, "shop.public.orders", "cp_orders", action="create", primary_key="id")
+    assert result.status == "succeeded", result.error
+    assert cached == [], "a create reads the export without caching it"
+    assert (result.action, result.rowsRead, result.inserted, result.rowCountAfter) == ("create", 4, 4, 4)
+    assert result.clampedValues == {"at": 2, "day": 2}
+    rows = spark.sql("SELECT id, CAST(amount AS STRING) AS amount, CAST(at AS STRING) AS at, CAST(day AS STRING) AS day "
+                     "FROM lake.tests.cp_orders ORDER BY id").collect()
+    assert [tuple(r) for r in rows] == [
+        (1, "10.50", "2024-01-01 10:00:00", "2024-01-01"),
+        (2, "-0.01", "9999-12-31 23:59:59.999999", "0001-01-01"),
+        (3, None, "2024-07-01 06:30:00.5", "9999-12-31"),
+        (4, "999999.99", "0001-01-01 00:00:00", "2024-02-29"),
+    ]
+
+
+def test_a_bad_value_fails_the_create_with_the_full_cast_error_before_any_write(
+    load: Loader, spark: Any, exports: str
+) -> None:
+    result = load(exports, "shop.public.bad_amount", "bad_amount", action="create", primary_key="id",
+                  namespace="fresh_ns", show_values="true")
+    assert result.status == "failed" and result.error is not None
+    assert result.error["class"] == "CastError", result.error
+    assert ("column 'amount' (numeric) has 1 value(s) that cannot become decimal(8,2), e.g. '1234567.89'"
+            in result.error["message"])
+    assert not spark.catalog.tableExists("lake.fresh_ns.bad_amount")
+    assert not spark.catalog.databaseExists("lake.fresh_ns"), "a rejected create writes nothing, not even its namespace"
+
+
+def test_repeated_and_null_keys_fail_a_create_before_any_write(load: Loader, spark: Any, exports: str) -> None:
+    result = load(exports, "shop.public.dup_keys", "dup_keys", action="create", primary_key="id", namespace="dup_ns")
+    assert result.error is not None and result.error["class"] == "DuplicateKeys", result.error
+    message = result.error["message"]
+    assert "1 key value(s) appear in more than one row and 1 row(s) have a NULL key column" in message
+    assert not spark.catalog.databaseExists("lake.dup_ns"), "nothing is written for a rejected key"
+
+
+def test_a_bad_value_is_reported_before_a_repeated_key_and_a_bad_key_value_is_a_cast_error(
+    load: Loader, spark: Any, exports: str
+) -> None:
+    both = load(exports, "shop.public.dup_and_bad", "dup_and_bad", action="create", primary_key="id")
+    assert both.error is not None and both.error["class"] == "CastError", both.error
+    assert "column 'amount' (numeric) has 1 value(s)" in both.error["message"]
+    bad_key = load(exports, "shop.public.bad_key", "bad_key", action="create", primary_key="code")
+    assert bad_key.error is not None and bad_key.error["class"] == "CastError", bad_key.error
+    assert "column 'code' (numeric) has 2 value(s)" in bad_key.error["message"]
+    assert not spark.catalog.tableExists("lake.tests.bad_key")
+
+
+def test_values_set_null_by_policy_are_counted_on_create(load: Loader, spark: Any, exports: str) -> None:
+    result = load(exports, "shop.public.bad_amount", "nulled_amount", action="create", primary_key="id",
+                  column_policies=json.dumps({"amount": {"onInvalid": "null"}}))
+    assert result.status == "succeeded", result.error
+    assert (result.rowsRead, result.rowCountAfter, result.nulledValues) == (5, 5, {"amount": 1})
+    assert spark.sql("SELECT amount FROM lake.tests.nulled_amount WHERE id = 5").collect()[0][0] is None
+
+
+NUMBERS = ["0", "-0", "007", "-007.500", "1.0", "10", "100.000", "0.000001", "-0.10", "123456789012345678901234567890.5",
+           "5.", "1e5", "NaN", "", "--1", "1.2.3"]
+TIMES = ["2024-01-01 10:00:00", "2024-01-01T10:00:00.5", "2024-01-01 10:00:00+00", "2024-01-01 10:00:00-08",
+         "2024-01-01 10:00:00.123456+05:30", "2024-01-01 10:00:00-03:30:15", "2024-01-01 10:00:00Z",
+         "10000-01-01 00:00:00", "1234567-01-01 00:00:00-01", "2024-01-01 10:00:00+0530", "yesterday", "2024-01-01"]
+
+
+def test_the_string_scans_decide_exactly_as_the_regular_expressions_they_replace(spark: Any) -> None:
+    """Digits of numbers and the offset of timestamps: same answer as the regular expressions on every well-formed value."""
+    from lakesync_glue import pgtypes
+
+    int_digits, frac_digits = pgtypes._significant_digits("v")
+    scale = pgtypes.infer_scale_expr("v").replace("max(", "(", 1)
+    numbers = spark.createDataFrame([(n,) for n in NUMBERS], "v string").selectExpr(
+        "v", f"v RLIKE '{pgtypes._NUMBER_RE}' AS ok",
+        f"{int_digits} AS i", "length(regexp_extract(v, '^-?0*([0-9]*)', 1)) AS i_re",
+        f"{frac_digits} AS f", "length(regexp_extract(v, '[.]([0-9]*?)0*$', 1)) AS f_re",
+        f"{scale} AS s", "CASE WHEN v RLIKE '^-?[0-9]+([.][0-9]+)?$' THEN length(regexp_extract(v, '[.]([0-9]*)$', 1)) END AS s_re",
+    ).collect()
+    well_formed = [r for r in numbers if r["ok"]]
+    assert len(well_formed) == 10
+    assert [(r["v"], r["i"], r["f"], r["s"]) for r in well_formed] == [(r["v"], r["i_re"], r["f_re"], r["s_re"]) for r in well_formed]
+    plan = pgtypes.plan_column(pgtypes.ColumnMapping("v", "timestamptz", "binary (UTF8)"), "v", "string")
+    offsets = spark.createDataFrame([(t,) for t in TIMES], "v string").selectExpr(
+        "v", f"v RLIKE '{pgtypes._TSTZ_RE}' AS ok",
+        "(v LIKE '%Z' OR instr(v, '+') > 0 OR locate('-', v, instr(v, ':')) > 0) AS has",
+        "v RLIKE '([+-][0-9]{2}(:?[0-9]{2}(:?[0-9]{2})?)?|Z)$' AS has_re",
+    ).collect()
+    assert "locate('-', `v`, instr(`v`, ':')) > 0" in plan.expr, "the plan uses the scan tested here"
+    matched = [r for r in offsets if r["ok"]]
+    assert len(matched) == 10
+    assert [(r["v"], r["has"]) for r in matched] == [(r["v"], r["has_re"]) for r in matched]

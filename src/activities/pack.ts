@@ -1,0 +1,75 @@
+/**
+ * The start of a pack: one run (a Glue job run, or one local runner job) that loads several small
+ * tables, each with exactly the request its own run would get. The start is sent at most once: a
+ * retried attempt finds the run by the pack token first. Each table then waits for the run in its
+ * own loadTable (src/activities/load.ts) and reads its own result.
+ */
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { PackRequest, TableName } from '../model';
+import type { LoadPort, PackLoads } from '../ports';
+import { type ActivityDeps, failure, sourceOf } from './deps';
+import { loadRequestFor, type LoadRequestInput, planEntries } from './load';
+
+export interface StartPackInput extends Omit<LoadRequestInput, 'table'> {
+  planRef: string;
+  /** Deterministic per cycle and pack (packTokenFor). */
+  packToken: string;
+  /** The tables of the pack, in the order the run loads them. */
+  tables: TableName[];
+}
+
+export interface PackHeartbeat {
+  runId?: string;
+  packToken: string;
+}
+
+export function packActivities(deps: ActivityDeps) {
+  const planEntry = planEntries(deps);
+  return {
+    async startPackLoad(input: StartPackInput): Promise<{ runId: string }> {
+      const { ports } = sourceOf(deps, input.source);
+      const packs = ports.load.packs;
+      const subject = `pack ${input.packToken} (${input.tables.join(', ')})`;
+      if (!packs) {
+        throw ApplicationFailure.create({ message: `${subject}: the backend of source ${input.source} cannot load tables in packs; each table runs alone`, type: 'PacksUnsupported', nonRetryable: true });
+      }
+      const ctx = Context.current();
+      const previous = ctx.info.heartbeatDetails as PackHeartbeat | undefined;
+      // Until the run is known, a slow start must not look like a dead worker (a second attempt would start a second run).
+      const beating = setInterval(() => ctx.heartbeat({ packToken: input.packToken }), Math.max(500, Math.floor((ctx.info.heartbeatTimeoutMs ?? 60_000) / 3)));
+      try {
+        const loads = [];
+        for (const table of input.tables) loads.push(loadRequestFor(ports.load, { ...input, table }, await planEntry(input.source, input.planRef, table)));
+        const req: PackRequest = { source: input.source, cycleId: input.cycleId, packToken: input.packToken, loads, summaryLocation: packs.summaryLocation(input.source, input.cycleId, input.packToken) };
+        const runId = previous?.runId ?? (await packs.findPackByToken(req)) ?? (await startWhenFree(ports.load, packs, req, subject));
+        ctx.heartbeat({ runId, packToken: input.packToken } satisfies PackHeartbeat);
+        ctx.log.info('pack run', { packToken: input.packToken, runId, tables: input.tables.length });
+        return { runId };
+      } catch (err) {
+        throw failure('pack start', subject, err);
+      } finally {
+        clearInterval(beating);
+      }
+    },
+  };
+}
+
+/**
+ * Starts the pack's run unless another run is live on one of its lake tables (one run per lake
+ * table): then the pack is not started and its tables run alone, each stopping the other run and
+ * waiting for it as a single load does.
+ */
+async function startWhenFree(port: LoadPort, packs: PackLoads, req: PackRequest, subject: string): Promise<string> {
+  for (const load of req.loads) {
+    const live = await port.liveRuns(load.namespace, load.plan.lakeTable);
+    if (live.length > 0) {
+      throw ApplicationFailure.create({
+        message: `${subject} was not started: lake table ${load.namespace}.${load.plan.lakeTable} has a live run (${live.map((r) => r.runId).join(', ')}); the tables of the pack run alone`,
+        type: 'LakeTableBusy',
+        nonRetryable: true,
+      });
+    }
+  }
+  return (await packs.startPack(req)).runId;
+}

@@ -1,0 +1,76 @@
+/**
+ * Readers of the answers a workflow gives in pages when they would be too large for one payload:
+ * the source's status (ledger, failed tables, last cycle's tables) and a cycle's table outcomes
+ * stored by reference. Each returns the whole document, as it was before pages existed.
+ */
+import type { QueryDefinition } from '@temporalio/common';
+import type { CycleResult, TableOutcome } from './model';
+import { cycleTablesPageQuery, type SourceStatus, STATE_LOADING, type StatusPage, type StatusPart, statusPageQuery, statusQuery } from './workflows/messages';
+
+/** What the readers need of a workflow handle. */
+export interface Queryable {
+  query<Ret, Args extends unknown[]>(def: QueryDefinition<Ret, Args>, ...args: Args): Promise<Ret>;
+}
+
+/** A page loop that stops on a page that does not move forward, so a changed answer cannot loop forever. */
+async function allPages<T>(what: string, page: (offset: number) => Promise<{ entries: T[]; next?: number; total: number }>): Promise<T[]> {
+  const out: T[] = [];
+  let offset = 0;
+  for (;;) {
+    const p = await page(offset);
+    out.push(...p.entries);
+    if (p.next === undefined) return out;
+    if (p.next <= offset) throw new Error(`${what}: page at ${offset} did not advance (next ${p.next}); the workflow answered inconsistently`);
+    offset = p.next;
+  }
+}
+
+/** How long a reader waits for a new run to read the state carried over by reference. */
+const LOADING_WAIT_MS = 30_000;
+
+/** The whole status of a source workflow: the parts it left out are read page by page. */
+export async function readSourceStatus(handle: Queryable): Promise<SourceStatus> {
+  const deadline = Date.now() + LOADING_WAIT_MS;
+  for (;;) {
+    try {
+      const status = await handle.query(statusQuery);
+      const paged = status.paged ?? [];
+      if (paged.length === 0) return status;
+      const whole: SourceStatus = { ...status };
+      delete whole.paged;
+      for (const part of paged) await fillPart(handle, whole, part);
+      return whole;
+    } catch (err) {
+      // A run that just continued as new reads its state first: ask again.
+      if (!String((err as Error)?.message).includes(STATE_LOADING) || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
+async function fillPart(handle: Queryable, status: SourceStatus, part: StatusPart): Promise<void> {
+  const page = (offset: number) => handle.query(statusPageQuery, { part, offset });
+  if (part === 'ledger') {
+    status.ledger = Object.fromEntries(await allPages('status ledger', async (o) => onlyPart(await page(o), 'ledger')));
+  } else if (part === 'failed') {
+    status.failed = Object.fromEntries(await allPages('status failed tables', async (o) => onlyPart(await page(o), 'failed')));
+  } else if (status.lastCycle) {
+    status.lastCycle = { ...status.lastCycle, tables: await allPages('status last cycle tables', async (o) => onlyPart(await page(o), 'lastCycleTables')) };
+  }
+}
+
+function onlyPart<P extends StatusPart>(page: StatusPage, part: P): Extract<StatusPage, { part: P }> {
+  if (page.part !== part) throw new Error(`statusPage answered part ${page.part} to a request for ${part}`);
+  return page as Extract<StatusPage, { part: P }>;
+}
+
+/**
+ * The result of a finished cycle with its table outcomes: a result that holds them by reference
+ * is completed from the cycle workflow's tablesPage query (answered by a worker replaying it).
+ */
+export async function withCycleTables(handle: Queryable, result: CycleResult): Promise<CycleResult> {
+  if (!result.tablesRef) return result;
+  const tables: TableOutcome[] = await allPages(`tables of cycle ${result.cycleId}`, (offset) => handle.query(cycleTablesPageQuery, offset));
+  if (tables.length !== result.tablesRef.count) throw new Error(`cycle ${result.cycleId} answered ${tables.length} table outcomes, its result counts ${result.tablesRef.count}`);
+  return { ...result, tables };
+}

@@ -1,0 +1,84 @@
+/**
+ * The pure parts of payloads by reference: splitting a document into parts that each fit a
+ * payload, the status compacted under the limit, and its pages.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { Watermark } from '../../src/model';
+import { jsonBytes, pageOf, splitText, textBytes } from '../../src/workflows/by-reference';
+import { compactStatus, initialState, statusPage } from '../../src/workflows/ledger';
+import type { SourceState, SourceStatus } from '../../src/workflows/messages';
+
+const watermark = (i: number): Watermark => ({
+  exportId: 'lakesync-shop-export-1',
+  snapshotTime: '2026-11-30T10:00:00.000Z',
+  action: 'merge',
+  cursorColumn: null,
+  cursorValue: null,
+  icebergSnapshotId: String(1000 + i),
+  rowCount: i,
+  schemaHash: 'h'.repeat(16),
+  loadedAt: '2026-11-30T10:05:00.000Z',
+  lastError: null,
+});
+
+function bigState(tables: number): SourceState {
+  const state = initialState();
+  for (let i = 0; i < tables; i++) state.ledger[`public.t${String(i).padStart(5, '0')}`] = watermark(i);
+  state.failed['public.bad'] = { cycleId: 'c1', phase: 'load', message: 'column amount cannot be cast' };
+  return state;
+}
+
+function statusOf(state: SourceState): SourceStatus {
+  return { source: 'shop', phase: 'idle', queue: state.queue, recentCycles: state.recentCycles, failed: state.failed, ledger: state.ledger, ignoredRequests: [], droppedTables: [] };
+}
+
+describe('payloads by reference', () => {
+  test('a document splits into parts within the limit that join back to it, surrogate pairs and escapes included', () => {
+    const text = JSON.stringify({ rows: Array.from({ length: 2000 }, (_, i) => ({ name: `t${i} "quoted" \\ é 漢 😀`, n: i })) });
+    const parts = splitText(text, 1000);
+    assert.ok(parts.length > 50);
+    assert.equal(parts.join(''), text);
+    for (const p of parts) {
+      assert.ok(textBytes(p) <= 1000, `part of ${textBytes(p)} bytes`);
+      // The payload of a part is its JSON encoding: never more than counted, never a broken pair.
+      assert.ok(Buffer.byteLength(JSON.stringify(p)) <= textBytes(p) + 2);
+      assert.ok(!/[\ud800-\udbff]$/.test(p), 'a part ends inside a surrogate pair');
+    }
+    assert.deepEqual(splitText('', 10), ['']);
+  });
+
+  test('the status fits the limit by leaving its largest parts to pages; a small status is whole', () => {
+    const small = statusOf(bigState(3));
+    assert.equal(compactStatus(small, 64 * 1024), small);
+    const big = statusOf(bigState(2000));
+    const compact = compactStatus(big, 16 * 1024);
+    assert.deepEqual(compact.paged, ['ledger']);
+    assert.deepEqual(compact.ledger, {});
+    assert.ok(jsonBytes(compact) <= 16 * 1024);
+    assert.equal(Object.keys(compact.failed).length, 1, 'the small failed list stays inline');
+  });
+
+  test('pages of the ledger cover every entry once, in table order, each within half the limit', () => {
+    const state = bigState(2000);
+    const seen: string[] = [];
+    let pages = 0;
+    for (let offset: number | undefined = 0; offset !== undefined; pages++) {
+      const page = statusPage(state, { part: 'ledger', offset }, 16 * 1024);
+      assert.equal(page.part, 'ledger');
+      assert.ok(jsonBytes(page.entries) <= 8 * 1024 + 100);
+      if (page.part === 'ledger') seen.push(...page.entries.map(([t]) => t));
+      offset = page.next;
+    }
+    assert.ok(pages > 10);
+    assert.deepEqual(seen, Object.keys(state.ledger).sort());
+    assert.throws(() => statusPage(state, { part: 'nope' as 'ledger', offset: 0 }, 1024), /unknown part "nope"/);
+  });
+
+  test('a page holds at least one entry, however large', () => {
+    const page = pageOf(['x'.repeat(5000), 'y'], 0, 100);
+    assert.equal(page.entries.length, 1);
+    assert.equal(page.next, 1);
+    assert.deepEqual(pageOf(['a'], 5, 100), { entries: [], total: 1 });
+  });
+});

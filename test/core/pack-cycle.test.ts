@@ -1,0 +1,337 @@
+/**
+ * Packed runs: small RDS-export tables loaded several to a run. The grouping (pure), the
+ * `packing` config, and whole cycles on a real Temporal dev server with the fake backend: every
+ * packed table keeps its own outcome, commit, watermark, error and cost share; a table that fails
+ * in a pack, or that a dying pack never reached, is loaded again in a run of its own, and no table
+ * is loaded twice; a restarted worker or a lost start answer never starts a second pack run.
+ */
+import assert from 'node:assert/strict';
+import { setTimeout as delay } from 'node:timers/promises';
+import { after, before, describe, test } from 'node:test';
+import type { Client } from '@temporalio/client';
+import { parseConfig } from '../../src/config/load';
+import { PACKING_DEFAULTS } from '../../src/config/packing';
+import { FakeBackend, type FakeOptions } from '../../src/fake/ports';
+import { packTokenFor } from '../../src/ids';
+import type { CycleResult, LoadItem, LoadRequest, TableOutcome } from '../../src/model';
+import { createWorker } from '../../src/worker';
+import { connectClient, temporalTarget } from '../../src/temporal';
+import { rerunUpdate } from '../../src/workflows/messages';
+import { loadUnits } from '../../src/workflows/packs';
+import { fakeConfig, startTestServer, type TestServer, uniqueQueue } from '../helpers/env';
+import { recordHistories } from '../helpers/histories';
+import { startSource, waitForCycles } from '../helpers/source';
+
+const tables = (n: number) => Array.from({ length: n }, (_, i) => `public.t${String(i + 1).padStart(4, '0')}`);
+const item = (table: string, sizeGB?: number, extra: Partial<LoadItem> = {}): LoadItem => ({ table, lakeTable: table.split('.')[1]!, action: 'create', ...(sizeGB !== undefined ? { sizeGB } : {}), ...extra });
+
+describe('packs: grouping', () => {
+  const packing = { thresholdGB: 1, maxTables: 3, maxGB: 2 };
+
+  test('in input order, up to maxTables and maxGB; large, unsized, pinned, direct and DynamoDB tables alone; a pack of one is alone', () => {
+    const items = [
+      item('s.a', 0.5),
+      item('s.big', 1.5),
+      item('s.b', 0.5),
+      item('s.c', 0.5),
+      item('s.d', 0.1), // maxTables 3 reached: a new pack
+      item('s.unsized'),
+      item('s.pinned', 0.1, { pinned: true }),
+      item('s.direct', 0.1, { extract: 'direct' }),
+      item('s.ddb', 0.1, { extract: 'dynamodb' }),
+      item('s.e', 1), // 0.1 + 1 = 1.1 <= 2
+      item('s.f', 1), // 2.1 > maxGB: a new pack, of one table
+    ];
+    const units = loadUnits('7-abc', items, packing);
+    const shape = units.map((u) => (u.kind === 'pack' ? u.items.map((i) => i.table) : u.item.table));
+    assert.deepEqual(shape, [['s.a', 's.b', 's.c'], 's.big', ['s.d', 's.e'], 's.unsized', 's.pinned', 's.direct', 's.ddb', 's.f']);
+    const first = units[0]!;
+    assert.equal(first.kind === 'pack' && first.token, packTokenFor('7-abc', ['s.a', 's.b', 's.c']));
+    assert.deepEqual(loadUnits('7-abc', items, packing), units, 'deterministic');
+    assert.ok(units.every((u) => u.kind === 'alone') === false);
+    assert.ok(loadUnits('7-abc', items, undefined).every((u) => u.kind === 'alone'), 'no packing: every table alone');
+  });
+
+  test('pack tokens: per cycle and tables, letters, digits and hyphens only', () => {
+    const token = packTokenFor('12-0abc', ['public.a', 'public.b']);
+    assert.match(token, /^12-0abc-pack-[a-z0-9]{13}$/);
+    assert.notEqual(token, packTokenFor('13-0abc', ['public.a', 'public.b']));
+    assert.notEqual(token, packTokenFor('12-0abc', ['public.b', 'public.a']));
+  });
+});
+
+describe('packs: config', () => {
+  const base = (packing: unknown) => ({ sources: { shop: { database: 'db', source: { kind: 'fake', tables: 2 }, target: { namespace: 'shop' }, packing } } });
+
+  test('absent means no packing; {} takes the defaults', () => {
+    assert.equal(parseConfig({ sources: { shop: { database: 'db', source: { kind: 'fake', tables: 2 }, target: { namespace: 'shop' } } } }).sources.shop!.packing, undefined);
+    assert.deepEqual(parseConfig(base({})).sources.shop!.packing, { ...PACKING_DEFAULTS });
+    assert.deepEqual(parseConfig(base({ maxTables: 200, thresholdGB: 0.5 })).sources.shop!.packing, { thresholdGB: 0.5, maxTables: 200, maxGB: 5 });
+  });
+
+  test('bad values are refused naming the field', () => {
+    assert.throws(() => parseConfig(base({ thresholdGB: 0 })), /sources\.shop\.packing\.thresholdGB.*more than 0/s);
+    assert.throws(() => parseConfig(base({ maxTables: 1 })), /sources\.shop\.packing\.maxTables.*at least 2/s);
+    assert.throws(() => parseConfig(base({ maxTables: 201 })), /sources\.shop\.packing\.maxTables.*at most 200/s);
+    assert.throws(() => parseConfig(base({ maxTables: 2.5 })), /sources\.shop\.packing\.maxTables.*whole number/s);
+    assert.throws(() => parseConfig(base({ maxGB: 0.5 })), /sources\.shop\.packing\.maxGB.*at least thresholdGB \(1\)/s);
+    assert.throws(() => parseConfig(base({ maxGB: '5' })), /sources\.shop\.packing\.maxGB/s);
+    assert.throws(() => parseConfig(base({ tables: 3 })), /sources\.shop\.packing.*tables/s);
+  });
+});
+
+/** A worker over a backend the test keeps, so that a restarted worker sees the same runs. */
+interface PackWorker {
+  backend: FakeBackend;
+  client: Client;
+  stop(): Promise<void>;
+}
+
+async function startWorker(config: ReturnType<typeof fakeConfig>, backend: FakeBackend): Promise<PackWorker> {
+  const ports = Object.fromEntries(Object.keys(config.sources).map((name) => [name, backend.ports()]));
+  const { worker, close } = await createWorker({ config, ports });
+  const running = worker.run();
+  const client = await connectClient(temporalTarget(config));
+  return {
+    backend,
+    client,
+    async stop() {
+      worker.shutdown();
+      await running;
+      await close();
+      await client.connection.close();
+    },
+  };
+}
+
+async function cycleResult(w: PackWorker, workflowId: string): Promise<CycleResult> {
+  return w.client.workflow.getHandle<() => Promise<CycleResult>>(workflowId).result();
+}
+
+function byTable(result: CycleResult): Record<string, TableOutcome> {
+  return Object.fromEntries(result.tables.map((t) => [t.table, t]));
+}
+
+/** Runs of its own (not in a pack) the fake started for a table. */
+function singleRuns(backend: FakeBackend, table: string): number {
+  return Object.values(backend.state.runs).filter((r) => r.table === table && !r.packRunId).length;
+}
+
+describe('packed cycles on a real Temporal server', () => {
+  let env: TestServer;
+  before(async () => {
+    env = await startTestServer();
+  });
+  after(async () => env?.close());
+
+  const packedConfig = (queue: string, source: string, names: string[], extra: Record<string, unknown> = {}) =>
+    fakeConfig(queue, { tables: names }, { packing: { thresholdGB: 1, maxTables: 4, maxGB: 5 }, ...extra }, source);
+
+  describe('packs formed as configured', () => {
+    const NAMES = tables(12);
+    const LARGE = 'public.t0011';
+    const PINNED = 'public.t0012';
+    const queue = uniqueQueue('packs');
+    let w: PackWorker;
+    before(async () => {
+      const options: FakeOptions = {
+        tables: NAMES,
+        latencyMs: 30,
+        // Seconds that differ, so that the shares of a run's DPU-seconds differ.
+        latencyMsByTable: { 'public.t0001': 10, 'public.t0002': 20, 'public.t0003': 60, 'public.t0004': 110 },
+        dpuSecondsPerRun: 120,
+        exportGBPerTable: 0.1,
+        exportGBByTable: { [LARGE]: 3 },
+      };
+      w = await startWorker(packedConfig(queue, 'packs', NAMES, { tables: { [PINNED]: { glueWorkers: 4 } } }), new FakeBackend(options));
+    });
+    after(async () => w?.stop());
+
+    test('10 small tables in ceil(10/4) = 3 runs, the large and the pinned table alone; each table its own outcome, commit, watermark and share of its run', async () => {
+      const handle = await startSource(w.client, queue, 'packs');
+      const s = await waitForCycles(handle, 1);
+      const result = await cycleResult(w, s.lastCycle!.workflowId);
+      assert.equal(result.status, 'succeeded', JSON.stringify(result.tables.filter((t) => t.error)));
+
+      // The packs start at once, in no set order.
+      const packs = w.backend.packRuns().sort((a, b) => a.tables[0]!.table.localeCompare(b.tables[0]!.table));
+      assert.deepEqual(packs.map((p) => p.tables.map((t) => t.table)), [NAMES.slice(0, 4), NAMES.slice(4, 8), NAMES.slice(8, 10)]);
+      assert.equal(w.backend.count('pack.start'), 3);
+      const runs = Object.values(w.backend.state.runs);
+      assert.equal(runs.filter((r) => !r.packRunId).length, 2, 'two runs of their own');
+      assert.equal(singleRuns(w.backend, LARGE), 1);
+      assert.equal(singleRuns(w.backend, PINNED), 1);
+
+      const outcomes = byTable(result);
+      for (const t of NAMES) {
+        assert.equal(outcomes[t]?.status, 'committed', t);
+        assert.equal(w.backend.count(`load.start:${t}`), 1, `${t} loaded once`);
+        assert.equal(w.backend.count(`load.commit:${t}`), 1, `${t} committed once`);
+        assert.equal(outcomes[t]!.load?.rowCountAfter, 100, t);
+        assert.equal(s.ledger[t]?.exportId, s.lastCycle!.exportId, `${t}: its own watermark`);
+        assert.equal(s.ledger[t]?.icebergSnapshotId, '1', t);
+      }
+      // Each pack's shares of its run's DPU-seconds add up to the run's; by seconds.
+      for (const pack of packs) {
+        const shares = pack.tables.map((t) => outcomes[t.table]!.cost!.dpuSeconds!);
+        assert.ok(Math.abs(shares.reduce((a, b) => a + b, 0) - 120) < 1e-6, `pack ${pack.packToken}: ${shares.join(' + ')} = 120`);
+      }
+      const first = packs[0]!.tables.map((t) => outcomes[t.table]!.cost!.dpuSeconds!);
+      assert.deepEqual(first, [6, 12, 36, 66], '120 DPU-s by 0.01, 0.02, 0.06 and 0.11 seconds');
+      assert.equal(outcomes[LARGE]!.cost!.dpuSeconds, 120, 'a run of its own is all its own');
+      assert.equal(outcomes['public.t0001']!.cost!.exportGB, 0.1, 'the export GB are its own');
+      await recordHistories(w.client, 'packed-loads', ['lakesync/packs']);
+    });
+  });
+
+  describe('a table failing in its pack', () => {
+    const NAMES = tables(4);
+    const RETRIED = 'public.t0002';
+    const REFUSED = 'public.t0003';
+    const queue = uniqueQueue('pack-fail');
+    let w: PackWorker;
+    before(async () => {
+      w = await startWorker(
+        packedConfig(queue, 'packfail', NAMES),
+        new FakeBackend({
+          tables: NAMES,
+          latencyMs: 30,
+          exportGBPerTable: 0.1,
+          failures: [
+            { table: RETRIED, phase: 'load', times: 1, retryable: true, message: 'commit lost to a concurrent commit' },
+            { table: REFUSED, phase: 'load', times: 'always', retryable: false, message: 'column id changed type' },
+          ],
+        }),
+      );
+    });
+    after(async () => w?.stop());
+
+    test('fails alone: the retry runs alone and commits, a final failure is that table\'s outcome only; the rerun runs alone', async () => {
+      const handle = await startSource(w.client, queue, 'packfail');
+      const s = await waitForCycles(handle, 1);
+      const result = await cycleResult(w, s.lastCycle!.workflowId);
+      const outcomes = byTable(result);
+      assert.equal(result.status, 'partial');
+      assert.equal(w.backend.packRuns().length, 1, 'one pack run');
+
+      assert.equal(outcomes[RETRIED]?.status, 'committed', JSON.stringify(outcomes[RETRIED]?.error));
+      assert.equal(singleRuns(w.backend, RETRIED), 1, 'its retry ran alone');
+      assert.equal(w.backend.count(`load.commit:${RETRIED}`), 1);
+
+      assert.equal(outcomes[REFUSED]?.status, 'failed');
+      assert.match(outcomes[REFUSED]!.error!.message, /load of public\.t0003 failed \(run jp_\d+\): SchemaConflict: column id changed type/);
+      assert.equal(outcomes[REFUSED]!.error!.retryable, false);
+      assert.equal(singleRuns(w.backend, REFUSED), 0, 'a failure no retry can fix is not retried');
+      assert.equal(s.ledger[REFUSED], undefined, 'no watermark');
+
+      for (const t of ['public.t0001', 'public.t0004']) {
+        assert.equal(outcomes[t]?.status, 'committed', t);
+        assert.equal(w.backend.count(`load.start:${t}`), 1, `${t} loaded once`);
+      }
+
+      w.backend.setFailures([]);
+      await handle.executeUpdate(rerunUpdate, { args: [{ tables: 'failed', requestedBy: 'test' }] });
+      const second = await waitForCycles(handle, 2);
+      assert.equal(second.recentCycles[0]!.status, 'succeeded');
+      assert.equal(singleRuns(w.backend, REFUSED), 1, 'the rerun ran it alone');
+      assert.equal(w.backend.packRuns().length, 1, 'no new pack');
+      assert.equal(second.ledger[REFUSED]?.exportId, second.recentCycles[0]!.exportId);
+    });
+  });
+
+  describe('a pack run dying before some of its tables', () => {
+    const NAMES = tables(4);
+    const queue = uniqueQueue('pack-dies');
+    let w: PackWorker;
+    before(async () => {
+      w = await startWorker(
+        packedConfig(queue, 'packdies', NAMES),
+        new FakeBackend({ tables: NAMES, latencyMs: 30, exportGBPerTable: 0.1, dpuSecondsPerRun: 60, failures: [{ table: 'public.t0003', phase: 'pack', times: 1, retryable: true }] }),
+      );
+    });
+    after(async () => w?.stop());
+
+    test('the tables it never loaded are loaded alone and commit; those it loaded are not loaded twice', async () => {
+      const handle = await startSource(w.client, queue, 'packdies');
+      const s = await waitForCycles(handle, 1);
+      const result = await cycleResult(w, s.lastCycle!.workflowId);
+      assert.equal(result.status, 'succeeded', JSON.stringify(result.tables.map((t) => t.error)));
+      assert.equal(w.backend.packRuns().length, 1, 'the pack is never started again');
+      for (const t of NAMES) {
+        const late = t === 'public.t0003' || t === 'public.t0004';
+        assert.equal(w.backend.count(`load.start:${t}`), 1, `${t} loaded once`);
+        assert.equal(w.backend.count(`load.commit:${t}`), 1, `${t} committed once`);
+        assert.equal(singleRuns(w.backend, t), late ? 1 : 0, `${t} ${late ? 'ran alone' : 'ran in the pack'}`);
+        assert.equal(s.ledger[t]?.exportId, s.lastCycle!.exportId, t);
+      }
+      // The pack wrote no summary: the tables it loaded have no share of it; those loaded alone have their runs'.
+      const outcomes = byTable(result);
+      assert.equal(outcomes['public.t0001']!.cost?.dpuSeconds, undefined);
+      assert.equal(outcomes['public.t0003']!.cost?.dpuSeconds, 60);
+    });
+  });
+
+  describe('a restarted worker and a lost start answer', () => {
+    const NAMES = tables(4);
+    test('a worker restarted mid-pack re-attaches to the pack run; a start whose answer was lost finds it by its token', async () => {
+      const queue = uniqueQueue('pack-restart');
+      const config = packedConfig(queue, 'packrestart', NAMES);
+      const backend = new FakeBackend({ tables: NAMES, latencyMs: 1_500, exportGBPerTable: 0.1, packStartAnswersLost: 1 });
+      let w = await startWorker(config, backend);
+      try {
+        const handle = await startSource(w.client, queue, 'packrestart');
+        const deadline = Date.now() + 60_000;
+        while (backend.packRuns().length === 0 && Date.now() < deadline) await delay(50);
+        assert.equal(backend.count('pack.start'), 1, 'the lost answer was not followed by a second start');
+        // Stop the worker while its tables' loads wait for the pack run (4 x 1.5 s) and start another on the same backend.
+        while (backend.count('load.get') < 4 && Date.now() < deadline) await delay(50);
+        const pack = backend.packRuns()[0]!;
+        const midPack = backend.count('load.get') >= 4 && Date.now() < pack.startedAtMs + pack.durationMs - 1_000;
+        await w.stop();
+        w = await startWorker(config, backend);
+        const s = await waitForCycles(w.client.workflow.getHandle(handle.workflowId), 1, 120_000);
+        assert.equal(s.lastCycle!.status, 'succeeded');
+        assert.ok(midPack, 'the worker stopped while its loads waited for the pack run');
+        assert.equal(backend.packRuns().length, 1, 'one pack run');
+        assert.equal(backend.count('pack.start'), 1);
+        for (const t of NAMES) {
+          assert.equal(backend.count(`load.start:${t}`), 1, `${t} loaded once`);
+          assert.equal(backend.count(`load.commit:${t}`), 1, `${t} committed once`);
+          assert.equal(singleRuns(backend, t), 0, t);
+        }
+      } finally {
+        await w.stop();
+      }
+    });
+
+    test('a pack whose lake table has a live run of another load is not started: its tables run alone, one stopping that run first', async () => {
+      const queue = uniqueQueue('pack-busy');
+      const backend = new FakeBackend({ tables: NAMES, latencyMs: 10, latencyMsByTable: { 'public.t0002': 60_000 }, exportGBPerTable: 0.1 });
+      // A run an earlier cycle left on the lake table of public.t0002.
+      const plan = { table: 'public.t0002', lakeTable: 't0002', action: 'merge' };
+      const stale = await backend.ports().load.startLoad({ source: 'packbusy', cycleId: 'old', runToken: 'old:public.t0002', database: 'fake', namespace: 'shop', plan, resultLocation: 'fake://results/old/public.t0002.json' } as unknown as LoadRequest);
+      const w = await startWorker(packedConfig(queue, 'packbusy', NAMES), backend);
+      try {
+        const s = await waitForCycles(await startSource(w.client, queue, 'packbusy'), 1);
+        assert.equal(s.lastCycle!.status, 'succeeded');
+        assert.equal(backend.packRuns().length, 0, 'no pack run');
+        for (const t of NAMES) assert.equal(singleRuns(backend, t), t === 'public.t0002' ? 2 : 1, t);
+        assert.equal(backend.state.runs[stale.runId]!.stopRequestedAtMs !== undefined, true, 'the stale run was stopped');
+      } finally {
+        await w.stop();
+      }
+    });
+
+    test('a backend without packs runs every table alone', async () => {
+      const queue = uniqueQueue('no-packs');
+      const w = await startWorker(packedConfig(queue, 'nopacks', NAMES), new FakeBackend({ tables: NAMES, latencyMs: 10, exportGBPerTable: 0.1, noPacks: true }));
+      try {
+        const s = await waitForCycles(await startSource(w.client, queue, 'nopacks'), 1);
+        assert.equal(s.lastCycle!.status, 'succeeded');
+        for (const t of NAMES) assert.equal(singleRuns(w.backend, t), 1, t);
+      } finally {
+        await w.stop();
+      }
+    });
+  });
+});

@@ -1,0 +1,184 @@
+/**
+ * Payload sizes at scale, on a real Temporal server: a cycle whose outcomes, and a source whose
+ * carried state, would exceed the inline limit travel by reference; status, watermarks, the cost
+ * report and reruns of the failed tables keep working across continue-as-new, and no payload in
+ * any history (nor any query answer) exceeds the limit. The limit is lowered to 8 KB so that 40
+ * tables stand for thousands.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { WorkflowHandle } from '@temporalio/client';
+import { costReport } from '../../src/cost/report';
+import { fakeTableNames } from '../../src/fake/ports';
+import { sourceWorkflowId } from '../../src/ids';
+import type { CycleResult } from '../../src/model';
+import { readSourceStatus, withCycleTables } from '../../src/status-pages';
+import { type CycleTablesPage, cycleTablesPageQuery, rerunUpdate, SOURCE_WORKFLOW_TYPE, type SourceStatus, type StatusPage, statusPageQuery, statusQuery } from '../../src/workflows/messages';
+import { type ArgsServer, startServerWithArgs } from '../helpers/dev-server-args';
+import { fakeConfig, quietTemporalLogs, startFakeWorker, type FakeWorker, uniqueQueue } from '../helpers/env';
+import { recordHistories } from '../helpers/histories';
+import { historyPayloadSizes } from '../helpers/payload-sizes';
+
+const SOURCE = 'big';
+const TABLE_COUNT = 40;
+const LIMIT = 8 * 1024;
+const FAILING = ['public.t0005', 'public.t0021', 'public.t0033'];
+
+/** Waits until the whole status (read through its pages) satisfies `check`. */
+async function waitForWhole(handle: WorkflowHandle, check: (s: SourceStatus) => boolean, what: string, timeoutMs = 120_000): Promise<SourceStatus> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const s = await readSourceStatus(handle);
+    if (check(s)) return s;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify({ phase: s.phase, cycles: s.recentCycles.length })}`);
+    await delay(200);
+  }
+}
+
+const bytesOf = (v: unknown): number => Buffer.byteLength(JSON.stringify(v));
+
+describe(`payloads at scale: ${TABLE_COUNT} tables under an inline limit of ${LIMIT} bytes`, () => {
+  let dir: string;
+  let server: ArgsServer;
+  let w: FakeWorker;
+  let handle: WorkflowHandle;
+  let firstRunId: string;
+  const queue = uniqueQueue('scale');
+
+  before(async () => {
+    quietTemporalLogs();
+    dir = mkdtempSync(join(tmpdir(), 'lakesync-scale-'));
+    // The server suggests continue-as-new after a few events: the source continues after its first cycle.
+    server = await startServerWithArgs(join(dir, 'temporal.db'), ['--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=10']);
+    process.env.TEMPORAL_ADDRESS = server.address;
+    // Batches of 5 keep each batch's result (bounded by the batch size) under the lowered limit.
+    w = await startFakeWorker(fakeConfig(queue, { tables: TABLE_COUNT }, { batchSize: 5 }, SOURCE), {
+      tables: TABLE_COUNT,
+      failures: FAILING.map((table) => ({ table, phase: 'load' as const, times: 'always' as const, retryable: false, message: `column amount cannot be cast in ${table}` })),
+    });
+    const started = await w.client.workflow.start(SOURCE_WORKFLOW_TYPE, {
+      workflowId: sourceWorkflowId(SOURCE),
+      taskQueue: queue,
+      args: [{ source: SOURCE, payloadInlineBytes: LIMIT }],
+    });
+    firstRunId = started.firstExecutionRunId;
+    handle = w.client.workflow.getHandle(sourceWorkflowId(SOURCE));
+  });
+  after(async () => {
+    await w?.stop();
+    await server?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('the cycle stores its outcomes by reference; the source books them, continues as new with its state by reference, and reads whole', async () => {
+    assert.equal(fakeTableNames(TABLE_COUNT).length, TABLE_COUNT);
+    const s = await waitForWhole(handle, (x) => x.recentCycles.length >= 1 && x.phase === 'idle', 'the first cycle');
+    // The server suggested continue-as-new after the cycle: a later run holds the state.
+    const runId = await waitFor(async () => {
+      const d = await handle.describe();
+      return d.runId !== firstRunId && d.status.name === 'RUNNING' ? d.runId : undefined;
+    }, 'a run after continue-as-new');
+    assert.notEqual(runId, firstRunId);
+
+    const cycle = s.recentCycles[0]!;
+    assert.equal(cycle.status, 'partial');
+    assert.deepEqual(cycle.counts, { committed: TABLE_COUNT - FAILING.length, failed: FAILING.length, skipped: 0 });
+
+    // The cycle's result holds a reference and a summary, not the outcomes.
+    const cycleHandle = w.client.workflow.getHandle(cycle.workflowId);
+    const result = (await cycleHandle.result()) as CycleResult;
+    assert.ok(result.tablesRef, 'the result carries its outcomes by reference');
+    assert.deepEqual(result.tables, []);
+    assert.equal(result.tablesRef.count, TABLE_COUNT);
+    assert.deepEqual(result.tablesRef.counts, cycle.counts);
+    assert.deepEqual([...result.tablesRef.failedTables].sort(), FAILING);
+    const whole = await withCycleTables(cycleHandle, result);
+    assert.equal(whole.tables.length, TABLE_COUNT);
+    assert.deepEqual(whole.tables.filter((t) => t.status === 'failed').map((t) => t.table).sort(), FAILING);
+
+    // The first run handed over a reference, not the state.
+    const history = await w.client.workflow.getHandle(sourceWorkflowId(SOURCE), firstRunId).fetchHistory();
+    const carried = history.events?.find((e) => e.workflowExecutionContinuedAsNewEventAttributes)?.workflowExecutionContinuedAsNewEventAttributes;
+    assert.ok(carried, 'the first run continued as new');
+    const input = JSON.parse(Buffer.from(carried.input!.payloads![0]!.data!).toString()) as Record<string, unknown>;
+    assert.equal(input.state, undefined, 'no inline state');
+    assert.ok(input.stateRef, 'the state by reference');
+    assert.equal(input.payloadInlineBytes, LIMIT, 'the limit carries over');
+
+    // The status query leaves its large parts to pages; read whole, every reader sees them.
+    const raw = await handle.query(statusQuery);
+    assert.ok(raw.paged?.includes('ledger'), `paged parts: ${JSON.stringify(raw.paged)}`);
+    assert.ok(bytesOf(raw) <= LIMIT, `status answer ${bytesOf(raw)} bytes`);
+    const after = await readSourceStatus(handle);
+    assert.equal(after.paged, undefined);
+    assert.equal(Object.keys(after.ledger).length, TABLE_COUNT - FAILING.length);
+    assert.deepEqual(Object.keys(after.failed).sort(), FAILING);
+    for (const table of FAILING) assert.match(after.failed[table]!.message, /cannot be cast/);
+    assert.equal(after.lastCycle?.tables.length, TABLE_COUNT);
+    const wm = after.ledger['public.t0001']!;
+    assert.equal(wm.exportId, cycle.exportId);
+    assert.equal(wm.lastError, null);
+    const report = costReport(after, 5);
+    assert.equal(report.lastCycle?.tables.length, TABLE_COUNT);
+  });
+
+  test('a rerun of the failed tables on the continued run loads only them, from the export the state carried over', async () => {
+    w.backend.setFailures([]);
+    const loadsBefore = w.backend.count('load.start');
+    const accepted = await handle.executeUpdate(rerunUpdate, { args: [{ tables: 'failed', requestId: 'rerun-failed-after-continue' }] });
+    assert.deepEqual(accepted.tables, FAILING);
+    const s = await waitForWhole(handle, (x) => x.recentCycles.length >= 2 && x.phase === 'idle', 'the rerun');
+    const [rerun, first] = [s.recentCycles[0]!, s.recentCycles[1]!];
+    assert.equal(rerun.kind, 'rerun');
+    assert.equal(rerun.status, 'succeeded');
+    assert.equal(rerun.exportId, first.exportId, 'the rerun reused the carried export');
+    assert.equal(w.backend.count('load.start') - loadsBefore, FAILING.length);
+    assert.equal(Object.keys(s.ledger).length, TABLE_COUNT);
+    assert.deepEqual(s.failed, {});
+    for (const table of FAILING) assert.equal(s.ledger[table]!.exportId, first.exportId);
+  });
+
+  test('no payload in any history, nor any query answer, exceeds the inline limit', async () => {
+    // Visibility is eventually consistent: wait until every run is listed (2 cycles, 8 + 1 batches, source runs).
+    const sizes = await waitFor(async () => {
+      const found = await historyPayloadSizes(w.client, `lakesync/${SOURCE}`);
+      const workflows = new Set(found.map((x) => `${x.workflowId}~${x.runId}`));
+      return workflows.size >= 13 ? found : undefined;
+    }, 'every history listed');
+    const largest = sizes[0]!;
+    assert.ok(largest.bytes <= LIMIT, `largest payload ${largest.bytes} bytes: ${largest.where} in ${largest.workflowId} (event ${largest.eventId})`);
+    assert.ok(largest.bytes > LIMIT / 8, 'the histories were measured');
+
+    // Query answers are no history payload: measured as the client receives them.
+    assert.ok(bytesOf(await handle.query(statusQuery)) <= LIMIT);
+    for (const part of ['ledger', 'failed', 'lastCycleTables'] as const) {
+      for (let offset: number | undefined = 0; offset !== undefined; ) {
+        const page: StatusPage = await handle.query(statusPageQuery, { part, offset });
+        assert.ok(bytesOf(page) <= LIMIT, `statusPage ${part}@${offset}: ${bytesOf(page)} bytes`);
+        offset = page.next;
+      }
+    }
+    const s = await readSourceStatus(handle);
+    const cycleHandle = w.client.workflow.getHandle(s.recentCycles[1]!.workflowId);
+    for (let offset: number | undefined = 0; offset !== undefined; ) {
+      const page: CycleTablesPage = await cycleHandle.query(cycleTablesPageQuery, offset);
+      assert.ok(bytesOf(page) <= LIMIT, `tablesPage@${offset}: ${bytesOf(page)} bytes`);
+      offset = page.next;
+    }
+    await recordHistories(w.client, 'scale-payloads', [`lakesync/${SOURCE}`]);
+  });
+});
+
+async function waitFor<T>(fn: () => Promise<T | undefined>, what: string, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await delay(250);
+  }
+}
