@@ -10,20 +10,14 @@
  *
  *   node dist/bench/direct.js [--rows 10000000] [--append 0.01]
  */
-import { cpus, totalmem, tmpdir } from 'node:os';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Worker } from '@temporalio/worker';
-import { stringify } from 'yaml';
-import { loadConfigFile } from '../src/config/load';
 import { jsonOf, lakesync } from '../src/demo/cli';
-import { startDevServer } from '../src/devserver';
 import { openPostgres } from '../src/local/source/postgres';
 import type { CycleResult, LoadSummary } from '../src/model';
 import { repoRoot } from '../src/toolchain';
-import { createWorker } from '../src/worker';
-import { SEARCH_ATTRIBUTE_TYPES } from '../src/workflows/search';
-import { startPostgres } from '../test/local/helpers/postgres';
+import { runBench, withEmbedded } from './embedded';
 
 const TABLE = 'public.events';
 type Path = 'direct' | 'export';
@@ -60,13 +54,8 @@ async function main(): Promise<number> {
   const rows = Math.round(option('rows', 10_000_000));
   const fraction = option('append', 0.01);
   const appended = Math.round(rows * fraction);
-  const dir = mkdtempSync(join(tmpdir(), 'lakesync-bench-direct-'));
   const log = (line: string) => console.log(`[bench:direct] ${line}`);
-  const pg = await startPostgres();
-  const server = await startDevServer({ dbFile: join(dir, 'temporal.db'), searchAttributes: SEARCH_ATTRIBUTE_TYPES });
-  let worker: { worker: Worker; close(): Promise<void> } | undefined;
-  let running: Promise<void> | undefined;
-  try {
+  return withEmbedded('direct', async ({ dir, pg, startWorker }) => {
     await pg.query('CREATE DATABASE bench');
     // The job logs in with a password, as it would on a real server.
     await pg.query("CREATE ROLE bench LOGIN PASSWORD 'bench-password'");
@@ -97,11 +86,7 @@ async function main(): Promise<number> {
       timeouts: { heartbeatSeconds: 120, pollInitialSeconds: 1, pollMaximumSeconds: 2 },
       local: { workDir: join(dir, path) },
     });
-    const configFile = join(dir, 'lakesync.yaml');
-    writeFileSync(configFile, stringify({ temporal: { address: server.address, taskQueue: `bench-direct-${process.pid}` }, sources: { direct: source('direct'), export: source('export') } }));
-    delete process.env.TEMPORAL_ADDRESS;
-    worker = await createWorker({ config: loadConfigFile(configFile), dataRoot: join(dir, 'data-root') });
-    running = worker.worker.run();
+    const configFile = await startWorker({ direct: source('direct'), export: source('export') });
 
     const cycle = async (path: Path, sourceRows: number): Promise<CycleFigures> => {
       const started = Date.now();
@@ -186,24 +171,7 @@ async function main(): Promise<number> {
     console.log(`lake = source (count and distinct ids): ${lakeEqualsSource}`);
     console.log('bench/results/direct.json written');
     return [firstDirect, firstExport, direct, exported].every((f) => f.ok) && lakeEqualsSource && !direct.tookExport && exported.tookExport ? 0 : 1;
-  } finally {
-    if (worker) {
-      worker.worker.shutdown();
-      await running?.catch(() => undefined);
-      await worker.close();
-    }
-    await server.stop();
-    await pg.stop();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    console.error(err instanceof Error ? err.stack : err);
-    process.exitCode = 1;
-  },
-);
+runBench(main);

@@ -24,9 +24,7 @@ import logging
 import os
 import platform
 import re
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -39,6 +37,7 @@ from lakesync_glue.args import JobArgs, parse_job_args  # noqa: E402
 from lakesync_glue.loader import run_load  # noqa: E402
 from lakesync_glue.session import build_local_spark  # noqa: E402
 from lakesync_glue.storage import spark_path  # noqa: E402
+from bench_run import setup_logging, work_folder  # noqa: E402
 from rds_export import DATABASE, SCHEMA, TABLE, write_orders_export  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "load.json"
@@ -101,17 +100,14 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the work folder (export, warehouse)")
     parser.add_argument("--verbose", action="store_true", help="log the job's phases and statements")
     options = parser.parse_args()
-    logging.basicConfig(level=logging.INFO if options.verbose else logging.WARNING, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("py4j").setLevel(logging.WARNING)
+    setup_logging(options.verbose)
     phases = PhaseLog()
     job_log = logging.getLogger("lakesync_glue")
     job_log.addHandler(phases)
     job_log.setLevel(logging.INFO)
 
-    work = Path(tempfile.mkdtemp(prefix="lakesync-bench-load-"))
     started = time.monotonic()
-    try:
+    with work_folder("load", options.keep) as work:
         t0 = time.monotonic()
         export, files = write_orders_export(work / "exports", "bench-load-export", options.rows)
         export_seconds = time.monotonic() - t0
@@ -182,11 +178,6 @@ def main() -> int:
               f"({'>=' if ratio >= TARGET_RATIO else '<'} {TARGET_RATIO}); wrote {RESULTS}")
         spark.stop()
         return 0 if all(report["targets"].values()) else 1
-    finally:
-        if options.keep:
-            print(f"work folder kept: {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

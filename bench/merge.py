@@ -26,21 +26,17 @@ import json
 import logging
 import os
 import platform
-import shutil
 import sys
-import tempfile
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "glue"))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from lakesync_glue.args import JobArgs, parse_job_args  # noqa: E402
 from lakesync_glue.export import find_table_export  # noqa: E402
@@ -50,67 +46,17 @@ from lakesync_glue.pgtypes import plan_column  # noqa: E402
 from lakesync_glue.result import LoadResult  # noqa: E402
 from lakesync_glue.session import build_local_spark  # noqa: E402
 from lakesync_glue import source, sqltext  # noqa: E402
+from bench_run import setup_logging, work_folder  # noqa: E402
+from rds_export import DATABASE, SCHEMA, TABLE, order_rows, orders_table, write_export  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "merge.json"
-DATABASE, SCHEMA, TABLE = "shop", "public", "orders"
 NAMESPACE, LAKE_TABLE = "bench", "orders"
-MAPPINGS = [
-    ("id", "bigint", "int64", 64),
-    ("customer_id", "bigint", "int64", 64),
-    ("status", "USER-DEFINED", "binary (UTF8)", 0),
-    ("amount", "numeric", "binary (UTF8)", 12),
-    ("created_at", "timestamp with time zone", "binary (UTF8)", 0),
-    ("updated_at", "timestamp without time zone", "binary (UTF8)", 0),
-    ("note", "text", "binary (UTF8)", 0),
-]
-STATUSES = np.array(["new", "paid", "shipped", "cancelled", "returned"])
 
 
 # -- the exports -------------------------------------------------------------------------------
-def _timestamps(seconds: np.ndarray) -> np.ndarray:
-    return np.char.replace(np.datetime_as_string(seconds.astype("datetime64[s]"), unit="s"), "T", " ")
-
-
-def _amounts(cents: np.ndarray) -> list[str]:
-    return [f"{c // 100}.{c % 100:02d}" for c in cents.tolist()]
-
-
-def make_rows(rng: np.random.Generator, ids: np.ndarray, version: int) -> dict[str, Any]:
-    n = len(ids)
-    created = 1_700_000_000 + ids * 7
-    return {
-        "id": ids,
-        "customer_id": rng.integers(1, 50_000, n),
-        "status": STATUSES[rng.integers(0, len(STATUSES), n)],
-        "amount": _amounts(rng.integers(0, 10_000_000, n)),
-        "created_at": np.char.add(_timestamps(created), "+00"),
-        "updated_at": _timestamps(created + version * 3600),
-        "note": np.char.add("order note ", ids.astype(str)),
-    }
-
-
-def write_export(root: Path, export_id: str, columns: dict[str, Any], parts: int = 4) -> str:
-    """One table in the RDS layout: 2 batch folders of gzip Parquet parts, numerics and times as strings."""
-    export = root / export_id
-    types = {"int64": pa.int64(), "binary (UTF8)": pa.string()}
-    schema = pa.schema([pa.field(name, types[exported]) for name, _t, exported, _p in MAPPINGS])
-    table = pa.Table.from_pydict({name: columns[name] for name, *_ in MAPPINGS}, schema=schema)
-    per_part = -(-table.num_rows // parts)
-    for part in range(parts):
-        folder = export / DATABASE / f"{SCHEMA}.{TABLE}" / str(1 + part * 2 // parts)
-        folder.mkdir(parents=True, exist_ok=True)
-        chunk = table.slice(part * per_part, per_part)
-        pq.write_table(chunk, folder / f"part-{part * 3:05d}-{uuid.uuid4()}.gz.parquet", compression="gzip")
-    mappings = [
-        {"columnName": n, "originalType": t, "expectedExportedType": e, "originalCharMaxLength": 0,
-         "originalNumPrecision": p, "originalDateTimePrecision": 6 if "time" in t else 0}
-        for n, t, e, p in MAPPINGS
-    ]
-    info = {"perTableStatus": [{"target": f"{DATABASE}.{SCHEMA}.{TABLE}", "status": "COMPLETE", "sizeGB": 0.1,
-                                "schemaMetadata": {"originalTypeMappings": mappings}}]}
-    (export / f"export_tables_info_{export_id}_from_1_to_1.json").write_text(json.dumps(info))
-    (export / f"export_info_{export_id}.json").write_text(json.dumps({"exportTaskIdentifier": export_id, "status": "COMPLETE"}))
-    return str(export)
+def write_rows_export(root: Path, export_id: str, columns: dict[str, Any]) -> str:
+    """One export of exactly these `orders` rows, in the layout and encodings of bench/rds_export.py."""
+    return write_export(root, export_id, [orders_table(columns)], len(columns["id"]), every_part=True)[0]
 
 
 @dataclass
@@ -123,7 +69,7 @@ class Change:
 def make_exports(root: Path, rows: int, fraction: float) -> tuple[str, str, Change]:
     rng = np.random.default_rng(20240501)
     ids = np.arange(1, rows + 1, dtype=np.int64)
-    base = make_rows(rng, ids, version=0)
+    base = order_rows(rng, ids, version=0)
     changed = int(round(rows * fraction))
     n_update, n_insert = int(changed * 0.4), int(changed * 0.3)
     n_delete = changed - n_update - n_insert
@@ -132,18 +78,18 @@ def make_exports(root: Path, rows: int, fraction: float) -> tuple[str, str, Chan
     keep = np.ones(rows, dtype=bool)
     keep[delete_idx] = False
     second = {k: (np.asarray(v) if not isinstance(v, list) else np.array(v, dtype=object)) for k, v in base.items()}
-    fresh = make_rows(rng, ids[update_idx], version=1)
+    fresh = order_rows(rng, ids[update_idx], version=1)
     for name in ("status", "amount", "updated_at"):
         second[name] = second[name].astype(object)
         second[name][update_idx] = np.asarray(fresh[name], dtype=object)
     second = {k: v[keep] for k, v in second.items()}
     new_ids = np.arange(rows + 1, rows + 1 + n_insert, dtype=np.int64)
-    inserts = make_rows(rng, new_ids, version=0)
+    inserts = order_rows(rng, new_ids, version=0)
     merged = {k: np.concatenate([np.asarray(second[k], dtype=object), np.asarray(inserts[k], dtype=object)])
               for k in second}
     merged = {k: (v.astype(np.int64) if k in ("id", "customer_id") else v.tolist()) for k, v in merged.items()}
-    v1 = write_export(root, "bench-export-1", base)
-    v2 = write_export(root, "bench-export-2", merged)
+    v1 = write_rows_export(root, "bench-export-1", base)
+    v2 = write_rows_export(root, "bench-export-2", merged)
     return v1, v2, Change(n_update, n_insert, n_delete)
 
 
@@ -253,13 +199,10 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the work folder (exports, warehouse)")
     parser.add_argument("--verbose", action="store_true", help="log the job's phases and statements")
     options = parser.parse_args()
-    logging.basicConfig(level=logging.INFO if options.verbose else logging.WARNING, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("py4j").setLevel(logging.WARNING)
+    setup_logging(options.verbose)
 
-    work = Path(tempfile.mkdtemp(prefix="lakesync-bench-merge-"))
     started = time.monotonic()
-    try:
+    with work_folder("merge", options.keep) as work:
         t0 = time.monotonic()
         v1, v2, change = make_exports(work / "exports", options.rows, options.change_fraction)
         export_seconds = time.monotonic() - t0
@@ -351,11 +294,6 @@ def main() -> int:
               f"{unchanged.data_bytes} bytes, snapshot committed: {unchanged_result.committed}; wrote {RESULTS}")
         spark.stop()
         return 0 if met else 1
-    finally:
-        if options.keep:
-            print(f"work folder kept: {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

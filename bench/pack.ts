@@ -10,21 +10,15 @@
  *
  *   node dist/bench/pack.js [--tables 200] [--rows 10]
  */
-import { cpus, totalmem, tmpdir } from 'node:os';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Worker } from '@temporalio/worker';
-import { stringify } from 'yaml';
 import { PACKING_DEFAULTS } from '../src/config/packing';
-import { loadConfigFile } from '../src/config/load';
 import { jsonOf, lakesync } from '../src/demo/cli';
-import { startDevServer } from '../src/devserver';
 import { openPostgres } from '../src/local/source/postgres';
 import type { CycleResult, PackSummary } from '../src/model';
 import { repoRoot } from '../src/toolchain';
-import { createWorker } from '../src/worker';
-import { SEARCH_ATTRIBUTE_TYPES } from '../src/workflows/search';
-import { startPostgres } from '../test/local/helpers/postgres';
+import { runBench, withEmbedded } from './embedded';
 
 type Way = 'packed' | 'single';
 
@@ -78,13 +72,8 @@ async function main(): Promise<number> {
   const tableCount = option('tables', 200);
   const rows = option('rows', 10);
   const names = Array.from({ length: tableCount }, (_, i) => `t${String(i + 1).padStart(4, '0')}`);
-  const dir = mkdtempSync(join(tmpdir(), 'lakesync-bench-pack-'));
   const log = (line: string) => console.log(`[bench:pack] ${line}`);
-  const pg = await startPostgres();
-  const server = await startDevServer({ dbFile: join(dir, 'temporal.db'), searchAttributes: SEARCH_ATTRIBUTE_TYPES });
-  let worker: { worker: Worker; close(): Promise<void> } | undefined;
-  let running: Promise<void> | undefined;
-  try {
+  return withEmbedded('pack', async ({ dir, pg, startWorker }) => {
     await pg.query('CREATE DATABASE bench');
     const db = pg.url.replace(/\/postgres$/, '/bench');
     const admin = openPostgres(db);
@@ -106,11 +95,7 @@ async function main(): Promise<number> {
       timeouts: { heartbeatSeconds: 120, pollInitialSeconds: 1, pollMaximumSeconds: 2 },
       local: { workDir: workDir(way) },
     });
-    const configFile = join(dir, 'lakesync.yaml');
-    writeFileSync(configFile, stringify({ temporal: { address: server.address, taskQueue: `bench-pack-${process.pid}` }, sources: { packed: source('packed'), single: source('single') } }));
-    delete process.env.TEMPORAL_ADDRESS;
-    worker = await createWorker({ config: loadConfigFile(configFile), dataRoot: join(dir, 'data-root') });
-    running = worker.worker.run();
+    const configFile = await startWorker({ packed: source('packed'), single: source('single') });
 
     const cycle = async (way: Way): Promise<WayFigures> => {
       const started = Date.now();
@@ -185,24 +170,7 @@ async function main(): Promise<number> {
     console.log(`modelled Glue, ${m.tables} tables: single ${model.single.runs} runs $${model.single.usd}, packed ${model.packed.runs} runs $${model.packed.usd}`);
     console.log('bench/results/pack.json written');
     return packed.ok && single.ok ? 0 : 1;
-  } finally {
-    if (worker) {
-      worker.worker.shutdown();
-      await running?.catch(() => undefined);
-      await worker.close();
-    }
-    await server.stop();
-    await pg.stop();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    console.error(err instanceof Error ? err.stack : err);
-    process.exitCode = 1;
-  },
-);
+runBench(main);

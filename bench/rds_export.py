@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -40,7 +41,7 @@ def _amounts(cents: np.ndarray) -> list[str]:
     return [f"{c // 100}.{c % 100:02d}" for c in cents.tolist()]
 
 
-def order_rows(rng: np.random.Generator, ids: np.ndarray, version: int = 0) -> dict[str, object]:
+def order_rows(rng: np.random.Generator, ids: np.ndarray, version: int = 0) -> dict[str, Any]:
     """Rows of `orders` as PostgreSQL prints them: numeric(12,2) amounts, timestamps as text."""
     n = len(ids)
     created = 1_700_000_000 + ids * 7
@@ -60,13 +61,16 @@ def arrow_schema() -> pa.Schema:
     return pa.schema([pa.field(name, types[exported]) for name, _t, exported, _p in MAPPINGS])
 
 
+def orders_table(columns: dict[str, Any]) -> pa.Table:
+    """Rows of `orders` (as `order_rows` makes them) as an Arrow table in the export's column order and types."""
+    return pa.Table.from_pydict({name: columns[name] for name, *_ in MAPPINGS}, schema=arrow_schema())
+
+
 def _chunks(rows: int, seed: int) -> Iterator[pa.Table]:
     rng = np.random.default_rng(seed)
-    schema = arrow_schema()
     for start in range(1, rows + 1, CHUNK_ROWS):
         ids = np.arange(start, min(rows, start + CHUNK_ROWS - 1) + 1, dtype=np.int64)
-        columns = order_rows(rng, ids)
-        yield pa.Table.from_pydict({name: columns[name] for name, *_ in MAPPINGS}, schema=schema)
+        yield orders_table(order_rows(rng, ids))
 
 
 def write_info(export: Path, export_id: str) -> None:
@@ -83,9 +87,19 @@ def write_info(export: Path, export_id: str) -> None:
 
 
 def write_orders_export(root: Path, export_id: str, rows: int, parts: int = 4, seed: int = 20240501) -> tuple[str, list[str]]:
-    """An export of `rows` generated orders in `parts` part files over 2 batch folders.
+    """An export of `rows` generated orders (ids 1..rows) in `parts` part files over 2 batch folders.
 
     Returns the export folder and its data files (in id order).
+    """
+    return write_export(root, export_id, _chunks(rows, seed), rows, parts)
+
+
+def write_export(root: Path, export_id: str, chunks: Iterable[pa.Table], rows: int, parts: int = 4,
+                 every_part: bool = False) -> tuple[str, list[str]]:
+    """An export of the `rows` rows of `chunks` (`orders_table`s, in order) in `parts` part files over 2 batch folders.
+
+    With `every_part`, all `parts` files are written even when a tiny export leaves the last ones empty.
+    Returns the export folder and its data files (in row order).
     """
     export = root / export_id
     per_part = max(1, -(-rows // parts))
@@ -102,7 +116,7 @@ def write_orders_export(root: Path, export_id: str, rows: int, parts: int = 4, s
         return pq.ParquetWriter(path, arrow_schema(), compression="gzip")
 
     try:
-        for chunk in _chunks(rows, seed):
+        for chunk in chunks:
             offset = 0
             while offset < chunk.num_rows:
                 if writer is None:
@@ -114,6 +128,14 @@ def write_orders_export(root: Path, export_id: str, rows: int, parts: int = 4, s
                 if in_part >= per_part:
                     writer.close()
                     writer, part = None, part + 1
+        if writer is not None:
+            writer.close()
+            writer, part = None, part + 1
+        while every_part and part < parts:
+            writer = open_part(part)
+            writer.write_table(arrow_schema().empty_table())
+            writer.close()
+            writer, part = None, part + 1
     finally:
         if writer is not None:
             writer.close()
