@@ -6,7 +6,9 @@
  * export (Parquet part files on disk), in alternating order; the headline ratio is the median of
  * the rounds' ratios. Target: the exporter reaches at least half of COPY's rows/s.
  * A profile splits the exporter's time: COPY of its own text query (server and transfer),
- * the same plus parsing the fields into column buffers (no Parquet), and the whole export.
+ * the same plus parsing the fields into column buffers (no Parquet), and the whole export (encoded
+ * and compressed with PARQUET_COMPRESSION on the Parquet thread), with the CPU time this process used
+ * (PostgreSQL's own is not counted).
  * Written to bench/results/export.json.
  *
  *   node dist/bench/export.js [--rows 1000000] [--rounds 5] [--readers 1,2,4]
@@ -21,6 +23,7 @@ import { defaultReaders, exportSnapshot } from '../src/local/export/exporter';
 import { ColumnChunkBuilder } from '../src/local/export/parquet-file';
 import type { PartWriter } from '../src/local/export/parts';
 import { planTable } from '../src/local/export/table-plan';
+import { PARQUET_COMPRESSION } from '../src/local/export/types';
 import { readCatalog } from '../src/local/source/catalog';
 import { CONSISTENT_READ_SETTINGS } from '../src/local/source/db';
 import { openPostgres } from '../src/local/source/postgres';
@@ -53,6 +56,14 @@ async function seconds(fn: () => Promise<unknown>): Promise<number> {
   const started = process.hrtime.bigint();
   await fn();
   return Number(process.hrtime.bigint() - started) / 1e9;
+}
+
+/** Wall seconds and this process's CPU seconds (every thread). */
+async function secondsAndCpu(fn: () => Promise<unknown>): Promise<{ seconds: number; cpuSeconds: number }> {
+  const cpu = process.cpuUsage();
+  const wall = await seconds(fn);
+  const used = process.cpuUsage(cpu);
+  return { seconds: wall, cpuSeconds: (used.user + used.system) / 1e6 };
 }
 
 async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
@@ -189,14 +200,21 @@ async function main(): Promise<void> {
       console.log(`export with ${readers} reader(s): ${run.seconds.toFixed(2)} s, ${Math.round(run.rowsPerSecond).toLocaleString('en')} rows/s, exporter CPU ${run.cpuSeconds.toFixed(2)} s, ${run.parts} parts, ${run.megabytes.toFixed(1)} MB`);
     }
 
+    const copyQuery = await secondsAndCpu(() => copyOut(server.url, `COPY (${select}) TO STDOUT`));
+    const parsed = await secondsAndCpu(() => copyAndParse(server.url));
+    const full = byReaders['1'] ?? (await runExport(server, work, 1, 'profile'));
     const profile = {
-      copyExporterQuerySeconds: round(await seconds(() => copyOut(server.url, `COPY (${select}) TO STDOUT`))),
-      copyAndParseSeconds: round(await seconds(() => copyAndParse(server.url))),
-      fullExportOneReaderSeconds: byReaders['1']?.seconds ?? round((await runExport(server, work, 1, 'profile')).seconds),
+      copyExporterQuerySeconds: round(copyQuery.seconds),
+      copyExporterQueryCpuSeconds: round(copyQuery.cpuSeconds),
+      copyAndParseSeconds: round(parsed.seconds),
+      copyAndParseCpuSeconds: round(parsed.cpuSeconds),
+      fullExportOneReaderSeconds: round(full.seconds),
+      fullExportOneReaderCpuSeconds: round(full.cpuSeconds),
     };
     console.log(
-      `profile (one connection): COPY of the exporter's query ${profile.copyExporterQuerySeconds} s; + parsing into column buffers ${profile.copyAndParseSeconds} s; ` +
-        `+ Parquet encoding, GZIP and writing ${profile.fullExportOneReaderSeconds} s`,
+      `profile (one connection; this process's CPU in brackets): COPY of the exporter's query ${profile.copyExporterQuerySeconds} s (${profile.copyExporterQueryCpuSeconds}); ` +
+        `+ parsing into column buffers ${profile.copyAndParseSeconds} s (${profile.copyAndParseCpuSeconds}); ` +
+        `+ Parquet encoding (${PARQUET_COMPRESSION}) and writing ${profile.fullExportOneReaderSeconds} s (${profile.fullExportOneReaderCpuSeconds})`,
     );
 
     const copySeconds = median(rounds.map((r) => r.copySeconds));
@@ -210,6 +228,7 @@ async function main(): Promise<void> {
       table: 'big (bigint, integer, smallint, text, numeric(12,2), timestamptz, boolean, double precision, varchar(16), date)',
       baseline: copySql,
       readers: headlineReaders,
+      compression: PARQUET_COMPRESSION,
       copy: { seconds: copySeconds, rowsPerSecond: Math.round(ROWS / copySeconds) },
       exporter: { seconds: exportSeconds, rowsPerSecond: Math.round(ROWS / exportSeconds) },
       ratio,

@@ -12,9 +12,10 @@
  */
 import { cpus, totalmem } from 'node:os';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { PACKING_DEFAULTS } from '../src/config/packing';
 import { jsonOf, lakesync } from '../src/demo/cli';
+import { fileSafe } from '../src/local/files';
 import { openPostgres } from '../src/local/source/postgres';
 import type { CycleResult, PackSummary } from '../src/model';
 import { repoRoot } from '../src/toolchain';
@@ -43,6 +44,48 @@ interface WayFigures {
   /** From the first table load's start to the last one's end. */
   loadSeconds: number;
   error?: string;
+  breakdown: Breakdown;
+}
+
+/** Where a table's time went, from the runner's log, the tables' result files and the cycle's outcomes. */
+interface Breakdown {
+  /** Mean seconds per table of each load phase the job logs (`phase X took Ns`), summed over the run. */
+  phaseSecondsPerTable: Record<string, number>;
+  /** Mean seconds of a table's load in Spark (its result's startedAt to finishedAt). */
+  meanLoadSeconds: number;
+  /** Mean seconds from a table's result being written to the end of its load activity, grant and verify. */
+  meanAfterResultSeconds: number;
+  maxAfterResultSeconds: number;
+  /** The runner jobs' own seconds (record executionSeconds): mean and sum. */
+  meanJobSeconds: number;
+  sumJobSeconds: number;
+  /** CPU seconds per table of the way's load runner (its Python process and its JVM), over the whole cycle. */
+  runnerCpuSecondsPerTable: number;
+  /** CPU seconds per table of this process (the worker: activities, polling) during the cycle. */
+  workerCpuSecondsPerTable: number;
+}
+
+/** CPU seconds (user + system) of a process and its children still running, from /proc (Linux); 0 elsewhere. */
+function processTreeCpu(pid: number): number {
+  const ticks = 100; // USER_HZ on Linux
+  let total = 0;
+  try {
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      let stat: string;
+      try {
+        stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      } catch {
+        continue;
+      }
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const [ppid, utime, stime] = [Number(fields[1]), Number(fields[11]), Number(fields[12])];
+      if (Number(entry) === pid || ppid === pid) total += (utime + stime) / ticks;
+    }
+  } catch {
+    return 0;
+  }
+  return round(total, 1);
 }
 
 function option(name: string, fallback: number): number {
@@ -97,9 +140,37 @@ async function main(): Promise<number> {
     });
     const configFile = await startWorker({ packed: source('packed'), single: source('single') });
 
+    const breakdown = (way: Way, result: CycleResult, workerCpu: number): Breakdown => {
+      const root = workDir(way);
+      const phases: Record<string, number> = {};
+      const log = existsSync(join(root, 'runner.log')) ? readFileSync(join(root, 'runner.log'), 'utf8') : '';
+      for (const m of log.matchAll(/phase (.+?) took ([0-9.]+)s/g)) phases[m[1]!] = (phases[m[1]!] ?? 0) + Number(m[2]);
+      const n = Math.max(1, result.tables.length);
+      const results = files(join(root, 'results', result.cycleId), '.json')
+        .filter((f) => !f.includes('/packs/'))
+        .map((f) => ({ file: basename(f, '.json'), ...(JSON.parse(readFileSync(f, 'utf8')) as { startedAt: string; finishedAt: string }) }));
+      // Result files are named after the table (src/local/paths.ts resultFile).
+      const loadEnd = new Map(results.map((r) => [r.file, Date.parse(r.finishedAt)]));
+      const after = result.tables.filter((t) => t.finishedAt && loadEnd.has(fileSafe(t.table))).map((t) => (Date.parse(t.finishedAt!) - loadEnd.get(fileSafe(t.table))!) / 1000);
+      const jobs = files(join(root, 'runs'), '.json').map((f) => (JSON.parse(readFileSync(f, 'utf8')) as { executionSeconds?: number }).executionSeconds ?? 0);
+      const mean = (xs: number[]) => (xs.length > 0 ? round(xs.reduce((a, b) => a + b, 0) / xs.length, 3) : 0);
+      return {
+        phaseSecondsPerTable: Object.fromEntries(Object.entries(phases).sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, round(v / n, 3)])),
+        meanLoadSeconds: mean(results.map((r) => (Date.parse(r.finishedAt) - Date.parse(r.startedAt)) / 1000)),
+        meanAfterResultSeconds: mean(after),
+        maxAfterResultSeconds: round(Math.max(0, ...after), 3),
+        meanJobSeconds: mean(jobs),
+        sumJobSeconds: round(jobs.reduce((a, b) => a + b, 0), 1),
+        runnerCpuSecondsPerTable: round(processTreeCpu((JSON.parse(readFileSync(join(root, 'runner.json'), 'utf8')) as { pid: number }).pid) / n, 3),
+        workerCpuSecondsPerTable: round(workerCpu / n, 3),
+      };
+    };
+
     const cycle = async (way: Way): Promise<WayFigures> => {
       const started = Date.now();
+      const cpu = process.cpuUsage();
       const run = await lakesync(['sync', way, '--wait', '--json', '--config', configFile]);
+      const used = process.cpuUsage(cpu);
       const wall = Date.now() - started;
       const result = jsonOf<CycleResult>(run, `sync ${way}`);
       const loaded = result.tables.filter((t) => t.startedAt && t.finishedAt);
@@ -116,8 +187,10 @@ async function main(): Promise<number> {
         wallSeconds: seconds(wall),
         loadSeconds: loaded.length > 0 ? seconds(last - first) : 0,
         ...(failed?.error ? { error: `${failed.table}: ${failed.error.message}` } : result.error ? { error: result.error.message } : {}),
+        breakdown: breakdown(way, result, (used.user + used.system) / 1e6),
       };
       log(`${way}: ${figures.status}, ${committed}/${tableCount} committed, ${figures.runnerJobs} runner jobs, ${figures.wallSeconds} s (loads ${figures.loadSeconds} s)${figures.error ? `; ${figures.error}` : ''}`);
+      log(`${way}: breakdown ${JSON.stringify(figures.breakdown)}`);
       return figures;
     };
 
@@ -125,10 +198,14 @@ async function main(): Promise<number> {
     const packed = await cycle('packed');
     const single = await cycle('single');
 
-    // Per-table seconds inside the packed runs (their summaries), the work a Glue run would do per table.
-    const summaries = files(join(workDir('packed'), 'results'), '.summary.json').map((f) => JSON.parse(readFileSync(f, 'utf8')) as PackSummary);
-    const perTable = summaries.flatMap((s) => s.tables.filter((t) => t.status === 'succeeded').map((t) => t.seconds));
-    const meanTableSeconds = perTable.length > 0 ? perTable.reduce((a, b) => a + b, 0) / perTable.length : Number.NaN;
+    // Per-table seconds of the packed runs: each pack job's own seconds over the tables its summary lists. Not the
+    // tables' own seconds in the summaries: the runner loads several tables of a pack at once, each sharing the cores.
+    const packJobs = files(join(workDir('packed'), 'runs'), '.json')
+      .map((f) => JSON.parse(readFileSync(f, 'utf8')) as { args?: { pack_path?: string }; resultPath: string; executionSeconds?: number })
+      .filter((r) => r.args?.pack_path && r.executionSeconds !== undefined && existsSync(r.resultPath))
+      .map((r) => ({ seconds: r.executionSeconds!, tables: (JSON.parse(readFileSync(r.resultPath, 'utf8')) as PackSummary).tables.length }));
+    const tablesMeasured = packJobs.reduce((a, j) => a + j.tables, 0);
+    const meanTableSeconds = tablesMeasured > 0 ? packJobs.reduce((a, j) => a + j.seconds, 0) / tablesMeasured : Number.NaN;
     const m = GLUE_MODEL;
     const perPack = PACKING_DEFAULTS.maxTables;
     const packRuns = Array.from({ length: Math.ceil(m.tables / perPack) }, (_, i) => m.runOverheadSeconds + Math.min(perPack, m.tables - i * perPack) * meanTableSeconds);
@@ -136,11 +213,11 @@ async function main(): Promise<number> {
     const model = {
       statement:
         `Glue bills each job run per second with a 1-minute minimum, at workers x DPU per worker x $${m.usdPerDpuHour} per DPU-hour; a tiny table's run is billed the minimum. ` +
-        `Each run is modelled as ${m.runOverheadSeconds} s of its own work plus, per table, the mean seconds a table took inside the packed local runs; ` +
+        `Each run is modelled as ${m.runOverheadSeconds} s of its own work plus, per table, the packed local runs' job seconds over their tables; ` +
         `runs on ${m.workersPerRun} G.1X workers (${m.dpuPerWorker} DPU each, the fewest Glue allows); packs of ${perPack} tables (the default maxTables). Export costs are the same both ways and left out.`,
       ...m,
       meanTableSeconds: round(meanTableSeconds, 3),
-      tablesMeasured: perTable.length,
+      tablesMeasured,
       single: glueUsd(singleRuns),
       packed: glueUsd(packRuns),
     };

@@ -60,19 +60,32 @@ def resolve_options(
 ) -> dict[str, str]:
     """Job arguments through Glue's getResolvedOptions; optional ones only when given.
 
+    A direct load (--extract direct) has no export arguments, and JDBC ones instead.
+    """
+    return _resolve(argv, resolver, required_arguments(raw_options(argv), "glue"), OPTIONAL, parser_errors, "")
+
+
+def _resolve(
+    argv: Sequence[str],
+    resolver: Resolver,
+    required: Sequence[str],
+    optional: Sequence[str],
+    parser_errors: tuple[type[BaseException], ...],
+    of_what: str,
+) -> dict[str, str]:
+    """The required and the given optional arguments through getResolvedOptions.
+
     getResolvedOptions fails on any listed name that is absent, so missing required
     arguments are reported here first, with the names, instead of its usage text. Its
     parser raises GlueArgumentError (not SystemExit): the caller passes the classes to
-    turn into InvalidArgument.
+    turn into InvalidArgument. of_what names the kind of run in the messages.
     """
-    # A direct load (--extract direct) has no export arguments, and JDBC ones instead.
-    required = required_arguments(raw_options(argv), "glue")
     missing = [n for n in required if not _given(argv, n)]
     if missing:
         raise InvalidArgument(
-            f"missing argument(s): {', '.join('--' + n for n in missing)}; set them in the job run's Arguments"
+            f"missing argument(s){of_what}: {', '.join('--' + n for n in missing)}; set them in the job run's Arguments"
         )
-    names = list(required) + [n for n in OPTIONAL if n not in required and _given(argv, n)]
+    names = list(required) + [n for n in optional if n not in required and _given(argv, n)]
     try:
         resolved = resolver(argv, names)
     except parser_errors as exc:
@@ -81,7 +94,7 @@ def resolve_options(
     empty = [n for n in required if not options.get(n, "").strip()]
     if empty:
         raise InvalidArgument(
-            f"empty argument(s): {', '.join('--' + n for n in empty)}; give each a value in the job run's Arguments"
+            f"empty argument(s){of_what}: {', '.join('--' + n for n in empty)}; give each a value in the job run's Arguments"
         )
     return options
 
@@ -132,23 +145,7 @@ def resolve_pack_options(
     argv: Sequence[str], resolver: Resolver, parser_errors: tuple[type[BaseException], ...] = (SystemExit,)
 ) -> dict[str, str]:
     """--pack_path and --run_token through getResolvedOptions (JOB_NAME when given)."""
-    missing = [n for n in PACK_ARGUMENTS if not _given(argv, n)]
-    if missing:
-        raise InvalidArgument(
-            f"missing argument(s) of a pack run: {', '.join('--' + n for n in missing)}; set them in the job run's Arguments"
-        )
-    names = list(PACK_ARGUMENTS) + (["JOB_NAME"] if _given(argv, "JOB_NAME") else [])
-    try:
-        resolved = resolver(argv, names)
-    except parser_errors as exc:
-        raise parser_problem(str(exc)) from None
-    options = {k: "" if v is None else str(v) for k, v in resolved.items()}
-    empty = [n for n in PACK_ARGUMENTS if not options.get(n, "").strip()]
-    if empty:
-        raise InvalidArgument(
-            f"empty argument(s) of a pack run: {', '.join('--' + n for n in empty)}; give each a value in the job run's Arguments"
-        )
-    return options
+    return _resolve(argv, resolver, PACK_ARGUMENTS, ("JOB_NAME",), parser_errors, " of a pack run")
 
 
 def pack_main(argv: Sequence[str]) -> int:

@@ -1,7 +1,7 @@
 """The embedded mode's long-lived load runner: one SparkSession serving loads and queries.
 
     LAKESYNC_RUNNER_TOKEN=<secret> python glue/local_runner.py --work-dir <dir> --warehouse <dir> \
-        [--catalog lake] [--port 0] [--load-slots 2] [--exit-with-parent]
+        [--catalog lake] [--port 0] [--load-slots 2] [--pack-threads 4] [--exit-with-parent]
 
 The TypeScript side (src/local/runner) starts it once per worker and talks to it over
 loopback HTTP with a bearer token. Loads behave like Glue job runs: POST /loads queues a run
@@ -19,8 +19,9 @@ Endpoints (JSON bodies):
                               (args as for local_entry.py; secretEnv: the JDBC password a direct load
                               names in --jdbc_password_env, set in this process only, never recorded)
                               A pack run: args {pack_path: <pack file>} and runToken = the pack's token;
-                              the run loads the pack's tables one after the other (lakesync_glue.pack),
-                              each writing its own result, then the summary; a stop ends it between tables
+                              the run loads the pack's tables, --pack-threads at a time (lakesync_glue.pack),
+                              each writing its own result, then the summary; a stop cancels the tables
+                              under way and loads no more
   POST /runs/<runId>/stop     -> {runId, state}
   POST /sql {sql}             -> {rows}  (JSON-safe rows, see lakesync_glue.query); reads only:
                                  anything else is a 400 with code "ReadOnlyQuery" (lakesync_glue.readonly)
@@ -52,7 +53,7 @@ from lakesync_glue.args import parse_job_args  # noqa: E402
 from lakesync_glue.cli import report_early_failure, setup_logging  # noqa: E402
 from lakesync_glue.errors import LoadError  # noqa: E402
 from lakesync_glue.loader import run_load  # noqa: E402
-from lakesync_glue.pack import PackFile, read_pack, run_pack  # noqa: E402
+from lakesync_glue.pack import PACK_THREADS_MAX, PackFile, read_pack, run_pack  # noqa: E402
 from lakesync_glue.query import run_query  # noqa: E402
 from lakesync_glue.readonly import ReadOnlyRefused, assert_read_only  # noqa: E402
 from lakesync_glue.result import utc_now  # noqa: E402
@@ -64,6 +65,9 @@ RUN_ID = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
 # The only variables a load request may set: the JDBC password a direct load names in --jdbc_password_env.
 SECRET_ENV = re.compile(r"^LAKESYNC_JDBC_PASSWORD_[A-Z0-9_]{1,64}$")
 LOAD_SLOTS_MAX = 8
+# Tables of one pack loaded at once: a 10-row table's load is mostly fixed driver work (planning,
+# Iceberg metadata, commits), so a few at a time keep both cores of local[2] busy.
+PACK_THREADS_DEFAULT = 4
 FINAL_STATES = ("succeeded", "failed", "stopped")
 # How often a stopped run's Spark jobs are cancelled again until its load returns.
 STOP_REPEAT_SECONDS = 0.2
@@ -98,8 +102,9 @@ class Run:
 class Runner:
     """Owns the SparkSession, the load queue and the run records."""
 
-    def __init__(self, work_dir: str, warehouse: str, catalog: str) -> None:
+    def __init__(self, work_dir: str, warehouse: str, catalog: str, pack_threads: int = PACK_THREADS_DEFAULT) -> None:
         self.work_dir = os.path.abspath(work_dir)
+        self.pack_threads = pack_threads
         self.warehouse = os.path.abspath(warehouse)
         self.catalog = catalog
         self.runs_dir = os.path.join(self.work_dir, "runs")
@@ -274,17 +279,18 @@ class Runner:
             )
 
     def execute_pack(self, run: Run, started: float) -> None:
-        """The pack's tables one after the other on this thread; a stop request ends it between tables."""
+        """The pack's tables, pack_threads at a time; a stop request cancels those under way and starts no more."""
         try:
             pack: PackFile = read_pack(run.options["pack_path"], run.run_token)
         except LoadError as exc:
             self.save(run, state="failed", finishedAt=utc_now(), executionSeconds=round(time.monotonic() - started, 3),
                       errorClass=exc.error_class, errorMessage=exc.message)
             return
-        # One job group for the whole pack: a stop cancels the table under way, then the loop ends.
+        # One job group for the whole pack (each of its threads inherits it): a stop cancels the tables under way.
         self.spark.sparkContext.setJobGroup(run.run_id, f"lakesync pack {pack.pack_token}", interruptOnCancel=True)
         try:
-            outcome = run_pack(self.spark, pack, "local", (self.catalog, self.warehouse), lambda: run.stop_requested)
+            outcome = run_pack(self.spark, pack, "local", (self.catalog, self.warehouse), lambda: run.stop_requested,
+                               threads=self.pack_threads)
         finally:
             self.spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
         seconds = round(time.monotonic() - started, 3)
@@ -426,6 +432,15 @@ def remove_info(path: str, instance: str) -> None:
         pass
 
 
+def pack_threads_from_env(value: str) -> int:
+    """$LAKESYNC_PACK_THREADS: tables of one pack loaded at once; empty means the default."""
+    if not value.strip():
+        return PACK_THREADS_DEFAULT
+    if not value.strip().isdigit() or not 1 <= int(value) <= PACK_THREADS_MAX:
+        raise ValueError(f"LAKESYNC_PACK_THREADS={value!r}: give a whole number from 1 to {PACK_THREADS_MAX} (tables of one pack loaded at once)")
+    return int(value)
+
+
 def main(argv: list[str] | None = None) -> int:
     global _server
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -434,6 +449,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--catalog", default="lake")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--load-slots", type=int, default=2, choices=range(1, LOAD_SLOTS_MAX + 1), metavar="1-8")
+    parser.add_argument("--pack-threads", type=int, choices=range(1, PACK_THREADS_MAX + 1), metavar=f"1-{PACK_THREADS_MAX}",
+                        help=f"tables of one pack loaded at once (default $LAKESYNC_PACK_THREADS, else {PACK_THREADS_DEFAULT})")
     parser.add_argument("--exit-with-parent", action="store_true")
     options = parser.parse_args(argv)
     setup_logging()
@@ -442,7 +459,12 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"event": "error", "message": "set LAKESYNC_RUNNER_TOKEN to a secret of at least 16 characters"}), flush=True)
         return 2
 
-    runner = Runner(options.work_dir, options.warehouse, options.catalog)
+    try:
+        pack_threads = options.pack_threads or pack_threads_from_env(os.environ.get("LAKESYNC_PACK_THREADS", ""))
+    except ValueError as exc:
+        print(json.dumps({"event": "error", "message": str(exc)}), flush=True)
+        return 2
+    runner = Runner(options.work_dir, options.warehouse, options.catalog, pack_threads)
     started = time.monotonic()
     try:
         runner.start_spark()

@@ -30,7 +30,7 @@ from .policies import CLAMP_TYPES, ColumnPolicy, check_policy_columns
 from .source import resolve_scales
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame
+    from pyspark.sql import DataFrame, SparkSession
 
 DATE_KINDS = ("date", "timestamp", "timestamptz")
 PARSED_PREFIX = "__lakesync_list_"
@@ -79,6 +79,11 @@ def fix_hint(plan: ColumnPlan, table: str) -> str:
     return " or ".join(options)
 
 
+def utc_session(spark: "SparkSession") -> bool:
+    """Whether the session reads and prints timestamps in UTC (session.common_conf sets it)."""
+    return (spark.conf.get("spark.sql.session.timeZone", "") or "").upper() in ("UTC", "Z", "ETC/UTC")
+
+
 def prepare(
     raw: "DataFrame",
     mappings: Sequence[ColumnMapping],
@@ -102,6 +107,7 @@ def prepare(
     parse = F.udf(parse_array, ArrayType(StringType(), containsNull=True))
     warnings: list[str] = []
     plans: list[ColumnPlan] = []
+    in_utc = utc_session(raw.sparkSession)
     new_arrays: list[ColumnPlan] = []
     for i, (mapping, name) in enumerate(zip(mappings, names)):
         policy = policies.get(mapping.column_name, none)
@@ -139,7 +145,8 @@ def prepare(
                 new_arrays.append(plan)
             continue
         on_invalid = policy.on_invalid or _default_on_invalid(kind, policy.type)
-        plans.append(plan_column(mapping, name, raw_type, clamp_infinity=on_invalid == "clamp"))
+        plans.append(plan_column(mapping, name, raw_type, clamp_infinity=on_invalid == "clamp",
+                                 utc_session=in_utc))
     plans = resolve_scales(raw, plans, dict(lake_types))
     plans = _lists_or_text(raw, plans, new_arrays, warnings)
     out: list[ColumnPlan] = []

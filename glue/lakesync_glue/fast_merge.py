@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from . import source
+from . import columns, source
 from .changes import (CANDIDATE, LAKE_PREFIX, S_OP, candidate_rows, change_set, count_ops, key_counts, raw_compare,
                       stage_counts, stage_key)
 from .errors import InternalError
@@ -53,7 +53,7 @@ class FastMerge:
         key_plans = [by_name[k] for k in self.key]
         key_exprs = [f"CAST(({p.expr}) AS {write[p.name]})" for p in key_plans]
         key_flags = [f"coalesce(({f}), false)" for p in key_plans for f in (p.bad, p.nulled, p.clamped) if f]
-        utc = (spark.conf.get("spark.sql.session.timeZone", "") or "").upper() in ("UTC", "Z", "ETC/UTC")
+        utc = columns.utc_session(spark)
         others = [p for p in self.plans if p.name not in self.key]
         compares = [(p.name, raw_compare(p, write[p.name], utc)) for p in others]
         lake_df = load.lake_frame([(n, write[n]) for n in [*self.key, *(p.name for p in others)]],

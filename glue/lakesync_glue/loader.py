@@ -2,7 +2,9 @@
 
 Order of work: everything that can reject the load (arguments, export, names, casts,
 keys, schema, guards) runs before the first write, so a rejected load has no side
-effect. Writes then happen through `with_commit_retry`.
+effect. The one exception is the create of a new table: its values are checked as they
+are written, and a bad value stops the CREATE TABLE AS SELECT before it commits
+(create_path.py). Writes happen through `with_commit_retry`.
 """
 from __future__ import annotations
 
@@ -145,6 +147,8 @@ class _Load:
         self.ident = sqltext.table_ident(args.catalog, args.namespace, args.lake_table)
         # A merge of an export checks its values in its own passes (fast_merge.py): raw rows and plans.
         self.deferred: tuple["DataFrame", list[ColumnPlan]] | None = None
+        # A new table's values are checked and counted by its write (create_path.py): raw rows, plans, key.
+        self.one_pass: tuple["DataFrame", list[ColumnPlan], list[str]] | None = None
 
     # -- helpers -------------------------------------------------------------------------
     def view(self, df: "DataFrame") -> str:
@@ -260,9 +264,12 @@ class _Load:
         state.phase("check casts")
         new_table = not state.table_exists and isinstance(rows, ExportRows)
         if new_table:
-            # Nothing to compare with: one uncached pass checks values and key and counts (create_path.py).
-            counts = create_path.check_new_table(raw, plans, key, a.target, a.show_values)
-            typed = source.typed_frame(raw, plans)
+            # Nothing to compare with: the key is checked now; values are checked and counted as they are
+            # written (create_path.py), so the rows read are known after the write.
+            state.phase("check keys")
+            create_path.check_new_keys(raw, plans, key, a.target, a.show_values)
+            self.one_pass = (raw, plans, key)
+            counts, typed = source.CastCounts(0), source.typed_frame(raw, plans)
         elif (isinstance(rows, ExportRows) and key and not a.rebuild
               and decide_action(a.action, state.table_exists, key, cursor) == "merge"):
             # Compared with the lake before casting: only rows that may differ are cast (fast_merge.py).
@@ -344,12 +351,27 @@ class _Load:
         return self.spark.sql(f"SELECT {sqltext.select_list(select)} FROM {quote(view)}")
 
     def create(self, typed: "DataFrame", plans: list[ColumnPlan]) -> Outcome:
-        a = self.args
+        a, state = self.args, self.state
         self.spark.sql(sqltext.create_namespace(a.catalog, a.namespace)).collect()
-        view = self.view(typed)
         columns = [(p.name, p.name, p.lake_type) for p in plans]
-        self.commit("create", sqltext.create_table_as(self.ident, view, columns))
-        return Outcome("create", inserted=self.state.rows_read)
+        if self.one_pass is None:
+            self.commit("create", sqltext.create_table_as(self.ident, self.view(typed), columns))
+            return Outcome("create", inserted=state.rows_read)
+        raw, plans, key = self.one_pass
+        write = create_path.guarded_write(raw, plans)
+        try:
+            self.commit("create", sqltext.create_table_as(self.ident, self.view(write.frame), columns))
+        except Exception as exc:
+            if create_path.is_value_check_failure(exc):
+                create_path.explain_failed_checks(raw, plans, key, a.target, a.show_values)
+            raise
+        counts = write.counts()
+        if counts is None:
+            log.warning("%s: the counts observed during the create did not arrive; counting the export again",
+                        a.target)
+            counts = create_path.count_values(raw, plans)
+        state.rows_read, state.nulled, state.clamped = counts.rows, counts.nulled, counts.clamped
+        return Outcome("create", inserted=counts.rows)
 
     def merge(self, typed: "DataFrame", schema: SchemaPlan, key: list[str], lake_types: dict[str, str]) -> Outcome:
         if self.deferred is not None:

@@ -1,4 +1,4 @@
-"""Packed runs: several small tables loaded one after the other by one job run, in one SparkSession.
+"""Packed runs: several small tables loaded by one job run, in one SparkSession (one or a few at a time).
 
 The pack file (JSON, a local path or s3://, written by the TypeScript side before the run starts):
 
@@ -9,13 +9,22 @@ Each table is loaded exactly as a run of its own would load it (`run_load` with 
 so its own run token, lineage and result file). A table whose result file already says succeeded
 for the same run token (a retried pack) is not loaded again. One table's failure never stops the
 pack. When every table is done (or a stop request ends the pack between tables) the summary is
-written: each table's status (succeeded, failed, skipped) and the seconds it took.
+written: each table's status (succeeded, failed, skipped) and the seconds it took, in pack order.
+
+`threads` > 1 loads that many tables at once in the one SparkSession (Spark runs the jobs of
+several Python threads side by side): a tiny table's load is mostly fixed driver work (planning,
+Iceberg metadata), so while one table plans or commits another's tasks run. The per-table path
+shares no mutable state across threads: each load has its own RunState, uniquely named temp
+views, its own result file, and its lineage commit properties live in a JVM thread-local
+(lineage.with_commit_properties, pinned threads). Each thread inherits the caller's Spark local
+properties (the runner's job group, so a stop cancels every table under way).
 """
 from __future__ import annotations
 
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -181,33 +190,94 @@ def load_table(spark: Any, options: Mapping[str, str], mode: Mode, lake: Lake) -
         return report_early_failure(_reportable(options), InternalError(f"table {args.target}: {type(exc).__name__}: {exc}"), started)
 
 
+# Most tables of one pack loaded at once (each a thread of the pack's SparkSession).
+PACK_THREADS_MAX = 16
+
+
 def run_pack(
     spark: Any,
     pack: PackFile,
     mode: Mode,
     lake: Lake,
     stop_requested: Callable[[], bool] = lambda: False,
+    threads: int = 1,
 ) -> PackOutcome:
-    """Loads the pack's tables in order, then writes the summary at pack.summary_path."""
-    summary = PackSummary(packToken=pack.pack_token)
-    stopped = False
-    for i, options in enumerate(pack.loads):
-        if stop_requested():
-            stopped = True
-            log.info("pack %s: stopped on request before table %d of %d", pack.pack_token, i + 1, len(pack.loads))
-            break
-        table = table_of(options)
-        started = time.monotonic()
-        if already_succeeded(options):
-            log.info("pack %s: %s already succeeded for run token %s: not loaded again", pack.pack_token, table, options.get("run_token"))
-            summary.tables.append(PackTable(table, "skipped", 0.0))
-            continue
-        log.info("pack %s: loading table %d of %d: %s", pack.pack_token, i + 1, len(pack.loads), table)
-        result = load_table(spark, options, mode, lake)
-        status = "succeeded" if result.succeeded else "failed"
-        summary.tables.append(PackTable(table, status, round(time.monotonic() - started, 3)))
+    """Loads the pack's tables (in order, `threads` at a time), then writes the summary at pack.summary_path."""
+    if not 1 <= threads <= PACK_THREADS_MAX:
+        raise InvalidArgument(f"pack threads {threads}: give 1 to {PACK_THREADS_MAX} tables loaded at once")
+    handled: list[PackTable | None] = [None] * len(pack.loads)
+    cursor = {"next": 0, "stopped": False, "broken": False}
+    lock = threading.Lock()
+
+    def take() -> int | None:
+        """The next table to load, or None when every table is taken, a stop was asked for or Spark failed."""
+        with lock:
+            if cursor["stopped"] or cursor["broken"] or cursor["next"] >= len(pack.loads):
+                return None
+            if stop_requested():
+                cursor["stopped"] = True
+                log.info("pack %s: stopped on request before table %d of %d", pack.pack_token, cursor["next"] + 1, len(pack.loads))
+                return None
+            i = cursor["next"]
+            cursor["next"] = i + 1
+            return i
+
+    def work() -> None:
+        try:
+            while (i := take()) is not None:
+                handled[i] = pack_table(spark, pack, i, mode, lake)
+        except BaseException:
+            # Only the pack's own machinery gets here (load_table reports a table's failures): no table more.
+            with lock:
+                cursor["broken"] = True
+            raise
+
+    if threads == 1 or len(pack.loads) == 1:
+        work()
+    else:
+        run_threads(work, min(threads, len(pack.loads)), f"pack-{pack.pack_token[-12:]}")
+    summary = PackSummary(packToken=pack.pack_token, tables=[t for t in handled if t is not None])
     write_summary(pack.summary_path, summary)
-    return PackOutcome(summary, stopped)
+    return PackOutcome(summary, cursor["stopped"])
+
+
+def pack_table(spark: Any, pack: PackFile, i: int, mode: Mode, lake: Lake) -> PackTable:
+    """Table number i of the pack: skipped when its result already says succeeded for its run token, else loaded."""
+    options = pack.loads[i]
+    table = table_of(options)
+    started = time.monotonic()
+    if already_succeeded(options):
+        log.info("pack %s: %s already succeeded for run token %s: not loaded again", pack.pack_token, table, options.get("run_token"))
+        return PackTable(table, "skipped", 0.0)
+    log.info("pack %s: loading table %d of %d: %s", pack.pack_token, i + 1, len(pack.loads), table)
+    result = load_table(spark, options, mode, lake)
+    status = "succeeded" if result.succeeded else "failed"
+    return PackTable(table, status, round(time.monotonic() - started, 3))
+
+
+def run_threads(work: Callable[[], None], count: int, name: str) -> None:
+    """Runs `work` on `count` threads and waits for them; the first error escaping a thread is raised here.
+
+    PySpark's InheritableThread hands each thread the caller's Spark local properties (job group)
+    and closes its JVM connection when it ends; without a SparkContext it is a plain thread.
+    """
+    from pyspark.util import InheritableThread
+
+    errors: list[BaseException] = []
+
+    def guarded() -> None:
+        try:
+            work()
+        except BaseException as exc:  # noqa: BLE001 - Spark itself failed: the pack fails, as on one thread
+            errors.append(exc)
+
+    pool = [InheritableThread(guarded, name=f"{name}-{n}", daemon=True) for n in range(count)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    if errors:
+        raise errors[0]
 
 
 def write_summary(path: str, summary: PackSummary) -> None:

@@ -1,7 +1,8 @@
-"""The create of a new lake table: one uncached pass checks and counts, every check and count kept."""
+"""The create of a new lake table: values checked, counted and written in one pass, every check and count kept."""
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,7 @@ def test_a_create_casts_and_counts_exactly_without_caching_the_export(
     ]
 
 
-def test_a_bad_value_fails_the_create_with_the_full_cast_error_before_any_write(
+def test_a_bad_value_stops_the_create_with_the_full_cast_error_and_commits_no_table(
     load: Loader, spark: Any, exports: str
 ) -> None:
     result = load(exports, "shop.public.bad_amount", "bad_amount", action="create", primary_key="id",
@@ -70,7 +71,13 @@ def test_a_bad_value_fails_the_create_with_the_full_cast_error_before_any_write(
     assert ("column 'amount' (numeric) has 1 value(s) that cannot become decimal(8,2), e.g. '1234567.89'"
             in result.error["message"])
     assert not spark.catalog.tableExists("lake.fresh_ns.bad_amount")
-    assert not spark.catalog.databaseExists("lake.fresh_ns"), "a rejected create writes nothing, not even its namespace"
+    assert spark.sql("SHOW TABLES IN lake.fresh_ns").collect() == [], "a create stopped by a bad value commits no table"
+    # The files the stopped write left behind belong to no table: the next create of that table is exact.
+    again = load(exports, "shop.public.bad_amount", "bad_amount", action="create", primary_key="id",
+                 namespace="fresh_ns", column_policies=json.dumps({"amount": {"onInvalid": "null"}}))
+    assert again.status == "succeeded", again.error
+    assert (again.action, again.rowsRead, again.inserted, again.rowCountAfter) == ("create", 5, 5, 5)
+    assert spark.sql("SELECT count(*) FROM lake.fresh_ns.bad_amount").collect()[0][0] == 5
 
 
 def test_repeated_and_null_keys_fail_a_create_before_any_write(load: Loader, spark: Any, exports: str) -> None:
@@ -133,3 +140,53 @@ def test_the_string_scans_decide_exactly_as_the_regular_expressions_they_replace
     matched = [r for r in offsets if r["ok"]]
     assert len(matched) == 10
     assert [(r["v"], r["has"]) for r in matched] == [(r["v"], r["has_re"]) for r in matched]
+
+
+UTC_TIMES = ["2024-01-01 10:00:00+00", "2024-03-10 02:30:00+00", "2024-11-03 01:30:00.123456+00", "1900-01-01 00:00:00+00",
+             "0001-01-01 00:00:00+00", "10000-01-01 00:00:00+00", "2024-02-29T23:59:59.5+00", "1969-12-31 23:59:59.999999+00",
+             "2024-01-01 10:00:00+05:30", "2024-01-01 10:00:00-08", "2024-01-01 10:00:00"]
+
+
+def test_a_utc_offset_reads_as_the_instant_the_general_cast_reads(spark: Any) -> None:
+    """In a UTC session a +00 value skips the per-value zone handling; other sessions keep the general cast."""
+    from lakesync_glue import columns, pgtypes
+
+    mapping = pgtypes.ColumnMapping("v", "timestamptz", "binary (UTF8)")
+    frame = spark.createDataFrame([(t,) for t in UTC_TIMES], "v string")
+    general = "CASE WHEN instr(v, '+') > 0 OR locate('-', v, instr(v, ':')) > 0 THEN v ELSE concat(v, 'Z') END"
+    zone = spark.conf.get("spark.sql.session.timeZone")
+    try:
+        for session_zone in ["America/New_York", "Asia/Kolkata", "UTC"]:
+            spark.conf.set("spark.sql.session.timeZone", session_zone)
+            plan = pgtypes.plan_column(mapping, "v", "string", utc_session=columns.utc_session(spark))
+            assert ("LIKE '%+00'" in plan.expr) == (session_zone == "UTC"), "only a UTC session takes the +00 path"
+            rows = frame.selectExpr("v", f"unix_micros({plan.expr}) AS fast",
+                                    f"unix_micros(try_cast({general} AS TIMESTAMP)) AS general").collect()
+            assert [(r["v"], r["fast"]) for r in rows] == [(r["v"], r["general"]) for r in rows], session_zone
+            assert all(r["fast"] is not None for r in rows), session_zone
+    finally:
+        spark.conf.set("spark.sql.session.timeZone", zone)
+
+
+def test_counts_that_do_not_arrive_from_the_write_are_counted_again_exactly(
+    load: Loader, spark: Any, exports: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lost report of the observed counts neither hangs the load nor changes its figures."""
+    from pyspark.sql import Observation
+
+    from lakesync_glue import create_path
+
+    waited: list[str] = []
+
+    def never(self: Any) -> dict[str, Any]:
+        waited.append("get")
+        threading.Event().wait(60)
+        return {}
+
+    monkeypatch.setattr(Observation, "get", property(never))
+    monkeypatch.setattr(create_path, "OBSERVATION_WAIT_SECONDS", 0.5)
+    result = load(exports, "shop.public.orders", "cp_orders_recounted", action="create", primary_key="id")
+    assert waited == ["get"], "the load waited for the observed counts"
+    assert result.status == "succeeded", result.error
+    assert (result.rowsRead, result.inserted, result.rowCountAfter) == (4, 4, 4)
+    assert result.clampedValues == {"at": 2, "day": 2}

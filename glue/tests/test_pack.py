@@ -199,11 +199,168 @@ def test_a_table_of_another_lake_fails_alone(spark: Any, warehouse: str, export_
     assert "is not the pack's" in message and "load it in a run of its own" in message
 
 
+# --- a pack on several threads -----------------------------------------------------------------------
+MANY = tuple(f"m{i}" for i in range(8))
+
+
+@pytest.fixture(scope="module")
+def many_export(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Eight tiny tables (m0..m7) of different row counts, and `m_bad` whose value does not fit numeric(6,2)."""
+    root = tmp_path_factory.mktemp("pack-many")
+    amount = replace(col("amount", "numeric(6,2)"), num_scale=2)
+    tables = [TableData("shop", "public", name, [col("id", "bigint"), amount], [(r, f"{r}.25") for r in range(1, i + 2)]) for i, name in enumerate(MANY)]
+    tables.append(TableData("shop", "public", "m_bad", [col("id", "bigint"), amount], [(1, "1.50"), (2, "98765.4321")]))
+    return write_export(root, tables, export_id="pack-many").path
+
+
+def counting_loads(monkeypatch: pytest.MonkeyPatch, spark: Any) -> dict[str, Any]:
+    """Wraps run_load: which tables it loaded, how many at once at most, and each thread's Spark job group."""
+    from lakesync_glue import loader
+
+    seen: dict[str, Any] = {"loaded": [], "now": 0, "most": 0, "groups": set()}
+    lock = threading.Lock()
+    original = loader.run_load
+
+    def counted(session: Any, args: Any) -> Any:
+        with lock:
+            seen["loaded"].append(args.source_table)
+            seen["now"] += 1
+            seen["most"] = max(seen["most"], seen["now"])
+            seen["groups"].add(spark.sparkContext.getLocalProperty("spark.jobGroup.id"))
+        try:
+            return original(session, args)
+        finally:
+            with lock:
+                seen["now"] -= 1
+
+    monkeypatch.setattr(loader, "run_load", counted)
+    return seen
+
+
+def comparable(result: dict[str, Any]) -> dict[str, Any]:
+    """What a load's result says about the lake, without its times and snapshot ids."""
+    keep = ("status", "action", "rowsRead", "inserted", "updated", "deleted", "rowCountAfter", "committed", "schemaHash", "runToken")
+    return {**{k: result.get(k) for k in keep}, "error": (result.get("error") or {}).get("class")}
+
+
+def test_a_pack_on_four_threads_loads_every_table_once_as_one_thread_does(spark: Any, warehouse: str, many_export: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    names = [*MANY[:4], "m_bad", *MANY[4:]]
+
+    def pack_of(prefix: str) -> str:
+        return write_pack(tmp_path / prefix, prefix, [table_args(many_export, t, tmp_path / prefix / "results", warehouse, prefix) for t in names])
+
+    sequential = packing.run_pack(spark, packing.read_pack(pack_of("seq")), "local", ("lake", os.path.abspath(warehouse)))
+    seen = counting_loads(monkeypatch, spark)
+    spark.sparkContext.setJobGroup("pack-group-1", "a pack", interruptOnCancel=True)
+    try:
+        threaded = packing.run_pack(spark, packing.read_pack(pack_of("thr")), "local", ("lake", os.path.abspath(warehouse)), threads=4)
+    finally:
+        spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
+
+    assert sorted(seen["loaded"]) == sorted(names), "every table loaded exactly once"
+    assert seen["most"] >= 2, f"tables loaded at once: {seen['most']}"
+    assert seen["groups"] == {"pack-group-1"}, "every thread runs its Spark jobs in the pack's job group (a stop cancels them all)"
+    assert not threaded.stopped
+    # The summary lists the tables in pack order, whatever order they finished in.
+    assert [(t.table, t.status) for t in threaded.summary.tables] == [(t.table, t.status) for t in sequential.summary.tables]
+    assert [t.status for t in threaded.summary.tables] == ["succeeded"] * 4 + ["failed"] + ["succeeded"] * 4
+    for table in names:
+        one = comparable(result_of(tmp_path / "seq" / "results", table))
+        many = comparable(result_of(tmp_path / "thr" / "results", table))
+        assert {**many, "runToken": None} == {**one, "runToken": None}, table
+        if table != "m_bad":
+            assert commits(spark, "thr", table) == 1, table
+    assert result_of(tmp_path / "thr" / "results", "m_bad")["error"]["class"] == "CastError"
+    summary = json.loads((tmp_path / "thr" / "thr.summary.json").read_text())
+    assert [t["table"] for t in summary["tables"]] == [f"public.{t}" for t in names]
+
+
+def test_tables_loaded_at_once_each_commit_with_their_own_lineage(spark: Any, warehouse: str, many_export: str, tmp_path: Path) -> None:
+    """Lineage properties live in a JVM thread-local: each table's commit must carry its own cycle and nobody else's."""
+    loads = [table_args(many_export, t, tmp_path / "results", warehouse, "lin", cycle=f"cycle-{t}") for t in MANY]
+    packing.run_pack(spark, packing.read_pack(write_pack(tmp_path, "lin", loads)), "local", ("lake", os.path.abspath(warehouse)), threads=4)
+    for table in MANY:
+        [snapshot] = snapshots(spark, f"lin_{table}")
+        assert snapshot["summary"]["lakesync.cycle-id"] == f"cycle-{table}", (table, snapshot["summary"])
+        assert result_of(tmp_path / "results", table)["cycleId"] == f"cycle-{table}"
+
+
+def test_a_rerun_of_a_threaded_pack_skips_every_table_that_succeeded(spark: Any, warehouse: str, many_export: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    loads = [table_args(many_export, t, tmp_path / "results", warehouse, "rerun4") for t in MANY[:5]]
+    path = write_pack(tmp_path, "rerun4", loads)
+    lake = ("lake", os.path.abspath(warehouse))
+    assert [t.status for t in packing.run_pack(spark, packing.read_pack(path), "local", lake, threads=3).summary.tables] == ["succeeded"] * 5
+    (tmp_path / "results" / "m3.json").unlink()
+    seen = counting_loads(monkeypatch, spark)
+    again = packing.run_pack(spark, packing.read_pack(path), "local", lake, threads=3)
+    assert seen["loaded"] == ["m3"]
+    assert [t.status for t in again.summary.tables] == ["skipped", "skipped", "skipped", "succeeded", "skipped"]
+    assert all(commits(spark, "rerun4", t) == 1 for t in MANY[:5]), "nothing committed twice"
+
+
+def test_a_stop_on_threads_loads_no_more_tables(spark: Any, warehouse: str, many_export: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    loads = [table_args(many_export, t, tmp_path / "results", warehouse, "stop4") for t in MANY[:6]]
+    asked = threading.Event()
+    original = packing.load_table
+
+    def then_stop(*args: Any, **kwargs: Any) -> Any:
+        result = original(*args, **kwargs)
+        asked.set()  # the stop arrives once the first tables are loaded
+        return result
+
+    monkeypatch.setattr(packing, "load_table", then_stop)
+    outcome = packing.run_pack(spark, packing.read_pack(write_pack(tmp_path, "stop4", loads)), "local", ("lake", os.path.abspath(warehouse)),
+                               asked.is_set, threads=2)
+    assert outcome.stopped
+    done = [t.table for t in outcome.summary.tables]
+    assert 2 <= len(done) < 6, done
+    assert done == [f"public.{t}" for t in MANY[: len(done)]], "the tables handled are the first ones, in order"
+    for table in MANY[len(done):6]:
+        assert not (tmp_path / "results" / f"{table}.json").exists(), table
+
+
+def test_a_failure_of_the_packs_own_machinery_on_a_thread_fails_the_pack_and_starts_no_more_tables(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    loads = [{"source_schema": "public", "source_table": f"x{i}", "result_path": str(tmp_path / f"x{i}.json")} for i in range(6)]
+    pack = packing.read_pack(write_pack(tmp_path, "broken", loads))
+    started: list[int] = []
+
+    def broken(spark: Any, pack: Any, i: int, mode: Any, lake: Any) -> Any:
+        started.append(i)
+        if i == 1:
+            raise RuntimeError("the Spark driver is gone")
+        time.sleep(0.2)
+        return packing.PackTable(packing.table_of(pack.loads[i]), "succeeded", 0.2)
+
+    monkeypatch.setattr(packing, "pack_table", broken)
+    with pytest.raises(RuntimeError, match="the Spark driver is gone"):
+        packing.run_pack(None, pack, "local", ("lake", "/w"), threads=2)
+    assert len(started) <= 3, f"no table is started after the failure: {started}"
+    assert not (tmp_path / "broken.summary.json").exists(), "a pack that could not run writes no summary"
+
+
+@pytest.mark.parametrize("threads", [0, packing.PACK_THREADS_MAX + 1])
+def test_a_thread_count_out_of_range_is_refused(threads: int, tmp_path: Path) -> None:
+    pack = packing.read_pack(write_pack(tmp_path, "t", [{"result_path": str(tmp_path / "r.json")}]))
+    with pytest.raises(InvalidArgument, match=f"pack threads {threads}: give 1 to {packing.PACK_THREADS_MAX}"):
+        packing.run_pack(None, pack, "local", ("lake", "/w"), threads=threads)
+
+
+@pytest.mark.parametrize(("value", "threads"), [("", local_runner.PACK_THREADS_DEFAULT), ("1", 1), (" 6 ", 6)])
+def test_the_runner_takes_its_pack_threads_from_the_environment(value: str, threads: int) -> None:
+    assert local_runner.pack_threads_from_env(value) == threads
+
+
+@pytest.mark.parametrize("value", ["0", "17", "two", "-1", "1.5"])
+def test_the_runner_refuses_a_bad_pack_threads_value(value: str) -> None:
+    with pytest.raises(ValueError, match="LAKESYNC_PACK_THREADS=.*whole number from 1 to 16"):
+        local_runner.pack_threads_from_env(value)
+
+
 # --- the local runner's pack runs ----------------------------------------------------------------
 @pytest.fixture(scope="module")
 def served(spark: Any, warehouse: str, tmp_path_factory: pytest.TempPathFactory) -> Any:
     work = tmp_path_factory.mktemp("pack-runner")
-    runner = local_runner.Runner(str(work), warehouse, "lake")
+    runner = local_runner.Runner(str(work), warehouse, "lake", pack_threads=1)
     runner.spark = spark
     loop = threading.Thread(target=runner.load_loop, daemon=True)
     loop.start()
@@ -275,6 +432,32 @@ def test_a_stop_request_stops_the_runners_pack_between_tables(served: Any, wareh
     assert record["state"] == "stopped" and record["errorMessage"] == "stopped on request after 1 of 3 tables"
     assert result_of(results, "alpha")["status"] == "succeeded"
     assert not (results / "beta.json").exists() and not (results / "gamma.json").exists()
+
+
+def test_the_runners_pack_on_threads_is_stopped_with_the_tables_under_way_and_no_more(served: Any, warehouse: str, many_export: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    runner, work = served
+    monkeypatch.setattr(runner, "pack_threads", 2)
+    results = tmp_path / "results"
+    path = write_pack(tmp_path / "packs", "rp5", [table_args(many_export, t, results, warehouse, "runner_stop2") for t in MANY[:5]])
+    both = threading.Barrier(3, timeout=120)
+    go_on = threading.Event()
+    original = packing.load_table
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        result = original(*args, **kwargs)
+        both.wait()  # both threads hold a loaded table: the stop comes now
+        go_on.wait(60)
+        return result
+
+    monkeypatch.setattr(packing, "load_table", held)
+    runner.submit({"runId": "pack-run-stop2", "runToken": "rp5", "args": {"pack_path": path}})
+    both.wait()
+    assert runner.stop_run("pack-run-stop2") == {"runId": "pack-run-stop2", "state": "stopping"}
+    go_on.set()
+    record = wait_final(work, "pack-run-stop2")
+    assert record["state"] == "stopped" and record["errorMessage"] == "stopped on request after 2 of 5 tables", record
+    assert [result_of(results, t)["status"] for t in MANY[:2]] == ["succeeded", "succeeded"]
+    assert not any((results / f"{t}.json").exists() for t in MANY[2:5])
 
 
 # --- the Glue entry's pack mode --------------------------------------------------------------------

@@ -184,7 +184,9 @@ export function loadActivities(deps: ActivityDeps) {
         const req = loadRequestFor(ports.load, input, plan);
         // A backend without packs, or a table its pack did not load, runs alone.
         const packs = ports.load.packs;
-        const { result, status } = input.pack && packs && !load.alone ? await runPacked(ports.load, packs, req, input.pack, load) : await runLoad(ports.load, req, load);
+        // Not billed (the embedded mode): a packed table needs no share of its run, so it goes on once its own result is in.
+        const early = costBasis(settings) === 'none';
+        const { result, status } = input.pack && packs && !load.alone ? await runPacked(ports.load, packs, req, input.pack, load, early) : await runLoad(ports.load, req, load);
         return { ...result, usage: await usageOf(input, plan, settings, status) };
       } catch (err) {
         throw await attemptFailed(ports.load, load, input.maxFailures ?? settings.retry.maximumAttempts, err);
@@ -233,21 +235,36 @@ async function runLoad(port: LoadPort, req: LoadRequest, load: LoadState): Promi
  * same run), then reads the table's own result, and the pack's summary for its share of the run's
  * DPU-seconds (its seconds over the sum of the pack's). A pack that ended without a succeeded
  * result for the table fails this attempt; the next one loads the table in a run of its own.
+ *
+ * `early` (a backend whose runs are not billed, so there is no share to wait for): a succeeded
+ * result of the table's own run token ends the wait while the pack still loads its other tables;
+ * its seconds are the result's own. A failed result still waits for the run's end, as above.
  */
-async function runPacked(port: LoadPort, packs: PackLoads, req: LoadRequest, pack: { token: string; runId: string }, load: LoadState): Promise<{ result: LoadResult; status: LoadRunStatus }> {
+async function runPacked(port: LoadPort, packs: PackLoads, req: LoadRequest, pack: { token: string; runId: string }, load: LoadState, early = false): Promise<{ result: LoadResult; status: LoadRunStatus }> {
   const ctx = Context.current();
   const table = req.plan.table;
   load.packRunId = pack.runId;
   ctx.heartbeat(beat(load, 'running', `pack ${pack.token}`));
+  let released: LoadResult | undefined;
   const status = await pollUntilEnded(
     async () => {
       const current = await port.getRun(pack.runId);
       ctx.heartbeat(beat(load, current.state, `pack ${pack.token}: ${current.detail ?? current.state}`));
-      return current;
+      if (early && current.state === 'running') {
+        const own = await port.readResult(req.resultLocation);
+        // The wait ends here: the result is final (a pack never loads a table that succeeded for its token again).
+        if (own?.status === 'succeeded' && own.runToken === req.runToken) released = own;
+      }
+      return released ? { ...current, state: 'succeeded' } : current;
     },
     (ms, current) => sleepHeartbeating(ctx, ms, beat(load, current.state, `pack ${pack.token}: ${current.detail ?? current.state}`)),
     port.pollPolicy ?? DEFAULT_POLL,
   );
+  if (released) {
+    ctx.log.info('load finished in its pack, which goes on', { table, runId: pack.runId, packToken: pack.token });
+    const seconds = (Date.parse(released.finishedAt) - Date.parse(released.startedAt)) / 1000;
+    return { result: released, status: { runId: pack.runId, state: 'succeeded', ...(Number.isFinite(seconds) && seconds >= 0 ? { executionSeconds: seconds } : {}) } };
+  }
   load.ended = true;
   const result = await port.readResult(req.resultLocation);
   if (result?.status === 'succeeded' && result.runToken === req.runToken) {

@@ -8,7 +8,7 @@
  *
  * A pack (several small tables in one run) is one runner job whose only argument is its pack
  * file (`pack_path`), found by the pack token as a load is by its run token; the runner loads the
- * tables one after the other, each writing its own result, then the pack's summary.
+ * tables a few at a time (its --pack-threads), each writing its own result, then the pack's summary.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';

@@ -9,17 +9,21 @@ import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import type { Client } from '@temporalio/client';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { parseConfig } from '../../src/config/load';
 import { PACKING_DEFAULTS } from '../../src/config/packing';
 import { FakeBackend, type FakeOptions } from '../../src/fake/ports';
 import { packTokenFor } from '../../src/ids';
-import type { CycleResult, LoadItem, LoadRequest, TableOutcome } from '../../src/model';
+import { loadActivities, loadRequestFor, type LoadTableInput } from '../../src/activities/load';
+import type { CycleResult, LoadItem, LoadRequest, LoadResult, LoadRunStatus, LoadUsage, TableOutcome } from '../../src/model';
+import type { LoadPort } from '../../src/ports';
 import { createWorker } from '../../src/worker';
 import { connectClient, temporalTarget } from '../../src/temporal';
 import { rerunUpdate } from '../../src/workflows/messages';
 import { loadUnits } from '../../src/workflows/packs';
 import { fakeConfig, startTestServer, type TestServer, uniqueQueue } from '../helpers/env';
 import { recordHistories } from '../helpers/histories';
+import { planEntry } from '../helpers/plan';
 import { startSource, waitForCycles } from '../helpers/source';
 
 const tables = (n: number) => Array.from({ length: n }, (_, i) => `public.t${String(i + 1).padStart(4, '0')}`);
@@ -333,5 +337,100 @@ describe('packed cycles on a real Temporal server', () => {
         await w.stop();
       }
     });
+  });
+});
+
+/**
+ * A packed table's own load activity against a pack run that is still going: where runs are not
+ * billed (the embedded mode) a succeeded result of the table's own run token lets it go on to grant
+ * and verify at once; otherwise (a billed or modelled run, a failed or foreign result) it waits for
+ * the run's end, as its DPU share or its retry alone need the whole run.
+ */
+describe('a packed table and the end of its pack run', () => {
+  const TABLE = 'public.orders';
+  const plan = planEntry({ table: TABLE, lakeTable: 'orders', action: 'create', primaryKey: ['id'], sizeGB: 0.001 });
+  const started = '2025-01-01T00:00:00.000Z';
+
+  async function setup(kind: 'pglite' | 'fake') {
+    const config = parseConfig({
+      sources: { shop: { database: 'shop', source: kind === 'fake' ? { kind: 'fake', tables: [TABLE] } : { kind: 'pglite', dataDir: '/nonexistent/pglite' }, target: { namespace: 'shop' } } },
+    });
+    const base = new FakeBackend({ tables: [TABLE], latencyMs: 0 }).ports();
+    const planRef = await base.manifests.put('c1/plan.json', [plan]);
+    const input: LoadTableInput = { source: 'shop', cycleId: 'c1', planRef, table: TABLE, exportId: 'e1', snapshotTime: started, exportLocation: 'fake://exports/e1', database: 'shop', namespace: 'shop', pack: { token: 'c1-pack-1', runId: 'pack-run-1' } };
+    const req = loadRequestFor(base.load, input, plan);
+    const state = { run: { runId: 'pack-run-1', state: 'running', detail: 'RUNNING' } as LoadRunStatus, result: undefined as LoadResult | undefined, endedAt: 0, summaries: 0 };
+    const load: LoadPort = {
+      ...base.load,
+      pollPolicy: { initialMs: 20, maxMs: 50 },
+      getRun: async () => state.run,
+      readResult: async (location) => (location === req.resultLocation ? state.result : undefined),
+      packs: {
+        ...base.load.packs!,
+        readSummary: async () => {
+          state.summaries++;
+          return undefined;
+        },
+      },
+    };
+    const { loadTable } = loadActivities({ config, portsFor: () => ({ ...base, load }) });
+    const result = (over: Partial<LoadResult> = {}): LoadResult =>
+      ({ table: `shop.${TABLE}`, lakeTable: 'shop.orders', status: 'succeeded', action: 'create', rowsRead: 10, inserted: 10, updated: 0, deleted: 0, rowCountAfter: 10, committed: true, snapshotId: '1', schemaHash: 'h', cycleId: 'c1', runToken: req.runToken, startedAt: started, finishedAt: '2025-01-01T00:00:02.500Z', ...over }) as LoadResult;
+    /** Ends the pack run after `ms`, with `then` as the table's result from that moment. */
+    const endRunAfter = (ms: number, then: LoadResult) =>
+      setTimeout(() => {
+        state.result = then;
+        state.endedAt = Date.now();
+        state.run = { runId: 'pack-run-1', state: 'succeeded', detail: 'SUCCEEDED' };
+      }, ms);
+    const run = () => new MockActivityEnvironment({ heartbeatTimeoutMs: 2000 }).run(loadTable, input) as Promise<LoadResult & { usage?: LoadUsage }>;
+    return { state, result, endRunAfter, run };
+  }
+
+  /** Rejects when `work` has not settled within `ms`: a table that waits for a run that never ends. */
+  const within = <T>(ms: number, work: Promise<T>) => Promise.race([work, delay(ms).then(() => Promise.reject(new Error(`still waiting after ${ms} ms`)))]);
+
+  test('not billed: a succeeded result of its own run token releases the table while the pack goes on; its seconds are its own', async () => {
+    const { state, result, run } = await setup('pglite');
+    state.result = result();
+    const loaded = await within(5_000, run());
+    assert.equal(state.run.state, 'running', 'the pack run still goes on');
+    assert.equal(loaded.status, 'succeeded');
+    assert.equal(loaded.runToken, state.result.runToken);
+    assert.equal(loaded.usage?.basis, 'none');
+    assert.equal(loaded.usage?.executionSeconds, 2.5, "the result's own seconds");
+    assert.equal(loaded.usage?.dpuSeconds, undefined);
+    assert.equal(state.summaries, 0, 'no summary is waited for');
+  });
+
+  test('not billed: a result of another run token (an earlier cycle) is not this load: the table waits for the run', async () => {
+    const { state, result, endRunAfter, run } = await setup('pglite');
+    state.result = result({ runToken: 'c0:public.orders', cycleId: 'c0' });
+    endRunAfter(300, result());
+    const loaded = await within(5_000, run());
+    assert.ok(state.endedAt > 0, 'released only once the run ended');
+    assert.equal(loaded.cycleId, 'c1');
+  });
+
+  test('not billed: a failed result waits for the run to end, then fails the attempt (the next one runs alone)', async () => {
+    const { state, result, endRunAfter, run } = await setup('pglite');
+    const failed = result({ status: 'failed', error: { class: 'CastError', message: 'amount does not fit', retryable: false } } as Partial<LoadResult>);
+    state.result = failed;
+    endRunAfter(300, failed);
+    await assert.rejects(within(5_000, run()), (err: unknown) => {
+      assert.ok(state.endedAt > 0, 'the attempt ended only after the run');
+      assert.match((err as Error).message, /CastError: amount does not fit/);
+      return true;
+    });
+  });
+
+  test('modelled (or billed) runs: the table waits for the run to end for its share, even with its result written', async () => {
+    const { state, result, endRunAfter, run } = await setup('fake');
+    state.result = result();
+    endRunAfter(300, result());
+    const loaded = await within(5_000, run());
+    assert.ok(state.endedAt > 0, 'released only once the run ended');
+    assert.equal(state.summaries, 1, 'the summary is read for the share');
+    assert.equal(loaded.usage?.basis, 'modelled');
   });
 });

@@ -120,7 +120,7 @@ describe('parallel export from PostgreSQL', () => {
       const p = sortedRows(join(work, 'parallel'), table, key);
       const s = sortedRows(join(work, 'sequential'), table, key);
       assert.deepEqual(p.schema, s.schema, `${table}: same Parquet types`);
-      assert.deepEqual(p.compression, ['GZIP']);
+      assert.deepEqual(p.compression, ['SNAPPY']);
       assert.equal(p.rows.length, table === 'public.kinds' ? 20_000 : 30_000);
       assert.deepEqual(p.rows, s.rows, `${table}: same values`);
     }

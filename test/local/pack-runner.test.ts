@@ -1,7 +1,7 @@
 /**
  * Packed runs in the embedded mode, for real: PGlite export -> ONE load runner job that loads
- * several tables one after the other (glue/lakesync_glue/pack.py), each writing its own result,
- * then the pack's summary. One runner (one JVM) serves the whole file.
+ * several tables, two at a time here (glue/lakesync_glue/pack.py, $LAKESYNC_PACK_THREADS), each
+ * writing its own result, then the pack's summary. One runner (one JVM) serves the whole file.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -30,8 +30,12 @@ let ref: ExportRef;
 const SNAPSHOT_TIME = '2025-01-01T00:00:00.000Z';
 const TABLES = { pii: 'public.customer_pii', events: 'public.events', views: 'public.page_views' } as const;
 
+const packThreadsBefore = process.env.LAKESYNC_PACK_THREADS;
+
 before(async () => {
   work = mkdtempSync(join(tmpdir(), 'lakesync-pack-runner-'));
+  // The runner this file starts loads two tables of a pack at once (fewer than a pack's three tables).
+  process.env.LAKESYNC_PACK_THREADS = '2';
   const config = parseConfig({
     sources: { shop: { database: 'shop', source: { kind: 'pglite', dataDir: join(work, 'pg'), demo: true }, target: { namespace: 'shop' }, local: { workDir: join(work, 'shop') } } },
   });
@@ -50,6 +54,8 @@ before(async () => {
 });
 
 after(async () => {
+  if (packThreadsBefore === undefined) delete process.env.LAKESYNC_PACK_THREADS;
+  else process.env.LAKESYNC_PACK_THREADS = packThreadsBefore;
   await ports?.close?.();
   await db?.release();
   rmSync(work, { recursive: true, force: true });
@@ -152,26 +158,42 @@ describe('a pack in the local load runner', () => {
     assert.deepEqual({ pii: await snapshotCount('f_pii'), views: await snapshotCount('f_views') }, before, 'no new commit on a skipped table');
   });
 
-  test('a stop request stops the pack between tables: the tables not reached have no result', async () => {
+  test('a stop request cancels the tables under way (both threads) and starts no more: the table not reached has no result', async () => {
     const loads = [loadRequest('c3', plans.pii('s_pii')), loadRequest('c3', plans.events('s_events')), loadRequest('c3', plans.views('s_views'))];
     const req = packRequest('c3', 'c3:pack-1', loads);
     const { runId } = await packs.startPack(req);
-    while (!existsSync(loads[0]!.resultLocation)) await delay(50);
+    // Stopped as soon as it runs, long before a table's load (seconds of Spark work) is done.
+    while ((await ports.load.getRun(runId)).detail !== 'RUNNING') await delay(20);
     await ports.load.stopRun(runId);
     const status = await ended(runId);
     assert.equal(status.state, 'failed');
     assert.equal(status.detail, 'STOPPED');
-    assert.match(status.errorMessage ?? '', /stopped on request after [12] of 3 tables/);
-    assert.equal((await ports.load.readResult(loads[0]!.resultLocation))?.status, 'succeeded');
-    assert.equal(existsSync(loads[2]!.resultLocation), false, 'the last table was never started');
+    assert.match(status.errorMessage ?? '', /stopped on request after [0-2] of 3 tables/);
+    for (const load of loads.slice(0, 2)) {
+      // A table under way runs in the pack's job group on its own thread: the stop cancels it.
+      const result = await ports.load.readResult(load.resultLocation);
+      assert.notEqual(result?.status, 'succeeded', `${load.plan.table} was cancelled, not loaded`);
+    }
+    assert.equal(existsSync(loads[2]!.resultLocation), false, 'the third table was never started');
     const summary = await packs.readSummary(req.summaryLocation);
     assert.ok(summary && summary.tables.length < 3, 'the summary lists the tables handled before the stop');
+    assert.ok(summary.tables.every((t) => t.status === 'failed'), JSON.stringify(summary.tables));
   });
 
   test('a pack with a direct load is refused before anything is written', async () => {
     const direct = loadRequest('c4', planEntry({ table: TABLES.events, lakeTable: 'd_events', action: 'incremental', cursor: { column: 'id', mode: 'append' }, extract: { kind: 'direct' } } as PlanEntry));
     await assert.rejects(packs.startPack(packRequest('c4', 'c4:pack-1', [direct])), /public\.events is a direct load, which is never packed/);
     assert.equal(existsSync(join(work, 'shop', 'results', 'c4')), false);
+  });
+});
+
+describe('the runner client: pack threads', () => {
+  test('a number of pack threads out of 1..16 is refused before any runner starts', () => {
+    const layout = layoutOf(join(tmpdir(), 'lakesync-never-started'));
+    for (const packThreads of [0, 17, 2.5, Number.NaN]) {
+      assert.throws(() => new RunnerClient(layout, { packThreads }), /packThreads .*: give a whole number from 1 to 16/);
+    }
+    assert.doesNotThrow(() => new RunnerClient(layout, { packThreads: 4 }));
   });
 });
 

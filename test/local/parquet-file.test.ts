@@ -41,7 +41,7 @@ describe('Parquet part writer', () => {
 
     const { schema, compression, rows } = readParquet([file]);
     assert.deepEqual(schema, { s: 'int16', i: 'int32', l: 'int64', f: 'float', d: 'double', b: 'bool', y: 'binary', u: 'string' });
-    assert.deepEqual(compression, ['GZIP']);
+    assert.deepEqual(compression, ['SNAPPY']);
     assert.equal(rows.length, 6);
     assert.deepEqual(rows[0], { s: null, i: -7, l: '-9007199254740993', f: 1.5, d: -2.25, b: true, y: '0001ff', u: 'héllo' });
     assert.deepEqual(rows[3], { s: -3, i: null, l: '-9007199254740993', f: 1.5, d: -2.25, b: true, y: '0001ff', u: 'héllo' });

@@ -8,7 +8,7 @@
  */
 import type { ColumnChunkBuilder } from './parquet-file';
 import type { PartWriter } from './parts';
-import type { ColumnExport } from './types';
+import { type ColumnExport, parseFloatText } from './types';
 
 const TAB = 9;
 const NEWLINE = 10;
@@ -21,6 +21,8 @@ const enum Kind {
   Int32,
   Int64,
   Bool,
+  Float32,
+  Float64,
   /** Through the column's convert() on the field's text. */
   Convert,
 }
@@ -35,6 +37,10 @@ function kindOf(column: ColumnExport): Kind {
       return Kind.Int32;
     case 'INT64':
       return Kind.Int64;
+    case 'FLOAT':
+      return Kind.Float32;
+    case 'DOUBLE':
+      return Kind.Float64;
     default:
       return Kind.Convert;
   }
@@ -99,21 +105,21 @@ class CopyTextParser {
       if (rowEnd < 0) return rowStart;
       let column = 0;
       let fieldStart = rowStart;
-      let hasEscape = false;
-      for (let i = rowStart; i <= rowEnd; i++) {
-        const c = i === rowEnd ? TAB : buf[i]!;
-        if (c === BACKSLASH && i + 1 < rowEnd) {
-          hasEscape = true;
-          i++;
-        } else if (c === TAB) {
-          if (column >= width) throw new Error(`COPY row ${this.rows + 1} has more than ${width} fields`);
-          if (!hasEscape) this.field(column, buf, fieldStart, i);
-          else if (i - fieldStart === 2 && buf[fieldStart + 1] === 78) this.builders[column]!.pushNull();
+      for (;;) {
+        // The field ends at a tab or at the row's end (the only newline before it); a backslash starts an escape.
+        let i = fieldStart;
+        let c = buf[i]!;
+        while (c !== TAB && c !== NEWLINE && c !== BACKSLASH) c = buf[++i]!;
+        if (column >= width) throw new Error(`COPY row ${this.rows + 1} has more than ${width} fields`);
+        if (c !== BACKSLASH) this.field(column, buf, fieldStart, i);
+        else {
+          i = escapedFieldEnd(buf, i, rowEnd);
+          if (i - fieldStart === 2 && buf[fieldStart + 1] === 78) this.builders[column]!.pushNull();
           else this.escapedField(column, unescape(buf, fieldStart, i));
-          column++;
-          fieldStart = i + 1;
-          hasEscape = false;
         }
+        column++;
+        if (i === rowEnd) break;
+        fieldStart = i + 1;
       }
       if (column !== width) throw new Error(`COPY row ${this.rows + 1} has ${column} fields, not ${width}`);
       this.rows++;
@@ -189,6 +195,16 @@ class CopyTextParser {
       case Kind.Bool:
         b.pushBoolean(end - start === 1 && buf[start] === 116);
         return;
+      case Kind.Float32:
+        v.ensure(4);
+        v.len = v.buf.writeFloatLE(parseFloatText(buf.toString('latin1', start, end)), v.len);
+        b.markDefined();
+        return;
+      case Kind.Float64:
+        v.ensure(8);
+        v.len = v.buf.writeDoubleLE(parseFloatText(buf.toString('latin1', start, end)), v.len);
+        b.markDefined();
+        return;
       default:
         b.pushValue(this.columns[column]!.convert(buf.toString('latin1', start, end)));
     }
@@ -199,6 +215,18 @@ class CopyTextParser {
     // bytea prints as \\x<hex> (its backslash escaped), so its fields always come here.
     this.builders[column]!.pushValue(c.convert(c.copyForm === 'bytea' && text.startsWith('\\x') ? text.slice(2) : text));
   }
+}
+
+/** Where a field that holds a backslash at `at` ends: the next tab or the row's end, skipping each escaped character (a backslash just before the row's end is kept as it is). */
+function escapedFieldEnd(buf: Buffer, at: number, rowEnd: number): number {
+  let i = at;
+  while (i < rowEnd) {
+    const c = buf[i]!;
+    if (c === BACKSLASH && i + 1 < rowEnd) i += 2;
+    else if (c === TAB) return i;
+    else i++;
+  }
+  return rowEnd;
 }
 
 /** An integer's decimal digits (as PostgreSQL prints int2, int4 and int8 within 15 digits). */

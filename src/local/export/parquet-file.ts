@@ -3,7 +3,7 @@
  * Apache Arrow record batch, which parquet-wasm (arrow-rs's Parquet writer) encodes on the Parquet
  * thread (parquet-thread.ts) and streams to the file. Types as RDS writes them: INT32 (annotated
  * INT(16, true) for smallint), INT64, FLOAT, DOUBLE, BOOLEAN, BYTE_ARRAY and UTF8 strings, every
- * column optional, GZIP.
+ * column optional, Snappy (PARQUET_COMPRESSION).
  */
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';

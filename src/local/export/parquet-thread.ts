@@ -7,6 +7,7 @@ import { createWriteStream, openAsBlob } from 'node:fs';
 import { Writable } from 'node:stream';
 import { parentPort } from 'node:worker_threads';
 import * as parquet from 'parquet-wasm';
+import { PARQUET_COMPRESSION } from './types';
 
 export type ThreadRequest =
   | { op: 'open'; call: number; file: number; path: string; maxRowGroupRows: number }
@@ -22,10 +23,10 @@ export interface ThreadReply {
 function writerProperties(maxRowGroupRows: number): parquet.WriterProperties {
   return (
     new parquet.WriterPropertiesBuilder()
-      .setCompression(parquet.Compression.GZIP)
+      .setCompression(parquet.Compression[PARQUET_COMPRESSION])
       // Each batch handed over is one row group, flushed as soon as it is full.
       .setMaxRowGroupSize(maxRowGroupRows)
-      // Export files are read once, whole, by the load: dictionaries cost time (and, under GZIP,
+      // Export files are read once, whole, by the load: dictionaries cost time (and, compressed,
       // size on this data) and statistics are never used.
       .setDictionaryEnabled(false)
       .setStatisticsEnabled(parquet.EnabledStatistics.None)

@@ -1,5 +1,5 @@
 /**
- * Writes rows as GZIP Parquet part files, starting a new part every `rowsPerPart` rows, as RDS
+ * Writes rows as Parquet part files, starting a new part every `rowsPerPart` rows, as RDS
  * does: `<tableDir>/1/part-00000-<uuid>.gz.parquet`, `part-00001-...`. At most two row groups are
  * held (one being built while the other is written); the rows held are counted in `rowsInFlight`,
  * which tests read.

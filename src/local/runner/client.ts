@@ -14,6 +14,9 @@ import { repoRoot, toolchain } from '../../toolchain';
 import { processAlive, readJsonIfExists } from '../files';
 import type { WorkDirLayout } from '../paths';
 
+/** Most tables of one pack the runner loads at once (glue/lakesync_glue/pack.py PACK_THREADS_MAX). */
+export const PACK_THREADS_MAX = 16;
+
 export interface RunnerInfo {
   pid: number;
   port: number;
@@ -26,6 +29,8 @@ export interface RunnerOptions {
   /** How long Spark may take to start (a cold JVM on a busy machine is slow). */
   startTimeoutMs?: number;
   log?: (line: string) => void;
+  /** Tables of one pack the runner loads at once (glue/local_runner.py --pack-threads; its default when absent). */
+  packThreads?: number;
 }
 
 export class RunnerClient {
@@ -36,7 +41,12 @@ export class RunnerClient {
   constructor(
     private readonly layout: WorkDirLayout,
     private readonly options: RunnerOptions = {},
-  ) {}
+  ) {
+    const threads = options.packThreads;
+    if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1 && threads <= PACK_THREADS_MAX)) {
+      throw new PortError('validation', 'InvalidPackThreads', `packThreads ${threads}: give a whole number from 1 to ${PACK_THREADS_MAX} (tables of one pack the load runner loads at once)`);
+    }
+  }
 
   /** The runner this client talks to, starting one when none is alive. */
   ensure(): Promise<RunnerInfo> {
@@ -143,6 +153,7 @@ export class RunnerClient {
     mkdirSync(this.layout.root, { recursive: true });
     const logFd = openSync(this.layout.runnerLog, 'a');
     const args = [script, '--work-dir', this.layout.root, '--warehouse', this.layout.warehouse, '--catalog', LAKE_CATALOG, '--exit-with-parent'];
+    if (this.options.packThreads !== undefined) args.push('--pack-threads', String(this.options.packThreads));
     let child: ChildProcess;
     try {
       child = spawn(tools.python, args, {
