@@ -28,24 +28,38 @@ async function allPages<T>(what: string, page: (offset: number) => Promise<{ ent
 /** How long a reader waits for a new run to read the state carried over by reference. */
 const LOADING_WAIT_MS = 30_000;
 
-/** The whole status of a source workflow: the parts it left out are read page by page. */
-export async function readSourceStatus(handle: Queryable): Promise<SourceStatus> {
+/** Runs `read` again while a run that just continued as new reads its carried state (up to LOADING_WAIT_MS). */
+async function askedAgainWhileLoading<T>(read: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + LOADING_WAIT_MS;
   for (;;) {
     try {
-      const status = await handle.query(statusQuery);
-      const paged = status.paged ?? [];
-      if (paged.length === 0) return status;
-      const whole: SourceStatus = { ...status };
-      delete whole.paged;
-      for (const part of paged) await fillPart(handle, whole, part);
-      return whole;
+      return await read();
     } catch (err) {
-      // A run that just continued as new reads its state first: ask again.
       if (!String((err as Error)?.message).includes(STATE_LOADING) || Date.now() > deadline) throw err;
       await new Promise((r) => setTimeout(r, 200));
     }
   }
+}
+
+/**
+ * The status of a source workflow in one query: its queue, current and recent cycles, but not
+ * the parts a large source answers in pages (`paged` names them). For callers that poll.
+ */
+export async function readStatusSummary(handle: Queryable): Promise<SourceStatus> {
+  return askedAgainWhileLoading(() => handle.query(statusQuery));
+}
+
+/** The whole status of a source workflow: the parts it left out are read page by page (all again if a new run starts meanwhile). */
+export async function readSourceStatus(handle: Queryable): Promise<SourceStatus> {
+  return askedAgainWhileLoading(async () => {
+    const status = await handle.query(statusQuery);
+    const paged = status.paged ?? [];
+    if (paged.length === 0) return status;
+    const whole: SourceStatus = { ...status };
+    delete whole.paged;
+    for (const part of paged) await fillPart(handle, whole, part);
+    return whole;
+  });
 }
 
 async function fillPart(handle: Queryable, status: SourceStatus, part: StatusPart): Promise<void> {

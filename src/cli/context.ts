@@ -9,7 +9,7 @@ import type { LakesyncConfig, SourceConfig } from '../config/schema';
 import { sourceWorkflowId } from '../ids';
 import type { Ports } from '../ports';
 import { connectClient, runningSourceWorkflow, type TemporalTarget, temporalTarget } from '../temporal';
-import { readSourceStatus } from '../status-pages';
+import { readSourceStatus, readStatusSummary } from '../status-pages';
 import type { SourceStatus } from '../workflows/messages';
 import { RuntimeFailure, UsageError } from './errors';
 import type { CliIO } from './io';
@@ -116,6 +116,13 @@ export async function sourceStatus({ client, target }: Connected, source: string
   if (!handle) return undefined;
   // A large source answers in pages: the status is read whole.
   return withQueryDeadline(client, `status of ${sourceWorkflowId(source)}`, target, () => readSourceStatus(handle));
+}
+
+/** The source's status without its paged parts (ledger, failed tables, last cycle's tables): one query, cheap to poll. */
+export async function sourceStatusSummary({ client, target }: Connected, source: string): Promise<SourceStatus | undefined> {
+  const handle = await runningSourceWorkflow(client, source);
+  if (!handle) return undefined;
+  return withQueryDeadline(client, `status of ${sourceWorkflowId(source)}`, target, () => readStatusSummary(handle));
 }
 
 /** Splits `a,b, c` into table names; rejects empty lists and names that are not schema.table. */

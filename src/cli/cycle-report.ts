@@ -1,7 +1,7 @@
 /** After `sync --wait` and `rerun --wait`: wait for the cycle that served the request, print it, pick the exit code. */
 import type { CycleResult } from '../model';
 import type { CycleSummary } from '../workflows/messages';
-import { type Connected, sourceStatus } from './context';
+import { type Connected, sourceStatusSummary } from './context';
 import { EXIT_FAILED, EXIT_OK } from './errors';
 import { columns, rowsText, valueChangesText } from './format';
 import { type CliIO, printJson, printLine } from './io';
@@ -44,7 +44,7 @@ export async function waitAndReport(conn: Connected, io: CliIO, source: string, 
 
 /** The cycles that served a rerun's earlier parts (one per export), oldest first. */
 async function earlierPartsOf(conn: Connected, source: string, requestId: string, last: CycleSummary): Promise<CycleSummary[]> {
-  const status = await sourceStatus(conn, source);
+  const status = await sourceStatusSummary(conn, source);
   return (status?.recentCycles ?? []).filter((c) => c.requestIds.includes(requestId) && c.cycleId !== last.cycleId).reverse();
 }
 

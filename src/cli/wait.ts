@@ -5,7 +5,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { CycleResult } from '../model';
 import type { CycleSummary, SourceStatus } from '../workflows/messages';
-import { type Connected, sourceStatus, withQueryDeadline } from './context';
+import { type Connected, sourceStatusSummary, withQueryDeadline } from './context';
 import { withCycleTables } from '../status-pages';
 import { RuntimeFailure } from './errors';
 
@@ -18,7 +18,8 @@ export interface WaitOptions {
 export async function waitForRequest(conn: Connected, source: string, requestId: string, options: WaitOptions = {}): Promise<CycleSummary> {
   const pollMs = options.pollMs ?? 500;
   for (;;) {
-    const status = await sourceStatus(conn, source);
+    // Each poll reads only the summary: a large source's paged parts are not needed to find the cycle.
+    const status = await sourceStatusSummary(conn, source);
     if (!status) throw new RuntimeFailure(`the source workflow of ${source} stopped before request ${requestId} was served`);
     options.onStatus?.(status);
     // A rerun split by export is served by its last part.

@@ -8,7 +8,6 @@
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
-import type { Client } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { parseConfig } from '../../src/config/load';
 import { PACKING_DEFAULTS } from '../../src/config/packing';
@@ -17,11 +16,9 @@ import { packTokenFor } from '../../src/ids';
 import { loadActivities, loadRequestFor, type LoadTableInput } from '../../src/activities/load';
 import type { CycleResult, LoadItem, LoadRequest, LoadResult, LoadRunStatus, LoadUsage, TableOutcome } from '../../src/model';
 import type { LoadPort } from '../../src/ports';
-import { createWorker } from '../../src/worker';
-import { connectClient, temporalTarget } from '../../src/temporal';
 import { rerunUpdate } from '../../src/workflows/messages';
 import { loadUnits } from '../../src/workflows/packs';
-import { fakeConfig, startTestServer, type TestServer, uniqueQueue } from '../helpers/env';
+import { fakeConfig, startTestServer, startWorkerOver, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
 import { recordHistories } from '../helpers/histories';
 import { planEntry } from '../helpers/plan';
 import { startSource, waitForCycles } from '../helpers/source';
@@ -84,31 +81,7 @@ describe('packs: config', () => {
   });
 });
 
-/** A worker over a backend the test keeps, so that a restarted worker sees the same runs. */
-interface PackWorker {
-  backend: FakeBackend;
-  client: Client;
-  stop(): Promise<void>;
-}
-
-async function startWorker(config: ReturnType<typeof fakeConfig>, backend: FakeBackend): Promise<PackWorker> {
-  const ports = Object.fromEntries(Object.keys(config.sources).map((name) => [name, backend.ports()]));
-  const { worker, close } = await createWorker({ config, ports });
-  const running = worker.run();
-  const client = await connectClient(temporalTarget(config));
-  return {
-    backend,
-    client,
-    async stop() {
-      worker.shutdown();
-      await running;
-      await close();
-      await client.connection.close();
-    },
-  };
-}
-
-async function cycleResult(w: PackWorker, workflowId: string): Promise<CycleResult> {
+async function cycleResult(w: FakeWorker, workflowId: string): Promise<CycleResult> {
   return w.client.workflow.getHandle<() => Promise<CycleResult>>(workflowId).result();
 }
 
@@ -136,7 +109,7 @@ describe('packed cycles on a real Temporal server', () => {
     const LARGE = 'public.t0011';
     const PINNED = 'public.t0012';
     const queue = uniqueQueue('packs');
-    let w: PackWorker;
+    let w: FakeWorker;
     before(async () => {
       const options: FakeOptions = {
         tables: NAMES,
@@ -147,7 +120,7 @@ describe('packed cycles on a real Temporal server', () => {
         exportGBPerTable: 0.1,
         exportGBByTable: { [LARGE]: 3 },
       };
-      w = await startWorker(packedConfig(queue, 'packs', NAMES, { tables: { [PINNED]: { glueWorkers: 4 } } }), new FakeBackend(options));
+      w = await startWorkerOver(packedConfig(queue, 'packs', NAMES, { tables: { [PINNED]: { glueWorkers: 4 } } }), new FakeBackend(options));
     });
     after(async () => w?.stop());
 
@@ -193,9 +166,9 @@ describe('packed cycles on a real Temporal server', () => {
     const RETRIED = 'public.t0002';
     const REFUSED = 'public.t0003';
     const queue = uniqueQueue('pack-fail');
-    let w: PackWorker;
+    let w: FakeWorker;
     before(async () => {
-      w = await startWorker(
+      w = await startWorkerOver(
         packedConfig(queue, 'packfail', NAMES),
         new FakeBackend({
           tables: NAMES,
@@ -246,9 +219,9 @@ describe('packed cycles on a real Temporal server', () => {
   describe('a pack run dying before some of its tables', () => {
     const NAMES = tables(4);
     const queue = uniqueQueue('pack-dies');
-    let w: PackWorker;
+    let w: FakeWorker;
     before(async () => {
-      w = await startWorker(
+      w = await startWorkerOver(
         packedConfig(queue, 'packdies', NAMES),
         new FakeBackend({ tables: NAMES, latencyMs: 30, exportGBPerTable: 0.1, dpuSecondsPerRun: 60, failures: [{ table: 'public.t0003', phase: 'pack', times: 1, retryable: true }] }),
       );
@@ -281,7 +254,7 @@ describe('packed cycles on a real Temporal server', () => {
       const queue = uniqueQueue('pack-restart');
       const config = packedConfig(queue, 'packrestart', NAMES);
       const backend = new FakeBackend({ tables: NAMES, latencyMs: 1_500, exportGBPerTable: 0.1, packStartAnswersLost: 1 });
-      let w = await startWorker(config, backend);
+      let w = await startWorkerOver(config, backend);
       try {
         const handle = await startSource(w.client, queue, 'packrestart');
         const deadline = Date.now() + 60_000;
@@ -292,7 +265,7 @@ describe('packed cycles on a real Temporal server', () => {
         const pack = backend.packRuns()[0]!;
         const midPack = backend.count('load.get') >= 4 && Date.now() < pack.startedAtMs + pack.durationMs - 1_000;
         await w.stop();
-        w = await startWorker(config, backend);
+        w = await startWorkerOver(config, backend);
         const s = await waitForCycles(w.client.workflow.getHandle(handle.workflowId), 1, 120_000);
         assert.equal(s.lastCycle!.status, 'succeeded');
         assert.ok(midPack, 'the worker stopped while its loads waited for the pack run');
@@ -314,7 +287,7 @@ describe('packed cycles on a real Temporal server', () => {
       // A run an earlier cycle left on the lake table of public.t0002.
       const plan = { table: 'public.t0002', lakeTable: 't0002', action: 'merge' };
       const stale = await backend.ports().load.startLoad({ source: 'packbusy', cycleId: 'old', runToken: 'old:public.t0002', database: 'fake', namespace: 'shop', plan, resultLocation: 'fake://results/old/public.t0002.json' } as unknown as LoadRequest);
-      const w = await startWorker(packedConfig(queue, 'packbusy', NAMES), backend);
+      const w = await startWorkerOver(packedConfig(queue, 'packbusy', NAMES), backend);
       try {
         const s = await waitForCycles(await startSource(w.client, queue, 'packbusy'), 1);
         assert.equal(s.lastCycle!.status, 'succeeded');
@@ -328,7 +301,7 @@ describe('packed cycles on a real Temporal server', () => {
 
     test('a backend without packs runs every table alone', async () => {
       const queue = uniqueQueue('no-packs');
-      const w = await startWorker(packedConfig(queue, 'nopacks', NAMES), new FakeBackend({ tables: NAMES, latencyMs: 10, exportGBPerTable: 0.1, noPacks: true }));
+      const w = await startWorkerOver(packedConfig(queue, 'nopacks', NAMES), new FakeBackend({ tables: NAMES, latencyMs: 10, exportGBPerTable: 0.1, noPacks: true }));
       try {
         const s = await waitForCycles(await startSource(w.client, queue, 'nopacks'), 1);
         assert.equal(s.lastCycle!.status, 'succeeded');

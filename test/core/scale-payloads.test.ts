@@ -11,10 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { waitForRequest } from '../../src/cli/wait';
 import { costReport } from '../../src/cost/report';
 import { fakeTableNames } from '../../src/fake/ports';
 import { sourceWorkflowId } from '../../src/ids';
+import { temporalTarget } from '../../src/temporal';
 import type { CycleResult } from '../../src/model';
 import { readSourceStatus, withCycleTables } from '../../src/status-pages';
 import { type CycleTablesPage, cycleTablesPageQuery, rerunUpdate, SOURCE_WORKFLOW_TYPE, type SourceStatus, type StatusPage, statusPageQuery, statusQuery } from '../../src/workflows/messages';
@@ -131,6 +133,12 @@ describe(`payloads at scale: ${TABLE_COUNT} tables under an inline limit of ${LI
     const loadsBefore = w.backend.count('load.start');
     const accepted = await handle.executeUpdate(rerunUpdate, { args: [{ tables: 'failed', requestId: 'rerun-failed-after-continue' }] });
     assert.deepEqual(accepted.tables, FAILING);
+    // `rerun --wait` polls a source whose status is paged: each poll is one status query, never its pages.
+    const counted = countingQueries(w.client);
+    const served = await waitForRequest({ client: counted.client, target: temporalTarget(w.config) }, SOURCE, 'rerun-failed-after-continue', { pollMs: 200 });
+    assert.equal(served.kind, 'rerun');
+    assert.ok(counted.asked.includes('status'), `queries asked while waiting: ${counted.asked.join(', ')}`);
+    assert.deepEqual(counted.asked.filter((name) => name !== 'status'), [], 'no page was read while waiting');
     const s = await waitForWhole(handle, (x) => x.recentCycles.length >= 2 && x.phase === 'idle', 'the rerun');
     const [rerun, first] = [s.recentCycles[0]!, s.recentCycles[1]!];
     assert.equal(rerun.kind, 'rerun');
@@ -172,6 +180,29 @@ describe(`payloads at scale: ${TABLE_COUNT} tables under an inline limit of ${LI
     await recordHistories(w.client, 'scale-payloads', [`lakesync/${SOURCE}`]);
   });
 });
+
+/** A client whose workflow handles record the name of every query they send. */
+function countingQueries(client: Client): { client: Client; asked: string[] } {
+  const asked: string[] = [];
+  const workflow = new Proxy(client.workflow, {
+    get(target, prop, receiver) {
+      if (prop !== 'getHandle') return Reflect.get(target, prop, receiver);
+      return (...args: Parameters<Client['workflow']['getHandle']>) => {
+        const handle = target.getHandle(...args);
+        return new Proxy(handle, {
+          get(h, p, r) {
+            if (p !== 'query') return Reflect.get(h, p, r);
+            return (def: string | { name: string }, ...rest: unknown[]) => {
+              asked.push(typeof def === 'string' ? def : def.name);
+              return (h.query as (d: unknown, ...a: unknown[]) => Promise<unknown>)(def, ...rest);
+            };
+          },
+        });
+      };
+    },
+  });
+  return { client: new Proxy(client, { get: (c, p, r) => (p === 'workflow' ? workflow : Reflect.get(c, p, r)) }), asked };
+}
 
 async function waitFor<T>(fn: () => Promise<T | undefined>, what: string, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -69,7 +69,11 @@ export interface FakeWorker {
 
 /** Starts a worker in this process over a FakeBackend the test can inspect and steer. */
 export async function startFakeWorker(config: LakesyncConfig, options: Omit<FakeOptions, 'tables'> & { tables: FakeOptions['tables'] }): Promise<FakeWorker> {
-  const backend = new FakeBackend(options);
+  return startWorkerOver(config, new FakeBackend(options));
+}
+
+/** Starts a worker over a backend the test keeps, so that a restarted worker sees the same runs. */
+export async function startWorkerOver(config: LakesyncConfig, backend: FakeBackend): Promise<FakeWorker> {
   const ports = Object.fromEntries(Object.keys(config.sources).map((name) => [name, backend.ports()]));
   const { worker, close } = await createWorker({ config, ports });
   const running = worker.run();

@@ -8,7 +8,7 @@ import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { sourceWorkflowId } from '../../ids';
 import { type RerunRequest, rerunUpdate } from '../../workflows/messages';
 import { type CommandKit, type CommonOptions, withConfig, withJson } from '../command';
-import { loadSource, sourceStatus, tableList, withTemporal } from '../context';
+import { loadSource, sourceStatusSummary, tableList, withTemporal } from '../context';
 import { waitAndReport } from '../cycle-report';
 import { UsageError } from '../errors';
 import { printJson, printLine } from '../io';
@@ -49,7 +49,7 @@ export function registerRerun(program: Command, kit: CommandKit): void {
         ...(opts.rebuild ? { rebuild: true } : {}),
       };
       return withTemporal(config, async (conn) => {
-        if (!(await sourceStatus(conn, name))) {
+        if (!(await sourceStatusSummary(conn, name))) {
           throw new UsageError(`no source workflow ${sourceWorkflowId(name)} runs, so there is no export to rerun from: run "lakesync sync ${name}" first`);
         }
         let accepted;

@@ -1,0 +1,102 @@
+/**
+ * The status readers over a handle that answers like a large source workflow: the summary reader
+ * (what `sync --wait` polls) asks one query and no page; the whole reader reads every page.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { QueryDefinition } from '@temporalio/common';
+import { readSourceStatus, readStatusSummary, type Queryable } from '../../src/status-pages';
+import { type SourceStatus, STATE_LOADING, type StatusPage, type StatusPageRequest } from '../../src/workflows/messages';
+
+const FAILED_TABLES = ['public.a', 'public.b', 'public.c'];
+
+/**
+ * A source whose failed tables are answered one per page; it answers STATE_LOADING `loadingAnswers`
+ * times first, and to the first page query when `pageWhileLoading` (a new run started between the two).
+ */
+function pagedSource(loadingAnswers = 0, pageWhileLoading = false) {
+  const asked: string[] = [];
+  let loading = loadingAnswers;
+  let pageLoading = pageWhileLoading;
+  const summary: SourceStatus = {
+    source: 'shop',
+    phase: 'idle',
+    queue: [],
+    recentCycles: [],
+    failed: {},
+    ledger: {},
+    ignoredRequests: [],
+    droppedTables: [],
+    paged: ['failed'],
+  };
+  const handle: Queryable = {
+    async query<Ret, Args extends unknown[]>(def: QueryDefinition<Ret, Args>, ...args: Args): Promise<Ret> {
+      asked.push(def.name);
+      if (loading > 0) {
+        loading--;
+        throw new Error(STATE_LOADING);
+      }
+      if (def.name === 'status') return structuredClone(summary) as Ret;
+      if (def.name === 'statusPage') {
+        if (pageLoading) {
+          pageLoading = false;
+          throw new Error(STATE_LOADING);
+        }
+        const { part, offset } = args[0] as StatusPageRequest;
+        assert.equal(part, 'failed');
+        const table = FAILED_TABLES[offset]!;
+        const page: StatusPage = {
+          part: 'failed',
+          entries: [[table, { error: { phase: 'load', message: `${table} failed` } } as never]],
+          total: FAILED_TABLES.length,
+          ...(offset + 1 < FAILED_TABLES.length ? { next: offset + 1 } : {}),
+        };
+        return page as Ret;
+      }
+      throw new Error(`unexpected query ${def.name}`);
+    },
+  };
+  return { handle, asked };
+}
+
+describe('status readers of a source that answers in pages', () => {
+  test('the summary is one status query: no page is read, and the left-out part stays named', async () => {
+    const { handle, asked } = pagedSource();
+    const status = await readStatusSummary(handle);
+    assert.deepEqual(asked, ['status']);
+    assert.deepEqual(status.paged, ['failed']);
+    assert.deepEqual(status.failed, {});
+  });
+
+  test('the whole status reads every page of the left-out part', async () => {
+    const { handle, asked } = pagedSource();
+    const status = await readSourceStatus(handle);
+    assert.deepEqual(asked, ['status', 'statusPage', 'statusPage', 'statusPage']);
+    assert.deepEqual(Object.keys(status.failed), FAILED_TABLES);
+    assert.equal(status.paged, undefined);
+  });
+
+  test('both readers ask again while a new run loads its carried state', async () => {
+    const summary = pagedSource(2);
+    assert.equal((await readStatusSummary(summary.handle)).source, 'shop');
+    assert.deepEqual(summary.asked, ['status', 'status', 'status']);
+    const whole = pagedSource(1);
+    assert.deepEqual(Object.keys((await readSourceStatus(whole.handle)).failed), FAILED_TABLES);
+  });
+
+  test('a page asked while a new run loads its state reads the whole status again', async () => {
+    const { handle, asked } = pagedSource(0, true);
+    const status = await readSourceStatus(handle);
+    assert.deepEqual(asked, ['status', 'statusPage', 'status', 'statusPage', 'statusPage', 'statusPage']);
+    assert.deepEqual(Object.keys(status.failed), FAILED_TABLES);
+  });
+
+  test('another failure is not retried', async () => {
+    const handle: Queryable = {
+      async query() {
+        throw new Error('workflow not found');
+      },
+    };
+    await assert.rejects(readStatusSummary(handle), /workflow not found/);
+  });
+});
