@@ -75,6 +75,8 @@ export const cycleManifestKeys = {
   discovery: (cycleId: string) => `${cycleId}/discovery.json`,
   export: (cycleId: string) => `${cycleId}/export.json`,
   plan: (cycleId: string) => `${cycleId}/plan.json`,
+  /** Parts of a dead cycle's outcomes read back from the lake, when too large for a payload. */
+  recoveredOutcomes: (cycleId: string) => `${cycleId}/recovered-outcomes`,
 };
 
 /** Identifies one table's load in one cycle; a retried activity finds its run by it. */

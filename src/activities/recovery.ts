@@ -6,7 +6,8 @@
 import { Context } from '@temporalio/activity';
 import { cycleManifestKeys, runTokenFor, tableExportIdFor } from '../ids';
 import { isPortError } from '../errors';
-import type { ExportRef, LakeCommit, LoadSummary, PlanEntry, SnapshotRef, TableOutcome } from '../model';
+import type { ExportRef, JsonRef, LakeCommit, LoadSummary, PlanEntry, SnapshotRef, TableOutcome } from '../model';
+import { jsonBytes, textBytes, textParts } from '../payload-text';
 import type { Ports } from '../ports';
 import type { ReusableExport } from '../workflows/messages';
 import { type ActivityDeps, sourceOf, step } from './deps';
@@ -18,12 +19,17 @@ export interface RecoverCycleInput {
   error: string;
   /** The export a rerun cycle reused (a sync cycle's own export is in the manifest store). */
   reuse?: ReusableExport;
+  /** The workflow's inline payload limit: outcomes larger than it are stored and returned by reference. */
+  payloadInlineBytes?: number;
 }
 
 export interface RecoveredCycle {
   snapshot?: SnapshotRef;
   export?: ExportRef;
+  /** Empty when `tablesRef` holds them. */
   tables: TableOutcome[];
+  /** The outcomes as JSON text parts in the manifest store, when inline they would exceed the limit. */
+  tablesRef?: JsonRef;
   warnings: string[];
 }
 
@@ -63,10 +69,28 @@ export function recoveryActivities(deps: ActivityDeps) {
           }
         }
         const snapshot = exported ? await snapshotOf(ports, exported, input.reuse, commits) : undefined;
-        return { ...(snapshot ? { snapshot } : {}), ...(exported ? { export: exported } : {}), tables, warnings: [] };
+        const outcomes = await inlineOrStored(ports, input, tables);
+        return { ...(snapshot ? { snapshot } : {}), ...(exported ? { export: exported } : {}), ...outcomes, warnings: [] };
       });
     },
   };
+}
+
+/**
+ * The outcomes inline, or, when they would make the result larger than the workflow's inline
+ * limit (thousands of tables), as text parts in the manifest store: the workflow reads them part by part.
+ */
+async function inlineOrStored(ports: Ports, input: RecoverCycleInput, tables: TableOutcome[]): Promise<Pick<RecoveredCycle, 'tables' | 'tablesRef'>> {
+  const limit = input.payloadInlineBytes;
+  // Half the limit leaves room for the snapshot, the export and the warnings beside them.
+  if (limit === undefined || jsonBytes(tables) <= limit / 2) return { tables };
+  const text = JSON.stringify(tables);
+  const parts: string[] = [];
+  for (const part of textParts(cycleManifestKeys.recoveredOutcomes(input.cycleId), text, limit)) {
+    Context.current().heartbeat({ part: part.key });
+    parts.push(await ports.manifests.put(part.key, part.text));
+  }
+  return { tables: [], tablesRef: { parts, bytes: textBytes(text) } };
 }
 
 /** The load's own result JSON, when the run wrote one for this cycle: it has the counts the lineage lacks. */

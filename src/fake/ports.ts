@@ -122,6 +122,11 @@ export class FakeBackend {
     this.options = { ...this.options, failures };
   }
 
+  /** Changes how long some tables' load runs take, for runs started from now on (tests). */
+  setLatencyByTable(latencyMsByTable: Record<string, number>): void {
+    this.options = { ...this.options, latencyMsByTable };
+  }
+
   /** Changes the loads that report a wrong row count (tests). */
   setWrongCounts(wrongCounts: FakeWrongCount[]): void {
     this.options = { ...this.options, wrongCounts };

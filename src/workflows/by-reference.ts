@@ -7,13 +7,10 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { JsonRef } from '../model';
+import { jsonBytes, textBytes, textParts } from '../payload-text';
 
 /** Payloads up to this size travel inline; larger ones by reference. */
 export const DEFAULT_INLINE_BYTES = 256 * 1024;
-/** The largest part stored or read in one activity call. */
-const MAX_PART_BYTES = 192 * 1024;
-/** Room in a part's payload for its key, source name and JSON framing. */
-const PART_ENVELOPE_BYTES = 1024;
 
 /** Store and read of one part: short calls, retried, heartbeating. */
 const PART_ACTIVITY = {
@@ -25,54 +22,6 @@ const PART_ACTIVITY = {
 /** The inline limit a workflow was given, or the default. */
 export function inlineLimit(given: number | undefined): number {
   return given !== undefined && given > 0 ? given : DEFAULT_INLINE_BYTES;
-}
-
-/** Bytes of `value` as a JSON payload (UTF-8), without building a buffer. */
-export function jsonBytes(value: unknown): number {
-  return textBytes(JSON.stringify(value) ?? '');
-}
-
-/** Bytes of a string once JSON-encoded as a payload: its UTF-8 bytes plus the escapes of quotes and control characters. */
-export function textBytes(text: string): number {
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) bytes += charBytes(text.charCodeAt(i));
-  return bytes;
-}
-
-function charBytes(code: number): number {
-  if (code === 0x22 || code === 0x5c) return 2;
-  if (code < 0x20) return 6;
-  if (code < 0x80) return 1;
-  if (code < 0x800) return 2;
-  // A surrogate is half of a 4-byte character.
-  if (code >= 0xd800 && code <= 0xdfff) return 2;
-  return 3;
-}
-
-/** Cuts `text` into pieces of at most `maxBytes` payload bytes each, never inside a surrogate pair. */
-export function splitText(text: string, maxBytes: number): string[] {
-  const parts: string[] = [];
-  let start = 0;
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
-    const b = charBytes(text.charCodeAt(i));
-    if (bytes + b > maxBytes && i > start) {
-      // Keep a high surrogate with its low half.
-      const cut = isHighSurrogate(text.charCodeAt(i - 1)) && i - 1 > start ? i - 1 : i;
-      parts.push(text.slice(start, cut));
-      start = cut;
-      bytes = 0;
-      for (let j = cut; j <= i; j++) bytes += charBytes(text.charCodeAt(j));
-      continue;
-    }
-    bytes += b;
-  }
-  if (start < text.length || parts.length === 0) parts.push(text.slice(start));
-  return parts;
-}
-
-function isHighSurrogate(code: number): boolean {
-  return code >= 0xd800 && code <= 0xdbff;
 }
 
 type PartActivities = Pick<Activities, 'storePayloadPart' | 'readPayloadPart'>;
@@ -87,11 +36,7 @@ function partActivities(): PartActivities {
  */
 export async function storeText(source: string, key: string, text: string, limit: number): Promise<JsonRef> {
   const acts = partActivities();
-  // The part travels with its key and source name: room is left for them.
-  const pieces = splitText(text, Math.max(1024, Math.min(limit, MAX_PART_BYTES) - PART_ENVELOPE_BYTES));
-  const parts = await Promise.all(
-    pieces.map((piece, i) => acts.storePayloadPart({ source, key: `${key}/part-${String(i + 1).padStart(4, '0')}-of-${pieces.length}.json`, text: piece })),
-  );
+  const parts = await Promise.all(textParts(key, text, limit).map((part) => acts.storePayloadPart({ source, ...part })));
   return { parts, bytes: textBytes(text) };
 }
 

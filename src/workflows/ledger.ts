@@ -7,7 +7,8 @@
  */
 import { costTotals } from '../cost/ledger';
 import type { CycleResult, TableName, TableOutcome, Watermark } from '../model';
-import { jsonBytes, pageOf } from './by-reference';
+import { jsonBytes } from '../payload-text';
+import { pageOf } from './by-reference';
 import type {
   CycleSummary,
   IgnoredRequest,

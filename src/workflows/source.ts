@@ -20,7 +20,8 @@ import {
 import type { Activities } from '../activities';
 import { cycleKey, cycleWorkflowId, legacyCycleKey } from '../ids';
 import type { CycleResult, JsonRef, TableName, TableOutcome } from '../model';
-import { inlineLimit, jsonBytes, readText, storeText } from './by-reference';
+import { jsonBytes } from '../payload-text';
+import { inlineLimit, readText, storeText } from './by-reference';
 import { nowIso } from './clock';
 import { cycleWorkflow, type CycleInput } from './cycle';
 import { errorMessage } from './errors';
@@ -81,6 +82,8 @@ const PATCHES = {
   stateByReference: 'carried-state-by-reference',
   /** A cycle result that holds its outcomes by reference is read through it. */
   resultByReference: 'read-cycle-outcomes-by-reference',
+  /** A dead cycle's outcomes read back from the lake come by reference when large. */
+  recoveredByReference: 'recovered-outcomes-by-reference',
 } as const;
 
 /** One read of the lineage per planned table: minutes at most, heartbeating per table. */
@@ -230,12 +233,14 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     const failed: CycleResult = { cycleId: cycle.cycleId, source: input.source, status: 'failed', error: { phase: 'cycle', message }, tables: [], warnings: [], startedAt, finishedAt: nowIso() };
     if (!patched(PATCHES.recovery)) return failed;
     try {
-      const recovered = await recoverCycleOutcomes({ source: input.source, cycleId: cycle.cycleId, error: message, ...(cycle.reuse ? { reuse: cycle.reuse } : {}) });
+      const byReference = patched(PATCHES.recoveredByReference) ? { payloadInlineBytes: limit } : {};
+      const recovered = await recoverCycleOutcomes({ source: input.source, cycleId: cycle.cycleId, error: message, ...(cycle.reuse ? { reuse: cycle.reuse } : {}), ...byReference });
+      const tables = recovered.tablesRef ? await readText<TableOutcome[]>(input.source, recovered.tablesRef) : recovered.tables;
       return {
         ...failed,
         ...(recovered.snapshot ? { snapshot: recovered.snapshot } : {}),
         ...(recovered.export ? { export: recovered.export } : {}),
-        tables: recovered.tables,
+        tables,
         warnings: recovered.warnings,
         finishedAt: nowIso(),
       };

@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Watermark } from '../../src/model';
-import { jsonBytes, pageOf, splitText, textBytes } from '../../src/workflows/by-reference';
+import { jsonBytes, splitText, textBytes } from '../../src/payload-text';
+import { pageOf } from '../../src/workflows/by-reference';
 import { compactStatus, initialState, statusPage } from '../../src/workflows/ledger';
 import type { SourceState, SourceStatus } from '../../src/workflows/messages';
 

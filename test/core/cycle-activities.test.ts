@@ -12,6 +12,7 @@ import { FakeBackend } from '../../src/fake/ports';
 import { cycleManifestKeys, runTokenFor, tableExportIdFor } from '../../src/ids';
 import { initialState, recordCycle } from '../../src/workflows/ledger';
 import type { ExportRef, LoadRequest, PlanEntry } from '../../src/model';
+import { textBytes } from '../../src/payload-text';
 import type { Ports } from '../../src/ports';
 import { planEntry } from '../helpers/plan';
 
@@ -77,6 +78,30 @@ describe('recovering a dead cycle', () => {
       assert.equal(t?.error?.type, 'CycleEnded');
       assert.equal(t?.error?.message, `the cycle ended before ${t?.table} committed: terminated`);
     }
+  });
+
+  test('outcomes larger than half the inline limit are stored in parts and returned by reference; smaller ones inline', async () => {
+    const { ports, recoverCycleOutcomes } = setup();
+    await ports.manifests.put(cycleManifestKeys.plan('c13'), plans);
+    await ports.manifests.put(cycleManifestKeys.export('c13'), e9);
+    for (const plan of plans) await commitLoad(ports, 'c13', plan, e9, '2025-02-01T00:00:00.000Z');
+    const input = { source: 'shop', cycleId: 'c13', error: 'terminated' };
+    const inline = (await new MockActivityEnvironment().run(recoverCycleOutcomes, input)) as RecoveredCycle;
+    assert.equal(inline.tablesRef, undefined, 'without a limit the outcomes stay inline (an activity scheduled before the limit existed)');
+    assert.equal(inline.tables.length, 3);
+    // The fake's result JSON says when it was read: the times aside, every read recovers the same outcomes.
+    const timeless = (tables: unknown) => JSON.parse(JSON.stringify(tables).replace(/"finishedAt":"[^"]*"/g, '"finishedAt":""')) as unknown;
+    const roomy = (await new MockActivityEnvironment().run(recoverCycleOutcomes, { ...input, payloadInlineBytes: 256 * 1024 })) as RecoveredCycle;
+    assert.deepEqual(timeless(roomy.tables), timeless(inline.tables));
+
+    const limit = 1024;
+    const stored = (await new MockActivityEnvironment().run(recoverCycleOutcomes, { ...input, payloadInlineBytes: limit })) as RecoveredCycle;
+    assert.deepEqual(stored.tables, []);
+    assert.ok(stored.tablesRef && stored.tablesRef.parts.length > 1, `parts: ${JSON.stringify(stored.tablesRef)}`);
+    assert.ok(Buffer.byteLength(JSON.stringify(stored)) <= limit, `the result is ${Buffer.byteLength(JSON.stringify(stored))} bytes`);
+    const texts = await Promise.all(stored.tablesRef.parts.map((ref) => ports.manifests.get<string>(ref)));
+    assert.deepEqual(timeless(JSON.parse(texts.join(''))), timeless(inline.tables), 'the parts joined are the outcomes');
+    assert.equal(stored.tablesRef.bytes, textBytes(texts.join('')), 'its size as storeText counts it');
   });
 
   test("a dead cycle's DynamoDB table that committed is recovered with its exports and the export time its commit records", async () => {

@@ -19,7 +19,7 @@ import { sourceWorkflowId } from '../../src/ids';
 import { temporalTarget } from '../../src/temporal';
 import type { CycleResult } from '../../src/model';
 import { readSourceStatus, withCycleTables } from '../../src/status-pages';
-import { type CycleTablesPage, cycleTablesPageQuery, rerunUpdate, SOURCE_WORKFLOW_TYPE, type SourceStatus, type StatusPage, statusPageQuery, statusQuery } from '../../src/workflows/messages';
+import { type CycleTablesPage, cycleTablesPageQuery, rerunUpdate, SOURCE_WORKFLOW_TYPE, syncUpdate, type SourceStatus, type StatusPage, statusPageQuery, statusQuery } from '../../src/workflows/messages';
 import { type ArgsServer, startServerWithArgs } from '../helpers/dev-server-args';
 import { fakeConfig, quietTemporalLogs, startFakeWorker, type FakeWorker, uniqueQueue } from '../helpers/env';
 import { recordHistories } from '../helpers/histories';
@@ -150,6 +150,31 @@ describe(`payloads at scale: ${TABLE_COUNT} tables under an inline limit of ${LI
     for (const table of FAILING) assert.equal(s.ledger[table]!.exportId, first.exportId);
   });
 
+  test('a cycle that dies after most tables committed: their outcomes are read back from the lake by reference', async () => {
+    const stuck = 'public.t0040';
+    // Every load of the cycle but one commits; that one's run outlasts the test.
+    w.backend.setLatencyByTable({ [stuck]: 600_000 });
+    const cyclesBefore = (await readSourceStatus(handle)).recentCycles.length;
+    await handle.executeUpdate(syncUpdate, { args: [{ requestId: 'sync-then-die' }] });
+    const running = await waitForWhole(handle, (x) => x.currentCycle !== undefined, 'the cycle to run');
+    const cycleId = running.currentCycle!.cycleId;
+    const cycle = w.client.workflow.getHandle(running.currentCycle!.workflowId);
+    await waitFor(async () => (w.backend.count('load.start:' + stuck) > 0 && committedIn(w.backend, cycleId) === TABLE_COUNT - 1 ? true : undefined), 'every other table committed');
+    await cycle.terminate('the cycle dies');
+    const s = await waitForWhole(handle, (x) => x.recentCycles.length > cyclesBefore && x.recentCycles[0]!.cycleId === cycleId, 'the dead cycle recorded');
+    w.backend.setLatencyByTable({});
+    const stored = Object.keys(w.backend.state.manifests).filter((key) => key.startsWith(`${cycleId}/recovered-outcomes/part-`));
+    assert.ok(stored.length > 1, `the recovered outcomes were stored in parts: ${stored.join(', ')}`);
+    const dead = s.recentCycles[0]!;
+    assert.equal(dead.status, 'failed');
+    assert.deepEqual(dead.counts, { committed: TABLE_COUNT - 1, failed: 1, skipped: 0 });
+    assert.deepEqual(Object.keys(s.failed), [stuck]);
+    assert.match(s.failed[stuck]!.message, /the cycle ended before public\.t0040 committed/);
+    for (const table of fakeTableNames(TABLE_COUNT).filter((t) => t !== stuck)) {
+      assert.equal(s.ledger[table]!.exportId, dead.exportId, `${table}'s watermark advanced to the dead cycle's export`);
+    }
+  });
+
   test('no payload in any history, nor any query answer, exceeds the inline limit', async () => {
     // Visibility is eventually consistent: wait until every run is listed (2 cycles, 8 + 1 batches, source runs).
     const sizes = await waitFor(async () => {
@@ -171,7 +196,8 @@ describe(`payloads at scale: ${TABLE_COUNT} tables under an inline limit of ${LI
       }
     }
     const s = await readSourceStatus(handle);
-    const cycleHandle = w.client.workflow.getHandle(s.recentCycles[1]!.workflowId);
+    // The first cycle: its outcomes were stored by reference.
+    const cycleHandle = w.client.workflow.getHandle(s.recentCycles.at(-1)!.workflowId);
     for (let offset: number | undefined = 0; offset !== undefined; ) {
       const page: CycleTablesPage = await cycleHandle.query(cycleTablesPageQuery, offset);
       assert.ok(bytesOf(page) <= LIMIT, `tablesPage@${offset}: ${bytesOf(page)} bytes`);
@@ -202,6 +228,11 @@ function countingQueries(client: Client): { client: Client; asked: string[] } {
     },
   });
   return { client: new Proxy(client, { get: (c, p, r) => (p === 'workflow' ? workflow : Reflect.get(c, p, r)) }), asked };
+}
+
+/** Tables whose newest lake commit is of this cycle. */
+function committedIn(backend: FakeWorker['backend'], cycleId: string): number {
+  return Object.values(backend.state.lake).filter((t) => t.lastCommit?.cycleId === cycleId).length;
 }
 
 async function waitFor<T>(fn: () => Promise<T | undefined>, what: string, timeoutMs = 60_000): Promise<T> {

@@ -40,6 +40,8 @@ export const FIXTURE_COVERAGE: Record<string, Record<string, number>> = {
   'packed-cycles': { MARKER_RECORDED: 1, START_CHILD_WORKFLOW_EXECUTION_INITIATED: 2 },
   // A cycle's outcomes stored by reference and the source continuing as new with its state stored.
   'large-payloads': { MARKER_RECORDED: 2, WORKFLOW_EXECUTION_CONTINUED_AS_NEW: 1 },
+  // A 40-table cycle terminated once 39 committed (its unfinished batch with it): the source reads their outcomes back by reference.
+  'dead-large-cycle': { CHILD_WORKFLOW_EXECUTION_TERMINATED: 1, WORKFLOW_EXECUTION_TERMINATED: 2 },
 };
 
 /** Saves the histories of these workflows and every workflow whose id starts with one of them. */
