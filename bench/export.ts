@@ -3,19 +3,21 @@
  * `COPY (SELECT * FROM <table>) TO STDOUT` of the same table, side by side in one run, on a
  * private PostgreSQL server (Debian's, as the tests start it) and one table of 1M rows of several
  * column types. Each round times COPY (its bytes read and dropped by the client), then the full
- * export (Parquet part files on disk), in alternating order; the headline ratio is the median of
- * the rounds' ratios. Target: the exporter reaches at least half of COPY's rows/s.
+ * export (Parquet part files on disk), in alternating order, each with the CPU time this process
+ * used; the headline ratio is the median of the rounds' ratios. Target: the exporter reaches at
+ * least half of COPY's rows/s.
  * A profile splits the exporter's time: COPY of its own text query (server and transfer),
  * the same plus parsing the fields into column buffers (no Parquet), and the whole export (encoded
  * and compressed with PARQUET_COMPRESSION on the Parquet thread), with the CPU time this process used
  * (PostgreSQL's own is not counted).
  * Written to bench/results/export.json.
  *
- *   node dist/bench/export.js [--rows 1000000] [--rounds 5] [--readers 1,2,4]
+ *   node dist/bench/export.js [--rows 1000000] [--rounds 5] [--readers 1,2,4] [--out <file>]
+ * (--out writes the result elsewhere, for runs that must leave bench/results as it is).
  */
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { copyTextInto } from '../src/local/export/copy-text';
@@ -175,22 +177,35 @@ async function main(): Promise<void> {
     await copyOut(server.url, copySql); // warms the cache for both sides
 
     const headlineReaders = defaultReaders();
-    const rounds: { copySeconds: number; exportSeconds: number; ratio: number }[] = [];
+    const rounds: { copySeconds: number; exportSeconds: number; ratio: number; copyCpuSeconds: number; exportCpuSeconds: number }[] = [];
     for (let i = 0; i < ROUNDS; i++) {
-      const measureCopy = () => seconds(() => copyOut(server.url, copySql));
-      const measureExport = async () => (await runExport(server, work, headlineReaders, `round-${i}`)).seconds;
+      const measureCopy = () => secondsAndCpu(() => copyOut(server.url, copySql));
+      const measureExport = async () => {
+        const run = await runExport(server, work, headlineReaders, `round-${i}`);
+        return { seconds: run.seconds, cpuSeconds: run.cpuSeconds };
+      };
       // Alternate which goes first, so neither always gets the warmer machine.
-      let copySeconds: number;
-      let exportSeconds: number;
+      let copy: { seconds: number; cpuSeconds: number };
+      let exported: { seconds: number; cpuSeconds: number };
       if (i % 2 === 0) {
-        copySeconds = await measureCopy();
-        exportSeconds = await measureExport();
+        copy = await measureCopy();
+        exported = await measureExport();
       } else {
-        exportSeconds = await measureExport();
-        copySeconds = await measureCopy();
+        exported = await measureExport();
+        copy = await measureCopy();
       }
-      rounds.push({ copySeconds: round(copySeconds), exportSeconds: round(exportSeconds), ratio: round(copySeconds / exportSeconds) });
-      console.log(`round ${i + 1}: COPY ${copySeconds.toFixed(2)} s, export (${headlineReaders} readers) ${exportSeconds.toFixed(2)} s, ratio ${(copySeconds / exportSeconds).toFixed(2)}`);
+      const copySeconds = copy.seconds;
+      const exportSeconds = exported.seconds;
+      rounds.push({
+        copySeconds: round(copySeconds),
+        exportSeconds: round(exportSeconds),
+        ratio: round(copySeconds / exportSeconds),
+        copyCpuSeconds: round(copy.cpuSeconds),
+        exportCpuSeconds: round(exported.cpuSeconds),
+      });
+      console.log(
+        `round ${i + 1}: COPY ${copySeconds.toFixed(2)} s (CPU ${copy.cpuSeconds.toFixed(2)}), export (${headlineReaders} readers) ${exportSeconds.toFixed(2)} s (CPU ${exported.cpuSeconds.toFixed(2)}), ratio ${(copySeconds / exportSeconds).toFixed(2)}`,
+      );
     }
 
     const byReaders: Record<string, ExportRun> = {};
@@ -242,9 +257,9 @@ async function main(): Promise<void> {
       `COPY: ${result.copy.rowsPerSecond.toLocaleString('en')} rows/s (${copySeconds} s); exporter: ${result.exporter.rowsPerSecond.toLocaleString('en')} rows/s (${exportSeconds} s); ` +
         `ratio ${ratio} (target >= ${TARGET_RATIO}: ${result.targetMet ? 'met' : 'NOT met'})`,
     );
-    const dir = join(repoRoot(), 'bench', 'results');
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'export.json'), `${JSON.stringify(result, null, 2)}\n`);
+    const out = arg('out', join(repoRoot(), 'bench', 'results', 'export.json'));
+    mkdirSync(dirname(out), { recursive: true });
+    writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
   } finally {
     await server.stop();
     rmSync(work, { recursive: true, force: true });

@@ -1,7 +1,8 @@
 """The create of a new lake table: the values are checked, counted and written in one pass.
 
 A new table has nothing to compare with, so nothing needs the cast values twice. Before any
-write, a grouping of the key columns alone checks the primary key. The CREATE TABLE AS SELECT
+write, a pass over the key columns alone checks the primary key (source.duplicate_keys_exist:
+a bitmap of one integer key column, else a grouping). The CREATE TABLE AS SELECT
 then casts each value once: a value that does not cast stops the write (`raise_error`, and
 CREATE TABLE AS SELECT commits nothing when its write fails), and an observation counts the
 rows and the values set NULL or clamped as they are written. A failed check is explained by
@@ -31,16 +32,6 @@ _VALUE_PREFIX = "__lakesync_value_"
 OBSERVATION_WAIT_SECONDS = 120.0
 
 
-def _key_problem(typed: "DataFrame", key: Sequence[str]) -> bool:
-    """Whether a key value repeats or a key column is NULL: a shuffle of the key columns only."""
-    from pyspark.sql import functions as F
-
-    grouped = typed.groupBy(*[F.col(quote(k)) for k in key]).agg(F.count(F.lit(1)).alias("n"))
-    null_any = " OR ".join(f"{quote(k)} IS NULL" for k in key)
-    row = grouped.selectExpr("count_if(n > 1 OR " + null_any + ") AS problems").collect()[0]
-    return bool(row["problems"])
-
-
 def explain_failed_checks(raw: "DataFrame", plans: list[ColumnPlan], key: Sequence[str], table: str,
                           show_values: bool = False) -> NoReturn:
     """Raises CastError for values that do not cast, else DuplicateKeys, as every other load does."""
@@ -58,7 +49,7 @@ def check_new_keys(raw: "DataFrame", plans: list[ColumnPlan], key: Sequence[str]
     A key value that does not cast reads as NULL here, so the full checks report it as the
     CastError it is (values are reported before keys, as on every other load).
     """
-    if key and _key_problem(source.typed_frame(raw, plans), key):
+    if key and source.duplicate_keys_exist(source.typed_frame(raw, plans), key):
         explain_failed_checks(raw, plans, key, table, show_values)
 
 
@@ -93,18 +84,6 @@ class GuardedWrite:
         )
 
 
-def _checked_against_value(plan: ColumnPlan, value: str) -> str:
-    """The plan's check with its cast replaced by the cast value's column, so nothing casts twice.
-
-    Checks made by `pgtypes._strictly` name the cast as `(<cast>) IS NULL` or `<cast> IS NULL`;
-    a check of another form is kept whole (correct, only slower).
-    """
-    bad = plan.bad or ""
-    for form in (f"({plan.expr}) IS NULL", f"{plan.expr} IS NULL"):
-        bad = bad.replace(form, f"{value} IS NULL")
-    return bad
-
-
 def guarded_write(raw: "DataFrame", plans: list[ColumnPlan]) -> GuardedWrite:
     """Three projections: cast each value; check and flag it; stop on a bad value, else pass it on.
 
@@ -118,7 +97,7 @@ def guarded_write(raw: "DataFrame", plans: list[ColumnPlan]) -> GuardedWrite:
     cast = raw.selectExpr("*", *[f"{p.expr} AS {v}" for p, v in zip(plans, values)])
     nulled = tuple((NULLED_PREFIX + str(i), p) for i, p in enumerate(plans) if p.nulled)
     clamped = tuple((CLAMPED_PREFIX + str(i), p) for i, p in enumerate(plans) if p.clamped)
-    flags = [f"({_checked_against_value(p, v)}) AS {quote(BAD_PREFIX + str(i))}"
+    flags = [f"({p.bad_given(v)}) AS {quote(BAD_PREFIX + str(i))}"
              for i, (p, v) in enumerate(zip(plans, values)) if p.bad]
     flags += [f"({p.nulled}) AS {quote(f)}" for f, p in nulled]
     flags += [f"({p.clamped}) AS {quote(f)}" for f, p in clamped]
@@ -137,16 +116,9 @@ def guarded_write(raw: "DataFrame", plans: list[ColumnPlan]) -> GuardedWrite:
 
 
 def count_values(raw: "DataFrame", plans: list[ColumnPlan]) -> CastCounts:
-    """The rows and the values set NULL or clamped, counted by a pass of their own."""
-    checked = source.typed_frame(raw, plans, with_checks=True)
-    flags = [(NULLED_PREFIX + str(i), p, "nulled") for i, p in enumerate(plans) if p.nulled]
-    flags += [(CLAMPED_PREFIX + str(i), p, "clamped") for i, p in enumerate(plans) if p.clamped]
-    row = checked.selectExpr("count(1) AS n", *[f"count_if({quote(f)}) AS {quote(f)}" for f, _, _ in flags]).collect()[0]
-    return CastCounts(
-        int(row["n"]),
-        {p.source_name: int(row[f]) for f, p, kind in flags if kind == "nulled" and row[f]},
-        {p.source_name: int(row[f]) for f, p, kind in flags if kind == "clamped" and row[f]},
-    )
+    """The rows and the values set NULL or clamped, counted by a pass of their own (as check_casts counts)."""
+    counts, _ = source.count_checked(source.typed_frame(raw, plans, with_checks=True), plans)
+    return counts
 
 
 def is_value_check_failure(exc: BaseException) -> bool:

@@ -190,6 +190,42 @@ def load_table(spark: Any, options: Mapping[str, str], mode: Mode, lake: Lake) -
         return report_early_failure(_reportable(options), InternalError(f"table {args.target}: {type(exc).__name__}: {exc}"), started)
 
 
+class PackTurns:
+    """Which table of the pack loads next, shared by the pack's threads (one lock guards every field)."""
+
+    def __init__(self, pack: PackFile, stop_requested: Callable[[], bool]) -> None:
+        self._pack = pack
+        self._stop_requested = stop_requested
+        self._lock = threading.Lock()
+        self._next = 0
+        self._stopped = False  # a stop request ended the pack before its last table
+        self._broken = False  # the pack's own machinery failed on a thread
+
+    @property
+    def stopped(self) -> bool:
+        with self._lock:
+            return self._stopped
+
+    def take(self) -> int | None:
+        """The next table to load, or None when every table is taken, a stop was asked for or Spark failed."""
+        with self._lock:
+            total = len(self._pack.loads)
+            if self._stopped or self._broken or self._next >= total:
+                return None
+            if self._stop_requested():
+                self._stopped = True
+                log.info("pack %s: stopped on request before table %d of %d", self._pack.pack_token, self._next + 1, total)
+                return None
+            i = self._next
+            self._next = i + 1
+            return i
+
+    def break_off(self) -> None:
+        """No table more: a thread of the pack failed outside any table's load."""
+        with self._lock:
+            self._broken = True
+
+
 # Most tables of one pack loaded at once (each a thread of the pack's SparkSession).
 PACK_THREADS_MAX = 16
 
@@ -206,30 +242,15 @@ def run_pack(
     if not 1 <= threads <= PACK_THREADS_MAX:
         raise InvalidArgument(f"pack threads {threads}: give 1 to {PACK_THREADS_MAX} tables loaded at once")
     handled: list[PackTable | None] = [None] * len(pack.loads)
-    cursor = {"next": 0, "stopped": False, "broken": False}
-    lock = threading.Lock()
-
-    def take() -> int | None:
-        """The next table to load, or None when every table is taken, a stop was asked for or Spark failed."""
-        with lock:
-            if cursor["stopped"] or cursor["broken"] or cursor["next"] >= len(pack.loads):
-                return None
-            if stop_requested():
-                cursor["stopped"] = True
-                log.info("pack %s: stopped on request before table %d of %d", pack.pack_token, cursor["next"] + 1, len(pack.loads))
-                return None
-            i = cursor["next"]
-            cursor["next"] = i + 1
-            return i
+    turns = PackTurns(pack, stop_requested)
 
     def work() -> None:
         try:
-            while (i := take()) is not None:
+            while (i := turns.take()) is not None:
                 handled[i] = pack_table(spark, pack, i, mode, lake)
         except BaseException:
             # Only the pack's own machinery gets here (load_table reports a table's failures): no table more.
-            with lock:
-                cursor["broken"] = True
+            turns.break_off()
             raise
 
     if threads == 1 or len(pack.loads) == 1:
@@ -238,7 +259,7 @@ def run_pack(
         run_threads(work, min(threads, len(pack.loads)), f"pack-{pack.pack_token[-12:]}")
     summary = PackSummary(packToken=pack.pack_token, tables=[t for t in handled if t is not None])
     write_summary(pack.summary_path, summary)
-    return PackOutcome(summary, cursor["stopped"])
+    return PackOutcome(summary, turns.stopped)
 
 
 def pack_table(spark: Any, pack: PackFile, i: int, mode: Mode, lake: Lake) -> PackTable:

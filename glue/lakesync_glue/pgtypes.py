@@ -10,7 +10,8 @@ silently becoming NULL. README.md ("Casts") documents the choices.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .names import quote, sql_string
@@ -37,6 +38,9 @@ _MONEY_RE = (
     "^[(]?-?[(]?[^0-9.,()-]{0,8}-?([0-9]{1,3}(,[0-9]{3})+|[0-9]+)([.][0-9]{1,2})?[^0-9.,()-]{0,8}[)]?$"
 )
 _BYTEA_HEX_RE = "^[\\\\]x([0-9a-fA-F]{2})*$"
+
+# A check written over the cast value: SQL of the value (the plan's expr, or a column holding it) -> predicate.
+ValueCheck = Callable[[str], str]
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,19 @@ class ColumnPlan:
     nulled: str | None = None  # SQL predicate: a value onInvalid 'null' sets NULL (counted in the result)
     clamped: str | None = None  # SQL predicate: a +-infinity the plan clamps to a sentinel (counted)
     on_invalid: str = "fail"  # what a value the lake type cannot hold becomes: fail | null | clamp
+    # `bad` as a function of the cast value (bad == bad_of_value(expr)), for callers that hold the value already.
+    bad_of_value: ValueCheck | None = field(default=None, compare=False, repr=False)
+
+    def bad_given(self, value: str) -> str | None:
+        """`bad` over `value`, SQL that already holds this plan's cast value, so the check casts nothing again.
+
+        A plan without such a check, or one derived from another by replace() whose check no
+        longer gives `bad`, keeps `bad` whole (correct, only slower).
+        """
+        check = self.bad_of_value
+        if self.bad is None or check is None or check(self.expr) != self.bad:
+            return self.bad
+        return check(value)
 
 
 def pg_kind(original_type: str) -> tuple[str, int | None, int | None]:
@@ -150,13 +167,10 @@ def exported_spark_type(expected_exported_type: str) -> str:
     }.get(text, "string")
 
 
-def _strictly(raw: str, converted: str, valid_regex: str | None = None) -> str:
-    """Predicate: a non-null raw value that fails the format or converts to NULL."""
-    checks = []
-    if valid_regex is not None:
-        checks.append(f"NOT {raw} RLIKE {sql_string(valid_regex)}")
-    checks.append(f"({converted}) IS NULL")
-    return f"({raw} IS NOT NULL AND ({' OR '.join(checks)}))"
+def _strictly(raw: str, valid_regex: str | None = None) -> ValueCheck:
+    """Predicate over the converted value: a non-null raw value that fails the format or converts to NULL."""
+    form = f"NOT {raw} RLIKE {sql_string(valid_regex)} OR " if valid_regex is not None else ""
+    return lambda converted: f"({raw} IS NOT NULL AND ({form}({converted}) IS NULL))"
 
 
 def numeric_plan(mapping: ColumnMapping, name: str, raw_type: str, precision: int, scale: int) -> ColumnPlan:
@@ -169,20 +183,25 @@ def numeric_plan(mapping: ColumnMapping, name: str, raw_type: str, precision: in
     raw = quote(mapping.column_name)
     if raw_type != "string":
         converted = f"try_cast({raw} AS {lake_type})"
+        strictly = _strictly(raw)
         return ColumnPlan(mapping.column_name, name, mapping.original_type, "numeric", raw_type, lake_type,
-                          converted, _strictly(raw, converted), f"a number that fits {lake_type}", precision=precision)
+                          converted, strictly(converted), f"a number that fits {lake_type}", precision=precision,
+                          bad_of_value=strictly)
     converted = f"try_cast({raw} AS {lake_type})"
     int_digits, frac_digits = _significant_digits(raw)
-    bad = (
-        f"({raw} IS NOT NULL AND (NOT {raw} RLIKE {sql_string(_NUMBER_RE)}"
-        f" OR {int_digits} > {precision - scale} OR {frac_digits} > {scale} OR {converted} IS NULL))"
-    )
+
+    def check(value: str) -> str:
+        return (
+            f"({raw} IS NOT NULL AND (NOT {raw} RLIKE {sql_string(_NUMBER_RE)}"
+            f" OR {int_digits} > {precision - scale} OR {frac_digits} > {scale} OR {value} IS NULL))"
+        )
+
     expectation = (
         f"a number with at most {precision - scale} integer and {scale} fractional digits ({lake_type}); "
         "NaN and Infinity have no decimal form"
     )
     return ColumnPlan(mapping.column_name, name, mapping.original_type, "numeric", raw_type, lake_type,
-                      converted, bad, expectation, precision=precision)
+                      converted, check(converted), expectation, precision=precision, bad_of_value=check)
 
 
 def _significant_digits(raw: str) -> tuple[str, str]:
@@ -233,10 +252,11 @@ def plan_column(mapping: ColumnMapping, name: str, raw_type: str, clamp_infinity
     pg = mapping.original_type
     infinities = f"{raw} IN ('infinity', '-infinity')"
 
-    def plan(lake_type: str, expr: str, bad: str | None, expectation: str) -> ColumnPlan:
+    def plan(lake_type: str, expr: str, check: ValueCheck | None, expectation: str) -> ColumnPlan:
         clamps = clamp_infinity and raw_type == "string" and kind in ("date", "timestamp", "timestamptz")
-        return ColumnPlan(mapping.column_name, name, pg, kind, raw_type, lake_type, expr, bad, expectation,
-                          clamped=infinities if clamps else None, on_invalid="clamp" if clamps else "fail")
+        return ColumnPlan(mapping.column_name, name, pg, kind, raw_type, lake_type, expr,
+                          check(expr) if check else None, expectation, clamped=infinities if clamps else None,
+                          on_invalid="clamp" if clamps else "fail", bad_of_value=check)
 
     def infinity_branches(positive: str, negative: str) -> str:
         """Without clamping, 'infinity' matches no branch: it converts to NULL, i.e. a bad value."""
@@ -248,7 +268,7 @@ def plan_column(mapping: ColumnMapping, name: str, raw_type: str, clamp_infinity
         if raw_type == lake_type:
             return plan(lake_type, raw, None, f"a {lake_type}")
         converted = f"try_cast({raw} AS {lake_type})"
-        return plan(lake_type, converted, _strictly(raw, converted), f"a {lake_type}")
+        return plan(lake_type, converted, _strictly(raw), f"a {lake_type}")
 
     if kind in ("int16", "int32"):
         return native("int")
@@ -263,7 +283,7 @@ def plan_column(mapping: ColumnMapping, name: str, raw_type: str, clamp_infinity
     if kind == "bytes":
         if raw_type == "string":  # bytea as text: PostgreSQL's hex format \x0a1b...
             converted = f"unhex(substring({raw}, 3))"
-            return plan("binary", converted, _strictly(raw, converted, _BYTEA_HEX_RE), "bytea hex text (\\x...)")
+            return plan("binary", converted, _strictly(raw, _BYTEA_HEX_RE), "bytea hex text (\\x...)")
         return native("binary")
     if kind == "numeric":
         if raw_type.startswith("decimal"):
@@ -287,7 +307,7 @@ def plan_column(mapping: ColumnMapping, name: str, raw_type: str, clamp_infinity
         digits = f"try_cast(regexp_replace({raw}, '[^0-9.]', '') AS {MONEY_TYPE})"
         negative = f"({raw} LIKE '%-%' OR {raw} LIKE '(%')"
         converted = f"CASE WHEN {negative} THEN -{digits} ELSE {digits} END"
-        return plan(MONEY_TYPE, converted, _strictly(raw, converted, _MONEY_RE),
+        return plan(MONEY_TYPE, converted, _strictly(raw, _MONEY_RE),
                     "money text such as $1,234.56 or -$0.50 (2 fractional digits)")
     if kind == "date":
         if raw_type != "string":
@@ -296,7 +316,7 @@ def plan_column(mapping: ColumnMapping, name: str, raw_type: str, clamp_infinity
             f"CASE {infinity_branches(DATE_POS_SQL, DATE_NEG_SQL)}"
             f"WHEN {raw} RLIKE {sql_string(_DATE_RE)} THEN try_cast({raw} AS DATE) END"
         )
-        return plan("date", converted, _strictly(raw, converted),
+        return plan("date", converted, _strictly(raw),
                     "a date YYYY-MM-DD (years before 1 AD have no lake form)")
     if kind == "timestamp":
         if raw_type != "string":
@@ -305,7 +325,7 @@ def plan_column(mapping: ColumnMapping, name: str, raw_type: str, clamp_infinity
             f"CASE {infinity_branches(TS_POS_SQL, TS_NEG_SQL)}"
             f"WHEN {raw} RLIKE {sql_string(_TS_RE)} THEN try_cast({raw} AS TIMESTAMP_NTZ) END"
         )
-        return plan("timestamp_ntz", converted, _strictly(raw, converted),
+        return plan("timestamp_ntz", converted, _strictly(raw),
                     "a timestamp YYYY-MM-DD HH:MM:SS[.ffffff] without offset")
     if kind == "timestamptz":
         if raw_type != "string":
@@ -327,7 +347,7 @@ def plan_column(mapping: ColumnMapping, name: str, raw_type: str, clamp_infinity
             f"CASE {infinity_branches(TSTZ_POS_SQL, TSTZ_NEG_SQL)}"
             f"WHEN {raw} RLIKE {sql_string(_TSTZ_RE)} THEN {parsed} END"
         )
-        return plan("timestamp", converted, _strictly(raw, converted),
+        return plan("timestamp", converted, _strictly(raw),
                     "a timestamp YYYY-MM-DD HH:MM:SS[.ffffff][+HH[:MM]]")
     # time, timetz, interval, json/jsonb, uuid, arrays, enums and everything else: text, verbatim.
     if raw_type == "string":
@@ -404,9 +424,12 @@ def retype_plan(base: ColumnPlan, mapping: ColumnMapping, lake_type: str) -> Col
     if base.raw_type == "string" and base.kind in ("numeric", "money", "text"):
         if lake_type in ("double", "float"):
             converted = _float_words(raw, lake_type)
-            finite_became_infinite = f"({raw} NOT IN ('Infinity', '-Infinity') AND abs({converted}) = CAST('Infinity' AS {lake_type}))"
-            bad = f"({raw} IS NOT NULL AND (({converted}) IS NULL OR {finite_became_infinite}))"
-            return replace(base, lake_type=lake_type, expr=converted, bad=bad, scale_unknown=False,
+
+            def check(value: str) -> str:
+                finite_became_infinite = f"({raw} NOT IN ('Infinity', '-Infinity') AND abs({value}) = CAST('Infinity' AS {lake_type}))"
+                return f"({raw} IS NOT NULL AND (({value}) IS NULL OR {finite_became_infinite}))"
+
+            return replace(base, lake_type=lake_type, expr=converted, bad=check(converted), bad_of_value=check, scale_unknown=False,
                            expectation=f"a number (NaN and Infinity included) within the range of {lake_type}")
         if lake_type.startswith("decimal("):
             precision, scale = (int(x) for x in lake_type[len("decimal("):-1].split(","))
@@ -414,9 +437,12 @@ def retype_plan(base: ColumnPlan, mapping: ColumnMapping, lake_type: str) -> Col
             return replace(plan, pg_type=base.pg_type, kind=base.kind, precision=base.precision)
     value = f"({base.expr})"
     converted = f"try_cast({value} AS {lake_type})"
-    lossy = f"({value} IS NOT NULL AND ({converted} IS NULL OR NOT (CAST({converted} AS {base.lake_type}) <=> {value})))"
-    bad = f"({base.bad} OR {lossy})" if base.bad else lossy
-    return replace(base, lake_type=lake_type, expr=converted, bad=bad, scale_unknown=False,
+
+    def check(retyped: str) -> str:
+        lossy = f"({value} IS NOT NULL AND ({retyped} IS NULL OR NOT (CAST({retyped} AS {base.lake_type}) <=> {value})))"
+        return f"({base.bad} OR {lossy})" if base.bad else lossy
+
+    return replace(base, lake_type=lake_type, expr=converted, bad=check(converted), bad_of_value=check, scale_unknown=False,
                    expectation=f"{base.expectation}, and one that {lake_type} holds without loss")
 
 

@@ -119,6 +119,22 @@ def typed_frame(raw: "DataFrame", plans: list[ColumnPlan], with_checks: bool = F
     return raw.selectExpr(*exprs)
 
 
+def count_checked(checked: "DataFrame", plans: list[ColumnPlan]) -> tuple[CastCounts, list[tuple[int, ColumnPlan, int]]]:
+    """One pass over `checked` (typed_frame with_checks): the rows and the values set NULL or clamped
+    per column, and each column with values that do not cast as (position, plan, count)."""
+    flagged = [(i, p) for i, p in enumerate(plans) if p.bad]
+    exprs = ["count(1) AS n"] + [f"count_if({quote(BAD_PREFIX + str(i))}) AS bad{i}" for i, _ in flagged]
+    exprs += [f"count_if({quote(NULLED_PREFIX + str(i))}) AS nulled{i}" for i, p in enumerate(plans) if p.nulled]
+    exprs += [f"count_if({quote(CLAMPED_PREFIX + str(i))}) AS clamped{i}" for i, p in enumerate(plans) if p.clamped]
+    row = checked.selectExpr(*exprs).collect()[0]
+    counts = CastCounts(
+        int(row["n"]),
+        {p.source_name: int(row[f"nulled{i}"]) for i, p in enumerate(plans) if p.nulled and row[f"nulled{i}"]},
+        {p.source_name: int(row[f"clamped{i}"]) for i, p in enumerate(plans) if p.clamped and row[f"clamped{i}"]},
+    )
+    return counts, [(i, p, int(row[f"bad{i}"])) for i, p in flagged if row[f"bad{i}"]]
+
+
 def check_casts(checked: "DataFrame", raw: "DataFrame", plans: list[ColumnPlan], table: str,
                 show_values: bool = False) -> CastCounts:
     """Counts the rows of `checked` (typed_frame with_checks) and fails with CastError on any bad value.
@@ -130,18 +146,9 @@ def check_casts(checked: "DataFrame", raw: "DataFrame", plans: list[ColumnPlan],
     """
     from .columns import fix_hint
 
-    flagged = [(i, p) for i, p in enumerate(plans) if p.bad]
-    exprs = ["count(1) AS n"] + [f"count_if({quote(BAD_PREFIX + str(i))}) AS bad{i}" for i, _ in flagged]
-    exprs += [f"count_if({quote(NULLED_PREFIX + str(i))}) AS nulled{i}" for i, p in enumerate(plans) if p.nulled]
-    exprs += [f"count_if({quote(CLAMPED_PREFIX + str(i))}) AS clamped{i}" for i, p in enumerate(plans) if p.clamped]
-    row = checked.selectExpr(*exprs).collect()[0]
-    failing = [(i, p, int(row[f"bad{i}"])) for i, p in flagged if row[f"bad{i}"]]
+    counts, failing = count_checked(checked, plans)
     if not failing:
-        return CastCounts(
-            int(row["n"]),
-            {p.source_name: int(row[f"nulled{i}"]) for i, p in enumerate(plans) if p.nulled and row[f"nulled{i}"]},
-            {p.source_name: int(row[f"clamped{i}"]) for i, p in enumerate(plans) if p.clamped and row[f"clamped{i}"]},
-        )
+        return counts
     examples = (
         raw.selectExpr(
             *[f"min(CASE WHEN {p.bad} THEN CAST({quote(p.source_name)} AS STRING) END) AS ex{i}" for i, p, _ in failing]
@@ -163,16 +170,58 @@ def check_casts(checked: "DataFrame", raw: "DataFrame", plans: list[ColumnPlan],
     )
 
 
-def check_keys(typed: "DataFrame", key: list[str], table: str, show_values: bool = False) -> None:
-    """Fails with DuplicateKeys when a key value repeats or a key column is NULL.
+def key_problems(typed: "DataFrame", key: Sequence[str]) -> "DataFrame":
+    """The key values that repeat or have a NULL column, each with its row count (`__lakesync_n`).
 
-    The error gives the counts; the repeated key values only with show_values.
+    A grouping of the key columns only: Spark reads and casts no other column for it.
     """
     from pyspark.sql import functions as F
 
     null_any = " OR ".join(f"{quote(k)} IS NULL" for k in key)
     grouped = typed.groupBy(*[F.col(quote(k)) for k in key]).agg(F.count(F.lit(1)).alias("__lakesync_n"))
-    problems = grouped.where(f"__lakesync_n > 1 OR {null_any}")
+    return grouped.where(f"__lakesync_n > 1 OR {null_any}")
+
+
+INTEGER_TYPES = ("tinyint", "smallint", "int", "bigint")
+
+
+def duplicate_keys_exist(typed: "DataFrame", key: Sequence[str]) -> bool:
+    """Whether a key value repeats or a key column is NULL (check_keys says which and how many).
+
+    One integer key column is checked as a bitmap of its values (_integer_key_problem); any
+    other key by a grouping of the key columns.
+    """
+    if len(key) == 1 and typed.select(quote(key[0])).schema[0].dataType.simpleString() in INTEGER_TYPES:
+        return _integer_key_problem(typed, key[0])
+    return key_problems(typed, key).count() > 0
+
+
+def _integer_key_problem(typed: "DataFrame", key: str) -> bool:
+    """Whether an integer key value repeats or is NULL, exactly, with values grouped 64 to a word.
+
+    A value v is bit (v & 63) of word (v >> 6), one pair per bigint. Each word ORs the bits of its
+    rows: a word with more rows than set bits holds a repeated value. Keys of a sequence group
+    64 rows to a word, so the shuffle carries a sixty-fourth of a grouping by key; sparse keys
+    make one word per value, as that grouping does.
+    """
+    from pyspark.sql import functions as F
+
+    value = typed.select(F.col(quote(key)).cast("bigint").alias("v"))
+    words = value.groupBy(F.expr("shiftright(v, 6)").alias("word")).agg(
+        F.count(F.lit(1)).alias("n"),
+        F.expr("bit_or(shiftleft(CAST(1 AS BIGINT), CAST(v & 63 AS INT)))").alias("bits"),
+    )
+    # The NULL key's group has no word (NULL): a NULL key is a problem, as in check_keys.
+    return bool(words.selectExpr("count_if(word IS NULL OR n > bit_count(bits)) AS problems").collect()[0]["problems"])
+
+
+def check_keys(typed: "DataFrame", key: list[str], table: str, show_values: bool = False) -> None:
+    """Fails with DuplicateKeys when a key value repeats or a key column is NULL.
+
+    The error gives the counts; the repeated key values only with show_values.
+    """
+    null_any = " OR ".join(f"{quote(k)} IS NULL" for k in key)
+    problems = key_problems(typed, key)
     sample = problems.limit(MAX_EXAMPLES).collect()
     if not sample:
         return

@@ -190,3 +190,50 @@ def test_counts_that_do_not_arrive_from_the_write_are_counted_again_exactly(
     assert result.status == "succeeded", result.error
     assert (result.rowsRead, result.inserted, result.rowCountAfter) == (4, 4, 4)
     assert result.clampedValues == {"at": 2, "day": 2}
+
+
+# (PostgreSQL type, exported text values, lake type the column is written as or None): each has good and bad values.
+CHECKED_COLUMNS = [
+    ("integer", ["1", "x", None, "2147483648", "-7"], None),
+    ("numeric(5,2)", ["1.50", "1234.50", "NaN", None, "1e3", "-0.01"], None),
+    ("numeric", ["1.5", "1e400", "NaN", "-Infinity", None, "x"], "double"),
+    ("numeric(8,2)", ["1.00", "1.50", None, "x", "-3.00"], "bigint"),
+    ("money", ["$1.00", "-$0.50", "x", None], None),
+    ("date", ["2024-01-01", "2024-02-30", "infinity", "x", None], None),
+    ("timestamptz", ["2024-01-01 10:00:00+00", "2024-01-01 10:00:00+05:30", "yesterday", "-infinity", None], None),
+    ("bytea", ["\\x0a1b", "\\xzz", None], None),
+]
+
+
+@pytest.mark.parametrize(("pg_type", "values", "lake_type"), CHECKED_COLUMNS, ids=[c[0] for c in CHECKED_COLUMNS])
+def test_a_check_over_the_cast_value_decides_as_the_check_over_the_export(
+    spark: Any, pg_type: str, values: list[str | None], lake_type: str | None
+) -> None:
+    """The create flags a value from its cast value (no second cast) and must flag exactly what `bad` flags."""
+    from lakesync_glue import pgtypes
+
+    mapping = pgtypes.ColumnMapping("v", pg_type, "binary (UTF8)")
+    plan = pgtypes.plan_column(mapping, "v", "string", clamp_infinity=True, utc_session=True)
+    if lake_type is not None:
+        plan = pgtypes.retype_plan(plan, mapping, lake_type)
+    assert plan.bad is not None
+    given = plan.bad_given("`__value`")
+    assert given is not None and plan.expr not in given, "the check reads the cast value, not a second cast"
+    rows = spark.createDataFrame([(v,) for v in values], "v string").selectExpr("v", f"{plan.expr} AS __value").selectExpr(
+        "v", f"({plan.bad}) AS whole", f"({given}) AS given").collect()
+    assert [(r["v"], r["given"]) for r in rows] == [(r["v"], r["whole"]) for r in rows]
+    assert {r["whole"] for r in rows} == {True, False}, "the values include good and bad ones"
+
+
+def test_a_plan_changed_without_its_value_check_keeps_its_check_whole() -> None:
+    from dataclasses import replace
+
+    from lakesync_glue import pgtypes
+
+    mapping = pgtypes.ColumnMapping("v", "date", "binary (UTF8)")
+    plan = pgtypes.plan_column(mapping, "v", "string")
+    assert plan.bad_given("`x`") != plan.bad
+    assert replace(plan, expr="try_cast(`v` AS DATE)").bad_given("`x`") == plan.bad, "a stale check is not used"
+    assert replace(plan, bad="(`v` = 'x')").bad_given("`x`") == "(`v` = 'x')"
+    assert pgtypes.with_on_invalid_null(plan).bad_given("`x`") is None
+    assert pgtypes.text_plan(plan).bad_given("`x`") is None

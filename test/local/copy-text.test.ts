@@ -1,7 +1,7 @@
 /** The COPY text parser on its own: fields, escapes, NULLs, rows cut across chunks and malformed rows. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { copyTextInto } from '../../src/local/export/copy-text';
+import { copyTextInto, exactDecimal } from '../../src/local/export/copy-text';
 import { ColumnChunkBuilder } from '../../src/local/export/parquet-file';
 import type { PartWriter } from '../../src/local/export/parts';
 import { columnExport, type SourceColumn } from '../../src/local/export/types';
@@ -28,15 +28,12 @@ async function parse(chunks: string[]): Promise<unknown[][]> {
   await copyTextInto(stream(), sink, COLUMNS);
   const [ints, texts, doubles, bools] = builders as [ColumnChunkBuilder, ColumnChunkBuilder, ColumnChunkBuilder, ColumnChunkBuilder];
   const rows: unknown[][] = [];
-  let [i, t, d, b] = [0, 0, 0, 0];
+  let [i, d, b] = [0, 0, 0];
   for (let r = 0; r < ints.count; r++) {
     const int = ints.defined[r] ? ints.values.buf.readInt32LE(4 * i++) : null;
     let text: string | null = null;
-    if (texts.defined[r]) {
-      const length = texts.values.buf.readUInt32LE(t);
-      text = texts.values.buf.toString('utf8', t + 4, t + 4 + length);
-      t += 4 + length;
-    }
+    if (texts.defined[r]) text = texts.values.buf.toString('utf8', texts.offsets[r], texts.offsets[r + 1]);
+    else assert.equal(texts.offsets[r + 1], texts.offsets[r], `a NULL text takes no bytes (row ${r + 1})`);
     const double = doubles.defined[r] ? doubles.values.buf.readDoubleLE(8 * d++) : null;
     const bool = bools.defined[r] ? Boolean(bools.values.buf[b >> 3]! & (1 << (b++ & 7))) : null;
     rows.push([int, text, double, bool]);
@@ -47,9 +44,10 @@ async function parse(chunks: string[]): Promise<unknown[][]> {
 describe('COPY text parser', () => {
   test('reads plain fields, NULLs, escapes and an escaped backslash ending a field, across chunk boundaries', async () => {
     const data = '1\tplain\t0.14285714285714285\tt\n\\N\t\\N\t\\N\t\\N\n-7\ttab\\there\\nnew \\\\ slash\tNaN\tf\n8\t\t-Infinity\tt\n9\tends with \\\\\t1e+300\tf\n';
-    // Cut at every position: rows and escapes split across chunks read the same.
-    for (let cut = 1; cut < data.length; cut += 7) {
-      const rows = await parse([data.slice(0, cut), data.slice(cut)]);
+    // Cut at every position, in two and in three: rows and escapes split across chunks read the same.
+    for (let cut = 1; cut < data.length; cut++) {
+      const third = Math.min(data.length, cut + 3);
+      const rows = await parse(cut % 2 ? [data.slice(0, cut), data.slice(cut)] : [data.slice(0, cut), data.slice(cut, third), data.slice(third)]);
       assert.deepEqual(rows, [
         [1, 'plain', 0.14285714285714285, true],
         [null, null, null, null],
@@ -58,6 +56,8 @@ describe('COPY text parser', () => {
         [9, 'ends with \\', 1e300, false],
       ], `cut at ${cut}`);
     }
+    // Every character its own chunk.
+    assert.equal((await parse([...data])).length, 5);
   });
 
   test('a row with too many or too few fields, a bad number and a cut-off last row are refused', async () => {
@@ -66,5 +66,33 @@ describe('COPY text parser', () => {
     await assert.rejects(parse(['1\ta\tnope\tt\n']), /not a floating-point value: "nope"/);
     await assert.rejects(parse(['x\ta\t1\tt\n']), /not an integer: "x"/);
     await assert.rejects(parse(['1\ta\t1\tt']), /the COPY data ended in the middle of a row/);
+  });
+
+  test('floats read straight from their bytes are exactly what Number() reads, and the rest go through Number()', () => {
+    const read = (text: string) => {
+      const bytes = Buffer.from(`x${text}y`, 'latin1');
+      const fast = exactDecimal(bytes, 1, bytes.length - 1);
+      return { fast, number: Number(text) };
+    };
+    let random = 12345;
+    const next = () => (random = (random * 1103515245 + 12345) % 2147483648) / 2147483648;
+    const texts: string[] = ['0', '-0', '1', '-1', '.5', '1.', '0.1', '0.3', '9007199254740991', '9007199254740992', '9007199254740993', '1e22', '1e23', '1e-22', '1e-23', '123e-20', '0.000001', '1.5E+3', '-2.5e-05', '00000000000000000000001', '1.50000000000000000000'];
+    for (let k = 0; k < 20_000; k++) {
+      const x = (next() - 0.5) * 10 ** Math.floor(next() * 40 - 20);
+      // How PostgreSQL prints float8 (shortest, with e+NN/e-NN beyond 1e15 or below 1e-4), JavaScript's own forms, and short decimals.
+      texts.push(String(x), x.toPrecision(1 + Math.floor(next() * 17)), x.toExponential(Math.floor(next() * 17)), (Math.round(x * 100) / 100).toFixed(2), String(Math.fround(x)));
+      texts.push(`${Math.floor(next() * 1e8)}.${String(Math.floor(next() * 1e9)).padStart(9, '0')}`, `${Math.floor(next() * 9e15 + 1e15)}`, `${Math.floor(next() * 9e15)}${Math.floor(next() * 10)}`);
+    }
+    let fast = 0;
+    for (const text of texts) {
+      const { fast: value, number } = read(text);
+      if (value === undefined) continue;
+      fast++;
+      assert.ok(Object.is(value, number), `${text}: ${value} read straight, ${number} by Number()`);
+    }
+    assert.ok(fast > texts.length / 3, `only ${fast} of ${texts.length} read straight`);
+    for (const text of ['NaN', 'Infinity', '-Infinity', '', '-', '.', 'e5', '1e', '1e+', '1e99999', '+1', ' 1', '1 ', '0x10', '1_0', '1.5.2', '12345678901234567', '1e-400']) {
+      assert.equal(read(text).fast, undefined, `${JSON.stringify(text)} is left to Number()`);
+    }
   });
 });

@@ -140,20 +140,16 @@ class CopyTextParser {
     switch (this.kinds[column]) {
       case Kind.Utf8: {
         const length = end - start;
-        v.ensure(4 + length);
+        v.ensure(length);
         const out = v.buf;
         let o = v.len;
-        out[o] = length & 0xff;
-        out[o + 1] = (length >>> 8) & 0xff;
-        out[o + 2] = (length >>> 16) & 0xff;
-        out[o + 3] = length >>> 24;
-        o += 4;
         if (length < 48) for (let i = start; i < end; i++) out[o++] = buf[i]!;
         else {
           buf.copy(out, o, start, end);
           o += length;
         }
         v.len = o;
+        b.offsets[b.count + 1] = o;
         b.markDefined();
         return;
       }
@@ -197,12 +193,12 @@ class CopyTextParser {
         return;
       case Kind.Float32:
         v.ensure(4);
-        v.len = v.buf.writeFloatLE(parseFloatText(buf.toString('latin1', start, end)), v.len);
+        v.len = v.buf.writeFloatLE(parseFloat(buf, start, end), v.len);
         b.markDefined();
         return;
       case Kind.Float64:
         v.ensure(8);
-        v.len = v.buf.writeDoubleLE(parseFloatText(buf.toString('latin1', start, end)), v.len);
+        v.len = v.buf.writeDoubleLE(parseFloat(buf, start, end), v.len);
         b.markDefined();
         return;
       default:
@@ -241,6 +237,72 @@ function parseInteger(buf: Buffer, start: number, end: number): number {
     n = n * 10 + d;
   }
   return negative ? -n : n;
+}
+
+/** A float's text as Number() reads it: straight from its bytes when exact that way, else through its string. */
+function parseFloat(buf: Buffer, start: number, end: number): number {
+  const value = exactDecimal(buf, start, end);
+  return value ?? parseFloatText(buf.toString('latin1', start, end));
+}
+
+/** 10^0 to 10^22: every one exact in a double. */
+const POWERS_OF_TEN = Array.from({ length: 23 }, (_, i) => Number(`1e${i}`));
+const TWO_POW_53 = 2 ** 53;
+
+/**
+ * A decimal ([-]digits[.digits][e[+-]digits]) whose digits make an integer below 2^53 and whose
+ * power of ten is within 10^±22: both are exact doubles, so one multiplication or division, which
+ * IEEE 754 rounds correctly, gives what Number() gives (Clinger's fast path). Undefined for any
+ * other text (more digits, NaN, Infinity, malformed), which goes through Number().
+ */
+export function exactDecimal(buf: Uint8Array, start: number, end: number): number | undefined {
+  let i = start;
+  const negative = buf[i] === 45;
+  if (negative) i++;
+  let mantissa = 0;
+  let significant = 0;
+  let exponent = 0;
+  let digits = 0;
+  for (; i < end; i++) {
+    const d = buf[i]! - 48;
+    if (d < 0 || d > 9) break;
+    if (mantissa !== 0 || d !== 0) significant++;
+    mantissa = mantissa * 10 + d;
+    digits++;
+  }
+  if (i < end && buf[i] === 46) {
+    for (i++; i < end; i++) {
+      const d = buf[i]! - 48;
+      if (d < 0 || d > 9) break;
+      if (mantissa !== 0 || d !== 0) significant++;
+      mantissa = mantissa * 10 + d;
+      exponent--;
+      digits++;
+    }
+  }
+  if (digits === 0) return undefined;
+  if (i < end && (buf[i] === 101 || buf[i] === 69)) {
+    i++;
+    const negativeExponent = buf[i] === 45;
+    if (negativeExponent || buf[i] === 43) i++;
+    let e = 0;
+    const from = i;
+    for (; i < end && i - from < 4; i++) {
+      const d = buf[i]! - 48;
+      if (d < 0 || d > 9) return undefined;
+      e = e * 10 + d;
+    }
+    if (i === from) return undefined;
+    exponent += negativeExponent ? -e : e;
+  }
+  // Up to 16 digits the mantissa was built exactly unless it reached 2^53 (then it reads as at least 2^53).
+  if (i !== end || significant > 16 || mantissa >= TWO_POW_53) return undefined;
+  let value: number;
+  if (exponent === 0 || mantissa === 0) value = mantissa;
+  else if (exponent < 0 && exponent >= -22) value = mantissa / POWERS_OF_TEN[-exponent]!;
+  else if (exponent > 0 && exponent <= 22) value = mantissa * POWERS_OF_TEN[exponent]!;
+  else return undefined;
+  return negative ? -value : value;
 }
 
 const SIMPLE_ESCAPES: Record<number, number> = { 98: 8, 102: 12, 110: 10, 114: 13, 116: 9, 118: 11 };

@@ -35,11 +35,14 @@ export class ByteSink {
 /**
  * One column's values of the row group being built, appended as bytes so the COPY parser can
  * write them without allocating: little-endian numbers (4 bytes for INT_16 and INT32), booleans
- * bit-packed, byte strings each after its 4-byte length; nulls take no value, only `defined`.
+ * bit-packed, byte strings back to back with their end offsets in `offsets` (Arrow's layout, so
+ * they need no second pass); nulls take no value, only `defined` (and, for byte strings, an offset).
  */
 export class ColumnChunkBuilder {
   readonly values = new ByteSink();
   defined: Uint8Array;
+  /** BYTE_ARRAY and UTF8 only: offsets[i + 1] is where row i's bytes end in `values` (offsets[0] is 0). */
+  readonly offsets: Int32Array;
   count = 0;
   nulls = 0;
   /** BOOLEAN only: values are bit-packed, so the count of values written so far. */
@@ -51,9 +54,11 @@ export class ColumnChunkBuilder {
     capacity: number,
   ) {
     this.defined = new Uint8Array(capacity);
+    this.offsets = new Int32Array(type === 'BYTE_ARRAY' || type === 'UTF8' ? capacity + 1 : 0);
   }
 
   pushNull(): void {
+    if (this.offsets.length > 0) this.offsets[this.count + 1] = this.values.len;
     this.defined[this.count++] = 0;
     this.nulls += 1;
   }
@@ -64,10 +69,10 @@ export class ColumnChunkBuilder {
     if (this.type === 'BOOLEAN') return this.pushBoolean(value === true);
     if (this.type === 'BYTE_ARRAY' || this.type === 'UTF8') {
       const bytes = Buffer.isBuffer(value) ? value : Buffer.from(String(value), 'utf8');
-      v.ensure(4 + bytes.length);
-      v.buf.writeUInt32LE(bytes.length, v.len);
-      bytes.copy(v.buf, v.len + 4);
-      v.len += 4 + bytes.length;
+      v.ensure(bytes.length);
+      bytes.copy(v.buf, v.len);
+      v.len += bytes.length;
+      this.offsets[this.count + 1] = v.len;
     } else {
       v.ensure(8);
       v.len = writeNumber(this.type, v.buf, value, v.len);
@@ -87,7 +92,7 @@ export class ColumnChunkBuilder {
     this.defined[this.count++] = 1;
   }
 
-  /** Marks a value appended directly to `values` by a fast path. */
+  /** Marks a value appended directly to `values` by a fast path (which sets a byte string's end offset first). */
   markDefined(): void {
     this.defined[this.count++] = 1;
   }
@@ -258,7 +263,8 @@ function columnData(b: ColumnChunkBuilder, rows: number): arrow.Data {
       return arrow.makeData({ type: new arrow.Bool(), ...common, data: booleans(bytes, b, rows) });
     case 'BYTE_ARRAY':
     case 'UTF8': {
-      const { valueOffsets, data } = byteStrings(bytes, b, rows);
+      const valueOffsets = b.offsets.subarray(0, rows + 1);
+      const data = bytes;
       return b.type === 'UTF8'
         ? arrow.makeData({ type: new arrow.Utf8(), ...common, valueOffsets, data })
         : arrow.makeData({ type: new arrow.Binary(), ...common, valueOffsets, data });
@@ -300,24 +306,4 @@ function booleans(bytes: Buffer, b: ColumnChunkBuilder, rows: number): Uint8Arra
     k++;
   }
   return out;
-}
-
-/** Length-prefixed byte strings as Arrow's offsets and contiguous bytes. */
-function byteStrings(bytes: Buffer, b: ColumnChunkBuilder, rows: number): { valueOffsets: Int32Array; data: Uint8Array } {
-  const valueOffsets = new Int32Array(rows + 1);
-  const data = Buffer.allocUnsafe(bytes.length - 4 * (rows - b.nulls));
-  let at = 0;
-  let end = 0;
-  for (let i = 0; i < rows; i++) {
-    if (b.defined[i]) {
-      const length = bytes.readUInt32LE(at);
-      at += 4;
-      if (length < 48) for (let j = 0; j < length; j++) data[end + j] = bytes[at + j]!;
-      else bytes.copy(data, end, at, at + length);
-      at += length;
-      end += length;
-    }
-    valueOffsets[i + 1] = end;
-  }
-  return { valueOffsets, data };
 }
