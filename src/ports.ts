@@ -209,6 +209,8 @@ export interface ManifestStore {
   get<T>(ref: string): Promise<T>;
   /** The reference `put(key)` returns, without reading or writing: the document may not exist. */
   ref(key: string): string;
+  /** Deletes a document this store wrote; one already gone is no error. A reference outside the store is refused. */
+  delete(ref: string): Promise<void>;
 }
 
 export interface Ports {

@@ -1,5 +1,5 @@
 /** Small S3 helpers the adapters share: s3:// URLs, JSON objects, paginated listings. */
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { PortError } from '../errors';
 import { awsCall, hasAwsCode, httpStatusOf, toPortError } from './errors';
 
@@ -80,6 +80,13 @@ export class S3Objects {
 
   async putJson(loc: S3Location, value: unknown, subject: string): Promise<void> {
     await this.put(loc, JSON.stringify(value), 'application/json', subject);
+  }
+
+  /** Deletes the object; S3 answers the same whether or not it existed. */
+  async delete(loc: S3Location, subject: string): Promise<void> {
+    await awsCall({ service: 'S3', operation: 'DeleteObject', subject: `${subject} (${s3Url(loc.bucket, loc.key)})` }, () =>
+      this.s3.send(new DeleteObjectCommand({ Bucket: loc.bucket, Key: loc.key })),
+    );
   }
 
   async exists(loc: S3Location, subject: string): Promise<boolean> {

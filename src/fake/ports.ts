@@ -216,6 +216,11 @@ export class FakeBackend {
         put: (key, value) => this.call('manifest.put', async () => this.store.update((s) => ((s.manifests[key] = value), `fake://manifests/${key}`))),
         get: <T>(ref: string) => this.call('manifest.get', async () => this.manifest<T>(ref)),
         ref: (key) => `fake://manifests/${key}`,
+        delete: (ref) =>
+          this.call('manifest.delete', async () => {
+            if (!ref.startsWith('fake://manifests/')) throw new PortError('validation', 'InvalidManifestRef', `manifest reference ${ref} is not a fake manifest`);
+            this.store.update((s) => delete s.manifests[ref.slice('fake://manifests/'.length)]);
+          }),
       },
       retention: {
         listSnapshots: (owned) =>

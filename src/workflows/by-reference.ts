@@ -24,7 +24,7 @@ export function inlineLimit(given: number | undefined): number {
   return given !== undefined && given > 0 ? given : DEFAULT_INLINE_BYTES;
 }
 
-type PartActivities = Pick<Activities, 'storePayloadPart' | 'readPayloadPart'>;
+type PartActivities = Pick<Activities, 'storePayloadPart' | 'readPayloadPart' | 'deletePayloadParts'>;
 
 function partActivities(): PartActivities {
   return proxyActivities<Activities>(PART_ACTIVITY);
@@ -38,6 +38,12 @@ export async function storeText(source: string, key: string, text: string, limit
   const acts = partActivities();
   const parts = await Promise.all(textParts(key, text, limit).map((part) => acts.storePayloadPart({ source, ...part })));
   return { parts, bytes: textBytes(text) };
+}
+
+/** Deletes the parts of documents stored by `storeText` (or an activity) once nothing reads them any more. */
+export async function deleteTexts(source: string, refs: JsonRef[]): Promise<void> {
+  const parts = refs.flatMap((ref) => ref.parts);
+  if (parts.length > 0) await partActivities().deletePayloadParts({ source, refs: parts });
 }
 
 /** Reads a document stored by `storeText`. */

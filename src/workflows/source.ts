@@ -21,7 +21,7 @@ import type { Activities } from '../activities';
 import { cycleKey, cycleWorkflowId, legacyCycleKey } from '../ids';
 import type { CycleResult, JsonRef, TableName, TableOutcome } from '../model';
 import { jsonBytes } from '../payload-text';
-import { inlineLimit, readText, storeText } from './by-reference';
+import { deleteTexts, inlineLimit, readText, storeText } from './by-reference';
 import { nowIso } from './clock';
 import { cycleWorkflow, type CycleInput } from './cycle';
 import { errorMessage } from './errors';
@@ -84,6 +84,8 @@ const PATCHES = {
   resultByReference: 'read-cycle-outcomes-by-reference',
   /** A dead cycle's outcomes read back from the lake come by reference when large. */
   recoveredByReference: 'recovered-outcomes-by-reference',
+  /** Outcomes stored by reference are deleted once the cycle is recorded (they were kept). */
+  deleteReadParts: 'delete-read-outcome-parts',
 } as const;
 
 /** One read of the lineage per planned table: minutes at most, heartbeating per table. */
@@ -188,29 +190,42 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     };
     current = { cycleId, workflowId, kind: batch.kind, ...(part.tables ? { tables: part.tables } : {}), startedAt: nowIso() };
 
+    // Outcomes that came by reference: nothing reads their parts once the cycle is recorded.
+    const transported: JsonRef[] = [];
     let result: CycleResult;
     try {
       const what = batch.kind === 'rerun' ? `rerun of ${part.tables?.length ?? 0} table(s)` : part.tables ? `sync of ${part.tables.length} table(s)` : 'sync of every table';
       const of = partOf ? ` (part ${partOf.index} of ${partOf.of})` : '';
       result = await executeChild(cycleWorkflow, { workflowId, args: [cycleInput], staticSummary: `${input.source} cycle ${cycleNumber}: ${what}${of}` });
     } catch (err) {
-      result = await deadCycleResult(cycleInput, current.startedAt, errorMessage(err));
+      result = await deadCycleResult(cycleInput, current.startedAt, errorMessage(err), transported);
     }
-    if (result.tablesRef && patched(PATCHES.resultByReference)) result = await withStoredOutcomes(result, cycleInput, current.startedAt);
+    if (result.tablesRef) transported.push(result.tablesRef);
+    if (result.tablesRef && patched(PATCHES.resultByReference)) result = await withStoredOutcomes(result, cycleInput, current.startedAt, transported);
     const record: CycleRecord = { kind: batch.kind, requestIds: batch.requestIds, ...(part.tables ? { tables: part.tables } : {}), ...(partOf ? { part: partOf } : {}) };
     recordCycle(state, result, workflowId, record, { clean: patched(PATCHES.cleanLedger) });
     current = undefined;
     if (result.searchAttributes) upsertSearchAttributes(cycleSearchAttributes(input.source, result.status, Object.keys(state.failed).length));
+    if (transported.length > 0 && patched(PATCHES.deleteReadParts)) await deleteTransported(cycleId, transported);
+  }
+
+  /** Best effort: parts left behind cost storage only, so a failed delete is logged, not failed. */
+  async function deleteTransported(cycleId: string, refs: JsonRef[]): Promise<void> {
+    try {
+      await deleteTexts(input.source, refs);
+    } catch (err) {
+      log.warn('the outcome parts of a recorded cycle were not deleted', { cycleId, parts: refs.flatMap((r) => r.parts), error: errorMessage(err) });
+    }
   }
 
   /** The outcomes a cycle stored by reference; unreadable, the cycle counts as dead (its commits are read back from the lake). */
-  async function withStoredOutcomes(result: CycleResult, cycle: CycleInput, startedAt: string): Promise<CycleResult> {
+  async function withStoredOutcomes(result: CycleResult, cycle: CycleInput, startedAt: string, transported: JsonRef[]): Promise<CycleResult> {
     try {
       const tables = await readText<TableOutcome[]>(input.source, result.tablesRef!);
       const { tablesRef: _stored, ...rest } = result;
       return { ...rest, tables };
     } catch (err) {
-      return deadCycleResult(cycle, startedAt, `its ${result.tablesRef!.count} table outcomes could not be read from the manifest store: ${errorMessage(err)}`);
+      return deadCycleResult(cycle, startedAt, `its ${result.tablesRef!.count} table outcomes could not be read from the manifest store: ${errorMessage(err)}`, transported);
     }
   }
 
@@ -229,12 +244,13 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
    * before it ended are in the lake: read them back, so their watermarks advance and only the
    * others are failed (with the cycle's error and its export, for a rerun).
    */
-  async function deadCycleResult(cycle: CycleInput, startedAt: string, message: string): Promise<CycleResult> {
+  async function deadCycleResult(cycle: CycleInput, startedAt: string, message: string, transported: JsonRef[]): Promise<CycleResult> {
     const failed: CycleResult = { cycleId: cycle.cycleId, source: input.source, status: 'failed', error: { phase: 'cycle', message }, tables: [], warnings: [], startedAt, finishedAt: nowIso() };
     if (!patched(PATCHES.recovery)) return failed;
     try {
       const byReference = patched(PATCHES.recoveredByReference) ? { payloadInlineBytes: limit } : {};
       const recovered = await recoverCycleOutcomes({ source: input.source, cycleId: cycle.cycleId, error: message, ...(cycle.reuse ? { reuse: cycle.reuse } : {}), ...byReference });
+      if (recovered.tablesRef) transported.push(recovered.tablesRef);
       const tables = recovered.tablesRef ? await readText<TableOutcome[]>(input.source, recovered.tablesRef) : recovered.tables;
       return {
         ...failed,

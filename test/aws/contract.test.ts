@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CreateDBClusterCommand, CreateDBInstanceCommand, StopDBInstanceCommand } from '@aws-sdk/client-rds';
-import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { GetJobCommand } from '@aws-sdk/client-glue';
 import { CreateTableCommand } from '@aws-sdk/client-s3tables';
 import { ListPermissionsCommand } from '@aws-sdk/client-lakeformation';
@@ -193,6 +193,29 @@ describe('S3: discover and manifests on moto', () => {
     assert.equal(ref, `s3://${EXPORT_BUCKET}/lakesync/exports/lakesync-manifests/shop/c1/plan.json`);
     assert.deepEqual(await ports.manifests.get(ref), [{ table: 'public.orders' }]);
     await assert.rejects(ports.manifests.get(`s3://${EXPORT_BUCKET}/nothing.json`), /ManifestNotFound|does not exist/);
+  });
+
+  test("a manifest is deleted by its reference, again without error; nothing outside the source's manifests is", async () => {
+    const { ports, clients } = setup();
+    const s3 = clients.s3;
+    const ref = await ports.manifests.put('c2/outcomes/part-0001-of-1.json', '[]');
+    await ports.manifests.delete(ref);
+    await assert.rejects(ports.manifests.get(ref), /does not exist/);
+    await ports.manifests.delete(ref);
+    // An export's file, the manifests folder itself, another source's manifest and another bucket are refused, and stay.
+    const exportFile = 'lakesync/exports/ls-keep/shop/public.orders/1/part-00000.parquet';
+    await s3.send(new PutObjectCommand({ Bucket: EXPORT_BUCKET, Key: exportFile, Body: 'data' }));
+    const other = await ports.manifests.put('c2/plan.json', []);
+    for (const outside of [
+      `s3://${EXPORT_BUCKET}/${exportFile}`,
+      `s3://${EXPORT_BUCKET}/lakesync/exports/lakesync-manifests/shop/`,
+      `s3://${EXPORT_BUCKET}/lakesync/exports/lakesync-manifests/shopfloor/c2/plan.json`,
+      other.replace(`s3://${EXPORT_BUCKET}/`, 's3://another-bucket/'),
+    ]) {
+      await assert.rejects(ports.manifests.delete(outside), /is not under s3:\/\/.*lakesync-manifests\/shop\/: it is not deleted/, outside);
+    }
+    await s3.send(new HeadObjectCommand({ Bucket: EXPORT_BUCKET, Key: exportFile }));
+    assert.deepEqual(await ports.manifests.get(other), []);
   });
 });
 

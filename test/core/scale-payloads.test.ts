@@ -98,6 +98,9 @@ describe(`payloads at scale: ${TABLE_COUNT} tables under an inline limit of ${LI
     assert.equal(result.tablesRef.count, TABLE_COUNT);
     assert.deepEqual(result.tablesRef.counts, cycle.counts);
     assert.deepEqual([...result.tablesRef.failedTables].sort(), FAILING);
+    // Once the source recorded the cycle, nothing reads the stored outcomes: their parts are deleted.
+    assert.ok(result.tablesRef.parts.length > 1, 'the outcomes were stored in parts');
+    assert.deepEqual(manifestsUnder(w.backend, `${cycle.cycleId}/outcomes/`), [], 'the outcome parts are deleted');
     const whole = await withCycleTables(cycleHandle, result);
     assert.equal(whole.tables.length, TABLE_COUNT);
     assert.deepEqual(whole.tables.filter((t) => t.status === 'failed').map((t) => t.table).sort(), FAILING);
@@ -163,8 +166,14 @@ describe(`payloads at scale: ${TABLE_COUNT} tables under an inline limit of ${LI
     await cycle.terminate('the cycle dies');
     const s = await waitForWhole(handle, (x) => x.recentCycles.length > cyclesBefore && x.recentCycles[0]!.cycleId === cycleId, 'the dead cycle recorded');
     w.backend.setLatencyByTable({});
-    const stored = Object.keys(w.backend.state.manifests).filter((key) => key.startsWith(`${cycleId}/recovered-outcomes/part-`));
-    assert.ok(stored.length > 1, `the recovered outcomes were stored in parts: ${stored.join(', ')}`);
+    // The recovered outcomes came in parts, and the source deleted them once it recorded the cycle.
+    // (The source may have continued as new since: every run's history is read.)
+    const recoveredParts = await waitFor(async () => {
+      const parts = (await deletedParts(w.client)).filter((ref) => ref.includes(`/${cycleId}/recovered-outcomes/part-`));
+      return parts.length > 0 ? parts : undefined;
+    }, 'the recovered parts deleted');
+    assert.ok(recoveredParts.length > 1, `parts deleted: ${recoveredParts.join(', ')}`);
+    assert.deepEqual(manifestsUnder(w.backend, `${cycleId}/recovered-outcomes/`), []);
     const dead = s.recentCycles[0]!;
     assert.equal(dead.status, 'failed');
     assert.deepEqual(dead.counts, { committed: TABLE_COUNT - 1, failed: 1, skipped: 0 });
@@ -228,6 +237,29 @@ function countingQueries(client: Client): { client: Client; asked: string[] } {
     },
   });
   return { client: new Proxy(client, { get: (c, p, r) => (p === 'workflow' ? workflow : Reflect.get(c, p, r)) }), asked };
+}
+
+/** The manifest keys under `prefix` the fake still holds. */
+function manifestsUnder(backend: FakeWorker['backend'], prefix: string): string[] {
+  return Object.keys(backend.state.manifests).filter((key) => key.startsWith(prefix));
+}
+
+/** The part references the source's runs asked to delete (deletes completed). */
+async function deletedParts(client: Client): Promise<string[]> {
+  const refs: string[] = [];
+  for await (const run of client.workflow.list({ query: `WorkflowId = "${sourceWorkflowId(SOURCE)}"` })) {
+    const history = await client.workflow.getHandle(run.workflowId, run.runId).fetchHistory();
+    const scheduled = new Map<string, string[]>();
+    for (const e of history.events ?? []) {
+      const attrs = e.activityTaskScheduledEventAttributes;
+      if (attrs?.activityType?.name === 'deletePayloadParts') {
+        scheduled.set(String(e.eventId), (JSON.parse(Buffer.from(attrs.input!.payloads![0]!.data!).toString()) as { refs: string[] }).refs);
+      }
+      const done = e.activityTaskCompletedEventAttributes;
+      if (done && scheduled.has(String(done.scheduledEventId))) refs.push(...scheduled.get(String(done.scheduledEventId))!);
+    }
+  }
+  return refs;
 }
 
 /** Tables whose newest lake commit is of this cycle. */

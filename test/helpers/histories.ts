@@ -42,6 +42,8 @@ export const FIXTURE_COVERAGE: Record<string, Record<string, number>> = {
   'large-payloads': { MARKER_RECORDED: 2, WORKFLOW_EXECUTION_CONTINUED_AS_NEW: 1 },
   // A 40-table cycle terminated once 39 committed (its unfinished batch with it): the source reads their outcomes back by reference.
   'dead-large-cycle': { CHILD_WORKFLOW_EXECUTION_TERMINATED: 1, WORKFLOW_EXECUTION_TERMINATED: 2 },
+  // Two 40-table cycles whose outcomes come by reference (the second terminated, read back from the lake); their parts are deleted.
+  'outcome-parts-deleted': { CHILD_WORKFLOW_EXECUTION_TERMINATED: 1, CHILD_WORKFLOW_EXECUTION_COMPLETED: 15 },
 };
 
 /** Saves the histories of these workflows and every workflow whose id starts with one of them. */

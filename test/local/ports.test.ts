@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { parseConfig } from '../../src/config/load';
@@ -165,6 +166,20 @@ describe('manifest store', () => {
     await assert.rejects(store.get('file:///etc/passwd'), /outside/);
     await assert.rejects(store.get('s3://bucket/key'), /not a file:\/\/ URL/);
     await assert.rejects(store.get(`file://${join(work, 'm', 'c9', 'missing.json')}`), /missing: the work dir was cleaned/);
+  });
+
+  test('deletes a manifest by its reference, again without error; refuses references outside its folder', async () => {
+    const store = createManifestStore(join(work, 'm'));
+    const ref = await store.put('c3/outcomes/part-0001-of-1.json', '[]');
+    await store.delete(ref);
+    await assert.rejects(store.get(ref), /missing/);
+    await store.delete(ref);
+    const outside = join(work, 'keep.json');
+    writeFileSync(outside, '{}');
+    await assert.rejects(store.delete(pathToFileURL(outside).href), /outside/);
+    await assert.rejects(store.delete(pathToFileURL(join(work, 'm')).href), /outside/);
+    await assert.rejects(store.delete('s3://bucket/key'), /not a file:\/\/ URL/);
+    assert.equal(readFileSync(outside, 'utf8'), '{}');
   });
 });
 
