@@ -293,7 +293,7 @@ const mirrorsMatch: [
   Same<z.infer<typeof rerunRequest>, RerunRequest>,
   Same<z.infer<typeof rerunAccepted>, RerunAccepted>,
   Same<z.infer<typeof syncAccepted>, SyncAccepted>,
-  Same<z.infer<typeof sourceWorkflowInput>, Omit<SourceWorkflowInput, 'state' | 'stateRef'>>,
+  Same<z.infer<typeof sourceWorkflowInput>, Omit<SourceWorkflowInput, 'state' | 'stateRef' | 'staleStateRefs'>>,
   Same<z.infer<typeof sourceStatus>, SourceStatus>,
   Same<z.infer<typeof triggerInput>, TriggerInput>,
   Same<z.infer<typeof cycleResult>, CycleResult>,

@@ -38,7 +38,14 @@ import { type FakePack, FakeStateStore, type FakeRun, type FakeState, type FakeT
  * retryable, its start is made and the answer lost (a retry adopts it); not retryable, the
  * export starts and ends FAILED.
  */
-export type FakePhase = 'snapshot' | 'export' | 'discover' | 'load' | 'poll' | 'pack' | 'grant' | 'verify' | 'retention';
+/** The key of a fake manifest reference; any other reference is refused. */
+function manifestKey(ref: string): string {
+  const prefix = 'fake://manifests/';
+  if (!ref.startsWith(prefix)) throw new PortError('validation', 'InvalidManifestRef', `manifest reference ${ref} is not a fake manifest`);
+  return ref.slice(prefix.length);
+}
+
+export type FakePhase = 'snapshot' | 'export' | 'discover' | 'load' | 'poll' | 'pack' | 'grant' | 'verify' | 'retention' | 'manifest-delete';
 
 export interface FakeFailure {
   /** `schema.table`, or `*` for every table (and for snapshot/export). */
@@ -218,8 +225,9 @@ export class FakeBackend {
         ref: (key) => `fake://manifests/${key}`,
         delete: (ref) =>
           this.call('manifest.delete', async () => {
-            if (!ref.startsWith('fake://manifests/')) throw new PortError('validation', 'InvalidManifestRef', `manifest reference ${ref} is not a fake manifest`);
-            this.store.update((s) => delete s.manifests[ref.slice('fake://manifests/'.length)]);
+            this.failIfInjected('manifest-delete', '*');
+            const key = manifestKey(ref);
+            this.store.update((s) => delete s.manifests[key]);
           }),
       },
       retention: {
@@ -822,7 +830,7 @@ export class FakeBackend {
   }
 
   private manifest<T>(ref: string): T {
-    const key = ref.replace('fake://manifests/', '');
+    const key = manifestKey(ref);
     if (!(key in this.state.manifests)) throw new PortError('not-found', 'ManifestNotFound', `manifest ${ref} not found`);
     return this.state.manifests[key] as T;
   }

@@ -12,7 +12,7 @@ import { jsonBytes, textBytes, textParts } from '../payload-text';
 /** Payloads up to this size travel inline; larger ones by reference. */
 export const DEFAULT_INLINE_BYTES = 256 * 1024;
 
-/** Store and read of one part: short calls, retried, heartbeating. */
+/** Store, read and delete of parts: short calls, retried, heartbeating. */
 const PART_ACTIVITY = {
   startToCloseTimeout: '2 minutes',
   heartbeatTimeout: '30s',

@@ -19,6 +19,11 @@ export interface SourceWorkflowInput {
   /** The carried state, stored by reference when too large for a payload; never set by callers. */
   stateRef?: import('../model').JsonRef;
   /**
+   * Carried states nothing reads any more (the one the previous run read, copies stored but not
+   * used); this run deletes their parts when it continues as new. Never set by callers.
+   */
+  staleStateRefs?: import('../model').JsonRef[];
+  /**
    * Payloads above this many bytes (cycle outcomes, the carried state, the status query's tables)
    * go by reference or in pages; default 256 KB. Carried over by continue-as-new.
    */

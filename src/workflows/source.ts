@@ -86,6 +86,8 @@ const PATCHES = {
   recoveredByReference: 'recovered-outcomes-by-reference',
   /** Outcomes stored by reference are deleted once the cycle is recorded (they were kept). */
   deleteReadParts: 'delete-read-outcome-parts',
+  /** Carried-state parts are deleted by the run after the one that read them (they were kept). */
+  deleteCarriedState: 'delete-carried-state-parts',
 } as const;
 
 /** One read of the lineage per planned table: minutes at most, heartbeating per table. */
@@ -229,13 +231,24 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     }
   }
 
-  /** Stores the state for the next run; stored again should a handler change it meanwhile. */
-  async function storeState(): Promise<JsonRef> {
+  /** Stores the state for the next run; stored again should a handler change it meanwhile (the earlier copies are unused). */
+  async function storeState(): Promise<{ ref: JsonRef; unused: JsonRef[] }> {
+    const unused: JsonRef[] = [];
     for (let attempt = 1; ; attempt++) {
       const text = JSON.stringify(state);
       const ref = await storeText(input.source, `source-state/${workflowInfo().runId}/${attempt}`, text, limit);
       await condition(allHandlersFinished);
-      if (JSON.stringify(state) === text) return ref;
+      if (JSON.stringify(state) === text) return { ref, unused };
+      unused.push(ref);
+    }
+  }
+
+  /** Best effort, as for outcome parts: state parts left behind cost storage only. */
+  async function deleteCarriedParts(refs: JsonRef[]): Promise<void> {
+    try {
+      await deleteTexts(input.source, refs);
+    } catch (err) {
+      log.warn('the parts of an earlier carried state were not deleted', { parts: refs.flatMap((r) => r.parts), error: errorMessage(err) });
     }
   }
 
@@ -279,13 +292,21 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     if (mayContinue()) break;
   }
 
+  // Parts of a state read two runs back: the previous run, which read them, can no longer be reset to its start.
+  // Deleted before the handlers are awaited, so nothing can change the state between its store and the new run.
+  const deletesCarried = patched(PATCHES.deleteCarriedState);
+  if (deletesCarried && input.staleStateRefs?.length) await deleteCarriedParts(input.staleStateRefs);
   await condition(allHandlersFinished);
   const keepLimit = input.payloadInlineBytes !== undefined ? { payloadInlineBytes: input.payloadInlineBytes } : {};
+  const stale = (unused: JsonRef[]) => {
+    const refs = [...(input.stateRef ? [input.stateRef] : []), ...unused];
+    return deletesCarried && refs.length > 0 ? { staleStateRefs: refs } : {};
+  };
   if (jsonBytes(state) > limit && patched(PATCHES.stateByReference)) {
-    const stateRef = await storeState();
-    await continueAsNew<typeof sourceWorkflow>({ source: input.source, syncOnStart: false, stateRef, ...keepLimit });
+    const { ref: stateRef, unused } = await storeState();
+    await continueAsNew<typeof sourceWorkflow>({ source: input.source, syncOnStart: false, stateRef, ...stale(unused), ...keepLimit });
   }
-  await continueAsNew<typeof sourceWorkflow>({ source: input.source, syncOnStart: false, state, ...keepLimit });
+  await continueAsNew<typeof sourceWorkflow>({ source: input.source, syncOnStart: false, state, ...stale([]), ...keepLimit });
 }
 
 /** The state the previous run stored; a clear failure when it cannot be read. */

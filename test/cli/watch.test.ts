@@ -23,8 +23,8 @@ describe('lakesync status --watch', () => {
 
   before(async () => {
     const port = await freePort();
-    // Six tables, two at a time, 2.5 s each: a cycle long enough to watch.
-    writeConfig(configFile, fakeConfig(`127.0.0.1:${port}`, 'cli-watch-test', { slow: { source: { kind: 'fake', tables: 6, latencyMs: 2500 }, concurrency: 2 } }));
+    // Four tables, two at a time, 2 s each: a cycle long enough to watch.
+    writeConfig(configFile, fakeConfig(`127.0.0.1:${port}`, 'cli-watch-test', { slow: { source: { kind: 'fake', tables: 4, latencyMs: 2000 }, concurrency: 2 } }));
     cluster = await startCluster({ dbFile: join(tmp.dir, 'temporal.db'), port, configFile });
   });
 
@@ -48,7 +48,7 @@ describe('lakesync status --watch', () => {
     const view = json<StatusView & { links: { cycle?: string } }>(await cli('status', 'slow', '--json'));
     assert.equal(view.phase, 'running');
     assert.equal(view.cycle!.kind, 'sync');
-    assert.equal(view.cycle!.tables, 6);
+    assert.equal(view.cycle!.tables, 4);
     assert.match(view.links.cycle!, /workflows\/lakesync%2Fslow%2Fcycle-/);
     const loading = view.tables.filter((t) => t.state === 'loading');
     assert.ok(loading.length >= 1 && loading.length <= 2, `concurrency 2: ${JSON.stringify(view.tables)}`);
@@ -59,7 +59,7 @@ describe('lakesync status --watch', () => {
       return again.tables.find((t) => t.state === 'loading' && /^running$/i.test(t.runState ?? ''));
     }, 15_000);
     const text = await cli('status', 'slow');
-    assert.match(text.stdout, /slow: running cycle .* \(sync\), phase load, \d\/6 tables/);
+    assert.match(text.stdout, /slow: running cycle .* \(sync\), phase load, \d\/4 tables/);
     assert.match(text.stdout, /TABLE\s+PHASE\s+RUN\s+ROWS\s+ELAPSED\s+ERROR/);
     await waitIdle();
   });
@@ -80,10 +80,10 @@ describe('lakesync status --watch', () => {
     }, 90_000, 400);
     const during = frames.find((f) => /loading/.test(f) && /█/.test(f));
     assert.ok(during, `no frame showed a loading table with a bar:\n${frames.slice(0, 5).join('\n---\n')}`);
-    assert.match(during, /\[[█░]{10,}\] \d\/6 tables/);
+    assert.match(during, /\[[█░]{10,}\] \d\/4 tables/);
     assert.match(during, /TABLE\s+PROGRESS\s+PHASE\s+RUN/);
     assert.match(screen, /EXIT=0/);
-    assert.match(screen, /last cycle .* \(sync\) succeeded: 6 committed, 0 failed/);
+    assert.match(screen, /last cycle .* \(sync\) succeeded: 4 committed, 0 failed/);
     // Redrawn in place: the header appears once on the final screen, not once per read.
     assert.equal(screen.match(/TABLE\s+PROGRESS/g)?.length ?? 0, 1, screen);
   });
@@ -96,13 +96,13 @@ describe('lakesync status --watch', () => {
     assert.doesNotMatch(run.stdout, /█/);
     const lines = run.stdout.trim().split('\n');
     assert.match(lines[0]!, /^\d\d:\d\d:\d\d slow: cycle .* \(sync\) phase (load|plan|discover|export|snapshot|settings|starting)/);
-    for (const table of ['public.t0001', 'public.t0006']) {
+    for (const table of ['public.t0001', 'public.t0004']) {
       assert.ok(lines.some((l) => new RegExp(`^\\d\\d:\\d\\d:\\d\\d ${table.replace('.', '\\.')} committed`).test(l)), `${table} committed:\n${run.stdout}`);
     }
     assert.ok(lines.some((l) => / public\.t000\d loading/.test(l)), run.stdout);
     // Each table's "committed" line appears once.
     assert.equal(lines.filter((l) => / public\.t0003 committed/.test(l)).length, 1);
-    assert.match(lines.at(-1)!, /^last cycle .* \(sync\) succeeded: 6 committed, 0 failed, 0 skipped/);
+    assert.match(lines.at(-1)!, /^last cycle .* \(sync\) succeeded: 4 committed, 0 failed, 0 skipped/);
   });
 
   it('with --json: one JSON object per read, the last one idle', async () => {

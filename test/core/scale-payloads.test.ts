@@ -184,6 +184,47 @@ describe(`payloads at scale: ${TABLE_COUNT} tables under an inline limit of ${LI
     }
   });
 
+  test('carried states stay for the two runs before the current one (either can be reset to its start); older ones are deleted', async () => {
+    // Runs so far: the first cycle's, the rerun's and the dead cycle's, each continued as new.
+    const chain = await waitFor(async () => {
+      const runs = await sourceRuns(w.client, firstRunId);
+      return runs.length >= 4 ? runs : undefined;
+    }, 'four runs of the source');
+    const [current, previous, beforeThat] = [chain.at(-1)!, chain.at(-2)!, chain.at(-3)!];
+    assert.equal(current.carried, undefined, 'the current run still runs');
+    for (const run of chain.slice(0, -1)) assert.ok(run.carried?.stateRef, `run ${run.runId} carried its state by reference`);
+    const folders = stateFolders(w.backend);
+    // The current run read the previous run's parts; the previous run read those of the run before it.
+    assert.ok(folders.has(previous.runId), `the state the current run read is kept: ${[...folders].join(', ')}`);
+    assert.ok(folders.has(beforeThat.runId), `the state the previous run read is kept: ${[...folders].join(', ')}`);
+    for (const old of chain.slice(0, -3)) assert.ok(!folders.has(old.runId), `run ${old.runId}'s stored state is deleted: ${[...folders].join(', ')}`);
+    assert.deepEqual([...folders].sort(), [previous.runId, beforeThat.runId].sort(), 'no other state is kept');
+  });
+
+  test('deletes the manifest store refuses are logged: the cycle is still recorded and the source still continues as new', async () => {
+    const before = await sourceRuns(w.client, firstRunId);
+    const foldersBefore = stateFolders(w.backend);
+    w.backend.setFailures([{ table: '*', phase: 'manifest-delete', times: 'always', retryable: false, message: 'injected: the manifest store refuses deletes' }]);
+    try {
+      const cyclesBefore = (await readSourceStatus(handle)).recentCycles.length;
+      await handle.executeUpdate(syncUpdate, { args: [{ requestId: 'sync-deletes-refused' }] });
+      const s = await waitForWhole(handle, (x) => x.recentCycles.length > cyclesBefore && x.phase === 'idle', 'the cycle recorded');
+      const cycle = s.recentCycles[0]!;
+      assert.equal(cycle.status, 'succeeded');
+      const after = await waitFor(async () => {
+        const runs = await sourceRuns(w.client, firstRunId);
+        return runs.length > before.length ? runs : undefined;
+      }, 'the source to continue as new');
+      assert.equal(after.at(-1)!.carried, undefined);
+      // Nothing was deleted: the cycle's outcome parts and every state folder are still there.
+      assert.ok(manifestsUnder(w.backend, `${cycle.cycleId}/outcomes/`).length > 1, 'the outcome parts are left in place');
+      for (const runId of foldersBefore) assert.ok(stateFolders(w.backend).has(runId), `run ${runId}'s state is left in place`);
+      assert.ok(w.backend.count('manifest.delete') > 0, 'deletes were tried');
+    } finally {
+      w.backend.setFailures([]);
+    }
+  });
+
   test('no payload in any history, nor any query answer, exceeds the inline limit', async () => {
     // Visibility is eventually consistent: wait until every run is listed (2 cycles, 8 + 1 batches, source runs).
     const sizes = await waitFor(async () => {
@@ -260,6 +301,30 @@ async function deletedParts(client: Client): Promise<string[]> {
     }
   }
   return refs;
+}
+
+/** One run of the source and the input it handed to the next (undefined while it runs). */
+interface SourceRun {
+  runId: string;
+  carried?: { stateRef?: unknown; staleStateRefs?: unknown[] };
+}
+
+/** The source's runs from the first, in order, following each continue-as-new. */
+async function sourceRuns(client: Client, firstRunId: string): Promise<SourceRun[]> {
+  const runs: SourceRun[] = [];
+  for (let runId: string | undefined = firstRunId; runId; ) {
+    const history: Awaited<ReturnType<WorkflowHandle['fetchHistory']>> = await client.workflow.getHandle(sourceWorkflowId(SOURCE), runId).fetchHistory();
+    const next = history.events?.find((e) => e.workflowExecutionContinuedAsNewEventAttributes)?.workflowExecutionContinuedAsNewEventAttributes;
+    const carried = next ? (JSON.parse(Buffer.from(next.input!.payloads![0]!.data!).toString()) as SourceRun['carried']) : undefined;
+    runs.push({ runId, ...(carried ? { carried } : {}) });
+    runId = next?.newExecutionRunId ?? undefined;
+  }
+  return runs;
+}
+
+/** The runs whose stored state (`source-state/<run>/...`) the fake manifest store still holds. */
+function stateFolders(backend: FakeWorker['backend']): Set<string> {
+  return new Set(manifestsUnder(backend, 'source-state/').map((key) => key.split('/')[1]!));
 }
 
 /** Tables whose newest lake commit is of this cycle. */
