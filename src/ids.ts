@@ -77,6 +77,10 @@ export const cycleManifestKeys = {
   plan: (cycleId: string) => `${cycleId}/plan.json`,
   /** Parts of a dead cycle's outcomes read back from the lake, when too large for a payload. */
   recoveredOutcomes: (cycleId: string) => `${cycleId}/recovered-outcomes`,
+  /** Parts of the plan's load list and unloaded tables, when too large for a payload. */
+  planItems: (cycleId: string) => `${cycleId}/plan-items`,
+  /** Parts of the excluded tables of the export scope, when too large for a payload. */
+  excludedTables: (cycleId: string) => `${cycleId}/excluded-tables`,
 };
 
 /** Identifies one table's load in one cycle; a retried activity finds its run by it. */

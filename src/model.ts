@@ -629,4 +629,6 @@ export interface PlanSummary {
   load: LoadItem[];
   /** Tables not loaded this cycle, with the reason (excluded, skipped by the export, invalid name). */
   notLoaded: TableOutcome[];
+  /** `load` and `notLoaded` stored by reference (both empty here) when too large for a payload. */
+  itemsRef?: JsonRef;
 }

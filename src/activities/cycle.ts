@@ -1,6 +1,6 @@
 /** Activities of the cycle's first phases: settings, snapshot, export, discover, plan, lake set-up. */
 import { ApplicationFailure } from '@temporalio/common';
-import type { CycleSettings, DiscoveredExport, DiscoverySummary, ExportRef, ExportStatus, LoadAction, LoadItem, PlanEntry, PlanSummary, SnapshotRef, SnapshotStatus, TableName, TableOutcome } from '../model';
+import type { CycleSettings, DiscoveredExport, DiscoverySummary, ExportRef, ExportStatus, JsonRef, LoadAction, LoadItem, PlanEntry, PlanSummary, SnapshotRef, SnapshotStatus, TableName, TableOutcome } from '../model';
 import type { ExportRequest, Ports, SnapshotRequest } from '../ports';
 import { lakeTableName, selectTable } from '../config/tables';
 import { isPortError } from '../errors';
@@ -10,6 +10,7 @@ import { type DynamoPlanInput, type PlanOptions, planTables, readsDirectly } fro
 import { directExtract } from '../config/direct';
 import type { SourceConfig } from '../config/schema';
 import { type ActivityDeps, sourceOf, step } from './deps';
+import { fitsInline, storeJsonParts } from './stored-parts';
 import type { DiscoveredTable } from '../model';
 
 export function cycleActivities(deps: ActivityDeps) {
@@ -51,10 +52,11 @@ export function cycleActivities(deps: ActivityDeps) {
      * source's catalog where the backend reads it without a side effect, else from the previous
      * exports. The scope is recorded so that discover can keep that list current.
      */
-    async exportScope(source: string, cycleId: string, requested?: TableName[]): Promise<ExportScopeSummary> {
+    async exportScope(source: string, cycleId: string, requested?: TableName[], options: { payloadInlineBytes?: number } = {}): Promise<ExportScopeSummary> {
       const { settings, ports } = sourceOf(deps, source);
+      const sized = (summary: ExportScopeSummary) => excludedInlineOrStored(ports, cycleId, summary, options.payloadInlineBytes);
       // A DynamoDB source has no RDS export: each table is exported on its own by the batch.
-      if (isDynamoSource(settings, ports)) return step('export scope', `source ${source}`, () => dynamoScope(settings, ports, requested));
+      if (isDynamoSource(settings, ports)) return step('export scope', `source ${source}`, async () => sized(await dynamoScope(settings, ports, requested)));
       return step('export scope', `source ${source}`, async () => {
         const known = requested ? undefined : await knownTables(ports);
         const direct = await readDirectly(settings, ports);
@@ -67,7 +69,7 @@ export function cycleActivities(deps: ActivityDeps) {
         }
         const { wholeDatabase, schemas, tables } = scope;
         await ports.manifests.put(exportScopeKey(cycleId), { wholeDatabase, schemas, tables } satisfies ExportScopeEntries);
-        return {
+        return sized({
           wholeDatabase,
           schemas,
           tables,
@@ -76,7 +78,7 @@ export function cycleActivities(deps: ActivityDeps) {
           ...(known ? { tablesFrom: known.from } : {}),
           ...(scope.direct.length > 0 ? { direct: scope.direct } : {}),
           ...(scope.nothingToExport ? { nothingToExport: true as const } : {}),
-        };
+        });
       });
     },
 
@@ -149,7 +151,7 @@ export function cycleActivities(deps: ActivityDeps) {
           if (lakeTables.has(lake)) continue;
           if (listed ? listed.has(lake) : await ports.lake.tableExists(settings.target.namespace, lake)) lakeTables.add(lake);
         }
-        const { exportTime, ...planOptions } = options;
+        const { exportTime, payloadInlineBytes, ...planOptions } = options;
         const dynamo = isDynamoSource(settings, ports);
         const withDynamo = dynamo ? { ...planOptions, dynamodb: await dynamoPlanInputs(source, settings, ports, catalog, lakeTables, exportTime) } : planOptions;
         const planned = planTables(settings, discovered, lakeTables, withDynamo, catalog);
@@ -187,8 +189,12 @@ export function cycleActivities(deps: ActivityDeps) {
           };
         });
         const planRef = await ports.manifests.put(cycleManifestKeys.plan(cycleId), planned.entries);
-        const load = planned.entries.flatMap((e): LoadItem[] => (e.action === 'skip' ? [] : [loadItem(e, e.action, settings)]));
-        return { planRef, load, notLoaded: [...planned.notLoaded, ...notInExport] };
+        const items: PlanItems = {
+          load: planned.entries.flatMap((e): LoadItem[] => (e.action === 'skip' ? [] : [loadItem(e, e.action, settings)])),
+          notLoaded: [...planned.notLoaded, ...notInExport],
+        };
+        if (payloadInlineBytes === undefined || fitsInline(items, payloadInlineBytes)) return { planRef, ...items };
+        return { planRef, load: [], notLoaded: [], itemsRef: await storeJsonParts(ports, cycleManifestKeys.planItems(cycleId), items, payloadInlineBytes) };
       });
     },
 
@@ -203,7 +209,19 @@ export function cycleActivities(deps: ActivityDeps) {
 export type CyclePlanOptions = PlanOptions & {
   /** ISO-8601, whole seconds; set by cycles that know it (a DynamoDB source's plan needs it). */
   exportTime?: string;
+  /** The workflow's inline payload limit: a load list larger than it is stored and returned by reference. */
+  payloadInlineBytes?: number;
 };
+
+/** What the cycle loads and what it reports as not loaded (inline, or behind `PlanSummary.itemsRef`). */
+export type PlanItems = Pick<PlanSummary, 'load' | 'notLoaded'>;
+
+/** A known table the rules leave out of the export. */
+export interface ExcludedTable {
+  table: TableName;
+  lakeTable: string;
+  rule: string;
+}
 
 /** What the batch needs of a plan entry: a DynamoDB table carries its export windows. */
 function loadItem(e: PlanEntry, action: LoadAction, settings: SourceConfig): LoadItem {
@@ -271,10 +289,21 @@ async function dynamoPlanInputs(
   return { exportTime, windowLimits: ports.tableExport.windowLimits, reached };
 }
 
+/**
+ * The excluded tables inline, or, when they would make the summary larger than the workflow's
+ * inline limit (thousands of excluded tables), as text parts the workflow reads back.
+ */
+async function excludedInlineOrStored(ports: Ports, cycleId: string, summary: ExportScopeSummary, limit: number | undefined): Promise<ExportScopeSummary> {
+  if (limit === undefined || fitsInline(summary, limit)) return summary;
+  return { ...summary, excluded: [], excludedRef: await storeJsonParts(ports, cycleManifestKeys.excludedTables(cycleId), summary.excluded, limit) };
+}
+
 /** The export scope as the cycle workflow gets it. */
 export interface ExportScopeSummary extends ExportScopeEntries {
   /** Known tables the rules leave out: reported as skipped, never exported. */
-  excluded: { table: TableName; lakeTable: string; rule: string }[];
+  excluded: ExcludedTable[];
+  /** `excluded` stored by reference (empty here) when too large for a payload. */
+  excludedRef?: JsonRef;
   warnings: string[];
   /** Where the table list came from; absent for a table-limited sync. */
   tablesFrom?: string;

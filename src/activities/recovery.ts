@@ -7,10 +7,10 @@ import { Context } from '@temporalio/activity';
 import { cycleManifestKeys, runTokenFor, tableExportIdFor } from '../ids';
 import { isPortError } from '../errors';
 import type { ExportRef, JsonRef, LakeCommit, LoadSummary, PlanEntry, SnapshotRef, TableOutcome } from '../model';
-import { jsonBytes, textBytes, textParts } from '../payload-text';
 import type { Ports } from '../ports';
 import type { ReusableExport } from '../workflows/messages';
 import { type ActivityDeps, sourceOf, step } from './deps';
+import { fitsInline, storeJsonParts } from './stored-parts';
 
 export interface RecoverCycleInput {
   source: string;
@@ -82,15 +82,8 @@ export function recoveryActivities(deps: ActivityDeps) {
  */
 async function inlineOrStored(ports: Ports, input: RecoverCycleInput, tables: TableOutcome[]): Promise<Pick<RecoveredCycle, 'tables' | 'tablesRef'>> {
   const limit = input.payloadInlineBytes;
-  // Half the limit leaves room for the snapshot, the export and the warnings beside them.
-  if (limit === undefined || jsonBytes(tables) <= limit / 2) return { tables };
-  const text = JSON.stringify(tables);
-  const parts: string[] = [];
-  for (const part of textParts(cycleManifestKeys.recoveredOutcomes(input.cycleId), text, limit)) {
-    Context.current().heartbeat({ part: part.key });
-    parts.push(await ports.manifests.put(part.key, part.text));
-  }
-  return { tables: [], tablesRef: { parts, bytes: textBytes(text) } };
+  if (limit === undefined || fitsInline(tables, limit)) return { tables };
+  return { tables: [], tablesRef: await storeJsonParts(ports, cycleManifestKeys.recoveredOutcomes(input.cycleId), tables, limit) };
 }
 
 /** The load's own result JSON, when the run wrote one for this cycle: it has the counts the lineage lacks. */

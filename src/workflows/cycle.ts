@@ -5,13 +5,13 @@
  */
 import { executeChild, patched, proxyActivities, setHandler, sleep, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { ExportScopeSummary } from '../activities/cycle';
+import type { ExcludedTable, ExportScopeSummary, PlanItems } from '../activities/cycle';
 import { costTotals } from '../cost/ledger';
 import { batchWorkflowId, exportIdFor, snapshotIdFor } from '../ids';
 import type { CycleResult, CycleSettings, CycleStatus, ExportRef, LoadItem, SnapshotRef, TableName, TableOutcome, TablesRef } from '../model';
 import { tableBatchWorkflow } from './batch';
 import { jsonBytes } from '../payload-text';
-import { inlineLimit, pageOf, storeText } from './by-reference';
+import { inlineLimit, pageOf, readText, storeText } from './by-reference';
 import { nowIso } from './clock';
 import { errorMessage } from './errors';
 import { cycleProgressQuery, cycleTablesPageQuery, type CycleProgress, type ReusableExport } from './messages';
@@ -44,6 +44,8 @@ export interface CycleInput {
 const DIRECT_EXTRACT = 'direct-extract';
 /** Patch: a result too large for a payload stores its table outcomes and carries their reference. */
 const RESULT_BY_REFERENCE = 'cycle-result-by-reference';
+/** Patch: the export scope's excluded tables and the plan's lists come by reference when too large for a payload (they came inline). */
+const PLAN_BY_REFERENCE = 'plan-items-by-reference';
 
 class CycleFailure extends Error {
   constructor(readonly phase: string, message: string) {
@@ -106,7 +108,10 @@ export async function cycleWorkflow(input: CycleInput): Promise<CycleResult> {
       // Guarded so that cycles recorded before the scope existed replay.
       if (patched('export-scope')) {
         progress.phase = 'export';
-        scope = await acts.exportScope(input.source, input.cycleId, input.tables);
+        scope = patched(PLAN_BY_REFERENCE)
+          ? await acts.exportScope(input.source, input.cycleId, input.tables, { payloadInlineBytes: limit })
+          : await acts.exportScope(input.source, input.cycleId, input.tables);
+        if (scope.excludedRef) scope = { ...scope, excluded: await readText<ExcludedTable[]>(input.source, scope.excludedRef) };
         warnings.push(...scope.warnings);
       }
       // Every included table read directly: nothing to export, so no snapshot either.
@@ -137,7 +142,9 @@ export async function cycleWorkflow(input: CycleInput): Promise<CycleResult> {
       ...(input.rebuild ? { rebuild: true } : {}),
       // The one export time of the cycle: a DynamoDB source exports every table as of it.
       exportTime: wholeSeconds(startedAt),
+      ...(patched(PLAN_BY_REFERENCE) ? { payloadInlineBytes: limit } : {}),
     });
+    if (plan.itemsRef) plan = { ...plan, ...(await readText<PlanItems>(input.source, plan.itemsRef)) };
     if (plan.load.length > 0) await acts.prepareLake(input.source);
   } catch (err) {
     return finish('failed', [], { phase: progress.phase, message: errorMessage(err) });

@@ -11,7 +11,7 @@ import { parseConfig } from '../../src/config/load';
 import { FakeBackend } from '../../src/fake/ports';
 import { cycleManifestKeys, runTokenFor, tableExportIdFor } from '../../src/ids';
 import { initialState, recordCycle } from '../../src/workflows/ledger';
-import type { ExportRef, LoadRequest, PlanEntry } from '../../src/model';
+import type { ExportRef, LoadRequest, PlanEntry, PlanSummary } from '../../src/model';
 import { textBytes } from '../../src/payload-text';
 import type { Ports } from '../../src/ports';
 import { planEntry } from '../helpers/plan';
@@ -50,6 +50,36 @@ describe('plan', () => {
     assert.equal(byTable['public.typo']?.status, 'failed');
     assert.equal(byTable['public.typo']?.error?.type, 'TableNotExported');
     assert.deepEqual(plan.load.map((l) => l.table), ['public.a']);
+  });
+
+  test('a load list larger than half the inline limit is stored in parts and returned by reference; a smaller one inline', async () => {
+    const tables = Array.from({ length: 60 }, (_, i) => `public.t${String(i + 1).padStart(3, '0')}`);
+    const backend = new FakeBackend({ tables, latencyMs: 0 });
+    const ports = backend.ports();
+    const many = parseConfig({ sources: { shop: { database: 'fake', source: { kind: 'fake', tables }, target: { namespace: 'shop' } } } });
+    const { planCycle } = cycleActivities({ config: many, portsFor: () => ports });
+    const manifest = await ports.manifests.put(cycleManifestKeys.discovery('c2'), tables.map((table) => ({ table, target: `fake.${table}`, columns: [], primaryKey: ['id'] })));
+    // A requested table the export lacks: the unloaded tables travel with the load list.
+    const options = { requested: [...tables, 'public.typo'] };
+    const discovery = { manifest, database: 'fake', tables, skipped: [], warnings: [] };
+    const plan = (limit?: number) => new MockActivityEnvironment().run(planCycle, 'shop', 'c2', discovery, { ...options, ...(limit ? { payloadInlineBytes: limit } : {}) }) as Promise<PlanSummary>;
+
+    const inline = await plan();
+    assert.equal(inline.itemsRef, undefined, 'without a limit the list stays inline (an activity scheduled before the limit existed)');
+    assert.equal(inline.load.length, 60);
+    assert.deepEqual(inline.notLoaded.map((t) => t.table), ['public.typo']);
+    assert.deepEqual(await plan(256 * 1024), inline);
+
+    const limit = 1024;
+    const stored = await plan(limit);
+    assert.deepEqual([stored.load, stored.notLoaded], [[], []]);
+    assert.equal(stored.planRef, inline.planRef);
+    assert.ok(stored.itemsRef && stored.itemsRef.parts.length > 1, `parts: ${JSON.stringify(stored.itemsRef)}`);
+    assert.ok(Buffer.byteLength(JSON.stringify(stored)) <= limit, `the result is ${Buffer.byteLength(JSON.stringify(stored))} bytes`);
+    assert.ok(stored.itemsRef.parts.every((ref) => ref.startsWith('fake://manifests/c2/plan-items/')), stored.itemsRef.parts.join(', '));
+    const texts = await Promise.all(stored.itemsRef.parts.map((ref) => ports.manifests.get<string>(ref)));
+    assert.deepEqual(JSON.parse(texts.join('')), { load: inline.load, notLoaded: inline.notLoaded }, 'the parts joined are the list');
+    assert.equal(stored.itemsRef.bytes, textBytes(texts.join('')));
   });
 });
 

@@ -225,6 +225,42 @@ describe(`payloads at scale: ${TABLE_COUNT} tables under an inline limit of ${LI
     }
   });
 
+  test('a source whose excluded tables outgrow the limit: the export scope hands them over by reference, every one reported as skipped', async () => {
+    // Another source on the same server: 5 tables to load and 200 the rules exclude.
+    const loaded = fakeTableNames(5);
+    const archived = Array.from({ length: 200 }, (_, i) => `public.archive_${String(i + 1).padStart(4, '0')}`);
+    const wideQueue = uniqueQueue('scale-wide');
+    const wide = await startFakeWorker(fakeConfig(wideQueue, { tables: [...loaded, ...archived] }, { exclude: ['public.archive_*'] }, 'wide'), { tables: [...loaded, ...archived] });
+    try {
+      const started = await wide.client.workflow.start(SOURCE_WORKFLOW_TYPE, {
+        workflowId: sourceWorkflowId('wide'),
+        taskQueue: wideQueue,
+        args: [{ source: 'wide', payloadInlineBytes: LIMIT }],
+      });
+      const s = await waitForWhole(started, (x) => x.recentCycles.length > 0 && x.phase === 'idle', 'the cycle recorded');
+      const cycle = s.recentCycles[0]!;
+      assert.equal(cycle.status, 'succeeded');
+      assert.deepEqual(cycle.counts, { committed: loaded.length, failed: 0, skipped: archived.length });
+      const scope = await completedResult<{ excluded: unknown[]; excludedRef?: { parts: string[] } }>(wide.client, cycle.workflowId, 'exportScope');
+      assert.ok(scope.excludedRef && scope.excludedRef.parts.length > 1, `the excluded tables came by reference: ${JSON.stringify(scope).slice(0, 300)}`);
+      assert.deepEqual(scope.excluded, []);
+      const handle = wide.client.workflow.getHandle(cycle.workflowId);
+      const whole = await withCycleTables(handle, (await handle.result()) as CycleResult);
+      const skipped = whole.tables.filter((t) => t.status === 'skipped');
+      assert.deepEqual(skipped.map((t) => t.table).sort(), archived);
+      for (const t of skipped) assert.equal(t.reason, 'excluded (exclude public.archive_*)');
+      assert.deepEqual(whole.tables.filter((t) => t.status === 'committed').map((t) => t.table).sort(), loaded);
+      const sizes = await waitFor(async () => {
+        const found = await historyPayloadSizes(wide.client, 'lakesync/wide');
+        return new Set(found.map((x) => x.workflowId)).size >= 3 ? found : undefined;
+      }, 'the source, its cycle and its batch listed');
+      const largest = sizes[0]!;
+      assert.ok(largest.bytes <= LIMIT, `largest payload ${largest.bytes} bytes: ${largest.where} in ${largest.workflowId} (event ${largest.eventId})`);
+    } finally {
+      await wide.stop();
+    }
+  });
+
   test('no payload in any history, nor any query answer, exceeds the inline limit', async () => {
     // Visibility is eventually consistent: wait until every run is listed (2 cycles, 8 + 1 batches, source runs).
     const sizes = await waitFor(async () => {
@@ -325,6 +361,18 @@ async function sourceRuns(client: Client, firstRunId: string): Promise<SourceRun
 /** The runs whose stored state (`source-state/<run>/...`) the fake manifest store still holds. */
 function stateFolders(backend: FakeWorker['backend']): Set<string> {
   return new Set(manifestsUnder(backend, 'source-state/').map((key) => key.split('/')[1]!));
+}
+
+/** The result of the first completed `activity` in the workflow's (latest run's) history. */
+async function completedResult<T>(client: Client, workflowId: string, activity: string): Promise<T> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  const scheduled = new Set<string>();
+  for (const e of history.events ?? []) {
+    if (e.activityTaskScheduledEventAttributes?.activityType?.name === activity) scheduled.add(String(e.eventId));
+    const done = e.activityTaskCompletedEventAttributes;
+    if (done && scheduled.has(String(done.scheduledEventId))) return JSON.parse(Buffer.from(done.result!.payloads![0]!.data!).toString()) as T;
+  }
+  throw new Error(`no completed ${activity} in ${workflowId}`);
 }
 
 /** Tables whose newest lake commit is of this cycle. */

@@ -46,6 +46,8 @@ export const FIXTURE_COVERAGE: Record<string, Record<string, number>> = {
   'outcome-parts-deleted': { CHILD_WORKFLOW_EXECUTION_TERMINATED: 1, CHILD_WORKFLOW_EXECUTION_COMPLETED: 15 },
   // Three cycles, each run continuing as new with its state by reference; the third run deletes the first run's state.
   'carried-state-deleted': { WORKFLOW_EXECUTION_CONTINUED_AS_NEW: 3, CHILD_WORKFLOW_EXECUTION_COMPLETED: 27 },
+  // 200 excluded tables: the export scope's list, then the plan's lists, read back by reference.
+  'lists-by-reference': { START_CHILD_WORKFLOW_EXECUTION_INITIATED: 4, WORKFLOW_EXECUTION_UPDATE_ACCEPTED: 1 },
 };
 
 /** Saves the histories of these workflows and every workflow whose id starts with one of them. */
