@@ -31,13 +31,6 @@ import type { ExportRequest, PackLoads, Ports, RetentionDeletion, SnapshotReques
 import { type LakeRowCounts, rowCountCheck, unknownSnapshot } from '../verify-rows';
 import { type FakePack, FakeStateStore, type FakeRun, type FakeState, type FakeTableExport } from './state';
 
-/**
- * `load` fails a run (its result JSON), also a table's load in a pack; `poll` fails reading a run's
- * state (GetJobRun). `pack`: a pack run dies (Spark died) just before it loads this table, which
- * and the tables after it get no result, and the run ends FAILED. `export` of a DynamoDB table:
- * retryable, its start is made and the answer lost (a retry adopts it); not retryable, the
- * export starts and ends FAILED.
- */
 /** The key of a fake manifest reference; any other reference is refused. */
 function manifestKey(ref: string): string {
   const prefix = 'fake://manifests/';
@@ -45,6 +38,13 @@ function manifestKey(ref: string): string {
   return ref.slice(prefix.length);
 }
 
+/**
+ * `load` fails a run (its result JSON), also a table's load in a pack; `poll` fails reading a run's
+ * state (GetJobRun). `pack`: a pack run dies (Spark died) just before it loads this table, which
+ * and the tables after it get no result, and the run ends FAILED. `export` of a DynamoDB table:
+ * retryable, its start is made and the answer lost (a retry adopts it); not retryable, the
+ * export starts and ends FAILED. `manifest-delete`: the manifest store refuses to delete a document.
+ */
 export type FakePhase = 'snapshot' | 'export' | 'discover' | 'load' | 'poll' | 'pack' | 'grant' | 'verify' | 'retention' | 'manifest-delete';
 
 export interface FakeFailure {
