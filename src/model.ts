@@ -153,7 +153,8 @@ export interface DiscoverySummary {
   /** Reference to the tables read directly (extract: direct) as the source's catalog describes them; absent when there are none. */
   directManifest?: string;
   database: string;
-  tables: TableName[];
+  /** How many tables the export and the catalog list; `manifest` and `directManifest` hold them (not the payload: thousands of names). */
+  tableCount: number;
   skipped: { table: TableName; reason: string }[];
   warnings: string[];
 }

@@ -99,22 +99,22 @@ export function cycleActivities(deps: ActivityDeps) {
 
     /**
      * Reads the export's table list and, for the tables read directly (extract: direct), the
-     * source's catalog; stores both as manifests and hands back the names only. Without an export
+     * source's catalog; stores both as manifests and hands back how many there are. Without an export
      * (every table is read directly) the catalog alone.
      */
     async discoverTables(source: string, cycleId: string, ref: ExportRef | undefined, requested?: TableName[]): Promise<DiscoverySummary> {
       const { settings, ports } = sourceOf(deps, source);
       const direct = await step('discover', `the source catalog of source ${source}`, () => directCatalog(settings, ports, requested));
       const directManifest = direct.tables.length > 0 ? await step('discover', `source ${source}`, () => ports.manifests.put(directManifestKey(cycleId), direct.tables)) : undefined;
-      const withDirect = (summary: DiscoverySummary): DiscoverySummary => {
-        if (!directManifest) return summary;
-        const names = new Set(summary.tables);
-        return { ...summary, directManifest, tables: [...summary.tables, ...direct.tables.map((t) => t.table).filter((t) => !names.has(t))], warnings: [...summary.warnings, ...direct.warnings] };
+      const withDirect = (summary: Omit<DiscoverySummary, 'tableCount'>, exported: TableName[]): DiscoverySummary => {
+        const names = new Set([...exported, ...direct.tables.map((t) => t.table)]);
+        if (!directManifest) return { ...summary, tableCount: names.size };
+        return { ...summary, directManifest, tableCount: names.size, warnings: [...summary.warnings, ...direct.warnings] };
       };
       if (!ref) {
         return step('discover', `source ${source}`, async () => {
           const manifest = await ports.manifests.put(cycleManifestKeys.discovery(cycleId), []);
-          return withDirect({ manifest, database: settings.database, tables: [], skipped: [], warnings: [] });
+          return withDirect({ manifest, database: settings.database, skipped: [], warnings: [] }, []);
         });
       }
       return step('discover', `export ${ref.exportId}`, async () => {
@@ -129,11 +129,10 @@ export function cycleActivities(deps: ActivityDeps) {
         return withDirect({
           manifest,
           database: found.database,
-          tables,
           // Excluded tables never load, so one the export skipped is no failure.
           skipped: found.skipped.filter((s) => selectTable(settings, s.table).included),
           warnings: excluded > 0 ? [...found.warnings, `${excluded} table(s) excluded by include/exclude rules`] : found.warnings,
-        });
+        }, tables);
       });
     },
 

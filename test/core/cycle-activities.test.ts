@@ -11,7 +11,7 @@ import { parseConfig } from '../../src/config/load';
 import { FakeBackend } from '../../src/fake/ports';
 import { cycleManifestKeys, runTokenFor, tableExportIdFor } from '../../src/ids';
 import { initialState, recordCycle } from '../../src/workflows/ledger';
-import type { ExportRef, LoadRequest, PlanEntry, PlanSummary } from '../../src/model';
+import type { DiscoverySummary, ExportRef, LoadRequest, PlanEntry, PlanSummary } from '../../src/model';
 import { textBytes } from '../../src/payload-text';
 import type { Ports } from '../../src/ports';
 import { planEntry } from '../helpers/plan';
@@ -41,7 +41,7 @@ describe('plan', () => {
     const { ports, planCycle } = setup();
     // The export holds the included tables only (excluded data never leaves the database).
     const manifest = await ports.manifests.put(cycleManifestKeys.discovery('c1'), [{ table: 'public.a', target: 'fake.public.a', columns: [], primaryKey: ['id'] }]);
-    const discovery = { manifest, database: 'fake', tables: ['public.a'], skipped: [], warnings: [] };
+    const discovery = { manifest, database: 'fake', tableCount: 1, skipped: [], warnings: [] };
     const plan = await planCycle('shop', 'c1', discovery, { requested: ['public.a', 'public.secret_pii', 'public.typo'] });
     const byTable = Object.fromEntries(plan.notLoaded.map((t) => [t.table, t]));
     assert.equal(byTable['public.secret_pii']?.status, 'skipped');
@@ -50,6 +50,21 @@ describe('plan', () => {
     assert.equal(byTable['public.typo']?.status, 'failed');
     assert.equal(byTable['public.typo']?.error?.type, 'TableNotExported');
     assert.deepEqual(plan.load.map((l) => l.table), ['public.a']);
+  });
+
+  test("the discovery summary holds how many tables there are, not their names: its size does not grow with them", async () => {
+    const tables = Array.from({ length: 2_000 }, (_, i) => `public.t${String(i + 1).padStart(4, '0')}`);
+    const backend = new FakeBackend({ tables, latencyMs: 0 });
+    const ports = backend.ports();
+    const many = parseConfig({ sources: { shop: { database: 'fake', source: { kind: 'fake', tables }, target: { namespace: 'shop' } } } });
+    const { startSnapshot, startExport, discoverTables } = cycleActivities({ config: many, portsFor: () => ports });
+    const snapshot = await startSnapshot({ source: 'shop', snapshotId: 's1', mode: 'create' });
+    const exported = await startExport({ source: 'shop', exportId: 'e1', snapshot, tables });
+    const discovery = (await new MockActivityEnvironment().run(discoverTables, 'shop', 'c3', exported)) as DiscoverySummary;
+    assert.equal(discovery.tableCount, 2_000);
+    assert.ok(Buffer.byteLength(JSON.stringify(discovery)) < 1_024, `the summary is ${Buffer.byteLength(JSON.stringify(discovery))} bytes`);
+    const described = await ports.manifests.get<{ table: string }[]>(discovery.manifest);
+    assert.equal(described.length, 2_000, 'the manifest describes every table');
   });
 
   test('a load list larger than half the inline limit is stored in parts and returned by reference; a smaller one inline', async () => {
@@ -61,7 +76,7 @@ describe('plan', () => {
     const manifest = await ports.manifests.put(cycleManifestKeys.discovery('c2'), tables.map((table) => ({ table, target: `fake.${table}`, columns: [], primaryKey: ['id'] })));
     // A requested table the export lacks: the unloaded tables travel with the load list.
     const options = { requested: [...tables, 'public.typo'] };
-    const discovery = { manifest, database: 'fake', tables, skipped: [], warnings: [] };
+    const discovery = { manifest, database: 'fake', tableCount: tables.length, skipped: [], warnings: [] };
     const plan = (limit?: number) => new MockActivityEnvironment().run(planCycle, 'shop', 'c2', discovery, { ...options, ...(limit ? { payloadInlineBytes: limit } : {}) }) as Promise<PlanSummary>;
 
     const inline = await plan();
