@@ -10,7 +10,7 @@ import { type DynamoPlanInput, type PlanOptions, planTables, readsDirectly } fro
 import { directExtract } from '../config/direct';
 import type { SourceConfig } from '../config/schema';
 import { type ActivityDeps, sourceOf, step } from './deps';
-import { fitsInline, storeJsonParts } from './stored-parts';
+import { storedIfLarge } from './stored-parts';
 import type { DiscoveredTable } from '../model';
 
 export function cycleActivities(deps: ActivityDeps) {
@@ -192,8 +192,8 @@ export function cycleActivities(deps: ActivityDeps) {
           load: planned.entries.flatMap((e): LoadItem[] => (e.action === 'skip' ? [] : [loadItem(e, e.action, settings)])),
           notLoaded: [...planned.notLoaded, ...notInExport],
         };
-        if (payloadInlineBytes === undefined || fitsInline(items, payloadInlineBytes)) return { planRef, ...items };
-        return { planRef, load: [], notLoaded: [], itemsRef: await storeJsonParts(ports, cycleManifestKeys.planItems(cycleId), items, payloadInlineBytes) };
+        const itemsRef = await storedIfLarge(ports, cycleManifestKeys.planItems(cycleId), items, payloadInlineBytes);
+        return itemsRef ? { planRef, load: [], notLoaded: [], itemsRef } : { planRef, ...items };
       });
     },
 
@@ -293,8 +293,8 @@ async function dynamoPlanInputs(
  * inline limit (thousands of excluded tables), as text parts the workflow reads back.
  */
 async function excludedInlineOrStored(ports: Ports, cycleId: string, summary: ExportScopeSummary, limit: number | undefined): Promise<ExportScopeSummary> {
-  if (limit === undefined || fitsInline(summary, limit)) return summary;
-  return { ...summary, excluded: [], excludedRef: await storeJsonParts(ports, cycleManifestKeys.excludedTables(cycleId), summary.excluded, limit) };
+  const excludedRef = await storedIfLarge(ports, cycleManifestKeys.excludedTables(cycleId), summary.excluded, limit, summary);
+  return excludedRef ? { ...summary, excluded: [], excludedRef } : summary;
 }
 
 /** The export scope as the cycle workflow gets it. */

@@ -10,7 +10,7 @@ import type { ExportRef, JsonRef, LakeCommit, LoadSummary, PlanEntry, SnapshotRe
 import type { Ports } from '../ports';
 import type { ReusableExport } from '../workflows/messages';
 import { type ActivityDeps, sourceOf, step } from './deps';
-import { fitsInline, storeJsonParts } from './stored-parts';
+import { storedIfLarge } from './stored-parts';
 
 export interface RecoverCycleInput {
   source: string;
@@ -81,9 +81,8 @@ export function recoveryActivities(deps: ActivityDeps) {
  * limit (thousands of tables), as text parts in the manifest store: the workflow reads them part by part.
  */
 async function inlineOrStored(ports: Ports, input: RecoverCycleInput, tables: TableOutcome[]): Promise<Pick<RecoveredCycle, 'tables' | 'tablesRef'>> {
-  const limit = input.payloadInlineBytes;
-  if (limit === undefined || fitsInline(tables, limit)) return { tables };
-  return { tables: [], tablesRef: await storeJsonParts(ports, cycleManifestKeys.recoveredOutcomes(input.cycleId), tables, limit) };
+  const tablesRef = await storedIfLarge(ports, cycleManifestKeys.recoveredOutcomes(input.cycleId), tables, input.payloadInlineBytes);
+  return tablesRef ? { tables: [], tablesRef } : { tables };
 }
 
 /** The load's own result JSON, when the run wrote one for this cycle: it has the counts the lineage lacks. */

@@ -8,13 +8,19 @@ import type { JsonRef } from '../model';
 import { jsonBytes, textBytes, textParts } from '../payload-text';
 import type { Ports } from '../ports';
 
-/** Whether `value` leaves an activity result within the workflow's limit: half of it leaves room for what travels beside it. */
-export function fitsInline(value: unknown, limit: number | undefined): boolean {
-  return limit === undefined || jsonBytes(value) <= limit / 2;
+/**
+ * `value` stored in parts under `key` when `result` (the activity result that would carry it, by
+ * default the value itself) takes more than half the workflow's inline `limit`: the other half
+ * leaves room for what travels beside it. Undefined when it travels inline, always so without a
+ * limit (an activity scheduled by code older than the limit).
+ */
+export async function storedIfLarge(ports: Ports, key: string, value: unknown, limit: number | undefined, result: unknown = value): Promise<JsonRef | undefined> {
+  if (limit === undefined || jsonBytes(result) <= limit / 2) return undefined;
+  return storeJsonParts(ports, key, value, limit);
 }
 
 /** Stores `value` as JSON text parts under `key` (each within `limit`), heartbeating per part. */
-export async function storeJsonParts(ports: Ports, key: string, value: unknown, limit: number): Promise<JsonRef> {
+async function storeJsonParts(ports: Ports, key: string, value: unknown, limit: number): Promise<JsonRef> {
   const text = JSON.stringify(value);
   const parts: string[] = [];
   for (const part of textParts(key, text, limit)) {

@@ -28,6 +28,14 @@ function setup() {
   return { backend, ports, ...cycleActivities(deps), ...recoveryActivities(deps) };
 }
 
+/** A source of `count` fake tables (no exclusions) and its cycle activities. */
+function manyTables(count: number) {
+  const tables = Array.from({ length: count }, (_, i) => `public.t${String(i + 1).padStart(4, '0')}`);
+  const ports = new FakeBackend({ tables, latencyMs: 0 }).ports();
+  const many = parseConfig({ sources: { shop: { database: 'fake', source: { kind: 'fake', tables }, target: { namespace: 'shop' } } } });
+  return { tables, ports, ...cycleActivities({ config: many, portsFor: () => ports }) };
+}
+
 /** Loads one table in cycle `cycleId` from `exported` until it commits, as a batch would. */
 async function commitLoad(ports: Ports, cycleId: string, plan: PlanEntry, exported: ExportRef, snapshotTime: string): Promise<void> {
   const base = { source: 'shop', cycleId, runToken: runTokenFor(cycleId, plan.table), exportId: exported.exportId, snapshotTime, exportLocation: exported.location, database: 'fake', plan, namespace: 'shop' };
@@ -53,11 +61,7 @@ describe('plan', () => {
   });
 
   test("the discovery summary holds how many tables there are, not their names: its size does not grow with them", async () => {
-    const tables = Array.from({ length: 2_000 }, (_, i) => `public.t${String(i + 1).padStart(4, '0')}`);
-    const backend = new FakeBackend({ tables, latencyMs: 0 });
-    const ports = backend.ports();
-    const many = parseConfig({ sources: { shop: { database: 'fake', source: { kind: 'fake', tables }, target: { namespace: 'shop' } } } });
-    const { startSnapshot, startExport, discoverTables } = cycleActivities({ config: many, portsFor: () => ports });
+    const { tables, ports, startSnapshot, startExport, discoverTables } = manyTables(2_000);
     const snapshot = await startSnapshot({ source: 'shop', snapshotId: 's1', mode: 'create' });
     const exported = await startExport({ source: 'shop', exportId: 'e1', snapshot, tables });
     const discovery = (await new MockActivityEnvironment().run(discoverTables, 'shop', 'c3', exported)) as DiscoverySummary;
@@ -68,11 +72,7 @@ describe('plan', () => {
   });
 
   test('a load list larger than half the inline limit is stored in parts and returned by reference; a smaller one inline', async () => {
-    const tables = Array.from({ length: 60 }, (_, i) => `public.t${String(i + 1).padStart(3, '0')}`);
-    const backend = new FakeBackend({ tables, latencyMs: 0 });
-    const ports = backend.ports();
-    const many = parseConfig({ sources: { shop: { database: 'fake', source: { kind: 'fake', tables }, target: { namespace: 'shop' } } } });
-    const { planCycle } = cycleActivities({ config: many, portsFor: () => ports });
+    const { tables, ports, planCycle } = manyTables(60);
     const manifest = await ports.manifests.put(cycleManifestKeys.discovery('c2'), tables.map((table) => ({ table, target: `fake.${table}`, columns: [], primaryKey: ['id'] })));
     // A requested table the export lacks: the unloaded tables travel with the load list.
     const options = { requested: [...tables, 'public.typo'] };

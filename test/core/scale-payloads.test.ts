@@ -244,8 +244,8 @@ describe(`payloads at scale: ${TABLE_COUNT} tables under an inline limit of ${LI
       const scope = await completedResult<{ excluded: unknown[]; excludedRef?: { parts: string[] } }>(wide.client, cycle.workflowId, 'exportScope');
       assert.ok(scope.excludedRef && scope.excludedRef.parts.length > 1, `the excluded tables came by reference: ${JSON.stringify(scope).slice(0, 300)}`);
       assert.deepEqual(scope.excluded, []);
-      const handle = wide.client.workflow.getHandle(cycle.workflowId);
-      const whole = await withCycleTables(handle, (await handle.result()) as CycleResult);
+      const cycleHandle = wide.client.workflow.getHandle(cycle.workflowId);
+      const whole = await withCycleTables(cycleHandle, (await cycleHandle.result()) as CycleResult);
       const skipped = whole.tables.filter((t) => t.status === 'skipped');
       assert.deepEqual(skipped.map((t) => t.table).sort(), archived);
       for (const t of skipped) assert.equal(t.reason, 'excluded (exclude public.archive_*)');
