@@ -15,6 +15,11 @@ Both run once on a small export first (JVM warm-up, not measured). With --rounds
 alternates and the fastest round of each counts. Writes bench/results/load.json with the rows,
 the seconds and rows/s of each, the throughput ratio job/bare (= bare seconds / job seconds)
 and whether it reaches 0.8, plus the job's time per phase.
+
+Then (unless --no-profile) where the create's extra time goes: the same files read into Spark's
+no-op sink (no Parquet write, no commit), once as read, once per column with only that column
+converted, once with every conversion, and once through the create's own projection (conversions,
+value checks, counts and the guard). The fastest of --profile-rounds runs of each, interleaved.
 """
 from __future__ import annotations
 
@@ -33,7 +38,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "glue"))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from lakesync_glue import columns, create_path, source  # noqa: E402
 from lakesync_glue.args import JobArgs, parse_job_args  # noqa: E402
+from lakesync_glue.export import find_table_export  # noqa: E402
+from lakesync_glue.names import quote  # noqa: E402
 from lakesync_glue.loader import run_load  # noqa: E402
 from lakesync_glue.session import build_local_spark  # noqa: E402
 from lakesync_glue.storage import spark_path  # noqa: E402
@@ -89,6 +97,52 @@ def run_bare(spark: Any, files: list[str], table: str) -> float:
     return time.monotonic() - started
 
 
+def job_projection(spark: Any, args: JobArgs) -> tuple[Any, list[Any]]:
+    """The export as the job reads it and the job's cast plans for a new table (as run_load makes them)."""
+    export = find_table_export(args)
+    mappings, names = columns.select_columns(export.mappings, args.column_policies, args.target)
+    raw = source.read_raw(spark, export, mappings)
+    prepared = columns.prepare(raw, mappings, names, args.column_policies, {}, None, args.target)
+    return prepared.raw, prepared.plans
+
+
+def noop_seconds(frame: Any) -> float:
+    started = time.monotonic()
+    frame.write.format("noop").mode("overwrite").save()
+    return time.monotonic() - started
+
+
+def profile_create(spark: Any, args: JobArgs, rounds: int) -> dict[str, Any]:
+    """Seconds of each projection into the no-op sink (fastest of `rounds`), and each over the bare read."""
+    raw, plans = job_projection(spark, args)
+    converted = [p.name for p in plans if p.expr != quote(p.source_name)]
+
+    def with_converted(chosen: list[str]) -> Any:
+        return raw.selectExpr(*[f"{p.expr} AS {quote(p.name)}" if p.name in chosen else quote(p.source_name)
+                                for p in plans])
+
+    passes: dict[str, Any] = {"read": lambda: raw.select(*[quote(p.source_name) for p in plans])}
+    passes.update({f"convert {name}": (lambda name=name: with_converted([name])) for name in converted})
+    passes["convert all"] = lambda: with_converted(converted)
+    passes["create projection"] = lambda: create_path.guarded_write(raw, plans).frame
+    times: dict[str, list[float]] = {name: [] for name in passes}
+    for _ in range(rounds):
+        for name, make in passes.items():
+            times[name].append(noop_seconds(make()))
+    fastest = {name: min(all_) for name, all_ in times.items()}
+    read = fastest["read"]
+    for name, seconds in fastest.items():
+        print(f"profile: {name}: {seconds:.2f}s ({seconds / read:.2f} x read)", flush=True)
+    return {
+        "sink": "Spark's noop format: the projection is computed for every row, nothing is written",
+        "rounds": rounds,
+        "seconds": {name: round(s, 2) for name, s in fastest.items()},
+        "overRead": {name: round(s / read, 2) for name, s in fastest.items()},
+        "allSeconds": {name: [round(s, 2) for s in all_] for name, all_ in times.items()},
+        "columns": {p.name: p.expr for p in plans if p.name in converted},
+    }
+
+
 def rows_per_second(rows: int, seconds: float) -> int:
     return int(rows / seconds) if seconds > 0 else 0
 
@@ -98,6 +152,9 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=int(os.environ.get("LAKESYNC_BENCH_ROWS", "10000000")))
     parser.add_argument("--rounds", type=int, default=1, help="runs of each; the order alternates, the fastest counts")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (export, warehouse)")
+    parser.add_argument("--no-profile", dest="profile", action="store_false",
+                        help="skip the no-op sink profile of the create's projection")
+    parser.add_argument("--profile-rounds", type=int, default=3, help="runs of each profiled projection")
     parser.add_argument("--verbose", action="store_true", help="log the job's phases and statements")
     options = parser.parse_args()
     setup_logging(options.verbose)
@@ -142,6 +199,8 @@ def main() -> int:
         job_sum = spark.sql(f"SELECT sum(amount) FROM lake.{NAMESPACE}.job_1").collect()[0][0]
         bare_sum = spark.sql(f"SELECT sum(CAST(amount AS decimal(12,2))) FROM lake.{NAMESPACE}.bare_1").collect()[0][0]
         ratio = bare_s / job_s
+        profile = profile_create(spark, job_args(export, "profile", work, warehouse), options.profile_rounds) \
+            if options.profile else None
         report = {
             "benchmark": "load",
             "rows": options.rows,
@@ -162,6 +221,7 @@ def main() -> int:
             "bare": {"seconds": round(bare_s, 2), "rowsPerSecond": rows_per_second(options.rows, bare_s),
                      "allSeconds": [round(s, 2) for s in bare_times], "rowCountAfter": bare_count},
             "ratio": round(ratio, 3),
+            **({"profile": profile} if profile else {}),
             "targets": {
                 "ratioAtLeast0.8": ratio >= TARGET_RATIO,
                 "countsExact": job_detail.get("rowsRead") == job_detail.get("rowCountAfter") == bare_count
