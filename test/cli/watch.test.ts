@@ -23,8 +23,12 @@ describe('lakesync status --watch', () => {
 
   before(async () => {
     const port = await freePort();
-    // Four tables, two at a time, 2 s each: a cycle long enough to watch.
-    writeConfig(configFile, fakeConfig(`127.0.0.1:${port}`, 'cli-watch-test', { slow: { source: { kind: 'fake', tables: 4, latencyMs: 2000 }, concurrency: 2 } }));
+    // Four tables, two at a time, 2 s each: a cycle long enough to watch. `long` runs 6 s a table, so
+    // its cycle outlasts the several status reads the one-shot test makes while it runs.
+    writeConfig(configFile, fakeConfig(`127.0.0.1:${port}`, 'cli-watch-test', {
+      slow: { source: { kind: 'fake', tables: 4, latencyMs: 2000 }, concurrency: 2 },
+      long: { source: { kind: 'fake', tables: 4, latencyMs: 6000 }, concurrency: 2 },
+    }));
     cluster = await startCluster({ dbFile: join(tmp.dir, 'temporal.db'), port, configFile });
   });
 
@@ -35,33 +39,33 @@ describe('lakesync status --watch', () => {
   });
 
   /** Starts a sync and waits until its cycle is loading tables. */
-  async function startCycle(): Promise<void> {
-    assert.equal((await cli('sync', 'slow')).code, 0);
+  async function startCycle(source = 'slow'): Promise<void> {
+    assert.equal((await cli('sync', source)).code, 0);
     await eventually('a loading table', async () => {
-      const view = json<StatusView>(await cli('status', 'slow', '--json'));
+      const view = json<StatusView>(await cli('status', source, '--json'));
       return view.tables.some((t) => t.state === 'loading') ? view : undefined;
     });
   }
 
   it('status (once) shows each running table with its phase, run state and elapsed time', async () => {
-    await startCycle();
-    const view = json<StatusView & { links: { cycle?: string } }>(await cli('status', 'slow', '--json'));
+    await startCycle('long');
+    const text = await cli('status', 'long');
+    assert.match(text.stdout, /long: running cycle .* \(sync\), phase load, \d\/4 tables/);
+    assert.match(text.stdout, /TABLE\s+PHASE\s+RUN\s+ROWS\s+ELAPSED\s+ERROR/);
+    const view = json<StatusView & { links: { cycle?: string } }>(await cli('status', 'long', '--json'));
     assert.equal(view.phase, 'running');
     assert.equal(view.cycle!.kind, 'sync');
     assert.equal(view.cycle!.tables, 4);
-    assert.match(view.links.cycle!, /workflows\/lakesync%2Fslow%2Fcycle-/);
+    assert.match(view.links.cycle!, /workflows\/lakesync%2Flong%2Fcycle-/);
     const loading = view.tables.filter((t) => t.state === 'loading');
     assert.ok(loading.length >= 1 && loading.length <= 2, `concurrency 2: ${JSON.stringify(view.tables)}`);
     for (const t of loading) assert.equal(typeof t.elapsedMs, 'number');
     // The run state comes from the load activity's heartbeat (Glue's word on AWS).
     await eventually('a run state', async () => {
-      const again = json<StatusView>(await cli('status', 'slow', '--json'));
+      const again = json<StatusView>(await cli('status', 'long', '--json'));
       return again.tables.find((t) => t.state === 'loading' && /^running$/i.test(t.runState ?? ''));
     }, 15_000);
-    const text = await cli('status', 'slow');
-    assert.match(text.stdout, /slow: running cycle .* \(sync\), phase load, \d\/4 tables/);
-    assert.match(text.stdout, /TABLE\s+PHASE\s+RUN\s+ROWS\s+ELAPSED\s+ERROR/);
-    await waitIdle();
+    await waitIdle('long');
   });
 
   it('in a terminal: progress bars redrawn in place, then the cycle\'s outcome; exit 0', async (t) => {
@@ -116,9 +120,9 @@ describe('lakesync status --watch', () => {
     assert.equal(views.at(-1)!.status!.lastCycle!.status, 'succeeded');
   });
 
-  async function waitIdle(): Promise<void> {
+  async function waitIdle(source = 'slow'): Promise<void> {
     await eventually('the source to be idle', async () => {
-      const view = json<StatusView>(await cli('status', 'slow', '--json'));
+      const view = json<StatusView>(await cli('status', source, '--json'));
       return view.phase === 'idle' && view.queued === 0 ? view : undefined;
     }, 90_000, 500);
     await delay(10);
