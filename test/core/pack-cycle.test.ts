@@ -287,13 +287,18 @@ describe('packed cycles on a real Temporal server', () => {
       // A run an earlier cycle left on the lake table of public.t0002.
       const plan = { table: 'public.t0002', lakeTable: 't0002', action: 'merge' };
       const stale = await backend.ports().load.startLoad({ source: 'packbusy', cycleId: 'old', runToken: 'old:public.t0002', database: 'fake', namespace: 'shop', plan, resultLocation: 'fake://results/old/public.t0002.json' } as unknown as LoadRequest);
+      // Only that stale run is long: the cycle's own runs take 10 ms.
+      backend.setLatencyByTable({});
       const w = await startWorkerOver(packedConfig(queue, 'packbusy', NAMES), backend);
       try {
         const s = await waitForCycles(await startSource(w.client, queue, 'packbusy'), 1);
         assert.equal(s.lastCycle!.status, 'succeeded');
         assert.equal(backend.packRuns().length, 0, 'no pack run');
         for (const t of NAMES) assert.equal(singleRuns(backend, t), t === 'public.t0002' ? 2 : 1, t);
-        assert.equal(backend.state.runs[stale.runId]!.stopRequestedAtMs !== undefined, true, 'the stale run was stopped');
+        const stopped = backend.state.runs[stale.runId]!.stopRequestedAtMs;
+        assert.notEqual(stopped, undefined, 'the stale run was stopped');
+        const next = Object.values(backend.state.runs).find((r) => r.table === 'public.t0002' && r.runId !== stale.runId)!;
+        assert.ok(next.startedAtMs >= stopped!, 'the cycle\'s load of public.t0002 started only once the stale run was stopped');
       } finally {
         await w.stop();
       }
