@@ -33,6 +33,7 @@ import { SEARCH_ATTRIBUTE_TYPES } from '../../src/workflows/search';
 import { quietTemporalLogs } from '../helpers/env';
 import { startPostgres, type TestPostgres } from './helpers/postgres';
 import { type InProcessWorker, runWorkerInProcess } from '../helpers/local-worker';
+import { localPace } from './helpers/pace';
 
 const READER = 'lakesync_reader';
 // Hex only: the same text URL-encoded or not, so one search finds every spelling.
@@ -85,8 +86,7 @@ before(async () => {
             'public.clicks': { extract: 'direct', cursor: { column: 'at', lookback: '10m' }, direct: { partitions: 2 } },
           },
           concurrency: 2,
-          retry: { initialIntervalSeconds: 1, maximumIntervalSeconds: 2, maximumAttempts: 3 },
-          timeouts: { heartbeatSeconds: 60, pollInitialSeconds: 1, pollMaximumSeconds: 2 },
+          ...localPace(3),
           local: { workDir },
         },
       },

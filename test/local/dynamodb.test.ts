@@ -26,6 +26,7 @@ import { SEARCH_ATTRIBUTE_TYPES } from '../../src/workflows/search';
 import { quietTemporalLogs } from '../helpers/env';
 import { type InProcessWorker, runWorkerInProcess } from '../helpers/local-worker';
 import { type MotoServer, startMoto } from '../helpers/moto';
+import { localPace } from './helpers/pace';
 
 const REGION = 'us-east-1';
 const ORDERS = `dynamodb.${DEMO_DYNAMO_TABLE}`;
@@ -89,8 +90,7 @@ before(async () => {
             [READINGS]: { lakeName: 'readings', attributes: SHAPES[READINGS]!.attributes },
           },
           concurrency: 2,
-          retry: { initialIntervalSeconds: 1, maximumIntervalSeconds: 2, maximumAttempts: 2 },
-          timeouts: { heartbeatSeconds: 60, pollInitialSeconds: 1, pollMaximumSeconds: 2 },
+          ...localPace(2),
           local: { workDir },
         },
       },

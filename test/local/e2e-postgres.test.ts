@@ -23,6 +23,7 @@ import { SEARCH_ATTRIBUTE_TYPES } from '../../src/workflows/search';
 import { quietTemporalLogs } from '../helpers/env';
 import { startPostgres, type TestPostgres } from './helpers/postgres';
 import { type InProcessWorker, runWorkerInProcess } from '../helpers/local-worker';
+import { localPace } from './helpers/pace';
 
 const SYNCED: Record<string, string> = {
   'public.customers': 'customers',
@@ -60,8 +61,7 @@ before(async () => {
           tables: { 'public.events': { cursor: { column: 'id' } } },
           grants: [{ principal: 'analyst' }],
           concurrency: 2,
-          retry: { initialIntervalSeconds: 1, maximumIntervalSeconds: 2, maximumAttempts: 3 },
-          timeouts: { heartbeatSeconds: 60, pollInitialSeconds: 1, pollMaximumSeconds: 2 },
+          ...localPace(3),
           local: { workDir: join(dir, 'data') },
         },
       },

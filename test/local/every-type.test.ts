@@ -22,6 +22,7 @@ import { SEARCH_ATTRIBUTE_TYPES } from '../../src/workflows/search';
 import { quietTemporalLogs } from '../helpers/env';
 import { startPostgres, type TestPostgres } from './helpers/postgres';
 import { type InProcessWorker, runWorkerInProcess } from '../helpers/local-worker';
+import { localPace } from './helpers/pace';
 
 /** One scalar type: its column name, its SQL type and two values (SQL literals of that type). */
 interface ScalarType {
@@ -143,8 +144,7 @@ before(async () => {
             'public.broken': { columns: { secret: { exclude: true }, qty: { type: 'int' } } },
           },
           concurrency: 2,
-          retry: { initialIntervalSeconds: 1, maximumIntervalSeconds: 2, maximumAttempts: 2 },
-          timeouts: { heartbeatSeconds: 60, pollInitialSeconds: 1, pollMaximumSeconds: 2 },
+          ...localPace(2),
           local: { workDir: join(dir, 'data') },
         },
       },

@@ -23,6 +23,7 @@ import { quietTemporalLogs } from '../helpers/env';
 import { startSource, waitForCycles } from '../helpers/source';
 import { startPostgres, type TestPostgres } from './helpers/postgres';
 import { type InProcessWorker, runWorkerInProcess } from '../helpers/local-worker';
+import { localPace } from './helpers/pace';
 
 const RULES = { include: ['public.*', 'hr.*', 'sales.*'], exclude: ['public.*_pii', 'hr.*'] };
 /** Tables the rules leave out: two excluded ones and one no include rule matches. */
@@ -66,8 +67,7 @@ before(async () => {
           source: { kind: 'postgres', url: pg.url },
           target: { namespace: 'shop' },
           ...RULES,
-          retry: { initialIntervalSeconds: 1, maximumIntervalSeconds: 2, maximumAttempts: 2 },
-          timeouts: { heartbeatSeconds: 60, pollInitialSeconds: 1, pollMaximumSeconds: 2 },
+          ...localPace(2),
           local: { workDir },
         },
       },
