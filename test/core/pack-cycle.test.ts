@@ -283,7 +283,7 @@ describe('packed cycles on a real Temporal server', () => {
 
     test('a pack whose lake table has a live run of another load is not started: its tables run alone, one stopping that run first', async () => {
       const queue = uniqueQueue('pack-busy');
-      const backend = new FakeBackend({ tables: NAMES, latencyMs: 10, latencyMsByTable: { 'public.t0002': 60_000 }, exportGBPerTable: 0.1 });
+      const backend = new FakeBackend({ tables: NAMES, latencyMs: 10, latencyMsByTable: { 'public.t0002': 60_000 }, stopLatencyMs: 1_000, exportGBPerTable: 0.1 });
       // A run an earlier cycle left on the lake table of public.t0002.
       const plan = { table: 'public.t0002', lakeTable: 't0002', action: 'merge' };
       const stale = await backend.ports().load.startLoad({ source: 'packbusy', cycleId: 'old', runToken: 'old:public.t0002', database: 'fake', namespace: 'shop', plan, resultLocation: 'fake://results/old/public.t0002.json' } as unknown as LoadRequest);
@@ -298,7 +298,7 @@ describe('packed cycles on a real Temporal server', () => {
         const stopped = backend.state.runs[stale.runId]!.stopRequestedAtMs;
         assert.notEqual(stopped, undefined, 'the stale run was stopped');
         const next = Object.values(backend.state.runs).find((r) => r.table === 'public.t0002' && r.runId !== stale.runId)!;
-        assert.ok(next.startedAtMs >= stopped!, 'the cycle\'s load of public.t0002 started only once the stale run was stopped');
+        assert.ok(next.startedAtMs >= stopped! + 1_000, 'the cycle\'s load of public.t0002 started only once the stale run had ended (1 s after its stop)');
       } finally {
         await w.stop();
       }
