@@ -10,23 +10,60 @@ PY=$(node -e 'console.log(require("./.lakesync/toolchain.json").python)')
 export LAKESYNC_ICEBERG_JAR=$(node -e 'console.log(require("./.lakesync/toolchain.json").icebergJar)')
 mkdir -p .lakesync/test-results
 
-# Node: one file at a time (each starts its own Temporal dev server; the machine has 2 cores).
+# Two lanes run side by side, each one file at a time (every file starts its own servers):
+#   spark: test/local (Spark, PostgreSQL), then the Glue job's pytest suite;
+#   rest:  everything else (Temporal dev server, moto, the CLI), which mostly waits on servers.
+# The rest lane prints as it goes; the spark lane's output follows once both are done.
 mapfile -t files < <(find dist/test -name '*.test.js' | sort)
 if [ -n "${LAKESYNC_TEST_FILTER:-}" ]; then mapfile -t files < <(printf '%s\n' "${files[@]}" | grep -E "$LAKESYNC_TEST_FILTER"); fi
-node --test --test-concurrency=1 \
-  --test-reporter=spec --test-reporter-destination=stdout \
-  --test-reporter=tap --test-reporter-destination=.lakesync/test-results/node.tap \
-  "${files[@]}"
-node_rc=$?
-node_pass=$(grep -E '^# pass ' .lakesync/test-results/node.tap | awk '{print $3}')
-node_fail=$(grep -E '^# fail ' .lakesync/test-results/node.tap | awk '{print $3}')
+mapfile -t spark_files < <(printf '%s\n' "${files[@]}" | grep '^dist/test/local/')
+mapfile -t rest_files < <(printf '%s\n' "${files[@]}" | grep -v '^dist/test/local/' | grep .)
+results=.lakesync/test-results
+rm -f "$results"/*.tap "$results"/*.rc "$results"/*.log "$results"/pytest.xml
 
-# Python: the Glue job on local Spark + Iceberg, and its entry scripts.
+# node_lane NAME FILE...: node's test runner over these files; spec to stdout, TAP to NAME.tap.
+node_lane() {
+  local name=$1; shift
+  if [ "$#" -eq 0 ]; then echo 0 > "$results/$name.rc"; return; fi
+  node --test --test-concurrency=1 \
+    --test-reporter=spec --test-reporter-destination=stdout \
+    --test-reporter=tap --test-reporter-destination="$results/$name.tap" \
+    "$@"
+  echo $? > "$results/$name.rc"
+}
+
+spark_lane() {
+  node_lane node-spark "${spark_files[@]}"
+  # Python: the Glue job on local Spark + Iceberg, and its entry scripts.
+  if [ -d glue/tests ]; then
+    "$PY" -m pytest glue/tests -q -p no:cacheprovider --junitxml="$results/pytest.xml"
+    echo $? > "$results/pytest.rc"
+  fi
+}
+
+started=$SECONDS
+spark_lane > "$results/spark-lane.log" 2>&1 &
+spark_pid=$!
+node_lane node-rest "${rest_files[@]}"
+echo "(rest lane done after $((SECONDS - started)) s; waiting for the spark lane)"
+wait "$spark_pid"
+echo
+echo "=== spark lane: test/local and pytest (done after $((SECONDS - started)) s) ==="
+cat "$results/spark-lane.log"
+
+count() { grep -hE "^# $1 " "$results"/node-*.tap 2>/dev/null | awk '{s += $3} END {print s + 0}'; }
+node_pass=$(count pass)
+node_fail=$(count fail)
+node_rc=0
+for lane in node-spark node-rest; do
+  rc=$(cat "$results/$lane.rc" 2>/dev/null || echo 1)
+  [ "$rc" -ne 0 ] && node_rc=$rc
+done
+
 py_pass=0; py_fail=0; py_rc=0
-if [ -d glue/tests ]; then
-  "$PY" -m pytest glue/tests -q -p no:cacheprovider --junitxml=.lakesync/test-results/pytest.xml
-  py_rc=$?
-  if [ -f .lakesync/test-results/pytest.xml ]; then
+if [ -f "$results/pytest.rc" ]; then
+  py_rc=$(cat "$results/pytest.rc")
+  if [ -f "$results/pytest.xml" ]; then
     read -r py_total py_failures py_errors py_skipped < <("$PY" - <<'PYEOF'
 import xml.etree.ElementTree as ET
 root = ET.parse(".lakesync/test-results/pytest.xml").getroot()
@@ -40,11 +77,11 @@ PYEOF
   [ "$py_rc" -eq 5 ] && py_rc=0   # no tests collected is reported by the counts below
 fi
 
-passed=$(( ${node_pass:-0} + py_pass ))
-failed=$(( ${node_fail:-0} + py_fail ))
-if [ "$node_rc" -ne 0 ] && [ "${node_fail:-0}" -eq 0 ]; then failed=$((failed + 1)); fi
+passed=$(( node_pass + py_pass ))
+failed=$(( node_fail + py_fail ))
+if [ "$node_rc" -ne 0 ] && [ "$node_fail" -eq 0 ]; then failed=$((failed + 1)); fi
 if [ "$py_rc" -ne 0 ] && [ "$py_fail" -eq 0 ]; then failed=$((failed + 1)); fi
 echo
-echo "node: ${node_pass:-0} passed, ${node_fail:-0} failed; pytest: $py_pass passed, $py_fail failed"
+echo "node: $node_pass passed, $node_fail failed; pytest: $py_pass passed, $py_fail failed"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
