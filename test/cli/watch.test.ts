@@ -23,10 +23,12 @@ describe('lakesync status --watch', () => {
 
   before(async () => {
     const port = await freePort();
-    // Four tables, two at a time, 2 s each: a cycle long enough to watch. `long` runs 6 s a table, so
-    // its cycle outlasts the several status reads the one-shot test makes while it runs.
+    // Four tables, two at a time, 4 s each: a cycle long enough to watch. Each status read is a CLI
+    // process of its own, which takes seconds on a busy machine: the 8 s of loading leave room for
+    // the read that sees a table loading and for the watch started after it. `long` runs 6 s a
+    // table, so its cycle outlasts the several status reads the one-shot test makes while it runs.
     writeConfig(configFile, fakeConfig(`127.0.0.1:${port}`, 'cli-watch-test', {
-      slow: { source: { kind: 'fake', tables: 4, latencyMs: 2000 }, concurrency: 2 },
+      slow: { source: { kind: 'fake', tables: 4, latencyMs: 4000 }, concurrency: 2 },
       long: { source: { kind: 'fake', tables: 4, latencyMs: 6000 }, concurrency: 2 },
     }));
     cluster = await startCluster({ dbFile: join(tmp.dir, 'temporal.db'), port, configFile });
