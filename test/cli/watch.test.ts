@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { freePort } from '../../src/devserver';
+import { runCli as runCliInProcess } from '../../src/cli/main';
 import type { StatusView } from '../../src/cli/progress';
-import { CLI, type Cluster, ROOT, eventually, fakeConfig, json, runCli, startCluster, tempDir, writeConfig } from './helpers';
+import { CLI, type Cluster, ROOT, cliEnv, eventually, fakeConfig, json, runCli, startCluster, tempDir, writeConfig } from './helpers';
 
 const hasTmux = spawnSync('tmux', ['-V']).status === 0;
 
@@ -23,10 +24,9 @@ describe('lakesync status --watch', () => {
 
   before(async () => {
     const port = await freePort();
-    // Four tables, two at a time, 4 s each: a cycle long enough to watch. Each status read is a CLI
-    // process of its own, which takes seconds on a busy machine: the 8 s of loading leave room for
-    // the read that sees a table loading and for the watch started after it. `long` runs 6 s a
-    // table, so its cycle outlasts the several status reads the one-shot test makes while it runs.
+    // Four tables, two at a time, 4 s each: a cycle long enough to watch, with room on a busy machine
+    // for the watch process started once a table is seen loading. `long` runs 6 s a table, so its
+    // cycle outlasts the several status reads the one-shot test makes while it runs.
     writeConfig(configFile, fakeConfig(`127.0.0.1:${port}`, 'cli-watch-test', {
       slow: { source: { kind: 'fake', tables: 4, latencyMs: 4000 }, concurrency: 2 },
       long: { source: { kind: 'fake', tables: 4, latencyMs: 6000 }, concurrency: 2 },
@@ -40,11 +40,23 @@ describe('lakesync status --watch', () => {
     tmp.remove();
   });
 
+  /**
+   * `lakesync status <source> --json`, run in this process: the waits poll with it, as a CLI process
+   * of its own can take longer to start on a busy machine than a table takes to load.
+   */
+  async function statusView(source: string): Promise<StatusView> {
+    let stdout = '';
+    let stderr = '';
+    const io = { stdout: { write: (t: string) => (stdout += t) }, stderr: { write: (t: string) => (stderr += t) }, env: cliEnv(), cwd: tmp.dir };
+    const code = await runCliInProcess(['status', source, '--json', '--config', configFile], io);
+    return json<StatusView>({ code, stdout, stderr });
+  }
+
   /** Starts a sync and waits until its cycle is loading tables. */
   async function startCycle(source = 'slow'): Promise<void> {
     assert.equal((await cli('sync', source)).code, 0);
     await eventually('a loading table', async () => {
-      const view = json<StatusView>(await cli('status', source, '--json'));
+      const view = await statusView(source);
       return view.tables.some((t) => t.state === 'loading') ? view : undefined;
     });
   }
@@ -64,7 +76,7 @@ describe('lakesync status --watch', () => {
     for (const t of loading) assert.equal(typeof t.elapsedMs, 'number');
     // The run state comes from the load activity's heartbeat (Glue's word on AWS).
     await eventually('a run state', async () => {
-      const again = json<StatusView>(await cli('status', 'long', '--json'));
+      const again = await statusView('long');
       return again.tables.find((t) => t.state === 'loading' && /^running$/i.test(t.runState ?? ''));
     }, 15_000);
     await waitIdle('long');
@@ -124,7 +136,7 @@ describe('lakesync status --watch', () => {
 
   async function waitIdle(source = 'slow'): Promise<void> {
     await eventually('the source to be idle', async () => {
-      const view = json<StatusView>(await cli('status', source, '--json'));
+      const view = await statusView(source);
       return view.phase === 'idle' && view.queued === 0 ? view : undefined;
     }, 90_000, 500);
     await delay(10);
