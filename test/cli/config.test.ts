@@ -11,12 +11,11 @@ import Ajv2019 from 'ajv/dist/2019';
 import Ajv2020 from 'ajv/dist/2020';
 import Ajv from 'ajv';
 import { parse as parseYaml } from 'yaml';
-import { runCli as runCliInProcess } from '../../src/cli/main';
 import { SCHEMA_FILES, configJsonSchema, messagesJsonSchema, schemaText } from '../../src/cli/schemas';
 import type { CliDeps } from '../../src/cli/context';
 import type { Ports } from '../../src/ports';
 import composeSpec from './fixtures/compose-spec.json';
-import { ROOT, cliEnv, json, runCli, tempDir, writeConfig } from './helpers';
+import { ROOT, cliEnv, json, runCli, runCliInProcess, tempDir, writeConfig } from './helpers';
 
 const tmp = tempDir('config');
 after(() => tmp.remove());
@@ -42,13 +41,7 @@ function validConfig(overrides: Record<string, unknown> = {}): Record<string, un
 
 const goodFile = writeConfig(join(tmp.dir, 'good.yaml'), validConfig());
 
-/** Runs the command in this process with captured output (fast; same code path as the binary). */
-async function inProcess(args: string[], deps: CliDeps = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCliInProcess(args, { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) }, env: cliEnv(), cwd: tmp.dir }, deps);
-  return { code, stdout, stderr };
-}
+const inProcess = (args: string[], deps: CliDeps = {}) => runCliInProcess(args, tmp.dir, deps);
 
 describe('lakesync validate and config errors', () => {
   it('validate accepts a good config and summarises it (text and JSON)', async () => {

@@ -10,6 +10,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { Client, Connection } from '@temporalio/client';
 import { loadConfigFile } from '../../src/config/load';
+import type { CliDeps } from '../../src/cli/context';
+import { runCli as runCliEntry } from '../../src/cli/main';
 import { type DevServer, startDevServer } from '../../src/devserver';
 import { SEARCH_ATTRIBUTES } from '../../src/cli/search-attributes';
 import { repoRoot } from '../../src/cli/paths';
@@ -57,6 +59,15 @@ export function runCli(args: string[], options: { cwd?: string; env?: Record<str
       resolve({ code: code ?? -1, stdout, stderr });
     });
   });
+}
+
+/** Runs the command in this process with captured output: fast, and the same code path as the binary. */
+export async function runCliInProcess(args: string[], cwd: string, deps: CliDeps = {}): Promise<CliRun> {
+  let stdout = '';
+  let stderr = '';
+  const io = { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) }, env: cliEnv(), cwd };
+  const code = await runCliEntry(args, io, deps);
+  return { code, stdout, stderr };
 }
 
 export function tempDir(prefix: string): { dir: string; remove(): void } {

@@ -8,9 +8,8 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { freePort } from '../../src/devserver';
-import { runCli as runCliInProcess } from '../../src/cli/main';
 import type { StatusView } from '../../src/cli/progress';
-import { CLI, type Cluster, ROOT, cliEnv, eventually, fakeConfig, json, runCli, startCluster, tempDir, writeConfig } from './helpers';
+import { CLI, type Cluster, ROOT, eventually, fakeConfig, json, runCli, runCliInProcess, startCluster, tempDir, writeConfig } from './helpers';
 
 const hasTmux = spawnSync('tmux', ['-V']).status === 0;
 
@@ -45,11 +44,7 @@ describe('lakesync status --watch', () => {
    * of its own can take longer to start on a busy machine than a table takes to load.
    */
   async function statusView(source: string): Promise<StatusView> {
-    let stdout = '';
-    let stderr = '';
-    const io = { stdout: { write: (t: string) => (stdout += t) }, stderr: { write: (t: string) => (stderr += t) }, env: cliEnv(), cwd: tmp.dir };
-    const code = await runCliInProcess(['status', source, '--json', '--config', configFile], io);
-    return json<StatusView>({ code, stdout, stderr });
+    return json<StatusView>(await runCliInProcess(['status', source, '--json', '--config', configFile], tmp.dir));
   }
 
   /** Starts a sync and waits until its cycle is loading tables. */
