@@ -64,9 +64,10 @@ py_pass=0; py_fail=0; py_rc=0
 if [ -d glue/tests ]; then
   py_rc=$(cat "$results/pytest.rc" 2>/dev/null || echo 1)   # no exit status: the lane died before pytest ended
   if [ -f "$results/pytest.xml" ]; then
-    read -r py_total py_failures py_errors py_skipped < <("$PY" - <<'PYEOF'
+    read -r py_total py_failures py_errors py_skipped < <("$PY" - "$results/pytest.xml" <<'PYEOF'
+import sys
 import xml.etree.ElementTree as ET
-root = ET.parse(".lakesync/test-results/pytest.xml").getroot()
+root = ET.parse(sys.argv[1]).getroot()
 suite = root if root.tag == "testsuite" else root.find("testsuite")
 print(suite.get("tests"), suite.get("failures"), suite.get("errors"), suite.get("skipped"))
 PYEOF

@@ -11,6 +11,7 @@ import type { LakesyncConfig } from './config/schema';
 import { type MetricsEndpoint, formatAddress, sdkMetricsPort, sdkTelemetry, serveWorkerMetrics } from './metrics';
 import type { Ports } from './ports';
 import { connectClient, connectWorker, temporalTarget } from './temporal';
+import { workflowBundle } from './workflow-bundle';
 import { SEARCH_ATTRIBUTE_TYPES } from './workflows/search';
 
 export interface WorkerOptions {
@@ -54,7 +55,7 @@ export async function createWorker(options: WorkerOptions): Promise<{ worker: Wo
     connection,
     namespace: target.namespace,
     taskQueue: target.taskQueue,
-    workflowsPath: require.resolve('./workflows'),
+    workflowBundle: await workflowBundle(),
     activities,
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? 100,
   });
