@@ -36,14 +36,16 @@ export function workflowBundle(): Promise<{ code: string }> {
 
 /** The bundle for the code under `codeRoot` as it is now: read from the cache, else bundled and saved there. */
 export async function cachedBundle(source: BundleSource): Promise<{ code: string }> {
-  const name = `workflows-${bundleKey(source.codeRoot)}.js`;
-  const file = join(source.cacheDir, name);
+  const key = bundleKey(source.codeRoot);
+  const name = `workflows-${key}.js`;
   try {
-    return { code: readFileSync(file, 'utf8') };
+    return { code: readFileSync(join(source.cacheDir, name), 'utf8') };
   } catch {
     // Not bundled yet for this code.
   }
   const code = await (source.bundle ?? sdkBundle)(source.workflowsPath);
+  // Code rebuilt while it was bundled: the bundle may hold either version, so it is not kept under this name.
+  if (bundleKey(source.codeRoot) !== key) return { code };
   try {
     save(source.cacheDir, name, code);
   } catch {

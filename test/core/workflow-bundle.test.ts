@@ -76,6 +76,22 @@ describe('workflow bundle cache', () => {
     assert.deepEqual(readdirSync(cacheDir), [`workflows-${bundleKey(root)}.js`], 'the old bundle is removed');
   });
 
+  test('code that changes while it is bundled: the bundle is used once and not kept under either version', async () => {
+    const root = codeRoot();
+    const cacheDir = join(work, 'cache-b');
+    const bundler = countingBundler();
+    const rebuilding = async (workflowsPath: string) => {
+      writeFileSync(join(root, 'plan.js'), 'exports.plan = () => "rebuilt";\n');
+      return bundler.bundle(workflowsPath);
+    };
+    const source = { workflowsPath: join(root, 'workflows'), codeRoot: root, cacheDir, bundle: rebuilding };
+    assert.equal((await cachedBundle(source)).code, `bundle 1 of ${join(root, 'workflows')}`);
+    assert.ok(!existsSync(cacheDir) || readdirSync(cacheDir).length === 0, 'nothing saved');
+    await cachedBundle({ ...source, bundle: bundler.bundle });
+    assert.equal(bundler.calls.length, 2, 'the rebuilt code is bundled on its own');
+    assert.deepEqual(readdirSync(cacheDir), [`workflows-${bundleKey(root)}.js`]);
+  });
+
   test('a cache that cannot be written: every call bundles, and each still gets its bundle', async () => {
     const root = codeRoot();
     const blocked = join(work, 'a-file');
