@@ -73,8 +73,13 @@ function jsFiles(dir: string): string[] {
 function save(cacheDir: string, name: string, code: string): void {
   mkdirSync(cacheDir, { recursive: true });
   const temporary = join(cacheDir, `.${name}.${process.pid}.tmp`);
-  writeFileSync(temporary, code);
-  renameSync(temporary, join(cacheDir, name));
+  try {
+    writeFileSync(temporary, code);
+    renameSync(temporary, join(cacheDir, name));
+  } finally {
+    // A write that failed (a full disk) leaves no part of a bundle behind.
+    rmSync(temporary, { force: true });
+  }
   for (const old of readdirSync(cacheDir)) if (old !== name && old.startsWith('workflows-')) rmSync(join(cacheDir, old), { force: true });
 }
 

@@ -102,6 +102,17 @@ describe('workflow bundle cache', () => {
     assert.equal((await cachedBundle(source)).code, `bundle 2 of ${join(root, 'workflows')}`);
   });
 
+  test('a bundle that cannot be saved leaves no temporary file behind', async () => {
+    const root = codeRoot();
+    const cacheDir = join(work, 'cache-c');
+    // A folder where the bundle would go: the rename onto it fails after the bundle was written.
+    mkdirSync(join(cacheDir, `workflows-${bundleKey(root)}.js`, 'in-the-way'), { recursive: true });
+    const bundler = countingBundler();
+    const source = { workflowsPath: join(root, 'workflows'), codeRoot: root, cacheDir, bundle: bundler.bundle };
+    assert.equal((await cachedBundle(source)).code, `bundle 1 of ${join(root, 'workflows')}`);
+    assert.deepEqual(readdirSync(cacheDir), [`workflows-${bundleKey(root)}.js`], 'only the folder in the way');
+  });
+
   test("this build's bundle: made by the SDK's bundler, saved beside the compiled code and shared in the process", async () => {
     const bundle = await workflowBundle();
     assert.match(bundle.code, /__TEMPORAL__/, 'a bundle of the workflows, as the SDK makes it');
