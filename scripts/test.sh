@@ -12,7 +12,8 @@ mkdir -p .lakesync/test-results
 
 # Two lanes run side by side, each one file at a time (every file starts its own servers):
 #   spark: test/local (Spark, PostgreSQL), then the Glue job's pytest suite;
-#   rest:  everything else (Temporal dev server, moto, the CLI), which mostly waits on servers.
+#   rest:  everything else (Temporal dev server, moto, the CLI, the exporter without Spark),
+#          which mostly waits on servers.
 # The rest lane prints as it goes; the spark lane's output follows once both are done.
 mapfile -t files < <(find dist/test -name '*.test.js' | sort)
 if [ -n "${LAKESYNC_TEST_FILTER:-}" ]; then mapfile -t files < <(printf '%s\n' "${files[@]}" | grep -E "$LAKESYNC_TEST_FILTER"); fi

@@ -19,8 +19,8 @@ import { createExportPort, settleExports } from '../../src/local/export/task';
 import { layoutOf } from '../../src/local/paths';
 import { openPostgres } from '../../src/local/source/postgres';
 import type { SourceDb } from '../../src/local/source/db';
-import { readParquet } from './helpers/parquet';
-import { startPostgres, type TestPostgres } from './helpers/postgres';
+import { readParquet } from '../local/helpers/parquet';
+import { startPostgres, type TestPostgres } from '../local/helpers/postgres';
 
 const SNAPSHOT = { snapshotId: 'parallel', createdAt: '2024-05-01T00:00:00.000Z', adopted: false };
 

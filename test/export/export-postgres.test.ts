@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { exportSnapshot } from '../../src/local/export/exporter';
 import { openPostgres } from '../../src/local/source/postgres';
-import { readParquet } from './helpers/parquet';
-import { startPostgres, type TestPostgres } from './helpers/postgres';
+import { readParquet } from '../local/helpers/parquet';
+import { startPostgres, type TestPostgres } from '../local/helpers/postgres';
 
 const MILLION = 1_000_000;
 /** The exporter's own peak resident memory may not exceed this, whatever the table size. */

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { ColumnChunkBuilder, type ParquetColumn, ParquetFileWriter } from '../../src/local/export/parquet-file';
-import { readParquet } from './helpers/parquet';
+import { readParquet } from '../local/helpers/parquet';
 
 const COLUMNS: ParquetColumn[] = [
   { name: 's', type: 'INT_16' },

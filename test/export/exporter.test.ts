@@ -13,7 +13,7 @@ import type { ExportInfo, TablesInfo } from '../../src/local/export/layout';
 import type { SourceDb } from '../../src/local/source/db';
 import { seedDemo } from '../../src/local/source/demo-schema';
 import { openPglite } from '../../src/local/source/pglite';
-import { readParquet } from './helpers/parquet';
+import { readParquet } from '../local/helpers/parquet';
 
 const SNAPSHOT = { snapshotId: 'lakesync-shop-1', createdAt: '2024-05-01T00:00:00.000Z', adopted: false };
 
