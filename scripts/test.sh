@@ -22,19 +22,13 @@ mapfile -t rest_files < <(printf '%s\n' "${files[@]}" | grep -v '^dist/test/loca
 results=.lakesync/test-results
 rm -f "$results"/*.tap "$results"/*.rc "$results"/*.log "$results"/pytest.xml
 
-# node_lane NAME FILE...: node's test runner over these files; spec to stdout, TAP to NAME.tap.
-node_lane() {
-  local name=$1; shift
-  if [ "$#" -eq 0 ]; then echo 0 > "$results/$name.rc"; return; fi
-  node --test --test-concurrency=1 \
-    --test-reporter=spec --test-reporter-destination=stdout \
-    --test-reporter=tap --test-reporter-destination="$results/$name.tap" \
-    "$@"
-  echo $? > "$results/$name.rc"
-}
+# A test file (or a test in it) still running after this is cancelled as a failure and the lane
+# goes on; files take up to about 4 minutes here.
+TEST_TIMEOUT_MS=${LAKESYNC_TEST_TIMEOUT_MS:-900000}
+source scripts/lib/node-lane.sh
 
 spark_lane() {
-  node_lane node-spark "${spark_files[@]}"
+  node_lane "$results" node-spark "${spark_files[@]}"
   # Python: the Glue job on local Spark + Iceberg, and its entry scripts.
   if [ -d glue/tests ]; then
     "$PY" -m pytest glue/tests -q -p no:cacheprovider --junitxml="$results/pytest.xml"
@@ -42,19 +36,30 @@ spark_lane() {
   fi
 }
 
+rest_lane() { node_lane "$results" node-rest "${rest_files[@]}"; }
+
+# Each lane runs in a process group of its own (scripts/lib/process-group.sh): what a test leaves
+# running is stopped when its lane ends, and a lane still running after LANE_LIMIT seconds is
+# stopped, so that a hung test fails the run (its lane leaves no exit status) instead of stalling it.
+source scripts/lib/process-group.sh
+LANE_LIMIT=${LAKESYNC_LANE_TIMEOUT_SECONDS:-2700}   # each lane takes about 28 minutes here
 started=$SECONDS
-spark_lane > "$results/spark-lane.log" 2>&1 &
-spark_pid=$!
-node_lane node-rest "${rest_files[@]}"
+start_in_group spark_lane > "$results/spark-lane.log" 2>&1
+spark_group=$!
+start_in_group rest_lane
+rest_group=$!
+# The lanes are not in the terminal's process group, so an interrupt stops them from here.
+trap 'stop_group "$rest_group"; stop_group "$spark_group"; echo "interrupted"; exit 130' INT TERM
+wait_for_group "the rest lane" "$rest_group" $((started + LANE_LIMIT))
 echo "(rest lane done after $((SECONDS - started)) s; waiting for the spark lane)"
-wait "$spark_pid"
+wait_for_group "the spark lane" "$spark_group" $((started + LANE_LIMIT)) 2>> "$results/spark-lane.log"
 echo
 echo "=== spark lane: test/local and pytest (done after $((SECONDS - started)) s) ==="
 cat "$results/spark-lane.log"
 
 count() { grep -hE "^# $1 " "$results"/node-*.tap 2>/dev/null | awk '{s += $3} END {print s + 0}'; }
 node_pass=$(count pass)
-node_fail=$(count fail)
+node_fail=$(( $(count fail) + $(count cancelled) ))   # cancelled: stopped at its time limit
 node_rc=0
 for lane in node-spark node-rest; do
   rc=$(cat "$results/$lane.rc" 2>/dev/null || echo 1)

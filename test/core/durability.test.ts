@@ -47,20 +47,27 @@ function workerConfig(env: TestServer, name: string, load: { latencyMs: number; 
   return { file, queue, stateDir, config: fakeConfig(queue, { tables: 20 }, {}, name) };
 }
 
+/** Every worker process started here; the suite stops each, whatever a failed test left behind. */
+const workers: ChildProcess[] = [];
+
 async function startWorkerProcess(configFile: string): Promise<ChildProcess> {
   const child = fork(join(__dirname, '..', 'helpers', 'worker-process.js'), [configFile], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   await new Promise<void>((resolve, reject) => {
     child.once('message', () => resolve());
     child.once('exit', (code) => reject(new Error(`worker process exited with ${code} before it was ready`)));
   });
+  workers.push(child);
   return child;
 }
 
+/** SIGTERM, then SIGKILL if the worker has not exited within 20 s (say its server is gone). */
 async function stopProcess(child: ChildProcess | undefined): Promise<void> {
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
   await exited;
+  clearTimeout(timer);
 }
 
 /** Waits until the fake has started at least `n` loads and not yet finished all of them. */
@@ -103,7 +110,7 @@ describe('durability', () => {
     env = await startTestServer();
   });
   after(async () => {
-    await stopProcess(worker);
+    await Promise.all(workers.map(stopProcess));
     await client?.connection.close();
     await env?.close();
   });

@@ -7,6 +7,10 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { parseConfig } from '../../src/config/load';
 import { createWorker } from '../../src/worker';
 
+// A test process that dies without stopping this worker closes the IPC channel: go with it, rather
+// than poll a server that is gone while holding the test runner's output open.
+process.on('disconnect', () => process.exit(1));
+
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const config = parseConfig(JSON.parse(readFileSync(process.argv[2]!, 'utf8')));
