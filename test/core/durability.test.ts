@@ -52,11 +52,11 @@ const workers: ChildProcess[] = [];
 
 async function startWorkerProcess(configFile: string): Promise<ChildProcess> {
   const child = fork(join(__dirname, '..', 'helpers', 'worker-process.js'), [configFile], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  workers.push(child);
   await new Promise<void>((resolve, reject) => {
     child.once('message', () => resolve());
     child.once('exit', (code) => reject(new Error(`worker process exited with ${code} before it was ready`)));
   });
-  workers.push(child);
   return child;
 }
 
