@@ -3,49 +3,24 @@
  * leaves a process holding its output, which keeps node's runner from ever exiting on its own.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { repoRoot } from '../../src/toolchain';
+import { type BashRun, ROOT, runBash, running, sourceLibs } from './helpers';
 
-const ROOT = repoRoot();
 const FIXTURES = join(ROOT, 'dist', 'test', 'fixtures', 'lanes');
-const LIBS = ['node-lane.sh', 'process-group.sh'].map((f) => `source ${JSON.stringify(join(ROOT, 'scripts', 'lib', f))}`).join('\n');
 
-/** Runs one lane the way scripts/test.sh does; fails instead of hanging if the output stays open. */
-function runLane(results: string, files: string[], env: Record<string, string>): Promise<{ stdout: string; stderr: string; seconds: number }> {
-  const script = `${LIBS}\nlane() { node_lane ${JSON.stringify(results)} node-test ${files.map((f) => JSON.stringify(f)).join(' ')}; }\nstart_in_group lane\nwait_for_group 'the test lane' $! $((SECONDS + 120))`;
-  const started = Date.now();
-  // Without NODE_TEST_CONTEXT, which would make the inner runner report to this one instead of its files.
-  const { NODE_TEST_CONTEXT: _, ...outer } = process.env;
-  const child = spawn('bash', ['-c', script], { cwd: ROOT, env: { ...outer, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the lane's output was still open after 150 s; stderr: ${stderr}`)), 150_000);
-    child.on('close', () => {
-      clearTimeout(timer);
-      resolve({ stdout, stderr, seconds: (Date.now() - started) / 1000 });
-    });
-  });
+/** Runs one lane the way scripts/test.sh does. */
+function runLane(results: string, files: string[], env: Record<string, string>): Promise<BashRun> {
+  const lane = `lane() { node_lane ${JSON.stringify(results)} node-test ${files.map((f) => JSON.stringify(f)).join(' ')}; }`;
+  return runBash(`${sourceLibs('node-lane.sh', 'process-group.sh')}\n${lane}\nstart_in_group lane\nwait_for_group 'the test lane' $! $((SECONDS + 120))`, 150_000, env);
 }
 
 function summary(tap: string, key: string): number | undefined {
   const m = new RegExp(`^# ${key} (\\d+)$`, 'm').exec(tap);
   return m ? Number(m[1]) : undefined;
-}
-
-function running(marker: string): string[] {
-  try {
-    return execFileSync('pgrep', ['-f', marker], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
-  } catch {
-    return []; // pgrep exits 1 when nothing matches
-  }
 }
 
 describe('node_lane', () => {
