@@ -8,6 +8,7 @@ import { createServer } from 'node:net';
 import { dirname } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
+import { hasEnded, stopChild } from './child-process';
 import { toolchain } from './toolchain';
 
 export interface DevServerOptions {
@@ -25,7 +26,9 @@ export interface DevServer {
   address: string;
   port: number;
   uiUrl?: string;
-  /** Stops the server (SIGTERM) and waits for it to exit. */
+  /** The server's process id (a new one after restart). */
+  readonly pid: number | undefined;
+  /** Stops the server (SIGTERM) and waits for it to exit; at once when it has already ended. */
   stop(): Promise<void>;
   /** Starts it again on the same port and database file. */
   restart(): Promise<void>;
@@ -63,19 +66,16 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     await waitReady(address, child);
   };
   const stop = async () => {
-    const proc = child;
-    if (!proc || proc.exitCode !== null) return;
-    const exited = new Promise((r) => proc.once('exit', r));
-    proc.kill('SIGTERM');
-    const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
+    if (child) await stopChild(child, { killAfterMs: 10_000 });
   };
   await launch();
   return {
     address,
     port,
     ...(options.uiPort ? { uiUrl: `http://127.0.0.1:${options.uiPort}` } : {}),
+    get pid() {
+      return child?.pid;
+    },
     stop,
     restart: async () => {
       await stop();
@@ -88,7 +88,7 @@ async function waitReady(address: string, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + 60_000;
   let lastError: unknown;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`the Temporal dev server exited with code ${child.exitCode} before it was ready`);
+    if (hasEnded(child)) throw new Error(`the Temporal dev server exited (${child.signalCode ? `signal ${child.signalCode}` : `code ${child.exitCode}`}) before it was ready`);
     try {
       const conn = await Connection.connect({ address, connectTimeout: 1_000 });
       await conn.workflowService.getSystemInfo({});

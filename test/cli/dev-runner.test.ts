@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { stopChild } from '../../src/child-process';
 import { freePort } from '../../src/devserver';
 import { CLI, ROOT, cliEnv, eventually, tempDir, writeConfig } from './helpers';
 
@@ -33,17 +34,13 @@ test('dev starts the local runner at once; SIGTERM stops everything and exits', 
   let output = '';
   child.stdout.on('data', (b: Buffer) => (output += b.toString()));
   child.stderr.on('data', (b: Buffer) => (output += b.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   try {
     await eventually('dev to be ready', async () => (/ready; press Ctrl-C to stop/.test(output) ? true : undefined), 90_000);
     // No sync was requested: the runner is dev's own, started with it.
     const info = await eventually('the load runner to be up', async () => (existsSync(join(workDir, 'runner.json')) ? (JSON.parse(readFileSync(join(workDir, 'runner.json'), 'utf8')) as { pid: number }) : undefined), 120_000);
     assert.ok(alive(info.pid), 'the runner process runs');
 
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 45_000);
-    const end = await exited;
-    clearTimeout(timer);
+    const end = await stopChild(child, { killAfterMs: 45_000 });
     assert.deepEqual(end, { code: 0, signal: null }, `dev did not exit on SIGTERM by itself:\n${output}`);
     assert.match(output, /stopped/);
     await eventually('the runner to be gone', async () => (alive(info.pid) ? undefined : true), 30_000);

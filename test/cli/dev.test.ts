@@ -7,6 +7,7 @@ import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
+import { stopChild } from '../../src/child-process';
 import { freePort } from '../../src/devserver';
 import { SEARCH_ATTRIBUTES } from '../../src/cli/search-attributes';
 import { CLI, ROOT, cliEnv, eventually, fakeConfig, runCli, tempDir, writeConfig } from './helpers';
@@ -28,11 +29,8 @@ function start(args: string[]): Running {
     child,
     output: () => output,
     async interrupt() {
-      if (child.exitCode === null) child.kill('SIGINT');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-      const code = await exited;
-      clearTimeout(timer);
-      return code;
+      await stopChild(child, { signal: 'SIGINT', killAfterMs: 30_000 });
+      return exited;
     },
   };
 }

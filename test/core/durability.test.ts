@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Client } from '@temporalio/client';
 import { fakeTableNames } from '../../src/fake/ports';
 import { type FakeRun, type FakeState, readStateDir } from '../../src/fake/state';
+import { stopChild } from '../../src/child-process';
 import { connectClient, temporalTarget } from '../../src/temporal';
 import { fakeConfig, startTestServer, type TestServer, uniqueQueue } from '../helpers/env';
 import { recordHistories } from '../helpers/histories';
@@ -62,12 +63,7 @@ async function startWorkerProcess(configFile: string): Promise<ChildProcess> {
 
 /** SIGTERM, then SIGKILL if the worker has not exited within 20 s (say its server is gone). */
 async function stopProcess(child: ChildProcess | undefined): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-  await exited;
-  clearTimeout(timer);
+  if (child) await stopChild(child, { killAfterMs: 20_000 });
 }
 
 /** Waits until the fake has started at least `n` loads and not yet finished all of them. */

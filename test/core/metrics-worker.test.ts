@@ -10,6 +10,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { freePort } from '../../src/devserver';
+import { stopChild } from '../../src/child-process';
 import { sourceWorkflowId } from '../../src/ids';
 import { SOURCE_WORKFLOW_TYPE, type SourceStatus, statusQuery } from '../../src/workflows/messages';
 import { CLI, ROOT, cliEnv, eventually, fakeConfig, runCli, tempDir, writeConfig } from '../cli/helpers';
@@ -73,13 +74,7 @@ describe('lakesync worker --metrics', () => {
   });
 
   after(async () => {
-    if (worker && worker.exitCode === null) {
-      const exited = new Promise((resolve) => worker!.once('exit', resolve));
-      worker.kill('SIGINT');
-      const timer = setTimeout(() => worker!.kill('SIGKILL'), 20_000);
-      await exited;
-      clearTimeout(timer);
-    }
+    if (worker) await stopChild(worker, { signal: 'SIGINT', killAfterMs: 20_000 });
     await connection?.close();
     await server?.close();
     tmp.remove();

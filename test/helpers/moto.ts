@@ -4,6 +4,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { setTimeout as delay } from 'node:timers/promises';
+import { stopChild } from '../../src/child-process';
 import { freePort } from '../../src/devserver';
 import { toolchain } from '../../src/toolchain';
 
@@ -45,12 +46,7 @@ export async function startMoto(): Promise<MotoServer> {
   child.stderr?.on('data', keep);
 
   const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-    await exited;
-    clearTimeout(timer);
+    await stopChild(child, { killAfterMs: 5_000 });
   };
 
   try {

@@ -1,8 +1,9 @@
 /**
  * The load runner killed while loads are under way (direct.test.ts kills it while a direct load
  * reads its window): every call that was under way on it fails at once, and all of them must go on
- * with ONE new runner. A stand-in runner (a small HTTP server speaking the runner's protocol) takes
- * Spark's place, so the test runs in a second.
+ * with ONE new runner. And a client whose runner was killed while idle still closes. A stand-in
+ * runner (a small HTTP server speaking the runner's protocol) takes Spark's place, so the tests
+ * run in a second.
  */
 import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,6 +14,7 @@ import { after, test } from 'node:test';
 import { processAlive } from '../../src/local/files';
 import { layoutOf } from '../../src/local/paths';
 import { RunnerClient } from '../../src/local/runner/client';
+import { within } from '../helpers/within';
 
 const work = mkdtempSync(join(tmpdir(), 'lakesync-direct-runner-'));
 after(() => rmSync(work, { recursive: true, force: true }));
@@ -46,9 +48,19 @@ function fakePython(): string {
   return wrapper;
 }
 
-test('calls under way on a runner that died all go on with one new runner; none ends the new one', async () => {
+/** Runs `fn` with the stand-in runner in place of the real one. */
+async function withFakeRunner(fn: () => Promise<void>): Promise<void> {
   const saved = process.env.LAKESYNC_PYTHON;
   process.env.LAKESYNC_PYTHON = fakePython();
+  try {
+    await fn();
+  } finally {
+    if (saved === undefined) delete process.env.LAKESYNC_PYTHON;
+    else process.env.LAKESYNC_PYTHON = saved;
+  }
+}
+
+test('calls under way on a runner that died all go on with one new runner; none ends the new one', () => withFakeRunner(async () => {
   const client = new RunnerClient(layoutOf(join(work, 'w')), { startTimeoutMs: 20_000 });
   try {
     const first = await client.ensure();
@@ -65,7 +77,14 @@ test('calls under way on a runner that died all go on with one new runner; none 
     assert.ok(processAlive(pid!), 'the new runner is alive');
   } finally {
     await client.close();
-    if (saved === undefined) delete process.env.LAKESYNC_PYTHON;
-    else process.env.LAKESYNC_PYTHON = saved;
   }
-});
+}));
+
+test('closing the client after its runner was killed (say by the OOM killer) returns at once instead of waiting for an exit that already happened', () => withFakeRunner(async () => {
+  const client = new RunnerClient(layoutOf(join(work, 'killed')), { startTimeoutMs: 20_000 });
+  const { pid } = await client.ensure();
+  process.kill(pid, 'SIGKILL');
+  while (processAlive(pid)) await delay(20);
+  await delay(200); // the client has seen the exit
+  await within(5_000, 'close() of a client whose runner had died', client.close());
+}));

@@ -4,6 +4,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { setTimeout as delay } from 'node:timers/promises';
+import { stopChild } from '../../child-process';
 import { freePort } from '../../devserver';
 import { toolchain } from '../../toolchain';
 
@@ -42,12 +43,7 @@ export async function startEmbeddedDynamo(options: EmbeddedDynamoOptions = {}): 
   const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
 
   const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-    await exited;
-    clearTimeout(timer);
+    await stopChild(child, { killAfterMs: 5_000 });
   };
 
   try {

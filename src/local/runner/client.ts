@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { hasEnded, stopChild } from '../../child-process';
 import { PortError } from '../../errors';
 import { LAKE_CATALOG } from '../../job-args';
 import { repoRoot, toolchain } from '../../toolchain';
@@ -111,18 +112,15 @@ export class RunnerClient {
     this.closed = true;
     const child = this.child;
     this.child = undefined;
-    if (!child || child.exitCode !== null) return;
+    if (!child || hasEnded(child)) return;
     const info = await this.info?.catch(() => undefined);
-    const exited = new Promise((resolveExit) => child.once('exit', resolveExit));
+    // Its own shutdown first (the runner finishes the job under way); signals only if that does not end it.
+    const stopped = stopChild(child, { signalAfterMs: 15_000, killAfterMs: 25_000 });
     if (info) {
       await fetch(`http://127.0.0.1:${info.port}/shutdown`, { method: 'POST', headers: { authorization: `Bearer ${info.token}` }, signal: AbortSignal.timeout(5_000) }).catch(() => undefined);
     }
     child.stdin?.end();
-    const kill = setTimeout(() => child.kill('SIGTERM'), 15_000);
-    const hardKill = setTimeout(() => child.kill('SIGKILL'), 25_000);
-    await exited;
-    clearTimeout(kill);
-    clearTimeout(hardKill);
+    await stopped;
   }
 
   /**
@@ -221,7 +219,7 @@ function waitReady(child: ChildProcess, timeoutMs: number, logFile: string): Pro
     };
     const timer = setTimeout(() => fail(`the load runner did not start within ${Math.round(timeoutMs / 1000)} s (see ${logFile})`), timeoutMs);
     child.once('error', (err) => fail(`cannot start the load runner (${err.message})`));
-    child.once('exit', (code) => fail(`the load runner exited with code ${code} before it was ready (see ${logFile})`));
+    child.once('exit', (code, signal) => fail(`the load runner exited (${signal ? `signal ${signal}` : `code ${code}`}) before it was ready (see ${logFile})`));
     lines.on('line', (line) => {
       let parsed: ReadyLine | undefined;
       try {

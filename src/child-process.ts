@@ -1,0 +1,44 @@
+/**
+ * Stopping a child process: ask it to stop, kill it if it does not, and wait until it has ended.
+ * A child that already ended (by its own exit or by a signal, say the OOM killer) or never
+ * started is done at once: its 'exit' event has already fired, and waiting for it would hang.
+ */
+import type { ChildProcess } from 'node:child_process';
+
+/** How a child ended: its exit code, or the signal that ended it. */
+export interface ChildEnd {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface StopChildOptions {
+  /** The signal that asks the child to stop (default SIGTERM). */
+  signal?: NodeJS.Signals;
+  /** How long to wait before sending it, for a caller that has already asked the child to stop in its own way (default 0). */
+  signalAfterMs?: number;
+  /** SIGKILL after this long (from the call) when the child still runs. */
+  killAfterMs: number;
+}
+
+/** Whether the child has ended, by an exit code or by a signal. */
+export function hasEnded(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
+/** Stops the child as the options say and resolves once it has ended (at once when it already had, or never started). */
+export function stopChild(child: ChildProcess, options: StopChildOptions): Promise<ChildEnd> {
+  const ended = (): ChildEnd => ({ code: child.exitCode, signal: child.signalCode });
+  // A child whose spawn failed has no pid and emits no 'exit'.
+  if (hasEnded(child) || child.pid === undefined) return Promise.resolve(ended());
+  return new Promise((resolve) => {
+    const timers: NodeJS.Timeout[] = [];
+    child.once('exit', () => {
+      for (const timer of timers) clearTimeout(timer);
+      resolve(ended());
+    });
+    const ask = () => child.kill(options.signal ?? 'SIGTERM');
+    if (options.signalAfterMs) timers.push(setTimeout(ask, options.signalAfterMs));
+    else ask();
+    timers.push(setTimeout(() => child.kill('SIGKILL'), options.killAfterMs));
+  });
+}
