@@ -88,7 +88,7 @@ async function waitReady(address: string, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + 60_000;
   let lastError: unknown;
   while (Date.now() < deadline) {
-    if (hasEnded(child)) throw new Error(`the Temporal dev server exited (${child.signalCode ? `signal ${child.signalCode}` : `code ${child.exitCode}`}) before it was ready`);
+    if (hasEnded(child)) throw new Error(`the Temporal dev server ${child.signalCode ? `was ended by ${child.signalCode}` : `exited with code ${child.exitCode}`} before it was ready`);
     try {
       const conn = await Connection.connect({ address, connectTimeout: 1_000 });
       await conn.workflowService.getSystemInfo({});

@@ -88,3 +88,19 @@ test('closing the client after its runner was killed (say by the OOM killer) ret
   await delay(200); // the client has seen the exit
   await within(5_000, 'close() of a client whose runner had died', client.close());
 }));
+
+test('a runner killed while it starts fails the start at once, naming the signal', async () => {
+  const saved = process.env.LAKESYNC_PYTHON;
+  const wrapper = join(work, 'killed-python');
+  writeFileSync(wrapper, '#!/bin/sh\nkill -9 $$\n');
+  chmodSync(wrapper, 0o755);
+  process.env.LAKESYNC_PYTHON = wrapper;
+  const client = new RunnerClient(layoutOf(join(work, 'killed-at-start')), { startTimeoutMs: 20_000 });
+  try {
+    await within(15_000, 'the start of a runner that was killed', assert.rejects(client.ensure(), /the load runner was ended by SIGKILL before it was ready/));
+  } finally {
+    await client.close();
+    if (saved === undefined) delete process.env.LAKESYNC_PYTHON;
+    else process.env.LAKESYNC_PYTHON = saved;
+  }
+});

@@ -377,7 +377,7 @@ describe('load runs', () => {
     // so public.products could not be handed to it and its run failed with RunnerUnavailable.
     // The machinery failed, not the load: a new run must be allowed, as for Glue's ERROR.
     const dying = {
-      ensure: async () => { throw new Error('the load runner exited (signal SIGKILL) before it was ready'); },
+      ensure: async () => { throw new Error('the load runner was ended by SIGKILL before it was ready'); },
       call: async () => { throw new Error('not reached'); },
     } as unknown as RunnerClient;
     const port = createLoadPort(layout(), dying);
@@ -387,7 +387,7 @@ describe('load runs', () => {
     assert.equal(status.state, 'failed');
     assert.equal(status.detail, 'ERROR');
     assert.equal(status.retryable, true);
-    assert.match(status.errorMessage ?? '', /RunnerUnavailable: the load could not be handed to the load runner: the load runner exited \(signal SIGKILL\)/);
+    assert.match(status.errorMessage ?? '', /RunnerUnavailable: the load could not be handed to the load runner: the load runner was ended by SIGKILL/);
   });
 
   test('two attempts starting the same load at once queue it once', async () => {

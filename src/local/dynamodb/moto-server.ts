@@ -4,7 +4,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { setTimeout as delay } from 'node:timers/promises';
-import { stopChild } from '../../child-process';
+import { hasEnded, stopChild } from '../../child-process';
 import { freePort } from '../../devserver';
 import { toolchain } from '../../toolchain';
 
@@ -63,8 +63,9 @@ export async function startEmbeddedDynamo(options: EmbeddedDynamoOptions = {}): 
 async function waitReady(endpoint: string, child: ChildProcess, output: string[], timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) {
-      throw new Error(`the embedded DynamoDB (moto server) exited with code ${child.exitCode}: ${output.join('').slice(-2000)}\nIs moto installed in the toolchain's Python? Run "npm run bootstrap".`);
+    if (hasEnded(child)) {
+      const how = child.signalCode ? `was ended by ${child.signalCode}` : `exited with code ${child.exitCode}`;
+      throw new Error(`the embedded DynamoDB (moto server) ${how}: ${output.join('').slice(-2000)}\nIs moto installed in the toolchain's Python? Run "npm run bootstrap".`);
     }
     try {
       const res = await fetch(`${endpoint}/moto-api/data.json`);

@@ -219,7 +219,7 @@ function waitReady(child: ChildProcess, timeoutMs: number, logFile: string): Pro
     };
     const timer = setTimeout(() => fail(`the load runner did not start within ${Math.round(timeoutMs / 1000)} s (see ${logFile})`), timeoutMs);
     child.once('error', (err) => fail(`cannot start the load runner (${err.message})`));
-    child.once('exit', (code, signal) => fail(`the load runner exited (${signal ? `signal ${signal}` : `code ${code}`}) before it was ready (see ${logFile})`));
+    child.once('exit', (code, signal) => fail(`the load runner ${signal ? `was ended by ${signal}` : `exited with code ${code}`} before it was ready (see ${logFile})`));
     lines.on('line', (line) => {
       let parsed: ReadyLine | undefined;
       try {
