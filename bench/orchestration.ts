@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { parseConfig } from '../src/config/load';
+import { startDevServer } from '../src/devserver';
 import { FakeBackend } from '../src/fake/ports';
 import { sourceWorkflowId } from '../src/ids';
 import { connectClient, temporalTarget } from '../src/temporal';
@@ -18,7 +19,7 @@ import { repoRoot } from '../src/toolchain';
 import { readSourceStatus } from '../src/status-pages';
 import { createWorker } from '../src/worker';
 import { SOURCE_WORKFLOW_TYPE, type StatusPage, statusPageQuery, statusQuery } from '../src/workflows/messages';
-import { startServerWithArgs } from '../test/helpers/dev-server-args';
+import { SEARCH_ATTRIBUTE_TYPES } from '../src/workflows/search';
 import { historyEvents, historyPayloadSizes, type PayloadSize } from '../test/helpers/payload-sizes';
 
 const TABLES = Number(process.env.BENCH_TABLES ?? 5000);
@@ -30,7 +31,11 @@ async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const dir = mkdtempSync(join(tmpdir(), 'lakesync-bench-'));
   // The source continues as new after its cycle: the carried state is measured too.
-  const server = await startServerWithArgs(join(dir, 'temporal.db'), ['--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=20']);
+  const server = await startDevServer({
+    dbFile: join(dir, 'temporal.db'),
+    searchAttributes: SEARCH_ATTRIBUTE_TYPES,
+    extraArgs: ['--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=20'],
+  });
   process.env.TEMPORAL_ADDRESS = server.address;
   try {
     const config = parseConfig({

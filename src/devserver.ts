@@ -19,6 +19,8 @@ export interface DevServerOptions {
   uiPort?: number;
   binary?: string;
   searchAttributes?: Record<string, 'Keyword' | 'Int' | 'Text' | 'Datetime' | 'Bool' | 'Double' | 'KeywordList'>;
+  /** Further `temporal server start-dev` arguments, e.g. `--dynamic-config-value limit.historyCount.suggestContinueAsNew=10`. */
+  extraArgs?: string[];
   log?: (line: string) => void;
 }
 
@@ -47,30 +49,72 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** How many times the server is started before its failure to start is reported (see launch). */
+export const DEV_SERVER_START_ATTEMPTS = 3;
+/** Lines of the server's own output kept for the message when it fails to start. */
+const OUTPUT_LINES_KEPT = 30;
+
+/** The server ended before it was ready; its last output (in the message) says why. */
+class EndedBeforeReady extends Error {
+  constructor(
+    readonly summary: string,
+    lastOutput: string,
+  ) {
+    super(`${summary}${lastOutput}`);
+  }
+}
+
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
   const binary = options.binary ?? toolchain().temporal;
-  const port = options.port ?? (await freePort());
-  const address = `127.0.0.1:${port}`;
+  let port = options.port ?? (await freePort());
   mkdirSync(dirname(options.dbFile), { recursive: true });
-  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--db-filename', options.dbFile, '--log-level', 'error'];
-  if (options.uiPort) args.push('--ui-port', String(options.uiPort));
-  else args.push('--headless');
-  for (const [name, type] of Object.entries(options.searchAttributes ?? {})) args.push('--search-attribute', `${name}=${type}`);
+  const args = () => {
+    const list = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--db-filename', options.dbFile, '--log-level', 'error'];
+    if (options.uiPort) list.push('--ui-port', String(options.uiPort));
+    else list.push('--headless');
+    for (const [name, type] of Object.entries(options.searchAttributes ?? {})) list.push('--search-attribute', `${name}=${type}`);
+    return [...list, ...(options.extraArgs ?? [])];
+  };
 
   let child: ChildProcess | undefined;
-  const launch = async () => {
-    child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const forward = (buf: Buffer) => options.log?.(buf.toString());
-    child.stdout?.on('data', forward);
-    child.stderr?.on('data', forward);
-    await waitReady(address, child);
+  /**
+   * Starts the server and waits until it answers. The server binds ports of its own choosing as
+   * well as its frontend port; a process starting at the same moment can take one of them first,
+   * and the server then exits. So a server that ends before it is ready is started again, on a new
+   * frontend port when that port was ours to choose (first start only: a restart keeps its port).
+   */
+  const launch = async (newPortOnRetry: boolean) => {
+    for (let attempt = 1; ; attempt++) {
+      const output: string[] = [];
+      const proc = spawn(binary, args(), { stdio: ['ignore', 'pipe', 'pipe'] });
+      child = proc;
+      const keep = (buf: Buffer) => {
+        options.log?.(buf.toString());
+        output.push(...buf.toString().split('\n').filter((line) => line.trim()));
+        output.splice(0, Math.max(0, output.length - OUTPUT_LINES_KEPT));
+      };
+      proc.stdout?.on('data', keep);
+      proc.stderr?.on('data', keep);
+      // Its output can arrive after its exit: 'close' comes once all of it has.
+      const outputDone = new Promise((resolve) => proc.once('close', resolve));
+      try {
+        await waitReady(`127.0.0.1:${port}`, proc, output, outputDone);
+        return;
+      } catch (err) {
+        // One that never got ready is not left running.
+        await stopChild(proc, { killAfterMs: 5_000 });
+        if (!(err instanceof EndedBeforeReady) || attempt >= DEV_SERVER_START_ATTEMPTS) throw err;
+        options.log?.(`${err.summary}; starting it again (attempt ${attempt + 1} of ${DEV_SERVER_START_ATTEMPTS})\n`);
+        if (newPortOnRetry) port = await freePort();
+      }
+    }
   };
   const stop = async () => {
     if (child) await stopChild(child, { killAfterMs: 10_000 });
   };
-  await launch();
+  await launch(options.port === undefined);
   return {
-    address,
+    address: `127.0.0.1:${port}`,
     port,
     ...(options.uiPort ? { uiUrl: `http://127.0.0.1:${options.uiPort}` } : {}),
     get pid() {
@@ -79,16 +123,21 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     stop,
     restart: async () => {
       await stop();
-      await launch();
+      await launch(false);
     },
   };
 }
 
-async function waitReady(address: string, child: ChildProcess): Promise<void> {
+async function waitReady(address: string, child: ChildProcess, output: string[], outputDone: Promise<unknown>): Promise<void> {
   const deadline = Date.now() + 60_000;
   let lastError: unknown;
+  const lastOutput = () => (output.length ? `; its last output:\n${output.join('\n')}` : '; it wrote nothing');
   while (Date.now() < deadline) {
-    if (hasEnded(child)) throw new Error(`the Temporal dev server ${child.signalCode ? `was ended by ${child.signalCode}` : `exited with code ${child.exitCode}`} before it was ready`);
+    if (hasEnded(child)) {
+      await Promise.race([outputDone, delay(2_000)]);
+      const how = child.signalCode ? `was ended by ${child.signalCode}` : `exited with code ${child.exitCode}`;
+      throw new EndedBeforeReady(`the Temporal dev server at ${address} ${how} before it was ready`, lastOutput());
+    }
     try {
       const conn = await Connection.connect({ address, connectTimeout: 1_000 });
       await conn.workflowService.getSystemInfo({});
@@ -99,5 +148,5 @@ async function waitReady(address: string, child: ChildProcess): Promise<void> {
       await delay(250);
     }
   }
-  throw new Error(`the Temporal dev server at ${address} was not ready after 60 s: ${String(lastError)}`);
+  throw new Error(`the Temporal dev server at ${address} was not ready after 60 s: ${String(lastError)}${lastOutput()}`);
 }

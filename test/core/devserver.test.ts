@@ -2,18 +2,21 @@
  * The dev server's process ended by a signal (say the OOM killer, or a `kill` from a shell):
  * stopping it returns at once and restarting it brings it back on the same port and database,
  * instead of waiting forever for an exit that has already happened. A server killed while it
- * starts fails its start at once, saying so (a stand-in executable that kills itself).
+ * starts fails its start at once, saying so (a stand-in executable that kills itself). One that
+ * exits before it is ready (another process took one of its ports) is started again.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, test } from 'node:test';
 import { Connection } from '@temporalio/client';
-import { startDevServer } from '../../src/devserver';
+import { DEV_SERVER_START_ATTEMPTS, startDevServer } from '../../src/devserver';
 import { startEmbeddedDynamo } from '../../src/local/dynamodb/moto-server';
 import { processAlive } from '../../src/local/files';
+import { toolchain } from '../../src/toolchain';
+import { selfKillingExecutable } from '../helpers/self-killing';
 import { within } from '../helpers/within';
 
 const dir = mkdtempSync(join(tmpdir(), 'lakesync-devserver-'));
@@ -42,15 +45,42 @@ test('a dev server killed by a signal stops at once and restarts on its port and
   }
 });
 
-/** An executable that ends itself with SIGKILL, in place of a server binary or Python. */
-function selfKilling(): string {
-  const path = join(dir, 'killed-at-start');
-  writeFileSync(path, '#!/bin/sh\nkill -9 $$\n');
+test('a dev server or embedded DynamoDB killed while starting fails at once, naming the signal', async () => {
+  await within(20_000, 'the start of a dev server that was killed', assert.rejects(startDevServer({ dbFile: join(dir, 'killed.db'), binary: selfKillingExecutable(dir) }), /the Temporal dev server at 127\.0\.0\.1:\d+ was ended by SIGKILL before it was ready/));
+  await within(20_000, 'the start of a moto server that was killed', assert.rejects(startEmbeddedDynamo({ python: selfKillingExecutable(dir) }), /the embedded DynamoDB \(moto server\) was ended by SIGKILL/));
+});
+
+/** A stand-in for the Temporal CLI: counts its starts in a file, then runs `body` (sh). */
+function standIn(name: string, body: string): { path: string; starts: () => number } {
+  const path = join(dir, name);
+  const counter = `${path}.starts`;
+  writeFileSync(counter, '');
+  writeFileSync(path, `#!/bin/sh\necho x >> "${counter}"\nstarts=$(wc -l < "${counter}")\n${body}\n`);
   chmodSync(path, 0o755);
-  return path;
+  return { path, starts: () => readFileSync(counter, 'utf8').split('\n').filter(Boolean).length };
 }
 
-test('a dev server or embedded DynamoDB killed while starting fails at once, naming the signal', async () => {
-  await within(20_000, 'the start of a dev server that was killed', assert.rejects(startDevServer({ dbFile: join(dir, 'killed.db'), binary: selfKilling() }), /the Temporal dev server was ended by SIGKILL before it was ready/));
-  await within(20_000, 'the start of a moto server that was killed', assert.rejects(startEmbeddedDynamo({ python: selfKilling() }), /the embedded DynamoDB \(moto server\) was ended by SIGKILL/));
+test('a dev server that exits before it is ready (one of its ports taken) is started again on a new port', async () => {
+  const flaky = standIn('flaky-temporal', `if [ "$starts" -eq 1 ]; then echo "listen tcp 127.0.0.1:7233: bind: address already in use" >&2; exit 2; fi\nexec "${toolchain().temporal}" "$@"`);
+  const log: string[] = [];
+  const server = await startDevServer({ dbFile: join(dir, 'flaky.db'), binary: flaky.path, log: (line) => log.push(line) });
+  try {
+    assert.equal(flaky.starts(), 2);
+    assert.match(log.join(''), new RegExp(`exited with code 2 before it was ready; starting it again \\(attempt 2 of ${DEV_SERVER_START_ATTEMPTS}\\)`));
+    const connection = await Connection.connect({ address: server.address });
+    try {
+      assert.ok((await connection.workflowService.getSystemInfo({})).serverVersion);
+    } finally {
+      await connection.close();
+    }
+  } finally {
+    await server.stop();
+  }
+});
+
+test('a dev server that never gets ready fails after its attempts, with its last output in the message', async () => {
+  const broken = standIn('broken-temporal', 'echo "config error: something is wrong" >&2\nexit 2');
+  await within(30_000, 'the start of a broken dev server', assert.rejects(startDevServer({ dbFile: join(dir, 'broken.db'), binary: broken.path }),
+    /the Temporal dev server at 127\.0\.0\.1:\d+ exited with code 2 before it was ready; its last output:\nconfig error: something is wrong/));
+  assert.equal(broken.starts(), DEV_SERVER_START_ATTEMPTS);
 });

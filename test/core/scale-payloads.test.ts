@@ -14,13 +14,14 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { waitForRequest } from '../../src/cli/wait';
 import { costReport } from '../../src/cost/report';
+import { type DevServer, startDevServer } from '../../src/devserver';
 import { fakeTableNames } from '../../src/fake/ports';
 import { sourceWorkflowId } from '../../src/ids';
 import { temporalTarget } from '../../src/temporal';
+import { SEARCH_ATTRIBUTE_TYPES } from '../../src/workflows/search';
 import type { CycleResult } from '../../src/model';
 import { readSourceStatus, withCycleTables } from '../../src/status-pages';
 import { type CycleTablesPage, cycleTablesPageQuery, rerunUpdate, SOURCE_WORKFLOW_TYPE, syncUpdate, type SourceStatus, type StatusPage, statusPageQuery, statusQuery } from '../../src/workflows/messages';
-import { type ArgsServer, startServerWithArgs } from '../helpers/dev-server-args';
 import { fakeConfig, quietTemporalLogs, startFakeWorker, type FakeWorker, uniqueQueue } from '../helpers/env';
 import { recordHistories } from '../helpers/histories';
 import { historyPayloadSizes } from '../helpers/payload-sizes';
@@ -45,7 +46,7 @@ const bytesOf = (v: unknown): number => Buffer.byteLength(JSON.stringify(v));
 
 describe(`payloads at scale: ${TABLE_COUNT} tables under an inline limit of ${LIMIT} bytes`, () => {
   let dir: string;
-  let server: ArgsServer;
+  let server: DevServer;
   let w: FakeWorker;
   let handle: WorkflowHandle;
   let firstRunId: string;
@@ -55,7 +56,11 @@ describe(`payloads at scale: ${TABLE_COUNT} tables under an inline limit of ${LI
     quietTemporalLogs();
     dir = mkdtempSync(join(tmpdir(), 'lakesync-scale-'));
     // The server suggests continue-as-new after a few events: the source continues after its first cycle.
-    server = await startServerWithArgs(join(dir, 'temporal.db'), ['--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=10']);
+    server = await startDevServer({
+      dbFile: join(dir, 'temporal.db'),
+      searchAttributes: SEARCH_ATTRIBUTE_TYPES,
+      extraArgs: ['--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=10'],
+    });
     process.env.TEMPORAL_ADDRESS = server.address;
     // Batches of 5 keep each batch's result (bounded by the batch size) under the lowered limit.
     w = await startFakeWorker(fakeConfig(queue, { tables: TABLE_COUNT }, { batchSize: 5 }, SOURCE), {

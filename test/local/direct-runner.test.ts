@@ -1,9 +1,9 @@
 /**
  * The load runner killed while loads are under way (direct.test.ts kills it while a direct load
  * reads its window): every call that was under way on it fails at once, and all of them must go on
- * with ONE new runner. And a client whose runner was killed while idle still closes. A stand-in
- * runner (a small HTTP server speaking the runner's protocol) takes Spark's place, so the tests
- * run in a second.
+ * with ONE new runner. A client whose runner was killed while idle still closes, and a runner
+ * killed while it starts fails the start at once. A stand-in runner (a small HTTP server speaking
+ * the runner's protocol) takes Spark's place, so the tests run in a second.
  */
 import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,6 +14,7 @@ import { after, test } from 'node:test';
 import { processAlive } from '../../src/local/files';
 import { layoutOf } from '../../src/local/paths';
 import { RunnerClient } from '../../src/local/runner/client';
+import { selfKillingExecutable } from '../helpers/self-killing';
 import { within } from '../helpers/within';
 
 const work = mkdtempSync(join(tmpdir(), 'lakesync-direct-runner-'));
@@ -48,10 +49,10 @@ function fakePython(): string {
   return wrapper;
 }
 
-/** Runs `fn` with the stand-in runner in place of the real one. */
-async function withFakeRunner(fn: () => Promise<void>): Promise<void> {
+/** Runs `fn` with `python` starting the runner instead of the real one. */
+async function withPython(python: string, fn: () => Promise<void>): Promise<void> {
   const saved = process.env.LAKESYNC_PYTHON;
-  process.env.LAKESYNC_PYTHON = fakePython();
+  process.env.LAKESYNC_PYTHON = python;
   try {
     await fn();
   } finally {
@@ -60,7 +61,7 @@ async function withFakeRunner(fn: () => Promise<void>): Promise<void> {
   }
 }
 
-test('calls under way on a runner that died all go on with one new runner; none ends the new one', () => withFakeRunner(async () => {
+test('calls under way on a runner that died all go on with one new runner; none ends the new one', () => withPython(fakePython(), async () => {
   const client = new RunnerClient(layoutOf(join(work, 'w')), { startTimeoutMs: 20_000 });
   try {
     const first = await client.ensure();
@@ -80,7 +81,7 @@ test('calls under way on a runner that died all go on with one new runner; none 
   }
 }));
 
-test('closing the client after its runner was killed (say by the OOM killer) returns at once instead of waiting for an exit that already happened', () => withFakeRunner(async () => {
+test('closing the client after its runner was killed (say by the OOM killer) returns at once instead of waiting for an exit that already happened', () => withPython(fakePython(), async () => {
   const client = new RunnerClient(layoutOf(join(work, 'killed')), { startTimeoutMs: 20_000 });
   const { pid } = await client.ensure();
   process.kill(pid, 'SIGKILL');
@@ -89,18 +90,11 @@ test('closing the client after its runner was killed (say by the OOM killer) ret
   await within(5_000, 'close() of a client whose runner had died', client.close());
 }));
 
-test('a runner killed while it starts fails the start at once, naming the signal', async () => {
-  const saved = process.env.LAKESYNC_PYTHON;
-  const wrapper = join(work, 'killed-python');
-  writeFileSync(wrapper, '#!/bin/sh\nkill -9 $$\n');
-  chmodSync(wrapper, 0o755);
-  process.env.LAKESYNC_PYTHON = wrapper;
-  const client = new RunnerClient(layoutOf(join(work, 'killed-at-start')), { startTimeoutMs: 20_000 });
+test('a runner killed while it starts fails the start at once, naming the signal', () => withPython(selfKillingExecutable(work), async () => {
+  const client = new RunnerClient(layoutOf(join(work, 'runner-killed-at-start')), { startTimeoutMs: 20_000 });
   try {
     await within(15_000, 'the start of a runner that was killed', assert.rejects(client.ensure(), /the load runner was ended by SIGKILL before it was ready/));
   } finally {
     await client.close();
-    if (saved === undefined) delete process.env.LAKESYNC_PYTHON;
-    else process.env.LAKESYNC_PYTHON = saved;
   }
-});
+}));

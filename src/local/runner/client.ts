@@ -114,7 +114,7 @@ export class RunnerClient {
     this.child = undefined;
     if (!child || hasEnded(child)) return;
     const info = await this.info?.catch(() => undefined);
-    // Its own shutdown first (the runner finishes the job under way); signals only if that does not end it.
+    // Its own way first (/shutdown, then its stdin closed); signals only when that has not ended it in time.
     const stopped = stopChild(child, { signalAfterMs: 15_000, killAfterMs: 25_000 });
     if (info) {
       await fetch(`http://127.0.0.1:${info.port}/shutdown`, { method: 'POST', headers: { authorization: `Bearer ${info.token}` }, signal: AbortSignal.timeout(5_000) }).catch(() => undefined);
