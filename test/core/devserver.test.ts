@@ -50,22 +50,28 @@ test('a dev server or embedded DynamoDB killed while starting fails at once, nam
   await within(20_000, 'the start of a moto server that was killed', assert.rejects(startEmbeddedDynamo({ python: selfKillingExecutable(dir) }), /the embedded DynamoDB \(moto server\) was ended by SIGKILL/));
 });
 
-/** A stand-in for the Temporal CLI: counts its starts in a file, then runs `body` (sh). */
-function standIn(name: string, body: string): { path: string; starts: () => number } {
+/** A stand-in for the Temporal CLI: writes each start's arguments to a file, then runs `body` (sh; $starts is the count so far). */
+function standIn(name: string, body: string): { path: string; starts: () => string[] } {
   const path = join(dir, name);
-  const counter = `${path}.starts`;
-  writeFileSync(counter, '');
-  writeFileSync(path, `#!/bin/sh\necho x >> "${counter}"\nstarts=$(wc -l < "${counter}")\n${body}\n`);
+  const record = `${path}.starts`;
+  writeFileSync(record, '');
+  writeFileSync(path, `#!/bin/sh\necho "$*" >> "${record}"\nstarts=$(wc -l < "${record}")\n${body}\n`);
   chmodSync(path, 0o755);
-  return { path, starts: () => readFileSync(counter, 'utf8').split('\n').filter(Boolean).length };
+  return { path, starts: () => readFileSync(record, 'utf8').split('\n').filter(Boolean) };
 }
+
+/** The --port of a start's arguments. */
+const portOf = (args: string): string => /--port (\d+)/.exec(args)?.[1] ?? 'none';
 
 test('a dev server that exits before it is ready (one of its ports taken) is started again on a new port', async () => {
   const flaky = standIn('flaky-temporal', `if [ "$starts" -eq 1 ]; then echo "listen tcp 127.0.0.1:7233: bind: address already in use" >&2; exit 2; fi\nexec "${toolchain().temporal}" "$@"`);
   const log: string[] = [];
   const server = await startDevServer({ dbFile: join(dir, 'flaky.db'), binary: flaky.path, log: (line) => log.push(line) });
   try {
-    assert.equal(flaky.starts(), 2);
+    const starts = flaky.starts();
+    assert.equal(starts.length, 2);
+    assert.notEqual(portOf(starts[1]!), portOf(starts[0]!), 'the second start has a port of its own');
+    assert.equal(portOf(starts[1]!), String(server.port));
     assert.match(log.join(''), new RegExp(`exited with code 2 before it was ready; starting it again \\(attempt 2 of ${DEV_SERVER_START_ATTEMPTS}\\)`));
     const connection = await Connection.connect({ address: server.address });
     try {
@@ -82,5 +88,5 @@ test('a dev server that never gets ready fails after its attempts, with its last
   const broken = standIn('broken-temporal', 'echo "config error: something is wrong" >&2\nexit 2');
   await within(30_000, 'the start of a broken dev server', assert.rejects(startDevServer({ dbFile: join(dir, 'broken.db'), binary: broken.path }),
     /the Temporal dev server at 127\.0\.0\.1:\d+ exited with code 2 before it was ready; its last output:\nconfig error: something is wrong/));
-  assert.equal(broken.starts(), DEV_SERVER_START_ATTEMPTS);
+  assert.equal(broken.starts().length, DEV_SERVER_START_ATTEMPTS);
 });
