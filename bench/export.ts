@@ -22,6 +22,7 @@ import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { copyTextInto } from '../src/local/export/copy-text';
 import { defaultReaders, exportSnapshot } from '../src/local/export/exporter';
+import { THREAD_MIN_BLOCKS } from '../src/local/export/parallel';
 import { ColumnChunkBuilder } from '../src/local/export/parquet-file';
 import type { PartWriter } from '../src/local/export/parts';
 import { planTable } from '../src/local/export/table-plan';
@@ -172,6 +173,8 @@ async function main(): Promise<void> {
     console.log(`creating a table of ${ROWS.toLocaleString('en')} rows...`);
     await server.query(TABLE_SQL);
     await server.query('VACUUM ANALYZE big');
+    const [size] = await server.query<{ blocks: string }>(`SELECT pg_relation_size('big') / current_setting('block_size')::bigint AS blocks`);
+    const tableBlocks = Number(size!.blocks);
     const copySql = 'COPY (SELECT * FROM big) TO STDOUT';
     const select = await exportQuery(server.url);
     await copyOut(server.url, copySql); // warms the cache for both sides
@@ -243,6 +246,9 @@ async function main(): Promise<void> {
       table: 'big (bigint, integer, smallint, text, numeric(12,2), timestamptz, boolean, double precision, varchar(16), date)',
       baseline: copySql,
       readers: headlineReaders,
+      tableBlocks,
+      // Several readers each in a thread of their own (parallel.ts), as the exporter decides from the table's size.
+      readersInThreads: headlineReaders > 1 && tableBlocks >= THREAD_MIN_BLOCKS,
       compression: PARQUET_COMPRESSION,
       copy: { seconds: copySeconds, rowsPerSecond: Math.round(ROWS / copySeconds) },
       exporter: { seconds: exportSeconds, rowsPerSecond: Math.round(ROWS / exportSeconds) },

@@ -2,7 +2,8 @@
  * The parallel export from PostgreSQL (several readers sharing one exported snapshot, tables split
  * into ctid ranges, COPY text streams): the same values as the sequential cursor path, one instant
  * for every table while another connection keeps changing them, rows in flight bounded by readers
- * x 2 row groups, and a reader that dies fails the export naming its table, leaving no export behind.
+ * x 2 row groups, and a reader that dies fails the export naming its table, leaving no export behind;
+ * each with the readers in the exporting thread and in threads of their own.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -14,6 +15,8 @@ import { localSettings } from '../../src/backends/local';
 import { sourceSchema } from '../../src/config/schema';
 import { exportSnapshot, type ExportOptions, type ExportSummary } from '../../src/local/export/exporter';
 import { blockRanges, READER_APPLICATION_NAME, SNAPSHOT_APPLICATION_NAME } from '../../src/local/export/parallel';
+import { endIdleReaderThreads, readerThreadsRunning, startReaderThread } from '../../src/local/export/threaded-reader';
+import { PortError } from '../../src/errors';
 import { resetRowsInFlightPeak, rowsInFlight } from '../../src/local/export/parts';
 import { createExportPort, settleExports } from '../../src/local/export/task';
 import { layoutOf } from '../../src/local/paths';
@@ -74,6 +77,7 @@ before(async () => {
 });
 
 after(async () => {
+  await endIdleReaderThreads();
   await db?.close();
   await server?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
@@ -93,6 +97,21 @@ function sequentialOnly(source: SourceDb): SourceDb {
   return { kind: source.kind, description: source.description, query: source.query, exec: source.exec, consistentRead: source.consistentRead, close: source.close };
 }
 
+let everyKind: Promise<unknown> | undefined;
+let sequential: Promise<ExportSummary> | undefined;
+
+/** The tables of every kind of column, created once. */
+function createEveryKind(): Promise<unknown> {
+  everyKind ??= server.query(EVERY_KIND_SQL);
+  return everyKind;
+}
+
+/** Those tables exported by the sequential path, once (before any other table exists). */
+function sequentialExport(): Promise<ExportSummary> {
+  sequential ??= exportSnapshot(sequentialOnly(db), options('sequential', { rowsPerPart: 3000, rowGroupSize: 700 }));
+  return sequential;
+}
+
 /** A table large enough that a reader is seen copying it. */
 async function createVictim(): Promise<void> {
   await server.query(`CREATE TABLE IF NOT EXISTS victim (id bigint PRIMARY KEY, body text);
@@ -105,6 +124,12 @@ function sortedRows(outDir: string, table: string, key: string): ReturnType<type
   return contents;
 }
 
+/** Readers in the exporting thread, or each in a thread of its own (whatever the export's size). */
+const MODES = [
+  { mode: 'readers in this thread', readerThreadMinBlocks: Number.MAX_SAFE_INTEGER },
+  { mode: 'readers in threads', readerThreadMinBlocks: 0 },
+] as const;
+
 describe('parallel export from PostgreSQL', () => {
   test('blockRanges: at most one range per reader, none below the minimum, the last one open-ended', () => {
     assert.deepEqual(blockRanges(0, 4, 10), [{ from: 0 }]);
@@ -112,147 +137,187 @@ describe('parallel export from PostgreSQL', () => {
     assert.deepEqual(blockRanges(100, 3, 10), [{ from: 0, to: 34 }, { from: 34, to: 68 }, { from: 68 }]);
   });
 
-  test('equals the sequential export value by value, for every kind of column, split into ranges', async () => {
-    await server.query(EVERY_KIND_SQL);
-    const parallel = await exportSnapshot(db, options('parallel', { readers: 3, minRangeBlocks: 8, rowsPerPart: 3000, rowGroupSize: 700 }));
-    const sequential = await exportSnapshot(sequentialOnly(db), options('sequential', { rowsPerPart: 3000, rowGroupSize: 700 }));
-    for (const [table, key] of [['public.kinds', 'id'], ['public.keyless', 'note']] as const) {
-      const p = sortedRows(join(work, 'parallel'), table, key);
-      const s = sortedRows(join(work, 'sequential'), table, key);
-      assert.deepEqual(p.schema, s.schema, `${table}: same Parquet types`);
-      assert.deepEqual(p.compression, ['SNAPPY']);
-      assert.equal(p.rows.length, table === 'public.kinds' ? 20_000 : 30_000);
-      assert.deepEqual(p.rows, s.rows, `${table}: same values`);
-    }
-    const kinds = parallel.tables.find((t) => t.table === 'public.kinds')!;
-    assert.ok(kinds.files.length > sequential.tables.find((t) => t.table === 'public.kinds')!.files.length, `the ranges wrote parts of their own (${kinds.files.length} files)`);
-    assert.deepEqual(kinds.files.map((f) => f.split('/').at(-1)!.slice(0, 10)), kinds.files.map((_, i) => `part-${String(i).padStart(5, '0')}`), 'parts are numbered 0..n-1 in order');
-    const strip = (s: ExportSummary) => s.tables.map((t) => [t.table, t.rows]);
-    assert.deepEqual(strip(parallel), strip(sequential));
-    assert.deepEqual(parallel.primaryKeys, sequential.primaryKeys);
-    assert.equal(partsOf(join(work, 'parallel'), 'public.nothing').length, 1, 'an empty table still gets one (empty) part');
-  });
+  for (const { mode, readerThreadMinBlocks } of MODES) {
+    test(`equals the sequential export value by value, for every kind of column, split into ranges (${mode})`, async () => {
+      await createEveryKind();
+      const name = `parallel-${readerThreadMinBlocks}`;
+      const parallel = await exportSnapshot(db, options(name, { readers: 3, minRangeBlocks: 8, rowsPerPart: 3000, rowGroupSize: 700, readerThreadMinBlocks }));
+      const sequential = await sequentialExport();
+      for (const [table, key] of [['public.kinds', 'id'], ['public.keyless', 'note']] as const) {
+        const p = sortedRows(join(work, name), table, key);
+        const s = sortedRows(join(work, 'sequential'), table, key);
+        assert.deepEqual(p.schema, s.schema, `${table}: same Parquet types`);
+        assert.deepEqual(p.compression, ['SNAPPY']);
+        assert.equal(p.rows.length, table === 'public.kinds' ? 20_000 : 30_000);
+        assert.deepEqual(p.rows, s.rows, `${table}: same values`);
+      }
+      const kinds = parallel.tables.find((t) => t.table === 'public.kinds')!;
+      assert.ok(kinds.files.length > sequential.tables.find((t) => t.table === 'public.kinds')!.files.length, `the ranges wrote parts of their own (${kinds.files.length} files)`);
+      assert.deepEqual(kinds.files.map((f) => f.split('/').at(-1)!.slice(0, 10)), kinds.files.map((_, i) => `part-${String(i).padStart(5, '0')}`), 'parts are numbered 0..n-1 in order');
+      const strip = (s: ExportSummary) => s.tables.map((t) => [t.table, t.rows]);
+      assert.deepEqual(strip(parallel), strip(sequential));
+      assert.deepEqual(parallel.primaryKeys, sequential.primaryKeys);
+      assert.equal(partsOf(join(work, name), 'public.nothing').length, 1, 'an empty table still gets one (empty) part');
+    });
+  }
 
-  test('every table is read at one instant while another connection keeps changing them', async () => {
-    const ROWS = 40_000;
-    await server.query(`
-      CREATE TABLE acct_a (id bigint PRIMARY KEY, balance bigint NOT NULL, pad text);
-      CREATE TABLE acct_b (id bigint PRIMARY KEY, balance bigint NOT NULL, pad text);
-      CREATE TABLE clock (id int PRIMARY KEY, seq bigint NOT NULL);
-      CREATE TABLE history (seq bigint PRIMARY KEY);
-      INSERT INTO acct_a SELECT i, 100, repeat('x', 60) FROM generate_series(1, ${ROWS}) AS i;
-      INSERT INTO acct_b SELECT i, 100, repeat('y', 60) FROM generate_series(1, ${ROWS}) AS i;
-      INSERT INTO clock VALUES (1, 0);`);
-    const total = 2 * ROWS * 100;
-    // Each transaction moves money or a whole row between the tables (total and row count stay the
-    // same) and advances the clock, recording the step in history.
-    const attacker = new pg.Client(server.url);
-    await attacker.connect();
-    let running = true;
-    let commits = 0;
-    let nextId = ROWS + 1;
-    const attack = (async () => {
-      for (let step = 0; running; step++) {
-        const id = 1 + ((step * 7919) % ROWS);
-        const [from, to] = step % 2 === 0 ? ['acct_a', 'acct_b'] : ['acct_b', 'acct_a'];
-        await attacker.query('BEGIN');
-        if (step % 3 === 0) {
-          const moved = await attacker.query(`DELETE FROM ${from} WHERE id = (SELECT min(id) FROM ${from} WHERE id >= $1) RETURNING balance`, [id]);
-          if (moved.rows.length > 0) await attacker.query(`INSERT INTO ${to} VALUES ($1, $2, 'moved')`, [nextId++, moved.rows[0].balance]);
-        } else {
-          await attacker.query(`UPDATE ${from} SET balance = balance - 7 WHERE id = (SELECT max(id) FROM ${from})`);
-          await attacker.query(`UPDATE ${to} SET balance = balance + 7 WHERE id = (SELECT min(id) FROM ${to} WHERE id >= $1)`, [id]);
+  for (const { mode, readerThreadMinBlocks } of MODES) {
+    test(`every table is read at one instant while another connection keeps changing them (${mode})`, async () => {
+      const ROWS = 40_000;
+      await server.query(`
+        DROP TABLE IF EXISTS acct_a, acct_b, clock, history;
+        CREATE TABLE acct_a (id bigint PRIMARY KEY, balance bigint NOT NULL, pad text);
+        CREATE TABLE acct_b (id bigint PRIMARY KEY, balance bigint NOT NULL, pad text);
+        CREATE TABLE clock (id int PRIMARY KEY, seq bigint NOT NULL);
+        CREATE TABLE history (seq bigint PRIMARY KEY);
+        INSERT INTO acct_a SELECT i, 100, repeat('x', 60) FROM generate_series(1, ${ROWS}) AS i;
+        INSERT INTO acct_b SELECT i, 100, repeat('y', 60) FROM generate_series(1, ${ROWS}) AS i;
+        INSERT INTO clock VALUES (1, 0);`);
+      const total = 2 * ROWS * 100;
+      // Each transaction moves money or a whole row between the tables (total and row count stay the
+      // same) and advances the clock, recording the step in history.
+      const attacker = new pg.Client(server.url);
+      await attacker.connect();
+      let running = true;
+      let commits = 0;
+      let nextId = ROWS + 1;
+      const attack = (async () => {
+        for (let step = 0; running; step++) {
+          const id = 1 + ((step * 7919) % ROWS);
+          const [from, to] = step % 2 === 0 ? ['acct_a', 'acct_b'] : ['acct_b', 'acct_a'];
+          await attacker.query('BEGIN');
+          if (step % 3 === 0) {
+            const moved = await attacker.query(`DELETE FROM ${from} WHERE id = (SELECT min(id) FROM ${from} WHERE id >= $1) RETURNING balance`, [id]);
+            if (moved.rows.length > 0) await attacker.query(`INSERT INTO ${to} VALUES ($1, $2, 'moved')`, [nextId++, moved.rows[0].balance]);
+          } else {
+            await attacker.query(`UPDATE ${from} SET balance = balance - 7 WHERE id = (SELECT max(id) FROM ${from})`);
+            await attacker.query(`UPDATE ${to} SET balance = balance + 7 WHERE id = (SELECT min(id) FROM ${to} WHERE id >= $1)`, [id]);
+          }
+          await attacker.query('UPDATE clock SET seq = seq + 1');
+          await attacker.query('INSERT INTO history SELECT seq FROM clock');
+          await attacker.query('COMMIT');
+          commits++;
         }
-        await attacker.query('UPDATE clock SET seq = seq + 1');
-        await attacker.query('INSERT INTO history SELECT seq FROM clock');
-        await attacker.query('COMMIT');
-        commits++;
+      })();
+      try {
+        while (commits < 20) await new Promise((r) => setTimeout(r, 5));
+        const before = commits;
+        const outDir = join(work, `attack-${readerThreadMinBlocks}`);
+        await exportSnapshot(db, {
+          ...options(`attack-${readerThreadMinBlocks}`, { readers: 3, minRangeBlocks: 16, rowGroupSize: 1000, readerThreadMinBlocks }),
+          tables: ['public.acct_a', 'public.acct_b', 'public.clock', 'public.history'],
+          // Each finished table holds its reader until more changes commit: later ranges are read after them.
+          onProgress: async () => {
+            const target = commits + 5;
+            while (commits < target) await new Promise((r) => setTimeout(r, 5));
+          },
+        });
+        const during = commits - before;
+        running = false;
+        await attack;
+        assert.ok(during >= 20, `${during} changes committed while the export ran`);
+        const a = readParquet(partsOf(outDir, 'public.acct_a')).rows;
+        const b = readParquet(partsOf(outDir, 'public.acct_b')).rows;
+        const [clock] = readParquet(partsOf(outDir, 'public.clock')).rows;
+        const history = readParquet(partsOf(outDir, 'public.history')).rows;
+        const sum = [...a, ...b].reduce((n, r) => n + Number(r.balance), 0);
+        assert.equal(a.length + b.length, 2 * ROWS, 'rows moved between the tables are counted once');
+        assert.equal(sum, total, 'money moved between the tables is counted once');
+        assert.equal(history.length, Number(clock!.seq), 'history holds exactly the steps the clock had reached');
+        assert.equal(Math.max(0, ...history.map((h) => Number(h.seq))), Number(clock!.seq));
+        const [live] = await server.query<{ seq: string }>('SELECT seq FROM clock');
+        assert.ok(Number(live!.seq) > Number(clock!.seq), 'the source moved on after the instant the export saw');
+      } finally {
+        running = false;
+        await attack.catch(() => undefined);
+        await attacker.end();
       }
-    })();
-    try {
-      while (commits < 20) await new Promise((r) => setTimeout(r, 5));
-      const before = commits;
-      const outDir = join(work, 'attack');
-      await exportSnapshot(db, {
-        ...options('attack', { readers: 3, minRangeBlocks: 16, rowGroupSize: 1000 }),
-        tables: ['public.acct_a', 'public.acct_b', 'public.clock', 'public.history'],
-        // Each finished table holds its reader until more changes commit: later ranges are read after them.
-        onProgress: async () => {
-          const target = commits + 5;
-          while (commits < target) await new Promise((r) => setTimeout(r, 5));
-        },
-      });
-      const during = commits - before;
-      running = false;
-      await attack;
-      assert.ok(during >= 20, `${during} changes committed while the export ran`);
-      const a = readParquet(partsOf(outDir, 'public.acct_a')).rows;
-      const b = readParquet(partsOf(outDir, 'public.acct_b')).rows;
-      const [clock] = readParquet(partsOf(outDir, 'public.clock')).rows;
-      const history = readParquet(partsOf(outDir, 'public.history')).rows;
-      const sum = [...a, ...b].reduce((n, r) => n + Number(r.balance), 0);
-      assert.equal(a.length + b.length, 2 * ROWS, 'rows moved between the tables are counted once');
-      assert.equal(sum, total, 'money moved between the tables is counted once');
-      assert.equal(history.length, Number(clock!.seq), 'history holds exactly the steps the clock had reached');
-      assert.equal(Math.max(0, ...history.map((h) => Number(h.seq))), Number(clock!.seq));
-      const [live] = await server.query<{ seq: string }>('SELECT seq FROM clock');
-      assert.ok(Number(live!.seq) > Number(clock!.seq), 'the source moved on after the instant the export saw');
-    } finally {
-      running = false;
-      await attack.catch(() => undefined);
-      await attacker.end();
+    });
+  }
+
+  for (const { mode, readerThreadMinBlocks } of MODES) {
+    test(`rows in flight never exceed readers x 2 row groups (one built, one written) (${mode})`, async () => {
+      await server.query(`CREATE TABLE IF NOT EXISTS wide (id bigint PRIMARY KEY, body text);
+        INSERT INTO wide SELECT i, repeat(md5(i::text), 4) FROM generate_series(1, 60000) AS i ON CONFLICT DO NOTHING;`);
+      resetRowsInFlightPeak();
+      const readers = 3;
+      const rowGroupSize = 500;
+      const summary = await exportSnapshot(db, { ...options(`bounded-${readerThreadMinBlocks}`, { readers, rowGroupSize, minRangeBlocks: 16, readerThreadMinBlocks }), tables: ['public.wide'] });
+      assert.equal(summary.tables[0]!.rows, 60_000);
+      assert.equal(rowsInFlight.now, 0, 'every row read was written');
+      assert.ok(rowsInFlight.peak <= readers * 2 * rowGroupSize, `peak ${rowsInFlight.peak} rows in flight`);
+      // The counter really counts (a full row group was held, in whichever thread); whether readers overlapped depends on the machine's load.
+      assert.ok(rowsInFlight.peak >= rowGroupSize, `a full row group was held before it was written (peak ${rowsInFlight.peak})`);
+    });
+  }
+
+  for (const { mode, readerThreadMinBlocks } of MODES) {
+    test(`a reader that dies fails the export naming its table, and no export is left that looks complete (${mode})`, async () => {
+      await createVictim();
+      const killer = async (): Promise<void> => {
+        // Waits for a reader to be copying the table, then ends its server process.
+        for (let i = 0; i < 2000; i++) {
+          const killed = await server.query<{ ok: boolean }>(
+            `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'COPY%victim%' AND state = 'active'`,
+            [READER_APPLICATION_NAME],
+          );
+          if (killed.some((k) => k.ok)) return;
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        throw new Error('no reader was seen copying the table');
+      };
+
+      const outDir = join(work, `killed-${readerThreadMinBlocks}`);
+      const [result] = await Promise.allSettled([exportSnapshot(db, { ...options(`killed-${readerThreadMinBlocks}`, { readers: 2, minRangeBlocks: 64, readerThreadMinBlocks }), tables: ['public.victim'] }), killer()]);
+      assert.equal(result.status, 'rejected');
+      assert.match((result as PromiseRejectedResult).reason.message, /^export of public\.victim failed: .*terminat/);
+      assert.equal(existsSync(join(outDir, `export_info_ls-killed-${readerThreadMinBlocks}.json`)), false, 'no export_info is written');
+
+      // Through the export port, as the workflow sees it: failed, with the cause, and no export folder.
+      const layout = layoutOf(join(work, `port-${readerThreadMinBlocks}`));
+      const port = createExportPort(layout, { database: 'shop', source: async () => db, tuning: { readers: 2, readerThreadMinBlocks } });
+      const killing = killer();
+      await port.startExport({ source: 'shop', exportId: 'ls-port-killed', snapshot: SNAPSHOT, tables: ['public.victim'] });
+      await killing;
+      await settleExports();
+      const status = await port.describeExport('ls-port-killed');
+      assert.equal(status.state, 'failed');
+      assert.match(status.failureCause ?? '', /export of public\.victim failed/);
+      assert.equal(existsSync(join(layout.exports, 'ls-port-killed')), false, 'no export folder');
+      assert.equal(existsSync(join(layout.exports, 'ls-port-killed.partial')), false, 'the partial folder is removed');
+      const [left] = await server.query<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1`, [READER_APPLICATION_NAME]);
+      assert.equal(Number(left!.n), 0, 'every reader connection is closed');
+    });
+  }
+
+  test('reader threads serve one export after another: none is left connected, none piles up', async () => {
+    await createEveryKind();
+    await endIdleReaderThreads();
+    for (const round of [1, 2, 3]) {
+      const summary = await exportSnapshot(db, { ...options(`threads-${round}`, { readers: 2, minRangeBlocks: 8, readerThreadMinBlocks: 0 }), tables: ['public.kinds'] });
+      assert.equal(summary.tables[0]!.rows, 20_000);
+      assert.equal(readerThreadsRunning(), 2, `after export ${round}: the two threads wait for the next export`);
+      const [left] = await server.query<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1`, [READER_APPLICATION_NAME]);
+      assert.equal(Number(left!.n), 0, `after export ${round}: every reader connection is closed`);
     }
+    await endIdleReaderThreads();
+    assert.equal(readerThreadsRunning(), 0);
   });
 
-  test('rows in flight never exceed readers x 2 row groups (one built, one written)', async () => {
-    await server.query(`CREATE TABLE wide (id bigint PRIMARY KEY, body text);
-      INSERT INTO wide SELECT i, repeat(md5(i::text), 4) FROM generate_series(1, 60000) AS i;`);
-    resetRowsInFlightPeak();
-    const readers = 3;
-    const rowGroupSize = 500;
-    const summary = await exportSnapshot(db, { ...options('bounded', { readers, rowGroupSize, minRangeBlocks: 16 }), tables: ['public.wide'] });
-    assert.equal(summary.tables[0]!.rows, 60_000);
-    assert.equal(rowsInFlight.now, 0, 'every row read was written');
-    assert.ok(rowsInFlight.peak <= readers * 2 * rowGroupSize, `peak ${rowsInFlight.peak} rows in flight`);
-    // The counter really counts (a full row group was held); whether readers overlapped depends on the machine's load.
-    assert.ok(rowsInFlight.peak >= rowGroupSize, `a full row group was held before it was written (peak ${rowsInFlight.peak})`);
-  });
-
-  test('a reader that dies fails the export naming its table, and no export is left that looks complete', async () => {
-    await createVictim();
-    const killer = async (): Promise<void> => {
-      // Waits for a reader to be copying the table, then ends its server process.
-      for (let i = 0; i < 2000; i++) {
-        const killed = await server.query<{ ok: boolean }>(
-          `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'COPY%victim%' AND state = 'active'`,
-          [READER_APPLICATION_NAME],
-        );
-        if (killed.some((k) => k.ok)) return;
-        await new Promise((r) => setTimeout(r, 10));
-      }
-      throw new Error('no reader was seen copying the table');
-    };
-
-    const outDir = join(work, 'killed');
-    const [result] = await Promise.allSettled([exportSnapshot(db, { ...options('killed', { readers: 2, minRangeBlocks: 64 }), tables: ['public.victim'] }), killer()]);
-    assert.equal(result.status, 'rejected');
-    assert.match((result as PromiseRejectedResult).reason.message, /^export of public\.victim failed: .*terminat/);
-    assert.equal(existsSync(join(outDir, 'export_info_ls-killed.json')), false, 'no export_info is written');
-
-    // Through the export port, as the workflow sees it: failed, with the cause, and no export folder.
-    const layout = layoutOf(join(work, 'port'));
-    const port = createExportPort(layout, { database: 'shop', source: async () => db, tuning: { readers: 2 } });
-    const killing = killer();
-    await port.startExport({ source: 'shop', exportId: 'ls-port-killed', snapshot: SNAPSHOT, tables: ['public.victim'] });
-    await killing;
-    await settleExports();
-    const status = await port.describeExport('ls-port-killed');
-    assert.equal(status.state, 'failed');
-    assert.match(status.failureCause ?? '', /export of public\.victim failed/);
-    assert.equal(existsSync(join(layout.exports, 'ls-port-killed')), false, 'no export folder');
-    assert.equal(existsSync(join(layout.exports, 'ls-port-killed.partial')), false, 'the partial folder is removed');
+  test('a reader thread that cannot connect or join fails with the cause, its kind kept across the thread', async () => {
+    const missing = new URL(server.url);
+    missing.pathname = '/no_such_database';
+    const refused = await startReaderThread(missing.toString(), '00000003-00000002-1').then(
+      () => assert.fail('a reader joined a database that does not exist'),
+      (err: unknown) => err,
+    );
+    assert.ok(refused instanceof PortError, `a PortError, not ${String(refused)}`);
+    assert.equal(refused.kind, 'validation');
+    assert.equal(refused.code, 'SourceDatabaseMissing');
+    assert.match(refused.message, /no_such_database.*check the database name in source\.url$/);
+    await assert.rejects(startReaderThread(server.url, '00000003-00000002-1'), /^Error: export failed: a reader could not join the export's snapshot \(.*\); the connection holding it may have ended: run it again$/);
     const [left] = await server.query<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1`, [READER_APPLICATION_NAME]);
-    assert.equal(Number(left!.n), 0, 'every reader connection is closed');
+    assert.equal(Number(left!.n), 0, 'the connection that could not join is closed');
   });
 
   test('the connection holding the snapshot dying fails the export, though the readers finished', async () => {

@@ -37,8 +37,10 @@ export interface ExportOptions {
   fetchRows?: number;
   /** Connections reading a PostgreSQL server at once (default: from the core count, 2 to 4). */
   readers?: number;
-  /** A PostgreSQL table is split into ranges of at least this many blocks, at most one per reader (default 1024: 8 MB). */
+  /** A PostgreSQL table is split into ranges of at least this many blocks, at most one per reader (default 8192: 64 MB). */
   minRangeBlocks?: number;
+  /** Several readers each get a thread of their own from this many blocks read in all (default 8192: 64 MB). */
+  readerThreadMinBlocks?: number;
   /** Called after each table (awaited: a slow callback holds the export). */
   onProgress?(progress: { tablesDone: number; tablesTotal: number; rows: number }): void | Promise<void>;
 }
@@ -102,7 +104,7 @@ export async function exportSnapshot(db: SourceDb, options: ExportOptions): Prom
     },
   };
   const results = db.connect
-    ? await exportWithSnapshotReaders(() => db.connect!(), options, scope)
+    ? await exportWithSnapshotReaders({ connect: () => db.connect!(), ...(db.connectionUrl ? { connectionUrl: db.connectionUrl } : {}) }, options, scope)
     : await db.consistentRead((session) => exportWithCursor(session, options, scope));
   results.sort((a, b) => a.position - b.position);
   const summary: ExportSummary = { exportId: options.exportId, tables: [], skipped: [], primaryKeys: {}, totalBytes: 0, startedAt, finishedAt: '' };

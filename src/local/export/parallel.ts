@@ -5,32 +5,43 @@
  * (SET TRANSACTION SNAPSHOT), so every table of the export is seen at the same instant, as with
  * one transaction. Tables are split into ctid block ranges (which every table has, with or
  * without a key); readers take ranges from a queue and stream each with
- * `COPY (SELECT ...) TO STDOUT` into part files of their own. Every reader joins the snapshot
- * before any reads; each holds at most two row groups of rows; the coordinator's transaction stays
- * open until every reader is done. COPY's text format is chosen over a cursor (the driver then
- * builds a JS row of strings per row) and over the binary format (bigger on the wire, and every
- * non-native type would still need its text form): the export needs text for most columns anyway.
+ * `COPY (SELECT ...) TO STDOUT` into part files of their own (snapshot-reader.ts). In an export
+ * of 64 MB or more, each reader runs in a thread of its own: parsing COPY's text costs more CPU
+ * than the server's side of it, so readers sharing one thread would wait on each other.
+ * Every reader joins the snapshot before any reads; each holds at most two row groups of rows; the
+ * coordinator's transaction stays open until every reader is done. COPY's text format is chosen
+ * over a cursor (the driver then builds a JS row of strings per row) and over the binary format
+ * (bigger on the wire, and every non-native type would still need its text form): the export needs
+ * text for most columns anyway.
  */
 import type { Client } from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
 import { readCatalog } from '../source/catalog';
 import { CONSISTENT_READ_SETTINGS, type SqlSession } from '../source/db';
-import { copyTextInto } from './copy-text';
 import type { ExportOptions, ExportScope, TableResult } from './exporter';
 import { PartNames, type PartsWritten, PartWriter } from './parts';
+import { type ExportReader, joinSnapshot, type RangeRead, type RangeWritten, SNAPSHOT_APPLICATION_NAME } from './snapshot-reader';
 import { batchDir, completedEntry, defaultReaders, partOptions, planTable, quoted, type TablePlan } from './table-plan';
+import { startReaderThread } from './threaded-reader';
+
+export { READER_APPLICATION_NAME, SNAPSHOT_APPLICATION_NAME } from './snapshot-reader';
 
 /** Below this many 8 KB blocks (8 MB) per range, a table is not split further. */
 export const MIN_RANGE_BLOCKS = 1024;
-/** Readers and the connection holding the snapshot show up under these names in pg_stat_activity. */
-export const READER_APPLICATION_NAME = 'lakesync export reader';
-export const SNAPSHOT_APPLICATION_NAME = 'lakesync export snapshot';
+/** From this many blocks read in all (64 MB), several readers each get a thread of their own: below, starting threads costs more than it saves. */
+export const THREAD_MIN_BLOCKS = 8192;
+
+/** How an export reaches its server. */
+export interface ReaderSource {
+  connect(): Promise<Client>;
+  /** For readers in threads of their own (they open their connection there); without it, every reader runs in this thread. */
+  connectionUrl?: string;
+}
 
 interface TableJob {
   plan: TablePlan;
   names: PartNames;
   ranges: number;
-  written: (PartsWritten & { indexes: number[] })[];
+  written: RangeWritten[];
   startedAt?: string;
 }
 
@@ -39,12 +50,13 @@ interface RangeTask {
   /** First block, and the block the range stops before (none: to the end of the table). */
   from: number;
   to?: number;
+  blocks: number;
 }
 
-export async function exportWithSnapshotReaders(connect: () => Promise<Client>, options: ExportOptions, scope: ExportScope): Promise<TableResult[]> {
+export async function exportWithSnapshotReaders(source: ReaderSource, options: ExportOptions, scope: ExportScope): Promise<TableResult[]> {
   const readers = options.readers ?? defaultReaders();
   if (!Number.isInteger(readers) || readers < 1) throw new Error(`readers must be a whole number of at least 1, not ${readers}`);
-  const coordinator = await connect();
+  const coordinator = await source.connect();
   try {
     await coordinator.query(`SET application_name = '${SNAPSHOT_APPLICATION_NAME}'`);
     await coordinator.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
@@ -65,11 +77,14 @@ export async function exportWithSnapshotReaders(connect: () => Promise<Client>, 
       const [[blocks]] = (await session.rows(`SELECT (pg_relation_size($1::regclass) / current_setting('block_size')::bigint)::float8`, [quoted(table)])) as [[number]];
       const bounds = blockRanges(blocks, readers, options.minRangeBlocks);
       const job: TableJob = { plan: decision.plan, names: new PartNames(batchDir(options, decision.plan)), ranges: bounds.length, written: [] };
-      for (const range of bounds) tasks.push({ job, ...range });
+      for (const range of bounds) tasks.push({ job, ...range, blocks: (range.to ?? blocks) - range.from });
     }
 
-    const pool = new ReaderPool(connect, snapshot, options, scope, results);
-    await pool.run(tasks, Math.min(readers, tasks.length));
+    const count = Math.min(readers, tasks.length);
+    const threaded = source.connectionUrl !== undefined && count > 1 && tasks.reduce((n, t) => n + t.blocks, 0) >= (options.readerThreadMinBlocks ?? THREAD_MIN_BLOCKS);
+    const join = threaded ? () => startReaderThread(source.connectionUrl!, snapshot) : async () => joinSnapshot(await source.connect(), snapshot);
+    const pool = new ReaderPool(join, options, scope, results);
+    await pool.run(tasks, count);
     await coordinator.query('COMMIT').catch((err: unknown) => {
       throw new Error(`export failed: the connection holding its snapshot ended before the export did (${(err as Error).message}); run it again`, { cause: err });
     });
@@ -93,11 +108,11 @@ export function blockRanges(blocks: number, readers: number, minBlocks: number =
 
 class ReaderPool {
   private failure: Error | undefined;
-  private readonly clients = new Set<Client>();
+  private readonly readers = new Set<ExportReader>();
 
   constructor(
-    private readonly connect: () => Promise<Client>,
-    private readonly snapshot: string,
+    /** A reader in the export's snapshot (its connection or thread ended when it cannot join). */
+    private readonly join: () => Promise<ExportReader>,
     private readonly options: ExportOptions,
     private readonly scope: ExportScope,
     private readonly results: TableResult[],
@@ -107,14 +122,14 @@ class ReaderPool {
     // Every reader joins the snapshot before any reads: from then on, none depends on the
     // coordinator's connection but for its final COMMIT.
     const joined = await Promise.allSettled(Array.from({ length: readers }, () => this.join()));
-    const clients = joined.flatMap((j) => (j.status === 'fulfilled' ? [j.value] : []));
+    const ready = joined.flatMap((j) => (j.status === 'fulfilled' ? [j.value] : []));
     const refused = joined.find((j): j is PromiseRejectedResult => j.status === 'rejected');
     if (refused) {
-      await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
+      await Promise.all(ready.map((r) => r.close()));
       throw refused.reason;
     }
     const queue = [...tasks];
-    await Promise.all(clients.map((client) => this.read(client, queue).catch((err: unknown) => this.fail(err as Error))));
+    await Promise.all(ready.map((reader) => this.read(reader, queue).catch((err: unknown) => this.fail(err as Error))));
     if (this.failure) throw this.failure;
   }
 
@@ -122,48 +137,38 @@ class ReaderPool {
   private fail(err: Error): void {
     if (this.failure) return;
     this.failure = err;
-    for (const client of this.clients) void client.end().catch(() => undefined);
+    for (const reader of this.readers) reader.stop();
   }
 
-  /** A connection in a REPEATABLE READ READ ONLY transaction on the export's snapshot. */
-  private async join(): Promise<Client> {
-    const client = await this.connect();
+  private async read(reader: ExportReader, queue: RangeTask[]): Promise<void> {
+    this.readers.add(reader);
     try {
-      await client.query(`SET application_name = '${READER_APPLICATION_NAME}'`);
-      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      await client.query(`SET TRANSACTION SNAPSHOT '${this.snapshot}'`).catch((err: unknown) => {
-        throw new Error(`export failed: a reader could not join the export's snapshot (${(err as Error).message}); the connection holding it may have ended: run it again`, { cause: err });
-      });
-      for (const setting of CONSISTENT_READ_SETTINGS) await client.query(setting);
-      return client;
-    } catch (err) {
-      await client.end().catch(() => undefined);
-      throw err;
-    }
-  }
-
-  private async read(client: Client, queue: RangeTask[]): Promise<void> {
-    this.clients.add(client);
-    try {
-      for (let task = queue.shift(); task && !this.failure; task = queue.shift()) await this.readRange(client, task);
-      if (!this.failure) await client.query('COMMIT');
+      for (let task = queue.shift(); task && !this.failure; task = queue.shift()) await this.readRange(reader, task);
+      if (!this.failure) await reader.commit();
     } finally {
-      this.clients.delete(client);
-      await client.end().catch(() => undefined);
+      this.readers.delete(reader);
+      await reader.close();
     }
   }
 
-  private async readRange(client: Client, task: RangeTask): Promise<void> {
+  private async readRange(reader: ExportReader, task: RangeTask): Promise<void> {
     const { job } = task;
     const { plan } = job;
     job.startedAt ??= new Date().toISOString();
-    const writer = new PartWriter(job.names, plan.columns, partOptions(this.options));
+    const range: RangeRead = {
+      table: plan.table,
+      position: plan.position,
+      database: this.options.database,
+      outDir: this.options.outDir,
+      from: task.from,
+      ...(task.to !== undefined ? { to: task.to } : {}),
+      split: job.ranges > 1,
+      partNumbers: job.names.shared,
+      part: partOptions(this.options),
+    };
     try {
-      const stream = client.query(copyTo(`COPY (${plan.copySelect}${rangeFilter(task)}) TO STDOUT`));
-      await copyTextInto(stream, writer, plan.columns);
-      job.written.push(await writer.finish({ emptyPart: false }));
+      job.written.push(await reader.read(range));
     } catch (err) {
-      await writer.abandon();
       const cause = this.failure && this.failure !== err ? `stopped after another reader failed (${this.failure.message})` : (err as Error).message;
       throw new Error(`export of ${plan.table.table} failed: ${cause}`, { cause: err });
     }
@@ -187,11 +192,4 @@ class ReaderPool {
     });
     await this.scope.tableDone(written.rows);
   }
-}
-
-function rangeFilter(task: RangeTask): string {
-  if (task.job.ranges === 1) return '';
-  const from = task.from > 0 ? [`ctid >= '(${task.from},0)'::tid`] : [];
-  const to = task.to !== undefined ? [`ctid < '(${task.to},0)'::tid`] : [];
-  return ` WHERE ${[...from, ...to].join(' AND ')}`;
 }

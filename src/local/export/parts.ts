@@ -23,23 +23,71 @@ export interface PartsWritten {
   bytes: number;
 }
 
-/** Rows read but not yet written to a file, over every writer of this process (and the peak since the last reset). */
-export const rowsInFlight = { now: 0, peak: 0 };
+/**
+ * Rows read but not yet written to a file, over every writer of this process, its export reader
+ * threads included (the count lives in shared memory they adopt), and the peak since the last reset.
+ */
+class RowsInFlight {
+  /** [now, peak] */
+  private cells = new Int32Array(new SharedArrayBuffer(8));
 
-export function resetRowsInFlightPeak(): void {
-  rowsInFlight.peak = rowsInFlight.now;
+  get now(): number {
+    return Atomics.load(this.cells, 0);
+  }
+
+  get peak(): number {
+    return Atomics.load(this.cells, 1);
+  }
+
+  /** The memory to hand to a thread, which adopts it. */
+  get shared(): SharedArrayBuffer {
+    return this.cells.buffer as SharedArrayBuffer;
+  }
+
+  adopt(shared: SharedArrayBuffer): void {
+    this.cells = new Int32Array(shared);
+  }
+
+  add(rows: number): void {
+    const now = Atomics.add(this.cells, 0, rows) + rows;
+    for (let peak = Atomics.load(this.cells, 1); now > peak; ) {
+      const seen = Atomics.compareExchange(this.cells, 1, peak, now);
+      if (seen === peak) break;
+      peak = seen;
+    }
+  }
+
+  resetPeak(): void {
+    Atomics.store(this.cells, 1, this.now);
+  }
 }
 
-/** Hands out part numbers of one table's batch folder, so several writers can share it. */
-export class PartNames {
-  private next = 0;
+export const rowsInFlight = new RowsInFlight();
 
-  constructor(readonly batchDir: string) {
+export function resetRowsInFlightPeak(): void {
+  rowsInFlight.resetPeak();
+}
+
+/** Hands out part numbers of one table's batch folder, so several writers, in any thread, can share it. */
+export class PartNames {
+  /** The next number, in memory every thread writing the table shares. */
+  private readonly next: Int32Array;
+
+  constructor(
+    readonly batchDir: string,
+    shared: SharedArrayBuffer = new SharedArrayBuffer(4),
+  ) {
+    this.next = new Int32Array(shared);
     mkdirSync(batchDir, { recursive: true });
   }
 
+  /** The memory holding the next number, for a writer in another thread. */
+  get shared(): SharedArrayBuffer {
+    return this.next.buffer as SharedArrayBuffer;
+  }
+
   take(): { index: number; file: string } {
-    const index = this.next++;
+    const index = Atomics.add(this.next, 0, 1);
     return { index, file: join(this.batchDir, `part-${String(index).padStart(5, '0')}-${randomUUID()}.gz.parquet`) };
   }
 }
@@ -90,8 +138,7 @@ export class PartWriter {
    */
   endRow(): Promise<void> | undefined {
     this.groupRows += 1;
-    rowsInFlight.now += 1;
-    if (rowsInFlight.now > rowsInFlight.peak) rowsInFlight.peak = rowsInFlight.now;
+    rowsInFlight.add(1);
     if (this.groupRows < this.options.rowGroupSize && this.rowsInPart + this.groupRows < this.options.rowsPerPart) return undefined;
     return this.handOff();
   }
@@ -108,7 +155,7 @@ export class PartWriter {
   /** After a failure: closes and removes this writer's files. */
   async abandon(): Promise<void> {
     await this.writing?.catch(() => undefined);
-    rowsInFlight.now -= this.groupRows;
+    rowsInFlight.add(-this.groupRows);
     this.groupRows = 0;
     await this.writer?.abandon();
     this.writer = undefined;
@@ -151,7 +198,7 @@ export class PartWriter {
       if (closesPart) await this.closePart();
     } finally {
       for (const b of builders) b.reset();
-      rowsInFlight.now -= rows;
+      rowsInFlight.add(-rows);
     }
   }
 

@@ -40,7 +40,7 @@ export interface ExportTaskOptions {
   database: string;
   /** The source, opened on first use. */
   source: () => Promise<SourceDb>;
-  tuning?: Pick<ExportOptions, 'rowsPerPart' | 'rowGroupSize' | 'fetchRows' | 'readers'>;
+  tuning?: Pick<ExportOptions, 'rowsPerPart' | 'rowGroupSize' | 'fetchRows' | 'readers' | 'readerThreadMinBlocks'>;
   log?: (line: string) => void;
 }
 

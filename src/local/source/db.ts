@@ -18,6 +18,8 @@ export interface SourceDb {
   consistentRead<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;
   /** PostgreSQL only: a connection of its own, outside the pool (the caller ends it), e.g. for readers sharing an exported snapshot. */
   connect?(): Promise<Client>;
+  /** PostgreSQL only: the URL `connect` uses, for export readers in threads of their own. It may carry the password: never print it. */
+  readonly connectionUrl?: string;
   close(): Promise<void>;
 }
 

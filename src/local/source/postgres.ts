@@ -61,21 +61,25 @@ export function openPostgres(url: string): SourceDb {
         }
       });
     },
-    async connect() {
-      const client = new pg.Client({ connectionString: url });
-      // Errors reach the caller through its queries; an idle connection's must not crash the process.
-      client.on('error', () => undefined);
-      try {
-        await client.connect();
-      } catch (err) {
-        throw connectError(description, err);
-      }
-      return client;
-    },
+    connect: () => connectPostgres(url),
+    connectionUrl: url,
     async close() {
       await pool.end();
     },
   };
+}
+
+/** A connection of its own to the server at `url` (the caller ends it); any thread can open one. */
+export async function connectPostgres(url: string): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: url });
+  // Errors reach the caller through its queries; an idle connection's must not crash the process.
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch (err) {
+    throw connectError(`PostgreSQL ${redactUrl(url)}`, err);
+  }
+  return client;
 }
 
 function connectError(description: string, err: unknown): PortError {
