@@ -23,6 +23,8 @@ export interface EmbeddedDynamoOptions {
   /** How long moto may take to answer (default 60 s). */
   readyTimeoutMs?: number;
   log?: (line: string) => void;
+  /** What the server is, in messages (default: the embedded DynamoDB). */
+  name?: string;
 }
 
 export async function startEmbeddedDynamo(options: EmbeddedDynamoOptions = {}): Promise<EmbeddedDynamo> {
@@ -41,6 +43,7 @@ export async function startEmbeddedDynamo(options: EmbeddedDynamoOptions = {}): 
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
   const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
+  const name = `${options.name ?? 'the embedded DynamoDB'} (moto server)`;
 
   const stop = async () => {
     await stopChild(child, { killAfterMs: 5_000 });
@@ -48,9 +51,9 @@ export async function startEmbeddedDynamo(options: EmbeddedDynamoOptions = {}): 
 
   try {
     await Promise.race([
-      waitReady(endpoint, child, output, options.readyTimeoutMs ?? 60_000),
+      waitReady(name, endpoint, child, output, options.readyTimeoutMs ?? 60_000),
       spawnError.then((err) => {
-        throw new Error(`the embedded DynamoDB (moto server) could not start: ${err.message}; run "npm run bootstrap" to install the toolchain`);
+        throw new Error(`${name} could not start: ${err.message}; run "npm run bootstrap" to install the toolchain`);
       }),
     ]);
   } catch (err) {
@@ -60,12 +63,12 @@ export async function startEmbeddedDynamo(options: EmbeddedDynamoOptions = {}): 
   return { endpoint, port, stop };
 }
 
-async function waitReady(endpoint: string, child: ChildProcess, output: string[], timeoutMs: number): Promise<void> {
+async function waitReady(name: string, endpoint: string, child: ChildProcess, output: string[], timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (hasEnded(child)) {
       const how = child.signalCode ? `was ended by ${child.signalCode}` : `exited with code ${child.exitCode}`;
-      throw new Error(`the embedded DynamoDB (moto server) ${how}: ${output.join('').slice(-2000)}\nIs moto installed in the toolchain's Python? Run "npm run bootstrap".`);
+      throw new Error(`${name} ${how}: ${output.join('').slice(-2000)}\nIs moto installed in the toolchain's Python? Run "npm run bootstrap".`);
     }
     try {
       const res = await fetch(`${endpoint}/moto-api/data.json`);
@@ -75,5 +78,5 @@ async function waitReady(endpoint: string, child: ChildProcess, output: string[]
     }
     await delay(200);
   }
-  throw new Error(`the embedded DynamoDB (moto server) at ${endpoint} was not ready after ${Math.round(timeoutMs / 1000)} s: ${output.join('').slice(-2000)}`);
+  throw new Error(`${name} at ${endpoint} was not ready after ${Math.round(timeoutMs / 1000)} s: ${output.join('').slice(-2000)}`);
 }
