@@ -326,7 +326,7 @@ const aws = z
 const local = z
   .object({
     workDir: z.string().optional().describe('Where exports, the warehouse, results and grants live; default .lakesync/data/<source>.'),
-    exportReaders: z.number().int().min(1, 'must be at least 1').max(16, 'must be at most 16').optional().describe('Connections that read a postgres source at once during an export, sharing one snapshot; default one per core, 2 to 4.'),
+    exportReaders: z.number().int().min(1, 'must be at least 1').max(16, 'must be at most 16').optional().describe('Connections that read a postgres source at once during an export, sharing one snapshot, each in a thread of its own from 64 MB read; default one per core, 2 to 4.'),
   })
   .strict();
 

@@ -36,7 +36,7 @@ export function readerThreadsRunning(): number {
   return ReaderThread.running;
 }
 
-/** Ends every idle thread (tests, and a process that wants to exit at once). */
+/** Ends every idle thread at once (tests). */
 export async function endIdleReaderThreads(): Promise<void> {
   await Promise.all(idle.splice(0).map((t) => t.terminate()));
 }
