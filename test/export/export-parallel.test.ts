@@ -6,6 +6,8 @@
  * each with the readers in the exporting thread and in threads of their own.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +24,7 @@ import { createExportPort, settleExports } from '../../src/local/export/task';
 import { layoutOf } from '../../src/local/paths';
 import { openPostgres } from '../../src/local/source/postgres';
 import type { SourceDb } from '../../src/local/source/db';
+import { within } from '../helpers/within';
 import { readParquet } from '../local/helpers/parquet';
 import { startPostgres, type TestPostgres } from '../local/helpers/postgres';
 
@@ -302,6 +305,34 @@ describe('parallel export from PostgreSQL', () => {
     }
     await endIdleReaderThreads();
     assert.equal(readerThreadsRunning(), 0);
+  });
+
+  test('a process whose export used reader threads exits when its work is done: idle threads do not hold it', async () => {
+    await createEveryKind();
+    const exporter = join(__dirname, '../../src/local/export/exporter.js');
+    const postgres = join(__dirname, '../../src/local/source/postgres.js');
+    const threads = join(__dirname, '../../src/local/export/threaded-reader.js');
+    const script = `
+      const { exportSnapshot } = require(${JSON.stringify(exporter)});
+      const { openPostgres } = require(${JSON.stringify(postgres)});
+      const { readerThreadsRunning } = require(${JSON.stringify(threads)});
+      const db = openPostgres(process.env.SOURCE_URL);
+      exportSnapshot(db, JSON.parse(process.env.EXPORT_OPTIONS)).then(async (summary) => {
+        await db.close();
+        console.log(JSON.stringify({ rows: summary.tables[0].rows, threads: readerThreadsRunning() }));
+      });`;
+    const exportOptions = { ...options('exits', { readers: 2, minRangeBlocks: 8, readerThreadMinBlocks: 0 }), tables: ['public.kinds'] };
+    const child = spawn(process.execPath, ['-e', script], { env: { ...process.env, SOURCE_URL: server.url, EXPORT_OPTIONS: JSON.stringify(exportOptions) }, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    try {
+      // An idle thread that held the process would keep it for IDLE_THREAD_MS (a minute).
+      const [code] = await within(30_000, 'the exporting process', once(child, 'exit'));
+      assert.equal(code, 0);
+      assert.deepEqual(JSON.parse(out), { rows: 20_000, threads: 2 }, 'the export ran in two threads, left idle when the process exited');
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 
   test('a reader thread that cannot connect or join fails with the cause, its kind kept across the thread', async () => {
