@@ -6,7 +6,7 @@
  * exits before it is ready (another process took one of its ports) is started again.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -16,7 +16,7 @@ import { DEV_SERVER_START_ATTEMPTS, startDevServer } from '../../src/devserver';
 import { startEmbeddedDynamo } from '../../src/local/dynamodb/moto-server';
 import { processAlive } from '../../src/local/files';
 import { toolchain } from '../../src/toolchain';
-import { selfKillingExecutable } from '../helpers/self-killing';
+import { selfKillingExecutable, standIn } from '../helpers/stand-in';
 import { within } from '../helpers/within';
 
 const dir = mkdtempSync(join(tmpdir(), 'lakesync-devserver-'));
@@ -50,21 +50,11 @@ test('a dev server or embedded DynamoDB killed while starting fails at once, nam
   await within(20_000, 'the start of a moto server that was killed', assert.rejects(startEmbeddedDynamo({ python: selfKillingExecutable(dir) }), /the embedded DynamoDB \(moto server\) was ended by SIGKILL/));
 });
 
-/** A stand-in for the Temporal CLI: writes each start's arguments to a file, then runs `body` (sh; $starts is the count so far). */
-function standIn(name: string, body: string): { path: string; starts: () => string[] } {
-  const path = join(dir, name);
-  const record = `${path}.starts`;
-  writeFileSync(record, '');
-  writeFileSync(path, `#!/bin/sh\necho "$*" >> "${record}"\nstarts=$(wc -l < "${record}")\n${body}\n`);
-  chmodSync(path, 0o755);
-  return { path, starts: () => readFileSync(record, 'utf8').split('\n').filter(Boolean) };
-}
-
 /** The --port of a start's arguments. */
 const portOf = (args: string): string => /--port (\d+)/.exec(args)?.[1] ?? 'none';
 
 test('a dev server that exits before it is ready (one of its ports taken) is started again on a new port', async () => {
-  const flaky = standIn('flaky-temporal', `if [ "$starts" -eq 1 ]; then echo "listen tcp 127.0.0.1:7233: bind: address already in use" >&2; exit 2; fi\nexec "${toolchain().temporal}" "$@"`);
+  const flaky = standIn(dir, 'flaky-temporal', `if [ "$starts" -eq 1 ]; then echo "listen tcp 127.0.0.1:7233: bind: address already in use" >&2; exit 2; fi\nexec "${toolchain().temporal}" "$@"`);
   const log: string[] = [];
   const server = await startDevServer({ dbFile: join(dir, 'flaky.db'), binary: flaky.path, log: (line) => log.push(line) });
   try {
@@ -85,7 +75,7 @@ test('a dev server that exits before it is ready (one of its ports taken) is sta
 });
 
 test('a dev server that never gets ready fails after its attempts, with its last output in the message', async () => {
-  const broken = standIn('broken-temporal', 'echo "config error: something is wrong" >&2\nexit 2');
+  const broken = standIn(dir, 'broken-temporal', 'echo "config error: something is wrong" >&2\nexit 2');
   await within(30_000, 'the start of a broken dev server', assert.rejects(startDevServer({ dbFile: join(dir, 'broken.db'), binary: broken.path }),
     /the Temporal dev server at 127\.0\.0\.1:\d+ exited with code 2 before it was ready; its last output:\nconfig error: something is wrong/));
   assert.equal(broken.starts().length, DEV_SERVER_START_ATTEMPTS);

@@ -14,7 +14,7 @@ import { after, test } from 'node:test';
 import { processAlive } from '../../src/local/files';
 import { layoutOf } from '../../src/local/paths';
 import { RunnerClient } from '../../src/local/runner/client';
-import { selfKillingExecutable } from '../helpers/self-killing';
+import { selfKillingExecutable } from '../helpers/stand-in';
 import { within } from '../helpers/within';
 
 const work = mkdtempSync(join(tmpdir(), 'lakesync-direct-runner-'));
