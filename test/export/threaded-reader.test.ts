@@ -29,6 +29,25 @@ parentPort.on('message', (request) => {
 
 const RANGE = {} as RangeRead;
 
+/** A thread script that answers every request and exits 20 ms after its reader is closed (idle). */
+function diesWhenIdle(): string {
+  const file = join(dir, 'dies-idle.js');
+  writeFileSync(
+    file,
+    `const { parentPort } = require('node:worker_threads');
+parentPort.on('message', (request) => {
+  if (request.op === 'stop') return;
+  parentPort.postMessage({ call: request.call });
+  if (request.op === 'close') setTimeout(() => process.exit(5), 20);
+});`,
+  );
+  return file;
+}
+
+async function untilRunning(count: number): Promise<void> {
+  for (let i = 0; i < 300 && readerThreadsRunning() !== count; i++) await new Promise((r) => setTimeout(r, 10));
+}
+
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'lakesync-reader-thread-'));
 });
@@ -41,12 +60,12 @@ after(async () => {
 describe('export reader threads', () => {
   test('a thread that exits while reading fails the read with its exit code, and is not kept for the next export', async () => {
     const exits = script('exits', 'process.exit(3);');
-    const reader = await startReaderThread('postgres://unused', 'snapshot', exits);
+    const reader = await startReaderThread('postgres://unused', 'snapshot', { script: exits });
     await assert.rejects(reader.read(RANGE), /^Error: the export reader thread exited with code 3$/);
     await assert.rejects(reader.commit(), /exited with code 3/, 'a dead thread fails every later request at once');
     await reader.close();
     assert.equal(readerThreadsRunning(), 0, 'no thread is left running');
-    const next = await startReaderThread('postgres://unused', 'snapshot', exits);
+    const next = await startReaderThread('postgres://unused', 'snapshot', { script: exits });
     assert.equal(readerThreadsRunning(), 1, 'the next export gets a new thread');
     await next.close();
     await endIdleReaderThreads();
@@ -54,22 +73,62 @@ describe('export reader threads', () => {
   });
 
   test('a thread that throws fails the read with the error', async () => {
-    const reader = await startReaderThread('postgres://unused', 'snapshot', script('throws', "throw new Error('parser bug');"));
+    const reader = await startReaderThread('postgres://unused', 'snapshot', { script: script('throws', "throw new Error('parser bug');") });
     await assert.rejects(reader.read(RANGE), /^Error: the export reader thread failed: parser bug$/);
     await reader.close();
     assert.equal(readerThreadsRunning(), 0);
   });
 
+  test('an idle thread that dies leaves the pool: the next export gets a new thread', async () => {
+    const diesIdle = diesWhenIdle();
+    const first = await startReaderThread('postgres://unused', 'snapshot', { script: diesIdle });
+    await first.close();
+    await untilRunning(0);
+    assert.equal(readerThreadsRunning(), 0, 'the idle thread is gone');
+    const second = await startReaderThread('postgres://unused', 'snapshot', { script: diesIdle });
+    assert.equal(readerThreadsRunning(), 1, 'a new thread serves the next reader');
+    await second.commit();
+    await second.close();
+    await endIdleReaderThreads();
+  });
+
   test('a closed reader leaves its thread idle for the next one, which does not start another', async () => {
     const healthy = script('healthy', 'parentPort.postMessage({ call: request.call, written: { rows: 1, files: [], bytes: 0, indexes: [] } });');
-    const first = await startReaderThread('postgres://unused', 'snapshot', healthy);
-    assert.equal((await first.read(RANGE)).rows, 1);
-    await first.close();
+    const first = await startReaderThread('postgres://unused', 'snapshot', { script: healthy });
+    try {
+      assert.equal((await first.read(RANGE)).rows, 1);
+    } finally {
+      await first.close();
+    }
     assert.equal(readerThreadsRunning(), 1, 'the idle thread stays');
-    const second = await startReaderThread('postgres://unused', 'snapshot', healthy);
-    assert.equal(readerThreadsRunning(), 1, 'and serves the next reader');
-    assert.equal((await second.read(RANGE)).rows, 1);
-    await second.close();
+    const second = await startReaderThread('postgres://unused', 'snapshot', { script: healthy });
+    try {
+      assert.equal(readerThreadsRunning(), 1, 'and serves the next reader');
+      assert.equal((await second.read(RANGE)).rows, 1);
+    } finally {
+      await second.close();
+    }
+    await endIdleReaderThreads();
+    assert.equal(readerThreadsRunning(), 0);
+  });
+
+  test('an idle thread ends after its idle time; one that died idle takes no other thread with it', async () => {
+    const healthy = script('healthy-long', 'parentPort.postMessage({ call: request.call });');
+    const kept = await startReaderThread('postgres://unused', 'snapshot', { script: healthy, idleMs: 60_000 });
+    await kept.close();
+    const dies = await startReaderThread('postgres://unused', 'snapshot', { script: diesWhenIdle(), idleMs: 100 });
+    await dies.close();
+    const expires = await startReaderThread('postgres://unused', 'snapshot', { script: script('expires', ''), idleMs: 100 });
+    await expires.close();
+    await untilRunning(1);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(readerThreadsRunning(), 1, 'the thread that died and the one idle past its time are gone');
+    const again = await startReaderThread('postgres://unused', 'snapshot', { script: healthy });
+    try {
+      assert.equal(readerThreadsRunning(), 1, 'the thread kept idle serves the next reader');
+    } finally {
+      await again.close();
+    }
     await endIdleReaderThreads();
     assert.equal(readerThreadsRunning(), 0);
   });

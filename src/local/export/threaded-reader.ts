@@ -19,13 +19,20 @@ type Request = ReaderRequest extends infer R ? (R extends { call: number } ? Omi
 
 const idle: ReaderThread[] = [];
 
-/** A reader in a thread (an idle one, or a new one) that has connected to `url` and joined `snapshot`. `script`: the thread's code (tests). */
-export async function startReaderThread(url: string, snapshot: string, script = join(__dirname, 'reader-thread.js')): Promise<ExportReader> {
-  const thread = takeIdle(script) ?? new ReaderThread(script);
+/** Tests only: the thread's code, and how long it stays idle. */
+export interface ReaderThreadOptions {
+  script?: string;
+  idleMs?: number;
+}
+
+/** A reader in a thread (an idle one, or a new one) that has connected to `url` and joined `snapshot`. */
+export async function startReaderThread(url: string, snapshot: string, options: ReaderThreadOptions = {}): Promise<ExportReader> {
+  const script = options.script ?? join(__dirname, 'reader-thread.js');
+  const thread = takeIdle(script) ?? new ReaderThread(script, options.idleMs ?? IDLE_THREAD_MS);
   try {
     await thread.call({ op: 'join', url, snapshot });
   } catch (err) {
-    await thread.release();
+    await thread.close();
     throw err;
   }
   return thread;
@@ -42,8 +49,7 @@ export async function endIdleReaderThreads(): Promise<void> {
 }
 
 function takeIdle(script: string): ReaderThread | undefined {
-  const at = idle.findIndex((t) => t.script === script);
-  return at < 0 ? undefined : idle.splice(at, 1)[0]!.wake();
+  return idle.find((t) => t.script === script)?.wake();
 }
 
 class ReaderThread implements ExportReader {
@@ -57,7 +63,10 @@ class ReaderThread implements ExportReader {
   /** Resolves once the thread is gone. */
   private readonly exited: Promise<void>;
 
-  constructor(readonly script: string) {
+  constructor(
+    readonly script: string,
+    private readonly idleMs: number,
+  ) {
     this.worker = new Worker(script, { workerData: { rowsInFlight: rowsInFlight.shared } satisfies ReaderThreadData });
     ReaderThread.running += 1;
     this.worker.on('message', (reply: ReaderReply) => {
@@ -91,10 +100,6 @@ class ReaderThread implements ExportReader {
 
   /** Ends the connection; the thread waits, idle, for the next export (or ends, when that fails). */
   async close(): Promise<void> {
-    await this.release();
-  }
-
-  async release(): Promise<void> {
     if (this.ended) return this.terminate();
     const closed = await this.call({ op: 'close' }).then(
       () => true,
@@ -103,14 +108,14 @@ class ReaderThread implements ExportReader {
     if (!closed || this.ended || idle.length >= MAX_IDLE_THREADS) return this.terminate();
     this.worker.unref();
     this.idleTimer = setTimeout(() => {
-      idle.splice(idle.indexOf(this), 1);
+      this.leaveIdle();
       void this.terminate();
-    }, IDLE_THREAD_MS).unref();
+    }, this.idleMs).unref();
     idle.push(this);
   }
 
   wake(): this {
-    clearTimeout(this.idleTimer);
+    this.leaveIdle();
     this.worker.ref();
     return this;
   }
@@ -131,11 +136,16 @@ class ReaderThread implements ExportReader {
     return reply;
   }
 
+  private leaveIdle(): void {
+    clearTimeout(this.idleTimer);
+    const at = idle.indexOf(this);
+    if (at >= 0) idle.splice(at, 1);
+  }
+
   /** The thread is gone: every request still waiting fails with why. */
   private end(reason: Error): void {
     this.ended ??= reason;
-    const at = idle.indexOf(this);
-    if (at >= 0) idle.splice(at, 1);
+    this.leaveIdle();
     for (const [call, { reject }] of [...this.pending]) {
       this.pending.delete(call);
       reject(reason);
