@@ -37,7 +37,7 @@ export interface ExportOptions {
   fetchRows?: number;
   /** Connections reading a PostgreSQL server at once (default: from the core count, 2 to 4). */
   readers?: number;
-  /** A PostgreSQL table is split into ranges of at least this many blocks, at most one per reader (default 8192: 64 MB). */
+  /** A PostgreSQL table is split into ranges of at least this many blocks, at most one per reader (default 1024: 8 MB). */
   minRangeBlocks?: number;
   /** Several readers each get a thread of their own from this many blocks read in all (default 8192: 64 MB). */
   readerThreadMinBlocks?: number;
