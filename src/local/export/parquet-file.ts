@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import * as arrow from 'apache-arrow';
 import type { ThreadReply, ThreadRequest } from './parquet-thread';
+import { ThreadCalls } from './thread-calls';
 import type { ParquetPrimitive } from './types';
 
 /** A growable byte buffer. */
@@ -135,56 +136,24 @@ const ARROW_TYPE: Record<ParquetPrimitive, () => arrow.DataType> = {
   UTF8: () => new arrow.Utf8(),
 };
 
-type Request = DistributiveOmit<ThreadRequest, 'call'>;
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
-
 /** The Parquet thread of this process, started on first use; it keeps the process alive only while it has work. */
-class ParquetThread {
-  private readonly worker = new Worker(join(__dirname, 'parquet-thread.js'));
-  private readonly pending = new Map<number, { resolve: () => void; reject: (err: Error) => void }>();
-  private nextCall = 0;
-
-  constructor(private readonly onExit: () => void) {
-    this.worker.unref();
-    this.worker.on('message', (reply: ThreadReply) => {
-      const call = this.pending.get(reply.call);
-      if (!call) return;
-      this.settled(reply.call);
-      if (reply.error === undefined) call.resolve();
-      else call.reject(new Error(reply.error));
-    });
-    const fail = (err: Error) => {
-      this.onExit();
-      for (const [id, call] of [...this.pending]) {
-        this.settled(id);
-        call.reject(new Error(`the Parquet writer thread stopped: ${err.message}`));
-      }
-    };
-    this.worker.on('error', fail);
-    this.worker.on('exit', (code) => fail(new Error(`exit code ${code}`)));
-  }
-
-  call(request: Request, transfer: ArrayBuffer[] = []): Promise<void> {
-    const call = this.nextCall++;
-    if (this.pending.size === 0) this.worker.ref();
-    return new Promise((resolve, reject) => {
-      this.pending.set(call, { resolve, reject });
-      this.worker.postMessage({ ...request, call }, transfer);
-    });
-  }
-
-  private settled(call: number): void {
-    this.pending.delete(call);
-    if (this.pending.size === 0) this.worker.unref();
-  }
+function startParquetThread(onExit: () => void): ThreadCalls<ThreadRequest, ThreadReply> {
+  return new ThreadCalls<ThreadRequest, ThreadReply>(new Worker(join(__dirname, 'parquet-thread.js')), {
+    failure: (reply) => (reply.error === undefined ? undefined : new Error(reply.error)),
+    gone: (end) => {
+      onExit();
+      return new Error(`the Parquet writer thread stopped: ${'error' in end ? end.error.message : `exit code ${end.code}`}`);
+    },
+    refOnlyWhileBusy: true,
+  });
 }
 
-let thread: ParquetThread | undefined;
+let thread: ThreadCalls<ThreadRequest, ThreadReply> | undefined;
 let nextFile = 0;
 
-function parquetThread(): ParquetThread {
+function parquetThread(): ThreadCalls<ThreadRequest, ThreadReply> {
   if (thread) return thread;
-  const started: ParquetThread = new ParquetThread(() => {
+  const started: ThreadCalls<ThreadRequest, ThreadReply> = startParquetThread(() => {
     if (thread === started) thread = undefined;
   });
   thread = started;

@@ -10,12 +10,11 @@ import { PortError } from '../../errors';
 import { rowsInFlight } from './parts';
 import type { ReaderReply, ReaderRequest, ReaderThreadData, ThreadError } from './reader-thread';
 import type { ExportReader, RangeRead, RangeWritten } from './snapshot-reader';
+import { ThreadCalls } from './thread-calls';
 
 export const IDLE_THREAD_MS = 60_000;
 /** Idle threads kept at most (an export uses at most 4 readers by default). */
 const MAX_IDLE_THREADS = 4;
-
-type Request = ReaderRequest extends infer R ? (R extends { call: number } ? Omit<R, 'call'> : never) : never;
 
 const idle: ReaderThread[] = [];
 
@@ -30,7 +29,7 @@ export async function startReaderThread(url: string, snapshot: string, options: 
   const script = options.script ?? join(__dirname, 'reader-thread.js');
   const thread = takeIdle(script) ?? new ReaderThread(script, options.idleMs ?? IDLE_THREAD_MS);
   try {
-    await thread.call({ op: 'join', url, snapshot });
+    await thread.join(url, snapshot);
   } catch (err) {
     await thread.close();
     throw err;
@@ -54,59 +53,53 @@ function takeIdle(script: string): ReaderThread | undefined {
 
 class ReaderThread implements ExportReader {
   static running = 0;
-  private readonly worker: Worker;
-  private readonly pending = new Map<number, { resolve: (reply: ReaderReply) => void; reject: (err: Error) => void }>();
-  private nextCall = 0;
-  /** Why the thread is gone, once it is. */
-  private ended: Error | undefined;
+  private readonly calls: ThreadCalls<Extract<ReaderRequest, { call: number }>, ReaderReply>;
   private idleTimer: NodeJS.Timeout | undefined;
-  /** Resolves once the thread is gone. */
-  private readonly exited: Promise<void>;
 
   constructor(
     readonly script: string,
     private readonly idleMs: number,
   ) {
-    this.worker = new Worker(script, { workerData: { rowsInFlight: rowsInFlight.shared } satisfies ReaderThreadData });
+    const worker = new Worker(script, { workerData: { rowsInFlight: rowsInFlight.shared } satisfies ReaderThreadData });
     ReaderThread.running += 1;
-    this.worker.on('message', (reply: ReaderReply) => {
-      const call = this.pending.get(reply.call);
-      if (!call) return;
-      this.pending.delete(reply.call);
-      if (reply.error) call.reject(fromThread(reply.error));
-      else call.resolve(reply);
+    this.calls = new ThreadCalls(worker, {
+      failure: (reply) => (reply.error ? fromThread(reply.error) : undefined),
+      gone: (end) =>
+        'error' in end
+          ? new Error(`the export reader thread failed: ${end.error.message}`)
+          : new Error(`the export reader thread exited with code ${end.code}`),
     });
-    this.worker.on('error', (err) => this.end(new Error(`the export reader thread failed: ${err.message}`)));
-    this.exited = new Promise((resolve) =>
-      this.worker.on('exit', (code) => {
-        ReaderThread.running -= 1;
-        this.end(new Error(`the export reader thread exited with code ${code}`));
-        resolve();
-      }),
-    );
+    void this.calls.exited.then(() => {
+      ReaderThread.running -= 1;
+      this.leaveIdle();
+    });
   }
 
   async read(range: RangeRead): Promise<RangeWritten> {
-    return (await this.call({ op: 'read', range })).written!;
+    return (await this.calls.call({ op: 'read', range })).written!;
   }
 
   async commit(): Promise<void> {
-    await this.call({ op: 'commit' });
+    await this.calls.call({ op: 'commit' });
   }
 
   stop(): void {
-    if (!this.ended) this.worker.postMessage({ op: 'stop' } satisfies ReaderRequest);
+    if (!this.calls.ended) this.calls.worker.postMessage({ op: 'stop' } satisfies ReaderRequest);
+  }
+
+  async join(url: string, snapshot: string): Promise<void> {
+    await this.calls.call({ op: 'join', url, snapshot });
   }
 
   /** Ends the connection; the thread waits, idle, for the next export (or ends, when that fails). */
   async close(): Promise<void> {
-    if (this.ended) return this.terminate();
-    const closed = await this.call({ op: 'close' }).then(
+    if (this.calls.ended) return this.terminate();
+    const closed = await this.calls.call({ op: 'close' }).then(
       () => true,
       () => false,
     );
-    if (!closed || this.ended || idle.length >= MAX_IDLE_THREADS) return this.terminate();
-    this.worker.unref();
+    if (!closed || this.calls.ended || idle.length >= MAX_IDLE_THREADS) return this.terminate();
+    this.calls.worker.unref();
     this.idleTimer = setTimeout(() => {
       this.leaveIdle();
       void this.terminate();
@@ -116,40 +109,22 @@ class ReaderThread implements ExportReader {
 
   wake(): this {
     this.leaveIdle();
-    this.worker.ref();
+    this.calls.worker.ref();
     return this;
   }
 
   /** Ends the thread (at once: a read under way is not finished) and waits until it is gone. */
   async terminate(): Promise<void> {
-    this.ended ??= new Error('the export reader thread was closed');
-    clearTimeout(this.idleTimer);
-    await this.worker.terminate();
-    await this.exited;
-  }
-
-  call(request: Request): Promise<ReaderReply> {
-    if (this.ended) return Promise.reject(this.ended);
-    const call = this.nextCall++;
-    const reply = new Promise<ReaderReply>((resolve, reject) => this.pending.set(call, { resolve, reject }));
-    this.worker.postMessage({ ...request, call } as ReaderRequest);
-    return reply;
+    this.calls.end(new Error('the export reader thread was closed'));
+    this.leaveIdle();
+    await this.calls.worker.terminate();
+    await this.calls.exited;
   }
 
   private leaveIdle(): void {
     clearTimeout(this.idleTimer);
     const at = idle.indexOf(this);
     if (at >= 0) idle.splice(at, 1);
-  }
-
-  /** The thread is gone: every request still waiting fails with why. */
-  private end(reason: Error): void {
-    this.ended ??= reason;
-    this.leaveIdle();
-    for (const [call, { reject }] of [...this.pending]) {
-      this.pending.delete(call);
-      reject(reason);
-    }
   }
 }
 
