@@ -1,7 +1,6 @@
 /** Temporal connections: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and the envconfig profile win over lakesync.yaml. */
 import { Client, Connection, type WorkflowHandle, WorkflowNotFoundError } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
-import { NativeConnection } from '@temporalio/worker';
 import type { LakesyncConfig } from './config/schema';
 import { sourceWorkflowId } from './ids';
 
@@ -33,10 +32,6 @@ export async function connectClient(target: TemporalTarget): Promise<Client> {
     ...(metadata ? { metadata } : {}),
   });
   return new Client({ connection, namespace: target.namespace });
-}
-
-export async function connectWorker(target: TemporalTarget): Promise<NativeConnection> {
-  return NativeConnection.connect(target.connect);
 }
 
 /** The handle of the source's workflow when one runs; undefined when it never started or has ended. */

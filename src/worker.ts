@@ -3,14 +3,14 @@
  * workflows and activities on the configured task queue until it is stopped.
  */
 import type { Client } from '@temporalio/client';
-import { type NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { createPorts, defaultDataRoot } from './backends';
 import { loadConfigFile } from './config/load';
 import type { LakesyncConfig } from './config/schema';
 import { type MetricsEndpoint, formatAddress, sdkMetricsPort, sdkTelemetry, serveWorkerMetrics } from './metrics';
 import type { Ports } from './ports';
-import { connectClient, connectWorker, temporalTarget } from './temporal';
+import { connectClient, temporalTarget } from './temporal';
 import { workflowBundle } from './workflow-bundle';
 import { SEARCH_ATTRIBUTE_TYPES } from './workflows/search';
 
@@ -32,7 +32,7 @@ export async function buildPorts(config: LakesyncConfig, dataRoot: string): Prom
 export async function createWorker(options: WorkerOptions): Promise<{ worker: Worker; client(): Promise<Client>; close(): Promise<void> }> {
   const target = temporalTarget(options.config);
   const ports = options.ports ?? (await buildPorts(options.config, options.dataRoot ?? defaultDataRoot()));
-  const connection = await connectWorker(target);
+  const connection = await NativeConnection.connect(target.connect);
   let client: Promise<Client> | undefined;
   const getClient = () => (client ??= connectClient(target));
   const searchAttributes = await searchAttributesRegistered(connection, target.namespace);

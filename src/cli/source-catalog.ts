@@ -6,10 +6,6 @@
 import { defaultDataRoot } from '../backends';
 import { localSettings } from '../backends/local';
 import type { SourceConfig } from '../config/schema';
-import { acquireSource, layoutOf } from '../local';
-import { sourceSpec } from '../local';
-import { columnExport, typeMapping } from '../local/export/types';
-import { readCatalog } from '../local/source/catalog';
 import type { DiscoveredTable } from '../model';
 import type { CommandEnv } from './context';
 
@@ -20,6 +16,10 @@ export function hasReadableCatalog(source: SourceConfig): boolean {
 
 /** Every table of the source with its exported columns (the mappings the local export writes) and its key. */
 export async function readSourceTables(env: CommandEnv, name: string, source: SourceConfig): Promise<DiscoveredTable[]> {
+  // Loaded here, not with the command line: the embedded backend (drivers, Parquet) takes a while to load.
+  const { acquireSource, layoutOf, sourceSpec } = await import('../local');
+  const { columnExport, typeMapping } = await import('../local/export/types');
+  const { readCatalog } = await import('../local/source/catalog');
   const settings = localSettings(name, source, defaultDataRoot(env.io.cwd));
   const handle = await acquireSource(sourceSpec(settings, layoutOf(settings.workDir)));
   try {

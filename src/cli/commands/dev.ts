@@ -3,33 +3,9 @@
  * plus a worker for the config's sources, until interrupted. State lives in a SQLite file, so
  * a restart keeps workflows, schedules and ledgers.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { type DevServer, startDevServer } from '../../devserver';
-import { toolchain } from '../../toolchain';
-import { createWorker } from '../../worker';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { type CommandKit, withConfig } from '../command';
-import { configPath, loadConfig } from '../context';
-import { RuntimeFailure, UsageError } from '../errors';
-import { printLine } from '../io';
-import { repoRoot } from '../paths';
-import { defaultDataRoot } from '../../backends';
-import { localSettings } from '../../backends/local';
-import type { LakesyncConfig } from '../../config/schema';
-import { layoutOf } from '../../local';
-import { RunnerClient } from '../../local/runner/client';
-import { SEARCH_ATTRIBUTES, visibilityQueries } from '../search-attributes';
-
-interface DevOptions {
-  config: string;
-  port: string;
-  uiPort: string;
-  dbFile: string;
-  worker: boolean;
-  temporalBin?: string;
-}
+import type { DevOptions } from '../dev-session';
 
 export function registerDev(program: Command, kit: CommandKit): void {
   const cmd = program
@@ -40,118 +16,6 @@ export function registerDev(program: Command, kit: CommandKit): void {
     .option('--db-file <file>', 'SQLite file that keeps the server\'s state', '.lakesync/temporal.db')
     .option('--no-worker', 'start only the server')
     .option('--temporal-bin <path>', 'the Temporal CLI binary (default: the one the bootstrap built)');
-  withConfig(cmd).action(kit.action(async (opts: DevOptions) => dev(kit, opts)));
+  withConfig(cmd).action(kit.action(async (opts: DevOptions) => (await import('../dev-session')).dev(kit, opts)));
 }
 
-async function dev(kit: CommandKit, opts: DevOptions): Promise<void> {
-  const { io } = kit.env;
-  const port = portNumber(opts.port, '--port');
-  const uiPort = portNumber(opts.uiPort, '--ui-port');
-  const file = configPath(io, opts);
-  // The default config may be missing (server only); a named one must exist and be valid.
-  const explicit = opts.config !== 'lakesync.yaml';
-  const config = opts.worker && (explicit || existsSync(file)) ? loadConfig(io, opts) : undefined;
-  const binary = opts.temporalBin ?? io.env.LAKESYNC_TEMPORAL_BIN ?? temporalFromToolchain();
-
-  watchStopSignals();
-  const server: DevServer = await startDevServer({ dbFile: resolve(io.cwd, opts.dbFile), port, uiPort, binary, searchAttributes: { ...SEARCH_ATTRIBUTES } });
-  let worker: Awaited<ReturnType<typeof createWorker>> | undefined;
-  // Spark takes longest to start: warm each local source's runner now, as the demo does; loads attach to it.
-  const runners = config ? startRunners(config, io.cwd, (line) => printLine(io.stderr, line)) : [];
-  try {
-    printLine(io.stdout, `Temporal dev server: ${server.address} (state in ${opts.dbFile})`);
-    printLine(io.stdout, `Web UI: ${server.uiUrl}`);
-    // Other commands guess the UI at the gRPC port + 1000; say where it is when that guess is wrong.
-    if (uiPort !== port + 1000) printLine(io.stdout, `for links to this UI in other shells: export LAKESYNC_UI_URL=${server.uiUrl}`);
-    printLine(io.stdout, `search attributes: ${Object.entries(SEARCH_ATTRIBUTES).map(([n, t]) => `${n} (${t})`).join(', ')}`);
-    if (config) {
-      quietRuntime();
-      // The worker must talk to this server, whatever the config or the environment says.
-      process.env.TEMPORAL_ADDRESS = server.address;
-      worker = await createWorker({ config: { ...config, temporal: { ...config.temporal, address: server.address } } });
-      const first = Object.keys(config.sources)[0]!;
-      const configured = config.temporal.address ?? 'localhost:7233';
-      if (configured !== server.address && configured !== `localhost:${port}`) {
-        printLine(io.stdout, `other shells connect to ${configured} (temporal.address): export TEMPORAL_ADDRESS=${server.address} there`);
-      }
-      printLine(io.stdout, `worker: task queue ${worker.worker.options.taskQueue}, sources ${Object.keys(config.sources).join(', ')}`);
-      printLine(io.stdout, `try: lakesync sync ${first} --wait   (partial cycles: ${server.uiUrl}/namespaces/default/workflows?query=${encodeURIComponent(visibilityQueries.partialCycles(first))})`);
-    } else {
-      printLine(io.stdout, 'no worker: no lakesync.yaml here (write one with "lakesync init") or --no-worker');
-    }
-    printLine(io.stdout, 'ready; press Ctrl-C to stop');
-    if (worker) await worker.worker.run();
-    else await untilSignal();
-  } finally {
-    await worker?.close();
-    await Promise.all(runners.map((r) => r.close().catch(() => undefined)));
-    await server.stop();
-    printLine(io.stdout, 'stopped');
-    exitOnceStoppedBySignal();
-  }
-}
-
-/** A load runner for every local source, starting in the background; a failed start is reported, and the first load retries it. */
-function startRunners(config: LakesyncConfig, cwd: string, warn: (line: string) => void): RunnerClient[] {
-  return Object.entries(config.sources).flatMap(([name, source]) => {
-    if (source.backend !== 'local' || (source.source.kind !== 'pglite' && source.source.kind !== 'postgres')) return [];
-    const runner = new RunnerClient(layoutOf(localSettings(name, source, defaultDataRoot(cwd)).workDir));
-    runner.ensure().catch((err: unknown) => warn(`the load runner of ${name} did not start (${(err as Error).message}); its first load starts it again`));
-    return [runner];
-  });
-}
-
-/**
- * After SIGTERM or SIGINT everything this command started is stopped; a handle some library
- * still holds open (a socket, a timer) must not keep the process alive, so it exits shortly
- * after, as Ctrl-C does in a terminal (where the whole process group gets the signal).
- */
-function exitOnceStoppedBySignal(): void {
-  if (!stoppedBySignal) return;
-  setTimeout(() => process.exit(process.exitCode ?? 0), 1_000).unref();
-}
-
-let stoppedBySignal = false;
-/** Notes that a signal ended `dev`; registered by `dev` alone, so other commands keep Node's default handling. */
-function watchStopSignals(): void {
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.prependListener(signal, () => (stoppedBySignal = true));
-}
-
-/** The Temporal CLI the bootstrap built: from the toolchain, else from this package's .lakesync/toolchain.json. */
-function temporalFromToolchain(): string {
-  try {
-    return toolchain().temporal;
-  } catch (err) {
-    const file = join(repoRoot(), '.lakesync', 'toolchain.json');
-    const fromFile = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { temporal?: string }).temporal : undefined;
-    if (fromFile) return fromFile;
-    throw new RuntimeFailure(`cannot find the Temporal CLI: ${(err as Error).message}; or pass --temporal-bin <path>`);
-  }
-}
-
-/** The worker logs warnings and errors only, so the dev console stays readable. */
-function quietRuntime(): void {
-  try {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
-  } catch {
-    // A runtime already exists in this process (its logger stays).
-  }
-}
-
-function portNumber(value: string, flag: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new UsageError(`${flag} ${JSON.stringify(value)} is not a port number (1-65535)`);
-  return n;
-}
-
-function untilSignal(): Promise<void> {
-  return new Promise((resolveWait) => {
-    const done = () => {
-      process.off('SIGINT', done);
-      process.off('SIGTERM', done);
-      resolveWait();
-    };
-    process.once('SIGINT', done);
-    process.once('SIGTERM', done);
-  });
-}

@@ -3,8 +3,7 @@
  * Exit 0 when every check passes (warnings allowed), 1 when one fails, 2 for a bad config or usage.
  */
 import type { Command } from 'commander';
-import { createDoctorClients, destroyDoctorClients } from '../../doctor/clients';
-import { type CheckResult, doctorExitCode, doctorSettings, runDoctor } from '../../doctor';
+import type { CheckResult } from '../../doctor';
 import { type CommandKit, type CommonOptions, withConfig, withJson } from '../command';
 import { loadSource } from '../context';
 import { UsageError } from '../errors';
@@ -20,6 +19,9 @@ export function registerDoctor(program: Command, kit: CommandKit): void {
       const { io } = kit.env;
       const { source } = loadSource(io, opts, name);
       if (source.backend !== 'aws') throw new UsageError(`source ${name} has backend ${source.backend}: lakesync doctor checks aws sources (backend aws, source kind rds)`);
+      // Loaded here, not with the command line: the AWS clients take a while to load.
+      const { doctorExitCode, doctorSettings, runDoctor } = await import('../../doctor');
+      const { createDoctorClients, destroyDoctorClients } = await import('../../doctor/clients');
       const settings = doctorSettings(name, source);
       const clients = createDoctorClients(settings);
       let results: CheckResult[];

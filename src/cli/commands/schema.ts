@@ -5,7 +5,6 @@
  * workflow's last export). Exit 2 when a column policy does not fit the table.
  */
 import type { Command } from 'commander';
-import { exportLocation } from '../../aws/rds-exports';
 import type { LakesyncConfig, SourceConfig } from '../../config/schema';
 import type { DiscoveredTable, ExportRef } from '../../model';
 import { exitQuietlyOnBrokenPipe } from '../broken-pipe';
@@ -61,7 +60,7 @@ export async function sourceTables(
     return { tables: await readSourceTables(env, name, source), from: `the source catalog (${source.source.kind})` };
   }
   if (source.source.kind !== 'rds' || !source.aws) throw new UsageError(`source ${name} (${source.source.kind}) has no catalog to read: schema reads postgres, pglite and rds sources`);
-  const ref = exportId ? rdsExportRef(source, exportId) : await lastExport(config, name);
+  const ref = exportId ? await rdsExportRef(source, exportId) : await lastExport(config, name);
   return withSourcePorts(env, name, source, config, async (ports) => {
     if (!(await ports.discover.exportAvailable(ref))) {
       throw new UsageError(`the export ${ref.exportId} cannot be read at ${ref.location} (deleted or not there): pass --export <exportId> of an export that exists`);
@@ -71,9 +70,11 @@ export async function sourceTables(
   });
 }
 
-function rdsExportRef(source: SourceConfig, exportId: string): ExportRef {
+async function rdsExportRef(source: SourceConfig, exportId: string): Promise<ExportRef> {
   const exp = source.aws?.export;
   if (!exp) throw new UsageError(`an rds source's exports are found under aws.export, which this source does not set: add aws.export (bucket, iamRoleArn, kmsKeyId)`);
+  // Loaded here, not with the command line: it brings the AWS clients, which take a while to load.
+  const { exportLocation } = await import('../../aws/rds-exports');
   return { exportId, location: exportLocation(exp.bucket, exp.prefix, exportId), snapshotId: '', adopted: true };
 }
 

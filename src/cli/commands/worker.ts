@@ -1,7 +1,6 @@
 /** `lakesync worker`: runs the workflows and activities of every configured source until SIGINT/SIGTERM. */
 import type { Command } from 'commander';
-import { MetricsAddressError, type MetricsEndpoint, openMetricsEndpoint } from '../../metrics';
-import { runWorker } from '../../worker';
+import type { MetricsEndpoint } from '../../metrics';
 import { type CommandKit, type CommonOptions, withConfig } from '../command';
 import { configPath, loadConfig } from '../context';
 import { UsageError } from '../errors';
@@ -20,12 +19,15 @@ export function registerWorker(program: Command, kit: CommandKit): void {
       // Validate first so that a config or --metrics error exits 2 before any connection is made.
       loadConfig(kit.env.io, opts);
       const metrics = opts.metrics !== undefined ? await listenForMetrics(opts.metrics) : undefined;
+      // Loaded here, not with the command line: the worker and its backends take a while to load.
+      const { runWorker } = await import('../../worker');
       await runWorker(configPath(kit.env.io, opts), metrics ? { metrics } : {});
     }),
   );
 }
 
 async function listenForMetrics(raw: string): Promise<MetricsEndpoint> {
+  const { MetricsAddressError, openMetricsEndpoint } = await import('../../metrics');
   try {
     return await openMetricsEndpoint(raw);
   } catch (err) {
