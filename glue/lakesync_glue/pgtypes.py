@@ -216,15 +216,24 @@ def _significant_digits(raw: str) -> tuple[str, str]:
     return int_digits, frac_digits
 
 
+def is_number_expr(raw_name: str) -> str:
+    """SQL predicate: the value is a plain decimal number, as PostgreSQL prints numeric values."""
+    return f"{quote(raw_name)} RLIKE {sql_string(_NUMBER_RE)}"
+
+
+def fraction_digits_expr(raw_name: str) -> str:
+    """SQL: the number of fractional digits of a value for which is_number_expr holds."""
+    raw = quote(raw_name)
+    return f"CASE WHEN instr({raw}, '.') > 0 THEN length({raw}) - instr({raw}, '.') ELSE 0 END"
+
+
 def infer_scale_expr(raw_name: str) -> str:
     """SQL aggregate: the largest number of fractional digits among well-formed values.
 
     PostgreSQL prints a numeric(p,s) value with exactly s fractional digits, so this is s
     for any column with at least one value.
     """
-    raw = quote(raw_name)
-    digits = f"CASE WHEN instr({raw}, '.') > 0 THEN length({raw}) - instr({raw}, '.') ELSE 0 END"
-    return f"max(CASE WHEN {raw} RLIKE {sql_string(_NUMBER_RE)} THEN {digits} END)"
+    return f"max(CASE WHEN {is_number_expr(raw_name)} THEN {fraction_digits_expr(raw_name)} END)"
 
 
 def fallback_numeric_type(precision: int) -> tuple[int, int]:

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 from .errors import CastError, DuplicateKeys, ExportNotFound
 from .export import TableExport
 from .names import quote
-from .pgtypes import ColumnMapping, ColumnPlan, exported_spark_type, fallback_numeric_type, infer_scale_expr, numeric_plan
+from .pgtypes import (ColumnMapping, ColumnPlan, exported_spark_type, fallback_numeric_type, fraction_digits_expr,
+                      infer_scale_expr, is_number_expr, numeric_plan)
 from .query import json_safe_frame
 from .storage import spark_path
 
@@ -53,6 +54,32 @@ def raw_types(raw: "DataFrame") -> dict[str, str]:
     return {f.name: f.dataType.simpleString() for f in raw.schema.fields}
 
 
+# Rows read to find a value of each column whose scale is open, before reading the whole export.
+SCALE_SAMPLE_ROWS = 100
+
+
+def infer_scales(raw: "DataFrame", names: list[str]) -> dict[str, int | None]:
+    """The scale the values of each column show (None: no well-formed value at all).
+
+    PostgreSQL prints every value of a numeric(p,s) column with exactly s fractional digits,
+    so a few values are enough: the first rows holding one are read, and only a column that has
+    no value among them (mostly NULL) is read in full. A value with more digits than the scale
+    found (never printed by PostgreSQL) does not cast exactly later, which fails the load.
+    """
+    matches = [is_number_expr(n) for n in names]
+    sample = raw.where(" OR ".join(matches)).selectExpr(
+        *[f"CASE WHEN {m} THEN {fraction_digits_expr(n)} END AS s{i}" for i, (n, m) in enumerate(zip(names, matches))]
+    ).limit(SCALE_SAMPLE_ROWS).collect()
+    found: dict[str, int | None] = {}
+    for i, name in enumerate(names):
+        found[name] = max((row[i] for row in sample if row[i] is not None), default=None)
+    unseen = [n for n in names if found[n] is None]
+    if unseen:
+        row = raw.selectExpr(*[f"{infer_scale_expr(n)} AS s{i}" for i, n in enumerate(unseen)]).collect()[0]
+        found.update({n: row[i] for i, n in enumerate(unseen)})
+    return found
+
+
 def resolve_scales(raw: "DataFrame", plans: list[ColumnPlan], lake_types: dict[str, str]) -> list[ColumnPlan]:
     """Scale of bounded numerics the mappings leave open: the lake's column, else the data.
 
@@ -76,9 +103,9 @@ def resolve_scales(raw: "DataFrame", plans: list[ColumnPlan], lake_types: dict[s
             continue
         to_infer.append(plan)
     if to_infer:
-        row = raw.selectExpr(*[f"{infer_scale_expr(p.source_name)} AS s{i}" for i, p in enumerate(to_infer)]).collect()[0]
-        for i, plan in enumerate(to_infer):
-            scale = row[i]
+        scales = infer_scales(raw, [p.source_name for p in to_infer])
+        for plan in to_infer:
+            scale = scales[plan.source_name]
             precision = plan.precision or 1
             decided[plan.name] = fallback_numeric_type(precision) if scale is None else (max(precision, scale), scale)
     out: list[ColumnPlan] = []
