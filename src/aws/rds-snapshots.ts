@@ -120,6 +120,8 @@ export class RdsSnapshots implements SnapshotPort {
       do {
         const common = {
           ...(filter.automated ? { Filters: [{ Name: 'snapshot-type', Values: ['automated'] }] } : {}),
+          // DescribeDB(Cluster)Snapshots: an automated snapshot's identifier must come with SnapshotType.
+          ...(filter.snapshotId && isAutomatedId(filter.snapshotId) ? { SnapshotType: 'automated' } : {}),
           ...(marker ? { Marker: marker } : {}),
         };
         if (rds.clusterId) {
@@ -153,6 +155,11 @@ export class RdsSnapshots implements SnapshotPort {
 }
 
 const TAGS = [{ Key: 'lakesync', Value: 'snapshot' }];
+
+/** RDS names automated snapshots `rds:<source>-<time>`; a manual snapshot's id cannot hold a colon. */
+function isAutomatedId(snapshotId: string): boolean {
+  return snapshotId.toLowerCase().startsWith('rds:');
+}
 
 function fromInstanceSnapshot(s: DBSnapshot): SnapshotInfo {
   return snapshotInfo(s.DBSnapshotIdentifier, s.DBSnapshotArn, s.DBInstanceIdentifier, s);

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import {
   CreateDBClusterSnapshotCommand,
   CreateDBSnapshotCommand,
+  DescribeDBClusterSnapshotsCommand,
   DescribeDBSnapshotsCommand,
   DescribeExportTasksCommand,
   StartExportTaskCommand,
@@ -64,6 +65,38 @@ test('latest-automated picks the newest available automated snapshot across page
   const calls = mocks.rds.commandCalls(DescribeDBSnapshotsCommand);
   assert.deepEqual(calls[0]!.args[0].input.Filters, [{ Name: 'snapshot-type', Values: ['automated'] }]);
   assert.equal(calls[1]!.args[0].input.Marker, 'page2');
+});
+
+/**
+ * DescribeDB(Cluster)Snapshots: "If this identifier is for an automated snapshot, the SnapshotType
+ * parameter must also be specified." The mocks answer as that documentation says.
+ */
+test('an automated snapshot is described and exported by its id with SnapshotType automated', async () => {
+  const { mocks, ports } = mockedAws();
+  const automated = { DBSnapshotIdentifier: 'rds:shop-db-2025-01-03', DBSnapshotArn: snapArn('rds:shop-db-2025-01-03'), DBInstanceIdentifier: 'shop-db', SnapshotType: 'automated', Status: 'available', SnapshotCreateTime: new Date('2025-01-03T03:00:00Z') };
+  mocks.rds.on(DescribeDBSnapshotsCommand).callsFake((input: { DBSnapshotIdentifier?: string; SnapshotType?: string }) => {
+    if (input.DBSnapshotIdentifier && input.SnapshotType !== 'automated') throw awsError('DBSnapshotNotFound', `DBSnapshot ${input.DBSnapshotIdentifier} not found.`, 404);
+    return { DBSnapshots: [automated] };
+  });
+  const ref = await ports.snapshot.startSnapshot({ source: 'shop', snapshotId: 'unused', mode: 'latest-automated' });
+  const status = await ports.snapshot.describeSnapshot(ref.snapshotId);
+  assert.equal(status.state, 'available');
+  mocks.rds.on(StartExportTaskCommand).resolves({});
+  await ports.export.startExport({ source: 'shop', exportId: 'ls-shop-1', snapshot: ref });
+  assert.equal(mocks.rds.commandCalls(StartExportTaskCommand)[0]!.args[0].input.SourceArn, snapArn('rds:shop-db-2025-01-03'));
+  // snapshot.mode existing may name an automated snapshot too.
+  const adopted = await ports.snapshot.startSnapshot({ source: 'shop', snapshotId: 'unused', mode: 'existing', existingSnapshotId: 'rds:shop-db-2025-01-03' });
+  assert.equal(adopted.snapshotId, 'rds:shop-db-2025-01-03');
+});
+
+test('an automated cluster snapshot is described by its id with SnapshotType automated', async () => {
+  const { mocks, ports } = mockedAws({ clusterId: 'shop-cluster' });
+  mocks.rds.on(DescribeDBClusterSnapshotsCommand).callsFake((input: { DBClusterSnapshotIdentifier?: string; SnapshotType?: string }) => {
+    if (input.DBClusterSnapshotIdentifier && input.SnapshotType !== 'automated') throw awsError('DBClusterSnapshotNotFoundFault', `DBClusterSnapshot ${input.DBClusterSnapshotIdentifier} not found.`, 404);
+    return { DBClusterSnapshots: [{ DBClusterSnapshotIdentifier: 'rds:shop-cluster-2025-01-03', DBClusterIdentifier: 'shop-cluster', SnapshotType: 'automated', Status: 'available' }] };
+  });
+  const status = await ports.snapshot.describeSnapshot('rds:shop-cluster-2025-01-03');
+  assert.equal(status.state, 'available');
 });
 
 test('latest-automated without automated backups fails with the fix', async () => {
