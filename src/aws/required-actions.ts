@@ -113,7 +113,9 @@ export const DYNAMODB_WORKER_ACTIONS: readonly (RequiredAction & { kms?: true })
   { action: 'dynamodb:DescribeTable', resources: [DYNAMODB_TABLE_ARN], why: "the plan reads each table's ARN and key" },
   { action: 'dynamodb:DescribeContinuousBackups', resources: [DYNAMODB_TABLE_ARN], why: 'the plan checks point-in-time recovery and its earliest restorable time' },
   { action: 'dynamodb:ExportTableToPointInTime', resources: [DYNAMODB_TABLE_ARN], why: 'each cycle exports the table (full or incremental)' },
-  { action: 'dynamodb:ListExports', resources: [DYNAMODB_TABLE_ARN], why: 'a retried export finds the export its earlier attempt started' },
+  // "*": the Service Authorization Reference has listed ListExports both with the table as its
+  // resource and with none (then only "*" allows it); "*" is allowed either way.
+  { action: 'dynamodb:ListExports', resources: ['*'], why: 'a retried export finds the export its earlier attempt started' },
   { action: 'dynamodb:DescribeExport', resources: [DYNAMODB_EXPORT_ARN], why: 'the cycle polls the export' },
   { action: 's3:PutObject', resources: [DYNAMODB_EXPORT_OBJECTS_ARN], why: 'DynamoDB writes the export files with the caller\'s permissions' },
   { action: 's3:AbortMultipartUpload', resources: [DYNAMODB_EXPORT_OBJECTS_ARN], why: 'DynamoDB writes the export files with the caller\'s permissions' },
