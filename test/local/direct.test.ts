@@ -18,7 +18,6 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
-import { stringify } from 'yaml';
 import { jsonOf, lakesync } from '../../src/demo/cli';
 import { compareTable } from '../../src/demo/compare';
 import { type DevServer, startDevServer } from '../../src/devserver';
@@ -34,6 +33,7 @@ import { quietTemporalLogs } from '../helpers/env';
 import { startPostgres, type TestPostgres } from './helpers/postgres';
 import { type InProcessWorker, runWorkerInProcess } from '../helpers/local-worker';
 import { localPace } from './helpers/pace';
+import { shopSource, writeConfig } from './helpers/config';
 
 const READER = 'lakesync_reader';
 // Hex only: the same text URL-encoded or not, so one search finds every spelling.
@@ -71,27 +71,17 @@ before(async () => {
     INSERT INTO clicks SELECT g, '/p/' || (g % 13), timestamptz '2026-01-01' + g * interval '1 second' FROM generate_series(1, 1200) g;
   `);
   server = await startDevServer({ dbFile: join(dir, 'temporal.db'), searchAttributes: SEARCH_ATTRIBUTE_TYPES });
-  configFile = join(dir, 'lakesync.yaml');
-  writeFileSync(
-    configFile,
-    stringify({
-      temporal: { address: server.address, taskQueue: `direct-${process.pid}` },
-      sources: {
-        pg: {
-          database: 'shop',
-          source: { kind: 'postgres', url: `postgres://${READER}:${PASSWORD}@127.0.0.1:${pgServer.port}/shop` },
-          target: { namespace: 'shop' },
-          tables: {
-            'public.events': { extract: 'direct', cursor: { column: 'id', lookback: 50 }, primaryKey: ['id'], direct: { partitions: 3 } },
-            'public.clicks': { extract: 'direct', cursor: { column: 'at', lookback: '10m' }, direct: { partitions: 2 } },
-          },
-          concurrency: 2,
-          ...localPace(3),
-          local: { workDir },
-        },
+  configFile = writeConfig(dir, server.address, 'direct', {
+    pg: shopSource(`postgres://${READER}:${PASSWORD}@127.0.0.1:${pgServer.port}/shop`, {
+      tables: {
+        'public.events': { extract: 'direct', cursor: { column: 'id', lookback: 50 }, primaryKey: ['id'], direct: { partitions: 3 } },
+        'public.clicks': { extract: 'direct', cursor: { column: 'at', lookback: '10m' }, direct: { partitions: 2 } },
       },
+      concurrency: 2,
+      ...localPace(3),
+      local: { workDir },
     }),
-  );
+  });
   delete process.env.TEMPORAL_ADDRESS;
   worker = await runWorkerInProcess(configFile, join(dir, 'data-root'));
 });

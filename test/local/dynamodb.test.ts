@@ -8,13 +8,12 @@
  * table catches up alone, from its own export time.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { DeleteItemCommand, type DynamoDBClient, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { stringify } from 'yaml';
 import { jsonOf, lakesync } from '../../src/demo/cli';
 import { compareDynamoTable, type DynamoTableShape } from '../../src/demo/compare-dynamodb';
 import { createDynamoTable, DEMO_DYNAMO_TABLE, DYNAMO_CHANGES, embeddedDynamoClient, scanAll, seedOrders } from '../../src/demo/dynamodb';
@@ -27,6 +26,7 @@ import { quietTemporalLogs } from '../helpers/env';
 import { type InProcessWorker, runWorkerInProcess } from '../helpers/local-worker';
 import { type MotoServer, startMoto } from '../helpers/moto';
 import { localPace } from './helpers/pace';
+import { writeConfig } from './helpers/config';
 
 const REGION = 'us-east-1';
 const ORDERS = `dynamodb.${DEMO_DYNAMO_TABLE}`;
@@ -75,27 +75,20 @@ before(async () => {
   ]);
   for (let i = 1; i <= 30; i++) await putReading(`d${i % 3}`, 1_000 + i, (15 + i / 4).toFixed(2), { unit: { S: 'C' }, ...(i % 5 === 0 ? { flags: { NS: ['1', '2.5'] } } : {}) });
   server = await startDevServer({ dbFile: join(dir, 'temporal.db'), searchAttributes: SEARCH_ATTRIBUTE_TYPES });
-  configFile = join(dir, 'lakesync.yaml');
-  writeFileSync(
-    configFile,
-    stringify({
-      temporal: { address: server.address, taskQueue: `dynamodb-${process.pid}` },
-      sources: {
-        ddb: {
-          database: 'dynamodb',
-          source: { kind: 'dynamodb', region: REGION, endpoint: moto.endpoint, tables: [DEMO_DYNAMO_TABLE, 'Readings'] },
-          target: { namespace: 'ddb' },
-          tables: {
-            [ORDERS]: { lakeName: 'orders', attributes: SHAPES[ORDERS]!.attributes, columns: { email: { exclude: true } } },
-            [READINGS]: { lakeName: 'readings', attributes: SHAPES[READINGS]!.attributes },
-          },
-          concurrency: 2,
-          ...localPace(2),
-          local: { workDir },
-        },
+  configFile = writeConfig(dir, server.address, 'dynamodb', {
+    ddb: {
+      database: 'dynamodb',
+      source: { kind: 'dynamodb', region: REGION, endpoint: moto.endpoint, tables: [DEMO_DYNAMO_TABLE, 'Readings'] },
+      target: { namespace: 'ddb' },
+      tables: {
+        [ORDERS]: { lakeName: 'orders', attributes: SHAPES[ORDERS]!.attributes, columns: { email: { exclude: true } } },
+        [READINGS]: { lakeName: 'readings', attributes: SHAPES[READINGS]!.attributes },
       },
-    }),
-  );
+      concurrency: 2,
+      ...localPace(2),
+      local: { workDir },
+    },
+  });
   delete process.env.TEMPORAL_ADDRESS;
   worker = await runWorkerInProcess(configFile, join(dir, 'data-root'));
 });

@@ -5,11 +5,10 @@
  * column; a mass delete the guard refuses (partial cycle), then the approved rerun of that table.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { stringify } from 'yaml';
 import { applyChange, MASS_DELETE, NEW_COLUMN, ROW_CHANGES } from '../../src/demo/changes';
 import { jsonOf, lakesync } from '../../src/demo/cli';
 import { compareTable } from '../../src/demo/compare';
@@ -24,6 +23,7 @@ import { quietTemporalLogs } from '../helpers/env';
 import { startPostgres, type TestPostgres } from './helpers/postgres';
 import { type InProcessWorker, runWorkerInProcess } from '../helpers/local-worker';
 import { localPace } from './helpers/pace';
+import { shopSource, writeConfig } from './helpers/config';
 
 const SYNCED: Record<string, string> = {
   'public.customers': 'customers',
@@ -47,26 +47,16 @@ before(async () => {
   source = openPostgres(pg.url);
   await seedDemo(source);
   server = await startDevServer({ dbFile: join(dir, 'temporal.db'), searchAttributes: SEARCH_ATTRIBUTE_TYPES });
-  configFile = join(dir, 'lakesync.yaml');
-  writeFileSync(
-    configFile,
-    stringify({
-      temporal: { address: server.address, taskQueue: `e2e-${process.pid}` },
-      sources: {
-        pg: {
-          database: 'shop',
-          source: { kind: 'postgres', url: pg.url },
-          target: { namespace: 'shop' },
-          exclude: ['public.*_pii'],
-          tables: { 'public.events': { cursor: { column: 'id' } } },
-          grants: [{ principal: 'analyst' }],
-          concurrency: 2,
-          ...localPace(3),
-          local: { workDir: join(dir, 'data') },
-        },
-      },
+  configFile = writeConfig(dir, server.address, 'e2e', {
+    pg: shopSource(pg.url, {
+      exclude: ['public.*_pii'],
+      tables: { 'public.events': { cursor: { column: 'id' } } },
+      grants: [{ principal: 'analyst' }],
+      concurrency: 2,
+      ...localPace(3),
+      local: { workDir: join(dir, 'data') },
     }),
-  );
+  });
   delete process.env.TEMPORAL_ADDRESS;
   worker = await runWorkerInProcess(configFile, join(dir, 'data-root'));
 });

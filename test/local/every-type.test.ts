@@ -8,12 +8,11 @@
  * README.md lists. A second part runs every column policy once through the real local runner.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
-import { stringify } from 'yaml';
 import { type CliRun, jsonOf, lakesync } from '../../src/demo/cli';
 import { type DevServer, startDevServer } from '../../src/devserver';
 import type { CycleResult, TableOutcome } from '../../src/model';
@@ -23,6 +22,7 @@ import { quietTemporalLogs } from '../helpers/env';
 import { startPostgres, type TestPostgres } from './helpers/postgres';
 import { type InProcessWorker, runWorkerInProcess } from '../helpers/local-worker';
 import { localPace } from './helpers/pace';
+import { writeConfig } from './helpers/config';
 
 /** One scalar type: its column name, its SQL type and two values (SQL literals of that type). */
 interface ScalarType {
@@ -125,31 +125,24 @@ before(async () => {
   for (const sql of SETUP) await pg.query(sql);
   await pg.query(POLICY_SETUP.join(';\n'));
   server = await startDevServer({ dbFile: join(dir, 'temporal.db'), searchAttributes: SEARCH_ATTRIBUTE_TYPES });
-  configFile = join(dir, 'lakesync.yaml');
-  writeFileSync(
-    configFile,
-    stringify({
-      temporal: { address: server.address, taskQueue: `every-type-${process.pid}` },
-      sources: {
-        pg: {
-          database: 'postgres',
-          source: { kind: 'postgres', url: pg.url },
-          target: { namespace: 'types' },
-          include: ['public.every_type', 'public.people', 'public.members', 'public.broken'],
-          hashKey: { env: 'LAKESYNC_TEST_HASH_KEY' },
-          errors: { showValues: true },
-          tables: {
-            'public.people': { columns: { secret: { exclude: true }, email: { hash: true }, Nick: { rename: 'nick_name' }, score: { type: 'double' }, qty: { type: 'int', onInvalid: 'null' } } },
-            'public.members': { columns: { email: { hash: true } } },
-            'public.broken': { columns: { secret: { exclude: true }, qty: { type: 'int' } } },
-          },
-          concurrency: 2,
-          ...localPace(2),
-          local: { workDir: join(dir, 'data') },
-        },
+  configFile = writeConfig(dir, server.address, 'every-type', {
+    pg: {
+      database: 'postgres',
+      source: { kind: 'postgres', url: pg.url },
+      target: { namespace: 'types' },
+      include: ['public.every_type', 'public.people', 'public.members', 'public.broken'],
+      hashKey: { env: 'LAKESYNC_TEST_HASH_KEY' },
+      errors: { showValues: true },
+      tables: {
+        'public.people': { columns: { secret: { exclude: true }, email: { hash: true }, Nick: { rename: 'nick_name' }, score: { type: 'double' }, qty: { type: 'int', onInvalid: 'null' } } },
+        'public.members': { columns: { email: { hash: true } } },
+        'public.broken': { columns: { secret: { exclude: true }, qty: { type: 'int' } } },
       },
-    }),
-  );
+      concurrency: 2,
+      ...localPace(2),
+      local: { workDir: join(dir, 'data') },
+    },
+  });
   delete process.env.TEMPORAL_ADDRESS;
   process.env.LAKESYNC_TEST_HASH_KEY = 'a key for tests only';
   worker = await runWorkerInProcess(configFile, join(dir, 'data-root'));

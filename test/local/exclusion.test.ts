@@ -6,12 +6,11 @@
  * or holds one of its values; the cycle still reports those tables as excluded.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Client } from '@temporalio/client';
-import { stringify } from 'yaml';
 import { loadConfigFile } from '../../src/config/load';
 import { selectTable } from '../../src/config/tables';
 import { type DevServer, startDevServer } from '../../src/devserver';
@@ -24,6 +23,7 @@ import { startSource, waitForCycles } from '../helpers/source';
 import { startPostgres, type TestPostgres } from './helpers/postgres';
 import { type InProcessWorker, runWorkerInProcess } from '../helpers/local-worker';
 import { localPace } from './helpers/pace';
+import { shopSource, writeConfig } from './helpers/config';
 
 const RULES = { include: ['public.*', 'hr.*', 'sales.*'], exclude: ['public.*_pii', 'hr.*'] };
 /** Tables the rules leave out: two excluded ones and one no include rule matches. */
@@ -56,23 +56,9 @@ before(async () => {
   `);
   server = await startDevServer({ dbFile: join(dir, 'temporal.db'), searchAttributes: SEARCH_ATTRIBUTE_TYPES });
   workDir = join(dir, 'data');
-  const configFile = join(dir, 'lakesync.yaml');
-  writeFileSync(
-    configFile,
-    stringify({
-      temporal: { address: server.address, taskQueue: `exclusion-${process.pid}` },
-      sources: {
-        pg: {
-          database: 'shop',
-          source: { kind: 'postgres', url: pg.url },
-          target: { namespace: 'shop' },
-          ...RULES,
-          ...localPace(2),
-          local: { workDir },
-        },
-      },
-    }),
-  );
+  const configFile = writeConfig(dir, server.address, 'exclusion', {
+    pg: shopSource(pg.url, { ...RULES, ...localPace(2), local: { workDir } }),
+  });
   worker = await runWorkerInProcess(configFile, join(dir, 'data-root'));
   client = await connectClient(temporalTarget(loadConfigFile(configFile)));
 });

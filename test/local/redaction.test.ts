@@ -23,6 +23,7 @@ import type { SourceStatus } from '../../src/workflows/messages';
 import { SEARCH_ATTRIBUTE_TYPES } from '../../src/workflows/search';
 import { quietTemporalLogs } from '../helpers/env';
 import { type InProcessWorker, runWorkerInProcess } from '../helpers/local-worker';
+import { shopSource, writeConfig } from './helpers/config';
 
 const SECRETS = ['UrlPassw0rd-17', 'QueryPassw0rd-23', 'KvPassw0rd-31'];
 
@@ -38,24 +39,14 @@ before(async () => {
   server = await startDevServer({ dbFile: join(dir, 'temporal.db'), searchAttributes: SEARCH_ATTRIBUTE_TYPES });
   // Nothing listens on this port: every connection attempt fails.
   const closed = await freePort();
-  configFile = join(dir, 'lakesync.yaml');
-  writeFileSync(
-    configFile,
-    stringify({
-      temporal: { address: server.address, taskQueue: `redaction-${process.pid}` },
-      sources: {
-        pg: {
-          database: 'shop',
-          source: { kind: 'postgres', url: `postgres://lakesync:${SECRETS[0]}@127.0.0.1:${closed}/shop?password=${SECRETS[1]}&application_name=lakesync` },
-          target: { namespace: 'shop' },
-          exclude: ['public.*_pii'],
-          retry: { initialIntervalSeconds: 1, maximumIntervalSeconds: 1, maximumAttempts: 2 },
-          timeouts: { heartbeatSeconds: 60, pollInitialSeconds: 1, pollMaximumSeconds: 1 },
-          local: { workDir: join(dir, 'data') },
-        },
-      },
+  configFile = writeConfig(dir, server.address, 'redaction', {
+    pg: shopSource(`postgres://lakesync:${SECRETS[0]}@127.0.0.1:${closed}/shop?password=${SECRETS[1]}&application_name=lakesync`, {
+      exclude: ['public.*_pii'],
+      retry: { initialIntervalSeconds: 1, maximumIntervalSeconds: 1, maximumAttempts: 2 },
+      timeouts: { heartbeatSeconds: 60, pollInitialSeconds: 1, pollMaximumSeconds: 1 },
+      local: { workDir: join(dir, 'data') },
     }),
-  );
+  });
   worker = await runWorkerInProcess(configFile, join(dir, 'data-root'));
   client = await connectClient(temporalTarget(loadConfigFile(configFile)));
 });

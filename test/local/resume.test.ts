@@ -5,13 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
-import { stringify } from 'yaml';
 import { jsonOf, lakesync } from '../../src/demo/cli';
 import { compareTable } from '../../src/demo/compare';
 import { type DevServer, startDevServer } from '../../src/devserver';
@@ -21,6 +20,7 @@ import { seedDemo } from '../../src/local/source/demo-schema';
 import { openPostgres } from '../../src/local/source/postgres';
 import type { CycleResult } from '../../src/model';
 import { startPostgres, type TestPostgres } from './helpers/postgres';
+import { shopSource, writeConfig } from './helpers/config';
 
 const TABLES: Record<string, string> = { 'public.customers': 'customers', 'public.products': 'products', 'public.order_items': 'order_items', 'public.page_views': 'page_views', 'public.events': 'events' };
 
@@ -37,25 +37,15 @@ before(async () => {
   source = openPostgres(pg.url);
   await seedDemo(source);
   server = await startDevServer({ dbFile: join(dir, 'temporal.db') });
-  configFile = join(dir, 'lakesync.yaml');
-  writeFileSync(
-    configFile,
-    stringify({
-      temporal: { address: server.address, taskQueue: `resume-${process.pid}` },
-      sources: {
-        pg: {
-          database: 'shop',
-          source: { kind: 'postgres', url: pg.url },
-          target: { namespace: 'shop' },
-          exclude: ['public.*_pii'],
-          tables: { 'public.events': { cursor: { column: 'id' } } },
-          retry: { initialIntervalSeconds: 1, maximumIntervalSeconds: 2, maximumAttempts: 10 },
-          timeouts: { heartbeatSeconds: 5, pollInitialSeconds: 1, pollMaximumSeconds: 2 },
-          local: { workDir: join(dir, 'data') },
-        },
-      },
+  configFile = writeConfig(dir, server.address, 'resume', {
+    pg: shopSource(pg.url, {
+      exclude: ['public.*_pii'],
+      tables: { 'public.events': { cursor: { column: 'id' } } },
+      retry: { initialIntervalSeconds: 1, maximumIntervalSeconds: 2, maximumAttempts: 10 },
+      timeouts: { heartbeatSeconds: 5, pollInitialSeconds: 1, pollMaximumSeconds: 2 },
+      local: { workDir: join(dir, 'data') },
     }),
-  );
+  });
 });
 
 after(async () => {
