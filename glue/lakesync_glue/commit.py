@@ -63,6 +63,11 @@ def is_commit_conflict(exc: BaseException) -> bool:
     return False
 
 
+def is_merge_cardinality_violation(exc: BaseException) -> bool:
+    """True when a MERGE failed because one lake row matched several change rows (a key repeated in the lake)."""
+    return "MERGE_CARDINALITY_VIOLATION" in _exception_text(exc)
+
+
 def first_line(exc: BaseException, limit: int = 300) -> str:
     text = str(exc).strip().splitlines()
     line = text[0] if text else type(exc).__name__

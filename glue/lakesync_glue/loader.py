@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 from . import columns, create_path, fast_merge, lake, lineage, source, sqltext
 from .args import JobArgs
 from .changes import change_set, count_ops, unseen_rows
-from .commit import first_line, with_commit_retry
+from .commit import first_line, is_merge_cardinality_violation, with_commit_retry
 from .direct import DirectRows
-from .errors import DeleteGuard, EmptyExport, InternalError, InvalidArgument, LoadError, SchemaConflict
+from .errors import DeleteGuard, DuplicateKeys, EmptyExport, InternalError, InvalidArgument, LoadError, SchemaConflict
 from .export import TableExport, find_table_export
 from .hashing import resolve_hash_key
 from .names import quote
@@ -200,7 +200,19 @@ class _Load:
         statement = sqltext.merge_changes(
             self.ident, self.view(changes), key, updates, schema.table_columns, source_names, target_filter
         )
-        self.commit(what, statement)
+        try:
+            self.commit(what, statement)
+        except Exception as exc:
+            if not is_merge_cardinality_violation(exc):
+                raise
+            # The MERGE wrote nothing; a retry would fail the same way until the lake's rows are fixed.
+            raise DuplicateKeys(
+                f"table {self.args.target}: the lake table {self.args.lake_table_id} holds a key of this load's "
+                f"changes on more than one row (primary key ({', '.join(key)})), so the MERGE cannot tell which "
+                "row to change and wrote nothing; rebuild the table from the export (lakesync rerun "
+                f"{self.args.source} --rebuild {self.args.source_schema}.{self.args.source_table}) or remove the "
+                "repeated rows from the lake table"
+            ) from exc
 
     def apply_schema(self, schema: SchemaPlan) -> None:
         if schema.add_columns:
@@ -385,6 +397,10 @@ class _Load:
             self.count_lake()
         src = self.aligned(typed, schema)
         lake_df = self.lake_frame(list(schema.write_types.items()), set(lake_types))
+        # Lake rows the key cannot single out would be counted as changes the MERGE never applies (a NULL
+        # key) or fail the MERGE itself (a repeated key): refused, with the cause, before any write.
+        rebuild = f"lakesync rerun {self.args.source} --rebuild {self.args.source_schema}.{self.args.source_table}"
+        source.check_lake_keys(lake_df, key, self.args.target, self.args.lake_table_id, rebuild, self.args.show_values)
         changes = change_set(src, lake_df, key, deletes=True)
         counts = count_ops(changes)
         self.guard_deletes(counts["D"], self.state.count_before or 0)

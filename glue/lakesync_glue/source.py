@@ -247,11 +247,34 @@ def check_keys(typed: "DataFrame", key: list[str], table: str, show_values: bool
 
     The error gives the counts; the repeated key values only with show_values.
     """
+    problem = key_problem_text(typed, key, show_values)
+    if problem is not None:
+        raise DuplicateKeys(f"table {table}: {problem}. A key must identify one row: fix --primary_key or the source data")
+
+
+def check_lake_keys(lake: "DataFrame", key: list[str], table: str, lake_table: str, rebuild: str,
+                    show_values: bool = False) -> None:
+    """Fails with DuplicateKeys when a lake row's key repeats or has a NULL column (before any write).
+
+    A merge matches lake rows by key: a NULL key matches no change, so its delete would be
+    counted on every run and never applied, and a repeated key matches a change more than once.
+    """
+    problem = key_problem_text(lake, key, show_values)
+    if problem is not None:
+        raise DuplicateKeys(
+            f"table {table}: the lake table {lake_table} does not hold one row per key: {problem}. A merge matches "
+            f"the lake's rows by key and cannot apply changes to these; rebuild the table from the export ({rebuild}) "
+            "or remove those rows from the lake table"
+        )
+
+
+def key_problem_text(typed: "DataFrame", key: list[str], show_values: bool) -> str | None:
+    """What is wrong with the key of `typed` (repeated values, NULL columns), None when nothing is."""
     null_any = " OR ".join(f"{quote(k)} IS NULL" for k in key)
     problems = key_problems(typed, key)
     sample = problems.limit(MAX_EXAMPLES).collect()
     if not sample:
-        return
+        return None
     totals = problems.selectExpr(
         "sum(CASE WHEN __lakesync_n > 1 THEN 1 ELSE 0 END) AS dup_keys",
         f"sum(CASE WHEN {null_any} THEN __lakesync_n ELSE 0 END) AS null_rows",
@@ -267,8 +290,4 @@ def check_keys(typed: "DataFrame", key: list[str], table: str, show_values: bool
         parts.append(f"{totals['dup_keys']} key value(s) appear in more than one row")
     if totals["null_rows"]:
         parts.append(f"{totals['null_rows']} row(s) have a NULL key column")
-    raise DuplicateKeys(
-        f"table {table}: primary key ({', '.join(key)}): {' and '.join(parts)}; {shown}. "
-        "A key must identify one row: fix --primary_key or the source data"
-    )
-
+    return f"primary key ({', '.join(key)}): {' and '.join(parts)}; {shown}"

@@ -117,4 +117,6 @@ def test_incremental_exports_do_not_create_a_table(ddb_load: DdbLoad, spark: Any
     exports = [export_entry("n1", write_export(tmp_path, "n1", window), T1, "INCREMENTAL", T0)]
     result = ddb_load("Orders", "ddb_nofull", exports, KEY, ATTRS, action="merge")
     assert result.status == "failed" and result.error is not None and result.error["class"] == "InvalidArgument"
-    assert "FULL" in result.error["message"] and "--rebuild" in result.error["message"]
+    assert "FULL" in result.error["message"]
+    # The command as `lakesync rerun` takes it (--rebuild names the tables).
+    assert "--rebuild dynamodb.Orders" in result.error["message"], result.error["message"]

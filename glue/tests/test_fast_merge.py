@@ -229,8 +229,10 @@ def test_duplicate_keys_in_the_lake_take_the_full_path(
     with caplog.at_level(logging.INFO, logger="lakesync_glue"):
         result = load(versions.export(COLS, V2), TARGET, TABLE, action="merge", primary_key="id")
     assert "every row checked" in caplog.text
-    # The full comparison's behaviour, unchanged: both lake rows of key 31 are matched by the export's one.
-    assert result.status in ("succeeded", "failed")
+    # The lake does not hold one row per key: the merge is refused with the cause, before any write.
+    assert result.status == "failed" and result.error is not None
+    assert (result.error["class"], result.error["retryable"]) == ("DuplicateKeys", False), result.error
+    assert "1 key value(s) appear in more than one row" in result.error["message"]
 
 
 def test_a_rendered_lake_value_casts_back_to_itself_unflagged(spark: Any) -> None:
