@@ -15,7 +15,7 @@ import { storedIfLarge } from './stored-parts';
 export interface RecoverCycleInput {
   source: string;
   cycleId: string;
-  /** Why the cycle ended: the error of every planned table that did not commit. */
+  /** Why the cycle (or one of its batches) ended: the error of every planned table that did not commit. */
   error: string;
   /** The export a rerun cycle reused (a sync cycle's own export is in the manifest store). */
   reuse?: ReusableExport;
@@ -59,7 +59,7 @@ export function recoveryActivities(deps: ActivityDeps) {
           if (commit?.cycleId === input.cycleId && (commit.source === undefined || commit.source === input.source)) {
             commits.push(commit);
             const load = entry.extract?.kind === 'dynamodb' ? dynamoFromLineage(input, entry, commit) : ((await resultOf(ports, input, entry, exported, settings.database, namespace, commit)) ?? fromLineage(entry, commit));
-            tables.push({ ...base, status: 'committed', load, reason: `recovered from the lake's lineage after the cycle ended (${input.error})`, finishedAt: commit.committedAt });
+            tables.push({ ...base, status: 'committed', load, reason: `recovered from the lake's lineage: ${input.error}`, finishedAt: commit.committedAt });
           } else {
             tables.push({
               ...base,

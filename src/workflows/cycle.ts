@@ -3,7 +3,7 @@
  * A cycle-level failure (snapshot, export, discover) ends the cycle `failed`; a table's failure
  * is that table's outcome only. A rerun reuses the previous cycle's snapshot and export.
  */
-import { executeChild, patched, proxyActivities, setHandler, sleep, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, executeChild, patched, proxyActivities, setHandler, sleep, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { ExcludedTable, ExportScopeSummary, PlanItems } from '../activities/cycle';
 import { costTotals } from '../cost/ledger';
@@ -15,7 +15,7 @@ import { inlineLimit, pageOf, readText, storeText } from './by-reference';
 import { nowIso } from './clock';
 import { errorMessage } from './errors';
 import { cycleProgressQuery, cycleTablesPageQuery, type CycleProgress, type ReusableExport } from './messages';
-import { rdsStartActivity, SETTINGS_ACTIVITY, shortActivity } from './options';
+import { rdsStartActivity, RECOVERY_ACTIVITY, SETTINGS_ACTIVITY, shortActivity } from './options';
 import { cycleSearchAttributes } from './search';
 
 export interface CycleInput {
@@ -44,6 +44,8 @@ export interface CycleInput {
 const DIRECT_EXTRACT = 'direct-extract';
 /** Patch: a result too large for a payload stores its table outcomes and carries their reference. */
 const RESULT_BY_REFERENCE = 'cycle-result-by-reference';
+/** Patch: a batch that ended without a result keeps the tables it committed (they were all failed). */
+const BATCH_RECOVERY = 'dead-batch-keeps-committed-tables';
 /** Patch: the export scope's excluded tables and the plan's lists come by reference when too large for a payload (they came inline). */
 const PLAN_BY_REFERENCE = 'plan-items-by-reference';
 
@@ -237,7 +239,29 @@ async function runBatch(
   } catch (err) {
     // The batch workflow itself failed (not a table): its tables are failed, the other batches go on.
     const message = `batch ${workflowId} failed: ${errorMessage(err)}`;
-    return items.map((i) => ({ table: i.table, lakeTable: i.lakeTable, action: i.action, ...(i.extract ? { extract: i.extract } : {}), status: 'failed', error: { phase: 'load', message, type: 'BatchFailed', retryable: true } }));
+    const failed = items.map((i): TableOutcome => ({ table: i.table, lakeTable: i.lakeTable, action: i.action, ...(i.extract ? { extract: i.extract } : {}), status: 'failed', error: { phase: 'load', message, type: 'BatchFailed', retryable: true } }));
+    // A cancelled cycle reads nothing back (its activities could not run); guarded so that
+    // cycles recorded before it replay (their batch's tables were all failed).
+    if (CancellationScope.current().consideredCancelled || !patched(BATCH_RECOVERY)) return failed;
+    return withCommitted(input, items, failed, message);
+  }
+}
+
+/**
+ * The tables a dead batch committed before it ended are in the lake: read back from its lineage,
+ * they count as committed (their watermarks advance, no rerun reloads them); the others stay failed.
+ * Best effort: unreadable, every table of the batch stays failed.
+ */
+async function withCommitted(input: CycleInput, items: LoadItem[], failed: TableOutcome[], message: string): Promise<TableOutcome[]> {
+  try {
+    const { recoverCycleOutcomes } = proxyActivities<Activities>(RECOVERY_ACTIVITY);
+    const limit = inlineLimit(input.payloadInlineBytes);
+    const recovered = await recoverCycleOutcomes({ source: input.source, cycleId: input.cycleId, error: message, ...(input.reuse ? { reuse: input.reuse } : {}), payloadInlineBytes: limit });
+    const tables = recovered.tablesRef ? await readText<TableOutcome[]>(input.source, recovered.tablesRef) : recovered.tables;
+    const committed = new Map(tables.filter((t) => t.status === 'committed').map((t) => [t.table, t]));
+    return failed.map((f) => committed.get(f.table) ?? f);
+  } catch {
+    return failed;
   }
 }
 

@@ -85,6 +85,31 @@ export function enqueueSync(state: SourceState, req: SyncRequest): QueuedRequest
   return queued;
 }
 
+export interface SyncSignalOptions {
+  /**
+   * Asked only for a sync signal whose `tables` is a string: whether it is dropped. False only to
+   * replay histories recorded before (it was queued as a sync of its characters).
+   */
+  refuseStringTables?: () => boolean;
+}
+
+/**
+ * Queues a sync that arrived as a signal. A signal cannot be refused, and one the workflow cannot
+ * read must not stop it: no payload is a sync of every table; `tables` that are not a list are
+ * dropped and kept in `ignoredRequests` with the reason, which is returned.
+ */
+export function enqueueSyncSignal(state: SourceState, req: SyncRequest | null | undefined, at: string, options: SyncSignalOptions = {}): string | undefined {
+  const request: SyncRequest = req ?? {};
+  const tables: unknown = request.tables;
+  if (tables != null && !Array.isArray(tables) && (typeof tables !== 'string' || (options.refuseStringTables?.() ?? true))) {
+    const reason = 'tables must be a list of schema.table names, or left out to sync every table';
+    recordIgnored(state, { kind: 'sync', ...(request.requestId ? { requestId: request.requestId } : {}), ...(request.requestedBy ? { requestedBy: request.requestedBy } : {}), reason, at });
+    return reason;
+  }
+  enqueueSync(state, request);
+  return undefined;
+}
+
 /** Queues a sync that passed `syncProblem` (the `sync` update) and says where it stands. */
 export function acceptSync(state: SourceState, req: SyncRequest): SyncAccepted {
   const queuedBehind = state.queue.length;
@@ -123,14 +148,28 @@ export function enqueueRerun(state: SourceState, req: RerunRequest): RerunAccept
   return { requestId, tables, queuedBehind };
 }
 
+export interface RerunSignalOptions {
+  /**
+   * Asked only for a rerun of tables read directly before any export: whether it stays a rerun.
+   * False only to replay histories recorded before (it became a sync of the tables).
+   */
+  directRerun?: () => boolean;
+}
+
 /**
  * Queues a rerun that arrived as a signal. A signal cannot be refused, so an invalid one is
  * dropped and kept in `ignoredRequests` with the reason: returns why, or undefined once queued.
  * Before the first export there is nothing to reuse (e.g. signal-with-start on a new source), so
- * a rerun of named tables becomes a sync of them.
+ * a rerun of named tables becomes a sync of them, unless every one of them is read directly.
  */
-export function enqueueRerunSignal(state: SourceState, req: RerunRequest, at: string): string | undefined {
-  if (!state.lastExport && Array.isArray(req.tables) && req.tables.length > 0) {
+export function enqueueRerunSignal(state: SourceState, given: RerunRequest | null | undefined, at: string, options: RerunSignalOptions = {}): string | undefined {
+  // No payload names no table: dropped with the reason, like any rerun the workflow cannot serve.
+  const req: RerunRequest = given ?? ({} as RerunRequest);
+  // Tables read directly need no export (a source of only such tables never has one): their
+  // rerun stays a rerun, else its approvals (approveDeletes, rebuild, allowOlderExport) would be lost.
+  const named = Array.isArray(req.tables) ? req.tables : [];
+  const direct = !state.lastExport && named.length > 0 && named.every((t) => readDirectly(state, t)) && (options.directRerun?.() ?? true);
+  if (!state.lastExport && named.length > 0 && !direct) {
     state.queue.push({ kind: 'sync', requestId: requestIdFor(state, req.requestId), approveDeletes: false, tables: [...new Set(req.tables)], requestedBy: req.requestedBy ?? 'rerun before any export' });
     return undefined;
   }

@@ -121,3 +121,10 @@ export const SETTINGS_ACTIVITY: ActivityOptions = {
   startToCloseTimeout: '1 minute',
   retry: { maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
 };
+
+/** Reading a dead cycle's or batch's outcomes back from the lake: one read of the lineage per planned table, heartbeating per table. */
+export const RECOVERY_ACTIVITY: ActivityOptions = {
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '2 minutes',
+  retry: { initialInterval: '5s', maximumInterval: '1 minute', backoffCoefficient: 2, maximumAttempts: 5 },
+};

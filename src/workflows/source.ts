@@ -4,7 +4,6 @@
  * Requests that arrive during a cycle wait; consecutive requests of the same kind coalesce.
  */
 import {
-  type ActivityOptions,
   ApplicationFailure,
   allHandlersFinished,
   condition,
@@ -33,6 +32,7 @@ import {
   enqueueRerun,
   enqueueRerunSignal,
   enqueueSync,
+  enqueueSyncSignal,
   initialState,
   normalizeState,
   recordCycle,
@@ -43,6 +43,7 @@ import {
   syncProblem,
   takeCoalesced,
 } from './ledger';
+import { RECOVERY_ACTIVITY } from './options';
 import { cycleSearchAttributes } from './search';
 import {
   type RerunAccepted,
@@ -88,14 +89,11 @@ const PATCHES = {
   deleteReadParts: 'delete-read-outcome-parts',
   /** Carried-state parts are deleted by the run after the one that read them (they were kept). */
   deleteCarriedState: 'delete-carried-state-parts',
+  /** A rerun signal of tables read directly stays a rerun before any export (it became a sync, without its approvals). */
+  directRerunSignal: 'direct-rerun-signal-stays-rerun',
+  /** A sync signal whose tables are a string is dropped (it was queued as a sync of its characters). */
+  stringTablesDropped: 'sync-signal-string-tables-dropped',
 } as const;
-
-/** One read of the lineage per planned table: minutes at most, heartbeating per table. */
-const RECOVERY_ACTIVITY: ActivityOptions = {
-  startToCloseTimeout: '30 minutes',
-  heartbeatTimeout: '2 minutes',
-  retry: { initialInterval: '5s', maximumInterval: '1 minute', backoffCoefficient: 2, maximumAttempts: 5 },
-};
 
 /** What one cycle runs: its tables and, for a rerun, the export it reuses. */
 interface CyclePart {
@@ -123,8 +121,9 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
 
   if (!input.state && !input.stateRef && input.syncOnStart !== false) enqueueSync(state, { requestedBy: 'start' });
 
-  setHandler(requestSyncSignal, (req: SyncRequest) => {
-    enqueueSync(state, req);
+  setHandler(requestSyncSignal, (req: SyncRequest | undefined) => {
+    const problem = enqueueSyncSignal(state, req, nowIso(), { refuseStringTables: () => patched(PATCHES.stringTablesDropped) });
+    if (problem) log.warn('sync signal ignored', { problem, request: req });
   });
 
   // Once the source knows its tables, a sync naming others is refused before anything runs.
@@ -135,8 +134,8 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     },
   });
 
-  setHandler(requestRerunSignal, (req: RerunRequest) => {
-    const problem = enqueueRerunSignal(state, req, nowIso());
+  setHandler(requestRerunSignal, (req: RerunRequest | undefined) => {
+    const problem = enqueueRerunSignal(state, req, nowIso(), { directRerun: () => patched(PATCHES.directRerunSignal) });
     if (problem) log.warn('rerun signal ignored', { problem, request: req });
   });
 

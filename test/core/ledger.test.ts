@@ -9,6 +9,7 @@ import {
   enqueueRerun,
   enqueueRerunSignal,
   enqueueSync,
+  enqueueSyncSignal,
   initialState,
   normalizeState,
   recordCycle,
@@ -17,7 +18,7 @@ import {
   syncProblem,
   takeCoalesced,
 } from '../../src/workflows/ledger';
-import type { QueuedRequest, ReusableExport, SourceState } from '../../src/workflows/messages';
+import type { QueuedRequest, ReusableExport, SourceState, SyncRequest } from '../../src/workflows/messages';
 
 const AT = '2025-01-03T00:00:00.000Z';
 const sync = (requestId: string, tables?: string[]): QueuedRequest => ({ kind: 'sync', requestId, approveDeletes: false, ...(tables ? { tables } : {}) });
@@ -239,6 +240,40 @@ test('a rerun signal after an export queues a rerun, or is dropped when invalid'
   assert.equal(enqueueRerunSignal(state, { tables: ['public.a'], requestedBy: 'ops' }, AT), undefined);
   assert.match(enqueueRerunSignal(state, { tables: ['public.x'] }, AT) ?? '', /^unknown table\(s\) public\.x:/);
   assert.deepEqual(state.queue, [{ kind: 'rerun', requestId: 'r1', tables: ['public.a'], approveDeletes: false, requestedBy: 'ops' }]);
+});
+
+test('a rerun signal of tables read directly stays a rerun with its approvals, though the source has no export', () => {
+  // A source of direct (or DynamoDB) tables never takes an RDS export: its reruns need none.
+  const state = initialState();
+  state.knownTables = ['public.clicks', 'public.events'];
+  state.failed['public.clicks'] = { cycleId: 'c2', phase: 'load', message: 'would delete 80% of the rows', extract: 'direct' };
+  state.ledger['public.events'] = { ...oldWatermark, exportId: '', snapshotTime: '', extract: 'direct' };
+  assert.equal(enqueueRerunSignal(state, { tables: ['public.clicks', 'public.events'], approveDeletes: true, rebuild: true, requestedBy: 'ops' }, AT), undefined);
+  assert.deepEqual(state.queue, [{ kind: 'rerun', requestId: 'r1', tables: ['public.clicks', 'public.events'], approveDeletes: true, rebuild: true, requestedBy: 'ops' }]);
+  // Replaying a history recorded before: it became a sync of the tables.
+  const before = initialState();
+  before.failed = { ...state.failed };
+  assert.equal(enqueueRerunSignal(before, { tables: ['public.clicks'], approveDeletes: true }, AT, { directRerun: () => false }), undefined);
+  assert.equal(before.queue[0]!.kind, 'sync');
+});
+
+test('signals the workflow cannot read are dropped with the reason, or read as a sync of every table', () => {
+  const state = exported(['public.a']);
+  assert.equal(enqueueSyncSignal(state, undefined, AT), undefined);
+  assert.equal(enqueueSyncSignal(state, null, AT), undefined);
+  assert.equal(enqueueRerunSignal(state, undefined, AT), 'name the tables to rerun (schema.table), or "failed"');
+  const notAList = 'tables must be a list of schema.table names, or left out to sync every table';
+  assert.equal(enqueueSyncSignal(state, { tables: 5 } as unknown as SyncRequest, AT), notAList);
+  assert.equal(enqueueSyncSignal(state, { tables: 'public.a', requestId: 'svc-2' } as unknown as SyncRequest, AT), notAList);
+  assert.deepEqual(state.queue, [
+    { kind: 'sync', requestId: 'r1', approveDeletes: false },
+    { kind: 'sync', requestId: 'r2', approveDeletes: false },
+  ]);
+  assert.deepEqual(state.ignoredRequests.map((r) => [r.kind, r.requestId]), [['sync', 'svc-2'], ['sync', undefined], ['rerun', undefined]]);
+  // Replaying a history recorded before: a string was queued as a sync of its characters.
+  const before = exported(['public.a']);
+  assert.equal(enqueueSyncSignal(before, { tables: 'ab' } as unknown as SyncRequest, AT, { refuseStringTables: () => false }), undefined);
+  assert.deepEqual(before.queue[0]!.tables, ['a', 'b']);
 });
 
 // --- recording a cycle ---
