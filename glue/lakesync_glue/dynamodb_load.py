@@ -152,7 +152,7 @@ def run(job: "_Load") -> "tuple[Outcome, SchemaPlan, None]":
     elif not d.full:
         raise InvalidArgument(
             f"table {a.target}: lake table {a.lake_table_id} does not exist, and INCREMENTAL exports hold changes "
-            f"only; load it from a FULL export: lakesync rerun {a.source} --rebuild {a.source_schema}.{a.source_table}"
+            f"only; load it from a FULL export: {lineage.rebuild_command(a)}"
         )
 
     state.phase("read dynamodb export")

@@ -154,6 +154,12 @@ def rerun_command(args: JobArgs) -> str:
     return f"lakesync rerun {shlex.quote(args.source)} --tables {table} --allow-older-export"
 
 
+def rebuild_command(args: JobArgs) -> str:
+    """The command that replaces the lake table from the export (what a table the job cannot load into needs)."""
+    table = shlex.quote(f"{args.source_schema}.{args.source_table}")
+    return f"lakesync rerun {shlex.quote(args.source)} --rebuild {table}"
+
+
 def older_export(args: JobArgs, found: Lineage | None) -> OlderExport | None:
     """The refusal of this load when the lake already holds a newer export, else None."""
     if found is None:

@@ -209,9 +209,8 @@ class _Load:
             raise DuplicateKeys(
                 f"table {self.args.target}: the lake table {self.args.lake_table_id} holds a key of this load's "
                 f"changes on more than one row (primary key ({', '.join(key)})), so the MERGE cannot tell which "
-                "row to change and wrote nothing; rebuild the table from the export (lakesync rerun "
-                f"{self.args.source} --rebuild {self.args.source_schema}.{self.args.source_table}) or remove the "
-                "repeated rows from the lake table"
+                f"row to change and wrote nothing; rebuild the table from the export ({lineage.rebuild_command(self.args)}) "
+                "or remove the repeated rows from the lake table"
             ) from exc
 
     def apply_schema(self, schema: SchemaPlan) -> None:
@@ -399,8 +398,8 @@ class _Load:
         lake_df = self.lake_frame(list(schema.write_types.items()), set(lake_types))
         # Lake rows the key cannot single out would be counted as changes the MERGE never applies (a NULL
         # key) or fail the MERGE itself (a repeated key): refused, with the cause, before any write.
-        rebuild = f"lakesync rerun {self.args.source} --rebuild {self.args.source_schema}.{self.args.source_table}"
-        source.check_lake_keys(lake_df, key, self.args.target, self.args.lake_table_id, rebuild, self.args.show_values)
+        source.check_lake_keys(lake_df, key, self.args.target, self.args.lake_table_id,
+                               lineage.rebuild_command(self.args), self.args.show_values)
         changes = change_set(src, lake_df, key, deletes=True)
         counts = count_ops(changes)
         self.guard_deletes(counts["D"], self.state.count_before or 0)

@@ -168,8 +168,7 @@ export function enqueueRerunSignal(state: SourceState, given: RerunRequest | nul
   // Tables read directly need no export (a source of only such tables never has one): their
   // rerun stays a rerun, else its approvals (approveDeletes, rebuild, allowOlderExport) would be lost.
   const named = Array.isArray(req.tables) ? req.tables : [];
-  const direct = !state.lastExport && named.length > 0 && named.every((t) => readDirectly(state, t)) && (options.directRerun?.() ?? true);
-  if (!state.lastExport && named.length > 0 && !direct) {
+  if (!state.lastExport && named.length > 0 && !(allReadDirectly(state, named) && (options.directRerun?.() ?? true))) {
     state.queue.push({ kind: 'sync', requestId: requestIdFor(state, req.requestId), approveDeletes: false, tables: [...new Set(req.tables)], requestedBy: req.requestedBy ?? 'rerun before any export' });
     return undefined;
   }
@@ -190,13 +189,17 @@ export function recordIgnored(state: SourceState, entry: IgnoredRequest): void {
 export function rerunProblem(state: SourceState, req: RerunRequest): string | undefined {
   // Tables read directly (or from their own DynamoDB exports) need no RDS export: a source of only such tables has none.
   const named = Array.isArray(req.tables) ? req.tables : Object.keys(state.failed);
-  const allDirect = named.length > 0 && named.every((t) => readDirectly(state, t));
-  if (!state.lastExport && !allDirect) return 'there is no export to rerun from yet: run a sync first';
+  if (!state.lastExport && !allReadDirectly(state, named)) return 'there is no export to rerun from yet: run a sync first';
   if (req.tables === 'failed') {
     return Object.keys(state.failed).length === 0 ? 'no table has failed: nothing to rerun' : undefined;
   }
   if (!Array.isArray(req.tables) || req.tables.length === 0) return 'name the tables to rerun (schema.table), or "failed"';
   return unknownTablesProblem(state, req.tables);
+}
+
+/** Whether there is a table and every one was last read directly (or from DynamoDB): their rerun needs no RDS export. */
+function allReadDirectly(state: SourceState, tables: TableName[]): boolean {
+  return tables.length > 0 && tables.every((t) => readDirectly(state, t));
 }
 
 /**
