@@ -4,6 +4,11 @@ Every commit the job makes records the source, export id, snapshot time and cycl
 Iceberg snapshot summary. Before writing, the job reads the newest lineage along the table's
 current snapshot history and refuses an export taken from an older snapshot.
 
+Snapshot expiry (S3 Tables maintenance keeps only recent snapshots) can remove every commit that
+carries lineage, after a compaction commit that carries none. So each successful export load also
+records its lineage in the table's properties, which expiry keeps; the guard reads them when the
+history has no lineage left.
+
 An export of the same snapshot time is not older, whatever its export id: two exports of one
 snapshot hold the same point in time (e.g. `latest-automated` picking the same snapshot twice),
 so loading either one never moves the table back.
@@ -41,7 +46,7 @@ KEYS: tuple[str, ...] = (SOURCE, EXPORT_ID, SNAPSHOT_TIME, CYCLE_ID)
 class Lineage:
     """The lineage of one lake commit (an Iceberg snapshot)."""
 
-    snapshot_id: str
+    snapshot_id: str | None  # None: read from the table's properties, not from a snapshot
     source: str | None
     export_id: str | None
     snapshot_time: str
@@ -147,6 +152,50 @@ def newest_lineage(spark: "SparkSession", ident: str, current_snapshot: str | No
                         snapshot, ident, SNAPSHOT_TIME, snapshot_time)
         snapshot = row[1]
     return None
+
+
+def table_lineage(spark: "SparkSession", ident: str) -> Lineage | None:
+    """The lineage the last successful export load recorded in the table's properties (None when none did)."""
+    properties = {str(row[0]): row[1] for row in spark.sql(f"SHOW TBLPROPERTIES {ident}").collect()}
+    snapshot_time = properties.get(SNAPSHOT_TIME)
+    if snapshot_time is None:
+        return None
+    if parse_time(snapshot_time) is None:
+        log.warning("table %s has an unreadable %s property %r; it is not used", ident, SNAPSHOT_TIME, snapshot_time)
+        return None
+    return Lineage(None, properties.get(SOURCE), properties.get(EXPORT_ID), snapshot_time, properties.get(CYCLE_ID))
+
+
+def lake_lineage(spark: "SparkSession", ident: str, current_snapshot: str | None) -> Lineage | None:
+    """What the lake table holds: the history's newest lineage, else (expired) the table's properties.
+
+    The history comes first: it follows the current snapshot's ancestry, so a rollback counts.
+    """
+    return newest_lineage(spark, ident, current_snapshot) or table_lineage(spark, ident)
+
+
+def record_table_lineage(spark: "SparkSession", ident: str, args: JobArgs) -> str | None:
+    """Records this export load's lineage in the table's properties; a warning when that failed.
+
+    Called once the load succeeded, whether or not it committed: the table then holds this export's
+    rows. A property change makes no snapshot. Skipped when the properties already say so. A
+    failure does not fail the load: its data is committed and the history still names its export.
+    """
+    if args.direct:
+        return None
+    wanted = commit_properties(args)
+    try:
+        current = {str(row[0]): row[1] for row in spark.sql(f"SHOW TBLPROPERTIES {ident}").collect()}
+        if all(current.get(k) == v for k, v in wanted.items()):
+            return None
+        pairs = ", ".join(f"{sql_string(k)} = {sql_string(v)}" for k, v in wanted.items())
+        spark.sql(f"ALTER TABLE {ident} SET TBLPROPERTIES ({pairs})").collect()
+        return None
+    except Exception as exc:  # noqa: BLE001 - reported as a warning, the load stands
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return (f"the lineage of export {args.export_id} was not recorded in the properties of lake table "
+                f"{args.lake_table_id} ({message}); the older-export guard relies on the snapshot history "
+                "alone until a later load records it. Check that the job's role may alter the table")
 
 
 def rerun_command(args: JobArgs) -> str:

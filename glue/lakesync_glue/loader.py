@@ -132,7 +132,7 @@ class ExportRows:
 
     def refusal(self, spark: "SparkSession", ident: str, snapshot: str | None) -> LoadError | None:
         """Before reading the export: an older export is refused without any work."""
-        return lineage.older_export(self.args, lineage.newest_lineage(spark, ident, snapshot))
+        return lineage.older_export(self.args, lineage.lake_lineage(spark, ident, snapshot))
 
     def read(self, spark: "SparkSession", mappings: Sequence[ColumnMapping]) -> "DataFrame":
         assert self.export is not None, "mappings() runs first"
@@ -536,6 +536,9 @@ def _finish(spark: "SparkSession", args: JobArgs, state: RunState, outcome: Outc
     result.schemaChanges = schema.changes
     result.droppedColumns = schema.dropped_columns
     result.schemaHash = lake.schema_hash(cols_after)
+    lineage_warning = lineage.record_table_lineage(spark, ident, args)
+    if lineage_warning:
+        state.warnings.append(lineage_warning)
     result.nulledValues, result.clampedValues, result.warnings = state.nulled, state.clamped, state.warnings
     return result
 

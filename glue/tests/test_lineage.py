@@ -38,6 +38,17 @@ def row_count(spark: Any, table: str) -> int:
     return int(run_query(spark, f"SELECT count(*) AS n FROM lake.tests.{table}")[0]["n"])
 
 
+def _newer_load_then_compaction(load: Loader, spark: Any, tmp_path: Path, table: str,
+                                cycle: str) -> tuple[Versions, str, str, Any]:
+    """The newer export (V2, LATE) merged by `cycle`, then a compaction; also returns an older export (V1)."""
+    versions = Versions(tmp_path, "shop", "public", table)
+    newer, older = versions.export(COLS, V2), versions.export(COLS, V1)
+    first = load(newer, versions.target, table, action="merge", primary_key="id", **lineage(newer, LATE, cycle))
+    assert first.status == "succeeded", first.error
+    spark.sql(f"CALL lake.system.rewrite_data_files(table => 'tests.{table}', options => map('rewrite-all', 'true'))").collect()
+    return versions, newer, older, first
+
+
 @pytest.mark.parametrize(
     "action, options",
     [("merge", {"primary_key": "id"}), ("replace", {}), ("incremental", {"cursor_column": "version"})],
@@ -62,12 +73,8 @@ def test_every_commit_records_its_lineage(load: Loader, spark: Any, tmp_path: Pa
 
 def test_an_older_export_is_refused_and_changes_nothing_unless_allowed(load: Loader, spark: Any, tmp_path: Path) -> None:
     table = "lineage_guard"
-    versions = Versions(tmp_path, "shop", "public", table)
-    newer, older = versions.export(COLS, V2), versions.export(COLS, V1)
-    first = load(newer, versions.target, table, action="merge", primary_key="id", **lineage(newer, LATE, "c7"))
-    assert first.status == "succeeded", first.error
     # A compaction commit (as S3 Tables makes) carries no lineage: the guard looks past it.
-    spark.sql(f"CALL lake.system.rewrite_data_files(table => 'tests.{table}', options => map('rewrite-all', 'true'))").collect()
+    versions, newer, older, first = _newer_load_then_compaction(load, spark, tmp_path, table, "c7")
     snapshot, count = current_snapshot(spark, table), row_count(spark, table)
     assert snapshot != first.snapshotId, "the compaction made a snapshot of its own"
 
@@ -90,6 +97,39 @@ def test_an_older_export_is_refused_and_changes_nothing_unless_allowed(load: Loa
     newest = snapshots(spark, table)[-1]
     assert newest["id"] == forced.snapshotId
     assert summary_lineage(newest["summary"]) == ("shop", os.path.basename(older), EARLY, "c9")
+
+
+def test_the_guard_holds_after_maintenance_expires_the_last_load(load: Loader, spark: Any, tmp_path: Path) -> None:
+    """S3 Tables maintenance compacts (a commit without lineage), then expires every snapshot but the newest.
+
+    The load's own snapshot is gone from the history; the table's properties still say which export it holds.
+    """
+    table = "lineage_expired"
+    versions, newer, older, first = _newer_load_then_compaction(load, spark, tmp_path, table, "c1")
+    spark.sql(f"CALL lake.system.expire_snapshots(table => 'tests.{table}', older_than => TIMESTAMP '9999-01-01 00:00:00', "
+              "retain_last => 1)").collect()
+    left = snapshots(spark, table)
+    assert [s["id"] for s in left] == [current_snapshot(spark, table)] and first.snapshotId not in [s["id"] for s in left]
+    assert summary_lineage(left[0]["summary"]) == (None, None, None, None), "the compaction's snapshot has no lineage"
+    snapshot = current_snapshot(spark, table)
+
+    refused = load(older, versions.target, table, action="merge", primary_key="id", **lineage(older, EARLY, "c2"))
+    assert refused.error is not None and refused.error["class"] == "OlderExport", (refused.status, refused.error)
+    assert f"holds export {os.path.basename(newer)} (snapshot time {LATE}, cycle c1)" in refused.error["message"], refused.error
+    assert (current_snapshot(spark, table), lake_rows(spark, table)) == (snapshot, rows_of(V2))
+
+    # A newer export still loads, and the table then says it holds that one.
+    newest = versions.export(COLS, V1)
+    later = "2024-05-03T10:00:00.000Z"
+    third = load(newest, versions.target, table, action="merge", primary_key="id", **lineage(newest, later, "c3"))
+    assert (third.status, third.committed) == ("succeeded", True), third.error
+    assert table_lineage(spark, table) == ("shop", os.path.basename(newest), later, "c3")
+
+
+def table_lineage(spark: Any, table: str) -> tuple[str | None, ...]:
+    rows = spark.sql(f"SHOW TBLPROPERTIES lake.tests.{table}").collect()
+    properties = {row[0]: row[1] for row in rows}
+    return tuple(properties.get(k) for k in KEYS)
 
 
 def test_another_export_of_the_same_snapshot_loads(load: Loader, spark: Any, tmp_path: Path) -> None:
@@ -135,3 +175,43 @@ def test_commits_without_pinned_threads_are_refused_before_writing() -> None:
     with pytest.raises(InternalError) as info:
         with_commit_properties(Session(), {"lakesync.source": "shop"}, lambda: wrote.append(True))  # type: ignore[arg-type]
     assert "PYSPARK_PIN_THREAD" in info.value.message and wrote == []
+
+
+class _PropertiesSession:
+    """A session whose SHOW TBLPROPERTIES answers `properties` and whose ALTER TABLE fails with `alter_error`."""
+
+    def __init__(self, properties: dict[str, str], alter_error: Exception | None = None) -> None:
+        self.properties, self.alter_error = properties, alter_error
+        self.statements: list[str] = []
+
+    def sql(self, statement: str) -> Any:
+        self.statements.append(statement)
+        if statement.startswith("ALTER") and self.alter_error is not None:
+            raise self.alter_error
+        rows = list(self.properties.items()) if statement.startswith("SHOW") else []
+        return type("Frame", (), {"collect": lambda _self: rows})()
+
+
+def test_a_table_lineage_that_cannot_be_recorded_is_a_warning_and_the_load_stands() -> None:
+    from conftest import make_args
+    from lakesync_glue.lineage import Lineage, record_table_lineage, table_lineage
+
+    args = make_args("/exports/e2", "shop.public.orders", "orders", "/tmp/r.json", "/tmp/wh",
+                     action="merge", primary_key="id", snapshot_time=LATE, export_id="e2", cycle_id="c2")
+    denied = _PropertiesSession({}, RuntimeError("AccessDeniedException: no ALTER on orders\n\tat java..."))
+    warning = record_table_lineage(denied, "lake.tests.orders", args)  # type: ignore[arg-type]
+    assert warning is not None
+    for part in ("export e2", "lake table tests.orders", "AccessDeniedException: no ALTER on orders", "alter the table"):
+        assert part in warning, f"{part!r} missing from: {warning}"
+    assert "at java" not in warning, "only the error's first line is quoted"
+
+    # Properties that already name this export: nothing is altered.
+    recorded = dict(zip(KEYS, ("shop", "e2", LATE, "c2")))
+    same = _PropertiesSession(recorded, RuntimeError("must not alter"))
+    assert record_table_lineage(same, "lake.tests.orders", args) is None  # type: ignore[arg-type]
+    assert [s.split()[0] for s in same.statements] == ["SHOW"]
+    # A direct load records no export lineage; an unreadable time is not used by the guard.
+    assert record_table_lineage(denied, "t", args.with_changes(extract="direct")) is None  # type: ignore[arg-type]
+    unreadable = _PropertiesSession({**recorded, "lakesync.snapshot-time": "yesterday"})
+    assert table_lineage(unreadable, "t") is None  # type: ignore[arg-type]
+    assert table_lineage(same, "t") == Lineage(None, "shop", "e2", LATE, "c2")  # type: ignore[arg-type]
