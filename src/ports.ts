@@ -60,6 +60,12 @@ export interface ExportPort {
   startExport(req: ExportRequest): Promise<ExportRef>;
   describeExport(exportId: string): Promise<ExportStatus>;
   /**
+   * Stops a running export whose cycle was cancelled (nothing will read it, and RDS bills it by
+   * the gigabyte). An export that has already ended, or is unknown, is left as it is. Absent where
+   * an export costs nothing (the embedded mode): the export then runs to its end.
+   */
+  cancelExport?(exportId: string): Promise<void>;
+  /**
    * The source's tables as its catalog lists them now, where the backend can read the catalog
    * without a side effect (the embedded mode); the export scope is computed from it.
    */

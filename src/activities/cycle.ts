@@ -92,6 +92,15 @@ export function cycleActivities(deps: ActivityDeps) {
       return step('export status', `export ${exportId}`, () => ports.export.describeExport(exportId));
     },
 
+    /** Stops the export of a cancelled cycle; false where the backend cannot stop one (it runs to its end). */
+    async cancelExport(source: string, exportId: string): Promise<boolean> {
+      const { ports } = sourceOf(deps, source);
+      const cancel = ports.export.cancelExport?.bind(ports.export);
+      if (!cancel) return false;
+      await step('export cancel', `export ${exportId}`, () => cancel(exportId));
+      return true;
+    },
+
     async exportAvailable(source: string, ref: ExportRef): Promise<boolean> {
       const { ports } = sourceOf(deps, source);
       return step('export check', `export ${ref.exportId}`, () => ports.discover.exportAvailable(ref));

@@ -39,6 +39,7 @@ export function withSourceCatalog(ports: Ports, catalog: CatalogReader, closeCat
   const exports: ExportPort = {
     startExport: (req) => ports.export.startExport(req),
     describeExport: (exportId) => ports.export.describeExport(exportId),
+    ...(ports.export.cancelExport ? { cancelExport: ports.export.cancelExport.bind(ports.export) } : {}),
     listSourceTables: () => catalog.tables(),
   };
   return {

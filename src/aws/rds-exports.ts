@@ -2,7 +2,7 @@
  * RDS exports of a snapshot to S3. The export id comes from the workflow, so a retry finds the
  * export it started and adopts it. Nothing here waits: the workflow polls describeExport with timers.
  */
-import { DescribeExportTasksCommand, type ExportTask, type RDSClient, StartExportTaskCommand } from '@aws-sdk/client-rds';
+import { CancelExportTaskCommand, DescribeExportTasksCommand, type ExportTask, type RDSClient, StartExportTaskCommand } from '@aws-sdk/client-rds';
 import { PortError } from '../errors';
 import type { ExportRef, ExportState, ExportStatus } from '../model';
 import type { ExportPort, ExportRequest } from '../ports';
@@ -63,6 +63,19 @@ export class RdsExports implements ExportPort {
       ...(warnings.skippedTables.length > 0 ? { skippedTables: warnings.skippedTables } : {}),
       ...(warnings.warnings.length > 0 ? { warnings: warnings.warnings } : {}),
     };
+  }
+
+  /**
+   * CancelExportTask. RDS refuses it for a task that has ended (InvalidExportTaskStateFault) and
+   * for an unknown one (ExportTaskNotFound): either way nothing runs any more, so both are success.
+   */
+  async cancelExport(exportId: string): Promise<void> {
+    try {
+      await this.rds.send(new CancelExportTaskCommand({ ExportTaskIdentifier: exportId }));
+    } catch (err) {
+      if (hasAwsCode(err, 'InvalidExportTaskStateFault', 'ExportTaskNotFound')) return;
+      throw toPortError(err, { service: 'RDS', operation: 'CancelExportTask', subject: `export ${exportId}` });
+    }
   }
 
   /** What the export task reports as skipped or warned about; nothing when RDS no longer knows the task. */

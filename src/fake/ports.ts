@@ -45,7 +45,7 @@ function manifestKey(ref: string): string {
  * retryable, its start is made and the answer lost (a retry adopts it); not retryable, the
  * export starts and ends FAILED. `manifest-delete`: the manifest store refuses to delete a document.
  */
-export type FakePhase = 'snapshot' | 'export' | 'discover' | 'load' | 'poll' | 'pack' | 'grant' | 'verify' | 'retention' | 'manifest-delete';
+export type FakePhase = 'snapshot' | 'export' | 'discover' | 'load' | 'poll' | 'pack' | 'grant' | 'verify' | 'retention' | 'manifest-delete' | 'export-cancel';
 
 export interface FakeFailure {
   /** `schema.table`, or `*` for every table (and for snapshot/export). */
@@ -93,6 +93,8 @@ export interface FakeOptions {
   latencyMsByTable?: Record<string, number>;
   /** The backend has no packed runs (Ports.load.packs absent): every table runs alone. */
   noPacks?: boolean;
+  /** Exports stay in progress until they are cancelled (a cycle cancelled during its export). */
+  exportsRunning?: boolean;
   /** The first this many pack starts are made and their answer lost (a transient error): a retry must find the run by its token. */
   packStartAnswersLost?: number;
 }
@@ -191,6 +193,7 @@ export class FakeBackend {
       export: {
         startExport: (req) => this.call('export.start', () => this.startExport(req)),
         describeExport: (id) => this.call('export.describe', () => this.describeExport(id)),
+        cancelExport: (id) => this.call('export.cancel', () => this.cancelExport(id)),
         // The fake knows its tables as a catalog would; its exports still list every table.
         listSourceTables: () => this.call('export.tables', async () => [...this.tables]),
       },
@@ -320,8 +323,21 @@ export class FakeBackend {
   }
 
   private async describeExport(id: string): Promise<ExportStatus> {
-    if (!(id in this.state.exports)) throw new PortError('not-found', 'ExportTaskNotFound', `export ${id} not found`);
+    const task = this.state.exports[id];
+    if (!task) throw new PortError('not-found', 'ExportTaskNotFound', `export ${id} not found`);
+    if (task.canceled) return { exportId: id, state: 'canceled' };
+    if (this.options.exportsRunning) return { exportId: id, state: 'in_progress', percentProgress: 40 };
     return { exportId: id, state: 'complete', percentProgress: 100 };
+  }
+
+  /** As RDS: a running export is cancelled; an ended or unknown one is left as it is. */
+  private async cancelExport(id: string): Promise<void> {
+    this.failIfInjected('export-cancel', '*');
+    if (!this.options.exportsRunning) return;
+    this.store.update((s) => {
+      const task = s.exports[id];
+      if (task) task.canceled = true;
+    });
   }
 
   private async discover(ref: ExportRef): Promise<DiscoveredExport> {

@@ -3,7 +3,7 @@
  * A cycle-level failure (snapshot, export, discover) ends the cycle `failed`; a table's failure
  * is that table's outcome only. A rerun reuses the previous cycle's snapshot and export.
  */
-import { CancellationScope, executeChild, patched, proxyActivities, setHandler, sleep, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, executeChild, isCancellation, patched, proxyActivities, setHandler, sleep, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { ExcludedTable, ExportScopeSummary, PlanItems } from '../activities/cycle';
 import { costTotals } from '../cost/ledger';
@@ -48,6 +48,8 @@ const RESULT_BY_REFERENCE = 'cycle-result-by-reference';
 const BATCH_RECOVERY = 'dead-batch-keeps-committed-tables';
 /** Patch: the export scope's excluded tables and the plan's lists come by reference when too large for a payload (they came inline). */
 const PLAN_BY_REFERENCE = 'plan-items-by-reference';
+/** Patch: a cycle cancelled during its export cancels the export task (it ran to its end). */
+const CANCEL_EXPORT = 'cancel-export-of-cancelled-cycle';
 
 class CycleFailure extends Error {
   constructor(readonly phase: string, message: string) {
@@ -301,15 +303,34 @@ async function runExport(
     snapshot,
     ...only,
   });
-  await pollUntil(settings, async () => {
-    const status = await acts.exportStatus(input.source, ref.exportId);
-    if (status.percentProgress !== undefined) onProgress(status.percentProgress);
-    if (status.state === 'failed' || status.state === 'canceled' || status.state === 'canceling') {
-      throw new CycleFailure('export', `export ${ref.exportId} ${status.state}: ${status.failureCause ?? 'no cause given'}`);
-    }
-    return status.state === 'complete';
-  });
+  try {
+    await pollUntil(settings, async () => {
+      const status = await acts.exportStatus(input.source, ref.exportId);
+      if (status.percentProgress !== undefined) onProgress(status.percentProgress);
+      if (status.state === 'failed' || status.state === 'canceled' || status.state === 'canceling') {
+        throw new CycleFailure('export', `export ${ref.exportId} ${status.state}: ${status.failureCause ?? 'no cause given'}`);
+      }
+      return status.state === 'complete';
+    });
+  } catch (err) {
+    if (isCancellation(err) && patched(CANCEL_EXPORT)) throw await cancelledExport(input.source, ref.exportId, acts);
+    throw err;
+  }
   return ref;
+}
+
+/**
+ * The cycle was cancelled while its export ran: nothing will read the export (its id is this
+ * cycle's own), so it is stopped rather than left to run, and billed, to its end.
+ */
+async function cancelledExport(source: string, exportId: string, acts: CycleActs): Promise<CycleFailure> {
+  const what = `the cycle was cancelled during export ${exportId}`;
+  try {
+    const stopped = await CancellationScope.nonCancellable(() => acts.cancelExport(source, exportId));
+    return new CycleFailure('export', stopped ? `${what}; the export task was cancelled` : `${what}; this backend cannot stop an export, so it runs to its end`);
+  } catch (err) {
+    return new CycleFailure('export', `${what}, and the export task could not be cancelled (${errorMessage(err)}): cancel it in the RDS console (Exports in Amazon S3) or it runs to its end`);
+  }
 }
 
 /** Polls with workflow timers (no worker slot is held while an export runs for hours). */

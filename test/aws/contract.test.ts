@@ -104,6 +104,17 @@ describe('RDS snapshots and exports on moto', () => {
     assert.equal(status.state, 'complete');
     assert.equal(status.percentProgress, 100);
   });
+
+  test('an export is cancelled, again without error, and an unknown one is left alone', async () => {
+    const { ports } = setup();
+    const snapshot = { snapshotId: 'lakesync-shop-1-abc', createdAt: new Date().toISOString(), adopted: false };
+    await ports.export.startExport({ source: 'shop', exportId: 'ls-shop-7-cancel', snapshot, tables: ['public.orders'] });
+    await ports.export.cancelExport!('ls-shop-7-cancel');
+    assert.equal((await ports.export.describeExport('ls-shop-7-cancel')).state, 'canceled');
+    await ports.export.cancelExport!('ls-shop-7-cancel');
+    await ports.export.cancelExport!('ls-shop-7-unknown');
+    assert.equal((await ports.export.describeExport('ls-shop-1-abc')).state, 'complete', 'another export is untouched');
+  });
 });
 
 describe('S3: discover and manifests on moto', () => {

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
+  CancelExportTaskCommand,
   CreateDBClusterSnapshotCommand,
   CreateDBSnapshotCommand,
   DescribeDBClusterSnapshotsCommand,
@@ -240,4 +241,16 @@ test('a missing export is not-found', async () => {
 test('a plain-text WarningMessage is kept as a warning', () => {
   assert.deepEqual(parseExportWarning('Some tables were skipped', 'shop'), { skippedTables: [], warnings: ['Some tables were skipped'] });
   assert.deepEqual(parseExportWarning(undefined, 'shop'), { skippedTables: [], warnings: [] });
+});
+
+test('cancelling an export that has ended or is unknown succeeds; another refusal names the call and the export', async () => {
+  const { mocks, ports } = mockedAws();
+  mocks.rds.on(CancelExportTaskCommand, { ExportTaskIdentifier: 'ls-shop-1-done' }).rejects(awsError('InvalidExportTaskStateFault', 'You cannot cancel an export task that has completed.'));
+  mocks.rds.on(CancelExportTaskCommand, { ExportTaskIdentifier: 'ls-shop-1-gone' }).rejects(awsError('ExportTaskNotFoundFault', 'The export task does not exist.'));
+  mocks.rds.on(CancelExportTaskCommand, { ExportTaskIdentifier: 'ls-shop-1-denied' }).rejects(awsError('AccessDenied', 'not authorized to perform: rds:CancelExportTask'));
+  await ports.export.cancelExport!('ls-shop-1-done');
+  await ports.export.cancelExport!('ls-shop-1-gone');
+  const err = await portError(ports.export.cancelExport!('ls-shop-1-denied'));
+  assert.match(err.message, /^RDS CancelExportTask for export ls-shop-1-denied failed with AccessDenied: not authorized to perform: rds:CancelExportTask/);
+  assert.equal(mocks.rds.commandCalls(CancelExportTaskCommand).length, 3);
 });
