@@ -4,7 +4,16 @@
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import { isPortError } from '../errors';
+import type { JsonRef } from '../model';
+import type { Ports } from '../ports';
 import { type ActivityDeps, sourceOf, step } from './deps';
+
+/**
+ * Where a cancelled source workflow leaves the reference of its stored state: one fixed key per
+ * source, so that the next start finds it without knowing the cancelled run.
+ */
+export const CANCELLED_STATE_KEY = 'source-state/cancelled.json';
 
 export interface PayloadPartWrite {
   source: string;
@@ -23,6 +32,16 @@ export interface PayloadPartsDelete {
   source: string;
   /** References `storePayloadPart` returned, of documents already read. */
   refs: string[];
+}
+
+export interface CancelledStateMarkerWrite {
+  source: string;
+  /** The state the cancelled run stored. */
+  ref: JsonRef;
+}
+
+export interface CancelledStateMarkerQuery {
+  source: string;
 }
 
 export function payloadActivities(deps: ActivityDeps) {
@@ -54,5 +73,45 @@ export function payloadActivities(deps: ActivityDeps) {
       }
       return text;
     },
+
+    async storeCancelledStateMarker(req: CancelledStateMarkerWrite): Promise<void> {
+      const { ports } = sourceOf(deps, req.source);
+      await step('store', `the cancelled state marker of source ${req.source}`, () => ports.manifests.put(CANCELLED_STATE_KEY, req.ref));
+    },
+
+    /** The state a cancelled run left for the next start, if any. */
+    async readCancelledStateMarker(req: CancelledStateMarkerQuery): Promise<JsonRef | undefined> {
+      const { ports } = sourceOf(deps, req.source);
+      const found = await step('read', `the cancelled state marker of source ${req.source}`, () => findMarker(ports));
+      if (found === undefined) return undefined;
+      if (!isJsonRef(found)) {
+        throw ApplicationFailure.create({
+          message: `${CANCELLED_STATE_KEY} of source ${req.source} holds no state reference: the manifest store was changed under it; delete it to start the source afresh`,
+          type: 'CancelledStateMarkerInvalid',
+          nonRetryable: true,
+        });
+      }
+      return found;
+    },
+
+    /** Once read, the marker goes: a later start must not resume that state again. Already gone counts as deleted. */
+    async deleteCancelledStateMarker(req: CancelledStateMarkerQuery): Promise<void> {
+      const { ports } = sourceOf(deps, req.source);
+      await step('delete', `the cancelled state marker of source ${req.source}`, () => ports.manifests.delete(ports.manifests.ref(CANCELLED_STATE_KEY)));
+    },
   };
+}
+
+async function findMarker(ports: Ports): Promise<unknown> {
+  try {
+    return await ports.manifests.get<unknown>(ports.manifests.ref(CANCELLED_STATE_KEY));
+  } catch (err) {
+    if (isPortError(err) && err.kind === 'not-found') return undefined;
+    throw err;
+  }
+}
+
+function isJsonRef(value: unknown): value is JsonRef {
+  const ref = value as Partial<JsonRef> | null;
+  return typeof ref === 'object' && ref !== null && Array.isArray(ref.parts) && ref.parts.every((p) => typeof p === 'string') && typeof ref.bytes === 'number';
 }

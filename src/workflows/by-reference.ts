@@ -24,7 +24,10 @@ export function inlineLimit(given: number | undefined): number {
   return given !== undefined && given > 0 ? given : DEFAULT_INLINE_BYTES;
 }
 
-type PartActivities = Pick<Activities, 'storePayloadPart' | 'readPayloadPart' | 'deletePayloadParts'>;
+type PartActivities = Pick<
+  Activities,
+  'storePayloadPart' | 'readPayloadPart' | 'deletePayloadParts' | 'storeCancelledStateMarker' | 'readCancelledStateMarker' | 'deleteCancelledStateMarker'
+>;
 
 function partActivities(): PartActivities {
   return proxyActivities<Activities>(PART_ACTIVITY);
@@ -51,6 +54,21 @@ export async function readText<T>(source: string, ref: JsonRef): Promise<T> {
   const acts = partActivities();
   const pieces = await Promise.all(ref.parts.map((part) => acts.readPayloadPart({ source, ref: part })));
   return JSON.parse(pieces.join('')) as T;
+}
+
+/** Leaves `ref`, the state a cancelled source workflow stored, for the source's next start. */
+export async function markCancelledState(source: string, ref: JsonRef): Promise<void> {
+  await partActivities().storeCancelledStateMarker({ source, ref });
+}
+
+/** The state a cancelled run of the source left, if any. */
+export async function cancelledState(source: string): Promise<JsonRef | undefined> {
+  return partActivities().readCancelledStateMarker({ source });
+}
+
+/** Forgets the state a cancelled run left, once it is read. */
+export async function forgetCancelledState(source: string): Promise<void> {
+  await partActivities().deleteCancelledStateMarker({ source });
 }
 
 /** A page of `items` from `offset`: as many as fit in `maxBytes` (at least one), and where the next page starts. */

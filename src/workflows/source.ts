@@ -5,10 +5,12 @@
  */
 import {
   ApplicationFailure,
+  CancellationScope,
   allHandlersFinished,
   condition,
   continueAsNew,
   executeChild,
+  isCancellation,
   log,
   patched,
   proxyActivities,
@@ -20,7 +22,7 @@ import type { Activities } from '../activities';
 import { cycleKey, cycleWorkflowId, legacyCycleKey } from '../ids';
 import type { CycleResult, JsonRef, TableName, TableOutcome } from '../model';
 import { jsonBytes } from '../payload-text';
-import { deleteTexts, inlineLimit, readText, storeText } from './by-reference';
+import { cancelledState, deleteTexts, forgetCancelledState, inlineLimit, markCancelledState, readText, storeText } from './by-reference';
 import { nowIso } from './clock';
 import { cycleWorkflow, type CycleInput } from './cycle';
 import { errorMessage } from './errors';
@@ -93,6 +95,10 @@ const PATCHES = {
   directRerunSignal: 'direct-rerun-signal-stays-rerun',
   /** A sync signal whose tables are a string is dropped (it was queued as a sync of its characters). */
   stringTablesDropped: 'sync-signal-string-tables-dropped',
+  /** A cancelled run stores its state and marks it for the next start (it was lost). */
+  storeStateOnCancel: 'store-state-on-cancel',
+  /** A fresh start resumes the state a cancelled run marked (it began empty). */
+  resumeCancelledState: 'resume-cancelled-state',
 } as const;
 
 /** What one cycle runs: its tables and, for a rerun, the export it reuses. */
@@ -103,8 +109,25 @@ interface CyclePart {
 
 export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> {
   const limit = inlineLimit(input.payloadInlineBytes);
-  // While a state carried by reference is read, the status says so (readers ask again); signals and updates wait.
+  // While a state carried by reference is read (or, on a fresh start, looked for: a cancelled run may
+  // have left one), the status says so and readers ask again; signals and updates wait.
+  const fresh = !input.state && !input.stateRef;
   let loaded = false;
+  let state = initialState();
+  let current: SourceStatus['currentCycle'];
+  const fullStatus = (): SourceStatus => ({
+    source: input.source,
+    phase: current ? 'running' : 'idle',
+    ...(current ? { currentCycle: current } : {}),
+    queue: state.queue,
+    ...(state.lastCycle ? { lastCycle: state.lastCycle } : {}),
+    recentCycles: state.recentCycles,
+    failed: state.failed,
+    ledger: state.ledger,
+    ...(state.lastExport ? { lastExport: state.lastExport } : {}),
+    ignoredRequests: state.ignoredRequests,
+    droppedTables: state.droppedTables,
+  });
   setHandler(statusQuery, (): SourceStatus => {
     if (!loaded) throw new Error(STATE_LOADING);
     // A status too large for one answer leaves its biggest parts to the statusPage query.
@@ -114,12 +137,17 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     if (!loaded) throw new Error(STATE_LOADING);
     return statusPage(state, req, limit);
   });
-  const state = input.state ? normalizeState(input.state) : input.stateRef ? normalizeState(await carriedState(input.source, input.stateRef)) : initialState();
+
+  // A fresh start takes up the state a cancelled run left, read like one carried by continue-as-new.
+  const resumedRef = fresh && patched(PATCHES.resumeCancelledState) ? await stateOfCancelledRun(input.source) : undefined;
+  const carriedRef = input.stateRef ?? resumedRef;
+  if (input.state) state = normalizeState(input.state);
+  else if (carriedRef) state = normalizeState(await carriedState(input.source, carriedRef, resumedRef ? CANCELLED_ORIGIN : CARRIED_ORIGIN));
+  if (resumedRef) await forgetStateOfCancelledRun(input.source);
   loaded = true;
-  let current: SourceStatus['currentCycle'];
   const { recoverCycleOutcomes } = proxyActivities<Activities>(RECOVERY_ACTIVITY);
 
-  if (!input.state && !input.stateRef && input.syncOnStart !== false) enqueueSync(state, { requestedBy: 'start' });
+  if (fresh && input.syncOnStart !== false) enqueueSync(state, { requestedBy: 'start' });
 
   setHandler(requestSyncSignal, (req: SyncRequest | undefined) => {
     const problem = enqueueSyncSignal(state, req, nowIso(), { refuseStringTables: () => patched(PATCHES.stringTablesDropped) });
@@ -144,20 +172,6 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
       const problem = rerunProblem(state, req);
       if (problem) throw new Error(problem);
     },
-  });
-
-  const fullStatus = (): SourceStatus => ({
-    source: input.source,
-    phase: current ? 'running' : 'idle',
-    ...(current ? { currentCycle: current } : {}),
-    queue: state.queue,
-    ...(state.lastCycle ? { lastCycle: state.lastCycle } : {}),
-    recentCycles: state.recentCycles,
-    failed: state.failed,
-    ledger: state.ledger,
-    ...(state.lastExport ? { lastExport: state.lastExport } : {}),
-    ignoredRequests: state.ignoredRequests,
-    droppedTables: state.droppedTables,
   });
 
   /** The cycles a request runs as: one, or for a rerun one per export its tables come from. */
@@ -231,14 +245,30 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
   }
 
   /** Stores the state for the next run; stored again should a handler change it meanwhile (the earlier copies are unused). */
-  async function storeState(): Promise<{ ref: JsonRef; unused: JsonRef[] }> {
+  async function storeState(label = ''): Promise<{ ref: JsonRef; unused: JsonRef[] }> {
     const unused: JsonRef[] = [];
     for (let attempt = 1; ; attempt++) {
       const text = JSON.stringify(state);
-      const ref = await storeText(input.source, `source-state/${workflowInfo().runId}/${attempt}`, text, limit);
+      const ref = await storeText(input.source, `source-state/${workflowInfo().runId}/${label}${attempt}`, text, limit);
       await condition(allHandlersFinished);
       if (JSON.stringify(state) === text) return { ref, unused };
       unused.push(ref);
+    }
+  }
+
+  /**
+   * On cancel the state is stored and marked for the next start, out of the cancelled scope (its
+   * activities would fail at once). Should that fail, the workflow still ends cancelled, its state lost.
+   */
+  async function keepStateOfCancelledRun(): Promise<void> {
+    try {
+      await CancellationScope.nonCancellable(async () => {
+        const { ref, unused } = await storeState('cancelled-');
+        await markCancelledState(input.source, ref);
+        if (unused.length > 0) await deleteCarriedParts(unused);
+      });
+    } catch (err) {
+      log.warn('the state of the cancelled source workflow was not stored: the next start begins afresh', { error: errorMessage(err) });
     }
   }
 
@@ -281,40 +311,90 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
   // follows the server's suggestion only after a cycle, else it would continue as new at once, again and again.
   const firstCycle = state.cycleCount;
   const mayContinue = () => shouldContinueAsNew(!input.stateRef || state.cycleCount > firstCycle);
-  for (;;) {
-    await condition(() => state.queue.length > 0 || mayContinue());
-    if (state.queue.length === 0) break;
 
-    const batch = takeCoalesced(state.queue);
-    const parts = cycleParts(batch);
-    for (const [i, part] of parts.entries()) await runCycle(batch, part, parts.length > 1 ? { index: i + 1, of: parts.length } : undefined);
-    if (mayContinue()) break;
+  /** Runs the queued requests, one cycle at a time, until the queue is empty and the run should continue as new. */
+  async function serveRequests(): Promise<void> {
+    for (;;) {
+      await condition(() => state.queue.length > 0 || mayContinue());
+      if (state.queue.length === 0) return;
+
+      const batch = takeCoalesced(state.queue);
+      const parts = cycleParts(batch);
+      for (const [i, part] of parts.entries()) await runCycle(batch, part, parts.length > 1 ? { index: i + 1, of: parts.length } : undefined);
+      if (mayContinue()) return;
+    }
   }
 
-  // Parts of a state read two runs back: the previous run, which read them, can no longer be reset to its start.
-  // Deleted before the handlers are awaited, so nothing can change the state between its store and the new run.
-  const deletesCarried = patched(PATCHES.deleteCarriedState);
-  if (deletesCarried && input.staleStateRefs?.length) await deleteCarriedParts(input.staleStateRefs);
-  await condition(allHandlersFinished);
-  const keepLimit = input.payloadInlineBytes !== undefined ? { payloadInlineBytes: input.payloadInlineBytes } : {};
-  const stale = (unused: JsonRef[]) => {
-    const refs = [...(input.stateRef ? [input.stateRef] : []), ...unused];
-    return deletesCarried && refs.length > 0 ? { staleStateRefs: refs } : {};
-  };
-  if (jsonBytes(state) > limit && patched(PATCHES.stateByReference)) {
-    const { ref: stateRef, unused } = await storeState();
-    await continueAsNew<typeof sourceWorkflow>({ source: input.source, syncOnStart: false, stateRef, ...stale(unused), ...keepLimit });
+  /** Continues as new with the state, inline or by reference. */
+  async function continueWithState(): Promise<never> {
+    // Parts of a state read two runs back: the previous run, which read them, can no longer be reset to its start.
+    // Deleted before the handlers are awaited, so nothing can change the state between its store and the new run.
+    const deletesCarried = patched(PATCHES.deleteCarriedState);
+    if (deletesCarried && input.staleStateRefs?.length) await deleteCarriedParts(input.staleStateRefs);
+    await condition(allHandlersFinished);
+    const keepLimit = input.payloadInlineBytes !== undefined ? { payloadInlineBytes: input.payloadInlineBytes } : {};
+    const stale = (unused: JsonRef[]) => {
+      const refs = [...(carriedRef ? [carriedRef] : []), ...unused];
+      return deletesCarried && refs.length > 0 ? { staleStateRefs: refs } : {};
+    };
+    if (jsonBytes(state) > limit && patched(PATCHES.stateByReference)) {
+      const { ref: stateRef, unused } = await storeState();
+      await continueAsNew<typeof sourceWorkflow>({ source: input.source, syncOnStart: false, stateRef, ...stale(unused), ...keepLimit });
+    }
+    return continueAsNew<typeof sourceWorkflow>({ source: input.source, syncOnStart: false, state, ...stale([]), ...keepLimit });
   }
-  await continueAsNew<typeof sourceWorkflow>({ source: input.source, syncOnStart: false, state, ...stale([]), ...keepLimit });
+
+  try {
+    await serveRequests();
+    await continueWithState();
+  } catch (err) {
+    // A cycle cancelled with the source was recorded by runCycle, so the stored state holds it.
+    if (isCancellation(err) && patched(PATCHES.storeStateOnCancel)) await keepStateOfCancelledRun();
+    throw err;
+  }
 }
 
+/**
+ * The state a cancelled run marked for the next start. Unreadable marker: a warning, and the start
+ * begins afresh, as before. Cancelled meanwhile: the marker stays for a later start.
+ */
+async function stateOfCancelledRun(source: string): Promise<JsonRef | undefined> {
+  try {
+    return await cancelledState(source);
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    log.warn('the state a cancelled run of this source may have left could not be looked up: this start begins afresh', { source, error: errorMessage(err) });
+    return undefined;
+  }
+}
+
+/** Once read, the marked state belongs to this run's chain; a marker left behind would resume it again after a terminate. */
+async function forgetStateOfCancelledRun(source: string): Promise<void> {
+  try {
+    await forgetCancelledState(source);
+  } catch (err) {
+    log.warn('the marker of the state a cancelled run left was not deleted: a later fresh start could resume that state again', { source, error: errorMessage(err) });
+  }
+}
+
+/** Where a stored state came from, and what to do when it cannot be read. */
+interface StateOrigin {
+  what: string;
+  fix: string;
+}
+const CARRIED_ORIGIN: StateOrigin = { what: 'carried over by continue-as-new', fix: 'then reset this workflow to its last workflow task' };
+const CANCELLED_ORIGIN: StateOrigin = {
+  what: 'left by its cancelled run',
+  fix: 'then start the source again; or delete source-state/cancelled.json there, and the next start begins afresh (without its ledger, failed tables and queue)',
+};
+
 /** The state the previous run stored; a clear failure when it cannot be read. */
-async function carriedState(source: string, ref: JsonRef): Promise<SourceState> {
+async function carriedState(source: string, ref: JsonRef, origin: StateOrigin): Promise<SourceState> {
   try {
     return await readText<SourceState>(source, ref);
   } catch (err) {
     throw ApplicationFailure.nonRetryable(
-      `the state of source ${source} carried over by continue-as-new (${ref.parts.length} part(s) in the manifest store, first ${ref.parts[0] ?? 'none'}) could not be read: ${errorMessage(err)}; restore the parts in the source's manifest store, then reset this workflow to its last workflow task`,
+      `the state of source ${source} ${origin.what} (${ref.parts.length} part(s) in the manifest store, first ${ref.parts[0] ?? 'none'}) could not be read: ${errorMessage(err)}; restore the parts in the source's manifest store, ${origin.fix}`,
       'CarriedStateUnreadable',
     );
   }

@@ -47,6 +47,8 @@ export const FIXTURE_COVERAGE: Record<string, Record<string, number>> = {
   // Three cycles, each run continuing as new with its state by reference; the third run deletes the first run's state.
   'carried-state-deleted': { WORKFLOW_EXECUTION_CONTINUED_AS_NEW: 3, CHILD_WORKFLOW_EXECUTION_COMPLETED: 27 },
   // 200 excluded tables: the export scope's list, then the plan's lists, read back by reference.
+  // Two source workflows cancelled mid-cycle: one while its export runs, one while its tables load.
+  'cancelled-sources': { WORKFLOW_EXECUTION_CANCELED: 2, WORKFLOW_EXECUTION_CANCEL_REQUESTED: 2 },
   'lists-by-reference': { START_CHILD_WORKFLOW_EXECUTION_INITIATED: 4, WORKFLOW_EXECUTION_UPDATE_ACCEPTED: 1 },
 };
 

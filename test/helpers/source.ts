@@ -2,14 +2,16 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { sourceWorkflowId } from '../../src/ids';
-import { type SourceStatus, SOURCE_WORKFLOW_TYPE, statusQuery } from '../../src/workflows/messages';
+import { readStatusSummary } from '../../src/status-pages';
+import { type SourceStatus, SOURCE_WORKFLOW_TYPE } from '../../src/workflows/messages';
 
 export async function startSource(client: Client, taskQueue: string, source: string): Promise<WorkflowHandle> {
   return client.workflow.start(SOURCE_WORKFLOW_TYPE, { workflowId: sourceWorkflowId(source), taskQueue, args: [{ source }] });
 }
 
+/** As the CLI reads it: asked again while a new run reads (or looks for) the state it takes up. */
 export async function status(handle: WorkflowHandle): Promise<SourceStatus> {
-  return handle.query(statusQuery);
+  return readStatusSummary(handle);
 }
 
 /** Waits until the source has finished `count` cycles (recentCycles keeps the newest first). */

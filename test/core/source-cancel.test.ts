@@ -1,0 +1,124 @@
+/**
+ * A cancelled source workflow keeps its state: the ledger, the failed tables and the queued
+ * requests are stored on cancel and read back by the next start (signal-with-start, as the CLI
+ * does it), once: a later start after a terminate begins afresh.
+ */
+import assert from 'node:assert/strict';
+import { setTimeout as delay } from 'node:timers/promises';
+import { after, before, describe, test } from 'node:test';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { fakeTableNames } from '../../src/fake/ports';
+import { sourceWorkflowId } from '../../src/ids';
+import { type SourceWorkflowInput, type SyncRequest, SOURCE_WORKFLOW_TYPE, requestSyncSignal } from '../../src/workflows/messages';
+import { fakeConfig, startFakeWorker, startTestServer, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
+import { recordHistories } from '../helpers/histories';
+import { startSource, status, waitForCycles, waitForStatus } from '../helpers/source';
+
+const SOURCE = 'cancelkeep';
+const [KEPT, QUEUED, FAILING] = fakeTableNames(3) as [string, string, string];
+const MARKER_KEY = 'source-state/cancelled.json';
+
+/** As `lakesync sync` starts a source that does not run: signal-with-start, no sync on start. */
+async function startLikeCli(client: Client, taskQueue: string, request: SyncRequest): Promise<WorkflowHandle> {
+  const input: SourceWorkflowInput = { source: SOURCE, syncOnStart: false };
+  await client.workflow.signalWithStart(SOURCE_WORKFLOW_TYPE, { workflowId: sourceWorkflowId(SOURCE), taskQueue, args: [input], signal: requestSyncSignal, signalArgs: [request] });
+  return client.workflow.getHandle(sourceWorkflowId(SOURCE));
+}
+
+
+async function waitForRunStatus(handle: WorkflowHandle, name: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = (await handle.describe()).status.name;
+    if (found === name) return;
+    if (Date.now() > deadline) throw new Error(`the source workflow is ${found}, not ${name}, after ${timeoutMs} ms`);
+    await delay(200);
+  }
+}
+
+describe('a cancelled source workflow', () => {
+  let env: TestServer;
+  let w: FakeWorker;
+  const queue = uniqueQueue('source-cancel');
+  before(async () => {
+    env = await startTestServer();
+    w = await startFakeWorker(fakeConfig(queue, { tables: 3 }, {}, SOURCE), { tables: 3, latencyMs: 20 });
+  });
+  after(async () => {
+    await w?.stop();
+    await env?.close();
+  });
+
+  test('keeps its ledger, failed tables and queued requests for the next start, which takes them once', async () => {
+    w.backend.setFailures([{ table: FAILING, phase: 'load', times: 'always', retryable: false, message: 'load refused' }]);
+    const first = await startSource(w.client, queue, SOURCE);
+    const one = await waitForCycles(first, 1);
+    assert.ok(one.ledger[KEPT], 'the first cycle committed a table');
+    assert.ok(one.failed[FAILING], 'the first cycle failed a table');
+    w.backend.setFailures([]);
+
+    // A second cycle runs long; a request queued meanwhile waits for it.
+    w.backend.setLatencyByTable({ [KEPT]: 120_000 });
+    await first.signal(requestSyncSignal, { tables: [KEPT], requestId: 'running', requestedBy: 'test' });
+    await waitForStatus(first, (s) => s.currentCycle !== undefined);
+    await first.signal(requestSyncSignal, { tables: [QUEUED], requestId: 'queued', requestedBy: 'test' });
+    await waitForStatus(first, (s) => s.queue.some((r) => r.requestId === 'queued'));
+
+    await first.cancel();
+    await waitForRunStatus(first, 'CANCELLED');
+    w.backend.setLatencyByTable({});
+
+    const resumed = await startLikeCli(w.client, queue, { tables: [QUEUED], requestId: 'after-cancel', requestedBy: 'test' });
+    // The first answer: a fresh start answers STATE_LOADING (asked again) until it has looked for a cancelled run's state.
+    const early = await status(resumed);
+    assert.ok(early.ledger[KEPT], `the ledger was lost on cancel: it holds ${JSON.stringify(Object.keys(early.ledger))}, not ${KEPT}`);
+    assert.ok(early.failed[FAILING], `the failed tables were lost on cancel: ${JSON.stringify(Object.keys(early.failed))}`);
+    const s = await waitForCycles(resumed, 3);
+    assert.deepEqual(
+      s.recentCycles.slice(0, 2).map((c) => c.requestIds),
+      [['queued', 'after-cancel'], ['running']],
+      `the queued request or the cancelled cycle was lost on cancel: ${JSON.stringify(s.recentCycles.map((c) => ({ requestIds: c.requestIds, status: c.status })))}`,
+    );
+    assert.equal(s.recentCycles[1]!.status, 'failed', 'the cycle cancelled with the source is recorded as failed');
+    assert.ok(s.ledger[KEPT] && s.ledger[QUEUED], `a table's watermark was lost: ${JSON.stringify(Object.keys(s.ledger))}`);
+    assert.ok(s.failed[FAILING], `the failed table was lost: ${JSON.stringify(s.failed)}`);
+    assert.equal(Object.keys(w.backend.state.manifests).filter((k) => k === MARKER_KEY).length, 0, 'the marker of the cancelled state was not consumed by the start that read it');
+
+    // Terminated, not cancelled: nothing is stored, and the next start does not read the older state again.
+    await resumed.terminate('test');
+    const fresh = await startLikeCli(w.client, queue, { tables: [QUEUED], requestId: 'fresh', requestedBy: 'test' });
+    const afresh = await waitForCycles(fresh, 1);
+    assert.deepEqual(afresh.recentCycles.map((c) => c.requestIds), [['fresh']], 'a start after a terminate resumed an older cancelled state');
+    assert.deepEqual(Object.keys(afresh.ledger), [QUEUED], 'a start after a terminate resumed an older ledger');
+    assert.deepEqual(afresh.failed, {}, 'a start after a terminate resumed older failed tables');
+    await recordHistories(w.client, 'source-cancel', [sourceWorkflowId(SOURCE)]);
+    await fresh.terminate('test done');
+  });
+
+  test('a state it left that cannot be read fails the start, saying how to restore it or start afresh', async () => {
+    const first = await startLikeCli(w.client, queue, { requestId: 'before', requestedBy: 'test' });
+    await waitForCycles(first, 1);
+    await first.cancel();
+    await waitForRunStatus(first, 'CANCELLED');
+    const parts = Object.keys(w.backend.state.manifests).filter((k) => k.startsWith('source-state/') && k !== MARKER_KEY);
+    assert.ok(parts.length > 0 && MARKER_KEY in w.backend.state.manifests, 'the cancelled run stored its state and the marker');
+    // The parts are lost (deleted by hand, say); the marker still points at them.
+    w.backend.store.update((s) => parts.forEach((k) => delete s.manifests[k]));
+
+    const broken = await startLikeCli(w.client, queue, { requestId: 'broken', requestedBy: 'test' });
+    const failure = await broken.result().then(
+      () => assert.fail('the start read a state whose parts are gone'),
+      (err: Error & { cause?: Error }) => err.cause?.message ?? err.message,
+    );
+    for (const part of [`the state of source ${SOURCE} left by its cancelled run`, 'could not be read', 'restore the parts', 'delete source-state/cancelled.json']) {
+      assert.ok(failure.includes(part), `${part} missing from: ${failure}`);
+    }
+
+    // As the message says: without the marker the next start begins afresh.
+    w.backend.store.update((s) => delete s.manifests[MARKER_KEY]);
+    const afresh = await startLikeCli(w.client, queue, { requestId: 'afresh', requestedBy: 'test' });
+    const s = await waitForCycles(afresh, 1);
+    assert.deepEqual(s.recentCycles.map((c) => c.requestIds), [['afresh']]);
+    await afresh.terminate('test done');
+  });
+});
