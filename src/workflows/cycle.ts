@@ -297,13 +297,10 @@ async function runExport(
   // With a scope, ExportOnly is exactly its schemas and tables; without one (cycles recorded
   // before it existed), the requested tables as before.
   const only = scope ? (scope.wholeDatabase ? {} : { tables: scope.tables, schemas: scope.schemas }) : input.tables ? { tables: input.tables } : {};
-  const ref = await starts.startExport({
-    source: input.source,
-    exportId: exportIdFor(input.source, input.cycleId),
-    snapshot,
-    ...only,
-  });
+  const exportId = exportIdFor(input.source, input.cycleId);
+  let ref: ExportRef;
   try {
+    ref = await starts.startExport({ source: input.source, exportId, snapshot, ...only });
     await pollUntil(settings, async () => {
       const status = await acts.exportStatus(input.source, ref.exportId);
       if (status.percentProgress !== undefined) onProgress(status.percentProgress);
@@ -313,7 +310,8 @@ async function runExport(
       return status.state === 'complete';
     });
   } catch (err) {
-    if (isCancellation(err) && patched(CANCEL_EXPORT)) throw await cancelledExport(input.source, ref.exportId, acts);
+    // Cancelled while the start waited out RDS's refusals, the export may have started all the same.
+    if (isCancellation(err) && patched(CANCEL_EXPORT)) throw await cancelledExport(input.source, exportId, acts);
     throw err;
   }
   return ref;

@@ -355,16 +355,18 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
 }
 
 /**
- * The state a cancelled run marked for the next start. Unreadable marker: a warning, and the start
- * begins afresh, as before. Cancelled meanwhile: the marker stays for a later start.
+ * The state a cancelled run marked for the next start. When the marker cannot be read, the start
+ * fails: beginning afresh would leave the marker to resume an older state after a later terminate.
  */
 async function stateOfCancelledRun(source: string): Promise<JsonRef | undefined> {
   try {
     return await cancelledState(source);
   } catch (err) {
     if (isCancellation(err)) throw err;
-    log.warn('the state a cancelled run of this source may have left could not be looked up: this start begins afresh', { source, error: errorMessage(err) });
-    return undefined;
+    throw ApplicationFailure.nonRetryable(
+      `source ${source} could not look for the state a cancelled run may have left (source-state/cancelled.json in its manifest store): ${errorMessage(err)}; make the manifest store readable, or delete that file to start the source afresh (without that run's ledger, failed tables and queue), then start the source again`,
+      'CancelledStateUnreadable',
+    );
   }
 }
 

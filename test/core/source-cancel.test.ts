@@ -121,4 +121,20 @@ describe('a cancelled source workflow', () => {
     assert.deepEqual(s.recentCycles.map((c) => c.requestIds), [['afresh']]);
     await afresh.terminate('test done');
   });
+
+  test('a marker that cannot be read fails the start instead of beginning afresh over it', async () => {
+    const loadsBefore = w.backend.count('load.start');
+    w.backend.store.update((s) => (s.manifests[MARKER_KEY] = { note: 'not a state reference' }));
+    const started = await startLikeCli(w.client, queue, { requestId: 'over-a-bad-marker', requestedBy: 'test' });
+    const failure = await started.result().then(
+      () => assert.fail('the start went on over a marker it could not read'),
+      (err: Error & { cause?: Error }) => err.cause?.message ?? err.message,
+    );
+    for (const part of [`source ${SOURCE} could not look for the state a cancelled run may have left`, 'holds no state reference', 'delete that file to start the source afresh']) {
+      assert.ok(failure.includes(part), `${part} missing from: ${failure}`);
+    }
+    assert.ok(MARKER_KEY in w.backend.state.manifests, 'the marker is left for the user to restore or delete');
+    assert.equal(w.backend.count('load.start'), loadsBefore, 'no cycle ran');
+    w.backend.store.update((s) => delete s.manifests[MARKER_KEY]);
+  });
 });
