@@ -42,6 +42,11 @@ def snapshot_id(spark: "SparkSession", ident: str, catalog: str, namespace: str,
         return str(rows[0][0]) if rows and rows[0][0] is not None else None
 
 
+def properties(spark: "SparkSession", ident: str) -> dict[str, str]:
+    """The table's properties (metadata only, no Spark job)."""
+    return {str(row[0]): str(row[1]) for row in spark.sql(f"SHOW TBLPROPERTIES {ident}").collect()}
+
+
 def row_count(spark: "SparkSession", ident: str) -> int:
     return int(spark.sql(sqltext.count_rows(ident)).collect()[0][0])
 

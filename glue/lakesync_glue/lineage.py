@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from . import lake
 from .args import JobArgs, parse_time
 from .errors import InternalError, OlderExport
 from .names import quote, sql_string
@@ -156,7 +157,7 @@ def newest_lineage(spark: "SparkSession", ident: str, current_snapshot: str | No
 
 def table_lineage(spark: "SparkSession", ident: str) -> Lineage | None:
     """The lineage the last successful export load recorded in the table's properties (None when none did)."""
-    properties = {str(row[0]): row[1] for row in spark.sql(f"SHOW TBLPROPERTIES {ident}").collect()}
+    properties = lake.properties(spark, ident)
     snapshot_time = properties.get(SNAPSHOT_TIME)
     if snapshot_time is None:
         return None
@@ -185,7 +186,7 @@ def record_table_lineage(spark: "SparkSession", ident: str, args: JobArgs) -> st
         return None
     wanted = commit_properties(args)
     try:
-        current = {str(row[0]): row[1] for row in spark.sql(f"SHOW TBLPROPERTIES {ident}").collect()}
+        current = lake.properties(spark, ident)
         if all(current.get(k) == v for k, v in wanted.items()):
             return None
         pairs = ", ".join(f"{sql_string(k)} = {sql_string(v)}" for k, v in wanted.items())
