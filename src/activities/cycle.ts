@@ -3,13 +3,12 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { CycleSettings, DiscoveredExport, DiscoverySummary, ExportRef, ExportStatus, JsonRef, LoadAction, LoadItem, PlanEntry, PlanSummary, SnapshotRef, SnapshotStatus, TableName, TableOutcome } from '../model';
 import type { ExportRequest, Ports, SnapshotRequest } from '../ports';
 import { lakeTableName, selectTable } from '../config/tables';
-import { isPortError } from '../errors';
 import { type ExportScope, exportScope, type ExportScopeEntries, ExportScopeRefused, exportScopeKey, type KnownTables, mergeKnownTables, SOURCE_TABLES_KEY } from '../export-scope';
 import { cycleManifestKeys, exportIdFor } from '../ids';
 import { type DynamoPlanInput, type PlanOptions, planTables, readsDirectly } from '../plan';
 import { directExtract } from '../config/direct';
 import type { SourceConfig } from '../config/schema';
-import { type ActivityDeps, sourceOf, step } from './deps';
+import { type ActivityDeps, findManifest, sourceOf, step } from './deps';
 import { storedIfLarge } from './stored-parts';
 import type { DiscoveredTable } from '../model';
 
@@ -387,14 +386,6 @@ async function recordTables(ports: Ports, cycleId: string, exportId: string, fou
   await ports.manifests.put(SOURCE_TABLES_KEY, { exportId, tables } satisfies KnownTables);
 }
 
-async function findManifest<T>(ports: Ports, key: string): Promise<T | undefined> {
-  try {
-    return await ports.manifests.get<T>(ports.manifests.ref(key));
-  } catch (err) {
-    if (isPortError(err) && err.kind === 'not-found') return undefined;
-    throw err;
-  }
-}
 
 /** The most configured checks of any one table. */
 function mostChecksPerTable(checks: { table: string }[]): number {

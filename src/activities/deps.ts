@@ -42,3 +42,13 @@ export async function step<T>(name: string, subject: string, fn: () => Promise<T
     throw failure(name, subject, err);
   }
 }
+
+/** The manifest stored under `key`, or undefined when there is none. */
+export async function findManifest<T>(ports: Ports, key: string): Promise<T | undefined> {
+  try {
+    return await ports.manifests.get<T>(ports.manifests.ref(key));
+  } catch (err) {
+    if (isPortError(err) && err.kind === 'not-found') return undefined;
+    throw err;
+  }
+}

@@ -4,10 +4,8 @@
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { isPortError } from '../errors';
 import type { JsonRef } from '../model';
-import type { Ports } from '../ports';
-import { type ActivityDeps, sourceOf, step } from './deps';
+import { type ActivityDeps, findManifest, sourceOf, step } from './deps';
 
 /**
  * Where a cancelled source workflow leaves the reference of its stored state: one fixed key per
@@ -82,7 +80,7 @@ export function payloadActivities(deps: ActivityDeps) {
     /** The state a cancelled run left for the next start, if any. */
     async readCancelledStateMarker(req: CancelledStateMarkerQuery): Promise<JsonRef | undefined> {
       const { ports } = sourceOf(deps, req.source);
-      const found = await step('read', `the cancelled state marker of source ${req.source}`, () => findMarker(ports));
+      const found = await step('read', `the cancelled state marker of source ${req.source}`, () => findManifest<unknown>(ports, CANCELLED_STATE_KEY));
       if (found === undefined) return undefined;
       if (!isJsonRef(found)) {
         throw ApplicationFailure.create({
@@ -100,15 +98,6 @@ export function payloadActivities(deps: ActivityDeps) {
       await step('delete', `the cancelled state marker of source ${req.source}`, () => ports.manifests.delete(ports.manifests.ref(CANCELLED_STATE_KEY)));
     },
   };
-}
-
-async function findMarker(ports: Ports): Promise<unknown> {
-  try {
-    return await ports.manifests.get<unknown>(ports.manifests.ref(CANCELLED_STATE_KEY));
-  } catch (err) {
-    if (isPortError(err) && err.kind === 'not-found') return undefined;
-    throw err;
-  }
 }
 
 function isJsonRef(value: unknown): value is JsonRef {
