@@ -99,6 +99,8 @@ const PATCHES = {
   storeStateOnCancel: 'store-state-on-cancel',
   /** A fresh start resumes the state a cancelled run marked (it began empty). */
   resumeCancelledState: 'resume-cancelled-state',
+  /** A cycle cancelled with the source has its commits read back out of the cancelled scope (its tables went unrecorded). */
+  recoverCancelledCycle: 'recover-cycle-cancelled-with-source',
 } as const;
 
 /** What one cycle runs: its tables and, for a rerun, the export it reuses. */
@@ -227,7 +229,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
   /** Best effort: parts left behind cost storage only, so a failed delete is logged, not failed. */
   async function deleteTransported(cycleId: string, refs: JsonRef[]): Promise<void> {
     try {
-      await deleteTexts(input.source, refs);
+      await evenIfCancelled(() => deleteTexts(input.source, refs));
     } catch (err) {
       log.warn('the outcome parts of a recorded cycle were not deleted', { cycleId, parts: refs.flatMap((r) => r.parts), error: errorMessage(err) });
     }
@@ -236,7 +238,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
   /** The outcomes a cycle stored by reference; unreadable, the cycle counts as dead (its commits are read back from the lake). */
   async function withStoredOutcomes(result: CycleResult, cycle: CycleInput, startedAt: string, transported: JsonRef[]): Promise<CycleResult> {
     try {
-      const tables = await readText<TableOutcome[]>(input.source, result.tablesRef!);
+      const tables = await evenIfCancelled(() => readText<TableOutcome[]>(input.source, result.tablesRef!));
       const { tablesRef: _stored, ...rest } = result;
       return { ...rest, tables };
     } catch (err) {
@@ -289,6 +291,20 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
   async function deadCycleResult(cycle: CycleInput, startedAt: string, message: string, transported: JsonRef[]): Promise<CycleResult> {
     const failed: CycleResult = { cycleId: cycle.cycleId, source: input.source, status: 'failed', error: { phase: 'cycle', message }, tables: [], warnings: [], startedAt, finishedAt: nowIso() };
     if (!patched(PATCHES.recovery)) return failed;
+    return evenIfCancelled(() => recoveredCycleResult(cycle, failed, message, transported));
+  }
+
+  /**
+   * What the source owes a cycle cancelled with it (reading its outcomes, recording them) runs out
+   * of the cancelled scope, where activities fail at once: else its commits would go unrecorded.
+   */
+  function evenIfCancelled<T>(work: () => Promise<T>): Promise<T> {
+    const cancelled = CancellationScope.current().consideredCancelled && patched(PATCHES.recoverCancelledCycle);
+    return cancelled ? CancellationScope.nonCancellable(work) : work();
+  }
+
+  /** The dead cycle's result with the outcomes read back from the lake; unreadable, none and a warning. */
+  async function recoveredCycleResult(cycle: CycleInput, failed: CycleResult, message: string, transported: JsonRef[]): Promise<CycleResult> {
     try {
       const byReference = patched(PATCHES.recoveredByReference) ? { payloadInlineBytes: limit } : {};
       const recovered = await recoverCycleOutcomes({ source: input.source, cycleId: cycle.cycleId, error: message, ...(cycle.reuse ? { reuse: cycle.reuse } : {}), ...byReference });

@@ -1,7 +1,8 @@
 /**
  * A cancelled source workflow keeps its state: the ledger, the failed tables and the queued
  * requests are stored on cancel and read back by the next start (signal-with-start, as the CLI
- * does it), once: a later start after a terminate begins afresh.
+ * does it), once: a later start after a terminate begins afresh. The cycle cancelled with it
+ * keeps the tables it committed before the cancel.
  */
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -9,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { fakeTableNames } from '../../src/fake/ports';
 import { sourceWorkflowId } from '../../src/ids';
+import { readSourceStatus } from '../../src/status-pages';
 import { type SourceWorkflowInput, type SyncRequest, SOURCE_WORKFLOW_TYPE, requestSyncSignal } from '../../src/workflows/messages';
 import { fakeConfig, startFakeWorker, startTestServer, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
 import { recordHistories } from '../helpers/histories';
@@ -19,12 +21,20 @@ const [KEPT, QUEUED, FAILING] = fakeTableNames(3) as [string, string, string];
 const MARKER_KEY = 'source-state/cancelled.json';
 
 /** As `lakesync sync` starts a source that does not run: signal-with-start, no sync on start. */
-async function startLikeCli(client: Client, taskQueue: string, request: SyncRequest): Promise<WorkflowHandle> {
-  const input: SourceWorkflowInput = { source: SOURCE, syncOnStart: false };
+async function startLikeCli(client: Client, taskQueue: string, request: SyncRequest, options: Pick<SourceWorkflowInput, 'payloadInlineBytes'> = {}): Promise<WorkflowHandle> {
+  const input: SourceWorkflowInput = { source: SOURCE, syncOnStart: false, ...options };
   await client.workflow.signalWithStart(SOURCE_WORKFLOW_TYPE, { workflowId: sourceWorkflowId(SOURCE), taskQueue, args: [input], signal: requestSyncSignal, signalArgs: [request] });
   return client.workflow.getHandle(sourceWorkflowId(SOURCE));
 }
 
+
+async function waitFor(check: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
+    await delay(100);
+  }
+}
 
 async function waitForRunStatus(handle: WorkflowHandle, name: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -136,5 +146,35 @@ describe('a cancelled source workflow', () => {
     assert.ok(MARKER_KEY in w.backend.state.manifests, 'the marker is left for the user to restore or delete');
     assert.equal(w.backend.count('load.start'), loadsBefore, 'no cycle ran');
     w.backend.store.update((s) => delete s.manifests[MARKER_KEY]);
+  });
+
+  test('keeps the tables the cycle cancelled with it committed: their watermarks advance, only the others are failed', async () => {
+    const commitsBefore = w.backend.count(`load.commit:${QUEUED}`);
+    w.backend.setLatencyByTable({ [KEPT]: 120_000 });
+    // Under a limit this small the cancelled cycle cannot hand over its outcomes (they go by reference, and its
+    // store fails in the cancelled scope), so it ends without a result: the source reads them back from the lake.
+    const small = { payloadInlineBytes: 1024 };
+    const first = await startLikeCli(w.client, queue, { tables: [KEPT, QUEUED], requestId: 'one-slow', requestedBy: 'test' }, small);
+    const running = await waitForStatus(first, (s) => s.currentCycle !== undefined);
+    const cycleId = running.currentCycle!.cycleId;
+    // One table of the cycle is in the lake, the other still loads, when the source is cancelled.
+    await waitFor(() => w.backend.count(`load.commit:${QUEUED}`) > commitsBefore, `${QUEUED} committed`);
+    await first.cancel();
+    await waitForRunStatus(first, 'CANCELLED');
+    w.backend.setLatencyByTable({});
+
+    const resumed = await startLikeCli(w.client, queue, { tables: [QUEUED], requestId: 'after', requestedBy: 'test' }, small);
+    await status(resumed);
+    // The whole status, its ledger and failed tables paged (too large for the small limit).
+    const s = await readSourceStatus(resumed);
+    const lake = Object.values(w.backend.state.lake).find((t) => t.lastCommit?.cycleId === cycleId);
+    assert.ok(lake, 'the cancelled cycle committed a lake table');
+    assert.equal(s.ledger[QUEUED]?.icebergSnapshotId, lake.lastCommit!.icebergSnapshotId,
+      `the watermark of ${QUEUED}, committed before the cancel, did not advance: ${JSON.stringify(s.ledger[QUEUED] ?? null)}`);
+    assert.equal(s.failed[QUEUED], undefined, `${QUEUED} is in the lake but recorded failed: ${JSON.stringify(s.failed[QUEUED])}`);
+    assert.equal(s.failed[KEPT]?.cycleId, cycleId, `${KEPT}, cut short by the cancel, is not recorded failed for a rerun: ${JSON.stringify(s.failed)}`);
+    await waitForCycles(resumed, 2);
+    await recordHistories(w.client, 'source-cancel-commits', [first.workflowId]);
+    await resumed.terminate('test done');
   });
 });
