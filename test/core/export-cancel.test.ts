@@ -1,7 +1,7 @@
 /**
- * A cycle cancelled while its export runs stops the export task: nothing will read it (its id is
- * the cycle's own), and on AWS it would run, and be billed, to its end. When it cannot be stopped,
- * the cycle's error says so and what to do.
+ * A cycle cancelled while its export runs, or while its start waits out RDS refusals, stops the
+ * export task: nothing will read it (its id is the cycle's own), and on AWS it would run, and be
+ * billed, to its end. When it cannot be stopped, the cycle's error says so and what to do.
  */
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -61,6 +61,30 @@ describe('a cycle cancelled during its export', () => {
     for (const part of [`the cycle was cancelled during export ${exportId}, and the export task could not be cancelled`, 'AccessDenied: not authorized to perform rds:CancelExportTask', 'cancel it in the RDS console']) {
       assert.ok(message.includes(part), `${part} missing from: ${message}`);
     }
+    await handle.terminate('test done');
+  });
+
+  test('cancelled while its export start waits out RDS refusals, the cycle cancels that export too', async () => {
+    // The start is refused as RDS refuses while its export slots are taken, and retried until the cancel.
+    const busy = { phase: 'export' as const, table: '*', times: 'always' as const, retryable: true, message: 'ExportTaskLimitReachedFault: too many export tasks in progress' };
+    stops.backend.setFailures([busy]);
+    const [startsBefore, cancelsBefore] = [stops.backend.count('export.start'), stops.backend.count('export.cancel')];
+    const handle = await startSource(stops.client, stopsQueue, 'stops');
+    const running = await waitForStatus(handle, (s) => s.currentCycle !== undefined);
+    const deadline = Date.now() + 60_000;
+    while (stops.backend.count('export.start') < startsBefore + 2) {
+      if (Date.now() > deadline) throw new Error('the refused export start was not retried within 60 s');
+      await delay(100);
+    }
+    await stops.client.workflow.getHandle(running.currentCycle!.workflowId).cancel();
+    const s = await waitForCycles(handle, 1);
+    stops.backend.setFailures([]);
+    // The start may have reached RDS before its answer was lost: the export is cancelled by its id all the same.
+    assert.equal(stops.backend.count('export.cancel'), cancelsBefore + 1, 'the export of the cancelled start was not cancelled');
+    assert.equal(s.lastCycle!.status, 'failed');
+    assert.equal(s.lastCycle!.error?.phase, 'export');
+    assert.match(s.lastCycle!.error?.message ?? '', /^the cycle was cancelled during export \S+; the export task was cancelled$/);
+    assert.equal(stops.backend.count('load.start'), 0, 'no table was loaded');
     await handle.terminate('test done');
   });
 });
