@@ -62,7 +62,7 @@ export interface ExportPort {
   /**
    * Stops a running export whose cycle was cancelled (nothing will read it, and RDS bills it by
    * the gigabyte). An export that has already ended, or is unknown, is left as it is. Absent where
-   * an export costs nothing (the embedded mode): the export then runs to its end.
+   * the backend cannot stop an export: it then runs to its end.
    */
   cancelExport?(exportId: string): Promise<void>;
   /**

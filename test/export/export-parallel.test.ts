@@ -3,7 +3,8 @@
  * into ctid ranges, COPY text streams): the same values as the sequential cursor path, one instant
  * for every table while another connection keeps changing them, rows in flight bounded by readers
  * x 2 row groups, and a reader that dies fails the export naming its table, leaving no export behind;
- * each with the readers in the exporting thread and in threads of their own.
+ * each with the readers in the exporting thread and in threads of their own. A cancelled export
+ * stops its readers and ends canceled, in this process or another.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -292,6 +293,82 @@ describe('parallel export from PostgreSQL', () => {
       assert.equal(Number(left!.n), 0, 'every reader connection is closed');
     });
   }
+
+  /** Waits until a reader (whose application name is READER_APPLICATION_NAME) is copying `table`. */
+  async function readerCopying(table: string): Promise<void> {
+    for (let i = 0; i < 3000; i++) {
+      const active = await server.query<{ n: string }>(
+        `SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1 AND query LIKE $2 AND state = 'active'`,
+        [READER_APPLICATION_NAME, `COPY%${table}%`],
+      );
+      if (Number(active[0]!.n) > 0) return;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error(`no reader was seen copying ${table}`);
+  }
+
+  for (const { mode, readerThreadMinBlocks } of MODES) {
+    test(`a cancelled export stops its readers, ends canceled with no folder, and is never started again (${mode})`, async () => {
+      await createVictim();
+      const layout = layoutOf(join(work, `cancel-${readerThreadMinBlocks}`));
+      const port = createExportPort(layout, { database: 'shop', source: async () => db, tuning: { readers: 2, readerThreadMinBlocks } });
+      const exportId = `ls-cancelled-${readerThreadMinBlocks}`;
+      const request = { source: 'shop', exportId, snapshot: SNAPSHOT, tables: ['public.victim'] };
+      await port.startExport(request);
+      await readerCopying('victim');
+      // Returns once the export has stopped (it runs in this process).
+      await port.cancelExport!(exportId);
+      const status = await port.describeExport(exportId);
+      assert.equal(status.state, 'canceled', `the export was not cancelled: ${JSON.stringify(status)}`);
+      assert.equal(status.failureCause, 'the export task was cancelled');
+      assert.equal(existsSync(join(layout.exports, exportId)), false, 'no export folder');
+      assert.equal(existsSync(join(layout.exports, `${exportId}.partial`)), false, 'the partial folder is removed');
+      const [left] = await server.query<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1`, [READER_APPLICATION_NAME]);
+      assert.equal(Number(left!.n), 0, 'every reader connection is closed');
+
+      // A start retried with its id adopts it, as RDS does: still cancelled, nothing read again.
+      const again = await port.startExport(request);
+      assert.equal(again.adopted, true);
+      await settleExports();
+      assert.equal((await port.describeExport(exportId)).state, 'canceled', 'a cancelled export was started again');
+      // Cancelling it again, or an export never started, is no error (as RDS: nothing to stop).
+      await port.cancelExport!(exportId);
+      await port.cancelExport!('ls-never-started');
+      await assert.rejects(port.describeExport('ls-never-started'), /not known/);
+    });
+  }
+
+  test('an export another process runs is cancelled through its task file, and stops at that process\'s next table', async () => {
+    await Promise.all([createVictim(), createEveryKind()]);
+    const layoutDir = join(work, 'cancel-elsewhere');
+    const exportId = 'ls-cancelled-elsewhere';
+    const script = `
+      const { createExportPort, settleExports } = require(${JSON.stringify(join(__dirname, '../../src/local/export/task.js'))});
+      const { layoutOf } = require(${JSON.stringify(join(__dirname, '../../src/local/paths.js'))});
+      const { openPostgres } = require(${JSON.stringify(join(__dirname, '../../src/local/source/postgres.js'))});
+      const db = openPostgres(process.env.SOURCE_URL);
+      const port = createExportPort(layoutOf(process.env.LAYOUT_DIR), { database: 'shop', source: async () => db, tuning: { readers: 2 } });
+      port.startExport(JSON.parse(process.env.REQUEST))
+        .then(() => settleExports())
+        .then(() => port.describeExport(process.env.EXPORT_ID))
+        .then(async (status) => { await db.close(); console.log(JSON.stringify(status)); });`;
+    const request = { source: 'shop', exportId, snapshot: SNAPSHOT, tables: ['public.kinds', 'public.victim'] };
+    const env = { ...process.env, SOURCE_URL: server.url, LAYOUT_DIR: layoutDir, EXPORT_ID: exportId, REQUEST: JSON.stringify(request) };
+    const child = spawn(process.execPath, ['-e', script], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    try {
+      await readerCopying('victim');
+      const port = createExportPort(layoutOf(layoutDir), { database: 'shop', source: async () => db });
+      await port.cancelExport!(exportId);
+      const [code] = await within(60_000, 'the exporting process', once(child, 'exit'));
+      assert.equal(code, 0);
+      assert.equal(JSON.parse(out).state, 'canceled', `the other process did not stop its export: ${out}`);
+      assert.equal(existsSync(join(layoutOf(layoutDir).exports, exportId)), false, 'no export folder');
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
 
   test('reader threads serve one export after another: none is left connected, none piles up', async () => {
     await createEveryKind();

@@ -43,6 +43,8 @@ export interface ExportOptions {
   readerThreadMinBlocks?: number;
   /** Called after each table (awaited: a slow callback holds the export). */
   onProgress?(progress: { tablesDone: number; tablesTotal: number; rows: number }): void | Promise<void>;
+  /** Aborted, the export stops: every reader's connection ends at once, and the export fails with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export interface ExportedTable {
@@ -127,6 +129,7 @@ async function exportWithCursor(session: SqlSession, options: ExportOptions, sco
   const catalog = scope.tablesOf(await readCatalog(session));
   const results: TableResult[] = [];
   for (const [position, table] of catalog.entries()) {
+    options.signal?.throwIfAborted();
     const decision = planTable(table, position, options.database);
     const result: TableResult = 'skipped' in decision ? { position, ...decision } : await exportTableWithCursor(session, decision.plan, options);
     results.push(result);

@@ -129,7 +129,16 @@ class ReaderPool {
       throw refused.reason;
     }
     const queue = [...tasks];
-    await Promise.all(ready.map((reader) => this.read(reader, queue).catch((err: unknown) => this.fail(err as Error))));
+    // A cancelled export stops as a failed one does: every reader's COPY ends at once.
+    const { signal } = this.options;
+    const abort = () => this.fail(signal!.reason instanceof Error ? signal!.reason : new Error('the export was cancelled'));
+    if (signal?.aborted) abort();
+    signal?.addEventListener('abort', abort, { once: true });
+    try {
+      await Promise.all(ready.map((reader) => this.read(reader, queue).catch((err: unknown) => this.fail(err as Error))));
+    } finally {
+      signal?.removeEventListener('abort', abort);
+    }
     if (this.failure) throw this.failure;
   }
 

@@ -2,7 +2,8 @@
  * ExportPort of the embedded mode: an export runs in the background like an RDS export task,
  * writing to exports/<exportId>.partial/ and renaming it to exports/<exportId>/ once complete,
  * so an export folder is always whole. Task state lives in export-tasks/<exportId>.json; a task
- * whose owner process is gone is started again by whoever asks about it next.
+ * whose owner process is gone is started again by whoever asks about it next. A cancelled task
+ * stops its readers, ends `canceled` and is never started again.
  */
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,7 +23,9 @@ interface ExportTask {
   snapshot: SnapshotRef;
   tables?: TableName[];
   schemas?: string[];
-  state: 'in_progress' | 'complete' | 'failed';
+  state: 'in_progress' | 'complete' | 'failed' | 'canceled';
+  /** Set by a process that asked to cancel the task while another one runs it (that one stops at its next table). */
+  cancelRequested?: boolean;
   percentProgress: number;
   ownerPid: number;
   startedAt: string;
@@ -35,6 +38,9 @@ interface ExportTask {
 
 /** Exports running in this process (a task whose owner is this process but is not here died with an earlier ports instance). */
 const running = new Map<string, Promise<void>>();
+/** How each running export of this process is stopped. */
+const cancellers = new Map<string, AbortController>();
+const CANCELLED = 'the export task was cancelled';
 
 export interface ExportTaskOptions {
   database: string;
@@ -60,12 +66,23 @@ export function createExportPort(layout: WorkDirLayout, options: ExportTaskOptio
     const { tables, schemas } = scope;
     const task: ExportTask = { exportId, snapshot, ...(tables ? { tables } : {}), ...(schemas ? { schemas } : {}), state: 'in_progress', percentProgress: 0, ownerPid: process.pid, startedAt: new Date().toISOString() };
     save(task);
-    const job = run(task).finally(() => running.delete(exportId));
+    const canceller = new AbortController();
+    cancellers.set(exportId, canceller);
+    const job = run(task, canceller.signal).finally(() => {
+      running.delete(exportId);
+      cancellers.delete(exportId);
+    });
     running.set(exportId, job);
     return task;
   }
 
-  async function run(task: ExportTask): Promise<void> {
+  /** Saves the progress; a cancel another process asked for in the task file stops the export. */
+  function progress(task: ExportTask, percentProgress: number, canceller: () => void): void {
+    if (readTask(task.exportId)?.cancelRequested) canceller();
+    save({ ...task, percentProgress });
+  }
+
+  async function run(task: ExportTask, signal: AbortSignal): Promise<void> {
     const partial = `${exportDir(layout, task.exportId)}.partial`;
     try {
       rmSync(partial, { recursive: true, force: true });
@@ -80,8 +97,10 @@ export function createExportPort(layout: WorkDirLayout, options: ExportTaskOptio
         ...(task.tables ? { tables: task.tables } : {}),
         ...(task.schemas ? { schemas: task.schemas } : {}),
         ...options.tuning,
-        onProgress: ({ tablesDone, tablesTotal }) => save({ ...task, percentProgress: Math.floor((100 * tablesDone) / Math.max(tablesTotal, 1)) }),
+        signal,
+        onProgress: ({ tablesDone, tablesTotal }) => progress(task, Math.floor((100 * tablesDone) / Math.max(tablesTotal, 1)), () => cancellers.get(task.exportId)?.abort(new Error(CANCELLED))),
       });
+      signal.throwIfAborted();
       writeJsonAtomic(catalogRecordFile(layout, task.exportId), { primaryKeys: summary.primaryKeys } satisfies CatalogRecord);
       renameSync(partial, exportDir(layout, task.exportId));
       save({
@@ -94,7 +113,9 @@ export function createExportPort(layout: WorkDirLayout, options: ExportTaskOptio
         totalBytes: summary.totalBytes,
       });
     } catch (err) {
-      save({ ...task, state: 'failed', finishedAt: new Date().toISOString(), failureCause: redactSecrets((err as Error)?.message ?? String(err)) });
+      const finishedAt = new Date().toISOString();
+      if (signal.aborted) save({ ...task, state: 'canceled', finishedAt, failureCause: CANCELLED });
+      else save({ ...task, state: 'failed', finishedAt, failureCause: redactSecrets((err as Error)?.message ?? String(err)) });
       rmSync(partial, { recursive: true, force: true });
     }
   }
@@ -108,6 +129,26 @@ export function createExportPort(layout: WorkDirLayout, options: ExportTaskOptio
       }
       if (orphaned(existing)) launch(existing.exportId, existing.snapshot, existing);
       return ref(existing, true);
+    },
+
+    /**
+     * As RDS: a running export stops and ends `canceled` (its partial folder removed); an ended or
+     * unknown one is left as it is. Run by another live process, it stops at that one's next table.
+     */
+    async cancelExport(exportId: string): Promise<void> {
+      const task = readTask(exportId);
+      if (!task || task.state !== 'in_progress') return;
+      const canceller = cancellers.get(exportId);
+      if (canceller) {
+        canceller.abort(new Error(CANCELLED));
+        await running.get(exportId);
+      } else if (orphaned(task)) {
+        // Nobody runs it: cancelled here, so that no later describe starts it again.
+        save({ ...task, state: 'canceled', finishedAt: new Date().toISOString(), failureCause: CANCELLED });
+        rmSync(`${exportDir(layout, exportId)}.partial`, { recursive: true, force: true });
+      } else {
+        save({ ...task, cancelRequested: true });
+      }
     },
 
     async listSourceTables(): Promise<TableName[]> {
