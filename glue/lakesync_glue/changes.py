@@ -12,6 +12,7 @@ from functools import reduce
 from typing import TYPE_CHECKING
 
 from .names import quote
+from .source import integer_key_counts
 from .sqltext import OP_COLUMN
 
 if TYPE_CHECKING:
@@ -210,8 +211,13 @@ class StageCounts:
     anomalies: int  # repeated or NULL keys on either side: the exact path decides (and reports)
 
 
-def key_counts(frame: "DataFrame", key_exprs: Sequence[str]) -> tuple[int, int]:
-    """(rows, keys held more than once or NULL) of `frame`: only its key columns are read."""
+def key_counts(frame: "DataFrame", key_exprs: Sequence[str], integer: bool = False) -> tuple[int, int]:
+    """(rows, problems) of `frame`, only its key columns read: problems is 0 unless a key is held
+    more than once or is NULL. One integer key is counted as a bitmap of its values (a sixty-fourth
+    of the shuffle for keys of a sequence), any other key by a grouping of its columns.
+    """
+    if integer and len(key_exprs) == 1:
+        return integer_key_counts(frame, key_exprs[0])
     keys = frame.selectExpr(*[f"{e} AS k{i}" for i, e in enumerate(key_exprs)])
     null_any = " OR ".join(f"k{i} IS NULL" for i in range(len(key_exprs)))
     row = keys.groupBy(*keys.columns).count().selectExpr(

@@ -61,8 +61,9 @@ class FastMerge:
 
         state.phase("merge: count the keys")
         # Rows and repeated or NULL keys of each side, from the key columns alone.
-        source_keys = key_counts(self.raw, key_exprs)
-        lake_keys = key_counts(lake_df, [quote(k) for k in self.key])
+        integer = len(self.key) == 1 and write[self.key[0]] in source.INTEGER_TYPES
+        source_keys = key_counts(self.raw, key_exprs, integer)
+        lake_keys = key_counts(lake_df, [quote(k) for k in self.key], integer)
         if source_keys[1] or lake_keys[1] or source_keys[0] == 0:
             return None
         state.phase("merge: compare the export with the lake")

@@ -224,7 +224,12 @@ def duplicate_keys_exist(typed: "DataFrame", key: Sequence[str]) -> bool:
 
 
 def _integer_key_problem(typed: "DataFrame", key: str) -> bool:
-    """Whether an integer key value repeats or is NULL, exactly, with values grouped 64 to a word.
+    """Whether an integer key value repeats or is NULL (integer_key_counts)."""
+    return integer_key_counts(typed, quote(key))[1] > 0
+
+
+def integer_key_counts(frame: "DataFrame", key_expr: str) -> tuple[int, int]:
+    """(rows, words with a repeated or NULL value) of one integer key, exactly, values grouped 64 to a word.
 
     A value v is bit (v & 63) of word (v >> 6), one pair per bigint. Each word ORs the bits of its
     rows: a word with more rows than set bits holds a repeated value. Keys of a sequence group
@@ -233,13 +238,14 @@ def _integer_key_problem(typed: "DataFrame", key: str) -> bool:
     """
     from pyspark.sql import functions as F
 
-    value = typed.select(F.col(quote(key)).cast("bigint").alias("v"))
+    value = frame.selectExpr(f"CAST(({key_expr}) AS bigint) AS v")
     words = value.groupBy(F.expr("shiftright(v, 6)").alias("word")).agg(
         F.count(F.lit(1)).alias("n"),
         F.expr("bit_or(shiftleft(CAST(1 AS BIGINT), CAST(v & 63 AS INT)))").alias("bits"),
     )
     # The NULL key's group has no word (NULL): a NULL key is a problem, as in check_keys.
-    return bool(words.selectExpr("count_if(word IS NULL OR n > bit_count(bits)) AS problems").collect()[0]["problems"])
+    row = words.selectExpr("coalesce(sum(n), 0) AS n", "count_if(word IS NULL OR n > bit_count(bits)) AS problems").collect()[0]
+    return int(row["n"]), int(row["problems"])
 
 
 def check_keys(typed: "DataFrame", key: list[str], table: str, show_values: bool = False) -> None:
