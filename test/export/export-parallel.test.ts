@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -368,6 +368,26 @@ describe('parallel export from PostgreSQL', () => {
     } finally {
       child.kill('SIGKILL');
     }
+  });
+
+  test('an export whose process is gone is cancelled where it lies: no later describe starts it again', async () => {
+    const layout = layoutOf(join(work, 'cancel-orphaned'));
+    const port = createExportPort(layout, { database: 'shop', source: async () => db });
+    const gone = spawn(process.execPath, ['-e', '']);
+    await once(gone, 'exit');
+    const exportId = 'ls-cancelled-orphaned';
+    const partial = join(layout.exports, `${exportId}.partial`);
+    mkdirSync(partial, { recursive: true });
+    mkdirSync(layout.exportTasks, { recursive: true });
+    const task = { exportId, snapshot: SNAPSHOT, tables: ['public.victim'], state: 'in_progress', percentProgress: 0, ownerPid: gone.pid, startedAt: new Date().toISOString() };
+    writeFileSync(join(layout.exportTasks, `${exportId}.json`), JSON.stringify(task));
+
+    await port.cancelExport!(exportId);
+    const status = await port.describeExport(exportId);
+    await settleExports();
+    assert.equal(status.state, 'canceled', `the export of a dead process was started again: ${JSON.stringify(status)}`);
+    assert.equal(existsSync(partial), false, 'its partial folder is removed');
+    assert.equal(existsSync(join(layout.exports, exportId)), false, 'no export folder');
   });
 
   test('reader threads serve one export after another: none is left connected, none piles up', async () => {

@@ -77,8 +77,8 @@ export function createExportPort(layout: WorkDirLayout, options: ExportTaskOptio
   }
 
   /** Saves the progress; a cancel another process asked for in the task file stops the export. */
-  function progress(task: ExportTask, percentProgress: number, canceller: () => void): void {
-    if (readTask(task.exportId)?.cancelRequested) canceller();
+  function progress(task: ExportTask, percentProgress: number): void {
+    if (readTask(task.exportId)?.cancelRequested) cancellers.get(task.exportId)?.abort(new Error(CANCELLED));
     save({ ...task, percentProgress });
   }
 
@@ -98,7 +98,7 @@ export function createExportPort(layout: WorkDirLayout, options: ExportTaskOptio
         ...(task.schemas ? { schemas: task.schemas } : {}),
         ...options.tuning,
         signal,
-        onProgress: ({ tablesDone, tablesTotal }) => progress(task, Math.floor((100 * tablesDone) / Math.max(tablesTotal, 1)), () => cancellers.get(task.exportId)?.abort(new Error(CANCELLED))),
+        onProgress: ({ tablesDone, tablesTotal }) => progress(task, Math.floor((100 * tablesDone) / Math.max(tablesTotal, 1))),
       });
       signal.throwIfAborted();
       writeJsonAtomic(catalogRecordFile(layout, task.exportId), { primaryKeys: summary.primaryKeys } satisfies CatalogRecord);
