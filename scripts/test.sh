@@ -42,7 +42,7 @@ rest_lane() { node_lane "$results" node-rest "${rest_files[@]}"; }
 # running is stopped when its lane ends, and a lane still running after LANE_LIMIT seconds is
 # stopped, so that a hung test fails the run (its lane leaves no exit status) instead of stalling it.
 source scripts/lib/process-group.sh
-LANE_LIMIT=${LAKESYNC_LANE_TIMEOUT_SECONDS:-2700}   # each lane takes about 28 minutes here
+LANE_LIMIT=${LAKESYNC_LANE_TIMEOUT_SECONDS:-2700}   # each lane took 19 to 35 minutes on 2-core machines
 started=$SECONDS
 start_in_group spark_lane > "$results/spark-lane.log" 2>&1
 spark_group=$!
