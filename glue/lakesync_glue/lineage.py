@@ -175,6 +175,14 @@ def lake_lineage(spark: "SparkSession", ident: str, current_snapshot: str | None
     return newest_lineage(spark, ident, current_snapshot) or table_lineage(spark, ident)
 
 
+def table_properties(args: JobArgs) -> dict[str, str]:
+    """The lineage a table holding this export's rows keeps in its properties; none for a direct load.
+
+    A create or replace sets them in its own commit; other loads record them after (record_table_lineage).
+    """
+    return {} if args.direct else commit_properties(args)
+
+
 def record_table_lineage(spark: "SparkSession", ident: str, args: JobArgs) -> str | None:
     """Records this export load's lineage in the table's properties; a warning when that failed.
 
@@ -182,9 +190,9 @@ def record_table_lineage(spark: "SparkSession", ident: str, args: JobArgs) -> st
     rows. A property change makes no snapshot. Skipped when the properties already say so. A
     failure does not fail the load: its data is committed and the history still names its export.
     """
-    if args.direct:
+    wanted = table_properties(args)
+    if not wanted:
         return None
-    wanted = commit_properties(args)
     try:
         current = lake.properties(spark, ident)
         if all(current.get(k) == v for k, v in wanted.items()):

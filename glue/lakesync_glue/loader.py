@@ -355,6 +355,10 @@ class _Load:
         source.check_keys(typed, key, a.target, a.show_values)
         return typed
 
+    def create_table_as(self, view: str, columns: Sequence[tuple[str, str | None, str]], replace: bool = False) -> str:
+        """The table (re)created from the view, its lineage properties set in the same commit (no ALTER after)."""
+        return sqltext.create_table_as(self.ident, view, columns, replace, lineage.table_properties(self.args))
+
     def aligned(self, typed: "DataFrame", schema: SchemaPlan) -> "DataFrame":
         """The source with each column cast to the type it is written as."""
         view = self.view(typed)
@@ -366,12 +370,12 @@ class _Load:
         self.spark.sql(sqltext.create_namespace(a.catalog, a.namespace)).collect()
         columns = [(p.name, p.name, p.lake_type) for p in plans]
         if self.one_pass is None:
-            self.commit("create", sqltext.create_table_as(self.ident, self.view(typed), columns))
+            self.commit("create", self.create_table_as(self.view(typed), columns))
             return Outcome("create", inserted=state.rows_read)
         raw, plans, key = self.one_pass
         write = create_path.guarded_write(raw, plans)
         try:
-            self.commit("create", sqltext.create_table_as(self.ident, self.view(write.frame), columns))
+            self.commit("create", self.create_table_as(self.view(write.frame), columns))
         except Exception as exc:
             if create_path.is_value_check_failure(exc):
                 create_path.explain_failed_checks(raw, plans, key, a.target, a.show_values)
@@ -421,7 +425,7 @@ class _Load:
         outcome = Outcome("replace", inserted=inserted, deleted=deleted)
         if inserted == 0 and deleted == 0 and not schema.alters_table:
             return outcome
-        self.commit("replace", sqltext.create_table_as(self.ident, view, columns, replace=True))
+        self.commit("replace", self.create_table_as(view, columns, replace=True))
         return outcome
 
     def rebuild(self, typed: "DataFrame", schema: SchemaPlan, lake_types: dict[str, str]) -> Outcome:
@@ -446,7 +450,7 @@ class _Load:
         if inserted == 0 and deleted == 0 and not schema.alters_table:
             return outcome
         columns_out = [(n, n if n in present else None, t) for n, t in schema.table_columns]
-        self.commit("rebuild", sqltext.create_table_as(self.ident, view, columns_out, replace=True))
+        self.commit("rebuild", self.create_table_as(view, columns_out, replace=True))
         return outcome
 
     def incremental(

@@ -1,7 +1,7 @@
 """SQL text of every statement the job runs against the lake: pure, every identifier quoted."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from .names import qualified, quote, sql_string
 
@@ -21,7 +21,7 @@ def table_ident(catalog: str, namespace: str, table: str) -> str:
     return qualified([catalog, namespace, table])
 
 
-def properties_clause(props: dict[str, str]) -> str:
+def properties_clause(props: Mapping[str, str]) -> str:
     return ", ".join(f"{sql_string(k)} = {sql_string(v)}" for k, v in props.items())
 
 
@@ -38,10 +38,12 @@ def select_list(columns: Sequence[tuple[str, str | None, str]]) -> str:
     return ", ".join(parts)
 
 
-def create_table_as(ident: str, view: str, columns: Sequence[tuple[str, str | None, str]], replace: bool = False) -> str:
+def create_table_as(ident: str, view: str, columns: Sequence[tuple[str, str | None, str]], replace: bool = False,
+                    properties: Mapping[str, str] | None = None) -> str:
+    """CREATE (OR REPLACE) TABLE AS SELECT; `properties` are set with the table's own, in the same commit."""
     verb = "CREATE OR REPLACE TABLE" if replace else "CREATE TABLE"
     return (
-        f"{verb} {ident} USING iceberg TBLPROPERTIES ({properties_clause(TABLE_PROPERTIES)}) "
+        f"{verb} {ident} USING iceberg TBLPROPERTIES ({properties_clause({**TABLE_PROPERTIES, **(properties or {})})}) "
         f"AS SELECT {select_list(columns)} FROM {quote(view)}"
     )
 

@@ -132,6 +132,23 @@ def table_lineage(spark: Any, table: str) -> tuple[str | None, ...]:
     return tuple(properties.get(k) for k in KEYS)
 
 
+def test_a_create_and_a_replace_record_the_lineage_in_their_own_commit(load: Loader, spark: Any, tmp_path: Path) -> None:
+    """No table version exists with the rows and without their lineage, and no ALTER follows."""
+    table = "lineage_in_commit"
+    versions = Versions(tmp_path, "shop", "public", table)
+    e1, e2 = versions.export(COLS, V1), versions.export(COLS, V2)
+    created = load(e1, versions.target, table, action="create", primary_key="id", **lineage(e1, EARLY, "c1"))
+    assert created.status == "succeeded", created.error
+    assert table_lineage(spark, table) == ("shop", os.path.basename(e1), EARLY, "c1")
+    versions_after = lambda: int(run_query(spark, f"SELECT count(*) AS n FROM lake.tests.{table}.metadata_log_entries")[0]["n"])  # noqa: E731
+    assert versions_after() == 1, "the create's lineage was recorded by a commit of its own"
+
+    replaced = load(e2, versions.target, table, action="replace", **lineage(e2, LATE, "c2"))
+    assert (replaced.status, replaced.committed) == ("succeeded", True), replaced.error
+    assert table_lineage(spark, table) == ("shop", os.path.basename(e2), LATE, "c2")
+    assert versions_after() == 2, "the replace's lineage was recorded by a commit of its own"
+
+
 def test_another_export_of_the_same_snapshot_loads(load: Loader, spark: Any, tmp_path: Path) -> None:
     """Two exports of one snapshot hold the same point in time (e.g. latest-automated picked it twice)."""
     table = "lineage_same_time"
