@@ -386,7 +386,6 @@ async function recordTables(ports: Ports, cycleId: string, exportId: string, fou
   await ports.manifests.put(SOURCE_TABLES_KEY, { exportId, tables } satisfies KnownTables);
 }
 
-
 /** The most configured checks of any one table. */
 function mostChecksPerTable(checks: { table: string }[]): number {
   const perTable = new Map<string, number>();

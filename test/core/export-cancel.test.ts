@@ -4,10 +4,10 @@
  * billed, to its end. When it cannot be stopped, the cycle's error says so and what to do.
  */
 import assert from 'node:assert/strict';
-import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { fakeConfig, startFakeWorker, startTestServer, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
 import { startSource, waitForCycles, waitForStatus } from '../helpers/source';
+import { waitUntil } from '../helpers/within';
 
 describe('a cycle cancelled during its export', () => {
   let env: TestServer;
@@ -30,11 +30,7 @@ describe('a cycle cancelled during its export', () => {
   async function cancelDuringExport(w: FakeWorker, queue: string, source: string) {
     const handle = await startSource(w.client, queue, source);
     const running = await waitForStatus(handle, (s) => s.currentCycle !== undefined);
-    const deadline = Date.now() + 60_000;
-    while (w.backend.count('export.describe') < 2) {
-      if (Date.now() > deadline) throw new Error(`the cycle of ${source} did not poll its export within 60 s`);
-      await delay(100);
-    }
+    await waitUntil(() => w.backend.count('export.describe') >= 2, `the cycle of ${source} polled its export`);
     await w.client.workflow.getHandle(running.currentCycle!.workflowId).cancel();
     const s = await waitForCycles(handle, 1);
     const exportIds = Object.keys(w.backend.state.exports);
@@ -71,11 +67,7 @@ describe('a cycle cancelled during its export', () => {
     const [startsBefore, cancelsBefore] = [stops.backend.count('export.start'), stops.backend.count('export.cancel')];
     const handle = await startSource(stops.client, stopsQueue, 'stops');
     const running = await waitForStatus(handle, (s) => s.currentCycle !== undefined);
-    const deadline = Date.now() + 60_000;
-    while (stops.backend.count('export.start') < startsBefore + 2) {
-      if (Date.now() > deadline) throw new Error('the refused export start was not retried within 60 s');
-      await delay(100);
-    }
+    await waitUntil(() => stops.backend.count('export.start') >= startsBefore + 2, 'the refused export start was retried');
     await stops.client.workflow.getHandle(running.currentCycle!.workflowId).cancel();
     const s = await waitForCycles(handle, 1);
     stops.backend.setFailures([]);

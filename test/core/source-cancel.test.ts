@@ -14,6 +14,7 @@ import { readSourceStatus } from '../../src/status-pages';
 import { type SourceWorkflowInput, type SyncRequest, SOURCE_WORKFLOW_TYPE, requestSyncSignal } from '../../src/workflows/messages';
 import { fakeConfig, startFakeWorker, startTestServer, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
 import { recordHistories } from '../helpers/histories';
+import { waitUntil } from '../helpers/within';
 import { startSource, status, waitForCycles, waitForStatus } from '../helpers/source';
 
 const SOURCE = 'cancelkeep';
@@ -27,14 +28,6 @@ async function startLikeCli(client: Client, taskQueue: string, request: SyncRequ
   return client.workflow.getHandle(sourceWorkflowId(SOURCE));
 }
 
-
-async function waitFor(check: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
-    await delay(100);
-  }
-}
 
 async function waitForRunStatus(handle: WorkflowHandle, name: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -158,7 +151,7 @@ describe('a cancelled source workflow', () => {
     const running = await waitForStatus(first, (s) => s.currentCycle !== undefined);
     const cycleId = running.currentCycle!.cycleId;
     // One table of the cycle is in the lake, the other still loads, when the source is cancelled.
-    await waitFor(() => w.backend.count(`load.commit:${QUEUED}`) > commitsBefore, `${QUEUED} committed`);
+    await waitUntil(() => w.backend.count(`load.commit:${QUEUED}`) > commitsBefore, `${QUEUED} committed`);
     await first.cancel();
     await waitForRunStatus(first, 'CANCELLED');
     w.backend.setLatencyByTable({});

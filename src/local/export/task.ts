@@ -58,6 +58,7 @@ export function createExportPort(layout: WorkDirLayout, options: ExportTaskOptio
   const taskFile = (id: string) => join(layout.exportTasks, `${id}.json`);
   const readTask = (id: string) => (/^[A-Za-z][A-Za-z0-9-]{0,59}$/.test(id) ? readJsonIfExists<ExportTask>(taskFile(id)) : undefined);
   const save = (task: ExportTask) => writeJsonAtomic(taskFile(task.exportId), task);
+  const partialDir = (id: string) => `${exportDir(layout, id)}.partial`;
   const ref = (task: ExportTask, adopted: boolean): ExportRef => ({ exportId: task.exportId, location: exportDir(layout, task.exportId), snapshotId: task.snapshot.snapshotId, adopted });
 
   const orphaned = (task: ExportTask) => task.state === 'in_progress' && (task.ownerPid === process.pid ? !running.has(task.exportId) : !processAlive(task.ownerPid));
@@ -78,12 +79,25 @@ export function createExportPort(layout: WorkDirLayout, options: ExportTaskOptio
 
   /** Saves the progress; a cancel another process asked for in the task file stops the export. */
   function progress(task: ExportTask, percentProgress: number): void {
-    if (readTask(task.exportId)?.cancelRequested) cancellers.get(task.exportId)?.abort(new Error(CANCELLED));
+    if (readTask(task.exportId)?.cancelRequested) stop(task.exportId);
     save({ ...task, percentProgress });
   }
 
+  /** Stops an export this process runs; false when it runs none by that id. */
+  function stop(exportId: string): boolean {
+    const canceller = cancellers.get(exportId);
+    canceller?.abort(new Error(CANCELLED));
+    return canceller !== undefined;
+  }
+
+  /** An export that ended without its folder: the task says why, and its partial folder goes. */
+  function endUnfinished(task: ExportTask, state: 'failed' | 'canceled', failureCause: string): void {
+    save({ ...task, state, finishedAt: new Date().toISOString(), failureCause });
+    rmSync(partialDir(task.exportId), { recursive: true, force: true });
+  }
+
   async function run(task: ExportTask, signal: AbortSignal): Promise<void> {
-    const partial = `${exportDir(layout, task.exportId)}.partial`;
+    const partial = partialDir(task.exportId);
     try {
       rmSync(partial, { recursive: true, force: true });
       mkdirSync(layout.exports, { recursive: true });
@@ -113,10 +127,8 @@ export function createExportPort(layout: WorkDirLayout, options: ExportTaskOptio
         totalBytes: summary.totalBytes,
       });
     } catch (err) {
-      const finishedAt = new Date().toISOString();
-      if (signal.aborted) save({ ...task, state: 'canceled', finishedAt, failureCause: CANCELLED });
-      else save({ ...task, state: 'failed', finishedAt, failureCause: redactSecrets((err as Error)?.message ?? String(err)) });
-      rmSync(partial, { recursive: true, force: true });
+      if (signal.aborted) endUnfinished(task, 'canceled', CANCELLED);
+      else endUnfinished(task, 'failed', redactSecrets((err as Error)?.message ?? String(err)));
     }
   }
 
@@ -138,14 +150,11 @@ export function createExportPort(layout: WorkDirLayout, options: ExportTaskOptio
     async cancelExport(exportId: string): Promise<void> {
       const task = readTask(exportId);
       if (!task || task.state !== 'in_progress') return;
-      const canceller = cancellers.get(exportId);
-      if (canceller) {
-        canceller.abort(new Error(CANCELLED));
+      if (stop(exportId)) {
         await running.get(exportId);
       } else if (orphaned(task)) {
         // Nobody runs it: cancelled here, so that no later describe starts it again.
-        save({ ...task, state: 'canceled', finishedAt: new Date().toISOString(), failureCause: CANCELLED });
-        rmSync(`${exportDir(layout, exportId)}.partial`, { recursive: true, force: true });
+        endUnfinished(task, 'canceled', CANCELLED);
       } else {
         save({ ...task, cancelRequested: true });
       }
