@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -338,7 +338,7 @@ describe('parallel export from PostgreSQL', () => {
     });
   }
 
-  test('an export another process runs is cancelled through its task file, and stops at that process\'s next table', async () => {
+  test('an export another process runs is cancelled through its cancel file, and stops at that process\'s next table', async () => {
     await Promise.all([createVictim(), createEveryKind()]);
     const layoutDir = join(work, 'cancel-elsewhere');
     const exportId = 'ls-cancelled-elsewhere';
@@ -367,6 +367,35 @@ describe('parallel export from PostgreSQL', () => {
       assert.equal(existsSync(join(layoutOf(layoutDir).exports, exportId)), false, 'no export folder');
     } finally {
       child.kill('SIGKILL');
+    }
+  });
+
+  test('a cancel asked of a live process leaves its task file to it; should it die before it stops, no describe starts the export again', async () => {
+    const layout = layoutOf(join(work, 'cancel-then-die'));
+    const port = createExportPort(layout, { database: 'shop', source: async () => db });
+    // The owner: a live process that has not yet looked for a cancel.
+    const owner = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)']);
+    try {
+      const exportId = 'ls-cancel-then-die';
+      mkdirSync(layout.exportTasks, { recursive: true });
+      const taskFile = join(layout.exportTasks, `${exportId}.json`);
+      const task = { exportId, snapshot: SNAPSHOT, tables: ['public.victim'], state: 'in_progress', percentProgress: 0, ownerPid: owner.pid, startedAt: new Date().toISOString() };
+      writeFileSync(taskFile, JSON.stringify(task));
+
+      await port.cancelExport!(exportId);
+      // Only the owner writes its task file: a cancel written into it could be lost under the
+      // owner's next progress save, or put back in progress a task the owner just ended.
+      assert.deepEqual(JSON.parse(readFileSync(taskFile, 'utf8')), task, 'the cancel rewrote the task file of the process that runs it');
+
+      owner.kill('SIGKILL');
+      await once(owner, 'exit');
+      const status = await port.describeExport(exportId);
+      await settleExports();
+      assert.equal(status.state, 'canceled', `an export cancelled before its process died was started again: ${JSON.stringify(status)}`);
+      assert.equal(status.failureCause, 'the export task was cancelled');
+      assert.equal(existsSync(join(layout.exports, exportId)), false, 'no export folder');
+    } finally {
+      owner.kill('SIGKILL');
     }
   });
 

@@ -3,9 +3,11 @@
  * writing to exports/<exportId>.partial/ and renaming it to exports/<exportId>/ once complete,
  * so an export folder is always whole. Task state lives in export-tasks/<exportId>.json; a task
  * whose owner process is gone is started again by whoever asks about it next. A cancelled task
- * stops its readers, ends `canceled` and is never started again.
+ * stops its readers, ends `canceled` and is never started again. A cancel asked of another process
+ * is the file export-tasks/<exportId>.cancel: only the owner writes the task file, so a cancel can
+ * neither be lost under the owner's progress nor put an ended task back in progress.
  */
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PortError } from '../../errors';
 import { redactSecrets } from '../../redact';
@@ -24,8 +26,6 @@ interface ExportTask {
   tables?: TableName[];
   schemas?: string[];
   state: 'in_progress' | 'complete' | 'failed' | 'canceled';
-  /** Set by a process that asked to cancel the task while another one runs it (that one stops at its next table). */
-  cancelRequested?: boolean;
   percentProgress: number;
   ownerPid: number;
   startedAt: string;
@@ -58,6 +58,8 @@ export function createExportPort(layout: WorkDirLayout, options: ExportTaskOptio
   const taskFile = (id: string) => join(layout.exportTasks, `${id}.json`);
   const readTask = (id: string) => (/^[A-Za-z][A-Za-z0-9-]{0,59}$/.test(id) ? readJsonIfExists<ExportTask>(taskFile(id)) : undefined);
   const save = (task: ExportTask) => writeJsonAtomic(taskFile(task.exportId), task);
+  const cancelFile = (id: string) => join(layout.exportTasks, `${id}.cancel`);
+  const cancelAsked = (id: string) => existsSync(cancelFile(id));
   const partialDir = (id: string) => `${exportDir(layout, id)}.partial`;
   const ref = (task: ExportTask, adopted: boolean): ExportRef => ({ exportId: task.exportId, location: exportDir(layout, task.exportId), snapshotId: task.snapshot.snapshotId, adopted });
 
@@ -77,9 +79,15 @@ export function createExportPort(layout: WorkDirLayout, options: ExportTaskOptio
     return task;
   }
 
-  /** Saves the progress; a cancel another process asked for in the task file stops the export. */
+  /** An orphaned task starts again, unless a cancel was asked of it: then it ends cancelled where it lies. */
+  function resume(task: ExportTask): ExportTask {
+    if (!cancelAsked(task.exportId)) return launch(task.exportId, task.snapshot, task);
+    return endUnfinished(task, 'canceled', CANCELLED);
+  }
+
+  /** Saves the progress; a cancel another process asked for stops the export. */
   function progress(task: ExportTask, percentProgress: number): void {
-    if (readTask(task.exportId)?.cancelRequested) stop(task.exportId);
+    if (cancelAsked(task.exportId)) stop(task.exportId);
     save({ ...task, percentProgress });
   }
 
@@ -91,9 +99,11 @@ export function createExportPort(layout: WorkDirLayout, options: ExportTaskOptio
   }
 
   /** An export that ended without its folder: the task says why, and its partial folder goes. */
-  function endUnfinished(task: ExportTask, state: 'failed' | 'canceled', failureCause: string): void {
-    save({ ...task, state, finishedAt: new Date().toISOString(), failureCause });
+  function endUnfinished(task: ExportTask, state: 'failed' | 'canceled', failureCause: string): ExportTask {
+    const ended: ExportTask = { ...task, state, finishedAt: new Date().toISOString(), failureCause };
+    save(ended);
     rmSync(partialDir(task.exportId), { recursive: true, force: true });
+    return ended;
   }
 
   async function run(task: ExportTask, signal: AbortSignal): Promise<void> {
@@ -114,6 +124,7 @@ export function createExportPort(layout: WorkDirLayout, options: ExportTaskOptio
         signal,
         onProgress: ({ tablesDone, tablesTotal }) => progress(task, Math.floor((100 * tablesDone) / Math.max(tablesTotal, 1))),
       });
+      if (cancelAsked(task.exportId)) stop(task.exportId);
       signal.throwIfAborted();
       writeJsonAtomic(catalogRecordFile(layout, task.exportId), { primaryKeys: summary.primaryKeys } satisfies CatalogRecord);
       renameSync(partial, exportDir(layout, task.exportId));
@@ -139,13 +150,14 @@ export function createExportPort(layout: WorkDirLayout, options: ExportTaskOptio
       if (existing.snapshot.snapshotId !== req.snapshot.snapshotId) {
         throw new PortError('already-exists', 'ExportTaskAlreadyExists', `export ${req.exportId} exists for snapshot ${existing.snapshot.snapshotId}, not ${req.snapshot.snapshotId}; use another export id`);
       }
-      if (orphaned(existing)) launch(existing.exportId, existing.snapshot, existing);
+      if (orphaned(existing)) resume(existing);
       return ref(existing, true);
     },
 
     /**
      * As RDS: a running export stops and ends `canceled` (its partial folder removed); an ended or
-     * unknown one is left as it is. Run by another live process, it stops at that one's next table.
+     * unknown one is left as it is. Run by another live process, it stops at that one's next table;
+     * should that process die first, the export ends cancelled instead of starting again.
      */
     async cancelExport(exportId: string): Promise<void> {
       const task = readTask(exportId);
@@ -156,7 +168,7 @@ export function createExportPort(layout: WorkDirLayout, options: ExportTaskOptio
         // Nobody runs it: cancelled here, so that no later describe starts it again.
         endUnfinished(task, 'canceled', CANCELLED);
       } else {
-        save({ ...task, cancelRequested: true });
+        writeFileSync(cancelFile(exportId), `${JSON.stringify({ askedBy: process.pid, askedAt: new Date().toISOString() })}\n`);
       }
     },
 
@@ -170,8 +182,8 @@ export function createExportPort(layout: WorkDirLayout, options: ExportTaskOptio
       let task = readTask(exportId);
       if (!task) throw new PortError('not-found', 'ExportTaskNotFound', `export ${exportId} is not known in ${layout.exportTasks}`);
       if (orphaned(task)) {
-        options.log?.(`export ${exportId}: its process is gone; starting it again`);
-        task = launch(task.exportId, task.snapshot, task);
+        options.log?.(`export ${exportId}: its process is gone; ${cancelAsked(exportId) ? 'ending it cancelled, as asked' : 'starting it again'}`);
+        task = resume(task);
       }
       if (task.state === 'complete' && !existsSync(exportDir(layout, exportId))) {
         return { exportId, state: 'failed', failureCause: `the export folder ${exportDir(layout, exportId)} was removed` };
