@@ -236,6 +236,37 @@ describe('exportSnapshot with ExportOnly', () => {
   });
 });
 
+describe('a cancelled export on PGlite', () => {
+  test('stops inside the table it reads: no further rows are fetched, and the export fails with the cancel\'s reason', async () => {
+    const canceller = new AbortController();
+    let fetches = 0;
+    // The real database, with the cancel asked as the second batch of rows arrives.
+    const cancelling: SourceDb = {
+      ...db,
+      kind: db.kind,
+      description: db.description,
+      query: (sql, params) => db.query(sql, params),
+      exec: (sql) => db.exec(sql),
+      close: () => db.close(),
+      consistentRead: (fn) => db.consistentRead((session) => fn({
+        rows: async (sql, params) => {
+          const rows = await session.rows(sql, params);
+          if (sql.startsWith('FETCH') && ++fetches === 2) canceller.abort(new Error('the export task was cancelled'));
+          return rows;
+        },
+      })),
+    };
+    const outDir = join(work, 'cancelled');
+    await assert.rejects(
+      exportSnapshot(cancelling, { exportId: 'ls-shop-cancel', database: 'shop', snapshot: SNAPSHOT, outDir, tables: ['public.page_views'], fetchRows: 10, signal: canceller.signal }),
+      /the export task was cancelled/,
+    );
+    const [{ n }] = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM page_views');
+    assert.ok(n > 100, `page_views needs more than ten batches of 10 rows: ${n} rows`);
+    assert.equal(fetches, 2, `rows were still fetched after the cancel: ${fetches} batches of ${Math.ceil(n / 10)}`);
+  });
+});
+
 describe('the row count of an export table from its Parquet footers', () => {
   let outDir: string;
   let ref: ExportRef;

@@ -43,7 +43,7 @@ export interface ExportOptions {
   readerThreadMinBlocks?: number;
   /** Called after each table (awaited: a slow callback holds the export). */
   onProgress?(progress: { tablesDone: number; tablesTotal: number; rows: number }): void | Promise<void>;
-  /** Aborted, the export stops: every reader's connection ends at once, and the export fails with the signal's reason. */
+  /** Aborted, the export stops and fails with the signal's reason: every reader's connection ends at once (PostgreSQL), or the cursor stops between two batches (PGlite). */
   signal?: AbortSignal;
 }
 
@@ -149,6 +149,8 @@ async function exportTableWithCursor(session: SqlSession, plan: TablePlan, optio
     for (;;) {
       const batch = await next;
       if (batch.length === 0) break;
+      // Checked while no fetch is pending, so a cancel stops the table between two batches.
+      options.signal?.throwIfAborted();
       next = session.rows(fetch);
       await writer.append(batch).catch(async (err: unknown) => {
         await next.catch(() => undefined);
