@@ -25,7 +25,7 @@ import { createExportPort, settleExports } from '../../src/local/export/task';
 import { layoutOf } from '../../src/local/paths';
 import { openPostgres } from '../../src/local/source/postgres';
 import type { SourceDb } from '../../src/local/source/db';
-import { within } from '../helpers/within';
+import { waitUntil, within } from '../helpers/within';
 import { readParquet } from '../local/helpers/parquet';
 import { startPostgres, type TestPostgres } from '../local/helpers/postgres';
 
@@ -338,8 +338,9 @@ describe('parallel export from PostgreSQL', () => {
     });
   }
 
-  test('an export another process runs is cancelled through its cancel file, and stops at that process\'s next table', async () => {
-    await Promise.all([createVictim(), createEveryKind()]);
+  test('an export another process runs is cancelled through its cancel file, and stops inside the table it reads', async () => {
+    await createVictim();
+    await server.query('CREATE TABLE IF NOT EXISTS wait_after_victim (id int PRIMARY KEY); INSERT INTO wait_after_victim VALUES (1) ON CONFLICT DO NOTHING');
     const layoutDir = join(work, 'cancel-elsewhere');
     const exportId = 'ls-cancelled-elsewhere';
     const script = `
@@ -352,21 +353,35 @@ describe('parallel export from PostgreSQL', () => {
         .then(() => settleExports())
         .then(() => port.describeExport(process.env.EXPORT_ID))
         .then(async (status) => { await db.close(); console.log(JSON.stringify(status)); });`;
-    const request = { source: 'shop', exportId, snapshot: SNAPSHOT, tables: ['public.kinds', 'public.victim'] };
+    const request = { source: 'shop', exportId, snapshot: SNAPSHOT, tables: ['public.victim', 'public.wait_after_victim'] };
     const env = { ...process.env, SOURCE_URL: server.url, LAYOUT_DIR: layoutDir, EXPORT_ID: exportId, REQUEST: JSON.stringify(request) };
     const child = spawn(process.execPath, ['-e', script], { env, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    const blocker = new pg.Client({ connectionString: server.url });
+    await blocker.connect();
     try {
       await readerCopying('victim');
+      // Queued behind the export's own share lock, this lock request holds back every later
+      // reader of wait_after_victim: the export cannot finish its next table until it stops.
+      const locked = blocker.query('BEGIN; LOCK TABLE wait_after_victim IN ACCESS EXCLUSIVE MODE').catch((err: Error) => err);
+      await waitUntil(async () => {
+        const [row] = await server.query<{ n: string }>(
+          `SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock' AND query LIKE '%wait_after_victim%'`,
+          [READER_APPLICATION_NAME],
+        );
+        return Number(row!.n) > 0;
+      }, 'a reader waiting for wait_after_victim', 60_000);
       const port = createExportPort(layoutOf(layoutDir), { database: 'shop', source: async () => db });
       await port.cancelExport!(exportId);
-      const [code] = await within(60_000, 'the exporting process', once(child, 'exit'));
+      const [code] = await within(60_000, 'the exporting process, stopped inside a table', once(child, 'exit'));
       assert.equal(code, 0);
       assert.equal(JSON.parse(out).state, 'canceled', `the other process did not stop its export: ${out}`);
       assert.equal(existsSync(join(layoutOf(layoutDir).exports, exportId)), false, 'no export folder');
+      assert.equal(await locked instanceof Error, false, 'the lock is granted once the export has let go');
     } finally {
       child.kill('SIGKILL');
+      await blocker.end();
     }
   });
 

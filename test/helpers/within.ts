@@ -11,10 +11,10 @@ export async function within<T>(ms: number, what: string, promise: Promise<T>): 
   }
 }
 
-/** Waits until `check` holds, asking every 100 ms; fails naming `what` after `ms`. */
-export async function waitUntil(check: () => boolean, what: string, ms = 60_000): Promise<void> {
+/** Waits until `check` holds (it may ask a server), asking every 100 ms; fails naming `what` after `ms`. */
+export async function waitUntil(check: () => boolean | Promise<boolean>, what: string, ms = 60_000): Promise<void> {
   const deadline = Date.now() + ms;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting until ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }

@@ -41,6 +41,8 @@ const running = new Map<string, Promise<void>>();
 /** How each running export of this process is stopped. */
 const cancellers = new Map<string, AbortController>();
 const CANCELLED = 'the export task was cancelled';
+/** How often a running export looks for a cancel another process asked for. */
+const CANCEL_POLL_MS = 500;
 
 export interface ExportTaskOptions {
   database: string;
@@ -71,7 +73,12 @@ export function createExportPort(layout: WorkDirLayout, options: ExportTaskOptio
     save(task);
     const canceller = new AbortController();
     cancellers.set(exportId, canceller);
+    // A cancel asked by another process stops the readers where they are, as one asked here does.
+    const watch = setInterval(() => {
+      if (cancelAsked(exportId)) stop(exportId);
+    }, CANCEL_POLL_MS).unref();
     const job = run(task, canceller.signal).finally(() => {
+      clearInterval(watch);
       running.delete(exportId);
       cancellers.delete(exportId);
     });
@@ -83,12 +90,6 @@ export function createExportPort(layout: WorkDirLayout, options: ExportTaskOptio
   function resume(task: ExportTask): ExportTask {
     if (!cancelAsked(task.exportId)) return launch(task.exportId, task.snapshot, task);
     return endUnfinished(task, 'canceled', CANCELLED);
-  }
-
-  /** Saves the progress; a cancel another process asked for stops the export. */
-  function progress(task: ExportTask, percentProgress: number): void {
-    if (cancelAsked(task.exportId)) stop(task.exportId);
-    save({ ...task, percentProgress });
   }
 
   /** Stops an export this process runs; false when it runs none by that id. */
@@ -122,7 +123,7 @@ export function createExportPort(layout: WorkDirLayout, options: ExportTaskOptio
         ...(task.schemas ? { schemas: task.schemas } : {}),
         ...options.tuning,
         signal,
-        onProgress: ({ tablesDone, tablesTotal }) => progress(task, Math.floor((100 * tablesDone) / Math.max(tablesTotal, 1))),
+        onProgress: ({ tablesDone, tablesTotal }) => save({ ...task, percentProgress: Math.floor((100 * tablesDone) / Math.max(tablesTotal, 1)) }),
       });
       if (cancelAsked(task.exportId)) stop(task.exportId);
       signal.throwIfAborted();
@@ -156,7 +157,7 @@ export function createExportPort(layout: WorkDirLayout, options: ExportTaskOptio
 
     /**
      * As RDS: a running export stops and ends `canceled` (its partial folder removed); an ended or
-     * unknown one is left as it is. Run by another live process, it stops at that one's next table;
+     * unknown one is left as it is. Run by another live process, that one stops it within a second;
      * should that process die first, the export ends cancelled instead of starting again.
      */
     async cancelExport(exportId: string): Promise<void> {
