@@ -385,6 +385,34 @@ describe('parallel export from PostgreSQL', () => {
     }
   });
 
+  test('an export waiting for a table another session holds locked is cancelled at once, before any reader starts', async () => {
+    await createVictim();
+    const layout = layoutOf(join(work, 'cancel-locked'));
+    const port = createExportPort(layout, { database: 'shop', source: async () => db, tuning: { readers: 2 } });
+    const exportId = 'ls-cancelled-locked';
+    const blocker = new pg.Client({ connectionString: server.url });
+    await blocker.connect();
+    try {
+      await blocker.query('BEGIN; LOCK TABLE victim IN ACCESS EXCLUSIVE MODE');
+      await port.startExport({ source: 'shop', exportId, snapshot: SNAPSHOT, tables: ['public.victim'] });
+      await waitUntil(async () => {
+        const [row] = await server.query<{ n: string }>(
+          `SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`,
+          [SNAPSHOT_APPLICATION_NAME],
+        );
+        return Number(row!.n) > 0;
+      }, 'the export waiting for the lock on victim', 60_000);
+      await within(60_000, 'the cancel of an export waiting for a lock', port.cancelExport!(exportId));
+      const status = await port.describeExport(exportId);
+      assert.equal(status.state, 'canceled', `the export was not cancelled: ${JSON.stringify(status)}`);
+      assert.equal(status.failureCause, 'the export task was cancelled');
+      assert.equal(existsSync(join(layout.exports, `${exportId}.partial`)), false, 'the partial folder is removed');
+    } finally {
+      await blocker.end();
+      await settleExports();
+    }
+  });
+
   test('a cancel asked of a live process leaves its task file to it; should it die before it stops, no describe starts the export again', async () => {
     const layout = layoutOf(join(work, 'cancel-then-die'));
     const port = createExportPort(layout, { database: 'shop', source: async () => db });

@@ -57,7 +57,12 @@ export async function exportWithSnapshotReaders(source: ReaderSource, options: E
   const readers = options.readers ?? defaultReaders();
   if (!Number.isInteger(readers) || readers < 1) throw new Error(`readers must be a whole number of at least 1, not ${readers}`);
   const coordinator = await source.connect();
+  // Until the readers run, a cancel ends the coordinator's connection: a query of the planning
+  // that waits (for a table another session holds locked) stops with it.
+  const stopPlanning = () => void coordinator.end().catch(() => undefined);
+  options.signal?.addEventListener('abort', stopPlanning, { once: true });
   try {
+    options.signal?.throwIfAborted();
     await coordinator.query(`SET application_name = '${SNAPSHOT_APPLICATION_NAME}'`);
     await coordinator.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     for (const setting of CONSISTENT_READ_SETTINGS) await coordinator.query(setting);
@@ -83,6 +88,8 @@ export async function exportWithSnapshotReaders(source: ReaderSource, options: E
     const count = Math.min(readers, tasks.length);
     const threaded = source.connectionUrl !== undefined && count > 1 && tasks.reduce((n, t) => n + t.blocks, 0) >= (options.readerThreadMinBlocks ?? THREAD_MIN_BLOCKS);
     const join = threaded ? () => startReaderThread(source.connectionUrl!, snapshot) : async () => joinSnapshot(await source.connect(), snapshot);
+    options.signal?.removeEventListener('abort', stopPlanning);
+    options.signal?.throwIfAborted();
     const pool = new ReaderPool(join, options, scope, results);
     await pool.run(tasks, count);
     await coordinator.query('COMMIT').catch((err: unknown) => {
@@ -91,8 +98,9 @@ export async function exportWithSnapshotReaders(source: ReaderSource, options: E
     return results;
   } catch (err) {
     await coordinator.query('ROLLBACK').catch(() => undefined);
-    throw err;
+    throw options.signal?.aborted ? options.signal.reason : err;
   } finally {
+    options.signal?.removeEventListener('abort', stopPlanning);
     await coordinator.end().catch(() => undefined);
   }
 }
