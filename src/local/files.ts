@@ -1,6 +1,6 @@
-/** Small file helpers of the embedded mode: atomic JSON writes, tolerant reads, process liveness. */
+/** Small file helpers of the embedded mode: atomic and exclusive JSON writes, tolerant reads, process liveness. */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 /** Writes JSON so that a reader never sees half a file: write a sibling, then rename over. */
@@ -9,6 +9,25 @@ export function writeJsonAtomic(file: string, value: unknown): void {
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   writeFileSync(tmp, JSON.stringify(value, null, 2));
   renameSync(tmp, file);
+}
+
+/**
+ * Creates the file with `value` unless it exists: true when this call created it. Whole or
+ * absent to every reader, and exclusive among processes (a hard link fails on an existing name).
+ */
+export function writeJsonExclusive(file: string, value: unknown): boolean {
+  mkdirSync(dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  writeFileSync(tmp, JSON.stringify(value, null, 2));
+  try {
+    linkSync(tmp, file);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  } finally {
+    rmSync(tmp, { force: true });
+  }
 }
 
 /** The parsed file, or undefined when it does not exist. A corrupt file is an error that names it. */

@@ -462,6 +462,51 @@ describe('parallel export from PostgreSQL', () => {
     assert.equal(existsSync(join(layout.exports, exportId)), false, 'no export folder');
   });
 
+  test('processes asking at once about an export whose process is gone start it again once, and a new export id is started once', async () => {
+    await server.query('CREATE TABLE IF NOT EXISTS small_one (id int PRIMARY KEY); INSERT INTO small_one SELECT generate_series(1, 50) ON CONFLICT DO NOTHING');
+    const script = `
+      const { createExportPort, settleExports } = require(${JSON.stringify(join(__dirname, '../../src/local/export/task.js'))});
+      const { layoutOf } = require(${JSON.stringify(join(__dirname, '../../src/local/paths.js'))});
+      const { openPostgres } = require(${JSON.stringify(join(__dirname, '../../src/local/source/postgres.js'))});
+      const db = openPostgres(process.env.SOURCE_URL);
+      let started = 0;
+      const port = createExportPort(layoutOf(process.env.LAYOUT_DIR), { database: 'shop', source: async () => db, log: (l) => { if (l.includes('reading')) started += 1; } });
+      const request = JSON.parse(process.env.REQUEST);
+      // Every process asks at the same instant.
+      while (Date.now() < Number(process.env.AT));
+      (process.env.ASK === 'start' ? port.startExport(request) : port.describeExport(request.exportId))
+        .then(() => settleExports())
+        .then(async () => { await db.close(); console.log(JSON.stringify({ started })); });`;
+    const ask = async (layoutDir: string, request: object, how: 'start' | 'describe'): Promise<number> => {
+      const env = { ...process.env, SOURCE_URL: server.url, LAYOUT_DIR: layoutDir, REQUEST: JSON.stringify(request), ASK: how, AT: String(Date.now() + 1000) };
+      const children = Array.from({ length: 4 }, () => spawn(process.execPath, ['-e', script], { env, stdio: ['ignore', 'pipe', 'inherit'] }));
+      const outs = await within(120_000, 'the processes asking about the export', Promise.all(children.map(async (child) => {
+        let out = '';
+        child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+        const [code] = await once(child, 'exit');
+        assert.equal(code, 0);
+        return JSON.parse(out) as { started: number };
+      })));
+      return outs.reduce((n, o) => n + o.started, 0);
+    };
+    const gone = spawn(process.execPath, ['-e', '']);
+    await once(gone, 'exit');
+    for (let round = 0; round < 2; round++) {
+      const layoutDir = join(work, `takeover-${round}`);
+      const layout = layoutOf(layoutDir);
+      const request = { source: 'shop', exportId: `ls-takeover-${round}`, snapshot: SNAPSHOT, tables: ['public.small_one'] };
+      mkdirSync(layout.exportTasks, { recursive: true });
+      writeFileSync(join(layout.exportTasks, `${request.exportId}.json`), JSON.stringify({ ...request, state: 'in_progress', percentProgress: 0, ownerPid: gone.pid, startedAt: new Date().toISOString() }));
+      assert.equal(await ask(layoutDir, request, 'describe'), 1, `round ${round}: the orphaned export was started again by more than one process`);
+      const fresh = { ...request, exportId: `ls-fresh-${round}` };
+      assert.equal(await ask(layoutDir, fresh, 'start'), 1, `round ${round}: a new export was started by more than one process`);
+      for (const exportId of [request.exportId, fresh.exportId]) {
+        const rows = readParquet(partsOf(join(layout.exports, exportId), 'public.small_one')).rows.length;
+        assert.equal(rows, 50, `${exportId}: the export holds ${rows} rows of 50`);
+      }
+    }
+  });
+
   test('reader threads serve one export after another: none is left connected, none piles up', async () => {
     await createEveryKind();
     await endIdleReaderThreads();

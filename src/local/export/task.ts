@@ -2,7 +2,8 @@
  * ExportPort of the embedded mode: an export runs in the background like an RDS export task,
  * writing to exports/<exportId>.partial/ and renaming it to exports/<exportId>/ once complete,
  * so an export folder is always whole. Task state lives in export-tasks/<exportId>.json; a task
- * whose owner process is gone is started again by whoever asks about it next. A cancelled task
+ * whose owner process is gone is started again by one of the processes that ask about it next
+ * (a new task, or a takeover, is claimed with an exclusive file create). A cancelled task
  * stops its readers, ends `canceled` and is never started again. A cancel asked of another process
  * is the file export-tasks/<exportId>.cancel: only the owner writes the task file, so a cancel can
  * neither be lost under the owner's progress nor put an ended task back in progress.
@@ -14,7 +15,7 @@ import { redactSecrets } from '../../redact';
 import type { ExportRef, ExportStatus, SnapshotRef, TableName } from '../../model';
 import type { ExportPort, ExportRequest } from '../../ports';
 import { type CatalogRecord, catalogRecordFile } from '../discover';
-import { processAlive, readJsonIfExists, writeJsonAtomic } from '../files';
+import { processAlive, readJsonIfExists, writeJsonAtomic, writeJsonExclusive } from '../files';
 import type { WorkDirLayout } from '../paths';
 import { readCatalog } from '../source/catalog';
 import type { SourceDb } from '../source/db';
@@ -67,10 +68,19 @@ export function createExportPort(layout: WorkDirLayout, options: ExportTaskOptio
 
   const orphaned = (task: ExportTask) => task.state === 'in_progress' && (task.ownerPid === process.pid ? !running.has(task.exportId) : !processAlive(task.ownerPid));
 
-  function launch(exportId: string, snapshot: SnapshotRef, scope: Pick<ExportTask, 'tables' | 'schemas'>): ExportTask {
+  /** Whether this process takes over the orphaned task: only one of the processes asking at once does. */
+  const claimOrphan = (orphan: ExportTask) =>
+    writeJsonExclusive(join(layout.exportTasks, `${orphan.exportId}.takeover-${Date.parse(orphan.startedAt)}-${orphan.ownerPid}`), { by: process.pid });
+
+  /**
+   * Runs the export in this process: a new task, or the takeover of an orphaned one. Undefined
+   * when another process created or took it over first, so that no export is ever run twice.
+   */
+  function launch(exportId: string, snapshot: SnapshotRef, scope: Pick<ExportTask, 'tables' | 'schemas'>, orphan?: ExportTask): ExportTask | undefined {
     const { tables, schemas } = scope;
     const task: ExportTask = { exportId, snapshot, ...(tables ? { tables } : {}), ...(schemas ? { schemas } : {}), state: 'in_progress', percentProgress: 0, ownerPid: process.pid, startedAt: new Date().toISOString() };
-    save(task);
+    if (orphan ? !claimOrphan(orphan) : !writeJsonExclusive(taskFile(exportId), task)) return undefined;
+    if (orphan) save(task);
     const canceller = new AbortController();
     cancellers.set(exportId, canceller);
     // A cancel asked by another process stops the readers where they are, as one asked here does.
@@ -88,8 +98,8 @@ export function createExportPort(layout: WorkDirLayout, options: ExportTaskOptio
 
   /** An orphaned task starts again, unless a cancel was asked of it: then it ends cancelled where it lies. */
   function resume(task: ExportTask): ExportTask {
-    if (!cancelAsked(task.exportId)) return launch(task.exportId, task.snapshot, task);
-    return endUnfinished(task, 'canceled', CANCELLED);
+    if (cancelAsked(task.exportId)) return endUnfinished(task, 'canceled', CANCELLED);
+    return launch(task.exportId, task.snapshot, task, task) ?? readTask(task.exportId) ?? task;
   }
 
   /** Stops an export this process runs; false when it runs none by that id. */
@@ -146,8 +156,10 @@ export function createExportPort(layout: WorkDirLayout, options: ExportTaskOptio
 
   return {
     async startExport(req: ExportRequest): Promise<ExportRef> {
-      const existing = readTask(req.exportId);
-      if (!existing) return ref(launch(req.exportId, req.snapshot, req), false);
+      const created = readTask(req.exportId) ? undefined : launch(req.exportId, req.snapshot, req);
+      if (created) return ref(created, false);
+      // Known already, or created by another process an instant ago.
+      const existing = readTask(req.exportId)!;
       if (existing.snapshot.snapshotId !== req.snapshot.snapshotId) {
         throw new PortError('already-exists', 'ExportTaskAlreadyExists', `export ${req.exportId} exists for snapshot ${existing.snapshot.snapshotId}, not ${req.snapshot.snapshotId}; use another export id`);
       }
