@@ -462,6 +462,19 @@ describe('parallel export from PostgreSQL', () => {
     assert.equal(existsSync(join(layout.exports, exportId)), false, 'no export folder');
   });
 
+  test('an export id RDS would refuse is refused before any file is written', async () => {
+    const layout = layoutOf(join(work, 'bad-id'));
+    const port = createExportPort(layout, { database: 'shop', source: async () => db });
+    for (const exportId of ['../escape', '1starts-with-a-digit', 'has space', 'x'.repeat(61), '']) {
+      await assert.rejects(port.startExport({ source: 'shop', exportId, snapshot: SNAPSHOT, tables: ['public.victim'] }), (err: PortError) => {
+        assert.equal(err.code, 'InvalidParameterValue');
+        assert.match(err.message, /is not valid: a letter, then up to 59 letters, digits or hyphens/);
+        return true;
+      });
+    }
+    assert.equal(existsSync(layout.root), false, `files were written for a refused export: ${existsSync(layout.exportTasks) ? readdirSync(layout.exportTasks) : ''}`);
+  });
+
   test('processes asking at once about an export whose process is gone start it again once, and a new export id is started once', async () => {
     await server.query('CREATE TABLE IF NOT EXISTS small_one (id int PRIMARY KEY); INSERT INTO small_one SELECT generate_series(1, 50) ON CONFLICT DO NOTHING');
     const script = `

@@ -42,6 +42,8 @@ const running = new Map<string, Promise<void>>();
 /** How each running export of this process is stopped. */
 const cancellers = new Map<string, AbortController>();
 const CANCELLED = 'the export task was cancelled';
+/** As RDS's ExportTaskIdentifier: a letter, then letters, digits and hyphens, 60 at most. */
+const EXPORT_ID = /^[A-Za-z][A-Za-z0-9-]{0,59}$/;
 /** How often a running export looks for a cancel another process asked for. */
 const CANCEL_POLL_MS = 500;
 
@@ -59,7 +61,7 @@ export function exportDir(layout: WorkDirLayout, exportId: string): string {
 
 export function createExportPort(layout: WorkDirLayout, options: ExportTaskOptions): ExportPort {
   const taskFile = (id: string) => join(layout.exportTasks, `${id}.json`);
-  const readTask = (id: string) => (/^[A-Za-z][A-Za-z0-9-]{0,59}$/.test(id) ? readJsonIfExists<ExportTask>(taskFile(id)) : undefined);
+  const readTask = (id: string) => (EXPORT_ID.test(id) ? readJsonIfExists<ExportTask>(taskFile(id)) : undefined);
   const save = (task: ExportTask) => writeJsonAtomic(taskFile(task.exportId), task);
   const cancelFile = (id: string) => join(layout.exportTasks, `${id}.cancel`);
   const cancelAsked = (id: string) => existsSync(cancelFile(id));
@@ -156,6 +158,9 @@ export function createExportPort(layout: WorkDirLayout, options: ExportTaskOptio
 
   return {
     async startExport(req: ExportRequest): Promise<ExportRef> {
+      if (!EXPORT_ID.test(req.exportId)) {
+        throw new PortError('validation', 'InvalidParameterValue', `export id ${JSON.stringify(req.exportId)} is not valid: a letter, then up to 59 letters, digits or hyphens (src/ids.ts exportIdFor)`);
+      }
       const created = readTask(req.exportId) ? undefined : launch(req.exportId, req.snapshot, req);
       if (created) return ref(created, false);
       // Known already, or created by another process an instant ago.
