@@ -23,12 +23,13 @@ describe('lakesync status --watch', () => {
 
   before(async () => {
     const port = await freePort();
-    // Four tables, two at a time, 4 s each: a cycle long enough to watch, with room on a busy machine
-    // for the watch process started once a table is seen loading. `long` runs 6 s a table, so its
-    // cycle outlasts the several status reads the one-shot test makes while it runs.
+    // Four tables, two at a time, 8 s each: a cycle long enough to watch, with room for the watch
+    // process started once a table is seen loading, which can take several seconds to start while
+    // the other lane of the suite keeps both cores busy. `long` runs 10 s a table, so its cycle
+    // outlasts the several status reads (two of them CLI processes) the one-shot test makes.
     writeConfig(configFile, fakeConfig(`127.0.0.1:${port}`, 'cli-watch-test', {
-      slow: { source: { kind: 'fake', tables: 4, latencyMs: 4000 }, concurrency: 2 },
-      long: { source: { kind: 'fake', tables: 4, latencyMs: 6000 }, concurrency: 2 },
+      slow: { source: { kind: 'fake', tables: 4, latencyMs: 8000 }, concurrency: 2 },
+      long: { source: { kind: 'fake', tables: 4, latencyMs: 10_000 }, concurrency: 2 },
     }));
     cluster = await startCluster({ dbFile: join(tmp.dir, 'temporal.db'), port, configFile });
   });
