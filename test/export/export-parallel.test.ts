@@ -307,6 +307,16 @@ describe('parallel export from PostgreSQL', () => {
     throw new Error(`no reader was seen copying ${table}`);
   }
 
+  /** Whether a connection of the export (by its application name) waits for a lock on `table`. */
+  async function waitingForLock(applicationName: string, table: string): Promise<boolean> {
+    const [row] = await server.query<{ n: string }>(
+      `SELECT count(*) AS n FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid
+        WHERE a.application_name = $1 AND NOT l.granted AND l.relation = $2::regclass`,
+      [applicationName, table],
+    );
+    return Number(row!.n) > 0;
+  }
+
   for (const { mode, readerThreadMinBlocks } of MODES) {
     test(`a cancelled export stops its readers, ends canceled with no folder, and is never started again (${mode})`, async () => {
       await createVictim();
@@ -365,13 +375,7 @@ describe('parallel export from PostgreSQL', () => {
       // Queued behind the export's own share lock, this lock request holds back every later
       // reader of wait_after_victim: the export cannot finish its next table until it stops.
       const locked = blocker.query('BEGIN; LOCK TABLE wait_after_victim IN ACCESS EXCLUSIVE MODE').catch((err: Error) => err);
-      await waitUntil(async () => {
-        const [row] = await server.query<{ n: string }>(
-          `SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock' AND query LIKE '%wait_after_victim%'`,
-          [READER_APPLICATION_NAME],
-        );
-        return Number(row!.n) > 0;
-      }, 'a reader waiting for wait_after_victim', 60_000);
+      await waitUntil(() => waitingForLock(READER_APPLICATION_NAME, 'wait_after_victim'), 'a reader waiting for wait_after_victim');
       const port = createExportPort(layoutOf(layoutDir), { database: 'shop', source: async () => db });
       await port.cancelExport!(exportId);
       const [code] = await within(60_000, 'the exporting process, stopped inside a table', once(child, 'exit'));
@@ -395,13 +399,7 @@ describe('parallel export from PostgreSQL', () => {
     try {
       await blocker.query('BEGIN; LOCK TABLE victim IN ACCESS EXCLUSIVE MODE');
       await port.startExport({ source: 'shop', exportId, snapshot: SNAPSHOT, tables: ['public.victim'] });
-      await waitUntil(async () => {
-        const [row] = await server.query<{ n: string }>(
-          `SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`,
-          [SNAPSHOT_APPLICATION_NAME],
-        );
-        return Number(row!.n) > 0;
-      }, 'the export waiting for the lock on victim', 60_000);
+      await waitUntil(() => waitingForLock(SNAPSHOT_APPLICATION_NAME, 'victim'), 'the export waiting for the lock on victim');
       await within(60_000, 'the cancel of an export waiting for a lock', port.cancelExport!(exportId));
       const status = await port.describeExport(exportId);
       assert.equal(status.state, 'canceled', `the export was not cancelled: ${JSON.stringify(status)}`);
