@@ -3,12 +3,17 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
-/** Writes JSON so that a reader never sees half a file: write a sibling, then rename over. */
-export function writeJsonAtomic(file: string, value: unknown): void {
+/** The JSON written whole to a new sibling of `file`, whose path is returned. */
+function writeSibling(file: string, value: unknown): string {
   mkdirSync(dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   writeFileSync(tmp, JSON.stringify(value, null, 2));
-  renameSync(tmp, file);
+  return tmp;
+}
+
+/** Writes JSON so that a reader never sees half a file: write a sibling, then rename over. */
+export function writeJsonAtomic(file: string, value: unknown): void {
+  renameSync(writeSibling(file, value), file);
 }
 
 /**
@@ -16,9 +21,7 @@ export function writeJsonAtomic(file: string, value: unknown): void {
  * absent to every reader, and exclusive among processes (a hard link fails on an existing name).
  */
 export function writeJsonExclusive(file: string, value: unknown): boolean {
-  mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  writeFileSync(tmp, JSON.stringify(value, null, 2));
+  const tmp = writeSibling(file, value);
   try {
     linkSync(tmp, file);
     return true;

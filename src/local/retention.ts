@@ -8,7 +8,7 @@ import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RetentionDeletion, RetentionItem, RetentionPort } from '../ports';
 import { catalogRecordFile } from './discover';
-import { exportDir } from './export/task';
+import { EXPORT_ID, exportDir } from './export/task';
 import { fileSafe, readJsonIfExists } from './files';
 import type { WorkDirLayout } from './paths';
 
@@ -26,7 +26,6 @@ interface ExportTaskRecord {
 }
 
 /** Export ids as RDS allows them: also what keeps a deletion inside the exports folder. */
-const EXPORT_ID = /^[A-Za-z][A-Za-z0-9-]{0,59}$/;
 
 export function createRetentionPort(layout: WorkDirLayout, source: string): RetentionPort {
   const snapshotFile = (id: string) => join(layout.snapshots, `${fileSafe(id)}.json`);

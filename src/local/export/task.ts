@@ -43,7 +43,7 @@ const running = new Map<string, Promise<void>>();
 const cancellers = new Map<string, AbortController>();
 const CANCELLED = 'the export task was cancelled';
 /** As RDS's ExportTaskIdentifier: a letter, then letters, digits and hyphens, 60 at most. */
-const EXPORT_ID = /^[A-Za-z][A-Za-z0-9-]{0,59}$/;
+export const EXPORT_ID = /^[A-Za-z][A-Za-z0-9-]{0,59}$/;
 /** How often a running export looks for a cancel another process asked for. */
 const CANCEL_POLL_MS = 500;
 
@@ -65,6 +65,7 @@ export function createExportPort(layout: WorkDirLayout, options: ExportTaskOptio
   const save = (task: ExportTask) => writeJsonAtomic(taskFile(task.exportId), task);
   const cancelFile = (id: string) => join(layout.exportTasks, `${id}.cancel`);
   const cancelAsked = (id: string) => existsSync(cancelFile(id));
+  const stopIfCancelAsked = (id: string) => cancelAsked(id) && stop(id);
   const partialDir = (id: string) => `${exportDir(layout, id)}.partial`;
   const ref = (task: ExportTask, adopted: boolean): ExportRef => ({ exportId: task.exportId, location: exportDir(layout, task.exportId), snapshotId: task.snapshot.snapshotId, adopted });
 
@@ -86,9 +87,7 @@ export function createExportPort(layout: WorkDirLayout, options: ExportTaskOptio
     const canceller = new AbortController();
     cancellers.set(exportId, canceller);
     // A cancel asked by another process stops the readers where they are, as one asked here does.
-    const watch = setInterval(() => {
-      if (cancelAsked(exportId)) stop(exportId);
-    }, CANCEL_POLL_MS).unref();
+    const watch = setInterval(() => stopIfCancelAsked(exportId), CANCEL_POLL_MS).unref();
     const job = run(task, canceller.signal).finally(() => {
       clearInterval(watch);
       running.delete(exportId);
@@ -137,7 +136,7 @@ export function createExportPort(layout: WorkDirLayout, options: ExportTaskOptio
         signal,
         onProgress: ({ tablesDone, tablesTotal }) => save({ ...task, percentProgress: Math.floor((100 * tablesDone) / Math.max(tablesTotal, 1)) }),
       });
-      if (cancelAsked(task.exportId)) stop(task.exportId);
+      stopIfCancelAsked(task.exportId);
       signal.throwIfAborted();
       writeJsonAtomic(catalogRecordFile(layout, task.exportId), { primaryKeys: summary.primaryKeys } satisfies CatalogRecord);
       renameSync(partial, exportDir(layout, task.exportId));
@@ -161,9 +160,9 @@ export function createExportPort(layout: WorkDirLayout, options: ExportTaskOptio
       if (!EXPORT_ID.test(req.exportId)) {
         throw new PortError('validation', 'InvalidParameterValue', `export id ${JSON.stringify(req.exportId)} is not valid: a letter, then up to 59 letters, digits or hyphens (src/ids.ts exportIdFor)`);
       }
-      const created = readTask(req.exportId) ? undefined : launch(req.exportId, req.snapshot, req);
+      // The exclusive create of its task file decides whether the export is new.
+      const created = launch(req.exportId, req.snapshot, req);
       if (created) return ref(created, false);
-      // Known already, or created by another process an instant ago.
       const existing = readTask(req.exportId)!;
       if (existing.snapshot.snapshotId !== req.snapshot.snapshotId) {
         throw new PortError('already-exists', 'ExportTaskAlreadyExists', `export ${req.exportId} exists for snapshot ${existing.snapshot.snapshotId}, not ${req.snapshot.snapshotId}; use another export id`);
