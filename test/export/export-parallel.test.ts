@@ -25,6 +25,7 @@ import { createExportPort, settleExports } from '../../src/local/export/task';
 import { layoutOf } from '../../src/local/paths';
 import { openPostgres } from '../../src/local/source/postgres';
 import type { SourceDb } from '../../src/local/source/db';
+import { runAtOnce } from '../helpers/at-once';
 import { waitUntil, within } from '../helpers/within';
 import { readParquet } from '../local/helpers/parquet';
 import { startPostgres, type TestPostgres } from '../local/helpers/postgres';
@@ -489,15 +490,7 @@ describe('parallel export from PostgreSQL', () => {
         .then(() => settleExports())
         .then(async () => { await db.close(); console.log(JSON.stringify({ started })); });`;
     const ask = async (layoutDir: string, request: object, how: 'start' | 'describe'): Promise<number> => {
-      const env = { ...process.env, SOURCE_URL: server.url, LAYOUT_DIR: layoutDir, REQUEST: JSON.stringify(request), ASK: how, AT: String(Date.now() + 1000) };
-      const children = Array.from({ length: 4 }, () => spawn(process.execPath, ['-e', script], { env, stdio: ['ignore', 'pipe', 'inherit'] }));
-      const outs = await within(120_000, 'the processes asking about the export', Promise.all(children.map(async (child) => {
-        let out = '';
-        child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-        const [code] = await once(child, 'exit');
-        assert.equal(code, 0);
-        return JSON.parse(out) as { started: number };
-      })));
+      const outs = await runAtOnce<{ started: number }>(script, { SOURCE_URL: server.url, LAYOUT_DIR: layoutDir, REQUEST: JSON.stringify(request), ASK: how }, 'the processes asking about the export');
       return outs.reduce((n, o) => n + o.started, 0);
     };
     const gone = spawn(process.execPath, ['-e', '']);

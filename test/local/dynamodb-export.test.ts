@@ -5,7 +5,9 @@
  * the catalog the plan reads.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { after, before, describe, test } from 'node:test';
@@ -37,6 +39,7 @@ import { itemToDynamoJson } from '../../src/local/dynamodb/export-files';
 import { createLocalTableExportPort, type LocalTableExportPort, tableExportLocation } from '../../src/local/dynamodb/exporter';
 import { startEmbeddedDynamo } from '../../src/local/dynamodb/moto-server';
 import { layoutOf } from '../../src/local/paths';
+import { runAtOnce } from '../helpers/at-once';
 import { MOTO_ACCOUNT_ID, type MotoServer, startMoto } from '../helpers/moto';
 
 const REGION = 'eu-west-1';
@@ -287,6 +290,51 @@ describe('embedded DynamoDB exports (moto server)', () => {
     assert.equal(status.itemCount, 1);
     assert.ok(existsSync(join(tableExportLocation(layout, exportId), 'manifest-summary.json')));
     assert.deepEqual(readdirSync(layout.exports).filter((f) => f.includes('.partial')), [], 'the dead writer\'s partial folder is gone');
+  });
+
+  test('processes asking at once about an export whose process died run it once, and a new export id is run once', async () => {
+    await createTable('Racers');
+    for (let i = 0; i < 20; i += 1) await put('Racers', { pk: { S: `r${i}` }, sk: { N: '1' } });
+    const script = `
+      const { createLocalTableExportPort } = require(${JSON.stringify(join(__dirname, '../../src/local/dynamodb/exporter.js'))});
+      const { createDynamoClients } = require(${JSON.stringify(join(__dirname, '../../src/local/dynamodb/clients.js'))});
+      const { layoutOf } = require(${JSON.stringify(join(__dirname, '../../src/local/paths.js'))});
+      const clients = createDynamoClients({ region: process.env.REGION, endpoint: process.env.ENDPOINT });
+      let writes = 0;
+      const port = createLocalTableExportPort(layoutOf(process.env.LAYOUT_DIR), { clients, pageSize: 2, log: (l) => { if (l.endsWith(': writing')) writes += 1; } });
+      const request = JSON.parse(process.env.REQUEST);
+      // Every process asks at the same instant.
+      while (Date.now() < Number(process.env.AT));
+      (process.env.ASK === 'start' ? port.startTableExport(request) : port.describeTableExport(request))
+        .then(() => port.settle())
+        .then(() => { clients.destroy(); console.log(JSON.stringify({ writes })); });`;
+    const ask = async (layoutDir: string, request: object, how: 'start' | 'describe'): Promise<number> => {
+      const outs = await runAtOnce<{ writes: number }>(script, { REGION, ENDPOINT: moto.endpoint, LAYOUT_DIR: layoutDir, REQUEST: JSON.stringify(request), ASK: how }, 'the processes asking about the export');
+      return outs.reduce((n, o) => n + o.writes, 0);
+    };
+    const gone = spawn(process.execPath, ['-e', '']);
+    await once(gone, 'exit');
+    const window: TableExportWindow = { type: 'FULL', to: wholeSecond(Date.now()) };
+    for (let round = 0; round < 2; round += 1) {
+      const layoutDir = join(work, `race-${round}`);
+      const layout = layoutOf(layoutDir);
+      const orphanId = tableExportIdFor('shop-ddb', `race-${round}`, 'dynamodb.Racers', 0);
+      const request = { source: 'shop-ddb', table: 'dynamodb.Racers', tableArn: arnOf('Racers'), exportId: orphanId, window };
+      mkdirSync(layout.tableExportTasks, { recursive: true });
+      writeFileSync(
+        join(layout.tableExportTasks, `${orphanId}.json`),
+        JSON.stringify({ ...request, exportArn: `${arnOf('Racers')}/export/${orphanId}`, state: 'in_progress', ownerPid: gone.pid, startedAt: new Date().toISOString() }),
+      );
+      assert.equal(await ask(layoutDir, request, 'describe'), 1, `round ${round}: the orphaned export was run again by more than one process`);
+      const fresh = { ...request, exportId: tableExportIdFor('shop-ddb', `fresh-${round}`, 'dynamodb.Racers', 0) };
+      assert.equal(await ask(layoutDir, fresh, 'start'), 1, `round ${round}: a new export was run by more than one process`);
+      for (const exportId of [orphanId, fresh.exportId]) {
+        const { summary, lines } = readExport(tableExportLocation(layout, exportId));
+        assert.equal(lines.length, 20, `${exportId}: the export holds ${lines.length} items of 20`);
+        assert.equal(summary.itemCount, 20);
+      }
+      assert.deepEqual(readdirSync(layout.exports).filter((f) => f.includes('.partial')), [], 'no partial folder left');
+    }
   });
 
   test('a table without a NEW_AND_OLD_IMAGES stream fails its INCREMENTAL export with the fix', async () => {

@@ -7,8 +7,10 @@
  *
  * An export runs in the background like DynamoDB's own; its state lives in
  * `table-export-tasks/<exportId>.json`. Starting the same id again adopts it. The files are written
- * to `exports/<exportId>.partial-*` and renamed whole, so a reader never sees part of an export and
- * an export is never written twice; a task whose owner process died is run again by the next call.
+ * to `exports/<exportId>.partial-*` and renamed whole, so a reader never sees part of an export. A
+ * task whose owner process died is run again by one of the processes that ask about it next. An
+ * export runs once at a time, whatever the processes: a new task, or a takeover, is claimed with
+ * an exclusive file create.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
@@ -19,7 +21,7 @@ import { dynamoTableKey } from '../../dynamodb/names';
 import { PortError } from '../../errors';
 import type { TableExportRef, TableExportStatus, TableExportWindow } from '../../model';
 import type { TableExportPort, TableExportRequest } from '../../ports';
-import { processAlive, readJsonIfExists, writeJsonAtomic } from '../files';
+import { processAlive, readJsonIfExists, writeJsonAtomic, writeJsonExclusive } from '../files';
 import type { WorkDirLayout } from '../paths';
 import { dynamoNameOf } from './catalog';
 import type { LocalDynamoClients } from './clients';
@@ -91,14 +93,24 @@ export function createLocalTableExportPort(layout: WorkDirLayout, options: Local
   const orphaned = (task: TableExportTask) => task.state === 'in_progress' && (task.ownerPid === process.pid ? !running.has(taskFile(task.exportId)) : !processAlive(task.ownerPid));
   const summaryOf = (id: string) => readJsonIfExists<WrittenSummary>(join(tableExportLocation(layout, id), 'manifest-summary.json'));
 
-  function launch(task: TableExportTask): void {
-    const claimed: TableExportTask = { ...task, state: 'in_progress', ownerPid: process.pid };
-    save(claimed);
+  /** Whether this process takes over the orphaned task: only one of the processes asking at once does. */
+  const claimOrphan = (orphan: TableExportTask) =>
+    writeJsonExclusive(join(layout.tableExportTasks, `${orphan.exportId}.takeover-${Date.parse(orphan.startedAt)}-${orphan.ownerPid}`), { by: process.pid });
+
+  /**
+   * Runs the export in this process: a new task, or the takeover of an orphaned one. False when
+   * another process created or took it over first, so that no export is ever run twice at once.
+   */
+  function launch(task: TableExportTask, orphan: boolean): boolean {
+    const claimed: TableExportTask = { ...task, state: 'in_progress', ownerPid: process.pid, startedAt: new Date().toISOString() };
+    if (orphan ? !claimOrphan(task) : !writeJsonExclusive(taskFile(task.exportId), claimed)) return false;
+    if (orphan) save(claimed);
     const key = taskFile(task.exportId);
     const job = run(claimed)
       .catch((err) => options.log?.(`export ${task.exportId} of table ${task.table}: its state could not be saved: ${(err as Error).message}`))
       .finally(() => running.delete(key));
     running.set(key, job);
+    return true;
   }
 
   async function run(task: TableExportTask): Promise<void> {
@@ -108,11 +120,12 @@ export function createLocalTableExportPort(layout: WorkDirLayout, options: Local
       // An export describes the table up to `to`: wait until that time has passed.
       const wait = Date.parse(task.window.to) - Date.now();
       if (wait > 0) await delay(wait);
+      options.log?.(`DynamoDB export ${task.exportId} of ${task.table} (${describeWindow(task.window)}): writing`);
       const folder = join(partial, 'AWSDynamoDB', task.exportId);
       const result = await writeExport(task, folder, options, layout);
       const final = join(layout.exports, task.exportId);
       if (existsSync(join(tableExportLocation(layout, task.exportId), 'manifest-summary.json'))) {
-        // Another run of the same export finished first: keep its files, never mix them.
+        // An earlier run of this export renamed its files, then died before it recorded them: keep them, never mix them.
         rmSync(partial, { recursive: true, force: true });
         const theirs = summaryOf(task.exportId);
         save({ ...task, state: 'complete', finishedAt: new Date().toISOString(), itemCount: theirs?.itemCount ?? result.itemCount, billedBytes: theirs?.billedSizeBytes ?? result.bytes });
@@ -161,9 +174,7 @@ export function createLocalTableExportPort(layout: WorkDirLayout, options: Local
       validate(req);
       const exportArn = `${req.tableArn}/export/${req.exportId}`;
       const ref = (adopted: boolean): TableExportRef => ({ exportId: req.exportId, exportArn, table: req.table, window: req.window, adopted });
-      // Everything up to launch() is synchronous: two starts of one id in this process cannot both launch.
-      const existing = readTask(req.exportId) ?? recovered(req, exportArn);
-      if (existing) {
+      const adopt = (existing: TableExportTask): TableExportRef => {
         if (existing.table !== req.table || !sameWindow(existing.window, req.window)) {
           throw new PortError(
             'validation',
@@ -171,11 +182,15 @@ export function createLocalTableExportPort(layout: WorkDirLayout, options: Local
             `export ${req.exportId} was started for table ${existing.table} (${describeWindow(existing.window)}), not for table ${req.table} (${describeWindow(req.window)}): an export id names one table and window`,
           );
         }
-        if (orphaned(existing)) launch(existing);
+        if (orphaned(existing)) launch(existing, true);
         return ref(true);
-      }
-      launch({ exportId: req.exportId, exportArn, table: req.table, tableArn: req.tableArn, window: req.window, state: 'in_progress', ownerPid: process.pid, startedAt: new Date().toISOString() });
-      return ref(false);
+      };
+      const existing = readTask(req.exportId) ?? recovered(req, exportArn);
+      if (existing) return adopt(existing);
+      const task: TableExportTask = { exportId: req.exportId, exportArn, table: req.table, tableArn: req.tableArn, window: req.window, state: 'in_progress', ownerPid: process.pid, startedAt: new Date().toISOString() };
+      // Another process may have created the task since the read: then this start adopts it.
+      if (launch(task, false)) return ref(false);
+      return adopt(readTask(req.exportId) ?? task);
     },
 
     async describeTableExport(ref: TableExportRef): Promise<TableExportStatus> {
@@ -184,7 +199,8 @@ export function createLocalTableExportPort(layout: WorkDirLayout, options: Local
         throw new PortError('not-found', 'ExportNotFoundException', `DynamoDB export ${ref.exportId} of table ${ref.table} is unknown in ${layout.tableExportTasks}: start it again (the same id adopts it)`);
       }
       if (orphaned(task)) {
-        launch(task);
+        // This process runs it again, or another one that asked at the same time does.
+        launch(task, true);
         return { state: 'in_progress' };
       }
       if (task.state === 'complete') {
