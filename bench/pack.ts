@@ -73,8 +73,17 @@ interface FloorWay {
   cpuSecondsPerTable: number;
 }
 
+/** What bench/pack_floor.py prints. */
+interface Floor {
+  tables: number;
+  rows: number;
+  threads: number;
+  oneAtATime: FloorWay;
+  threaded: FloorWay;
+}
+
 /** bench/pack_floor.py: bare creates of `tables` tiny tables, one at a time and `threads` at a time. */
-function floor(tables: number, rows: number): { tables: number; rows: number; threads: number; oneAtATime: FloorWay; threaded: FloorWay } {
+function floor(tables: number, rows: number): Floor {
   const tools = toolchain();
   const run = spawnSync(tools.python, [join(repoRoot(), 'bench', 'pack_floor.py'), '--tables', String(tables), '--rows', String(rows)], {
     encoding: 'utf8',
@@ -83,7 +92,7 @@ function floor(tables: number, rows: number): { tables: number; rows: number; th
   });
   const last = run.stdout.trim().split('\n').at(-1) ?? '';
   if (run.status !== 0 || !last.startsWith('{')) throw new Error(`bench/pack_floor.py failed (exit ${run.status}): ${run.stderr.trim().split('\n').slice(-5).join(' | ')}`);
-  return JSON.parse(last) as ReturnType<typeof floor>;
+  return JSON.parse(last) as Floor;
 }
 
 /** CPU seconds (user + system) of a process and its children still running, from /proc (Linux); 0 elsewhere. */

@@ -23,7 +23,6 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "glue"))
@@ -70,12 +69,12 @@ def main() -> int:
         def measure(prefix: str, count: int, threads: int) -> dict[str, float]:
             names = [f"{prefix}{i:04d}" for i in range(count)]
             cpu, started = process_cpu_seconds(jvm_pid), time.monotonic()
-            run: Callable[[], Any]
             if threads == 1:
-                run = lambda: [create(n) for n in names]  # noqa: E731
+                for name in names:
+                    create(name)
             else:
-                run = lambda: list(ThreadPoolExecutor(threads).map(create, names))  # noqa: E731
-            run()
+                with ThreadPoolExecutor(threads) as pool:
+                    list(pool.map(create, names))
             wall = time.monotonic() - started
             used = process_cpu_seconds(jvm_pid) - cpu
             return {"wallSeconds": round(wall, 2), "cpuSecondsPerTable": round(used / count, 3)}
