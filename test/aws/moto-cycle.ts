@@ -6,7 +6,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
 import { CreateDBInstanceCommand } from '@aws-sdk/client-rds';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
@@ -22,6 +21,7 @@ import { createWorker } from '../../src/worker';
 import type { CycleProgress } from '../../src/workflows/messages';
 import { planEntry } from '../helpers/plan';
 import { type MotoServer, startMoto, useTestCredentials } from '../helpers/moto';
+import { pollFor } from '../helpers/within';
 import { awsSource, EXPORT_BUCKET, exportFiles, glueScriptsFixture, loadResult, REGION, SCRIPT_BUCKET } from './fixtures';
 
 export const EXPORT_PREFIX = 'lakesync/exports';
@@ -84,14 +84,9 @@ export async function withWorker(env: MotoCycleEnv, name: string, fn: (client: C
   }
 }
 
+/** Asks `probe` every 200 ms until it answers (a failing probe is asked again). */
 export async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    await delay(200);
-  }
-  throw new Error(`timed out waiting for ${what}`);
+  return pollFor(what, () => probe().catch(() => undefined), timeoutMs, 200);
 }
 
 /** The files RDS would write for `exportId`: moto's export tasks write none. */

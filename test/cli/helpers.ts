@@ -6,7 +6,6 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { Client, Connection } from '@temporalio/client';
 import { loadConfigFile } from '../../src/config/load';
@@ -17,6 +16,7 @@ import { SEARCH_ATTRIBUTES } from '../../src/cli/search-attributes';
 import { repoRoot } from '../../src/cli/paths';
 import { createWorker } from '../../src/worker';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { pollFor } from '../helpers/within';
 
 // Workers in tests log warnings and errors only (before any worker exists in this process).
 try {
@@ -144,18 +144,14 @@ export async function startCluster(options: { dbFile: string; port: number; conf
 
 /** Polls `fn` until it returns a value (not undefined) or the time is up. */
 export async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000, everyMs = 300): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
+  // A failing probe is asked again; the failure names its last error.
   let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await fn();
-      if (value !== undefined) return value;
-    } catch (err) {
+  const probe = () =>
+    fn().catch((err: unknown) => {
       last = err;
-    }
-    await delay(everyMs);
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+      return undefined;
+    });
+  return pollFor(() => `${what}${last ? `: ${String(last)}` : ''}`, probe, timeoutMs, everyMs);
 }
 
 export function json<T>(run: CliRun): T {

@@ -10,6 +10,7 @@ import { fakeTableNames } from '../../src/fake/ports';
 import { batchWorkflowId } from '../../src/ids';
 import { fakeConfig, startFakeWorker, startTestServer, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
 import { startSource, waitForCycles, waitForStatus } from '../helpers/source';
+import { waitUntil } from '../helpers/within';
 
 const TABLES = fakeTableNames(6);
 const FAST = TABLES.slice(0, 3);
@@ -33,11 +34,7 @@ describe('a batch that ends without a result', () => {
   test('its committed tables keep their commit and advance their watermark; only the others fail', async () => {
     const handle = await startSource(w.client, queue, 'batchend');
     const running = await waitForStatus(handle, (s) => s.currentCycle !== undefined);
-    const deadline = Date.now() + 60_000;
-    while (!FAST.every((t) => w.backend.count(`load.commit:${t}`) === 1)) {
-      if (Date.now() > deadline) throw new Error('the fast tables did not commit within 60 s');
-      await delay(100);
-    }
+    await waitUntil(() => FAST.every((t) => w.backend.count(`load.commit:${t}`) === 1), 'the fast tables committed');
     // Grant and verify of the fast tables are quick: let their outcomes settle before the batch ends.
     await delay(2_000);
     await w.client.workflow.getHandle(batchWorkflowId(running.currentCycle!.workflowId, 1)).terminate('stuck batch');

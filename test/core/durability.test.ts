@@ -16,6 +16,7 @@ import { connectClient, temporalTarget } from '../../src/temporal';
 import { fakeConfig, startTestServer, type TestServer, uniqueQueue } from '../helpers/env';
 import { recordHistories } from '../helpers/histories';
 import { startSource, waitForCycles } from '../helpers/source';
+import { pollFor } from '../helpers/within';
 
 const TABLES = fakeTableNames(20);
 
@@ -68,15 +69,12 @@ async function stopProcess(child: ChildProcess | undefined): Promise<void> {
 
 /** Waits until the fake has started at least `n` loads and not yet finished all of them. */
 async function waitForLoadsInFlight(stateDir: string, n: number): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
+  await pollFor(`at least ${n} loads to start, not all of them committed`, () => {
     const counters = readStateDir(stateDir).counters;
     const started = TABLES.filter((t) => counters[`load.start:${t}`]).length;
     const committed = TABLES.filter((t) => counters[`load.commit:${t}`]).length;
-    if (started >= n && committed < TABLES.length) return;
-    await delay(100);
-  }
-  throw new Error(`fewer than ${n} loads started within 60 s`);
+    return started >= n && committed < TABLES.length ? true : undefined;
+  });
 }
 
 /** Runs started and not yet finished at `nowMs`, whose commit has not happened. */

@@ -22,6 +22,7 @@ import { fakeConfig, startTestServer, startWorkerOver, type FakeWorker, type Tes
 import { recordHistories } from '../helpers/histories';
 import { planEntry } from '../helpers/plan';
 import { startSource, waitForCycles } from '../helpers/source';
+import { pollFor } from '../helpers/within';
 
 const tables = (n: number) => Array.from({ length: n }, (_, i) => `public.t${String(i + 1).padStart(4, '0')}`);
 const item = (table: string, sizeGB?: number, extra: Partial<LoadItem> = {}): LoadItem => ({ table, lakeTable: table.split('.')[1]!, action: 'create', ...(sizeGB !== undefined ? { sizeGB } : {}), ...extra });
@@ -257,11 +258,10 @@ describe('packed cycles on a real Temporal server', () => {
       let w = await startWorkerOver(config, backend);
       try {
         const handle = await startSource(w.client, queue, 'packrestart');
-        const deadline = Date.now() + 60_000;
-        while (backend.packRuns().length === 0 && Date.now() < deadline) await delay(50);
+        await pollFor('the pack run to start', () => (backend.packRuns().length > 0 ? true : undefined), 60_000, 50);
         assert.equal(backend.count('pack.start'), 1, 'the lost answer was not followed by a second start');
         // Stop the worker while its tables' loads wait for the pack run (4 x 1.5 s) and start another on the same backend.
-        while (backend.count('load.get') < 4 && Date.now() < deadline) await delay(50);
+        await pollFor('the 4 loads to wait for the pack run', () => (backend.count('load.get') >= 4 ? true : undefined), 60_000, 50);
         const pack = backend.packRuns()[0]!;
         const midPack = backend.count('load.get') >= 4 && Date.now() < pack.startedAtMs + pack.durationMs - 1_000;
         await w.stop();

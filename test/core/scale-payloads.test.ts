@@ -10,7 +10,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as delay } from 'node:timers/promises';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { waitForRequest } from '../../src/cli/wait';
 import { costReport } from '../../src/cost/report';
@@ -24,6 +23,7 @@ import { readSourceStatus, withCycleTables } from '../../src/status-pages';
 import { type CycleTablesPage, cycleTablesPageQuery, rerunUpdate, SOURCE_WORKFLOW_TYPE, syncUpdate, type SourceStatus, type StatusPage, statusPageQuery, statusQuery } from '../../src/workflows/messages';
 import { fakeConfig, quietTemporalLogs, startFakeWorker, type FakeWorker, uniqueQueue } from '../helpers/env';
 import { recordHistories } from '../helpers/histories';
+import { pollFor } from '../helpers/within';
 import { historyPayloadSizes } from '../helpers/payload-sizes';
 
 const SOURCE = 'big';
@@ -33,13 +33,16 @@ const FAILING = ['public.t0005', 'public.t0021', 'public.t0033'];
 
 /** Waits until the whole status (read through its pages) satisfies `check`. */
 async function waitForWhole(handle: WorkflowHandle, check: (s: SourceStatus) => boolean, what: string, timeoutMs = 120_000): Promise<SourceStatus> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const s = await readSourceStatus(handle);
-    if (check(s)) return s;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify({ phase: s.phase, cycles: s.recentCycles.length })}`);
-    await delay(200);
-  }
+  let last: SourceStatus | undefined;
+  return pollFor(
+    () => `${what}; last: ${JSON.stringify({ phase: last?.phase, cycles: last?.recentCycles.length })}`,
+    async () => {
+      last = await readSourceStatus(handle);
+      return check(last) ? last : undefined;
+    },
+    timeoutMs,
+    200,
+  );
 }
 
 const bytesOf = (v: unknown): number => Buffer.byteLength(JSON.stringify(v));
@@ -385,12 +388,4 @@ function committedIn(backend: FakeWorker['backend'], cycleId: string): number {
   return Object.values(backend.state.lake).filter((t) => t.lastCommit?.cycleId === cycleId).length;
 }
 
-async function waitFor<T>(fn: () => Promise<T | undefined>, what: string, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await delay(250);
-  }
-}
+const waitFor = <T>(fn: () => Promise<T | undefined>, what: string, timeoutMs = 60_000): Promise<T> => pollFor(what, fn, timeoutMs, 250);

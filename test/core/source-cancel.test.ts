@@ -5,7 +5,6 @@
  * keeps the tables it committed before the cancel.
  */
 import assert from 'node:assert/strict';
-import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { fakeTableNames } from '../../src/fake/ports';
@@ -14,7 +13,7 @@ import { readSourceStatus } from '../../src/status-pages';
 import { type SourceWorkflowInput, type SyncRequest, SOURCE_WORKFLOW_TYPE, requestSyncSignal } from '../../src/workflows/messages';
 import { fakeConfig, startFakeWorker, startTestServer, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
 import { recordHistories } from '../helpers/histories';
-import { waitUntil } from '../helpers/within';
+import { pollFor, waitUntil } from '../helpers/within';
 import { startSource, status, waitForCycles, waitForStatus } from '../helpers/source';
 
 const SOURCE = 'cancelkeep';
@@ -30,13 +29,16 @@ async function startLikeCli(client: Client, taskQueue: string, request: SyncRequ
 
 
 async function waitForRunStatus(handle: WorkflowHandle, name: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = (await handle.describe()).status.name;
-    if (found === name) return;
-    if (Date.now() > deadline) throw new Error(`the source workflow is ${found}, not ${name}, after ${timeoutMs} ms`);
-    await delay(200);
-  }
+  let found: string | undefined;
+  await pollFor(
+    () => `the source workflow to be ${name}; it is ${found}`,
+    async () => {
+      found = (await handle.describe()).status.name;
+      return found === name ? found : undefined;
+    },
+    timeoutMs,
+    200,
+  );
 }
 
 describe('a cancelled source workflow', () => {

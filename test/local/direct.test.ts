@@ -32,6 +32,7 @@ import { SEARCH_ATTRIBUTE_TYPES } from '../../src/workflows/search';
 import { quietTemporalLogs } from '../helpers/env';
 import { startPostgres, type TestPostgres } from './helpers/postgres';
 import { type InProcessWorker, runWorkerInProcess } from '../helpers/local-worker';
+import { pollFor } from '../helpers/within';
 import { localPace } from './helpers/pace';
 import { shopSource, writeConfig } from './helpers/config';
 
@@ -240,16 +241,18 @@ describe('direct extract on PostgreSQL over JDBC, checked with lakesync query', 
       await gate.query('SELECT pg_advisory_lock($1)', [GATE_LOCK]);
       cycle = sync();
       // Seen from outside: the job's partition reads wait on the gate, inside the window.
-      const deadline = Date.now() + 180_000;
-      let waiting: { query: string }[] = [];
-      while (waiting.length === 0) {
-        assert.ok(Date.now() < deadline, `no read of public.events reached the gate: runs ${JSON.stringify(runRecords().map((r) => [r.table, r.state]))}`);
-        await delay(200);
-        waiting = await pgServer.query<{ query: string }>(
-          `SELECT query FROM pg_stat_activity WHERE usename = $1 AND datname = 'shop' AND wait_event_type = 'Lock' AND wait_event = 'advisory'`,
-          [READER],
-        );
-      }
+      const waiting = await pollFor(
+        () => `a read of public.events to reach the gate: runs ${JSON.stringify(runRecords().map((r) => [r.table, r.state]))}`,
+        async () => {
+          const rows = await pgServer.query<{ query: string }>(
+            `SELECT query FROM pg_stat_activity WHERE usename = $1 AND datname = 'shop' AND wait_event_type = 'Lock' AND wait_event = 'advisory'`,
+            [READER],
+          );
+          return rows.length > 0 ? rows : undefined;
+        },
+        180_000,
+        200,
+      );
       // Only the job's partition reads of the window (its subquery lakesync_window) may be waiting: nothing else reads the table.
       for (const w of waiting) assert.match(w.query, /lakesync_window/, `a read of the window waits on the gate, not: ${w.query.slice(0, 300)}`);
       const reading = runRecords().find((r) => r.table.endsWith('public.events') && r.state === 'running');

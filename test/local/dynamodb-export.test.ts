@@ -40,6 +40,7 @@ import { createLocalTableExportPort, type LocalTableExportPort, tableExportLocat
 import { startEmbeddedDynamo } from '../../src/local/dynamodb/moto-server';
 import { layoutOf } from '../../src/local/paths';
 import { runAtOnce } from '../helpers/at-once';
+import { pollFor } from '../helpers/within';
 import { MOTO_ACCOUNT_ID, type MotoServer, startMoto } from '../helpers/moto';
 
 const REGION = 'eu-west-1';
@@ -93,14 +94,16 @@ describe('embedded DynamoDB exports (moto server)', () => {
   const put = (table: string, item: Record<string, AttributeValue>) => ddb.send(new PutItemCommand({ TableName: table, Item: item }));
 
   const start = (table: string, exportId: string, window: TableExportWindow) => port.startTableExport({ source: 'shop-ddb', table: `dynamodb.${table}`, tableArn: arnOf(table), exportId, window });
-  const finished = async (ref: TableExportRef): Promise<TableExportStatus> => {
-    for (let i = 0; i < 200; i += 1) {
-      const status = await port.describeTableExport(ref);
-      if (status.state !== 'in_progress') return status;
-      await delay(50);
-    }
-    throw new Error(`export ${ref.exportId} did not finish`);
-  };
+  const finished = (ref: TableExportRef): Promise<TableExportStatus> =>
+    pollFor(
+      `export ${ref.exportId} to finish`,
+      async () => {
+        const status = await port.describeTableExport(ref);
+        return status.state !== 'in_progress' ? status : undefined;
+      },
+      10_000,
+      50,
+    );
 
   before(async () => {
     moto = await startMoto();

@@ -8,7 +8,6 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { jsonOf, lakesync } from '../../src/demo/cli';
@@ -19,6 +18,7 @@ import type { SourceDb } from '../../src/local/source/db';
 import { seedDemo } from '../../src/local/source/demo-schema';
 import { openPostgres } from '../../src/local/source/postgres';
 import type { CycleResult } from '../../src/model';
+import { pollFor } from '../helpers/within';
 import { startPostgres, type TestPostgres } from './helpers/postgres';
 import { shopSource, writeConfig } from './helpers/config';
 
@@ -81,26 +81,28 @@ test('a killed worker is replaced; the cycle resumes and no committed load runs 
   const { requestId } = jsonOf<{ requestId: string }>(sent, 'sync');
 
   // Kill the worker once a load has committed and another one is under way.
-  const deadline = Date.now() + 300_000;
-  while (!(records().some((r) => r.state === 'succeeded') && records().some((r) => r.state === 'running'))) {
-    assert.ok(Date.now() < deadline, `no load got under way: ${JSON.stringify(records())}`);
-    await delay(100);
-  }
+  await pollFor(
+    () => `a load to commit and another to be under way: ${JSON.stringify(records())}`,
+    () => (records().some((r) => r.state === 'succeeded') && records().some((r) => r.state === 'running') ? true : undefined),
+    300_000,
+  );
   const beforeKill = records();
   first.kill('SIGKILL');
   await new Promise((r) => first.once('exit', r));
   const committedBeforeKill = beforeKill.filter((r) => r.state === 'succeeded').map((r) => r.runToken);
 
   await startWorker();
-  let workflowId: string | undefined;
-  while (!workflowId) {
-    assert.ok(Date.now() < deadline + 300_000, 'the cycle did not finish after the restart');
-    // Right after the kill, queries can time out until the new worker takes over the workflow.
-    const status = await lakesync(['status', 'pg', '--json', '--config', configFile]);
-    const view = status.stdout.trim() ? (JSON.parse(status.stdout) as { status?: { recentCycles: { requestIds: string[]; workflowId: string }[] } }) : undefined;
-    workflowId = view?.status?.recentCycles.find((c) => c.requestIds.includes(requestId))?.workflowId;
-    if (!workflowId) await delay(1000);
-  }
+  const workflowId = await pollFor(
+    'the cycle to finish after the restart',
+    async () => {
+      // Right after the kill, queries can time out until the new worker takes over the workflow.
+      const status = await lakesync(['status', 'pg', '--json', '--config', configFile]);
+      const view = status.stdout.trim() ? (JSON.parse(status.stdout) as { status?: { recentCycles: { requestIds: string[]; workflowId: string }[] } }) : undefined;
+      return view?.status?.recentCycles.find((c) => c.requestIds.includes(requestId))?.workflowId;
+    },
+    600_000,
+    1000,
+  );
   const connection = await Connection.connect({ address: server.address });
   let result: CycleResult;
   try {
