@@ -12,10 +12,11 @@
  *
  *   node dist/bench/pack.js [--tables 200] [--rows 10]
  */
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { promisify } from 'node:util';
 import { PACKING_DEFAULTS } from '../src/config/packing';
 import { jsonOf, lakesync } from '../src/demo/cli';
 import { fileSafe } from '../src/local/files';
@@ -25,6 +26,8 @@ import { repoRoot, toolchain } from '../src/toolchain';
 import { runBench, withEmbedded } from './embedded';
 
 type Way = 'packed' | 'single';
+
+const execFileAsync = promisify(execFile);
 
 /** The Glue model of the cost comparison (AWS Glue pricing: per second, 1-minute minimum per run). */
 const GLUE_MODEL = {
@@ -83,16 +86,19 @@ interface Floor {
 }
 
 /** bench/pack_floor.py: bare creates of `tables` tiny tables, one at a time and `threads` at a time. */
-function floor(tables: number, rows: number): Floor {
+async function floor(tables: number, rows: number): Promise<Floor> {
   const tools = toolchain();
-  const run = spawnSync(tools.python, [join(repoRoot(), 'bench', 'pack_floor.py'), '--tables', String(tables), '--rows', String(rows)], {
-    encoding: 'utf8',
-    env: { ...process.env, LAKESYNC_ICEBERG_JAR: tools.icebergJar },
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  const last = run.stdout.trim().split('\n').at(-1) ?? '';
-  if (run.status !== 0 || !last.startsWith('{')) throw new Error(`bench/pack_floor.py failed (exit ${run.status}): ${run.stderr.trim().split('\n').slice(-5).join(' | ')}`);
-  return JSON.parse(last) as Floor;
+  const script = join(repoRoot(), 'bench', 'pack_floor.py');
+  try {
+    const { stdout } = await execFileAsync(tools.python, [script, '--tables', String(tables), '--rows', String(rows)], {
+      env: { ...process.env, LAKESYNC_ICEBERG_JAR: tools.icebergJar },
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    return JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as Floor;
+  } catch (err) {
+    const stderr = String((err as { stderr?: string }).stderr ?? '').trim().split('\n').slice(-5).join(' | ');
+    throw new Error(`bench/pack_floor.py failed: ${(err as Error).message.split('\n')[0]}${stderr ? ` | ${stderr}` : ''}`);
+  }
 }
 
 /** CPU seconds (user + system) of a process and its children still running, from /proc (Linux); 0 elsewhere. */
@@ -253,7 +259,7 @@ async function main(): Promise<number> {
     };
 
     log('floor: bare Iceberg creates of the same number of tiny tables in one warm Spark session');
-    const bare = floor(tableCount, rows);
+    const bare = await floor(tableCount, rows);
     log(`floor: ${JSON.stringify(bare)}`);
 
     const ratio = single.wallSeconds > 0 ? round(packed.wallSeconds / single.wallSeconds, 3) : null;

@@ -25,8 +25,6 @@ interface ExportTaskRecord {
   startedAt?: string;
 }
 
-/** Export ids as RDS allows them: also what keeps a deletion inside the exports folder. */
-
 export function createRetentionPort(layout: WorkDirLayout, source: string): RetentionPort {
   const snapshotFile = (id: string) => join(layout.snapshots, `${fileSafe(id)}.json`);
   const task = (id: string) => (EXPORT_ID.test(id) ? readJsonIfExists<ExportTaskRecord>(join(layout.exportTasks, `${id}.json`)) : undefined);

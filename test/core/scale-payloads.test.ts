@@ -388,4 +388,6 @@ function committedIn(backend: FakeWorker['backend'], cycleId: string): number {
   return Object.values(backend.state.lake).filter((t) => t.lastCommit?.cycleId === cycleId).length;
 }
 
-const waitFor = <T>(fn: () => Promise<T | undefined>, what: string, timeoutMs = 60_000): Promise<T> => pollFor(what, fn, timeoutMs, 250);
+function waitFor<T>(fn: () => Promise<T | undefined>, what: string, timeoutMs = 60_000): Promise<T> {
+  return pollFor(what, fn, timeoutMs, 250);
+}
