@@ -390,7 +390,7 @@ describe('parallel export from PostgreSQL', () => {
     }
   });
 
-  test('an export waiting for a table another session holds locked is cancelled at once, before any reader starts', async () => {
+  test('an export waiting for a table another session holds locked is cancelled at once, in the server too, before any reader starts', async () => {
     await createVictim();
     const layout = layoutOf(join(work, 'cancel-locked'));
     const port = createExportPort(layout, { database: 'shop', source: async () => db, tuning: { readers: 2 } });
@@ -406,6 +406,8 @@ describe('parallel export from PostgreSQL', () => {
       assert.equal(status.state, 'canceled', `the export was not cancelled: ${JSON.stringify(status)}`);
       assert.equal(status.failureCause, 'the export task was cancelled');
       assert.equal(existsSync(join(layout.exports, `${exportId}.partial`)), false, 'the partial folder is removed');
+      // The lock is still held: the server must have stopped the export's wait too, not left it queued with its snapshot.
+      await waitUntil(async () => !(await waitingForLock(SNAPSHOT_APPLICATION_NAME, 'victim')), "the cancelled export's wait for victim ended in the server", 10_000);
     } finally {
       await blocker.end();
       await settleExports();

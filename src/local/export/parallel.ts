@@ -57,11 +57,21 @@ export async function exportWithSnapshotReaders(source: ReaderSource, options: E
   const readers = options.readers ?? defaultReaders();
   if (!Number.isInteger(readers) || readers < 1) throw new Error(`readers must be a whole number of at least 1, not ${readers}`);
   const coordinator = await source.connect();
-  // Until the readers run, a cancel ends the coordinator's connection: a query of the planning
-  // that waits (for a table another session holds locked) stops with it.
-  const stopPlanning = () => void coordinator.end().catch(() => undefined);
+  let backendPid: number | undefined;
+  let cancelling: Promise<void> | undefined;
+  // Until the readers run, a cancel ends the coordinator's connection, so that a query of the
+  // planning that waits (for a table another session holds locked) stops here at once. The server
+  // notices a closed connection only when it next writes to it, so the query is cancelled there too:
+  // its backend would otherwise go on waiting in the lock queue, holding its snapshot.
+  const stopPlanning = () => {
+    if (backendPid !== undefined) cancelling = cancelBackend(source, backendPid);
+    void coordinator.end().catch(() => undefined);
+  };
   options.signal?.addEventListener('abort', stopPlanning, { once: true });
   try {
+    options.signal?.throwIfAborted();
+    const [{ pid }] = (await coordinator.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows as [{ pid: number }];
+    backendPid = pid;
     options.signal?.throwIfAborted();
     await coordinator.query(`SET application_name = '${SNAPSHOT_APPLICATION_NAME}'`);
     await coordinator.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
@@ -102,6 +112,20 @@ export async function exportWithSnapshotReaders(source: ReaderSource, options: E
   } finally {
     options.signal?.removeEventListener('abort', stopPlanning);
     await coordinator.end().catch(() => undefined);
+    await cancelling;
+  }
+}
+
+/** Cancels the query a backend runs (pg_cancel_backend, allowed on the same role's backends) from a connection of its own. */
+async function cancelBackend(source: ReaderSource, pid: number): Promise<void> {
+  const client = await source.connect().catch(() => undefined);
+  if (!client) return;
+  try {
+    await client.query('SELECT pg_cancel_backend($1)', [pid]);
+  } catch {
+    // Best effort: the backend also ends once the server notices its connection is closed.
+  } finally {
+    await client.end().catch(() => undefined);
   }
 }
 
