@@ -1,7 +1,7 @@
-/** Small file helpers of the embedded mode: atomic and exclusive JSON writes, tolerant reads, process liveness. */
+/** Small file helpers of the embedded mode: atomic and exclusive JSON writes, orphaned-task claims, tolerant reads, process liveness. */
 import { randomBytes } from 'node:crypto';
 import { existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 
 /** The JSON written whole to a new sibling of `file`, whose path is returned. */
 function writeSibling(file: string, value: unknown): string {
@@ -31,6 +31,15 @@ export function writeJsonExclusive(file: string, value: unknown): boolean {
   } finally {
     rmSync(tmp, { force: true });
   }
+}
+
+/**
+ * Whether this process takes over the task `<dir>/<id>.json` whose owner process died: only one
+ * of the processes asking at once does. The claim `<id>.takeover-<startedAtMs>-<deadPid>` names the
+ * dead owner's run, so that a later orphaning of the same task is claimed anew.
+ */
+export function claimOrphanedTask(dir: string, orphan: { exportId: string; startedAt: string; ownerPid: number }): boolean {
+  return writeJsonExclusive(join(dir, `${orphan.exportId}.takeover-${Date.parse(orphan.startedAt)}-${orphan.ownerPid}`), { by: process.pid });
 }
 
 /** The parsed file, or undefined when it does not exist. A corrupt file is an error that names it. */

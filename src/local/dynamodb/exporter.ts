@@ -21,7 +21,7 @@ import { dynamoTableKey } from '../../dynamodb/names';
 import { PortError } from '../../errors';
 import type { TableExportRef, TableExportStatus, TableExportWindow } from '../../model';
 import type { TableExportPort, TableExportRequest } from '../../ports';
-import { processAlive, readJsonIfExists, writeJsonAtomic, writeJsonExclusive } from '../files';
+import { claimOrphanedTask, processAlive, readJsonIfExists, writeJsonAtomic, writeJsonExclusive } from '../files';
 import type { WorkDirLayout } from '../paths';
 import { dynamoNameOf } from './catalog';
 import type { LocalDynamoClients } from './clients';
@@ -93,17 +93,13 @@ export function createLocalTableExportPort(layout: WorkDirLayout, options: Local
   const orphaned = (task: TableExportTask) => task.state === 'in_progress' && (task.ownerPid === process.pid ? !running.has(taskFile(task.exportId)) : !processAlive(task.ownerPid));
   const summaryOf = (id: string) => readJsonIfExists<WrittenSummary>(join(tableExportLocation(layout, id), 'manifest-summary.json'));
 
-  /** Whether this process takes over the orphaned task: only one of the processes asking at once does. */
-  const claimOrphan = (orphan: TableExportTask) =>
-    writeJsonExclusive(join(layout.tableExportTasks, `${orphan.exportId}.takeover-${Date.parse(orphan.startedAt)}-${orphan.ownerPid}`), { by: process.pid });
-
   /**
    * Runs the export in this process: a new task, or the takeover of an orphaned one. False when
    * another process created or took it over first, so that no export is ever run twice at once.
    */
   function launch(task: TableExportTask, orphan: boolean): boolean {
     const claimed: TableExportTask = { ...task, state: 'in_progress', ownerPid: process.pid, startedAt: new Date().toISOString() };
-    if (orphan ? !claimOrphan(task) : !writeJsonExclusive(taskFile(task.exportId), claimed)) return false;
+    if (orphan ? !claimOrphanedTask(layout.tableExportTasks, task) : !writeJsonExclusive(taskFile(task.exportId), claimed)) return false;
     if (orphan) save(claimed);
     const key = taskFile(task.exportId);
     const job = run(claimed)

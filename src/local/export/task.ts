@@ -15,7 +15,7 @@ import { redactSecrets } from '../../redact';
 import type { ExportRef, ExportStatus, SnapshotRef, TableName } from '../../model';
 import type { ExportPort, ExportRequest } from '../../ports';
 import { type CatalogRecord, catalogRecordFile } from '../discover';
-import { processAlive, readJsonIfExists, writeJsonAtomic, writeJsonExclusive } from '../files';
+import { claimOrphanedTask, processAlive, readJsonIfExists, writeJsonAtomic, writeJsonExclusive } from '../files';
 import type { WorkDirLayout } from '../paths';
 import { readCatalog } from '../source/catalog';
 import type { SourceDb } from '../source/db';
@@ -71,10 +71,6 @@ export function createExportPort(layout: WorkDirLayout, options: ExportTaskOptio
 
   const orphaned = (task: ExportTask) => task.state === 'in_progress' && (task.ownerPid === process.pid ? !running.has(task.exportId) : !processAlive(task.ownerPid));
 
-  /** Whether this process takes over the orphaned task: only one of the processes asking at once does. */
-  const claimOrphan = (orphan: ExportTask) =>
-    writeJsonExclusive(join(layout.exportTasks, `${orphan.exportId}.takeover-${Date.parse(orphan.startedAt)}-${orphan.ownerPid}`), { by: process.pid });
-
   /**
    * Runs the export in this process: a new task, or the takeover of an orphaned one. Undefined
    * when another process created or took it over first, so that no export is ever run twice.
@@ -82,7 +78,7 @@ export function createExportPort(layout: WorkDirLayout, options: ExportTaskOptio
   function launch(exportId: string, snapshot: SnapshotRef, scope: Pick<ExportTask, 'tables' | 'schemas'>, orphan?: ExportTask): ExportTask | undefined {
     const { tables, schemas } = scope;
     const task: ExportTask = { exportId, snapshot, ...(tables ? { tables } : {}), ...(schemas ? { schemas } : {}), state: 'in_progress', percentProgress: 0, ownerPid: process.pid, startedAt: new Date().toISOString() };
-    if (orphan ? !claimOrphan(orphan) : !writeJsonExclusive(taskFile(exportId), task)) return undefined;
+    if (orphan ? !claimOrphanedTask(layout.exportTasks, orphan) : !writeJsonExclusive(taskFile(exportId), task)) return undefined;
     if (orphan) save(task);
     const canceller = new AbortController();
     cancellers.set(exportId, canceller);
