@@ -188,13 +188,12 @@ def numeric_plan(mapping: ColumnMapping, name: str, raw_type: str, precision: in
                           converted, strictly(converted), f"a number that fits {lake_type}", precision=precision,
                           bad_of_value=strictly)
     converted = f"try_cast({raw} AS {lake_type})"
-    int_digits, frac_digits = _significant_digits(raw)
+    rounds = _rounds_fraction(raw, scale)
 
+    # Too many integer digits need no test of their own: with no fraction digit lost, the cast
+    # of a value beyond decimal(p,s) is NULL.
     def check(value: str) -> str:
-        return (
-            f"({raw} IS NOT NULL AND (NOT {raw} RLIKE {sql_string(_NUMBER_RE)}"
-            f" OR {int_digits} > {precision - scale} OR {frac_digits} > {scale} OR {value} IS NULL))"
-        )
+        return f"({raw} IS NOT NULL AND (NOT {raw} RLIKE {sql_string(_NUMBER_RE)} OR {value} IS NULL OR {rounds}))"
 
     expectation = (
         f"a number with at most {precision - scale} integer and {scale} fractional digits ({lake_type}); "
@@ -204,16 +203,16 @@ def numeric_plan(mapping: ColumnMapping, name: str, raw_type: str, precision: in
                       converted, check(converted), expectation, precision=precision, bad_of_value=check)
 
 
-def _significant_digits(raw: str) -> tuple[str, str]:
-    """SQL: the integer digits without leading zeros and the fractional digits without trailing zeros.
+def _rounds_fraction(raw: str, scale: int) -> str:
+    """SQL predicate: a value matching _NUMBER_RE has more significant fraction digits than scale.
 
-    For a value matching _NUMBER_RE only (one optional sign, one optional point): plain string
-    functions, cheaper per row than regular expressions.
+    The cast to decimal(p,s) would round them away. The usual value (PostgreSQL prints exactly
+    the column's scale) is settled by its length alone; only a longer fraction has its trailing
+    zeros trimmed and counted, a string copy per value.
     """
-    unsigned = f"CASE WHEN {raw} LIKE '-%' THEN substring({raw}, 2) ELSE {raw} END"
-    int_digits = f"length(TRIM(LEADING '0' FROM substring_index({unsigned}, '.', 1)))"
-    frac_digits = f"CASE WHEN instr({raw}, '.') > 0 THEN length(TRIM(TRAILING '0' FROM substring_index({raw}, '.', -1))) ELSE 0 END"
-    return int_digits, frac_digits
+    point = f"instr({raw}, '.')"
+    significant = f"length(TRIM(TRAILING '0' FROM substring_index({raw}, '.', -1)))"
+    return f"({point} > 0 AND octet_length({raw}) - {point} > {scale} AND {significant} > {scale})"
 
 
 def is_number_expr(raw_name: str) -> str:
@@ -348,9 +347,10 @@ def plan_column(mapping: ColumnMapping, name: str, raw_type: str, clamp_infinity
         if utc_session:
             # The usual offset, +00 (RDS prints timestamptz in UTC unless the database's time zone
             # says otherwise), skips Spark's per-value zone handling: in a UTC session the text
-            # before it, read as a wall time, is the instant. Within a _TSTZ_RE match a trailing
-            # +00 is always the offset.
-            utc_wall = f"CAST(try_cast(substring({raw}, 1, length({raw}) - 3) AS TIMESTAMP_NTZ) AS TIMESTAMP)"
+            # before it, read without an offset, is the instant. Within a _TSTZ_RE match a trailing
+            # +00 is always the offset and its '+' the only one, so substring_index cuts the text
+            # before it (substring would count characters, several times the cost).
+            utc_wall = f"try_cast(substring_index({raw}, '+', 1) AS TIMESTAMP)"
             parsed = f"CASE WHEN {raw} LIKE '%+00' THEN {utc_wall} ELSE {parsed} END"
         converted = (
             f"CASE {infinity_branches(TSTZ_POS_SQL, TSTZ_NEG_SQL)}"

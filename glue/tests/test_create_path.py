@@ -119,17 +119,14 @@ def test_the_string_scans_decide_exactly_as_the_regular_expressions_they_replace
     """Digits of numbers and the offset of timestamps: same answer as the regular expressions on every well-formed value."""
     from lakesync_glue import pgtypes
 
-    int_digits, frac_digits = pgtypes._significant_digits("v")
     scale = pgtypes.infer_scale_expr("v").replace("max(", "(", 1)
     numbers = spark.createDataFrame([(n,) for n in NUMBERS], "v string").selectExpr(
         "v", f"v RLIKE '{pgtypes._NUMBER_RE}' AS ok",
-        f"{int_digits} AS i", "length(regexp_extract(v, '^-?0*([0-9]*)', 1)) AS i_re",
-        f"{frac_digits} AS f", "length(regexp_extract(v, '[.]([0-9]*?)0*$', 1)) AS f_re",
         f"{scale} AS s", "CASE WHEN v RLIKE '^-?[0-9]+([.][0-9]+)?$' THEN length(regexp_extract(v, '[.]([0-9]*)$', 1)) END AS s_re",
     ).collect()
     well_formed = [r for r in numbers if r["ok"]]
     assert len(well_formed) == 10
-    assert [(r["v"], r["i"], r["f"], r["s"]) for r in well_formed] == [(r["v"], r["i_re"], r["f_re"], r["s_re"]) for r in well_formed]
+    assert [(r["v"], r["s"]) for r in well_formed] == [(r["v"], r["s_re"]) for r in well_formed]
     plan = pgtypes.plan_column(pgtypes.ColumnMapping("v", "timestamptz", "binary (UTF8)"), "v", "string")
     offsets = spark.createDataFrame([(t,) for t in TIMES], "v string").selectExpr(
         "v", f"v RLIKE '{pgtypes._TSTZ_RE}' AS ok",
@@ -140,6 +137,30 @@ def test_the_string_scans_decide_exactly_as_the_regular_expressions_they_replace
     matched = [r for r in offsets if r["ok"]]
     assert len(matched) == 10
     assert [(r["v"], r["has"]) for r in matched] == [(r["v"], r["has_re"]) for r in matched]
+
+
+# Beyond NUMBERS: values at the edges of decimal(5,2) and decimal(12,2), trailing zeros, forms PostgreSQL never prints.
+MORE_NUMBERS = ["999.99", "1000.00", "-999.995", "999.990", "1.230", "0.001", "12345.67", "9999999999.99",
+                "10000000000.00", "00000000001.50", "+1", " 1", "1.", ".5", "1,5", "١٢.٥", None]
+
+
+def test_the_numeric_check_decides_exactly_as_counting_digits_by_regular_expressions(spark: Any) -> None:
+    """A bad value is one not printed as a plain number, with more significant integer or fraction digits
+    than decimal(p,s) holds, or one the cast cannot read: the check's string scans decide each value the same."""
+    from lakesync_glue import pgtypes
+
+    frame = spark.createDataFrame([(n,) for n in [*NUMBERS, *MORE_NUMBERS]], "v string")
+    for precision, scale in [(5, 2), (12, 2), (3, 3), (5, 0), (38, 0), (38, 6), (38, 37)]:
+        plan = pgtypes.numeric_plan(pgtypes.ColumnMapping("v", "numeric", "binary (UTF8)"), "v", "string", precision, scale)
+        reference = (
+            f"(v IS NOT NULL AND (NOT v RLIKE '{pgtypes._NUMBER_RE}'"
+            f" OR length(regexp_extract(v, '^-?0*([0-9]*)', 1)) > {precision - scale}"
+            f" OR length(regexp_extract(v, '[.]([0-9]*?)0*$', 1)) > {scale}"
+            f" OR try_cast(v AS decimal({precision},{scale})) IS NULL))"
+        )
+        rows = frame.selectExpr("v", f"{plan.bad} AS bad", f"{reference} AS bad_re").collect()
+        assert [(r["v"], r["bad"]) for r in rows] == [(r["v"], r["bad_re"]) for r in rows], (precision, scale)
+        assert any(r["bad"] for r in rows) and not all(r["bad"] for r in rows if r["v"] is not None), (precision, scale)
 
 
 UTC_TIMES = ["2024-01-01 10:00:00+00", "2024-03-10 02:30:00+00", "2024-11-03 01:30:00.123456+00", "1900-01-01 00:00:00+00",
