@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .names import quote, sql_string
-from .pgtypes import ColumnPlan, with_on_invalid_null
+from .pgtypes import ColumnPlan, rounds_fraction, with_on_invalid_null
 
 _PLAIN_NUMBER = "^-?[0-9]+([.][0-9]+)?$"
 _INTEGER = "^-?[0-9]+$"
@@ -93,10 +93,9 @@ def plan_attribute(column: AttributeColumn, table: str) -> ColumnPlan:
     elif lake_type.startswith("decimal("):
         precision, scale = _decimal_params(lake_type)
         converted = f"try_cast({x} AS {lake_type})"
-        int_digits = f"length(regexp_extract({x}, '^-?0*([0-9]*)', 1))"
-        frac_digits = f"length(regexp_extract({x}, '[.]([0-9]*?)0*$', 1))"
+        # As numeric_plan: too many integer digits make the cast NULL.
         bad = (f"({present} AND ({t} <> 'N' OR NOT {x} RLIKE {sql_string(_PLAIN_NUMBER)} "
-               f"OR {int_digits} > {precision - scale} OR {frac_digits} > {scale} OR {converted} IS NULL))")
+               f"OR {converted} IS NULL OR {rounds_fraction(x, scale)}))")
         result = plan(f"CASE WHEN {t} = 'N' THEN {converted} END", bad,
                       f"a number (N) with at most {precision - scale} integer and {scale} fractional digits")
     elif lake_type in ("bigint", "int"):

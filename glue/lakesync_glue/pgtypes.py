@@ -188,7 +188,7 @@ def numeric_plan(mapping: ColumnMapping, name: str, raw_type: str, precision: in
                           converted, strictly(converted), f"a number that fits {lake_type}", precision=precision,
                           bad_of_value=strictly)
     converted = f"try_cast({raw} AS {lake_type})"
-    rounds = _rounds_fraction(raw, scale)
+    rounds = rounds_fraction(raw, scale)
 
     # Too many integer digits need no test of their own: with no fraction digit lost, the cast
     # of a value beyond decimal(p,s) is NULL.
@@ -203,7 +203,7 @@ def numeric_plan(mapping: ColumnMapping, name: str, raw_type: str, precision: in
                       converted, check(converted), expectation, precision=precision, bad_of_value=check)
 
 
-def _rounds_fraction(raw: str, scale: int) -> str:
+def rounds_fraction(raw: str, scale: int) -> str:
     """SQL predicate: a value matching _NUMBER_RE has more significant fraction digits than scale.
 
     The cast to decimal(p,s) would round them away. The usual value (PostgreSQL prints exactly

@@ -93,7 +93,8 @@ def test_hash_rename_and_type_apply_as_for_postgresql_columns(ddb_load: DdbLoad,
 
 def test_a_number_that_does_not_fit_fails_and_is_never_rounded(ddb_load: DdbLoad, spark: Any, tmp_path: Path) -> None:
     items = [{"pk": S("x"), "sk": N(1), "total": N("1.005")}, {"pk": S("y"), "sk": N(2), "total": N("12345678901.5")},
-             {"pk": S("z"), "sk": N(3), "total": S("12.00")}, {"pk": S("w"), "sk": N(4), "total": N("2.5")}]
+             {"pk": S("z"), "sk": N(3), "total": S("12.00")}, {"pk": S("w"), "sk": N(4), "total": N("2.5")},
+             {"pk": S("v"), "sk": N(5), "total": N("7.2500")}]  # zeros past the scale lose nothing
     location = write_export(tmp_path, "e-bad", [item(i) for i in items])
     exports = [export_entry("e-bad", location, T1)]
     result = ddb_load("Orders", "ddb_bad", exports, KEY, {"total": "decimal(12,2)"})
@@ -110,7 +111,7 @@ def test_a_number_that_does_not_fit_fails_and_is_never_rounded(ddb_load: DdbLoad
     assert nulled.status == "succeeded", nulled.error
     assert nulled.nulledValues == {"total": 3}
     assert [(r["pk"], r["total"]) for r in run_query(spark, "SELECT pk, total FROM lake.tests.ddb_bad ORDER BY sk")] == [
-        ("x", None), ("y", None), ("z", None), ("w", "2.50")]
+        ("x", None), ("y", None), ("z", None), ("w", "2.50"), ("v", "7.25")]
 
 
 def test_n_is_decimal_unless_double_is_declared(ddb_load: DdbLoad, spark: Any, tmp_path: Path) -> None:
