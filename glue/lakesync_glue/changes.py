@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import reduce
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .names import quote
 from .source import integer_key_counts
@@ -103,7 +103,16 @@ def count_ops(changes: "DataFrame") -> dict[str, int]:
 # only the other rows ("candidates") are cast, checked and compared exactly afterwards.
 
 CANDIDATE = "C"  # stage one: the row differs, or might; decided exactly in stage two
-YEARS = "BETWEEN 1 AND 9999"  # renderings outside these years are not trusted: the row is a candidate
+# Renderings outside the years 1-9999 are not trusted: the row is a candidate. Bounds rather than
+# year(), which splits every value into calendar fields (the session is UTC where they apply).
+TRUSTED_RANGE = {
+    "timestamp": "TIMESTAMP'0001-01-01 00:00:00' AND TIMESTAMP'9999-12-31 23:59:59.999999'",
+    "timestamp_ntz": "TIMESTAMP_NTZ'0001-01-01 00:00:00' AND TIMESTAMP_NTZ'9999-12-31 23:59:59.999999'",
+    "date": "DATE'0001-01-01' AND DATE'9999-12-31'",
+}
+# Java prints a decimal with more fraction digits than this in E notation (BigDecimal.toString) when
+# it is small enough; with at most this many it always prints it plainly.
+PLAIN_DECIMAL_SCALE = 6
 
 
 @dataclass(frozen=True)
@@ -132,12 +141,15 @@ def raw_compare(plan: "ColumnPlan", write_type: str, session_utc: bool) -> RawCo
         # PostgreSQL's text of these types is Spark's cast to string (UTC, trailing zeros trimmed).
         # The plain numeric cast into the write type itself (not a retyped one whose first type is narrower).
         if plan.kind == "numeric" and write_type.startswith("decimal(") and f"try_cast({raw} AS {write_type})" in plan.expr:
-            return RawCompare(raw, "CAST({v} AS STRING)", lake_forced="instr(CAST({v} AS STRING), 'E') > 0")
-        years = f"NOT (year({{v}}) {YEARS})"
-        if plan.kind == "timestamptz" and write_type == "timestamp" and session_utc:
-            return RawCompare(raw, "concat(CAST({v} AS STRING), '+00')", lake_forced=years)
-        if (plan.kind, write_type) in (("timestamp", "timestamp_ntz"), ("date", "date")):
-            return RawCompare(raw, "CAST({v} AS STRING)", lake_forced=years)
+            scale = int(write_type[len("decimal("):-1].split(",")[1])
+            e_notation = "instr(CAST({v} AS STRING), 'E') > 0" if scale > PLAIN_DECIMAL_SCALE else None
+            return RawCompare(raw, "CAST({v} AS STRING)", lake_forced=e_notation)
+        if write_type in TRUSTED_RANGE:
+            untrusted = f"NOT ({{v}} BETWEEN {TRUSTED_RANGE[write_type]})"
+            if plan.kind == "timestamptz" and write_type == "timestamp" and session_utc:
+                return RawCompare(raw, "concat(CAST({v} AS STRING), '+00')", lake_forced=untrusted)
+            if (plan.kind, write_type) in (("timestamp", "timestamp_ntz"), ("date", "date")):
+                return RawCompare(raw, "CAST({v} AS STRING)", lake_forced=untrusted)
     forced = " OR ".join(f"coalesce(({f}), false)" for f in flags) or None
     return RawCompare(f"CAST(({plan.expr}) AS {write_type})", "{v}", forced=forced)
 
@@ -223,6 +235,34 @@ def key_counts(frame: "DataFrame", key_exprs: Sequence[str], integer: bool = Fal
     row = keys.groupBy(*keys.columns).count().selectExpr(
         "coalesce(sum(count), 0) AS n", f"count_if(count > 1 OR {null_any}) AS bad").collect()[0]
     return int(row["n"]), int(row["bad"])
+
+
+def key_counts_of_both(source: "DataFrame", source_keys: Sequence[str], lake: "DataFrame", lake_keys: Sequence[str],
+                       integer: bool = False) -> tuple[tuple[int, int], tuple[int, int]]:
+    """key_counts of the export and of the lake, run at once: each is a small job that leaves cores idle.
+
+    The export's runs in a thread of its own (PySpark's InheritableThread, so it keeps the caller's
+    Spark job group); its error, if any, is raised here once both have ended.
+    """
+    from pyspark.util import InheritableThread
+
+    out: dict[str, Any] = {}
+
+    def count_source() -> None:
+        try:
+            out["counts"] = key_counts(source, source_keys, integer)
+        except BaseException as exc:  # handed to the caller below
+            out["error"] = exc
+
+    thread = InheritableThread(count_source, name="lakesync-source-keys", daemon=True)
+    thread.start()
+    try:
+        lake_counts = key_counts(lake, lake_keys, integer)
+    finally:
+        thread.join()
+    if "error" in out:
+        raise out["error"]
+    return out["counts"], lake_counts
 
 
 def stage_counts(changed: "DataFrame", source: tuple[int, int], lake: tuple[int, int]) -> StageCounts:

@@ -17,8 +17,8 @@ import logging
 from typing import TYPE_CHECKING
 
 from . import columns, source
-from .changes import (CANDIDATE, LAKE_PREFIX, S_OP, candidate_rows, change_set, count_ops, key_counts, raw_compare,
-                      stage_counts, stage_key)
+from .changes import (CANDIDATE, LAKE_PREFIX, S_OP, candidate_rows, change_set, count_ops, key_counts_of_both,
+                      raw_compare, stage_counts, stage_key)
 from .errors import InternalError
 from .names import quote, sql_string
 from .schema import SchemaPlan
@@ -62,8 +62,7 @@ class FastMerge:
         state.phase("merge: count the keys")
         # Rows and repeated or NULL keys of each side, from the key columns alone.
         integer = len(self.key) == 1 and write[self.key[0]] in source.INTEGER_TYPES
-        source_keys = key_counts(self.raw, key_exprs, integer)
-        lake_keys = key_counts(lake_df, [quote(k) for k in self.key], integer)
+        source_keys, lake_keys = key_counts_of_both(self.raw, key_exprs, lake_df, [quote(k) for k in self.key], integer)
         if source_keys[1] or lake_keys[1] or source_keys[0] == 0:
             return None
         state.phase("merge: compare the export with the lake")

@@ -246,6 +246,8 @@ def test_a_rendered_lake_value_casts_back_to_itself_unflagged(spark: Any) -> Non
          "decimal(12,2)", ["0.00", "-0.01", "0.10", "99999999.99", "-99999999.99", "1.50", "100"]),
         (numeric_plan(ColumnMapping("c", "numeric", "binary (UTF8)", num_precision=30), "c", "string", 30, 12),
          "decimal(30,12)", ["0.000000000001", "0.000001", "123456789012345678.123456789012", "-1E-12"]),
+        (numeric_plan(ColumnMapping("c", "numeric", "binary (UTF8)", num_precision=12), "c", "string", 12, 6),
+         "decimal(12,6)", ["0.000001", "-0.000001", "0.000000", "0.00001", "123456.123456", "-0.1"]),
         (plan_column(ColumnMapping("c", "timestamp with time zone", "binary (UTF8)", datetime_precision=6), "c", "string"),
          "timestamp", ["2024-05-05 10:00:00Z", "2024-05-05 10:00:00.000001Z", "2024-05-05 10:00:00.1Z",
                        "0001-01-01 00:00:00Z", "9999-12-31 23:59:59.999999Z", "1969-12-31 23:59:59.999Z"]),
@@ -259,15 +261,57 @@ def test_a_rendered_lake_value_casts_back_to_itself_unflagged(spark: Any) -> Non
             compare = raw_compare(variant, write_type, session_utc=True)
             assert compare.source == quote("c") and compare.forced is None, "the column is compared as exported"
             lake = spark.createDataFrame([(x,) for x in literals], "x string").selectExpr(f"CAST(x AS {write_type}) AS v")
-            rendered = lake.selectExpr("v", f"{compare.lake.replace('{v}', 'v')} AS c",
-                                       f"coalesce({compare.lake_forced.replace('{v}', 'v')}, false) AS forced")
+            forced = (compare.lake_forced or "false").replace("{v}", "v")
+            rendered = lake.selectExpr("v", f"{compare.lake.replace('{v}', 'v')} AS c", f"coalesce({forced}, false) AS forced")
             flags = [f for f in (variant.bad, variant.nulled, variant.clamped) if f]
             checks = rendered.selectExpr(
                 "CAST(v AS STRING) AS v", "c", "forced", f"(CAST(({variant.expr}) AS {write_type}) <=> v) AS same",
                 f"({' OR '.join(f'coalesce(({f}), false)' for f in flags) or 'false'}) AS flagged",
             ).collect()  # compared in Spark: Python cannot hold every timestamp in its local time zone
             assert len(checks) == len(literals)
+            if compare.lake_forced is None:  # nothing forced: every rendering is trusted
+                assert not any(row["forced"] for row in checks) and not any("E" in row["c"] for row in checks)
             for row in checks:
                 if row["forced"]:
                     continue  # a rendering not trusted: the row is compared typed
                 assert row["same"] and not row["flagged"], (write_type, row)
+
+
+def test_a_rendering_outside_the_years_1_to_9999_is_not_trusted(spark: Any) -> None:
+    """Spark prints such values in forms PostgreSQL does not (a sign, five-digit years): the row is compared typed."""
+    from lakesync_glue.changes import raw_compare
+    from lakesync_glue.pgtypes import ColumnMapping, plan_column
+
+    first, after_last = -62135596800000000, 253402300800000000  # 0001-01-01 and 10000-01-01 at 00:00 UTC, in µs
+    cases = [
+        ("timestamp with time zone", "timestamp", "timestamp_micros({})"),
+        ("timestamp without time zone", "timestamp_ntz", "CAST(timestamp_micros({}) AS TIMESTAMP_NTZ)"),
+        ("date", "date", "CAST(timestamp_micros({}) AS DATE)"),
+    ]
+    assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
+    for pg_type, write_type, value in cases:
+        compare = raw_compare(plan_column(ColumnMapping("c", pg_type, "binary (UTF8)"), "c", "string"), write_type, True)
+        assert compare.lake_forced is not None, write_type
+        micros = [first - 1, first, after_last - 1, after_last]
+        day = 86_400_000_000
+        if write_type == "date":  # the last day before each bound and the first day within it
+            micros = [first - day, first, after_last - day, after_last]
+        rows = spark.range(1).selectExpr(*[f"{value.format(m)} AS v{i}" for i, m in enumerate(micros)]).selectExpr(
+            *[f"({compare.lake_forced.replace('{v}', f'v{i}')}) AS f{i}" for i in range(len(micros))]).collect()[0]
+        assert [rows[f"f{i}"] for i in range(len(micros))] == [True, False, False, True], write_type
+
+
+def test_both_sides_keys_are_counted_at_once_and_the_exports_error_is_raised(spark: Any) -> None:
+    from lakesync_glue.changes import key_counts, key_counts_of_both
+
+    export = spark.range(10).selectExpr("id")
+    lake = spark.range(10).union(spark.range(3)).selectExpr("id")  # three keys twice
+    for integer in (True, False):
+        both = key_counts_of_both(export, ["id"], lake, ["id"], integer)
+        assert both == (key_counts(export, ["id"], integer), key_counts(lake, ["id"], integer))
+        assert both[0] == (10, 0) and both[1][0] == 13 and both[1][1] > 0
+    broken = "CASE WHEN id = 5 THEN raise_error('export key broken') ELSE id END"
+    with pytest.raises(Exception, match="export key broken"):
+        key_counts_of_both(export, [broken], lake, ["id"], True)
+    with pytest.raises(Exception, match="lake key broken"):
+        key_counts_of_both(export, ["id"], lake, [broken.replace("export", "lake")], True)
