@@ -12,6 +12,7 @@ from functools import reduce
 from typing import TYPE_CHECKING, Any
 
 from .names import quote
+from .pgtypes import decimal_params
 from .source import integer_key_counts
 from .sqltext import OP_COLUMN
 
@@ -141,8 +142,7 @@ def raw_compare(plan: "ColumnPlan", write_type: str, session_utc: bool) -> RawCo
         # PostgreSQL's text of these types is Spark's cast to string (UTC, trailing zeros trimmed).
         # The plain numeric cast into the write type itself (not a retyped one whose first type is narrower).
         if plan.kind == "numeric" and write_type.startswith("decimal(") and f"try_cast({raw} AS {write_type})" in plan.expr:
-            scale = int(write_type[len("decimal("):-1].split(",")[1])
-            e_notation = "instr(CAST({v} AS STRING), 'E') > 0" if scale > PLAIN_DECIMAL_SCALE else None
+            e_notation = "instr(CAST({v} AS STRING), 'E') > 0" if decimal_params(write_type)[1] > PLAIN_DECIMAL_SCALE else None
             return RawCompare(raw, "CAST({v} AS STRING)", lake_forced=e_notation)
         if write_type in TRUSTED_RANGE:
             untrusted = f"NOT ({{v}} BETWEEN {TRUSTED_RANGE[write_type]})"

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .names import quote, sql_string
-from .pgtypes import ColumnPlan, rounds_fraction, with_on_invalid_null
+from .pgtypes import ColumnPlan, decimal_params, rounds_fraction, with_on_invalid_null
 
 _PLAIN_NUMBER = "^-?[0-9]+([.][0-9]+)?$"
 _INTEGER = "^-?[0-9]+$"
@@ -67,11 +67,6 @@ def canonical_text_expr(column: AttributeColumn) -> str:
     return f"CASE WHEN {t} IS NULL OR {t} = 'NULL' THEN NULL WHEN {t} IN ({tags}) THEN {x} ELSE {a} END"
 
 
-def _decimal_params(lake_type: str) -> tuple[int, int]:
-    precision, scale = (int(x) for x in lake_type[len("decimal("):-1].split(","))
-    return precision, scale
-
-
 def plan_attribute(column: AttributeColumn, table: str) -> ColumnPlan:
     """The cast plan of one key or declared attribute (onInvalid null applied)."""
     t, x, a = quote(column.tag_col), quote(column.text_col), quote(column.json_col)
@@ -91,7 +86,7 @@ def plan_attribute(column: AttributeColumn, table: str) -> ColumnPlan:
     if lake_type == "string":
         result = plan(f"CASE WHEN {t} = 'S' THEN {x} END", f"({present} AND {t} <> 'S')", "a string (S)")
     elif lake_type.startswith("decimal("):
-        precision, scale = _decimal_params(lake_type)
+        precision, scale = decimal_params(lake_type)
         converted = f"try_cast({x} AS {lake_type})"
         # As numeric_plan: too many integer digits make the cast NULL.
         bad = (f"({present} AND ({t} <> 'N' OR NOT {x} RLIKE {sql_string(_PLAIN_NUMBER)} "

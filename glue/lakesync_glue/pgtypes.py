@@ -173,6 +173,12 @@ def _strictly(raw: str, valid_regex: str | None = None) -> ValueCheck:
     return lambda converted: f"({raw} IS NOT NULL AND ({form}({converted}) IS NULL))"
 
 
+def decimal_params(lake_type: str) -> tuple[int, int]:
+    """(precision, scale) of a Spark type written decimal(p,s)."""
+    precision, scale = (int(x) for x in lake_type[len("decimal("):-1].split(","))
+    return precision, scale
+
+
 def numeric_plan(mapping: ColumnMapping, name: str, raw_type: str, precision: int, scale: int) -> ColumnPlan:
     """numeric(p,s) as decimal(p,s); the value must fit exactly (no rounding, no overflow)."""
     if scale < 0:  # PostgreSQL 15+: numeric(5,-2) holds integers of up to 7 digits
@@ -441,7 +447,7 @@ def retype_plan(base: ColumnPlan, mapping: ColumnMapping, lake_type: str) -> Col
             return replace(base, lake_type=lake_type, expr=converted, bad=check(converted), bad_of_value=check, scale_unknown=False,
                            expectation=f"a number (NaN and Infinity included) within the range of {lake_type}")
         if lake_type.startswith("decimal("):
-            precision, scale = (int(x) for x in lake_type[len("decimal("):-1].split(","))
+            precision, scale = decimal_params(lake_type)
             plan = numeric_plan(mapping, base.name, base.raw_type, precision, scale)
             return replace(plan, pg_type=base.pg_type, kind=base.kind, precision=base.precision)
     value = f"({base.expr})"

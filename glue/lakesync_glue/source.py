@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 from .errors import CastError, DuplicateKeys, ExportNotFound
 from .export import TableExport
 from .names import quote
-from .pgtypes import (ColumnMapping, ColumnPlan, exported_spark_type, fallback_numeric_type, fraction_digits_expr,
-                      infer_scale_expr, is_number_expr, numeric_plan)
+from .pgtypes import (ColumnMapping, ColumnPlan, decimal_params, exported_spark_type, fallback_numeric_type,
+                      fraction_digits_expr, infer_scale_expr, is_number_expr, numeric_plan)
 from .query import json_safe_frame
 from .storage import spark_path
 
@@ -97,7 +97,7 @@ def resolve_scales(raw: "DataFrame", plans: list[ColumnPlan], lake_types: dict[s
     for plan in open_plans:
         lake_type = lake_types.get(plan.name)
         if lake_type and lake_type.startswith("decimal("):
-            precision, scale = (int(x) for x in lake_type[len("decimal("):-1].split(","))
+            precision, scale = decimal_params(lake_type)
             decided[plan.name] = (max(plan.precision or 1, precision), scale)
             from_lake.add(plan.name)
             continue
