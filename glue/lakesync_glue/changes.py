@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import reduce
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .names import quote
-from .pgtypes import decimal_params
+from .pgtypes import DATE_NEG_SQL, DATE_POS_SQL, TS_NEG_SQL, TS_POS_SQL, TSTZ_NEG_SQL, TSTZ_POS_SQL, decimal_params
 from .source import integer_key_counts
 from .sqltext import OP_COLUMN
+from .threads import run_at_once
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
@@ -104,12 +105,13 @@ def count_ops(changes: "DataFrame") -> dict[str, int]:
 # only the other rows ("candidates") are cast, checked and compared exactly afterwards.
 
 CANDIDATE = "C"  # stage one: the row differs, or might; decided exactly in stage two
-# Renderings outside the years 1-9999 are not trusted: the row is a candidate. Bounds rather than
-# year(), which splits every value into calendar fields (the session is UTC where they apply).
+# Renderings outside the years 1-9999 are not trusted: the row is a candidate. The bounds are the
+# first and last values of those years (the ones ±infinity clamp to), compared rather than year(),
+# which splits every value into calendar fields.
 TRUSTED_RANGE = {
-    "timestamp": "TIMESTAMP'0001-01-01 00:00:00' AND TIMESTAMP'9999-12-31 23:59:59.999999'",
-    "timestamp_ntz": "TIMESTAMP_NTZ'0001-01-01 00:00:00' AND TIMESTAMP_NTZ'9999-12-31 23:59:59.999999'",
-    "date": "DATE'0001-01-01' AND DATE'9999-12-31'",
+    "timestamp": f"{TSTZ_NEG_SQL} AND {TSTZ_POS_SQL}",
+    "timestamp_ntz": f"{TS_NEG_SQL} AND {TS_POS_SQL}",
+    "date": f"{DATE_NEG_SQL} AND {DATE_POS_SQL}",
 }
 # Java prints a decimal with more fraction digits than this in E notation (BigDecimal.toString) when
 # it is small enough; with at most this many it always prints it plainly.
@@ -239,30 +241,10 @@ def key_counts(frame: "DataFrame", key_exprs: Sequence[str], integer: bool = Fal
 
 def key_counts_of_both(source: "DataFrame", source_keys: Sequence[str], lake: "DataFrame", lake_keys: Sequence[str],
                        integer: bool = False) -> tuple[tuple[int, int], tuple[int, int]]:
-    """key_counts of the export and of the lake, run at once: each is a small job that leaves cores idle.
-
-    The export's runs in a thread of its own (PySpark's InheritableThread, so it keeps the caller's
-    Spark job group); its error, if any, is raised here once both have ended.
-    """
-    from pyspark.util import InheritableThread
-
-    out: dict[str, Any] = {}
-
-    def count_source() -> None:
-        try:
-            out["counts"] = key_counts(source, source_keys, integer)
-        except BaseException as exc:  # handed to the caller below
-            out["error"] = exc
-
-    thread = InheritableThread(count_source, name="lakesync-source-keys", daemon=True)
-    thread.start()
-    try:
-        lake_counts = key_counts(lake, lake_keys, integer)
-    finally:
-        thread.join()
-    if "error" in out:
-        raise out["error"]
-    return out["counts"], lake_counts
+    """key_counts of the export and of the lake, run at once: each is a small job that leaves cores idle."""
+    source_counts, lake_counts = run_at_once(
+        [lambda: key_counts(source, source_keys, integer), lambda: key_counts(lake, lake_keys, integer)], "lakesync-keys")
+    return source_counts, lake_counts
 
 
 def stage_counts(changed: "DataFrame", source: tuple[int, int], lake: tuple[int, int]) -> StageCounts:

@@ -35,6 +35,7 @@ from .args import Mode, parse_job_args, result_location
 from .cli import report_early_failure
 from .errors import InternalError, InvalidArgument, LoadError
 from .result import LoadResult, utc_now
+from .threads import run_at_once
 
 log = logging.getLogger("lakesync_glue")
 
@@ -256,7 +257,7 @@ def run_pack(
     if threads == 1 or len(pack.loads) == 1:
         work()
     else:
-        run_threads(work, min(threads, len(pack.loads)), f"pack-{pack.pack_token[-12:]}")
+        run_at_once([work] * min(threads, len(pack.loads)), f"pack-{pack.pack_token[-12:]}")
     summary = PackSummary(packToken=pack.pack_token, tables=[t for t in handled if t is not None])
     write_summary(pack.summary_path, summary)
     return PackOutcome(summary, turns.stopped)
@@ -274,31 +275,6 @@ def pack_table(spark: Any, pack: PackFile, i: int, mode: Mode, lake: Lake) -> Pa
     result = load_table(spark, options, mode, lake)
     status = "succeeded" if result.succeeded else "failed"
     return PackTable(table, status, round(time.monotonic() - started, 3))
-
-
-def run_threads(work: Callable[[], None], count: int, name: str) -> None:
-    """Runs `work` on `count` threads and waits for them; the first error escaping a thread is raised here.
-
-    PySpark's InheritableThread hands each thread the caller's Spark local properties (job group)
-    and closes its JVM connection when it ends; without a SparkContext it is a plain thread.
-    """
-    from pyspark.util import InheritableThread
-
-    errors: list[BaseException] = []
-
-    def guarded() -> None:
-        try:
-            work()
-        except BaseException as exc:  # noqa: BLE001 - Spark itself failed: the pack fails, as on one thread
-            errors.append(exc)
-
-    pool = [InheritableThread(guarded, name=f"{name}-{n}", daemon=True) for n in range(count)]
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join()
-    if errors:
-        raise errors[0]
 
 
 def write_summary(path: str, summary: PackSummary) -> None:

@@ -294,7 +294,7 @@ def test_a_rendering_outside_the_years_1_to_9999_is_not_trusted(spark: Any) -> N
         assert compare.lake_forced is not None, write_type
         micros = [first - 1, first, after_last - 1, after_last]
         day = 86_400_000_000
-        if write_type == "date":  # the last day before each bound and the first day within it
+        if write_type == "date":  # a day on each side of each bound
             micros = [first - day, first, after_last - day, after_last]
         rows = spark.range(1).selectExpr(*[f"{value.format(m)} AS v{i}" for i, m in enumerate(micros)]).selectExpr(
             *[f"({compare.lake_forced.replace('{v}', f'v{i}')}) AS f{i}" for i in range(len(micros))]).collect()[0]
