@@ -175,7 +175,7 @@ class DirectRows:
             )
         return [c.mapping for c in self.columns]
 
-    def refusal(self, spark: "SparkSession", ident_: str, snapshot: str | None) -> None:
+    def refusal(self, spark: "SparkSession", snapshot: str | None) -> None:
         """A direct load has no export lineage: the older-export guard does not apply."""
         return None
 

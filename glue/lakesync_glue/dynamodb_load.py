@@ -145,7 +145,7 @@ def run(job: "_Load") -> "tuple[Outcome, SchemaPlan, None]":
     lake_types = dict(lake_cols or [])
     if state.table_exists:
         state.snapshot_before = lake.snapshot_id(spark, job.ident, a.catalog, a.namespace, a.lake_table)
-        refusal = lineage.older_export(a, lineage.lake_lineage(spark, job.ident, state.snapshot_before))
+        refusal = lineage.older_export(a, lineage.lake_lineage(spark, a, state.snapshot_before))
         if refusal is not None:
             state.count_before = lake.row_count(spark, job.ident)
             raise refusal

@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from . import sqltext
+from .names import quote, sql_string
 from .query import format_value
 from .schema import Column
 
@@ -22,6 +25,17 @@ def columns(spark: "SparkSession", ident: str) -> list[Column]:
     return [(f.name, f.dataType.simpleString()) for f in spark.table(ident).schema.fields]
 
 
+def _iceberg_table(spark: "SparkSession", catalog: str, namespace: str, table: str) -> Any:
+    """The Iceberg table object through the JVM, freshly loaded (the catalog caches nothing): metadata, no Spark job."""
+    jvm = spark.sparkContext._jvm  # type: ignore[attr-defined]
+    gateway = spark.sparkContext._gateway  # type: ignore[attr-defined]
+    names = gateway.new_array(jvm.java.lang.String, 1)
+    names[0] = namespace
+    identifier = jvm.org.apache.spark.sql.connector.catalog.Identifier.of(names, table)
+    spark_catalog = spark._jsparkSession.sessionState().catalogManager().catalog(catalog)  # type: ignore[attr-defined]
+    return spark_catalog.loadTable(identifier).table()
+
+
 def snapshot_id(spark: "SparkSession", ident: str, catalog: str, namespace: str, table: str) -> str | None:
     """The table's current snapshot id as a string (None before its first snapshot).
 
@@ -29,17 +43,64 @@ def snapshot_id(spark: "SparkSession", ident: str, catalog: str, namespace: str,
     metadata table answers the same when that API is not reachable.
     """
     try:
-        jvm = spark.sparkContext._jvm  # type: ignore[attr-defined]
-        gateway = spark.sparkContext._gateway  # type: ignore[attr-defined]
-        names = gateway.new_array(jvm.java.lang.String, 1)
-        names[0] = namespace
-        identifier = jvm.org.apache.spark.sql.connector.catalog.Identifier.of(names, table)
-        spark_catalog = spark._jsparkSession.sessionState().catalogManager().catalog(catalog)  # type: ignore[attr-defined]
-        snapshot = spark_catalog.loadTable(identifier).table().currentSnapshot()
+        snapshot = _iceberg_table(spark, catalog, namespace, table).currentSnapshot()
         return None if snapshot is None else str(snapshot.snapshotId())
     except Exception:  # noqa: BLE001 - fall back to SQL on any JVM access problem
         rows = spark.sql(sqltext.current_snapshot(ident)).collect()
         return str(rows[0][0]) if rows and rows[0][0] is not None else None
+
+
+@dataclass(frozen=True)
+class SnapshotEntry:
+    """One snapshot of a lake table: its parent's id and the asked keys of its summary (None: absent)."""
+
+    parent: str | None
+    summary: dict[str, str | None]
+
+
+class Snapshots:
+    """A lake table's snapshots by id, with the given summary keys.
+
+    Read from the Iceberg table object through the JVM, which takes no Spark job (a small table's
+    load is mostly such fixed work); the `snapshots` metadata table answers the same, in one query,
+    when that API is not reachable.
+    """
+
+    def __init__(self, spark: "SparkSession", ident: str, catalog: str, namespace: str, table: str,
+                 keys: Sequence[str]) -> None:
+        self._spark, self._ident, self._keys = spark, ident, tuple(keys)
+        self._rows: dict[str, SnapshotEntry] | None = None
+        try:
+            self._table: Any = _iceberg_table(spark, catalog, namespace, table)
+        except Exception:  # noqa: BLE001 - fall back to SQL on any JVM access problem
+            self._table = None
+
+    def get(self, snapshot_id: str) -> SnapshotEntry | None:
+        """The snapshot `snapshot_id` (a decimal id), None when the table has no such snapshot."""
+        if self._table is not None:
+            try:
+                snapshot = self._table.snapshot(int(snapshot_id))
+                if snapshot is None:
+                    return None
+                parent, summary = snapshot.parentId(), snapshot.summary()
+                return SnapshotEntry(None if parent is None else str(parent),
+                                     {k: _text_or_none(summary.get(k)) for k in self._keys})
+            except Exception:  # noqa: BLE001 - the metadata table answers instead
+                self._table = None
+        return self._queried().get(snapshot_id)
+
+    def _queried(self) -> dict[str, SnapshotEntry]:
+        if self._rows is None:
+            columns = "".join(f", summary[{sql_string(k)}]" for k in self._keys)
+            rows = self._spark.sql(
+                f"SELECT CAST(snapshot_id AS STRING), CAST(parent_id AS STRING){columns} FROM {self._ident}.{quote('snapshots')}"
+            ).collect()
+            self._rows = {row[0]: SnapshotEntry(row[1], dict(zip(self._keys, row[2:]))) for row in rows}
+        return self._rows
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def properties(spark: "SparkSession", ident: str) -> dict[str, str]:

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from . import lake
 from .args import JobArgs, parse_time
 from .errors import InternalError, OlderExport
-from .names import quote, sql_string
+from .names import sql_string
+from .sqltext import table_ident
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -127,31 +128,30 @@ def with_commit_properties(spark: "SparkSession", properties: dict[str, str], ac
     return callback.value  # type: ignore[return-value]
 
 
-def newest_lineage(spark: "SparkSession", ident: str, current_snapshot: str | None) -> Lineage | None:
+def lake_snapshots(spark: "SparkSession", args: JobArgs) -> lake.Snapshots:
+    """The load's lake table's snapshots, with their lineage keys."""
+    ident = table_ident(args.catalog, args.namespace, args.lake_table)
+    return lake.Snapshots(spark, ident, args.catalog, args.namespace, args.lake_table, KEYS)
+
+
+def newest_lineage(snapshots: lake.Snapshots, ident: str, current_snapshot: str | None) -> Lineage | None:
     """The newest lakesync lineage along the current snapshot's ancestry (None when there is none).
 
     Commits lakesync did not make (S3 Tables compaction, other writers) carry no lineage and are
     passed over; the ancestry, not commit time, so that a rolled-back snapshot does not count.
     """
-    if current_snapshot is None:
-        return None
-    columns = ", ".join(f"summary[{sql_string(k)}]" for k in KEYS)
-    rows = spark.sql(
-        f"SELECT CAST(snapshot_id AS STRING), CAST(parent_id AS STRING), {columns} FROM {ident}.{quote('snapshots')}"
-    ).collect()
-    by_id = {row[0]: row for row in rows}
     seen: set[str] = set()
     snapshot: str | None = current_snapshot
-    while snapshot is not None and snapshot in by_id and snapshot not in seen:
+    while snapshot is not None and snapshot not in seen and (entry := snapshots.get(snapshot)) is not None:
         seen.add(snapshot)
-        row = by_id[snapshot]
-        source, export_id, snapshot_time, cycle_id = row[2], row[3], row[4], row[5]
+        summary = entry.summary
+        snapshot_time = summary[SNAPSHOT_TIME]
         if snapshot_time is not None:
             if parse_time(snapshot_time) is not None:
-                return Lineage(snapshot, source, export_id, snapshot_time, cycle_id)
+                return Lineage(snapshot, summary[SOURCE], summary[EXPORT_ID], snapshot_time, summary[CYCLE_ID])
             log.warning("snapshot %s of %s has an unreadable %s %r; looking further back",
                         snapshot, ident, SNAPSHOT_TIME, snapshot_time)
-        snapshot = row[1]
+        snapshot = entry.parent
     return None
 
 
@@ -167,12 +167,16 @@ def table_lineage(spark: "SparkSession", ident: str) -> Lineage | None:
     return Lineage(None, properties.get(SOURCE), properties.get(EXPORT_ID), snapshot_time, properties.get(CYCLE_ID))
 
 
-def lake_lineage(spark: "SparkSession", ident: str, current_snapshot: str | None) -> Lineage | None:
-    """What the lake table holds: the history's newest lineage, else (expired) the table's properties.
+def lake_lineage(spark: "SparkSession", args: JobArgs, current_snapshot: str | None) -> Lineage | None:
+    """What the load's lake table holds: the history's newest lineage, else (expired) the table's properties.
 
     The history comes first: it follows the current snapshot's ancestry, so a rollback counts.
     """
-    return newest_lineage(spark, ident, current_snapshot) or table_lineage(spark, ident)
+    ident = table_ident(args.catalog, args.namespace, args.lake_table)
+    found = None
+    if current_snapshot is not None:
+        found = newest_lineage(lake_snapshots(spark, args), ident, current_snapshot)
+    return found or table_lineage(spark, ident)
 
 
 def table_properties(args: JobArgs) -> dict[str, str]:
@@ -241,14 +245,11 @@ def older_export(args: JobArgs, found: Lineage | None) -> OlderExport | None:
     return problem
 
 
-def made_by_load(spark: "SparkSession", ident: str, snapshot: str | None, parent: str | None, args: JobArgs) -> bool:
-    """True when `snapshot` is this load's own commit right on top of `parent` (no other commit between)."""
-    if snapshot is None or parent is None:
+def made_by_load(spark: "SparkSession", snapshot: str | None, parent: str | None, args: JobArgs) -> bool:
+    """True when `snapshot` is this load's own commit right on top of `parent` (None: the table's first commit)."""
+    if snapshot is None:
         return False
-    rows = spark.sql(
-        f"SELECT CAST(parent_id AS STRING), summary[{sql_string(EXPORT_ID)}], summary[{sql_string(CYCLE_ID)}], "
-        f"summary[{sql_string(SOURCE)}] FROM {ident}.{quote('snapshots')} WHERE snapshot_id = {int(snapshot)}"
-    ).collect()
+    entry = lake_snapshots(spark, args).get(snapshot)
     expected = commit_properties(args)
-    return bool(rows) and rows[0][0] == parent and (rows[0][1], rows[0][2], rows[0][3]) == (
-        expected.get(EXPORT_ID), expected.get(CYCLE_ID), expected.get(SOURCE))
+    return entry is not None and entry.parent == parent and all(
+        entry.summary[k] == expected.get(k) for k in (EXPORT_ID, CYCLE_ID, SOURCE))

@@ -130,9 +130,9 @@ class ExportRows:
         self.export = find_table_export(self.args)
         return self.export.mappings
 
-    def refusal(self, spark: "SparkSession", ident: str, snapshot: str | None) -> LoadError | None:
+    def refusal(self, spark: "SparkSession", snapshot: str | None) -> LoadError | None:
         """Before reading the export: an older export is refused without any work."""
-        return lineage.older_export(self.args, lineage.lake_lineage(spark, ident, snapshot))
+        return lineage.older_export(self.args, lineage.lake_lineage(spark, self.args, snapshot))
 
     def read(self, spark: "SparkSession", mappings: Sequence[ColumnMapping]) -> "DataFrame":
         assert self.export is not None, "mappings() runs first"
@@ -261,7 +261,7 @@ class _Load:
         lake_types = dict(lake_cols or [])
         if state.table_exists:
             state.snapshot_before = lake.snapshot_id(spark, self.ident, a.catalog, a.namespace, a.lake_table)
-            refusal = rows.refusal(spark, self.ident, state.snapshot_before)
+            refusal = rows.refusal(spark, state.snapshot_before)
             if refusal is not None:
                 state.count_before = lake.row_count(spark, self.ident)
                 raise refusal
@@ -386,7 +386,8 @@ class _Load:
                         a.target)
             counts = create_path.count_values(raw, plans)
         state.rows_read, state.nulled, state.clamped = counts.rows, counts.nulled, counts.clamped
-        return Outcome("create", inserted=counts.rows)
+        # The new table holds exactly the rows written (checked against its history before it is reported).
+        return Outcome("create", inserted=counts.rows, rows_after=counts.rows)
 
     def merge(self, typed: "DataFrame", schema: SchemaPlan, key: list[str], lake_types: dict[str, str]) -> Outcome:
         if self.deferred is not None:
@@ -527,8 +528,8 @@ def _finish(spark: "SparkSession", args: JobArgs, state: RunState, outcome: Outc
     result.rowsRead = state.rows_read
     result.inserted, result.updated, result.deleted = outcome.inserted, outcome.updated, outcome.deleted
     rows_after = outcome.rows_after
-    if rows_after is not None and committed and not lineage.made_by_load(spark, ident, snapshot_after,
-                                                                          state.snapshot_before, args):
+    if rows_after is not None and committed and not lineage.made_by_load(spark, snapshot_after, state.snapshot_before,
+                                                                          args):
         rows_after = None  # another commit came between: count the table itself
     result.rowCountAfter = rows_after if rows_after is not None else lake.row_count(spark, ident)
     result.cursorColumn = cursor
