@@ -1,5 +1,5 @@
 /** Temporal connections: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and the envconfig profile win over lakesync.yaml. */
-import { Client, Connection, type WorkflowHandle, WorkflowNotFoundError } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import type { LakesyncConfig } from './config/schema';
 import { sourceWorkflowId } from './ids';
@@ -24,14 +24,16 @@ export function temporalTarget(config: LakesyncConfig): TemporalTarget {
 }
 
 export async function connectClient(target: TemporalTarget): Promise<Client> {
+  // Loaded on first use, so that commands that never reach Temporal start without the client.
+  const temporal = await import('@temporalio/client');
   const { tls, apiKey, metadata } = target.connect;
-  const connection = await Connection.connect({
+  const connection = await temporal.Connection.connect({
     address: target.address,
     ...(tls !== undefined ? { tls } : {}),
     ...(apiKey !== undefined && typeof apiKey === 'string' ? { apiKey } : {}),
     ...(metadata ? { metadata } : {}),
   });
-  return new Client({ connection, namespace: target.namespace });
+  return new temporal.Client({ connection, namespace: target.namespace });
 }
 
 /** The handle of the source's workflow when one runs; undefined when it never started or has ended. */
@@ -41,6 +43,7 @@ export async function runningSourceWorkflow(client: Client, source: string): Pro
     const description = await handle.describe();
     return description.status.name === 'RUNNING' ? handle : undefined;
   } catch (err) {
+    const { WorkflowNotFoundError } = await import('@temporalio/client');
     if (err instanceof WorkflowNotFoundError) return undefined;
     throw err;
   }

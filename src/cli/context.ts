@@ -3,7 +3,7 @@
  * when the server cannot be reached, and the source workflow's status.
  */
 import { isAbsolute, resolve } from 'node:path';
-import { type Client, QueryNotRegisteredError, WorkflowNotFoundError } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { loadConfigFile, sourceConfig } from '../config/load';
 import type { LakesyncConfig, SourceConfig } from '../config/schema';
 import { sourceWorkflowId } from '../ids';
@@ -79,7 +79,7 @@ export async function withQueryDeadline<T>(client: Client, what: string, target:
   try {
     return await client.connection.withDeadline(startedAt + QUERY_DEADLINE_MS, fn);
   } catch (err) {
-    const reason = unanswered(err, Date.now() - startedAt);
+    const reason = await unanswered(err, Date.now() - startedAt);
     if (reason === 'deadline') {
       throw new RuntimeFailure(`${what}: no lakesync worker answered within ${QUERY_DEADLINE_MS / 1000} s on task queue ${target.taskQueue}; start one with "lakesync worker"`, { cause: err });
     }
@@ -99,7 +99,8 @@ export async function withQueryDeadline<T>(client: Client, what: string, target:
  * that came at the deadline ('deadline'), or the server refusing while the workflow's last
  * workflow task failed or timed out, as after a worker stopped mid-task (FAILED_PRECONDITION).
  */
-export function unanswered(err: unknown, elapsedMs: number): 'deadline' | 'workflow-task' | undefined {
+export async function unanswered(err: unknown, elapsedMs: number): Promise<'deadline' | 'workflow-task' | undefined> {
+  const { QueryNotRegisteredError, WorkflowNotFoundError } = await import('@temporalio/client');
   if (err instanceof QueryNotRegisteredError || err instanceof WorkflowNotFoundError) return undefined;
   const cause = (err as { cause?: { code?: number; message?: string } }).cause;
   if (cause?.code === 4 || /deadline/i.test(`${(err as Error).message} ${cause?.message ?? ''}`)) return 'deadline';

@@ -3,7 +3,6 @@
  * progress, each started batch's per-table progress, and the Glue (or local) run state from
  * the load activities' heartbeat details.
  */
-import { defaultPayloadConverter } from '@temporalio/common';
 import type { SourceStatus } from '../workflows/messages';
 import { type BatchTableProgress, type CycleProgress, batchProgressQuery, cycleProgressQuery } from '../workflows/messages';
 import { sourceWorkflowId } from '../ids';
@@ -140,6 +139,7 @@ async function batchRows(conn: Connected, workflowId: string, running: boolean, 
  */
 async function loadRuns(conn: Connected, workflowId: string, live: LiveTable[]): Promise<Map<string, LoadHeartbeat>> {
   const out = new Map<string, LoadHeartbeat>();
+  const { defaultPayloadConverter } = await import('@temporalio/common');
   const description = await optional(() => conn.client.workflow.getHandle(workflowId).describe());
   const unnamed: { order: number; details: LoadHeartbeat }[] = [];
   for (const activity of description?.raw.pendingActivities ?? []) {

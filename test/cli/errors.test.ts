@@ -30,20 +30,20 @@ describe('error text', () => {
 });
 
 describe('unanswered queries', () => {
-  it('DEADLINE_EXCEEDED, or any failure arriving at the deadline, means no worker answered', () => {
-    assert.equal(unanswered(new ServiceError('Failed to query Workflow', { cause: grpcError(4, 'DEADLINE_EXCEEDED: Deadline exceeded') }), 15_000), 'deadline');
-    assert.equal(unanswered(new ServiceError('Failed to query Workflow', { cause: grpcError(2, 'UNKNOWN: context deadline exceeded') }), 3_000), 'deadline');
-    assert.equal(unanswered(new ServiceError('Failed to query Workflow', { cause: grpcError(13, 'INTERNAL: query timed out') }), 14_500), 'deadline');
+  it('DEADLINE_EXCEEDED, or any failure arriving at the deadline, means no worker answered', async () => {
+    assert.equal(await unanswered(new ServiceError('Failed to query Workflow', { cause: grpcError(4, 'DEADLINE_EXCEEDED: Deadline exceeded') }), 15_000), 'deadline');
+    assert.equal(await unanswered(new ServiceError('Failed to query Workflow', { cause: grpcError(2, 'UNKNOWN: context deadline exceeded') }), 3_000), 'deadline');
+    assert.equal(await unanswered(new ServiceError('Failed to query Workflow', { cause: grpcError(13, 'INTERNAL: query timed out') }), 14_500), 'deadline');
   });
 
-  it('a refusal while the last workflow task failed (a worker stopped mid-task) also means no worker answered', () => {
+  it('a refusal while the last workflow task failed (a worker stopped mid-task) also means no worker answered', async () => {
     const refused = new ServiceError('Failed to query Workflow', { cause: grpcError(9, 'FAILED_PRECONDITION: Cannot query workflow due to Workflow Task in failed state.') });
-    assert.equal(unanswered(refused, 40), 'workflow-task');
-    assert.equal(unanswered(new ServiceError('Failed to query Workflow', { cause: grpcError(9, 'FAILED_PRECONDITION: namespace is not active') }), 40), undefined);
+    assert.equal(await unanswered(refused, 40), 'workflow-task');
+    assert.equal(await unanswered(new ServiceError('Failed to query Workflow', { cause: grpcError(9, 'FAILED_PRECONDITION: namespace is not active') }), 40), undefined);
   });
 
-  it('a fast failure, an unknown query or a missing workflow is reported as itself', () => {
-    assert.equal(unanswered(new ServiceError('Failed to query Workflow', { cause: grpcError(14, 'UNAVAILABLE: connection refused') }), 200), undefined);
-    assert.equal(unanswered(new QueryNotRegisteredError('no such query', 3), 15_000), undefined);
+  it('a fast failure, an unknown query or a missing workflow is reported as itself', async () => {
+    assert.equal(await unanswered(new ServiceError('Failed to query Workflow', { cause: grpcError(14, 'UNAVAILABLE: connection refused') }), 200), undefined);
+    assert.equal(await unanswered(new QueryNotRegisteredError('no such query', 3), 15_000), undefined);
   });
 });

@@ -16,6 +16,7 @@ after(() => tmp.remove());
 
 /** Packages only some commands need, and the commands that do. */
 const LOADED_ON_USE = [
+  '@temporalio/client', // the commands that reach Temporal, when they connect
   '@temporalio/worker', // worker, dev
   'prom-client', // worker --metrics
   '@dsnp/parquetjs', // the embedded backend
@@ -63,6 +64,11 @@ describe('command line start-up', () => {
   test('a command that talks to Temporal loads none of them either', () => {
     // Its code is loaded with the command line; a source the config lacks stops it before it connects.
     assert.deepEqual(loadedBy(['status', 'nosuchsource', '--config', CONFIG], /nosuchsource/), []);
+  });
+
+  test('control: a command that reaches Temporal loads its client when it connects', () => {
+    const loaded = loadedBy(['status', 'shop', '--config', CONFIG], /cannot reach Temporal at 127\.0\.0\.1:1/);
+    assert.deepEqual(loaded, ['@temporalio/client']);
   });
 
   test('control: lakesync dev loads the worker and the embedded backend when it runs', () => {

@@ -4,7 +4,6 @@
  * The rerun reuses the last export; `--wait` waits for the cycle that served it.
  */
 import type { Command } from 'commander';
-import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { sourceWorkflowId } from '../../ids';
 import { type RerunRequest, rerunUpdate } from '../../workflows/messages';
 import { type CommandKit, type CommonOptions, withConfig, withJson } from '../command';
@@ -56,6 +55,7 @@ export function registerRerun(program: Command, kit: CommandKit): void {
         try {
           accepted = await conn.client.workflow.getHandle(sourceWorkflowId(name)).executeUpdate(rerunUpdate, { args: [request] });
         } catch (err) {
+          const { WorkflowUpdateFailedError } = await import('@temporalio/client');
           if (err instanceof WorkflowUpdateFailedError) throw new UsageError(`rerun refused: ${err.cause?.message ?? err.message}`);
           throw err;
         }

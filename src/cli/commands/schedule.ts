@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { type ScheduleDescription, ScheduleAlreadyRunning, ScheduleNotFoundError, type ScheduleOverlapPolicy } from '@temporalio/client';
+import type { ScheduleDescription, ScheduleOverlapPolicy } from '@temporalio/client';
 import { sourceWorkflowId } from '../../ids';
 import type { TriggerInput } from '../../workflows/trigger';
 import { TRIGGER_WORKFLOW_TYPE } from '../../workflows/messages';
@@ -167,6 +167,7 @@ async function create(kit: CommandKit, source: string, opts: CreateOptions): Pro
         state: { paused: Boolean(opts.paused), ...(opts.note ? { note: opts.note } : {}) },
       });
     } catch (err) {
+      const { ScheduleAlreadyRunning } = await import('@temporalio/client');
       if (err instanceof ScheduleAlreadyRunning) throw new UsageError(`schedule ${id} exists: describe it, delete it first, or pick another --name`);
       throw invalidArgument(err);
     }
@@ -183,6 +184,7 @@ async function withSchedule<T>(kit: CommandKit, source: string, opts: ScheduleOp
     try {
       return await fn(conn, id);
     } catch (err) {
+      const { ScheduleNotFoundError } = await import('@temporalio/client');
       if (err instanceof ScheduleNotFoundError) throw new UsageError(`no schedule ${id}: create it with "lakesync schedule create ${source} --cron ..." (or pass --name)`);
       throw invalidArgument(err);
     }

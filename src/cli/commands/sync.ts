@@ -6,7 +6,6 @@
  * lacks. `--wait` waits for the cycle whose requestIds contain the request id.
  */
 import type { Command } from 'commander';
-import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { sourceWorkflowId } from '../../ids';
 import { SOURCE_WORKFLOW_TYPE, type SourceWorkflowInput, type SyncRequest, requestSyncSignal, syncUpdate } from '../../workflows/messages';
 import { type CommandKit, type CommonOptions, withConfig, withJson } from '../command';
@@ -67,6 +66,7 @@ async function runningRun(conn: Connected, name: string): Promise<string | undef
     const description = await conn.client.workflow.getHandle(sourceWorkflowId(name)).describe();
     return description.status.name === 'RUNNING' ? description.runId : undefined;
   } catch (err) {
+    const { WorkflowNotFoundError } = await import('@temporalio/client');
     if (err instanceof WorkflowNotFoundError) return undefined;
     throw err;
   }
@@ -82,6 +82,7 @@ async function byUpdate(conn: Connected, name: string, runId: string, request: S
     await handle.executeUpdate(syncUpdate, { args: [request] });
     return { workflowId: handle.workflowId, runId };
   } catch (err) {
+    const { WorkflowUpdateFailedError } = await import('@temporalio/client');
     if (!(err instanceof WorkflowUpdateFailedError)) throw err;
     const reason = err.cause?.message ?? err.message;
     if (/no registered handler for update/i.test(reason)) return undefined;
