@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -219,6 +220,29 @@ def test_a_commit_by_another_writer_during_the_load_makes_the_job_count_the_tabl
     assert (result.inserted, result.updated, result.deleted) == (0, 0, 1)
     # Not 29 (the count before plus inserts minus deletes): the table is counted, with the row written meanwhile.
     assert result.rowCountAfter == 30 == table_count(spark)
+
+
+def test_an_unchanged_export_with_a_new_empty_column_adds_it_and_changes_no_row(
+    load: Loader, spark: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Nothing to compare typed: the second stage is skipped, yet the new column is added and the counts are exact."""
+    table = "fm_unchanged"
+    own = Versions(tmp_path, "shop", "public", table)
+    assert load(own.export(COLS, V1), own.target, table, action="merge", primary_key="id").status == "succeeded"
+    before = current_snapshot(spark, table)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="lakesync_glue"):
+        v = own.export(COLS + [col("note", "text")], [r + [None] for r in V1])
+        result = load(v, own.target, table, action="merge", primary_key="id")
+    assert "0 new, 0 gone, 0 to compare typed" in caplog.text
+    assert "check and compare the rows" not in caplog.text, "no row was left to cast"
+    assert (result.status, result.action, result.committed) == ("succeeded", "merge", False), result.error
+    assert (result.rowsRead, result.inserted, result.updated, result.deleted, result.rowCountAfter) == (30, 0, 0, 0, 30)
+    assert result.schemaChanges == ["added column note string"]
+    assert current_snapshot(spark, table) == before
+    fresh = load(v, own.target, "fm_unchanged_ref", action="create", primary_key="id")
+    assert fresh.status == "succeeded", fresh.error
+    assert lake_rows(spark, table) == lake_rows(spark, "fm_unchanged_ref")
 
 
 def test_duplicate_keys_in_the_lake_take_the_full_path(
