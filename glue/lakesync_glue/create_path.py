@@ -43,13 +43,15 @@ def explain_failed_checks(raw: "DataFrame", plans: list[ColumnPlan], key: Sequen
 
 
 def check_new_keys(raw: "DataFrame", plans: list[ColumnPlan], key: Sequence[str], table: str,
-                   show_values: bool = False) -> None:
+                   show_values: bool = False, export_bytes: int | None = None) -> None:
     """Before any write: a repeated or NULL key, or a key value that does not cast, fails the load.
 
     A key value that does not cast reads as NULL here, so the full checks report it as the
     CastError it is (values are reported before keys, as on every other load).
+    `export_bytes`: the size of the export's files, when known (a small export's key is read whole).
     """
-    if key and source.duplicate_keys_exist(source.typed_frame(raw, plans), key):
+    small = export_bytes is not None and export_bytes <= source.SMALL_EXPORT_BYTES
+    if key and source.duplicate_keys_exist(source.typed_frame(raw, plans), key, small):
         explain_failed_checks(raw, plans, key, table, show_values)
 
 

@@ -138,6 +138,10 @@ class ExportRows:
         assert self.export is not None, "mappings() runs first"
         return source.read_raw(spark, self.export, mappings)
 
+    def export_bytes(self) -> int | None:
+        """The size of the table's Parquet files (known once mappings() has found them)."""
+        return None if self.export is None else self.export.data_bytes
+
 
 class _Load:
     def __init__(self, spark: "SparkSession", args: JobArgs, state: RunState) -> None:
@@ -278,7 +282,7 @@ class _Load:
             # Nothing to compare with: the key is checked now; values are checked and counted as they are
             # written (create_path.py), so the rows read are known after the write.
             state.phase("check keys")
-            create_path.check_new_keys(raw, plans, key, a.target, a.show_values)
+            create_path.check_new_keys(raw, plans, key, a.target, a.show_values, rows.export_bytes())
             self.one_pass = (raw, plans, key)
             counts, typed = source.CastCounts(0), source.typed_frame(raw, plans)
         elif (isinstance(rows, ExportRows) and key and not a.rebuild

@@ -212,13 +212,25 @@ def key_problems(typed: "DataFrame", key: Sequence[str]) -> "DataFrame":
 INTEGER_TYPES = ("tinyint", "smallint", "int", "bigint")
 
 
-def duplicate_keys_exist(typed: "DataFrame", key: Sequence[str]) -> bool:
+# An export up to this size has its one integer key checked in the driver: reading the key column
+# is one small Spark job, where the bitmap's grouping runs three (a tiny table's load is mostly such
+# fixed work). At most FEW_KEYS values are read; an export holding more takes the bitmap after all.
+SMALL_EXPORT_BYTES = 1 << 20
+FEW_KEYS = 100_000
+
+
+def duplicate_keys_exist(typed: "DataFrame", key: Sequence[str], small: bool = False) -> bool:
     """Whether a key value repeats or a key column is NULL (check_keys says which and how many).
 
-    One integer key column is checked as a bitmap of its values (_integer_key_problem); any
-    other key by a grouping of the key columns.
+    One integer key column is checked as a bitmap of its values (_integer_key_problem), or with
+    `small` (an export of at most SMALL_EXPORT_BYTES) from its values read into the driver;
+    any other key by a grouping of the key columns.
     """
     if len(key) == 1 and typed.select(quote(key[0])).schema[0].dataType.simpleString() in INTEGER_TYPES:
+        if small:
+            values = [row[0] for row in typed.select(quote(key[0])).limit(FEW_KEYS + 1).collect()]
+            if len(values) <= FEW_KEYS:
+                return None in values or len(set(values)) != len(values)
         return _integer_key_problem(typed, key[0])
     return key_problems(typed, key).count() > 0
 

@@ -1,4 +1,5 @@
-"""The key check before a create: one integer key is checked as a bitmap, exactly as the grouping of all keys decides."""
+"""The key check before a create: one integer key is checked as a bitmap (or, in a small export, from its values),
+exactly as the grouping of all keys decides."""
 from __future__ import annotations
 
 from typing import Any
@@ -58,6 +59,21 @@ def test_an_integer_key_is_checked_exactly_without_grouping_every_key(
 
     monkeypatch.setattr(source, "key_problems", no_grouping)
     assert source.duplicate_keys_exist(frame, ["my id"]) == problem, name
+
+    def no_bitmap(*_: Any) -> Any:
+        raise AssertionError("a small export's key is read into the driver")
+
+    # A small export: the values themselves decide, as the bitmap does.
+    with monkeypatch.context() as small:
+        small.setattr(source, "integer_key_counts", no_bitmap)
+        assert source.duplicate_keys_exist(frame, ["my id"], small=True) == problem, name
+    # More values than FEW_KEYS after all: the bitmap decides.
+    counted: list[str] = []
+    original = source.integer_key_counts
+    monkeypatch.setattr(source, "FEW_KEYS", 10)
+    monkeypatch.setattr(source, "integer_key_counts", lambda f, k: counted.append(k) or original(f, k))
+    assert source.duplicate_keys_exist(frame, ["my id"], small=True) == problem, name
+    assert counted == (["`my id`"] if len(values) > 10 else []), "the bitmap is used past FEW_KEYS only"
 
 
 @pytest.mark.parametrize(("schema", "key", "rows"), [
