@@ -222,10 +222,11 @@ def test_a_commit_by_another_writer_during_the_load_makes_the_job_count_the_tabl
     assert result.rowCountAfter == 30 == table_count(spark)
 
 
-def test_an_unchanged_export_with_a_new_empty_column_adds_it_and_changes_no_row(
+def test_an_unchanged_export_skips_the_typed_comparison_and_a_moved_row_does_not(
     load: Loader, spark: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Nothing to compare typed: the second stage is skipped, yet the new column is added and the counts are exact."""
+    """Nothing new, gone or to compare typed: the second stage is skipped, yet a new column is added and the
+    counts are exact. With a row new and one gone (still nothing to compare typed) it runs and applies both."""
     table = "fm_unchanged"
     own = Versions(tmp_path, "shop", "public", table)
     assert load(own.export(COLS, V1), own.target, table, action="merge", primary_key="id").status == "succeeded"
@@ -243,6 +244,16 @@ def test_an_unchanged_export_with_a_new_empty_column_adds_it_and_changes_no_row(
     fresh = load(v, own.target, "fm_unchanged_ref", action="create", primary_key="id")
     assert fresh.status == "succeeded", fresh.error
     assert lake_rows(spark, table) == lake_rows(spark, "fm_unchanged_ref")
+
+    # A row gone and a row new, every other row unchanged: no candidate, yet the second stage runs.
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="lakesync_glue"):
+        moved = own.export(COLS + [col("note", "text")], [r + [None] for r in [*V1[1:], base(31)]])
+        result = load(moved, own.target, table, action="merge", primary_key="id")
+    assert "1 new, 1 gone, 0 to compare typed" in caplog.text
+    assert (result.status, result.committed) == ("succeeded", True), result.error
+    assert (result.inserted, result.updated, result.deleted, result.rowCountAfter) == (1, 0, 1, 30)
+    assert {r["id"] for r in lake_rows(spark, table)} == set(range(2, 32))
 
 
 def test_duplicate_keys_in_the_lake_take_the_full_path(
