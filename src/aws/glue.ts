@@ -115,7 +115,11 @@ export class GlueLoads implements LoadPort {
     try {
       const { WorkerType: workerType, ...rest } = capacity;
       const sized = { ...rest, ...(workerType ? { WorkerType: workerType as WorkerType } : {}) };
-      const start = sentAtMostOnce(new StartJobRunCommand({ JobName: this.jobName, Arguments: args, ...sized }), { service: 'Glue', operation: 'StartJobRun', subject });
+      // Queuing is decided per run: a run without the flag is never queued, whatever the job says.
+      const start = sentAtMostOnce(
+        new StartJobRunCommand({ JobName: this.jobName, Arguments: args, JobRunQueuingEnabled: this.settings.glue.jobRunQueuing, ...sized }),
+        { service: 'Glue', operation: 'StartJobRun', subject },
+      );
       const out = await this.glue.send(start);
       if (!out.JobRunId) throw new PortError('failed', 'NoJobRunId', `Glue StartJobRun for ${subject} returned no JobRunId`);
       return { runId: out.JobRunId };

@@ -111,6 +111,7 @@ describe('a pack on Glue (moto server)', () => {
     assert.deepEqual(starts[0]!.Arguments, { '--pack_path': packPath, '--run_token': PACK_TOKEN, '--datalake-formats': 'iceberg' });
     assert.equal(starts[0]!.NumberOfWorkers, 5, 'ceil(2.5 + 1.2 + 0.4 GB / 1 GB per worker)');
     assert.equal(starts[0]!.WorkerType, 'G.1X');
+    assert.equal(starts[0]!.JobRunQueuingEnabled, true, 'a pack run asks to be queued as a table run does');
 
     const file = await packFileAt(packPath);
     assert.equal(file.packToken, PACK_TOKEN);

@@ -43,6 +43,7 @@ test('a run starts with the table arguments of the Glue job contract', async () 
   assert.deepEqual(await ports.load.startLoad(request()), { runId: 'jr_1' });
   const input = mocks.glue.commandCalls(StartJobRunCommand)[0]!.args[0].input;
   assert.equal(input.JobName, 'lakesync-load-shop');
+  assert.equal(input.JobRunQueuingEnabled, true, 'Glue queues only a run that asks for it: the job\'s flag alone is overridden');
   assert.deepEqual(input.Arguments, {
     '--export_path': 's3://shop-exports/lakesync/exports/ls-shop-c1',
     '--source_database': 'shop',
@@ -68,6 +69,15 @@ test('a run starts with the table arguments of the Glue job contract', async () 
   });
   assert.equal(mocks.glue.commandCalls(CreateJobCommand).length + mocks.glue.commandCalls(UpdateJobCommand).length, 0, 'an up-to-date job is left alone');
   assert.equal(mocks.s3.commandCalls(PutObjectCommand).length, 0, 'uploaded scripts are not uploaded again');
+});
+
+test('with glue.jobRunQueuing off, each run says so: a full job fails the start instead of waiting', async () => {
+  const { mocks, ports, settings } = mockedAws();
+  settings.glue.jobRunQueuing = false;
+  jobReady(mocks, settings);
+  mocks.glue.on(StartJobRunCommand).resolves({ JobRunId: 'jr_1' });
+  await ports.load.startLoad(request());
+  assert.equal(mocks.glue.commandCalls(StartJobRunCommand)[0]!.args[0].input.JobRunQueuingEnabled, false);
 });
 
 test('a missing job is created with Glue 5.0, Iceberg, workers and concurrency from the config; scripts uploaded by hash', async () => {
