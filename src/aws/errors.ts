@@ -17,7 +17,7 @@ export interface AwsCall {
   hint?: string;
 }
 
-const THROTTLED = new Set([
+const THROTTLED = codeSet([
   'Throttling',
   'ThrottlingException',
   'ThrottledException',
@@ -31,7 +31,7 @@ const THROTTLED = new Set([
   'LimitExceededException',
 ]);
 
-const TRANSIENT = new Set([
+const TRANSIENT = codeSet([
   'InternalFailure',
   'InternalError',
   'InternalServerError',
@@ -52,7 +52,7 @@ const TRANSIENT = new Set([
   'EAI_AGAIN',
 ]);
 
-const ACCESS_DENIED = new Set([
+const ACCESS_DENIED = codeSet([
   'AccessDenied',
   'AccessDeniedException',
   'UnauthorizedOperation',
@@ -70,7 +70,7 @@ const ACCESS_DENIED = new Set([
   'InvalidS3BucketFault',
 ]);
 
-const VALIDATION = new Set([
+const VALIDATION = codeSet([
   'ValidationError',
   'ValidationException',
   'InvalidParameterValue',
@@ -107,6 +107,15 @@ const WAIT_FOR_RDS: Record<string, string> = {
 /** The wait-and-retry explanation when the error is an RDS state or concurrency refusal. */
 export function rdsWaitReason(err: unknown): string | undefined {
   return WAIT_FOR_RDS[stripSuffix(awsErrorCode(err))];
+}
+
+/**
+ * Codes compared without their Fault/Exception suffix: RDS names an error `IamRoleNotFound` on the
+ * wire (the SDK's `Code`) and `IamRoleNotFoundFault` as a class (its `name`).
+ */
+function codeSet(codes: string[]): { has(code: string): boolean } {
+  const stripped = new Set(codes.map(stripSuffix));
+  return { has: (code) => stripped.has(stripSuffix(code)) };
 }
 
 interface SdkErrorShape {
