@@ -4,12 +4,14 @@
  * plan and export in the manifest store, and the lineage every commit records in the lake.
  */
 import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import { cycleManifestKeys, runTokenFor, tableExportIdFor } from '../ids';
 import { isPortError } from '../errors';
-import type { ExportRef, JsonRef, LakeCommit, LoadSummary, PlanEntry, SnapshotRef, TableOutcome } from '../model';
+import type { ExportRef, JsonRef, LakeCommit, LoadSummary, PlanEntry, SnapshotRef, TableError, TableOutcome } from '../model';
 import type { Ports } from '../ports';
 import type { ReusableExport } from '../workflows/messages';
 import { type ActivityDeps, sourceOf, step } from './deps';
+import { publishActivities, type VerifyTableInput } from './publish';
 import { storedIfLarge } from './stored-parts';
 
 export interface RecoverCycleInput {
@@ -34,10 +36,12 @@ export interface RecoveredCycle {
 }
 
 export function recoveryActivities(deps: ActivityDeps) {
+  const publish = publishActivities(deps);
   return {
     /**
      * Every table of the dead cycle's plan: committed when the lake table's newest commit carries
-     * this cycle's id (its watermark advances), failed with the cycle's error otherwise.
+     * this cycle's id and it passes the grant and verification a batch gives a table (its watermark
+     * advances), failed with the cycle's error otherwise. A commit that fails them is failed in that phase.
      */
     async recoverCycleOutcomes(input: RecoverCycleInput): Promise<RecoveredCycle> {
       const { settings, ports } = sourceOf(deps, input.source);
@@ -59,7 +63,12 @@ export function recoveryActivities(deps: ActivityDeps) {
           if (commit?.cycleId === input.cycleId && (commit.source === undefined || commit.source === input.source)) {
             commits.push(commit);
             const load = entry.extract?.kind === 'dynamodb' ? dynamoFromLineage(input, entry, commit) : ((await resultOf(ports, input, entry, exported, settings.database, namespace, commit)) ?? fromLineage(entry, commit));
-            tables.push({ ...base, status: 'committed', load, reason: `recovered from the lake's lineage: ${input.error}`, finishedAt: commit.committedAt });
+            const unpublished = await publishProblem(publish, { source: input.source, table: entry.table, lakeTable: entry.lakeTable, action: entry.action, exported, plan: entry, load }, settings);
+            tables.push(
+              unpublished
+                ? { ...base, status: 'failed', load, error: unpublished }
+                : { ...base, status: 'committed', load, ...(settings.verify.enabled ? { verified: true } : {}), reason: `recovered from the lake's lineage: ${input.error}`, finishedAt: commit.committedAt },
+            );
           } else {
             tables.push({
               ...base,
@@ -74,6 +83,50 @@ export function recoveryActivities(deps: ActivityDeps) {
       });
     },
   };
+}
+
+interface RecoveredCommit {
+  source: string;
+  table: string;
+  lakeTable: string;
+  action: PlanEntry['action'];
+  exported: ExportRef | undefined;
+  plan: PlanEntry;
+  load: LoadSummary;
+}
+
+/**
+ * A recovered commit gets what the dead batch may not have given it: the grant, then the
+ * verification (a watermark advances only for a verified table when verification is on). Their
+ * error, or undefined when both passed or are off. A DynamoDB load's export item counts are not
+ * recorded where recovery can read them, so its verification cannot run: it is failed, for a rerun.
+ */
+async function publishProblem(publish: ReturnType<typeof publishActivities>, c: RecoveredCommit, settings: ReturnType<typeof sourceOf>['settings']): Promise<TableError | undefined> {
+  const ended = `the cycle ended after ${c.table} committed and before it was`;
+  if (settings.grants.length > 0) {
+    try {
+      await publish.grantTable(c.source, c.lakeTable);
+    } catch (err) {
+      return recoveryError('grant', err, `${ended} granted; granting it now failed`);
+    }
+  }
+  if (!settings.verify.enabled) return undefined;
+  const rerun = `rerun the table (lakesync rerun ${c.source} --tables ${c.table})`;
+  if (c.plan.extract?.kind === 'dynamodb') {
+    return { phase: 'verify', message: `${ended} verified, and its DynamoDB exports' item counts are not known here: ${rerun}`, type: 'VerificationFailed', retryable: true };
+  }
+  const from: Pick<VerifyTableInput, 'export' | 'extract'> = c.plan.extract?.kind === 'direct' ? { extract: 'direct' } : c.exported ? { export: c.exported } : {};
+  try {
+    await publish.verifyTable({ source: c.source, table: c.table, lakeTable: c.lakeTable, action: c.action === 'skip' ? undefined : c.action, ...from, load: c.load });
+    return undefined;
+  } catch (err) {
+    return recoveryError('verify', err, `${ended} verified; verifying it now failed`);
+  }
+}
+
+function recoveryError(phase: 'grant' | 'verify', err: unknown, context: string): TableError {
+  const failure = err instanceof ApplicationFailure ? err : undefined;
+  return { phase, message: `${context}: ${err instanceof Error ? err.message : String(err)}`, type: failure?.type ?? 'Error', retryable: !failure?.nonRetryable };
 }
 
 /**

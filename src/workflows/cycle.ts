@@ -251,7 +251,8 @@ async function runBatch(
 
 /**
  * The tables a dead batch committed before it ended are in the lake: read back from its lineage,
- * they count as committed (their watermarks advance, no rerun reloads them); the others stay failed.
+ * they count as committed once recovery granted and verified them (their watermarks advance, no rerun
+ * reloads them); a commit that fails either is failed in that phase; the others stay failed.
  * Best effort: unreadable, every table of the batch stays failed.
  */
 async function withCommitted(input: CycleInput, items: LoadItem[], failed: TableOutcome[], message: string): Promise<TableOutcome[]> {
@@ -260,8 +261,9 @@ async function withCommitted(input: CycleInput, items: LoadItem[], failed: Table
     const limit = inlineLimit(input.payloadInlineBytes);
     const recovered = await recoverCycleOutcomes({ source: input.source, cycleId: input.cycleId, error: message, ...(input.reuse ? { reuse: input.reuse } : {}), payloadInlineBytes: limit });
     const tables = recovered.tablesRef ? await readText<TableOutcome[]>(input.source, recovered.tablesRef) : recovered.tables;
-    const committed = new Map(tables.filter((t) => t.status === 'committed').map((t) => [t.table, t]));
-    return failed.map((f) => committed.get(f.table) ?? f);
+    // A commit recovery could not grant or verify is failed in that phase, with recovery's error.
+    const known = new Map(tables.filter((t) => t.status === 'committed' || t.error?.phase === 'grant' || t.error?.phase === 'verify').map((t) => [t.table, t]));
+    return failed.map((f) => known.get(f.table) ?? f);
   } catch {
     return failed;
   }

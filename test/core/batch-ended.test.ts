@@ -56,3 +56,43 @@ describe('a batch that ends without a result', () => {
     assert.equal(s.recentCycles[0]!.status, 'partial');
   });
 });
+
+describe('a batch that ends without a result after a table failed its verification', () => {
+  let env: TestServer;
+  let w: FakeWorker;
+  const queue = uniqueQueue('batchendverify');
+  const [unverified, good, ...slow] = fakeTableNames(4);
+  before(async () => {
+    env = await startTestServer();
+    const latencyMsByTable = Object.fromEntries([[unverified!, 50], [good!, 50], ...slow.map((t) => [t, 30_000])]);
+    w = await startFakeWorker(fakeConfig(queue, { tables: 4 }, {}, 'batchendverify'), { tables: 4, latencyMsByTable });
+    w.backend.setFailures([{ table: unverified!, phase: 'verify', times: 'always', retryable: false, message: 'row count mismatch: export 100, lake 37' }]);
+  });
+  after(async () => {
+    await w?.stop();
+    await env?.close();
+  });
+
+  test('its commit is in the lake, yet it stays failed in verify with no watermark; a verified table is recovered', async () => {
+    const handle = await startSource(w.client, queue, 'batchendverify');
+    const running = await waitForStatus(handle, (s) => s.currentCycle !== undefined);
+    // `verify` counts every verification; `failures.verify.<table>` those of the table whose verification fails.
+    await waitUntil(() => w.backend.count(`failures.verify.${unverified}`) >= 1 && w.backend.count('verify') >= 2, 'both fast tables were verified once');
+    await w.client.workflow.getHandle(batchWorkflowId(running.currentCycle!.workflowId, 1)).terminate('stuck batch');
+
+    const s = await waitForCycles(handle, 1);
+    const byTable = Object.fromEntries(s.lastCycle!.tables.map((t) => [t.table, t]));
+    assert.equal(w.backend.count(`load.commit:${unverified}`), 1, 'the load committed');
+    assert.equal(byTable[unverified!]!.status, 'failed', 'a commit that fails verification is no committed table');
+    assert.equal(byTable[unverified!]!.error?.phase, 'verify');
+    assert.match(byTable[unverified!]!.error?.message ?? '', /the cycle ended after .* committed and before it was verified; verifying it now failed: .*row count mismatch/);
+    assert.equal(s.ledger[unverified!], undefined, 'no watermark for an unverified table');
+    assert.ok(s.failed[unverified!], 'it is left for a rerun');
+    assert.ok(w.backend.count(`failures.verify.${unverified}`) >= 2, 'recovery verified the commit again');
+
+    assert.equal(byTable[good!]!.status, 'committed');
+    assert.equal(byTable[good!]!.verified, true, 'the recovered table was verified by recovery');
+    assert.ok(s.ledger[good!], 'a verified recovered table advances its watermark');
+    for (const t of slow) assert.equal(byTable[t]!.status, 'failed');
+  });
+});

@@ -101,9 +101,12 @@ describe('plan', () => {
 describe('recovering a dead cycle', () => {
   const e9: ExportRef = { exportId: 'e9', location: 'fake://exports/e9', snapshotId: 's9', adopted: false };
   const plans = ['a', 'b', 'c'].map((t) => planEntry({ table: `public.${t}`, lakeTable: t, action: 'create', primaryKey: ['id'] }));
+  /** Export e9 as the fake backend made it: recovery verifies a recovered commit against its files. */
+  const exportE9 = (ports: Ports) => ports.export.startExport({ source: 'shop', exportId: 'e9', snapshot: { snapshotId: 's9', createdAt: '2025-02-01T00:00:00.000Z', adopted: false } });
 
   test('a table whose newest lake commit carries the cycle id is committed, every other planned table failed with the cycle error', async () => {
     const { backend, ports, recoverCycleOutcomes } = setup();
+    await exportE9(ports);
     await ports.manifests.put(cycleManifestKeys.plan('c9'), plans);
     await ports.manifests.put(cycleManifestKeys.export('c9'), e9);
     await commitLoad(ports, 'c9', plans[0]!, e9, '2025-02-01T00:00:00.000Z');
@@ -118,6 +121,7 @@ describe('recovering a dead cycle', () => {
     assert.equal(a?.load?.rowCountAfter, 100, 'the counts come from the run\'s result JSON');
     assert.equal(a?.load?.snapshotId, String(backend.state.lake['shop.a']!.snapshot));
     assert.match(a?.reason ?? '', /recovered from the lake's lineage/);
+    assert.equal(a?.verified, true, 'recovery verified the commit against the export, as a batch does');
     for (const t of [b, c]) {
       assert.equal(t?.status, 'failed');
       assert.equal(t?.error?.type, 'CycleEnded');
@@ -127,6 +131,7 @@ describe('recovering a dead cycle', () => {
 
   test('outcomes larger than half the inline limit are stored in parts and returned by reference; smaller ones inline', async () => {
     const { ports, recoverCycleOutcomes } = setup();
+    await exportE9(ports);
     await ports.manifests.put(cycleManifestKeys.plan('c13'), plans);
     await ports.manifests.put(cycleManifestKeys.export('c13'), e9);
     for (const plan of plans) await commitLoad(ports, 'c13', plan, e9, '2025-02-01T00:00:00.000Z');
@@ -152,7 +157,8 @@ describe('recovering a dead cycle', () => {
   test("a dead cycle's DynamoDB table that committed is recovered with its exports and the export time its commit records", async () => {
     const backend = new FakeBackend({ tables: ['public.a'], latencyMs: 0, dynamodb: true });
     const ports = backend.ports();
-    const { recoverCycleOutcomes } = recoveryActivities({ config, portsFor: () => ports });
+    const unverified = parseConfig({ sources: { shop: { database: 'fake', source: { kind: 'fake', tables: TABLES }, target: { namespace: 'shop' }, verify: { enabled: false } } } });
+    const { recoverCycleOutcomes } = recoveryActivities({ config: unverified, portsFor: () => ports });
     const window = { type: 'FULL' as const, to: '2025-03-01T06:00:00Z' };
     const extract = { kind: 'dynamodb' as const, tableArn: 'arn:aws:dynamodb:eu-west-1:123456789012:table/a', key: [{ name: 'id', type: 'S' as const }], attributes: {}, exports: [window] };
     const plan = planEntry({ table: 'public.a', lakeTable: 'a', action: 'create', primaryKey: ['id'], extract });
@@ -171,6 +177,12 @@ describe('recovering a dead cycle', () => {
     const state = initialState();
     recordCycle(state, { cycleId: 'c12', source: 'shop', status: 'failed', tables: out.tables, warnings: [], startedAt: window.to, finishedAt: window.to }, 'wf', { kind: 'sync', requestIds: ['r1'] });
     assert.deepEqual([state.ledger['public.a']?.extract, state.ledger['public.a']?.exportId, state.ledger['public.a']?.snapshotTime], ['dynamodb', exportId, window.to]);
+
+    // With verification on, the exports' item counts it needs are not recorded where recovery reads: failed, for a rerun.
+    const verified = recoveryActivities({ config, portsFor: () => ports }).recoverCycleOutcomes;
+    const [checked] = ((await new MockActivityEnvironment().run(verified, { source: 'shop', cycleId: 'c12', error: 'terminated' })) as RecoveredCycle).tables;
+    assert.deepEqual([checked?.status, checked?.error?.phase, checked?.error?.retryable], ['failed', 'verify', true]);
+    assert.match(checked?.error?.message ?? '', /before it was verified, and its DynamoDB exports' item counts are not known here: rerun the table \(lakesync rerun shop --tables public.a\)/);
   });
 
   test('a rerun cycle recovers with the export it reused; a cycle that ended before planning recovers no table', async () => {
