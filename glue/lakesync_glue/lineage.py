@@ -42,6 +42,9 @@ EXTRACT = "lakesync.extract"
 WINDOW_FROM = "lakesync.window-from"
 WINDOW_TO = "lakesync.window-to"
 KEYS: tuple[str, ...] = (SOURCE, EXPORT_ID, SNAPSHOT_TIME, CYCLE_ID)
+# The table's current snapshot when a load recorded its lineage in the properties: a load that
+# changed nothing made no snapshot, so only the properties say the table holds its export.
+TABLE_SNAPSHOT = "lakesync.table-snapshot"
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,7 @@ class Lineage:
     export_id: str | None
     snapshot_time: str
     cycle_id: str | None
+    table_snapshot: str | None = None  # properties only: the current snapshot when they were recorded
 
 
 def commit_properties(args: JobArgs, window: Mapping[str, Any] | None = None) -> dict[str, str]:
@@ -164,19 +168,45 @@ def table_lineage(spark: "SparkSession", ident: str) -> Lineage | None:
     if parse_time(snapshot_time) is None:
         log.warning("table %s has an unreadable %s property %r; it is not used", ident, SNAPSHOT_TIME, snapshot_time)
         return None
-    return Lineage(None, properties.get(SOURCE), properties.get(EXPORT_ID), snapshot_time, properties.get(CYCLE_ID))
+    return Lineage(None, properties.get(SOURCE), properties.get(EXPORT_ID), snapshot_time, properties.get(CYCLE_ID),
+                   properties.get(TABLE_SNAPSHOT))
 
 
 def lake_lineage(spark: "SparkSession", args: JobArgs, current_snapshot: str | None) -> Lineage | None:
-    """What the load's lake table holds: the history's newest lineage, else (expired) the table's properties.
+    """What the load's lake table holds: the newer of the history's newest lineage and the properties'.
 
-    The history comes first: it follows the current snapshot's ancestry, so a rollback counts.
+    The history follows the current snapshot's ancestry, so a rollback counts. The properties also
+    name the export of a later load that changed nothing (and made no snapshot); they count when the
+    snapshot they were recorded at is still on that ancestry, or when the history has no lineage (expired).
     """
     ident = table_ident(args.catalog, args.namespace, args.lake_table)
-    found = None
+    history = snapshots = None
     if current_snapshot is not None:
-        found = newest_lineage(lake_snapshots(spark, args), ident, current_snapshot)
-    return found or table_lineage(spark, ident)
+        snapshots = lake_snapshots(spark, args)
+        history = newest_lineage(snapshots, ident, current_snapshot)
+    recorded = table_lineage(spark, ident)
+    if history is None or recorded is None or snapshots is None or recorded.table_snapshot is None:
+        return history or recorded
+    recorded_time, history_time = parse_time(recorded.snapshot_time), parse_time(history.snapshot_time)
+    newer = recorded_time is not None and history_time is not None and recorded_time > history_time
+    if newer and on_ancestry(snapshots, current_snapshot, recorded.table_snapshot, history.snapshot_id):
+        return recorded
+    return history
+
+
+def on_ancestry(snapshots: lake.Snapshots, current: str | None, wanted: str, stop: str | None) -> bool:
+    """True when `wanted` is `current` or one of its ancestors, looking no further back than `stop`."""
+    seen: set[str] = set()
+    snapshot = current
+    while snapshot is not None and snapshot not in seen:
+        if snapshot == wanted:
+            return True
+        if snapshot == stop:
+            return False
+        seen.add(snapshot)
+        entry = snapshots.get(snapshot)
+        snapshot = entry.parent if entry is not None else None
+    return False
 
 
 def table_properties(args: JobArgs) -> dict[str, str]:
@@ -187,7 +217,7 @@ def table_properties(args: JobArgs) -> dict[str, str]:
     return {} if args.direct else commit_properties(args)
 
 
-def record_table_lineage(spark: "SparkSession", ident: str, args: JobArgs) -> str | None:
+def record_table_lineage(spark: "SparkSession", ident: str, args: JobArgs, snapshot: str | None = None) -> str | None:
     """Records this export load's lineage in the table's properties; a warning when that failed.
 
     Called once the load succeeded, whether or not it committed: the table then holds this export's
@@ -201,6 +231,8 @@ def record_table_lineage(spark: "SparkSession", ident: str, args: JobArgs) -> st
         current = lake.properties(spark, ident)
         if all(current.get(k) == v for k, v in wanted.items()):
             return None
+        if snapshot is not None:
+            wanted = {**wanted, TABLE_SNAPSHOT: snapshot}  # the table's snapshot now, `snapshot`
         pairs = ", ".join(f"{sql_string(k)} = {sql_string(v)}" for k, v in wanted.items())
         spark.sql(f"ALTER TABLE {ident} SET TBLPROPERTIES ({pairs})").collect()
         return None

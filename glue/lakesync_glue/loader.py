@@ -545,7 +545,7 @@ def _finish(spark: "SparkSession", args: JobArgs, state: RunState, outcome: Outc
     result.schemaChanges = schema.changes
     result.droppedColumns = schema.dropped_columns
     result.schemaHash = lake.schema_hash(cols_after)
-    lineage_warning = lineage.record_table_lineage(spark, ident, args)
+    lineage_warning = lineage.record_table_lineage(spark, ident, args, snapshot_after)
     if lineage_warning:
         state.warnings.append(lineage_warning)
     result.nulledValues, result.clampedValues, result.warnings = state.nulled, state.clamped, state.warnings

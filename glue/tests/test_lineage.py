@@ -126,6 +126,50 @@ def test_the_guard_holds_after_maintenance_expires_the_last_load(load: Loader, s
     assert table_lineage(spark, table) == ("shop", os.path.basename(newest), later, "c3")
 
 
+LATER = "2024-05-03T10:00:00.000Z"
+
+
+@pytest.mark.parametrize("action, options", [("merge", {"primary_key": "id"}), ("replace", {})])
+def test_an_older_export_is_refused_after_a_newer_load_that_changed_nothing(
+        load: Loader, spark: Any, tmp_path: Path, action: str, options: dict[str, str]) -> None:
+    """A load with nothing to change makes no snapshot: the history still names the export before it.
+
+    Export V1 at EARLY commits; export V1 again at LATER changes nothing; export V2 at LATE, older than
+    LATER, must then be refused: the table holds LATER's rows, and V2 would move it back in time.
+    """
+    table = f"lineage_noop_{action}"
+    versions = Versions(tmp_path, "shop", "public", table)
+    first, newest, older = versions.export(COLS, V1), versions.export(COLS, V1), versions.export(COLS, V2)
+    assert load(first, versions.target, table, action=action, **options, **lineage(first, EARLY, "c1")).committed
+    unchanged = load(newest, versions.target, table, action=action, **options, **lineage(newest, LATER, "c3"))
+    assert (unchanged.status, unchanged.committed) == ("succeeded", False), unchanged.error
+    snapshot = current_snapshot(spark, table)
+
+    refused = load(older, versions.target, table, action=action, **options, **lineage(older, LATE, "c2"))
+    assert refused.error is not None and refused.error["class"] == "OlderExport", (refused.status, refused.error)
+    assert f"holds export {os.path.basename(newest)} (snapshot time {LATER}, cycle c3)" in refused.error["message"]
+    assert (current_snapshot(spark, table), lake_rows(spark, table)) == (snapshot, rows_of(V1))
+
+
+def test_a_rollback_past_the_snapshot_a_no_change_load_recorded_still_counts(load: Loader, spark: Any,
+                                                                              tmp_path: Path) -> None:
+    """The properties name a no-change load's export only while the snapshot it saw is on the current ancestry."""
+    table = "lineage_noop_rollback"
+    versions = Versions(tmp_path, "shop", "public", table)
+    first, second, again, between = (versions.export(COLS, V1), versions.export(COLS, V2),
+                                     versions.export(COLS, V2), versions.export(COLS, V1))
+    assert load(first, versions.target, table, action="merge", primary_key="id", **lineage(first, EARLY, "c1")).committed
+    before = current_snapshot(spark, table)
+    assert load(second, versions.target, table, action="merge", primary_key="id",
+                **lineage(second, "2024-05-01T12:00:00.000Z", "c2")).committed
+    unchanged = load(again, versions.target, table, action="merge", primary_key="id", **lineage(again, LATER, "c3"))
+    assert unchanged.committed is False, unchanged.error
+    # Undo c2 (and with it what c3 confirmed): the table holds EARLY's rows again.
+    spark.sql(f"CALL lake.system.rollback_to_snapshot('tests.{table}', {before})").collect()
+    loaded = load(between, versions.target, table, action="merge", primary_key="id", **lineage(between, LATE, "c4"))
+    assert loaded.status == "succeeded", loaded.error
+
+
 def table_lineage(spark: Any, table: str) -> tuple[str | None, ...]:
     rows = spark.sql(f"SHOW TBLPROPERTIES lake.tests.{table}").collect()
     properties = {row[0]: row[1] for row in rows}
