@@ -85,12 +85,37 @@ export function enqueueSync(state: SourceState, req: SyncRequest): QueuedRequest
   return queued;
 }
 
+/** Requests a signal may repeat (a sender that retried after losing the answer): ids served or waiting. */
+export interface DuplicateCheck {
+  /** The request ids of the cycle running now (taken off the queue). */
+  running: () => readonly string[];
+  /** Whether a repeated request id is dropped. False only to replay histories recorded before (it ran again). */
+  dropDuplicates: () => boolean;
+}
+
+/**
+ * Why a signal with this request id repeats one already received (queued, running, or served by
+ * one of the recent cycles), or undefined. A request without an id is never a repeat.
+ */
+export function repeatedRequest(state: SourceState, requestId: string | undefined, check: DuplicateCheck | undefined): string | undefined {
+  if (requestId === undefined || check === undefined) return undefined;
+  const where = state.queue.some((q) => q.requestId === requestId)
+    ? 'it is queued'
+    : check.running().includes(requestId)
+      ? 'its cycle is running'
+      : state.recentCycles.find((c) => c.requestIds.includes(requestId))?.cycleId;
+  if (where === undefined || !check.dropDuplicates()) return undefined;
+  const served = where.startsWith('it') ? where : `cycle ${where} served it`;
+  return `request ${requestId} was already received (${served}): a repeated signal runs once; send a new requestId to run it again`;
+}
+
 export interface SyncSignalOptions {
   /**
    * Asked only for a sync signal whose `tables` is a string: whether it is dropped. False only to
    * replay histories recorded before (it was queued as a sync of its characters).
    */
   refuseStringTables?: () => boolean;
+  duplicates?: DuplicateCheck;
 }
 
 /**
@@ -105,6 +130,11 @@ export function enqueueSyncSignal(state: SourceState, req: SyncRequest | null | 
     const reason = 'tables must be a list of schema.table names, or left out to sync every table';
     recordIgnored(state, { kind: 'sync', ...(request.requestId ? { requestId: request.requestId } : {}), ...(request.requestedBy ? { requestedBy: request.requestedBy } : {}), reason, at });
     return reason;
+  }
+  const repeated = repeatedRequest(state, request.requestId, options.duplicates);
+  if (repeated) {
+    recordIgnored(state, { kind: 'sync', requestId: request.requestId!, ...(request.requestedBy ? { requestedBy: request.requestedBy } : {}), reason: repeated, at });
+    return repeated;
   }
   enqueueSync(state, request);
   return undefined;
@@ -154,6 +184,7 @@ export interface RerunSignalOptions {
    * False only to replay histories recorded before (it became a sync of the tables).
    */
   directRerun?: () => boolean;
+  duplicates?: DuplicateCheck;
 }
 
 /**
@@ -165,6 +196,11 @@ export interface RerunSignalOptions {
 export function enqueueRerunSignal(state: SourceState, given: RerunRequest | null | undefined, at: string, options: RerunSignalOptions = {}): string | undefined {
   // No payload names no table: dropped with the reason, like any rerun the workflow cannot serve.
   const req: RerunRequest = given ?? ({} as RerunRequest);
+  const repeated = repeatedRequest(state, req.requestId, options.duplicates);
+  if (repeated) {
+    recordIgnored(state, { kind: 'rerun', requestId: req.requestId!, ...(req.requestedBy ? { requestedBy: req.requestedBy } : {}), reason: repeated, at });
+    return repeated;
+  }
   // Tables read directly need no export (a source of only such tables never has one): their
   // rerun stays a rerun, else its approvals (approveDeletes, rebuild, allowOlderExport) would be lost.
   const named = Array.isArray(req.tables) ? req.tables : [];

@@ -93,6 +93,8 @@ const PATCHES = {
   deleteCarriedState: 'delete-carried-state-parts',
   /** A rerun signal of tables read directly stays a rerun before any export (it became a sync, without its approvals). */
   directRerunSignal: 'direct-rerun-signal-stays-rerun',
+  /** A signal repeating a request id already queued, running or served is dropped (it ran again). */
+  dropRepeatedSignals: 'drop-repeated-request-signals',
   /** A sync signal whose tables are a string is dropped (it was queued as a sync of its characters). */
   stringTablesDropped: 'sync-signal-string-tables-dropped',
   /** A cancelled run stores its state and marks it for the next start (it was lost). */
@@ -151,8 +153,12 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
 
   if (fresh && input.syncOnStart !== false) enqueueSync(state, { requestedBy: 'start' });
 
+  // The request ids of the cycle running now: a repeated signal of them is dropped.
+  let running: readonly string[] = [];
+  const duplicates = { running: () => running, dropDuplicates: () => patched(PATCHES.dropRepeatedSignals) };
+
   setHandler(requestSyncSignal, (req: SyncRequest | undefined) => {
-    const problem = enqueueSyncSignal(state, req, nowIso(), { refuseStringTables: () => patched(PATCHES.stringTablesDropped) });
+    const problem = enqueueSyncSignal(state, req, nowIso(), { refuseStringTables: () => patched(PATCHES.stringTablesDropped), duplicates });
     if (problem) log.warn('sync signal ignored', { problem, request: req });
   });
 
@@ -165,7 +171,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
   });
 
   setHandler(requestRerunSignal, (req: RerunRequest | undefined) => {
-    const problem = enqueueRerunSignal(state, req, nowIso(), { directRerun: () => patched(PATCHES.directRerunSignal) });
+    const problem = enqueueRerunSignal(state, req, nowIso(), { directRerun: () => patched(PATCHES.directRerunSignal), duplicates });
     if (problem) log.warn('rerun signal ignored', { problem, request: req });
   });
 
@@ -335,8 +341,10 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
       if (state.queue.length === 0) return;
 
       const batch = takeCoalesced(state.queue);
+      running = batch.requestIds;
       const parts = cycleParts(batch);
       for (const [i, part] of parts.entries()) await runCycle(batch, part, parts.length > 1 ? { index: i + 1, of: parts.length } : undefined);
+      running = [];
       if (mayContinue()) return;
     }
   }

@@ -68,6 +68,8 @@ describe('lakesync schedule', () => {
     const after = await describeSchedule();
     assert.equal(after.actionsTaken, 1);
     assert.match(after.recent[0]!.workflowId, /^lakesync\/shop\/trigger-sync/);
+    // The firing's workflow id is the request id: a signal its retried attempt repeats is dropped as a repeat.
+    assert.ok((await sourceStatus())!.recentCycles[0]!.requestIds.includes(after.recent[0]!.workflowId), JSON.stringify((await sourceStatus())!.recentCycles[0]));
     const text = await cli('schedule', 'describe', 'shop');
     assert.match(text.stdout, /^schedule lakesync\/shop\/sync$/m);
     assert.match(text.stdout, /^when: +cron 0 2 \* \* \* \(Europe\/Paris\)$/m);

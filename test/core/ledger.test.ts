@@ -13,6 +13,7 @@ import {
   initialState,
   normalizeState,
   recordCycle,
+  repeatedRequest,
   rerunParts,
   rerunProblem,
   syncProblem,
@@ -555,4 +556,30 @@ test('allowOlderExport travels from the rerun request through the queue; a diffe
   assert.deepEqual(first.requestIds, ['x1']);
   assert.equal(first.allowOlderExport, true);
   assert.equal(takeCoalesced(state.queue).allowOlderExport ?? false, false);
+});
+
+test('a signal repeating a request id that is queued, running or served by a recent cycle is dropped with the reason', () => {
+  const state = exported(['public.a', 'public.b']);
+  let running: string[] = [];
+  const duplicates = { running: () => running, dropDuplicates: () => true };
+  assert.equal(enqueueSyncSignal(state, { tables: ['public.a'], requestId: 'svc-1' }, AT, { duplicates }), undefined);
+  assert.match(enqueueSyncSignal(state, { tables: ['public.a'], requestId: 'svc-1' }, AT, { duplicates }) ?? '', /^request svc-1 was already received \(it is queued\): a repeated signal runs once; send a new requestId to run it again$/);
+  assert.equal(state.queue.length, 1, 'queued once');
+
+  // Taken off the queue: its cycle runs.
+  running = takeCoalesced(state.queue).requestIds;
+  assert.match(enqueueRerunSignal(state, { tables: ['public.a'], requestId: 'svc-1' }, AT, { duplicates }) ?? '', /\(its cycle is running\)/);
+  assert.deepEqual(state.queue, []);
+
+  // Served: the recent cycles name it.
+  running = [];
+  state.recentCycles = [{ cycleId: 'c7', workflowId: 'w', kind: 'sync', status: 'succeeded', requestIds: ['svc-1'], counts: { committed: 1, failed: 0, skipped: 0 }, startedAt: AT, finishedAt: AT }];
+  assert.match(enqueueRerunSignal(state, { tables: ['public.a'], requestId: 'svc-1' }, AT, { duplicates }) ?? '', /\(cycle c7 served it\)/);
+  assert.deepEqual(state.ignoredRequests.map((r) => [r.kind, r.requestId]), [['rerun', 'svc-1'], ['rerun', 'svc-1'], ['sync', 'svc-1']]);
+
+  // Another id, or none, is a new request; histories recorded before the check queue the repeat again.
+  assert.equal(enqueueRerunSignal(state, { tables: ['public.a'], requestId: 'svc-2' }, AT, { duplicates }), undefined);
+  assert.equal(enqueueSyncSignal(state, { tables: ['public.a'] }, AT, { duplicates }), undefined);
+  assert.equal(repeatedRequest(state, 'svc-1', { running: () => [], dropDuplicates: () => false }), undefined);
+  assert.equal(state.queue.length, 2);
 });

@@ -9,6 +9,7 @@ import type { FakeRun } from '../../src/fake/state';
 import { requestRerunSignal, requestSyncSignal } from '../../src/workflows/messages';
 import { fakeConfig, startFakeWorker, startTestServer, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
 import { startSource, status, waitForCycles } from '../helpers/source';
+import { waitUntil } from '../helpers/within';
 
 const runsOf = (w: FakeWorker, table: string): FakeRun[] =>
   Object.values(w.backend.state.runs)
@@ -86,5 +87,41 @@ describe('signals without a payload', () => {
     const third = await waitForCycles(handle, 3, 30_000);
     assert.deepEqual((await status(handle)).queue, []);
     assert.equal(third.recentCycles[0]!.counts.committed, 1);
+  });
+});
+
+describe('a repeated signal', () => {
+  let env: TestServer;
+  let w: FakeWorker;
+  const queue = uniqueQueue('repeat-signal');
+  before(async () => {
+    env = await startTestServer();
+    w = await startFakeWorker(fakeConfig(queue, { tables: 3 }, {}, 'repeatsignal'), { tables: 3, latencyMs: 1_500 });
+  });
+  after(async () => {
+    await w?.stop();
+    await env?.close();
+  });
+
+  test('a rerun signal sent again with its request id (a sender retrying a lost answer) runs once, while its cycle runs and after', async () => {
+    const table = 'public.t0002';
+    w.backend.setFailures([{ table, phase: 'load', times: 'always', retryable: false, message: 'boom' }]);
+    const handle = await startSource(w.client, queue, 'repeatsignal');
+    await waitForCycles(handle, 1);
+    w.backend.setFailures([]);
+    const request = { tables: [table], requestId: 'svc-42', requestedBy: 'billing' };
+    await handle.signal(requestRerunSignal, request);
+    await waitUntil(async () => (await status(handle)).currentCycle?.kind === 'rerun', 'the rerun cycle to run');
+    await handle.signal(requestRerunSignal, request);
+    const served = await waitForCycles(handle, 2, 60_000);
+    await handle.signal(requestRerunSignal, request);
+    // A sync after the repeats: once its cycle is done, every signal before it was handled.
+    await handle.signal(requestSyncSignal, { tables: ['public.t0001'], requestId: 'svc-43' });
+    const s = await waitForCycles(handle, 3, 60_000);
+    assert.equal(served.recentCycles[0]!.status, 'succeeded');
+    assert.deepEqual(s.recentCycles.filter((c) => c.requestIds.includes('svc-42')).map((c) => c.kind), ['rerun'], 'one request id, one rerun');
+    assert.deepEqual(s.recentCycles[0]!.requestIds, ['svc-43']);
+    assert.deepEqual(s.ignoredRequests.map((r) => [r.kind, r.requestId, /already received/.test(r.reason)]), [['rerun', 'svc-42', true], ['rerun', 'svc-42', true]]);
+    assert.equal(w.backend.count(`load.start:${table}`), 2, 'the first cycle and the one rerun');
   });
 });
