@@ -116,6 +116,12 @@ export interface SyncSignalOptions {
    */
   refuseStringTables?: () => boolean;
   duplicates?: DuplicateCheck;
+  /**
+   * Asked only for a sync signal the `sync` update would refuse (no table, a name that is no
+   * string, a table the source does not have): whether it is dropped. False only to replay
+   * histories recorded before (it was queued, and its cycle failed).
+   */
+  refuseBadTables?: () => boolean;
 }
 
 /**
@@ -131,13 +137,20 @@ export function enqueueSyncSignal(state: SourceState, req: SyncRequest | null | 
     recordIgnored(state, { kind: 'sync', ...(request.requestId ? { requestId: request.requestId } : {}), ...(request.requestedBy ? { requestedBy: request.requestedBy } : {}), reason, at });
     return reason;
   }
-  const repeated = repeatedRequest(state, request.requestId, options.duplicates);
-  if (repeated) {
-    recordIgnored(state, { kind: 'sync', requestId: request.requestId!, ...(request.requestedBy ? { requestedBy: request.requestedBy } : {}), reason: repeated, at });
-    return repeated;
+  const refused = repeatedRequest(state, request.requestId, options.duplicates) ?? badTablesOf(state, request, options);
+  if (refused) {
+    recordIgnored(state, { kind: 'sync', ...(request.requestId ? { requestId: request.requestId } : {}), ...(request.requestedBy ? { requestedBy: request.requestedBy } : {}), reason: refused, at });
+    return refused;
   }
   enqueueSync(state, request);
   return undefined;
+}
+
+/** Why a sync signal's list of tables is refused as the `sync` update refuses it, or undefined. */
+function badTablesOf(state: SourceState, request: SyncRequest, options: SyncSignalOptions): string | undefined {
+  if (!Array.isArray(request.tables)) return undefined;
+  const problem = syncProblem(state, request);
+  return problem && (options.refuseBadTables?.() ?? true) ? problem : undefined;
 }
 
 /** Queues a sync that passed `syncProblem` (the `sync` update) and says where it stands. */
@@ -154,6 +167,8 @@ export function acceptSync(state: SourceState, req: SyncRequest): SyncAccepted {
 export function syncProblem(state: SourceState, req: SyncRequest): string | undefined {
   if (req.tables === undefined) return undefined;
   if (!Array.isArray(req.tables) || req.tables.length === 0) return 'name the tables to sync (schema.table), or leave tables out to sync every table';
+  const names = namesProblem(req.tables);
+  if (names) return names;
   if (state.knownTables.length === 0) return undefined;
   return unknownTablesProblem(state, req.tables);
 }
@@ -185,6 +200,8 @@ export interface RerunSignalOptions {
    */
   directRerun?: () => boolean;
   duplicates?: DuplicateCheck;
+  /** Asked only for a rerun before any export naming something that is no table name: whether it is dropped (as for a sync signal). */
+  refuseBadTables?: () => boolean;
 }
 
 /**
@@ -196,14 +213,15 @@ export interface RerunSignalOptions {
 export function enqueueRerunSignal(state: SourceState, given: RerunRequest | null | undefined, at: string, options: RerunSignalOptions = {}): string | undefined {
   // No payload names no table: dropped with the reason, like any rerun the workflow cannot serve.
   const req: RerunRequest = given ?? ({} as RerunRequest);
-  const repeated = repeatedRequest(state, req.requestId, options.duplicates);
-  if (repeated) {
-    recordIgnored(state, { kind: 'rerun', requestId: req.requestId!, ...(req.requestedBy ? { requestedBy: req.requestedBy } : {}), reason: repeated, at });
-    return repeated;
+  const named = Array.isArray(req.tables) ? req.tables : [];
+  const badNames = !state.lastExport ? namesProblem(named) : undefined;
+  const refused = repeatedRequest(state, req.requestId, options.duplicates) ?? (badNames && (options.refuseBadTables?.() ?? true) ? badNames : undefined);
+  if (refused) {
+    recordIgnored(state, { kind: 'rerun', ...(req.requestId ? { requestId: req.requestId } : {}), ...(req.requestedBy ? { requestedBy: req.requestedBy } : {}), reason: refused, at });
+    return refused;
   }
   // Tables read directly need no export (a source of only such tables never has one): their
   // rerun stays a rerun, else its approvals (approveDeletes, rebuild, allowOlderExport) would be lost.
-  const named = Array.isArray(req.tables) ? req.tables : [];
   if (!state.lastExport && named.length > 0 && !(allReadDirectly(state, named) && (options.directRerun?.() ?? true))) {
     state.queue.push({ kind: 'sync', requestId: requestIdFor(state, req.requestId), approveDeletes: false, tables: [...new Set(req.tables)], requestedBy: req.requestedBy ?? 'rerun before any export' });
     return undefined;
@@ -230,7 +248,14 @@ export function rerunProblem(state: SourceState, req: RerunRequest): string | un
     return Object.keys(state.failed).length === 0 ? 'no table has failed: nothing to rerun' : undefined;
   }
   if (!Array.isArray(req.tables) || req.tables.length === 0) return 'name the tables to rerun (schema.table), or "failed"';
-  return unknownTablesProblem(state, req.tables);
+  return namesProblem(req.tables) ?? unknownTablesProblem(state, req.tables);
+}
+
+/** Names that are no table name (a payload's JSON can hold anything), or undefined. */
+function namesProblem(tables: readonly unknown[]): string | undefined {
+  const bad = tables.filter((t) => typeof t !== 'string' || t.trim() === '');
+  if (bad.length === 0) return undefined;
+  return `table names are schema.table strings; got ${bad.slice(0, 5).map((t) => JSON.stringify(t) ?? String(t)).join(', ')}${bad.length > 5 ? ', ...' : ''}`;
 }
 
 /** Whether there is a table and every one was last read directly (or from DynamoDB): their rerun needs no RDS export. */

@@ -95,6 +95,8 @@ const PATCHES = {
   directRerunSignal: 'direct-rerun-signal-stays-rerun',
   /** A signal repeating a request id already queued, running or served is dropped (it ran again). */
   dropRepeatedSignals: 'drop-repeated-request-signals',
+  /** A sync signal the sync update would refuse (no, bad or unknown tables) is dropped (it was queued, and its cycle failed). */
+  refuseBadSyncSignal: 'sync-signal-bad-tables-dropped',
   /** A sync signal whose tables are a string is dropped (it was queued as a sync of its characters). */
   stringTablesDropped: 'sync-signal-string-tables-dropped',
   /** A cancelled run stores its state and marks it for the next start (it was lost). */
@@ -158,7 +160,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
   const duplicates = { running: () => running, dropDuplicates: () => patched(PATCHES.dropRepeatedSignals) };
 
   setHandler(requestSyncSignal, (req: SyncRequest | undefined) => {
-    const problem = enqueueSyncSignal(state, req, nowIso(), { refuseStringTables: () => patched(PATCHES.stringTablesDropped), duplicates });
+    const problem = enqueueSyncSignal(state, req, nowIso(), { refuseStringTables: () => patched(PATCHES.stringTablesDropped), duplicates, refuseBadTables: () => patched(PATCHES.refuseBadSyncSignal) });
     if (problem) log.warn('sync signal ignored', { problem, request: req });
   });
 
@@ -171,7 +173,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
   });
 
   setHandler(requestRerunSignal, (req: RerunRequest | undefined) => {
-    const problem = enqueueRerunSignal(state, req, nowIso(), { directRerun: () => patched(PATCHES.directRerunSignal), duplicates });
+    const problem = enqueueRerunSignal(state, req, nowIso(), { directRerun: () => patched(PATCHES.directRerunSignal), duplicates, refuseBadTables: () => patched(PATCHES.refuseBadSyncSignal) });
     if (problem) log.warn('rerun signal ignored', { problem, request: req });
   });
 

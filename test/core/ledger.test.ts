@@ -583,3 +583,23 @@ test('a signal repeating a request id that is queued, running or served by a rec
   assert.equal(repeatedRequest(state, 'svc-1', { running: () => [], dropDuplicates: () => false }), undefined);
   assert.equal(state.queue.length, 2);
 });
+
+test('a sync signal the sync update would refuse is dropped before anything runs: no table, names that are no strings, unknown tables', () => {
+  const fresh = initialState();
+  assert.match(enqueueSyncSignal(fresh, { tables: [], requestId: 'e' }, AT) ?? '', /^name the tables to sync \(schema.table\)/);
+  assert.equal(enqueueSyncSignal(fresh, { tables: [42, null, ''] as unknown as string[], requestId: 'n' }, AT), 'table names are schema.table strings; got 42, null, ""');
+  assert.equal(syncProblem(fresh, { tables: [42] as unknown as string[] }), 'table names are schema.table strings; got 42', 'the sync update refuses them too');
+  // Before any export a rerun of named tables becomes a sync of them: the same names are refused.
+  assert.equal(enqueueRerunSignal(fresh, { tables: [7] as unknown as string[], requestId: 'r' }, AT), 'table names are schema.table strings; got 7');
+  assert.deepEqual(fresh.queue, []);
+  assert.deepEqual(fresh.ignoredRequests.map((r) => [r.kind, r.requestId]), [['rerun', 'r'], ['sync', 'n'], ['sync', 'e']]);
+
+  const known = exported(['public.a', 'public.b']);
+  assert.match(enqueueSyncSignal(known, { tables: ['public.a', 'public.typo'], requestId: 't' }, AT) ?? '', /^unknown table\(s\) public.typo: the source's tables are public.a, public.b$/);
+  assert.deepEqual(known.queue, []);
+  assert.equal(enqueueSyncSignal(known, { tables: ['public.a'] }, AT), undefined);
+  assert.equal(known.queue.length, 1);
+  // Histories recorded before the check queue such a signal, as they did.
+  assert.equal(enqueueSyncSignal(known, { tables: ['public.typo'] }, AT, { refuseBadTables: () => false }), undefined);
+  assert.equal(known.queue.length, 2);
+});

@@ -90,7 +90,7 @@ describe('signals without a payload', () => {
   });
 });
 
-describe('a repeated signal', () => {
+describe('a repeated signal, and one naming an unknown table', () => {
   let env: TestServer;
   let w: FakeWorker;
   const queue = uniqueQueue('repeat-signal');
@@ -123,5 +123,15 @@ describe('a repeated signal', () => {
     assert.deepEqual(s.recentCycles[0]!.requestIds, ['svc-43']);
     assert.deepEqual(s.ignoredRequests.map((r) => [r.kind, r.requestId, /already received/.test(r.reason)]), [['rerun', 'svc-42', true], ['rerun', 'svc-42', true]]);
     assert.equal(w.backend.count(`load.start:${table}`), 2, 'the first cycle and the one rerun');
+
+    // A sync signal naming a table the source does not have takes no snapshot and no export.
+    const snapshots = w.backend.count('snapshot.start');
+    await handle.signal(requestSyncSignal, { tables: ['public.no_such_table'], requestId: 'typo-1' });
+    await handle.signal(requestSyncSignal, { tables: ['public.t0003'], requestId: 'svc-44' });
+    const after = await waitForCycles(handle, 4, 60_000);
+    assert.deepEqual(after.recentCycles[0]!.requestIds, ['svc-44']);
+    assert.equal(w.backend.count('snapshot.start') - snapshots, 1, 'one snapshot, for svc-44');
+    assert.match(after.ignoredRequests[0]!.reason, /^unknown table\(s\) public.no_such_table: the source's tables are public.t0001, public.t0002, public.t0003$/);
+    assert.equal(after.ignoredRequests[0]!.requestId, 'typo-1');
   });
 });
