@@ -8,7 +8,7 @@ from typing import Any
 
 from . import storage
 from .args import JobArgs
-from .errors import ExportNotFound
+from .errors import ExportNotFound, NameCollision
 from .pgtypes import ColumnMapping
 
 _TABLES_INFO = re.compile(r"export_tables_info_.+\.json")
@@ -70,10 +70,33 @@ def table_entries(export_path: str) -> list[dict[str, Any]]:
     return entries
 
 
+_BATCH_FOLDER = re.compile(r"[0-9]+")
+
+
 def _is_data_file(path: str) -> bool:
     name = path.rsplit("/", 1)[-1]
     # Hidden and marker files (".crc", "_SUCCESS") are not data, as in Hadoop.
     return name.endswith(".parquet") and not name.startswith((".", "_"))
+
+
+def _in_table_folder(folder: str, path: str) -> bool:
+    """Right in the table's folder (older exports) or in one of its batch folders (1/, 2/, ...).
+
+    Nothing deeper: a folder below those belongs to no batch (a table whose name continues the path).
+    """
+    relative = path[len(folder.rstrip("/")) + 1:].split("/")
+    return len(relative) == 1 or (len(relative) == 2 and _BATCH_FOLDER.fullmatch(relative[0]) is not None)
+
+
+def _sharing_folder(entries: list[dict[str, Any]], target: str) -> list[str]:
+    """The other exported tables whose folder is `target`'s or lies in it.
+
+    RDS writes "a b" and "a_b" to one path; a table named "a/2024" would sit where a batch folder of "a" does.
+    """
+    mine = export_path_name(target)
+    return sorted({str(e["target"]) for e in entries
+                   if "schemaMetadata" in e and isinstance(e.get("target"), str) and e["target"] != target
+                   and (export_path_name(e["target"]) == mine or export_path_name(e["target"]).startswith(mine + "/"))})
 
 
 def find_table_export(args: JobArgs) -> TableExport:
@@ -102,8 +125,15 @@ def find_table_export(args: JobArgs) -> TableExport:
     folder = storage.join(
         args.export_path, export_path_name(args.source_database), export_path_name(f"{args.source_schema}.{args.source_table}")
     )
+    sharing = _sharing_folder(entries, args.target)
+    if sharing:
+        raise NameCollision(
+            f"table {args.target} and {', '.join(sharing)} are exported to the same folder {folder} (RDS writes "
+            "spaces, backslashes, backticks and double quotes in names as '_', and keeps '/'), so their files cannot be told "
+            "apart and nothing is loaded; rename one of the tables, or exclude all but one of them from the sync"
+        )
     # Every batch folder (1/, 2/, ...) and the older layout without one; part numbers may have gaps.
-    files = [f for f in storage.list_files(folder) if _is_data_file(f.path)]
+    files = [f for f in storage.list_files(folder) if _is_data_file(f.path) and _in_table_folder(folder, f.path)]
     data = _exported_data(with_schema[0])
     if not files and data:
         raise ExportNotFound(

@@ -9,7 +9,7 @@ import pytest
 from conftest import make_args
 from exportkit import TableData, col, write_export
 from lakesync_glue import storage
-from lakesync_glue.errors import ExportNotFound
+from lakesync_glue.errors import ExportNotFound, NameCollision
 from lakesync_glue.export import find_table_export
 
 COLS = [col("id", "bigint"), col("name", "text")]
@@ -107,3 +107,34 @@ def test_a_table_with_data_but_no_file_is_refused_not_loaded_empty(tmp_path: Pat
         find_table_export(args_for(export.path, "shop.public.a"))  # type: ignore[arg-type]
     assert "lists 0.0001 GB for shop.public.a but no Parquet file" in info.value.message
     assert "run a new sync" in info.value.message
+
+
+def test_tables_written_to_one_folder_are_refused_naming_both(tmp_path: Path) -> None:
+    """RDS writes "order items" and "order_items" to the same folder: neither is loaded with the other's rows."""
+    export = write_export(tmp_path, [TableData("shop", "public", "order items", COLS, [(1, "spaced")]),
+                                     TableData("shop", "public", "order_items", COLS, [(100, "x"), (101, "y")]),
+                                     TableData("shop", "public", "orders", COLS, [(7, "z")])])
+    for mine, other in (("shop.public.order_items", "shop.public.order items"), ("shop.public.order items", "shop.public.order_items")):
+        with pytest.raises(NameCollision) as info:
+            find_table_export(args_for(export.path, mine))  # type: ignore[arg-type]
+        assert info.value.message.startswith(f"table {mine} and {other} are exported to the same folder "), info.value.message
+        assert "rename one of the tables, or exclude all but one of them from the sync" in info.value.message
+    assert len(find_table_export(args_for(export.path, "shop.public.orders")).data_files) == 1  # type: ignore[arg-type]
+
+
+def test_a_table_whose_folder_lies_in_another_is_refused_and_no_stray_folder_is_read(tmp_path: Path) -> None:
+    """"orders/2024" would sit where batch 2024 of "orders" does: "orders" is refused. Files in a folder that is
+    no batch folder (not digits) or deeper are never read as the table's."""
+    nested = write_export(tmp_path / "nested", [TableData("shop", "public", "orders", COLS, [(1, "o")]),
+                                                TableData("shop", "public", "orders/2024", COLS, [(900, "n")], batches=0)])
+    with pytest.raises(NameCollision) as info:
+        find_table_export(args_for(nested.path, "shop.public.orders"))  # type: ignore[arg-type]
+    assert "and shop.public.orders/2024 are exported to the same folder" in info.value.message
+
+    export = write_export(tmp_path / "stray", [TableData("shop", "public", "orders", COLS, [(1, "o")])])
+    own = export.data_files["shop.public.orders"]
+    folder = Path(own[0]).parent.parent
+    for stray in (folder / "archive" / "part-00000-x.gz.parquet", folder / "1" / "old" / "part-00000-y.gz.parquet"):
+        stray.parent.mkdir(parents=True, exist_ok=True)
+        stray.write_bytes(Path(own[0]).read_bytes())
+    assert list(find_table_export(args_for(export.path, "shop.public.orders")).data_files) == own  # type: ignore[arg-type]
