@@ -427,7 +427,7 @@ def retype_plan(base: ColumnPlan, mapping: ColumnMapping, lake_type: str) -> Col
 
     Numbers written as text (numeric, money) become double/float from their text, NaN and the
     infinities included (rounded to the nearest binary value, as PostgreSQL's own cast does;
-    a finite value beyond the type's range is bad), and decimal(p,s) with the exact-digits
+    a finite value beyond the type's range, or one not 0 that becomes 0, is bad), and decimal(p,s) with the exact-digits
     check. Every other change goes from the default lake value and back: a value that does
     not come back equal (a fraction into an integer, a time into a date, an overflow) is bad.
     """
@@ -442,10 +442,12 @@ def retype_plan(base: ColumnPlan, mapping: ColumnMapping, lake_type: str) -> Col
 
             def check(value: str) -> str:
                 finite_became_infinite = f"({raw} NOT IN ('Infinity', '-Infinity') AND abs({value}) = CAST('Infinity' AS {lake_type}))"
-                return f"({raw} IS NOT NULL AND (({value}) IS NULL OR {finite_became_infinite}))"
+                # Below the type's range: a digit other than 0 before any exponent, yet 0 (PostgreSQL refuses it too).
+                nonzero_became_zero = f"(({value}) = 0 AND {raw} RLIKE {sql_string('^-?[0-9]*[.]?[0-9]*[1-9]')})"
+                return f"({raw} IS NOT NULL AND (({value}) IS NULL OR {finite_became_infinite} OR {nonzero_became_zero}))"
 
             return replace(base, lake_type=lake_type, expr=converted, bad=check(converted), bad_of_value=check, scale_unknown=False,
-                           expectation=f"a number (NaN and Infinity included) within the range of {lake_type}")
+                           expectation=f"a number (NaN and Infinity included) within the range of {lake_type}, and not so close to 0 that it becomes 0")
         if lake_type.startswith("decimal("):
             precision, scale = decimal_params(lake_type)
             plan = numeric_plan(mapping, base.name, base.raw_type, precision, scale)

@@ -128,6 +128,25 @@ def test_a_nan_fails_the_table_with_column_count_and_the_config_line(load: Loade
                                           {"id": 2, "amount": None}, {"id": 3, "amount": None}]
 
 
+def test_a_number_too_close_to_0_for_float_or_double_fails_instead_of_becoming_0(load: Loader, spark: Any,
+                                                                                   tmp_path: Any) -> None:
+    """PostgreSQL refuses 1e-50 as real ("out of range"); the job must not load it as 0. Zeros stay zeros."""
+    tiny = Versions(tmp_path, "shop", "public", "tiny")
+    columns = [col("id", "bigint"), col("f", "numeric"), col("d", "numeric")]
+    policies = json.dumps({"f": {"type": "float"}, "d": {"type": "double"}})
+    zeros = tiny.export(columns, [(1, "0", "0.000"), (2, "-0.0", "0e5"), (3, "1e-30", "1e-300")])
+    loaded = load(zeros, "shop.public.tiny", "pol_tiny", action="create", primary_key="id", column_policies=policies)
+    assert loaded.status == "succeeded", loaded.error
+    assert [(r["f"] == 0, r["d"] == 0) for r in lake_rows(spark, "pol_tiny")] == [(True, True), (True, True), (False, False)]
+
+    under = tiny.export(columns, [(1, "0." + "0" * 49 + "1", "1"), (2, "2", "0." + "0" * 399 + "1"), (3, "-1e-60", "1")])
+    failed = load(under, "shop.public.tiny", "pol_tiny", action="merge", primary_key="id", column_policies=policies)
+    assert failed.error is not None and failed.error["class"] == "CastError", failed.error
+    assert "column 'f' (numeric) has 2 value(s) that cannot become float" in failed.error["message"]
+    assert "column 'd' (numeric) has 1 value(s) that cannot become double" in failed.error["message"]
+    assert [r["id"] for r in lake_rows(spark, "pol_tiny")] == [1, 2, 3], "the table keeps its rows"
+
+
 def test_infinite_dates_clamp_by_default_and_fail_on_request(load: Loader, spark: Any, tmp_path: Any) -> None:
     events = Versions(tmp_path, "shop", "public", "events")
     export = events.export([col("id", "bigint"), col("day", "date"), col("at", "timestamp")],
