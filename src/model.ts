@@ -583,6 +583,7 @@ export interface JsonRef {
 export interface TablesRef extends JsonRef {
   count: number;
   counts: { committed: number; failed: number; skipped: number };
+  /** The first 100 failed tables (`counts.failed` is how many there are); the outcomes hold them all. */
   failedTables: TableName[];
 }
 

@@ -278,7 +278,7 @@ export const cycleResult = z
         bytes: z.number(),
         count: z.number(),
         counts: z.object({ committed: z.number(), failed: z.number(), skipped: z.number() }),
-        failedTables: z.array(tableName),
+        failedTables: z.array(tableName).describe('The first 100 failed tables; counts.failed is how many failed'),
       })
       .optional()
       .describe("A large cycle's outcomes, stored as text parts in the manifest store (tables is then empty); the cycle workflow's tablesPage query pages them"),

@@ -191,6 +191,9 @@ export async function cycleWorkflow(input: CycleInput): Promise<CycleResult> {
   return finish(cycleStatus(tables), tables);
 }
 
+/** How many failed tables a cycle result held by reference names; `counts.failed` says how many failed. */
+export const FAILED_TABLES_LISTED = 100;
+
 /** Stores the outcomes by reference, with their counts and failed tables for readers that need no more. */
 async function storeOutcomes(input: CycleInput, tables: TableOutcome[], limit: number): Promise<TablesRef> {
   const ref = await storeText(input.source, `${input.cycleId}/outcomes`, JSON.stringify(tables), limit);
@@ -199,7 +202,8 @@ async function storeOutcomes(input: CycleInput, tables: TableOutcome[], limit: n
     ...ref,
     count: tables.length,
     counts: { committed: count('committed'), failed: count('failed'), skipped: count('skipped') },
-    failedTables: tables.filter((t) => t.status === 'failed').map((t) => t.table),
+    // The first ones only: thousands of names would make the result as large as the outcomes it stands for.
+    failedTables: tables.filter((t) => t.status === 'failed').slice(0, FAILED_TABLES_LISTED).map((t) => t.table),
   };
 }
 
