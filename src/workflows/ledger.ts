@@ -99,14 +99,16 @@ export interface DuplicateCheck {
  */
 export function repeatedRequest(state: SourceState, requestId: string | undefined, check: DuplicateCheck | undefined): string | undefined {
   if (requestId === undefined || check === undefined) return undefined;
+  const servedBy = state.recentCycles.find((c) => c.requestIds.includes(requestId))?.cycleId;
   const where = state.queue.some((q) => q.requestId === requestId)
     ? 'it is queued'
     : check.running().includes(requestId)
       ? 'its cycle is running'
-      : state.recentCycles.find((c) => c.requestIds.includes(requestId))?.cycleId;
+      : servedBy !== undefined
+        ? `cycle ${servedBy} served it`
+        : undefined;
   if (where === undefined || !check.dropDuplicates()) return undefined;
-  const served = where.startsWith('it') ? where : `cycle ${where} served it`;
-  return `request ${requestId} was already received (${served}): a repeated signal runs once; send a new requestId to run it again`;
+  return `request ${requestId} was already received (${where}): a repeated signal runs once; send a new requestId to run it again`;
 }
 
 export interface SyncSignalOptions {
