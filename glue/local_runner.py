@@ -55,7 +55,7 @@ from lakesync_glue.errors import LoadError  # noqa: E402
 from lakesync_glue.loader import run_load  # noqa: E402
 from lakesync_glue.pack import PACK_THREADS_MAX, PackFile, read_pack, run_pack  # noqa: E402
 from lakesync_glue.query import run_query  # noqa: E402
-from lakesync_glue.readonly import ReadOnlyRefused, assert_read_only  # noqa: E402
+from lakesync_glue.readonly import ReadOnlyRefused, assert_no_java_calls, assert_read_only  # noqa: E402
 from lakesync_glue.result import utc_now  # noqa: E402
 from lakesync_glue.session import build_local_spark  # noqa: E402
 
@@ -310,7 +310,7 @@ class Runner:
         try:
             # Queries share the session with loads: only statements Spark's parser shows to be reads run.
             assert_read_only(self.spark, statement)
-            return {"rows": run_query(self.spark, statement)}
+            return {"rows": run_query(self.spark, statement, before_run=assert_no_java_calls)}
         except ReadOnlyRefused as exc:
             raise BadRequest(str(exc), code="ReadOnlyQuery") from None
         except Exception as exc:  # noqa: BLE001 - Spark's analysis errors are the caller's to fix

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -61,10 +62,12 @@ def _row_value(value: Any) -> Any:
     return _python_value(value)
 
 
-def run_query(spark: "SparkSession", sql: str) -> list[dict[str, Any]]:
+def run_query(spark: "SparkSession", sql: str, before_run: Callable[[Any], None] | None = None) -> list[dict[str, Any]]:
     """Runs SQL and returns JSON-safe rows (decimals as strings, timestamps ISO-8601, non-finite
-    floats marked as {"$float": "NaN"})."""
+    floats marked as {"$float": "NaN"}). `before_run` gets the analyzed plan before any row is computed."""
     df = spark.sql(sql)
+    if before_run is not None:
+        before_run(df._jdf.queryExecution().analyzed())
     names = list(df.columns)
     rows = json_safe_frame(df).collect()
     return [{names[i]: _row_value(row[i]) for i in range(len(names))} for row in rows]

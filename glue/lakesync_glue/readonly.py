@@ -60,6 +60,9 @@ _UNRESOLVED_FUNCTION = _ANALYSIS + "UnresolvedFunction"
 # A function named at analysis time (IDENTIFIER('...')(args)) could be one of JAVA_CALLS.
 _DYNAMIC_FUNCTION = _ANALYSIS + "ExpressionWithUnresolvedIdentifier"
 JAVA_CALLS = frozenset({"reflect", "java_method"})
+_WINDOW_DEFINITIONS = _LOGICAL + "WithWindowDefinition"
+# reflect / java_method once analyzed, wherever the parsed plan held them.
+_JAVA_CALL = "org.apache.spark.sql.catalyst.expressions.CallMethodViaReflection"
 
 # Readable names for the plans a refusal names most often; others are spelled from the class.
 _KINDS = {
@@ -112,6 +115,9 @@ def _class(node: Any) -> str:
 
 def _check_expressions(node: Any) -> None:
     stack = _seq(node.expressions())
+    if _class(node) == _WINDOW_DEFINITIONS:
+        # WINDOW w AS (...): the specs are held in a map that expressions() leaves out.
+        stack.extend(_seq(node.windowDefinitions().values().toSeq()))
     while stack:
         expression = stack.pop()
         name = _class(expression)
@@ -152,6 +158,24 @@ def check_plan(plan: Any) -> None:
         _check_query(getattr(plan, QUERY_WRAPPERS[name])())
         return
     _check_query(plan)
+
+
+def assert_no_java_calls(analyzed: Any) -> None:
+    """A second fence after analysis, before anything runs: no operator, subquery or expression calls Java methods."""
+    plans = [analyzed]
+    while plans:
+        plan = plans.pop()
+        expressions = _seq(plan.expressions())
+        while expressions:
+            expression = expressions.pop()
+            if _class(expression) == _JAVA_CALL:
+                raise ReadOnlyRefused(
+                    "lakesync query is read-only: reflect() / java_method() call Java methods, which can change files "
+                    f"or settings of the load runner; it runs {READ_ONLY_FORMS} without them"
+                )
+            expressions.extend(_seq(expression.children()))
+        # innerChildren holds the plans of subqueries (and of CTE definitions).
+        plans.extend(_seq(plan.children()) + _seq(plan.innerChildren()))
 
 
 def statement_count(sql: str) -> int:

@@ -56,6 +56,11 @@ REFUSED = [
     ("SELECT upper(JAVA_METHOD('java.lang.System', 'getenv', 'HOME'))", "java_method"),
     (f"SELECT * FROM {T} WHERE id IN (SELECT reflect('java.lang.System', 'getenv', 'HOME'))", "reflect"),
     ("SELECT IDENTIFIER('reflect')('java.lang.System', 'getenv', 'HOME')", "IDENTIFIER"),
+    # The WINDOW clause's specs sit outside the operator's expressions.
+    ("SELECT count(*) OVER w FROM range(1) WINDOW w AS (PARTITION BY reflect('java.lang.System', 'setProperty', "
+     "'lakesync.window', 'x'))", "reflect"),
+    ("SELECT count(*) OVER w FROM range(1) WINDOW w AS (ORDER BY java_method('java.lang.System', 'getenv', 'HOME'))",
+     "java_method"),
     # Several statements: Spark parses one; the refusal counts them.
     (f"SELECT 1; DROP TABLE {T}", "2 statements"),
     (f"WITH c AS (SELECT 1) SELECT * FROM c; DELETE FROM {T}", "2 statements"),
@@ -156,3 +161,20 @@ def test_statement_kinds_read_like_sql() -> None:
     assert statement_kind("org.apache.spark.sql.catalyst.plans.logical.CreateTableAsSelect") == "CREATE TABLE AS SELECT"
     assert statement_kind("org.apache.spark.sql.execution.command.ClearCacheCommand$") == "CLEAR CACHE"
     assert statement_kind("org.apache.spark.sql.catalyst.plans.logical.DeleteFromTable") == "DELETE"
+
+
+def test_the_analyzed_plan_is_a_second_fence_against_java_calls(spark: Any) -> None:
+    """Whatever the parse check missed, reflect() / java_method() are refused once analyzed, before anything runs."""
+    from lakesync_glue.query import run_query
+    from lakesync_glue.readonly import assert_no_java_calls
+
+    for sql in ("SELECT reflect('java.lang.System', 'setProperty', 'lakesync.fence', 'x')",
+                "SELECT count(*) OVER w FROM range(1) WINDOW w AS (PARTITION BY "
+                "reflect('java.lang.System', 'setProperty', 'lakesync.fence', 'x'))",
+                "SELECT * FROM range(2) WHERE id IN (SELECT length(java_method('java.lang.System', 'setProperty', "
+                "'lakesync.fence', 'x')))"):
+        with pytest.raises(ReadOnlyRefused):
+            run_query(spark, sql, before_run=assert_no_java_calls)
+    assert spark.sparkContext._jvm.java.lang.System.getProperty("lakesync.fence") is None, "nothing ran"
+    assert run_query(spark, "SELECT count(*) OVER w AS n FROM range(2) WINDOW w AS (ORDER BY id)",
+                     before_run=assert_no_java_calls) == [{"n": 1}, {"n": 2}]

@@ -160,6 +160,7 @@ const ATTACKS: [string, () => string, RegExp][] = [
   ['mixed case and leading whitespace', () => ' \n\t dElEtE FrOm shop.order_items', /DELETE/],
   ['SELECT TRANSFORM (runs a program)', () => "SELECT TRANSFORM(order_id) USING 'cat' AS (x) FROM shop.order_items", /TRANSFORM/],
   ['reflect (calls Java)', () => "SELECT reflect('java.lang.System', 'setProperty', 'lakesync.intruder', 'yes')", /reflect/],
+  ['reflect in a WINDOW clause', () => "SELECT count(*) OVER w FROM shop.order_items WINDOW w AS (PARTITION BY reflect('java.lang.System', 'setProperty', 'lakesync.intruder', 'yes'))", /reflect/],
 ];
 
 describe('lakesync query refuses writes and admin statements (exit 2, lake unchanged)', () => {
