@@ -58,10 +58,13 @@ const GLOB_CHARS = /[*?[\]{}()!+@]/;
 const ALL = new Set(['*', '**']);
 const match = (value: string, glob: string) => picomatch.isMatch(value, glob, { dot: true });
 
-/** `schema.table` glob split at its first dot; undefined when it has no dot or braces may hide one. */
+/**
+ * `schema.table` glob split at its first dot; undefined when it has no dot, or when that dot may
+ * not be the separator: braces may hide one, and a class or an escape before it may hold it (`sales[.]orders`, `sales\\.orders`).
+ */
 function splitGlob(glob: string): { schema: string; table: string } | undefined {
   const dot = glob.indexOf('.');
-  if (dot <= 0 || /[{}()]/.test(glob)) return undefined;
+  if (dot <= 0 || /[{}()]/.test(glob) || /[[\]\\]/.test(glob.slice(0, dot))) return undefined;
   return { schema: glob.slice(0, dot), table: glob.slice(dot + 1) };
 }
 
@@ -161,12 +164,13 @@ export function exportScope(
     const inSchema = candidates.filter((t) => schemaOf(t) === schema);
     const excludes = excludesIn(rules.exclude, schema);
     const directHere = inSchema.filter((t) => direct.has(t));
-    if (includesSchema(rules.include, schema) && excludes.length === 0 && directHere.length === 0) {
+    const leftOut = new Set(inSchema.filter(leaveOut));
+    // Whole only when no known table of it is left out, whatever the rules' text seemed to say.
+    if (includesSchema(rules.include, schema) && excludes.length === 0 && directHere.length === 0 && leftOut.size === 0) {
       schemas.push(schema);
-      for (const t of inSchema) leaveOut(t);
       continue;
     }
-    tables.push(...inSchema.filter((t) => !leaveOut(t) && !direct.has(t)));
+    tables.push(...inSchema.filter((t) => !leftOut.has(t) && !direct.has(t)));
     if (known === undefined && directHere.length > 0 && includesSchema(rules.include, schema)) {
       warnings.push(
         `schema ${schema} is exported table by table because ${directHere.join(', ')} ${directHere.length === 1 ? 'is' : 'are'} read directly, and no list of its tables is known: ` +

@@ -48,6 +48,26 @@ describe('export scope', () => {
     }
   });
 
+  test('an exclude rule whose first dot sits in a class or after an escape still keeps its table out of every export', () => {
+    for (const exclude of ['sales[.]salaries', 'sales\\.salaries', 'sale[s].salaries', 's?les.salar[i]es', 'sales[.]sal*', '[s]ales[.]salaries']) {
+      const r = rules(['sales.*'], [exclude]);
+      assert.equal(selectTable(r, 'sales.salaries').included, false, `${exclude} excludes sales.salaries`);
+      for (const known of [KNOWN, undefined]) {
+        const scope = (() => {
+          try {
+            return exportScope(r, known);
+          } catch (err) {
+            assert.ok(err instanceof ExportScopeRefused, String(err));
+            return { schemas: [] as string[], tables: [] as string[] };
+          }
+        })();
+        assert.deepEqual(scope.schemas, [], `${exclude}, known ${known ? 'tables' : 'none'}: sales is not exported whole`);
+        assert.ok(!scope.tables.includes('sales.salaries'), exclude);
+        assertSafe(r, scope, [...KNOWN, 'sales.salaries']);
+      }
+    }
+  });
+
   test('a first AWS cycle (no known table): named tables and whole untouched schemas, a warning for the rest', () => {
     const r = rules(['public.*', 'sales.*', 'crm.*'], ['public.*_pii', 'sales.salaries'], ['public.orders']);
     const scope = exportScope(r, undefined);
