@@ -390,6 +390,74 @@ describe('parallel export from PostgreSQL', () => {
     }
   });
 
+  /** Whether a TRUNCATE of `table` waits for a lock (another session holds one). */
+  async function truncateWaiting(table: string): Promise<boolean> {
+    const [row] = await server.query<{ n: string }>(
+      `SELECT count(*) AS n FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid WHERE a.query LIKE 'TRUNCATE%' AND NOT l.granted AND l.relation = $1::regclass`,
+      [table],
+    );
+    return Number(row!.n) > 0;
+  }
+
+  for (const path of ['parallel', 'sequential'] as const) {
+    test(`${path}: a TRUNCATE sent while the export runs waits for it; the table is never exported emptied`, async () => {
+      const [a, b] = [`trunc_a_${path}`, `trunc_b_${path}`];
+      await server.query(`CREATE TABLE ${a} (id int PRIMARY KEY); INSERT INTO ${a} SELECT generate_series(1, 10);
+        CREATE TABLE ${b} (id int PRIMARY KEY); INSERT INTO ${b} SELECT generate_series(1, 1000);`);
+      const other = new pg.Client({ connectionString: server.url });
+      await other.connect();
+      let truncate: Promise<unknown> | undefined;
+      try {
+        const source = path === 'parallel' ? db : sequentialOnly(db);
+        const exported = exportSnapshot(source, options(`truncate-${path}`, {
+          readers: 1,
+          tables: [`public.${a}`, `public.${b}`],
+          // After the first table, before the second is read: TRUNCATE is not MVCC-safe; it must wait for the export.
+          onProgress: async ({ tablesDone }) => {
+            if (tablesDone !== 1 || truncate) return;
+            truncate = other.query(`TRUNCATE ${b}`);
+            await waitUntil(() => truncateWaiting(b), `the TRUNCATE of ${b} waiting for the export`);
+          },
+        })).then((summary) => summary, (err: unknown) => err as Error);
+        const outcome = await within(60_000, 'the export', exported);
+        if (path === 'sequential') {
+          // One session reads every table under the locks it holds: the export ends, as of its snapshot.
+          assert.ok(!(outcome instanceof Error), String(outcome));
+          assert.deepEqual(Object.fromEntries(outcome.tables.map((t) => [t.table, t.rows])), { [`public.${a}`]: 10, [`public.${b}`]: 1000 });
+        } else {
+          // A reader's own lock would queue behind the TRUNCATE, which waits for the export: it stops instead, naming both.
+          assert.ok(outcome instanceof Error, 'the export stops rather than wait forever');
+          assert.match(outcome.message, new RegExp(`^export of public\\.${b} failed: another session waits to lock public\\.${b} exclusively \\(TRUNCATE`));
+        }
+        await within(30_000, 'the TRUNCATE once the export ended', truncate!);
+        assert.deepEqual(await server.query(`SELECT count(*)::int AS n FROM ${b}`), [{ n: 0 }], 'the TRUNCATE ran after the export');
+      } finally {
+        await other.end();
+      }
+    });
+  }
+
+  test('a table truncated between the snapshot and the lock fails the export naming it, instead of exporting it empty', async () => {
+    await server.query('CREATE TABLE trunc_race (id int PRIMARY KEY); INSERT INTO trunc_race SELECT generate_series(1, 100);');
+    const blocker = new pg.Client({ connectionString: server.url });
+    await blocker.connect();
+    try {
+      // The TRUNCATE holds its lock, uncommitted, while the export takes its snapshot and waits to lock the table.
+      await blocker.query('BEGIN; TRUNCATE trunc_race');
+      const running = exportSnapshot(db, options('truncate-race', { readers: 1, tables: ['public.trunc_race'] })).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      await waitUntil(() => waitingForLock(SNAPSHOT_APPLICATION_NAME, 'trunc_race'), 'the export waiting to lock trunc_race');
+      await blocker.query('COMMIT');
+      const err = await within(30_000, 'the export once the TRUNCATE committed', running);
+      assert.ok(err instanceof Error, 'the export of a table emptied after its snapshot must fail');
+      assert.match(err.message, /^export failed: public\.trunc_race was truncated or rewritten after the export's snapshot was taken/);
+    } finally {
+      await blocker.end();
+    }
+  });
+
   test('an export waiting for a table another session holds locked is cancelled at once, in the server too, before any reader starts', async () => {
     await createVictim();
     const layout = layoutOf(join(work, 'cancel-locked'));

@@ -17,6 +17,7 @@ import {
   TABLES_PER_INFO_FILE,
   tablesInfoFile,
 } from './layout';
+import { holdTables } from './hold-tables';
 import { exportWithSnapshotReaders } from './parallel';
 import { PartNames, PartWriter } from './parts';
 import { batchDir, completedEntry, EXPORT_DEFAULTS, partOptions, planTable, type TablePlan } from './table-plan';
@@ -127,6 +128,7 @@ export async function exportSnapshot(db: SourceDb, options: ExportOptions): Prom
 /** The sequential path: one transaction, one table after the other, a bounded number of rows at a time. */
 async function exportWithCursor(session: SqlSession, options: ExportOptions, scope: ExportScope): Promise<TableResult[]> {
   const catalog = scope.tablesOf(await readCatalog(session));
+  await holdTables(session, catalog);
   const results: TableResult[] = [];
   for (const [position, table] of catalog.entries()) {
     options.signal?.throwIfAborted();

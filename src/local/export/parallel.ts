@@ -20,6 +20,7 @@ import { CONSISTENT_READ_SETTINGS, type SqlSession } from '../source/db';
 import type { ExportOptions, ExportScope, TableResult } from './exporter';
 import { PartNames, type PartsWritten, PartWriter } from './parts';
 import { type ExportReader, joinSnapshot, type RangeRead, type RangeWritten, SNAPSHOT_APPLICATION_NAME } from './snapshot-reader';
+import { holdTables } from './hold-tables';
 import { batchDir, completedEntry, defaultReaders, partOptions, planTable, quoted, type TablePlan } from './table-plan';
 import { startReaderThread } from './threaded-reader';
 
@@ -82,7 +83,9 @@ export async function exportWithSnapshotReaders(source: ReaderSource, options: E
 
     const results: TableResult[] = [];
     const tasks: RangeTask[] = [];
-    for (const [position, table] of scope.tablesOf(await readCatalog(session)).entries()) {
+    const scoped = scope.tablesOf(await readCatalog(session));
+    await holdTables(session, scoped);
+    for (const [position, table] of scoped.entries()) {
       const decision = planTable(table, position, options.database);
       if ('skipped' in decision) {
         results.push({ position, ...decision });

@@ -47,6 +47,11 @@ export interface ExportReader {
 }
 
 /** Puts `client` in a REPEATABLE READ READ ONLY transaction on the exported `snapshot`; ends the client when that fails. */
+/** How long a reader waits for a table lock: only a deadlock makes it wait at all. */
+const READER_LOCK_TIMEOUT = '5s';
+/** PostgreSQL's SQLSTATE for a lock wait ended by lock_timeout. */
+const LOCK_NOT_AVAILABLE = '55P03';
+
 export async function joinSnapshot(client: Client, snapshot: string): Promise<ExportReader> {
   try {
     await client.query(`SET application_name = '${READER_APPLICATION_NAME}'`);
@@ -55,6 +60,9 @@ export async function joinSnapshot(client: Client, snapshot: string): Promise<Ex
       throw new Error(`export failed: a reader could not join the export's snapshot (${(err as Error).message}); the connection holding it may have ended: run it again`, { cause: err });
     });
     for (const setting of CONSISTENT_READ_SETTINGS) await client.query(setting);
+    // The export holds every table it reads (hold-tables.ts): a reader waits for a lock only behind
+    // another session's queued exclusive lock (TRUNCATE, ALTER TABLE), which waits for the export: a deadlock.
+    await client.query(`SET LOCAL lock_timeout = '${READER_LOCK_TIMEOUT}'`);
   } catch (err) {
     await client.end().catch(() => undefined);
     throw err;
@@ -76,6 +84,12 @@ class SnapshotReader implements ExportReader {
       return await writer.finish({ emptyPart: false });
     } catch (err) {
       await writer.abandon();
+      if ((err as { code?: string }).code === LOCK_NOT_AVAILABLE) {
+        throw new Error(
+          `another session waits to lock ${range.table.table} exclusively (TRUNCATE, ALTER TABLE, VACUUM FULL...) while the export holds it, so the export stops rather than keep both waiting; run the sync again once that change is done`,
+          { cause: err },
+        );
+      }
       throw err;
     }
   }
