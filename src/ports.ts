@@ -119,7 +119,10 @@ export interface LakePort {
   tableExists(namespace: string, lakeTable: string): Promise<boolean>;
   /** Every lake table of the namespace, in one paginated listing, where the backend can list them (the plan asks once per cycle). */
   listTables?(namespace: string): Promise<string[]>;
-  /** The newest commit of a lake table with its lineage; undefined when the table does not exist. */
+  /**
+   * The newest lakesync commit (with its lineage) on the table's current ancestry: commits of other
+   * writers (compaction) and rolled-back snapshots are passed over. Undefined when there is none.
+   */
   lastCommit?(namespace: string, lakeTable: string): Promise<LakeCommit | undefined>;
   /** Runs read-only SQL on the lake (Athena on AWS, Spark SQL locally); tables as `<namespace>.<table>`. */
   query?(sql: string): Promise<Record<string, unknown>[]>;

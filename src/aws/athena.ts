@@ -6,7 +6,7 @@
 import { type AthenaClient, GetQueryExecutionCommand, GetQueryResultsCommand, type QueryExecution, StartQueryExecutionCommand } from '@aws-sdk/client-athena';
 import { setTimeout as delay } from 'node:timers/promises';
 import { PortError } from '../errors';
-import { lakeCommitFromRow, lineageSelectList } from '../lineage';
+import { LINEAGE_PROPERTIES, lakeCommitFromRow, lineageSelectList } from '../lineage';
 import type { LakeCommit, VerifyOutcome, VerifyRequest } from '../model';
 import type { VerifyPort } from '../ports';
 import { countValue, type LakeRowCounts, rowCountCheck, unknownSnapshot } from '../verify-rows';
@@ -135,15 +135,17 @@ export function parentSnapshotSql(settings: Pick<AwsSettings, 'tableBucket'>, re
 }
 
 /**
- * The newest commit of a lake table with its lineage, from the Iceberg `$snapshots` metadata table.
- * element_at gives NULL for a property a commit lacks (a subscript would fail the query).
+ * The newest lakesync commit of a lake table with its lineage (src/lineage.ts), from the Iceberg
+ * `$snapshots` and `$history` metadata tables. element_at gives NULL for a property a commit lacks
+ * (a subscript would fail the query).
  */
 export function lastCommitSql(settings: Pick<AwsSettings, 'tableBucket'>, namespace: string, lakeTable: string): string {
-  const lineage = lineageSelectList((name) => `element_at(summary, '${name}')`);
+  const lineage = lineageSelectList((name) => `element_at(s.summary, '${name}')`);
   return (
-    `SELECT CAST(snapshot_id AS varchar) AS snapshot_id, to_iso8601(committed_at) AS committed_at, ${lineage} ` +
+    `SELECT CAST(s.snapshot_id AS varchar) AS snapshot_id, to_iso8601(s.committed_at) AS committed_at, ${lineage} ` +
+    `FROM ${qualifiedTable(settings, namespace, `${lakeTable}$snapshots`)} s JOIN ${qualifiedTable(settings, namespace, `${lakeTable}$history`)} h ON h.snapshot_id = s.snapshot_id ` +
     // Ordered by the qualified column: the bare name would be the ISO-8601 text selected above.
-    `FROM ${qualifiedTable(settings, namespace, `${lakeTable}$snapshots`)} s ORDER BY s.committed_at DESC LIMIT 1`
+    `WHERE h.is_current_ancestor AND element_at(s.summary, '${LINEAGE_PROPERTIES.cycleId}') IS NOT NULL ORDER BY s.committed_at DESC LIMIT 1`
   );
 }
 

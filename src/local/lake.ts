@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { isValidLakeName } from '../names';
 import { PortError } from '../errors';
 import { LAKE_CATALOG } from '../job-args';
-import { lakeCommitFromRow, lineageSelectList } from '../lineage';
+import { LINEAGE_PROPERTIES, lakeCommitFromRow, lineageSelectList } from '../lineage';
 import type { LakePort } from '../ports';
 import type { WorkDirLayout } from './paths';
 import type { RunnerClient } from './runner/client';
@@ -60,11 +60,18 @@ export function lakeTableExists(layout: WorkDirLayout, namespace: string, table:
   return existsSync(metadata) && readdirSync(metadata).some((f) => f.endsWith('.metadata.json'));
 }
 
-/** The newest commit of a lake table with its lineage, from Iceberg's `snapshots` metadata table. */
+/**
+ * The newest lakesync commit (one with lineage) on the current snapshot's ancestry, from Iceberg's
+ * `snapshots` and `history` metadata tables: a compaction after it, or a rolled-back snapshot, does not count.
+ */
 export function lastCommitSql(namespace: string, table: string): string {
-  const lineage = lineageSelectList((name) => `summary['${name}']`);
-  const snapshots = [LAKE_CATALOG, namespace, table, 'snapshots'].map((part) => `\`${part}\``).join('.');
-  return `SELECT CAST(snapshot_id AS STRING) AS snapshot_id, committed_at, ${lineage} FROM ${snapshots} ORDER BY committed_at DESC LIMIT 1`;
+  const lineage = lineageSelectList((name) => `s.summary['${name}']`);
+  const meta = (name: string) => [LAKE_CATALOG, namespace, table, name].map((part) => `\`${part}\``).join('.');
+  return (
+    `SELECT CAST(s.snapshot_id AS STRING) AS snapshot_id, s.committed_at, ${lineage} FROM ${meta('snapshots')} s ` +
+    `JOIN ${meta('history')} h ON h.snapshot_id = s.snapshot_id ` +
+    `WHERE h.is_current_ancestor AND s.summary['${LINEAGE_PROPERTIES.cycleId}'] IS NOT NULL ORDER BY s.committed_at DESC LIMIT 1`
+  );
 }
 
 export function createLakePort(layout: WorkDirLayout, runner: RunnerClient): LakePort {

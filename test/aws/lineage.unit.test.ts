@@ -34,17 +34,18 @@ test('lastCommit asks Athena for the newest snapshot of the table and its lineag
   });
   assert.deepEqual(mocks.athena.commandCalls(StartQueryExecutionCommand)[0]!.args[0].input, {
     QueryString:
-      "SELECT CAST(snapshot_id AS varchar) AS snapshot_id, to_iso8601(committed_at) AS committed_at, element_at(summary, 'lakesync.source') AS source, " +
-      "element_at(summary, 'lakesync.export-id') AS export_id, element_at(summary, 'lakesync.snapshot-time') AS snapshot_time, " +
-      "element_at(summary, 'lakesync.cycle-id') AS cycle_id " +
-      'FROM "s3tablescatalog/shop-lake"."shop"."orders$snapshots" s ORDER BY s.committed_at DESC LIMIT 1',
+      "SELECT CAST(s.snapshot_id AS varchar) AS snapshot_id, to_iso8601(s.committed_at) AS committed_at, element_at(s.summary, 'lakesync.source') AS source, " +
+      "element_at(s.summary, 'lakesync.export-id') AS export_id, element_at(s.summary, 'lakesync.snapshot-time') AS snapshot_time, " +
+      "element_at(s.summary, 'lakesync.cycle-id') AS cycle_id " +
+      'FROM "s3tablescatalog/shop-lake"."shop"."orders$snapshots" s JOIN "s3tablescatalog/shop-lake"."shop"."orders$history" h ON h.snapshot_id = s.snapshot_id ' +
+      "WHERE h.is_current_ancestor AND element_at(s.summary, 'lakesync.cycle-id') IS NOT NULL ORDER BY s.committed_at DESC LIMIT 1",
     WorkGroup: 'primary',
     ResultConfiguration: { OutputLocation: 's3://shop-athena/results/' },
     QueryExecutionContext: { Catalog: 's3tablescatalog/shop-lake', Database: 'shop' },
   });
 });
 
-test('a newest commit lakesync did not make (e.g. compaction) has no lineage; a table without snapshots has no commit', async () => {
+test('a commit row without lineage keeps none; a table without lakesync commits has no commit', async () => {
   const compacted = mockedAws();
   answer(compacted.mocks, [['42', '2025-01-02T03:04:05.000Z', undefined, undefined, undefined, undefined]]);
   assert.deepEqual(await compacted.ports.lake.lastCommit!('shop', 'orders'), { icebergSnapshotId: '42', committedAt: '2025-01-02T03:04:05.000Z' });

@@ -3,6 +3,7 @@
  * -> verification and queries in Spark SQL. One runner (one JVM) serves the whole file.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +20,7 @@ import { acquireSource, createLocalPorts } from '../../src/local';
 import { layoutOf, resultFile } from '../../src/local/paths';
 import { RunnerClient, type RunnerInfo } from '../../src/local/runner/client';
 import type { SourceHandle } from '../../src/local/source/registry';
+import { repoRoot, toolchain } from '../../src/toolchain';
 
 let work: string;
 let config: LakesyncConfig;
@@ -219,6 +221,33 @@ describe('loads, verification and queries through the load runner', () => {
 
   test('read-only queries only; the refusal says why', async () => {
     await assert.rejects(ports.lake.query!('DELETE FROM shop.order_items'), /read-only/);
+  });
+
+  test('lastCommit passes over a commit without lineage (compaction) and a rolled-back commit', { timeout: 180_000 }, async () => {
+    assert.ok(created, 'the create test ran first');
+    const newest = await ports.lake.lastCommit!('shop', 'order_items');
+    assert.ok(newest?.cycleId && newest.icebergSnapshotId !== created.snapshotId, `a later load committed: ${JSON.stringify(newest)}`);
+    // Last of the loads: it rolls the table back. Another writer's commits, from a Spark session of its own on the same warehouse.
+    const catalog = (statement: string) => {
+      const script = [
+        'import sys',
+        `sys.path.insert(0, ${JSON.stringify(join(repoRoot(), 'glue'))})`,
+        'from lakesync_glue.session import build_local_spark',
+        `spark = build_local_spark(${JSON.stringify(layoutOf(join(work, 'shop')).warehouse)})`,
+        `spark.sql(${JSON.stringify(statement)}).collect()`,
+      ].join('\n');
+      const run = spawnSync(toolchain().python, ['-c', script], { encoding: 'utf8', timeout: 150_000 });
+      assert.equal(run.status, 0, run.stderr);
+    };
+    catalog("CALL lake.system.rewrite_data_files(table => 'shop.order_items', options => map('rewrite-all', 'true'))");
+    const compacted = await ports.lake.query!("SELECT CAST(snapshot_id AS STRING) AS id, summary['lakesync.cycle-id'] AS cycle FROM shop.order_items.snapshots ORDER BY committed_at DESC LIMIT 1");
+    assert.equal(compacted[0]?.cycle, null, 'the newest snapshot is the compaction, without lineage');
+    assert.deepEqual(await ports.lake.lastCommit!('shop', 'order_items'), newest, 'the compaction is passed over');
+
+    catalog(`CALL lake.system.rollback_to_snapshot('shop.order_items', ${created.snapshotId})`);
+    const back = await ports.lake.lastCommit!('shop', 'order_items');
+    assert.equal(back?.icebergSnapshotId, created.snapshotId, 'after the rollback the table holds the create again');
+    assert.equal(back?.cycleId, 'c1');
   });
 
   test('closing the ports stops the runner it started and removes runner.json', async () => {
