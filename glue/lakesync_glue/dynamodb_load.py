@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 from . import lake, lineage
 from .changes import change_set, count_ops
 from .dynamodb import BROKEN, DELETED, REST, WINDOW, WRITTEN, ExportFiles, export_files, read_records
-from .dynamodb_args import ATTRIBUTES_COLUMN, DEFAULT_KEY_TYPES
+from .args import parse_time
+from .dynamodb_args import ATTRIBUTES_COLUMN, DEFAULT_KEY_TYPES, DynamoExport
 from .dynamodb_json import AttributeColumn, plan_attribute
 from .errors import AttributeTypeMismatch, DeclaredAttributeMissing, EmptyExport, ExportNotFound, InvalidArgument
 from .hashing import hash_columns, resolve_hash_key
@@ -127,6 +128,25 @@ def _latest(records: "DataFrame", keys: Sequence[AttributeColumn]) -> "DataFrame
     return records.withColumn("__rank", F.row_number().over(order)).where("__rank = 1").drop("__rank")
 
 
+def window_gap(a: "JobArgs", first: DynamoExport, held: lineage.Lineage | None) -> InvalidArgument | None:
+    """The refusal of INCREMENTAL windows that start after the export time the lake table reached.
+
+    The changes between are in none of them: merged, the table would miss them for good. A window
+    starting earlier overlaps what the table holds, which replays changes it already has.
+    """
+    if held is None or first.from_time is None:
+        return None
+    reached, start = parse_time(held.snapshot_time), parse_time(first.from_time)
+    if reached is None or start is None or start <= reached:
+        return None
+    return InvalidArgument(
+        f"table {a.target}: lake table {a.lake_table_id} holds the changes up to {held.snapshot_time} (export "
+        f"{held.export_id or '(unknown)'}), but this load's first INCREMENTAL window starts at {first.from_time}: "
+        f"the changes between are in no export, so nothing was written; load the table again from a FULL "
+        f"export: {lineage.rebuild_command(a)}"
+    )
+
+
 def run(job: "_Load") -> "tuple[Outcome, SchemaPlan, None]":
     """The DynamoDB load on the loader's run state and write helpers."""
     from .loader import Outcome
@@ -145,7 +165,8 @@ def run(job: "_Load") -> "tuple[Outcome, SchemaPlan, None]":
     lake_types = dict(lake_cols or [])
     if state.table_exists:
         state.snapshot_before = lake.snapshot_id(spark, job.ident, a.catalog, a.namespace, a.lake_table)
-        refusal = lineage.older_export(a, lineage.lake_lineage(spark, a, state.snapshot_before))
+        held = lineage.lake_lineage(spark, a, state.snapshot_before)
+        refusal = lineage.older_export(a, held) or (None if d.full else window_gap(a, d.exports[0], held))
         if refusal is not None:
             state.count_before = lake.row_count(spark, job.ident)
             raise refusal

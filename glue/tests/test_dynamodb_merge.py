@@ -120,3 +120,25 @@ def test_incremental_exports_do_not_create_a_table(ddb_load: DdbLoad, spark: Any
     assert "FULL" in result.error["message"]
     # The command as `lakesync rerun` takes it (--rebuild names the tables).
     assert "--rebuild dynamodb.Orders" in result.error["message"], result.error["message"]
+
+
+def test_incremental_windows_that_leave_a_gap_after_the_lake_are_refused(ddb_load: DdbLoad, spark: Any,
+                                                                         tmp_path: Path) -> None:
+    """The lake holds the changes up to T0; a window from T1 would leave those of [T0, T1) in no export."""
+    ddb_load("Orders", "ddb_gap", [export_entry("h0", write_export(tmp_path, "h0", [item(img("h", 1, "1", "x"))]), T0)],
+             KEY, ATTRS)
+    before = current_snapshot(spark, "ddb_gap")
+    late = [export_entry("h2", write_export(tmp_path, "h2", [change(k("h", 2), img("h", 2, "2", "y"), 1)]), T2,
+                         "INCREMENTAL", T1)]
+    refused = ddb_load("Orders", "ddb_gap", late, KEY, ATTRS, action="merge")
+    assert refused.status == "failed" and refused.error is not None and refused.error["class"] == "InvalidArgument"
+    assert (f"holds the changes up to {T0} (export h0), but this load's first INCREMENTAL window starts at {T1}: "
+            "the changes between are in no export") in refused.error["message"], refused.error["message"]
+    assert "--rebuild dynamodb.Orders" in refused.error["message"]
+    assert current_snapshot(spark, "ddb_gap") == before
+
+    # The window that starts where the lake is loads.
+    on_time = [export_entry("h1", write_export(tmp_path, "h1", [change(k("h", 2), img("h", 2, "2", "y"), 1)]), T1,
+                            "INCREMENTAL", T0)]
+    loaded = ddb_load("Orders", "ddb_gap", on_time, KEY, ATTRS, action="merge")
+    assert (loaded.status, loaded.inserted) == ("succeeded", 1), loaded.error
