@@ -86,6 +86,10 @@ class SourceColumn:
         order, the order Spark's max() on the lake column uses."""
         if self.kind in _RANGE_NUMERIC or self.kind in _RANGE_TEMPORAL or self.kind == "money":
             return ident(self.name)
+        if self.domain or self.udt_name in ("bpchar", "inet"):
+            # The text the lake holds (select()): a cast would drop char(n)'s padding, so a late row
+            # equal to the lake's max would compare below it and never be read.
+            return f"({self.select()}) COLLATE \"C\""
         return f"({ident(self.name)})::text COLLATE \"C\""
 
 

@@ -141,6 +141,21 @@ def test_a_text_cursor_is_read_in_hashed_partitions(direct_load: Loader, postgre
     assert "hashtext" in postgres.server_log()
 
 
+def test_a_char_cursor_keeps_the_late_rows_equal_to_the_lake_max(direct_load: Loader, postgres: PgServer,
+                                                                 spark: Any) -> None:
+    """char(n) values keep their padding in the lake ('ab  '): the window compares that same text."""
+    postgres.sql("CREATE TABLE d_char (id int, code char(4))")
+    postgres.sql("INSERT INTO d_char VALUES (1, 'aa'), (2, 'ab')")
+    first = direct_load("d_char", "d_char", action="create", cursor_column="code")
+    assert first.status == "succeeded", first.error
+    assert first.cursorValueAfter == "ab  "
+    postgres.sql("INSERT INTO d_char VALUES (3, 'ab'), (4, 'b')")  # 3 commits late, equal to the lake's max
+    second = direct_load("d_char", "d_char", cursor_column="code")
+    assert second.status == "succeeded", second.error
+    assert second.window is not None and second.window["from"] == "ab  "
+    assert lake_ids(spark, "d_char") == [1, 2, 3, 4]
+
+
 def test_types_arrive_as_the_source_holds_them_and_excluded_columns_are_never_selected(
         direct_load: Loader, postgres: PgServer, spark: Any) -> None:
     postgres.sql("CREATE TYPE d_mood AS ENUM ('sad', 'happy')")
