@@ -83,7 +83,11 @@ def plan_attribute(column: AttributeColumn, table: str) -> ColumnPlan:
         out = ColumnPlan(column.json_col, column.name, "DynamoDB attribute", "json", "string", "string",
                          f"CASE WHEN {present} THEN {a} END", None, "any DynamoDB value")
         return out
-    if lake_type == "string":
+    if lake_type == "string" and column.is_key:
+        # A number key may be kept as its text (DynamoDB gives every value of a key attribute the key's type).
+        result = plan(f"CASE WHEN {t} IN ('S', 'N') THEN {x} END", f"({present} AND {t} NOT IN ('S', 'N'))",
+                      "a string (S), or a number key's text (N)")
+    elif lake_type == "string":
         result = plan(f"CASE WHEN {t} = 'S' THEN {x} END", f"({present} AND {t} <> 'S')", "a string (S)")
     elif lake_type.startswith("decimal("):
         precision, scale = decimal_params(lake_type)

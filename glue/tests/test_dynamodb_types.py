@@ -121,3 +121,16 @@ def test_n_is_decimal_unless_double_is_declared(ddb_load: DdbLoad, spark: Any, t
     assert result.status == "succeeded", result.error
     row = rows(spark, "ddb_num")[0]
     assert row["sk"] == "123456789012345678901234567890" and row["f"] == "0.1" + "0" * 36
+
+
+def test_a_number_key_declared_string_keeps_its_text(ddb_load: DdbLoad, spark: Any, tmp_path: Path) -> None:
+    """A config may keep an N key as string (both sides accept it): the key's number text, never a failure."""
+    items = [{"pk": S("x"), "sk": N("7")}, {"pk": S("x"), "sk": N("123456789012345678901234567890.5")}]
+    location = write_export(tmp_path, "e-nkey", [item(i) for i in items], files=1)
+    result = ddb_load("NKey", "ddb_nkey", [export_entry("e-nkey", location, T1)], KEY, {"sk": "string"})
+    assert result.status == "succeeded", result.error
+    assert sorted(r["sk"] for r in rows(spark, "ddb_nkey")) == ["123456789012345678901234567890.5", "7"]
+    # A declared attribute that is no key stays strict: an N is no string.
+    strict = write_export(tmp_path, "e-nattr", [item({"pk": S("y"), "sk": N("1"), "code": N("5")})], files=1)
+    refused = ddb_load("NKey", "ddb_nattr", [export_entry("e-nattr", strict, T1)], KEY, {"code": "string"})
+    assert refused.status == "failed" and refused.error is not None and refused.error["class"] == "AttributeTypeMismatch"
