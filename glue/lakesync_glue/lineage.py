@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import shlex
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -144,10 +144,9 @@ def newest_lineage(snapshots: lake.Snapshots, ident: str, current_snapshot: str 
     Commits lakesync did not make (S3 Tables compaction, other writers) carry no lineage and are
     passed over; the ancestry, not commit time, so that a rolled-back snapshot does not count.
     """
-    seen: set[str] = set()
-    snapshot: str | None = current_snapshot
-    while snapshot is not None and snapshot not in seen and (entry := snapshots.get(snapshot)) is not None:
-        seen.add(snapshot)
+    for snapshot, entry in ancestry(snapshots, current_snapshot):
+        if entry is None:
+            return None
         summary = entry.summary
         snapshot_time = summary[SNAPSHOT_TIME]
         if snapshot_time is not None:
@@ -155,8 +154,19 @@ def newest_lineage(snapshots: lake.Snapshots, ident: str, current_snapshot: str 
                 return Lineage(snapshot, summary[SOURCE], summary[EXPORT_ID], snapshot_time, summary[CYCLE_ID])
             log.warning("snapshot %s of %s has an unreadable %s %r; looking further back",
                         snapshot, ident, SNAPSHOT_TIME, snapshot_time)
-        snapshot = entry.parent
     return None
+
+
+def ancestry(snapshots: lake.Snapshots, current: str | None) -> Iterator[tuple[str, lake.SnapshotEntry | None]]:
+    """`current` and its ancestors, newest first, with their entries; the walk ends after one the table no
+    longer has (expired: entry None) and never loops."""
+    seen: set[str] = set()
+    snapshot = current
+    while snapshot is not None and snapshot not in seen:
+        seen.add(snapshot)
+        entry = snapshots.get(snapshot)
+        yield snapshot, entry
+        snapshot = entry.parent if entry is not None else None
 
 
 def table_lineage(spark: "SparkSession", ident: str) -> Lineage | None:
@@ -196,16 +206,11 @@ def lake_lineage(spark: "SparkSession", args: JobArgs, current_snapshot: str | N
 
 def on_ancestry(snapshots: lake.Snapshots, current: str | None, wanted: str, stop: str | None) -> bool:
     """True when `wanted` is `current` or one of its ancestors, looking no further back than `stop`."""
-    seen: set[str] = set()
-    snapshot = current
-    while snapshot is not None and snapshot not in seen:
+    for snapshot, _ in ancestry(snapshots, current):
         if snapshot == wanted:
             return True
         if snapshot == stop:
             return False
-        seen.add(snapshot)
-        entry = snapshots.get(snapshot)
-        snapshot = entry.parent if entry is not None else None
     return False
 
 
