@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from . import lake
@@ -22,7 +22,7 @@ from .errors import InvalidArgument, SchemaConflict
 from .jdbc import Connection, resolve
 from .pgtypes import ColumnMapping, ColumnPlan, exported_spark_type, pg_kind
 from .query import format_value
-from .window import check_lookback, default_lookback, lower_bound
+from .window import check_lookback, default_lookback, lower_bound, pinned_warning
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -165,6 +165,7 @@ class DirectRows:
         self.conn: Connection = resolve(args, spark)
         self.columns: list[SourceColumn] = []
         self.window: Window | None = None
+        self.warnings: list[str] = []
 
     # -- columns ------------------------------------------------------------------------------
     def mappings(self) -> list[ColumnMapping]:
@@ -222,6 +223,10 @@ class DirectRows:
                 check_lookback(a.cursor_lookback, cursor_lake, lake_type, a.target)
             lake_max = lake.max_value(spark, ident_, cursor_lake)
             if lake_max is not None:
+                pinned = pinned_warning(lake_type, cursor_lake, lake_max, datetime.now(timezone.utc).date())
+                if pinned:
+                    log.warning("%s: %s", a.lake_table_id, pinned)
+                    self.warnings.append(pinned)
                 bound = lower_bound(lake_type, lake_max, a.cursor_lookback or default_lookback(lake_type))
                 low = format_value(spark, spark.sql(f"SELECT {bound} AS v")) if bound else None
             elif lake.row_count(spark, ident_) == 0:

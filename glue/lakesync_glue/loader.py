@@ -276,6 +276,8 @@ class _Load:
         prepared = columns.prepare(raw, mappings, names, a.column_policies, {} if a.rebuild else lake_types,
                                    hash_key, a.target)
         raw, plans, state.warnings = prepared.raw, prepared.plans, prepared.warnings
+        if isinstance(rows, DirectRows):
+            state.warnings += rows.warnings
         state.phase("check casts")
         new_table = not state.table_exists and isinstance(rows, ExportRows)
         if new_table:

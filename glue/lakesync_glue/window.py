@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation, localcontext
 
 from .errors import InvalidArgument
@@ -138,3 +139,20 @@ def lower_bound(cursor_type: str, lake_max: str, lookback: Lookback) -> str | No
             return f"CAST({sql_string(format(bound, 'f'))} AS {cursor_type})"
     return f"CAST({sql_string(lake_max)} AS {cursor_type})"
 
+
+def pinned_warning(cursor_type: str, cursor: str, lake_max: str, today: date) -> str | None:
+    """A warning when a date or timestamp cursor's lake max lies after tomorrow (an 'infinity' loads as
+    the type's largest value): every window then starts there, so rows that arrive later with a real
+    cursor value are never read. A day's margin leaves every time zone's today alone."""
+    if kind(cursor_type) != "temporal":
+        return None
+    try:
+        day = date.fromisoformat(lake_max[:10])
+    except ValueError:
+        return None
+    if day <= today + timedelta(days=1):
+        return None
+    return (f"cursor column {cursor!r}: the lake's max is {lake_max}, after today, so every window starts "
+            "there and rows added or changed later with an earlier cursor value are not read; correct those "
+            "source rows' cursor values (an 'infinity' loads as the type's largest value), then load the table "
+            "once from an export (extract: export) so the lake follows the source")

@@ -121,6 +121,22 @@ def test_a_timestamp_cursor_with_late_commits_inside_the_lookback(direct_load: L
     assert second.window is not None
     assert (second.window["from"], second.window["to"]) == ("2024-05-01T09:00:00.000000Z", "2024-05-01T10:05:00.000000Z")
     assert lake_ids(spark, "d_log") == [i for i in range(0, 603)]
+    assert not second.warnings  # a cursor in the past pins nothing
+
+
+def test_an_infinity_cursor_pins_the_window_and_every_load_says_so(direct_load: Loader, postgres: PgServer,
+                                                                    spark: Any) -> None:
+    """'infinity' loads as the largest timestamp: windows start there, so later rows are not read (inherent
+    to a max-based cursor); each load after that warns, naming the column and the way out."""
+    postgres.sql("CREATE TABLE d_inf (id int, at timestamptz)")
+    postgres.sql("INSERT INTO d_inf VALUES (1, '2024-05-01 00:00:00+00'), (2, 'infinity')")
+    first = direct_load("d_inf", "d_inf", action="create", cursor_column="at")
+    assert first.status == "succeeded", first.error
+    postgres.sql("INSERT INTO d_inf VALUES (3, now())")
+    second = direct_load("d_inf", "d_inf", cursor_column="at")
+    assert second.status == "succeeded", second.error
+    assert lake_ids(spark, "d_inf") == [1, 2]  # row 3 lies below the pinned window
+    assert any("cursor column 'at'" in w and "after today" in w for w in second.warnings), second.warnings
 
 
 def test_a_text_cursor_is_read_in_hashed_partitions(direct_load: Loader, postgres: PgServer, spark: Any) -> None:

@@ -1,6 +1,7 @@
 """The incremental window: lookback syntax, its fit to the cursor's type, and the lower bound it gives."""
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -8,7 +9,7 @@ import pytest
 
 from conftest import make_args
 from lakesync_glue.errors import InvalidArgument
-from lakesync_glue.window import Lookback, check_lookback, default_lookback, lower_bound, parse_lookback
+from lakesync_glue.window import Lookback, check_lookback, default_lookback, lower_bound, parse_lookback, pinned_warning
 
 
 def test_lookback_syntax() -> None:
@@ -82,3 +83,15 @@ def test_lower_bounds_evaluate_in_spark(spark: Any) -> None:
     # The float max keeps its tie: the lake value itself is not below the bound.
     bound = lower_bound("float", repr(float(spark.sql("SELECT CAST(1.1 AS FLOAT) AS f").collect()[0][0])), parse_lookback("0"))
     assert spark.sql(f"SELECT CAST(1.1 AS FLOAT) >= {bound} AS ok").collect()[0][0] is True
+
+
+def test_a_date_or_timestamp_max_after_tomorrow_is_a_pinned_window() -> None:
+    today = date(2026, 12, 3)
+    for lake_type, lake_max in (("timestamp", "9999-12-31T23:59:59.999999Z"), ("timestamp_ntz", "2026-12-05T00:00:00"),
+                                ("date", "2030-01-01")):
+        warning = pinned_warning(lake_type, "at", lake_max, today)
+        assert warning is not None and lake_max in warning and "extract: export" in warning, lake_type
+    # Today and tomorrow (a time zone ahead of UTC) are not pinned; neither is any numeric or text cursor.
+    for lake_type, lake_max in (("timestamp", "2026-12-04T23:59:59.000000Z"), ("date", "2026-12-03"),
+                                ("bigint", "99999999999"), ("string", "9999-12-31"), ("timestamp", "not a time")):
+        assert pinned_warning(lake_type, "at", lake_max, today) is None, (lake_type, lake_max)
