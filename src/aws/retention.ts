@@ -116,8 +116,13 @@ export class AwsRetention implements RetentionPort {
       for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key);
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
-    for (let i = 0; i < keys.length; i += DELETE_BATCH) {
-      const batch = keys.slice(i, i + DELETE_BATCH);
+    // export_info goes first, on its own: a deletion cut short then leaves an export that counts as
+    // gone (a rerun takes a new one), never one that looks whole with some of its files missing.
+    const info = joinKey(this.settings.export.prefix, id, exportInfoName(id));
+    const batches = keys.includes(info) ? [[info]] : [];
+    const rest = keys.filter((k) => k !== info);
+    for (let i = 0; i < rest.length; i += DELETE_BATCH) batches.push(rest.slice(i, i + DELETE_BATCH));
+    for (const batch of batches) {
       const out = await awsCall({ service: 'S3', operation: 'DeleteObjects', subject: `${batch.length} file(s) of export ${id} (${s3Url(bucket, folder)})` }, () =>
         this.s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } })),
       );

@@ -6,6 +6,7 @@
  */
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { exportInfoName } from '../export-listing';
 import type { RetentionDeletion, RetentionItem, RetentionPort } from '../ports';
 import { catalogRecordFile } from './discover';
 import { EXPORT_ID, exportDir } from './export/task';
@@ -63,6 +64,8 @@ export function createRetentionPort(layout: WorkDirLayout, source: string): Rete
     async deleteExport(id): Promise<RetentionDeletion> {
       if (!EXPORT_ID.test(id)) return { deleted: false, reason: `"${id}" is not an export id` };
       if (task(id)?.state === 'in_progress') return { deleted: false, reason: 'the export is still running' };
+      // export_info first: a deletion cut short leaves an export that counts as gone, not one with files missing.
+      rmSync(join(exportDir(layout, id), exportInfoName(id)), { force: true });
       rmSync(exportDir(layout, id), { recursive: true, force: true });
       rmSync(catalogRecordFile(layout, id), { force: true });
       return { deleted: true };

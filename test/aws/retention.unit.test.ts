@@ -101,3 +101,21 @@ test('an export is deleted in batches of 1,000 keys; a key S3 refuses fails the 
   assert.equal(err.kind, 'access-denied');
   assert.match(err.message, /could not delete 1 file\(s\) of export ls-shop-3-0g8zvhhi9rtt3.*AccessDenied.*s3:DeleteObject/);
 });
+
+test('export_info is deleted first, on its own: a deletion cut short leaves an export that counts as gone', async () => {
+  const { mocks, ports } = mockedAws();
+  mocks.rds.on(DescribeExportTasksCommand).rejects(awsError('ExportTaskNotFound', 'not found', 404));
+  const folder = `lakesync/exports/${EXPORT}`;
+  const info = `${folder}/export_info_${EXPORT}.json`;
+  // S3 lists in key order: a database named `app` sorts before export_info.
+  const data = Array.from({ length: 1500 }, (_, i) => `${folder}/app/public.orders/1/part-${String(i).padStart(5, '0')}.gz.parquet`);
+  const listing = [...data, info, `${folder}/export_tables_info_${EXPORT}_from_1_to_1.json`].sort();
+  mocks.s3.on(ListObjectsV2Command).resolves({ Contents: listing.map((Key) => ({ Key })) });
+  mocks.s3.on(DeleteObjectsCommand).resolvesOnce({}).resolvesOnce({}).rejects(awsError('InternalError', 'We encountered an internal error', 500));
+  const err = await portError(ports.retention.deleteExport(EXPORT));
+  assert.match(err.message, /DeleteObjects/);
+  const calls = mocks.s3.commandCalls(DeleteObjectsCommand).map((c) => (c.args[0].input.Delete?.Objects ?? []).map((o) => o.Key));
+  assert.deepEqual(calls[0], [info]);
+  assert.ok(calls.slice(1).every((keys) => !keys.includes(info)));
+  assert.deepEqual(calls.slice(1).map((keys) => keys.length), [1000, 501]);
+});
