@@ -11,6 +11,14 @@ export function isValidLakeName(name: string): boolean {
   return LAKE_NAME.test(name);
 }
 
+/**
+ * Source names: 1-63 lowercase letters, digits or hyphens, starting with a letter, with no double or
+ * trailing hyphen. RDS ids fold those away, so `shop-` and `shop` would share export and snapshot
+ * ids, and each source's retention would delete the other's exports.
+ */
+export const SOURCE_NAME = /^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){0,62}$/;
+export const SOURCE_NAME_RULE = 'source names are 1-63 lowercase letters, digits or single hyphens, starting with a letter and not ending with a hyphen';
+
 /** S3 Tables reserves this prefix for namespaces. */
 export const RESERVED_NAMESPACE_PREFIX = 'aws';
 

@@ -3,7 +3,7 @@
  * the loader adds the field's path and the value it got.
  */
 import { z } from 'zod';
-import { LAKE_NAME, namespaceNameProblem, tableBucketNameProblem } from '../names';
+import { LAKE_NAME, SOURCE_NAME, SOURCE_NAME_RULE, namespaceNameProblem, tableBucketNameProblem } from '../names';
 import { lookbackProblem } from '../lookback';
 import { columnsSchema, configuredKeyProblems, hashKeyProblems, hashKeySchema } from './columns';
 import { directSchema, directSourceProblems, directTableProblems, extractSchema } from './direct';
@@ -12,7 +12,6 @@ import { costSchema } from '../cost/schema';
 import { packingSchema } from './packing';
 import { glueCapacityProblems } from '../aws/glue-sizing';
 const LAKE_NAME_FIX = 'use 1-255 lowercase letters, digits or underscores, starting and ending with a letter or digit (S3 Tables rule)';
-const SOURCE_NAME = /^[a-z][a-z0-9-]{0,62}$/;
 const TABLE_KEY = /^[^.\s]+\.[^.]+$/;
 const GLOB = /^[^\s]+$/;
 
@@ -445,7 +444,7 @@ export const configSchema = z
       .default({ taskQueue: 'lakesync', namespace: 'default' })
       .describe('Where the workflows run.'),
     sources: z
-      .record(z.string().regex(SOURCE_NAME, 'source names are 1-63 lowercase letters, digits or hyphens, starting with a letter'), sourceSchema)
+      .record(z.string().regex(SOURCE_NAME, SOURCE_NAME_RULE), sourceSchema)
       .refine((r) => Object.keys(r).length > 0, { message: 'define at least one source' })
       .describe('The databases to copy, by source name (the workflow id is lakesync/<source>).'),
   })

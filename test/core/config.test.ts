@@ -38,6 +38,8 @@ function rejects(mutate: (c: Record<string, any>) => void): ConfigError {
 const CASES: { name: string; path: string; value?: unknown; message: RegExp; mutate: (c: Record<string, any>) => void }[] = [
   { name: 'no sources', path: 'sources', message: /define at least one source/, mutate: (c) => (c.sources = {}) },
   { name: 'bad source name', path: 'sources.Shop_1', message: /source names are 1-63 lowercase/, mutate: (c) => ((c.sources.Shop_1 = c.sources.shop), delete c.sources.shop) },
+  { name: 'source name with a trailing hyphen', path: 'sources.shop-', message: /source names are .*not ending with a hyphen/, mutate: (c) => ((c.sources['shop-'] = c.sources.shop), delete c.sources.shop) },
+  { name: 'source name with a double hyphen', path: 'sources.sales--eu', message: /single hyphens/, mutate: (c) => ((c.sources['sales--eu'] = c.sources.shop), delete c.sources.shop) },
   { name: 'namespace with capitals', path: 'sources.shop.target.namespace', value: 'Shop-Data', message: /S3 Tables rule/, mutate: (c) => (c.sources.shop.target.namespace = 'Shop-Data') },
   { name: 'template without {table}', path: 'sources.shop.target.tableName', value: 'orders', message: /must contain \{table\}/, mutate: (c) => (c.sources.shop.target.tableName = 'orders') },
   { name: 'table key not schema.table', path: 'sources.shop.tables.orders', message: /schema\.table/, mutate: (c) => (c.sources.shop.tables = { orders: {} }) },

@@ -7,6 +7,7 @@ import { configPath } from '../context';
 import { UsageError } from '../errors';
 import { printLine } from '../io';
 import { repoRoot } from '../paths';
+import { SOURCE_NAME, SOURCE_NAME_RULE } from '../../names';
 import { SCHEMA_FILES } from '../schemas';
 import { starterConfig } from '../starter-config';
 
@@ -20,8 +21,8 @@ export function registerInit(program: Command, kit: CommandKit): void {
     kit.action(async (opts: { config?: string; source: string; force?: boolean }) => {
       const { io } = kit.env;
       const file = configPath(io, opts);
-      if (!/^[a-z][a-z0-9-]{0,62}$/.test(opts.source)) {
-        throw new UsageError(`--source ${JSON.stringify(opts.source)}: source names are 1-63 lowercase letters, digits or hyphens, starting with a letter`);
+      if (!SOURCE_NAME.test(opts.source)) {
+        throw new UsageError(`--source ${JSON.stringify(opts.source)}: ${SOURCE_NAME_RULE}`);
       }
       if (existsSync(file) && !opts.force) throw new UsageError(`${file} exists: pass --force to overwrite it, or --config <other file>`);
       const schema = join(repoRoot(), SCHEMA_FILES.config);
