@@ -101,6 +101,20 @@ export function packTokenFor(cycleId: string, tables: readonly string[]): string
 export const CLUSTER_SNAPSHOT_ID_MAX = 63;
 
 /**
+ * The id of a cluster snapshot: the requested id when it fits in 63 characters, else its head cut
+ * (and followed by a hash of the whole id) before the cycle key, which stays at the end so that
+ * retention can read it back and recognise the snapshot as the source's.
+ */
+export function clusterSnapshotIdOf(requestedId: string): string {
+  if (requestedId.length <= CLUSTER_SNAPSHOT_ID_MAX) return requestedId;
+  const key = /-\d+-[a-z0-9]{1,13}$/i.exec(requestedId)?.[0];
+  if (!key) return capRdsIdentifier(requestedId, CLUSTER_SNAPSHOT_ID_MAX);
+  const head = requestedId.slice(0, -key.length);
+  const hash = fnv1a64(requestedId);
+  return `${head.slice(0, CLUSTER_SNAPSHOT_ID_MAX - key.length - hash.length - 1).replace(/-+$/, '')}-${hash}${key}`;
+}
+
+/**
  * `id` when it fits in `max` characters, else its head and a hash of the whole id, so that two
  * long ids that share their head stay apart and the same id always gives the same result.
  */

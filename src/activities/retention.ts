@@ -6,7 +6,7 @@
  * source are candidates (src/ids.ts), on top of what the backend tells is lakesync's (on AWS, the
  * `lakesync` tag); automated, user and `snapshot.mode: existing` snapshots are never touched.
  */
-import { exportIdFor, snapshotIdFor } from '../ids';
+import { clusterSnapshotIdOf, exportIdFor, snapshotIdFor } from '../ids';
 import type { RetentionDeletion, RetentionItem } from '../ports';
 import { redactSecrets } from '../redact';
 import { type ActivityDeps, sourceOf, step } from './deps';
@@ -32,7 +32,9 @@ const CYCLE_KEY_TAIL = /(\d+)-([a-z0-9]{1,13})$/;
 /** Whether `id` is the snapshot id lakesync derives for some cycle of `source`. */
 export function isSnapshotIdOf(source: string, id: string): boolean {
   const key = cycleKeyOf(id);
-  return key !== undefined && snapshotIdFor(source, key.key) === id.toLowerCase();
+  if (key === undefined) return false;
+  const requested = snapshotIdFor(source, key.key);
+  return [requested, clusterSnapshotIdOf(requested)].includes(id.toLowerCase());
 }
 
 /** Whether `id` is the export id lakesync derives for some cycle of `source`. */
@@ -71,7 +73,8 @@ export function retentionActivities(deps: ActivityDeps) {
       const { settings, ports } = sourceOf(deps, input.source);
       const { retention } = ports;
       const outcome: RetentionOutcome = { deleted: { snapshots: [], exports: [] }, deferred: [], failed: [] };
-      const keepSnapshots = new Set([...input.keep.snapshotIds, snapshotIdFor(input.source, input.cycleId)]);
+      const current = snapshotIdFor(input.source, input.cycleId);
+      const keepSnapshots = new Set([...input.keep.snapshotIds, current, clusterSnapshotIdOf(current)]);
       const keepExports = new Set([...input.keep.exportIds, exportIdFor(input.source, input.cycleId)]);
 
       const ownSnapshot = (id: string) => isSnapshotIdOf(input.source, id);

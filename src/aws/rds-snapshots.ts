@@ -14,7 +14,7 @@ import {
 import { PortError } from '../errors';
 import type { SnapshotRef, SnapshotState, SnapshotStatus } from '../model';
 import type { SnapshotPort, SnapshotRequest } from '../ports';
-import { CLUSTER_SNAPSHOT_ID_MAX, capRdsIdentifier } from '../ids';
+import { clusterSnapshotIdOf } from '../ids';
 import { hasAwsCode, toPortError } from './errors';
 import type { AwsSettings } from './settings';
 
@@ -67,7 +67,7 @@ export class RdsSnapshots implements SnapshotPort {
   private async create(requestedId: string): Promise<SnapshotRef> {
     const { rds } = this.settings;
     // Cluster snapshot ids have at most 63 characters; the same request always gives the same id, so a retry adopts it.
-    const snapshotId = rds.clusterId ? capRdsIdentifier(requestedId, CLUSTER_SNAPSHOT_ID_MAX) : requestedId;
+    const snapshotId = rds.clusterId ? clusterSnapshotIdOf(requestedId) : requestedId;
     const subject = `snapshot ${snapshotId} of ${this.owner}`;
     try {
       const created = rds.clusterId

@@ -77,6 +77,7 @@ test('cluster snapshot ids are capped at 63 characters, the same way on every re
   const sent = mocks.rds.commandCalls(CreateDBClusterSnapshotCommand)[0]!.args[0].input.DBClusterSnapshotIdentifier!;
   assert.ok(sent.length <= CLUSTER_SNAPSHOT_ID_MAX, `${sent} has ${sent.length} characters`);
   assert.match(sent, /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/);
+  assert.ok(sent.endsWith('-12-0123456789abc'), `${sent} keeps the cycle key at its end`);
   assert.equal(first.snapshotId, sent);
 
   mocks.rds.on(DescribeDBClusterSnapshotsCommand).resolves({ DBClusterSnapshots: [{ DBClusterSnapshotIdentifier: sent, DBClusterIdentifier: 'shop-cluster', Status: 'available' }] });

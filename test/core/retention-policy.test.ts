@@ -4,7 +4,8 @@ import { describe, test } from 'node:test';
 import { expiredItems, isExportIdOf, isSnapshotIdOf } from '../../src/activities/retention';
 import { parseConfig } from '../../src/config/load';
 import { ConfigError } from '../../src/errors';
-import { cycleKey, exportIdFor, legacyCycleKey, snapshotIdFor } from '../../src/ids';
+import { CLUSTER_SNAPSHOT_ID_MAX, clusterSnapshotIdOf, cycleKey, exportIdFor, legacyCycleKey, snapshotIdFor } from '../../src/ids';
+import { SOURCE_NAME } from '../../src/names';
 import { initialState, rerunNeeds } from '../../src/workflows/ledger';
 
 const KEY = cycleKey(7, '0190f5b2-7c1e-7d2a-9c4e-1234567890ab');
@@ -17,6 +18,31 @@ test("lakesync's snapshot and export ids of a source are recognised, in both cyc
   assert.ok(isExportIdOf('shop', exportIdFor('shop', legacy)));
   // RDS stores snapshot ids in lowercase.
   assert.ok(isSnapshotIdOf('shop', snapshotIdFor('shop', KEY).toUpperCase()));
+});
+
+test('a long source\'s cluster snapshots, cut to 63 characters, are still recognised as its own and no other\'s', () => {
+  const source = 'analytics-warehouse-production-eu-west-1';
+  const twin = 'analytics-warehouse-production-eu-west-2';
+  for (const key of [KEY, cycleKey(123456, '0190f5b2-7c1e-7d2a-9c4e-1234567890ab'), legacyCycleKey(3, '6f1c2d3e-aaaa-bbbb-cccc-ddddeeeeffff')]) {
+    const id = clusterSnapshotIdOf(snapshotIdFor(source, key));
+    assert.ok(id.length <= CLUSTER_SNAPSHOT_ID_MAX, id);
+    assert.ok(id.endsWith(`-${key}`), id);
+    assert.ok(isSnapshotIdOf(source, id), id);
+    assert.equal(isSnapshotIdOf(twin, id), false, id);
+  }
+});
+
+test('no two source names the config accepts claim each other\'s export or snapshot ids', () => {
+  const names = ['shop', 'shop-1', 'shop1', 'sales-eu', 'saleseu', 'a', 'a-b-c', 'abc'];
+  for (const bad of ['shop-', 'sales--eu', 'shop--1', 'a-']) assert.equal(SOURCE_NAME.test(bad), false, bad);
+  for (const name of names) assert.ok(SOURCE_NAME.test(name), name);
+  for (const a of names) {
+    for (const b of names) {
+      if (a === b) continue;
+      assert.equal(isExportIdOf(a, exportIdFor(b, KEY)), false, `${a} claims ${b}'s export`);
+      assert.equal(isSnapshotIdOf(a, snapshotIdFor(b, KEY)), false, `${a} claims ${b}'s snapshot`);
+    }
+  }
 });
 
 test("another source's ids, user names with lakesync's prefix and automated snapshots are not the source's", () => {
