@@ -212,14 +212,25 @@ export class GlueLoads implements LoadPort {
     if (packPath === undefined) {
       return args['--namespace'] && args['--lake_table'] ? [{ lakeTable: `${args['--namespace']}.${args['--lake_table']}`, runToken: args['--run_token'] ?? '' }] : [];
     }
+    const unusable = (why: string) => {
+      // Without a usable pack file the run fails before it loads a table: it holds no lake table.
+      this.warn(`the pack file ${packPath} of live Glue run ${run.Id} of job ${this.jobName} could not be read (${why}): its tables are not counted as busy`);
+      return [];
+    };
+    let file: unknown;
     try {
-      const file = await this.objects.getJson<unknown>(parseS3Url(packPath), `pack file of run ${run.Id}`);
-      if (file === undefined) throw new Error('it does not exist');
+      file = await this.objects.getJson<unknown>(parseS3Url(packPath), `the pack file of live Glue run ${run.Id} of job ${this.jobName}`);
+    } catch (err) {
+      // Any other failure (throttling, a 5xx, access) leaves unknown which tables the run holds:
+      // the scan fails, so no load starts beside it, and the caller retries.
+      if (err instanceof PortError && err.kind === 'validation') return unusable(err.message);
+      throw err;
+    }
+    if (file === undefined) return unusable('it does not exist');
+    try {
       return packTables(file);
     } catch (err) {
-      // Without its pack file the run fails before it loads a table: it holds no lake table.
-      this.warn(`the pack file ${packPath} of live Glue run ${run.Id} of job ${this.jobName} could not be read (${(err as Error).message}): its tables are not counted as busy`);
-      return [];
+      return unusable((err as Error).message);
     }
   }
 

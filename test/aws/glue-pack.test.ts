@@ -227,4 +227,18 @@ describe('pack runs in GetJobRuns (aws-sdk-client-mock: moto lacks the call)', (
     assert.equal(mocks.s3.commandCalls(GetObjectCommand).length, 2);
     assert.match(warnings.join('\n'), /the pack file s3:\/\/shop-glue\/gone\.json of live Glue run jr_lost .* could not be read/);
   });
+
+  test('a pack file S3 does not serve (throttled, 5xx) fails the scan: its tables are never counted as free', async () => {
+    const { mocks, settings, clients } = mockedAws();
+    const ports = buildAwsPorts(settings, clients, { warn: () => undefined });
+    const file: PackFile = { packToken: PACK_TOKEN, summaryPath: 's3://x/s.json', loads: [{ namespace: 'shop', lake_table: 'orders', run_token: 'c1:public.orders' }] };
+    mocks.glue.on(GetJobRunsCommand).resolves({ JobRuns: [{ Id: 'jr_pack', JobRunState: 'RUNNING', StartedOn: new Date(), Arguments: packArgs(PACK_TOKEN) }] });
+    mocks.s3.on(GetObjectCommand).rejects(awsError('SlowDown', 'Please reduce your request rate.', 503));
+    const err = await portError(ports.load.liveRuns('shop', 'orders'));
+    assert.match(err.message, /pack file of live Glue run jr_pack/);
+    assert.notEqual(err.kind, 'validation');
+    // The failed scan is not kept: once S3 answers, the run holds the table.
+    mocks.s3.on(GetObjectCommand).resolves({ Body: objectBody(JSON.stringify(file)) });
+    assert.deepEqual((await ports.load.liveRuns('shop', 'orders')).map((r) => r.runId), ['jr_pack']);
+  });
 });
