@@ -499,13 +499,19 @@ async function attachableRun(port: LoadPort, req: LoadRequest, fromHeartbeat: st
   const status = await port.getRun(candidate);
   if (status.state !== 'failed') return candidate;
   // A failed run whose result says retrying cannot help fails the table now.
-  const result = await port.readResult(req.resultLocation);
+  const result = await ownResult(port, req);
   if (result?.error && !retryable(result)) throw resultFailure(req, candidate, result);
   return undefined;
 }
 
-async function finishedResult(port: LoadPort, req: LoadRequest, runId: string, status: LoadRunStatus): Promise<LoadResult> {
+/** The load's own result at its location: one another load wrote there (another run token) is none of its. */
+async function ownResult(port: LoadPort, req: LoadRequest): Promise<LoadResult | undefined> {
   const result = await port.readResult(req.resultLocation);
+  return result && (!result.runToken || result.runToken === req.runToken) ? result : undefined;
+}
+
+async function finishedResult(port: LoadPort, req: LoadRequest, runId: string, status: LoadRunStatus): Promise<LoadResult> {
+  const result = await ownResult(port, req);
   if (!result) {
     throw ApplicationFailure.create({
       message: `load of ${req.plan.table} (run ${runId}) succeeded but wrote no result at ${req.resultLocation}: check the job's logs`,
@@ -519,7 +525,7 @@ async function finishedResult(port: LoadPort, req: LoadRequest, runId: string, s
 }
 
 async function failedRun(port: LoadPort, req: LoadRequest, runId: string, status: LoadRunStatus): Promise<never> {
-  const result = await port.readResult(req.resultLocation);
+  const result = await ownResult(port, req);
   if (result?.error) throw resultFailure(req, runId, result);
   // The backend says whether a new run may help (no capacity, its own error).
   const retry = status.retryable ? ' (a new run is started after a backoff)' : '';

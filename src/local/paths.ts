@@ -2,6 +2,7 @@
  * Where the embedded mode keeps its files, under one work dir per source
  * (`local.workDir`, or `<dataRoot>/<source>`: src/backends/local.ts decides).
  */
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { fileSafe } from './files';
 
@@ -47,7 +48,11 @@ export function layoutOf(root: string): WorkDirLayout {
   };
 }
 
-/** `results/<cycleId>/<table>.json`. */
+/**
+ * `results/<cycleId>/<table>.json`; a table name with characters a file name cannot hold also gets a
+ * hash of the name, so `public.a b` and `public.a_b` never share a result.
+ */
 export function resultFile(layout: WorkDirLayout, cycleId: string, table: string): string {
-  return join(layout.results, fileSafe(cycleId), `${fileSafe(table)}.json`);
+  const safe = fileSafe(table);
+  return join(layout.results, fileSafe(cycleId), `${safe === table ? safe : `${safe}-${createHash('sha256').update(table).digest('hex').slice(0, 12)}`}.json`);
 }

@@ -72,6 +72,23 @@ describe('load activity', () => {
     assert.equal(backend.count('load.start:public.orders'), 1);
   });
 
+  test("a result another load wrote at the load's place (another run token) is never taken as its own", async () => {
+    const { backend, ports, input } = await setup();
+    const readResult = ports.load.readResult.bind(ports.load);
+    const foreign = async (at: string) => {
+      const result = await readResult(at);
+      return result && { ...result, runToken: runTokenFor('c1', 'public.other'), table: 'public.other' };
+    };
+    const { loadTable } = loadActivities({ config, portsFor: () => ({ ...ports, load: { ...ports.load, readResult: foreign } }) });
+    await assert.rejects(new MockActivityEnvironment({ heartbeatTimeoutMs: 2000 }).run(loadTable, input), (err: unknown) => {
+      assert.ok(err instanceof ApplicationFailure);
+      assert.equal(err.type, 'MissingResult');
+      assert.match(err.message, /load of public\.orders \(run jr_\d+\) succeeded but wrote no result/);
+      return true;
+    });
+    assert.equal(backend.count('load.start:public.orders'), 1);
+  });
+
   test('a run whose result error is retryable is replaced by a new run on retry', async () => {
     const { backend, ports, loadTable, input, request } = await setup({ failures: [{ table: 'public.orders', phase: 'load', times: 1, retryable: true }] });
     await ports.load.startLoad(request);

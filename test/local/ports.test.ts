@@ -21,7 +21,7 @@ import { createGrantPort } from '../../src/local/grants';
 import { assertReadOnly } from '../../src/local/lake';
 import { createLoadPort, MAX_RUN_RESTARTS, newRunId, type RunRecord } from '../../src/local/load';
 import { createManifestStore } from '../../src/local/manifests';
-import { layoutOf } from '../../src/local/paths';
+import { layoutOf, resultFile } from '../../src/local/paths';
 import { RunnerClient } from '../../src/local/runner/client';
 import { sameValue } from '../../src/local/verify';
 
@@ -149,6 +149,15 @@ describe('snapshot, export and discover on an embedded PGlite source', () => {
       await bad.close?.();
     }
   });
+});
+
+test('tables whose names map to the same file-safe text keep results of their own', () => {
+  const layout = layoutOf(join(work, 'results-of'));
+  const names = ['public.a b', 'public.a_b', 'public.aéb', 'public.a/b', 'public.a__b'];
+  const files = names.map((t) => resultFile(layout, 'c1', t));
+  assert.equal(new Set(files).size, names.length, files.join('\n'));
+  // A name that is already file-safe keeps its plain file name.
+  assert.equal(resultFile(layout, 'c1', 'public.orders'), join(layout.results, 'c1', 'public.orders.json'));
 });
 
 describe('manifest store', () => {
