@@ -12,7 +12,7 @@
  */
 import picomatch from 'picomatch';
 import type { SourceConfig } from './config/schema';
-import { selectTable } from './config/tables';
+import { excludeMatches, selectTable } from './config/tables';
 import type { TableName } from './model';
 
 export interface ExportScopeEntries {
@@ -92,7 +92,7 @@ function includesSchema(include: readonly string[], schema: string): boolean {
 function excludesIn(exclude: readonly string[], schema: string): string[] {
   return exclude.filter((glob) => {
     const parts = splitGlob(glob);
-    return parts === undefined || match(schema, parts.schema);
+    return parts === undefined || excludeMatches(schema, parts.schema);
   });
 }
 

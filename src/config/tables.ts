@@ -12,9 +12,17 @@ export interface Selection {
   rule: string;
 }
 
-/** A table is synced when an include glob matches it and no exclude glob does. */
+/**
+ * Whether an exclude glob matches: whatever the case, since lake names are lowercased and a rule
+ * written `public.*_pii` must keep `public.Customers_PII` in the database too.
+ */
+export function excludeMatches(value: string, glob: string): boolean {
+  return picomatch.isMatch(value, glob, { dot: true, nocase: true });
+}
+
+/** A table is synced when an include glob matches it (case-sensitively) and no exclude glob does (in any case). */
 export function selectTable(source: Pick<SourceConfig, 'include' | 'exclude'>, table: string): Selection {
-  const excludedBy = source.exclude.find((glob) => picomatch.isMatch(table, glob, { dot: true }));
+  const excludedBy = source.exclude.find((glob) => excludeMatches(table, glob));
   if (excludedBy) return { included: false, rule: `exclude ${excludedBy}` };
   const includedBy = source.include.find((glob) => picomatch.isMatch(table, glob, { dot: true }));
   if (includedBy) return { included: true, rule: `include ${includedBy}` };

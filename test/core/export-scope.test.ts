@@ -38,6 +38,18 @@ describe('export scope', () => {
     assertSafe(r, scope, [...KNOWN, 'crm.new_table', 'crm.x_pii']);
   });
 
+  test('an exclude rule keeps out a table whatever the case of its name, also from a schema exported whole', () => {
+    const known = ['public.orders', 'public.Customers_PII', 'Sales.deals', 'Sales.Salaries'];
+    const r = rules(['public.*', 'Sales.*'], ['public.*_pii', 'sales.salaries']);
+    const scope = exportScope(r, known);
+    assert.deepEqual(scope.schemas, []);
+    assert.deepEqual(scope.tables, ['Sales.deals', 'public.orders']);
+    assert.deepEqual(scope.excluded.map((e) => e.table), ['Sales.Salaries', 'public.Customers_PII']);
+    assertSafe(r, scope, [...known, 'Sales.SALARIES', 'public.NEW_PII']);
+    // Include rules stay exact: PUBLIC.* takes no table of schema public.
+    assert.equal(selectTable(rules(['PUBLIC.*'], []), 'public.orders').included, false);
+  });
+
   test('an exclude rule without a schema part, or a wildcard schema, applies to every schema', () => {
     for (const exclude of [['*_pii'], ['*.*_pii'], ['{public,crm}.*_pii']]) {
       const r = rules(['*.*'], exclude);

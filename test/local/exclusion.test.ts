@@ -26,9 +26,9 @@ import { localPace } from './helpers/pace';
 import { shopSource, writeConfig } from './helpers/config';
 
 const RULES = { include: ['public.*', 'hr.*', 'sales.*'], exclude: ['public.*_pii', 'hr.*'] };
-/** Tables the rules leave out: two excluded ones and one no include rule matches. */
-const LEFT_OUT = ['public.customer_pii', 'hr.salaries', 'audit.log'];
-const MARKERS = ['SSN-000-11-2222', 'SALARY-MARKER-987654', 'AUDIT-MARKER-5555'];
+/** Tables the rules leave out: three excluded ones (one by a rule in another case) and one no include rule matches. */
+const LEFT_OUT = ['public.customer_pii', 'hr.salaries', 'audit.log', 'public.Customers_PII'];
+const MARKERS = ['SSN-000-11-2222', 'SALARY-MARKER-987654', 'AUDIT-MARKER-5555', 'SSN-MIXED-CASE-3333'];
 
 let dir: string;
 let pg: TestPostgres;
@@ -53,6 +53,8 @@ before(async () => {
     INSERT INTO hr.salaries VALUES (1, '${MARKERS[1]}');
     CREATE TABLE audit.log (id int PRIMARY KEY, note text);
     INSERT INTO audit.log VALUES (1, '${MARKERS[2]}');
+    CREATE TABLE public."Customers_PII" (id int PRIMARY KEY, ssn text);
+    INSERT INTO public."Customers_PII" VALUES (1, '${MARKERS[3]}');
   `);
   server = await startDevServer({ dbFile: join(dir, 'temporal.db'), searchAttributes: SEARCH_ATTRIBUTE_TYPES });
   workDir = join(dir, 'data');
