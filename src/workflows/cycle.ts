@@ -8,10 +8,10 @@ import type { Activities } from '../activities';
 import type { ExcludedTable, ExportScopeSummary, PlanItems } from '../activities/cycle';
 import { costTotals } from '../cost/ledger';
 import { batchWorkflowId, exportIdFor, snapshotIdFor } from '../ids';
-import type { CycleResult, CycleSettings, CycleStatus, ExportRef, LoadItem, SnapshotRef, TableName, TableOutcome, TablesRef } from '../model';
+import type { CycleResult, CycleSettings, CycleStatus, ExportRef, JsonRef, LoadItem, SnapshotRef, TableName, TableOutcome, TablesRef } from '../model';
 import { tableBatchWorkflow } from './batch';
 import { jsonBytes } from '../payload-text';
-import { inlineLimit, pageOf, readText, storeText } from './by-reference';
+import { deleteTexts, inlineLimit, pageOf, readText, storeText } from './by-reference';
 import { nowIso } from './clock';
 import { errorMessage } from './errors';
 import { cycleProgressQuery, cycleTablesPageQuery, type CycleProgress, type ReusableExport } from './messages';
@@ -50,6 +50,8 @@ const BATCH_RECOVERY = 'dead-batch-keeps-committed-tables';
 const PLAN_BY_REFERENCE = 'plan-items-by-reference';
 /** Patch: a cycle cancelled during its export cancels the export task (it ran to its end). */
 const CANCEL_EXPORT = 'cancel-export-of-cancelled-cycle';
+/** Patch: the excluded tables and plan lists stored by reference are deleted once read (they stayed for good). */
+const DELETE_READ_LISTS = 'delete-read-lists';
 
 class CycleFailure extends Error {
   constructor(readonly phase: string, message: string) {
@@ -115,7 +117,7 @@ export async function cycleWorkflow(input: CycleInput): Promise<CycleResult> {
         scope = patched(PLAN_BY_REFERENCE)
           ? await acts.exportScope(input.source, input.cycleId, input.tables, { payloadInlineBytes: limit })
           : await acts.exportScope(input.source, input.cycleId, input.tables);
-        if (scope.excludedRef) scope = { ...scope, excluded: await readText<ExcludedTable[]>(input.source, scope.excludedRef) };
+        if (scope.excludedRef) scope = { ...scope, excluded: await readOnce<ExcludedTable[]>(input.source, scope.excludedRef) };
         warnings.push(...scope.warnings);
       }
       // Every included table read directly: nothing to export, so no snapshot either.
@@ -148,7 +150,7 @@ export async function cycleWorkflow(input: CycleInput): Promise<CycleResult> {
       exportTime: wholeSeconds(startedAt),
       ...(patched(PLAN_BY_REFERENCE) ? { payloadInlineBytes: limit } : {}),
     });
-    if (plan.itemsRef) plan = { ...plan, ...(await readText<PlanItems>(input.source, plan.itemsRef)) };
+    if (plan.itemsRef) plan = { ...plan, ...(await readOnce<PlanItems>(input.source, plan.itemsRef)) };
     if (plan.load.length > 0) await acts.prepareLake(input.source);
   } catch (err) {
     return finish('failed', [], { phase: progress.phase, message: errorMessage(err) });
@@ -195,6 +197,13 @@ export async function cycleWorkflow(input: CycleInput): Promise<CycleResult> {
 export const FAILED_TABLES_LISTED = 100;
 
 /** Stores the outcomes by reference, with their counts and failed tables for readers that need no more. */
+/** A list an activity stored by reference, read into the cycle; nothing reads its parts again, so they go. */
+async function readOnce<T>(source: string, ref: JsonRef): Promise<T> {
+  const value = await readText<T>(source, ref);
+  if (patched(DELETE_READ_LISTS)) await deleteTexts(source, [ref]);
+  return value;
+}
+
 async function storeOutcomes(input: CycleInput, tables: TableOutcome[], limit: number): Promise<TablesRef> {
   const ref = await storeText(input.source, `${input.cycleId}/outcomes`, JSON.stringify(tables), limit);
   const count = (status: TableOutcome['status']) => tables.filter((t) => t.status === status).length;

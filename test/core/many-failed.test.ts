@@ -41,5 +41,15 @@ describe('every table of a cycle failed', () => {
     assert.equal(result.tablesRef.counts.failed, TABLES.length);
     assert.deepEqual(result.tablesRef.failedTables, TABLES.slice(0, FAILED_TABLES_LISTED));
     assert.equal(Object.keys((await readSourceStatus(handle)).failed).length, TABLES.length, 'every failed table is kept for a rerun');
+
+    // The plan's lists came by reference, and their parts went once the cycle had read them.
+    const cycle = s.recentCycles[0]!;
+    const events = (await w.client.workflow.getHandle(cycle.workflowId).fetchHistory()).events ?? [];
+    const partsRead = events.flatMap((e) => {
+      const a = e.activityTaskScheduledEventAttributes;
+      return a?.activityType?.name === 'readPayloadPart' ? [Buffer.from(a.input!.payloads![0]!.data!).toString()] : [];
+    });
+    assert.ok(partsRead.some((input) => input.includes(`${cycle.cycleId}/plan-items`)), `plan lists read by reference: ${partsRead.join(' ')}`);
+    assert.deepEqual(Object.keys(w.backend.state.manifests).filter((key) => key.startsWith(`${cycle.cycleId}/plan-items`)), []);
   });
 });
