@@ -25,6 +25,8 @@ const RUNNING = new Set(['STARTING', 'RUNNING', 'STOPPING', 'WAITING']);
 const FAILED = new Set(['FAILED', 'TIMEOUT', 'ERROR', 'STOPPED', 'EXPIRED']);
 /** DPUs per worker of each worker type. */
 const DPU_PER_WORKER: Record<string, number> = { 'G.025X': 0.25, 'G.1X': 1, 'G.2X': 2, 'G.4X': 4, 'G.8X': 8, Standard: 1 };
+/** Glue bills each run at least this long (per second after it). */
+const MINIMUM_BILLED_SECONDS = 60;
 /** How many pages (of 200 runs) GetJobRuns is read for a run token; a crash-time run is among the newest. */
 const TOKEN_SEARCH_PAGES = 5;
 /** How many pages GetJobRuns (newest first) is read at most for the live runs of the job. */
@@ -286,7 +288,7 @@ export class GlueLoads implements LoadPort {
 export function runStatus(runId: string, run: JobRun, jobName: string, roleArn: string, glueConnection?: string): LoadRunStatus {
   const state = run.JobRunState ?? 'UNKNOWN';
   const executionSeconds = run.ExecutionTime;
-  const dpuSeconds = run.DPUSeconds ?? dpuSecondsOf(run);
+  const dpuSeconds = billedDpuSeconds(run, state === 'SUCCEEDED' || FAILED.has(state));
   const usage = {
     ...(executionSeconds !== undefined ? { executionSeconds } : {}),
     ...(dpuSeconds !== undefined ? { dpuSeconds } : {}),
@@ -322,10 +324,17 @@ const DEFAULT_MESSAGES: Record<string, string> = {
   EXPIRED: 'the run waited in the job run queue until it expired (no capacity)',
 };
 
-function dpuSecondsOf(run: JobRun): number | undefined {
-  if (run.ExecutionTime === undefined) return undefined;
+/**
+ * The DPU-seconds Glue bills for a run: its own figure (FLEX and auto scaling runs report one) or
+ * its DPUs times its seconds. A finished run that ran is billed at least a minute (Glue 2.0 and
+ * later bill per second with a 1-minute minimum); a run still going may yet pass it.
+ */
+function billedDpuSeconds(run: JobRun, finished: boolean): number | undefined {
   const dpus = run.NumberOfWorkers && run.WorkerType ? run.NumberOfWorkers * (DPU_PER_WORKER[run.WorkerType] ?? 1) : run.MaxCapacity;
-  return dpus === undefined ? undefined : dpus * run.ExecutionTime;
+  const figure = run.DPUSeconds ?? (run.ExecutionTime !== undefined && dpus !== undefined ? dpus * run.ExecutionTime : undefined);
+  // A run that never got workers (expired in the queue, refused at start) used nothing to bill.
+  if (!finished || figure === undefined || figure <= 0 || dpus === undefined) return figure;
+  return Math.max(figure, dpus * MINIMUM_BILLED_SECONDS);
 }
 
 /** Job arguments as Glue takes them: `--name`. */

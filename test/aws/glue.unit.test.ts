@@ -9,6 +9,7 @@ import { unzipSync } from 'fflate';
 import { pollUntilEnded } from '../../src/activities/load';
 import { jobSpec, SPEC_HASH_ARGUMENT, withSpecHash } from '../../src/aws/glue-job';
 import { packageGlueScripts } from '../../src/aws/glue-package';
+import { runStatus } from '../../src/aws/glue';
 import { awsSettings } from '../../src/backends/aws';
 import type { LoadRequest } from '../../src/model';
 import { planEntry } from '../helpers/plan';
@@ -208,6 +209,19 @@ test('Glue run states map to running, succeeded and failed with the error messag
   assert.deepEqual([error.state, error.detail, error.errorMessage], ['failed', 'ERROR', 'Internal service error (Glue run jr_e of job lakesync-load-shop)']);
   assert.deepEqual([(await ports.load.getRun('jr_x')).state, (await ports.load.getRun('jr_x')).detail], ['failed', 'EXPIRED']);
   assert.match((await ports.load.getRun('jr_lf')).errorMessage ?? '', /the Glue job role arn:aws:iam::123456789012:role\/lakesync-glue lacks the IAM permission lakeformation:GetDataAccess/);
+});
+
+test('a finished Glue run is billed at least one minute of its DPUs; a running one is not yet', () => {
+  const status = (run: object) => runStatus('jr', run, 'lakesync-load-shop', 'arn:aws:iam::123456789012:role/g').dpuSeconds;
+  // 20 s on 2 G.1X workers: Glue bills 2 DPUs x 60 s.
+  assert.equal(status({ JobRunState: 'SUCCEEDED', ExecutionTime: 20, WorkerType: 'G.1X', NumberOfWorkers: 2 }), 120);
+  assert.equal(status({ JobRunState: 'FAILED', ExecutionTime: 5, WorkerType: 'G.2X', NumberOfWorkers: 2 }), 240);
+  // Glue's own figure (FLEX, auto scaling) gets the same minimum; a longer run keeps its figure.
+  assert.equal(status({ JobRunState: 'SUCCEEDED', ExecutionTime: 30, DPUSeconds: 45, WorkerType: 'G.1X', NumberOfWorkers: 2 }), 120);
+  assert.equal(status({ JobRunState: 'SUCCEEDED', ExecutionTime: 90, MaxCapacity: 2 }), 180);
+  // Still running: its seconds so far. Never ran (expired in the queue): nothing billed.
+  assert.equal(status({ JobRunState: 'RUNNING', ExecutionTime: 20, WorkerType: 'G.1X', NumberOfWorkers: 2 }), 40);
+  assert.equal(status({ JobRunState: 'EXPIRED', ExecutionTime: 0, WorkerType: 'G.1X', NumberOfWorkers: 2 }), 0);
 });
 
 test('findRunByToken reads GetJobRuns page by page and returns the newest run with the token', async () => {
