@@ -294,7 +294,11 @@ export interface LoadRunStatus {
   dpuSeconds?: number;
   /** `dpuSeconds` is the backend's model (the fake), not a Glue run's figure. */
   modelled?: true;
+  /** Glue's execution class of the run, when it reports one: FLEX runs have their own price. */
+  executionClass?: GlueExecutionClass;
 }
+
+export type GlueExecutionClass = 'STANDARD' | 'FLEX';
 
 /** A run still going (starting, queued, running or stopping) on a lake table, whichever load started it. */
 export interface LiveLoadRun {
@@ -479,6 +483,8 @@ export interface CostTotals extends Omit<TableCost, 'basis'> {
 export interface LoadUsage {
   basis: CostBasis;
   dpuSeconds?: number;
+  /** The run's execution class, when FLEX (absent: STANDARD, or a worker before it). */
+  executionClass?: 'FLEX';
   executionSeconds?: number;
   /** GB of this cycle's own RDS export of the table (its `sizeGB` in the export's table list). */
   exportGB?: number;
@@ -590,6 +596,8 @@ export interface TablesRef extends JsonRef {
 /** Prices the cost ledger estimates with, in USD (lakesync.yaml `sources.<s>.cost`). */
 export interface CostPrices {
   gluePerDpuHour: number;
+  /** Glue FLEX runs, per DPU-hour; absent in cycles started before it existed (priced at `gluePerDpuHour`). */
+  glueFlexPerDpuHour?: number;
   rdsExportPerGB: number;
   dynamodbFullExportPerGB: number;
   dynamodbIncrementalExportPerGB: number;

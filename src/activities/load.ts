@@ -151,6 +151,7 @@ export function loadActivities(deps: ActivityDeps) {
     const usage: LoadUsage = {
       basis: costBasis(settings, status),
       ...(status.dpuSeconds !== undefined ? { dpuSeconds: status.dpuSeconds } : {}),
+      ...(status.executionClass === 'FLEX' ? { executionClass: 'FLEX' as const } : {}),
       ...(status.executionSeconds !== undefined ? { executionSeconds: status.executionSeconds } : {}),
     };
     if (plan.extract || !input.exportId || input.exportId !== exportIdFor(input.source, input.cycleId)) return usage;

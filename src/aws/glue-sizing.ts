@@ -9,7 +9,9 @@ export const GLUE_MIN_WORKERS = 2;
 /** Worker types that runs of the flexible execution class may use (Glue 3.0 and later). */
 export const FLEX_WORKER_TYPES: readonly string[] = ['G.1X', 'G.2X'];
 
-export type ExecutionClass = 'STANDARD' | 'FLEX';
+import type { GlueExecutionClass } from '../model';
+
+export type ExecutionClass = GlueExecutionClass;
 
 export interface GlueSizing {
   /** Export gigabytes one worker takes on. */

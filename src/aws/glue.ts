@@ -290,6 +290,7 @@ export function runStatus(runId: string, run: JobRun, jobName: string, roleArn: 
   const executionSeconds = run.ExecutionTime;
   const dpuSeconds = billedDpuSeconds(run, state === 'SUCCEEDED' || FAILED.has(state));
   const usage = {
+    ...(run.ExecutionClass === 'FLEX' || run.ExecutionClass === 'STANDARD' ? { executionClass: run.ExecutionClass } : {}),
     ...(executionSeconds !== undefined ? { executionSeconds } : {}),
     ...(dpuSeconds !== undefined ? { dpuSeconds } : {}),
   };

@@ -3,15 +3,16 @@
  * prices, and a cycle's sums. Pure functions over plain data: the batch workflow calls them, so
  * nothing here may do I/O or import anything but types.
  */
-import type { CostBasis, CostPrices, CostTotals, TableCost, TableExportWindow } from '../model';
+import type { CostBasis, CostPrices, CostTotals, GlueExecutionClass, TableCost, TableExportWindow } from '../model';
 
 /**
- * us-east-1 list prices (USD): Glue ETL jobs per DPU-hour, RDS snapshot export per GB of snapshot
- * exported, DynamoDB export to S3 per GB (full, incremental). Other Regions and contracts differ:
- * set `sources.<s>.cost` in lakesync.yaml.
+ * us-east-1 list prices (USD): Glue ETL jobs per DPU-hour (standard and FLEX), RDS snapshot export
+ * per GB of snapshot exported, DynamoDB export to S3 per GB (full, incremental). Other Regions and
+ * contracts differ: set `sources.<s>.cost` in lakesync.yaml.
  */
-export const DEFAULT_PRICES: CostPrices = {
+export const DEFAULT_PRICES: Required<CostPrices> = {
   gluePerDpuHour: 0.44,
+  glueFlexPerDpuHour: 0.29,
   rdsExportPerGB: 0.01,
   dynamodbFullExportPerGB: 0.1,
   dynamodbIncrementalExportPerGB: 0.1,
@@ -25,10 +26,10 @@ export type ExportVolume = { kind: 'rds'; gb?: number } | { kind: TableExportWin
 
 /**
  * The cost of one table's load: DPU-seconds of its run and the GB of the exports this cycle took
- * for it, priced unless the basis is `none`. An export whose size is unknown leaves the table's
- * export GB absent (a partial sum would understate it).
+ * for it, priced unless the basis is `none`, a FLEX run at the FLEX price. An export whose size is
+ * unknown leaves the table's export GB absent (a partial sum would understate it).
  */
-export function tableCost(basis: CostBasis, dpuSeconds: number | undefined, volumes: ExportVolume[], prices: CostPrices): TableCost {
+export function tableCost(basis: CostBasis, dpuSeconds: number | undefined, volumes: ExportVolume[], prices: CostPrices, executionClass?: GlueExecutionClass): TableCost {
   const priced = basis !== 'none';
   const glue = dpuSeconds !== undefined && Number.isFinite(dpuSeconds) && dpuSeconds >= 0 ? dpuSeconds : undefined;
   const sizes = volumes.map((e) => ({ gb: e.kind === 'rds' ? e.gb : e.bytes === undefined ? undefined : e.bytes / BYTES_PER_GB, price: priceOf(e.kind, prices) }));
@@ -36,10 +37,15 @@ export function tableCost(basis: CostBasis, dpuSeconds: number | undefined, volu
   return {
     basis,
     ...(glue !== undefined ? { dpuSeconds: glue } : {}),
-    ...(glue !== undefined && priced ? { glueUsd: usd((glue / 3600) * prices.gluePerDpuHour) } : {}),
+    ...(glue !== undefined && priced ? { glueUsd: usd((glue / 3600) * gluePrice(prices, executionClass)) } : {}),
     ...(known ? { exportGB: gb(sizes.reduce((n, s) => n + s.gb!, 0)) } : {}),
     ...(known && priced ? { exportUsd: usd(sizes.reduce((n, s) => n + s.gb! * s.price, 0)) } : {}),
   };
+}
+
+/** The price per DPU-hour of a run's class; a cycle priced before the FLEX price existed has only the standard one. */
+function gluePrice(prices: CostPrices, executionClass: GlueExecutionClass | undefined): number {
+  return executionClass === 'FLEX' ? (prices.glueFlexPerDpuHour ?? prices.gluePerDpuHour) : prices.gluePerDpuHour;
 }
 
 function priceOf(kind: ExportVolume['kind'], prices: CostPrices): number {

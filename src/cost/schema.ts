@@ -13,6 +13,7 @@ const price = (what: string, fallback: number) =>
 export const costSchema = z
   .object({
     gluePerDpuHour: price('the Glue ETL price per DPU-hour', DEFAULT_PRICES.gluePerDpuHour),
+    glueFlexPerDpuHour: price('the Glue ETL price per DPU-hour of FLEX runs (aws.glue.executionClass FLEX)', DEFAULT_PRICES.glueFlexPerDpuHour),
     rdsExportPerGB: price('the RDS snapshot export price per GB exported', DEFAULT_PRICES.rdsExportPerGB),
     dynamodbFullExportPerGB: price('the DynamoDB full export price per GB', DEFAULT_PRICES.dynamodbFullExportPerGB),
     dynamodbIncrementalExportPerGB: price('the DynamoDB incremental export price per GB', DEFAULT_PRICES.dynamodbIncrementalExportPerGB),

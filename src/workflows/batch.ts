@@ -227,7 +227,7 @@ function costOf(result: LoadTableResult, dynamoVolumes: ExportVolume[] | undefin
   const usage = result.usage;
   if (!settings.cost || !usage) return undefined;
   const volumes: ExportVolume[] = dynamoVolumes ?? (usage.exportGB !== undefined ? [{ kind: 'rds', gb: usage.exportGB }] : []);
-  return tableCost(usage.basis, usage.dpuSeconds, volumes, settings.cost);
+  return tableCost(usage.basis, usage.dpuSeconds, volumes, settings.cost, usage.executionClass);
 }
 
 /** What a DynamoDB load's summary keeps of its exports: the ledger's watermark is their last `to`. */

@@ -62,6 +62,15 @@ test('a retried attempt re-attaches to the run in its heartbeat details instead 
   assert.ok(beats.length > 0 && beats.every((b) => b.runId === 'jr_7'));
 });
 
+test("a FLEX run's usage says so, for the cost ledger's FLEX price", async () => {
+  const { mocks, activities, resultWritten } = setup();
+  resultWritten();
+  mocks.glue.on(GetJobRunCommand, { RunId: 'jr_f' }).resolves({ JobRun: { Id: 'jr_f', JobRunState: 'SUCCEEDED', ExecutionClass: 'FLEX', ExecutionTime: 90, DPUSeconds: 150, WorkerType: 'G.1X', NumberOfWorkers: 2 } });
+  const { env } = environment({ runId: 'jr_f', state: 'running' });
+  const loaded = (await env.run(activities.loadTable, input)) as LoadTableResult;
+  assert.deepEqual(loaded.usage, { basis: 'glue', dpuSeconds: 150, executionClass: 'FLEX', executionSeconds: 90 });
+});
+
 test('without heartbeat details, a run started just before a crash is found by its run token', async () => {
   const { mocks, activities, resultWritten } = setup();
   resultWritten();

@@ -44,7 +44,7 @@ describe('lakesync cost text', () => {
     assert.match(text, /^cycle 3, per table:$/m);
     assert.match(text, /^public\.orders\s+committed\s+1800\s+\$0\.2200\s+\$0\.2200\s+glue$/m);
     assert.doesNotMatch(text, /public\.items/, 'a table without a cost is left out of the text');
-    assert.match(text, /prices now in sources\.shop\.cost: Glue \$0\.44\/DPU-hour, RDS export \$0\.01\/GB, DynamoDB export \$0\.1\/GB full, \$0\.1\/GB incremental/);
+    assert.match(text, /prices now in sources\.shop\.cost: Glue \$0\.44\/DPU-hour \(FLEX \$0\.29\), RDS export \$0\.01\/GB, DynamoDB export \$0\.1\/GB full, \$0\.1\/GB incremental/);
     assert.match(text, /^glue: Glue's DPU-seconds and the export services' sizes, at the configured prices$/m);
   });
 

@@ -86,7 +86,7 @@ describe('cost ledger on a real Temporal server', () => {
       { table: 'public.c', status: 'skipped' },
     ]);
     assert.deepEqual(report.lastCommits['public.c'], TABLE_COST);
-    assert.deepEqual(report.prices, { gluePerDpuHour: 0.44, rdsExportPerGB: 0.01, dynamodbFullExportPerGB: 0.1, dynamodbIncrementalExportPerGB: 0.1 });
+    assert.deepEqual(report.prices, { gluePerDpuHour: 0.44, glueFlexPerDpuHour: 0.29, rdsExportPerGB: 0.01, dynamodbFullExportPerGB: 0.1, dynamodbIncrementalExportPerGB: 0.1 });
     // --cycles 1: the newest cycle alone, and its total.
     const one = JSON.parse((await cli(['cost', SOURCE, '--json', '--cycles', '1', '--config', configFile], dir)).stdout) as CostReport;
     assert.deepEqual(one.total, { ...rerunCost, tables: 1, usd: 0.011 });

@@ -59,6 +59,12 @@ describe('cost arithmetic', () => {
     assert.equal(costText(cost), '3600 DPU-s $0.4400 = $0.4400 (modelled)');
   });
 
+  it('a FLEX run is priced at the FLEX price; a cycle priced before that price existed uses the standard one', () => {
+    assert.deepEqual(tableCost('glue', 3600, [], { ...PRICES, glueFlexPerDpuHour: 0.29 }, 'FLEX'), { basis: 'glue', dpuSeconds: 3600, glueUsd: 0.29 });
+    assert.equal(tableCost('glue', 3600, [], { ...PRICES, glueFlexPerDpuHour: 0.29 }, 'STANDARD').glueUsd, 0.44);
+    assert.equal(tableCost('glue', 3600, [], PRICES, 'FLEX').glueUsd, 0.44);
+  });
+
   it('cycle totals sum what the tables have; none without a cost', () => {
     assert.equal(costTotals([undefined, undefined]), undefined);
     const a = tableCost('glue', 1800, [{ kind: 'rds', gb: 1 }], PRICES);
@@ -80,7 +86,7 @@ describe('cost arithmetic', () => {
 describe('cost prices in lakesync.yaml', () => {
   it('default to the us-east-1 list prices', () => {
     assert.deepEqual(parseConfig(rawConfig()).sources.shop!.cost, DEFAULT_PRICES);
-    assert.deepEqual(DEFAULT_PRICES, { gluePerDpuHour: 0.44, rdsExportPerGB: 0.01, dynamodbFullExportPerGB: 0.1, dynamodbIncrementalExportPerGB: 0.1 });
+    assert.deepEqual(DEFAULT_PRICES, { gluePerDpuHour: 0.44, glueFlexPerDpuHour: 0.29, rdsExportPerGB: 0.01, dynamodbFullExportPerGB: 0.1, dynamodbIncrementalExportPerGB: 0.1 });
   });
 
   it('take the configured prices, the others keep their default', () => {

@@ -78,7 +78,7 @@ export function costReportLines(report: CostReport, prices: CostPrices): string[
   const bases = [...new Set([...report.cycles.flatMap((c) => (c.cost ? [c.cost.basis] : []))])];
   lines.push(
     '',
-    `prices now in sources.${report.source}.cost: Glue $${prices.gluePerDpuHour}/DPU-hour, RDS export $${prices.rdsExportPerGB}/GB, DynamoDB export $${prices.dynamodbFullExportPerGB}/GB full, $${prices.dynamodbIncrementalExportPerGB}/GB incremental`,
+    `prices now in sources.${report.source}.cost: Glue $${prices.gluePerDpuHour}/DPU-hour (FLEX $${prices.glueFlexPerDpuHour ?? prices.gluePerDpuHour}), RDS export $${prices.rdsExportPerGB}/GB, DynamoDB export $${prices.dynamodbFullExportPerGB}/GB full, $${prices.dynamodbIncrementalExportPerGB}/GB incremental`,
     'each cycle was priced when it ran; the figures are estimates, not a bill',
   );
   for (const b of bases) lines.push(`${b}: ${BASIS_NOTE[b]}`);
