@@ -40,9 +40,13 @@ export function registerCost(program: Command, kit: CommandKit): void {
   );
 }
 
-/** `--cycles`: a whole number from 1 to 20, else a usage error before anything is read. */
+/**
+ * `--cycles`: a whole number from 1 to 20 in decimal digits, else a usage error before anything is
+ * read (Number() alone takes "0x3", "1e1" and " 4 ").
+ */
 export function cyclesOption(raw: string | undefined): number {
-  const n = Number(raw ?? '10');
+  const text = raw ?? '10';
+  const n = /^[0-9]+$/.test(text) ? Number(text) : NaN;
   if (!Number.isInteger(n) || n < 1 || n > MAX_CYCLES) {
     throw new UsageError(`--cycles must be a whole number from 1 to ${MAX_CYCLES} (the status keeps the newest ${MAX_CYCLES} cycles), got "${raw}"`);
   }
