@@ -1,4 +1,5 @@
 /** After `sync --wait` and `rerun --wait`: wait for the cycle that served the request, print it, pick the exit code. */
+import { costText } from '../cost/report';
 import type { CycleResult } from '../model';
 import type { CycleSummary } from '../workflows/messages';
 import { type Connected, sourceStatusSummary } from './context';
@@ -52,19 +53,25 @@ function printCycleTables(io: CliIO, result: CycleResult): void {
   for (const line of cycleTableLines(result)) printLine(io.stdout, line);
 }
 
-/** Every table's outcome, the values column policies changed, and the warnings of the cycle and of each load. */
+/**
+ * Every table's outcome with its cost (a COST column when any table has one, and the cycle's
+ * total), the values column policies changed, and the warnings of the cycle and of each load.
+ */
 export function cycleTableLines(result: CycleResult): string[] {
   const lines: string[] = [];
   if (result.error) lines.push(`cycle error in ${result.error.phase}: ${result.error.message}`);
   if (result.tables.length === 0) return lines;
+  const costed = result.tables.some((t) => t.cost);
   const rows = result.tables.map((t) => [
     t.table,
     t.status,
     t.load?.action ?? t.action,
     t.load ? rowsText(t.load) : '',
+    ...(costed ? [t.cost ? costText(t.cost) : ''] : []),
     t.error ? `[${t.error.phase}] ${t.error.message}` : t.status === 'skipped' ? (t.reason ?? '') : '',
   ]);
-  lines.push(...columns(['TABLE', 'STATUS', 'ACTION', 'ROWS', 'ERROR'], rows));
+  lines.push(...columns(['TABLE', 'STATUS', 'ACTION', 'ROWS', ...(costed ? ['COST'] : []), 'ERROR'], rows));
+  if (result.cost) lines.push(`cycle cost: ${costText(result.cost)}`);
   for (const t of result.tables) {
     const changed = t.load ? valueChangesText(t.load) : '';
     if (changed) lines.push(`${t.table}: ${changed}`);

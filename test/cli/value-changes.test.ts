@@ -5,7 +5,8 @@ import { cycleTableLines } from '../../src/cli/cycle-report';
 import { valueChangesText } from '../../src/cli/format';
 import type { StatusView } from '../../src/cli/progress';
 import { statusReport } from '../../src/cli/render-status';
-import type { CycleResult, LoadSummary } from '../../src/model';
+import { costTotals } from '../../src/cost/ledger';
+import type { CycleResult, LoadSummary, TableCost } from '../../src/model';
 import type { SourceStatus } from '../../src/workflows/messages';
 
 const load = (extra: Partial<LoadSummary> = {}): LoadSummary => ({
@@ -32,6 +33,26 @@ test('the cycle report prints the counts and the load warnings under the table r
   assert.ok(lines.includes('warning: public.people: tags_2d holds multi-dimensional arrays: kept as text'), lines.join('\n'));
   assert.ok(lines.includes('warning: export e: note'));
   assert.ok(!lines.some((l) => l.startsWith('public.orders:')), 'a table without changed values has no line');
+});
+
+test("the cycle report shows each table's cost and the cycle's; no COST column when no table has one", () => {
+  const a: TableCost = { basis: 'glue', dpuSeconds: 3600, glueUsd: 0.44, exportGB: 2, exportUsd: 0.02 };
+  const result: CycleResult = {
+    cycleId: '2-a', source: 'shop', status: 'partial', startedAt: 's', finishedAt: 'f', warnings: [],
+    tables: [
+      { table: 'public.orders', lakeTable: 'orders', action: 'merge', status: 'committed', load: load(), cost: a },
+      { table: 'public.people', lakeTable: 'people', action: 'merge', status: 'failed', error: { phase: 'load', type: 'X', message: 'boom', retryable: false } },
+    ],
+    cost: costTotals([a])!,
+  };
+  const lines = cycleTableLines(result);
+  assert.match(lines[0]!, /^TABLE +STATUS +ACTION +ROWS +COST +ERROR$/, lines.join('\n'));
+  assert.ok(lines[1]!.includes('3600 DPU-s $0.4400, export 2 GB $0.0200 = $0.4600 (glue)'), lines.join('\n'));
+  assert.match(lines[2]!, /^public\.people +failed +merge +\[load\] boom$/, lines.join('\n'));
+  assert.ok(lines.includes('cycle cost: 3600 DPU-s $0.4400, export 2 GB $0.0200 = $0.4600 (glue)'), lines.join('\n'));
+  const uncosted = cycleTableLines({ ...result, tables: result.tables.map(({ cost: _c, ...t }) => t), cost: undefined });
+  assert.match(uncosted[0]!, /^TABLE +STATUS +ACTION +ROWS +ERROR$/);
+  assert.ok(!uncosted.some((l) => l.startsWith('cycle cost')));
 });
 
 test("status shows the last cycle's counts and warnings", () => {
