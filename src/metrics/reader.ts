@@ -3,7 +3,7 @@
  * source workflow) and the results of its finished cycle workflows, within a deadline.
  */
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
-import { lakeTableName } from '../config/tables';
+import { lakeTableName, selectTable } from '../config/tables';
 import type { LakesyncConfig } from '../config/schema';
 import { sourceWorkflowId } from '../ids';
 import type { CycleResult } from '../model';
@@ -48,15 +48,16 @@ export class StatusReader {
         `querying ${sourceWorkflowId(source)}`,
       );
       if (!status) return { source, state: 'absent' };
-      await byDeadline(client.connection.withDeadline(deadline, () => this.fetchResults(client, status)), deadline, 'reading cycle results').catch((err: unknown) => {
+      const sourceConfig = this.options.config.sources[source]!;
+      const selected = (t: string) => selectTable(sourceConfig, t).included;
+      await byDeadline(client.connection.withDeadline(deadline, () => this.fetchResults(client, status, selected)), deadline, 'reading cycle results').catch((err: unknown) => {
         // Rows and table seconds come out incomplete; the status itself was read.
         this.options.log(`lakesync metrics: could not read the cycle results of ${source}: ${(err as Error).message}`);
       });
-      const sourceConfig = this.options.config.sources[source]!;
       return {
         source,
         state: 'read',
-        metrics: sourceMetrics(status, { lakeTableOf: (t) => lakeTableName(sourceConfig, t), cycleResult: (id) => this.results.get(id) ?? undefined, now: Date.now() }),
+        metrics: sourceMetrics(status, { lakeTableOf: (t) => lakeTableName(sourceConfig, t), selected, cycleResult: (id) => this.results.get(id) ?? undefined, now: Date.now() }),
       };
     } catch (err) {
       this.options.onError(source);
@@ -73,13 +74,13 @@ export class StatusReader {
   }
 
   /** The last cycle's result, then older ones while some table's last load counts are unknown. */
-  private async fetchResults(client: Client, status: SourceStatus): Promise<void> {
+  private async fetchResults(client: Client, status: SourceStatus, selected: (table: string) => boolean): Promise<void> {
     if (status.lastCycle) await this.fetchResult(client, status.lastCycle.workflowId);
     let fetched = 0;
     for (const cycle of status.recentCycles) {
       if (fetched >= LOOKBACK_PER_REFRESH) break;
       if (cycle.counts.committed === 0 || this.results.has(cycle.workflowId)) continue;
-      if (tablesWithoutCounts(status, (id) => this.results.get(id) ?? undefined).length === 0) break;
+      if (tablesWithoutCounts(status, (id) => this.results.get(id) ?? undefined, selected).length === 0) break;
       await this.fetchResult(client, cycle.workflowId);
       fetched++;
     }

@@ -53,13 +53,15 @@ export interface SourceMetrics {
 export interface MetricInputs {
   /** The lake table a source table loads into (from the config). */
   lakeTableOf(table: TableName): string;
+  /** Whether the current config still syncs the table (include/exclude rules); absent: every table. */
+  selected?(table: TableName): boolean;
   /** A finished cycle workflow's result, when it has been read. */
   cycleResult(workflowId: string): CycleResult | undefined;
   now: number;
 }
 
 export function sourceMetrics(status: SourceStatus, inputs: MetricInputs): SourceMetrics {
-  const tables = [...new Set([...Object.keys(status.ledger), ...Object.keys(status.failed)])].sort();
+  const tables = reportedTables(status, inputs.selected);
   const lastResult = status.lastCycle ? readableResult(inputs.cycleResult(status.lastCycle.workflowId)) : undefined;
   const startedAt = status.currentCycle ? Date.parse(status.currentCycle.startedAt) : Number.NaN;
   return {
@@ -70,6 +72,18 @@ export function sourceMetrics(status: SourceStatus, inputs: MetricInputs): Sourc
     tables: tables.map((table) => tableMetrics(status, table, inputs)),
     ...(status.lastCycle ? { lastCycle: cycleMetrics(status.lastCycle, lastResult) } : {}),
   };
+}
+
+/**
+ * The tables with series: the ledger's and the failed ones, less the tables the source dropped (no
+ * longer exported) and those the config no longer selects. Their watermarks stay in the ledger,
+ * but no load will refresh them: their freshness lag would grow, and its alert fire, forever.
+ */
+function reportedTables(status: SourceStatus, selected: MetricInputs['selected']): TableName[] {
+  const dropped = new Set((status.droppedTables ?? []).map((d) => d.table));
+  return [...new Set([...Object.keys(status.ledger), ...Object.keys(status.failed)])]
+    .filter((t) => !dropped.has(t) && (selected?.(t) ?? true))
+    .sort();
 }
 
 function tableMetrics(status: SourceStatus, table: TableName, inputs: MetricInputs): TableMetrics {
@@ -111,11 +125,12 @@ function lastLoadCounts(status: SourceStatus, table: TableName, watermark: Water
  * The ledger tables whose last load counts are still unknown with the results read so far: the
  * reader fetches older cycle results only while this is not empty.
  */
-export function tablesWithoutCounts(status: SourceStatus, cycleResult: MetricInputs['cycleResult']): TableName[] {
+export function tablesWithoutCounts(status: SourceStatus, cycleResult: MetricInputs['cycleResult'], selected?: MetricInputs['selected']): TableName[] {
   const inputs: MetricInputs = { lakeTableOf: (t) => t, cycleResult, now: 0 };
-  return Object.entries(status.ledger)
-    .filter(([table, w]) => !lastLoadCounts(status, table, w, inputs))
-    .map(([table]) => table);
+  return reportedTables(status, selected).filter((table) => {
+    const w = status.ledger[table];
+    return w !== undefined && !lastLoadCounts(status, table, w, inputs);
+  });
 }
 
 function cycleMetrics(summary: CycleSummary, result: CycleResult | undefined): CycleMetrics {

@@ -10,6 +10,7 @@ import { describe, it } from 'node:test';
 import type { Client } from '@temporalio/client';
 import { repoRoot } from '../../src/cli/paths';
 import { parseConfig } from '../../src/config/load';
+import { selectTable } from '../../src/config/tables';
 import { MetricsAddressError, parseMetricsAddress } from '../../src/metrics/address';
 import { StatusReader } from '../../src/metrics/reader';
 import { LakesyncRegistry } from '../../src/metrics/registry';
@@ -126,6 +127,22 @@ describe('metric values from the durable state', () => {
     // A result kept by reference (no inline tables) is not read.
     const byRef = { ...cycle1(), tables: undefined } as unknown as CycleResult;
     assert.deepEqual(tablesWithoutCounts(status(), results(byRef)), ['public.b', 'public.c']);
+  });
+
+  it('a table the source dropped, or the config now excludes, has no series: its lag would grow forever', async () => {
+    // c is no longer exported (the ledger dropped it); b is excluded by the current config.
+    const s = { ...status(), droppedTables: [{ table: 'public.c', cycleId: '2', exportId: 'e2', at: '2026-01-02T00:01:30Z', note: 'not in export e2' }] };
+    const config = parseConfig({ sources: { shop: { database: 'fake', source: { kind: 'fake', tables: 1 }, target: { namespace: 'shop' }, exclude: ['public.b'] } } });
+    const selected = (t: string) => selectTable(config.sources.shop!, t).included;
+    const m = sourceMetrics(s, { lakeTableOf, selected, cycleResult: results(cycle1(), cycle2()), now: NOW });
+    assert.deepEqual(m.tables.map((t) => t.table), ['public.a']);
+    assert.deepEqual(tablesWithoutCounts(s, results(), selected), []);
+    const registry = new LakesyncRegistry({ processMetrics: false });
+    registry.show([{ source: 'shop', state: 'read', metrics: m }]);
+    const text = await registry.metrics();
+    assert.equal(sample(text, 'lakesync_table_freshness_lag_seconds{source="shop",table="public.c",lake_table="lake_c"}'), undefined);
+    assert.equal(sample(text, 'lakesync_table_freshness_lag_seconds{source="shop",table="public.b",lake_table="lake_b"}'), undefined);
+    assert.equal(sample(text, 'lakesync_table_freshness_lag_seconds{source="shop",table="public.a",lake_table="lake_a"}'), 600);
   });
 
   it('a running cycle: running flag and its elapsed seconds', () => {
