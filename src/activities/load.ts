@@ -62,6 +62,24 @@ export interface LoadHeartbeat {
   packRunId?: string;
   /** The pack ended without a succeeded result for the table: the next attempts load it in a run of its own. */
   alone?: boolean;
+  /** What this load's failed runs used (absent before the first, and from workers before it). */
+  spent?: SpentRuns;
+}
+
+/**
+ * The DPU-seconds of a load's runs that ended without loading the table, by run (a pack run's
+ * key holds the table's share of it), so that a run seen again by a later attempt is counted once.
+ */
+export interface SpentRuns {
+  runs: string[];
+  dpuSeconds: number;
+  /** FLEX when a failed run ran in that class (the job's runs share one). */
+  executionClass?: 'FLEX';
+}
+
+/** The failure details a final load failure carries: what its runs used, for the table's cost. */
+export interface LoadFailureDetails {
+  usage: LoadUsage;
 }
 
 /** What an attempt knows of its load; every heartbeat carries it to the next attempt. */
@@ -73,6 +91,7 @@ interface LoadState {
   failures: number;
   packRunId?: string;
   alone?: boolean;
+  spent?: SpentRuns;
 }
 
 const DEFAULT_POLL = { initialMs: 5_000, maxMs: 120_000 };
@@ -146,12 +165,13 @@ export function loadActivities(deps: ActivityDeps) {
    * table's size in it. A reused export (a rerun) cost nothing this cycle. Never fails the load:
    * a size that cannot be read stays absent.
    */
-  async function usageOf(input: LoadTableInput, plan: PlanEntry, settings: SourceConfig, status: LoadRunStatus): Promise<LoadUsage> {
+  async function usageOf(input: LoadTableInput, plan: PlanEntry, settings: SourceConfig, status: LoadRunStatus, spent?: SpentRuns): Promise<LoadUsage> {
     const { ports } = sourceOf(deps, input.source);
+    const dpuSeconds = sumDefined(status.dpuSeconds, spent?.dpuSeconds);
     const usage: LoadUsage = {
       basis: costBasis(settings, status),
-      ...(status.dpuSeconds !== undefined ? { dpuSeconds: status.dpuSeconds } : {}),
-      ...(status.executionClass === 'FLEX' ? { executionClass: 'FLEX' as const } : {}),
+      ...(dpuSeconds !== undefined ? { dpuSeconds } : {}),
+      ...(status.executionClass === 'FLEX' || spent?.executionClass ? { executionClass: 'FLEX' as const } : {}),
       ...(status.executionSeconds !== undefined ? { executionSeconds: status.executionSeconds } : {}),
     };
     if (plan.extract || !input.exportId || input.exportId !== exportIdFor(input.source, input.cycleId)) return usage;
@@ -179,18 +199,23 @@ export function loadActivities(deps: ActivityDeps) {
         failures: previous?.failures ?? 0,
         ...(previous?.runId ? { runId: previous.runId } : {}),
         ...(previous?.alone ? { alone: true } : {}),
+        ...(previous?.spent ? { spent: previous.spent } : {}),
       };
+      let plan: PlanEntry | undefined;
       try {
-        const plan = await planEntry(input.source, input.planRef, input.table);
+        plan = await planEntry(input.source, input.planRef, input.table);
         const req = loadRequestFor(ports.load, input, plan);
         // A backend without packs, or a table its pack did not load, runs alone.
         const packs = ports.load.packs;
         // Not billed (the embedded mode): a packed table needs no share of its run, so it goes on once its own result is in.
         const early = costBasis(settings) === 'none';
         const { result, status } = input.pack && packs && !load.alone ? await runPacked(ports.load, packs, req, input.pack, load, early) : await runLoad(ports.load, req, load);
-        return { ...result, usage: await usageOf(input, plan, settings, status) };
+        // The table's cost: this run and the runs of earlier attempts that failed.
+        return { ...result, usage: await usageOf(input, plan, settings, status, load.spent) };
       } catch (err) {
-        throw await attemptFailed(ports.load, load, input.maxFailures ?? settings.retry.maximumAttempts, err);
+        const failed = await attemptFailed(ports.load, load, input.maxFailures ?? settings.retry.maximumAttempts, err);
+        if (!plan || !isFinal(failed)) throw failed;
+        throw withUsage(failed, await usageOf(input, plan, settings, { runId: load.runId ?? '', state: 'failed' }, load.spent));
       }
     },
   };
@@ -227,8 +252,9 @@ async function runLoad(port: LoadPort, req: LoadRequest, load: LoadState): Promi
     (ms, current) => sleepHeartbeating(ctx, ms, beat(load, current.state, current.detail)),
     port.pollPolicy ?? DEFAULT_POLL,
   );
-  if (status.state === 'succeeded') return { result: await finishedResult(port, req, runId, status), status };
-  return failedRun(port, req, runId, status);
+  // A run that ends without loading the table was billed all the same: the load's cost keeps it.
+  if (status.state === 'succeeded') return { result: await spendOnFailure(load, runId, status, finishedResult(port, req, runId, status)), status };
+  return spendOnFailure(load, runId, status, failedRun(port, req, runId, status));
 }
 
 /**
@@ -272,8 +298,10 @@ async function runPacked(port: LoadPort, packs: PackLoads, req: LoadRequest, pac
     ctx.log.info('load finished in its pack', { table, runId: pack.runId, packToken: pack.token });
     return { result, status: await packShare(packs, req, pack, status) };
   }
-  // Whatever this attempt's failure, the next one runs alone: the pack's run is over.
+  // Whatever this attempt's failure, the next one runs alone: the pack's run is over. Its share of
+  // the run is the table's all the same, so that the pack's shares add up to the run.
   load.alone = true;
+  spend(load, `${pack.runId}:${table}`, await packShare(packs, req, pack, status));
   if (result?.status === 'failed' && result.runToken === req.runToken) throw resultFailure(req, pack.runId, result);
   throw ApplicationFailure.create({
     message:
@@ -301,6 +329,48 @@ async function packShare(packs: PackLoads, req: LoadRequest, pack: { token: stri
   if (!summary || !own) return rest;
   const share = dpuShare(status.dpuSeconds, own.seconds, summary.tables.map((t) => t.seconds));
   return { ...rest, executionSeconds: own.seconds, ...(share !== undefined ? { dpuSeconds: share } : {}) };
+}
+
+/** Awaits `outcome`; when it fails, the run's DPU-seconds are the load's spent ones (once per run). */
+async function spendOnFailure<T>(load: LoadState, key: string, status: LoadRunStatus, outcome: Promise<T>): Promise<T> {
+  try {
+    return await outcome;
+  } catch (err) {
+    spend(load, key, status);
+    throw err;
+  }
+}
+
+/** Adds a failed run's DPU-seconds to the load's spent ones, unless that run is already counted. */
+function spend(load: LoadState, key: string, status: LoadRunStatus): void {
+  const spent = load.spent ?? { runs: [], dpuSeconds: 0 };
+  if (status.dpuSeconds === undefined || spent.runs.includes(key)) return;
+  load.spent = {
+    runs: [...spent.runs, key],
+    dpuSeconds: Math.round((spent.dpuSeconds + status.dpuSeconds) * 1e6) / 1e6,
+    ...(spent.executionClass || status.executionClass === 'FLEX' ? { executionClass: 'FLEX' as const } : {}),
+  };
+}
+
+function sumDefined(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined && b === undefined ? undefined : Math.round(((a ?? 0) + (b ?? 0)) * 1e6) / 1e6;
+}
+
+/** A failure no attempt follows: the workflow sees this one. */
+function isFinal(failed: unknown): failed is ApplicationFailure {
+  return failed instanceof ApplicationFailure && failed.nonRetryable === true;
+}
+
+/** The final failure with what the load's runs used in its details (the batch books it as the table's cost). */
+function withUsage(failed: ApplicationFailure, usage: LoadUsage): ApplicationFailure {
+  const details: LoadFailureDetails = { usage };
+  return ApplicationFailure.create({
+    message: failed.message,
+    ...(failed.type ? { type: failed.type } : {}),
+    nonRetryable: true,
+    details: [...(failed.details ?? []), details],
+    ...(failed.cause ? { cause: failed.cause } : {}),
+  });
 }
 
 /** A table's share of its pack run's DPU-seconds: by its seconds, or evenly when no table took any. */
@@ -490,6 +560,7 @@ function beat(load: LoadState, state: string, detail?: string): LoadHeartbeat {
     failures: load.failures,
     ...(load.packRunId ? { packRunId: load.packRunId } : {}),
     ...(load.alone ? { alone: true } : {}),
+    ...(load.spent ? { spent: load.spent } : {}),
   };
 }
 

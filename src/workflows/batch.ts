@@ -4,12 +4,12 @@
  */
 import { type ActivityOptions, ActivityCancellationType, ApplicationFailure, patched, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { LoadTableResult } from '../activities/load';
+import type { LoadFailureDetails, LoadTableResult } from '../activities/load';
 import { type ExportVolume, tableCost } from '../cost/ledger';
 import { tableExportIdFor } from '../ids';
-import type { CycleSettings, DynamoLoadExports, ExportRef, LoadedTableExport, LoadItem, LoadResult, LoadSummary, TableCost, TableExportRef, TableOutcome } from '../model';
+import type { CycleSettings, DynamoLoadExports, ExportRef, LoadedTableExport, LoadItem, LoadResult, LoadSummary, LoadUsage, TableCost, TableExportRef, TableOutcome } from '../model';
 import { nowIso } from './clock';
-import { tableError } from './errors';
+import { failureDetails, tableError } from './errors';
 import { batchProgressQuery, type BatchTableProgress } from './messages';
 import { loadActivity, packStartActivity, shortActivity, tableExportStartActivity, verifyActivity } from './options';
 import { type LoadUnit, loadUnits } from './packs';
@@ -18,6 +18,8 @@ import { type LoadUnit, loadUnits } from './packs';
 const LOADS_STOP_ON_CANCEL = 'loads-stop-on-cancel';
 /** Patch: small tables share runs (packs) when the cycle's settings have `packing`. */
 export const PACKED_LOADS = 'packed-loads';
+/** Patch: a failed load's outcome carries the cost of its runs and its export (histories before it have none). */
+export const FAILED_LOAD_COST = 'failed-load-cost';
 
 export interface BatchInput {
   source: string;
@@ -147,8 +149,10 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
         ...(pack ? { pack } : {}),
       }]);
       load = summarise(result);
-      cost = costOf(result, dynamo ? (exportVolumes.get(item.table) ?? []) : undefined, settings);
+      cost = usageCost(result.usage, dynamo ? (exportVolumes.get(item.table) ?? []) : undefined, settings);
     } catch (err) {
+      // Its runs were billed and its export taken all the same.
+      if (patched(FAILED_LOAD_COST)) cost = usageCost(failedLoadUsage(err), dynamo ? (exportVolumes.get(item.table) ?? []) : undefined, settings);
       return fail('load', err);
     }
     // The export time the table reached (the ledger's watermark) and how many exports it took.
@@ -223,11 +227,16 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
  * A table's cost from what its load activity reported: none when the cycle has no prices (started
  * before the cost ledger) or the activity reported no usage (a worker before it).
  */
-function costOf(result: LoadTableResult, dynamoVolumes: ExportVolume[] | undefined, settings: CycleSettings): TableCost | undefined {
-  const usage = result.usage;
+export function usageCost(usage: LoadUsage | undefined, dynamoVolumes: ExportVolume[] | undefined, settings: CycleSettings): TableCost | undefined {
   if (!settings.cost || !usage) return undefined;
   const volumes: ExportVolume[] = dynamoVolumes ?? (usage.exportGB !== undefined ? [{ kind: 'rds', gb: usage.exportGB }] : []);
   return tableCost(usage.basis, usage.dpuSeconds, volumes, settings.cost, usage.executionClass);
+}
+
+/** What a failed load's runs used, from its final failure's details (absent from workers before them). */
+export function failedLoadUsage(err: unknown): LoadUsage | undefined {
+  const details = failureDetails(err).find((d): d is LoadFailureDetails => typeof d === 'object' && d !== null && 'usage' in d);
+  return details?.usage;
 }
 
 /** What a DynamoDB load's summary keeps of its exports: the ledger's watermark is their last `to`. */

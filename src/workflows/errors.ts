@@ -9,6 +9,11 @@ export function tableError(phase: TablePhase, err: unknown): TableError {
   return { phase, message, type: err instanceof TemporalFailure ? err.name : 'Error', retryable: true };
 }
 
+/** The details of the application failure behind `err` (an activity's or a child's); none for other failures. */
+export function failureDetails(err: unknown): unknown[] {
+  return applicationFailure(err)?.details ?? [];
+}
+
 export function errorMessage(err: unknown): string {
   return applicationFailure(err)?.message ?? (err instanceof Error ? err.message : String(err));
 }

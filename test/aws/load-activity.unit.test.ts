@@ -168,6 +168,38 @@ test('a result error the job marks retryable fails the attempt as retryable, and
   assert.equal(mocks.glue.commandCalls(StartJobRunCommand).length, 2);
 });
 
+test("a failed run's DPU-seconds count in the table's usage once, whichever attempt sees it again", async () => {
+  const { mocks, activities } = setup();
+  const conflict = { class: 'CommitConflict', message: 'lost to concurrent commits', retryable: true };
+  mocks.s3.on(GetObjectCommand, { Key: RESULT_KEY }).resolvesOnce(failedResult(conflict)).resolvesOnce(failedResult(conflict)).resolves({ Body: objectBody(JSON.stringify(result)) });
+  mocks.glue.on(GetJobRunsCommand).resolves({ JobRuns: [] });
+  mocks.glue.on(StartJobRunCommand).resolvesOnce({ JobRunId: 'jr_30' }).resolves({ JobRunId: 'jr_31' });
+  // 30 s on 2 G.1X workers: billed the minute, 120 DPU-seconds; then 90 s: 180.
+  mocks.glue.on(GetJobRunCommand, { RunId: 'jr_30' }).resolves({ JobRun: { Id: 'jr_30', JobRunState: 'FAILED', ErrorMessage: 'exit code 1', ExecutionTime: 30, WorkerType: 'G.1X', NumberOfWorkers: 2 } });
+  mocks.glue.on(GetJobRunCommand, { RunId: 'jr_31' }).resolves({ JobRun: { Id: 'jr_31', JobRunState: 'SUCCEEDED', ExecutionTime: 90, WorkerType: 'G.1X', NumberOfWorkers: 2 } });
+  const first = environment();
+  await assert.rejects(first.env.run(activities.loadTable, input), (err: unknown) => err instanceof ApplicationFailure && err.nonRetryable === false);
+  const last = first.beats.at(-1)!;
+  assert.deepEqual(last.spent, { runs: ['jr_30'], dpuSeconds: 120 });
+  // The next attempt finds jr_30 again (its heartbeat names it), starts jr_31, and books both runs once.
+  const loaded = (await environment(last).env.run(activities.loadTable, input)) as LoadTableResult;
+  assert.deepEqual(loaded.usage, { basis: 'glue', dpuSeconds: 300, executionSeconds: 90 });
+});
+
+test("a load that fails for good carries its runs' DPU-seconds in the failure's details", async () => {
+  const { mocks, activities } = setup();
+  mocks.s3.on(GetObjectCommand, { Key: RESULT_KEY }).rejects(awsError('NoSuchKey', 'no such key', 404));
+  mocks.glue.on(GetJobRunsCommand).resolves({ JobRuns: [] });
+  mocks.glue.on(StartJobRunCommand).resolves({ JobRunId: 'jr_32' });
+  mocks.glue.on(GetJobRunCommand, { RunId: 'jr_32' }).resolves({ JobRun: { Id: 'jr_32', JobRunState: 'FAILED', ErrorMessage: 'Py4JJavaError', ExecutionTime: 120, MaxCapacity: 2 } });
+  await assert.rejects(environment().env.run(activities.loadTable, input), (err: unknown) => {
+    assert.ok(err instanceof ApplicationFailure);
+    assert.equal(err.nonRetryable, true);
+    assert.deepEqual(err.details, [{ usage: { basis: 'glue', dpuSeconds: 240 } }]);
+    return true;
+  });
+});
+
 test('a result error the job marks not retryable fails the table at once, also on an attempt that finds that run', async () => {
   const { mocks, activities } = setup();
   const guard = { class: 'DeleteGuard', message: 'table shop.public.orders: the merge would delete 17 of 22 rows', retryable: false };
