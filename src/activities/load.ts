@@ -44,10 +44,24 @@ export interface LoadTableInput {
    * result for the table, the next attempt loads it in a run of its own.
    */
   pack?: { token: string; runId: string };
+  /** DPU-seconds of earlier runs of this load (its share of the pack that left it), for its cost. */
+  spent?: SpentRuns;
 }
+
+/** The failure type of a pack's run that ended without a result for the table. */
+const PACK_LEFT_TABLE = 'PackEndedWithoutResult';
 
 /** The load job's result, with what its run used (absent from workers before the cost ledger). */
 export type LoadTableResult = LoadResult & { usage?: LoadUsage };
+
+/**
+ * The pack's run ended without loading the table (`loadPackedTable`'s answer): the workflow loads it
+ * in a run of its own when a lane is free, and the table has lost no attempt to another's crash.
+ */
+export interface LeftByPack {
+  leftByPack: { message: string; spent?: SpentRuns };
+}
+
 
 export interface LoadHeartbeat {
   /** The run this load polls; absent before it has one. */
@@ -190,33 +204,48 @@ export function loadActivities(deps: ActivityDeps) {
     }
   }
 
-  return {
-    async loadTable(input: LoadTableInput): Promise<LoadTableResult> {
-      const { ports, settings } = sourceOf(deps, input.source);
-      const previous = Context.current().info.heartbeatDetails as LoadHeartbeat | undefined;
-      const load: LoadState = {
-        table: input.table,
-        failures: previous?.failures ?? 0,
-        ...(previous?.runId ? { runId: previous.runId } : {}),
-        ...(previous?.alone ? { alone: true } : {}),
-        ...(previous?.spent ? { spent: previous.spent } : {}),
-      };
-      let plan: PlanEntry | undefined;
-      try {
-        plan = await planEntry(input.source, input.planRef, input.table);
-        const req = loadRequestFor(ports.load, input, plan);
-        // A backend without packs, or a table its pack did not load, runs alone.
-        const packs = ports.load.packs;
-        // Not billed (the embedded mode): a packed table needs no share of its run, so it goes on once its own result is in.
-        const early = costBasis(settings) === 'none';
-        const { result, status } = input.pack && packs && !load.alone ? await runPacked(ports.load, packs, req, input.pack, load, early) : await runLoad(ports.load, req, load);
-        // The table's cost: this run and the runs of earlier attempts that failed.
-        return { ...result, usage: await usageOf(input, plan, settings, status, load.spent) };
-      } catch (err) {
-        const failed = await attemptFailed(ports.load, load, input.maxFailures ?? settings.retry.maximumAttempts, err);
-        if (!plan || !isFinal(failed)) throw failed;
-        throw withUsage(failed, await usageOf(input, plan, settings, { runId: load.runId ?? '', state: 'failed' }, load.spent));
+  async function loadOrLeft(input: LoadTableInput, answerLeft: boolean): Promise<LoadTableResult | LeftByPack> {
+    const { ports, settings } = sourceOf(deps, input.source);
+    const previous = Context.current().info.heartbeatDetails as LoadHeartbeat | undefined;
+    const spent = previous?.spent ?? input.spent;
+    const load: LoadState = {
+      table: input.table,
+      failures: previous?.failures ?? 0,
+      ...(previous?.runId ? { runId: previous.runId } : {}),
+      ...(previous?.alone ? { alone: true } : {}),
+      ...(spent ? { spent } : {}),
+    };
+    let plan: PlanEntry | undefined;
+    try {
+      plan = await planEntry(input.source, input.planRef, input.table);
+      const req = loadRequestFor(ports.load, input, plan);
+      // A backend without packs, or a table its pack did not load, runs alone.
+      const packs = ports.load.packs;
+      // Not billed (the embedded mode): a packed table needs no share of its run, so it goes on once its own result is in.
+      const early = costBasis(settings) === 'none';
+      const { result, status } = input.pack && packs && !load.alone ? await runPacked(ports.load, packs, req, input.pack, load, early) : await runLoad(ports.load, req, load);
+      // The table's cost: this run and the runs of earlier attempts that failed.
+      return { ...result, usage: await usageOf(input, plan, settings, status, load.spent) };
+    } catch (err) {
+      if (answerLeft && err instanceof ApplicationFailure && err.type === PACK_LEFT_TABLE) {
+        return { leftByPack: { message: err.message, ...(load.spent ? { spent: load.spent } : {}) } };
       }
+      const failed = await attemptFailed(ports.load, load, input.maxFailures ?? settings.retry.maximumAttempts, err);
+      if (!plan || !isFinal(failed)) throw failed;
+      throw withUsage(failed, await usageOf(input, plan, settings, { runId: load.runId ?? '', state: 'failed' }, load.spent));
+    }
+  }
+
+  return {
+    /** Loads one table; a pack's run that left it fails the attempt, and the next runs alone. */
+    async loadTable(input: LoadTableInput): Promise<LoadTableResult> {
+      const result = await loadOrLeft(input, false);
+      if ('leftByPack' in result) throw new Error(`load of ${input.table}: a left table is answered only by loadPackedTable`);
+      return result;
+    },
+    /** Loads one table of a pack: a pack's run that left it is answered `LeftByPack`, no attempt spent. */
+    async loadPackedTable(input: LoadTableInput): Promise<LoadTableResult | LeftByPack> {
+      return loadOrLeft(input, true);
     },
   };
 }
@@ -307,7 +336,7 @@ async function runPacked(port: LoadPort, packs: PackLoads, req: LoadRequest, pac
     message:
       `load of ${table} in pack ${pack.token} (run ${pack.runId}) failed: the run ended ${status.detail ?? status.state}` +
       `${status.errorMessage ? ` (${status.errorMessage})` : ''} without a result for the table at ${req.resultLocation}; the next attempt loads the table in a run of its own`,
-    type: 'PackEndedWithoutResult',
+    type: PACK_LEFT_TABLE,
     nonRetryable: false,
   });
 }

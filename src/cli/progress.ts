@@ -143,7 +143,7 @@ async function loadRuns(conn: Connected, workflowId: string, live: LiveTable[]):
   const description = await optional(() => conn.client.workflow.getHandle(workflowId).describe());
   const unnamed: { order: number; details: LoadHeartbeat }[] = [];
   for (const activity of description?.raw.pendingActivities ?? []) {
-    if (activity.activityType?.name !== 'loadTable') continue;
+    if (activity.activityType?.name !== 'loadTable' && activity.activityType?.name !== 'loadPackedTable') continue;
     const payload = activity.heartbeatDetails?.payloads?.[0];
     const details = payload ? optionalSync(() => defaultPayloadConverter.fromPayload<LoadHeartbeat>(payload)) : undefined;
     if (details?.table) out.set(details.table, details);

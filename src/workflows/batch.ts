@@ -4,7 +4,7 @@
  */
 import { type ActivityOptions, ActivityCancellationType, ApplicationFailure, patched, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { LoadFailureDetails, LoadTableResult } from '../activities/load';
+import type { LeftByPack, LoadFailureDetails, LoadTableResult, SpentRuns } from '../activities/load';
 import { type ExportVolume, tableCost } from '../cost/ledger';
 import { tableExportIdFor } from '../ids';
 import type { CycleSettings, DynamoLoadExports, ExportRef, LoadedTableExport, LoadItem, LoadResult, LoadSummary, LoadUsage, TableCost, TableExportRef, TableOutcome } from '../model';
@@ -20,6 +20,8 @@ const LOADS_STOP_ON_CANCEL = 'loads-stop-on-cancel';
 export const PACKED_LOADS = 'packed-loads';
 /** Patch: a failed load's outcome carries the cost of its runs and its export (histories before it have none). */
 export const FAILED_LOAD_COST = 'failed-load-cost';
+/** Patch: tables a pack's run left unloaded run alone one after another in the pack's lane (each retried alone at once, an attempt used up). */
+export const PACK_LEFT_TABLES_IN_LANE = 'pack-left-tables-in-lane';
 
 export interface BatchInput {
   source: string;
@@ -42,7 +44,7 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
     ...(patched(LOADS_STOP_ON_CANCEL) ? { cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED } : {}),
   };
   const shortOptions = shortActivity(settings);
-  const { loadTable } = proxyActivities<Activities>(loadOptions);
+  const { loadTable, loadPackedTable } = proxyActivities<Activities>(loadOptions);
   const { grantTable } = proxyActivities<Activities>(shortOptions);
   const packStartOptions = packStartActivity(settings);
   const { startPackLoad } = proxyActivities<Activities>(packStartOptions);
@@ -106,7 +108,14 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
     return loaded;
   }
 
-  async function runTable(item: LoadItem, pack?: { token: string; runId: string }): Promise<TableOutcome> {
+  /** A table loaded in a run of its own: never left by a pack. */
+  async function runAlone(item: LoadItem, spent?: SpentRuns): Promise<TableOutcome> {
+    const outcome = await runTable(item, undefined, spent);
+    if ('left' in outcome) throw ApplicationFailure.create({ message: `load of ${item.table} in a run of its own answered as left by a pack`, nonRetryable: true });
+    return outcome;
+  }
+
+  async function runTable(item: LoadItem, pack?: { token: string; runId: string; answerLeft: boolean }, spent?: SpentRuns): Promise<TableOutcome | { left: LeftByPack['leftByPack'] }> {
     const startedAt = nowIso();
     const direct = item.extract === 'direct';
     const dynamo = item.extract === 'dynamodb';
@@ -133,7 +142,9 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
     let load: LoadSummary;
     try {
       const summary = `${item.action} ${item.table} -> ${settings.namespace}.${item.lakeTable}${pack ? ` (pack ${pack.token})` : ''}`;
-      const result: LoadTableResult = await loadTable.executeWithOptions({ ...loadOptions, summary }, [{
+      // A pack's table that its run left comes back as such (loadPackedTable), when the patch allows.
+      const activity = pack?.answerLeft ? loadPackedTable : loadTable;
+      const answer: LoadTableResult | LeftByPack = await activity.executeWithOptions({ ...loadOptions, summary }, [{
         source: input.source,
         cycleId: input.cycleId,
         planRef: input.planRef,
@@ -146,8 +157,11 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
         database: settings.database,
         namespace: settings.namespace,
         maxFailures: settings.retry.maximumAttempts,
-        ...(pack ? { pack } : {}),
+        ...(pack ? { pack: { token: pack.token, runId: pack.runId } } : {}),
+        ...(spent ? { spent } : {}),
       }]);
+      if ('leftByPack' in answer) return { left: answer.leftByPack };
+      const result = answer;
       load = summarise(result);
       cost = usageCost(result.usage, dynamo ? (exportVolumes.get(item.table) ?? []) : undefined, settings);
     } catch (err) {
@@ -208,16 +222,24 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
         namespace: settings.namespace,
       }]));
     } catch {
-      return runPool(unit.items, 1, (item) => runTable(item));
+      return runPool(unit.items, 1, (item) => runAlone(item));
     }
-    const pack = { token: unit.token, runId };
-    return Promise.all(unit.items.map((item) => runTable(item, pack)));
+    const pack = { token: unit.token, runId, answerLeft: patched(PACK_LEFT_TABLES_IN_LANE) };
+    const first = await Promise.all(unit.items.map((item) => runTable(item, pack)));
+    const outcomes = first.filter((o): o is TableOutcome => !('left' in o));
+    // The tables its run left (it died or timed out first) each run alone, one after another in the
+    // pack's lane, as when it never started: the concurrency holds, and no attempt of theirs was spent.
+    const left = unit.items.flatMap((item, i) => {
+      const o = first[i]!;
+      return 'left' in o ? [{ item, spent: o.left.spent }] : [];
+    });
+    return [...outcomes, ...(await runPool(left, 1, ({ item, spent }) => runAlone(item, spent)))];
   }
 
   // Packs only where the settings ask for them and the batch has one to form (other batches record no marker).
   const packed = loadUnits(input.cycleId, input.items, settings.packing);
   const units = packed.some((u) => u.kind === 'pack') && patched(PACKED_LOADS) ? packed : loadUnits(input.cycleId, input.items, undefined);
-  const done = await runPool(units, settings.concurrency, async (unit): Promise<TableOutcome[]> => (unit.kind === 'pack' ? runPack(unit) : [await runTable(unit.item)]));
+  const done = await runPool(units, settings.concurrency, async (unit): Promise<TableOutcome[]> => (unit.kind === 'pack' ? runPack(unit) : [await runAlone(unit.item)]));
   // The outcomes in the order of the items, whatever the units.
   const byTable = new Map(done.flat().map((o) => [o.table, o]));
   return input.items.map((i) => byTable.get(i.table)!);

@@ -249,6 +249,30 @@ describe('packed cycles on a real Temporal server', () => {
     });
   });
 
+  describe('a pack run dying before its first table, with concurrency 1 and one attempt per load', () => {
+    const NAMES = tables(4);
+    const queue = uniqueQueue('pack-left');
+    let w: FakeWorker;
+    before(async () => {
+      w = await startWorkerOver(
+        packedConfig(queue, 'packleft', NAMES, { concurrency: 1, retry: { maximumAttempts: 1 } }),
+        new FakeBackend({ tables: NAMES, latencyMs: 400, exportGBPerTable: 0.1, failures: [{ table: 'public.t0001', phase: 'pack', times: 1, retryable: true }] }),
+      );
+    });
+    after(async () => w?.stop());
+
+    test('the tables it left run alone one after another, each still with its one attempt: all commit', async () => {
+      const handle = await startSource(w.client, queue, 'packleft');
+      const s = await waitForCycles(handle, 1);
+      const result = await cycleResult(w, s.lastCycle!.workflowId);
+      assert.equal(result.status, 'succeeded', JSON.stringify(result.tables.map((t) => t.error?.message)));
+      for (const t of NAMES) assert.equal(singleRuns(w.backend, t), 1, `${t} ran alone once`);
+      const alone = Object.values(w.backend.state.runs).filter((r) => !r.packRunId);
+      const overlapping = (r: (typeof alone)[number]) => alone.filter((o) => o.startedAtMs < r.startedAtMs + r.durationMs && r.startedAtMs < o.startedAtMs + o.durationMs).length;
+      assert.equal(Math.max(...alone.map(overlapping)), 1, 'concurrency 1: never two runs at once');
+    });
+  });
+
   describe('a restarted worker and a lost start answer', () => {
     const NAMES = tables(4);
     test('a worker restarted mid-pack re-attaches to the pack run; a start whose answer was lost finds it by its token', async () => {
