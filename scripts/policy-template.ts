@@ -206,6 +206,7 @@ const DOCS_REFS: Record<string, Json> = {
   SslRootCertObject: 'SSL_ROOT_CERT',
   DynamoDBTables: 'DYNAMODB_TABLES',
   DynamoDBExportPrefix: 'DYNAMODB_EXPORT_PREFIX',
+  DynamoDBRegion: 'DYNAMODB_REGION',
   ArtifactBucket: 'SCRIPT_BUCKET',
 };
 

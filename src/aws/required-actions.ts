@@ -101,6 +101,8 @@ export const GLUE_JOB_ACTIONS: readonly RequiredAction[] = [
 const DYNAMODB_TABLE_ARN = 'arn:aws:dynamodb:DYNAMODB_REGION:ACCOUNT:table/DYNAMODB_TABLE';
 const DYNAMODB_EXPORT_ARN = 'arn:aws:dynamodb:DYNAMODB_REGION:ACCOUNT:table/DYNAMODB_TABLE/export/*';
 const DYNAMODB_EXPORT_OBJECTS_ARN = 'arn:aws:s3:::DYNAMODB_EXPORT_BUCKET/DYNAMODB_EXPORT_PREFIX/*';
+/** The source's manifests (plan, stored state, parts of large documents), kept under the export prefix. */
+const DYNAMODB_MANIFESTS_ARN = 'arn:aws:s3:::DYNAMODB_EXPORT_BUCKET/DYNAMODB_EXPORT_PREFIX/lakesync-manifests/*';
 
 /**
  * What the worker needs for a DynamoDB source (source.kind dynamodb). DynamoDB writes the export
@@ -121,6 +123,8 @@ export const DYNAMODB_WORKER_ACTIONS: readonly (RequiredAction & { kms?: true })
   { action: 's3:AbortMultipartUpload', resources: [DYNAMODB_EXPORT_OBJECTS_ARN], why: 'DynamoDB writes the export files with the caller\'s permissions' },
   { action: 's3:PutObjectAcl', resources: [DYNAMODB_EXPORT_OBJECTS_ARN], why: 'DynamoDB writes the export files with the caller\'s permissions' },
   { action: 's3:ListBucket', resources: ['arn:aws:s3:::DYNAMODB_EXPORT_BUCKET'], why: 'the worker finds an export\'s folder when DescribeExport names no manifest' },
+  { action: 's3:GetObject', resources: [DYNAMODB_MANIFESTS_ARN], why: "the source reads its manifests: a cancelled run's state on start, each cycle's plan, documents stored by reference" },
+  { action: 's3:DeleteObject', resources: [DYNAMODB_MANIFESTS_ARN], why: 'the source deletes the parts of documents it stored by reference once read' },
   { action: 'kms:GenerateDataKey', resources: [KEY_ARN], kms: true, why: 'DynamoDB encrypts the export files with source.export.kmsKeyId' },
   { action: 'kms:Decrypt', resources: [KEY_ARN], kms: true, why: 'DynamoDB encrypts the export files with source.export.kmsKeyId' },
 ];

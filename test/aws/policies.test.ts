@@ -15,6 +15,8 @@ import { type AwsService, IAM_PREFIX, iamActionFor } from '../../src/aws/iam';
 import { defaultGlueJobName } from '../../src/names';
 import { DOCTOR_CALLS, EXPORT_ROLE_KMS_ACTIONS, EXPORT_ROLE_S3_ACTIONS, glueJobActions, glueJobDirectActions, type RequiredAction, resolveResource, type ResourceNames } from '../../src/aws/required-actions';
 import { repoRoot } from '../../src/toolchain';
+import { CANCELLED_STATE_KEY } from '../../src/activities/payloads';
+import { S3Manifests } from '../../src/aws/manifests';
 
 /** IAM service prefix of each SDK client package (`@aws-sdk/client-<name>`). */
 const CLIENT_PREFIX: Record<string, string> = {
@@ -219,13 +221,13 @@ test('the worker policy allows every IAM action the code needs, and nothing else
   assert.deepEqual(unneeded, [], 'infra/lakesync.yaml worker policy allows actions no call needs');
 });
 
-test('the worker deletes only tagged snapshots and files under the export prefix, and manages only lakesync-load-* jobs', () => {
+test("the worker deletes only tagged snapshots, files under the export prefix and a DynamoDB source's manifests, and manages only lakesync-load-* jobs", () => {
   const worker = deployed('worker');
   const deletes = worker.Statement.filter((s) => covers(list(s.Action), 'rds:DeleteDBSnapshot') || covers(list(s.Action), 'rds:DeleteDBClusterSnapshot'));
   assert.equal(deletes.length, 2);
   for (const s of deletes) assert.match(JSON.stringify(s.Condition), /"rds:(cluster-)?snapshot-tag\/lakesync"/, `${s.Sid} deletes snapshots without the lakesync tag condition`);
   const objectDeletes = worker.Statement.filter((s) => covers(list(s.Action), 's3:DeleteObject')).flatMap((s) => list(s.Resource));
-  assert.deepEqual(objectDeletes, [`arn:aws:s3:::${NAMES.exportBucket}/${NAMES.exportPrefix}/*`]);
+  assert.deepEqual(objectDeletes, [`arn:aws:s3:::${NAMES.exportBucket}/${NAMES.exportPrefix}/*`, `arn:aws:s3:::${NAMES.exportBucket}/lakesync/dynamodb/lakesync-manifests/*`]);
   assert.ok(allows(worker, 'glue:StartJobRun', `arn:aws:glue:${NAMES.region}:${NAMES.accountId}:job/${defaultGlueJobName('shop')}`), `the default job name ${defaultGlueJobName('shop')} is not covered`);
   assert.ok(!allows(worker, 'glue:StartJobRun', `arn:aws:glue:${NAMES.region}:${NAMES.accountId}:job/other-job`), 'the worker may run any Glue job');
   assert.ok(allows(worker, 'rds:CreateDBSnapshot', `arn:aws:rds:${NAMES.region}:${NAMES.accountId}:db:shop-db`));
@@ -300,4 +302,17 @@ test('the lakesync query role reads the lake and writes nothing but its own quer
   for (const action of ['glue:CreateTable', 'glue:UpdateTable', 'glue:DeleteTable', 'glue:BatchDeleteTable', 's3tables:PutTableData', 's3tables:DeleteTable', 'lakeformation:GrantPermissions']) {
     assert.ok(covers(denied, action), `query role does not deny ${action}`);
   }
+});
+
+test("a DynamoDB source's worker may read, write and delete its manifests under the DynamoDB prefix, and export tables in their own region", () => {
+  const prefix = 'lakesync/dynamodb';
+  const manifests = new S3Manifests(undefined as never, NAMES.exportBucket, prefix, 'shop-ddb');
+  const worker = deployed('worker', { DBInstanceId: '', DynamoDBExportPrefix: prefix, DynamoDBRegion: 'us-east-2' });
+  for (const key of [CANCELLED_STATE_KEY, '7-abc/plan.json']) {
+    const resource = `arn:aws:s3:::${manifests.ref(key).replace(/^s3:\/\//, '')}`;
+    for (const action of ['s3:GetObject', 's3:PutObject', 's3:DeleteObject']) assert.ok(allows(worker, action, resource), `${action} on ${resource}`);
+  }
+  // The tables in another region than the lake: ExportTableToPointInTime on the table's own ARN.
+  assert.ok(allows(worker, 'dynamodb:ExportTableToPointInTime', `arn:aws:dynamodb:us-east-2:${NAMES.accountId}:table/shop-orders`));
+  assert.ok(!allows(worker, 'dynamodb:ExportTableToPointInTime', `arn:aws:dynamodb:eu-west-1:${NAMES.accountId}:table/shop-orders`), 'only the region given');
 });
