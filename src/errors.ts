@@ -2,7 +2,7 @@
  * Errors the ports raise. The activities turn them into Temporal failures:
  * a retryable one is retried with backoff, any other fails the table (or the cycle) at once.
  */
-import { redactSecrets } from './redact';
+import { redactValue } from './redact';
 
 export type PortErrorKind =
   | 'already-exists'
@@ -36,14 +36,19 @@ export function isPortError(err: unknown): err is PortError {
   return err instanceof PortError;
 }
 
-/** A configuration or request the user must fix; never retried. */
+/**
+ * A configuration or request the user must fix; never retried. A rejected value may be a
+ * connection string with its password: the issues keep it redacted, so the message and
+ * `validate --json` (which prints the issues) never echo a credential.
+ */
 export class ConfigError extends Error {
   readonly issues: ConfigIssue[];
 
   constructor(issues: ConfigIssue[]) {
-    super(formatIssues(issues));
+    const redacted = issues.map((i) => (i.value === undefined ? i : { ...i, value: redactValue(i.value) }));
+    super(formatIssues(redacted));
     this.name = 'ConfigError';
-    this.issues = issues;
+    this.issues = redacted;
   }
 }
 
@@ -56,8 +61,7 @@ export interface ConfigIssue {
 
 function formatIssues(issues: ConfigIssue[]): string {
   const lines = issues.map((i) => {
-    // A rejected value may be a connection string with its password: never echo a credential.
-    const value = i.value === undefined ? '' : ` (got ${redactSecrets(JSON.stringify(i.value))})`;
+    const value = i.value === undefined ? '' : ` (got ${JSON.stringify(i.value)})`;
     return `  - ${i.path || '(root)'}${value}: ${i.message}`;
   });
   return `invalid configuration:\n${lines.join('\n')}`;

@@ -25,6 +25,23 @@ export function redactSecrets(text: string): string {
 }
 
 /**
+ * A config value with every credential in it redacted, as `redactSecrets` does to its JSON text.
+ * A value whose redacted text is no longer JSON comes back as that text: never the secret.
+ */
+export function redactValue(value: unknown): unknown {
+  if (typeof value === 'string') return redactSecrets(value);
+  const text = value === undefined ? undefined : JSON.stringify(value);
+  if (text === undefined) return value;
+  const redacted = redactSecrets(text);
+  if (redacted === text) return value;
+  try {
+    return JSON.parse(redacted) as unknown;
+  } catch {
+    return redacted;
+  }
+}
+
+/**
  * A copy of an error chain whose messages and stack traces carry no credential, for a failure
  * that is serialized into a workflow history (Temporal records every cause's message and stack).
  */

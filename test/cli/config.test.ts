@@ -88,6 +88,17 @@ describe('lakesync validate and config errors', () => {
     assert.deepEqual(out.issues, [{ path: 'sources.shop.concurrency', value: 0, message: 'must be at least 1' }]);
   });
 
+  it('validate --json redacts a rejected connection URL\'s password as the text output does', async () => {
+    const file = writeConfig(join(tmp.dir, 'password.yaml'), validConfig({ source: { kind: 'postgres', url: 'postgress://admin:S3cretPass@db.example.com/shop' } }));
+    const text = await inProcess(['validate', '--config', file]);
+    assert.equal(text.code, 2);
+    const run = await inProcess(['validate', '--json', '--config', file]);
+    assert.equal(run.code, 2);
+    for (const out of [text.stderr, run.stdout, run.stderr]) assert.doesNotMatch(out, /S3cretPass/);
+    const issue = json<{ issues: { path: string; value: unknown }[] }>(run).issues.find((i) => i.path === 'sources.shop.source.url');
+    assert.equal(issue?.value, 'postgress://admin:***@db.example.com/shop');
+  });
+
   it('every command that reads the config exits 2 and names the field on a config error', async () => {
     const file = writeConfig(join(tmp.dir, 'bad-for-all.yaml'), validConfig({ target: { namespace: 'Bad-Name' } }));
     const commands = [

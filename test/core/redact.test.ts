@@ -42,3 +42,13 @@ test('the CLI prints errors and config values without credentials', () => {
   assert.ok(!errorText(config).includes('pw13'));
   assert.match(errorText(config), /password=\*\*\*/);
 });
+
+test('a config error keeps the rejected values of its issues redacted, strings and objects alike', () => {
+  const err = new ConfigError([
+    { path: 'a', value: 'postgres://u:pw12@h/db', message: 'bad' },
+    { path: 'b', value: { url: 'host=h password=pw13', port: 5432 }, message: 'bad' },
+    { path: 'c', value: 7, message: 'bad' },
+  ]);
+  assert.deepEqual(err.issues.map((i) => i.value), ['postgres://u:***@h/db', { url: 'host=h password=***', port: 5432 }, 7]);
+  assert.ok(!err.message.includes('pw12') && !err.message.includes('pw13'), err.message);
+});
