@@ -6,6 +6,8 @@
 
 /** S3 Tables: namespaces and tables are 1-255 lowercase letters, digits, underscores, starting and ending with a letter or digit. */
 export const LAKE_NAME = /^[a-z0-9](?:[a-z0-9_]{0,253}[a-z0-9])?$/;
+/** The rule LAKE_NAME checks, for messages. */
+export const LAKE_NAME_RULE = '1-255 lowercase letters, digits or underscores, starting and ending with a letter or digit (S3 Tables rule)';
 
 export function isValidLakeName(name: string): boolean {
   return LAKE_NAME.test(name);

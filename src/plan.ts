@@ -6,7 +6,7 @@ import type { SourceConfig } from './config/schema';
 import { lakeNameCollisions, lakeTableName, selectTable } from './config/tables';
 import { columnPolicies, columnPolicyProblems } from './config/columns';
 import { directExtract, firstLoadOf } from './config/direct';
-import { isValidLakeName } from './names';
+import { LAKE_NAME_RULE, isValidLakeName } from './names';
 import { cursorKind, defaultLookback, lookbackKindProblem, lookbackText } from './lookback';
 import type { DirectExtract, DiscoveredTable, KeySource, PlanEntry, TableName, TableOutcome } from './model';
 import { dynamoAttributeProblems, EXPORT_WINDOW_DEFAULTS } from './config/dynamodb';
@@ -70,7 +70,7 @@ export function planTables(
     } else if (isDynamo(source) && dynamoNameProblem(t.table)) {
       notLoaded.push(planFailure(t.table, lakeTable, 'InvalidTableName', dynamoNameProblem(t.table)!, 'dynamodb'));
     } else if (!isValidLakeName(lakeTable)) {
-      notLoaded.push(planFailure(t.table, lakeTable, 'InvalidLakeName', `lake name "${lakeTable}" breaks the S3 Tables rules (lowercase letters, digits, underscores): set tables."${t.table}".lakeName`));
+      notLoaded.push(planFailure(t.table, lakeTable, 'InvalidLakeName', `lake name "${lakeTable}" breaks the S3 Tables rules (${LAKE_NAME_RULE}): set tables."${t.table}".lakeName`));
     } else {
       selected.push(t);
     }

@@ -4,8 +4,8 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../errors';
 import { configSchema, type LakesyncConfig, type SourceConfig } from './schema';
-import { isValidLakeName } from '../names';
-import { lakeNameCollisions, lakeTableName, selectTable } from './tables';
+import { LAKE_NAME_RULE, isValidLakeName } from '../names';
+import { lakeNameCollisions, lakeTableName, selectTable, tableNameTemplateProblem } from './tables';
 
 export function loadConfigFile(path: string): LakesyncConfig {
   let text: string;
@@ -40,14 +40,16 @@ export function sourceConfig(config: LakesyncConfig, source: string): SourceConf
   return found;
 }
 
-/** Rules that span fields: lake names of configured tables and checks on excluded tables. */
+/** Rules that span fields: the table name template, lake names of configured tables and checks on excluded tables. */
 function crossFieldIssues(name: string, source: SourceConfig): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
+  const template = tableNameTemplateProblem(source.target.tableName);
+  if (template) issues.push({ path: `sources.${name}.target.tableName`, value: source.target.tableName, message: template });
   const tables = Object.keys(source.tables);
   for (const table of tables) {
     const lake = lakeTableName(source, table);
     if (!isValidLakeName(lake)) {
-      issues.push({ path: `sources.${name}.tables.${table}`, value: lake, message: 'maps to an invalid lake table name: set lakeName or change target.tableName' });
+      issues.push({ path: `sources.${name}.tables.${table}`, value: lake, message: `maps to an invalid lake table name (lake names are ${LAKE_NAME_RULE}): set lakeName or change target.tableName` });
     }
   }
   for (const group of lakeNameCollisions(source, tables)) {

@@ -3,7 +3,7 @@
  * the loader adds the field's path and the value it got.
  */
 import { z } from 'zod';
-import { LAKE_NAME, SOURCE_NAME, SOURCE_NAME_RULE, namespaceNameProblem, tableBucketNameProblem } from '../names';
+import { LAKE_NAME, LAKE_NAME_RULE, SOURCE_NAME, SOURCE_NAME_RULE, namespaceNameProblem, tableBucketNameProblem } from '../names';
 import { lookbackProblem } from '../lookback';
 import { columnsSchema, configuredKeyProblems, hashKeyProblems, hashKeySchema } from './columns';
 import { directSchema, directSourceProblems, directTableProblems, extractSchema } from './direct';
@@ -11,7 +11,7 @@ import { attributesSchema, dynamodbSourceSchema, dynamoSourceProblems } from './
 import { costSchema } from '../cost/schema';
 import { packingSchema } from './packing';
 import { glueCapacityProblems } from '../aws/glue-sizing';
-const LAKE_NAME_FIX = 'use 1-255 lowercase letters, digits or underscores, starting and ending with a letter or digit (S3 Tables rule)';
+const LAKE_NAME_FIX = `use ${LAKE_NAME_RULE}`;
 const TABLE_KEY = /^[^.\s]+\.[^.]+$/;
 const GLOB = /^[^\s]+$/;
 

@@ -3,7 +3,7 @@
  * Pure functions: `plan`, `validate` and the activities share them.
  */
 import picomatch from 'picomatch';
-import { splitTable } from '../names';
+import { LAKE_NAME_RULE, isValidLakeName, splitTable } from '../names';
 import type { SourceConfig } from './schema';
 
 export interface Selection {
@@ -30,20 +30,37 @@ export function selectTable(source: Pick<SourceConfig, 'include' | 'exclude'>, t
 }
 
 /**
- * The lake table name: the template filled in, lowercased, and every run of characters
- * S3 Tables does not allow turned into one underscore. An explicit `lakeName` wins.
+ * The lake table name: the template filled in, lowercased, every run of characters S3 Tables
+ * does not allow turned into one underscore, and the underscores at either end dropped (a name
+ * must start and end with a letter or digit, and `orders_` or `price(€)` would end with one).
+ * An explicit `lakeName` wins.
  */
 export function lakeTableName(source: Pick<SourceConfig, 'database' | 'target' | 'tables'>, table: string): string {
   const explicit = source.tables[table]?.lakeName;
   if (explicit) return explicit;
   const [schema, name] = splitTable(table);
-  return source.target.tableName
-    .replaceAll('{database}', source.database)
+  return fillTemplate(source.target.tableName, source.database, schema, name).replace(/^_+|_+$/g, '');
+}
+
+/** A template filled in and turned into lake-name characters, its ends left as they are. */
+function fillTemplate(template: string, database: string, schema: string, table: string): string {
+  return template
+    .replaceAll('{database}', database)
     .replaceAll('{schema}', schema)
-    .replaceAll('{table}', name)
+    .replaceAll('{table}', table)
     .toLowerCase()
-    .replace(/[^a-z0-9_]+/g, '_')
-    .replace(/^_+/, '');
+    .replace(/[^a-z0-9_]+/g, '_');
+}
+
+/**
+ * Why a target.tableName template cannot make valid lake names, or undefined when it can: it is
+ * filled in for a plain sample table (db, public.a), so only the template's own text can break
+ * the rule (a `{table}_` ends every name with an underscore).
+ */
+export function tableNameTemplateProblem(template: string): string | undefined {
+  const sample = fillTemplate(template, 'db', 'public', 'a');
+  if (isValidLakeName(sample)) return undefined;
+  return `gives lake names such as "${sample}" (for table public.a), and lake names must be ${LAKE_NAME_RULE}: change the characters around the placeholders`;
 }
 
 /** Groups of source tables that map to the same lake name (each group has 2+ tables). */

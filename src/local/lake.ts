@@ -4,7 +4,7 @@
  */
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { isValidLakeName } from '../names';
+import { LAKE_NAME_RULE, isValidLakeName } from '../names';
 import { PortError } from '../errors';
 import { LAKE_CATALOG } from '../job-args';
 import { LINEAGE_PROPERTIES, lakeCommitFromRow, lineageSelectList } from '../lineage';
@@ -51,7 +51,7 @@ export function assertReadOnly(sql: string): void {
 }
 
 function checkName(kind: string, name: string): void {
-  if (!isValidLakeName(name)) throw new PortError('validation', 'InvalidLakeName', `${kind} "${name}" is not a valid lake name: use lowercase letters, digits and underscores`);
+  if (!isValidLakeName(name)) throw new PortError('validation', 'InvalidLakeName', `${kind} "${name}" is not a valid lake name: use ${LAKE_NAME_RULE}`);
 }
 
 /** A Hadoop-catalog table exists once its metadata folder holds a metadata file. */

@@ -42,6 +42,8 @@ const CASES: { name: string; path: string; value?: unknown; message: RegExp; mut
   { name: 'source name with a double hyphen', path: 'sources.sales--eu', message: /single hyphens/, mutate: (c) => ((c.sources['sales--eu'] = c.sources.shop), delete c.sources.shop) },
   { name: 'namespace with capitals', path: 'sources.shop.target.namespace', value: 'Shop-Data', message: /S3 Tables rule/, mutate: (c) => (c.sources.shop.target.namespace = 'Shop-Data') },
   { name: 'template without {table}', path: 'sources.shop.target.tableName', value: 'orders', message: /must contain \{table\}/, mutate: (c) => (c.sources.shop.target.tableName = 'orders') },
+  { name: 'template ending every lake name with an underscore', path: 'sources.shop.target.tableName', value: '{table}_', message: /gives lake names such as "a_" .*1-255 lowercase letters, digits or underscores, starting and ending with a letter or digit/, mutate: (c) => (c.sources.shop.target.tableName = '{table}_') },
+  { name: 'template starting every lake name with an underscore', path: 'sources.shop.target.tableName', value: '-{table}', message: /gives lake names such as "_a"/, mutate: (c) => (c.sources.shop.target.tableName = '-{table}') },
   { name: 'table key not schema.table', path: 'sources.shop.tables.orders', message: /schema\.table/, mutate: (c) => (c.sources.shop.tables = { orders: {} }) },
   { name: 'max delete fraction above 1', path: 'sources.shop.safety.maxDeleteFraction', value: 1.5, message: /between 0 and 1/, mutate: (c) => (c.sources.shop.safety = { maxDeleteFraction: 1.5 }) },
   { name: 'concurrency 0', path: 'sources.shop.concurrency', value: 0, message: /at least 1/, mutate: (c) => (c.sources.shop.concurrency = 0) },
@@ -123,6 +125,9 @@ describe('config validation', () => {
     assert.equal(lakeTableName(shop, 'public.Orders'), 'public_orders');
     assert.equal(lakeTableName(shop, 'sales.Order Lines'), 'sales_order_lines');
     assert.equal(lakeTableName(shop, 'public.Zürich'), 'public_z_rich');
+    // A name must end with a letter or digit: trailing underscores go, as leading ones do.
+    const plain = { ...shop, target: { ...shop.target, tableName: '{table}' } };
+    assert.deepEqual(['public.orders_', 'public.Odd Name ', 'public.price(€)', 'public._tmp_'].map((t) => lakeTableName(plain, t)), ['orders', 'odd_name', 'price', 'tmp']);
     assert.deepEqual(selectTable({ include: ['public.*'], exclude: ['public.*_pii'] }, 'public.users_pii'), { included: false, rule: 'exclude public.*_pii' });
     assert.deepEqual(selectTable({ include: ['public.*'], exclude: [] }, 'audit.log'), { included: false, rule: 'matches no include rule' });
   });
