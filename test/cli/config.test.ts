@@ -202,6 +202,17 @@ describe('lakesync plan without Temporal', () => {
     assert.match(run.stdout, /public\.card_pii\s+excluded by rule "exclude \*\.\*_pii"/);
     assert.match(run.stdout, /note: lake state unknown: cannot reach Temporal at 127\.0\.0\.1:9/);
   });
+
+  it('exits 2 after printing the plan when a table cannot be planned because of the config (text and JSON)', async () => {
+    // Both tables fold to the lake name public_orders: the template needs a lakeName for one.
+    const file = writeConfig(join(tmp.dir, 'unplannable.yaml'), validConfig({ source: { kind: 'fake', tables: ['public.orders', 'public.Orders'] } }));
+    const text = await inProcess(['plan', 'shop', '--config', file]);
+    assert.match(text.stdout, /maps to lake table "public_orders" like/);
+    assert.equal(text.code, 2, text.stderr);
+    const run = await inProcess(['plan', 'shop', '--json', '--config', file]);
+    assert.ok(json<{ rows: { error?: string }[] }>(run).rows.some((r) => r.error));
+    assert.equal(run.code, 2);
+  });
 });
 
 describe('lakesync query and grants', () => {

@@ -6,7 +6,8 @@ import { type CommandKit, type CommonOptions, withConfig, withJson } from '../co
 import { loadSource, sourceStatus, withTemporal } from '../context';
 import { columns } from '../format';
 import { printJson, printLine } from '../io';
-import { buildPlan, EXTRACT_WORDS } from '../plan-view';
+import { buildPlan, EXTRACT_WORDS, type PlanReport } from '../plan-view';
+import { EXIT_OK, EXIT_USAGE } from '../errors';
 import { openSourcePorts } from '../source-ports';
 import type { LakesyncConfig, SourceConfig } from '../../config/schema';
 import type { CommandEnv } from '../context';
@@ -42,9 +43,10 @@ export function registerPlan(program: Command, kit: CommandKit): void {
       });
       const loadedTables = new Set(report.rows.filter((r) => r.action !== 'skip').map((r) => r.table));
       const schema = opts.columns ? await columnsOf(kit.env, name, source, config, loadedTables) : undefined;
+      const exitCode = planExitCode(report, schema);
       if (opts.json) {
         printJson(io.stdout, schema ? { ...report, columns: schema } : report);
-        return schema ? schemaExitCode(schema) : undefined;
+        return exitCode;
       }
       printLine(io.stdout, `plan for ${name} (lake namespace ${report.namespace})`);
       printLine(io.stdout, `tables from: ${report.tablesFrom}`);
@@ -68,12 +70,19 @@ export function registerPlan(program: Command, kit: CommandKit): void {
         for (const r of skipped) printLine(io.stdout, `  ${r.table}  ${r.excludedBy ? `excluded by rule "${r.excludedBy}"` : r.why}`);
       }
       for (const note of report.notes) printLine(io.stdout, `note: ${note}`);
-      if (!schema) return;
-      printLine(io.stdout);
-      for (const line of schemaLines(schema)) printLine(io.stdout, line);
-      return schemaExitCode(schema);
+      if (schema) {
+        printLine(io.stdout);
+        for (const line of schemaLines(schema)) printLine(io.stdout, line);
+      }
+      return exitCode;
     }),
   );
+}
+
+/** Exit 2 when a table cannot be planned (its row carries an error) or a column has a problem: the config needs a fix, as with `schema`. */
+function planExitCode(report: PlanReport, schema: SchemaReport | undefined): number {
+  if (report.rows.some((r) => r.error !== undefined)) return EXIT_USAGE;
+  return schema ? schemaExitCode(schema) : EXIT_OK;
 }
 
 /** The columns of the tables the plan loads, read as `lakesync schema` reads them. */
