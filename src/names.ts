@@ -52,6 +52,9 @@ export function defaultGlueJobName(source: string): string {
   return `lakesync-load-${source}`;
 }
 
+/** A source table name as config keys and --tables give it: `schema.table`, the schema without spaces, one dot, neither first nor last. */
+export const TABLE_NAME = /^[^.\s]+\.[^.]+$/;
+
 export function splitTable(table: string): [schema: string, name: string] {
   const dot = table.indexOf('.');
   if (dot <= 0) throw new Error(`table "${table}" is not schema.table`);

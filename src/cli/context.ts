@@ -7,6 +7,7 @@ import type { Client } from '@temporalio/client';
 import { loadConfigFile, sourceConfig } from '../config/load';
 import type { LakesyncConfig, SourceConfig } from '../config/schema';
 import { sourceWorkflowId } from '../ids';
+import { TABLE_NAME } from '../names';
 import type { Ports } from '../ports';
 import { connectClient, runningSourceWorkflow, type TemporalTarget, temporalTarget } from '../temporal';
 import { readSourceStatus, readStatusSummary } from '../status-pages';
@@ -126,11 +127,14 @@ export async function sourceStatusSummary({ client, target }: Connected, source:
   return withQueryDeadline(client, `status of ${sourceWorkflowId(source)}`, target, () => readStatusSummary(handle));
 }
 
-/** Splits `a,b, c` into table names; rejects empty lists and names that are not schema.table. */
+/**
+ * Splits `a,b, c` into table names, each trimmed; rejects empty lists and names the config would
+ * not take as a table key (a table name may hold spaces, as `public.Odd Name`).
+ */
 export function tableList(raw: string, flag: string): string[] {
   const tables = raw.split(',').map((t) => t.trim()).filter(Boolean);
   if (tables.length === 0) throw new UsageError(`${flag} needs at least one table, e.g. ${flag} public.orders,public.customers`);
-  const bad = tables.filter((t) => !/^[^.\s]+\.[^.\s]+$/.test(t));
+  const bad = tables.filter((t) => !TABLE_NAME.test(t));
   if (bad.length > 0) throw new UsageError(`${flag}: ${bad.join(', ')} is not schema.table`);
   return [...new Set(tables)];
 }

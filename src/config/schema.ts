@@ -3,7 +3,7 @@
  * the loader adds the field's path and the value it got.
  */
 import { z } from 'zod';
-import { LAKE_NAME, LAKE_NAME_RULE, SOURCE_NAME, SOURCE_NAME_RULE, namespaceNameProblem, tableBucketNameProblem } from '../names';
+import { LAKE_NAME, LAKE_NAME_RULE, SOURCE_NAME, TABLE_NAME, SOURCE_NAME_RULE, namespaceNameProblem, tableBucketNameProblem } from '../names';
 import { lookbackProblem } from '../lookback';
 import { columnsSchema, configuredKeyProblems, hashKeyProblems, hashKeySchema } from './columns';
 import { directSchema, directSourceProblems, directTableProblems, extractSchema } from './direct';
@@ -12,7 +12,6 @@ import { costSchema } from '../cost/schema';
 import { packingSchema } from './packing';
 import { glueCapacityProblems } from '../aws/glue-sizing';
 const LAKE_NAME_FIX = `use ${LAKE_NAME_RULE}`;
-const TABLE_KEY = /^[^.\s]+\.[^.]+$/;
 const GLOB = /^[^\s]+$/;
 
 const lakeName = z.string().regex(LAKE_NAME, `is not a valid lake name: ${LAKE_NAME_FIX}`);
@@ -143,7 +142,7 @@ const grant = z
 const check = z
   .object({
     name: z.string().min(1, 'give the check a name'),
-    table: z.string().regex(TABLE_KEY, 'must be schema.table'),
+    table: z.string().regex(TABLE_NAME, 'must be schema.table'),
     sql: z.string().min(1, 'give the SQL of the check').describe("SQL returning one value; {table} is replaced by the lake table's qualified name."),
     expect: z.union([z.string(), z.number()]).describe('The value the SQL must return.'),
   })
@@ -218,7 +217,7 @@ const sourceDb = z.discriminatedUnion(
     z
       .object({
         kind: z.literal('fake'),
-        tables: z.union([z.array(z.string().regex(TABLE_KEY, 'must be schema.table')), z.number().int().min(1).max(5000)]),
+        tables: z.union([z.array(z.string().regex(TABLE_NAME, 'must be schema.table')), z.number().int().min(1).max(5000)]),
         latencyMs: z.number().int().min(0).default(0),
         stateDir: z.string().optional(),
         failures: z
@@ -343,7 +342,7 @@ export const sourceSchema = z
       .refine((s) => s.mode !== 'existing' || Boolean(s.id), { message: 'mode existing needs the snapshot id: add id: <snapshot id>', path: ['id'] })
       .default({ mode: 'create' })
       .describe('create a snapshot per cycle, take the latest automated one, or use an existing id.'),
-    tables: z.record(z.string().regex(TABLE_KEY, 'table keys must be schema.table (DynamoDB tables: dynamodb.<TableName>, a name without ".")'), tableSettings).default({}).describe('Per-table settings, keyed by schema.table.'),
+    tables: z.record(z.string().regex(TABLE_NAME, 'table keys must be schema.table (DynamoDB tables: dynamodb.<TableName>, a name without ".")'), tableSettings).default({}).describe('Per-table settings, keyed by schema.table.'),
     hashKey: hashKeySchema.optional(),
     include: z.array(z.string().regex(GLOB, 'globs are schema.table patterns without spaces, e.g. public.*')).default(['*.*']).describe('Globs over schema.table; default every table.'),
     exclude: z.array(z.string().regex(GLOB, 'globs are schema.table patterns without spaces, e.g. public.*_pii')).default([]).describe('Globs over schema.table; exclude wins over include.'),

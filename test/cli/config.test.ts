@@ -12,7 +12,7 @@ import Ajv2020 from 'ajv/dist/2020';
 import Ajv from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { SCHEMA_FILES, configJsonSchema, messagesJsonSchema, schemaText } from '../../src/cli/schemas';
-import type { CliDeps } from '../../src/cli/context';
+import { type CliDeps, tableList } from '../../src/cli/context';
 import type { Ports } from '../../src/ports';
 import composeSpec from './fixtures/compose-spec.json';
 import { ROOT, cliEnv, json, runCli, runCliInProcess, tempDir, writeConfig } from './helpers';
@@ -154,6 +154,11 @@ describe('usage errors exit 2', () => {
       assert.match(run.stderr, c.message);
     });
   }
+
+  it('--tables takes the table names the config takes: trimmed, split on commas, spaces inside a table name allowed', () => {
+    assert.deepEqual(tableList(' public.Odd Name , public.orders,public.orders', '--tables'), ['public.Odd Name', 'public.orders']);
+    for (const bad of ['orders', '.orders', 'public.', 'my schema.orders', 'a.b.c']) assert.throws(() => tableList(bad, '--tables'), /is not schema\.table/, bad);
+  });
 
   it('help exits 0 and lists every command and the exit codes', async () => {
     const run = await runCli(['--help']);
