@@ -23,6 +23,18 @@ export function temporalTarget(config: LakesyncConfig): TemporalTarget {
   };
 }
 
+/** Temporal did not answer at the configured address; the message says where and what to do. */
+export class TemporalUnreachable extends Error {
+  constructor(target: Pick<TemporalTarget, 'address' | 'namespace'>, cause: unknown) {
+    super(
+      `cannot reach Temporal at ${target.address} (namespace ${target.namespace}): ${(cause as Error).message}. ` +
+        'Start a local server with "lakesync dev", or set temporal.address in the config (or TEMPORAL_ADDRESS).',
+      { cause },
+    );
+    this.name = 'TemporalUnreachable';
+  }
+}
+
 export async function connectClient(target: TemporalTarget): Promise<Client> {
   // Loaded on first use, so that commands that never reach Temporal start without the client.
   const temporal = await import('@temporalio/client');

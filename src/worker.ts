@@ -10,7 +10,7 @@ import { loadConfigFile } from './config/load';
 import type { LakesyncConfig } from './config/schema';
 import { type MetricsEndpoint, formatAddress, sdkMetricsPort, sdkTelemetry, serveWorkerMetrics } from './metrics';
 import type { Ports } from './ports';
-import { connectClient, temporalTarget } from './temporal';
+import { TemporalUnreachable, connectClient, temporalTarget } from './temporal';
 import { workflowBundle } from './workflow-bundle';
 import { SEARCH_ATTRIBUTE_TYPES } from './workflows/search';
 
@@ -32,7 +32,11 @@ export async function buildPorts(config: LakesyncConfig, dataRoot: string): Prom
 export async function createWorker(options: WorkerOptions): Promise<{ worker: Worker; client(): Promise<Client>; close(): Promise<void> }> {
   const target = temporalTarget(options.config);
   const ports = options.ports ?? (await buildPorts(options.config, options.dataRoot ?? defaultDataRoot()));
-  const connection = await NativeConnection.connect(target.connect);
+  const connection = await NativeConnection.connect(target.connect).catch(async (err: unknown) => {
+    // Ports built here hold pools and servers that would keep the process alive.
+    if (!options.ports) for (const p of Object.values(ports)) await p.close?.();
+    throw new TemporalUnreachable(target, err);
+  });
   let client: Promise<Client> | undefined;
   const getClient = () => (client ??= connectClient(target));
   const searchAttributes = await searchAttributesRegistered(connection, target.namespace);

@@ -9,7 +9,7 @@ import type { LakesyncConfig, SourceConfig } from '../config/schema';
 import { sourceWorkflowId } from '../ids';
 import { TABLE_NAME } from '../names';
 import type { Ports } from '../ports';
-import { connectClient, runningSourceWorkflow, type TemporalTarget, temporalTarget } from '../temporal';
+import { TemporalUnreachable, connectClient, runningSourceWorkflow, type TemporalTarget, temporalTarget } from '../temporal';
 import { readSourceStatus, readStatusSummary } from '../status-pages';
 import type { SourceStatus } from '../workflows/messages';
 import { RuntimeFailure, UsageError } from './errors';
@@ -59,11 +59,7 @@ export async function withTemporal<T>(config: LakesyncConfig, fn: (c: Connected)
     client = await connectClient(target);
     await client.connection.withDeadline(Date.now() + 10_000, () => client.workflowService.getSystemInfo({}));
   } catch (err) {
-    throw new RuntimeFailure(
-      `cannot reach Temporal at ${target.address} (namespace ${target.namespace}): ${(err as Error).message}. ` +
-        'Start a local server with "lakesync dev", or set temporal.address in the config (or TEMPORAL_ADDRESS).',
-      { cause: err },
-    );
+    throw new RuntimeFailure(new TemporalUnreachable(target, err).message, { cause: err });
   }
   try {
     return await fn({ client, target });

@@ -11,6 +11,7 @@ import { attributesSchema, dynamodbSourceSchema, dynamoSourceProblems } from './
 import { costSchema } from '../cost/schema';
 import { packingSchema } from './packing';
 import { glueCapacityProblems } from '../aws/glue-sizing';
+import { hostPortProblem } from './address';
 const LAKE_NAME_FIX = `use ${LAKE_NAME_RULE}`;
 const GLOB = /^[^\s]+$/;
 
@@ -437,7 +438,14 @@ export const configSchema = z
       .object({
         taskQueue: z.string().min(1).default('lakesync'),
         namespace: z.string().min(1).default('default'),
-        address: z.string().optional().describe('host:port; TEMPORAL_ADDRESS and the envconfig profile win when set.'),
+        address: z
+          .string()
+          .superRefine((address, ctx) => {
+            const problem = hostPortProblem(address);
+            if (problem) ctx.addIssue({ code: 'custom', message: problem, input: address });
+          })
+          .optional()
+          .describe('host:port; TEMPORAL_ADDRESS and the envconfig profile win when set.'),
       })
       .strict()
       .default({ taskQueue: 'lakesync', namespace: 'default' })

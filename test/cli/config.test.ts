@@ -172,6 +172,12 @@ describe('usage errors exit 2', () => {
     assert.equal(run.code, 1);
     assert.match(run.stderr, /cannot reach Temporal at 127\.0\.0\.1:9 \(namespace default\).*lakesync dev/);
   });
+
+  it('lakesync worker says the same when the server is unreachable, not the SDK\'s transport error alone', async () => {
+    const run = await inProcess(['worker', '--config', goodFile]);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /^error: cannot reach Temporal at 127\.0\.0\.1:9 \(namespace default\).*lakesync dev/);
+  });
 });
 
 describe('lakesync init', () => {

@@ -44,6 +44,11 @@ const CASES: { name: string; path: string; value?: unknown; message: RegExp; mut
   { name: 'template without {table}', path: 'sources.shop.target.tableName', value: 'orders', message: /must contain \{table\}/, mutate: (c) => (c.sources.shop.target.tableName = 'orders') },
   { name: 'template ending every lake name with an underscore', path: 'sources.shop.target.tableName', value: '{table}_', message: /gives lake names such as "a_" .*1-255 lowercase letters, digits or underscores, starting and ending with a letter or digit/, mutate: (c) => (c.sources.shop.target.tableName = '{table}_') },
   { name: 'template starting every lake name with an underscore', path: 'sources.shop.target.tableName', value: '-{table}', message: /gives lake names such as "_a"/, mutate: (c) => (c.sources.shop.target.tableName = '-{table}') },
+  { name: 'empty Temporal address', path: 'temporal.address', value: '', message: /is not host:port: give host:port, e\.g\. localhost:7233/, mutate: (c) => (c.temporal = { address: '' }) },
+  { name: 'Temporal address as a URL', path: 'temporal.address', value: 'http://127.0.0.1:7233', message: /is not host:port.*no scheme/, mutate: (c) => (c.temporal = { address: 'http://127.0.0.1:7233' }) },
+  { name: 'Temporal address without a port', path: 'temporal.address', value: 'temporal', message: /is not host:port/, mutate: (c) => (c.temporal = { address: 'temporal' }) },
+  { name: 'Temporal address with port 70000', path: 'temporal.address', value: 'localhost:70000', message: /port 70000 is not a port number \(1-65535\)/, mutate: (c) => (c.temporal = { address: 'localhost:70000' }) },
+  { name: 'Temporal address with a bad IPv4 address', path: 'temporal.address', value: '10.0.0.300:7233', message: /host "10\.0\.0\.300" is not a host name or an IP address/, mutate: (c) => (c.temporal = { address: '10.0.0.300:7233' }) },
   { name: 'table key not schema.table', path: 'sources.shop.tables.orders', message: /schema\.table/, mutate: (c) => (c.sources.shop.tables = { orders: {} }) },
   { name: 'max delete fraction above 1', path: 'sources.shop.safety.maxDeleteFraction', value: 1.5, message: /between 0 and 1/, mutate: (c) => (c.sources.shop.safety = { maxDeleteFraction: 1.5 }) },
   { name: 'concurrency 0', path: 'sources.shop.concurrency', value: 0, message: /at least 1/, mutate: (c) => (c.sources.shop.concurrency = 0) },
@@ -95,6 +100,14 @@ describe('config validation', () => {
     };
     const tables = sourceConfig(parseConfig(config), 'shop').tables;
     assert.deepEqual(['public.events', 'public.log', 'public.audit', 'public.orders'].map((t) => tables[t]?.cursor?.lookback), ['15m', 1000, 0, undefined]);
+  });
+
+  test('a Temporal address is a host name, an IPv4 address or a bracketed IPv6 address, with a port', () => {
+    for (const address of ['localhost:7233', '10.0.0.5:7233', '[::1]:7233', 'ns.acct.tmprl.cloud:7233', 'temporal-frontend.temporal.svc:7233']) {
+      const config = valid();
+      config.temporal = { address };
+      assert.equal(parseConfig(config).temporal.address, address);
+    }
   });
 
   test('an unknown source is named with the ones that exist', () => {
