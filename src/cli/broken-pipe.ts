@@ -1,7 +1,7 @@
 /**
  * `lakesync status | head -1`: once the reader has gone, writing to stdout fails with EPIPE,
  * which Node raises as an unhandled 'error' event (a crash with a stack trace). Nothing more can
- * be shown to anyone, so the command ends quietly instead.
+ * be shown to anyone, so the command ends quietly instead. runCli installs it for every command.
  */
 import type { Output } from './io';
 

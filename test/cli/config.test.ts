@@ -4,6 +4,7 @@
  * against the compose specification, the Dockerfile and the package's bin script.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -15,7 +16,7 @@ import { SCHEMA_FILES, configJsonSchema, messagesJsonSchema, schemaText } from '
 import { type CliDeps, tableList } from '../../src/cli/context';
 import type { Ports } from '../../src/ports';
 import composeSpec from './fixtures/compose-spec.json';
-import { ROOT, cliEnv, json, runCli, runCliInProcess, tempDir, writeConfig } from './helpers';
+import { CLI, ROOT, cliEnv, json, runCli, runCliInProcess, tempDir, writeConfig } from './helpers';
 
 const tmp = tempDir('config');
 after(() => tmp.remove());
@@ -178,6 +179,27 @@ describe('usage errors exit 2', () => {
     assert.equal(run.code, 1);
     assert.match(run.stderr, /^error: cannot reach Temporal at 127\.0\.0\.1:9 \(namespace default\).*lakesync dev/);
   });
+});
+
+describe('output piped into a reader that goes away (lakesync validate | head -1)', () => {
+  /** Runs the binary with its stdout closed on our side before it writes: its writes fail with EPIPE. */
+  const withClosedStdout = (args: string[]) =>
+    new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+      const child = spawn(process.execPath, [CLI, ...args], { cwd: tmp.dir, env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stdout.destroy();
+      let stderr = '';
+      child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stderr }));
+    });
+
+  for (const args of [['validate', '--config', goodFile], ['--help']]) {
+    it(`lakesync ${args[0]} ends quietly with exit 0`, async () => {
+      const run = await withClosedStdout(args);
+      assert.equal(run.stderr, '');
+      assert.equal(run.code, 0);
+    });
+  }
 });
 
 describe('lakesync init', () => {

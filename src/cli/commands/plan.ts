@@ -1,7 +1,6 @@
 /** `lakesync plan <source>`: per table the action and why, keys, lake name, exclusions. No side effects. */
 import type { Command } from 'commander';
 import type { SourceStatus } from '../../workflows/messages';
-import { exitQuietlyOnBrokenPipe } from '../broken-pipe';
 import { type CommandKit, type CommonOptions, withConfig, withJson } from '../command';
 import { loadSource, sourceStatus, withTemporal } from '../context';
 import { columns } from '../format';
@@ -23,7 +22,6 @@ export function registerPlan(program: Command, kit: CommandKit): void {
   withJson(withConfig(cmd)).action(
     kit.action(async (name: string, opts: CommonOptions & { columns?: boolean }) => {
       const { io } = kit.env;
-      exitQuietlyOnBrokenPipe(io.stdout);
       const { config, source } = loadSource(io, opts, name);
       let status: SourceStatus | undefined;
       let statusNote: string | undefined;

@@ -1,7 +1,6 @@
 /** `lakesync query <source> "<SQL>"`: read-only SQL on the lake (Athena on AWS, Spark SQL locally). */
 import type { Command } from 'commander';
 import { PortError } from '../../errors';
-import { exitQuietlyOnBrokenPipe } from '../broken-pipe';
 import { type CommandKit, type CommonOptions, withConfig, withJson } from '../command';
 import { loadSource } from '../context';
 import { UsageError } from '../errors';
@@ -17,7 +16,6 @@ export function registerQuery(program: Command, kit: CommandKit): void {
   withJson(withConfig(cmd)).action(
     kit.action(async (name: string, sql: string, opts: CommonOptions) => {
       const { io } = kit.env;
-      exitQuietlyOnBrokenPipe(io.stdout);
       const { config, source } = loadSource(io, opts, name);
       if (!sql.trim()) throw new UsageError('give the SQL to run, e.g. lakesync query shop "select count(*) from shop.orders"');
       const rows = await withSourcePorts(kit.env, name, source, config, async (ports) => {

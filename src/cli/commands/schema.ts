@@ -7,7 +7,6 @@
 import type { Command } from 'commander';
 import type { LakesyncConfig, SourceConfig } from '../../config/schema';
 import type { DiscoveredTable, ExportRef } from '../../model';
-import { exitQuietlyOnBrokenPipe } from '../broken-pipe';
 import { type CommandKit, type CommonOptions, withConfig, withJson } from '../command';
 import { type CommandEnv, loadSource, sourceStatus, withTemporal } from '../context';
 import { EXIT_OK, EXIT_USAGE, UsageError } from '../errors';
@@ -28,7 +27,6 @@ export function registerSchema(program: Command, kit: CommandKit): void {
   withJson(withConfig(cmd)).action(
     kit.action(async (name: string, table: string | undefined, opts: SchemaOptions) => {
       const { io } = kit.env;
-      exitQuietlyOnBrokenPipe(io.stdout);
       const { config, source } = loadSource(io, opts, name);
       const { tables, from } = await sourceTables(kit.env, name, source, config, opts.export);
       const chosen = table ? tables.filter((t) => t.table === table) : tables;

@@ -8,7 +8,6 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { type CommandKit, type CommonOptions, withConfig, withJson } from '../command';
 import { type Connected, loadSource, withTemporal } from '../context';
-import { exitQuietlyOnBrokenPipe } from '../broken-pipe';
 import { EXIT_FAILED, EXIT_OK } from '../errors';
 import { type CliIO, printJson, printLine } from '../io';
 import type { SourceConfig } from '../../config/schema';
@@ -31,7 +30,6 @@ export function registerStatus(program: Command, kit: CommandKit): void {
   withJson(withConfig(cmd)).action(
     kit.action(async (name: string, opts: StatusOptions) => {
       const { io } = kit.env;
-      exitQuietlyOnBrokenPipe(io.stdout);
       const { config, source } = loadSource(io, opts, name);
       const intervalMs = Math.max(100, Number(opts.interval) || 1000);
       return withTemporal(config, async (conn) => (opts.watch ? watch(conn, io, name, source, intervalMs, Boolean(opts.json)) : once(conn, io, name, source, Boolean(opts.json))));
