@@ -345,7 +345,12 @@ export const sourceSchema = z
       .describe('create a snapshot per cycle, take the latest automated one, or use an existing id.'),
     tables: z.record(z.string().regex(TABLE_NAME, 'table keys must be schema.table (DynamoDB tables: dynamodb.<TableName>, a name without ".")'), tableSettings).default({}).describe('Per-table settings, keyed by schema.table.'),
     hashKey: hashKeySchema.optional(),
-    include: z.array(z.string().regex(GLOB, 'globs are schema.table patterns without spaces, e.g. public.*')).default(['*.*']).describe('Globs over schema.table; default every table.'),
+    include: z
+      .array(z.string().regex(GLOB, 'globs are schema.table patterns without spaces, e.g. public.*'))
+      // An empty list would select no table, so every sync would do nothing.
+      .min(1, 'an empty include list syncs no table: list at least one glob, e.g. [public.*], or leave include out to sync every table')
+      .default(['*.*'])
+      .describe('Globs over schema.table; default every table.'),
     exclude: z.array(z.string().regex(GLOB, 'globs are schema.table patterns without spaces, e.g. public.*_pii')).default([]).describe('Globs over schema.table; exclude wins over include.'),
     target: z
       .object({

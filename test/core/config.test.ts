@@ -49,6 +49,7 @@ const CASES: { name: string; path: string; value?: unknown; message: RegExp; mut
   { name: 'Temporal address without a port', path: 'temporal.address', value: 'temporal', message: /is not host:port/, mutate: (c) => (c.temporal = { address: 'temporal' }) },
   { name: 'Temporal address with port 70000', path: 'temporal.address', value: 'localhost:70000', message: /port 70000 is not a port number \(1-65535\)/, mutate: (c) => (c.temporal = { address: 'localhost:70000' }) },
   { name: 'Temporal address with a bad IPv4 address', path: 'temporal.address', value: '10.0.0.300:7233', message: /host "10\.0\.0\.300" is not a host name or an IP address/, mutate: (c) => (c.temporal = { address: '10.0.0.300:7233' }) },
+  { name: 'empty include list', path: 'sources.shop.include', message: /an empty include list syncs no table: list at least one glob/, mutate: (c) => (c.sources.shop.include = []) },
   { name: 'table key not schema.table', path: 'sources.shop.tables.orders', message: /schema\.table/, mutate: (c) => (c.sources.shop.tables = { orders: {} }) },
   { name: 'max delete fraction above 1', path: 'sources.shop.safety.maxDeleteFraction', value: 1.5, message: /between 0 and 1/, mutate: (c) => (c.sources.shop.safety = { maxDeleteFraction: 1.5 }) },
   { name: 'concurrency 0', path: 'sources.shop.concurrency', value: 0, message: /at least 1/, mutate: (c) => (c.sources.shop.concurrency = 0) },
