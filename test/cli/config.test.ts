@@ -203,6 +203,14 @@ describe('output piped into a reader that goes away (lakesync validate | head -1
 });
 
 describe('lakesync init', () => {
+  it('into a folder that does not exist is a usage error (exit 2) saying to create the folder', async () => {
+    const folder = join(tmp.dir, 'nodir');
+    const run = await inProcess(['init', '--config', join(folder, 'x.yaml')]);
+    assert.equal(run.code, 2, run.stderr);
+    assert.match(run.stderr, /the folder .*nodir does not exist; create it first/);
+    assert.equal(existsSync(folder), false);
+  });
+
   it('writes a commented starter config that validates, refuses to overwrite, and --force overwrites', async () => {
     const file = join(tmp.dir, 'starter.yaml');
     const run = await runCli(['init', '--source', 'shop', '--config', file]);

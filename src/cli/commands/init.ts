@@ -25,6 +25,8 @@ export function registerInit(program: Command, kit: CommandKit): void {
         throw new UsageError(`--source ${JSON.stringify(opts.source)}: ${SOURCE_NAME_RULE}`);
       }
       if (existsSync(file) && !opts.force) throw new UsageError(`${file} exists: pass --force to overwrite it, or --config <other file>`);
+      // init writes one file, never folders: a mistyped path should not grow a tree.
+      if (!existsSync(dirname(file))) throw new UsageError(`cannot write ${file}: the folder ${dirname(file)} does not exist; create it first (mkdir -p ${dirname(file)}) or pass --config <file> in an existing folder`);
       const schema = join(repoRoot(), SCHEMA_FILES.config);
       const schemaPath = existsSync(schema) ? relative(dirname(file), schema) || schema : undefined;
       writeFileSync(file, starterConfig({ source: opts.source, ...(schemaPath ? { schemaPath } : {}) }));
