@@ -8,7 +8,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { type CommandKit, type CommonOptions, withConfig, withJson } from '../command';
 import { type Connected, loadSource, withTemporal } from '../context';
-import { EXIT_FAILED, EXIT_OK } from '../errors';
+import { EXIT_FAILED, EXIT_OK, UsageError } from '../errors';
 import { type CliIO, printJson, printLine } from '../io';
 import type { SourceConfig } from '../../config/schema';
 import { UiLinks, athenaUrl, glueRunUrl } from '../links';
@@ -26,15 +26,27 @@ export function registerStatus(program: Command, kit: CommandKit): void {
     .command('status <source>')
     .description('the source\'s running cycle per table (phase, run state, rows, elapsed), last cycle, failed tables and queue')
     .option('-w, --watch', 'follow the running cycle until the source is idle')
-    .option('--interval <ms>', 'how often --watch reads the status', '1000');
+    .option('--interval <ms>', `how often --watch reads the status (at least ${MIN_INTERVAL_MS} ms)`, '1000');
   withJson(withConfig(cmd)).action(
     kit.action(async (name: string, opts: StatusOptions) => {
       const { io } = kit.env;
+      const intervalMs = intervalOption(opts.interval);
       const { config, source } = loadSource(io, opts, name);
-      const intervalMs = Math.max(100, Number(opts.interval) || 1000);
       return withTemporal(config, async (conn) => (opts.watch ? watch(conn, io, name, source, intervalMs, Boolean(opts.json)) : once(conn, io, name, source, Boolean(opts.json))));
     }),
   );
+}
+
+/** Polling faster than this only loads the server and the worker answering the queries. */
+const MIN_INTERVAL_MS = 100;
+
+/** `--interval`: a whole number of milliseconds, at least MIN_INTERVAL_MS, else a usage error before anything is read. */
+function intervalOption(raw: string | undefined): number {
+  const ms = Number(raw);
+  if (!/^\d+$/.test(raw?.trim() ?? '') || ms < MIN_INTERVAL_MS) {
+    throw new UsageError(`--interval must be a whole number of milliseconds, at least ${MIN_INTERVAL_MS} (e.g. --interval 2000), got "${raw}"`);
+  }
+  return ms;
 }
 
 function exitCode(view: StatusView): number {
