@@ -4,7 +4,7 @@ import type { CycleResult } from '../model';
 import type { CycleSummary } from '../workflows/messages';
 import { type Connected, sourceStatusSummary } from './context';
 import { EXIT_FAILED, EXIT_OK } from './errors';
-import { columns, rowsText, valueChangesText } from './format';
+import { columns, rowsText, shown, valueChangesText } from './format';
 import { type CliIO, printJson, printLine } from './io';
 import { UiLinks } from './links';
 import { cycleLine } from './render-status';
@@ -59,7 +59,7 @@ function printCycleTables(io: CliIO, result: CycleResult): void {
  */
 export function cycleTableLines(result: CycleResult): string[] {
   const lines: string[] = [];
-  if (result.error) lines.push(`cycle error in ${result.error.phase}: ${result.error.message}`);
+  if (result.error) lines.push(`cycle error in ${result.error.phase}: ${shown(result.error.message)}`);
   if (result.tables.length === 0) return lines;
   const costed = result.tables.some((t) => t.cost);
   const rows = result.tables.map((t) => [
@@ -74,14 +74,14 @@ export function cycleTableLines(result: CycleResult): string[] {
   if (result.cost) lines.push(`cycle cost: ${costText(result.cost)}`);
   for (const t of result.tables) {
     const changed = t.load ? valueChangesText(t.load) : '';
-    if (changed) lines.push(`${t.table}: ${changed}`);
+    if (changed) lines.push(`${shown(t.table)}: ${changed}`);
     // A direct load read the source by a cursor window: its bounds are the new watermark.
     const w = t.load?.window;
-    if (w) lines.push(`${t.table}: read directly, ${t.load!.cursorColumn ?? 'cursor'} ${w.from === null ? 'up to' : `from ${w.from} to`} ${w.to ?? '(empty table)'} in ${w.partitions} partition(s), ${t.load!.rowsRead} row(s) read`);
+    if (w) lines.push(`${shown(t.table)}: read directly, ${t.load!.cursorColumn ?? 'cursor'} ${w.from === null ? 'up to' : `from ${w.from} to`} ${w.to ?? '(empty table)'} in ${w.partitions} partition(s), ${t.load!.rowsRead} row(s) read`);
     const d = t.load?.dynamodb;
-    if (d) lines.push(`${t.table}: ${d.exportIds.length} DynamoDB export(s), ${d.from === null ? `full at ${d.to}` : `changes from ${d.from} to ${d.to}`}, ${d.records} record(s)`);
+    if (d) lines.push(`${shown(t.table)}: ${d.exportIds.length} DynamoDB export(s), ${d.from === null ? `full at ${d.to}` : `changes from ${d.from} to ${d.to}`}, ${d.records} record(s)`);
   }
-  for (const w of result.warnings) lines.push(`warning: ${w}`);
-  for (const t of result.tables) for (const w of t.load?.warnings ?? []) lines.push(`warning: ${t.table}: ${w}`);
+  for (const w of result.warnings) lines.push(`warning: ${shown(w)}`);
+  for (const t of result.tables) for (const w of t.load?.warnings ?? []) lines.push(`warning: ${shown(t.table)}: ${shown(w)}`);
   return lines;
 }

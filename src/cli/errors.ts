@@ -5,6 +5,7 @@
 import { CommanderError } from 'commander';
 import { ConfigError } from '../errors';
 import { redactSecrets } from '../redact';
+import { shownLines } from './format';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -37,9 +38,13 @@ export function exitCodeOf(err: unknown): number {
 
 export function errorText(err: unknown): string {
   // A driver or SDK error may quote a connection string: what is printed carries no credential.
-  if (err instanceof ConfigError || err instanceof UsageError || err instanceof RuntimeFailure) return `error: ${redactSecrets(err.message)}`;
-  if (err instanceof Error) return `error: ${redactSecrets(withCauses(err))}`;
-  return `error: ${redactSecrets(String(err))}`;
+  // It may also name a source table holding control characters: they are shown escaped.
+  return `error: ${shownLines(redactSecrets(messageOf(err)))}`;
+}
+
+function messageOf(err: unknown): string {
+  if (err instanceof ConfigError || err instanceof UsageError || err instanceof RuntimeFailure) return err.message;
+  return err instanceof Error ? withCauses(err) : String(err);
 }
 
 /** A library error's message followed by its causes' ("Failed to query Workflow: 4 DEADLINE_EXCEEDED: ..."). */

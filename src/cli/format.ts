@@ -1,6 +1,26 @@
 /** Small text helpers: aligned columns, durations, bars. No colours, so output pastes cleanly. */
 
-export function columns(header: string[], rows: string[][]): string[] {
+/** C0 and C1 control characters and DEL: a terminal acts on them (ESC starts a sequence) instead of showing them. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * Text from elsewhere (a source's table names, a backend's message) as one printable line: every
+ * control character and newline shown escaped (`\x1b`, `\n`), so it can neither drive the terminal
+ * nor break a layout. For text output only; JSON escapes them itself.
+ */
+export function shown(text: string): string {
+  return text.replace(CONTROL, (c) => NAMED[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/** As `shown`, keeping the line breaks of a message written as several lines. */
+export function shownLines(text: string): string {
+  return text.split('\n').map(shown).join('\n');
+}
+
+/** Aligned columns; every cell is `shown`, so a cell is one line whatever it holds. */
+export function columns(header: string[], raw: string[][]): string[] {
+  const rows = raw.map((r) => r.map(shown));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
   return [line(header), ...rows.map(line)];

@@ -4,7 +4,7 @@
  */
 import { costText } from '../cost/report';
 import type { CycleSummary } from '../workflows/messages';
-import { bar, columns, duration, rowsText, valueChangesText } from './format';
+import { bar, columns, duration, rowsText, shown, valueChangesText } from './format';
 import type { StatusView, TableRow } from './progress';
 
 /** How far along a table is, by its state, for its bar. */
@@ -12,7 +12,7 @@ const STATE_FRACTION: Record<string, number> = { pending: 0, loading: 0.35, gran
 
 export function cycleLine(c: CycleSummary): string {
   const counts = `${c.counts.committed} committed, ${c.counts.failed} failed, ${c.counts.skipped} skipped`;
-  const error = c.error ? ` - ${c.error.phase}: ${c.error.message}` : '';
+  const error = c.error ? ` - ${c.error.phase}: ${shown(c.error.message)}` : '';
   return `cycle ${c.cycleId} (${c.kind}) ${c.status}: ${counts} [${c.startedAt} -> ${c.finishedAt}]${error}`;
 }
 
@@ -47,36 +47,36 @@ export function statusReport(view: StatusView, links: StatusLinks): string[] {
   if (last?.cost) lines.push(`last cycle cost: ${costText(last.cost)} ("lakesync cost ${view.source}" for more)`);
   if (view.tables.length > 0) lines.push('', ...columns(HEADER, view.tables.map(tableCells)));
   const notes = (last?.tables ?? []).flatMap((t) => [
-    ...(valueChangesText(t) ? [`  ${t.table}: ${valueChangesText(t)}`] : []),
-    ...(t.warnings ?? []).map((w) => `  ${t.table}: warning: ${w}`),
+    ...(valueChangesText(t) ? [`  ${shown(t.table)}: ${shown(valueChangesText(t))}`] : []),
+    ...(t.warnings ?? []).map((w) => `  ${shown(t.table)}: warning: ${shown(w)}`),
   ]);
   if (notes.length > 0) lines.push('', 'last cycle, values changed by column policies and warnings:', ...notes);
   const failed = Object.entries(view.status?.failed ?? {});
   if (failed.length > 0) {
     lines.push('', `failed tables (rerun with "lakesync rerun ${view.source} --failed"):`);
-    for (const [table, f] of failed) lines.push(`  ${table}  [${f.phase}] ${f.message}`);
+    for (const [table, f] of failed) lines.push(`  ${shown(table)}  [${f.phase}] ${shown(f.message)}`);
   }
   // Absent in the status of source workflows started by earlier versions.
   const dropped = view.status?.droppedTables ?? [];
   if (dropped.length > 0) {
     lines.push('', 'tables no longer exported:');
-    for (const d of dropped) lines.push(`  ${d.table}  ${d.note} (cycle ${d.cycleId}, ${d.at})`);
+    for (const d of dropped) lines.push(`  ${shown(d.table)}  ${shown(d.note)} (cycle ${d.cycleId}, ${d.at})`);
   }
   const ignored = view.status?.ignoredRequests ?? [];
   if (ignored.length > 0) {
     lines.push('', 'ignored requests (newest first):');
-    for (const r of ignored.slice(0, 5)) lines.push(`  ${r.at} ${r.kind} ${r.requestId ?? '(no id)'}${r.requestedBy ? ` by ${r.requestedBy}` : ''}: ${r.reason}`);
+    for (const r of ignored.slice(0, 5)) lines.push(`  ${r.at} ${r.kind} ${r.requestId ?? '(no id)'}${r.requestedBy ? ` by ${shown(r.requestedBy)}` : ''}: ${shown(r.reason)}`);
   }
   const queue = view.status?.queue ?? [];
   if (queue.length > 0) {
     lines.push('', 'queued:');
-    for (const q of queue) lines.push(`  ${q.requestId} ${q.kind}${q.tables ? ` ${q.tables.join(',')}` : ''}${q.requestedBy ? ` (by ${q.requestedBy})` : ''}`);
+    for (const q of queue) lines.push(`  ${q.requestId} ${q.kind}${q.tables ? ` ${shown(q.tables.join(','))}` : ''}${q.requestedBy ? ` (by ${shown(q.requestedBy)})` : ''}`);
   }
   const linkLines = [
     links.workflow && `source workflow: ${links.workflow}`,
     links.cycle && `running cycle:   ${links.cycle}`,
     links.partial && `partial cycles:  ${links.partial}`,
-    ...Object.entries(links.runs ?? {}).map(([table, url]) => `glue run ${table}: ${url}`),
+    ...Object.entries(links.runs ?? {}).map(([table, url]) => `glue run ${shown(table)}: ${url}`),
     links.athena && `athena:          ${links.athena}`,
   ].filter(Boolean) as string[];
   if (linkLines.length > 0) lines.push('', ...linkLines);
@@ -123,7 +123,7 @@ export class ChangeLog {
       if (this.seen.get(key) === state) continue;
       this.seen.set(key, state);
       const extra = [t.runId && `run ${t.runId}`, t.elapsedMs !== undefined && t.state !== 'loading' && duration(t.elapsedMs), t.error].filter(Boolean).join(', ');
-      out.push(`${stamp} ${t.table} ${state}${extra ? ` (${extra})` : ''}`);
+      out.push(`${stamp} ${shown(t.table)} ${state}${extra ? ` (${shown(extra)})` : ''}`);
     }
     return out;
   }

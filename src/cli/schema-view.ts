@@ -7,7 +7,7 @@
 import { type ColumnPolicy, columnPolicies, columnPolicyProblems } from '../config/columns';
 import type { SourceConfig } from '../config/schema';
 import type { DiscoveredTable } from '../model';
-import { columns as textColumns } from './format';
+import { shown, columns as textColumns } from './format';
 import { jobColumnTypes } from './lake-types';
 
 export interface SchemaColumn {
@@ -94,11 +94,11 @@ function policyWords(p: ColumnPolicy | undefined): string {
 export function schemaLines(report: SchemaReport): string[] {
   const lines = [`columns of ${report.source} from ${report.columnsFrom}`];
   for (const t of report.tables) {
-    lines.push('', `${t.table}${t.primaryKey.length > 0 ? ` (key ${t.primaryKey.join(', ')})` : ''}`);
+    lines.push('', shown(`${t.table}${t.primaryKey.length > 0 ? ` (key ${t.primaryKey.join(', ')})` : ''}`));
     const rows = t.columns.map((c) => [c.column, c.sourceType, c.lakeColumn ?? '(excluded)', c.lakeType ?? '-', c.policy, c.from]);
     lines.push(...textColumns(['SOURCE COLUMN', 'SOURCE TYPE', 'LAKE COLUMN', 'LAKE TYPE', 'POLICY', 'FROM'], rows).map((l) => `  ${l}`));
-    for (const c of t.columns) if (c.warning) lines.push(`  warning: ${c.column}: ${c.warning}`);
-    for (const p of t.problems) lines.push(`  error: ${p}`);
+    for (const c of t.columns) if (c.warning) lines.push(`  warning: ${shown(c.column)}: ${shown(c.warning)}`);
+    for (const p of t.problems) lines.push(`  error: ${shown(p)}`);
   }
   return lines;
 }

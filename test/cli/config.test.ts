@@ -259,6 +259,20 @@ describe('lakesync plan without Temporal', () => {
   });
 });
 
+describe('lakesync plan with table names holding control characters', () => {
+  it('shows them escaped in the text output and as they are in JSON', async () => {
+    const names = ['public.evil\u001b[2J', 'public.two\nlines', 'public.x_pii\u001b[31m'];
+    const file = writeConfig(join(tmp.dir, 'hostile.yaml'), validConfig({ source: { kind: 'fake', tables: names }, exclude: ['public.x*'] }));
+    const text = await inProcess(['plan', 'shop', '--config', file]);
+    assert.doesNotMatch(text.stdout, /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+    assert.match(text.stdout, /^public\.evil\\x1b\[2J\s+shop\.public_evil_2j\s+create/m);
+    assert.match(text.stdout, /^public\.two\\nlines\s+shop\.public_two_lines\s+create/m);
+    assert.match(text.stdout, /^ {2}public\.x_pii\\x1b\[31m {2}excluded by rule/m);
+    const run = await inProcess(['plan', 'shop', '--json', '--config', file]);
+    assert.deepEqual(json<{ rows: { table: string }[] }>(run).rows.map((r) => r.table).sort(), [...names].sort());
+  });
+});
+
 describe('lakesync query and grants', () => {
   const rows = [{ id: 1, name: 'a' }, { id: 2, name: null }];
   const ports = (withQuery: boolean): CliDeps => ({

@@ -29,6 +29,14 @@ describe('error text', () => {
   });
 });
 
+describe('error text naming a source table with control characters', () => {
+  it('shows them escaped, keeping the line breaks of a message written as several lines', () => {
+    assert.equal(errorText(new UsageError('sync refused: unknown table(s) public.evil\u001b[2J')), 'error: sync refused: unknown table(s) public.evil\\x1b[2J');
+    assert.equal(errorText(new Error('failed\u009b1m', { cause: new Error('on public.a\u007f') })), 'error: failed\\x9b1m: on public.a\\x7f');
+    assert.equal(errorText(new UsageError('two\nlines')), 'error: two\nlines');
+  });
+});
+
 describe('unanswered queries', () => {
   it('DEADLINE_EXCEEDED, or any failure arriving at the deadline, means no worker answered', async () => {
     assert.equal(await unanswered(new ServiceError('Failed to query Workflow', { cause: grpcError(4, 'DEADLINE_EXCEEDED: Deadline exceeded') }), 15_000), 'deadline');

@@ -3,9 +3,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseConfig } from '../../src/config/load';
 import { UiLinks, athenaUrl, glueRunUrl, uiBaseUrl } from '../../src/cli/links';
-import { bar, columns, duration } from '../../src/cli/format';
+import { bar, columns, duration, shown, shownLines } from '../../src/cli/format';
 import type { StatusView } from '../../src/cli/progress';
 import { ChangeLog, statusReport, terminalFrame } from '../../src/cli/render-status';
+import { cycleTableLines } from '../../src/cli/cycle-report';
+import type { CycleResult } from '../../src/model';
 
 const config = parseConfig({
   sources: {
@@ -105,6 +107,49 @@ describe('status rendering', () => {
   });
 });
 
+describe('table names from the source with control characters', () => {
+  // A source table may be named anything: ESC sequences would drive the terminal, newlines break the layout.
+  const HOSTILE = 'public.evil\u001b[2J\u001b[31mRED';
+  const NEWLINE = 'public.two\nlines';
+  const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
+  const hostile: StatusView = {
+    source: 'prod', workflowId: 'lakesync/prod', phase: 'idle', queued: 0,
+    status: { failed: { [NEWLINE]: { phase: 'load', message: `cannot load ${NEWLINE}` } } } as never,
+    tables: [{ table: HOSTILE, state: 'committed' }, { table: NEWLINE, state: 'failed', error: 'bad\rrow' }],
+  };
+
+  it('status shows them escaped, one line per table', () => {
+    const lines = statusReport(hostile, {}).flatMap((l) => l.split('\n'));
+    assert.doesNotMatch(lines.join('\n'), CONTROL);
+    assert.ok(lines.some((l) => /^public\.evil\\x1b\[2J\\x1b\[31mRED\s+committed/.test(l)), lines.join('\n'));
+    assert.ok(lines.some((l) => /^public\.two\\nlines\s+failed\s+bad\\rrow$/.test(l)), lines.join('\n'));
+    assert.ok(lines.includes('  public.two\\nlines  [load] cannot load public.two\\nlines'), lines.join('\n'));
+    assert.ok(!lines.some((l) => l.startsWith('lines')), 'a newline in a table name starts a line of its own');
+  });
+
+  it('status --watch frames and change lines show them escaped', () => {
+    const running = { ...hostile, phase: 'running', cycle: { cycleId: '1', workflowId: 'w', kind: 'sync', startedAt: '', elapsedMs: 0, phase: 'load', tables: 2, done: 1, failed: 1 } } as StatusView;
+    const text = [...terminalFrame(running, 200), ...new ChangeLog().lines(running, new Date())].join('\n');
+    assert.doesNotMatch(text, CONTROL);
+    assert.equal(text.split('\n').filter((l) => l.includes('lines')).length, 2, text);
+  });
+
+  it('sync --wait and rerun --wait table lines show them escaped', () => {
+    const result = {
+      cycleId: '1', source: 'prod', status: 'partial', startedAt: '', finishedAt: '',
+      warnings: [`${HOSTILE} was renamed`],
+      tables: [
+        { table: HOSTILE, lakeTable: 'evil', action: 'create', status: 'committed', load: { action: 'create', inserted: 1, updated: 0, deleted: 0, warnings: ['w\u001b[2J'] } },
+        { table: NEWLINE, lakeTable: 'two', action: 'create', status: 'failed', error: { phase: 'load', type: 'x', retryable: false, message: 'row\nbreak' } },
+      ],
+    } as unknown as CycleResult;
+    const lines = cycleTableLines(result);
+    assert.doesNotMatch(lines.join('\n'), CONTROL);
+    assert.ok(lines.includes('warning: public.evil\\x1b[2J\\x1b[31mRED: w\\x1b[2J'), lines.join('\n'));
+    assert.ok(lines.some((l) => /^public\.two\\nlines\s+failed\s+create\s+\[load\] row\\nbreak$/.test(l)), lines.join('\n'));
+  });
+});
+
 describe('formatting', () => {
   it('durations, bars and aligned columns', () => {
     assert.equal(duration(4_400), '4s');
@@ -114,5 +159,12 @@ describe('formatting', () => {
     assert.equal(bar(0.5, 4), '██░░');
     assert.equal(bar(2, 3), '███');
     assert.deepEqual(columns(['A', 'LONG'], [['xyz', '1']]), ['A    LONG', 'xyz  1']);
+  });
+
+  it('control characters, DEL and newlines shown escaped; everything else as it is', () => {
+    assert.equal(shown('a\u001b[2Jb\nc\rd\te\u0000f\u007fg\u009bh'), 'a\\x1b[2Jb\\nc\\rd\\te\\x00f\\x7fg\\x9bh');
+    assert.equal(shown('Zürich €'), 'Zürich €');
+    assert.equal(shownLines('one\u001b\ntwo'), 'one\\x1b\ntwo');
+    assert.deepEqual(columns(['T', 'X'], [['a\nb', '1']]), ['T     X', 'a\\nb  1']);
   });
 });

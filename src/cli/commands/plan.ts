@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { SourceStatus } from '../../workflows/messages';
 import { type CommandKit, type CommonOptions, withConfig, withJson } from '../command';
 import { loadSource, sourceStatus, withTemporal } from '../context';
-import { columns } from '../format';
+import { columns, shown } from '../format';
 import { printJson, printLine } from '../io';
 import { buildPlan, EXTRACT_WORDS, type PlanReport } from '../plan-view';
 import { EXIT_OK, EXIT_USAGE } from '../errors';
@@ -65,9 +65,9 @@ export function registerPlan(program: Command, kit: CommandKit): void {
       if (skipped.length > 0) {
         printLine(io.stdout);
         printLine(io.stdout, 'not loaded:');
-        for (const r of skipped) printLine(io.stdout, `  ${r.table}  ${r.excludedBy ? `excluded by rule "${r.excludedBy}"` : r.why}`);
+        for (const r of skipped) printLine(io.stdout, `  ${shown(r.table)}  ${r.excludedBy ? `excluded by rule "${r.excludedBy}"` : shown(r.why)}`);
       }
-      for (const note of report.notes) printLine(io.stdout, `note: ${note}`);
+      for (const note of report.notes) printLine(io.stdout, `note: ${shown(note)}`);
       if (schema) {
         printLine(io.stdout);
         for (const line of schemaLines(schema)) printLine(io.stdout, line);

@@ -10,6 +10,7 @@ import { type CommandKit, type CommonOptions, withConfig, withJson } from '../co
 import { loadSource, sourceStatusSummary, tableList, withTemporal } from '../context';
 import { waitAndReport } from '../cycle-report';
 import { UsageError } from '../errors';
+import { shown } from '../format';
 import { printJson, printLine } from '../io';
 import { newRequestId } from '../wait';
 
@@ -60,14 +61,14 @@ export function registerRerun(program: Command, kit: CommandKit): void {
           throw err;
         }
         if (opts.wait) {
-          if (!opts.json) printLine(io.stdout, `rerun accepted: ${accepted.requestId} (${accepted.tables.join(', ')})`);
+          if (!opts.json) printLine(io.stdout, `rerun accepted: ${accepted.requestId} (${shown(accepted.tables.join(', '))})`);
           return waitAndReport(conn, io, name, accepted.requestId, Boolean(opts.json));
         }
         if (opts.json) {
           printJson(io.stdout, { source: name, ...accepted });
           return;
         }
-        printLine(io.stdout, `rerun accepted for ${name}: ${accepted.tables.join(', ')} (request ${accepted.requestId}, ${accepted.queuedBehind} request(s) ahead)`);
+        printLine(io.stdout, `rerun accepted for ${name}: ${shown(accepted.tables.join(', '))} (request ${accepted.requestId}, ${accepted.queuedBehind} request(s) ahead)`);
         printLine(io.stdout, `follow it with: lakesync status ${name} --watch`);
       });
     }),

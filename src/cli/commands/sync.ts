@@ -12,6 +12,7 @@ import { type CommandKit, type CommonOptions, withConfig, withJson } from '../co
 import { type Connected, loadSource, tableList, withTemporal } from '../context';
 import { waitAndReport } from '../cycle-report';
 import { UsageError } from '../errors';
+import { shown } from '../format';
 import { printJson, printLine } from '../io';
 import { UiLinks } from '../links';
 import { newRequestId } from '../wait';
@@ -52,7 +53,7 @@ export function registerSync(program: Command, kit: CommandKit): void {
           printJson(io.stdout, { source: name, workflowId: sent.workflowId, runId: sent.runId, requestId, ...(tables ? { tables } : {}), ...(link ? { url: link } : {}) });
           return;
         }
-        printLine(io.stdout, `sync requested for ${name}${tables ? ` (${tables.join(', ')})` : ''}: request ${requestId} sent to ${sent.workflowId}`);
+        printLine(io.stdout, `sync requested for ${name}${tables ? ` (${shown(tables.join(', '))})` : ''}: request ${requestId} sent to ${sent.workflowId}`);
         printLine(io.stdout, `follow it with: lakesync status ${name} --watch`);
         if (link) printLine(io.stdout, `workflow: ${link}`);
       });

@@ -5,7 +5,7 @@ import { loadConfigFile } from '../../config/load';
 import { temporalTarget } from '../../temporal';
 import { type CommandKit, type CommonOptions, withConfig, withJson } from '../command';
 import { configPath } from '../context';
-import { EXIT_USAGE } from '../errors';
+import { EXIT_USAGE, errorText } from '../errors';
 import { printJson, printLine } from '../io';
 
 export function registerValidate(program: Command, kit: CommandKit): void {
@@ -20,7 +20,7 @@ export function registerValidate(program: Command, kit: CommandKit): void {
       } catch (err) {
         if (err instanceof ConfigError && opts.json) {
           printJson(io.stdout, { valid: false, file, issues: err.issues });
-          io.stderr.write(`error: ${err.message}\n`);
+          io.stderr.write(`${errorText(err)}\n`);
           return EXIT_USAGE;
         }
         throw err;

@@ -5,7 +5,7 @@ import { type CommandKit, type CommonOptions, withConfig, withJson } from '../co
 import { loadSource, sourceStatus, withTemporal } from '../context';
 import { RuntimeFailure } from '../errors';
 import { costText } from '../../cost/report';
-import { columns } from '../format';
+import { columns, shown } from '../format';
 import { printJson, printLine } from '../io';
 
 export function registerWatermarks(program: Command, kit: CommandKit): void {
@@ -36,7 +36,7 @@ export function registerWatermarks(program: Command, kit: CommandKit): void {
         ]);
         if (rows.length > 0) for (const line of columns(['TABLE', 'ACTION', 'ROWS', 'CURSOR', 'ICEBERG SNAPSHOT', 'LOADED AT', 'EXPORT', 'COST', 'LAST ERROR'], rows)) printLine(io.stdout, line);
         const failed = Object.entries(status.failed);
-        for (const [table, f] of failed) if (!status.ledger[table]) printLine(io.stdout, `${table}: never loaded; last error [${f.phase}] ${f.message}`);
+        for (const [table, f] of failed) if (!status.ledger[table]) printLine(io.stdout, `${shown(table)}: never loaded; last error [${f.phase}] ${shown(f.message)}`);
       });
     }),
   );
