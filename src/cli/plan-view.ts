@@ -8,7 +8,7 @@
  * Whether a lake table exists comes from the source's ledger (a committed load made it).
  */
 import type { SourceConfig } from '../config/schema';
-import { lakeTableName, selectTable } from '../config/tables';
+import { type TableEntry, lakeTableName, selectTable, unmatchedEntries } from '../config/tables';
 import type { CursorMode, DiscoveredTable, KeySource, PlannedAction } from '../model';
 import { keysFromConfigNote, planTables, readsDirectly, sourceKeysReadable } from '../plan';
 import { directExtract } from '../config/direct';
@@ -56,6 +56,8 @@ export interface PlanReport {
   lakeStateFrom: string;
   rows: PlanRow[];
   notes: string[];
+  /** Config entries that do nothing: a tables: key, an exclude glob or a verify check that matches no table of the source. */
+  warnings: string[];
 }
 
 export interface PlanInputs {
@@ -73,13 +75,15 @@ export interface PlanInputs {
 export async function buildPlan(inputs: PlanInputs): Promise<PlanReport> {
   const { name, source, status } = inputs;
   const notes: string[] = inputs.statusNote ? [inputs.statusNote] : [];
-  const { tables, tablesFrom, keysKnown } = await discoveredTables(inputs, notes);
+  const { tables, tablesFrom, keysKnown, listed } = await discoveredTables(inputs, notes);
 
   const ledger = Object.keys(status?.ledger ?? {});
   const lakeTables = new Set(ledger.map((t) => lakeTableName(source, t)));
   const lakeStateFrom = status ? `the ledger of workflow lakesync/${name} (${ledger.length} table(s) loaded)` : 'unknown (no source workflow): every table is planned as new';
 
   const catalog = await directTables(inputs, tables, notes);
+  // Only a listing of the source's own tables can tell that an entry matches none of them.
+  const warnings = listed ? unmatchedEntries(source, [...tables, ...catalog].map((t) => t.table)).map(unmatchedWarning) : [];
   const planned = planTables(source, tables, lakeTables, {}, catalog);
   const pathOf = (table: string): ExtractPath =>
     source.source.kind === 'dynamodb' ? 'dynamodb' : !directExtract(source.tables[table]) ? 'export' : readsDirectly(source, table, lakeTables.has(lakeTableName(source, table))) ? 'direct' : 'export-then-direct';
@@ -114,7 +118,19 @@ export async function buildPlan(inputs: PlanInputs): Promise<PlanReport> {
     });
   }
   rows.sort((a, b) => a.table.localeCompare(b.table));
-  return { source: name, namespace: ns, tablesFrom, lakeStateFrom, rows, notes };
+  return { source: name, namespace: ns, tablesFrom, lakeStateFrom, rows, notes, warnings };
+}
+
+const ENTRY_EFFECT: Record<string, string> = { tables: 'its settings apply to nothing', exclude: 'it excludes nothing' };
+
+function unmatchedWarning({ field, entry }: TableEntry): string {
+  const effect = ENTRY_EFFECT[field] ?? 'the check never runs';
+  return (
+    `${field} entry "${entry}" matches no table of this source, so ${effect}: ` +
+    (field === 'exclude'
+      ? 'exclude rules match the names the source lists in any case (e.g. public.Odd Name, without quotes); check the spelling'
+      : 'matching is case-sensitive on the exact names the source lists (e.g. public.Odd Name, without quotes); check the spelling')
+  );
 }
 
 /**
@@ -143,7 +159,8 @@ async function directTables(inputs: PlanInputs, listed: DiscoveredTable[], notes
 }
 
 /** The tables to plan, and whether their source keys are known (only an export lists them). */
-async function discoveredTables(inputs: PlanInputs, notes: string[]): Promise<{ tables: DiscoveredTable[]; tablesFrom: string; keysKnown: boolean }> {
+/** `listed`: the tables come from the source (an export, its catalog, the backend's list), not from the config. */
+async function discoveredTables(inputs: PlanInputs, notes: string[]): Promise<{ tables: DiscoveredTable[]; tablesFrom: string; keysKnown: boolean; listed: boolean }> {
   const { source, status } = inputs;
   const toTable = (table: string): DiscoveredTable => ({ table, target: `${source.database}.${table}`, columns: [] });
   const lastExport = status?.lastExport?.export;
@@ -154,13 +171,13 @@ async function discoveredTables(inputs: PlanInputs, notes: string[]): Promise<{ 
         if (await ports.discover.exportAvailable(lastExport)) {
           const found = await ports.discover.discover(lastExport);
           for (const s of found.skipped) notes.push(`${s.table} was not exported: ${s.reason}`);
-          return { tables: found.tables, tablesFrom: `the last export ${lastExport.exportId}`, keysKnown: true };
+          return { tables: found.tables, tablesFrom: `the last export ${lastExport.exportId}`, keysKnown: true, listed: true };
         }
         notes.push(`the last export ${lastExport.exportId} cannot be read from here (deleted, or kept in the worker's memory by the fake backend); listing tables from the config`);
       }
-      if (inputs.catalog) return { tables: await inputs.catalog(), tablesFrom: "the source's catalog", keysKnown: true };
+      if (inputs.catalog) return { tables: await inputs.catalog(), tablesFrom: "the source's catalog", keysKnown: true, listed: true };
       if (ports.discover.listTables) {
-        return { tables: (await ports.discover.listTables()).map(toTable), tablesFrom: "the backend's table list", keysKnown: false };
+        return { tables: (await ports.discover.listTables()).map(toTable), tablesFrom: "the backend's table list", keysKnown: false, listed: true };
       }
     } finally {
       await ports.close?.();
@@ -168,5 +185,5 @@ async function discoveredTables(inputs: PlanInputs, notes: string[]): Promise<{ 
   }
   const seen = new Set([...Object.keys(source.tables), ...Object.keys(status?.ledger ?? {}), ...Object.keys(status?.failed ?? {}), ...(status?.lastCycle?.tables ?? []).map((t) => t.table)]);
   notes.push('tables not listed in the config and never synced appear after the first sync (the export lists them)');
-  return { tables: [...seen].sort().map(toTable), tablesFrom: status ? 'the config\'s tables and the tables the source has synced' : 'the config\'s tables', keysKnown: false };
+  return { tables: [...seen].sort().map(toTable), tablesFrom: status ? 'the config\'s tables and the tables the source has synced' : 'the config\'s tables', keysKnown: false, listed: false };
 }

@@ -20,11 +20,16 @@ export function excludeMatches(value: string, glob: string): boolean {
   return picomatch.isMatch(value, glob, { dot: true, nocase: true });
 }
 
+/** Whether an include glob matches a table name (case-sensitive, as the source spells it). */
+function includeMatches(glob: string, table: string): boolean {
+  return picomatch.isMatch(table, glob, { dot: true });
+}
+
 /** A table is synced when an include glob matches it (case-sensitively) and no exclude glob does (in any case). */
 export function selectTable(source: Pick<SourceConfig, 'include' | 'exclude'>, table: string): Selection {
   const excludedBy = source.exclude.find((glob) => excludeMatches(table, glob));
   if (excludedBy) return { included: false, rule: `exclude ${excludedBy}` };
-  const includedBy = source.include.find((glob) => picomatch.isMatch(table, glob, { dot: true }));
+  const includedBy = source.include.find((glob) => includeMatches(glob, table));
   if (includedBy) return { included: true, rule: `include ${includedBy}` };
   return { included: false, rule: 'matches no include rule' };
 }
@@ -61,6 +66,26 @@ export function tableNameTemplateProblem(template: string): string | undefined {
   const sample = fillTemplate(template, 'db', 'public', 'a');
   if (isValidLakeName(sample)) return undefined;
   return `gives lake names such as "${sample}" (for table public.a), and lake names must be ${LAKE_NAME_RULE}: change the characters around the placeholders`;
+}
+
+/** A config entry that names tables, and where it is. */
+export interface TableEntry {
+  /** The field, e.g. `tables`, `exclude` or `verify.checks.0.table`. */
+  field: string;
+  entry: string;
+}
+
+/**
+ * The `tables:` keys, exclude globs and verify checks that match none of `tables` (the source's
+ * table names): they do nothing, most often because of a typo or of a name's case or quotes.
+ */
+export function unmatchedEntries(source: Pick<SourceConfig, 'tables' | 'exclude' | 'verify'>, tables: readonly string[]): TableEntry[] {
+  const names = new Set(tables);
+  return [
+    ...Object.keys(source.tables).filter((key) => !names.has(key)).map((entry) => ({ field: 'tables', entry })),
+    ...source.exclude.filter((glob) => !tables.some((t) => excludeMatches(t, glob))).map((entry) => ({ field: 'exclude', entry })),
+    ...source.verify.checks.flatMap((check, i) => (names.has(check.table) ? [] : [{ field: `verify.checks.${i}.table`, entry: check.table }])),
+  ];
 }
 
 /** Groups of source tables that map to the same lake name (each group has 2+ tables). */

@@ -259,6 +259,39 @@ describe('lakesync plan without Temporal', () => {
   });
 });
 
+describe('lakesync plan and config entries that match no table', () => {
+  it('warns for each tables: key, exclude glob and verify check that matches no listed table, matching unchanged', async () => {
+    const file = writeConfig(join(tmp.dir, 'typos.yaml'), validConfig({
+      source: { kind: 'fake', tables: ['public.orders', 'public.customers_pii', 'public.Odd Name'] },
+      exclude: ['public.customer_pii', 'public.*_pii'],
+      tables: { 'public.ordrs': { primaryKey: ['id'] }, 'public."Odd Name"': { lakeName: 'odd_name' }, 'public.orders': { primaryKey: ['id'] } },
+      verify: { checks: [{ name: 'n', table: 'public.Orders', sql: 'select 1', expect: 1 }] },
+    }));
+    const run = await inProcess(['plan', 'shop', '--json', '--config', file]);
+    const report = json<{ warnings: string[]; rows: { table: string; lakeTable: string; excludedBy?: string }[] }>(run);
+    const warned = (entry: string) => report.warnings.find((w) => w.includes(`"${entry}"`));
+    assert.match(warned('public.ordrs') ?? '', /^tables entry "public\.ordrs" matches no table of this source, so its settings apply to nothing: matching is case-sensitive/);
+    assert.match(warned('public."Odd Name"') ?? '', /without quotes/);
+    assert.match(warned('public.customer_pii') ?? '', /^exclude entry .* it excludes nothing/);
+    assert.match(warned('public.Orders') ?? '', /^verify\.checks\.0\.table entry .* the check never runs/);
+    assert.equal(report.warnings.length, 4, report.warnings.join('\n'));
+    assert.equal(report.rows.find((r) => r.table === 'public.Odd Name')?.lakeTable, 'shop.public_odd_name');
+    const text = await inProcess(['plan', 'shop', '--config', file]);
+    assert.match(text.stdout, /^warning: exclude entry "public\.customer_pii" matches no table/m);
+  });
+
+  it('the README\'s form of a table name with a space applies to that table', async () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const line = /^ +(.*Odd Name.*): \{ lakeName: (\w+) \}/m.exec(readme);
+    assert.ok(line, 'the README has an example for a table name with a space');
+    const key = parseYaml(`${line[1]}: 1`) as Record<string, number>;
+    const file = writeConfig(join(tmp.dir, 'readme-odd.yaml'), validConfig({ source: { kind: 'fake', tables: ['public.Odd Name'] }, exclude: [], tables: Object.fromEntries(Object.keys(key).map((k) => [k, { lakeName: line[2] }])) }));
+    const report = json<{ rows: { table: string; lakeTable: string }[]; warnings: string[] }>(await inProcess(['plan', 'shop', '--json', '--config', file]));
+    assert.equal(report.rows.find((r) => r.table === 'public.Odd Name')?.lakeTable, `shop.${line[2]}`, JSON.stringify(report));
+    assert.deepEqual(report.warnings, []);
+  });
+});
+
 describe('lakesync plan with table names holding control characters', () => {
   it('shows them escaped in the text output and as they are in JSON', async () => {
     const names = ['public.evil\u001b[2J', 'public.two\nlines', 'public.x_pii\u001b[31m'];

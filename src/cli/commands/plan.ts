@@ -68,6 +68,7 @@ export function registerPlan(program: Command, kit: CommandKit): void {
         for (const r of skipped) printLine(io.stdout, `  ${shown(r.table)}  ${r.excludedBy ? `excluded by rule "${r.excludedBy}"` : shown(r.why)}`);
       }
       for (const note of report.notes) printLine(io.stdout, `note: ${shown(note)}`);
+      for (const warning of report.warnings) printLine(io.stdout, `warning: ${shown(warning)}`);
       if (schema) {
         printLine(io.stdout);
         for (const line of schemaLines(schema)) printLine(io.stdout, line);
