@@ -1,13 +1,16 @@
 /**
  * The tables of a postgres/pglite source as an export would list them, read from the source's
  * catalog in one read-only transaction: no snapshot, no export, nothing written. `lakesync plan`
- * and `lakesync schema` use it, so neither needs a Temporal server.
+ * and `lakesync schema` use it, so neither needs a Temporal server. A PGlite database must exist:
+ * these commands only read, so they never create one.
  */
+import { existsSync } from 'node:fs';
 import { defaultDataRoot } from '../backends';
 import { localSettings } from '../backends/local';
 import type { SourceConfig } from '../config/schema';
 import type { DiscoveredTable } from '../model';
 import type { CommandEnv } from './context';
+import { UsageError } from './errors';
 
 /** Whether the source's catalog can be read from here (postgres and pglite sources). */
 export function hasReadableCatalog(source: SourceConfig): boolean {
@@ -21,7 +24,14 @@ export async function readSourceTables(env: CommandEnv, name: string, source: So
   const { columnExport, typeMapping } = await import('../local/export/types');
   const { readCatalog } = await import('../local/source/catalog');
   const settings = localSettings(name, source, defaultDataRoot(env.io.cwd));
-  const handle = await acquireSource(sourceSpec(settings, layoutOf(settings.workDir)));
+  const spec = sourceSpec(settings, layoutOf(settings.workDir));
+  // Opening PGlite creates its folder: a mistyped dataDir would become an empty database listing no table.
+  if (spec.kind === 'pglite' && !existsSync(spec.dataDir)) {
+    throw new UsageError(
+      `no PGlite database at ${spec.dataDir}: check sources.${name}.source.dataDir; a worker creates the database on the first sync (lakesync dev, then lakesync sync ${name})`,
+    );
+  }
+  const handle = await acquireSource(spec);
   try {
     const catalog = await handle.db.consistentRead((session) => readCatalog(session));
     return catalog.map((t) => ({

@@ -292,6 +292,19 @@ describe('lakesync plan and config entries that match no table', () => {
   });
 });
 
+describe('lakesync plan and schema on a PGlite source whose folder is missing', () => {
+  it('refuse with exit 2 and create nothing (a mistyped dataDir is not an empty database)', async () => {
+    const missing = join(tmp.dir, 'no-such-pglite');
+    const file = writeConfig(join(tmp.dir, 'missing-pglite.yaml'), validConfig({ source: { kind: 'pglite', dataDir: missing }, exclude: [], tables: {} }));
+    for (const args of [['plan', 'shop'], ['schema', 'shop']]) {
+      const run = await inProcess([...args, '--config', file]);
+      assert.equal(run.code, 2, `${args.join(' ')}: ${run.stdout}${run.stderr}`);
+      assert.match(run.stderr, new RegExp(`no PGlite database at ${missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: check sources\\.shop\\.source\\.dataDir`));
+      assert.equal(existsSync(missing), false, `${args.join(' ')} created ${missing}`);
+    }
+  });
+});
+
 describe('lakesync plan with table names holding control characters', () => {
   it('shows them escaped in the text output and as they are in JSON', async () => {
     const names = ['public.evil\u001b[2J', 'public.two\nlines', 'public.x_pii\u001b[31m'];
