@@ -1,8 +1,8 @@
 /**
  * The tables of a postgres/pglite source as an export would list them, read from the source's
  * catalog in one read-only transaction: no snapshot, no export, nothing written. `lakesync plan`
- * and `lakesync schema` use it, so neither needs a Temporal server. A PGlite database must exist:
- * these commands only read, so they never create one.
+ * and `lakesync schema` use it, so neither needs a Temporal server. A PGlite database must exist
+ * (these commands only read, so they never create one), unless it is the demo, seeded on first open.
  */
 import { existsSync } from 'node:fs';
 import { defaultDataRoot } from '../backends';
@@ -25,8 +25,9 @@ export async function readSourceTables(env: CommandEnv, name: string, source: So
   const { readCatalog } = await import('../local/source/catalog');
   const settings = localSettings(name, source, defaultDataRoot(env.io.cwd));
   const spec = sourceSpec(settings, layoutOf(settings.workDir));
-  // Opening PGlite creates its folder: a mistyped dataDir would become an empty database listing no table.
-  if (spec.kind === 'pglite' && !existsSync(spec.dataDir)) {
+  // Opening PGlite creates its folder: a mistyped dataDir would become an empty database listing no
+  // table. A demo source is seeded on first open, as its worker would: it lists the demo tables.
+  if (spec.kind === 'pglite' && !spec.demo && !existsSync(spec.dataDir)) {
     throw new UsageError(
       `no PGlite database at ${spec.dataDir}: check sources.${name}.source.dataDir; a worker creates the database on the first sync (lakesync dev, then lakesync sync ${name})`,
     );

@@ -293,15 +293,23 @@ describe('lakesync plan and config entries that match no table', () => {
 });
 
 describe('lakesync plan and schema on a PGlite source whose folder is missing', () => {
-  it('refuse with exit 2 and create nothing (a mistyped dataDir is not an empty database)', async () => {
+  it('refuse with exit 2 and create nothing (a mistyped dataDir is not an empty database) unless it is the demo', async () => {
     const missing = join(tmp.dir, 'no-such-pglite');
-    const file = writeConfig(join(tmp.dir, 'missing-pglite.yaml'), validConfig({ source: { kind: 'pglite', dataDir: missing }, exclude: [], tables: {} }));
+    const file = writeConfig(join(tmp.dir, 'missing-pglite.yaml'), validConfig({ source: { kind: 'pglite', dataDir: missing, demo: false }, exclude: [], tables: {} }));
     for (const args of [['plan', 'shop'], ['schema', 'shop']]) {
       const run = await inProcess([...args, '--config', file]);
       assert.equal(run.code, 2, `${args.join(' ')}: ${run.stdout}${run.stderr}`);
       assert.match(run.stderr, new RegExp(`no PGlite database at ${missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: check sources\\.shop\\.source\\.dataDir`));
       assert.equal(existsSync(missing), false, `${args.join(' ')} created ${missing}`);
     }
+  });
+
+  it('a demo source is seeded on first open, as its worker would, and lists the demo tables', async () => {
+    const demoDir = join(tmp.dir, 'demo-pglite');
+    const file = writeConfig(join(tmp.dir, 'demo-pglite.yaml'), validConfig({ source: { kind: 'pglite', dataDir: demoDir, demo: true }, exclude: [], tables: {} }));
+    const run = await inProcess(['plan', 'shop', '--config', file, '--json']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.ok((JSON.parse(run.stdout) as { rows: unknown[] }).rows.length > 0, run.stdout);
   });
 });
 
