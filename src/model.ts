@@ -123,7 +123,7 @@ export interface TableExportRef {
 
 export interface TableExportStatus {
   state: 'in_progress' | 'complete' | 'failed';
-  /** The folder holding manifest-summary.json, manifest-files.json and data/ (s3://... or a local folder); set once complete. */
+  /** The folder holding manifest-summary.json and manifest-files.json, which names the data files (s3://... or a local folder); set once complete. */
   location?: string;
   /** Items (FULL) or change records (INCREMENTAL) in the export; set once complete. */
   itemCount?: number;

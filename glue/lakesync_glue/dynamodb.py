@@ -1,9 +1,12 @@
 """Reading a DynamoDB table's exports (DYNAMODB_JSON) into one frame of records.
 
-An export's `location` holds `manifest-summary.json`, `manifest-files.json` (JSON lines, each with
-`dataFileS3Key` and `itemCount`) and `data/*.json.gz`. A data file is read at
-`<location>/data/<basename(dataFileS3Key)>`; without manifest-files.json every file under
-`<location>/data/` is read. Lines are `{"Item": {...}}` (FULL) or
+An export's `location` is its manifest folder `<S3Prefix>/AWSDynamoDB/<ExportId>`, holding
+`manifest-summary.json` and `manifest-files.json` (JSON lines, each with `dataFileS3Key` and
+`itemCount`). DynamoDB writes a FULL export's data files to `<location>/data/` but an INCREMENTAL
+export's to the folder `<S3Prefix>/AWSDynamoDB/data/` that all exports to that prefix share, so
+exactly the listed files are read, each found from its `dataFileS3Key`: relative to the bucket (as
+DynamoDB writes it), else relative to the S3Prefix. Without manifest-files.json (moto) every file
+under `<location>/data/` is read. Lines are `{"Item": {...}}` (FULL) or
 `{"Metadata": {"WriteTimestampMicros": {"N": ...}}, "Keys": {...}, "OldImage": ..., "NewImage": ...}`
 (INCREMENTAL; no NewImage: the item was deleted). OldImage is never read.
 
@@ -14,6 +17,7 @@ the write time and whether it is a delete.
 from __future__ import annotations
 
 import json
+import os
 import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,6 +33,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 MANIFEST_FILES = "manifest-files.json"
+AWS_FOLDER = "AWSDynamoDB"
 LINE_SCHEMA = (
     "struct<Item: map<string,string>, Keys: map<string,string>, NewImage: map<string,string>, "
     "Metadata: struct<WriteTimestampMicros: struct<N: string>>>"
@@ -56,12 +61,13 @@ def export_files(export: DynamoExport, table: str) -> ExportFiles:
             f"table {table}: export {export.export_id} has nothing at {export.location}; the export is missing or "
             "was removed: run a new sync to export the table again"
         )
-    data = storage.join(location, "data")
-    present = [f.path for f in storage.list_files(data) if _is_data_file(f.path)]
     if MANIFEST_FILES not in storage.list_names(location):
-        return ExportFiles(export, tuple(present), None)
+        data = storage.join(location, "data")
+        return ExportFiles(export, tuple(f.path for f in storage.list_files(data) if _is_data_file(f.path)), None)
     files: list[str] = []
+    missing: list[str] = []
     items = 0
+    listed: dict[str, set[str]] = {}  # folder -> names in it, each folder listed once
     for number, line in enumerate(storage.read_text(storage.join(location, MANIFEST_FILES)).splitlines(), 1):
         if not line.strip():
             continue
@@ -74,15 +80,51 @@ def export_files(export: DynamoExport, table: str) -> ExportFiles:
                 f"table {table}: line {number} of {MANIFEST_FILES} of export {export.export_id} is not a manifest "
                 "entry with dataFileS3Key; the export looks damaged, run a new sync to export it again"
             ) from None
-        files.append(storage.join(data, posixpath.basename(key)))
-    missing = sorted(set(files) - set(present))
+        candidates = data_file_candidates(location, key)
+        found = next((c for c in candidates if _present(c, listed)), None)
+        if found is None:
+            missing.append(candidates[0])
+        else:
+            files.append(found)
     if missing:
         raise ExportNotFound(
-            f"table {table}: export {export.export_id} lists {len(missing)} data file(s) missing under {data} "
-            f"(e.g. {posixpath.basename(missing[0])}); the files were removed or moved, so nothing was loaded: "
+            f"table {table}: export {export.export_id} lists {len(missing)} data file(s) of {MANIFEST_FILES} "
+            f"that are missing (e.g. {missing[0]}); the files were removed or moved, so nothing was loaded: "
             "run a new sync to export the table again"
         )
     return ExportFiles(export, tuple(files), items)
+
+
+def data_file_candidates(location: str, key: str) -> list[str]:
+    """Where a manifest's `dataFileS3Key` may be, most likely first: relative to the bucket, then to
+    the S3Prefix (the part of `location` before `/AWSDynamoDB/`), then `<location>/data/<name>` (a
+    FULL export's folder moved whole). DynamoDB writes nothing outside the S3Prefix, so a place
+    outside it is never tried (nor listed, which the job's role may not be allowed to)."""
+    key = key.lstrip("/")
+    cut = location.rstrip("/").rfind(f"/{AWS_FOLDER}/")
+    prefix_root = location[:cut] if cut >= 0 else None
+    from_bucket: str | None = None
+    if storage.is_s3(location):
+        from_bucket = f"s3://{storage.split_s3(location)[0]}/{key}"
+    elif prefix_root is not None and f"{AWS_FOLDER}/" in key:
+        # A local folder stands for the bucket: the S3Prefix root less the prefix the key names.
+        named = key[: key.rfind(f"{AWS_FOLDER}/")].strip("/")
+        if not named or prefix_root.endswith(f"/{named}"):
+            from_bucket = storage.join(prefix_root[: len(prefix_root) - len(named)], key)
+    out: list[str] = []
+    if from_bucket is not None and (prefix_root is None or from_bucket.startswith(prefix_root.rstrip("/") + "/")):
+        out.append(from_bucket)
+    if prefix_root is not None:
+        out.append(storage.join(prefix_root, key))
+    out.append(storage.join(location, "data", posixpath.basename(key)))
+    return list(dict.fromkeys(out))
+
+
+def _present(path: str, listed: dict[str, set[str]]) -> bool:
+    folder, name = path.rsplit("/", 1) if storage.is_s3(path) else os.path.split(path)
+    if folder not in listed:
+        listed[folder] = set(storage.list_names(folder))
+    return name in listed[folder]
 
 
 def read_records(spark: "SparkSession", exports: Sequence[ExportFiles], columns: Sequence[AttributeColumn],

@@ -44,12 +44,30 @@ def change(keys: Mapping[str, Any], new: Mapping[str, Any] | None, micros: int,
     return record
 
 
+def ddb_export_id(export_id: str) -> str:
+    """DynamoDB's own id of an export (the folder of its manifests), in DynamoDB's shape."""
+    return f"01768386924000-{hashlib.md5(export_id.encode()).hexdigest()[:8]}"
+
+
 def write_export(root: Path, export_id: str, records: Sequence[Mapping[str, Any]], *, manifest: bool = True,
-                 files: int = 2, suffix: str = ".json.gz") -> str:
-    """The export folder (`location`): data/<name>.json.gz split in `files` files (an empty one included
-    when there are fewer records, as DynamoDB writes one per partition), with manifests unless told not to."""
-    location = root / export_id
-    data = location / "data"
+                 files: int = 2, suffix: str = ".json.gz", incremental: bool | None = None,
+                 prefix: str | None = None) -> str:
+    """An export as DynamoDB writes it to bucket `root` under S3Prefix `prefix` (default: the export
+    id, as lakesync asks); returns its `location`, the manifest folder `<prefix>/AWSDynamoDB/<its id>`.
+    The records are split in `files` files (an empty one included when there are fewer records, as
+    DynamoDB writes one per partition). A FULL export's data files are in `<location>/data/`, an
+    INCREMENTAL one's (change records: `incremental` None tells by `Keys`) in the folder
+    `<prefix>/AWSDynamoDB/data/` that every export to the prefix shares; manifest-files.json names
+    each by its key from the bucket. Without manifests (moto) the files are in `<location>/data/`."""
+    if incremental is None:
+        incremental = any("Keys" in r for r in records)
+    s3_prefix = export_id if prefix is None else prefix.strip("/")
+    aws = f"{s3_prefix}/AWSDynamoDB" if s3_prefix else "AWSDynamoDB"
+    manifests = f"{aws}/{ddb_export_id(export_id)}"
+    data_key = f"{aws}/data" if incremental and manifest else f"{manifests}/data"
+    location = root / manifests
+    location.mkdir(parents=True, exist_ok=True)
+    data = root / data_key
     data.mkdir(parents=True, exist_ok=True)
     entries = []
     for part in range(files):
@@ -58,13 +76,22 @@ def write_export(root: Path, export_id: str, records: Sequence[Mapping[str, Any]
         body = "".join(json.dumps(r) + "\n" for r in chunk).encode("utf-8")
         (data / name).write_bytes(gzip.compress(body))
         entries.append({"itemCount": len(chunk), "md5Checksum": base64.b64encode(hashlib.md5(body).digest()).decode(),
-                        "etag": hashlib.md5(body).hexdigest(), "dataFileS3Key": f"prefix/AWSDynamoDB/{export_id}/data/{name}"})
+                        "etag": hashlib.md5(body).hexdigest(), "dataFileS3Key": f"{data_key}/{name}"})
     if manifest:
         (location / "manifest-files.json").write_text("".join(json.dumps(e) + "\n" for e in entries))
         (location / "manifest-summary.json").write_text(json.dumps(
-            {"version": "2020-06-30", "exportArn": f"arn:aws:dynamodb:eu-west-1:123456789012:table/Orders/export/{export_id}",
-             "itemCount": len(records), "outputFormat": "DYNAMODB_JSON", "manifestFilesS3Key": f"prefix/AWSDynamoDB/{export_id}/manifest-files.json"}))
+            {"version": "2023-08-01" if incremental else "2020-06-30",
+             "exportArn": f"arn:aws:dynamodb:eu-west-1:123456789012:table/Orders/export/{ddb_export_id(export_id)}",
+             "s3Bucket": "lakesync-tests", "s3Prefix": s3_prefix or None, "itemCount": len(records), "outputFormat": "DYNAMODB_JSON",
+             "exportType": "INCREMENTAL_EXPORT" if incremental else "FULL_EXPORT",
+             "manifestFilesS3Key": f"{manifests}/manifest-files.json"}))
     return str(location)
+
+
+def data_file(root: Path, location: str, line: int = 0) -> Path:
+    """The data file that line `line` of the export's manifest-files.json names (its key is from the bucket `root`)."""
+    key = json.loads((Path(location) / "manifest-files.json").read_text().splitlines()[line])["dataFileS3Key"]
+    return root / key
 
 
 def export_entry(export_id: str, location: str, to: str, type_: str = "FULL", from_: str | None = None,

@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from dynamodbkit import N, S, DdbLoad, ddb_load, export_entry, item, result_json, write_export  # noqa: F401 - the fixture
+from dynamodbkit import N, S, DdbLoad, data_file, ddb_load, export_entry, item, result_json, write_export  # noqa: F401 - the fixture
 from lakesync_glue.query import run_query
 from scenario import current_snapshot, snapshots
 
@@ -77,17 +77,20 @@ def test_a_data_folder_without_manifests_is_read_whole(ddb_load: DdbLoad, spark:
 def test_manifest_lists_the_data_files_and_their_counts(ddb_load: DdbLoad, spark: Any, tmp_path: Path) -> None:
     location = write_export(tmp_path, "man1", items(range(4)))
     # A stray file in data/ that the manifest does not list is not this export's.
-    write_export(tmp_path / "stray", "man1", items(range(100, 103)), manifest=False, files=1)
-    stray = next((tmp_path / "stray" / "man1" / "data").iterdir())
+    stray_location = write_export(tmp_path / "stray", "man1", items(range(100, 103)), manifest=False, files=1)
+    stray = next((Path(stray_location) / "data").iterdir())
     stray.rename(Path(location) / "data" / stray.name)
     result = ddb_load("Products", "ddb_manifest", [export_entry("man1", location, T1)], KEY, ATTRS)
     assert result.status == "succeeded", result.error
     assert (result.rowsRead, result.rowCountAfter) == (4, 4)
     # A listed file gone: the table fails instead of loading a part.
-    listed = json.loads((Path(location) / "manifest-files.json").read_text().splitlines()[0])["dataFileS3Key"]
-    (Path(location) / "data" / listed.rsplit("/", 1)[-1]).unlink()
+    listed = data_file(tmp_path, location)
+    assert listed.parent == Path(location) / "data", "a FULL export's data files are in its own data/ folder"
+    listed.unlink()
     gone = ddb_load("Products", "ddb_manifest", [export_entry("man1", location, T1)], KEY, ATTRS, action="replace")
     assert gone.status == "failed" and gone.error is not None and gone.error["class"] == "ExportNotFound"
+    assert "export man1" in gone.error["message"] and str(listed) in gone.error["message"]
+    assert "run a new sync" in gone.error["message"]
 
 
 def test_result_json_of_a_dynamodb_load(ddb_load: DdbLoad, spark: Any, tmp_path: Path) -> None:

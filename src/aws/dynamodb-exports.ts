@@ -170,8 +170,11 @@ export class DynamoTableExports implements TableExportPort {
   }
 
   /**
-   * The folder of manifest-summary.json: the directory of ExportManifest. Without it (emulators
-   * write no manifests) the one folder under `<S3Prefix>/AWSDynamoDB/` that holds data files.
+   * The folder of manifest-summary.json: the directory of ExportManifest. The data files are not
+   * all in it: an INCREMENTAL export writes them to `<S3Prefix>/AWSDynamoDB/data/`, shared by the
+   * exports to that prefix, and manifest-files.json names each by its key (the Glue job reads them
+   * so). Without ExportManifest, the one folder under `<S3Prefix>/AWSDynamoDB/` with a
+   * manifest-summary.json, else (emulators write no manifests) the one folder whose data/ holds files.
    */
   private async location(description: ExportDescription, exportId: string, subject: string): Promise<string> {
     const bucket = description.S3Bucket ?? this.settings.bucket;
@@ -183,9 +186,13 @@ export class DynamoTableExports implements TableExportPort {
     }
     const root = `${joinKey(prefix, 'AWSDynamoDB')}/`;
     const keys = await this.objects.listKeys(bucket, root, subject);
-    const folders = [...new Set(keys.map((k) => /^(.*)\/data\/[^/]+$/.exec(k.key)?.[1]).filter((f): f is string => f !== undefined))];
+    const foldersOf = (pattern: RegExp) => [...new Set(keys.map((k) => pattern.exec(k.key)?.[1]).filter((f): f is string => f !== undefined))];
+    const manifests = foldersOf(/^(.*)\/manifest-summary\.json$/);
+    // Without manifests the job reads <location>/data/ whole: `<root>data/` (an INCREMENTAL export's) gives the location `<root>`.
+    const folders = manifests.length > 0 ? manifests : foldersOf(/^(.*)\/data\/[^/]+$/);
     if (folders.length !== 1) {
-      const found = folders.length === 0 ? 'no data file' : `data files of ${folders.length} exports (${folders.join(', ')})`;
+      const what = manifests.length > 0 ? 'manifests' : 'data files';
+      const found = folders.length === 0 ? 'no data file' : `${what} of ${folders.length} exports (${folders.join(', ')})`;
       throw new PortError('not-found', 'ExportFilesMissing', `${subject} is complete but DynamoDB gave no ExportManifest and ${s3Url(bucket, root)} holds ${found}: check the export bucket's lifecycle rules, then run the sync again`);
     }
     return s3Url(bucket, folders[0]!);

@@ -12,7 +12,7 @@ export interface WorkDirLayout {
   exports: string;
   /** Export task state (status, progress, owner) next to the exports, never inside one. */
   exportTasks: string;
-  /** DynamoDB table exports' state (source kind dynamodb); their files are `exports/<exportId>/AWSDynamoDB/<exportId>/`. */
+  /** DynamoDB table exports' state (source kind dynamodb); their files are under `exports/<exportId>/AWSDynamoDB/`. */
   tableExportTasks: string;
   snapshots: string;
   /** Primary keys read from the catalog at export time, per export. */

@@ -18,7 +18,7 @@ import {
   PutItemCommand,
   UpdateContinuousBackupsCommand,
 } from '@aws-sdk/client-dynamodb';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { clientConfig, s3ClientConfig } from '../../src/aws/clients';
 import { type DynamoExportSettings, DynamoTableExports } from '../../src/aws/dynamodb-exports';
@@ -263,6 +263,20 @@ describe('with aws-sdk-client-mock (what moto lacks)', () => {
     assert.deepEqual(await port.describeTableExport(ref), { state: 'complete', location: `s3://${BUCKET}/${prefix}/AWSDynamoDB/01709-abc`, itemCount: 42, billedBytes: 2048 });
     assert.deepEqual(await port.describeTableExport(ref), { state: 'complete', location: `s3://${BUCKET}/${prefix}/AWSDynamoDB/01709-abc`, itemCount: 0 });
     assert.equal(s3mock.calls().length, 0, 'no listing when DynamoDB names the manifest');
+  });
+
+  test('without ExportManifest, an INCREMENTAL export (data files in the shared AWSDynamoDB/data/) is located by its manifests, else by that data/', async () => {
+    const { mock, s3mock, port } = setup();
+    const ref: TableExportRef = { exportId: 'lse-0123456789abcdef', exportArn: 'arn:ours', table: 'dynamodb.Orders', window: incremental, adopted: false };
+    const prefix = 'lakesync/dynamodb/shop-ddb/lse-0123456789abcdef';
+    mock.on(DescribeExportCommand).resolves({ ExportDescription: { ExportArn: 'arn:ours', ExportStatus: 'COMPLETED', S3Bucket: BUCKET, S3Prefix: prefix, ItemCount: 6 } });
+    // The layout of a real incremental export (github.com/gurre/ddb-pitr, s3exportdata/).
+    const data = [`${prefix}/AWSDynamoDB/data/u2wov2dg246wzitouzsnk6jbd4.json.gz`, `${prefix}/AWSDynamoDB/data/z2grmkfehu6e5phyeuxxtu6xve.json.gz`];
+    const manifests = [`${prefix}/AWSDynamoDB/01768386924000-d339e52d/manifest-files.json`, `${prefix}/AWSDynamoDB/01768386924000-d339e52d/manifest-summary.json`];
+    s3mock.on(ListObjectsV2Command).resolvesOnce({ Contents: [...manifests, ...data].map((Key) => ({ Key, Size: 1 })) }).resolvesOnce({ Contents: data.map((Key) => ({ Key, Size: 1 })) });
+    assert.deepEqual(await port.describeTableExport(ref), { state: 'complete', location: `s3://${BUCKET}/${prefix}/AWSDynamoDB/01768386924000-d339e52d`, itemCount: 6 });
+    // No manifests: the folder whose data/ the job reads whole.
+    assert.deepEqual(await port.describeTableExport(ref), { state: 'complete', location: `s3://${BUCKET}/${prefix}/AWSDynamoDB`, itemCount: 6 });
   });
 
   test('a FAILED export without a cause says where to look', async () => {

@@ -56,11 +56,16 @@ async function nextSecond(): Promise<number> {
 
 type Line = Record<string, Record<string, unknown>>;
 
+/** A listed data file: its dataFileS3Key is from the bucket, which `exports/` stands for (the location is `exports/<id>/AWSDynamoDB/<id>`). */
+function dataFileOf(location: string, f: Record<string, unknown>): string {
+  return join(location, '..', '..', '..', String(f.dataFileS3Key));
+}
+
 function readExport(location: string): { summary: Record<string, unknown>; files: Record<string, unknown>[]; lines: Line[] } {
   const summary = JSON.parse(readFileSync(join(location, 'manifest-summary.json'), 'utf8')) as Record<string, unknown>;
   const files = readFileSync(join(location, 'manifest-files.json'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
   const lines = files.flatMap((f) => {
-    const data = gunzipSync(readFileSync(join(location, 'data', basename(String(f.dataFileS3Key))))).toString('utf8');
+    const data = gunzipSync(readFileSync(dataFileOf(location, f))).toString('utf8');
     return data.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Line);
   });
   return { summary, files, lines };
@@ -171,7 +176,8 @@ describe('embedded DynamoDB exports (moto server)', () => {
     assert.equal(files.reduce((n, f) => n + Number(f.itemCount), 0), 25);
     for (const f of files) {
       assert.deepEqual(Object.keys(f).sort(), ['dataFileS3Key', 'etag', 'itemCount', 'md5Checksum']);
-      const bytes: Buffer = readFileSync(join(status.location!, 'data', basename(String(f.dataFileS3Key))));
+      const bytes: Buffer = readFileSync(dataFileOf(status.location!, f));
+      assert.equal(dataFileOf(status.location!, f), join(status.location!, 'data', basename(String(f.dataFileS3Key))), 'a FULL export\'s data files are in its own data/');
       assert.equal(f.md5Checksum, createHash('md5').update(bytes).digest('base64'));
       assert.match(String(f.dataFileS3Key), new RegExp(`^${exportId}/AWSDynamoDB/${exportId}/data/[^/]+\\.json\\.gz$`));
     }
@@ -202,7 +208,7 @@ describe('embedded DynamoDB exports (moto server)', () => {
     const ref = await start('Carts', tableExportIdFor('shop-ddb', 'cycle-2', 'dynamodb.Carts', 0), window);
     const status = await finished(ref);
     assert.equal(status.state, 'complete', status.failureCause);
-    const { summary, lines } = readExport(status.location!);
+    const { summary, files, lines } = readExport(status.location!);
     const byPk = new Map(lines.map((l) => [(l.Keys!.pk as { S: string }).S, l]));
     assert.deepEqual([...byPk.keys()].sort(), ['a', 'b', 'd', 'e'], 'c, f and x changed outside the window');
     assert.equal(lines.length, 4, 'one line per key');
@@ -225,6 +231,10 @@ describe('embedded DynamoDB exports (moto server)', () => {
     assert.equal(e.NewImage, undefined, 'inserted then deleted: its last change is a delete');
 
     assert.equal(summary.exportType, 'INCREMENTAL_EXPORT');
+    // As DynamoDB writes it: the data files in the prefix's shared AWSDynamoDB/data/, none beside the manifests.
+    assert.ok(!existsSync(join(status.location!, 'data')));
+    for (const f of files) assert.match(String(f.dataFileS3Key), new RegExp(`^${ref.exportId}/AWSDynamoDB/data/[a-z2-7]{26}\\.json\\.gz$`));
+    assert.ok(files.every((f) => existsSync(join(work, 'exports', ref.exportId, 'AWSDynamoDB', 'data', basename(String(f.dataFileS3Key))))));
     assert.equal(summary.outputView, 'NEW_AND_OLD_IMAGES');
     assert.equal(summary.exportFromTime, window.from);
     assert.equal(summary.exportToTime, window.to);

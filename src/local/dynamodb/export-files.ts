@@ -1,10 +1,11 @@
 /**
  * The files of one DynamoDB export in AWS's documented DYNAMODB_JSON layout ("DynamoDB table
  * export output format"): `manifest-summary.json`, `manifest-files.json` (JSON lines: itemCount,
- * md5Checksum, etag, dataFileS3Key) and `data/*.json.gz` (JSON lines, gzip). As on AWS, an export
- * always has at least one data file, empty when there is nothing to export.
+ * md5Checksum, etag, dataFileS3Key) and `*.json.gz` data files (JSON lines, gzip). As on AWS, an
+ * export always has at least one data file, empty when there is nothing to export, and each file
+ * has a random name: an INCREMENTAL export's share one folder with every other export to the prefix.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -49,8 +50,9 @@ export interface ManifestFileEntry {
 }
 
 /**
- * Writes `data/<n>.json.gz` files under an export folder, a line at a time. `keyPrefix` is what
- * stands for the bucket-relative key of the folder (`<prefix>/AWSDynamoDB/<exportId>`).
+ * Writes `<name>.json.gz` files to a data folder, a line at a time. `dataKey` is what stands for
+ * the bucket-relative key of the folder (`<prefix>/AWSDynamoDB/<exportId>/data` for a FULL export,
+ * `<prefix>/AWSDynamoDB/data` for an INCREMENTAL one), which names the files in manifest-files.json.
  */
 export class DataFileWriter {
   private lines: string[] = [];
@@ -59,10 +61,10 @@ export class DataFileWriter {
   private count = 0;
 
   constructor(
-    private readonly folder: string,
-    private readonly keyPrefix: string,
+    private readonly dataFolder: string,
+    private readonly dataKey: string,
   ) {
-    mkdirSync(join(folder, 'data'), { recursive: true });
+    mkdirSync(dataFolder, { recursive: true });
   }
 
   add(line: Record<string, unknown>): void {
@@ -80,14 +82,20 @@ export class DataFileWriter {
   }
 
   private flush(): void {
-    const name = `${String(this.files.length).padStart(5, '0')}.json.gz`;
+    const name = `${dataFileName()}.json.gz`;
     const gz = gzipSync(this.lines.length > 0 ? `${this.lines.join('\n')}\n` : '');
-    writeFileSync(join(this.folder, 'data', name), gz);
+    writeFileSync(join(this.dataFolder, name), gz);
     const md5 = createHash('md5').update(gz);
     const digest = md5.digest();
-    this.files.push({ itemCount: this.lines.length, md5Checksum: digest.toString('base64'), etag: digest.toString('hex'), dataFileS3Key: `${this.keyPrefix}/data/${name}` });
+    this.files.push({ itemCount: this.lines.length, md5Checksum: digest.toString('base64'), etag: digest.toString('hex'), dataFileS3Key: `${this.dataKey}/${name}` });
     this.lines = [];
   }
+}
+
+/** 26 lowercase base32 characters, the shape of DynamoDB's data file names. */
+function dataFileName(): string {
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz234567';
+  return [...randomBytes(26)].map((b) => alphabet[b % 32]).join('');
 }
 
 export interface ExportSummary {

@@ -1,7 +1,9 @@
 /**
  * TableExportPort of the embedded mode: DynamoDB exports written from the embedded DynamoDB
- * (moto server) in AWS's DYNAMODB_JSON layout, under `exports/<exportId>/AWSDynamoDB/<exportId>/`
- * of the source's work dir (`exports/` stands for the bucket, `<exportId>` for the S3 prefix).
+ * (moto server) in AWS's DYNAMODB_JSON layout, the manifests under
+ * `exports/<exportId>/AWSDynamoDB/<exportId>/` of the source's work dir (`exports/` stands for the
+ * bucket, `<exportId>` for the S3 prefix). As on AWS, a FULL export's data files are in that
+ * folder's data/, an INCREMENTAL export's in the prefix's shared `AWSDynamoDB/data/`.
  * FULL: a paginated, consistent Scan (the table as it is when the export runs, once `to` has
  * passed). INCREMENTAL: the table's stream records of [from, to), one line per key.
  *
@@ -81,7 +83,7 @@ export interface LocalTableExportPort extends TableExportPort {
   settle(): Promise<void>;
 }
 
-/** `exports/<exportId>/AWSDynamoDB/<exportId>`: the folder holding the manifests and data/. */
+/** `exports/<exportId>/AWSDynamoDB/<exportId>`: the folder holding the manifests (and a FULL export's data/). */
 export function tableExportLocation(layout: WorkDirLayout, exportId: string): string {
   return join(layout.exports, exportId, 'AWSDynamoDB', exportId);
 }
@@ -117,8 +119,7 @@ export function createLocalTableExportPort(layout: WorkDirLayout, options: Local
       const wait = Date.parse(task.window.to) - Date.now();
       if (wait > 0) await delay(wait);
       options.log?.(`DynamoDB export ${task.exportId} of ${task.table} (${describeWindow(task.window)}): writing`);
-      const folder = join(partial, 'AWSDynamoDB', task.exportId);
-      const result = await writeExport(task, folder, options, layout);
+      const result = await writeExport(task, partial, options, layout);
       const final = join(layout.exports, task.exportId);
       if (existsSync(join(tableExportLocation(layout, task.exportId), 'manifest-summary.json'))) {
         // An earlier run of this export renamed its files, then died before it recorded them: keep them, never mix them.
@@ -249,15 +250,18 @@ function describeWindow(window: TableExportWindow): string {
   return window.type === 'FULL' ? `FULL at ${window.to}` : `INCREMENTAL ${window.from ?? '?'} .. ${window.to}`;
 }
 
-/** Writes the whole export into `folder`; returns its item count and uncompressed bytes. */
-async function writeExport(task: TableExportTask, folder: string, options: LocalTableExportOptions, layout: WorkDirLayout): Promise<{ itemCount: number; bytes: number }> {
+/** Writes the whole export under `prefixRoot` (what stands for its S3 prefix); returns its item count and uncompressed bytes. */
+async function writeExport(task: TableExportTask, prefixRoot: string, options: LocalTableExportOptions, layout: WorkDirLayout): Promise<{ itemCount: number; bytes: number }> {
   const { dynamodb, streams } = options.clients;
   const tableName = dynamoNameOf(task.table);
+  const folder = join(prefixRoot, 'AWSDynamoDB', task.exportId);
   mkdirSync(folder, { recursive: true });
   const keyPrefix = `${task.exportId}/AWSDynamoDB/${task.exportId}`;
-  const writer = new DataFileWriter(folder, keyPrefix);
+  // DynamoDB's layout: an INCREMENTAL export's data files go to the folder all exports to the prefix share.
+  const full = task.window.type === 'FULL';
+  const writer = full ? new DataFileWriter(join(folder, 'data'), `${keyPrefix}/data`) : new DataFileWriter(join(prefixRoot, 'AWSDynamoDB', 'data'), `${task.exportId}/AWSDynamoDB/data`);
   const startTime = new Date().toISOString();
-  if (task.window.type === 'FULL') {
+  if (full) {
     let start: Record<string, never> | undefined;
     do {
       const page = await dynamodb.send(new ScanCommand({ TableName: tableName, ConsistentRead: true, ...(options.pageSize ? { Limit: options.pageSize } : {}), ...(start ? { ExclusiveStartKey: start } : {}) }));
