@@ -12,8 +12,12 @@ import { DYNAMODB_TABLE_ARN, DYNAMODB_SCHEMA, dynamoNameOfKey, dynamoTableNameOf
 export const DYNAMO_LAKE_TYPE = /^(string|decimal\(\d{1,2},\d{1,2}\)|bigint|int|double|boolean|binary|json)$/;
 const DYNAMO_LAKE_TYPE_FIX = 'use one of string, decimal(p,s), bigint, int, double, boolean, binary, json';
 
-/** Incremental export windows DynamoDB accepts: 15 minutes to 24 hours. */
-export const EXPORT_WINDOW_HOURS = { min: 0.25, max: 24 } as const;
+/**
+ * The longest incremental window a source may ask for. DynamoDB takes 15 minutes to 24 hours; at
+ * least 30 minutes, so that every gap of 15 minutes or more splits evenly into windows DynamoDB takes.
+ */
+export const EXPORT_WINDOW_HOURS = { min: 0.5, max: 24 } as const;
+const WINDOW_RULE = "must be between 0.5 and 24: DynamoDB's incremental exports cover 15 minutes to 24 hours, and windows of up to at least 30 minutes let every gap split into windows of 15 minutes or more";
 export const MAX_WINDOWS = 30;
 export const EXPORT_WINDOW_DEFAULTS = { maxHours: 24, maxWindows: 7 } as const;
 
@@ -54,10 +58,10 @@ export const exportWindowSchema = z
   .object({
     maxHours: z
       .number()
-      .min(EXPORT_WINDOW_HOURS.min, "must be between 0.25 and 24: DynamoDB's incremental exports cover 15 minutes to 24 hours")
-      .max(EXPORT_WINDOW_HOURS.max, "must be between 0.25 and 24: DynamoDB's incremental exports cover 15 minutes to 24 hours")
+      .min(EXPORT_WINDOW_HOURS.min, WINDOW_RULE)
+      .max(EXPORT_WINDOW_HOURS.max, WINDOW_RULE)
       .default(EXPORT_WINDOW_DEFAULTS.maxHours)
-      .describe("The longest incremental export window, in hours (0.25..24, DynamoDB's 15 minutes to 24 hours)."),
+      .describe("The longest incremental export window, in hours (0.5..24: DynamoDB's windows are 15 minutes to 24 hours)."),
     maxWindows: z
       .number()
       .int('must be a whole number')

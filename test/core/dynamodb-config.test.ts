@@ -94,16 +94,16 @@ describe('config of source kind dynamodb', () => {
     ]);
   });
 
-  for (const maxHours of [0.1, 24.5, 0]) {
+  for (const maxHours of [0.1, 0.25, 0.49, 24.5, 0]) {
     test(`exportWindow.maxHours ${maxHours} is refused with DynamoDB's 15 minutes to 24 hours`, () => {
       assert.deepEqual(problems(localDdb({}, { exportWindow: { maxHours } })), [
-        "sources.shop.source.exportWindow.maxHours: must be between 0.25 and 24: DynamoDB's incremental exports cover 15 minutes to 24 hours",
+        "sources.shop.source.exportWindow.maxHours: must be between 0.5 and 24: DynamoDB's incremental exports cover 15 minutes to 24 hours, and windows of up to at least 30 minutes let every gap split into windows of 15 minutes or more",
       ]);
     });
   }
 
-  test('exportWindow.maxHours 0.25 and 24 are accepted', () => {
-    assert.deepEqual(problems(localDdb({}, { exportWindow: { maxHours: 0.25 } })), []);
+  test('exportWindow.maxHours 0.5 and 24 are accepted', () => {
+    assert.deepEqual(problems(localDdb({}, { exportWindow: { maxHours: 0.5 } })), []);
     assert.deepEqual(problems(localDdb({}, { exportWindow: { maxHours: 24, maxWindows: 30 } })), []);
   });
 

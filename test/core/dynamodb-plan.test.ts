@@ -8,7 +8,9 @@ import { parseConfig, sourceConfig } from '../../src/config/load';
 import type { SourceConfig } from '../../src/config/schema';
 import type { DiscoveredTable, DynamoExtract, DynamoKeyAttribute, PlanEntry, TableExportWindow } from '../../src/model';
 import { type DynamoPlanInput, planTables, type PlannedTables } from '../../src/plan';
-import { planWindows, type WindowDecision, type WindowInput } from '../../src/dynamodb/windows';
+import { effectiveLimits, planWindows, type WindowDecision, type WindowInput } from '../../src/dynamodb/windows';
+import { DYNAMODB_WINDOW_LIMITS } from '../../src/aws/dynamodb-exports';
+import { EXPORT_WINDOW_HOURS } from '../../src/config/dynamodb';
 
 const DYNAMODB_LIMITS = { minSeconds: 900, maxSeconds: 86400 };
 const T = '2026-11-30T12:00:00Z';
@@ -250,6 +252,14 @@ describe('planTables for a dynamodb source', () => {
       ['dynamodb.Customers', 'create', undefined],
     ]);
   });
+});
+
+test('with the shortest maxHours the config takes, every gap of 15 minutes to 4 hours splits into incremental windows: never a FULL replace', () => {
+  const limits = effectiveLimits(DYNAMODB_WINDOW_LIMITS, EXPORT_WINDOW_HOURS.min);
+  for (let gap = 900; gap <= 4 * 3600; gap++) {
+    const d = planWindows({ exportTime: T, lakeExists: true, reached: before(gap * 1000), rebuild: false, limits, maxWindows: 30 });
+    assert.equal(d.action, 'merge', `${gap} s: ${d.reason}`);
+  }
 });
 
 test('limits that no even split fits (max under twice min): replace from a FULL export', () => {
