@@ -23,14 +23,14 @@ import { startSource, waitForCycles } from '../helpers/source';
 const TABLES = ['dynamodb.orders', 'dynamodb.customers', 'dynamodb.events'];
 
 /** A dynamodb source `name` whose ports the test gives the worker (the fake DynamoDB). */
-function dynamoConfig(taskQueue: string, name: string): LakesyncConfig {
+function dynamoConfig(taskQueue: string, name: string, source: Record<string, unknown> = {}): LakesyncConfig {
   return parseConfig({
     temporal: { taskQueue },
     sources: {
       [name]: {
         backend: 'local',
         database: 'dynamodb',
-        source: { kind: 'dynamodb', region: 'eu-west-1', endpoint: 'http://127.0.0.1:5000' },
+        source: { kind: 'dynamodb', region: 'eu-west-1', endpoint: 'http://127.0.0.1:5000', ...source },
         target: { namespace: 'shop' },
         retry: { initialIntervalSeconds: 1, maximumIntervalSeconds: 1, maximumAttempts: 3 },
         timeouts: { heartbeatSeconds: 2, pollInitialSeconds: 1, pollMaximumSeconds: 1 },
@@ -280,8 +280,8 @@ describe('DynamoDB sources on a real Temporal server', () => {
     let w: FakeWorker;
     const queue = uniqueQueue('ddb-windows');
     before(async () => {
-      // Windows of at most 2 s: a gap of a few seconds takes several.
-      w = await startFakeWorker(dynamoConfig(queue, 'ddbwin'), { tables: TABLES, dynamodb: true, latencyMs: 20, rowsPerTable: 100, windowLimits: { minSeconds: 1, maxSeconds: 2 } });
+      // Windows of at most 2 s: a gap of a few seconds takes several (up to 30, so that a slow machine's gaps stay incremental).
+      w = await startFakeWorker(dynamoConfig(queue, 'ddbwin', { exportWindow: { maxWindows: 30 } }), { tables: TABLES, dynamodb: true, latencyMs: 20, rowsPerTable: 100, windowLimits: { minSeconds: 1, maxSeconds: 2 } });
     });
     after(async () => w?.stop());
 
