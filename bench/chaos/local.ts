@@ -45,6 +45,7 @@ const ACTIVITY_MOMENTS: Record<string, Moment> = {
   startExport: 'export',
   exportStatus: 'export',
   loadTable: 'load-start',
+  loadPackedTable: 'load-start',
   grantTable: 'load-grant',
   verifyTable: 'verify',
 };
