@@ -10,9 +10,8 @@
  * exclude rule applies to can only be exported table by table, so without a known table list only
  * the tables the config names (`tables:` keys, include rules without wildcards) are exported there.
  */
-import picomatch from 'picomatch';
 import type { SourceConfig } from './config/schema';
-import { excludeMatches, selectTable } from './config/tables';
+import { excludeMatches, includeMatches, selectTable } from './config/tables';
 import type { TableName } from './model';
 
 export interface ExportScopeEntries {
@@ -56,7 +55,6 @@ export class ExportScopeRefused extends Error {
 
 const GLOB_CHARS = /[*?[\]{}()!+@]/;
 const ALL = new Set(['*', '**']);
-const match = (value: string, glob: string) => picomatch.isMatch(value, glob, { dot: true });
 
 /**
  * `schema.table` glob split at its first dot; undefined when it has no dot, or when that dot may
@@ -84,7 +82,7 @@ function includesSchema(include: readonly string[], schema: string): boolean {
   return include.some((glob) => {
     if (ALL.has(glob)) return true;
     const parts = splitGlob(glob);
-    return parts !== undefined && ALL.has(parts.table) && match(schema, parts.schema);
+    return parts !== undefined && ALL.has(parts.table) && includeMatches(schema, parts.schema);
   });
 }
 

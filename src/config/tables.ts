@@ -20,16 +20,16 @@ export function excludeMatches(value: string, glob: string): boolean {
   return picomatch.isMatch(value, glob, { dot: true, nocase: true });
 }
 
-/** Whether an include glob matches a table name (case-sensitive, as the source spells it). */
-function includeMatches(glob: string, table: string): boolean {
-  return picomatch.isMatch(table, glob, { dot: true });
+/** Whether an include glob matches (case-sensitive, as the source spells the name). */
+export function includeMatches(value: string, glob: string): boolean {
+  return picomatch.isMatch(value, glob, { dot: true });
 }
 
 /** A table is synced when an include glob matches it (case-sensitively) and no exclude glob does (in any case). */
 export function selectTable(source: Pick<SourceConfig, 'include' | 'exclude'>, table: string): Selection {
   const excludedBy = source.exclude.find((glob) => excludeMatches(table, glob));
   if (excludedBy) return { included: false, rule: `exclude ${excludedBy}` };
-  const includedBy = source.include.find((glob) => includeMatches(glob, table));
+  const includedBy = source.include.find((glob) => includeMatches(table, glob));
   if (includedBy) return { included: true, rule: `include ${includedBy}` };
   return { included: false, rule: 'matches no include rule' };
 }
