@@ -376,13 +376,18 @@ function spend(load: LoadState, key: string, status: LoadRunStatus): void {
   if (status.dpuSeconds === undefined || spent.runs.includes(key)) return;
   load.spent = {
     runs: [...spent.runs, key],
-    dpuSeconds: Math.round((spent.dpuSeconds + status.dpuSeconds) * 1e6) / 1e6,
+    dpuSeconds: millionths(spent.dpuSeconds + status.dpuSeconds),
     ...(spent.executionClass || status.executionClass === 'FLEX' ? { executionClass: 'FLEX' as const } : {}),
   };
 }
 
 function sumDefined(a: number | undefined, b: number | undefined): number | undefined {
-  return a === undefined && b === undefined ? undefined : Math.round(((a ?? 0) + (b ?? 0)) * 1e6) / 1e6;
+  return a === undefined && b === undefined ? undefined : millionths((a ?? 0) + (b ?? 0));
+}
+
+/** DPU-seconds to millionths: sums and shares of a run's figure stay exact to a millionth. */
+function millionths(value: number): number {
+  return Math.round(value * 1e6) / 1e6;
 }
 
 /** A failure no attempt follows: the workflow sees this one. */
@@ -408,7 +413,7 @@ export function dpuShare(runDpuSeconds: number | undefined, seconds: number, all
   const total = allSeconds.reduce((a, b) => a + Math.max(0, b), 0);
   const share = total > 0 ? (runDpuSeconds * Math.max(0, seconds)) / total : runDpuSeconds / allSeconds.length;
   // Millionths: the shares still add up to the run's figure within a millionth per table.
-  return Math.round(share * 1e6) / 1e6;
+  return millionths(share);
 }
 
 export type PollPolicy = NonNullable<LoadPort['pollPolicy']>;

@@ -140,6 +140,7 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
 
     mark(item.table, { state: 'loading', startedAt });
     let load: LoadSummary;
+    const volumes = dynamo ? (exportVolumes.get(item.table) ?? []) : undefined;
     try {
       const summary = `${item.action} ${item.table} -> ${settings.namespace}.${item.lakeTable}${pack ? ` (pack ${pack.token})` : ''}`;
       // A pack's table that its run left comes back as such (loadPackedTable), when the patch allows.
@@ -163,10 +164,10 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
       if ('leftByPack' in answer) return { left: answer.leftByPack };
       const result = answer;
       load = summarise(result);
-      cost = usageCost(result.usage, dynamo ? (exportVolumes.get(item.table) ?? []) : undefined, settings);
+      cost = usageCost(result.usage, volumes, settings);
     } catch (err) {
       // Its runs were billed and its export taken all the same.
-      if (patched(FAILED_LOAD_COST)) cost = usageCost(failedLoadUsage(err), dynamo ? (exportVolumes.get(item.table) ?? []) : undefined, settings);
+      if (patched(FAILED_LOAD_COST)) cost = usageCost(failedLoadUsage(err), volumes, settings);
       return fail('load', err);
     }
     // The export time the table reached (the ledger's watermark) and how many exports it took.
@@ -225,14 +226,12 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
       return runPool(unit.items, 1, (item) => runAlone(item));
     }
     const pack = { token: unit.token, runId, answerLeft: patched(PACK_LEFT_TABLES_IN_LANE) };
-    const first = await Promise.all(unit.items.map((item) => runTable(item, pack)));
-    const outcomes = first.filter((o): o is TableOutcome => !('left' in o));
+    const answers = await Promise.all(unit.items.map((item) => runTable(item, pack)));
+    const outcomes: TableOutcome[] = [];
+    const left: { item: LoadItem; spent: SpentRuns | undefined }[] = [];
+    answers.forEach((a, i) => ('left' in a ? left.push({ item: unit.items[i]!, spent: a.left.spent }) : outcomes.push(a)));
     // The tables its run left (it died or timed out first) each run alone, one after another in the
     // pack's lane, as when it never started: the concurrency holds, and no attempt of theirs was spent.
-    const left = unit.items.flatMap((item, i) => {
-      const o = first[i]!;
-      return 'left' in o ? [{ item, spent: o.left.spent }] : [];
-    });
     return [...outcomes, ...(await runPool(left, 1, ({ item, spent }) => runAlone(item, spent)))];
   }
 

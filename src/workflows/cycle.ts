@@ -196,7 +196,6 @@ export async function cycleWorkflow(input: CycleInput): Promise<CycleResult> {
 /** How many failed tables a cycle result held by reference names; `counts.failed` says how many failed. */
 export const FAILED_TABLES_LISTED = 100;
 
-/** Stores the outcomes by reference, with their counts and failed tables for readers that need no more. */
 /** A list an activity stored by reference, read into the cycle; nothing reads its parts again, so they go. */
 async function readOnce<T>(source: string, ref: JsonRef): Promise<T> {
   const value = await readText<T>(source, ref);
@@ -204,6 +203,7 @@ async function readOnce<T>(source: string, ref: JsonRef): Promise<T> {
   return value;
 }
 
+/** Stores the outcomes by reference, with their counts and failed tables for readers that need no more. */
 async function storeOutcomes(input: CycleInput, tables: TableOutcome[], limit: number): Promise<TablesRef> {
   const ref = await storeText(input.source, `${input.cycleId}/outcomes`, JSON.stringify(tables), limit);
   const count = (status: TableOutcome['status']) => tables.filter((t) => t.status === status).length;
