@@ -11,6 +11,7 @@ import type { LakeCommit, VerifyOutcome, VerifyRequest } from '../model';
 import type { VerifyPort } from '../ports';
 import { countValue, type LakeRowCounts, rowCountCheck, unknownSnapshot } from '../verify-rows';
 import { awsCall, lakeFormationHint } from './errors';
+import { athenaReadOnlyRefusal } from './read-only';
 import { athenaCatalog, type AwsSettings } from './settings';
 
 export interface QueryResult {
@@ -166,6 +167,8 @@ export class AthenaVerify implements VerifyPort {
 
   async verify(req: VerifyRequest, progress?: (check: string) => void): Promise<VerifyOutcome> {
     const subject = `verify of ${req.table} (${req.namespace}.${req.lakeTable})`;
+    // Athena runs writes too, with the worker's lake permissions: a check must only read, and is refused before any query.
+    for (const check of req.checks) assertReadOnlyCheck(check, req.table);
     const lake: LakeRowCounts = {
       countAt: async (snapshotId) => {
         const count = await this.queries.run(rowCountSql(this.settings, { ...req, snapshotId }), `${subject}, row count`, req.namespace);
@@ -187,6 +190,16 @@ export class AthenaVerify implements VerifyPort {
     }
     return { passed: checks.every((c) => c.passed), checks };
   }
+}
+
+function assertReadOnlyCheck(check: VerifyRequest['checks'][number], table: string): void {
+  const refusal = athenaReadOnlyRefusal(check.sql);
+  if (refusal === undefined) return;
+  throw new PortError(
+    'validation',
+    'ReadOnlyCheck',
+    `verify check ${check.name} of ${table} is ${refusal}: a check runs one query that reads the lake (SELECT or WITH ... SELECT); fix it in verify.checks of lakesync.yaml`,
+  );
 }
 
 function firstValue(result: QueryResult): string | undefined {

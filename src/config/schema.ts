@@ -11,6 +11,7 @@ import { attributesSchema, dynamodbSourceSchema, dynamoSourceProblems } from './
 import { costSchema } from '../cost/schema';
 import { packingSchema } from './packing';
 import { glueCapacityProblems } from '../aws/glue-sizing';
+import { athenaReadOnlyRefusal } from '../aws/read-only';
 import { hostPortProblem } from './address';
 const LAKE_NAME_FIX = `use ${LAKE_NAME_RULE}`;
 const GLOB = /^[^\s]+$/;
@@ -418,6 +419,15 @@ export const sourceSchema = z
           'grants are Lake Formation grants, and aws.lakeFormation.mode is iam: with IAM access control Lake Formation grants do not apply. ' +
           "Grant the principals access by IAM policy (s3tables and glue actions on the table bucket's catalog, docs/aws-setup.md) and remove grants, " +
           'or set aws.lakeFormation.mode: lakeformation',
+      });
+    }
+    if (s.backend === 'aws') {
+      // Athena runs writes too: a check is refused here, before any cycle, rather than at its table's verify.
+      s.verify.checks.forEach((check, i) => {
+        const refusal = athenaReadOnlyRefusal(check.sql);
+        if (refusal !== undefined) {
+          ctx.addIssue({ code: 'custom', path: ['verify', 'checks', i, 'sql'], message: `is ${refusal}: a check runs one query that reads the lake (SELECT or WITH ... SELECT)` });
+        }
       });
     }
     if (s.backend === 'aws' && s.source.kind !== 'rds' && s.source.kind !== 'dynamodb') {

@@ -1,0 +1,37 @@
+/**
+ * What Athena verification must never do, against aws-sdk-client-mock (moto answers every Athena
+ * query SUCCEEDED at once): a verify check that would write to the lake is refused before anything runs.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { GetQueryExecutionCommand, GetQueryResultsCommand, StartQueryExecutionCommand } from '@aws-sdk/client-athena';
+import type { VerifyRequest } from '../../src/model';
+import { awsSource } from './fixtures';
+import { mockedAws, portError } from './mocks';
+
+const verifyReq: VerifyRequest = { source: 'shop', namespace: 'shop', lakeTable: 'orders', table: 'public.orders', rowCount: { kind: 'total', rows: 42 }, snapshotId: '8744736658442914487', checks: [] };
+
+function answering(mocks: ReturnType<typeof mockedAws>['mocks'], answers: (string | undefined)[]): void {
+  let next = 0;
+  mocks.athena.on(StartQueryExecutionCommand).callsFake(() => ({ QueryExecutionId: `q${next++}` }));
+  mocks.athena.on(GetQueryExecutionCommand).resolves({ QueryExecution: { Status: { State: 'SUCCEEDED' } } });
+  mocks.athena.on(GetQueryResultsCommand).callsFake((i: { QueryExecutionId: string }) => {
+    const value = answers[Number(i.QueryExecutionId.slice(1))];
+    return { ResultSet: { ResultSetMetadata: { ColumnInfo: [{ Name: 'v' }] }, Rows: [{ Data: [{ VarCharValue: 'v' }] }, { Data: [value === undefined ? {} : { VarCharValue: value }] }] } };
+  });
+}
+
+test('a verify check whose SQL would change the lake is refused before any Athena query', async () => {
+  const { mocks, ports } = mockedAws();
+  answering(mocks, ['42', '0']);
+  const err = await portError(ports.verify.verify({ ...verifyReq, checks: [{ name: 'tidy', sql: 'DELETE FROM {table} WHERE total < 0', expect: 0 }] }));
+  assert.equal(err.kind, 'validation');
+  assert.match(err.message, /check tidy of public\.orders.*a DELETE statement.*verify\.checks/);
+  assert.equal(mocks.athena.commandCalls(StartQueryExecutionCommand).length, 0, 'nothing reached Athena');
+});
+
+test('the config refuses a verify check that is not a query, naming the check', () => {
+  const checks = [{ name: 'tidy', table: 'public.orders', sql: 'WITH x AS (SELECT 1) INSERT INTO {table} SELECT * FROM x', expect: 0 }];
+  // sourceSchema's ZodError lists each issue with its path.
+  assert.throws(() => awsSource({ raw: { verify: { checks } } }), (err: Error) => /a WITH \.\.\. INSERT statement/.test(err.message) && /"checks",\s*0,\s*"sql"/.test(err.message));
+});
