@@ -3,14 +3,14 @@
  * table: the row count at the Iceberg snapshot the load produced (against the export, or the rows
  * an incremental load added to its parent snapshot), plus configured checks.
  */
-import { type AthenaClient, GetQueryExecutionCommand, GetQueryResultsCommand, type QueryExecution, StartQueryExecutionCommand } from '@aws-sdk/client-athena';
+import { type AthenaClient, GetQueryExecutionCommand, GetQueryResultsCommand, type QueryExecution, StartQueryExecutionCommand, StopQueryExecutionCommand } from '@aws-sdk/client-athena';
 import { setTimeout as delay } from 'node:timers/promises';
 import { PortError } from '../errors';
 import { LINEAGE_PROPERTIES, lakeCommitFromRow, lineageSelectList } from '../lineage';
 import type { LakeCommit, VerifyOutcome, VerifyRequest } from '../model';
 import type { VerifyPort } from '../ports';
 import { countValue, type LakeRowCounts, rowCountCheck, unknownSnapshot } from '../verify-rows';
-import { awsCall, lakeFormationHint } from './errors';
+import { awsCall, awsErrorCode, lakeFormationHint } from './errors';
 import { athenaReadOnlyRefusal } from './read-only';
 import { athenaCatalog, type AwsSettings } from './settings';
 
@@ -67,10 +67,26 @@ export class AthenaQueries {
       if (state === 'SUCCEEDED') return;
       if (state === 'FAILED' || state === 'CANCELLED') throw queryFailure(id, state, execution, subject, this.settings.athena.workgroup);
       if (Date.now() + waitMs > deadline) {
-        throw new PortError('transient', 'AthenaQueryTimeout', `Athena query ${id} for ${subject} is still ${state} after ${Math.round(this.polling.timeoutMs / 1000)} s; the step is retried (check workgroup ${this.settings.athena.workgroup}'s capacity)`);
+        // The retry starts a query of its own: this one would go on holding the workgroup's capacity and scanning (billed).
+        const stopped = await this.stop(id);
+        throw new PortError(
+          'transient',
+          'AthenaQueryTimeout',
+          `Athena query ${id} for ${subject} is still ${state} after ${Math.round(this.polling.timeoutMs / 1000)} s and ${stopped}; the step is retried (check workgroup ${this.settings.athena.workgroup}'s capacity)`,
+        );
       }
       await delay(waitMs);
       waitMs = Math.min(waitMs * 2, this.polling.maxMs);
+    }
+  }
+
+  /** Best effort: what became of the query, for the timeout's message. */
+  private async stop(id: string): Promise<string> {
+    try {
+      await this.athena.send(new StopQueryExecutionCommand({ QueryExecutionId: id }));
+      return 'was stopped';
+    } catch (err) {
+      return `could not be stopped (StopQueryExecution: ${awsErrorCode(err)}; stop it in workgroup ${this.settings.athena.workgroup}, and allow athena:StopQueryExecution)`;
     }
   }
 

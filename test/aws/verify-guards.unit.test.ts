@@ -1,10 +1,11 @@
 /**
  * What Athena verification must never do, against aws-sdk-client-mock (moto answers every Athena
- * query SUCCEEDED at once): a verify check that would write to the lake is refused before anything runs.
+ * query SUCCEEDED at once): a verify check that would write to the lake is refused before anything runs,
+ * and a query stuck past its timeout is stopped.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { GetQueryExecutionCommand, GetQueryResultsCommand, StartQueryExecutionCommand } from '@aws-sdk/client-athena';
+import { GetQueryExecutionCommand, GetQueryResultsCommand, StartQueryExecutionCommand, StopQueryExecutionCommand } from '@aws-sdk/client-athena';
 import type { VerifyRequest } from '../../src/model';
 import { awsSource } from './fixtures';
 import { mockedAws, portError } from './mocks';
@@ -34,4 +35,16 @@ test('the config refuses a verify check that is not a query, naming the check', 
   const checks = [{ name: 'tidy', table: 'public.orders', sql: 'WITH x AS (SELECT 1) INSERT INTO {table} SELECT * FROM x', expect: 0 }];
   // sourceSchema's ZodError lists each issue with its path.
   assert.throws(() => awsSource({ raw: { verify: { checks } } }), (err: Error) => /a WITH \.\.\. INSERT statement/.test(err.message) && /"checks",\s*0,\s*"sql"/.test(err.message));
+});
+
+test('a query still running at its timeout is stopped before the step gives up', async () => {
+  const { mocks, ports } = mockedAws();
+  mocks.athena.on(StartQueryExecutionCommand).resolves({ QueryExecutionId: 'stuck' });
+  mocks.athena.on(GetQueryExecutionCommand).resolves({ QueryExecution: { Status: { State: 'RUNNING' } } });
+  mocks.athena.on(StopQueryExecutionCommand).resolves({});
+  const err = await portError(ports.verify.verify(verifyReq));
+  assert.equal(err.code, 'AthenaQueryTimeout');
+  assert.equal(err.retryable, true);
+  assert.deepEqual(mocks.athena.commandCalls(StopQueryExecutionCommand).map((c) => c.args[0].input), [{ QueryExecutionId: 'stuck' }]);
+  assert.match(err.message, /was stopped/);
 });
