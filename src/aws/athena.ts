@@ -201,7 +201,8 @@ export class AthenaVerify implements VerifyPort {
       progress?.(check.name);
       const sql = check.sql.replaceAll('{table}', qualifiedTable(this.settings, req.namespace, req.lakeTable));
       const actual = firstValue(await this.queries.run(sql, `${subject}, check ${check.name}`, req.namespace));
-      const passed = actual !== undefined && (typeof check.expect === 'number' ? Number(actual) === check.expect : actual.trim() === check.expect.trim());
+      // Number('') and Number(' ') are 0: an empty answer is no number.
+      const passed = actual !== undefined && (typeof check.expect === 'number' ? actual.trim() !== '' && Number(actual) === check.expect : actual.trim() === check.expect.trim());
       checks.push({ name: check.name, expected: String(check.expect), actual: actual ?? 'no rows', passed });
     }
     return { passed: checks.every((c) => c.passed), checks };

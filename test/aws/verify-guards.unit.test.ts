@@ -1,7 +1,7 @@
 /**
  * What Athena verification must never do, against aws-sdk-client-mock (moto answers every Athena
  * query SUCCEEDED at once): a verify check that would write to the lake is refused before anything runs,
- * and a query stuck past its timeout is stopped.
+ * a query stuck past its timeout is stopped, and a check expecting a number is not passed by an empty answer.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -47,4 +47,18 @@ test('a query still running at its timeout is stopped before the step gives up',
   assert.equal(err.retryable, true);
   assert.deepEqual(mocks.athena.commandCalls(StopQueryExecutionCommand).map((c) => c.args[0].input), [{ QueryExecutionId: 'stuck' }]);
   assert.match(err.message, /was stopped/);
+});
+
+test('a check expecting a number is not passed by an empty or blank answer', async () => {
+  const { mocks, ports } = mockedAws();
+  answering(mocks, ['42', '', ' ']);
+  const outcome = await ports.verify.verify({
+    ...verifyReq,
+    checks: [
+      { name: 'empty', sql: 'SELECT max(note) FROM {table}', expect: 0 },
+      { name: 'blank', sql: 'SELECT max(note) FROM {table}', expect: 0 },
+    ],
+  });
+  assert.deepEqual(outcome.checks.slice(1).map((c) => [c.name, c.passed]), [['empty', false], ['blank', false]]);
+  assert.equal(outcome.passed, false);
 });
