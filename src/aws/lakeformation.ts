@@ -129,13 +129,16 @@ export class LakeFormationGrants implements GrantPort {
       const code = failure.Error?.ErrorCode ?? 'GrantFailed';
       if (/AlreadyExists/i.test(code)) continue;
       const grant = grants[Number(failure.RequestEntry?.Id ?? 0)] ?? grants[0]!;
-      const kind = /AccessDenied/i.test(code) ? 'access-denied' : /InvalidInput|Validation/i.test(code) ? 'validation' : /NotFound/i.test(code) ? 'not-found' : 'failed';
+      // The same codes as a call's own errors: a concurrent change or an internal error is retried, not a failed table.
+      const kind = awsErrorKind({ name: code });
       const fix =
         kind === 'access-denied'
           ? adminHint(catalogId)
           : kind === 'not-found'
             ? `the principal or the ${grant.label} does not exist in catalog ${catalogId}: check grants[].principal and that the table was loaded`
-            : 'check grants[] in lakesync.yaml';
+            : kind === 'transient' || kind === 'throttled'
+              ? 'a temporary Lake Formation condition; the step is retried with backoff'
+              : 'check grants[] in lakesync.yaml';
       throw new PortError(
         kind,
         code,

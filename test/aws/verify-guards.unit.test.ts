@@ -1,16 +1,20 @@
 /**
- * What Athena verification must never do, against aws-sdk-client-mock (moto answers every Athena
- * query SUCCEEDED at once): a verify check that would write to the lake is refused before anything runs,
- * a query stuck past its timeout is stopped, and a check expecting a number is not passed by an empty answer.
+ * What Athena verification and Lake Formation grants must never do, against aws-sdk-client-mock
+ * (moto answers every Athena query SUCCEEDED at once and cannot fail a batch entry): a verify
+ * check that would write to the lake is refused before anything runs, a query stuck past its
+ * timeout is stopped, a check expecting a number is not passed by an empty answer, and a grant
+ * entry Lake Formation refused for a concurrent change is retried.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { GetQueryExecutionCommand, GetQueryResultsCommand, StartQueryExecutionCommand, StopQueryExecutionCommand } from '@aws-sdk/client-athena';
-import type { VerifyRequest } from '../../src/model';
-import { awsSource } from './fixtures';
+import { BatchGrantPermissionsCommand, ListPermissionsCommand } from '@aws-sdk/client-lakeformation';
+import type { GrantRequest, VerifyRequest } from '../../src/model';
+import { READER, awsSource } from './fixtures';
 import { mockedAws, portError } from './mocks';
 
 const verifyReq: VerifyRequest = { source: 'shop', namespace: 'shop', lakeTable: 'orders', table: 'public.orders', rowCount: { kind: 'total', rows: 42 }, snapshotId: '8744736658442914487', checks: [] };
+const grantReq: GrantRequest = { source: 'shop', namespace: 'shop', lakeTables: ['orders'], principals: [{ principal: READER, tablePermissions: ['SELECT', 'DESCRIBE'], namespacePermissions: ['DESCRIBE'] }] };
 
 function answering(mocks: ReturnType<typeof mockedAws>['mocks'], answers: (string | undefined)[]): void {
   let next = 0;
@@ -61,4 +65,16 @@ test('a check expecting a number is not passed by an empty or blank answer', asy
   });
   assert.deepEqual(outcome.checks.slice(1).map((c) => [c.name, c.passed]), [['empty', false], ['blank', false]]);
   assert.equal(outcome.passed, false);
+});
+
+test('a grant entry refused for a concurrent modification is retryable, not a failed table', async () => {
+  const { mocks, ports } = mockedAws();
+  mocks.lakeformation.on(ListPermissionsCommand).resolves({ PrincipalResourcePermissions: [] });
+  mocks.lakeformation.on(BatchGrantPermissionsCommand).resolves({
+    Failures: [{ RequestEntry: { Id: '0' }, Error: { ErrorCode: 'ConcurrentModificationException', ErrorMessage: 'Another update is in progress on the resource' } }],
+  });
+  const err = await portError(ports.grant.grant(grantReq));
+  assert.equal(err.code, 'ConcurrentModificationException');
+  assert.equal(err.retryable, true);
+  assert.match(err.message, /namespace shop .*arn:aws:iam::123456789012/);
 });
