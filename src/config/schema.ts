@@ -12,6 +12,7 @@ import { costSchema } from '../cost/schema';
 import { packingSchema } from './packing';
 import { glueCapacityProblems } from '../aws/glue-sizing';
 import { athenaReadOnlyRefusal } from '../aws/read-only';
+import { lakeFormationPrincipalProblem } from './principals';
 import { hostPortProblem } from './address';
 const LAKE_NAME_FIX = `use ${LAKE_NAME_RULE}`;
 const GLOB = /^[^\s]+$/;
@@ -422,6 +423,10 @@ export const sourceSchema = z
       });
     }
     if (s.backend === 'aws') {
+      s.grants.forEach((grant, i) => {
+        const problem = lakeFormationPrincipalProblem(grant.principal);
+        if (problem) ctx.addIssue({ code: 'custom', path: ['grants', i, 'principal'], message: problem });
+      });
       // Athena runs writes too: a check is refused here, before any cycle, rather than at its table's verify.
       s.verify.checks.forEach((check, i) => {
         const refusal = athenaReadOnlyRefusal(check.sql);

@@ -144,6 +144,30 @@ describe('aws.lakeFormation in lakesync.yaml', () => {
     assert.match(err.message, /Lake Formation grants do not apply.*IAM policy.*aws\.lakeFormation\.mode: lakeformation/s);
   });
 
+  test('a grant principal Lake Formation cannot name is refused before any load, naming it and the forms it takes', () => {
+    for (const principal of ['analyst', 'arn:aws:sts::123456789012:assumed-role/analyst/alice', 'arn:aws:iam::12345:role/analyst', 'arn:aws:iam::123456789012:policy/read']) {
+      const err = rejects(raw(undefined, [{ principal }]));
+      assert.match(err.message, /sources\.shop\.grants\.0\.principal/, principal);
+      assert.match(err.message, /IAM role or user ARN/, principal);
+    }
+  });
+
+  test('the principals Lake Formation grants to are accepted', () => {
+    for (const principal of [
+      READER,
+      'arn:aws:iam::123456789012:user/team/alice',
+      'arn:aws-cn:iam::123456789012:role/service-role/analyst',
+      'arn:aws:iam::123456789012:saml-provider/corp:group/analysts',
+      'arn:aws:quicksight:us-east-2:123456789012:group/default/analysts',
+      'arn:aws:identitystore:::group/9067c0a2-1234-5678-9abc-def012345678',
+      'arn:aws:organizations::123456789012:organization/o-abcdefghij',
+      '210987654321',
+      'IAM_ALLOWED_PRINCIPALS',
+    ]) {
+      assert.doesNotThrow(() => parseConfig(raw(undefined, [{ principal }])), principal);
+    }
+  });
+
   test('an unknown mode names the two there are', () => {
     const err = rejects(raw({ mode: 'hybrid' }));
     assert.match(err.message, /sources\.shop\.aws\.lakeFormation\.mode.*must be lakeformation or iam/s);
