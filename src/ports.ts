@@ -184,8 +184,9 @@ export interface VerifyPort {
   /**
    * The row-count check (`req.rowCount`, src/verify-rows.ts) first, then the configured checks in
    * order; `progress` is told the name of each configured check as it starts (the activity heartbeats).
+   * Once `signal` aborts (the activity is cancelled), a running query is stopped and the signal's reason thrown.
    */
-  verify(req: VerifyRequest, progress?: (check: string) => void): Promise<VerifyOutcome>;
+  verify(req: VerifyRequest, progress?: (check: string) => void, signal?: AbortSignal): Promise<VerifyOutcome>;
 }
 
 /** A snapshot or export lakesync made for a source, as retention sees it. */

@@ -1,5 +1,5 @@
 /** What every activity gets from the worker: the config and the ports of each source. */
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { LakesyncConfig, SourceConfig } from '../config/schema';
 import { sourceConfig } from '../config/load';
 import { isPortError } from '../errors';
@@ -39,6 +39,8 @@ export async function step<T>(name: string, subject: string, fn: () => Promise<T
   try {
     return await fn();
   } catch (err) {
+    // A cancelled activity must end as cancelled, not as a failure of its step.
+    if (err instanceof CancelledFailure) throw err;
     throw failure(name, subject, err);
   }
 }

@@ -124,7 +124,7 @@ export function publishActivities(deps: ActivityDeps) {
         .filter((c) => c.table === input.table)
         .map((c) => ({ name: c.name, sql: c.sql, expect: c.expect }));
       const outcome = await step('verify', input.table, () =>
-        heartbeating(input.table, 'row count', (progress) => ports.verify.verify({
+        heartbeating(input.table, 'row count', (progress, signal) => ports.verify.verify({
           source: input.source,
           namespace: settings.target.namespace,
           lakeTable: input.lakeTable,
@@ -132,7 +132,7 @@ export function publishActivities(deps: ActivityDeps) {
           rowCount,
           snapshotId: input.load.snapshotId,
           checks,
-        }, progress)),
+        }, progress, signal)),
       );
       if (!outcome.passed) {
         const failed = outcome.checks.filter((c) => !c.passed).map((c) => `${c.name}: expected ${c.expected}, got ${c.actual}`);

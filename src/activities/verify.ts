@@ -14,10 +14,11 @@ export interface VerifyHeartbeat {
 
 /**
  * Runs `fn` heartbeating: once now with `firstStep`, again each time `fn` reports a new step
- * (a check), and at a third of the heartbeat timeout meanwhile. Outside an activity (direct
- * calls in tests) it just runs `fn`.
+ * (a check), and at a third of the heartbeat timeout meanwhile. `fn` gets the activity's
+ * cancellation signal, which the heartbeats deliver. Outside an activity (direct calls in tests)
+ * it just runs `fn`.
  */
-export async function heartbeating<T>(table: string, firstStep: string, fn: (progress: (step: string) => void) => Promise<T>): Promise<T> {
+export async function heartbeating<T>(table: string, firstStep: string, fn: (progress: (step: string) => void, signal?: AbortSignal) => Promise<T>): Promise<T> {
   const ctx = activityContext();
   if (!ctx) return fn(() => undefined);
   let current: VerifyHeartbeat = { table, step: firstStep };
@@ -28,7 +29,7 @@ export async function heartbeating<T>(table: string, firstStep: string, fn: (pro
     return await fn((step) => {
       current = { table, step };
       ctx.heartbeat(current);
-    });
+    }, ctx.cancellationSignal);
   } finally {
     if (timer) clearInterval(timer);
   }

@@ -37,8 +37,9 @@ export class AthenaQueries {
     private readonly polling: AthenaPolling = DEFAULT_POLLING,
   ) {}
 
-  /** Runs one statement in the configured workgroup, against the table bucket's catalog. */
-  async run(sql: string, subject: string, database?: string): Promise<QueryResult> {
+  /** Runs one statement in the configured workgroup, against the table bucket's catalog; stopped once `signal` aborts. */
+  async run(sql: string, subject: string, database?: string, signal?: AbortSignal): Promise<QueryResult> {
+    signal?.throwIfAborted();
     const { workgroup, outputLocation } = this.settings.athena;
     const started = await awsCall({ service: 'Athena', operation: 'StartQueryExecution', subject }, () =>
       this.athena.send(
@@ -52,14 +53,19 @@ export class AthenaQueries {
     );
     const id = started.QueryExecutionId;
     if (!id) throw new PortError('failed', 'NoQueryExecutionId', `Athena StartQueryExecution for ${subject} returned no QueryExecutionId`);
-    await this.waitForSuccess(id, subject);
+    await this.waitForSuccess(id, subject, signal);
     return this.results(id, subject);
   }
 
-  private async waitForSuccess(id: string, subject: string): Promise<void> {
+  private async waitForSuccess(id: string, subject: string, signal?: AbortSignal): Promise<void> {
     const deadline = Date.now() + this.polling.timeoutMs;
     let waitMs = this.polling.initialMs;
     for (;;) {
+      // Cancelled (the cycle was): the query would run on, billed, for nobody.
+      if (signal?.aborted) {
+        await this.stop(id);
+        signal.throwIfAborted();
+      }
       const execution = await awsCall({ service: 'Athena', operation: 'GetQueryExecution', subject }, async () =>
         (await this.athena.send(new GetQueryExecutionCommand({ QueryExecutionId: id }))).QueryExecution,
       );
@@ -75,7 +81,10 @@ export class AthenaQueries {
           `Athena query ${id} for ${subject} is still ${state} after ${Math.round(this.polling.timeoutMs / 1000)} s and ${stopped}; the step is retried (check workgroup ${this.settings.athena.workgroup}'s capacity)`,
         );
       }
-      await delay(waitMs);
+      // An abort ends the pause early; the loop's check then stops the query.
+      await delay(waitMs, undefined, signal ? { signal } : undefined).catch((err: unknown) => {
+        if (!signal?.aborted) throw err;
+      });
       waitMs = Math.min(waitMs * 2, this.polling.maxMs);
     }
   }
@@ -181,17 +190,17 @@ export class AthenaVerify implements VerifyPort {
     private readonly settings: Pick<AwsSettings, 'tableBucket'>,
   ) {}
 
-  async verify(req: VerifyRequest, progress?: (check: string) => void): Promise<VerifyOutcome> {
+  async verify(req: VerifyRequest, progress?: (check: string) => void, signal?: AbortSignal): Promise<VerifyOutcome> {
     const subject = `verify of ${req.table} (${req.namespace}.${req.lakeTable})`;
     // Athena runs writes too, with the worker's lake permissions: a check must only read, and is refused before any query.
     for (const check of req.checks) assertReadOnlyCheck(check, req.table);
     const lake: LakeRowCounts = {
       countAt: async (snapshotId) => {
-        const count = await this.queries.run(rowCountSql(this.settings, { ...req, snapshotId }), `${subject}, row count`, req.namespace);
+        const count = await this.queries.run(rowCountSql(this.settings, { ...req, snapshotId }), `${subject}, row count`, req.namespace, signal);
         return countValue(firstValue(count), `${req.table} (${req.namespace}.${req.lakeTable})`);
       },
       parentOf: async (snapshotId) => {
-        const result = await this.queries.run(parentSnapshotSql(this.settings, { ...req, snapshotId }), `${subject}, parent snapshot`, req.namespace);
+        const result = await this.queries.run(parentSnapshotSql(this.settings, { ...req, snapshotId }), `${subject}, parent snapshot`, req.namespace, signal);
         if (result.rows.length === 0) throw unknownSnapshot(snapshotId, `${req.table} (${req.namespace}.${req.lakeTable})`);
         return result.rows[0]![0] ?? null;
       },
@@ -200,7 +209,7 @@ export class AthenaVerify implements VerifyPort {
     for (const check of req.checks) {
       progress?.(check.name);
       const sql = check.sql.replaceAll('{table}', qualifiedTable(this.settings, req.namespace, req.lakeTable));
-      const actual = firstValue(await this.queries.run(sql, `${subject}, check ${check.name}`, req.namespace));
+      const actual = firstValue(await this.queries.run(sql, `${subject}, check ${check.name}`, req.namespace, signal));
       // Number('') and Number(' ') are 0: an empty answer is no number.
       const passed = actual !== undefined && (typeof check.expect === 'number' ? actual.trim() !== '' && Number(actual) === check.expect : actual.trim() === check.expect.trim());
       checks.push({ name: check.name, expected: String(check.expect), actual: actual ?? 'no rows', passed });

@@ -1,11 +1,13 @@
 /**
  * The verify activity over the Athena adapter with aws-sdk-client-mock (moto's Athena answers
  * only results queued in advance and never takes long): it heartbeats before each configured
- * check, and its timeout grows with the number of checks.
+ * check, its timeout grows with the number of checks, and a cancelled verification stops its query.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { GetQueryExecutionCommand, GetQueryResultsCommand, StartQueryExecutionCommand } from '@aws-sdk/client-athena';
+import { setTimeout as delay } from 'node:timers/promises';
+import { GetQueryExecutionCommand, GetQueryResultsCommand, StartQueryExecutionCommand, StopQueryExecutionCommand } from '@aws-sdk/client-athena';
+import { CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { cycleActivities } from '../../src/activities/cycle';
 import { publishActivities, type VerifyTableInput } from '../../src/activities/publish';
@@ -74,4 +76,30 @@ test('the cycle settings carry the most checks any one table has', async () => {
   assert.equal(settings.verifyChecks, 3);
   const none = await cycleActivities({ config: config([]), portsFor: () => ports }).cycleSettings('shop');
   assert.equal(none.verifyChecks, 0);
+});
+
+test('a cancelled verification stops its running Athena query and ends as cancelled, without waiting for the query', async () => {
+  const { mocks, ports } = mockedAws();
+  mocks.athena.on(StartQueryExecutionCommand).resolves({ QueryExecutionId: 'long' });
+  mocks.athena.on(GetQueryExecutionCommand).resolves({ QueryExecution: { Status: { State: 'RUNNING' } } });
+  mocks.athena.on(StopQueryExecutionCommand).resolves({});
+  const withCount: Ports = { ...ports, discover: { ...ports.discover, exportRowCount: async () => 42 } as Ports['discover'] };
+  const activities = publishActivities({ config: config([]), portsFor: () => withCount });
+  const env = new MockActivityEnvironment({ heartbeatTimeoutMs: 120_000 });
+  const input: VerifyTableInput = {
+    source: 'shop',
+    table: 'public.orders',
+    lakeTable: 'orders',
+    action: 'create',
+    export: { exportId: 'ls-1', location: 's3://shop-exports/lakesync/exports/ls-1', snapshotId: 's', adopted: false },
+    load: { action: 'create', committed: true, inserted: 42, rowCountAfter: 42, snapshotId: '8744736658442914487' },
+  };
+  const started = Date.now();
+  const running = env.run(activities.verifyTable, input);
+  // Once the query runs, the cycle is cancelled (the adapter would wait up to its 2 s timeout).
+  while (mocks.athena.commandCalls(GetQueryExecutionCommand).length === 0) await delay(5);
+  env.cancel('CANCELLED');
+  await assert.rejects(running, (err: Error) => err instanceof CancelledFailure);
+  assert.ok(Date.now() - started < 1_500, `ended after ${Date.now() - started} ms`);
+  assert.deepEqual(mocks.athena.commandCalls(StopQueryExecutionCommand).map((c) => c.args[0].input), [{ QueryExecutionId: 'long' }]);
 });
