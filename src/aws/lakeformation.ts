@@ -103,6 +103,8 @@ export class LakeFormationGrants implements GrantPort {
       }
       for (const entry of page.PrincipalResourcePermissions ?? []) {
         if (entry.Principal?.DataLakePrincipalIdentifier !== grant.principal) continue;
+        // SELECT on some columns only is not the table's SELECT: counting it would leave the grant out.
+        if (someColumnsOnly(entry.Resource)) continue;
         for (const perm of entry.Permissions ?? []) held.add(perm);
       }
       token = page.NextToken;
@@ -146,6 +148,13 @@ export class LakeFormationGrants implements GrantPort {
       );
     }
   }
+}
+
+/** A column-level grant that names its columns, or excludes some, covers less than the table. */
+function someColumnsOnly(resource: Resource | undefined): boolean {
+  const columns = resource?.TableWithColumns;
+  if (!columns) return false;
+  return (columns.ColumnNames?.length ?? 0) > 0 || (columns.ColumnWildcard?.ExcludedColumnNames?.length ?? 0) > 0 || !columns.ColumnWildcard;
 }
 
 function adminHint(catalogId: string): string {

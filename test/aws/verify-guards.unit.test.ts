@@ -2,8 +2,9 @@
  * What Athena verification and Lake Formation grants must never do, against aws-sdk-client-mock
  * (moto answers every Athena query SUCCEEDED at once and cannot fail a batch entry): a verify
  * check that would write to the lake is refused before anything runs, a query stuck past its
- * timeout is stopped, a check expecting a number is not passed by an empty answer, and a grant
- * entry Lake Formation refused for a concurrent change is retried.
+ * timeout is stopped, a check expecting a number is not passed by an empty answer, a grant
+ * entry Lake Formation refused for a concurrent change is retried, and SELECT held on some columns
+ * only is not taken for the table SELECT a grant configures.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -77,4 +78,38 @@ test('a grant entry refused for a concurrent modification is retryable, not a fa
   assert.equal(err.code, 'ConcurrentModificationException');
   assert.equal(err.retryable, true);
   assert.match(err.message, /namespace shop .*arn:aws:iam::123456789012/);
+});
+
+test('SELECT held on some columns only does not count as the table SELECT a grant configures', async () => {
+  const { mocks, ports } = mockedAws();
+  const table = { CatalogId: '123456789012:s3tablescatalog/shop-lake', DatabaseName: 'shop', Name: 'orders' };
+  mocks.lakeformation
+    .on(ListPermissionsCommand)
+    .resolvesOnce({ PrincipalResourcePermissions: [{ Principal: { DataLakePrincipalIdentifier: READER }, Permissions: ['DESCRIBE'] }] })
+    .resolvesOnce({
+      PrincipalResourcePermissions: [
+        { Principal: { DataLakePrincipalIdentifier: READER }, Resource: { TableWithColumns: { ...table, ColumnNames: ['id'] } }, Permissions: ['SELECT'] },
+        { Principal: { DataLakePrincipalIdentifier: READER }, Resource: { TableWithColumns: { ...table, ColumnWildcard: { ExcludedColumnNames: ['email'] } } }, Permissions: ['SELECT'] },
+        { Principal: { DataLakePrincipalIdentifier: READER }, Resource: { Table: table }, Permissions: ['DESCRIBE'] },
+      ],
+    });
+  mocks.lakeformation.on(BatchGrantPermissionsCommand).resolves({ Failures: [] });
+  assert.deepEqual(await ports.grant.grant(grantReq), { granted: 1, alreadyGranted: 1 });
+  const entries = mocks.lakeformation.commandCalls(BatchGrantPermissionsCommand)[0]?.args[0].input.Entries;
+  assert.deepEqual(entries?.map((e) => [e.Resource, e.Permissions]), [[{ Table: table }, ['SELECT']]]);
+});
+
+test('SELECT held on every column (ColumnWildcard) counts as the table SELECT', async () => {
+  const { mocks, ports } = mockedAws();
+  const table = { CatalogId: '123456789012:s3tablescatalog/shop-lake', DatabaseName: 'shop', Name: 'orders' };
+  mocks.lakeformation
+    .on(ListPermissionsCommand)
+    .resolvesOnce({ PrincipalResourcePermissions: [{ Principal: { DataLakePrincipalIdentifier: READER }, Permissions: ['DESCRIBE'] }] })
+    .resolvesOnce({
+      PrincipalResourcePermissions: [
+        { Principal: { DataLakePrincipalIdentifier: READER }, Resource: { TableWithColumns: { ...table, ColumnWildcard: {} } }, Permissions: ['SELECT'] },
+        { Principal: { DataLakePrincipalIdentifier: READER }, Resource: { Table: table }, Permissions: ['DESCRIBE'] },
+      ],
+    });
+  assert.deepEqual(await ports.grant.grant(grantReq), { granted: 0, alreadyGranted: 2 });
 });
