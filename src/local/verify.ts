@@ -17,6 +17,14 @@ export function sameValue(expected: string, actual: string): boolean {
   return expected.trim() !== '' && actual.trim() !== '' && Number.isFinite(a) && Number.isFinite(b) && a === b;
 }
 
+/**
+ * A Spark SQL name with each part in backticks, as the load job writes it (glue/lakesync_glue/names.py):
+ * S3 Tables allows lake names Spark reads as numbers unquoted (2024, 1e5).
+ */
+function sparkName(...parts: string[]): string {
+  return parts.map((part) => `\`${part.replaceAll('`', '``')}\``).join('.');
+}
+
 function firstValue(rows: Record<string, unknown>[]): string {
   const row = rows[0];
   if (!row) return '(no rows)';
@@ -28,7 +36,7 @@ export function createVerifyPort(runner: RunnerClient): VerifyPort {
   const sql = async (statement: string) => (await runner.call<{ rows: Record<string, unknown>[] }>('POST', '/sql', { sql: statement })).rows;
   return {
     async verify(req: VerifyRequest): Promise<VerifyOutcome> {
-      const table = `${LAKE_CATALOG}.${req.namespace}.${req.lakeTable}`;
+      const table = sparkName(LAKE_CATALOG, req.namespace, req.lakeTable);
       const subject = `${req.table} (${req.namespace}.${req.lakeTable})`;
       const lake: LakeRowCounts = {
         async countAt(snapshotId) {
@@ -39,7 +47,7 @@ export function createVerifyPort(runner: RunnerClient): VerifyPort {
         async parentOf(snapshotId) {
           assertSnapshotId(snapshotId, subject);
           // As strings: 64-bit ids do not survive a JSON number.
-          const rows = await sql(`SELECT CAST(parent_id AS STRING) AS parent_id FROM ${table}.snapshots WHERE snapshot_id = ${snapshotId}`);
+          const rows = await sql(`SELECT CAST(parent_id AS STRING) AS parent_id FROM ${sparkName(LAKE_CATALOG, req.namespace, req.lakeTable, 'snapshots')} WHERE snapshot_id = ${snapshotId}`);
           if (rows.length === 0) throw unknownSnapshot(snapshotId, subject);
           const parent = rows[0]!.parent_id;
           return parent === null || parent === undefined ? null : String(parent);
