@@ -68,6 +68,11 @@ function rowCountHint(check: RowCountCheck, source: string, table: string, dynam
   return `the rows the lake table gained must equal the ${check.rows} row(s) the load reports inserting, and at most ${bound}: the load lost or duplicated rows; ${rerun}`;
 }
 
+/** What a failed configured check means: the user's own rule about the data, which lakesync cannot fix. */
+function configuredCheckHint(source: string, table: string): string {
+  return `a check of verify.checks of source ${source} found the lake table's data not as it expects: correct the data at the source (or the check in lakesync.yaml), then rerun the table (lakesync rerun ${source} --tables ${table})`;
+}
+
 export function publishActivities(deps: ActivityDeps) {
   return {
     /** Grants the configured principals their permissions on one lake table (and DESCRIBE on its namespace). */
@@ -139,8 +144,13 @@ export function publishActivities(deps: ActivityDeps) {
         // The backends report the row count first, then the configured checks under their own names.
         const first = outcome.checks[0];
         const rowCountFailed = first !== undefined && !first.passed && !checks.some((c) => c.name === first.name);
+        const checkFailed = outcome.checks.some((c) => !c.passed && checks.some((k) => k.name === c.name));
+        const hints = [
+          ...(rowCountFailed ? [rowCountHint(rowCount, input.source, input.table, input.extract === 'dynamodb')] : []),
+          ...(checkFailed ? [configuredCheckHint(input.source, input.table)] : []),
+        ];
         throw ApplicationFailure.create({
-          message: `verification of ${input.table} (${lakeName}) failed: ${failed.join('; ')}${rowCountFailed ? ` (${rowCountHint(rowCount, input.source, input.table, input.extract === 'dynamodb')})` : ''}`,
+          message: `verification of ${input.table} (${lakeName}) failed: ${failed.join('; ')}${hints.map((h) => ` (${h})`).join('')}`,
           type: 'VerificationFailed',
           nonRetryable: true,
           details: [outcome],

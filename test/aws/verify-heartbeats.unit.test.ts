@@ -103,3 +103,31 @@ test('a cancelled verification stops its running Athena query and ends as cancel
   assert.ok(Date.now() - started < 1_500, `ended after ${Date.now() - started} ms`);
   assert.deepEqual(mocks.athena.commandCalls(StopQueryExecutionCommand).map((c) => c.args[0].input), [{ QueryExecutionId: 'long' }]);
 });
+
+test('a configured check that fails says which check of verify.checks, and what to do', async () => {
+  const { mocks, ports } = mockedAws();
+  // The row count passes (42); the check answers 3 where it expects 0.
+  const answers = ['42', '3'];
+  let query = 0;
+  mocks.athena.on(StartQueryExecutionCommand).callsFake(() => ({ QueryExecutionId: `q${query++}` }));
+  mocks.athena.on(GetQueryExecutionCommand).resolves({ QueryExecution: { Status: { State: 'SUCCEEDED' } } });
+  mocks.athena.on(GetQueryResultsCommand).callsFake((input: { QueryExecutionId: string }) => ({
+    ResultSet: { ResultSetMetadata: { ColumnInfo: [{ Name: 'v' }] }, Rows: [{ Data: [{ VarCharValue: 'v' }] }, { Data: [{ VarCharValue: answers[Number(input.QueryExecutionId.slice(1))] }] }] },
+  }));
+  const withCount: Ports = { ...ports, discover: { ...ports.discover, exportRowCount: async () => 42 } as Ports['discover'] };
+  const checks = [{ name: 'no negative totals', table: 'public.orders', sql: 'SELECT count(*) FROM {table} WHERE total < 0', expect: 0 }];
+  const activities = publishActivities({ config: config(checks), portsFor: () => withCount });
+  const input: VerifyTableInput = {
+    source: 'shop',
+    table: 'public.orders',
+    lakeTable: 'orders',
+    action: 'create',
+    export: { exportId: 'ls-1', location: 's3://shop-exports/lakesync/exports/ls-1', snapshotId: 's', adopted: false },
+    load: { action: 'create', committed: true, inserted: 42, rowCountAfter: 42, snapshotId: '8744736658442914487' },
+  };
+  await assert.rejects(new MockActivityEnvironment().run(activities.verifyTable, input), (err: Error) => {
+    assert.match(err.message, /verification of public\.orders \(shop\.orders\) failed: no negative totals: expected 0, got 3/);
+    assert.match(err.message, /verify\.checks of source shop.*lakesync rerun shop --tables public\.orders/);
+    return true;
+  });
+});
