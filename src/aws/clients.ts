@@ -26,10 +26,23 @@ export interface AwsClients {
 /** The SDK retries throttling and 5xx itself a few times; what is left goes to Temporal's retry. */
 const SDK_MAX_ATTEMPTS = 3;
 
-export function clientConfig(settings: Pick<AwsSettings, 'region' | 'endpoint'>) {
+/**
+ * Without timeouts the SDK waits for ever on a connection that never opens or an answer that never
+ * comes, and the activity's heartbeats keep it alive until its start-to-close timeout. A call that
+ * times out fails like a network error: the SDK retries it, then Temporal does.
+ */
+export const HTTP_TIMEOUTS = {
+  /** Opening the TCP (and TLS) connection. */
+  connectionTimeout: 10_000,
+  /** A socket with no bytes in either direction for this long is given up. */
+  socketTimeout: 120_000,
+} as const;
+
+export function clientConfig(settings: Pick<AwsSettings, 'region' | 'endpoint'>, timeouts: { connectionTimeout: number; socketTimeout: number } = HTTP_TIMEOUTS) {
   return {
     region: settings.region,
     maxAttempts: SDK_MAX_ATTEMPTS,
+    requestHandler: { ...timeouts },
     ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
   };
 }
