@@ -424,10 +424,17 @@ class _Load:
         present = set(schema.write_types)
         columns = [(n, n if n in present else None, t) for n, t in schema.table_columns]
         view = self.view(typed)
-        new_rows = self.spark.sql(f"SELECT {sqltext.select_list(columns)} FROM {quote(view)}")
-        old_rows = self.lake_frame(schema.table_columns, set(lake_types))
-        inserted = new_rows.exceptAll(old_rows).count()
-        deleted = old_rows.exceptAll(new_rows).count()
+        # Rows are compared on the columns both the export and the lake hold: a column added (NULL in
+        # every lake row) or dropped (NULL in every new row) would otherwise make every row look
+        # deleted and inserted, and trip the delete guard though no row went away.
+        shared = [(n, t) for n, t in schema.write_types.items() if n in lake_types]
+        if shared:
+            new_rows = self.spark.sql(f"SELECT {sqltext.select_list([(n, n, t) for n, t in shared])} FROM {quote(view)}")
+            old_rows = self.lake_frame(shared, set(lake_types))
+            inserted = new_rows.exceptAll(old_rows).count()
+            deleted = old_rows.exceptAll(new_rows).count()
+        else:
+            inserted, deleted = self.state.rows_read, self.state.count_before or 0
         self.guard_deletes(deleted, self.state.count_before or 0)
         outcome = Outcome("replace", inserted=inserted, deleted=deleted)
         if inserted == 0 and deleted == 0 and not schema.alters_table:

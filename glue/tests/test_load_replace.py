@@ -41,3 +41,28 @@ def test_replace_creates_replaces_and_keeps_history(load: Loader, spark: Any, ve
     third = load(versions.export(COLS, list(reversed(V2))), "shop.public.codes", "codes", action="replace")
     assert (third.action, third.committed, third.inserted, third.deleted) == ("none", False, 0, 0)
     assert third.snapshotId == second.snapshotId == current_snapshot(spark, "codes")
+
+
+def test_replace_after_a_column_is_added_or_dropped_deletes_no_rows(load: Loader, spark: Any,
+                                                                     versions: Versions) -> None:
+    """A column added to (or dropped from) a table without a key changes no row's presence: the delete guard holds."""
+    rows = [("a", 1), ("b", 2), ("c", 3)]
+    first = load(versions.export(COLS, rows), "shop.public.codes", "codes_cols", action="replace")
+    assert first.status == "succeeded", first.error
+
+    added = [*COLS, col("note", "text")]
+    second = load(versions.export(added, [(c, q, f"n-{c}") for c, q in rows]), "shop.public.codes", "codes_cols",
+                  action="replace")
+    assert second.status == "succeeded", second.error
+    assert (second.inserted, second.deleted) == (0, 0)
+    assert second.schemaChanges == ["added column note string"] and second.committed
+    assert [(r["code"], r["qty"], r["note"]) for r in run_query(spark, "SELECT * FROM lake.tests.codes_cols ORDER BY code")] == [
+        ("a", 1, "n-a"), ("b", 2, "n-b"), ("c", 3, "n-c")]
+
+    dropped = [col("code", "text"), col("note", "text")]
+    third = load(versions.export(dropped, [("a", "n-a"), ("b", "n-b"), ("c", "n-c"), ("d", "n-d")]),
+                 "shop.public.codes", "codes_cols", action="replace")
+    assert third.status == "succeeded", third.error
+    assert (third.inserted, third.deleted) == (1, 0)
+    assert third.droppedColumns == ["qty"]
+    assert [r["code"] for r in run_query(spark, "SELECT code FROM lake.tests.codes_cols ORDER BY code")] == ["a", "b", "c", "d"]
