@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from . import columns, create_path, fast_merge, lake, lineage, source, sqltext
@@ -27,7 +28,7 @@ from .names import quote
 from .pgtypes import ColumnMapping, ColumnPlan
 from .result import LoadResult, utc_now, write_result
 from .schema import SchemaPlan, plan_rebuild, plan_schema
-from .window import check_lookback, default_lookback, lower_bound
+from .window import EXPORT_REMEDY, check_lookback, default_lookback, lower_bound, pinned_warning
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -479,6 +480,11 @@ class _Load:
         cursor_before = lake.max_value(self.spark, self.ident, cursor)
         window: str | None = None
         if cursor_before is not None:
+            # A max after tomorrow (an 'infinity') pins every window there: rows arriving later are not read.
+            pinned = pinned_warning(cursor_type, cursor, cursor_before, datetime.now(timezone.utc).date(), EXPORT_REMEDY)
+            if pinned:
+                log.warning("%s: %s", a.lake_table_id, pinned)
+                self.state.warnings.append(pinned)
             bound = lower_bound(cursor_type, cursor_before, lookback)
             window = f"{quote(cursor)} >= {bound}" if bound else f"{quote(cursor)} IS NOT NULL"
             log.info("%s: incremental window %s (max %s, lookback %s)", a.lake_table_id, window, cursor_before, lookback.text)

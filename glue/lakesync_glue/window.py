@@ -140,10 +140,16 @@ def lower_bound(cursor_type: str, lake_max: str, lookback: Lookback) -> str | No
     return f"CAST({sql_string(lake_max)} AS {cursor_type})"
 
 
-def pinned_warning(cursor_type: str, cursor: str, lake_max: str, today: date) -> str | None:
+DIRECT_REMEDY = "load the table once from an export (extract: export)"
+EXPORT_REMEDY = "load the table once with merge or replace (action: merge, or replace without a key)"
+
+
+def pinned_warning(cursor_type: str, cursor: str, lake_max: str, today: date,
+                   remedy: str = DIRECT_REMEDY) -> str | None:
     """A warning when a date or timestamp cursor's lake max lies after tomorrow (an 'infinity' loads as
     the type's largest value): every window then starts there, so rows that arrive later with a real
-    cursor value are never read. A day's margin leaves every time zone's today alone."""
+    cursor value are never read. A day's margin leaves every time zone's today alone. `remedy`: the
+    load that brings the lake back to the source (its words end the warning)."""
     if kind(cursor_type) != "temporal":
         return None
     try:
@@ -154,5 +160,5 @@ def pinned_warning(cursor_type: str, cursor: str, lake_max: str, today: date) ->
         return None
     return (f"cursor column {cursor!r}: the lake's max is {lake_max}, after today, so every window starts "
             "there and rows added or changed later with an earlier cursor value are not read; correct those "
-            "source rows' cursor values (an 'infinity' loads as the type's largest value), then load the table "
-            "once from an export (extract: export) so the lake follows the source")
+            "source rows' cursor values (an 'infinity' loads as the type's largest value), then "
+            f"{remedy} so the lake follows the source")

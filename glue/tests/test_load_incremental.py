@@ -203,3 +203,19 @@ def test_a_lookback_that_does_not_fit_the_cursor_type_fails_before_anything_is_w
     assert result.error["class"] == "InvalidArgument"
     assert "'version' is bigint, so its lookback is a number of cursor units" in result.error["message"]
     assert not spark.catalog.tableExists("lake.tests.inc_misfit")
+
+
+def test_an_infinity_cursor_pins_the_window_and_the_load_says_so(load: Loader, spark: Any, tmp_path: Path) -> None:
+    """'infinity' loads as the largest timestamp: every later window starts there, so rows that arrive with
+    a real cursor value are not read; each such load warns, naming the column and the way out."""
+    log = Versions(tmp_path, "shop", "public", "inc_inf_log")
+    first = load(log.export(LOG, [(1, "a", "2024-05-01 10:00:00+00"), (2, "b", "infinity")]), log.target,
+                 "inc_inf_log", action="incremental", cursor_column="at")
+    assert first.status == "succeeded", first.error
+    second = load(log.export(LOG, [(1, "a", "2024-05-01 10:00:00+00"), (2, "b", "infinity"),
+                                   (3, "c", "2024-05-02 10:00:00+00")]),
+                  log.target, "inc_inf_log", action="incremental", cursor_column="at")
+    assert second.status == "succeeded", second.error
+    assert lake_ids(spark, "inc_inf_log") == [1, 2]  # row 3 lies below the pinned window
+    assert any("cursor column 'at'" in w and "after today" in w and "merge or replace" in w
+               for w in second.warnings), second.warnings
