@@ -75,6 +75,10 @@ def common_conf(catalog: str) -> dict[str, str]:
         # Iceberg 1.7.1's vectorized (Arrow) Parquet reader reuses batches that Spark 3.5.4 closes
         # (SPARK-50235; fixed in Iceberg 1.7.2): the JVM crashes reading MOR tables. Row reads are safe.
         "spark.sql.iceberg.vectorization.enabled": "false",
+        # Names and values reach SQL text quoted, but Spark rewrites `${...}` even inside quotes
+        # (variable substitution, `${nope}` becomes ''): a column `a${x}` would read column `a`,
+        # and a key `a${x}` in a MERGE's key list would match no row.
+        "spark.sql.variable.substitute": "false",
     }
 
 

@@ -122,6 +122,7 @@ def test_spark_conf_for_s3_tables_through_the_glue_catalog() -> None:
         "spark.sql.catalog.s3lake.cache-enabled": "false",
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.iceberg.vectorization.enabled": "false",
+        "spark.sql.variable.substitute": "false",
     }
 
 

@@ -54,3 +54,34 @@ def test_columns_equal_once_lowercased_fail_with_both_names(load: Loader, spark:
     assert result.error is not None and result.error["class"] == "NameCollision"
     assert "'Name'" in result.error["message"] and "'NAME'" in result.error["message"]
     assert not spark.catalog.tableExists("lake.tests.order_items_2")
+
+
+def test_dollar_braces_in_names_and_values_are_taken_literally(load: Loader, spark: Any, versions: Versions) -> None:
+    """`${...}` is text in names and values: Spark's variable substitution must not rewrite the statements
+    (a key `a${x}` listed as `a` in the MERGE would leave its update and delete unapplied, yet counted)."""
+    cols = [col("code", "text"), col("note", "text"), col("note${x}", "text"), col("home ${env:HOME}", "text")]
+    v1 = [("a${x}", "n1", "x1", "h1"), ("b${spark.app.name}", "n2", "x2", "h2"), ("c", "n3", "x3", "h3")]
+    first = load(versions.export(cols, v1), "Shop.Sales.Order Items", "dollars", action="merge", primary_key="code")
+    assert first.status == "succeeded", first.error
+    assert [f.name for f in spark.table("lake.tests.dollars").schema.fields] == ["code", "note", "note${x}", "home ${env:home}"]
+    v2 = [("a${x}", "n1!", "x1!", "h1!"), ("c", "n3", "x3", "h3")]
+    second = load(versions.export(cols, v2), "Shop.Sales.Order Items", "dollars", action="merge", primary_key="code")
+    assert second.status == "succeeded", second.error
+    assert (second.inserted, second.updated, second.deleted) == (0, 1, 1)
+    assert [tuple(r.values()) for r in run_query(spark, "SELECT * FROM lake.tests.dollars ORDER BY code")] == [
+        ("a${x}", "n1!", "x1!", "h1!"), ("c", "n3", "x3", "h3")]
+
+
+def test_dollar_braces_in_key_values_are_taken_literally(load: Loader, spark: Any, versions: Versions) -> None:
+    """A key `a${x}` named in the MERGE's key list must stay itself: rewritten to `a`, its update and
+    delete would match no lake row and be lost while the result counts them."""
+    cols = [col("code", "text"), col("note", "text")]
+    v1 = [("a${x}", "n1"), ("b${env:HOME}", "n2"), ("c", "n3")]
+    first = load(versions.export(cols, v1), "Shop.Sales.Order Items", "dollar_keys", action="merge", primary_key="code")
+    assert first.status == "succeeded", first.error
+    v2 = [("a${x}", "n1!"), ("c", "n3")]
+    second = load(versions.export(cols, v2), "Shop.Sales.Order Items", "dollar_keys", action="merge", primary_key="code")
+    assert second.status == "succeeded", second.error
+    assert (second.inserted, second.updated, second.deleted) == (0, 1, 1)
+    assert [tuple(r.values()) for r in run_query(spark, "SELECT * FROM lake.tests.dollar_keys ORDER BY code")] == [
+        ("a${x}", "n1!"), ("c", "n3")]
