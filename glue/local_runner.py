@@ -57,7 +57,7 @@ from lakesync_glue.pack import PACK_THREADS_MAX, PackFile, read_pack, run_pack  
 from lakesync_glue.query import run_query  # noqa: E402
 from lakesync_glue.readonly import ReadOnlyRefused, assert_no_java_calls, assert_read_only  # noqa: E402
 from lakesync_glue.result import utc_now  # noqa: E402
-from lakesync_glue.session import build_local_spark  # noqa: E402
+from lakesync_glue.session import build_local_spark, query_session  # noqa: E402
 
 log = logging.getLogger("lakesync_runner")
 
@@ -115,6 +115,7 @@ class Runner:
         self.runs: dict[str, Run] = {}
         self.active: set[str] = set()
         self.spark: Any = None
+        self.query_spark: Any = None  # the same lake, names resolved case-insensitively (session.query_session)
         self.stopping = threading.Event()
 
     # --- Spark ------------------------------------------------------------------------
@@ -122,6 +123,7 @@ class Runner:
         self.spark = build_local_spark(self.warehouse, self.catalog)
         # Lake tables are addressed as <namespace>.<table>, as in Athena.
         self.spark.catalog.setCurrentCatalog(self.catalog)
+        self.query_spark = query_session(self.spark, self.catalog)
 
     # --- run records --------------------------------------------------------------------
     def record_path(self, run_id: str) -> str:
@@ -308,9 +310,9 @@ class Runner:
         if not isinstance(statement, str) or not statement.strip():
             raise BadRequest("sql must be a non-empty string")
         try:
-            # Queries share the session with loads: only statements Spark's parser shows to be reads run.
-            assert_read_only(self.spark, statement)
-            return {"rows": run_query(self.spark, statement, before_run=assert_no_java_calls)}
+            # Queries share the JVM with loads: only statements Spark's parser shows to be reads run.
+            assert_read_only(self.query_spark, statement)
+            return {"rows": run_query(self.query_spark, statement, before_run=assert_no_java_calls)}
         except ReadOnlyRefused as exc:
             raise BadRequest(str(exc), code="ReadOnlyQuery") from None
         except Exception as exc:  # noqa: BLE001 - Spark's analysis errors are the caller's to fix

@@ -79,6 +79,10 @@ def common_conf(catalog: str) -> dict[str, str]:
         # (variable substitution, `${nope}` becomes ''): a column `a${x}` would read column `a`,
         # and a key `a${x}` in a MERGE's key list would match no row.
         "spark.sql.variable.substitute": "false",
+        # PostgreSQL column names are case-sensitive: an export may hold "Note" and "NOTE" (one of them
+        # excluded or renamed by a column policy). Read case-insensitively, the Parquet files fail
+        # with duplicate fields and the exact names the job quotes would be ambiguous.
+        "spark.sql.caseSensitive": "true",
     }
 
 
@@ -154,3 +158,16 @@ def build_local_spark(warehouse: str, catalog: str = "lake", jar: str | None = N
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     return spark
+
+
+def query_session(spark: "SparkSession", catalog: str) -> "SparkSession":
+    """A session over the same lake for read-only queries (`lakesync query`, verification checks).
+
+    Loads resolve names case-sensitively (common_conf); queries name lake columns as Athena lets
+    them, in any case, so their session resolves names case-insensitively.
+    """
+    session = spark.newSession()
+    session.conf.set("spark.sql.caseSensitive", "false")
+    session.catalog.setCurrentCatalog(catalog)
+    return session
+

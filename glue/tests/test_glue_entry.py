@@ -123,6 +123,7 @@ def test_spark_conf_for_s3_tables_through_the_glue_catalog() -> None:
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.iceberg.vectorization.enabled": "false",
         "spark.sql.variable.substitute": "false",
+        "spark.sql.caseSensitive": "true",
     }
 
 

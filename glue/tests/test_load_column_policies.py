@@ -200,3 +200,20 @@ def test_the_key_can_come_from_secrets_manager(load: Loader, spark: Any, tmp_pat
     assert "s3cret" not in json.dumps(found.to_dict())
     assert gone.error is not None and gone.error["class"] == "InvalidArgument"
     assert "GetSecretValue failed with ResourceNotFoundException" in gone.error["message"]
+
+
+@pytest.mark.parametrize(("policy", "expected"), [
+    ({"exclude": True}, {"id": 1, "note": "lower"}),
+    ({"rename": "note_upper"}, {"id": 1, "note": "lower", "note_upper": "upper"}),
+])
+def test_columns_equal_once_lowercased_load_once_a_policy_parts_them(load: Loader, tmp_path: Any, spark: Any,
+                                                                     policy: dict[str, Any], expected: dict[str, Any]) -> None:
+    """"Note" and "NOTE" are two PostgreSQL columns: with one excluded or renamed (the fix the name collision
+    suggests) the export's files are read by their exact names."""
+    versions = Versions(tmp_path, "shop", "public", "cased")
+    cols = [col("id", "bigint"), col("Note", "text"), col("NOTE", "text")]
+    result = load(versions.export(cols, [(1, "lower", "upper")]), versions.target, "cased", action="merge",
+                  primary_key="id", column_policies=json.dumps({"NOTE": policy}))
+    assert result.status == "succeeded", result.error
+    assert lake_rows(spark, "cased") == [expected]
+    spark.sql("DROP TABLE lake.tests.cased")

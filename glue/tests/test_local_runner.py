@@ -21,6 +21,7 @@ if str(GLUE) not in sys.path:
     sys.path.insert(0, str(GLUE))
 
 import local_runner  # noqa: E402
+from lakesync_glue.session import query_session  # noqa: E402
 
 TOKEN = "test-token-0123456789abcdef"
 
@@ -71,6 +72,7 @@ def served(spark: Any, warehouse: str, tmp_path_factory: pytest.TempPathFactory)
     work = tmp_path_factory.mktemp("runner-work")
     runner = local_runner.Runner(str(work), warehouse, "lake")
     runner.spark = spark
+    runner.query_spark = query_session(spark, "lake")
     server = local_runner.ThreadingHTTPServer(("127.0.0.1", 0), local_runner.make_handler(runner, TOKEN))
     threads = [
         threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True),
@@ -221,6 +223,16 @@ def test_sql_that_writes_is_a_400_read_only_query_and_changes_nothing(served: An
         assert "read-only" in body["error"]
     assert client.call("POST", "/sql", {"sql": snapshots}) == before
     assert client.call("POST", "/sql", {"sql": "SELECT count(*) AS n FROM lake.runner.kept"}) == (200, {"rows": [{"n": 1}]})
+
+
+def test_queries_name_lake_columns_in_any_case_while_loads_read_names_exactly(served: Any) -> None:
+    """Loads resolve names case-sensitively (an export may hold "Note" and "NOTE"); a query may write
+    a lake column in any case, as on Athena."""
+    runner, client, _ = served
+    runner.spark.sql("CREATE TABLE IF NOT EXISTS lake.runner.cased (id bigint) USING iceberg")
+    runner.spark.sql("INSERT INTO lake.runner.cased VALUES (7)")
+    assert runner.spark.conf.get("spark.sql.caseSensitive") == "true"
+    assert client.call("POST", "/sql", {"sql": "SELECT ID AS Id FROM lake.runner.cased"}) == (200, {"rows": [{"Id": 7}]})
 
 
 def test_requests_without_the_token_are_refused(served: Any) -> None:
