@@ -67,6 +67,22 @@ export function normalizeState(state: SourceState): SourceState {
   return s;
 }
 
+/**
+ * A request as the source reads it: a blank `requestId` (a client that always writes the field
+ * sends "") is no id, so the source gives the request one of its own and never takes it for a
+ * repeat of another blank one. The request itself when its id is not blank, or it is no object.
+ */
+export function withoutBlankRequestId<T>(req: T): T {
+  if (!hasBlankRequestId(req)) return req;
+  const { requestId: _blank, ...rest } = req as { requestId?: string };
+  return rest as T;
+}
+
+export function hasBlankRequestId(req: unknown): boolean {
+  const id = typeof req === 'object' && req !== null ? (req as { requestId?: unknown }).requestId : undefined;
+  return typeof id === 'string' && id.trim() === '';
+}
+
 /** The caller's request id, or the next one of the source; the counter advances only when it is used. */
 function requestIdFor(state: SourceState, given: string | undefined): string {
   return given ?? `r${++state.requestCounter}`;

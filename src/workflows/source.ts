@@ -35,6 +35,7 @@ import {
   enqueueRerunSignal,
   enqueueSync,
   enqueueSyncSignal,
+  hasBlankRequestId,
   initialState,
   normalizeState,
   recordCycle,
@@ -44,6 +45,7 @@ import {
   statusPage,
   syncProblem,
   takeCoalesced,
+  withoutBlankRequestId,
 } from './ledger';
 import { RECOVERY_ACTIVITY } from './options';
 import { cycleSearchAttributes } from './search';
@@ -105,6 +107,8 @@ const PATCHES = {
   resumeCancelledState: 'resume-cancelled-state',
   /** A cycle cancelled with the source has its commits read back out of the cancelled scope (its tables went unrecorded). */
   recoverCancelledCycle: 'recover-cycle-cancelled-with-source',
+  /** A blank requestId is no id: the request gets one of the source's (signals with "" were dropped as repeats of one another). */
+  blankRequestId: 'blank-request-id-is-none',
 } as const;
 
 /** What one cycle runs: its tables and, for a rerun, the export it reuses. */
@@ -159,25 +163,30 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
   let running: readonly string[] = [];
   const duplicates = { running: () => running, dropDuplicates: () => patched(PATCHES.dropRepeatedSignals) };
 
-  setHandler(requestSyncSignal, (req: SyncRequest | undefined) => {
+  /** The request with a blank requestId left out; asked only of such a request, so other histories record no marker. */
+  const readRequest = <T>(req: T): T => (hasBlankRequestId(req) && patched(PATCHES.blankRequestId) ? withoutBlankRequestId(req) : req);
+
+  setHandler(requestSyncSignal, (given: SyncRequest | undefined) => {
+    const req = readRequest(given);
     const problem = enqueueSyncSignal(state, req, nowIso(), { refuseStringTables: () => patched(PATCHES.stringTablesDropped), duplicates, refuseBadTables: () => patched(PATCHES.refuseBadSyncSignal) });
     if (problem) log.warn('sync signal ignored', { problem, request: req });
   });
 
   // Once the source knows its tables, a sync naming others is refused before anything runs.
-  setHandler(syncUpdate, (req: SyncRequest): SyncAccepted => acceptSync(state, req), {
+  setHandler(syncUpdate, (req: SyncRequest): SyncAccepted => acceptSync(state, readRequest(req)), {
     validator: (req: SyncRequest) => {
       const problem = syncProblem(state, req);
       if (problem) throw new Error(problem);
     },
   });
 
-  setHandler(requestRerunSignal, (req: RerunRequest | undefined) => {
+  setHandler(requestRerunSignal, (given: RerunRequest | undefined) => {
+    const req = readRequest(given);
     const problem = enqueueRerunSignal(state, req, nowIso(), { directRerun: () => patched(PATCHES.directRerunSignal), duplicates, refuseBadTables: () => patched(PATCHES.refuseBadSyncSignal) });
     if (problem) log.warn('rerun signal ignored', { problem, request: req });
   });
 
-  setHandler(rerunUpdate, (req: RerunRequest): RerunAccepted => enqueueRerun(state, req), {
+  setHandler(rerunUpdate, (req: RerunRequest): RerunAccepted => enqueueRerun(state, readRequest(req)), {
     validator: (req: RerunRequest) => {
       const problem = rerunProblem(state, req);
       if (problem) throw new Error(problem);
