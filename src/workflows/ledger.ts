@@ -172,9 +172,9 @@ function badTablesOf(state: SourceState, request: SyncRequest, options: SyncSign
 }
 
 /** Queues a sync that passed `syncProblem` (the `sync` update) and says where it stands. */
-export function acceptSync(state: SourceState, req: SyncRequest): SyncAccepted {
+export function acceptSync(state: SourceState, req: SyncRequest | undefined): SyncAccepted {
   const queuedBehind = state.queue.length;
-  const queued = enqueueSync(state, req);
+  const queued = enqueueSync(state, req ?? {});
   return { requestId: queued.requestId, ...(queued.tables ? { tables: queued.tables } : {}), queuedBehind };
 }
 
@@ -183,6 +183,10 @@ export function acceptSync(state: SourceState, req: SyncRequest): SyncAccepted {
  * knows no table, so table names cannot be checked yet: the cycle reports the ones its export lacks.
  */
 export function syncProblem(state: SourceState, req: SyncRequest): string | undefined {
+  // No payload is a sync of every table, as for the signal.
+  if (req === undefined || req === null) return undefined;
+  const payload = payloadProblem(req, '{"tables": ["public.orders"]}, or {} for every table');
+  if (payload) return payload;
   if (req.tables === undefined) return undefined;
   if (!Array.isArray(req.tables) || req.tables.length === 0) return 'name the tables to sync (schema.table), or leave tables out to sync every table';
   const names = namesProblem(req.tables);
@@ -259,6 +263,8 @@ export function recordIgnored(state: SourceState, entry: IgnoredRequest): void {
 
 /** Why a rerun cannot be accepted, or undefined when it can. */
 export function rerunProblem(state: SourceState, req: RerunRequest): string | undefined {
+  const payload = payloadProblem(req, '{"tables": ["public.orders"]} or {"tables": "failed"}');
+  if (payload) return payload;
   // Tables read directly (or from their own DynamoDB exports) need no RDS export: a source of only such tables has none.
   const named = Array.isArray(req.tables) ? req.tables : Object.keys(state.failed);
   if (!state.lastExport && !allReadDirectly(state, named)) return 'there is no export to rerun from yet: run a sync first';
@@ -267,6 +273,12 @@ export function rerunProblem(state: SourceState, req: RerunRequest): string | un
   }
   if (!Array.isArray(req.tables) || req.tables.length === 0) return 'name the tables to rerun (schema.table), or "failed"';
   return namesProblem(req.tables) ?? unknownTablesProblem(state, req.tables);
+}
+
+/** Why an update's payload is no request object (none, a string, a list...), or undefined. */
+function payloadProblem(req: unknown, example: string): string | undefined {
+  if (typeof req === 'object' && req !== null && !Array.isArray(req)) return undefined;
+  return `the payload must be a JSON object such as ${example}; got ${req === undefined ? 'no payload' : JSON.stringify(req)}`;
 }
 
 /** Names that are no table name (a payload's JSON can hold anything), or undefined. */

@@ -1,10 +1,12 @@
 /**
  * Request ids as other services send them: a blank `requestId` (a client that always writes the
  * field, e.g. a struct without omitempty) is no id, so its signals are never taken for repeats of
- * one another.
+ * one another. An update without a payload is a sync of every table (as the signal), or a rerun
+ * refused with a reason, not a TypeError.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { requestRerunSignal, requestSyncSignal } from '../../src/workflows/messages';
 import { fakeConfig, startFakeWorker, startTestServer, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
 import { startSource, waitForCycles } from '../helpers/source';
@@ -36,5 +38,23 @@ describe('request ids from other services', () => {
     assert.equal(s.recentCycles[0]!.kind, 'rerun');
     assert.deepEqual(s.failed, {});
     assert.ok(s.recentCycles.every((c) => c.requestIds.every((id) => id !== '')), JSON.stringify(s.recentCycles.map((c) => c.requestIds)));
+  });
+
+  test('an update without a payload: a sync of every table, as the signal; a rerun is refused with a reason the caller can act on', async () => {
+    const handle = w.client.workflow.getHandle('lakesync/blankid');
+    const before = (await waitForCycles(handle, 3, 20_000)).recentCycles.length;
+    const refusal = async (payload?: unknown) => {
+      const update = payload === undefined ? handle.executeUpdate('rerun') : handle.executeUpdate<unknown, [unknown]>('rerun', { args: [payload] });
+      const err = await update.then(() => undefined, (e: unknown) => e);
+      assert.ok(err instanceof WorkflowUpdateFailedError, String(err));
+      return err.cause?.message ?? err.message;
+    };
+    assert.match(await refusal(), /^the payload must be a JSON object such as \{"tables": \["public.orders"\]\} or \{"tables": "failed"\}; got no payload$/);
+    assert.match(await refusal('failed'), /the payload must be a JSON object .*; got "failed"$/);
+    const accepted = await handle.executeUpdate<{ requestId: string; queuedBehind: number }, []>('sync');
+    assert.match(accepted.requestId, /^r\d+$/);
+    const s = await waitForCycles(handle, before + 1, 30_000);
+    assert.deepEqual(s.recentCycles[0]!.requestIds, [accepted.requestId]);
+    assert.equal(s.recentCycles[0]!.counts.committed, 2);
   });
 });
