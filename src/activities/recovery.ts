@@ -7,7 +7,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { cycleManifestKeys, runTokenFor, tableExportIdFor } from '../ids';
 import { isPortError } from '../errors';
-import type { ExportRef, JsonRef, LakeCommit, LoadSummary, PlanEntry, SnapshotRef, TableError, TableOutcome } from '../model';
+import type { ExportRef, JsonRef, LakeCommit, LoadSummary, PlanEntry, SnapshotRef, TableError, TableName, TableOutcome } from '../model';
 import type { Ports } from '../ports';
 import type { ReusableExport } from '../workflows/messages';
 import { type ActivityDeps, sourceOf, step } from './deps';
@@ -23,6 +23,8 @@ export interface RecoverCycleInput {
   reuse?: ReusableExport;
   /** The workflow's inline payload limit: outcomes larger than it are stored and returned by reference. */
   payloadInlineBytes?: number;
+  /** Only these planned tables (a dead batch's): the other batches' tables have their outcomes, verified already. */
+  tables?: TableName[];
 }
 
 export interface RecoveredCycle {
@@ -55,8 +57,9 @@ export function recoveryActivities(deps: ActivityDeps) {
         const namespace = settings.target.namespace;
         const tables: TableOutcome[] = [];
         const commits: LakeCommit[] = [];
+        const wanted = input.tables ? new Set(input.tables) : undefined;
         for (const entry of plan) {
-          if (entry.action === 'skip') continue;
+          if (entry.action === 'skip' || (wanted && !wanted.has(entry.table))) continue;
           Context.current().heartbeat({ table: entry.table });
           const commit = await lastCommit(namespace, entry.lakeTable);
           const base = { table: entry.table, lakeTable: entry.lakeTable, action: entry.action, ...(entry.extract ? { extract: entry.extract.kind } : {}) };

@@ -272,7 +272,8 @@ async function withCommitted(input: CycleInput, items: LoadItem[], failed: Table
   try {
     const { recoverCycleOutcomes } = proxyActivities<Activities>(RECOVERY_ACTIVITY);
     const limit = inlineLimit(input.payloadInlineBytes);
-    const recovered = await recoverCycleOutcomes({ source: input.source, cycleId: input.cycleId, error: message, ...(input.reuse ? { reuse: input.reuse } : {}), payloadInlineBytes: limit });
+    // The batch's own tables only: re-granting and re-verifying the other batches' would only take time.
+    const recovered = await recoverCycleOutcomes({ source: input.source, cycleId: input.cycleId, error: message, ...(input.reuse ? { reuse: input.reuse } : {}), payloadInlineBytes: limit, tables: items.map((i) => i.table) });
     const tables = recovered.tablesRef ? await readText<TableOutcome[]>(input.source, recovered.tablesRef) : recovered.tables;
     // A commit recovery could not grant or verify is failed in that phase, with recovery's error.
     const known = new Map(tables.filter((t) => t.status === 'committed' || t.error?.phase === 'grant' || t.error?.phase === 'verify').map((t) => [t.table, t]));

@@ -96,3 +96,35 @@ describe('a batch that ends without a result after a table failed its verificati
     for (const t of slow) assert.equal(byTable[t]!.status, 'failed');
   });
 });
+
+describe('a later batch of a cycle that ends without a result', () => {
+  let env: TestServer;
+  let w: FakeWorker;
+  const queue = uniqueQueue('batchendlater');
+  // Two tables per batch: batch 1 finishes; in batch 2 one table commits, one runs long.
+  const [first, second, committed, slow] = fakeTableNames(4);
+  before(async () => {
+    env = await startTestServer();
+    const latencyMsByTable = { [first!]: 50, [second!]: 50, [committed!]: 50, [slow!]: 30_000 };
+    w = await startFakeWorker(fakeConfig(queue, { tables: 4 }, { batchSize: 2 }, 'batchendlater'), { tables: 4, latencyMsByTable });
+  });
+  after(async () => {
+    await w?.stop();
+    await env?.close();
+  });
+
+  test("recovery reads back and verifies that batch's tables only, not those earlier batches verified already", async () => {
+    const handle = await startSource(w.client, queue, 'batchendlater');
+    const running = await waitForStatus(handle, (s) => s.currentCycle !== undefined);
+    await waitUntil(() => w.backend.count('verify') >= 3, 'batch 1 and the fast table of batch 2 were verified');
+    await w.client.workflow.getHandle(batchWorkflowId(running.currentCycle!.workflowId, 2)).terminate('stuck batch');
+
+    const s = await waitForCycles(handle, 1);
+    const byTable = Object.fromEntries(s.lastCycle!.tables.map((t) => [t.table, t]));
+    for (const t of [first!, second!, committed!]) assert.equal(byTable[t]!.status, 'committed', t);
+    assert.equal(byTable[slow!]!.status, 'failed');
+    assert.deepEqual(Object.keys(s.failed), [slow]);
+    assert.equal(w.backend.count('verify'), 4, "each table verified once by its batch, and the dead batch's commit once more by recovery");
+    assert.equal(w.backend.count('lake.lastCommit'), 2, "recovery reads the lineage of the dead batch's two tables");
+  });
+});
