@@ -48,7 +48,7 @@ import {
   withoutBlankRequestId,
 } from './ledger';
 import { RECOVERY_ACTIVITY } from './options';
-import { cycleSearchAttributes } from './search';
+import { cycleSearchAttributes, SOURCE_KEY } from './search';
 import {
   type RerunAccepted,
   type RerunRequest,
@@ -109,6 +109,8 @@ const PATCHES = {
   recoverCancelledCycle: 'recover-cycle-cancelled-with-source',
   /** A blank requestId is no id: the request gets one of the source's (signals with "" were dropped as repeats of one another). */
   blankRequestId: 'blank-request-id-is-none',
+  /** A cycle that ended without a result sets the source's search attributes too (they kept the cycle before's). */
+  deadCycleSearch: 'dead-cycle-search-attributes',
 } as const;
 
 /** What one cycle runs: its tables and, for a rerun, the export it reuses. */
@@ -239,8 +241,16 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     const record: CycleRecord = { kind: batch.kind, requestIds: batch.requestIds, ...(part.tables ? { tables: part.tables } : {}), ...(partOf ? { part: partOf } : {}) };
     recordCycle(state, result, workflowId, record, { clean: patched(PATCHES.cleanLedger) });
     current = undefined;
-    if (result.searchAttributes) upsertSearchAttributes(cycleSearchAttributes(input.source, result.status, Object.keys(state.failed).length));
+    if (result.searchAttributes || hasSearchAttributes(result)) upsertSearchAttributes(cycleSearchAttributes(input.source, result.status, Object.keys(state.failed).length));
     if (transported.length > 0 && patched(PATCHES.deleteReadParts)) await deleteTransported(cycleId, transported);
+  }
+
+  /**
+   * A cycle that ended without a result does not say whether the namespace has the search
+   * attributes: the source's own, set after an earlier cycle (and carried by continue-as-new), do.
+   */
+  function hasSearchAttributes(result: CycleResult): boolean {
+    return result.searchAttributes === undefined && workflowInfo().typedSearchAttributes.get(SOURCE_KEY) !== undefined && patched(PATCHES.deadCycleSearch);
   }
 
   /** Best effort: parts left behind cost storage only, so a failed delete is logged, not failed. */
