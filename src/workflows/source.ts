@@ -111,6 +111,8 @@ const PATCHES = {
   blankRequestId: 'blank-request-id-is-none',
   /** A cycle that ended without a result sets the source's search attributes too (they kept the cycle before's). */
   deadCycleSearch: 'dead-cycle-search-attributes',
+  /** A rerun's parts after the one cancelled with the source are not run (each was recorded as a failed cycle that never started). */
+  noPartsAfterCancel: 'no-rerun-parts-after-cancel',
 } as const;
 
 /** What one cycle runs: its tables and, for a rerun, the export it reuses. */
@@ -364,7 +366,11 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
       const batch = takeCoalesced(state.queue);
       running = batch.requestIds;
       const parts = cycleParts(batch);
-      for (const [i, part] of parts.entries()) await runCycle(batch, part, parts.length > 1 ? { index: i + 1, of: parts.length } : undefined);
+      for (const [i, part] of parts.entries()) {
+        // Cancelled with the source during an earlier part: a later one would start no cycle, yet be recorded as a failed one.
+        if (i > 0 && CancellationScope.current().consideredCancelled && patched(PATCHES.noPartsAfterCancel)) break;
+        await runCycle(batch, part, parts.length > 1 ? { index: i + 1, of: parts.length } : undefined);
+      }
       running = [];
       if (mayContinue()) return;
     }

@@ -173,3 +173,47 @@ describe('a cancelled source workflow', () => {
     await resumed.terminate('test done');
   });
 });
+
+describe('a source cancelled during the first cycle of a rerun that runs as two', () => {
+  let env: TestServer;
+  let w: FakeWorker;
+  const queue = uniqueQueue('source-cancel-parts');
+  const source = 'cancelparts';
+  const [a, c] = fakeTableNames(3) as [string, string, string];
+  before(async () => {
+    env = await startTestServer();
+    w = await startFakeWorker(fakeConfig(queue, { tables: 3 }, {}, source), { tables: 3, latencyMs: 20 });
+  });
+  after(async () => {
+    await w?.stop();
+    await env?.close();
+  });
+
+  test('records the cancelled cycle only: no cycle of the second export is started, nor recorded as failed', async () => {
+    const first = await startSource(w.client, queue, source);
+    await waitForCycles(first, 1);
+    // a is last committed from a second, table-limited export; c from the first: a rerun of both runs as two cycles.
+    await first.signal(requestSyncSignal, { tables: [a], requestId: 'only-a' });
+    await waitForCycles(first, 2);
+    w.backend.setLatencyByTable({ [c]: 120_000 });
+    await first.signal('requestRerun', { tables: [a, c], requestId: 'both' });
+    const running = await waitForStatus(first, (s) => s.currentCycle?.kind === 'rerun');
+    const loads = w.backend.count(`load.start:${c}`);
+    await waitUntil(() => w.backend.count(`load.start:${c}`) > loads, `${c} loads`);
+    await first.cancel();
+    await waitForRunStatus(first, 'CANCELLED');
+    w.backend.setLatencyByTable({});
+
+    const input: SourceWorkflowInput = { source, syncOnStart: false };
+    await w.client.workflow.signalWithStart(SOURCE_WORKFLOW_TYPE, { workflowId: sourceWorkflowId(source), taskQueue: queue, args: [input], signal: requestSyncSignal, signalArgs: [{ tables: [a], requestId: 'after' }] });
+    const resumed = w.client.workflow.getHandle(sourceWorkflowId(source));
+    const s = await waitForCycles(resumed, 4);
+    assert.deepEqual(
+      s.recentCycles.map((cy) => [cy.requestIds, cy.part ?? null, cy.status]),
+      [[['after'], null, 'succeeded'], [['both'], { index: 1, of: 2 }, 'failed'], [['only-a'], null, 'succeeded'], [['r1'], null, 'succeeded']],
+      `a cycle was recorded that never ran: ${JSON.stringify(s.recentCycles.map((cy) => ({ ids: cy.requestIds, part: cy.part, status: cy.status, workflowId: cy.workflowId })))}`,
+    );
+    assert.equal(running.currentCycle!.workflowId, s.recentCycles[1]!.workflowId);
+    await resumed.terminate('test done');
+  });
+});
