@@ -113,6 +113,8 @@ const PATCHES = {
   deadCycleSearch: 'dead-cycle-search-attributes',
   /** A rerun's parts after the one cancelled with the source are not run (each was recorded as a failed cycle that never started). */
   noPartsAfterCancel: 'no-rerun-parts-after-cancel',
+  /** Cancelled while it reads the carried state, the run marks that state for the next start (it failed as unreadable, and the next start began afresh). */
+  cancelWhileReadingState: 'cancel-while-reading-carried-state',
 } as const;
 
 /** What one cycle runs: its tables and, for a rerun, the export it reuses. */
@@ -156,7 +158,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
   const resumedRef = fresh && patched(PATCHES.resumeCancelledState) ? await stateOfCancelledRun(input.source) : undefined;
   const carriedRef = input.stateRef ?? resumedRef;
   if (input.state) state = normalizeState(input.state);
-  else if (carriedRef) state = normalizeState(await carriedState(input.source, carriedRef, resumedRef ? CANCELLED_ORIGIN : CARRIED_ORIGIN));
+  else if (carriedRef) state = normalizeState(await carriedState(input.source, carriedRef, resumedRef ? CANCELLED_ORIGIN : CARRIED_ORIGIN, () => patched(PATCHES.cancelWhileReadingState)));
   if (resumedRef) await forgetStateOfCancelledRun(input.source);
   loaded = true;
   const { recoverCycleOutcomes } = proxyActivities<Activities>(RECOVERY_ACTIVITY);
@@ -434,22 +436,42 @@ async function forgetStateOfCancelledRun(source: string): Promise<void> {
 interface StateOrigin {
   what: string;
   fix: string;
+  /** Whether a run cancelled while it reads the state must mark it for the next start (a cancelled run's state is marked already). */
+  markOnCancel: boolean;
 }
-const CARRIED_ORIGIN: StateOrigin = { what: 'carried over by continue-as-new', fix: 'then reset this workflow to its last workflow task' };
+const CARRIED_ORIGIN: StateOrigin = { what: 'carried over by continue-as-new', fix: 'then reset this workflow to its last workflow task', markOnCancel: true };
 const CANCELLED_ORIGIN: StateOrigin = {
+  markOnCancel: false,
   what: 'left by its cancelled run',
   fix: 'then start the source again; or delete source-state/cancelled.json there, and the next start begins afresh (without its ledger, failed tables and queue)',
 };
 
-/** The state the previous run stored; a clear failure when it cannot be read. */
-async function carriedState(source: string, ref: JsonRef, origin: StateOrigin): Promise<SourceState> {
+/**
+ * The state the previous run stored; a clear failure when it cannot be read. Cancelled meanwhile,
+ * the run ends cancelled with the state kept for the next start, as any cancelled run's
+ * (`keepsOnCancel` is false only to replay histories recorded before: the run failed).
+ */
+async function carriedState(source: string, ref: JsonRef, origin: StateOrigin, keepsOnCancel: () => boolean): Promise<SourceState> {
   try {
     return await readText<SourceState>(source, ref);
   } catch (err) {
+    if (isCancellation(err) && keepsOnCancel()) {
+      if (origin.markOnCancel) await markUnreadStateOfCancelledRun(source, ref);
+      throw err;
+    }
     throw ApplicationFailure.nonRetryable(
       `the state of source ${source} ${origin.what} (${ref.parts.length} part(s) in the manifest store, first ${ref.parts[0] ?? 'none'}) could not be read: ${errorMessage(err)}; restore the parts in the source's manifest store, ${origin.fix}`,
       'CarriedStateUnreadable',
     );
+  }
+}
+
+/** Out of the cancelled scope (its activities would fail at once); should that fail, the state is lost as the log says. */
+async function markUnreadStateOfCancelledRun(source: string, ref: JsonRef): Promise<void> {
+  try {
+    await CancellationScope.nonCancellable(() => markCancelledState(source, ref));
+  } catch (err) {
+    log.warn('the carried state of the cancelled source workflow was not marked for the next start: it begins afresh', { source, parts: ref.parts, error: errorMessage(err) });
   }
 }
 
