@@ -224,6 +224,11 @@ export interface RerunSignalOptions {
   duplicates?: DuplicateCheck;
   /** Asked only for a rerun before any export naming something that is no table name: whether it is dropped (as for a sync signal). */
   refuseBadTables?: () => boolean;
+  /**
+   * Asked only for a rerun whose approvals are not booleans: whether it is dropped. False only to
+   * replay histories recorded before (it ran, "false" as text approving).
+   */
+  refuseBadApprovals?: () => boolean;
 }
 
 /**
@@ -237,7 +242,11 @@ export function enqueueRerunSignal(state: SourceState, given: RerunRequest | nul
   const req: RerunRequest = given ?? ({} as RerunRequest);
   const named = Array.isArray(req.tables) ? req.tables : [];
   const badNames = !state.lastExport ? namesProblem(named) : undefined;
-  const refused = repeatedRequest(state, req.requestId, options.duplicates) ?? (badNames && (options.refuseBadTables?.() ?? true) ? badNames : undefined);
+  const badApprovals = approvalsProblem(req);
+  const refused =
+    repeatedRequest(state, req.requestId, options.duplicates) ??
+    (badNames && (options.refuseBadTables?.() ?? true) ? badNames : undefined) ??
+    (badApprovals && (options.refuseBadApprovals?.() ?? true) ? badApprovals : undefined);
   if (refused) {
     recordIgnored(state, { kind: 'rerun', ...(req.requestId ? { requestId: req.requestId } : {}), ...(req.requestedBy ? { requestedBy: req.requestedBy } : {}), reason: refused, at });
     return refused;
@@ -273,6 +282,19 @@ export function rerunProblem(state: SourceState, req: RerunRequest): string | un
   }
   if (!Array.isArray(req.tables) || req.tables.length === 0) return 'name the tables to rerun (schema.table), or "failed"';
   return namesProblem(req.tables) ?? unknownTablesProblem(state, req.tables);
+}
+
+/**
+ * Why a rerun's approvals are not JSON booleans, or undefined: read as they came, "false" as text
+ * would approve mass deletes, an older export or a rebuild.
+ */
+export function approvalsProblem(req: RerunRequest | null | undefined): string | undefined {
+  if (typeof req !== 'object' || req === null) return undefined;
+  for (const flag of ['approveDeletes', 'allowOlderExport', 'rebuild'] as const) {
+    const value: unknown = req[flag];
+    if (value !== undefined && value !== null && typeof value !== 'boolean') return `${flag} must be true or false (a JSON boolean); got ${JSON.stringify(value)}`;
+  }
+  return undefined;
 }
 
 /** Why an update's payload is no request object (none, a string, a list...), or undefined. */

@@ -30,6 +30,7 @@ import {
   type CoalescedRequest,
   type CycleRecord,
   acceptSync,
+  approvalsProblem,
   compactStatus,
   enqueueRerun,
   enqueueRerunSignal,
@@ -115,6 +116,8 @@ const PATCHES = {
   noPartsAfterCancel: 'no-rerun-parts-after-cancel',
   /** Cancelled while it reads the carried state, the run marks that state for the next start (it failed as unreadable, and the next start began afresh). */
   cancelWhileReadingState: 'cancel-while-reading-carried-state',
+  /** A rerun signal whose approvals are no booleans is dropped (it ran, "false" as text approving). */
+  refuseTextApprovals: 'rerun-signal-text-approvals-dropped',
 } as const;
 
 /** What one cycle runs: its tables and, for a rerun, the export it reuses. */
@@ -188,13 +191,19 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
 
   setHandler(requestRerunSignal, (given: RerunRequest | undefined) => {
     const req = readRequest(given);
-    const problem = enqueueRerunSignal(state, req, nowIso(), { directRerun: () => patched(PATCHES.directRerunSignal), duplicates, refuseBadTables: () => patched(PATCHES.refuseBadSyncSignal) });
+    const problem = enqueueRerunSignal(state, req, nowIso(), {
+      directRerun: () => patched(PATCHES.directRerunSignal),
+      duplicates,
+      refuseBadTables: () => patched(PATCHES.refuseBadSyncSignal),
+      refuseBadApprovals: () => patched(PATCHES.refuseTextApprovals),
+    });
     if (problem) log.warn('rerun signal ignored', { problem, request: req });
   });
 
   setHandler(rerunUpdate, (req: RerunRequest): RerunAccepted => enqueueRerun(state, readRequest(req)), {
     validator: (req: RerunRequest) => {
-      const problem = rerunProblem(state, req);
+      // Validators run only when an update arrives, never on replay: no patch guards what they refuse.
+      const problem = rerunProblem(state, req) ?? approvalsProblem(req);
       if (problem) throw new Error(problem);
     },
   });

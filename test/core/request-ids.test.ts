@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
-import { requestRerunSignal, requestSyncSignal } from '../../src/workflows/messages';
+import { requestRerunSignal, requestSyncSignal, rerunUpdate } from '../../src/workflows/messages';
 import { fakeConfig, startFakeWorker, startTestServer, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
 import { startSource, waitForCycles } from '../helpers/source';
 
@@ -56,5 +56,18 @@ describe('request ids from other services', () => {
     const s = await waitForCycles(handle, before + 1, 30_000);
     assert.deepEqual(s.recentCycles[0]!.requestIds, [accepted.requestId]);
     assert.equal(s.recentCycles[0]!.counts.committed, 2);
+  });
+
+  test('approvals that are no JSON boolean ("false" as text) are refused, never taken as given', async () => {
+    const handle = w.client.workflow.getHandle('lakesync/blankid');
+    const before = await waitForCycles(handle, 4, 30_000);
+    const err = await handle.executeUpdate(rerunUpdate, { args: [{ tables: ['public.t0001'], approveDeletes: 'false' as unknown as boolean }] }).then(() => undefined, (e: unknown) => e);
+    assert.ok(err instanceof WorkflowUpdateFailedError, String(err));
+    assert.equal(err.cause?.message, 'approveDeletes must be true or false (a JSON boolean); got "false"');
+    await handle.signal(requestRerunSignal, { tables: ['public.t0001'], allowOlderExport: 'false' as unknown as boolean, requestId: 'text-flag' });
+    await handle.signal(requestSyncSignal, { tables: ['public.t0002'], requestId: 'after-flag' });
+    const s = await waitForCycles(handle, before.recentCycles.length + 1, 30_000);
+    assert.deepEqual(s.recentCycles[0]!.requestIds, ['after-flag'], 'the rerun with a text flag ran');
+    assert.deepEqual([s.ignoredRequests[0]!.requestId, s.ignoredRequests[0]!.reason], ['text-flag', 'allowOlderExport must be true or false (a JSON boolean); got "false"']);
   });
 });
