@@ -26,8 +26,9 @@
  *   dynamodb:DescribeContinuousBackups  DynamoDB DescribeContinuousBackups  dynamodb sources: each synced table exists, with point-in-time recovery on
  *
  * A dynamodb source has no RDS database, export role or RDS export: its doctor runs the credentials,
- * the DynamoDB checks (src/doctor/checks/dynamodb.ts) and the lake checks (table bucket, analytics
- * integration, Lake Formation, Athena).
+ * the DynamoDB checks (src/doctor/checks/dynamodb.ts, and the export key when source.export.kmsKeyId
+ * names one), the Glue job role (reading the DynamoDB exports) and the lake checks (table bucket,
+ * analytics integration, Lake Formation, Athena).
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SourceConfig } from '../config/schema';
@@ -41,7 +42,7 @@ import { checkGlueRole, GLUE_ROLE } from './checks/glue';
 import { checkDirectSource, DIRECT_SOURCE } from './checks/direct';
 import { checkDynamoExportBucket, checkPointInTimeRecovery, DYNAMODB_EXPORT_BUCKET, DYNAMODB_PITR, type DynamoDoctorSource } from './checks/dynamodb';
 import { checkCredentials, CREDENTIALS } from './checks/identity';
-import { checkKmsKey, KMS_KEY } from './checks/kms';
+import { checkDynamoExportKey, checkKmsKey, DYNAMODB_EXPORT_KEY, KMS_KEY } from './checks/kms';
 import { ANALYTICS_INTEGRATION, checkAnalyticsIntegration, checkLakeFormationMode, checkTableBucket, LAKE_FORMATION, TABLE_BUCKET } from './checks/lake';
 import { checkRdsSource, RDS_SOURCE } from './checks/rds';
 import { PermissionSimulator } from './simulate';
@@ -66,14 +67,17 @@ const CHECKS: readonly (readonly [string, Check])[] = [
   [ATHENA_WORKGROUP, checkAthenaWorkgroup],
 ];
 
-/** The checks that read only the lake side of the settings: a dynamodb source runs these too. */
-const LAKE_CHECKS: ReadonlySet<string> = new Set([TABLE_BUCKET, ANALYTICS_INTEGRATION, LAKE_FORMATION, ATHENA_WORKGROUP]);
+/**
+ * The checks a dynamodb source runs too: the lake side, and the Glue job role (which reads the
+ * DynamoDB exports: the settings' export is the source's).
+ */
+const LAKE_CHECKS: ReadonlySet<string> = new Set([TABLE_BUCKET, ANALYTICS_INTEGRATION, GLUE_ROLE, LAKE_FORMATION, ATHENA_WORKGROUP]);
 
 /** The check names, in report order. */
 export const CHECK_NAMES: readonly string[] = [CREDENTIALS, ...CHECKS.map(([name]) => name), PERMISSION_SIMULATION];
 
 /** The check names of a dynamodb source, in report order. */
-export const DYNAMODB_CHECK_NAMES: readonly string[] = [CREDENTIALS, DYNAMODB_PITR, DYNAMODB_EXPORT_BUCKET, ...CHECKS.map(([name]) => name).filter((name) => LAKE_CHECKS.has(name)), PERMISSION_SIMULATION];
+export const DYNAMODB_CHECK_NAMES: readonly string[] = [CREDENTIALS, DYNAMODB_PITR, DYNAMODB_EXPORT_BUCKET, DYNAMODB_EXPORT_KEY, ...CHECKS.map(([name]) => name).filter((name) => LAKE_CHECKS.has(name)), PERMISSION_SIMULATION];
 
 /**
  * A dynamodb source's doctor settings. It has no RDS database and no export role: `rds` and
@@ -154,6 +158,7 @@ function dynamoChecks(clients: DoctorClients, settings: DynamoSourceDoctorSettin
     checks: [
       [DYNAMODB_PITR, () => checkPointInTimeRecovery(dctx)],
       [DYNAMODB_EXPORT_BUCKET, () => checkDynamoExportBucket(dctx)],
+      [DYNAMODB_EXPORT_KEY, checkDynamoExportKey],
     ],
     close: () => own?.destroy(),
   };

@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { after, before, beforeEach, test } from 'node:test';
 import { AthenaClient, CreateWorkGroupCommand } from '@aws-sdk/client-athena';
 import { CreateTableCommand, DynamoDBClient, UpdateContinuousBackupsCommand } from '@aws-sdk/client-dynamodb';
+import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { CreateRoleCommand, IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateTableBucketCommand, S3TablesClient } from '@aws-sdk/client-s3tables';
 import { dynamodbWorkerActions } from '../../src/aws/required-actions';
@@ -37,12 +39,34 @@ after(async () => {
 
 function clients() {
   const config = { region: REGION, endpoint: moto.endpoint };
-  return { ddb: new DynamoDBClient(config), s3: new S3Client({ ...config, forcePathStyle: true }), s3tables: new S3TablesClient(config), athena: new AthenaClient(config) };
+  return { ddb: new DynamoDBClient(config), s3: new S3Client({ ...config, forcePathStyle: true }), s3tables: new S3TablesClient(config), athena: new AthenaClient(config), iam: new IAMClient(config) };
 }
 
 interface Account {
   pitrOff?: string[];
   noExportBucket?: boolean;
+  /** The Glue job role may not read the DynamoDB exports. */
+  glueCannotReadExports?: boolean;
+}
+
+/** The Glue job role's policy for this source (docs/aws-setup.md section 3, iam mode), reading the DynamoDB export prefix. */
+function gluePolicy(a: Account): string {
+  const catalog = [`arn:aws:glue:${REGION}:${MOTO_ACCOUNT_ID}:catalog`, `arn:aws:glue:${REGION}:${MOTO_ACCOUNT_ID}:catalog/s3tablescatalog`, `arn:aws:glue:${REGION}:${MOTO_ACCOUNT_ID}:catalog/s3tablescatalog/shop-lake`];
+  const exports = a.glueCannotReadExports ? [] : [`arn:aws:s3:::${EXPORT_BUCKET}`, `arn:aws:s3:::${EXPORT_BUCKET}/lakesync/dynamodb/*`];
+  return JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [
+      { Effect: 'Allow', Action: ['s3:GetObject', 's3:ListBucket'], Resource: [...exports, 'arn:aws:s3:::shop-glue', 'arn:aws:s3:::shop-glue/*'] },
+      { Effect: 'Allow', Action: ['s3:PutObject'], Resource: 'arn:aws:s3:::shop-glue/lakesync/results/*' },
+      {
+        Effect: 'Allow',
+        Action: ['glue:GetCatalog', 'glue:GetDatabase', 'glue:GetTable', 'glue:GetTables', 'glue:CreateTable', 'glue:UpdateTable'],
+        Resource: [...catalog, `arn:aws:glue:${REGION}:${MOTO_ACCOUNT_ID}:database/s3tablescatalog/shop-lake/*`, `arn:aws:glue:${REGION}:${MOTO_ACCOUNT_ID}:table/s3tablescatalog/shop-lake/*/*`],
+      },
+      { Effect: 'Allow', Action: ['s3tables:*'], Resource: [`arn:aws:s3tables:${REGION}:${MOTO_ACCOUNT_ID}:bucket/shop-lake`, `arn:aws:s3tables:${REGION}:${MOTO_ACCOUNT_ID}:bucket/shop-lake/*`] },
+      { Effect: 'Allow', Action: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'], Resource: `arn:aws:logs:${REGION}:${MOTO_ACCOUNT_ID}:log-group:/aws-glue/*` },
+    ],
+  });
 }
 
 /** Orders and Customers with point-in-time recovery (unless pitrOff), the export bucket and the lake. */
@@ -55,6 +79,9 @@ async function buildAccount(a: Account = {}): Promise<void> {
   if (!a.noExportBucket) await c.s3.send(new CreateBucketCommand({ Bucket: EXPORT_BUCKET, CreateBucketConfiguration: { LocationConstraint: REGION } }));
   await c.s3tables.send(new CreateTableBucketCommand({ name: 'shop-lake' }));
   await c.athena.send(new CreateWorkGroupCommand({ Name: 'lakesync', Configuration: { EnforceWorkGroupConfiguration: true, ResultConfiguration: { OutputLocation: 's3://shop-athena/results/' } } }));
+  const trust = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'glue.amazonaws.com' }, Action: 'sts:AssumeRole' }] };
+  await c.iam.send(new CreateRoleCommand({ RoleName: 'lakesync-glue', AssumeRolePolicyDocument: JSON.stringify(trust) }));
+  await c.iam.send(new PutRolePolicyCommand({ RoleName: 'lakesync-glue', PolicyName: 'glue', PolicyDocument: gluePolicy(a) }));
   for (const client of Object.values(c)) client.destroy();
 }
 
@@ -91,7 +118,7 @@ beforeEach(async () => {
   await moto.reset();
 });
 
-test('a correct account: no check fails; the RDS, export-role, KMS and Glue-role checks do not run', async () => {
+test('a correct account: no check fails; the RDS, export-role and KMS checks do not run', async () => {
   await buildAccount();
   const results = await doctor();
   assert.deepEqual(results.filter((r) => r.status === 'FAIL'), []);
@@ -100,9 +127,10 @@ test('a correct account: no check fails; the RDS, export-role, KMS and Glue-role
   assert.deepEqual(of(results, 'dynamodb-export-bucket'), [{ check: 'dynamodb-export-bucket', status: 'ok' }]);
   const ran = [...new Set(results.map((r) => r.check))];
   assert.deepEqual(ran, DYNAMODB_CHECK_NAMES.filter((name) => ran.includes(name)), 'in report order');
-  for (const rdsOnly of ['rds-source', 'export-role', 'export-role-pass', 'kms-key', 'export-bucket', 'glue-role', 'direct-source']) {
+  for (const rdsOnly of ['rds-source', 'export-role', 'export-role-pass', 'kms-key', 'export-bucket', 'direct-source']) {
     assert.equal(of(results, rdsOnly).length, 0, rdsOnly);
   }
+  assert.deepEqual(of(results, 'glue-role'), [{ check: 'glue-role', status: 'ok' }]);
   assert.ok(ran.includes('table-bucket') && ran.includes('athena-workgroup'), 'the lake checks run');
 });
 
@@ -144,6 +172,30 @@ test('the export bucket missing: FAIL with the command that creates it', async (
   assert.equal(result?.status, 'FAIL');
   assert.equal(result?.problem, `export bucket ${EXPORT_BUCKET} (source.export.bucket) does not exist`);
   assert.equal(result?.fix, `aws s3api create-bucket --bucket ${EXPORT_BUCKET} --region ${REGION} --create-bucket-configuration LocationConstraint=${REGION}`);
+});
+
+test('the Glue job role must read the DynamoDB exports: FAIL naming the export prefix, with the statement that allows it', async () => {
+  await buildAccount({ glueCannotReadExports: true });
+  const [result] = of(await doctor(), 'glue-role');
+  assert.equal(result?.status, 'FAIL', JSON.stringify(result));
+  assert.match(result!.problem!, new RegExp(`s3:GetObject on arn:aws:s3:::${EXPORT_BUCKET}/lakesync/dynamodb/\\*`));
+  assert.match(result!.problem!, new RegExp(`s3:ListBucket on arn:aws:s3:::${EXPORT_BUCKET} `));
+  assert.match(result!.fix!, /"Action":\["s3:GetObject"\],"Resource":"arn:aws:s3:::shop-ddb-exports\/lakesync\/dynamodb\/\*"/);
+});
+
+test('source.export.kmsKeyId: a missing key fails; an existing one the Glue job role may not decrypt with fails the glue-role check', async () => {
+  await buildAccount();
+  const [missing] = of(await doctor({ export: { bucket: EXPORT_BUCKET, kmsKeyId: 'alias/nothing' } }), 'dynamodb-export-key');
+  assert.equal(missing?.status, 'FAIL');
+  assert.equal(missing?.problem, `KMS key alias/nothing (source.export.kmsKeyId) does not exist in ${REGION}`);
+  const kms = new KMSClient({ region: REGION, endpoint: moto.endpoint });
+  const key = (await kms.send(new CreateKeyCommand({}))).KeyMetadata!;
+  kms.destroy();
+  const results = await doctor({ export: { bucket: EXPORT_BUCKET, kmsKeyId: key.KeyId } });
+  assert.deepEqual(of(results, 'dynamodb-export-key'), [{ check: 'dynamodb-export-key', status: 'ok' }]);
+  const [glue] = of(results, 'glue-role');
+  assert.equal(glue?.status, 'FAIL', JSON.stringify(glue));
+  assert.match(glue!.problem!, new RegExp(`kms:Decrypt on ${key.Arn}`));
 });
 
 test('docs/aws-setup.md gives the worker every DynamoDB action DYNAMODB_WORKER_ACTIONS lists, on the same resources, and no other', () => {

@@ -1,6 +1,8 @@
 /**
  * Check 8: the Glue job role exists, trusts Glue, and holds every action the job uses
- * (GLUE_JOB_ACTIONS, plus GLUE_JOB_DIRECT_ACTIONS when the source has direct tables).
+ * (GLUE_JOB_ACTIONS, plus GLUE_JOB_DIRECT_ACTIONS when the source has direct tables). For a
+ * DynamoDB source the export settings are its source.export, so the export actions name the
+ * prefix DynamoDB writes to.
  */
 import { glueJobActions, glueJobDirectActions, resolveResource } from '../../aws/required-actions';
 import { allowStatements, callFailed, deniedOf, describeDenied } from '../report';
@@ -39,6 +41,7 @@ export async function checkGlueRole(ctx: DoctorContext): Promise<CheckResult> {
       `add to the Glue job role's policy (docs/aws-setup.md section 3; infra/lakesync.yaml${ctx.settings.direct ? ' with GlueConnectionName' : ''}; the lists are GLUE_JOB_ACTIONS${ctx.settings.direct ? ' and GLUE_JOB_DIRECT_ACTIONS' : ''} in src/aws/required-actions.ts): ${allowStatements(denied)}`,
     );
   }
-  if (!ctx.key) return warn(GLUE_ROLE, `kms:Decrypt on the export key was not checked: the key ${ctx.settings.export.kmsKeyId} could not be resolved (see the kms-key check)`);
+  // A DynamoDB source without source.export.kmsKeyId has no key to decrypt with (SSE-S3).
+  if (!ctx.key && ctx.settings.export.kmsKeyId) return warn(GLUE_ROLE, `kms:Decrypt on the export key was not checked: the key ${ctx.settings.export.kmsKeyId} could not be resolved (see the kms-key check)`);
   return ok(GLUE_ROLE);
 }

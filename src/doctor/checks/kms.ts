@@ -20,27 +20,45 @@ import { roleMissing } from './roles';
 export const KMS_KEY = 'kms-key';
 
 export async function checkKmsKey(ctx: DoctorContext): Promise<CheckResult> {
+  const problem = await resolveExportKey(ctx, KMS_KEY, { field: 'aws.export.kmsKeyId', user: 'RDS export' });
+  return problem ?? roleMayUseKey(ctx, ctx.key!.arn);
+}
+
+/**
+ * A DynamoDB source's export key (source.export.kmsKeyId), when it names one: it exists, is
+ * enabled and symmetric. DynamoDB encrypts the export with it for the worker, and the Glue job
+ * decrypts the files with it (the glue-role check, which needs the key's ARN found here).
+ */
+export async function checkDynamoExportKey(ctx: DoctorContext): Promise<CheckResult[]> {
+  if (!ctx.settings.export.kmsKeyId) return [];
+  return [(await resolveExportKey(ctx, DYNAMODB_EXPORT_KEY, { field: 'source.export.kmsKeyId', user: 'DynamoDB export' })) ?? ok(DYNAMODB_EXPORT_KEY)];
+}
+
+export const DYNAMODB_EXPORT_KEY = 'dynamodb-export-key';
+
+/** DescribeKey of the configured key: sets ctx.key, and answers the failure line if it cannot be used. */
+async function resolveExportKey(ctx: DoctorContext, check: string, of: { field: string; user: string }): Promise<CheckResult | undefined> {
   const keyId = ctx.settings.export.kmsKeyId;
   let meta;
   try {
     meta = (await ctx.clients.kms.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata;
   } catch (err) {
     if (hasAwsCode(err, 'NotFoundException')) {
-      return fail(KMS_KEY, `KMS key ${keyId} (aws.export.kmsKeyId) does not exist in ${ctx.settings.region}`, `create a symmetric key and its alias (docs/aws-setup.md section 4 "KMS key policy", or deploy infra/lakesync.yaml), or correct aws.export.kmsKeyId`);
+      return fail(check, `KMS key ${keyId} (${of.field}) does not exist in ${ctx.settings.region}`, `create a symmetric key and its alias (docs/aws-setup.md section 4 "KMS key policy", or deploy infra/lakesync.yaml), or correct ${of.field}`);
     }
-    return callFailed(KMS_KEY, err, 'KMS DescribeKey', `key ${keyId}`);
+    return callFailed(check, err, 'KMS DescribeKey', `key ${keyId}`);
   }
-  if (!meta?.Arn || !meta.KeyId) return fail(KMS_KEY, `KMS DescribeKey answered no key for ${keyId}`);
+  if (!meta?.Arn || !meta.KeyId) return fail(check, `KMS DescribeKey answered no key for ${keyId}`);
   ctx.key = { arn: meta.Arn, id: meta.KeyId };
   if (meta.KeyState !== 'Enabled') {
-    const fix = meta.KeyState === 'PendingDeletion' ? `aws kms cancel-key-deletion --key-id ${meta.KeyId} && aws kms enable-key --key-id ${meta.KeyId}` : meta.KeyState === 'Disabled' ? `aws kms enable-key --key-id ${meta.KeyId}` : 'use an enabled key for aws.export.kmsKeyId';
-    return fail(KMS_KEY, `KMS key ${keyId} is ${meta.KeyState}, not Enabled`, fix);
+    const fix = meta.KeyState === 'PendingDeletion' ? `aws kms cancel-key-deletion --key-id ${meta.KeyId} && aws kms enable-key --key-id ${meta.KeyId}` : meta.KeyState === 'Disabled' ? `aws kms enable-key --key-id ${meta.KeyId}` : `use an enabled key for ${of.field}`;
+    return fail(check, `KMS key ${keyId} is ${meta.KeyState}, not Enabled`, fix);
   }
   const spec = meta.KeySpec ?? meta.CustomerMasterKeySpec;
   if ((spec && spec !== 'SYMMETRIC_DEFAULT') || (meta.KeyUsage && meta.KeyUsage !== 'ENCRYPT_DECRYPT')) {
-    return fail(KMS_KEY, `KMS key ${keyId} is ${spec ?? 'of an unknown spec'} for ${meta.KeyUsage ?? 'an unknown usage'}; RDS export needs a symmetric encryption key (SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT)`, 'aws kms create-key --key-spec SYMMETRIC_DEFAULT --key-usage ENCRYPT_DECRYPT, then point aws.export.kmsKeyId at it');
+    return fail(check, `KMS key ${keyId} is ${spec ?? 'of an unknown spec'} for ${meta.KeyUsage ?? 'an unknown usage'}; ${of.user} needs a symmetric encryption key (SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT)`, `aws kms create-key --key-spec SYMMETRIC_DEFAULT --key-usage ENCRYPT_DECRYPT, then point ${of.field} at it`);
   }
-  return roleMayUseKey(ctx, meta.Arn);
+  return undefined;
 }
 
 async function roleMayUseKey(ctx: DoctorContext, keyArn: string): Promise<CheckResult> {
