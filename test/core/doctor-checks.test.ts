@@ -13,13 +13,14 @@ import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { doctorSettings } from '../../src/doctor';
 import { checkAthenaWorkgroup } from '../../src/doctor/checks/athena';
 import { checkExportRolePass } from '../../src/doctor/checks/export';
+import { checkGlueRole } from '../../src/doctor/checks/glue';
 import { checkCredentials } from '../../src/doctor/checks/identity';
 import { checkKmsKey } from '../../src/doctor/checks/kms';
 import { checkAnalyticsIntegration } from '../../src/doctor/checks/lake';
 import { createDoctorClients } from '../../src/doctor/clients';
 import { PermissionSimulator } from '../../src/doctor/simulate';
 import type { DoctorContext } from '../../src/doctor/types';
-import { awsSource, EXPORT_ROLE } from '../aws/fixtures';
+import { awsSource, EXPORT_ROLE, GLUE_ROLE } from '../aws/fixtures';
 
 function context(options: { endpoint?: string } = {}) {
   const settings = doctorSettings('shop', awsSource(options.endpoint ? { endpoint: options.endpoint } : {}));
@@ -145,6 +146,30 @@ test('kms-key: a key policy naming the role passes; one that cannot be read warn
   const result = await checkKmsKey(ctx);
   assert.equal(result.status, 'warn');
   assert.match(result.problem!, /key policy was not checked/);
+});
+
+function glueRoleExists(mocks: ReturnType<typeof context>['mocks']) {
+  const trust = encodeURIComponent(JSON.stringify({ Statement: [{ Effect: 'Allow', Principal: { Service: 'glue.amazonaws.com' }, Action: 'sts:AssumeRole' }] }));
+  mocks.iam.on(GetRoleCommand).resolves({ Role: { Arn: GLUE_ROLE, RoleName: GLUE_ROLE.split('/').pop()!, Path: '/', RoleId: 'G', CreateDate: new Date(), AssumeRolePolicyDocument: trust } });
+}
+
+test("glue-role: a key policy that neither names the Glue role nor leaves it to IAM fails, whatever the role's IAM policy allows", async () => {
+  const { ctx, mocks } = context();
+  ctx.key = { arn: KEY.Arn, id: KEY.KeyId };
+  glueRoleExists(mocks);
+  allowAll(mocks);
+  mocks.kms.on(GetKeyPolicyCommand).resolves({ Policy: JSON.stringify({ Statement: [{ Effect: 'Allow', Principal: { AWS: EXPORT_ROLE }, Action: 'kms:*', Resource: '*' }] }) });
+  const result = await checkGlueRole(ctx);
+  assert.equal(result.status, 'FAIL', JSON.stringify(result));
+  assert.match(result.problem!, /key policy of arn:aws:kms:us-east-2:123456789012:key\/k-1 neither allows the Glue job role kms:Decrypt/);
+  assert.match(result.fix!, new RegExp(`"Principal":\\{"AWS":"${GLUE_ROLE}"\\},"Action":\\["kms:Decrypt"\\]`));
+  // The account statement (or one naming the role) passes; a policy that cannot be read warns.
+  mocks.kms.on(GetKeyPolicyCommand).resolves({ Policy: JSON.stringify({ Statement: [{ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::123456789012:root' }, Action: 'kms:*', Resource: '*' }] }) });
+  assert.deepEqual(await checkGlueRole(ctx), { check: 'glue-role', status: 'ok' });
+  mocks.kms.on(GetKeyPolicyCommand).rejects(awsError('AccessDeniedException', 400, 'not authorized to perform kms:GetKeyPolicy'));
+  const unread = await checkGlueRole(ctx);
+  assert.equal(unread.status, 'warn', JSON.stringify(unread));
+  assert.match(unread.problem!, /key policy of .* was not checked/);
 });
 
 test('kms-key: an asymmetric key fails', async () => {

@@ -7,6 +7,7 @@
 import { glueJobActions, glueJobDirectActions, resolveResource } from '../../aws/required-actions';
 import { allowStatements, callFailed, deniedOf, describeDenied } from '../report';
 import { type CheckResult, type DoctorContext, fail, ok, warn } from '../types';
+import { keyPolicySide } from './kms';
 import { resourceNames } from './names';
 import { checkRoleTrust } from './roles';
 
@@ -40,6 +41,11 @@ export async function checkGlueRole(ctx: DoctorContext): Promise<CheckResult> {
       `the Glue job role lacks actions the job uses (aws.lakeFormation.mode ${ctx.settings.lakeFormationMode}): ${describeDenied(denied)}`,
       `add to the Glue job role's policy (docs/aws-setup.md section 3; infra/lakesync.yaml${ctx.settings.direct ? ' with GlueConnectionName' : ''}; the lists are GLUE_JOB_ACTIONS${ctx.settings.direct ? ' and GLUE_JOB_DIRECT_ACTIONS' : ''} in src/aws/required-actions.ts): ${allowStatements(denied)}`,
     );
+  }
+  if (ctx.key) {
+    // SimulatePrincipalPolicy does not see the key policy, which must allow the role too.
+    const keySide = await keyPolicySide(ctx, GLUE_ROLE, { arn: roleArn, name: 'the Glue job role', sid: 'GlueJobDecrypts' }, ['kms:Decrypt']);
+    if (keySide) return keySide;
   }
   // A DynamoDB source without source.export.kmsKeyId has no key to decrypt with (SSE-S3).
   if (!ctx.key && ctx.settings.export.kmsKeyId) return warn(GLUE_ROLE, `kms:Decrypt on the export key was not checked: the key ${ctx.settings.export.kmsKeyId} could not be resolved (see the kms-key check)`);

@@ -10,7 +10,7 @@
 import { DescribeKeyCommand, GetKeyPolicyCommand } from '@aws-sdk/client-kms';
 import { hasAwsCode } from '../../aws/errors';
 import { EXPORT_ROLE_KMS_ACTIONS, resolveResource } from '../../aws/required-actions';
-import { keyPolicyAllows, parsePolicyDocument, PolicyParseError } from '../policy';
+import { keyPolicyAllows, parsePolicyDocument, type PolicyDocument, PolicyParseError } from '../policy';
 import { allowStatements, callFailed, deniedOf, describeDenied } from '../report';
 import type { PermissionOutcome } from '../simulate';
 import { type CheckResult, type DoctorContext, fail, ok, warn } from '../types';
@@ -75,22 +75,18 @@ async function roleMayUseKey(ctx: DoctorContext, keyArn: string): Promise<CheckR
   } catch (err) {
     return callFailed(KMS_KEY, err, 'IAM SimulatePrincipalPolicy', `the export role's KMS permissions`);
   }
-  let keyPolicy;
-  try {
-    const raw = (await ctx.clients.kms.send(new GetKeyPolicyCommand({ KeyId: keyArn, PolicyName: 'default' }))).Policy;
-    keyPolicy = parsePolicyDocument(raw, `the key policy of ${keyArn}`);
-  } catch (err) {
+  const keyPolicy = await readKeyPolicy(ctx, keyArn);
+  if ('unread' in keyPolicy) {
     // Without the key policy only the IAM side is known: say so, and judge that side.
     const denied = deniedOf(outcomes);
     if (denied.length > 0) return iamDenied(denied);
-    const why = err instanceof PolicyParseError ? err.message : `kms:GetKeyPolicy failed (${(err as Error).message})`;
-    return warn(KMS_KEY, `the export role's IAM policies allow the key, but its key policy was not checked: ${why}`, `allow the principal running lakesync doctor kms:GetKeyPolicy on ${keyArn}, or check the key policy against docs/aws-setup.md section 4`);
+    return warn(KMS_KEY, `the export role's IAM policies allow the key, but its key policy was not checked: ${keyPolicy.unread}`, `allow the principal running lakesync doctor kms:GetKeyPolicy on ${keyArn}, or check the key policy against docs/aws-setup.md section 4`);
   }
   const { accountId, partition } = ctx.settings;
   const missingInKeyPolicy: string[] = [];
   const deniedByIam: PermissionOutcome[] = [];
   for (const outcome of outcomes) {
-    const verdict = keyPolicyAllows(keyPolicy, roleArn, accountId, partition, outcome.action);
+    const verdict = keyPolicyAllows(keyPolicy.doc, roleArn, accountId, partition, outcome.action);
     if (verdict === 'principal') continue;
     if (verdict === 'account' && outcome.decision === 'allowed') continue;
     if (verdict === 'account') deniedByIam.push(outcome);
@@ -106,6 +102,39 @@ async function roleMayUseKey(ctx: DoctorContext, keyArn: string): Promise<CheckR
   }
   if (deniedByIam.length > 0) return iamDenied(deniedByIam);
   return ok(KMS_KEY);
+}
+
+/** The key policy (kms:GetKeyPolicy, read-only), or why it could not be read. */
+export async function readKeyPolicy(ctx: DoctorContext, keyArn: string): Promise<{ doc: PolicyDocument } | { unread: string }> {
+  try {
+    const raw = (await ctx.clients.kms.send(new GetKeyPolicyCommand({ KeyId: keyArn, PolicyName: 'default' }))).Policy;
+    return { doc: parsePolicyDocument(raw, `the key policy of ${keyArn}`) };
+  } catch (err) {
+    return { unread: err instanceof PolicyParseError ? err.message : `kms:GetKeyPolicy failed (${(err as Error).message})` };
+  }
+}
+
+/**
+ * The key policy's side of a principal's use of the key, its IAM side being allowed already:
+ * a FAIL when the key policy names neither the principal nor the account root for `actions`
+ * (or denies them), a warn when the key policy could not be read, undefined when it allows them.
+ */
+export async function keyPolicySide(ctx: DoctorContext, check: string, principal: { arn: string; name: string; sid: string }, actions: readonly string[]): Promise<CheckResult | undefined> {
+  const keyArn = ctx.key!.arn;
+  const keyPolicy = await readKeyPolicy(ctx, keyArn);
+  if ('unread' in keyPolicy) {
+    return warn(check, `${principal.name}'s IAM policies allow ${actions.join(', ')} on the key, but the key policy of ${keyArn} was not checked: ${keyPolicy.unread}`, `allow the principal running lakesync doctor kms:GetKeyPolicy on ${keyArn}, or check the key policy against docs/aws-setup.md section 4`);
+  }
+  const { accountId, partition } = ctx.settings;
+  // 'account' leaves the decision to IAM, which allowed the actions.
+  const missing = actions.filter((action) => !['principal', 'account'].includes(keyPolicyAllows(keyPolicy.doc, principal.arn, accountId, partition, action)));
+  if (missing.length === 0) return undefined;
+  const statement = { Sid: principal.sid, Effect: 'Allow', Principal: { AWS: principal.arn }, Action: missing, Resource: '*' };
+  return fail(
+    check,
+    `the key policy of ${keyArn} neither allows ${principal.name} ${missing.join(', ')} nor leaves them to IAM (no statement for the role or for the account root), or denies them`,
+    `add to the key policy (docs/aws-setup.md section 4; infra/lakesync.yaml): ${JSON.stringify(statement)}`,
+  );
 }
 
 function iamDenied(denied: PermissionOutcome[]): CheckResult {
