@@ -20,18 +20,19 @@
  *   lakeformation:ListResources    LakeFormation ListResources   Lake Formation registration of the table buckets
  *   athena:GetWorkGroup            Athena GetWorkGroup           workgroup state and result location
  *   glue:GetConnection             Glue GetConnection            direct tables: the Glue connection of the source's VPC (HidePassword)
- *   secretsmanager:DescribeSecret  SecretsManager DescribeSecret direct tables: the catalog secret exists (its value is never read)
+ *   secretsmanager:DescribeSecret  SecretsManager DescribeSecret direct tables: the catalog secret exists; hashed columns: the hashKey secret exists (values never read)
  *   s3:GetObject                   S3 HeadObject                 direct tables: the CA bundle of source.catalog.sslRootCert exists
  *   dynamodb:ListTables            DynamoDB ListTables           dynamodb sources: the tables, unless source.tables lists them
  *   dynamodb:DescribeContinuousBackups  DynamoDB DescribeContinuousBackups  dynamodb sources: each synced table exists, with point-in-time recovery on
  *
  * A dynamodb source has no RDS database, export role or RDS export: its doctor runs the credentials,
  * the DynamoDB checks (src/doctor/checks/dynamodb.ts, and the export key when source.export.kmsKeyId
- * names one), the Glue job role (reading the DynamoDB exports) and the lake checks (table bucket,
+ * names one), the Glue job role (reading the DynamoDB exports), the hash key, and the lake checks (table bucket,
  * analytics integration, Lake Formation, Athena).
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SourceConfig } from '../config/schema';
+import { hashesAnyColumn } from '../config/columns';
 import { selectTable } from '../config/tables';
 import { clientConfig } from '../aws/clients';
 import { awsDynamoSettings, awsSettings } from '../backends/aws';
@@ -40,6 +41,7 @@ import { ATHENA_WORKGROUP, checkAthenaWorkgroup } from './checks/athena';
 import { checkExportBucket, checkExportRole, checkExportRolePass, EXPORT_BUCKET, EXPORT_ROLE, EXPORT_ROLE_PASS } from './checks/export';
 import { checkGlueRole, GLUE_ROLE } from './checks/glue';
 import { checkDirectSource, DIRECT_SOURCE } from './checks/direct';
+import { checkHashKey, HASH_KEY } from './checks/hash-key';
 import { checkDynamoExportBucket, checkPointInTimeRecovery, DYNAMODB_EXPORT_BUCKET, DYNAMODB_PITR, type DynamoDoctorSource } from './checks/dynamodb';
 import { checkCredentials, CREDENTIALS } from './checks/identity';
 import { checkDynamoExportKey, checkKmsKey, DYNAMODB_EXPORT_KEY, KMS_KEY } from './checks/kms';
@@ -63,6 +65,7 @@ const CHECKS: readonly (readonly [string, Check])[] = [
   [ANALYTICS_INTEGRATION, checkAnalyticsIntegration],
   [GLUE_ROLE, checkGlueRole],
   [DIRECT_SOURCE, checkDirectSource],
+  [HASH_KEY, checkHashKey],
   [LAKE_FORMATION, checkLakeFormationMode],
   [ATHENA_WORKGROUP, checkAthenaWorkgroup],
 ];
@@ -71,7 +74,7 @@ const CHECKS: readonly (readonly [string, Check])[] = [
  * The checks a dynamodb source runs too: the lake side, and the Glue job role (which reads the
  * DynamoDB exports: the settings' export is the source's).
  */
-const LAKE_CHECKS: ReadonlySet<string> = new Set([TABLE_BUCKET, ANALYTICS_INTEGRATION, GLUE_ROLE, LAKE_FORMATION, ATHENA_WORKGROUP]);
+const LAKE_CHECKS: ReadonlySet<string> = new Set([TABLE_BUCKET, ANALYTICS_INTEGRATION, GLUE_ROLE, HASH_KEY, LAKE_FORMATION, ATHENA_WORKGROUP]);
 
 /** The check names, in report order. */
 export const CHECK_NAMES: readonly string[] = [CREDENTIALS, ...CHECKS.map(([name]) => name), PERMISSION_SIMULATION];
@@ -90,10 +93,12 @@ export interface DynamoSourceDoctorSettings extends DoctorSettings {
 
 /** The doctor's settings of an aws source; a ConfigError (exit 2) for any other source. */
 export function doctorSettings(name: string, source: SourceConfig): DoctorSettings | DynamoSourceDoctorSettings {
+  const hashKey = source.hashKey && 'secretArn' in source.hashKey && hashesAnyColumn(source.tables).length > 0 ? source.hashKey.secretArn : undefined;
   const doctorOnly = {
     namespace: source.target.namespace,
     lakeFormationMode: source.aws?.lakeFormation?.mode ?? 'lakeformation',
     grantPrincipals: source.grants.map((g) => g.principal),
+    ...(hashKey ? { hashKeySecret: hashKey } : {}),
   };
   if (source.source.kind !== 'dynamodb') return { ...awsSettings(name, source), ...doctorOnly };
   const { dynamodb, ...lake } = awsDynamoSettings(name, source);

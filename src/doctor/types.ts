@@ -21,6 +21,8 @@ export interface DoctorSettings extends AwsSettings {
   namespace: string;
   lakeFormationMode: LakeFormationMode;
   grantPrincipals: string[];
+  /** The Secrets Manager secret (ARN or name) of `hashKey`, when a column is hashed. */
+  hashKeySecret?: string;
 }
 
 /** Who runs the doctor, as GetCallerIdentity answered, and the ARN to simulate for it. */

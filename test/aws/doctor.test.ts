@@ -21,6 +21,7 @@ import { LakeFormationClient, RegisterResourceCommand } from '@aws-sdk/client-la
 import { CreateDBClusterCommand, CreateDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateTableBucketCommand, S3TablesClient } from '@aws-sdk/client-s3tables';
+import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { sourceSchema } from '../../src/config/schema';
 import { type CheckResult, doctorExitCode, doctorSettings, runDoctor } from '../../src/doctor';
@@ -175,11 +176,12 @@ async function buildAccount(b: Breakage = {}): Promise<void> {
   for (const client of Object.values(c)) client.destroy();
 }
 
-function rawSource(options: { accountId?: string; mode?: 'lakeformation' | 'iam'; clusterId?: string; createTableBucket?: boolean } = {}) {
+function rawSource(options: { accountId?: string; mode?: 'lakeformation' | 'iam'; clusterId?: string; createTableBucket?: boolean; hashKey?: string } = {}) {
   return {
     backend: 'aws',
     database: 'shop',
     source: { kind: 'rds', ...(options.clusterId ? { clusterId: options.clusterId } : { instanceId: 'shop-db' }) },
+    ...(options.hashKey ? { tables: { 'public.users': { columns: { email: { hash: true } } } }, hashKey: { secretArn: options.hashKey } } : {}),
     target: { namespace: 'shop' },
     aws: {
       region: REGION,
@@ -354,6 +356,20 @@ test('lake-formation: iam mode with the table buckets registered warns', async (
 test('athena-workgroup: an enforced workgroup without a result location fails', async () => {
   await buildAccount({ workgroupWithoutOutput: true });
   assertOnlyFailure(await doctor(), 'athena-workgroup', /enforces its settings but has no result location/);
+});
+
+test('hash-key: hashed columns need the key secret to exist and the Glue job role to read it', async () => {
+  await buildAccount();
+  assertOnlyFailure(await doctor({ hashKey: 'shop-hash-key' }), 'hash-key', /secret shop-hash-key \(hashKey\.secretArn\) does not exist/);
+  const c = setupClients();
+  const secrets = new SecretsManagerClient({ region: REGION, endpoint: moto.endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+  const arn = (await secrets.send(new CreateSecretCommand({ Name: 'shop-hash-key', SecretString: 'not-read-by-the-doctor' }))).ARN!;
+  const unreadable = await doctor({ hashKey: 'shop-hash-key' });
+  assertOnlyFailure(unreadable, 'hash-key', new RegExp(`the Glue job role may not read it: secretsmanager:GetSecretValue on ${arn.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+  assert.match(statusOf(unreadable, 'hash-key').fix!, /"Action":\["secretsmanager:GetSecretValue"\]/);
+  await c.iam.send(new PutRolePolicyCommand({ RoleName: 'lakesync-glue', PolicyName: 'hash-key', PolicyDocument: policy({ Sid: 'HashKey', Effect: 'Allow', Action: ['secretsmanager:GetSecretValue'], Resource: arn }) }));
+  assert.deepEqual(statusOf(await doctor({ hashKey: arn }), 'hash-key'), { check: 'hash-key', status: 'ok' });
+  for (const client of [...Object.values(c), secrets]) client.destroy();
 });
 
 test('credentials: credentials of another account fail, and nothing else is checked', async () => {

@@ -242,6 +242,10 @@ test('the optional statements appear only with their parameters', () => {
   assert.ok(!covers(worker, 'secretsmanager:GetSecretValue') && !covers(worker, 'rds-db:connect'), 'the worker reads secrets nobody configured');
   assert.ok(!covers(allowedActions(deployed('glue', without)), 'secretsmanager:GetSecretValue'), 'the Glue role reads a secret nobody configured');
   assert.ok(allows(deployed('worker'), 'rds-db:connect', `arn:aws:rds-db:${NAMES.region}:${NAMES.accountId}:dbuser:db-ABCDEFGHIJKL/lakesync_reader`));
+  // The doctor checks that the hash key's secret exists (DescribeSecret), with its parameter only.
+  const hashKey = `arn:aws:secretsmanager:${NAMES.region}:${NAMES.accountId}:secret:shop-hash-key-AbCdEf`;
+  assert.ok(allows(deployed('doctor'), 'secretsmanager:DescribeSecret', hashKey), 'the doctor may not describe the hash key secret');
+  assert.ok(!covers(allowedActions(deployed('doctor', without)), 'secretsmanager:DescribeSecret'), 'the doctor describes secrets nobody configured');
 });
 
 test('the doctor needs only read-only actions, of its own policy or the worker policy, and that policy holds nothing else', () => {

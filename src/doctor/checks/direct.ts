@@ -8,19 +8,15 @@
  */
 import { GetConnectionCommand } from '@aws-sdk/client-glue';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
-import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { clientConfig } from '../../aws/clients';
 import { hasAwsCode } from '../../aws/errors';
-import { callFailed, deniedOf, describeDenied } from '../report';
+import { callFailed } from '../report';
 import { type CheckResult, type DoctorContext, fail, ok, warn } from '../types';
-import { roleMissing } from './roles';
+import { checkGlueSecret } from './secret';
 
 export const DIRECT_SOURCE = 'direct-source';
 
 /** Connection types that carry a subnet and security groups for a Spark job's JDBC reads. */
 const NETWORK_TYPES = new Set(['NETWORK', 'JDBC']);
-/** The key Secrets Manager uses when a secret names none: the Glue role needs no key permission for it. */
-const DEFAULT_SECRETS_KEY = /^(alias\/aws\/secretsmanager|arn:[^:]+:kms:[^:]+:\d{12}:alias\/aws\/secretsmanager)$/;
 
 export async function checkDirectSource(ctx: DoctorContext): Promise<CheckResult[]> {
   const direct = ctx.settings.direct;
@@ -67,50 +63,15 @@ function createConnectionFix(name: string, region: string): string {
   return `aws glue create-connection --region ${region} --connection-input '${JSON.stringify(input)}' (docs/aws-setup.md, "Direct loads")`;
 }
 
-async function checkSecret(ctx: DoctorContext, secretArn: string): Promise<CheckResult> {
-  const region = secretArn.split(':')[3] || ctx.settings.region;
-  // A secret is read in its own region.
-  const own = region === ctx.settings.region ? undefined : new SecretsManagerClient(clientConfig({ region, ...(ctx.settings.endpoint ? { endpoint: ctx.settings.endpoint } : {}) }));
-  let secret;
-  try {
-    secret = await (own ?? ctx.clients.secrets).send(new DescribeSecretCommand({ SecretId: secretArn }));
-  } catch (err) {
-    if (hasAwsCode(err, 'ResourceNotFoundException')) {
-      return fail(DIRECT_SOURCE, `secret ${secretArn} (source.catalog.secretArn) does not exist`, 'create it with the database user\'s "username" and "password" (JSON), or correct source.catalog.secretArn');
-    }
-    return callFailed(DIRECT_SOURCE, err, 'SecretsManager DescribeSecret', `secret ${secretArn}`);
-  } finally {
-    own?.destroy();
-  }
-  if (secret.DeletedDate) {
-    return fail(DIRECT_SOURCE, `secret ${secretArn} (source.catalog.secretArn) is scheduled for deletion: the job could not read the password`, `aws secretsmanager restore-secret --secret-id ${secretArn}`);
-  }
-  const key = secret.KmsKeyId;
-  if (!key || DEFAULT_SECRETS_KEY.test(key)) return ok(DIRECT_SOURCE);
-  return roleMayDecrypt(ctx, secretArn, key);
-}
-
-/** A secret encrypted with a customer managed key is readable only with kms:Decrypt on that key. */
-async function roleMayDecrypt(ctx: DoctorContext, secretArn: string, key: string): Promise<CheckResult> {
-  const roleArn = ctx.settings.glue.roleArn;
-  if (!key.startsWith('arn:')) {
-    return warn(DIRECT_SOURCE, `secret ${secretArn} is encrypted with KMS key ${key}: the Glue job role needs kms:Decrypt on it (not checked: DescribeSecret gave no key ARN)`, 'allow the Glue job role kms:Decrypt on the key, in its policy and in the key policy');
-  }
-  const skipped = roleMissing(ctx, DIRECT_SOURCE, roleArn, `the Glue role's kms:Decrypt on the key of secret ${secretArn} was`);
-  if (skipped) return skipped;
-  let outcomes;
-  try {
-    outcomes = await ctx.simulator.simulate(roleArn, [{ action: 'kms:Decrypt', resources: [key] }]);
-  } catch (err) {
-    return callFailed(DIRECT_SOURCE, err, 'IAM SimulatePrincipalPolicy', `the Glue job role's kms:Decrypt on ${key}`);
-  }
-  const denied = deniedOf(outcomes);
-  if (denied.length === 0) return ok(DIRECT_SOURCE);
-  return fail(
-    DIRECT_SOURCE,
-    `secret ${secretArn} is encrypted with KMS key ${key}, which the Glue job role may not use: ${describeDenied(denied)}`,
-    `add to the Glue job role's policy: ${JSON.stringify({ Effect: 'Allow', Action: 'kms:Decrypt', Resource: key })} (and let the key policy allow it)`,
-  );
+function checkSecret(ctx: DoctorContext, secretArn: string): Promise<CheckResult> {
+  return checkGlueSecret(ctx, secretArn, {
+    check: DIRECT_SOURCE,
+    field: 'source.catalog.secretArn',
+    holds: 'the password',
+    create: 'create it with the database user\'s "username" and "password" (JSON), or correct source.catalog.secretArn',
+    // The glue-role check simulates secretsmanager:GetSecretValue on it (GLUE_JOB_DIRECT_ACTIONS).
+    simulateRead: false,
+  });
 }
 
 const RDS_BUNDLE = 'https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem';

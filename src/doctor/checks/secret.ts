@@ -1,0 +1,71 @@
+/**
+ * A Secrets Manager secret the Glue job reads (the catalog's password for direct loads, the key
+ * of hashed columns): it exists in its region and is not scheduled for deletion (DescribeSecret;
+ * its value is never read), and the Glue job role may read it: secretsmanager:GetSecretValue
+ * when asked (the glue-role check already simulates the catalog secret's), and kms:Decrypt on a
+ * customer managed key that encrypts it.
+ */
+import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { clientConfig } from '../../aws/clients';
+import { hasAwsCode } from '../../aws/errors';
+import { allowStatements, callFailed, deniedOf, describeDenied } from '../report';
+import type { PermissionRequest } from '../simulate';
+import { type CheckResult, type DoctorContext, fail, ok, warn } from '../types';
+import { roleMissing } from './roles';
+
+/** The key Secrets Manager uses when a secret names none: the Glue role needs no key permission for it. */
+const DEFAULT_SECRETS_KEY = /^(alias\/aws\/secretsmanager|arn:[^:]+:kms:[^:]+:\d{12}:alias\/aws\/secretsmanager)$/;
+
+export interface GlueSecret {
+  check: string;
+  /** The config field that names the secret, for messages. */
+  field: string;
+  /** What the job reads from it, for messages ("the password"). */
+  holds: string;
+  /** How to create it when it is missing. */
+  create: string;
+  /** Also simulate the Glue role's secretsmanager:GetSecretValue on it. */
+  simulateRead: boolean;
+}
+
+export async function checkGlueSecret(ctx: DoctorContext, secretId: string, spec: GlueSecret): Promise<CheckResult> {
+  // A secret named by ARN is read in the ARN's region, one named by name in the job's (aws.region).
+  const region = (secretId.startsWith('arn:') && secretId.split(':')[3]) || ctx.settings.region;
+  const own = region === ctx.settings.region ? undefined : new SecretsManagerClient(clientConfig({ region, ...(ctx.settings.endpoint ? { endpoint: ctx.settings.endpoint } : {}) }));
+  let secret;
+  try {
+    secret = await (own ?? ctx.clients.secrets).send(new DescribeSecretCommand({ SecretId: secretId }));
+  } catch (err) {
+    if (hasAwsCode(err, 'ResourceNotFoundException')) return fail(spec.check, `secret ${secretId} (${spec.field}) does not exist${secretId.startsWith('arn:') ? '' : ` in ${region}`}`, spec.create);
+    return callFailed(spec.check, err, 'SecretsManager DescribeSecret', `secret ${secretId}`);
+  } finally {
+    own?.destroy();
+  }
+  if (secret.DeletedDate) {
+    return fail(spec.check, `secret ${secretId} (${spec.field}) is scheduled for deletion: the job could not read ${spec.holds}`, `aws secretsmanager restore-secret --secret-id ${secretId}`);
+  }
+  const arn = secret.ARN ?? secretId;
+  const key = secret.KmsKeyId && !DEFAULT_SECRETS_KEY.test(secret.KmsKeyId) ? secret.KmsKeyId : undefined;
+  if (key && !key.startsWith('arn:')) {
+    return warn(spec.check, `secret ${secretId} is encrypted with KMS key ${key}: the Glue job role needs kms:Decrypt on it (not checked: DescribeSecret gave no key ARN)`, 'allow the Glue job role kms:Decrypt on the key, in its policy and in the key policy');
+  }
+  const requests: PermissionRequest[] = [...(spec.simulateRead ? [{ action: 'secretsmanager:GetSecretValue', resources: [arn] }] : []), ...(key ? [{ action: 'kms:Decrypt', resources: [key] }] : [])];
+  if (requests.length === 0) return ok(spec.check);
+  const roleArn = ctx.settings.glue.roleArn;
+  const skipped = roleMissing(ctx, spec.check, roleArn, `the Glue role's right to read secret ${secretId} was`);
+  if (skipped) return skipped;
+  let outcomes;
+  try {
+    outcomes = await ctx.simulator.simulate(roleArn, requests);
+  } catch (err) {
+    return callFailed(spec.check, err, 'IAM SimulatePrincipalPolicy', `the Glue job role's reading of secret ${secretId}`);
+  }
+  const denied = deniedOf(outcomes);
+  if (denied.length === 0) return ok(spec.check);
+  const unread = denied.some((o) => o.action !== 'kms:Decrypt');
+  return fail(
+    spec.check,
+    unread ? `secret ${secretId} holds ${spec.holds}, but the Glue job role may not read it: ${describeDenied(denied)}` : `secret ${secretId} is encrypted with KMS key ${key}, which the Glue job role may not use: ${describeDenied(denied)}`,
+    `add to the Glue job role's policy: ${allowStatements(denied)}${denied.some((o) => o.action === 'kms:Decrypt') ? ' (and let the key policy allow it)' : ''}`,
+  );
+}
