@@ -1,5 +1,5 @@
 /**
- * The IAM actions the principals other than the worker need, in one place: `lakesync doctor`
+ * The IAM actions the principals need, in one place: `lakesync doctor`
  * simulates them against the account, and the policy tests hold docs/aws-setup.md and the
  * CloudFormation template (infra/lakesync.yaml) to them, so neither can drift from the code.
  *
@@ -134,6 +134,80 @@ export function dynamodbWorkerActions(withKey: boolean): RequiredAction[] {
   return DYNAMODB_WORKER_ACTIONS.filter((a) => withKey || !a.kms).map(({ kms: _kms, ...action }) => action);
 }
 
+/** Where a worker action applies: the source's kind, its database, its auth, its Lake Formation mode. */
+export interface WorkerScope {
+  kind: 'rds' | 'dynamodb';
+  /** RDS sources: an instance or an Aurora cluster. */
+  database?: 'instance' | 'cluster';
+  mode: LakeFormationMode;
+  /** Direct tables: how the worker reads the source catalog. */
+  catalogAuth?: DirectAuth;
+  /** aws.tableBucket.create: the worker creates the table bucket. */
+  createTableBucket: boolean;
+}
+
+type WorkerAction = RequiredAction & { when?: (scope: WorkerScope) => boolean };
+
+const rdsInstance = (s: WorkerScope) => s.kind === 'rds' && s.database !== 'cluster';
+const rdsCluster = (s: WorkerScope) => s.kind === 'rds' && s.database === 'cluster';
+const rds = (s: WorkerScope) => s.kind === 'rds';
+
+/**
+ * What the worker (the principal running `lakesync worker`) calls in every cycle, on the
+ * resources of one source; `lakesync doctor` simulates these for its caller. The DynamoDB
+ * source's own actions are DYNAMODB_WORKER_ACTIONS. infra/lakesync.yaml's worker policy allows
+ * them all (test/aws/policies.test.ts).
+ */
+export const WORKER_ACTIONS: readonly WorkerAction[] = [
+  ...['rds:CreateDBSnapshot', 'rds:AddTagsToResource', 'rds:DescribeDBSnapshots'].map((action) => ({
+    action,
+    resources: action === 'rds:CreateDBSnapshot' ? ['arn:aws:rds:REGION:ACCOUNT:db:DB_INSTANCE', 'arn:aws:rds:REGION:ACCOUNT:snapshot:SNAPSHOT_ID'] : ['arn:aws:rds:REGION:ACCOUNT:snapshot:SNAPSHOT_ID'],
+    when: rdsInstance,
+    why: 'each cycle snapshots the instance, tagged lakesync',
+  })),
+  ...['rds:CreateDBClusterSnapshot', 'rds:AddTagsToResource', 'rds:DescribeDBClusterSnapshots'].map((action) => ({
+    action,
+    resources: action === 'rds:CreateDBClusterSnapshot' ? ['arn:aws:rds:REGION:ACCOUNT:cluster:DB_CLUSTER', 'arn:aws:rds:REGION:ACCOUNT:cluster-snapshot:SNAPSHOT_ID'] : ['arn:aws:rds:REGION:ACCOUNT:cluster-snapshot:SNAPSHOT_ID'],
+    when: rdsCluster,
+    why: 'each cycle snapshots the cluster, tagged lakesync',
+  })),
+  { action: 'rds:StartExportTask', resources: ['*'], when: rds, why: 'each cycle exports the snapshot to S3' },
+  { action: 'rds:DescribeExportTasks', resources: ['*'], when: rds, why: 'the cycle polls the export' },
+  // StartExportTask checks the key permissions on the caller too (the export role's are the kms-key check's).
+  ...['kms:CreateGrant', 'kms:DescribeKey'].map((action) => ({ action, resources: [KEY_ARN], when: rds, why: 'StartExportTask checks them on the caller' })),
+  { action: 'kms:Decrypt', resources: [KEY_ARN], when: rds, why: 'the worker reads the encrypted export files (their sizes and the export info)' },
+  { action: 's3:ListBucket', resources: [EXPORT_BUCKET_ARN], when: rds, why: "the worker lists a table's export files" },
+  { action: 's3:GetObject', resources: [EXPORT_OBJECTS_ARN], when: rds, why: 'the worker reads the export info files' },
+  { action: 'iam:PassRole', resources: ['GLUE_ROLE_ARN'], context: { 'iam:PassedToService': ['glue.amazonaws.com'] }, why: 'CreateJob and UpdateJob pass the Glue job role' },
+  { action: 's3:PutObject', resources: ['arn:aws:s3:::SCRIPT_BUCKET/SCRIPT_PREFIX/*'], why: 'the worker uploads the Glue job scripts' },
+  { action: 's3:GetObject', resources: ['arn:aws:s3:::SCRIPT_BUCKET/RESULT_PREFIX/*'], why: 'the worker reads the result of each load' },
+  ...['glue:GetJob', 'glue:CreateJob', 'glue:UpdateJob', 'glue:TagResource', 'glue:StartJobRun', 'glue:GetJobRun', 'glue:GetJobRuns', 'glue:BatchStopJobRun'].map((action) => ({
+    action,
+    resources: ['arn:aws:glue:REGION:ACCOUNT:job/GLUE_JOB'],
+    why: 'the worker keeps the Glue job up to date and runs a load per table',
+  })),
+  { action: 's3tables:CreateTableBucket', resources: [TABLE_BUCKET_ARN], when: (s) => s.createTableBucket, why: 'aws.tableBucket.create: the first sync creates the table bucket' },
+  ...['s3tables:GetTableBucket', 's3tables:GetNamespace', 's3tables:CreateNamespace', 's3tables:ListNamespaces', 's3tables:ListTables'].map((action) => ({
+    action,
+    resources: [TABLE_BUCKET_ARN],
+    why: 'the worker creates the namespace and lists the lake tables',
+  })),
+  ...['lakeformation:ListPermissions', 'lakeformation:BatchGrantPermissions'].map((action) => ({ action, resources: ['*'], mode: 'lakeformation' as const, why: 'the worker grants the configured principals' })),
+  { action: 'lakeformation:GetDataAccess', resources: ['*'], mode: 'lakeformation', why: 'Athena reads Lake Formation governed data for the checks' },
+  ...['athena:StartQueryExecution', 'athena:GetQueryExecution', 'athena:GetQueryResults'].map((action) => ({ action, resources: ['arn:aws:athena:REGION:ACCOUNT:workgroup/WORKGROUP'], why: 'the worker verifies each load with Athena' })),
+  ...['s3:PutObject', 's3:GetObject'].map((action) => ({ action, resources: ['arn:aws:s3:::ATHENA_OUTPUT/*'], why: 'Athena writes and reads the query results with the caller\'s permissions' })),
+  { action: 's3:GetBucketLocation', resources: ['arn:aws:s3:::ATHENA_BUCKET'], why: 'Athena checks the result bucket with the caller\'s permissions' },
+  ...['glue:GetCatalog', 'glue:GetDatabase', 'glue:GetTable'].map((action) => ({ action, resources: [...CATALOG_ARNS, DATABASE_ARN, GLUE_TABLES_ARN], why: 'Athena reads the lake table for the checks' })),
+  ...['s3tables:GetTable', 's3tables:GetTableMetadataLocation', 's3tables:GetTableData'].map((action) => ({ action, resources: [LAKE_TABLES_ARN], mode: 'iam' as const, why: 'Athena reads the lake with the worker credentials in iam mode' })),
+  { action: 'secretsmanager:GetSecretValue', resources: ['CATALOG_SECRET_ARN'], when: (s) => s.catalogAuth === 'secret', why: "the worker reads the source catalog with the catalog secret's password" },
+  { action: 'rds-db:connect', resources: ['arn:aws:rds-db:REGION:ACCOUNT:dbuser:DB_RESOURCE_ID/DB_USER'], when: (s) => s.catalogAuth === 'iam', why: 'the worker reads the source catalog with an IAM authentication token' },
+];
+
+/** The worker's actions for one source (DYNAMODB_WORKER_ACTIONS not included). */
+export function workerActions(scope: WorkerScope): RequiredAction[] {
+  return WORKER_ACTIONS.filter((a) => (a.mode === undefined || a.mode === scope.mode) && (a.when?.(scope) ?? true)).map(({ when: _when, ...action }) => action);
+}
+
 /** The Glue job's actions in one Lake Formation mode. */
 export function glueJobActions(mode: LakeFormationMode): RequiredAction[] {
   return GLUE_JOB_ACTIONS.filter((a) => a.mode === undefined || a.mode === mode);
@@ -234,6 +308,15 @@ export interface ResourceNames {
   dbResourceId?: string;
   /** `bucket/key` of the CA bundle (`source.catalog.sslRootCert` without `s3://`). */
   sslRootCert?: string;
+  /** The worker's resources: its database, a snapshot id of the source, the Glue job and role, the workgroup and Athena's output (bucket/prefix). */
+  dbInstance?: string;
+  dbCluster?: string;
+  snapshotId?: string;
+  glueJob?: string;
+  glueRoleArn?: string;
+  workgroup?: string;
+  athenaBucket?: string;
+  athenaOutput?: string;
   /** DynamoDB sources only: the tables' region, a table (or `*`), and where the exports go. */
   dynamodbRegion?: string;
   dynamodbTable?: string;
@@ -263,14 +346,22 @@ export function resolveResource(template: string, names: ResourceNames): string 
     DYNAMODB_TABLE: names.dynamodbTable,
     DYNAMODB_EXPORT_BUCKET: names.dynamodbExportBucket,
     DYNAMODB_EXPORT_PREFIX: names.dynamodbExportPrefix,
+    DB_INSTANCE: names.dbInstance,
+    DB_CLUSTER: names.dbCluster,
+    SNAPSHOT_ID: names.snapshotId,
+    GLUE_JOB: names.glueJob,
+    GLUE_ROLE_ARN: names.glueRoleArn,
+    WORKGROUP: names.workgroup,
+    ATHENA_BUCKET: names.athenaBucket,
+    ATHENA_OUTPUT: names.athenaOutput,
   };
   const resolved = template
     .replace(/^arn:aws:/, `arn:${names.partition}:`)
-    .replace(/\b(REGION|ACCOUNT|EXPORT_BUCKET|EXPORT_PREFIX|SCRIPT_BUCKET|SCRIPT_PREFIX|RESULT_PREFIX|TABLE_BUCKET|NAMESPACE|KEY_ID|GLUE_CONNECTION|CATALOG_SECRET_ARN|DB_USER|DB_RESOURCE_ID|SSL_ROOT_CERT|DYNAMODB_REGION|DYNAMODB_TABLE|DYNAMODB_EXPORT_BUCKET|DYNAMODB_EXPORT_PREFIX)\b/g, (name) => {
+    .replace(/\b(REGION|ACCOUNT|EXPORT_BUCKET|EXPORT_PREFIX|SCRIPT_BUCKET|SCRIPT_PREFIX|RESULT_PREFIX|TABLE_BUCKET|NAMESPACE|KEY_ID|GLUE_CONNECTION|CATALOG_SECRET_ARN|DB_USER|DB_RESOURCE_ID|SSL_ROOT_CERT|DYNAMODB_REGION|DYNAMODB_TABLE|DYNAMODB_EXPORT_BUCKET|DYNAMODB_EXPORT_PREFIX|DB_INSTANCE|DB_CLUSTER|SNAPSHOT_ID|GLUE_JOB|GLUE_ROLE_ARN|WORKGROUP|ATHENA_BUCKET|ATHENA_OUTPUT)\b/g, (name) => {
       const value = values[name];
       if (value === undefined) throw new Error(`the resource ${template} names ${name}, which this source does not give`);
       return value;
     });
-  // A secret's own ARN is taken as it is; only the templates' slashes are collapsed.
-  return template === 'CATALOG_SECRET_ARN' ? resolved : resolved.replace(/\/{2,}/g, '/');
+  // A secret's or role's own ARN is taken as it is; only the templates' slashes are collapsed.
+  return template === 'CATALOG_SECRET_ARN' || template === 'GLUE_ROLE_ARN' ? resolved : resolved.replace(/\/{2,}/g, '/');
 }

@@ -9,7 +9,7 @@
  *   rds:DescribeDBInstances        RDS DescribeDBInstances       source instance and engine
  *   rds:DescribeDBClusters         RDS DescribeDBClusters        source cluster and engine
  *   iam:GetRole                    IAM GetRole                   export and Glue roles, trust, caller's role ARN
- *   iam:SimulatePrincipalPolicy    IAM SimulatePrincipalPolicy   what the caller, export role and Glue role may do
+ *   iam:SimulatePrincipalPolicy    IAM SimulatePrincipalPolicy   what the caller (the worker: WORKER_ACTIONS), export role and Glue role may do
  *   iam:ListRolePolicies, iam:GetRolePolicy, iam:ListAttachedRolePolicies, iam:GetPolicy,
  *   iam:GetPolicyVersion           (only against an emulator without SimulatePrincipalPolicy)
  *   kms:DescribeKey                KMS DescribeKey               key state and spec
@@ -42,6 +42,7 @@ import { checkExportBucket, checkExportRole, checkExportRolePass, EXPORT_BUCKET,
 import { checkGlueRole, GLUE_ROLE } from './checks/glue';
 import { checkDirectSource, DIRECT_SOURCE } from './checks/direct';
 import { checkHashKey, HASH_KEY } from './checks/hash-key';
+import { checkWorkerPermissions, WORKER_PERMISSIONS } from './checks/worker';
 import { checkDynamoExportBucket, checkPointInTimeRecovery, DYNAMODB_EXPORT_BUCKET, DYNAMODB_PITR, type DynamoDoctorSource } from './checks/dynamodb';
 import { checkCredentials, CREDENTIALS } from './checks/identity';
 import { checkDynamoExportKey, checkKmsKey, DYNAMODB_EXPORT_KEY, KMS_KEY } from './checks/kms';
@@ -66,6 +67,7 @@ const CHECKS: readonly (readonly [string, Check])[] = [
   [GLUE_ROLE, checkGlueRole],
   [DIRECT_SOURCE, checkDirectSource],
   [HASH_KEY, checkHashKey],
+  [WORKER_PERMISSIONS, checkWorkerPermissions],
   [LAKE_FORMATION, checkLakeFormationMode],
   [ATHENA_WORKGROUP, checkAthenaWorkgroup],
 ];
@@ -74,7 +76,7 @@ const CHECKS: readonly (readonly [string, Check])[] = [
  * The checks a dynamodb source runs too: the lake side, and the Glue job role (which reads the
  * DynamoDB exports: the settings' export is the source's).
  */
-const LAKE_CHECKS: ReadonlySet<string> = new Set([TABLE_BUCKET, ANALYTICS_INTEGRATION, GLUE_ROLE, HASH_KEY, LAKE_FORMATION, ATHENA_WORKGROUP]);
+const LAKE_CHECKS: ReadonlySet<string> = new Set([TABLE_BUCKET, ANALYTICS_INTEGRATION, GLUE_ROLE, HASH_KEY, WORKER_PERMISSIONS, LAKE_FORMATION, ATHENA_WORKGROUP]);
 
 /** The check names, in report order. */
 export const CHECK_NAMES: readonly string[] = [CREDENTIALS, ...CHECKS.map(([name]) => name), PERMISSION_SIMULATION];

@@ -27,6 +27,7 @@ import { sourceSchema } from '../../src/config/schema';
 import { type CheckResult, doctorExitCode, doctorSettings, runDoctor } from '../../src/doctor';
 import { createDoctorClients, destroyDoctorClients } from '../../src/doctor/clients';
 import { MOTO_ACCOUNT_ID, type MotoServer, startMoto } from '../helpers/moto';
+import { loadTemplate, templatePolicy, valuesContext } from '../../scripts/policy-template';
 
 const REGION = 'us-east-2';
 const ACCOUNT = MOTO_ACCOUNT_ID;
@@ -100,6 +101,24 @@ function gluePolicy(keyArn: string, omit: string[] = []): string {
   );
 }
 
+/** The worker policy of infra/lakesync.yaml for this source, with Athena's result bucket, and the breakage asked for. */
+function workerPolicy(keyArn: string, b: Breakage): { Statement: { Sid?: string; Action: string | string[]; Resource?: unknown }[] } {
+  const template = loadTemplate();
+  const ctx = valuesContext(template, {
+    parameters: { DBInstanceId: b.cluster ? '' : 'shop-db', DBClusterId: b.cluster ? 'shop-cluster' : '', TableBucketName: TABLE_BUCKET, ExportBucketName: EXPORT_BUCKET },
+    refs: { 'AWS::AccountId': ACCOUNT, 'AWS::Region': REGION, 'AWS::Partition': 'aws', ArtifactBucket: SCRIPT_BUCKET },
+    getAtts: { 'ExportKey.Arn': keyArn, 'ExportRole.Arn': EXPORT_ROLE, 'GlueRole.Arn': GLUE_ROLE, 'TableBucket.TableBucketARN': `arn:aws:s3tables:${REGION}:${ACCOUNT}:bucket/${TABLE_BUCKET}` },
+  });
+  const worker = templatePolicy(template, 'worker', ctx) as { Statement: { Sid?: string; Action: string | string[]; Resource?: unknown }[] };
+  // The test's workgroup writes its results to shop-athena, not to the artifact bucket the template uses.
+  worker.Statement.push({ Sid: 'AthenaResults', Action: ['s3:GetObject', 's3:PutObject', 's3:GetBucketLocation'], Resource: ['arn:aws:s3:::shop-athena', 'arn:aws:s3:::shop-athena/results/*'], Effect: 'Allow' } as never);
+  for (const s of worker.Statement) {
+    if (s.Sid === 'PassRoles' && b.workerCannotPass) s.Resource = [GLUE_ROLE];
+    s.Action = [s.Action].flat().filter((a) => !(b.workerOmits ?? []).includes(a));
+  }
+  return { ...worker, Statement: worker.Statement.filter((s) => s.Action.length > 0) };
+}
+
 interface Breakage {
   engine?: string;
   exportTrust?: string;
@@ -109,6 +128,8 @@ interface Breakage {
   glueOmits?: string[];
   workgroupWithoutOutput?: boolean;
   workerCannotPass?: boolean;
+  /** Actions taken out of the worker's policy. */
+  workerOmits?: string[];
   noLakeFormationRegistration?: boolean;
   noExportRole?: boolean;
   noWorkgroup?: boolean;
@@ -143,19 +164,7 @@ async function buildAccount(b: Breakage = {}): Promise<void> {
   await c.iam.send(new AttachRolePolicyCommand({ RoleName: 'lakesync-glue', PolicyArn: glueManaged.Arn }));
 
   await c.iam.send(new CreateRoleCommand({ RoleName: 'lakesync-worker', AssumeRolePolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'sts:AssumeRole' }] }) }));
-  await c.iam.send(
-    new PutRolePolicyCommand({
-      RoleName: 'lakesync-worker',
-      PolicyName: 'worker',
-      PolicyDocument: policy({
-        Sid: 'PassRoles',
-        Effect: 'Allow',
-        Action: ['iam:PassRole'],
-        Resource: b.workerCannotPass ? [GLUE_ROLE] : [EXPORT_ROLE, GLUE_ROLE],
-        Condition: { StringEquals: { 'iam:PassedToService': ['rds.amazonaws.com', 'export.rds.amazonaws.com', 'glue.amazonaws.com'] } },
-      }),
-    }),
-  );
+  await c.iam.send(new PutRolePolicyCommand({ RoleName: 'lakesync-worker', PolicyName: 'worker', PolicyDocument: JSON.stringify(workerPolicy(key.Arn!, b)) }));
 
   if (!b.noExportBucket) await c.s3.send(new CreateBucketCommand({ Bucket: EXPORT_BUCKET, CreateBucketConfiguration: { LocationConstraint: REGION } }));
   if (!b.noTableBucket) await c.s3tables.send(new CreateTableBucketCommand({ name: TABLE_BUCKET }));
@@ -236,6 +245,7 @@ test('a correct account passes every check (moto lacks GetCatalog and the IAM si
       ['table-bucket', 'ok'],
       ['analytics-integration', 'warn'],
       ['glue-role', 'ok'],
+      ['worker-permissions', 'ok'],
       ['lake-formation', 'ok'],
       ['athena-workgroup', 'ok'],
       ['permission-simulation', 'warn'],
@@ -280,6 +290,18 @@ test('export-role-pass: a worker that may not pass the export role fails', async
   assert.match(statusOf(results, 'export-role-pass').fix!, /"iam:PassedToService":"export\.rds\.amazonaws\.com"/);
 });
 
+test('worker-permissions: a worker policy without glue:StartJobRun fails, naming the action, the job and the statement', async () => {
+  await buildAccount({ workerOmits: ['glue:StartJobRun'] });
+  const results = await doctor();
+  assertOnlyFailure(results, 'worker-permissions', /role\/lakesync-worker \(the principal the worker runs as\) lacks actions a cycle needs: glue:StartJobRun on arn:aws:glue:us-east-2:123456789012:job\/lakesync-load-shop/);
+  assert.match(statusOf(results, 'worker-permissions').fix!, /"Action":\["glue:StartJobRun"\],"Resource":"arn:aws:glue:us-east-2:123456789012:job\/lakesync-load-shop"/);
+});
+
+test('worker-permissions: a worker that may not snapshot the instance fails before a cycle does', async () => {
+  await buildAccount({ workerOmits: ['rds:CreateDBSnapshot'] });
+  assertOnlyFailure(await doctor(), 'worker-permissions', /rds:CreateDBSnapshot on arn:aws:rds:us-east-2:123456789012:db:shop-db, arn:aws:rds:us-east-2:123456789012:snapshot:lakesync-shop-doctor/);
+});
+
 test('kms-key: a disabled key fails with enable-key as the fix', async () => {
   await buildAccount({ disableKey: true });
   const results = await doctor();
@@ -313,7 +335,10 @@ test('rds-source: an Aurora PostgreSQL cluster passes, an Aurora MySQL cluster f
   await moto.reset();
   await buildAccount({ cluster: { engine: 'aurora-mysql' } });
   assertOnlyFailure(await doctor({ clusterId: 'shop-cluster' }), 'rds-source', /DB cluster shop-cluster runs aurora-mysql/);
-  assertOnlyFailure(await doctor({ clusterId: 'other' }), 'rds-source', /DB cluster other does not exist in us-east-2/);
+  // The worker's policy names shop-cluster: worker-permissions fails too (it may not snapshot "other").
+  const other = await doctor({ clusterId: 'other' });
+  assert.match(statusOf(other, 'rds-source').problem!, /DB cluster other does not exist in us-east-2/);
+  assert.match(statusOf(other, 'worker-permissions').problem!, /rds:CreateDBClusterSnapshot on arn:aws:rds:us-east-2:123456789012:cluster:other/);
 });
 
 test('export-role: a missing role fails once; the checks of its permissions say they were not run', async () => {
@@ -402,7 +427,7 @@ test('lakesync doctor end to end: exit 0, 1 and 2, text lines and the --json sha
   const json = await cli(['doctor', 'shop', '-c', file, '--json']);
   assert.equal(json.code, 1, json.stderr);
   const results = JSON.parse(json.stdout) as Record<string, unknown>[];
-  assert.ok(Array.isArray(results) && results.length === 12);
+  assert.ok(Array.isArray(results) && results.length === 13);
   for (const r of results) {
     assert.deepEqual(Object.keys(r).filter((k) => !['check', 'status', 'problem', 'fix'].includes(k)), [], `only check, status, problem, fix: ${JSON.stringify(r)}`);
     assert.ok(['ok', 'FAIL', 'warn'].includes(r.status as string));
@@ -412,7 +437,7 @@ test('lakesync doctor end to end: exit 0, 1 and 2, text lines and the --json sha
   const text = await cli(['doctor', 'shop', '-c', file]);
   assert.equal(text.code, 1);
   const lines = text.stdout.trimEnd().split('\n');
-  assert.equal(lines.length, 12, text.stdout);
+  assert.equal(lines.length, 13, text.stdout);
   assert.match(lines[0]!, /^ok {3}credentials$/);
   assert.match(text.stdout, /^FAIL table-bucket: table bucket shop-lake .* does not exist \(fix: aws s3tables create-table-bucket --name shop-lake/m);
 

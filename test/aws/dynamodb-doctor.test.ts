@@ -13,6 +13,7 @@ import { after, before, beforeEach, test } from 'node:test';
 import { AthenaClient, CreateWorkGroupCommand } from '@aws-sdk/client-athena';
 import { CreateTableCommand, DynamoDBClient, UpdateContinuousBackupsCommand } from '@aws-sdk/client-dynamodb';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { CreateRoleCommand, IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateTableBucketCommand, S3TablesClient } from '@aws-sdk/client-s3tables';
@@ -22,6 +23,7 @@ import { type CheckResult, doctorExitCode, doctorSettings, DYNAMODB_CHECK_NAMES,
 import { createDoctorClients, destroyDoctorClients } from '../../src/doctor/clients';
 import { repoRoot } from '../../src/toolchain';
 import { MOTO_ACCOUNT_ID, type MotoServer, startMoto, useTestCredentials } from '../helpers/moto';
+import { loadTemplate, templatePolicy, valuesContext } from '../../scripts/policy-template';
 
 const REGION = 'us-east-2';
 const EXPORT_BUCKET = 'shop-ddb-exports';
@@ -196,6 +198,43 @@ test('source.export.kmsKeyId: a missing key fails; an existing one the Glue job 
   const [glue] = of(results, 'glue-role');
   assert.equal(glue?.status, 'FAIL', JSON.stringify(glue));
   assert.match(glue!.problem!, new RegExp(`kms:Decrypt on ${key.Arn}`));
+});
+
+/** The worker role with infra/lakesync.yaml's worker policy for DynamoDBTables `tables`; the doctor's credentials become its. */
+async function workerRole(tables: string): Promise<void> {
+  const c = clients();
+  const template = loadTemplate();
+  const ctx = valuesContext(template, {
+    parameters: { DBInstanceId: '', DynamoDBTables: tables, DynamoDBRegion: REGION, TableBucketName: 'shop-lake', ExportBucketName: EXPORT_BUCKET },
+    refs: { 'AWS::AccountId': MOTO_ACCOUNT_ID, 'AWS::Region': REGION, 'AWS::Partition': 'aws', ArtifactBucket: 'shop-glue' },
+    getAtts: { 'ExportKey.Arn': `arn:aws:kms:${REGION}:${MOTO_ACCOUNT_ID}:key/none`, 'ExportRole.Arn': `arn:aws:iam::${MOTO_ACCOUNT_ID}:role/lakesync-export`, 'GlueRole.Arn': `arn:aws:iam::${MOTO_ACCOUNT_ID}:role/lakesync-glue`, 'TableBucket.TableBucketARN': `arn:aws:s3tables:${REGION}:${MOTO_ACCOUNT_ID}:bucket/shop-lake` },
+  });
+  const policy = templatePolicy(template, 'worker', ctx) as { Statement: object[] };
+  // The test's workgroup writes its results to shop-athena, not to the artifact bucket the template uses.
+  policy.Statement.push({ Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject', 's3:GetBucketLocation'], Resource: ['arn:aws:s3:::shop-athena', 'arn:aws:s3:::shop-athena/results/*'] });
+  const trust = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${MOTO_ACCOUNT_ID}:root` }, Action: 'sts:AssumeRole' }] };
+  await c.iam.send(new CreateRoleCommand({ RoleName: 'lakesync-worker', AssumeRolePolicyDocument: JSON.stringify(trust) }));
+  await c.iam.send(new PutRolePolicyCommand({ RoleName: 'lakesync-worker', PolicyName: 'worker', PolicyDocument: JSON.stringify(policy) }));
+  const sts = new STSClient({ region: REGION, endpoint: moto.endpoint });
+  const session = (await sts.send(new AssumeRoleCommand({ RoleArn: `arn:aws:iam::${MOTO_ACCOUNT_ID}:role/lakesync-worker`, RoleSessionName: 'doctor' }))).Credentials!;
+  for (const client of [...Object.values(c), sts]) client.destroy();
+  process.env.AWS_ACCESS_KEY_ID = session.AccessKeyId;
+  process.env.AWS_SECRET_ACCESS_KEY = session.SecretAccessKey;
+  process.env.AWS_SESSION_TOKEN = session.SessionToken;
+}
+
+test('worker-permissions: the worker policy must cover every table source.tables lists', async () => {
+  await buildAccount();
+  await workerRole('Orders');
+  try {
+    assert.deepEqual(of(await doctor({ tables: ['Orders'] }), 'worker-permissions'), [{ check: 'worker-permissions', status: 'ok' }]);
+    const [result] = of(await doctor({ tables: ['Orders', 'Customers'] }), 'worker-permissions');
+    assert.equal(result?.status, 'FAIL', JSON.stringify(result));
+    assert.match(result!.problem!, new RegExp(`dynamodb:ExportTableToPointInTime on arn:aws:dynamodb:${REGION}:${MOTO_ACCOUNT_ID}:table/Customers \\(`));
+    assert.doesNotMatch(result!.problem!, /table\/Orders/);
+  } finally {
+    useTestCredentials();
+  }
 });
 
 test('docs/aws-setup.md gives the worker every DynamoDB action DYNAMODB_WORKER_ACTIONS lists, on the same resources, and no other', () => {

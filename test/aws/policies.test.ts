@@ -13,7 +13,7 @@ import { docsBlocks, DOCS_FILE } from '../../scripts/policy-docs';
 import { docsPolicies, type Json, loadTemplate, POLICY_SOURCES, templatePolicy, valuesContext } from '../../scripts/policy-template';
 import { type AwsService, IAM_PREFIX, iamActionFor } from '../../src/aws/iam';
 import { defaultGlueJobName } from '../../src/names';
-import { DOCTOR_CALLS, EXPORT_ROLE_KMS_ACTIONS, EXPORT_ROLE_S3_ACTIONS, glueJobActions, glueJobDirectActions, type RequiredAction, resolveResource, type ResourceNames } from '../../src/aws/required-actions';
+import { DOCTOR_CALLS, workerActions, EXPORT_ROLE_KMS_ACTIONS, EXPORT_ROLE_S3_ACTIONS, glueJobActions, glueJobDirectActions, type RequiredAction, resolveResource, type ResourceNames } from '../../src/aws/required-actions';
 import { repoRoot } from '../../src/toolchain';
 import { CANCELLED_STATE_KEY } from '../../src/activities/payloads';
 import { S3Manifests } from '../../src/aws/manifests';
@@ -219,6 +219,32 @@ test('the worker policy allows every IAM action the code needs, and nothing else
   assert.deepEqual(missingExtras, [], 'infra/lakesync.yaml worker policy lacks actions the calls need indirectly');
   const unneeded = worker.filter((action) => !needed.has(action) && !(action in WORKER_EXTRAS));
   assert.deepEqual(unneeded, [], 'infra/lakesync.yaml worker policy allows actions no call needs');
+});
+
+test('the worker policy allows every action WORKER_ACTIONS lists (what the doctor simulates for the worker), on its resources', () => {
+  const names: ResourceNames = {
+    ...NAMES,
+    dbInstance: 'shop-db',
+    snapshotId: 'lakesync-shop-doctor',
+    glueJob: defaultGlueJobName('shop'),
+    glueRoleArn: GLUE_ROLE_ARN,
+    workgroup: 'lakesync',
+    athenaBucket: NAMES.scriptBucket,
+    athenaOutput: `${NAMES.scriptBucket}/athena`,
+    catalogSecretArn: `arn:aws:secretsmanager:${NAMES.region}:${NAMES.accountId}:secret:shop-catalog-AbCdEf`,
+    dbUser: 'lakesync_reader',
+    dbResourceId: 'db-ABCDEFGHIJKL',
+  };
+  const missing = (policy: Policy, required: readonly RequiredAction[], n: ResourceNames) =>
+    required.flatMap((r) => r.resources.map((t) => resolveResource(t, n)).filter((resource) => !allows(policy, r.action, resource)).map((resource) => `${r.action} on ${resource} (${r.why})`));
+  for (const mode of ['iam', 'lakeformation'] as const) {
+    for (const catalogAuth of ['secret', 'iam'] as const) {
+      const scope = { kind: 'rds' as const, database: 'instance' as const, mode, catalogAuth, createTableBucket: true };
+      assert.deepEqual(missing(deployed('worker'), workerActions(scope), names), [], `instance, ${mode} mode, catalog ${catalogAuth}`);
+    }
+  }
+  const cluster = deployed('worker', { DBInstanceId: '', DBClusterId: 'shop-cluster' });
+  assert.deepEqual(missing(cluster, workerActions({ kind: 'rds', database: 'cluster', mode: 'lakeformation', createTableBucket: false }), { ...names, dbCluster: 'shop-cluster' }), [], 'cluster');
 });
 
 test("the worker deletes only tagged snapshots, files under the export prefix and a DynamoDB source's manifests, and manages only lakesync-load-* jobs", () => {

@@ -14,6 +14,7 @@ import { doctorSettings } from '../../src/doctor';
 import { checkAthenaWorkgroup } from '../../src/doctor/checks/athena';
 import { checkExportRolePass } from '../../src/doctor/checks/export';
 import { checkGlueRole } from '../../src/doctor/checks/glue';
+import { checkWorkerPermissions } from '../../src/doctor/checks/worker';
 import { checkCredentials } from '../../src/doctor/checks/identity';
 import { checkKmsKey } from '../../src/doctor/checks/kms';
 import { checkAnalyticsIntegration } from '../../src/doctor/checks/lake';
@@ -76,6 +77,29 @@ test('against AWS (no endpoint override) a failing simulator is an error, never 
   const result = await checkExportRolePass({ ...ctx, caller: { account: '123456789012', arn: 'x', principalArn: 'arn:aws:iam::123456789012:role/worker' } });
   assert.equal(result.status, 'FAIL');
   assert.match(result.fix!, /lacks iam:SimulatePrincipalPolicy/);
+});
+
+test("worker-permissions: a caller that may not simulate its own policies gets a warning, not a failure", async () => {
+  const { ctx, mocks } = context();
+  mocks.iam.on(SimulatePrincipalPolicyCommand).rejects(awsError('AccessDenied', 403, 'User: arn:aws:sts::123456789012:assumed-role/worker/s is not authorized to perform: iam:SimulatePrincipalPolicy'));
+  const result = await checkWorkerPermissions({ ...ctx, caller: { account: '123456789012', arn: 'x', principalArn: 'arn:aws:iam::123456789012:role/worker' } });
+  assert.equal(result.status, 'warn', JSON.stringify(result));
+  assert.match(result.problem!, /not checked: the caller arn:aws:iam::123456789012:role\/worker may not call iam:SimulatePrincipalPolicy/);
+});
+
+test('worker-permissions: each action is simulated on its resources, with the PassRole context', async () => {
+  const { ctx, mocks } = context();
+  allowAll(mocks);
+  ctx.key = { arn: KEY.Arn, id: KEY.KeyId };
+  mocks.kms.on(GetKeyPolicyCommand).resolves({ Policy: JSON.stringify({ Statement: [{ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::123456789012:root' }, Action: 'kms:*', Resource: '*' }] }) });
+  const result = await checkWorkerPermissions({ ...ctx, caller: { account: '123456789012', arn: 'x', principalArn: 'arn:aws:iam::123456789012:role/worker' } });
+  assert.deepEqual(result, { check: 'worker-permissions', status: 'ok' });
+  const inputs = mocks.iam.commandCalls(SimulatePrincipalPolicyCommand).map((c) => c.args[0].input);
+  const pass = inputs.find((i) => i.ActionNames?.[0] === 'iam:PassRole');
+  assert.deepEqual(pass?.ResourceArns, [GLUE_ROLE]);
+  assert.deepEqual(pass?.ContextEntries, [{ ContextKeyName: 'iam:PassedToService', ContextKeyValues: ['glue.amazonaws.com'], ContextKeyType: 'stringList' }]);
+  assert.ok(inputs.every((i) => i.PolicySourceArn === 'arn:aws:iam::123456789012:role/worker'));
+  assert.ok(inputs.some((i) => i.ActionNames?.[0] === 'kms:CreateGrant' && i.ResourceArns?.[0] === KEY.Arn));
 });
 
 test('export-role-pass: a caller that is no IAM user or role cannot be simulated: a warning', async () => {

@@ -1,0 +1,94 @@
+/**
+ * The worker's own permissions: the caller (run the doctor with the worker's credentials) may
+ * do what every cycle does (WORKER_ACTIONS, and DYNAMODB_WORKER_ACTIONS for a DynamoDB source),
+ * so a missing one is found before a cycle fails on it. iam:SimulatePrincipalPolicy on the
+ * caller's own user or role; a caller that may not simulate gets a warning, not a failure.
+ * The key policy's side of the worker's key actions is read as for the roles (kms.ts).
+ */
+import { awsErrorKind } from '../../aws/errors';
+import { dynamodbWorkerActions, type RequiredAction, resolveResource, type ResourceNames, workerActions } from '../../aws/required-actions';
+import { dynamoTableNameOf } from '../../dynamodb/names';
+import { snapshotIdFor } from '../../ids';
+import { allowStatements, callFailed, deniedOf, describeDenied } from '../report';
+import type { PermissionRequest } from '../simulate';
+import { type CheckResult, type DoctorContext, fail, ok, warn } from '../types';
+import type { DynamoDoctorSource } from './dynamodb';
+import { keyPolicySide } from './kms';
+import { resourceNames } from './names';
+
+export const WORKER_PERMISSIONS = 'worker-permissions';
+
+export async function checkWorkerPermissions(ctx: DoctorContext): Promise<CheckResult> {
+  // A dynamodb source's settings carry the source (src/doctor/index.ts, DynamoSourceDoctorSettings).
+  const dynamo = 'dynamodb' in ctx.settings ? (ctx.settings as { dynamodb: DynamoDoctorSource }).dynamodb : undefined;
+  const principal = ctx.caller?.principalArn;
+  if (!principal) {
+    return warn(WORKER_PERMISSIONS, `not checked: the caller ${ctx.caller?.arn ?? '(unknown)'} is not an IAM user or role whose policies can be simulated`, 'run lakesync doctor with the credentials the worker uses');
+  }
+  const requests = workerRequests(ctx, dynamo);
+  let outcomes;
+  try {
+    outcomes = await ctx.simulator.simulate(principal, requests);
+  } catch (err) {
+    if (awsErrorKind(err) === 'access-denied') {
+      return warn(WORKER_PERMISSIONS, `not checked: the caller ${principal} may not call iam:SimulatePrincipalPolicy on itself`, `allow it iam:SimulatePrincipalPolicy on ${principal} (the lakesync-doctor policy, docs/aws-setup.md section 8), or check the worker policy against docs/aws-setup.md section 1`);
+    }
+    return callFailed(WORKER_PERMISSIONS, err, 'IAM SimulatePrincipalPolicy', `the worker's own permissions (${principal})`);
+  }
+  const denied = deniedOf(outcomes);
+  if (denied.length > 0) {
+    return fail(
+      WORKER_PERMISSIONS,
+      `the caller ${principal} (the principal the worker runs as) lacks actions a cycle needs: ${describeDenied(denied)}`,
+      `add to its policy (docs/aws-setup.md section 1${dynamo ? ' and section 9' : ''}; infra/lakesync.yaml, policy lakesync-worker; the lists are WORKER_ACTIONS${dynamo ? ' and DYNAMODB_WORKER_ACTIONS' : ''} in src/aws/required-actions.ts): ${allowStatements(denied)}`,
+    );
+  }
+  const keyActions = [...new Set(requests.filter((r) => r.action.startsWith('kms:')).map((r) => r.action))];
+  if (ctx.key && keyActions.length > 0) {
+    const keySide = await keyPolicySide(ctx, WORKER_PERMISSIONS, { arn: principal, name: 'the worker', sid: 'WorkerUsesKey' }, keyActions);
+    if (keySide) return keySide;
+  }
+  return ok(WORKER_PERMISSIONS);
+}
+
+function workerRequests(ctx: DoctorContext, dynamo: DynamoDoctorSource | undefined): PermissionRequest[] {
+  const s = ctx.settings;
+  const athena = s.athena.outputLocation.replace(/^s3:\/\//, '').replace(/\/+$/, '');
+  const names: ResourceNames = {
+    ...resourceNames(ctx),
+    ...(s.rds.clusterId ? { dbCluster: s.rds.clusterId } : { dbInstance: s.rds.instanceId }),
+    snapshotId: snapshotIdFor(s.source, 'doctor'),
+    glueJob: s.glue.jobName,
+    glueRoleArn: s.glue.roleArn,
+    workgroup: s.athena.workgroup,
+    athenaBucket: athena.split('/')[0]!,
+    athenaOutput: athena,
+  };
+  const scope = {
+    kind: dynamo ? ('dynamodb' as const) : ('rds' as const),
+    database: s.rds.clusterId ? ('cluster' as const) : ('instance' as const),
+    mode: s.lakeFormationMode,
+    ...(s.direct ? { catalogAuth: s.direct.auth.kind } : {}),
+    createTableBucket: s.tableBucket.create,
+  };
+  // Without a resolved key (the key checks report why) its actions are not simulated.
+  const usable = (a: RequiredAction) => Boolean(ctx.key) || !a.action.startsWith('kms:');
+  const requests = workerActions(scope).filter(usable).map((a) => request(a, names));
+  if (!dynamo) return requests;
+  const dynamoNames = { ...names, dynamodbRegion: dynamo.region, dynamodbExportBucket: dynamo.export.bucket, dynamodbExportPrefix: dynamo.export.prefix };
+  const tables = dynamo.tables?.map(dynamoTableNameOf) ?? [];
+  for (const a of dynamodbWorkerActions(Boolean(dynamo.export.kmsKeyId)).filter(usable)) {
+    const perTable = a.resources.some((r) => r.includes('DYNAMODB_TABLE'));
+    // Without source.tables the tables are whatever ListTables gives: their actions are not simulated.
+    for (const table of perTable ? tables : ['']) requests.push(request(a, { ...dynamoNames, dynamodbTable: table }));
+  }
+  return requests;
+}
+
+function request(a: RequiredAction, names: ResourceNames): PermissionRequest {
+  return {
+    action: a.action,
+    resources: a.resources.map((r) => resolveResource(r, names)),
+    ...(a.context ? { context: Object.fromEntries(Object.entries(a.context).map(([key, values]) => [key, [...values]])) } : {}),
+  };
+}
