@@ -15,6 +15,8 @@ import { checkAthenaWorkgroup } from '../../src/doctor/checks/athena';
 import { checkExportRolePass } from '../../src/doctor/checks/export';
 import { checkGlueRole } from '../../src/doctor/checks/glue';
 import { checkWorkerPermissions } from '../../src/doctor/checks/worker';
+import { checkHashKey } from '../../src/doctor/checks/hash-key';
+import { DescribeSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { checkCredentials } from '../../src/doctor/checks/identity';
 import { checkKmsKey } from '../../src/doctor/checks/kms';
 import { checkAnalyticsIntegration } from '../../src/doctor/checks/lake';
@@ -26,7 +28,7 @@ import { awsSource, EXPORT_ROLE, GLUE_ROLE } from '../aws/fixtures';
 function context(options: { endpoint?: string } = {}) {
   const settings = doctorSettings('shop', awsSource(options.endpoint ? { endpoint: options.endpoint } : {}));
   const clients = createDoctorClients(settings);
-  const mocks = { athena: mockClient(clients.athena), iam: mockClient(clients.iam), kms: mockClient(clients.kms), glue: mockClient(clients.glue), sts: mockClient(clients.sts) };
+  const mocks = { secrets: mockClient(clients.secrets), athena: mockClient(clients.athena), iam: mockClient(clients.iam), kms: mockClient(clients.kms), glue: mockClient(clients.glue), sts: mockClient(clients.sts) };
   const ctx: DoctorContext = { clients, settings, simulator: new PermissionSimulator(clients.iam, Boolean(options.endpoint)), missingRoles: new Set() };
   return { ctx, mocks };
 }
@@ -194,6 +196,20 @@ test("glue-role: a key policy that neither names the Glue role nor leaves it to 
   const unread = await checkGlueRole(ctx);
   assert.equal(unread.status, 'warn', JSON.stringify(unread));
   assert.match(unread.problem!, /key policy of .* was not checked/);
+});
+
+test("hash-key: a secret under a customer managed key whose key policy leaves out the Glue role fails", async () => {
+  const { ctx, mocks } = context();
+  const secretArn = 'arn:aws:secretsmanager:us-east-2:123456789012:secret:shop-hash-key-AbCdEf';
+  const secretKey = 'arn:aws:kms:us-east-2:123456789012:key/s-1';
+  mocks.secrets.on(DescribeSecretCommand).resolves({ ARN: secretArn, Name: 'shop-hash-key', KmsKeyId: secretKey });
+  allowAll(mocks);
+  mocks.kms.on(GetKeyPolicyCommand, { KeyId: secretKey }).resolves({ Policy: JSON.stringify({ Statement: [{ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::123456789012:role/admin' }, Action: 'kms:*', Resource: '*' }] }) });
+  const [result] = await checkHashKey({ ...ctx, settings: { ...ctx.settings, hashKeySecret: secretArn } });
+  assert.equal(result?.status, 'FAIL', JSON.stringify(result));
+  assert.match(result!.problem!, /key policy of arn:aws:kms:us-east-2:123456789012:key\/s-1 neither allows the Glue job role kms:Decrypt/);
+  const inputs = mocks.iam.commandCalls(SimulatePrincipalPolicyCommand).map((c) => c.args[0].input.ActionNames?.[0]);
+  assert.deepEqual(inputs, ['secretsmanager:GetSecretValue', 'kms:Decrypt']);
 });
 
 test('kms-key: an asymmetric key fails', async () => {

@@ -119,8 +119,7 @@ export async function readKeyPolicy(ctx: DoctorContext, keyArn: string): Promise
  * a FAIL when the key policy names neither the principal nor the account root for `actions`
  * (or denies them), a warn when the key policy could not be read, undefined when it allows them.
  */
-export async function keyPolicySide(ctx: DoctorContext, check: string, principal: { arn: string; name: string; sid: string }, actions: readonly string[]): Promise<CheckResult | undefined> {
-  const keyArn = ctx.key!.arn;
+export async function keyPolicySide(ctx: DoctorContext, check: string, principal: { arn: string; name: string; sid: string }, actions: readonly string[], keyArn = ctx.key!.arn): Promise<CheckResult | undefined> {
   const keyPolicy = await readKeyPolicy(ctx, keyArn);
   if ('unread' in keyPolicy) {
     return warn(check, `${principal.name}'s IAM policies allow ${actions.join(', ')} on the key, but the key policy of ${keyArn} was not checked: ${keyPolicy.unread}`, `allow the principal running lakesync doctor kms:GetKeyPolicy on ${keyArn}, or check the key policy against docs/aws-setup.md section 4`);

@@ -3,7 +3,7 @@
  * of hashed columns): it exists in its region and is not scheduled for deletion (DescribeSecret;
  * its value is never read), and the Glue job role may read it: secretsmanager:GetSecretValue
  * when asked (the glue-role check already simulates the catalog secret's), and kms:Decrypt on a
- * customer managed key that encrypts it.
+ * customer managed key that encrypts it, in its IAM policies and in the key policy.
  */
 import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { clientConfig } from '../../aws/clients';
@@ -11,6 +11,7 @@ import { hasAwsCode } from '../../aws/errors';
 import { allowStatements, callFailed, deniedOf, describeDenied } from '../report';
 import type { PermissionRequest } from '../simulate';
 import { type CheckResult, type DoctorContext, fail, ok, warn } from '../types';
+import { keyPolicySide } from './kms';
 import { roleMissing } from './roles';
 
 /** The key Secrets Manager uses when a secret names none: the Glue role needs no key permission for it. */
@@ -61,7 +62,11 @@ export async function checkGlueSecret(ctx: DoctorContext, secretId: string, spec
     return callFailed(spec.check, err, 'IAM SimulatePrincipalPolicy', `the Glue job role's reading of secret ${secretId}`);
   }
   const denied = deniedOf(outcomes);
-  if (denied.length === 0) return ok(spec.check);
+  if (denied.length === 0) {
+    // The key policy must allow the role too; SimulatePrincipalPolicy does not read it.
+    const keySide = key ? await keyPolicySide(ctx, spec.check, { arn: roleArn, name: 'the Glue job role', sid: 'GlueJobReadsSecret' }, ['kms:Decrypt'], key) : undefined;
+    return keySide ?? ok(spec.check);
+  }
   const unread = denied.some((o) => o.action !== 'kms:Decrypt');
   return fail(
     spec.check,
