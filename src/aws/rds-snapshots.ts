@@ -16,6 +16,7 @@ import type { SnapshotRef, SnapshotState, SnapshotStatus } from '../model';
 import type { SnapshotPort, SnapshotRequest } from '../ports';
 import { clusterSnapshotIdOf } from '../ids';
 import { hasAwsCode, toPortError } from './errors';
+import { SNAPSHOT_TAG } from './required-actions';
 import type { AwsSettings } from './settings';
 
 /** One snapshot, instance or cluster, as the adapters need it. */
@@ -154,7 +155,7 @@ export class RdsSnapshots implements SnapshotPort {
   }
 }
 
-const TAGS = [{ Key: 'lakesync', Value: 'snapshot' }];
+const TAGS = [{ Key: SNAPSHOT_TAG.key, Value: SNAPSHOT_TAG.value }];
 
 /** RDS names automated snapshots `rds:<source>-<time>`; a manual snapshot's id cannot hold a colon. */
 function isAutomatedId(snapshotId: string): boolean {

@@ -148,6 +148,11 @@ export interface WorkerScope {
 
 type WorkerAction = RequiredAction & { when?: (scope: WorkerScope) => boolean };
 
+/** The tag the worker puts on its snapshots (src/aws/rds-snapshots.ts); retention deletes only snapshots with it. */
+export const SNAPSHOT_TAG = { key: 'lakesync', value: 'snapshot' } as const;
+/** The simulation carries the tag, for policies that allow creating only tagged snapshots. */
+const SNAPSHOT_TAG_CONTEXT = { 'aws:TagKeys': [SNAPSHOT_TAG.key], [`aws:RequestTag/${SNAPSHOT_TAG.key}`]: [SNAPSHOT_TAG.value] };
+
 const rdsInstance = (s: WorkerScope) => s.kind === 'rds' && s.database !== 'cluster';
 const rdsCluster = (s: WorkerScope) => s.kind === 'rds' && s.database === 'cluster';
 const rds = (s: WorkerScope) => s.kind === 'rds';
@@ -162,12 +167,14 @@ export const WORKER_ACTIONS: readonly WorkerAction[] = [
   ...['rds:CreateDBSnapshot', 'rds:AddTagsToResource', 'rds:DescribeDBSnapshots'].map((action) => ({
     action,
     resources: action === 'rds:CreateDBSnapshot' ? ['arn:aws:rds:REGION:ACCOUNT:db:DB_INSTANCE', 'arn:aws:rds:REGION:ACCOUNT:snapshot:SNAPSHOT_ID'] : ['arn:aws:rds:REGION:ACCOUNT:snapshot:SNAPSHOT_ID'],
+    ...(action.startsWith('rds:Describe') ? {} : { context: SNAPSHOT_TAG_CONTEXT }),
     when: rdsInstance,
     why: 'each cycle snapshots the instance, tagged lakesync',
   })),
   ...['rds:CreateDBClusterSnapshot', 'rds:AddTagsToResource', 'rds:DescribeDBClusterSnapshots'].map((action) => ({
     action,
     resources: action === 'rds:CreateDBClusterSnapshot' ? ['arn:aws:rds:REGION:ACCOUNT:cluster:DB_CLUSTER', 'arn:aws:rds:REGION:ACCOUNT:cluster-snapshot:SNAPSHOT_ID'] : ['arn:aws:rds:REGION:ACCOUNT:cluster-snapshot:SNAPSHOT_ID'],
+    ...(action.startsWith('rds:Describe') ? {} : { context: SNAPSHOT_TAG_CONTEXT }),
     when: rdsCluster,
     why: 'each cycle snapshots the cluster, tagged lakesync',
   })),

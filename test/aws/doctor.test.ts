@@ -114,6 +114,11 @@ function workerPolicy(keyArn: string, b: Breakage): { Statement: { Sid?: string;
   worker.Statement.push({ Sid: 'AthenaResults', Action: ['s3:GetObject', 's3:PutObject', 's3:GetBucketLocation'], Resource: ['arn:aws:s3:::shop-athena', 'arn:aws:s3:::shop-athena/results/*'], Effect: 'Allow' } as never);
   for (const s of worker.Statement) {
     if (s.Sid === 'PassRoles' && b.workerCannotPass) s.Resource = [GLUE_ROLE];
+    if (s.Sid === 'Snapshots' && b.workerTagsSnapshots) {
+      s.Action = [s.Action].flat().filter((a) => !a.startsWith('rds:Describe'));
+      worker.Statement.push({ Effect: 'Allow', Action: ['rds:DescribeDBSnapshots'], Resource: s.Resource } as never);
+      (s as { Condition?: unknown }).Condition = { StringEquals: { 'aws:RequestTag/lakesync': 'snapshot' } };
+    }
     s.Action = [s.Action].flat().filter((a) => !(b.workerOmits ?? []).includes(a));
   }
   return { ...worker, Statement: worker.Statement.filter((s) => s.Action.length > 0) };
@@ -130,6 +135,8 @@ interface Breakage {
   workerCannotPass?: boolean;
   /** Actions taken out of the worker's policy. */
   workerOmits?: string[];
+  /** The worker may create snapshots only with the lakesync tag (aws:RequestTag). */
+  workerTagsSnapshots?: boolean;
   noLakeFormationRegistration?: boolean;
   noExportRole?: boolean;
   noWorkgroup?: boolean;
@@ -300,6 +307,11 @@ test('worker-permissions: a worker policy without glue:StartJobRun fails, naming
 test('worker-permissions: a worker that may not snapshot the instance fails before a cycle does', async () => {
   await buildAccount({ workerOmits: ['rds:CreateDBSnapshot'] });
   assertOnlyFailure(await doctor(), 'worker-permissions', /rds:CreateDBSnapshot on arn:aws:rds:us-east-2:123456789012:db:shop-db, arn:aws:rds:us-east-2:123456789012:snapshot:lakesync-shop-doctor/);
+});
+
+test('worker-permissions: a worker that may create only snapshots tagged lakesync passes (the simulation carries the tag)', async () => {
+  await buildAccount({ workerTagsSnapshots: true });
+  assert.deepEqual(statusOf(await doctor(), 'worker-permissions'), { check: 'worker-permissions', status: 'ok' });
 });
 
 test('kms-key: a disabled key fails with enable-key as the fix', async () => {
