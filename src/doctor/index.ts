@@ -43,7 +43,7 @@ import { checkGlueRole, GLUE_ROLE } from './checks/glue';
 import { checkDirectSource, DIRECT_SOURCE } from './checks/direct';
 import { checkHashKey, HASH_KEY } from './checks/hash-key';
 import { checkWorkerPermissions, WORKER_PERMISSIONS } from './checks/worker';
-import { checkDynamoExportBucket, checkPointInTimeRecovery, DYNAMODB_EXPORT_BUCKET, DYNAMODB_PITR, type DynamoDoctorSource } from './checks/dynamodb';
+import { checkDynamoExportBucket, checkPointInTimeRecovery, DYNAMODB_EXPORT_BUCKET, DYNAMODB_PITR, type DynamoDoctorContext, type DynamoDoctorSource } from './checks/dynamodb';
 import { checkCredentials, CREDENTIALS } from './checks/identity';
 import { checkDynamoExportKey, checkKmsKey, DYNAMODB_EXPORT_KEY, KMS_KEY } from './checks/kms';
 import { ANALYTICS_INTEGRATION, checkAnalyticsIntegration, checkLakeFormationMode, checkTableBucket, LAKE_FORMATION, TABLE_BUCKET } from './checks/lake';
@@ -160,10 +160,17 @@ async function runChecks(checks: readonly (readonly [string, Check])[], ctx: Doc
 function dynamoChecks(clients: DoctorClients, settings: DynamoSourceDoctorSettings): { checks: (readonly [string, Check])[]; close: () => void } {
   const source = settings.dynamodb;
   const own = source.region !== settings.region ? new DynamoDBClient(clientConfig({ region: source.region, ...(settings.endpoint ? { endpoint: settings.endpoint } : {}) })) : undefined;
-  const dctx = { dynamodb: own ?? clients.dynamodb, s3: clients.s3, source };
+  const dctx: DynamoDoctorContext = { dynamodb: own ?? clients.dynamodb, s3: clients.s3, source };
   return {
     checks: [
-      [DYNAMODB_PITR, () => checkPointInTimeRecovery(dctx)],
+      [
+        DYNAMODB_PITR,
+        async (ctx) => {
+          const results = await checkPointInTimeRecovery(dctx);
+          if (dctx.synced) ctx.dynamoTables = dctx.synced;
+          return results;
+        },
+      ],
       [DYNAMODB_EXPORT_BUCKET, () => checkDynamoExportBucket(dctx)],
       [DYNAMODB_EXPORT_KEY, checkDynamoExportKey],
     ],

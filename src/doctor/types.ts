@@ -43,6 +43,8 @@ export interface DoctorContext {
   key?: { arn: string; id: string };
   /** Role ARNs found missing: their permissions are not simulated again. */
   missingRoles: Set<string>;
+  /** Filled by the DynamoDB PITR check: the tables a dynamodb source syncs. */
+  dynamoTables?: string[];
   /** Filled by the RDS check: the resource id IAM authentication names, and whether it is enabled. */
   database?: { resourceId?: string; iamAuthEnabled?: boolean };
 }

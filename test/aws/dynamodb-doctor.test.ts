@@ -223,7 +223,7 @@ async function workerRole(tables: string): Promise<void> {
   process.env.AWS_SESSION_TOKEN = session.SessionToken;
 }
 
-test('worker-permissions: the worker policy must cover every table source.tables lists', async () => {
+test('worker-permissions: the worker policy must cover every table the source syncs', async () => {
   await buildAccount();
   await workerRole('Orders');
   try {
@@ -232,6 +232,10 @@ test('worker-permissions: the worker policy must cover every table source.tables
     assert.equal(result?.status, 'FAIL', JSON.stringify(result));
     assert.match(result!.problem!, new RegExp(`dynamodb:ExportTableToPointInTime on arn:aws:dynamodb:${REGION}:${MOTO_ACCOUNT_ID}:table/Customers \\(`));
     assert.doesNotMatch(result!.problem!, /table\/Orders/);
+    // Without source.tables: the tables ListTables gives (and include selects).
+    const [listed] = of(await doctor(), 'worker-permissions');
+    assert.equal(listed?.status, 'FAIL', JSON.stringify(listed));
+    assert.match(listed!.problem!, /dynamodb:ExportTableToPointInTime on arn:aws:dynamodb:[^ ]+:table\/Customers \(/);
   } finally {
     useTestCredentials();
   }

@@ -33,6 +33,8 @@ export interface DynamoDoctorContext {
   dynamodb: DynamoDBClient;
   s3: S3Client;
   source: DynamoDoctorSource;
+  /** Filled by the PITR check: the tables the source syncs (the worker-permissions check simulates on them). */
+  synced?: string[];
 }
 
 /** One FAIL per synced table without point-in-time recovery (or missing), else one ok. */
@@ -50,6 +52,7 @@ export async function checkPointInTimeRecovery(ctx: DynamoDoctorContext): Promis
     if (problem) results.push(warn(DYNAMODB_PITR, `${problem} (not synced)`, 'rename the table, or leave it out of source.tables'));
     return !problem && ctx.source.included(dynamoTableKey(name));
   });
+  ctx.synced = synced;
   if (synced.length === 0) {
     results.push(warn(DYNAMODB_PITR, `no DynamoDB table in ${region} is synced: ${ctx.source.tables ? 'source.tables' : 'ListTables'} gives none that the include and exclude globs select`, 'check source.region, source.tables and include (tables are named dynamodb.<TableName>)'));
     return results;

@@ -76,10 +76,11 @@ function workerRequests(ctx: DoctorContext, dynamo: DynamoDoctorSource | undefin
   const requests = workerActions(scope).filter(usable).map((a) => request(a, names));
   if (!dynamo) return requests;
   const dynamoNames = { ...names, dynamodbRegion: dynamo.region, dynamodbExportBucket: dynamo.export.bucket, dynamodbExportPrefix: dynamo.export.prefix };
-  const tables = dynamo.tables?.map(dynamoTableNameOf) ?? [];
+  // The tables the PITR check found synced (ListTables or source.tables, include applied).
+  const tables = ctx.dynamoTables ?? dynamo.tables?.map(dynamoTableNameOf) ?? [];
   for (const a of dynamodbWorkerActions(Boolean(dynamo.export.kmsKeyId)).filter(usable)) {
     const perTable = a.resources.some((r) => r.includes('DYNAMODB_TABLE'));
-    // Without source.tables the tables are whatever ListTables gives: their actions are not simulated.
+    // No table known (ListTables failed): the table actions are not simulated.
     for (const table of perTable ? tables : ['']) requests.push(request(a, { ...dynamoNames, dynamodbTable: table }));
   }
   return requests;
