@@ -24,6 +24,9 @@ import { awsErrorCode } from '../aws/errors';
 import { EMULATOR_NOT_IMPLEMENTED } from '../emulator';
 import { type Decision, evaluatePolicies, parsePolicyDocument, type PolicyDocument } from './policy';
 
+/** Actions per SimulatePrincipalPolicy call: long lists of actions and resources have been refused. */
+const MAX_ACTIONS_PER_CALL = 20;
+
 export interface PermissionRequest {
   action: string;
   /** Every resource the action must be allowed on. */
@@ -55,23 +58,40 @@ export class PermissionSimulator {
   }
 
   async simulate(principalArn: string, requests: readonly PermissionRequest[]): Promise<PermissionOutcome[]> {
-    const out: PermissionOutcome[] = [];
-    for (const request of requests) {
-      if (!this.local) {
-        try {
-          out.push(...(await this.simulateWithIam(principalArn, request)));
-          continue;
-        } catch (err) {
-          if (!(this.emulator && isMissingOperation(err))) throw err;
-          this.local = true;
-        }
+    if (!this.local) {
+      try {
+        return await this.simulateWithIam(principalArn, requests);
+      } catch (err) {
+        if (!(this.emulator && isMissingOperation(err))) throw err;
+        this.local = true;
       }
-      out.push(...(await this.evaluateLocally(principalArn, request)));
+    }
+    const out: PermissionOutcome[] = [];
+    for (const request of requests) out.push(...(await this.evaluateLocally(principalArn, request)));
+    return out;
+  }
+
+  /**
+   * One SimulatePrincipalPolicy call per set of resources and context, its actions together (at
+   * most MAX_ACTIONS_PER_CALL): IAM throttles the simulator ("Rate exceeded"), and a call per
+   * action made a doctor run close to a hundred calls.
+   */
+  private async simulateWithIam(principalArn: string, requests: readonly PermissionRequest[]): Promise<PermissionOutcome[]> {
+    const batches = new Map<string, { request: PermissionRequest; actions: string[] }>();
+    for (const request of requests) {
+      const key = JSON.stringify([request.resources, request.context ?? {}]);
+      const batch = batches.get(key) ?? { request, actions: [] };
+      if (!batch.actions.includes(request.action)) batch.actions.push(request.action);
+      batches.set(key, batch);
+    }
+    const out: PermissionOutcome[] = [];
+    for (const { request, actions } of batches.values()) {
+      for (let i = 0; i < actions.length; i += MAX_ACTIONS_PER_CALL) out.push(...(await this.simulateActions(principalArn, actions.slice(i, i + MAX_ACTIONS_PER_CALL), request)));
     }
     return out;
   }
 
-  private async simulateWithIam(principalArn: string, request: PermissionRequest): Promise<PermissionOutcome[]> {
+  private async simulateActions(principalArn: string, actions: readonly string[], request: PermissionRequest): Promise<PermissionOutcome[]> {
     const contextEntries: ContextEntry[] = Object.entries(request.context ?? {}).map(([key, values]) => ({ ContextKeyName: key, ContextKeyValues: values, ContextKeyType: 'stringList' }));
     const out: PermissionOutcome[] = [];
     let marker: string | undefined;
@@ -79,7 +99,7 @@ export class PermissionSimulator {
       const page = await this.iam.send(
         new SimulatePrincipalPolicyCommand({
           PolicySourceArn: principalArn,
-          ActionNames: [request.action],
+          ActionNames: [...actions],
           ResourceArns: [...request.resources],
           ...(contextEntries.length ? { ContextEntries: contextEntries } : {}),
           ...(marker ? { Marker: marker } : {}),
@@ -90,7 +110,7 @@ export class PermissionSimulator {
         const perResource = result.ResourceSpecificResults?.length ? result.ResourceSpecificResults : [{ EvalResourceName: result.EvalResourceName, EvalResourceDecision: result.EvalDecision, MissingContextValues: result.MissingContextValues }];
         for (const r of perResource) {
           out.push({
-            action: result.EvalActionName ?? request.action,
+            action: result.EvalActionName ?? actions[0]!,
             resource: r.EvalResourceName ?? '*',
             decision: (r.EvalResourceDecision ?? result.EvalDecision ?? 'implicitDeny') as Decision,
             missingContext: r.MissingContextValues ?? result.MissingContextValues ?? [],

@@ -70,6 +70,23 @@ test('SimulatePrincipalPolicy: per-resource decisions, the context entries, and 
   assert.equal(ctx.simulator.usedLocalEvaluation, false);
 });
 
+test('SimulatePrincipalPolicy: actions on the same resources and context share a call (IAM throttles the simulator)', async () => {
+  const { ctx, mocks } = context();
+  allowAll(mocks);
+  const glue = ['glue:GetJob', 'glue:StartJobRun', 'glue:GetJobRun'].map((action) => ({ action, resources: ['arn:aws:glue:r:1:job/j'] }));
+  const outcomes = await ctx.simulator.simulate('arn:aws:iam::1:role/r', [...glue, { action: 'iam:PassRole', resources: ['arn:aws:iam::1:role/g'], context: { 'iam:PassedToService': ['glue.amazonaws.com'] } }, { action: 'iam:PassRole', resources: ['arn:aws:iam::1:role/e'] }]);
+  assert.deepEqual(outcomes.map((o) => [o.action, o.resource, o.decision]), [
+    ['glue:GetJob', 'arn:aws:glue:r:1:job/j', 'allowed'],
+    ['glue:StartJobRun', 'arn:aws:glue:r:1:job/j', 'allowed'],
+    ['glue:GetJobRun', 'arn:aws:glue:r:1:job/j', 'allowed'],
+    ['iam:PassRole', 'arn:aws:iam::1:role/g', 'allowed'],
+    ['iam:PassRole', 'arn:aws:iam::1:role/e', 'allowed'],
+  ]);
+  const calls = mocks.iam.commandCalls(SimulatePrincipalPolicyCommand).map((c) => c.args[0].input);
+  assert.deepEqual(calls.map((i) => i.ActionNames), [['glue:GetJob', 'glue:StartJobRun', 'glue:GetJobRun'], ['iam:PassRole'], ['iam:PassRole']]);
+  assert.equal(calls[2]!.ContextEntries, undefined);
+});
+
 test('against AWS (no endpoint override) a failing simulator is an error, never a local guess', async () => {
   const { ctx, mocks } = context();
   mocks.iam.on(SimulatePrincipalPolicyCommand).rejects(awsError('Error', 500, 'XML parse error: <!doctype html><html>'));
