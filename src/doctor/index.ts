@@ -73,8 +73,9 @@ const CHECKS: readonly (readonly [string, Check])[] = [
 ];
 
 /**
- * The checks a dynamodb source runs too: the lake side, and the Glue job role (which reads the
- * DynamoDB exports: the settings' export is the source's).
+ * The checks a dynamodb source runs too: the lake side, the Glue job role (which reads the
+ * DynamoDB exports: the settings' export is the source's), the hash key, and the worker's own
+ * permissions (with DYNAMODB_WORKER_ACTIONS).
  */
 const LAKE_CHECKS: ReadonlySet<string> = new Set([TABLE_BUCKET, ANALYTICS_INTEGRATION, GLUE_ROLE, HASH_KEY, WORKER_PERMISSIONS, LAKE_FORMATION, ATHENA_WORKGROUP]);
 

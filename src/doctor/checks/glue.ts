@@ -48,6 +48,6 @@ export async function checkGlueRole(ctx: DoctorContext): Promise<CheckResult> {
     if (keySide) return keySide;
   }
   // A DynamoDB source without source.export.kmsKeyId has no key to decrypt with (SSE-S3).
-  if (!ctx.key && ctx.settings.export.kmsKeyId) return warn(GLUE_ROLE, `kms:Decrypt on the export key was not checked: the key ${ctx.settings.export.kmsKeyId} could not be resolved (see the kms-key check)`);
+  if (!ctx.key && ctx.settings.export.kmsKeyId) return warn(GLUE_ROLE, `kms:Decrypt on the export key was not checked: the key ${ctx.settings.export.kmsKeyId} could not be resolved (see the ${'dynamodb' in ctx.settings ? 'dynamodb-export-key' : 'kms-key'} check)`);
   return ok(GLUE_ROLE);
 }
