@@ -124,7 +124,7 @@ export function repeatedRequest(state: SourceState, requestId: string | undefine
         ? `cycle ${servedBy} served it`
         : undefined;
   if (where === undefined || !check.dropDuplicates()) return undefined;
-  return `request ${requestId} was already received (${where}): a repeated signal runs once; send a new requestId to run it again`;
+  return `request ${requestId} was already received (${where}): a repeated request runs once; send a new requestId to run it again`;
 }
 
 export interface SyncSignalOptions {

@@ -40,6 +40,7 @@ import {
   initialState,
   normalizeState,
   recordCycle,
+  repeatedRequest,
   rerunNeeds,
   rerunParts,
   rerunProblem,
@@ -175,6 +176,14 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
   /** The request with a blank requestId left out; asked only of such a request, so other histories record no marker. */
   const readRequest = <T>(req: T): T => (hasBlankRequestId(req) && patched(PATCHES.blankRequestId) ? withoutBlankRequestId(req) : req);
 
+  /**
+   * An update whose requestId is queued, running or served is refused as a repeat, as the signal is
+   * dropped: a service that resends it after losing the answer must not get a second cycle. In the
+   * validator, which replay never runs, so no patch guards it.
+   */
+  const repeatedUpdate = (req: SyncRequest | RerunRequest | undefined): string | undefined =>
+    hasBlankRequestId(req) ? undefined : repeatedRequest(state, req?.requestId, { running: () => running, dropDuplicates: () => true });
+
   setHandler(requestSyncSignal, (given: SyncRequest | undefined) => {
     const req = readRequest(given);
     const problem = enqueueSyncSignal(state, req, nowIso(), { refuseStringTables: () => patched(PATCHES.stringTablesDropped), duplicates, refuseBadTables: () => patched(PATCHES.refuseBadSyncSignal) });
@@ -184,7 +193,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
   // Once the source knows its tables, a sync naming others is refused before anything runs.
   setHandler(syncUpdate, (req: SyncRequest): SyncAccepted => acceptSync(state, readRequest(req)), {
     validator: (req: SyncRequest) => {
-      const problem = syncProblem(state, req);
+      const problem = syncProblem(state, req) ?? repeatedUpdate(req);
       if (problem) throw new Error(problem);
     },
   });
@@ -203,7 +212,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
   setHandler(rerunUpdate, (req: RerunRequest): RerunAccepted => enqueueRerun(state, readRequest(req)), {
     validator: (req: RerunRequest) => {
       // Validators run only when an update arrives, never on replay: no patch guards what they refuse.
-      const problem = rerunProblem(state, req) ?? approvalsProblem(req);
+      const problem = rerunProblem(state, req) ?? approvalsProblem(req) ?? repeatedUpdate(req);
       if (problem) throw new Error(problem);
     },
   });

@@ -563,7 +563,7 @@ test('a signal repeating a request id that is queued, running or served by a rec
   let running: string[] = [];
   const duplicates = { running: () => running, dropDuplicates: () => true };
   assert.equal(enqueueSyncSignal(state, { tables: ['public.a'], requestId: 'svc-1' }, AT, { duplicates }), undefined);
-  assert.match(enqueueSyncSignal(state, { tables: ['public.a'], requestId: 'svc-1' }, AT, { duplicates }) ?? '', /^request svc-1 was already received \(it is queued\): a repeated signal runs once; send a new requestId to run it again$/);
+  assert.match(enqueueSyncSignal(state, { tables: ['public.a'], requestId: 'svc-1' }, AT, { duplicates }) ?? '', /^request svc-1 was already received \(it is queued\): a repeated request runs once; send a new requestId to run it again$/);
   assert.equal(state.queue.length, 1, 'queued once');
 
   // Taken off the queue: its cycle runs.

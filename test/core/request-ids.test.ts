@@ -70,4 +70,22 @@ describe('request ids from other services', () => {
     assert.deepEqual(s.recentCycles[0]!.requestIds, ['after-flag'], 'the rerun with a text flag ran');
     assert.deepEqual([s.ignoredRequests[0]!.requestId, s.ignoredRequests[0]!.reason], ['text-flag', 'allowOlderExport must be true or false (a JSON boolean); got "false"']);
   });
+  test('an update resent with its requestId is refused as a repeat, queued or served, and runs once', async () => {
+    const handle = w.client.workflow.getHandle('lakesync/blankid');
+    const before = (await waitForCycles(handle, 5, 30_000)).recentCycles.length;
+    const refusal = async (name: 'sync' | 'rerun', payload: unknown) => {
+      const err = await handle.executeUpdate<unknown, [unknown]>(name, { args: [payload] }).then(() => undefined, (e: unknown) => e);
+      assert.ok(err instanceof WorkflowUpdateFailedError, `the repeated ${name} was accepted`);
+      return err.cause?.message ?? err.message;
+    };
+    const accepted = await handle.executeUpdate<{ requestId: string }, [unknown]>('sync', { args: [{ tables: ['public.t0001'], requestId: 'svc-update' }] });
+    assert.equal(accepted.requestId, 'svc-update');
+    assert.match(await refusal('sync', { tables: ['public.t0001'], requestId: 'svc-update' }), /^request svc-update was already received \((it is queued|its cycle is running)\)/);
+    const s = await waitForCycles(handle, before + 1, 30_000);
+    assert.match(await refusal('rerun', { tables: ['public.t0001'], requestId: 'svc-update' }), /^request svc-update was already received \(cycle .+ served it\): a repeated request runs once/);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const after = await waitForCycles(handle, before + 1, 30_000);
+    assert.equal(after.recentCycles.length, s.recentCycles.length, 'a repeated update ran another cycle');
+    assert.equal(after.recentCycles.filter((c) => c.requestIds.includes('svc-update')).length, 1);
+  });
 });
