@@ -37,8 +37,13 @@ export class AthenaQueries {
     private readonly polling: AthenaPolling = DEFAULT_POLLING,
   ) {}
 
-  /** Runs one statement in the configured workgroup, against the table bucket's catalog; stopped once `signal` aborts. */
-  async run(sql: string, subject: string, database?: string, signal?: AbortSignal): Promise<QueryResult> {
+  /**
+   * Runs one statement in the configured workgroup, against the table bucket's catalog; stopped
+   * once `signal` aborts. `firstPage`: only the first page of rows is read (a check reads one value,
+   * and paging through a large answer 1,000 rows a call could outlast the step).
+   */
+  async run(sql: string, subject: string, database?: string, options: { signal?: AbortSignal; firstPage?: boolean } = {}): Promise<QueryResult> {
+    const { signal } = options;
     signal?.throwIfAborted();
     const { workgroup, outputLocation } = this.settings.athena;
     const started = await awsCall({ service: 'Athena', operation: 'StartQueryExecution', subject }, () =>
@@ -54,7 +59,7 @@ export class AthenaQueries {
     const id = started.QueryExecutionId;
     if (!id) throw new PortError('failed', 'NoQueryExecutionId', `Athena StartQueryExecution for ${subject} returned no QueryExecutionId`);
     await this.waitForSuccess(id, subject, signal);
-    return this.results(id, subject);
+    return this.results(id, subject, options.firstPage ?? false);
   }
 
   private async waitForSuccess(id: string, subject: string, signal?: AbortSignal): Promise<void> {
@@ -99,7 +104,7 @@ export class AthenaQueries {
     }
   }
 
-  private async results(id: string, subject: string): Promise<QueryResult> {
+  private async results(id: string, subject: string, firstPage: boolean): Promise<QueryResult> {
     let columns: string[] = [];
     const rows: (string | null)[][] = [];
     let token: string | undefined;
@@ -113,7 +118,7 @@ export class AthenaQueries {
       // Athena repeats the column names as the first row of a SELECT's first page.
       if (first && pageRows.length > 0 && columns.length > 0 && sameRow(pageRows[0]!, columns)) pageRows.shift();
       rows.push(...pageRows);
-      token = page.NextToken;
+      token = firstPage ? undefined : page.NextToken;
       first = false;
     } while (token);
     return { columns, rows };
@@ -196,11 +201,11 @@ export class AthenaVerify implements VerifyPort {
     for (const check of req.checks) assertReadOnlyCheck(check, req.table);
     const lake: LakeRowCounts = {
       countAt: async (snapshotId) => {
-        const count = await this.queries.run(rowCountSql(this.settings, { ...req, snapshotId }), `${subject}, row count`, req.namespace, signal);
+        const count = await this.queries.run(rowCountSql(this.settings, { ...req, snapshotId }), `${subject}, row count`, req.namespace, { signal, firstPage: true });
         return countValue(firstValue(count), `${req.table} (${req.namespace}.${req.lakeTable})`);
       },
       parentOf: async (snapshotId) => {
-        const result = await this.queries.run(parentSnapshotSql(this.settings, { ...req, snapshotId }), `${subject}, parent snapshot`, req.namespace, signal);
+        const result = await this.queries.run(parentSnapshotSql(this.settings, { ...req, snapshotId }), `${subject}, parent snapshot`, req.namespace, { signal, firstPage: true });
         if (result.rows.length === 0) throw unknownSnapshot(snapshotId, `${req.table} (${req.namespace}.${req.lakeTable})`);
         return result.rows[0]![0] ?? null;
       },
@@ -209,7 +214,7 @@ export class AthenaVerify implements VerifyPort {
     for (const check of req.checks) {
       progress?.(check.name);
       const sql = check.sql.replaceAll('{table}', qualifiedTable(this.settings, req.namespace, req.lakeTable));
-      const actual = firstValue(await this.queries.run(sql, `${subject}, check ${check.name}`, req.namespace, signal));
+      const actual = firstValue(await this.queries.run(sql, `${subject}, check ${check.name}`, req.namespace, { signal, firstPage: true }));
       // Number('') and Number(' ') are 0: an empty answer is no number.
       const passed = actual !== undefined && (typeof check.expect === 'number' ? actual.trim() !== '' && Number(actual) === check.expect : actual.trim() === check.expect.trim());
       checks.push({ name: check.name, expected: String(check.expect), actual: actual ?? 'no rows', passed });

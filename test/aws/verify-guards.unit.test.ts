@@ -113,3 +113,22 @@ test('SELECT held on every column (ColumnWildcard) counts as the table SELECT', 
     });
   assert.deepEqual(await ports.grant.grant(grantReq), { granted: 0, alreadyGranted: 2 });
 });
+
+test('a check reads one page of its answer, however many rows the query returns', async () => {
+  const { mocks, ports } = mockedAws();
+  let next = 0;
+  mocks.athena.on(StartQueryExecutionCommand).callsFake(() => ({ QueryExecutionId: `q${next++}` }));
+  mocks.athena.on(GetQueryExecutionCommand).resolves({ QueryExecution: { Status: { State: 'SUCCEEDED' } } });
+  const pages = new Map<string, number>();
+  mocks.athena.on(GetQueryResultsCommand).callsFake((i: { QueryExecutionId: string }) => {
+    const served = (pages.get(i.QueryExecutionId) ?? 0) + 1;
+    pages.set(i.QueryExecutionId, served);
+    // The row count answers 42; the check's query answers 0 and then page after page of rows.
+    const value = i.QueryExecutionId === 'q0' ? '42' : '0';
+    const rows = Array.from({ length: 1000 }, () => ({ Data: [{ VarCharValue: value }] }));
+    return { ResultSet: { ResultSetMetadata: { ColumnInfo: [{ Name: 'v' }] }, Rows: [{ Data: [{ VarCharValue: 'v' }] }, ...rows] }, ...(served < 50 ? { NextToken: `p${served}` } : {}) };
+  });
+  const outcome = await ports.verify.verify({ ...verifyReq, checks: [{ name: 'bad rows', sql: 'SELECT 0 FROM {table}', expect: 0 }] });
+  assert.equal(outcome.passed, true, JSON.stringify(outcome.checks));
+  assert.deepEqual([...pages.entries()], [['q0', 1], ['q1', 1]], 'every query read one page');
+});
