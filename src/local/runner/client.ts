@@ -99,6 +99,11 @@ export class RunnerClient {
     } catch (err) {
       // A runner that went away (another process's, or one that crashed): start afresh once.
       if (!(err instanceof RunnerUnreachable) || this.closed) throw err;
+      // A runner that still answers its health check is busy (a long query), not gone: ending it
+      // would end every load it runs.
+      if (await healthy(err.info)) {
+        throw new PortError('transient', 'RunnerBusy', `${err.message}; it still answers its health check, so it was left running: retry, or see ${this.layout.runnerLog}`, { cause: err });
+      }
       this.forget(err.pending, err.info);
       try {
         return await attempt();
