@@ -14,6 +14,14 @@ export function isValidLakeName(name: string): boolean {
 }
 
 /**
+ * A Spark SQL name with each part in backticks, as the load job writes it (glue/lakesync_glue/names.py):
+ * S3 Tables allows lake names Spark reads as numbers unquoted (2024, 1e5).
+ */
+export function sparkName(...parts: string[]): string {
+  return parts.map((part) => `\`${part.replaceAll('`', '``')}\``).join('.');
+}
+
+/**
  * Source names: 1-63 lowercase letters, digits or hyphens, starting with a letter, with no double or
  * trailing hyphen. RDS ids fold those away, so `shop-` and `shop` would share export and snapshot
  * ids, and each source's retention would delete the other's exports.

@@ -6,6 +6,7 @@
  */
 import type { SourceDb } from '../local/source/db';
 import { quoteIdent } from '../local/export/types';
+import { sparkName } from '../names';
 
 export type LakeQuery = (sql: string) => Promise<Record<string, unknown>[]>;
 
@@ -73,7 +74,7 @@ export async function compareTable(db: SourceDb, lakeQuery: LakeQuery, table: st
   const names = columns.map((c) => c.column_name);
   const numeric = new Set(columns.filter((c) => NUMERIC_TYPES.has(c.udt_name)).map((c) => c.column_name));
   const sourceSql = `SELECT ${columns.map((c) => `${sourceExpression(c)} AS ${quoteIdent(c.column_name)}`).join(', ')} FROM ${quoteIdent(schema)}.${quoteIdent(name)}`;
-  const lakeSql = `SELECT ${names.map((n) => `\`${n.toLowerCase().replace(/`/g, '``')}\``).join(', ')} FROM ${namespace}.${lakeTable}`;
+  const lakeSql = `SELECT ${names.map((n) => sparkName(n.toLowerCase())).join(', ')} FROM ${sparkName(namespace, lakeTable)}`;
 
   const toRow = (r: Record<string, unknown>, lower: boolean) =>
     names.map((n) => {

@@ -4,7 +4,7 @@
  */
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { LAKE_NAME_RULE, isValidLakeName } from '../names';
+import { LAKE_NAME_RULE, isValidLakeName, sparkName } from '../names';
 import { PortError } from '../errors';
 import { LAKE_CATALOG } from '../job-args';
 import { LINEAGE_PROPERTIES, lakeCommitFromRow, lineageSelectList } from '../lineage';
@@ -66,7 +66,7 @@ export function lakeTableExists(layout: WorkDirLayout, namespace: string, table:
  */
 export function lastCommitSql(namespace: string, table: string): string {
   const lineage = lineageSelectList((name) => `s.summary['${name}']`);
-  const meta = (name: string) => [LAKE_CATALOG, namespace, table, name].map((part) => `\`${part}\``).join('.');
+  const meta = (name: string) => sparkName(LAKE_CATALOG, namespace, table, name);
   return (
     `SELECT CAST(s.snapshot_id AS STRING) AS snapshot_id, s.committed_at, ${lineage} FROM ${meta('snapshots')} s ` +
     `JOIN ${meta('history')} h ON h.snapshot_id = s.snapshot_id ` +

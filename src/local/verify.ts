@@ -7,6 +7,7 @@ import { PortError } from '../errors';
 import type { VerifyOutcome, VerifyRequest } from '../model';
 import type { VerifyPort } from '../ports';
 import { LAKE_CATALOG } from '../job-args';
+import { sparkName } from '../names';
 import { assertSnapshotId, countValue, type LakeRowCounts, rowCountCheck, unknownSnapshot } from '../verify-rows';
 import type { RunnerClient } from './runner/client';
 
@@ -15,14 +16,6 @@ export function sameValue(expected: string, actual: string): boolean {
   if (expected === actual) return true;
   const [a, b] = [Number(expected), Number(actual)];
   return expected.trim() !== '' && actual.trim() !== '' && Number.isFinite(a) && Number.isFinite(b) && a === b;
-}
-
-/**
- * A Spark SQL name with each part in backticks, as the load job writes it (glue/lakesync_glue/names.py):
- * S3 Tables allows lake names Spark reads as numbers unquoted (2024, 1e5).
- */
-function sparkName(...parts: string[]): string {
-  return parts.map((part) => `\`${part.replaceAll('`', '``')}\``).join('.');
 }
 
 function firstValue(rows: Record<string, unknown>[]): string {

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { GetQueryExecutionCommand, GetQueryResultsCommand, StartQueryExecutionCommand, StopQueryExecutionCommand } from '@aws-sdk/client-athena';
-import { BatchGrantPermissionsCommand, ListPermissionsCommand } from '@aws-sdk/client-lakeformation';
+import { BatchGrantPermissionsCommand, ListPermissionsCommand, type PrincipalResourcePermissions } from '@aws-sdk/client-lakeformation';
 import type { GrantRequest, VerifyRequest } from '../../src/model';
 import { READER, awsSource } from './fixtures';
 import { mockedAws, portError } from './mocks';
@@ -80,37 +80,35 @@ test('a grant entry refused for a concurrent modification is retryable, not a fa
   assert.match(err.message, /namespace shop .*arn:aws:iam::123456789012/);
 });
 
-test('SELECT held on some columns only does not count as the table SELECT a grant configures', async () => {
-  const { mocks, ports } = mockedAws();
-  const table = { CatalogId: '123456789012:s3tablescatalog/shop-lake', DatabaseName: 'shop', Name: 'orders' };
+const ORDERS = { CatalogId: '123456789012:s3tablescatalog/shop-lake', DatabaseName: 'shop', Name: 'orders' };
+
+/** Lake Formation's answers for the grant: DESCRIBE held on the namespace, then `onTable` held on the table. */
+function heldPermissions(mocks: ReturnType<typeof mockedAws>['mocks'], onTable: Pick<PrincipalResourcePermissions, 'Resource' | 'Permissions'>[]): void {
   mocks.lakeformation
     .on(ListPermissionsCommand)
     .resolvesOnce({ PrincipalResourcePermissions: [{ Principal: { DataLakePrincipalIdentifier: READER }, Permissions: ['DESCRIBE'] }] })
-    .resolvesOnce({
-      PrincipalResourcePermissions: [
-        { Principal: { DataLakePrincipalIdentifier: READER }, Resource: { TableWithColumns: { ...table, ColumnNames: ['id'] } }, Permissions: ['SELECT'] },
-        { Principal: { DataLakePrincipalIdentifier: READER }, Resource: { TableWithColumns: { ...table, ColumnWildcard: { ExcludedColumnNames: ['email'] } } }, Permissions: ['SELECT'] },
-        { Principal: { DataLakePrincipalIdentifier: READER }, Resource: { Table: table }, Permissions: ['DESCRIBE'] },
-      ],
-    });
+    .resolvesOnce({ PrincipalResourcePermissions: onTable.map((p) => ({ Principal: { DataLakePrincipalIdentifier: READER }, ...p })) });
+}
+
+test('SELECT held on some columns only does not count as the table SELECT a grant configures', async () => {
+  const { mocks, ports } = mockedAws();
+  heldPermissions(mocks, [
+    { Resource: { TableWithColumns: { ...ORDERS, ColumnNames: ['id'] } }, Permissions: ['SELECT'] },
+    { Resource: { TableWithColumns: { ...ORDERS, ColumnWildcard: { ExcludedColumnNames: ['email'] } } }, Permissions: ['SELECT'] },
+    { Resource: { Table: ORDERS }, Permissions: ['DESCRIBE'] },
+  ]);
   mocks.lakeformation.on(BatchGrantPermissionsCommand).resolves({ Failures: [] });
   assert.deepEqual(await ports.grant.grant(grantReq), { granted: 1, alreadyGranted: 1 });
   const entries = mocks.lakeformation.commandCalls(BatchGrantPermissionsCommand)[0]?.args[0].input.Entries;
-  assert.deepEqual(entries?.map((e) => [e.Resource, e.Permissions]), [[{ Table: table }, ['SELECT']]]);
+  assert.deepEqual(entries?.map((e) => [e.Resource, e.Permissions]), [[{ Table: ORDERS }, ['SELECT']]]);
 });
 
 test('SELECT held on every column (ColumnWildcard) counts as the table SELECT', async () => {
   const { mocks, ports } = mockedAws();
-  const table = { CatalogId: '123456789012:s3tablescatalog/shop-lake', DatabaseName: 'shop', Name: 'orders' };
-  mocks.lakeformation
-    .on(ListPermissionsCommand)
-    .resolvesOnce({ PrincipalResourcePermissions: [{ Principal: { DataLakePrincipalIdentifier: READER }, Permissions: ['DESCRIBE'] }] })
-    .resolvesOnce({
-      PrincipalResourcePermissions: [
-        { Principal: { DataLakePrincipalIdentifier: READER }, Resource: { TableWithColumns: { ...table, ColumnWildcard: {} } }, Permissions: ['SELECT'] },
-        { Principal: { DataLakePrincipalIdentifier: READER }, Resource: { Table: table }, Permissions: ['DESCRIBE'] },
-      ],
-    });
+  heldPermissions(mocks, [
+    { Resource: { TableWithColumns: { ...ORDERS, ColumnWildcard: {} } }, Permissions: ['SELECT'] },
+    { Resource: { Table: ORDERS }, Permissions: ['DESCRIBE'] },
+  ]);
   assert.deepEqual(await ports.grant.grant(grantReq), { granted: 0, alreadyGranted: 2 });
 });
 
