@@ -77,6 +77,8 @@ export const cycleManifestKeys = {
   plan: (cycleId: string) => `${cycleId}/plan.json`,
   /** Parts of a dead cycle's outcomes read back from the lake, when too large for a payload. */
   recoveredOutcomes: (cycleId: string) => `${cycleId}/recovered-outcomes`,
+  /** Chunks of the outcomes one scheduled recovery settled, for its retried attempts. */
+  recoveryProgress: (cycleId: string, recovery: string) => `${cycleId}/recovery-progress/${recovery}`,
   /** Parts of the plan's load list and unloaded tables, when too large for a payload. */
   planItems: (cycleId: string) => `${cycleId}/plan-items`,
   /** Parts of the excluded tables of the export scope, when too large for a payload. */

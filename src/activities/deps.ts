@@ -46,9 +46,14 @@ export async function step<T>(name: string, subject: string, fn: () => Promise<T
 }
 
 /** The manifest stored under `key`, or undefined when there is none. */
-export async function findManifest<T>(ports: Ports, key: string): Promise<T | undefined> {
+export function findManifest<T>(ports: Ports, key: string): Promise<T | undefined> {
+  return unlessNotFound(() => ports.manifests.get<T>(ports.manifests.ref(key)));
+}
+
+/** The value, or undefined when the backend says it does not exist. */
+export async function unlessNotFound<T>(read: () => Promise<T>): Promise<T | undefined> {
   try {
-    return await ports.manifests.get<T>(ports.manifests.ref(key));
+    return await read();
   } catch (err) {
     if (isPortError(err) && err.kind === 'not-found') return undefined;
     throw err;

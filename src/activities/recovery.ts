@@ -4,14 +4,16 @@
  * plan and export in the manifest store, and the lineage every commit records in the lake.
  */
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { cycleManifestKeys, runTokenFor, tableExportIdFor } from '../ids';
-import { isPortError } from '../errors';
 import type { ExportRef, JsonRef, LakeCommit, LoadSummary, PlanEntry, SnapshotRef, TableError, TableName, TableOutcome } from '../model';
 import type { Ports } from '../ports';
 import type { ReusableExport } from '../workflows/messages';
-import { type ActivityDeps, sourceOf, step } from './deps';
+import { RECOVERY_ATTEMPTS } from '../workflows/options';
+import { type ActivityDeps, findManifest, sourceOf, step, unlessNotFound } from './deps';
 import { publishActivities, type VerifyTableInput } from './publish';
+import { RecoveryProgress, type SettledTable } from './recovery-progress';
+import { carryingHeartbeatDetails } from './verify';
 import { storedIfLarge } from './stored-parts';
 
 export interface RecoverCycleInput {
@@ -50,42 +52,83 @@ export function recoveryActivities(deps: ActivityDeps) {
       return step('recovery', `cycle ${input.cycleId}`, async () => {
         const lastCommit = ports.lake.lastCommit?.bind(ports.lake);
         if (!lastCommit) return { tables: [], warnings: ["this backend's lake cannot tell a table's last commit, so the cycle's table outcomes are unknown"] };
-        const plan = await optional(() => ports.manifests.get<PlanEntry[]>(ports.manifests.ref(cycleManifestKeys.plan(input.cycleId))));
+        const plan = await findManifest<PlanEntry[]>(ports, cycleManifestKeys.plan(input.cycleId));
         if (!plan) return { tables: [], warnings: ['the cycle ended before it planned its tables'] };
-        const exported = (await optional(() => ports.manifests.get<ExportRef>(ports.manifests.ref(cycleManifestKeys.export(input.cycleId))))) ?? input.reuse?.export;
+        const exported = (await findManifest<ExportRef>(ports, cycleManifestKeys.export(input.cycleId))) ?? input.reuse?.export;
 
         const namespace = settings.target.namespace;
-        const tables: TableOutcome[] = [];
-        const commits: LakeCommit[] = [];
         const wanted = input.tables ? new Set(input.tables) : undefined;
-        for (const entry of plan) {
-          if (entry.action === 'skip' || (wanted && !wanted.has(entry.table))) continue;
-          Context.current().heartbeat({ table: entry.table });
+        const entries = plan.filter((entry) => entry.action !== 'skip' && (!wanted || wanted.has(entry.table)));
+        const progress = await RecoveryProgress.resume(ports, input.cycleId);
+        const settleTable = async (entry: PlanEntry): Promise<SettledTable> => {
           const commit = await lastCommit(namespace, entry.lakeTable);
           const base = { table: entry.table, lakeTable: entry.lakeTable, action: entry.action, ...(entry.extract ? { extract: entry.extract.kind } : {}) };
-          if (commit?.cycleId === input.cycleId && (commit.source === undefined || commit.source === input.source)) {
-            commits.push(commit);
-            const load = entry.extract?.kind === 'dynamodb' ? dynamoFromLineage(input, entry, commit) : ((await resultOf(ports, input, entry, exported, settings.database, namespace, commit)) ?? fromLineage(entry, commit));
-            const unpublished = await publishProblem(publish, { source: input.source, table: entry.table, lakeTable: entry.lakeTable, action: entry.action, exported, plan: entry, load }, settings);
-            tables.push(
-              unpublished
-                ? { ...base, status: 'failed', load, error: unpublished }
-                : { ...base, status: 'committed', load, ...(settings.verify.enabled ? { verified: true } : {}), reason: `recovered from the lake's lineage: ${input.error}`, finishedAt: commit.committedAt },
-            );
-          } else {
-            tables.push({
-              ...base,
-              status: 'failed',
-              error: { phase: 'load', message: `the cycle ended before ${entry.table} committed: ${input.error}`, type: 'CycleEnded', retryable: true },
-            });
+          if (commit?.cycleId !== input.cycleId || (commit.source !== undefined && commit.source !== input.source)) {
+            return { outcome: { ...base, status: 'failed', error: { phase: 'load', message: `the cycle ended before ${entry.table} committed: ${input.error}`, type: 'CycleEnded', retryable: true } } };
           }
-        }
+          const load = entry.extract?.kind === 'dynamodb' ? dynamoFromLineage(input, entry, commit) : ((await resultOf(ports, input, entry, exported, settings.database, namespace, commit)) ?? fromLineage(entry, commit));
+          const recovered = { source: input.source, table: entry.table, lakeTable: entry.lakeTable, action: entry.action, exported, plan: entry, load };
+          const unpublished = await carryingHeartbeatDetails(() => progress.details(), () => publishProblem(publish, recovered, settings));
+          const outcome: TableOutcome = unpublished
+            ? { ...base, status: 'failed', load, error: unpublished }
+            : { ...base, status: 'committed', load, ...(settings.verify.enabled ? { verified: true } : {}), reason: `recovered from the lake's lineage: ${input.error}`, finishedAt: commit.committedAt };
+          return { outcome, commit };
+        };
+        const settled = await settleAll(entries, progress, settleTable);
+        const tables = settled.map((s) => s.outcome);
+        const commits = settled.flatMap((s) => (s.commit ? [s.commit] : []));
         const snapshot = exported ? await snapshotOf(ports, exported, input.reuse, commits) : undefined;
         const outcomes = await inlineOrStored(ports, input, tables);
+        await progress.discard();
         return { ...(snapshot ? { snapshot } : {}), ...(exported ? { export: exported } : {}), ...outcomes, warnings: [] };
       });
     },
   };
+}
+
+/** Tables settled at once: each is a lineage read and, for a commit, a grant and a verification (Athena queries). */
+export const RECOVERY_LANES = 4;
+
+/**
+ * Every entry's settled table, in plan order: those an earlier attempt settled as they were, the
+ * others settled `RECOVERY_LANES` at a time and recorded in the progress as they end. The progress is
+ * written out even when a table's settling throws, so that the retry does not repeat the others.
+ */
+async function settleAll(entries: PlanEntry[], progress: RecoveryProgress, settleTable: (entry: PlanEntry) => Promise<SettledTable>): Promise<SettledTable[]> {
+  const out: SettledTable[] = new Array(entries.length);
+  const todo: number[] = [];
+  entries.forEach((entry, i) => {
+    const earlier = progress.settled.get(entry.table);
+    if (earlier) out[i] = earlier;
+    else todo.push(i);
+  });
+  const heartbeatMs = Context.current().info.heartbeatTimeoutMs;
+  // Lineage reads and grants do not heartbeat themselves.
+  const timer = heartbeatMs ? setInterval(() => progress.heartbeat(), Math.max(500, Math.floor(heartbeatMs / 3))) : undefined;
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const lane = async () => {
+    while (!failure && next < todo.length) {
+      const i = todo[next++]!;
+      const entry = entries[i]!;
+      progress.heartbeat({ table: entry.table });
+      try {
+        out[i] = await settleTable(entry);
+        await progress.settle(out[i]!);
+      } catch (error) {
+        // The other lanes stop after their table; what they settled is kept for the retry.
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(RECOVERY_LANES, todo.length) }, lane));
+  if (timer) clearInterval(timer);
+  if (failure) {
+    await progress.flush().catch(() => undefined);
+    throw failure.error;
+  }
+  await progress.flush();
+  return out;
 }
 
 interface RecoveredCommit {
@@ -110,6 +153,7 @@ async function publishProblem(publish: ReturnType<typeof publishActivities>, c: 
     try {
       await publish.grantTable(c.source, c.lakeTable);
     } catch (err) {
+      retryIfPassing(err);
       return recoveryError('grant', err, `${ended} granted; granting it now failed`);
     }
   }
@@ -123,8 +167,21 @@ async function publishProblem(publish: ReturnType<typeof publishActivities>, c: 
     await publish.verifyTable({ source: c.source, table: c.table, lakeTable: c.lakeTable, action: c.action === 'skip' ? undefined : c.action, ...from, load: c.load });
     return undefined;
   } catch (err) {
+    retryIfPassing(err);
     return recoveryError('verify', err, `${ended} verified; verifying it now failed`);
   }
+}
+
+/**
+ * Rethrows a cancellation, and an error a retry may not meet (a throttled or concurrent Lake
+ * Formation change, an Athena hiccup) while attempts remain: the next attempt goes on from the
+ * tables settled so far, so the table is not failed for a passing condition. On the last attempt
+ * the table is failed in that phase, for a rerun, and the other tables keep their outcomes.
+ */
+function retryIfPassing(err: unknown): void {
+  if (err instanceof CancelledFailure) throw err;
+  const passing = !(err instanceof ApplicationFailure) || !err.nonRetryable;
+  if (passing && Context.current().info.attempt < RECOVERY_ATTEMPTS) throw err;
 }
 
 function recoveryError(phase: 'grant' | 'verify', err: unknown, context: string): TableError {
@@ -163,7 +220,7 @@ async function resultOf(
     plan,
     namespace,
   };
-  const r = await optional(() => ports.load.readResult(ports.load.resultLocation(req)));
+  const r = await unlessNotFound(() => ports.load.readResult(ports.load.resultLocation(req)));
   if (!r || r.cycleId !== input.cycleId || !r.committed || r.action === 'none') return undefined;
   const { action, committed, rowsRead, inserted, updated, deleted, rowCountAfter, cursorColumn, cursorValueAfter, snapshotId, schemaHash, finishedAt } = r;
   return { action, committed, rowsRead, inserted, updated, deleted, rowCountAfter, cursorColumn, cursorValueAfter, snapshotId, schemaHash, finishedAt, ...(r.extract === 'direct' ? { extract: r.extract } : {}), ...(r.window ? { window: r.window } : {}) };
@@ -210,16 +267,6 @@ function dynamoFromLineage(input: RecoverCycleInput, plan: PlanEntry, commit: La
 async function snapshotOf(ports: Ports, exported: ExportRef, reuse: ReusableExport | undefined, commits: LakeCommit[]): Promise<SnapshotRef> {
   if (reuse && reuse.export.exportId === exported.exportId) return reuse.snapshot;
   const fromCommit = commits.find((c) => c.exportId === exported.exportId && c.snapshotTime)?.snapshotTime;
-  const createdAt = fromCommit ?? (await optional(() => ports.snapshot.describeSnapshot(exported.snapshotId)))?.createdAt ?? '';
+  const createdAt = fromCommit ?? (await unlessNotFound(() => ports.snapshot.describeSnapshot(exported.snapshotId)))?.createdAt ?? '';
   return { snapshotId: exported.snapshotId, createdAt, adopted: true };
-}
-
-/** The value, or undefined when the backend says it does not exist. */
-async function optional<T>(read: () => Promise<T>): Promise<T | undefined> {
-  try {
-    return await read();
-  } catch (err) {
-    if (isPortError(err) && err.kind === 'not-found') return undefined;
-    throw err;
-  }
 }

@@ -4,6 +4,7 @@
  * pace while a step runs, so a dead worker is noticed within the heartbeat timeout instead of the
  * whole activity timeout, which grows with the number of checks (src/workflows/options.ts).
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { Context } from '@temporalio/activity';
 
 /** What the verify activity reports in its heartbeats: the table and the step it is at. */
@@ -21,18 +22,31 @@ export interface VerifyHeartbeat {
 export async function heartbeating<T>(table: string, firstStep: string, fn: (progress: (step: string) => void, signal?: AbortSignal) => Promise<T>): Promise<T> {
   const ctx = activityContext();
   if (!ctx) return fn(() => undefined);
+  const carried = carriedDetails.getStore();
   let current: VerifyHeartbeat = { table, step: firstStep };
-  ctx.heartbeat(current);
+  const beat = () => ctx.heartbeat(carried ? { ...carried(), ...current } : current);
+  beat();
   const timeoutMs = ctx.info.heartbeatTimeoutMs;
-  const timer = timeoutMs ? setInterval(() => ctx.heartbeat(current), Math.max(500, Math.floor(timeoutMs / 3))) : undefined;
+  const timer = timeoutMs ? setInterval(beat, Math.max(500, Math.floor(timeoutMs / 3))) : undefined;
   try {
     return await fn((step) => {
       current = { table, step };
-      ctx.heartbeat(current);
+      beat();
     }, ctx.cancellationSignal);
   } finally {
     if (timer) clearInterval(timer);
   }
+}
+
+const carriedDetails = new AsyncLocalStorage<() => object>();
+
+/**
+ * Runs `fn` with every verification heartbeat in it carrying `details()` as well: an activity that
+ * verifies as one of its steps (a dead cycle's recovery) keeps its own progress in its heartbeats,
+ * which the next attempt reads, and a verification's heartbeat would otherwise replace it.
+ */
+export function carryingHeartbeatDetails<T>(details: () => object, fn: () => Promise<T>): Promise<T> {
+  return carriedDetails.run(details, fn);
 }
 
 function activityContext(): Context | undefined {

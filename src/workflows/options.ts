@@ -122,9 +122,12 @@ export const SETTINGS_ACTIVITY: ActivityOptions = {
   retry: { maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
 };
 
+/** Attempts of a dead cycle's recovery; each goes on from the tables the ones before it settled. */
+export const RECOVERY_ATTEMPTS = 5;
+
 /** Reading a dead cycle's or batch's outcomes back from the lake: one read of the lineage per planned table, heartbeating per table. */
 export const RECOVERY_ACTIVITY: ActivityOptions = {
   startToCloseTimeout: '30 minutes',
   heartbeatTimeout: '2 minutes',
-  retry: { initialInterval: '5s', maximumInterval: '1 minute', backoffCoefficient: 2, maximumAttempts: 5 },
+  retry: { initialInterval: '5s', maximumInterval: '1 minute', backoffCoefficient: 2, maximumAttempts: RECOVERY_ATTEMPTS },
 };

@@ -13,7 +13,9 @@ import { cycleManifestKeys, runTokenFor, tableExportIdFor } from '../../src/ids'
 import { initialState, recordCycle } from '../../src/workflows/ledger';
 import type { DiscoverySummary, ExportRef, LoadRequest, PlanEntry, PlanSummary } from '../../src/model';
 import { textBytes } from '../../src/payload-text';
+import { RECOVERY_ATTEMPTS } from '../../src/workflows/options';
 import type { Ports } from '../../src/ports';
+import { isPortError, PortError } from '../../src/errors';
 import { planEntry } from '../helpers/plan';
 
 const TABLES = ['public.a', 'public.b', 'public.c', 'public.secret_pii'];
@@ -183,6 +185,113 @@ describe('recovering a dead cycle', () => {
     const [checked] = ((await new MockActivityEnvironment().run(verified, { source: 'shop', cycleId: 'c12', error: 'terminated' })) as RecoveredCycle).tables;
     assert.deepEqual([checked?.status, checked?.error?.phase, checked?.error?.retryable], ['failed', 'verify', true]);
     assert.match(checked?.error?.message ?? '', /before it was verified, and its DynamoDB exports' item counts are not known here: rerun the table \(lakesync rerun shop --tables public.a\)/);
+  });
+
+  /** Cycle `cycleId` planned a, b, c from e9, and each committed; verifications are counted by table. */
+  async function committedCycle(cycleId: string) {
+    const { ports, recoverCycleOutcomes } = setup();
+    await exportE9(ports);
+    await ports.manifests.put(cycleManifestKeys.plan(cycleId), plans);
+    await ports.manifests.put(cycleManifestKeys.export(cycleId), e9);
+    for (const plan of plans) await commitLoad(ports, cycleId, plan, e9, '2025-02-01T00:00:00.000Z');
+    const verified = new Map<string, number>();
+    const verify = ports.verify.verify.bind(ports.verify);
+    return { ports, recoverCycleOutcomes, verified, verify, count: (table: string) => verified.set(table, (verified.get(table) ?? 0) + 1) };
+  }
+  const attempt = (n: number, heartbeatDetails?: unknown) =>
+    new MockActivityEnvironment({ attempt: n, activityId: '7', workflowExecution: { workflowId: 'lakesync/shop', runId: 'run-1' }, ...(heartbeatDetails ? { heartbeatDetails } : {}) });
+
+  test('a retried recovery goes on from the tables the failed attempt settled: none is verified twice', async () => {
+    const { ports, recoverCycleOutcomes, verified, verify, count } = await committedCycle('c14');
+    ports.verify.verify = async (req, ...rest) => (count(req.table), verify(req, ...rest));
+    // The lineage read of c fails once (Athena unreachable), after a and b were verified.
+    const lastCommit = ports.lake.lastCommit!.bind(ports.lake);
+    let refused = false;
+    ports.lake.lastCommit = async (namespace, table) => {
+      if (table === 'c' && !refused) {
+        refused = true;
+        throw new PortError('transient', 'ServiceUnavailable', 'Athena did not answer');
+      }
+      return lastCommit(namespace, table);
+    };
+    const input = { source: 'shop', cycleId: 'c14', error: 'terminated' };
+    const first = attempt(1);
+    let details: unknown;
+    first.on('heartbeat', (d: unknown) => (details = d));
+    await assert.rejects(first.run(recoverCycleOutcomes, input), /Athena did not answer/);
+    assert.deepEqual([...verified], [['public.a', 1], ['public.b', 1]]);
+
+    const out = (await attempt(2, details).run(recoverCycleOutcomes, input)) as RecoveredCycle;
+    assert.deepEqual(out.tables.map((t) => [t.table, t.status, t.verified]), plans.map((p) => [p.table, 'committed', true]));
+    assert.deepEqual([...verified].sort(), [['public.a', 1], ['public.b', 1], ['public.c', 1]], 'the retry verified a and b again');
+    assert.ok(out.tables.every((t) => t.load?.rowCountAfter === 100), 'the settled outcomes keep the counts of the result JSON');
+    // Its progress served the retries only: it is gone once the recovery has its result.
+    const progress = (details as { progress: string[] }).progress;
+    assert.ok(progress.length > 0);
+    for (const ref of progress) await assert.rejects(ports.manifests.get(ref), (e: unknown) => isPortError(e) && e.kind === 'not-found');
+  });
+
+  test('a worker lost during a verification: the next attempt verifies only the tables not settled yet', async () => {
+    const { ports, recoverCycleOutcomes, verified, verify, count } = await committedCycle('c15');
+    const first = attempt(1);
+    let details: { progress?: string[] } = {};
+    let settledTwo: () => void = () => undefined;
+    const twoSettled = new Promise<void>((resolve) => (settledTwo = resolve));
+    // The tables each progress chunk holds, as written.
+    const chunkTables = new Map<string, number>();
+    const put = ports.manifests.put.bind(ports.manifests);
+    ports.manifests.put = async (key, value) => {
+      const ref = await put(key, value);
+      if (key.includes('/recovery-progress/')) chunkTables.set(ref, (value as unknown[]).length);
+      return ref;
+    };
+    first.on('heartbeat', (d: { progress?: string[] }) => {
+      details = d;
+      if ((d.progress ?? []).reduce((n, ref) => n + (chunkTables.get(ref) ?? 0), 0) >= 2) settledTwo();
+    });
+    let release: () => void = () => undefined;
+    const hung = new Promise<void>((resolve) => (release = resolve));
+    ports.verify.verify = async (req, progress, signal) => {
+      count(req.table);
+      if (req.table === 'public.c' && verified.get('public.c') === 1) {
+        // c's verification reaches a check after a and b are settled, then its worker is lost.
+        await twoSettled;
+        progress?.('a configured check');
+        await hung;
+      }
+      return verify(req, progress, signal);
+    };
+    const input = { source: 'shop', cycleId: 'c15', error: 'terminated' };
+    const lost = first.run(recoverCycleOutcomes, input);
+    await twoSettled;
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(Object.keys(details).sort(), ['progress', 'step', 'table'], `the last heartbeat: ${JSON.stringify(details)}`);
+    assert.equal((details.progress ?? []).reduce((n, ref) => n + (chunkTables.get(ref) ?? 0), 0), 2, "verification's heartbeat dropped the recovery's progress");
+
+    const out = (await attempt(2, details).run(recoverCycleOutcomes, input)) as RecoveredCycle;
+    assert.deepEqual(out.tables.map((t) => [t.table, t.status]), plans.map((p) => [p.table, 'committed']));
+    assert.deepEqual([...verified].sort(), [['public.a', 1], ['public.b', 1], ['public.c', 2]], 'the next attempt verified a and b again');
+    release();
+    await lost;
+  });
+
+  test('a grant refused for a passing condition fails the attempt while attempts remain; on the last it fails that table alone', async () => {
+    const { ports } = await committedCycle('c16');
+    const granted = parseConfig({
+      sources: { shop: { database: 'fake', source: { kind: 'fake', tables: TABLES }, target: { namespace: 'shop' }, exclude: ['*.*_pii'], grants: [{ principal: 'arn:aws:iam::123456789012:role/analysts' }] } },
+    });
+    const { recoverCycleOutcomes } = recoveryActivities({ config: granted, portsFor: () => ports });
+    const grant = ports.grant.grant.bind(ports.grant);
+    ports.grant.grant = async (req) => {
+      if (req.lakeTables.includes('b')) throw new PortError('transient', 'ConcurrentModificationException', 'Lake Formation: another update is in progress');
+      return grant(req);
+    };
+    const input = { source: 'shop', cycleId: 'c16', error: 'terminated' };
+    await assert.rejects(attempt(1).run(recoverCycleOutcomes, input), /ConcurrentModificationException|another update is in progress/);
+    const last = (await attempt(RECOVERY_ATTEMPTS).run(recoverCycleOutcomes, input)) as RecoveredCycle;
+    assert.deepEqual(last.tables.map((t) => [t.table, t.status, t.error?.phase]), [['public.a', 'committed', undefined], ['public.b', 'failed', 'grant'], ['public.c', 'committed', undefined]]);
+    assert.match(last.tables[1]?.error?.message ?? '', /before it was granted; granting it now failed: .*another update is in progress/);
+    assert.equal(last.tables[1]?.error?.retryable, true);
   });
 
   test('a rerun cycle recovers with the export it reused; a cycle that ended before planning recovers no table', async () => {
