@@ -23,7 +23,7 @@ Endpoints (JSON bodies):
                               each writing its own result, then the summary; a stop cancels the tables
                               under way and loads no more
   POST /runs/<runId>/stop     -> {runId, state}
-  POST /sql {sql}             -> {rows}  (JSON-safe rows, see lakesync_glue.query); reads only:
+  POST /sql {sql, maxRows?}   -> {rows}  (JSON-safe rows, see lakesync_glue.query); reads only:
                                  anything else is a 400 with code "ReadOnlyQuery" (lakesync_glue.readonly)
   POST /shutdown              -> {}
 
@@ -309,10 +309,13 @@ class Runner:
         statement = body.get("sql")
         if not isinstance(statement, str) or not statement.strip():
             raise BadRequest("sql must be a non-empty string")
+        max_rows = body.get("maxRows")
+        if max_rows is not None and (isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 1):
+            raise BadRequest("maxRows must be a whole number of at least 1")
         try:
             # Queries share the JVM with loads: only statements Spark's parser shows to be reads run.
             assert_read_only(self.query_spark, statement)
-            return {"rows": run_query(self.query_spark, statement, before_run=assert_no_java_calls)}
+            return {"rows": run_query(self.query_spark, statement, before_run=assert_no_java_calls, max_rows=max_rows)}
         except ReadOnlyRefused as exc:
             raise BadRequest(str(exc), code="ReadOnlyQuery") from None
         except Exception as exc:  # noqa: BLE001 - Spark's analysis errors are the caller's to fix

@@ -124,8 +124,11 @@ export interface LakePort {
    * writers (compaction) and rolled-back snapshots are passed over. Undefined when there is none.
    */
   lastCommit?(namespace: string, lakeTable: string): Promise<LakeCommit | undefined>;
-  /** Runs read-only SQL on the lake (Athena on AWS, Spark SQL locally); tables as `<namespace>.<table>`. */
-  query?(sql: string): Promise<Record<string, unknown>[]>;
+  /**
+   * Runs read-only SQL on the lake (Athena on AWS, Spark SQL locally); tables as `<namespace>.<table>`.
+   * `maxRows`: at most that many rows, the first the query answers (the rest are never read).
+   */
+  query?(sql: string, options?: { maxRows?: number }): Promise<Record<string, unknown>[]>;
 }
 
 export interface LoadPort {

@@ -62,14 +62,17 @@ def _row_value(value: Any) -> Any:
     return _python_value(value)
 
 
-def run_query(spark: "SparkSession", sql: str, before_run: Callable[[Any], None] | None = None) -> list[dict[str, Any]]:
+def run_query(spark: "SparkSession", sql: str, before_run: Callable[[Any], None] | None = None,
+              max_rows: int | None = None) -> list[dict[str, Any]]:
     """Runs SQL and returns JSON-safe rows (decimals as strings, timestamps ISO-8601, non-finite
-    floats marked as {"$float": "NaN"}). `before_run` gets the analyzed plan before any row is computed."""
+    floats marked as {"$float": "NaN"}). `before_run` gets the analyzed plan before any row is computed.
+    `max_rows`: only the first rows the query answers, so a large answer never reaches the driver."""
     df = spark.sql(sql)
     if before_run is not None:
         before_run(df._jdf.queryExecution().analyzed())
     names = list(df.columns)
-    rows = json_safe_frame(df).collect()
+    safe = json_safe_frame(df)
+    rows = (safe.limit(max_rows) if max_rows is not None else safe).collect()
     return [{names[i]: _row_value(row[i]) for i in range(len(names))} for row in rows]
 
 

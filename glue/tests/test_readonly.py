@@ -178,3 +178,13 @@ def test_the_analyzed_plan_is_a_second_fence_against_java_calls(spark: Any) -> N
     assert spark.sparkContext._jvm.java.lang.System.getProperty("lakesync.fence") is None, "nothing ran"
     assert run_query(spark, "SELECT count(*) OVER w AS n FROM range(2) WINDOW w AS (ORDER BY id)",
                      before_run=assert_no_java_calls) == [{"n": 1}, {"n": 2}]
+
+
+def test_max_rows_returns_the_first_rows_of_the_answer_only(spark: Any) -> None:
+    """The cap is applied in Spark, in the answer's order; SHOW and DESCRIBE answers are capped too."""
+    from lakesync_glue.query import run_query
+
+    assert run_query(spark, "SELECT id FROM range(0, 100000) ORDER BY id DESC", max_rows=3) == [
+        {"id": 99999}, {"id": 99998}, {"id": 99997}]
+    assert len(run_query(spark, "SELECT id FROM range(0, 5)", max_rows=10)) == 5
+    assert len(run_query(spark, "SHOW FUNCTIONS", max_rows=2)) == 2

@@ -40,9 +40,10 @@ export class AthenaQueries {
   /**
    * Runs one statement in the configured workgroup, against the table bucket's catalog; stopped
    * once `signal` aborts. `firstPage`: only the first page of rows is read (a check reads one value,
-   * and paging through a large answer 1,000 rows a call could outlast the step).
+   * and paging through a large answer 1,000 rows a call could outlast the step). `maxRows`: at most
+   * that many rows, the first the query answers (pages stop once they are read).
    */
-  async run(sql: string, subject: string, database?: string, options: { signal?: AbortSignal; firstPage?: boolean } = {}): Promise<QueryResult> {
+  async run(sql: string, subject: string, database?: string, options: { signal?: AbortSignal; firstPage?: boolean; maxRows?: number } = {}): Promise<QueryResult> {
     const { signal } = options;
     signal?.throwIfAborted();
     const { workgroup, outputLocation } = this.settings.athena;
@@ -59,7 +60,7 @@ export class AthenaQueries {
     const id = started.QueryExecutionId;
     if (!id) throw new PortError('failed', 'NoQueryExecutionId', `Athena StartQueryExecution for ${subject} returned no QueryExecutionId`);
     await this.waitForSuccess(id, subject, signal);
-    return this.results(id, subject, options.firstPage ?? false);
+    return this.results(id, subject, options.firstPage ?? false, options.maxRows);
   }
 
   private async waitForSuccess(id: string, subject: string, signal?: AbortSignal): Promise<void> {
@@ -104,7 +105,7 @@ export class AthenaQueries {
     }
   }
 
-  private async results(id: string, subject: string, firstPage: boolean): Promise<QueryResult> {
+  private async results(id: string, subject: string, firstPage: boolean, maxRows = Infinity): Promise<QueryResult> {
     let columns: string[] = [];
     const rows: (string | null)[][] = [];
     let token: string | undefined;
@@ -118,10 +119,10 @@ export class AthenaQueries {
       // Athena repeats the column names as the first row of a SELECT's first page.
       if (first && pageRows.length > 0 && columns.length > 0 && sameRow(pageRows[0]!, columns)) pageRows.shift();
       rows.push(...pageRows);
-      token = firstPage ? undefined : page.NextToken;
+      token = firstPage || rows.length >= maxRows ? undefined : page.NextToken;
       first = false;
     } while (token);
-    return { columns, rows };
+    return { columns, rows: rows.slice(0, maxRows) };
   }
 }
 

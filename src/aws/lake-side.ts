@@ -35,9 +35,9 @@ export function lakeSideOf(settings: LakeSideSettings, clients: AwsClients, obje
       listTables: (namespace) => lake.listTables(namespace, options.listTablesPageSize),
       // Athena fails on a table that does not exist: ask S3 Tables first.
       lastCommit: async (namespace, table) => ((await lake.tableExists(namespace, table)) ? athenaLastCommit(queries, settings, namespace, table) : undefined),
-      query: async (sql) => {
+      query: async (sql, { maxRows } = {}) => {
         assertAthenaReadOnly(sql);
-        const result = await queries.run(sql, `lake query (${sql.slice(0, 80)})`);
+        const result = await queries.run(sql, `lake query (${sql.slice(0, 80)})`, undefined, maxRows !== undefined ? { maxRows } : {});
         return result.rows.map((row) => Object.fromEntries(result.columns.map((c, i) => [c, row[i] ?? null])));
       },
     },

@@ -97,9 +97,9 @@ export function createLakePort(layout: WorkDirLayout, runner: RunnerClient): Lak
       return rows[0] ? lakeCommitFromRow(rows[0], `lake table ${namespace}.${table}`) : undefined;
     },
 
-    async query(sql) {
+    async query(sql, { maxRows } = {}) {
       assertReadOnly(sql);
-      const { rows } = await runner.call<{ rows: Record<string, unknown>[] }>('POST', '/sql', { sql });
+      const { rows } = await runner.call<{ rows: Record<string, unknown>[] }>('POST', '/sql', { sql, ...(maxRows !== undefined ? { maxRows } : {}) });
       return rows;
     },
   };

@@ -26,7 +26,8 @@ function firstValue(rows: Record<string, unknown>[]): string {
 }
 
 export function createVerifyPort(runner: RunnerClient): VerifyPort {
-  const sql = async (statement: string) => (await runner.call<{ rows: Record<string, unknown>[] }>('POST', '/sql', { sql: statement })).rows;
+  // Every step reads one value: the rest of a check's answer never leaves Spark.
+  const sql = async (statement: string) => (await runner.call<{ rows: Record<string, unknown>[] }>('POST', '/sql', { sql: statement, maxRows: 1 })).rows;
   return {
     async verify(req: VerifyRequest): Promise<VerifyOutcome> {
       const table = sparkName(LAKE_CATALOG, req.namespace, req.lakeTable);

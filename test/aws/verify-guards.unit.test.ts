@@ -3,8 +3,9 @@
  * (moto answers every Athena query SUCCEEDED at once and cannot fail a batch entry): a verify
  * check that would write to the lake is refused before anything runs, a query stuck past its
  * timeout is stopped, a check expecting a number is not passed by an empty answer, a grant
- * entry Lake Formation refused for a concurrent change is retried, and SELECT held on some columns
- * only is not taken for the table SELECT a grant configures.
+ * entry Lake Formation refused for a concurrent change is retried, SELECT held on some columns
+ * only is not taken for the table SELECT a grant configures, and no query reads more pages of its
+ * answer than it uses.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -129,4 +130,21 @@ test('a check reads one page of its answer, however many rows the query returns'
   const outcome = await ports.verify.verify({ ...verifyReq, checks: [{ name: 'bad rows', sql: 'SELECT 0 FROM {table}', expect: 0 }] });
   assert.equal(outcome.passed, true, JSON.stringify(outcome.checks));
   assert.deepEqual([...pages.entries()], [['q0', 1], ['q1', 1]], 'every query read one page');
+});
+
+test('a lake query with maxRows reads pages only until it has them, and answers that many rows', async () => {
+  const { mocks, ports } = mockedAws();
+  mocks.athena.on(StartQueryExecutionCommand).resolves({ QueryExecutionId: 'q0' });
+  mocks.athena.on(GetQueryExecutionCommand).resolves({ QueryExecution: { Status: { State: 'SUCCEEDED' } } });
+  let served = 0;
+  mocks.athena.on(GetQueryResultsCommand).callsFake(() => {
+    const rows = Array.from({ length: 1000 }, (_, i) => ({ Data: [{ VarCharValue: String(served * 1000 + i) }] }));
+    served += 1;
+    const header = served === 1 ? [{ Data: [{ VarCharValue: 'id' }] }] : [];
+    return { ResultSet: { ResultSetMetadata: { ColumnInfo: [{ Name: 'id' }] }, Rows: [...header, ...rows] }, ...(served < 50 ? { NextToken: `p${served}` } : {}) };
+  });
+  const rows = await ports.lake.query!('SELECT id FROM shop.orders', { maxRows: 1500 });
+  assert.equal(rows.length, 1500);
+  assert.deepEqual([rows[0], rows.at(-1)], [{ id: '0' }, { id: '1499' }]);
+  assert.equal(served, 2, 'pages read');
 });

@@ -211,3 +211,46 @@ describe('lakesync query still reads', () => {
     assert.match(String(plan?.plan), /Physical Plan/);
   });
 });
+
+describe('lakesync query holds at most --max-rows rows of an answer', () => {
+  const many = 'SELECT id FROM range(0, 5000) ORDER BY id DESC';
+
+  test('a larger answer prints its first 1,000 rows (the default) and says there are more', async () => {
+    const run = await query(many);
+    assert.equal(run.code, 0, run.stderr);
+    const lines = run.stdout.trimEnd().split('\n');
+    assert.match(lines.find((l) => l.startsWith('(')) ?? '', /^\(first 1000 rows shown; the query answers more than 1000 rows: narrow it .* or raise --max-rows \(at most 100000\)\)$/);
+    // The header, its rule, the rows, the note.
+    const values = lines.filter((l) => /^\s*\d+\s*$/.test(l)).map(Number);
+    assert.equal(values.length, 1000);
+    assert.deepEqual([values[0], values.at(-1)], [4999, 4000], 'the first rows of the ordered answer');
+  });
+
+  test('--max-rows with --json: that many rows on stdout, the note on stderr; an answer that fits has no note', async () => {
+    const run = await query(many, '--json', '--max-rows', '3');
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(JSON.parse(run.stdout), [{ id: 4999 }, { id: 4998 }, { id: 4997 }]);
+    assert.match(run.stderr, /the query answers more than 3 rows/);
+    const fits = await query('SELECT id FROM range(0, 3)', '--json', '--max-rows', '3');
+    assert.deepEqual([fits.code, JSON.parse(fits.stdout).length, fits.stderr], [0, 3, '']);
+  });
+
+  test('the runner itself returns no more than maxRows, and refuses a maxRows that is not a whole number of at least 1', async () => {
+    const { rows } = await direct.call<{ rows: unknown[] }>('POST', '/sql', { sql: many, maxRows: 2 });
+    assert.deepEqual(rows, [{ id: 4999 }, { id: 4998 }]);
+    for (const maxRows of [0, -1, 1.5, '2', true]) {
+      const err = await direct.call('POST', '/sql', { sql: many, maxRows }).then(() => undefined, (e: unknown) => e);
+      assert.ok(err instanceof PortError && err.kind === 'validation', `maxRows ${JSON.stringify(maxRows)} was taken`);
+      assert.match(err.message, /maxRows must be a whole number of at least 1/);
+    }
+  });
+
+  test('a --max-rows that is not a whole number from 1 to 100000 is refused before any query (exit 2)', async () => {
+    for (const bad of ['0', '100001', '1e3', '-5', 'ten']) {
+      const run = await query(many, '--max-rows', bad);
+      assert.equal(run.code, 2, `--max-rows ${bad}: ${run.stdout}`);
+      assert.match(run.stderr, /--max-rows .*: give a whole number from 1 to 100000/);
+      assert.equal(run.stdout, '');
+    }
+  });
+});

@@ -12,35 +12,58 @@ import { backendName, withSourcePorts } from '../source-ports';
 export function registerQuery(program: Command, kit: CommandKit): void {
   const cmd = program
     .command('query <source> <sql>')
-    .description('run one read-only statement (SELECT, WITH ... SELECT, SHOW, DESCRIBE, EXPLAIN) on the source\'s lake tables (named <namespace>.<table>) and print the rows; anything else is refused (exit 2)');
+    .description('run one read-only statement (SELECT, WITH ... SELECT, SHOW, DESCRIBE, EXPLAIN) on the source\'s lake tables (named <namespace>.<table>) and print the rows; anything else is refused (exit 2)')
+    .option('--max-rows <n>', `print at most this many rows (1-${MAX_ROWS}); the rest are never read`, String(DEFAULT_MAX_ROWS));
   withJson(withConfig(cmd)).action(
-    kit.action(async (name: string, sql: string, opts: CommonOptions) => {
+    kit.action(async (name: string, sql: string, opts: QueryOptions) => {
       const { io } = kit.env;
+      const maxRows = maxRowsOption(opts.maxRows);
       const { config, source } = loadSource(io, opts, name);
       if (!sql.trim()) throw new UsageError('give the SQL to run, e.g. lakesync query shop "select count(*) from shop.orders"');
       const rows = await withSourcePorts(kit.env, name, source, config, async (ports) => {
         const query = ports.lake.query?.bind(ports.lake);
         if (!query) throw new UsageError(`the ${backendName(source)} backend of source ${name} cannot run queries: query needs the local or aws backend`);
         try {
-          return await query(sql);
+          // One row past the cap tells whether the answer has more.
+          return await query(sql, { maxRows: maxRows + 1 });
         } catch (err) {
           // A statement that is not a read is the caller's to fix: a usage error (exit 2).
           if (err instanceof PortError && err.code === 'ReadOnlyQuery') throw new UsageError(err.message);
           throw err;
         }
       });
+      const cut = rows.length > maxRows;
+      const shown = cut ? rows.slice(0, maxRows) : rows;
+      const more = `the query answers more than ${maxRows} row${maxRows === 1 ? '' : 's'}: narrow it (WHERE, LIMIT, an aggregate) or raise --max-rows (at most ${MAX_ROWS})`;
       if (opts.json) {
-        io.stdout.write(`${rowsJson(rows)}\n`);
+        io.stdout.write(`${rowsJson(shown)}\n`);
+        if (cut) printLine(io.stderr, `lakesync: ${more}`);
         return;
       }
-      const header = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+      const header = [...new Set(shown.flatMap((r) => Object.keys(r)))];
       const cell = (v: unknown) => (v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v));
-      for (const line of columns(header, rows.map((r) => header.map((h) => cell(r[h]))))) printLine(io.stdout, line);
-      printLine(io.stdout, `(${rows.length} row${rows.length === 1 ? '' : 's'})`);
+      for (const line of columns(header, shown.map((r) => header.map((h) => cell(r[h]))))) printLine(io.stdout, line);
+      printLine(io.stdout, cut ? `(first ${maxRows} rows shown; ${more})` : `(${shown.length} row${shown.length === 1 ? '' : 's'})`);
       const console = athenaUrl(source);
       if (console) printLine(io.stdout, `athena: ${console}`);
     }),
   );
+}
+
+/** Rows printed when --max-rows is not given, and the most it takes: the answer is held in memory to print. */
+export const DEFAULT_MAX_ROWS = 1_000;
+export const MAX_ROWS = 100_000;
+
+interface QueryOptions extends CommonOptions {
+  maxRows?: string;
+}
+
+/** `--max-rows`: a whole number from 1 to MAX_ROWS in decimal digits, else a usage error before any query. */
+export function maxRowsOption(raw: string | undefined): number {
+  const text = raw ?? String(DEFAULT_MAX_ROWS);
+  const n = /^[0-9]+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isInteger(n) || n < 1 || n > MAX_ROWS) throw new UsageError(`--max-rows ${JSON.stringify(text)}: give a whole number from 1 to ${MAX_ROWS}`);
+  return n;
 }
 
 /**
