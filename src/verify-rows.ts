@@ -15,6 +15,21 @@ export interface LakeRowCounts {
 
 export type VerifyCheck = VerifyOutcome['checks'][number];
 
+/** What a check that answered no row shows as its value. */
+export const NO_ROWS = 'no rows';
+
+/**
+ * Whether a configured check's answer (the first value, undefined for no row) is what it expects:
+ * the same number when `expect` is a number (5 matches "5.00"; a blank answer is no number), else
+ * the same text, spaces around aside. Shared by the backends, so a check passes on the local
+ * runner exactly when it passes on Athena.
+ */
+export function checkPassed(expect: string | number, actual: string | undefined): boolean {
+  if (actual === undefined) return false;
+  if (typeof expect === 'number') return actual.trim() !== '' && Number(actual) === expect;
+  return actual.trim() === expect.trim();
+}
+
 /** Iceberg snapshot ids are 64-bit integers; anything else never reaches SQL. */
 export function assertSnapshotId(snapshotId: string, subject: string): void {
   if (!/^-?\d{1,20}$/.test(snapshotId)) {

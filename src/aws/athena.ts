@@ -9,7 +9,7 @@ import { PortError } from '../errors';
 import { LINEAGE_PROPERTIES, lakeCommitFromRow, lineageSelectList } from '../lineage';
 import type { LakeCommit, VerifyOutcome, VerifyRequest } from '../model';
 import type { VerifyPort } from '../ports';
-import { countValue, type LakeRowCounts, rowCountCheck, unknownSnapshot } from '../verify-rows';
+import { checkPassed, countValue, type LakeRowCounts, NO_ROWS, rowCountCheck, unknownSnapshot } from '../verify-rows';
 import { awsCall, awsErrorCode, lakeFormationHint } from './errors';
 import { athenaReadOnlyRefusal } from './read-only';
 import { athenaCatalog, type AwsSettings } from './settings';
@@ -216,9 +216,7 @@ export class AthenaVerify implements VerifyPort {
       progress?.(check.name);
       const sql = check.sql.replaceAll('{table}', qualifiedTable(this.settings, req.namespace, req.lakeTable));
       const actual = firstValue(await this.queries.run(sql, `${subject}, check ${check.name}`, req.namespace, { signal, firstPage: true }));
-      // Number('') and Number(' ') are 0: an empty answer is no number.
-      const passed = actual !== undefined && (typeof check.expect === 'number' ? actual.trim() !== '' && Number(actual) === check.expect : actual.trim() === check.expect.trim());
-      checks.push({ name: check.name, expected: String(check.expect), actual: actual ?? 'no rows', passed });
+      checks.push({ name: check.name, expected: String(check.expect), actual: actual ?? NO_ROWS, passed: checkPassed(check.expect, actual) });
     }
     return { passed: checks.every((c) => c.passed), checks };
   }

@@ -8,19 +8,12 @@ import type { VerifyOutcome, VerifyRequest } from '../model';
 import type { VerifyPort } from '../ports';
 import { LAKE_CATALOG } from '../job-args';
 import { sparkName } from '../names';
-import { assertSnapshotId, countValue, type LakeRowCounts, rowCountCheck, unknownSnapshot } from '../verify-rows';
+import { assertSnapshotId, checkPassed, countValue, type LakeRowCounts, NO_ROWS, rowCountCheck, unknownSnapshot } from '../verify-rows';
 import type { RunnerClient } from './runner/client';
 
-/** Equal as text, or as numbers when both sides are numbers (a check may expect 5 and get "5.00"). */
-export function sameValue(expected: string, actual: string): boolean {
-  if (expected === actual) return true;
-  const [a, b] = [Number(expected), Number(actual)];
-  return expected.trim() !== '' && actual.trim() !== '' && Number.isFinite(a) && Number.isFinite(b) && a === b;
-}
-
-function firstValue(rows: Record<string, unknown>[]): string {
+function firstValue(rows: Record<string, unknown>[]): string | undefined {
   const row = rows[0];
-  if (!row) return '(no rows)';
+  if (!row) return undefined;
   const value = Object.values(row)[0];
   return value === null || value === undefined ? 'NULL' : String(value);
 }
@@ -49,8 +42,7 @@ export function createVerifyPort(runner: RunnerClient): VerifyPort {
       };
       const checks: VerifyOutcome['checks'] = [await rowCountCheck(req.rowCount, req.snapshotId, lake)];
       for (const check of req.checks) {
-        const expected = String(check.expect);
-        let actual: string;
+        let actual: string | undefined;
         try {
           actual = firstValue(await sql(check.sql.replaceAll('{table}', table)));
         } catch (err) {
@@ -58,7 +50,7 @@ export function createVerifyPort(runner: RunnerClient): VerifyPort {
           if (!(err instanceof PortError) || err.kind !== 'validation') throw err;
           actual = `error: ${err.message}`;
         }
-        checks.push({ name: check.name, expected, actual, passed: sameValue(expected, actual) });
+        checks.push({ name: check.name, expected: String(check.expect), actual: actual ?? NO_ROWS, passed: checkPassed(check.expect, actual) });
       }
       return { passed: checks.every((c) => c.passed), checks };
     },

@@ -23,7 +23,7 @@ import { createLoadPort, MAX_RUN_RESTARTS, newRunId, type RunRecord } from '../.
 import { createManifestStore } from '../../src/local/manifests';
 import { layoutOf, resultFile } from '../../src/local/paths';
 import { RunnerClient } from '../../src/local/runner/client';
-import { sameValue } from '../../src/local/verify';
+import { checkPassed } from '../../src/verify-rows';
 
 let work: string;
 before(() => {
@@ -457,11 +457,15 @@ describe('lake queries and verification values', () => {
     }
   });
 
-  test('check values compare as text, or as numbers when both are numbers', () => {
-    assert.ok(sameValue('5', '5.00'));
-    assert.ok(sameValue('abc', 'abc'));
-    assert.ok(!sameValue('5', '6'));
-    assert.ok(!sameValue('', '0'));
-    assert.ok(!sameValue('NULL', '0'));
+  test('a check expecting a number compares as a number, one expecting text as text (as on Athena); no answer never passes', () => {
+    assert.ok(checkPassed(5, '5.00'));
+    assert.ok(checkPassed('abc', ' abc '));
+    assert.ok(!checkPassed('5', '5.00'), 'text "5" is not "5.00"');
+    assert.ok(!checkPassed(5, '6'));
+    assert.ok(!checkPassed(0, ''));
+    assert.ok(!checkPassed(0, ' '));
+    assert.ok(!checkPassed(0, 'NULL'));
+    assert.ok(!checkPassed(0, undefined));
+    assert.ok(!checkPassed('', undefined), 'no row is not an empty value');
   });
 });
