@@ -24,8 +24,8 @@ export interface SettledTable {
 }
 
 /**
- * A chunk is written at once when it holds a recovered commit (its grant and verification are the
- * slow part, worth a write each), otherwise once it holds this many tables or is this old.
+ * A chunk is written once it holds this many tables or its oldest is this old: a lost worker
+ * costs at most that much work again, and an attempt writes at most one chunk per interval.
  */
 const CHUNK_TABLES = 50;
 const CHUNK_AGE_MS = 10_000;
@@ -38,10 +38,12 @@ export class RecoveryProgress {
 
   private constructor(
     private readonly ports: Ports,
+    /** Where this attempt writes its chunks: apart from every other attempt's. */
     private readonly prefix: string,
     private readonly refs: string[],
     /** Outcomes earlier attempts settled, by table. */
     readonly settled: ReadonlyMap<TableName, SettledTable>,
+    private readonly chunkAgeMs: number,
   ) {}
 
   /** The progress the previous attempt's last heartbeat carried (none on a first attempt). */
@@ -50,17 +52,23 @@ export class RecoveryProgress {
     const previous = info.heartbeatDetails as Partial<RecoveryHeartbeat> | undefined;
     const refs = Array.isArray(previous?.progress) ? previous.progress.filter((r): r is string => typeof r === 'string') : [];
     const settled = new Map<TableName, SettledTable>();
-    const kept: string[] = [];
     for (const ref of refs) {
-      const chunk = await unlessNotFound(() => ports.manifests.get<SettledTable[]>(ref));
       // A chunk gone from the store is settled again.
-      if (!chunk) continue;
-      kept.push(ref);
-      for (const table of chunk) settled.set(table.outcome.table, table);
+      const chunk = await unlessNotFound(() => ports.manifests.get<SettledTable[]>(ref));
+      for (const table of chunk ?? []) settled.set(table.outcome.table, table);
     }
     // One scheduled recovery's chunks (its attempts share the activity id), apart from any other's.
-    const prefix = cycleManifestKeys.recoveryProgress(cycleId, `${info.workflowExecution?.runId ?? 'no-run'}-${info.activityId}`);
-    return new RecoveryProgress(ports, prefix, kept, settled);
+    const recovery = cycleManifestKeys.recoveryProgress(cycleId, `${info.workflowExecution?.runId ?? 'no-run'}-${info.activityId}`);
+    // Written at least as often as the activity heartbeats, so a heartbeat timeout loses little.
+    const ageMs = info.heartbeatTimeoutMs ? Math.min(CHUNK_AGE_MS, Math.max(500, Math.floor(info.heartbeatTimeoutMs / 3))) : CHUNK_AGE_MS;
+    const progress = new RecoveryProgress(ports, `${recovery}/attempt-${info.attempt}`, [], settled, ageMs);
+    if (settled.size > 0) {
+      // The earlier attempts' chunks as one: the heartbeat carries few references however many attempts ran.
+      progress.pending = [...settled.values()];
+      await progress.flush();
+      for (const ref of refs) await ports.manifests.delete(ref).catch(() => undefined);
+    }
+    return progress;
   }
 
   /** Heartbeats the progress, with `extra` (the table being settled) beside it. */
@@ -73,11 +81,17 @@ export class RecoveryProgress {
     return { ...extra, progress: [...this.refs] };
   }
 
-  /** Records a settled table; the chunk is written when it holds a commit, is full or old enough. */
+  /** Records a settled table; the chunk is written when full or old enough. */
   async settle(table: SettledTable): Promise<void> {
     if (this.pending.length === 0) this.pendingSince = Date.now();
     this.pending.push(table);
-    if (table.commit || this.pending.length >= CHUNK_TABLES || Date.now() - this.pendingSince >= CHUNK_AGE_MS) await this.flush();
+    if (this.pending.length >= CHUNK_TABLES) await this.flush();
+    else await this.flushIfOld();
+  }
+
+  /** Writes the settled tables once the oldest has waited long enough (also called between tables: a verification may take minutes). */
+  async flushIfOld(): Promise<void> {
+    if (this.pending.length > 0 && Date.now() - this.pendingSince >= this.chunkAgeMs) await this.flush();
   }
 
   /** Writes what is settled and not yet written, and heartbeats its reference. */

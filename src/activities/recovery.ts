@@ -103,8 +103,13 @@ async function settleAll(entries: PlanEntry[], progress: RecoveryProgress, settl
     else todo.push(i);
   });
   const heartbeatMs = Context.current().info.heartbeatTimeoutMs;
-  // Lineage reads and grants do not heartbeat themselves.
-  const timer = heartbeatMs ? setInterval(() => progress.heartbeat(), Math.max(500, Math.floor(heartbeatMs / 3))) : undefined;
+  // Lineage reads and grants do not heartbeat themselves; settled tables are written while a slow verification runs.
+  const timer = heartbeatMs
+    ? setInterval(() => {
+        progress.heartbeat();
+        progress.flushIfOld().catch(() => undefined);
+      }, Math.max(500, Math.floor(heartbeatMs / 3)))
+    : undefined;
   let next = 0;
   let failure: { error: unknown } | undefined;
   const lane = async () => {

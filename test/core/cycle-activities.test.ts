@@ -199,7 +199,14 @@ describe('recovering a dead cycle', () => {
     return { ports, recoverCycleOutcomes, verified, verify, count: (table: string) => verified.set(table, (verified.get(table) ?? 0) + 1) };
   }
   const attempt = (n: number, heartbeatDetails?: unknown) =>
-    new MockActivityEnvironment({ attempt: n, activityId: '7', workflowExecution: { workflowId: 'lakesync/shop', runId: 'run-1' }, ...(heartbeatDetails ? { heartbeatDetails } : {}) });
+    new MockActivityEnvironment({
+      attempt: n,
+      activityId: '7',
+      workflowExecution: { workflowId: 'lakesync/shop', runId: 'run-1' },
+      // Heartbeats every 500 ms, and settled tables written as often.
+      heartbeatTimeoutMs: 1_500,
+      ...(heartbeatDetails ? { heartbeatDetails } : {}),
+    });
 
   test('a retried recovery goes on from the tables the failed attempt settled: none is verified twice', async () => {
     const { ports, recoverCycleOutcomes, verified, verify, count } = await committedCycle('c14');
@@ -233,10 +240,6 @@ describe('recovering a dead cycle', () => {
 
   test('a worker lost during a verification: the next attempt verifies only the tables not settled yet', async () => {
     const { ports, recoverCycleOutcomes, verified, verify, count } = await committedCycle('c15');
-    const first = attempt(1);
-    let details: { progress?: string[] } = {};
-    let settledTwo: () => void = () => undefined;
-    const twoSettled = new Promise<void>((resolve) => (settledTwo = resolve));
     // The tables each progress chunk holds, as written.
     const chunkTables = new Map<string, number>();
     const put = ports.manifests.put.bind(ports.manifests);
@@ -245,16 +248,21 @@ describe('recovering a dead cycle', () => {
       if (key.includes('/recovery-progress/')) chunkTables.set(ref, (value as unknown[]).length);
       return ref;
     };
-    first.on('heartbeat', (d: { progress?: string[] }) => {
-      details = d;
-      if ((d.progress ?? []).reduce((n, ref) => n + (chunkTables.get(ref) ?? 0), 0) >= 2) settledTwo();
+    const tablesIn = (d: { progress?: string[] }) => (d.progress ?? []).reduce((n, ref) => n + (chunkTables.get(ref) ?? 0), 0);
+    const first = attempt(1);
+    let settledTwo: () => void = () => undefined;
+    const twoSettled = new Promise<void>((resolve) => (settledTwo = resolve));
+    // The heartbeat c's verification sends as it reaches a check: the last one before its worker is lost.
+    let lastBeat: { progress?: string[]; table?: string; step?: string } | undefined;
+    first.on('heartbeat', (d: { progress?: string[]; step?: string }) => {
+      if (tablesIn(d) >= 2) settledTwo();
+      if (d.step === 'a configured check') lastBeat = d;
     });
     let release: () => void = () => undefined;
     const hung = new Promise<void>((resolve) => (release = resolve));
     ports.verify.verify = async (req, progress, signal) => {
       count(req.table);
       if (req.table === 'public.c' && verified.get('public.c') === 1) {
-        // c's verification reaches a check after a and b are settled, then its worker is lost.
         await twoSettled;
         progress?.('a configured check');
         await hung;
@@ -263,16 +271,21 @@ describe('recovering a dead cycle', () => {
     };
     const input = { source: 'shop', cycleId: 'c15', error: 'terminated' };
     const lost = first.run(recoverCycleOutcomes, input);
-    await twoSettled;
-    await new Promise((resolve) => setImmediate(resolve));
-    assert.deepEqual(Object.keys(details).sort(), ['progress', 'step', 'table'], `the last heartbeat: ${JSON.stringify(details)}`);
-    assert.equal((details.progress ?? []).reduce((n, ref) => n + (chunkTables.get(ref) ?? 0), 0), 2, "verification's heartbeat dropped the recovery's progress");
+    try {
+      await twoSettled;
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.ok(lastBeat, 'c reached its check');
+      assert.equal(lastBeat.table, 'public.c');
+      assert.equal(tablesIn(lastBeat), 2, `verification's heartbeat dropped the recovery's progress: ${JSON.stringify(lastBeat)}`);
 
-    const out = (await attempt(2, details).run(recoverCycleOutcomes, input)) as RecoveredCycle;
-    assert.deepEqual(out.tables.map((t) => [t.table, t.status]), plans.map((p) => [p.table, 'committed']));
-    assert.deepEqual([...verified].sort(), [['public.a', 1], ['public.b', 1], ['public.c', 2]], 'the next attempt verified a and b again');
-    release();
-    await lost;
+      const out = (await attempt(2, lastBeat).run(recoverCycleOutcomes, input)) as RecoveredCycle;
+      assert.deepEqual(out.tables.map((t) => [t.table, t.status]), plans.map((p) => [p.table, 'committed']));
+      assert.deepEqual([...verified].sort(), [['public.a', 1], ['public.b', 1], ['public.c', 2]], 'the next attempt verified a and b again');
+    } finally {
+      // The lost attempt ends too (its heartbeat timer with it).
+      release();
+      await lost.catch(() => undefined);
+    }
   });
 
   test('a grant refused for a passing condition fails the attempt while attempts remain; on the last it fails that table alone', async () => {
