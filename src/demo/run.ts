@@ -26,6 +26,7 @@ import type { GrantRecord } from '../ports';
 import { createWorker } from '../worker';
 import { SEARCH_ATTRIBUTE_TYPES } from '../workflows/search';
 import { applyChange, MASS_DELETE, NEW_COLUMN, ROW_CHANGES, type SourceChange } from './changes';
+import { MAX_ROWS } from '../cli/commands/query';
 import { jsonOf, lakesync } from './cli';
 import { compareTable, type TableComparison } from './compare';
 import { compareDynamoTable } from './compare-dynamodb';
@@ -260,7 +261,7 @@ async function compareCommitted(db: SourceHandle, config: LakesyncConfig, result
 /** Reads the lake through `lakesync query`, as a user would. */
 async function compareAll(db: SourceHandle, config: LakesyncConfig, tables: string[], configFile: string): Promise<TableComparison[]> {
   const source = config.sources[DEMO_SOURCE]!;
-  const query = async (sql: string) => jsonOf<Record<string, unknown>[]>(await lakesync(['query', DEMO_SOURCE, '--json', sql, '--config', configFile]), 'query');
+  const query = async (sql: string) => jsonOf<Record<string, unknown>[]>(await lakesync(['query', DEMO_SOURCE, '--json', '--max-rows', String(MAX_ROWS), sql, '--config', configFile]), 'query');
   const out: TableComparison[] = [];
   for (const table of tables) out.push(await compareTable(db.db, query, table, source.target.namespace, lakeTableName(source, table)));
   return out;

@@ -113,7 +113,7 @@ async function sync(): Promise<CycleResult> {
 }
 
 async function lakeQuery(sql: string): Promise<Record<string, unknown>[]> {
-  const run = await lakesync(['query', 'ddb', '--json', sql, '--config', configFile]);
+  const run = await lakesync(['query', 'ddb', '--json', '--max-rows', '100000', sql, '--config', configFile]);
   assert.equal(run.code, 0, run.stderr);
   return jsonOf<Record<string, unknown>[]>(run, 'query');
 }

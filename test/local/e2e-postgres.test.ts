@@ -80,7 +80,7 @@ async function rerun(table: string): Promise<CycleResult> {
 }
 
 async function lakeQuery(sql: string): Promise<Record<string, unknown>[]> {
-  const run = await lakesync(['query', 'pg', '--json', sql, '--config', configFile]);
+  const run = await lakesync(['query', 'pg', '--json', '--max-rows', '100000', sql, '--config', configFile]);
   assert.equal(run.code, 0, run.stderr);
   return jsonOf<Record<string, unknown>[]>(run, 'query');
 }

@@ -173,7 +173,7 @@ async function sync(): Promise<{ result: CycleResult; text: CliRun }> {
 }
 
 async function lakeQuery(sql: string): Promise<Record<string, unknown>[]> {
-  const run = await lakesync(['query', 'pg', '--json', sql, '--config', configFile]);
+  const run = await lakesync(['query', 'pg', '--json', '--max-rows', '100000', sql, '--config', configFile]);
   assert.equal(run.code, 0, `${sql}\n${run.stderr}`);
   return jsonOf<Record<string, unknown>[]>(run, 'query');
 }
