@@ -39,11 +39,11 @@ export class AthenaQueries {
 
   /**
    * Runs one statement in the configured workgroup, against the table bucket's catalog; stopped
-   * once `signal` aborts. `firstPage`: only the first page of rows is read (a check reads one value,
-   * and paging through a large answer 1,000 rows a call could outlast the step). `maxRows`: at most
-   * that many rows, the first the query answers (pages stop once they are read).
+   * once `signal` aborts. `maxRows`: at most that many rows, the first the query answers; pages stop
+   * once they are read (a check reads one value, and paging through a large answer 1,000 rows a call
+   * could outlast the step).
    */
-  async run(sql: string, subject: string, database?: string, options: { signal?: AbortSignal; firstPage?: boolean; maxRows?: number } = {}): Promise<QueryResult> {
+  async run(sql: string, subject: string, database?: string, options: { signal?: AbortSignal; maxRows?: number } = {}): Promise<QueryResult> {
     const { signal } = options;
     signal?.throwIfAborted();
     const { workgroup, outputLocation } = this.settings.athena;
@@ -60,7 +60,7 @@ export class AthenaQueries {
     const id = started.QueryExecutionId;
     if (!id) throw new PortError('failed', 'NoQueryExecutionId', `Athena StartQueryExecution for ${subject} returned no QueryExecutionId`);
     await this.waitForSuccess(id, subject, signal);
-    return this.results(id, subject, options.firstPage ?? false, options.maxRows);
+    return this.results(id, subject, options.maxRows);
   }
 
   private async waitForSuccess(id: string, subject: string, signal?: AbortSignal): Promise<void> {
@@ -105,7 +105,7 @@ export class AthenaQueries {
     }
   }
 
-  private async results(id: string, subject: string, firstPage: boolean, maxRows = Infinity): Promise<QueryResult> {
+  private async results(id: string, subject: string, maxRows = Infinity): Promise<QueryResult> {
     let columns: string[] = [];
     const rows: (string | null)[][] = [];
     let token: string | undefined;
@@ -119,7 +119,7 @@ export class AthenaQueries {
       // Athena repeats the column names as the first row of a SELECT's first page.
       if (first && pageRows.length > 0 && columns.length > 0 && sameRow(pageRows[0]!, columns)) pageRows.shift();
       rows.push(...pageRows);
-      token = firstPage || rows.length >= maxRows ? undefined : page.NextToken;
+      token = rows.length >= maxRows ? undefined : page.NextToken;
       first = false;
     } while (token);
     return { columns, rows: rows.slice(0, maxRows) };
@@ -202,11 +202,11 @@ export class AthenaVerify implements VerifyPort {
     for (const check of req.checks) assertReadOnlyCheck(check, req.table);
     const lake: LakeRowCounts = {
       countAt: async (snapshotId) => {
-        const count = await this.queries.run(rowCountSql(this.settings, { ...req, snapshotId }), `${subject}, row count`, req.namespace, { signal, firstPage: true });
+        const count = await this.queries.run(rowCountSql(this.settings, { ...req, snapshotId }), `${subject}, row count`, req.namespace, { signal, maxRows: 1 });
         return countValue(firstValue(count), `${req.table} (${req.namespace}.${req.lakeTable})`);
       },
       parentOf: async (snapshotId) => {
-        const result = await this.queries.run(parentSnapshotSql(this.settings, { ...req, snapshotId }), `${subject}, parent snapshot`, req.namespace, { signal, firstPage: true });
+        const result = await this.queries.run(parentSnapshotSql(this.settings, { ...req, snapshotId }), `${subject}, parent snapshot`, req.namespace, { signal, maxRows: 1 });
         if (result.rows.length === 0) throw unknownSnapshot(snapshotId, `${req.table} (${req.namespace}.${req.lakeTable})`);
         return result.rows[0]![0] ?? null;
       },
@@ -215,7 +215,7 @@ export class AthenaVerify implements VerifyPort {
     for (const check of req.checks) {
       progress?.(check.name);
       const sql = check.sql.replaceAll('{table}', qualifiedTable(this.settings, req.namespace, req.lakeTable));
-      const actual = firstValue(await this.queries.run(sql, `${subject}, check ${check.name}`, req.namespace, { signal, firstPage: true }));
+      const actual = firstValue(await this.queries.run(sql, `${subject}, check ${check.name}`, req.namespace, { signal, maxRows: 1 }));
       checks.push({ name: check.name, expected: String(check.expect), actual: actual ?? NO_ROWS, passed: checkPassed(check.expect, actual) });
     }
     return { passed: checks.every((c) => c.passed), checks };

@@ -147,8 +147,10 @@ describe('usage errors exit 2', () => {
     { args: ['dev', '--port', 'seventy'], message: /--port "seventy" is not a port number/ },
     { args: ['init', '--source', 'Bad Name'], message: /--source "Bad Name": source names are/ },
     { args: ['query', 'shop', '  '], message: /give the SQL to run/ },
-    { args: ['status', 'shop', '--watch', '--interval', 'fast'], message: /--interval must be a whole number of milliseconds, at least 100 .*got "fast"/ },
-    { args: ['status', 'shop', '--watch', '--interval', '10'], message: /--interval must be a whole number of milliseconds, at least 100/ },
+    { args: ['status', 'shop', '--watch', '--interval', 'fast'], message: /--interval must be a whole number of milliseconds from 100 to 3600000 .*got "fast"/ },
+    { args: ['status', 'shop', '--watch', '--interval', '10'], message: /--interval must be a whole number of milliseconds from 100 to 3600000/ },
+    // Past 2^31 - 1 ms a Node timer fires at once: --watch would poll the server without pause.
+    { args: ['status', 'shop', '--watch', '--interval', '3000000000'], message: /--interval must be a whole number of milliseconds from 100 to 3600000/ },
     { args: ['status', 'shop', '--interval', '1.5'], message: /--interval must be a whole number of milliseconds/ },
   ];
   for (const c of cases) {

@@ -59,7 +59,6 @@ describe('lakesync cost text', () => {
 
   it('--cycles takes 1 to 20 and refuses anything else with exit 2, before reading the config', async () => {
     assert.equal(cyclesOption('5'), 5);
-    assert.equal(cyclesOption(undefined), 10);
     // Number() would take hexadecimal, binary, exponents and padding: only decimal digits are a count.
     for (const bad of ['0', '21', '2.5', 'all', '0x3', '0b11', '1e1', ' 4 ', '', '+5']) assert.throws(() => cyclesOption(bad), (err: unknown) => err instanceof UsageError && /--cycles must be a whole number from 1 to 20/.test(err.message), bad);
     let stderr = '';

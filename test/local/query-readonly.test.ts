@@ -249,7 +249,7 @@ describe('lakesync query holds at most --max-rows rows of an answer', () => {
     for (const bad of ['0', '100001', '1e3', '-5', 'ten']) {
       const run = await query(many, '--max-rows', bad);
       assert.equal(run.code, 2, `--max-rows ${bad}: ${run.stdout}`);
-      assert.match(run.stderr, /--max-rows .*: give a whole number from 1 to 100000/);
+      assert.match(run.stderr, /--max-rows must be a whole number from 1 to 100000 .*got "/);
       assert.equal(run.stdout, '');
     }
   });

@@ -8,15 +8,16 @@ import { BASIS_NOTE, type CostReport, costReport, numberText, usdText } from '..
 import type { CostPrices, CostTotals, TableCost } from '../../model';
 import { type CommandKit, type CommonOptions, withConfig, withJson } from '../command';
 import { loadSource, sourceStatus, withTemporal } from '../context';
-import { RuntimeFailure, UsageError } from '../errors';
+import { RuntimeFailure } from '../errors';
 import { columns } from '../format';
 import { printJson, printLine } from '../io';
+import { wholeNumberOption } from '../whole-number';
 
 /** The status keeps the newest 20 cycle summaries. */
 const MAX_CYCLES = 20;
 
 interface CostOptions extends CommonOptions {
-  cycles?: string;
+  cycles: string;
 }
 
 export function registerCost(program: Command, kit: CommandKit): void {
@@ -40,17 +41,9 @@ export function registerCost(program: Command, kit: CommandKit): void {
   );
 }
 
-/**
- * `--cycles`: a whole number from 1 to 20 in decimal digits, else a usage error before anything is
- * read (Number() alone takes "0x3", "1e1" and " 4 ").
- */
-export function cyclesOption(raw: string | undefined): number {
-  const text = raw ?? '10';
-  const n = /^[0-9]+$/.test(text) ? Number(text) : NaN;
-  if (!Number.isInteger(n) || n < 1 || n > MAX_CYCLES) {
-    throw new UsageError(`--cycles must be a whole number from 1 to ${MAX_CYCLES} (the status keeps the newest ${MAX_CYCLES} cycles), got "${raw}"`);
-  }
-  return n;
+/** `--cycles`, before anything is read. */
+export function cyclesOption(raw: string): number {
+  return wholeNumberOption('--cycles', raw, { min: 1, max: MAX_CYCLES, why: `the status keeps the newest ${MAX_CYCLES} cycles` });
 }
 
 const CYCLE_HEADER = ['CYCLE', 'KIND', 'STATUS', 'FINISHED', 'TABLES', 'DPU-S', 'GLUE', 'EXPORT GB', 'EXPORT', 'TOTAL', 'BASIS'];

@@ -6,6 +6,7 @@ import { loadSource } from '../context';
 import { UsageError } from '../errors';
 import { columns } from '../format';
 import { printLine } from '../io';
+import { wholeNumberOption } from '../whole-number';
 import { athenaUrl } from '../links';
 import { backendName, withSourcePorts } from '../source-ports';
 
@@ -55,15 +56,12 @@ export const DEFAULT_MAX_ROWS = 1_000;
 export const MAX_ROWS = 100_000;
 
 interface QueryOptions extends CommonOptions {
-  maxRows?: string;
+  maxRows: string;
 }
 
-/** `--max-rows`: a whole number from 1 to MAX_ROWS in decimal digits, else a usage error before any query. */
-export function maxRowsOption(raw: string | undefined): number {
-  const text = raw ?? String(DEFAULT_MAX_ROWS);
-  const n = /^[0-9]+$/.test(text) ? Number(text) : NaN;
-  if (!Number.isInteger(n) || n < 1 || n > MAX_ROWS) throw new UsageError(`--max-rows ${JSON.stringify(text)}: give a whole number from 1 to ${MAX_ROWS}`);
-  return n;
+/** `--max-rows`, before any query. */
+function maxRowsOption(raw: string): number {
+  return wholeNumberOption('--max-rows', raw, { min: 1, max: MAX_ROWS, why: 'the answer is held in memory to print' });
 }
 
 /**

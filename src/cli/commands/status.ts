@@ -8,17 +8,18 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { type CommandKit, type CommonOptions, withConfig, withJson } from '../command';
 import { type Connected, loadSource, withTemporal } from '../context';
-import { EXIT_FAILED, EXIT_OK, UsageError } from '../errors';
+import { EXIT_FAILED, EXIT_OK } from '../errors';
 import { type CliIO, printJson, printLine } from '../io';
 import type { SourceConfig } from '../../config/schema';
 import { UiLinks, athenaUrl, glueRunUrl } from '../links';
 import { type StatusView, readStatusView } from '../progress';
 import { ChangeLog, type StatusLinks, cycleLine, statusReport, terminalFrame } from '../render-status';
 import { visibilityQueries } from '../search-attributes';
+import { wholeNumberOption } from '../whole-number';
 
 interface StatusOptions extends CommonOptions {
   watch?: boolean;
-  interval?: string;
+  interval: string;
 }
 
 export function registerStatus(program: Command, kit: CommandKit): void {
@@ -26,7 +27,7 @@ export function registerStatus(program: Command, kit: CommandKit): void {
     .command('status <source>')
     .description('the source\'s running cycle per table (phase, run state, rows, elapsed), last cycle, failed tables and queue')
     .option('-w, --watch', 'follow the running cycle until the source is idle')
-    .option('--interval <ms>', `how often --watch reads the status (at least ${MIN_INTERVAL_MS} ms)`, '1000');
+    .option('--interval <ms>', `how often --watch reads the status (${MIN_INTERVAL_MS}-${MAX_INTERVAL_MS} ms)`, '1000');
   withJson(withConfig(cmd)).action(
     kit.action(async (name: string, opts: StatusOptions) => {
       const { io } = kit.env;
@@ -39,14 +40,12 @@ export function registerStatus(program: Command, kit: CommandKit): void {
 
 /** Polling faster than this only loads the server and the worker answering the queries. */
 const MIN_INTERVAL_MS = 100;
+/** An hour: past 2^31 - 1 ms a Node timer fires at once, so a bigger number would poll without pause. */
+const MAX_INTERVAL_MS = 3_600_000;
 
-/** `--interval`: a whole number of milliseconds, at least MIN_INTERVAL_MS, else a usage error before anything is read. */
-function intervalOption(raw: string | undefined): number {
-  const ms = Number(raw);
-  if (!/^\d+$/.test(raw?.trim() ?? '') || ms < MIN_INTERVAL_MS) {
-    throw new UsageError(`--interval must be a whole number of milliseconds, at least ${MIN_INTERVAL_MS} (e.g. --interval 2000), got "${raw}"`);
-  }
-  return ms;
+/** `--interval`, before anything is read. */
+function intervalOption(raw: string): number {
+  return wholeNumberOption('--interval', raw, { min: MIN_INTERVAL_MS, max: MAX_INTERVAL_MS, unit: 'milliseconds', why: 'e.g. --interval 2000' });
 }
 
 function exitCode(view: StatusView): number {
