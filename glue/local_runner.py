@@ -82,6 +82,25 @@ def write_json_atomic(path: str, value: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+def process_started(pid: int) -> str | None:
+    """When process `pid` started, as `<boot id>/<start time in clock ticks since boot>` (Linux /proc).
+
+    Run records and runner.json keep it beside the pid, because after a reboot the pid of this
+    runner can be another process's (src/local/process-identity.ts reads it the same way).
+    """
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as handle:
+            boot = handle.read().strip()
+        with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as handle:
+            stat = handle.read()
+    except OSError:
+        return None
+    # Field 2, the command name, is in parentheses and may hold spaces and ')': count from the last ')'.
+    fields = stat[stat.rfind(")") + 2 :].split(" ")
+    ticks = fields[19] if len(fields) > 19 else ""  # field 22, starttime
+    return f"{boot}/{ticks}" if boot and ticks.isdigit() else None
+
+
 class BadRequest(Exception):
     """A request the caller must fix (HTTP 400); `code` tells the client which kind."""
 
@@ -110,6 +129,7 @@ class Runner:
         self.runs_dir = os.path.join(self.work_dir, "runs")
         self.instance = uuid.uuid4().hex
         self.pid = os.getpid()
+        self.started = process_started(self.pid)
         self.queue: "queue.Queue[Run | None]" = queue.Queue()
         self.lock = threading.Lock()
         self.runs: dict[str, Run] = {}
@@ -138,6 +158,10 @@ class Runner:
             return None
         except (OSError, ValueError):
             return "unreadable"
+
+    def identity(self) -> dict[str, Any]:
+        """This runner as records name it: pid, start (when known) and instance."""
+        return {"pid": self.pid, **({"started": self.started} if self.started else {}), "instance": self.instance}
 
     def save(self, run: Run, **changes: Any) -> None:
         run.record.update(changes)
@@ -185,7 +209,7 @@ class Runner:
                 table=table,
                 resultPath=result_path,
                 queuedAt=utc_now(),
-                runner={"pid": self.pid, "instance": self.instance},
+                runner=self.identity(),
                 # Kept so that a client can start the run again if this process dies first.
                 args={k: v for k, v in options.items() if k != "warehouse"},
                 restarts=int(body.get("restarts", 0) or 0),
@@ -487,10 +511,10 @@ def main(argv: list[str] | None = None) -> int:
         threading.Thread(target=watch_parent, args=(runner,), name="parent", daemon=True).start()
 
     info_path = os.path.join(runner.work_dir, "runner.json")
-    info = {"pid": runner.pid, "port": port, "token": token, "instance": runner.instance, "warehouse": runner.warehouse, "startedAt": utc_now()}
+    info = {**runner.identity(), "port": port, "token": token, "warehouse": runner.warehouse, "startedAt": utc_now()}
     write_json_atomic(info_path, info)
     os.chmod(info_path, 0o600)
-    ready = {"event": "ready", "port": port, "pid": runner.pid, "instance": runner.instance, "sparkSeconds": round(time.monotonic() - started, 3)}
+    ready = {"event": "ready", "port": port, **runner.identity(), "sparkSeconds": round(time.monotonic() - started, 3)}
     print(json.dumps(ready), flush=True)
     try:
         _server.serve_forever(poll_interval=0.2)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -128,7 +129,7 @@ def test_a_load_runs_in_the_background_and_its_record_tells_the_outcome(served: 
     record = wait_record(work, "run-1")
     assert record["state"] == "succeeded", record
     assert record["runToken"] == "c1:public.items"
-    assert record["runner"] == {"pid": os.getpid(), "instance": runner.instance}
+    assert record["runner"] == {"pid": os.getpid(), "started": local_runner.process_started(os.getpid()), "instance": runner.instance}
     assert record["executionSeconds"] > 0
     result = json.loads((work / "results" / "items.json").read_text())
     assert result["status"] == "succeeded" and result["action"] == "create" and result["inserted"] == 2
@@ -175,7 +176,7 @@ def test_a_pending_record_written_by_the_client_is_taken_over(served: Any, tmp_p
     assert status == 200, body
     record = wait_record(work, "run-pending")
     assert record["state"] == "succeeded"
-    assert record["runner"] == {"pid": os.getpid(), "instance": runner.instance}
+    assert record["runner"] == {"pid": os.getpid(), "started": local_runner.process_started(os.getpid()), "instance": runner.instance}
 
 
 def test_a_queued_run_can_be_stopped_before_it_starts(served: Any, tmp_path: Path) -> None:
@@ -233,6 +234,22 @@ def test_queries_name_lake_columns_in_any_case_while_loads_read_names_exactly(se
     runner.spark.sql("INSERT INTO lake.runner.cased VALUES (7)")
     assert runner.spark.conf.get("spark.sql.caseSensitive") == "true"
     assert client.call("POST", "/sql", {"sql": "SELECT ID AS Id FROM lake.runner.cased"}) == (200, {"rows": [{"Id": 7}]})
+
+
+def test_the_runner_names_its_process_by_pid_and_start_so_a_reused_pid_is_not_taken_for_it() -> None:
+    started = local_runner.process_started(os.getpid())
+    boot = Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip()
+    assert started is not None and started.startswith(f"{boot}/") and started.split("/")[1].isdigit()
+    # A child started later has later ticks; the start is the process's, not the caller's.
+    child = subprocess.Popen(["sleep", "30"])
+    try:
+        later = local_runner.process_started(child.pid)
+        assert later is not None and int(later.split("/")[1]) >= int(started.split("/")[1])
+    finally:
+        child.kill()
+        child.wait()
+    assert local_runner.process_started(child.pid) is None
+    assert local_runner.process_started(4194305) is None  # above Linux's pid limit
 
 
 def test_requests_without_the_token_are_refused(served: Any) -> None:

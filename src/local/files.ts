@@ -1,4 +1,4 @@
-/** Small file helpers of the embedded mode: atomic and exclusive JSON writes, orphaned-task claims, tolerant reads, process liveness. */
+/** Small file helpers of the embedded mode: atomic and exclusive JSON writes, orphaned-task claims, tolerant reads. */
 import { randomBytes } from 'node:crypto';
 import { existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -50,16 +50,6 @@ export function readJsonIfExists<T>(file: string): T | undefined {
     return JSON.parse(text) as T;
   } catch (err) {
     throw new Error(`${file} is not valid JSON (${(err as Error).message}): delete it or restore it from a backup`);
-  }
-}
-
-/** Whether a process with this id runs (signal 0 checks without signalling). */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -18,7 +18,8 @@ import { loadJobArguments } from '../job-args';
 import type { LiveLoadRun, LoadRequest, LoadResult, LoadRunStatus, PackSummary } from '../model';
 import { checkPackSummary, packFileOf, packTables } from '../pack-file';
 import type { LoadPort, PackLoads } from '../ports';
-import { fileSafe, KeyedMutex, processAlive, readJsonIfExists, writeJsonAtomic } from './files';
+import { fileSafe, KeyedMutex, readJsonIfExists, writeJsonAtomic } from './files';
+import { type ProcessRef, THIS_PROCESS, processAlive } from './process-identity';
 import { resultFile, type WorkDirLayout } from './paths';
 import type { RunnerClient, RunnerInfo } from './runner/client';
 import type { LocalJdbc } from './source/jdbc';
@@ -37,7 +38,7 @@ export interface RunRecord {
   errorClass?: string;
   errorMessage?: string;
   /** The process responsible for the run now: this client while pending, then the runner. */
-  runner: { pid: number; instance: string };
+  runner: ProcessRef & { instance: string };
   /** The job arguments, so the run can be started again when its runner dies; `{pack_path}` for a pack. */
   args?: Record<string, string>;
   /** How often the run was started again after its runner died. */
@@ -90,9 +91,9 @@ export function createLoadPort(layout: WorkDirLayout, runner: RunnerClient, opti
   function runnerGone(record: RunRecord): boolean {
     if (record.state === 'pending') {
       if (record.runner.pid === process.pid) return !(record.runner.instance === CLIENT_INSTANCE && submitting.has(record.runId));
-      return !processAlive(record.runner.pid);
+      return !processAlive(record.runner);
     }
-    if (!processAlive(record.runner.pid)) return true;
+    if (!processAlive(record.runner)) return true;
     const live = readJsonIfExists<RunnerInfo>(layout.runnerInfo);
     return live !== undefined && live.pid === record.runner.pid && live.instance !== record.runner.instance;
   }
@@ -115,7 +116,7 @@ export function createLoadPort(layout: WorkDirLayout, runner: RunnerClient, opti
   function restartIfOrphaned(record: RunRecord): RunRecord {
     if (!['pending', 'queued', 'running'].includes(record.state) || !runnerGone(record)) return record;
     if (status(record).state === 'succeeded' || !record.args || (record.restarts ?? 0) >= MAX_RUN_RESTARTS) return record;
-    const again = { ...record, state: 'pending' as const, args: record.args, restarts: (record.restarts ?? 0) + 1, runner: { pid: process.pid, instance: CLIENT_INSTANCE } };
+    const again = { ...record, state: 'pending' as const, args: record.args, restarts: (record.restarts ?? 0) + 1, runner: { ...THIS_PROCESS, instance: CLIENT_INSTANCE } };
     delete (again as Partial<RunRecord>).startedAt;
     startPending(again);
     return again;
@@ -264,7 +265,7 @@ export function createLoadPort(layout: WorkDirLayout, runner: RunnerClient, opti
           table: `pack ${req.packToken} (${req.loads.length} tables)`,
           resultPath: req.summaryLocation,
           queuedAt: new Date().toISOString(),
-          runner: { pid: process.pid, instance: CLIENT_INSTANCE },
+          runner: { ...THIS_PROCESS, instance: CLIENT_INSTANCE },
           args: { pack_path: packPath },
           restarts: 0,
         });
@@ -309,7 +310,7 @@ export function createLoadPort(layout: WorkDirLayout, runner: RunnerClient, opti
           table: `${req.database}.${req.plan.table}`,
           resultPath: req.resultLocation,
           queuedAt: new Date().toISOString(),
-          runner: { pid: process.pid, instance: CLIENT_INSTANCE },
+          runner: { ...THIS_PROCESS, instance: CLIENT_INSTANCE },
           args,
           restarts: 0,
         });

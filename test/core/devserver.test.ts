@@ -14,7 +14,7 @@ import { after, test } from 'node:test';
 import { Connection } from '@temporalio/client';
 import { DEV_SERVER_START_ATTEMPTS, startDevServer } from '../../src/devserver';
 import { startEmbeddedDynamo } from '../../src/local/dynamodb/moto-server';
-import { processAlive } from '../../src/local/files';
+import { processAlive } from '../../src/local/process-identity';
 import { toolchain } from '../../src/toolchain';
 import { selfKillingExecutable, standIn } from '../helpers/stand-in';
 import { within } from '../helpers/within';

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, test } from 'node:test';
-import { processAlive } from '../../src/local/files';
+import { processAlive } from '../../src/local/process-identity';
 import { layoutOf } from '../../src/local/paths';
 import { RunnerClient } from '../../src/local/runner/client';
 import { selfKillingExecutable } from '../helpers/stand-in';

@@ -21,7 +21,7 @@ import pg from 'pg';
 import { jsonOf, lakesync } from '../../src/demo/cli';
 import { compareTable } from '../../src/demo/compare';
 import { type DevServer, startDevServer } from '../../src/devserver';
-import { processAlive } from '../../src/local/files';
+import { processAlive } from '../../src/local/process-identity';
 import type { RunRecord } from '../../src/local/load';
 import { layoutOf } from '../../src/local/paths';
 import type { RunnerInfo } from '../../src/local/runner/client';

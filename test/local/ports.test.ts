@@ -3,6 +3,7 @@
  * discover, manifests, the grant store, load-run records and the job arguments of a load.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +23,7 @@ import { assertReadOnly } from '../../src/local/lake';
 import { createLoadPort, MAX_RUN_RESTARTS, newRunId, type RunRecord } from '../../src/local/load';
 import { createManifestStore } from '../../src/local/manifests';
 import { layoutOf, resultFile } from '../../src/local/paths';
+import { processStarted } from '../../src/local/process-identity';
 import { RunnerClient } from '../../src/local/runner/client';
 import { checkPassed } from '../../src/verify-rows';
 
@@ -30,6 +32,17 @@ before(() => {
   work = mkdtempSync(join(tmpdir(), 'lakesync-ports-'));
 });
 after(() => rmSync(work, { recursive: true, force: true }));
+
+/** Runs `body` with the pid of a live process that is neither this one nor any runner or exporter. */
+async function withOtherProcess(body: (pid: number) => Promise<void>): Promise<void> {
+  const other = spawn('sleep', ['120'], { stdio: 'ignore' });
+  try {
+    assert.ok(other.pid !== undefined && processStarted(other.pid) !== undefined, 'the other process runs');
+    await body(other.pid);
+  } finally {
+    other.kill('SIGKILL');
+  }
+}
 
 function shopSource(workDir: string, extra: Record<string, unknown> = {}): SourceConfig {
   const config = parseConfig({
@@ -134,6 +147,18 @@ describe('snapshot, export and discover on an embedded PGlite source', () => {
     const found = await ports.discover.discover({ exportId: 'ls-shop-2-abc', location: join(dir, 'exports', 'ls-shop-2-abc'), snapshotId: snapshot.snapshotId, adopted: true });
     assert.deepEqual(found.tables.map((t) => t.table), ['public.products']);
     assert.ok(!existsSync(join(dir, 'exports', 'ls-shop-2-abc', 'junk')));
+  });
+
+  test('an export whose owner pid now belongs to another process (after a reboot) is started again', async () => {
+    const snapshot = await ports.snapshot.startSnapshot({ source: 'shop', snapshotId: 'lakesync-shop-3-abc', mode: 'create' });
+    const tasks = join(dir, 'export-tasks');
+    mkdirSync(tasks, { recursive: true });
+    await withOtherProcess(async (other) => {
+      // The owner's pid is taken, by a process that started at another time than the owner did.
+      writeFileSync(join(tasks, 'ls-shop-3-abc.json'), JSON.stringify({ exportId: 'ls-shop-3-abc', snapshot, state: 'in_progress', percentProgress: 40, ownerPid: other, ownerStarted: 'an-earlier-boot/12345', startedAt: new Date().toISOString(), tables: ['public.products'] }));
+      const status = await waitExport(ports, 'ls-shop-3-abc');
+      assert.equal(status.state, 'complete');
+    });
   });
 
   test('an export that fails reports the cause as a failed task', async () => {
@@ -359,6 +384,25 @@ describe('load runs', () => {
     // once, the run used up its restarts and the table failed for the cycle. It must be retried by
     // a new run, as a Glue run that ends ERROR is.
     assert.equal(status.retryable, true);
+  });
+
+  test('a run whose runner pid now belongs to another process (after a reboot) is started again; one naming that process is not', async () => {
+    await withOtherProcess(async (other) => {
+      const posts: string[] = [];
+      const port = createLoadPort(layout(), recordingRunner(posts));
+      const reused = newRunId('3-abcd:public.reused');
+      writeRecord({ runId: reused, runToken: '3-abcd:public.reused', state: 'running', runner: { pid: other, started: 'an-earlier-boot/12345', instance: 'before-reboot' }, args: { action: 'merge' }, restarts: 0 });
+      assert.deepEqual(await port.getRun(reused), { runId: reused, state: 'running', detail: 'STARTING' });
+      await until(() => posts.length > 0);
+      assert.deepEqual(posts, [reused]);
+
+      // The same pid with that process's own start: the run is taken as under way, and left alone.
+      const live = newRunId('3-abcd:public.live');
+      writeRecord({ runId: live, runToken: '3-abcd:public.live', state: 'running', runner: { pid: other, started: processStarted(other)!, instance: 'live' }, args: { action: 'merge' }, restarts: 0 });
+      assert.equal((await port.getRun(live)).state, 'running');
+      await delay(200);
+      assert.deepEqual(posts, [reused], 'the live run was not started again');
+    });
   });
 
   test('a run whose runner died for good is written down as failed once a new run replaces it', async () => {

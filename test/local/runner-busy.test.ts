@@ -8,9 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { PortError } from '../../src/errors';
-import { processAlive } from '../../src/local/files';
+import { readJsonIfExists } from '../../src/local/files';
+import { processAlive, processStarted } from '../../src/local/process-identity';
 import { layoutOf } from '../../src/local/paths';
-import { RunnerClient } from '../../src/local/runner/client';
+import { RunnerClient, type RunnerInfo } from '../../src/local/runner/client';
 
 const work = mkdtempSync(join(tmpdir(), 'lakesync-runner-busy-'));
 const client = new RunnerClient(layoutOf(work));
@@ -20,8 +21,11 @@ after(async () => {
 });
 
 test('a call that times out on a busy runner fails as RunnerBusy and leaves the runner running', { timeout: 300_000 }, async () => {
-  const { pid } = await client.ensure();
+  const { pid, started } = await client.ensure();
   assert.ok(client.ownsRunner);
+  // The runner names its process by pid and start, as the records it writes do (a pid may be reused).
+  assert.equal(started, processStarted(pid));
+  assert.equal(readJsonIfExists<RunnerInfo>(layoutOf(work).runnerInfo)?.started, started);
   // Seconds of work in Spark; the call waits 100 ms.
   const slow = 'SELECT sum(id % 7) AS s FROM range(0, 400000000)';
   const err = await client.call('POST', '/sql', { sql: slow }, 100).then(() => undefined, (e: unknown) => e);

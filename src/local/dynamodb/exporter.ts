@@ -23,7 +23,8 @@ import { dynamoTableKey } from '../../dynamodb/names';
 import { PortError } from '../../errors';
 import type { TableExportRef, TableExportStatus, TableExportWindow } from '../../model';
 import type { TableExportPort, TableExportRequest } from '../../ports';
-import { claimOrphanedTask, processAlive, readJsonIfExists, writeJsonAtomic, writeJsonExclusive } from '../files';
+import { claimOrphanedTask, readJsonIfExists, writeJsonAtomic, writeJsonExclusive } from '../files';
+import { THIS_OWNER, type TaskOwner, ownerAlive, processAlive } from '../process-identity';
 import type { WorkDirLayout } from '../paths';
 import { dynamoNameOf } from './catalog';
 import type { LocalDynamoClients } from './clients';
@@ -39,14 +40,13 @@ const FUTURE_TOLERANCE_MS = 5 * 60_000;
 /** lakesync's export ids (src/ids.ts tableExportIdFor); also what keeps paths inside the work dir. */
 const EXPORT_ID = /^[a-z0-9][a-z0-9-]{0,35}$/;
 
-interface TableExportTask {
+interface TableExportTask extends TaskOwner {
   exportId: string;
   exportArn: string;
   table: string;
   tableArn: string;
   window: TableExportWindow;
   state: TableExportStatus['state'];
-  ownerPid: number;
   startedAt: string;
   finishedAt?: string;
   itemCount?: number;
@@ -92,7 +92,7 @@ export function createLocalTableExportPort(layout: WorkDirLayout, options: Local
   const taskFile = (id: string) => join(layout.tableExportTasks, `${id}.json`);
   const readTask = (id: string) => readJsonIfExists<TableExportTask>(taskFile(id));
   const save = (task: TableExportTask) => writeJsonAtomic(taskFile(task.exportId), task);
-  const orphaned = (task: TableExportTask) => task.state === 'in_progress' && (task.ownerPid === process.pid ? !running.has(taskFile(task.exportId)) : !processAlive(task.ownerPid));
+  const orphaned = (task: TableExportTask) => task.state === 'in_progress' && (task.ownerPid === process.pid ? !running.has(taskFile(task.exportId)) : !ownerAlive(task));
   const summaryOf = (id: string) => readJsonIfExists<WrittenSummary>(join(tableExportLocation(layout, id), 'manifest-summary.json'));
 
   /**
@@ -100,7 +100,7 @@ export function createLocalTableExportPort(layout: WorkDirLayout, options: Local
    * another process created or took it over first, so that no export is ever run twice at once.
    */
   function launch(task: TableExportTask, orphan: boolean): boolean {
-    const claimed: TableExportTask = { ...task, state: 'in_progress', ownerPid: process.pid, startedAt: new Date().toISOString() };
+    const claimed: TableExportTask = { ...task, state: 'in_progress', ...THIS_OWNER, startedAt: new Date().toISOString() };
     if (orphan ? !claimOrphanedTask(layout.tableExportTasks, task) : !writeJsonExclusive(taskFile(task.exportId), claimed)) return false;
     if (orphan) save(claimed);
     const key = taskFile(task.exportId);
@@ -154,7 +154,7 @@ export function createLocalTableExportPort(layout: WorkDirLayout, options: Local
       tableArn: summary.tableArn ?? req.tableArn,
       window,
       state: 'complete',
-      ownerPid: process.pid,
+      ...THIS_OWNER,
       startedAt: summary.startTime ?? new Date().toISOString(),
       finishedAt: summary.endTime ?? new Date().toISOString(),
       itemCount: summary.itemCount ?? 0,
@@ -184,7 +184,7 @@ export function createLocalTableExportPort(layout: WorkDirLayout, options: Local
       };
       const existing = readTask(req.exportId) ?? recovered(req, exportArn);
       if (existing) return adopt(existing);
-      const task: TableExportTask = { exportId: req.exportId, exportArn, table: req.table, tableArn: req.tableArn, window: req.window, state: 'in_progress', ownerPid: process.pid, startedAt: new Date().toISOString() };
+      const task: TableExportTask = { exportId: req.exportId, exportArn, table: req.table, tableArn: req.tableArn, window: req.window, state: 'in_progress', ...THIS_OWNER, startedAt: new Date().toISOString() };
       // Another process may have created the task since the read: then this start adopts it.
       if (launch(task, false)) return ref(false);
       return adopt(readTask(req.exportId) ?? task);

@@ -15,20 +15,20 @@ import { redactSecrets } from '../../redact';
 import type { ExportRef, ExportStatus, SnapshotRef, TableName } from '../../model';
 import type { ExportPort, ExportRequest } from '../../ports';
 import { type CatalogRecord, catalogRecordFile } from '../discover';
-import { claimOrphanedTask, processAlive, readJsonIfExists, writeJsonAtomic, writeJsonExclusive } from '../files';
+import { claimOrphanedTask, readJsonIfExists, writeJsonAtomic, writeJsonExclusive } from '../files';
+import { THIS_OWNER, type TaskOwner, ownerAlive } from '../process-identity';
 import type { WorkDirLayout } from '../paths';
 import { readCatalog } from '../source/catalog';
 import type { SourceDb } from '../source/db';
 import { exportSnapshot, type ExportOptions } from './exporter';
 
-interface ExportTask {
+interface ExportTask extends TaskOwner {
   exportId: string;
   snapshot: SnapshotRef;
   tables?: TableName[];
   schemas?: string[];
   state: 'in_progress' | 'complete' | 'failed' | 'canceled';
   percentProgress: number;
-  ownerPid: number;
   startedAt: string;
   finishedAt?: string;
   failureCause?: string;
@@ -69,7 +69,7 @@ export function createExportPort(layout: WorkDirLayout, options: ExportTaskOptio
   const partialDir = (id: string) => `${exportDir(layout, id)}.partial`;
   const ref = (task: ExportTask, adopted: boolean): ExportRef => ({ exportId: task.exportId, location: exportDir(layout, task.exportId), snapshotId: task.snapshot.snapshotId, adopted });
 
-  const orphaned = (task: ExportTask) => task.state === 'in_progress' && (task.ownerPid === process.pid ? !running.has(task.exportId) : !processAlive(task.ownerPid));
+  const orphaned = (task: ExportTask) => task.state === 'in_progress' && (task.ownerPid === process.pid ? !running.has(task.exportId) : !ownerAlive(task));
 
   /**
    * Runs the export in this process: a new task, or the takeover of an orphaned one. Undefined
@@ -77,7 +77,7 @@ export function createExportPort(layout: WorkDirLayout, options: ExportTaskOptio
    */
   function launch(exportId: string, snapshot: SnapshotRef, scope: Pick<ExportTask, 'tables' | 'schemas'>, orphan?: ExportTask): ExportTask | undefined {
     const { tables, schemas } = scope;
-    const task: ExportTask = { exportId, snapshot, ...(tables ? { tables } : {}), ...(schemas ? { schemas } : {}), state: 'in_progress', percentProgress: 0, ownerPid: process.pid, startedAt: new Date().toISOString() };
+    const task: ExportTask = { exportId, snapshot, ...(tables ? { tables } : {}), ...(schemas ? { schemas } : {}), state: 'in_progress', percentProgress: 0, ...THIS_OWNER, startedAt: new Date().toISOString() };
     if (orphan ? !claimOrphanedTask(layout.exportTasks, orphan) : !writeJsonExclusive(taskFile(exportId), task)) return undefined;
     if (orphan) save(task);
     const canceller = new AbortController();

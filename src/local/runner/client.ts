@@ -12,7 +12,8 @@ import { hasEnded, stopChild } from '../../child-process';
 import { PortError } from '../../errors';
 import { LAKE_CATALOG } from '../../job-args';
 import { repoRoot, toolchain } from '../../toolchain';
-import { processAlive, readJsonIfExists } from '../files';
+import { readJsonIfExists } from '../files';
+import { processAlive } from '../process-identity';
 import type { WorkDirLayout } from '../paths';
 
 /** Most tables of one pack the runner loads at once (glue/lakesync_glue/pack.py PACK_THREADS_MAX). */
@@ -20,6 +21,8 @@ export const PACK_THREADS_MAX = 16;
 
 export interface RunnerInfo {
   pid: number;
+  /** When the runner's process started (see process-identity): its pid may be another process's after a reboot. */
+  started?: string;
   port: number;
   token: string;
   instance: string;
@@ -67,7 +70,7 @@ export class RunnerClient {
   /** The live runner of this work dir (this client's or another process's), without starting one. */
   liveRunner(): RunnerInfo | undefined {
     const info = readJsonIfExists<RunnerInfo>(this.layout.runnerInfo);
-    return info && processAlive(info.pid) ? info : undefined;
+    return info && processAlive(info) ? info : undefined;
   }
 
   async call<T>(method: 'GET' | 'POST', path: string, body?: unknown, timeoutMs = 600_000): Promise<T> {
@@ -178,7 +181,7 @@ export class RunnerClient {
     const ready = await waitReady(child, this.options.startTimeoutMs ?? 240_000, this.layout.runnerLog);
     // Keep reading stdout so the runner never blocks on a full pipe.
     child.stdout?.resume();
-    return { pid: ready.pid, port: ready.port, token, instance: ready.instance, warehouse: this.layout.warehouse };
+    return { pid: ready.pid, ...(ready.started ? { started: ready.started } : {}), port: ready.port, token, instance: ready.instance, warehouse: this.layout.warehouse };
   }
 }
 
@@ -209,6 +212,7 @@ interface ReadyLine {
   event: 'ready' | 'error';
   port: number;
   pid: number;
+  started?: string;
   instance: string;
   message?: string;
 }
