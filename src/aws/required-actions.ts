@@ -18,8 +18,13 @@ export interface RequiredAction {
   mode?: LakeFormationMode;
   /** Condition keys the request carries, for actions a policy allows only under a condition. */
   context?: Readonly<Record<string, readonly string[]>>;
+  /** The condition a statement allowing the action keeps (as the shipped policies do), so a suggested fix grants no more. */
+  condition?: PolicyCondition;
   why: string;
 }
+
+/** A policy statement's Condition: operator, then condition key, then value(s). */
+export type PolicyCondition = Readonly<Record<string, Readonly<Record<string, string | readonly string[]>>>>;
 
 const EXPORT_BUCKET_ARN = 'arn:aws:s3:::EXPORT_BUCKET';
 const EXPORT_OBJECTS_ARN = 'arn:aws:s3:::EXPORT_BUCKET/EXPORT_PREFIX/*';
@@ -185,7 +190,14 @@ export const WORKER_ACTIONS: readonly WorkerAction[] = [
   { action: 'kms:Decrypt', resources: [KEY_ARN], when: rds, why: 'the worker reads the encrypted export files (their sizes and the export info)' },
   { action: 's3:ListBucket', resources: [EXPORT_BUCKET_ARN], when: rds, why: "the worker lists a table's export files" },
   { action: 's3:GetObject', resources: [EXPORT_OBJECTS_ARN], when: rds, why: 'the worker reads the export info files' },
-  { action: 'iam:PassRole', resources: ['GLUE_ROLE_ARN'], context: { 'iam:PassedToService': ['glue.amazonaws.com'] }, why: 'CreateJob and UpdateJob pass the Glue job role' },
+  {
+    action: 'iam:PassRole',
+    resources: ['GLUE_ROLE_ARN'],
+    context: { 'iam:PassedToService': ['glue.amazonaws.com'] },
+    // Without it the worker could hand the role to any service.
+    condition: { StringEquals: { 'iam:PassedToService': 'glue.amazonaws.com' } },
+    why: 'CreateJob and UpdateJob pass the Glue job role',
+  },
   { action: 's3:PutObject', resources: ['arn:aws:s3:::SCRIPT_BUCKET/SCRIPT_PREFIX/*'], why: 'the worker uploads the Glue job scripts' },
   { action: 's3:GetObject', resources: ['arn:aws:s3:::SCRIPT_BUCKET/RESULT_PREFIX/*'], why: 'the worker reads the result of each load' },
   ...['glue:GetJob', 'glue:CreateJob', 'glue:UpdateJob', 'glue:TagResource', 'glue:StartJobRun', 'glue:GetJobRun', 'glue:GetJobRuns', 'glue:BatchStopJobRun'].map((action) => ({
@@ -249,6 +261,7 @@ export const GLUE_JOB_DIRECT_ACTIONS: readonly (RequiredAction & { auth?: Direct
     action,
     resources: ['arn:aws:ec2:REGION:ACCOUNT:network-interface/*'],
     context: { 'aws:TagKeys': [GLUE_ENI_TAG] },
+    condition: { 'ForAllValues:StringEquals': { 'aws:TagKeys': [GLUE_ENI_TAG] } },
     why: 'Glue tags the network interfaces it creates',
   })),
   { action: 'secretsmanager:GetSecretValue', resources: ['CATALOG_SECRET_ARN'], auth: 'secret', why: "the job reads the database password from the catalog's secret" },

@@ -37,22 +37,29 @@ export function describeDenied(denied: readonly PermissionOutcome[]): string {
     .join('; ');
 }
 
-/** The IAM policy statement that allows what was denied: one statement per set of resources. */
+/** The IAM policy statements that allow what was denied: one per set of resources and condition, the condition kept. */
 export function allowStatements(denied: readonly PermissionOutcome[]): string {
-  const byResources = new Map<string, Set<string>>();
-  const resourcesOf = new Map<string, Set<string>>();
+  // An action's resources, per condition it is allowed under.
+  const resourcesOf = new Map<string, { action: string; condition: PermissionOutcome['condition']; resources: Set<string> }>();
   for (const o of denied) {
-    const set = resourcesOf.get(o.action) ?? new Set<string>();
-    set.add(o.resource);
-    resourcesOf.set(o.action, set);
+    const key = JSON.stringify([o.action, o.condition ?? null]);
+    const entry = resourcesOf.get(key) ?? { action: o.action, condition: o.condition, resources: new Set<string>() };
+    entry.resources.add(o.resource);
+    resourcesOf.set(key, entry);
   }
-  for (const [action, resources] of resourcesOf) {
-    const key = JSON.stringify([...resources].sort());
-    byResources.set(key, (byResources.get(key) ?? new Set()).add(action));
+  const statementsOf = new Map<string, { resources: string[]; condition: PermissionOutcome['condition']; actions: string[] }>();
+  for (const { action, condition, resources } of resourcesOf.values()) {
+    const list = [...resources].sort();
+    const key = JSON.stringify([list, condition ?? null]);
+    const statement = statementsOf.get(key) ?? { resources: list, condition, actions: [] };
+    statement.actions.push(action);
+    statementsOf.set(key, statement);
   }
-  const statements = [...byResources].map(([resources, actions]) => {
-    const list = JSON.parse(resources) as string[];
-    return { Effect: 'Allow', Action: [...actions], Resource: list.length === 1 ? list[0] : list };
-  });
+  const statements = [...statementsOf.values()].map(({ resources, condition, actions }) => ({
+    Effect: 'Allow',
+    Action: actions,
+    Resource: resources.length === 1 ? resources[0] : resources,
+    ...(condition ? { Condition: condition } : {}),
+  }));
   return statements.map((s) => JSON.stringify(s)).join(' ');
 }

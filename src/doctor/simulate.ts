@@ -21,6 +21,7 @@ import {
   SimulatePrincipalPolicyCommand,
 } from '@aws-sdk/client-iam';
 import { awsErrorCode } from '../aws/errors';
+import type { PolicyCondition } from '../aws/required-actions';
 import { EMULATOR_NOT_IMPLEMENTED } from '../emulator';
 import { type Decision, evaluatePolicies, parsePolicyDocument, type PolicyDocument } from './policy';
 
@@ -32,11 +33,15 @@ export interface PermissionRequest {
   /** Every resource the action must be allowed on. */
   resources: readonly string[];
   context?: Record<string, string[]>;
+  /** Not simulated: the condition a statement allowing the action keeps, for the suggested fix. */
+  condition?: PolicyCondition;
 }
 
 export interface PermissionOutcome {
   action: string;
   resource: string;
+  /** The request's condition, for the suggested fix. */
+  condition?: PolicyCondition;
   decision: Decision;
   /** Context keys a policy's condition asked for that the request did not give. */
   missingContext: string[];
@@ -79,7 +84,7 @@ export class PermissionSimulator {
   private async simulateWithIam(principalArn: string, requests: readonly PermissionRequest[]): Promise<PermissionOutcome[]> {
     const batches = new Map<string, { request: PermissionRequest; actions: string[] }>();
     for (const request of requests) {
-      const key = JSON.stringify([request.resources, request.context ?? {}]);
+      const key = JSON.stringify([request.resources, request.context ?? {}, request.condition ?? {}]);
       const batch = batches.get(key) ?? { request, actions: [] };
       if (!batch.actions.includes(request.action)) batch.actions.push(request.action);
       batches.set(key, batch);
@@ -112,6 +117,7 @@ export class PermissionSimulator {
           out.push({
             action: result.EvalActionName ?? actions[0]!,
             resource: r.EvalResourceName ?? '*',
+            ...(request.condition ? { condition: request.condition } : {}),
             decision: (r.EvalResourceDecision ?? result.EvalDecision ?? 'implicitDeny') as Decision,
             missingContext: r.MissingContextValues ?? result.MissingContextValues ?? [],
             uncertain: false,
@@ -130,7 +136,7 @@ export class PermissionSimulator {
       const own = evaluatePolicies(identity, asked);
       // A permissions boundary caps what the identity policies allow.
       const capped = own.decision === 'allowed' && boundary ? evaluatePolicies([boundary], asked) : own;
-      return { action: request.action, resource, decision: capped.decision, missingContext: [], uncertain: own.uncertain || capped.uncertain };
+      return { action: request.action, resource, ...(request.condition ? { condition: request.condition } : {}), decision: capped.decision, missingContext: [], uncertain: own.uncertain || capped.uncertain };
     });
   }
 

@@ -139,6 +139,8 @@ describe('doctor on moto: a source with direct tables', () => {
     for (const action of ['ec2:CreateNetworkInterface', 'ec2:DeleteNetworkInterface', 'ec2:CreateTags', 'glue:GetConnection']) assert.match(glue!.problem!, new RegExp(action));
     assert.match(glue!.problem!, /connection\/shop-vpc/);
     assert.match(glue!.fix!, /GLUE_JOB_DIRECT_ACTIONS/);
+    // The tagging statement keeps its condition: the role may put Glue's tag only, as the shipped policy says.
+    assert.match(glue!.fix!, /\{"Effect":"Allow","Action":\["ec2:CreateTags","ec2:DeleteTags"\],"Resource":"arn:aws:ec2:[^"]+:network-interface\/\*","Condition":\{"ForAllValues:StringEquals":\{"aws:TagKeys":\["aws-glue-service-resource"\]\}\}\}/);
   });
 
   test('glue-role: a Glue role that may not read the catalog secret fails, naming it', async () => {

@@ -26,6 +26,7 @@ import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { sourceSchema } from '../../src/config/schema';
 import { type CheckResult, doctorExitCode, doctorSettings, runDoctor } from '../../src/doctor';
 import { createDoctorClients, destroyDoctorClients } from '../../src/doctor/clients';
+import { evaluatePolicies, parsePolicyDocument } from '../../src/doctor/policy';
 import { MOTO_ACCOUNT_ID, type MotoServer, startMoto } from '../helpers/moto';
 import { loadTemplate, templatePolicy, valuesContext } from '../../scripts/policy-template';
 
@@ -114,6 +115,7 @@ function workerPolicy(keyArn: string, b: Breakage): { Statement: { Sid?: string;
   worker.Statement.push({ Sid: 'AthenaResults', Action: ['s3:GetObject', 's3:PutObject', 's3:GetBucketLocation'], Resource: ['arn:aws:s3:::shop-athena', 'arn:aws:s3:::shop-athena/results/*'], Effect: 'Allow' } as never);
   for (const s of worker.Statement) {
     if (s.Sid === 'PassRoles' && b.workerCannotPass) s.Resource = [GLUE_ROLE];
+    if (s.Sid === 'PassRoles' && b.workerCannotPassGlue) s.Resource = [EXPORT_ROLE];
     if (s.Sid === 'Snapshots' && b.workerTagsSnapshots) {
       s.Action = [s.Action].flat().filter((a) => !a.startsWith('rds:Describe'));
       worker.Statement.push({ Effect: 'Allow', Action: ['rds:DescribeDBSnapshots'], Resource: s.Resource } as never);
@@ -133,6 +135,8 @@ interface Breakage {
   glueOmits?: string[];
   workgroupWithoutOutput?: boolean;
   workerCannotPass?: boolean;
+  /** The worker may pass the export role only, not the Glue job role. */
+  workerCannotPassGlue?: boolean;
   /** Actions taken out of the worker's policy. */
   workerOmits?: string[];
   /** The worker may create snapshots only with the lakesync tag (aws:RequestTag). */
@@ -303,6 +307,30 @@ test('worker-permissions: a worker policy without glue:StartJobRun fails, naming
   assertOnlyFailure(results, 'worker-permissions', /role\/lakesync-worker \(the principal the worker runs as\) lacks actions a cycle needs: glue:StartJobRun on arn:aws:glue:us-east-2:123456789012:job\/lakesync-load-shop/);
   assert.match(statusOf(results, 'worker-permissions').fix!, /"Action":\["glue:StartJobRun"\],"Resource":"arn:aws:glue:us-east-2:123456789012:job\/lakesync-load-shop"/);
 });
+
+test('worker-permissions: a worker that may not pass the Glue role is told the statement with its condition, which passes the role to Glue only', async () => {
+  await buildAccount({ workerCannotPassGlue: true });
+  const results = await doctor();
+  assertOnlyFailure(results, 'worker-permissions', /iam:PassRole on arn:aws:iam::123456789012:role\/lakesync-glue/);
+  const suggested = suggestedStatements(statusOf(results, 'worker-permissions').fix!);
+  assert.deepEqual(suggested, [{ Effect: 'Allow', Action: ['iam:PassRole'], Resource: GLUE_ROLE, Condition: { StringEquals: { 'iam:PassedToService': 'glue.amazonaws.com' } } }]);
+  // The suggestion grants no more than the shipped policy: the role goes to Glue and to no other service.
+  const asked = (service: string) => evaluatePolicies([parsePolicyDocument(JSON.stringify({ Statement: suggested }), 'the suggested fix')], { action: 'iam:PassRole', resource: GLUE_ROLE, context: { 'iam:PassedToService': [service] } }).decision;
+  assert.equal(asked('glue.amazonaws.com'), 'allowed');
+  assert.notEqual(asked('ec2.amazonaws.com'), 'allowed');
+  // Added as told, it mends the check.
+  const c = setupClients();
+  await c.iam.send(new PutRolePolicyCommand({ RoleName: 'lakesync-worker', PolicyName: 'doctor-fix', PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: suggested }) }));
+  c.iam.destroy();
+  assert.deepEqual(statusOf(await doctor(), 'worker-permissions'), { check: 'worker-permissions', status: 'ok' });
+});
+
+/** The policy statements a fix line suggests: JSON objects, one after another, after its text. */
+function suggestedStatements(fix: string): object[] {
+  const start = fix.indexOf('{"Effect"');
+  assert.ok(start >= 0, `no statement in ${fix}`);
+  return fix.slice(start).split(/(?<=\}) (?=\{"Effect")/).map((s) => JSON.parse(s) as object);
+}
 
 test('worker-permissions: a worker that may not snapshot the instance fails before a cycle does', async () => {
   await buildAccount({ workerOmits: ['rds:CreateDBSnapshot'] });

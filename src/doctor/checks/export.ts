@@ -8,11 +8,11 @@
  */
 import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import { httpStatusOf } from '../../aws/errors';
-import { EXPORT_ROLE_S3_ACTIONS, EXPORT_SERVICE, resolveResource } from '../../aws/required-actions';
+import { EXPORT_ROLE_S3_ACTIONS, EXPORT_SERVICE } from '../../aws/required-actions';
 import { allowStatements, callFailed, deniedOf, describeDenied } from '../report';
 import { type CheckResult, type DoctorContext, fail, ok, warn } from '../types';
 import { checkRoleTrust, roleMissing } from './roles';
-import { resourceNames } from './names';
+import { permissionRequest, resourceNames } from './names';
 
 export const EXPORT_ROLE = 'export-role';
 export const EXPORT_ROLE_PASS = 'export-role-pass';
@@ -73,7 +73,7 @@ export async function checkExportBucket(ctx: DoctorContext): Promise<CheckResult
   const skipped = roleMissing(ctx, EXPORT_BUCKET, ctx.settings.export.iamRoleArn, `bucket ${bucket} exists; the export role's S3 permissions were`);
   if (skipped) return skipped;
   const names = resourceNames(ctx);
-  const requests = EXPORT_ROLE_S3_ACTIONS.map((a) => ({ action: a.action, resources: a.resources.map((r) => resolveResource(r, names)) }));
+  const requests = EXPORT_ROLE_S3_ACTIONS.map((a) => permissionRequest(a, names));
   let outcomes;
   try {
     outcomes = await ctx.simulator.simulate(ctx.settings.export.iamRoleArn, requests);

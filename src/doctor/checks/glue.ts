@@ -4,11 +4,11 @@
  * DynamoDB source the export settings are its source.export, so the export actions name the
  * prefix DynamoDB writes to.
  */
-import { glueJobActions, glueJobDirectActions, resolveResource } from '../../aws/required-actions';
+import { glueJobActions, glueJobDirectActions } from '../../aws/required-actions';
 import { allowStatements, callFailed, deniedOf, describeDenied } from '../report';
 import { type CheckResult, type DoctorContext, fail, ok, warn } from '../types';
 import { keyPolicySide } from './kms';
-import { resourceNames } from './names';
+import { permissionRequest, resourceNames } from './names';
 import { checkRoleTrust } from './roles';
 
 export const GLUE_ROLE = 'glue-role';
@@ -25,11 +25,7 @@ export async function checkGlueRole(ctx: DoctorContext): Promise<CheckResult> {
   try {
     outcomes = await ctx.simulator.simulate(
       roleArn,
-      actions.map((a) => ({
-        action: a.action,
-        resources: a.resources.map((r) => resolveResource(r, names)),
-        ...(a.context ? { context: Object.fromEntries(Object.entries(a.context).map(([key, values]) => [key, [...values]])) } : {}),
-      })),
+      actions.map((a) => permissionRequest(a, names)),
     );
   } catch (err) {
     return callFailed(GLUE_ROLE, err, 'IAM SimulatePrincipalPolicy', `the Glue job role's permissions`);

@@ -9,12 +9,12 @@
  */
 import { DescribeKeyCommand, GetKeyPolicyCommand } from '@aws-sdk/client-kms';
 import { hasAwsCode } from '../../aws/errors';
-import { EXPORT_ROLE_KMS_ACTIONS, resolveResource } from '../../aws/required-actions';
+import { EXPORT_ROLE_KMS_ACTIONS } from '../../aws/required-actions';
 import { keyPolicyAllows, parsePolicyDocument, type PolicyDocument, PolicyParseError } from '../policy';
 import { allowStatements, callFailed, deniedOf, describeDenied } from '../report';
 import type { PermissionOutcome } from '../simulate';
 import { type CheckResult, type DoctorContext, fail, ok, warn } from '../types';
-import { resourceNames } from './names';
+import { permissionRequest, resourceNames } from './names';
 import { roleMissing } from './roles';
 
 export const KMS_KEY = 'kms-key';
@@ -70,7 +70,7 @@ async function roleMayUseKey(ctx: DoctorContext, keyArn: string): Promise<CheckR
   try {
     outcomes = await ctx.simulator.simulate(
       roleArn,
-      EXPORT_ROLE_KMS_ACTIONS.map((a) => ({ action: a.action, resources: a.resources.map((r) => resolveResource(r, names)) })),
+      EXPORT_ROLE_KMS_ACTIONS.map((a) => permissionRequest(a, names)),
     );
   } catch (err) {
     return callFailed(KMS_KEY, err, 'IAM SimulatePrincipalPolicy', `the export role's KMS permissions`);

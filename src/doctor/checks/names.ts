@@ -1,6 +1,17 @@
 /** The names that fill the ARN templates of src/aws/required-actions.ts for this source. */
-import type { ResourceNames } from '../../aws/required-actions';
+import { type RequiredAction, resolveResource, type ResourceNames } from '../../aws/required-actions';
+import type { PermissionRequest } from '../simulate';
 import type { DoctorContext } from '../types';
+
+/** A required action on this source's resources, as the simulator asks it. */
+export function permissionRequest(a: RequiredAction, names: ResourceNames): PermissionRequest {
+  return {
+    action: a.action,
+    resources: a.resources.map((r) => resolveResource(r, names)),
+    ...(a.context ? { context: Object.fromEntries(Object.entries(a.context).map(([key, values]) => [key, [...values]])) } : {}),
+    ...(a.condition ? { condition: a.condition } : {}),
+  };
+}
 
 export function resourceNames(ctx: DoctorContext): ResourceNames {
   const s = ctx.settings;

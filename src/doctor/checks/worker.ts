@@ -6,7 +6,7 @@
  * The key policy's side of the worker's key actions is read as for the roles (kms.ts).
  */
 import { awsErrorKind } from '../../aws/errors';
-import { dynamodbWorkerActions, type RequiredAction, resolveResource, type ResourceNames, workerActions } from '../../aws/required-actions';
+import { dynamodbWorkerActions, type RequiredAction, type ResourceNames, workerActions } from '../../aws/required-actions';
 import { dynamoTableNameOf } from '../../dynamodb/names';
 import { snapshotIdFor } from '../../ids';
 import { allowStatements, callFailed, deniedOf, describeDenied } from '../report';
@@ -14,7 +14,7 @@ import type { PermissionRequest } from '../simulate';
 import { type CheckResult, type DoctorContext, fail, ok, warn } from '../types';
 import type { DynamoDoctorSource } from './dynamodb';
 import { keyPolicySide } from './kms';
-import { resourceNames } from './names';
+import { permissionRequest, resourceNames } from './names';
 
 export const WORKER_PERMISSIONS = 'worker-permissions';
 
@@ -73,7 +73,7 @@ function workerRequests(ctx: DoctorContext, dynamo: DynamoDoctorSource | undefin
   };
   // Without a resolved key (the key checks report why) its actions are not simulated.
   const usable = (a: RequiredAction) => Boolean(ctx.key) || !a.action.startsWith('kms:');
-  const requests = workerActions(scope).filter(usable).map((a) => request(a, names));
+  const requests = workerActions(scope).filter(usable).map((a) => permissionRequest(a, names));
   if (!dynamo) return requests;
   const dynamoNames = { ...names, dynamodbRegion: dynamo.region, dynamodbExportBucket: dynamo.export.bucket, dynamodbExportPrefix: dynamo.export.prefix };
   // The tables the PITR check found synced (ListTables or source.tables, include applied).
@@ -81,15 +81,7 @@ function workerRequests(ctx: DoctorContext, dynamo: DynamoDoctorSource | undefin
   for (const a of dynamodbWorkerActions(Boolean(dynamo.export.kmsKeyId)).filter(usable)) {
     const perTable = a.resources.some((r) => r.includes('DYNAMODB_TABLE'));
     // No table known (ListTables failed): the table actions are not simulated.
-    for (const table of perTable ? tables : ['']) requests.push(request(a, { ...dynamoNames, dynamodbTable: table }));
+    for (const table of perTable ? tables : ['']) requests.push(permissionRequest(a, { ...dynamoNames, dynamodbTable: table }));
   }
   return requests;
-}
-
-function request(a: RequiredAction, names: ResourceNames): PermissionRequest {
-  return {
-    action: a.action,
-    resources: a.resources.map((r) => resolveResource(r, names)),
-    ...(a.context ? { context: Object.fromEntries(Object.entries(a.context).map(([key, values]) => [key, [...values]])) } : {}),
-  };
 }
