@@ -122,7 +122,7 @@ export function doctorSettings(name: string, source: SourceConfig): DoctorSettin
 }
 
 export async function runDoctor(clients: DoctorClients, settings: DoctorSettings | DynamoSourceDoctorSettings): Promise<CheckResult[]> {
-  const ctx: DoctorContext = { clients, settings, simulator: new PermissionSimulator(clients.iam, Boolean(settings.endpoint)), missingRoles: new Set() };
+  const ctx: DoctorContext = { clients, settings, simulator: new PermissionSimulator(clients.iam, Boolean(settings.endpoint), settings.region), missingRoles: new Set() };
   const credentials = await checkCredentials(ctx);
   // Without working credentials of the right account every other answer would mislead.
   if (credentials.status !== 'ok') return [credentials];

@@ -56,6 +56,12 @@ export class PermissionSimulator {
     private readonly iam: IAMClient,
     /** True with an endpoint override (an emulator): allows the local evaluation. */
     private readonly emulator: boolean,
+    /**
+     * The region the calls are made in, simulated as aws:RequestedRegion unless a request names
+     * its own. Without it a policy that allows only in some regions would deny (a missing key fails
+     * StringEquals) and a region-locking Deny would apply (it passes StringNotEquals).
+     */
+    private readonly region: string,
   ) {}
 
   get usedLocalEvaluation(): boolean {
@@ -83,7 +89,8 @@ export class PermissionSimulator {
    */
   private async simulateWithIam(principalArn: string, requests: readonly PermissionRequest[]): Promise<PermissionOutcome[]> {
     const batches = new Map<string, { request: PermissionRequest; actions: string[] }>();
-    for (const request of requests) {
+    for (const original of requests) {
+      const request = this.inRegion(original);
       const key = JSON.stringify([request.resources, request.context ?? {}, request.condition ?? {}]);
       const batch = batches.get(key) ?? { request, actions: [] };
       if (!batch.actions.includes(request.action)) batch.actions.push(request.action);
@@ -129,7 +136,13 @@ export class PermissionSimulator {
     return out;
   }
 
-  private async evaluateLocally(principalArn: string, request: PermissionRequest): Promise<PermissionOutcome[]> {
+  /** The request with aws:RequestedRegion in its context. */
+  private inRegion(request: PermissionRequest): PermissionRequest {
+    return { ...request, context: { 'aws:RequestedRegion': [this.region], ...request.context } };
+  }
+
+  private async evaluateLocally(principalArn: string, original: PermissionRequest): Promise<PermissionOutcome[]> {
+    const request = this.inRegion(original);
     const { identity, boundary } = await this.policiesOf(principalArn);
     return request.resources.map((resource) => {
       const asked = { action: request.action, resource, ...(request.context ? { context: request.context } : {}) };

@@ -225,7 +225,7 @@ describe('direct-source: the Glue connection (moto lacks GetConnection: aws-sdk-
     const clients = createDoctorClients(settings);
     const mocks = { glue: mockClient(clients.glue), secrets: mockClient(clients.secrets) };
     mocks.secrets.on(DescribeSecretCommand).resolves({ ARN: 'arn', Name: 'shop-catalog' });
-    const ctx: DoctorContext = { clients, settings, simulator: new PermissionSimulator(clients.iam, false), missingRoles: new Set() };
+    const ctx: DoctorContext = { clients, settings, simulator: new PermissionSimulator(clients.iam, false, settings.region), missingRoles: new Set() };
     return { ctx, mocks, done: () => destroyDoctorClients(clients) };
   }
 
@@ -277,7 +277,7 @@ describe('direct-source: the Glue connection (moto lacks GetConnection: aws-sdk-
     const settings = doctorSettings('shop', sourceSchema.parse({ ...rawSource({ user: 'u', secretArn: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:x` }), tables: {} }));
     const clients = createDoctorClients(settings);
     const glue = mockClient(clients.glue);
-    const ctx: DoctorContext = { clients, settings, simulator: new PermissionSimulator(clients.iam, false), missingRoles: new Set() };
+    const ctx: DoctorContext = { clients, settings, simulator: new PermissionSimulator(clients.iam, false, settings.region), missingRoles: new Set() };
     assert.deepEqual(await checkDirectSource(ctx), []);
     assert.equal(glue.calls().length, 0);
     destroyDoctorClients(clients);

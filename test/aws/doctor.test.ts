@@ -123,7 +123,10 @@ function workerPolicy(keyArn: string, b: Breakage): { Statement: { Sid?: string;
     }
     s.Action = [s.Action].flat().filter((a) => !(b.workerOmits ?? []).includes(a));
   }
-  return { ...worker, Statement: worker.Statement.filter((s) => s.Action.length > 0) };
+  const statements = worker.Statement.filter((s) => s.Action.length > 0);
+  // The usual region lock: everything but the global services is denied outside the allowed region.
+  if (b.regionLock) statements.push({ Effect: 'Deny', NotAction: ['iam:*', 'sts:*'], Resource: '*', Condition: { StringNotEquals: { 'aws:RequestedRegion': [b.regionLock] } } } as never);
+  return { ...worker, Statement: statements };
 }
 
 interface Breakage {
@@ -137,6 +140,8 @@ interface Breakage {
   workerCannotPass?: boolean;
   /** The worker may pass the export role only, not the Glue job role. */
   workerCannotPassGlue?: boolean;
+  /** The worker is denied every regional action outside this region. */
+  regionLock?: string;
   /** Actions taken out of the worker's policy. */
   workerOmits?: string[];
   /** The worker may create snapshots only with the lakesync tag (aws:RequestTag). */
@@ -331,6 +336,17 @@ function suggestedStatements(fix: string): object[] {
   assert.ok(start >= 0, `no statement in ${fix}`);
   return fix.slice(start).split(/(?<=\}) (?=\{"Effect")/).map((s) => JSON.parse(s) as object);
 }
+
+test('worker-permissions: a worker locked to the configured region passes; locked to another region, it fails', async () => {
+  // A missing aws:RequestedRegion passes StringNotEquals: unless the simulation names the region, the lock denies all.
+  await buildAccount({ regionLock: REGION });
+  assert.deepEqual(statusOf(await doctor(), 'worker-permissions'), { check: 'worker-permissions', status: 'ok' });
+  await moto.reset();
+  await buildAccount({ regionLock: 'eu-west-1' });
+  const results = await doctor();
+  assert.equal(statusOf(results, 'worker-permissions').status, 'FAIL');
+  assert.match(statusOf(results, 'worker-permissions').problem!, /glue:StartJobRun on arn:aws:glue:us-east-2:123456789012:job\/lakesync-load-shop \(explicitDeny\)/);
+});
 
 test('worker-permissions: a worker that may not snapshot the instance fails before a cycle does', async () => {
   await buildAccount({ workerOmits: ['rds:CreateDBSnapshot'] });

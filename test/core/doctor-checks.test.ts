@@ -29,7 +29,7 @@ function context(options: { endpoint?: string } = {}) {
   const settings = doctorSettings('shop', awsSource(options.endpoint ? { endpoint: options.endpoint } : {}));
   const clients = createDoctorClients(settings);
   const mocks = { secrets: mockClient(clients.secrets), athena: mockClient(clients.athena), iam: mockClient(clients.iam), kms: mockClient(clients.kms), glue: mockClient(clients.glue), sts: mockClient(clients.sts) };
-  const ctx: DoctorContext = { clients, settings, simulator: new PermissionSimulator(clients.iam, Boolean(options.endpoint)), missingRoles: new Set() };
+  const ctx: DoctorContext = { clients, settings, simulator: new PermissionSimulator(clients.iam, Boolean(options.endpoint), settings.region), missingRoles: new Set() };
   return { ctx, mocks };
 }
 
@@ -84,7 +84,10 @@ test('SimulatePrincipalPolicy: actions on the same resources and context share a
   ]);
   const calls = mocks.iam.commandCalls(SimulatePrincipalPolicyCommand).map((c) => c.args[0].input);
   assert.deepEqual(calls.map((i) => i.ActionNames), [['glue:GetJob', 'glue:StartJobRun', 'glue:GetJobRun'], ['iam:PassRole'], ['iam:PassRole']]);
-  assert.equal(calls[2]!.ContextEntries, undefined);
+  // Every call names the region (aws:RequestedRegion), so region-conditioned policies are read as in a real call.
+  const region = { ContextKeyName: 'aws:RequestedRegion', ContextKeyValues: ['us-east-2'], ContextKeyType: 'stringList' };
+  assert.deepEqual(calls[2]!.ContextEntries, [region]);
+  assert.deepEqual(calls[1]!.ContextEntries, [region, { ContextKeyName: 'iam:PassedToService', ContextKeyValues: ['glue.amazonaws.com'], ContextKeyType: 'stringList' }]);
 });
 
 test('against AWS (no endpoint override) a failing simulator is an error, never a local guess', async () => {
@@ -116,9 +119,30 @@ test('worker-permissions: each action is simulated on its resources, with the Pa
   const inputs = mocks.iam.commandCalls(SimulatePrincipalPolicyCommand).map((c) => c.args[0].input);
   const pass = inputs.find((i) => i.ActionNames?.[0] === 'iam:PassRole');
   assert.deepEqual(pass?.ResourceArns, [GLUE_ROLE]);
-  assert.deepEqual(pass?.ContextEntries, [{ ContextKeyName: 'iam:PassedToService', ContextKeyValues: ['glue.amazonaws.com'], ContextKeyType: 'stringList' }]);
+  assert.deepEqual(pass?.ContextEntries, [
+    { ContextKeyName: 'aws:RequestedRegion', ContextKeyValues: ['us-east-2'], ContextKeyType: 'stringList' },
+    { ContextKeyName: 'iam:PassedToService', ContextKeyValues: ['glue.amazonaws.com'], ContextKeyType: 'stringList' },
+  ]);
   assert.ok(inputs.every((i) => i.PolicySourceArn === 'arn:aws:iam::123456789012:role/worker'));
   assert.ok(inputs.some((i) => i.ActionNames?.[0] === 'kms:CreateGrant' && i.ResourceArns?.[0] === KEY.Arn));
+});
+
+test('worker-permissions: a DynamoDB source in another region than the lake is simulated there for its DynamoDB calls only', async () => {
+  const { ctx, mocks } = context();
+  allowAll(mocks);
+  const dynamodb = { region: 'eu-west-1', lakeRegion: 'us-east-2', partition: 'aws', tables: ['Orders'], export: { bucket: 'exports', prefix: 'ddb' }, included: () => true };
+  const result = await checkWorkerPermissions({ ...ctx, settings: { ...ctx.settings, dynamodb } as DoctorContext['settings'], caller: { account: '123456789012', arn: 'x', principalArn: 'arn:aws:iam::123456789012:role/worker' } });
+  assert.deepEqual(result, { check: 'worker-permissions', status: 'ok' });
+  const regionOf = (action: string) =>
+    mocks.iam
+      .commandCalls(SimulatePrincipalPolicyCommand)
+      .map((c) => c.args[0].input)
+      .find((i) => i.ActionNames?.includes(action))
+      ?.ContextEntries?.find((e) => e.ContextKeyName === 'aws:RequestedRegion')?.ContextKeyValues;
+  assert.deepEqual(regionOf('dynamodb:ExportTableToPointInTime'), ['eu-west-1']);
+  assert.deepEqual(regionOf('dynamodb:ListTables'), ['eu-west-1']);
+  assert.deepEqual(regionOf('s3:ListBucket'), ['us-east-2']);
+  assert.deepEqual(regionOf('glue:StartJobRun'), ['us-east-2']);
 });
 
 test('export-role-pass: a caller that is no IAM user or role cannot be simulated: a warning', async () => {

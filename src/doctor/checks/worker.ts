@@ -80,8 +80,13 @@ function workerRequests(ctx: DoctorContext, dynamo: DynamoDoctorSource | undefin
   const tables = ctx.dynamoTables ?? dynamo.tables?.map(dynamoTableNameOf) ?? [];
   for (const a of dynamodbWorkerActions(Boolean(dynamo.export.kmsKeyId)).filter(usable)) {
     const perTable = a.resources.some((r) => r.includes('DYNAMODB_TABLE'));
+    // The DynamoDB calls go to the tables' region, which may not be the lake's.
+    const region: Record<string, string[]> = a.action.startsWith('dynamodb:') ? { 'aws:RequestedRegion': [dynamo.region] } : {};
     // No table known (ListTables failed): the table actions are not simulated.
-    for (const table of perTable ? tables : ['']) requests.push(permissionRequest(a, { ...dynamoNames, dynamodbTable: table }));
+    for (const table of perTable ? tables : ['']) {
+      const asked = permissionRequest(a, { ...dynamoNames, dynamodbTable: table });
+      requests.push({ ...asked, context: { ...asked.context, ...region } });
+    }
   }
   return requests;
 }
