@@ -294,6 +294,7 @@ export const DOCTOR_CALLS: readonly { call: string; action: string }[] = [
   { call: 'IAM GetPolicyVersion', action: 'iam:GetPolicyVersion' },
   { call: 'KMS DescribeKey', action: 'kms:DescribeKey' },
   { call: 'KMS GetKeyPolicy', action: 'kms:GetKeyPolicy' },
+  { call: 'KMS ListGrants', action: 'kms:ListGrants' },
   { call: 'S3 HeadBucket', action: 's3:ListBucket' },
   { call: 'S3Tables GetTableBucket', action: 's3tables:GetTableBucket' },
   { call: 'Glue GetCatalog', action: 'glue:GetCatalog' },

@@ -14,6 +14,7 @@
  *   iam:GetPolicyVersion           (only against an emulator without SimulatePrincipalPolicy)
  *   kms:DescribeKey                KMS DescribeKey               key state and spec
  *   kms:GetKeyPolicy               KMS GetKeyPolicy              the key policy's side of the export role's access
+ *   kms:ListGrants                 KMS ListGrants                grants on the key, for actions its key policy does not give
  *   s3:ListBucket                  S3 HeadBucket                 export bucket exists, its region
  *   s3tables:GetTableBucket        S3Tables GetTableBucket       table bucket exists
  *   glue:GetCatalog                Glue GetCatalog               s3tablescatalog (analytics integration)

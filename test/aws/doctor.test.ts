@@ -16,7 +16,7 @@ import { after, before, beforeEach, test } from 'node:test';
 import { stringify } from 'yaml';
 import { AthenaClient, CreateWorkGroupCommand } from '@aws-sdk/client-athena';
 import { AttachRolePolicyCommand, CreatePolicyCommand, CreateRoleCommand, IAMClient, PutRolePolicyCommand, UpdateAssumeRolePolicyCommand } from '@aws-sdk/client-iam';
-import { CreateAliasCommand, CreateKeyCommand, DisableKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { CreateAliasCommand, CreateGrantCommand, CreateKeyCommand, DisableKeyCommand, type GrantOperation, KMSClient } from '@aws-sdk/client-kms';
 import { LakeFormationClient, RegisterResourceCommand } from '@aws-sdk/client-lakeformation';
 import { CreateDBClusterCommand, CreateDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
@@ -142,6 +142,8 @@ interface Breakage {
   workerCannotPassGlue?: boolean;
   /** The worker is denied every regional action outside this region. */
   regionLock?: string;
+  /** The key policy leaves out the export role and the account; the role may use the key by a grant, one constrained to an encryption context, or nothing. */
+  exportKeyBy?: 'grant' | 'constrained-grant' | 'nothing';
   /** Actions taken out of the worker's policy. */
   workerOmits?: string[];
   /** The worker may create snapshots only with the lakesync tag (aws:RequestTag). */
@@ -158,7 +160,16 @@ async function buildAccount(b: Breakage = {}): Promise<void> {
   await c.rds.send(new CreateDBInstanceCommand({ DBInstanceIdentifier: 'shop-db', Engine: b.engine ?? 'postgres', DBInstanceClass: 'db.t3.micro', MasterUsername: 'admin', MasterUserPassword: 'password123', AllocatedStorage: 20 }));
   if (b.cluster) await c.rds.send(new CreateDBClusterCommand({ DBClusterIdentifier: 'shop-cluster', Engine: b.cluster.engine, MasterUsername: 'admin', MasterUserPassword: 'password123' }));
 
-  const key = (await c.kms.send(new CreateKeyCommand({ Description: 'lakesync export' }))).KeyMetadata!;
+  // A key policy that names the worker and the Glue role but neither the export role nor the account root.
+  const withoutExportRole = b.exportKeyBy ? { Policy: policy({ Sid: 'Others', Effect: 'Allow', Principal: { AWS: [WORKER_ROLE, GLUE_ROLE] }, Action: 'kms:*', Resource: '*' }) } : {};
+  const key = (await c.kms.send(new CreateKeyCommand({ Description: 'lakesync export', ...withoutExportRole }))).KeyMetadata!;
+  if (b.exportKeyBy && b.exportKeyBy !== 'nothing') {
+    const operations: GrantOperation[] = ['Encrypt', 'Decrypt', 'GenerateDataKey', 'GenerateDataKeyWithoutPlaintext', 'ReEncryptFrom', 'ReEncryptTo', 'CreateGrant', 'DescribeKey', 'RetireGrant'];
+    const constraints = b.exportKeyBy === 'constrained-grant' ? { Constraints: { EncryptionContextSubset: { purpose: 'other' } } } : {};
+    await c.kms.send(new CreateGrantCommand({ KeyId: key.KeyId, GranteePrincipal: EXPORT_ROLE, Operations: operations, ...constraints }));
+    // Another role's grant gives the export role nothing.
+    await c.kms.send(new CreateGrantCommand({ KeyId: key.KeyId, GranteePrincipal: role('someone-else'), Operations: ['Encrypt', 'Decrypt'] }));
+  }
   await c.kms.send(new CreateAliasCommand({ AliasName: KEY_ALIAS, TargetKeyId: key.KeyId }));
   if (b.disableKey) await c.kms.send(new DisableKeyCommand({ KeyId: key.KeyId }));
 
@@ -356,6 +367,20 @@ test('worker-permissions: a worker that may not snapshot the instance fails befo
 test('worker-permissions: a worker that may create only snapshots tagged lakesync passes (the simulation carries the tag)', async () => {
   await buildAccount({ workerTagsSnapshots: true });
   assert.deepEqual(statusOf(await doctor(), 'worker-permissions'), { check: 'worker-permissions', status: 'ok' });
+});
+
+test('kms-key: a key policy that leaves out the export role passes when a grant gives it the key, and fails without one', async () => {
+  await buildAccount({ exportKeyBy: 'grant' });
+  assert.deepEqual(statusOf(await doctor(), 'kms-key'), { check: 'kms-key', status: 'ok' });
+  for (const by of ['nothing', 'constrained-grant'] as const) {
+    await moto.reset();
+    await buildAccount({ exportKeyBy: by });
+    const results = await doctor();
+    // A grant constrained to an encryption context gives DescribeKey and RetireGrant only: the context of RDS's calls is not known.
+    const missing = by === 'nothing' ? /neither allows the export role kms:Encrypt, .*kms:RetireGrant nor leaves them to IAM .*and no grant on the key gives them/ : /neither allows the export role kms:Encrypt, .*kms:CreateGrant nor leaves them to IAM .*and no grant on the key gives them/;
+    assertOnlyFailure(results, 'kms-key', missing);
+    if (by === 'constrained-grant') assert.doesNotMatch(statusOf(results, 'kms-key').problem!, /DescribeKey|RetireGrant/);
+  }
 });
 
 test('kms-key: a disabled key fails with enable-key as the fix', async () => {

@@ -8,7 +8,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { GetWorkGroupCommand } from '@aws-sdk/client-athena';
 import { GetCatalogCommand } from '@aws-sdk/client-glue';
 import { GetRoleCommand, SimulatePrincipalPolicyCommand } from '@aws-sdk/client-iam';
-import { DescribeKeyCommand, GetKeyPolicyCommand } from '@aws-sdk/client-kms';
+import { DescribeKeyCommand, GetKeyPolicyCommand, ListGrantsCommand } from '@aws-sdk/client-kms';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { doctorSettings } from '../../src/doctor';
 import { checkAthenaWorkgroup } from '../../src/doctor/checks/athena';
@@ -194,9 +194,11 @@ test('kms-key: a key policy that names neither the export role nor the account f
   mocks.kms.on(DescribeKeyCommand).resolves({ KeyMetadata: KEY });
   allowAll(mocks);
   mocks.kms.on(GetKeyPolicyCommand).resolves({ Policy: JSON.stringify({ Statement: [{ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::123456789012:role/admin' }, Action: 'kms:*', Resource: '*' }] }) });
+  mocks.kms.on(ListGrantsCommand).rejects(awsError('AccessDeniedException', 400, 'not authorized to perform kms:ListGrants'));
   const result = await checkKmsKey(ctx);
   assert.equal(result.status, 'FAIL', JSON.stringify(result));
   assert.match(result.problem!, /neither allows the export role kms:Encrypt/);
+  assert.match(result.problem!, /the key's grants could not be read: kms:ListGrants failed \(not authorized to perform kms:ListGrants\)/);
   assert.match(result.fix!, new RegExp(`"Principal":\\{"AWS":"${EXPORT_ROLE}"\\}`));
   // The key policy was read by the key's ARN, after DescribeKey resolved the alias.
   assert.equal(mocks.kms.commandCalls(GetKeyPolicyCommand)[0]!.args[0].input.KeyId, KEY.Arn);
@@ -226,8 +228,19 @@ test("glue-role: a key policy that neither names the Glue role nor leaves it to 
   glueRoleExists(mocks);
   allowAll(mocks);
   mocks.kms.on(GetKeyPolicyCommand).resolves({ Policy: JSON.stringify({ Statement: [{ Effect: 'Allow', Principal: { AWS: EXPORT_ROLE }, Action: 'kms:*', Resource: '*' }] }) });
+  // Grants on the key, over two pages: none to the Glue role for Decrypt.
+  mocks.kms
+    .on(ListGrantsCommand)
+    .resolvesOnce({ Grants: [{ GranteePrincipal: EXPORT_ROLE, Operations: ['Decrypt'] }], Truncated: true, NextMarker: 'g2' })
+    .resolves({ Grants: [{ GranteePrincipal: GLUE_ROLE, Operations: ['Decrypt'], Constraints: { EncryptionContextEquals: { table: 'x' } } }, { GranteePrincipal: GLUE_ROLE, Operations: ['Encrypt'] }], Truncated: false });
   const result = await checkGlueRole(ctx);
   assert.equal(result.status, 'FAIL', JSON.stringify(result));
+  assert.match(result.problem!, /and no grant on the key gives them/);
+  assert.equal(mocks.kms.commandCalls(ListGrantsCommand)[1]!.args[0].input.Marker, 'g2');
+  // A grant of Decrypt to the role, on a later page, is enough.
+  mocks.kms.on(ListGrantsCommand).resolvesOnce({ Grants: [], Truncated: true, NextMarker: 'g2' }).resolves({ Grants: [{ GranteePrincipal: GLUE_ROLE, Operations: ['Decrypt', 'DescribeKey'] }], Truncated: false });
+  assert.deepEqual(await checkGlueRole(ctx), { check: 'glue-role', status: 'ok' });
+  mocks.kms.on(ListGrantsCommand).resolves({ Grants: [], Truncated: false });
   assert.match(result.problem!, /key policy of arn:aws:kms:us-east-2:123456789012:key\/k-1 neither allows the Glue job role kms:Decrypt/);
   assert.match(result.fix!, new RegExp(`"Principal":\\{"AWS":"${GLUE_ROLE}"\\},"Action":\\["kms:Decrypt"\\]`));
   // The account statement (or one naming the role) passes; a policy that cannot be read warns.

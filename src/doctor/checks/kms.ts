@@ -4,10 +4,11 @@
  * SimulatePrincipalPolicy evaluates the role's IAM policies but not the key policy (for a role
  * it takes no resource policy), and KMS needs both: a key policy that names the role itself, or
  * one that names the account (delegating to IAM) plus an IAM policy that allows the action. So
- * the check also reads the key policy (kms:GetKeyPolicy). Grants on the key are not read: a
- * permission that only a grant gives is reported as missing.
+ * the check also reads the key policy (kms:GetKeyPolicy). A grant on the key gives its grantee
+ * operations whatever the key policy says, so an action the key policy does not give is looked
+ * for in the key's grants (kms:ListGrants) before it is reported missing.
  */
-import { DescribeKeyCommand, GetKeyPolicyCommand } from '@aws-sdk/client-kms';
+import { DescribeKeyCommand, GetKeyPolicyCommand, ListGrantsCommand } from '@aws-sdk/client-kms';
 import { hasAwsCode } from '../../aws/errors';
 import { EXPORT_ROLE_KMS_ACTIONS } from '../../aws/required-actions';
 import { keyPolicyAllows, parsePolicyDocument, type PolicyDocument, PolicyParseError } from '../policy';
@@ -92,15 +93,19 @@ async function roleMayUseKey(ctx: DoctorContext, keyArn: string): Promise<CheckR
     if (verdict === 'account') deniedByIam.push(outcome);
     else missingInKeyPolicy.push(outcome.action);
   }
-  if (missingInKeyPolicy.length > 0) {
-    const statement = { Sid: 'ExportRoleEncrypts', Effect: 'Allow', Principal: { AWS: roleArn }, Action: missingInKeyPolicy, Resource: '*' };
+  const grants = missingInKeyPolicy.length + deniedByIam.length > 0 ? await grantedActions(ctx, keyArn, roleArn) : { actions: new Set<string>() };
+  const granted = 'actions' in grants ? grants.actions : new Set<string>();
+  const missing = missingInKeyPolicy.filter((action) => !granted.has(action));
+  if (missing.length > 0) {
+    const statement = { Sid: 'ExportRoleEncrypts', Effect: 'Allow', Principal: { AWS: roleArn }, Action: missing, Resource: '*' };
     return fail(
       KMS_KEY,
-      `the key policy of ${keyArn} neither allows the export role ${missingInKeyPolicy.join(', ')} nor leaves them to IAM (no statement for the role or for the account root), or denies them`,
+      `the key policy of ${keyArn} neither allows the export role ${missing.join(', ')} nor leaves them to IAM (no statement for the role or for the account root), or denies them, and ${grantsSay(grants)}`,
       `add to the key policy (docs/aws-setup.md section 4; infra/lakesync.yaml): ${JSON.stringify(statement)}`,
     );
   }
-  if (deniedByIam.length > 0) return iamDenied(deniedByIam);
+  const stillDenied = deniedByIam.filter((o) => !granted.has(o.action));
+  if (stillDenied.length > 0) return iamDenied(stillDenied);
   return ok(KMS_KEY);
 }
 
@@ -126,14 +131,48 @@ export async function keyPolicySide(ctx: DoctorContext, check: string, principal
   }
   const { accountId, partition } = ctx.settings;
   // 'account' leaves the decision to IAM, which allowed the actions.
-  const missing = actions.filter((action) => !['principal', 'account'].includes(keyPolicyAllows(keyPolicy.doc, principal.arn, accountId, partition, action)));
+  const notInPolicy = actions.filter((action) => !['principal', 'account'].includes(keyPolicyAllows(keyPolicy.doc, principal.arn, accountId, partition, action)));
+  if (notInPolicy.length === 0) return undefined;
+  const grants = await grantedActions(ctx, keyArn, principal.arn);
+  const missing = notInPolicy.filter((action) => !('actions' in grants && grants.actions.has(action)));
   if (missing.length === 0) return undefined;
   const statement = { Sid: principal.sid, Effect: 'Allow', Principal: { AWS: principal.arn }, Action: missing, Resource: '*' };
   return fail(
     check,
-    `the key policy of ${keyArn} neither allows ${principal.name} ${missing.join(', ')} nor leaves them to IAM (no statement for the role or for the account root), or denies them`,
+    `the key policy of ${keyArn} neither allows ${principal.name} ${missing.join(', ')} nor leaves them to IAM (no statement for the role or for the account root), or denies them, and ${grantsSay(grants)}`,
     `add to the key policy (docs/aws-setup.md section 4; infra/lakesync.yaml): ${JSON.stringify(statement)}`,
   );
+}
+
+/** Operations a grant may allow whatever its encryption-context constraint: the constraint does not apply to them. */
+const UNCONSTRAINED_OPERATIONS = new Set(['DescribeKey', 'RetireGrant']);
+
+/**
+ * The key actions grants on the key give `principal` (kms:ListGrants, read-only), or why they
+ * could not be read. A grant with an encryption-context constraint counts only for the operations
+ * it does not constrain: whether a call's context matches is not known here.
+ */
+async function grantedActions(ctx: DoctorContext, keyArn: string, principal: string): Promise<{ actions: Set<string> } | { unread: string }> {
+  const actions = new Set<string>();
+  let marker: string | undefined;
+  try {
+    do {
+      const page = await ctx.clients.kms.send(new ListGrantsCommand({ KeyId: keyArn, GranteePrincipal: principal, ...(marker ? { Marker: marker } : {}) }));
+      // Filtered here too: the grantee filter is the caller's promise, and an emulator may ignore it.
+      for (const grant of (page.Grants ?? []).filter((g) => g.GranteePrincipal === principal)) {
+        const constrained = grant.Constraints !== undefined && Object.keys(grant.Constraints).length > 0;
+        for (const op of grant.Operations ?? []) if (!constrained || UNCONSTRAINED_OPERATIONS.has(op)) actions.add(`kms:${op}`);
+      }
+      marker = page.Truncated ? page.NextMarker : undefined;
+    } while (marker);
+  } catch (err) {
+    return { unread: `kms:ListGrants failed (${(err as Error).message})` };
+  }
+  return { actions };
+}
+
+function grantsSay(grants: { actions: Set<string> } | { unread: string }): string {
+  return 'unread' in grants ? `the key's grants could not be read: ${grants.unread}` : 'no grant on the key gives them';
 }
 
 function iamDenied(denied: PermissionOutcome[]): CheckResult {
