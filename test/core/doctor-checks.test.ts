@@ -8,7 +8,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { GetWorkGroupCommand } from '@aws-sdk/client-athena';
 import { GetCatalogCommand } from '@aws-sdk/client-glue';
 import { GetRoleCommand, SimulatePrincipalPolicyCommand } from '@aws-sdk/client-iam';
-import { DescribeKeyCommand, GetKeyPolicyCommand, ListGrantsCommand } from '@aws-sdk/client-kms';
+import { DescribeKeyCommand, GetKeyPolicyCommand, type GrantOperation, ListGrantsCommand } from '@aws-sdk/client-kms';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { doctorSettings } from '../../src/doctor';
 import { checkAthenaWorkgroup } from '../../src/doctor/checks/athena';
@@ -215,6 +215,43 @@ test('kms-key: a key policy naming the role passes; one that cannot be read warn
   const result = await checkKmsKey(ctx);
   assert.equal(result.status, 'warn');
   assert.match(result.problem!, /key policy was not checked/);
+});
+
+/** IAM allows every action but `deny`, which an IAM policy denies explicitly. */
+function allowAllBut(mocks: ReturnType<typeof context>['mocks'], deny: string) {
+  mocks.iam.on(SimulatePrincipalPolicyCommand).callsFake((input: { ActionNames: string[]; ResourceArns: string[] }) => ({
+    EvaluationResults: input.ActionNames.map((a) => ({ EvalActionName: a, EvalResourceName: input.ResourceArns[0], EvalDecision: a === deny ? 'explicitDeny' : 'allowed' })),
+    IsTruncated: false,
+  }));
+}
+
+test('kms-key: a grant gives the export role what IAM leaves out, but no action that a policy denies explicitly', async () => {
+  const { ctx, mocks } = context();
+  mocks.kms.on(DescribeKeyCommand).resolves({ KeyMetadata: KEY });
+  const grantAll = { GranteePrincipal: EXPORT_ROLE, Operations: ['Encrypt', 'Decrypt', 'GenerateDataKey', 'GenerateDataKeyWithoutPlaintext', 'ReEncryptFrom', 'ReEncryptTo', 'CreateGrant', 'DescribeKey', 'RetireGrant'] as GrantOperation[] };
+  mocks.kms.on(ListGrantsCommand).resolves({ Grants: [grantAll], Truncated: false });
+  const accountRoot = { Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::123456789012:root' }, Action: 'kms:*', Resource: '*' };
+  // The key policy leaves the key to IAM, which does not allow CreateGrant: the grant gives it.
+  mocks.iam.on(SimulatePrincipalPolicyCommand).callsFake((input: { ActionNames: string[]; ResourceArns: string[] }) => ({
+    EvaluationResults: input.ActionNames.map((a) => ({ EvalActionName: a, EvalResourceName: input.ResourceArns[0], EvalDecision: a === 'kms:CreateGrant' ? 'implicitDeny' : 'allowed' })),
+    IsTruncated: false,
+  }));
+  mocks.kms.on(GetKeyPolicyCommand).resolves({ Policy: JSON.stringify({ Statement: [accountRoot] }) });
+  assert.deepEqual(await checkKmsKey(ctx), { check: 'kms-key', status: 'ok' });
+  // An explicit Deny in the key policy wins over the grant.
+  const denyEncrypt = { Effect: 'Deny', Principal: { AWS: EXPORT_ROLE }, Action: 'kms:Encrypt', Resource: '*' };
+  allowAll(mocks);
+  mocks.kms.on(GetKeyPolicyCommand).resolves({ Policy: JSON.stringify({ Statement: [accountRoot, denyEncrypt] }) });
+  const keyDenies = await checkKmsKey(ctx);
+  assert.equal(keyDenies.status, 'FAIL', JSON.stringify(keyDenies));
+  assert.match(keyDenies.problem!, /neither allows the export role kms:Encrypt nor leaves them to IAM .*, or denies them/);
+  // An explicit deny in the role's IAM policy wins over a key policy naming the role, and over the grant.
+  allowAllBut(mocks, 'kms:CreateGrant');
+  mocks.kms.on(GetKeyPolicyCommand).resolves({ Policy: JSON.stringify({ Statement: [{ ...accountRoot, Principal: { AWS: EXPORT_ROLE } }] }) });
+  const iamDenies = await checkKmsKey(ctx);
+  assert.equal(iamDenies.status, 'FAIL', JSON.stringify(iamDenies));
+  assert.match(iamDenies.problem!, /the export role may not use the key: kms:CreateGrant on .*\(explicitDeny\)/);
+  assert.doesNotMatch(iamDenies.problem!, /kms:Encrypt/);
 });
 
 function glueRoleExists(mocks: ReturnType<typeof context>['mocks']) {

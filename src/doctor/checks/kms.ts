@@ -11,7 +11,7 @@
 import { DescribeKeyCommand, GetKeyPolicyCommand, ListGrantsCommand } from '@aws-sdk/client-kms';
 import { hasAwsCode } from '../../aws/errors';
 import { EXPORT_ROLE_KMS_ACTIONS } from '../../aws/required-actions';
-import { keyPolicyAllows, parsePolicyDocument, type PolicyDocument, PolicyParseError } from '../policy';
+import { type Decision, keyPolicyAllows, parsePolicyDocument, type PolicyDocument, PolicyParseError } from '../policy';
 import { allowStatements, callFailed, deniedOf, describeDenied } from '../report';
 import type { PermissionOutcome } from '../simulate';
 import { type CheckResult, type DoctorContext, fail, ok, warn } from '../types';
@@ -76,37 +76,24 @@ async function roleMayUseKey(ctx: DoctorContext, keyArn: string): Promise<CheckR
   } catch (err) {
     return callFailed(KMS_KEY, err, 'IAM SimulatePrincipalPolicy', `the export role's KMS permissions`);
   }
-  const keyPolicy = await readKeyPolicy(ctx, keyArn);
-  if ('unread' in keyPolicy) {
+  const access = await keyAccess(ctx, keyArn, roleArn, outcomes);
+  if ('unread' in access) {
     // Without the key policy only the IAM side is known: say so, and judge that side.
     const denied = deniedOf(outcomes);
     if (denied.length > 0) return iamDenied(denied);
-    return warn(KMS_KEY, `the export role's IAM policies allow the key, but its key policy was not checked: ${keyPolicy.unread}`, `allow the principal running lakesync doctor kms:GetKeyPolicy on ${keyArn}, or check the key policy against docs/aws-setup.md section 4`);
+    return warn(KMS_KEY, `the export role's IAM policies allow the key, but its key policy was not checked: ${access.unread}`, `allow the principal running lakesync doctor kms:GetKeyPolicy on ${keyArn}, or check the key policy against docs/aws-setup.md section 4`);
   }
-  const { accountId, partition } = ctx.settings;
-  const missingInKeyPolicy: string[] = [];
-  const deniedByIam: PermissionOutcome[] = [];
-  for (const outcome of outcomes) {
-    const verdict = keyPolicyAllows(keyPolicy.doc, roleArn, accountId, partition, outcome.action);
-    if (verdict === 'principal') continue;
-    if (verdict === 'account' && outcome.decision === 'allowed') continue;
-    if (verdict === 'account') deniedByIam.push(outcome);
-    else missingInKeyPolicy.push(outcome.action);
-  }
-  const grants = missingInKeyPolicy.length + deniedByIam.length > 0 ? await grantedActions(ctx, keyArn, roleArn) : { actions: new Set<string>() };
-  const granted = 'actions' in grants ? grants.actions : new Set<string>();
-  const missing = missingInKeyPolicy.filter((action) => !granted.has(action));
-  if (missing.length > 0) {
-    const statement = { Sid: 'ExportRoleEncrypts', Effect: 'Allow', Principal: { AWS: roleArn }, Action: missing, Resource: '*' };
-    return fail(
-      KMS_KEY,
-      `the key policy of ${keyArn} neither allows the export role ${missing.join(', ')} nor leaves them to IAM (no statement for the role or for the account root), or denies them, and ${grantsSay(grants)}`,
-      `add to the key policy (docs/aws-setup.md section 4; infra/lakesync.yaml): ${JSON.stringify(statement)}`,
-    );
-  }
-  const stillDenied = deniedByIam.filter((o) => !granted.has(o.action));
+  if (access.keyPolicyLacks.length > 0) return keyPolicyFailure(KMS_KEY, keyArn, { arn: roleArn, name: 'the export role', sid: 'ExportRoleEncrypts' }, access);
+  const stillDenied = outcomes.filter((o) => access.iamLacks.includes(o.action));
   if (stillDenied.length > 0) return iamDenied(stillDenied);
   return ok(KMS_KEY);
+}
+
+/** A principal that uses the key: its ARN, how messages name it, and the Sid of the key policy statement suggested for it. */
+interface KeyUser {
+  arn: string;
+  name: string;
+  sid: string;
 }
 
 /** The key policy (kms:GetKeyPolicy, read-only), or why it could not be read. */
@@ -124,24 +111,54 @@ export async function readKeyPolicy(ctx: DoctorContext, keyArn: string): Promise
  * a FAIL when the key policy names neither the principal nor the account root for `actions`
  * (or denies them), a warn when the key policy could not be read, undefined when it allows them.
  */
-export async function keyPolicySide(ctx: DoctorContext, check: string, principal: { arn: string; name: string; sid: string }, actions: readonly string[], keyArn = ctx.key!.arn): Promise<CheckResult | undefined> {
-  const keyPolicy = await readKeyPolicy(ctx, keyArn);
-  if ('unread' in keyPolicy) {
-    return warn(check, `${principal.name}'s IAM policies allow ${actions.join(', ')} on the key, but the key policy of ${keyArn} was not checked: ${keyPolicy.unread}`, `allow the principal running lakesync doctor kms:GetKeyPolicy on ${keyArn}, or check the key policy against docs/aws-setup.md section 4`);
+export async function keyPolicySide(ctx: DoctorContext, check: string, principal: KeyUser, actions: readonly string[], keyArn = ctx.key!.arn): Promise<CheckResult | undefined> {
+  const access = await keyAccess(ctx, keyArn, principal.arn, actions.map((action) => ({ action, decision: 'allowed' as const })));
+  if ('unread' in access) {
+    return warn(check, `${principal.name}'s IAM policies allow ${actions.join(', ')} on the key, but the key policy of ${keyArn} was not checked: ${access.unread}`, `allow the principal running lakesync doctor kms:GetKeyPolicy on ${keyArn}, or check the key policy against docs/aws-setup.md section 4`);
   }
+  return access.keyPolicyLacks.length > 0 ? keyPolicyFailure(check, keyArn, principal, access) : undefined;
+}
+
+/**
+ * Which of the actions `principal` may not use the key for, given IAM's decision on each: those
+ * the key policy does not give (it names neither the principal nor the account root, or denies
+ * them), and those it leaves to IAM, which does not allow them. A grant to the principal gives an
+ * action either way, unless a policy denies it explicitly: an explicit deny wins over every allow.
+ */
+async function keyAccess(ctx: DoctorContext, keyArn: string, principal: string, iam: readonly { action: string; decision: Decision }[]): Promise<{ unread: string } | { keyPolicyLacks: string[]; iamLacks: string[]; grants: Grants }> {
+  const keyPolicy = await readKeyPolicy(ctx, keyArn);
+  if ('unread' in keyPolicy) return keyPolicy;
   const { accountId, partition } = ctx.settings;
-  // 'account' leaves the decision to IAM, which allowed the actions.
-  const notInPolicy = actions.filter((action) => !['principal', 'account'].includes(keyPolicyAllows(keyPolicy.doc, principal.arn, accountId, partition, action)));
-  if (notInPolicy.length === 0) return undefined;
-  const grants = await grantedActions(ctx, keyArn, principal.arn);
-  const missing = notInPolicy.filter((action) => !('actions' in grants && grants.actions.has(action)));
-  if (missing.length === 0) return undefined;
+  const lacking: { action: string; side: 'keyPolicy' | 'iam'; denied: boolean }[] = [];
+  for (const { action, decision } of iam) {
+    const verdict = keyPolicyAllows(keyPolicy.doc, principal, accountId, partition, action);
+    if (decision === 'explicitDeny') lacking.push({ action, side: 'iam', denied: true });
+    else if (verdict === 'denied') lacking.push({ action, side: 'keyPolicy', denied: true });
+    else if (verdict === 'none') lacking.push({ action, side: 'keyPolicy', denied: false });
+    else if (verdict === 'account' && decision !== 'allowed') lacking.push({ action, side: 'iam', denied: false });
+  }
+  const grants = lacking.some((l) => !l.denied) ? await grantedActions(ctx, keyArn, principal) : { actions: new Set<string>() };
+  const still = lacking.filter((l) => l.denied || !grants.actions.has(l.action));
+  return {
+    keyPolicyLacks: still.filter((l) => l.side === 'keyPolicy').map((l) => l.action),
+    iamLacks: still.filter((l) => l.side === 'iam').map((l) => l.action),
+    grants,
+  };
+}
+
+function keyPolicyFailure(check: string, keyArn: string, principal: KeyUser, { keyPolicyLacks: missing, grants }: { keyPolicyLacks: string[]; grants: Grants }): CheckResult {
   const statement = { Sid: principal.sid, Effect: 'Allow', Principal: { AWS: principal.arn }, Action: missing, Resource: '*' };
   return fail(
     check,
     `the key policy of ${keyArn} neither allows ${principal.name} ${missing.join(', ')} nor leaves them to IAM (no statement for the role or for the account root), or denies them, and ${grantsSay(grants)}`,
     `add to the key policy (docs/aws-setup.md section 4; infra/lakesync.yaml): ${JSON.stringify(statement)}`,
   );
+}
+
+/** The key actions grants give a principal; `unread` says why the grants could not be read (then `actions` is empty). */
+interface Grants {
+  actions: Set<string>;
+  unread?: string;
 }
 
 /** Operations a grant may allow whatever its encryption-context constraint: the constraint does not apply to them. */
@@ -152,7 +169,7 @@ const UNCONSTRAINED_OPERATIONS = new Set(['DescribeKey', 'RetireGrant']);
  * could not be read. A grant with an encryption-context constraint counts only for the operations
  * it does not constrain: whether a call's context matches is not known here.
  */
-async function grantedActions(ctx: DoctorContext, keyArn: string, principal: string): Promise<{ actions: Set<string> } | { unread: string }> {
+async function grantedActions(ctx: DoctorContext, keyArn: string, principal: string): Promise<Grants> {
   const actions = new Set<string>();
   let marker: string | undefined;
   try {
@@ -166,13 +183,13 @@ async function grantedActions(ctx: DoctorContext, keyArn: string, principal: str
       marker = page.Truncated ? page.NextMarker : undefined;
     } while (marker);
   } catch (err) {
-    return { unread: `kms:ListGrants failed (${(err as Error).message})` };
+    return { actions: new Set(), unread: `kms:ListGrants failed (${(err as Error).message})` };
   }
   return { actions };
 }
 
-function grantsSay(grants: { actions: Set<string> } | { unread: string }): string {
-  return 'unread' in grants ? `the key's grants could not be read: ${grants.unread}` : 'no grant on the key gives them';
+function grantsSay(grants: Grants): string {
+  return grants.unread ? `the key's grants could not be read: ${grants.unread}` : 'no grant on the key gives them';
 }
 
 function iamDenied(denied: PermissionOutcome[]): CheckResult {
