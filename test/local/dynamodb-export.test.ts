@@ -38,7 +38,7 @@ import { fixTimestamps, isoToEpochSeconds } from '../../src/emulator';
 import { itemToDynamoJson } from '../../src/local/dynamodb/export-files';
 import { createLocalTableExportPort, type LocalTableExportPort, tableExportLocation } from '../../src/local/dynamodb/exporter';
 import { startEmbeddedDynamo } from '../../src/local/dynamodb/moto-server';
-import { layoutOf } from '../../src/local/paths';
+import { layoutOf, type WorkDirLayout } from '../../src/local/paths';
 import { runAtOnce } from '../helpers/at-once';
 import { pollFor } from '../helpers/within';
 import { MOTO_ACCOUNT_ID, type MotoServer, startMoto } from '../helpers/moto';
@@ -282,27 +282,37 @@ describe('embedded DynamoDB exports (moto server)', () => {
     await assert.rejects(start('Users', exportId, { type: 'INCREMENTAL', from: wholeSecond(Date.now() - 60_000), to: window.to }), /ExportConflictException|was started for table dynamodb\.Users \(FULL/);
   });
 
-  test('an export whose owner process died is run again by the next call, whole', async () => {
-    await createTable('Orphans');
-    await put('Orphans', { pk: { S: 'o1' }, sk: { N: '1' } });
-    const exportId = tableExportIdFor('shop-ddb', 'cycle-5', 'dynamodb.Orphans', 0);
+  /** Leaves an export task in_progress under `owner`, with a half-written partial folder named by its pid, then starts the export again: it runs whole. */
+  async function runOrphanAgain(table: string, cycle: string, owner: { ownerPid: number; ownerStarted?: string }): Promise<WorkDirLayout> {
+    await createTable(table);
+    await put(table, { pk: { S: 'o1' }, sk: { N: '1' } });
+    const exportId = tableExportIdFor('shop-ddb', cycle, `dynamodb.${table}`, 0);
     const window: TableExportWindow = { type: 'FULL', to: wholeSecond(Date.now()) };
     const layout = layoutOf(work);
-    const deadPid = 2 ** 22 + 1;
-    // A task left in_progress by a process that no longer runs, with half-written files.
     mkdirSync(layout.tableExportTasks, { recursive: true });
     writeFileSync(
       join(layout.tableExportTasks, `${exportId}.json`),
-      JSON.stringify({ exportId, exportArn: `${arnOf('Orphans')}/export/${exportId}`, table: 'dynamodb.Orphans', tableArn: arnOf('Orphans'), window, state: 'in_progress', ownerPid: deadPid, startedAt: new Date().toISOString() }),
+      JSON.stringify({ exportId, exportArn: `${arnOf(table)}/export/${exportId}`, table: `dynamodb.${table}`, tableArn: arnOf(table), window, state: 'in_progress', ...owner, startedAt: new Date().toISOString() }),
     );
-    mkdirSync(join(layout.exports, `${exportId}.partial-${deadPid}-0000`, 'AWSDynamoDB', exportId, 'data'), { recursive: true });
-    const ref = await start('Orphans', exportId, window);
+    mkdirSync(join(layout.exports, `${exportId}.partial-${owner.ownerPid}-0000`, 'AWSDynamoDB', exportId, 'data'), { recursive: true });
+    const ref = await start(table, exportId, window);
     assert.equal(ref.adopted, true);
     const status = await finished(ref);
     assert.equal(status.state, 'complete', status.failureCause);
     assert.equal(status.itemCount, 1);
     assert.ok(existsSync(join(tableExportLocation(layout, exportId), 'manifest-summary.json')));
+    return layout;
+  }
+
+  test('an export whose owner process died is run again by the next call, whole', async () => {
+    const layout = await runOrphanAgain('Orphans', 'cycle-5', { ownerPid: 2 ** 22 + 1 });
     assert.deepEqual(readdirSync(layout.exports).filter((f) => f.includes('.partial')), [], 'the dead writer\'s partial folder is gone');
+  });
+
+  test('after a reboot, an export whose owner pid now names another process is run again, and its partial folder is removed', async () => {
+    // The owner's pid is taken again (by this test's parent), by a process that started at another time.
+    const layout = await runOrphanAgain('Rebooted', 'cycle-6', { ownerPid: process.ppid, ownerStarted: 'an-earlier-boot/12345' });
+    assert.deepEqual(readdirSync(layout.exports).filter((f) => f.includes('.partial')), [], 'the dead writer\'s partial folder is gone, though its pid runs');
   });
 
   test('processes asking at once about an export whose process died run it once, and a new export id is run once', async () => {

@@ -24,7 +24,7 @@ import { PortError } from '../../errors';
 import type { TableExportRef, TableExportStatus, TableExportWindow } from '../../model';
 import type { TableExportPort, TableExportRequest } from '../../ports';
 import { claimOrphanedTask, readJsonIfExists, writeJsonAtomic, writeJsonExclusive } from '../files';
-import { THIS_OWNER, type TaskOwner, ownerAlive, processAlive } from '../process-identity';
+import { THIS_OWNER, type TaskOwner, ownerAlive } from '../process-identity';
 import type { WorkDirLayout } from '../paths';
 import { dynamoNameOf } from './catalog';
 import type { LocalDynamoClients } from './clients';
@@ -114,7 +114,7 @@ export function createLocalTableExportPort(layout: WorkDirLayout, options: Local
   async function run(task: TableExportTask): Promise<void> {
     const partial = join(layout.exports, `${task.exportId}.partial-${process.pid}-${randomBytes(4).toString('hex')}`);
     try {
-      removeDeadPartials(layout, task.exportId);
+      removeEarlierPartials(layout, task.exportId, partial);
       // An export describes the table up to `to`: wait until that time has passed.
       const wait = Date.parse(task.window.to) - Date.now();
       if (wait > 0) await delay(wait);
@@ -214,12 +214,16 @@ export function createLocalTableExportPort(layout: WorkDirLayout, options: Local
   };
 }
 
-/** `<exportId>.partial-<pid>-*` folders of writers that died: never part of an export. */
-function removeDeadPartials(layout: WorkDirLayout, exportId: string): void {
+/**
+ * `<exportId>.partial-*` folders but this run's own: the task's claim is exclusive (its earlier
+ * owner is dead, judged by pid and start time), so any other folder of this export is a dead
+ * writer's, never part of an export. Its pid is not asked about: after a reboot it may be another
+ * process's.
+ */
+function removeEarlierPartials(layout: WorkDirLayout, exportId: string, own: string): void {
   if (!existsSync(layout.exports)) return;
   for (const name of readdirSync(layout.exports)) {
-    const m = /^(.+)\.partial-(\d+)-/.exec(name);
-    if (m?.[1] === exportId && Number(m[2]) !== process.pid && !processAlive(Number(m[2]))) rmSync(join(layout.exports, name), { recursive: true, force: true });
+    if (name.startsWith(`${exportId}.partial-`) && join(layout.exports, name) !== own) rmSync(join(layout.exports, name), { recursive: true, force: true });
   }
 }
 
