@@ -379,7 +379,7 @@ describe('parallel export from PostgreSQL', () => {
       await waitUntil(() => waitingForLock(READER_APPLICATION_NAME, 'wait_after_victim'), 'a reader waiting for wait_after_victim');
       const port = createExportPort(layoutOf(layoutDir), { database: 'shop', source: async () => db });
       await port.cancelExport!(exportId);
-      const [code] = await within(60_000, 'the exporting process, stopped inside a table', once(child, 'exit'));
+      const [code] = await within(60_000, 'the exporting process, stopped inside a table', once(child, 'close'));
       assert.equal(code, 0);
       assert.equal(JSON.parse(out).state, 'canceled', `the other process did not stop its export: ${out}`);
       assert.equal(existsSync(join(layoutOf(layoutDir).exports, exportId)), false, 'no export folder');
@@ -615,7 +615,7 @@ describe('parallel export from PostgreSQL', () => {
     child.stdout.on('data', (b: Buffer) => (out += b.toString()));
     try {
       // An idle thread that held the process would keep it for IDLE_THREAD_MS (a minute).
-      const [code] = await within(30_000, 'the exporting process', once(child, 'exit'));
+      const [code] = await within(30_000, 'the exporting process', once(child, 'close'));
       assert.equal(code, 0);
       assert.deepEqual(JSON.parse(out), { rows: 20_000, threads: 2 }, 'the export ran in two threads, left idle when the process exited');
     } finally {

@@ -20,7 +20,8 @@ export async function runAtOnce<T>(script: string, env: NodeJS.ProcessEnv, what:
         children.map(async (child) => {
           let out = '';
           child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-          const [code] = await once(child, 'exit');
+          // 'close', not 'exit': only then has all of stdout been read.
+          const [code] = await once(child, 'close');
           assert.equal(code, 0, `${what}: a process exited with ${String(code)}`);
           return JSON.parse(out) as T;
         }),

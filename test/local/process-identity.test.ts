@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { createInterface } from 'node:readline';
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,8 +54,9 @@ test('the runner (Python) writes the same start for a process as this module rea
   ].join('\n');
   const child = spawn(toolchain().python, ['-c', script], { stdio: ['pipe', 'pipe', 'inherit'] });
   try {
-    const [line] = (await once(child.stdout, 'data')) as [Buffer];
-    const [pid, written] = line.toString().trim().split(' ');
+    // A whole line: with PYTHONUNBUFFERED set, print writes each field apart, and one chunk may hold the pid alone.
+    const [line] = (await once(createInterface({ input: child.stdout }), 'line')) as [string];
+    const [pid, written] = line.trim().split(' ');
     assert.equal(Number(pid), child.pid);
     assert.match(written ?? '', /^[0-9a-f-]{36}\/[0-9]+$/);
     assert.equal(written, processStarted(child.pid!));
