@@ -196,6 +196,10 @@ export const sourceStatus = z
       .describe('The newest snapshot and export; a rerun reuses it for tables without an export of their own'),
     ignoredRequests: z.array(ignoredRequest).describe('Newest first, the last 20'),
     droppedTables: z.array(droppedTable).describe('Newest first, the last 50'),
+    stateNotStored: z
+      .object({ message: z.string(), at: z.string(), retryAt: z.string() })
+      .optional()
+      .describe('Set while the state could not be stored to continue as new: the run keeps it, serves requests, and tries again at retryAt'),
     paged: z
       .array(z.enum(['ledger', 'failed', 'lastCycleTables']))
       .optional()

@@ -67,6 +67,8 @@ export function statusReport(view: StatusView, links: StatusLinks): string[] {
     lines.push('', 'ignored requests (newest first):');
     for (const r of ignored.slice(0, 5)) lines.push(`  ${r.at} ${r.kind} ${r.requestId ?? '(no id)'}${r.requestedBy ? ` by ${shown(r.requestedBy)}` : ''}: ${shown(r.reason)}`);
   }
+  const notStored = view.status?.stateNotStored;
+  if (notStored) lines.push('', `warning (since ${notStored.at}): ${shown(notStored.message)}`);
   const queue = view.status?.queue ?? [];
   if (queue.length > 0) {
     lines.push('', 'queued:');

@@ -43,9 +43,10 @@ function manifestKey(ref: string): string {
  * state (GetJobRun). `pack`: a pack run dies (Spark died) just before it loads this table, which
  * and the tables after it get no result, and the run ends FAILED. `export` of a DynamoDB table:
  * retryable, its start is made and the answer lost (a retry adopts it); not retryable, the
- * export starts and ends FAILED. `manifest-delete`: the manifest store refuses to delete a document.
+ * export starts and ends FAILED. `manifest-delete`: the manifest store refuses to delete a document;
+ * `state-store`: it refuses to write a source's carried state (keys under source-state/).
  */
-export type FakePhase = 'snapshot' | 'export' | 'discover' | 'load' | 'poll' | 'pack' | 'grant' | 'verify' | 'retention' | 'manifest-delete' | 'export-cancel';
+export type FakePhase = 'snapshot' | 'export' | 'discover' | 'load' | 'poll' | 'pack' | 'grant' | 'verify' | 'retention' | 'manifest-delete' | 'state-store' | 'export-cancel';
 
 export interface FakeFailure {
   /** `schema.table`, or `*` for every table (and for snapshot/export). */
@@ -223,7 +224,11 @@ export class FakeBackend {
       grant: { grant: (req) => this.call('grant', () => this.grant(req)) },
       verify: { verify: (req) => this.call('verify', () => this.verify(req)) },
       manifests: {
-        put: (key, value) => this.call('manifest.put', async () => this.store.update((s) => ((s.manifests[key] = value), `fake://manifests/${key}`))),
+        put: (key, value) =>
+          this.call('manifest.put', async () => {
+            if (key.startsWith('source-state/')) this.failIfInjected('state-store', '*');
+            return this.store.update((s) => ((s.manifests[key] = value), `fake://manifests/${key}`));
+          }),
         get: <T>(ref: string) => this.call('manifest.get', async () => this.manifest<T>(ref)),
         ref: (key) => `fake://manifests/${key}`,
         delete: (ref) =>

@@ -3,7 +3,7 @@
  * A cycle-level failure (snapshot, export, discover) ends the cycle `failed`; a table's failure
  * is that table's outcome only. A rerun reuses the previous cycle's snapshot and export.
  */
-import { CancellationScope, executeChild, isCancellation, patched, proxyActivities, setHandler, sleep, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, executeChild, isCancellation, log, patched, proxyActivities, setHandler, sleep, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { ExcludedTable, ExportScopeSummary, PlanItems } from '../activities/cycle';
 import { costTotals } from '../cost/ledger';
@@ -52,6 +52,8 @@ const PLAN_BY_REFERENCE = 'plan-items-by-reference';
 const CANCEL_EXPORT = 'cancel-export-of-cancelled-cycle';
 /** Patch: the excluded tables and plan lists stored by reference are deleted once read (they stayed for good). */
 const DELETE_READ_LISTS = 'delete-read-lists';
+/** Patch: a delete of such a list that fails is logged; the cycle goes on (it failed the cycle). */
+const READ_LIST_DELETE_BEST_EFFORT = 'read-list-delete-best-effort';
 
 class CycleFailure extends Error {
   constructor(readonly phase: string, message: string) {
@@ -199,7 +201,14 @@ export const FAILED_TABLES_LISTED = 100;
 /** A list an activity stored by reference, read into the cycle; nothing reads its parts again, so they go. */
 async function readOnce<T>(source: string, ref: JsonRef): Promise<T> {
   const value = await readText<T>(source, ref);
-  if (patched(DELETE_READ_LISTS)) await deleteTexts(source, [ref]);
+  if (!patched(DELETE_READ_LISTS)) return value;
+  try {
+    await deleteTexts(source, [ref]);
+  } catch (err) {
+    // Best effort, as the source's deletes: parts left behind cost storage only.
+    if (isCancellation(err) || !patched(READ_LIST_DELETE_BEST_EFFORT)) throw err;
+    log.warn('a list the cycle read was not deleted from the manifest store; its parts stay, costing storage only', { parts: ref.parts, error: errorMessage(err) });
+  }
   return value;
 }
 

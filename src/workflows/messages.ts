@@ -185,6 +185,8 @@ export interface SourceStatus {
   ignoredRequests: IgnoredRequest[];
   /** Tables no longer in the source (newest first). */
   droppedTables: DroppedTable[];
+  /** Set while the state could not be stored to continue as new: the run keeps it and tries again at retryAt. */
+  stateNotStored?: { message: string; at: string; retryAt: string };
   /**
    * Parts left out because the answer would be too large a payload (their fields are then empty):
    * read them with the `statusPage` query (readSourceStatus in src/status-pages.ts does).

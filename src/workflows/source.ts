@@ -23,7 +23,7 @@ import { cycleKey, cycleWorkflowId, legacyCycleKey } from '../ids';
 import type { CycleResult, JsonRef, TableName, TableOutcome } from '../model';
 import { jsonBytes } from '../payload-text';
 import { cancelledState, deleteTexts, forgetCancelledState, inlineLimit, markCancelledState, readText, storeText } from './by-reference';
-import { nowIso } from './clock';
+import { isoAfter, nowIso } from './clock';
 import { cycleWorkflow, type CycleInput } from './cycle';
 import { errorMessage } from './errors';
 import {
@@ -119,7 +119,12 @@ const PATCHES = {
   cancelWhileReadingState: 'cancel-while-reading-carried-state',
   /** A rerun signal whose approvals are no booleans is dropped (it ran, "false" as text approving). */
   refuseTextApprovals: 'rerun-signal-text-approvals-dropped',
+  /** The state that cannot be stored for continue-as-new stays in this run, which tries again later (the workflow failed, its state lost). */
+  retryStateStore: 'retry-state-store-for-continue-as-new',
 } as const;
+
+/** How long a run whose state could not be stored waits before it tries again: doubling, up to an hour. */
+const STATE_STORE_RETRY_SECONDS = { first: 60, most: 3600 };
 
 /** What one cycle runs: its tables and, for a rerun, the export it reuses. */
 interface CyclePart {
@@ -135,6 +140,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
   let loaded = false;
   let state = initialState();
   let current: SourceStatus['currentCycle'];
+  let stateNotStored: SourceStatus['stateNotStored'];
   const fullStatus = (): SourceStatus => ({
     source: input.source,
     phase: current ? 'running' : 'idle',
@@ -147,6 +153,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     ...(state.lastExport ? { lastExport: state.lastExport } : {}),
     ignoredRequests: state.ignoredRequests,
     droppedTables: state.droppedTables,
+    ...(stateNotStored ? { stateNotStored } : {}),
   });
   setHandler(statusQuery, (): SourceStatus => {
     if (!loaded) throw new Error(STATE_LOADING);
@@ -396,12 +403,19 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     }
   }
 
-  /** Continues as new with the state, inline or by reference. */
-  async function continueWithState(): Promise<never> {
+  let staleDeleted = false;
+  let storeRetrySeconds = STATE_STORE_RETRY_SECONDS.first;
+
+  /**
+   * Continues as new with the state, inline or by reference. Returns only when a state too large to
+   * carry inline could not be stored: the run keeps it, serves what comes meanwhile, and tries again.
+   */
+  async function continueWithState(): Promise<void> {
     // Parts of a state read two runs back: the previous run, which read them, can no longer be reset to its start.
     // Deleted before the handlers are awaited, so nothing can change the state between its store and the new run.
     const deletesCarried = patched(PATCHES.deleteCarriedState);
-    if (deletesCarried && input.staleStateRefs?.length) await deleteCarriedParts(input.staleStateRefs);
+    if (deletesCarried && input.staleStateRefs?.length && !staleDeleted) await deleteCarriedParts(input.staleStateRefs);
+    staleDeleted = true;
     await condition(allHandlersFinished);
     const keepLimit = input.payloadInlineBytes !== undefined ? { payloadInlineBytes: input.payloadInlineBytes } : {};
     const stale = (unused: JsonRef[]) => {
@@ -409,15 +423,45 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
       return deletesCarried && refs.length > 0 ? { staleStateRefs: refs } : {};
     };
     if (jsonBytes(state) > limit && patched(PATCHES.stateByReference)) {
-      const { ref: stateRef, unused } = await storeState();
-      await continueAsNew<typeof sourceWorkflow>({ source: input.source, syncOnStart: false, stateRef, ...stale(unused), ...keepLimit });
+      const stored = await storeStateOrWait();
+      if (!stored) return;
+      await continueAsNew<typeof sourceWorkflow>({ source: input.source, syncOnStart: false, stateRef: stored.ref, ...stale(stored.unused), ...keepLimit });
     }
-    return continueAsNew<typeof sourceWorkflow>({ source: input.source, syncOnStart: false, state, ...stale([]), ...keepLimit });
+    await continueAsNew<typeof sourceWorkflow>({ source: input.source, syncOnStart: false, state, ...stale([]), ...keepLimit });
+  }
+
+  /**
+   * The state stored for the next run or, when the manifest store refuses it, nothing: the failure is
+   * shown in the status and the run waits (until a request comes, or the retry is due) with its state whole.
+   */
+  async function storeStateOrWait(): Promise<{ ref: JsonRef; unused: JsonRef[] } | undefined> {
+    try {
+      const stored = await storeState();
+      stateNotStored = undefined;
+      return stored;
+    } catch (err) {
+      if (isCancellation(err) || !patched(PATCHES.retryStateStore)) throw err;
+      const retryAt = isoAfter(storeRetrySeconds);
+      stateNotStored = {
+        message: `the source's state (${jsonBytes(state)} bytes) could not be stored in the manifest store to continue as new: ${errorMessage(err)}; this run keeps the state and serves requests, and tries again at ${retryAt}; make the manifest store writable`,
+        at: nowIso(),
+        retryAt,
+      };
+      log.warn('the source state could not be stored for continue-as-new; the run keeps it and tries again', { error: errorMessage(err), retryAt });
+      await condition(() => state.queue.length > 0, `${storeRetrySeconds}s`);
+      storeRetrySeconds = Math.min(storeRetrySeconds * 2, STATE_STORE_RETRY_SECONDS.most);
+      return undefined;
+    }
   }
 
   try {
     await serveRequests();
     await continueWithState();
+    // Only a state that could not be stored brings the run here: it goes on serving and tries again.
+    for (;;) {
+      await serveRequests();
+      await continueWithState();
+    }
   } catch (err) {
     // A cycle cancelled with the source was recorded by runCycle, so the stored state holds it.
     if (isCancellation(err) && patched(PATCHES.storeStateOnCancel)) await keepStateOfCancelledRun();

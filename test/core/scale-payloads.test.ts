@@ -233,6 +233,42 @@ describe(`payloads at scale: ${TABLE_COUNT} tables under an inline limit of ${LI
     }
   });
 
+  test('a state the manifest store refuses to store: the run keeps it, says so in the status, serves requests meanwhile, and continues as new once the store takes it', async () => {
+    const before = await sourceRuns(w.client, firstRunId);
+    const running = before.at(-1)!.runId;
+    const status0 = await readSourceStatus(handle);
+    const ledger0 = Object.keys(status0.ledger).sort();
+    w.backend.setFailures([{ table: '*', phase: 'state-store', times: 'always', retryable: false, message: 'injected: the manifest store refuses writes' }]);
+    try {
+      for (const requestId of ['sync-state-refused-1', 'sync-state-refused-2']) {
+        const cycles = (await readSourceStatus(handle)).recentCycles.length;
+        await handle.executeUpdate(syncUpdate, { args: [{ requestId }] });
+        const s = await waitForWhole(handle, (x) => x.recentCycles.length > cycles && x.phase === 'idle' && x.stateNotStored !== undefined, `${requestId}: its cycle recorded and the state not stored`);
+        assert.equal(s.recentCycles[0]!.status, 'succeeded');
+        assert.match(s.stateNotStored!.message, /could not be stored in the manifest store to continue as new: .*injected: the manifest store refuses writes.*make the manifest store writable/);
+        assert.ok(s.stateNotStored!.retryAt > s.stateNotStored!.at, 'a retry is due later');
+        const runs = await sourceRuns(w.client, firstRunId);
+        assert.equal(runs.at(-1)!.runId, running, 'the run goes on: it neither failed nor continued as new');
+        assert.equal((await w.client.workflow.getHandle(sourceWorkflowId(SOURCE), running).describe()).status.name, 'RUNNING');
+      }
+    } finally {
+      w.backend.setFailures([]);
+    }
+    // The next request wakes the run: its cycle runs, the state is stored, and the run continues as new with all of it.
+    const cycles = (await readSourceStatus(handle)).recentCycles.length;
+    await handle.executeUpdate(syncUpdate, { args: [{ requestId: 'sync-state-stored' }] });
+    const after = await waitFor(async () => {
+      const runs = await sourceRuns(w.client, firstRunId);
+      return runs.length > before.length ? runs : undefined;
+    }, 'the source to continue as new');
+    assert.ok(after.at(-2)!.carried?.stateRef, 'the state went by reference');
+    const s = await waitForWhole(handle, (x) => x.recentCycles.length > cycles && x.phase === 'idle', 'the third cycle recorded');
+    assert.equal(s.stateNotStored, undefined, 'the new run has nothing to report');
+    assert.deepEqual(s.recentCycles.slice(0, 3).map((c) => c.status), ['succeeded', 'succeeded', 'succeeded']);
+    assert.deepEqual(Object.keys(s.ledger).sort(), ledger0, 'every watermark carried over');
+    assert.deepEqual(Object.keys(s.failed).sort(), Object.keys(status0.failed).sort(), 'the failed tables carried over');
+  });
+
   test('a source whose excluded tables outgrow the limit: the export scope hands them over by reference, every one reported as skipped', async () => {
     // Another source on the same server: 5 tables to load and 200 the rules exclude.
     const loaded = fakeTableNames(5);
@@ -266,6 +302,33 @@ describe(`payloads at scale: ${TABLE_COUNT} tables under an inline limit of ${LI
       assert.ok(largest.bytes <= LIMIT, `largest payload ${largest.bytes} bytes: ${largest.where} in ${largest.workflowId} (event ${largest.eventId})`);
     } finally {
       await wide.stop();
+    }
+  });
+
+  test('a manifest store that refuses deletes leaves the lists the cycle read by reference in place: the cycle still loads every table', async () => {
+    const loaded = fakeTableNames(5);
+    const archived = Array.from({ length: 200 }, (_, i) => `public.archive_${String(i + 1).padStart(4, '0')}`);
+    const keepQueue = uniqueQueue('scale-undeletable');
+    const keep = await startFakeWorker(fakeConfig(keepQueue, { tables: [...loaded, ...archived] }, { exclude: ['public.archive_*'] }, 'undeletable'), {
+      tables: [...loaded, ...archived],
+      failures: [{ table: '*', phase: 'manifest-delete', times: 'always', retryable: false, message: 'injected: the manifest store refuses deletes' }],
+    });
+    try {
+      const started = await keep.client.workflow.start(SOURCE_WORKFLOW_TYPE, {
+        workflowId: sourceWorkflowId('undeletable'),
+        taskQueue: keepQueue,
+        args: [{ source: 'undeletable', payloadInlineBytes: LIMIT }],
+      });
+      const s = await waitForWhole(started, (x) => x.recentCycles.length > 0 && x.phase === 'idle', 'the cycle recorded');
+      const cycle = s.recentCycles[0]!;
+      assert.equal(cycle.status, 'succeeded', JSON.stringify(cycle.error ?? cycle).slice(0, 400));
+      assert.deepEqual(cycle.counts, { committed: loaded.length, failed: 0, skipped: archived.length });
+      const scope = await completedResult<{ excludedRef?: { parts: string[] } }>(keep.client, cycle.workflowId, 'exportScope');
+      assert.ok(scope.excludedRef && scope.excludedRef.parts.length > 1, 'the excluded tables came by reference');
+      assert.ok(keep.backend.count('manifest.delete') > 0, 'deletes were tried');
+      for (const part of scope.excludedRef.parts) assert.ok(part.replace('fake://manifests/', '') in keep.backend.state.manifests, `part ${part} is left in place`);
+    } finally {
+      await keep.stop();
     }
   });
 
