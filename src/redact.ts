@@ -1,6 +1,6 @@
 /**
  * Removes credentials from text before it reaches a message, a log line or a workflow history:
- * the password of a URL (`scheme://user:password@host`), and the value of every credential-like
+ * the password of a URL (`scheme://user:password@host`, also when the scheme is mistyped or missing), and the value of every credential-like
  * parameter, in a URL query (`?password=...&sslpassword=...`) and in a key-value connection string
  * (`host=db password=... sslpassword='...'`). Pure and neutral: every layer may use it.
  */
@@ -12,6 +12,9 @@ const SECRET_NAME = String.raw`[A-Za-z0-9_.-]*(?:password|passwd|pwd|passphrase|
 
 // `scheme://user:password@`; the password runs to the last `@` before the host (it may hold an unescaped `@`).
 const URL_USERINFO = /([a-z][a-z0-9+.-]*:\/\/[^\s/@:?#'"]*):([^\s/?#'"]*)@/gi;
+// `user:password@host` without a well-formed `scheme://` in front (`postgres:/u:pw@h`, `u:pw@h`): the very typos a
+// rejected URL has. The password runs to the last `@` before the host; quotes included, since a secret may hold one.
+const LOOSE_USERINFO = /(^|[\s/\\"'(=])([^\s/\\@:"'(=]+):([^\s/\\]+)@(?=[A-Za-z0-9[])/g;
 // `name=value` in a query string or a key-value string; a quoted value may hold spaces.
 const KEY_VALUE = new RegExp(String.raw`(^|[\s?&;,(])(${SECRET_NAME})(\s*=\s*)('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[^\s&;,'")]*)`, 'gi');
 // `"password": "value"` in JSON text.
@@ -20,6 +23,7 @@ const JSON_FIELD = new RegExp(String.raw`("${SECRET_NAME}"\s*:\s*)"(?:[^"\\]|\\.
 export function redactSecrets(text: string): string {
   return text
     .replace(URL_USERINFO, (_m, head: string, password: string) => (password ? `${head}:${REDACTED}@` : `${head}:@`))
+    .replace(LOOSE_USERINFO, (_m, lead: string, user: string) => `${lead}${user}:${REDACTED}@`)
     .replace(KEY_VALUE, (_m, lead: string, name: string, eq: string, value: string) => (value ? `${lead}${name}${eq}${REDACTED}` : `${lead}${name}${eq}`))
     .replace(JSON_FIELD, (_m, head: string) => `${head}"${REDACTED}"`);
 }

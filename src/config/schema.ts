@@ -253,7 +253,10 @@ const aws = z
     export: z
       .object({
         bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name'),
-        prefix: z.string().default('lakesync/exports'),
+        prefix: z
+          .string()
+          .refine((prefix) => !prefix.includes(':'), 'must not contain a colon (:): RDS refuses to export to such a prefix')
+          .default('lakesync/exports'),
         iamRoleArn: z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+/, 'must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)').describe('The role RDS assumes to write the export.'),
         kmsKeyId: z.string().min(1, 'name the KMS key (ARN, id or alias) that encrypts the export'),
       })

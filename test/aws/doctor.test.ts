@@ -364,6 +364,19 @@ test('worker-permissions: a worker that may not snapshot the instance fails befo
   assertOnlyFailure(await doctor(), 'worker-permissions', /rds:CreateDBSnapshot on arn:aws:rds:us-east-2:123456789012:db:shop-db, arn:aws:rds:us-east-2:123456789012:snapshot:lakesync-shop-doctor/);
 });
 
+test('worker-permissions: a worker that may not clean up (retention deletes, export cancel, Athena stop) fails before its snapshots pile up', async () => {
+  await buildAccount({ workerOmits: ['rds:DeleteDBSnapshot', 'rds:CancelExportTask', 'athena:StopQueryExecution', 's3:DeleteObject'] });
+  const results = await doctor();
+  const problem = statusOf(results, 'worker-permissions').problem ?? '';
+  assertOnlyFailure(results, 'worker-permissions', /lacks actions a cycle needs/);
+  assert.match(problem, /rds:DeleteDBSnapshot on arn:aws:rds:us-east-2:123456789012:snapshot:lakesync-shop-doctor/);
+  assert.match(problem, /rds:CancelExportTask/);
+  assert.match(problem, /athena:StopQueryExecution on arn:aws:athena:us-east-2:123456789012:workgroup\//);
+  assert.match(problem, /s3:DeleteObject on arn:aws:s3:::[^ ]+\/\*/);
+  // The fix deletes only tagged snapshots, as the shipped policy does.
+  assert.match(statusOf(results, 'worker-permissions').fix!, /"Action":\["rds:DeleteDBSnapshot"\][^}]*"Condition":\{"StringLike":\{"rds:snapshot-tag\/lakesync":"\*"\}\}/);
+});
+
 test('worker-permissions: a worker that may create only snapshots tagged lakesync passes (the simulation carries the tag)', async () => {
   await buildAccount({ workerTagsSnapshots: true });
   assert.deepEqual(statusOf(await doctor(), 'worker-permissions'), { check: 'worker-permissions', status: 'ok' });

@@ -63,6 +63,17 @@ const CASES: { name: string; path: string; value?: unknown; message: RegExp; mut
   { name: 'unknown source kind', path: 'sources.shop.source.kind', message: /kind must be pglite, postgres, rds, dynamodb or fake/, mutate: (c) => (c.sources.shop.source = { kind: 'mysql' }) },
   { name: 'postgres url not a URL', path: 'sources.shop.source.url', value: 'localhost:5432', message: /postgres:\/\/ URL/, mutate: (c) => (c.sources.shop.source = { kind: 'postgres', url: 'localhost:5432' }) },
   { name: 'aws backend without aws section', path: 'sources.shop.aws', message: /backend aws needs an aws section/, mutate: (c) => ((c.sources.shop.backend = 'aws'), (c.sources.shop.source = { kind: 'rds', instanceId: 'db1' })) },
+  {
+    name: 'export prefix with a colon',
+    path: 'sources.shop.aws.export.prefix',
+    value: 'exports:2026',
+    message: /must not contain a colon \(:\): RDS refuses to export to such a prefix/,
+    mutate: (c) => {
+      c.sources.shop.backend = 'aws';
+      c.sources.shop.source = { kind: 'rds', instanceId: 'db1' };
+      c.sources.shop.aws = { region: 'us-east-1', accountId: '123456789012', export: { bucket: 'lake-exports', prefix: 'exports:2026', iamRoleArn: 'arn:aws:iam::123456789012:role/export', kmsKeyId: 'alias/export' } };
+    },
+  },
   { name: 'two tables with one lake name', path: 'sources.shop.tables', message: /map to the same lake table "public_order_items"/, mutate: (c) => (c.sources.shop.tables = { 'public.order_items': {}, 'public.Order Items': {} }) },
   { name: 'grant with unknown permission', path: 'sources.shop.grants.0.tablePermissions.0', value: 'READ', message: /must be one of SELECT/, mutate: (c) => (c.sources.shop.grants = [{ principal: 'arn:aws:iam::123456789012:role/a', tablePermissions: ['READ'] }]) },
   { name: 'existing snapshot without id', path: 'sources.shop.snapshot.id', message: /needs the snapshot id/, mutate: (c) => (c.sources.shop.snapshot = { mode: 'existing' }) },

@@ -17,6 +17,13 @@ test('every credential form is redacted, everything else is kept', () => {
     ['PGPASSWORD=pw7 aws_secret_access_key=pw8 api_key=pw9', 'PGPASSWORD=*** aws_secret_access_key=*** api_key=***'],
     ['password authentication failed for user "x"', 'password authentication failed for user "x"'],
     ['postgres://u@host/db and table public.secret_pii', 'postgres://u@host/db and table public.secret_pii'],
+    // Mistyped URLs, the ones a config error shows: the password still goes.
+    ['postgresql:/bob:Hunter2Secret@db.example.com/app', 'postgresql:/bob:***@db.example.com/app'],
+    ['bob:Hunter2Secret@db.example.com/app', 'bob:***@db.example.com/app'],
+    ['postgres:\\\\bob:Hunter2Secret@db/app', 'postgres:\\\\bob:***@db/app'],
+    ["pg://bob:Hunter'2@db/app", 'pg://bob:***@db/app'],
+    ['got "postgres:/u:p@ss@h/db" instead', 'got "postgres:/u:***@h/db" instead'],
+    ['arn:aws:iam::123456789012:role/x and user@example.com at 12:30', 'arn:aws:iam::123456789012:role/x and user@example.com at 12:30'],
   ];
   for (const [input, expected] of cases) assert.equal(redactSecrets(input), expected);
   assert.equal(redactUrl('postgres://u:pw1@h/db?password=pw2'), 'postgres://u:***@h/db?password=***');
@@ -48,7 +55,8 @@ test('a config error keeps the rejected values of its issues redacted, strings a
     { path: 'a', value: 'postgres://u:pw12@h/db', message: 'bad' },
     { path: 'b', value: { url: 'host=h password=pw13', port: 5432 }, message: 'bad' },
     { path: 'c', value: 7, message: 'bad' },
+    { path: 'd', value: 'postgresql:/bob:pw14@db.example.com/app', message: 'must be a postgres:// URL' },
   ]);
-  assert.deepEqual(err.issues.map((i) => i.value), ['postgres://u:***@h/db', { url: 'host=h password=***', port: 5432 }, 7]);
-  assert.ok(!err.message.includes('pw12') && !err.message.includes('pw13'), err.message);
+  assert.deepEqual(err.issues.map((i) => i.value), ['postgres://u:***@h/db', { url: 'host=h password=***', port: 5432 }, 7, 'postgresql:/bob:***@db.example.com/app']);
+  assert.ok(!err.message.includes('pw12') && !err.message.includes('pw13') && !err.message.includes('pw14'), err.message);
 });
