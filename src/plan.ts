@@ -3,7 +3,7 @@
  * Pure: the plan activity and `lakesync plan` share it; the lake lookup is passed in.
  */
 import type { SourceConfig } from './config/schema';
-import { lakeNameCollisions, lakeTableName, selectTable } from './config/tables';
+import { keyDifferingInCase, lakeNameCollisions, lakeTableName, selectTable } from './config/tables';
 import { columnPolicies, columnPolicyProblems } from './config/columns';
 import { directExtract, firstLoadOf } from './config/direct';
 import { LAKE_NAME_RULE, isValidLakeName } from './names';
@@ -60,13 +60,21 @@ export function planTables(
   const wanted = options.requested ? new Set(options.requested) : undefined;
   const selected: DiscoveredTable[] = [];
 
-  for (const t of tablesToPlan(source, discovered, lakeTables, catalog)) {
+  const toPlan = tablesToPlan(source, discovered, lakeTables, catalog);
+  const names = new Set(toPlan.map((t) => t.table));
+  for (const t of toPlan) {
     const lakeTable = lakeTableName(source, t.table);
     const selection = selectTable(source, t.table);
+    const nearKey = keyDifferingInCase(source, t.table, names);
     if (!selection.included) {
       notLoaded.push({ table: t.table, lakeTable, action: 'skip', status: 'skipped', reason: `excluded (${selection.rule})` });
     } else if (wanted && !wanted.has(t.table)) {
       notLoaded.push({ table: t.table, lakeTable, action: 'skip', status: 'skipped', reason: 'not requested in this cycle' });
+    } else if (nearKey) {
+      // Its settings (column excludes among them) would silently not apply: refuse rather than load every column.
+      notLoaded.push(
+        planFailure(t.table, lakeTable, 'InvalidTableSettings', `tables key "${nearKey}" differs from this table's name only in case, so its settings would not apply: write the key as "${t.table}"`),
+      );
     } else if (isDynamo(source) && dynamoNameProblem(t.table)) {
       notLoaded.push(planFailure(t.table, lakeTable, 'InvalidTableName', dynamoNameProblem(t.table)!, 'dynamodb'));
     } else if (!isValidLakeName(lakeTable)) {

@@ -24,11 +24,28 @@ export function loadConfigFile(path: string): LakesyncConfig {
 }
 
 export function parseConfig(raw: unknown): LakesyncConfig {
+  const reserved = reservedKeyIssues(raw, []);
+  if (reserved.length > 0) throw new ConfigError(reserved);
   const parsed = configSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) throw new ConfigError(parsed.error.issues.map(toIssue));
   const issues = Object.entries(parsed.data.sources).flatMap(([name, source]) => crossFieldIssues(name, source));
   if (issues.length > 0) throw new ConfigError(issues);
   return parsed.data;
+}
+
+/**
+ * Keys named `__proto__`: a parsed record drops them silently (JavaScript sets the prototype
+ * instead), so a policy on a column of that name would never apply. Refused instead.
+ */
+function reservedKeyIssues(value: unknown, path: string[]): ConfigIssue[] {
+  if (value === null || typeof value !== 'object') return [];
+  return Object.keys(value).flatMap((key) => {
+    const child = [...path, key];
+    if (key === '__proto__') {
+      return [{ path: child.join('.'), value: key, message: 'a key named __proto__ cannot be read (JavaScript reserves the name): rename the column or table in the source, or exclude the whole table' }];
+    }
+    return reservedKeyIssues((value as Record<string, unknown>)[key], child);
+  });
 }
 
 export function sourceConfig(config: LakesyncConfig, source: string): SourceConfig {

@@ -88,6 +88,16 @@ export function unmatchedEntries(source: Pick<SourceConfig, 'tables' | 'exclude'
   ];
 }
 
+/**
+ * A `tables:` key that names no table of `tables` but differs from `table` only in case
+ * (PostgreSQL names are case-sensitive once quoted): the settings meant for `table` that a lookup misses.
+ */
+export function keyDifferingInCase(source: Pick<SourceConfig, 'tables'>, table: string, tables: ReadonlySet<string>): string | undefined {
+  if (source.tables[table]) return undefined;
+  const lower = table.toLowerCase();
+  return Object.keys(source.tables).find((key) => key !== table && !tables.has(key) && key.toLowerCase() === lower);
+}
+
 /** Groups of source tables that map to the same lake name (each group has 2+ tables). */
 export function lakeNameCollisions(source: Pick<SourceConfig, 'database' | 'target' | 'tables'>, tables: string[]): string[][] {
   const byLake = new Map<string, string[]>();

@@ -102,6 +102,22 @@ describe('config validation', () => {
     });
   }
 
+  test('a column policy keyed __proto__ is refused, never dropped (the column would be loaded unexcluded)', () => {
+    const config = valid();
+    config.sources.shop.tables = JSON.parse('{"public.people": {"columns": {"__proto__": {"exclude": true}, "constructor": {"exclude": true}}}}');
+    try {
+      parseConfig(config);
+      assert.fail('the config was accepted');
+    } catch (e) {
+      assert.ok(e instanceof ConfigError, String(e));
+      assert.deepEqual(e.issues.map((i) => i.path), ['sources.shop.tables.public.people.columns.__proto__']);
+      assert.match(e.issues[0]!.message, /a key named __proto__ cannot be read .*exclude the whole table/);
+    }
+    // A column named like another Object.prototype member is an ordinary key.
+    config.sources.shop.tables = JSON.parse('{"public.people": {"columns": {"constructor": {"exclude": true}}}}');
+    assert.deepEqual(sourceConfig(parseConfig(config), 'shop').tables['public.people']?.columns, { constructor: { exclude: true } });
+  });
+
   test('a cursor lookback is a duration or a number of cursor units, and may be left out', () => {
     const config = valid();
     config.sources.shop.tables = {

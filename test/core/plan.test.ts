@@ -162,3 +162,52 @@ test('the cursor lookback: configured, else the default for the column type; a l
   assert.match(String(errors['public.events']![2]), /tables\."public\.events"\.cursor\.lookback 3600 does not fit cursor column created_at \(timestamp with time zone\): .*is a duration: write e\.g\. "1h"/);
   assert.match(String(errors['public.log']![2]), /tables\."public\.log"\.cursor\.lookback "1h" does not fit cursor column seq \(bigint\): .*number of cursor units: write e\.g\. 1000, or 0/);
 });
+
+test('a tables key that differs from a table name only in case fails that table: its column excludes are never skipped', () => {
+  const mistyped = sourceConfig(
+    parseConfig({
+      sources: {
+        shop: {
+          database: 'shop',
+          source: { kind: 'pglite' },
+          target: { namespace: 'shop' },
+          tables: { 'public.customers': { columns: { ssn: { exclude: true } } } },
+        },
+      },
+    }),
+    'shop',
+  );
+  const customers: DiscoveredTable = {
+    table: 'public.Customers',
+    target: 'shop.public.Customers',
+    primaryKey: ['id'],
+    columns: [
+      { columnName: 'id', originalType: 'bigint' },
+      { columnName: 'ssn', originalType: 'text' },
+    ],
+  } as DiscoveredTable;
+  const { entries, notLoaded } = planTables(mistyped, [customers, t('public.orders', ['id'])], new Set());
+  assert.deepEqual(entries.map((e) => e.table), ['public.orders']);
+  const failed = notLoaded.find((o) => o.table === 'public.Customers')!;
+  assert.equal(failed.status, 'failed');
+  assert.equal(failed.error?.type, 'InvalidTableSettings');
+  assert.match(failed.error?.message ?? '', /tables key "public\.customers" differs from this table's name only in case, so its settings would not apply: write the key as "public\.Customers"/);
+
+  // Both tables exist: the key names one of them exactly, and the other has no settings of its own.
+  const lower = sourceConfig(
+    parseConfig({
+      sources: {
+        shop: {
+          database: 'shop',
+          source: { kind: 'pglite' },
+          target: { namespace: 'shop' },
+          tables: { 'public.customers': { lakeName: 'customers_lower', columns: { ssn: { exclude: true } } } },
+        },
+      },
+    }),
+    'shop',
+  );
+  const both = planTables(lower, [customers, { ...customers, table: 'public.customers', target: 'shop.public.customers' }], new Set());
+  assert.deepEqual(both.notLoaded, []);
+  assert.deepEqual(both.entries.map((e) => e.table).sort(), ['public.Customers', 'public.customers']);
+});
