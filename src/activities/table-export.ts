@@ -2,6 +2,7 @@
  * DynamoDB point-in-time exports of one table and window each (source kind dynamodb). Starting
  * one is idempotent: the id is deterministic, so a retried start adopts the export it began.
  */
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { PlanEntry, TableExportRef, TableExportStatus } from '../model';
 import type { Ports, TableExportPort, TableExportRequest } from '../ports';
@@ -31,7 +32,32 @@ export function tableExportActivities(deps: ActivityDeps) {
       const port = tableExportPort(ports, source);
       return step('table export status', `${ref.table} (export ${ref.exportId})`, () => port.describeTableExport(ref));
     },
+
+    /**
+     * Polls an export until it ends (complete or failed), pausing from pollInitialSeconds, doubling
+     * up to pollMaximumSeconds. Hours of polls are one activity: workflow timers would add events
+     * to the batch's history with every poll of every table.
+     */
+    async awaitTableExport(req: TableExportWait): Promise<TableExportStatus> {
+      const { ports } = sourceOf(deps, req.source);
+      const port = tableExportPort(ports, req.source);
+      let waitSeconds = req.pollInitialSeconds;
+      for (;;) {
+        const status = await step('table export status', `${req.ref.table} (export ${req.ref.exportId})`, () => port.describeTableExport(req.ref));
+        if (status.state !== 'in_progress') return status;
+        await Context.current().sleep(waitSeconds * 1000);
+        waitSeconds = Math.min(waitSeconds * 2, req.pollMaximumSeconds);
+      }
+    },
   };
+}
+
+/** An export to wait for, and how often to look. */
+export interface TableExportWait {
+  source: string;
+  ref: TableExportRef;
+  pollInitialSeconds: number;
+  pollMaximumSeconds: number;
 }
 
 /** The table's ARN from its plan entry. */

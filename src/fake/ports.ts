@@ -98,6 +98,8 @@ export interface FakeOptions {
   exportsRunning?: boolean;
   /** The first this many pack starts are made and their answer lost (a transient error): a retry must find the run by its token. */
   packStartAnswersLost?: number;
+  /** How many describes find a DynamoDB export still in progress before it ends; 1 by default. */
+  tableExportPolls?: number;
 }
 
 /** The run of `table` leaves `rowCountAfter` rows in the lake and reports that figure as its count. */
@@ -436,7 +438,7 @@ export class FakeBackend {
     const made = this.state.tableExports?.[ref.exportId];
     if (!made) throw new PortError('not-found', 'ExportNotFoundException', `DynamoDB export ${ref.exportId} not found`);
     const described = this.store.update((s) => ++s.tableExports![ref.exportId]!.described);
-    if (described === 1) return { state: 'in_progress' };
+    if (described <= (this.options.tableExportPolls ?? 1)) return { state: 'in_progress' };
     if (made.failureCause) return { state: 'failed', failureCause: made.failureCause };
     return { state: 'complete', location: `fake://dynamodb-exports/${ref.exportId}`, itemCount: made.itemCount, billedBytes: made.itemCount * 100 };
   }

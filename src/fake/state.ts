@@ -49,7 +49,7 @@ export interface FakeTableExport {
   itemCount: number;
   /** Set when the export was made to fail (an injected non-retryable export failure). */
   failureCause?: string;
-  /** How often it was described: the first answer is in progress, as a real export is for a while. */
+  /** How often it was described: the first answers (FakeOptions.tableExportPolls, 1 by default) are in progress, as a real export is for a while. */
   described: number;
 }
 

@@ -11,7 +11,7 @@ import type { CycleSettings, DynamoLoadExports, ExportRef, LoadedTableExport, Lo
 import { nowIso } from './clock';
 import { failureDetails, tableError } from './errors';
 import { batchProgressQuery, type BatchTableProgress } from './messages';
-import { loadActivity, packStartActivity, shortActivity, tableExportStartActivity, verifyActivity } from './options';
+import { loadActivity, packStartActivity, shortActivity, tableExportStartActivity, tableExportWaitActivity, verifyActivity } from './options';
 import { type LoadUnit, loadUnits } from './packs';
 
 /** Patch: loads are cancelled with WAIT_CANCELLATION_COMPLETED (histories before it replay without). */
@@ -22,6 +22,8 @@ export const PACKED_LOADS = 'packed-loads';
 export const FAILED_LOAD_COST = 'failed-load-cost';
 /** Patch: tables a pack's run left unloaded run alone one after another in the pack's lane (each retried alone at once, an attempt used up). */
 export const PACK_LEFT_TABLES_IN_LANE = 'pack-left-tables-in-lane';
+/** Patch: a DynamoDB export is waited for by one activity (it was polled with workflow timers, events in the history with every poll). */
+export const TABLE_EXPORT_WAIT_ACTIVITY = 'table-export-wait-activity';
 
 export interface BatchInput {
   source: string;
@@ -55,6 +57,7 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
   const exportStartOptions = tableExportStartActivity(settings);
   const { startTableExport } = proxyActivities<Activities>(exportStartOptions);
   const { tableExportStatus } = proxyActivities<Activities>(shortOptions);
+  const { awaitTableExport } = proxyActivities<Activities>(tableExportWaitActivity(settings));
   const progress = new Map<string, BatchTableProgress>(input.items.map((i) => [i.table, { table: i.table, state: 'pending' }]));
   setHandler(batchProgressQuery, () => [...progress.values()]);
 
@@ -64,7 +67,7 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
 
   /**
    * A DynamoDB table's exports of this cycle, oldest first: all started (a retried start adopts
-   * the export by its deterministic id), then each polled with workflow timers until complete.
+   * the export by its deterministic id), then each waited for by one activity that polls it until it ends.
    */
   async function exportTable(item: LoadItem): Promise<LoadedTableExport[]> {
     const windows = item.exports ?? [];
@@ -82,8 +85,10 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
     const loaded: LoadedTableExport[] = [];
     for (const ref of refs) {
       let waitSeconds = settings.timeouts.pollInitialSeconds;
+      const waitsInActivity = patched(TABLE_EXPORT_WAIT_ACTIVITY);
       for (;;) {
-        const status = await tableExportStatus(input.source, ref);
+        const { pollInitialSeconds, pollMaximumSeconds } = settings.timeouts;
+        const status = waitsInActivity ? await awaitTableExport({ source: input.source, ref, pollInitialSeconds, pollMaximumSeconds }) : await tableExportStatus(input.source, ref);
         if (status.state === 'failed') {
           throw ApplicationFailure.create({
             message: `DynamoDB export ${ref.exportId} of ${item.table} (${ref.window.type} to ${ref.window.to}) failed: ${status.failureCause ?? 'no cause given'}; the table keeps its watermark and the next cycle exports it again`,

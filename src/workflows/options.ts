@@ -76,6 +76,17 @@ export function tableExportStartActivity(settings: CycleSettings): ActivityOptio
   return { ...rdsStartActivity(settings), scheduleToCloseTimeout: `${TABLE_EXPORT_START_WAIT_HOURS}h` };
 }
 
+/** How long one wait for a DynamoDB export may poll before the attempt fails (and is retried). */
+export const TABLE_EXPORT_WAIT_HOURS = 48;
+
+/**
+ * Waiting for a DynamoDB export: one activity polls it, heartbeating, until it ends; a dead
+ * worker is noticed within the heartbeat timeout and the wait goes on in another attempt.
+ */
+export function tableExportWaitActivity(settings: CycleSettings): ActivityOptions {
+  return { ...shortActivity(settings), startToCloseTimeout: `${TABLE_EXPORT_WAIT_HOURS}h` };
+}
+
 /** How long starting a pack may be retried. */
 export const PACK_START_WAIT_HOURS = 1;
 

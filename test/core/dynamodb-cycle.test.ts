@@ -14,7 +14,7 @@ import { parseConfig } from '../../src/config/load';
 import type { LakesyncConfig } from '../../src/config/schema';
 import { FakeBackend } from '../../src/fake/ports';
 import type { FakeRun } from '../../src/fake/state';
-import { tableExportIdFor } from '../../src/ids';
+import { batchWorkflowId, tableExportIdFor } from '../../src/ids';
 import { requestSyncSignal, rerunUpdate, type SourceStatus } from '../../src/workflows/messages';
 import { startFakeWorker, startTestServer, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
 import { recordHistories } from '../helpers/histories';
@@ -273,6 +273,28 @@ describe('DynamoDB sources on a real Temporal server', () => {
       assertNoRdsExport(w);
       // test/core/replay.test.ts replays them against the current workflow code.
       await recordHistories(w.client, 'dynamodb', ['lakesync/ddb']);
+    });
+  });
+
+  describe('long exports', () => {
+    let w: FakeWorker;
+    const queue = uniqueQueue('ddb-long');
+    const POLLS = 5;
+    before(async () => {
+      w = await startFakeWorker(dynamoConfig(queue, 'ddblong'), { tables: TABLES, dynamodb: true, latencyMs: 20, rowsPerTable: 100, tableExportPolls: POLLS });
+    });
+    after(async () => w?.stop());
+
+    test("an export polled many times adds no event to the batch's history per poll: one activity waits for it", async () => {
+      const handle = await startSource(w.client, queue, 'ddblong');
+      const first = await waitForCycles(handle, 1);
+      assert.equal(first.recentCycles[0]!.status, 'succeeded', JSON.stringify(first.lastCycle));
+      for (const table of TABLES) assert.equal(w.backend.tableExports(table)[0]!.described, POLLS + 1, `${table}: polled until complete`);
+      const history = await w.client.workflow.getHandle(batchWorkflowId(first.recentCycles[0]!.workflowId, 1)).fetchHistory();
+      const scheduled = (history.events ?? []).map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter((n) => n !== undefined);
+      assert.equal(scheduled.filter((n) => n === 'awaitTableExport').length, TABLES.length, 'one wait per export');
+      assert.equal(scheduled.filter((n) => n === 'tableExportStatus').length, 0);
+      assert.equal((history.events ?? []).filter((e) => e.timerStartedEventAttributes).length, 0, 'no workflow timer');
     });
   });
 
