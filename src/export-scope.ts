@@ -213,3 +213,34 @@ export function mergeKnownTables(previous: readonly TableName[], listed: readonl
   const kept = scope ? previous.filter((t) => !inScope(t, scope)) : previous;
   return sorted([...kept, ...listed]);
 }
+
+/** Names RDS takes in a partial export (`ExportOnly`): Latin letters, digits, `$` and `_`. */
+const EXPORT_ONLY_NAME = /^[A-Za-z0-9$_]+$/;
+/** The most `ExportOnly` may hold (RDS's limit on the list's size). */
+export const EXPORT_ONLY_MAX_BYTES = 200 * 1024;
+
+/**
+ * Why RDS would refuse this scope as `ExportOnly`, or undefined. RDS supports no partial export
+ * when the database, a schema or a table named in it has other characters, and takes at most
+ * 200 KB of entries; a whole-database scope has no `ExportOnly`. Checked before the snapshot, so
+ * the refusal leaves no side effect.
+ */
+export function exportOnlyProblem(database: string, scope: ExportScopeEntries): string | undefined {
+  if (scope.wholeDatabase || (scope.schemas.length === 0 && scope.tables.length === 0)) return undefined;
+  const fix = 'rename them, read those tables directly (extract: direct), or let the export take the whole database (include every table, no exclude rule)';
+  if (!EXPORT_ONLY_NAME.test(database)) {
+    return `RDS cannot export part of database "${database}": a partial export (ExportOnly) takes only names of Latin letters, digits, $ and _. Let the export take the whole database (include every table, no exclude rule), or read the tables directly (extract: direct)`;
+  }
+  const badSchemas = scope.schemas.filter((s) => !EXPORT_ONLY_NAME.test(s));
+  const badTables = scope.tables.filter((t) => !EXPORT_ONLY_NAME.test(schemaOf(t)) || !EXPORT_ONLY_NAME.test(t.slice(t.indexOf('.') + 1)));
+  if (badSchemas.length > 0 || badTables.length > 0) {
+    const named = [...badSchemas.map((s) => `schema ${s}`), ...badTables].slice(0, 10).join(', ');
+    const more = badSchemas.length + badTables.length > 10 ? ` and ${badSchemas.length + badTables.length - 10} more` : '';
+    return `RDS cannot export ${named}${more} on their own: a partial export (ExportOnly) takes only names of Latin letters, digits, $ and _; ${fix}`;
+  }
+  const bytes = new TextEncoder().encode(JSON.stringify([...scope.schemas, ...scope.tables].map((name) => `${database}.${name}`))).length;
+  if (bytes > EXPORT_ONLY_MAX_BYTES) {
+    return `the export would name ${scope.schemas.length} schemas and ${scope.tables.length} tables, ${Math.ceil(bytes / 1024)} KB of ExportOnly where RDS takes at most 200 KB: include whole schemas (schema.*) that no exclude rule applies to, so each is one entry, or read some tables directly (extract: direct)`;
+  }
+  return undefined;
+}

@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { CycleSettings, DiscoveredExport, DiscoverySummary, ExportRef, ExportStatus, JsonRef, LoadAction, LoadItem, PlanEntry, PlanSummary, SnapshotRef, SnapshotStatus, TableName, TableOutcome } from '../model';
 import type { ExportRequest, Ports, SnapshotRequest } from '../ports';
 import { lakeTableName, selectTable } from '../config/tables';
-import { type ExportScope, exportScope, type ExportScopeEntries, ExportScopeRefused, exportScopeKey, type KnownTables, mergeKnownTables, SOURCE_TABLES_KEY } from '../export-scope';
+import { type ExportScope, exportScope, type ExportScopeEntries, ExportScopeRefused, exportScopeKey, exportOnlyProblem, type KnownTables, mergeKnownTables, SOURCE_TABLES_KEY } from '../export-scope';
 import { cycleManifestKeys, exportIdFor } from '../ids';
 import { type DynamoPlanInput, type PlanOptions, planTables, readsDirectly } from '../plan';
 import { directExtract } from '../config/direct';
@@ -67,6 +67,8 @@ export function cycleActivities(deps: ActivityDeps) {
           throw ApplicationFailure.create({ message: `export of source ${source} refused: ${err.message}`, type: 'ExportScopeRefused', nonRetryable: true });
         }
         const { wholeDatabase, schemas, tables } = scope;
+        const refusal = settings.source.kind === 'rds' ? exportOnlyProblem(settings.database, scope) : undefined;
+        if (refusal) throw ApplicationFailure.create({ message: `export of source ${source} refused: ${refusal}`, type: 'ExportScopeRefused', nonRetryable: true });
         await ports.manifests.put(exportScopeKey(cycleId), { wholeDatabase, schemas, tables } satisfies ExportScopeEntries);
         return sized({
           wholeDatabase,

@@ -94,6 +94,8 @@ test('ExportOnly names only included tables, on the first cycle and from the pre
   const shop: SourceConfig = { ...awsSource({ endpoint: moto!.endpoint }), ...RULES, tables: { 'public.orders': { primaryKey: ['id'] } } };
   // A source that names no table and has an exclude rule in its only schema.
   const fresh: SourceConfig = { ...awsSource({ endpoint: moto!.endpoint }), include: ['public.*'], exclude: ['public.*_pii'], tables: {} };
+  // A table the rules must list on its own, whose name RDS refuses in ExportOnly.
+  const odd: SourceConfig = { ...awsSource({ endpoint: moto!.endpoint }), include: ['public.*'], exclude: ['public.*_pii'], tables: { 'public.order-items': {} } };
   const settings = awsSettings('shop', shop, { glueScriptsDir: scriptsDir! });
   clients = createClients(settings);
   for (const bucket of [EXPORT_BUCKET, SCRIPT_BUCKET, 'shop-athena']) {
@@ -102,10 +104,11 @@ test('ExportOnly names only included tables, on the first cycle and from the pre
   await clients.rds.send(new CreateDBInstanceCommand({ DBInstanceIdentifier: 'shop-db', Engine: 'postgres', DBInstanceClass: 'db.t3.micro', AllocatedStorage: 20, MasterUsername: 'admin', MasterUserPassword: 'password123' }));
 
   const taskQueue = `lakesync-aws-scope-${Date.now()}`;
-  const config: LakesyncConfig = { temporal: { taskQueue, namespace: 'default', address: server!.address }, sources: { shop, fresh } };
+  const config: LakesyncConfig = { temporal: { taskQueue, namespace: 'default', address: server!.address }, sources: { shop, fresh, odd } };
   const ports = {
     shop: buildAwsPorts(settings, clients),
     fresh: buildAwsPorts(awsSettings('fresh', fresh, { glueScriptsDir: scriptsDir! }), clients),
+    odd: buildAwsPorts(awsSettings('odd', odd, { glueScriptsDir: scriptsDir! }), clients),
   };
   const { worker, close } = await createWorker({ config, ports });
   const connection = await Connection.connect({ address: server!.address });
@@ -150,6 +153,15 @@ test('ExportOnly names only included tables, on the first cycle and from the pre
       assert.ok(!(snapshots.DBSnapshots ?? []).some((s) => s.DBSnapshotIdentifier?.includes('fresh')), 'no snapshot was taken');
       const tasks = await clients!.rds.send(new DescribeExportTasksCommand({}));
       assert.ok(!(tasks.ExportTasks ?? []).some((t) => t.ExportTaskIdentifier === exportIdFor('fresh', 'c1')), 'no export was started');
+
+      // A scope RDS would refuse as ExportOnly is refused here, before the snapshot RDS would have left behind.
+      const oddResult = await cycle('odd', 'c1');
+      assert.equal(oddResult.status, 'failed');
+      assert.equal(oddResult.error?.phase, 'export');
+      assert.match(oddResult.error?.message ?? '', /RDS cannot export public\.order-items on their own: a partial export \(ExportOnly\) takes only names of Latin letters, digits, \$ and _/);
+      assert.equal(oddResult.snapshot, undefined);
+      const after = await clients!.rds.send(new DescribeDBSnapshotsCommand({}));
+      assert.ok(!(after.DBSnapshots ?? []).some((s) => s.DBSnapshotIdentifier?.includes('odd')), 'no snapshot was taken');
     });
   } finally {
     await close();

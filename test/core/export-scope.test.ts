@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { selectTable } from '../../src/config/tables';
-import { exportScope, ExportScopeRefused, inScope, mergeKnownTables, type ScopeRules } from '../../src/export-scope';
+import { EXPORT_ONLY_MAX_BYTES, exportOnlyProblem, exportScope, ExportScopeRefused, inScope, mergeKnownTables, type ScopeRules } from '../../src/export-scope';
 
 const rules = (include: string[], exclude: string[], tables: string[] = []): ScopeRules => ({
   include,
@@ -115,5 +115,30 @@ describe('export scope', () => {
     assert.deepEqual(mergeKnownTables(previous, ['crm.contacts', 'public.orders'], scope), ['crm.contacts', 'public.customers', 'public.orders']);
     assert.deepEqual(mergeKnownTables(previous, ['crm.contacts'], undefined), ['crm.contacts', 'crm.old', 'public.customers', 'public.gone', 'public.orders']);
     assert.deepEqual(mergeKnownTables(previous, ['a.b'], { wholeDatabase: true, schemas: [], tables: [] }), ['a.b']);
+  });
+});
+
+describe('what RDS takes as ExportOnly', () => {
+  const partial = (schemas: string[], tables: string[]) => ({ wholeDatabase: false, schemas, tables });
+
+  test('names of letters, digits, $ and _ pass; a whole database has no ExportOnly to check', () => {
+    assert.equal(exportOnlyProblem('shop', partial(['crm', 'Sales$2'], ['public.orders', 'public.Order_Items'])), undefined);
+    assert.equal(exportOnlyProblem('shop-db', { wholeDatabase: true, schemas: [], tables: [] }), undefined);
+  });
+
+  test('a table, a schema or the database with another character is refused, naming it and the fixes', () => {
+    assert.match(
+      exportOnlyProblem('shop', partial(['crm'], ['public.orders', 'public.order-items', 'sales eu.deals']))!,
+      /RDS cannot export public\.order-items, sales eu\.deals on their own: a partial export \(ExportOnly\) takes only names of Latin letters, digits, \$ and _; rename them, read those tables directly \(extract: direct\), or let the export take the whole database/,
+    );
+    assert.match(exportOnlyProblem('shop', partial(['crm-eu'], []))!, /RDS cannot export schema crm-eu on their own/);
+    assert.match(exportOnlyProblem('shop-db', partial(['crm'], []))!, /RDS cannot export part of database "shop-db"/);
+  });
+
+  test('a list beyond 200 KB is refused with the number of entries', () => {
+    const tables = Array.from({ length: 6000 }, (_, i) => `public.table_with_a_long_name_${String(i).padStart(5, '0')}`);
+    assert.ok(JSON.stringify(tables.map((t) => `shop.${t}`)).length > EXPORT_ONLY_MAX_BYTES);
+    assert.match(exportOnlyProblem('shop', partial([], tables))!, /would name 0 schemas and 6000 tables, \d+ KB of ExportOnly where RDS takes at most 200 KB: include whole schemas/);
+    assert.equal(exportOnlyProblem('shop', partial([], tables.slice(0, 1000))), undefined);
   });
 });
