@@ -5,6 +5,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { loadConfigFile, sourceConfig } from '../config/load';
+import { selectTable } from '../config/tables';
 import type { LakesyncConfig, SourceConfig } from '../config/schema';
 import { sourceWorkflowId } from '../ids';
 import { TABLE_NAME } from '../names';
@@ -133,4 +134,15 @@ export function tableList(raw: string, flag: string): string[] {
   const bad = tables.filter((t) => !TABLE_NAME.test(t));
   if (bad.length > 0) throw new UsageError(`${flag}: ${bad.join(', ')} is not schema.table`);
   return [...new Set(tables)];
+}
+
+/** `tableList`, refusing tables the source's include/exclude rules leave out: no request is sent that could only fail. */
+export function includedTableList(source: SourceConfig, raw: string, flag: string): string[] {
+  const tables = tableList(raw, flag);
+  const excluded = tables.flatMap((t) => {
+    const selection = selectTable(source, t);
+    return selection.included ? [] : [`${t} (${selection.rule})`];
+  });
+  if (excluded.length > 0) throw new UsageError(`${flag}: the source's rules leave out ${excluded.join(', ')}: remove them from ${flag}, or change include/exclude in the config`);
+  return tables;
 }

@@ -166,6 +166,17 @@ describe('usage errors exit 2', () => {
     for (const bad of ['orders', '.orders', 'public.', 'my schema.orders', 'a.b.c']) assert.throws(() => tableList(bad, '--tables'), /is not schema\.table/, bad);
   });
 
+  it('--tables naming a table the rules exclude is refused (exit 2) before Temporal is reached; an included one goes on', async () => {
+    for (const args of [['sync', 'shop', '--tables', 'public.orders,public.card_pii'], ['schedule', 'create', 'shop', '--every', '1h', '--tables', 'public.card_pii']]) {
+      const run = await inProcess([...args, '--config', goodFile]);
+      assert.equal(run.code, 2, `${args.join(' ')}: ${run.stderr}`);
+      assert.match(run.stderr, /--tables: the source's rules leave out public\.card_pii \(exclude \*\.\*_pii\): remove them from --tables, or change include\/exclude in the config/);
+    }
+    const included = await inProcess(['sync', 'shop', '--tables', 'public.orders', '--config', goodFile]);
+    assert.equal(included.code, 1);
+    assert.match(included.stderr, /cannot reach Temporal/);
+  });
+
   it('help exits 0 and lists every command and the exit codes', async () => {
     const run = await runCli(['--help']);
     assert.equal(run.code, 0);

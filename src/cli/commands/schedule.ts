@@ -10,7 +10,7 @@ import { sourceWorkflowId } from '../../ids';
 import type { TriggerInput } from '../../workflows/trigger';
 import { TRIGGER_WORKFLOW_TYPE } from '../../workflows/messages';
 import { type CommandKit, type CommonOptions, withConfig, withJson } from '../command';
-import { type Connected, loadSource, tableList, withTemporal } from '../context';
+import { type Connected, includedTableList, loadSource, withTemporal } from '../context';
 import { UsageError } from '../errors';
 import { printJson, printLine } from '../io';
 import { UiLinks } from '../links';
@@ -131,13 +131,13 @@ interface CreateOptions extends ScheduleOptions {
 
 async function create(kit: CommandKit, source: string, opts: CreateOptions): Promise<void> {
   const { io } = kit.env;
-  const { config } = loadSource(io, opts, source);
+  const { config, source: settings } = loadSource(io, opts, source);
   if (Boolean(opts.cron?.length) === Boolean(opts.every)) throw new UsageError('schedule create needs exactly one of --cron <expression> or --every <duration>');
   if (opts.every && !DURATION.test(opts.every)) throw new UsageError(`--every ${JSON.stringify(opts.every)}: use a number and a unit (ms, s, m, h, d), e.g. 6h`);
   if (opts.cron) for (const c of opts.cron) if (c.trim().split(/\s+/).length < 5 && !c.startsWith('@')) throw new UsageError(`--cron ${JSON.stringify(c)}: a cron expression has 5 fields (minute hour day month weekday), e.g. "0 2 * * *"`);
   if (opts.timeZone) checkTimeZone(opts.timeZone);
   if (opts.rerunFailed && opts.tables) throw new UsageError('--rerun-failed and --tables do not go together');
-  const tables = opts.tables !== undefined ? tableList(opts.tables, '--tables') : undefined;
+  const tables = opts.tables !== undefined ? includedTableList(settings, opts.tables, '--tables') : undefined;
   const id = scheduleIdFor(source, opts.name);
   await withTemporal(config, async (conn) => {
     const requestedBy = `schedule ${id}`;

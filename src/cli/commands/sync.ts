@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import { sourceWorkflowId } from '../../ids';
 import { SOURCE_WORKFLOW_TYPE, type SourceWorkflowInput, type SyncRequest, requestSyncSignal, syncUpdate } from '../../workflows/messages';
 import { type CommandKit, type CommonOptions, withConfig, withJson } from '../command';
-import { type Connected, loadSource, tableList, withTemporal } from '../context';
+import { type Connected, includedTableList, loadSource, withTemporal } from '../context';
 import { waitAndReport } from '../cycle-report';
 import { UsageError } from '../errors';
 import { shown } from '../format';
@@ -32,13 +32,13 @@ export function registerSync(program: Command, kit: CommandKit): void {
   const cmd = program
     .command('sync <source>')
     .description('request a sync (new snapshot and export, then load); starts the source workflow if needed')
-    .option('--tables <list>', 'only these tables (comma-separated schema.table); refused if the source has no such table')
+    .option('--tables <list>', 'only these tables (comma-separated schema.table); refused if the source has no such table or its rules exclude one')
     .option('--wait', 'wait for the cycle that serves this request; exit 1 if it is partial or failed');
   withJson(withConfig(cmd)).action(
     kit.action(async (name: string, opts: SyncOptions) => {
       const { io } = kit.env;
-      const { config } = loadSource(io, opts, name);
-      const tables = opts.tables !== undefined ? tableList(opts.tables, '--tables') : undefined;
+      const { config, source } = loadSource(io, opts, name);
+      const tables = opts.tables !== undefined ? includedTableList(source, opts.tables, '--tables') : undefined;
       const requestId = newRequestId('sync');
       return withTemporal(config, async (conn) => {
         const request: SyncRequest = { requestId, requestedBy: 'lakesync-cli', ...(tables ? { tables } : {}) };
