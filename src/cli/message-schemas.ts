@@ -162,7 +162,14 @@ const queuedRequest = z
   .meta({ id: 'QueuedRequest' });
 
 const ignoredRequest = z
-  .object({ kind: z.enum(['sync', 'rerun']), requestId: z.string().optional(), requestedBy: z.string().optional(), reason: z.string(), at: z.string() })
+  .object({
+    kind: z.enum(['sync', 'rerun']),
+    requestId: z.string().optional(),
+    requestedBy: z.string().optional(),
+    reason: z.string(),
+    at: z.string(),
+    repeat: z.literal(true).optional().describe('A repeat of a request already queued, running or served: that one still runs (or ran)'),
+  })
   .meta({ id: 'IgnoredRequest', description: 'A request the workflow could not serve and dropped (a signal cannot be refused)' });
 
 const droppedTable = z

@@ -155,9 +155,10 @@ export function enqueueSyncSignal(state: SourceState, req: SyncRequest | null | 
     recordIgnored(state, { kind: 'sync', ...(request.requestId ? { requestId: request.requestId } : {}), ...(request.requestedBy ? { requestedBy: request.requestedBy } : {}), reason, at });
     return reason;
   }
-  const refused = repeatedRequest(state, request.requestId, options.duplicates) ?? badTablesOf(state, request, options);
+  const repeat = repeatedRequest(state, request.requestId, options.duplicates);
+  const refused = repeat ?? badTablesOf(state, request, options);
   if (refused) {
-    recordIgnored(state, { kind: 'sync', ...(request.requestId ? { requestId: request.requestId } : {}), ...(request.requestedBy ? { requestedBy: request.requestedBy } : {}), reason: refused, at });
+    recordIgnored(state, { kind: 'sync', ...(request.requestId ? { requestId: request.requestId } : {}), ...(request.requestedBy ? { requestedBy: request.requestedBy } : {}), reason: refused, at, ...(repeat ? { repeat: true } : {}) });
     return refused;
   }
   enqueueSync(state, request);
@@ -243,12 +244,13 @@ export function enqueueRerunSignal(state: SourceState, given: RerunRequest | nul
   const named = Array.isArray(req.tables) ? req.tables : [];
   const badNames = !state.lastExport ? namesProblem(named) : undefined;
   const badApprovals = approvalsProblem(req);
+  const repeat = repeatedRequest(state, req.requestId, options.duplicates);
   const refused =
-    repeatedRequest(state, req.requestId, options.duplicates) ??
+    repeat ??
     (badNames && (options.refuseBadTables?.() ?? true) ? badNames : undefined) ??
     (badApprovals && (options.refuseBadApprovals?.() ?? true) ? badApprovals : undefined);
   if (refused) {
-    recordIgnored(state, { kind: 'rerun', ...(req.requestId ? { requestId: req.requestId } : {}), ...(req.requestedBy ? { requestedBy: req.requestedBy } : {}), reason: refused, at });
+    recordIgnored(state, { kind: 'rerun', ...(req.requestId ? { requestId: req.requestId } : {}), ...(req.requestedBy ? { requestedBy: req.requestedBy } : {}), reason: refused, at, ...(repeat ? { repeat: true } : {}) });
     return refused;
   }
   // Tables read directly need no export (a source of only such tables never has one): their

@@ -133,6 +133,8 @@ export interface IgnoredRequest {
   requestedBy?: string;
   reason: string;
   at: string;
+  /** A repeat of a request already queued, running or served: that one still runs (or ran). */
+  repeat?: true;
 }
 
 /** A table that is no longer in the source: it left the failed and the known tables. */

@@ -7,6 +7,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { RuntimeFailure } from '../../src/cli/errors';
+import { waitForRequest } from '../../src/cli/wait';
+import { temporalTarget } from '../../src/temporal';
 import { requestRerunSignal, requestSyncSignal, rerunUpdate } from '../../src/workflows/messages';
 import { fakeConfig, startFakeWorker, startTestServer, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
 import { startSource, waitForCycles } from '../helpers/source';
@@ -87,5 +90,23 @@ describe('request ids from other services', () => {
     const after = await waitForCycles(handle, before + 1, 30_000);
     assert.equal(after.recentCycles.length, s.recentCycles.length, 'a repeated update ran another cycle');
     assert.equal(after.recentCycles.filter((c) => c.requestIds.includes('svc-update')).length, 1);
+  });
+
+  test('waiting for a signalled request the workflow dropped ends with its reason; a repeated signal is still waited for to its cycle', async () => {
+    const handle = w.client.workflow.getHandle('lakesync/blankid');
+    const connected = { client: w.client, target: temporalTarget(w.config) };
+    // Tables as text: a signal cannot be refused, so the workflow drops it and says why.
+    await handle.signal(requestSyncSignal, { tables: 'public.t0001' as unknown as string[], requestId: 'dropped-signal' });
+    const err = await waitForRequest(connected, 'blankid', 'dropped-signal', { pollMs: 100 }).then(() => undefined, (e: unknown) => e);
+    assert.ok(err instanceof RuntimeFailure, String(err));
+    assert.match(err.message, /^the source workflow of blankid dropped request dropped-signal: tables must be a list of schema\.table names/);
+
+    await handle.signal(requestSyncSignal, { tables: ['public.t0001'], requestId: 'sent-twice' });
+    await handle.signal(requestSyncSignal, { tables: ['public.t0001'], requestId: 'sent-twice' });
+    const served = await waitForRequest(connected, 'blankid', 'sent-twice', { pollMs: 100 });
+    assert.deepEqual(served.requestIds, ['sent-twice']);
+    const s = await waitForCycles(handle, 1);
+    const repeat = s.ignoredRequests.find((r) => r.requestId === 'sent-twice');
+    assert.equal(repeat?.repeat, true, JSON.stringify(s.ignoredRequests));
   });
 });
