@@ -163,20 +163,12 @@ test('the cursor lookback: configured, else the default for the column type; a l
   assert.match(String(errors['public.log']![2]), /tables\."public\.log"\.cursor\.lookback "1h" does not fit cursor column seq \(bigint\): .*number of cursor units: write e\.g\. 1000, or 0/);
 });
 
+/** An embedded source `shop` with these table settings. */
+const shopWith = (tables: Record<string, unknown>) =>
+  sourceConfig(parseConfig({ sources: { shop: { database: 'shop', source: { kind: 'pglite' }, target: { namespace: 'shop' }, tables } } }), 'shop');
+
 test('a tables key that differs from a table name only in case fails that table: its column excludes are never skipped', () => {
-  const mistyped = sourceConfig(
-    parseConfig({
-      sources: {
-        shop: {
-          database: 'shop',
-          source: { kind: 'pglite' },
-          target: { namespace: 'shop' },
-          tables: { 'public.customers': { columns: { ssn: { exclude: true } } } },
-        },
-      },
-    }),
-    'shop',
-  );
+  const mistyped = shopWith({ 'public.customers': { columns: { ssn: { exclude: true } } } });
   const customers: DiscoveredTable = {
     table: 'public.Customers',
     target: 'shop.public.Customers',
@@ -194,19 +186,7 @@ test('a tables key that differs from a table name only in case fails that table:
   assert.match(failed.error?.message ?? '', /tables key "public\.customers" differs from this table's name only in case, so its settings would not apply: write the key as "public\.Customers"/);
 
   // Both tables exist: the key names one of them exactly, and the other has no settings of its own.
-  const lower = sourceConfig(
-    parseConfig({
-      sources: {
-        shop: {
-          database: 'shop',
-          source: { kind: 'pglite' },
-          target: { namespace: 'shop' },
-          tables: { 'public.customers': { lakeName: 'customers_lower', columns: { ssn: { exclude: true } } } },
-        },
-      },
-    }),
-    'shop',
-  );
+  const lower = shopWith({ 'public.customers': { lakeName: 'customers_lower', columns: { ssn: { exclude: true } } } });
   const both = planTables(lower, [customers, { ...customers, table: 'public.customers', target: 'shop.public.customers' }], new Set());
   assert.deepEqual(both.notLoaded, []);
   assert.deepEqual(both.entries.map((e) => e.table).sort(), ['public.Customers', 'public.customers']);
