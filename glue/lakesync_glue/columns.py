@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from .errors import InvalidArgument
 from .hashing import hash_columns
 from .names import lake_column_names, quote, sql_string
-from .pgarrays import NOT_A_LIST_REGEX, element_type, parse_array
+from .pgarrays import NOT_A_LIST_REGEX, delimiter, element_type, parse_array
 from .pgtypes import (
     ColumnMapping,
     ColumnPlan,
@@ -134,10 +134,11 @@ def prepare(
             element_kind = _element_kind(mapping)
             on_invalid = policy.on_invalid or _default_on_invalid(element_kind, None)
             element = element_type(mapping.original_type, mapping.udt_name)
+            delim = delimiter(element)
             if in_lake == "array<string>":
                 element = None  # a list of texts stays one
             parsed = f"{PARSED_PREFIX}{i}"
-            raw = raw.withColumn(parsed, parse(F.col(quote(mapping.column_name))))
+            raw = raw.withColumn(parsed, parse(F.col(quote(mapping.column_name)), F.lit(delim)))
             plan = array_plan(mapping, name, parsed, element, on_invalid)
             _check_clamp(policy, plan, element_kind, table)
             plans.append(plan)

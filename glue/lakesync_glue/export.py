@@ -99,10 +99,42 @@ def _sharing_folder(entries: list[dict[str, Any]], target: str) -> list[str]:
                    and (export_path_name(e["target"]) == mine or export_path_name(e["target"]).startswith(mine + "/"))})
 
 
+def _other_splits(args: JobArgs) -> list[str]:
+    """The other database, schema and table names that join with '.' into the load's target."""
+    parts, mine = args.target.split("."), (args.source_database, args.source_schema, args.source_table)
+    out = []
+    for i in range(1, len(parts) - 1):
+        for j in range(i + 1, len(parts)):
+            db, schema, table = ".".join(parts[:i]), ".".join(parts[i:j]), ".".join(parts[j:])
+            if (db, schema, table) != mine:
+                where = f"schema {schema!r}" if db == mine[0] else f"database {db!r} schema {schema!r}"
+                out.append(f"{where} table {table!r}")
+    return out
+
+
+def _refuse_shared_target(args: JobArgs, count: int) -> None:
+    """More than one entry has the load's target: neither's mappings nor files are surely its own."""
+    others = _other_splits(args)
+    if not others:  # no dots in the names: one table listed twice, by overlapping or stray tables info files
+        raise ExportNotFound(
+            f"table {args.target} is listed {count} times in the export_tables_info files under {args.export_path}, "
+            "so which entry describes it cannot be told and nothing is loaded; remove the stray file, or export the "
+            "snapshot again"
+        )
+    raise NameCollision(
+        f"table {args.target}: the export lists {count} tables as {args.target}: schema {args.source_schema!r} "
+        f"table {args.source_table!r} (this load) and a table whose names hold dots too, e.g. {' or '.join(others)}. "
+        "Their entries, and the files of tables of one database, cannot be told apart, so nothing is loaded; rename "
+        "one of the tables, or exclude all but one of them from the sync"
+    )
+
+
 def find_table_export(args: JobArgs) -> TableExport:
     """The mappings and data files of the table the job loads; ExportNotFound when absent."""
     entries = table_entries(args.export_path)
     matches = [e for e in entries if e.get("target") == args.target]
+    if len(matches) > 1:
+        _refuse_shared_target(args, len(matches))
     with_schema = [e for e in matches if (e.get("schemaMetadata") or {}).get("originalTypeMappings")]
     if not with_schema:
         listed = sorted({str(e.get("target")) for e in entries if "schemaMetadata" in e})

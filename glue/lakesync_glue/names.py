@@ -48,13 +48,35 @@ def lake_name(source_name: str) -> str:
     return source_name.lower()
 
 
+# The job's own columns (parsed lists, checks, change-set and stage columns) start with this prefix,
+# so no source column may, in any case (lake names are lowercased): one would replace or shadow it.
+RESERVED_PREFIX = "__lakesync_"
+
+
+def _check_not_reserved(original: str, lake: str, table: str) -> None:
+    if original.lower().startswith(RESERVED_PREFIX):
+        raise NameCollision(
+            f"table {table}: column {original!r} starts with the reserved prefix {RESERVED_PREFIX!r} (lakesync's own "
+            "columns use it, and one could take the column's place), so nothing is loaded; rename the column in "
+            "PostgreSQL, or exclude it with a column policy (exclude: true)"
+        )
+    if lake.startswith(RESERVED_PREFIX):
+        raise NameCollision(
+            f"table {table}: column {original!r} is renamed to {lake!r}, which starts with the reserved prefix "
+            f"{RESERVED_PREFIX!r} (lakesync's own columns use it), so nothing is loaded; choose another rename, or "
+            "exclude the column with a column policy (exclude: true)"
+        )
+
+
 def lake_column_names(source_names: Sequence[str], table: str, renames: Mapping[str, str] | None = None) -> list[str]:
-    """Lowercases column names (or takes a policy's rename); two columns with one lake name fail with both names."""
+    """Lowercases column names (or takes a policy's rename); two columns with one lake name fail with both names,
+    and so does a source or lake name with the reserved prefix."""
     seen: dict[str, str] = {}
     result: list[str] = []
     renames = renames or {}
     for original in source_names:
         lowered = lake_name(renames.get(original, original))
+        _check_not_reserved(original, lowered, table)
         if lowered in seen:
             how = "once renamed and lowercased" if renames else "once lowercased"
             raise NameCollision(

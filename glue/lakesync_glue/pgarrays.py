@@ -5,6 +5,8 @@ it is empty, is the word NULL, or holds braces, commas, quotes, backslashes or w
 with `"` and `\\` escaped by a backslash inside the quotes; an unquoted NULL is SQL NULL (a
 quoted "NULL" is the text). Multi-dimensional arrays print nested braces (`{{1,2},{3,4}}`) and
 arrays with a lower bound other than 1 a dimension prefix (`[0:1]={1,2}`): neither is a list.
+Elements are delimited by the element type's `typdelim`: ',' for every built-in type but box,
+whose ';' lets its elements keep their commas unquoted (`{(1,1),(0,0);(2,2),(1,1)}`).
 """
 from __future__ import annotations
 
@@ -14,8 +16,20 @@ import re
 NOT_A_LIST_REGEX = r"^\s*(\[|\{\s*\{)"
 
 
-def parse_array(text: str | None) -> list[str | None] | None:
-    """The elements of a one-dimensional array literal (None for SQL NULL elements); None when not one."""
+# Element types whose arrays PostgreSQL delimits with ';' (pg_type.typdelim), as the mappings name them.
+_SEMICOLON_TYPES = ("box",)
+
+
+def delimiter(element_pg: str | None) -> str:
+    """The element delimiter of arrays of `element_pg` (element_type's answer; None: unknown, ',')."""
+    return ";" if (element_pg or "").strip().lower() in _SEMICOLON_TYPES else ","
+
+
+def parse_array(text: str | None, delim: str = ",") -> list[str | None] | None:
+    """The elements of a one-dimensional array literal (None for SQL NULL elements); None when not one.
+
+    `delim`: the element type's delimiter (delimiter()).
+    """
     if text is None:
         return None
     s = text.strip()
@@ -48,7 +62,7 @@ def parse_array(text: str | None) -> list[str | None] | None:
         else:
             chars = []
             escaped = False
-            while i < n and body[i] != ",":
+            while i < n and body[i] != delim:
                 c = body[i]
                 if c in '{}"':
                     return None  # a nested array or a stray quote
@@ -66,7 +80,7 @@ def parse_array(text: str | None) -> list[str | None] | None:
             out.append(None if value.upper() == "NULL" and not escaped else value)
         if i >= n:
             return out
-        if body[i] != ",":
+        if body[i] != delim:
             return None
         i += 1
 

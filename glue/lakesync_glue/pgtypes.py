@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .names import quote, sql_string
+from .pgfloat import float_text
 
 MAX_DECIMAL_PRECISION = 38
 # Unbounded numeric: PostgreSQL allows any precision; the lake gets a fixed, wide decimal.
@@ -374,7 +375,7 @@ def plan_column(mapping: ColumnMapping, name: str, raw_type: str, clamp_infinity
     return plan("string", converted, None, "text")
 
 
-# The lambda variable of element-wise array expressions (never a column name: columns are quoted apart).
+# The lambda variable of element-wise array expressions (never a column name: names.RESERVED_PREFIX).
 ELEMENT_VAR = "__lakesync_e"
 
 
@@ -428,8 +429,9 @@ def retype_plan(base: ColumnPlan, mapping: ColumnMapping, lake_type: str) -> Col
     Numbers written as text (numeric, money) become double/float from their text, NaN and the
     infinities included (rounded to the nearest binary value, as PostgreSQL's own cast does;
     a finite value beyond the type's range, or one not 0 that becomes 0, is bad), and decimal(p,s) with the exact-digits
-    check. Every other change goes from the default lake value and back: a value that does
-    not come back equal (a fraction into an integer, a time into a date, an overflow) is bad.
+    check. Every other change goes from the default lake value (a float into a decimal through
+    the text PostgreSQL prints for it) and back: a value that does not come back equal (a
+    fraction into an integer, a time into a date, an overflow) is bad.
     """
     if lake_type == base.lake_type:
         return base
@@ -453,7 +455,10 @@ def retype_plan(base: ColumnPlan, mapping: ColumnMapping, lake_type: str) -> Col
             plan = numeric_plan(mapping, base.name, base.raw_type, precision, scale)
             return replace(plan, pg_type=base.pg_type, kind=base.kind, precision=base.precision)
     value = f"({base.expr})"
-    converted = f"try_cast({value} AS {lake_type})"
+    # A float becomes the decimal of the text PostgreSQL prints (0.1): Spark's own cast takes the float
+    # widened to a double (0.100000001490...). Doubles keep Spark's cast, which goes by their text.
+    as_printed = base.lake_type == "float" and lake_type.startswith("decimal(")
+    converted = f"try_cast({float_text(value) if as_printed else value} AS {lake_type})"
 
     def check(retyped: str) -> str:
         lossy = f"({value} IS NOT NULL AND ({retyped} IS NULL OR NOT (CAST({retyped} AS {base.lake_type}) <=> {value})))"

@@ -8,7 +8,7 @@ import pytest
 
 from lakesync_glue.args import parse_job_args
 from lakesync_glue.errors import InvalidArgument
-from lakesync_glue.pgarrays import element_type, parse_array
+from lakesync_glue.pgarrays import delimiter, element_type, parse_array
 from lakesync_glue.pgtext import hmac_hex, pg_float_text
 from lakesync_glue.policies import ColumnPolicy, check_policy_columns, parse_column_policies
 
@@ -111,6 +111,19 @@ def test_key_rules_apply_to_lowercase_key_names_too() -> None:
 ])
 def test_postgresql_array_literals(text: str | None, elements: list[str | None] | None) -> None:
     assert parse_array(text) == elements
+
+
+@pytest.mark.parametrize("original, udt, text, elements", [
+    ("_box", None, "{(1,1),(0,0);(2,2),(1,1)}", ["(1,1),(0,0)", "(2,2),(1,1)"]),
+    ("box[]", None, '{(1,1),(0,0);NULL;"x;y"}', ["(1,1),(0,0)", None, "x;y"]),
+    ("ARRAY", "_box", "{(3,3),(2,2)}", ["(3,3),(2,2)"]),
+    ("_point", None, '{"(1,2)","(3,4)"}', ["(1,2)", "(3,4)"]),
+    ("ARRAY", None, "{a;b,c}", ["a;b", "c"]),
+])
+def test_box_arrays_are_delimited_by_semicolons(original: str, udt: str | None, text: str,
+                                                elements: list[str | None]) -> None:
+    """box is the one built-in type whose typdelim is ';' (its elements hold commas, unquoted)."""
+    assert parse_array(text, delimiter(element_type(original, udt))) == elements
 
 
 @pytest.mark.parametrize("original, udt, element", [

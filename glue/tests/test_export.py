@@ -122,6 +122,27 @@ def test_tables_written_to_one_folder_are_refused_naming_both(tmp_path: Path) ->
     assert len(find_table_export(args_for(export.path, "shop.public.orders")).data_files) == 1  # type: ignore[arg-type]
 
 
+def test_tables_whose_dotted_names_give_one_target_are_refused_naming_both(tmp_path: Path) -> None:
+    """Table c of schema "a.b" and table "b.c" of schema a are both listed as db.a.b.c, in folder db/a.b.c."""
+    export = write_export(tmp_path, [TableData("db", "a.b", "c", COLS, [(1, "mine")]),
+                                     TableData("db", "a", "b.c", COLS, [(100, "theirs")])])
+    with pytest.raises(NameCollision) as info:
+        find_table_export(args_for(export.path, "db.a.b.c"))  # type: ignore[arg-type]
+    message = info.value.message
+    assert message.startswith("table db.a.b.c: the export lists 2 tables as db.a.b.c"), message
+    assert "schema 'a' table 'b.c' (this load)" in message and "schema 'a.b' table 'c'" in message, message
+    assert "rename one of the tables, or exclude all but one of them from the sync" in message, message
+
+    # A name without dots listed twice (a stray tables info file) is one table: refused as a damaged export.
+    once = write_export(tmp_path / "once", [TableData("shop", "public", "a", COLS, [(1, "a")])])
+    info_file = next(Path(once.path).glob("export_tables_info_*.json"))
+    (Path(once.path) / info_file.name.replace("_from_", "_from_9")).write_text(info_file.read_text())
+    with pytest.raises(ExportNotFound) as listed:
+        find_table_export(args_for(once.path, "shop.public.a"))  # type: ignore[arg-type]
+    assert listed.value.message.startswith("table shop.public.a is listed 2 times in the export_tables_info files")
+    assert "remove the stray file, or export the snapshot again" in listed.value.message
+
+
 def test_a_table_whose_folder_lies_in_another_is_refused_and_no_stray_folder_is_read(tmp_path: Path) -> None:
     """"orders/2024" would sit where batch 2024 of "orders" does: "orders" is refused. Files in a folder that is
     no batch folder (not digits) or deeper are never read as the table's."""

@@ -133,3 +133,18 @@ def test_a_rebuild_keeps_the_delete_guard(load: Loader, spark: Any, tmp_path: An
                    primary_key="id", rebuild="true")
     assert refused.error is not None and refused.error["class"] == "DeleteGuard"
     assert lake_types(spark, "arr_shrunk")["tags"] == "string"
+
+
+def test_box_arrays_split_on_semicolons(load: Loader, spark: Any, tmp_path: Any) -> None:
+    """box is the one built-in type whose arrays PostgreSQL delimits with ';' (its elements hold commas, unquoted)."""
+    boxes = [Col("boxes", "_box", TEXT), Col("frames", "box[]", TEXT)]
+    rows = [(1, "{(1,1),(0,0);(2,2),(1,1)}", "{(3,3),(2,2)}"), (2, "{(1,1),(0,0);NULL}", "{}"), (3, None, None)]
+    export = Versions(tmp_path, "shop", "public", "boxes").export([col("id", "bigint")] + boxes, rows)
+    created = load(export, "shop.public.boxes", "arr_boxes", action="create", primary_key="id")
+    assert created.status == "succeeded", created.error
+    assert lake_types(spark, "arr_boxes") == {"id": "bigint", "boxes": "array<string>", "frames": "array<string>"}
+    assert as_text(spark, "arr_boxes") == [
+        {"id": 1, "boxes": ["(1,1),(0,0)", "(2,2),(1,1)"], "frames": ["(3,3),(2,2)"]},
+        {"id": 2, "boxes": ["(1,1),(0,0)", None], "frames": []},
+        {"id": 3, "boxes": None, "frames": None},
+    ]

@@ -147,6 +147,61 @@ def test_a_number_too_close_to_0_for_float_or_double_fails_instead_of_becoming_0
     assert [r["id"] for r in lake_rows(spark, "pol_tiny")] == [1, 2, 3], "the table keeps its rows"
 
 
+def test_a_real_retyped_to_decimal_gets_the_value_postgresql_prints(load: Loader, spark: Any, tmp_path: Any) -> None:
+    """0.1::real prints 0.1: decimal(20,10) must hold 0.1000000000, not the binary value's 0.1000000015.
+    Doubles keep their (already right) decimal; a value the decimal cannot hold still fails."""
+    floats = Versions(tmp_path, "shop", "public", "floats")
+    columns = [col("id", "bigint"), col("r", "real"), col("d", "double precision"), col("big", "real")]
+    policies = {"r": {"type": "decimal(20,10)"}, "d": {"type": "decimal(20,10)"}, "big": {"type": "decimal(38,2)"}}
+    # As PostgreSQL 15 prints them: 3e10::real is 3.0000001e+10 (3e10 is the rounding bound, which it
+    # never prints), 19781.0625::real 19781.062 (a tie, to even), 3302833920::real 3.302834e+09 (Java
+    # 17's Float.toString gives 3.30283392E9).
+    rows = [(1, 0.1, 0.1, 3e10), (2, 3.3, 3.3, -1.5e20), (3, 1e-5, 1e-5, None), (4, -0.0, 0.0, 16777216.0),
+            (5, 19781.0625, 0.5, 3302833920.0)]
+    loaded = load(floats.export(columns, rows), "shop.public.floats", "pol_floats", action="create", primary_key="id",
+                  column_policies=json.dumps(policies))
+    assert loaded.status == "succeeded", loaded.error
+    assert [(r["r"], r["d"], r["big"]) for r in lake_rows(spark, "pol_floats")] == [
+        ("0.1000000000", "0.1000000000", "30000001000.00"),
+        ("3.3000000000", "3.3000000000", "-150000000000000000000.00"),
+        ("0.0000100000", "0.0000100000", None),
+        ("0.0000000000", "0.0000000000", "16777216.00"),
+        ("19781.0620000000", "0.5000000000", "3302834000.00"),
+    ]
+    bad = [(1, 3e10, 1.0, None), (2, 1.2345678e-5, 1.0, None), (3, float("nan"), 1.0, None),
+           (4, float("inf"), 1.0, None), (5, 0.5, 1.0, None)]
+    failed = load(floats.export(columns, bad), "shop.public.floats", "pol_floats", action="merge", primary_key="id",
+                  column_policies=json.dumps(policies))
+    assert failed.error is not None and failed.error["class"] == "CastError", failed.error
+    assert "column 'r' (real) has 4 value(s) that cannot become decimal(20,10)" in failed.error["message"]
+    nulled = load(floats.export(columns, bad), "shop.public.floats", "pol_floats", action="merge", primary_key="id",
+                  column_policies=json.dumps({**policies, "r": {"type": "decimal(20,10)", "onInvalid": "null"}}))
+    assert nulled.status == "succeeded", nulled.error
+    assert nulled.nulledValues == {"r": 4}
+    assert [r["r"] for r in lake_rows(spark, "pol_floats")] == [None, None, None, None, "0.5000000000"]
+
+
+# float4 values and the text PostgreSQL 15 prints for them: the rounding bound never printed (4.168901e+07
+# reads back the same, as does 3.614988e+08), Ryu's step up at a power of two (2^-96), ties to even, extremes.
+PRINTED_REALS = [
+    (41689008.0, "4.1689008e+07"), (-361498816.0, "-3.6149882e+08"), (-102559376.0, "-1.02559376e+08"),
+    (1.262177448353619e-29, "1.2621775e-29"), (1.5474250491067253e+26, "1.5474251e+26"),
+    (-1.4527379845362483e+18, "-1.452738e+18"), (19781.0625, "19781.062"), (1.401298464324817e-45, "1e-45"),
+    (3.4028234663852886e+38, "3.4028235e+38"), (1.1754943508222875e-38, "1.1754944e-38"), (0.1, "0.1"),
+]
+
+
+def test_float_text_is_the_text_postgresql_prints(spark: Any) -> None:
+    from pyspark.sql.types import FloatType, StructField, StructType
+
+    from lakesync_glue.pgfloat import float_text
+
+    values = [(v,) for v, _ in PRINTED_REALS] + [(float("nan"),), (float("-inf"),), (None,)]
+    frame = spark.createDataFrame(values, StructType([StructField("v", FloatType())]))
+    got = [r[0] for r in frame.selectExpr(f"CAST({float_text('`v`')} AS DOUBLE)").collect()]
+    assert got == [float(text) for _, text in PRINTED_REALS] + [None, None, None]
+
+
 def test_infinite_dates_clamp_by_default_and_fail_on_request(load: Loader, spark: Any, tmp_path: Any) -> None:
     events = Versions(tmp_path, "shop", "public", "events")
     export = events.export([col("id", "bigint"), col("day", "date"), col("at", "timestamp")],

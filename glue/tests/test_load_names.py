@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from conftest import Loader
-from exportkit import col
+from exportkit import Col, col
 from lakesync_glue.query import run_query
 from scenario import Versions
 
@@ -54,6 +54,23 @@ def test_columns_equal_once_lowercased_fail_with_both_names(load: Loader, spark:
     assert result.error is not None and result.error["class"] == "NameCollision"
     assert "'Name'" in result.error["message"] and "'NAME'" in result.error["message"]
     assert not spark.catalog.tableExists("lake.tests.order_items_2")
+
+
+def test_a_source_column_named_like_an_internal_column_is_refused_before_any_write(load: Loader, spark: Any,
+                                                                                  versions: Versions) -> None:
+    """The parsed list of `tags` (column 1) was once written over a source column `__lakesync_list_1`."""
+    cols = [col("id", "integer"), Col("tags", "_int4", "binary (UTF8)"), col("__lakesync_list_1", "text")]
+    export = versions.export(cols, [(1, "{1,2}", "hello")])
+    result = load(export, "Shop.Sales.Order Items", "reserved_names", action="replace")
+    assert result.error is not None and result.error["class"] == "NameCollision", result.error
+    message = result.error["message"]
+    assert message.startswith("table Shop.Sales.Order Items: column '__lakesync_list_1' "), message
+    assert "exclude it with a column policy" in message, message
+    assert not spark.catalog.tableExists("lake.tests.reserved_names")
+    excluded = load(export, "Shop.Sales.Order Items", "reserved_names", action="replace",
+                    column_policies='{"__lakesync_list_1": {"exclude": true}}')
+    assert excluded.status == "succeeded", excluded.error
+    assert [tuple(r.values()) for r in run_query(spark, "SELECT * FROM lake.tests.reserved_names")] == [(1, "[1,2]")]
 
 
 def test_dollar_braces_in_names_and_values_are_taken_literally(load: Loader, spark: Any, versions: Versions) -> None:

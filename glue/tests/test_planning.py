@@ -18,6 +18,27 @@ def test_lowercase_names_and_collisions_name_both_columns() -> None:
     assert "'Name'" in message and "'name'" in message and "shop.public.people" in message
 
 
+def test_names_with_the_reserved_prefix_are_refused_as_source_or_lake_names() -> None:
+    """The job's own columns start with __lakesync_ (any case: lake names are lowercased)."""
+    for source, renames in ((["id", "__LakeSync_Op"], {}), (["id", "note"], {"note": "__lakesync_list_1"})):
+        with pytest.raises(NameCollision) as info:
+            lake_column_names(source, "shop.public.people", renames)
+        message = info.value.message
+        assert message.startswith(f"table shop.public.people: column {source[1]!r} "), message
+        assert "reserved prefix '__lakesync_'" in message and "exclude" in message, message
+    assert lake_column_names(["_lakesync_x", "x__lakesync_"], "db.s.t") == ["_lakesync_x", "x__lakesync_"]
+
+
+def test_the_job_names_its_own_columns_with_the_reserved_prefix() -> None:
+    from lakesync_glue import changes, columns, create_path, direct, pgfloat, pgtypes, source
+    from lakesync_glue.names import RESERVED_PREFIX
+
+    own = [columns.PARSED_PREFIX, pgtypes.ELEMENT_VAR, create_path._VALUE_PREFIX, sqltext.OP_COLUMN, source.BAD_PREFIX,
+           source.NULLED_PREFIX, source.CLAMPED_PREFIX, direct.PART, changes.LAKE_PREFIX, changes.S_OP, changes.S_SRC,
+           changes.S_LAKE, changes.S_NULLKEY, changes.stage_key(0), pgfloat._TEXT.strip("`")]
+    assert [n for n in own if not n.startswith(RESERVED_PREFIX)] == []
+
+
 def test_quoting_survives_backticks_quotes_and_dots() -> None:
     assert quote("we`ird") == "`we``ird`"
     assert quote('a "b".c') == '`a "b".c`'
