@@ -3,7 +3,7 @@
  * Pure: the plan activity and `lakesync plan` share it; the lake lookup is passed in.
  */
 import type { SourceConfig } from './config/schema';
-import { keyDifferingInCase, lakeNameCollisions, lakeTableName, selectTable } from './config/tables';
+import { keysMatchingNoTable, lakeNameCollisions, lakeTableName, selectTable } from './config/tables';
 import { columnPolicies, columnPolicyProblems } from './config/columns';
 import { directExtract, firstLoadOf } from './config/direct';
 import { LAKE_NAME_RULE, isValidLakeName } from './names';
@@ -61,11 +61,11 @@ export function planTables(
   const selected: DiscoveredTable[] = [];
 
   const toPlan = tablesToPlan(source, discovered, lakeTables, catalog);
-  const names = new Set(toPlan.map((t) => t.table));
+  const strayKeys = keysMatchingNoTable(source, new Set(toPlan.map((t) => t.table)));
   for (const t of toPlan) {
     const lakeTable = lakeTableName(source, t.table);
     const selection = selectTable(source, t.table);
-    const nearKey = keyDifferingInCase(source, t.table, names);
+    const nearKey = source.tables[t.table] ? undefined : strayKeys.get(t.table.toLowerCase());
     if (!selection.included) {
       notLoaded.push({ table: t.table, lakeTable, action: 'skip', status: 'skipped', reason: `excluded (${selection.rule})` });
     } else if (wanted && !wanted.has(t.table)) {

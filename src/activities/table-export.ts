@@ -29,8 +29,7 @@ export function tableExportActivities(deps: ActivityDeps) {
 
     async tableExportStatus(source: string, ref: TableExportRef): Promise<TableExportStatus> {
       const { ports } = sourceOf(deps, source);
-      const port = tableExportPort(ports, source);
-      return step('table export status', `${ref.table} (export ${ref.exportId})`, () => port.describeTableExport(ref));
+      return describeTableExport(tableExportPort(ports, source), ref);
     },
 
     /**
@@ -43,13 +42,17 @@ export function tableExportActivities(deps: ActivityDeps) {
       const port = tableExportPort(ports, req.source);
       let waitSeconds = req.pollInitialSeconds;
       for (;;) {
-        const status = await step('table export status', `${req.ref.table} (export ${req.ref.exportId})`, () => port.describeTableExport(req.ref));
+        const status = await describeTableExport(port, req.ref);
         if (status.state !== 'in_progress') return status;
         await Context.current().sleep(waitSeconds * 1000);
         waitSeconds = Math.min(waitSeconds * 2, req.pollMaximumSeconds);
       }
     },
   };
+}
+
+function describeTableExport(port: TableExportPort, ref: TableExportRef): Promise<TableExportStatus> {
+  return step('table export status', `${ref.table} (export ${ref.exportId})`, () => port.describeTableExport(ref));
 }
 
 /** An export to wait for, and how often to look. */

@@ -89,13 +89,14 @@ export function unmatchedEntries(source: Pick<SourceConfig, 'tables' | 'exclude'
 }
 
 /**
- * A `tables:` key that names no table of `tables` but differs from `table` only in case
- * (PostgreSQL names are case-sensitive once quoted): the settings meant for `table` that a lookup misses.
+ * The `tables:` keys that name none of `tables`, by their lowercased name: a table without a key of
+ * its own that finds one here has settings written in another case (PostgreSQL names are
+ * case-sensitive once quoted), which a lookup by its name misses.
  */
-export function keyDifferingInCase(source: Pick<SourceConfig, 'tables'>, table: string, tables: ReadonlySet<string>): string | undefined {
-  if (source.tables[table]) return undefined;
-  const lower = table.toLowerCase();
-  return Object.keys(source.tables).find((key) => key !== table && !tables.has(key) && key.toLowerCase() === lower);
+export function keysMatchingNoTable(source: Pick<SourceConfig, 'tables'>, tables: ReadonlySet<string>): Map<string, string> {
+  const byLower = new Map<string, string>();
+  for (const key of Object.keys(source.tables)) if (!tables.has(key) && !byLower.has(key.toLowerCase())) byLower.set(key.toLowerCase(), key);
+  return byLower;
 }
 
 /** Groups of source tables that map to the same lake name (each group has 2+ tables). */

@@ -83,11 +83,11 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
       );
     }
     const loaded: LoadedTableExport[] = [];
+    const { pollInitialSeconds, pollMaximumSeconds } = settings.timeouts;
     for (const ref of refs) {
-      let waitSeconds = settings.timeouts.pollInitialSeconds;
+      let waitSeconds = pollInitialSeconds;
       const waitsInActivity = patched(TABLE_EXPORT_WAIT_ACTIVITY);
       for (;;) {
-        const { pollInitialSeconds, pollMaximumSeconds } = settings.timeouts;
         const status = waitsInActivity ? await awaitTableExport({ source: input.source, ref, pollInitialSeconds, pollMaximumSeconds }) : await tableExportStatus(input.source, ref);
         if (status.state === 'failed') {
           throw ApplicationFailure.create({
@@ -107,7 +107,7 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
           break;
         }
         await sleep(`${waitSeconds}s`);
-        waitSeconds = Math.min(waitSeconds * 2, settings.timeouts.pollMaximumSeconds);
+        waitSeconds = Math.min(waitSeconds * 2, pollMaximumSeconds);
       }
     }
     return loaded;

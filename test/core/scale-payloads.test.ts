@@ -14,7 +14,7 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { waitForRequest } from '../../src/cli/wait';
 import { costReport } from '../../src/cost/report';
 import { type DevServer, startDevServer } from '../../src/devserver';
-import { fakeTableNames } from '../../src/fake/ports';
+import { type FakeFailure, fakeTableNames } from '../../src/fake/ports';
 import { sourceWorkflowId } from '../../src/ids';
 import { temporalTarget } from '../../src/temporal';
 import { SEARCH_ATTRIBUTE_TYPES } from '../../src/workflows/search';
@@ -270,17 +270,8 @@ describe(`payloads at scale: ${TABLE_COUNT} tables under an inline limit of ${LI
   });
 
   test('a source whose excluded tables outgrow the limit: the export scope hands them over by reference, every one reported as skipped', async () => {
-    // Another source on the same server: 5 tables to load and 200 the rules exclude.
-    const loaded = fakeTableNames(5);
-    const archived = Array.from({ length: 200 }, (_, i) => `public.archive_${String(i + 1).padStart(4, '0')}`);
-    const wideQueue = uniqueQueue('scale-wide');
-    const wide = await startFakeWorker(fakeConfig(wideQueue, { tables: [...loaded, ...archived] }, { exclude: ['public.archive_*'] }, 'wide'), { tables: [...loaded, ...archived] });
+    const { worker: wide, started, loaded, archived } = await startArchiveSource('wide');
     try {
-      const started = await wide.client.workflow.start(SOURCE_WORKFLOW_TYPE, {
-        workflowId: sourceWorkflowId('wide'),
-        taskQueue: wideQueue,
-        args: [{ source: 'wide', payloadInlineBytes: LIMIT }],
-      });
       const s = await waitForWhole(started, (x) => x.recentCycles.length > 0 && x.phase === 'idle', 'the cycle recorded');
       const cycle = s.recentCycles[0]!;
       assert.equal(cycle.status, 'succeeded');
@@ -306,19 +297,9 @@ describe(`payloads at scale: ${TABLE_COUNT} tables under an inline limit of ${LI
   });
 
   test('a manifest store that refuses deletes leaves the lists the cycle read by reference in place: the cycle still loads every table', async () => {
-    const loaded = fakeTableNames(5);
-    const archived = Array.from({ length: 200 }, (_, i) => `public.archive_${String(i + 1).padStart(4, '0')}`);
-    const keepQueue = uniqueQueue('scale-undeletable');
-    const keep = await startFakeWorker(fakeConfig(keepQueue, { tables: [...loaded, ...archived] }, { exclude: ['public.archive_*'] }, 'undeletable'), {
-      tables: [...loaded, ...archived],
-      failures: [{ table: '*', phase: 'manifest-delete', times: 'always', retryable: false, message: 'injected: the manifest store refuses deletes' }],
-    });
+    const refused: FakeFailure = { table: '*', phase: 'manifest-delete', times: 'always', retryable: false, message: 'injected: the manifest store refuses deletes' };
+    const { worker: keep, started, loaded, archived } = await startArchiveSource('undeletable', [refused]);
     try {
-      const started = await keep.client.workflow.start(SOURCE_WORKFLOW_TYPE, {
-        workflowId: sourceWorkflowId('undeletable'),
-        taskQueue: keepQueue,
-        args: [{ source: 'undeletable', payloadInlineBytes: LIMIT }],
-      });
       const s = await waitForWhole(started, (x) => x.recentCycles.length > 0 && x.phase === 'idle', 'the cycle recorded');
       const cycle = s.recentCycles[0]!;
       assert.equal(cycle.status, 'succeeded', JSON.stringify(cycle.error ?? cycle).slice(0, 400));
@@ -414,6 +395,21 @@ async function deletedParts(client: Client): Promise<string[]> {
 interface SourceRun {
   runId: string;
   carried?: { stateRef?: unknown; staleStateRefs?: unknown[] };
+}
+
+/** Another source on the same server, started under the lowered limit: 5 tables to load and 200 its rules exclude. */
+async function startArchiveSource(name: string, failures: FakeFailure[] = []) {
+  const loaded = fakeTableNames(5);
+  const archived = Array.from({ length: 200 }, (_, i) => `public.archive_${String(i + 1).padStart(4, '0')}`);
+  const queue = uniqueQueue(`scale-${name}`);
+  const worker = await startFakeWorker(fakeConfig(queue, { tables: [...loaded, ...archived] }, { exclude: ['public.archive_*'] }, name), { tables: [...loaded, ...archived], failures });
+  try {
+    const started = await worker.client.workflow.start(SOURCE_WORKFLOW_TYPE, { workflowId: sourceWorkflowId(name), taskQueue: queue, args: [{ source: name, payloadInlineBytes: LIMIT }] });
+    return { worker, started, loaded, archived };
+  } catch (err) {
+    await worker.stop();
+    throw err;
+  }
 }
 
 /** The source's runs from the first, in order, following each continue-as-new. */
