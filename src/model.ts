@@ -44,6 +44,8 @@ export interface ExportStatus {
   /** Tables RDS reported as skipped, with its reason. */
   skippedTables?: { table: TableName; reason: string }[];
   warnings?: string[];
+  /** ISO-8601 time of the exported snapshot, as the export task records it (it outlives the snapshot). */
+  snapshotTime?: string;
 }
 
 export interface ColumnMapping {

@@ -268,10 +268,18 @@ function dynamoFromLineage(input: RecoverCycleInput, plan: PlanEntry, commit: La
   };
 }
 
-/** The snapshot of the export: the reused one, or its time as the commits or the backend record it. */
+/**
+ * The snapshot of the export: the reused one, or its time as the commits, the snapshot or the
+ * export task record it. The export task is asked last: it outlives a snapshot retention deleted,
+ * and without a time a rerun from this export could not guard its loads (MissingLineage).
+ */
 async function snapshotOf(ports: Ports, exported: ExportRef, reuse: ReusableExport | undefined, commits: LakeCommit[]): Promise<SnapshotRef> {
   if (reuse && reuse.export.exportId === exported.exportId) return reuse.snapshot;
   const fromCommit = commits.find((c) => c.exportId === exported.exportId && c.snapshotTime)?.snapshotTime;
-  const createdAt = fromCommit ?? (await unlessNotFound(() => ports.snapshot.describeSnapshot(exported.snapshotId)))?.createdAt ?? '';
+  const createdAt =
+    fromCommit ??
+    (await unlessNotFound(() => ports.snapshot.describeSnapshot(exported.snapshotId)))?.createdAt ??
+    (await unlessNotFound(() => ports.export.describeExport(exported.exportId)))?.snapshotTime ??
+    '';
   return { snapshotId: exported.snapshotId, createdAt, adopted: true };
 }

@@ -62,6 +62,7 @@ export class RdsExports implements ExportPort {
       ...(state === 'failed' ? { failureCause: task.FailureCause?.trim() || 'RDS gave no FailureCause: check the export in the RDS console' } : {}),
       ...(warnings.skippedTables.length > 0 ? { skippedTables: warnings.skippedTables } : {}),
       ...(warnings.warnings.length > 0 ? { warnings: warnings.warnings } : {}),
+      ...(task.SnapshotTime ? { snapshotTime: new Date(task.SnapshotTime).toISOString() } : {}),
     };
   }
 

@@ -325,16 +325,17 @@ export class FakeBackend {
     const createdAt = this.state.exports[req.exportId]?.createdAt ?? new Date().toISOString();
     // What the export was asked to take (ExportOnly), for tests; the fake's listing still holds every table.
     const only = { ...(req.tables ? { tables: [...req.tables] } : {}), ...(req.schemas ? { schemas: [...req.schemas] } : {}) };
-    this.store.update((s) => (s.exports[req.exportId] = { location, snapshotId: req.snapshot.snapshotId, createdAt, ...only }));
+    this.store.update((s) => (s.exports[req.exportId] = { location, snapshotId: req.snapshot.snapshotId, createdAt, snapshotTime: req.snapshot.createdAt, ...only }));
     return { exportId: req.exportId, location, snapshotId: req.snapshot.snapshotId, adopted: Boolean(exists) };
   }
 
   private async describeExport(id: string): Promise<ExportStatus> {
     const task = this.state.exports[id];
     if (!task) throw new PortError('not-found', 'ExportTaskNotFound', `export ${id} not found`);
-    if (task.canceled) return { exportId: id, state: 'canceled' };
-    if (this.options.exportsRunning) return { exportId: id, state: 'in_progress', percentProgress: 40 };
-    return { exportId: id, state: 'complete', percentProgress: 100 };
+    const time = task.snapshotTime ? { snapshotTime: task.snapshotTime } : {};
+    if (task.canceled) return { exportId: id, state: 'canceled', ...time };
+    if (this.options.exportsRunning) return { exportId: id, state: 'in_progress', percentProgress: 40, ...time };
+    return { exportId: id, state: 'complete', percentProgress: 100, ...time };
   }
 
   /** As RDS: a running export is cancelled; an ended or unknown one is left as it is. */

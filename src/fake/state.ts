@@ -57,7 +57,7 @@ export interface FakeState {
   counters: Record<string, number>;
   /** `foreign`: made by someone else (no lakesync tag), which retention must never list. */
   snapshots: Record<string, { createdAt: string; foreign?: boolean }>;
-  exports: Record<string, { location: string; snapshotId: string; createdAt?: string; tables?: string[]; schemas?: string[]; canceled?: boolean }>;
+  exports: Record<string, { location: string; snapshotId: string; createdAt?: string; snapshotTime?: string; tables?: string[]; schemas?: string[]; canceled?: boolean }>;
   /** What retention deleted, in order. */
   deleted?: { snapshots: string[]; exports: string[] };
   runs: Record<string, FakeRun>;

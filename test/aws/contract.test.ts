@@ -103,6 +103,9 @@ describe('RDS snapshots and exports on moto', () => {
     const status = await ports.export.describeExport('ls-shop-1-abc');
     assert.equal(status.state, 'complete');
     assert.equal(status.percentProgress, 100);
+    // SnapshotTime: the export task keeps the snapshot's time after the snapshot is deleted.
+    const { createdAt } = await ports.snapshot.describeSnapshot(snapshot.snapshotId);
+    assert.ok(createdAt && status.snapshotTime === createdAt, `export's snapshot time ${status.snapshotTime}, snapshot's ${createdAt}`);
   });
 
   test('an export is cancelled, again without error, and an unknown one is left alone', async () => {

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { cycleActivities } from '../../src/activities/cycle';
+import { loadRequestFor } from '../../src/activities/load';
 import { type RecoveredCycle, recoveryActivities } from '../../src/activities/recovery';
 import { parseConfig } from '../../src/config/load';
 import { FakeBackend } from '../../src/fake/ports';
@@ -129,6 +130,23 @@ describe('recovering a dead cycle', () => {
       assert.equal(t?.error?.type, 'CycleEnded');
       assert.equal(t?.error?.message, `the cycle ended before ${t?.table} committed: terminated`);
     }
+  });
+
+  test('a dead cycle none of whose tables committed, its snapshot since deleted, keeps the snapshot time its export task records: a rerun from it can guard its loads', async () => {
+    const { backend, ports, recoverCycleOutcomes } = setup();
+    await exportE9(ports);
+    await ports.manifests.put(cycleManifestKeys.plan('c10'), plans);
+    await ports.manifests.put(cycleManifestKeys.export('c10'), e9);
+    assert.deepEqual(await ports.retention.deleteSnapshot('s9'), { deleted: true });
+    assert.equal(backend.state.snapshots['s9'], undefined, 'retention deleted the snapshot');
+
+    const out = (await new MockActivityEnvironment().run(recoverCycleOutcomes, { source: 'shop', cycleId: 'c10', error: 'terminated' })) as RecoveredCycle;
+    assert.deepEqual(out.tables.map((t) => t.status), ['failed', 'failed', 'failed']);
+    assert.deepEqual(out.snapshot, { snapshotId: 's9', createdAt: '2025-02-01T00:00:00.000Z', adopted: true });
+    // The rerun's load request carries that time as its lineage; without it the load is refused.
+    const input = { source: 'shop', cycleId: 'c11', table: 'public.a', exportId: e9.exportId, snapshotTime: out.snapshot.createdAt, exportLocation: e9.location, database: 'fake', namespace: 'shop' };
+    assert.equal(loadRequestFor(ports.load, input, plans[0]!).snapshotTime, '2025-02-01T00:00:00.000Z');
+    assert.throws(() => loadRequestFor(ports.load, { ...input, snapshotTime: '' }, plans[0]!), /MissingLineage|names no export id or snapshot time/);
   });
 
   test('outcomes larger than half the inline limit are stored in parts and returned by reference; smaller ones inline', async () => {

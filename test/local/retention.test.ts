@@ -55,9 +55,11 @@ describe('retention on the embedded backend', () => {
       keep: { snapshotIds: [ids(n).snapshotId, ...keep.snapshotIds], exportIds: [ids(n).exportId, ...keep.exportIds] },
     });
 
+  const snapshotTimes = new Map<number, string>();
   async function cycle(n: number) {
     const { snapshotId, exportId } = ids(n);
     const snapshot = await ports.snapshot.startSnapshot({ source: 'shop', snapshotId, mode: 'create' });
+    snapshotTimes.set(n, snapshot.createdAt);
     await ports.export.startExport({ source: 'shop', exportId, snapshot, tables: ['public.products'] });
     for (let i = 0; (await ports.export.describeExport(exportId)).state === 'in_progress'; i++) {
       if (i > 600) throw new Error(`export ${exportId} did not finish`);
@@ -85,7 +87,9 @@ describe('retention on the embedded backend', () => {
     assert.deepEqual(snapshotRecords(), [...recordsBefore.filter((f) => f !== `${ids(1).snapshotId}.json`), `${ids(N + 1).snapshotId}.json`].sort());
     assert.equal(existsSync(join(layout().catalog, `${ids(1).exportId}.json`)), false, "the export's catalog record goes with it");
     assert.equal(existsSync(join(layout().exportTasks, `${ids(1).exportId}.json`)), true, "the export task's record stays");
-    assert.equal((await ports.export.describeExport(ids(1).exportId)).state, 'failed', 'asking for the deleted export says its folder was removed');
+    const gone = await ports.export.describeExport(ids(1).exportId);
+    assert.equal(gone.state, 'failed', 'asking for the deleted export says its folder was removed');
+    assert.equal(gone.snapshotTime, snapshotTimes.get(1), "the export task still tells its deleted snapshot's time");
   });
 
   test('an export a failed table still needs is kept; one still running is left for a later cycle', async () => {

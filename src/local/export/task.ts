@@ -199,11 +199,12 @@ export function createExportPort(layout: WorkDirLayout, options: ExportTaskOptio
         task = resume(task);
       }
       if (task.state === 'complete' && !existsSync(exportDir(layout, exportId))) {
-        return { exportId, state: 'failed', failureCause: `the export folder ${exportDir(layout, exportId)} was removed` };
+        return { exportId, state: 'failed', failureCause: `the export folder ${exportDir(layout, exportId)} was removed`, snapshotTime: task.snapshot.createdAt };
       }
       return {
         exportId,
         state: task.state,
+        snapshotTime: task.snapshot.createdAt,
         percentProgress: task.percentProgress,
         ...(task.failureCause ? { failureCause: task.failureCause } : {}),
         ...(task.skippedTables?.length ? { skippedTables: task.skippedTables } : {}),
