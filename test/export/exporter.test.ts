@@ -331,3 +331,30 @@ describe('the row count of an export table from its Parquet footers', () => {
     });
   });
 });
+
+describe('two tables whose schema.table text is the same', () => {
+  let other: SourceDb;
+  before(async () => {
+    other = await openPglite(undefined);
+    await other.exec(`
+      CREATE SCHEMA "a.b"; CREATE SCHEMA a;
+      CREATE TABLE "a.b".c (id int PRIMARY KEY, secret text);
+      CREATE TABLE a."b.c" (id int PRIMARY KEY, amount int);
+      CREATE TABLE a.plain (id int PRIMARY KEY);
+      INSERT INTO "a.b".c VALUES (1, 'kept in the database');
+      INSERT INTO a."b.c" VALUES (2, 20);
+      INSERT INTO a.plain VALUES (3);
+    `);
+  });
+  after(async () => other?.close());
+
+  test('neither is exported: their rows would share one folder and one lake table; the other tables are', async () => {
+    const outDir = join(work, 'same-name');
+    const summary = await exportSnapshot(other, { exportId: 'ls-a-1', database: 'shop', snapshot: SNAPSHOT, outDir });
+    assert.deepEqual(summary.tables.map((t) => t.table), ['a.plain']);
+    assert.deepEqual(summary.skipped.map((s) => s.table), ['a.b.c', 'a.b.c']);
+    for (const s of summary.skipped) assert.match(s.reason, /schema "a\.b" table "c" and schema "a" table "b\.c"|schema "a" table "b\.c" and schema "a\.b" table "c"/);
+    assert.match(summary.skipped[0]!.reason, /are all named a\.b\.c, so neither is exported: rename one of them/);
+    assert.deepEqual(readdirSync(join(outDir, 'shop')), ['a.plain'], 'no folder holds either table\'s rows');
+  });
+});

@@ -31,11 +31,18 @@ export type TableDecision = { plan: TablePlan } | { skipped: { table: TableName;
 export function planTable(table: CatalogTable, position: number, database: string): TableDecision {
   const target = `${database}.${table.table}`;
   const columns = table.columns.map(columnExport).filter((c): c is ColumnExport => c !== undefined);
-  const reason = skipReason(table.table, table.columns) ?? (columns.length === 0 ? 'the table has no exportable column' : undefined);
+  const reason =
+    sameNameReason(table) ?? skipReason(table.table, table.columns) ?? (columns.length === 0 ? 'the table has no exportable column' : undefined);
   if (reason) return { skipped: { table: table.table, reason }, entry: { target, status: 'SKIPPED', warningMessage: reason } };
   const select = `SELECT ${columns.map((c) => c.selectExpression).join(', ')} FROM ${quoted(table)}`;
   const copySelect = `SELECT ${columns.map((c) => c.copyExpression).join(', ')} FROM ${quoted(table)}`;
   return { plan: { position, table, target, columns, select, copySelect } };
+}
+
+function sameNameReason(table: CatalogTable): string | undefined {
+  if (!table.sameNameAs?.length) return undefined;
+  const self = `schema ${JSON.stringify(table.schema)} table ${JSON.stringify(table.name)}`;
+  return `${self} and ${table.sameNameAs.join(' and ')} are all named ${table.table}, so neither is exported: rename one of them (a dot in a schema or table name)`;
 }
 
 export function quoted(table: CatalogTable): string {

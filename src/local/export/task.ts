@@ -188,7 +188,7 @@ export function createExportPort(layout: WorkDirLayout, options: ExportTaskOptio
     async listSourceTables(): Promise<TableName[]> {
       // Read-only: one READ ONLY transaction over the catalog.
       const db = await options.source();
-      return db.consistentRead(async (session) => (await readCatalog(session)).map((t) => t.table));
+      return db.consistentRead(async (session) => [...new Set((await readCatalog(session)).map((t) => t.table))]);
     },
 
     async describeExport(exportId: string): Promise<ExportStatus> {

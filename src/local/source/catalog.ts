@@ -10,6 +10,11 @@ export interface CatalogTable {
   table: string;
   columns: SourceColumn[];
   primaryKey: string[];
+  /**
+   * The other tables whose `schema.table` is this one's too (`"a.b"."c"` and `"a"."b.c"`): the
+   * export folder, the lake table and every rule are named by that text, so none of them is exported.
+   */
+  sameNameAs?: string[];
 }
 
 const COLUMNS_SQL = `
@@ -23,13 +28,15 @@ const int = (v: unknown): number | null => (v === null || v === undefined ? null
 
 /** Every exportable table with its columns in order and its primary key (empty when it has none). */
 export async function readCatalog(session: SqlSession): Promise<CatalogTable[]> {
+  // Keyed by schema and name apart: a dot may be part of either.
+  const keyOf = (schema: unknown, name: unknown) => JSON.stringify([String(schema), String(name)]);
   const tables = new Map<string, CatalogTable>();
   for (const [schema, name] of await session.rows(TABLES_SQL)) {
-    const key = `${schema}.${name}`;
-    tables.set(key, { schema: String(schema), name: String(name), table: key, columns: [], primaryKey: [] });
+    tables.set(keyOf(schema, name), { schema: String(schema), name: String(name), table: `${schema}.${name}`, columns: [], primaryKey: [] });
   }
+  markSameNames([...tables.values()]);
   for (const r of await session.rows(COLUMNS_SQL)) {
-    const t = tables.get(`${r[0]}.${r[1]}`);
+    const t = tables.get(keyOf(r[0], r[1]));
     if (!t) continue;
     t.columns.push({
       name: String(r[2]),
@@ -43,7 +50,16 @@ export async function readCatalog(session: SqlSession): Promise<CatalogTable[]> 
     });
   }
   for (const [schema, name, column] of await session.rows(PRIMARY_KEYS_SQL)) {
-    tables.get(`${schema}.${name}`)?.primaryKey.push(String(column));
+    tables.get(keyOf(schema, name))?.primaryKey.push(String(column));
   }
   return [...tables.values()];
+}
+
+function markSameNames(tables: CatalogTable[]): void {
+  const byName = new Map<string, CatalogTable[]>();
+  for (const t of tables) byName.set(t.table, [...(byName.get(t.table) ?? []), t]);
+  for (const same of byName.values()) {
+    if (same.length < 2) continue;
+    for (const t of same) t.sameNameAs = same.filter((o) => o !== t).map((o) => `schema ${JSON.stringify(o.schema)} table ${JSON.stringify(o.name)}`);
+  }
 }
