@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import math
 import struct
+from fractions import Fraction
 
 
 def shipped_by_value() -> None:
@@ -27,18 +28,15 @@ def hmac_hex(key: bytes, text: str) -> str:
 
 
 def pg_float_text(value: float, digits: int) -> str:
-    """PostgreSQL's float output (12+): shortest round-trip digits; exponent form below 1e-4 and from 1e<digits>."""
+    """PostgreSQL's float output (12+): its shortest digits (see _shortest); exponent form below 1e-4 and from 1e<digits>."""
     if math.isnan(value):
         return "NaN"
     if math.isinf(value):
         return "Infinity" if value > 0 else "-Infinity"
     if value == 0:
         return "-0" if math.copysign(1.0, value) < 0 else "0"
-    shortest = _shortest_float4(value) if digits == 6 else _shortest_float8(value)
-    mantissa, _, exp_text = shortest.partition("e")
-    exponent = int(exp_text)
-    sign = "-" if mantissa.startswith("-") else ""
-    figures = mantissa.lstrip("-").replace(".", "")
+    sign = "-" if value < 0 else ""
+    figures, exponent = _shortest(abs(value), single=digits == 6)
     if -4 <= exponent < digits:  # the thresholds of PostgreSQL's float4out / float8out
         if exponent >= len(figures) - 1:
             return sign + figures + "0" * (exponent - len(figures) + 1)
@@ -49,23 +47,54 @@ def pg_float_text(value: float, digits: int) -> str:
     return f"{sign}{head}e{'-' if exponent < 0 else '+'}{abs(exponent):02d}"
 
 
-def _as_float4(value: float) -> float:
-    return struct.unpack("f", struct.pack("f", value))[0]
+def _neighbours(value: float, single: bool) -> tuple[float, float | None]:
+    """The floats just below and above a positive finite `value`, in its own width (None above the largest)."""
+    if single:
+        bits = struct.unpack("<I", struct.pack("<f", value))[0]
+        below = struct.unpack("<f", struct.pack("<I", bits - 1))[0]
+        above = struct.unpack("<f", struct.pack("<I", bits + 1))[0] if bits + 1 < 0x7F800000 else math.inf
+    else:
+        below, above = math.nextafter(value, 0.0), math.nextafter(value, math.inf)
+    return below, (above if math.isfinite(above) else None)
 
 
-def _shortest_float4(value: float) -> str:
-    """The fewest significant digits that read back as the same 32-bit float, as d.ddde+X."""
-    for precision in range(1, 10):
-        text = f"{value:.{precision - 1}e}"
-        if _as_float4(float(text)) == value:
-            return text
-    return f"{value:.8e}"
+def _shortest(value: float, single: bool) -> tuple[str, int]:
+    """The significant figures and decimal exponent PostgreSQL prints for a positive finite float.
 
+    Its Ryu takes the fewest digits that lie strictly inside the float's rounding interval, bounds
+    excluded (4.1689008e+07, not 4.168901e+07, although that reads back the same), the one nearest
+    the float among them. Tested in exact integers, so no double rounding enters a float4's test.
+    """
+    below, above = _neighbours(value, single)
+    # Every number as an integer over one power of two: 2 * candidate must lie strictly between v + below and v + above.
+    (n, d), (nb, db) = value.as_integer_ratio(), below.as_integer_ratio()
+    (na, da) = above.as_integer_ratio() if above is not None else (2 * n * db - nb * d, d * db)  # the largest: its mirror
+    den = max(d, db, da)
+    v = n * (den // d)
+    low, high = v + nb * (den // db), v + na * (den // da)
 
-def _shortest_float8(value: float) -> str:
-    """The fewest significant digits that read back as the same double, as d.ddde+X."""
-    for precision in range(1, 18):
-        text = f"{value:.{precision - 1}e}"
-        if float(text) == value:
-            return text
-    return f"{value:.16e}"
+    def inside(figures: int, exponent: int) -> bool:
+        twice = 2 * figures * den
+        if exponent >= 0:
+            twice *= 10**exponent
+            return low < twice < high
+        scale = 10**-exponent
+        return low * scale < twice < high * scale
+
+    # Python's repr is the shortest that reads back, bounds included: none shorter lies inside.
+    first = 1 if single else len(repr(value).split("e")[0].replace(".", "").strip("0"))
+    for precision in range(max(1, first), 18):
+        mantissa, _, exp = f"{value:.{precision - 1}e}".partition("e")
+        nearest = int(mantissa.replace(".", ""))
+        exponent = int(exp) - precision + 1
+        if inside(nearest, exponent):
+            best = nearest
+        else:
+            # Rounded onto a bound: one unit the other way may still lie inside (a power of two's wider side).
+            found = [c for c in (nearest - 1, nearest + 1) if inside(c, exponent)]
+            if not found:
+                continue
+            best = min(found, key=lambda c: abs(Fraction(c) * Fraction(10) ** exponent - Fraction(value)))
+        figures = str(best)
+        return figures.rstrip("0"), exponent + len(figures) - 1
+    raise ValueError(f"no decimal inside the rounding interval of {value!r}")
