@@ -4,7 +4,7 @@
  */
 import type { SourceConfig } from './config/schema';
 import { keysMatchingNoTable, lakeNameCollisions, lakeTableName, selectTable } from './config/tables';
-import { columnPolicies, columnPolicyProblems } from './config/columns';
+import { columnPolicies, columnPolicyProblems, reservedColumnProblem } from './config/columns';
 import { directExtract, firstLoadOf } from './config/direct';
 import { LAKE_NAME_RULE, isValidLakeName } from './names';
 import { cursorKind, defaultLookback, lookbackKindProblem, lookbackText } from './lookback';
@@ -66,6 +66,7 @@ export function planTables(
     const lakeTable = lakeTableName(source, t.table);
     const selection = selectTable(source, t.table);
     const nearKey = source.tables[t.table] ? undefined : strayKeys.get(t.table.toLowerCase());
+    const reserved = reservedColumnProblem(t.table, source.tables[t.table]?.columns, t.columns.map((c) => ({ name: c.columnName })));
     if (!selection.included) {
       notLoaded.push({ table: t.table, lakeTable, action: 'skip', status: 'skipped', reason: `excluded (${selection.rule})` });
     } else if (wanted && !wanted.has(t.table)) {
@@ -79,6 +80,8 @@ export function planTables(
       notLoaded.push(planFailure(t.table, lakeTable, 'InvalidTableName', dynamoNameProblem(t.table)!, 'dynamodb'));
     } else if (!isValidLakeName(lakeTable)) {
       notLoaded.push(planFailure(t.table, lakeTable, 'InvalidLakeName', `lake name "${lakeTable}" breaks the S3 Tables rules (${LAKE_NAME_RULE}): set tables."${t.table}".lakeName`));
+    } else if (reserved) {
+      notLoaded.push(planFailure(t.table, lakeTable, 'NameCollision', reserved, isDynamo(source) ? 'dynamodb' : directExtract(source.tables[t.table]) ? 'direct' : undefined));
     } else {
       selected.push(t);
     }

@@ -125,6 +125,21 @@ export function hashKeyProblems(source: { backend: string; hashKey?: HashKey | u
   return problems;
 }
 
+/** The prefix of the load job's own columns (glue/lakesync_glue/names.py RESERVED_PREFIX), in any case. */
+export const RESERVED_COLUMN_PREFIX = '__lakesync_';
+
+/**
+ * Why a table cannot load because a column it keeps starts with the job's reserved prefix (one
+ * could take the place of the job's own column); the job refuses it too, after its run has started.
+ */
+export function reservedColumnProblem(table: string, columns: ColumnsSettings | undefined, catalog: readonly CatalogColumn[]): string | undefined {
+  const policies = columnPolicies(columns);
+  const reserved = catalog.filter((c) => !policies[c.name]?.exclude && c.name.toLowerCase().startsWith(RESERVED_COLUMN_PREFIX)).map((c) => c.name);
+  if (reserved.length === 0) return undefined;
+  const names = reserved.map((c) => `"${c}"`).join(', ');
+  return `column(s) ${names} start with the reserved prefix "${RESERVED_COLUMN_PREFIX}" (lakesync's own columns use it), so nothing is loaded: rename them in the source, or exclude them (tables."${table}".columns."${reserved[0]}": { exclude: true })`;
+}
+
 /** What the plan knows of one table's columns (the export's originalTypeMappings or the catalog), in source order. */
 export interface CatalogColumn {
   name: string;

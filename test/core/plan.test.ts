@@ -191,3 +191,20 @@ test('a tables key that differs from a table name only in case fails that table:
   assert.deepEqual(both.notLoaded, []);
   assert.deepEqual(both.entries.map((e) => e.table).sort(), ['public.Customers', 'public.customers']);
 });
+
+test("a kept column with the job's reserved prefix fails its table in planning, before any load run; excluded, it does not", () => {
+  const withColumns = (table: string, ...names: string[]): DiscoveredTable => ({
+    ...t(table, ['id']),
+    columns: ['id', ...names].map((columnName) => ({ columnName, originalType: 'text', expectedExportedType: 'binary (UTF8)' })),
+  });
+  const excluded = shopWith({ 'public.audit': { columns: { __LakeSync_op: { exclude: true } } } });
+  const { entries, notLoaded } = planTables(excluded, [withColumns('public.orders', '__LAKESYNC_op', 'note'), withColumns('public.audit', '__LakeSync_op'), t('public.notes', ['id'])], new Set());
+  assert.deepEqual(entries.map((e) => e.table), ['public.audit', 'public.notes']);
+  assert.equal(notLoaded.length, 1);
+  const failed = notLoaded[0]!;
+  assert.deepEqual([failed.table, failed.status, failed.error?.phase, failed.error?.type, failed.error?.retryable], ['public.orders', 'failed', 'plan', 'NameCollision', false]);
+  assert.equal(
+    failed.error?.message,
+    'public.orders: column(s) "__LAKESYNC_op" start with the reserved prefix "__lakesync_" (lakesync\'s own columns use it), so nothing is loaded: rename them in the source, or exclude them (tables."public.orders".columns."__LAKESYNC_op": { exclude: true })',
+  );
+});
