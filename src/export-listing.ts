@@ -27,7 +27,7 @@ export interface TablesInfoFile {
 
 export interface ExportListing {
   exportId: string;
-  /** The configured source database: the answer when no entry names a table. */
+  /** The configured source database: only its tables are listed. */
   database: string;
   info: ExportInfoDocument;
   /** In any order; files that are not tables-info files of `exportId` are ignored. */
@@ -142,12 +142,19 @@ export function readExportListing(listing: ExportListing): DiscoveredExport {
 
   const tables: DiscoveredTable[] = [];
   const skipped: { table: TableName; reason: string }[] = [];
-  // A table has one outcome. The first entry in file order decides it: the files split one list
-  // of tables into index ranges, so a repeat can only come from an overlapping or stray file,
-  // which is no more recent than the first; it is reported instead of silently replacing it.
+  // An export RDS could not limit to the source's database holds every database of the snapshot:
+  // the others' tables are not this source's.
+  const { entries, others } = ofDatabase(orderedEntries(listing), listing.database);
+  if (others.size > 0) {
+    const names = [...others.keys()].sort();
+    const count = [...others.values()].reduce((a, b) => a + b, 0);
+    warnings.push(`export ${listing.exportId}: ${count} table(s) of other databases (${names.join(', ')}) are in the export and are not loaded; only database ${listing.database} is this source's (sources.<name>.database)`);
+  }
+  // A table listed twice is not loaded: two tables can share one `schema.table` text (schema "a.b"
+  // table "c", schema "a" table "b.c"), and then one folder holds the rows of both.
+  const repeated = repeatedTables(entries);
   const seen = new Set<TableName>();
-  let database: string | undefined;
-  for (const entry of orderedEntries(listing)) {
+  for (const entry of entries) {
     const target = text(entry.target) ?? '';
     const warning = text(entry.warningMessage);
     const split = splitTarget(target);
@@ -157,12 +164,12 @@ export function readExportListing(listing: ExportListing): DiscoveredExport {
       continue;
     }
     const { table } = split;
-    database ??= split.database;
-    if (seen.has(table)) {
-      warnings.push(`${table}: listed more than once in the export; the first entry is used`);
+    if (seen.has(table)) continue;
+    seen.add(table);
+    if (repeated.has(table)) {
+      skipped.push({ table, reason: `listed ${repeated.get(table)} times in the export: two source tables are named ${table} (a dot in a schema or table name), and its folder may hold the rows of both, so it is not loaded; rename one of them in the source` });
       continue;
     }
-    seen.add(table);
     const status = (text(entry.status) ?? 'UNKNOWN').toUpperCase();
     if (status !== 'COMPLETE') {
       skipped.push({ table, reason: notCompleteReason(status, warning) });
@@ -180,9 +187,31 @@ export function readExportListing(listing: ExportListing): DiscoveredExport {
     tables.push({ table, target, ...(sizeGB !== undefined ? { sizeGB } : {}), columns: typeMappings(entry.schemaMetadata).map(columnMapping) });
   }
   // A skipped table's reason is its outcome already: the export-level warning keeps only the rest.
-  const exportWarning = infoWarning ? unreportedWarning(infoWarning, new Set(skipped.map((s) => s.table)), database ?? listing.database) : undefined;
+  const exportWarning = infoWarning ? unreportedWarning(infoWarning, new Set(skipped.map((s) => s.table)), listing.database) : undefined;
   if (exportWarning) warnings.unshift(`export ${listing.exportId}: ${exportWarning}`);
-  return { database: database ?? listing.database, tables, skipped, warnings };
+  return { database: listing.database, tables, skipped, warnings };
+}
+
+/** The entries of `database` (and database-level ones), and how many table entries each other database has. */
+function ofDatabase(entries: Record<string, unknown>[], database: string): { entries: Record<string, unknown>[]; others: Map<string, number> } {
+  const others = new Map<string, number>();
+  const kept = entries.filter((entry) => {
+    const split = splitTarget(text(entry.target) ?? '');
+    if (!split || split.database === database) return true;
+    others.set(split.database, (others.get(split.database) ?? 0) + 1);
+    return false;
+  });
+  return { entries: kept, others };
+}
+
+/** Tables whose `schema.table` more than one entry names, with how many do. */
+function repeatedTables(entries: Record<string, unknown>[]): Map<TableName, number> {
+  const counts = new Map<TableName, number>();
+  for (const entry of entries) {
+    const table = splitTarget(text(entry.target) ?? '')?.table;
+    if (table !== undefined) counts.set(table, (counts.get(table) ?? 0) + 1);
+  }
+  return new Map([...counts].filter(([, n]) => n > 1));
 }
 
 /** Every perTableStatus entry of the export's files, files in numeric `from` order. */

@@ -216,6 +216,22 @@ export function mergeKnownTables(previous: readonly TableName[], listed: readonl
 
 /** Names RDS takes in a partial export (`ExportOnly`): Latin letters, digits, `$` and `_`. */
 const EXPORT_ONLY_NAME = /^[A-Za-z0-9$_]+$/;
+
+export function isExportOnlyName(name: string): boolean {
+  return EXPORT_ONLY_NAME.test(name);
+}
+
+/**
+ * The warning of a whole-database export RDS cannot limit to the source's database: with no
+ * `ExportOnly` it writes every database of the snapshot to the export bucket.
+ */
+export function wholeSnapshotWarning(database: string, scope: Pick<ExportScopeEntries, 'wholeDatabase'>): string | undefined {
+  if (!scope.wholeDatabase || isExportOnlyName(database)) return undefined;
+  return (
+    `RDS cannot limit the export to database "${database}" (ExportOnly takes only names of Latin letters, digits, $ and _), ` +
+    'so it exports the whole snapshot: every database of the instance is written to the export bucket. Rename the database, or read its tables directly (extract: direct)'
+  );
+}
 /** The most `ExportOnly` may hold (RDS's limit on the list's size). */
 export const EXPORT_ONLY_MAX_BYTES = 200 * 1024;
 

@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { CycleSettings, DiscoveredExport, DiscoverySummary, ExportRef, ExportStatus, JsonRef, LoadAction, LoadItem, PlanEntry, PlanSummary, SnapshotRef, SnapshotStatus, TableName, TableOutcome } from '../model';
 import type { ExportRequest, Ports, SnapshotRequest } from '../ports';
 import { lakeTableName, selectTable } from '../config/tables';
-import { type ExportScope, exportScope, type ExportScopeEntries, ExportScopeRefused, exportScopeKey, exportOnlyProblem, type KnownTables, mergeKnownTables, SOURCE_TABLES_KEY } from '../export-scope';
+import { type ExportScope, exportScope, type ExportScopeEntries, ExportScopeRefused, exportScopeKey, exportOnlyProblem, type KnownTables, mergeKnownTables, SOURCE_TABLES_KEY, wholeSnapshotWarning } from '../export-scope';
 import { cycleManifestKeys, exportIdFor } from '../ids';
 import { type DynamoPlanInput, type PlanOptions, planTables, readsDirectly } from '../plan';
 import { directExtract } from '../config/direct';
@@ -70,12 +70,13 @@ export function cycleActivities(deps: ActivityDeps) {
         const refusal = settings.source.kind === 'rds' ? exportOnlyProblem(settings.database, scope) : undefined;
         if (refusal) throw ApplicationFailure.create({ message: `export of source ${source} refused: ${refusal}`, type: 'ExportScopeRefused', nonRetryable: true });
         await ports.manifests.put(exportScopeKey(cycleId), { wholeDatabase, schemas, tables } satisfies ExportScopeEntries);
+        const wholeSnapshot = settings.source.kind === 'rds' ? wholeSnapshotWarning(settings.database, scope) : undefined;
         return sized({
           wholeDatabase,
           schemas,
           tables,
           excluded: scope.excluded.map((e) => ({ ...e, lakeTable: lakeTableName(settings, e.table) })),
-          warnings: scope.warnings,
+          warnings: wholeSnapshot ? [...scope.warnings, wholeSnapshot] : scope.warnings,
           ...(known ? { tablesFrom: known.from } : {}),
           ...(scope.direct.length > 0 ? { direct: scope.direct } : {}),
           ...(scope.nothingToExport ? { nothingToExport: true as const } : {}),

@@ -5,6 +5,7 @@
 import { CancelExportTaskCommand, DescribeExportTasksCommand, type ExportTask, type RDSClient, StartExportTaskCommand } from '@aws-sdk/client-rds';
 import { PortError } from '../errors';
 import type { ExportRef, ExportState, ExportStatus } from '../model';
+import { isExportOnlyName } from '../export-scope';
 import type { ExportPort, ExportRequest } from '../ports';
 import { awsCall, hasAwsCode, toPortError } from './errors';
 import { type ExportWarnings, parseExportWarning } from './export-warnings';
@@ -103,8 +104,9 @@ export class RdsExports implements ExportPort {
  * StartExportTask's `ExportOnly` (@aws-sdk/client-rds StartExportTaskMessage): for RDS for
  * PostgreSQL and Aurora PostgreSQL it takes `database` (a whole database), `database.schema`
  * (a whole schema) and `database.schema.table` (one table); `database.table` is the MySQL form.
- * Absent, RDS exports every database of the snapshot: only a request naming neither tables nor
- * schemas leaves it out.
+ * Absent, RDS exports every database of the snapshot: a request naming neither tables nor schemas
+ * (the whole source database) names the database, so the instance's other databases stay in it.
+ * Only a database name RDS takes in no partial export leaves it out (export-scope.ts warns).
  */
 function exportOnly(database: string, req: ExportRequest): { ExportOnly?: string[] } {
   const values = [...(req.schemas ?? []).map((s) => `${database}.${s}`), ...(req.tables ?? []).map((t) => `${database}.${t}`)];
@@ -112,7 +114,8 @@ function exportOnly(database: string, req: ExportRequest): { ExportOnly?: string
     // An empty list would read as "no ExportOnly", i.e. everything: refuse instead.
     throw new PortError('validation', 'EmptyExportScope', `export ${req.exportId}: the request names no table and no schema; nothing would be exported but RDS would export the whole snapshot`);
   }
-  return values.length > 0 ? { ExportOnly: values } : {};
+  if (values.length > 0) return { ExportOnly: values };
+  return isExportOnlyName(database) ? { ExportOnly: [database] } : {};
 }
 
 /** RDS writes an export under `<prefix>/<exportId>/`. */

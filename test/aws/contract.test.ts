@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { CreateDBClusterCommand, CreateDBInstanceCommand, StopDBInstanceCommand } from '@aws-sdk/client-rds';
+import { CreateDBClusterCommand, CreateDBInstanceCommand, DescribeExportTasksCommand, StopDBInstanceCommand } from '@aws-sdk/client-rds';
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { GetJobCommand } from '@aws-sdk/client-glue';
 import { CreateTableCommand } from '@aws-sdk/client-s3tables';
@@ -106,6 +106,18 @@ describe('RDS snapshots and exports on moto', () => {
     // SnapshotTime: the export task keeps the snapshot's time after the snapshot is deleted.
     const { createdAt } = await ports.snapshot.describeSnapshot(snapshot.snapshotId);
     assert.ok(createdAt && status.snapshotTime === createdAt, `export's snapshot time ${status.snapshotTime}, snapshot's ${createdAt}`);
+  });
+
+  test("a whole-database export names the database in ExportOnly, so the instance's other databases stay in it; a name ExportOnly cannot take exports the whole snapshot", async () => {
+    const exportOnlyOf = async (exportId: string) => (await clients!.rds.send(new DescribeExportTasksCommand({ ExportTaskIdentifier: exportId }))).ExportTasks?.[0]?.ExportOnly;
+    const { ports } = setup();
+    const snapshot = await ports.snapshot.startSnapshot({ source: 'shop', snapshotId: 'lakesync-shop-9-whole', mode: 'create' });
+    await ports.export.startExport({ source: 'shop', exportId: 'ls-shop-9-whole', snapshot });
+    assert.deepEqual(await exportOnlyOf('ls-shop-9-whole'), ['shop']);
+
+    const hyphenated = awsSettings('shop', { ...awsSource({ endpoint: moto!.endpoint }), database: 'my-shop' }, { glueScriptsDir: scriptsDir! });
+    await buildAwsPorts(hyphenated, clients!).export.startExport({ source: 'shop', exportId: 'ls-shop-9-snapshot', snapshot });
+    assert.deepEqual((await exportOnlyOf('ls-shop-9-snapshot')) ?? [], [], 'RDS takes no partial export of database my-shop');
   });
 
   test('an export is cancelled, again without error, and an unknown one is left alone', async () => {

@@ -20,7 +20,7 @@ const file = (from: number, to: number, perTableStatus: unknown[], exportId = ID
   name: `export_tables_info_${exportId}_from_${from}_to_${to}.json`,
   document: { perTableStatus },
 });
-const read = (tablesInfo: TablesInfoFile[], info: Record<string, unknown> = {}) => readExportListing({ exportId: ID, database: 'configured', info, tablesInfo });
+const read = (tablesInfo: TablesInfoFile[], info: Record<string, unknown> = {}, database = 'shop') => readExportListing({ exportId: ID, database, info, tablesInfo });
 
 test('a one-table listing keeps the table with its size and validated column mappings', () => {
   const total = { columnName: 'total', originalType: 'numeric', expectedExportedType: 'binary (UTF8)', originalCharMaxLength: '12', originalNumPrecision: 12, originalNumScale: 2, originalDateTimePrecision: null };
@@ -73,17 +73,33 @@ test('1,200 tables in 12 files given shuffled come out once each, in numeric fil
   assert.deepEqual(found.warnings, []);
 });
 
-test('a repeated table keeps its first entry in file order and says so', () => {
+test('a table listed twice is not loaded: two source tables share its name, and its folder may hold the rows of both', () => {
+  // Schema "a.b" table "c" and schema "a" table "b.c" are both shop.a.b.c; RDS writes both to shop/a.b.c/.
   const found = read([
-    file(10, 11, [complete('public.a', { sizeGB: 2 }), { target: 'shop.public.b', status: 'COMPLETE' }]),
-    file(2, 9, [complete('public.a', { sizeGB: 1 }), { target: 'shop.public.b', status: 'FAILED', warningMessage: 'disk full' }]),
+    file(10, 11, [complete('a.b.c', { sizeGB: 2 }), complete('public.kept')]),
+    file(2, 9, [complete('a.b.c', { sizeGB: 1 }), { target: 'shop.public.b', status: 'FAILED', warningMessage: 'disk full' }]),
   ]);
-  assert.deepEqual(
-    found.tables.map((t) => [t.table, t.sizeGB]),
-    [['public.a', 1]],
-  );
-  assert.deepEqual(found.skipped, [{ table: 'public.b', reason: 'export status FAILED: disk full' }]);
-  assert.deepEqual(found.warnings, ['public.a: listed more than once in the export; the first entry is used', 'public.b: listed more than once in the export; the first entry is used']);
+  assert.deepEqual(found.tables.map((t) => t.table), ['public.kept']);
+  assert.deepEqual(found.skipped, [
+    {
+      table: 'a.b.c',
+      reason: 'listed 2 times in the export: two source tables are named a.b.c (a dot in a schema or table name), and its folder may hold the rows of both, so it is not loaded; rename one of them in the source',
+    },
+    { table: 'public.b', reason: 'export status FAILED: disk full' },
+  ]);
+  assert.deepEqual(found.warnings, []);
+});
+
+test("another database's tables in the export are not the source's: its orders never replaces the source's orders", () => {
+  // An export RDS could not limit to the source's database holds every database of the snapshot;
+  // billing's entries come first in file order.
+  const other = (database: string, table: string) => ({ ...complete(table), target: `${database}.${table}` });
+  const found = read([file(1, 4, [other('billing', 'public.orders'), other('billing', 'public.invoices'), other('hr', 'public.users'), complete('public.orders', { sizeGB: 9 })])]);
+  assert.deepEqual(found.tables.map((t) => [t.table, t.target, t.sizeGB]), [['public.orders', 'shop.public.orders', 9]]);
+  assert.deepEqual(found.skipped, []);
+  assert.deepEqual(found.warnings, [
+    'export ls-shop-1: 3 table(s) of other databases (billing, hr) are in the export and are not loaded; only database shop is this source\'s (sources.<name>.database)',
+  ]);
 });
 
 test('database-level entries, table warnings and the export_info warning become warnings', () => {
@@ -148,7 +164,7 @@ test('files of another export, a prefix-sharing one included, and malformed cont
 });
 
 test('with no table the configured database stands', () => {
-  assert.deepEqual(read([file(1, 1, [])]), { database: 'configured', tables: [], skipped: [], warnings: [] });
+  assert.deepEqual(read([file(1, 1, [])], {}, 'configured'), { database: 'configured', tables: [], skipped: [], warnings: [] });
 });
 
 test('tables-info file names: the export id is matched whole, keys and paths by their last segment', () => {

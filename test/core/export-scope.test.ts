@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { selectTable } from '../../src/config/tables';
-import { EXPORT_ONLY_MAX_BYTES, exportOnlyProblem, exportScope, ExportScopeRefused, inScope, mergeKnownTables, type ScopeRules } from '../../src/export-scope';
+import { EXPORT_ONLY_MAX_BYTES, exportOnlyProblem, exportScope, ExportScopeRefused, inScope, mergeKnownTables, type ScopeRules, wholeSnapshotWarning } from '../../src/export-scope';
 
 const rules = (include: string[], exclude: string[], tables: string[] = []): ScopeRules => ({
   include,
@@ -133,6 +133,15 @@ describe('what RDS takes as ExportOnly', () => {
     );
     assert.match(exportOnlyProblem('shop', partial(['crm-eu'], []))!, /RDS cannot export schema crm-eu on their own/);
     assert.match(exportOnlyProblem('shop-db', partial(['crm'], []))!, /RDS cannot export part of database "shop-db"/);
+  });
+
+  test('a whole database RDS cannot name in ExportOnly is exported with the whole snapshot, and the cycle says so', () => {
+    assert.equal(wholeSnapshotWarning('shop', { wholeDatabase: true }), undefined, 'ExportOnly: [shop]');
+    assert.equal(wholeSnapshotWarning('shop-db', { wholeDatabase: false }), undefined, 'a partial scope is refused instead');
+    assert.equal(
+      wholeSnapshotWarning('shop-db', { wholeDatabase: true }),
+      'RDS cannot limit the export to database "shop-db" (ExportOnly takes only names of Latin letters, digits, $ and _), so it exports the whole snapshot: every database of the instance is written to the export bucket. Rename the database, or read its tables directly (extract: direct)',
+    );
   });
 
   test('a list beyond 200 KB is refused with the number of entries', () => {
