@@ -398,6 +398,12 @@ def parse_job_args(options: Mapping[str, str], mode: Mode) -> JobArgs:
         raise InvalidArgument(f"--dynamodb_exports, --dynamodb_key and --dynamodb_attributes apply only to DynamoDB "
                               f"tables (table {target}); pass --source_format dynamodb, or leave them out")
     jdbc = _parse_direct(options, extract, action, cursor, target) if extract == "direct" else None
+    retyped_cursor = [p for c, p in policies.items() if cursor and c.lower() == cursor.lower() and p.type]
+    if jdbc and retyped_cursor:
+        raise _fail("column_policies", f"{cursor}: type {retyped_cursor[0].type}",
+                    f"a direct load (table {target}) compares its cursor in PostgreSQL, in the column's own type, with "
+                    "the lake's max(cursor), held in the lake type: the two orders differ (text '999' > '1000'), so rows "
+                    "would be skipped", "remove type from the cursor column's policy, or load the table from an export")
     if extract == "export":
         given = [n for n in _DIRECT_ONLY if get(n)]
         if given:

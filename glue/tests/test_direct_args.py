@@ -121,3 +121,14 @@ def test_the_glue_entry_does_not_require_export_arguments_for_a_direct_load() ->
     assert args.direct
     with pytest.raises(InvalidArgument, match="--export_path"):
         parse_glue_args([a for a in argv if a not in ("--extract", "direct")], resolver)
+
+
+def test_a_direct_cursor_keeps_its_source_type() -> None:
+    """PostgreSQL compares the window in the cursor's own type, the lake's max(cursor) is in the lake type."""
+    message = refused(cursor_column="seq", column_policies='{"SEQ": {"type": "bigint"}}')
+    assert message.startswith("--column_policies 'seq: type bigint': a direct load (table shop.public.events) compares its cursor")
+    assert "remove type from the cursor column's policy, or load the table from an export" in message
+    assert parse(column_policies='{"other": {"type": "bigint"}}')  # other columns may be retyped
+    assert parse(extract="export", export_path="s3://exports/e-1", export_id="e-1", snapshot_time="2024-05-01T00:00:00Z",
+                 jdbc_url=None, jdbc_user=None, jdbc_secret=None, cursor_column="seq",
+                 column_policies='{"seq": {"type": "bigint"}}')  # an export load compares typed values

@@ -51,6 +51,8 @@ interface TableExtract {
   direct?: DirectSettings | undefined;
   cursor?: { column: string } | undefined;
   action?: string | undefined;
+  /** Column policies: only whether the cursor column is retyped is read here. */
+  columns?: Record<string, unknown> | undefined;
 }
 
 export interface ExtractProblem {
@@ -68,6 +70,15 @@ export function directTableProblems(t: TableExtract): ExtractProblem[] {
     problems.push({
       path: ['cursor'],
       message: 'extract direct reads windows of the cursor column and needs one: add cursor: { column: <a monotonic id or timestamp column> }',
+    });
+  }
+  const cursorPolicy = t.cursor ? t.columns?.[t.cursor.column] : undefined;
+  if (t.cursor && typeof cursorPolicy === 'object' && cursorPolicy !== null && 'type' in cursorPolicy && cursorPolicy.type !== undefined) {
+    problems.push({
+      path: ['columns', t.cursor.column, 'type'],
+      message:
+        "the cursor of an extract: direct table keeps its source type: each window is compared in PostgreSQL, in the column's own type, with the lake's max(cursor), " +
+        "and another lake type orders differently (as text '999' > '1000'), so rows would be skipped. Remove type here, or use extract: export",
     });
   }
   if (t.action === 'replace' || t.action === 'merge') {

@@ -68,6 +68,14 @@ describe('config of extract: direct', () => {
     ]);
   });
 
+  test("a direct table's cursor cannot be retyped: its windows are compared in the source type, the lake's max(cursor) in the lake type", () => {
+    assert.deepEqual(problems(localSource({ 'public.events': { extract: 'direct', cursor: { column: 'seq' }, columns: { seq: { type: 'bigint' }, note: { type: 'string' } } } })), [
+      "sources.shop.tables.public.events.columns.seq.type: the cursor of an extract: direct table keeps its source type: each window is compared in PostgreSQL, in the column's own type, with the lake's max(cursor), and another lake type orders differently (as text '999' > '1000'), so rows would be skipped. Remove type here, or use extract: export",
+    ]);
+    // Loaded from exports, the cursor is compared typed: the type applies.
+    assert.deepEqual(problems(localSource({ 'public.events': { cursor: { column: 'seq' }, columns: { seq: { type: 'bigint' } } } })), []);
+  });
+
   test('action replace (and merge) is refused with extract direct', () => {
     const replace = problems(localSource({ 'public.events': { extract: 'direct', action: 'replace', primaryKey: ['id'] } }));
     assert.ok(replace.some((p) => p.includes('tables.public.events.action: action replace needs the whole table from a snapshot export, and extract direct reads windows only')), replace.join('\n'));
