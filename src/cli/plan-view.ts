@@ -66,6 +66,8 @@ export interface PlanInputs {
   /** The source workflow's status; undefined when none runs or Temporal is unreachable. */
   status: SourceStatus | undefined;
   statusNote?: string;
+  /** Temporal could not be asked: whether a source workflow runs is not known. */
+  statusUnknown?: boolean;
   /** Opens the source's ports (the port factory); only reads are made through them. */
   ports?: () => Promise<Ports>;
   /** Reads every table of the source's catalog with its columns and key (postgres/pglite), read-only. */
@@ -75,15 +77,22 @@ export interface PlanInputs {
 export async function buildPlan(inputs: PlanInputs): Promise<PlanReport> {
   const { name, source, status } = inputs;
   const notes: string[] = inputs.statusNote ? [inputs.statusNote] : [];
-  const { tables, tablesFrom, keysKnown, listed } = await discoveredTables(inputs, notes);
+  const discovered = await discoveredTables(inputs, notes);
+  const { tablesFrom, keysKnown, listed, fromExport } = discovered;
+  // An export never holds an excluded table: the last cycle's excluded ones are shown with their rule.
+  const tables = fromExport ? [...discovered.tables, ...excludedByLastCycle(status, discovered.tables)] : discovered.tables;
 
   const ledger = Object.keys(status?.ledger ?? {});
   const lakeTables = new Set(ledger.map((t) => lakeTableName(source, t)));
-  const lakeStateFrom = status ? `the ledger of workflow lakesync/${name} (${ledger.length} table(s) loaded)` : 'unknown (no source workflow): every table is planned as new';
+  const lakeStateFrom = status
+    ? `the ledger of workflow lakesync/${name} (${ledger.length} table(s) loaded)`
+    : `unknown (${inputs.statusUnknown ? 'Temporal could not be asked' : 'no source workflow'}): every table is planned as new`;
 
   const catalog = await directTables(inputs, tables, notes);
-  // Only a listing of the source's own tables can tell that an entry matches none of them.
-  const warnings = listed ? unmatchedEntries(source, [...tables, ...catalog].map((t) => t.table)).map(unmatchedWarning) : [];
+  // Only a listing of the source's own tables can tell that an entry matches none of them; an
+  // export's cannot tell it of an exclude rule, since the tables it excludes are never exported.
+  const unmatched = listed ? unmatchedEntries(source, [...tables, ...catalog].map((t) => t.table)) : [];
+  const warnings = unmatched.filter((e) => !(fromExport && e.field === 'exclude')).map(unmatchedWarning);
   const planned = planTables(source, tables, lakeTables, {}, catalog);
   const pathOf = (table: string): ExtractPath =>
     source.source.kind === 'dynamodb' ? 'dynamodb' : !directExtract(source.tables[table]) ? 'export' : readsDirectly(source, table, lakeTables.has(lakeTableName(source, table))) ? 'direct' : 'export-then-direct';
@@ -119,6 +128,14 @@ export async function buildPlan(inputs: PlanInputs): Promise<PlanReport> {
   }
   rows.sort((a, b) => a.table.localeCompare(b.table));
   return { source: name, namespace: ns, tablesFrom, lakeStateFrom, rows, notes, warnings };
+}
+
+/** Tables the last cycle left out by an exclude rule that `listed` lacks, to be planned (and shown) as excluded again. */
+function excludedByLastCycle(status: SourceStatus | undefined, listed: readonly DiscoveredTable[]): DiscoveredTable[] {
+  const have = new Set(listed.map((t) => t.table));
+  return (status?.lastCycle?.tables ?? [])
+    .filter((t) => t.status === 'skipped' && /^excluded\b/.test(t.reason ?? '') && !have.has(t.table))
+    .map((t) => ({ table: t.table, target: t.table, columns: [] }));
 }
 
 const ENTRY_EFFECT: Record<string, string> = { tables: 'its settings apply to nothing', exclude: 'it excludes nothing' };
@@ -160,7 +177,7 @@ async function directTables(inputs: PlanInputs, listed: DiscoveredTable[], notes
 
 /** The tables to plan, and whether their source keys are known (only an export lists them). */
 /** `listed`: the tables come from the source (an export, its catalog, the backend's list), not from the config. */
-async function discoveredTables(inputs: PlanInputs, notes: string[]): Promise<{ tables: DiscoveredTable[]; tablesFrom: string; keysKnown: boolean; listed: boolean }> {
+async function discoveredTables(inputs: PlanInputs, notes: string[]): Promise<{ tables: DiscoveredTable[]; tablesFrom: string; keysKnown: boolean; listed: boolean; fromExport?: true }> {
   const { source, status } = inputs;
   const toTable = (table: string): DiscoveredTable => ({ table, target: `${source.database}.${table}`, columns: [] });
   const lastExport = status?.lastExport?.export;
@@ -171,7 +188,7 @@ async function discoveredTables(inputs: PlanInputs, notes: string[]): Promise<{ 
         if (await ports.discover.exportAvailable(lastExport)) {
           const found = await ports.discover.discover(lastExport);
           for (const s of found.skipped) notes.push(`${s.table} was not exported: ${s.reason}`);
-          return { tables: found.tables, tablesFrom: `the last export ${lastExport.exportId}`, keysKnown: true, listed: true };
+          return { tables: found.tables, tablesFrom: `the last export ${lastExport.exportId}`, keysKnown: true, listed: true, fromExport: true };
         }
         notes.push(`the last export ${lastExport.exportId} cannot be read from here (deleted, or kept in the worker's memory by the fake backend); listing tables from the config`);
       }

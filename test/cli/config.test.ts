@@ -253,7 +253,7 @@ describe('lakesync plan without Temporal', () => {
   it('plans from the fake backend\'s tables: actions, keys, lake names, cursor and the exclusion rule; exit 0', async () => {
     const run = await inProcess(['plan', 'shop', '--config', goodFile]);
     assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stdout, /lake state from: unknown \(no source workflow\)/);
+    assert.match(run.stdout, /lake state from: unknown \(Temporal could not be asked\)/);
     assert.match(run.stdout, /public\.orders\s+shop\.public_orders\s+create\s+lake table missing\s+id \(configured\)\s+updated_at/);
     assert.match(run.stdout, /public\.customers\s+shop\.public_customers\s+create/);
     assert.match(run.stdout, /public\.card_pii\s+excluded by rule "exclude \*\.\*_pii"/);

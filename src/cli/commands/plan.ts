@@ -25,17 +25,20 @@ export function registerPlan(program: Command, kit: CommandKit): void {
       const { config, source } = loadSource(io, opts, name);
       let status: SourceStatus | undefined;
       let statusNote: string | undefined;
+      let statusUnknown = false;
       try {
         status = await withTemporal(config, (conn) => sourceStatus(conn, name));
         if (!status) statusNote = `no source workflow lakesync/${name} runs yet`;
       } catch (err) {
         statusNote = `lake state unknown: ${(err as Error).message}`;
+        statusUnknown = true;
       }
       const report = await buildPlan({
         name,
         source,
         status,
         ...(statusNote ? { statusNote } : {}),
+        ...(statusUnknown ? { statusUnknown } : {}),
         ports: () => openSourcePorts(kit.env, name, source, config),
         ...(hasReadableCatalog(source) ? { catalog: () => readSourceTables(kit.env, name, source) } : {}),
       });

@@ -1,0 +1,46 @@
+/** `lakesync plan` after a sync: the tables come from the last export, which never holds an excluded table. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { buildPlan } from '../../src/cli/plan-view';
+import { parseConfig, sourceConfig } from '../../src/config/load';
+import type { DiscoveredExport } from '../../src/model';
+import type { Ports } from '../../src/ports';
+import type { SourceStatus } from '../../src/workflows/messages';
+
+const source = sourceConfig(
+  parseConfig({ sources: { shop: { database: 'shop', source: { kind: 'fake', tables: [] }, target: { namespace: 'shop' }, exclude: ['*.*_pii'], tables: {} } } }),
+  'shop',
+);
+const exportRef = { exportId: 'e1', location: 'fake://exports/e1', snapshotId: 's1', adopted: false };
+/** The last export: the included tables only. */
+const listing: DiscoveredExport = { database: 'shop', tables: [{ table: 'public.orders', target: 'shop.public.orders', columns: [], primaryKey: ['id'] }], skipped: [], warnings: [] };
+const ports = async () => ({ discover: { exportAvailable: async () => true, discover: async () => listing } }) as unknown as Ports;
+const status = {
+  source: 'shop',
+  phase: 'idle',
+  queue: [],
+  ledger: { 'public.orders': {} },
+  lastExport: { export: exportRef, snapshot: { snapshotId: 's1', createdAt: '2026-01-01T00:00:00.000Z', adopted: false } },
+  lastCycle: {
+    tables: [
+      { table: 'public.orders', lakeTable: 'orders', status: 'committed', action: 'create' },
+      { table: 'public.customer_pii', lakeTable: 'customer_pii', status: 'skipped', action: 'skip', reason: 'excluded (exclude *.*_pii)' },
+    ],
+  },
+} as unknown as SourceStatus;
+
+test("after a sync the plan still shows the excluded tables with their rule, and never calls a working exclude rule unmatched", async () => {
+  const report = await buildPlan({ name: 'shop', source, status, ports });
+  assert.equal(report.tablesFrom, 'the last export e1');
+  assert.deepEqual(report.warnings, [], 'the export holds no excluded table, so it cannot tell that a rule matches nothing');
+  const pii = report.rows.find((r) => r.table === 'public.customer_pii');
+  assert.deepEqual([pii?.action, pii?.excludedBy], ['skip', 'exclude *.*_pii']);
+  assert.deepEqual(report.rows.filter((r) => r.action !== 'skip').map((r) => [r.table, r.action]), [['public.orders', 'merge']]);
+});
+
+test('a plan whose Temporal could not be asked says so, not that no source workflow runs', async () => {
+  const report = await buildPlan({ name: 'shop', source, status: undefined, statusUnknown: true, statusNote: 'lake state unknown: cannot reach Temporal' });
+  assert.equal(report.lakeStateFrom, 'unknown (Temporal could not be asked): every table is planned as new');
+  const none = await buildPlan({ name: 'shop', source, status: undefined });
+  assert.equal(none.lakeStateFrom, 'unknown (no source workflow): every table is planned as new');
+});
