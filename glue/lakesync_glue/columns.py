@@ -70,7 +70,8 @@ def _config_line(table: str, column: str, setting: str) -> str:
 
 def fix_hint(plan: ColumnPlan, table: str) -> str:
     """The config line that lets the values load (shown in CastError messages)."""
-    options = [_config_line(table, plan.source_name, "onInvalid: null")]
+    # Quoted: a bare null in YAML is no value at all, and the config refuses it.
+    options = [_config_line(table, plan.source_name, 'onInvalid: "null"')]
     if plan.kind in ("numeric", "money"):
         options.append("type: double (keeps NaN and Infinity)")
     dated = plan.kind in DATE_KINDS or (plan.kind == "array" and plan.lake_type.startswith(("array<date", "array<timestamp")))

@@ -110,7 +110,7 @@ def test_a_nan_fails_the_table_with_column_count_and_the_config_line(load: Loade
     assert failed.error is not None and failed.error["class"] == "CastError"
     message = failed.error["message"]
     assert "table shop.public.prices: column 'amount' (numeric) has 2 value(s) that cannot become decimal(38,18)" in message
-    assert ("to load them set tables: { public.prices: { columns: { amount: { onInvalid: null } } } } "
+    assert ("to load them set tables: { public.prices: { columns: { amount: { onInvalid: \"null\" } } } } "
             "or type: double") in message
     assert "'NaN'" not in message  # row values only with show_values
     assert not spark.catalog.tableExists("lake.tests.pol_prices")

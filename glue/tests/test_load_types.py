@@ -138,7 +138,7 @@ def test_a_bad_value_fails_the_table_with_column_and_example(load: Loader, spark
     assert "column 'day' (date) has 1 value(s) that cannot become date, e.g. '2024-13-01'" in message
     assert "column 'big' (numeric) has 1 value(s) that cannot become decimal(38,18), e.g. 'NaN'" in message
     assert "into NULL only under onInvalid: null" in message
-    assert "to load them set tables: { public.bad_values: { columns: { big: { onInvalid: null } } } } or type: double" in message
+    assert "to load them set tables: { public.bad_values: { columns: { big: { onInvalid: \"null\" } } } } or type: double" in message
     assert not spark.catalog.tableExists("lake.tests.bad_values")
     result = load(export_dir, "shop.public.bad_times", "bad_times", action="create", show_values="true")
     assert result.error is not None and result.error["class"] == "CastError"

@@ -33,7 +33,7 @@ const columnPolicySchema = z
       .optional()
       .describe(`The lake type the value is cast to: ${LAKE_TYPE_FIX}.`),
     onInvalid: z
-      .enum(['fail', 'null', 'clamp'], { message: 'must be fail, null or clamp' })
+      .enum(['fail', 'null', 'clamp'], { message: 'must be fail, "null" or clamp (in YAML quote null: onInvalid: "null"; a bare null is no value)' })
       .optional()
       .describe('A value the lake type cannot hold: fail the table (default), store NULL (counted), or clamp a date/timestamp to the lake\'s range (counted).'),
   })

@@ -1,6 +1,7 @@
 /** Column-level control: the config's rules, the plan's checks against the catalog, and the job arguments. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { parse as parseYaml } from 'yaml';
 import { parseConfig, sourceConfig } from '../../src/config/load';
 import { ConfigError } from '../../src/errors';
 import { loadJobArguments } from '../../src/job-args';
@@ -44,7 +45,11 @@ describe('column policies in lakesync.yaml', () => {
     assert.match(configErrors({ 'public.people': { columns: { Nick: { rename: 'Nick Name' } } } }), /columns\.Nick\.rename.*not a valid lake column name/s);
     assert.match(configErrors({ 'public.people': { columns: { score: { type: 'varchar' } } } }), /columns\.score\.type.*not a lake type: use one of decimal\(p,s\)/s);
     assert.match(configErrors({ 'public.people': { columns: { score: { type: 'decimal(40,2)' } } } }), /1 <= p <= 38/);
-    assert.match(configErrors({ 'public.people': { columns: { score: { onInvalid: 'ignore' } } } }), /must be fail, null or clamp/);
+    assert.match(configErrors({ 'public.people': { columns: { score: { onInvalid: 'ignore' } } } }), /must be fail, "null" or clamp/);
+    // The job's CastError hint, pasted as it is, is a valid config; a bare YAML null is refused with the fix.
+    const hint = 'tables: { public.people: { columns: { score: { onInvalid: "null" } } } }';
+    assert.doesNotThrow(() => config((parseYaml(hint) as { tables: Record<string, unknown> }).tables));
+    assert.match(configErrors((parseYaml(hint.replace('"null"', 'null')) as { tables: Record<string, unknown> }).tables), /\(got null\): must be fail, "null" or clamp \(in YAML quote null: onInvalid: "null"; a bare null is no value\)/);
     assert.match(configErrors({ 'public.people': { columns: { score: { type: 'int', onInvalid: 'clamp' } } } }), /clamp applies to date and timestamp columns only, not int/);
   });
 
