@@ -167,10 +167,17 @@ describe('usage errors exit 2', () => {
   });
 
   it('--tables naming a table the rules exclude is refused (exit 2) before Temporal is reached; an included one goes on', async () => {
-    for (const args of [['sync', 'shop', '--tables', 'public.orders,public.card_pii'], ['schedule', 'create', 'shop', '--every', '1h', '--tables', 'public.card_pii']]) {
+    const refusals = [
+      ['sync', 'shop', '--tables', 'public.orders,public.card_pii'],
+      ['schedule', 'create', 'shop', '--every', '1h', '--tables', 'public.card_pii'],
+      ['rerun', 'shop', '--tables', 'public.card_pii'],
+      ['rerun', 'shop', '--rebuild', 'public.card_pii'],
+    ];
+    for (const args of refusals) {
       const run = await inProcess([...args, '--config', goodFile]);
       assert.equal(run.code, 2, `${args.join(' ')}: ${run.stderr}`);
-      assert.match(run.stderr, /--tables: the source's rules leave out public\.card_pii \(exclude \*\.\*_pii\): remove them from --tables, or change include\/exclude in the config/);
+      const flag = args.includes('--rebuild') ? '--rebuild' : '--tables';
+      assert.match(run.stderr, new RegExp(`${flag}: the source's rules leave out public\\.card_pii \\(exclude \\*\\.\\*_pii\\): remove them from ${flag}, or change include/exclude in the config`));
     }
     const included = await inProcess(['sync', 'shop', '--tables', 'public.orders', '--config', goodFile]);
     assert.equal(included.code, 1);

@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { sourceWorkflowId } from '../../ids';
 import { type RerunRequest, rerunUpdate } from '../../workflows/messages';
 import { type CommandKit, type CommonOptions, withConfig, withJson } from '../command';
-import { loadSource, sourceStatusSummary, tableList, withTemporal } from '../context';
+import { includedTableList, loadSource, sourceStatusSummary, withTemporal } from '../context';
 import { waitAndReport } from '../cycle-report';
 import { UsageError } from '../errors';
 import { shown } from '../format';
@@ -38,8 +38,9 @@ export function registerRerun(program: Command, kit: CommandKit): void {
       const { io } = kit.env;
       const chosen = [opts.failed, opts.tables !== undefined, opts.rebuild !== undefined].filter(Boolean).length;
       if (chosen !== 1) throw new UsageError('rerun needs exactly one of --failed or --tables <list>, or --rebuild <table...>');
-      const { config } = loadSource(io, opts, name);
-      const tables = opts.failed ? ('failed' as const) : opts.rebuild ? tableList(opts.rebuild.join(','), '--rebuild') : tableList(opts.tables!, '--tables');
+      const { config, source } = loadSource(io, opts, name);
+      // As sync --tables: a table the rules leave out is refused before anything is asked.
+      const tables = opts.failed ? ('failed' as const) : opts.rebuild ? includedTableList(source, opts.rebuild.join(','), '--rebuild') : includedTableList(source, opts.tables!, '--tables');
       const request: RerunRequest = {
         tables,
         requestId: newRequestId('rerun'),
