@@ -27,7 +27,7 @@ export function parseConfig(raw: unknown): LakesyncConfig {
   const reserved = reservedKeyIssues(raw, []);
   if (reserved.length > 0) throw new ConfigError(reserved);
   const parsed = configSchema.safeParse(raw, { reportInput: true });
-  if (!parsed.success) throw new ConfigError(parsed.error.issues.map(toIssue));
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((issue) => toIssue(issue, raw)));
   const issues = Object.entries(parsed.data.sources).flatMap(([name, source]) => crossFieldIssues(name, source));
   if (issues.length > 0) throw new ConfigError(issues);
   return parsed.data;
@@ -84,10 +84,21 @@ function crossFieldIssues(name: string, source: SourceConfig): ConfigIssue[] {
   return issues;
 }
 
-function toIssue(issue: z.core.$ZodIssue): ConfigIssue {
+function toIssue(issue: z.core.$ZodIssue, raw: unknown): ConfigIssue {
   const path = issue.path.map(String).join('.');
-  const value = 'input' in issue ? issue.input : undefined;
+  const input = 'input' in issue ? issue.input : undefined;
+  // A cross-field rule's input is the object it checks: the value shown is the one at its path (none when unset).
+  const value = issue.code === 'custom' && typeof input === 'object' && input !== null ? valueAt(raw, issue.path) : input;
   return { path, value: summarise(value), message: humanise(issue) };
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let value = root;
+  for (const key of path) {
+    if (value === null || typeof value !== 'object' || !Object.hasOwn(value, key)) return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
 }
 
 function humanise(issue: z.core.$ZodIssue): string {

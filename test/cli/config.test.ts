@@ -64,6 +64,10 @@ describe('lakesync validate and config errors', () => {
     { name: 'bad source name', content: () => ({ sources: { Shop: (validConfig().sources as Record<string, unknown>).shop } }), field: /sources\.Shop \(got "Shop"\): source names are/ },
     { name: 'table key not schema.table', content: () => validConfig({ tables: { orders: {} } }), field: /sources\.shop\.tables\.orders \(got "orders"\): table keys must be schema\.table/ },
     { name: 'concurrency 0', content: () => validConfig({ concurrency: 0 }), field: /sources\.shop\.concurrency \(got 0\): must be at least 1/ },
+    // Rules across fields show the value at the field they name, or none when it is not set.
+    { name: 'rds source on the local backend', content: () => validConfig({ backend: 'local', source: { kind: 'rds', instanceId: 'shop-db' } }), field: /sources\.shop\.backend \(got "local"\): an rds source needs backend aws/ },
+    { name: 'rds source, backend left out', content: () => validConfig({ source: { kind: 'rds', instanceId: 'shop-db' } }), field: /sources\.shop\.backend: an rds source needs backend aws/ },
+    { name: 'incremental without a cursor', content: () => validConfig({ tables: { 'public.orders': { action: 'incremental' } } }), field: /sources\.shop\.tables\.public\.orders\.cursor: / },
     { name: 'aws backend without aws section', content: () => validConfig({ backend: 'aws', source: { kind: 'rds', instanceId: 'db1' } }), field: /sources\.shop\.aws\b.*: backend aws needs an aws section/ },
     { name: 'check on an excluded table', content: () => validConfig({ verify: { checks: [{ name: 'n', table: 'public.card_pii', sql: 'select 1', expect: 1 }] } }), field: /sources\.shop\.verify\.checks\.0\.table \(got "public\.card_pii"\): the check names a table this source does not sync/ },
   ];
