@@ -261,7 +261,9 @@ class DirectRows:
         wanted = [self.column(m.column_name, "column_policies") for m in kept]
         n = jdbc.partitions or default_partitions(window.estimated_rows)
         part, spec = self.partitioning(cursor, window, n)
-        selects = [f"{c.select()} AS {ident(c.name)}" for c in wanted]
+        # Positional aliases: Spark's PostgreSQL dialect quotes the names it selects from the subquery
+        # without doubling an embedded `"`, so real names go back on in Spark, not in SQL.
+        selects = [f"{c.select()} AS c{i}" for i, c in enumerate(wanted)]
         if part:
             selects.append(f"{part} AS {PART}")
         table = f"{ident(a.source_schema)}.{ident(a.source_table)}"
@@ -278,8 +280,8 @@ class DirectRows:
         if part:
             frame = frame.drop(PART)
         # The export's Spark types exactly (e.g. smallint as the export's int), so the casts see the same input.
-        frame = frame.select(*[frame[ident_spark(c.name)].cast(exported_spark_type(c.mapping.expected_exported_type))
-                               .alias(c.name) for c in wanted])
+        frame = frame.select(*[frame[f"c{i}"].cast(exported_spark_type(c.mapping.expected_exported_type))
+                               .alias(c.name) for i, c in enumerate(wanted)])
         return self.kept(frame)
 
     def kept(self, frame: "DataFrame") -> "DataFrame":
