@@ -30,6 +30,10 @@ SESSION_INIT = "SET TIME ZONE 'UTC'"
 # SQLSTATE classes: 08 connection exceptions and 57P0x server shutdowns pass (retry); 28 is bad credentials.
 _RETRYABLE_STATES = ("08", "57P", "53", "40001", "40P01")
 _CREDENTIAL_STATES = ("28",)
+# A query canceled (statement_timeout, or by an administrator) or a lock not granted in time (lock_timeout,
+# e.g. behind an ALTER TABLE): the table and the user are fine, a later attempt can pass.
+_CANCELED = "57014"
+_LOCK_TIMEOUT = "55P03"
 
 
 @dataclass(frozen=True)
@@ -257,6 +261,20 @@ def classify(exc: BaseException, conn: Connection, what: str) -> LoadError:
         return InternalError(
             f"{conn.where}: the PostgreSQL JDBC driver ({DRIVER}) is not on Spark's classpath; run "
             "`bash scripts/bootstrap.sh` (local) or add the driver jar to the job (--extra-jars)"
+        )
+    if state == _CANCELED:
+        return InternalError(
+            f"{conn.where}: {what} failed: PostgreSQL canceled the query ({code}{message}), as statement_timeout "
+            f"ran out or an administrator canceled it; raise statement_timeout for user {conn.credentials.user!r} "
+            "(ALTER ROLE ... SET statement_timeout = ...) or read in more --partitions so each query is shorter; "
+            "the load is retried"
+        )
+    if state == _LOCK_TIMEOUT:
+        return InternalError(
+            f"{conn.where}: {what} failed: the table was locked by another session for longer than lock_timeout "
+            f"({code}{message}), e.g. by an ALTER TABLE or VACUUM FULL; raise lock_timeout for user "
+            f"{conn.credentials.user!r} (ALTER ROLE ... SET lock_timeout = ...) or sync when no such change runs; "
+            "the load is retried"
         )
     if state is None or state.startswith(_RETRYABLE_STATES):
         return InternalError(

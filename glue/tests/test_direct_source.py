@@ -1,9 +1,15 @@
-"""Direct extract against awkward sources: quoted column names."""
+"""Direct extract against awkward sources: quoted column names, canceled queries."""
 from __future__ import annotations
 
+import os
+import subprocess
+import time
+from collections.abc import Iterator
 from typing import Any
 
-from conftest import Loader, PgServer
+import pytest
+
+from conftest import PG_PASSWORD, Loader, PgServer
 from lakesync_glue.query import run_query
 
 
@@ -33,4 +39,44 @@ def test_a_cursor_column_with_a_double_quote(direct_load: Loader, postgres: PgSe
     postgres.sql("INSERT INTO d_quoted_cursor SELECT g, g FROM generate_series(1, 100) g")
     first = direct_load("d_quoted_cursor", "d_quoted_cursor", action="create", cursor_column='se"q', partitions="4")
     assert (first.status, first.inserted, first.cursorValueAfter) == ("succeeded", 100, "100"), first.error
+
+
+@pytest.fixture
+def locked(postgres: PgServer) -> Iterator[str]:
+    """The table d_locked, held ACCESS EXCLUSIVE by another session (as an ALTER TABLE would) for the test."""
+    postgres.sql("DROP TABLE IF EXISTS d_locked; CREATE TABLE d_locked (id bigint, kind text)")
+    postgres.sql("INSERT INTO d_locked VALUES (1, 'a')")
+    holder = subprocess.Popen(
+        [os.path.join(postgres.bin_dir, "psql"), "-X", "-q", "-h", "127.0.0.1", "-p", str(postgres.port), "-U",
+         "postgres", "-d", "shop", "-c", "BEGIN; LOCK TABLE d_locked IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(120)"],
+        env={**os.environ, "PGPASSWORD": PG_PASSWORD, "PGAPPNAME": "lakesync-test-lock"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        held = "SELECT count(*) FROM pg_locks WHERE relation = 'd_locked'::regclass AND mode = 'AccessExclusiveLock'"
+        for _ in range(100):
+            if postgres.sql(held) == [["1"]]:
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("the lock was not taken")
+        yield "d_locked"
+    finally:
+        postgres.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'lakesync-test-lock'")
+        holder.wait(timeout=30)
+
+
+@pytest.mark.parametrize(
+    "setting, state, hint",
+    [("statement_timeout", "57014", "statement_timeout"), ("lock_timeout", "55P03", "lock_timeout")],
+)
+def test_a_canceled_query_and_a_lock_timeout_are_retried_and_say_what_to_change(
+        direct_load: Loader, postgres: PgServer, locked: str, setting: str, state: str, hint: str) -> None:
+    url = f"{postgres.url()}?options=-c%20{setting}%3D300"
+    result = direct_load(locked, "d_locked", action="create", cursor_column="id", jdbc_url=url)
+    assert result.status == "failed" and result.error is not None
+    message = result.error["message"]
+    assert (result.error["class"], result.error["retryable"]) == ("InternalError", True), message
+    assert state in message and hint in message and "shop.public.d_locked" in message
+    assert "privileges" not in message and PG_PASSWORD not in message
 
