@@ -49,7 +49,9 @@ def ident(name: str) -> str:
 
 
 def literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+    """A string constant read alike whatever standard_conforming_strings says: in '...' a backslash escapes
+    when it is off, so a bound taken from row data could end the literal early; E'...' always escapes."""
+    return "E'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 def default_partitions(estimated_rows: int) -> int:

@@ -1,4 +1,5 @@
-"""Direct extract against awkward sources: quoted column names, canceled queries."""
+"""Direct extract against awkward sources: quoted column names, canceled queries, strings without
+standard_conforming_strings."""
 from __future__ import annotations
 
 import os
@@ -79,4 +80,24 @@ def test_a_canceled_query_and_a_lock_timeout_are_retried_and_say_what_to_change(
     assert (result.error["class"], result.error["retryable"]) == ("InternalError", True), message
     assert state in message and hint in message and "shop.public.d_locked" in message
     assert "privileges" not in message and PG_PASSWORD not in message
+
+
+def test_backslashes_and_quotes_in_cursor_values_without_standard_conforming_strings(
+        direct_load: Loader, postgres: PgServer, spark: Any) -> None:
+    """Window bounds are row data: under standard_conforming_strings = off a backslash in '...' escapes,
+    so a bound ending in \\ broke the SQL and \\' ended the literal early (the rest read as SQL)."""
+    postgres.sql("CREATE DATABASE legacy")
+    postgres.sql("ALTER DATABASE legacy SET standard_conforming_strings = off")
+    postgres.sql("CREATE TABLE d_bs (id int, code text)", database="legacy")
+    postgres.sql("INSERT INTO d_bs VALUES (1, E'a'), (2, E'b\\\\'), (3, E'b\\\\'' OR TRUE --')", database="legacy")
+    assert postgres.sql("SELECT code FROM d_bs WHERE id = 3", database="legacy") == [["b\\' OR TRUE --"]]
+    options = {"cursor_column": "code", "jdbc_url": postgres.url("legacy"), "source_database": "legacy"}
+    first = direct_load("d_bs", "d_bs", action="create", partitions="2", **options)
+    assert first.status == "succeeded", first.error
+    assert (first.inserted, first.cursorValueAfter) == (3, "b\\' OR TRUE --")
+    postgres.sql("INSERT INTO d_bs VALUES (4, E'c'), (5, E'b\\\\')", database="legacy")  # 5 lies below the window
+    second = direct_load("d_bs", "d_bs", **options)
+    assert (second.status, second.inserted) == ("succeeded", 1), second.error
+    assert second.window is not None and second.window["from"] == "b\\' OR TRUE --"
+    assert [r["id"] for r in lake_rows(spark, "d_bs", "id")] == [1, 2, 3, 4]
 

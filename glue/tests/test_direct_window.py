@@ -1,7 +1,7 @@
 """The direct window's SQL and partition bounds (pure: no Spark, no database)."""
 from __future__ import annotations
 
-from lakesync_glue.direct import SourceColumn, Window, range_bounds, source_column
+from lakesync_glue.direct import SourceColumn, Window, literal, range_bounds, source_column
 
 
 def column(name: str, data_type: str, udt: str, domain: str | None = None) -> SourceColumn:
@@ -17,15 +17,21 @@ CODE = column("Code", "text", "text")
 
 
 def test_the_predicate_bounds_the_window_on_both_sides() -> None:
-    assert Window(False, "900", "1200").predicate(ID) == "(\"id\" >= '900' AND \"id\" <= '1200')"
+    assert Window(False, "900", "1200").predicate(ID) == "(\"id\" >= E'900' AND \"id\" <= E'1200')"
     # A create also reads the rows without a cursor; rows that get one after the bound query wait.
-    assert Window(True, None, "1200").predicate(ID) == "(\"id\" <= '1200' OR \"id\" IS NULL)"
+    assert Window(True, None, "1200").predicate(ID) == "(\"id\" <= E'1200' OR \"id\" IS NULL)"
     assert Window(True, None, None).predicate(ID) == '"id" IS NULL'
     assert Window(False, "900", None).predicate(ID) == "FALSE"
-    assert Window(False, None, "5").predicate(ID) == "(\"id\" IS NOT NULL AND \"id\" <= '5')"
-    # Text compares in byte order, as Spark's max() on the lake column; quotes are doubled.
+    assert Window(False, None, "5").predicate(ID) == "(\"id\" IS NOT NULL AND \"id\" <= E'5')"
+    # Text compares in byte order, as Spark's max() on the lake column; quotes and backslashes are doubled.
     assert Window(False, "it's", "z").predicate(CODE) == (
-        "((\"Code\")::text COLLATE \"C\" >= 'it''s' AND (\"Code\")::text COLLATE \"C\" <= 'z')")
+        "((\"Code\")::text COLLATE \"C\" >= E'it''s' AND (\"Code\")::text COLLATE \"C\" <= E'z')")
+
+
+def test_literals_read_the_same_whatever_standard_conforming_strings_says() -> None:
+    # An escape string: `\` escapes under either setting, so a value's own backslash cannot end the literal.
+    assert literal("a\\' OR TRUE --") == "E'a\\\\'' OR TRUE --'"
+    assert literal("") == "E''"
 
 
 def test_columns_are_selected_as_the_export_writes_them() -> None:
