@@ -66,6 +66,10 @@ class Connection:
             "sessionInitStatement": SESSION_INIT,
             "connectTimeout": "20",
             "ApplicationName": "lakesync",
+            # A direct load only reads: every session is read-only (pgJDBC sets it when the session opens,
+            # autocommit or not), so no text that reaches the source can write to it.
+            "readOnly": "true",
+            "readOnlyMode": "always",
         }
         if self.jdbc.iam_auth and "sslmode=" not in self.jdbc.url:
             opts["sslmode"] = "require"  # RDS accepts IAM tokens over SSL only

@@ -1,16 +1,19 @@
 """Direct extract against awkward sources: quoted column names, canceled queries, strings without
-standard_conforming_strings."""
+standard_conforming_strings, and sessions that must not write."""
 from __future__ import annotations
 
 import os
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import PG_PASSWORD, Loader, PgServer
+from conftest import PG_PASSWORD, Loader, PgServer, make_direct_args
+from lakesync_glue.errors import LoadError
+from lakesync_glue.jdbc import resolve
 from lakesync_glue.query import run_query
 
 
@@ -101,3 +104,19 @@ def test_backslashes_and_quotes_in_cursor_values_without_standard_conforming_str
     assert second.window is not None and second.window["from"] == "b\\' OR TRUE --"
     assert [r["id"] for r in lake_rows(spark, "d_bs", "id")] == [1, 2, 3, 4]
 
+
+def test_the_direct_read_session_cannot_write(postgres: PgServer, spark: Any, warehouse: str, tmp_path: Path) -> None:
+    """Whatever text reached the source, a connection of a direct load refuses writes: the driver's
+    queries (catalog, window bound) and the partitioned reads alike."""
+    postgres.sql("CREATE TABLE d_written (n int)")
+    postgres.sql("CREATE FUNCTION d_write() RETURNS int LANGUAGE sql AS 'INSERT INTO d_written VALUES (1) RETURNING n'")
+    args = make_direct_args(postgres, "d_written", "d_written", str(tmp_path / "r.json"), warehouse,
+                            cursor_column="n")
+    conn = resolve(args, spark)
+    with pytest.raises(LoadError) as refused:
+        conn.collect(spark, "SELECT d_write() AS n", "writing")
+    assert "25006" in str(refused.value)  # read_only_sql_transaction
+    frame = spark.read.format("jdbc").options(**conn.options(), dbtable="(SELECT d_write() AS n) AS w").load()
+    with pytest.raises(Exception, match="read-only transaction"):
+        frame.collect()
+    assert postgres.sql("SELECT count(*) FROM d_written") == [["0"]]
