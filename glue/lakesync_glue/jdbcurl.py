@@ -24,6 +24,8 @@ _S3_OBJECT = re.compile(r"s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<
 VERIFYING_SSLMODES = ("verify-ca", "verify-full")
 # URL parameters that carry credentials; pgjdbc reads `user` and `password` from the URL too.
 _CREDENTIAL_PARAMS = ("user", "password", "sslpassword", "sslkey")
+# URL parameters that would override the read-only session the job opens (a URL parameter wins over a property).
+_READ_ONLY_PARAMS = ("readonly", "readonlymode")
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,10 @@ def parse_url(url: str, target: str) -> tuple[str, int, str]:
                       "arguments may be logged, so the URL is not shown",
                       "pass the URL without them, the user as --jdbc_user and the password by reference "
                       "(--jdbc_secret, --jdbc_password_env or --jdbc_iam_auth true)")
+    overriding = [k for k, _ in parse_qsl(query, keep_blank_values=True) if k.lower() in _READ_ONLY_PARAMS]
+    if overriding:
+        raise _refuse("jdbc_url", f"(table {target}) sets {', '.join(overriding)}: a direct load opens read-only "
+                      "sessions, and the URL would override that", f"remove {', '.join(overriding)} from the URL")
     first = authority.split(",", 1)[0]
     host_match = _HOST.fullmatch(first)
     if not host_match or not database:

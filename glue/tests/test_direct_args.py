@@ -65,6 +65,14 @@ def test_a_url_that_is_not_a_postgresql_jdbc_url_is_refused(url: str) -> None:
     assert "--jdbc_url" in refused(jdbc_url=url)
 
 
+@pytest.mark.parametrize("param", ["readOnly=false", "readonlymode=transaction"])
+def test_a_url_cannot_turn_the_read_only_session_off(param: str) -> None:
+    message = refused(jdbc_url=f"jdbc:postgresql://db.internal:5432/shop?sslmode=require&{param}")
+    name = param.split("=")[0]
+    assert f"sets {name}: a direct load opens read-only sessions, and the URL would override that" in message
+    assert f"remove {name} from the URL" in message
+
+
 def test_exactly_one_password_source() -> None:
     two = refused(jdbc_password_env="PGPASSWORD")
     assert "--jdbc_password_env and --jdbc_secret" in two and "exactly one" in two
