@@ -26,7 +26,7 @@ interface RerunOptions extends CommonOptions {
 export function registerRerun(program: Command, kit: CommandKit): void {
   const cmd = program
     .command('rerun <source>')
-    .description('load tables again from the last export (no new snapshot or export)')
+    .description("load tables again, each from its own export (no new snapshot or export)")
     .option('--failed', 'every table whose last load failed')
     .option('--tables <list>', 'these tables (comma-separated schema.table)')
     .option('--approve-deletes', 'let these loads delete more than the safety limit')
