@@ -114,11 +114,13 @@ export async function buildPlan(inputs: PlanInputs): Promise<PlanReport> {
   });
   for (const n of planned.notLoaded) {
     const selection = selectTable(source, n.table);
+    // The row names the table: its error's own "<table>: " prefix would repeat it.
+    const error = n.error?.message.startsWith(`${n.table}: `) ? n.error.message.slice(n.table.length + 2) : n.error?.message;
     rows.push({
       table: n.table,
       lakeTable: `${ns}.${n.lakeTable}`,
       action: 'skip',
-      why: n.reason ?? n.error?.message ?? 'not loaded',
+      why: n.reason ?? error ?? 'not loaded',
       primaryKey: [],
       keyFrom: 'none',
       extract: pathOf(n.table),

@@ -44,3 +44,11 @@ test('a plan whose Temporal could not be asked says so, not that no source workf
   const none = await buildPlan({ name: 'shop', source, status: undefined });
   assert.equal(none.lakeStateFrom, 'unknown (no source workflow): every table is planned as new');
 });
+
+test("a table that cannot be planned says why once, without repeating its name", async () => {
+  const catalog = async () => [{ table: 'public.audit', target: 'shop.public.audit', columns: [{ columnName: '__lakesync_op', originalType: 'text', expectedExportedType: 'binary (UTF8)' }], primaryKey: ['id'] }];
+  const noExport = async () => ({ discover: {} }) as unknown as Ports;
+  const report = await buildPlan({ name: 'shop', source, status: undefined, catalog, ports: noExport });
+  const row = report.rows.find((r) => r.table === 'public.audit');
+  assert.match(row?.why ?? '', /^column\(s\) "__lakesync_op" start with the reserved prefix/);
+});
