@@ -3,12 +3,14 @@
 Lake columns: the key attributes, the declared attributes (column policies applied as for
 PostgreSQL columns), then `_attributes` (the rest of the item as DynamoDB JSON). A FULL export
 creates the table or replaces it under the delete guard; INCREMENTAL windows are merged, oldest
-first, the latest record of each key winning (later window, then WriteTimestampMicros). Every
-check runs before the first write; writes go through the loader's commit (lineage, retries).
+first, the latest record of each key winning (later window, then WriteTimestampMicros); the same
+commit brings the other rows to the current settings (settled_rows). Every check runs before the
+first write; writes go through the loader's commit (lineage, retries).
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import lake, lineage
@@ -16,17 +18,17 @@ from .changes import change_set, count_ops
 from .dynamodb import BROKEN, DELETED, REST, WINDOW, WRITTEN, ExportFiles, export_files, read_records
 from .args import parse_time
 from .dynamodb_args import ATTRIBUTES_COLUMN, DEFAULT_KEY_TYPES, DynamoExport
-from .dynamodb_json import AttributeColumn, plan_attribute
+from .dynamodb_json import AttributeColumn, canonical_text_expr, plan_attribute, rest_expr, tag_expr, text_expr
 from .errors import AttributeTypeMismatch, DeclaredAttributeMissing, EmptyExport, ExportNotFound, InvalidArgument
 from .hashing import hash_columns, resolve_hash_key
-from .names import lake_column_names, quote
+from .names import lake_column_names, quote, sql_string
 from .pgtypes import ColumnPlan
 from .schema import SchemaPlan, plan_rebuild, plan_schema
 from .source import HIDDEN_VALUES, MAX_FAILED_COLUMNS, check_keys
 from .sqltext import OP_COLUMN
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame
+    from pyspark.sql import DataFrame, SparkSession
 
     from .args import JobArgs
     from .loader import Outcome, _Load
@@ -50,6 +52,16 @@ def attribute_columns(args: "JobArgs") -> tuple[list[AttributeColumn], list[str]
         columns.append(AttributeColumn(index, attribute, name, lake_type, is_key, bool(policy and policy.hash),
                                        (policy.on_invalid if policy and policy.on_invalid else "fail")))
     return columns, excluded, names[-1]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where a load puts each attribute: typed columns, excluded names, `_attributes`' lake name."""
+
+    columns: Sequence[AttributeColumn]
+    excluded: tuple[str, ...]
+    rest_name: str
+    hash_key: bytes | None
 
 
 def _config_line(table: str, attribute: str, setting: str) -> str:
@@ -222,13 +234,16 @@ def run(job: "_Load") -> "tuple[Outcome, SchemaPlan, None]":
         return job.replace(typed, schema, lake_types), schema, None
     if action == "rebuild":
         return job.rebuild(typed, schema, lake_types), schema, None
-    return merge(job, typed_all, schema, key, lake_types, Outcome), schema, None
+    layout = Layout(columns, tuple(excluded), rest_name, hash_key)
+    return merge(job, typed_all, schema, key, lake_types, Outcome, layout), schema, None
 
 
 def merge(job: "_Load", typed_all: "DataFrame", schema: SchemaPlan, key: list[str], lake_types: dict[str, str],
-          outcome: Any) -> "Outcome":
+          outcome: Any, layout: Layout) -> "Outcome":
     """Upserts (records with a NewImage) and deletes (without), each key's latest record; only what changes
-    is MERGEd: an upsert equal to the lake row and a delete of a key the lake lacks touch nothing."""
+    is MERGEd: an upsert equal to the lake row and a delete of a key the lake lacks touch nothing. Rows the
+    windows leave alone are updated in the same MERGE when `_attributes` holds an attribute now declared
+    or excluded (see settled_rows)."""
     from pyspark.sql import functions as F
 
     upserts = job.aligned(typed_all.where(f"NOT {DELETED}").drop(DELETED), schema)
@@ -240,7 +255,12 @@ def merge(job: "_Load", typed_all: "DataFrame", schema: SchemaPlan, key: list[st
         *[F.col(quote(n)) if n in key else F.lit(None).cast(t).alias(n) for n, t in schema.write_types.items()],
         F.lit("D").alias(OP_COLUMN),
     )
-    changes = inserts_updates.unionByName(deletes).localCheckpoint(eager=True)
+    changes = inserts_updates.unionByName(deletes)
+    window_keys = typed_all.select(*[F.col(quote(k)).cast(schema.write_types[k]).alias(k) for k in key])
+    settled = settled_rows(job, lake_df, window_keys, schema, key, lake_types, layout)
+    if settled is not None:
+        changes = changes.unionByName(settled)
+    changes = changes.localCheckpoint(eager=True)
     counts = count_ops(changes)
     job.guard_deletes(counts["D"], job.state.count_before or 0)
     result = outcome("merge", counts["I"], counts["U"], counts["D"])
@@ -248,3 +268,120 @@ def merge(job: "_Load", typed_all: "DataFrame", schema: SchemaPlan, key: list[st
     if sum(counts.values()):
         job.merge_changes("merge", changes, schema, key)
     return result
+
+
+# Helper columns of settled_rows. Lake columns never start with the reserved prefix (planning refuses them).
+_HELD = "__lakesync_held"
+
+
+def _lake_col(index: int) -> str:
+    return f"__lakesync_c{index}"
+
+
+def settled_rows(job: "_Load", lake_df: "DataFrame", window_keys: "DataFrame", schema: SchemaPlan, key: list[str],
+                 lake_types: dict[str, str], layout: Layout) -> "DataFrame | None":
+    """'U' changes for the lake rows the windows leave alone whose `_attributes` holds an attribute now
+    declared (moved into its column, typed and checked exactly as a load types it) or excluded (removed).
+
+    A merge rewrites only the keys its windows hold: without these, an attribute excluded later (e.g. PII)
+    would stay in `_attributes` of every other row for good, and a column declared later would stay NULL
+    there. None when no row holds one (one scan of `_attributes`, filtered on the names' text first).
+    """
+    a = job.args
+    declared = [c for c in layout.columns if not c.is_key]
+    names = [c.attribute for c in declared] + list(layout.excluded)
+    if not names or layout.rest_name not in lake_types:
+        return None
+    held = _held_rows(job.spark, lake_df, window_keys, key, layout.rest_name, names)
+    if held.isEmpty():
+        return None
+    values = _attribute_values(held, declared, layout.hash_key)
+    plans = [plan_attribute(c, a.target) for c in declared]
+    try:
+        nulled = check_values(values, declared, plans, a.target, a.show_values)
+    except AttributeTypeMismatch as exc:
+        raise AttributeTypeMismatch(
+            f"{exc} (the values are in {layout.rest_name} of rows {a.lake_table_id} already holds, which this "
+            "load moves into the declared columns)"
+        ) from None
+    for attribute, count in nulled.items():
+        job.state.nulled[attribute] = job.state.nulled.get(attribute, 0) + count
+    job.state.warnings.append(_settled_warning(held, declared, layout, a.target, a.lake_table_id))
+    return _settled_frame(values, declared, plans, schema, names, layout.rest_name)
+
+
+def _held_rows(spark: "SparkSession", lake_df: "DataFrame", window_keys: "DataFrame", key: list[str], rest_name: str,
+               names: Sequence[str]) -> "DataFrame":
+    """The lake rows outside the windows whose `_attributes` has one of `names` as a key, materialized; the
+    lake's columns renamed by position (_lake_col), `_attributes` parsed into _HELD."""
+    from pyspark.sql import functions as F
+
+    rest = quote(rest_name)
+    # `"name":` exactly as rest_expr writes a key (Spark's JSON escaping): a cheap test on the text that
+    # every row holding the name passes, so only those rows are parsed.
+    rendered = spark.range(1).selectExpr(
+        *[f"concat(substr(to_json(array({sql_string(n)})), 2, length(to_json(array({sql_string(n)}))) - 2), ':') AS r{i}"
+          for i, n in enumerate(names)]
+    ).collect()[0]
+    text_filter = " OR ".join(f"instr({rest}, {sql_string(str(rendered[f'r{i}']))}) > 0" for i in range(len(names)))
+    candidates = lake_df.where(f"{rest} IS NOT NULL AND ({text_filter})").join(window_keys, on=key, how="left_anti")
+    positional = candidates.select(
+        *[F.col(quote(n)).alias(_lake_col(i)) for i, n in enumerate(lake_df.columns)],
+        F.expr(f"from_json({rest}, 'map<string,string>')").alias(_HELD),
+    )
+    listed = ", ".join(sql_string(n) for n in names)
+    return positional.where(f"arrays_overlap(map_keys({_HELD}), array({listed}))").localCheckpoint(eager=True)
+
+
+def _attribute_values(held: "DataFrame", declared: Sequence[AttributeColumn], hash_key: bytes | None) -> "DataFrame":
+    """The held rows with each declared attribute's JSON, tag, text (and HMAC) as read_records gives them."""
+    frame = held.selectExpr("*", *[f"try_element_at({_HELD}, {sql_string(c.attribute)}) AS {quote(c.json_col)}"
+                                   for c in declared])
+    extra = []
+    for c in declared:
+        extra += [f"{tag_expr(c.json_col)} AS {quote(c.tag_col)}", f"{text_expr(c.json_col)} AS {quote(c.text_col)}"]
+    frame = frame.selectExpr("*", *extra)
+    hashed = [c for c in declared if c.hashed]
+    if hashed:
+        assert hash_key is not None, "the key is resolved whenever an attribute is hashed"
+        frame = frame.selectExpr("*", *[f"{canonical_text_expr(c)} AS {quote(c.hash_col)}" for c in hashed])
+        frame = hash_columns(frame, {c.hash_col: "string" for c in hashed}, hash_key)
+    return frame
+
+
+def _settled_frame(values: "DataFrame", declared: Sequence[AttributeColumn], plans: Sequence[ColumnPlan],
+                   schema: SchemaPlan, names: Sequence[str], rest_name: str) -> "DataFrame":
+    """The held rows as written: `_attributes` without `names`, a declared column set from `_attributes`
+    where it held the attribute (its lake value kept otherwise), every other column as the lake has it."""
+    moved = {c.name: (c, p) for c, p in zip(declared, plans)}
+    select = []
+    for i, (name, type_) in enumerate(schema.write_types.items()):
+        if name == rest_name:
+            expr = rest_expr(_HELD, list(names))
+        elif name in moved:
+            c, p = moved[name]
+            expr = (f"CASE WHEN array_contains(map_keys({_HELD}), {sql_string(c.attribute)}) "
+                    f"THEN CAST(({p.expr}) AS {type_}) ELSE {quote(_lake_col(i))} END")
+        else:
+            expr = quote(_lake_col(i))
+        select.append(f"{expr} AS {quote(name)}")
+    return values.selectExpr(*select, f"'U' AS {quote(OP_COLUMN)}")
+
+
+def _settled_warning(held: "DataFrame", declared: Sequence[AttributeColumn], layout: Layout, target: str,
+                     lake_table_id: str) -> str:
+    """Which attributes the held rows had in `_attributes`, and what the load did with them."""
+    names = [c.attribute for c in declared] + list(layout.excluded)
+    row = held.selectExpr("count(1) AS n", *[f"count_if(array_contains(map_keys({_HELD}), {sql_string(n)})) AS h{i}"
+                                             for i, n in enumerate(names)]).collect()[0]
+    found = {n for i, n in enumerate(names) if row[f"h{i}"]}
+    parts = []
+    moved = [repr(c.attribute) for c in declared if c.attribute in found]
+    removed = [repr(n) for n in layout.excluded if n in found]
+    if moved:
+        parts.append(f"declared attribute(s) {', '.join(moved)} moved into their columns")
+    if removed:
+        parts.append(f"excluded attribute(s) {', '.join(removed)} removed")
+    return (f"table {target}: {row['n']} row(s) of {lake_table_id} that this load's exports did not change held "
+            f"attributes in {layout.rest_name} that the settings now declare or exclude: {'; '.join(parts)} "
+            "(counted as updated, in this load's commit)")
