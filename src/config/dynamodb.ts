@@ -179,6 +179,9 @@ const KEY_TYPES: Record<DynamoKeyAttribute['type'], { fits: (t: string) => boole
 /** The policies a `columns:` entry of a DynamoDB table may carry only on a key or declared attribute. */
 const TYPED_POLICIES = ['hash', 'rename', 'type', 'onInvalid'] as const;
 
+/** Lake types a `columns.<attribute>.type` may cast a DynamoDB value to (the job's POLICY_TYPES). */
+const DYNAMO_POLICY_TYPE = /^(string|bigint|int|double|boolean|decimal\(\d+,\d+\))$/;
+
 interface ColumnShape {
   exclude?: boolean | undefined;
   hash?: boolean | undefined;
@@ -188,9 +191,10 @@ interface ColumnShape {
 }
 
 /**
- * The plan's checks of one DynamoDB table's settings against its key: a key attribute declared
- * with a type its key type cannot hold, and column policies that need a typed column on an
- * attribute that is neither key nor declared, or that would break the key.
+ * The plan's checks of one DynamoDB table's settings against its key: a key attribute declared or
+ * typed with a type its key type cannot hold, column policies that need a typed column on an
+ * attribute that is neither key nor declared, that would break the key, or that no DynamoDB value
+ * meets. The load job refuses the same settings, but only after the cycle's exports ran.
  */
 export function dynamoAttributeProblems(table: string, key: readonly DynamoKeyAttribute[], attributes: Record<string, string>, columns: Record<string, ColumnShape> | undefined): string[] {
   const problems: string[] = [];
@@ -203,18 +207,33 @@ export function dynamoAttributeProblems(table: string, key: readonly DynamoKeyAt
       );
     }
   }
-  const keyNames = new Set(key.map((k) => k.name));
-  for (const [name, c] of Object.entries(columns ?? {})) {
-    const used = TYPED_POLICIES.filter((p) => c[p] !== undefined && c[p] !== false);
-    if (used.length > 0 && !keyNames.has(name) && attributes[name] === undefined) {
-      problems.push(
-        `tables."${table}".columns."${name}" sets ${used.join(', ')}, and ${name} is neither a key attribute (${[...keyNames].join(', ')}) nor declared in attributes: declare it (attributes: { ${name}: <lake type> }) or remove ${used.join(', ')}`,
-      );
-    }
-    if (keyNames.has(name)) {
-      const what = c.exclude ? 'excluded' : c.hash ? 'hashed' : c.onInvalid === 'null' ? 'nulled on invalid values (onInvalid: null)' : undefined;
-      if (what) problems.push(`tables."${table}".columns."${name}" is a key attribute and cannot be ${what}: the load matches items by it; remove the policy`);
-    }
+  for (const [name, c] of Object.entries(columns ?? {})) problems.push(...columnProblems(table, key, attributes, name, c));
+  return problems;
+}
+
+/** One `columns:` entry of a DynamoDB table against its key and declared attributes. */
+function columnProblems(table: string, key: readonly DynamoKeyAttribute[], attributes: Record<string, string>, name: string, c: ColumnShape): string[] {
+  const where = `tables."${table}".columns."${name}"`;
+  const keyAttribute = key.find((k) => k.name === name);
+  const used = TYPED_POLICIES.filter((p) => c[p] !== undefined && c[p] !== false);
+  if (used.length > 0 && !keyAttribute && attributes[name] === undefined) {
+    const keyNames = key.map((k) => k.name).join(', ');
+    return [`${where} sets ${used.join(', ')}, and ${name} is neither a key attribute (${keyNames}) nor declared in attributes: declare it (attributes: { ${name}: <lake type> }) or remove ${used.join(', ')}`];
+  }
+  const problems: string[] = [];
+  if (keyAttribute) {
+    const what = c.exclude ? 'excluded' : c.hash ? 'hashed' : c.onInvalid === 'null' ? 'nulled on invalid values (onInvalid: null)' : undefined;
+    if (what) problems.push(`${where} is a key attribute and cannot be ${what}: the load matches items by it; remove the policy`);
+  }
+  if (c.exclude) return problems; // an excluded attribute is never typed: its other policies do not apply
+  if (c.onInvalid === 'clamp') {
+    problems.push(`${where}.onInvalid clamp applies to dates and timestamps, which DynamoDB values never are: use onInvalid fail or null`);
+  }
+  if (c.type !== undefined && !DYNAMO_POLICY_TYPE.test(c.type)) {
+    problems.push(`${where}.type ${c.type} is not a lake type a DynamoDB value can be cast to: use one of string, decimal(p,s), bigint, int, double, boolean, or remove type`);
+  } else if (c.type !== undefined && keyAttribute && !KEY_TYPES[keyAttribute.type].fits(c.type)) {
+    const rule = KEY_TYPES[keyAttribute.type];
+    problems.push(`${where}.type is ${c.type}, and ${name} is a key attribute of DynamoDB type ${keyAttribute.type} (${rule.name}), which ${c.type} cannot hold: use ${rule.text}, or remove type`);
   }
   return problems;
 }

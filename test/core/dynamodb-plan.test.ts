@@ -226,6 +226,34 @@ describe('planTables for a dynamodb source', () => {
     assert.deepEqual(ok.notLoaded, []);
   });
 
+  // Settings the load job refuses (dynamodb_args.py _check_policies): refused here, before any export runs.
+  const policyCases: [string, Record<string, unknown>, RegExp][] = [
+    ['an N key typed double', { columns: { orderNo: { type: 'double' } } }, /columns."orderNo".type is double, and orderNo is a key attribute of DynamoDB type N \(number\), which double cannot hold: use decimal\(p,s\), bigint, int or string, or remove type/],
+    ['an S key typed bigint', { columns: { customerId: { type: 'bigint' } } }, /columns."customerId".type is bigint, and customerId is a key attribute of DynamoDB type S \(string\), which bigint cannot hold: use string/],
+    ['a declared attribute typed date', { attributes: { total: 'string' }, columns: { total: { type: 'date' } } }, /columns."total".type date is not a lake type a DynamoDB value can be cast to: use one of string, decimal\(p,s\), bigint, int, double, boolean, or remove type/],
+    ['a declared attribute typed timestamp with onInvalid clamp', { attributes: { at: 'string' }, columns: { at: { type: 'timestamp', onInvalid: 'clamp' } } }, /columns."at".onInvalid clamp applies to dates and timestamps, which DynamoDB values never are: use onInvalid fail or null; .*columns."at".type timestamp is not a lake type/],
+    ['a declared attribute typed float', { attributes: { total: 'decimal(12,2)' }, columns: { total: { type: 'float' } } }, /columns."total".type float is not a lake type a DynamoDB value can be cast to/],
+    ['a declared attribute with onInvalid clamp', { attributes: { total: 'decimal(12,2)' }, columns: { total: { onInvalid: 'clamp' } } }, /tables."dynamodb.Orders".columns."total".onInvalid clamp applies to dates and timestamps, which DynamoDB values never are: use onInvalid fail or null$/],
+  ];
+  for (const [name, settings, message] of policyCases) {
+    test(`${name} is a plan error, before any export`, () => {
+      const planned = plan(source({ 'dynamodb.Orders': settings }), [ddb('Orders')], [], cycle());
+      assert.deepEqual(planned.entries, []);
+      assert.equal(planned.notLoaded[0]?.error?.type, 'InvalidTableSettings');
+      assert.match(planned.notLoaded[0]!.error!.message, message);
+    });
+  }
+
+  test('column types a DynamoDB value can be cast to are accepted, on keys as their key type holds them', () => {
+    const settings = {
+      attributes: { total: 'decimal(12,2)', qty: 'string', flag: 'boolean' },
+      columns: { orderNo: { type: 'bigint' }, customerId: { type: 'string' }, total: { type: 'double', onInvalid: 'null' }, qty: { type: 'int' }, flag: { onInvalid: 'fail' }, notes: { exclude: true } },
+    };
+    const planned = plan(source({ 'dynamodb.Orders': settings }), [ddb('Orders')], [], cycle());
+    assert.deepEqual(planned.notLoaded, []);
+    assert.equal(planned.entries.length, 1);
+  });
+
   test('a key attribute cannot be excluded or hashed', () => {
     const planned = plan(source({ 'dynamodb.Orders': { columns: { customerId: { exclude: true } } } }), [ddb('Orders')], [], cycle());
     assert.match(planned.notLoaded[0]!.error!.message, /columns."customerId" is a key attribute and cannot be excluded/);
