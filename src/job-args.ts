@@ -62,6 +62,8 @@ function dynamoArguments(req: LoadRequest, extract: DynamoExtract, lake: LakeLoc
     dynamodb_key: JSON.stringify(extract.key.map((k) => ({ name: k.name, type: k.type }))),
     dynamodb_attributes: JSON.stringify(extract.attributes ?? {}),
     ...commonArguments(req, lake),
+    // The job takes the key from dynamodb_key: primary_key is split at commas, which a DynamoDB attribute name may hold.
+    primary_key: undefined,
     export_id: last.exportId,
     snapshot_time: last.window.to,
   });

@@ -219,6 +219,20 @@ def _check_policies(policies: Mapping[str, ColumnPolicy], keys: Sequence[DynamoK
                 raise InvalidArgument(f"--column_policies: key attribute {column!r} of {target}: {problem}")
 
 
+def _primary_key_refusal(primary_key: Sequence[str], keys: Sequence[DynamoKey], target: str) -> InvalidArgument:
+    """--primary_key that is not the key of --dynamodb_key. It is split at commas, which a DynamoDB
+    attribute name may hold: such a key is passed in --dynamodb_key only."""
+    comma = [k.name for k in keys if "," in k.name]
+    if comma:
+        return InvalidArgument(
+            f"--primary_key {','.join(primary_key)!r} is split at commas, and key attribute {comma[0]!r} of {target} "
+            "has one in its name; leave --primary_key out: a DynamoDB load takes its key from --dynamodb_key"
+        )
+    return InvalidArgument(f"--primary_key {','.join(primary_key)!r} is not the key of {target} "
+                           f"({', '.join(k.name for k in keys)} in --dynamodb_key); pass the table's key attributes, "
+                           "or leave --primary_key out (the key is taken from --dynamodb_key)")
+
+
 def parse_dynamodb_args(options: Mapping[str, str], action: str, primary_key: Sequence[str],
                         policies: Mapping[str, ColumnPolicy], export_id: str, snapshot_time: str,
                         target: str) -> DynamoArgs:
@@ -235,8 +249,7 @@ def parse_dynamodb_args(options: Mapping[str, str], action: str, primary_key: Se
     keys = _parse_key(get("dynamodb_key"))
     attributes = _parse_attributes(get("dynamodb_attributes"), keys)
     if primary_key and sorted(primary_key) != sorted(k.name for k in keys):
-        raise InvalidArgument(f"--primary_key {','.join(primary_key)!r} is not the key of {target} "
-                              f"({', '.join(k.name for k in keys)} in --dynamodb_key); pass the table's key attributes")
+        raise _primary_key_refusal(primary_key, keys, target)
     full = exports[0].type == "FULL"
     if full and action not in ("create", "replace"):
         raise InvalidArgument(f"--action {action}: a FULL export of {target} creates or replaces the table; pass "

@@ -87,3 +87,12 @@ def test_bad_arguments_are_rejected_with_the_fix(changes: dict[str, Any], words:
 def test_an_excluded_attribute_need_not_be_declared() -> None:
     args = parse_job_args(options(column_policies={"email": {"exclude": True}}), "local")
     assert args.column_policies["email"].exclude
+
+
+def test_a_key_attribute_named_with_a_comma_is_read_from_dynamodb_key() -> None:
+    key = [{"name": "order,id", "type": "S"}, {"name": "line", "type": "N"}]
+    args = parse_job_args(options(dynamodb_key=key), "local")  # no --primary_key: as lakesync passes it
+    assert args.primary_key == ("order,id", "line")
+    assert args.dynamodb is not None and args.dynamodb.key_names == ("order,id", "line")
+    message = rejected(dynamodb_key=key, primary_key="order,id,line")
+    assert "key attribute 'order,id' of dynamodb.Orders has one in its name; leave --primary_key out" in message

@@ -142,3 +142,21 @@ def test_incremental_windows_that_leave_a_gap_after_the_lake_are_refused(ddb_loa
                             "INCREMENTAL", T0)]
     loaded = ddb_load("Orders", "ddb_gap", on_time, KEY, ATTRS, action="merge")
     assert (loaded.status, loaded.inserted) == ("succeeded", 1), loaded.error
+
+
+def test_a_key_attribute_named_with_a_comma_loads_and_merges(ddb_load: DdbLoad, spark: Any, tmp_path: Path) -> None:
+    """DynamoDB names may hold any character: the key comes from --dynamodb_key, never from a comma-joined
+    --primary_key (lakesync leaves that out for DynamoDB loads)."""
+    key = [("order,id", "S"), ("line", "N")]
+    full = [item({"order,id": S(f"o{i}"), "line": N(1), "qty": N(i)}) for i in range(3)]
+    created = ddb_load("Commas", "ddb_comma_key", [export_entry("c0", write_export(tmp_path, "c0", full), T0)],
+                       key, {"qty": "bigint"}, primary_key="")
+    assert created.status == "succeeded", created.error
+    w1 = [change({"order,id": S("o1"), "line": N(1)}, {"order,id": S("o1"), "line": N(1), "qty": N(10)}, 100),
+          change({"order,id": S("o2"), "line": N(1)}, None, 110)]
+    window = export_entry("c1", write_export(tmp_path, "c1", w1), T1, "INCREMENTAL", T0)
+    merged = ddb_load("Commas", "ddb_comma_key", [window], key, {"qty": "bigint"}, action="merge", primary_key="")
+    assert merged.status == "succeeded", merged.error
+    assert (merged.inserted, merged.updated, merged.deleted, merged.rowCountAfter) == (0, 1, 1, 2)
+    rows = run_query(spark, "SELECT * FROM lake.tests.ddb_comma_key ORDER BY qty")
+    assert [(list(r.values())[0], r["qty"]) for r in rows] == [("o0", 0), ("o1", 10)]

@@ -290,7 +290,7 @@ describe('load job arguments of a DynamoDB load (source kind dynamodb)', () => {
     assert.equal(args.export_id, 'lse-0000000000000002');
     assert.equal(args.snapshot_time, '2026-01-02T00:00:00Z');
     assert.equal(args.action, 'merge');
-    assert.equal(args.primary_key, 'pk,sk');
+    assert.ok(!('primary_key' in args), 'the key travels in dynamodb_key only');
     assert.ok(!('export_path' in args), 'no RDS export path');
     assert.ok(!('extract' in args) && !('jdbc_url' in args), 'no direct arguments');
   });
@@ -322,5 +322,14 @@ describe('load job arguments of a DynamoDB load (source kind dynamodb)', () => {
       assert.equal(parsed[i]!.args?.export_id, 'lse-0000000000000002');
       assert.deepEqual(parsed[i]!.args?.primary_key, ['pk', 'sk']);
     });
+  });
+
+  test('a key attribute with a comma in its name reaches the job whole', () => {
+    const key = [{ name: 'order,id', type: 'S' as const }, { name: 'line', type: 'N' as const }];
+    const plan = dynamoPlan({ primaryKey: key.map((k) => k.name), extract: { kind: 'dynamodb', tableArn: 'arn:aws:dynamodb:eu-west-1:123456789012:table/Orders', key, attributes: {}, exports: exports.map((e) => e.window) } });
+    const args = loadJobArguments(dynamoRequest(plan), LAKES.local);
+    const { parsed } = askJob([{ mode: 'local', args }]);
+    assert.ok(parsed[0]!.ok, `the job refused the key: ${parsed[0]!.error}`);
+    assert.deepEqual(parsed[0]!.args?.primary_key, ['order,id', 'line']);
   });
 });
