@@ -64,6 +64,10 @@ class Layout:
     hash_key: bytes | None
 
 
+# Quoted: a bare null in YAML is no value at all, and the config refuses it.
+NULL_ON_INVALID = 'onInvalid: "null"'
+
+
 def _config_line(table: str, attribute: str, setting: str) -> str:
     schema_table = table.split(".", 1)[1] if table.count(".") >= 2 else table
     return f"tables: {{ {schema_table}: {{ columns: {{ {attribute}: {{ {setting} }} }} }} }}"
@@ -88,7 +92,7 @@ def check_values(records: "DataFrame", columns: Sequence[AttributeColumn], plans
     for i, p, count in failing:
         c = columns[i]
         fix = ("declare a type that holds every key (a key is never set NULL)" if c.is_key
-               else f"to load them as NULL set {_config_line(table, c.attribute, 'onInvalid: null')}, "
+               else f"to load them as NULL set {_config_line(table, c.attribute, NULL_ON_INVALID)}, "
                "or declare another type for it")
         failures.append(
             f"attribute {c.attribute!r} has {count} value(s) that cannot become {p.lake_type}"

@@ -18,7 +18,7 @@ export function registerDoctor(program: Command, kit: CommandKit): void {
     kit.action(async (name: string, opts: CommonOptions) => {
       const { io } = kit.env;
       const { source } = loadSource(io, opts, name);
-      if (source.backend !== 'aws') throw new UsageError(`source ${name} has backend ${source.backend}: lakesync doctor checks aws sources (backend aws, source kind rds)`);
+      if (source.backend !== 'aws') throw new UsageError(`source ${name} has backend ${source.backend}: lakesync doctor checks aws sources (backend aws: rds and dynamodb sources)`);
       // Loaded here, not with the command line: the AWS clients take a while to load.
       const { doctorExitCode, doctorSettings, runDoctor } = await import('../../doctor');
       const { createDoctorClients, destroyDoctorClients } = await import('../../doctor/clients');
