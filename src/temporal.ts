@@ -1,7 +1,9 @@
 /** Temporal connections: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and the envconfig profile win over lakesync.yaml. */
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
+import { hostPortProblem } from './config/address';
 import type { LakesyncConfig } from './config/schema';
+import { ConfigError } from './errors';
 import { sourceWorkflowId } from './ids';
 
 export interface TemporalTarget {
@@ -14,6 +16,9 @@ export interface TemporalTarget {
 export function temporalTarget(config: LakesyncConfig): TemporalTarget {
   const env = loadClientConnectConfig();
   const fromEnv = process.env.TEMPORAL_ADDRESS;
+  // Checked as temporal.address is: the variable wins over the config, so a typo there would go unseen.
+  const problem = fromEnv !== undefined ? hostPortProblem(fromEnv) : undefined;
+  if (problem) throw new ConfigError([{ path: 'TEMPORAL_ADDRESS (environment variable)', value: fromEnv, message: problem }]);
   const address = fromEnv ?? config.temporal.address ?? env.connectionOptions.address ?? 'localhost:7233';
   return {
     address,

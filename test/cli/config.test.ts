@@ -55,6 +55,13 @@ describe('lakesync validate and config errors', () => {
     assert.deepEqual(data.temporal, { address: NOWHERE, namespace: 'default', taskQueue: 'config-test' });
   });
 
+  it('TEMPORAL_ADDRESS, which wins over temporal.address, is checked as strictly (exit 2)', async () => {
+    const run = await runCli(['validate', '--config', goodFile], { env: { TEMPORAL_ADDRESS: 'http://h:1' } });
+    assert.equal(run.code, 2, run.stdout);
+    assert.match(run.stderr, /TEMPORAL_ADDRESS \(environment variable\) \(got "http:\/\/h:1"\): is not host:port: give host:port, e\.g\. localhost:7233/);
+    assert.equal((await runCli(['validate', '--config', goodFile], { env: { TEMPORAL_ADDRESS: '127.0.0.1:7233' } })).code, 0);
+  });
+
   const broken: { name: string; content: string | (() => unknown); field: RegExp }[] = [
     { name: 'missing file', content: '', field: /\(file\) \(got ".*missing\.yaml"\): cannot read the config file/ },
     { name: 'not YAML', content: 'sources: [unclosed', field: /\(file\).*is not valid YAML/ },
