@@ -80,7 +80,7 @@ export async function buildPlan(inputs: PlanInputs): Promise<PlanReport> {
   const discovered = await discoveredTables(inputs, notes);
   const { tablesFrom, keysKnown, listed, fromExport } = discovered;
   // An export never holds an excluded table: the last cycle's excluded ones are shown with their rule.
-  const tables = fromExport ? [...discovered.tables, ...excludedByLastCycle(status, discovered.tables)] : discovered.tables;
+  const tables = fromExport ? [...discovered.tables, ...excludedByLastCycle(source, status, discovered.tables)] : discovered.tables;
 
   const ledger = Object.keys(status?.ledger ?? {});
   const lakeTables = new Set(ledger.map((t) => lakeTableName(source, t)));
@@ -133,11 +133,11 @@ export async function buildPlan(inputs: PlanInputs): Promise<PlanReport> {
 }
 
 /** Tables the last cycle left out by an exclude rule that `listed` lacks, to be planned (and shown) as excluded again. */
-function excludedByLastCycle(status: SourceStatus | undefined, listed: readonly DiscoveredTable[]): DiscoveredTable[] {
+function excludedByLastCycle(source: SourceConfig, status: SourceStatus | undefined, listed: readonly DiscoveredTable[]): DiscoveredTable[] {
   const have = new Set(listed.map((t) => t.table));
   return (status?.lastCycle?.tables ?? [])
     .filter((t) => t.status === 'skipped' && /^excluded\b/.test(t.reason ?? '') && !have.has(t.table))
-    .map((t) => ({ table: t.table, target: t.table, columns: [] }));
+    .map((t) => ({ table: t.table, target: `${source.database}.${t.table}`, columns: [] }));
 }
 
 const ENTRY_EFFECT: Record<string, string> = { tables: 'its settings apply to nothing', exclude: 'it excludes nothing' };
