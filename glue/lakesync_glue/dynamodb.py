@@ -157,12 +157,17 @@ def read_records(spark: "SparkSession", exports: Sequence[ExportFiles], columns:
         source = "__keys" if c.is_key else "__image"
         select.append(f"try_element_at({source}, {sql_string(c.attribute)}) AS {quote(c.json_col)}")
     select.append(f"{rest_expr('__image', [*typed_names, *excluded])} AS {REST}")
-    records = parsed.selectExpr(*select)
+    return with_value_views(parsed.selectExpr(*select), columns)
+
+
+def with_value_views(frame: "DataFrame", columns: Sequence[AttributeColumn]) -> "DataFrame":
+    """`frame` (each column's DynamoDB JSON in its json_col) with each column's tag and text, and the
+    canonical text a hashed one is hashed from: what the typed columns and the checks are computed from."""
     extra = []
     for c in columns:
         extra += [f"{tag_expr(c.json_col)} AS {quote(c.tag_col)}", f"{text_expr(c.json_col)} AS {quote(c.text_col)}"]
-    records = records.selectExpr("*", *extra)
+    frame = frame.selectExpr("*", *extra)
     hashed = [c for c in columns if c.hashed]
     if hashed:
-        records = records.selectExpr("*", *[f"{canonical_text_expr(c)} AS {quote(c.hash_col)}" for c in hashed])
-    return records
+        frame = frame.selectExpr("*", *[f"{canonical_text_expr(c)} AS {quote(c.hash_col)}" for c in hashed])
+    return frame

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from . import lake, lineage
 from .changes import change_set, count_ops
-from .dynamodb import BROKEN, DELETED, REST, WINDOW, WRITTEN, ExportFiles, export_files, read_records
+from .dynamodb import BROKEN, DELETED, REST, WINDOW, WRITTEN, ExportFiles, export_files, read_records, with_value_views
 from .args import parse_time
 from .dynamodb_args import ATTRIBUTES_COLUMN, DEFAULT_KEY_TYPES, DynamoExport
-from .dynamodb_json import AttributeColumn, canonical_text_expr, plan_attribute, rest_expr, tag_expr, text_expr
+from .dynamodb_json import AttributeColumn, plan_attribute, rest_expr
 from .errors import AttributeTypeMismatch, DeclaredAttributeMissing, EmptyExport, ExportNotFound, InvalidArgument
 from .hashing import hash_columns, resolve_hash_key
 from .names import lake_column_names, quote, sql_string
@@ -339,16 +339,12 @@ def _held_rows(spark: "SparkSession", lake_df: "DataFrame", window_keys: "DataFr
 
 def _attribute_values(held: "DataFrame", declared: Sequence[AttributeColumn], hash_key: bytes | None) -> "DataFrame":
     """The held rows with each declared attribute's JSON, tag, text (and HMAC) as read_records gives them."""
-    frame = held.selectExpr("*", *[f"try_element_at({_HELD}, {sql_string(c.attribute)}) AS {quote(c.json_col)}"
-                                   for c in declared])
-    extra = []
-    for c in declared:
-        extra += [f"{tag_expr(c.json_col)} AS {quote(c.tag_col)}", f"{text_expr(c.json_col)} AS {quote(c.text_col)}"]
-    frame = frame.selectExpr("*", *extra)
+    held_json = held.selectExpr("*", *[f"try_element_at({_HELD}, {sql_string(c.attribute)}) AS {quote(c.json_col)}"
+                                       for c in declared])
+    frame = with_value_views(held_json, declared)
     hashed = [c for c in declared if c.hashed]
     if hashed:
         assert hash_key is not None, "the key is resolved whenever an attribute is hashed"
-        frame = frame.selectExpr("*", *[f"{canonical_text_expr(c)} AS {quote(c.hash_col)}" for c in hashed])
         frame = hash_columns(frame, {c.hash_col: "string" for c in hashed}, hash_key)
     return frame
 
