@@ -219,7 +219,11 @@ export const WORKER_ACTIONS: readonly WorkerAction[] = [
     why: 'CreateJob and UpdateJob pass the Glue job role',
   },
   { action: 's3:PutObject', resources: ['arn:aws:s3:::SCRIPT_BUCKET/SCRIPT_PREFIX/*'], why: 'the worker uploads the Glue job scripts' },
-  { action: 's3:GetObject', resources: ['arn:aws:s3:::SCRIPT_BUCKET/RESULT_PREFIX/*'], why: 'the worker reads the result of each load' },
+  { action: 's3:GetObject', resources: ['arn:aws:s3:::SCRIPT_BUCKET/SCRIPT_PREFIX/*'], why: 'the worker checks (HeadObject) whether a scripts version is uploaded already' },
+  { action: 's3:GetObject', resources: ['arn:aws:s3:::SCRIPT_BUCKET/RESULT_PREFIX/*'], why: 'the worker reads the result of each load and the summary of each pack' },
+  { action: 's3:PutObject', resources: ['arn:aws:s3:::SCRIPT_BUCKET/RESULT_PREFIX/*'], why: 'the worker writes the pack file of each packed run' },
+  // Without it S3 answers 403, not 404, for a key that is not there yet (scripts not uploaded, no result written).
+  { action: 's3:ListBucket', resources: ['arn:aws:s3:::SCRIPT_BUCKET'], why: 'S3 tells the worker that a script, result or pack summary does not exist yet only with it' },
   ...['glue:GetJob', 'glue:CreateJob', 'glue:UpdateJob', 'glue:TagResource', 'glue:StartJobRun', 'glue:GetJobRun', 'glue:GetJobRuns', 'glue:BatchStopJobRun'].map((action) => ({
     action,
     resources: ['arn:aws:glue:REGION:ACCOUNT:job/GLUE_JOB'],
