@@ -118,8 +118,10 @@ export class GlueLoads implements LoadPort {
       const { WorkerType: workerType, ...rest } = capacity;
       const sized = { ...rest, ...(workerType ? { WorkerType: workerType as WorkerType } : {}) };
       // Queuing is decided per run: a run without the flag is never queued, whatever the job says.
+      // A FLEX run waits for spare capacity on its own, and Glue takes run queuing for standard runs only.
+      const queuing = sized.ExecutionClass === 'FLEX' ? false : this.settings.glue.jobRunQueuing;
       const start = sentAtMostOnce(
-        new StartJobRunCommand({ JobName: this.jobName, Arguments: args, JobRunQueuingEnabled: this.settings.glue.jobRunQueuing, ...sized }),
+        new StartJobRunCommand({ JobName: this.jobName, Arguments: args, JobRunQueuingEnabled: queuing, ...sized }),
         { service: 'Glue', operation: 'StartJobRun', subject },
       );
       const out = await this.glue.send(start);

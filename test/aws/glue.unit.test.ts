@@ -81,6 +81,18 @@ test('with glue.jobRunQueuing off, each run says so: a full job fails the start 
   assert.equal(mocks.glue.commandCalls(StartJobRunCommand)[0]!.args[0].input.JobRunQueuingEnabled, false);
 });
 
+test('a FLEX run never asks to be queued (Glue queues standard runs only; a flex run waits for spare capacity itself)', async () => {
+  const { mocks, ports, settings } = mockedAws();
+  settings.glue.executionClass = 'FLEX';
+  jobReady(mocks, settings);
+  mocks.glue.on(StartJobRunCommand).resolves({ JobRunId: 'jr_1' });
+  await ports.load.startLoad(request());
+  const input = mocks.glue.commandCalls(StartJobRunCommand)[0]!.args[0].input;
+  assert.equal(input.ExecutionClass, 'FLEX');
+  assert.equal(settings.glue.jobRunQueuing, true, 'queuing stays on for the STANDARD runs of the same job');
+  assert.equal(input.JobRunQueuingEnabled, false);
+});
+
 test('a missing job is created with Glue 5.0, Iceberg, workers and concurrency from the config; scripts uploaded by hash', async () => {
   const { mocks, ports, settings } = mockedAws({ raw: {} });
   mocks.s3.on(HeadObjectCommand).rejects(awsError('NotFound', 'Not Found', 404));
