@@ -266,14 +266,17 @@ export class GlueLoads implements LoadPort {
       this.glue.send(new BatchStopJobRunCommand({ JobName: this.jobName, JobRunIds: [runId] })),
     );
     const error = out.Errors?.find((e) => e.JobRunId === runId);
-    // A run that already ended cannot be stopped, and needs not be.
-    if (error && !/not running|already|finished|completed|SUCCEEDED|FAILED|STOPPED/i.test(error.ErrorDetail?.ErrorMessage ?? '')) {
-      throw new PortError(
-        'failed',
-        error.ErrorDetail?.ErrorCode ?? 'StopFailed',
-        `Glue BatchStopJobRun could not stop run ${runId} of job ${this.jobName}: ${error.ErrorDetail?.ErrorCode ?? 'error'}: ${error.ErrorDetail?.ErrorMessage ?? 'no message'}; stop it in the Glue console`,
-      );
-    }
+    if (!error) return;
+    // A run that already ended (or is stopping) cannot be stopped, and needs not be: its state says so, whatever the message's words.
+    const run = await this.glue
+      .send(new GetJobRunCommand({ JobName: this.jobName, RunId: runId, PredecessorsIncluded: false }))
+      .then((r) => r.JobRun?.JobRunState, () => undefined);
+    if (run !== undefined && (run === 'SUCCEEDED' || run === 'STOPPING' || FAILED.has(run))) return;
+    throw new PortError(
+      'failed',
+      error.ErrorDetail?.ErrorCode ?? 'StopFailed',
+      `Glue BatchStopJobRun could not stop run ${runId} of job ${this.jobName}: ${error.ErrorDetail?.ErrorCode ?? 'error'}: ${error.ErrorDetail?.ErrorMessage ?? 'no message'}; stop it in the Glue console`,
+    );
   }
 
   async readResult(resultLocation: string): Promise<LoadResult | undefined> {

@@ -297,18 +297,24 @@ test('liveRuns finds none when the job does not exist yet; other GetJobRuns erro
   assert.match(err.message, /Glue GetJobRuns for the live runs of job lakesync-load-shop failed with AccessDeniedException: denied/);
 });
 
-test('stopRun sends BatchStopJobRun; a run that already ended is fine; other refusals are errors', async () => {
+test('stopRun sends BatchStopJobRun; a run that already ended is fine, whatever the refusal says; a run still going is an error', async () => {
   const { mocks, ports } = mockedAws();
   mocks.glue
     .on(BatchStopJobRunCommand)
     .resolvesOnce({ SuccessfulSubmissions: [{ JobName: 'lakesync-load-shop', JobRunId: 'jr_1' }] })
     .resolvesOnce({ Errors: [{ JobRunId: 'jr_2', ErrorDetail: { ErrorCode: 'InvalidInputException', ErrorMessage: 'Job run jr_2 is not running' } }] })
-    .resolvesOnce({ Errors: [{ JobRunId: 'jr_3', ErrorDetail: { ErrorCode: 'AccessDeniedException', ErrorMessage: 'denied' } }] });
+    .resolvesOnce({ Errors: [{ JobRunId: 'jr_4', ErrorDetail: { ErrorCode: 'InvalidInputException', ErrorMessage: 'Invalid state transition for job run jr_4' } }] })
+    .resolvesOnce({ Errors: [{ JobRunId: 'jr_3', ErrorDetail: { ErrorCode: 'InternalServiceException', ErrorMessage: 'job run jr_3 could not be stopped' } }] });
+  mocks.glue.on(GetJobRunCommand, { RunId: 'jr_2' }).resolves({ JobRun: { Id: 'jr_2', JobRunState: 'STOPPED' } });
+  mocks.glue.on(GetJobRunCommand, { RunId: 'jr_4' }).resolves({ JobRun: { Id: 'jr_4', JobRunState: 'SUCCEEDED' } });
+  mocks.glue.on(GetJobRunCommand, { RunId: 'jr_3' }).resolves({ JobRun: { Id: 'jr_3', JobRunState: 'RUNNING' } });
   await ports.load.stopRun('jr_1');
   assert.deepEqual(mocks.glue.commandCalls(BatchStopJobRunCommand)[0]!.args[0].input, { JobName: 'lakesync-load-shop', JobRunIds: ['jr_1'] });
+  assert.equal(mocks.glue.commandCalls(GetJobRunCommand).length, 0, 'a stop Glue accepted needs no look at the run');
   await ports.load.stopRun('jr_2');
+  await ports.load.stopRun('jr_4');
   const err = await portError(ports.load.stopRun('jr_3'));
-  assert.match(err.message, /could not stop run jr_3 of job lakesync-load-shop: AccessDeniedException: denied/);
+  assert.match(err.message, /could not stop run jr_3 of job lakesync-load-shop: InternalServiceException: job run jr_3 could not be stopped; stop it in the Glue console/);
 });
 
 test('readResult: missing is undefined, a result is read, something else is refused', async () => {
