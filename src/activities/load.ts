@@ -457,7 +457,7 @@ export async function pollUntilEnded(
 async function startOrAttach(port: LoadPort, req: LoadRequest, load: LoadState): Promise<string> {
   const ctx = Context.current();
   const table = req.plan.table;
-  let runId = await attachableRun(port, req, load.runId);
+  let runId = await attachableRun(port, req, load);
   if (runId) {
     ctx.log.info('re-attached to load run', { table, runId });
     return runId;
@@ -598,12 +598,17 @@ function beat(load: LoadState, state: string, detail?: string): LoadHeartbeat {
   };
 }
 
-/** The run to re-attach to: the one in the heartbeat, else one found by run token; never a failed one. */
-async function attachableRun(port: LoadPort, req: LoadRequest, fromHeartbeat: string | undefined): Promise<string | undefined> {
-  const candidate = fromHeartbeat ?? (await port.findRunByToken(req));
+/**
+ * The run to re-attach to: the one in the heartbeat, else one found by run token; never a failed
+ * one. A failed one was billed all the same: it joins the load's spent runs (once, by run id),
+ * also when no attempt saw it end (its worker died while it ran).
+ */
+async function attachableRun(port: LoadPort, req: LoadRequest, load: LoadState): Promise<string | undefined> {
+  const candidate = load.runId ?? (await port.findRunByToken(req));
   if (!candidate) return undefined;
   const status = await port.getRun(candidate);
   if (status.state !== 'failed') return candidate;
+  spend(load, candidate, status);
   // A failed run whose result says retrying cannot help fails the table now.
   const result = await ownResult(port, req);
   if (result?.error && !retryable(result)) throw resultFailure(req, candidate, result);

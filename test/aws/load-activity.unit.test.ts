@@ -186,6 +186,36 @@ test("a failed run's DPU-seconds count in the table's usage once, whichever atte
   assert.deepEqual(loaded.usage, { basis: 'glue', dpuSeconds: 300, executionSeconds: 90 });
 });
 
+test('a run that failed while no attempt watched it (its worker died) counts in the usage of the attempt that finds it', async () => {
+  const { mocks, activities } = setup();
+  const conflict = { class: 'CommitConflict', message: 'lost to concurrent commits', retryable: true };
+  mocks.s3.on(GetObjectCommand, { Key: RESULT_KEY }).resolvesOnce(failedResult(conflict)).resolves({ Body: objectBody(JSON.stringify(result)) });
+  mocks.glue.on(GetJobRunsCommand).resolves({ JobRuns: [] });
+  mocks.glue.on(StartJobRunCommand).resolves({ JobRunId: 'jr_41' });
+  // The attempt that started jr_40 died while it ran (its last heartbeat names it, nothing spent); jr_40 then failed.
+  mocks.glue.on(GetJobRunCommand, { RunId: 'jr_40' }).resolves({ JobRun: { Id: 'jr_40', JobRunState: 'FAILED', ErrorMessage: 'exit code 1', ExecutionTime: 30, WorkerType: 'G.1X', NumberOfWorkers: 2 } });
+  mocks.glue.on(GetJobRunCommand, { RunId: 'jr_41' }).resolves({ JobRun: { Id: 'jr_41', JobRunState: 'SUCCEEDED', ExecutionTime: 90, WorkerType: 'G.1X', NumberOfWorkers: 2 } });
+  const loaded = (await environment({ runId: 'jr_40', table: 'public.orders', state: 'running', failures: 0 }).env.run(activities.loadTable, input)) as LoadTableResult;
+  assert.equal(mocks.glue.commandCalls(StartJobRunCommand).length, 1);
+  // jr_40 was billed its minute (120 DPU-seconds), jr_41 its 90 s on 2 workers (180).
+  assert.deepEqual(loaded.usage, { basis: 'glue', dpuSeconds: 300, executionSeconds: 90 });
+});
+
+test('a run that failed for good while no attempt watched it counts in the final failure\'s usage', async () => {
+  const { mocks, activities } = setup();
+  const guard = { class: 'DeleteGuard', message: 'table shop.public.orders: the merge would delete 17 of 22 rows', retryable: false };
+  mocks.s3.on(GetObjectCommand, { Key: RESULT_KEY }).resolves(failedResult(guard));
+  mocks.glue.on(GetJobRunCommand, { RunId: 'jr_42' }).resolves({ JobRun: { Id: 'jr_42', JobRunState: 'FAILED', ErrorMessage: 'exit code 1', ExecutionTime: 120, MaxCapacity: 2 } });
+  await assert.rejects(environment({ runId: 'jr_42', table: 'public.orders', state: 'running', failures: 0 }).env.run(activities.loadTable, input), (err: unknown) => {
+    assert.ok(err instanceof ApplicationFailure);
+    assert.equal(err.type, 'DeleteGuard');
+    assert.equal(err.nonRetryable, true);
+    assert.deepEqual(err.details, [{ usage: { basis: 'glue', dpuSeconds: 240 } }]);
+    return true;
+  });
+  assert.equal(mocks.glue.commandCalls(StartJobRunCommand).length, 0);
+});
+
 test("a load that fails for good carries its runs' DPU-seconds in the failure's details", async () => {
   const { mocks, activities } = setup();
   mocks.s3.on(GetObjectCommand, { Key: RESULT_KEY }).rejects(awsError('NoSuchKey', 'no such key', 404));
