@@ -43,9 +43,16 @@ export interface LoadTableInput {
    * the load waits for that run and reads its own result. When the pack ends without a succeeded
    * result for the table, the next attempt loads it in a run of its own.
    */
-  pack?: { token: string; runId: string };
+  pack?: PackRef;
   /** DPU-seconds of earlier runs of this load (its share of the pack that left it), for its cost. */
   spent?: SpentRuns;
+}
+
+/** The pack a table is loaded in: its token, its run and how many tables it has (absent from workflows before it). */
+export interface PackRef {
+  token: string;
+  runId: string;
+  tables?: number;
 }
 
 /** The failure type of a pack's run that ended without a result for the table. */
@@ -296,7 +303,7 @@ async function runLoad(port: LoadPort, req: LoadRequest, load: LoadState): Promi
  * result of the table's own run token ends the wait while the pack still loads its other tables;
  * its seconds are the result's own. A failed result still waits for the run's end, as above.
  */
-async function runPacked(port: LoadPort, packs: PackLoads, req: LoadRequest, pack: { token: string; runId: string }, load: LoadState, early = false): Promise<{ result: LoadResult; status: LoadRunStatus }> {
+async function runPacked(port: LoadPort, packs: PackLoads, req: LoadRequest, pack: PackRef, load: LoadState, early = false): Promise<{ result: LoadResult; status: LoadRunStatus }> {
   const ctx = Context.current();
   const table = req.plan.table;
   load.packRunId = pack.runId;
@@ -343,19 +350,25 @@ async function runPacked(port: LoadPort, packs: PackLoads, req: LoadRequest, pac
 
 /**
  * The run's status as this table's part of it: its seconds in the pack and its share of the run's
- * DPU-seconds. Without a summary (a run that died after writing the table's result) the share is
- * unknown and the table's usage has none.
+ * DPU-seconds. A run that ended without writing its summary (it died, timed out or was stopped)
+ * was billed all the same: each of the pack's tables takes an even share of it. A summary that
+ * cannot be read leaves the share unknown, and the table's usage has none.
  */
-async function packShare(packs: PackLoads, req: LoadRequest, pack: { token: string; runId: string }, status: LoadRunStatus): Promise<LoadRunStatus> {
+async function packShare(packs: PackLoads, req: LoadRequest, pack: PackRef, status: LoadRunStatus): Promise<LoadRunStatus> {
   const { dpuSeconds: _run, executionSeconds: _all, ...rest } = status;
   let summary: PackSummary | undefined;
   try {
     summary = await packs.readSummary(packs.summaryLocation(req.source, req.cycleId, pack.token));
   } catch (err) {
     Context.current().log.warn("the pack's summary could not be read: the table's cost leaves out the run", { table: req.plan.table, packToken: pack.token, error: String(err) });
+    return rest;
   }
-  const own = summary?.tables.find((t) => t.table === req.plan.table);
-  if (!summary || !own) return rest;
+  if (!summary) {
+    const share = pack.tables ? dpuShare(status.dpuSeconds, 0, new Array<number>(pack.tables).fill(0)) : undefined;
+    return share !== undefined ? { ...rest, dpuSeconds: share } : rest;
+  }
+  const own = summary.tables.find((t) => t.table === req.plan.table);
+  if (!own) return rest;
   const share = dpuShare(status.dpuSeconds, own.seconds, summary.tables.map((t) => t.seconds));
   return { ...rest, executionSeconds: own.seconds, ...(share !== undefined ? { dpuSeconds: share } : {}) };
 }

@@ -120,7 +120,7 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
     return outcome;
   }
 
-  async function runTable(item: LoadItem, pack?: { token: string; runId: string; answerLeft: boolean }, spent?: SpentRuns): Promise<TableOutcome | { left: LeftByPack['leftByPack'] }> {
+  async function runTable(item: LoadItem, pack?: { token: string; runId: string; tables: number; answerLeft: boolean }, spent?: SpentRuns): Promise<TableOutcome | { left: LeftByPack['leftByPack'] }> {
     const startedAt = nowIso();
     const direct = item.extract === 'direct';
     const dynamo = item.extract === 'dynamodb';
@@ -163,7 +163,7 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
         database: settings.database,
         namespace: settings.namespace,
         maxFailures: settings.retry.maximumAttempts,
-        ...(pack ? { pack: { token: pack.token, runId: pack.runId } } : {}),
+        ...(pack ? { pack: { token: pack.token, runId: pack.runId, tables: pack.tables } } : {}),
         ...(spent ? { spent } : {}),
       }]);
       if ('leftByPack' in answer) return { left: answer.leftByPack };
@@ -230,7 +230,7 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
     } catch {
       return runPool(unit.items, 1, (item) => runAlone(item));
     }
-    const pack = { token: unit.token, runId, answerLeft: patched(PACK_LEFT_TABLES_IN_LANE) };
+    const pack = { token: unit.token, runId, tables: unit.items.length, answerLeft: patched(PACK_LEFT_TABLES_IN_LANE) };
     const answers = await Promise.all(unit.items.map((item) => runTable(item, pack)));
     const outcomes: TableOutcome[] = [];
     const left: { item: LoadItem; spent: SpentRuns | undefined }[] = [];

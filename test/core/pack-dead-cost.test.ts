@@ -1,0 +1,58 @@
+/**
+ * The cost of a pack run that ended without its summary (it died, timed out or was stopped before
+ * writing it): the run was billed all the same, so its DPU-seconds are shared evenly by the pack's
+ * tables, and the shares add up to the run's figure.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { type LeftByPack, loadActivities, loadRequestFor, type LoadTableInput, type LoadTableResult } from '../../src/activities/load';
+import { parseConfig } from '../../src/config/load';
+import { FakeBackend } from '../../src/fake/ports';
+import type { LoadResult, LoadRunStatus } from '../../src/model';
+import type { LoadPort } from '../../src/ports';
+import { planEntry } from '../helpers/plan';
+
+const TABLES = ['public.a', 'public.b', 'public.c'];
+const RUN_DPU_SECONDS = 600;
+const started = '2025-01-01T00:00:00.000Z';
+
+async function setup() {
+  const config = parseConfig({ sources: { shop: { database: 'shop', source: { kind: 'fake', tables: TABLES }, target: { namespace: 'shop' } } } });
+  const plans = TABLES.map((t) => planEntry({ table: t, lakeTable: t.split('.')[1]!, action: 'create', primaryKey: ['id'], sizeGB: 0.001 }));
+  const base = new FakeBackend({ tables: TABLES, latencyMs: 0 }).ports();
+  const planRef = await base.manifests.put('c1/plan.json', plans);
+  const pack = { token: 'c1-pack-1', runId: 'pack-run-1', tables: TABLES.length } as LoadTableInput['pack'];
+  const inputOf = (table: string): LoadTableInput => ({ source: 'shop', cycleId: 'c1', planRef, table, exportId: 'e1', snapshotTime: started, exportLocation: 'fake://exports/e1', database: 'shop', namespace: 'shop', pack });
+  // public.a's result was written before the run died; the others have none.
+  const reqA = loadRequestFor(base.load, inputOf('public.a'), plans[0]!);
+  const resultA = { table: 'shop.public.a', lakeTable: 'shop.a', status: 'succeeded', action: 'create', rowsRead: 1, inserted: 1, updated: 0, deleted: 0, rowCountAfter: 1, committed: true, snapshotId: '1', schemaHash: 'h', cycleId: 'c1', runToken: reqA.runToken, startedAt: started, finishedAt: started } as LoadResult;
+  const died: LoadRunStatus = { runId: 'pack-run-1', state: 'failed', detail: 'TIMEOUT', errorMessage: 'the run hit the job timeout', dpuSeconds: RUN_DPU_SECONDS, executionSeconds: 300 };
+  const load: LoadPort = {
+    ...base.load,
+    pollPolicy: { initialMs: 10, maxMs: 20 },
+    getRun: async () => died,
+    readResult: async (location) => (location === reqA.resultLocation ? resultA : undefined),
+    packs: { ...base.load.packs!, readSummary: async () => undefined },
+  };
+  const { loadPackedTable } = loadActivities({ config, portsFor: () => ({ ...base, load }) });
+  return { inputOf, loadPackedTable };
+}
+
+describe('a pack run that ended without its summary', () => {
+  test("its DPU-seconds are shared evenly by the pack's tables: the loaded one's usage and the left ones' spent runs", async () => {
+    const { inputOf, loadPackedTable } = await setup();
+    const run = (table: string) => new MockActivityEnvironment({ heartbeatTimeoutMs: 2000 }).run(loadPackedTable, inputOf(table)) as Promise<LoadTableResult | LeftByPack>;
+    const a = await run('public.a');
+    assert.ok(!('leftByPack' in a));
+    assert.equal(a.usage?.dpuSeconds, 200, `public.a: ${JSON.stringify(a.usage)}`);
+    let booked = a.usage?.dpuSeconds ?? 0;
+    for (const table of ['public.b', 'public.c']) {
+      const left = await run(table);
+      assert.ok('leftByPack' in left, table);
+      assert.deepEqual(left.leftByPack.spent, { runs: [`pack-run-1:${table}`], dpuSeconds: 200 }, table);
+      booked += left.leftByPack.spent?.dpuSeconds ?? 0;
+    }
+    assert.equal(booked, RUN_DPU_SECONDS, 'the shares add up to the run');
+  });
+});
