@@ -17,7 +17,7 @@ export class LakesyncRegistry {
   private readonly scrapeErrors = this.counter('lakesync_scrape_errors_total', 'Failed reads of a source workflow\'s status (query error or timeout) while serving /metrics.', SOURCE);
   private readonly sourceUp = this.gauge('lakesync_source_up', '1 when the source workflow\'s status was read at the last refresh, 0 when the read failed; absent while no source workflow runs.', SOURCE);
   private readonly tableFailed = this.gauge('lakesync_table_failed', '1 when the table\'s last load failed (it is listed for rerun), else 0.', TABLE);
-  private readonly freshness = this.gauge('lakesync_table_freshness_lag_seconds', 'Seconds since the database snapshot of the table\'s last committed load.', TABLE);
+  private readonly freshness = this.gauge('lakesync_table_freshness_lag_seconds', 'Seconds since the database snapshot of the table\'s last committed load (a table read directly: since that load finished).', TABLE);
   private readonly inserted = this.gauge('lakesync_table_last_load_inserted_rows', 'Rows inserted by the table\'s last committed load.', TABLE);
   private readonly updated = this.gauge('lakesync_table_last_load_updated_rows', 'Rows updated by the table\'s last committed load.', TABLE);
   private readonly deleted = this.gauge('lakesync_table_last_load_deleted_rows', 'Rows deleted by the table\'s last committed load.', TABLE);

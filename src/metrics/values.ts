@@ -19,7 +19,7 @@ export interface TableMetrics {
   failed: boolean;
   /** Rows its last committed load changed; absent when no readable cycle result holds that load. */
   lastLoad?: RowCounts;
-  /** Seconds from the snapshot of its last commit to now; absent before its first commit. */
+  /** Seconds from the snapshot of its last commit (a direct load: its end) to now; absent before its first commit. */
   freshnessLagSeconds?: number;
   /** Rows in the lake table after its last committed load. */
   rowCount?: number;
@@ -89,7 +89,8 @@ function reportedTables(status: SourceStatus, selected: MetricInputs['selected']
 function tableMetrics(status: SourceStatus, table: TableName, inputs: MetricInputs): TableMetrics {
   const watermark = status.ledger[table];
   const lastLoad = watermark ? lastLoadCounts(status, table, watermark, inputs) : undefined;
-  const snapshotAt = watermark ? Date.parse(watermark.snapshotTime) : Number.NaN;
+  // A table read directly has no snapshot: its load read the source, so its data is as old as that load.
+  const snapshotAt = watermark ? Date.parse(watermark.extract === 'direct' ? watermark.loadedAt : watermark.snapshotTime) : Number.NaN;
   const loadedAt = watermark ? Date.parse(watermark.loadedAt) : Number.NaN;
   return {
     table,
