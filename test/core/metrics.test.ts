@@ -296,3 +296,23 @@ describe('--metrics address', () => {
     }
   });
 });
+
+describe('the Grafana dashboard', () => {
+  it('shows a series of seconds in a time unit and a series of DPU-seconds in DPU-seconds, never as a duration', () => {
+    type Target = { refId: string; expr: string };
+    type Override = { matcher: { id: string; options: string }; properties: { id: string; value: string }[] };
+    type Panel = { title: string; targets?: Target[]; fieldConfig?: { defaults?: { unit?: string }; overrides?: Override[] } };
+    const dashboard = JSON.parse(readFileSync(join(repoRoot(), 'docs', 'grafana-lakesync.json'), 'utf8')) as { panels: Panel[] };
+    const units = dashboard.panels.flatMap((panel) =>
+      (panel.targets ?? []).map((target) => {
+        const override = panel.fieldConfig?.overrides?.find((o) => o.matcher.id === 'byFrameRefID' && o.matcher.options === target.refId);
+        const unit = override?.properties.find((p) => p.id === 'unit')?.value ?? panel.fieldConfig?.defaults?.unit;
+        return { metric: /lakesync_[a-z_]+/.exec(target.expr)?.[0] ?? '', unit };
+      }),
+    );
+    const dpu = units.filter((u) => u.metric.endsWith('_dpu_seconds'));
+    assert.ok(dpu.length > 0, 'the dashboard charts DPU-seconds');
+    assert.deepEqual(dpu.filter((u) => ['s', 'ms', 'dtdurations', 'dtdhms'].includes(u.unit ?? '')), [], 'DPU-seconds shown as a duration');
+    assert.ok(units.filter((u) => u.metric.endsWith('_seconds') && !u.metric.endsWith('_dpu_seconds')).every((u) => u.unit === 's'), 'seconds shown in seconds');
+  });
+});
