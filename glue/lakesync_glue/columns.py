@@ -72,8 +72,11 @@ def fix_hint(plan: ColumnPlan, table: str) -> str:
     """The config line that lets the values load (shown in CastError messages)."""
     # Quoted: a bare null in YAML is no value at all, and the config refuses it.
     options = [_config_line(table, plan.source_name, 'onInvalid: "null"')]
-    if plan.kind in ("numeric", "money"):
+    if plan.kind == "numeric":
         options.append("type: double (keeps NaN and Infinity)")
+    if plan.kind == "money":
+        # Money text that is no amount (another locale's) is no number under any type but string.
+        options.append("type: string (keeps the text as exported)")
     dated = plan.kind in DATE_KINDS or (plan.kind == "array" and plan.lake_type.startswith(("array<date", "array<timestamp")))
     if dated and plan.on_invalid != "clamp":
         options.append("onInvalid: clamp (infinity and -infinity become 9999-12-31 / 0001-01-01)")

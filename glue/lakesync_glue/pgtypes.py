@@ -319,9 +319,8 @@ def plan_column(mapping: ColumnMapping, name: str, raw_type: str, clamp_infinity
     if kind == "money":
         if raw_type != "string":
             return native(MONEY_TYPE)
-        digits = f"try_cast(regexp_replace({raw}, '[^0-9.]', '') AS {MONEY_TYPE})"
-        negative = f"({raw} LIKE '%-%' OR {raw} LIKE '(%')"
-        converted = f"CASE WHEN {negative} THEN -{digits} ELSE {digits} END"
+        digits = f"try_cast({money_digits(raw)} AS {MONEY_TYPE})"
+        converted = f"CASE WHEN {money_negative(raw)} THEN -{digits} ELSE {digits} END"
         return plan(MONEY_TYPE, converted, _strictly(raw, _MONEY_RE),
                     "money text such as $1,234.56 or -$0.50 (2 fractional digits)")
     if kind == "date":
@@ -414,6 +413,16 @@ def text_plan(base: ColumnPlan) -> ColumnPlan:
                    expectation="text", on_invalid="fail")
 
 
+def money_digits(raw: str) -> str:
+    """SQL: the digits and the point of money text ($1,234.56 -> 1234.56), its sign left out."""
+    return f"regexp_replace({raw}, '[^0-9.]', '')"
+
+
+def money_negative(raw: str) -> str:
+    """SQL predicate: money text of a negative amount (-$0.50, or ($0.50) in some locales)."""
+    return f"({raw} LIKE '%-%' OR {raw} LIKE '(%')"
+
+
 def _float_words(raw: str, lake_type: str) -> str:
     """NaN and the infinities as PostgreSQL prints them, then the number."""
     return (
@@ -429,7 +438,8 @@ def retype_plan(base: ColumnPlan, mapping: ColumnMapping, lake_type: str) -> Col
     Numbers written as text (numeric, money) become double/float from their text, NaN and the
     infinities included (rounded to the nearest binary value, as PostgreSQL's own cast does;
     a finite value beyond the type's range, or one not 0 that becomes 0, is bad), and decimal(p,s) with the exact-digits
-    check. Every other change goes from the default lake value (a float into a decimal through
+    check; money's amount ($1,234.56 is 1234.56) becomes double/float the same way. Every other
+    change (money into a decimal too) goes from the default lake value (a float into a decimal through
     the text PostgreSQL prints for it) and back: a value that does not come back equal (a
     fraction into an integer, a time into a date, an overflow) is bad.
     """
@@ -438,7 +448,15 @@ def retype_plan(base: ColumnPlan, mapping: ColumnMapping, lake_type: str) -> Col
     if lake_type == "string":
         return text_plan(base)
     raw = quote(base.source_name)
-    if base.raw_type == "string" and base.kind in ("numeric", "money", "text"):
+    if base.raw_type == "string" and base.kind == "money" and lake_type in ("double", "float"):
+        # The amount's text (sign and digits), read as a double/float like a numeric's text; only text
+        # that is no money amount is bad (money's range and its cents are far inside both types).
+        number = f"CASE WHEN {money_negative(raw)} THEN concat('-', {money_digits(raw)}) ELSE {money_digits(raw)} END"
+        converted = f"try_cast({number} AS {lake_type})"
+        strictly = _strictly(raw, _MONEY_RE)
+        return replace(base, lake_type=lake_type, expr=converted, bad=strictly(converted), bad_of_value=strictly,
+                       scale_unknown=False, expectation=f"{base.expectation}, as a {lake_type}")
+    if base.raw_type == "string" and base.kind in ("numeric", "text"):
         if lake_type in ("double", "float"):
             converted = _float_words(raw, lake_type)
 
