@@ -408,7 +408,14 @@ def array_plan(mapping: ColumnMapping, name: str, parsed: str, element_pg: str |
 def text_plan(base: ColumnPlan) -> ColumnPlan:
     """The exported value's text, verbatim (type: string, hashed columns, string array columns)."""
     raw = quote(base.source_name)
-    expr = raw if base.raw_type == "string" else f"CAST({raw} AS STRING)"
+    if base.raw_type == "string":
+        expr = raw
+    elif base.kind == "bytes" and base.raw_type == "binary":
+        # PostgreSQL's text of bytea (\x and hex): the bytes read as UTF-8 would lose every byte that is no UTF-8.
+        prefix = sql_string("\\x")
+        expr = f"concat({prefix}, lower(hex({raw})))"
+    else:
+        expr = f"CAST({raw} AS STRING)"
     return replace(base, lake_type="string", expr=expr, bad=None, nulled=None, clamped=None, scale_unknown=False,
                    expectation="text", on_invalid="fail")
 
