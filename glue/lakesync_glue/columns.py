@@ -7,6 +7,8 @@ changes a column's type; `--rebuild true` does, by replacing the table).
 """
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -63,9 +65,22 @@ def _default_on_invalid(kind: str, type_: str | None) -> str:
     return "clamp" if kind in DATE_KINDS and (type_ is None or type_ in CLAMP_TYPES) else "fail"
 
 
+# A name YAML reads as itself when written bare: a letter or _ first, then word characters, '.', '$' or '-'.
+_PLAIN_YAML_KEY = re.compile(r"[^\W\d][\w.$-]*")
+# Bare words YAML reads as null or a boolean (YAML 1.1 and 1.2 alike), not as the name.
+_YAML_WORDS = ("null", "true", "false", "yes", "no", "on", "off", "y", "n")
+
+
+def yaml_key(name: str) -> str:
+    """`name` as a key of a YAML flow mapping: bare when YAML reads it back as the same text, else double-quoted."""
+    if _PLAIN_YAML_KEY.fullmatch(name) and name.lower() not in _YAML_WORDS:
+        return name
+    return json.dumps(name, ensure_ascii=False)  # a JSON string is a YAML double-quoted scalar
+
+
 def _config_line(table: str, column: str, setting: str) -> str:
     schema_table = table.split(".", 1)[1] if table.count(".") >= 2 else table
-    return f"tables: {{ {schema_table}: {{ columns: {{ {column}: {{ {setting} }} }} }} }}"
+    return f"tables: {{ {yaml_key(schema_table)}: {{ columns: {{ {yaml_key(column)}: {{ {setting} }} }} }} }}"
 
 
 def fix_hint(plan: ColumnPlan, table: str) -> str:
