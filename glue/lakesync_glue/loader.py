@@ -26,6 +26,7 @@ from .export import TableExport, find_table_export
 from .hashing import resolve_hash_key
 from .names import quote
 from .pgtypes import ColumnMapping, ColumnPlan
+from .policies import check_resolved_roles
 from .result import LoadResult, utc_now, write_result
 from .schema import SchemaPlan, plan_rebuild, plan_schema
 from .window import EXPORT_REMEDY, check_lookback, default_lookback, lower_bound, pinned_warning
@@ -258,6 +259,9 @@ class _Load:
             if a.cursor_column
             else None
         )
+        # A key or cursor named by its lake name (a rename) meets the policy rules by its export name too.
+        export_name = {name: m.column_name for m, name in zip(mappings, names)}
+        check_resolved_roles(a.column_policies, [export_name[k] for k in key], export_name[cursor] if cursor else None)
         hash_key = resolve_hash_key(a)
 
         state.phase("lake table state")

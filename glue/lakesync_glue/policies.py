@@ -111,22 +111,35 @@ def parse_column_policies(raw: str, key: Sequence[str], cursor: str | None) -> d
     policies = {str(column): _parse_one(str(column), entry) for column, entry in document.items()}
     keyed = {k.lower() for k in key}
     for policy in policies.values():
-        is_key = policy.column.lower() in keyed
-        is_cursor = cursor is not None and policy.column.lower() == cursor.lower()
-        role = "a primary key column" if is_key else "the cursor column" if is_cursor else None
-        if role is None:
-            continue
-        if policy.exclude:
-            raise _fail(policy.column, f"is {role} and cannot be excluded", f"remove exclude, or choose another {role.split(' ', 1)[1]}")
-        if policy.hash and is_cursor:
-            raise _fail(policy.column, "is the cursor column: a hash has no order", "remove hash, or choose another cursor column")
-        if policy.hash and is_key:
-            raise _fail(policy.column, "is a primary key column: lakesync does not hash key columns (a new secret "
-                        "would change every key, so no row would match the lake's any more)",
-                        "remove hash, or choose another primary key")
-        if policy.on_invalid == "null" and is_key:
-            raise _fail(policy.column, "is a primary key column and cannot be set NULL", "use onInvalid: fail (the default)")
+        _check_role(policy, policy.column.lower() in keyed, cursor is not None and policy.column.lower() == cursor.lower())
     return policies
+
+
+def _check_role(policy: ColumnPolicy, is_key: bool, is_cursor: bool) -> None:
+    """A primary key column is never excluded, hashed or set NULL; the cursor column never excluded or hashed."""
+    role = "a primary key column" if is_key else "the cursor column" if is_cursor else None
+    if role is None:
+        return
+    if policy.exclude:
+        raise _fail(policy.column, f"is {role} and cannot be excluded", f"remove exclude, or choose another {role.split(' ', 1)[1]}")
+    if policy.hash and is_cursor:
+        raise _fail(policy.column, "is the cursor column: a hash has no order", "remove hash, or choose another cursor column")
+    if policy.hash and is_key:
+        raise _fail(policy.column, "is a primary key column: lakesync does not hash key columns (a new secret "
+                    "would change every key, so no row would match the lake's any more)",
+                    "remove hash, or choose another primary key")
+    if policy.on_invalid == "null" and is_key:
+        raise _fail(policy.column, "is a primary key column and cannot be set NULL", "use onInvalid: fail (the default)")
+
+
+def check_resolved_roles(policies: Mapping[str, ColumnPolicy], key: Sequence[str], cursor: str | None) -> None:
+    """The rules of parse_column_policies for the key and cursor columns as the export names them.
+
+    A key or cursor given by its lake name (a column's rename) is found only once the export's
+    columns are known: its policy meets the same rules here, before anything is read.
+    """
+    for column, policy in policies.items():
+        _check_role(policy, column in key, column == cursor)
 
 
 def check_policy_columns(policies: Mapping[str, ColumnPolicy], columns: Sequence[str], table: str) -> None:
