@@ -78,7 +78,8 @@ def yaml_key(name: str) -> str:
     return json.dumps(name, ensure_ascii=False)  # a JSON string is a YAML double-quoted scalar
 
 
-def _config_line(table: str, column: str, setting: str) -> str:
+def config_line(table: str, column: str, setting: str) -> str:
+    """The lakesync.yaml line that gives one column of the table `setting`, its names quoted where YAML needs it."""
     schema_table = table.split(".", 1)[1] if table.count(".") >= 2 else table
     return f"tables: {{ {yaml_key(schema_table)}: {{ columns: {{ {yaml_key(column)}: {{ {setting} }} }} }} }}"
 
@@ -86,7 +87,7 @@ def _config_line(table: str, column: str, setting: str) -> str:
 def fix_hint(plan: ColumnPlan, table: str) -> str:
     """The config line that lets the values load (shown in CastError messages)."""
     # Quoted: a bare null in YAML is no value at all, and the config refuses it.
-    options = [_config_line(table, plan.source_name, 'onInvalid: "null"')]
+    options = [config_line(table, plan.source_name, 'onInvalid: "null"')]
     if plan.kind == "numeric":
         options.append("type: double (keeps NaN and Infinity)")
     if plan.kind == "money":

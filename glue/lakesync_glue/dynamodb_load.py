@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import lake, lineage
 from .changes import change_set, count_ops
+from .columns import config_line
 from .dynamodb import BROKEN, DELETED, REST, WINDOW, WRITTEN, ExportFiles, export_files, read_records, with_value_views
 from .args import parse_time
 from .dynamodb_args import ATTRIBUTES_COLUMN, DEFAULT_KEY_TYPES, DynamoExport
@@ -68,11 +69,6 @@ class Layout:
 NULL_ON_INVALID = 'onInvalid: "null"'
 
 
-def _config_line(table: str, attribute: str, setting: str) -> str:
-    schema_table = table.split(".", 1)[1] if table.count(".") >= 2 else table
-    return f"tables: {{ {schema_table}: {{ columns: {{ {attribute}: {{ {setting} }} }} }} }}"
-
-
 def check_values(records: "DataFrame", columns: Sequence[AttributeColumn], plans: Sequence[ColumnPlan],
                  table: str, show_values: bool) -> dict[str, int]:
     """Fails with AttributeTypeMismatch on a value its lake type cannot hold; returns the values set NULL."""
@@ -92,7 +88,7 @@ def check_values(records: "DataFrame", columns: Sequence[AttributeColumn], plans
     for i, p, count in failing:
         c = columns[i]
         fix = ("declare a type that holds every key (a key is never set NULL)" if c.is_key
-               else f"to load them as NULL set {_config_line(table, c.attribute, NULL_ON_INVALID)}, "
+               else f"to load them as NULL set {config_line(table, c.attribute, NULL_ON_INVALID)}, "
                "or declare another type for it")
         failures.append(
             f"attribute {c.attribute!r} has {count} value(s) that cannot become {p.lake_type}"

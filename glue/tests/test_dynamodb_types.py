@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -134,3 +135,16 @@ def test_a_number_key_declared_string_keeps_its_text(ddb_load: DdbLoad, spark: A
     strict = write_export(tmp_path, "e-nattr", [item({"pk": S("y"), "sk": N("1"), "code": N("5")})], files=1)
     refused = ddb_load("NKey", "ddb_nattr", [export_entry("e-nattr", strict, T1)], KEY, {"code": "string"})
     assert refused.status == "failed" and refused.error is not None and refused.error["class"] == "AttributeTypeMismatch"
+
+
+def test_the_null_hint_of_an_attribute_yaml_would_misread_is_a_line_that_sets_that_attribute(
+        ddb_load: DdbLoad, tmp_path: Path) -> None:
+    yaml = pytest.importorskip("yaml")
+    items = [{"pk": S("x"), "sk": N(1), "@total": N("1.005")}, {"pk": S("y"), "sk": N(2), "@total": N("2.5")}]
+    location = write_export(tmp_path, "e-at", [item(i) for i in items])
+    result = ddb_load("Orders", "ddb_at", [export_entry("e-at", location, T1)], KEY, {"@total": "decimal(12,2)"})
+    assert result.status == "failed" and result.error is not None and result.error["class"] == "AttributeTypeMismatch"
+    line = re.search(r"tables: \{.*?\} \} \} \}", result.error["message"])
+    assert line is not None, result.error["message"]
+    parsed = yaml.safe_load(line.group(0))
+    assert parsed["tables"]["dynamodb.Orders"]["columns"] == {"@total": {"onInvalid": "null"}}, line.group(0)
