@@ -165,7 +165,9 @@ export function cycleActivities(deps: ActivityDeps) {
         const dynamo = isDynamoSource(settings, ports);
         const withDynamo = dynamo ? { ...planOptions, dynamodb: await dynamoPlanInputs(source, settings, ports, catalog, lakeTables, exportTime) } : planOptions;
         const planned = planTables(settings, discovered, lakeTables, withDynamo, catalog);
-        const missing = (options.requested ?? []).filter((t) => !discovered.some((d) => d.table === t) && !catalog.some((d) => d.table === t));
+        // A table the export skipped is reported by the cycle with the export's reason: it is no table missing from the export.
+        const skippedByExport = new Set(discovery.skipped.map((s) => s.table));
+        const missing = (options.requested ?? []).filter((t) => !discovered.some((d) => d.table === t) && !catalog.some((d) => d.table === t) && !skippedByExport.has(t));
         const notInExport = missing.map((table): TableOutcome => {
           // An excluded table is not exported at all: asking for it skips it, it does not fail.
           const selection = selectTable(settings, table);

@@ -1,0 +1,66 @@
+/**
+ * A table the RDS export skipped (WarningMessage.skippedTables: a column name it cannot export,
+ * say) is a table of the source: a sync that names it reports it once, failed with the export's
+ * reason, and it stays a known, failed table for the rerun, never one "gone from the source".
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { cycleActivities } from '../../src/activities/cycle';
+import { parseConfig } from '../../src/config/load';
+import { FakeBackend } from '../../src/fake/ports';
+import { cycleManifestKeys } from '../../src/ids';
+import type { CycleResult, DiscoverySummary, TableOutcome } from '../../src/model';
+import { initialState, recordCycle } from '../../src/workflows/ledger';
+
+const TABLES = ['public.a', 'public.b'];
+const config = parseConfig({ sources: { shop: { database: 'fake', source: { kind: 'fake', tables: TABLES }, target: { namespace: 'shop' } } } });
+
+function setup() {
+  const ports = new FakeBackend({ tables: TABLES, latencyMs: 0 }).ports();
+  return { ports, ...cycleActivities({ config, portsFor: () => ports }) };
+}
+
+/** The outcome the cycle workflow gives a table of `discovery.skipped` (src/workflows/cycle.ts). */
+function skippedByExport(s: { table: string; reason: string }): TableOutcome {
+  return { table: s.table, lakeTable: '', action: 'skip', status: 'failed', reason: s.reason, error: { phase: 'discover', message: `${s.table} was not exported: ${s.reason}`, type: 'NotExported', retryable: false } };
+}
+
+describe('a requested table the export skipped', () => {
+  const skipped = { table: 'public.b', reason: 'column "unit price" has a character RDS does not export' };
+
+  async function plannedSync() {
+    const { ports, planCycle } = setup();
+    // The export lists public.a as COMPLETE; public.b is in its skipped tables only.
+    const manifest = await ports.manifests.put(cycleManifestKeys.discovery('c2'), [{ table: 'public.a', target: 'fake.public.a', columns: [], primaryKey: ['id'] }]);
+    const discovery: DiscoverySummary = { manifest, database: 'fake', tableCount: 1, skipped: [skipped], warnings: [] };
+    return planCycle('shop', 'c2', discovery, { requested: TABLES, approveDeletes: false });
+  }
+
+  test('is not also planned as a table missing from the export', async () => {
+    const plan = await plannedSync();
+    assert.deepEqual(plan.load.map((l) => l.table), ['public.a']);
+    assert.deepEqual(
+      plan.notLoaded.filter((t) => t.table === 'public.b').map((t) => t.error?.type),
+      [],
+      'the cycle reports public.b from the export\'s skipped tables, with the export\'s reason',
+    );
+  });
+
+  test('stays a known, failed table of the source after a sync of it', async () => {
+    const plan = await plannedSync();
+    const state = initialState();
+    state.knownTables = [...TABLES];
+    const exported = { exportId: 'e2', location: 'fake://exports/e2', snapshotId: 's2', adopted: false };
+    const committed: TableOutcome = { table: 'public.a', lakeTable: 'a', action: 'merge', status: 'committed', load: { action: 'merge', committed: true, rowsRead: 1, inserted: 1, updated: 0, deleted: 0, rowCountAfter: 1, cursorColumn: null, cursorValueAfter: null, snapshotId: '1', schemaHash: 'h', finishedAt: '2026-01-01T00:00:05Z' } };
+    // As the cycle workflow assembles its outcomes: loaded, plan.notLoaded, then the export's skipped tables.
+    const tables = [committed, ...plan.notLoaded, skippedByExport(skipped)];
+    const result: CycleResult = { cycleId: 'c2', source: 'shop', status: 'partial', snapshot: { snapshotId: 's2', createdAt: '2026-01-01T00:00:00Z', adopted: false }, export: exported, tables, warnings: [], startedAt: '2026-01-01T00:00:00Z', finishedAt: '2026-01-01T00:00:10Z' };
+    recordCycle(state, result, 'lakesync/shop/cycle-c2', { kind: 'sync', requestIds: ['r1'], tables: TABLES });
+
+    assert.deepEqual(state.lastCycle!.tables.filter((t) => t.table === 'public.b').length, 1, 'one outcome for public.b');
+    assert.equal(state.recentCycles[0]!.counts.failed, 1);
+    assert.match(state.failed['public.b']?.message ?? '', /was not exported: column "unit price"/, 'public.b is left for a rerun, with the export\'s reason');
+    assert.ok(state.knownTables.includes('public.b'), 'public.b is still a table of the source');
+    assert.deepEqual(state.droppedTables, [], 'nothing is dropped as gone from the source');
+  });
+});
