@@ -7,9 +7,9 @@ import type { Activities } from '../activities';
 import type { LeftByPack, LoadFailureDetails, LoadTableResult, SpentRuns } from '../activities/load';
 import { type ExportVolume, tableCost } from '../cost/ledger';
 import { tableExportIdFor } from '../ids';
-import type { CycleSettings, DynamoLoadExports, ExportRef, LoadedTableExport, LoadItem, LoadResult, LoadSummary, LoadUsage, TableCost, TableExportRef, TableOutcome } from '../model';
+import type { CycleSettings, DynamoLoadExports, ExportRef, LoadedTableExport, LoadItem, LoadResult, LoadSummary, LoadUsage, TableCost, TableError, TableExportRef, TableOutcome } from '../model';
 import { nowIso } from './clock';
-import { failureDetails, tableError } from './errors';
+import { activityTimeout, failureDetails, tableError } from './errors';
 import { batchProgressQuery, type BatchTableProgress } from './messages';
 import { loadActivity, packStartActivity, shortActivity, tableExportStartActivity, tableExportWaitActivity, verifyActivity } from './options';
 import { type LoadUnit, loadUnits } from './packs';
@@ -113,6 +113,19 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
     return loaded;
   }
 
+  /** A step of the table that timed out for good: which step, which bound, and what to change. */
+  function timeoutError(phase: 'export' | 'load' | 'grant' | 'verify', table: string, timeout: { timeoutType: string; lastFailure?: string }): TableError {
+    const rerun = `rerun the table (lakesync rerun ${input.source} --tables ${table})`;
+    const last = timeout.lastFailure ? `; its last attempt failed: ${timeout.lastFailure}` : '';
+    const message =
+      phase === 'load' && timeout.timeoutType === 'SCHEDULE_TO_CLOSE'
+        ? `load of ${table} did not finish within its time bound (${settings.retry.maximumAttempts} attempt(s) of timeouts.loadHours = ${settings.timeouts.loadHours} h, with the backoff between them)${last}; a load that needs longer: raise timeouts.loadHours (at most 48) or retry.maximumAttempts of source ${input.source}, then ${rerun}`
+        : timeout.timeoutType === 'HEARTBEAT'
+          ? `${phase} of ${table} timed out: its last attempt sent no heartbeat within timeouts.heartbeatSeconds = ${settings.timeouts.heartbeatSeconds} s (its worker stopped or stalled), and no attempt is left${last}; check the workers, then ${rerun}`
+          : `${phase} of ${table} timed out (${timeout.timeoutType} timeout) and no attempt is left${last}; ${rerun}`;
+    return { phase, message, type: phase === 'load' ? 'LoadTimedOut' : 'TimedOut', retryable: true };
+  }
+
   /** A table loaded in a run of its own: never left by a pack. */
   async function runAlone(item: LoadItem, spent?: SpentRuns): Promise<TableOutcome> {
     const outcome = await runTable(item, undefined, spent);
@@ -127,7 +140,8 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
     const base = { table: item.table, lakeTable: item.lakeTable, action: item.action, ...(item.extract ? { extract: item.extract } : {}), startedAt };
     let cost: TableCost | undefined;
     const fail = (phase: 'export' | 'load' | 'grant' | 'verify', err: unknown, load?: LoadSummary): TableOutcome => {
-      const error = tableError(phase, err);
+      const timeout = activityTimeout(err);
+      const error = timeout ? timeoutError(phase, item.table, timeout) : tableError(phase, err);
       mark(item.table, { state: 'failed', error: error.message, finishedAt: nowIso() });
       return { ...base, status: 'failed', error, ...(load ? { load } : {}), ...(cost ? { cost } : {}), finishedAt: nowIso() };
     };

@@ -1,5 +1,5 @@
 /** Turns an activity or child failure into the table error the cycle reports. */
-import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, TemporalFailure } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, TemporalFailure, TimeoutFailure } from '@temporalio/workflow';
 import type { TableError, TablePhase } from '../model';
 
 export function tableError(phase: TablePhase, err: unknown): TableError {
@@ -16,6 +16,17 @@ export function failureDetails(err: unknown): unknown[] {
 
 export function errorMessage(err: unknown): string {
   return applicationFailure(err)?.message ?? (err instanceof Error ? err.message : String(err));
+}
+
+/**
+ * The timeout that ended an activity for good (its retries ran out of time or attempts), with the
+ * last attempt's own failure when Temporal kept it; undefined for other failures. Its failure says
+ * only "Activity task timed out", naming neither the table nor the timeout.
+ */
+export function activityTimeout(err: unknown): { timeoutType: string; lastFailure?: string } | undefined {
+  if (!(err instanceof ActivityFailure) || !(err.cause instanceof TimeoutFailure)) return undefined;
+  const last = applicationFailure(err.cause.cause);
+  return { timeoutType: err.cause.timeoutType ?? 'unknown', ...(last ? { lastFailure: last.message } : {}) };
 }
 
 function applicationFailure(err: unknown): ApplicationFailure | undefined {
