@@ -123,19 +123,45 @@ export const STOP_WAIT_MS = 15 * 60_000;
 export type LoadRequestInput = Omit<LoadTableInput, 'planRef' | 'maxFailures' | 'pack'>;
 
 /**
- * Reads plan entries from the manifest store, each plan once per worker (a batch's loads share it).
- * A table that is not in the plan fails its load for good.
+ * How many cycles' documents (plans, discoveries) a worker keeps read: those of the cycles it runs
+ * now, not of every cycle it ever ran (a plan describes every table of its export, columns included).
+ */
+export const CACHED_CYCLES = 16;
+
+/** The documents read last, at most `limit` of them: the one read longest ago goes first. */
+export class RecentReads<T> {
+  private readonly entries = new Map<string, Promise<T>>();
+  constructor(private readonly limit: number) {}
+
+  /** The document under `key`, read by `read` unless held; a failed read is not kept. */
+  get(key: string, read: () => Promise<T>): Promise<T> {
+    let value = this.entries.get(key);
+    if (value) this.entries.delete(key);
+    else {
+      value = read();
+      const held = value;
+      value.catch(() => {
+        if (this.entries.get(key) === held) this.entries.delete(key);
+      });
+    }
+    this.entries.set(key, value);
+    for (const oldest of this.entries.keys()) {
+      if (this.entries.size <= this.limit) break;
+      this.entries.delete(oldest);
+    }
+    return value;
+  }
+}
+
+/**
+ * Reads plan entries from the manifest store, each plan once per worker while its cycle runs (a
+ * batch's loads share it). A table that is not in the plan fails its load for good.
  */
 export function planEntries(deps: ActivityDeps): (source: string, planRef: string, table: string) => Promise<PlanEntry> {
-  const plans = new Map<string, Promise<PlanEntry[]>>();
+  const plans = new RecentReads<PlanEntry[]>(CACHED_CYCLES);
   return async (source, planRef, table) => {
     const { ports } = sourceOf(deps, source);
-    let plan = plans.get(planRef);
-    if (!plan) {
-      plan = ports.manifests.get<PlanEntry[]>(planRef);
-      plans.set(planRef, plan);
-      plan.catch(() => plans.delete(planRef));
-    }
+    const plan = plans.get(planRef, () => ports.manifests.get<PlanEntry[]>(planRef));
     const entry = (await plan).find((e) => e.table === table);
     if (!entry) throw ApplicationFailure.create({ message: `load failed for ${table}: not in plan ${planRef}`, type: 'PlanMismatch', nonRetryable: true });
     return entry;
@@ -179,7 +205,7 @@ export function loadRequestFor(port: LoadPort, input: LoadRequestInput, plan: Pl
 
 export function loadActivities(deps: ActivityDeps) {
   const planEntry = planEntries(deps);
-  const discoveries = new Map<string, Promise<DiscoveredTable[]>>();
+  const discoveries = new RecentReads<DiscoveredTable[]>(CACHED_CYCLES);
 
   /**
    * What the run used: its DPU-seconds and, when the load read this cycle's own RDS export, the
@@ -196,12 +222,7 @@ export function loadActivities(deps: ActivityDeps) {
       ...(status.executionSeconds !== undefined ? { executionSeconds: status.executionSeconds } : {}),
     };
     if (plan.extract || !input.exportId || input.exportId !== exportIdFor(input.source, input.cycleId)) return usage;
-    let tables = discoveries.get(input.cycleId);
-    if (!tables) {
-      tables = ports.manifests.get<DiscoveredTable[]>(ports.manifests.ref(cycleManifestKeys.discovery(input.cycleId)));
-      discoveries.set(input.cycleId, tables);
-      tables.catch(() => discoveries.delete(input.cycleId));
-    }
+    const tables = discoveries.get(input.cycleId, () => ports.manifests.get<DiscoveredTable[]>(ports.manifests.ref(cycleManifestKeys.discovery(input.cycleId))));
     try {
       const sizeGB = (await tables).find((t) => t.table === input.table)?.sizeGB;
       return sizeGB !== undefined ? { ...usage, exportGB: sizeGB } : usage;
