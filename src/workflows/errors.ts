@@ -15,18 +15,28 @@ export function failureDetails(err: unknown): unknown[] {
 }
 
 export function errorMessage(err: unknown): string {
+  const timeout = activityTimeout(err);
+  if (timeout) return `activity ${timeout.activityType} timed out (${timeout.timeoutType} timeout) and no attempt is left${timeout.lastFailure ? `; its last attempt failed: ${timeout.lastFailure}` : ''}`;
   return applicationFailure(err)?.message ?? (err instanceof Error ? err.message : String(err));
 }
 
 /**
  * The timeout that ended an activity for good (its retries ran out of time or attempts), with the
- * last attempt's own failure when Temporal kept it; undefined for other failures. Its failure says
- * only "Activity task timed out", naming neither the table nor the timeout.
+ * last attempt's own failure when Temporal kept it (the SDK decodes the timeout without it: it is
+ * read from the failure as it came); undefined for other failures. The activity's failure says only
+ * "Activity task timed out", naming neither the step nor the timeout.
  */
-export function activityTimeout(err: unknown): { timeoutType: string; lastFailure?: string } | undefined {
-  if (!(err instanceof ActivityFailure) || !(err.cause instanceof TimeoutFailure)) return undefined;
-  const last = applicationFailure(err.cause.cause);
-  return { timeoutType: err.cause.timeoutType ?? 'unknown', ...(last ? { lastFailure: last.message } : {}) };
+export function activityTimeout(err: unknown): { activityType: string; timeoutType: string; lastFailure?: string } | undefined {
+  let cur: unknown = err;
+  while (cur instanceof ActivityFailure || cur instanceof ChildWorkflowFailure) {
+    if (cur instanceof ActivityFailure && cur.cause instanceof TimeoutFailure) {
+      const timeout = cur.cause;
+      const last = timeout.cause ? errorMessage(timeout.cause) : (timeout.failure?.cause?.message ?? undefined);
+      return { activityType: cur.activityType, timeoutType: timeout.timeoutType ?? 'unknown', ...(last ? { lastFailure: last } : {}) };
+    }
+    cur = cur.cause;
+  }
+  return undefined;
 }
 
 function applicationFailure(err: unknown): ApplicationFailure | undefined {
