@@ -139,6 +139,11 @@ export class FakeBackend {
     this.options = { ...this.options, latencyMsByTable };
   }
 
+  /** Changes how many describes find a DynamoDB export still in progress (tests). */
+  setTableExportPolls(tableExportPolls: number): void {
+    this.options = { ...this.options, tableExportPolls };
+  }
+
   /** Changes the loads that report a wrong row count (tests). */
   setWrongCounts(wrongCounts: FakeWrongCount[]): void {
     this.options = { ...this.options, wrongCounts };

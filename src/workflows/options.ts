@@ -76,15 +76,20 @@ export function tableExportStartActivity(settings: CycleSettings): ActivityOptio
   return { ...rdsStartActivity(settings), scheduleToCloseTimeout: `${TABLE_EXPORT_START_WAIT_HOURS}h` };
 }
 
-/** How long one wait for a DynamoDB export may poll before the attempt fails (and is retried). */
+/** How long one attempt of the wait for a DynamoDB export may poll before it fails (and is retried). */
 export const TABLE_EXPORT_WAIT_HOURS = 48;
 
 /**
  * Waiting for a DynamoDB export: one activity polls it, heartbeating, until it ends; a dead
- * worker is noticed within the heartbeat timeout and the wait goes on in another attempt.
+ * worker is noticed within the heartbeat timeout and the wait goes on in another attempt. Like a
+ * load, it is retried without an attempt limit (a worker restarted during an hours-long export is
+ * no failure of it) and bounded in time instead: `retry.maximumAttempts` attempts of
+ * TABLE_EXPORT_WAIT_HOURS each. A describe no retry can fix fails at once.
  */
 export function tableExportWaitActivity(settings: CycleSettings): ActivityOptions {
-  return { ...shortActivity(settings), startToCloseTimeout: `${TABLE_EXPORT_WAIT_HOURS}h` };
+  const { maximumAttempts: _unlimited, ...retry } = retryPolicy(settings) ?? {};
+  const boundHours = settings.retry.maximumAttempts * TABLE_EXPORT_WAIT_HOURS;
+  return { ...shortActivity(settings), startToCloseTimeout: `${TABLE_EXPORT_WAIT_HOURS}h`, scheduleToCloseTimeout: `${boundHours}h`, retry };
 }
 
 /** How long starting a pack may be retried. */
