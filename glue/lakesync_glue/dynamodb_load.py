@@ -20,12 +20,12 @@ from .dynamodb import BROKEN, DELETED, REST, WINDOW, WRITTEN, ExportFiles, expor
 from .args import parse_time
 from .dynamodb_args import ATTRIBUTES_COLUMN, DEFAULT_KEY_TYPES, DynamoExport
 from .dynamodb_json import AttributeColumn, plan_attribute, rest_expr
-from .errors import AttributeTypeMismatch, DeclaredAttributeMissing, EmptyExport, ExportNotFound, InvalidArgument
+from .errors import AttributeTypeMismatch, DeclaredAttributeMissing, EmptyExport, ExportNotFound, InvalidArgument, clipped
 from .hashing import hash_columns, resolve_hash_key
 from .names import lake_column_names, quote, sql_string
 from .pgtypes import ColumnPlan
 from .schema import SchemaPlan, plan_rebuild, plan_schema
-from .source import HIDDEN_VALUES, MAX_FAILED_COLUMNS, check_keys
+from .source import HIDDEN_VALUES, MAX_EXAMPLE_CHARS, MAX_FAILED_COLUMNS, check_keys
 from .sqltext import OP_COLUMN
 
 if TYPE_CHECKING:
@@ -92,7 +92,7 @@ def check_values(records: "DataFrame", columns: Sequence[AttributeColumn], plans
                "or declare another type for it")
         failures.append(
             f"attribute {c.attribute!r} has {count} value(s) that cannot become {p.lake_type}"
-            + (f", e.g. {examples[f'ex{i}']}" if examples is not None else "")
+            + (f", e.g. {clipped(str(examples[f'ex{i}']), MAX_EXAMPLE_CHARS)}" if examples is not None else "")
             + f"; expected {p.expectation}; {fix}"
         )
     hidden = "" if show_values else f" ({HIDDEN_VALUES})"

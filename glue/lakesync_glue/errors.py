@@ -12,6 +12,15 @@ from typing import TypedDict
 # The result JSON's `error` object ("class" is a keyword, hence the functional form).
 ResultError = TypedDict("ResultError", {"class": str, "message": str, "retryable": bool})
 
+# The message travels in the result JSON, the workflow history and the CLI: a message this long
+# (a quoted value, a parser's dump) is cut, so that no failure can outgrow what Temporal carries.
+MAX_MESSAGE_CHARS = 16_000
+
+
+def clipped(text: str, limit: int) -> str:
+    """`text`, or its first `limit` characters and how long it was."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters in all)"
+
 
 class LoadError(Exception):
     """A failure with a class name the result JSON reports."""
@@ -26,7 +35,7 @@ class LoadError(Exception):
         self.message = message
 
     def to_result_error(self) -> ResultError:
-        return {"class": self.error_class, "message": self.message, "retryable": self.retryable}
+        return {"class": self.error_class, "message": clipped(self.message, MAX_MESSAGE_CHARS), "retryable": self.retryable}
 
 
 class InvalidArgument(LoadError):

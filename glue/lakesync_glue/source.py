@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from .errors import CastError, DuplicateKeys, ExportNotFound
+from .errors import CastError, DuplicateKeys, ExportNotFound, clipped
 from .export import TableExport
 from .names import quote
 from .pgtypes import (ColumnMapping, ColumnPlan, decimal_params, exported_spark_type, fallback_numeric_type,
@@ -20,6 +20,13 @@ MAX_EXAMPLES = 3
 MAX_FAILED_COLUMNS = 6
 # Row values reach the result JSON, the workflow history and the CLI: only when the source opts in.
 HIDDEN_VALUES = "example values are not shown: set errors.showValues to true on the source to include them"
+# An example tells which value is wrong; its first characters do that.
+MAX_EXAMPLE_CHARS = 200
+
+
+def example_text(value: object) -> str:
+    """A value as an error quotes it: its repr, cut after MAX_EXAMPLE_CHARS characters."""
+    return clipped(repr(value), MAX_EXAMPLE_CHARS)
 
 
 def read_raw(spark: "SparkSession", export: TableExport,
@@ -185,7 +192,7 @@ def check_casts(checked: "DataFrame", raw: "DataFrame", plans: list[ColumnPlan],
     )
     failures = [
         f"column {p.source_name!r} ({p.pg_type}) has {count} value(s) that cannot become {p.lake_type}"
-        + (f", e.g. {examples[f'ex{i}']!r}" if examples is not None else "")
+        + (f", e.g. {example_text(examples[f'ex{i}'])}" if examples is not None else "")
         + f"; expected {p.expectation}; to load them set {fix_hint(p, table)}"
         for i, p, count in failing
     ]
@@ -300,7 +307,7 @@ def key_problem_text(typed: "DataFrame", key: list[str], show_values: bool) -> s
     examples = []
     if show_values:
         for row in json_safe_frame(problems.limit(MAX_EXAMPLES)).collect():
-            values = ", ".join(f"{k}={row[i]!r}" for i, k in enumerate(key))
+            values = ", ".join(f"{k}={example_text(row[i])}" for i, k in enumerate(key))
             examples.append(f"({values}) x{row[len(key)]}")
     shown = f"e.g. {'; '.join(examples)}" if show_values else HIDDEN_VALUES
     parts = []

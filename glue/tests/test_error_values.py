@@ -82,3 +82,28 @@ def test_the_result_file_carries_no_value_either(load: Loader, export_dir: str) 
     assert result.error is not None
     text = result.to_json()
     assert CAST_SECRET not in text and DATE_SECRET not in text
+
+
+HUGE = "9" * 200_000  # a value of 200 KB; a 1 GB text value would be quoted the same way
+
+
+@pytest.fixture(scope="module")
+def huge_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
+    root = tmp_path_factory.mktemp("error-values-huge")
+    export = write_export(root, [
+        TableData("shop", "public", "huge_cast", [col("id", "bigint"), replace(col("amount", "numeric(6,2)"), num_scale=2)],
+                  [(1, "1.50"), (2, HUGE)]),
+        TableData("shop", "public", "huge_keys", [col("code", "text"), col("name", "text")],
+                  [(HUGE, "a"), (HUGE, "b")]),
+    ])
+    return export.path
+
+
+@pytest.mark.parametrize(("table", "key", "error_class"), [("huge_cast", "id", "CastError"), ("huge_keys", "code", "DuplicateKeys")])
+def test_a_quoted_value_is_cut_so_the_error_stays_small(load: Loader, huge_dir: str, table: str, key: str,
+                                                        error_class: str) -> None:
+    result = load(huge_dir, f"shop.public.{table}", f"{table}_shown", action="create", primary_key=key, show_values="true")
+    message = _message(result, error_class)
+    assert len(message) < 2_000, len(message)
+    assert "9" * 150 in message and "(200002 characters in all)" in message
+    assert len(result.to_json()) < 4_000

@@ -94,3 +94,11 @@ def test_an_unexpected_failure_writes_a_retryable_internal_error(tmp_path: Path,
     assert (result.error["class"], result.error["retryable"]) == ("InternalError", True)
     assert "RuntimeError: executor lost" in result.error["message"]
     assert json.loads(result_path.read_text())["error"] == result.error
+
+
+def test_a_message_too_long_to_carry_is_cut_and_says_how_long_it_was() -> None:
+    from lakesync_glue.errors import MAX_MESSAGE_CHARS, InternalError
+    long = InternalError("x" * 1_000_000).to_result_error()["message"]
+    assert long.startswith("x" * MAX_MESSAGE_CHARS) and long.endswith("... (1000000 characters in all)")
+    assert len(long) < MAX_MESSAGE_CHARS + 100
+    assert InternalError("short").to_result_error()["message"] == "short"
