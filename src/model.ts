@@ -388,8 +388,13 @@ export type RowCountCheck =
   | { kind: 'changed'; inserted: number; deleted: number; atMost: number; since: 'parent' | 'snapshot' }
   | {
       kind: 'appended';
-      rows: number;
-      atMost: number;
+      /**
+       * Absent: the load's own count is unknown (a dead cycle's commit whose result JSON is
+       * missing): the rows the lake gained are held against `atMost` alone.
+       */
+      rows?: number;
+      /** Absent (only with `rows`): no bound is known (a direct load's window, its result missing). */
+      atMost?: number;
       since: 'parent' | 'snapshot';
       /** What `atMost` counts, for the check's wording; absent: the export's rows. */
       bound?: 'window';

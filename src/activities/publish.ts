@@ -20,6 +20,12 @@ export interface VerifyTableInput {
   /** A DynamoDB load's exports, oldest first. */
   tableExports?: Pick<LoadedTableExport, 'exportId' | 'window' | 'itemCount'>[];
   load: Pick<LoadResult, 'action' | 'committed' | 'inserted' | 'rowCountAfter' | 'snapshotId'> & Partial<Pick<LoadResult, 'rowsRead' | 'deleted'>>;
+  /**
+   * The load's counts are unknown (a dead cycle's commit whose result JSON is missing: `load` has
+   * only what the lake's lineage tells, its counts 0): an incremental or direct load's gain is held
+   * only against what bounds it, not against a count of 0.
+   */
+  countsUnknown?: boolean;
 }
 
 /**
@@ -29,11 +35,11 @@ export interface VerifyTableInput {
  * total has no export figure to match; instead the rows the lake gained, counted by the lake itself,
  * must equal what the load reports inserting and cannot exceed the export's rows.
  */
-export function rowCountCheckFor(planned: LoadAction | undefined, load: VerifyTableInput['load'], exportRows: number): RowCountCheck {
+export function rowCountCheckFor(planned: LoadAction | undefined, load: VerifyTableInput['load'], exportRows: number, countsUnknown = false): RowCountCheck {
   // A load that changed nothing reports action "none": the plan tells which kind of table it is.
   const taken = load.action === 'none' ? planned : load.action;
   if (taken !== 'incremental') return { kind: 'total', rows: exportRows };
-  return { kind: 'appended', rows: load.inserted, atMost: exportRows, since: load.committed ? 'parent' : 'snapshot' };
+  return { kind: 'appended', ...(countsUnknown ? {} : { rows: load.inserted }), atMost: exportRows, since: load.committed ? 'parent' : 'snapshot' };
 }
 
 /**
@@ -41,8 +47,11 @@ export function rowCountCheckFor(planned: LoadAction | undefined, load: VerifyTa
  * the load reports inserting and cannot exceed the rows it read in its window (a create is the
  * table's first snapshot, so its gain is the whole table).
  */
-export function directRowCountCheck(load: VerifyTableInput['load']): Extract<RowCountCheck, { kind: 'appended' }> {
-  return { kind: 'appended', rows: load.inserted, atMost: load.rowsRead ?? load.inserted, since: load.committed ? 'parent' : 'snapshot', bound: 'window' };
+export function directRowCountCheck(load: VerifyTableInput['load'], countsUnknown = false): Extract<RowCountCheck, { kind: 'appended' }> {
+  const since = load.committed ? 'parent' : 'snapshot';
+  // Without the load's result its window is unknown too: nothing bounds the rows it added.
+  if (countsUnknown) return { kind: 'appended', since, bound: 'window' };
+  return { kind: 'appended', rows: load.inserted, atMost: load.rowsRead ?? load.inserted, since, bound: 'window' };
 }
 
 /**
@@ -65,6 +74,10 @@ function rowCountHint(check: RowCountCheck, source: string, table: string, dynam
     return `the lake table's row count must move by exactly the ${check.inserted} row(s) the load reports inserting less the ${check.deleted} it reports deleting, with at most ${check.atMost} (the exports' change records): the load lost or duplicated rows; ${rerun}`;
   }
   const bound = check.bound === 'window' ? `the ${check.atMost} row(s) it read in its window` : `the export's ${check.atMost}`;
+  if (check.rows === undefined) {
+    const most = check.atMost === undefined ? 'no fewer than 0' : `at most ${bound}`;
+    return `the rows the lake table gained must be ${most} (the load's own count is unknown: its result is missing): the load lost or duplicated rows; ${rerun}`;
+  }
   return `the rows the lake table gained must equal the ${check.rows} row(s) the load reports inserting, and at most ${bound}: the load lost or duplicated rows; ${rerun}`;
 }
 
@@ -123,8 +136,9 @@ export function publishActivities(deps: ActivityDeps) {
             await step('verify', `${input.table} (counting its rows in export ${exportRef.exportId})`, () =>
               heartbeating(input.table, 'counting the export rows', () => ports.discover.exportRowCount(exportRef, input.table)),
             ),
+            input.countsUnknown,
           )
-        : directRowCountCheck(input.load);
+        : directRowCountCheck(input.load, input.countsUnknown);
       const checks = settings.verify.checks
         .filter((c) => c.table === input.table)
         .map((c) => ({ name: c.name, sql: c.sql, expect: c.expect }));

@@ -66,12 +66,15 @@ export function recoveryActivities(deps: ActivityDeps) {
           if (commit?.cycleId !== input.cycleId || (commit.source !== undefined && commit.source !== input.source)) {
             return { outcome: { ...base, status: 'failed', error: { phase: 'load', message: `the cycle ended before ${entry.table} committed: ${input.error}`, type: 'CycleEnded', retryable: true } } };
           }
-          const load = entry.extract?.kind === 'dynamodb' ? dynamoFromLineage(input, entry, commit) : ((await resultOf(ports, input, entry, exported, settings.database, namespace, commit)) ?? fromLineage(entry, commit));
-          const recovered = { source: input.source, table: entry.table, lakeTable: entry.lakeTable, action: entry.action, exported, plan: entry, load };
+          const result = entry.extract?.kind === 'dynamodb' ? undefined : await resultOf(ports, input, entry, exported, settings.database, namespace, commit);
+          const load = entry.extract?.kind === 'dynamodb' ? dynamoFromLineage(input, entry, commit) : (result ?? fromLineage(entry, commit));
+          // Without the load's result JSON its counts are unknown (0 in `load`): verification must not hold the lake to them.
+          const countsUnknown = entry.extract?.kind !== 'dynamodb' && !result;
+          const recovered = { source: input.source, table: entry.table, lakeTable: entry.lakeTable, action: entry.action, exported, plan: entry, load, countsUnknown };
           const unpublished = await carryingHeartbeatDetails(() => progress.details(), () => publishProblem(publish, recovered, settings));
           const outcome: TableOutcome = unpublished
             ? { ...base, status: 'failed', load, error: unpublished }
-            : { ...base, status: 'committed', load, ...(settings.verify.enabled ? { verified: true } : {}), reason: `recovered from the lake's lineage: ${input.error}`, finishedAt: commit.committedAt };
+            : { ...base, status: 'committed', load, ...(settings.verify.enabled ? { verified: true } : {}), reason: `recovered from the lake's lineage${countsUnknown ? " (its load's result is missing: its counts are unknown, shown as 0)" : ''}: ${input.error}`, finishedAt: commit.committedAt };
           return { outcome, commit };
         };
         const settled = await settleAll(entries, progress, settleTable);
@@ -144,6 +147,8 @@ interface RecoveredCommit {
   exported: ExportRef | undefined;
   plan: PlanEntry;
   load: LoadSummary;
+  /** The load's result JSON is missing: `load` has the lineage's figures only. */
+  countsUnknown: boolean;
 }
 
 /**
@@ -169,7 +174,7 @@ async function publishProblem(publish: ReturnType<typeof publishActivities>, c: 
   }
   const from: Pick<VerifyTableInput, 'export' | 'extract'> = c.plan.extract?.kind === 'direct' ? { extract: 'direct' } : c.exported ? { export: c.exported } : {};
   try {
-    await publish.verifyTable({ source: c.source, table: c.table, lakeTable: c.lakeTable, action: c.action === 'skip' ? undefined : c.action, ...from, load: c.load });
+    await publish.verifyTable({ source: c.source, table: c.table, lakeTable: c.lakeTable, action: c.action === 'skip' ? undefined : c.action, ...from, load: c.load, ...(c.countsUnknown ? { countsUnknown: true } : {}) });
     return undefined;
   } catch (err) {
     retryIfPassing(err);

@@ -325,6 +325,51 @@ describe('recovering a dead cycle', () => {
     assert.equal(last.tables[1]?.error?.retryable, true);
   });
 
+  test("an incremental table the dead cycle committed, its load's result missing, is verified with what the lake tells: committed, its watermark advanced", async () => {
+    const backend = new FakeBackend({ tables: ['public.a', 'public.events'], latencyMs: 0 });
+    const ports = backend.ports();
+    const { recoverCycleOutcomes } = recoveryActivities({ config, portsFor: () => ports });
+    await exportE9(ports);
+    const cursor = { column: 'id', mode: 'append' as const, lookback: '0' };
+    const incremental = planEntry({ table: 'public.a', lakeTable: 'a', action: 'incremental', cursor });
+    const direct = { kind: 'direct' as const, partitions: 1 };
+    const events = planEntry({ table: 'public.events', lakeTable: 'events', action: 'create', primaryKey: ['id'], cursor, extract: direct });
+    // Cycle c19 created both; c20 appended 30 rows to a (from export e9) and 25 to events (read directly).
+    await commitLoad(ports, 'c19', { ...incremental, action: 'create' }, { ...e9, exportId: 'e8' }, '2025-01-01T00:00:00.000Z');
+    await commitLoad(ports, 'c19', events, e9, '2025-01-01T00:00:00.000Z');
+    backend.setWrongCounts([{ table: 'public.a', rowCountAfter: 130 }]);
+    backend.appendRows('public.events', 25);
+    const plan20 = [incremental, { ...events, action: 'incremental' as const }];
+    await ports.manifests.put(cycleManifestKeys.plan('c20'), plan20);
+    await ports.manifests.put(cycleManifestKeys.export('c20'), e9);
+    for (const plan of plan20) await commitLoad(ports, 'c20', plan, e9, '2025-02-01T00:00:00.000Z');
+    assert.deepEqual([backend.state.lake['shop.a']?.rows, backend.state.lake['shop.events']?.rows], [130, 125]);
+    // The jobs committed and died before writing their result JSON.
+    ports.load.readResult = async (location) => {
+      throw new PortError('not-found', 'NoSuchKey', `no load result at ${location}`);
+    };
+
+    const out = (await new MockActivityEnvironment().run(recoverCycleOutcomes, { source: 'shop', cycleId: 'c20', error: 'terminated' })) as RecoveredCycle;
+    for (const t of out.tables) {
+      assert.equal(t.status, 'committed', `${t.table}: ${t.error?.message}`);
+      assert.equal(t.verified, true);
+      assert.match(t.reason ?? '', /its load's result is missing/);
+    }
+    const state = initialState();
+    recordCycle(state, { cycleId: 'c20', source: 'shop', status: 'failed', export: e9, snapshot: { snapshotId: 's9', createdAt: '2025-02-01T00:00:00.000Z', adopted: true }, tables: out.tables, warnings: [], startedAt: '', finishedAt: '' }, 'wf', { kind: 'sync', requestIds: ['r1'] });
+    assert.deepEqual(Object.keys(state.failed), []);
+    assert.deepEqual([state.ledger['public.a']?.exportId, state.ledger['public.events']?.extract], ['e9', 'direct']);
+
+    // More rows than the export holds are still refused, with the bound that was broken.
+    backend.setWrongCounts([{ table: 'public.a', rowCountAfter: 260 }]);
+    await commitLoad(ports, 'c21', incremental, e9, '2025-02-01T00:00:00.000Z');
+    await ports.manifests.put(cycleManifestKeys.plan('c21'), [incremental]);
+    await ports.manifests.put(cycleManifestKeys.export('c21'), e9);
+    const [a] = ((await new MockActivityEnvironment().run(recoverCycleOutcomes, { source: 'shop', cycleId: 'c21', error: 'terminated' })) as RecoveredCycle).tables;
+    assert.deepEqual([a?.status, a?.error?.phase], ['failed', 'verify']);
+    assert.match(a?.error?.message ?? '', /expected at most 100 \(the export's rows; the load's own count is unknown: its result is missing\), got 130/);
+  });
+
   test('a rerun cycle recovers with the export it reused; a cycle that ended before planning recovers no table', async () => {
     const { ports, recoverCycleOutcomes } = setup();
     await ports.manifests.put(cycleManifestKeys.plan('c10'), plans.slice(0, 1));
