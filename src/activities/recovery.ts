@@ -10,7 +10,7 @@ import type { ExportRef, JsonRef, LakeCommit, LoadSummary, PlanEntry, SnapshotRe
 import type { Ports } from '../ports';
 import type { ReusableExport } from '../workflows/messages';
 import { RECOVERY_ATTEMPTS } from '../workflows/options';
-import { type ActivityDeps, findManifest, sourceOf, step, unlessNotFound } from './deps';
+import { type ActivityDeps, failure, findManifest, sourceOf, step, unlessNotFound } from './deps';
 import { publishActivities, type VerifyTableInput } from './publish';
 import { RecoveryProgress, type SettledTable } from './recovery-progress';
 import { carryingHeartbeatDetails } from './verify';
@@ -61,12 +61,22 @@ export function recoveryActivities(deps: ActivityDeps) {
         const entries = plan.filter((entry) => entry.action !== 'skip' && (!wanted || wanted.has(entry.table)));
         const progress = await RecoveryProgress.resume(ports, input.cycleId);
         const settleTable = async (entry: PlanEntry): Promise<SettledTable> => {
-          const commit = await lastCommit(namespace, entry.lakeTable);
           const base = { table: entry.table, lakeTable: entry.lakeTable, action: entry.action, ...(entry.extract ? { extract: entry.extract.kind } : {}) };
+          let commit: LakeCommit | undefined;
+          try {
+            commit = await lastCommit(namespace, entry.lakeTable);
+          } catch (err) {
+            // Unread on the last attempt (or refused for good), that table alone is failed: the others keep their outcomes.
+            if (err instanceof CancelledFailure) throw err;
+            const f = failure('lineage read', `lake table ${namespace}.${entry.lakeTable}`, err);
+            retryIfPassing(f);
+            const message = `the cycle ended (${input.error}) and whether ${entry.table} committed could not be read from its lake table's lineage: ${f.message}; rerun the table (lakesync rerun ${input.source} --tables ${entry.table})`;
+            return { outcome: { ...base, status: 'failed', error: { phase: 'load', message, type: f.type ?? 'Error', retryable: !f.nonRetryable } } };
+          }
           if (commit?.cycleId !== input.cycleId || (commit.source !== undefined && commit.source !== input.source)) {
             return { outcome: { ...base, status: 'failed', error: { phase: 'load', message: `the cycle ended before ${entry.table} committed: ${input.error}`, type: 'CycleEnded', retryable: true } } };
           }
-          const result = entry.extract?.kind === 'dynamodb' ? undefined : await resultOf(ports, input, entry, exported, settings.database, namespace, commit);
+          const result = entry.extract?.kind === 'dynamodb' ? undefined : await resultUnlessUnread(entry.table, () => resultOf(ports, input, entry, exported, settings.database, namespace, commit));
           const load = entry.extract?.kind === 'dynamodb' ? dynamoFromLineage(input, entry, commit) : (result ?? fromLineage(entry, commit));
           // Without the load's result JSON its counts are unknown (0 in `load`): verification must not hold the lake to them.
           const countsUnknown = entry.extract?.kind !== 'dynamodb' && !result;
@@ -74,7 +84,7 @@ export function recoveryActivities(deps: ActivityDeps) {
           const unpublished = await carryingHeartbeatDetails(() => progress.details(), () => publishProblem(publish, recovered, settings));
           const outcome: TableOutcome = unpublished
             ? { ...base, status: 'failed', load, error: unpublished }
-            : { ...base, status: 'committed', load, ...(settings.verify.enabled ? { verified: true } : {}), reason: `recovered from the lake's lineage${countsUnknown ? " (its load's result is missing: its counts are unknown, shown as 0)" : ''}: ${input.error}`, finishedAt: commit.committedAt };
+            : { ...base, status: 'committed', load, ...(settings.verify.enabled ? { verified: true } : {}), reason: `recovered from the lake's lineage${countsUnknown ? " (its load's result is missing or unreadable: its counts are unknown, shown as 0)" : ''}: ${input.error}`, finishedAt: commit.committedAt };
           return { outcome, commit };
         };
         const settled = await settleAll(entries, progress, settleTable);
@@ -192,6 +202,20 @@ function retryIfPassing(err: unknown): void {
   if (err instanceof CancelledFailure) throw err;
   const passing = !(err instanceof ApplicationFailure) || !err.nonRetryable;
   if (passing && Context.current().info.attempt < RECOVERY_ATTEMPTS) throw err;
+}
+
+/**
+ * The load's result JSON; on the last attempt (or refused for good) an unreadable one counts as
+ * missing: the commit is then verified with what the lake's lineage tells, as when the job wrote none.
+ */
+async function resultUnlessUnread(table: string, read: () => Promise<LoadSummary | undefined>): Promise<LoadSummary | undefined> {
+  try {
+    return await read();
+  } catch (err) {
+    if (err instanceof CancelledFailure) throw err;
+    retryIfPassing(failure('reading the load result', table, err));
+    return undefined;
+  }
 }
 
 function recoveryError(phase: 'grant' | 'verify', err: unknown, context: string): TableError {

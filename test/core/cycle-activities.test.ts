@@ -370,6 +370,32 @@ describe('recovering a dead cycle', () => {
     assert.match(a?.error?.message ?? '', /expected at most 100 \(the export's rows; the load's own count is unknown: its result is missing\), got 130/);
   });
 
+  test("a lineage read refused on the last attempt fails that table alone: the other tables keep their outcomes", async () => {
+    const { ports, recoverCycleOutcomes } = await committedCycle('c17');
+    const lastCommit = ports.lake.lastCommit!.bind(ports.lake);
+    ports.lake.lastCommit = async (namespace, table) => {
+      if (table === 'c') throw new PortError('transient', 'ThrottlingException', 'Athena: rate exceeded');
+      if (table === 'b') throw new PortError('failed', 'UnexpectedLakeAnswer', 'the newest snapshot of shop.b came back as snapshot_id null');
+      return lastCommit(namespace, table);
+    };
+    // a's result JSON cannot be read either: on the last attempt a is verified with what its lineage tells.
+    ports.load.readResult = async () => {
+      throw new PortError('transient', 'SlowDown', 'S3: please reduce your request rate');
+    };
+    const input = { source: 'shop', cycleId: 'c17', error: 'terminated' };
+    await assert.rejects(attempt(1).run(recoverCycleOutcomes, input), /rate exceeded/);
+    const last = (await attempt(RECOVERY_ATTEMPTS).run(recoverCycleOutcomes, input)) as RecoveredCycle;
+    assert.deepEqual(last.tables.map((t) => [t.table, t.status, t.error?.phase, t.error?.retryable]), [['public.a', 'committed', undefined, undefined], ['public.b', 'failed', 'load', false], ['public.c', 'failed', 'load', true]]);
+    assert.match(last.tables[0]?.reason ?? '', /its load's result is missing or unreadable/);
+    const c = last.tables[2]?.error?.message ?? '';
+    assert.match(c, /^the cycle ended \(terminated\) and whether public\.c committed could not be read from its lake table's lineage: .*rate exceeded; rerun the table \(lakesync rerun shop --tables public\.c\)$/);
+    // The ledger fails them for a rerun from the cycle's export; a keeps its advanced watermark.
+    const state = initialState();
+    recordCycle(state, { cycleId: 'c17', source: 'shop', status: 'failed', export: e9, snapshot: { snapshotId: 's9', createdAt: '2025-02-01T00:00:00.000Z', adopted: true }, tables: last.tables, warnings: [], startedAt: '', finishedAt: '' }, 'wf', { kind: 'sync', requestIds: ['r1'] });
+    assert.deepEqual(Object.entries(state.failed).map(([t, f]) => [t, f.exportId]), [['public.b', 'e9'], ['public.c', 'e9']]);
+    assert.equal(state.ledger['public.a']?.exportId, 'e9');
+  });
+
   test('a rerun cycle recovers with the export it reused; a cycle that ended before planning recovers no table', async () => {
     const { ports, recoverCycleOutcomes } = setup();
     await ports.manifests.put(cycleManifestKeys.plan('c10'), plans.slice(0, 1));
