@@ -48,6 +48,8 @@ export function recoveryActivities(deps: ActivityDeps) {
      * advances), failed with the cycle's error otherwise. A commit that fails them is failed in that phase.
      */
     async recoverCycleOutcomes(input: RecoverCycleInput): Promise<RecoveredCycle> {
+      // Its start-to-close timeout counts from here (the time it was scheduled may be long before).
+      const startedAt = Date.now();
       const { settings, ports } = sourceOf(deps, input.source);
       return step('recovery', `cycle ${input.cycleId}`, async () => {
         const lastCommit = ports.lake.lastCommit?.bind(ports.lake);
@@ -87,7 +89,17 @@ export function recoveryActivities(deps: ActivityDeps) {
             : { ...base, status: 'committed', load, ...(settings.verify.enabled ? { verified: true } : {}), reason: `recovered from the lake's lineage${countsUnknown ? " (its load's result is missing or unreadable: its counts are unknown, shown as 0)" : ''}: ${input.error}`, finishedAt: commit.committedAt };
           return { outcome, commit };
         };
-        const settled = await settleAll(entries, progress, settleTable);
+        // The last attempt must return before its timeout, else the server fails it and every outcome with it:
+        // it takes no new table once two thirds of its time are used, and fails those it did not settle, for a rerun.
+        const { attempt, startToCloseTimeoutMs } = Context.current().info;
+        const stopAt = attempt >= RECOVERY_ATTEMPTS && startToCloseTimeoutMs > 0 ? startedAt + Math.floor((startToCloseTimeoutMs * 2) / 3) : undefined;
+        const outOfTime = (entry: PlanEntry): SettledTable => {
+          const base = { table: entry.table, lakeTable: entry.lakeTable, action: entry.action, ...(entry.extract ? { extract: entry.extract.kind } : {}) };
+          const each = `${Math.round(startToCloseTimeoutMs / 6_000) / 10} minutes each`;
+          const message = `the cycle ended (${input.error}) and its recovery ran out of time (attempt ${attempt} of ${RECOVERY_ATTEMPTS}, ${each}) before it read ${entry.table} back from the lake: whether it committed is not known; rerun the table (lakesync rerun ${input.source} --tables ${entry.table})`;
+          return { outcome: { ...base, status: 'failed', error: { phase: 'load', message, type: 'RecoveryOutOfTime', retryable: true } } };
+        };
+        const settled = await settleAll(entries, progress, settleTable, stopAt, outOfTime);
         const tables = settled.map((s) => s.outcome);
         const commits = settled.flatMap((s) => (s.commit ? [s.commit] : []));
         const snapshot = exported ? await snapshotOf(ports, exported, input.reuse, commits) : undefined;
@@ -107,7 +119,14 @@ export const RECOVERY_LANES = 4;
  * others settled `RECOVERY_LANES` at a time and recorded in the progress as they end. The progress is
  * written out even when a table's settling throws, so that the retry does not repeat the others.
  */
-async function settleAll(entries: PlanEntry[], progress: RecoveryProgress, settleTable: (entry: PlanEntry) => Promise<SettledTable>): Promise<SettledTable[]> {
+async function settleAll(
+  entries: PlanEntry[],
+  progress: RecoveryProgress,
+  settleTable: (entry: PlanEntry) => Promise<SettledTable>,
+  /** When set (ms), no table is taken after it: those not settled get `unsettled`'s outcome. */
+  stopAt?: number,
+  unsettled?: (entry: PlanEntry) => SettledTable,
+): Promise<SettledTable[]> {
   const out: SettledTable[] = new Array(entries.length);
   const todo: number[] = [];
   entries.forEach((entry, i) => {
@@ -126,7 +145,7 @@ async function settleAll(entries: PlanEntry[], progress: RecoveryProgress, settl
   let next = 0;
   let failure: { error: unknown } | undefined;
   const lane = async () => {
-    while (!failure && next < todo.length) {
+    while (!failure && next < todo.length && !(stopAt !== undefined && Date.now() >= stopAt)) {
       const i = todo[next++]!;
       const entry = entries[i]!;
       progress.heartbeat({ table: entry.table });
@@ -146,6 +165,7 @@ async function settleAll(entries: PlanEntry[], progress: RecoveryProgress, settl
     throw failure.error;
   }
   await progress.flush();
+  for (const i of todo) if (!out[i] && unsettled) out[i] = unsettled(entries[i]!);
   return out;
 }
 

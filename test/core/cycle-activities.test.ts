@@ -396,6 +396,45 @@ describe('recovering a dead cycle', () => {
     assert.equal(state.ledger['public.a']?.exportId, 'e9');
   });
 
+  test("the last attempt, short of time, fails the tables it cannot settle and returns before its timeout: the tables settled keep their outcomes", async () => {
+    const tables = ['public.a', 'public.b', 'public.c', 'public.d', 'public.e', 'public.f'];
+    const ports = new FakeBackend({ tables, latencyMs: 0 }).ports();
+    const six = parseConfig({ sources: { shop: { database: 'fake', source: { kind: 'fake', tables }, target: { namespace: 'shop' } } } });
+    const { recoverCycleOutcomes } = recoveryActivities({ config: six, portsFor: () => ports });
+    const planned = tables.map((table) => planEntry({ table, lakeTable: table.slice(7), action: 'create', primaryKey: ['id'] }));
+    await exportE9(ports);
+    await ports.manifests.put(cycleManifestKeys.plan('c18'), planned);
+    await ports.manifests.put(cycleManifestKeys.export('c18'), e9);
+    for (const plan of planned) await commitLoad(ports, 'c18', plan, e9, '2025-02-01T00:00:00.000Z');
+    // The first four lineage reads (one per lane) take 4.2 s of the attempt's 6; e and f would take longer still.
+    const lastCommit = ports.lake.lastCommit!.bind(ports.lake);
+    let release: () => void = () => undefined;
+    const hung = new Promise<void>((resolve) => (release = resolve));
+    ports.lake.lastCommit = async (namespace, table) => {
+      await (['e', 'f'].includes(table) ? hung : new Promise((resolve) => setTimeout(resolve, 4_200)));
+      return lastCommit(namespace, table);
+    };
+    const timeoutMs = 6_000;
+    const last = new MockActivityEnvironment({ attempt: RECOVERY_ATTEMPTS, activityId: '7', workflowExecution: { workflowId: 'lakesync/shop', runId: 'run-1' }, heartbeatTimeoutMs: 1_500, startToCloseTimeoutMs: timeoutMs });
+    const timedOut = Symbol('timed out');
+    let timer: NodeJS.Timeout | undefined;
+    const run = last.run(recoverCycleOutcomes, { source: 'shop', cycleId: 'c18', error: 'terminated' }) as Promise<RecoveredCycle>;
+    try {
+      const out = await Promise.race([run, new Promise<typeof timedOut>((resolve) => (timer = setTimeout(() => resolve(timedOut), timeoutMs)))]);
+      assert.notEqual(out, timedOut, 'the last attempt outlived its start-to-close timeout: the server fails it, and every outcome with it');
+      const outcomes = (out as RecoveredCycle).tables;
+      assert.deepEqual(
+        outcomes.map((t) => [t.table, t.status, t.error?.type]),
+        tables.map((t) => (['public.e', 'public.f'].includes(t) ? [t, 'failed', 'RecoveryOutOfTime'] : [t, 'committed', undefined])),
+      );
+      assert.match(outcomes[4]?.error?.message ?? '', /^the cycle ended \(terminated\) and its recovery ran out of time \(attempt 5 of 5, 0\.1 minutes each\) before it read public\.e back from the lake: whether it committed is not known; rerun the table \(lakesync rerun shop --tables public\.e\)$/);
+    } finally {
+      clearTimeout(timer);
+      release();
+      await run.catch(() => undefined);
+    }
+  });
+
   test('a rerun cycle recovers with the export it reused; a cycle that ended before planning recovers no table', async () => {
     const { ports, recoverCycleOutcomes } = setup();
     await ports.manifests.put(cycleManifestKeys.plan('c10'), plans.slice(0, 1));
