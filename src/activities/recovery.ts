@@ -103,7 +103,8 @@ export function recoveryActivities(deps: ActivityDeps) {
         const tables = settled.map((s) => s.outcome);
         const commits = settled.flatMap((s) => (s.commit ? [s.commit] : []));
         const snapshot = exported ? await snapshotOf(ports, exported, input.reuse, commits) : undefined;
-        const outcomes = await inlineOrStored(ports, input, tables);
+        // Its heartbeats keep the progress: an attempt that fails while storing goes on from the tables settled.
+        const outcomes = await inlineOrStored(ports, input, tables, () => progress.details());
         await progress.discard();
         return { ...(snapshot ? { snapshot } : {}), ...(exported ? { export: exported } : {}), ...outcomes, warnings: [] };
       });
@@ -247,8 +248,8 @@ function recoveryError(phase: 'grant' | 'verify', err: unknown, context: string)
  * The outcomes inline, or, when they would make the result larger than the workflow's inline
  * limit (thousands of tables), as text parts in the manifest store: the workflow reads them part by part.
  */
-async function inlineOrStored(ports: Ports, input: RecoverCycleInput, tables: TableOutcome[]): Promise<Pick<RecoveredCycle, 'tables' | 'tablesRef'>> {
-  const tablesRef = await storedIfLarge(ports, cycleManifestKeys.recoveredOutcomes(input.cycleId), tables, input.payloadInlineBytes);
+async function inlineOrStored(ports: Ports, input: RecoverCycleInput, tables: TableOutcome[], details: () => Record<string, unknown>): Promise<Pick<RecoveredCycle, 'tables' | 'tablesRef'>> {
+  const tablesRef = await storedIfLarge(ports, cycleManifestKeys.recoveredOutcomes(input.cycleId), tables, input.payloadInlineBytes, tables, details);
   return tablesRef ? { tables: [], tablesRef } : { tables };
 }
 

@@ -12,19 +12,27 @@ import type { Ports } from '../ports';
  * `value` stored in parts under `key` when `result` (the activity result that would carry it, by
  * default the value itself) takes more than half the workflow's inline `limit`: the other half
  * leaves room for what travels beside it. Undefined when it travels inline, always so without a
- * limit (an activity scheduled by code older than the limit).
+ * limit (an activity scheduled by code older than the limit). `details`: what every heartbeat of the
+ * activity must carry beside the part (a recovery's progress, which its next attempt goes on from).
  */
-export async function storedIfLarge(ports: Ports, key: string, value: unknown, limit: number | undefined, result: unknown = value): Promise<JsonRef | undefined> {
+export async function storedIfLarge(
+  ports: Ports,
+  key: string,
+  value: unknown,
+  limit: number | undefined,
+  result: unknown = value,
+  details: () => Record<string, unknown> = () => ({}),
+): Promise<JsonRef | undefined> {
   if (limit === undefined || jsonBytes(result) <= limit / 2) return undefined;
-  return storeJsonParts(ports, key, value, limit);
+  return storeJsonParts(ports, key, value, limit, details);
 }
 
 /** Stores `value` as JSON text parts under `key` (each within `limit`), heartbeating per part. */
-async function storeJsonParts(ports: Ports, key: string, value: unknown, limit: number): Promise<JsonRef> {
+async function storeJsonParts(ports: Ports, key: string, value: unknown, limit: number, details: () => Record<string, unknown>): Promise<JsonRef> {
   const text = JSON.stringify(value);
   const parts: string[] = [];
   for (const part of textParts(key, text, limit)) {
-    Context.current().heartbeat({ part: part.key });
+    Context.current().heartbeat({ ...details(), part: part.key });
     parts.push(await ports.manifests.put(part.key, part.text));
   }
   return { parts, bytes: textBytes(text) };

@@ -435,6 +435,30 @@ describe('recovering a dead cycle', () => {
     }
   });
 
+  test("an attempt that fails while it stores the outcomes by reference is followed by one that goes on from the tables settled: none is verified twice", async () => {
+    const { ports, recoverCycleOutcomes, verified, verify, count } = await committedCycle('c19');
+    ports.verify.verify = async (req, ...rest) => (count(req.table), verify(req, ...rest));
+    const put = ports.manifests.put.bind(ports.manifests);
+    let refused = false;
+    ports.manifests.put = async (key, value) => {
+      if (key.includes('/recovered-outcomes/') && !refused) {
+        refused = true;
+        throw new PortError('transient', 'SlowDown', 'S3: please reduce your request rate');
+      }
+      return put(key, value);
+    };
+    const input = { source: 'shop', cycleId: 'c19', error: 'terminated', payloadInlineBytes: 1024 };
+    const first = attempt(1);
+    let details: unknown;
+    first.on('heartbeat', (d: unknown) => (details = d));
+    await assert.rejects(first.run(recoverCycleOutcomes, input), /reduce your request rate/);
+    assert.deepEqual([...verified].sort(), plans.map((p) => [p.table, 1]));
+
+    const out = (await attempt(2, details).run(recoverCycleOutcomes, input)) as RecoveredCycle;
+    assert.ok(out.tablesRef, 'stored by reference');
+    assert.deepEqual([...verified].sort(), plans.map((p) => [p.table, 1]), `the retry verified the tables again (last heartbeat: ${JSON.stringify(details)})`);
+  });
+
   test('a rerun cycle recovers with the export it reused; a cycle that ended before planning recovers no table', async () => {
     const { ports, recoverCycleOutcomes } = setup();
     await ports.manifests.put(cycleManifestKeys.plan('c10'), plans.slice(0, 1));
