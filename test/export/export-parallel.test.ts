@@ -458,6 +458,66 @@ describe('parallel export from PostgreSQL', () => {
     }
   });
 
+  for (const { change, waitsOn, named } of [
+    { change: 'TRUNCATE part_race', waitsOn: 'part_race', named: 'public\\.part_race' },
+    { change: 'TRUNCATE part_race_hi', waitsOn: 'part_race_hi', named: 'public\\.part_race \\(its partition public\\.part_race_hi\\)' },
+    { change: 'ALTER TABLE part_race DETACH PARTITION part_race_hi', waitsOn: 'part_race', named: 'public\\.part_race' },
+  ]) {
+    test(`a partitioned table changed between the snapshot and the lock (${change}) fails the export naming it, instead of exporting it short`, async () => {
+      await server.query(`DROP TABLE IF EXISTS part_race, part_race_hi;
+        CREATE TABLE part_race (id int, k int) PARTITION BY RANGE (k);
+        CREATE TABLE part_race_lo PARTITION OF part_race FOR VALUES FROM (0) TO (100);
+        CREATE TABLE part_race_hi PARTITION OF part_race FOR VALUES FROM (100) TO (200);
+        INSERT INTO part_race SELECT i, i FROM generate_series(0, 199) AS i;`);
+      const blocker = new pg.Client({ connectionString: server.url });
+      await blocker.connect();
+      try {
+        // The change holds its locks, uncommitted, while the export takes its snapshot and waits to lock the table.
+        await blocker.query(`BEGIN; ${change}`);
+        const running = exportSnapshot(db, options(`part-race-${waitsOn}-${change.length}`, { readers: 1, tables: ['public.part_race'] })).then(
+          (summary) => summary,
+          (err: unknown) => err as Error,
+        );
+        await waitUntil(() => waitingForLock(SNAPSHOT_APPLICATION_NAME, waitsOn), `the export waiting to lock ${waitsOn}`);
+        await blocker.query('COMMIT');
+        const outcome = await within(30_000, 'the export once the change committed', running);
+        assert.ok(outcome instanceof Error, `the export of a table changed after its snapshot must fail, not export ${JSON.stringify('tables' in outcome ? outcome.tables.map((t) => [t.table, t.rows]) : outcome)}`);
+        assert.match(outcome.message, new RegExp(`^export failed: ${named} .*after the export's snapshot was taken`));
+      } finally {
+        await blocker.end();
+      }
+    });
+  }
+
+  test('a table attached as a partition while the export runs does not bring its rows into the partitioned table', async () => {
+    await server.query(`DROP TABLE IF EXISTS attach_first, attach_parts, attach_loose;
+      CREATE TABLE attach_first (id int PRIMARY KEY); INSERT INTO attach_first SELECT generate_series(1, 10);
+      CREATE TABLE attach_parts (id int, k int) PARTITION BY RANGE (k);
+      CREATE TABLE attach_parts_lo PARTITION OF attach_parts FOR VALUES FROM (0) TO (100);
+      INSERT INTO attach_parts SELECT i, i FROM generate_series(0, 99) AS i;
+      CREATE TABLE attach_loose (id int, k int); INSERT INTO attach_loose SELECT i, i FROM generate_series(100, 149) AS i;`);
+    const other = new pg.Client({ connectionString: server.url });
+    await other.connect();
+    try {
+      let attached = false;
+      const outcome = await exportSnapshot(db, options('attach-race', {
+        readers: 1,
+        // attach_loose is outside the export: its rows must not leave the database through attach_parts.
+        tables: ['public.attach_first', 'public.attach_parts'],
+        onProgress: async ({ tablesDone }) => {
+          if (tablesDone !== 1 || attached) return;
+          attached = true;
+          await other.query('ALTER TABLE attach_parts ATTACH PARTITION attach_loose FOR VALUES FROM (100) TO (200)');
+        },
+      })).then((summary) => summary, (err: unknown) => err as Error);
+      assert.ok(attached, 'the partition was attached while the export ran');
+      if (outcome instanceof Error) assert.match(outcome.message, /^export failed: public\.attach_parts .*after the export's snapshot was taken/);
+      else assert.equal(outcome.tables.find((t) => t.table === 'public.attach_parts')?.rows, 100, 'attach_parts as of the snapshot: its 100 rows, none of attach_loose');
+    } finally {
+      await other.end();
+    }
+  });
+
   test('an export waiting for a table another session holds locked is cancelled at once, in the server too, before any reader starts', async () => {
     await createVictim();
     const layout = layoutOf(join(work, 'cancel-locked'));

@@ -17,7 +17,7 @@ import {
   TABLES_PER_INFO_FILE,
   tablesInfoFile,
 } from './layout';
-import { holdTables } from './hold-tables';
+import { checkUnchangedSinceSnapshot, holdTables } from './hold-tables';
 import { exportWithSnapshotReaders } from './parallel';
 import { PartNames, PartWriter } from './parts';
 import { batchDir, completedEntry, EXPORT_DEFAULTS, partOptions, planTable, type TablePlan } from './table-plan';
@@ -137,6 +137,8 @@ async function exportWithCursor(session: SqlSession, options: ExportOptions, sco
     results.push(result);
     await scope.tableDone('exported' in result ? result.exported.rows : 0);
   }
+  // A partition attached while the tables were read (ATTACH does not wait for the export) may have been read.
+  await checkUnchangedSinceSnapshot(session, catalog);
   return results;
 }
 

@@ -20,7 +20,7 @@ import { CONSISTENT_READ_SETTINGS, type SqlSession } from '../source/db';
 import type { ExportOptions, ExportScope, TableResult } from './exporter';
 import { PartNames, type PartsWritten, PartWriter } from './parts';
 import { type ExportReader, joinSnapshot, type RangeRead, type RangeWritten, SNAPSHOT_APPLICATION_NAME } from './snapshot-reader';
-import { holdTables } from './hold-tables';
+import { checkUnchangedSinceSnapshot, holdTables } from './hold-tables';
 import { batchDir, completedEntry, defaultReaders, partOptions, planTable, quoted, type TablePlan } from './table-plan';
 import { startReaderThread } from './threaded-reader';
 
@@ -105,9 +105,13 @@ export async function exportWithSnapshotReaders(source: ReaderSource, options: E
     options.signal?.throwIfAborted();
     const pool = new ReaderPool(join, options, scope, results);
     await pool.run(tasks, count);
+    // A partition attached while the readers ran (ATTACH does not wait for them) may have been read.
+    // Reported after the COMMIT, which says first when the connection holding the snapshot is gone.
+    const changed = await checkUnchangedSinceSnapshot(session, scoped).then(() => undefined, (err: unknown) => err);
     await coordinator.query('COMMIT').catch((err: unknown) => {
       throw new Error(`export failed: the connection holding its snapshot ended before the export did (${(err as Error).message}); run it again`, { cause: err });
     });
+    if (changed) throw changed;
     return results;
   } catch (err) {
     await coordinator.query('ROLLBACK').catch(() => undefined);
