@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { exportSnapshot } from '../../src/local/export/exporter';
 import { openPostgres } from '../../src/local/source/postgres';
+import { toolchain } from '../../src/toolchain';
 import { readParquet } from '../local/helpers/parquet';
 import { startPostgres, type TestPostgres } from '../local/helpers/postgres';
 
@@ -78,5 +79,37 @@ describe('export from PostgreSQL', () => {
     assert.ok(figures.peakRssMb < PEAK_RSS_LIMIT_MB, `peak RSS ${figures.peakRssMb.toFixed(0)} MB is under ${PEAK_RSS_LIMIT_MB} MB`);
     const parts = readdirSync(join(outDir, 'shop', 'public.big', '1')).sort();
     assert.match(parts[0]!, /^part-00000-[0-9a-f-]{36}\.gz\.parquet$/);
+  });
+
+  test('streams a table of wide rows (600 rows of 1 MB) with bounded memory: row groups are bounded in bytes, not only in rows', async () => {
+    const wide = await startPostgres();
+    try {
+      const ROWS = 600;
+      await wide.query(`CREATE TABLE docs (id int PRIMARY KEY, body text);
+        INSERT INTO docs SELECT i, repeat(md5(i::text), 32768) FROM generate_series(1, ${ROWS}) AS i;`);
+      const outDir = join(work, 'wide');
+      const out = execFileSync(process.execPath, [join(__dirname, 'helpers', 'export-child.js'), wide.url, outDir, 'shop'], { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
+      const figures = JSON.parse(out.trim().split('\n').at(-1)!) as { peakRssMb: number; tables: { table: string; rows: number; parts: number }[] };
+      const docs = figures.tables.find((t) => t.table === 'public.docs')!;
+      console.log(`export of ${docs.rows} rows of 1 MB: ${docs.parts} parts; exporter peak RSS ${figures.peakRssMb.toFixed(0)} MB`);
+      assert.equal(docs.rows, ROWS);
+      assert.ok(figures.peakRssMb < PEAK_RSS_LIMIT_MB, `peak RSS ${figures.peakRssMb.toFixed(0)} MB is under ${PEAK_RSS_LIMIT_MB} MB`);
+      // Each value checked where it is read (the rows are too big to hand over whole).
+      const dir = join(outDir, 'shop', 'public.docs', '1');
+      const check = `
+import hashlib, json, sys
+import pyarrow.parquet as pq
+ids, bad = [], []
+for f in sys.argv[1:]:
+    for r in pq.read_table(f).to_pylist():
+        ids.append(r['id'])
+        if r['body'] != hashlib.md5(str(r['id']).encode()).hexdigest() * 32768: bad.append(r['id'])
+print(json.dumps({'ids': sorted(ids), 'bad': bad}))`;
+      const read = JSON.parse(execFileSync(toolchain().python, ['-c', check, ...readdirSync(dir).map((f) => join(dir, f))], { encoding: 'utf8' })) as { ids: number[]; bad: number[] };
+      assert.deepEqual(read.ids, Array.from({ length: ROWS }, (_, i) => i + 1), 'every row once');
+      assert.deepEqual(read.bad, [], 'every value whole');
+    } finally {
+      await wide.stop();
+    }
   });
 });

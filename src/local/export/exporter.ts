@@ -34,6 +34,8 @@ export interface ExportOptions {
   schemas?: string[];
   rowsPerPart?: number;
   rowGroupSize?: number;
+  /** Bytes of values a row group holds at most (default 16 MB): wide rows end a row group, and its part, sooner. */
+  rowGroupBytes?: number;
   /** Rows fetched from the cursor at a time (PGlite). */
   fetchRows?: number;
   /** Connections reading a PostgreSQL server at once (default: from the core count, 2 to 4). */

@@ -2,7 +2,10 @@
  * Writes rows as Parquet part files, starting a new part every `rowsPerPart` rows, as RDS
  * does: `<tableDir>/1/part-00000-<uuid>.gz.parquet`, `part-00001-...`. At most two row groups are
  * held (one being built while the other is written); the rows held are counted in `rowsInFlight`,
- * which tests read.
+ * which tests read. A row group also ends once its values reach `rowGroupBytes`, so that wide rows
+ * (large text, json or bytea values) are held a few megabytes at a time, not `rowGroupSize` rows at
+ * a time; such a group ends its part too (the Parquet writer completes a row group only at
+ * `rowGroupSize` rows or at the end of the file).
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, rmSync, statSync } from 'node:fs';
@@ -15,7 +18,12 @@ export interface PartWriterOptions {
   rowsPerPart: number;
   /** Rows per Parquet row group (what the writer buffers). */
   rowGroupSize: number;
+  /** Bytes of values a row group holds at most (one row more than this, at worst); default ROW_GROUP_BYTES. */
+  rowGroupBytes?: number;
 }
+
+/** A row group's values, at most (one row more): 16 MB. */
+export const ROW_GROUP_BYTES = 16 * 1024 * 1024;
 
 export interface PartsWritten {
   rows: number;
@@ -102,6 +110,9 @@ export class PartWriter {
   private writer: ParquetFileWriter | undefined;
   private groupRows = 0;
   private rowsInPart = 0;
+  /** The columns of variable width (text and bytes): the ones whose values can make a row group large. */
+  private readonly wide: number[];
+  private readonly rowGroupBytes: number;
   private readonly written: PartsWritten & { indexes: number[] } = { rows: 0, files: [], bytes: 0, indexes: [] };
 
   constructor(
@@ -113,6 +124,8 @@ export class PartWriter {
     const builders = () => columns.map((c) => new ColumnChunkBuilder(c.column.name, c.parquetType, capacity));
     this.builders = builders();
     this.spare = builders();
+    this.wide = columns.flatMap((c, i) => (c.parquetType === 'UTF8' || c.parquetType === 'BYTE_ARRAY' ? [i] : []));
+    this.rowGroupBytes = options.rowGroupBytes ?? ROW_GROUP_BYTES;
   }
 
   /** Appends rows given as text values in column order (null stays null). */
@@ -139,8 +152,15 @@ export class PartWriter {
   endRow(): Promise<void> | undefined {
     this.groupRows += 1;
     rowsInFlight.add(1);
-    if (this.groupRows < this.options.rowGroupSize && this.rowsInPart + this.groupRows < this.options.rowsPerPart) return undefined;
+    if (this.groupRows < this.options.rowGroupSize && this.rowsInPart + this.groupRows < this.options.rowsPerPart && this.groupBytes() < this.rowGroupBytes) return undefined;
     return this.handOff();
+  }
+
+  /** Bytes of text and byte values in the row group being built (fixed-width values are bounded by its rows). */
+  private groupBytes(): number {
+    let bytes = 0;
+    for (const i of this.wide) bytes += this.builders[i]!.values.len;
+    return bytes;
   }
 
   /** Writes the last row group and closes the last part. Without `emptyPart: false`, a writer of no row writes one empty part, so the schema is on disk. */
@@ -170,8 +190,10 @@ export class PartWriter {
     this.builders = this.spare;
     this.spare = full;
     this.groupRows = 0;
-    // The part this group belongs to is decided now, so parts keep exactly rowsPerPart rows.
-    const closesPart = this.rowsInPart + rows >= this.options.rowsPerPart;
+    // The part this group belongs to is decided now, so parts keep exactly rowsPerPart rows. A group
+    // ended short by its bytes ends its part: the Parquet writer would hold it until rowGroupSize rows.
+    const short = rows < Math.min(this.options.rowGroupSize, this.options.rowsPerPart - this.rowsInPart);
+    const closesPart = short || this.rowsInPart + rows >= this.options.rowsPerPart;
     this.rowsInPart = closesPart ? 0 : this.rowsInPart + rows;
     const previous = this.writing;
     const write = (async () => {

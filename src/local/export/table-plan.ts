@@ -5,7 +5,7 @@ import type { TableName } from '../../model';
 import type { CatalogTable } from '../source/catalog';
 import type { ExportOptions } from './exporter';
 import { type TableStatusEntry, tableDataDir } from './layout';
-import type { PartsWritten } from './parts';
+import type { PartsWritten, PartWriterOptions } from './parts';
 import { type ColumnExport, columnExport, quoteIdent, skipReason, typeMapping } from './types';
 
 const GB = 1024 ** 3;
@@ -69,8 +69,12 @@ export function batchDir(options: Pick<ExportOptions, 'outDir' | 'database'>, pl
   return join(tableDataDir(options.outDir, options.database, plan.table.table), '1');
 }
 
-export function partOptions(options: Pick<ExportOptions, 'rowsPerPart' | 'rowGroupSize'>): { rowsPerPart: number; rowGroupSize: number } {
-  return { rowsPerPart: options.rowsPerPart ?? EXPORT_DEFAULTS.rowsPerPart, rowGroupSize: options.rowGroupSize ?? EXPORT_DEFAULTS.rowGroupSize };
+export function partOptions(options: Pick<ExportOptions, 'rowsPerPart' | 'rowGroupSize' | 'rowGroupBytes'>): PartWriterOptions {
+  return {
+    rowsPerPart: options.rowsPerPart ?? EXPORT_DEFAULTS.rowsPerPart,
+    rowGroupSize: options.rowGroupSize ?? EXPORT_DEFAULTS.rowGroupSize,
+    ...(options.rowGroupBytes !== undefined ? { rowGroupBytes: options.rowGroupBytes } : {}),
+  };
 }
 
 /** Readers of a PostgreSQL export by default: one per core, at least 2 (a reader waits on the server half the time) and at most 4. */
