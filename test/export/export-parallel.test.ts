@@ -591,6 +591,33 @@ describe('parallel export from PostgreSQL', () => {
     assert.equal(existsSync(join(layout.exports, exportId)), false, 'no export folder');
   });
 
+  for (const path of ['parallel', 'sequential'] as const) {
+    test(`${path}: a table the source user may not read is skipped, saying what to grant, and the other tables are exported`, async () => {
+      await server.query(`DROP TABLE IF EXISTS priv_open, priv_closed, priv_columns; DROP ROLE IF EXISTS limited_${path};
+        CREATE ROLE limited_${path} LOGIN;
+        CREATE TABLE priv_open (id int PRIMARY KEY, note text); INSERT INTO priv_open SELECT i, 'n' || i FROM generate_series(1, 20) AS i;
+        CREATE TABLE priv_closed (id int PRIMARY KEY, secret text); INSERT INTO priv_closed VALUES (1, 's');
+        CREATE TABLE priv_columns (id int PRIMARY KEY, shown text, hidden text); INSERT INTO priv_columns VALUES (1, 'a', 'h');
+        GRANT SELECT ON priv_open TO limited_${path}; GRANT SELECT (id, shown) ON priv_columns TO limited_${path};`);
+      const limited = openPostgres(server.url.replace('postgres@', `limited_${path}@`));
+      try {
+        const source = path === 'parallel' ? limited : sequentialOnly(limited);
+        const outDir = join(work, `privileges-${path}`);
+        const tables = ['public.priv_closed', 'public.priv_columns', 'public.priv_open'];
+        const outcome = await exportSnapshot(source, options(`privileges-${path}`, { readers: 2, tables })).catch((err: unknown) => err as Error);
+        assert.ok(!(outcome instanceof Error), `one unreadable table must not fail the whole export: ${outcome instanceof Error ? outcome.message : ''}`);
+        assert.deepEqual(outcome.tables.map((t) => [t.table, t.rows]), [['public.priv_open', 20]]);
+        assert.deepEqual(outcome.skipped.map((s) => s.table), ['public.priv_closed', 'public.priv_columns']);
+        for (const s of outcome.skipped) assert.match(s.reason, new RegExp(`limited_${path} may not read ${s.table.replace('.', '\\.')} .*GRANT SELECT ON ${s.table.replace('.', '\\.')} TO limited_${path}.*or exclude`));
+        assert.deepEqual(readdirSync(join(outDir, 'shop')), ['public.priv_open'], 'nothing is written for the tables not read');
+        const info = JSON.parse(readFileSync(join(outDir, `export_tables_info_ls-privileges-${path}_from_1_to_3.json`), 'utf8')) as { perTableStatus: { target: string; status: string }[] };
+        assert.deepEqual(info.perTableStatus.map((e) => [e.target, e.status]), [['shop.public.priv_closed', 'SKIPPED'], ['shop.public.priv_columns', 'SKIPPED'], ['shop.public.priv_open', 'COMPLETE']]);
+      } finally {
+        await limited.close();
+      }
+    });
+  }
+
   test('an export id RDS would refuse is refused before any file is written', async () => {
     const layout = layoutOf(join(work, 'bad-id'));
     const port = createExportPort(layout, { database: 'shop', source: async () => db });

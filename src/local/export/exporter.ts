@@ -20,7 +20,7 @@ import {
 import { checkUnchangedSinceSnapshot, holdTables } from './hold-tables';
 import { exportWithSnapshotReaders } from './parallel';
 import { PartNames, PartWriter } from './parts';
-import { batchDir, completedEntry, EXPORT_DEFAULTS, partOptions, planTable, type TablePlan } from './table-plan';
+import { batchDir, completedEntry, EXPORT_DEFAULTS, partOptions, planTable, readableTables, type TablePlan } from './table-plan';
 
 export interface ExportOptions {
   exportId: string;
@@ -130,7 +130,8 @@ export async function exportSnapshot(db: SourceDb, options: ExportOptions): Prom
 /** The sequential path: one transaction, one table after the other, a bounded number of rows at a time. */
 async function exportWithCursor(session: SqlSession, options: ExportOptions, scope: ExportScope): Promise<TableResult[]> {
   const catalog = scope.tablesOf(await readCatalog(session));
-  await holdTables(session, catalog);
+  const read = readableTables(catalog);
+  await holdTables(session, read);
   const results: TableResult[] = [];
   for (const [position, table] of catalog.entries()) {
     options.signal?.throwIfAborted();
@@ -140,7 +141,7 @@ async function exportWithCursor(session: SqlSession, options: ExportOptions, sco
     await scope.tableDone('exported' in result ? result.exported.rows : 0);
   }
   // A partition attached while the tables were read (ATTACH does not wait for the export) may have been read.
-  await checkUnchangedSinceSnapshot(session, catalog);
+  await checkUnchangedSinceSnapshot(session, read);
   return results;
 }
 

@@ -21,7 +21,7 @@ import type { ExportOptions, ExportScope, TableResult } from './exporter';
 import { PartNames, type PartsWritten, PartWriter } from './parts';
 import { type ExportReader, joinSnapshot, type RangeRead, type RangeWritten, SNAPSHOT_APPLICATION_NAME } from './snapshot-reader';
 import { checkUnchangedSinceSnapshot, holdTables } from './hold-tables';
-import { batchDir, completedEntry, defaultReaders, partOptions, planTable, quoted, type TablePlan } from './table-plan';
+import { batchDir, completedEntry, defaultReaders, partOptions, planTable, quoted, readableTables, type TablePlan } from './table-plan';
 import { startReaderThread } from './threaded-reader';
 
 export { READER_APPLICATION_NAME, SNAPSHOT_APPLICATION_NAME } from './snapshot-reader';
@@ -84,7 +84,8 @@ export async function exportWithSnapshotReaders(source: ReaderSource, options: E
     const results: TableResult[] = [];
     const tasks: RangeTask[] = [];
     const scoped = scope.tablesOf(await readCatalog(session));
-    await holdTables(session, scoped);
+    const read = readableTables(scoped);
+    await holdTables(session, read);
     for (const [position, table] of scoped.entries()) {
       const decision = planTable(table, position, options.database);
       if ('skipped' in decision) {
@@ -107,7 +108,7 @@ export async function exportWithSnapshotReaders(source: ReaderSource, options: E
     await pool.run(tasks, count);
     // A partition attached while the readers ran (ATTACH does not wait for them) may have been read.
     // Reported after the COMMIT, which says first when the connection holding the snapshot is gone.
-    const changed = await checkUnchangedSinceSnapshot(session, scoped).then(() => undefined, (err: unknown) => err);
+    const changed = await checkUnchangedSinceSnapshot(session, read).then(() => undefined, (err: unknown) => err);
     await coordinator.query('COMMIT').catch((err: unknown) => {
       throw new Error(`export failed: the connection holding its snapshot ended before the export did (${(err as Error).message}); run it again`, { cause: err });
     });

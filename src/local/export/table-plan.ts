@@ -32,7 +32,7 @@ export function planTable(table: CatalogTable, position: number, database: strin
   const target = `${database}.${table.table}`;
   const columns = table.columns.map(columnExport).filter((c): c is ColumnExport => c !== undefined);
   const reason =
-    sameNameReason(table) ?? skipReason(table.table, table.columns) ?? (columns.length === 0 ? 'the table has no exportable column' : undefined);
+    sameNameReason(table) ?? unreadableReason(table) ?? skipReason(table.table, table.columns) ?? (columns.length === 0 ? 'the table has no exportable column' : undefined);
   if (reason) return { skipped: { table: table.table, reason }, entry: { target, status: 'SKIPPED', warningMessage: reason } };
   const select = `SELECT ${columns.map((c) => c.selectExpression).join(', ')} FROM ${quoted(table)}`;
   const copySelect = `SELECT ${columns.map((c) => c.copyExpression).join(', ')} FROM ${quoted(table)}`;
@@ -43,6 +43,22 @@ function sameNameReason(table: CatalogTable): string | undefined {
   if (!table.sameNameAs?.length) return undefined;
   const self = `schema ${JSON.stringify(table.schema)} table ${JSON.stringify(table.name)}`;
   return `${self} and ${table.sameNameAs.join(' and ')} are all named ${table.table}, so neither is exported: rename one of them (a dot in a schema or table name)`;
+}
+
+function unreadableReason(table: CatalogTable): string | undefined {
+  if (table.unreadableBy === undefined) return undefined;
+  const user = sqlName(table.unreadableBy);
+  return `the source user ${user} may not read ${table.table} (it has no SELECT privilege on the table), so it is not exported: GRANT SELECT ON ${sqlName(table.schema)}.${sqlName(table.name)} TO ${user}, or exclude the table`;
+}
+
+/** A name as SQL takes it: quoted only when it must be. */
+function sqlName(name: string): string {
+  return /^[a-z_][a-z0-9_$]*$/.test(name) ? name : quoteIdent(name);
+}
+
+/** The tables of the scope the export reads (and so locks): not those the source user may not read. */
+export function readableTables(tables: readonly CatalogTable[]): CatalogTable[] {
+  return tables.filter((t) => t.unreadableBy === undefined);
 }
 
 export function quoted(table: CatalogTable): string {

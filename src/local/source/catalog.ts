@@ -15,6 +15,8 @@ export interface CatalogTable {
    * export folder, the lake table and every rule are named by that text, so none of them is exported.
    */
   sameNameAs?: string[];
+  /** The source user, when it has no SELECT privilege on the table: it cannot be read (nor locked), so it is not exported. */
+  unreadableBy?: string;
 }
 
 const COLUMNS_SQL = `
@@ -23,6 +25,13 @@ SELECT table_schema, table_name, column_name, data_type, udt_name,
 FROM information_schema.columns
 WHERE table_schema NOT IN ('pg_catalog', 'information_schema') AND table_schema NOT LIKE 'pg\\_%'
 ORDER BY table_schema, table_name, ordinal_position`;
+
+/** Tables the session's user may not SELECT from (column privileges alone do not let it read, nor lock, the table). */
+const UNREADABLE_SQL = `
+SELECT n.nspname, c.relname, current_user
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND NOT has_table_privilege(c.oid, 'SELECT')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'`;
 
 const int = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
@@ -51,6 +60,10 @@ export async function readCatalog(session: SqlSession): Promise<CatalogTable[]> 
   }
   for (const [schema, name, column] of await session.rows(PRIMARY_KEYS_SQL)) {
     tables.get(keyOf(schema, name))?.primaryKey.push(String(column));
+  }
+  for (const [schema, name, user] of await session.rows(UNREADABLE_SQL)) {
+    const t = tables.get(keyOf(schema, name));
+    if (t) t.unreadableBy = String(user);
   }
   return [...tables.values()];
 }
