@@ -571,6 +571,29 @@ describe('parallel export from PostgreSQL', () => {
     }
   });
 
+  test('an export whose process died after moving its folder into place, before recording it complete, is started again and completes', async () => {
+    await server.query(`CREATE TABLE IF NOT EXISTS moved_into_place (id int PRIMARY KEY); INSERT INTO moved_into_place SELECT generate_series(1, 10) ON CONFLICT DO NOTHING;`);
+    const layout = layoutOf(join(work, 'died-after-rename'));
+    const port = createExportPort(layout, { database: 'shop', source: async () => db });
+    const gone = spawn(process.execPath, ['-e', '']);
+    await once(gone, 'exit');
+    const exportId = 'ls-died-after-rename';
+    // What the dead process left: its export folder in place, its task still in progress.
+    const previous = join(layout.exports, exportId, 'shop', 'public.moved_into_place', '1');
+    mkdirSync(previous, { recursive: true });
+    writeFileSync(join(previous, 'part-00000-left-by-the-dead-process.gz.parquet'), 'not read');
+    mkdirSync(layout.exportTasks, { recursive: true });
+    const task = { exportId, snapshot: SNAPSHOT, tables: ['public.moved_into_place'], state: 'in_progress', percentProgress: 100, ownerPid: gone.pid, startedAt: new Date().toISOString() };
+    writeFileSync(join(layout.exportTasks, `${exportId}.json`), JSON.stringify(task));
+
+    await port.describeExport(exportId);
+    await settleExports();
+    const status = await port.describeExport(exportId);
+    assert.equal(status.state, 'complete', `the export started again must complete: ${JSON.stringify(status)}`);
+    assert.deepEqual(readdirSync(join(layout.exports, exportId, 'shop', 'public.moved_into_place', '1')).filter((f) => f.includes('dead-process')), [], 'the folder is the new run\'s');
+    assert.equal(existsSync(join(layout.exports, `${exportId}.partial`)), false);
+  });
+
   test('an export whose process is gone is cancelled where it lies: no later describe starts it again', async () => {
     const layout = layoutOf(join(work, 'cancel-orphaned'));
     const port = createExportPort(layout, { database: 'shop', source: async () => db });

@@ -118,6 +118,9 @@ export function createExportPort(layout: WorkDirLayout, options: ExportTaskOptio
     const partial = partialDir(task.exportId);
     try {
       rmSync(partial, { recursive: true, force: true });
+      // A folder in place for a task still in progress is left by a run that died between moving its
+      // folder into place and recording the task complete: it is written again, so it must not block the move.
+      rmSync(exportDir(layout, task.exportId), { recursive: true, force: true });
       mkdirSync(layout.exports, { recursive: true });
       const db = await options.source();
       options.log?.(`export ${task.exportId}: reading ${db.description}`);
