@@ -641,6 +641,30 @@ describe('parallel export from PostgreSQL', () => {
     });
   }
 
+  for (const path of ['parallel', 'sequential'] as const) {
+    test(`${path}: a table whose rows row-level security hides from the source user is skipped, not exported short`, async () => {
+      await server.query(`DROP TABLE IF EXISTS rls_rows, rls_open; DROP ROLE IF EXISTS tenant_${path};
+        CREATE ROLE tenant_${path} LOGIN;
+        CREATE TABLE rls_rows (id int PRIMARY KEY, tenant text); INSERT INTO rls_rows SELECT i, CASE WHEN i % 2 = 0 THEN 'a' ELSE 'b' END FROM generate_series(1, 100) AS i;
+        ALTER TABLE rls_rows ENABLE ROW LEVEL SECURITY; CREATE POLICY only_a ON rls_rows FOR SELECT USING (tenant = 'a');
+        CREATE TABLE rls_open (id int PRIMARY KEY); INSERT INTO rls_open SELECT generate_series(1, 7);
+        GRANT SELECT ON rls_rows, rls_open TO tenant_${path};`);
+      const tenant = openPostgres(server.url.replace('postgres@', `tenant_${path}@`));
+      try {
+        const source = path === 'parallel' ? tenant : sequentialOnly(tenant);
+        const summary = await exportSnapshot(source, options(`row-security-${path}`, { readers: 2, tables: ['public.rls_open', 'public.rls_rows'] }));
+        assert.deepEqual(summary.tables.map((t) => [t.table, t.rows]), [['public.rls_open', 7]], 'a table read short (50 of its 100 rows) must not be exported as complete');
+        assert.deepEqual(summary.skipped.map((s) => s.table), ['public.rls_rows']);
+        assert.match(summary.skipped[0]!.reason, new RegExp(`row-level security hides rows of public\\.rls_rows from the source user tenant_${path}.*BYPASSRLS.*or exclude`));
+        // The table's owner reads every row.
+        const owner = await exportSnapshot(path === 'parallel' ? db : sequentialOnly(db), options(`row-security-owner-${path}`, { readers: 2, tables: ['public.rls_rows'] }));
+        assert.deepEqual(owner.tables.map((t) => [t.table, t.rows]), [['public.rls_rows', 100]]);
+      } finally {
+        await tenant.close();
+      }
+    });
+  }
+
   test('an export id RDS would refuse is refused before any file is written', async () => {
     const layout = layoutOf(join(work, 'bad-id'));
     const port = createExportPort(layout, { database: 'shop', source: async () => db });

@@ -46,8 +46,11 @@ function sameNameReason(table: CatalogTable): string | undefined {
 }
 
 function unreadableReason(table: CatalogTable): string | undefined {
-  if (table.unreadableBy === undefined) return undefined;
-  const user = sqlName(table.unreadableBy);
+  if (table.unreadable === undefined) return undefined;
+  const user = sqlName(table.unreadable.user);
+  if (table.unreadable.why === 'row-security') {
+    return `row-level security hides rows of ${table.table} from the source user ${user}, so it is not exported (it would be exported short): read it as its owner or as a user with BYPASSRLS, or exclude the table`;
+  }
   return `the source user ${user} may not read ${table.table} (it has no SELECT privilege on the table), so it is not exported: GRANT SELECT ON ${sqlName(table.schema)}.${sqlName(table.name)} TO ${user}, or exclude the table`;
 }
 
@@ -58,7 +61,7 @@ function sqlName(name: string): string {
 
 /** The tables of the scope the export reads (and so locks): not those the source user may not read. */
 export function readableTables(tables: readonly CatalogTable[]): CatalogTable[] {
-  return tables.filter((t) => t.unreadableBy === undefined);
+  return tables.filter((t) => t.unreadable === undefined);
 }
 
 export function quoted(table: CatalogTable): string {

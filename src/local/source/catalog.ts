@@ -15,8 +15,11 @@ export interface CatalogTable {
    * export folder, the lake table and every rule are named by that text, so none of them is exported.
    */
   sameNameAs?: string[];
-  /** The source user, when it has no SELECT privilege on the table: it cannot be read (nor locked), so it is not exported. */
-  unreadableBy?: string;
+  /**
+   * Why the source user cannot read the table whole, so that it is not exported: no SELECT
+   * privilege on it (it cannot be read, nor locked), or row-level security that hides rows from it.
+   */
+  unreadable?: { user: string; why: 'privilege' | 'row-security' };
 }
 
 const COLUMNS_SQL = `
@@ -26,11 +29,15 @@ FROM information_schema.columns
 WHERE table_schema NOT IN ('pg_catalog', 'information_schema') AND table_schema NOT LIKE 'pg\\_%'
 ORDER BY table_schema, table_name, ordinal_position`;
 
-/** Tables the session's user may not SELECT from (column privileges alone do not let it read, nor lock, the table). */
+/**
+ * Tables the session's user may not SELECT from (column privileges alone do not let it read, nor
+ * lock, the table), or whose rows row-level security filters for it (the table's owner and users
+ * with BYPASSRLS read every row).
+ */
 const UNREADABLE_SQL = `
-SELECT n.nspname, c.relname, current_user
+SELECT n.nspname, c.relname, current_user, has_table_privilege(c.oid, 'SELECT')
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'p') AND NOT has_table_privilege(c.oid, 'SELECT')
+WHERE c.relkind IN ('r', 'p') AND (NOT has_table_privilege(c.oid, 'SELECT') OR row_security_active(c.oid))
   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'`;
 
 const int = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
@@ -61,9 +68,9 @@ export async function readCatalog(session: SqlSession): Promise<CatalogTable[]> 
   for (const [schema, name, column] of await session.rows(PRIMARY_KEYS_SQL)) {
     tables.get(keyOf(schema, name))?.primaryKey.push(String(column));
   }
-  for (const [schema, name, user] of await session.rows(UNREADABLE_SQL)) {
+  for (const [schema, name, user, mayRead] of await session.rows(UNREADABLE_SQL)) {
     const t = tables.get(keyOf(schema, name));
-    if (t) t.unreadableBy = String(user);
+    if (t) t.unreadable = { user: String(user), why: mayRead === true || mayRead === 't' ? 'row-security' : 'privilege' };
   }
   return [...tables.values()];
 }
