@@ -665,6 +665,24 @@ describe('parallel export from PostgreSQL', () => {
     });
   }
 
+  for (const path of ['parallel', 'sequential'] as const) {
+    test(`${path}: statement and idle-in-transaction timeouts set for the source user do not cut a long export short`, async () => {
+      await createVictim();
+      const role = `hurried_${path}`;
+      await server.query(`DROP ROLE IF EXISTS ${role}; CREATE ROLE ${role} LOGIN; GRANT SELECT ON victim TO ${role};
+        ALTER ROLE ${role} SET statement_timeout = '300ms'; ALTER ROLE ${role} SET idle_in_transaction_session_timeout = '300ms';`);
+      const hurried = openPostgres(server.url.replace('postgres@', `${role}@`));
+      try {
+        const source = path === 'parallel' ? hurried : sequentialOnly(hurried);
+        const outcome = await exportSnapshot(source, options(`timeouts-${path}`, { readers: 2, tables: ['public.victim'] })).catch((err: unknown) => err as Error);
+        assert.ok(!(outcome instanceof Error), `the export failed: ${outcome instanceof Error ? outcome.message : ''}`);
+        assert.deepEqual(outcome.tables.map((t) => [t.table, t.rows]), [['public.victim', 300_000]]);
+      } finally {
+        await hurried.close();
+      }
+    });
+  }
+
   test('an export id RDS would refuse is refused before any file is written', async () => {
     const layout = layoutOf(join(work, 'bad-id'));
     const port = createExportPort(layout, { database: 'shop', source: async () => db });

@@ -33,4 +33,8 @@ export const CONSISTENT_READ_SETTINGS = [
   // As pg_dump: a table whose rows row-level security would filter fails its read instead of
   // being read short (the catalog read skips such tables before; this holds whatever it missed).
   'SET LOCAL row_security = off',
+  // As pg_dump: timeouts meant for the applications (set for the user or the database) would cut
+  // a long read short, or end the connection holding the snapshot while it waits for the readers.
+  'SET LOCAL statement_timeout = 0',
+  'SET LOCAL idle_in_transaction_session_timeout = 0',
 ];
