@@ -683,6 +683,25 @@ describe('parallel export from PostgreSQL', () => {
     });
   }
 
+  for (const path of ['parallel', 'sequential'] as const) {
+    test(`${path}: a table with inheriting tables exports its own rows only: an excluded child's rows never leave through it, an exported child's are not exported twice`, async () => {
+      await server.query(`DROP TABLE IF EXISTS inh_parent CASCADE;
+        CREATE TABLE inh_parent (id int, note text);
+        CREATE TABLE inh_child_pii (ssn text) INHERITS (inh_parent);
+        CREATE TABLE inh_child (extra int) INHERITS (inh_parent);
+        INSERT INTO inh_parent VALUES (1, 'parent');
+        INSERT INTO inh_child_pii VALUES (2, 'private', '123-45-6789');
+        INSERT INTO inh_child VALUES (3, 'child', 7);`);
+      const source = path === 'parallel' ? db : sequentialOnly(db);
+      const outDir = join(work, `inherits-${path}`);
+      // inh_child_pii is outside the export.
+      const summary = await exportSnapshot(source, options(`inherits-${path}`, { readers: 2, tables: ['public.inh_child', 'public.inh_parent'] }));
+      assert.deepEqual(summary.tables.map((t) => [t.table, t.rows]), [['public.inh_child', 1], ['public.inh_parent', 1]]);
+      assert.deepEqual(readParquet(partsOf(outDir, 'public.inh_parent')).rows, [{ id: 1, note: 'parent' }]);
+      assert.deepEqual(readParquet(partsOf(outDir, 'public.inh_child')).rows, [{ id: 3, note: 'child', extra: 7 }]);
+    });
+  }
+
   test('an export id RDS would refuse is refused before any file is written', async () => {
     const layout = layoutOf(join(work, 'bad-id'));
     const port = createExportPort(layout, { database: 'shop', source: async () => db });

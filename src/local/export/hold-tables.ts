@@ -3,8 +3,8 @@
  * transaction ends, so that no TRUNCATE, VACUUM FULL or table rewrite (which are not MVCC-safe:
  * a reader on the export's snapshot would see the new, e.g. empty, file) runs while it reads them.
  * A table rewritten between the snapshot and the lock is found by its storage file: the file the
- * snapshot's catalog names is no longer the table's. A partitioned (or inherited) table is read
- * through its partitions, so theirs are checked too, and so is the set of its partitions: a
+ * snapshot's catalog names is no longer the table's. A partitioned table is read through its
+ * partitions, so theirs are checked too, and so is the set of its partitions: a
  * partition detached before the lock, or a table attached at any time (ATTACH takes no lock an
  * export conflicts with), would be read, or not, against the snapshot.
  */
@@ -26,12 +26,12 @@ export async function holdTables(session: SqlSession, tables: readonly CatalogTa
   await checkUnchangedSinceSnapshot(session, tables);
 }
 
-/** Each table and every partition (or inheriting table) below it as of the snapshot: recursive pg_inherits, read in the snapshot. */
+/** Each table and every partition below it as of the snapshot (recursive pg_inherits, read in the snapshot); an ordinary table is read without its inheriting tables. */
 const TREE_SQL = `
 WITH RECURSIVE tree(oid, root) AS (
   SELECT c.oid, c.oid FROM pg_class c WHERE c.oid = ANY($1::regclass[])
   UNION ALL
-  SELECT i.inhrelid, t.root FROM pg_inherits i JOIN tree t ON i.inhparent = t.oid)`;
+  SELECT i.inhrelid, t.root FROM pg_inherits i JOIN tree t ON i.inhparent = t.oid JOIN pg_class p ON p.oid = i.inhparent AND p.relkind = 'p')`;
 
 const name = (alias: string, ns: string) => `${ns}.nspname || '.' || ${alias}.relname`;
 

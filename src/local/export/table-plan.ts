@@ -20,7 +20,7 @@ export interface TablePlan {
   /** `db.schema.table`. */
   target: string;
   columns: ColumnExport[];
-  /** `SELECT <columns as text> FROM <table>`. */
+  /** `SELECT <columns as text> FROM [ONLY] <table>`. */
   select: string;
   /** The same rows for COPY: each column in its output form (see ColumnExport.copyExpression). */
   copySelect: string;
@@ -34,8 +34,11 @@ export function planTable(table: CatalogTable, position: number, database: strin
   const reason =
     sameNameReason(table) ?? unreadableReason(table) ?? skipReason(table.table, table.columns) ?? (columns.length === 0 ? 'the table has no exportable column' : undefined);
   if (reason) return { skipped: { table: table.table, reason }, entry: { target, status: 'SKIPPED', warningMessage: reason } };
-  const select = `SELECT ${columns.map((c) => c.selectExpression).join(', ')} FROM ${quoted(table)}`;
-  const copySelect = `SELECT ${columns.map((c) => c.copyExpression).join(', ')} FROM ${quoted(table)}`;
+  // A table's own rows, as pg_dump reads them: the rows of a table inheriting from it belong to that
+  // table (exported as itself, or excluded). A partitioned table's rows are those of its partitions.
+  const from = `${table.partitioned ? '' : 'ONLY '}${quoted(table)}`;
+  const select = `SELECT ${columns.map((c) => c.selectExpression).join(', ')} FROM ${from}`;
+  const copySelect = `SELECT ${columns.map((c) => c.copyExpression).join(', ')} FROM ${from}`;
   return { plan: { position, table, target, columns, select, copySelect } };
 }
 

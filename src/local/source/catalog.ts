@@ -20,6 +20,8 @@ export interface CatalogTable {
    * privilege on it (it cannot be read, nor locked), or row-level security that hides rows from it.
    */
   unreadable?: { user: string; why: 'privilege' | 'row-security' };
+  /** A partitioned table: its rows are its partitions' (an ordinary table is read without the tables that inherit from it). */
+  partitioned?: boolean;
 }
 
 const COLUMNS_SQL = `
@@ -39,6 +41,9 @@ SELECT n.nspname, c.relname, current_user, has_table_privilege(c.oid, 'SELECT')
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p') AND (NOT has_table_privilege(c.oid, 'SELECT') OR row_security_active(c.oid))
   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'`;
+
+const PARTITIONED_SQL = `
+SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'p'`;
 
 const int = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
@@ -67,6 +72,10 @@ export async function readCatalog(session: SqlSession): Promise<CatalogTable[]> 
   }
   for (const [schema, name, column] of await session.rows(PRIMARY_KEYS_SQL)) {
     tables.get(keyOf(schema, name))?.primaryKey.push(String(column));
+  }
+  for (const [schema, name] of await session.rows(PARTITIONED_SQL)) {
+    const t = tables.get(keyOf(schema, name));
+    if (t) t.partitioned = true;
   }
   for (const [schema, name, user, mayRead] of await session.rows(UNREADABLE_SQL)) {
     const t = tables.get(keyOf(schema, name));
