@@ -267,6 +267,42 @@ describe('a cancelled export on PGlite', () => {
   });
 });
 
+describe('wide rows on PGlite', () => {
+  test('rows are fetched a bounded number of bytes at a time, not 5,000 rows at a time whatever their size', async () => {
+    const wide = await openPglite(undefined);
+    try {
+      const ROWS = 80;
+      await wide.exec(`CREATE TABLE docs (id int PRIMARY KEY, body text); INSERT INTO docs SELECT i, repeat(md5(i::text), 32768) FROM generate_series(1, ${ROWS}) AS i;`);
+      let largestBatch = 0;
+      let fetched = 0;
+      const measured: SourceDb = {
+        kind: wide.kind,
+        description: wide.description,
+        query: (sql, params) => wide.query(sql, params),
+        exec: (sql) => wide.exec(sql),
+        close: () => wide.close(),
+        consistentRead: (fn) => wide.consistentRead((session) => fn({
+          rows: async (sql, params) => {
+            const rows = await session.rows(sql, params);
+            if (sql.startsWith('FETCH')) {
+              fetched += rows.length;
+              largestBatch = Math.max(largestBatch, rows.reduce((n: number, r) => n + r.reduce((m: number, v) => m + (typeof v === 'string' ? v.length : 0), 0), 0));
+            }
+            return rows;
+          },
+        })),
+      };
+      const summary = await exportSnapshot(measured, { exportId: 'ls-wide', database: 'shop', snapshot: SNAPSHOT, outDir: join(work, 'wide'), tables: ['public.docs'] });
+      assert.equal(summary.tables[0]!.rows, ROWS);
+      assert.equal(fetched, ROWS);
+      // Each row is 1 MB: a batch may hold a few of them, not the whole table (nor 5,000 of them).
+      assert.ok(largestBatch <= 20 * 1024 * 1024, `the largest batch held ${(largestBatch / 1024 / 1024).toFixed(0)} MB`);
+    } finally {
+      await wide.close();
+    }
+  });
+});
+
 describe('the row count of an export table from its Parquet footers', () => {
   let outDir: string;
   let ref: ExportRef;

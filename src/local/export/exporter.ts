@@ -148,17 +148,24 @@ async function exportWithCursor(session: SqlSession, options: ExportOptions, sco
 async function exportTableWithCursor(session: SqlSession, plan: TablePlan, options: ExportOptions): Promise<TableResult> {
   const extractionStartTime = new Date().toISOString();
   const writer = new PartWriter(new PartNames(batchDir(options, plan)), plan.columns, partOptions(options));
-  const fetch = `FETCH FORWARD ${options.fetchRows ?? EXPORT_DEFAULTS.fetchRows} FROM ${CURSOR}`;
+  const fetchRows = options.fetchRows ?? EXPORT_DEFAULTS.fetchRows;
+  const fetch = (rows: number) => `FETCH FORWARD ${rows} FROM ${CURSOR}`;
   try {
     await session.rows(`DECLARE ${CURSOR} NO SCROLL CURSOR FOR ${plan.select}`);
-    // The next batch is fetched while this one is encoded: at most two batches are in memory.
-    let next = session.rows(fetch);
+    // The next batch is fetched while this one is encoded: at most two batches are in memory. The
+    // first is a few rows; the others as many rows as make about FETCH_BYTES at the size rows have
+    // had so far (at most fetchRows), so that wide rows are not fetched thousands at a time.
+    let next = session.rows(fetch(Math.min(fetchRows, FIRST_FETCH_ROWS)));
+    let rowsSeen = 0;
+    let bytesSeen = 0;
     for (;;) {
       const batch = await next;
       if (batch.length === 0) break;
       // Checked while no fetch is pending, so a cancel stops the table between two batches.
       options.signal?.throwIfAborted();
-      next = session.rows(fetch);
+      rowsSeen += batch.length;
+      bytesSeen += textBytes(batch);
+      next = session.rows(fetch(Math.max(1, Math.min(fetchRows, Math.floor(FETCH_BYTES / Math.max(1, bytesSeen / rowsSeen))))));
       await writer.append(batch).catch(async (err: unknown) => {
         await next.catch(() => undefined);
         throw err;
@@ -176,6 +183,18 @@ async function exportTableWithCursor(session: SqlSession, plan: TablePlan, optio
     exported: { table: plan.table.table, rows: written.rows, files: written.files, bytes: written.bytes },
     primaryKey: plan.table.primaryKey,
   };
+}
+
+/** Rows in the first batch of a table read through the cursor; the next ones are sized from them. */
+const FIRST_FETCH_ROWS = 8;
+/** About as many bytes of values as a batch read through the cursor holds (after the first). */
+const FETCH_BYTES = 16 * 1024 * 1024;
+
+/** The length of the text values of a batch (every column is read as text, bytea as hex): about its size. */
+function textBytes(batch: unknown[][]): number {
+  let bytes = 0;
+  for (const row of batch) for (const value of row) if (typeof value === 'string') bytes += value.length;
+  return bytes;
 }
 
 function writeTablesInfo(options: ExportOptions, entries: TableStatusEntry[]): void {
