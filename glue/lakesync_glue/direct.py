@@ -106,6 +106,13 @@ def catalog_sql(schema: str, table: str) -> str:
     )
 
 
+def relkind_sql(schema: str, table: str) -> str:
+    return (
+        "SELECT c.relkind::text AS kind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        f"WHERE n.nspname = {literal(schema)} AND c.relname = {literal(table)}"
+    )
+
+
 def source_column(row: Any) -> SourceColumn | None:
     """One catalog row as the export would map it; None for oid columns, which RDS does not export."""
     udt = str(row["udt_name"] or "")
@@ -166,6 +173,10 @@ class DirectRows:
         self.spark, self.args = spark, args
         self.conn: Connection = resolve(args, spark)
         self.columns: list[SourceColumn] = []
+        # What the window reads: an ordinary table's own rows (ONLY, as the export reads it: rows of a
+        # table inheriting from it are that table's, exported or excluded as itself); a partitioned
+        # table's rows are its partitions'.
+        self.source_rows = f"{ident(args.source_schema)}.{ident(args.source_table)}"
         self.window: Window | None = None
         self.warnings: list[str] = []
 
@@ -180,6 +191,9 @@ class DirectRows:
                 f"{a.source_database} (or user {self.conn.credentials.user!r} may not see its columns); check "
                 "--source_schema/--source_table (names are case-sensitive) and the user's privileges"
             )
+        kinds = self.conn.collect(self.spark, relkind_sql(a.source_schema, a.source_table), "reading the table's kind")
+        if kinds and kinds[0]["kind"] == "r":
+            self.source_rows = f"ONLY {self.source_rows}"
         return [c.mapping for c in self.columns]
 
     def refusal(self, spark: "SparkSession", snapshot: str | None) -> None:
@@ -238,12 +252,12 @@ class DirectRows:
         window = Window(create, low, None)
         where = "" if create or low is None else f" WHERE {cmp} >= {literal(low)}"
         if create:
-            estimate = (f"(SELECT CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint ELSE (SELECT count(*) FROM {table}) "
+            estimate = (f"(SELECT CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint ELSE (SELECT count(*) FROM {self.source_rows}) "
                         f"END FROM pg_class c WHERE c.oid = to_regclass({literal(table)}))")
         else:
             estimate = "count(*)"
         lo, hi = _bound_text(cursor, f"min({cmp})", "floor"), _bound_text(cursor, f"max({cmp})", "ceil")
-        sql = f"SELECT max({cmp})::text AS high, {lo} AS lo, {hi} AS hi, {estimate}::bigint AS n FROM {table}{where}"
+        sql = f"SELECT max({cmp})::text AS high, {lo} AS lo, {hi} AS hi, {estimate}::bigint AS n FROM {self.source_rows}{where}"
         row = self.conn.collect(spark, sql, "fixing the window's upper bound")[0]
         window.high = row["high"]
         window.estimated_rows = int(row["n"] or 0)
@@ -268,8 +282,7 @@ class DirectRows:
         selects = [f"{c.select()} AS c{i}" for i, c in enumerate(wanted)]
         if part:
             selects.append(f"{part} AS {PART}")
-        table = f"{ident(a.source_schema)}.{ident(a.source_table)}"
-        sql = f"(SELECT {', '.join(selects)} FROM {table} WHERE {window.predicate(cursor)}) AS lakesync_window"
+        sql = f"(SELECT {', '.join(selects)} FROM {self.source_rows} WHERE {window.predicate(cursor)}) AS lakesync_window"
         try:
             if "predicates" in spec:
                 props = {k: v for k, v in self.conn.options().items() if k != "url"}

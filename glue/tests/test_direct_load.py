@@ -287,3 +287,30 @@ def test_a_load_that_fails_before_its_commit_keeps_the_watermark_and_a_replay_ca
     assert (replay.status, replay.inserted, replay.cursorValueAfter) == ("succeeded", 50, "225.000"), replay.error
     assert replay.window is not None and replay.window["from"] == "190.000"
     assert lake_ids(spark, "d_crash") == source_ids(postgres, "d_crash")
+
+
+def test_a_parent_table_is_read_without_the_tables_inheriting_from_it_and_a_partitioned_one_whole(
+        direct_load: Loader, postgres: PgServer, spark: Any) -> None:
+    # As the export reads it: a child's rows are the child's (synced as itself, or excluded), never the parent's.
+    postgres.sql("CREATE TABLE d_parent (id bigint, kind text, amount numeric(12,2))")
+    postgres.sql("CREATE TABLE d_child_pii (secret text) INHERITS (d_parent)")
+    insert_events(postgres, "d_parent", range(1, 11))
+    postgres.sql("INSERT INTO d_child_pii (id, kind, amount, secret) SELECT g, 'child', 1, 'x' FROM generate_series(101, 105) g")
+    options = {"primary_key": "id", "cursor_column": "id"}
+    parent = direct_load("d_parent", "d_parent", action="create", **options)
+    assert parent.status == "succeeded", parent.error
+    assert (parent.inserted, parent.rowsRead) == (10, 10)
+    assert lake_ids(spark, "d_parent") == list(range(1, 11))
+    postgres.sql("INSERT INTO d_child_pii (id, kind, amount, secret) VALUES (200, 'child', 1, 'y')")
+    insert_events(postgres, "d_parent", range(11, 13))
+    later = direct_load("d_parent", "d_parent", **options)
+    assert later.status == "succeeded", later.error
+    assert lake_ids(spark, "d_parent") == list(range(1, 13))
+
+    postgres.sql("CREATE TABLE d_parted (id bigint, kind text, amount numeric(12,2)) PARTITION BY RANGE (id)")
+    postgres.sql("CREATE TABLE d_parted_low PARTITION OF d_parted FOR VALUES FROM (0) TO (100)")
+    postgres.sql("CREATE TABLE d_parted_high PARTITION OF d_parted FOR VALUES FROM (100) TO (1000)")
+    insert_events(postgres, "d_parted", range(95, 105))
+    parted = direct_load("d_parted", "d_parted", action="create", **options)
+    assert parted.status == "succeeded", parted.error
+    assert lake_ids(spark, "d_parted") == list(range(95, 105))
