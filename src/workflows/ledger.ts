@@ -272,9 +272,20 @@ export function recordIgnored(state: SourceState, entry: IgnoredRequest): void {
   state.ignoredRequests = [entry, ...state.ignoredRequests].slice(0, IGNORED_REQUESTS);
 }
 
+const RERUN_EXAMPLE = '{"tables": ["public.orders"]} or {"tables": "failed"}';
+const NO_RERUN_TABLES = 'name the tables to rerun (schema.table), or "failed"';
+
+/** Why a rerun cannot be accepted whatever the state (no request object, no table, names that are no table names), or undefined. */
+export function rerunPayloadProblem(req: RerunRequest): string | undefined {
+  const payload = payloadProblem(req, RERUN_EXAMPLE);
+  if (payload || req.tables === 'failed') return payload;
+  if (!Array.isArray(req.tables) || req.tables.length === 0) return NO_RERUN_TABLES;
+  return namesProblem(req.tables);
+}
+
 /** Why a rerun cannot be accepted, or undefined when it can. */
 export function rerunProblem(state: SourceState, req: RerunRequest): string | undefined {
-  const payload = payloadProblem(req, '{"tables": ["public.orders"]} or {"tables": "failed"}');
+  const payload = payloadProblem(req, RERUN_EXAMPLE);
   if (payload) return payload;
   // Tables read directly (or from their own DynamoDB exports) need no RDS export: a source of only such tables has none.
   const named = Array.isArray(req.tables) ? req.tables : Object.keys(state.failed);
@@ -282,7 +293,7 @@ export function rerunProblem(state: SourceState, req: RerunRequest): string | un
   if (req.tables === 'failed') {
     return Object.keys(state.failed).length === 0 ? 'no table has failed: nothing to rerun' : undefined;
   }
-  if (!Array.isArray(req.tables) || req.tables.length === 0) return 'name the tables to rerun (schema.table), or "failed"';
+  if (!Array.isArray(req.tables) || req.tables.length === 0) return NO_RERUN_TABLES;
   return namesProblem(req.tables) ?? unknownTablesProblem(state, req.tables);
 }
 

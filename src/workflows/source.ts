@@ -43,6 +43,7 @@ import {
   repeatedRequest,
   rerunNeeds,
   rerunParts,
+  rerunPayloadProblem,
   rerunProblem,
   statusPage,
   syncProblem,
@@ -165,17 +166,6 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     return statusPage(state, req, limit);
   });
 
-  // A fresh start takes up the state a cancelled run left, read like one carried by continue-as-new.
-  const resumedRef = fresh && patched(PATCHES.resumeCancelledState) ? await stateOfCancelledRun(input.source) : undefined;
-  const carriedRef = input.stateRef ?? resumedRef;
-  if (input.state) state = normalizeState(input.state);
-  else if (carriedRef) state = normalizeState(await carriedState(input.source, carriedRef, resumedRef ? CANCELLED_ORIGIN : CARRIED_ORIGIN, () => patched(PATCHES.cancelWhileReadingState)));
-  if (resumedRef) await forgetStateOfCancelledRun(input.source);
-  loaded = true;
-  const { recoverCycleOutcomes } = proxyActivities<Activities>(RECOVERY_ACTIVITY);
-
-  if (fresh && input.syncOnStart !== false) enqueueSync(state, { requestedBy: 'start' });
-
   // The request ids of the cycle running now: a repeated signal of them is dropped.
   let running: readonly string[] = [];
   const duplicates = { running: () => running, dropDuplicates: () => patched(PATCHES.dropRepeatedSignals) };
@@ -191,18 +181,54 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
   const repeatedUpdate = (req: SyncRequest | RerunRequest | undefined): string | undefined =>
     hasBlankRequestId(req) ? undefined : repeatedRequest(state, req?.requestId, { running: () => running, dropDuplicates: () => true });
 
+  /**
+   * An update that arrives while the state is read waits for it, as a signal does (the SDK rejects
+   * an update that finds no handler, as if the worker knew no such update): its validator checks
+   * what needs no state, and its handler the rest once the state is read.
+   */
+  function onceLoaded<R>(problem: () => string | undefined, accept: () => R): R | Promise<R> {
+    const checked = () => {
+      const found = problem();
+      if (found) throw ApplicationFailure.nonRetryable(found, 'RequestRefused');
+      return accept();
+    };
+    return loaded ? accept() : condition(() => loaded).then(checked);
+  }
+
+  // Once the source knows its tables, a sync naming others is refused before anything runs.
+  const syncRefusal = (req: SyncRequest) => syncProblem(state, req) ?? repeatedUpdate(req);
+  setHandler(syncUpdate, (req: SyncRequest): SyncAccepted | Promise<SyncAccepted> => onceLoaded(() => syncRefusal(req), () => acceptSync(state, readRequest(req))), {
+    validator: (req: SyncRequest) => {
+      // Before the state is read only the payload can be checked (against the empty state: no table is known yet).
+      const problem = loaded ? syncRefusal(req) : syncProblem(initialState(), req);
+      if (problem) throw new Error(problem);
+    },
+  });
+
+  const rerunRefusal = (req: RerunRequest) => rerunProblem(state, req) ?? approvalsProblem(req) ?? repeatedUpdate(req);
+  setHandler(rerunUpdate, (req: RerunRequest): RerunAccepted | Promise<RerunAccepted> => onceLoaded(() => rerunRefusal(req), () => enqueueRerun(state, readRequest(req))), {
+    validator: (req: RerunRequest) => {
+      // Validators run only when an update arrives, never on replay: no patch guards what they refuse.
+      const problem = loaded ? rerunRefusal(req) : (rerunPayloadProblem(req) ?? approvalsProblem(req));
+      if (problem) throw new Error(problem);
+    },
+  });
+
+  // A fresh start takes up the state a cancelled run left, read like one carried by continue-as-new.
+  const resumedRef = fresh && patched(PATCHES.resumeCancelledState) ? await stateOfCancelledRun(input.source) : undefined;
+  const carriedRef = input.stateRef ?? resumedRef;
+  if (input.state) state = normalizeState(input.state);
+  else if (carriedRef) state = normalizeState(await carriedState(input.source, carriedRef, resumedRef ? CANCELLED_ORIGIN : CARRIED_ORIGIN, () => patched(PATCHES.cancelWhileReadingState)));
+  if (resumedRef) await forgetStateOfCancelledRun(input.source);
+  loaded = true;
+  const { recoverCycleOutcomes } = proxyActivities<Activities>(RECOVERY_ACTIVITY);
+
+  if (fresh && input.syncOnStart !== false) enqueueSync(state, { requestedBy: 'start' });
+
   setHandler(requestSyncSignal, (given: SyncRequest | undefined) => {
     const req = readRequest(given);
     const problem = enqueueSyncSignal(state, req, nowIso(), { refuseStringTables: () => patched(PATCHES.stringTablesDropped), duplicates, refuseBadTables: () => patched(PATCHES.refuseBadSyncSignal) });
     if (problem) log.warn('sync signal ignored', { problem, request: req });
-  });
-
-  // Once the source knows its tables, a sync naming others is refused before anything runs.
-  setHandler(syncUpdate, (req: SyncRequest): SyncAccepted => acceptSync(state, readRequest(req)), {
-    validator: (req: SyncRequest) => {
-      const problem = syncProblem(state, req) ?? repeatedUpdate(req);
-      if (problem) throw new Error(problem);
-    },
   });
 
   setHandler(requestRerunSignal, (given: RerunRequest | undefined) => {
@@ -214,14 +240,6 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
       refuseBadApprovals: () => patched(PATCHES.refuseTextApprovals),
     });
     if (problem) log.warn('rerun signal ignored', { problem, request: req });
-  });
-
-  setHandler(rerunUpdate, (req: RerunRequest): RerunAccepted => enqueueRerun(state, readRequest(req)), {
-    validator: (req: RerunRequest) => {
-      // Validators run only when an update arrives, never on replay: no patch guards what they refuse.
-      const problem = rerunProblem(state, req) ?? approvalsProblem(req) ?? repeatedUpdate(req);
-      if (problem) throw new Error(problem);
-    },
   });
 
   /** The cycles a request runs as: one, or for a rerun one per export its tables come from. */

@@ -1,0 +1,74 @@
+/**
+ * Updates that reach a source workflow while its new run reads the state it takes up (a cancelled
+ * run's, or one carried over by reference): they wait for the state, as signals do, and are then
+ * validated against it, instead of being rejected as if the worker knew no `sync` or `rerun` update.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import type { FakeOptions } from '../../src/fake/ports';
+import { fakeTableNames } from '../../src/fake/ports';
+import { sourceWorkflowId } from '../../src/ids';
+import { type SourceWorkflowInput, SOURCE_WORKFLOW_TYPE, rerunUpdate, syncUpdate } from '../../src/workflows/messages';
+import { fakeConfig, startFakeWorker, startTestServer, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
+import { startSource, waitForCycles } from '../helpers/source';
+import { pollFor } from '../helpers/within';
+
+const SOURCE = 'loadingupdates';
+const [A, B] = fakeTableNames(2) as [string, string];
+
+async function waitForRunStatus(handle: WorkflowHandle, name: string): Promise<void> {
+  await pollFor(
+    () => `the source workflow to be ${name}`,
+    async () => ((await handle.describe()).status.name === name ? name : undefined),
+    60_000,
+    200,
+  );
+}
+
+describe('an update sent while the source reads the state it takes up', () => {
+  let env: TestServer;
+  let w: FakeWorker;
+  const queue = uniqueQueue('update-while-loading');
+  before(async () => {
+    env = await startTestServer();
+    w = await startFakeWorker(fakeConfig(queue, { tables: 2 }, {}, SOURCE), { tables: 2 });
+  });
+  after(async () => {
+    await w?.stop();
+    await env?.close();
+  });
+
+  test('waits for the state and is then served, or refused with the reason the state gives', async () => {
+    w.backend.setFailures([{ table: B, phase: 'load', times: 'always', retryable: false, message: 'load refused' }]);
+    const first = await startSource(w.client, queue, SOURCE);
+    const one = await waitForCycles(first, 1);
+    assert.ok(one.failed[B], 'the first cycle failed a table');
+    w.backend.setFailures([]);
+    await first.cancel();
+    await waitForRunStatus(first, 'CANCELLED');
+
+    // Every backend call takes a while: the next start reads the cancelled run's state for seconds.
+    const backend = w.backend as unknown as { options: FakeOptions };
+    backend.options = { ...backend.options, callLatencyMs: 1_500 };
+    const input: SourceWorkflowInput = { source: SOURCE, syncOnStart: false };
+    const handle = await w.client.workflow.start(SOURCE_WORKFLOW_TYPE, { workflowId: sourceWorkflowId(SOURCE), taskQueue: queue, args: [input] });
+    const answer = <T>(p: Promise<T>) => p.then((value) => ({ value }), (err: unknown) => ({ err: err instanceof WorkflowUpdateFailedError ? (err.cause?.message ?? err.message) : String(err) }));
+    const [rerun, sync, unknown] = await Promise.all([
+      answer(handle.executeUpdate(rerunUpdate, { args: [{ tables: 'failed', requestId: 'rerun-while-loading' }] })),
+      answer(handle.executeUpdate(syncUpdate, { args: [{ tables: [A], requestId: 'sync-while-loading' }] })),
+      answer(handle.executeUpdate(syncUpdate, { args: [{ tables: ['public.nope'], requestId: 'unknown-while-loading' }] })),
+    ]);
+    backend.options = { ...backend.options, callLatencyMs: 0 };
+
+    const accepted = (rerun as { value?: { requestId: string; tables: string[] } }).value;
+    assert.deepEqual(accepted && [accepted.requestId, accepted.tables], ['rerun-while-loading', [B]], `the rerun sent while the state was read: ${JSON.stringify(rerun)}`);
+    assert.equal((sync as { value?: { requestId: string } }).value?.requestId, 'sync-while-loading', `the sync sent while the state was read: ${JSON.stringify(sync)}`);
+    assert.match((unknown as { err?: string }).err ?? JSON.stringify(unknown), /^unknown table\(s\) public\.nope: the source's tables are /);
+    const s = await waitForCycles(handle, 3, 60_000);
+    const served = s.recentCycles.flatMap((c) => c.requestIds);
+    assert.ok(served.includes('rerun-while-loading') && served.includes('sync-while-loading'), `a request accepted while the state was read was not served: ${JSON.stringify(s.recentCycles.map((c) => c.requestIds))}`);
+    assert.deepEqual(s.failed, {}, 'the rerun of the failed table did not run');
+    await handle.terminate('test done');
+  });
+});
