@@ -122,6 +122,8 @@ const PATCHES = {
   refuseTextApprovals: 'rerun-signal-text-approvals-dropped',
   /** The state that cannot be stored for continue-as-new stays in this run, which tries again later (the workflow failed, its state lost). */
   retryStateStore: 'retry-state-store-for-continue-as-new',
+  /** Requests that came while the state was read are served in the order they came (every sync signal went before any rerun signal). */
+  waitingInArrivalOrder: 'requests-while-loading-in-arrival-order',
 } as const;
 
 /** How long a run whose state could not be stored waits before it tries again: doubling, up to an hour. */
@@ -182,22 +184,53 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     hasBlankRequestId(req) ? undefined : repeatedRequest(state, req?.requestId, { running: () => running, dropDuplicates: () => true });
 
   /**
-   * An update that arrives while the state is read waits for it, as a signal does (the SDK rejects
-   * an update that finds no handler, as if the worker knew no such update): its validator checks
-   * what needs no state, and its handler the rest once the state is read.
+   * Requests that arrive while the state is read (or looked for), in the order they came: served once
+   * it is read. An update waits for it, as a signal does (the SDK rejects an update that finds no
+   * handler, as if the worker knew no such update): its validator checks what needs no state, and
+   * the rest is checked when it is served.
    */
-  function onceLoaded<R>(problem: () => string | undefined, accept: () => R): R | Promise<R> {
-    const checked = () => {
-      const found = problem();
-      if (found) throw ApplicationFailure.nonRetryable(found, 'RequestRefused');
-      return accept();
-    };
-    return loaded ? accept() : condition(() => loaded).then(checked);
+  const waiting: { kind: 'sync' | 'rerun'; serve: () => void }[] = [];
+  function whenLoaded(kind: 'sync' | 'rerun', serve: () => void): void {
+    if (loaded) serve();
+    else waiting.push({ kind, serve });
   }
+  function onceLoaded<R>(kind: 'sync' | 'rerun', problem: () => string | undefined, accept: () => R): R | Promise<R> {
+    if (loaded) return accept();
+    return new Promise<R>((resolve, reject) => {
+      waiting.push({
+        kind,
+        serve: () => {
+          const found = problem();
+          if (found) reject(ApplicationFailure.nonRetryable(found, 'RequestRefused'));
+          else resolve(accept());
+        },
+      });
+    });
+  }
+  /**
+   * Serves the requests that came while the state was read. They were once left to the SDK, which
+   * handed every sync to its handler before any rerun: a history recorded so replays so. (Those of
+   * a run's first task still come so, handler by handler, as they are registered.)
+   */
+  function serveWaiting(): void {
+    const rerunBeforeSync = waiting.some((w, i) => w.kind === 'sync' && waiting.slice(0, i).some((x) => x.kind === 'rerun'));
+    const inOrder = !rerunBeforeSync || patched(PATCHES.waitingInArrivalOrder);
+    const order = inOrder ? [...waiting] : [...waiting.filter((w) => w.kind === 'sync'), ...waiting.filter((w) => w.kind === 'rerun')];
+    waiting.length = 0;
+    for (const w of order) w.serve();
+  }
+
+  setHandler(requestSyncSignal, (given: SyncRequest | undefined) =>
+    whenLoaded('sync', () => {
+      const req = readRequest(given);
+      const problem = enqueueSyncSignal(state, req, nowIso(), { refuseStringTables: () => patched(PATCHES.stringTablesDropped), duplicates, refuseBadTables: () => patched(PATCHES.refuseBadSyncSignal) });
+      if (problem) log.warn('sync signal ignored', { problem, request: req });
+    }),
+  );
 
   // Once the source knows its tables, a sync naming others is refused before anything runs.
   const syncRefusal = (req: SyncRequest) => syncProblem(state, req) ?? repeatedUpdate(req);
-  setHandler(syncUpdate, (req: SyncRequest): SyncAccepted | Promise<SyncAccepted> => onceLoaded(() => syncRefusal(req), () => acceptSync(state, readRequest(req))), {
+  setHandler(syncUpdate, (req: SyncRequest): SyncAccepted | Promise<SyncAccepted> => onceLoaded('sync', () => syncRefusal(req), () => acceptSync(state, readRequest(req))), {
     validator: (req: SyncRequest) => {
       // Before the state is read only the payload can be checked (against the empty state: no table is known yet).
       const problem = loaded ? syncRefusal(req) : syncProblem(initialState(), req);
@@ -205,8 +238,21 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     },
   });
 
+  setHandler(requestRerunSignal, (given: RerunRequest | undefined) =>
+    whenLoaded('rerun', () => {
+      const req = readRequest(given);
+      const problem = enqueueRerunSignal(state, req, nowIso(), {
+        directRerun: () => patched(PATCHES.directRerunSignal),
+        duplicates,
+        refuseBadTables: () => patched(PATCHES.refuseBadSyncSignal),
+        refuseBadApprovals: () => patched(PATCHES.refuseTextApprovals),
+      });
+      if (problem) log.warn('rerun signal ignored', { problem, request: req });
+    }),
+  );
+
   const rerunRefusal = (req: RerunRequest) => rerunProblem(state, req) ?? approvalsProblem(req) ?? repeatedUpdate(req);
-  setHandler(rerunUpdate, (req: RerunRequest): RerunAccepted | Promise<RerunAccepted> => onceLoaded(() => rerunRefusal(req), () => enqueueRerun(state, readRequest(req))), {
+  setHandler(rerunUpdate, (req: RerunRequest): RerunAccepted | Promise<RerunAccepted> => onceLoaded('rerun', () => rerunRefusal(req), () => enqueueRerun(state, readRequest(req))), {
     validator: (req: RerunRequest) => {
       // Validators run only when an update arrives, never on replay: no patch guards what they refuse.
       const problem = loaded ? rerunRefusal(req) : (rerunPayloadProblem(req) ?? approvalsProblem(req));
@@ -224,23 +270,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
   const { recoverCycleOutcomes } = proxyActivities<Activities>(RECOVERY_ACTIVITY);
 
   if (fresh && input.syncOnStart !== false) enqueueSync(state, { requestedBy: 'start' });
-
-  setHandler(requestSyncSignal, (given: SyncRequest | undefined) => {
-    const req = readRequest(given);
-    const problem = enqueueSyncSignal(state, req, nowIso(), { refuseStringTables: () => patched(PATCHES.stringTablesDropped), duplicates, refuseBadTables: () => patched(PATCHES.refuseBadSyncSignal) });
-    if (problem) log.warn('sync signal ignored', { problem, request: req });
-  });
-
-  setHandler(requestRerunSignal, (given: RerunRequest | undefined) => {
-    const req = readRequest(given);
-    const problem = enqueueRerunSignal(state, req, nowIso(), {
-      directRerun: () => patched(PATCHES.directRerunSignal),
-      duplicates,
-      refuseBadTables: () => patched(PATCHES.refuseBadSyncSignal),
-      refuseBadApprovals: () => patched(PATCHES.refuseTextApprovals),
-    });
-    if (problem) log.warn('rerun signal ignored', { problem, request: req });
-  });
+  serveWaiting();
 
   /** The cycles a request runs as: one, or for a rerun one per export its tables come from. */
   function cycleParts(batch: CoalescedRequest): CyclePart[] {

@@ -5,11 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowUpdateFailedError, WorkflowUpdateStage, type WorkflowHandle } from '@temporalio/client';
 import type { FakeOptions } from '../../src/fake/ports';
 import { fakeTableNames } from '../../src/fake/ports';
 import { sourceWorkflowId } from '../../src/ids';
-import { type SourceWorkflowInput, SOURCE_WORKFLOW_TYPE, rerunUpdate, syncUpdate } from '../../src/workflows/messages';
+import { type SourceWorkflowInput, SOURCE_WORKFLOW_TYPE, requestRerunSignal, requestSyncSignal, rerunUpdate, syncUpdate } from '../../src/workflows/messages';
 import { fakeConfig, startFakeWorker, startTestServer, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
 import { startSource, waitForCycles } from '../helpers/source';
 import { pollFor } from '../helpers/within';
@@ -69,6 +69,33 @@ describe('an update sent while the source reads the state it takes up', () => {
     const served = s.recentCycles.flatMap((c) => c.requestIds);
     assert.ok(served.includes('rerun-while-loading') && served.includes('sync-while-loading'), `a request accepted while the state was read was not served: ${JSON.stringify(s.recentCycles.map((c) => c.requestIds))}`);
     assert.deepEqual(s.failed, {}, 'the rerun of the failed table did not run');
+    await handle.terminate('test done');
+  });
+
+  test('requests sent while the state is read are served in the order they came, whatever their kind', async () => {
+    const first = await startSource(w.client, queue, SOURCE);
+    await waitForCycles(first, 1);
+    await first.cancel();
+    await waitForRunStatus(first, 'CANCELLED');
+    const cycles = (await waitForCycles(first, 1)).recentCycles.length;
+
+    const backend = w.backend as unknown as { options: FakeOptions };
+    backend.options = { ...backend.options, callLatencyMs: 1_500 };
+    const input: SourceWorkflowInput = { source: SOURCE, syncOnStart: false };
+    const handle = await w.client.workflow.start(SOURCE_WORKFLOW_TYPE, { workflowId: sourceWorkflowId(SOURCE), taskQueue: queue, args: [input] });
+    await handle.signal(requestRerunSignal, { tables: [A], approveDeletes: true, requestId: 'rerun-first' });
+    // Accepted (validated) while the state is read: the signal below comes after it.
+    const second = await handle.startUpdate(syncUpdate, { args: [{ tables: [B], requestId: 'update-second' }], waitForStage: WorkflowUpdateStage.ACCEPTED });
+    await handle.signal(requestSyncSignal, { tables: [A], requestId: 'sync-third' });
+    await second.result();
+    backend.options = { ...backend.options, callLatencyMs: 0 };
+
+    const s = await waitForCycles(handle, cycles + 2, 60_000);
+    assert.deepEqual(
+      s.recentCycles.slice(0, 2).map((c) => [c.kind, c.requestIds]).reverse(),
+      [['rerun', ['rerun-first']], ['sync', ['update-second', 'sync-third']]],
+      `not served in the order they came: ${JSON.stringify(s.recentCycles.map((c) => [c.kind, c.requestIds]))}`,
+    );
     await handle.terminate('test done');
   });
 });
