@@ -124,6 +124,8 @@ const PATCHES = {
   retryStateStore: 'retry-state-store-for-continue-as-new',
   /** Requests that came while the state was read are served in the order they came (every sync signal went before any rerun signal). */
   waitingInArrivalOrder: 'requests-while-loading-in-arrival-order',
+  /** A dead cycle's outcomes whose read back was cancelled with the source are read again out of the cancelled scope (its commits went unrecorded). */
+  recoverAfterCancel: 'recover-dead-cycle-again-after-cancel',
 } as const;
 
 /** How long a run whose state could not be stored waits before it tries again: doubling, up to an hour. */
@@ -423,6 +425,10 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
         finishedAt: nowIso(),
       };
     } catch (err) {
+      // Cancelled with the source while it read them: read again out of the cancelled scope, else the cycle's commits go unrecorded.
+      if (isCancellation(err) && CancellationScope.current().consideredCancelled && patched(PATCHES.recoverAfterCancel)) {
+        return CancellationScope.nonCancellable(() => recoveredCycleResult(cycle, failed, message, transported));
+      }
       return { ...failed, warnings: [`the outcomes of its tables could not be read back from the lake: ${errorMessage(err)}`], finishedAt: nowIso() };
     }
   }
