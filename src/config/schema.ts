@@ -395,7 +395,7 @@ export const sourceSchema = z
         showValues: z
           .boolean()
           .default(false)
-          .describe('Quote example row values in cast and key errors; they then reach the workflow history, the logs and the CLI. Off by default.'),
+          .describe('Quote example row values in cast and key errors (each cut after 200 characters); they then reach the workflow history, the logs and the CLI. Off by default.'),
       })
       .strict()
       .default({ showValues: false })
