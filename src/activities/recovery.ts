@@ -63,7 +63,7 @@ export function recoveryActivities(deps: ActivityDeps) {
         const entries = plan.filter((entry) => entry.action !== 'skip' && (!wanted || wanted.has(entry.table)));
         const progress = await RecoveryProgress.resume(ports, input.cycleId);
         const settleTable = async (entry: PlanEntry): Promise<SettledTable> => {
-          const base = { table: entry.table, lakeTable: entry.lakeTable, action: entry.action, ...(entry.extract ? { extract: entry.extract.kind } : {}) };
+          const base = outcomeBase(entry);
           let commit: LakeCommit | undefined;
           try {
             commit = await lastCommit(namespace, entry.lakeTable);
@@ -94,7 +94,7 @@ export function recoveryActivities(deps: ActivityDeps) {
         const { attempt, startToCloseTimeoutMs } = Context.current().info;
         const stopAt = attempt >= RECOVERY_ATTEMPTS && startToCloseTimeoutMs > 0 ? startedAt + Math.floor((startToCloseTimeoutMs * 2) / 3) : undefined;
         const outOfTime = (entry: PlanEntry): SettledTable => {
-          const base = { table: entry.table, lakeTable: entry.lakeTable, action: entry.action, ...(entry.extract ? { extract: entry.extract.kind } : {}) };
+          const base = outcomeBase(entry);
           const each = `${Math.round(startToCloseTimeoutMs / 6_000) / 10} minutes each`;
           const message = `the cycle ended (${input.error}) and its recovery ran out of time (attempt ${attempt} of ${RECOVERY_ATTEMPTS}, ${each}) before it read ${entry.table} back from the lake: whether it committed is not known; rerun the table (lakesync rerun ${input.source} --tables ${entry.table})`;
           return { outcome: { ...base, status: 'failed', error: { phase: 'load', message, type: 'RecoveryOutOfTime', retryable: true } } };
@@ -110,6 +110,11 @@ export function recoveryActivities(deps: ActivityDeps) {
       });
     },
   };
+}
+
+/** What every outcome of a planned table starts with, committed or failed. */
+function outcomeBase(entry: PlanEntry): Pick<TableOutcome, 'table' | 'lakeTable' | 'action' | 'extract'> {
+  return { table: entry.table, lakeTable: entry.lakeTable, action: entry.action, ...(entry.extract ? { extract: entry.extract.kind } : {}) };
 }
 
 /** Tables settled at once: each is a lineage read and, for a commit, a grant and a verification (Athena queries). */
