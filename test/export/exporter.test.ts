@@ -236,6 +236,19 @@ describe('exportSnapshot with ExportOnly', () => {
   });
 });
 
+describe('the export session on PGlite (PostgreSQL 17 and later)', () => {
+  test('a transaction_timeout set for the source user or session does not apply to the export\'s read', async () => {
+    await db.exec("SET transaction_timeout = '5min'");
+    try {
+      const seen = await db.consistentRead((session) => session.rows('SHOW transaction_timeout'));
+      assert.deepEqual(seen, [['0']], 'a transaction timeout would cancel a long export and release its snapshot');
+      assert.deepEqual(await db.query('SHOW transaction_timeout'), [{ transaction_timeout: '5min' }], 'only the export\'s transaction is changed');
+    } finally {
+      await db.exec('RESET transaction_timeout');
+    }
+  });
+});
+
 describe('a cancelled export on PGlite', () => {
   test('stops inside the table it reads: no further rows are fetched, and the export fails with the cancel\'s reason', async () => {
     const canceller = new AbortController();

@@ -37,4 +37,6 @@ export const CONSISTENT_READ_SETTINGS = [
   // a long read short, or end the connection holding the snapshot while it waits for the readers.
   'SET LOCAL statement_timeout = 0',
   'SET LOCAL idle_in_transaction_session_timeout = 0',
+  // PostgreSQL 17's transaction_timeout likewise (pg_dump 17 sets it to 0); older servers do not know it.
+  "SELECT set_config('transaction_timeout', '0', true) WHERE current_setting('transaction_timeout', true) IS NOT NULL",
 ];
