@@ -16,13 +16,19 @@ if (!source) {
   console.error('usage: node examples/service-rerun.mjs <source> [failed | schema.table,...]');
   process.exit(2);
 }
+// Read as the lakesync command reads --tables: "public.a, public.b," names two tables.
+const tables = tablesArg.trim() === 'failed' ? 'failed' : [...new Set(tablesArg.split(',').map((t) => t.trim()).filter(Boolean))];
+if (tables.length === 0) {
+  console.error(`no table named in ${JSON.stringify(tablesArg)}: pass "failed" or schema.table names separated by commas`);
+  process.exit(2);
+}
 
 const connection = await Connection.connect({ address: process.env.TEMPORAL_ADDRESS ?? 'localhost:7233' });
 try {
   const client = new Client({ connection, namespace: process.env.TEMPORAL_NAMESPACE ?? 'default' });
   /** @type {import('../src/workflows/messages').RerunRequest} */
   const rerun = {
-    tables: tablesArg === 'failed' ? 'failed' : tablesArg.split(','),
+    tables,
     requestId: `billing-${randomUUID()}`,
     requestedBy: 'billing-service',
   };
