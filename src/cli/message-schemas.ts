@@ -169,6 +169,12 @@ const ignoredRequest = z
     reason: z.string(),
     at: z.string(),
     repeat: z.literal(true).optional().describe('A repeat of a request already queued, running or served: that one still runs (or ran)'),
+    times: z
+      .number()
+      .int()
+      .optional()
+      .describe('How many requests of this sender (requestedBy) were dropped for this same reason, counting this one, the newest (its requestId and at); absent for one. They are kept as one entry, so they do not push others out'),
+    firstAt: z.string().optional().describe('When the first of them was dropped; set with times'),
   })
   .meta({ id: 'IgnoredRequest', description: 'A request the workflow could not serve and dropped (a signal cannot be refused)' });
 

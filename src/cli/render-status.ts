@@ -65,7 +65,7 @@ export function statusReport(view: StatusView, links: StatusLinks): string[] {
   const ignored = view.status?.ignoredRequests ?? [];
   if (ignored.length > 0) {
     lines.push('', 'ignored requests (newest first):');
-    for (const r of ignored.slice(0, 5)) lines.push(`  ${r.at} ${r.kind} ${r.requestId ?? '(no id)'}${r.requestedBy ? ` by ${shown(r.requestedBy)}` : ''}: ${shown(r.reason)}`);
+    for (const r of ignored.slice(0, 5)) lines.push(`  ${r.at} ${r.kind} ${r.requestId ?? '(no id)'}${r.requestedBy ? ` by ${shown(r.requestedBy)}` : ''}${r.times ? ` (${r.times} times since ${r.firstAt ?? '?'})` : ''}: ${shown(r.reason)}`);
   }
   const notStored = view.status?.stateNotStored;
   if (notStored) lines.push('', `warning (since ${notStored.at}): ${shown(notStored.message)}`);

@@ -268,8 +268,16 @@ export function enqueueRerunSignal(state: SourceState, given: RerunRequest | nul
   return undefined;
 }
 
+/**
+ * Keeps a dropped request in the status, newest first. One dropped for the reason an earlier one
+ * of the same named sender (`requestedBy`) and kind was replaces it, counted (`times`, `firstAt`): a schedule firing
+ * every hour with nothing to do would else push every other dropped request out within a day.
+ */
 export function recordIgnored(state: SourceState, entry: IgnoredRequest): void {
-  state.ignoredRequests = [entry, ...state.ignoredRequests].slice(0, IGNORED_REQUESTS);
+  const sameSender = (r: IgnoredRequest) => entry.requestedBy !== undefined && r.requestedBy === entry.requestedBy && r.kind === entry.kind;
+  const earlier = state.ignoredRequests.find((r) => sameSender(r) && r.reason === entry.reason && r.repeat === entry.repeat);
+  const kept = earlier ? { ...entry, times: (earlier.times ?? 1) + 1, firstAt: earlier.firstAt ?? earlier.at } : entry;
+  state.ignoredRequests = [kept, ...state.ignoredRequests.filter((r) => r !== earlier)].slice(0, IGNORED_REQUESTS);
 }
 
 const RERUN_EXAMPLE = '{"tables": ["public.orders"]} or {"tables": "failed"}';

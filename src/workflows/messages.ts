@@ -135,6 +135,14 @@ export interface IgnoredRequest {
   at: string;
   /** A repeat of a request already queued, running or served: that one still runs (or ran). */
   repeat?: true;
+  /**
+   * How many requests of this sender (`requestedBy`) were dropped for this same reason (e.g. a schedule's hourly
+   * rerun of failed tables when none has failed), counting this one, the newest (its `requestId`
+   * and `at`); absent for one. They are kept as one entry, so they do not push others out.
+   */
+  times?: number;
+  /** When the first of them was dropped; set with `times`. */
+  firstAt?: string;
 }
 
 /** A table that is no longer in the source: it left the failed and the known tables. */

@@ -88,6 +88,13 @@ describe('status rendering', () => {
     assert.match(frame.find((l) => l.startsWith('public.stock'))!, /░{10}/);
   });
 
+  it('an ignored request dropped many times says how many since when', () => {
+    const at = '2025-01-04T06:00:00.000Z';
+    const ignored = [{ kind: 'rerun', requestId: 'fire-30', requestedBy: 'schedule lakesync/prod/rerun', reason: 'no table has failed: nothing to rerun', at, times: 31, firstAt: '2025-01-03T00:00:00.000Z' }];
+    const lines = statusReport({ ...running, status: { ignoredRequests: ignored } as never }, {});
+    assert.ok(lines.includes(`  ${at} rerun fire-30 by schedule lakesync/prod/rerun (31 times since 2025-01-03T00:00:00.000Z): no table has failed: nothing to rerun`), lines.join('\n'));
+  });
+
   it('plain mode prints a line per change only, then the outcomes of the cycle it followed', () => {
     const log = new ChangeLog();
     const at = new Date('2025-01-01T10:00:00Z');

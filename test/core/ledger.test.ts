@@ -446,6 +446,27 @@ test('an invalid rerun signal is kept in the status with its request id, sender,
   assert.equal(state.ignoredRequests[0]!.requestId, 'n24', 'newest first');
 });
 
+test('an hourly schedule that reruns failed tables when none has failed keeps one ignored entry, with its count: other dropped requests stay in the status', () => {
+  const state = exported(['public.a']);
+  const by = 'schedule lakesync/shop/rerun';
+  enqueueRerunSignal(state, { tables: 'failed', requestId: 'fire-0', requestedBy: by }, '2025-01-03T00:00:00.000Z');
+  assert.match(enqueueRerunSignal(state, { tables: ['public.x'], requestId: 'svc-1', requestedBy: 'billing' }, AT) ?? '', /unknown table/);
+  for (let hour = 1; hour <= 30; hour++) {
+    const at = new Date(Date.parse('2025-01-03T00:00:00.000Z') + hour * 3_600_000).toISOString();
+    assert.equal(enqueueRerunSignal(state, { tables: 'failed', requestId: `fire-${hour}`, requestedBy: by }, at), 'no table has failed: nothing to rerun');
+  }
+  assert.deepEqual(
+    state.ignoredRequests.map((r) => [r.requestId, r.requestedBy, r.times, r.firstAt, r.at]),
+    [
+      ['fire-30', by, 31, '2025-01-03T00:00:00.000Z', '2025-01-04T06:00:00.000Z'],
+      ['svc-1', 'billing', undefined, undefined, AT],
+    ],
+  );
+  // A different reason, or sender, is an entry of its own.
+  enqueueRerunSignal(state, { tables: ['public.y'], requestId: 'svc-2', requestedBy: 'billing' }, AT);
+  assert.deepEqual(state.ignoredRequests.map((r) => r.requestId), ['svc-2', 'fire-30', 'svc-1']);
+});
+
 test('a table that failed and is now excluded leaves the failed list', () => {
   const state = exported(['public.a', 'public.b_pii']);
   state.failed['public.b_pii'] = { cycleId: 'c1', phase: 'load', message: 'boom' };
