@@ -230,13 +230,19 @@ export interface RerunSignalOptions {
    * replay histories recorded before (it ran, "false" as text approving).
    */
   refuseBadApprovals?: () => boolean;
+  /**
+   * Asked only for a rerun with an approval or rebuild that becomes a sync before any export:
+   * whether the sync keeps them. False only to replay histories recorded before (it went without).
+   */
+  keepApprovalsInSync?: () => boolean;
 }
 
 /**
  * Queues a rerun that arrived as a signal. A signal cannot be refused, so an invalid one is
  * dropped and kept in `ignoredRequests` with the reason: returns why, or undefined once queued.
  * Before the first export there is nothing to reuse (e.g. signal-with-start on a new source), so
- * a rerun of named tables becomes a sync of them, unless every one of them is read directly.
+ * a rerun of named tables becomes a sync of them, with its approvals and rebuild, unless every one
+ * of them is read directly.
  */
 export function enqueueRerunSignal(state: SourceState, given: RerunRequest | null | undefined, at: string, options: RerunSignalOptions = {}): string | undefined {
   // No payload names no table: dropped with the reason, like any rerun the workflow cannot serve.
@@ -256,7 +262,7 @@ export function enqueueRerunSignal(state: SourceState, given: RerunRequest | nul
   // Tables read directly need no export (a source of only such tables never has one): their
   // rerun stays a rerun, else its approvals (approveDeletes, rebuild, allowOlderExport) would be lost.
   if (!state.lastExport && named.length > 0 && !(allReadDirectly(state, named) && (options.directRerun?.() ?? true))) {
-    state.queue.push({ kind: 'sync', requestId: requestIdFor(state, req.requestId), approveDeletes: false, tables: [...new Set(req.tables)], requestedBy: req.requestedBy ?? 'rerun before any export' });
+    state.queue.push({ kind: 'sync', requestId: requestIdFor(state, req.requestId), ...approvalsForSync(req, options), tables: [...new Set(req.tables)], requestedBy: req.requestedBy ?? 'rerun before any export' });
     return undefined;
   }
   const problem = rerunProblem(state, req);
@@ -273,6 +279,14 @@ export function enqueueRerunSignal(state: SourceState, given: RerunRequest | nul
  * of the same named sender (`requestedBy`) and kind was replaces it, counted (`times`, `firstAt`): a schedule firing
  * every hour with nothing to do would else push every other dropped request out within a day.
  */
+/** What a sync that serves a rerun signal approves: the rerun's approvals and rebuild (they apply to the plan of any cycle). */
+function approvalsForSync(req: RerunRequest, options: RerunSignalOptions): Pick<QueuedRequest, 'approveDeletes' | 'allowOlderExport' | 'rebuild'> {
+  const asked = { approveDeletes: req.approveDeletes === true, allowOlderExport: req.allowOlderExport === true, rebuild: req.rebuild === true };
+  const keep = (asked.approveDeletes || asked.allowOlderExport || asked.rebuild) && (options.keepApprovalsInSync?.() ?? true);
+  if (!keep) return { approveDeletes: false };
+  return { approveDeletes: asked.approveDeletes, ...(asked.allowOlderExport ? { allowOlderExport: true } : {}), ...(asked.rebuild ? { rebuild: true } : {}) };
+}
+
 export function recordIgnored(state: SourceState, entry: IgnoredRequest): void {
   const sameSender = (r: IgnoredRequest) => entry.requestedBy !== undefined && r.requestedBy === entry.requestedBy && r.kind === entry.kind;
   const earlier = state.ignoredRequests.find((r) => sameSender(r) && r.reason === entry.reason && r.repeat === entry.repeat);

@@ -73,9 +73,9 @@ export interface QueuedRequest {
   requestId: string;
   tables?: TableName[];
   approveDeletes: boolean;
-  /** Only reruns set it; absent means false. */
+  /** Only reruns set it (and the sync a rerun signal becomes before any export); absent means false. */
   allowOlderExport?: boolean;
-  /** Only reruns set it (rerun --rebuild); absent means false. */
+  /** Only reruns set it (rerun --rebuild, and the sync a rerun signal becomes before any export); absent means false. */
   rebuild?: boolean;
   requestedBy?: string;
 }

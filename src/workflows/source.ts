@@ -126,6 +126,8 @@ const PATCHES = {
   waitingInArrivalOrder: 'requests-while-loading-in-arrival-order',
   /** A dead cycle's outcomes whose read back was cancelled with the source are read again out of the cancelled scope (its commits went unrecorded). */
   recoverAfterCancel: 'recover-dead-cycle-again-after-cancel',
+  /** A rerun signal that becomes a sync before any export keeps its approvals and rebuild (the sync went without them). */
+  syncKeepsRerunApprovals: 'rerun-signal-sync-keeps-approvals',
 } as const;
 
 /** How long a run whose state could not be stored waits before it tries again: doubling, up to an hour. */
@@ -248,6 +250,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
         duplicates,
         refuseBadTables: () => patched(PATCHES.refuseBadSyncSignal),
         refuseBadApprovals: () => patched(PATCHES.refuseTextApprovals),
+        keepApprovalsInSync: () => patched(PATCHES.syncKeepsRerunApprovals),
       });
       if (problem) log.warn('rerun signal ignored', { problem, request: req });
     }),

@@ -183,19 +183,21 @@ describe('sync core on a real Temporal server', () => {
     });
     after(async () => w?.stop());
 
-    test('signal-with-start of a rerun on a new source syncs the named tables', async () => {
+    test('signal-with-start of a rerun on a new source syncs the named tables, with the rerun\'s delete approval', async () => {
       const handle = await w.client.workflow.signalWithStart('sourceWorkflow', {
         workflowId: 'lakesync/early',
         taskQueue: queue,
         args: [{ source: 'early', syncOnStart: false }],
         signal: 'requestRerun',
-        signalArgs: [{ tables: ['public.t0002'], requestId: 'svc-1' }],
+        signalArgs: [{ tables: ['public.t0002'], requestId: 'svc-1', approveDeletes: true }],
       });
       const s = await waitForCycles(handle, 1);
       assert.equal(s.recentCycles[0]!.kind, 'sync');
       assert.deepEqual(s.recentCycles[0]!.requestIds, ['svc-1']);
       assert.deepEqual(Object.keys(s.ledger), ['public.t0002']);
       assert.equal(w.backend.count('load.start:public.t0001'), 0);
+      const loads = Object.values(w.backend.state.runs).filter((r) => r.table === 'public.t0002');
+      assert.deepEqual(loads.map((r) => r.request.plan.approveDeletes), [true], 'the load carries the delete approval');
     });
   });
 

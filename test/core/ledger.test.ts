@@ -229,6 +229,21 @@ test('a rerun signal before any export becomes a sync of its tables', () => {
   assert.deepEqual(state.queue, [{ kind: 'sync', requestId: 'r1', approveDeletes: false, tables: ['public.a', 'public.b'], requestedBy: 'rerun before any export' }]);
 });
 
+test('a rerun signal before any export becomes a sync of its tables that keeps its approvals and rebuild', () => {
+  // A source started afresh (its state lost) over lake tables that exist: the approval a mass delete needs, and the rebuild asked for, still apply.
+  const state = initialState();
+  assert.equal(enqueueRerunSignal(state, { tables: ['public.a'], approveDeletes: true, rebuild: true, allowOlderExport: true, requestedBy: 'ops' }, AT), undefined);
+  assert.deepEqual(state.queue, [{ kind: 'sync', requestId: 'r1', approveDeletes: true, allowOlderExport: true, rebuild: true, tables: ['public.a'], requestedBy: 'ops' }]);
+  // Replaying a history recorded before: the sync went without them.
+  const before = initialState();
+  assert.equal(enqueueRerunSignal(before, { tables: ['public.a'], approveDeletes: true, rebuild: true }, AT, { keepApprovalsInSync: () => false }), undefined);
+  assert.deepEqual(before.queue, [{ kind: 'sync', requestId: 'r1', approveDeletes: false, tables: ['public.a'], requestedBy: 'rerun before any export' }]);
+  // Asked only of a rerun that has approvals, so other histories record no marker.
+  const asked: string[] = [];
+  enqueueRerunSignal(initialState(), { tables: ['public.a'], approveDeletes: false }, AT, { keepApprovalsInSync: () => (asked.push('asked'), true) });
+  assert.deepEqual(asked, []);
+});
+
 test('a rerun signal of "failed" before any export is dropped with the reason', () => {
   const state = initialState();
   assert.equal(enqueueRerunSignal(state, { tables: 'failed' }, AT), 'there is no export to rerun from yet: run a sync first');
