@@ -140,14 +140,26 @@ export interface SyncSignalOptions {
    * histories recorded before (it was queued, and its cycle failed).
    */
   refuseBadTables?: () => boolean;
+  /**
+   * Asked only for a sync signal whose payload is no object (a list, a string, a number): whether
+   * it is dropped, as the `sync` update refuses it. False only to replay histories recorded before
+   * (it was queued as a sync of every table).
+   */
+  refuseNonObjectPayload?: () => boolean;
 }
 
 /**
  * Queues a sync that arrived as a signal. A signal cannot be refused, and one the workflow cannot
- * read must not stop it: no payload is a sync of every table; `tables` that are not a list are
- * dropped and kept in `ignoredRequests` with the reason, which is returned.
+ * read must not stop it: no payload is a sync of every table; a payload that is no object, and
+ * `tables` that are not a list, are dropped and kept in `ignoredRequests` with the reason, which is returned.
  */
 export function enqueueSyncSignal(state: SourceState, req: SyncRequest | null | undefined, at: string, options: SyncSignalOptions = {}): string | undefined {
+  // A payload such as ["public.orders"] names tables, but not as a sync reads them: it would sync every table.
+  const notAnObject = req !== undefined && req !== null && payloadProblem(req, SYNC_EXAMPLE);
+  if (notAnObject && (options.refuseNonObjectPayload?.() ?? true)) {
+    recordIgnored(state, { kind: 'sync', reason: notAnObject, at });
+    return notAnObject;
+  }
   const request: SyncRequest = req ?? {};
   const tables: unknown = request.tables;
   if (tables != null && !Array.isArray(tables) && (typeof tables !== 'string' || (options.refuseStringTables?.() ?? true))) {
@@ -186,7 +198,7 @@ export function acceptSync(state: SourceState, req: SyncRequest | undefined): Sy
 export function syncProblem(state: SourceState, req: SyncRequest): string | undefined {
   // No payload is a sync of every table, as for the signal.
   if (req === undefined || req === null) return undefined;
-  const payload = payloadProblem(req, '{"tables": ["public.orders"]}, or {} for every table');
+  const payload = payloadProblem(req, SYNC_EXAMPLE);
   if (payload) return payload;
   if (req.tables === undefined) return undefined;
   if (!Array.isArray(req.tables) || req.tables.length === 0) return 'name the tables to sync (schema.table), or leave tables out to sync every table';
@@ -294,6 +306,7 @@ export function recordIgnored(state: SourceState, entry: IgnoredRequest): void {
   state.ignoredRequests = [kept, ...state.ignoredRequests.filter((r) => r !== earlier)].slice(0, IGNORED_REQUESTS);
 }
 
+const SYNC_EXAMPLE = '{"tables": ["public.orders"]}, or {} for every table';
 const RERUN_EXAMPLE = '{"tables": ["public.orders"]} or {"tables": "failed"}';
 const NO_RERUN_TABLES = 'name the tables to rerun (schema.table), or "failed"';
 

@@ -128,6 +128,8 @@ const PATCHES = {
   recoverAfterCancel: 'recover-dead-cycle-again-after-cancel',
   /** A rerun signal that becomes a sync before any export keeps its approvals and rebuild (the sync went without them). */
   syncKeepsRerunApprovals: 'rerun-signal-sync-keeps-approvals',
+  /** A sync signal whose payload is no object (such as a list of tables) is dropped (it was queued as a sync of every table). */
+  refuseNonObjectSync: 'sync-signal-non-object-payload-dropped',
 } as const;
 
 /** How long a run whose state could not be stored waits before it tries again: doubling, up to an hour. */
@@ -227,7 +229,12 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
   setHandler(requestSyncSignal, (given: SyncRequest | undefined) =>
     whenLoaded('sync', () => {
       const req = readRequest(given);
-      const problem = enqueueSyncSignal(state, req, nowIso(), { refuseStringTables: () => patched(PATCHES.stringTablesDropped), duplicates, refuseBadTables: () => patched(PATCHES.refuseBadSyncSignal) });
+      const problem = enqueueSyncSignal(state, req, nowIso(), {
+        refuseStringTables: () => patched(PATCHES.stringTablesDropped),
+        duplicates,
+        refuseBadTables: () => patched(PATCHES.refuseBadSyncSignal),
+        refuseNonObjectPayload: () => patched(PATCHES.refuseNonObjectSync),
+      });
       if (problem) log.warn('sync signal ignored', { problem, request: req });
     }),
   );

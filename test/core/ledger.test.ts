@@ -620,6 +620,23 @@ test('a signal repeating a request id that is queued, running or served by a rec
   assert.equal(state.queue.length, 2);
 });
 
+test('a sync signal whose payload is no object (a list of tables, a name) is dropped as the sync update refuses it, not run as a sync of every table', () => {
+  const state = exported(['public.a', 'public.b']);
+  const reason = 'the payload must be a JSON object such as {"tables": ["public.orders"]}, or {} for every table; got ["public.a"]';
+  assert.equal(syncProblem(state, ['public.a'] as unknown as SyncRequest), reason, 'the sync update refuses it');
+  assert.equal(enqueueSyncSignal(state, ['public.a'] as unknown as SyncRequest, AT), reason);
+  assert.match(enqueueSyncSignal(state, 'public.a' as unknown as SyncRequest, AT) ?? '', /^the payload must be a JSON object .*; got "public\.a"$/);
+  assert.deepEqual(state.queue, []);
+  assert.deepEqual(state.ignoredRequests.map((r) => [r.kind, r.reason.split('; got ')[1]]), [['sync', '"public.a"'], ['sync', '["public.a"]']]);
+  // No payload is still a sync of every table.
+  assert.equal(enqueueSyncSignal(state, undefined, AT), undefined);
+  assert.deepEqual(state.queue, [{ kind: 'sync', requestId: 'r1', approveDeletes: false }]);
+  // Replaying a history recorded before: it was queued as a sync of every table.
+  const before = exported(['public.a']);
+  assert.equal(enqueueSyncSignal(before, ['public.a'] as unknown as SyncRequest, AT, { refuseNonObjectPayload: () => false }), undefined);
+  assert.deepEqual(before.queue, [{ kind: 'sync', requestId: 'r1', approveDeletes: false }]);
+});
+
 test('a sync signal the sync update would refuse is dropped before anything runs: no table, names that are no strings, unknown tables', () => {
   const fresh = initialState();
   assert.match(enqueueSyncSignal(fresh, { tables: [], requestId: 'e' }, AT) ?? '', /^name the tables to sync \(schema.table\)/);
