@@ -101,6 +101,9 @@ describe('lakesync schedule', () => {
     assert.equal((await cli('schedule', 'create', 'shop', '--name', 'hourly', '--every', '1h', '--paused')).code, 0);
     const before = json<Described>(await cli('schedule', 'describe', 'shop', '--name', 'hourly', '--json'));
     assert.equal(before.actionsTaken, 0);
+    // Created without --time-zone: its times are UTC, and describe says so.
+    assert.equal(before.timeZone, 'UTC');
+    assert.match((await cli('schedule', 'describe', 'shop', '--name', 'hourly')).stdout, /^when: +every 1h \(UTC\)$/m);
     // A past range that starts and ends at half past: exactly three hour boundaries, whatever the clock says.
     const hour = 3600_000;
     const from = new Date(Math.floor(Date.now() / hour) * hour - 4 * hour + hour / 2);

@@ -238,7 +238,8 @@ function describeView(d: ScheduleDescription, url: string | undefined): Describe
     ...(memo.what ? { what: memo.what } : {}),
     ...(memo.cron ? { cron: memo.cron } : {}),
     ...(every ? { every } : {}),
-    timeZone: d.spec.timezone ?? 'UTC',
+    // The server answers "" for a schedule created without a time zone: its times are UTC.
+    timeZone: d.spec.timezone || 'UTC',
     overlap: d.policies.overlap ?? 'SKIP',
     paused: d.state.paused,
     ...(d.state.note ? { note: d.state.note } : {}),
