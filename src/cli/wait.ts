@@ -26,7 +26,8 @@ export async function waitForRequest(conn: Connected, source: string, requestId:
     const served = status.recentCycles.find((c) => c.requestIds.includes(requestId));
     if (served && (!served.part || served.part.index === served.part.of)) return served;
     // A signal cannot be refused: a request the workflow dropped is listed with why (a repeat's first copy still runs).
-    const dropped = status.ignoredRequests.find((r) => r.requestId === requestId && !r.repeat);
+    // Requests dropped again for the same reason are kept as one entry, which lists the earlier ids.
+    const dropped = status.ignoredRequests.find((r) => (r.requestId === requestId || r.earlierRequestIds?.includes(requestId)) && !r.repeat);
     if (dropped) throw new RuntimeFailure(`the source workflow of ${source} dropped request ${requestId}: ${dropped.reason}`);
     await delay(pollMs);
   }

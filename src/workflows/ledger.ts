@@ -286,11 +286,6 @@ export function enqueueRerunSignal(state: SourceState, given: RerunRequest | nul
   return undefined;
 }
 
-/**
- * Keeps a dropped request in the status, newest first. One dropped for the reason an earlier one
- * of the same named sender (`requestedBy`) and kind was replaces it, counted (`times`, `firstAt`): a schedule firing
- * every hour with nothing to do would else push every other dropped request out within a day.
- */
 /** What a sync that serves a rerun signal approves: the rerun's approvals and rebuild (they apply to the plan of any cycle). */
 function approvalsForSync(req: RerunRequest, options: RerunSignalOptions): Pick<QueuedRequest, 'approveDeletes' | 'allowOlderExport' | 'rebuild'> {
   const asked = { approveDeletes: req.approveDeletes === true, allowOlderExport: req.allowOlderExport === true, rebuild: req.rebuild === true };
@@ -299,11 +294,25 @@ function approvalsForSync(req: RerunRequest, options: RerunSignalOptions): Pick<
   return { approveDeletes: asked.approveDeletes, ...(asked.allowOlderExport ? { allowOlderExport: true } : {}), ...(asked.rebuild ? { rebuild: true } : {}) };
 }
 
+/**
+ * Keeps a dropped request in the status, newest first. One dropped for the reason an earlier one
+ * of the same named sender (`requestedBy`) and kind was replaces it, counted (`times`, `firstAt`): a schedule firing
+ * every hour with nothing to do would else push every other dropped request out within a day.
+ */
 export function recordIgnored(state: SourceState, entry: IgnoredRequest): void {
   const sameSender = (r: IgnoredRequest) => entry.requestedBy !== undefined && r.requestedBy === entry.requestedBy && r.kind === entry.kind;
   const earlier = state.ignoredRequests.find((r) => sameSender(r) && r.reason === entry.reason && r.repeat === entry.repeat);
-  const kept = earlier ? { ...entry, times: (earlier.times ?? 1) + 1, firstAt: earlier.firstAt ?? earlier.at } : entry;
+  const kept = earlier ? { ...entry, times: (earlier.times ?? 1) + 1, firstAt: earlier.firstAt ?? earlier.at, ...earlierIds(earlier) } : entry;
   state.ignoredRequests = [kept, ...state.ignoredRequests.filter((r) => r !== earlier)].slice(0, IGNORED_REQUESTS);
+}
+
+/** How many request ids of merged dropped requests an entry keeps besides its own: a waiter polls often enough to find its id among them. */
+export const EARLIER_REQUEST_IDS = 10;
+
+/** The ids of the dropped requests an entry replaces, newest first, so that their waiters still learn why. */
+function earlierIds(earlier: IgnoredRequest): Pick<IgnoredRequest, 'earlierRequestIds'> {
+  const ids = [...(earlier.requestId !== undefined ? [earlier.requestId] : []), ...(earlier.earlierRequestIds ?? [])].slice(0, EARLIER_REQUEST_IDS);
+  return ids.length > 0 ? { earlierRequestIds: ids } : {};
 }
 
 const SYNC_EXAMPLE = '{"tables": ["public.orders"]}, or {} for every table';

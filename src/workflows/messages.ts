@@ -143,6 +143,8 @@ export interface IgnoredRequest {
   times?: number;
   /** When the first of them was dropped; set with `times`. */
   firstAt?: string;
+  /** The request ids of the newest of those before this one (newest first, up to 10): their waiters learn why too. */
+  earlierRequestIds?: string[];
 }
 
 /** A table that is no longer in the source: it left the failed and the known tables. */

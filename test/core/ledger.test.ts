@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import { cycleKey, exportIdFor, snapshotIdFor } from '../../src/ids';
 import type { CycleResult, TableOutcome, Watermark } from '../../src/model';
 import {
+  EARLIER_REQUEST_IDS,
   acceptSync,
   enqueueRerun,
   enqueueRerunSignal,
@@ -477,6 +478,8 @@ test('an hourly schedule that reruns failed tables when none has failed keeps on
       ['svc-1', 'billing', undefined, undefined, AT],
     ],
   );
+  // The ids of the newest merged before it stay, so that their waiters still learn why.
+  assert.deepEqual(state.ignoredRequests[0]!.earlierRequestIds, Array.from({ length: EARLIER_REQUEST_IDS }, (_, i) => `fire-${29 - i}`));
   // A different reason, or sender, is an entry of its own.
   enqueueRerunSignal(state, { tables: ['public.y'], requestId: 'svc-2', requestedBy: 'billing' }, AT);
   assert.deepEqual(state.ignoredRequests.map((r) => r.requestId), ['svc-2', 'fire-30', 'svc-1']);

@@ -6,13 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { RuntimeFailure } from '../../src/cli/errors';
 import { waitForRequest } from '../../src/cli/wait';
 import { temporalTarget } from '../../src/temporal';
 import { requestRerunSignal, requestSyncSignal, rerunUpdate } from '../../src/workflows/messages';
 import { fakeConfig, startFakeWorker, startTestServer, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
-import { startSource, waitForCycles } from '../helpers/source';
+import { startSource, waitForCycles, waitForStatus } from '../helpers/source';
 
 describe('request ids from other services', () => {
   let env: TestServer;
@@ -100,6 +101,16 @@ describe('request ids from other services', () => {
     const err = await waitForRequest(connected, 'blankid', 'dropped-signal', { pollMs: 100 }).then(() => undefined, (e: unknown) => e);
     assert.ok(err instanceof RuntimeFailure, String(err));
     assert.match(err.message, /^the source workflow of blankid dropped request dropped-signal: tables must be a list of schema\.table names/);
+
+    // Dropped again for the same reason by the same sender before the waiter looks: the entries are
+    // kept as one, which still answers the waiter of the first.
+    await handle.signal(requestSyncSignal, { tables: 'public.t0001' as unknown as string[], requestId: 'dropped-first', requestedBy: 'svc-bad' });
+    await handle.signal(requestSyncSignal, { tables: 'public.t0001' as unknown as string[], requestId: 'dropped-next', requestedBy: 'svc-bad' });
+    await waitForStatus(handle, (st) => st.ignoredRequests.some((r) => r.requestId === 'dropped-next'));
+    const waiting = waitForRequest(connected, 'blankid', 'dropped-first', { pollMs: 100 }).then(() => undefined, (e: unknown) => e);
+    const first = await Promise.race([waiting, delay(10_000).then(() => 'still waiting after 10 s')]);
+    assert.ok(first instanceof RuntimeFailure, String(first));
+    assert.match(first.message, /^the source workflow of blankid dropped request dropped-first: tables must be a list/);
 
     await handle.signal(requestSyncSignal, { tables: ['public.t0001'], requestId: 'sent-twice' });
     await handle.signal(requestSyncSignal, { tables: ['public.t0001'], requestId: 'sent-twice' });
