@@ -130,6 +130,10 @@ export interface TableExportStatus {
   /** Items (FULL) or change records (INCREMENTAL) in the export; set once complete. */
   itemCount?: number;
   billedBytes?: number;
+  /** The backend models `billedBytes` (the fake): no AWS bill. */
+  modelled?: true;
+  /** Whose figure `billedBytes` is, as the activity answers a complete export (absent from workers before it). */
+  costBasis?: CostBasis;
   failureCause?: string;
 }
 

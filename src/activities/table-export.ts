@@ -4,9 +4,11 @@
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import type { SourceConfig } from '../config/schema';
 import type { PlanEntry, TableExportRef, TableExportStatus } from '../model';
 import type { Ports, TableExportPort, TableExportRequest } from '../ports';
 import { type ActivityDeps, sourceOf, step } from './deps';
+import { costBasis } from './load';
 
 /**
  * A start as the batch workflow asks for it: the table's ARN is in its plan entry (the workflow
@@ -28,8 +30,8 @@ export function tableExportActivities(deps: ActivityDeps) {
     },
 
     async tableExportStatus(source: string, ref: TableExportRef): Promise<TableExportStatus> {
-      const { ports } = sourceOf(deps, source);
-      return describeTableExport(tableExportPort(ports, source), ref);
+      const { ports, settings } = sourceOf(deps, source);
+      return describeTableExport(tableExportPort(ports, source), ref, settings);
     },
 
     /**
@@ -38,11 +40,11 @@ export function tableExportActivities(deps: ActivityDeps) {
      * to the batch's history with every poll of every table.
      */
     async awaitTableExport(req: TableExportWait): Promise<TableExportStatus> {
-      const { ports } = sourceOf(deps, req.source);
+      const { ports, settings } = sourceOf(deps, req.source);
       const port = tableExportPort(ports, req.source);
       let waitSeconds = req.pollInitialSeconds;
       for (;;) {
-        const status = await describeTableExport(port, req.ref);
+        const status = await describeTableExport(port, req.ref, settings);
         if (status.state !== 'in_progress') return status;
         await Context.current().sleep(waitSeconds * 1000);
         waitSeconds = Math.min(waitSeconds * 2, req.pollMaximumSeconds);
@@ -51,8 +53,10 @@ export function tableExportActivities(deps: ActivityDeps) {
   };
 }
 
-function describeTableExport(port: TableExportPort, ref: TableExportRef): Promise<TableExportStatus> {
-  return step('table export status', `${ref.table} (export ${ref.exportId})`, () => port.describeTableExport(ref));
+/** The export's status; a complete one says whose figure its billed size is (the table's cost, even when its load never runs). */
+async function describeTableExport(port: TableExportPort, ref: TableExportRef, settings: SourceConfig): Promise<TableExportStatus> {
+  const status = await step('table export status', `${ref.table} (export ${ref.exportId})`, () => port.describeTableExport(ref));
+  return status.state === 'complete' ? { ...status, costBasis: costBasis(settings, status) } : status;
 }
 
 /** An export to wait for, and how often to look. */

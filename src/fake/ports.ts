@@ -54,6 +54,8 @@ export interface FakeFailure {
   phase: FakePhase;
   /** Fail this many times, then succeed; or always. */
   times: number | 'always';
+  /** The first this many calls pass before the failures begin (a table's later export of a cycle fails); 0 by default. */
+  after?: number;
   retryable: boolean;
   message?: string;
   /** Instead of failing, the call hangs this long: a worker that stops heartbeating, as one being restarted does. */
@@ -151,12 +153,12 @@ export class FakeBackend {
 
   /**
    * Appends rows to a table of the source (tests): direct loads read them in their next window,
-   * DynamoDB exports whose export time is past now.
+   * DynamoDB exports whose export time is past now (or past `atMs`, a time the test gives).
    */
-  appendRows(table: string, rows: number): void {
+  appendRows(table: string, rows: number, atMs = Date.now()): void {
     this.store.update((s) => {
       (s.sourceRows ??= {})[table] = this.sourceRowCount(table) + rows;
-      ((s.appends ??= {})[table] ??= []).push({ atMs: Date.now(), rows });
+      ((s.appends ??= {})[table] ??= []).push({ atMs, rows });
     });
   }
 
@@ -298,8 +300,8 @@ export class FakeBackend {
     const rule = (this.options.failures ?? []).find((f) => f.phase === phase && (f.table === table || f.table === '*'));
     if (!rule) return undefined;
     const key = `failures.${phase}.${table}`;
-    const seen = this.store.update((s) => (s.counters[key] = (s.counters[key] ?? 0) + 1));
-    return rule.times === 'always' || seen <= rule.times ? rule : undefined;
+    const seen = this.store.update((s) => (s.counters[key] = (s.counters[key] ?? 0) + 1)) - (rule.after ?? 0);
+    return seen > 0 && (rule.times === 'always' || seen <= rule.times) ? rule : undefined;
   }
 
   private failIfInjected(phase: FakePhase, table: string): void {
@@ -446,7 +448,7 @@ export class FakeBackend {
     const described = this.store.update((s) => ++s.tableExports![ref.exportId]!.described);
     if (described <= (this.options.tableExportPolls ?? 1)) return { state: 'in_progress' };
     if (made.failureCause) return { state: 'failed', failureCause: made.failureCause };
-    return { state: 'complete', location: `fake://dynamodb-exports/${ref.exportId}`, itemCount: made.itemCount, billedBytes: made.itemCount * 100 };
+    return { state: 'complete', location: `fake://dynamodb-exports/${ref.exportId}`, itemCount: made.itemCount, billedBytes: made.itemCount * 100, modelled: true };
   }
 
   /** Every fake table has one bigint column `id`, its key (and the cursor of direct loads). */

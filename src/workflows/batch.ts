@@ -7,7 +7,7 @@ import type { Activities } from '../activities';
 import type { LeftByPack, LoadFailureDetails, LoadTableResult, SpentRuns } from '../activities/load';
 import { type ExportVolume, tableCost } from '../cost/ledger';
 import { tableExportIdFor } from '../ids';
-import type { CycleSettings, DynamoLoadExports, ExportRef, LoadedTableExport, LoadItem, LoadResult, LoadSummary, LoadUsage, TableCost, TableError, TableExportRef, TableOutcome } from '../model';
+import type { CostBasis, CycleSettings, DynamoLoadExports, ExportRef, LoadedTableExport, LoadItem, LoadResult, LoadSummary, LoadUsage, TableCost, TableError, TableExportRef, TableOutcome } from '../model';
 import { nowIso } from './clock';
 import { activityTimeout, failureDetails, tableError } from './errors';
 import { batchProgressQuery, type BatchTableProgress } from './messages';
@@ -64,6 +64,8 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
   const mark = (table: string, patch: Partial<BatchTableProgress>) => progress.set(table, { ...progress.get(table)!, ...patch });
   /** The billed bytes of each DynamoDB table's exports of this cycle, for its cost. */
   const exportVolumes = new Map<string, ExportVolume[]>();
+  /** Whose figures those are, as the exports' statuses said (absent from workers before it). */
+  const exportBases = new Map<string, CostBasis>();
 
   /**
    * A DynamoDB table's exports of this cycle, oldest first: all started (a retried start adopts
@@ -97,13 +99,15 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
           });
         }
         if (status.state === 'complete') {
+          // Billed once complete, whether or not the load reads it.
+          const volumes = exportVolumes.get(item.table) ?? [];
+          volumes.push({ kind: ref.window.type, ...(status.billedBytes !== undefined ? { bytes: status.billedBytes } : {}) });
+          exportVolumes.set(item.table, volumes);
+          if (status.costBasis) exportBases.set(item.table, status.costBasis);
           if (!status.location || status.itemCount === undefined) {
             throw ApplicationFailure.create({ message: `DynamoDB export ${ref.exportId} of ${item.table} completed without a location or item count`, type: 'TableExportFailed', nonRetryable: true });
           }
           loaded.push({ exportId: ref.exportId, window: ref.window, location: status.location, itemCount: status.itemCount });
-          const volumes = exportVolumes.get(item.table) ?? [];
-          volumes.push({ kind: ref.window.type, ...(status.billedBytes !== undefined ? { bytes: status.billedBytes } : {}) });
-          exportVolumes.set(item.table, volumes);
           break;
         }
         await sleep(`${waitSeconds}s`);
@@ -152,6 +156,8 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
       try {
         tableExports = await exportTable(item);
       } catch (err) {
+        // The exports that completed before one failed were billed: the table's cost keeps them.
+        cost = exportsCost(exportVolumes.get(item.table), exportBases.get(item.table), settings);
         return fail('export', err);
       }
     }
@@ -271,6 +277,15 @@ export function usageCost(usage: LoadUsage | undefined, dynamoVolumes: ExportVol
   if (!settings.cost || !usage) return undefined;
   const volumes: ExportVolume[] = dynamoVolumes ?? (usage.exportGB !== undefined ? [{ kind: 'rds', gb: usage.exportGB }] : []);
   return tableCost(usage.basis, usage.dpuSeconds, volumes, settings.cost, usage.executionClass);
+}
+
+/**
+ * The cost of a DynamoDB table's exports alone (no load ran): none when the cycle has no prices,
+ * no export completed, or the exports' statuses named no basis (a worker before it).
+ */
+export function exportsCost(volumes: ExportVolume[] | undefined, basis: CostBasis | undefined, settings: CycleSettings): TableCost | undefined {
+  if (!settings.cost || !basis || !volumes || volumes.length === 0) return undefined;
+  return tableCost(basis, undefined, volumes, settings.cost);
 }
 
 /** What a failed load's runs used, from its final failure's details (absent from workers before them). */

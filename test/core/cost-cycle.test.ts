@@ -9,13 +9,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { runCli } from '../../src/cli/main';
 import { parseConfig } from '../../src/config/load';
 import { BYTES_PER_GB } from '../../src/cost/ledger';
 import type { CostReport } from '../../src/cost/report';
 import type { CycleResult, Watermark } from '../../src/model';
-import { rerunUpdate } from '../../src/workflows/messages';
+import { requestSyncSignal, rerunUpdate } from '../../src/workflows/messages';
 import { fakeConfig, startFakeWorker, startTestServer, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
 import { recordHistories } from '../helpers/histories';
 import { startSource, waitForCycles } from '../helpers/source';
@@ -124,15 +125,16 @@ describe('cost ledger of a DynamoDB source on a real Temporal server', () => {
       sources: {
         ddbcosts: {
           database: 'dynamodb',
-          source: { kind: 'dynamodb', region: 'eu-west-1', endpoint: 'http://127.0.0.1:5000' },
+          // Up to 30 incremental windows: the fake's are 2 s at most, so a gap of a few seconds takes several.
+          source: { kind: 'dynamodb', region: 'eu-west-1', endpoint: 'http://127.0.0.1:5000', exportWindow: { maxWindows: 30 } },
           target: { namespace: 'shop' },
           retry: { initialIntervalSeconds: 1, maximumIntervalSeconds: 1, maximumAttempts: 3 },
           timeouts: { heartbeatSeconds: 2, pollInitialSeconds: 1, pollMaximumSeconds: 1 },
-          cost: { dynamodbFullExportPerGB: 1000 },
+          cost: { dynamodbFullExportPerGB: 1000, dynamodbIncrementalExportPerGB: 2000 },
         },
       },
     });
-    w = await startFakeWorker(config, { tables, dynamodb: true, latencyMs: 20, rowsPerTable: 100, dpuSecondsPerRun: 30 });
+    w = await startFakeWorker(config, { tables, dynamodb: true, latencyMs: 20, rowsPerTable: 100, dpuSecondsPerRun: 30, windowLimits: { minSeconds: 1, maxSeconds: 2 } });
   });
   after(async () => {
     await w?.stop();
@@ -150,5 +152,31 @@ describe('cost ledger of a DynamoDB source on a real Temporal server', () => {
       assert.deepEqual(first.ledger[table]!.cost, { basis: 'modelled', dpuSeconds: 30, glueUsd: round6((30 / 3600) * 0.44), exportGB: round6(gb), exportUsd: round6(gb * 1000) }, table);
     }
     assert.equal(first.recentCycles[0]!.cost?.exportUsd, round6(2 * round6(gb * 1000)));
+  });
+
+  test("a table whose later export fails keeps the cost of its exports that completed (they were billed)", async () => {
+    const handle = w.client.workflow.getHandle('lakesync/ddbcosts');
+    const first = await waitForCycles(handle, 1);
+    // 5000 change records half a second after the export time orders reached: in its first window. A gap of more than 2 s takes more than one.
+    w.backend.appendRows('dynamodb.orders', 5000, Date.parse(first.ledger['dynamodb.orders']!.snapshotTime) + 500);
+    await delay(3_100);
+    w.backend.setFailures([{ table: 'dynamodb.orders', phase: 'export', after: 1, times: 'always', retryable: false, message: 'S3 bucket policy denies the export' }]);
+    await handle.signal(requestSyncSignal, { requestedBy: 'test' });
+    const second = await waitForCycles(handle, 2);
+    w.backend.setFailures([]);
+    const exports = w.backend.tableExports('dynamodb.orders').filter((e) => e.window.type === 'INCREMENTAL');
+    assert.ok(exports.length >= 2, `several windows (${exports.length})`);
+    assert.equal(exports[0]!.failureCause, undefined, 'the first window completed');
+    assert.equal(exports[0]!.itemCount, 5000);
+    const orders = second.lastCycle!.tables.find((t) => t.table === 'dynamodb.orders')!;
+    assert.equal(orders.status, 'failed');
+    assert.equal(orders.error?.phase, 'export');
+    // The first window's 5000 change records, billed 100 bytes each by the fake, at the incremental price; no load ran.
+    const gb = 500_000 / BYTES_PER_GB;
+    const round6 = (v: number) => Math.round(v * 1e6) / 1e6;
+    assert.deepEqual(orders.cost, { basis: 'modelled', exportGB: round6(gb), exportUsd: round6(gb * 2000) });
+    const events = second.lastCycle!.tables.find((t) => t.table === 'dynamodb.events')!;
+    assert.equal(events.status, 'committed');
+    assert.equal(second.recentCycles[0]!.cost?.tables, 2, 'the cycle sums both tables');
   });
 });
