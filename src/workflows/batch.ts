@@ -191,8 +191,8 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
       load = summarise(result);
       cost = usageCost(result.usage, volumes, settings);
     } catch (err) {
-      // Its runs were billed and its export taken all the same.
-      if (patched(FAILED_LOAD_COST)) cost = usageCost(failedLoadUsage(err), volumes, settings);
+      // Its runs were billed and its export taken all the same; a load that reported no usage (it timed out) still took its DynamoDB exports.
+      if (patched(FAILED_LOAD_COST)) cost = usageCost(failedLoadUsage(err), volumes, settings) ?? exportsCost(volumes, exportBases.get(item.table), settings);
       return fail('load', err);
     }
     // The export time the table reached (the ledger's watermark) and how many exports it took.

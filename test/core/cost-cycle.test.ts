@@ -14,6 +14,7 @@ import { stringify } from 'yaml';
 import { runCli } from '../../src/cli/main';
 import { parseConfig } from '../../src/config/load';
 import { BYTES_PER_GB } from '../../src/cost/ledger';
+import { tableExportIdFor } from '../../src/ids';
 import type { CostReport } from '../../src/cost/report';
 import type { CycleResult, Watermark } from '../../src/model';
 import { requestSyncSignal, rerunUpdate } from '../../src/workflows/messages';
@@ -132,6 +133,15 @@ describe('cost ledger of a DynamoDB source on a real Temporal server', () => {
           timeouts: { heartbeatSeconds: 2, pollInitialSeconds: 1, pollMaximumSeconds: 1 },
           cost: { dynamodbFullExportPerGB: 1000, dynamodbIncrementalExportPerGB: 2000 },
         },
+        // Loads bounded to 7.2 s in all: a stalled one times out for good at once.
+        ddbslow: {
+          database: 'dynamodb',
+          source: { kind: 'dynamodb', region: 'eu-west-1', endpoint: 'http://127.0.0.1:5000' },
+          target: { namespace: 'slow' },
+          retry: { initialIntervalSeconds: 1, maximumIntervalSeconds: 1, maximumAttempts: 1 },
+          timeouts: { loadHours: 0.002, heartbeatSeconds: 2, pollInitialSeconds: 1, pollMaximumSeconds: 1 },
+          cost: { dynamodbFullExportPerGB: 1000 },
+        },
       },
     });
     w = await startFakeWorker(config, { tables, dynamodb: true, latencyMs: 20, rowsPerTable: 100, dpuSecondsPerRun: 30, windowLimits: { minSeconds: 1, maxSeconds: 2 } });
@@ -178,5 +188,22 @@ describe('cost ledger of a DynamoDB source on a real Temporal server', () => {
     const events = second.lastCycle!.tables.find((t) => t.table === 'dynamodb.events')!;
     assert.equal(events.status, 'committed');
     assert.equal(second.recentCycles[0]!.cost?.tables, 2, 'the cycle sums both tables');
+  });
+
+  test('a table whose load times out keeps the cost of its exports (they were billed; its run reported no usage)', async () => {
+    // Polls of orders' run hang past the heartbeat timeout: its load times out, with no usage reported.
+    w.backend.setFailures([{ table: 'dynamodb.orders', phase: 'poll', times: 'always', retryable: true, stallMs: 10_000 }]);
+    const handle = await startSource(w.client, queue, 'ddbslow');
+    const first = await waitForCycles(handle, 1);
+    w.backend.setFailures([]);
+    const orders = first.lastCycle!.tables.find((t) => t.table === 'dynamodb.orders')!;
+    assert.equal(orders.status, 'failed', JSON.stringify(orders));
+    assert.equal(orders.error?.phase, 'load');
+    // Its FULL export, billed 100 bytes per item by the fake, at the configured full-export price.
+    const [full] = w.backend.tableExports('dynamodb.orders').filter((e) => e.exportId === tableExportIdFor('ddbslow', first.recentCycles[0]!.cycleId, 'dynamodb.orders', 0));
+    assert.equal(full?.window.type, 'FULL');
+    const gb = (full!.itemCount * 100) / BYTES_PER_GB;
+    const round6 = (v: number) => Math.round(v * 1e6) / 1e6;
+    assert.deepEqual(orders.cost, { basis: 'modelled', exportGB: round6(gb), exportUsd: round6(gb * 1000) });
   });
 });
