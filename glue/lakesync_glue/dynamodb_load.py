@@ -20,7 +20,8 @@ from .dynamodb import BROKEN, DELETED, REST, WINDOW, WRITTEN, ExportFiles, expor
 from .args import parse_time
 from .dynamodb_args import ATTRIBUTES_COLUMN, DEFAULT_KEY_TYPES, DynamoExport
 from .dynamodb_json import AttributeColumn, plan_attribute, rest_expr
-from .errors import AttributeTypeMismatch, DeclaredAttributeMissing, EmptyExport, ExportNotFound, InvalidArgument, clipped
+from .errors import (AttributeTypeMismatch, DeclaredAttributeMissing, EmptyExport, ExportNotFound, InvalidArgument,
+                     NameCollision, clipped)
 from .hashing import hash_columns, resolve_hash_key
 from .names import lake_column_names, quote, sql_string
 from .pgtypes import ColumnPlan
@@ -45,14 +46,24 @@ def attribute_columns(args: "JobArgs") -> tuple[list[AttributeColumn], list[str]
     wanted: list[tuple[str, str, bool]] = [(k.name, declared.get(k.name, DEFAULT_KEY_TYPES[k.type]), True) for k in d.key]
     wanted += [(name, type_, False) for name, type_ in d.attributes if name not in d.key_names and name not in excluded]
     renames = {c: p.rename for c, p in policies.items() if p.rename}
-    names = lake_column_names([w[0] for w in wanted] + [ATTRIBUTES_COLUMN], args.target, renames)
+    # A rename is an attribute's: the column of the other attributes keeps its name.
+    names = lake_column_names([w[0] for w in wanted], args.target, renames, what="attributes", fix=_RENAME_FIX)
+    taken = next((attribute for (attribute, _, _), name in zip(wanted, names) if name == ATTRIBUTES_COLUMN), None)
+    if taken is not None:
+        raise NameCollision(
+            f"table {args.target}: attribute {taken!r} becomes lake column {ATTRIBUTES_COLUMN!r}, which holds the "
+            f"item's other attributes, so nothing is loaded; {_RENAME_FIX.replace('one of them', 'it')}"
+        )
     columns = []
     for index, ((attribute, declared_type, is_key), name) in enumerate(zip(wanted, names)):
         policy = policies.get(attribute)
         lake_type = "string" if policy and policy.hash else (policy.type if policy and policy.type else declared_type)
         columns.append(AttributeColumn(index, attribute, name, lake_type, is_key, bool(policy and policy.hash),
                                        (policy.on_invalid if policy and policy.on_invalid else "fail")))
-    return columns, excluded, names[-1]
+    return columns, excluded, ATTRIBUTES_COLUMN
+
+
+_RENAME_FIX = "rename one of them with a column policy (columns: {<attribute>: {rename: <lake name>}})"
 
 
 @dataclass(frozen=True)

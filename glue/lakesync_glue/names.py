@@ -68,9 +68,14 @@ def _check_not_reserved(original: str, lake: str, table: str) -> None:
         )
 
 
-def lake_column_names(source_names: Sequence[str], table: str, renames: Mapping[str, str] | None = None) -> list[str]:
-    """Lowercases column names (or takes a policy's rename); two columns with one lake name fail with both names,
-    and so does a source or lake name with the reserved prefix."""
+# What to do about two PostgreSQL columns with one lake name.
+COLUMN_COLLISION_FIX = "rename one of them in PostgreSQL or with a column policy (rename), or exclude one"
+
+
+def lake_column_names(source_names: Sequence[str], table: str, renames: Mapping[str, str] | None = None, *,
+                      what: str = "columns", fix: str = COLUMN_COLLISION_FIX) -> list[str]:
+    """Lowercases column names (or takes a policy's rename); two columns with one lake name fail with both names
+    (`what` they are, and the `fix`), and so does a source or lake name with the reserved prefix."""
     seen: dict[str, str] = {}
     result: list[str] = []
     renames = renames or {}
@@ -80,9 +85,8 @@ def lake_column_names(source_names: Sequence[str], table: str, renames: Mapping[
         if lowered in seen:
             how = "once renamed and lowercased" if renames else "once lowercased"
             raise NameCollision(
-                f"table {table}: columns {seen[lowered]!r} and {original!r} both become {lowered!r} "
-                f"{how} (S3 Tables needs lowercase column names); rename one of them in "
-                "PostgreSQL or with a column policy (rename), or exclude one"
+                f"table {table}: {what} {seen[lowered]!r} and {original!r} both become {lowered!r} "
+                f"{how} (S3 Tables needs lowercase column names); {fix}"
             )
         seen[lowered] = original
         result.append(lowered)

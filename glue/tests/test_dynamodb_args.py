@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from lakesync_glue.args import parse_job_args
-from lakesync_glue.errors import InvalidArgument
+from lakesync_glue.dynamodb_load import attribute_columns
+from lakesync_glue.errors import InvalidArgument, NameCollision
 
 T0, T1, T2 = "2025-01-01T00:00:00Z", "2025-01-01T01:00:00Z", "2025-01-01T02:00:00Z"
 FULL = [{"exportId": "e1", "type": "FULL", "to": T1, "location": "s3://b/p/e1", "itemCount": 3}]
@@ -96,3 +97,21 @@ def test_a_key_attribute_named_with_a_comma_is_read_from_dynamodb_key() -> None:
     assert args.dynamodb is not None and args.dynamodb.key_names == ("order,id", "line")
     message = rejected(dynamodb_key=key, primary_key="order,id,line")
     assert "key attribute 'order,id' of dynamodb.Orders has one in its name; leave --primary_key out" in message
+
+
+def test_a_key_attribute_named_like_the_other_attributes_column_loads_under_its_rename() -> None:
+    # The rename is the key's: the column of the other attributes keeps its name.
+    args = parse_job_args(options(dynamodb_key=[{"name": "_attributes", "type": "S"}], dynamodb_attributes="{}",
+                                  column_policies={"_attributes": {"rename": "attrs"}}), "local")
+    columns, _excluded, rest_name = attribute_columns(args)
+    assert [(c.attribute, c.name) for c in columns] == [("_attributes", "attrs")]
+    assert rest_name == "_attributes"
+
+
+def test_attributes_with_one_lake_name_fail_naming_the_dynamodb_fix() -> None:
+    args = parse_job_args(options(dynamodb_attributes={"PK": "string"}), "local")
+    with pytest.raises(NameCollision) as caught:
+        attribute_columns(args)
+    message = caught.value.message
+    assert "attributes 'pk' and 'PK' both become 'pk' once lowercased" in message
+    assert "PostgreSQL" not in message and "rename: <lake name>" in message

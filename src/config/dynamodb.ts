@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import type { DynamoKeyAttribute } from '../model';
+import { RESERVED_COLUMN_PREFIX } from './columns';
 import { DYNAMODB_TABLE_ARN, DYNAMODB_SCHEMA, dynamoNameOfKey, dynamoTableNameOf, dynamoTableNameProblem } from '../dynamodb/names';
 
 /** Lake types a declared attribute may load as. `json`: the value's DynamoDB JSON as text. */
@@ -208,6 +209,37 @@ export function dynamoAttributeProblems(table: string, key: readonly DynamoKeyAt
     }
   }
   for (const [name, c] of Object.entries(columns ?? {})) problems.push(...columnProblems(table, key, attributes, name, c));
+  problems.push(...lakeNameProblems(table, key, attributes, columns));
+  return problems;
+}
+
+/** The lake column of the attributes no key or declared attribute may take: the other attributes' DynamoDB JSON. */
+export const OTHER_ATTRIBUTES_COLUMN = '_attributes';
+
+/**
+ * The typed attributes' lake names (the rename, else the name lowercased, as the job names them):
+ * two attributes with one lake name, one named as the column of the other attributes, or one with
+ * the prefix of lakesync's own columns would fail the load, after the exports ran.
+ */
+function lakeNameProblems(table: string, key: readonly DynamoKeyAttribute[], attributes: Record<string, string>, columns: Record<string, ColumnShape> | undefined): string[] {
+  const keyNames = new Set(key.map((k) => k.name));
+  const typed = [...key.map((k) => k.name), ...Object.keys(attributes).filter((n) => !keyNames.has(n) && !columns?.[n]?.exclude)];
+  const byLake = new Map<string, string[]>();
+  for (const name of typed) {
+    const lake = columns?.[name]?.rename ?? name.toLowerCase();
+    byLake.set(lake, [...(byLake.get(lake) ?? []), name]);
+  }
+  const where = `tables."${table}"`;
+  const rename = (name: string) => `columns: { ${name}: { rename: <lake name> } }`;
+  const problems: string[] = [];
+  for (const [lake, names] of byLake) {
+    if (names.length > 1) problems.push(`${where}: attributes ${names.join(' and ')} would both become lake column "${lake}": rename one of them (${rename('<attribute>')})`);
+    if (lake === OTHER_ATTRIBUTES_COLUMN) {
+      problems.push(`${where}: attribute ${names[0]} would become lake column "${lake}", which holds the item's other attributes: rename it (${rename(names[0]!)})`);
+    } else if (lake.startsWith(RESERVED_COLUMN_PREFIX)) {
+      problems.push(`${where}: attribute ${names[0]} would become lake column "${lake}", and lake columns starting with ${RESERVED_COLUMN_PREFIX} are lakesync's own: rename it (${rename(names[0]!)})`);
+    }
+  }
   return problems;
 }
 

@@ -5,11 +5,9 @@
  * JSON with sets sorted and numbers normalised, which is what the lake's `_attributes` column holds.
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { OTHER_ATTRIBUTES_COLUMN } from '../config/dynamodb';
 import type { DynamoKeyAttribute } from '../model';
 import type { LakeQuery, TableComparison } from './compare';
-
-/** The lake column holding the attributes that are neither key nor declared. */
-export const OTHER_ATTRIBUTES_COLUMN = '_attributes';
 
 export interface DynamoTableShape {
   /** `dynamodb.<Name>`. */

@@ -254,6 +254,33 @@ describe('planTables for a dynamodb source', () => {
     assert.equal(planned.entries.length, 1);
   });
 
+  // The load job would refuse these names only after the exports ran (names.py lake_column_names).
+  const nameCases: [string, DynamoKeyAttribute[], Record<string, unknown>, RegExp][] = [
+    ['a declared attribute that differs from a key attribute only in case', ORDERS_KEY, { attributes: { CustomerId: 'string' } },
+      /tables."dynamodb.Orders": attributes customerId and CustomerId would both become lake column "customerid": rename one of them \(columns: \{ <attribute>: \{ rename: <lake name> \} \}\)/],
+    ['a declared attribute renamed to a key attribute\'s lake name', ORDERS_KEY, { attributes: { total: 'string' }, columns: { total: { rename: 'orderno' } } },
+      /attributes orderNo and total would both become lake column "orderno"/],
+    ['a key attribute named _attributes', [{ name: '_attributes', type: 'S' }], {},
+      /tables."dynamodb.Orders": attribute _attributes would become lake column "_attributes", which holds the item's other attributes: rename it \(columns: \{ _attributes: \{ rename: <lake name> \} \}\)/],
+    ['a declared attribute whose lake name has the reserved prefix', ORDERS_KEY, { attributes: { __LakeSync_x: 'string' } },
+      /attribute __LakeSync_x would become lake column "__lakesync_x", and lake columns starting with __lakesync_ are lakesync's own: rename it/],
+  ];
+  for (const [name, key, settings, message] of nameCases) {
+    test(`${name} is a plan error, before any export`, () => {
+      const planned = plan(source({ 'dynamodb.Orders': settings }), [ddb('Orders', key)], [], cycle());
+      assert.deepEqual(planned.entries, []);
+      assert.equal(planned.notLoaded[0]?.error?.type, 'InvalidTableSettings');
+      assert.match(planned.notLoaded[0]!.error!.message, message);
+    });
+  }
+
+  test('a rename that sets the names apart is accepted; an excluded attribute takes no lake column', () => {
+    const s = source({ 'dynamodb.Orders': { attributes: { CustomerId: 'string' }, columns: { CustomerId: { rename: 'customer_id_2' } } }, 'dynamodb.Odd': { columns: { _attributes: { rename: 'attrs' } } } });
+    const planned = plan(s, [ddb('Orders'), ddb('Odd', [{ name: '_attributes', type: 'S' }])], [], cycle());
+    assert.deepEqual(planned.notLoaded, []);
+    assert.equal(planned.entries.length, 2);
+  });
+
   test('a key attribute cannot be excluded or hashed', () => {
     const planned = plan(source({ 'dynamodb.Orders': { columns: { customerId: { exclude: true } } } }), [ddb('Orders')], [], cycle());
     assert.match(planned.notLoaded[0]!.error!.message, /columns."customerId" is a key attribute and cannot be excluded/);
