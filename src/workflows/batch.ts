@@ -24,6 +24,8 @@ export const FAILED_LOAD_COST = 'failed-load-cost';
 export const PACK_LEFT_TABLES_IN_LANE = 'pack-left-tables-in-lane';
 /** Patch: a DynamoDB export is waited for by one activity (it was polled with workflow timers, events in the history with every poll). */
 export const TABLE_EXPORT_WAIT_ACTIVITY = 'table-export-wait-activity';
+/** Patch: after a DynamoDB export of a table fails, the exports started after it are waited for, for their billed bytes (the table failed at once). */
+export const BILLED_EXPORTS_AFTER_FAILURE = 'billed-exports-after-failure';
 
 export interface BatchInput {
   source: string;
@@ -85,6 +87,8 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
       );
     }
     const loaded: LoadedTableExport[] = [];
+    /** The first export that failed: the table fails once the exports started after it have ended too (they run on, billed). */
+    let failed: ApplicationFailure | undefined;
     const { pollInitialSeconds, pollMaximumSeconds } = settings.timeouts;
     for (const ref of refs) {
       let waitSeconds = pollInitialSeconds;
@@ -92,11 +96,16 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
       for (;;) {
         const status = waitsInActivity ? await awaitTableExport({ source: input.source, ref, pollInitialSeconds, pollMaximumSeconds }) : await tableExportStatus(input.source, ref);
         if (status.state === 'failed') {
-          throw ApplicationFailure.create({
+          const failure = ApplicationFailure.create({
             message: `DynamoDB export ${ref.exportId} of ${item.table} (${ref.window.type} to ${ref.window.to}) failed: ${status.failureCause ?? 'no cause given'}; the table keeps its watermark and the next cycle exports it again`,
             type: 'TableExportFailed',
             nonRetryable: true,
           });
+          if (!failed) {
+            if (!patched(BILLED_EXPORTS_AFTER_FAILURE)) throw failure;
+            failed = failure;
+          }
+          break;
         }
         if (status.state === 'complete') {
           // Billed once complete, whether or not the load reads it.
@@ -104,6 +113,7 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
           volumes.push({ kind: ref.window.type, ...(status.billedBytes !== undefined ? { bytes: status.billedBytes } : {}) });
           exportVolumes.set(item.table, volumes);
           if (status.costBasis) exportBases.set(item.table, status.costBasis);
+          if (failed) break;
           if (!status.location || status.itemCount === undefined) {
             throw ApplicationFailure.create({ message: `DynamoDB export ${ref.exportId} of ${item.table} completed without a location or item count`, type: 'TableExportFailed', nonRetryable: true });
           }
@@ -114,6 +124,7 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
         waitSeconds = Math.min(waitSeconds * 2, pollMaximumSeconds);
       }
     }
+    if (failed) throw failed;
     return loaded;
   }
 

@@ -113,6 +113,9 @@ describe('cost ledger on a real Temporal server', () => {
   });
 });
 
+/** The export ids of orders' windows in a cycle of ddbcosts (up to 30). */
+const tableExportIds = (cycleId: string) => Array.from({ length: 30 }, (_, i) => tableExportIdFor('ddbcosts', cycleId, 'dynamodb.orders', i));
+
 describe('cost ledger of a DynamoDB source on a real Temporal server', () => {
   let env: TestServer;
   let w: FakeWorker;
@@ -188,6 +191,37 @@ describe('cost ledger of a DynamoDB source on a real Temporal server', () => {
     const events = second.lastCycle!.tables.find((t) => t.table === 'dynamodb.events')!;
     assert.equal(events.status, 'committed');
     assert.equal(second.recentCycles[0]!.cost?.tables, 2, 'the cycle sums both tables');
+  });
+
+  test('a table whose export fails keeps the cost of the exports started after it too: they ran on and were billed', async () => {
+    const handle = w.client.workflow.getHandle('lakesync/ddbcosts');
+    const before = await waitForCycles(handle, 2);
+    const reached = Date.parse(before.ledger['dynamodb.orders']!.snapshotTime);
+    // Changes in the first window and late in the gap (after the second window); a gap of more than 4 s takes at least 3 windows.
+    // (orders' export time is still cycle 1's: its export failed in cycle 2.)
+    w.backend.appendRows('dynamodb.orders', 3000, reached + 500);
+    await delay(5_100);
+    w.backend.appendRows('dynamodb.orders', 7000, Date.now() - 500);
+    await delay(1_100);
+    // Only the second window fails (the fake counts the starts of orders since the first rule for it).
+    const started = w.backend.count('failures.export.dynamodb.orders');
+    w.backend.setFailures([{ table: 'dynamodb.orders', phase: 'export', after: started + 1, times: 1, retryable: false, message: 'S3 bucket policy denies the export' }]);
+    await handle.signal(requestSyncSignal, { requestedBy: 'test' });
+    const third = await waitForCycles(handle, 3);
+    w.backend.setFailures([]);
+    const cycleId = third.recentCycles[0]!.cycleId;
+    const exports = w.backend.tableExports('dynamodb.orders').filter((e) => e.exportId.startsWith('lse-') && tableExportIds(cycleId).includes(e.exportId));
+    assert.ok(exports.length >= 3, `several windows (${exports.length})`);
+    assert.notEqual(exports[1]!.failureCause, undefined, 'the second window failed');
+    const billed = exports.filter((e) => e.failureCause === undefined).reduce((n, e) => n + e.itemCount * 100, 0);
+    const later = exports.slice(2);
+    assert.ok(later.every((e) => e.failureCause === undefined), 'the windows after it completed');
+    assert.equal(later.reduce((n, e) => n + e.itemCount, 0), 7000, 'they hold the late changes');
+    const orders = third.lastCycle!.tables.find((t) => t.table === 'dynamodb.orders')!;
+    assert.equal(orders.status, 'failed');
+    const gb = billed / BYTES_PER_GB;
+    const round6 = (v: number) => Math.round(v * 1e6) / 1e6;
+    assert.deepEqual(orders.cost, { basis: 'modelled', exportGB: round6(gb), exportUsd: round6(gb * 2000) });
   });
 
   test('a table whose load times out keeps the cost of its exports (they were billed; its run reported no usage)', async () => {
