@@ -19,6 +19,7 @@ import type { CostReport } from '../../src/cost/report';
 import type { CycleResult, Watermark } from '../../src/model';
 import { requestSyncSignal, rerunUpdate } from '../../src/workflows/messages';
 import { fakeConfig, startFakeWorker, startTestServer, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
+import { fakeDynamoSource } from '../helpers/dynamodb-source';
 import { recordHistories } from '../helpers/histories';
 import { startSource, waitForCycles } from '../helpers/source';
 
@@ -127,24 +128,10 @@ describe('cost ledger of a DynamoDB source on a real Temporal server', () => {
     const config = parseConfig({
       temporal: { taskQueue: queue },
       sources: {
-        ddbcosts: {
-          database: 'dynamodb',
-          // Up to 30 incremental windows: the fake's are 2 s at most, so a gap of a few seconds takes several.
-          source: { kind: 'dynamodb', region: 'eu-west-1', endpoint: 'http://127.0.0.1:5000', exportWindow: { maxWindows: 30 } },
-          target: { namespace: 'shop' },
-          retry: { initialIntervalSeconds: 1, maximumIntervalSeconds: 1, maximumAttempts: 3 },
-          timeouts: { heartbeatSeconds: 2, pollInitialSeconds: 1, pollMaximumSeconds: 1 },
-          cost: { dynamodbFullExportPerGB: 1000, dynamodbIncrementalExportPerGB: 2000 },
-        },
+        // Up to 30 incremental windows: the fake's are 2 s at most, so a gap of a few seconds takes several.
+        ddbcosts: fakeDynamoSource({ source: { exportWindow: { maxWindows: 30 } }, settings: { cost: { dynamodbFullExportPerGB: 1000, dynamodbIncrementalExportPerGB: 2000 } } }),
         // Loads bounded to 7.2 s in all: a stalled one times out for good at once.
-        ddbslow: {
-          database: 'dynamodb',
-          source: { kind: 'dynamodb', region: 'eu-west-1', endpoint: 'http://127.0.0.1:5000' },
-          target: { namespace: 'slow' },
-          retry: { initialIntervalSeconds: 1, maximumIntervalSeconds: 1, maximumAttempts: 1 },
-          timeouts: { loadHours: 0.002, heartbeatSeconds: 2, pollInitialSeconds: 1, pollMaximumSeconds: 1 },
-          cost: { dynamodbFullExportPerGB: 1000 },
-        },
+        ddbslow: fakeDynamoSource({ maximumAttempts: 1, timeouts: { loadHours: 0.002 }, settings: { target: { namespace: 'slow' }, cost: { dynamodbFullExportPerGB: 1000 } } }),
       },
     });
     w = await startFakeWorker(config, { tables, dynamodb: true, latencyMs: 20, rowsPerTable: 100, dpuSecondsPerRun: 30, windowLimits: { minSeconds: 1, maxSeconds: 2 } });

@@ -10,13 +10,13 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { ApplicationFailure } from '@temporalio/common';
 import { cycleActivities } from '../../src/activities/cycle';
 import { tableExportActivities } from '../../src/activities/table-export';
-import { parseConfig } from '../../src/config/load';
 import type { LakesyncConfig } from '../../src/config/schema';
 import { FakeBackend } from '../../src/fake/ports';
 import type { FakeRun } from '../../src/fake/state';
 import { batchWorkflowId, tableExportIdFor } from '../../src/ids';
 import { requestSyncSignal, rerunUpdate, type SourceStatus } from '../../src/workflows/messages';
 import { startFakeWorker, startTestServer, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
+import { fakeDynamoConfig } from '../helpers/dynamodb-source';
 import { recordHistories } from '../helpers/histories';
 import { startSource, waitForCycles } from '../helpers/source';
 
@@ -24,20 +24,7 @@ const TABLES = ['dynamodb.orders', 'dynamodb.customers', 'dynamodb.events'];
 
 /** A dynamodb source `name` whose ports the test gives the worker (the fake DynamoDB). */
 function dynamoConfig(taskQueue: string, name: string, source: Record<string, unknown> = {}): LakesyncConfig {
-  return parseConfig({
-    temporal: { taskQueue },
-    sources: {
-      [name]: {
-        backend: 'local',
-        database: 'dynamodb',
-        source: { kind: 'dynamodb', region: 'eu-west-1', endpoint: 'http://127.0.0.1:5000', ...source },
-        target: { namespace: 'shop' },
-        retry: { initialIntervalSeconds: 1, maximumIntervalSeconds: 1, maximumAttempts: 3 },
-        timeouts: { heartbeatSeconds: 2, pollInitialSeconds: 1, pollMaximumSeconds: 1 },
-        concurrency: 10,
-      },
-    },
-  });
+  return fakeDynamoConfig(taskQueue, name, { source, settings: { concurrency: 10 } });
 }
 
 const runsOf = (w: FakeWorker, table: string): FakeRun[] =>

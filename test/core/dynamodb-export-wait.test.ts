@@ -6,39 +6,23 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Client } from '@temporalio/client';
-import { parseConfig } from '../../src/config/load';
-import type { LakesyncConfig } from '../../src/config/schema';
 import { FakeBackend } from '../../src/fake/ports';
 import { connectClient, temporalTarget } from '../../src/temporal';
 import { startTestServer, startWorkerOver, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
+import { fakeDynamoConfig } from '../helpers/dynamodb-source';
 import { startSource, status, waitForCycles } from '../helpers/source';
 import { pollFor } from '../helpers/within';
 
 const TABLE = 'dynamodb.orders';
 const ATTEMPTS = 2;
 
-function dynamoConfig(taskQueue: string, name: string): LakesyncConfig {
-  return parseConfig({
-    temporal: { taskQueue },
-    sources: {
-      [name]: {
-        backend: 'local',
-        database: 'dynamodb',
-        source: { kind: 'dynamodb', region: 'eu-west-1', endpoint: 'http://127.0.0.1:5000' },
-        target: { namespace: 'shop' },
-        retry: { initialIntervalSeconds: 1, maximumIntervalSeconds: 1, maximumAttempts: ATTEMPTS },
-        timeouts: { heartbeatSeconds: 2, pollInitialSeconds: 1, pollMaximumSeconds: 1 },
-      },
-    },
-  });
-}
 
 describe('a DynamoDB export that outlasts worker restarts', () => {
   let env: TestServer;
   let w: FakeWorker | undefined;
   let client: Client | undefined;
   const queue = uniqueQueue('ddb-restart');
-  const config = dynamoConfig(queue, 'ddbrestart');
+  const config = fakeDynamoConfig(queue, 'ddbrestart', { maximumAttempts: ATTEMPTS });
   // The export stays in progress until the test lets it end.
   const backend = new FakeBackend({ tables: [TABLE], dynamodb: true, latencyMs: 20, rowsPerTable: 10, tableExportPolls: 1_000_000 });
   before(async () => {
