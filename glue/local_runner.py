@@ -268,11 +268,32 @@ class Runner:
             try:
                 self.execute(run, started)
             except Exception as exc:  # noqa: BLE001 - a run's failure must never end the runner
+                if self.cut_short(run):
+                    continue
                 log.exception("run %s failed outside the load", run.run_id)
                 self.save(run, state="failed", finishedAt=utc_now(), errorMessage=f"{type(exc).__name__}: {exc}")
             finally:
                 with self.lock:
                     self.active.discard(run.run_id)
+
+    def cut_short(self, run: Run) -> bool:
+        """Whether the run failed because this runner is shutting down (its Spark stops with it).
+
+        Such a run did not fail: its record is left unfinished, naming this runner, so that once the
+        runner is gone a worker starts the run again (src/local/load.ts) instead of failing the table.
+        """
+        if not self.stopping.is_set() or run.stop_requested:
+            return False
+        log.warning("run %s was cut short by the runner's shutdown: left for a worker to start again", run.run_id)
+        return True
+
+    def clear_job_group(self) -> None:
+        """Ends the run's job group on this thread; Spark may already be stopped by a shutdown."""
+        try:
+            self.spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
+        except Exception:  # noqa: BLE001 - a stopped SparkContext has no job groups left to clear
+            if not self.stopping.is_set():
+                raise
 
     def execute(self, run: Run, started: float) -> None:
         if "pack_path" in run.options:
@@ -287,8 +308,10 @@ class Runner:
             try:
                 result = run_load(self.spark, args)
             finally:
-                self.spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
+                self.clear_job_group()
         seconds = round(time.monotonic() - started, 3)
+        if not result.succeeded and self.cut_short(run):
+            return
         if run.stop_requested and not result.succeeded:
             self.save(run, state="stopped", finishedAt=utc_now(), executionSeconds=seconds, errorMessage="stopped on request")
         elif result.succeeded:
@@ -318,9 +341,12 @@ class Runner:
             outcome = run_pack(self.spark, pack, "local", (self.catalog, self.warehouse), lambda: run.stop_requested,
                                threads=self.pack_threads)
         finally:
-            self.spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
+            self.clear_job_group()
         seconds = round(time.monotonic() - started, 3)
         failed = sum(1 for t in outcome.summary.tables if t.status == "failed")
+        # Tables cut short by a shutdown: the pack runs again, and loads only the tables not yet succeeded.
+        if failed and self.cut_short(run):
+            return
         if outcome.stopped or (run.stop_requested and failed):
             done = len(outcome.summary.tables)
             self.save(run, state="stopped", finishedAt=utc_now(), executionSeconds=seconds,

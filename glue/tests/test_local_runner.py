@@ -22,6 +22,7 @@ if str(GLUE) not in sys.path:
     sys.path.insert(0, str(GLUE))
 
 import local_runner  # noqa: E402
+from lakesync_glue.result import LoadResult  # noqa: E402
 from lakesync_glue.session import query_session  # noqa: E402
 
 TOKEN = "test-token-0123456789abcdef"
@@ -345,3 +346,51 @@ def test_column_policies_and_the_hash_key_source_pass_through_the_runner(served:
     status, body = client.call("POST", "/sql", {"sql": "SELECT id, name, cost FROM lake.runner.policies"})
     digest = hmac.new(b"runner-key", b"a", hashlib.sha256).hexdigest()
     assert status == 200 and body["rows"] == [{"id": 1, "name": digest, "cost": 1.5}]
+
+
+class StoppableContext:
+    """A SparkContext as PySpark's behaves once stopped: its JVM handle is gone, so calls on it fail."""
+
+    def __init__(self) -> None:
+        self.stopped = False
+
+    def setJobGroup(self, *args: Any, **kwargs: Any) -> None:  # noqa: N802 - Spark's name
+        if self.stopped:
+            raise AttributeError("'NoneType' object has no attribute 'setJobGroup'")
+
+    def setLocalProperty(self, key: str, value: Any) -> None:  # noqa: N802
+        if self.stopped:
+            raise AttributeError("'NoneType' object has no attribute 'setLocalProperty'")
+
+
+@pytest.mark.parametrize(("status", "state"), [("failed", "running"), ("succeeded", "succeeded")])
+def test_a_load_cut_short_by_the_runner_s_shutdown_is_left_to_be_run_again_not_failed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                                     status: str, state: str) -> None:
+    """The runner stops Spark when it shuts down (its worker went away): a load under way that fails
+    only because of that keeps its record unfinished, for a worker to start it again; one that
+    committed just before is recorded as succeeded."""
+
+    class Spark:
+        sparkContext = StoppableContext()
+
+    runner = local_runner.Runner(str(tmp_path), str(tmp_path / "warehouse"), "lake")
+    runner.spark = Spark()
+
+    def load_cut_short(spark: Any, args: Any) -> Any:
+        runner.shutdown(1)  # the worker went away: the runner stops, and with it Spark
+        Spark.sparkContext.stopped = True
+        error = {"class": "InternalError", "message": "SparkContext was shut down", "retryable": True}
+        return LoadResult(table=args.target, lakeTable="items", status=status, action="merge", runToken=args.run_token,
+                          error=error if status == "failed" else None)
+
+    monkeypatch.setattr(local_runner, "run_load", load_cut_short)
+    export = write_export(tmp_path, "e-shutdown", [{"id": 1, "name": "a", "price": "1.00"}])
+    args = load_args(export, tmp_path, "items")
+    runner.submit({"runId": "run-shutdown", "runToken": args["run_token"], "args": args})
+    loop = threading.Thread(target=runner.load_loop, daemon=True)
+    loop.start()
+    loop.join(timeout=30)
+    assert not loop.is_alive()
+    record = json.loads((tmp_path / "runs" / "run-shutdown.json").read_text())
+    assert record["state"] == state, record
+    assert record["runner"]["instance"] == runner.instance
