@@ -1,7 +1,8 @@
 /**
  * GrantPort of the embedded mode: a grant store in grants.json that keeps Lake Formation's
  * request shapes (BatchGrantPermissions entries: Principal, Resource.Database|Table, Permissions),
- * so what the local mode records is what AWS would be asked. Granting is idempotent.
+ * so what the local mode records is what AWS would be asked: DESCRIBE on the namespace always
+ * (readers need it), and nothing more where ALL is held, as src/aws/lakeformation.ts asks. Granting is idempotent.
  */
 import { PortError } from '../errors';
 import type { GrantOutcome, GrantRequest } from '../model';
@@ -59,9 +60,9 @@ export function createGrantPort(
           throw new PortError('validation', 'InvalidInputException', `grant for ${p.principal}: permission(s) ${[...badDb, ...badTable].join(', ')} do not apply to ${badDb.length ? 'a namespace' : 'a table'}`);
         }
         const principal = { DataLakePrincipalIdentifier: p.principal };
-        if (p.namespacePermissions.length > 0) {
-          wanted.push({ Principal: principal, Resource: { Database: { CatalogId: catalogId, Name: req.namespace } }, Permissions: p.namespacePermissions, PermissionsWithGrantOption: [] });
-        }
+        // Readers need DESCRIBE on the namespace: Lake Formation is always asked for it (src/aws/lakeformation.ts).
+        const namespacePermissions = [...new Set(['DESCRIBE', ...p.namespacePermissions])];
+        wanted.push({ Principal: principal, Resource: { Database: { CatalogId: catalogId, Name: req.namespace } }, Permissions: namespacePermissions, PermissionsWithGrantOption: [] });
         for (const table of req.lakeTables) {
           wanted.push({ Principal: principal, Resource: { Table: { CatalogId: catalogId, DatabaseName: req.namespace, Name: table } }, Permissions: p.tablePermissions, PermissionsWithGrantOption: [] });
         }
@@ -78,7 +79,8 @@ export function createGrantPort(
         for (const w of wanted) {
           const id = entryId(w.Principal.DataLakePrincipalIdentifier, w.Resource);
           const existing = byId.get(id);
-          const missing = w.Permissions.filter((perm) => !existing?.Permissions.includes(perm));
+          // As in Lake Formation, ALL held covers every permission of the resource.
+          const missing = existing?.Permissions.includes('ALL') ? [] : w.Permissions.filter((perm) => !existing?.Permissions.includes(perm));
           if (missing.length === 0) {
             outcome.alreadyGranted += 1;
             continue;

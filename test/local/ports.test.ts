@@ -249,6 +249,22 @@ describe('grant store', () => {
     assert.deepEqual(customers?.permissions, ['DESCRIBE', 'INSERT', 'SELECT']);
   });
 
+  test('asks what Lake Formation would be asked: DESCRIBE on the namespace always, and nothing more where ALL is held', async () => {
+    const port = createGrantPort(join(work, 'grants-as-aws', 'grants.json'), 'shop', exists);
+    const reader = { principal: 'reader', tablePermissions: ['SELECT'], namespacePermissions: [] };
+    assert.deepEqual(await port.grant({ ...request, lakeTables: ['customers'], principals: [reader] }), { granted: 2, alreadyGranted: 0 });
+    assert.deepEqual(
+      (await port.list!()).find((g) => !g.resource.table),
+      { principal: 'reader', resource: { namespace: 'shop' }, permissions: ['DESCRIBE'] },
+      'readers need DESCRIBE on the namespace: the backend aws grants it whatever namespacePermissions says',
+    );
+    const admin = { principal: 'admin', tablePermissions: ['ALL'], namespacePermissions: ['ALL'] };
+    assert.deepEqual(await port.grant({ ...request, lakeTables: ['customers'], principals: [admin] }), { granted: 2, alreadyGranted: 0 });
+    const again = { ...admin, tablePermissions: ['SELECT', 'DESCRIBE'], namespacePermissions: ['DESCRIBE'] };
+    assert.deepEqual(await port.grant({ ...request, lakeTables: ['customers'], principals: [again] }), { granted: 0, alreadyGranted: 2 }, 'ALL covers them');
+    assert.deepEqual((await port.list!()).filter((g) => g.principal === 'admin').map((g) => g.permissions), [['ALL', 'DESCRIBE'], ['ALL']]);
+  });
+
   test('refuses a grant on a missing table, an empty principal and a permission of the wrong resource', async () => {
     const port = createGrantPort(file(), 'shop', exists);
     await assert.rejects(port.grant({ ...request, lakeTables: ['missing'] }), (err: unknown) => err instanceof PortError && err.kind === 'not-found' && /shop\.missing failed: the lake table does not exist/.test(err.message));
