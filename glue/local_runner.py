@@ -24,7 +24,8 @@ Endpoints (JSON bodies):
                               under way and loads no more
   POST /runs/<runId>/stop     -> {runId, state}
   POST /sql {sql, maxRows?}   -> {rows}  (JSON-safe rows, see lakesync_glue.query); reads only:
-                                 anything else is a 400 with code "ReadOnlyQuery" (lakesync_glue.readonly)
+                                 anything else is a 400 with code "ReadOnlyQuery" (lakesync_glue.readonly);
+                                 a query Spark refuses, or that fails as it runs (assert_true), is a 400 with its error
   POST /shutdown              -> {}
 
 When ready it writes <work-dir>/runner.json (pid, port, token, instance) for other processes
@@ -371,7 +372,42 @@ class Runner:
         except Exception as exc:  # noqa: BLE001 - Spark's analysis errors are the caller's to fix
             if type(exc).__name__ in ("AnalysisException", "ParseException", "IllegalArgumentException"):
                 raise BadRequest(_first_line(exc)) from None
+            failed = self.query_error(exc)
+            if failed is not None:
+                raise BadRequest(failed) from None
             raise
+
+    def query_error(self, exc: BaseException) -> str | None:
+        """The message of an error the query itself raised as it ran (raise_error, assert_true, a
+        cast or overflow under ANSI): a Spark error class names it, or a task of the query's job threw
+        it. None for anything else (a stopped Spark, a cancelled job, an internal error): the runner's
+        failure, which a retry may cure."""
+        get_class = getattr(exc, "getErrorClass", None)
+        if callable(get_class) and _query_error_class(get_class()):
+            return f"the query failed as it ran: {_first_line(exc)}"
+        top = getattr(exc, "java_exception", None)
+        if top is None or self.spark is None:
+            return None
+        try:
+            jvm = self.spark.sparkContext._jvm
+            throwable = jvm.java.lang.Class.forName("org.apache.spark.SparkThrowable")
+            cause = top
+            for _ in range(20):  # the job's failure wraps the task's, which wraps the query's
+                if cause is None:
+                    break
+                if throwable.isInstance(cause) and _query_error_class(cause.getErrorClass()):
+                    return f"the query failed as it ran: {_first_line_of(str(cause.getMessage()))}"
+                cause = cause.getCause()
+            task_error = top.getCause()
+            if (str(top.getClass().getName()) == "org.apache.spark.SparkException"
+                    and str(top.getMessage() or "").startswith("Job aborted due to stage failure")
+                    and task_error is not None
+                    and jvm.java.lang.Exception._java_lang_class.isInstance(task_error)
+                    and not jvm.java.lang.InterruptedException._java_lang_class.isInstance(task_error)):
+                return f"the query failed as it ran: {_first_line_of(str(task_error.getMessage() or task_error.getClass().getName()))}"
+        except Exception:  # noqa: BLE001 - no telling: leave it the runner's failure
+            log.debug("could not tell whether the query or the runner failed", exc_info=True)
+        return None
 
     def health(self) -> dict[str, Any]:
         with self.lock:
@@ -390,8 +426,17 @@ class Runner:
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:2000]
+    return _first_line_of(str(exc)) or type(exc).__name__
+
+
+def _first_line_of(text: str) -> str:
+    text = text.strip()
+    return text.splitlines()[0][:2000] if text else ""
+
+
+def _query_error_class(error_class: Any) -> bool:
+    """Whether a Spark error class names the query's own error, not Spark's (INTERNAL_ERROR...)."""
+    return isinstance(error_class, str) and bool(error_class) and not error_class.startswith("INTERNAL_ERROR")
 
 
 def make_handler(runner: Runner, token: str) -> type[BaseHTTPRequestHandler]:

@@ -213,6 +213,17 @@ def test_bad_sql_is_a_400_with_spark_s_message(served: Any) -> None:
     assert "code" not in body
 
 
+def test_sql_that_fails_as_it_runs_is_a_400_naming_its_error(served: Any) -> None:
+    """A check such as `SELECT assert_true(count(*) > 0) FROM {table}` fails as it runs: that is the
+    query's error, for its author to see, not a runner failure that a retry could cure."""
+    _, client, _ = served
+    for sql, said in (("SELECT raise_error('no rows for customer 7')", "no rows for customer 7"), ("SELECT assert_true(1 = 2)", "'(1 = 2)' is not true")):
+        status, body = client.call("POST", "/sql", {"sql": sql, "maxRows": 1})
+        assert status == 400, body
+        assert said in body["error"], body
+    assert client.call("POST", "/sql", {"sql": "SELECT 1 AS one"}) == (200, {"rows": [{"one": 1}]})
+
+
 def test_sql_that_writes_is_a_400_read_only_query_and_changes_nothing(served: Any) -> None:
     runner, client, _ = served
     runner.spark.sql("CREATE TABLE IF NOT EXISTS lake.runner.kept (id bigint) USING iceberg")
