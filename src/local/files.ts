@@ -1,6 +1,6 @@
 /** Small file helpers of the embedded mode: atomic and exclusive JSON writes, orphaned-task claims, tolerant reads. */
 import { randomBytes } from 'node:crypto';
-import { existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 /** The JSON written whole to a new sibling of `file`, whose path is returned. */
@@ -42,10 +42,18 @@ export function claimOrphanedTask(dir: string, orphan: { exportId: string; start
   return writeJsonExclusive(join(dir, `${orphan.exportId}.takeover-${Date.parse(orphan.startedAt)}-${orphan.ownerPid}`), { by: process.pid });
 }
 
-/** The parsed file, or undefined when it does not exist. A corrupt file is an error that names it. */
+/**
+ * The parsed file, or undefined when it does not exist (also when another process removes it as it
+ * is read, e.g. the runner.json of a runner that stops). A corrupt file is an error that names it.
+ */
 export function readJsonIfExists<T>(file: string): T | undefined {
-  if (!existsSync(file)) return undefined;
-  const text = readFileSync(file, 'utf8');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
   try {
     return JSON.parse(text) as T;
   } catch (err) {

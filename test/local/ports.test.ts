@@ -18,6 +18,7 @@ import type { Ports } from '../../src/ports';
 import { planEntry } from '../helpers/plan';
 import { localSettings } from '../../src/backends/local';
 import { createLocalPorts } from '../../src/local';
+import { readJsonIfExists } from '../../src/local/files';
 import { createGrantPort } from '../../src/local/grants';
 import { assertReadOnly } from '../../src/local/lake';
 import { createLoadPort, MAX_RUN_RESTARTS, newRunId, type RunRecord } from '../../src/local/load';
@@ -214,6 +215,32 @@ describe('manifest store', () => {
     await assert.rejects(store.delete(pathToFileURL(join(work, 'm')).href), /outside/);
     await assert.rejects(store.delete('s3://bucket/key'), /not a file:\/\/ URL/);
     assert.equal(readFileSync(outside, 'utf8'), '{}');
+  });
+});
+
+describe('work-dir files', () => {
+  test('a file removed while it is read is absent, not an error (runner.json of a runner that just stopped)', async () => {
+    const file = join(mkdtempSync(join(work, 'vanishing-')), 'runner.json');
+    // Another process writes the file whole and removes it, over and over, as runners start and stop.
+    const churn = spawn('bash', ['-c', `while true; do echo '{"pid":1}' > "$0.tmp"; mv "$0.tmp" "$0"; rm -f "$0"; done`, file], { stdio: 'ignore' });
+    try {
+      await delay(100);
+      const failures = new Set<string>();
+      for (const end = Date.now() + 1_500; Date.now() < end; ) {
+        for (let i = 0; i < 500; i++) {
+          try {
+            const value = readJsonIfExists<{ pid: number }>(file);
+            if (value !== undefined) assert.equal(value.pid, 1);
+          } catch (err) {
+            failures.add((err as Error).message);
+          }
+        }
+        await delay(0);
+      }
+      assert.deepEqual([...failures], []);
+    } finally {
+      churn.kill('SIGKILL');
+    }
   });
 });
 
