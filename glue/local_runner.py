@@ -22,7 +22,7 @@ Endpoints (JSON bodies):
                               the run loads the pack's tables, --pack-threads at a time (lakesync_glue.pack),
                               each writing its own result, then the summary; a stop cancels the tables
                               under way and loads no more
-  POST /runs/<runId>/stop     -> {runId, state}
+  POST /runs/<runId>/stop     -> {runId, state}   (or a file <work-dir>/runs/<runId>.stop, from any process)
   POST /sql {sql, maxRows?}   -> {rows}  (JSON-safe rows, see lakesync_glue.query); reads only:
                                  anything else is a 400 with code "ReadOnlyQuery" (lakesync_glue.readonly);
                                  a query Spark refuses, or that fails as it runs (assert_true), is a 400 with its error
@@ -72,6 +72,8 @@ PACK_THREADS_DEFAULT = 4
 FINAL_STATES = ("succeeded", "failed", "stopped")
 # How often a stopped run's Spark jobs are cancelled again until its load returns.
 STOP_REPEAT_SECONDS = 0.2
+# How often the runner looks for stop requests left in the work dir (runs/<runId>.stop).
+STOP_WATCH_SECONDS = 0.5
 
 
 def write_json_atomic(path: str, value: dict[str, Any]) -> None:
@@ -246,6 +248,25 @@ class Runner:
         # its result). Once is not enough: a stop that lands between two jobs would let the next run.
         threading.Thread(target=self.cancel_until_done, args=(run_id,), name=f"stop-{run_id}", daemon=True).start()
         return {"runId": run_id, "state": "stopping"}
+
+    def stop_file(self, run_id: str) -> str:
+        """runs/<runId>.stop: a stop request any process of the work dir leaves (src/local/load.ts),
+        also one that cannot reach this runner (another worker, talking to its own runner)."""
+        return os.path.join(self.runs_dir, f"{run_id}.stop")
+
+    def watch_stop_requests(self, interval: float = STOP_WATCH_SECONDS) -> None:
+        """Stops this runner's queued and running runs whose stop request was left in the work dir."""
+        while not self.stopping.is_set():
+            with self.lock:
+                asked = [r.run_id for r in self.runs.values()
+                         if not r.stop_requested and r.record.get("state") not in FINAL_STATES and os.path.exists(self.stop_file(r.run_id))]
+            for run_id in asked:
+                log.info("run %s: stop requested in %s", run_id, self.stop_file(run_id))
+                try:
+                    self.stop_run(run_id)
+                except Exception:  # noqa: BLE001 - the next look tries again
+                    log.exception("could not stop run %s", run_id)
+            self.stopping.wait(interval)
 
     def cancel_until_done(self, run_id: str) -> None:
         while True:
@@ -578,6 +599,7 @@ def main(argv: list[str] | None = None) -> int:
     loads = [threading.Thread(target=runner.load_loop, name=f"loads-{i}", daemon=True) for i in range(options.load_slots)]
     for thread in loads:
         thread.start()
+    threading.Thread(target=runner.watch_stop_requests, name="stop-requests", daemon=True).start()
     if options.exit_with_parent:
         threading.Thread(target=watch_parent, args=(runner,), name="parent", daemon=True).start()
 

@@ -405,3 +405,25 @@ def test_a_load_cut_short_by_the_runner_s_shutdown_is_left_to_be_run_again_not_f
     record = json.loads((tmp_path / "runs" / "run-shutdown.json").read_text())
     assert record["state"] == state, record
     assert record["runner"]["instance"] == runner.instance
+
+
+def test_a_stop_request_left_in_the_work_dir_stops_the_run(tmp_path: Path) -> None:
+    """Another worker of the work dir, talking to its own runner, can only leave the request there."""
+    runner = local_runner.Runner(str(tmp_path), str(tmp_path / "warehouse"), "lake")
+    runner.spark = type("Spark", (), {"sparkContext": StoppableContext()})()
+    export = write_export(tmp_path, "e-stop-file", [{"id": 1, "name": "a", "price": "1.00"}])
+    args = load_args(export, tmp_path, "items")
+    runner.submit({"runId": "run-asked", "runToken": args["run_token"], "args": args})
+    runner.submit({"runId": "run-left", "runToken": "c1:public.other", "args": {**args, "run_token": "c1:public.other"}})
+    watcher = threading.Thread(target=runner.watch_stop_requests, kwargs={"interval": 0.05}, daemon=True)
+    watcher.start()
+    try:
+        (tmp_path / "runs" / "run-asked.stop").write_text("{}")
+        deadline = time.monotonic() + 5
+        while json.loads((tmp_path / "runs" / "run-asked.json").read_text())["state"] != "stopped" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert json.loads((tmp_path / "runs" / "run-asked.json").read_text())["state"] == "stopped"
+        assert json.loads((tmp_path / "runs" / "run-left.json").read_text())["state"] == "queued", "only the run asked"
+    finally:
+        runner.shutdown(1)
+        watcher.join(timeout=5)

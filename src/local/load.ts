@@ -81,6 +81,12 @@ export interface LoadPortOptions {
 export function createLoadPort(layout: WorkDirLayout, runner: RunnerClient, options: LoadPortOptions = {}): LoadPort {
   const startOnce = new KeyedMutex();
   const recordFile = (runId: string) => join(layout.runs, `${runId}.json`);
+  /**
+   * A stop request any process leaves for a run (runs/<runId>.stop): the worker handing the run to
+   * its runner, and the runner running it (glue/local_runner.py), look for it; they may be other
+   * processes than the one asking, which cannot reach them otherwise.
+   */
+  const stopFile = (runId: string) => join(layout.runs, `${runId}.stop`);
 
   function readRecord(runId: string): RunRecord | undefined {
     if (!/^[A-Za-z0-9_.-]+$/.test(runId)) return undefined;
@@ -148,7 +154,7 @@ export function createLoadPort(layout: WorkDirLayout, runner: RunnerClient, opti
     try {
       const secretEnv = passwordFor(args);
       await runner.ensure();
-      if (stopRequested.delete(runId)) return fail('stopped before it started', 'stopped');
+      if (stopRequested.delete(runId) || existsSync(stopFile(runId))) return fail('stopped before it started', 'stopped');
       // The password travels in this request's body only: the runner sets it for the job and keeps it in memory.
       await runner.call('POST', '/loads', { runId, runToken, args, restarts, ...(secretEnv ? { secretEnv } : {}) }, 60_000);
       if (stopRequested.delete(runId)) await runner.call('POST', `/runs/${encodeURIComponent(runId)}/stop`, {}, 30_000);
@@ -348,13 +354,15 @@ export function createLoadPort(layout: WorkDirLayout, runner: RunnerClient, opti
 
     async stopRun(runId) {
       const record = readRecord(runId);
-      if (!record || runnerGone(record)) return;
+      if (!record || !LIVE_STATES.has(record.state) || runnerGone(record)) return;
+      // For whichever process hands the run over or runs it: another worker, or a runner this one does not talk to.
+      writeJsonAtomic(stopFile(runId), { requestedAt: new Date().toISOString(), by: THIS_PROCESS });
       if (record.state === 'pending') {
-        stopRequested.add(runId);
+        if (record.runner.instance === CLIENT_INSTANCE) stopRequested.add(runId);
         return;
       }
-      if (record.state !== 'queued' && record.state !== 'running') return;
-      await runner.call('POST', `/runs/${encodeURIComponent(runId)}/stop`, {}, 30_000);
+      // The run's own runner, when it is the one this worker talks to, stops it at once.
+      if (runner.liveRunner()?.instance === record.runner.instance) await runner.call('POST', `/runs/${encodeURIComponent(runId)}/stop`, {}, 30_000);
     },
 
     async readResult(location) {

@@ -407,6 +407,41 @@ describe('load runs', () => {
     assert.deepEqual(posts, []);
   });
 
+  test('a run of another worker on its own runner is asked to stop through the work dir, not this worker\'s runner', async () => {
+    // Two workers share the work dir; each may have started its own runner. This worker's runner
+    // does not know the other's runs, and said so (HTTP 400), which failed the load that asked.
+    await withOtherProcess(async (other) => {
+      const calls: string[] = [];
+      const ownRunner = {
+        ensure: async () => ({ pid: process.pid, port: 0, token: '', instance: 'mine', warehouse: '' }),
+        liveRunner: () => undefined,
+        call: async (_method: string, path: string) => {
+          calls.push(path);
+          throw new PortError('validation', 'RunnerRejected', `run ${path.split('/')[2]} is not known to this runner`);
+        },
+      } as unknown as RunnerClient;
+      const port = createLoadPort(layout(), ownRunner);
+      const theirs = newRunId('3-abcd:public.theirs');
+      writeRecord({ runId: theirs, runToken: '3-abcd:public.theirs', state: 'running', runner: { pid: other, started: processStarted(other)!, instance: 'their-runner' }, args: { action: 'merge' } });
+      await port.stopRun(theirs);
+      assert.deepEqual(calls, [], 'not asked of a runner that does not run it');
+      assert.ok(existsSync(join(layout().runs, `${theirs}.stop`)), 'the stop request is left where the run\'s runner looks');
+    });
+  });
+
+  test('a pending run that another worker asked to stop never starts', async () => {
+    const posts: string[] = [];
+    let release!: () => void;
+    const port = createLoadPort(layout(), recordingRunner(posts, new Promise<void>((r) => (release = r))));
+    const { runId } = await port.startLoad({ ...req('public.stopped-elsewhere', 'merge'), runToken: '3-abcd:public.stopped-elsewhere' });
+    // What stopRun in another process leaves: it cannot reach this process's memory.
+    writeFileSync(join(layout().runs, `${runId}.stop`), JSON.stringify({ requestedAt: new Date().toISOString() }));
+    release();
+    await until(async () => (await port.getRun(runId)).state === 'failed');
+    assert.equal((await port.getRun(runId)).detail, 'STOPPED');
+    assert.deepEqual(posts, []);
+  });
+
   test('a run whose runner died is started again under the same id, up to the restart limit', async () => {
     const posts: string[] = [];
     const port = createLoadPort(layout(), recordingRunner(posts));
