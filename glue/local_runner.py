@@ -76,13 +76,18 @@ STOP_REPEAT_SECONDS = 0.2
 STOP_WATCH_SECONDS = 0.5
 
 
-def write_json_atomic(path: str, value: dict[str, Any]) -> None:
-    """Readers never see half a file: write a sibling, then rename it over."""
+def write_json_atomic(path: str, value: dict[str, Any], mode: int = 0o666) -> None:
+    """Readers never see half a file: write a sibling (created with `mode`, less the umask), then rename it over."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = f"{path}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
+    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode), "w", encoding="utf-8") as handle:
         json.dump(value, handle, indent=2)
     os.replace(tmp, path)
+
+
+def write_runner_info(path: str, info: dict[str, Any]) -> None:
+    """runner.json holds the token: readable by this user only, from its first byte on."""
+    write_json_atomic(path, info, mode=0o600)
 
 
 def process_started(pid: int) -> str | None:
@@ -605,8 +610,7 @@ def main(argv: list[str] | None = None) -> int:
 
     info_path = os.path.join(runner.work_dir, "runner.json")
     info = {**runner.identity(), "port": port, "token": token, "warehouse": runner.warehouse, "startedAt": utc_now()}
-    write_json_atomic(info_path, info)
-    os.chmod(info_path, 0o600)
+    write_runner_info(info_path, info)
     ready = {"event": "ready", "port": port, **runner.identity(), "sparkSeconds": round(time.monotonic() - started, 3)}
     print(json.dumps(ready), flush=True)
     try:

@@ -427,3 +427,23 @@ def test_a_stop_request_left_in_the_work_dir_stops_the_run(tmp_path: Path) -> No
     finally:
         runner.shutdown(1)
         watcher.join(timeout=5)
+
+
+def test_runner_json_holds_the_token_readable_by_its_owner_only_from_its_first_byte(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The token lets a caller run loads and queries: no other user may read it, not even for a moment."""
+    modes: list[int] = []
+    real_replace = os.replace
+
+    def replace(src: str, dst: str) -> None:
+        modes.append(os.stat(src).st_mode & 0o777)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(local_runner.os, "replace", replace)
+    previous = os.umask(0o022)
+    try:
+        local_runner.write_runner_info(str(tmp_path / "runner.json"), {"pid": 1, "port": 2, "token": TOKEN})
+    finally:
+        os.umask(previous)
+    assert modes == [0o600], f"written as {[oct(m) for m in modes]} before it was renamed into place"
+    assert (tmp_path / "runner.json").stat().st_mode & 0o777 == 0o600
+    assert json.loads((tmp_path / "runner.json").read_text())["token"] == TOKEN
