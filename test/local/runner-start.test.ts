@@ -50,6 +50,18 @@ test('a missing Iceberg jar stops the runner before Spark starts, naming the jar
   await client.close();
 });
 
+test('a runner that does not start in time (a busy machine) is a failure to retry, not a broken install', async () => {
+  const client = new RunnerClient(layoutOf(join(work, 'slow')), { startTimeoutMs: 1_000 });
+  await assert.rejects(client.ensure(), (err: unknown) => {
+    assert.ok(err instanceof PortError);
+    assert.equal(err.code, 'RunnerDidNotStart');
+    assert.match(err.message, /the load runner did not start within 1 s/);
+    assert.equal(err.kind, 'transient', 'retried: a slow start is no reason to fail the table or the cycle for good');
+    return true;
+  });
+  await client.close();
+});
+
 test('calls after close are refused', async () => {
   const client = new RunnerClient(layoutOf(join(work, 'c')));
   await client.close();

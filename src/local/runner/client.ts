@@ -220,13 +220,15 @@ interface ReadyLine {
 function waitReady(child: ChildProcess, timeoutMs: number, logFile: string): Promise<ReadyLine> {
   return new Promise((resolveReady, reject) => {
     const lines = createInterface({ input: child.stdout! });
-    const fail = (message: string) => {
+    const fail = (message: string, slow = false) => {
       clearTimeout(timer);
       lines.close();
       if (child.exitCode === null) child.kill('SIGKILL');
-      reject(new PortError('failed', 'RunnerDidNotStart', `${message}\n${tail(logFile)}\nfix the cause above, or run "npm run bootstrap" when Python, Java or the Iceberg jar are missing`));
+      // A start that only took too long (a cold JVM on a busy machine) may succeed when retried; a broken one will not.
+      const what = slow ? 'the machine may be busy: it is tried again' : 'fix the cause above, or run "npm run bootstrap" when Python, Java or the Iceberg jar are missing';
+      reject(new PortError(slow ? 'transient' : 'failed', 'RunnerDidNotStart', `${message}\n${tail(logFile)}\n${what}`));
     };
-    const timer = setTimeout(() => fail(`the load runner did not start within ${Math.round(timeoutMs / 1000)} s (see ${logFile})`), timeoutMs);
+    const timer = setTimeout(() => fail(`the load runner did not start within ${Math.round(timeoutMs / 1000)} s (see ${logFile})`, true), timeoutMs);
     child.once('error', (err) => fail(`cannot start the load runner (${err.message})`));
     child.once('exit', (code, signal) => fail(`the load runner ${signal ? `was ended by ${signal}` : `exited with code ${code}`} before it was ready (see ${logFile})`));
     lines.on('line', (line) => {
