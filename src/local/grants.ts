@@ -64,7 +64,7 @@ export function createGrantPort(
         const namespacePermissions = [...new Set(['DESCRIBE', ...p.namespacePermissions])];
         wanted.push({ Principal: principal, Resource: { Database: { CatalogId: catalogId, Name: req.namespace } }, Permissions: namespacePermissions, PermissionsWithGrantOption: [] });
         for (const table of req.lakeTables) {
-          wanted.push({ Principal: principal, Resource: { Table: { CatalogId: catalogId, DatabaseName: req.namespace, Name: table } }, Permissions: p.tablePermissions, PermissionsWithGrantOption: [] });
+          wanted.push({ Principal: principal, Resource: { Table: { CatalogId: catalogId, DatabaseName: req.namespace, Name: table } }, Permissions: [...new Set(p.tablePermissions)], PermissionsWithGrantOption: [] });
         }
       }
       for (const table of req.lakeTables) {

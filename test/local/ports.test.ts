@@ -292,6 +292,13 @@ describe('grant store', () => {
     assert.deepEqual((await port.list!()).filter((g) => g.principal === 'admin').map((g) => g.permissions), [['ALL', 'DESCRIBE'], ['ALL']]);
   });
 
+  test('a permission named twice is granted once, as Lake Formation is asked', async () => {
+    const port = createGrantPort(join(work, 'grants-twice', 'grants.json'), 'shop', exists);
+    const twice = { principal: 'twice', tablePermissions: ['SELECT', 'SELECT'], namespacePermissions: ['DESCRIBE', 'DESCRIBE'] };
+    assert.deepEqual(await port.grant({ ...request, lakeTables: ['customers'], principals: [twice] }), { granted: 2, alreadyGranted: 0 });
+    assert.deepEqual((await port.list!()).map((g) => g.permissions), [['DESCRIBE'], ['SELECT']]);
+  });
+
   test('refuses a grant on a missing table, an empty principal and a permission of the wrong resource', async () => {
     const port = createGrantPort(file(), 'shop', exists);
     await assert.rejects(port.grant({ ...request, lakeTables: ['missing'] }), (err: unknown) => err instanceof PortError && err.kind === 'not-found' && /shop\.missing failed: the lake table does not exist/.test(err.message));
