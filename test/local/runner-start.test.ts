@@ -1,8 +1,9 @@
 /** The load runner's start-up failures: each one says what failed and what to do. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { after, test } from 'node:test';
 import { PortError } from '../../src/errors';
 import { layoutOf } from '../../src/local/paths';
@@ -60,6 +61,22 @@ test('a runner that does not start in time (a busy machine) is a failure to retr
     return true;
   });
   await client.close();
+});
+
+test('closing while the runner is still starting stops it at once, not once Spark is up', async () => {
+  // A start that hangs (a JVM that never comes up): the worker's shutdown must not wait for it.
+  const hanging = join(work, 'hanging-python');
+  writeFileSync(hanging, '#!/bin/sh\nexec sleep 300\n', { mode: 0o755 });
+  const client = new RunnerClient(layoutOf(join(work, 'starting')), { startTimeoutMs: 60_000 });
+  await withEnv({ LAKESYNC_PYTHON: hanging }, async () => {
+    const starting = client.ensure();
+    starting.catch(() => undefined);
+    await delay(200);
+    const since = Date.now();
+    await client.close();
+    assert.ok(Date.now() - since < 10_000, `close took ${Date.now() - since} ms`);
+    await assert.rejects(starting, /load runner/);
+  });
 });
 
 test('calls after close are refused', async () => {

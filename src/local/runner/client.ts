@@ -40,6 +40,8 @@ export interface RunnerOptions {
 export class RunnerClient {
   private info: Promise<RunnerInfo> | undefined;
   private child: ChildProcess | undefined;
+  /** The runner this client started, once it is ready (before that, it has nothing to ask). */
+  private childInfo: RunnerInfo | undefined;
   private closed = false;
 
   constructor(
@@ -119,14 +121,18 @@ export class RunnerClient {
   async close(): Promise<void> {
     this.closed = true;
     const child = this.child;
+    const info = this.childInfo;
     this.child = undefined;
+    this.childInfo = undefined;
     if (!child || hasEnded(child)) return;
-    const info = await this.info?.catch(() => undefined);
+    // Still starting (Spark may take minutes, or hang): stop it now rather than wait until it is ready.
+    if (!info) {
+      await stopChild(child, { killAfterMs: 10_000 });
+      return;
+    }
     // Its own way first (/shutdown, then its stdin closed); signals only when that has not ended it in time.
     const stopped = stopChild(child, { signalAfterMs: 15_000, killAfterMs: 25_000 });
-    if (info) {
-      await fetch(`http://127.0.0.1:${info.port}/shutdown`, { method: 'POST', headers: { authorization: `Bearer ${info.token}` }, signal: AbortSignal.timeout(5_000) }).catch(() => undefined);
-    }
+    await fetch(`http://127.0.0.1:${info.port}/shutdown`, { method: 'POST', headers: { authorization: `Bearer ${info.token}` }, signal: AbortSignal.timeout(5_000) }).catch(() => undefined);
     child.stdin?.end();
     await stopped;
   }
@@ -142,6 +148,7 @@ export class RunnerClient {
     if (this.child && this.child.pid === info.pid) {
       if (this.child.exitCode === null) this.child.kill('SIGKILL');
       this.child = undefined;
+      this.childInfo = undefined;
     }
   }
 
@@ -177,11 +184,14 @@ export class RunnerClient {
       closeSync(logFd);
     }
     this.child = child;
+    this.childInfo = undefined;
     this.options.log?.(`starting the load runner (Spark, Iceberg warehouse ${this.layout.warehouse})`);
     const ready = await waitReady(child, this.options.startTimeoutMs ?? 240_000, this.layout.runnerLog);
     // Keep reading stdout so the runner never blocks on a full pipe.
     child.stdout?.resume();
-    return { pid: ready.pid, ...(ready.started ? { started: ready.started } : {}), port: ready.port, token, instance: ready.instance, warehouse: this.layout.warehouse };
+    const info: RunnerInfo = { pid: ready.pid, ...(ready.started ? { started: ready.started } : {}), port: ready.port, token, instance: ready.instance, warehouse: this.layout.warehouse };
+    if (this.child === child) this.childInfo = info;
+    return info;
   }
 }
 
