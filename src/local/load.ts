@@ -121,6 +121,8 @@ export function createLoadPort(layout: WorkDirLayout, runner: RunnerClient, opti
    */
   function restartIfOrphaned(record: RunRecord): RunRecord {
     if (!['pending', 'queued', 'running'].includes(record.state) || !runnerGone(record)) return record;
+    // A run asked to stop is not started again: it ends stopped (settled).
+    if (existsSync(stopFile(record.runId))) return record;
     if (status(record).state === 'succeeded' || !record.args || (record.restarts ?? 0) >= MAX_RUN_RESTARTS) return record;
     const again = { ...record, state: 'pending' as const, args: record.args, restarts: (record.restarts ?? 0) + 1, runner: { ...THIS_PROCESS, instance: CLIENT_INSTANCE } };
     delete (again as Partial<RunRecord>).startedAt;
@@ -140,7 +142,9 @@ export function createLoadPort(layout: WorkDirLayout, runner: RunnerClient, opti
     const ended: RunRecord =
       now.state === 'succeeded'
         ? { ...record, state: 'succeeded', finishedAt }
-        : { ...record, state: 'failed', finishedAt, errorClass: 'RunnerGone', errorMessage: now.errorMessage ?? 'the load runner stopped before the run finished' };
+        : existsSync(stopFile(record.runId))
+          ? { ...record, state: 'stopped', finishedAt, errorMessage: 'stopped on request; its load runner ended before the run did' }
+          : { ...record, state: 'failed', finishedAt, errorClass: 'RunnerGone', errorMessage: now.errorMessage ?? 'the load runner stopped before the run finished' };
     writeJsonAtomic(recordFile(record.runId), ended);
     return ended;
   }

@@ -436,6 +436,20 @@ describe('load runs', () => {
     });
   });
 
+  test('a run asked to stop whose runner died is not started again: it ended stopped, and a new load starts a new run', async () => {
+    const posts: string[] = [];
+    const port = createLoadPort(layout(), recordingRunner(posts));
+    const token = '3-abcd:public.asked';
+    const asked = newRunId(token);
+    writeRecord({ runId: asked, runToken: token, state: 'running', runner: { pid: 4194305, instance: 'gone' }, args: { action: 'merge' }, restarts: 0 });
+    writeFileSync(join(layout().runs, `${asked}.stop`), JSON.stringify({ requestedAt: new Date().toISOString() }));
+    assert.deepEqual(await port.getRun(asked), { runId: asked, state: 'failed', detail: 'STOPPED', errorMessage: 'stopped on request; its load runner ended before the run did' });
+    const { runId } = await port.startLoad({ ...req('public.asked', 'merge'), runToken: token });
+    assert.notEqual(runId, asked);
+    await until(() => posts.length > 0);
+    assert.deepEqual(posts, [runId], 'only the new run is handed to the runner');
+  });
+
   test('a pending run that another worker asked to stop never starts', async () => {
     const posts: string[] = [];
     let release!: () => void;
