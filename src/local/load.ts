@@ -365,8 +365,14 @@ export function createLoadPort(layout: WorkDirLayout, runner: RunnerClient, opti
         if (record.runner.instance === CLIENT_INSTANCE) stopRequested.add(runId);
         return;
       }
-      // The run's own runner, when it is the one this worker talks to, stops it at once.
-      if (runner.liveRunner()?.instance === record.runner.instance) await runner.call('POST', `/runs/${encodeURIComponent(runId)}/stop`, {}, 30_000);
+      // The run's own runner, when it is the one this worker talks to, stops it at once. A runner that
+      // does not know the run (this client talks to another one) refuses: the stop request stands all the same.
+      if (runner.liveRunner()?.instance !== record.runner.instance) return;
+      try {
+        await runner.call('POST', `/runs/${encodeURIComponent(runId)}/stop`, {}, 30_000);
+      } catch (err) {
+        if (!(err instanceof PortError && err.kind === 'validation')) throw err;
+      }
     },
 
     async readResult(location) {

@@ -433,6 +433,11 @@ describe('load runs', () => {
       await port.stopRun(theirs);
       assert.deepEqual(calls, [], 'not asked of a runner that does not run it');
       assert.ok(existsSync(join(layout().runs, `${theirs}.stop`)), 'the stop request is left where the run\'s runner looks');
+
+      // runner.json names the run's runner, but this client talks to the one it started before.
+      const named = { ...ownRunner, liveRunner: () => ({ pid: other, instance: 'their-runner' }) } as unknown as RunnerClient;
+      await createLoadPort(layout(), named).stopRun(theirs);
+      assert.equal(calls.length, 1, 'asked at once, and its refusal is no failure: the stop request stands in the work dir');
     });
   });
 
