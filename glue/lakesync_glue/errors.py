@@ -85,6 +85,13 @@ class OlderExport(LoadError):
     retryable = False
 
 
+class OtherSource(LoadError):
+    """The lake table holds another source's rows: loading this one would overwrite or delete them."""
+
+    error_class = "OtherSource"
+    retryable = False
+
+
 class CommitConflict(LoadError):
     error_class = "CommitConflict"
     retryable = True  # a concurrent commit (e.g. S3 Tables compaction) may be gone next time

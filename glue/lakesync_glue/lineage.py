@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import lake
 from .args import JobArgs, parse_time
-from .errors import InternalError, OlderExport
+from .errors import InternalError, OlderExport, OtherSource
 from .names import sql_string
 from .sqltext import table_ident
 
@@ -280,6 +280,24 @@ def older_export(args: JobArgs, found: Lineage | None) -> OlderExport | None:
         log.warning("%s: allowed by --allow_older_export: %s", args.lake_table_id, problem.message)
         return None
     return problem
+
+
+def other_source(args: JobArgs, found: Lineage | None) -> OtherSource | None:
+    """The refusal of this load when the lake table holds another source's rows, else None.
+
+    Two sources loading one lake table (one target namespace and table name) would each overwrite
+    the other's rows and delete those its own export lacks. A rebuild takes the table over (a
+    renamed source).
+    """
+    if found is None or not found.source or found.source == args.source or args.rebuild:
+        return None
+    return OtherSource(
+        f"table {args.target}: lake table {args.lake_table_id} holds the rows of source {found.source} "
+        f"(export {found.export_id or '(unknown)'}, cycle {found.cycle_id or '(unknown)'}), not of source {args.source}: "
+        f"loading it would overwrite or delete that source's rows, so nothing was written. Give one of the two "
+        f"sources another target (target.namespace or target.tableName, or the table's lakeName); if source "
+        f"{found.source} was renamed {args.source}, take the table over with: {rebuild_command(args)}"
+    )
 
 
 def made_by_load(spark: "SparkSession", snapshot: str | None, parent: str | None, args: JobArgs) -> bool:

@@ -133,8 +133,9 @@ class ExportRows:
         return self.export.mappings
 
     def refusal(self, spark: "SparkSession", snapshot: str | None) -> LoadError | None:
-        """Before reading the export: an older export is refused without any work."""
-        return lineage.older_export(self.args, lineage.lake_lineage(spark, self.args, snapshot))
+        """Before reading the export: another source's table, or an older export, is refused without any work."""
+        held = lineage.lake_lineage(spark, self.args, snapshot)
+        return lineage.other_source(self.args, held) or lineage.older_export(self.args, held)
 
     def read(self, spark: "SparkSession", mappings: Sequence[ColumnMapping]) -> "DataFrame":
         assert self.export is not None, "mappings() runs first"

@@ -276,3 +276,33 @@ def test_a_table_lineage_that_cannot_be_recorded_is_a_warning_and_the_load_stand
     unreadable = _PropertiesSession({**recorded, "lakesync.snapshot-time": "yesterday"})
     assert table_lineage(unreadable, "t") is None  # type: ignore[arg-type]
     assert table_lineage(same, "t") == Lineage(None, "shop", "e2", LATE, "c2")  # type: ignore[arg-type]
+
+
+def test_a_table_another_source_loaded_is_refused_and_changes_nothing_unless_rebuilt(load: Loader, spark: Any,
+                                                                                    tmp_path: Path) -> None:
+    """Two sources with one target (namespace and table name): the second must not overwrite or delete the first's rows."""
+    table = "lineage_other_source"
+    versions = Versions(tmp_path, "shop", "public", table)
+    first_export, other_export = versions.export(COLS, V1), versions.export(COLS, V2)
+    first = load(first_export, versions.target, table, action="merge", primary_key="id", **lineage(first_export, EARLY, "c1"))
+    assert first.status == "succeeded", first.error
+    snapshot = current_snapshot(spark, table)
+
+    staging = {**lineage(other_export, LATE, "s1"), "source": "staging"}
+    refused = load(other_export, versions.target, table, action="merge", primary_key="id", **staging)
+    assert refused.error is not None and refused.error["class"] == "OtherSource", (refused.status, refused.error)
+    assert refused.error["retryable"] is False
+    message = refused.error["message"]
+    for part in ("holds the rows of source shop", f"export {os.path.basename(first_export)}, cycle c1", "not of source staging",
+                 "another target", "lakesync rerun staging --rebuild public.lineage_other_source"):
+        assert part in message, f"{part!r} missing from: {message}"
+    assert (current_snapshot(spark, table), lake_rows(spark, table)) == (snapshot, rows_of(V1))
+    assert (refused.committed, refused.deleted) == (False, 0)
+
+    # A rebuild takes the table over (the source was renamed): its rows, then its lineage.
+    taken = load(other_export, versions.target, table, action="merge", primary_key="id", rebuild="true", **staging)
+    assert (taken.status, taken.committed) == ("succeeded", True), taken.error
+    assert lake_rows(spark, table) == rows_of(V2)
+    assert table_lineage(spark, table)[0] == "staging"
+    again = load(other_export, versions.target, table, action="merge", primary_key="id", **{**staging, "cycle_id": "s2"})
+    assert again.status == "succeeded", again.error
