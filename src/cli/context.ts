@@ -107,6 +107,14 @@ export async function unanswered(err: unknown, elapsedMs: number): Promise<'dead
 }
 
 /**
+ * The error of a command that needs the source workflow when none runs (never synced, or
+ * terminated): a request the source cannot serve yet, so a usage error (exit 2), whatever the command.
+ */
+export function noSourceWorkflow(source: string, consequence: string): UsageError {
+  return new UsageError(`no source workflow ${sourceWorkflowId(source)} runs, so ${consequence}: run "lakesync sync ${source}" first`);
+}
+
+/**
  * The source workflow's status, or undefined when no source workflow runs (never synced,
  * or terminated): the caller decides whether that is an error.
  */

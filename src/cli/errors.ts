@@ -1,6 +1,7 @@
 /**
  * Exit codes scripts can rely on, and the errors that choose them:
- * 0 success, 1 a partial or failed cycle (or a runtime failure), 2 a usage or config error.
+ * 0 success, 1 a partial or failed cycle (or a runtime failure), 2 a usage or config error, or a
+ * request the source cannot serve yet (no source workflow runs); nothing was done.
  */
 import { CommanderError } from 'commander';
 import { ConfigError } from '../errors';
@@ -11,7 +12,7 @@ export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 
-/** The command line or the request is wrong; nothing was done. Exit code 2. */
+/** The command line or the request is wrong, or the source cannot serve it yet; nothing was done. Exit code 2. */
 export class UsageError extends Error {
   constructor(message: string) {
     super(message);

@@ -36,7 +36,7 @@ export function buildProgram(env: CommandEnv): Program {
   };
   const program = new Command('lakesync')
     .description('keep an Apache Iceberg lake in sync with PostgreSQL, orchestrated by Temporal')
-    .addHelpText('after', '\nExit codes: 0 success, 1 partial or failed cycle (or a runtime failure), 2 usage or config error.')
+    .addHelpText('after', '\nExit codes: 0 success, 1 partial or failed cycle (or a runtime failure), 2 usage or config error (or no source workflow runs yet).')
     // Settings set here are copied to every subcommand created below.
     .exitOverride()
     .configureOutput({ writeOut: (s) => env.io.stdout.write(s), writeErr: (s) => env.io.stderr.write(s) })

@@ -255,7 +255,7 @@ describe('lakesync sync, rerun, plan, status, watermarks', () => {
     assert.deepEqual(last.requestIds, ['r1'], 'the start itself requested the sync');
   });
 
-  it('status of a source that never ran says so; rerun of it is a usage error', async () => {
+  it('status of a source that never ran says so; rerun, watermarks and cost of it are usage errors (exit 2)', async () => {
     writeConfig(join(tmp.dir, 'other.yaml'), withExtraSource());
     const status = await runCli(['status', 'never', '--config', join(tmp.dir, 'other.yaml')]);
     assert.equal(status.code, 0, status.stderr);
@@ -263,9 +263,14 @@ describe('lakesync sync, rerun, plan, status, watermarks', () => {
     const rerun = await runCli(['rerun', 'never', '--failed', '--config', join(tmp.dir, 'other.yaml')]);
     assert.equal(rerun.code, 2);
     assert.match(rerun.stderr, /no source workflow lakesync\/never runs, so there is no export to rerun from/);
-    const marks = await runCli(['watermarks', 'never', '--config', join(tmp.dir, 'other.yaml')]);
-    assert.equal(marks.code, 1);
+    // Each names the same condition and the same fix, so each exits with the same code.
+    const marks = await runCli(['watermarks', 'never', '--json', '--config', join(tmp.dir, 'other.yaml')]);
+    assert.equal(marks.code, 2, marks.stderr);
+    assert.equal(marks.stdout, '');
     assert.match(marks.stderr, /no source workflow lakesync\/never runs, so there is no ledger: run "lakesync sync never" first/);
+    const cost = await runCli(['cost', 'never', '--config', join(tmp.dir, 'other.yaml')]);
+    assert.equal(cost.code, 2, cost.stderr);
+    assert.match(cost.stderr, /no source workflow lakesync\/never runs, so no cycle has a cost yet: run "lakesync sync never" first/);
   });
 
   function withExtraSource(): unknown {

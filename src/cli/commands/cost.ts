@@ -3,12 +3,10 @@
  * state: per cycle DPU-seconds, export GB and dollars with totals, per table the last cycle's.
  */
 import type { Command } from 'commander';
-import { sourceWorkflowId } from '../../ids';
 import { BASIS_NOTE, type CostReport, costReport, numberText, usdText } from '../../cost/report';
 import type { CostPrices, CostTotals, TableCost } from '../../model';
 import { type CommandKit, type CommonOptions, withConfig, withJson } from '../command';
-import { loadSource, sourceStatus, withTemporal } from '../context';
-import { RuntimeFailure } from '../errors';
+import { loadSource, noSourceWorkflow, sourceStatus, withTemporal } from '../context';
 import { columns } from '../format';
 import { printJson, printLine } from '../io';
 import { wholeNumberOption } from '../whole-number';
@@ -32,7 +30,7 @@ export function registerCost(program: Command, kit: CommandKit): void {
       const { config, source } = loadSource(io, opts, name);
       return withTemporal(config, async (conn) => {
         const status = await sourceStatus(conn, name);
-        if (!status) throw new RuntimeFailure(`no source workflow ${sourceWorkflowId(name)} runs, so no cycle has a cost yet: run "lakesync sync ${name}" first`);
+        if (!status) throw noSourceWorkflow(name, 'no cycle has a cost yet');
         const report = costReport(status, cycles);
         if (opts.json) printJson(io.stdout, { ...report, prices: source.cost });
         else for (const line of costReportLines(report, source.cost)) printLine(io.stdout, line);

@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { sourceWorkflowId } from '../../ids';
 import { type RerunRequest, rerunUpdate } from '../../workflows/messages';
 import { type CommandKit, type CommonOptions, withConfig, withJson } from '../command';
-import { includedTableList, loadSource, sourceStatusSummary, withTemporal } from '../context';
+import { includedTableList, loadSource, noSourceWorkflow, sourceStatusSummary, withTemporal } from '../context';
 import { waitAndReport } from '../cycle-report';
 import { UsageError } from '../errors';
 import { shown } from '../format';
@@ -51,7 +51,7 @@ export function registerRerun(program: Command, kit: CommandKit): void {
       };
       return withTemporal(config, async (conn) => {
         if (!(await sourceStatusSummary(conn, name))) {
-          throw new UsageError(`no source workflow ${sourceWorkflowId(name)} runs, so there is no export to rerun from: run "lakesync sync ${name}" first`);
+          throw noSourceWorkflow(name, 'there is no export to rerun from');
         }
         let accepted;
         try {

@@ -1,9 +1,7 @@
 /** `lakesync watermarks <source>`: the ledger: per table what its last committed load produced. */
 import type { Command } from 'commander';
-import { sourceWorkflowId } from '../../ids';
 import { type CommandKit, type CommonOptions, withConfig, withJson } from '../command';
-import { loadSource, sourceStatus, withTemporal } from '../context';
-import { RuntimeFailure } from '../errors';
+import { loadSource, noSourceWorkflow, sourceStatus, withTemporal } from '../context';
 import { costText } from '../../cost/report';
 import { columns, shown } from '../format';
 import { printJson, printLine } from '../io';
@@ -16,7 +14,7 @@ export function registerWatermarks(program: Command, kit: CommandKit): void {
       const { config } = loadSource(io, opts, name);
       return withTemporal(config, async (conn) => {
         const status = await sourceStatus(conn, name);
-        if (!status) throw new RuntimeFailure(`no source workflow ${sourceWorkflowId(name)} runs, so there is no ledger: run "lakesync sync ${name}" first`);
+        if (!status) throw noSourceWorkflow(name, 'there is no ledger');
         if (opts.json) {
           printJson(io.stdout, { source: name, ledger: status.ledger, failed: status.failed });
           return;
