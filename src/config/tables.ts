@@ -13,16 +13,29 @@ export interface Selection {
 }
 
 /**
+ * A table name is no path: picomatch's `*` stops at a slash and `?` skips a line break, both legal
+ * in a quoted PostgreSQL name, so `*.*` would miss `public.a/b` and `*.*_pii` would let
+ * `public.people/emails_pii` through an include `**`. Slashes become a character with no meaning
+ * to a glob, in the name and in the glob alike (a rule may name the slash), and `.` matches line breaks.
+ */
+const SLASH = /\//g;
+const NOT_A_SEPARATOR = '\uE000';
+
+function globMatches(value: string, glob: string, nocase: boolean): boolean {
+  return picomatch.isMatch(value.replace(SLASH, NOT_A_SEPARATOR), glob.replace(SLASH, NOT_A_SEPARATOR), { dot: true, nocase, flags: nocase ? 'is' : 's' });
+}
+
+/**
  * Whether an exclude glob matches: whatever the case, since lake names are lowercased and a rule
  * written `public.*_pii` must keep `public.Customers_PII` in the database too.
  */
 export function excludeMatches(value: string, glob: string): boolean {
-  return picomatch.isMatch(value, glob, { dot: true, nocase: true });
+  return globMatches(value, glob, true);
 }
 
 /** Whether an include glob matches (case-sensitive, as the source spells the name). */
 export function includeMatches(value: string, glob: string): boolean {
-  return picomatch.isMatch(value, glob, { dot: true });
+  return globMatches(value, glob, false);
 }
 
 /** A table is synced when an include glob matches it (case-sensitively) and no exclude glob does (in any case). */

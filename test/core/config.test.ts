@@ -172,4 +172,18 @@ describe('config validation', () => {
     assert.deepEqual(selectTable({ include: ['public.*'], exclude: ['public.*_pii'] }, 'public.users_pii'), { included: false, rule: 'exclude public.*_pii' });
     assert.deepEqual(selectTable({ include: ['public.*'], exclude: [] }, 'audit.log'), { included: false, rule: 'matches no include rule' });
   });
+
+  test('a table name is no path: a slash or a line break in it (legal in a quoted PostgreSQL name) is matched by * like any character', () => {
+    // The default include takes every table, whatever characters its name holds.
+    assert.deepEqual(selectTable({ include: ['*.*'], exclude: [] }, 'public.a/b'), { included: true, rule: 'include *.*' });
+    assert.deepEqual(selectTable({ include: ['public.*'], exclude: [] }, 'public.\nnotes'), { included: true, rule: 'include public.*' });
+    // An exclude rule keeps such a table out under any include, ** too.
+    for (const include of [['*.*'], ['**'], ['public.*']]) {
+      assert.deepEqual(selectTable({ include, exclude: ['*.*_pii'] }, 'public.people/emails_pii'), { included: false, rule: 'exclude *.*_pii' }, include.join());
+      assert.deepEqual(selectTable({ include, exclude: ['public.*'] }, 'public.\nx'), { included: false, rule: 'exclude public.*' }, include.join());
+    }
+    // A rule may name the slash itself.
+    assert.deepEqual(selectTable({ include: ['*.*'], exclude: ['public.a/b'] }, 'public.a/b'), { included: false, rule: 'exclude public.a/b' });
+    assert.deepEqual(selectTable({ include: ['*.*'], exclude: ['public.a/b'] }, 'public.a_b'), { included: true, rule: 'include *.*' });
+  });
 });
