@@ -1,4 +1,5 @@
 /** The commented lakesync.yaml that `lakesync init` writes. It must pass `lakesync validate` as is. */
+import { RESERVED_NAMESPACE_PREFIX } from '../names';
 
 export interface StarterOptions {
   source: string;
@@ -31,7 +32,7 @@ sources:
       # url: postgres://user@localhost:5432/postgres
     target:
       # The lake namespace (S3 Tables: lowercase letters, digits, underscores).
-      namespace: ${source.replace(/[^a-z0-9]/g, '_')}
+      namespace: ${starterNamespace(source)}
       # Lake table names; {database}, {schema} and {table} are replaced.
       tableName: "{schema}_{table}"
     # Which tables to sync: schema.table globs. Exclude wins over include.
@@ -62,4 +63,13 @@ sources:
     #   glue: { roleArn: "arn:aws:iam::123456789012:role/glue-lakesync", scriptBucket: my-glue-scripts }
     #   athena: { outputLocation: "s3://my-athena-results/lakesync/" }
 `;
+}
+
+/**
+ * The lake namespace of a source name (lowercase letters, digits, single hyphens): its hyphens
+ * as underscores, with `lake_` in front of a name S3 Tables reserves (`aws-prod` -> `lake_aws_prod`).
+ */
+export function starterNamespace(source: string): string {
+  const namespace = source.replace(/[^a-z0-9]/g, '_');
+  return namespace.startsWith(RESERVED_NAMESPACE_PREFIX) ? `lake_${namespace}` : namespace;
 }

@@ -259,6 +259,12 @@ describe('lakesync init', () => {
     assert.match(again.stderr, /starter\.yaml exists: pass --force/);
     assert.equal((await runCli(['init', '--force', '--source', 'other', '--config', file])).code, 0);
     assert.match(readFileSync(file, 'utf8'), /^ {2}other:$/m);
+    // Whatever the source's name: one starting with "aws" gets a namespace S3 Tables allows.
+    for (const source of ['aws', 'aws-lake', 'awsome', 'a'.repeat(63)]) {
+      assert.equal((await inProcess(['init', '--force', '--source', source, '--config', file])).code, 0, source);
+      const check = await inProcess(['validate', '--config', file]);
+      assert.equal(check.code, 0, `${source}: ${check.stderr}`);
+    }
 
     // The starter also satisfies the editor schema.
     const ajv = new Ajv({ strict: false, allErrors: true });
