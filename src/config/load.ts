@@ -104,13 +104,19 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
 function humanise(issue: z.core.$ZodIssue): string {
   if (issue.code === 'unrecognized_keys') return `unknown field(s) ${issue.keys.join(', ')}: remove them or check the spelling`;
   if (issue.code === 'invalid_type' && issue.input === undefined) return `is required (${issue.expected})`;
+  // YAML reads a key with nothing after it as null, and .inf, .nan or 1e400 as numbers JSON cannot hold.
+  if (issue.code === 'invalid_type' && issue.input === null) return `is empty: give ${EMPTY_FIX[issue.expected] ?? `a ${issue.expected}`}, or remove it`;
+  if (issue.code === 'invalid_type' && typeof issue.input === 'number' && !Number.isFinite(issue.input)) return 'must be a finite number';
   if (issue.code === 'invalid_key') return issue.issues.map((i) => i.message).join('; ');
   return issue.message;
 }
 
-/** Keeps error messages readable when the offending value is a whole object. */
+const EMPTY_FIX: Record<string, string> = { object: 'its settings (an object)', array: 'a list' };
+
+/** Keeps error messages readable when the offending value is a whole object; Infinity and NaN as text, where JSON would show null. */
 function summarise(value: unknown): unknown {
   if (value === undefined || value === null) return value;
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
   if (typeof value === 'object') return Array.isArray(value) ? `[array of ${value.length}]` : '{object}';
   return value;
 }

@@ -42,6 +42,9 @@ function validConfig(overrides: Record<string, unknown> = {}): Record<string, un
 
 const goodFile = writeConfig(join(tmp.dir, 'good.yaml'), validConfig());
 
+/** A valid config as YAML text, to which a case appends lines of the source shop (4-space indent). */
+const VALID_YAML = 'sources:\n  shop:\n    database: fake\n    source: { kind: fake, tables: 2 }\n    target: { namespace: shop }\n';
+
 const inProcess = (args: string[], deps: CliDeps = {}) => runCliInProcess(args, tmp.dir, deps);
 
 describe('lakesync validate and config errors', () => {
@@ -71,6 +74,11 @@ describe('lakesync validate and config errors', () => {
     { name: 'bad source name', content: () => ({ sources: { Shop: (validConfig().sources as Record<string, unknown>).shop } }), field: /sources\.Shop \(got "Shop"\): source names are/ },
     { name: 'table key not schema.table', content: () => validConfig({ tables: { orders: {} } }), field: /sources\.shop\.tables\.orders \(got "orders"\): table keys must be schema\.table/ },
     { name: 'concurrency 0', content: () => validConfig({ concurrency: 0 }), field: /sources\.shop\.concurrency \(got 0\): must be at least 1/ },
+    // YAML reads a key with nothing after it as null, and .inf / 1e400 as Infinity: the message says so and what to write.
+    { name: 'table key without settings', content: `${VALID_YAML}    tables:\n      public.orders:\n`, field: /sources\.shop\.tables\.public\.orders \(got null\): is empty: give its settings \(an object\), or remove it$/m },
+    { name: 'empty include', content: `${VALID_YAML}    include:\n`, field: /sources\.shop\.include \(got null\): is empty: give a list, or remove it$/m },
+    { name: 'infinite concurrency', content: `${VALID_YAML}    concurrency: .inf\n`, field: /sources\.shop\.concurrency \(got "Infinity"\): must be a finite number$/m },
+    { name: 'NaN delete fraction', content: `${VALID_YAML}    safety: { maxDeleteFraction: .nan }\n`, field: /sources\.shop\.safety\.maxDeleteFraction \(got "NaN"\): must be a finite number$/m },
     // Rules across fields show the value at the field they name, or none when it is not set.
     { name: 'rds source on the local backend', content: () => validConfig({ backend: 'local', source: { kind: 'rds', instanceId: 'shop-db' } }), field: /sources\.shop\.backend \(got "local"\): an rds source needs backend aws/ },
     { name: 'rds source, backend left out', content: () => validConfig({ source: { kind: 'rds', instanceId: 'shop-db' } }), field: /sources\.shop\.backend: an rds source needs backend aws/ },
