@@ -22,10 +22,22 @@ export function temporalTarget(config: LakesyncConfig): TemporalTarget {
   const address = fromEnv ?? config.temporal.address ?? env.connectionOptions.address ?? 'localhost:7233';
   return {
     address,
-    namespace: process.env.TEMPORAL_NAMESPACE ?? env.namespace ?? config.temporal.namespace,
-    taskQueue: process.env.LAKESYNC_TASK_QUEUE ?? config.temporal.taskQueue,
+    namespace: nameFromEnv('TEMPORAL_NAMESPACE', 'namespace') ?? env.namespace ?? config.temporal.namespace,
+    taskQueue: nameFromEnv('LAKESYNC_TASK_QUEUE', 'taskQueue') ?? config.temporal.taskQueue,
     connect: { ...env.connectionOptions, address },
   };
+}
+
+/**
+ * A variable that wins over temporal.<field>: set but blank (`export LAKESYNC_TASK_QUEUE=`), it
+ * would name no task queue or namespace, which the server refuses only when a command runs.
+ */
+function nameFromEnv(variable: string, field: string): string | undefined {
+  const value = process.env[variable];
+  if (value !== undefined && value.trim() === '') {
+    throw new ConfigError([{ path: `${variable} (environment variable)`, value, message: `is blank: unset it to use the config's temporal.${field}, or give a name` }]);
+  }
+  return value;
 }
 
 /** Temporal did not answer at the configured address; the message says where and what to do. */

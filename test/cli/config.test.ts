@@ -65,6 +65,16 @@ describe('lakesync validate and config errors', () => {
     assert.equal((await runCli(['validate', '--config', goodFile], { env: { TEMPORAL_ADDRESS: '127.0.0.1:7233' } })).code, 0);
   });
 
+  it('LAKESYNC_TASK_QUEUE and TEMPORAL_NAMESPACE, which win over the config, are refused when set but blank (exit 2)', async () => {
+    for (const [name, value] of [['LAKESYNC_TASK_QUEUE', ''], ['TEMPORAL_NAMESPACE', ''], ['LAKESYNC_TASK_QUEUE', '  ']] as const) {
+      const run = await runCli(['validate', '--config', goodFile], { env: { [name]: value } });
+      assert.equal(run.code, 2, `${name}=${JSON.stringify(value)}: ${run.stdout}`);
+      assert.match(run.stderr, new RegExp(`${name} \\(environment variable\\) \\(got "${value}"\\): is blank: unset it to use the config's temporal\\.`));
+    }
+    const set = json<{ temporal: { namespace: string; taskQueue: string } }>(await runCli(['validate', '--json', '--config', goodFile], { env: { LAKESYNC_TASK_QUEUE: 'q2', TEMPORAL_NAMESPACE: 'ns2' } }));
+    assert.deepEqual(set.temporal, { address: NOWHERE, namespace: 'ns2', taskQueue: 'q2' });
+  });
+
   const broken: { name: string; content: string | (() => unknown); field: RegExp }[] = [
     { name: 'missing file', content: '', field: /\(file\) \(got ".*missing\.yaml"\): cannot read the config file/ },
     { name: 'not YAML', content: 'sources: [unclosed', field: /\(file\).*is not valid YAML/ },
