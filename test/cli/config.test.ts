@@ -252,6 +252,19 @@ describe('output piped into a reader that goes away (lakesync validate | head -1
       assert.equal(run.code, 0);
     });
   }
+
+  it('an error whose stderr reader has gone (lakesync validate 2>&1 | grep -q x) keeps its exit code, with no crash', async () => {
+    const file = join(tmp.dir, 'no-sources.yaml');
+    writeFileSync(file, 'sources: {}\n');
+    const run = await new Promise<{ code: number | null }>((resolve, reject) => {
+      const child = spawn(process.execPath, [CLI, 'validate', '--config', file], { cwd: tmp.dir, env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stdout.destroy();
+      child.stderr.destroy();
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code }));
+    });
+    assert.equal(run.code, 2);
+  });
 });
 
 describe('lakesync init', () => {
