@@ -305,6 +305,13 @@ describe('lakesync init', () => {
 });
 
 describe('lakesync plan without Temporal', () => {
+  it('a Temporal setting that is wrong is a config error (exit 2), not a plan without the lake state', async () => {
+    const run = await runCli(['plan', 'shop', '--config', goodFile], { env: { TEMPORAL_ADDRESS: 'http://h:1' } });
+    assert.equal(run.code, 2, run.stdout);
+    assert.equal(run.stdout, '');
+    assert.match(run.stderr, /TEMPORAL_ADDRESS \(environment variable\) \(got "http:\/\/h:1"\): is not host:port/);
+  });
+
   it('plans from the fake backend\'s tables: actions, keys, lake names, cursor and the exclusion rule; exit 0', async () => {
     const run = await inProcess(['plan', 'shop', '--config', goodFile]);
     assert.equal(run.code, 0, run.stderr);

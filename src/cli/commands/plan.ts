@@ -1,5 +1,6 @@
 /** `lakesync plan <source>`: per table the action and why, keys, lake name, exclusions. No side effects. */
 import type { Command } from 'commander';
+import { ConfigError } from '../../errors';
 import type { SourceStatus } from '../../workflows/messages';
 import { type CommandKit, type CommonOptions, withConfig, withJson } from '../command';
 import { loadSource, sourceStatus, withTemporal } from '../context';
@@ -30,6 +31,8 @@ export function registerPlan(program: Command, kit: CommandKit): void {
         status = await withTemporal(config, (conn) => sourceStatus(conn, name));
         if (!status) statusNote = `no source workflow lakesync/${name} runs yet`;
       } catch (err) {
+        // A wrong Temporal setting (TEMPORAL_ADDRESS...) is the user's to fix, not a server that is away.
+        if (err instanceof ConfigError) throw err;
         statusNote = `lake state unknown: ${(err as Error).message}`;
         statusUnknown = true;
       }
