@@ -84,6 +84,8 @@ describe('lakesync validate and config errors', () => {
     { name: 'bad source name', content: () => ({ sources: { Shop: (validConfig().sources as Record<string, unknown>).shop } }), field: /sources\.Shop \(got "Shop"\): source names are/ },
     { name: 'table key not schema.table', content: () => validConfig({ tables: { orders: {} } }), field: /sources\.shop\.tables\.orders \(got "orders"\): table keys must be schema\.table/ },
     { name: 'concurrency 0', content: () => validConfig({ concurrency: 0 }), field: /sources\.shop\.concurrency \(got 0\): must be at least 1/ },
+    // 1e-7 h would be written "1e-7h", a duration Temporal cannot read: every cycle's workflow task would fail.
+    { name: 'loadHours too small', content: () => validConfig({ timeouts: { loadHours: 1e-7 } }), field: /sources\.shop\.timeouts\.loadHours \(got 1e-7\): must be at least 0\.001 \(3\.6 seconds\)/ },
     // YAML reads a key with nothing after it as null, and .inf / 1e400 as Infinity: the message says so and what to write.
     { name: 'table key without settings', content: `${VALID_YAML}    tables:\n      public.orders:\n`, field: /sources\.shop\.tables\.public\.orders \(got null\): is empty: give its settings \(an object\), or remove it$/m },
     { name: 'empty include', content: `${VALID_YAML}    include:\n`, field: /sources\.shop\.include \(got null\): is empty: give a list, or remove it$/m },
