@@ -107,6 +107,10 @@ function humanise(issue: z.core.$ZodIssue): string {
   // YAML reads a key with nothing after it as null, and .inf, .nan or 1e400 as numbers JSON cannot hold.
   if (issue.code === 'invalid_type' && issue.input === null) return `is empty: give ${EMPTY_FIX[issue.expected] ?? `a ${issue.expected}`}, or remove it`;
   if (issue.code === 'invalid_type' && typeof issue.input === 'number' && !Number.isFinite(issue.input)) return 'must be a finite number';
+  // `accountId: 012345678901` or `database: 2024`: YAML reads a number where text is wanted.
+  if (issue.code === 'invalid_type' && issue.expected === 'string' && (typeof issue.input === 'number' || typeof issue.input === 'boolean')) {
+    return `YAML reads it as a ${typeof issue.input} and it must be text: put the value in quotes as written${typeof issue.input === 'number' ? ' (an unquoted number loses its leading zeros)' : ''}`;
+  }
   if (issue.code === 'invalid_key') return issue.issues.map((i) => i.message).join('; ');
   return issue.message;
 }

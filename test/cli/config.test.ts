@@ -89,6 +89,7 @@ describe('lakesync validate and config errors', () => {
     // YAML reads a key with nothing after it as null, and .inf / 1e400 as Infinity: the message says so and what to write.
     { name: 'table key without settings', content: `${VALID_YAML}    tables:\n      public.orders:\n`, field: /sources\.shop\.tables\.public\.orders \(got null\): is empty: give its settings \(an object\), or remove it$/m },
     { name: 'empty include', content: `${VALID_YAML}    include:\n`, field: /sources\.shop\.include \(got null\): is empty: give a list, or remove it$/m },
+    { name: 'unquoted number for text', content: `${VALID_YAML.replace('database: fake', 'database: 2024')}`, field: /sources\.shop\.database \(got 2024\): YAML reads it as a number and it must be text: put the value in quotes as written \(an unquoted number loses its leading zeros\)$/m },
     { name: 'infinite concurrency', content: `${VALID_YAML}    concurrency: .inf\n`, field: /sources\.shop\.concurrency \(got "Infinity"\): must be a finite number$/m },
     { name: 'NaN delete fraction', content: `${VALID_YAML}    safety: { maxDeleteFraction: .nan }\n`, field: /sources\.shop\.safety\.maxDeleteFraction \(got "NaN"\): must be a finite number$/m },
     // Rules across fields show the value at the field they name, or none when it is not set.
