@@ -63,6 +63,12 @@ describe('lakesync validate and config errors', () => {
     assert.equal(run.code, 2, run.stdout);
     assert.match(run.stderr, /TEMPORAL_ADDRESS \(environment variable\) \(got "http:\/\/h:1"\): is not host:port: give host:port, e\.g\. localhost:7233/);
     assert.equal((await runCli(['validate', '--config', goodFile], { env: { TEMPORAL_ADDRESS: '127.0.0.1:7233' } })).code, 0);
+    // --json prints the issue as it prints the config's own.
+    const asJson = await runCli(['validate', '--json', '--config', goodFile], { env: { TEMPORAL_ADDRESS: 'http://h:1' } });
+    assert.equal(asJson.code, 2);
+    const out = json<{ valid: boolean; issues: { path: string; value: unknown }[] }>(asJson);
+    assert.equal(out.valid, false);
+    assert.deepEqual(out.issues.map((i) => [i.path, i.value]), [['TEMPORAL_ADDRESS (environment variable)', 'http://h:1']]);
   });
 
   it('LAKESYNC_TASK_QUEUE and TEMPORAL_NAMESPACE, which win over the config, are refused when set but blank (exit 2)', async () => {

@@ -15,8 +15,11 @@ export function registerValidate(program: Command, kit: CommandKit): void {
       const { io } = kit.env;
       const file = configPath(io, opts);
       let config;
+      let target;
       try {
         config = loadConfigFile(file);
+        // The environment variables that win over the config are checked as strictly, and reported alike.
+        target = temporalTarget(config);
       } catch (err) {
         if (err instanceof ConfigError && opts.json) {
           printJson(io.stdout, { valid: false, file, issues: err.issues });
@@ -25,7 +28,6 @@ export function registerValidate(program: Command, kit: CommandKit): void {
         }
         throw err;
       }
-      const target = temporalTarget(config);
       const sources = Object.entries(config.sources).map(([name, s]) => ({
         name,
         backend: s.backend,
