@@ -77,7 +77,8 @@ export function cycleTableLines(result: CycleResult): string[] {
     if (changed) lines.push(`${shown(t.table)}: ${changed}`);
     // A direct load read the source by a cursor window: its bounds are the new watermark.
     const w = t.load?.window;
-    if (w) lines.push(`${shown(t.table)}: read directly, ${t.load!.cursorColumn ?? 'cursor'} ${w.from === null ? 'up to' : `from ${w.from} to`} ${w.to ?? '(empty table)'} in ${w.partitions} partition(s), ${t.load!.rowsRead} row(s) read`);
+    // Its bounds are source values (a text cursor may hold anything): shown escaped, as the table name.
+    if (w) lines.push(shown(`${t.table}: read directly, ${t.load!.cursorColumn ?? 'cursor'} ${w.from === null ? 'up to' : `from ${w.from} to`} ${w.to ?? '(empty table)'} in ${w.partitions} partition(s), ${t.load!.rowsRead} row(s) read`));
     const d = t.load?.dynamodb;
     if (d) lines.push(`${shown(t.table)}: ${d.exportIds.length} DynamoDB export(s), ${d.from === null ? `full at ${d.to}` : `changes from ${d.from} to ${d.to}`}, ${d.records} record(s)`);
   }

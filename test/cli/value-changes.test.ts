@@ -68,3 +68,18 @@ test("status shows the last cycle's counts and warnings", () => {
   assert.ok(lines.includes('  public.people: 2 value(s) clamped to the lake range (born: 2)'), lines.join('\n'));
   assert.ok(lines.includes('  public.people: warning: w1'), lines.join('\n'));
 });
+
+test('a direct load\'s window shows cursor values from the source escaped: a text cursor holding an escape sequence cannot drive the terminal', () => {
+  const result: CycleResult = {
+    cycleId: '2-a', source: 'shop', status: 'succeeded', startedAt: 's', finishedAt: 'f', warnings: [],
+    tables: [
+      {
+        table: 'public.notes', lakeTable: 'notes', action: 'incremental', status: 'committed',
+        load: load({ cursorColumn: 'code', window: { from: 'a\u001b[2J', to: 'z\nfake line', partitions: 1, estimatedRows: 1 } }),
+      },
+    ],
+  };
+  const lines = cycleTableLines(result);
+  assert.ok(lines.includes('public.notes: read directly, code from a\\x1b[2J to z\\nfake line in 1 partition(s), 10 row(s) read'), lines.join('\n'));
+  assert.ok(!lines.some((l) => /[\u0000-\u001f]/.test(l)), 'no control character reaches the terminal');
+});
