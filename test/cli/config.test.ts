@@ -58,6 +58,17 @@ describe('lakesync validate and config errors', () => {
     assert.deepEqual(data.temporal, { address: NOWHERE, namespace: 'default', taskQueue: 'config-test' });
   });
 
+  it('validate and plan show the globs of the config escaped: a control character in one cannot drive the terminal', async () => {
+    const file = writeConfig(join(tmp.dir, 'control-glob.yaml'), validConfig({ include: ['public.*'], exclude: ['*.*_pii', 'public.\u001b[2J*', 'public.{customers,\u0007}'] }));
+    const validated = await inProcess(['validate', '--config', file]);
+    assert.equal(validated.code, 0, validated.stderr);
+    assert.match(validated.stdout, /exclude \*\.\*_pii public\.\\x1b\[2J\*/);
+    const planned = await inProcess(['plan', 'shop', '--config', file]);
+    assert.equal(planned.code, 0, planned.stderr);
+    assert.match(planned.stdout, /public\.customers {2}excluded by rule "exclude public\.\{customers,\\x07\}"/);
+    for (const out of [validated.stdout, planned.stdout]) assert.ok(!/[\u0000-\u0009\u000b-\u001f]/.test(out), out);
+  });
+
   it('TEMPORAL_ADDRESS, which wins over temporal.address, is checked as strictly (exit 2)', async () => {
     const run = await runCli(['validate', '--config', goodFile], { env: { TEMPORAL_ADDRESS: 'http://h:1' } });
     assert.equal(run.code, 2, run.stdout);

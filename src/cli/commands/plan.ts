@@ -71,7 +71,7 @@ export function registerPlan(program: Command, kit: CommandKit): void {
       if (skipped.length > 0) {
         printLine(io.stdout);
         printLine(io.stdout, 'not loaded:');
-        for (const r of skipped) printLine(io.stdout, `  ${shown(r.table)}  ${r.excludedBy ? `excluded by rule "${r.excludedBy}"` : shown(r.why)}`);
+        for (const r of skipped) printLine(io.stdout, `  ${shown(r.table)}  ${shown(r.excludedBy ? `excluded by rule "${r.excludedBy}"` : r.why)}`);
       }
       for (const note of report.notes) printLine(io.stdout, `note: ${shown(note)}`);
       for (const warning of report.warnings) printLine(io.stdout, `warning: ${shown(warning)}`);

@@ -6,6 +6,7 @@ import { temporalTarget } from '../../temporal';
 import { type CommandKit, type CommonOptions, withConfig, withJson } from '../command';
 import { configPath } from '../context';
 import { EXIT_USAGE, errorText } from '../errors';
+import { shown } from '../format';
 import { printJson, printLine } from '../io';
 
 export function registerValidate(program: Command, kit: CommandKit): void {
@@ -44,7 +45,8 @@ export function registerValidate(program: Command, kit: CommandKit): void {
       printLine(io.stdout, `${file}: valid`);
       printLine(io.stdout, `temporal: ${target.address}, namespace ${target.namespace}, task queue ${target.taskQueue}`);
       for (const s of sources) {
-        printLine(io.stdout, `source ${s.name}: ${s.backend} backend, ${s.sourceKind} source, lake namespace ${s.namespace}, include ${s.include.join(' ')}${s.exclude.length ? `, exclude ${s.exclude.join(' ')}` : ''}`);
+        // A glob may hold any character but a space, control characters too: shown escaped.
+        printLine(io.stdout, shown(`source ${s.name}: ${s.backend} backend, ${s.sourceKind} source, lake namespace ${s.namespace}, include ${s.include.join(' ')}${s.exclude.length ? `, exclude ${s.exclude.join(' ')}` : ''}`));
       }
     }),
   );
