@@ -262,7 +262,7 @@ describe('lakesync sync, rerun, plan, status, watermarks', () => {
     assert.match(status.stdout, /never: no source workflow \(lakesync\/never\) runs yet/);
     const rerun = await runCli(['rerun', 'never', '--failed', '--config', join(tmp.dir, 'other.yaml')]);
     assert.equal(rerun.code, 2);
-    assert.match(rerun.stderr, /no source workflow lakesync\/never runs, so there is no export to rerun from/);
+    assert.match(rerun.stderr, /no source workflow lakesync\/never runs, so no rerun can be asked of it \(a source cancelled before takes up its saved exports and failed tables when it starts again\): run "lakesync sync never" first/);
     // Each names the same condition and the same fix, so each exits with the same code.
     const marks = await runCli(['watermarks', 'never', '--json', '--config', join(tmp.dir, 'other.yaml')]);
     assert.equal(marks.code, 2, marks.stderr);

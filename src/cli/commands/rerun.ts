@@ -51,7 +51,7 @@ export function registerRerun(program: Command, kit: CommandKit): void {
       };
       return withTemporal(config, async (conn) => {
         if (!(await sourceStatusSummary(conn, name))) {
-          throw noSourceWorkflow(name, 'there is no export to rerun from');
+          throw noSourceWorkflow(name, 'no rerun can be asked of it (a source cancelled before takes up its saved exports and failed tables when it starts again)');
         }
         let accepted;
         try {
