@@ -66,8 +66,8 @@ function maxRowsOption(raw: string): number {
 
 /**
  * Rows as JSON, except that a non-finite float is written `NaN`, `Infinity` or `-Infinity` (as
- * JavaScript, Python's json and Spark read them) where JSON.stringify would write null: a NaN in
- * the lake is not a missing value.
+ * Python's json and Spark read them; JSON.parse refuses them) where JSON.stringify would write
+ * null: a NaN in the lake is not a missing value, nor the text "NaN".
  */
 export function rowsJson(rows: unknown, indent = 2): string {
   const marker = `\u0000lakesync-non-finite-${process.pid}-${Date.now()}:`;
