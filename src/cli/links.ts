@@ -16,7 +16,9 @@ export function uiBaseUrl(target: Pick<TemporalTarget, 'address'>, env: NodeJS.P
   if (host.endsWith('.tmprl.cloud')) return 'https://cloud.temporal.io';
   if (host === 'localhost' || host === '::1' || host.startsWith('127.')) {
     const uiHost = host === '::1' ? '[::1]' : host;
-    return `http://${uiHost}:${Number(match[3]) + 1000}`;
+    const uiPort = Number(match[3]) + 1000;
+    // No port above 65535: the dev server's UI is elsewhere (LAKESYNC_UI_URL says where).
+    return uiPort <= 65_535 ? `http://${uiHost}:${uiPort}` : undefined;
   }
   return undefined;
 }

@@ -33,6 +33,8 @@ describe('links', () => {
   it('guesses the Web UI of a local dev server and of Temporal Cloud; LAKESYNC_UI_URL wins', () => {
     assert.equal(uiBaseUrl({ address: 'localhost:7233' }, {}), 'http://localhost:8233');
     assert.equal(uiBaseUrl({ address: '127.0.0.1:7400' }, {}), 'http://127.0.0.1:8400');
+    assert.equal(uiBaseUrl({ address: '127.0.0.1:64535' }, {}), 'http://127.0.0.1:65535');
+    assert.equal(uiBaseUrl({ address: '127.0.0.1:64536' }, {}), undefined, 'no link to a port that cannot exist');
     assert.equal(uiBaseUrl({ address: 'ns.a1b2c.tmprl.cloud:7233' }, {}), 'https://cloud.temporal.io');
     assert.equal(uiBaseUrl({ address: 'temporal.internal:7233' }, {}), undefined);
     assert.equal(uiBaseUrl({ address: 'temporal.internal:7233' }, { LAKESYNC_UI_URL: 'https://ui.example/' }), 'https://ui.example');
