@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import Ajv2019 from 'ajv/dist/2019';
@@ -294,6 +294,14 @@ describe('lakesync init', () => {
     assert.equal(run.code, 2, run.stderr);
     assert.match(run.stderr, /the folder .*nodir does not exist; create it first/);
     assert.equal(existsSync(folder), false);
+  });
+
+  it('onto a folder, even with --force, is a usage error (exit 2) asking for a file', async () => {
+    const folder = join(tmp.dir, 'a-folder');
+    mkdirSync(folder, { recursive: true });
+    const run = await inProcess(['init', '--force', '--config', folder]);
+    assert.equal(run.code, 2, run.stderr);
+    assert.match(run.stderr, /a-folder is a folder: pass --config <file>, e\.g\. .*a-folder\/lakesync\.yaml/);
   });
 
   it('writes a commented starter config that validates, refuses to overwrite, and --force overwrites', async () => {

@@ -1,5 +1,5 @@
 /** `lakesync init`: writes a commented starter config that validates as is. */
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import type { Command } from 'commander';
 import { type CommandKit, withConfig } from '../command';
@@ -24,6 +24,7 @@ export function registerInit(program: Command, kit: CommandKit): void {
       if (!SOURCE_NAME.test(opts.source)) {
         throw new UsageError(`--source ${JSON.stringify(opts.source)}: ${SOURCE_NAME_RULE}`);
       }
+      if (existsSync(file) && statSync(file).isDirectory()) throw new UsageError(`${file} is a folder: pass --config <file>, e.g. ${join(file, 'lakesync.yaml')}`);
       if (existsSync(file) && !opts.force) throw new UsageError(`${file} exists: pass --force to overwrite it, or --config <other file>`);
       // init writes one file, never folders: a mistyped path should not grow a tree.
       if (!existsSync(dirname(file))) throw new UsageError(`cannot write ${file}: the folder ${dirname(file)} does not exist; create it first (mkdir -p ${dirname(file)}) or pass --config <file> in an existing folder`);
