@@ -63,3 +63,34 @@ export function allowStatements(denied: readonly PermissionOutcome[]): string {
   }));
   return statements.map((s) => JSON.stringify(s)).join(' ');
 }
+
+/** The actions of some outcomes, once each, for messages. */
+function actionsOf(outcomes: readonly PermissionOutcome[]): string {
+  return [...new Set(outcomes.map((o) => o.action))].join(', ');
+}
+
+/**
+ * The fix of denied permissions. What the principal's policies lack: the statements `addTo`
+ * introduces. An explicit Deny: the policies that hold it (an Allow never overrides a Deny). What
+ * a permissions boundary or the organization's SCPs leave out: to be allowed there as well.
+ */
+export function permissionFix(denied: readonly PermissionOutcome[], addTo: string): string {
+  const parts: string[] = [];
+  const toAdd = denied.filter((o) => o.decision === 'implicitDeny' && !o.identityAllows);
+  if (toAdd.length > 0) parts.push(`${addTo}: ${allowStatements(toAdd)}`);
+  const explicit = denied.filter((o) => o.decision === 'explicitDeny');
+  if (explicit.length > 0) {
+    const sources = [...new Set(explicit.flatMap((o) => o.deniedBy ?? []))];
+    const where = sources.length ? ` (in ${sources.join(', ')})` : ' (in its policies, its permissions boundary or a service control policy)';
+    parts.push(`an explicit Deny refuses ${actionsOf(explicit)}${where}, and an Allow does not override it: narrow or remove that Deny statement`);
+  }
+  const boundaryDenied = denied.filter((o) => o.boundaryDenies !== undefined);
+  for (const boundary of new Set(boundaryDenied.map((o) => o.boundaryDenies))) {
+    const lacking = boundaryDenied.filter((o) => o.boundaryDenies === boundary);
+    const name = boundary === true ? 'its permissions boundary' : `the permissions boundary ${boundary}`;
+    parts.push(`${name} does not allow ${actionsOf(lacking)}: add to the boundary: ${allowStatements(lacking)}`);
+  }
+  const organizations = denied.filter((o) => o.organizationsDenies);
+  if (organizations.length > 0) parts.push(`the organization's service control policies do not allow ${actionsOf(organizations)}: ask its administrator to allow them in this account`);
+  return parts.join('; ');
+}

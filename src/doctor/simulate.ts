@@ -18,6 +18,7 @@ import {
   type IAMClient,
   ListAttachedRolePoliciesCommand,
   ListRolePoliciesCommand,
+  type ResourceSpecificResult,
   SimulatePrincipalPolicyCommand,
 } from '@aws-sdk/client-iam';
 import { awsErrorCode } from '../aws/errors';
@@ -46,11 +47,30 @@ export interface PermissionOutcome {
   /** Context keys a policy's condition asked for that the request did not give. */
   missingContext: string[];
   uncertain: boolean;
+  /** An explicit Deny: the policies whose Deny statement refuses it, when known. */
+  deniedBy?: string[];
+  /** The permissions boundary does not allow it (its ARN when known, `true` otherwise). */
+  boundaryDenies?: string | true;
+  /** The organization's service control policies do not allow it. */
+  organizationsDenies?: true;
+  /** The identity policies allow it already (something else refuses it). */
+  identityAllows?: true;
+}
+
+/** A policy document and how messages name it. */
+interface NamedPolicy {
+  name: string;
+  doc: PolicyDocument;
+}
+
+interface RolePolicies {
+  identity: NamedPolicy[];
+  boundary?: NamedPolicy & { arn: string };
 }
 
 export class PermissionSimulator {
   private local = false;
-  private readonly policies = new Map<string, Promise<{ identity: PolicyDocument[]; boundary?: PolicyDocument }>>();
+  private readonly policies = new Map<string, Promise<RolePolicies>>();
 
   constructor(
     private readonly iam: IAMClient,
@@ -119,15 +139,28 @@ export class PermissionSimulator {
       );
       for (const result of page.EvaluationResults ?? []) {
         // With several resources IAM answers per resource; with one, EvalResourceName is it.
-        const perResource = result.ResourceSpecificResults?.length ? result.ResourceSpecificResults : [{ EvalResourceName: result.EvalResourceName, EvalResourceDecision: result.EvalDecision, MissingContextValues: result.MissingContextValues }];
+        const perResource: ResourceSpecificResult[] = result.ResourceSpecificResults?.length
+          ? result.ResourceSpecificResults
+          : [{ EvalResourceName: result.EvalResourceName, EvalResourceDecision: result.EvalDecision, MissingContextValues: result.MissingContextValues, MatchedStatements: result.MatchedStatements, PermissionsBoundaryDecisionDetail: result.PermissionsBoundaryDecisionDetail }];
         for (const r of perResource) {
+          const decision = (r.EvalResourceDecision ?? result.EvalDecision ?? 'implicitDeny') as Decision;
+          const matched = r.MatchedStatements ?? result.MatchedStatements ?? [];
+          const sources = [...new Set(matched.map((m) => m.SourcePolicyId).filter((id): id is string => Boolean(id)))];
+          const boundaryDenies = decision === 'implicitDeny' && (r.PermissionsBoundaryDecisionDetail ?? result.PermissionsBoundaryDecisionDetail)?.AllowedByPermissionsBoundary === false;
+          const organizationsDenies = decision === 'implicitDeny' && result.OrganizationsDecisionDetail?.AllowedByOrganizations === false;
+          // Refused by the boundary or an SCP, an implicit deny's matched statements are the identity policies' Allows.
+          const identityAllows = (boundaryDenies || organizationsDenies) && matched.some((m) => m.SourcePolicyType !== 'resource' && m.SourcePolicyType !== 'none');
           out.push({
             action: result.EvalActionName ?? actions[0]!,
             resource: r.EvalResourceName ?? '*',
             ...(request.condition ? { condition: request.condition } : {}),
-            decision: (r.EvalResourceDecision ?? result.EvalDecision ?? 'implicitDeny') as Decision,
+            decision,
             missingContext: r.MissingContextValues ?? result.MissingContextValues ?? [],
             uncertain: false,
+            ...(decision === 'explicitDeny' && sources.length ? { deniedBy: sources } : {}),
+            ...(boundaryDenies ? { boundaryDenies: true as const } : {}),
+            ...(organizationsDenies ? { organizationsDenies: true as const } : {}),
+            ...(identityAllows ? { identityAllows: true as const } : {}),
           });
         }
       }
@@ -146,14 +179,23 @@ export class PermissionSimulator {
     const { identity, boundary } = await this.policiesOf(principalArn);
     return request.resources.map((resource) => {
       const asked = { action: request.action, resource, ...(request.context ? { context: request.context } : {}) };
-      const own = evaluatePolicies(identity, asked);
+      const base = { action: request.action, resource, ...(request.condition ? { condition: request.condition } : {}), missingContext: [] };
+      const own = evaluatePolicies(identity.map((p) => p.doc), asked);
+      if (own.decision === 'explicitDeny') {
+        const deniedBy = identity.filter((p) => evaluatePolicies([p.doc], asked).decision === 'explicitDeny').map((p) => p.name);
+        return { ...base, decision: own.decision, uncertain: own.uncertain, deniedBy };
+      }
+      if (own.decision !== 'allowed' || !boundary) return { ...base, decision: own.decision, uncertain: own.uncertain };
       // A permissions boundary caps what the identity policies allow.
-      const capped = own.decision === 'allowed' && boundary ? evaluatePolicies([boundary], asked) : own;
-      return { action: request.action, resource, ...(request.condition ? { condition: request.condition } : {}), decision: capped.decision, missingContext: [], uncertain: own.uncertain || capped.uncertain };
+      const capped = evaluatePolicies([boundary.doc], asked);
+      const uncertain = own.uncertain || capped.uncertain;
+      if (capped.decision === 'explicitDeny') return { ...base, decision: capped.decision, uncertain, deniedBy: [boundary.name] };
+      if (capped.decision === 'implicitDeny') return { ...base, decision: capped.decision, uncertain, boundaryDenies: boundary.arn, identityAllows: true as const };
+      return { ...base, decision: capped.decision, uncertain };
     });
   }
 
-  private policiesOf(principalArn: string): Promise<{ identity: PolicyDocument[]; boundary?: PolicyDocument }> {
+  private policiesOf(principalArn: string): Promise<RolePolicies> {
     let loaded = this.policies.get(principalArn);
     if (!loaded) {
       loaded = this.loadRolePolicies(principalArn);
@@ -162,27 +204,28 @@ export class PermissionSimulator {
     return loaded;
   }
 
-  private async loadRolePolicies(principalArn: string): Promise<{ identity: PolicyDocument[]; boundary?: PolicyDocument }> {
+  private async loadRolePolicies(principalArn: string): Promise<RolePolicies> {
     const roleName = roleNameOf(principalArn);
     if (!roleName) throw new Error(`cannot evaluate the policies of ${principalArn} without SimulatePrincipalPolicy: only roles are read`);
-    const identity: PolicyDocument[] = [];
+    const identity: NamedPolicy[] = [];
     let marker: string | undefined;
     do {
       const page = await this.iam.send(new ListRolePoliciesCommand({ RoleName: roleName, ...(marker ? { Marker: marker } : {}) }));
       for (const name of page.PolicyNames ?? []) {
         const policy = await this.iam.send(new GetRolePolicyCommand({ RoleName: roleName, PolicyName: name }));
-        identity.push(parsePolicyDocument(policy.PolicyDocument, `inline policy ${name} of role ${roleName}`));
+        const what = `inline policy ${name} of role ${roleName}`;
+        identity.push({ name: what, doc: parsePolicyDocument(policy.PolicyDocument, what) });
       }
       marker = page.IsTruncated ? page.Marker : undefined;
     } while (marker);
     do {
       const page = await this.iam.send(new ListAttachedRolePoliciesCommand({ RoleName: roleName, ...(marker ? { Marker: marker } : {}) }));
-      for (const attached of page.AttachedPolicies ?? []) identity.push(await this.managedPolicy(attached.PolicyArn!));
+      for (const attached of page.AttachedPolicies ?? []) identity.push({ name: `managed policy ${attached.PolicyArn!}`, doc: await this.managedPolicy(attached.PolicyArn!) });
       marker = page.IsTruncated ? page.Marker : undefined;
     } while (marker);
     const role = await this.iam.send(new GetRoleCommand({ RoleName: roleName }));
     const boundaryArn = role.Role?.PermissionsBoundary?.PermissionsBoundaryArn;
-    return boundaryArn ? { identity, boundary: await this.managedPolicy(boundaryArn) } : { identity };
+    return boundaryArn ? { identity, boundary: { name: `permissions boundary ${boundaryArn}`, arn: boundaryArn, doc: await this.managedPolicy(boundaryArn) } } : { identity };
   }
 
   private async managedPolicy(arn: string): Promise<PolicyDocument> {

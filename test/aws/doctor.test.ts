@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { after, before, beforeEach, test } from 'node:test';
 import { stringify } from 'yaml';
 import { AthenaClient, CreateWorkGroupCommand } from '@aws-sdk/client-athena';
-import { AttachRolePolicyCommand, CreatePolicyCommand, CreateRoleCommand, IAMClient, PutRolePolicyCommand, UpdateAssumeRolePolicyCommand } from '@aws-sdk/client-iam';
+import { AttachRolePolicyCommand, CreatePolicyCommand, CreateRoleCommand, IAMClient, PutRolePermissionsBoundaryCommand, PutRolePolicyCommand, UpdateAssumeRolePolicyCommand } from '@aws-sdk/client-iam';
 import { CreateAliasCommand, CreateGrantCommand, CreateKeyCommand, DisableKeyCommand, type GrantOperation, KMSClient } from '@aws-sdk/client-kms';
 import { LakeFormationClient, RegisterResourceCommand } from '@aws-sdk/client-lakeformation';
 import { CreateDBClusterCommand, CreateDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
@@ -357,6 +357,28 @@ test('worker-permissions: a worker locked to the configured region passes; locke
   const results = await doctor();
   assert.equal(statusOf(results, 'worker-permissions').status, 'FAIL');
   assert.match(statusOf(results, 'worker-permissions').problem!, /glue:StartJobRun on arn:aws:glue:us-east-2:123456789012:job\/lakesync-load-shop \(explicitDeny\)/);
+});
+
+test('worker-permissions: an action an explicit Deny refuses is not answered with an Allow to add, but with the Deny that refuses it', async () => {
+  await buildAccount({ regionLock: 'eu-west-1' });
+  const fix = statusOf(await doctor(), 'worker-permissions').fix ?? '';
+  // An Allow cannot override a Deny: suggesting one would leave the check failing.
+  assert.doesNotMatch(fix, /"Effect":"Allow"/);
+  assert.match(fix, /explicit Deny .*glue:StartJobRun.* \(in inline policy worker of role lakesync-worker\)/);
+  assert.match(fix, /an Allow does not override it: narrow or remove that Deny statement/);
+});
+
+test('worker-permissions: an action the permissions boundary leaves out is to be added to the boundary, not to the policy that allows it already', async () => {
+  await buildAccount();
+  const c = setupClients();
+  const boundary = (await c.iam.send(new CreatePolicyCommand({ PolicyName: 'worker-boundary', PolicyDocument: policy({ Effect: 'Allow', NotAction: 'glue:StartJobRun', Resource: '*' }) }))).Policy!;
+  await c.iam.send(new PutRolePermissionsBoundaryCommand({ RoleName: 'lakesync-worker', PermissionsBoundary: boundary.Arn }));
+  c.iam.destroy();
+  const results = await doctor();
+  assertOnlyFailure(results, 'worker-permissions', /glue:StartJobRun on arn:aws:glue:us-east-2:123456789012:job\/lakesync-load-shop \(implicitDeny\)/);
+  const fix = statusOf(results, 'worker-permissions').fix!;
+  assert.doesNotMatch(fix, /^add to its policy/);
+  assert.match(fix, new RegExp(`the permissions boundary ${boundary.Arn} does not allow glue:StartJobRun: add to the boundary: \\{"Effect":"Allow","Action":\\["glue:StartJobRun"\\]`));
 });
 
 test('worker-permissions: a worker that may not snapshot the instance fails before a cycle does', async () => {

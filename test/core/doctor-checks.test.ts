@@ -127,6 +127,32 @@ test('worker-permissions: each action is simulated on its resources, with the Pa
   assert.ok(inputs.some((i) => i.ActionNames?.[0] === 'kms:CreateGrant' && i.ResourceArns?.[0] === KEY.Arn));
 });
 
+test("worker-permissions: what a Deny, the permissions boundary or the organization's SCPs refuse is told as such, not as an Allow to add", async () => {
+  const { ctx, mocks } = context();
+  mocks.iam.on(SimulatePrincipalPolicyCommand).callsFake((input: { ActionNames: string[]; ResourceArns: string[] }) => ({
+    EvaluationResults: input.ActionNames.map((a) => {
+      const result = { EvalActionName: a, EvalResourceName: input.ResourceArns[0] };
+      if (a === 'rds:StartExportTask') return { ...result, EvalDecision: 'explicitDeny', MatchedStatements: [{ SourcePolicyId: 'region-lock', SourcePolicyType: 'role' }] };
+      // The role's own policy allows these (its statement matched); the boundary or an SCP does not.
+      const allowedByRole = { MatchedStatements: [{ SourcePolicyId: 'worker', SourcePolicyType: 'role' }] };
+      if (a === 'glue:StartJobRun') return { ...result, ...allowedByRole, EvalDecision: 'implicitDeny', PermissionsBoundaryDecisionDetail: { AllowedByPermissionsBoundary: false } };
+      if (a === 'athena:StartQueryExecution') return { ...result, ...allowedByRole, EvalDecision: 'implicitDeny', OrganizationsDecisionDetail: { AllowedByOrganizations: false } };
+      if (a === 'glue:GetJobRun') return { ...result, EvalDecision: 'implicitDeny' };
+      return { ...result, EvalDecision: 'allowed' };
+    }),
+    IsTruncated: false,
+  }));
+  const result = await checkWorkerPermissions({ ...ctx, caller: { account: '123456789012', arn: 'x', principalArn: 'arn:aws:iam::123456789012:role/worker' } });
+  assert.equal(result.status, 'FAIL');
+  const fix = result.fix!;
+  // Only the action nothing refuses but a missing Allow is to be added to the policy.
+  assert.match(fix, /^add to its policy [^{]*: \{"Effect":"Allow","Action":\["glue:GetJobRun"\],[^}]*\};/);
+  assert.doesNotMatch(fix, /"Action":\["rds:StartExportTask"/);
+  assert.match(fix, /an explicit Deny refuses rds:StartExportTask \(in region-lock\), and an Allow does not override it/);
+  assert.match(fix, /its permissions boundary does not allow glue:StartJobRun: add to the boundary: \{"Effect":"Allow","Action":\["glue:StartJobRun"\]/);
+  assert.match(fix, /the organization's service control policies do not allow athena:StartQueryExecution/);
+});
+
 test('worker-permissions: a DynamoDB source in another region than the lake is simulated there for its DynamoDB calls only', async () => {
   const { ctx, mocks } = context();
   allowAll(mocks);

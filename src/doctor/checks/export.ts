@@ -9,7 +9,7 @@
 import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import { httpStatusOf } from '../../aws/errors';
 import { EXPORT_ROLE_S3_ACTIONS, EXPORT_SERVICE } from '../../aws/required-actions';
-import { allowStatements, callFailed, deniedOf, describeDenied } from '../report';
+import { callFailed, deniedOf, describeDenied, permissionFix } from '../report';
 import { type CheckResult, type DoctorContext, fail, ok, warn } from '../types';
 import { checkRoleTrust, roleMissing } from './roles';
 import { permissionRequest, resourceNames } from './names';
@@ -31,17 +31,17 @@ export async function checkExportRolePass(ctx: DoctorContext): Promise<CheckResu
   }
   let outcomes;
   try {
-    outcomes = await ctx.simulator.simulate(principal, [{ action: 'iam:PassRole', resources: [roleArn], context: { 'iam:PassedToService': [EXPORT_SERVICE] } }]);
+    // The condition keeps the suggested statement to passing the role to RDS export only.
+    outcomes = await ctx.simulator.simulate(principal, [{ action: 'iam:PassRole', resources: [roleArn], context: { 'iam:PassedToService': [EXPORT_SERVICE] }, condition: { StringEquals: { 'iam:PassedToService': EXPORT_SERVICE } } }]);
   } catch (err) {
     return callFailed(EXPORT_ROLE_PASS, err, 'IAM SimulatePrincipalPolicy', `iam:PassRole of ${principal}`);
   }
   const denied = deniedOf(outcomes);
   if (denied.length === 0) return ok(EXPORT_ROLE_PASS);
-  const statement = { Effect: 'Allow', Action: 'iam:PassRole', Resource: roleArn, Condition: { StringEquals: { 'iam:PassedToService': EXPORT_SERVICE } } };
   return fail(
     EXPORT_ROLE_PASS,
     `the caller ${principal} (the principal the worker runs as) may not pass the export role: ${describeDenied(denied)}`,
-    `add to its policy (docs/aws-setup.md section 1, statement PassRoles; infra/lakesync.yaml): ${JSON.stringify(statement)}`,
+    permissionFix(denied, 'add to its policy (docs/aws-setup.md section 1, statement PassRoles; infra/lakesync.yaml)'),
   );
 }
 
@@ -85,6 +85,6 @@ export async function checkExportBucket(ctx: DoctorContext): Promise<CheckResult
   return fail(
     EXPORT_BUCKET,
     `the export role may not write the export under s3://${bucket}/${prefix}/: ${describeDenied(denied)}`,
-    `add to the export role's policy (docs/aws-setup.md section 2, statement WriteExport; infra/lakesync.yaml): ${allowStatements(denied)}`,
+    permissionFix(denied, "add to the export role's policy (docs/aws-setup.md section 2, statement WriteExport; infra/lakesync.yaml)"),
   );
 }

@@ -5,7 +5,7 @@
  * prefix DynamoDB writes to.
  */
 import { glueJobActions, glueJobDirectActions } from '../../aws/required-actions';
-import { allowStatements, callFailed, deniedOf, describeDenied } from '../report';
+import { callFailed, deniedOf, describeDenied, permissionFix } from '../report';
 import { type CheckResult, type DoctorContext, fail, ok, warn } from '../types';
 import { keyPolicySide } from './kms';
 import { permissionRequest, resourceNames } from './names';
@@ -35,7 +35,7 @@ export async function checkGlueRole(ctx: DoctorContext): Promise<CheckResult> {
     return fail(
       GLUE_ROLE,
       `the Glue job role lacks actions the job uses (aws.lakeFormation.mode ${ctx.settings.lakeFormationMode}): ${describeDenied(denied)}`,
-      `add to the Glue job role's policy (docs/aws-setup.md section 3; infra/lakesync.yaml${ctx.settings.direct ? ' with GlueConnectionName' : ''}; the lists are GLUE_JOB_ACTIONS${ctx.settings.direct ? ' and GLUE_JOB_DIRECT_ACTIONS' : ''} in src/aws/required-actions.ts): ${allowStatements(denied)}`,
+      permissionFix(denied, `add to the Glue job role's policy (docs/aws-setup.md section 3; infra/lakesync.yaml${ctx.settings.direct ? ' with GlueConnectionName' : ''}; the lists are GLUE_JOB_ACTIONS${ctx.settings.direct ? ' and GLUE_JOB_DIRECT_ACTIONS' : ''} in src/aws/required-actions.ts)`),
     );
   }
   if (ctx.key) {

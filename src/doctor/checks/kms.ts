@@ -12,7 +12,7 @@ import { DescribeKeyCommand, GetKeyPolicyCommand, ListGrantsCommand } from '@aws
 import { hasAwsCode } from '../../aws/errors';
 import { EXPORT_ROLE_KMS_ACTIONS } from '../../aws/required-actions';
 import { type Decision, keyPolicyAllows, parsePolicyDocument, type PolicyDocument, PolicyParseError } from '../policy';
-import { allowStatements, callFailed, deniedOf, describeDenied } from '../report';
+import { callFailed, deniedOf, describeDenied, permissionFix } from '../report';
 import type { PermissionOutcome } from '../simulate';
 import { type CheckResult, type DoctorContext, fail, ok, warn } from '../types';
 import { permissionRequest, resourceNames } from './names';
@@ -196,6 +196,6 @@ function iamDenied(denied: PermissionOutcome[]): CheckResult {
   return fail(
     KMS_KEY,
     `the export role may not use the key: ${describeDenied(denied)}`,
-    `add to the export role's policy (docs/aws-setup.md section 2, statement EncryptExport; infra/lakesync.yaml): ${allowStatements(denied)}`,
+    permissionFix(denied, "add to the export role's policy (docs/aws-setup.md section 2, statement EncryptExport; infra/lakesync.yaml)"),
   );
 }

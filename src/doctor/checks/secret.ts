@@ -8,7 +8,7 @@
 import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { clientConfig } from '../../aws/clients';
 import { hasAwsCode } from '../../aws/errors';
-import { allowStatements, callFailed, deniedOf, describeDenied } from '../report';
+import { callFailed, deniedOf, describeDenied, permissionFix } from '../report';
 import type { PermissionRequest } from '../simulate';
 import { type CheckResult, type DoctorContext, fail, ok, warn } from '../types';
 import { keyPolicySide } from './kms';
@@ -71,6 +71,6 @@ export async function checkGlueSecret(ctx: DoctorContext, secretId: string, spec
   return fail(
     spec.check,
     unread ? `secret ${secretId} holds ${spec.holds}, but the Glue job role may not read it: ${describeDenied(denied)}` : `secret ${secretId} is encrypted with KMS key ${key}, which the Glue job role may not use: ${describeDenied(denied)}`,
-    `add to the Glue job role's policy: ${allowStatements(denied)}${denied.some((o) => o.action === 'kms:Decrypt') ? ' (and let the key policy allow it)' : ''}`,
+    `${permissionFix(denied, "add to the Glue job role's policy")}${denied.some((o) => o.action === 'kms:Decrypt') ? ' (and let the key policy allow kms:Decrypt)' : ''}`,
   );
 }

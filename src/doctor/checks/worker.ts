@@ -9,7 +9,7 @@ import { awsErrorKind } from '../../aws/errors';
 import { dynamodbWorkerActions, type RequiredAction, type ResourceNames, workerActions } from '../../aws/required-actions';
 import { dynamoTableNameOf } from '../../dynamodb/names';
 import { snapshotIdFor } from '../../ids';
-import { allowStatements, callFailed, deniedOf, describeDenied } from '../report';
+import { callFailed, deniedOf, describeDenied, permissionFix } from '../report';
 import type { PermissionRequest } from '../simulate';
 import { type CheckResult, type DoctorContext, fail, ok, warn } from '../types';
 import type { DynamoDoctorSource } from './dynamodb';
@@ -40,7 +40,7 @@ export async function checkWorkerPermissions(ctx: DoctorContext): Promise<CheckR
     return fail(
       WORKER_PERMISSIONS,
       `the caller ${principal} (the principal the worker runs as) lacks actions a cycle needs: ${describeDenied(denied)}`,
-      `add to its policy (docs/aws-setup.md section 1${dynamo ? ' and section 9' : ''}; infra/lakesync.yaml, policy lakesync-worker; the lists are WORKER_ACTIONS${dynamo ? ' and DYNAMODB_WORKER_ACTIONS' : ''} in src/aws/required-actions.ts): ${allowStatements(denied)}`,
+      permissionFix(denied, `add to its policy (docs/aws-setup.md section 1${dynamo ? ' and section 9' : ''}; infra/lakesync.yaml, policy lakesync-worker; the lists are WORKER_ACTIONS${dynamo ? ' and DYNAMODB_WORKER_ACTIONS' : ''} in src/aws/required-actions.ts)`),
     );
   }
   const keyActions = [...new Set(requests.filter((r) => r.action.startsWith('kms:')).map((r) => r.action))];
