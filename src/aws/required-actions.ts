@@ -67,6 +67,13 @@ export const EXPORT_ROLE_KMS_ACTIONS: readonly RequiredAction[] = [
 /** The service the worker passes the export role to (the `iam:PassedToService` of StartExportTask). */
 export const EXPORT_SERVICE = 'export.rds.amazonaws.com';
 
+/**
+ * The `iam:PassedToService` values StartExportTask may carry for the export role. The shipped
+ * policies (docs/aws-setup.md, infra/lakesync.yaml) allow both RDS principals; the doctor asks
+ * both, so a policy it passes works whichever one RDS names.
+ */
+export const EXPORT_PASSED_TO_SERVICES: readonly string[] = ['rds.amazonaws.com', EXPORT_SERVICE];
+
 const S3TABLES_ON_BUCKET = ['s3tables:GetTableBucket', 's3tables:GetNamespace', 's3tables:CreateTable'];
 const S3TABLES_ON_TABLES = [
   's3tables:GetTable',

@@ -32,7 +32,7 @@ export function describeDenied(denied: readonly PermissionOutcome[]): string {
     .map(([action, list]) => {
       const missing = [...new Set(list.flatMap((o) => o.missingContext))];
       const decisions = [...new Set(list.map((o) => o.decision))].join('/');
-      return `${action} on ${list.map((o) => o.resource).join(', ')} (${decisions}${missing.length ? `; the policy's condition asks for ${missing.join(', ')}` : ''})`;
+      return `${action} on ${[...new Set(list.map((o) => o.resource))].join(', ')} (${decisions}${missing.length ? `; the policy's condition asks for ${missing.join(', ')}` : ''})`;
     })
     .join('; ');
 }

@@ -116,6 +116,7 @@ function workerPolicy(keyArn: string, b: Breakage): { Statement: { Sid?: string;
   for (const s of worker.Statement) {
     if (s.Sid === 'PassRoles' && b.workerCannotPass) s.Resource = [GLUE_ROLE];
     if (s.Sid === 'PassRoles' && b.workerCannotPassGlue) s.Resource = [EXPORT_ROLE];
+    if (s.Sid === 'PassRoles' && b.passedToServices) (s as { Condition?: unknown }).Condition = { StringEquals: { 'iam:PassedToService': b.passedToServices } };
     if (s.Sid === 'Snapshots' && b.workerTagsSnapshots) {
       s.Action = [s.Action].flat().filter((a) => !a.startsWith('rds:Describe'));
       worker.Statement.push({ Effect: 'Allow', Action: ['rds:DescribeDBSnapshots'], Resource: s.Resource } as never);
@@ -140,6 +141,8 @@ interface Breakage {
   workerCannotPass?: boolean;
   /** The worker may pass the export role only, not the Glue job role. */
   workerCannotPassGlue?: boolean;
+  /** The services the worker may pass its roles to (the shipped policy's iam:PassedToService otherwise). */
+  passedToServices?: string[];
   /** The worker is denied every regional action outside this region. */
   regionLock?: string;
   /** The key policy leaves out the export role and the account; the role may use the key by a grant, one constrained to an encryption context, or nothing. */
@@ -314,7 +317,20 @@ test('export-role-pass: a worker that may not pass the export role fails', async
   await buildAccount({ workerCannotPass: true });
   const results = await doctor();
   assertOnlyFailure(results, 'export-role-pass', /role\/lakesync-worker .*may not pass the export role: iam:PassRole on arn:aws:iam::123456789012:role\/lakesync-export/);
-  assert.match(statusOf(results, 'export-role-pass').fix!, /"iam:PassedToService":"export\.rds\.amazonaws\.com"/);
+  assert.match(statusOf(results, 'export-role-pass').fix!, /"iam:PassedToService":\["rds\.amazonaws\.com","export\.rds\.amazonaws\.com"\]/);
+});
+
+test('export-role-pass: a worker that may pass the export role to export.rds.amazonaws.com only fails, told the condition of the shipped policy (StartExportTask may name either RDS principal)', async () => {
+  await buildAccount({ passedToServices: ['export.rds.amazonaws.com', 'glue.amazonaws.com'] });
+  const results = await doctor();
+  assertOnlyFailure(results, 'export-role-pass', /may not pass the export role: iam:PassRole on arn:aws:iam::123456789012:role\/lakesync-export/);
+  const suggested = suggestedStatements(statusOf(results, 'export-role-pass').fix!);
+  assert.deepEqual(suggested, [{ Effect: 'Allow', Action: ['iam:PassRole'], Resource: EXPORT_ROLE, Condition: { StringEquals: { 'iam:PassedToService': ['rds.amazonaws.com', 'export.rds.amazonaws.com'] } } }]);
+  // Added as told, it mends the check.
+  const c = setupClients();
+  await c.iam.send(new PutRolePolicyCommand({ RoleName: 'lakesync-worker', PolicyName: 'doctor-fix', PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: suggested }) }));
+  c.iam.destroy();
+  assert.deepEqual(statusOf(await doctor(), 'export-role-pass'), { check: 'export-role-pass', status: 'ok' });
 });
 
 test('worker-permissions: a worker policy without glue:StartJobRun fails, naming the action, the job and the statement', async () => {

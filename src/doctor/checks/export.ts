@@ -8,8 +8,9 @@
  */
 import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import { httpStatusOf } from '../../aws/errors';
-import { EXPORT_ROLE_S3_ACTIONS, EXPORT_SERVICE } from '../../aws/required-actions';
+import { EXPORT_PASSED_TO_SERVICES, EXPORT_ROLE_S3_ACTIONS, EXPORT_SERVICE } from '../../aws/required-actions';
 import { callFailed, deniedOf, describeDenied, permissionFix } from '../report';
+import type { PermissionOutcome } from '../simulate';
 import { type CheckResult, type DoctorContext, fail, ok, warn } from '../types';
 import { checkRoleTrust, roleMissing } from './roles';
 import { permissionRequest, resourceNames } from './names';
@@ -29,18 +30,23 @@ export async function checkExportRolePass(ctx: DoctorContext): Promise<CheckResu
   if (!principal) {
     return warn(EXPORT_ROLE_PASS, `not checked: the caller ${ctx.caller?.arn ?? '(unknown)'} is not an IAM user or role whose policies can be simulated`, 'run lakesync doctor with the credentials the worker uses');
   }
-  let outcomes;
+  // The condition keeps the suggested statement to passing the role to RDS only, as the shipped policy does.
+  const condition = { StringEquals: { 'iam:PassedToService': EXPORT_PASSED_TO_SERVICES } };
+  const deniedTo: string[] = [];
+  const denied: PermissionOutcome[] = [];
   try {
-    // The condition keeps the suggested statement to passing the role to RDS export only.
-    outcomes = await ctx.simulator.simulate(principal, [{ action: 'iam:PassRole', resources: [roleArn], context: { 'iam:PassedToService': [EXPORT_SERVICE] }, condition: { StringEquals: { 'iam:PassedToService': EXPORT_SERVICE } } }]);
+    for (const service of EXPORT_PASSED_TO_SERVICES) {
+      const refused = deniedOf(await ctx.simulator.simulate(principal, [{ action: 'iam:PassRole', resources: [roleArn], context: { 'iam:PassedToService': [service] }, condition }]));
+      if (refused.length > 0) deniedTo.push(service);
+      denied.push(...refused);
+    }
   } catch (err) {
     return callFailed(EXPORT_ROLE_PASS, err, 'IAM SimulatePrincipalPolicy', `iam:PassRole of ${principal}`);
   }
-  const denied = deniedOf(outcomes);
   if (denied.length === 0) return ok(EXPORT_ROLE_PASS);
   return fail(
     EXPORT_ROLE_PASS,
-    `the caller ${principal} (the principal the worker runs as) may not pass the export role: ${describeDenied(denied)}`,
+    `the caller ${principal} (the principal the worker runs as) may not pass the export role: ${describeDenied(denied)}, passed to ${deniedTo.join(' and to ')} (StartExportTask may name either RDS principal)`,
     permissionFix(denied, 'add to its policy (docs/aws-setup.md section 1, statement PassRoles; infra/lakesync.yaml)'),
   );
 }
