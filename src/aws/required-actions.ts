@@ -330,6 +330,7 @@ export const DOCTOR_CALLS: readonly { call: string; action: string }[] = [
   { call: 'S3Tables GetTableBucket', action: 's3tables:GetTableBucket' },
   { call: 'Glue GetCatalog', action: 'glue:GetCatalog' },
   { call: 'LakeFormation ListResources', action: 'lakeformation:ListResources' },
+  { call: 'LakeFormation GetDataLakeSettings', action: 'lakeformation:GetDataLakeSettings' },
   { call: 'Athena GetWorkGroup', action: 'athena:GetWorkGroup' },
   { call: 'Glue GetConnection', action: 'glue:GetConnection' },
   { call: 'SecretsManager DescribeSecret', action: 'secretsmanager:DescribeSecret' },

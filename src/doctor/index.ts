@@ -19,6 +19,7 @@
  *   s3tables:GetTableBucket        S3Tables GetTableBucket       table bucket exists
  *   glue:GetCatalog                Glue GetCatalog               s3tablescatalog (analytics integration)
  *   lakeformation:ListResources    LakeFormation ListResources   Lake Formation registration of the table buckets
+ *   lakeformation:GetDataLakeSettings  LakeFormation GetDataLakeSettings  lakeformation mode: the worker is a data lake administrator (it grants)
  *   athena:GetWorkGroup            Athena GetWorkGroup           workgroup state and result location
  *   glue:GetConnection             Glue GetConnection            direct tables: the Glue connection of the source's VPC (HidePassword)
  *   secretsmanager:DescribeSecret  SecretsManager DescribeSecret direct tables: the catalog secret exists; hashed columns: the hashKey secret exists (values never read)

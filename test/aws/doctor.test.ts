@@ -17,7 +17,7 @@ import { stringify } from 'yaml';
 import { AthenaClient, CreateWorkGroupCommand } from '@aws-sdk/client-athena';
 import { AttachRolePolicyCommand, CreatePolicyCommand, CreateRoleCommand, IAMClient, PutRolePermissionsBoundaryCommand, PutRolePolicyCommand, UpdateAssumeRolePolicyCommand } from '@aws-sdk/client-iam';
 import { CreateAliasCommand, CreateGrantCommand, CreateKeyCommand, DisableKeyCommand, type GrantOperation, KMSClient } from '@aws-sdk/client-kms';
-import { LakeFormationClient, RegisterResourceCommand } from '@aws-sdk/client-lakeformation';
+import { LakeFormationClient, PutDataLakeSettingsCommand, RegisterResourceCommand } from '@aws-sdk/client-lakeformation';
 import { CreateDBClusterCommand, CreateDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateTableBucketCommand, S3TablesClient } from '@aws-sdk/client-s3tables';
@@ -152,6 +152,8 @@ interface Breakage {
   /** The worker may create snapshots only with the lakesync tag (aws:RequestTag). */
   workerTagsSnapshots?: boolean;
   noLakeFormationRegistration?: boolean;
+  /** The worker is not among the data lake administrators. */
+  workerNotDataLakeAdmin?: boolean;
   noExportRole?: boolean;
   noWorkgroup?: boolean;
   cluster?: { engine: string };
@@ -200,6 +202,9 @@ async function buildAccount(b: Breakage = {}): Promise<void> {
   if (!b.noTableBucket) await c.s3tables.send(new CreateTableBucketCommand({ name: TABLE_BUCKET }));
   if (!b.noLakeFormationRegistration) {
     await c.lakeformation.send(new RegisterResourceCommand({ ResourceArn: `arn:aws:s3tables:${REGION}:${ACCOUNT}:bucket/*`, RoleArn: role('lakeformation-data-access'), WithFederation: true }));
+    // docs/aws-setup.md section 5 step 2: the worker grants, as a data lake administrator.
+    const admins = b.workerNotDataLakeAdmin ? [role('someone-else')] : [role('someone-else'), WORKER_ROLE];
+    await c.lakeformation.send(new PutDataLakeSettingsCommand({ DataLakeSettings: { DataLakeAdmins: admins.map((DataLakePrincipalIdentifier) => ({ DataLakePrincipalIdentifier })) } }));
   }
   if (!b.noWorkgroup) await c.athena.send(
     new CreateWorkGroupCommand({
@@ -501,6 +506,16 @@ test('athena-workgroup: a missing workgroup fails with create-work-group as the 
 test('lake-formation: lakeformation mode without the table buckets registered fails', async () => {
   await buildAccount({ noLakeFormationRegistration: true });
   assertOnlyFailure(await doctor(), 'lake-formation', /no Lake Formation data location covers table bucket shop-lake/);
+});
+
+test('lake-formation: a worker that is no data lake administrator is warned that its grants fail unless it holds grant option', async () => {
+  await buildAccount({ workerNotDataLakeAdmin: true });
+  const results = await doctor();
+  const line = statusOf(results, 'lake-formation');
+  assert.equal(line.status, 'warn', JSON.stringify(results, null, 2));
+  assert.match(line.problem!, /the worker arn:aws:iam::123456789012:role\/lakesync-worker is not a Lake Formation data lake administrator: its grants \(the Glue job role on a namespace it creates\) fail unless it holds the permissions with grant option/);
+  assert.match(line.fix!, /data lake administrators.*docs\/aws-setup\.md section 5 step 2/);
+  assert.equal(doctorExitCode(results), 0);
 });
 
 test('lake-formation: iam mode with the table buckets registered warns', async () => {

@@ -8,7 +8,7 @@
  * with Lake Formation (or a single bucket, bucket/NAME). ListResources shows that registration.
  */
 import { GetCatalogCommand } from '@aws-sdk/client-glue';
-import { ListResourcesCommand } from '@aws-sdk/client-lakeformation';
+import { GetDataLakeSettingsCommand, ListResourcesCommand } from '@aws-sdk/client-lakeformation';
 import { GetTableBucketCommand } from '@aws-sdk/client-s3tables';
 import { hasAwsCode } from '../../aws/errors';
 import { callFailed } from '../report';
@@ -61,7 +61,7 @@ export async function checkLakeFormationMode(ctx: DoctorContext): Promise<CheckR
     return callFailed(LAKE_FORMATION, err, 'LakeFormation ListResources', 'the registered data locations');
   }
   if (lakeFormationMode === 'lakeformation') {
-    if (registered) return ok(LAKE_FORMATION);
+    if (registered) return (await workerMayGrant(ctx)) ?? ok(LAKE_FORMATION);
     return fail(
       LAKE_FORMATION,
       `aws.lakeFormation.mode is lakeformation, but no Lake Formation data location covers table bucket ${tableBucket.name} (neither ${locations.join(' nor ')} is registered)`,
@@ -79,4 +79,28 @@ export async function checkLakeFormationMode(ctx: DoctorContext): Promise<CheckR
     );
   }
   return ok(LAKE_FORMATION);
+}
+
+/**
+ * In lakeformation mode the worker grants (the Glue job role on a namespace it creates, and
+ * `grants`): BatchGrantPermissions needs a data lake administrator, or the permissions held with
+ * grant option, which IAM simulation does not show. A warning when the caller is no administrator.
+ */
+async function workerMayGrant(ctx: DoctorContext): Promise<CheckResult | undefined> {
+  const principal = ctx.caller?.principalArn;
+  if (!principal) return undefined;
+  let admins: string[];
+  try {
+    const settings = await ctx.clients.lakeformation.send(new GetDataLakeSettingsCommand({}));
+    admins = (settings.DataLakeSettings?.DataLakeAdmins ?? []).map((a) => a.DataLakePrincipalIdentifier ?? '');
+  } catch (err) {
+    return callFailed(LAKE_FORMATION, err, 'LakeFormation GetDataLakeSettings', 'the data lake administrators');
+  }
+  if (admins.includes(principal)) return undefined;
+  const grantees = ['the Glue job role on a namespace it creates', ...ctx.settings.grantPrincipals].join(', ');
+  return warn(
+    LAKE_FORMATION,
+    `the worker ${principal} is not a Lake Formation data lake administrator: its grants (${grantees}) fail unless it holds the permissions with grant option`,
+    `make it one (Lake Formation console, Administrative roles and tasks, data lake administrators; docs/aws-setup.md section 5 step 2), or grant it the permissions WITH GRANT OPTION`,
+  );
 }
