@@ -567,6 +567,19 @@ export function rerunNeeds(state: SourceState): { snapshotIds: string[]; exportI
   return { snapshotIds: [...snapshotIds].sort(), exportIds: [...exportIds].sort() };
 }
 
+/**
+ * What the cycle's retention must keep whatever its age: what the failed tables' reruns need, and
+ * the last export, which a rerun of a table without an export of its own reads (`rerunParts`). The
+ * last export is the one of the newest snapshot, not always the newest made: a cycle that exported
+ * an older snapshot (e.g. the latest automated one after snapshots lakesync took) leaves it behind.
+ */
+export function retentionKeeps(state: SourceState): { snapshotIds: string[]; exportIds: string[] } {
+  const needs = rerunNeeds(state);
+  const last = state.lastExport?.export.exportId;
+  if (!last || needs.exportIds.includes(last)) return needs;
+  return { ...needs, exportIds: [...needs.exportIds, last].sort() };
+}
+
 /** Keeps the exports a rerun may still reuse: the last one and those the ledger or the failed tables name. */
 function pruneExports(state: SourceState): void {
   const used = new Set<string>();

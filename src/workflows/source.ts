@@ -41,10 +41,10 @@ import {
   normalizeState,
   recordCycle,
   repeatedRequest,
-  rerunNeeds,
   rerunParts,
   rerunPayloadProblem,
   rerunProblem,
+  retentionKeeps,
   statusPage,
   syncProblem,
   takeCoalesced,
@@ -309,8 +309,8 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
       ...(batch.rebuild ? { rebuild: true } : {}),
       ...(part.tables ? { tables: part.tables } : {}),
       ...(part.reuse ? { reuse: part.reuse } : {}),
-      // What the failed tables' reruns need is kept by the cycle's retention.
-      keep: rerunNeeds(state),
+      // What the failed tables' reruns and the last export need is kept by the cycle's retention.
+      keep: retentionKeeps(state),
       ...(input.payloadInlineBytes !== undefined ? { payloadInlineBytes: input.payloadInlineBytes } : {}),
     };
     current = { cycleId, workflowId, kind: batch.kind, ...(part.tables ? { tables: part.tables } : {}), startedAt: nowIso() };

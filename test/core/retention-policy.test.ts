@@ -6,7 +6,7 @@ import { parseConfig } from '../../src/config/load';
 import { ConfigError } from '../../src/errors';
 import { CLUSTER_SNAPSHOT_ID_MAX, clusterSnapshotIdOf, cycleKey, exportIdFor, legacyCycleKey, snapshotIdFor } from '../../src/ids';
 import { SOURCE_NAME } from '../../src/names';
-import { initialState, rerunNeeds } from '../../src/workflows/ledger';
+import { initialState, rerunNeeds, rerunParts, retentionKeeps } from '../../src/workflows/ledger';
 
 const KEY = cycleKey(7, '0190f5b2-7c1e-7d2a-9c4e-1234567890ab');
 
@@ -100,6 +100,31 @@ test('rerunNeeds names the export (and its snapshot) each failed table reruns fr
   delete state.failed['public.c'];
   delete state.failed['public.b'];
   assert.deepEqual(rerunNeeds(state), { snapshotIds: [], exportIds: [] });
+});
+
+test('the last export stays while a newer export of an older snapshot exists: a rerun of a table without an export of its own reads it', () => {
+  const state = initialState();
+  const made = (cycleId: string, snapshotTime: string) => ({
+    cycleId,
+    snapshot: { snapshotId: snapshotIdFor('shop', cycleId), createdAt: snapshotTime, adopted: false },
+    export: { exportId: exportIdFor('shop', cycleId), location: 'x', snapshotId: snapshotIdFor('shop', cycleId), adopted: false },
+  });
+  // Cycle 2 exported a snapshot of 10:00; cycle 3 the latest automated one, of 03:00 that day: the last export stays cycle 2's.
+  const last = made('2-a', '2026-11-02T10:00:00.000Z');
+  state.exports[last.export.exportId] = last;
+  state.lastExport = last;
+  // public.c failed in a cycle that ended before it had an export: its rerun reads the last export.
+  state.failed['public.c'] = { cycleId: '4-a', phase: 'load', message: 'the cycle ended without a result' };
+  assert.deepEqual(rerunParts(state, ['public.c']).map((p) => p.reuse?.export.exportId), [last.export.exportId]);
+  // Retention with retention.exports = 1, in cycle 4 (no export of its own, every table read directly).
+  const listed = [
+    { id: exportIdFor('shop', '2-a'), createdAt: '2026-11-02T10:05:00.000Z' },
+    { id: exportIdFor('shop', '3-a'), createdAt: '2026-11-02T11:05:00.000Z' },
+  ];
+  const keeps = retentionKeeps(state);
+  const expired = expiredItems(listed, 1, new Set([...keeps.exportIds, exportIdFor('shop', '4-a')])).map((i) => i.id);
+  assert.deepEqual(expired, []);
+  assert.deepEqual(keeps.exportIds, [last.export.exportId]);
 });
 
 describe('retention in lakesync.yaml', () => {
