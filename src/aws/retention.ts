@@ -141,9 +141,9 @@ export class AwsRetention implements RetentionPort {
     return { deleted: true };
   }
 
-  /** `<prefix>/`, or the bucket's root when the prefix is empty. */
+  /** `<prefix>/`, or the bucket's root when the prefix is empty; slashes at its ends are dropped, as in the export's location. */
   private get root(): string {
-    const { prefix } = this.settings.export;
+    const prefix = joinKey(this.settings.export.prefix);
     return prefix ? `${prefix}/` : '';
   }
 

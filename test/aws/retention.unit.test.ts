@@ -79,6 +79,19 @@ test('export folders are listed with their export_info time; an export RDS still
   assert.equal(mocks.s3.commandCalls(DeleteObjectsCommand).length, 0);
 });
 
+test('a prefix written with a slash at either end lists the export folders RDS wrote under it', async () => {
+  for (const prefix of ['lakesync/exports/', '/lakesync/exports']) {
+    const { mocks, ports, settings } = mockedAws();
+    settings.export.prefix = prefix;
+    mocks.s3.on(ListObjectsV2Command, { Delimiter: '/' }).callsFake((input: { Prefix?: string }) =>
+      input.Prefix === 'lakesync/exports/' ? { CommonPrefixes: [{ Prefix: `lakesync/exports/${EXPORT}/` }] } : { CommonPrefixes: [] },
+    );
+    mocks.s3.on(HeadObjectCommand).resolves({ LastModified: new Date('2026-11-01T00:00:00Z') });
+    assert.deepEqual(await ports.retention.listExports((id) => id === EXPORT), [{ id: EXPORT, createdAt: '2026-11-01T00:00:00.000Z' }], prefix);
+    assert.equal(mocks.s3.commandCalls(ListObjectsV2Command)[0]!.args[0].input.Prefix, 'lakesync/exports/', prefix);
+  }
+});
+
 test('an export is deleted in batches of 1,000 keys; a key S3 refuses fails the deletion with its code', async () => {
   const { mocks, ports } = mockedAws();
   mocks.rds.on(DescribeExportTasksCommand).rejects(awsError('ExportTaskNotFound', 'not found', 404));
