@@ -568,16 +568,19 @@ export function rerunNeeds(state: SourceState): { snapshotIds: string[]; exportI
 }
 
 /**
- * What the cycle's retention must keep whatever its age: what the failed tables' reruns need, and
- * the last export, which a rerun of a table without an export of its own reads (`rerunParts`). The
+ * What the retention of a cycle of `running` must keep whatever its age: what the failed tables'
+ * reruns need; the last export, which a rerun of a table without an export of its own reads
+ * (`rerunParts`); and the exports the running rerun's other parts and the queued reruns read. The
  * last export is the one of the newest snapshot, not always the newest made: a cycle that exported
  * an older snapshot (e.g. the latest automated one after snapshots lakesync took) leaves it behind.
  */
-export function retentionKeeps(state: SourceState): { snapshotIds: string[]; exportIds: string[] } {
+export function retentionKeeps(state: SourceState, running?: Pick<CoalescedRequest, 'kind' | 'tables'>): { snapshotIds: string[]; exportIds: string[] } {
   const needs = rerunNeeds(state);
-  const last = state.lastExport?.export.exportId;
-  if (!last || needs.exportIds.includes(last)) return needs;
-  return { ...needs, exportIds: [...needs.exportIds, last].sort() };
+  const exportIds = new Set(needs.exportIds);
+  if (state.lastExport) exportIds.add(state.lastExport.export.exportId);
+  const reruns = [...(running ? [running] : []), ...state.queue].filter((r) => r.kind === 'rerun' && r.tables);
+  for (const r of reruns) for (const part of rerunParts(state, r.tables!)) if (part.reuse) exportIds.add(part.reuse.export.exportId);
+  return { ...needs, exportIds: [...exportIds].sort() };
 }
 
 /** Keeps the exports a rerun may still reuse: the last one and those the ledger or the failed tables name. */

@@ -309,8 +309,8 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
       ...(batch.rebuild ? { rebuild: true } : {}),
       ...(part.tables ? { tables: part.tables } : {}),
       ...(part.reuse ? { reuse: part.reuse } : {}),
-      // What the failed tables' reruns and the last export need is kept by the cycle's retention.
-      keep: retentionKeeps(state),
+      // What the failed tables' reruns, the last export and the pending reruns need is kept by the cycle's retention.
+      keep: retentionKeeps(state, batch),
       ...(input.payloadInlineBytes !== undefined ? { payloadInlineBytes: input.payloadInlineBytes } : {}),
     };
     current = { cycleId, workflowId, kind: batch.kind, ...(part.tables ? { tables: part.tables } : {}), startedAt: nowIso() };

@@ -127,6 +127,38 @@ test('the last export stays while a newer export of an older snapshot exists: a 
   assert.deepEqual(keeps.exportIds, [last.export.exportId]);
 });
 
+test("the exports a rerun's later parts and the queued reruns read are kept by the cycles before them", () => {
+  const state = initialState();
+  const made = (cycleId: string, snapshotTime: string) => ({
+    cycleId,
+    snapshot: { snapshotId: snapshotIdFor('shop', cycleId), createdAt: snapshotTime, adopted: false },
+    export: { exportId: exportIdFor('shop', cycleId), location: 'x', snapshotId: snapshotIdFor('shop', cycleId), adopted: false },
+  });
+  // Table-limited syncs: public.a last committed from cycle 1's export, public.b from cycle 2's, public.c from cycle 3's (the last).
+  const [e1, e2, e3] = [made('1-a', '2026-11-01T00:00:00.000Z'), made('2-a', '2026-11-02T00:00:00.000Z'), made('3-a', '2026-11-03T00:00:00.000Z')];
+  for (const [table, e] of [['public.a', e1], ['public.b', e2], ['public.c', e3]] as const) {
+    state.exports[e.export.exportId] = e;
+    state.ledger[table] = { exportId: e.export.exportId } as (typeof state.ledger)[string];
+  }
+  state.lastExport = e3;
+  const listed = [e1, e2, e3].map((e) => ({ id: e.export.exportId, createdAt: e.snapshot.createdAt }));
+  const expiredIn = (cycleExport: string, keeps: { exportIds: string[] }) => expiredItems(listed, 1, new Set([...keeps.exportIds, cycleExport])).map((i) => i.id);
+
+  // A rerun of public.a and public.b runs as two cycles, cycle 1's export first: the first must not delete cycle 2's.
+  const rerun = { kind: 'rerun' as const, requestIds: ['r1'], tables: ['public.a', 'public.b'], approveDeletes: false };
+  const parts = rerunParts(state, rerun.tables);
+  assert.deepEqual(parts.map((p) => p.reuse?.export.exportId), [e1.export.exportId, e2.export.exportId]);
+  assert.deepEqual(expiredIn(e1.export.exportId, retentionKeeps(state, rerun)), []);
+
+  // A rerun of public.b queued behind a sync of public.c keeps cycle 2's export through that sync.
+  state.queue.push({ kind: 'rerun', requestId: 'r2', tables: ['public.b'], approveDeletes: false });
+  const sync = { kind: 'sync' as const, requestIds: ['s1'], tables: ['public.c'], approveDeletes: false };
+  assert.deepEqual(expiredIn(exportIdFor('shop', '4-a'), retentionKeeps(state, sync)), [e1.export.exportId]);
+  // Without them, only the newest and what failed tables need stay.
+  state.queue = [];
+  assert.deepEqual(expiredIn(exportIdFor('shop', '4-a'), retentionKeeps(state, sync)), [e1.export.exportId, e2.export.exportId]);
+});
+
 describe('retention in lakesync.yaml', () => {
   const config = (retention?: unknown) => ({ sources: { shop: { database: 'shop', source: { kind: 'pglite' }, target: { namespace: 'shop' }, ...(retention === undefined ? {} : { retention }) } } });
   const rejects = (retention: unknown): string => {
