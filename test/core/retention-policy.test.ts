@@ -102,15 +102,19 @@ test('rerunNeeds names the export (and its snapshot) each failed table reruns fr
   assert.deepEqual(rerunNeeds(state), { snapshotIds: [], exportIds: [] });
 });
 
-test('the last export stays while a newer export of an older snapshot exists: a rerun of a table without an export of its own reads it', () => {
-  const state = initialState();
-  const made = (cycleId: string, snapshotTime: string) => ({
+/** The export (and its snapshot) cycle `cycleId` of source shop made, of a snapshot taken at `snapshotTime`. */
+function exportOf(cycleId: string, snapshotTime: string) {
+  return {
     cycleId,
     snapshot: { snapshotId: snapshotIdFor('shop', cycleId), createdAt: snapshotTime, adopted: false },
     export: { exportId: exportIdFor('shop', cycleId), location: 'x', snapshotId: snapshotIdFor('shop', cycleId), adopted: false },
-  });
+  };
+}
+
+test('the last export stays while a newer export of an older snapshot exists: a rerun of a table without an export of its own reads it', () => {
+  const state = initialState();
   // Cycle 2 exported a snapshot of 10:00; cycle 3 the latest automated one, of 03:00 that day: the last export stays cycle 2's.
-  const last = made('2-a', '2026-11-02T10:00:00.000Z');
+  const last = exportOf('2-a', '2026-11-02T10:00:00.000Z');
   state.exports[last.export.exportId] = last;
   state.lastExport = last;
   // public.c failed in a cycle that ended before it had an export: its rerun reads the last export.
@@ -129,13 +133,8 @@ test('the last export stays while a newer export of an older snapshot exists: a 
 
 test("the exports a rerun's later parts and the queued reruns read are kept by the cycles before them", () => {
   const state = initialState();
-  const made = (cycleId: string, snapshotTime: string) => ({
-    cycleId,
-    snapshot: { snapshotId: snapshotIdFor('shop', cycleId), createdAt: snapshotTime, adopted: false },
-    export: { exportId: exportIdFor('shop', cycleId), location: 'x', snapshotId: snapshotIdFor('shop', cycleId), adopted: false },
-  });
   // Table-limited syncs: public.a last committed from cycle 1's export, public.b from cycle 2's, public.c from cycle 3's (the last).
-  const [e1, e2, e3] = [made('1-a', '2026-11-01T00:00:00.000Z'), made('2-a', '2026-11-02T00:00:00.000Z'), made('3-a', '2026-11-03T00:00:00.000Z')];
+  const [e1, e2, e3] = [exportOf('1-a', '2026-11-01T00:00:00.000Z'), exportOf('2-a', '2026-11-02T00:00:00.000Z'), exportOf('3-a', '2026-11-03T00:00:00.000Z')];
   for (const [table, e] of [['public.a', e1], ['public.b', e2], ['public.c', e3]] as const) {
     state.exports[e.export.exportId] = e;
     state.ledger[table] = { exportId: e.export.exportId } as (typeof state.ledger)[string];
