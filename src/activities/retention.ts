@@ -74,7 +74,9 @@ export function retentionActivities(deps: ActivityDeps) {
       const { retention } = ports;
       const outcome: RetentionOutcome = { deleted: { snapshots: [], exports: [] }, deferred: [], failed: [] };
       const current = snapshotIdFor(input.source, input.cycleId);
-      const keepSnapshots = new Set([...input.keep.snapshotIds, current, clusterSnapshotIdOf(current)]);
+      // The snapshot `snapshot.mode: existing` names is the user's to keep, even when it is one lakesync took (RDS ids are lowercase).
+      const adopted = settings.snapshot.mode === 'existing' && settings.snapshot.id ? [settings.snapshot.id, settings.snapshot.id.toLowerCase()] : [];
+      const keepSnapshots = new Set([...input.keep.snapshotIds, current, clusterSnapshotIdOf(current), ...adopted]);
       const keepExports = new Set([...input.keep.exportIds, exportIdFor(input.source, input.cycleId)]);
 
       const ownSnapshot = (id: string) => isSnapshotIdOf(input.source, id);

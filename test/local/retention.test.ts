@@ -116,4 +116,15 @@ describe('retention on the embedded backend', () => {
     writeFileSync(taskFile, JSON.stringify(task));
     assert.deepEqual((await applyRetention(N + 2)).deleted, { snapshots: [needed.snapshotId], exports: [needed.exportId] });
   });
+
+  test('the snapshot snapshot.mode existing names is kept, also by a cycle that took no snapshot (every table read directly)', async () => {
+    // Snapshots of cycles 3 and 4 are left; two newer ones come, and the source is set to re-export cycle 3's.
+    for (const n of [N + 3, N + 4]) await ports.snapshot.startSnapshot({ source: 'shop', snapshotId: ids(n).snapshotId, mode: 'create' });
+    const adopted = ids(3).snapshotId;
+    const existing = parseConfig({ sources: { shop: { ...config.sources.shop!, snapshot: { mode: 'existing', id: adopted } } } });
+    const outcome = await retentionActivities({ config: existing, portsFor: () => ports }).applyRetention({ source: 'shop', cycleId: ids(N + 5).cycleId, keep: { snapshotIds: [], exportIds: [] } });
+    assert.deepEqual(outcome.deleted.snapshots, [ids(4).snapshotId]);
+    assert.ok(snapshotRecords().includes(`${adopted}.json`), 'the snapshot the config names stays');
+    assert.deepEqual((await ports.snapshot.startSnapshot({ source: 'shop', snapshotId: ids(N + 6).snapshotId, mode: 'existing', existingSnapshotId: adopted })).snapshotId, adopted);
+  });
 });
