@@ -30,6 +30,9 @@ export const LAKESYNC_TAG_KEY = 'lakesync';
 /** DeleteObjects takes at most 1,000 keys. */
 const DELETE_BATCH = 1000;
 
+/** What RDS accepts as an export task id: 1-60 letters, digits and hyphens, starting with a letter. */
+const RDS_EXPORT_ID = /^[A-Za-z][A-Za-z0-9-]{0,59}$/;
+
 /** Export task states in which RDS may still write the export's files or read its snapshot. */
 const RUNNING_EXPORT = new Set(['starting', 'in_progress', 'canceling']);
 
@@ -103,6 +106,8 @@ export class AwsRetention implements RetentionPort {
   }
 
   async deleteExport(id: string): Promise<RetentionDeletion> {
+    // Anything else would name the whole prefix (the manifests and every export) or a folder inside one.
+    if (!RDS_EXPORT_ID.test(id)) return { deleted: false, reason: `"${id}" is not an export id` };
     const running = await this.runningExport({ ExportTaskIdentifier: id }, (t) => t.ExportTaskIdentifier === id, `export ${id}`);
     if (running) return { deleted: false, reason: 'RDS is still writing it' };
     const { bucket } = this.settings.export;

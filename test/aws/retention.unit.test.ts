@@ -115,6 +115,19 @@ test('an export is deleted in batches of 1,000 keys; a key S3 refuses fails the 
   assert.match(err.message, /could not delete 1 file\(s\) of export ls-shop-3-0g8zvhhi9rtt3.*AccessDenied.*s3:DeleteObject/);
 });
 
+test('a name that is no export id deletes nothing: never the whole prefix, nor a folder below an export', async () => {
+  const { mocks, ports } = mockedAws();
+  mocks.rds.on(DescribeExportTasksCommand).rejects(awsError('ExportTaskNotFound', 'not found', 404));
+  mocks.s3.on(ListObjectsV2Command).resolves({ Contents: [{ Key: 'lakesync/exports/lakesync-manifests/shop/source-state/state.json' }, { Key: `lakesync/exports/${EXPORT}/export_info_${EXPORT}.json` }] });
+  mocks.s3.on(DeleteObjectsCommand).resolves({});
+  for (const id of ['', '/', `${EXPORT}/shop`, '..', 'lakesync-manifests/shop']) {
+    const out = await ports.retention.deleteExport(id);
+    assert.equal(out.deleted, false, JSON.stringify(id));
+    assert.match(out.deleted ? '' : out.reason, /is not an export id/);
+  }
+  assert.equal(mocks.s3.commandCalls(DeleteObjectsCommand).length, 0);
+});
+
 test('export_info is deleted first, on its own: a deletion cut short leaves an export that counts as gone', async () => {
   const { mocks, ports } = mockedAws();
   mocks.rds.on(DescribeExportTasksCommand).rejects(awsError('ExportTaskNotFound', 'not found', 404));
