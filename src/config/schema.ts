@@ -126,13 +126,13 @@ const retention = z
       .describe(
         "How many of the newest exports lakesync started for this source to keep; older ones' files are deleted after each cycle. " +
           'Default 3: each export is a full copy of the exported tables in S3; the newest ones serve reruns and investigation of recent cycles. ' +
-          'An export a failed table still needs for its rerun is kept whatever its age.',
+          'Kept whatever their age: an export a failed table still needs for its rerun, the last export (of the newest snapshot), and those a running or queued rerun reads.',
       ),
   })
   .strict()
   .describe(
     'Deletes the snapshots and exports lakesync itself created (tagged "lakesync" on AWS, with its id prefix), keeping the newest, ' +
-      "the current cycle's and those a failed table's rerun needs; user, automated and snapshot.mode existing snapshots are never touched.",
+      "the current cycle's, the last export and those a failed table's or a queued rerun needs; user, automated and snapshot.mode existing snapshots are never touched.",
   );
 
 const grant = z
