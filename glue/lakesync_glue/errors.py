@@ -129,6 +129,7 @@ LOAD_ERRORS: tuple[type[LoadError], ...] = (
     DeleteGuard,
     EmptyExport,
     OlderExport,
+    OtherSource,
     CommitConflict,
     InternalError,
 )

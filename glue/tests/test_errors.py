@@ -25,6 +25,7 @@ RETRYABLE = {
     "DeleteGuard": False,
     "EmptyExport": False,
     "OlderExport": False,
+    "OtherSource": False,
     "CommitConflict": True,
     "InternalError": True,
 }
