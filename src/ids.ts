@@ -62,6 +62,9 @@ export function snapshotIdFor(source: string, key: string): string {
  * end (retention reads it back); a source name too long to fit is cut and followed by a hash of the
  * whole name, so two sources that share a long prefix never share, or adopt, each other's exports.
  */
+/** What RDS accepts as an ExportTaskIdentifier (exportIdFor's ids fit): a letter, then letters, digits and hyphens, 60 at most. */
+export const RDS_EXPORT_ID = /^[A-Za-z][A-Za-z0-9-]{0,59}$/;
+
 export function exportIdFor(source: string, key: string): string {
   const suffix = `-${key}`;
   return rdsIdentifier(capRdsIdentifier(`ls-${source}`, 60 - suffix.length) + suffix, 60);
@@ -139,6 +142,12 @@ function rdsIdentifier(raw: string, max: number): string {
  * the SHA-256 of its parts, so a retried start sends the same ClientToken and adopts the export.
  * S3Prefix is `<prefix>/<source>/<exportId>`.
  */
+/**
+ * The shape of tableExportIdFor's ids, well inside what a DynamoDB ClientToken accepts (`^[^$]+$`);
+ * also what keeps the embedded exporter's paths inside its work dir.
+ */
+export const DYNAMODB_EXPORT_ID = /^[a-z0-9][a-z0-9-]{0,35}$/;
+
 export function tableExportIdFor(source: string, cycleId: string, table: string, index: number): string {
   return `lse-${sha256Hex(JSON.stringify([source, cycleId, table, index])).slice(0, 16)}`;
 }

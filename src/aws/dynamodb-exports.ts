@@ -17,6 +17,7 @@ import type { TableExportRef, TableExportStatus, TableExportWindow } from '../mo
 import type { TableExportPort, TableExportRequest } from '../ports';
 import { awsCall, hasAwsCode, toPortError } from './errors';
 import { joinKey, type S3Objects, s3Url } from './s3';
+import { DYNAMODB_EXPORT_ID } from '../ids';
 
 /** Where and how a DynamoDB source's exports are written (`source.export` of lakesync.yaml). */
 export interface DynamoExportSettings {
@@ -30,9 +31,6 @@ export interface DynamoExportSettings {
 
 /** DynamoDB's incremental exports cover at least 15 minutes and at most 24 hours. */
 export const DYNAMODB_WINDOW_LIMITS = { minSeconds: 15 * 60, maxSeconds: 24 * 60 * 60 } as const;
-
-/** The shape of lakesync's export ids (src/ids.ts), well inside what a ClientToken accepts (`^[^$]+$`). */
-const EXPORT_ID = /^[a-z0-9][a-z0-9-]{0,35}$/;
 
 /** How many exports of a table an adoption after ExportConflictException looks at, at most. */
 const ADOPTION_SCAN_LIMIT = 200;
@@ -106,7 +104,7 @@ export class DynamoTableExports implements TableExportPort {
 
   /** The request, checked before any call: id, window within DynamoDB's limits, times in the past. */
   private exportInput(req: TableExportRequest, subject: string): ExportTableToPointInTimeInput {
-    if (!EXPORT_ID.test(req.exportId)) {
+    if (!DYNAMODB_EXPORT_ID.test(req.exportId)) {
       throw new PortError('validation', 'InvalidExportId', `${subject}: the export id must be 1-36 lowercase letters, digits and hyphens (it is the ClientToken); a new cycle derives a valid one`);
     }
     const { from, to } = checkWindow(req.window, this.now(), subject);

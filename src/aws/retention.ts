@@ -23,15 +23,13 @@ import type { RetentionDeletion, RetentionItem, RetentionPort } from '../ports';
 import { awsCall, hasAwsCode, httpStatusOf, toPortError } from './errors';
 import { joinKey, s3Url } from './s3';
 import type { AwsSettings } from './settings';
+import { RDS_EXPORT_ID } from '../ids';
 
 /** The tag key CreateDBSnapshot / CreateDBClusterSnapshot put on every snapshot lakesync takes. */
 export const LAKESYNC_TAG_KEY = 'lakesync';
 
 /** DeleteObjects takes at most 1,000 keys. */
 const DELETE_BATCH = 1000;
-
-/** What RDS accepts as an export task id: 1-60 letters, digits and hyphens, starting with a letter. */
-const RDS_EXPORT_ID = /^[A-Za-z][A-Za-z0-9-]{0,59}$/;
 
 /** Export task states in which RDS may still write the export's files or read its snapshot. */
 const RUNNING_EXPORT = new Set(['starting', 'in_progress', 'canceling']);

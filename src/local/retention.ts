@@ -9,9 +9,10 @@ import { join } from 'node:path';
 import { exportInfoName } from '../export-listing';
 import type { RetentionDeletion, RetentionItem, RetentionPort } from '../ports';
 import { catalogRecordFile } from './discover';
-import { EXPORT_ID, exportDir } from './export/task';
+import { exportDir } from './export/task';
 import { fileSafe, readJsonIfExists } from './files';
 import type { WorkDirLayout } from './paths';
+import { RDS_EXPORT_ID } from '../ids';
 
 interface SnapshotRecord {
   snapshotId: string;
@@ -28,7 +29,7 @@ interface ExportTaskRecord {
 
 export function createRetentionPort(layout: WorkDirLayout, source: string): RetentionPort {
   const snapshotFile = (id: string) => join(layout.snapshots, `${fileSafe(id)}.json`);
-  const task = (id: string) => (EXPORT_ID.test(id) ? readJsonIfExists<ExportTaskRecord>(join(layout.exportTasks, `${id}.json`)) : undefined);
+  const task = (id: string) => (RDS_EXPORT_ID.test(id) ? readJsonIfExists<ExportTaskRecord>(join(layout.exportTasks, `${id}.json`)) : undefined);
   const tasks = (): ExportTaskRecord[] =>
     existsSync(layout.exportTasks)
       ? readdirSync(layout.exportTasks)
@@ -50,7 +51,7 @@ export function createRetentionPort(layout: WorkDirLayout, source: string): Rete
       if (!existsSync(layout.exports)) return [];
       // A folder being written is `<id>.partial`: not an export id, so never listed.
       return readdirSync(layout.exports, { withFileTypes: true })
-        .filter((d) => d.isDirectory() && EXPORT_ID.test(d.name) && owned(d.name))
+        .filter((d) => d.isDirectory() && RDS_EXPORT_ID.test(d.name) && owned(d.name))
         .map((d) => ({ id: d.name, createdAt: task(d.name)?.startedAt ?? statSync(join(layout.exports, d.name)).mtime.toISOString() }));
     },
 
@@ -62,7 +63,7 @@ export function createRetentionPort(layout: WorkDirLayout, source: string): Rete
     },
 
     async deleteExport(id): Promise<RetentionDeletion> {
-      if (!EXPORT_ID.test(id)) return { deleted: false, reason: `"${id}" is not an export id` };
+      if (!RDS_EXPORT_ID.test(id)) return { deleted: false, reason: `"${id}" is not an export id` };
       if (task(id)?.state === 'in_progress') return { deleted: false, reason: 'the export is still running' };
       // export_info first: a deletion cut short leaves an export that counts as gone, not one with files missing.
       rmSync(join(exportDir(layout, id), exportInfoName(id)), { force: true });

@@ -30,15 +30,13 @@ import { dynamoNameOf } from './catalog';
 import type { LocalDynamoClients } from './clients';
 import { DataFileWriter, type ExportSummary, itemToDynamoJson, writeManifests } from './export-files';
 import { changeLine, readWindowChanges } from './stream-changes';
+import { DYNAMODB_EXPORT_ID } from '../../ids';
 
 /** The embedded exports read a stream, which has no 15-minute floor: any window of a second up to a day. */
 export const LOCAL_WINDOW_LIMITS = { minSeconds: 1, maxSeconds: 24 * 60 * 60 } as const;
 
 /** How far ahead of this clock `to` may be (the export then waits for it); DynamoDB refuses export times in the future. */
 const FUTURE_TOLERANCE_MS = 5 * 60_000;
-
-/** lakesync's export ids (src/ids.ts tableExportIdFor); also what keeps paths inside the work dir. */
-const EXPORT_ID = /^[a-z0-9][a-z0-9-]{0,35}$/;
 
 interface TableExportTask extends TaskOwner {
   exportId: string;
@@ -191,7 +189,7 @@ export function createLocalTableExportPort(layout: WorkDirLayout, options: Local
     },
 
     async describeTableExport(ref: TableExportRef): Promise<TableExportStatus> {
-      const task = EXPORT_ID.test(ref.exportId) ? readTask(ref.exportId) : undefined;
+      const task = DYNAMODB_EXPORT_ID.test(ref.exportId) ? readTask(ref.exportId) : undefined;
       if (!task) {
         throw new PortError('not-found', 'ExportNotFoundException', `DynamoDB export ${ref.exportId} of table ${ref.table} is unknown in ${layout.tableExportTasks}: start it again (the same id adopts it)`);
       }
@@ -230,7 +228,7 @@ function removeEarlierPartials(layout: WorkDirLayout, exportId: string, own: str
 function validate(req: TableExportRequest): void {
   const subject = `export ${req.exportId} of table ${req.table}`;
   const refuse = (message: string) => new PortError('validation', 'ValidationException', `${subject}: ${message}`);
-  if (!EXPORT_ID.test(req.exportId)) throw refuse('the export id must be 1-36 lowercase letters, digits or hyphens (src/ids.ts tableExportIdFor)');
+  if (!DYNAMODB_EXPORT_ID.test(req.exportId)) throw refuse('the export id must be 1-36 lowercase letters, digits or hyphens (src/ids.ts tableExportIdFor)');
   dynamoNameOf(req.table);
   const to = Date.parse(req.window.to);
   if (Number.isNaN(to)) throw refuse(`window.to "${req.window.to}" is not an ISO-8601 time`);

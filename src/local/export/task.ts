@@ -21,6 +21,7 @@ import type { WorkDirLayout } from '../paths';
 import { readCatalog } from '../source/catalog';
 import type { SourceDb } from '../source/db';
 import { exportSnapshot, type ExportOptions } from './exporter';
+import { RDS_EXPORT_ID } from '../../ids';
 
 interface ExportTask extends TaskOwner {
   exportId: string;
@@ -42,8 +43,6 @@ const running = new Map<string, Promise<void>>();
 /** How each running export of this process is stopped. */
 const cancellers = new Map<string, AbortController>();
 const CANCELLED = 'the export task was cancelled';
-/** As RDS's ExportTaskIdentifier: a letter, then letters, digits and hyphens, 60 at most. */
-export const EXPORT_ID = /^[A-Za-z][A-Za-z0-9-]{0,59}$/;
 /** How often a running export looks for a cancel another process asked for. */
 const CANCEL_POLL_MS = 500;
 
@@ -61,7 +60,7 @@ export function exportDir(layout: WorkDirLayout, exportId: string): string {
 
 export function createExportPort(layout: WorkDirLayout, options: ExportTaskOptions): ExportPort {
   const taskFile = (id: string) => join(layout.exportTasks, `${id}.json`);
-  const readTask = (id: string) => (EXPORT_ID.test(id) ? readJsonIfExists<ExportTask>(taskFile(id)) : undefined);
+  const readTask = (id: string) => (RDS_EXPORT_ID.test(id) ? readJsonIfExists<ExportTask>(taskFile(id)) : undefined);
   const save = (task: ExportTask) => writeJsonAtomic(taskFile(task.exportId), task);
   const cancelFile = (id: string) => join(layout.exportTasks, `${id}.cancel`);
   const cancelAsked = (id: string) => existsSync(cancelFile(id));
@@ -156,7 +155,7 @@ export function createExportPort(layout: WorkDirLayout, options: ExportTaskOptio
 
   return {
     async startExport(req: ExportRequest): Promise<ExportRef> {
-      if (!EXPORT_ID.test(req.exportId)) {
+      if (!RDS_EXPORT_ID.test(req.exportId)) {
         throw new PortError('validation', 'InvalidParameterValue', `export id ${JSON.stringify(req.exportId)} is not valid: a letter, then up to 59 letters, digits or hyphens (src/ids.ts exportIdFor)`);
       }
       // The exclusive create of its task file decides whether the export is new.
