@@ -16,7 +16,8 @@ export function loadConfigFile(path: string): LakesyncConfig {
   }
   let raw: unknown;
   try {
-    raw = parseYaml(text);
+    // Merge keys (`<<: *base`) let sources share settings, as YAML 1.1 configs commonly do.
+    raw = parseYaml(text, { merge: true });
   } catch (err) {
     throw new ConfigError([{ path: '(file)', value: path, message: `is not valid YAML: ${(err as Error).message}` }]);
   }

@@ -149,6 +149,32 @@ describe('config validation', () => {
     assert.throws(() => loadConfigFile(join(dir, 'bad.yaml')), /is not valid YAML/);
   });
 
+  test('YAML anchors and merge keys share settings between sources', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'lakesync-config-')), 'lakesync.yaml');
+    writeFileSync(
+      file,
+      [
+        'sources:',
+        '  shop: &base',
+        '    database: shop',
+        '    source: { kind: pglite }',
+        '    target: { namespace: shop }',
+        "    tables: { 'public.orders': { primaryKey: [id] } }",
+        '  crm:',
+        '    <<: *base',
+        '    database: crm',
+        '    target: { namespace: crm }',
+        '',
+      ].join('\n'),
+    );
+    const config = loadConfigFile(file);
+    const crm = sourceConfig(config, 'crm');
+    assert.equal(crm.database, 'crm');
+    assert.equal(crm.target.namespace, 'crm');
+    assert.deepEqual(crm.tables['public.orders']?.primaryKey, ['id']);
+    assert.equal(sourceConfig(config, 'shop').target.namespace, 'shop');
+  });
+
   test('an invalid config stops the worker before any port is built or called', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'lakesync-config-')), 'lakesync.yaml');
     writeFileSync(file, 'sources:\n  shop:\n    database: shop\n    source: { kind: fake, tables: 3, stateDir: /nonexistent/never-created }\n    target: { namespace: Bad-Name }\n');
