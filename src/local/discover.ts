@@ -4,9 +4,9 @@
  * Primary keys come from the catalog record the export took at its snapshot. Tables read directly
  * (extract: direct) are described by the source's catalog as it is now, read-only.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import {
   type ExportInfoDocument,
   isTablesInfoFile,
@@ -45,9 +45,10 @@ export function createDiscoverPort(layout: WorkDirLayout, database: string, sour
       if (!existsSync(exportInfoFile(ref.location, ref.exportId))) throw missingExportInfo(ref.exportId, ref.location);
       const dir = tableDataDir(ref.location, database, table);
       if (!existsSync(dir)) return 0;
-      const parts = readdirSync(dir, { recursive: true, withFileTypes: true })
-        .filter((entry) => entry.isFile() && isDataFile(entry.name))
-        .map((entry) => join(entry.parentPath, entry.name));
+      // Relative paths rather than Dirent.parentPath, which Node 20 has only from 20.12.
+      const parts = readdirSync(dir, { recursive: true, encoding: 'utf8' })
+        .map((relative) => join(dir, relative))
+        .filter((path) => isDataFile(basename(path)) && statSync(path).isFile());
       return sumRows(parts, partRowCount);
     },
 
