@@ -43,10 +43,10 @@ function manifestKey(ref: string): string {
  * state (GetJobRun). `pack`: a pack run dies (Spark died) just before it loads this table, which
  * and the tables after it get no result, and the run ends FAILED. `export` of a DynamoDB table:
  * retryable, its start is made and the answer lost (a retry adopts it); not retryable, the
- * export starts and ends FAILED. `manifest-delete`: the manifest store refuses to delete a document;
+ * export starts and ends FAILED. `export-status`: describing a DynamoDB export fails. `manifest-delete`: the manifest store refuses to delete a document;
  * `state-store`: it refuses to write a source's carried state (keys under source-state/).
  */
-export type FakePhase = 'snapshot' | 'export' | 'discover' | 'load' | 'poll' | 'pack' | 'grant' | 'verify' | 'retention' | 'manifest-delete' | 'state-store' | 'export-cancel';
+export type FakePhase = 'snapshot' | 'export' | 'discover' | 'load' | 'poll' | 'pack' | 'grant' | 'verify' | 'retention' | 'manifest-delete' | 'state-store' | 'export-cancel' | 'export-status';
 
 export interface FakeFailure {
   /** `schema.table`, or `*` for every table (and for snapshot/export). */
@@ -445,6 +445,7 @@ export class FakeBackend {
   private describeTableExport(ref: TableExportRef): TableExportStatus {
     const made = this.state.tableExports?.[ref.exportId];
     if (!made) throw new PortError('not-found', 'ExportNotFoundException', `DynamoDB export ${ref.exportId} not found`);
+    this.failIfInjected('export-status', made.table);
     const described = this.store.update((s) => ++s.tableExports![ref.exportId]!.described);
     if (described <= (this.options.tableExportPolls ?? 1)) return { state: 'in_progress' };
     if (made.failureCause) return { state: 'failed', failureCause: made.failureCause };

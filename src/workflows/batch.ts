@@ -26,6 +26,7 @@ export const PACK_LEFT_TABLES_IN_LANE = 'pack-left-tables-in-lane';
 export const TABLE_EXPORT_WAIT_ACTIVITY = 'table-export-wait-activity';
 /** Patch: after a DynamoDB export of a table fails, the exports started after it are waited for, for their billed bytes (the table failed at once). */
 export const BILLED_EXPORTS_AFTER_FAILURE = 'billed-exports-after-failure';
+export const FIRST_FAILED_EXPORT_REPORTED = 'first-failed-export-reported';
 
 export interface BatchInput {
   source: string;
@@ -94,7 +95,14 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
       let waitSeconds = pollInitialSeconds;
       const waitsInActivity = patched(TABLE_EXPORT_WAIT_ACTIVITY);
       for (;;) {
-        const status = waitsInActivity ? await awaitTableExport({ source: input.source, ref, pollInitialSeconds, pollMaximumSeconds }) : await tableExportStatus(input.source, ref);
+        let status: Awaited<ReturnType<typeof tableExportStatus>>;
+        try {
+          status = waitsInActivity ? await awaitTableExport({ source: input.source, ref, pollInitialSeconds, pollMaximumSeconds }) : await tableExportStatus(input.source, ref);
+        } catch (err) {
+          // The first failed export is the table's error: a later export's wait failing must not hide it.
+          if (failed && patched(FIRST_FAILED_EXPORT_REPORTED)) break;
+          throw err;
+        }
         if (status.state === 'failed') {
           const failure = ApplicationFailure.create({
             message: `DynamoDB export ${ref.exportId} of ${item.table} (${ref.window.type} to ${ref.window.to}) failed: ${status.failureCause ?? 'no cause given'}; the table keeps its watermark and the next cycle exports it again`,

@@ -363,5 +363,28 @@ describe('DynamoDB sources on a real Temporal server', () => {
       assert.equal(third.failed['dynamodb.events']!.extract, 'dynamodb');
       assert.ok(Date.parse(third.ledger['dynamodb.orders']!.snapshotTime) > Date.parse(before.ledger['dynamodb.orders']!.snapshotTime), 'the others advance');
     });
+
+    test("the table's error is its first failed export, not a later export's failed wait", async () => {
+      const handle = w.client.workflow.getHandle('lakesync/ddbwin');
+      const before = await waitForCycles(handle, 3);
+      await appendItems(w, { 'dynamodb.orders': 2 });
+      await delay(2_500);
+      // The first window's export ends FAILED (its first describe finds it running, the second failed); describing the next one fails for good.
+      const seen = (phase: string) => w.backend.count(`failures.${phase}.dynamodb.orders`);
+      w.backend.setFailures([
+        { table: 'dynamodb.orders', phase: 'export', times: 1, after: seen('export'), retryable: false, message: 'S3 bucket policy denies the export' },
+        { table: 'dynamodb.orders', phase: 'export-status', times: 'always', after: seen('export-status') + 2, retryable: false, message: 'AccessDeniedException on DescribeExport' },
+      ]);
+      await handle.signal(requestSyncSignal, { requestedBy: 'test' });
+      const fourth = await waitForCycles(handle, 4);
+      w.backend.setFailures([]);
+      const orders = fourth.lastCycle!.tables.find((t) => t.table === 'dynamodb.orders')!;
+      assert.ok(w.backend.tableExports('dynamodb.orders').filter((e) => e.window.from && Date.parse(e.window.from) >= Date.parse(before.ledger['dynamodb.orders']!.snapshotTime)).length >= 2, 'the gap took several windows');
+      assert.equal(orders.status, 'failed');
+      assert.equal(orders.error?.phase, 'export');
+      assert.match(orders.error?.message ?? '', /S3 bucket policy denies the export/);
+      assert.doesNotMatch(orders.error?.message ?? '', /DescribeExport/);
+      assert.equal(fourth.ledger['dynamodb.orders']!.snapshotTime, before.ledger['dynamodb.orders']!.snapshotTime, 'its watermark stays');
+    });
   });
 });
