@@ -54,7 +54,7 @@ from lakesync_glue.args import parse_job_args  # noqa: E402
 from lakesync_glue.cli import report_early_failure, setup_logging  # noqa: E402
 from lakesync_glue.errors import LoadError  # noqa: E402
 from lakesync_glue.loader import run_load  # noqa: E402
-from lakesync_glue.pack import PACK_THREADS_MAX, PackFile, read_pack, run_pack  # noqa: E402
+from lakesync_glue.pack import PACK_THREADS_MAX, PackFile, PackSummary, read_pack, run_pack  # noqa: E402
 from lakesync_glue.query import run_query  # noqa: E402
 from lakesync_glue.readonly import ReadOnlyRefused, assert_no_java_calls, assert_read_only  # noqa: E402
 from lakesync_glue.result import utc_now  # noqa: E402
@@ -309,10 +309,14 @@ class Runner:
         Such a run did not fail: its record is left unfinished, naming this runner, so that once the
         runner is gone a worker starts the run again (src/local/load.ts) instead of failing the table.
         """
-        if not self.stopping.is_set() or run.stop_requested:
+        if not self.shutting_down_under(run):
             return False
         log.warning("run %s was cut short by the runner's shutdown: left for a worker to start again", run.run_id)
         return True
+
+    def shutting_down_under(self, run: Run) -> bool:
+        """Whether this runner is shutting down while the run, not asked to stop, is under way."""
+        return self.stopping.is_set() and not run.stop_requested
 
     def clear_job_group(self) -> None:
         """Ends the run's job group on this thread; Spark may already be stopped by a shutdown."""
@@ -364,14 +368,18 @@ class Runner:
             return
         # One job group for the whole pack (each of its threads inherits it): a stop cancels the tables under way.
         self.spark.sparkContext.setJobGroup(run.run_id, f"lakesync pack {pack.pack_token}", interruptOnCancel=True)
+        # Tables cut short by a shutdown: the pack writes no summary (a worker would take it for the
+        # pack's end), so it runs again and loads only the tables not yet succeeded.
+        def finished(summary: PackSummary) -> bool:
+            return not (any(t.status == "failed" for t in summary.tables) and self.shutting_down_under(run))
+
         try:
             outcome = run_pack(self.spark, pack, "local", (self.catalog, self.warehouse), lambda: run.stop_requested,
-                               threads=self.pack_threads)
+                               threads=self.pack_threads, finished=finished)
         finally:
             self.clear_job_group()
         seconds = round(time.monotonic() - started, 3)
         failed = sum(1 for t in outcome.summary.tables if t.status == "failed")
-        # Tables cut short by a shutdown: the pack runs again, and loads only the tables not yet succeeded.
         if failed and self.cut_short(run):
             return
         if outcome.stopped or (run.stop_requested and failed):

@@ -238,8 +238,13 @@ def run_pack(
     lake: Lake,
     stop_requested: Callable[[], bool] = lambda: False,
     threads: int = 1,
+    finished: Callable[[PackSummary], bool] = lambda _: True,
 ) -> PackOutcome:
-    """Loads the pack's tables (in order, `threads` at a time), then writes the summary at pack.summary_path."""
+    """Loads the pack's tables (in order, `threads` at a time), then writes the summary at pack.summary_path.
+
+    `finished` says whether the pack ended (its summary is written) or was cut short, to be run again:
+    a summary there tells a worker that the run finished.
+    """
     if not 1 <= threads <= PACK_THREADS_MAX:
         raise InvalidArgument(f"pack threads {threads}: give 1 to {PACK_THREADS_MAX} tables loaded at once")
     handled: list[PackTable | None] = [None] * len(pack.loads)
@@ -259,7 +264,8 @@ def run_pack(
     else:
         run_at_once([work] * min(threads, len(pack.loads)), f"pack-{pack.pack_token[-12:]}")
     summary = PackSummary(packToken=pack.pack_token, tables=[t for t in handled if t is not None])
-    write_summary(pack.summary_path, summary)
+    if finished(summary):
+        write_summary(pack.summary_path, summary)
     return PackOutcome(summary, turns.stopped)
 
 

@@ -407,6 +407,41 @@ def test_a_load_cut_short_by_the_runner_s_shutdown_is_left_to_be_run_again_not_f
     assert record["runner"]["instance"] == runner.instance
 
 
+def test_a_pack_cut_short_by_the_runner_s_shutdown_writes_no_summary_so_it_is_run_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker takes a pack run whose runner died as finished when its summary is there: a pack whose
+    tables failed only because the runner shut down under them must leave none, to be run again."""
+    from lakesync_glue import pack as packing
+
+    class Spark:
+        sparkContext = StoppableContext()
+
+    runner = local_runner.Runner(str(tmp_path / "work"), str(tmp_path / "warehouse"), "lake", pack_threads=1)
+    runner.spark = Spark()
+    loads = [{"source_schema": "public", "source_table": t, "run_token": f"c1:public.{t}", "result_path": str(tmp_path / f"{t}.json")} for t in ("alpha", "beta", "gamma")]
+    (tmp_path / "packs").mkdir()
+    path = str(tmp_path / "packs" / "cut.json")
+    Path(path).write_text(json.dumps({"packToken": "cut", "summaryPath": str(tmp_path / "packs" / "cut.summary.json"), "loads": loads}))
+
+    def cut_short(spark: Any, options: Any, mode: Any, lake: Any) -> Any:
+        table = options["source_table"]
+        if table == "alpha":
+            return LoadResult(table=f"shop.public.{table}", lakeTable=table, status="succeeded", action="merge", runToken=options["run_token"])
+        runner.shutdown(1)  # the worker went away: the runner stops, and with it Spark
+        Spark.sparkContext.stopped = True
+        error = {"class": "InternalError", "message": "SparkContext was shut down", "retryable": True}
+        return LoadResult(table=f"shop.public.{table}", lakeTable=table, status="failed", action="merge", runToken=options["run_token"], error=error)
+
+    monkeypatch.setattr(packing, "load_table", cut_short)
+    runner.submit({"runId": "pack-cut", "runToken": "cut", "args": {"pack_path": path}})
+    loop = threading.Thread(target=runner.load_loop, daemon=True)
+    loop.start()
+    loop.join(timeout=30)
+    assert not loop.is_alive()
+    record = json.loads((tmp_path / "work" / "runs" / "pack-cut.json").read_text())
+    assert record["state"] == "running", "left unfinished, for a worker to start the pack again"
+    assert not (tmp_path / "packs" / "cut.summary.json").exists(), "no summary: the pack did not finish"
+
+
 def test_a_stop_request_left_in_the_work_dir_stops_the_run(tmp_path: Path) -> None:
     """Another worker of the work dir, talking to its own runner, can only leave the request there."""
     runner = local_runner.Runner(str(tmp_path), str(tmp_path / "warehouse"), "lake")
