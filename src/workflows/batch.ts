@@ -12,7 +12,7 @@ import { nowIso } from './clock';
 import { activityTimeout, failureDetails, tableError } from './errors';
 import { batchProgressQuery, type BatchTableProgress } from './messages';
 import { loadActivity, packStartActivity, shortActivity, tableExportStartActivity, tableExportWaitActivity, verifyActivity } from './options';
-import { type LoadUnit, loadUnits } from './packs';
+import { type LoadUnit, loadUnits, sameUnits } from './packs';
 
 /** Patch: loads are cancelled with WAIT_CANCELLATION_COMPLETED (histories before it replay without). */
 const LOADS_STOP_ON_CANCEL = 'loads-stop-on-cancel';
@@ -22,6 +22,8 @@ export const PACKED_LOADS = 'packed-loads';
 export const FAILED_LOAD_COST = 'failed-load-cost';
 /** Patch: tables a pack's run left unloaded run alone one after another in the pack's lane (each retried alone at once, an attempt used up). */
 export const PACK_LEFT_TABLES_IN_LANE = 'pack-left-tables-in-lane';
+/** Patch: tables whose sizes sum to `packing.maxGB` share a pack whatever their binary rounding (histories before it split them). */
+export const PACK_GB_ROUNDED_SUMS = 'pack-gb-rounded-sums';
 /** Patch: a DynamoDB export is waited for by one activity (it was polled with workflow timers, events in the history with every poll). */
 export const TABLE_EXPORT_WAIT_ACTIVITY = 'table-export-wait-activity';
 /** Patch: after a DynamoDB export of a table fails, the exports started after it are waited for, for their billed bytes (the table failed at once). */
@@ -280,7 +282,10 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
   }
 
   // Packs only where the settings ask for them and the batch has one to form (other batches record no marker).
-  const packed = loadUnits(input.cycleId, input.items, settings.packing);
+  // A batch the rounding changes nothing for records no marker.
+  const rounded = loadUnits(input.cycleId, input.items, settings.packing);
+  const unrounded = loadUnits(input.cycleId, input.items, settings.packing, false);
+  const packed = sameUnits(rounded, unrounded) || patched(PACK_GB_ROUNDED_SUMS) ? rounded : unrounded;
   const units = packed.some((u) => u.kind === 'pack') && patched(PACKED_LOADS) ? packed : loadUnits(input.cycleId, input.items, undefined);
   const done = await runPool(units, settings.concurrency, async (unit): Promise<TableOutcome[]> => (unit.kind === 'pack' ? runPack(unit) : [await runAlone(unit.item)]));
   // The outcomes in the order of the items, whatever the units.

@@ -54,6 +54,16 @@ describe('packs: grouping', () => {
     assert.ok(loadUnits('7-abc', items, undefined).every((u) => u.kind === 'alone'), 'no packing: every table alone');
   });
 
+  test('tables whose sizes add up to exactly maxGB share a pack, however the gigabytes round in binary', () => {
+    const shape = (packing: { thresholdGB: number; maxTables: number; maxGB: number }, sizes: number[]) =>
+      loadUnits('7-abc', sizes.map((gb, i) => item(`s.t${i}`, gb)), packing).map((u) => (u.kind === 'pack' ? u.items.length : 1));
+    // 0.1 + 0.1 + 0.1 is 0.30000000000000004 in binary floating point.
+    assert.deepEqual(shape({ thresholdGB: 0.1, maxTables: 10, maxGB: 0.3 }, [0.1, 0.1, 0.1]), [3], 'three tables of 0.1 GB in a pack of at most 0.3 GB');
+    assert.deepEqual(shape({ thresholdGB: 0.7, maxTables: 10, maxGB: 1.4 }, [0.7, 0.7]), [2]);
+    assert.deepEqual(shape({ thresholdGB: 0.3, maxTables: 10, maxGB: 0.6 }, [0.1, 0.2, 0.3]), [3], '0.1 + 0.2 + 0.3 = 0.6');
+    assert.deepEqual(shape({ thresholdGB: 0.1, maxTables: 10, maxGB: 0.3 }, [0.1, 0.1, 0.1, 0.000001]), [3, 1], 'a millionth of a GB more is more');
+  });
+
   test('pack tokens: per cycle and tables, letters, digits and hyphens only', () => {
     const token = packTokenFor('12-0abc', ['public.a', 'public.b']);
     assert.match(token, /^12-0abc-pack-[a-z0-9]{13}$/);
