@@ -350,15 +350,16 @@ async function runPacked(port: LoadPort, packs: PackLoads, req: LoadRequest, pac
     return { result: released, status: { runId: pack.runId, state: 'succeeded', ...(Number.isFinite(seconds) && seconds >= 0 ? { executionSeconds: seconds } : {}) } };
   }
   load.ended = true;
+  const pause = (ms: number) => sleepHeartbeating(ctx, ms, beat(load, status.state, `pack ${pack.token}: reading its summary`));
   const result = await port.readResult(req.resultLocation);
   if (result?.status === 'succeeded' && result.runToken === req.runToken) {
     ctx.log.info('load finished in its pack', { table, runId: pack.runId, packToken: pack.token });
-    return { result, status: await packShare(packs, req, pack, status) };
+    return { result, status: await packShare(packs, req, pack, status, pause) };
   }
   // Whatever this attempt's failure, the next one runs alone: the pack's run is over. Its share of
   // the run is the table's all the same, so that the pack's shares add up to the run.
   load.alone = true;
-  spend(load, `${pack.runId}:${table}`, await packShare(packs, req, pack, status));
+  spend(load, `${pack.runId}:${table}`, await packShare(packs, req, pack, status, pause));
   if (result?.status === 'failed' && result.runToken === req.runToken) throw resultFailure(req, pack.runId, result);
   throw ApplicationFailure.create({
     message:
@@ -373,13 +374,14 @@ async function runPacked(port: LoadPort, packs: PackLoads, req: LoadRequest, pac
  * The run's status as this table's part of it: its seconds in the pack and its share of the run's
  * DPU-seconds. A run that ended without writing its summary (it died, timed out or was stopped)
  * was billed all the same: each of the pack's tables takes an even share of it. A summary that
- * cannot be read leaves the share unknown, and the table's usage has none.
+ * cannot be read (a transient failure is read again, SUMMARY_READS times in all) leaves the share
+ * unknown, and the table's usage has none.
  */
-async function packShare(packs: PackLoads, req: LoadRequest, pack: PackRef, status: LoadRunStatus): Promise<LoadRunStatus> {
+async function packShare(packs: PackLoads, req: LoadRequest, pack: PackRef, status: LoadRunStatus, pause: (ms: number) => Promise<void>): Promise<LoadRunStatus> {
   const { dpuSeconds: _run, executionSeconds: _all, ...rest } = status;
   let summary: PackSummary | undefined;
   try {
-    summary = await packs.readSummary(packs.summaryLocation(req.source, req.cycleId, pack.token));
+    summary = await readSummary(packs, packs.summaryLocation(req.source, req.cycleId, pack.token), pause);
   } catch (err) {
     Context.current().log.warn("the pack's summary could not be read: the table's cost leaves out the run", { table: req.plan.table, packToken: pack.token, error: String(err) });
     return rest;
@@ -392,6 +394,21 @@ async function packShare(packs: PackLoads, req: LoadRequest, pack: PackRef, stat
   if (!own) return rest;
   const share = dpuShare(status.dpuSeconds, own.seconds, summary.tables.map((t) => t.seconds));
   return { ...rest, executionSeconds: own.seconds, ...(share !== undefined ? { dpuSeconds: share } : {}) };
+}
+
+/** Reads of a pack's summary before a transient failure (throttled, a 5xx) leaves the table's share unknown. */
+const SUMMARY_READS = 3;
+
+/** The pack's summary, read again after a transient failure, `pause` growing between reads. */
+async function readSummary(packs: PackLoads, location: string, pause: (ms: number) => Promise<void>): Promise<PackSummary | undefined> {
+  for (let read = 1; ; read++) {
+    try {
+      return await packs.readSummary(location);
+    } catch (err) {
+      if (read >= SUMMARY_READS || !(isPortError(err) && err.retryable)) throw err;
+      await pause(read * 1_000);
+    }
+  }
 }
 
 /** Awaits `outcome`; when it fails, the run's DPU-seconds are the load's spent ones (once per run). */

@@ -1,15 +1,17 @@
 /**
  * The cost of a pack run that ended without its summary (it died, timed out or was stopped before
  * writing it): the run was billed all the same, so its DPU-seconds are shared evenly by the pack's
- * tables, and the shares add up to the run's figure.
+ * tables, and the shares add up to the run's figure. A summary whose read fails for a moment
+ * (throttled, a 5xx) is read again: the table keeps its share.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { type LeftByPack, loadActivities, loadRequestFor, type LoadTableInput, type LoadTableResult } from '../../src/activities/load';
 import { parseConfig } from '../../src/config/load';
+import { PortError } from '../../src/errors';
 import { FakeBackend } from '../../src/fake/ports';
-import type { LoadResult, LoadRunStatus } from '../../src/model';
+import type { LoadResult, LoadRunStatus, PackSummary } from '../../src/model';
 import type { LoadPort } from '../../src/ports';
 import { planEntry } from '../helpers/plan';
 
@@ -17,7 +19,7 @@ const TABLES = ['public.a', 'public.b', 'public.c'];
 const RUN_DPU_SECONDS = 600;
 const started = '2025-01-01T00:00:00.000Z';
 
-async function setup() {
+async function setup(readSummary: () => Promise<PackSummary | undefined> = async () => undefined) {
   const config = parseConfig({ sources: { shop: { database: 'shop', source: { kind: 'fake', tables: TABLES }, target: { namespace: 'shop' } } } });
   const plans = TABLES.map((t) => planEntry({ table: t, lakeTable: t.split('.')[1]!, action: 'create', primaryKey: ['id'], sizeGB: 0.001 }));
   const base = new FakeBackend({ tables: TABLES, latencyMs: 0 }).ports();
@@ -33,7 +35,7 @@ async function setup() {
     pollPolicy: { initialMs: 10, maxMs: 20 },
     getRun: async () => died,
     readResult: async (location) => (location === reqA.resultLocation ? resultA : undefined),
-    packs: { ...base.load.packs!, readSummary: async () => undefined },
+    packs: { ...base.load.packs!, readSummary },
   };
   const { loadPackedTable } = loadActivities({ config, portsFor: () => ({ ...base, load }) });
   return { inputOf, loadPackedTable };
@@ -54,5 +56,21 @@ describe('a pack run that ended without its summary', () => {
       booked += left.leftByPack.spent?.dpuSeconds ?? 0;
     }
     assert.equal(booked, RUN_DPU_SECONDS, 'the shares add up to the run');
+  });
+});
+
+describe('a pack summary whose read fails for a moment', () => {
+  test("it is read again: the table's share is its seconds over the pack's", async () => {
+    const summary: PackSummary = { packToken: 'c1-pack-1', tables: [{ table: 'public.a', status: 'succeeded', seconds: 10 }, { table: 'public.b', status: 'failed', seconds: 20 }, { table: 'public.c', status: 'failed', seconds: 30 }] };
+    let reads = 0;
+    const { inputOf, loadPackedTable } = await setup(async () => {
+      reads++;
+      if (reads === 1) throw new PortError('throttled', 'SlowDown', 'S3 GetObject of the pack summary: SlowDown (please reduce your request rate)');
+      return summary;
+    });
+    const a = (await new MockActivityEnvironment({ heartbeatTimeoutMs: 2000 }).run(loadPackedTable, inputOf('public.a'))) as LoadTableResult | LeftByPack;
+    assert.ok(!('leftByPack' in a));
+    assert.equal(a.usage?.dpuSeconds, 100, `600 DPU-s by 10 of 60 seconds: ${JSON.stringify(a.usage)}`);
+    assert.equal(reads, 2);
   });
 });
