@@ -11,12 +11,22 @@ const FORMS =
 /** Why Lake Formation cannot grant to `principal`, or undefined when it is one of the forms it takes. */
 export function lakeFormationPrincipalProblem(principal: string): string | undefined {
   if (/^\d{12}$/.test(principal) || principal === 'IAM_ALLOWED_PRINCIPALS') return undefined;
-  const arn = /^arn:aws(-[a-z]+)*:([a-z0-9-]+):[a-z0-9-]*:([^:]*):(.+)$/.exec(principal);
+  // No ARN holds white space: one copied with a trailing blank or a space in a name names nobody.
+  const arn = /^arn:aws(-[a-z]+)*:([a-z0-9-]+):[a-z0-9-]*:([^:\s]*):(\S+)$/.exec(principal);
   if (!arn) return `is not a principal Lake Formation grants to: ${FORMS}`;
   const [, , service, account, resource] = arn;
   if (service === 'sts') return `is a session of an assumed role, which Lake Formation does not grant to: name the role (arn:aws:iam::<account>:role/<name>); ${FORMS}`;
-  if (service !== 'iam') return undefined;
-  if (!/^\d{12}$/.test(account!)) return `names IAM account "${account}", not a 12-digit account id: ${FORMS}`;
-  if (!/^(role|user)\/.+|^saml-provider\/[^:]+:(user|group)\/.+/.test(resource!)) return `is not an IAM role, user or SAML principal (Lake Formation does not grant to IAM groups or policies): ${FORMS}`;
+  const kinds = PRINCIPAL_RESOURCES[service!];
+  if (!kinds) return `is an ARN of service ${service}, not a principal Lake Formation grants to: ${FORMS}`;
+  if (service === 'iam' && !/^\d{12}$/.test(account!)) return `names IAM account "${account}", not a 12-digit account id: ${FORMS}`;
+  if (!kinds.form.test(resource!)) return `is not ${kinds.what}: ${FORMS}`;
   return undefined;
 }
+
+/** The ARNs of each service that Lake Formation grants to, by their resource part. */
+const PRINCIPAL_RESOURCES: Record<string, { form: RegExp; what: string }> = {
+  iam: { form: /^(role|user)\/.+|^saml-provider\/[^:]+:(user|group)\/.+/, what: 'an IAM role, user or SAML principal (Lake Formation does not grant to IAM groups or policies)' },
+  quicksight: { form: /^(user|group)\/.+/, what: 'a QuickSight user or group' },
+  identitystore: { form: /^(user|group)\/.+/, what: 'an IAM Identity Center user or group' },
+  organizations: { form: /^(organization|ou)\/.+/, what: 'an organization or organizational unit' },
+};

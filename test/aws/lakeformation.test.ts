@@ -152,6 +152,21 @@ describe('aws.lakeFormation in lakesync.yaml', () => {
     }
   });
 
+  test('an ARN of a service Lake Formation does not grant to, or with spaces in its name, is refused before any load', () => {
+    for (const principal of [
+      'arn:aws:s3:::analytics-bucket',
+      'arn:aws:lambda:us-east-1:123456789012:function:reader',
+      'arn:aws:glue:us-east-1:123456789012:database/shop',
+      'arn:aws:quicksight:us-east-1:123456789012:dashboard/sales',
+      'arn:aws:iam::123456789012:role/analyst ',
+      'arn:aws:iam::123456789012:role/data analyst',
+    ]) {
+      const err = rejects(raw(undefined, [{ principal }]));
+      assert.match(err.message, /sources\.shop\.grants\.0\.principal/, principal);
+      assert.match(err.message, /IAM role or user ARN/, principal);
+    }
+  });
+
   test('the principals Lake Formation grants to are accepted', () => {
     for (const principal of [
       READER,
