@@ -9,8 +9,39 @@ import type { RowCountCheck, VerifyOutcome } from './model';
 export interface LakeRowCounts {
   /** count(*) of the lake table at this Iceberg snapshot, or at its current state when null. */
   countAt(snapshotId: string | null): Promise<number>;
-  /** The snapshot's parent; null for the table's first snapshot. */
-  parentOf(snapshotId: string): Promise<string | null>;
+  /** The snapshot's parent (null for the table's first snapshot) and its Iceberg operation (append, overwrite, delete, replace). */
+  parentOf(snapshotId: string): Promise<SnapshotParent>;
+}
+
+export interface SnapshotParent {
+  parent: string | null;
+  operation: string | null;
+}
+
+/** Compactions between the load's commit and the snapshot it reported that a verification walks past: more is no compaction. */
+const MAX_REWRITES = 50;
+
+/**
+ * The commit that made the rows of `snapshotId` and the snapshot it was committed on. The load
+ * reports the table's current snapshot, and S3 Tables compacts on its own: a compaction committed
+ * right after the load's commit is what the load reports. A compaction is an Iceberg `replace`,
+ * which rewrites files and leaves the rows as they were, so the rows the load added are counted
+ * from the parent of the newest snapshot that changed data, not from the compaction's parent.
+ */
+async function committedOn(snapshotId: string, lake: LakeRowCounts): Promise<{ commit: string; parent: string | null }> {
+  let commit = snapshotId;
+  for (let rewrites = 0; rewrites <= MAX_REWRITES; rewrites++) {
+    const { parent, operation } = await lake.parentOf(commit);
+    if (operation !== 'replace' || parent === null) return { commit, parent };
+    commit = parent;
+  }
+  throw new PortError('failed', 'TooManyRewrites', `snapshot ${snapshotId} follows more than ${MAX_REWRITES} snapshots that only rewrote files: the rows the load added cannot be told; rerun the table`);
+}
+
+/** The check's name for the rows `commit` changed from `parent`, naming the compactions after it. */
+function sinceParentName(what: string, snapshotId: string, commit: string, parent: string | null): string {
+  const from = parent === null ? 'an empty table' : `snapshot ${parent}`;
+  return `rows snapshot ${commit} ${what.replace('{from}', from)}${commit === snapshotId ? '' : ` (snapshot ${snapshotId} after it only rewrote files)`}`;
 }
 
 export type VerifyCheck = VerifyOutcome['checks'][number];
@@ -63,9 +94,9 @@ export async function rowCountCheck(check: RowCountCheck, snapshotId: string | n
   let added: number;
   if (check.since === 'parent' && snapshotId) {
     // The rows this snapshot added to the one it was committed on, both counted by the lake.
-    const parent = await lake.parentOf(snapshotId);
+    const { commit, parent } = await committedOn(snapshotId, lake);
     added = (await lake.countAt(snapshotId)) - (parent === null ? 0 : await lake.countAt(parent));
-    name = `rows snapshot ${snapshotId} added to ${parent === null ? 'an empty table' : `snapshot ${parent}`}`;
+    name = sinceParentName('added to {from}', snapshotId, commit, parent);
   } else if (snapshotId) {
     added = (await lake.countAt(null)) - (await lake.countAt(snapshotId));
     name = `rows added after snapshot ${snapshotId}`;
@@ -91,9 +122,9 @@ async function changedCheck(check: Extract<RowCountCheck, { kind: 'changed' }>, 
   let name: string;
   let moved: number;
   if (check.since === 'parent' && snapshotId) {
-    const parent = await lake.parentOf(snapshotId);
+    const { commit, parent } = await committedOn(snapshotId, lake);
     moved = (await lake.countAt(snapshotId)) - (parent === null ? 0 : await lake.countAt(parent));
-    name = `rows snapshot ${snapshotId} added less rows it deleted, from ${parent === null ? 'an empty table' : `snapshot ${parent}`}`;
+    name = sinceParentName('added less rows it deleted, from {from}', snapshotId, commit, parent);
   } else {
     // The load committed nothing: the table must not have moved since the snapshot it names.
     moved = snapshotId ? (await lake.countAt(null)) - (await lake.countAt(snapshotId)) : 0;

@@ -160,10 +160,10 @@ export function rowCountSql(settings: Pick<AwsSettings, 'tableBucket'>, req: Pic
   return `SELECT count(*) AS row_count FROM ${qualifiedTable(settings, req.namespace, req.lakeTable)}${version}`;
 }
 
-/** The parent of one snapshot, from the Iceberg `$snapshots` metadata table (as text: 64-bit ids). */
+/** The parent of one snapshot (as text: 64-bit ids) and its operation, from the Iceberg `$snapshots` metadata table. */
 export function parentSnapshotSql(settings: Pick<AwsSettings, 'tableBucket'>, req: Pick<VerifyRequest, 'namespace' | 'lakeTable'> & { snapshotId: string }): string {
   checkSnapshotId(req, req.snapshotId);
-  return `SELECT CAST(parent_id AS varchar) AS parent_id FROM ${qualifiedTable(settings, req.namespace, `${req.lakeTable}$snapshots`)} WHERE snapshot_id = ${req.snapshotId}`;
+  return `SELECT CAST(parent_id AS varchar) AS parent_id, operation FROM ${qualifiedTable(settings, req.namespace, `${req.lakeTable}$snapshots`)} WHERE snapshot_id = ${req.snapshotId}`;
 }
 
 /**
@@ -208,7 +208,8 @@ export class AthenaVerify implements VerifyPort {
       parentOf: async (snapshotId) => {
         const result = await this.queries.run(parentSnapshotSql(this.settings, { ...req, snapshotId }), `${subject}, parent snapshot`, req.namespace, { signal, maxRows: 1 });
         if (result.rows.length === 0) throw unknownSnapshot(snapshotId, `${req.table} (${req.namespace}.${req.lakeTable})`);
-        return result.rows[0]![0] ?? null;
+        const [parent, operation] = result.rows[0]!;
+        return { parent: parent ?? null, operation: operation ?? null };
       },
     };
     const checks: VerifyOutcome['checks'] = [await rowCountCheck(req.rowCount, req.snapshotId, lake)];

@@ -851,7 +851,7 @@ export class FakeBackend {
         if (rows === undefined) throw unknownSnapshot(snapshotId, subject);
         return rows;
       },
-      parentOf: async (snapshotId) => (Number(snapshotId) > 1 ? String(Number(snapshotId) - 1) : null),
+      parentOf: async (snapshotId) => ({ parent: Number(snapshotId) > 1 ? String(Number(snapshotId) - 1) : null, operation: 'append' }),
     };
     const check = await rowCountCheck(req.rowCount, req.snapshotId, counts);
     return { passed: check.passed, checks: [check] };

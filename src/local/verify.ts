@@ -34,10 +34,10 @@ export function createVerifyPort(runner: RunnerClient): VerifyPort {
         async parentOf(snapshotId) {
           assertSnapshotId(snapshotId, subject);
           // As strings: 64-bit ids do not survive a JSON number.
-          const rows = await sql(`SELECT CAST(parent_id AS STRING) AS parent_id FROM ${sparkName(LAKE_CATALOG, req.namespace, req.lakeTable, 'snapshots')} WHERE snapshot_id = ${snapshotId}`);
+          const rows = await sql(`SELECT CAST(parent_id AS STRING) AS parent_id, operation FROM ${sparkName(LAKE_CATALOG, req.namespace, req.lakeTable, 'snapshots')} WHERE snapshot_id = ${snapshotId}`);
           if (rows.length === 0) throw unknownSnapshot(snapshotId, subject);
-          const parent = rows[0]!.parent_id;
-          return parent === null || parent === undefined ? null : String(parent);
+          const { parent_id: parent, operation } = rows[0]!;
+          return { parent: parent === null || parent === undefined ? null : String(parent), operation: typeof operation === 'string' ? operation : null };
         },
       };
       const checks: VerifyOutcome['checks'] = [await rowCountCheck(req.rowCount, req.snapshotId, lake)];

@@ -102,7 +102,34 @@ test('an incremental verify counts the rows the snapshot added to its parent, bo
   assert.deepEqual(
     mocks.athena.commandCalls(StartQueryExecutionCommand).map((c) => c.args[0].input.QueryString),
     [
-      'SELECT CAST(parent_id AS varchar) AS parent_id FROM "s3tablescatalog/shop-lake"."shop"."orders$snapshots" WHERE snapshot_id = 8744736658442914487',
+      'SELECT CAST(parent_id AS varchar) AS parent_id, operation FROM "s3tablescatalog/shop-lake"."shop"."orders$snapshots" WHERE snapshot_id = 8744736658442914487',
+      'SELECT count(*) AS row_count FROM "s3tablescatalog/shop-lake"."shop"."orders" FOR VERSION AS OF 8744736658442914487',
+      'SELECT count(*) AS row_count FROM "s3tablescatalog/shop-lake"."shop"."orders" FOR VERSION AS OF 8744736658442914000',
+    ],
+  );
+});
+
+test("an incremental verify counts from the load's own commit when S3 Tables compacted right after it", async () => {
+  const { mocks, ports } = mockedAws();
+  // The load reported 8744736658442914487, a compaction (replace) of its commit 8744736658442914100.
+  const answers: Record<string, (string | null)[]> = { q1: ['8744736658442914100', 'replace'], q2: ['8744736658442914000', 'append'], q3: ['130'], q4: ['100'] };
+  let next = 0;
+  mocks.athena.on(StartQueryExecutionCommand).callsFake(() => ({ QueryExecutionId: `q${++next}` }));
+  mocks.athena.on(GetQueryExecutionCommand).resolves({ QueryExecution: { Status: { State: 'SUCCEEDED' } } });
+  mocks.athena.on(GetQueryResultsCommand).callsFake((i: { QueryExecutionId: string }) => ({
+    ResultSet: { ResultSetMetadata: { ColumnInfo: [{ Name: 'v' }] }, Rows: [{ Data: answers[i.QueryExecutionId]!.map((v) => (v === null ? {} : { VarCharValue: v })) }] },
+  }));
+  const outcome = await ports.verify.verify({ ...verifyReq, rowCount: { kind: 'appended', rows: 30, atMost: 500, since: 'parent' } });
+  assert.deepEqual(outcome.checks[0], {
+    name: 'rows snapshot 8744736658442914100 added to snapshot 8744736658442914000 (snapshot 8744736658442914487 after it only rewrote files)',
+    expected: '30',
+    actual: '30',
+    passed: true,
+  });
+  assert.deepEqual(
+    mocks.athena.commandCalls(StartQueryExecutionCommand).map((c) => c.args[0].input.QueryString).slice(1),
+    [
+      'SELECT CAST(parent_id AS varchar) AS parent_id, operation FROM "s3tablescatalog/shop-lake"."shop"."orders$snapshots" WHERE snapshot_id = 8744736658442914100',
       'SELECT count(*) AS row_count FROM "s3tablescatalog/shop-lake"."shop"."orders" FOR VERSION AS OF 8744736658442914487',
       'SELECT count(*) AS row_count FROM "s3tablescatalog/shop-lake"."shop"."orders" FOR VERSION AS OF 8744736658442914000',
     ],

@@ -211,7 +211,7 @@ describe('verification of a direct load', () => {
     const load = { action: 'incremental' as const, committed: true, inserted: 10, rowsRead: 12, rowCountAfter: 110, snapshotId: '2' };
     const check = directRowCountCheck(load);
     assert.deepEqual(check, { kind: 'appended', rows: 10, atMost: 12, since: 'parent', bound: 'window' });
-    const lake = (rows: Record<string, number>) => ({ countAt: async (id: string | null) => rows[id ?? 'now']!, parentOf: async (id: string) => String(Number(id) - 1) });
+    const lake = (rows: Record<string, number>) => ({ countAt: async (id: string | null) => rows[id ?? 'now']!, parentOf: async (id: string) => ({ parent: String(Number(id) - 1), operation: 'append' }) });
     assert.equal((await rowCountCheck(check, '2', lake({ '1': 100, '2': 110 }))).passed, true);
     const lost = await rowCountCheck(check, '2', lake({ '1': 100, '2': 105 }));
     assert.equal(lost.passed, false);

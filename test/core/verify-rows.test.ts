@@ -51,8 +51,8 @@ describe('the figure a DynamoDB load is held against', () => {
   });
 });
 
-/** A lake of snapshots 1 -> 2 -> 3 with these row counts; snapshot 3 is current. */
-function lake(rows: Record<string, number> = { '1': 100, '2': 100, '3': 130 }): LakeRowCounts & { asked: string[] } {
+/** A lake of snapshots 1 -> 2 -> 3 with these row counts and Iceberg operations (append unless named); snapshot 3 is current. */
+function lake(rows: Record<string, number> = { '1': 100, '2': 100, '3': 130 }, operations: Record<string, string> = {}): LakeRowCounts & { asked: string[] } {
   const asked: string[] = [];
   return {
     asked,
@@ -62,7 +62,7 @@ function lake(rows: Record<string, number> = { '1': 100, '2': 100, '3': 130 }): 
     },
     async parentOf(id) {
       asked.push(`parent ${id}`);
-      return id === '1' ? null : String(Number(id) - 1);
+      return { parent: id === '1' ? null : String(Number(id) - 1), operation: operations[id] ?? 'append' };
     },
   };
 }
@@ -81,6 +81,18 @@ describe('the row-count check against the lake', () => {
     assert.deepEqual(l.asked, ['parent 3', 'count 3', 'count 2']);
     assert.equal((await rowCountCheck({ ...check, rows: 31 }, '3', lake())).passed, false, 'the load reports 31, the lake gained 30');
     assert.deepEqual(await rowCountCheck({ ...check, rows: 100 }, '1', lake()), { name: 'rows snapshot 1 added to an empty table', expected: '100', actual: '100', passed: true });
+  });
+
+  test("a compaction committed on the load's snapshot before the load read it back: the rows are counted from the load's own commit", async () => {
+    // 1 -> 2 (the load appended 30) -> 3 (S3 Tables compacted: same rows), and the load reported 3, the table's current snapshot.
+    const compacted = lake({ '1': 100, '2': 130, '3': 130 }, { '3': 'replace' });
+    const appended = await rowCountCheck({ kind: 'appended', rows: 30, atMost: 500, since: 'parent' }, '3', compacted);
+    assert.deepEqual(appended, { name: 'rows snapshot 2 added to snapshot 1 (snapshot 3 after it only rewrote files)', expected: '30', actual: '30', passed: true });
+    assert.deepEqual(compacted.asked, ['parent 3', 'parent 2', 'count 3', 'count 1']);
+    const merged = await rowCountCheck({ kind: 'changed', inserted: 40, deleted: 10, atMost: 60, since: 'parent' }, '3', lake({ '1': 100, '2': 130, '3': 130 }, { '3': 'replace' }));
+    assert.deepEqual({ actual: merged.actual, passed: merged.passed }, { actual: '30', passed: true });
+    // Still held against the rows: a load that lost rows before the compaction fails.
+    assert.equal((await rowCountCheck({ kind: 'appended', rows: 31, atMost: 500, since: 'parent' }, '3', lake({ '1': 100, '2': 130, '3': 130 }, { '3': 'replace' }))).passed, false);
   });
 
   test('appended since the snapshot, when the load committed nothing: the table gained nothing after it', async () => {

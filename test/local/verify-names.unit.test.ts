@@ -33,7 +33,7 @@ test('the count, parent and check queries quote every part of the lake table nam
   });
   assert.equal(outcome.passed, true, JSON.stringify(outcome));
   assert.deepEqual(statements, [
-    'SELECT CAST(parent_id AS STRING) AS parent_id FROM `lake`.`sales`.`2024`.`snapshots` WHERE snapshot_id = 7',
+    'SELECT CAST(parent_id AS STRING) AS parent_id, operation FROM `lake`.`sales`.`2024`.`snapshots` WHERE snapshot_id = 7',
     'SELECT count(*) AS row_count FROM `lake`.`sales`.`2024` VERSION AS OF 7',
     'SELECT count(*) AS row_count FROM `lake`.`sales`.`2024` VERSION AS OF 5',
     'SELECT count(*) FROM `lake`.`sales`.`2024`',
