@@ -31,13 +31,14 @@ export function shortActivity(settings: CycleSettings): ActivityOptions {
 export const VERIFY_STEP_MINUTES = 10;
 
 /**
- * Verification of one table: the export's row count, the lake's (and, for an incremental load, its
- * parent snapshot), then each configured check, one query each. The timeout grows with the number
- * of checks; the activity heartbeats before each check and while one runs, so a dead worker is
- * noticed within the heartbeat timeout.
+ * Verification of one table: the export's row count, then the lake's (for an incremental load: the
+ * parent snapshot, the count at the load's snapshot and the count at its parent, one query each),
+ * then each configured check, one query each. The timeout grows with the number of checks; the
+ * activity heartbeats before each check and while one runs, so a dead worker is noticed within the
+ * heartbeat timeout.
  */
 export function verifyActivity(settings: CycleSettings): ActivityOptions {
-  const steps = 3 + (settings.verifyChecks ?? 0);
+  const steps = 4 + (settings.verifyChecks ?? 0);
   return {
     startToCloseTimeout: `${steps * VERIFY_STEP_MINUTES} minutes`,
     heartbeatTimeout: `${settings.timeouts.heartbeatSeconds}s`,

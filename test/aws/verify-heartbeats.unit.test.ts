@@ -61,12 +61,38 @@ test("the verify activity's timeout is computed from the number of checks, and i
   const base = { retry: { initialIntervalSeconds: 5, maximumIntervalSeconds: 300, backoffCoefficient: 2, maximumAttempts: 5 }, timeouts: { loadHours: 12, heartbeatSeconds: 60, pollInitialSeconds: 30, pollMaximumSeconds: 300 } } as CycleSettings;
   const none = verifyActivity({ ...base, verifyChecks: 0 });
   const many = verifyActivity({ ...base, verifyChecks: 40 });
-  assert.equal(none.startToCloseTimeout, `${3 * VERIFY_STEP_MINUTES} minutes`);
-  assert.equal(many.startToCloseTimeout, `${43 * VERIFY_STEP_MINUTES} minutes`);
+  assert.equal(none.startToCloseTimeout, `${4 * VERIFY_STEP_MINUTES} minutes`);
+  assert.equal(many.startToCloseTimeout, `${44 * VERIFY_STEP_MINUTES} minutes`);
   assert.equal(many.heartbeatTimeout, '60s');
   // Cycles recorded before the count existed get the checkless timeout, never less than the old 10 minutes.
   assert.equal(verifyActivity(base).startToCloseTimeout, none.startToCloseTimeout);
   assert.equal(shortActivity(base).startToCloseTimeout, '10 minutes');
+});
+
+test("the verify activity's timeout covers each step of an incremental table's verification at its longest, the export count included", async () => {
+  const { mocks, ports } = mockedAws();
+  // The parent snapshot, then the counts at the load's snapshot and at its parent.
+  const answers = ['100', '130', '100'];
+  let query = 0;
+  mocks.athena.on(StartQueryExecutionCommand).callsFake(() => ({ QueryExecutionId: `q${query++}` }));
+  mocks.athena.on(GetQueryExecutionCommand).resolves({ QueryExecution: { Status: { State: 'SUCCEEDED' } } });
+  mocks.athena.on(GetQueryResultsCommand).callsFake((input: { QueryExecutionId: string }) => ({
+    ResultSet: { ResultSetMetadata: { ColumnInfo: [{ Name: 'v' }] }, Rows: [{ Data: [{ VarCharValue: answers[Number(input.QueryExecutionId.slice(1))] }] }] },
+  }));
+  let exportCounts = 0;
+  const withCount: Ports = { ...ports, discover: { ...ports.discover, exportRowCount: async () => (exportCounts++, 500) } as Ports['discover'] };
+  await publishActivities({ config: config([]), portsFor: () => withCount }).verifyTable({
+    source: 'shop',
+    table: 'public.orders',
+    lakeTable: 'orders',
+    action: 'incremental',
+    export: { exportId: 'e1', location: 's3://exports/e1', snapshotId: 'snap-1', adopted: false },
+    load: { action: 'incremental', committed: true, inserted: 30, rowCountAfter: 130, snapshotId: '200' },
+  });
+  const steps = exportCounts + mocks.athena.commandCalls(StartQueryExecutionCommand).length;
+  const base = { retry: { initialIntervalSeconds: 5, maximumIntervalSeconds: 300, backoffCoefficient: 2, maximumAttempts: 5 }, timeouts: { loadHours: 12, heartbeatSeconds: 60, pollInitialSeconds: 30, pollMaximumSeconds: 300 } } as CycleSettings;
+  const minutes = Number(/^(\d+) minutes$/.exec(String(verifyActivity({ ...base, verifyChecks: 0 }).startToCloseTimeout))![1]);
+  assert.ok(minutes >= steps * VERIFY_STEP_MINUTES, `${steps} steps of up to ${VERIFY_STEP_MINUTES} minutes each, in ${minutes} minutes`);
 });
 
 test('the cycle settings carry the most checks any one table has', async () => {
