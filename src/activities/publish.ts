@@ -2,6 +2,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { ExportRef, GrantOutcome, LoadAction, LoadedTableExport, LoadResult, RowCountCheck, VerifyOutcome } from '../model';
 import { type ActivityDeps, sourceOf, step } from './deps';
+import { finalOnLastAttempt } from './last-attempt';
 import { heartbeating } from './verify';
 
 export interface VerifyTableInput {
@@ -109,7 +110,7 @@ export function publishActivities(deps: ActivityDeps) {
      * The lake's row count at the load's Iceberg snapshot against the export's Parquet files (or, for
      * an incremental load, the rows the snapshot added), plus the configured checks; a mismatch fails the table.
      */
-    async verifyTable(input: VerifyTableInput): Promise<VerifyOutcome> {
+    verifyTable: (input: VerifyTableInput): Promise<VerifyOutcome> => finalOnLastAttempt(input.source, input.table, async () => {
       const { settings, ports } = sourceOf(deps, input.source);
       const lakeName = `${settings.target.namespace}.${input.lakeTable}`;
       if (input.extract === 'dynamodb' && !input.tableExports?.length) {
@@ -171,6 +172,6 @@ export function publishActivities(deps: ActivityDeps) {
         });
       }
       return outcome;
-    },
+    }),
   };
 }

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { GetQueryExecutionCommand, GetQueryResultsCommand, StartQueryExecutionCommand, StopQueryExecutionCommand } from '@aws-sdk/client-athena';
-import { CancelledFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { cycleActivities } from '../../src/activities/cycle';
 import { publishActivities, type VerifyTableInput } from '../../src/activities/publish';
@@ -156,4 +156,33 @@ test('a configured check that fails says which check of verify.checks, and what 
     assert.match(err.message, /verify\.checks of source shop.*lakesync rerun shop --tables public\.orders/);
     return true;
   });
+});
+
+test("a query still QUEUED on the verification's last attempt fails it saying no attempt is left, naming the table and the rerun", async () => {
+  const { mocks, ports } = mockedAws();
+  mocks.athena.on(StartQueryExecutionCommand).resolves({ QueryExecutionId: 'queued' });
+  mocks.athena.on(GetQueryExecutionCommand).resolves({ QueryExecution: { Status: { State: 'QUEUED' } } });
+  mocks.athena.on(StopQueryExecutionCommand).resolves({});
+  const withCount: Ports = { ...ports, discover: { ...ports.discover, exportRowCount: async () => 42 } as Ports['discover'] };
+  const activities = publishActivities({ config: config([]), portsFor: () => withCount });
+  const input: VerifyTableInput = {
+    source: 'shop',
+    table: 'public.orders',
+    lakeTable: 'orders',
+    action: 'create',
+    export: { exportId: 'ls-1', location: 's3://shop-exports/lakesync/exports/ls-1', snapshotId: 's', adopted: false },
+    load: { action: 'create', committed: true, inserted: 42, rowCountAfter: 42, snapshotId: '8744736658442914487' },
+  };
+  const retryPolicy = { maximumAttempts: 5, initialInterval: 5_000, backoffCoefficient: 2 };
+  const last = new MockActivityEnvironment({ attempt: 5, retryPolicy });
+  await assert.rejects(last.run(activities.verifyTable, input), (err: ApplicationFailure) => {
+    assert.match(err.message, /public\.orders.*still QUEUED/);
+    assert.doesNotMatch(err.message, /the step is retried/);
+    assert.match(err.message, /last of 5 attempts.*lakesync rerun shop --tables public\.orders/);
+    assert.equal(err.type, 'AthenaQueryTimeout');
+    return true;
+  });
+  // An earlier attempt is retried, and says so.
+  const earlier = new MockActivityEnvironment({ attempt: 2, retryPolicy });
+  await assert.rejects(earlier.run(activities.verifyTable, input), (err: ApplicationFailure) => /the step is retried/.test(err.message) && !err.nonRetryable);
 });

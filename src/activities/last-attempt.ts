@@ -1,0 +1,34 @@
+/**
+ * A retryable failure on an activity's last attempt ends the table's step for good: its message,
+ * which the table's error shows, must not promise a retry. It says that no attempt is left and how
+ * to run the table again once the cause is fixed.
+ */
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+
+/** Runs `fn`; a retryable failure it throws on the activity's last attempt says so, and names the rerun of `table`. */
+export async function finalOnLastAttempt<T>(source: string, table: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw lastAttemptFailure(err, source, table) ?? err;
+  }
+}
+
+function lastAttemptFailure(err: unknown, source: string, table: string): ApplicationFailure | undefined {
+  if (!(err instanceof ApplicationFailure) || err.nonRetryable) return undefined;
+  const info = activityInfo();
+  const attempts = info?.retryPolicy?.maximumAttempts;
+  if (!info || !attempts || info.attempt < attempts) return undefined;
+  const retried = `the step was retried ${attempts - 1} time(s)`;
+  const message = `${err.message.replaceAll('the step is retried', retried)}; that was the last of ${attempts} attempts: once the cause is fixed, rerun the table (lakesync rerun ${source} --tables ${table})`;
+  return ApplicationFailure.create({ message, type: err.type ?? undefined, nonRetryable: false, details: err.details ?? [], ...(err.cause ? { cause: err.cause } : {}) });
+}
+
+function activityInfo(): Context['info'] | undefined {
+  try {
+    return Context.current().info;
+  } catch {
+    return undefined;
+  }
+}
