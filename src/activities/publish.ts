@@ -92,7 +92,8 @@ export function publishActivities(deps: ActivityDeps) {
     /** Grants the configured principals their permissions on one lake table (and DESCRIBE on its namespace). */
     async grantTable(source: string, lakeTable: string): Promise<GrantOutcome> {
       const { settings, ports } = sourceOf(deps, source);
-      return step('grant', `lake table ${settings.target.namespace}.${lakeTable}`, () =>
+      // The request names the lake table only: the failed tables are rerun.
+      return finalOnLastAttempt(`lakesync rerun ${source} --failed`, () => step('grant', `lake table ${settings.target.namespace}.${lakeTable}`, () =>
         ports.grant.grant({
           source,
           namespace: settings.target.namespace,
@@ -103,14 +104,14 @@ export function publishActivities(deps: ActivityDeps) {
             namespacePermissions: g.namespacePermissions,
           })),
         }),
-      );
+      ));
     },
 
     /**
      * The lake's row count at the load's Iceberg snapshot against the export's Parquet files (or, for
      * an incremental load, the rows the snapshot added), plus the configured checks; a mismatch fails the table.
      */
-    verifyTable: (input: VerifyTableInput): Promise<VerifyOutcome> => finalOnLastAttempt(input.source, input.table, async () => {
+    verifyTable: (input: VerifyTableInput): Promise<VerifyOutcome> => finalOnLastAttempt(`lakesync rerun ${input.source} --tables ${input.table}`, async () => {
       const { settings, ports } = sourceOf(deps, input.source);
       const lakeName = `${settings.target.namespace}.${input.lakeTable}`;
       if (input.extract === 'dynamodb' && !input.tableExports?.length) {

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { GetQueryExecutionCommand, GetQueryResultsCommand, StartQueryExecutionCommand, StopQueryExecutionCommand } from '@aws-sdk/client-athena';
+import { BatchGrantPermissionsCommand, ListPermissionsCommand } from '@aws-sdk/client-lakeformation';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { cycleActivities } from '../../src/activities/cycle';
@@ -16,7 +17,7 @@ import type { LakesyncConfig } from '../../src/config/schema';
 import type { CycleSettings } from '../../src/model';
 import type { Ports } from '../../src/ports';
 import { shortActivity, VERIFY_STEP_MINUTES, verifyActivity } from '../../src/workflows/options';
-import { awsSource } from './fixtures';
+import { awsSource, READER } from './fixtures';
 import { mockedAws } from './mocks';
 
 const CHECKS = ['no_negative_totals', 'ids_unique', 'recent_rows'].map((name, i) => ({ name, table: 'public.orders', sql: `SELECT ${i} FROM {table}`, expect: i }));
@@ -185,4 +186,21 @@ test("a query still QUEUED on the verification's last attempt fails it saying no
   // An earlier attempt is retried, and says so.
   const earlier = new MockActivityEnvironment({ attempt: 2, retryPolicy });
   await assert.rejects(earlier.run(activities.verifyTable, input), (err: ApplicationFailure) => /the step is retried/.test(err.message) && !err.nonRetryable);
+});
+
+test("a grant refused for a passing Lake Formation condition on its last attempt says no attempt is left and how to rerun", async () => {
+  const { mocks, ports } = mockedAws();
+  mocks.lakeformation.on(ListPermissionsCommand).resolves({ PrincipalResourcePermissions: [] });
+  mocks.lakeformation.on(BatchGrantPermissionsCommand).resolves({
+    Failures: [{ RequestEntry: { Id: '0' }, Error: { ErrorCode: 'ConcurrentModificationException', ErrorMessage: 'Another update is in progress on the resource' } }],
+  });
+  const grants = [{ principal: READER }];
+  const activities = publishActivities({ config: { temporal: { taskQueue: 't', namespace: 'default' }, sources: { shop: awsSource({ raw: { grants } }) } }, portsFor: () => ports });
+  const retryPolicy = { maximumAttempts: 5, initialInterval: 5_000, backoffCoefficient: 2 };
+  await assert.rejects(new MockActivityEnvironment({ attempt: 5, retryPolicy }).run(activities.grantTable, 'shop', 'orders'), (err: ApplicationFailure) => {
+    assert.match(err.message, /grant failed for lake table shop\.orders: Lake Formation could not grant/);
+    assert.doesNotMatch(err.message, /the step is retried/);
+    assert.match(err.message, /last of 5 attempts.*lakesync rerun shop --failed/);
+    return true;
+  });
 });
