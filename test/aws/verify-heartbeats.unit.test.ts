@@ -26,6 +26,26 @@ function config(checks = CHECKS): LakesyncConfig {
   return { temporal: { taskQueue: 't', namespace: 'default' }, sources: { shop: awsSource({ raw: { verify: { enabled: true, checks } } }) } };
 }
 
+/** The verification of public.orders, created from export ls-1 with its 42 rows. */
+const CREATED: VerifyTableInput = {
+  source: 'shop',
+  table: 'public.orders',
+  lakeTable: 'orders',
+  action: 'create',
+  export: { exportId: 'ls-1', location: 's3://shop-exports/lakesync/exports/ls-1', snapshotId: 's', adopted: false },
+  load: { action: 'create', committed: true, inserted: 42, rowCountAfter: 42, snapshotId: '8744736658442914487' },
+};
+
+/** The verify activities over an Athena whose query `id` stays in `state` (stopped when asked), the export counting 42 rows. */
+function athenaStuckIn(state: 'RUNNING' | 'QUEUED', id: string) {
+  const { mocks, ports } = mockedAws();
+  mocks.athena.on(StartQueryExecutionCommand).resolves({ QueryExecutionId: id });
+  mocks.athena.on(GetQueryExecutionCommand).resolves({ QueryExecution: { Status: { State: state } } });
+  mocks.athena.on(StopQueryExecutionCommand).resolves({});
+  const withCount: Ports = { ...ports, discover: { ...ports.discover, exportRowCount: async () => 42 } as Ports['discover'] };
+  return { mocks, activities: publishActivities({ config: config([]), portsFor: () => withCount }) };
+}
+
 test('verification heartbeats before the export count, the row count and each configured check, in order', async () => {
   const { mocks, ports } = mockedAws();
   // Each query answers its own value: the row count 42, then each check its expected value.
@@ -41,15 +61,7 @@ test('verification heartbeats before the export count, the row count and each co
   const env = new MockActivityEnvironment({ heartbeatTimeoutMs: 120_000 });
   const beats: VerifyHeartbeat[] = [];
   env.on('heartbeat', (d: VerifyHeartbeat) => beats.push(d));
-  const input: VerifyTableInput = {
-    source: 'shop',
-    table: 'public.orders',
-    lakeTable: 'orders',
-    action: 'create',
-    export: { exportId: 'ls-1', location: 's3://shop-exports/lakesync/exports/ls-1', snapshotId: 's', adopted: false },
-    load: { action: 'create', committed: true, inserted: 42, rowCountAfter: 42, snapshotId: '8744736658442914487' },
-  };
-  const outcome = (await env.run(activities.verifyTable, input)) as { passed: boolean; checks: unknown[] };
+  const outcome = (await env.run(activities.verifyTable, CREATED)) as { passed: boolean; checks: unknown[] };
   assert.equal(outcome.passed, true, JSON.stringify(outcome));
   assert.deepEqual(
     beats.map((b) => b.step),
@@ -83,11 +95,8 @@ test("the verify activity's timeout covers each step of an incremental table's v
   let exportCounts = 0;
   const withCount: Ports = { ...ports, discover: { ...ports.discover, exportRowCount: async () => (exportCounts++, 500) } as Ports['discover'] };
   await publishActivities({ config: config([]), portsFor: () => withCount }).verifyTable({
-    source: 'shop',
-    table: 'public.orders',
-    lakeTable: 'orders',
+    ...CREATED,
     action: 'incremental',
-    export: { exportId: 'e1', location: 's3://exports/e1', snapshotId: 'snap-1', adopted: false },
     load: { action: 'incremental', committed: true, inserted: 30, rowCountAfter: 130, snapshotId: '200' },
   });
   const steps = exportCounts + mocks.athena.commandCalls(StartQueryExecutionCommand).length;
@@ -106,23 +115,10 @@ test('the cycle settings carry the most checks any one table has', async () => {
 });
 
 test('a cancelled verification stops its running Athena query and ends as cancelled, without waiting for the query', async () => {
-  const { mocks, ports } = mockedAws();
-  mocks.athena.on(StartQueryExecutionCommand).resolves({ QueryExecutionId: 'long' });
-  mocks.athena.on(GetQueryExecutionCommand).resolves({ QueryExecution: { Status: { State: 'RUNNING' } } });
-  mocks.athena.on(StopQueryExecutionCommand).resolves({});
-  const withCount: Ports = { ...ports, discover: { ...ports.discover, exportRowCount: async () => 42 } as Ports['discover'] };
-  const activities = publishActivities({ config: config([]), portsFor: () => withCount });
+  const { mocks, activities } = athenaStuckIn('RUNNING', 'long');
   const env = new MockActivityEnvironment({ heartbeatTimeoutMs: 120_000 });
-  const input: VerifyTableInput = {
-    source: 'shop',
-    table: 'public.orders',
-    lakeTable: 'orders',
-    action: 'create',
-    export: { exportId: 'ls-1', location: 's3://shop-exports/lakesync/exports/ls-1', snapshotId: 's', adopted: false },
-    load: { action: 'create', committed: true, inserted: 42, rowCountAfter: 42, snapshotId: '8744736658442914487' },
-  };
   const started = Date.now();
-  const running = env.run(activities.verifyTable, input);
+  const running = env.run(activities.verifyTable, CREATED);
   // Once the query runs, the cycle is cancelled (the adapter would wait up to its 2 s timeout).
   while (mocks.athena.commandCalls(GetQueryExecutionCommand).length === 0) await delay(5);
   env.cancel('CANCELLED');
@@ -144,15 +140,7 @@ test('a configured check that fails says which check of verify.checks, and what 
   const withCount: Ports = { ...ports, discover: { ...ports.discover, exportRowCount: async () => 42 } as Ports['discover'] };
   const checks = [{ name: 'no negative totals', table: 'public.orders', sql: 'SELECT count(*) FROM {table} WHERE total < 0', expect: 0 }];
   const activities = publishActivities({ config: config(checks), portsFor: () => withCount });
-  const input: VerifyTableInput = {
-    source: 'shop',
-    table: 'public.orders',
-    lakeTable: 'orders',
-    action: 'create',
-    export: { exportId: 'ls-1', location: 's3://shop-exports/lakesync/exports/ls-1', snapshotId: 's', adopted: false },
-    load: { action: 'create', committed: true, inserted: 42, rowCountAfter: 42, snapshotId: '8744736658442914487' },
-  };
-  await assert.rejects(new MockActivityEnvironment().run(activities.verifyTable, input), (err: Error) => {
+  await assert.rejects(new MockActivityEnvironment().run(activities.verifyTable, CREATED), (err: Error) => {
     assert.match(err.message, /verification of public\.orders \(shop\.orders\) failed: no negative totals: expected 0, got 3/);
     assert.match(err.message, /verify\.checks of source shop.*lakesync rerun shop --tables public\.orders/);
     return true;
@@ -160,23 +148,10 @@ test('a configured check that fails says which check of verify.checks, and what 
 });
 
 test("a query still QUEUED on the verification's last attempt fails it saying no attempt is left, naming the table and the rerun", async () => {
-  const { mocks, ports } = mockedAws();
-  mocks.athena.on(StartQueryExecutionCommand).resolves({ QueryExecutionId: 'queued' });
-  mocks.athena.on(GetQueryExecutionCommand).resolves({ QueryExecution: { Status: { State: 'QUEUED' } } });
-  mocks.athena.on(StopQueryExecutionCommand).resolves({});
-  const withCount: Ports = { ...ports, discover: { ...ports.discover, exportRowCount: async () => 42 } as Ports['discover'] };
-  const activities = publishActivities({ config: config([]), portsFor: () => withCount });
-  const input: VerifyTableInput = {
-    source: 'shop',
-    table: 'public.orders',
-    lakeTable: 'orders',
-    action: 'create',
-    export: { exportId: 'ls-1', location: 's3://shop-exports/lakesync/exports/ls-1', snapshotId: 's', adopted: false },
-    load: { action: 'create', committed: true, inserted: 42, rowCountAfter: 42, snapshotId: '8744736658442914487' },
-  };
+  const { activities } = athenaStuckIn('QUEUED', 'queued');
   const retryPolicy = { maximumAttempts: 5, initialInterval: 5_000, backoffCoefficient: 2 };
   const last = new MockActivityEnvironment({ attempt: 5, retryPolicy });
-  await assert.rejects(last.run(activities.verifyTable, input), (err: ApplicationFailure) => {
+  await assert.rejects(last.run(activities.verifyTable, CREATED), (err: ApplicationFailure) => {
     assert.match(err.message, /public\.orders.*still QUEUED/);
     assert.doesNotMatch(err.message, /the step is retried/);
     assert.match(err.message, /last of 5 attempts.*lakesync rerun shop --tables public\.orders/);
@@ -185,7 +160,7 @@ test("a query still QUEUED on the verification's last attempt fails it saying no
   });
   // An earlier attempt is retried, and says so.
   const earlier = new MockActivityEnvironment({ attempt: 2, retryPolicy });
-  await assert.rejects(earlier.run(activities.verifyTable, input), (err: ApplicationFailure) => /the step is retried/.test(err.message) && !err.nonRetryable);
+  await assert.rejects(earlier.run(activities.verifyTable, CREATED), (err: ApplicationFailure) => /the step is retried/.test(err.message) && !err.nonRetryable);
 });
 
 test("a grant refused for a passing Lake Formation condition on its last attempt says no attempt is left and how to rerun", async () => {
