@@ -77,6 +77,19 @@ async function load(ref: ExportRef, cycle: number, plan: PlanEntry, approveDelet
 /** Where the load of `table` in cycle `cycle` writes its result JSON. */
 const resultPath = (cycle: number, table: string): string => resultFile(layoutOf(join(work, 'shop')), `c${cycle}`, table);
 
+/** Another writer's commit (a compaction, a rollback), from a Spark session of its own on the same warehouse. */
+function anotherWriter(statement: string): void {
+  const script = [
+    'import sys',
+    `sys.path.insert(0, ${JSON.stringify(join(repoRoot(), 'glue'))})`,
+    'from lakesync_glue.session import build_local_spark',
+    `spark = build_local_spark(${JSON.stringify(layoutOf(join(work, 'shop')).warehouse)})`,
+    `spark.sql(${JSON.stringify(statement)}).collect()`,
+  ].join('\n');
+  const run = spawnSync(toolchain().python, ['-c', script], { encoding: 'utf8', timeout: 150_000 });
+  assert.equal(run.status, 0, run.stderr);
+}
+
 /** The verify activity as the batch workflow calls it, on these ports. */
 const verifyActivity = () => publishActivities({ config, portsFor: () => ports }).verifyTable;
 
@@ -187,6 +200,18 @@ describe('loads, verification and queries through the load runner', () => {
     assert.deepEqual([unchanged.action, unchanged.inserted, unchanged.committed, unchanged.snapshotId], ['none', 0, false, appended.snapshotId]);
     const quiet = await verify({ ...input, export: third, load: unchanged });
     assert.deepEqual(quiet.checks[0], { name: `rows added after snapshot ${appended.snapshotId}`, expected: '0', actual: '0', passed: true });
+
+    // A compaction committed right after the append, and the load reported it as its snapshot: the rows are counted from the append.
+    anotherWriter("CALL lake.system.rewrite_data_files(table => 'shop.events', options => map('rewrite-all', 'true'))");
+    const [compaction] = await ports.lake.query!("SELECT CAST(snapshot_id AS STRING) AS id, operation FROM shop.events.snapshots ORDER BY committed_at DESC LIMIT 1");
+    assert.equal(compaction?.operation, 'replace');
+    const compacted = await verify({ ...input, load: { ...appended, snapshotId: String(compaction!.id) } });
+    assert.deepEqual(compacted.checks[0], {
+      name: `rows snapshot ${appended.snapshotId} added to snapshot ${createdEvents.snapshotId} (snapshot ${compaction!.id} after it only rewrote files)`,
+      expected: '20',
+      actual: '20',
+      passed: true,
+    });
   });
 
   test('merge after a mass delete is refused by the delete guard, then applied when approved', async () => {
@@ -227,24 +252,13 @@ describe('loads, verification and queries through the load runner', () => {
     assert.ok(created, 'the create test ran first');
     const newest = await ports.lake.lastCommit!('shop', 'order_items');
     assert.ok(newest?.cycleId && newest.icebergSnapshotId !== created.snapshotId, `a later load committed: ${JSON.stringify(newest)}`);
-    // Last of the loads: it rolls the table back. Another writer's commits, from a Spark session of its own on the same warehouse.
-    const catalog = (statement: string) => {
-      const script = [
-        'import sys',
-        `sys.path.insert(0, ${JSON.stringify(join(repoRoot(), 'glue'))})`,
-        'from lakesync_glue.session import build_local_spark',
-        `spark = build_local_spark(${JSON.stringify(layoutOf(join(work, 'shop')).warehouse)})`,
-        `spark.sql(${JSON.stringify(statement)}).collect()`,
-      ].join('\n');
-      const run = spawnSync(toolchain().python, ['-c', script], { encoding: 'utf8', timeout: 150_000 });
-      assert.equal(run.status, 0, run.stderr);
-    };
-    catalog("CALL lake.system.rewrite_data_files(table => 'shop.order_items', options => map('rewrite-all', 'true'))");
+    // Last of the loads: it rolls the table back.
+    anotherWriter("CALL lake.system.rewrite_data_files(table => 'shop.order_items', options => map('rewrite-all', 'true'))");
     const compacted = await ports.lake.query!("SELECT CAST(snapshot_id AS STRING) AS id, summary['lakesync.cycle-id'] AS cycle FROM shop.order_items.snapshots ORDER BY committed_at DESC LIMIT 1");
     assert.equal(compacted[0]?.cycle, null, 'the newest snapshot is the compaction, without lineage');
     assert.deepEqual(await ports.lake.lastCommit!('shop', 'order_items'), newest, 'the compaction is passed over');
 
-    catalog(`CALL lake.system.rollback_to_snapshot('shop.order_items', ${created.snapshotId})`);
+    anotherWriter(`CALL lake.system.rollback_to_snapshot('shop.order_items', ${created.snapshotId})`);
     const back = await ports.lake.lastCommit!('shop', 'order_items');
     assert.equal(back?.icebergSnapshotId, created.snapshotId, 'after the rollback the table holds the create again');
     assert.equal(back?.cycleId, 'c1');
