@@ -2,10 +2,11 @@
  * The start of a pack: one run (a Glue job run, or one local runner job) that loads several small
  * tables, each with exactly the request its own run would get. The start is sent at most once: a
  * retried attempt finds the run by the pack token first. Each table then waits for the run in its
- * own loadTable (src/activities/load.ts) and reads its own result.
+ * own loadTable (src/activities/load.ts) and reads its own result. A pack whose cycle is
+ * cancelled while it starts has its run stopped (stopPackLoad).
  */
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { PackRequest, TableName } from '../model';
 import type { LoadPort, PackLoads } from '../ports';
 import { type ActivityDeps, failure, sourceOf } from './deps';
@@ -24,8 +25,22 @@ export interface PackHeartbeat {
   packToken: string;
 }
 
+/** A pack whose cycle was cancelled: its run, when the start answered one. */
+export interface StopPackInput extends StartPackInput {
+  runId?: string;
+}
+
 export function packActivities(deps: ActivityDeps) {
   const planEntry = planEntries(deps);
+
+  /** The request of the pack's run: each table's as its own run would get it. */
+  async function packRequest(input: StartPackInput, packs: PackLoads): Promise<PackRequest> {
+    const { ports } = sourceOf(deps, input.source);
+    const loads = [];
+    for (const table of input.tables) loads.push(loadRequestFor(ports.load, { ...input, table }, await planEntry(input.source, input.planRef, table)));
+    return { source: input.source, cycleId: input.cycleId, packToken: input.packToken, loads, summaryLocation: packs.summaryLocation(input.source, input.cycleId, input.packToken) };
+  }
+
   return {
     async startPackLoad(input: StartPackInput): Promise<{ runId: string }> {
       const { ports } = sourceOf(deps, input.source);
@@ -39,17 +54,40 @@ export function packActivities(deps: ActivityDeps) {
       // Until the run is known, a slow start must not look like a dead worker (a second attempt would start a second run).
       const beating = setInterval(() => ctx.heartbeat({ packToken: input.packToken }), Math.max(500, Math.floor((ctx.info.heartbeatTimeoutMs ?? 60_000) / 3)));
       try {
-        const loads = [];
-        for (const table of input.tables) loads.push(loadRequestFor(ports.load, { ...input, table }, await planEntry(input.source, input.planRef, table)));
-        const req: PackRequest = { source: input.source, cycleId: input.cycleId, packToken: input.packToken, loads, summaryLocation: packs.summaryLocation(input.source, input.cycleId, input.packToken) };
-        const runId = previous?.runId ?? (await packs.findPackByToken(req)) ?? (await startWhenFree(ports.load, packs, req, subject));
+        const req = await packRequest(input, packs);
+        const found = previous?.runId ?? (await packs.findPackByToken(req));
+        // A cancelled cycle starts no run: nothing would load for it.
+        if (!found && ctx.cancellationDetails?.cancelRequested) throw new CancelledFailure(`${subject} was not started: its cycle was cancelled`);
+        const runId = found ?? (await startWhenFree(ports.load, packs, req, subject));
         ctx.heartbeat({ runId, packToken: input.packToken } satisfies PackHeartbeat);
         ctx.log.info('pack run', { packToken: input.packToken, runId, tables: input.tables.length });
         return { runId };
       } catch (err) {
+        if (err instanceof CancelledFailure) throw err;
         throw failure('pack start', subject, err);
       } finally {
         clearInterval(beating);
+      }
+    },
+
+    /**
+     * Stops the run of a pack whose cycle was cancelled while the pack started: the run the start
+     * answered, else the one its token finds (a start whose answer never came may have made it).
+     * Its tables not loaded yet write no result and commit nothing.
+     */
+    async stopPackLoad(input: StopPackInput): Promise<{ runId?: string }> {
+      const { ports } = sourceOf(deps, input.source);
+      const packs = ports.load.packs;
+      if (!packs) return {};
+      const subject = `pack ${input.packToken} (${input.tables.join(', ')})`;
+      try {
+        const runId = input.runId ?? (await packs.findPackByToken(await packRequest(input, packs)));
+        if (!runId) return {};
+        await ports.load.stopRun(runId);
+        Context.current().log.info('stopped pack run: its cycle was cancelled', { packToken: input.packToken, runId });
+        return { runId };
+      } catch (err) {
+        throw failure('pack stop', subject, err);
       }
     },
   };

@@ -100,6 +100,8 @@ export interface FakeOptions {
   exportsRunning?: boolean;
   /** The first this many pack starts are made and their answer lost (a transient error): a retry must find the run by its token. */
   packStartAnswersLost?: number;
+  /** How long a pack start takes before its run is made (a slow StartJobRun): a cycle cancelled meanwhile still gets the run. */
+  packStartLatencyMs?: number;
   /** How many describes find a DynamoDB export still in progress before it ends; 1 by default. */
   tableExportPolls?: number;
 }
@@ -543,6 +545,7 @@ export class FakeBackend {
     return {
       startPack: (req) =>
         this.call('pack.start', async () => {
+          if (this.options.packStartLatencyMs) await delay(this.options.packStartLatencyMs);
           const started = this.startPack(req);
           const lost = this.store.update((s) => (s.counters['pack.start.lost'] = (s.counters['pack.start.lost'] ?? 0) + 1));
           if (lost <= (this.options.packStartAnswersLost ?? 0)) throw new PortError('transient', 'FakeFailure', `the answer to the start of pack ${req.packToken} was lost`);

@@ -2,7 +2,7 @@
  * A batch of tables of one cycle: load -> grant -> verify per table, with bounded concurrency.
  * Batches keep every history small when a cycle has thousands of tables.
  */
-import { type ActivityOptions, ActivityCancellationType, ApplicationFailure, patched, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
+import { type ActivityOptions, ActivityCancellationType, ApplicationFailure, CancellationScope, log, patched, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { LeftByPack, LoadFailureDetails, LoadTableResult, SpentRuns } from '../activities/load';
 import { type ExportVolume, tableCost } from '../cost/ledger';
@@ -29,6 +29,8 @@ export const TABLE_EXPORT_WAIT_ACTIVITY = 'table-export-wait-activity';
 /** Patch: after a DynamoDB export of a table fails, the exports started after it are waited for, for their billed bytes (the table failed at once). */
 export const BILLED_EXPORTS_AFTER_FAILURE = 'billed-exports-after-failure';
 export const FIRST_FAILED_EXPORT_REPORTED = 'first-failed-export-reported';
+/** Patch: a batch cancelled while a pack starts waits for the start and stops the run it made (the run went on loading the cancelled cycle's tables). */
+export const PACK_START_STOPS_ON_CANCEL = 'pack-start-stops-on-cancel';
 
 export interface BatchInput {
   source: string;
@@ -55,6 +57,7 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
   const { grantTable } = proxyActivities<Activities>(shortOptions);
   const packStartOptions = packStartActivity(settings);
   const { startPackLoad } = proxyActivities<Activities>(packStartOptions);
+  const { stopPackLoad } = proxyActivities<Activities>(shortOptions);
   // Its timeout grows with the number of checks; it heartbeats per check.
   const verifyOptions = verifyActivity(settings);
   const { verifyTable } = proxyActivities<Activities>(verifyOptions);
@@ -255,22 +258,29 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
    * to run alone, one after another, in the lane the pack had.
    */
   async function runPack(unit: Extract<LoadUnit, { kind: 'pack' }>): Promise<TableOutcome[]> {
+    const request = {
+      source: input.source,
+      cycleId: input.cycleId,
+      planRef: input.planRef,
+      packToken: unit.token,
+      tables: unit.items.map((i) => i.table),
+      ...(input.export ? { exportId: input.export.exportId, exportLocation: input.export.location } : {}),
+      ...(input.snapshotTime ? { snapshotTime: input.snapshotTime } : {}),
+      database: settings.database,
+      namespace: settings.namespace,
+    };
+    // A cancelled batch waits for the start to end, so that the run it may have made is stopped.
+    const stopsOnCancel = patched(PACK_START_STOPS_ON_CANCEL);
+    const startOptions = { ...packStartOptions, ...(stopsOnCancel ? { cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED } : {}) };
     let runId: string | undefined;
     try {
-      ({ runId } = await startPackLoad.executeWithOptions({ ...packStartOptions, summary: `pack ${unit.token}: ${unit.items.length} tables in one run` }, [{
-        source: input.source,
-        cycleId: input.cycleId,
-        planRef: input.planRef,
-        packToken: unit.token,
-        tables: unit.items.map((i) => i.table),
-        ...(input.export ? { exportId: input.export.exportId, exportLocation: input.export.location } : {}),
-        ...(input.snapshotTime ? { snapshotTime: input.snapshotTime } : {}),
-        database: settings.database,
-        namespace: settings.namespace,
-      }]));
+      ({ runId } = await startPackLoad.executeWithOptions({ ...startOptions, summary: `pack ${unit.token}: ${unit.items.length} tables in one run` }, [request]));
     } catch {
-      return runPool(unit.items, 1, (item) => runAlone(item));
+      // Refused, or a lake table busy: the tables run alone (below).
     }
+    // Cancelled while it started: no table's load waits for the run (none is scheduled), so nothing else stops it.
+    if (stopsOnCancel && CancellationScope.current().consideredCancelled) await stopCancelledPack(request, runId);
+    if (runId === undefined) return runPool(unit.items, 1, (item) => runAlone(item));
     const pack = { token: unit.token, runId, tables: unit.items.length, answerLeft: patched(PACK_LEFT_TABLES_IN_LANE) };
     const answers = await Promise.all(unit.items.map((item) => runTable(item, pack)));
     const outcomes: TableOutcome[] = [];
@@ -279,6 +289,15 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
     // The tables its run left (it died or timed out first) each run alone, one after another in the
     // pack's lane, as when it never started: the concurrency holds, and no attempt of theirs was spent.
     return [...outcomes, ...(await runPool(left, 1, ({ item, spent }) => runAlone(item, spent)))];
+  }
+
+  /** Stops the run of a pack whose batch was cancelled; a stop that fails leaves it to the next load of its tables. */
+  async function stopCancelledPack(request: Parameters<typeof stopPackLoad>[0], runId: string | undefined): Promise<void> {
+    try {
+      await CancellationScope.nonCancellable(() => stopPackLoad.executeWithOptions({ ...shortOptions, summary: `stop pack ${request.packToken}: its cycle was cancelled` }, [{ ...request, ...(runId ? { runId } : {}) }]));
+    } catch (err) {
+      log.warn('the run of a cancelled pack could not be stopped: the next load of its tables stops it', { packToken: request.packToken, error: String(err) });
+    }
   }
 
   // Packs only where the settings ask for them and the batch has one to form (other batches record no marker).
