@@ -314,6 +314,8 @@ export interface LiveLoadRun {
   /** Backend state word, e.g. Glue's RUNNING or WAITING. */
   detail?: string;
   startedAt?: string;
+  /** The run is a pack's (several tables in one run): its token and how many tables it loads. */
+  pack?: { token: string; tables: number };
 }
 
 /** The result JSON the load job writes (glue/README.md). */

@@ -5,7 +5,7 @@
  * arguments name the source's JDBC connection) is never packed.
  */
 import { PortError } from './errors';
-import type { LoadRequest, PackRequest, PackSummary, PackTableSummary } from './model';
+import type { LiveLoadRun, LoadRequest, PackRequest, PackSummary, PackTableSummary } from './model';
 
 export interface PackFile {
   packToken: string;
@@ -54,6 +54,14 @@ export function packTables(file: unknown): { lakeTable: string; runToken: string
   return loads
     .filter((l): l is Record<string, string> => typeof l === 'object' && l !== null && typeof l.namespace === 'string' && typeof l.lake_table === 'string')
     .map((l) => ({ lakeTable: `${l.namespace}.${l.lake_table}`, runToken: typeof l.run_token === 'string' ? l.run_token : '' }));
+}
+
+/** A lake table a live run loads, under that table's run token; a pack's tables also name the pack. */
+export type RunTable = Pick<LiveLoadRun, 'runToken' | 'pack'> & { lakeTable: string };
+
+/** A pack run's tables, each marked as the pack's (its token, when the run has one, and its size). */
+export function withPack(tables: RunTable[], packToken: string | undefined): RunTable[] {
+  return packToken ? tables.map((t) => ({ ...t, pack: { token: packToken, tables: tables.length } })) : tables;
 }
 
 /** A summary as the run wrote it, checked; a file that is not one is an error that names it. */

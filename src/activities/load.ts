@@ -251,7 +251,7 @@ export function loadActivities(deps: ActivityDeps) {
       const packs = ports.load.packs;
       // Not billed (the embedded mode): a packed table needs no share of its run, so it goes on once its own result is in.
       const early = costBasis(settings) === 'none';
-      const { result, status } = input.pack && packs && !load.alone ? await runPacked(ports.load, packs, req, input.pack, load, early) : await runLoad(ports.load, req, load);
+      const { result, status } = input.pack && packs && !load.alone ? await runPacked(ports.load, packs, req, input.pack, load, early) : await runLoad(ports.load, req, load, early);
       // The table's cost: this run and the runs of earlier attempts that failed.
       return { ...result, usage: await usageOf(input, plan, settings, status, load.spent) };
     } catch (err) {
@@ -284,18 +284,22 @@ export function costBasis(settings: Pick<SourceConfig, 'backend' | 'source'>, st
   return settings.backend === 'aws' ? 'glue' : 'none';
 }
 
-async function runLoad(port: LoadPort, req: LoadRequest, load: LoadState): Promise<{ result: LoadResult; status: LoadRunStatus }> {
+async function runLoad(port: LoadPort, req: LoadRequest, load: LoadState, early = false): Promise<{ result: LoadResult; status: LoadRunStatus }> {
   const ctx = Context.current();
   // Until the run is known nothing else heartbeats: a slow start (throttled lookups, a slow
   // StartJobRun) would outlast the heartbeat timeout, and Temporal would run a second attempt
   // beside this one, which would start a second run of the load.
   const starting = setInterval(() => ctx.heartbeat(beat(load, 'starting')), Math.max(500, Math.floor((ctx.info.heartbeatTimeoutMs ?? 60_000) / 3)));
-  let runId: string;
+  let attached: { runId: string; pack?: PackRef };
   try {
-    runId = await startOrAttach(port, req, load);
+    attached = await startOrAttach(port, req, load);
   } finally {
     clearInterval(starting);
   }
+  // The live run of its pack (whose start gave up after making it) loads the table: the load
+  // waits for it as the pack's tables do, for its share of the run, and never stops it alone.
+  if (attached.pack && port.packs) return runPacked(port, port.packs, req, attached.pack, load, early);
+  const { runId } = attached;
   load.runId = runId;
   ctx.heartbeat(beat(load, 'running'));
 
@@ -505,30 +509,30 @@ export async function pollUntilEnded(
 }
 
 /** The run of this load: the one an earlier attempt started, else a new one once no other run is on the lake table. */
-async function startOrAttach(port: LoadPort, req: LoadRequest, load: LoadState): Promise<string> {
+async function startOrAttach(port: LoadPort, req: LoadRequest, load: LoadState): Promise<{ runId: string; pack?: PackRef }> {
   const ctx = Context.current();
   const table = req.plan.table;
-  let runId = await attachableRun(port, req, load);
-  if (runId) {
-    ctx.log.info('re-attached to load run', { table, runId });
-    return runId;
+  const earlier = await attachableRun(port, req, load);
+  if (earlier) {
+    ctx.log.info('re-attached to load run', { table, runId: earlier });
+    return { runId: earlier };
   }
-  runId = await claimLakeTable(port, req, load);
-  if (runId) {
-    ctx.log.info('attached to the live run of this load on its lake table', { table, runId });
-    return runId;
+  const live = await claimLakeTable(port, req, load);
+  if (live) {
+    ctx.log.info('attached to the live run of this load on its lake table', { table, runId: live.runId, ...(live.pack ? { packToken: live.pack.token } : {}) });
+    return { runId: live.runId, ...(live.pack ? { pack: { token: live.pack.token, runId: live.runId, tables: live.pack.tables } } : {}) };
   }
-  runId = (await port.startLoad(req)).runId;
+  const { runId } = await port.startLoad(req);
   ctx.log.info('started load run', { table, runId });
-  return runId;
+  return { runId };
 }
 
 /**
- * Makes this load the only one on its lake table. A live run of this same load (same run token)
- * is returned to attach to; any other one (left by a cycle that was terminated, reset or whose
+ * Makes this load the only one on its lake table. A live run of this same load (same run token,
+ * also a pack's run that loads the table) is returned to attach to; any other one (left by a cycle that was terminated, reset or whose
  * load gave up) is stopped, and the load waits until it has ended before it starts its own.
  */
-async function claimLakeTable(port: LoadPort, req: LoadRequest, load: LoadState): Promise<string | undefined> {
+async function claimLakeTable(port: LoadPort, req: LoadRequest, load: LoadState): Promise<LiveLoadRun | undefined> {
   const ctx = Context.current();
   const target = `${req.namespace}.${req.plan.lakeTable}`;
   const since = Date.now();
@@ -536,7 +540,7 @@ async function claimLakeTable(port: LoadPort, req: LoadRequest, load: LoadState)
   for (;;) {
     const live = await port.liveRuns(req.namespace, req.plan.lakeTable);
     const own = live.find((run) => run.runToken === req.runToken);
-    if (own) return own.runId;
+    if (own) return own;
     if (live.length === 0) return undefined;
     for (const run of live.filter((r) => !stopped.has(r.runId))) {
       ctx.log.warn('stopping the run of another load on the same lake table', { table: req.plan.table, lakeTable: target, runId: run.runId, runToken: run.runToken });

@@ -10,7 +10,7 @@ import { PortError } from '../errors';
 import type { LiveLoadRun, LoadRequest, LoadResult, LoadRunStatus, PackRequest } from '../model';
 import type { LoadPort, PackLoads } from '../ports';
 import { loadJobArguments, packJobArguments } from '../job-args';
-import { checkPackSummary, packFileOf, packSizeGB, packTables } from '../pack-file';
+import { checkPackSummary, packFileOf, packSizeGB, packTables, type RunTable, withPack } from '../pack-file';
 import { sentAtMostOnce } from './at-most-once';
 import { jdbcSource } from './direct';
 import { EMULATOR_NOT_IMPLEMENTED } from '../emulator';
@@ -193,8 +193,8 @@ export class GlueLoads implements LoadPort {
       for (const run of out.JobRuns ?? []) {
         if (!run.Id || !RUNNING.has(run.JobRunState ?? '')) continue;
         const base = { runId: run.Id, ...(run.JobRunState ? { detail: run.JobRunState } : {}), ...(run.StartedOn ? { startedAt: new Date(run.StartedOn).toISOString() } : {}) };
-        for (const { lakeTable, runToken } of await this.lakeTablesOf(run)) {
-          live.set(lakeTable, [...(live.get(lakeTable) ?? []), { ...base, runToken }]);
+        for (const { lakeTable, runToken, pack } of await this.lakeTablesOf(run)) {
+          live.set(lakeTable, [...(live.get(lakeTable) ?? []), { ...base, runToken, ...(pack ? { pack } : {}) }]);
         }
       }
       const last = out.JobRuns?.at(-1)?.StartedOn;
@@ -208,9 +208,10 @@ export class GlueLoads implements LoadPort {
   /**
    * The lake tables a live run loads, each with its run token: the one its arguments name, or for a
    * pack run (`--pack_path`) every table of its pack file, under that table's own run token (the
-   * same load attaches to it: the pack writes the table's result where a run of its own would).
+   * same load attaches to it: the pack writes the table's result where a run of its own would),
+   * with the pack's token (its `--run_token`) and size, for the table's share of the run.
    */
-  private async lakeTablesOf(run: JobRun): Promise<{ lakeTable: string; runToken: string }[]> {
+  private async lakeTablesOf(run: JobRun): Promise<RunTable[]> {
     const args = run.Arguments ?? {};
     const packPath = args['--pack_path'];
     if (packPath === undefined) {
@@ -232,7 +233,7 @@ export class GlueLoads implements LoadPort {
     }
     if (file === undefined) return unusable('it does not exist');
     try {
-      return packTables(file);
+      return withPack(packTables(file), args['--run_token']);
     } catch (err) {
       return unusable((err as Error).message);
     }

@@ -16,7 +16,7 @@ import { dirname, join } from 'node:path';
 import { PortError } from '../errors';
 import { loadJobArguments } from '../job-args';
 import type { LiveLoadRun, LoadRequest, LoadResult, LoadRunStatus, PackSummary } from '../model';
-import { checkPackSummary, packFileOf, packTables } from '../pack-file';
+import { checkPackSummary, packFileOf, packTables, type RunTable, withPack } from '../pack-file';
 import type { LoadPort, PackLoads } from '../ports';
 import { fileSafe, KeyedMutex, readJsonIfExists, writeJsonAtomic } from './files';
 import { type ProcessRef, THIS_PROCESS, processAlive } from './process-identity';
@@ -243,11 +243,11 @@ export function createLoadPort(layout: WorkDirLayout, runner: RunnerClient, opti
   }
 
   /** The lake tables a run loads, with the run token of each: one for a load, those of its pack file for a pack. */
-  function lakeTablesOf(record: RunRecord): { lakeTable: string; runToken: string }[] {
+  function lakeTablesOf(record: RunRecord): RunTable[] {
     if (!record.args) return [];
     if (!isPack(record)) return record.args.namespace && record.args.lake_table ? [{ lakeTable: `${record.args.namespace}.${record.args.lake_table}`, runToken: record.runToken }] : [];
     try {
-      return packTables(readJsonIfExists<unknown>(record.args.pack_path!));
+      return withPack(packTables(readJsonIfExists<unknown>(record.args.pack_path!)), record.runToken);
     } catch {
       return []; // an unreadable pack file: the run fails on it before it loads a table
     }
@@ -345,7 +345,7 @@ export function createLoadPort(layout: WorkDirLayout, runner: RunnerClient, opti
         const mine = lakeTablesOf(record).find((t) => t.lakeTable === `${namespace}.${lakeTable}`);
         if (!mine) continue;
         const detail = status(record).detail;
-        live.push({ runId: record.runId, runToken: mine.runToken, queuedAt: record.queuedAt, ...(detail ? { detail } : {}), ...(record.startedAt ? { startedAt: record.startedAt } : {}) });
+        live.push({ runId: record.runId, runToken: mine.runToken, ...(mine.pack ? { pack: mine.pack } : {}), queuedAt: record.queuedAt, ...(detail ? { detail } : {}), ...(record.startedAt ? { startedAt: record.startedAt } : {}) });
       }
       return live.sort((a, b) => a.queuedAt.localeCompare(b.queuedAt)).map(({ queuedAt: _, ...run }) => run);
     },

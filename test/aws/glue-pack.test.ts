@@ -222,6 +222,8 @@ describe('pack runs in GetJobRuns (aws-sdk-client-mock: moto lacks the call)', (
     const orders = await ports.load.liveRuns('shop', 'orders');
     assert.deepEqual(orders.map((r) => [r.runId, r.runToken, r.detail]), [['jr_pack', 'c1:public.orders', 'RUNNING'], ['jr_single', 'c0:public.orders', 'WAITING']]);
     assert.deepEqual((await ports.load.liveRuns('shop', 'items')).map((r) => [r.runId, r.runToken]), [['jr_pack', 'c1:public.items']]);
+    // The pack run names its pack, so a table that attaches to it books its share of the run, not the whole run.
+    assert.deepEqual(orders.map((r) => r.pack), [{ token: PACK_TOKEN, tables: 2 }, undefined]);
     assert.deepEqual(await ports.load.liveRuns('shop', 'users'), []);
     // A missing pack file is reported, not fatal: that run fails before it loads anything. A finished pack's file is never read.
     assert.equal(mocks.s3.commandCalls(GetObjectCommand).length, 2);

@@ -74,3 +74,41 @@ describe('a pack summary whose read fails for a moment', () => {
     assert.equal(reads, 2);
   });
 });
+
+describe('tables loaded alone while their pack run goes on (its start gave up after making it)', () => {
+  test("each attaches to the pack run and books its share of the run's DPU-seconds, not the whole run", async () => {
+    const config = parseConfig({ sources: { shop: { database: 'shop', source: { kind: 'fake', tables: TABLES }, target: { namespace: 'shop' } } } });
+    const plans = TABLES.map((t) => planEntry({ table: t, lakeTable: t.split('.')[1]!, action: 'create', primaryKey: ['id'], sizeGB: 0.001 }));
+    const base = new FakeBackend({ tables: TABLES, latencyMs: 0 }).ports();
+    const planRef = await base.manifests.put('c1/plan.json', plans);
+    // No pack: the workflow runs each table alone, as when startPackLoad gave up.
+    const inputOf = (table: string): LoadTableInput => ({ source: 'shop', cycleId: 'c1', planRef, table, exportId: 'e1', snapshotTime: started, exportLocation: 'fake://exports/e1', database: 'shop', namespace: 'shop' });
+    const requests = TABLES.map((t, i) => loadRequestFor(base.load, inputOf(t), plans[i]!));
+    const resultOf = (i: number) => ({ ...({ status: 'succeeded', action: 'create', rowsRead: 1, inserted: 1, updated: 0, deleted: 0, rowCountAfter: 1, committed: true, snapshotId: '1', schemaHash: 'h', cycleId: 'c1', startedAt: started, finishedAt: started } as LoadResult), table: `shop.${TABLES[i]}`, lakeTable: `shop.${plans[i]!.lakeTable}`, runToken: requests[i]!.runToken });
+    const ended: LoadRunStatus = { runId: 'pack-run-1', state: 'succeeded', detail: 'SUCCEEDED', dpuSeconds: RUN_DPU_SECONDS, executionSeconds: 60 };
+    const summary: PackSummary = { packToken: 'c1-pack-1', tables: TABLES.map((table, i) => ({ table, status: 'succeeded', seconds: 10 * (i + 1) })) };
+    const load: LoadPort = {
+      ...base.load,
+      pollPolicy: { initialMs: 10, maxMs: 20 },
+      // The pack run is live on each of its lake tables under that table's own run token (as Glue and the local runner list it).
+      liveRuns: async (_namespace, lakeTable) => {
+        const i = plans.findIndex((p) => p.lakeTable === lakeTable);
+        return [{ runId: 'pack-run-1', runToken: requests[i]!.runToken, detail: 'RUNNING', pack: { token: 'c1-pack-1', tables: TABLES.length } }];
+      },
+      findRunByToken: async () => undefined,
+      getRun: async () => ended,
+      readResult: async (location) => {
+        const i = requests.findIndex((r) => r.resultLocation === location);
+        return i >= 0 ? resultOf(i) : undefined;
+      },
+      packs: { ...base.load.packs!, readSummary: async () => summary },
+    };
+    const { loadTable } = loadActivities({ config, portsFor: () => ({ ...base, load }) });
+    const booked: number[] = [];
+    for (const table of TABLES) {
+      const result = (await new MockActivityEnvironment({ heartbeatTimeoutMs: 2000 }).run(loadTable, inputOf(table))) as LoadTableResult;
+      booked.push(result.usage?.dpuSeconds ?? NaN);
+    }
+    assert.deepEqual(booked, [100, 200, 300], '600 DPU-s by 10, 20 and 30 of 60 seconds');
+  });
+});

@@ -99,7 +99,7 @@ describe('a pack in the local load runner', () => {
     assert.equal(await packs.findPackByToken(req), runId);
     // While it goes, the pack is the live run of each of its lake tables, under the table's own run token.
     const live = await ports.load.liveRuns('shop', 'p_events');
-    assert.deepEqual(live.map((r) => [r.runId, r.runToken]), [[runId, 'c1:public.events']]);
+    assert.deepEqual(live.map((r) => [r.runId, r.runToken, r.pack]), [[runId, 'c1:public.events', { token: 'c1:pack-1', tables: 3 }]]);
     assert.equal((await packs.startPack(req)).runId, runId, 'a retried start attaches to the same run');
     assert.equal(runRecords('c1:pack-1').length, 1, 'one runner job for the pack');
 
