@@ -42,6 +42,9 @@ _TEXT = "binary (UTF8)"
 _RANGE_NUMERIC = ("int16", "int32", "int64", "float32", "float64", "numeric")
 _RANGE_TEMPORAL = ("date", "timestamp", "timestamptz")
 _INTEGRAL = ("int16", "int32", "int64")
+# Cursor kinds a window cannot bound: PostgreSQL compares them as text ('\x0a1b', 'true'), the lake
+# in its own type (bytes, booleans, lists), so the two sides disagree on which rows are new.
+_UNORDERED_CURSORS = {"bytes": "bytea", "bool": "boolean", "array": "an array"}
 
 
 def ident(name: str) -> str:
@@ -221,6 +224,18 @@ class DirectRows:
         raise InvalidArgument(f"--{arg} {name!r}: table {self.args.target} has no such column (columns: {listed}); "
                               "pass a column of the source table")
 
+    def check_cursor(self, cursor: SourceColumn) -> None:
+        """A cursor whose window PostgreSQL and the lake bound alike: refused before anything is read."""
+        named = _UNORDERED_CURSORS.get(cursor.kind)
+        if named is None:
+            return
+        raise InvalidArgument(
+            f"--cursor_column {cursor.name!r}: table {self.args.target}'s column is {named} "
+            f"({cursor.mapping.original_type}), which PostgreSQL and the lake order differently, so a window "
+            "on it would skip new rows; pick a cursor column that is a number, a date or timestamp, or text "
+            "(e.g. an id or an updated-at column), or load the table from an export (extract: export)"
+        )
+
     # -- the window ---------------------------------------------------------------------------
     def fix_window(self, cursor: SourceColumn, cursor_lake: str, lake_types: dict[str, str], exists: bool,
                    ident_: str) -> Window:
@@ -273,6 +288,7 @@ class DirectRows:
         a, spark = self.args, self.spark
         jdbc = self.conn.jdbc
         cursor = self.column(cursor_name, "cursor_column")
+        self.check_cursor(cursor)
         window = self.fix_window(cursor, cursor_lake, lake_types, exists, ident_)
         wanted = [self.column(m.column_name, "column_policies") for m in kept]
         n = jdbc.partitions or default_partitions(window.estimated_rows)

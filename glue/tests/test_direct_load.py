@@ -220,6 +220,23 @@ def test_a_cursor_column_missing_in_the_source_fails_before_anything_is_written(
     assert not spark.catalog.tableExists("lake.tests.d_nocursor")
 
 
+@pytest.mark.parametrize("cursor_type", ["bytea", "boolean", "int[]"])
+def test_a_cursor_the_window_cannot_bound_is_refused_before_anything_is_written(
+        direct_load: Loader, postgres: PgServer, spark: Any, cursor_type: str) -> None:
+    """PostgreSQL would compare these as text ('\\x0a', 'true'), the lake as bytes, booleans or lists:
+    windows would skip new rows (a boolean cursor's later false rows, most bytea values)."""
+    table = f"d_unordered_{cursor_type.strip('[]')}"
+    postgres.sql(f"CREATE TABLE {table} (id int, tag {cursor_type})")
+    postgres.sql(f"INSERT INTO {table} VALUES (1, NULL)")
+    result = direct_load(table, table, action="create", cursor_column="tag")
+    assert result.status == "failed" and result.error is not None
+    assert result.error["class"] == "InvalidArgument" and not result.error["retryable"]
+    message = result.error["message"]
+    assert "--cursor_column 'tag'" in message and f"shop.public.{table}" in message, message
+    assert "order differently" in message and "extract: export" in message, message
+    assert not spark.catalog.tableExists(f"lake.tests.{table}")
+
+
 def test_a_missing_source_table_is_named(direct_load: Loader) -> None:
     result = direct_load("d_absent", "d_absent", action="create", cursor_column="id")
     assert result.status == "failed" and result.error is not None
