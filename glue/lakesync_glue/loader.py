@@ -234,12 +234,13 @@ class _Load:
         return ExportRows(self.args)
 
     def read_rows(self, rows: "ExportRows | DirectRows", mappings: Sequence[ColumnMapping], cursor: str | None,
-                  lake_types: dict[str, str]) -> "DataFrame":
-        """The raw rows: the export's files, or the direct window (read once and kept for the load)."""
+                  cursor_source: str | None, lake_types: dict[str, str]) -> "DataFrame":
+        """The raw rows: the export's files, or the direct window (read once and kept for the load).
+        `cursor` is the cursor's lake name, `cursor_source` its source name (they differ under a rename)."""
         if isinstance(rows, ExportRows):
             return rows.read(self.spark, mappings)
-        assert cursor is not None and self.args.cursor_column, "a direct load has a cursor (args.py)"
-        raw = rows.read(mappings, self.args.cursor_column, cursor, lake_types, self.state.table_exists, self.ident)
+        assert cursor is not None and cursor_source is not None, "a direct load has a cursor (args.py)"
+        raw = rows.read(mappings, cursor_source, cursor, lake_types, self.state.table_exists, self.ident)
         self.state.cached.append(raw)
         self.state.window = rows.window_result()
         return raw
@@ -277,7 +278,7 @@ class _Load:
                 raise refusal
 
         state.phase(f"read {rows.name}")
-        raw = self.read_rows(rows, mappings, cursor, lake_types)
+        raw = self.read_rows(rows, mappings, cursor, export_name[cursor] if cursor else None, lake_types)
         # A rebuild plans the table anew from the export; otherwise existing lake columns keep their types.
         prepared = columns.prepare(raw, mappings, names, a.column_policies, {} if a.rebuild else lake_types,
                                    hash_key, a.target)

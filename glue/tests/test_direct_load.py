@@ -206,6 +206,22 @@ def test_types_arrive_as_the_source_holds_them_and_excluded_columns_are_never_se
     assert statements and not [s for s in statements if '"secret_col"' in s]
 
 
+def test_a_cursor_named_by_its_lake_name_reads_its_source_column(direct_load: Loader, postgres: PgServer,
+                                                                  spark: Any) -> None:
+    """A renamed cursor may be named as the lake calls it, as in export loads: the window reads the source column."""
+    postgres.sql("CREATE TABLE d_renamed (id int, created_at timestamptz)")
+    postgres.sql("INSERT INTO d_renamed SELECT g, timestamptz '2024-05-01 00:00:00+00' + g * interval '1 minute' "
+                 "FROM generate_series(1, 20) g")
+    options = {"cursor_column": "created", "column_policies": json.dumps({"created_at": {"rename": "created"}})}
+    first = direct_load("d_renamed", "d_renamed", action="create", **options)
+    assert (first.status, first.inserted, first.cursorColumn) == ("succeeded", 20, "created"), first.error
+    postgres.sql("INSERT INTO d_renamed VALUES (21, '2024-05-01 00:30:00+00')")
+    second = direct_load("d_renamed", "d_renamed", **options)
+    assert (second.status, second.inserted) == ("succeeded", 1), second.error
+    assert second.cursorValueAfter == "2024-05-01T00:30:00.000000Z"
+    assert lake_ids(spark, "d_renamed") == list(range(1, 22))
+
+
 def test_the_default_partition_count_follows_the_row_estimate() -> None:
     assert [default_partitions(n) for n in (0, 1, 500_000, 500_001, 3_000_000, 10**10)] == [1, 1, 1, 2, 6, 32]
 
