@@ -242,6 +242,7 @@ class DirectRows:
         """The lower bound from the lake, the upper bound and the estimate from the source (one query)."""
         a, spark = self.args, self.spark
         low: str | None = None
+        lake_max: str | None = None
         create = not exists
         if exists:
             lake_type = lake_types.get(cursor_lake)
@@ -272,8 +273,15 @@ class DirectRows:
         else:
             estimate = "count(*)"
         lo, hi = _bound_text(cursor, f"min({cmp})", "floor"), _bound_text(cursor, f"max({cmp})", "ceil")
-        sql = f"SELECT max({cmp})::text AS high, {lo} AS lo, {hi} AS hi, {estimate}::bigint AS n FROM {self.source_rows}{where}"
+        # Whether the source's max lies below the lake's (no row at or above the lower bound counts so too).
+        behind = "FALSE" if lake_max is None or low is None else f"coalesce(max({cmp}) < {literal(lake_max)}, TRUE)"
+        sql = (f"SELECT max({cmp})::text AS high, {lo} AS lo, {hi} AS hi, {estimate}::bigint AS n, {behind} AS behind "
+               f"FROM {self.source_rows}{where}")
         row = self.conn.collect(spark, sql, "fixing the window's upper bound")[0]
+        if row["behind"] and lake_max is not None and low is not None:
+            went_back = cursor_went_back(cursor_lake, lake_max, row["high"], low)
+            log.warning("%s: %s", a.lake_table_id, went_back)
+            self.warnings.append(went_back)
         window.high = row["high"]
         window.estimated_rows = int(row["n"] or 0)
         window.range_low, window.range_high = row["lo"], row["hi"]
@@ -348,6 +356,15 @@ class DirectRows:
         hashed = f"coalesce(mod(abs(hashtext(({ident(column.name)})::text)::bigint), {n}), 0)"
         return hashed, {"predicates": [f"{PART} = {i}" for i in range(n)]}
 
+
+
+def cursor_went_back(cursor: str, lake_max: str, source_max: str | None, low: str) -> str:
+    """The warning of a window whose source max lies below the lake's: rows below the window are never read."""
+    source = f"is {source_max}" if source_max is not None else f"lies below {low}"
+    return (f"cursor column {cursor!r}: the source's largest value {source}, below the lake's max {lake_max}: the "
+            "cursor went back (rows were deleted, or a sequence or clock restarted), so every window starts at the "
+            "lake's max and source rows with a smaller cursor value are not read; if the source's rows were replaced, "
+            "load the table once from an export (extract: export) so the lake follows the source")
 
 
 def range_bounds(cursor: SourceColumn, window: Window) -> tuple[str, str] | None:
