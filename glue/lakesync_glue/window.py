@@ -137,6 +137,8 @@ def lower_bound(cursor_type: str, lake_max: str, lookback: Lookback) -> str | No
             if cursor_type in INTEGRAL_TYPES:
                 return f"CAST({sql_string(format(bound, 'f'))} AS DECIMAL(38,0))"
             return f"CAST({sql_string(format(bound, 'f'))} AS {cursor_type})"
+    if cursor_type == "binary":
+        return f"unbase64({sql_string(lake_max)})"  # the lake's max of a binary column is given as base64
     return f"CAST({sql_string(lake_max)} AS {cursor_type})"
 
 

@@ -85,6 +85,14 @@ def test_lower_bounds_evaluate_in_spark(spark: Any) -> None:
     assert spark.sql(f"SELECT CAST(1.1 AS FLOAT) >= {bound} AS ok").collect()[0][0] is True
 
 
+def test_a_binary_cursor_bound_is_the_lake_max_itself(spark: Any) -> None:
+    """The lake's max of a binary (bytea) column arrives as base64: the bound is those bytes, not the base64 text's."""
+    bound = lower_bound("binary", "AP8=", parse_lookback("0"))  # bytes 00 ff
+    assert bound is not None
+    row = spark.sql(f"SELECT hex({bound}) AS h, X'00FF' >= {bound} AS tie, X'0100' >= {bound} AS above").collect()[0]
+    assert (row["h"], row["tie"], row["above"]) == ("00FF", True, True)
+
+
 def test_a_date_or_timestamp_max_after_tomorrow_is_a_pinned_window() -> None:
     today = date(2026, 12, 3)
     for lake_type, lake_max in (("timestamp", "9999-12-31T23:59:59.999999Z"), ("timestamp_ntz", "2026-12-05T00:00:00"),
