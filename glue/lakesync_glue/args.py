@@ -14,7 +14,7 @@ from typing import Literal
 
 from .dynamodb_args import DynamoArgs, parse_dynamodb_args
 from .errors import InvalidArgument
-from .policies import ColumnPolicy, parse_column_policies
+from .policies import ColumnPolicy, check_direct_cursor_type, parse_column_policies
 from .jdbcurl import JdbcArgs, parse_jdbc_args
 from .names import catalog_name_problem, s3_tables_name_problem, suggest_s3_tables_name
 from .window import Lookback, parse_lookback
@@ -398,12 +398,8 @@ def parse_job_args(options: Mapping[str, str], mode: Mode) -> JobArgs:
         raise InvalidArgument(f"--dynamodb_exports, --dynamodb_key and --dynamodb_attributes apply only to DynamoDB "
                               f"tables (table {target}); pass --source_format dynamodb, or leave them out")
     jdbc = _parse_direct(options, extract, action, cursor, target) if extract == "direct" else None
-    retyped_cursor = [p for c, p in policies.items() if cursor and c.lower() == cursor.lower() and p.type]
-    if jdbc and retyped_cursor:
-        raise _fail("column_policies", f"{cursor}: type {retyped_cursor[0].type}",
-                    f"a direct load (table {target}) compares its cursor in PostgreSQL, in the column's own type, with "
-                    "the lake's max(cursor), held in the lake type: the two orders differ (text '999' > '1000'), so rows "
-                    "would be skipped", "remove type from the cursor column's policy, or load the table from an export")
+    if jdbc and cursor:
+        check_direct_cursor_type(policies, cursor, target)
     if extract == "export":
         given = [n for n in _DIRECT_ONLY if get(n)]
         if given:

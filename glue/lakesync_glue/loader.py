@@ -26,7 +26,7 @@ from .export import TableExport, find_table_export
 from .hashing import resolve_hash_key
 from .names import quote
 from .pgtypes import ColumnMapping, ColumnPlan
-from .policies import check_resolved_roles
+from .policies import check_direct_cursor_type, check_resolved_roles
 from .result import LoadResult, utc_now, write_result
 from .schema import SchemaPlan, plan_rebuild, plan_schema
 from .window import EXPORT_REMEDY, check_lookback, default_lookback, lower_bound, pinned_warning
@@ -264,6 +264,9 @@ class _Load:
         # A key or cursor named by its lake name (a rename) meets the policy rules by its export name too.
         export_name = {name: m.column_name for m, name in zip(mappings, names)}
         check_resolved_roles(a.column_policies, [export_name[k] for k in key], export_name[cursor] if cursor else None)
+        if a.direct and cursor:
+            # Named by its lake name (a rename), the cursor's policy is found only now.
+            check_direct_cursor_type(a.column_policies, export_name[cursor], a.target)
         hash_key = resolve_hash_key(a)
 
         state.phase("lake table state")

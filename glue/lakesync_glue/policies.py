@@ -142,6 +142,18 @@ def check_resolved_roles(policies: Mapping[str, ColumnPolicy], key: Sequence[str
         _check_role(policy, column in key, column == cursor)
 
 
+def check_direct_cursor_type(policies: Mapping[str, ColumnPolicy], cursor: str, target: str) -> None:
+    """A direct load's cursor keeps its source type: its windows are compared in PostgreSQL, the lake's max in the lake."""
+    retyped = [p for c, p in policies.items() if c.lower() == cursor.lower() and p.type]
+    if retyped:
+        raise InvalidArgument(
+            f"--column_policies {cursor + ': type ' + str(retyped[0].type)!r}: a direct load (table {target}) compares "
+            "its cursor in PostgreSQL, in the column's own type, with the lake's max(cursor), held in the lake type: the "
+            "two orders differ (text '999' > '1000'), so rows would be skipped; remove type from the cursor column's "
+            "policy, or load the table from an export"
+        )
+
+
 def check_policy_columns(policies: Mapping[str, ColumnPolicy], columns: Sequence[str], table: str) -> None:
     """Every policy names a column of the table's export (names are case-sensitive)."""
     present = set(columns)

@@ -244,6 +244,14 @@ def test_a_cursor_named_by_its_lake_name_reads_its_source_column(direct_load: Lo
     assert (second.status, second.inserted) == ("succeeded", 1), second.error
     assert second.cursorValueAfter == "2024-05-01T00:30:00.000000Z"
     assert lake_ids(spark, "d_renamed") == list(range(1, 22))
+    # Retyped too, the cursor's windows would compare another order: refused by its lake name as by its source name
+    # (test_direct_args.py), before anything is written.
+    retyped = json.dumps({"created_at": {"rename": "created", "type": "string"}})
+    refused = direct_load("d_renamed", "d_renamed_text", action="create", cursor_column="created",
+                          column_policies=retyped)
+    assert refused.status == "failed" and refused.error is not None
+    assert refused.error["message"].startswith("--column_policies 'created_at: type string': a direct load"), refused.error
+    assert not spark.catalog.tableExists("lake.tests.d_renamed_text")
 
 
 def test_the_default_partition_count_follows_the_row_estimate() -> None:

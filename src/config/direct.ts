@@ -72,10 +72,10 @@ export function directTableProblems(t: TableExtract): ExtractProblem[] {
       message: 'extract direct reads windows of the cursor column and needs one: add cursor: { column: <a monotonic id or timestamp column> }',
     });
   }
-  const cursorPolicy = t.cursor ? t.columns?.[t.cursor.column] : undefined;
-  if (t.cursor && typeof cursorPolicy === 'object' && cursorPolicy !== null && 'type' in cursorPolicy && cursorPolicy.type !== undefined) {
+  const cursorPolicy = t.cursor ? cursorColumnPolicy(t.columns, t.cursor.column) : undefined;
+  if (cursorPolicy && 'type' in cursorPolicy.policy && cursorPolicy.policy.type !== undefined) {
     problems.push({
-      path: ['columns', t.cursor.column, 'type'],
+      path: ['columns', cursorPolicy.name, 'type'],
       message:
         "the cursor of an extract: direct table keeps its source type: each window is compared in PostgreSQL, in the column's own type, with the lake's max(cursor), " +
         "and another lake type orders differently (as text '999' > '1000'), so rows would be skipped. Remove type here, or use extract: export",
@@ -88,6 +88,15 @@ export function directTableProblems(t: TableExtract): ExtractProblem[] {
     });
   }
   return problems;
+}
+
+/** The policy of the cursor column, named by its source name or by the lake name a rename gives it. */
+function cursorColumnPolicy(columns: Record<string, unknown> | undefined, cursor: string): { name: string; policy: object } | undefined {
+  const policies = Object.entries(columns ?? {}).filter((e): e is [string, object] => typeof e[1] === 'object' && e[1] !== null);
+  const byName = policies.find(([name]) => name === cursor);
+  const byRename = policies.find(([, p]) => 'rename' in p && typeof p.rename === 'string' && p.rename.toLowerCase() === cursor.toLowerCase());
+  const found = byName ?? byRename;
+  return found ? { name: found[0], policy: found[1] } : undefined;
 }
 
 /** The source settings the cross-field rules read; `glueConnection` is optional on the catalog. */

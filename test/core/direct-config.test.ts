@@ -72,6 +72,10 @@ describe('config of extract: direct', () => {
     assert.deepEqual(problems(localSource({ 'public.events': { extract: 'direct', cursor: { column: 'seq' }, columns: { seq: { type: 'bigint' }, note: { type: 'string' } } } })), [
       "sources.shop.tables.public.events.columns.seq.type: the cursor of an extract: direct table keeps its source type: each window is compared in PostgreSQL, in the column's own type, with the lake's max(cursor), and another lake type orders differently (as text '999' > '1000'), so rows would be skipped. Remove type here, or use extract: export",
     ]);
+    // Named by the lake name a rename gives it, the cursor is the same column.
+    assert.deepEqual(problems(localSource({ 'public.events': { extract: 'direct', cursor: { column: 'seq_no' }, columns: { seq: { rename: 'seq_no', type: 'string' } } } })), [
+      "sources.shop.tables.public.events.columns.seq.type: the cursor of an extract: direct table keeps its source type: each window is compared in PostgreSQL, in the column's own type, with the lake's max(cursor), and another lake type orders differently (as text '999' > '1000'), so rows would be skipped. Remove type here, or use extract: export",
+    ]);
     // Loaded from exports, the cursor is compared typed: the type applies.
     assert.deepEqual(problems(localSource({ 'public.events': { cursor: { column: 'seq' }, columns: { seq: { type: 'bigint' } } } })), []);
   });
