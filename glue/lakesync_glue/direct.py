@@ -353,6 +353,13 @@ class DirectRows:
                 return ident(cursor.name), {"partitionColumn": PART, "lowerBound": low, "upperBound": high,
                                             "numPartitions": str(n)}
         column = self.column(jdbc.partition_column, "partition_column") if jdbc.partition_column else cursor
+        policy = self.args.column_policies.get(column.name)
+        if policy is not None and policy.exclude:
+            raise InvalidArgument(
+                f"--partition_column {column.name!r}: table {self.args.target}'s column is excluded by its column "
+                "policy, and excluded columns are never read, not even to hash partitions on; partition on another "
+                "column, or leave --partition_column out"
+            )
         hashed = f"coalesce(mod(abs(hashtext(({ident(column.name)})::text)::bigint), {n}), 0)"
         return hashed, {"predicates": [f"{PART} = {i}" for i in range(n)]}
 

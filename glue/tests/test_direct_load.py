@@ -254,6 +254,19 @@ def test_a_cursor_named_by_its_lake_name_reads_its_source_column(direct_load: Lo
     assert not spark.catalog.tableExists("lake.tests.d_renamed_text")
 
 
+def test_partitions_are_never_hashed_on_an_excluded_column(direct_load: Loader, postgres: PgServer, spark: Any) -> None:
+    postgres.sql("CREATE TABLE d_excluded_part (id int, ssn text)")
+    postgres.sql("INSERT INTO d_excluded_part SELECT g, 'ssn' || g FROM generate_series(1, 10) g")
+    result = direct_load("d_excluded_part", "d_excluded_part", action="create", cursor_column="id", partitions="2",
+                         partition_column="ssn", column_policies=json.dumps({"ssn": {"exclude": True}}))
+    assert result.status == "failed" and result.error is not None
+    assert result.error["message"].startswith("--partition_column 'ssn': table shop.public.d_excluded_part's column is "
+                                              "excluded"), result.error
+    assert not spark.catalog.tableExists("lake.tests.d_excluded_part")
+    statements = [line for line in postgres.server_log().splitlines() if "d_excluded_part" in line and "statement:" in line]
+    assert statements and not [s for s in statements if '"ssn"' in s]
+
+
 def test_the_default_partition_count_follows_the_row_estimate() -> None:
     assert [default_partitions(n) for n in (0, 1, 500_000, 500_001, 3_000_000, 10**10)] == [1, 1, 1, 2, 6, 32]
 

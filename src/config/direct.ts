@@ -81,6 +81,14 @@ export function directTableProblems(t: TableExtract): ExtractProblem[] {
         "and another lake type orders differently (as text '999' > '1000'), so rows would be skipped. Remove type here, or use extract: export",
     });
   }
+  const partitionColumn = t.direct?.partitionColumn;
+  const partitionPolicy = partitionColumn !== undefined ? t.columns?.[partitionColumn] : undefined;
+  if (typeof partitionPolicy === 'object' && partitionPolicy !== null && 'exclude' in partitionPolicy && partitionPolicy.exclude === true) {
+    problems.push({
+      path: ['direct', 'partitionColumn'],
+      message: `column ${partitionColumn} is excluded (columns.${partitionColumn}.exclude), and excluded columns are never read, not even to hash partitions on: partition on another column, or leave partitionColumn out`,
+    });
+  }
   if (t.action === 'replace' || t.action === 'merge') {
     problems.push({
       path: ['action'],

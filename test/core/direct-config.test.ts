@@ -118,6 +118,13 @@ describe('config of extract: direct', () => {
     assert.match(problems(localSource({ 'public.events': { extract: 'jdbc', cursor: { column: 'id' } } })).join('\n'), /extract: must be export or direct/);
     assert.match(problems(localSource({ 'public.events': { extract: 'direct', cursor: { column: 'id' }, direct: { firstLoad: 'snapshot' } } })).join('\n'), /firstLoad: must be direct or export/);
   });
+
+  test('partitions are never hashed on an excluded column: the partition query would name it in the source', () => {
+    assert.deepEqual(problems(localSource({ 'public.events': { extract: 'direct', cursor: { column: 'id' }, direct: { partitionColumn: 'ssn' }, columns: { ssn: { exclude: true } } } })), [
+      'sources.shop.tables.public.events.direct.partitionColumn: column ssn is excluded (columns.ssn.exclude), and excluded columns are never read, not even to hash partitions on: partition on another column, or leave partitionColumn out',
+    ]);
+    assert.deepEqual(problems(localSource({ 'public.events': { extract: 'direct', cursor: { column: 'id' }, direct: { partitionColumn: 'ssn' }, columns: { ssn: { rename: 'tax_id' } } } })), []);
+  });
 });
 
 const t = (table: string, primaryKey?: string[]): DiscoveredTable => ({
