@@ -5,7 +5,7 @@
 import type { SourceConfig } from './config/schema';
 import { keysMatchingNoTable, lakeNameCollisions, lakeTableName, selectTable } from './config/tables';
 import { columnPolicies, columnPolicyProblems, reservedColumnProblem } from './config/columns';
-import { directExtract, firstLoadOf } from './config/direct';
+import { directExtract, firstLoadOf, missingCursorProblem } from './config/direct';
 import { LAKE_NAME_RULE, isValidLakeName } from './names';
 import { cursorKind, defaultLookback, lookbackKindProblem, lookbackText } from './lookback';
 import type { DirectExtract, DiscoveredTable, KeySource, PlanEntry, TableName, TableOutcome } from './model';
@@ -177,6 +177,8 @@ function planEntry(
   };
 
   const direct = directExtract(settings);
+  const missingCursor = direct && cursorColumn ? missingCursorProblem(t.table, t.columns.map((c) => c.columnName), cursorColumn, settings?.columns) : undefined;
+  if (missingCursor) return missingCursor;
   if (direct) return directEntry(t, settings, { ...base, cursor: base.cursor! }, direct, lakeExists, rebuild);
   if (!lakeExists) return { ...base, action: 'create', reason: 'lake table missing' };
   // The whole table again from the export, so new column types apply (arrays kept as text become lists).

@@ -159,6 +159,20 @@ export function directSourceProblems(s: SourceExtract): ExtractProblem[] {
   return [];
 }
 
+/**
+ * Why a direct table's cursor names no column of the source's table (its catalog, known at plan
+ * time), or undefined: by its name, in any case, or by the lake name a rename gives a column, as
+ * the load job finds it. Refused in the plan, before a run (or a first load's export) is started.
+ */
+export function missingCursorProblem(table: string, columns: readonly string[], cursor: string, policies: Record<string, { rename?: string | undefined }> | undefined): string | undefined {
+  if (columns.length === 0) return undefined; // columns unknown: the job checks
+  const wanted = cursor.toLowerCase();
+  const lakeNames = Object.values(policies ?? {}).map((p) => p.rename?.toLowerCase());
+  if (columns.some((c) => c.toLowerCase() === wanted) || lakeNames.includes(wanted)) return undefined;
+  const listed = columns.slice(0, 20).join(', ') + (columns.length > 20 ? ', ...' : '');
+  return `cursor column ${cursor} is not a column of the table (its columns: ${listed}): set tables."${table}".cursor.column to one of them`;
+}
+
 /** The plan's view of a table's direct settings; undefined for an export table. */
 export function directExtract(t: TableExtract | undefined): DirectExtract | undefined {
   if (t?.extract !== 'direct') return undefined;

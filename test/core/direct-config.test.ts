@@ -168,6 +168,25 @@ describe('plan of direct tables', () => {
     assert.equal(by['public.log']!.reason, "direct: window from the lake's max(id) - lookback 0 to the source's max(id), rows the lake lacks appended (partitions from the window's row estimate)");
   });
 
+  test("a cursor that is not a column of the source's table fails the plan: no run, no export is taken for it", () => {
+    const typo = parsed(
+      localSource({
+        'public.events': { extract: 'direct', cursor: { column: 'updated_at' } },
+        'public.clicks': { extract: 'direct', cursor: { column: 'updated_at' }, direct: { firstLoad: 'export' } },
+        // Named by the lake name a rename gives it, or in another case, the cursor is found.
+        'public.log': { extract: 'direct', cursor: { column: 'seq' }, columns: { id: { rename: 'seq' } } },
+        'public.orders': { extract: 'direct', cursor: { column: 'ID' } },
+      }),
+    );
+    const tables = [t('public.events'), t('public.clicks'), t('public.log'), t('public.orders')];
+    const { entries, notLoaded } = planTables(typo, [t('public.clicks')], new Set(), {}, tables);
+    assert.deepEqual(entries.map((e) => e.table).sort(), ['public.log', 'public.orders']);
+    assert.deepEqual(notLoaded.map((n) => [n.table, n.extract, n.error?.type, n.error?.message]), [
+      ['public.clicks', 'direct', 'InvalidTableSettings', 'public.clicks: cursor column updated_at is not a column of the table (its columns: id): set tables."public.clicks".cursor.column to one of them'],
+      ['public.events', 'direct', 'InvalidTableSettings', 'public.events: cursor column updated_at is not a column of the table (its columns: id): set tables."public.events".cursor.column to one of them'],
+    ]);
+  });
+
   test('a first load from the export fails when the export does not hold the table; rebuild is refused for direct tables', () => {
     const { notLoaded } = planTables(source, [], new Set(), {}, catalog);
     const clicks = notLoaded.find((n) => n.table === 'public.clicks')!;
