@@ -42,6 +42,8 @@ _TEXT = "binary (UTF8)"
 _RANGE_NUMERIC = ("int16", "int32", "int64", "float32", "float64", "numeric")
 _RANGE_TEMPORAL = ("date", "timestamp", "timestamptz")
 _INTEGRAL = ("int16", "int32", "int64")
+# The smallest value of each integer cursor kind: a lower bound below it is no bound (PostgreSQL refuses it).
+_INTEGRAL_MIN = {"int16": -2**15, "int32": -2**31, "int64": -2**63}
 # Cursor kinds a window cannot bound: PostgreSQL compares them as text ('\x0a1b', 'true'), the lake
 # in its own type (bytes, booleans, lists), so the two sides disagree on which rows are new.
 _UNORDERED_CURSORS = {"bytes": "bytea", "bool": "boolean", "array": "an array"}
@@ -261,6 +263,8 @@ class DirectRows:
                     self.warnings.append(pinned)
                 bound = lower_bound(lake_type, lake_max, a.cursor_lookback or default_lookback(lake_type))
                 low = format_value(spark, spark.sql(f"SELECT {bound} AS v")) if bound else None
+                if low is not None and below_range(cursor, low):
+                    low = None  # the lookback reaches below every value the column can hold
             elif lake.row_count(spark, ident_) == 0:
                 create = True  # an empty lake table: read as a create would
         cmp = cursor.compared()
@@ -363,6 +367,12 @@ class DirectRows:
         hashed = f"coalesce(mod(abs(hashtext(({ident(column.name)})::text)::bigint), {n}), 0)"
         return hashed, {"predicates": [f"{PART} = {i}" for i in range(n)]}
 
+
+
+def below_range(cursor: SourceColumn, low: str) -> bool:
+    """Whether an integer cursor's lower bound lies below the smallest value of the column's type."""
+    smallest = _INTEGRAL_MIN.get(cursor.kind)
+    return smallest is not None and re.fullmatch(r"-?\d+", low) is not None and int(low) < smallest
 
 
 def cursor_went_back(cursor: str, lake_max: str, source_max: str | None, low: str) -> str:

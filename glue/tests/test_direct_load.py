@@ -163,6 +163,24 @@ def test_a_cursor_that_went_back_below_the_lake_max_is_reported(direct_load: Loa
     assert (fourth.status, fourth.inserted, fourth.warnings) == ("succeeded", 21, []), fourth.error
 
 
+@pytest.mark.parametrize("cursor_type,bottom", [("smallint", -2**15), ("integer", -2**31), ("bigint", -2**63)])
+def test_a_lookback_reaching_below_the_cursor_types_range_reads_from_its_bottom(
+        direct_load: Loader, postgres: PgServer, spark: Any, cursor_type: str, bottom: int) -> None:
+    """The window's lower bound (the lake's max less the lookback) lies below what the source column can hold:
+    PostgreSQL would refuse the bound as out of range, so the window has no lower bound."""
+    table = f"d_bottom_{cursor_type}"
+    postgres.sql(f"CREATE TABLE {table} (id int, seq {cursor_type})")
+    postgres.sql(f"INSERT INTO {table} SELECT g, {bottom} + g FROM generate_series(0, 9) g")
+    options = {"cursor_column": "seq", "cursor_lookback": "100"}
+    first = direct_load(table, table, action="create", **options)
+    assert (first.status, first.inserted) == ("succeeded", 10), first.error
+    postgres.sql(f"INSERT INTO {table} SELECT g, {bottom} + g FROM generate_series(5, 14) g")  # 5..9 late twins
+    second = direct_load(table, table, **options)
+    assert (second.status, second.inserted) == ("succeeded", 10), second.error
+    assert second.window is not None and second.window["from"] is None
+    assert len(lake_ids(spark, table)) == 20
+
+
 def test_a_text_cursor_is_read_in_hashed_partitions(direct_load: Loader, postgres: PgServer, spark: Any) -> None:
     postgres.sql("CREATE TABLE d_codes (id int, code text, grp text)")
     postgres.sql("INSERT INTO d_codes SELECT g, 'c' || lpad(g::text, 5, '0'), CASE WHEN g % 7 = 0 THEN NULL ELSE 'g' || (g % 5) END "
