@@ -264,7 +264,7 @@ class DirectRows:
                 bound = lower_bound(lake_type, lake_max, a.cursor_lookback or default_lookback(lake_type))
                 low = format_value(spark, spark.sql(f"SELECT {bound} AS v")) if bound else None
                 if low is not None and below_range(cursor, low):
-                    low = None  # the lookback reaches below every value the column can hold
+                    low = None  # the lookback reaches below every value the column can hold (or PostgreSQL reads)
             elif lake.row_count(spark, ident_) == 0:
                 create = True  # an empty lake table: read as a create would
         cmp = cursor.compared()
@@ -370,7 +370,11 @@ class DirectRows:
 
 
 def below_range(cursor: SourceColumn, low: str) -> bool:
-    """Whether an integer cursor's lower bound lies below the smallest value of the column's type."""
+    """Whether the cursor's lower bound lies below the smallest value of the column's type: an integer
+    type's minimum, or for dates and times the year 1 (the lake writes the years before it as 0000, -0001, ...,
+    which PostgreSQL does not read)."""
+    if cursor.kind in _RANGE_TEMPORAL:
+        return low.startswith(("-", "0000"))
     smallest = _INTEGRAL_MIN.get(cursor.kind)
     return smallest is not None and re.fullmatch(r"-?\d+", low) is not None and int(low) < smallest
 

@@ -181,6 +181,26 @@ def test_a_lookback_reaching_below_the_cursor_types_range_reads_from_its_bottom(
     assert len(lake_ids(spark, table)) == 20
 
 
+@pytest.mark.parametrize("cursor_type,first,late,new", [
+    ("date", "0001-01-01", "0001-01-01", "0001-01-02"),
+    ("timestamptz", "0001-01-01 00:10:00+00", "0001-01-01 00:05:00+00", "0001-01-01 00:20:00+00"),
+])
+def test_a_lookback_reaching_before_the_year_1_reads_from_its_start(
+        direct_load: Loader, postgres: PgServer, spark: Any, cursor_type: str, first: str, late: str, new: str) -> None:
+    """The lake's max lies in the year 1 (a placeholder, or a clamped -infinity) and the lookback reaches before it:
+    PostgreSQL reads no year 0, so the window has no lower bound."""
+    table = f"d_year_one_{cursor_type}"
+    postgres.sql(f"CREATE TABLE {table} (id int, at {cursor_type})")
+    postgres.sql(f"INSERT INTO {table} VALUES (1, '{first}')")
+    created = direct_load(table, table, action="create", cursor_column="at")
+    assert (created.status, created.inserted) == ("succeeded", 1), created.error
+    postgres.sql(f"INSERT INTO {table} VALUES (2, '{late}'), (3, '{new}')")
+    second = direct_load(table, table, cursor_column="at")
+    assert (second.status, second.inserted) == ("succeeded", 2), second.error
+    assert second.window is not None and second.window["from"] is None
+    assert lake_ids(spark, table) == [1, 2, 3]
+
+
 def test_a_text_cursor_is_read_in_hashed_partitions(direct_load: Loader, postgres: PgServer, spark: Any) -> None:
     postgres.sql("CREATE TABLE d_codes (id int, code text, grp text)")
     postgres.sql("INSERT INTO d_codes SELECT g, 'c' || lpad(g::text, 5, '0'), CASE WHEN g % 7 = 0 THEN NULL ELSE 'g' || (g % 5) END "
