@@ -279,6 +279,7 @@ class _Load:
             if refusal is not None:
                 state.count_before = lake.row_count(spark, self.ident)
                 raise refusal
+            self.check_key_in_lake(key, cursor, lake_types)
 
         state.phase(f"read {rows.name}")
         raw = self.read_rows(rows, mappings, cursor, export_name[cursor] if cursor else None, lake_types)
@@ -347,6 +348,29 @@ class _Load:
         }
         state.phase(action)
         return runner[action](), schema, cursor
+
+    def check_key_in_lake(self, key: list[str], cursor: str | None, lake_types: dict[str, str]) -> None:
+        """A load that matches rows by key (merge, incremental upsert) needs every key column in the lake table.
+
+        A key column new to the table (a rename added to it, or a key naming a new column) is NULL in every
+        lake row: no row could be matched, and an upsert would insert each row of its window a second time.
+        """
+        a = self.args
+        action = decide_action(a.action, True, key, cursor, a.direct)
+        keyed = action == "merge" or (action == "incremental" and a.cursor_mode == "upsert")
+        missing = [k for k in key if k not in lake_types]
+        if a.rebuild or not keyed or not missing:
+            return
+        fix = ("load into a new lake table (lakeName), or keep the key's lake name (remove the rename)" if a.direct
+               else f"rebuild the table from the export ({lineage.rebuild_command(a)}), or keep the key's lake name "
+                    "(remove the rename)")
+        which = (f"column {missing[0]!r} is" if len(missing) == 1
+                 else f"columns {', '.join(repr(k) for k in missing)} are")
+        listed = ", ".join(list(lake_types)[:20]) + (", ..." if len(lake_types) > 20 else "")
+        raise SchemaConflict(
+            f"table {a.target}: primary key {which} not in the lake table {a.lake_table_id} (its columns: {listed}), "
+            f"so no lake row can be matched by the key and nothing is loaded; {fix}"
+        )
 
     def count_lake(self) -> None:
         """The lake's row count before the load; an empty export of a non-empty table is refused."""

@@ -1,6 +1,7 @@
 """Schema evolution: added columns, dropped columns kept and reported, promotions, conflicts."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -54,3 +55,31 @@ def test_incompatible_type_change_fails_clearly(load: Loader, spark: Any, versio
     assert "'name' is string in the lake but int (integer) in the export" in result.error["message"]
     assert current_snapshot(spark, "stock") == before
     assert [f.name for f in spark.table("lake.tests.stock").schema.fields] == ["id", "name", "qty", "price", "legacy", "color"]
+
+
+KEYED = [col("id", "bigint"), col("name", "text"), col("ts", "bigint")]
+KEYED_ROWS = [(1, "a", 10), (2, "b", 20)]
+RENAMED_KEY = json.dumps({"id": {"rename": "order_id"}})
+
+
+@pytest.mark.parametrize("action", ["merge", "incremental"])
+def test_a_key_column_the_lake_lacks_is_refused_before_any_write(load: Loader, spark: Any, tmp_path: Any,
+                                                                 action: str) -> None:
+    # A rename added to the key column (or a key naming a new column): the lake's rows have no value for it,
+    # so no row could be matched; an upsert would insert every row of the window a second time.
+    versions = Versions(tmp_path, "shop", "public", "keyed")
+    options = {"primary_key": "id", **({"cursor_column": "ts", "cursor_mode": "upsert"} if action == "incremental" else {})}
+    first = load(versions.export(KEYED, KEYED_ROWS), versions.target, "keyed", action=action, **options)
+    assert first.status == "succeeded", first.error
+    before = current_snapshot(spark, "keyed")
+    result = load(versions.export(KEYED, KEYED_ROWS), versions.target, "keyed", action=action,
+                  column_policies=RENAMED_KEY, **options)
+    assert result.error is not None and result.error["class"] == "SchemaConflict", result.error
+    message = result.error["message"]
+    assert "shop.public.keyed" in message and "primary key column 'order_id' is not in the lake table tests.keyed" in message
+    assert "lakesync rerun shop --rebuild public.keyed" in message
+    assert current_snapshot(spark, "keyed") == before
+    assert [f.name for f in spark.table("lake.tests.keyed").schema.fields] == ["id", "name", "ts"]
+    assert run_query(spark, "SELECT * FROM lake.tests.keyed ORDER BY id") == [
+        {"id": 1, "name": "a", "ts": 10}, {"id": 2, "name": "b", "ts": 20}]
+    spark.sql("DROP TABLE lake.tests.keyed").collect()
