@@ -53,7 +53,20 @@ def lake_name(source_name: str) -> str:
 RESERVED_PREFIX = "__lakesync_"
 
 
+# Names Iceberg (1.7) reserves for its metadata columns: a table with such a column can be created, but
+# every later read of it fails ("Table column names conflict with names reserved for Iceberg metadata
+# columns"), so no merge, replace or incremental load could ever run on it.
+ICEBERG_METADATA_COLUMNS = ("_file", "_pos", "_deleted", "_spec_id", "_partition")
+
+
 def _check_not_reserved(original: str, lake: str, table: str) -> None:
+    if lake in ICEBERG_METADATA_COLUMNS:
+        becomes = f"becomes {lake!r}" if original.lower() == lake else f"is renamed to {lake!r}"
+        raise NameCollision(
+            f"table {table}: column {original!r} {becomes}, a name Iceberg reserves for its metadata columns "
+            f"({', '.join(ICEBERG_METADATA_COLUMNS)}): the lake table could never be read or merged into, so nothing "
+            "is loaded; rename it with a column policy (rename), rename it in PostgreSQL, or exclude it"
+        )
     if original.lower().startswith(RESERVED_PREFIX):
         raise NameCollision(
             f"table {table}: column {original!r} starts with the reserved prefix {RESERVED_PREFIX!r} (lakesync's own "

@@ -1,6 +1,7 @@
 """Identifiers: lowercased lake names, quoting of awkward names end to end, collisions."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -71,6 +72,28 @@ def test_a_source_column_named_like_an_internal_column_is_refused_before_any_wri
                     column_policies='{"__lakesync_list_1": {"exclude": true}}')
     assert excluded.status == "succeeded", excluded.error
     assert [tuple(r.values()) for r in run_query(spark, "SELECT * FROM lake.tests.reserved_names")] == [(1, "[1,2]")]
+
+
+@pytest.mark.parametrize("name", ["_file", "_POS", "_deleted", "_spec_id", "_partition"])
+def test_a_column_named_like_an_iceberg_metadata_column_is_refused_before_any_write(load: Loader, spark: Any,
+                                                                                    versions: Versions, name: str) -> None:
+    """Iceberg refuses to read (and so to merge into) a table with such a column; the create alone would succeed."""
+    export = versions.export([col("id", "integer"), col(name, "text")], [(1, "a"), (2, "b")])
+    result = load(export, "Shop.Sales.Order Items", "metadata_names", action="merge", primary_key="id")
+    assert result.error is not None and result.error["class"] == "NameCollision", result.error
+    message = result.error["message"]
+    assert message.startswith(f"table Shop.Sales.Order Items: column {name!r} becomes {name.lower()!r}, a name Iceberg "
+                              "reserves for its metadata columns"), message
+    assert "rename it with a column policy (rename)" in message, message
+    assert not spark.catalog.tableExists("lake.tests.metadata_names")
+    renamed = load(export, "Shop.Sales.Order Items", "metadata_names", action="merge", primary_key="id",
+                   column_policies=json.dumps({name: {"rename": "source" + name.lower()}}))
+    assert renamed.status == "succeeded", renamed.error
+    again = load(versions.export([col("id", "integer"), col(name, "text")], [(1, "a"), (2, "c")]),
+                 "Shop.Sales.Order Items", "metadata_names", action="merge", primary_key="id",
+                 column_policies=json.dumps({name: {"rename": "source" + name.lower()}}))
+    assert (again.status, again.updated) == ("succeeded", 1), again.error
+    spark.sql("DROP TABLE lake.tests.metadata_names").collect()
 
 
 def test_dollar_braces_in_names_and_values_are_taken_literally(load: Loader, spark: Any, versions: Versions) -> None:
