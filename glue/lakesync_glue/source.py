@@ -301,7 +301,8 @@ def key_problem_text(typed: "DataFrame", key: list[str], show_values: bool) -> s
     if not sample:
         return None
     totals = problems.selectExpr(
-        "sum(CASE WHEN __lakesync_n > 1 THEN 1 ELSE 0 END) AS dup_keys",
+        # NULL keys group together but are no repeated value: they are counted as rows with a NULL key.
+        f"sum(CASE WHEN __lakesync_n > 1 AND NOT ({null_any}) THEN 1 ELSE 0 END) AS dup_keys",
         f"sum(CASE WHEN {null_any} THEN __lakesync_n ELSE 0 END) AS null_rows",
     ).collect()[0]
     examples = []

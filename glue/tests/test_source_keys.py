@@ -123,3 +123,12 @@ def test_a_repeated_or_null_integer_key_fails_the_create_with_the_full_message(s
     assert shown.value.message == full.value.message
     assert "(id=4) x2" in shown.value.message and "(id=None) x1" in shown.value.message
     create_path.check_new_keys(raw.where("id <> 4"), [ID, NOTE], ["id"], "shop.public.orders")
+
+
+def test_rows_with_a_null_key_are_not_counted_as_a_repeated_key_value(spark: Any) -> None:
+    raw = spark.createDataFrame([(1, "a"), (None, "b"), (None, "c"), (2, "d")], "id bigint, note string")
+    with pytest.raises(DuplicateKeys) as failed:
+        source.check_keys(raw.select("id"), ["id"], "shop.public.orders", show_values=True)
+    message = failed.value.message
+    assert "primary key (id): 2 row(s) have a NULL key column; e.g. (id=None) x2" in message, message
+    assert "appear in more than one row" not in message, message
