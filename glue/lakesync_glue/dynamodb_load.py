@@ -229,7 +229,7 @@ def run(job: "_Load") -> "tuple[Outcome, SchemaPlan, None]":
         schema = plan_rebuild(source_cols, lake_cols or [])
     else:
         labels = {p.name: f"DynamoDB {c.lake_type}" for p, c in zip(plans, columns)}
-        schema = plan_schema(source_cols, lake_cols, a.target, a.lake_table_id, labels)
+        schema = plan_schema(source_cols, lake_cols, a.target, a.lake_table_id, labels, lineage.rebuild_command(a))
     state.phase("lake row count")
     state.count_before = lake.row_count(spark, job.ident) if state.table_exists else 0
     if d.full and state.rows_read == 0 and state.count_before > 0 and not a.approve_deletes:

@@ -328,6 +328,7 @@ class _Load:
                 a.target,
                 a.lake_table_id,
                 {p.name: p.pg_type for p in plans},
+                None if a.direct else lineage.rebuild_command(a),
             )
         if action == "incremental" and cursor not in lake_types:
             raise SchemaConflict(

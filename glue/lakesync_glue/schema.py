@@ -72,8 +72,12 @@ def plan_schema(
     table: str,
     lake_table: str,
     pg_types: dict[str, str] | None = None,
+    rebuild: str | None = None,
 ) -> SchemaPlan:
-    """How the export's columns are written into the lake table (None: the table is new)."""
+    """How the export's columns are written into the lake table (None: the table is new).
+
+    `rebuild`: the command that replaces the table with the new types (None when the load cannot be rebuilt).
+    """
     if lake is None:
         return SchemaPlan(write_types=dict(source), table_columns=list(source))
     lake_types = dict(lake)
@@ -97,9 +101,9 @@ def plan_schema(
     if conflicts:
         raise SchemaConflict(
             f"table {table} -> {lake_table}: {'; '.join(conflicts)}. Iceberg cannot change these types in place "
-            "(only int->bigint, float->double and wider decimal precision); load into a new lake table "
-            "(--lake_table), replace the table from the export with the new types (--rebuild true), or migrate "
-            "the column by hand"
+            "(only int->bigint, float->double and wider decimal precision with the same scale); "
+            + (f"rebuild the table from the export with the new types ({rebuild}), " if rebuild else "")
+            + "load into a new lake table (the table's lakeName), or migrate the column by hand"
         )
     widened = {name: new for name, _old, new in widen}
     table_columns = [(name, widened.get(name, type_)) for name, type_ in lake] + add

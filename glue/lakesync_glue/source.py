@@ -123,7 +123,8 @@ def resolve_scales(raw: "DataFrame", plans: list[ColumnPlan], lake_types: dict[s
             new = numeric_plan(mapping, plan.name, plan.raw_type, precision, scale)
             if plan.name in from_lake:
                 new = replace(new, expectation=new.expectation + "; the scale is the lake column's, and a scale "
-                              "changed in PostgreSQL needs a new lake table (--lake_table)")
+                              "changed in PostgreSQL needs a rebuild of the table from the export (lakesync rerun <source> "
+                              "--rebuild <schema.table>) or a new lake table (the table's lakeName)")
             out.append(replace(new, precision=plan.precision))
         else:
             out.append(plan)

@@ -111,7 +111,8 @@ def test_a_declared_type_change_needs_a_rebuild(ddb_load: DdbLoad, spark: Any, t
     # price declared json (its DynamoDB JSON as text): a string column where the lake has decimal(10,2).
     conflict = ddb_load("Products", "ddb_retype", [e2], KEY, {"price": "json"}, action="replace")
     assert conflict.status == "failed" and conflict.error is not None and conflict.error["class"] == "SchemaConflict"
-    assert "'price'" in conflict.error["message"] and "--rebuild true" in conflict.error["message"]
+    assert "'price'" in conflict.error["message"]
+    assert "(lakesync rerun shop --rebuild dynamodb.Products)" in conflict.error["message"]
     rebuilt = ddb_load("Products", "ddb_retype", [e2], KEY, {"price": "json"}, action="replace", rebuild="true")
     assert rebuilt.status == "succeeded", rebuilt.error
     assert rebuilt.schemaChanges == ["rebuilt column price from decimal(10,2) to string"]

@@ -53,6 +53,10 @@ def test_incompatible_type_change_fails_clearly(load: Loader, spark: Any, versio
     result = load(versions.export(cols, [(1, 7, 1, "1.00")]), versions.target, "stock", action="merge", primary_key="id")
     assert result.error is not None and result.error["class"] == "SchemaConflict"
     assert "'name' is string in the lake but int (integer) in the export" in result.error["message"]
+    # The fix is a command the user can run, not a job argument.
+    assert "rebuild the table from the export with the new types (lakesync rerun shop --rebuild public.stock)" in result.error["message"]
+    assert "new lake table (the table's lakeName)" in result.error["message"]
+    assert "--rebuild true" not in result.error["message"] and "--lake_table" not in result.error["message"]
     assert current_snapshot(spark, "stock") == before
     assert [f.name for f in spark.table("lake.tests.stock").schema.fields] == ["id", "name", "qty", "price", "legacy", "color"]
 

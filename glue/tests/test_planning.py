@@ -161,10 +161,14 @@ def test_schema_plan_adds_widens_and_keeps_dropped_columns() -> None:
 def test_schema_conflict_is_explained() -> None:
     with pytest.raises(SchemaConflict) as info:
         plan_schema([("id", "bigint"), ("name", "int")], [("id", "bigint"), ("name", "string")],
-                    "shop.public.items", "shop.items", {"name": "integer"})
+                    "shop.public.items", "shop.items", {"name": "integer"}, "lakesync rerun shop --rebuild public.items")
     message = info.value.message
     assert "'name' is string in the lake but int (integer) in the export" in message
-    assert "shop.public.items" in message and "--lake_table" in message
+    assert "shop.public.items" in message and "(lakesync rerun shop --rebuild public.items)" in message
+    assert "new lake table (the table's lakeName)" in message
+    with pytest.raises(SchemaConflict) as no_rebuild:  # a direct load cannot be rebuilt
+        plan_schema([("name", "int")], [("name", "string")], "shop.public.items", "shop.items")
+    assert "rebuild" not in no_rebuild.value.message and "lakeName" in no_rebuild.value.message
 
 
 def test_merge_sql_touches_only_the_change_set() -> None:
