@@ -333,7 +333,9 @@ class _Load:
         if action == "incremental" and cursor not in lake_types:
             raise SchemaConflict(
                 f"table {a.target}: cursor column {cursor!r} is not in the lake table {a.lake_table_id}; "
-                "load the table once with merge or replace so the lake has the column, then load incrementally"
+                + ("load into a new lake table (the table's lakeName)" if a.direct else
+                   f"rebuild the table from the export ({lineage.rebuild_command(a)})")
+                + " so the lake has the column, then load incrementally"
             )
         if cursor and a.cursor_lookback:
             check_lookback(a.cursor_lookback, cursor, schema.write_types[cursor], a.target)

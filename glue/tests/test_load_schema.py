@@ -87,3 +87,23 @@ def test_a_key_column_the_lake_lacks_is_refused_before_any_write(load: Loader, s
     assert run_query(spark, "SELECT * FROM lake.tests.keyed ORDER BY id") == [
         {"id": 1, "name": "a", "ts": 10}, {"id": 2, "name": "b", "ts": 20}]
     spark.sql("DROP TABLE lake.tests.keyed").collect()
+
+
+def test_a_cursor_column_the_lake_lacks_names_the_rebuild_that_adds_it(load: Loader, spark: Any, tmp_path: Any) -> None:
+    versions = Versions(tmp_path, "shop", "public", "cursored")
+    first = load(versions.export(KEYED[:2], [r[:2] for r in KEYED_ROWS]), versions.target, "cursored", action="merge",
+                 primary_key="id")
+    assert first.status == "succeeded", first.error
+    export = versions.export(KEYED, KEYED_ROWS)
+    options = {"primary_key": "id", "cursor_column": "ts", "cursor_mode": "upsert"}
+    refused = load(export, versions.target, "cursored", action="incremental", **options)
+    assert refused.error is not None and refused.error["class"] == "SchemaConflict", refused.error
+    message = refused.error["message"]
+    assert "cursor column 'ts' is not in the lake table tests.cursored" in message, message
+    assert "rebuild the table from the export (lakesync rerun shop --rebuild public.cursored)" in message, message
+    rebuilt = load(export, versions.target, "cursored", action="incremental", rebuild="true", **options)
+    assert rebuilt.status == "succeeded", rebuilt.error
+    again = load(versions.export(KEYED, [*KEYED_ROWS, (3, "c", 30)]), versions.target, "cursored", action="incremental",
+                 **options)
+    assert (again.status, again.inserted, again.updated) == ("succeeded", 1, 0), again.error
+    spark.sql("DROP TABLE lake.tests.cursored").collect()
