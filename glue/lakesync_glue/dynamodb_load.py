@@ -193,6 +193,8 @@ def run(job: "_Load") -> "tuple[Outcome, SchemaPlan, None]":
         if refusal is not None:
             state.count_before = lake.row_count(spark, job.ident)
             raise refusal
+        if not d.full:  # a merge matches the lake's rows by the key
+            job.refuse_key_missing_from_lake([c.name for c in columns if c.is_key], lake_types)
     elif not d.full:
         raise InvalidArgument(
             f"table {a.target}: lake table {a.lake_table_id} does not exist, and INCREMENTAL exports hold changes "

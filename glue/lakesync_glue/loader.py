@@ -353,20 +353,22 @@ class _Load:
         return runner[action](), schema, cursor
 
     def check_key_in_lake(self, key: list[str], cursor: str | None, lake_types: dict[str, str]) -> None:
-        """A load that matches rows by key (merge, incremental upsert) needs every key column in the lake table.
-
-        A key column new to the table (a rename added to it, or a key naming a new column) is NULL in every
-        lake row: no row could be matched, and an upsert would insert each row of its window a second time.
-        """
+        """A load that matches rows by key (merge, incremental upsert) needs every key column in the lake table."""
         a = self.args
         action = decide_action(a.action, True, key, cursor, a.direct)
-        keyed = action == "merge" or (action == "incremental" and a.cursor_mode == "upsert")
+        if not a.rebuild and (action == "merge" or (action == "incremental" and a.cursor_mode == "upsert")):
+            self.refuse_key_missing_from_lake(key, lake_types)
+
+    def refuse_key_missing_from_lake(self, key: Sequence[str], lake_types: dict[str, str]) -> None:
+        """A key column new to the lake table (a rename added to it, or a key naming a new column) is NULL in
+        every lake row: no row could be matched, and an upsert would insert each row a second time."""
+        a = self.args
         missing = [k for k in key if k not in lake_types]
-        if a.rebuild or not keyed or not missing:
+        if not missing:
             return
-        fix = ("load into a new lake table (lakeName), or keep the key's lake name (remove the rename)" if a.direct
-               else f"rebuild the table from the export ({lineage.rebuild_command(a)}), or keep the key's lake name "
-                    "(remove the rename)")
+        fix = ("load into a new lake table (the table's lakeName), or keep the key's lake name (remove the rename)"
+               if a.direct else f"rebuild the table from the export ({lineage.rebuild_command(a)}), or keep the key's "
+               "lake name (remove the rename)")
         which = (f"column {missing[0]!r} is" if len(missing) == 1
                  else f"columns {', '.join(repr(k) for k in missing)} are")
         listed = ", ".join(list(lake_types)[:20]) + (", ..." if len(lake_types) > 20 else "")

@@ -160,3 +160,19 @@ def test_a_key_attribute_named_with_a_comma_loads_and_merges(ddb_load: DdbLoad, 
     assert (merged.inserted, merged.updated, merged.deleted, merged.rowCountAfter) == (0, 1, 1, 2)
     rows = run_query(spark, "SELECT * FROM lake.tests.ddb_comma_key ORDER BY qty")
     assert [(list(r.values())[0], r["qty"]) for r in rows] == [("o0", 0), ("o1", 10)]
+
+
+def test_a_key_attribute_the_lake_lacks_is_refused_before_any_write(ddb_load: DdbLoad, spark: Any, tmp_path: Path) -> None:
+    """A rename added to a key attribute: no lake row has the new column, so every upsert would be a new row."""
+    state = {("a", i): img("a", i, f"{i}.5", "new") for i in range(1, 3)}
+    full = export_entry("f0", write_export(tmp_path, "f0", [item(v) for v in state.values()]), T0)
+    assert ddb_load("Orders", "ddb_renamed_key", [full], KEY, ATTRS).status == "succeeded"
+    before = current_snapshot(spark, "ddb_renamed_key")
+    w1 = [change(k("a", 1), img("a", 1, "1.75", "paid"), 1100, old=state[("a", 1)])]
+    window = export_entry("i1", write_export(tmp_path, "i1", w1), T1, "INCREMENTAL", T0, len(w1))
+    renamed = ddb_load("Orders", "ddb_renamed_key", [window], KEY, ATTRS, action="merge",
+                       column_policies=json.dumps({"pk": {"rename": "order_pk"}}))
+    assert renamed.error is not None and renamed.error["class"] == "SchemaConflict", renamed.error
+    assert "primary key column 'order_pk' is not in the lake table tests.ddb_renamed_key" in renamed.error["message"]
+    assert current_snapshot(spark, "ddb_renamed_key") == before
+    assert [r["pk"] for r in lake_rows(spark, "ddb_renamed_key")] == ["a", "a"]
