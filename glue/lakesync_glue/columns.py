@@ -112,8 +112,12 @@ def prepare(
     lake_types: Mapping[str, str],
     hash_key: bytes | None,
     table: str,
+    rebuild: str | None = None,
 ) -> Prepared:
-    """The cast plan of every column under its policy; lake_types: the existing lake columns ({} when rebuilding)."""
+    """The cast plan of every column under its policy; lake_types: the existing lake columns ({} when rebuilding).
+
+    `rebuild`: the command that replaces the table from the export (None when the load cannot be rebuilt).
+    """
     from pyspark.sql import functions as F
     from pyspark.sql.types import ArrayType, StringType
 
@@ -146,9 +150,11 @@ def prepare(
             in_lake = lake_types.get(name)
             if in_lake == "string":
                 plans.append(text_plan(plan_column(mapping, name, raw_type)))
+                how = (f"rebuild the table from the export ({rebuild})" if rebuild
+                       else "load into a new lake table (the table's lakeName)")
                 warnings.append(
                     f"column {name!r} stays text (string) in the lake table, as it was loaded before arrays became "
-                    "lists; rebuild the table (--rebuild true) to load it as a list"
+                    f"lists; {how} to load it as a list"
                 )
                 continue
             element_kind = _element_kind(mapping)

@@ -285,7 +285,7 @@ class _Load:
         raw = self.read_rows(rows, mappings, cursor, export_name[cursor] if cursor else None, lake_types)
         # A rebuild plans the table anew from the export; otherwise existing lake columns keep their types.
         prepared = columns.prepare(raw, mappings, names, a.column_policies, {} if a.rebuild else lake_types,
-                                   hash_key, a.target)
+                                   hash_key, a.target, None if a.direct else lineage.rebuild_command(a))
         raw, plans, state.warnings = prepared.raw, prepared.plans, prepared.warnings
         if isinstance(rows, DirectRows):
             state.warnings += rows.warnings

@@ -113,7 +113,8 @@ def test_a_text_array_column_stays_text_until_a_rebuild(load: Loader, spark: Any
     assert lake_types(spark, "arr_tagged") == {"id": "bigint", "tags": "string", "scores": "array<int>"}
     assert merged.schemaChanges == ["added column scores array<int>"]
     assert merged.warnings == ["column 'tags' stays text (string) in the lake table, as it was loaded before arrays "
-                               "became lists; rebuild the table (--rebuild true) to load it as a list"]
+                               "became lists; rebuild the table from the export (lakesync rerun shop --rebuild public.tagged) "
+                               "to load it as a list"]
     rebuilt = load(v2, "shop.public.tagged", "arr_tagged", action="merge", primary_key="id", rebuild="true")
     assert rebuilt.status == "succeeded", rebuilt.error
     assert (rebuilt.action, rebuilt.committed, rebuilt.inserted, rebuilt.deleted) == ("replace", True, 0, 0)
