@@ -213,12 +213,29 @@ class _Load:
             if not is_merge_cardinality_violation(exc):
                 raise
             # The MERGE wrote nothing; a retry would fail the same way until the lake's rows are fixed.
-            raise DuplicateKeys(
-                f"table {self.args.target}: the lake table {self.args.lake_table_id} holds a key of this load's "
-                f"changes on more than one row (primary key ({', '.join(key)})), so the MERGE cannot tell which "
-                f"row to change and wrote nothing; rebuild the table from the export ({lineage.rebuild_command(self.args)}) "
-                "or remove the repeated rows from the lake table"
-            ) from exc
+            raise self.repeated_lake_key(key) from exc
+
+    def repeated_lake_key(self, key: Sequence[str]) -> DuplicateKeys:
+        return DuplicateKeys(
+            f"table {self.args.target}: the lake table {self.args.lake_table_id} holds a key of this load's "
+            f"changes on more than one row (primary key ({', '.join(key)})), so the MERGE cannot tell which "
+            f"row to change and wrote nothing; rebuild the table from the export ({lineage.rebuild_command(self.args)}) "
+            "or remove the repeated rows from the lake table"
+        )
+
+    def refuse_repeated_lake_keys(self, changes: "DataFrame", lake_df: "DataFrame", key: list[str]) -> None:
+        """Before any schema change: an update to a key the lake holds on more than one row fails the MERGE,
+        so the load is refused while the table is still as it was (lake_df: the lake with the key columns)."""
+        from pyspark.sql import functions as F
+
+        # Positional names: any key column name (dots, backticks) stays out of the join.
+        keys = [F.col(quote(k)).alias(f"k{i}") for i, k in enumerate(key)]
+        updated = changes.where(F.col(quote(sqltext.OP_COLUMN)) == "U").select(*keys)
+        positions = [f"k{i}" for i in range(len(key))]
+        repeated = (lake_df.select(*keys).join(updated, on=positions, how="left_semi")
+                    .groupBy(*positions).count().where(F.col("count") > 1))
+        if not repeated.isEmpty():
+            raise self.repeated_lake_key(key)
 
     def apply_schema(self, schema: SchemaPlan) -> None:
         if schema.add_columns:
@@ -536,6 +553,8 @@ class _Load:
             changes = change_set(src, lake_df, key, deletes=False, not_older=cursor)
             counts = count_ops(changes)
             outcome = Outcome("incremental", counts["I"], counts["U"], 0)
+            if counts["U"]:
+                self.refuse_repeated_lake_keys(changes, lake_df, key)
             self.apply_schema(schema)
             if counts["I"] + counts["U"]:
                 self.merge_changes("incremental upsert", changes, schema, key)

@@ -219,3 +219,25 @@ def test_an_infinity_cursor_pins_the_window_and_the_load_says_so(load: Loader, s
     assert lake_ids(spark, "inc_inf_log") == [1, 2]  # row 3 lies below the pinned window
     assert any("cursor column 'at'" in w and "after today" in w and "merge or replace" in w
                for w in second.warnings), second.warnings
+
+
+def test_an_upsert_to_a_key_the_lake_repeats_fails_without_changing_the_schema(load: Loader, spark: Any,
+                                                                               tmp_path: Path) -> None:
+    """The lake holds key 2 twice (written by other means): the refused load leaves the table as it was."""
+    counters = Versions(tmp_path, "shop", "public", "inc_repeated_key")
+    options = {"primary_key": "id", "cursor_column": "ts", "cursor_mode": "upsert"}
+    v1 = [col("id", "bigint"), col("n", "integer"), col("ts", "bigint")]
+    first = load(counters.export(v1, [(1, 1, 10), (2, 2, 20)]), counters.target, "inc_repeated_key",
+                 action="incremental", **options)
+    assert first.status == "succeeded", first.error
+    spark.sql("INSERT INTO lake.tests.inc_repeated_key VALUES (2, 3, 20)").collect()
+    before = current_snapshot(spark, "inc_repeated_key")
+    # The export widens n and adds a column, and changes key 2.
+    v2 = [col("id", "bigint"), col("n", "bigint"), col("ts", "bigint"), col("extra", "text")]
+    refused = load(counters.export(v2, [(1, 1, 10, None), (2, 3, 20, "x")]), counters.target, "inc_repeated_key",
+                   action="incremental", **options)
+    assert refused.error is not None and refused.error["class"] == "DuplicateKeys", refused.error
+    assert "holds a key of this load's changes on more than one row" in refused.error["message"]
+    assert current_snapshot(spark, "inc_repeated_key") == before
+    types = {f.name: f.dataType.simpleString() for f in spark.table("lake.tests.inc_repeated_key").schema.fields}
+    assert types == {"id": "bigint", "n": "int", "ts": "bigint"}
