@@ -277,6 +277,8 @@ def merge(job: "_Load", typed_all: "DataFrame", schema: SchemaPlan, key: list[st
     counts = count_ops(changes)
     job.guard_deletes(counts["D"], job.state.count_before or 0)
     result = outcome("merge", counts["I"], counts["U"], counts["D"])
+    if counts["U"]:
+        job.refuse_repeated_lake_keys(changes, lake_df, key)
     job.apply_schema(schema)
     if sum(counts.values()):
         job.merge_changes("merge", changes, schema, key)

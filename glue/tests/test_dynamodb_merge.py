@@ -176,3 +176,21 @@ def test_a_key_attribute_the_lake_lacks_is_refused_before_any_write(ddb_load: Dd
     assert "primary key column 'order_pk' is not in the lake table tests.ddb_renamed_key" in renamed.error["message"]
     assert current_snapshot(spark, "ddb_renamed_key") == before
     assert [r["pk"] for r in lake_rows(spark, "ddb_renamed_key")] == ["a", "a"]
+
+
+def test_an_update_to_a_key_the_lake_repeats_fails_without_changing_the_schema(ddb_load: DdbLoad, spark: Any,
+                                                                                tmp_path: Path) -> None:
+    state = {("a", i): img("a", i, f"{i}.5", "new") for i in range(1, 3)}
+    full = export_entry("f0", write_export(tmp_path, "f0", [item(v) for v in state.values()]), T0)
+    assert ddb_load("Orders", "ddb_repeated_key", [full], KEY, ATTRS).status == "succeeded"
+    spark.sql("INSERT INTO lake.tests.ddb_repeated_key SELECT * FROM lake.tests.ddb_repeated_key WHERE pk = 'a' AND sk = 1"
+              ).collect()
+    before = current_snapshot(spark, "ddb_repeated_key")
+    columns_before = [f.name for f in spark.table("lake.tests.ddb_repeated_key").schema.fields]
+    # The window updates the repeated key, and a newly declared attribute adds a column.
+    w1 = [change(k("a", 1), img("a", 1, "1.75", "paid", note=S("n")), 1100, old=state[("a", 1)])]
+    window = export_entry("i1", write_export(tmp_path, "i1", w1), T1, "INCREMENTAL", T0, len(w1))
+    refused = ddb_load("Orders", "ddb_repeated_key", [window], KEY, {**ATTRS, "note": "string"}, action="merge")
+    assert refused.error is not None and refused.error["class"] == "DuplicateKeys", refused.error
+    assert current_snapshot(spark, "ddb_repeated_key") == before
+    assert [f.name for f in spark.table("lake.tests.ddb_repeated_key").schema.fields] == columns_before
