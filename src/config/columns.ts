@@ -125,15 +125,25 @@ export function hashKeyProblems(source: { backend: string; hashKey?: HashKey | u
   return problems;
 }
 
+/** Names Iceberg reserves for its metadata columns (glue/lakesync_glue/names.py ICEBERG_METADATA_COLUMNS): a table with one cannot be read. */
+export const ICEBERG_METADATA_COLUMNS = ['_file', '_pos', '_deleted', '_spec_id', '_partition'] as const;
+
 /** The prefix of the load job's own columns (glue/lakesync_glue/names.py RESERVED_PREFIX), in any case. */
 export const RESERVED_COLUMN_PREFIX = '__lakesync_';
 
 /**
  * Why a table cannot load because a column it keeps starts with the job's reserved prefix (one
- * could take the place of the job's own column); the job refuses it too, after its run has started.
+ * could take the place of the job's own column) or gets a lake name Iceberg reserves; the job
+ * refuses them too, after its run has started.
  */
 export function reservedColumnProblem(table: string, columns: ColumnsSettings | undefined, catalog: readonly CatalogColumn[]): string | undefined {
   const policies = columnPolicies(columns);
+  const metadata = catalog.filter((c) => !policies[c.name]?.exclude && (ICEBERG_METADATA_COLUMNS as readonly string[]).includes(policies[c.name]?.rename ?? c.name.toLowerCase()));
+  if (metadata.length > 0) {
+    const [first] = metadata;
+    const lake = policies[first!.name]?.rename ?? first!.name.toLowerCase();
+    return `column "${first!.name}" becomes lake column "${lake}", a name Iceberg reserves for its metadata columns (${ICEBERG_METADATA_COLUMNS.join(', ')}): the lake table could never be read or merged into, so nothing is loaded; give it another lake name (tables."${table}".columns."${first!.name}": { rename: <name> }), rename it in the source, or exclude it`;
+  }
   const reserved = catalog.filter((c) => !policies[c.name]?.exclude && c.name.toLowerCase().startsWith(RESERVED_COLUMN_PREFIX)).map((c) => c.name);
   if (reserved.length === 0) return undefined;
   const names = reserved.map((c) => `"${c}"`).join(', ');

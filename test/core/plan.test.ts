@@ -192,6 +192,23 @@ test('a tables key that differs from a table name only in case fails that table:
   assert.deepEqual(both.entries.map((e) => e.table).sort(), ['public.Customers', 'public.customers']);
 });
 
+test("a kept column whose lake name Iceberg reserves for metadata fails its table in planning; renamed or excluded, it does not", () => {
+  const withColumns = (table: string, ...names: string[]): DiscoveredTable => ({
+    ...t(table, ['id']),
+    columns: ['id', ...names].map((columnName) => ({ columnName, originalType: 'text', expectedExportedType: 'binary (UTF8)' })),
+  });
+  const config = shopWith({
+    'public.renamed': { columns: { _File: { rename: 'source_file' } } },
+    'public.excluded': { columns: { _pos: { exclude: true } } },
+  });
+  const { entries, notLoaded } = planTables(config, [withColumns('public.files', '_File'), withColumns('public.renamed', '_File'), withColumns('public.excluded', '_pos'), withColumns('public.spec', '_Spec_Id')], new Set());
+  assert.deepEqual(entries.map((e) => e.table).sort(), ['public.excluded', 'public.renamed']);
+  assert.deepEqual(notLoaded.map((n) => [n.table, n.error?.phase, n.error?.type]).sort(), [['public.files', 'plan', 'NameCollision'], ['public.spec', 'plan', 'NameCollision']]);
+  const files = notLoaded.find((n) => n.table === 'public.files')!;
+  assert.match(files.error?.message ?? '', /column "_File" becomes lake column "_file", a name Iceberg reserves for its metadata columns .*tables\."public\.files"\.columns\."_File": \{ rename: <name> \}/);
+  assert.match(notLoaded.find((n) => n.table === 'public.spec')!.error?.message ?? '', /column "_Spec_Id" becomes lake column "_spec_id"/);
+});
+
 test("a kept column with the job's reserved prefix fails its table in planning, before any load run; excluded, it does not", () => {
   const withColumns = (table: string, ...names: string[]): DiscoveredTable => ({
     ...t(table, ['id']),
