@@ -68,6 +68,9 @@ function splitGlob(glob: string): { schema: string; table: string } | undefined 
 
 const schemaOf = (table: TableName) => table.slice(0, table.indexOf('.'));
 
+/** `schema.table`: a schema before the first dot and a table after it, neither empty. */
+const isSchemaTable = (name: string) => name.indexOf('.') > 0 && !name.endsWith('.');
+
 /** Whether an include rule takes every table of the database. */
 function includesAll(include: readonly string[]): boolean {
   return include.some((glob) => {
@@ -140,6 +143,13 @@ export function exportScope(
   });
 
   if (requested) {
+    const unnamed = requested.filter((t) => !isSchemaTable(t));
+    if (unnamed.length > 0) {
+      throw new ExportScopeRefused(
+        `requested table(s) ${unnamed.slice(0, 10).map((t) => JSON.stringify(t)).join(', ')}${unnamed.length > 10 ? ` and ${unnamed.length - 10} more` : ''} are no schema.table names: ` +
+          'an export would read such a name as a whole schema (ExportOnly database.<name>) or as nothing; nothing is exported. Name each table as schema.table (e.g. public.orders)',
+      );
+    }
     const tables = sorted(requested.filter((t) => !leaveOut(t) && !direct.has(t)));
     if (tables.length === 0 && direct.size > 0) return scope({ wholeDatabase: false, schemas: [], tables: [] });
     if (tables.length === 0) {

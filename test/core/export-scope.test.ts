@@ -108,6 +108,16 @@ describe('export scope', () => {
     assert.throws(() => exportScope(r, undefined, ['public.customer_pii']), /every requested table is left out.*public\.customer_pii \(exclude public\.\*_pii\)/);
   });
 
+  test('a requested name that is no schema.table is refused: RDS would read database.<name> as a whole schema', () => {
+    const r = rules(['*'], ['sales.salaries']);
+    assert.throws(
+      () => exportScope(r, undefined, ['sales', 'public.orders']),
+      (err: unknown) => err instanceof ExportScopeRefused && /requested table\(s\) "sales" are no schema\.table names/.test(err.message),
+    );
+    assert.throws(() => exportScope(r, undefined, ['sales.']), ExportScopeRefused);
+    assert.throws(() => exportScope(r, undefined, ['.salaries']), ExportScopeRefused);
+  });
+
   test('the known list: inside an export\'s scope what it listed, outside the previous list; no scope drops nothing', () => {
     const scope = { wholeDatabase: false, schemas: ['crm'], tables: ['public.orders', 'public.gone'] };
     assert.ok(inScope('crm.anything', scope) && inScope('public.orders', scope) && !inScope('public.customers', scope));
