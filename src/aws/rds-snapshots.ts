@@ -94,6 +94,15 @@ export class RdsSnapshots implements SnapshotPort {
     if (!snapshotId) throw new PortError('validation', 'MissingSnapshotId', 'snapshot mode existing needs the snapshot id: set snapshot.id in lakesync.yaml');
     const snap = await this.find(snapshotId);
     if (!snap) throw new PortError('not-found', 'DBSnapshotNotFound', `snapshot ${snapshotId} (snapshot.id in lakesync.yaml) does not exist for ${this.owner}: check the id`);
+    // A snapshot id names a snapshot of any instance or cluster of the account: only the source's own is its data.
+    const configured = this.settings.rds.clusterId ?? this.settings.rds.instanceId;
+    if (snap.owner.toLowerCase() !== configured.toLowerCase()) {
+      throw new PortError(
+        'validation',
+        'SnapshotOfAnotherSource',
+        `snapshot ${snapshotId} (snapshot.id in lakesync.yaml) is a snapshot of ${snap.owner || 'an unknown instance'}, not of ${this.owner}: set snapshot.id to a snapshot of ${this.owner}, or point the source at ${snap.owner || 'its instance'}`,
+      );
+    }
     return { snapshotId, createdAt: (snap.createdAt ?? new Date()).toISOString(), adopted: true };
   }
 
