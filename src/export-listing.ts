@@ -153,6 +153,7 @@ export function readExportListing(listing: ExportListing): DiscoveredExport {
   // A table listed twice is not loaded: two tables can share one `schema.table` text (schema "a.b"
   // table "c", schema "a" table "b.c"), and then one folder holds the rows of both.
   const repeated = repeatedTables(entries);
+  const sharing = foldersShared(entries);
   const seen = new Set<TableName>();
   for (const entry of entries) {
     const target = text(entry.target) ?? '';
@@ -168,6 +169,11 @@ export function readExportListing(listing: ExportListing): DiscoveredExport {
     seen.add(table);
     if (repeated.has(table)) {
       skipped.push({ table, reason: `listed ${repeated.get(table)} times in the export: two source tables are named ${table} (a dot in a schema or table name), and its folder may hold the rows of both, so it is not loaded; rename one of them in the source` });
+      continue;
+    }
+    const others = sharing.get(tableFolder(split.database, table))?.filter((t) => t !== table) ?? [];
+    if (others.length > 0) {
+      skipped.push({ table, reason: sharedFolder(split.database, table, others) });
       continue;
     }
     const status = (text(entry.status) ?? 'UNKNOWN').toUpperCase();
@@ -212,6 +218,30 @@ function repeatedTables(entries: Record<string, unknown>[]): Map<TableName, numb
     if (table !== undefined) counts.set(table, (counts.get(table) ?? 0) + 1);
   }
   return new Map([...counts].filter(([, n]) => n > 1));
+}
+
+/**
+ * The table folders two or more different tables are written to, with those tables: RDS writes a
+ * space, quote, backtick or backslash of a name as `_`, so `"my table"` and `my_table` share one
+ * folder. A table the export skipped wrote no file and shares nothing.
+ */
+function foldersShared(entries: Record<string, unknown>[]): Map<string, TableName[]> {
+  const byFolder = new Map<string, TableName[]>();
+  for (const entry of entries) {
+    const split = splitTarget(text(entry.target) ?? '');
+    if (!split || (text(entry.status) ?? '').toUpperCase() === 'SKIPPED') continue;
+    const folder = tableFolder(split.database, split.table);
+    const tables = byFolder.get(folder) ?? [];
+    if (!tables.includes(split.table)) byFolder.set(folder, [...tables, split.table]);
+  }
+  return new Map([...byFolder].filter(([, tables]) => tables.length > 1));
+}
+
+function sharedFolder(database: string, table: TableName, others: TableName[]): string {
+  return (
+    `its export folder ${tableFolder(database, table)}/ also holds the rows of ${others.join(', ')} (RDS writes a space, quote, backtick or backslash of a name as _), ` +
+    'so it is not loaded; rename one of the tables in the source'
+  );
 }
 
 /** Every perTableStatus entry of the export's files, files in numeric `from` order. */

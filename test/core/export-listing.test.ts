@@ -90,6 +90,22 @@ test('a table listed twice is not loaded: two source tables share its name, and 
   assert.deepEqual(found.warnings, []);
 });
 
+test('tables whose names RDS writes to one folder (a space, quote, backtick or backslash becomes _) are not loaded: the folder holds the rows of both', () => {
+  // "my table" and my_table are both written under shop/public.my_table/.
+  const found = read([file(1, 3, [complete('public.my table', { sizeGB: 1 }), complete('public.my_table', { sizeGB: 2 }), complete('public.kept')])]);
+  assert.deepEqual(found.tables.map((t) => t.table), ['public.kept']);
+  assert.deepEqual(found.skipped, [
+    {
+      table: 'public.my table',
+      reason: 'its export folder shop/public.my_table/ also holds the rows of public.my_table (RDS writes a space, quote, backtick or backslash of a name as _), so it is not loaded; rename one of the tables in the source',
+    },
+    {
+      table: 'public.my_table',
+      reason: 'its export folder shop/public.my_table/ also holds the rows of public.my table (RDS writes a space, quote, backtick or backslash of a name as _), so it is not loaded; rename one of the tables in the source',
+    },
+  ]);
+});
+
 test("another database's tables in the export are not the source's: its orders never replaces the source's orders", () => {
   // An export RDS could not limit to the source's database holds every database of the snapshot;
   // billing's entries come first in file order.
