@@ -25,7 +25,13 @@ export function parseExportWarning(message: string | undefined, database: string
   const warnings: string[] = [];
   for (const [key, value] of Object.entries(doc as Record<string, unknown>)) {
     if (key === 'skippedTables' && Array.isArray(value)) {
-      for (const entry of value) skippedTables.push(skippedEntry(entry, database));
+      const others: string[] = [];
+      for (const entry of value) {
+        const skipped = skippedEntry(entry, database);
+        if ('otherDatabase' in skipped) others.push(`${skipped.target} (a table of database ${skipped.otherDatabase}, not of the source's database ${database}: not loaded)`);
+        else skippedTables.push(skipped);
+      }
+      if (others.length > 0) warnings.push(`skippedTables: ${others.join(', ')}`);
     } else if (value !== null && value !== undefined && value !== '') {
       warnings.push(`${key}: ${typeof value === 'string' ? value : JSON.stringify(value)}`);
     }
@@ -33,10 +39,15 @@ export function parseExportWarning(message: string | undefined, database: string
   return { skippedTables, warnings };
 }
 
-function skippedEntry(entry: unknown, database: string): { table: TableName; reason: string } {
-  if (typeof entry === 'string') return { table: tableOfTarget(entry, database), reason: 'skipped by the RDS export' };
-  const e = (entry ?? {}) as Record<string, unknown>;
+/**
+ * One skippedTables entry: a table of the source, or one of another database (an export without
+ * ExportOnly holds every database of the snapshot), which names no table of the source.
+ */
+function skippedEntry(entry: unknown, database: string): { table: TableName; reason: string } | { target: string; otherDatabase: string } {
+  const e = (typeof entry === 'string' ? { target: entry } : (entry ?? {})) as Record<string, unknown>;
   const target = String(e.target ?? e.table ?? e.tableName ?? e.name ?? 'unknown');
   const reason = String(e.reason ?? e.warningMessage ?? e.message ?? 'skipped by the RDS export');
+  const parts = target.split('.');
+  if (parts.length >= 3 && parts[0] !== database) return { target, otherDatabase: parts[0]! };
   return { table: tableOfTarget(target, database), reason };
 }

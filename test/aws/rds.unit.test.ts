@@ -10,6 +10,7 @@ import {
   DescribeExportTasksCommand,
   StartExportTaskCommand,
 } from '@aws-sdk/client-rds';
+import { withTaskWarnings } from '../../src/aws/discover';
 import { parseExportWarning } from '../../src/aws/export-warnings';
 import { awsError, mockedAws, portError } from './mocks';
 
@@ -241,6 +242,16 @@ test('a missing export is not-found', async () => {
 test('a plain-text WarningMessage is kept as a warning', () => {
   assert.deepEqual(parseExportWarning('Some tables were skipped', 'shop'), { skippedTables: [], warnings: ['Some tables were skipped'] });
   assert.deepEqual(parseExportWarning(undefined, 'shop'), { skippedTables: [], warnings: [] });
+});
+
+test("a table of another database the export skipped is no table of the source: the source's table of the same name still loads", () => {
+  // Without ExportOnly (a database name RDS cannot limit to) RDS exports every database of the snapshot.
+  const task = parseExportWarning(JSON.stringify({ skippedTables: ['billing.public.orders', { target: 'shop.public.tmp', reason: 'unlogged' }] }), 'shop');
+  assert.deepEqual(task.skippedTables, [{ table: 'public.tmp', reason: 'unlogged' }]);
+  assert.deepEqual(task.warnings, ['skippedTables: billing.public.orders (a table of database billing, not of the source\'s database shop: not loaded)']);
+  const found = withTaskWarnings({ database: 'shop', tables: [{ table: 'public.orders', target: 'shop.public.orders', columns: [] }], skipped: [], warnings: [] }, task);
+  assert.deepEqual(found.tables.map((t) => t.table), ['public.orders']);
+  assert.deepEqual(found.skipped, [{ table: 'public.tmp', reason: 'unlogged' }]);
 });
 
 test('cancelling an export that has ended or is unknown succeeds; another refusal names the call and the export', async () => {
