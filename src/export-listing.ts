@@ -121,9 +121,7 @@ function missingMeans(kind: string): string {
 
 /** `db.schema.table` -> `schema.table`; names without the database stay as they are. */
 export function tableOfTarget(target: string, database: string): TableName {
-  const parts = target.split('.');
-  if (parts.length >= 3 && parts[0] === database) return parts.slice(1).join('.');
-  return parts.length >= 3 ? parts.slice(-2).join('.') : target;
+  return splitTarget(target, database)?.table ?? target;
 }
 
 /** The one wording for a table the export did not complete, whatever its status. */
@@ -152,13 +150,13 @@ export function readExportListing(listing: ExportListing): DiscoveredExport {
   }
   // A table listed twice is not loaded: two tables can share one `schema.table` text (schema "a.b"
   // table "c", schema "a" table "b.c"), and then one folder holds the rows of both.
-  const repeated = repeatedTables(entries);
-  const sharing = foldersShared(entries);
+  const repeated = repeatedTables(entries, listing.database);
+  const sharing = foldersShared(entries, listing.database);
   const seen = new Set<TableName>();
   for (const entry of entries) {
     const target = text(entry.target) ?? '';
     const warning = text(entry.warningMessage);
-    const split = splitTarget(target);
+    const split = splitTarget(target, listing.database);
     if (!split) {
       // Database-level entries carry only the target and a warning.
       if (warning) warnings.push(`${target || 'export'}: ${warning}`);
@@ -202,7 +200,7 @@ export function readExportListing(listing: ExportListing): DiscoveredExport {
 function ofDatabase(entries: Record<string, unknown>[], database: string): { entries: Record<string, unknown>[]; others: Map<string, number> } {
   const others = new Map<string, number>();
   const kept = entries.filter((entry) => {
-    const split = splitTarget(text(entry.target) ?? '');
+    const split = splitTarget(text(entry.target) ?? '', database);
     if (!split || split.database === database) return true;
     others.set(split.database, (others.get(split.database) ?? 0) + 1);
     return false;
@@ -211,10 +209,10 @@ function ofDatabase(entries: Record<string, unknown>[], database: string): { ent
 }
 
 /** Tables whose `schema.table` more than one entry names, with how many do. */
-function repeatedTables(entries: Record<string, unknown>[]): Map<TableName, number> {
+function repeatedTables(entries: Record<string, unknown>[], database: string): Map<TableName, number> {
   const counts = new Map<TableName, number>();
   for (const entry of entries) {
-    const table = splitTarget(text(entry.target) ?? '')?.table;
+    const table = splitTarget(text(entry.target) ?? '', database)?.table;
     if (table !== undefined) counts.set(table, (counts.get(table) ?? 0) + 1);
   }
   return new Map([...counts].filter(([, n]) => n > 1));
@@ -225,10 +223,10 @@ function repeatedTables(entries: Record<string, unknown>[]): Map<TableName, numb
  * space, quote, backtick or backslash of a name as `_`, so `"my table"` and `my_table` share one
  * folder. A table the export skipped wrote no file and shares nothing.
  */
-function foldersShared(entries: Record<string, unknown>[]): Map<string, TableName[]> {
+function foldersShared(entries: Record<string, unknown>[], database: string): Map<string, TableName[]> {
   const byFolder = new Map<string, TableName[]>();
   for (const entry of entries) {
-    const split = splitTarget(text(entry.target) ?? '');
+    const split = splitTarget(text(entry.target) ?? '', database);
     if (!split || (text(entry.status) ?? '').toUpperCase() === 'SKIPPED') continue;
     const folder = tableFolder(split.database, split.table);
     const tables = byFolder.get(folder) ?? [];
@@ -256,11 +254,17 @@ function orderedEntries(listing: ExportListing): Record<string, unknown>[] {
   });
 }
 
-/** `db.schema.table` -> the database and `schema.table`; undefined for a database-level target. */
-function splitTarget(target: string): { database: string; table: TableName } | undefined {
+/**
+ * `db.schema.table` -> the database and `schema.table`; undefined for a database-level target.
+ * The source's database is matched whole first, so a database named `shop.v2` keeps its tables;
+ * another database's name is taken up to the first dot.
+ */
+export function splitTarget(target: string, database: string): { database: string; table: TableName } | undefined {
+  const own = target.startsWith(`${database}.`) ? target.slice(database.length + 1) : undefined;
+  if (own !== undefined && own.indexOf('.') > 0) return { database, table: own };
   const parts = target.split('.');
   if (parts.length < 3 || !parts[0]) return undefined;
-  return { database: parts[0], table: tableOfTarget(target, parts[0]) };
+  return { database: parts[0], table: parts.slice(1).join('.') };
 }
 
 function typeMappings(schemaMetadata: unknown): Record<string, unknown>[] {

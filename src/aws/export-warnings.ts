@@ -3,7 +3,7 @@
  * completes with warnings, e.g. `{"skippedTables": [...], ...}`; older exports give plain text.
  * Skipped tables become table outcomes, everything else a warning.
  */
-import { tableOfTarget } from '../export-listing';
+import { splitTarget } from '../export-listing';
 import type { TableName } from '../model';
 
 export interface ExportWarnings {
@@ -47,7 +47,7 @@ function skippedEntry(entry: unknown, database: string): { table: TableName; rea
   const e = (typeof entry === 'string' ? { target: entry } : (entry ?? {})) as Record<string, unknown>;
   const target = String(e.target ?? e.table ?? e.tableName ?? e.name ?? 'unknown');
   const reason = String(e.reason ?? e.warningMessage ?? e.message ?? 'skipped by the RDS export');
-  const parts = target.split('.');
-  if (parts.length >= 3 && parts[0] !== database) return { target, otherDatabase: parts[0]! };
-  return { table: tableOfTarget(target, database), reason };
+  const split = splitTarget(target, database);
+  if (split && split.database !== database) return { target, otherDatabase: split.database };
+  return { table: split?.table ?? target, reason };
 }

@@ -254,6 +254,10 @@ test("a table of another database the export skipped is no table of the source: 
   assert.deepEqual(found.skipped, [{ table: 'public.tmp', reason: 'unlogged' }]);
 });
 
+test('skipped tables of a source database whose name holds a dot are its tables', () => {
+  assert.deepEqual(parseExportWarning(JSON.stringify({ skippedTables: ['shop.v2.public.tmp'] }), 'shop.v2'), { skippedTables: [{ table: 'public.tmp', reason: 'skipped by the RDS export' }], warnings: [] });
+});
+
 test('cancelling an export that has ended or is unknown succeeds; another refusal names the call and the export', async () => {
   const { mocks, ports } = mockedAws();
   mocks.rds.on(CancelExportTaskCommand, { ExportTaskIdentifier: 'ls-shop-1-done' }).rejects(awsError('InvalidExportTaskStateFault', 'You cannot cancel an export task that has completed.'));

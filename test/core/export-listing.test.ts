@@ -106,6 +106,16 @@ test('tables whose names RDS writes to one folder (a space, quote, backtick or b
   ]);
 });
 
+test('a source database whose name holds a dot keeps its tables: shop.v2.public.orders is its public.orders', () => {
+  const found = read([file(1, 3, [{ ...complete('public.orders'), target: 'shop.v2.public.orders' }, { target: 'shop.v2', warningMessage: 'db note' }, { ...complete('public.users'), target: 'hr.public.users' }])], {}, 'shop.v2');
+  assert.deepEqual(found.tables.map((t) => [t.table, t.target]), [['public.orders', 'shop.v2.public.orders']]);
+  assert.deepEqual(found.warnings, [
+    'export ls-shop-1: 1 table(s) of other databases (hr) are in the export and are not loaded; only database shop.v2 is this source\'s (sources.<name>.database)',
+    'shop.v2: db note',
+  ]);
+  assert.equal(tableOfTarget('shop.v2.public.orders', 'shop.v2'), 'public.orders');
+});
+
 test("another database's tables in the export are not the source's: its orders never replaces the source's orders", () => {
   // An export RDS could not limit to the source's database holds every database of the snapshot;
   // billing's entries come first in file order.
