@@ -109,6 +109,15 @@ export class RdsExports implements ExportPort {
  * Only a database name RDS takes in no partial export leaves it out (export-scope.ts warns).
  */
 function exportOnly(database: string, req: ExportRequest): { ExportOnly?: string[] } {
+  // `database.<name>` names a whole schema: a table must be written schema.table.
+  const bare = (req.tables ?? []).find((t) => t.indexOf('.') <= 0 || t.endsWith('.'));
+  if (bare !== undefined) {
+    throw new PortError(
+      'validation',
+      'InvalidExportTable',
+      `export ${req.exportId}: ${JSON.stringify(bare)} is no schema.table name: as ExportOnly ${database}.${bare} RDS would export the whole schema ${bare}; name each table as schema.table`,
+    );
+  }
   const values = [...(req.schemas ?? []).map((s) => `${database}.${s}`), ...(req.tables ?? []).map((t) => `${database}.${t}`)];
   if (values.length === 0 && (req.schemas !== undefined || req.tables !== undefined)) {
     // An empty list would read as "no ExportOnly", i.e. everything: refuse instead.
