@@ -74,7 +74,11 @@ export class AthenaQueries {
       }
       const execution = await awsCall({ service: 'Athena', operation: 'GetQueryExecution', subject }, async () =>
         (await this.athena.send(new GetQueryExecutionCommand({ QueryExecutionId: id }))).QueryExecution,
-      );
+      ).catch(async (err: unknown) => {
+        // Nobody would read its result: the query would run on, billed, holding the workgroup's capacity.
+        await this.stop(id);
+        throw err;
+      });
       const state = execution?.Status?.State ?? 'UNKNOWN';
       if (state === 'SUCCEEDED') return;
       if (state === 'FAILED' || state === 'CANCELLED') throw queryFailure(id, state, execution, subject, this.settings.athena.workgroup);

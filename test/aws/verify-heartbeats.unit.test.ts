@@ -127,6 +127,13 @@ test('a cancelled verification stops its running Athena query and ends as cancel
   assert.deepEqual(mocks.athena.commandCalls(StopQueryExecutionCommand).map((c) => c.args[0].input), [{ QueryExecutionId: 'long' }]);
 });
 
+test('a query whose state cannot be read (GetQueryExecution throttled past its retries) is stopped, not left running billed', async () => {
+  const { mocks, activities } = athenaStuckIn('RUNNING', 'unread');
+  mocks.athena.on(GetQueryExecutionCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } }));
+  await assert.rejects(new MockActivityEnvironment({ heartbeatTimeoutMs: 120_000 }).run(activities.verifyTable, CREATED), /GetQueryExecution/);
+  assert.deepEqual(mocks.athena.commandCalls(StopQueryExecutionCommand).map((c) => c.args[0].input), [{ QueryExecutionId: 'unread' }]);
+});
+
 test('a configured check that fails says which check of verify.checks, and what to do', async () => {
   const { mocks, ports } = mockedAws();
   // The row count passes (42); the check answers 3 where it expects 0.
