@@ -53,6 +53,18 @@ export function cursorKind(originalType: string): CursorKind {
   return 'other';
 }
 
+/**
+ * Why a column of this PostgreSQL type cannot be a cursor, or undefined: PostgreSQL orders booleans,
+ * bytea and arrays otherwise than the lake holds them (true > false; bytes; lists), so a window from
+ * the lake's max would skip new rows (a later `false`, a smaller byte string).
+ */
+export function unorderedCursorProblem(originalType: string): string | undefined {
+  const type = originalType.trim().toLowerCase();
+  const what = /^bool(ean)?$/.test(type) ? 'boolean' : type === 'bytea' ? 'bytea' : type === 'array' || type.endsWith('[]') ? 'an array' : undefined;
+  if (!what) return undefined;
+  return `is ${what}, which has no order a window can follow (rows with a smaller value than the lake's max are never read): pick a cursor column that is a number, a date or timestamp, or text (e.g. an id or an updated-at column)`;
+}
+
 export function defaultLookback(kind: CursorKind): string {
   return kind === 'temporal' ? DEFAULT_TEMPORAL_LOOKBACK : DEFAULT_NUMERIC_LOOKBACK;
 }

@@ -7,7 +7,7 @@ import { keysMatchingNoTable, lakeNameCollisions, lakeTableName, selectTable } f
 import { columnPolicies, columnPolicyProblems, reservedColumnProblem } from './config/columns';
 import { directExtract, firstLoadOf, missingCursorProblem } from './config/direct';
 import { LAKE_NAME_RULE, isValidLakeName } from './names';
-import { cursorKind, defaultLookback, lookbackKindProblem, lookbackText } from './lookback';
+import { cursorKind, defaultLookback, lookbackKindProblem, lookbackText, unorderedCursorProblem } from './lookback';
 import type { DirectExtract, DiscoveredTable, KeySource, PlanEntry, TableName, TableOutcome } from './model';
 import { dynamoAttributeProblems, EXPORT_WINDOW_DEFAULTS } from './config/dynamodb';
 import { dynamoNameOfKey, dynamoTableNameProblem } from './dynamodb/names';
@@ -241,6 +241,8 @@ function directEntry(
  */
 function cursorLookback(t: DiscoveredTable, column: string, configured: string | number | undefined): { lookback?: string } | string {
   const mapping = t.columns.find((c) => c.columnName === column) ?? t.columns.find((c) => c.columnName.toLowerCase() === column.toLowerCase());
+  const unordered = mapping && unorderedCursorProblem(mapping.originalType);
+  if (unordered) return `cursor column ${column} (${mapping.originalType}) of tables."${t.table}".cursor ${unordered}`;
   const kind = mapping ? cursorKind(mapping.originalType) : undefined;
   if (configured === undefined) return kind ? { lookback: defaultLookback(kind) } : {};
   const text = lookbackText(configured);

@@ -163,6 +163,17 @@ test('the cursor lookback: configured, else the default for the column type; a l
   assert.match(String(errors['public.log']![2]), /tables\."public\.log"\.cursor\.lookback "1h" does not fit cursor column seq \(bigint\): .*number of cursor units: write e\.g\. 1000, or 0/);
 });
 
+test('a boolean, bytea or array cursor fails planning: a window from the lake\'s max cannot follow it', () => {
+  const column = (columnName: string, originalType: string) => ({ columnName, originalType, expectedExportedType: 'binary (UTF8)' });
+  const withCursor = (table: string, type: string): DiscoveredTable => ({ ...t(table, ['id']), columns: [column('id', 'bigint'), column('flag', type)] });
+  const config = shopWith(Object.fromEntries(['public.a', 'public.b', 'public.c', 'public.d', 'public.e'].map((table) => [table, { cursor: { column: 'flag' } }])));
+  const { entries, notLoaded } = planTables(config, [withCursor('public.a', 'boolean'), withCursor('public.b', 'bytea'), withCursor('public.c', 'ARRAY'), withCursor('public.d', 'integer[]'), withCursor('public.e', 'timestamp with time zone')], new Set(['a', 'b', 'c', 'd', 'e']));
+  assert.deepEqual(entries.map((e) => e.table), ['public.e']);
+  assert.deepEqual(notLoaded.map((n) => [n.table, n.error?.phase]), [['public.a', 'plan'], ['public.b', 'plan'], ['public.c', 'plan'], ['public.d', 'plan']]);
+  assert.match(notLoaded[0]!.error?.message ?? '', /cursor column flag \(boolean\) of tables\."public\.a"\.cursor is boolean, which has no order a window can follow .*pick a cursor column that is a number/);
+  assert.match(notLoaded[3]!.error?.message ?? '', /\(integer\[\]\) .* is an array/);
+});
+
 /** An embedded source `shop` with these table settings. */
 const shopWith = (tables: Record<string, unknown>) =>
   sourceConfig(parseConfig({ sources: { shop: { database: 'shop', source: { kind: 'pglite' }, target: { namespace: 'shop' }, tables } } }), 'shop');
