@@ -242,16 +242,37 @@ function sharedFolder(database: string, table: TableName, others: TableName[]): 
   );
 }
 
-/** Every perTableStatus entry of the export's files, files in numeric `from` order. */
+/**
+ * Every perTableStatus entry of the export's files, files in numeric `from` order. The files'
+ * ranges must follow one another from the first table on: a missing file, or one that vanished or
+ * holds no perTableStatus list, would drop its tables unreported, so discovery fails instead.
+ */
 function orderedEntries(listing: ExportListing): Record<string, unknown>[] {
   const files = listing.tablesInfo
     .map((file) => ({ file, range: tablesInfoRange(file.name, listing.exportId) }))
     .filter((f): f is { file: TablesInfoFile; range: { from: number; to: number } } => f.range !== undefined)
     .sort((a, b) => a.range.from - b.range.from || a.range.to - b.range.to);
-  return files.flatMap(({ file }) => {
+  let next = 1;
+  for (const { range } of files) {
+    if (range.from > next) throw incompleteTablesInfo(listing.exportId, { from: next, to: range.from - 1 }, 'is missing');
+    next = Math.max(next, range.to + 1);
+  }
+  return files.flatMap(({ file, range }) => {
     const entries = file.document?.perTableStatus;
-    return Array.isArray(entries) ? entries.filter(isRecord) : [];
+    if (!Array.isArray(entries)) throw incompleteTablesInfo(listing.exportId, range, file.document ? 'holds no perTableStatus list' : 'was listed but could not be read (removed meanwhile)');
+    return entries.filter(isRecord);
   });
+}
+
+/** The error of a table range of the export whose tables-info file is missing or unreadable. */
+function incompleteTablesInfo(exportId: string, range: { from: number; to: number }, what: string): PortError {
+  const name = `${tablesInfoPrefix(exportId)}${range.from}_to_${range.to}.json`;
+  return new PortError(
+    'not-found',
+    'ExportTablesInfoIncomplete',
+    `export ${exportId}: the table list of tables ${range.from} to ${range.to} (${name}) ${what}, so those tables would be neither loaded nor reported; ` +
+      `the export did not complete or its files were removed; run a new sync`,
+  );
 }
 
 /**

@@ -67,6 +67,21 @@ test('discover concatenates every export_tables_info file, paginated, in file or
   assert.equal(mocks.s3.commandCalls(ListObjectsV2Command)[1]!.args[0].input.ContinuationToken, 't2');
 });
 
+test('a tables-info file S3 lists but no longer holds when read fails discover, naming its table range', async () => {
+  const { mocks, ports } = mockedAws();
+  const root = 'lakesync/exports/ls-3';
+  mocks.s3.on(GetObjectCommand, { Key: `${root}/export_info_ls-3.json` }).resolves({ Body: objectBody('{"status":"COMPLETE"}') });
+  mocks.s3
+    .on(ListObjectsV2Command)
+    .resolvesOnce({ Contents: [{ Key: `${root}/export_tables_info_ls-3_from_1_to_1.json` }, { Key: `${root}/export_tables_info_ls-3_from_2_to_2.json` }], IsTruncated: false })
+    .resolves({ Contents: [], IsTruncated: false });
+  mocks.s3.on(GetObjectCommand, { Key: `${root}/export_tables_info_ls-3_from_1_to_1.json` }).resolves({ Body: objectBody(JSON.stringify({ perTableStatus: [{ target: 'shop.public.a', status: 'COMPLETE' }] })) });
+  mocks.s3.on(GetObjectCommand, { Key: `${root}/export_tables_info_ls-3_from_2_to_2.json` }).rejects(awsError('NoSuchKey', 'no key', 404));
+  const err = await portError(ports.discover.discover({ exportId: 'ls-3', location: `s3://shop-exports/${root}`, snapshotId: 's', adopted: false }));
+  assert.equal(err.code, 'ExportTablesInfoIncomplete');
+  assert.match(err.message, /export ls-3: the table list of tables 2 to 2 \(export_tables_info_ls-3_from_2_to_2\.json\) was listed but could not be read/);
+});
+
 test('discover of an export without its files is not-found with the fix; S3 access denied is access-denied', async () => {
   const { mocks, ports } = mockedAws();
   const ref = { exportId: 'ls-2', location: 's3://shop-exports/lakesync/exports/ls-2', snapshotId: 's', adopted: false };

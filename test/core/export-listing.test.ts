@@ -77,7 +77,7 @@ test('a table listed twice is not loaded: two source tables share its name, and 
   // Schema "a.b" table "c" and schema "a" table "b.c" are both shop.a.b.c; RDS writes both to shop/a.b.c/.
   const found = read([
     file(10, 11, [complete('a.b.c', { sizeGB: 2 }), complete('public.kept')]),
-    file(2, 9, [complete('a.b.c', { sizeGB: 1 }), { target: 'shop.public.b', status: 'FAILED', warningMessage: 'disk full' }]),
+    file(1, 9, [complete('a.b.c', { sizeGB: 1 }), { target: 'shop.public.b', status: 'FAILED', warningMessage: 'disk full' }]),
   ]);
   assert.deepEqual(found.tables.map((t) => t.table), ['public.kept']);
   assert.deepEqual(found.skipped, [
@@ -173,15 +173,13 @@ test('every table the export did not complete is skipped with one wording: its s
   assert.equal(found.database, 'shop', 'a skipped table still names the database');
 });
 
-test('files of another export, a prefix-sharing one included, and malformed content are ignored', () => {
+test('files of another export, a prefix-sharing one included, and entries that are not tables are ignored', () => {
   const found = read([
-    file(0, 0, [complete('public.mine')]),
-    file(0, 0, [complete('public.ten')], 'ls-shop-10'),
-    file(0, 0, [complete('public.longer')], 'ls-shop-1_from_2_to_3'),
+    file(1, 1, [complete('public.mine')]),
+    file(1, 1, [complete('public.ten')], 'ls-shop-10'),
+    file(1, 1, [complete('public.longer')], 'ls-shop-1_from_2_to_3'),
     { name: `export_info_${ID}.json`, document: { perTableStatus: [complete('public.info')] } },
-    { name: `export_tables_info_${ID}_from_1_to_1.json`, document: undefined },
-    { name: `export_tables_info_${ID}_from_2_to_2.json`, document: { perTableStatus: 'none' } },
-    { name: `export_tables_info_${ID}_from_3_to_4.json`, document: { perTableStatus: [null, 7, ['x']] } },
+    { name: `export_tables_info_${ID}_from_2_to_4.json`, document: { perTableStatus: [null, 7, ['x']] } },
   ]);
   assert.deepEqual(
     found.tables.map((t) => t.table),
@@ -250,4 +248,44 @@ test("a skipped table's reason is reported once: as its outcome, not again in th
   assert.deepEqual(found.warnings, ['export ls-shop-1: {"note":"kept"}']);
   const everyReason = [...found.skipped.map((s) => s.reason), ...found.warnings].join('\n');
   assert.equal(everyReason.match(/contain characters the export does not support/g)?.length, 1);
+});
+
+/** The PortError readExportListing throws for `tablesInfo`, with its message. */
+function refusal(tablesInfo: TablesInfoFile[]): { kind: string; code: string; message: string } {
+  try {
+    read(tablesInfo);
+  } catch (err) {
+    const e = err as { kind: string; code: string; message: string };
+    return { kind: e.kind, code: e.code, message: e.message };
+  }
+  assert.fail('the listing was read although its table list is incomplete');
+}
+
+test('a gap in the tables-info ranges fails discovery naming the missing range: its tables are never silently dropped', () => {
+  const first = file(1, 100, [complete('public.a')]);
+  const third = file(201, 300, [complete('public.c')]);
+  const err = refusal([third, first]);
+  assert.equal(err.kind, 'not-found');
+  assert.equal(err.code, 'ExportTablesInfoIncomplete');
+  assert.match(err.message, /export ls-shop-1/);
+  assert.match(err.message, /tables 101 to 200/);
+  assert.match(err.message, /export_tables_info_ls-shop-1_from_101_to_200\.json/);
+  assert.match(err.message, /run a new sync/);
+  // The first file missing is a gap too.
+  assert.match(refusal([file(101, 200, [complete('public.b')])]).message, /tables 1 to 100/);
+});
+
+test('a tables-info file that vanished or holds no perTableStatus list fails discovery naming the file', () => {
+  const vanished = { name: `lakesync/exports/${ID}/export_tables_info_${ID}_from_101_to_200.json`, document: undefined };
+  const err = refusal([file(1, 100, [complete('public.a')]), vanished]);
+  assert.equal(err.code, 'ExportTablesInfoIncomplete');
+  assert.match(err.message, /export_tables_info_ls-shop-1_from_101_to_200\.json/);
+  assert.match(err.message, /tables 101 to 200/);
+  const unreadable = { name: `export_tables_info_${ID}_from_1_to_1.json`, document: { perTableStatus: 'none' } };
+  assert.match(refusal([unreadable]).message, /export_tables_info_ls-shop-1_from_1_to_1\.json/);
+});
+
+test('contiguous ranges, numbered from 0 or 1, and overlapping ones are read', () => {
+  assert.equal(read([file(0, 0, [complete('public.a')]), file(1, 1, [complete('public.b')])]).tables.length, 2);
+  assert.equal(read([file(1, 5, [complete('public.a')]), file(3, 6, [complete('public.b')])]).tables.length, 2);
 });
