@@ -40,7 +40,7 @@ export class RdsExports implements ExportPort {
       return { exportId: req.exportId, location: exportLocation(bucket, prefix, req.exportId), snapshotId: req.snapshot.snapshotId, adopted: false };
     } catch (err) {
       if (!hasAwsCode(err, 'ExportTaskAlreadyExists')) {
-        throw toPortError(err, { service: 'RDS', operation: 'StartExportTask', subject, ...exportHint(err, iamRoleArn, kmsKeyId, bucket) });
+        throw toPortError(err, { service: 'RDS', operation: 'StartExportTask', subject, ...exportHint(err, iamRoleArn, kmsKeyId, bucket, req.snapshot.snapshotId) });
       }
     }
     // Started by an earlier attempt: adopt it, unless the id was used for another snapshot.
@@ -132,7 +132,16 @@ export function exportLocation(bucket: string, prefix: string, exportId: string)
   return s3Url(bucket, joinKey(prefix, exportId));
 }
 
-function exportHint(err: unknown, role: string, kmsKey: string, bucket: string): { hint?: string } {
+function exportHint(err: unknown, role: string, kmsKey: string, bucket: string, snapshotId: string): { hint?: string } {
+  // Raised for a snapshot that is available (the cycle waits for that): its engine, version or
+  // instance kind has no export to S3, which waiting does not change.
+  if (hasAwsCode(err, 'InvalidExportSourceState')) {
+    return {
+      hint:
+        `RDS cannot export snapshot ${snapshotId} to S3: check that the instance's engine and version support snapshot export to S3 (RDS Custom instances do not) in this region, ` +
+        'and upgrade the engine if not, or read the tables directly (extract: direct, docs/aws-setup.md section 3a); retrying the same snapshot does not help',
+    };
+  }
   if (hasAwsCode(err, 'IamRoleNotFound', 'IamRoleMissingPermissions', 'InvalidS3BucketFault')) {
     return { hint: `the export role ${role} must exist, trust export.rds.amazonaws.com and may write to bucket ${bucket} (docs/aws-setup.md)` };
   }

@@ -77,3 +77,14 @@ test('a refused export scope or snapshot state is a validation error, not retrie
     assert.equal(err.retryable, false, code);
   }
 });
+
+test('a snapshot RDS refuses to export (InvalidExportSourceState) names the snapshot and says what to do, not to check the aws section', async () => {
+  const err = await refusedExport('InvalidExportSourceState', 400);
+  assert.equal(err.kind, 'validation');
+  assert.equal(err.retryable, false);
+  assert.doesNotMatch(err.message, /check the aws section/);
+  assert.match(err.message, new RegExp(`StartExportTask for export ls-shop-1-abc of snapshot ${SNAPSHOT} failed with InvalidExportSourceState: refused by the test server \\(`));
+  assert.match(err.message, new RegExp(`RDS cannot export snapshot ${SNAPSHOT} to S3`));
+  assert.match(err.message, /engine and version support snapshot export to S3/);
+  assert.match(err.message, /extract: direct/);
+});
