@@ -69,7 +69,7 @@ function splitGlob(glob: string): { schema: string; table: string } | undefined 
 const schemaOf = (table: TableName) => table.slice(0, table.indexOf('.'));
 
 /** `schema.table`: a schema before the first dot and a table after it, neither empty. */
-const isSchemaTable = (name: string) => name.indexOf('.') > 0 && !name.endsWith('.');
+export const isSchemaTable = (name: string) => name.indexOf('.') > 0 && !name.endsWith('.');
 
 /** Whether an include rule takes every table of the database. */
 function includesAll(include: readonly string[]): boolean {

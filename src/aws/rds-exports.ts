@@ -5,7 +5,7 @@
 import { CancelExportTaskCommand, DescribeExportTasksCommand, type ExportTask, type RDSClient, StartExportTaskCommand } from '@aws-sdk/client-rds';
 import { PortError } from '../errors';
 import type { ExportRef, ExportState, ExportStatus } from '../model';
-import { isExportOnlyName } from '../export-scope';
+import { isExportOnlyName, isSchemaTable } from '../export-scope';
 import type { ExportPort, ExportRequest } from '../ports';
 import { awsCall, hasAwsCode, toPortError } from './errors';
 import { type ExportWarnings, parseExportWarning } from './export-warnings';
@@ -110,7 +110,7 @@ export class RdsExports implements ExportPort {
  */
 function exportOnly(database: string, req: ExportRequest): { ExportOnly?: string[] } {
   // `database.<name>` names a whole schema: a table must be written schema.table.
-  const bare = (req.tables ?? []).find((t) => t.indexOf('.') <= 0 || t.endsWith('.'));
+  const bare = (req.tables ?? []).find((t) => !isSchemaTable(t));
   if (bare !== undefined) {
     throw new PortError(
       'validation',
