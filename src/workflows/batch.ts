@@ -31,6 +31,8 @@ export const BILLED_EXPORTS_AFTER_FAILURE = 'billed-exports-after-failure';
 export const FIRST_FAILED_EXPORT_REPORTED = 'first-failed-export-reported';
 /** Patch: a batch cancelled while a pack starts waits for the start and stops the run it made (the run went on loading the cancelled cycle's tables). */
 export const PACK_START_STOPS_ON_CANCEL = 'pack-start-stops-on-cancel';
+/** Patch: a batch cancelled after its pack started stops the run once its tables' loads have ended (none may have reached a worker to stop it). */
+export const PACK_LOADS_CANCELLED_STOP_RUN = 'pack-loads-cancelled-stop-run';
 
 export interface BatchInput {
   source: string;
@@ -283,6 +285,8 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
     if (runId === undefined) return runPool(unit.items, 1, (item) => runAlone(item));
     const pack = { token: unit.token, runId, tables: unit.items.length, answerLeft: patched(PACK_LEFT_TABLES_IN_LANE) };
     const answers = await Promise.all(unit.items.map((item) => runTable(item, pack)));
+    // Loads cancelled before a worker took them cannot stop the run: it would go on loading the cancelled cycle's tables.
+    if (CancellationScope.current().consideredCancelled && patched(PACK_LOADS_CANCELLED_STOP_RUN)) await stopCancelledPack(request, runId);
     const outcomes: TableOutcome[] = [];
     const left: { item: LoadItem; spent: SpentRuns | undefined }[] = [];
     answers.forEach((a, i) => ('left' in a ? left.push({ item: unit.items[i]!, spent: a.left.spent }) : outcomes.push(a)));

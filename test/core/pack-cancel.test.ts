@@ -6,9 +6,14 @@
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createActivities } from '../../src/activities';
+import type { LakesyncConfig } from '../../src/config/schema';
 import { FakeBackend } from '../../src/fake/ports';
 import type { FakePack } from '../../src/fake/state';
-import { sourceWorkflowId } from '../../src/ids';
+import { batchWorkflowId, sourceWorkflowId } from '../../src/ids';
+import { connectClient, temporalTarget } from '../../src/temporal';
+import { workflowBundle } from '../../src/workflow-bundle';
 import { fakeConfig, startTestServer, startWorkerOver, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
 import { recordHistories } from '../helpers/histories';
 import { startSource, waitForStatus } from '../helpers/source';
@@ -30,14 +35,44 @@ async function cancelCycleWhen(w: FakeWorker, queue: string, source: string, rea
 }
 
 /** Waits past the end the pack's run would have had, then reads it, so the fake applies every commit it made. */
-async function settled(w: FakeWorker, pack: FakePack): Promise<FakePack> {
+async function settled(backend: FakeBackend, pack: FakePack): Promise<FakePack> {
   await delay(Math.max(0, pack.startedAtMs + pack.durationMs + 200 - Date.now()));
-  await w.backend.ports().load.getRun(pack.runId);
-  return w.backend.packRuns().find((p) => p.runId === pack.runId)!;
+  await backend.ports().load.getRun(pack.runId);
+  return backend.packRuns().find((p) => p.runId === pack.runId)!;
 }
 
-function committedByPack(w: FakeWorker, pack: FakePack): string[] {
-  return pack.tables.filter((t) => t.runId && w.backend.state.counters[`committed:${t.runId}`]).map((t) => t.table);
+function committedByPack(backend: FakeBackend, pack: FakePack): string[] {
+  return pack.tables.filter((t) => t.runId && backend.state.counters[`committed:${t.runId}`]).map((t) => t.table);
+}
+
+/**
+ * A worker that runs only the activities, over `backend`; `afterPackStart` runs once a pack's
+ * start has its run, before the start answers.
+ */
+async function activityWorker(config: LakesyncConfig, backend: FakeBackend, afterPackStart?: (worker: Worker) => void): Promise<{ worker: Worker; running: Promise<void>; close(): Promise<void> }> {
+  const target = temporalTarget(config);
+  const connection = await NativeConnection.connect(target.connect);
+  const ports = backend.ports();
+  const client = connectClient(target);
+  const activities = createActivities({ config, searchAttributes: false, portsFor: () => ports }, () => client);
+  let worker: Worker | undefined = undefined;
+  const startPackLoad: typeof activities.startPackLoad = async (input) => {
+    const answer = await activities.startPackLoad(input);
+    afterPackStart?.(worker!);
+    return answer;
+  };
+  worker = await Worker.create({ connection, taskQueue: target.taskQueue, activities: { ...activities, startPackLoad }, shutdownGraceTime: '10s' });
+  const running = worker.run();
+  return {
+    worker,
+    running,
+    async close() {
+      if (worker!.getState() === 'RUNNING') worker!.shutdown();
+      await running;
+      await connection.close();
+      await (await client).connection.close();
+    },
+  };
 }
 
 describe('a cycle cancelled during its packed loads', () => {
@@ -56,8 +91,8 @@ describe('a cycle cancelled during its packed loads', () => {
     try {
       const cycleId = await cancelCycleWhen(w, queue, 'packcancelstart', () => w.backend.count('pack.start') > 0);
       const pack = await pollFor('the pack run the start made', () => w.backend.packRuns()[0], 10_000, 50);
-      const after = await settled(w, pack);
-      assert.deepEqual(committedByPack(w, after), [], 'tables of the cancelled cycle committed by its pack run after the cancel');
+      const after = await settled(w.backend, pack);
+      assert.deepEqual(committedByPack(w.backend, after), [], 'tables of the cancelled cycle committed by its pack run after the cancel');
       assert.notEqual(after.stopRequestedAtMs, undefined, 'the pack run of the cancelled cycle was not stopped');
       assert.deepEqual(Object.entries(w.backend.state.lake).filter(([, t]) => t.lastCommit?.cycleId === cycleId).map(([k]) => k), []);
       await recordHistories(w.client, 'pack-start-cancelled', [sourceWorkflowId('packcancelstart')]);
@@ -71,12 +106,61 @@ describe('a cycle cancelled during its packed loads', () => {
     const w = await start(queue, 'packcancelrun', new FakeBackend({ tables: NAMES, latencyMs: TABLE_MS, exportGBPerTable: 0.1 }));
     try {
       const cycleId = await cancelCycleWhen(w, queue, 'packcancelrun', () => w.backend.packRuns().length > 0 && w.backend.count('load.get') >= NAMES.length);
-      const after = await settled(w, w.backend.packRuns()[0]!);
-      assert.deepEqual(committedByPack(w, after), [], 'tables of the cancelled cycle committed by its pack run after the cancel');
+      const after = await settled(w.backend, w.backend.packRuns()[0]!);
+      assert.deepEqual(committedByPack(w.backend, after), [], 'tables of the cancelled cycle committed by its pack run after the cancel');
       assert.notEqual(after.stopRequestedAtMs, undefined, 'the pack run of the cancelled cycle was not stopped');
       assert.deepEqual(Object.entries(w.backend.state.lake).filter(([, t]) => t.lastCommit?.cycleId === cycleId).map(([k]) => k), []);
     } finally {
       await w.stop();
     }
   });
+
+  test('after its pack started and before any of its tables reached a worker: the run is stopped, and it commits no table of the cycle', async () => {
+    // The workers are busy (here: none polls activities) when the pack's run has started:
+    // its tables' loads are cancelled before any starts, so no load can stop the run.
+    const queue = uniqueQueue('pack-cancel-queued');
+    const source = 'packcancelqueued';
+    const config = fakeConfig(queue, { tables: NAMES }, { packing: { thresholdGB: 1, maxTables: 4, maxGB: 5 } }, source);
+    const backend = new FakeBackend({ tables: NAMES, latencyMs: TABLE_MS, exportGBPerTable: 0.1 });
+    const target = temporalTarget(config);
+    const connection = await NativeConnection.connect(target.connect);
+    const workflows = await Worker.create({ connection, taskQueue: target.taskQueue, workflowBundle: await workflowBundle() });
+    const workflowsRunning = workflows.run();
+    const client = await connectClient(target);
+    const first = await activityWorker(config, backend, (worker) => worker.shutdown());
+    let second: Awaited<ReturnType<typeof activityWorker>> | undefined;
+    try {
+      const handle = await startSource(client, queue, source);
+      const running = await waitForStatus(handle, (s) => s.currentCycle !== undefined);
+      await first.running;
+      const batch = client.workflow.getHandle(batchWorkflowId(running.currentCycle!.workflowId, 1));
+      const scheduled = async () => (await batch.fetchHistory()).events!.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'loadPackedTable').length;
+      await pollFor('the pack tables\' loads to be scheduled', async () => ((await scheduled()) === NAMES.length ? true : undefined), 30_000, 50);
+      const cycle = client.workflow.getHandle(running.currentCycle!.workflowId);
+      await cycle.cancel();
+      const cancelled = async () => (await batch.fetchHistory()).events!.filter((e) => e.activityTaskCanceledEventAttributes).length;
+      await pollFor('the loads to be cancelled', async () => ((await cancelled()) === NAMES.length ? true : undefined), 30_000, 50);
+      second = await activityWorker(config, backend);
+      await cycle.result().catch(() => undefined);
+      const pack = backend.packRuns()[0]!;
+      const after = await settled(backend, pack);
+      assert.notEqual(after.stopRequestedAtMs, undefined, 'the pack run of the cancelled cycle was not stopped');
+      assert.deepEqual(committedByPack(backend, after), [], 'tables of the cancelled cycle committed by its pack run after the cancel');
+      assert.deepEqual(Object.entries(backend.state.lake).filter(([, t]) => t.lastCommit?.cycleId === running.currentCycle!.cycleId).map(([k]) => k), []);
+      await recordHistories(client, 'pack-loads-cancelled-queued', [sourceWorkflowId(source)]);
+    } finally {
+      await handleTerminate(client, source);
+      await second?.close();
+      await first.close();
+      workflows.shutdown();
+      await workflowsRunning;
+      await connection.close();
+      await client.connection.close();
+    }
+  });
 });
+
+/** Ends the source's workflow, so that its worker can stop. */
+async function handleTerminate(client: Awaited<ReturnType<typeof connectClient>>, source: string): Promise<void> {
+  await client.workflow.getHandle(sourceWorkflowId(source)).terminate('test over').catch(() => undefined);
+}
