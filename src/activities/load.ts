@@ -58,6 +58,10 @@ export interface PackRef {
 /** The failure type of a pack's run that ended without a result for the table. */
 const PACK_LEFT_TABLE = 'PackEndedWithoutResult';
 
+function isPackLeft(err: unknown): err is ApplicationFailure {
+  return err instanceof ApplicationFailure && err.type === PACK_LEFT_TABLE;
+}
+
 /** The load job's result, with what its run used (absent from workers before the cost ledger). */
 export type LoadTableResult = LoadResult & { usage?: LoadUsage };
 
@@ -251,11 +255,17 @@ export function loadActivities(deps: ActivityDeps) {
       const packs = ports.load.packs;
       // Not billed (the embedded mode): a packed table needs no share of its run, so it goes on once its own result is in.
       const early = costBasis(settings) === 'none';
-      const { result, status } = input.pack && packs && !load.alone ? await runPacked(ports.load, packs, req, input.pack, load, early) : await runLoad(ports.load, req, load, early);
+      const run = input.pack && packs && !load.alone ? runPacked(ports.load, packs, req, input.pack, load, early) : runLoad(ports.load, req, load, early);
+      const { result, status } = await run.catch((err: unknown) => {
+        // A table loaded alone found its pack's run live and waited for it; that run ended without
+        // loading it, no failure of the table's own: it is loaded in a run of its own now.
+        if (!input.pack && isPackLeft(err)) return runLoad(ports.load, req, load, early);
+        throw err;
+      });
       // The table's cost: this run and the runs of earlier attempts that failed.
       return { ...result, usage: await usageOf(input, plan, settings, status, load.spent) };
     } catch (err) {
-      if (answerLeft && err instanceof ApplicationFailure && err.type === PACK_LEFT_TABLE) {
+      if (answerLeft && isPackLeft(err)) {
         return { leftByPack: { message: err.message, ...(load.spent ? { spent: load.spent } : {}) } };
       }
       const failed = await attemptFailed(ports.load, load, input.maxFailures ?? settings.retry.maximumAttempts, err);

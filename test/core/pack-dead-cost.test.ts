@@ -112,3 +112,37 @@ describe('tables loaded alone while their pack run goes on (its start gave up af
     assert.deepEqual(booked, [100, 200, 300], '600 DPU-s by 10, 20 and 30 of 60 seconds');
   });
 });
+
+describe('a table loaded alone that attached to its pack run, which then died without its result', () => {
+  test('the table is loaded in a run of its own in the same attempt: the pack run that left it costs it no attempt', async () => {
+    const config = parseConfig({ sources: { shop: { database: 'shop', source: { kind: 'fake', tables: TABLES }, target: { namespace: 'shop' } } } });
+    const plans = TABLES.map((t) => planEntry({ table: t, lakeTable: t.split('.')[1]!, action: 'create', primaryKey: ['id'], sizeGB: 0.001 }));
+    const base = new FakeBackend({ tables: TABLES, latencyMs: 0 }).ports();
+    const planRef = await base.manifests.put('c1/plan.json', plans);
+    // No pack, and one attempt in all: the workflow runs the table alone, as when startPackLoad gave up.
+    const input: LoadTableInput = { source: 'shop', cycleId: 'c1', planRef, table: 'public.a', exportId: 'e1', snapshotTime: started, exportLocation: 'fake://exports/e1', database: 'shop', namespace: 'shop', maxFailures: 1 };
+    const req = loadRequestFor(base.load, input, plans[0]!);
+    const died: LoadRunStatus = { runId: 'pack-run-1', state: 'failed', detail: 'TIMEOUT', errorMessage: 'the run hit the job timeout', dpuSeconds: RUN_DPU_SECONDS, executionSeconds: 300 };
+    let packLive = true;
+    const load: LoadPort = {
+      ...base.load,
+      pollPolicy: { initialMs: 10, maxMs: 20 },
+      // The pack run is live on the lake table under the table's run token until it dies.
+      liveRuns: async (namespace, lakeTable) =>
+        packLive ? [{ runId: 'pack-run-1', runToken: req.runToken, detail: 'RUNNING', pack: { token: 'c1-pack-1', tables: TABLES.length } }] : base.load.liveRuns(namespace, lakeTable),
+      findRunByToken: async (r) => (packLive ? undefined : base.load.findRunByToken(r)),
+      getRun: async (runId) => {
+        if (runId !== 'pack-run-1') return base.load.getRun(runId);
+        packLive = false;
+        return died;
+      },
+      packs: { ...base.load.packs!, readSummary: async () => undefined },
+    };
+    const { loadTable } = loadActivities({ config, portsFor: () => ({ ...base, load }) });
+    const result = (await new MockActivityEnvironment({ heartbeatTimeoutMs: 2000 }).run(loadTable, input)) as LoadTableResult;
+    assert.equal(result.status, 'succeeded');
+    assert.equal(result.runToken, req.runToken);
+    // Its share of the dead pack run (an even third of it) is its cost all the same.
+    assert.ok((result.usage?.dpuSeconds ?? 0) >= RUN_DPU_SECONDS / TABLES.length, `usage ${JSON.stringify(result.usage)}`);
+  });
+});
