@@ -63,7 +63,8 @@ export function checkPassed(expect: string | number, actual: string | undefined)
 
 /** Iceberg snapshot ids are 64-bit integers; anything else never reaches SQL. */
 export function assertSnapshotId(snapshotId: string, subject: string): void {
-  if (!/^-?\d{1,20}$/.test(snapshotId)) {
+  // A Java long: at most 19 digits, and below 2^63.
+  if (!/^-?\d{1,19}$/.test(snapshotId) || BigInt(snapshotId) > 9223372036854775807n || BigInt(snapshotId) < -9223372036854775808n) {
     throw new PortError('validation', 'InvalidSnapshotId', `the load result of ${subject} names Iceberg snapshot "${snapshotId}", which is not a snapshot id (digits): check the load job's result JSON`);
   }
 }

@@ -9,7 +9,7 @@ import { PortError } from '../errors';
 import { LINEAGE_PROPERTIES, lakeCommitFromRow, lineageSelectList } from '../lineage';
 import type { LakeCommit, VerifyOutcome, VerifyRequest } from '../model';
 import type { VerifyPort } from '../ports';
-import { checkPassed, countValue, type LakeRowCounts, NO_ROWS, rowCountCheck, unknownSnapshot } from '../verify-rows';
+import { assertSnapshotId, checkPassed, countValue, type LakeRowCounts, NO_ROWS, rowCountCheck, unknownSnapshot } from '../verify-rows';
 import { awsCall, awsErrorCode, lakeFormationHint } from './errors';
 import { athenaReadOnlyRefusal } from './read-only';
 import { athenaCatalog, type AwsSettings } from './settings';
@@ -151,22 +151,16 @@ export function qualifiedTable(settings: Pick<AwsSettings, 'tableBucket'>, names
   return [athenaCatalog(settings), namespace, lakeTable].map((part) => `"${part.replaceAll('"', '""')}"`).join('.');
 }
 
-/** Snapshot ids reach SQL only as digits. */
-function checkSnapshotId(req: Pick<VerifyRequest, 'namespace' | 'lakeTable'>, snapshotId: string): void {
-  if (!/^\d+$/.test(snapshotId)) {
-    throw new PortError('validation', 'InvalidSnapshotId', `the load result of ${req.namespace}.${req.lakeTable} names Iceberg snapshot "${snapshotId}", which is not a snapshot id (digits): check the Glue job's result JSON`);
-  }
-}
-
 export function rowCountSql(settings: Pick<AwsSettings, 'tableBucket'>, req: Pick<VerifyRequest, 'namespace' | 'lakeTable' | 'snapshotId'>): string {
-  if (req.snapshotId) checkSnapshotId(req, req.snapshotId);
+  // Snapshot ids go into the SQL text: only a 64-bit number is let through.
+  if (req.snapshotId) assertSnapshotId(req.snapshotId, `${req.namespace}.${req.lakeTable}`);
   const version = req.snapshotId ? ` FOR VERSION AS OF ${req.snapshotId}` : '';
   return `SELECT count(*) AS row_count FROM ${qualifiedTable(settings, req.namespace, req.lakeTable)}${version}`;
 }
 
 /** The parent of one snapshot (as text: 64-bit ids) and its operation, from the Iceberg `$snapshots` metadata table. */
 export function parentSnapshotSql(settings: Pick<AwsSettings, 'tableBucket'>, req: Pick<VerifyRequest, 'namespace' | 'lakeTable'> & { snapshotId: string }): string {
-  checkSnapshotId(req, req.snapshotId);
+  assertSnapshotId(req.snapshotId, `${req.namespace}.${req.lakeTable}`);
   return `SELECT CAST(parent_id AS varchar) AS parent_id, operation FROM ${qualifiedTable(settings, req.namespace, `${req.lakeTable}$snapshots`)} WHERE snapshot_id = ${req.snapshotId}`;
 }
 

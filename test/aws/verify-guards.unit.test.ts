@@ -148,3 +148,14 @@ test('a lake query with maxRows reads pages only until it has them, and answers 
   assert.deepEqual([rows[0], rows.at(-1)], [{ id: '0' }, { id: '1499' }]);
   assert.equal(served, 2, 'pages read');
 });
+
+test('a load result naming a snapshot id that is not a 64-bit number is refused before any Athena query', async () => {
+  for (const snapshotId of ['1 OR 1=1', '123456789012345678901234567890']) {
+    const { mocks, ports } = mockedAws();
+    answering(mocks, ['42']);
+    const err = await portError(ports.verify.verify({ ...verifyReq, snapshotId }));
+    assert.equal(err.code, 'InvalidSnapshotId', snapshotId);
+    assert.match(err.message, /shop\.orders names Iceberg snapshot .*not a snapshot id/);
+    assert.equal(mocks.athena.commandCalls(StartQueryExecutionCommand).length, 0, `nothing reached Athena for ${snapshotId}`);
+  }
+});
