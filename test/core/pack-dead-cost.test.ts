@@ -19,11 +19,17 @@ const TABLES = ['public.a', 'public.b', 'public.c'];
 const RUN_DPU_SECONDS = 600;
 const started = '2025-01-01T00:00:00.000Z';
 
-async function setup(readSummary: () => Promise<PackSummary | undefined> = async () => undefined) {
+/** A cycle's plan of the three tables, in a fake backend's manifest store. */
+async function planned() {
   const config = parseConfig({ sources: { shop: { database: 'shop', source: { kind: 'fake', tables: TABLES }, target: { namespace: 'shop' } } } });
   const plans = TABLES.map((t) => planEntry({ table: t, lakeTable: t.split('.')[1]!, action: 'create', primaryKey: ['id'], sizeGB: 0.001 }));
   const base = new FakeBackend({ tables: TABLES, latencyMs: 0 }).ports();
   const planRef = await base.manifests.put('c1/plan.json', plans);
+  return { config, plans, base, planRef };
+}
+
+async function setup(readSummary: () => Promise<PackSummary | undefined> = async () => undefined) {
+  const { config, plans, base, planRef } = await planned();
   const pack = { token: 'c1-pack-1', runId: 'pack-run-1', tables: TABLES.length } as LoadTableInput['pack'];
   const inputOf = (table: string): LoadTableInput => ({ source: 'shop', cycleId: 'c1', planRef, table, exportId: 'e1', snapshotTime: started, exportLocation: 'fake://exports/e1', database: 'shop', namespace: 'shop', pack });
   // public.a's result was written before the run died; the others have none.
@@ -77,10 +83,7 @@ describe('a pack summary whose read fails for a moment', () => {
 
 describe('tables loaded alone while their pack run goes on (its start gave up after making it)', () => {
   test("each attaches to the pack run and books its share of the run's DPU-seconds, not the whole run", async () => {
-    const config = parseConfig({ sources: { shop: { database: 'shop', source: { kind: 'fake', tables: TABLES }, target: { namespace: 'shop' } } } });
-    const plans = TABLES.map((t) => planEntry({ table: t, lakeTable: t.split('.')[1]!, action: 'create', primaryKey: ['id'], sizeGB: 0.001 }));
-    const base = new FakeBackend({ tables: TABLES, latencyMs: 0 }).ports();
-    const planRef = await base.manifests.put('c1/plan.json', plans);
+    const { config, plans, base, planRef } = await planned();
     // No pack: the workflow runs each table alone, as when startPackLoad gave up.
     const inputOf = (table: string): LoadTableInput => ({ source: 'shop', cycleId: 'c1', planRef, table, exportId: 'e1', snapshotTime: started, exportLocation: 'fake://exports/e1', database: 'shop', namespace: 'shop' });
     const requests = TABLES.map((t, i) => loadRequestFor(base.load, inputOf(t), plans[i]!));
@@ -115,10 +118,7 @@ describe('tables loaded alone while their pack run goes on (its start gave up af
 
 describe('a table loaded alone that attached to its pack run, which then died without its result', () => {
   test('the table is loaded in a run of its own in the same attempt: the pack run that left it costs it no attempt', async () => {
-    const config = parseConfig({ sources: { shop: { database: 'shop', source: { kind: 'fake', tables: TABLES }, target: { namespace: 'shop' } } } });
-    const plans = TABLES.map((t) => planEntry({ table: t, lakeTable: t.split('.')[1]!, action: 'create', primaryKey: ['id'], sizeGB: 0.001 }));
-    const base = new FakeBackend({ tables: TABLES, latencyMs: 0 }).ports();
-    const planRef = await base.manifests.put('c1/plan.json', plans);
+    const { config, plans, base, planRef } = await planned();
     // No pack, and one attempt in all: the workflow runs the table alone, as when startPackLoad gave up.
     const input: LoadTableInput = { source: 'shop', cycleId: 'c1', planRef, table: 'public.a', exportId: 'e1', snapshotTime: started, exportLocation: 'fake://exports/e1', database: 'shop', namespace: 'shop', maxFailures: 1 };
     const req = loadRequestFor(base.load, input, plans[0]!);
