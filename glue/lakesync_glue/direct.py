@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from . import lake
+from . import lake, lineage
 from .args import JobArgs
-from .errors import InvalidArgument, SchemaConflict
+from .errors import InvalidArgument, LoadError, SchemaConflict
 from .jdbc import Connection, resolve
 from .pgtypes import ColumnMapping, ColumnPlan, exported_spark_type, pg_kind
 from .query import format_value
@@ -201,9 +201,9 @@ class DirectRows:
             self.source_rows = f"ONLY {self.source_rows}"
         return [c.mapping for c in self.columns]
 
-    def refusal(self, spark: "SparkSession", snapshot: str | None) -> None:
-        """A direct load has no export lineage: the older-export guard does not apply."""
-        return None
+    def refusal(self, spark: "SparkSession", snapshot: str | None) -> LoadError | None:
+        """Another source's table is refused; a direct load has no export lineage, so the older-export guard does not apply."""
+        return lineage.other_source(self.args, lineage.lake_owner(spark, self.args, snapshot))
 
     def window_result(self) -> dict[str, Any] | None:
         return self.window.result() if self.window else None

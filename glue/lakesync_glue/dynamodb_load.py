@@ -189,7 +189,8 @@ def run(job: "_Load") -> "tuple[Outcome, SchemaPlan, None]":
     if state.table_exists:
         state.snapshot_before = lake.snapshot_id(spark, job.ident, a.catalog, a.namespace, a.lake_table)
         held = lineage.lake_lineage(spark, a, state.snapshot_before)
-        refusal = lineage.other_source(a, held) or lineage.older_export(a, held) or (None if d.full else window_gap(a, d.exports[0], held))
+        owner = lineage.lake_owner(spark, a, state.snapshot_before)
+        refusal = lineage.other_source(a, owner) or lineage.older_export(a, held) or (None if d.full else window_gap(a, d.exports[0], held))
         if refusal is not None:
             state.count_before = lake.row_count(spark, job.ident)
             raise refusal

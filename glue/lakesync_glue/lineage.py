@@ -282,18 +282,53 @@ def older_export(args: JobArgs, found: Lineage | None) -> OlderExport | None:
     return problem
 
 
-def other_source(args: JobArgs, found: Lineage | None) -> OtherSource | None:
+@dataclass(frozen=True)
+class Owner:
+    """The source whose rows a lake table holds: that of its newest lakesync commit, export or direct."""
+
+    source: str
+    export_id: str | None
+    cycle_id: str | None
+
+
+def newest_owner(snapshots: lake.Snapshots, current_snapshot: str | None) -> Owner | None:
+    """The source of the newest commit along the current snapshot's ancestry that names one (None: none does).
+
+    Direct loads' commits count too: they name their source but no snapshot time, so the export
+    lineage (newest_lineage) passes them over.
+    """
+    for _, entry in ancestry(snapshots, current_snapshot):
+        if entry is None:
+            return None
+        if entry.summary.get(SOURCE):
+            return Owner(str(entry.summary[SOURCE]), entry.summary.get(EXPORT_ID), entry.summary.get(CYCLE_ID))
+    return None
+
+
+def lake_owner(spark: "SparkSession", args: JobArgs, current_snapshot: str | None) -> Owner | None:
+    """Whose rows the load's lake table holds: the history's newest owner, else the properties' (a history expired)."""
+    if current_snapshot is not None:
+        owner = newest_owner(lake_snapshots(spark, args), current_snapshot)
+        if owner is not None:
+            return owner
+    properties = lake.properties(spark, table_ident(args.catalog, args.namespace, args.lake_table))
+    source = properties.get(SOURCE)
+    return Owner(source, properties.get(EXPORT_ID), properties.get(CYCLE_ID)) if source else None
+
+
+def other_source(args: JobArgs, found: Owner | None) -> OtherSource | None:
     """The refusal of this load when the lake table holds another source's rows, else None.
 
     Two sources loading one lake table (one target namespace and table name) would each overwrite
     the other's rows and delete those its own export lacks. A rebuild takes the table over (a
     renamed source).
     """
-    if found is None or not found.source or found.source == args.source or args.rebuild:
+    if found is None or found.source == args.source or args.rebuild:
         return None
+    origin = f"export {found.export_id}" if found.export_id else "a direct load"
     return OtherSource(
         f"table {args.target}: lake table {args.lake_table_id} holds the rows of source {found.source} "
-        f"(export {found.export_id or '(unknown)'}, cycle {found.cycle_id or '(unknown)'}), not of source {args.source}: "
+        f"({origin}, cycle {found.cycle_id or '(unknown)'}), not of source {args.source}: "
         f"loading it would overwrite or delete that source's rows, so nothing was written. Give one of the two "
         f"sources another target (target.namespace or target.tableName, or the table's lakeName); if source "
         f"{found.source} was renamed {args.source}, take the table over with: {rebuild_command(args)}"

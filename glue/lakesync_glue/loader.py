@@ -134,8 +134,8 @@ class ExportRows:
 
     def refusal(self, spark: "SparkSession", snapshot: str | None) -> LoadError | None:
         """Before reading the export: another source's table, or an older export, is refused without any work."""
-        held = lineage.lake_lineage(spark, self.args, snapshot)
-        return lineage.other_source(self.args, held) or lineage.older_export(self.args, held)
+        owner = lineage.lake_owner(spark, self.args, snapshot)
+        return lineage.other_source(self.args, owner) or lineage.older_export(self.args, lineage.lake_lineage(spark, self.args, snapshot))
 
     def read(self, spark: "SparkSession", mappings: Sequence[ColumnMapping]) -> "DataFrame":
         assert self.export is not None, "mappings() runs first"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from conftest import Loader
+from conftest import Loader, PgServer
 from exportkit import col
 from lakesync_glue.query import run_query
 from scenario import Versions, current_snapshot, lake_rows, snapshots
@@ -306,3 +306,42 @@ def test_a_table_another_source_loaded_is_refused_and_changes_nothing_unless_reb
     assert table_lineage(spark, table)[0] == "staging"
     again = load(other_export, versions.target, table, action="merge", primary_key="id", **{**staging, "cycle_id": "s2"})
     assert again.status == "succeeded", again.error
+
+
+def test_a_direct_load_into_another_sources_table_is_refused_and_changes_nothing(load: Loader, direct_load: Loader,
+                                                                                 postgres: PgServer, spark: Any,
+                                                                                 tmp_path: Path) -> None:
+    """A direct load of source staging into the lake table source shop's export loads fill."""
+    table = "lineage_direct_other"
+    versions = Versions(tmp_path, "shop", "public", table)
+    first_export = versions.export(COLS, V1)
+    first = load(first_export, versions.target, table, action="merge", primary_key="id", **lineage(first_export, EARLY, "c1"))
+    assert first.status == "succeeded", first.error
+    snapshot = current_snapshot(spark, table)
+
+    postgres.sql(f"CREATE TABLE {table} (id bigint PRIMARY KEY, name text, version bigint)")
+    postgres.sql(f"INSERT INTO {table} VALUES (1, 'staging', 9), (7, 'only-staging', 9)")
+    refused = direct_load(table, table, primary_key="id", cursor_column="version", source="staging")
+    assert refused.error is not None and refused.error["class"] == "OtherSource", (refused.status, refused.error)
+    for part in ("holds the rows of source shop", f"export {os.path.basename(first_export)}, cycle c1", "not of source staging"):
+        assert part in refused.error["message"], f"{part!r} missing from: {refused.error['message']}"
+    assert (current_snapshot(spark, table), lake_rows(spark, table)) == (snapshot, rows_of(V1))
+
+
+def test_an_export_load_into_a_table_another_source_loads_directly_is_refused_and_deletes_nothing(
+        load: Loader, direct_load: Loader, postgres: PgServer, spark: Any, tmp_path: Path) -> None:
+    """Source shop's export MERGE would delete every row of source staging's direct loads that its export lacks."""
+    table = "lineage_direct_owned"
+    postgres.sql(f"CREATE TABLE {table} (id bigint PRIMARY KEY, name text, version bigint)")
+    postgres.sql(f"INSERT INTO {table} VALUES (10, 'staging', 1), (11, 'staging', 1)")
+    owned = direct_load(table, table, action="create", primary_key="id", cursor_column="version", source="staging")
+    assert owned.status == "succeeded", owned.error
+    snapshot, rows = current_snapshot(spark, table), lake_rows(spark, table)
+
+    versions = Versions(tmp_path, "shop", "public", table)
+    export = versions.export(COLS, V1)
+    refused = load(export, versions.target, table, action="merge", primary_key="id", **lineage(export, LATE, "c2"))
+    assert refused.error is not None and refused.error["class"] == "OtherSource", (refused.status, refused.error)
+    assert "holds the rows of source staging (a direct load, cycle cycle-d)" in refused.error["message"], refused.error["message"]
+    assert (current_snapshot(spark, table), lake_rows(spark, table)) == (snapshot, rows)
+    assert (refused.committed, refused.deleted) == (False, 0)
