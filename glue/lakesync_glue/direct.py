@@ -226,6 +226,14 @@ class DirectRows:
         raise InvalidArgument(f"--{arg} {name!r}: table {self.args.target} has no such column (columns: {listed}); "
                               "pass a column of the source table")
 
+    def partition_column(self, name: str) -> SourceColumn:
+        """The column to hash partitions on: by its source name, or by the lake name a rename gives it (as the cursor)."""
+        if not any(c.name.lower() == name.lower() for c in self.columns):
+            renamed = [p.column for p in self.args.column_policies.values() if p.rename and p.rename.lower() == name.lower()]
+            if len(renamed) == 1:
+                name = renamed[0]
+        return self.column(name, "partition_column")
+
     def check_cursor(self, cursor: SourceColumn) -> None:
         """A cursor whose window PostgreSQL and the lake bound alike: refused before anything is read."""
         named = _UNORDERED_CURSORS.get(cursor.kind)
@@ -356,7 +364,7 @@ class DirectRows:
                 low, high = ranges
                 return ident(cursor.name), {"partitionColumn": PART, "lowerBound": low, "upperBound": high,
                                             "numPartitions": str(n)}
-        column = self.column(jdbc.partition_column, "partition_column") if jdbc.partition_column else cursor
+        column = self.partition_column(jdbc.partition_column) if jdbc.partition_column else cursor
         policy = self.args.column_policies.get(column.name)
         if policy is not None and policy.exclude:
             raise InvalidArgument(

@@ -292,6 +292,19 @@ def test_a_cursor_named_by_its_lake_name_reads_its_source_column(direct_load: Lo
     assert not spark.catalog.tableExists("lake.tests.d_renamed_text")
 
 
+def test_a_partition_column_named_by_its_lake_name_hashes_its_source_column(direct_load: Loader, postgres: PgServer,
+                                                                           spark: Any) -> None:
+    """As the cursor, a renamed partition column may be named as the lake calls it."""
+    postgres.sql("CREATE TABLE d_renamed_part (id int, grp text)")
+    postgres.sql("INSERT INTO d_renamed_part SELECT g, 'g' || (g % 3) FROM generate_series(1, 30) g")
+    result = direct_load("d_renamed_part", "d_renamed_part", action="create", cursor_column="id", partitions="3",
+                         partition_column="group_name", column_policies=json.dumps({"grp": {"rename": "group_name"}}))
+    assert (result.status, result.inserted) == ("succeeded", 30), result.error
+    assert lake_ids(spark, "d_renamed_part") == list(range(1, 31))
+    names = run_query(spark, "SELECT count(DISTINCT group_name) AS n FROM lake.tests.d_renamed_part")
+    assert names == [{"n": 3}]
+
+
 def test_partitions_are_never_hashed_on_an_excluded_column(direct_load: Loader, postgres: PgServer, spark: Any) -> None:
     postgres.sql("CREATE TABLE d_excluded_part (id int, ssn text)")
     postgres.sql("INSERT INTO d_excluded_part SELECT g, 'ssn' || g FROM generate_series(1, 10) g")
