@@ -490,7 +490,10 @@ class _Load:
             inserted = new_rows.exceptAll(old_rows).count()
             deleted = old_rows.exceptAll(new_rows).count()
         else:
-            inserted, deleted = self.state.rows_read, self.state.count_before or 0
+            # No column keeps its type, so no row can be matched: the counts (and the delete guard) take
+            # the change in the number of rows, not every lake row as deleted.
+            before = self.state.count_before or 0
+            inserted, deleted = max(0, self.state.rows_read - before), max(0, before - self.state.rows_read)
         self.guard_deletes(deleted, self.state.count_before or 0)
         outcome = Outcome("replace", inserted=inserted, deleted=deleted)
         if inserted == 0 and deleted == 0 and not schema.alters_table:
@@ -501,8 +504,9 @@ class _Load:
     def rebuild(self, typed: "DataFrame", schema: SchemaPlan, lake_types: dict[str, str]) -> Outcome:
         """An atomic replace from the export with the types this load derives (e.g. a text column as a list).
 
-        Counts and the delete guard compare rows on the columns whose type stays; lake columns
-        the export lacks stay, NULL (as under replace). Nothing changed: nothing committed.
+        Counts and the delete guard compare rows on the columns whose type stays (when none does, the
+        numbers of rows); lake columns the export lacks stay, NULL (as under replace). Nothing changed:
+        nothing committed.
         """
         present = set(schema.write_types)
         kept = [n for n, t in schema.write_types.items() if lake_types.get(n) == t]
@@ -514,7 +518,10 @@ class _Load:
             inserted = new_rows.exceptAll(old_rows).count()
             deleted = old_rows.exceptAll(new_rows).count()
         else:
-            inserted, deleted = self.state.rows_read, self.state.count_before or 0
+            # No column keeps its type, so no row can be matched: the counts (and the delete guard) take
+            # the change in the number of rows, not every lake row as deleted.
+            before = self.state.count_before or 0
+            inserted, deleted = max(0, self.state.rows_read - before), max(0, before - self.state.rows_read)
         self.guard_deletes(deleted, self.state.count_before or 0)
         outcome = Outcome("replace", inserted=inserted, deleted=deleted)
         if inserted == 0 and deleted == 0 and not schema.alters_table:

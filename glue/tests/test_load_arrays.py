@@ -136,6 +136,25 @@ def test_a_rebuild_keeps_the_delete_guard(load: Loader, spark: Any, tmp_path: An
     assert lake_types(spark, "arr_shrunk")["tags"] == "string"
 
 
+def test_a_rebuild_that_retypes_every_column_counts_by_rows_and_keeps_the_delete_guard(load: Loader, spark: Any,
+                                                                                      tmp_path: Any) -> None:
+    """No column keeps its type, so no row can be matched: the lake's rows are not all taken as deleted."""
+    versions = Versions(tmp_path, "shop", "public", "retyped_all")
+    cols = [Col("tags", "_text", TEXT)]
+    rows = [("{a}",), ("{b,c}",), ("{}",), ("{d}",)]
+    load(versions.export(cols, rows), "shop.public.retyped_all", "arr_retyped_all", action="create",
+         column_policies=json.dumps({"tags": {"type": "string"}}))
+    rebuilt = load(versions.export(cols, rows + [("{e}",)]), "shop.public.retyped_all", "arr_retyped_all",
+                   action="replace", rebuild="true")
+    assert rebuilt.status == "succeeded", rebuilt.error
+    assert (rebuilt.committed, rebuilt.inserted, rebuilt.deleted) == (True, 1, 0)
+    assert lake_types(spark, "arr_retyped_all")["tags"] == "array<string>"
+    # Fewer rows than the lake holds: the delete guard still stands.
+    refused = load(versions.export(cols, rows[:1]), "shop.public.retyped_all", "arr_retyped_all", action="replace",
+                   rebuild="true", column_policies=json.dumps({"tags": {"type": "string"}}))
+    assert refused.error is not None and refused.error["class"] == "DeleteGuard", refused.error
+
+
 def test_box_arrays_split_on_semicolons(load: Loader, spark: Any, tmp_path: Any) -> None:
     """box is the one built-in type whose arrays PostgreSQL delimits with ';' (its elements hold commas, unquoted)."""
     boxes = [Col("boxes", "_box", TEXT), Col("frames", "box[]", TEXT)]
