@@ -324,8 +324,18 @@ async function runLoad(port: LoadPort, req: LoadRequest, load: LoadState, early 
     port.pollPolicy ?? DEFAULT_POLL,
   );
   // A run that ends without loading the table was billed all the same: the load's cost keeps it.
-  if (status.state === 'succeeded') return { result: await spendOnFailure(load, runId, status, finishedResult(port, req, runId, status)), status };
+  if (status.state === 'succeeded') return { result: await spendOnFailure(load, runId, status, finishedResult(port, req, runId, status)), status: notYetCounted(load, runId, status) };
   return spendOnFailure(load, runId, status, failedRun(port, req, runId, status));
+}
+
+/**
+ * The run's status less its DPU-seconds when an earlier attempt already counted them as spent (it
+ * could not read the run's result, and this attempt re-attached to the run): a run is billed once.
+ */
+function notYetCounted(load: LoadState, key: string, status: LoadRunStatus): LoadRunStatus {
+  if (!load.spent?.runs.includes(key)) return status;
+  const { dpuSeconds: _counted, ...rest } = status;
+  return rest;
 }
 
 /**

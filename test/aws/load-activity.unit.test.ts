@@ -186,6 +186,22 @@ test("a failed run's DPU-seconds count in the table's usage once, whichever atte
   assert.deepEqual(loaded.usage, { basis: 'glue', dpuSeconds: 300, executionSeconds: 90 });
 });
 
+test("a succeeded run whose result read failed for a moment counts in the table's usage once, when the next attempt reads it", async () => {
+  const { mocks, activities } = setup();
+  mocks.s3.on(GetObjectCommand, { Key: RESULT_KEY }).rejectsOnce(awsError('SlowDown', 'Please reduce your request rate', 503)).resolves({ Body: objectBody(JSON.stringify(result)) });
+  mocks.glue.on(GetJobRunsCommand).resolves({ JobRuns: [] });
+  mocks.glue.on(StartJobRunCommand).resolves({ JobRunId: 'jr_50' });
+  // 90 s on 2 G.1X workers: 180 DPU-seconds.
+  mocks.glue.on(GetJobRunCommand, { RunId: 'jr_50' }).resolves({ JobRun: { Id: 'jr_50', JobRunState: 'SUCCEEDED', ExecutionTime: 90, WorkerType: 'G.1X', NumberOfWorkers: 2 } });
+  const first = environment();
+  await assert.rejects(first.env.run(activities.loadTable, input), (err: unknown) => err instanceof ApplicationFailure && err.nonRetryable === false);
+  // The next attempt re-attaches to jr_50 (its heartbeat names it) and reads its result: one run, billed once.
+  const loaded = (await environment(first.beats.at(-1)!).env.run(activities.loadTable, input)) as LoadTableResult;
+  assert.deepEqual(withoutUsage(loaded), result);
+  assert.equal(mocks.glue.commandCalls(StartJobRunCommand).length, 1);
+  assert.deepEqual(loaded.usage, { basis: 'glue', dpuSeconds: 180, executionSeconds: 90 });
+});
+
 test('a run that failed while no attempt watched it (its worker died) counts in the usage of the attempt that finds it', async () => {
   const { mocks, activities } = setup();
   const conflict = { class: 'CommitConflict', message: 'lost to concurrent commits', retryable: true };
