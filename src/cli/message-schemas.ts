@@ -180,7 +180,7 @@ const ignoredRequest = z
   .meta({ id: 'IgnoredRequest', description: 'A request the workflow could not serve and dropped (a signal cannot be refused)' });
 
 const droppedTable = z
-  .object({ table: tableName, cycleId: z.string(), exportId: z.string().describe('The export it was missing from'), at: z.string(), note: z.string() })
+  .object({ table: tableName, cycleId: z.string(), exportId: z.string().optional().describe("The export it was missing from; absent when that sync took no RDS export (a DynamoDB source, every table read directly): its tables came from the source's catalog"), at: z.string(), note: z.string() })
   .meta({ id: 'DroppedTable', description: 'A table no longer in the source: it left the failed and the known tables (its lake table and watermark stay)' });
 
 export const sourceStatus = z

@@ -11,6 +11,7 @@ import { jsonBytes } from '../payload-text';
 import { pageOf } from './by-reference';
 import type {
   CycleSummary,
+  DroppedTable,
   IgnoredRequest,
   QueuedRequest,
   RerunAccepted,
@@ -382,6 +383,11 @@ function readDirectly(state: SourceState, table: TableName): boolean {
   return extract === 'direct' || extract === 'dynamodb';
 }
 
+/** Where a dropped table went missing: the export of a sync of every table, else the catalog listing of one. */
+function droppedWhere(d: DroppedTable): string {
+  return d.exportId ? `is no longer exported (not in export ${d.exportId} of cycle ${d.cycleId})` : `is no longer synced (not among the source's tables listed by cycle ${d.cycleId})`;
+}
+
 /** Names the requested tables the source does not have, and the ones it has. */
 function unknownTablesProblem(state: SourceState, tables: TableName[]): string | undefined {
   const known = new Set(state.knownTables);
@@ -391,7 +397,7 @@ function unknownTablesProblem(state: SourceState, tables: TableName[]): string |
   const unknown = missing.filter((t) => !dropped.has(t));
   const problems = missing
     .filter((t) => dropped.has(t))
-    .map((t) => `${t} is no longer exported (not in export ${dropped.get(t)!.exportId} of cycle ${dropped.get(t)!.cycleId}): gone from the source, or excluded`);
+    .map((t) => `${t} ${droppedWhere(dropped.get(t)!)}: gone from the source, or excluded`);
   if (unknown.length > 0) {
     const list = `${state.knownTables.slice(0, 20).join(', ')}${state.knownTables.length > 20 ? ', ...' : ''}`;
     problems.unshift(`unknown table(s) ${unknown.join(', ')}: the source's tables are ${list}`);
@@ -452,6 +458,12 @@ export interface RecordOptions {
    * histories recorded before (their later requests were decided on the uncleaned lists).
    */
   clean?: boolean;
+  /**
+   * A sync of every table without an RDS export (a DynamoDB source, or every table read directly)
+   * drops the known tables it did not list, as one with an export does. Off only to replay
+   * histories recorded before (they kept those tables).
+   */
+  dropWithoutExport?: boolean;
 }
 
 /**
@@ -492,12 +504,12 @@ export function recordCycle(state: SourceState, result: CycleResult, workflowId:
   }
 
   if (clean) {
-    for (const d of droppedBy(result, cycle, knownBefore)) {
+    for (const d of droppedBy(result, cycle, knownBefore, options.dropWithoutExport ?? true)) {
       const failed = state.failed[d.table];
       delete state.failed[d.table];
       known.delete(d.table);
       const note = `${d.note}: gone from the source, or excluded${failed ? `; it left the failed tables (last error: ${failed.message})` : ''}`;
-      state.droppedTables = [{ table: d.table, cycleId: result.cycleId, exportId: exportId!, at: result.finishedAt, note }, ...state.droppedTables.filter((x) => x.table !== d.table)].slice(0, DROPPED_TABLES);
+      state.droppedTables = [{ table: d.table, cycleId: result.cycleId, ...(exportId ? { exportId } : {}), at: result.finishedAt, note }, ...state.droppedTables.filter((x) => x.table !== d.table)].slice(0, DROPPED_TABLES);
     }
     state.droppedTables = state.droppedTables.filter((d) => !known.has(d.table));
   }
@@ -529,18 +541,21 @@ export function recordCycle(state: SourceState, result: CycleResult, workflowId:
 }
 
 /**
- * Known tables a new export shows to be gone: every table a sync of every table did not list
- * (when it listed any), and every requested table a table-limited sync's export lacks. A rerun's
- * export is an older one and proves nothing.
+ * Known tables a new listing shows to be gone: every table a sync of every table did not list
+ * (when it listed any), from its export or, without one (a DynamoDB source, every table read
+ * directly), from the source's catalog; and every requested table a table-limited sync's export
+ * lacks. A rerun's export is an older one and proves nothing.
  */
-function droppedBy(result: CycleResult, cycle: CycleRecord, known: Set<TableName>): { table: TableName; note: string }[] {
-  if (cycle.kind !== 'sync' || !result.export || result.error) return [];
-  const exportId = result.export.exportId;
+function droppedBy(result: CycleResult, cycle: CycleRecord, known: Set<TableName>, withoutExport: boolean): { table: TableName; note: string }[] {
+  if (cycle.kind !== 'sync' || result.error || (!result.export && !withoutExport)) return [];
+  const exportId = result.export?.exportId;
   if (cycle.tables === undefined) {
     const listed = new Set(result.tables.map((t) => t.table));
     if (listed.size === 0) return [];
-    return [...known].filter((t) => !listed.has(t)).map((table) => ({ table, note: `not in export ${exportId} of a sync of every table` }));
+    const where = exportId ? `not in export ${exportId} of a sync of every table` : `not among the source's tables listed by cycle ${result.cycleId}, a sync of every table`;
+    return [...known].filter((t) => !listed.has(t)).map((table) => ({ table, note: where }));
   }
+  if (!exportId) return [];
   return result.tables
     .filter((t) => known.has(t.table) && t.status === 'failed' && t.error?.type === 'TableNotExported')
     .map((t) => ({ table: t.table, note: `not in export ${exportId} of a sync of it` }));

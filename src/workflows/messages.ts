@@ -151,8 +151,8 @@ export interface IgnoredRequest {
 export interface DroppedTable {
   table: TableName;
   cycleId: string;
-  /** The full export it was missing from. */
-  exportId: string;
+  /** The full export it was missing from; absent when the sync that missed it took no RDS export (its tables came from the source's catalog). */
+  exportId?: string;
   at: string;
   note: string;
 }

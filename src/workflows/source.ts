@@ -130,6 +130,8 @@ const PATCHES = {
   syncKeepsRerunApprovals: 'rerun-signal-sync-keeps-approvals',
   /** A sync signal whose payload is no object (such as a list of tables) is dropped (it was queued as a sync of every table). */
   refuseNonObjectSync: 'sync-signal-non-object-payload-dropped',
+  /** A sync of every table without an RDS export drops the known tables it did not list (they stayed known, failed and reported forever). */
+  dropWithoutExport: 'drop-tables-unlisted-by-sync-without-export',
 } as const;
 
 /** How long a run whose state could not be stored waits before it tries again: doubling, up to an hour. */
@@ -328,10 +330,15 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     if (result.tablesRef) transported.push(result.tablesRef);
     if (result.tablesRef && patched(PATCHES.resultByReference)) result = await withStoredOutcomes(result, cycleInput, current.startedAt, transported);
     const record: CycleRecord = { kind: batch.kind, requestIds: batch.requestIds, ...(part.tables ? { tables: part.tables } : {}), ...(partOf ? { part: partOf } : {}) };
-    recordCycle(state, result, workflowId, record, { clean: patched(PATCHES.cleanLedger) });
+    recordCycle(state, result, workflowId, record, { clean: patched(PATCHES.cleanLedger), dropWithoutExport: dropsWithoutExport(result, record) });
     current = undefined;
     if (result.searchAttributes || hasSearchAttributes(result)) upsertSearchAttributes(cycleSearchAttributes(input.source, result.status, Object.keys(state.failed).length));
     if (transported.length > 0 && patched(PATCHES.deleteReadParts)) await deleteTransported(cycleId, transported);
+  }
+
+  /** Only a cycle the new rule can apply to records the patch marker: other histories are unchanged. */
+  function dropsWithoutExport(result: CycleResult, record: CycleRecord): boolean {
+    return record.kind === 'sync' && record.tables === undefined && !result.export && !result.error && patched(PATCHES.dropWithoutExport);
   }
 
   /**

@@ -511,6 +511,25 @@ test('a table no longer in the newest full export leaves the failed list, with a
   assert.match(syncProblem(state, { tables: ['public.gone', 'public.x'] }) ?? '', /^unknown table\(s\) public\.x: the source's tables are public\.a; public\.gone is no longer exported/);
 });
 
+test('a table a sync of every table no longer lists is dropped also by a source without an RDS export (DynamoDB, tables read directly)', () => {
+  const state = { ...initialState(), knownTables: ['dynamodb.Gone', 'dynamodb.Orders'] };
+  state.ledger['dynamodb.Gone'] = { ...oldWatermark, exportId: 'ddb-exp-0', extract: 'dynamodb' };
+  state.failed['dynamodb.Gone'] = { cycleId: 'c1', phase: 'load', message: 'boom', extract: 'dynamodb' };
+  // A DynamoDB cycle takes no snapshot and no RDS export: its tables come from the source's catalog.
+  recordCycle(state, cycle('c2', [committed('dynamodb.Orders', 1)], {}), 'w2', { kind: 'sync', requestIds: ['r1'] });
+  assert.deepEqual(state.failed, {});
+  assert.deepEqual(state.knownTables, ['dynamodb.Orders']);
+  assert.deepEqual(state.droppedTables, [
+    { table: 'dynamodb.Gone', cycleId: 'c2', at: '2025-01-02T00:10:00.000Z', note: "not among the source's tables listed by cycle c2, a sync of every table: gone from the source, or excluded; it left the failed tables (last error: boom)" },
+  ]);
+  assert.match(rerunProblem(state, { tables: ['dynamodb.Gone'] }) ?? '', /dynamodb\.Gone is no longer synced \(not among the source's tables listed by cycle c2\): gone from the source, or excluded/);
+  // Histories recorded before keep the tables such a cycle did not list.
+  const before = { ...initialState(), knownTables: ['dynamodb.Gone', 'dynamodb.Orders'], failed: { 'dynamodb.Gone': { cycleId: 'c1', phase: 'load', message: 'boom', extract: 'dynamodb' as const } } };
+  recordCycle(before, cycle('c2', [committed('dynamodb.Orders', 1)], {}), 'w2', { kind: 'sync', requestIds: ['r1'] }, { dropWithoutExport: false });
+  assert.deepEqual(Object.keys(before.failed), ['dynamodb.Gone']);
+  assert.deepEqual(before.droppedTables, []);
+});
+
 test('a requested name that is in no export never becomes a known or a failed table', () => {
   const state = exported(['public.a']);
   const missing: TableOutcome = {
