@@ -38,7 +38,12 @@ export async function createWorker(options: WorkerOptions): Promise<{ worker: Wo
     throw new TemporalUnreachable(target, err);
   });
   let client: Promise<Client> | undefined;
-  const getClient = () => (client ??= connectClient(target));
+  // A connection that failed (Temporal unreachable for a moment) is not kept: the next use connects again.
+  const getClient = () =>
+    (client ??= connectClient(target).catch((err: unknown) => {
+      client = undefined;
+      throw err;
+    }));
   const searchAttributes = await searchAttributesRegistered(connection, target.namespace);
   if (!searchAttributes) {
     console.warn(`lakesync: search attributes ${Object.keys(SEARCH_ATTRIBUTE_TYPES).join(', ')} are not registered on namespace ${target.namespace}; the UI cannot filter cycles by them (lakesync dev registers them)`);
@@ -68,7 +73,8 @@ export async function createWorker(options: WorkerOptions): Promise<{ worker: Wo
     client: getClient,
     async close() {
       await connection.close();
-      if (client) await (await client).connection.close();
+      // A connection still being made, or one that failed, has nothing to close.
+      if (client) await (await client.catch(() => undefined))?.connection.close();
       for (const p of Object.values(ports)) await p.close?.();
     },
   };
