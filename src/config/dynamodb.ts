@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import type { DynamoKeyAttribute } from '../model';
-import { RESERVED_COLUMN_PREFIX } from './columns';
+import { ICEBERG_METADATA_COLUMNS, RESERVED_COLUMN_PREFIX } from './columns';
 import { DYNAMODB_TABLE_ARN, DYNAMODB_SCHEMA, dynamoNameOfKey, dynamoTableNameOf, dynamoTableNameProblem } from '../dynamodb/names';
 
 /** Lake types a declared attribute may load as. `json`: the value's DynamoDB JSON as text. */
@@ -218,8 +218,9 @@ export const OTHER_ATTRIBUTES_COLUMN = '_attributes';
 
 /**
  * The typed attributes' lake names (the rename, else the name lowercased, as the job names them):
- * two attributes with one lake name, one named as the column of the other attributes, or one with
- * the prefix of lakesync's own columns would fail the load, after the exports ran.
+ * two attributes with one lake name, one named as the column of the other attributes, one with
+ * the prefix of lakesync's own columns, or one named as an Iceberg metadata column would fail the
+ * load, after the exports ran.
  */
 function lakeNameProblems(table: string, key: readonly DynamoKeyAttribute[], attributes: Record<string, string>, columns: Record<string, ColumnShape> | undefined): string[] {
   const keyNames = new Set(key.map((k) => k.name));
@@ -236,6 +237,10 @@ function lakeNameProblems(table: string, key: readonly DynamoKeyAttribute[], att
     if (names.length > 1) problems.push(`${where}: attributes ${names.join(' and ')} would both become lake column "${lake}": rename one of them (${rename('<attribute>')})`);
     if (lake === OTHER_ATTRIBUTES_COLUMN) {
       problems.push(`${where}: attribute ${names[0]} would become lake column "${lake}", which holds the item's other attributes: rename it (${rename(names[0]!)})`);
+    } else if ((ICEBERG_METADATA_COLUMNS as readonly string[]).includes(lake)) {
+      problems.push(
+        `${where}: attribute ${names[0]} would become lake column "${lake}", a name Iceberg reserves for its metadata columns (${ICEBERG_METADATA_COLUMNS.join(', ')}), so the lake table could never be read: rename it (${rename(names[0]!)})`,
+      );
     } else if (lake.startsWith(RESERVED_COLUMN_PREFIX)) {
       problems.push(`${where}: attribute ${names[0]} would become lake column "${lake}", and lake columns starting with ${RESERVED_COLUMN_PREFIX} are lakesync's own: rename it (${rename(names[0]!)})`);
     }

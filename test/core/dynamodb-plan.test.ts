@@ -264,6 +264,8 @@ describe('planTables for a dynamodb source', () => {
       /tables."dynamodb.Orders": attribute _attributes would become lake column "_attributes", which holds the item's other attributes: rename it \(columns: \{ _attributes: \{ rename: <lake name> \} \}\)/],
     ['a declared attribute whose lake name has the reserved prefix', ORDERS_KEY, { attributes: { __LakeSync_x: 'string' } },
       /attribute __LakeSync_x would become lake column "__lakesync_x", and lake columns starting with __lakesync_ are lakesync's own: rename it/],
+    ['a declared attribute whose lake name Iceberg reserves for its metadata (Amplify DataStore\'s _deleted)', ORDERS_KEY, { attributes: { _deleted: 'boolean' } },
+      /tables."dynamodb.Orders": attribute _deleted would become lake column "_deleted", a name Iceberg reserves for its metadata columns \(_file, _pos, _deleted, _spec_id, _partition\), so the lake table could never be read: rename it \(columns: \{ _deleted: \{ rename: <lake name> \} \}\)/],
   ];
   for (const [name, key, settings, message] of nameCases) {
     test(`${name} is a plan error, before any export`, () => {
