@@ -126,7 +126,7 @@ interface TableShape {
 
 interface SourceShape {
   backend: string;
-  source: { kind: string; endpoint?: string | undefined; export?: unknown };
+  source: { kind: string; endpoint?: string | undefined; export?: unknown; region?: string | undefined; tables?: unknown };
   tables: Record<string, TableShape>;
 }
 
@@ -150,6 +150,10 @@ export function dynamoSourceProblems(s: SourceShape): DynamoProblem[] {
   if (s.backend === 'local' && s.source.endpoint === undefined) {
     problems.push({ path: ['source', 'endpoint'], message: 'backend local reads the embedded DynamoDB (moto server): set source.endpoint, e.g. http://127.0.0.1:5000' });
   }
+  for (const [i, ref] of (Array.isArray(s.source.tables) ? s.source.tables : []).entries()) {
+    const problem = typeof ref === 'string' ? arnRegionProblem(ref, s.source.region) : undefined;
+    if (problem) problems.push({ path: ['source', 'tables', i], message: problem });
+  }
   for (const [table, t] of Object.entries(s.tables)) {
     const name = dynamoNameOfKey(table);
     if (name === undefined) {
@@ -168,6 +172,17 @@ export function dynamoSourceProblems(s: SourceShape): DynamoProblem[] {
     }
   }
   return problems;
+}
+
+/**
+ * A table ARN of another region than the source's: the catalog reads tables by name in
+ * source.region, so it would sync that region's table of the same name, or find none.
+ */
+function arnRegionProblem(ref: string, region: string | undefined): string | undefined {
+  const arn = DYNAMODB_TABLE_ARN.exec(ref);
+  const arnRegion = ref.split(':')[3];
+  if (!arn || region === undefined || arnRegion === region) return undefined;
+  return `is a table of region ${arnRegion}, and source.region is ${region}: lakesync reads the tables of source.region only (a source per region); list ${arn[1]} under a source with region ${arnRegion}`;
 }
 
 /** Which lake types each DynamoDB key type can hold without loss. */

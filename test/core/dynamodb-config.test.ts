@@ -140,6 +140,15 @@ describe('config of source kind dynamodb', () => {
     assertProblem(problems(localDdb({}, { tables: ['arn:aws:s3:::bucket'] })), 'sources.shop.source.tables.0', /is not a DynamoDB table ARN/);
   });
 
+  test('a table ARN of another region than source.region is refused: the table of that name in source.region would be synced instead', () => {
+    assertProblem(
+      problems(awsDdb({}, { tables: ['Orders', 'arn:aws:dynamodb:us-east-1:123456789012:table/Customers'] })),
+      'sources.shop.source.tables.1',
+      /is a table of region us-east-1, and source.region is eu-west-1: lakesync reads the tables of source.region only \(a source per region\); list Customers under a source with region us-east-1/,
+    );
+    assert.deepEqual(problems(awsDdb({}, { tables: ['arn:aws:dynamodb:eu-west-1:123456789012:table/Customers'] })), []);
+  });
+
   test('a dynamodb table keyed under another schema is refused', () => {
     assertProblem(problems(localDdb({ 'public.Orders': {} })), 'sources.shop.tables.public.Orders', /DynamoDB tables are keyed dynamodb.<TableName>: rename the key to dynamodb.Orders/);
   });
