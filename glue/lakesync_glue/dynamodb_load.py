@@ -283,7 +283,28 @@ def merge(job: "_Load", typed_all: "DataFrame", schema: SchemaPlan, key: list[st
     job.apply_schema(schema)
     if sum(counts.values()):
         job.merge_changes("merge", changes, schema, key)
+    elif not _history_reached(job):
+        record_reached(job)
     return result
+
+
+def _history_reached(job: "_Load") -> bool:
+    """Whether the lake table's snapshot history already holds this load's export time."""
+    a = job.args
+    held = lineage.newest_lineage(lineage.lake_snapshots(job.spark, a), job.ident, job.state.snapshot_before)
+    reached = parse_time(held.snapshot_time) if held is not None else None
+    return reached is not None and reached >= a.snapshot_instant
+
+
+def record_reached(job: "_Load") -> None:
+    """Commits a snapshot without rows that records this load's lineage: windows that changed nothing.
+
+    The next cycle plans its windows from the export time the newest lakesync snapshot records
+    (the table properties are not readable everywhere, e.g. Athena hides them): without this commit
+    a quiet table's windows would start again at its last change, every cycle, until a FULL export
+    replaced it.
+    """
+    job.commit("record of the export time reached", f"INSERT INTO {job.ident} SELECT * FROM {job.ident} WHERE false")
 
 
 # Helper columns of settled_rows. Lake columns never start with the reserved prefix (planning refuses them).

@@ -194,3 +194,29 @@ def test_an_update_to_a_key_the_lake_repeats_fails_without_changing_the_schema(d
     assert refused.error is not None and refused.error["class"] == "DuplicateKeys", refused.error
     assert current_snapshot(spark, "ddb_repeated_key") == before
     assert [f.name for f in spark.table("lake.tests.ddb_repeated_key").schema.fields] == columns_before
+
+
+def newest_commit_lineage(spark: Any, table: str) -> tuple[str | None, str | None]:
+    """The export id and export time of the lake table's newest snapshot (what lakesync plans the next windows from)."""
+    rows = run_query(spark, f"SELECT summary['lakesync.export-id'] AS export_id, summary['lakesync.snapshot-time'] AS t "
+                            f"FROM lake.tests.{table}.snapshots ORDER BY committed_at DESC LIMIT 1")
+    return rows[0]["export_id"], rows[0]["t"]
+
+
+def test_a_window_that_changes_nothing_still_commits_the_export_time_it_reached(ddb_load: DdbLoad, spark: Any,
+                                                                                tmp_path: Path) -> None:
+    """A quiet table: the next cycle's windows start where this one ended, not at the last window with changes."""
+    full = export_entry("q0", write_export(tmp_path, "q0", [item(img("q", 1, "1", "x"))]), T0)
+    assert ddb_load("Orders", "ddb_quiet", [full], KEY, ATTRS).status == "succeeded"
+    # An unchanged image (DynamoDB lists an item written with the same values) and a delete of a key the lake lacks.
+    quiet = [change(k("q", 1), img("q", 1, "1", "x"), 100), change(k("q", 9), None, 110)]
+    window = export_entry("q1", write_export(tmp_path, "q1", quiet), T1, "INCREMENTAL", T0)
+    merged = ddb_load("Orders", "ddb_quiet", [window], KEY, ATTRS, action="merge")
+    assert merged.status == "succeeded", merged.error
+    assert (merged.inserted, merged.updated, merged.deleted, merged.rowCountAfter) == (0, 0, 0, 1)
+    assert newest_commit_lineage(spark, "ddb_quiet") == ("q1", T1)
+    assert merged.committed and merged.snapshotId == current_snapshot(spark, "ddb_quiet")
+    # The same window again: the history already holds it, so nothing more is committed.
+    replay = ddb_load("Orders", "ddb_quiet", [window], KEY, ATTRS, action="merge")
+    assert (replay.status, replay.action, replay.committed, replay.snapshotId) == ("succeeded", "none", False,
+                                                                                    merged.snapshotId)

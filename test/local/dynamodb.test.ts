@@ -220,4 +220,16 @@ describe('DynamoDB tables in the embedded mode, checked item by item', () => {
     const marks = await ledger();
     assert.equal(marks[READINGS]!.snapshotTime, marks[ORDERS]!.snapshotTime, 'both reached this cycle');
   });
+
+  test('cycle 4: a table whose last window changed nothing goes on from that window, not from its last change', async () => {
+    // Cycle 3 changed nothing in Orders: its merge wrote no rows, yet the table reached cycle 3's export time.
+    const reached = (await ledger())[ORDERS]!.snapshotTime;
+    await putReading('d1', 2_004, '17.50');
+
+    const result = await sync();
+    assert.equal(result.status, 'succeeded', JSON.stringify(result.tables.map((t) => t.error).filter(Boolean)));
+    const windows = loadedExports(ORDERS).at(-1)!;
+    assert.deepEqual(windows.map((w) => [w.type, w.from]), [['INCREMENTAL', reached]]);
+    for (const table of [ORDERS, READINGS]) await assertLakeEqualsTable(table);
+  });
 });
