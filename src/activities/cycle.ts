@@ -362,7 +362,10 @@ async function directCatalog(settings: SourceConfig, ports: Ports, requested: Ta
   if (dynamo) {
     if (names.length === 0) return { tables: [], warnings: [] };
     if (!ports.discover.sourceTables) throw new Error("the backend cannot describe the source's DynamoDB tables (DescribeTable)");
-    return { tables: await ports.discover.sourceTables(names), warnings: [] };
+    const described = await ports.discover.sourceTables(names);
+    // A listed table DynamoDB did not describe (e.g. a name in source.tables it lacks) goes to the plan bare: the plan fails it, saying what to check.
+    const undescribed = names.filter((t) => !described.some((d) => d.table === t)).map((table): DiscoveredTable => ({ table, target: `${settings.database}.${table}`, columns: [] }));
+    return { tables: [...described, ...undescribed], warnings: [] };
   }
   if (names.length === 0) return { tables: [], warnings: [] };
   if (ports.discover.sourceTables) return { tables: await ports.discover.sourceTables(names), warnings: [] };

@@ -92,6 +92,24 @@ describe('the plan of a DynamoDB cycle (activities, no server)', () => {
     assert.match(nope.error?.message ?? '', /not a table of the source's DynamoDB \(ListTables does not list it\)/);
     assert.deepEqual(plan.load.map((i) => i.table), ['dynamodb.orders']);
   });
+
+  test('a table source.tables lists that DynamoDB does not describe fails the plan, naming what to check; it is never left out silently', async () => {
+    const backend = new FakeBackend({ tables: TABLES, dynamodb: true, rowsPerTable: 10 });
+    // source.tables lists a table with a typo: the catalog lists it as configured, DescribeTable does not find it.
+    const ports = () => {
+      const p = backend.ports();
+      return { ...p, discover: { ...p.discover, listTables: async () => [...TABLES, 'dynamodb.custmers'] } };
+    };
+    const acts = cycleActivities({ config: dynamoConfig('unused', 'ddb'), portsFor: ports });
+    const discovery = await acts.discoverTables('ddb', 'c1', undefined);
+    const plan = await acts.planCycle('ddb', 'c1', discovery, { approveDeletes: false, exportTime: T });
+    const typo = plan.notLoaded.find((t) => t.table === 'dynamodb.custmers');
+    assert.ok(typo, `dynamodb.custmers has an outcome: ${JSON.stringify(plan.notLoaded)}`);
+    assert.equal(typo.status, 'failed');
+    assert.equal(typo.error?.type, 'TableNotDescribed');
+    assert.match(typo.error?.message ?? '', /DynamoDB did not describe custmers .*check that the table exists in eu-west-1/);
+    assert.deepEqual(plan.load.map((i) => i.table).sort(), [...TABLES].sort());
+  });
 });
 
 describe('the table export activities (no server)', () => {
