@@ -12,7 +12,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { PortError } from '../errors';
 import type { DiscoveredTable, DynamoTableInfo, TableName } from '../model';
-import { dynamoNameOfKey, dynamoTableKey, dynamoTableNameOf, dynamoTableNameProblem } from '../dynamodb/names';
+import { DYNAMODB_TABLE_ARN, dynamoNameOfKey, dynamoTableKey, dynamoTableNameOf, dynamoTableNameProblem } from '../dynamodb/names';
 import { discoveredDynamoTable, keyOf } from '../dynamodb/table-shape';
 import { awsCall, hasAwsCode, toPortError } from './errors';
 
@@ -50,9 +50,25 @@ export class DynamoCatalog {
       const name = dynamoNameOf(table);
       const info = await this.describeTable(name);
       if (!info) continue;
+      this.refuseOtherArn(name, info.tableArn);
       found.push(discoveredDynamoTable(table, this.options.database, info));
     }
     return found;
+  }
+
+  /**
+   * A table `source.tables` names by an ARN other than the one DynamoDB describes (another account
+   * or region): tables are described by name with the worker's credentials, so it would read
+   * another table than the one configured.
+   */
+  private refuseOtherArn(name: string, described: string): void {
+    const configured = this.options.tables?.find((t) => DYNAMODB_TABLE_ARN.test(t) && dynamoTableNameOf(t) === name);
+    if (configured === undefined || configured === described) return;
+    throw new PortError(
+      'validation',
+      'TableArnMismatch',
+      `source.tables names ${configured}, but DynamoDB describes table ${name} as ${described}: lakesync reads the tables of the account its credentials belong to: list the table by name or by its own ARN, or run lakesync with credentials of the account that owns ${configured}`,
+    );
   }
 
   /** ARN, key, item count and point-in-time recovery of one table; undefined when it does not exist. */

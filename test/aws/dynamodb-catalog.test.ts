@@ -86,6 +86,18 @@ test('sourceTables: ARN, key (partition key first, with types), item count and P
   assert.deepEqual(blobs!.columns, [{ columnName: 'digest', originalType: 'B', expectedExportedType: 'binary' }]);
 });
 
+test("sourceTables refuses a table source.tables names by an ARN that is not the described table's (another account): it would read another table", async () => {
+  const other = `arn:aws:dynamodb:${REGION}:999999999999:table/Orders`;
+  const catalog = new DynamoCatalog(ddb, { database: 'shop', tables: [other, 'Blobs'] });
+  const err = await portError(catalog.sourceTables(['dynamodb.Orders', 'dynamodb.Blobs']));
+  assert.equal(err.code, 'TableArnMismatch');
+  assert.match(err.message, new RegExp(`source.tables names ${other}, but DynamoDB describes table Orders as ${arn('Orders')}`));
+  assert.match(err.message, /lakesync reads the tables of the account its credentials belong to: list the table by name or by its own ARN/);
+  // The table's own ARN is accepted.
+  const own = new DynamoCatalog(ddb, { database: 'shop', tables: [arn('Orders')] });
+  assert.deepEqual((await own.sourceTables(['dynamodb.Orders'])).map((t) => t.dynamodb?.tableArn), [arn('Orders')]);
+});
+
 test('sourceTables refuses a name that is not dynamodb.<Name>', async () => {
   const err = await portError(new DynamoCatalog(ddb, { database: 'shop' }).sourceTables(['public.orders']));
   assert.equal(err.code, 'InvalidTableName');
