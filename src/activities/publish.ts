@@ -69,7 +69,12 @@ export function dynamoRowCountCheck(exports: NonNullable<VerifyTableInput['table
 /** What a failed row-count check means, and what to do about it. */
 function rowCountHint(check: RowCountCheck, source: string, table: string, dynamo = false): string {
   const rerun = `rerun the table (lakesync rerun ${source} --tables ${table}) and, if it fails again, read the load job's log`;
-  if (check.kind === 'total' && dynamo) return `the lake table must hold exactly the ${check.rows} item(s) of the table's FULL DynamoDB export (its manifest's count): the load lost or duplicated items; ${rerun}`;
+  // The load committed the export time it reached: a rerun would export only the changes since, and keep the wrong rows.
+  const rebuild = `rebuild the table from a new FULL export (lakesync rerun ${source} --rebuild ${table}) and, if it fails again, read the load job's log`;
+  if (check.kind === 'total' && dynamo) return `the lake table must hold exactly the ${check.rows} item(s) of the table's FULL DynamoDB export (its manifest's count): the load lost or duplicated items; ${rebuild}`;
+  if (check.kind === 'changed' && dynamo) {
+    return `the lake table's row count must move by exactly the ${check.inserted} item(s) the load reports inserting less the ${check.deleted} it reports deleting, with at most ${check.atMost} (the exports' change records): the load lost or duplicated items; ${rebuild}`;
+  }
   if (check.kind === 'total') return `the lake table must hold exactly the ${check.rows} row(s) of the export's Parquet files: the load lost or duplicated rows; ${rerun}`;
   if (check.kind === 'changed') {
     return `the lake table's row count must move by exactly the ${check.inserted} row(s) the load reports inserting less the ${check.deleted} it reports deleting, with at most ${check.atMost} (the exports' change records): the load lost or duplicated rows; ${rerun}`;

@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { describe, test } from 'node:test';
 import parquet from '@dsnp/parquetjs';
-import { rowCountCheckFor as chooseCheck, dynamoRowCountCheck } from '../../src/activities/publish';
+import { rowCountCheckFor as chooseCheck, dynamoRowCountCheck, publishActivities } from '../../src/activities/publish';
+import { FakeBackend } from '../../src/fake/ports';
+import { fakeDynamoConfig } from '../helpers/dynamodb-source';
 import { PortError } from '../../src/errors';
 import { footerRowCount, isDataFile, sumRows, withTail } from '../../src/export-rows';
 import type { RowCountCheck } from '../../src/model';
@@ -48,6 +50,21 @@ describe('the figure a DynamoDB load is held against', () => {
   test("INCREMENTAL: the lake's count moves by inserted - deleted, at most the windows' change records together", () => {
     assert.deepEqual(dynamoRowCountCheck([at('INCREMENTAL', 20, 0), at('INCREMENTAL', 25, 1)], ddbLoad(40, 10)), { kind: 'changed', inserted: 40, deleted: 10, atMost: 45, since: 'parent' });
     assert.deepEqual(dynamoRowCountCheck([at('INCREMENTAL', 3)], { ...ddbLoad(0, 0, false), action: 'none' as never }), { kind: 'changed', inserted: 0, deleted: 0, atMost: 3, since: 'snapshot' });
+  });
+
+  test('a row count that fails says to rebuild the table: a rerun would only export the changes since the export time the load committed', async () => {
+    const backend = new FakeBackend({ tables: ['dynamodb.orders'], dynamodb: true, rowsPerTable: 10 });
+    // The load committed 9 rows of a FULL export of 10 items.
+    backend.store.update((s) => {
+      s.lake['shop.orders'] = { rows: 9, snapshot: 1 };
+    });
+    const acts = publishActivities({ config: fakeDynamoConfig('unused', 'ddb'), portsFor: () => backend.ports() });
+    const failure = await acts
+      .verifyTable({ source: 'ddb', table: 'dynamodb.orders', lakeTable: 'orders', action: 'create', extract: 'dynamodb', tableExports: [at('FULL', 10)], load: { ...ddbLoad(9, 0), action: 'create', snapshotId: '1' } })
+      .then(() => assert.fail('expected a failed verification'), (err: unknown) => err as Error);
+    assert.match(failure.message, /verification of dynamodb\.orders \(shop\.orders\) failed: row count/);
+    assert.match(failure.message, /the load lost or duplicated items; rebuild the table from a new FULL export \(lakesync rerun ddb --rebuild dynamodb\.orders\)/);
+    assert.doesNotMatch(failure.message, /--tables/);
   });
 });
 
