@@ -205,8 +205,7 @@ export function syncProblem(state: SourceState, req: SyncRequest): string | unde
   if (!Array.isArray(req.tables) || req.tables.length === 0) return 'name the tables to sync (schema.table), or leave tables out to sync every table';
   const names = namesProblem(req.tables);
   if (names) return names;
-  if (state.knownTables.length === 0) return undefined;
-  return unknownTablesProblem(state, req.tables);
+  return knownTablesProblem(state, req.tables);
 }
 
 /**
@@ -248,6 +247,12 @@ export interface RerunSignalOptions {
    * whether the sync keeps them. False only to replay histories recorded before (it went without).
    */
   keepApprovalsInSync?: () => boolean;
+  /**
+   * Asked only for a rerun before any export naming tables a source that knows its tables (read
+   * directly) does not have: whether it is dropped, as a sync signal naming them is. False only to
+   * replay histories recorded before (it became a sync of them).
+   */
+  refuseUnknownTables?: () => boolean;
 }
 
 /**
@@ -264,10 +269,12 @@ export function enqueueRerunSignal(state: SourceState, given: RerunRequest | nul
   const badNames = !state.lastExport ? namesProblem(named) : undefined;
   const badApprovals = approvalsProblem(req);
   const repeat = repeatedRequest(state, req.requestId, options.duplicates);
+  const unknown = !state.lastExport && !badNames ? knownTablesProblem(state, named) : undefined;
   const refused =
     repeat ??
     (badNames && (options.refuseBadTables?.() ?? true) ? badNames : undefined) ??
-    (badApprovals && (options.refuseBadApprovals?.() ?? true) ? badApprovals : undefined);
+    (badApprovals && (options.refuseBadApprovals?.() ?? true) ? badApprovals : undefined) ??
+    (unknown && (options.refuseUnknownTables?.() ?? true) ? unknown : undefined);
   if (refused) {
     recordIgnored(state, { kind: 'rerun', ...(req.requestId ? { requestId: req.requestId } : {}), ...(req.requestedBy ? { requestedBy: req.requestedBy } : {}), reason: refused, at, ...(repeat ? { repeat: true } : {}) });
     return refused;
@@ -334,6 +341,9 @@ export function rerunProblem(state: SourceState, req: RerunRequest): string | un
   if (payload) return payload;
   // Tables read directly (or from their own DynamoDB exports) need no RDS export: a source of only such tables has none.
   const named = Array.isArray(req.tables) ? req.tables : Object.keys(state.failed);
+  // Such a source knows its tables: a name it does not have is the request's fault, which a sync would not mend.
+  const unknown = !state.lastExport && Array.isArray(req.tables) ? (namesProblem(req.tables) ?? knownTablesProblem(state, req.tables)) : undefined;
+  if (unknown) return unknown;
   if (!state.lastExport && !allReadDirectly(state, named)) return 'there is no export to rerun from yet: run a sync first';
   if (req.tables === 'failed') {
     return Object.keys(state.failed).length === 0 ? 'no table has failed: nothing to rerun' : undefined;
@@ -386,6 +396,11 @@ function readDirectly(state: SourceState, table: TableName): boolean {
 /** Where a dropped table went missing: the export of a sync of every table, else the catalog listing of one. */
 function droppedWhere(d: DroppedTable): string {
   return d.exportId ? `is no longer exported (not in export ${d.exportId} of cycle ${d.cycleId})` : `is no longer synced (not among the source's tables listed by cycle ${d.cycleId})`;
+}
+
+/** `unknownTablesProblem` once the source knows its tables (before its first cycle it knows none), else undefined. */
+function knownTablesProblem(state: SourceState, tables: TableName[]): string | undefined {
+  return state.knownTables.length > 0 && tables.length > 0 ? unknownTablesProblem(state, tables) : undefined;
 }
 
 /** Names the requested tables the source does not have, and the ones it has. */

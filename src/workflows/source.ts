@@ -132,6 +132,8 @@ const PATCHES = {
   refuseNonObjectSync: 'sync-signal-non-object-payload-dropped',
   /** A sync of every table without an RDS export drops the known tables it did not list (they stayed known, failed and reported forever). */
   dropWithoutExport: 'drop-tables-unlisted-by-sync-without-export',
+  /** A rerun signal before any export naming tables a source read directly does not have is dropped (it became a sync of them). */
+  refuseUnknownRerunBeforeExport: 'rerun-signal-unknown-tables-before-export-dropped',
 } as const;
 
 /** How long a run whose state could not be stored waits before it tries again: doubling, up to an hour. */
@@ -260,6 +262,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
         refuseBadTables: () => patched(PATCHES.refuseBadSyncSignal),
         refuseBadApprovals: () => patched(PATCHES.refuseTextApprovals),
         keepApprovalsInSync: () => patched(PATCHES.syncKeepsRerunApprovals),
+        refuseUnknownTables: () => patched(PATCHES.refuseUnknownRerunBeforeExport),
       });
       if (problem) log.warn('rerun signal ignored', { problem, request: req });
     }),

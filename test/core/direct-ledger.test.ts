@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { CycleResult, TableOutcome } from '../../src/model';
-import { initialState, recordCycle, rerunNeeds, rerunParts, rerunProblem } from '../../src/workflows/ledger';
+import { enqueueRerunSignal, initialState, recordCycle, rerunNeeds, rerunParts, rerunProblem } from '../../src/workflows/ledger';
 import type { SourceState } from '../../src/workflows/messages';
 
 const EXPORTED = {
@@ -79,4 +79,22 @@ test('a source read only directly has no export, and still reruns its failed tab
   state.ledger['public.orders'] = { ...state.ledger['public.events']!, extract: undefined, exportId: 'x' };
   state.knownTables.push('public.orders');
   assert.match(rerunProblem(state, { tables: ['public.orders'] }) ?? '', /no export to rerun from yet/);
+});
+
+test('a rerun naming a table a source read only directly does not have is refused as unknown, not queued as a sync', () => {
+  const state: SourceState = initialState();
+  const direct: CycleResult = { cycleId: 'c1', source: 'shop', status: 'partial', tables: [outcome('public.events', 'direct', 'committed'), outcome('public.clicks', 'direct', 'failed')], warnings: [], startedAt: 'a', finishedAt: 'b' };
+  recordCycle(state, direct, 'wf', { kind: 'sync', requestIds: ['r1'] });
+  const unknown = /^unknown table\(s\) public\.evnts: the source's tables are public\.clicks, public\.events$/;
+  // The rerun update says what is wrong with the request (the source has synced: "run a sync first" would not help).
+  assert.match(rerunProblem(state, { tables: ['public.evnts'] }) ?? '', unknown);
+  // The signal is dropped with that reason, as a sync signal naming it is; nothing is queued.
+  assert.match(enqueueRerunSignal(state, { tables: ['public.evnts'], requestId: 'svc-1', approveDeletes: true }, 'at') ?? '', unknown);
+  assert.deepEqual(state.queue, []);
+  assert.deepEqual(state.ignoredRequests.map((r) => r.requestId), ['svc-1']);
+  // Replaying a history recorded before: it became a sync of the table.
+  const before: SourceState = initialState();
+  recordCycle(before, direct, 'wf', { kind: 'sync', requestIds: ['r1'] });
+  assert.equal(enqueueRerunSignal(before, { tables: ['public.evnts'] }, 'at', { refuseUnknownTables: () => false }), undefined);
+  assert.equal(before.queue[0]!.kind, 'sync');
 });
