@@ -14,6 +14,11 @@ export function failureDetails(err: unknown): unknown[] {
   return applicationFailure(err)?.details ?? [];
 }
 
+/** The type of the application failure behind `err` (an activity's or a child's); undefined for other failures. */
+export function failureType(err: unknown): string | undefined {
+  return applicationFailure(err)?.type ?? undefined;
+}
+
 export function errorMessage(err: unknown): string {
   const timeout = activityTimeout(err);
   if (timeout) return `activity ${timeout.activityType} timed out (${timeout.timeoutType} timeout) and no attempt is left${timeout.lastFailure ? `; its last attempt failed: ${timeout.lastFailure}` : ''}`;

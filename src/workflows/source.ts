@@ -25,7 +25,7 @@ import { jsonBytes } from '../payload-text';
 import { cancelledState, deleteTexts, forgetCancelledState, inlineLimit, markCancelledState, readText, storeText } from './by-reference';
 import { isoAfter, nowIso } from './clock';
 import { cycleWorkflow, type CycleInput } from './cycle';
-import { errorMessage } from './errors';
+import { errorMessage, failureType } from './errors';
 import {
   type CoalescedRequest,
   type CycleRecord,
@@ -52,6 +52,7 @@ import {
 } from './ledger';
 import { RECOVERY_ACTIVITY } from './options';
 import { cycleSearchAttributes, SOURCE_KEY } from './search';
+import { sourceStartProblem } from './source-start';
 import {
   type RerunAccepted,
   type RerunRequest,
@@ -134,6 +135,8 @@ const PATCHES = {
   dropWithoutExport: 'drop-tables-unlisted-by-sync-without-export',
   /** A rerun signal before any export naming tables a source read directly does not have is dropped (it became a sync of them). */
   refuseUnknownRerunBeforeExport: 'rerun-signal-unknown-tables-before-export-dropped',
+  /** A start without a source name, or under another workflow id than the source's, fails at once (it ran, or its task failed again and again). */
+  refuseBadStart: 'refuse-start-without-source-or-own-id',
 } as const;
 
 /** How long a run whose state could not be stored waits before it tries again: doubling, up to an hour. */
@@ -146,6 +149,8 @@ interface CyclePart {
 }
 
 export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> {
+  const startProblem = sourceStartProblem(input, workflowInfo().workflowId);
+  if (startProblem && patched(PATCHES.refuseBadStart)) throw ApplicationFailure.nonRetryable(startProblem, 'SourceStartRefused');
   const limit = inlineLimit(input.payloadInlineBytes);
   // While a state carried by reference is read (or, on a fresh start, looked for: a cancelled run may
   // have left one), the status says so and readers ask again; signals and updates wait.
@@ -552,11 +557,23 @@ async function stateOfCancelledRun(source: string): Promise<JsonRef | undefined>
     return await cancelledState(source);
   } catch (err) {
     if (isCancellation(err)) throw err;
+    if (failureType(err) === CONFIG_ERROR) throw notConfigured(source, err);
     throw ApplicationFailure.nonRetryable(
       `source ${source} could not look for the state a cancelled run may have left (source-state/cancelled.json in its manifest store): ${errorMessage(err)}; make the manifest store readable, or delete that file to start the source afresh (without that run's ledger, failed tables and queue), then start the source again`,
       'CancelledStateUnreadable',
     );
   }
+}
+
+/** The failure type of activities that find no such source in the worker's config (src/activities/deps.ts). */
+const CONFIG_ERROR = 'ConfigError';
+
+/** A source the worker's config does not define (or cannot serve): neither its manifest store nor a retry can help. */
+function notConfigured(source: string, err: unknown): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(
+    `the worker's config cannot serve source ${source}: ${errorMessage(err)}; start the workflow of a source the config defines, or add or correct ${source} in lakesync.yaml and restart the worker`,
+    CONFIG_ERROR,
+  );
 }
 
 /** Once read, the marked state belongs to this run's chain; a marker left behind would resume it again after a terminate. */

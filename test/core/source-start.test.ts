@@ -1,0 +1,65 @@
+/**
+ * Starting the source workflow by hand (the Temporal UI or CLI): a start the source workflow
+ * cannot be (no source named, another workflow id than the source's, a source the worker's config
+ * lacks) fails at once, before any snapshot or export, saying what to do.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { sourceWorkflowId } from '../../src/ids';
+import { SOURCE_WORKFLOW_TYPE } from '../../src/workflows/messages';
+import { fakeConfig, startFakeWorker, startTestServer, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
+import { startSource, waitForCycles } from '../helpers/source';
+
+/** The failure message the run ended with; fails the test when it has not ended within `ms`. */
+async function failureOf(handle: WorkflowHandle, ms = 30_000): Promise<string> {
+  const ended = await Promise.race([handle.result().then(() => 'completed', (err: unknown) => err), new Promise((resolve) => setTimeout(() => resolve('still running'), ms))]);
+  assert.ok(ended instanceof WorkflowFailedError, `the run should have failed; it is ${String(ended)}`);
+  return ended.cause?.message ?? ended.message;
+}
+
+describe('a source workflow started by hand', () => {
+  let env: TestServer;
+  let w: FakeWorker;
+  const queue = uniqueQueue('source-start');
+  before(async () => {
+    env = await startTestServer();
+    w = await startFakeWorker(fakeConfig(queue, { tables: 2 }, {}, 'handstart'), { tables: 2 });
+  });
+  after(async () => {
+    await w?.stop();
+    await env?.close();
+  });
+
+  test('under another workflow id than the source\'s fails at once, beside the running one, taking no snapshot', async () => {
+    const own = await startSource(w.client, queue, 'handstart');
+    await waitForCycles(own, 1);
+    const snapshots = w.backend.count('snapshot.start');
+    const stray = await w.client.workflow.start(SOURCE_WORKFLOW_TYPE, { workflowId: 'handstart-manual', taskQueue: queue, args: [{ source: 'handstart' }] });
+    const message = await failureOf(stray);
+    assert.match(message, /workflow id "handstart-manual"/);
+    assert.match(message, /must run as "lakesync\/handstart"/);
+    assert.match(message, /lakesync sync handstart/);
+    assert.equal(w.backend.count('snapshot.start'), snapshots, 'no snapshot for the stray run');
+  });
+
+  test('without input, or without a source name, fails at once saying which input to give', async () => {
+    for (const [id, args] of [
+      ['nosource-1', []],
+      ['nosource-2', [{}]],
+      ['nosource-3', ['handstart']],
+    ] as const) {
+      const handle = await w.client.workflow.start(SOURCE_WORKFLOW_TYPE, { workflowId: `lakesync/${id}`, taskQueue: queue, args: args as unknown as [] });
+      assert.match(await failureOf(handle), /needs the input \{"source": "<name>"\}/, id);
+    }
+  });
+
+  test('of a source the worker\'s config lacks fails naming the source and the config, not the manifest store', async () => {
+    const handle = await w.client.workflow.start(SOURCE_WORKFLOW_TYPE, { workflowId: sourceWorkflowId('nosuch'), taskQueue: queue, args: [{ source: 'nosuch' }] });
+    const message = await failureOf(handle);
+    assert.match(message, /^the worker's config cannot serve source nosuch: /);
+    assert.match(message, /add or correct nosuch in lakesync.yaml and restart the worker$/);
+    assert.match(message, /the config defines: handstart/);
+    assert.doesNotMatch(message, /manifest store/);
+  });
+});
