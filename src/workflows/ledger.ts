@@ -403,7 +403,10 @@ function knownTablesProblem(state: SourceState, tables: TableName[]): string | u
   return state.knownTables.length > 0 && tables.length > 0 ? unknownTablesProblem(state, tables) : undefined;
 }
 
-/** Names the requested tables the source does not have, and the ones it has. */
+/** How many table names a refusal lists of the unknown and of the known tables. */
+const LISTED_TABLES = 20;
+
+/** Names the requested tables the source does not have (the first of them), and the ones it has. */
 function unknownTablesProblem(state: SourceState, tables: TableName[]): string | undefined {
   const known = new Set(state.knownTables);
   const missing = tables.filter((t) => !known.has(t));
@@ -414,8 +417,10 @@ function unknownTablesProblem(state: SourceState, tables: TableName[]): string |
     .filter((t) => dropped.has(t))
     .map((t) => `${t} ${droppedWhere(dropped.get(t)!)}: gone from the source, or excluded`);
   if (unknown.length > 0) {
-    const list = `${state.knownTables.slice(0, 20).join(', ')}${state.knownTables.length > 20 ? ', ...' : ''}`;
-    problems.unshift(`unknown table(s) ${unknown.join(', ')}: the source's tables are ${list}`);
+    // Both lists are cut: a request naming thousands of tables is kept (ignoredRequests) and answered within a payload.
+    const named = `${unknown.slice(0, LISTED_TABLES).join(', ')}${unknown.length > LISTED_TABLES ? `, ... (${unknown.length} in all)` : ''}`;
+    const list = `${state.knownTables.slice(0, LISTED_TABLES).join(', ')}${state.knownTables.length > LISTED_TABLES ? ', ...' : ''}`;
+    problems.unshift(`unknown table(s) ${named}: the source's tables are ${list}`);
   }
   return problems.join('; ');
 }

@@ -4,9 +4,11 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import { cycleKey, exportIdFor, snapshotIdFor } from '../../src/ids';
 import type { CycleResult, TableOutcome, Watermark } from '../../src/model';
+import { jsonBytes } from '../../src/payload-text';
 import {
   EARLIER_REQUEST_IDS,
   acceptSync,
+  compactStatus,
   enqueueRerun,
   enqueueRerunSignal,
   enqueueSync,
@@ -185,6 +187,20 @@ test('the list of known tables in the refusal stops after 20', () => {
   const known = Array.from({ length: 25 }, (_, i) => `public.t${String(i).padStart(2, '0')}`);
   const problem = rerunProblem(exported(known), { tables: ['public.zz'] });
   assert.equal(problem, `unknown table(s) public.zz: the source's tables are ${known.slice(0, 20).join(', ')}, ...`);
+});
+
+test('the unknown tables a refusal names stop after 20: signals naming thousands of tables of another source keep the status within a payload', () => {
+  const state = exported(['public.a', 'public.b']);
+  const strangers = Array.from({ length: 5_000 }, (_, i) => `sales.t${String(i).padStart(4, '0')}`);
+  assert.equal(
+    rerunProblem(state, { tables: ['public.a', ...strangers] }),
+    `unknown table(s) ${strangers.slice(0, 20).join(', ')}, ... (5000 in all): the source's tables are public.a, public.b`,
+  );
+  // A service sending such a sync every so often: each refusal is kept in ignoredRequests, which the status answers whole.
+  for (let i = 0; i < 20; i++) enqueueSyncSignal(state, { tables: strangers, requestId: `svc-${i}` }, AT);
+  assert.equal(state.ignoredRequests.length, 20);
+  const status = compactStatus({ source: 'shop', phase: 'idle', queue: state.queue, recentCycles: [], failed: {}, ledger: {}, ignoredRequests: state.ignoredRequests, droppedTables: [] }, 256 * 1024);
+  assert.ok(jsonBytes(status) < 64 * 1024, `the status answer holds ${jsonBytes(status)} bytes`);
 });
 
 test('a rerun of an empty list is refused', () => {
