@@ -360,7 +360,7 @@ export function approvalsProblem(req: RerunRequest | null | undefined): string |
   if (typeof req !== 'object' || req === null) return undefined;
   for (const flag of ['approveDeletes', 'allowOlderExport', 'rebuild'] as const) {
     const value: unknown = req[flag];
-    if (value !== undefined && value !== null && typeof value !== 'boolean') return `${flag} must be true or false (a JSON boolean); got ${JSON.stringify(value)}`;
+    if (value !== undefined && value !== null && typeof value !== 'boolean') return `${flag} must be true or false (a JSON boolean); got ${shownJson(value)}`;
   }
   return undefined;
 }
@@ -368,14 +368,23 @@ export function approvalsProblem(req: RerunRequest | null | undefined): string |
 /** Why an update's payload is no request object (none, a string, a list...), or undefined. */
 function payloadProblem(req: unknown, example: string): string | undefined {
   if (typeof req === 'object' && req !== null && !Array.isArray(req)) return undefined;
-  return `the payload must be a JSON object such as ${example}; got ${req === undefined ? 'no payload' : JSON.stringify(req)}`;
+  return `the payload must be a JSON object such as ${example}; got ${req === undefined ? 'no payload' : shownJson(req)}`;
+}
+
+/** How many characters of a bad payload or value a refusal shows. */
+const SHOWN_CHARACTERS = 200;
+
+/** `value` as JSON, cut after SHOWN_CHARACTERS: a refusal is kept in ignoredRequests, which the status answers in one payload. */
+function shownJson(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length <= SHOWN_CHARACTERS ? text : `${text.slice(0, SHOWN_CHARACTERS)}... (${text.length} characters in all)`;
 }
 
 /** Names that are no table name (a payload's JSON can hold anything), or undefined. */
 function namesProblem(tables: readonly unknown[]): string | undefined {
   const bad = tables.filter((t) => typeof t !== 'string' || t.trim() === '');
   if (bad.length === 0) return undefined;
-  return `table names are schema.table strings; got ${bad.slice(0, 5).map((t) => JSON.stringify(t) ?? String(t)).join(', ')}${bad.length > 5 ? ', ...' : ''}`;
+  return `table names are schema.table strings; got ${bad.slice(0, 5).map(shownJson).join(', ')}${bad.length > 5 ? ', ...' : ''}`;
 }
 
 /** Whether there is a table and every one was last read directly (or from DynamoDB): their rerun needs no RDS export. */

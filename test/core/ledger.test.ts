@@ -203,6 +203,20 @@ test('the unknown tables a refusal names stop after 20: signals naming thousands
   assert.ok(jsonBytes(status) < 64 * 1024, `the status answer holds ${jsonBytes(status)} bytes`);
 });
 
+test('a refusal shows at most the start of a bad payload or value, so that the kept reasons stay small', () => {
+  const state = exported(['public.a']);
+  const names = Array.from({ length: 5_000 }, (_, i) => `public.t${String(i).padStart(4, '0')}`);
+  // A bare list of tables, a huge non-boolean approval, a table name that is an object: each sent by a service many times.
+  for (let i = 0; i < 7; i++) enqueueSyncSignal(state, names as unknown as SyncRequest, AT);
+  for (let i = 0; i < 7; i++) enqueueRerunSignal(state, { tables: ['public.a'], approveDeletes: names.join(',') as unknown as boolean, requestId: `svc-a${i}` }, AT);
+  for (let i = 0; i < 6; i++) enqueueSyncSignal(state, { tables: [{ names }] as unknown as string[], requestId: `svc-n${i}` }, AT);
+  assert.equal(state.ignoredRequests.length, 20);
+  assert.deepEqual(state.queue, []);
+  const reasons = state.ignoredRequests.map((r) => r.reason);
+  assert.match(reasons.at(-1)!, /^the payload must be a JSON object such as .*; got \["public\.t0000","public\.t0001",.*\.\.\. \(\d+ characters in all\)$/);
+  assert.ok(Math.max(...reasons.map((r) => r.length)) < 1_000, `the longest reason has ${Math.max(...reasons.map((r) => r.length))} characters`);
+});
+
 test('a rerun of an empty list is refused', () => {
   assert.equal(rerunProblem(exported(['public.a']), { tables: [] }), 'name the tables to rerun (schema.table), or "failed"');
 });
