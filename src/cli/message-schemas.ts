@@ -158,6 +158,7 @@ const queuedRequest = z
     allowOlderExport: z.boolean().optional(),
     rebuild: z.boolean().optional(),
     requestedBy: z.string().optional(),
+    failedOnly: z.literal(true).optional().describe('A rerun asked as "failed": served, it reruns only those of its tables that still fail then'),
   })
   .meta({ id: 'QueuedRequest' });
 

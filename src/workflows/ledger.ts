@@ -33,8 +33,18 @@ const RECENT_CYCLES = 20;
 const IGNORED_REQUESTS = 20;
 const DROPPED_TABLES = 50;
 
-/** The requests one cycle serves: the first queued request merged with those it absorbed. */
-export type CoalescedRequest = QueuedRequest & { requestIds: string[] };
+/**
+ * The requests one cycle serves: the first queued request merged with those it absorbed, and the
+ * tables reruns of "failed" named that fail no more (`noLongerFailed`, left out of `tables`).
+ */
+export type CoalescedRequest = QueuedRequest & { requestIds: string[]; noLongerFailed?: TableName[] };
+
+/** The failed tables when a request is served, and whether a rerun of "failed" may leave out those that fail no more. */
+export interface FailedNow {
+  failed: Record<TableName, unknown>;
+  /** Asked only when a table would be left out. False only to replay histories recorded before (it was rerun again). */
+  narrow: () => boolean;
+}
 
 /** What the ledger needs to know of the request a cycle served. */
 export interface CycleRecord {
@@ -224,6 +234,7 @@ export function enqueueRerun(state: SourceState, req: RerunRequest): RerunAccept
     ...(req.allowOlderExport ? { allowOlderExport: true } : {}),
     ...(req.rebuild ? { rebuild: true } : {}),
     ...(req.requestedBy ? { requestedBy: req.requestedBy } : {}),
+    ...(req.tables === 'failed' ? { failedOnly: true as const } : {}),
   });
   return { requestId, tables, queuedBehind };
 }
@@ -438,14 +449,30 @@ function unknownTablesProblem(state: SourceState, tables: TableName[]): string |
  * Takes the first queued request and every request right behind it of the same kind and
  * approvals, merged into one: a sync of all tables absorbs table-limited syncs.
  */
-export function takeCoalesced(queue: QueuedRequest[]): CoalescedRequest {
+export function takeCoalesced(queue: QueuedRequest[], failedNow?: FailedNow): CoalescedRequest {
   const first = queue.shift()!;
   const group = [first];
   const sameAs = (r: QueuedRequest) => r.kind === first.kind && r.approveDeletes === first.approveDeletes && (r.allowOlderExport ?? false) === (first.allowOlderExport ?? false) && (r.rebuild ?? false) === (first.rebuild ?? false);
   while (queue.length > 0 && sameAs(queue[0]!)) group.push(queue.shift()!);
+  // A rerun of "failed" asked while an earlier cycle loaded those tables (a schedule's, say) does not load them again.
+  const noLongerFailed = new Set<TableName>();
+  const tablesOf = (r: QueuedRequest): TableName[] | undefined => {
+    if (!r.failedOnly || !r.tables || !failedNow) return r.tables;
+    const gone = r.tables.filter((t) => !(t in failedNow.failed));
+    if (gone.length === 0 || !failedNow.narrow()) return r.tables;
+    for (const t of gone) noLongerFailed.add(t);
+    return r.tables.filter((t) => t in failedNow.failed);
+  };
   const allTables = group.some((r) => !r.tables);
-  const tables = allTables ? undefined : [...new Set(group.flatMap((r) => r.tables ?? []))];
-  return { ...first, ...(tables ? { tables } : { tables: undefined }), requestIds: group.map((r) => r.requestId) };
+  const tables = allTables ? undefined : [...new Set(group.flatMap((r) => tablesOf(r) ?? []))];
+  const leftOut = tables ? [...noLongerFailed].filter((t) => !tables.includes(t)) : [];
+  return { ...first, ...(tables ? { tables } : { tables: undefined }), requestIds: group.map((r) => r.requestId), ...(leftOut.length > 0 ? { noLongerFailed: leftOut } : {}) };
+}
+
+/** Why a rerun of "failed" whose tables all fail no more runs no cycle (kept in ignoredRequests). */
+export function nothingFailedProblem(noLongerFailed: readonly TableName[]): string {
+  const list = `${noLongerFailed.slice(0, LISTED_TABLES).join(', ')}${noLongerFailed.length > LISTED_TABLES ? `, ... (${noLongerFailed.length} in all)` : ''}`;
+  return `the failed tables it named fail no more (${list}): a cycle loaded them since it was asked, or they left the source; nothing to rerun`;
 }
 
 /**

@@ -78,6 +78,8 @@ export interface QueuedRequest {
   /** Only reruns set it (rerun --rebuild, and the sync a rerun signal becomes before any export); absent means false. */
   rebuild?: boolean;
   requestedBy?: string;
+  /** A rerun asked as "failed": served, it reruns only those of its tables that still fail then. */
+  failedOnly?: true;
 }
 
 export interface TableSummary {

@@ -39,7 +39,9 @@ import {
   hasBlankRequestId,
   initialState,
   normalizeState,
+  nothingFailedProblem,
   recordCycle,
+  recordIgnored,
   repeatedRequest,
   rerunParts,
   rerunPayloadProblem,
@@ -137,6 +139,8 @@ const PATCHES = {
   refuseUnknownRerunBeforeExport: 'rerun-signal-unknown-tables-before-export-dropped',
   /** A start without a source name, or under another workflow id than the source's, fails at once (it ran, or its task failed again and again). */
   refuseBadStart: 'refuse-start-without-source-or-own-id',
+  /** A rerun of "failed" served after a cycle loaded some of its tables leaves them out, and runs no cycle for none (it loaded them again). */
+  narrowFailedReruns: 'rerun-of-failed-skips-tables-loaded-since',
 } as const;
 
 /** How long a run whose state could not be stored waits before it tries again: doubling, up to an hour. */
@@ -469,7 +473,11 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
       await condition(() => state.queue.length > 0 || mayContinue());
       if (state.queue.length === 0) return;
 
-      const batch = takeCoalesced(state.queue);
+      const batch = takeCoalesced(state.queue, { failed: state.failed, narrow: () => patched(PATCHES.narrowFailedReruns) });
+      if (batch.kind === 'rerun' && batch.tables?.length === 0) {
+        dropServedAlready(batch);
+        continue;
+      }
       running = batch.requestIds;
       const parts = cycleParts(batch);
       for (const [i, part] of parts.entries()) {
@@ -480,6 +488,15 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
       running = [];
       if (mayContinue()) return;
     }
+  }
+
+  /** Reruns of "failed" whose tables all fail no more: dropped with the reason, so that their waiters learn it. */
+  function dropServedAlready(batch: CoalescedRequest): void {
+    const reason = nothingFailedProblem(batch.noLongerFailed ?? []);
+    for (const [i, requestId] of batch.requestIds.entries()) {
+      recordIgnored(state, { kind: 'rerun', requestId, ...(i === 0 && batch.requestedBy ? { requestedBy: batch.requestedBy } : {}), reason, at: nowIso() });
+    }
+    log.info('rerun of failed tables dropped: they fail no more', { requestIds: batch.requestIds });
   }
 
   let staleDeleted = false;

@@ -217,6 +217,23 @@ test('a refusal shows at most the start of a bad payload or value, so that the k
   assert.ok(Math.max(...reasons.map((r) => r.length)) < 1_000, `the longest reason has ${Math.max(...reasons.map((r) => r.length))} characters`);
 });
 
+test('a rerun of "failed" served after a cycle loaded some of its tables reruns only those still failed', () => {
+  const state = exported(['public.a', 'public.b', 'public.c']);
+  for (const t of ['public.a', 'public.b']) state.failed[t] = { cycleId: 'c1', phase: 'load', message: 'boom', exportId: 'exp-1' };
+  enqueueRerun(state, { tables: 'failed', requestId: 'sched-1' });
+  enqueueRerun(state, { tables: ['public.c'], requestId: 'ops-1' });
+  assert.deepEqual(state.queue[0], { kind: 'rerun', requestId: 'sched-1', tables: ['public.a', 'public.b'], approveDeletes: false, failedOnly: true });
+  delete state.failed['public.a'];
+  const narrowing = { failed: state.failed, narrow: () => true };
+  const batch = takeCoalesced([...state.queue], narrowing);
+  assert.deepEqual([batch.tables, batch.requestIds, batch.noLongerFailed], [['public.b', 'public.c'], ['sched-1', 'ops-1'], ['public.a']]);
+  delete state.failed['public.b'];
+  const none = takeCoalesced([state.queue[0]!], narrowing);
+  assert.deepEqual([none.tables, none.noLongerFailed], [[], ['public.a', 'public.b']]);
+  // Replaying a history recorded before: the tables were rerun again.
+  assert.deepEqual(takeCoalesced([state.queue[0]!], { failed: state.failed, narrow: () => false }).tables, ['public.a', 'public.b']);
+});
+
 test('a rerun of an empty list is refused', () => {
   assert.equal(rerunProblem(exported(['public.a']), { tables: [] }), 'name the tables to rerun (schema.table), or "failed"');
 });
@@ -230,7 +247,7 @@ test('a rerun of "failed" queues the failed tables, sorted', () => {
   state.queue.push(sync('r7'));
   const accepted = enqueueRerun(state, { tables: 'failed', requestedBy: 'ops' });
   assert.deepEqual(accepted, { requestId: 'r1', tables: ['public.a', 'public.c'], queuedBehind: 1 });
-  assert.deepEqual(state.queue[1], { kind: 'rerun', requestId: 'r1', tables: ['public.a', 'public.c'], approveDeletes: false, requestedBy: 'ops' });
+  assert.deepEqual(state.queue[1], { kind: 'rerun', requestId: 'r1', tables: ['public.a', 'public.c'], approveDeletes: false, requestedBy: 'ops', failedOnly: true });
 });
 
 test('a rerun of named tables drops duplicates and keeps the given id and approval', () => {

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import type { FakeRun } from '../../src/fake/state';
 import { requestRerunSignal, requestSyncSignal } from '../../src/workflows/messages';
 import { fakeConfig, startFakeWorker, startTestServer, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
-import { startSource, status, waitForCycles } from '../helpers/source';
+import { startSource, status, waitForCycles, waitForStatus } from '../helpers/source';
 import { waitUntil } from '../helpers/within';
 
 const runsOf = (w: FakeWorker, table: string): FakeRun[] =>
@@ -133,5 +133,38 @@ describe('a repeated signal, and one naming an unknown table', () => {
     assert.equal(w.backend.count('snapshot.start') - snapshots, 1, 'one snapshot, for svc-44');
     assert.match(after.ignoredRequests[0]!.reason, /^unknown table\(s\) public.no_such_table: the source's tables are public.t0001, public.t0002, public.t0003$/);
     assert.equal(after.ignoredRequests[0]!.requestId, 'typo-1');
+  });
+});
+
+describe('a rerun of the failed tables asked while they are rerun', () => {
+  let env: TestServer;
+  let w: FakeWorker;
+  const queue = uniqueQueue('failed-twice');
+  before(async () => {
+    env = await startTestServer();
+    w = await startFakeWorker(fakeConfig(queue, { tables: 3 }, {}, 'failedtwice'), { tables: 3, latencyMs: 1_500 });
+  });
+  after(async () => {
+    await w?.stop();
+    await env?.close();
+  });
+
+  test('reruns only the tables still failed when it is served: one the running rerun loaded is not loaded again', async () => {
+    const table = 'public.t0002';
+    w.backend.setFailures([{ table, phase: 'load', times: 'always', retryable: false, message: 'boom' }]);
+    const handle = await startSource(w.client, queue, 'failedtwice');
+    await waitForCycles(handle, 1);
+    w.backend.setFailures([]);
+    // An operator's rerun of the failed tables, then a schedule's hourly one while it runs.
+    await handle.signal(requestRerunSignal, { tables: 'failed', requestId: 'ops-1', requestedBy: 'ops' });
+    await waitUntil(async () => (await status(handle)).currentCycle?.kind === 'rerun', 'the rerun cycle to run');
+    await handle.signal(requestRerunSignal, { tables: 'failed', requestId: 'sched-1', requestedBy: 'schedule' });
+    // A sync after it: once its cycle is done, the scheduled rerun was handled.
+    await handle.signal(requestSyncSignal, { tables: ['public.t0001'], requestId: 'svc-1' });
+    await waitForStatus(handle, (s) => s.recentCycles.some((c) => c.requestIds.includes('svc-1')) && s.phase === 'idle', 60_000);
+    const s = await status(handle);
+    assert.equal(w.backend.count(`load.start:${table}`), 2, 'the first cycle and the one rerun');
+    assert.deepEqual(s.recentCycles.map((c) => [c.kind, c.requestIds]), [['sync', ['svc-1']], ['rerun', ['ops-1']], ['sync', [s.recentCycles.at(-1)!.requestIds[0]]]]);
+    assert.deepEqual(s.ignoredRequests.map((r) => [r.requestId, r.reason]), [['sched-1', `the failed tables it named fail no more (${table}): a cycle loaded them since it was asked, or they left the source; nothing to rerun`]]);
   });
 });
