@@ -68,7 +68,9 @@ async function fillPart(handle: Queryable, status: SourceStatus, part: StatusPar
     status.ledger = Object.fromEntries(await allPages('status ledger', async (o) => onlyPart(await page(o), 'ledger')));
   } else if (part === 'failed') {
     status.failed = Object.fromEntries(await allPages('status failed tables', async (o) => onlyPart(await page(o), 'failed')));
-  } else if (status.lastCycle) {
+  } else if (part === 'queue') {
+    status.queue = await allPages('status queue', async (o) => onlyPart(await page(o), 'queue'));
+  } else if (part === 'lastCycleTables' && status.lastCycle) {
     status.lastCycle = { ...status.lastCycle, tables: await allPages('status last cycle tables', async (o) => onlyPart(await page(o), 'lastCycleTables')) };
   }
 }

@@ -216,9 +216,9 @@ export const sourceStatus = z
       .optional()
       .describe('Set while the state could not be stored to continue as new: the run keeps it, serves requests, and tries again at retryAt'),
     paged: z
-      .array(z.enum(['ledger', 'failed', 'lastCycleTables']))
+      .array(z.enum(['ledger', 'failed', 'lastCycleTables', 'queue']))
       .optional()
-      .describe('Parts left out (empty) because the answer would be too large: read them with the statusPage query ({part, offset} -> {part, entries, next?, total})'),
+      .describe('Parts left out (empty; a paged queue keeps its requests with empty lists of tables) because the answer would be too large: read them with the statusPage query ({part, offset} -> {part, entries, next?, total})'),
   })
   .meta({ id: 'SourceStatus', description: 'Result of the `status` query' });
 

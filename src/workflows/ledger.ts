@@ -727,7 +727,13 @@ function tableSummary(t: TableOutcome): TableSummary {
 export function compactStatus(status: SourceStatus, limit: number): SourceStatus {
   let total = jsonBytes(status);
   if (total <= limit) return status;
-  const sizes: Record<StatusPart, number> = { ledger: jsonBytes(status.ledger), failed: jsonBytes(status.failed), lastCycleTables: jsonBytes(status.lastCycle?.tables ?? []) };
+  const sizes: Record<StatusPart, number> = {
+    ledger: jsonBytes(status.ledger),
+    failed: jsonBytes(status.failed),
+    lastCycleTables: jsonBytes(status.lastCycle?.tables ?? []),
+    // Queued requests stay (a reader counts them); their lists of tables, thousands for a rerun of "failed", are paged.
+    queue: jsonBytes(status.queue.map((q) => q.tables ?? [])),
+  };
   const out: SourceStatus = { ...status };
   const paged: StatusPart[] = [];
   for (const part of (Object.keys(sizes) as StatusPart[]).sort((a, b) => sizes[b] - sizes[a])) {
@@ -736,6 +742,7 @@ export function compactStatus(status: SourceStatus, limit: number): SourceStatus
     total -= sizes[part];
     if (part === 'ledger') out.ledger = {};
     else if (part === 'failed') out.failed = {};
+    else if (part === 'queue') out.queue = status.queue.map((q) => (q.tables ? { ...q, tables: [] } : q));
     else if (out.lastCycle) out.lastCycle = { ...out.lastCycle, tables: [] };
   }
   return { ...out, paged };
@@ -752,8 +759,10 @@ export function statusPage(state: SourceState, req: StatusPageRequest, limit: nu
       return { part: 'failed', ...pageOf(sortedEntries(state.failed), offset, budget) };
     case 'lastCycleTables':
       return { part: 'lastCycleTables', ...pageOf(state.lastCycle?.tables ?? [], offset, budget) };
+    case 'queue':
+      return { part: 'queue', ...pageOf(state.queue, offset, budget) };
     default:
-      throw new Error(`statusPage: unknown part ${JSON.stringify(req?.part)}: ask for ledger, failed or lastCycleTables`);
+      throw new Error(`statusPage: unknown part ${JSON.stringify(req?.part)}: ask for ledger, failed, lastCycleTables or queue`);
   }
 }
 

@@ -202,14 +202,15 @@ export interface SourceStatus {
   /** Set while the state could not be stored to continue as new: the run keeps it and tries again at retryAt. */
   stateNotStored?: { message: string; at: string; retryAt: string };
   /**
-   * Parts left out because the answer would be too large a payload (their fields are then empty):
+   * Parts left out because the answer would be too large a payload (their fields are then empty;
+   * a paged queue keeps its requests, with empty lists of tables):
    * read them with the `statusPage` query (readSourceStatus in src/status-pages.ts does).
    */
   paged?: StatusPart[];
 }
 
 /** The parts of the status that can grow with the number of tables. */
-export type StatusPart = 'ledger' | 'failed' | 'lastCycleTables';
+export type StatusPart = 'ledger' | 'failed' | 'lastCycleTables' | 'queue';
 
 export interface StatusPageRequest {
   part: StatusPart;
@@ -222,6 +223,7 @@ export type StatusPage = { next?: number; total: number } & (
   | { part: 'ledger'; entries: [TableName, Watermark][] }
   | { part: 'failed'; entries: [TableName, FailedTable][] }
   | { part: 'lastCycleTables'; entries: TableSummary[] }
+  | { part: 'queue'; entries: QueuedRequest[] }
 );
 
 export const requestSyncSignal = defineSignal<[SyncRequest]>('requestSync');

@@ -60,6 +60,28 @@ describe('payloads by reference', () => {
     assert.equal(Object.keys(compact.failed).length, 1, 'the small failed list stays inline');
   });
 
+  test('a queue of reruns of thousands of tables is left to pages too: the status answer stays within the limit', () => {
+    // A Schedule's hourly rerun of 5,000 failed tables, queued four times while a long rerun runs.
+    const state = bigState(3);
+    const failed = Array.from({ length: 5_000 }, (_, i) => `public.customer_order_line_${String(i).padStart(5, '0')}`);
+    for (let i = 0; i < 4; i++) state.queue.push({ kind: 'rerun', requestId: `sched-${i}`, tables: failed, approveDeletes: false, failedOnly: true });
+    state.queue.push({ kind: 'sync', requestId: 'svc-1', approveDeletes: false });
+    const limit = 256 * 1024;
+    const compact = compactStatus(statusOf(state), limit);
+    assert.ok(jsonBytes(compact) <= limit, `the status answer holds ${jsonBytes(compact)} bytes`);
+    assert.deepEqual(compact.paged, ['queue']);
+    // The summary still counts and names the queued requests; their tables come in pages.
+    assert.deepEqual(compact.queue.map((q) => [q.requestId, q.tables?.length]), [['sched-0', 0], ['sched-1', 0], ['sched-2', 0], ['sched-3', 0], ['svc-1', undefined]]);
+    const seen: string[] = [];
+    for (let offset: number | undefined = 0; offset !== undefined; ) {
+      const page = statusPage(state, { part: 'queue', offset }, limit);
+      assert.ok(jsonBytes(page) <= limit);
+      if (page.part === 'queue') seen.push(...page.entries.map((q) => `${q.requestId}:${q.tables?.length ?? 'all'}`));
+      offset = page.next;
+    }
+    assert.deepEqual(seen, ['sched-0:5000', 'sched-1:5000', 'sched-2:5000', 'sched-3:5000', 'svc-1:all']);
+  });
+
   test('pages of the ledger cover every entry once, in table order, each within half the limit', () => {
     const state = bigState(2000);
     const seen: string[] = [];

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { QueryDefinition } from '@temporalio/common';
 import { readSourceStatus, readStatusSummary, type Queryable } from '../../src/status-pages';
+import { compactStatus, initialState, statusPage } from '../../src/workflows/ledger';
 import { type SourceStatus, STATE_LOADING, type StatusPage, type StatusPageRequest } from '../../src/workflows/messages';
 
 const FAILED_TABLES = ['public.a', 'public.b', 'public.c'];
@@ -66,6 +67,24 @@ describe('status readers of a source that answers in pages', () => {
     assert.deepEqual(asked, ['status']);
     assert.deepEqual(status.paged, ['failed']);
     assert.deepEqual(status.failed, {});
+  });
+
+  test('the whole status reads the queued requests\' tables from their pages', async () => {
+    const state = initialState();
+    const tables = Array.from({ length: 3_000 }, (_, i) => `public.t${String(i).padStart(5, '0')}`);
+    for (const id of ['sched-1', 'sched-2']) state.queue.push({ kind: 'rerun', requestId: id, tables, approveDeletes: false, failedOnly: true });
+    const limit = 32 * 1024;
+    const whole: SourceStatus = { source: 'shop', phase: 'idle', queue: state.queue, recentCycles: [], failed: {}, ledger: {}, ignoredRequests: [], droppedTables: [] };
+    const handle: Queryable = {
+      async query<Ret, Args extends unknown[]>(def: QueryDefinition<Ret, Args>, ...args: Args): Promise<Ret> {
+        const answer = def.name === 'status' ? compactStatus(whole, limit) : statusPage(state, args[0] as StatusPageRequest, limit);
+        return structuredClone(answer) as Ret;
+      },
+    };
+    assert.deepEqual((await readStatusSummary(handle)).paged, ['queue']);
+    const status = await readSourceStatus(handle);
+    assert.deepEqual(status.queue, state.queue);
+    assert.equal(status.paged, undefined);
   });
 
   test('the whole status reads every page of the left-out part', async () => {
