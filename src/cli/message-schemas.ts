@@ -52,7 +52,7 @@ export const sourceWorkflowInput = z
   .object({
     source: z.string().describe('Source name in lakesync.yaml'),
     syncOnStart: z.boolean().optional().describe('Start with a sync of every table (default true); signal-with-start sends false'),
-    payloadInlineBytes: z.number().optional().describe('Payloads above this many bytes (cycle outcomes, the carried state, the status) go by reference or in pages; default 262144'),
+    payloadInlineBytes: z.number().int().min(1024).max(262144).optional().describe('Payloads above this many bytes (cycle outcomes, the carried state, the status) go by reference or in pages; 1024 to 262144, the default (a start outside the range fails at once)'),
   })
   .meta({ id: 'SourceWorkflowInput', description: 'Input of the source workflow (type `sourceWorkflow`, id `lakesync/<source>`); `{"source": "shop"}` alone starts a sync' });
 

@@ -25,7 +25,8 @@ export interface SourceWorkflowInput {
   staleStateRefs?: import('../model').JsonRef[];
   /**
    * Payloads above this many bytes (cycle outcomes, the carried state, the status query's tables)
-   * go by reference or in pages; default 256 KB. Carried over by continue-as-new.
+   * go by reference or in pages; 1024 to 256 KB, the default (a start outside the range fails at
+   * once: larger payloads would pass what Temporal takes). Carried over by continue-as-new.
    */
   payloadInlineBytes?: number;
 }

@@ -137,7 +137,7 @@ const PATCHES = {
   dropWithoutExport: 'drop-tables-unlisted-by-sync-without-export',
   /** A rerun signal before any export naming tables a source read directly does not have is dropped (it became a sync of them). */
   refuseUnknownRerunBeforeExport: 'rerun-signal-unknown-tables-before-export-dropped',
-  /** A start without a source name, or under another workflow id than the source's, fails at once (it ran, or its task failed again and again). */
+  /** A start without a source name, under another workflow id than the source's, or with payloadInlineBytes out of range fails at once (it ran, or its task failed again and again). */
   refuseBadStart: 'refuse-start-without-source-or-own-id',
   /** A rerun of "failed" served after a cycle loaded some of its tables leaves them out, and runs no cycle for none (it loaded them again). */
   narrowFailedReruns: 'rerun-of-failed-skips-tables-loaded-since',

@@ -24,7 +24,10 @@ describe('a source workflow started by hand', () => {
   const queue = uniqueQueue('source-start');
   before(async () => {
     env = await startTestServer();
-    w = await startFakeWorker(fakeConfig(queue, { tables: 2 }, {}, 'handstart'), { tables: 2 });
+    const config = fakeConfig(queue, { tables: 2 }, {}, 'handstart');
+    // A second source, started only with bad input.
+    const second = fakeConfig(queue, { tables: 2 }, {}, 'limits');
+    w = await startFakeWorker({ ...config, sources: { ...config.sources, ...second.sources } }, { tables: 2 });
   });
   after(async () => {
     await w?.stop();
@@ -52,6 +55,14 @@ describe('a source workflow started by hand', () => {
       const handle = await w.client.workflow.start(SOURCE_WORKFLOW_TYPE, { workflowId: `lakesync/${id}`, taskQueue: queue, args: args as unknown as [] });
       assert.match(await failureOf(handle), /needs the input \{"source": "<name>"\}/, id);
     }
+  });
+
+  test('with an inline payload limit past what Temporal takes in one payload fails at once, naming the field and its range', async () => {
+    for (const bytes of [4_000_000, 10, '300000']) {
+      const handle = await w.client.workflow.start(SOURCE_WORKFLOW_TYPE, { workflowId: sourceWorkflowId('limits'), taskQueue: queue, args: [{ source: 'limits', payloadInlineBytes: bytes as number }] });
+      assert.match(await failureOf(handle), /^payloadInlineBytes .* is out of range: give a whole number of bytes from 1024 to 262144 \(the default\), or leave it out$/, String(bytes));
+    }
+    assert.equal(w.backend.count('snapshot.start'), 1, 'the one of handstart\'s first cycle');
   });
 
   test('of a source the worker\'s config lacks fails naming the source and the config, not the manifest store', async () => {
