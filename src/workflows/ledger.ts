@@ -211,7 +211,8 @@ export function syncProblem(state: SourceState, req: SyncRequest): string | unde
   if (req === undefined || req === null) return undefined;
   const payload = payloadProblem(req, SYNC_EXAMPLE);
   if (payload) return payload;
-  if (req.tables === undefined) return undefined;
+  // null is no list (a client that writes an absent list as null): every table, as for the signal.
+  if (req.tables === undefined || req.tables === null) return undefined;
   if (!Array.isArray(req.tables) || req.tables.length === 0) return 'name the tables to sync (schema.table), or leave tables out to sync every table';
   const names = namesProblem(req.tables);
   if (names) return names;

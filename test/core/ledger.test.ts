@@ -603,6 +603,18 @@ test('a sync naming unknown tables is refused with their names and the known one
   assert.deepEqual(state.queue, [{ kind: 'sync', requestId: 'cli-1', approveDeletes: false, tables: ['public.b'] }]);
 });
 
+test('a sync whose tables are null (a client that writes an empty list as null) syncs every table, as the signal does', () => {
+  const state = exported(['public.a', 'public.b']);
+  const nullTables = { tables: null, requestId: 'go-1' } as unknown as SyncRequest;
+  assert.equal(syncProblem(state, nullTables), undefined);
+  assert.deepEqual(acceptSync(state, nullTables), { requestId: 'go-1', queuedBehind: 0 });
+  assert.equal(enqueueSyncSignal(state, { ...nullTables, requestId: 'go-2' }, AT), undefined);
+  assert.deepEqual(state.queue, [
+    { kind: 'sync', requestId: 'go-1', approveDeletes: false },
+    { kind: 'sync', requestId: 'go-2', approveDeletes: false },
+  ]);
+});
+
 // --- per-table exports ---
 
 function reusable(cycleId: string, day: number): ReusableExport {
