@@ -13,6 +13,7 @@
 import type { SourceConfig } from './config/schema';
 import { excludeMatches, includeMatches, selectTable } from './config/tables';
 import type { TableName } from './model';
+import { isSchemaTable } from './names';
 
 export interface ExportScopeEntries {
   /** No `ExportOnly`: every table of the database is included. */
@@ -68,8 +69,6 @@ function splitGlob(glob: string): { schema: string; table: string } | undefined 
 
 const schemaOf = (table: TableName) => table.slice(0, table.indexOf('.'));
 
-/** `schema.table`: a schema before the first dot and a table after it, neither empty. */
-export const isSchemaTable = (name: string) => name.indexOf('.') > 0 && !name.endsWith('.');
 
 /** Whether an include rule takes every table of the database. */
 function includesAll(include: readonly string[]): boolean {

@@ -63,6 +63,9 @@ export function defaultGlueJobName(source: string): string {
 /** A source table name as config keys and --tables give it: `schema.table`, the schema without spaces, one dot, neither first nor last. */
 export const TABLE_NAME = /^[^.\s]+\.[^.]+$/;
 
+/** `schema.table`: a schema before the first dot and a table after it, neither empty (the table may hold dots). */
+export const isSchemaTable = (name: string) => name.indexOf('.') > 0 && !name.endsWith('.');
+
 export function splitTable(table: string): [schema: string, name: string] {
   const dot = table.indexOf('.');
   if (dot <= 0) throw new Error(`table "${table}" is not schema.table`);

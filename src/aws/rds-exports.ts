@@ -5,7 +5,8 @@
 import { CancelExportTaskCommand, DescribeExportTasksCommand, type ExportTask, type RDSClient, StartExportTaskCommand } from '@aws-sdk/client-rds';
 import { PortError } from '../errors';
 import type { ExportRef, ExportState, ExportStatus } from '../model';
-import { isExportOnlyName, isSchemaTable } from '../export-scope';
+import { isExportOnlyName } from '../export-scope';
+import { isSchemaTable } from '../names';
 import type { ExportPort, ExportRequest } from '../ports';
 import { awsCall, hasAwsCode, toPortError } from './errors';
 import { type ExportWarnings, parseExportWarning } from './export-warnings';

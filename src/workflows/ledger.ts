@@ -7,6 +7,7 @@
  */
 import { costTotals } from '../cost/ledger';
 import type { CycleResult, TableName, TableOutcome, Watermark } from '../model';
+import { isSchemaTable } from '../names';
 import { jsonBytes } from '../payload-text';
 import { pageOf } from './by-reference';
 import type {
@@ -390,6 +391,18 @@ const SHOWN_CHARACTERS = 200;
 function shownJson(value: unknown): string {
   const text = JSON.stringify(value) ?? String(value);
   return text.length <= SHOWN_CHARACTERS ? text : `${text.slice(0, SHOWN_CHARACTERS)}... (${text.length} characters in all)`;
+}
+
+/**
+ * Why an update names a table that is no `schema.table` name (no schema, or nothing after the
+ * dot), or undefined: before the first export no name can be checked against the source's tables,
+ * and such a name could only fail its cycle. (Signals are left to the cycle, as they always were.)
+ */
+export function unqualifiedProblem(req: unknown): string | undefined {
+  const tables: unknown = typeof req === 'object' && req !== null ? (req as { tables?: unknown }).tables : undefined;
+  const bare = (Array.isArray(tables) ? tables : []).filter((t): t is string => typeof t === 'string' && t.trim() !== '' && !isSchemaTable(t));
+  if (bare.length === 0) return undefined;
+  return `table names are schema.table (e.g. public.orders; DynamoDB tables dynamodb.<TableName>); got ${bare.slice(0, 5).map(shownJson).join(', ')}${bare.length > 5 ? ', ...' : ''}`;
 }
 
 /** Names that are no table name (a payload's JSON can hold anything), or undefined. */

@@ -50,6 +50,7 @@ import {
   statusPage,
   syncProblem,
   takeCoalesced,
+  unqualifiedProblem,
   withoutBlankRequestId,
 } from './ledger';
 import { RECOVERY_ACTIVITY } from './options';
@@ -257,7 +258,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
   setHandler(syncUpdate, (req: SyncRequest): SyncAccepted | Promise<SyncAccepted> => onceLoaded('sync', () => syncRefusal(req), () => acceptSync(state, readRequest(req))), {
     validator: (req: SyncRequest) => {
       // Before the state is read only the payload can be checked (against the empty state: no table is known yet).
-      const problem = loaded ? syncRefusal(req) : syncProblem(initialState(), req);
+      const problem = unqualifiedProblem(req) ?? (loaded ? syncRefusal(req) : syncProblem(initialState(), req));
       if (problem) throw new Error(problem);
     },
   });
@@ -281,7 +282,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
   setHandler(rerunUpdate, (req: RerunRequest): RerunAccepted | Promise<RerunAccepted> => onceLoaded('rerun', () => rerunRefusal(req), () => enqueueRerun(state, readRequest(req))), {
     validator: (req: RerunRequest) => {
       // Validators run only when an update arrives, never on replay: no patch guards what they refuse.
-      const problem = loaded ? rerunRefusal(req) : (rerunPayloadProblem(req) ?? approvalsProblem(req));
+      const problem = unqualifiedProblem(req) ?? (loaded ? rerunRefusal(req) : (rerunPayloadProblem(req) ?? approvalsProblem(req)));
       if (problem) throw new Error(problem);
     },
   });

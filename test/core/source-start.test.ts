@@ -5,11 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { sourceWorkflowId } from '../../src/ids';
-import { SOURCE_WORKFLOW_TYPE } from '../../src/workflows/messages';
+import { rerunUpdate, SOURCE_WORKFLOW_TYPE, syncUpdate } from '../../src/workflows/messages';
 import { fakeConfig, startFakeWorker, startTestServer, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
-import { startSource, waitForCycles } from '../helpers/source';
+import { startSource, status, waitForCycles } from '../helpers/source';
 
 /** The failure message the run ended with; fails the test when it has not ended within `ms`. */
 async function failureOf(handle: WorkflowHandle, ms = 30_000): Promise<string> {
@@ -63,6 +63,21 @@ describe('a source workflow started by hand', () => {
       assert.match(await failureOf(handle), /^payloadInlineBytes .* is out of range: give a whole number of bytes from 1024 to 262144 \(the default\), or leave it out$/, String(bytes));
     }
     assert.equal(w.backend.count('snapshot.start'), 1, 'the one of handstart\'s first cycle');
+  });
+
+  test('before its first export, a sync or rerun update naming a table without its schema is refused, and no cycle runs', async () => {
+    const handle = await w.client.workflow.start(SOURCE_WORKFLOW_TYPE, { workflowId: sourceWorkflowId('limits'), taskQueue: queue, args: [{ source: 'limits', syncOnStart: false }] });
+    const refusal = (err: unknown) => (err instanceof WorkflowUpdateFailedError ? (err.cause?.message ?? err.message) : String(err));
+    for (const [update, tables] of [
+      [syncUpdate, ['orders', 'public.t0001']],
+      [rerunUpdate, ['public.', '.orders']],
+    ] as const) {
+      const message = await handle.executeUpdate(update as typeof syncUpdate, { args: [{ tables: [...tables] }] }).then(() => 'accepted', refusal);
+      assert.match(message, /^table names are schema\.table \(e\.g\. public\.orders; DynamoDB tables dynamodb\.<TableName>\); got "/, update.name);
+    }
+    const s = await status(handle);
+    assert.deepEqual([s.queue, s.recentCycles, s.phase], [[], [], 'idle']);
+    await handle.terminate();
   });
 
   test('of a source the worker\'s config lacks fails naming the source and the config, not the manifest store', async () => {
