@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { sourceWorkflowId } from '../../src/ids';
-import { rerunUpdate, SOURCE_WORKFLOW_TYPE, syncUpdate } from '../../src/workflows/messages';
+import { rerunUpdate, SOURCE_WORKFLOW_TYPE, syncUpdate, TRIGGER_WORKFLOW_TYPE } from '../../src/workflows/messages';
 import { fakeConfig, startFakeWorker, startTestServer, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
 import { startSource, status, waitForCycles } from '../helpers/source';
 
@@ -78,6 +78,18 @@ describe('a source workflow started by hand', () => {
     const s = await status(handle);
     assert.deepEqual([s.queue, s.recentCycles, s.phase], [[], [], 'idle']);
     await handle.terminate();
+  });
+
+  test('a trigger workflow (a Schedule\'s action, made by hand) without a source or task queue, or asking both a sync and a rerun, fails at once saying what it needs', async () => {
+    const cases: [string, unknown, RegExp][] = [
+      ['no-input', undefined, /needs the input \{"source": "<name>", "taskQueue": "<the worker's task queue>"/],
+      ['no-queue', { source: 'handstart' }, /needs the input \{"source": "<name>", "taskQueue": "<the worker's task queue>"/],
+      ['both', { source: 'handstart', taskQueue: queue, sync: {}, rerun: { tables: 'failed' } }, /asks both a sync and a rerun: give one of them/],
+    ];
+    for (const [id, input, expected] of cases) {
+      const handle = await w.client.workflow.start(TRIGGER_WORKFLOW_TYPE, { workflowId: `trigger-${id}`, taskQueue: queue, args: (input === undefined ? [] : [input]) as unknown as [] });
+      assert.match(await failureOf(handle, 20_000), expected, id);
+    }
   });
 
   test('of a source the worker\'s config lacks fails naming the source and the config, not the manifest store', async () => {
