@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { exportInfoName } from '../export-listing';
 import type { RetentionDeletion, RetentionItem, RetentionPort } from '../ports';
 import { catalogRecordFile } from './discover';
-import { exportDir } from './export/task';
+import { endAbandonedExport, exportDir } from './export/task';
 import { fileSafe, readJsonIfExists } from './files';
 import type { WorkDirLayout } from './paths';
 import { RDS_EXPORT_ID } from '../ids';
@@ -56,7 +56,10 @@ export function createRetentionPort(layout: WorkDirLayout, source: string): Rete
     },
 
     async deleteSnapshot(id): Promise<RetentionDeletion> {
-      const exporting = tasks().find((t) => t.snapshot.snapshotId === id && t.state === 'in_progress');
+      // An export whose process died is read by nobody: its snapshot expired, so no cycle is left to resume it.
+      const exporting = tasks()
+        .filter((t) => t.snapshot.snapshotId === id && t.state === 'in_progress')
+        .find((t) => !endAbandonedExport(layout, t.exportId, `retention deleted its expired snapshot ${id}`));
       if (exporting) return { deleted: false, reason: `export ${exporting.exportId} is reading it` };
       rmSync(snapshotFile(id), { force: true });
       return { deleted: true };

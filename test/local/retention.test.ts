@@ -4,6 +4,7 @@
  * snapshot record and export folder and nothing else; what another source or a running export owns stays.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +22,22 @@ const RUN_ID = '0190f5b2-7c1e-7d2a-9c4e-1234567890ab';
 const N = 2;
 const ids = (n: number) => ({ cycleId: cycleKey(n, RUN_ID), snapshotId: snapshotIdFor('shop', cycleKey(n, RUN_ID)), exportId: exportIdFor('shop', cycleKey(n, RUN_ID)) });
 
+/** Source shop on PGlite (its products table only), in `work`, keeping the newest `keep` snapshots and exports. */
+function shopConfig(work: string, keep: number) {
+  return parseConfig({
+    sources: {
+      shop: {
+        database: 'shop',
+        source: { kind: 'pglite', dataDir: join(work, 'pg'), demo: true },
+        target: { namespace: 'shop' },
+        include: ['public.products'],
+        local: { workDir: join(work, 'shop') },
+        retention: { snapshots: keep, exports: keep },
+      },
+    },
+  });
+}
+
 describe('retention on the embedded backend', () => {
   let work: string;
   let ports: Ports;
@@ -29,18 +46,7 @@ describe('retention on the embedded backend', () => {
 
   before(async () => {
     work = mkdtempSync(join(tmpdir(), 'lakesync-retention-'));
-    config = parseConfig({
-      sources: {
-        shop: {
-          database: 'shop',
-          source: { kind: 'pglite', dataDir: join(work, 'pg'), demo: true },
-          target: { namespace: 'shop' },
-          include: ['public.products'],
-          local: { workDir: join(work, 'shop') },
-          retention: { snapshots: N, exports: N },
-        },
-      },
-    });
+    config = shopConfig(work, N);
     ports = await createLocalPorts(localSettings('shop', config.sources.shop!, work));
   });
   after(async () => {
@@ -106,7 +112,8 @@ describe('retention on the embedded backend', () => {
     // folder nor its snapshot is removed, and a later cycle tries again.
     const taskFile = join(layout().exportTasks, `${needed.exportId}.json`);
     const task = JSON.parse(readFileSync(taskFile, 'utf8')) as Record<string, unknown>;
-    writeFileSync(taskFile, JSON.stringify({ ...task, state: 'in_progress', ownerPid: process.pid }));
+    // Run by another live process (this test's parent stands for it).
+    writeFileSync(taskFile, JSON.stringify({ ...task, state: 'in_progress', ownerPid: process.ppid, ownerStarted: undefined }));
     const later = await applyRetention(N + 2);
     assert.deepEqual(later.deleted, { snapshots: [], exports: [] });
     assert.ok(exportFolders().includes(needed.exportId), 'a running export is not deleted');
@@ -126,5 +133,52 @@ describe('retention on the embedded backend', () => {
     assert.deepEqual(outcome.deleted.snapshots, [ids(4).snapshotId]);
     assert.ok(snapshotRecords().includes(`${adopted}.json`), 'the snapshot the config names stays');
     assert.deepEqual((await ports.snapshot.startSnapshot({ source: 'shop', snapshotId: ids(N + 6).snapshotId, mode: 'existing', existingSnapshotId: adopted })).snapshotId, adopted);
+  });
+});
+
+describe('retention and an export whose process died with no cycle left to resume it', () => {
+  let work: string;
+  let ports: Ports;
+  let config: ReturnType<typeof parseConfig>;
+
+  before(async () => {
+    work = mkdtempSync(join(tmpdir(), 'lakesync-retention-orphan-'));
+    config = shopConfig(work, 1);
+    ports = await createLocalPorts(localSettings('shop', config.sources.shop!, work));
+  });
+  after(async () => {
+    await ports?.close?.();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  test('its snapshot is deleted once expired and its partial folder goes; the task ends failed, saying why', async () => {
+    const layout = layoutOf(join(work, 'shop'));
+    const abandoned = ids(1);
+    const snapshot = await ports.snapshot.startSnapshot({ source: 'shop', snapshotId: abandoned.snapshotId, mode: 'create' });
+    // The export's process was killed mid-export, and its cycle was ended before any worker resumed it.
+    const deadPid = spawnSync(process.execPath, ['-e', '']).pid;
+    mkdirSync(layout.exportTasks, { recursive: true });
+    const taskFile = join(layout.exportTasks, `${abandoned.exportId}.json`);
+    writeFileSync(
+      taskFile,
+      JSON.stringify({ exportId: abandoned.exportId, snapshot, tables: ['public.products'], state: 'in_progress', percentProgress: 40, ownerPid: deadPid, startedAt: snapshot.createdAt }),
+    );
+    const partial = join(layout.exports, `${abandoned.exportId}.partial`);
+    mkdirSync(join(partial, 'shop', 'public.products', '1'), { recursive: true });
+    writeFileSync(join(partial, 'shop', 'public.products', '1', 'part-00000-x.gz.parquet'), 'half written');
+
+    await ports.snapshot.startSnapshot({ source: 'shop', snapshotId: ids(2).snapshotId, mode: 'create' });
+    const outcome = await retentionActivities({ config, portsFor: () => ports }).applyRetention({
+      source: 'shop',
+      cycleId: ids(2).cycleId,
+      keep: { snapshotIds: [], exportIds: [] },
+    });
+    assert.deepEqual(outcome, { deleted: { snapshots: [abandoned.snapshotId], exports: [] }, deferred: [], failed: [] });
+    assert.equal(existsSync(partial), false, "the abandoned export's partial folder is removed");
+    const task = JSON.parse(readFileSync(taskFile, 'utf8')) as { state: string; failureCause?: string };
+    assert.equal(task.state, 'failed');
+    assert.match(task.failureCause ?? '', /process .* ended before the export completed/);
+    const status = await ports.export.describeExport(abandoned.exportId);
+    assert.equal(status.state, 'failed', 'no later describe starts it again');
   });
 });

@@ -105,13 +105,7 @@ export function createExportPort(layout: WorkDirLayout, options: ExportTaskOptio
     return canceller !== undefined;
   }
 
-  /** An export that ended without its folder: the task says why, and its partial folder goes. */
-  function endUnfinished(task: ExportTask, state: 'failed' | 'canceled', failureCause: string): ExportTask {
-    const ended: ExportTask = { ...task, state, finishedAt: new Date().toISOString(), failureCause };
-    save(ended);
-    rmSync(partialDir(task.exportId), { recursive: true, force: true });
-    return ended;
-  }
+  const endUnfinished = (task: ExportTask, state: 'failed' | 'canceled', failureCause: string) => endExportTask(layout, task, state, failureCause);
 
   async function run(task: ExportTask, signal: AbortSignal): Promise<void> {
     const partial = partialDir(task.exportId);
@@ -213,6 +207,29 @@ export function createExportPort(layout: WorkDirLayout, options: ExportTaskOptio
       };
     },
   };
+}
+
+/** An export that ended without its folder: the task says why, and its partial folder goes. */
+function endExportTask(layout: WorkDirLayout, task: ExportTask, state: 'failed' | 'canceled', failureCause: string): ExportTask {
+  const ended: ExportTask = { ...task, state, finishedAt: new Date().toISOString(), failureCause };
+  writeJsonAtomic(join(layout.exportTasks, `${task.exportId}.json`), ended);
+  rmSync(`${exportDir(layout, task.exportId)}.partial`, { recursive: true, force: true });
+  return ended;
+}
+
+/**
+ * Ends, failed, an export task still in progress whose process is gone (no cycle is left to
+ * resume it: retention deletes its expired snapshot), removing its partial folder. Claimed as a
+ * takeover is, so that no process starting it again at the same time runs it. False when its
+ * process still runs it, or another process took it over first.
+ */
+export function endAbandonedExport(layout: WorkDirLayout, exportId: string, why: string): boolean {
+  const task = RDS_EXPORT_ID.test(exportId) ? readJsonIfExists<ExportTask>(join(layout.exportTasks, `${exportId}.json`)) : undefined;
+  if (!task || task.state !== 'in_progress') return true;
+  const orphaned = task.ownerPid === process.pid ? !running.has(exportId) : !ownerAlive(task);
+  if (!orphaned || !claimOrphanedTask(layout.exportTasks, task)) return false;
+  endExportTask(layout, task, 'failed', `the process that ran it (pid ${task.ownerPid}) ended before the export completed, and no cycle resumed it; ${why}`);
+  return true;
 }
 
 /** Waits for this process's running exports (tests and close()). */
