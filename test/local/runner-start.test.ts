@@ -1,6 +1,8 @@
 /** The load runner's start-up failures: each one says what failed and what to do. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -83,4 +85,31 @@ test('calls after close are refused', async () => {
   const client = new RunnerClient(layoutOf(join(work, 'c')));
   await client.close();
   await assert.rejects(client.ensure(), /closed/);
+});
+
+test('closing while the client checks another process\'s runner starts no runner afterwards', async () => {
+  // runner.json names a live process whose runner answers its health check slowly (then wrongly).
+  const layout = layoutOf(join(work, 'closing-attach'));
+  const server = createServer((_req, res) => void delay(500).then(() => res.writeHead(500).end('{}')));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  mkdirSync(layout.root, { recursive: true });
+  writeFileSync(layout.runnerInfo, JSON.stringify({ pid: process.pid, port, token: 't'.repeat(32), instance: 'other', warehouse: layout.warehouse }));
+  const started = join(work, 'closing-attach-started');
+  const python = join(work, 'closing-attach-python');
+  writeFileSync(python, `#!/bin/sh\ntouch '${started}'\nexec sleep 300\n`, { mode: 0o755 });
+  const client = new RunnerClient(layout, { startTimeoutMs: 3_000 });
+  try {
+    await withEnv({ LAKESYNC_PYTHON: python }, async () => {
+      const ensured = client.ensure();
+      ensured.catch(() => undefined);
+      await delay(100);
+      await client.close();
+      await assert.rejects(ensured, /closed/);
+    });
+    assert.equal(existsSync(started), false, 'no runner was started by the closed client');
+    assert.equal(client.ownsRunner, false);
+  } finally {
+    server.close();
+  }
 });

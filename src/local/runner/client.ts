@@ -19,6 +19,8 @@ import type { WorkDirLayout } from '../paths';
 /** Most tables of one pack the runner loads at once (glue/lakesync_glue/pack.py PACK_THREADS_MAX). */
 export const PACK_THREADS_MAX = 16;
 
+const CLOSED = 'the load runner client is closed';
+
 export interface RunnerInfo {
   pid: number;
   /** When the runner's process started (see process-identity): its pid may be another process's after a reboot. */
@@ -56,7 +58,7 @@ export class RunnerClient {
 
   /** The runner this client talks to, starting one when none is alive. */
   ensure(): Promise<RunnerInfo> {
-    if (this.closed) return Promise.reject(new Error('the load runner client is closed'));
+    if (this.closed) return Promise.reject(new Error(CLOSED));
     if (!this.info) {
       this.info = this.attachOrStart();
       this.info.catch(() => (this.info = undefined));
@@ -155,6 +157,8 @@ export class RunnerClient {
   private async attachOrStart(): Promise<RunnerInfo> {
     const live = this.liveRunner();
     if (live && (await healthy(live))) return live;
+    // Closed while the live runner was checked: a runner started now would be nobody's to stop.
+    if (this.closed) throw new Error(CLOSED);
     return this.start();
   }
 
