@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -79,6 +79,43 @@ describe('export from PostgreSQL', () => {
     assert.ok(figures.peakRssMb < PEAK_RSS_LIMIT_MB, `peak RSS ${figures.peakRssMb.toFixed(0)} MB is under ${PEAK_RSS_LIMIT_MB} MB`);
     const parts = readdirSync(join(outDir, 'shop', 'public.big', '1')).sort();
     assert.match(parts[0]!, /^part-00000-[0-9a-f-]{36}\.gz\.parquet$/);
+  });
+
+  test('money is exported in the same text whatever lc_monetary the database sets', async (t) => {
+    // A German monetary locale, built for the server alone (LOCPATH) where the machine has only C.
+    // Readable by the server's user (the server runs as postgres when the tests run as root).
+    const locales = mkdtempSync(join(tmpdir(), 'lakesync-locales-'));
+    t.after(() => rmSync(locales, { recursive: true, force: true }));
+    try {
+      chmodSync(locales, 0o755);
+      execFileSync('localedef', ['-i', 'de_DE', '-f', 'UTF-8', join(locales, 'de_DE.UTF-8')], { stdio: 'ignore' });
+    } catch {
+      t.skip('localedef cannot build de_DE.UTF-8 here');
+      return;
+    }
+    const saved = process.env.LOCPATH;
+    process.env.LOCPATH = locales;
+    const euro = await startPostgres().finally(() => (saved === undefined ? delete process.env.LOCPATH : (process.env.LOCPATH = saved)));
+    try {
+      await euro.query(`ALTER DATABASE postgres SET lc_monetary = 'de_DE.UTF-8'`);
+      await euro.query(`CREATE TABLE prices (id int PRIMARY KEY, price money); INSERT INTO prices VALUES (1, 1234.5), (2, -3)`);
+      for (const readers of [1, 2]) {
+        const db = openPostgres(euro.url);
+        try {
+          const [shown] = await db.query<{ price: string }>('SELECT price::text AS price FROM prices WHERE id = 1');
+          assert.match(shown!.price, /€/, 'a new session prints money in the locale the database sets');
+          const outDir = join(work, `money-${readers}`);
+          await exportSnapshot(db, { exportId: 'ls-money', database: 'shop', snapshot: { snapshotId: 's', createdAt: new Date().toISOString(), adopted: false }, outDir, readers });
+          const dir = join(outDir, 'shop', 'public.prices', '1');
+          const { rows } = readParquet(readdirSync(dir).map((f) => join(dir, f)));
+          assert.deepEqual(rows.sort((a, b) => Number(a.id) - Number(b.id)).map((r) => r.price), ['$1,234.50', '-$3.00'], `${readers} reader(s)`);
+        } finally {
+          await db.close();
+        }
+      }
+    } finally {
+      await euro.stop();
+    }
   });
 
   test('streams a table of wide rows (600 rows of 1 MB) with bounded memory: row groups are bounded in bytes, not only in rows', async () => {

@@ -30,6 +30,8 @@ export const CONSISTENT_READ_SETTINGS = [
   "SET LOCAL IntervalStyle = 'postgres'",
   'SET LOCAL extra_float_digits = 1',
   "SET LOCAL bytea_output = 'hex'",
+  // money prints in lc_monetary's format ('1.234,50 €' under de_DE): C gives '$1,234.50', the form the load reads.
+  "SET LOCAL lc_monetary = 'C'",
   // As pg_dump: a table whose rows row-level security would filter fails its read instead of
   // being read short (the catalog read skips such tables before; this holds whatever it missed).
   'SET LOCAL row_security = off',
