@@ -49,23 +49,28 @@ function kindOf(column: ColumnExport): Kind {
 /** Reads the COPY stream to its end; returns the number of rows. */
 export async function copyTextInto(stream: AsyncIterable<Buffer>, writer: PartWriter, columns: ColumnExport[]): Promise<number> {
   const parser = new CopyTextParser(writer, columns);
-  let rest: Buffer | undefined;
+  // The pieces of a row cut by chunk ends, joined once its end comes: a row of one large value
+  // spans thousands of chunks, and joining them at each one would copy it thousands of times.
+  let rest: Buffer[] = [];
   for await (const chunk of stream) {
     let buf = chunk;
-    if (rest) {
+    if (rest.length > 0) {
       // The row cut by the previous chunk's end, completed from this one (not the whole chunk copied).
       const end = chunk.indexOf(NEWLINE);
       if (end < 0) {
-        rest = Buffer.concat([rest, chunk]);
+        rest.push(chunk);
         continue;
       }
-      await parseAll(parser, Buffer.concat([rest, chunk.subarray(0, end + 1)]));
+      rest.push(chunk.subarray(0, end + 1));
+      const row = Buffer.concat(rest);
+      rest = [];
+      await parseAll(parser, row);
       buf = chunk.subarray(end + 1);
     }
     const at = await parseAll(parser, buf);
-    rest = at < buf.length ? buf.subarray(at) : undefined;
+    if (at < buf.length) rest = [buf.subarray(at)];
   }
-  if (rest) throw new Error('the COPY data ended in the middle of a row');
+  if (rest.length > 0) throw new Error('the COPY data ended in the middle of a row');
   return parser.rows;
 }
 
