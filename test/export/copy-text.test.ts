@@ -88,6 +88,28 @@ describe('COPY text parser', () => {
     assert.ok(ms < 5_000, `parsed in ${ms} ms`);
   });
 
+  test('a bytea of 300 MB, whose hex is longer than a JavaScript string can be, is exported whole; a malformed one is refused', async () => {
+    const bytea = columnExport(column('b', 'bytea', 'bytea'))!;
+    const builder = new ColumnChunkBuilder('b', 'BYTE_ARRAY', 2);
+    const sink = { builders: [builder], endRow: () => undefined } as unknown as PartWriter;
+    const SIZE = 300 * 1024 * 1024;
+    // COPY prints it as \\x and its hex (600 MB), in the chunks the connection reads.
+    const hex = Buffer.alloc(64 * 1024, '01fe');
+    async function* stream() {
+      yield Buffer.from('\\\\x');
+      for (let at = 0; at < 2 * SIZE; at += hex.length) yield hex;
+      yield Buffer.from('\n\\\\x\n');
+    }
+    assert.equal(await copyTextInto(stream(), sink, [bytea]), 2);
+    assert.equal(builder.offsets[1], SIZE, 'the value whole');
+    assert.deepEqual([...builder.values.buf.subarray(SIZE - 4, SIZE)], [0x01, 0xfe, 0x01, 0xfe]);
+    assert.equal(builder.offsets[2], SIZE, 'an empty bytea is empty');
+    async function* malformed() {
+      yield Buffer.from('\\\\x0g\n');
+    }
+    await assert.rejects(copyTextInto(malformed(), sink, [bytea]), /a bytea value is not \\x and pairs of hex digits at its byte 3/);
+  });
+
   test('floats read straight from their bytes are exactly what Number() reads, and the rest go through Number()', () => {
     const read = (text: string) => {
       const bytes = Buffer.from(`x${text}y`, 'latin1');

@@ -2,8 +2,8 @@
  * Streams the rows of a `COPY ... TO STDOUT` (text format) into a PartWriter. Each field's bytes
  * go to its column without building a row: UTF-8 text as it is, numbers parsed from their digits,
  * booleans from t/f, bytea from its hex form. The values are those the column's convert() gives
- * the text its select expression reads (types.ts); a field with a backslash escape is unescaped
- * and goes through convert() itself.
+ * the text its select expression reads (types.ts); a text field with a backslash escape is
+ * unescaped into bytes (no string: a value may be longer than a string can be).
  * The writer holds at most two row groups; while it waits for room, no chunk is read (backpressure).
  */
 import type { ColumnChunkBuilder } from './parquet-file';
@@ -120,7 +120,7 @@ class CopyTextParser {
         else {
           i = escapedFieldEnd(buf, i, rowEnd);
           if (i - fieldStart === 2 && buf[fieldStart + 1] === 78) this.builders[column]!.pushNull();
-          else this.escapedField(column, unescape(buf, fieldStart, i));
+          else this.escapedField(column, buf, fieldStart, i);
         }
         column++;
         if (i === rowEnd) break;
@@ -211,10 +211,18 @@ class CopyTextParser {
     }
   }
 
-  private escapedField(column: number, text: string): void {
+  /**
+   * A field with backslash escapes. Its bytes go to the column as bytes, never through a string:
+   * a JavaScript string holds at most 2^29 characters, less than a bytea's hex or a text value may take.
+   */
+  private escapedField(column: number, buf: Buffer, start: number, end: number): void {
     const c = this.columns[column]!;
+    const builder = this.builders[column]!;
     // bytea prints as \\x<hex> (its backslash escaped), so its fields always come here.
-    this.builders[column]!.pushValue(c.convert(c.copyForm === 'bytea' && text.startsWith('\\x') ? text.slice(2) : text));
+    if (c.copyForm === 'bytea' && end - start >= 3 && buf[start] === BACKSLASH && buf[start + 1] === BACKSLASH && buf[start + 2] === 120) return pushHex(builder, buf, start + 3, end);
+    const bytes = unescape(buf, start, end);
+    if (this.kinds[column] === Kind.Utf8) builder.pushValue(bytes);
+    else builder.pushValue(c.convert(bytes.toString('utf8')));
   }
 }
 
@@ -312,8 +320,24 @@ export function exactDecimal(buf: Uint8Array, start: number, end: number): numbe
 
 const SIMPLE_ESCAPES: Record<number, number> = { 98: 8, 102: 12, 110: 10, 114: 13, 116: 9, 118: 11 };
 
-/** The text of a field with backslash escapes (COPY text format: \b \f \n \r \t \v, \ooo, \xhh, and a backslash before any other character). */
-function unescape(buf: Buffer, start: number, end: number): string {
+/** A bytea's hex digits (its output after \\x), decoded straight into the column's bytes. */
+function pushHex(builder: ColumnChunkBuilder, buf: Buffer, start: number, end: number): void {
+  const v = builder.values;
+  v.ensure((end - start) >> 1);
+  let o = v.len;
+  for (let i = start; i < end; i += 2) {
+    const high = buf[i]!;
+    const low = buf[i + 1];
+    if (i + 1 >= end || !isHex(high) || !isHex(low!)) throw new Error(`a bytea value is not \\x and pairs of hex digits at its byte ${i - start + 3}`);
+    v.buf[o++] = hexValue(high) * 16 + hexValue(low!);
+  }
+  v.len = o;
+  builder.offsets[builder.count + 1] = o;
+  builder.markDefined();
+}
+
+/** The bytes of a field with backslash escapes (COPY text format: \b \f \n \r \t \v, \ooo, \xhh, and a backslash before any other character). */
+function unescape(buf: Buffer, start: number, end: number): Buffer {
   const out = Buffer.allocUnsafe(end - start);
   let n = 0;
   for (let i = start; i < end; i++) {
@@ -334,7 +358,7 @@ function unescape(buf: Buffer, start: number, end: number): string {
       out[n++] = value;
     } else out[n++] = e;
   }
-  return out.toString('utf8', 0, n);
+  return out.subarray(0, n);
 }
 
 function isHex(c: number): boolean {
