@@ -25,8 +25,11 @@ if TYPE_CHECKING:
 DRIVER = "org.postgresql.Driver"
 # Rows per round trip: executors hold one batch per partition, whatever the window's size.
 FETCH_SIZE = 10_000
-# Every connection reads times in UTC, so timestamptz text and range bounds mean one instant.
-SESSION_INIT = "SET TIME ZONE 'UTC'"
+# Every connection reads times in UTC, so timestamptz text and range bounds mean one instant; and the
+# text of intervals, bytea (in arrays) and money in the forms an export writes, whatever the database
+# or role sets (lc_monetary 'de_DE' prints money as '1.234,50 €', which the load cannot read).
+SESSION_INIT = ("SET TIME ZONE 'UTC'; SET IntervalStyle = 'postgres'; SET bytea_output = 'hex'; "
+                "SET lc_monetary = 'C'")
 # SQLSTATE classes: 08 connection exceptions and 57P0x server shutdowns pass (retry); 28 is bad credentials.
 _RETRYABLE_STATES = ("08", "57P", "53", "40001", "40P01")
 _CREDENTIAL_STATES = ("28",)

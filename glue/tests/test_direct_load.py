@@ -443,3 +443,24 @@ def test_a_parent_table_is_read_without_the_tables_inheriting_from_it_and_a_part
     parted = direct_load("d_parted", "d_parted", action="create", **options)
     assert parted.status == "succeeded", parted.error
     assert lake_ids(spark, "d_parted") == list(range(95, 105))
+
+
+def test_values_read_as_text_do_not_depend_on_the_source_databases_output_settings(direct_load: Loader,
+                                                                                  postgres: PgServer,
+                                                                                  spark: Any) -> None:
+    """A database (or role) may set IntervalStyle or bytea_output: the window reads what an export writes all the same."""
+    postgres.sql("CREATE TABLE d_styles (id int, span interval, blobs bytea[])")
+    postgres.sql("INSERT INTO d_styles VALUES (1, interval '1 day 2 hours', ARRAY['\\x00ff'::bytea])")
+    expected = direct_load("d_styles", "d_styles_default", action="create", cursor_column="id")
+    assert expected.status == "succeeded", expected.error
+    postgres.sql("ALTER DATABASE shop SET IntervalStyle = 'iso_8601'")
+    postgres.sql("ALTER DATABASE shop SET bytea_output = 'escape'")
+    try:
+        styled = direct_load("d_styles", "d_styles_styled", action="create", cursor_column="id")
+    finally:
+        postgres.sql("ALTER DATABASE shop RESET IntervalStyle")
+        postgres.sql("ALTER DATABASE shop RESET bytea_output")
+    assert styled.status == "succeeded", styled.error
+    rows = [run_query(spark, f"SELECT CAST(span AS STRING) AS span, CAST(blobs AS STRING) AS blobs FROM lake.tests.{t}")
+            for t in ("d_styles_default", "d_styles_styled")]
+    assert rows[0] == rows[1], rows
