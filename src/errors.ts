@@ -43,12 +43,15 @@ export function isPortError(err: unknown): err is PortError {
  */
 export class ConfigError extends Error {
   readonly issues: ConfigIssue[];
+  /** The config file the issues are in, when they come from one. */
+  readonly file: string | undefined;
 
-  constructor(issues: ConfigIssue[]) {
+  constructor(issues: ConfigIssue[], file?: string) {
     const redacted = issues.map((i) => (i.value === undefined ? i : { ...i, value: redactValue(i.value) }));
-    super(formatIssues(redacted));
+    super(formatIssues(redacted, file));
     this.name = 'ConfigError';
     this.issues = redacted;
+    this.file = file;
   }
 }
 
@@ -59,10 +62,10 @@ export interface ConfigIssue {
   message: string;
 }
 
-function formatIssues(issues: ConfigIssue[]): string {
+function formatIssues(issues: ConfigIssue[], file: string | undefined): string {
   const lines = issues.map((i) => {
     const value = i.value === undefined ? '' : ` (got ${JSON.stringify(i.value)})`;
     return `  - ${i.path || '(root)'}${value}: ${i.message}`;
   });
-  return `invalid configuration:\n${lines.join('\n')}`;
+  return `invalid configuration${file ? ` in ${file}` : ''}:\n${lines.join('\n')}`;
 }

@@ -43,8 +43,9 @@ export function loadConfig(io: CliIO, opts: ConfigOption): LakesyncConfig {
 }
 
 export function loadSource(io: CliIO, opts: ConfigOption, source: string): { config: LakesyncConfig; source: SourceConfig } {
-  const config = loadConfig(io, opts);
-  return { config, source: sourceConfig(config, source) };
+  const file = configPath(io, opts);
+  const config = loadConfigFile(file);
+  return { config, source: sourceConfig(config, source, file) };
 }
 
 export interface Connected {

@@ -21,7 +21,13 @@ export function loadConfigFile(path: string): LakesyncConfig {
   } catch (err) {
     throw new ConfigError([{ path: '(file)', value: path, message: `is not valid YAML: ${(err as Error).message}` }]);
   }
-  return parseConfig(raw);
+  try {
+    return parseConfig(raw);
+  } catch (err) {
+    // The same field may be wrong in several config files: the message says which one.
+    if (err instanceof ConfigError) throw new ConfigError(err.issues, path);
+    throw err;
+  }
 }
 
 export function parseConfig(raw: unknown): LakesyncConfig {
@@ -49,11 +55,12 @@ function reservedKeyIssues(value: unknown, path: string[]): ConfigIssue[] {
   });
 }
 
-export function sourceConfig(config: LakesyncConfig, source: string): SourceConfig {
+/** The settings of one source; `file`, the config file it was read from, is named when there is no such source. */
+export function sourceConfig(config: LakesyncConfig, source: string, file?: string): SourceConfig {
   const found = config.sources[source];
   if (!found) {
     const known = Object.keys(config.sources).join(', ');
-    throw new ConfigError([{ path: `sources.${source}`, value: source, message: `no such source; the config defines: ${known}` }]);
+    throw new ConfigError([{ path: `sources.${source}`, value: source, message: `no such source; the config defines: ${known}` }], file);
   }
   return found;
 }

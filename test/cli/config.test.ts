@@ -124,7 +124,7 @@ describe('lakesync validate and config errors', () => {
       if (typeof b.content === 'function') writeConfig(file, b.content());
       const run = await inProcess(['validate', '--config', file]);
       assert.equal(run.code, 2);
-      assert.match(run.stderr, /^error: invalid configuration:/);
+      assert.match(run.stderr, /^error: (invalid configuration in .*\.yaml:|invalid configuration:\n  - \(file\))/);
       assert.match(run.stderr, b.field);
     });
   }
@@ -165,6 +165,19 @@ describe('lakesync validate and config errors', () => {
     const spawned = await runCli(['sync', 'shop', '--config', file]);
     assert.equal(spawned.code, 2);
     assert.match(spawned.stderr, /sources\.shop\.target\.namespace/);
+  });
+
+  it('a config error names the config file it is in, for a bad field and for an unknown source', async () => {
+    const file = writeConfig(join(tmp.dir, 'names-the-file.yaml'), validConfig({ concurrency: 0 }));
+    for (const args of [['validate'], ['sync', 'shop'], ['worker']]) {
+      const run = await inProcess([...args, '--config', file]);
+      assert.equal(run.code, 2, args.join(' '));
+      assert.ok(run.stderr.startsWith(`error: invalid configuration in ${file}:\n`), `lakesync ${args.join(' ')}: ${run.stderr}`);
+      assert.match(run.stderr, /sources\.shop\.concurrency \(got 0\): must be at least 1/);
+    }
+    const unknown = await inProcess(['status', 'nope', '--config', goodFile]);
+    assert.equal(unknown.code, 2);
+    assert.ok(unknown.stderr.startsWith(`error: invalid configuration in ${goodFile}:\n`), unknown.stderr);
   });
 
   it('an unknown source is a config error naming sources.<name>', async () => {
