@@ -36,6 +36,34 @@ export interface DevServer {
   restart(): Promise<void>;
 }
 
+/**
+ * A port the dev server was asked to listen on is taken on 127.0.0.1. Were it started anyway, a
+ * Temporal server already there (another `lakesync dev`, say) would answer in its place while
+ * the new one exits: the caller would take someone else's server, state and UI for its own.
+ */
+export class PortInUse extends Error {
+  constructor(
+    readonly port: number,
+    readonly role: 'frontend' | 'ui',
+  ) {
+    super(
+      `port ${port} on 127.0.0.1 is in use, so the Temporal dev server cannot take it for its ${role === 'ui' ? 'Web UI' : 'gRPC frontend'} ` +
+        '(another Temporal server or lakesync dev may run there): stop what listens there, or choose another port',
+    );
+    this.name = 'PortInUse';
+  }
+}
+
+/** Whether nothing listens on 127.0.0.1:`port` (a listen there succeeds). */
+export async function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolveFree) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once('error', () => resolveFree(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolveFree(true)));
+  });
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const srv = createServer();
@@ -85,6 +113,12 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
    */
   const launch = async (newPortOnRetry: boolean) => {
     for (let attempt = 1; ; attempt++) {
+      if (options.uiPort && !(await portIsFree(options.uiPort))) throw new PortInUse(options.uiPort, 'ui');
+      if (!(await portIsFree(port))) {
+        if (!newPortOnRetry || attempt >= DEV_SERVER_START_ATTEMPTS) throw new PortInUse(port, 'frontend');
+        port = await freePort();
+        continue;
+      }
       const output: string[] = [];
       const proc = spawn(binary, args(), { stdio: ['ignore', 'pipe', 'pipe'] });
       child = proc;

@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { type DevServer, startDevServer } from '../devserver';
+import { type DevServer, PortInUse, startDevServer } from '../devserver';
 import { toolchain } from '../toolchain';
 import { createWorker } from '../worker';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
@@ -41,7 +41,10 @@ export async function dev(kit: CommandKit, opts: DevOptions): Promise<void> {
   const binary = opts.temporalBin ?? io.env.LAKESYNC_TEMPORAL_BIN ?? temporalFromToolchain();
 
   watchStopSignals();
-  const server: DevServer = await startDevServer({ dbFile: resolve(io.cwd, opts.dbFile), port, uiPort, binary, searchAttributes: { ...SEARCH_ATTRIBUTES } });
+  const server: DevServer = await startDevServer({ dbFile: resolve(io.cwd, opts.dbFile), port, uiPort, binary, searchAttributes: { ...SEARCH_ATTRIBUTES } }).catch((err: unknown) => {
+    if (err instanceof PortInUse) throw new RuntimeFailure(`${err.role === 'ui' ? '--ui-port' : '--port'} ${err.port}: ${err.message}`, { cause: err });
+    throw err;
+  });
   let worker: Awaited<ReturnType<typeof createWorker>> | undefined;
   // Spark takes longest to start: warm each local source's runner now, as the demo does; loads attach to it.
   const runners = config ? startRunners(config, io.cwd, (line) => printLine(io.stderr, line)) : [];

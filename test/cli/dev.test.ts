@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { stopChild } from '../../src/child-process';
-import { freePort } from '../../src/devserver';
+import { freePort, startDevServer } from '../../src/devserver';
 import { SEARCH_ATTRIBUTES } from '../../src/cli/search-attributes';
 import { CLI, ROOT, cliEnv, eventually, fakeConfig, runCli, tempDir, writeConfig } from './helpers';
 
@@ -123,5 +123,18 @@ describe('lakesync dev and lakesync worker', () => {
     assert.match(orphan.stderr, /no lakesync worker answered (within 15 s )?on task queue cli-dev-test.*; start one with "lakesync worker"/);
 
     assert.equal(await dev.interrupt(), 0, dev.output());
+  });
+
+  it('dev on a port another Temporal server listens on fails at once naming the port, and never reports that server as its own', async () => {
+    const taken = await freePort();
+    const other = await startDevServer({ dbFile: join(tmp.dir, 'other.db'), port: taken });
+    try {
+      const dev = await runCli(['dev', '--no-worker', '--port', String(taken), '--ui-port', String(await freePort()), '--db-file', join(tmp.dir, 'second.db'), '--config', configFile], { timeoutMs: 30_000 });
+      assert.equal(dev.code, 1, dev.stdout + dev.stderr);
+      assert.match(dev.stderr, new RegExp(`--port ${taken}: port ${taken} on 127\\.0\\.0\\.1 is in use.*stop what listens there, or choose another port`));
+      assert.doesNotMatch(dev.stdout, /ready/);
+    } finally {
+      await other.stop();
+    }
   });
 });
