@@ -128,8 +128,9 @@ function quietRuntime(): void {
   }
 }
 
+/** Decimal digits only: Number() alone reads "0x1000", "1e3" and " 80" as ports. */
 function portNumber(value: string, flag: string): number {
-  const n = Number(value);
+  const n = /^[0-9]+$/.test(value) ? Number(value) : NaN;
   if (!Number.isInteger(n) || n < 1 || n > 65535) throw new UsageError(`${flag} ${JSON.stringify(value)} is not a port number (1-65535)`);
   return n;
 }

@@ -207,6 +207,10 @@ describe('usage errors exit 2', () => {
     { args: ['schedule', 'backfill', 'shop', '--from', 'yesterday', '--to', '2025-01-01'], message: /--from "yesterday" is not a date/ },
     { args: ['schedule', 'backfill', 'shop', '--from', '2025-01-02', '--to', '2025-01-01'], message: /--to must be after --from/ },
     { args: ['dev', '--port', 'seventy'], message: /--port "seventy" is not a port number/ },
+    // Number() reads these as 4096, 1000 and 80: a port is given in decimal digits only (a binary that exits at once, should one start).
+    { args: ['dev', '--port', '0x1000', '--temporal-bin', '/bin/false'], message: /--port "0x1000" is not a port number \(1-65535\)/ },
+    { args: ['dev', '--ui-port', '1e3', '--temporal-bin', '/bin/false'], message: /--ui-port "1e3" is not a port number \(1-65535\)/ },
+    { args: ['dev', '--port', ' 80', '--temporal-bin', '/bin/false'], message: /--port " 80" is not a port number \(1-65535\)/ },
     { args: ['init', '--source', 'Bad Name'], message: /--source "Bad Name": source names are/ },
     { args: ['query', 'shop', '  '], message: /give the SQL to run/ },
     { args: ['status', 'shop', '--watch', '--interval', 'fast'], message: /--interval must be a whole number of milliseconds from 100 to 3600000 .*got "fast"/ },
