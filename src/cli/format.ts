@@ -18,8 +18,9 @@ export function shownLines(text: string): string {
   return text.split('\n').map(shown).join('\n');
 }
 
-/** Aligned columns; every cell is `shown`, so a cell is one line whatever it holds. */
-export function columns(header: string[], raw: string[][]): string[] {
+/** Aligned columns; every cell and heading is `shown` (a query's headings are column names), so each is one line whatever it holds. */
+export function columns(rawHeader: string[], raw: string[][]): string[] {
+  const header = rawHeader.map(shown);
   const rows = raw.map((r) => r.map(shown));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();

@@ -478,6 +478,16 @@ describe('lakesync query and grants', () => {
     assert.match(text.stdout, /^id\s+name\n1\s+a\n2\n\(2 rows\)/);
   });
 
+  it('query shows a column name holding control characters escaped, as it shows values, so the header stays one line', async () => {
+    const hostile: CliDeps = {
+      portsFor: async () => ({ lake: { query: async () => [{ 'odd\u001b[2Jname\nx': 'v\u001b[31m' }] }, close: async () => undefined }) as unknown as Ports,
+    };
+    const text = await inProcess(['query', 'shop', 'select * from shop.public_odd', '--config', goodFile], hostile);
+    assert.equal(text.code, 0, text.stderr);
+    assert.doesNotMatch(text.stdout, /\u001b/);
+    assert.equal(text.stdout, 'odd\\x1b[2Jname\\nx\nv\\x1b[31m\n(1 row)\n');
+  });
+
   it('grants lists the grant store (JSON and text)', async () => {
     const run = await inProcess(['grants', 'shop', '--json', '--config', goodFile], ports(true));
     assert.equal(run.code, 0, run.stderr);
