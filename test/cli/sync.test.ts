@@ -273,6 +273,19 @@ describe('lakesync sync, rerun, plan, status, watermarks', () => {
     assert.match(cost.stderr, /no source workflow lakesync\/never runs, so no cycle has a cost yet: run "lakesync sync never" first/);
   });
 
+  it('sync of a running source workflow no worker serves fails naming the task queue and the fix, instead of waiting for ever', async () => {
+    // A task queue no worker polls: the first sync starts the source workflow, which then waits for a worker.
+    const config = parseYaml(readFileSync(configFile, 'utf8')) as { temporal: { taskQueue: string }; sources: Record<string, unknown> };
+    config.temporal.taskQueue = 'cli-sync-no-worker';
+    config.sources = { orphan: { database: 'fake', source: { kind: 'fake', tables: 1 }, target: { namespace: 'orphan' } } };
+    const file = writeConfig(join(tmp.dir, 'no-worker.yaml'), config);
+    const started = await runCli(['sync', 'orphan', '--config', file]);
+    assert.equal(started.code, 0, started.stderr);
+    const again = await runCli(['sync', 'orphan', '--config', file], { timeoutMs: 45_000 });
+    assert.equal(again.code, 1, again.stdout + again.stderr);
+    assert.match(again.stderr, /no lakesync worker answered within 15 s on task queue cli-sync-no-worker; start one with "lakesync worker"/);
+  });
+
   function withExtraSource(): unknown {
     const config = parseYaml(readFileSync(configFile, 'utf8')) as { sources: Record<string, unknown> };
     config.sources.never = { database: 'fake', source: { kind: 'fake', tables: 1 }, target: { namespace: 'never' } };

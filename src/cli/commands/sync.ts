@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import { sourceWorkflowId } from '../../ids';
 import { SOURCE_WORKFLOW_TYPE, type SourceWorkflowInput, type SyncRequest, requestSyncSignal, syncUpdate } from '../../workflows/messages';
 import { type CommandKit, type CommonOptions, withConfig, withJson } from '../command';
-import { type Connected, includedTableList, loadSource, withTemporal } from '../context';
+import { type Connected, includedTableList, loadSource, sourceStatusSummary, withTemporal } from '../context';
 import { waitAndReport } from '../cycle-report';
 import { UsageError } from '../errors';
 import { shown } from '../format';
@@ -43,6 +43,9 @@ export function registerSync(program: Command, kit: CommandKit): void {
       return withTemporal(config, async (conn) => {
         const request: SyncRequest = { requestId, requestedBy: 'lakesync-cli', ...(tables ? { tables } : {}) };
         const runId = await runningRun(conn, name);
+        // Only a worker answers the update: without one it would wait for ever. The status query
+        // fails within its deadline instead, naming the task queue, before anything is sent.
+        if (runId) await sourceStatusSummary(conn, name);
         const sent = (runId && (await byUpdate(conn, name, runId, request))) || (await byStart(conn, name, request));
         const link = UiLinks.for(conn.target, io.env).workflow(sent.workflowId, sent.runId);
         if (opts.wait) {
