@@ -65,14 +65,15 @@ export function statusReport(view: StatusView, links: StatusLinks): string[] {
   const ignored = view.status?.ignoredRequests ?? [];
   if (ignored.length > 0) {
     lines.push('', 'ignored requests (newest first):');
-    for (const r of ignored.slice(0, 5)) lines.push(`  ${r.at} ${r.kind} ${r.requestId ?? '(no id)'}${r.requestedBy ? ` by ${shown(r.requestedBy)}` : ''}${r.times ? ` (${r.times} times since ${r.firstAt ?? '?'})` : ''}: ${shown(r.reason)}`);
+    // Request ids come from whoever sent the request (any service can signal): shown escaped.
+    for (const r of ignored.slice(0, 5)) lines.push(`  ${r.at} ${r.kind} ${r.requestId !== undefined ? shown(r.requestId) : '(no id)'}${r.requestedBy ? ` by ${shown(r.requestedBy)}` : ''}${r.times ? ` (${r.times} times since ${r.firstAt ?? '?'})` : ''}: ${shown(r.reason)}`);
   }
   const notStored = view.status?.stateNotStored;
   if (notStored) lines.push('', `warning (since ${notStored.at}): ${shown(notStored.message)}`);
   const queue = view.status?.queue ?? [];
   if (queue.length > 0) {
     lines.push('', 'queued:');
-    for (const q of queue) lines.push(`  ${q.requestId} ${q.kind}${q.tables ? ` ${shown(q.tables.join(','))}` : ''}${q.requestedBy ? ` (by ${shown(q.requestedBy)})` : ''}`);
+    for (const q of queue) lines.push(`  ${shown(q.requestId)} ${q.kind}${q.tables ? ` ${shown(q.tables.join(','))}` : ''}${q.requestedBy ? ` (by ${shown(q.requestedBy)})` : ''}`);
   }
   const linkLines = [
     links.workflow && `source workflow: ${links.workflow}`,

@@ -136,6 +136,18 @@ describe('table names from the source with control characters', () => {
     assert.ok(!lines.some((l) => l.startsWith('lines')), 'a newline in a table name starts a line of its own');
   });
 
+  it('request ids another service sent (queued or ignored) show escaped, one line per request', () => {
+    const at = '2025-01-04T06:00:00.000Z';
+    const status = {
+      queue: [{ requestId: 'q\u001b[2J\nid', kind: 'sync', requestedBy: 'svc' }],
+      ignoredRequests: [{ kind: 'rerun', requestId: 'i\u001b[31m\nid', reason: 'nothing to rerun', at }],
+    };
+    const lines = statusReport({ ...hostile, status: status as never }, {}).flatMap((l) => l.split('\n'));
+    assert.doesNotMatch(lines.join('\n'), CONTROL);
+    assert.ok(lines.includes('  q\\x1b[2J\\nid sync (by svc)'), lines.join('\n'));
+    assert.ok(lines.includes(`  ${at} rerun i\\x1b[31m\\nid: nothing to rerun`), lines.join('\n'));
+  });
+
   it('status --watch frames and change lines show them escaped', () => {
     const running = { ...hostile, phase: 'running', cycle: { cycleId: '1', workflowId: 'w', kind: 'sync', startedAt: '', elapsedMs: 0, phase: 'load', tables: 2, done: 1, failed: 1 } } as StatusView;
     const text = [...terminalFrame(running, 200), ...new ChangeLog().lines(running, new Date())].join('\n');
