@@ -32,6 +32,11 @@ export interface DevServer {
   readonly pid: number | undefined;
   /** Stops the server (SIGTERM) and waits for it to exit; at once when it has already ended. */
   stop(): Promise<void>;
+  /**
+   * Resolves when the running server process ends, whether stop() ended it or not: how it ended
+   * ("the Temporal dev server at ... was ended by SIGKILL") and its last output ("; its last output:\n...").
+   */
+  ended(): Promise<{ summary: string; lastOutput: string }>;
   /** Starts it again on the same port and database file. */
   restart(): Promise<void>;
 }
@@ -105,6 +110,8 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   };
 
   let child: ChildProcess | undefined;
+  /** What the running server wrote last, and when all of it has arrived. */
+  let childOutput: { lines: string[]; done: Promise<unknown> } = { lines: [], done: Promise.resolve() };
   /**
    * Starts the server and waits until it answers. The server binds ports of its own choosing as
    * well as its frontend port; a process starting at the same moment can take one of them first,
@@ -133,6 +140,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       const outputDone = new Promise((resolve) => proc.once('close', resolve));
       try {
         await waitReady(`127.0.0.1:${port}`, proc, output, outputDone);
+        childOutput = { lines: output, done: outputDone };
         return;
       } catch (err) {
         // One that never got ready is not left running.
@@ -155,6 +163,13 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       return child?.pid;
     },
     stop,
+    ended: async () => {
+      const proc = child;
+      const { lines, done } = childOutput;
+      if (proc && !hasEnded(proc)) await new Promise((resolve) => proc.once('exit', resolve));
+      await Promise.race([done, delay(2_000)]);
+      return { summary: `the Temporal dev server at 127.0.0.1:${port} ${proc ? endedHow(proc) : 'never started'}`, lastOutput: lastOutputText(lines) };
+    },
     restart: async () => {
       await stop();
       await launch(false);
@@ -165,12 +180,11 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
 async function waitReady(address: string, child: ChildProcess, output: string[], outputDone: Promise<unknown>): Promise<void> {
   const deadline = Date.now() + 60_000;
   let lastError: unknown;
-  const lastOutput = () => (output.length ? `; its last output:\n${output.join('\n')}` : '; it wrote nothing');
+  const lastOutput = () => lastOutputText(output);
   while (Date.now() < deadline) {
     if (hasEnded(child)) {
       await Promise.race([outputDone, delay(2_000)]);
-      const how = child.signalCode ? `was ended by ${child.signalCode}` : `exited with code ${child.exitCode}`;
-      throw new EndedBeforeReady(`the Temporal dev server at ${address} ${how} before it was ready`, lastOutput());
+      throw new EndedBeforeReady(`the Temporal dev server at ${address} ${endedHow(child)} before it was ready`, lastOutput());
     }
     try {
       const conn = await Connection.connect({ address, connectTimeout: 1_000 });
@@ -183,4 +197,12 @@ async function waitReady(address: string, child: ChildProcess, output: string[],
     }
   }
   throw new Error(`the Temporal dev server at ${address} was not ready after 60 s: ${String(lastError)}${lastOutput()}`);
+}
+
+function endedHow(child: ChildProcess): string {
+  return child.signalCode ? `was ended by ${child.signalCode}` : `exited with code ${child.exitCode}`;
+}
+
+function lastOutputText(output: string[]): string {
+  return output.length ? `; its last output:\n${output.join('\n')}` : '; it wrote nothing';
 }

@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { type DevServer, PortInUse, startDevServer } from '../devserver';
 import { toolchain } from '../toolchain';
 import { createWorker } from '../worker';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
 import type { CommandKit } from './command';
 import { configPath, loadConfig } from './context';
 import { RuntimeFailure, UsageError } from './errors';
@@ -70,14 +70,33 @@ export async function dev(kit: CommandKit, opts: DevOptions): Promise<void> {
       printLine(io.stdout, 'no worker: no lakesync.yaml here (write one with "lakesync init") or --no-worker');
     }
     printLine(io.stdout, 'ready; press Ctrl-C to stop');
-    if (worker) await worker.worker.run();
-    else await untilSignal();
+    const serverEnded = server.ended();
+    const running = worker ? worker.worker.run() : untilSignal();
+    const ended = await Promise.race([running.then(() => undefined), serverEnded]);
+    if (ended !== undefined) {
+      // Nothing is left to serve: the worker stops too, and the command fails saying how the server ended.
+      if (worker) {
+        stopWorker(worker.worker);
+        await running.catch(() => undefined);
+      }
+      // Ctrl-C in a terminal reaches the server too (the whole process group gets it): then its end is the stop asked for.
+      if (!stoppedBySignal) throw new RuntimeFailure(`${ended.summary}, so lakesync dev stops: start it again${ended.lastOutput}`);
+    }
   } finally {
     await worker?.close();
     await Promise.all(runners.map((r) => r.close().catch(() => undefined)));
     await server.stop();
     printLine(io.stdout, 'stopped');
     exitOnceStoppedBySignal();
+  }
+}
+
+/** Asks a running worker to stop; one that has already stopped (its run failed) is left as it is. */
+function stopWorker(worker: Worker): void {
+  try {
+    worker.shutdown();
+  } catch {
+    // Not running any more.
   }
 }
 

@@ -3,7 +3,7 @@
  * and `lakesync worker`, each run as the real command and stopped with SIGINT.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
@@ -135,6 +135,22 @@ describe('lakesync dev and lakesync worker', () => {
       assert.doesNotMatch(dev.stdout, /ready/);
     } finally {
       await other.stop();
+    }
+  });
+
+  it('dev whose Temporal server dies fails (exit 1) saying how the server ended, with or without a worker, instead of ending silently or serving nothing', async () => {
+    for (const mode of [['--no-worker'], ['--config', configFile]]) {
+      const grpc = await freePort();
+      const dbFile = join(tmp.dir, `dies-${mode[0]!.replace(/\W/g, '')}.db`);
+      const dev = start(['dev', ...mode, '--port', String(grpc), '--ui-port', String(await freePort()), '--db-file', dbFile]);
+      running.push(dev);
+      const exited = new Promise<number | null>((resolve) => dev.child.on('exit', (code) => resolve(code)));
+      await eventually('dev to be ready', async () => (/ready; press Ctrl-C to stop/.test(dev.output()) ? true : undefined), 90_000);
+      const serverPid = Number(execFileSync('pgrep', ['-f', `start-dev .*--port ${grpc} .*${dbFile}`]).toString().trim().split('\n')[0]);
+      process.kill(serverPid, 'SIGKILL');
+      const code = await Promise.race([exited, new Promise<string>((resolve) => setTimeout(() => resolve('still running'), 30_000))]);
+      assert.equal(code, 1, `${mode.join(' ')}: ${dev.output()}`);
+      assert.match(dev.output(), new RegExp(`error: the Temporal dev server at 127\\.0\\.0\\.1:${grpc} was ended by SIGKILL, so lakesync dev stops: start it again`));
     }
   });
 });
