@@ -38,9 +38,18 @@ export async function waitAndReport(conn: Connected, io: CliIO, source: string, 
       const partial = links.list(visibilityQueries.partialCycles(source));
       if (partial) printLine(io.stdout, `partial cycles: ${partial}`);
     }
-    if (!succeeded) printLine(io.stdout, `rerun the failed tables with: lakesync rerun ${source} --failed`);
+    if (!succeeded) printLine(io.stdout, nextStep(source, [summary, ...earlierParts]));
   }
   return succeeded ? EXIT_OK : EXIT_FAILED;
+}
+
+/**
+ * What to do after a cycle that did not succeed: rerun the tables that failed; when none did (the
+ * cycle failed before its tables, e.g. at the snapshot), `rerun --failed` has nothing to rerun.
+ */
+function nextStep(source: string, cycles: CycleSummary[]): string {
+  if (cycles.some((c) => c.counts.failed > 0)) return `rerun the failed tables with: lakesync rerun ${source} --failed`;
+  return `no table failed on its own: fix the cycle error above, then sync again with: lakesync sync ${source}`;
 }
 
 /** The cycles that served a rerun's earlier parts (one per export), oldest first. */

@@ -52,6 +52,8 @@ describe('lakesync sync, rerun, plan, status, watermarks', () => {
           tables: { 'public.a': { primaryKey: ['id'] } },
         },
         cli: { source: { kind: 'fake', tables: 2 } },
+        // Its snapshot always fails: no table is reached, so the cycle fails as a whole.
+        broken: { source: { kind: 'fake', tables: 1, failures: [{ table: '*', phase: 'snapshot', times: 'always', retryable: false, message: 'snapshot refused' }] } },
       }),
     );
     // The dev server listens on the port the config names.
@@ -284,6 +286,14 @@ describe('lakesync sync, rerun, plan, status, watermarks', () => {
     const again = await runCli(['sync', 'orphan', '--config', file], { timeoutMs: 45_000 });
     assert.equal(again.code, 1, again.stdout + again.stderr);
     assert.match(again.stderr, /no lakesync worker answered within 15 s on task queue cli-sync-no-worker; start one with "lakesync worker"/);
+  });
+
+  it('sync --wait of a cycle that fails before any table (its snapshot) exits 1 and says to sync again, not to rerun failed tables', async () => {
+    const run = await cli('sync', 'broken', '--wait');
+    assert.equal(run.code, 1, run.stdout + run.stderr);
+    assert.match(run.stdout, /cycle error in snapshot: .*snapshot refused/);
+    assert.doesNotMatch(run.stdout, /lakesync rerun broken --failed/);
+    assert.match(run.stdout, /no table failed on its own: fix the cycle error above, then sync again with: lakesync sync broken/);
   });
 
   function withExtraSource(): unknown {
