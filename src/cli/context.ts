@@ -65,9 +65,22 @@ export async function withTemporal<T>(config: LakesyncConfig, fn: (c: Connected)
   }
   try {
     return await fn({ client, target });
+  } catch (err) {
+    throw await withNamespaceFix(err, target);
   } finally {
     await client.connection.close();
   }
+}
+
+/** The SDK's "Namespace not found" as an error that says which setting names it and how to create it. */
+async function withNamespaceFix(err: unknown, target: TemporalTarget): Promise<unknown> {
+  const { NamespaceNotFoundError } = await import('@temporalio/client');
+  if (!(err instanceof NamespaceNotFoundError)) return err;
+  return new RuntimeFailure(
+    `the Temporal server at ${target.address} has no namespace ${JSON.stringify(target.namespace)} (temporal.namespace in the config, or TEMPORAL_NAMESPACE): ` +
+      `create it with "temporal operator namespace create --namespace ${target.namespace}", or name one it has`,
+    { cause: err },
+  );
 }
 
 /** How long a query may wait for a worker to answer before the command gives up. */

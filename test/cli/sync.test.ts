@@ -296,6 +296,17 @@ describe('lakesync sync, rerun, plan, status, watermarks', () => {
     assert.match(run.stdout, /no table failed on its own: fix the cycle error above, then sync again with: lakesync sync broken/);
   });
 
+  it('a command on a Temporal namespace the server does not have names it, where it is set and how to create it', async () => {
+    const config = parseYaml(readFileSync(configFile, 'utf8')) as { temporal: { namespace: string } };
+    config.temporal.namespace = 'no-such-ns';
+    const file = writeConfig(join(tmp.dir, 'no-namespace.yaml'), config);
+    for (const args of [['status', 'shop'], ['sync', 'shop'], ['schedule', 'describe', 'shop']]) {
+      const run = await runCli([...args, '--config', file]);
+      assert.equal(run.code, 1, `${args.join(' ')}: ${run.stderr}`);
+      assert.match(run.stderr, /^error: the Temporal server at 127\.0\.0\.1:\d+ has no namespace "no-such-ns" \(temporal\.namespace in the config, or TEMPORAL_NAMESPACE\): create it with "temporal operator namespace create --namespace no-such-ns", or name one it has$/m, args.join(' '));
+    }
+  });
+
   function withExtraSource(): unknown {
     const config = parseYaml(readFileSync(configFile, 'utf8')) as { sources: Record<string, unknown> };
     config.sources.never = { database: 'fake', source: { kind: 'fake', tables: 1 }, target: { namespace: 'never' } };
