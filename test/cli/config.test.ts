@@ -321,6 +321,16 @@ describe('lakesync init', () => {
     assert.match(run.stderr, /a-folder is a folder: pass --config <file>, e\.g\. .*a-folder\/lakesync\.yaml/);
   });
 
+  it('with --config, the next steps it prints name that file for validate and dev, quoted for the shell when it must be', async () => {
+    const folder = join(tmp.dir, 'with space');
+    mkdirSync(folder, { recursive: true });
+    for (const [arg, shell] of [['other.yaml', 'other.yaml'], [join(folder, 'x.yaml'), `'${join(folder, 'x.yaml')}'`]] as const) {
+      const run = await inProcess(['init', '--force', '--config', arg]);
+      assert.equal(run.code, 0, run.stderr);
+      assert.ok(run.stdout.endsWith(`; next: lakesync validate --config ${shell}, then lakesync dev --config ${shell}\n`), run.stdout);
+    }
+  });
+
   it('writes a commented starter config that validates, refuses to overwrite, and --force overwrites', async () => {
     const file = join(tmp.dir, 'starter.yaml');
     const run = await runCli(['init', '--source', 'shop', '--config', file]);

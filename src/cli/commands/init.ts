@@ -3,7 +3,7 @@ import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import type { Command } from 'commander';
 import { type CommandKit, withConfig } from '../command';
-import { configPath } from '../context';
+import { DEFAULT_CONFIG_FILE, configPath } from '../context';
 import { UsageError } from '../errors';
 import { printLine } from '../io';
 import { repoRoot } from '../paths';
@@ -31,7 +31,14 @@ export function registerInit(program: Command, kit: CommandKit): void {
       const schema = join(repoRoot(), SCHEMA_FILES.config);
       const schemaPath = existsSync(schema) ? relative(dirname(file), schema) || schema : undefined;
       writeFileSync(file, starterConfig({ source: opts.source, ...(schemaPath ? { schemaPath } : {}) }));
-      printLine(io.stdout, `wrote ${file}; next: lakesync validate${opts.config && opts.config !== 'lakesync.yaml' ? ` --config ${opts.config}` : ''}, then lakesync dev`);
+      // Both next commands read lakesync.yaml unless told otherwise: a dev without it would start no worker.
+      const configArg = opts.config && opts.config !== DEFAULT_CONFIG_FILE ? ` --config ${shellWord(opts.config)}` : '';
+      printLine(io.stdout, `wrote ${file}; next: lakesync validate${configArg}, then lakesync dev${configArg}`);
     }),
   );
+}
+
+/** A path as one shell word: as it is when it holds nothing the shell reads, else in single quotes. */
+function shellWord(path: string): string {
+  return /^[\w@%+=:,./-]+$/.test(path) ? path : `'${path.replaceAll("'", "'\\''")}'`;
 }
