@@ -59,6 +59,17 @@ export class PortInUse extends Error {
   }
 }
 
+/** The Temporal CLI could not be run at all (no such file, not executable): starting it again would not help. */
+export class TemporalCliUnusable extends Error {
+  constructor(
+    readonly binary: string,
+    cause: Error,
+  ) {
+    super(`cannot run the Temporal CLI ${binary} (${cause.message})`, { cause });
+    this.name = 'TemporalCliUnusable';
+  }
+}
+
 /** Whether nothing listens on 127.0.0.1:`port` (a listen there succeeds). */
 export async function portIsFree(port: number): Promise<boolean> {
   return new Promise((resolveFree) => {
@@ -129,6 +140,9 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       const output: string[] = [];
       const proc = spawn(binary, args(), { stdio: ['ignore', 'pipe', 'pipe'] });
       child = proc;
+      // A binary that cannot be run is reported as an 'error' event (unhandled, it would end this process).
+      let spawnError: Error | undefined;
+      proc.once('error', (err) => (spawnError ??= err));
       const keep = (buf: Buffer) => {
         options.log?.(buf.toString());
         output.push(...buf.toString().split('\n').filter((line) => line.trim()));
@@ -139,7 +153,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       // Its output can arrive after its exit: 'close' comes once all of it has.
       const outputDone = new Promise((resolve) => proc.once('close', resolve));
       try {
-        await waitReady(`127.0.0.1:${port}`, proc, output, outputDone);
+        await waitReady(`127.0.0.1:${port}`, proc, output, outputDone, () => spawnError && new TemporalCliUnusable(binary, spawnError));
         childOutput = { lines: output, done: outputDone };
         return;
       } catch (err) {
@@ -177,11 +191,13 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   };
 }
 
-async function waitReady(address: string, child: ChildProcess, output: string[], outputDone: Promise<unknown>): Promise<void> {
+async function waitReady(address: string, child: ChildProcess, output: string[], outputDone: Promise<unknown>, unusable: () => Error | undefined): Promise<void> {
   const deadline = Date.now() + 60_000;
   let lastError: unknown;
   const lastOutput = () => lastOutputText(output);
   while (Date.now() < deadline) {
+    const cannotRun = unusable();
+    if (cannotRun) throw cannotRun;
     if (hasEnded(child)) {
       await Promise.race([outputDone, delay(2_000)]);
       throw new EndedBeforeReady(`the Temporal dev server at ${address} ${endedHow(child)} before it was ready`, lastOutput());

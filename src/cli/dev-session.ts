@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { type DevServer, PortInUse, startDevServer } from '../devserver';
+import { type DevServer, PortInUse, TemporalCliUnusable, startDevServer } from '../devserver';
 import { toolchain } from '../toolchain';
 import { createWorker } from '../worker';
 import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
@@ -43,6 +43,7 @@ export async function dev(kit: CommandKit, opts: DevOptions): Promise<void> {
   watchStopSignals();
   const server: DevServer = await startDevServer({ dbFile: resolve(io.cwd, opts.dbFile), port, uiPort, binary, searchAttributes: { ...SEARCH_ATTRIBUTES } }).catch((err: unknown) => {
     if (err instanceof PortInUse) throw new RuntimeFailure(`${err.role === 'ui' ? '--ui-port' : '--port'} ${err.port}: ${err.message}`, { cause: err });
+    if (err instanceof TemporalCliUnusable) throw new RuntimeFailure(`${err.message}: pass --temporal-bin <path> (or set LAKESYNC_TEMPORAL_BIN), or build it with "npm run bootstrap"`, { cause: err });
     throw err;
   });
   let worker: Awaited<ReturnType<typeof createWorker>> | undefined;

@@ -153,4 +153,11 @@ describe('lakesync dev and lakesync worker', () => {
       assert.match(dev.output(), new RegExp(`error: the Temporal dev server at 127\\.0\\.0\\.1:${grpc} was ended by SIGKILL, so lakesync dev stops: start it again`));
     }
   });
+
+  it('dev with a Temporal CLI that is not there fails (exit 1) naming the path and the fix, with no stack trace', async () => {
+    const dev = await runCli(['dev', '--no-worker', '--temporal-bin', join(tmp.dir, 'no-such-temporal'), '--port', String(await freePort()), '--ui-port', String(await freePort()), '--db-file', join(tmp.dir, 'nobin.db')], { timeoutMs: 30_000 });
+    assert.equal(dev.code, 1, dev.stderr);
+    assert.match(dev.stderr, /^error: cannot run the Temporal CLI .*no-such-temporal \(spawn .* ENOENT\): pass --temporal-bin <path> \(or set LAKESYNC_TEMPORAL_BIN\), or build it with "npm run bootstrap"$/m);
+    assert.doesNotMatch(dev.stderr, /Unhandled 'error' event|at ChildProcess/);
+  });
 });
