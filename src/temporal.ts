@@ -52,6 +52,18 @@ export class TemporalUnreachable extends Error {
   }
 }
 
+/** The server has no such namespace; the message says which setting names it and how to create it. */
+export class TemporalNamespaceMissing extends Error {
+  constructor(target: Pick<TemporalTarget, 'address' | 'namespace'>, cause: unknown) {
+    super(
+      `the Temporal server at ${target.address} has no namespace ${JSON.stringify(target.namespace)} (temporal.namespace in the config, or TEMPORAL_NAMESPACE): ` +
+        `create it with "temporal operator namespace create --namespace ${target.namespace}", or name one it has`,
+      { cause },
+    );
+    this.name = 'TemporalNamespaceMissing';
+  }
+}
+
 export async function connectClient(target: TemporalTarget): Promise<Client> {
   // Loaded on first use, so that commands that never reach Temporal start without the client.
   const temporal = await import('@temporalio/client');

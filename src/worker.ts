@@ -10,7 +10,7 @@ import { loadConfigFile } from './config/load';
 import type { LakesyncConfig } from './config/schema';
 import { type MetricsEndpoint, formatAddress, sdkMetricsPort, sdkTelemetry, serveWorkerMetrics } from './metrics';
 import type { Ports } from './ports';
-import { TemporalUnreachable, connectClient, temporalTarget } from './temporal';
+import { TemporalNamespaceMissing, TemporalUnreachable, type TemporalTarget, connectClient, temporalTarget } from './temporal';
 import { workflowBundle } from './workflow-bundle';
 import { SEARCH_ATTRIBUTE_TYPES } from './workflows/search';
 
@@ -44,6 +44,34 @@ export async function createWorker(options: WorkerOptions): Promise<{ worker: Wo
       client = undefined;
       throw err;
     }));
+  try {
+    return await workerOn(connection, target, options, ports, getClient, async () => {
+      await connection.close();
+      // A connection still being made, or one that failed, has nothing to close.
+      if (client) await (await client.catch(() => undefined))?.connection.close();
+      for (const p of Object.values(ports)) await p.close?.();
+    });
+  } catch (err) {
+    // The connection and the ports built here would keep the process alive after the error.
+    await connection.close();
+    if (!options.ports) for (const p of Object.values(ports)) await p.close?.();
+    throw err;
+  }
+}
+
+/** The worker on an open connection; a namespace the server does not have fails first, saying so. */
+async function workerOn(
+  connection: NativeConnection,
+  target: TemporalTarget,
+  options: WorkerOptions,
+  ports: Record<string, Ports>,
+  getClient: () => Promise<Client>,
+  close: () => Promise<void>,
+): Promise<{ worker: Worker; client(): Promise<Client>; close(): Promise<void> }> {
+  await connection.workflowService.describeNamespace({ namespace: target.namespace }).catch((err: unknown) => {
+    // gRPC NOT_FOUND. Another refusal (a key that may not describe namespaces) leaves the check to the worker itself.
+    if ((err as { code?: number }).code === 5) throw new TemporalNamespaceMissing(target, err);
+  });
   const searchAttributes = await searchAttributesRegistered(connection, target.namespace);
   if (!searchAttributes) {
     console.warn(`lakesync: search attributes ${Object.keys(SEARCH_ATTRIBUTE_TYPES).join(', ')} are not registered on namespace ${target.namespace}; the UI cannot filter cycles by them (lakesync dev registers them)`);
@@ -68,16 +96,7 @@ export async function createWorker(options: WorkerOptions): Promise<{ worker: Wo
     activities,
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? 100,
   });
-  return {
-    worker,
-    client: getClient,
-    async close() {
-      await connection.close();
-      // A connection still being made, or one that failed, has nothing to close.
-      if (client) await (await client.catch(() => undefined))?.connection.close();
-      for (const p of Object.values(ports)) await p.close?.();
-    },
-  };
+  return { worker, client: getClient, close };
 }
 
 /** The workflows set the lakesync search attributes only where the namespace has them. */

@@ -10,7 +10,7 @@ import type { LakesyncConfig, SourceConfig } from '../config/schema';
 import { sourceWorkflowId } from '../ids';
 import { TABLE_NAME } from '../names';
 import type { Ports } from '../ports';
-import { TemporalUnreachable, connectClient, runningSourceWorkflow, type TemporalTarget, temporalTarget } from '../temporal';
+import { TemporalNamespaceMissing, TemporalUnreachable, connectClient, runningSourceWorkflow, type TemporalTarget, temporalTarget } from '../temporal';
 import { readSourceStatus, readStatusSummary } from '../status-pages';
 import type { SourceStatus } from '../workflows/messages';
 import { RuntimeFailure, UsageError } from './errors';
@@ -76,11 +76,7 @@ export async function withTemporal<T>(config: LakesyncConfig, fn: (c: Connected)
 async function withNamespaceFix(err: unknown, target: TemporalTarget): Promise<unknown> {
   const { NamespaceNotFoundError } = await import('@temporalio/client');
   if (!(err instanceof NamespaceNotFoundError)) return err;
-  return new RuntimeFailure(
-    `the Temporal server at ${target.address} has no namespace ${JSON.stringify(target.namespace)} (temporal.namespace in the config, or TEMPORAL_NAMESPACE): ` +
-      `create it with "temporal operator namespace create --namespace ${target.namespace}", or name one it has`,
-    { cause: err },
-  );
+  return new RuntimeFailure(new TemporalNamespaceMissing(target, err).message, { cause: err });
 }
 
 /** How long a query may wait for a worker to answer before the command gives up. */

@@ -300,10 +300,11 @@ describe('lakesync sync, rerun, plan, status, watermarks', () => {
     const config = parseYaml(readFileSync(configFile, 'utf8')) as { temporal: { namespace: string } };
     config.temporal.namespace = 'no-such-ns';
     const file = writeConfig(join(tmp.dir, 'no-namespace.yaml'), config);
-    for (const args of [['status', 'shop'], ['sync', 'shop'], ['schedule', 'describe', 'shop']]) {
-      const run = await runCli([...args, '--config', file]);
+    for (const args of [['status', 'shop'], ['sync', 'shop'], ['schedule', 'describe', 'shop'], ['worker']]) {
+      // The worker too: it ends (it used to print the SDK's error and never exit).
+      const run = await runCli([...args, '--config', file], { timeoutMs: 60_000 });
       assert.equal(run.code, 1, `${args.join(' ')}: ${run.stderr}`);
-      assert.match(run.stderr, /^error: the Temporal server at 127\.0\.0\.1:\d+ has no namespace "no-such-ns" \(temporal\.namespace in the config, or TEMPORAL_NAMESPACE\): create it with "temporal operator namespace create --namespace no-such-ns", or name one it has$/m, args.join(' '));
+      assert.match(run.stderr, /^error: the Temporal server at 127\.0\.0\.1:\d+ has no namespace "no-such-ns" \(temporal\.namespace in the config, or TEMPORAL_NAMESPACE\): create it with "temporal operator namespace create --namespace no-such-ns", or name one it has/m, args.join(' '));
     }
   });
 
