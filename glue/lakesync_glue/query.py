@@ -54,11 +54,18 @@ def json_safe_frame(df: "DataFrame") -> "DataFrame":
     )
 
 
+# The largest integer a JSON reader that holds numbers as doubles (JavaScript's) keeps exactly.
+_EXACT_JSON_INT = 2**53 - 1
+
+
 def _row_value(value: Any) -> Any:
     """A query cell for the runner's JSON: a non-finite float is marked (JSON has no NaN) so the
-    client turns it back into a number instead of a string."""
+    client turns it back into a number instead of a string; an integer a double cannot hold exactly
+    is sent as its digits (as Athena sends every value), not rounded."""
     if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
         return {"$float": "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")}
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _EXACT_JSON_INT:
+        return str(value)
     return _python_value(value)
 
 
