@@ -71,3 +71,17 @@ export function splitTable(table: string): [schema: string, name: string] {
   if (dot <= 0) throw new Error(`table "${table}" is not schema.table`);
   return [table.slice(0, dot), table.slice(dot + 1)];
 }
+
+/**
+ * Column names made unique, so that no value is lost to a row keyed by name: a repeated name takes
+ * the first free of name_2, name_3, ... (SELECT a.id, b.id answers id and id_2), as the local runner names them.
+ */
+export function uniqueNames(names: readonly string[]): string[] {
+  const taken = new Set<string>();
+  return names.map((name) => {
+    let unique = name;
+    for (let n = 2; taken.has(unique); n++) unique = `${name}_${n}`;
+    taken.add(unique);
+    return unique;
+  });
+}

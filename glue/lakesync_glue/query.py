@@ -77,10 +77,25 @@ def run_query(spark: "SparkSession", sql: str, before_run: Callable[[Any], None]
     df = spark.sql(sql)
     if before_run is not None:
         before_run(df._jdf.queryExecution().analyzed())
-    names = list(df.columns)
+    names = unique_names(list(df.columns))
     safe = json_safe_frame(df)
     rows = (safe.limit(max_rows) if max_rows is not None else safe).collect()
     return [{names[i]: _row_value(row[i]) for i in range(len(names))} for row in rows]
+
+
+def unique_names(names: list[str]) -> list[str]:
+    """Column names made unique, so that no value is lost to a row keyed by name: a repeated name
+    takes the first free of name_2, name_3, ... (SELECT a.id, b.id answers id and id_2)."""
+    taken: set[str] = set()
+    out: list[str] = []
+    for name in names:
+        unique, n = name, 1
+        while unique in taken:
+            n += 1
+            unique = f"{name}_{n}"
+        taken.add(unique)
+        out.append(unique)
+    return out
 
 
 def format_value(spark: "SparkSession", df: "DataFrame") -> str | None:

@@ -7,6 +7,7 @@ import { athenaLastCommit, AthenaQueries, type AthenaPolling, AthenaVerify } fro
 import type { AwsClients } from './clients';
 import { GlueLoads, type GlueLoadSettings } from './glue';
 import { LakeFormationGrants } from './lakeformation';
+import { uniqueNames } from '../names';
 import { assertAthenaReadOnly } from './read-only';
 import type { S3Objects } from './s3';
 import { S3TablesLake } from './s3tables';
@@ -38,7 +39,8 @@ export function lakeSideOf(settings: LakeSideSettings, clients: AwsClients, obje
       query: async (sql, { maxRows } = {}) => {
         assertAthenaReadOnly(sql);
         const result = await queries.run(sql, `lake query (${sql.slice(0, 80)})`, undefined, maxRows !== undefined ? { maxRows } : {});
-        return result.rows.map((row) => Object.fromEntries(result.columns.map((c, i) => [c, row[i] ?? null])));
+        const names = uniqueNames(result.columns);
+        return result.rows.map((row) => Object.fromEntries(names.map((c, i) => [c, row[i] ?? null])));
       },
     },
     load: new GlueLoads(clients.glue, objects, settings, options.warn),

@@ -191,6 +191,15 @@ test('Athena results across pages are read, the header row skipped once', async 
   assert.deepEqual(await ports.lake.query!('SELECT id FROM shop.orders'), [{ id: '1' }, { id: 'id' }, { id: null }]);
 });
 
+test('columns of one name (SELECT a.id, b.id) each keep their value: the second is id_2', async () => {
+  const { mocks, ports } = mockedAws();
+  mocks.athena.on(StartQueryExecutionCommand).resolves({ QueryExecutionId: 'q13' });
+  mocks.athena.on(GetQueryExecutionCommand).resolves({ QueryExecution: { Status: { State: 'SUCCEEDED' } } });
+  const columns = [{ Name: 'id', Type: 'varchar' }, { Name: 'id', Type: 'varchar' }];
+  mocks.athena.on(GetQueryResultsCommand).resolves({ ResultSet: { ResultSetMetadata: { ColumnInfo: columns }, Rows: [{ Data: [{ VarCharValue: 'id' }, { VarCharValue: 'id' }] }, { Data: [{ VarCharValue: '1' }, { VarCharValue: '2' }] }] } });
+  assert.deepEqual(await ports.lake.query!('SELECT a.id, b.id FROM shop.orders a JOIN shop.orders b ON a.id = b.id'), [{ id: '1', id_2: '2' }]);
+});
+
 test('ensureNamespace creates the table bucket when asked, and the namespace when missing', async () => {
   const { mocks, ports } = mockedAws();
   mocks.s3tables.on(CreateTableBucketCommand).rejects(awsError('ConflictException', 'The bucket that you tried to create already exists, and you own it.', 409));
