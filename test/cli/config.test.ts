@@ -201,6 +201,12 @@ describe('usage errors exit 2', () => {
     { args: ['schedule', 'create', 'shop'], message: /exactly one of --cron <expression> or --every <duration>/ },
     { args: ['schedule', 'create', 'shop', '--every', '6 hours'], message: /--every "6 hours": use a number and a unit/ },
     { args: ['schedule', 'create', 'shop', '--cron', '0 2 *'], message: /a cron expression has 5 fields/ },
+    // It would never run, yet be created (exit 0).
+    { args: ['schedule', 'create', 'shop', '--every', '99999999999d'], message: /--every 99999999999d: give an interval from 1s to 366d/ },
+    { args: ['schedule', 'create', 'shop', '--every', '0s'], message: /--every 0s: give an interval from 1s to 366d/ },
+    // The id would be lakesync/shop/ (and its trigger's workflow id lakesync/shop/trigger-).
+    { args: ['schedule', 'create', 'shop', '--every', '1h', '--name', ''], message: /--name "": a schedule name is 1-63 letters, digits, - and _/ },
+    { args: ['schedule', 'delete', 'shop', '--name', 'a/b'], message: /--name "a\/b": a schedule name is/ },
     { args: ['schedule', 'create', 'shop', '--every', '1h', '--time-zone', 'Mars/Olympus'], message: /not an IANA time zone/ },
     { args: ['schedule', 'create', 'shop', '--every', '1h', '--overlap', 'sometimes'], message: /argument 'sometimes' is invalid\. Allowed choices are skip, buffer-one/ },
     { args: ['schedule', 'create', 'shop', '--every', '1h', '--rerun-failed', '--tables', 'public.orders'], message: /--rerun-failed and --tables do not go together/ },

@@ -24,7 +24,12 @@ const OVERLAP: Record<string, ScheduleOverlapPolicy> = {
   'allow-all': 'ALLOW_ALL',
 };
 const overlapOption = () => new Option('--overlap <policy>', 'what to do when the previous trigger is still running').choices(Object.keys(OVERLAP));
-const DURATION = /^\d+(ms|s|m|h|d)$/;
+const DURATION = /^(\d+)(ms|s|m|h|d)$/;
+/** The longest --every: a schedule that would wait longer than a year never runs in practice. */
+const MAX_EVERY_MS = 366 * 24 * 3_600_000;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 24 * 3_600_000 };
+/** A schedule's name is part of its id and its trigger's workflow id: plain characters only. */
+const SCHEDULE_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
 
 interface ScheduleOptions extends CommonOptions {
   name: string;
@@ -32,6 +37,9 @@ interface ScheduleOptions extends CommonOptions {
 
 /** Schedule ids: one source can have several schedules (e.g. a nightly sync and an hourly rerun of failed tables). */
 export function scheduleIdFor(source: string, name: string): string {
+  if (!SCHEDULE_NAME.test(name)) {
+    throw new UsageError(`--name ${JSON.stringify(name).slice(0, 80)}: a schedule name is 1-63 letters, digits, - and _, starting with a letter or digit (e.g. nightly)`);
+  }
   return `${sourceWorkflowId(source)}/${name}`;
 }
 
@@ -118,6 +126,15 @@ export function registerSchedule(program: Command, kit: CommandKit): void {
   );
 }
 
+/** `--every` in milliseconds: a number and a unit, from 1 s to 366 days. */
+function everyMs(every: string): number {
+  const match = DURATION.exec(every);
+  if (!match) throw new UsageError(`--every ${JSON.stringify(every)}: use a number and a unit (ms, s, m, h, d), e.g. 6h`);
+  const ms = Number(match[1]) * UNIT_MS[match[2]!]!;
+  if (!(ms >= 1_000 && ms <= MAX_EVERY_MS)) throw new UsageError(`--every ${every}: give an interval from 1s to 366d, e.g. 6h`);
+  return ms;
+}
+
 interface CreateOptions extends ScheduleOptions {
   cron?: string[];
   every?: string;
@@ -133,7 +150,7 @@ async function create(kit: CommandKit, source: string, opts: CreateOptions): Pro
   const { io } = kit.env;
   const { config, source: settings } = loadSource(io, opts, source);
   if (Boolean(opts.cron?.length) === Boolean(opts.every)) throw new UsageError('schedule create needs exactly one of --cron <expression> or --every <duration>');
-  if (opts.every && !DURATION.test(opts.every)) throw new UsageError(`--every ${JSON.stringify(opts.every)}: use a number and a unit (ms, s, m, h, d), e.g. 6h`);
+  if (opts.every !== undefined) everyMs(opts.every);
   if (opts.cron) for (const c of opts.cron) if (c.trim().split(/\s+/).length < 5 && !c.startsWith('@')) throw new UsageError(`--cron ${JSON.stringify(c)}: a cron expression has 5 fields (minute hour day month weekday), e.g. "0 2 * * *"`);
   if (opts.timeZone) checkTimeZone(opts.timeZone);
   if (opts.rerunFailed && opts.tables) throw new UsageError('--rerun-failed and --tables do not go together');
