@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import { parseConfig } from '../../src/config/load';
 import { UiLinks, athenaUrl, glueRunUrl, uiBaseUrl } from '../../src/cli/links';
 import { bar, columns, duration, shown, shownLines } from '../../src/cli/format';
+import { isoDate } from '../../src/cli/commands/schedule';
 import type { StatusView } from '../../src/cli/progress';
 import { ChangeLog, statusReport, terminalFrame } from '../../src/cli/render-status';
 import { cycleTableLines } from '../../src/cli/cycle-report';
@@ -187,5 +188,21 @@ describe('formatting', () => {
     assert.equal(shown('Zürich €'), 'Zürich €');
     assert.equal(shownLines('one\u001b\ntwo'), 'one\\x1b\ntwo');
     assert.deepEqual(columns(['T', 'X'], [['a\nb', '1']]), ['T     X', 'a\\nb  1']);
+  });
+});
+
+describe('schedule backfill times', () => {
+  it('a time without an offset is UTC whatever the machine zone; a date is its midnight UTC; other text is refused', () => {
+    const zone = process.env.TZ;
+    process.env.TZ = 'America/New_York';
+    try {
+      assert.equal(isoDate('2025-01-31T10:00', '--from').toISOString(), '2025-01-31T10:00:00.000Z');
+      assert.equal(isoDate('2025-01-31T10:00:00+02:00', '--from').toISOString(), '2025-01-31T08:00:00.000Z');
+      assert.equal(isoDate('2025-01-31', '--to').toISOString(), '2025-01-31T00:00:00.000Z');
+      for (const bad of ['January 31, 2025', '2025-01-31 10:00', 'yesterday', '1738317600000']) assert.throws(() => isoDate(bad, '--from'), /is not a date: use ISO-8601/, bad);
+    } finally {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    }
   });
 });

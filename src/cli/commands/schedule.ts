@@ -223,8 +223,12 @@ function checkTimeZone(tz: string): void {
   }
 }
 
-function isoDate(value: string, flag: string): Date {
-  const date = new Date(value);
+/** ISO-8601 dates and times; a time without an offset is UTC, as schedules' times are (not the machine's zone). */
+const ISO_TIME = /^\d{4}-\d\d-\d\d(T\d\d:\d\d(:\d\d(\.\d{1,9})?)?(Z|[+-]\d\d:?\d\d)?)?$/i;
+
+export function isoDate(value: string, flag: string): Date {
+  const match = ISO_TIME.exec(value.trim());
+  const date = match ? new Date(match[1] && !match[4] ? `${value.trim()}Z` : value.trim()) : new Date(NaN);
   if (Number.isNaN(date.getTime())) throw new UsageError(`${flag} ${JSON.stringify(value)} is not a date: use ISO-8601, e.g. 2025-01-31T00:00:00Z`);
   return date;
 }
