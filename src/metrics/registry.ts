@@ -30,7 +30,7 @@ export class LakesyncRegistry {
   private readonly cycleStatus = this.gauge('lakesync_cycle_last_status', 'Status of the source\'s last finished cycle: 1 for its status, 0 for the others.', ['source', 'status'] as const);
   private readonly cycleFinished = this.gauge('lakesync_cycle_last_finished_timestamp_seconds', 'Unix time the source\'s last cycle finished.', SOURCE);
   private readonly cycleTables = this.gauge('lakesync_cycle_last_tables', 'Tables of the source\'s last cycle by outcome (committed, failed, skipped).', ['source', 'outcome'] as const);
-  private readonly cycleTableSeconds = this.gauge('lakesync_cycle_last_table_seconds', 'Seconds the last cycle\'s tables spent in load, grant and verify, summed over its tables.', SOURCE);
+  private readonly cycleTableSeconds = this.gauge('lakesync_cycle_last_table_seconds', 'Seconds the last cycle\'s tables spent in export (DynamoDB tables\' own exports), load, grant and verify, summed over its tables.', SOURCE);
   private readonly cycleDpu = this.gauge('lakesync_cycle_last_dpu_seconds', 'Glue DPU-seconds of the source\'s last cycle (its cost ledger; absent for cycles without a DPU figure).', SOURCE);
 
   constructor(options: { processMetrics?: boolean } = {}) {
