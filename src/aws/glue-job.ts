@@ -122,12 +122,24 @@ export async function ensureJobDefinition(glue: GlueClient, settings: GlueSettin
   }
   if (existing.DefaultArguments?.[SPEC_HASH_ARGUMENT] === spec.DefaultArguments[SPEC_HASH_ARGUMENT]) return 'unchanged';
   try {
-    await glue.send(new UpdateJobCommand({ JobName: jobName, JobUpdate: { ...spec, DefaultArguments: { ...existing.DefaultArguments, ...spec.DefaultArguments } } }));
+    const JobUpdate = { ...unmanagedSettings(existing), ...spec, DefaultArguments: { ...existing.DefaultArguments, ...spec.DefaultArguments } };
+    await glue.send(new UpdateJobCommand({ JobName: jobName, JobUpdate }));
   } catch (err) {
     throw toPortError(err, { service: 'Glue', operation: 'UpdateJob', subject, ...roleHint(err, settings) });
   }
   return 'updated';
 }
+
+/**
+ * The job's settings lakesync does not manage, as the job has them. UpdateJob resets whatever it
+ * is not given, so an update that left them out would drop, say, the security configuration that
+ * encrypts the job's logs and bookmarks.
+ */
+function unmanagedSettings(existing: Job): Partial<Pick<Job, (typeof UNMANAGED_SETTINGS)[number]>> {
+  return Object.fromEntries(UNMANAGED_SETTINGS.filter((name) => existing[name] !== undefined).map((name) => [name, existing[name]]));
+}
+
+const UNMANAGED_SETTINGS = ['Description', 'LogUri', 'SecurityConfiguration', 'NotificationProperty', 'NonOverridableArguments', 'MaintenanceWindow', 'SourceControlDetails'] as const;
 
 function roleHint(err: unknown, settings: GlueSettings): { hint?: string } {
   const connection = settings.direct?.glueConnection;

@@ -7,7 +7,7 @@ import { BatchStopJobRunCommand, CreateJobCommand, GetJobCommand, GetJobRunComma
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { unzipSync } from 'fflate';
 import { pollUntilEnded } from '../../src/activities/load';
-import { jobSpec, SPEC_HASH_ARGUMENT, withSpecHash } from '../../src/aws/glue-job';
+import { ensureJobDefinition, jobSpec, SPEC_HASH_ARGUMENT, withSpecHash } from '../../src/aws/glue-job';
 import { packageGlueScripts } from '../../src/aws/glue-package';
 import { runStatus } from '../../src/aws/glue';
 import { awsSettings } from '../../src/backends/aws';
@@ -139,6 +139,22 @@ test('changed scripts get a new hash and the job is updated to point at them', a
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('an update of the job keeps the settings lakesync does not manage (security configuration, notification, description, log location)', async () => {
+  const { mocks, settings, clients } = mockedAws();
+  const stale = withSpecHash(jobSpec(settings, 'old-scripts'));
+  const userSet = { SecurityConfiguration: 'kms-encrypted-logs', NotificationProperty: { NotifyDelayAfter: 30 }, Description: 'owned by the data team', LogUri: 's3://logs/glue/' };
+  mocks.glue.on(GetJobCommand).resolves({ Job: { Name: 'lakesync-load-shop', ...stale, ...userSet, DefaultArguments: { ...stale.DefaultArguments, '--enable-metrics': 'true' } } });
+  mocks.glue.on(UpdateJobCommand).resolves({ JobName: 'lakesync-load-shop' });
+  assert.equal(await ensureJobDefinition(clients.glue, settings, jobSpec(settings, 'new-scripts')), 'updated');
+  const update = mocks.glue.commandCalls(UpdateJobCommand)[0]!.args[0].input.JobUpdate!;
+  assert.equal(update.SecurityConfiguration, 'kms-encrypted-logs', 'UpdateJob resets what it is not given: the job\'s encryption would be dropped');
+  assert.deepEqual(update.NotificationProperty, { NotifyDelayAfter: 30 });
+  assert.equal(update.Description, 'owned by the data team');
+  assert.equal(update.LogUri, 's3://logs/glue/');
+  assert.equal(update.DefaultArguments?.['--enable-metrics'], 'true');
+  assert.equal(update.Command?.ScriptLocation, jobSpec(settings, 'new-scripts').Command.ScriptLocation);
 });
 
 test('settings changes (workers) also update the job', () => {
