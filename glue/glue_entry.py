@@ -87,7 +87,7 @@ def _resolve(
         )
     names = list(required) + [n for n in optional if n not in required and _given(argv, n)]
     try:
-        resolved = resolver(argv, names)
+        resolved = resolver(dash_values_joined(argv), names)
     except parser_errors as exc:
         raise parser_problem(str(exc)) from None
     options = {k: "" if v is None else str(v) for k, v in resolved.items()}
@@ -97,6 +97,22 @@ def _resolve(
             f"empty argument(s){of_what}: {', '.join('--' + n for n in empty)}; give each a value in the job run's Arguments"
         )
     return options
+
+
+def dash_values_joined(argv: Sequence[str]) -> list[str]:
+    """`--name -value` as `--name=-value`: Glue passes each argument as `--name value`, and its
+    parser (argparse) takes a value that starts with one dash (a table or column named "-orders")
+    for a flag and fails the run with "expected one argument".
+    """
+    out: list[str] = []
+    for token in argv:
+        previous = out[-1] if out else ""
+        is_flag = previous.startswith("--") and len(previous) > 2 and "=" not in previous
+        if is_flag and token.startswith("-") and not token.startswith("--"):
+            out[-1] = f"{previous}={token}"
+        else:
+            out.append(token)
+    return out
 
 
 def parse_glue_args(

@@ -108,6 +108,16 @@ def test_a_flag_without_its_value_is_a_glue_argument_error_turned_invalid_argume
     )
 
 
+def test_values_that_start_with_a_dash_are_values_not_flags() -> None:
+    # A table or column may be named "-orders": Glue passes `--source_table -orders`, which argparse takes for a flag.
+    argv = with_value(with_value(ARGV, "--source_table", "-orders"), "--primary_key", "-id,region")
+    argv = argv + ["--cursor_column", "-updated"]
+    args, _ = glue_entry.parse_glue_args(argv, getResolvedOptions, (GlueArgumentError,))
+    assert args.target == "shop.public.-orders"
+    assert args.primary_key == ("-id", "region")
+    assert args.cursor_column == "-updated"
+
+
 def test_spark_conf_for_s3_tables_through_the_glue_catalog() -> None:
     args, _ = glue_entry.parse_glue_args(ARGV, getResolvedOptions, (GlueArgumentError,))
     conf = glue_entry.spark_conf(args)
