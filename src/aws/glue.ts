@@ -129,7 +129,7 @@ export class GlueLoads implements LoadPort {
       return { runId: out.JobRunId };
     } catch (err) {
       const hint = hasAwsCode(err, 'ConcurrentRunsExceededException')
-        ? `job ${this.jobName} is at its MaxConcurrentRuns (${this.settings.glue.maxConcurrentRuns}); the load is retried: raise glue.maxConcurrentRuns or enable glue.jobRunQueuing`
+        ? `job ${this.jobName} is at its MaxConcurrentRuns (${this.settings.glue.maxConcurrentRuns}); the load is retried: ${this.concurrencyFix(capacity)}`
         : NO_CAPACITY.test(`${awsErrorCode(err)} ${(err as Error)?.message ?? ''}`)
           ? 'Glue has no capacity for the run now (account quota or Region capacity); the load is retried with backoff: raise the Glue quotas or lower concurrency if this persists'
           : undefined;
@@ -137,6 +137,12 @@ export class GlueLoads implements LoadPort {
       // Capacity is a wait, not a fault: retried whatever kind the code maps to.
       throw hint && !error.retryable ? new PortError('throttled', error.code, error.message, { cause: err }) : error;
     }
+  }
+
+  /** What lets more runs of the job go at once: queuing helps only a STANDARD run that does not ask for it yet. */
+  private concurrencyFix(capacity: ReturnType<typeof runCapacity>): string {
+    if (capacity.ExecutionClass === 'FLEX') return 'FLEX runs are never queued: raise glue.maxConcurrentRuns';
+    return this.settings.glue.jobRunQueuing ? 'raise glue.maxConcurrentRuns' : 'raise glue.maxConcurrentRuns or enable glue.jobRunQueuing';
   }
 
   /**

@@ -192,7 +192,22 @@ test('ConcurrentRunsExceededException is retryable and says how to raise the lim
   const err = await portError(ports.load.startLoad(request()));
   assert.equal(err.kind, 'throttled');
   assert.equal(err.retryable, true);
-  assert.match(err.message, /Glue StartJobRun for table public.events \(job lakesync-load-shop\) failed with ConcurrentRunsExceededException: .*raise glue.maxConcurrentRuns or enable glue.jobRunQueuing/);
+  assert.match(err.message, /Glue StartJobRun for table public.events \(job lakesync-load-shop\) failed with ConcurrentRunsExceededException: .*raise glue.maxConcurrentRuns/);
+});
+
+test('ConcurrentRunsExceededException tells enabling queuing only where it would help', async () => {
+  const message = async (change: (settings: ReturnType<typeof mockedAws>['settings']) => void) => {
+    const { mocks, ports, settings } = mockedAws();
+    change(settings);
+    jobReady(mocks, settings);
+    mocks.glue.on(StartJobRunCommand).rejects(awsError('ConcurrentRunsExceededException', 'Concurrent runs exceeded for lakesync-load-shop'));
+    return (await portError(ports.load.startLoad(request()))).message;
+  };
+  const flex = await message((s) => (s.glue.executionClass = 'FLEX'));
+  assert.doesNotMatch(flex, /enable glue.jobRunQueuing/, 'queuing is on already, and Glue never queues a FLEX run');
+  assert.match(flex, /FLEX runs are never queued: raise glue.maxConcurrentRuns/);
+  assert.match(await message((s) => (s.glue.jobRunQueuing = false)), /raise glue.maxConcurrentRuns or enable glue.jobRunQueuing/);
+  assert.doesNotMatch(await message(() => undefined), /enable glue.jobRunQueuing/, 'queuing is on already');
 });
 
 test('access denied on StartJobRun is not retried and names glue:StartJobRun', async () => {
