@@ -159,6 +159,11 @@ function planEntry(
   if (typeof lookback === 'string') return lookback;
   const columnProblems = columnPolicyProblems(t.table, settings?.columns, t.columns.map((c) => ({ name: c.columnName, originalType: c.originalType })), primaryKey, keySource);
   if (columnProblems.length > 0) return columnProblems.join('; ');
+  // The load job takes the key as a comma-separated list (a DynamoDB key goes apart, as JSON).
+  const commaKey = isDynamo(source) ? undefined : primaryKey.find((c) => c.includes(','));
+  if (commaKey !== undefined) {
+    return `primary key column "${commaKey}" holds a comma, and the load job takes the key as a comma-separated list, so it would merge on other columns: rename the column in the source, or set tables."${t.table}".primaryKey to columns without commas`;
+  }
   const columns = columnPolicies(settings?.columns);
   const hashes = Object.values(columns).some((c) => c.hash);
   const base = {

@@ -236,3 +236,21 @@ test("a kept column with the job's reserved prefix fails its table in planning, 
     'public.orders: column(s) "__LAKESYNC_op" start with the reserved prefix "__lakesync_" (lakesync\'s own columns use it), so nothing is loaded: rename them in the source, or exclude them (tables."public.orders".columns."__LAKESYNC_op": { exclude: true })',
   );
 });
+
+test('a key column whose name holds a comma fails its table: the load takes the key as a comma-separated list, and would merge on other columns', () => {
+  const odd: DiscoveredTable = {
+    table: 'public.odd',
+    target: 'shop.public.odd',
+    primaryKey: ['a,b'],
+    columns: [
+      { columnName: 'a,b', originalType: 'bigint' },
+      { columnName: 'a', originalType: 'bigint' },
+      { columnName: 'b', originalType: 'bigint' },
+    ],
+  } as DiscoveredTable;
+  const { entries, notLoaded } = planTables(shopWith({}), [odd, t('public.orders', ['id'])], new Set());
+  assert.deepEqual(entries.map((e) => e.table), ['public.orders']);
+  const failed = notLoaded.find((o) => o.table === 'public.odd')!;
+  assert.equal(failed.status, 'failed');
+  assert.match(failed.error?.message ?? '', /primary key column "a,b" holds a comma/);
+});
