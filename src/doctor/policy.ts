@@ -213,8 +213,10 @@ export function keyPolicyAllows(doc: PolicyDocument, principalArn: string, accou
     const principals = principalValues(s.Principal, 'AWS');
     const names = principals.includes('*') || principals.includes(principalArn) ? 'principal' : principals.includes(root) || principals.includes(accountId) ? 'account' : undefined;
     if (!names) continue;
-    // A conditional statement (e.g. on aws:SecureTransport) neither grants nor denies here.
-    if (conditionHolds(s.Condition, {}) !== true) continue;
+    // A conditional statement (e.g. on aws:SecureTransport, or a Deny outside the organization)
+    // neither grants nor denies here: the request's context keys are not known, and a negated
+    // operator on a missing key would make every such Deny refuse the principal.
+    if (s.Condition && Object.keys(s.Condition).length > 0) continue;
     if (s.Effect === 'Deny') return 'denied';
     if (names === 'principal' || verdict === 'none') verdict = names;
   }

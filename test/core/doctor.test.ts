@@ -105,6 +105,19 @@ test('keyPolicyAllows: the role itself, the account (IAM decides), a Deny, or no
   assert.equal(keyPolicyAllows(denied, role, '123456789012', 'aws', 'kms:Encrypt'), 'principal');
 });
 
+test('keyPolicyAllows: a conditional Deny (e.g. outside the organization) does not deny a principal whose request context is unknown', () => {
+  const role = 'arn:aws:iam::123456789012:role/lakesync-export';
+  const hardened = doc(
+    { Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::123456789012:root' }, Action: 'kms:*', Resource: '*' },
+    { Effect: 'Deny', Principal: '*', Action: 'kms:*', Resource: '*', Condition: { StringNotEquals: { 'aws:PrincipalOrgID': 'o-abc123' } } },
+    { Effect: 'Deny', Principal: { AWS: '*' }, Action: 'kms:Decrypt', Resource: '*', Condition: { StringNotLike: { 'kms:ViaService': 's3.*.amazonaws.com' } } },
+  );
+  assert.equal(keyPolicyAllows(hardened, role, '123456789012', 'aws', 'kms:Encrypt'), 'account');
+  assert.equal(keyPolicyAllows(hardened, role, '123456789012', 'aws', 'kms:Decrypt'), 'account');
+  const conditionalAllow = doc({ Effect: 'Allow', Principal: { AWS: role }, Action: 'kms:*', Resource: '*', Condition: { StringNotEquals: { 'aws:SourceVpce': 'vpce-1' } } });
+  assert.equal(keyPolicyAllows(conditionalAllow, role, '123456789012', 'aws', 'kms:Encrypt'), 'none');
+});
+
 test('roleNameOf: the last part of a role ARN, with or without a path', () => {
   assert.equal(roleNameOf('arn:aws:iam::123456789012:role/lakesync-export'), 'lakesync-export');
   assert.equal(roleNameOf('arn:aws-cn:iam::123456789012:role/service/team/lakesync-glue'), 'lakesync-glue');
