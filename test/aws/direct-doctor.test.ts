@@ -170,7 +170,7 @@ describe('doctor on moto: a source with direct tables', () => {
     const { secretArn } = await buildAccount({ secret: 'customer-key' });
     const failed = lines(await doctor({ user: 'lakesync_reader', secretArn }), DIRECT_SOURCE).filter((r) => r.status === 'FAIL');
     assert.equal(failed.length, 1, JSON.stringify(failed));
-    assert.match(failed[0]!.problem!, /encrypted with KMS key arn:aws:kms:.*which the Glue job role may not use: kms:Decrypt/);
+    assert.match(failed[0]!.problem!, /encrypted with KMS key arn:aws:kms:.*which the Glue job role \S+ may not use: kms:Decrypt/);
   });
 
   test('direct-source: iamAuth on an instance without IAM database authentication fails; enabled it passes, and the role may rds-db:connect as the user', async () => {

@@ -244,9 +244,10 @@ test('kms-key: a key policy naming the role passes; one that cannot be read warn
 });
 
 /** IAM allows every action but `deny`, which an IAM policy denies explicitly. */
-function allowAllBut(mocks: ReturnType<typeof context>['mocks'], deny: string) {
+/** IAM allows every action but `deny`: explicitly denied, or (implicitDeny) not allowed by the role's policies. */
+function allowAllBut(mocks: ReturnType<typeof context>['mocks'], deny: string, decision: 'explicitDeny' | 'implicitDeny' = 'explicitDeny') {
   mocks.iam.on(SimulatePrincipalPolicyCommand).callsFake((input: { ActionNames: string[]; ResourceArns: string[] }) => ({
-    EvaluationResults: input.ActionNames.map((a) => ({ EvalActionName: a, EvalResourceName: input.ResourceArns[0], EvalDecision: a === deny ? 'explicitDeny' : 'allowed' })),
+    EvaluationResults: input.ActionNames.map((a) => ({ EvalActionName: a, EvalResourceName: input.ResourceArns[0], EvalDecision: a === deny ? decision : 'allowed' })),
     IsTruncated: false,
   }));
 }
@@ -276,7 +277,7 @@ test('kms-key: a grant gives the export role what IAM leaves out, but no action 
   mocks.kms.on(GetKeyPolicyCommand).resolves({ Policy: JSON.stringify({ Statement: [{ ...accountRoot, Principal: { AWS: EXPORT_ROLE } }] }) });
   const iamDenies = await checkKmsKey(ctx);
   assert.equal(iamDenies.status, 'FAIL', JSON.stringify(iamDenies));
-  assert.match(iamDenies.problem!, /the export role may not use the key: kms:CreateGrant on .*\(explicitDeny\)/);
+  assert.match(iamDenies.problem!, /the export role \S+ may not use the key: kms:CreateGrant on .*\(explicitDeny\)/);
   assert.doesNotMatch(iamDenies.problem!, /kms:Encrypt/);
 });
 
@@ -354,4 +355,24 @@ test('athena-workgroup: AWS answers a missing workgroup with InvalidRequestExcep
   assert.equal((await checkAthenaWorkgroup(ctx)).status, 'warn');
   mocks.athena.on(GetWorkGroupCommand).resolves({ WorkGroup: { Name: 'primary', State: 'ENABLED', Configuration: { EnforceWorkGroupConfiguration: false } } });
   assert.equal((await checkAthenaWorkgroup(ctx)).status, 'ok');
+});
+
+test('glue-role and kms-key: a missing permission names the role to add it to by its ARN', async () => {
+  const { ctx, mocks } = context();
+  glueRoleExists(mocks);
+  allowAllBut(mocks, 'glue:UpdateTable', 'implicitDeny');
+  const glue = await checkGlueRole(ctx);
+  assert.equal(glue.status, 'FAIL', JSON.stringify(glue));
+  assert.match(glue.problem!, new RegExp(`the Glue job role ${GLUE_ROLE} lacks actions the job uses`));
+  assert.match(glue.fix!, new RegExp(`add to the policy of the Glue job role ${GLUE_ROLE}`));
+  const key = context();
+  key.mocks.kms.on(DescribeKeyCommand).resolves({ KeyMetadata: KEY });
+  allowAllBut(key.mocks, 'kms:CreateGrant', 'implicitDeny');
+  // The key policy leaves the key to IAM, and no grant gives CreateGrant.
+  key.mocks.kms.on(GetKeyPolicyCommand).resolves({ Policy: JSON.stringify({ Statement: [{ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::123456789012:root' }, Action: 'kms:*', Resource: '*' }] }) });
+  key.mocks.kms.on(ListGrantsCommand).resolves({ Grants: [], Truncated: false });
+  const kms = await checkKmsKey(key.ctx);
+  assert.equal(kms.status, 'FAIL', JSON.stringify(kms));
+  assert.match(kms.problem!, new RegExp(`the export role ${EXPORT_ROLE} may not use the key`));
+  assert.match(kms.fix!, new RegExp(`add to the policy of the export role ${EXPORT_ROLE}`));
 });

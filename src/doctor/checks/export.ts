@@ -90,7 +90,7 @@ export async function checkExportBucket(ctx: DoctorContext): Promise<CheckResult
   if (denied.length === 0) return ok(EXPORT_BUCKET);
   return fail(
     EXPORT_BUCKET,
-    `the export role may not write the export under s3://${bucket}/${prefix}/: ${describeDenied(denied)}`,
-    permissionFix(denied, "add to the export role's policy (docs/aws-setup.md section 2, statement WriteExport; infra/lakesync.yaml)"),
+    `the export role ${ctx.settings.export.iamRoleArn} may not write the export under s3://${bucket}/${prefix}/: ${describeDenied(denied)}`,
+    permissionFix(denied, `add to the policy of the export role ${ctx.settings.export.iamRoleArn} (docs/aws-setup.md section 2, statement WriteExport; infra/lakesync.yaml)`),
   );
 }

@@ -34,8 +34,8 @@ export async function checkGlueRole(ctx: DoctorContext): Promise<CheckResult> {
   if (denied.length > 0) {
     return fail(
       GLUE_ROLE,
-      `the Glue job role lacks actions the job uses (aws.lakeFormation.mode ${ctx.settings.lakeFormationMode}): ${describeDenied(denied)}`,
-      permissionFix(denied, `add to the Glue job role's policy (docs/aws-setup.md section 3; infra/lakesync.yaml${ctx.settings.direct ? ' with GlueConnectionName' : ''}; the lists are GLUE_JOB_ACTIONS${ctx.settings.direct ? ' and GLUE_JOB_DIRECT_ACTIONS' : ''} in src/aws/required-actions.ts)`),
+      `the Glue job role ${roleArn} lacks actions the job uses (aws.lakeFormation.mode ${ctx.settings.lakeFormationMode}): ${describeDenied(denied)}`,
+      permissionFix(denied, `add to the policy of the Glue job role ${roleArn} (docs/aws-setup.md section 3; infra/lakesync.yaml${ctx.settings.direct ? ' with GlueConnectionName' : ''}; the lists are GLUE_JOB_ACTIONS${ctx.settings.direct ? ' and GLUE_JOB_DIRECT_ACTIONS' : ''} in src/aws/required-actions.ts)`),
     );
   }
   if (ctx.key) {

@@ -80,12 +80,12 @@ async function roleMayUseKey(ctx: DoctorContext, keyArn: string): Promise<CheckR
   if ('unread' in access) {
     // Without the key policy only the IAM side is known: say so, and judge that side.
     const denied = deniedOf(outcomes);
-    if (denied.length > 0) return iamDenied(denied);
+    if (denied.length > 0) return iamDenied(roleArn, denied);
     return warn(KMS_KEY, `the export role's IAM policies allow the key, but its key policy was not checked: ${access.unread}`, `allow the principal running lakesync doctor kms:GetKeyPolicy on ${keyArn}, or check the key policy against docs/aws-setup.md section 4`);
   }
   if (access.keyPolicyLacks.length > 0) return keyPolicyFailure(KMS_KEY, keyArn, { arn: roleArn, name: 'the export role', sid: 'ExportRoleEncrypts' }, access);
   const stillDenied = outcomes.filter((o) => access.iamLacks.includes(o.action));
-  if (stillDenied.length > 0) return iamDenied(stillDenied);
+  if (stillDenied.length > 0) return iamDenied(roleArn, stillDenied);
   return ok(KMS_KEY);
 }
 
@@ -192,10 +192,10 @@ function grantsSay(grants: Grants): string {
   return grants.unread ? `the key's grants could not be read: ${grants.unread}` : 'no grant on the key gives them';
 }
 
-function iamDenied(denied: PermissionOutcome[]): CheckResult {
+function iamDenied(roleArn: string, denied: PermissionOutcome[]): CheckResult {
   return fail(
     KMS_KEY,
-    `the export role may not use the key: ${describeDenied(denied)}`,
-    permissionFix(denied, "add to the export role's policy (docs/aws-setup.md section 2, statement EncryptExport; infra/lakesync.yaml)"),
+    `the export role ${roleArn} may not use the key: ${describeDenied(denied)}`,
+    permissionFix(denied, `add to the policy of the export role ${roleArn} (docs/aws-setup.md section 2, statement EncryptExport; infra/lakesync.yaml)`),
   );
 }

@@ -70,7 +70,7 @@ export async function checkGlueSecret(ctx: DoctorContext, secretId: string, spec
   const unread = denied.some((o) => o.action !== 'kms:Decrypt');
   return fail(
     spec.check,
-    unread ? `secret ${secretId} holds ${spec.holds}, but the Glue job role may not read it: ${describeDenied(denied)}` : `secret ${secretId} is encrypted with KMS key ${key}, which the Glue job role may not use: ${describeDenied(denied)}`,
-    `${permissionFix(denied, "add to the Glue job role's policy")}${denied.some((o) => o.action === 'kms:Decrypt') ? ' (and let the key policy allow kms:Decrypt)' : ''}`,
+    unread ? `secret ${secretId} holds ${spec.holds}, but the Glue job role ${roleArn} may not read it: ${describeDenied(denied)}` : `secret ${secretId} is encrypted with KMS key ${key}, which the Glue job role ${roleArn} may not use: ${describeDenied(denied)}`,
+    `${permissionFix(denied, `add to the policy of the Glue job role ${roleArn}`)}${denied.some((o) => o.action === 'kms:Decrypt') ? ' (and let the key policy allow kms:Decrypt)' : ''}`,
   );
 }
