@@ -100,15 +100,43 @@ function coversAction(s: PolicyStatement, action: string): boolean {
   return false;
 }
 
-/** The services a trust policy lets assume the role (Allow sts:AssumeRole, no Deny). */
-export function trustedServices(doc: PolicyDocument): string[] {
+/**
+ * The services a trust policy lets assume the role (Allow sts:AssumeRole, no Deny). With `known`
+ * context (e.g. the account as aws:SourceAccount, which a service carries when it assumes the role
+ * for it), an Allow whose condition on those keys fails does not count; its conditions on other
+ * keys (aws:SourceArn, ...) are not judged.
+ */
+export function trustedServices(doc: PolicyDocument, known: Record<string, string[]> = {}): string[] {
   const allowed = new Set<string>();
   const denied = new Set<string>();
   for (const s of doc.Statement) {
     if (!coversAction(s, 'sts:AssumeRole')) continue;
+    if (s.Effect === 'Allow' && conditionHolds(conditionOn(s.Condition, Object.keys(known)), known) === false) continue;
     for (const service of principalValues(s.Principal, 'Service')) (s.Effect === 'Allow' ? allowed : denied).add(service);
   }
   return [...allowed].filter((service) => !denied.has(service));
+}
+
+/** The values the Allow statements for `service` of a trust policy test the condition key `key` against. */
+export function trustConditionValues(doc: PolicyDocument, service: string, key: string): string[] {
+  const values = new Set<string>();
+  for (const s of doc.Statement) {
+    if (s.Effect !== 'Allow' || !coversAction(s, 'sts:AssumeRole') || !principalValues(s.Principal, 'Service').includes(service)) continue;
+    for (const entries of Object.values(conditionOn(s.Condition, [key]) ?? {})) for (const value of Object.values(entries)) for (const v of asStrings(value)) values.add(v);
+  }
+  return [...values];
+}
+
+/** The part of a condition that tests the given keys (condition keys are case-insensitive). */
+function conditionOn(condition: PolicyStatement['Condition'], keys: readonly string[]): PolicyStatement['Condition'] {
+  if (!condition) return undefined;
+  const wanted = new Set(keys.map((k) => k.toLowerCase()));
+  const out: NonNullable<PolicyStatement['Condition']> = {};
+  for (const [operator, entries] of Object.entries(condition)) {
+    const kept = Object.entries(entries ?? {}).filter(([key]) => wanted.has(key.toLowerCase()));
+    if (kept.length > 0) out[operator] = Object.fromEntries(kept);
+  }
+  return out;
 }
 
 export type Decision = 'allowed' | 'explicitDeny' | 'implicitDeny';

@@ -12,7 +12,7 @@ import { DescribeKeyCommand, GetKeyPolicyCommand, type GrantOperation, ListGrant
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { doctorSettings } from '../../src/doctor';
 import { checkAthenaWorkgroup } from '../../src/doctor/checks/athena';
-import { checkExportRolePass } from '../../src/doctor/checks/export';
+import { checkExportRole, checkExportRolePass } from '../../src/doctor/checks/export';
 import { checkGlueRole } from '../../src/doctor/checks/glue';
 import { checkWorkerPermissions } from '../../src/doctor/checks/worker';
 import { checkHashKey } from '../../src/doctor/checks/hash-key';
@@ -375,4 +375,23 @@ test('glue-role and kms-key: a missing permission names the role to add it to by
   assert.equal(kms.status, 'FAIL', JSON.stringify(kms));
   assert.match(kms.problem!, new RegExp(`the export role ${EXPORT_ROLE} may not use the key`));
   assert.match(kms.fix!, new RegExp(`add to the policy of the export role ${EXPORT_ROLE}`));
+});
+
+test("export-role: a trust policy whose aws:SourceAccount is not the account fails (RDS could not assume the role); the source account or a SourceArn condition passes", async () => {
+  const trustWith = (condition?: object) => {
+    const { ctx, mocks } = context();
+    const statement = { Effect: 'Allow', Principal: { Service: 'export.rds.amazonaws.com' }, Action: 'sts:AssumeRole', ...(condition ? { Condition: condition } : {}) };
+    mocks.iam.on(GetRoleCommand).resolves({ Role: { Arn: EXPORT_ROLE, RoleName: 'lakesync-export', Path: '/', RoleId: 'E', CreateDate: new Date(), AssumeRolePolicyDocument: encodeURIComponent(JSON.stringify({ Statement: [statement] })) } });
+    return checkExportRole(ctx);
+  };
+  // docs/aws-setup.md's trust policy copied without replacing its placeholder.
+  const placeholder = await trustWith({ StringEquals: { 'aws:SourceAccount': 'ACCOUNT' } });
+  assert.equal(placeholder.status, 'FAIL', JSON.stringify(placeholder));
+  assert.match(placeholder.problem!, /role lakesync-export trusts export\.rds\.amazonaws\.com only when aws:SourceAccount is ACCOUNT, not 123456789012/);
+  assert.match(placeholder.fix!, /aws iam update-assume-role-policy --role-name lakesync-export --policy-document .*"aws:SourceAccount":"123456789012"/);
+  assert.equal((await trustWith({ StringEquals: { 'aws:SourceAccount': '999999999999' } })).status, 'FAIL');
+  assert.equal((await trustWith({ StringEquals: { 'aws:SourceAccount': '123456789012' } })).status, 'ok');
+  assert.equal((await trustWith({ StringLike: { 'aws:sourceaccount': ['1234*'] } })).status, 'ok');
+  assert.equal((await trustWith({ ArnLike: { 'aws:SourceArn': 'arn:aws:rds:us-east-2:123456789012:*' } })).status, 'ok');
+  assert.equal((await trustWith()).status, 'ok');
 });

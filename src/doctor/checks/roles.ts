@@ -1,10 +1,13 @@
 /** A role exists under the configured ARN and trusts the service that assumes it. */
 import { GetRoleCommand } from '@aws-sdk/client-iam';
 import { hasAwsCode } from '../../aws/errors';
-import { PolicyParseError, parsePolicyDocument, trustedServices } from '../policy';
+import { PolicyParseError, parsePolicyDocument, trustConditionValues, trustedServices } from '../policy';
 import { callFailed } from '../report';
 import { roleNameOf } from '../simulate';
 import { type CheckResult, type DoctorContext, fail, ok, warn } from '../types';
+
+/** The condition key a service sets to the account it assumes a role for. */
+const SOURCE_ACCOUNT = 'aws:SourceAccount';
 
 export interface RoleSpec {
   check: string;
@@ -42,12 +45,22 @@ export async function checkRoleTrust(ctx: DoctorContext, spec: RoleSpec, withSou
   if (role?.Arn && role.Arn !== spec.arn) {
     return fail(spec.check, `${spec.field} is ${spec.arn}, but the role's ARN is ${role.Arn}`, `set ${spec.field} to ${role.Arn}`);
   }
-  let services: string[];
+  let doc;
   try {
-    services = trustedServices(parsePolicyDocument(role?.AssumeRolePolicyDocument, `the trust policy of role ${name}`));
+    doc = parsePolicyDocument(role?.AssumeRolePolicyDocument, `the trust policy of role ${name}`);
   } catch (err) {
     if (err instanceof PolicyParseError) return fail(spec.check, err.message, `replace it: aws iam update-assume-role-policy --role-name ${name} --policy-document '${trustPolicy(spec.service)}'`);
     throw err;
+  }
+  const services = trustedServices(doc);
+  // The service assumes the role for this account: a statement for another aws:SourceAccount (or the docs' placeholder) does not let it.
+  const { accountId } = ctx.settings;
+  if (services.includes(spec.service) && !trustedServices(doc, { [SOURCE_ACCOUNT]: [accountId] }).includes(spec.service)) {
+    return fail(
+      spec.check,
+      `role ${name} trusts ${spec.service} only when ${SOURCE_ACCOUNT} is ${trustConditionValues(doc, spec.service, SOURCE_ACCOUNT).join(' or ')}, not ${accountId}: the service could not assume it`,
+      `aws iam update-assume-role-policy --role-name ${name} --policy-document '${trustPolicy(spec.service, accountId)}' (${spec.docs})`,
+    );
   }
   if (!services.includes(spec.service)) {
     return fail(
