@@ -103,15 +103,15 @@ function coversAction(s: PolicyStatement, action: string): boolean {
 /**
  * The services a trust policy lets assume the role (Allow sts:AssumeRole, no Deny). With `known`
  * context (e.g. the account as aws:SourceAccount, which a service carries when it assumes the role
- * for it), an Allow whose condition on those keys fails does not count; its conditions on other
- * keys (aws:SourceArn, ...) are not judged.
+ * for it), a statement whose condition on those keys fails does not apply; its conditions on other
+ * keys (aws:SourceArn, ...) are not judged. Without it, conditions are ignored.
  */
 export function trustedServices(doc: PolicyDocument, known: Record<string, string[]> = {}): string[] {
   const allowed = new Set<string>();
   const denied = new Set<string>();
   for (const s of doc.Statement) {
     if (!coversAction(s, 'sts:AssumeRole')) continue;
-    if (s.Effect === 'Allow' && conditionHolds(conditionOn(s.Condition, Object.keys(known)), known) === false) continue;
+    if (conditionHolds(conditionOn(s.Condition, Object.keys(known)), known) === false) continue;
     for (const service of principalValues(s.Principal, 'Service')) (s.Effect === 'Allow' ? allowed : denied).add(service);
   }
   return [...allowed].filter((service) => !denied.has(service));

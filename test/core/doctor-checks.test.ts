@@ -395,3 +395,17 @@ test("export-role: a trust policy whose aws:SourceAccount is not the account fai
   assert.equal((await trustWith({ ArnLike: { 'aws:SourceArn': 'arn:aws:rds:us-east-2:123456789012:*' } })).status, 'ok');
   assert.equal((await trustWith()).status, 'ok');
 });
+
+test('export-role: a trust policy Deny for requests from other accounts (StringNotEquals aws:SourceAccount) does not refuse RDS acting for this account', async () => {
+  const deniedOutside = (account: string) => {
+    const { ctx, mocks } = context();
+    const statements = [
+      { Effect: 'Allow', Principal: { Service: 'export.rds.amazonaws.com' }, Action: 'sts:AssumeRole' },
+      { Effect: 'Deny', Principal: { Service: 'export.rds.amazonaws.com' }, Action: 'sts:AssumeRole', Condition: { StringNotEquals: { 'aws:SourceAccount': account } } },
+    ];
+    mocks.iam.on(GetRoleCommand).resolves({ Role: { Arn: EXPORT_ROLE, RoleName: 'lakesync-export', Path: '/', RoleId: 'E', CreateDate: new Date(), AssumeRolePolicyDocument: encodeURIComponent(JSON.stringify({ Statement: statements })) } });
+    return checkExportRole(ctx);
+  };
+  assert.deepEqual(await deniedOutside('123456789012'), { check: 'export-role', status: 'ok' });
+  assert.equal((await deniedOutside('999999999999')).status, 'FAIL');
+});

@@ -52,24 +52,22 @@ export async function checkRoleTrust(ctx: DoctorContext, spec: RoleSpec, withSou
     if (err instanceof PolicyParseError) return fail(spec.check, err.message, `replace it: aws iam update-assume-role-policy --role-name ${name} --policy-document '${trustPolicy(spec.service)}'`);
     throw err;
   }
-  const services = trustedServices(doc);
-  // The service assumes the role for this account: a statement for another aws:SourceAccount (or the docs' placeholder) does not let it.
+  // The service assumes the role for this account: a statement for another aws:SourceAccount (or the docs' placeholder) does not apply.
   const { accountId } = ctx.settings;
-  if (services.includes(spec.service) && !trustedServices(doc, { [SOURCE_ACCOUNT]: [accountId] }).includes(spec.service)) {
+  if (trustedServices(doc, { [SOURCE_ACCOUNT]: [accountId] }).includes(spec.service)) return ok(spec.check);
+  const services = trustedServices(doc);
+  if (services.includes(spec.service)) {
     return fail(
       spec.check,
       `role ${name} trusts ${spec.service} only when ${SOURCE_ACCOUNT} is ${trustConditionValues(doc, spec.service, SOURCE_ACCOUNT).join(' or ')}, not ${accountId}: the service could not assume it`,
       `aws iam update-assume-role-policy --role-name ${name} --policy-document '${trustPolicy(spec.service, accountId)}' (${spec.docs})`,
     );
   }
-  if (!services.includes(spec.service)) {
-    return fail(
-      spec.check,
-      `role ${name} does not trust ${spec.service} (it trusts ${services.length ? services.join(', ') : 'no service'})`,
-      `aws iam update-assume-role-policy --role-name ${name} --policy-document '${trustPolicy(spec.service, withSourceAccount ? ctx.settings.accountId : undefined)}' (${spec.docs})`,
-    );
-  }
-  return ok(spec.check);
+  return fail(
+    spec.check,
+    `role ${name} does not trust ${spec.service} (it trusts ${services.length ? services.join(', ') : 'no service'})`,
+    `aws iam update-assume-role-policy --role-name ${name} --policy-document '${trustPolicy(spec.service, withSourceAccount ? accountId : undefined)}' (${spec.docs})`,
+  );
 }
 
 /** The line for a permission check of a role found missing, or undefined when the role exists. */
