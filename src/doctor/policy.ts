@@ -18,6 +18,7 @@ export interface PolicyStatement {
   Resource?: string[];
   NotResource?: string[];
   Principal?: unknown;
+  NotPrincipal?: unknown;
   Condition?: Record<string, Record<string, unknown>>;
 }
 
@@ -64,6 +65,7 @@ function normaliseStatement(raw: unknown, what: string): PolicyStatement {
     if (s[key] !== undefined) out[key] = asStrings(s[key]);
   }
   if (s.Principal !== undefined) out.Principal = s.Principal;
+  if (s.NotPrincipal !== undefined) out.NotPrincipal = s.NotPrincipal;
   if (s.Condition !== undefined) out.Condition = s.Condition as PolicyStatement['Condition'];
   return out;
 }
@@ -237,14 +239,19 @@ export function keyPolicyAllows(doc: PolicyDocument, principalArn: string, accou
   let verdict: 'principal' | 'account' | 'none' = 'none';
   for (const s of doc.Statement) {
     if (!coversAction(s, action)) continue;
-    // A key policy's Resource is the key itself ("*"): only principals and actions tell.
-    const principals = principalValues(s.Principal, 'AWS');
-    const names = principals.includes('*') || principals.includes(principalArn) ? 'principal' : principals.includes(root) || principals.includes(accountId) ? 'account' : undefined;
-    if (!names) continue;
     // A conditional statement (e.g. on aws:SecureTransport, or a Deny outside the organization)
     // neither grants nor denies here: the request's context keys are not known, and a negated
     // operator on a missing key would make every such Deny refuse the principal.
     if (s.Condition && Object.keys(s.Condition).length > 0) continue;
+    if (s.NotPrincipal !== undefined) {
+      // A Deny with NotPrincipal refuses every principal it does not list; an Allow with it is not counted.
+      if (s.Effect === 'Deny' && !principalValues(s.NotPrincipal, 'AWS').includes(principalArn)) return 'denied';
+      continue;
+    }
+    // A key policy's Resource is the key itself ("*"): only principals and actions tell.
+    const principals = principalValues(s.Principal, 'AWS');
+    const names = principals.includes('*') || principals.includes(principalArn) ? 'principal' : principals.includes(root) || principals.includes(accountId) ? 'account' : undefined;
+    if (!names) continue;
     if (s.Effect === 'Deny') return 'denied';
     if (names === 'principal' || verdict === 'none') verdict = names;
   }

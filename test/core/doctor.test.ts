@@ -118,6 +118,18 @@ test('keyPolicyAllows: a conditional Deny (e.g. outside the organization) does n
   assert.equal(keyPolicyAllows(conditionalAllow, role, '123456789012', 'aws', 'kms:Encrypt'), 'none');
 });
 
+test('keyPolicyAllows: a Deny with NotPrincipal refuses every principal it does not list', () => {
+  const role = 'arn:aws:iam::123456789012:role/lakesync-export';
+  const onlyAdmins = (...exempt: string[]) =>
+    doc(
+      { Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::123456789012:root' }, Action: 'kms:*', Resource: '*' },
+      { Effect: 'Deny', NotPrincipal: { AWS: ['arn:aws:iam::123456789012:role/admin', ...exempt] }, Action: 'kms:Decrypt', Resource: '*' },
+    );
+  assert.equal(keyPolicyAllows(onlyAdmins(), role, '123456789012', 'aws', 'kms:Decrypt'), 'denied');
+  assert.equal(keyPolicyAllows(onlyAdmins(), role, '123456789012', 'aws', 'kms:Encrypt'), 'account');
+  assert.equal(keyPolicyAllows(onlyAdmins(role), role, '123456789012', 'aws', 'kms:Decrypt'), 'account');
+});
+
 test('roleNameOf: the last part of a role ARN, with or without a path', () => {
   assert.equal(roleNameOf('arn:aws:iam::123456789012:role/lakesync-export'), 'lakesync-export');
   assert.equal(roleNameOf('arn:aws-cn:iam::123456789012:role/service/team/lakesync-glue'), 'lakesync-glue');
