@@ -175,20 +175,16 @@ test('a boolean, bytea or array cursor fails planning: a window from the lake\'s
 });
 
 /** An embedded source `shop` with these table settings. */
+/** A discovered table with its key and its columns (name: PostgreSQL type). */
+const withColumns = (table: string, primaryKey: string[], columns: Record<string, string>): DiscoveredTable =>
+  ({ table, target: `shop.${table}`, primaryKey, columns: Object.entries(columns).map(([columnName, originalType]) => ({ columnName, originalType })) }) as DiscoveredTable;
+
 const shopWith = (tables: Record<string, unknown>) =>
   sourceConfig(parseConfig({ sources: { shop: { database: 'shop', source: { kind: 'pglite' }, target: { namespace: 'shop' }, tables } } }), 'shop');
 
 test('a tables key that differs from a table name only in case fails that table: its column excludes are never skipped', () => {
   const mistyped = shopWith({ 'public.customers': { columns: { ssn: { exclude: true } } } });
-  const customers: DiscoveredTable = {
-    table: 'public.Customers',
-    target: 'shop.public.Customers',
-    primaryKey: ['id'],
-    columns: [
-      { columnName: 'id', originalType: 'bigint' },
-      { columnName: 'ssn', originalType: 'text' },
-    ],
-  } as DiscoveredTable;
+  const customers = withColumns('public.Customers', ['id'], { id: 'bigint', ssn: 'text' });
   const { entries, notLoaded } = planTables(mistyped, [customers, t('public.orders', ['id'])], new Set());
   assert.deepEqual(entries.map((e) => e.table), ['public.orders']);
   const failed = notLoaded.find((o) => o.table === 'public.Customers')!;
@@ -238,16 +234,7 @@ test("a kept column with the job's reserved prefix fails its table in planning, 
 });
 
 test('a key column whose name holds a comma fails its table: the load takes the key as a comma-separated list, and would merge on other columns', () => {
-  const odd: DiscoveredTable = {
-    table: 'public.odd',
-    target: 'shop.public.odd',
-    primaryKey: ['a,b'],
-    columns: [
-      { columnName: 'a,b', originalType: 'bigint' },
-      { columnName: 'a', originalType: 'bigint' },
-      { columnName: 'b', originalType: 'bigint' },
-    ],
-  } as DiscoveredTable;
+  const odd = withColumns('public.odd', ['a,b'], { 'a,b': 'bigint', a: 'bigint', b: 'bigint' });
   const { entries, notLoaded } = planTables(shopWith({}), [odd, t('public.orders', ['id'])], new Set());
   assert.deepEqual(entries.map((e) => e.table), ['public.orders']);
   const failed = notLoaded.find((o) => o.table === 'public.odd')!;
