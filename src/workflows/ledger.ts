@@ -402,14 +402,19 @@ export function unqualifiedProblem(req: unknown): string | undefined {
   const tables: unknown = typeof req === 'object' && req !== null ? (req as { tables?: unknown }).tables : undefined;
   const bare = (Array.isArray(tables) ? tables : []).filter((t): t is string => typeof t === 'string' && t.trim() !== '' && !isSchemaTable(t));
   if (bare.length === 0) return undefined;
-  return `table names are schema.table (e.g. public.orders; DynamoDB tables dynamodb.<TableName>); got ${bare.slice(0, 5).map(shownJson).join(', ')}${bare.length > 5 ? ', ...' : ''}`;
+  return `table names are schema.table (e.g. public.orders; DynamoDB tables dynamodb.<TableName>); got ${firstShown(bare)}`;
 }
 
 /** Names that are no table name (a payload's JSON can hold anything), or undefined. */
 function namesProblem(tables: readonly unknown[]): string | undefined {
   const bad = tables.filter((t) => typeof t !== 'string' || t.trim() === '');
   if (bad.length === 0) return undefined;
-  return `table names are schema.table strings; got ${bad.slice(0, 5).map(shownJson).join(', ')}${bad.length > 5 ? ', ...' : ''}`;
+  return `table names are schema.table strings; got ${firstShown(bad)}`;
+}
+
+/** The first five bad names a refusal shows, and "..." when there are more. */
+function firstShown(names: readonly unknown[]): string {
+  return `${names.slice(0, 5).map(shownJson).join(', ')}${names.length > 5 ? ', ...' : ''}`;
 }
 
 /** Whether there is a table and every one was last read directly (or from DynamoDB): their rerun needs no RDS export. */
