@@ -338,7 +338,12 @@ const local = z
 export const sourceSchema = z
   .object({
     backend: z.enum(['local', 'aws'], { message: 'must be local or aws' }).default('local').describe('local: one machine (Spark + Iceberg); aws: RDS export, Glue, S3 Tables.'),
-    database: z.string().min(1, 'name the source database').describe("The source database (the db part of an export's db.schema.table)."),
+    database: z
+      .string()
+      .min(1, 'name the source database')
+      // The name is a folder of the export: `..` or a slash would put it outside the export's own folder.
+      .refine((name) => name !== '.' && name !== '..' && !/[/\\]/.test(name), 'must not be . or .. nor contain a slash or backslash: the export writes its tables in a folder of this name')
+      .describe("The source database (the db part of an export's db.schema.table)."),
     source: sourceDb.describe('The database to copy; kind is pglite, postgres, rds, dynamodb or fake.'),
     snapshot: z
       .object({

@@ -49,6 +49,8 @@ const CASES: { name: string; path: string; value?: unknown; message: RegExp; mut
   { name: 'Temporal address without a port', path: 'temporal.address', value: 'temporal', message: /is not host:port/, mutate: (c) => (c.temporal = { address: 'temporal' }) },
   { name: 'Temporal address with port 70000', path: 'temporal.address', value: 'localhost:70000', message: /port 70000 is not a port number \(1-65535\)/, mutate: (c) => (c.temporal = { address: 'localhost:70000' }) },
   { name: 'Temporal address with a bad IPv4 address', path: 'temporal.address', value: '10.0.0.300:7233', message: /host "10\.0\.0\.300" is not a host name or an IP address/, mutate: (c) => (c.temporal = { address: '10.0.0.300:7233' }) },
+  { name: 'database ..', path: 'sources.shop.database', value: '..', message: /must not be \. or \.\. nor contain a slash/, mutate: (c) => (c.sources.shop.database = '..') },
+  { name: 'database with a slash', path: 'sources.shop.database', value: 'shop/../../etc', message: /the export writes its tables in a folder of this name/, mutate: (c) => (c.sources.shop.database = 'shop/../../etc') },
   { name: 'empty include list', path: 'sources.shop.include', message: /an empty include list syncs no table: list at least one glob/, mutate: (c) => (c.sources.shop.include = []) },
   { name: 'table key not schema.table', path: 'sources.shop.tables.orders', message: /schema\.table/, mutate: (c) => (c.sources.shop.tables = { orders: {} }) },
   { name: 'max delete fraction above 1', path: 'sources.shop.safety.maxDeleteFraction', value: 1.5, message: /between 0 and 1/, mutate: (c) => (c.sources.shop.safety = { maxDeleteFraction: 1.5 }) },
