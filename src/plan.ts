@@ -164,6 +164,11 @@ function planEntry(
   if (commaKey !== undefined) {
     return `primary key column "${commaKey}" holds a comma, and the load job takes the key as a comma-separated list, so it would merge on other columns: rename the column in the source, or set tables."${t.table}".primaryKey to columns without commas`;
   }
+  // The load job reads its arguments trimmed: " id" would name column id.
+  const spaced = [...(isDynamo(source) ? [] : primaryKey), ...(cursorColumn ? [cursorColumn] : [])].find((c) => c.trim() !== c);
+  if (spaced !== undefined) {
+    return `column "${spaced}" begins or ends with white space, and the load job reads its key and cursor column names trimmed, so it would use column "${spaced.trim()}" instead: rename the column in the source, or key or read the table by other columns`;
+  }
   const columns = columnPolicies(settings?.columns);
   const hashes = Object.values(columns).some((c) => c.hash);
   const base = {

@@ -241,3 +241,14 @@ test('a key column whose name holds a comma fails its table: the load takes the 
   assert.equal(failed.status, 'failed');
   assert.match(failed.error?.message ?? '', /primary key column "a,b" holds a comma/);
 });
+
+test('a key or cursor column whose name begins or ends with white space fails its table: the load job would read another column', () => {
+  const keyed = withColumns('public.keyed', [' id'], { ' id': 'bigint', id: 'bigint' });
+  const cursored = withColumns('public.cursored', ['id'], { id: 'bigint', 'ts ': 'timestamp', ts: 'timestamp' });
+  const source = shopWith({ 'public.cursored': { cursor: { column: 'ts ' } } });
+  const { entries, notLoaded } = planTables(source, [keyed, cursored, t('public.orders', ['id'])], new Set());
+  assert.deepEqual(entries.map((e) => e.table), ['public.orders']);
+  assert.deepEqual(notLoaded.map((o) => [o.table, o.status]), [['public.keyed', 'failed'], ['public.cursored', 'failed']]);
+  assert.match(notLoaded[0]!.error?.message ?? '', /column " id" begins or ends with white space.*would use column "id" instead/);
+  assert.match(notLoaded[1]!.error?.message ?? '', /column "ts " begins or ends with white space/);
+});
