@@ -331,6 +331,15 @@ def required_arguments(options: Mapping[str, str], mode: Mode) -> tuple[str, ...
     return base + MODE_REQUIRED[mode]
 
 
+SOURCE_NAMES = ("source_database", "source_schema", "source_table")
+
+
+def name_arg(options: Mapping[str, object], name: str) -> str:
+    """A source name as given: PostgreSQL names may begin or end with spaces, and " orders" is not orders."""
+    value = options.get(name, "")
+    return "" if value is None else str(value)
+
+
 def parse_job_args(options: Mapping[str, str], mode: Mode) -> JobArgs:
     """Validates raw options (name -> value) into JobArgs; raises InvalidArgument."""
     if mode == "local":
@@ -349,7 +358,7 @@ def parse_job_args(options: Mapping[str, str], mode: Mode) -> JobArgs:
         )
 
     def get(name: str) -> str:
-        return str(options.get(name, "")).strip()
+        return name_arg(options, name) if name in SOURCE_NAMES else str(options.get(name, "")).strip()
 
     namespace, lake_table = get("namespace"), get("lake_table")
     for name, value, kind in (("namespace", namespace, "namespace"), ("lake_table", lake_table, "table")):

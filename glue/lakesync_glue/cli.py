@@ -5,6 +5,7 @@ import logging
 import sys
 from collections.abc import Mapping
 
+from .args import SOURCE_NAMES, name_arg
 from .errors import LoadError
 from .result import LoadResult, utc_now, write_result
 
@@ -26,7 +27,7 @@ def early_failure(options: Mapping[str, str], error: LoadError, started: str) ->
     def get(name: str) -> str:
         return str(options.get(name, "") or "").strip()
 
-    parts = [get("source_database"), get("source_schema"), get("source_table")]
+    parts = [name_arg(options, n) for n in SOURCE_NAMES]
     cursor = get("cursor_column")
     return LoadResult(
         table=".".join(parts) if all(parts) else "",

@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from . import storage
-from .args import Mode, parse_job_args, result_location
+from .args import Mode, name_arg, parse_job_args, result_location
 from .cli import report_early_failure
 from .errors import InternalError, InvalidArgument, LoadError
 from .result import LoadResult, utc_now
@@ -128,7 +128,7 @@ def result_path_of(options: Mapping[str, str]) -> str:
 
 def table_of(options: Mapping[str, str]) -> str:
     """The table as the plan names it (schema.table); '' when the arguments do not say."""
-    schema, table = (str(options.get(n, "") or "").strip() for n in ("source_schema", "source_table"))
+    schema, table = (name_arg(options, n) for n in ("source_schema", "source_table"))
     return f"{schema}.{table}" if schema and table else ""
 
 

@@ -145,3 +145,20 @@ def test_table_bucket_arn_parts() -> None:
         "111122223333",
         "my-tables",
     )
+
+
+def test_source_names_are_kept_as_given_not_trimmed() -> None:
+    # " orders" and "orders" are two PostgreSQL tables: trimmed, the load would read the other one's rows.
+    args = parse(source_schema=" public", source_table="orders ")
+    assert (args.source_schema, args.source_table) == (" public", "orders ")
+    assert args.target == "shop. public.orders "
+
+
+def test_an_early_failure_and_a_pack_name_the_table_as_given() -> None:
+    from lakesync_glue.cli import early_failure
+    from lakesync_glue.errors import InvalidArgument as Bad
+    from lakesync_glue.pack import table_of
+
+    options = {**BASE, "source_table": " orders"}
+    assert table_of(options) == "public. orders"
+    assert early_failure(options, Bad("x"), "2025-01-01T00:00:00Z").table == "shop.public. orders"

@@ -125,3 +125,19 @@ def test_dollar_braces_in_key_values_are_taken_literally(load: Loader, spark: An
     assert (second.inserted, second.updated, second.deleted) == (0, 1, 1)
     assert [tuple(r.values()) for r in run_query(spark, "SELECT * FROM lake.tests.dollar_keys ORDER BY code")] == [
         ("a${x}", "n1!"), ("c", "n3")]
+
+
+def test_a_table_whose_name_begins_with_a_space_loads_its_own_rows_not_the_ones_of_the_table_without_it(
+        load: Loader, spark: Any, tmp_path: Any) -> None:
+    from exportkit import TableData, write_export
+
+    columns = [col("id", "bigint"), col("owner", "text")]
+    export = write_export(tmp_path, [
+        TableData("shop", "public", "orders", columns, [(1, "orders"), (2, "orders")]),
+        TableData("shop", "public", " orders", columns, [(7, "spaced")]),
+    ])
+    result = load(export.path, "shop.public. orders", "spaced_orders", action="merge", primary_key="id")
+    assert result.status == "succeeded", result.error
+    assert result.table == "shop.public. orders"
+    got = [tuple(r.values()) for r in run_query(spark, "SELECT id, owner FROM lake.tests.spaced_orders ORDER BY id")]
+    assert got == [(7, "spaced")]
