@@ -41,6 +41,7 @@ export function buildAwsDynamoPorts(settings: AwsDynamoSettings, clients: AwsCli
   const rdsOnly = (what: string) => async (): Promise<never> => {
     throw new PortError('validation', 'NotForDynamoDB', `${what} is for RDS sources; source ${settings.source} reads DynamoDB with point-in-time exports (tableExport)`);
   };
+  const manifests = new S3Manifests(objects, exportSettings.bucket, exportSettings.prefix, settings.source);
   return {
     snapshot: { startSnapshot: rdsOnly('an RDS snapshot'), describeSnapshot: rdsOnly('an RDS snapshot') },
     export: { startExport: rdsOnly('an RDS snapshot export'), describeExport: rdsOnly('an RDS snapshot export') },
@@ -51,8 +52,8 @@ export function buildAwsDynamoPorts(settings: AwsDynamoSettings, clients: AwsCli
       listTables: () => catalog.listTables(),
       sourceTables: (tables) => catalog.sourceTables(tables),
     },
-    ...lakeSideOf(settings, clients, objects, options),
-    manifests: new S3Manifests(objects, exportSettings.bucket, exportSettings.prefix, settings.source),
+    ...lakeSideOf(settings, clients, objects, options, manifests),
+    manifests,
     retention: keepExportFiles,
     tableExport: new DynamoTableExports(ddb, objects, exportSettings),
     close: async () => {

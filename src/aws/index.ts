@@ -17,12 +17,13 @@ export function buildAwsPorts(settings: AwsSettings, clients: AwsClients, option
   const objects = new S3Objects(clients.s3);
   const snapshots = new RdsSnapshots(clients.rds, settings);
   const exports = new RdsExports(clients.rds, snapshots, settings);
+  const manifests = new S3Manifests(objects, settings.export.bucket, settings.export.prefix, settings.source);
   return {
     snapshot: snapshots,
     export: exports,
     discover: new ExportDiscovery(objects, settings.database, (exportId) => exports.exportWarnings(exportId)),
-    ...lakeSideOf(settings, clients, objects, options),
-    manifests: new S3Manifests(objects, settings.export.bucket, settings.export.prefix, settings.source),
+    ...lakeSideOf(settings, clients, objects, options, manifests),
+    manifests,
     retention: new AwsRetention(clients.rds, clients.s3, settings),
     close: async () => destroyClients(clients),
   };

@@ -2,7 +2,7 @@
  * The lake side every AWS source shares, whatever it reads: S3 Tables for the tables, Athena for
  * lineage, queries and verification, Lake Formation grants and the Glue loads.
  */
-import type { Ports } from '../ports';
+import type { ManifestStore, Ports } from '../ports';
 import { athenaLastCommit, AthenaQueries, type AthenaPolling, AthenaVerify } from './athena';
 import type { AwsClients } from './clients';
 import { GlueLoads, type GlueLoadSettings } from './glue';
@@ -23,12 +23,13 @@ export interface LakeSideOptions {
   warn?: (message: string) => void;
 }
 
-export function lakeSideOf(settings: LakeSideSettings, clients: AwsClients, objects: S3Objects, options: LakeSideOptions): Pick<Ports, 'lake' | 'load' | 'grant' | 'verify'> {
+/** `manifests`: the source's manifest store, where a namespace lakesync creates is marked until its grants are done. */
+export function lakeSideOf(settings: LakeSideSettings, clients: AwsClients, objects: S3Objects, options: LakeSideOptions, manifests?: ManifestStore): Pick<Ports, 'lake' | 'load' | 'grant' | 'verify'> {
   const queries = new AthenaQueries(clients.athena, settings, options.athenaPolling);
   const grants = new LakeFormationGrants(clients.lakeformation, settings);
   // In Lake Formation mode the Glue job role needs grants on a namespace lakesync creates.
   const lakeFormation = (settings.lakeFormation?.mode ?? 'lakeformation') === 'lakeformation';
-  const lake = new S3TablesLake(clients.s3tables, settings, lakeFormation ? async (namespace) => void (await grants.grantJobRole(namespace)) : undefined);
+  const lake = new S3TablesLake(clients.s3tables, settings, lakeFormation ? async (namespace) => void (await grants.grantJobRole(namespace)) : undefined, manifests);
   return {
     lake: {
       ensureNamespace: (namespace) => lake.ensureNamespace(namespace),

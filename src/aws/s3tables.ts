@@ -4,9 +4,14 @@
  */
 import { CreateNamespaceCommand, CreateTableBucketCommand, GetNamespaceCommand, ListTablesCommand, type S3TablesClient } from '@aws-sdk/client-s3tables';
 import { PortError } from '../errors';
-import type { LakePort } from '../ports';
+import type { LakePort, ManifestStore } from '../ports';
 import { hasAwsCode, toPortError } from './errors';
 import type { AwsSettings } from './settings';
+
+/** Where a namespace lakesync created but has not finished granting on is marked, under the source's manifests. */
+export function namespacePendingKey(namespace: string): string {
+  return `namespaces/${namespace}/created-hook-pending.json`;
+}
 
 export class S3TablesLake implements Omit<LakePort, 'query'> {
   private bucketReady: Promise<void> | undefined;
@@ -18,6 +23,12 @@ export class S3TablesLake implements Omit<LakePort, 'query'> {
     private readonly settings: Pick<AwsSettings, 'tableBucket'>,
     /** Runs once lakesync has created a namespace (Lake Formation mode: the Glue job role's grants); idempotent. */
     private readonly onNamespaceCreated?: (namespace: string) => Promise<void>,
+    /**
+     * Where a namespace about to be created is marked until `onNamespaceCreated` has succeeded, so
+     * that a retry on another worker (or after a restart) still runs it: the namespace then exists,
+     * and only the mark tells it from one that existed before lakesync.
+     */
+    private readonly marks?: ManifestStore,
   ) {}
 
   async ensureNamespace(namespace: string): Promise<void> {
@@ -26,11 +37,17 @@ export class S3TablesLake implements Omit<LakePort, 'query'> {
     const subject = `namespace ${namespace} in table bucket ${name}`;
     try {
       await this.s3tables.send(new GetNamespaceCommand({ tableBucketARN: arn, namespace }));
-      if (this.unfinished.has(namespace)) await this.namespaceCreated(namespace);
-      return;
     } catch (err) {
       if (!hasAwsCode(err, 'NotFoundException')) throw toPortError(err, { service: 'S3Tables', operation: 'GetNamespace', subject });
+      return this.createNamespace(namespace, subject);
     }
+    if (this.unfinished.has(namespace) || (await this.marked(namespace))) await this.namespaceCreated(namespace);
+  }
+
+  private async createNamespace(namespace: string, subject: string): Promise<void> {
+    const { arn } = this.settings.tableBucket;
+    // Marked before it exists: a worker lost between creating it and its hook leaves the mark for the retry.
+    if (this.onNamespaceCreated && this.marks) await this.marks.put(namespacePendingKey(namespace), { namespace, tableBucket: arn, since: new Date().toISOString() });
     try {
       await this.s3tables.send(new CreateNamespaceCommand({ tableBucketARN: arn, namespace: [namespace] }));
     } catch (err) {
@@ -65,7 +82,20 @@ export class S3TablesLake implements Omit<LakePort, 'query'> {
     if (!this.onNamespaceCreated) return;
     this.unfinished.add(namespace);
     await this.onNamespaceCreated(namespace);
+    if (this.marks) await this.marks.delete(this.marks.ref(namespacePendingKey(namespace)));
     this.unfinished.delete(namespace);
+  }
+
+  /** Whether a worker marked the namespace as created by lakesync with its hook not done yet. */
+  private async marked(namespace: string): Promise<boolean> {
+    if (!this.onNamespaceCreated || !this.marks) return false;
+    try {
+      await this.marks.get(this.marks.ref(namespacePendingKey(namespace)));
+      return true;
+    } catch (err) {
+      if (err instanceof PortError && err.kind === 'not-found') return false;
+      throw err;
+    }
   }
 
   /**

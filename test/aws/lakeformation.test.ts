@@ -7,7 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { BatchGrantPermissionsCommand, ListPermissionsCommand, type Resource } from '@aws-sdk/client-lakeformation';
+import { BatchGrantPermissionsCommand, type LakeFormationClient, ListPermissionsCommand, type Resource } from '@aws-sdk/client-lakeformation';
+import { CreateBucketCommand, GetObjectCommand } from '@aws-sdk/client-s3';
 import { CreateNamespaceCommand, GetNamespaceCommand } from '@aws-sdk/client-s3tables';
 import { buildAwsPorts } from '../../src/aws';
 import { type AwsClients, createClients, destroyClients } from '../../src/aws/clients';
@@ -42,6 +43,8 @@ describe('Lake Formation mode on moto', () => {
     settings = awsSettings('shop', awsSource({ endpoint: moto.endpoint }), { glueScriptsDir: glueScriptsFixture() });
     clients = createClients(settings);
     ports = buildAwsPorts(settings, clients);
+    // The source's manifests live in the export bucket.
+    await clients.s3.send(new CreateBucketCommand({ Bucket: settings.export.bucket, ...(settings.region === 'us-east-1' ? {} : { CreateBucketConfiguration: { LocationConstraint: settings.region as never } }) }));
   });
   after(async () => {
     if (clients) destroyClients(clients);
@@ -61,6 +64,34 @@ describe('Lake Formation mode on moto', () => {
     const again = await new LakeFormationGrants(clients.lakeformation, settings).grantJobRole('shop');
     assert.deepEqual(again, { granted: 0, alreadyGranted: 2 });
     assert.deepEqual(await held(GLUE_ROLE, database('shop')), ['CREATE_TABLE', 'DESCRIBE']);
+  });
+
+  test('a namespace created by a worker that was lost before its grants gets them when another worker retries', async () => {
+    // The first worker creates the namespace, then its grant fails (as if it were stopped right there).
+    const lost = Object.create(clients.lakeformation) as LakeFormationClient;
+    lost.send = (async (command: unknown) => {
+      if (command instanceof BatchGrantPermissionsCommand) throw Object.assign(new Error('worker stopped'), { name: 'InternalServiceException', $fault: 'server' });
+      return clients.lakeformation.send(command as never);
+    }) as never;
+    const first = buildAwsPorts(settings, { ...clients, lakeformation: lost });
+    await assert.rejects(first.lake.ensureNamespace('retried'));
+    assert.deepEqual(await held(GLUE_ROLE, database('retried')), []);
+
+    // The retry runs on another worker (a new process): the namespace exists already.
+    const second = buildAwsPorts(settings, clients);
+    await second.lake.ensureNamespace('retried');
+    assert.deepEqual(await held(GLUE_ROLE, database('retried')), ['CREATE_TABLE', 'DESCRIBE']);
+    assert.deepEqual(await held(GLUE_ROLE, everyTable('retried')), ['ALL']);
+
+    // Done once: a later worker finds nothing left to grant and asks Lake Formation nothing.
+    let asked = 0;
+    const counting = Object.create(clients.lakeformation) as LakeFormationClient;
+    counting.send = (async (command: unknown) => {
+      asked++;
+      return clients.lakeformation.send(command as never);
+    }) as never;
+    await buildAwsPorts(settings, { ...clients, lakeformation: counting }).lake.ensureNamespace('retried');
+    assert.equal(asked, 0);
   });
 
   test('a namespace that existed before lakesync is left as it is', async () => {
@@ -84,6 +115,7 @@ describe('Lake Formation mode against aws-sdk-client-mock', () => {
     mocks.s3tables.on(CreateNamespaceCommand).resolves({ namespace: ['shop'] });
     mocks.lakeformation.on(ListPermissionsCommand).resolves({ PrincipalResourcePermissions: [] });
     mocks.lakeformation.on(BatchGrantPermissionsCommand).rejectsOnce(awsError('AccessDeniedException', 'User is not authorized to perform: lakeformation:BatchGrantPermissions', 403)).resolves({ Failures: [] });
+    mocks.s3.on(GetObjectCommand).rejects(awsError('NoSuchKey', 'The specified key does not exist.', 404));
 
     const err = await portError(ports.lake.ensureNamespace('shop'));
     assert.equal(err.kind, 'access-denied');
