@@ -139,11 +139,26 @@ function queryFailure(id: string, state: string, execution: QueryExecution | und
   const errorType = execution?.Status?.AthenaError?.ErrorType;
   const hint = lakeFormationHint(reason, `the principal running Athena queries in workgroup ${workgroup}`);
   const retryable = state === 'FAILED' && execution?.Status?.AthenaError?.Retryable === true;
-  return new PortError(
+  // Athena's error category 2 is a user error: the statement itself (syntax, a column or function it names); not a permission, which has its hint.
+  const refusedSql = state === 'FAILED' && !retryable && execution?.Status?.AthenaError?.ErrorCategory === 2 && hint === undefined;
+  return new AthenaQueryError(
     retryable ? 'transient' : 'failed',
     `AthenaQuery${state === 'CANCELLED' ? 'Cancelled' : 'Failed'}`,
     `Athena query ${id} for ${subject} ${state}${errorType !== undefined ? ` (error type ${errorType})` : ''}: ${reason}${hint ? ` (${hint})` : ''}`,
+    refusedSql ? reason : undefined,
   );
+}
+
+/** A query that ended FAILED or CANCELLED; `refusedSql`: Athena's reason when it refused the statement itself. */
+export class AthenaQueryError extends PortError {
+  constructor(
+    kind: PortError['kind'],
+    code: string,
+    message: string,
+    readonly refusedSql?: string,
+  ) {
+    super(kind, code, message);
+  }
 }
 
 /** The lake table's name in Athena SQL: `"s3tablescatalog/<bucket>"."<namespace>"."<table>"`. */
@@ -214,7 +229,14 @@ export class AthenaVerify implements VerifyPort {
     for (const check of req.checks) {
       progress?.(check.name);
       const sql = check.sql.replaceAll('{table}', qualifiedTable(this.settings, req.namespace, req.lakeTable));
-      const actual = firstValue(await this.queries.run(sql, `${subject}, check ${check.name}`, req.namespace, { signal, maxRows: 1 }));
+      let actual: string | undefined;
+      try {
+        actual = firstValue(await this.queries.run(sql, `${subject}, check ${check.name}`, req.namespace, { signal, maxRows: 1 }));
+      } catch (err) {
+        // SQL that Athena refuses is the check's failure, as on the local runner; outages and permissions stay the step's.
+        if (!(err instanceof AthenaQueryError) || err.refusedSql === undefined) throw err;
+        actual = `error: ${err.refusedSql}`;
+      }
       checks.push({ name: check.name, expected: String(check.expect), actual: actual ?? NO_ROWS, passed: checkPassed(check.expect, actual) });
     }
     return { passed: checks.every((c) => c.passed), checks };

@@ -90,6 +90,44 @@ test('configured checks substitute {table} and compare numbers and strings', asy
   assert.equal(mocks.athena.commandCalls(StartQueryExecutionCommand)[1]!.args[0].input.QueryString, 'SELECT count(*) FROM "s3tablescatalog/shop-lake"."shop"."orders" WHERE total < 0');
 });
 
+test('a configured check whose SQL Athena refuses fails as that check, with the reason, as it does locally', async () => {
+  const { mocks, ports } = mockedAws();
+  let next = 0;
+  mocks.athena.on(StartQueryExecutionCommand).callsFake(() => ({ QueryExecutionId: `q${++next}` }));
+  mocks.athena.on(GetQueryExecutionCommand).callsFake((i: { QueryExecutionId: string }) =>
+    i.QueryExecutionId === 'q2'
+      ? { QueryExecution: { Status: { State: 'FAILED', AthenaError: { ErrorCategory: 2, ErrorType: 1006, Retryable: false, ErrorMessage: "COLUMN_NOT_FOUND: line 1:8: Column 'totl' cannot be resolved" } } } }
+      : { QueryExecution: { Status: { State: 'SUCCEEDED' } } },
+  );
+  mocks.athena.on(GetQueryResultsCommand).resolves({ ResultSet: { ResultSetMetadata: { ColumnInfo: [{ Name: 'v', Type: 'varchar' }] }, Rows: [{ Data: [{ VarCharValue: '42' }] }] } });
+  const outcome = await ports.verify.verify({
+    ...verifyReq,
+    checks: [
+      { name: 'no negative totals', sql: 'SELECT count(*) FROM {table} WHERE totl < 0', expect: 0 },
+      { name: 'rows', sql: 'SELECT count(*) FROM {table}', expect: 42 },
+    ],
+  });
+  assert.equal(outcome.passed, false);
+  assert.equal(outcome.checks[1]!.name, 'no negative totals');
+  assert.equal(outcome.checks[1]!.passed, false);
+  assert.match(outcome.checks[1]!.actual, /^error: .*COLUMN_NOT_FOUND: line 1:8: Column 'totl' cannot be resolved/);
+  assert.deepEqual(outcome.checks[2], { name: 'rows', expected: '42', actual: '42', passed: true });
+});
+
+test('a check refused for a Lake Formation permission still fails the step with the permission to grant', async () => {
+  const { mocks, ports } = mockedAws();
+  let next = 0;
+  mocks.athena.on(StartQueryExecutionCommand).callsFake(() => ({ QueryExecutionId: `q${++next}` }));
+  mocks.athena.on(GetQueryExecutionCommand).callsFake((i: { QueryExecutionId: string }) =>
+    i.QueryExecutionId === 'q2'
+      ? { QueryExecution: { Status: { State: 'FAILED', AthenaError: { ErrorCategory: 2, Retryable: false, ErrorMessage: 'Insufficient Lake Formation permission(s) on orders' } } } }
+      : { QueryExecution: { Status: { State: 'SUCCEEDED' } } },
+  );
+  mocks.athena.on(GetQueryResultsCommand).resolves({ ResultSet: { ResultSetMetadata: { ColumnInfo: [{ Name: 'v', Type: 'varchar' }] }, Rows: [{ Data: [{ VarCharValue: '42' }] }] } });
+  const err = await portError(ports.verify.verify({ ...verifyReq, checks: [{ name: 'rows', sql: 'SELECT count(*) FROM {table}', expect: 42 }] }));
+  assert.match(err.message, /check rows FAILED.*lacks a Lake Formation permission/);
+});
+
 test('an incremental verify counts the rows the snapshot added to its parent, both counted by Athena', async () => {
   const { mocks, ports } = mockedAws();
   const answers: Record<string, string | null> = { q1: '8744736658442914000', q2: '130', q3: '100' };
