@@ -99,7 +99,8 @@ export class LakeFormationGrants implements GrantPort {
         );
       } catch (err) {
         const subject = `${grant.label} for ${grant.principal}`;
-        throw toPortError(err, { service: 'LakeFormation', operation: 'ListPermissions', subject, ...(awsErrorKind(err) === 'access-denied' ? { hint: adminHint(catalogId) } : {}) });
+        const hint = grantHint(awsErrorKind(err), grant, catalogId);
+        throw toPortError(err, { service: 'LakeFormation', operation: 'ListPermissions', subject, ...(hint ? { hint } : {}) });
       }
       for (const entry of page.PrincipalResourcePermissions ?? []) {
         if (entry.Principal?.DataLakePrincipalIdentifier !== grant.principal) continue;
@@ -125,7 +126,8 @@ export class LakeFormationGrants implements GrantPort {
     } catch (err) {
       const first = grants[0]!;
       const subject = grants.length === 1 ? `${first.permissions.join(', ')} on ${first.label} to ${first.principal}` : `${grants.length} grants (${first.principal}, ...)`;
-      throw toPortError(err, { service: 'LakeFormation', operation: 'BatchGrantPermissions', subject, ...(awsErrorKind(err) === 'access-denied' ? { hint: adminHint(catalogId) } : {}) });
+      const hint = grants.length === 1 ? grantHint(awsErrorKind(err), first, catalogId) : awsErrorKind(err) === 'access-denied' ? adminHint(catalogId) : awsErrorKind(err) === 'validation' ? 'check grants[] in lakesync.yaml' : undefined;
+      throw toPortError(err, { service: 'LakeFormation', operation: 'BatchGrantPermissions', subject, ...(hint ? { hint } : {}) });
     }
     for (const failure of out.Failures ?? []) {
       const code = failure.Error?.ErrorCode ?? 'GrantFailed';
@@ -134,13 +136,7 @@ export class LakeFormationGrants implements GrantPort {
       // The same codes as a call's own errors: a concurrent change or an internal error is retried, not a failed table.
       const kind = awsErrorKind({ name: code });
       const fix =
-        kind === 'access-denied'
-          ? adminHint(catalogId)
-          : kind === 'not-found'
-            ? `the principal or the ${grant.label} does not exist in catalog ${catalogId}: check grants[].principal and that the table was loaded`
-            : kind === 'transient' || kind === 'throttled'
-              ? 'a temporary Lake Formation condition; the step is retried with backoff'
-              : 'check grants[] in lakesync.yaml';
+        kind === 'transient' || kind === 'throttled' ? 'a temporary Lake Formation condition; the step is retried with backoff' : (grantHint(kind, grant, catalogId) ?? 'check grants[] in lakesync.yaml');
       throw new PortError(
         kind,
         code,
@@ -155,6 +151,15 @@ function someColumnsOnly(resource: Resource | undefined): boolean {
   const columns = resource?.TableWithColumns;
   if (!columns) return false;
   return (columns.ColumnNames?.length ?? 0) > 0 || (columns.ColumnWildcard?.ExcludedColumnNames?.length ?? 0) > 0 || !columns.ColumnWildcard;
+}
+
+/** What to do when Lake Formation refuses a grant, or a read of what a principal holds, as `kind`; undefined when the general fix applies. */
+function grantHint(kind: string, grant: WantedGrant, catalogId: string): string | undefined {
+  if (kind === 'access-denied') return adminHint(catalogId);
+  if (kind === 'not-found') return `the principal or the ${grant.label} does not exist in catalog ${catalogId}: check grants[].principal and that the table was loaded`;
+  // The principal comes from grants[], the resource from the namespace and the loaded table: not from the aws section.
+  if (kind === 'validation') return `Lake Formation refused the principal or the ${grant.label} in catalog ${catalogId}: check grants[].principal and its permissions in lakesync.yaml`;
+  return undefined;
 }
 
 function adminHint(catalogId: string): string {

@@ -53,6 +53,18 @@ test('a call-level AccessDeniedException says which principal could not be grant
   assert.match(err.message, new RegExp(`LakeFormation BatchGrantPermissions for DESCRIBE on namespace shop to ${READER} failed with AccessDeniedException`));
 });
 
+test('a principal or table Lake Formation does not know, found when reading what is held, points at grants[] and the table, not the aws section', async () => {
+  for (const [code, status] of [['InvalidInputException', 400], ['EntityNotFoundException', 400]] as const) {
+    const { mocks, ports } = mockedAws();
+    mocks.lakeformation.on(ListPermissionsCommand).rejects(awsError(code, 'Principal or resource not found', status));
+    const err = await portError(ports.grant.grant(grantReq));
+    assert.equal(err.retryable, false, code);
+    assert.match(err.message, new RegExp(`ListPermissions for namespace shop for ${READER} failed with ${code}`), code);
+    assert.match(err.message, /check grants\[\]\.principal/, code);
+    assert.doesNotMatch(err.message, /aws section/, code);
+  }
+});
+
 test('Athena verify queries the row count at the load snapshot in the configured workgroup and output location', async () => {
   const { mocks, ports } = mockedAws();
   mocks.athena.on(StartQueryExecutionCommand).resolves({ QueryExecutionId: 'q1' });
