@@ -224,7 +224,9 @@ function queryError(where: string, err: unknown): Error {
   if (code === '25006') {
     return new PortError('failed', 'CatalogReadOnly', `${where} is read-only: ${errorMessage(err)} (25006); it only reads the table list and primary keys`, { cause: err });
   }
-  const kind = code && /^(08|57P)/.test(code) ? 'transient' : 'failed';
+  // Connection lost (08), server shutting down (57P), statement timeout (57014), a replica's recovery
+  // conflict or a deadlock (40001, 40P01), insufficient resources (53): the same read succeeds later.
+  const kind = code && /^(08|57P|57014$|40001$|40P01$|53)/.test(code) ? 'transient' : 'failed';
   return new PortError(kind, code ? `pg:${code}` : 'CatalogQueryFailed', `reading ${where} failed: ${errorMessage(err)}${code ? ` (${code})` : ''}`, { cause: err });
 }
 

@@ -186,3 +186,35 @@ function awsSourceInput(): Record<string, unknown> {
     },
   };
 }
+
+describe('catalog reads cut short by the database', () => {
+  /** A connection whose catalog queries fail with the given PostgreSQL error. */
+  const failingReads = (code: string, message: string) => (): CatalogConnection => ({
+    connect: async () => undefined,
+    query: async (config) => {
+      if (typeof config !== 'string') throw Object.assign(new Error(message), { code });
+      return { rows: [] };
+    },
+    end: async () => undefined,
+    on: () => undefined,
+  });
+  const settings: CatalogSettings = { host: HOST, port: 5432, database: 'shop', user: 'lakesync', auth: { kind: 'iam' }, sslmode: 'verify-full', region: REGION };
+
+  test('a statement timeout, a recovery conflict on a replica or a lack of resources is retried, naming the catalog', async () => {
+    for (const [code, message] of [
+      ['57014', 'canceling statement due to statement timeout'],
+      ['40001', 'canceling statement due to conflict with recovery'],
+      ['53200', 'out of memory'],
+    ] as const) {
+      const catalog = new SourceCatalog(settings, { signToken: async () => 'token', open: failingReads(code, message) });
+      const err = await rejection(catalog.tables());
+      assert.equal(err.retryable, true, code);
+      assert.match(err.message, new RegExp(`reading the source catalog postgres://lakesync@${HOST.replaceAll('.', '\\.')}:5432/shop failed: ${message} \\(${code}\\)`), code);
+    }
+  });
+
+  test('a query the catalog refuses for good is not retried', async () => {
+    const catalog = new SourceCatalog(settings, { signToken: async () => 'token', open: failingReads('42501', 'permission denied for table pg_class') });
+    assert.equal((await rejection(catalog.tables())).retryable, false);
+  });
+});
