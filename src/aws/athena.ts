@@ -137,7 +137,12 @@ function sameRow(row: (string | null)[], columns: string[]): boolean {
 function queryFailure(id: string, state: string, execution: QueryExecution | undefined, subject: string, workgroup: string): PortError {
   const reason = execution?.Status?.AthenaError?.ErrorMessage ?? execution?.Status?.StateChangeReason ?? 'Athena gave no reason';
   const errorType = execution?.Status?.AthenaError?.ErrorType;
-  const hint = lakeFormationHint(reason, `the principal running Athena queries in workgroup ${workgroup}`);
+  const hint =
+    lakeFormationHint(reason, `the principal running Athena queries in workgroup ${workgroup}`) ??
+    // lakesync stops only queries it has given up on, and reports those itself: this one was cancelled by Athena or by someone else.
+    (state === 'CANCELLED'
+      ? `lakesync did not cancel it: the per-query data usage limit of workgroup ${workgroup} (BytesScannedCutoffPerQuery) cancels a query that scans more, or someone stopped it; raise or remove the limit, then run it again (for a table's verification, rerun the table)`
+      : undefined);
   const retryable = state === 'FAILED' && execution?.Status?.AthenaError?.Retryable === true;
   // Athena's error category 2 is a user error: the statement itself (syntax, a column or function it names); not a permission, which has its hint.
   const refusedSql = state === 'FAILED' && !retryable && execution?.Status?.AthenaError?.ErrorCategory === 2 && hint === undefined;

@@ -207,6 +207,17 @@ test('a FAILED Athena query fails verification with its reason, not retried', as
   assert.equal(err.message, "Athena query q9 for verify of public.orders (shop.orders), row count FAILED (error type 1006): TABLE_NOT_FOUND: line 1:22: Table 'shop.orders' does not exist");
 });
 
+test('a query Athena cancelled (its workgroup\'s per-query data limit, or someone else) says so and what to do', async () => {
+  const { mocks, ports } = mockedAws();
+  mocks.athena.on(StartQueryExecutionCommand).resolves({ QueryExecutionId: 'q12' });
+  mocks.athena.on(GetQueryExecutionCommand).resolves({ QueryExecution: { Status: { State: 'CANCELLED', StateChangeReason: 'Query cancelled: Bytes scanned limit was exceeded' } } });
+  const err = await portError(ports.verify.verify(verifyReq));
+  assert.equal(err.code, 'AthenaQueryCancelled');
+  assert.equal(err.retryable, false);
+  assert.match(err.message, /Athena query q12 for verify of public\.orders \(shop\.orders\), row count CANCELLED: Query cancelled: Bytes scanned limit was exceeded/);
+  assert.match(err.message, /per-query data usage limit of workgroup primary.*rerun the table/);
+});
+
 test('a query refused for lakeformation:GetDataAccess says who lacks it', async () => {
   const { mocks, ports } = mockedAws();
   mocks.athena.on(StartQueryExecutionCommand).resolves({ QueryExecutionId: 'q10' });
