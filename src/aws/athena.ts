@@ -59,11 +59,13 @@ export class AthenaQueries {
     );
     const id = started.QueryExecutionId;
     if (!id) throw new PortError('failed', 'NoQueryExecutionId', `Athena StartQueryExecution for ${subject} returned no QueryExecutionId`);
-    await this.waitForSuccess(id, subject, signal);
-    return this.results(id, subject, options.maxRows);
+    const execution = await this.waitForSuccess(id, subject, signal);
+    // Only a query's (DML) answer repeats the column names as its first row; SHOW, DESCRIBE (UTILITY) and DDL answers do not.
+    const header = execution?.StatementType !== 'UTILITY' && execution?.StatementType !== 'DDL';
+    return this.results(id, subject, options.maxRows, header);
   }
 
-  private async waitForSuccess(id: string, subject: string, signal?: AbortSignal): Promise<void> {
+  private async waitForSuccess(id: string, subject: string, signal?: AbortSignal): Promise<QueryExecution | undefined> {
     const deadline = Date.now() + this.polling.timeoutMs;
     let waitMs = this.polling.initialMs;
     for (;;) {
@@ -80,7 +82,7 @@ export class AthenaQueries {
         throw err;
       });
       const state = execution?.Status?.State ?? 'UNKNOWN';
-      if (state === 'SUCCEEDED') return;
+      if (state === 'SUCCEEDED') return execution;
       if (state === 'FAILED' || state === 'CANCELLED') throw queryFailure(id, state, execution, subject, this.settings.athena.workgroup);
       if (Date.now() + waitMs > deadline) {
         // The retry starts a query of its own: this one would go on holding the workgroup's capacity and scanning (billed).
@@ -109,7 +111,7 @@ export class AthenaQueries {
     }
   }
 
-  private async results(id: string, subject: string, maxRows = Infinity): Promise<QueryResult> {
+  private async results(id: string, subject: string, maxRows = Infinity, header = true): Promise<QueryResult> {
     let columns: string[] = [];
     const rows: (string | null)[][] = [];
     let token: string | undefined;
@@ -121,7 +123,7 @@ export class AthenaQueries {
       if (first) columns = (page.ResultSet?.ResultSetMetadata?.ColumnInfo ?? []).map((c) => c.Label ?? c.Name ?? '');
       const pageRows = (page.ResultSet?.Rows ?? []).map((r) => (r.Data ?? []).map((d) => d.VarCharValue ?? null));
       // Athena repeats the column names as the first row of a SELECT's first page.
-      if (first && pageRows.length > 0 && columns.length > 0 && sameRow(pageRows[0]!, columns)) pageRows.shift();
+      if (header && first && pageRows.length > 0 && columns.length > 0 && sameRow(pageRows[0]!, columns)) pageRows.shift();
       rows.push(...pageRows);
       token = rows.length >= maxRows ? undefined : page.NextToken;
       first = false;

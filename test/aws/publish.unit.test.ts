@@ -252,6 +252,16 @@ test('Athena results across pages are read, the header row skipped once', async 
   assert.deepEqual(await ports.lake.query!('SELECT id FROM shop.orders'), [{ id: '1' }, { id: 'id' }, { id: null }]);
 });
 
+test('SHOW and DESCRIBE answers have no header row: a first row that reads like the column name is kept', async () => {
+  const { mocks, ports } = mockedAws();
+  mocks.athena.on(StartQueryExecutionCommand).resolves({ QueryExecutionId: 'q13' });
+  mocks.athena.on(GetQueryExecutionCommand).resolves({ QueryExecution: { StatementType: 'UTILITY', Status: { State: 'SUCCEEDED' } } });
+  mocks.athena.on(GetQueryResultsCommand).resolves({
+    ResultSet: { ResultSetMetadata: { ColumnInfo: [{ Name: 'field', Type: 'varchar' }] }, Rows: [{ Data: [{ VarCharValue: 'field' }] }, { Data: [{ VarCharValue: 'id' }] }] },
+  });
+  assert.deepEqual(await ports.lake.query!('SHOW COLUMNS FROM shop.forms'), [{ field: 'field' }, { field: 'id' }]);
+});
+
 test('columns of one name (SELECT a.id, b.id) each keep their value: the second is id_2', async () => {
   const { mocks, ports } = mockedAws();
   mocks.athena.on(StartQueryExecutionCommand).resolves({ QueryExecutionId: 'q13' });
