@@ -19,7 +19,9 @@ export function temporalTarget(config: LakesyncConfig): TemporalTarget {
   // Checked as temporal.address is: the variable wins over the config, so a typo there would go unseen.
   const problem = fromEnv !== undefined ? hostPortProblem(fromEnv) : undefined;
   if (problem) throw new ConfigError([{ path: 'TEMPORAL_ADDRESS (environment variable)', value: fromEnv, message: problem }]);
-  const address = fromEnv ?? config.temporal.address ?? env.connectionOptions.address ?? 'localhost:7233';
+  // As for the namespace, a profile (the Temporal CLI's envconfig) wins over the config: its TLS and
+  // API key belong to its own server, never to the config's (the starter config names localhost:7233).
+  const address = fromEnv ?? env.connectionOptions.address ?? config.temporal.address ?? 'localhost:7233';
   return {
     address,
     namespace: nameFromEnv('TEMPORAL_NAMESPACE', 'namespace') ?? env.namespace ?? config.temporal.namespace,
