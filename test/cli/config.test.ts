@@ -620,6 +620,25 @@ describe('docker-compose.yml, Dockerfile and the bin script', () => {
     assert.match(dockerfile, /^ENTRYPOINT \["tini", "--", "node", "bin\/lakesync\.js"\]$/m);
   });
 
+  it("the image gives the worker every tool the embedded mode resolves, at the bootstrap's versions: Java, Python, the Iceberg runtime and the PostgreSQL JDBC driver of extract: direct", () => {
+    const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+    const bootstrap = readFileSync(join(ROOT, 'scripts/bootstrap.sh'), 'utf8');
+    const env = new Map([...dockerfile.matchAll(/\b(JAVA_HOME|LAKESYNC_[A-Z_]+)=(\S+)/g)].map((m) => [m[1]!, m[2]!]));
+    // The variables src/toolchain.ts reads (the Temporal CLI is for dev servers only, never started in the image).
+    const toolchainSource = readFileSync(join(ROOT, 'src/toolchain.ts'), 'utf8');
+    const variables = [...new Set([...toolchainSource.matchAll(/\b(JAVA_HOME|LAKESYNC_[A-Z_]+)\b/g)].map((m) => m[1]!))].filter((v) => v !== 'LAKESYNC_TEMPORAL_BIN');
+    assert.ok(variables.includes('LAKESYNC_POSTGRES_JDBC_JAR'), variables.join(', '));
+    for (const variable of variables) assert.ok(env.has(variable), `the Dockerfile sets no ${variable}`);
+    const version = (name: string) => bootstrap.match(new RegExp(`^${name}=(\\S+)$`, 'm'))?.[1];
+    for (const [name, artifact] of [['ICEBERG_VERSION', 'org.apache.iceberg:iceberg-spark-runtime-3.5_2.12'], ['POSTGRES_JDBC_VERSION', 'org.postgresql:postgresql']] as const) {
+      assert.ok(version(name), name);
+      assert.ok(dockerfile.includes(`-Dartifact=${artifact}:${version(name)!}`), `the image fetches ${artifact}:${version(name)!}`);
+    }
+    for (const jar of [env.get('LAKESYNC_ICEBERG_JAR')!, env.get('LAKESYNC_POSTGRES_JDBC_JAR')!]) {
+      assert.match(dockerfile, new RegExp(`^COPY --from=jars \\S+ ${jar.replace(/[.]/g, '\\.')}$`, 'm'), `the image holds ${jar}`);
+    }
+  });
+
   it('bin/lakesync.js runs the compiled CLI from dist/', async (t) => {
     const bin = readFileSync(join(ROOT, 'bin/lakesync.js'), 'utf8');
     assert.match(bin, /^#!\/usr\/bin\/env node/);
