@@ -416,6 +416,16 @@ describe('lakesync plan and config entries that match no table', () => {
     assert.match(text.stdout, /^warning: exclude entry "public\.customer_pii" matches no table/m);
   });
 
+  it("the README's configuration example validates as written", async () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const block = /## Configuration[\s\S]*?```yaml\n(temporal:\n[\s\S]*?)```/.exec(readme);
+    assert.ok(block, 'the README has the configuration example');
+    const file = join(tmp.dir, 'readme-config.yaml');
+    writeFileSync(file, block[1]!);
+    const run = await inProcess(['validate', '--config', file]);
+    assert.equal(run.code, 0, run.stderr);
+  });
+
   it("the README's DynamoDB source validates as written", async () => {
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
     const block = /```yaml\n(sources:\n {2}shop-ddb:\n[\s\S]*?)```/.exec(readme);
