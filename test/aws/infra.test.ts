@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -92,6 +92,24 @@ test('the resources moto cannot create are in the template as lakesync expects t
   assert.equal(r.ReaderTableBucketPolicy?.Condition, 'ReadersByBucketPolicy');
   for (const id of ['LakeFormationDataAccessRole', 'TableBucketsRegistration', 'S3TablesCatalog']) assert.equal(r[id]?.Condition, 'IntegrateWithLakeFormation', `${id} is made without RegisterWithLakeFormation`);
   assert.equal(r.TableBucketsRegistration!.Properties!.WithFederation, true);
+});
+
+test("docs/aws-setup.md's parameter table has a row for every parameter of the template, with its default, and the outputs table every output", () => {
+  const template = loadTemplate() as unknown as { Parameters: Record<string, { Default?: string }>; Outputs: Record<string, unknown> };
+  const doc = readFileSync(join(repoRoot(), 'docs/aws-setup.md'), 'utf8');
+  const table = (header: string) => {
+    const start = doc.indexOf(header);
+    assert.ok(start >= 0, header);
+    return doc.slice(start).split('\n\n')[0]!.split('\n').slice(2).map((line) => line.split('|').slice(1, -1).map((cell) => cell.trim()));
+  };
+  const params = new Map(table('| parameter | default | meaning |').flatMap(([names, def]) => [...names!.matchAll(/`(\w+)`/g)].map((m) => [m[1]!, def!.replace(/`/g, '')] as const)));
+  for (const [name, p] of Object.entries(template.Parameters)) {
+    assert.ok(params.has(name), `docs/aws-setup.md documents no parameter ${name}`);
+    assert.equal(params.get(name), String(p.Default ?? ''), `the default of ${name}`);
+  }
+  assert.deepEqual([...params.keys()].filter((n) => !(n in template.Parameters)), [], 'documented parameters the template does not have');
+  const outputs = new Set(table('| output | `lakesync.yaml` |').flatMap(([names]) => [...names!.matchAll(/`(\w+)`/g)].map((m) => m[1]!)));
+  assert.deepEqual(Object.keys(template.Outputs).filter((o) => !outputs.has(o)), [], 'outputs the table does not name');
 });
 
 test('the export lifecycle rule expires the exports lakesync names, never its manifests', () => {
