@@ -6,6 +6,7 @@
  */
 import { type ColumnPolicy, columnPolicies, columnPolicyProblems } from '../config/columns';
 import type { SourceConfig } from '../config/schema';
+import { selectTable } from '../config/tables';
 import type { DiscoveredTable } from '../model';
 import { shown, columns as textColumns } from './format';
 import { jobColumnTypes } from './lake-types';
@@ -30,6 +31,8 @@ export interface SchemaTable {
   columns: SchemaColumn[];
   /** Problems of the table's column policies: the plan fails the table with them. */
   problems: string[];
+  /** The include/exclude rule that leaves the table out: it is never exported and has no lake columns. */
+  excludedBy?: string;
 }
 
 export interface SchemaReport {
@@ -47,6 +50,13 @@ export function buildSchema(name: string, source: SourceConfig, tables: Discover
     const settings = source.tables[t.table];
     const policies = columnPolicies(settings?.columns);
     const primaryKey = settings?.primaryKey ?? t.primaryKey ?? [];
+    const selection = selectTable(source, t.table);
+    if (!selection.included) {
+      // The plan skips the table, so its policies are never checked, and no column reaches the lake.
+      i += t.columns.length;
+      const columns = t.columns.map((c) => ({ column: c.columnName, sourceType: sourceTypeText(c), lakeColumn: null, lakeType: null, policy: policyWords(policies[c.columnName]), from: `table excluded (${selection.rule})` }));
+      return { table: t.table, primaryKey, columns, problems: [], excludedBy: selection.rule };
+    }
     const keyFrom = settings?.primaryKey ? 'configured' : primaryKey.length > 0 ? 'source' : 'none';
     const problems = columnPolicyProblems(t.table, settings?.columns, t.columns.map((c) => ({ name: c.columnName, originalType: c.originalType })), primaryKey, keyFrom);
     const columns = t.columns.map((c) => {
@@ -94,7 +104,7 @@ function policyWords(p: ColumnPolicy | undefined): string {
 export function schemaLines(report: SchemaReport): string[] {
   const lines = [`columns of ${report.source} from ${report.columnsFrom}`];
   for (const t of report.tables) {
-    lines.push('', shown(`${t.table}${t.primaryKey.length > 0 ? ` (key ${t.primaryKey.join(', ')})` : ''}`));
+    lines.push('', shown(`${t.table}${t.primaryKey.length > 0 ? ` (key ${t.primaryKey.join(', ')})` : ''}${t.excludedBy ? `: excluded (${t.excludedBy}): never exported, no lake table` : ''}`));
     const rows = t.columns.map((c) => [c.column, c.sourceType, c.lakeColumn ?? '(excluded)', c.lakeType ?? '-', c.policy, c.from]);
     lines.push(...textColumns(['SOURCE COLUMN', 'SOURCE TYPE', 'LAKE COLUMN', 'LAKE TYPE', 'POLICY', 'FROM'], rows).map((l) => `  ${l}`));
     for (const c of t.columns) if (c.warning) lines.push(`  warning: ${shown(c.column)}: ${shown(c.warning)}`);
