@@ -9,6 +9,10 @@ npm run --silent build || { echo "TypeScript build failed"; echo "0 passed, 1 fa
 PY=$(node -e 'console.log(require("./.lakesync/toolchain.json").python)')
 export LAKESYNC_ICEBERG_JAR=$(node -e 'console.log(require("./.lakesync/toolchain.json").icebergJar)')
 mkdir -p .lakesync/test-results
+# The tests name their own Temporal servers: a Temporal CLI profile of this machine's user (whose
+# address and namespace win over lakesync.yaml) must not send them elsewhere.
+export TEMPORAL_CONFIG_FILE="$PWD/.lakesync/test-results/no-temporal-profile.toml"
+unset TEMPORAL_PROFILE
 
 # Two lanes run side by side, each one file at a time (every file starts its own servers):
 #   spark: test/local (Spark, PostgreSQL), then the Glue job's pytest suite;

@@ -39,6 +39,8 @@ export interface CliRun {
 export function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env = { ...process.env, ...extra };
   for (const key of ['TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'LAKESYNC_TASK_QUEUE', 'LAKESYNC_UI_URL', 'TEMPORAL_PROFILE']) if (!(key in extra)) delete env[key];
+  // A Temporal CLI profile's address and namespace win over the config: read none (a missing file is no profile).
+  if (!('TEMPORAL_CONFIG_FILE' in extra)) env.TEMPORAL_CONFIG_FILE = join(ROOT, '.lakesync', 'no-temporal-profile.toml');
   return env;
 }
 
