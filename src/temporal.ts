@@ -13,7 +13,14 @@ export interface TemporalTarget {
   connect: ReturnType<typeof loadClientConnectConfig>['connectionOptions'];
 }
 
-export function temporalTarget(config: LakesyncConfig): TemporalTarget {
+/**
+ * `localServer`: the address of a dev server this process started (`lakesync dev`): the target is
+ * that plain local server, so no profile's address, namespace, TLS or API key applies to it.
+ */
+export function temporalTarget(config: LakesyncConfig, localServer?: string): TemporalTarget {
+  if (localServer !== undefined) {
+    return { address: localServer, namespace: nameFromEnv('TEMPORAL_NAMESPACE', 'namespace') ?? config.temporal.namespace, taskQueue: nameFromEnv('LAKESYNC_TASK_QUEUE', 'taskQueue') ?? config.temporal.taskQueue, connect: { address: localServer } };
+  }
   const env = loadClientConnectConfig();
   const fromEnv = process.env.TEMPORAL_ADDRESS;
   // Checked as temporal.address is: the variable wins over the config, so a typo there would go unseen.

@@ -21,6 +21,8 @@ export interface WorkerOptions {
   dataRoot?: string;
   /** Largest number of activities run at once (default 100). */
   maxConcurrentActivities?: number;
+  /** The address of a dev server this process started: the worker serves it, whatever the profile or the config say. */
+  localServer?: string;
 }
 
 export async function buildPorts(config: LakesyncConfig, dataRoot: string): Promise<Record<string, Ports>> {
@@ -30,7 +32,7 @@ export async function buildPorts(config: LakesyncConfig, dataRoot: string): Prom
 }
 
 export async function createWorker(options: WorkerOptions): Promise<{ worker: Worker; client(): Promise<Client>; close(): Promise<void> }> {
-  const target = temporalTarget(options.config);
+  const target = temporalTarget(options.config, options.localServer);
   const ports = options.ports ?? (await buildPorts(options.config, options.dataRoot ?? defaultDataRoot()));
   const connection = await NativeConnection.connect(target.connect).catch(async (err: unknown) => {
     // Ports built here hold pools and servers that would keep the process alive.

@@ -20,6 +20,7 @@ import type { LakesyncConfig } from '../config/schema';
 import { layoutOf } from '../local';
 import { RunnerClient } from '../local/runner/client';
 import { SEARCH_ATTRIBUTES, visibilityQueries } from './search-attributes';
+import { temporalTarget } from '../temporal';
 
 export interface DevOptions {
   config: string;
@@ -57,13 +58,14 @@ export async function dev(kit: CommandKit, opts: DevOptions): Promise<void> {
     printLine(io.stdout, `search attributes: ${Object.entries(SEARCH_ATTRIBUTES).map(([n, t]) => `${n} (${t})`).join(', ')}`);
     if (config) {
       quietRuntime();
-      // The worker must talk to this server, whatever the config or the environment says.
+      // Where other shells connect (a Temporal CLI profile's address wins over temporal.address), read before this process points at its own server.
+      const configured = otherShellsAddress(config);
+      // The worker must talk to this server, whatever the config, a profile or the environment says.
       process.env.TEMPORAL_ADDRESS = server.address;
-      worker = await createWorker({ config: { ...config, temporal: { ...config.temporal, address: server.address } } });
+      worker = await createWorker({ config: { ...config, temporal: { ...config.temporal, address: server.address } }, localServer: server.address });
       const first = Object.keys(config.sources)[0]!;
-      const configured = config.temporal.address ?? 'localhost:7233';
       if (configured !== server.address && configured !== `localhost:${port}`) {
-        printLine(io.stdout, `other shells connect to ${configured} (temporal.address): export TEMPORAL_ADDRESS=${server.address} there`);
+        printLine(io.stdout, `other shells connect to ${configured} (temporal.address, TEMPORAL_ADDRESS or a Temporal CLI profile): export TEMPORAL_ADDRESS=${server.address} there`);
       }
       printLine(io.stdout, `worker: task queue ${worker.worker.options.taskQueue}, sources ${Object.keys(config.sources).join(', ')}`);
       printLine(io.stdout, `try: lakesync sync ${first} --wait   (partial cycles: ${server.uiUrl}/namespaces/default/workflows?query=${encodeURIComponent(visibilityQueries.partialCycles(first))})`);
@@ -165,4 +167,13 @@ function untilSignal(): Promise<void> {
     process.once('SIGINT', done);
     process.once('SIGTERM', done);
   });
+}
+
+/** The address other shells' commands connect to; the config's when the environment names a bad one (they then say so themselves). */
+function otherShellsAddress(config: LakesyncConfig): string {
+  try {
+    return temporalTarget(config).address;
+  } catch {
+    return config.temporal.address ?? 'localhost:7233';
+  }
 }

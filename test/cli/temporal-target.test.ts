@@ -54,6 +54,14 @@ describe('temporalTarget', () => {
     assert.equal(t.connect.apiKey, 'k');
   });
 
+  it("a dev session's own server takes no profile's address, namespace, TLS or API key", () => {
+    profile('[profile.default]\naddress = "ns.acct.tmprl.cloud:7233"\nnamespace = "ns.acct"\napi_key = "k"\n[profile.default.tls]\ndisabled = false\n');
+    const t = temporalTarget(config({ address: 'localhost:7233', namespace: 'default', taskQueue: 'q' }), '127.0.0.1:7299');
+    assert.deepEqual([t.address, t.connect.address, t.namespace, t.taskQueue], ['127.0.0.1:7299', '127.0.0.1:7299', 'default', 'q']);
+    assert.equal(t.connect.apiKey, undefined);
+    assert.equal(t.connect.tls, undefined);
+  });
+
   it('TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and LAKESYNC_TASK_QUEUE win over the profile and the config', () => {
     profile('[profile.default]\naddress = "ns.acct.tmprl.cloud:7233"\nnamespace = "ns.acct"\n');
     process.env.TEMPORAL_ADDRESS = 'other:7233';
