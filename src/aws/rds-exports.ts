@@ -8,7 +8,7 @@ import type { ExportRef, ExportState, ExportStatus } from '../model';
 import { isExportOnlyName } from '../export-scope';
 import { isSchemaTable } from '../names';
 import type { ExportPort, ExportRequest } from '../ports';
-import { awsCall, hasAwsCode, toPortError } from './errors';
+import { hasAwsCode, toPortError } from './errors';
 import { type ExportWarnings, parseExportWarning } from './export-warnings';
 import type { RdsSnapshots } from './rds-snapshots';
 import { joinKey, s3Url } from './s3';
@@ -40,12 +40,27 @@ export class RdsExports implements ExportPort {
       );
       return { exportId: req.exportId, location: exportLocation(bucket, prefix, req.exportId), snapshotId: req.snapshot.snapshotId, adopted: false };
     } catch (err) {
+      // RDS exports one snapshot once at a time: a refusal while another export of it runs ends by itself.
+      if (hasAwsCode(err, 'InvalidExportSourceState')) {
+        const busy = await this.runningExportOf(sourceArn, req.exportId);
+        if (busy) throw snapshotBusy(subject, busy, req.snapshot.snapshotId, err);
+      }
       if (!hasAwsCode(err, 'ExportTaskAlreadyExists')) {
         throw toPortError(err, { service: 'RDS', operation: 'StartExportTask', subject, ...exportHint(err, iamRoleArn, kmsKeyId, bucket, req.snapshot.snapshotId) });
       }
     }
     // Started by an earlier attempt: adopt it, unless the id was used for another snapshot.
-    const task = await this.task(req.exportId);
+    const task = await this.findTask(req.exportId);
+    if (!task) {
+      // No task has our id: RDS refused because another export of the snapshot runs, or does not list ours yet.
+      const busy = await this.runningExportOf(sourceArn, req.exportId);
+      if (busy) throw snapshotBusy(subject, busy, req.snapshot.snapshotId);
+      throw new PortError(
+        'transient',
+        'ExportTaskAlreadyExists',
+        `${subject}: RDS answered ExportTaskAlreadyExists but lists no export ${req.exportId} and no other running export of the snapshot; lakesync retries the start (RDS may not list a just-started export yet)`,
+      );
+    }
     if (task.SourceArn && task.SourceArn !== sourceArn) {
       throw new PortError('already-exists', 'ExportTaskAlreadyExists', `${subject}: export id ${req.exportId} already exports ${task.SourceArn}; a new cycle gets a new id, so retry the sync`);
     }
@@ -92,12 +107,48 @@ export class RdsExports implements ExportPort {
   }
 
   private async task(exportId: string): Promise<ExportTask> {
-    const out = await awsCall({ service: 'RDS', operation: 'DescribeExportTasks', subject: `export ${exportId}` }, () =>
-      this.rds.send(new DescribeExportTasksCommand({ ExportTaskIdentifier: exportId })),
-    );
-    const task = out.ExportTasks?.find((t) => t.ExportTaskIdentifier === exportId);
+    const task = await this.findTask(exportId);
     if (!task) throw new PortError('not-found', 'ExportTaskNotFound', `export ${exportId} does not exist: run a new sync`);
     return task;
+  }
+
+  private async findTask(exportId: string): Promise<ExportTask | undefined> {
+    try {
+      const out = await this.rds.send(new DescribeExportTasksCommand({ ExportTaskIdentifier: exportId }));
+      return out.ExportTasks?.find((t) => t.ExportTaskIdentifier === exportId);
+    } catch (err) {
+      if (hasAwsCode(err, 'ExportTaskNotFound')) return undefined;
+      throw toPortError(err, { service: 'RDS', operation: 'DescribeExportTasks', subject: `export ${exportId}` });
+    }
+  }
+
+  /**
+   * Another export of the snapshot that is starting, running or being cancelled (RDS runs one at a
+   * time per snapshot), across pages; undefined when none, or when RDS cannot tell (the caller's
+   * own error then stands).
+   */
+  private async runningExportOf(sourceArn: string, exportId: string): Promise<ExportTask | undefined> {
+    try {
+      let marker: string | undefined;
+      do {
+        const out = await this.rds.send(
+          new DescribeExportTasksCommand({
+            SourceArn: sourceArn,
+            Filters: [{ Name: 'status', Values: ['starting', 'in_progress', 'canceling'] }],
+            ...(marker ? { Marker: marker } : {}),
+          }),
+        );
+        // Checked here too: an emulator may ignore the filters.
+        const running = (out.ExportTasks ?? []).find(
+          (t) => t.ExportTaskIdentifier !== exportId && t.SourceArn === sourceArn && ['starting', 'in_progress', 'canceling'].includes((t.Status ?? '').toLowerCase()),
+        );
+        if (running) return running;
+        marker = out.Marker;
+      } while (marker);
+    } catch {
+      return undefined;
+    }
+    return undefined;
   }
 }
 
@@ -126,6 +177,17 @@ function exportOnly(database: string, req: ExportRequest): { ExportOnly?: string
   }
   if (values.length > 0) return { ExportOnly: values };
   return isExportOnlyName(database) ? { ExportOnly: [database] } : {};
+}
+
+/** The refusal to start an export while another export of the same snapshot runs: retried until that one ends. */
+function snapshotBusy(subject: string, other: ExportTask, snapshotId: string, cause?: unknown): PortError {
+  return new PortError(
+    'throttled',
+    'SnapshotExportRunning',
+    `${subject}: export ${other.ExportTaskIdentifier} of the same snapshot ${snapshotId} is still running (status ${other.Status ?? 'unknown'}), and RDS exports a snapshot only once at a time; ` +
+      `lakesync waits and retries until it ends (cancel export ${other.ExportTaskIdentifier} if it is not needed)`,
+    cause === undefined ? undefined : { cause },
+  );
 }
 
 /** RDS writes an export under `<prefix>/<exportId>/`. */

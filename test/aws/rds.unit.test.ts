@@ -161,6 +161,35 @@ test('ExportTaskAlreadyExists adopts the task started by an earlier attempt', as
   assert.deepEqual(ref, { exportId: 'ls-shop-1-abc', location: 's3://shop-exports/lakesync/exports/ls-shop-1-abc', snapshotId: snapshotRef.snapshotId, adopted: true });
 });
 
+test('a start RDS refuses because another export of the same snapshot runs waits for it, naming that export', async () => {
+  const { mocks, ports } = mockedAws();
+  mocks.rds.on(DescribeDBSnapshotsCommand).resolves({ DBSnapshots: [{ DBSnapshotIdentifier: snapshotRef.snapshotId, DBSnapshotArn: snapArn(snapshotRef.snapshotId), Status: 'available' }] });
+  for (const code of ['ExportTaskAlreadyExistsFault', 'InvalidExportSourceStateFault']) {
+    mocks.rds.on(StartExportTaskCommand).rejects(awsError(code, 'refused'));
+    // No task with our id; another source's export of the same (automated) snapshot is running.
+    mocks.rds.on(DescribeExportTasksCommand, { ExportTaskIdentifier: 'ls-shop-1-abc' }).resolves({ ExportTasks: [] });
+    mocks.rds
+      .on(DescribeExportTasksCommand, { SourceArn: snapArn(snapshotRef.snapshotId) })
+      .resolves({ ExportTasks: [{ ExportTaskIdentifier: 'ls-crm-4-xyz', SourceArn: snapArn(snapshotRef.snapshotId), Status: 'IN_PROGRESS' }] });
+    const err = await portError(ports.export.startExport({ source: 'shop', exportId: 'ls-shop-1-abc', snapshot: snapshotRef }));
+    assert.equal(err.kind, 'throttled', code);
+    assert.equal(err.retryable, true, code);
+    assert.match(err.message, /export ls-crm-4-xyz of the same snapshot .* is still running/, code);
+    assert.match(err.message, /waits and retries/, code);
+  }
+});
+
+test('ExportTaskAlreadyExists without a task of our id, and no other export running, is retried, not "does not exist"', async () => {
+  const { mocks, ports } = mockedAws();
+  mocks.rds.on(DescribeDBSnapshotsCommand).resolves({ DBSnapshots: [{ DBSnapshotIdentifier: snapshotRef.snapshotId, DBSnapshotArn: snapArn(snapshotRef.snapshotId), Status: 'available' }] });
+  mocks.rds.on(StartExportTaskCommand).rejects(awsError('ExportTaskAlreadyExistsFault', 'exists'));
+  mocks.rds.on(DescribeExportTasksCommand).resolves({ ExportTasks: [] });
+  const err = await portError(ports.export.startExport({ source: 'shop', exportId: 'ls-shop-1-abc', snapshot: snapshotRef }));
+  assert.equal(err.retryable, true);
+  assert.doesNotMatch(err.message, /does not exist: run a new sync/);
+  assert.match(err.message, /ExportTaskAlreadyExists/);
+});
+
 test('an export id already used for another snapshot is refused', async () => {
   const { mocks, ports } = mockedAws();
   mocks.rds.on(DescribeDBSnapshotsCommand).resolves({ DBSnapshots: [{ DBSnapshotIdentifier: snapshotRef.snapshotId, DBSnapshotArn: snapArn(snapshotRef.snapshotId), Status: 'available' }] });
