@@ -77,7 +77,7 @@ export class RdsSnapshots implements SnapshotPort {
       return { snapshotId, createdAt: (created?.SnapshotCreateTime ?? new Date()).toISOString(), adopted: false };
     } catch (err) {
       if (!hasAwsCode(err, 'DBSnapshotAlreadyExists', 'DBClusterSnapshotAlreadyExists')) {
-        throw toPortError(err, { service: 'RDS', operation: rds.clusterId ? 'CreateDBClusterSnapshot' : 'CreateDBSnapshot', subject });
+        throw toPortError(err, { service: 'RDS', operation: rds.clusterId ? 'CreateDBClusterSnapshot' : 'CreateDBSnapshot', subject, ...this.createHint(err) });
       }
     }
     // A retry (or a replay) of this cycle: the snapshot with our id is ours to adopt.
@@ -88,6 +88,24 @@ export class RdsSnapshots implements SnapshotPort {
       throw new PortError('already-exists', 'DBSnapshotAlreadyExists', `${subject}: a snapshot with this id belongs to ${existing.owner}; rename the source or delete that snapshot`);
     }
     return { snapshotId, createdAt: (existing.createdAt ?? new Date()).toISOString(), adopted: true };
+  }
+
+  /** What to do about a refused CreateDB(Cluster)Snapshot whose generic advice would mislead. */
+  private createHint(err: unknown): { hint?: string } {
+    const { rds } = this.settings;
+    const kind = rds.clusterId ? 'DB cluster' : 'DB instance';
+    if (hasAwsCode(err, 'SnapshotQuotaExceeded')) {
+      return {
+        hint:
+          `the account's quota of manual ${kind} snapshots in this region is used up (100 by default, shared by every source and user): ` +
+          'delete manual snapshots that are no longer needed, lower retention.snapshots of the sources, or ask for a higher quota in Service Quotas; then run a new sync',
+      };
+    }
+    if (hasAwsCode(err, 'DBInstanceNotFound', 'DBClusterNotFound')) {
+      const setting = rds.clusterId ? `source.clusterId (${rds.clusterId})` : `source.instanceId (${rds.instanceId})`;
+      return { hint: `no ${kind} has this identifier in the account and region lakesync uses: check ${setting} and aws.region in lakesync.yaml` };
+    }
+    return {};
   }
 
   private async adoptExisting(snapshotId: string | undefined): Promise<SnapshotRef> {

@@ -37,6 +37,31 @@ test('a snapshot id taken by another instance is refused with the owner named', 
   assert.match(err.message, /belongs to other-db/);
 });
 
+test('a snapshot refused for the manual snapshot quota says to delete snapshots or raise the quota, not to check lakesync.yaml', async () => {
+  for (const clusterId of [undefined, 'shop-cluster']) {
+    const { mocks, ports } = mockedAws(clusterId ? { clusterId } : {});
+    const quota = awsError('SnapshotQuotaExceededFault', 'The request would result in the user exceeding the allowed number of DB snapshots.');
+    mocks.rds.on(CreateDBSnapshotCommand).rejects(quota);
+    mocks.rds.on(CreateDBClusterSnapshotCommand).rejects(quota);
+    const err = await portError(ports.snapshot.startSnapshot({ source: 'shop', snapshotId: 'lakesync-shop-1-abc', mode: 'create' }));
+    assert.equal(err.retryable, false);
+    assert.doesNotMatch(err.message, /check the aws section/);
+    assert.match(err.message, /quota of manual .*snapshots/);
+    assert.match(err.message, /retention\.snapshots/);
+  }
+});
+
+test('a snapshot of an instance or cluster that does not exist names the setting to fix', async () => {
+  for (const [clusterId, code, setting] of [[undefined, 'DBInstanceNotFoundFault', 'instanceId'], ['shop-cluster', 'DBClusterNotFoundFault', 'clusterId']] as const) {
+    const { mocks, ports } = mockedAws(clusterId ? { clusterId } : {});
+    mocks.rds.on(CreateDBSnapshotCommand).rejects(awsError(code, 'not found', 404));
+    mocks.rds.on(CreateDBClusterSnapshotCommand).rejects(awsError(code, 'not found', 404));
+    const err = await portError(ports.snapshot.startSnapshot({ source: 'shop', snapshotId: 'lakesync-shop-1-abc', mode: 'create' }));
+    assert.equal(err.kind, 'not-found', code);
+    assert.match(err.message, new RegExp(`${setting} .*region`), code);
+  }
+});
+
 test('an Aurora source snapshots the cluster', async () => {
   const { mocks, ports } = mockedAws({ clusterId: 'shop-cluster' });
   mocks.rds.on(CreateDBClusterSnapshotCommand).resolves({ DBClusterSnapshot: { DBClusterSnapshotIdentifier: 'lakesync-shop-1-abc', SnapshotCreateTime: new Date('2025-02-01T00:00:00Z') } });
