@@ -50,11 +50,15 @@ export class RdsSnapshots implements SnapshotPort {
   async describeSnapshot(snapshotId: string): Promise<SnapshotStatus> {
     const snap = await this.find(snapshotId);
     if (!snap) throw new PortError('not-found', 'DBSnapshotNotFound', `snapshot ${snapshotId} of ${this.owner} does not exist: was it deleted? Run a new sync to take another`);
+    const state = snapshotState(snap.status);
+    const progress = `status ${snap.status}${snap.percentProgress !== undefined ? `, ${snap.percentProgress}%` : ''}`;
+    // A failed snapshot never becomes available: the cycle stops, and the message says where to look.
+    const why = state === 'failed' ? `; it will never become available: see the events of ${this.owner} in the RDS console for the cause, then run a new sync (with snapshot.mode existing, first point snapshot.id at an available snapshot)` : '';
     return {
       snapshotId,
-      state: snapshotState(snap.status),
+      state,
       ...(snap.createdAt ? { createdAt: snap.createdAt.toISOString() } : {}),
-      message: `status ${snap.status}${snap.percentProgress !== undefined ? `, ${snap.percentProgress}%` : ''}`,
+      message: `${progress}${why}`,
     };
   }
 

@@ -62,6 +62,18 @@ test('a snapshot of an instance or cluster that does not exist names the setting
   }
 });
 
+test('a failed or deleted snapshot says why the cycle cannot go on and what to do', async () => {
+  for (const status of ['failed', 'deleting']) {
+    const { mocks, ports } = mockedAws();
+    mocks.rds.on(DescribeDBSnapshotsCommand).resolves({ DBSnapshots: [{ DBSnapshotIdentifier: 'lakesync-shop-1-abc', DBInstanceIdentifier: 'shop-db', Status: status }] });
+    const got = await ports.snapshot.describeSnapshot('lakesync-shop-1-abc');
+    assert.equal(got.state, 'failed', status);
+    assert.match(got.message ?? '', new RegExp(`status ${status}`), status);
+    assert.match(got.message ?? '', /events of instance shop-db/, status);
+    assert.match(got.message ?? '', /run a new sync/, status);
+  }
+});
+
 test('an Aurora source snapshots the cluster', async () => {
   const { mocks, ports } = mockedAws({ clusterId: 'shop-cluster' });
   mocks.rds.on(CreateDBClusterSnapshotCommand).resolves({ DBClusterSnapshot: { DBClusterSnapshotIdentifier: 'lakesync-shop-1-abc', SnapshotCreateTime: new Date('2025-02-01T00:00:00Z') } });
