@@ -136,6 +136,16 @@ def find_table_export(args: JobArgs) -> TableExport:
     if len(matches) > 1:
         _refuse_shared_target(args, len(matches))
     with_schema = [e for e in matches if (e.get("schemaMetadata") or {}).get("originalTypeMappings")]
+    not_complete = [e for e in matches if str(e.get("status", "")).upper() != "COMPLETE"]
+    if not with_schema and not_complete:
+        # A table the export skipped or failed is listed with its status and warning only.
+        entry = not_complete[0]
+        warning = entry.get("warningMessage")
+        raise ExportNotFound(
+            f"the export reports status {entry.get('status') or 'UNKNOWN'} for {args.target}, not COMPLETE"
+            f"{': ' + str(warning) if warning else ''}; the table holds no exported data, so nothing is loaded. "
+            "Fix the cause, then run a new sync to export it again"
+        )
     if not with_schema:
         listed = sorted({str(e.get("target")) for e in entries if "schemaMetadata" in e})
         near = [t for t in listed if t.lower() == args.target.lower()]

@@ -159,3 +159,21 @@ def test_a_table_whose_folder_lies_in_another_is_refused_and_no_stray_folder_is_
         stray.parent.mkdir(parents=True, exist_ok=True)
         stray.write_bytes(Path(own[0]).read_bytes())
     assert list(find_table_export(args_for(export.path, "shop.public.orders")).data_files) == own  # type: ignore[arg-type]
+
+
+def test_a_table_the_export_skipped_without_mappings_is_reported_as_skipped_not_missing(tmp_path: Path) -> None:
+    # RDS lists a skipped or failed table with its status and warning only: no schemaMetadata.
+    export = write_export(tmp_path, [TableData("shop", "public", "a", COLS, [(1, "a")])])
+    info = next(Path(export.path).glob("export_tables_info_*.json"))
+    document = json.loads(info.read_text())
+    document["perTableStatus"].append({
+        "target": "shop.public.b", "status": "SKIPPED",
+        "warningMessage": "The table has column names with characters that are not supported",
+    })
+    info.write_text(json.dumps(document))
+    with pytest.raises(ExportNotFound) as raised:
+        find_table_export(args_for(export.path, "shop.public.b"))  # type: ignore[arg-type]
+    message = raised.value.message
+    assert "is not in the export" not in message
+    assert "status SKIPPED for shop.public.b" in message
+    assert "column names with characters that are not supported" in message
