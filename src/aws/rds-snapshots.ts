@@ -194,7 +194,10 @@ function isAutomatedId(snapshotId: string): boolean {
 }
 
 function fromInstanceSnapshot(s: DBSnapshot): SnapshotInfo {
-  return snapshotInfo(s.DBSnapshotIdentifier, s.DBSnapshotArn, s.DBInstanceIdentifier, s);
+  const info = snapshotInfo(s.DBSnapshotIdentifier, s.DBSnapshotArn, s.DBInstanceIdentifier, s);
+  // A copy's SnapshotCreateTime is when it was copied; OriginalSnapshotCreateTime (kept by copies)
+  // is when its data was taken, which is what the lake's "no going back in time" check compares.
+  return s.OriginalSnapshotCreateTime ? { ...info, createdAt: new Date(s.OriginalSnapshotCreateTime) } : info;
 }
 
 function fromClusterSnapshot(s: DBClusterSnapshot): SnapshotInfo {

@@ -74,6 +74,27 @@ test('a failed or deleted snapshot says why the cycle cannot go on and what to d
   }
 });
 
+test('a copied snapshot is dated by when its data was taken, not by when it was copied', async () => {
+  // A manual copy of an automated snapshot (kept beyond the backup window): SnapshotCreateTime is the copy's time.
+  const { mocks, ports } = mockedAws();
+  mocks.rds.on(DescribeDBSnapshotsCommand).resolves({
+    DBSnapshots: [
+      {
+        DBSnapshotIdentifier: 'kept-2025-03-01',
+        DBInstanceIdentifier: 'shop-db',
+        Status: 'available',
+        SnapshotType: 'manual',
+        SnapshotCreateTime: new Date('2025-03-10T12:00:00Z'),
+        OriginalSnapshotCreateTime: new Date('2025-03-01T03:00:00Z'),
+        DBSnapshotArn: snapArn('kept-2025-03-01'),
+      },
+    ],
+  });
+  const ref = await ports.snapshot.startSnapshot({ source: 'shop', snapshotId: 'unused', mode: 'existing', existingSnapshotId: 'kept-2025-03-01' });
+  assert.equal(ref.createdAt, '2025-03-01T03:00:00.000Z');
+  assert.equal((await ports.snapshot.describeSnapshot('kept-2025-03-01')).createdAt, '2025-03-01T03:00:00.000Z');
+});
+
 test('an Aurora source snapshots the cluster', async () => {
   const { mocks, ports } = mockedAws({ clusterId: 'shop-cluster' });
   mocks.rds.on(CreateDBClusterSnapshotCommand).resolves({ DBClusterSnapshot: { DBClusterSnapshotIdentifier: 'lakesync-shop-1-abc', SnapshotCreateTime: new Date('2025-02-01T00:00:00Z') } });
