@@ -76,7 +76,12 @@ export class RdsExports implements ExportPort {
       exportId,
       state,
       ...(task.PercentProgress !== undefined ? { percentProgress: task.PercentProgress } : {}),
-      ...(state === 'failed' ? { failureCause: task.FailureCause?.trim() || 'RDS gave no FailureCause: check the export in the RDS console' } : {}),
+      ...(state === 'failed'
+        ? { failureCause: `${task.FailureCause?.trim() || 'RDS gave no FailureCause: check the export in the RDS console'}; fix that, then run a new sync (RDS does not resume a failed export)` }
+        : {}),
+      ...(state === 'canceled' || state === 'canceling'
+        ? { failureCause: 'the export task was cancelled (a cancelled sync cancels its export; otherwise someone called CancelExportTask or cancelled it in the RDS console): run a new sync to export again' }
+        : {}),
       ...(warnings.skippedTables.length > 0 ? { skippedTables: warnings.skippedTables } : {}),
       ...(warnings.warnings.length > 0 ? { warnings: warnings.warnings } : {}),
       ...(task.SnapshotTime ? { snapshotTime: new Date(task.SnapshotTime).toISOString() } : {}),

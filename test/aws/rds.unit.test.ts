@@ -274,8 +274,18 @@ test('a FAILED export reports its FailureCause', async () => {
     exportId: 'ls-shop-1-abc',
     state: 'failed',
     percentProgress: 37,
-    failureCause: 'The IAM role does not have permission to write to the S3 bucket.',
+    failureCause: 'The IAM role does not have permission to write to the S3 bucket.; fix that, then run a new sync (RDS does not resume a failed export)',
   });
+});
+
+test('a cancelled export says it was cancelled and to run a new sync', async () => {
+  for (const status of ['CANCELED', 'CANCELING']) {
+    const { mocks, ports } = mockedAws();
+    mocks.rds.on(DescribeExportTasksCommand).resolves({ ExportTasks: [{ ExportTaskIdentifier: 'ls-shop-1-abc', Status: status }] });
+    const got = await ports.export.describeExport('ls-shop-1-abc');
+    assert.equal(got.state, status.toLowerCase());
+    assert.match(got.failureCause ?? '', /cancelled .*CancelExportTask.*run a new sync/, status);
+  }
 });
 
 test('export status is compared case-insensitively and carries progress, skipped tables and warnings', async () => {
