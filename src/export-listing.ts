@@ -124,9 +124,19 @@ export function tableOfTarget(target: string, database: string): TableName {
   return splitTarget(target, database)?.table ?? target;
 }
 
-/** The one wording for a table the export did not complete, whatever its status. */
+/**
+ * The one wording for a table the export did not complete, whatever its status, and what to do:
+ * a rerun reuses this export, which lacks the table, so only a new sync can bring it.
+ */
 function notCompleteReason(status: string, warningMessage?: string): string {
-  return `export status ${status}${warningMessage ? `: ${warningMessage}` : ''}`;
+  const what = `export status ${status}${warningMessage ? `: ${warningMessage}` : ''}`;
+  if (status === 'SKIPPED') {
+    return (
+      `${what}; RDS skips a table it cannot export (a column name with a space or , ; { } ( ) = tab or newline, a slash in the table name, ` +
+      'an unlogged or temporary table, a row near 2 GB): fix that in the source or exclude the table, then run a new sync (a rerun reuses this export)'
+    );
+  }
+  return `${what}; run a new sync to export it again (a rerun reuses this export)`;
 }
 
 /**

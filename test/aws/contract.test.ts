@@ -144,7 +144,7 @@ describe('S3: discover and manifests on moto', () => {
       ['public.events', 'shop.public.events', 0.004, 2],
     ]);
     assert.deepEqual(found.tables[0]!.columns[1], { columnName: 'total', originalType: 'numeric', expectedExportedType: 'binary (UTF8)', originalCharMaxLength: 0, originalNumPrecision: 12, originalDateTimePrecision: 0 });
-    assert.deepEqual(found.skipped, [{ table: 'public.audit_log', reason: 'export status FAILED: unsupported column type' }]);
+    assert.deepEqual(found.skipped, [{ table: 'public.audit_log', reason: 'export status FAILED: unsupported column type; run a new sync to export it again (a rerun reuses this export)' }]);
     assert.deepEqual(found.warnings, ['shop: database shop: 1 table skipped']);
     assert.equal(await ports.discover.exportAvailable(ref), true);
     assert.equal(await ports.discover.exportAvailable({ ...ref, exportId: 'ls-gone', location: `s3://${EXPORT_BUCKET}/lakesync/exports/ls-gone` }), false);

@@ -60,7 +60,7 @@ test('discover concatenates every export_tables_info file, paginated, in file or
   const found = await ports.discover.discover({ exportId: 'ls-1', location: `s3://shop-exports/${root}`, snapshotId: 's', adopted: false });
   assert.deepEqual(found.tables.map((t) => t.table), ['public.a']);
   assert.deepEqual(found.skipped, [
-    { table: 'public.c', reason: 'export status SKIPPED' },
+    { table: 'public.c', reason: 'export status SKIPPED; RDS skips a table it cannot export (a column name with a space or , ; { } ( ) = tab or newline, a slash in the table name, an unlogged or temporary table, a row near 2 GB): fix that in the source or exclude the table, then run a new sync (a rerun reuses this export)' },
     { table: 'public.b', reason: 'row too large' },
   ]);
   assert.deepEqual(found.warnings, ['public.a: column x truncated', 'note: OID columns are not exported']);

@@ -20,6 +20,9 @@ const file = (from: number, to: number, perTableStatus: unknown[], exportId = ID
   name: `export_tables_info_${exportId}_from_${from}_to_${to}.json`,
   document: { perTableStatus },
 });
+/** What the reason of a table the export did not complete adds: the remedy. */
+const SKIPPED = '; RDS skips a table it cannot export (a column name with a space or , ; { } ( ) = tab or newline, a slash in the table name, an unlogged or temporary table, a row near 2 GB): fix that in the source or exclude the table, then run a new sync (a rerun reuses this export)';
+const OTHER = '; run a new sync to export it again (a rerun reuses this export)';
 const read = (tablesInfo: TablesInfoFile[], info: Record<string, unknown> = {}, database = 'shop') => readExportListing({ exportId: ID, database, info, tablesInfo });
 
 test('a one-table listing keeps the table with its size and validated column mappings', () => {
@@ -85,7 +88,7 @@ test('a table listed twice is not loaded: two source tables share its name, and 
       table: 'a.b.c',
       reason: 'listed 2 times in the export: two source tables are named a.b.c (a dot in a schema or table name), and its folder may hold the rows of both, so it is not loaded; rename one of them in the source',
     },
-    { table: 'public.b', reason: 'export status FAILED: disk full' },
+    { table: 'public.b', reason: `export status FAILED: disk full${OTHER}` },
   ]);
   assert.deepEqual(found.warnings, []);
 });
@@ -164,11 +167,11 @@ test('every table the export did not complete is skipped with one wording: its s
   ]);
   assert.deepEqual(found.tables, []);
   assert.deepEqual(found.skipped, [
-    { table: 'public.failed', reason: 'export status FAILED: unsupported column type' },
-    { table: 'public.skipped', reason: 'export status SKIPPED: the table has no exportable column' },
-    { table: 'public.bare', reason: 'export status SKIPPED' },
-    { table: 'public.unknown', reason: 'export status UNKNOWN' },
-    { table: 'public.running', reason: 'export status IN_PROGRESS' },
+    { table: 'public.failed', reason: `export status FAILED: unsupported column type${OTHER}` },
+    { table: 'public.skipped', reason: `export status SKIPPED: the table has no exportable column${SKIPPED}` },
+    { table: 'public.bare', reason: `export status SKIPPED${SKIPPED}` },
+    { table: 'public.unknown', reason: `export status UNKNOWN${OTHER}` },
+    { table: 'public.running', reason: `export status IN_PROGRESS${OTHER}` },
   ]);
   assert.equal(found.database, 'shop', 'a skipped table still names the database');
 });
@@ -288,4 +291,16 @@ test('a tables-info file that vanished or holds no perTableStatus list fails dis
 test('contiguous ranges, numbered from 0 or 1, and overlapping ones are read', () => {
   assert.equal(read([file(0, 0, [complete('public.a')]), file(1, 1, [complete('public.b')])]).tables.length, 2);
   assert.equal(read([file(1, 5, [complete('public.a')]), file(3, 6, [complete('public.b')])]).tables.length, 2);
+});
+
+test('a table the export did not complete says what to do: a rerun reuses this export, which lacks it', () => {
+  const found = read([
+    file(1, 2, [
+      { target: 'shop.public.failed', status: 'FAILED', warningMessage: 'disk full' },
+      { target: 'shop.public.skipped', status: 'SKIPPED', warningMessage: 'unsupported column name' },
+    ]),
+  ]);
+  const [failed, skipped] = found.skipped;
+  assert.match(failed!.reason, /^export status FAILED: disk full; run a new sync to export it again \(a rerun reuses this export\)$/);
+  assert.match(skipped!.reason, /^export status SKIPPED: unsupported column name; RDS skips a table it cannot export \(.*space.*slash.*unlogged.*\): fix that in the source or exclude the table, then run a new sync/);
 });
