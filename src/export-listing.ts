@@ -130,14 +130,13 @@ export function tableOfTarget(target: string, database: string): TableName {
  */
 function notCompleteReason(status: string, warningMessage?: string): string {
   const what = `export status ${status}${warningMessage ? `: ${warningMessage}` : ''}`;
-  if (status === 'SKIPPED') {
-    return (
-      `${what}; RDS skips a table it cannot export (a column name with a space or , ; { } ( ) = tab or newline, a slash in the table name, ` +
-      'an unlogged or temporary table, a row near 2 GB): fix that in the source or exclude the table, then run a new sync (a rerun reuses this export)'
-    );
-  }
-  return `${what}; run a new sync to export it again (a rerun reuses this export)`;
+  return status === 'SKIPPED' ? `${what}${SKIPPED_REMEDY}` : `${what}; run a new sync to export it again (a rerun reuses this export)`;
 }
+
+/** What to do about a table RDS skipped ("Considerations for DB snapshot exports", limitations). */
+export const SKIPPED_REMEDY =
+  '; RDS skips a table it cannot export (a column name with a space or , ; { } ( ) = tab or newline, a slash in the table name, ' +
+  'an unlogged or temporary table, a row near 2 GB): fix that in the source or exclude the table, then run a new sync (a rerun reuses this export)';
 
 /**
  * The export's tables: the perTableStatus entries of every tables-info file, in the numeric

@@ -3,7 +3,7 @@
  * completes with warnings, e.g. `{"skippedTables": [...], ...}`; older exports give plain text.
  * Skipped tables become table outcomes, everything else a warning.
  */
-import { splitTarget } from '../export-listing';
+import { SKIPPED_REMEDY, splitTarget } from '../export-listing';
 import type { TableName } from '../model';
 
 export interface ExportWarnings {
@@ -49,5 +49,5 @@ function skippedEntry(entry: unknown, database: string): { table: TableName; rea
   const reason = String(e.reason ?? e.warningMessage ?? e.message ?? 'skipped by the RDS export');
   const split = splitTarget(target, database);
   if (split && split.database !== database) return { target, otherDatabase: split.database };
-  return { table: split?.table ?? target, reason };
+  return { table: split?.table ?? target, reason: `${reason}${SKIPPED_REMEDY}` };
 }

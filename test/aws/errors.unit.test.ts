@@ -7,6 +7,7 @@ import { fixTimestamps } from '../../src/emulator';
 import { awsErrorKind, toPortError } from '../../src/aws/errors';
 import { awsSettings } from '../../src/backends/aws';
 import { ConfigError } from '../../src/errors';
+import { SKIPPED_REMEDY } from '../../src/export-listing';
 import { sourceSchema } from '../../src/config/schema';
 import { awsSource } from './fixtures';
 import { awsError, mockedAws, objectBody, portError } from './mocks';
@@ -61,7 +62,7 @@ test('discover concatenates every export_tables_info file, paginated, in file or
   assert.deepEqual(found.tables.map((t) => t.table), ['public.a']);
   assert.deepEqual(found.skipped, [
     { table: 'public.c', reason: 'export status SKIPPED; RDS skips a table it cannot export (a column name with a space or , ; { } ( ) = tab or newline, a slash in the table name, an unlogged or temporary table, a row near 2 GB): fix that in the source or exclude the table, then run a new sync (a rerun reuses this export)' },
-    { table: 'public.b', reason: 'row too large' },
+    { table: 'public.b', reason: `row too large${SKIPPED_REMEDY}` },
   ]);
   assert.deepEqual(found.warnings, ['public.a: column x truncated', 'note: OID columns are not exported']);
   assert.equal(mocks.s3.commandCalls(ListObjectsV2Command)[1]!.args[0].input.ContinuationToken, 't2');

@@ -12,6 +12,7 @@ import {
 } from '@aws-sdk/client-rds';
 import { withTaskWarnings } from '../../src/aws/discover';
 import { parseExportWarning } from '../../src/aws/export-warnings';
+import { SKIPPED_REMEDY } from '../../src/export-listing';
 import { awsError, mockedAws, portError } from './mocks';
 
 const snapArn = (id: string) => `arn:aws:rds:us-east-2:123456789012:snapshot:${id}`;
@@ -309,8 +310,8 @@ test('export status is compared case-insensitively and carries progress, skipped
     state: 'complete',
     percentProgress: 100,
     skippedTables: [
-      { table: 'public.blobs', reason: 'table too large' },
-      { table: 'public.tmp', reason: 'skipped by the RDS export' },
+      { table: 'public.blobs', reason: `table too large${SKIPPED_REMEDY}` },
+      { table: 'public.tmp', reason: `skipped by the RDS export${SKIPPED_REMEDY}` },
     ],
     warnings: ['generalWarning: OID columns are not exported'],
   });
@@ -344,15 +345,15 @@ test('a plain-text WarningMessage is kept as a warning', () => {
 test("a table of another database the export skipped is no table of the source: the source's table of the same name still loads", () => {
   // Without ExportOnly (a database name RDS cannot limit to) RDS exports every database of the snapshot.
   const task = parseExportWarning(JSON.stringify({ skippedTables: ['billing.public.orders', { target: 'shop.public.tmp', reason: 'unlogged' }] }), 'shop');
-  assert.deepEqual(task.skippedTables, [{ table: 'public.tmp', reason: 'unlogged' }]);
+  assert.deepEqual(task.skippedTables, [{ table: 'public.tmp', reason: `unlogged${SKIPPED_REMEDY}` }]);
   assert.deepEqual(task.warnings, ['skippedTables: billing.public.orders (a table of database billing, not of the source\'s database shop: not loaded)']);
   const found = withTaskWarnings({ database: 'shop', tables: [{ table: 'public.orders', target: 'shop.public.orders', columns: [] }], skipped: [], warnings: [] }, task);
   assert.deepEqual(found.tables.map((t) => t.table), ['public.orders']);
-  assert.deepEqual(found.skipped, [{ table: 'public.tmp', reason: 'unlogged' }]);
+  assert.deepEqual(found.skipped, [{ table: 'public.tmp', reason: `unlogged${SKIPPED_REMEDY}` }]);
 });
 
 test('skipped tables of a source database whose name holds a dot are its tables', () => {
-  assert.deepEqual(parseExportWarning(JSON.stringify({ skippedTables: ['shop.v2.public.tmp'] }), 'shop.v2'), { skippedTables: [{ table: 'public.tmp', reason: 'skipped by the RDS export' }], warnings: [] });
+  assert.deepEqual(parseExportWarning(JSON.stringify({ skippedTables: ['shop.v2.public.tmp'] }), 'shop.v2'), { skippedTables: [{ table: 'public.tmp', reason: `skipped by the RDS export${SKIPPED_REMEDY}` }], warnings: [] });
 });
 
 test('cancelling an export that has ended or is unknown succeeds; another refusal names the call and the export', async () => {
@@ -365,4 +366,10 @@ test('cancelling an export that has ended or is unknown succeeds; another refusa
   const err = await portError(ports.export.cancelExport!('ls-shop-1-denied'));
   assert.match(err.message, /^RDS CancelExportTask for export ls-shop-1-denied failed with AccessDenied: not authorized to perform: rds:CancelExportTask/);
   assert.equal(mocks.rds.commandCalls(CancelExportTaskCommand).length, 3);
+});
+
+test('a table the export task reports as skipped says what to do, not only RDS\'s reason', () => {
+  const task = parseExportWarning(JSON.stringify({ skippedTables: [{ target: 'shop.public.tmp', reason: 'unlogged' }, 'shop.public.odd'] }), 'shop');
+  assert.match(task.skippedTables[0]!.reason, /^unlogged; RDS skips a table it cannot export \(.*\): fix that in the source or exclude the table, then run a new sync \(a rerun reuses this export\)$/);
+  assert.match(task.skippedTables[1]!.reason, /^skipped by the RDS export; RDS skips a table it cannot export/);
 });
