@@ -46,7 +46,7 @@ export class RdsExports implements ExportPort {
         if (busy) throw snapshotBusy(subject, busy, req.snapshot.snapshotId, err);
       }
       if (!hasAwsCode(err, 'ExportTaskAlreadyExists')) {
-        throw toPortError(err, { service: 'RDS', operation: 'StartExportTask', subject, ...exportHint(err, iamRoleArn, kmsKeyId, bucket, req.snapshot.snapshotId) });
+        throw toPortError(err, { service: 'RDS', operation: 'StartExportTask', subject, ...exportHint(err, iamRoleArn, kmsKeyId, bucket, req.snapshot.snapshotId, only.ExportOnly) });
       }
     }
     // Started by an earlier attempt: adopt it, unless the id was used for another snapshot.
@@ -200,7 +200,17 @@ export function exportLocation(bucket: string, prefix: string, exportId: string)
   return s3Url(bucket, joinKey(prefix, exportId));
 }
 
-function exportHint(err: unknown, role: string, kmsKey: string, bucket: string, snapshotId: string): { hint?: string } {
+function exportHint(err: unknown, role: string, kmsKey: string, bucket: string, snapshotId: string, exportOnlyList?: string[]): { hint?: string } {
+  // The scope comes from the source's database and include/exclude rules, not from the aws section.
+  if (hasAwsCode(err, 'InvalidExportOnly')) {
+    const entries = exportOnlyList ?? [];
+    const named = entries.length > 0 ? `ExportOnly ${entries.slice(0, 10).join(', ')}${entries.length > 10 ? ` and ${entries.length - 10} more` : ''}` : 'the whole-snapshot export';
+    return {
+      hint:
+        `RDS refused the export's scope (${named}): each entry must name the source's database, or a schema or table of it that exists in the snapshot; ` +
+        'check sources.<name>.database, the tables named under tables: and the include rules without wildcards in lakesync.yaml for a table or schema that does not exist (or was misspelt)',
+    };
+  }
   // Raised for a snapshot that is available (the cycle waits for that): its engine, version or
   // instance kind has no export to S3, which waiting does not change.
   if (hasAwsCode(err, 'InvalidExportSourceState')) {

@@ -373,3 +373,15 @@ test('a table the export task reports as skipped says what to do, not only RDS\'
   assert.match(task.skippedTables[0]!.reason, /^unlogged; RDS skips a table it cannot export \(.*\): fix that in the source or exclude the table, then run a new sync \(a rerun reuses this export\)$/);
   assert.match(task.skippedTables[1]!.reason, /^skipped by the RDS export; RDS skips a table it cannot export/);
 });
+
+test('an export scope RDS refuses (InvalidExportOnly) names the entries and the config that gave them, not the aws section', async () => {
+  const { mocks, ports } = mockedAws();
+  mocks.rds.on(DescribeDBSnapshotsCommand).resolves({ DBSnapshots: [{ DBSnapshotIdentifier: snapshotRef.snapshotId, DBSnapshotArn: snapArn(snapshotRef.snapshotId), Status: 'available' }] });
+  mocks.rds.on(StartExportTaskCommand).rejects(awsError('InvalidExportOnlyFault', 'The export only parameter is invalid.'));
+  const err = await portError(ports.export.startExport({ source: 'shop', exportId: 'ls-shop-1-abc', snapshot: snapshotRef, tables: ['public.ordres'], schemas: ['sales'] }));
+  assert.equal(err.kind, 'validation');
+  assert.equal(err.retryable, false);
+  assert.doesNotMatch(err.message, /check the aws section/);
+  assert.match(err.message, /ExportOnly shop\.sales, shop\.public\.ordres/);
+  assert.match(err.message, /tables: .*include/);
+});
