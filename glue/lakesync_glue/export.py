@@ -65,8 +65,16 @@ def table_entries(export_path: str) -> list[dict[str, Any]]:
         )
     entries: list[dict[str, Any]] = []
     for name in names:
-        document = _load_json(storage.join(export_path, name))
-        entries.extend(e for e in document.get("perTableStatus", []) if isinstance(e, dict))
+        path = storage.join(export_path, name)
+        document = _load_json(path)
+        table_list = document.get("perTableStatus") if isinstance(document, dict) else None
+        if not isinstance(table_list, list):
+            # Its tables would be neither loaded nor reported: the export is damaged, not empty.
+            raise ExportNotFound(
+                f"{path} holds no perTableStatus list, so the tables it lists cannot be read; the export looks "
+                "damaged or was changed after it completed: run a new sync to export the snapshot again"
+            )
+        entries.extend(e for e in table_list if isinstance(e, dict))
     return entries
 
 

@@ -177,3 +177,14 @@ def test_a_table_the_export_skipped_without_mappings_is_reported_as_skipped_not_
     assert "is not in the export" not in message
     assert "status SKIPPED for shop.public.b" in message
     assert "column names with characters that are not supported" in message
+
+
+def test_a_tables_info_file_without_a_table_list_is_named_not_a_crash(tmp_path: Path) -> None:
+    export = write_export(tmp_path, [TableData("shop", "public", "a", COLS, [(1, "a")])])
+    info = next(Path(export.path).glob("export_tables_info_*.json"))
+    for content in ("[]", '{"perTableStatus": {"target": "shop.public.a"}}', "null"):
+        info.write_text(content)
+        with pytest.raises(ExportNotFound) as raised:
+            find_table_export(args_for(export.path, "shop.public.a"))  # type: ignore[arg-type]
+        assert info.name in raised.value.message, content
+        assert "perTableStatus" in raised.value.message, content
