@@ -46,7 +46,7 @@ export class RdsExports implements ExportPort {
         if (busy) throw snapshotBusy(subject, busy, req.snapshot.snapshotId, err);
       }
       if (!hasAwsCode(err, 'ExportTaskAlreadyExists')) {
-        throw toPortError(err, { service: 'RDS', operation: 'StartExportTask', subject, ...exportHint(err, iamRoleArn, kmsKeyId, bucket, req.snapshot.snapshotId, only.ExportOnly) });
+        throw toPortError(err, { service: 'RDS', operation: 'StartExportTask', subject, ...exportHint(err, iamRoleArn, kmsKeyId, bucket, req.snapshot.snapshotId, only.ExportOnly, sourceArn) });
       }
     }
     // Started by an earlier attempt: adopt it, unless the id was used for another snapshot.
@@ -200,7 +200,8 @@ export function exportLocation(bucket: string, prefix: string, exportId: string)
   return s3Url(bucket, joinKey(prefix, exportId));
 }
 
-function exportHint(err: unknown, role: string, kmsKey: string, bucket: string, snapshotId: string, exportOnlyList?: string[]): { hint?: string } {
+function exportHint(err: unknown, role: string, kmsKey: string, bucket: string, snapshotId: string, exportOnlyList?: string[], sourceArn = ''): { hint?: string } {
+  const isClusterSnapshot = sourceArn.includes(':cluster-snapshot:');
   // The scope comes from the source's database and include/exclude rules, not from the aws section.
   if (hasAwsCode(err, 'InvalidExportOnly')) {
     const entries = exportOnlyList ?? [];
@@ -216,7 +217,10 @@ function exportHint(err: unknown, role: string, kmsKey: string, bucket: string, 
   if (hasAwsCode(err, 'InvalidExportSourceState')) {
     return {
       hint:
-        `RDS cannot export snapshot ${snapshotId} to S3: check that the instance's engine and version support snapshot export to S3 (RDS Custom instances do not) in this region, ` +
+        `RDS cannot export snapshot ${snapshotId} to S3: ` +
+        (isClusterSnapshot
+          ? "check that the cluster is provisioned (Aurora Serverless v1 clusters cannot export snapshots to S3) and that the cluster's engine and version support snapshot export to S3 in this region, "
+          : "check that the instance's engine and version support snapshot export to S3 (RDS Custom instances do not) in this region, ") +
         'and upgrade the engine if not, or read the tables directly (extract: direct, docs/aws-setup.md section 3a); retrying the same snapshot does not help',
     };
   }

@@ -385,3 +385,16 @@ test('an export scope RDS refuses (InvalidExportOnly) names the entries and the 
   assert.match(err.message, /ExportOnly shop\.sales, shop\.public\.ordres/);
   assert.match(err.message, /tables: .*include/);
 });
+
+test('an Aurora cluster snapshot RDS cannot export says which clusters cannot, not what RDS Custom instances cannot', async () => {
+  const { mocks, ports } = mockedAws({ clusterId: 'shop-cluster' });
+  const arn = 'arn:aws:rds:us-east-2:123456789012:cluster-snapshot:lakesync-shop-1-abc';
+  mocks.rds.on(DescribeDBClusterSnapshotsCommand).resolves({ DBClusterSnapshots: [{ DBClusterSnapshotIdentifier: snapshotRef.snapshotId, DBClusterIdentifier: 'shop-cluster', DBClusterSnapshotArn: arn, Status: 'available' }] });
+  mocks.rds.on(StartExportTaskCommand).rejects(awsError('InvalidExportSourceStateFault', 'refused'));
+  mocks.rds.on(DescribeExportTasksCommand).resolves({ ExportTasks: [] });
+  const err = await portError(ports.export.startExport({ source: 'shop', exportId: 'ls-shop-1-abc', snapshot: snapshotRef }));
+  assert.equal(err.kind, 'validation');
+  assert.match(err.message, /Aurora Serverless v1/);
+  assert.match(err.message, /cluster's engine and version/);
+  assert.doesNotMatch(err.message, /RDS Custom/);
+});
