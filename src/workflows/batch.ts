@@ -2,12 +2,14 @@
  * A batch of tables of one cycle: load -> grant -> verify per table, with bounded concurrency.
  * Batches keep every history small when a cycle has thousands of tables.
  */
-import { type ActivityOptions, ActivityCancellationType, ApplicationFailure, CancellationScope, log, patched, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
+import { type ActivityOptions, ActivityCancellationType, ApplicationFailure, CancellationScope, log, patched, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { LeftByPack, LoadFailureDetails, LoadTableResult, SpentRuns } from '../activities/load';
 import { type ExportVolume, tableCost } from '../cost/ledger';
 import { tableExportIdFor } from '../ids';
-import type { CostBasis, CycleSettings, DynamoLoadExports, ExportRef, LoadedTableExport, LoadItem, LoadResult, LoadSummary, LoadUsage, TableCost, TableError, TableExportRef, TableOutcome } from '../model';
+import type { CostBasis, CycleSettings, DynamoLoadExports, ExportRef, JsonRef, LoadedTableExport, LoadItem, LoadResult, LoadSummary, LoadUsage, TableCost, TableError, TableExportRef, TableOutcome } from '../model';
+import { jsonBytes } from '../payload-text';
+import { storeText } from './by-reference';
 import { nowIso } from './clock';
 import { activityTimeout, failureDetails, tableError } from './errors';
 import { batchProgressQuery, type BatchTableProgress } from './messages';
@@ -33,6 +35,8 @@ export const FIRST_FAILED_EXPORT_REPORTED = 'first-failed-export-reported';
 export const PACK_START_STOPS_ON_CANCEL = 'pack-start-stops-on-cancel';
 /** Patch: a batch cancelled after its pack started stops the run once its tables' loads have ended (none may have reached a worker to stop it). */
 export const PACK_LOADS_CANCELLED_STOP_RUN = 'pack-loads-cancelled-stop-run';
+/** Patch: outcomes larger than the cycle's inline limit are stored and handed over by reference (they went inline, up to batchSize of them). */
+export const BATCH_OUTCOMES_BY_REFERENCE = 'batch-outcomes-by-reference';
 
 export interface BatchInput {
   source: string;
@@ -44,9 +48,19 @@ export interface BatchInput {
   export?: ExportRef;
   /** When the export's snapshot was taken (ISO-8601): with the export id, the lineage of each commit. */
   snapshotTime?: string;
+  /**
+   * The cycle's inline payload limit: outcomes larger than it are stored and returned by reference.
+   * Absent from cycles before it: the outcomes go inline.
+   */
+  payloadInlineBytes?: number;
 }
 
-export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcome[]> {
+/** A batch's outcomes stored by reference (in the order of its items): the cycle reads them, then deletes their parts. */
+export interface BatchOutcomesRef {
+  tablesRef: JsonRef;
+}
+
+export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcome[] | BatchOutcomesRef> {
   const { settings } = input;
   const loadOptions: ActivityOptions = {
     ...loadActivity(settings),
@@ -313,7 +327,15 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
   const done = await runPool(units, settings.concurrency, async (unit): Promise<TableOutcome[]> => (unit.kind === 'pack' ? runPack(unit) : [await runAlone(unit.item)]));
   // The outcomes in the order of the items, whatever the units.
   const byTable = new Map(done.flat().map((o) => [o.table, o]));
-  return input.items.map((i) => byTable.get(i.table)!);
+  const outcomes = input.items.map((i) => byTable.get(i.table)!);
+  const limit = input.payloadInlineBytes;
+  // Up to batchSize (500) outcomes would pass what one payload should hold: they go by reference, as the cycle's do.
+  if (limit === undefined || jsonBytes(outcomes) <= limit || !patched(BATCH_OUTCOMES_BY_REFERENCE)) return outcomes;
+  const batch = workflowInfo().workflowId.split('/').at(-1) ?? 'batch';
+  const store = () => storeText(input.source, `${input.cycleId}/${batch}/outcomes`, JSON.stringify(outcomes), limit);
+  // A cancelled batch hands over what its tables did all the same (its committed tables keep their commit).
+  const tablesRef = CancellationScope.current().consideredCancelled ? await CancellationScope.nonCancellable(store) : await store();
+  return { tablesRef };
 }
 
 /**

@@ -254,12 +254,14 @@ async function runBatch(
   staticSummary: string,
 ): Promise<TableOutcome[]> {
   try {
-    return await executeChild(tableBatchWorkflow, {
+    const answer = await executeChild(tableBatchWorkflow, {
       workflowId,
       staticSummary,
       // Without an export (every table read directly) the batch has no lineage to pass on.
-      args: [{ source: input.source, cycleId: input.cycleId, planRef, items, settings, ...(exported && snapshot ? { export: exported, snapshotTime: snapshot.createdAt } : {}) }],
+      // Outcomes larger than the inline limit come back by reference.
+      args: [{ source: input.source, cycleId: input.cycleId, planRef, items, settings, ...(exported && snapshot ? { export: exported, snapshotTime: snapshot.createdAt } : {}), payloadInlineBytes: inlineLimit(input.payloadInlineBytes) }],
     });
+    return Array.isArray(answer) ? answer : await storedBatchOutcomes(input.source, workflowId, answer.tablesRef);
   } catch (err) {
     // The batch workflow itself failed (not a table): its tables are failed, the other batches go on.
     const message = `batch ${workflowId} failed: ${errorMessage(err)}`;
@@ -269,6 +271,27 @@ async function runBatch(
     if (CancellationScope.current().consideredCancelled || !patched(BATCH_RECOVERY)) return failed;
     return withCommitted(input, items, failed, message);
   }
+}
+
+/**
+ * The outcomes a batch stored by reference; nothing reads their parts again, so they go (best
+ * effort: parts left behind cost storage only). Read even when the cycle is cancelled: they hold
+ * the tables the batch committed. Unreadable, the batch counts as failed (its commits are read back from the lake).
+ */
+async function storedBatchOutcomes(source: string, workflowId: string, ref: JsonRef): Promise<TableOutcome[]> {
+  const evenIfCancelled = <T>(work: () => Promise<T>) => (CancellationScope.current().consideredCancelled ? CancellationScope.nonCancellable(work) : work());
+  let outcomes: TableOutcome[];
+  try {
+    outcomes = await evenIfCancelled(() => readText<TableOutcome[]>(source, ref));
+  } catch (err) {
+    throw new Error(`its outcomes (${ref.parts.length} part(s) in the manifest store) could not be read: ${errorMessage(err)}`);
+  }
+  try {
+    await evenIfCancelled(() => deleteTexts(source, [ref]));
+  } catch (err) {
+    log.warn('the outcomes a batch stored were not deleted from the manifest store; their parts stay, costing storage only', { workflowId, parts: ref.parts, error: errorMessage(err) });
+  }
+  return outcomes;
 }
 
 /**
