@@ -43,10 +43,11 @@ function manifestKey(ref: string): string {
  * state (GetJobRun). `pack`: a pack run dies (Spark died) just before it loads this table, which
  * and the tables after it get no result, and the run ends FAILED. `export` of a DynamoDB table:
  * retryable, its start is made and the answer lost (a retry adopts it); not retryable, the
- * export starts and ends FAILED. `export-status`: describing a DynamoDB export fails. `manifest-delete`: the manifest store refuses to delete a document;
+ * export starts and ends FAILED. `export-start`: DynamoDB refuses to start an export (not retryable: a
+ * validation error; retryable: throttled), making none. `export-status`: describing a DynamoDB export fails. `manifest-delete`: the manifest store refuses to delete a document;
  * `state-store`: it refuses to write a source's carried state (keys under source-state/).
  */
-export type FakePhase = 'snapshot' | 'export' | 'discover' | 'load' | 'poll' | 'pack' | 'grant' | 'verify' | 'retention' | 'manifest-delete' | 'state-store' | 'export-cancel' | 'export-status';
+export type FakePhase = 'snapshot' | 'export' | 'export-start' | 'discover' | 'load' | 'poll' | 'pack' | 'grant' | 'verify' | 'retention' | 'manifest-delete' | 'state-store' | 'export-cancel' | 'export-status';
 
 export interface FakeFailure {
   /** `schema.table`, or `*` for every table (and for snapshot/export). */
@@ -422,6 +423,8 @@ export class FakeBackend {
       }
     }
     const existing = this.state.tableExports?.[req.exportId];
+    const refused = existing ? undefined : this.injected('export-start', req.table);
+    if (refused) throw new PortError(refused.retryable ? 'throttled' : 'validation', refused.retryable ? 'LimitExceededException' : 'ValidationException', refused.message ?? `injected export start refusal for ${req.table}`);
     const rule = this.injected('export', req.table);
     if (!existing) {
       const itemCount = window.type === 'FULL' ? this.itemsAt(req.table, toMs) : this.changesIn(req.table, Date.parse(window.from ?? ''), toMs);

@@ -2,7 +2,7 @@
  * A batch of tables of one cycle: load -> grant -> verify per table, with bounded concurrency.
  * Batches keep every history small when a cycle has thousands of tables.
  */
-import { type ActivityOptions, ActivityCancellationType, ApplicationFailure, CancellationScope, log, patched, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import { type ActivityOptions, ActivityCancellationType, ApplicationFailure, CancellationScope, isCancellation, log, patched, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { LeftByPack, LoadFailureDetails, LoadTableResult, SpentRuns } from '../activities/load';
 import { type ExportVolume, tableCost } from '../cost/ledger';
@@ -31,6 +31,8 @@ export const TABLE_EXPORT_WAIT_ACTIVITY = 'table-export-wait-activity';
 /** Patch: after a DynamoDB export of a table fails, the exports started after it are waited for, for their billed bytes (the table failed at once). */
 export const BILLED_EXPORTS_AFTER_FAILURE = 'billed-exports-after-failure';
 export const FIRST_FAILED_EXPORT_REPORTED = 'first-failed-export-reported';
+/** Patch: after a DynamoDB export of a table cannot be started, the exports started before it are waited for, for their billed bytes (the table failed at once). */
+export const BILLED_EXPORTS_BEFORE_FAILED_START = 'billed-exports-before-failed-start';
 /** Patch: a batch cancelled while a pack starts waits for the start and stops the run it made (the run went on loading the cancelled cycle's tables). */
 export const PACK_START_STOPS_ON_CANCEL = 'pack-start-stops-on-cancel';
 /** Patch: a batch cancelled after its pack started stops the run once its tables' loads have ended (none may have reached a worker to stop it). */
@@ -99,14 +101,22 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
     const windows = item.exports ?? [];
     if (windows.length === 0) throw ApplicationFailure.create({ message: `${item.table} is a DynamoDB table planned without any export window: run a new sync`, type: 'PlanMismatch', nonRetryable: true });
     const refs: TableExportRef[] = [];
+    /** A start that failed after others were made: the table fails with it once those have ended (they run on, billed). */
+    let startFailed: unknown;
     for (const [i, window] of windows.entries()) {
       const exportId = tableExportIdFor(input.source, input.cycleId, item.table, i);
       const span = window.type === 'FULL' ? `FULL at ${window.to}` : `INCREMENTAL ${window.from}..${window.to}`;
-      refs.push(
-        await startTableExport.executeWithOptions({ ...exportStartOptions, summary: `export ${item.table} ${span} (${i + 1} of ${windows.length})` }, [
-          { source: input.source, table: item.table, planRef: input.planRef, exportId, window },
-        ]),
-      );
+      try {
+        refs.push(
+          await startTableExport.executeWithOptions({ ...exportStartOptions, summary: `export ${item.table} ${span} (${i + 1} of ${windows.length})` }, [
+            { source: input.source, table: item.table, planRef: input.planRef, exportId, window },
+          ]),
+        );
+      } catch (err) {
+        if (refs.length === 0 || isCancellation(err) || !patched(BILLED_EXPORTS_BEFORE_FAILED_START)) throw err;
+        startFailed = err;
+        break;
+      }
     }
     const loaded: LoadedTableExport[] = [];
     /** The first export that failed: the table fails once the exports started after it have ended too (they run on, billed). */
@@ -120,8 +130,8 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
         try {
           status = waitsInActivity ? await awaitTableExport({ source: input.source, ref, pollInitialSeconds, pollMaximumSeconds }) : await tableExportStatus(input.source, ref);
         } catch (err) {
-          // The first failed export is the table's error: a later export's wait failing must not hide it.
-          if (failed && patched(FIRST_FAILED_EXPORT_REPORTED)) break;
+          // The first failed export (or start) is the table's error: a later export's wait failing must not hide it.
+          if ((failed || startFailed !== undefined) && patched(FIRST_FAILED_EXPORT_REPORTED)) break;
           throw err;
         }
         if (status.state === 'failed') {
@@ -154,6 +164,7 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
       }
     }
     if (failed) throw failed;
+    if (startFailed !== undefined) throw startFailed;
     return loaded;
   }
 
