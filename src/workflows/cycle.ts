@@ -46,6 +46,8 @@ const DIRECT_EXTRACT = 'direct-extract';
 const RESULT_BY_REFERENCE = 'cycle-result-by-reference';
 /** Patch: a batch that ended without a result keeps the tables it committed (they were all failed). */
 const BATCH_RECOVERY = 'dead-batch-keeps-committed-tables';
+/** Patch: a dead batch's commits whose read back was cancelled with the cycle are read again out of the cancelled scope (they went unrecorded). */
+const BATCH_RECOVERY_AFTER_CANCEL = 'recover-dead-batch-again-after-cancel';
 /** Patch: the export scope's excluded tables and the plan's lists come by reference when too large for a payload (they came inline). */
 const PLAN_BY_REFERENCE = 'plan-items-by-reference';
 /** Patch: a cycle cancelled during its export cancels the export task (it ran to its end). */
@@ -310,7 +312,11 @@ async function withCommitted(input: CycleInput, items: LoadItem[], failed: Table
     // A commit recovery could not grant or verify is failed in that phase, with recovery's error.
     const known = new Map(tables.filter((t) => t.status === 'committed' || t.error?.phase === 'grant' || t.error?.phase === 'verify').map((t) => [t.table, t]));
     return failed.map((f) => known.get(f.table) ?? f);
-  } catch {
+  } catch (err) {
+    // Cancelled with the cycle while it read them: read again out of the cancelled scope, else the batch's commits go unrecorded.
+    if (isCancellation(err) && CancellationScope.current().consideredCancelled && patched(BATCH_RECOVERY_AFTER_CANCEL)) {
+      return CancellationScope.nonCancellable(() => withCommitted(input, items, failed, message));
+    }
     return failed;
   }
 }
