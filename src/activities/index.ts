@@ -19,8 +19,8 @@ export function createActivities(deps: ActivityDeps, getClient: () => Promise<Cl
     // Short steps heartbeat so that a dead worker is noticed; loads and verification heartbeat themselves.
     ...keepAlive(cycleActivities(deps)),
     ...loadActivities(deps),
-    // It heartbeats itself, with the run it started.
-    ...packActivities(deps),
+    // The start heartbeats itself, with the run it started; the stop of a cancelled pack heartbeats while it runs.
+    ...keepAlive(packActivities(deps), ['startPackLoad']),
     ...keepAlive(publishActivities(deps), ['verifyTable']),
     ...recoveryActivities(deps),
     ...keepAlive(retentionActivities(deps)),
