@@ -48,6 +48,8 @@ const RESULT_BY_REFERENCE = 'cycle-result-by-reference';
 const BATCH_RECOVERY = 'dead-batch-keeps-committed-tables';
 /** Patch: a dead batch's commits whose read back was cancelled with the cycle are read again out of the cancelled scope (they went unrecorded). */
 const BATCH_RECOVERY_AFTER_CANCEL = 'recover-dead-batch-again-after-cancel';
+/** Patch: a dead batch's outcomes read back from the lake by reference are deleted once read (they stayed for good). */
+const DELETE_RECOVERED_PARTS = 'delete-recovered-batch-outcome-parts';
 /** Patch: the export scope's excluded tables and the plan's lists come by reference when too large for a payload (they came inline). */
 const PLAN_BY_REFERENCE = 'plan-items-by-reference';
 /** Patch: a cycle cancelled during its export cancels the export task (it ran to its end). */
@@ -309,6 +311,14 @@ async function withCommitted(input: CycleInput, items: LoadItem[], failed: Table
     // The batch's own tables only: re-granting and re-verifying the other batches' would only take time.
     const recovered = await recoverCycleOutcomes({ source: input.source, cycleId: input.cycleId, error: message, ...(input.reuse ? { reuse: input.reuse } : {}), payloadInlineBytes: limit, tables: items.map((i) => i.table) });
     const tables = recovered.tablesRef ? await readText<TableOutcome[]>(input.source, recovered.tablesRef) : recovered.tables;
+    // Nothing reads those parts again (best effort: parts left behind cost storage only).
+    if (recovered.tablesRef && patched(DELETE_RECOVERED_PARTS)) {
+      try {
+        await deleteTexts(input.source, [recovered.tablesRef]);
+      } catch (err) {
+        log.warn("a dead batch's outcomes read back from the lake were not deleted from the manifest store; their parts stay, costing storage only", { parts: recovered.tablesRef.parts, error: errorMessage(err) });
+      }
+    }
     // A commit recovery could not grant or verify is failed in that phase, with recovery's error.
     const known = new Map(tables.filter((t) => t.status === 'committed' || t.error?.phase === 'grant' || t.error?.phase === 'verify').map((t) => [t.table, t]));
     return failed.map((f) => known.get(f.table) ?? f);
