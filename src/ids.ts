@@ -78,8 +78,8 @@ export const cycleManifestKeys = {
   discovery: (cycleId: string) => `${cycleId}/discovery.json`,
   export: (cycleId: string) => `${cycleId}/export.json`,
   plan: (cycleId: string) => `${cycleId}/plan.json`,
-  /** Parts of a dead cycle's outcomes read back from the lake, when too large for a payload. */
-  recoveredOutcomes: (cycleId: string) => `${cycleId}/recovered-outcomes`,
+  /** Parts of a dead cycle's outcomes read back from the lake, when too large for a payload; a dead batch's (`tables`) apart, as batches may be read back at once. */
+  recoveredOutcomes: (cycleId: string, tables?: readonly string[]) => `${cycleId}/recovered-outcomes${tables ? `/batch-${fnv1a64(JSON.stringify(tables))}` : ''}`,
   /** Chunks of the outcomes one scheduled recovery settled, for its retried attempts. */
   recoveryProgress: (cycleId: string, recovery: string) => `${cycleId}/recovery-progress/${recovery}`,
   /** Parts of the plan's load list and unloaded tables, when too large for a payload. */

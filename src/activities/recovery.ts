@@ -254,7 +254,7 @@ function recoveryError(phase: 'grant' | 'verify', err: unknown, context: string)
  * limit (thousands of tables), as text parts in the manifest store: the workflow reads them part by part.
  */
 async function inlineOrStored(ports: Ports, input: RecoverCycleInput, tables: TableOutcome[], details: () => Record<string, unknown>): Promise<Pick<RecoveredCycle, 'tables' | 'tablesRef'>> {
-  const tablesRef = await storedIfLarge(ports, cycleManifestKeys.recoveredOutcomes(input.cycleId), tables, input.payloadInlineBytes, tables, details);
+  const tablesRef = await storedIfLarge(ports, cycleManifestKeys.recoveredOutcomes(input.cycleId, input.tables), tables, input.payloadInlineBytes, tables, details);
   return tablesRef ? { tables: [], tablesRef } : { tables };
 }
 

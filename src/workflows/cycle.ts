@@ -50,6 +50,8 @@ const BATCH_RECOVERY = 'dead-batch-keeps-committed-tables';
 const BATCH_RECOVERY_AFTER_CANCEL = 'recover-dead-batch-again-after-cancel';
 /** Patch: a dead batch's outcomes read back from the lake by reference are deleted once read (they stayed for good). */
 const DELETE_RECOVERED_PARTS = 'delete-recovered-batch-outcome-parts';
+/** Patch: batches run side by side when the concurrency holds more than one batch's loads (they ran one after another, loads capped at batchSize). */
+const BATCHES_SHARE_CONCURRENCY = 'batches-share-concurrency';
 /** Patch: the export scope's excluded tables and the plan's lists come by reference when too large for a payload (they came inline). */
 const PLAN_BY_REFERENCE = 'plan-items-by-reference';
 /** Patch: a cycle cancelled during its export cancels the export task (it ran to its end). */
@@ -175,16 +177,24 @@ export async function cycleWorkflow(input: CycleInput): Promise<CycleResult> {
   progress.tables = plan.load.length;
   const batches = chunk(plan.load, settings.batchSize);
   progress.batches = batches.map((items, i) => ({ workflowId: batchWorkflowId(workflowInfo().workflowId, i + 1), tables: items.length, state: 'pending' }));
-  const loaded: TableOutcome[] = [];
-  for (const [i, items] of batches.entries()) {
+  const runOne = async (items: LoadItem[], i: number): Promise<TableOutcome[]> => {
     const entry = progress.batches[i]!;
     entry.state = 'running';
     const summary = `${input.source}: tables ${i * settings.batchSize + 1}-${i * settings.batchSize + items.length} of ${plan.load.length}`;
     const outcomes = await runBatch(input, settings, plan.planRef, exported, snapshot, items, entry.workflowId, summary);
     entry.state = 'done';
-    loaded.push(...outcomes);
     progress.done += outcomes.filter((o) => o.status === 'committed').length;
     progress.failed += outcomes.filter((o) => o.status === 'failed').length;
+    return outcomes;
+  };
+  // `concurrency` counts loads across the cycle: as many batches run at once as it holds whole
+  // (a batch runs at most batchSize loads), so a concurrency above batchSize is not cut to it.
+  const atOnce = Math.floor(settings.concurrency / settings.batchSize);
+  const loaded: TableOutcome[] = [];
+  if (atOnce >= 2 && batches.length > 1 && patched(BATCHES_SHARE_CONCURRENCY)) {
+    loaded.push(...(await inLanes(batches, atOnce, runOne)).flat());
+  } else {
+    for (const [i, items] of batches.entries()) loaded.push(...(await runOne(items, i)));
   }
 
   const reported = [...loaded, ...plan.notLoaded, ...skippedByExport];
@@ -414,6 +424,20 @@ export function cycleStatus(tables: TableOutcome[]): CycleStatus {
   const committed = tables.filter((t) => t.status === 'committed').length;
   if (failed === 0) return 'succeeded';
   return committed === 0 ? 'failed' : 'partial';
+}
+
+/** Runs `fn` over `items` with at most `limit` at once, in order of the items; results keep their order. */
+async function inLanes<T, R>(items: T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return results;
 }
 
 function chunk<T>(items: T[], size: number): T[][] {

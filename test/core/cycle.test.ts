@@ -260,7 +260,8 @@ describe('sync core on a real Temporal server', () => {
     const tables = fakeTableNames(3);
     before(async () => {
       // Loads outlast the heartbeat interval, so the terminated cycle's next load learns of its end before it commits.
-      w = await startFakeWorker(fakeConfig(queue, { tables: 3 }, { batchSize: 1 }, 'dead'), { tables: 3, latencyMs: 5000 });
+      // One load at a time: the batches run one after another, the second starting once the first has committed.
+      w = await startFakeWorker(fakeConfig(queue, { tables: 3 }, { batchSize: 1, concurrency: 1 }, 'dead'), { tables: 3, latencyMs: 5000 });
     });
     after(async () => w?.stop());
 
