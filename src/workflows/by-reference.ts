@@ -73,7 +73,8 @@ export async function forgetCancelledState(source: string): Promise<void> {
 
 /** A page of `items` from `offset`: as many as fit in `maxBytes` (at least one), and where the next page starts. */
 export function pageOf<T>(items: readonly T[], offset: number, maxBytes: number): { entries: T[]; next?: number; total: number } {
-  const start = Math.max(0, Math.floor(offset));
+  // A query may come without an offset (or with null): that is the first page, not an empty one.
+  const start = typeof offset === 'number' && Number.isFinite(offset) ? Math.max(0, Math.floor(offset)) : 0;
   const entries: T[] = [];
   let bytes = 0;
   let i = start;

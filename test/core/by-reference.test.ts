@@ -104,4 +104,10 @@ describe('payloads by reference', () => {
     assert.equal(page.next, 1);
     assert.deepEqual(pageOf(['a'], 5, 100), { entries: [], total: 1 });
   });
+
+  test('a page asked without a usable offset (a client that sends none, or null) is the first page', () => {
+    for (const offset of [undefined, null, Number.NaN, 'x']) {
+      assert.deepEqual(pageOf(['a', 'b'], offset as unknown as number, 100), { entries: ['a', 'b'], total: 2 }, `offset ${String(offset)}`);
+    }
+  });
 });
