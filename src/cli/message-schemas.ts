@@ -202,6 +202,7 @@ export const sourceStatus = z
         message: z.string(),
         exportId: z.string().optional().describe('The export it failed on; a rerun loads it from there'),
         extract: z.enum(['direct', 'dynamodb']).optional().describe('The table is read directly, or from its own DynamoDB exports: its rerun needs no RDS export'),
+        newExport: z.literal(true).optional().describe('The export skipped the table: its rerun takes a new snapshot and export'),
       }),
     ),
     ledger: z.record(tableName, watermark),

@@ -504,7 +504,8 @@ export function rerunParts(state: SourceState, tables: TableName[]): RerunPart[]
   const parts = new Map<string, RerunPart>();
   for (const table of tables) {
     // A table read directly reuses no export: its part takes none (and, with only such tables, no new one).
-    const reuse = readDirectly(state, table) ? undefined : (ownExport(state, table) ?? state.lastExport);
+    // A table the export skipped takes a new export: the same one would skip it again.
+    const reuse = readDirectly(state, table) || state.failed[table]?.newExport ? undefined : (ownExport(state, table) ?? state.lastExport);
     const key = reuse?.export.exportId ?? '';
     const part = parts.get(key) ?? { ...(reuse ? { reuse } : {}), tables: [] };
     part.tables.push(table);
@@ -539,6 +540,11 @@ export interface RecordOptions {
    * histories recorded before (they kept those tables).
    */
   dropWithoutExport?: boolean;
+  /**
+   * A table the cycle's export skipped (NotExported) is marked for a new export on its rerun. Off
+   * only to replay histories recorded before (their reruns reused the export that skipped it).
+   */
+  newExportForSkipped?: boolean;
 }
 
 /**
@@ -570,7 +576,15 @@ export function recordCycle(state: SourceState, result: CycleResult, workflowId:
       if (clean && notExported(t) && !knownBefore.has(t.table)) continue;
       // A table read directly (or from its own DynamoDB exports) did not use the cycle's export: its rerun must not pin it.
       const own = t.extract === 'direct' || t.extract === 'dynamodb' ? t.extract : undefined;
-      state.failed[t.table] = { cycleId: result.cycleId, phase: t.error.phase, message: t.error.message, ...(exportId && !own ? { exportId } : {}), ...(own ? { extract: own } : {}) };
+      const skippedByExport = options.newExportForSkipped === true && !own && t.error.type === 'NotExported';
+      state.failed[t.table] = {
+        cycleId: result.cycleId,
+        phase: t.error.phase,
+        message: t.error.message,
+        ...(exportId && !own && !skippedByExport ? { exportId } : {}),
+        ...(own ? { extract: own } : {}),
+        ...(skippedByExport ? { newExport: true as const } : {}),
+      };
       const previous = state.ledger[t.table];
       if (previous) state.ledger[t.table] = { ...previous, lastError: t.error.message };
     } else if (clean && t.status === 'skipped' && EXCLUDED.test(t.reason ?? '')) {

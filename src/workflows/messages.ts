@@ -127,6 +127,8 @@ export interface FailedTable {
   exportId?: string;
   /** `direct`: the table is read directly, so its rerun needs no export. */
   extract?: 'direct' | 'dynamodb';
+  /** The export skipped the table: its rerun takes a new export (that one would skip it again). */
+  newExport?: true;
 }
 
 /** A request the workflow could not serve and dropped (a signal cannot be refused). */

@@ -90,6 +90,8 @@ const PATCHES = {
   recovery: 'recover-dead-cycle-outcomes',
   /** The failed and known tables are kept clean, which changes the reruns they lead to. */
   cleanLedger: 'clean-failed-and-known-tables',
+  /** A table the export skipped reruns from a new export (its rerun reused the export that skipped it, and failed again). */
+  newExportForSkipped: 'rerun-of-export-skipped-table-takes-new-export',
   /** A state too large for the continue-as-new payload is stored and carried by reference. */
   stateByReference: 'carried-state-by-reference',
   /** A cycle result that holds its outcomes by reference is read through it. */
@@ -343,10 +345,15 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     if (result.tablesRef) transported.push(result.tablesRef);
     if (result.tablesRef && patched(PATCHES.resultByReference)) result = await withStoredOutcomes(result, cycleInput, current.startedAt, transported);
     const record: CycleRecord = { kind: batch.kind, requestIds: batch.requestIds, ...(part.tables ? { tables: part.tables } : {}), ...(partOf ? { part: partOf } : {}) };
-    recordCycle(state, result, workflowId, record, { clean: patched(PATCHES.cleanLedger), dropWithoutExport: dropsWithoutExport(result, record) });
+    recordCycle(state, result, workflowId, record, { clean: patched(PATCHES.cleanLedger), dropWithoutExport: dropsWithoutExport(result, record), newExportForSkipped: skippedByExport(result) });
     current = undefined;
     if (result.searchAttributes || hasSearchAttributes(result)) upsertSearchAttributes(cycleSearchAttributes(input.source, result.status, Object.keys(state.failed).length));
     if (transported.length > 0 && patched(PATCHES.deleteReadParts)) await deleteTransported(cycleId, transported);
+  }
+
+  /** Only a cycle whose export skipped a table records the patch marker: other histories are unchanged. */
+  function skippedByExport(result: CycleResult): boolean {
+    return result.tables.some((t) => t.status === 'failed' && t.error?.type === 'NotExported') && patched(PATCHES.newExportForSkipped);
   }
 
   /** Only a cycle the new rule can apply to records the patch marker: other histories are unchanged. */

@@ -10,7 +10,7 @@ import { parseConfig } from '../../src/config/load';
 import { FakeBackend } from '../../src/fake/ports';
 import { cycleManifestKeys } from '../../src/ids';
 import type { CycleResult, DiscoverySummary, TableOutcome } from '../../src/model';
-import { initialState, recordCycle } from '../../src/workflows/ledger';
+import { initialState, type RecordOptions, recordCycle, rerunParts } from '../../src/workflows/ledger';
 
 const TABLES = ['public.a', 'public.b'];
 const config = parseConfig({ sources: { shop: { database: 'fake', source: { kind: 'fake', tables: TABLES }, target: { namespace: 'shop' } } } });
@@ -44,6 +44,29 @@ describe('a requested table the export skipped', () => {
       [],
       'the cycle reports public.b from the export\'s skipped tables, with the export\'s reason',
     );
+  });
+
+  /** The source's state after the sync: public.a committed from export e2, public.b skipped by it. */
+  async function recordedSync(options: RecordOptions = {}) {
+    const plan = await plannedSync();
+    const state = initialState();
+    state.knownTables = [...TABLES];
+    const exported = { exportId: 'e2', location: 'fake://exports/e2', snapshotId: 's2', adopted: false };
+    const committed: TableOutcome = { table: 'public.a', lakeTable: 'a', action: 'merge', status: 'committed', load: { action: 'merge', committed: true, rowsRead: 1, inserted: 1, updated: 0, deleted: 0, rowCountAfter: 1, cursorColumn: null, cursorValueAfter: null, snapshotId: '1', schemaHash: 'h', finishedAt: '2026-01-01T00:00:05Z' } };
+    const tables = [committed, ...plan.notLoaded, skippedByExport(skipped)];
+    const result: CycleResult = { cycleId: 'c2', source: 'shop', status: 'partial', snapshot: { snapshotId: 's2', createdAt: '2026-01-01T00:00:00Z', adopted: false }, export: exported, tables, warnings: [], startedAt: '2026-01-01T00:00:00Z', finishedAt: '2026-01-01T00:00:10Z' };
+    recordCycle(state, result, 'lakesync/shop/cycle-c2', { kind: 'sync', requestIds: ['r1'], tables: TABLES }, { clean: true, ...options });
+    return state;
+  }
+
+  test('reruns from a new export: the export that skipped it would skip it again, and the rerun would fail for good', async () => {
+    const state = await recordedSync({ newExportForSkipped: true });
+    assert.deepEqual(rerunParts(state, ['public.b']), [{ tables: ['public.b'] }], 'no export is reused: the rerun takes a new snapshot and export');
+    assert.equal(state.failed['public.b']?.newExport, true);
+    // Another table of the same rerun still loads from its own export.
+    assert.deepEqual(rerunParts(state, ['public.a', 'public.b']).map((p) => [p.tables, p.reuse?.export.exportId]), [[['public.b'], undefined], [['public.a'], 'e2']]);
+    // Histories recorded before reuse the export, as they did.
+    assert.equal(rerunParts(await recordedSync(), ['public.b'])[0]?.reuse?.export.exportId, 'e2');
   });
 
   test('stays a known, failed table of the source after a sync of it', async () => {
