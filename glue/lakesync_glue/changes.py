@@ -69,12 +69,19 @@ def change_set(source: "DataFrame", lake: "DataFrame", key: Sequence[str], delet
     return positional.localCheckpoint(eager=True).toDF(*names, OP_COLUMN)
 
 
-def unseen_rows(source: "DataFrame", lake: "DataFrame", compare: Sequence[str]) -> "DataFrame":
+def unseen_rows(source: "DataFrame", lake: "DataFrame", compare: Sequence[str],
+                added: Sequence[str] = ()) -> "DataFrame":
     """Rows of `source` the lake does not hold yet, compared on `compare` (null-safe), as multisets.
 
     Identical rows are numbered on each side and matched one to one: a row the source has twice
     and the lake once is returned once. `lake` has exactly the `compare` columns, with the source's
     types. Materialized like a change set.
+
+    `added`: columns of `compare` added to the lake table after some of its rows were written;
+    those rows read NULL there though the source row has a value. Source rows left unmatched are
+    matched again, one to one, with lake rows left unmatched that equal them on the other
+    columns and hold, in each added column, NULL or the same value: a row loaded before its
+    column existed is not new.
     """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
@@ -87,7 +94,22 @@ def unseen_rows(source: "DataFrame", lake: "DataFrame", compare: Sequence[str]) 
     l = l.withColumn("__n_l", F.row_number().over(Window.partitionBy(*[f"l{j}" for j in range(len(idx))]).orderBy(F.lit(0))))
     on = reduce(lambda a, b: a & b, [F.col(f"s{i}").eqNullSafe(F.col(f"l{j}")) for j, i in enumerate(idx)],
                 F.col("__n") == F.col("__n_l"))
-    unseen = s.join(l, on, "left_anti").select(*[f"s{i}" for i in range(len(names))])
+    unseen = s.join(l, on, "left_anti")
+    relaxed = [j for j, n in enumerate(compare) if n in set(added)]
+    if relaxed:
+        strict = [j for j in range(len(idx)) if j not in relaxed]
+        left = l.join(s, on, "left_anti")
+        # Numbered again within the columns compared strictly; an added column matches a lake NULL.
+        unseen = unseen.withColumn("__m", F.row_number().over(
+            Window.partitionBy(*[f"s{idx[j]}" for j in strict]).orderBy(*[F.col(f"s{idx[j]}") for j in relaxed])))
+        left = left.withColumn("__m_l", F.row_number().over(
+            Window.partitionBy(*[f"l{j}" for j in strict]).orderBy(*[F.col(f"l{j}") for j in relaxed])))
+        again = reduce(lambda a, b: a & b,
+                       [F.col(f"s{idx[j]}").eqNullSafe(F.col(f"l{j}")) for j in strict]
+                       + [F.col(f"l{j}").isNull() | F.col(f"s{idx[j]}").eqNullSafe(F.col(f"l{j}")) for j in relaxed],
+                       F.col("__m") == F.col("__m_l"))
+        unseen = unseen.join(left, again, "left_anti")
+    unseen = unseen.select(*[f"s{i}" for i in range(len(names))])
     return unseen.localCheckpoint(eager=True).toDF(*names)
 
 

@@ -50,6 +50,23 @@ def snapshot_id(spark: "SparkSession", ident: str, catalog: str, namespace: str,
         return str(rows[0][0]) if rows and rows[0][0] is not None else None
 
 
+def added_columns(spark: "SparkSession", catalog: str, namespace: str, table: str) -> set[str]:
+    """The current top-level columns the table's first schema did not have (added by a later load).
+
+    Rows written before such a column was added read NULL in it, whatever the source held. Read
+    from the table's schema history (Iceberg field ids, so a column dropped and added again counts
+    as added); empty when that history cannot be read.
+    """
+    try:
+        iceberg = _iceberg_table(spark, catalog, namespace, table)
+        schemas = iceberg.schemas()
+        first = schemas.get(min(int(i) for i in schemas.keySet()))
+        first_ids = {int(f.fieldId()) for f in first.columns()}
+        return {str(f.name()) for f in iceberg.schema().columns() if int(f.fieldId()) not in first_ids}
+    except Exception:  # noqa: BLE001 - without the history every column is compared as it reads
+        return set()
+
+
 @dataclass(frozen=True)
 class SnapshotEntry:
     """One snapshot of a lake table: its parent's id and the asked keys of its summary (None: absent)."""

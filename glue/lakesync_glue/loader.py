@@ -571,7 +571,9 @@ class _Load:
         # of a row as the source has.
         compare = [n for n in schema.write_types if n in lake_types]
         lake_df = self.lake_frame([(n, schema.write_types[n]) for n in compare], set(lake_types))
-        new_rows = unseen_rows(src, lake_df.where(window) if window else lake_df, compare)
+        # Rows loaded before a column was added read NULL in it: such a column does not make them new.
+        added = lake.added_columns(self.spark, a.catalog, a.namespace, a.lake_table) - {cursor}
+        new_rows = unseen_rows(src, lake_df.where(window) if window else lake_df, compare, sorted(added))
         inserted = new_rows.count()
         outcome = Outcome("incremental", inserted=inserted)
         self.apply_schema(schema)
