@@ -156,6 +156,8 @@ class _Load:
         self.deferred: tuple["DataFrame", list[ColumnPlan]] | None = None
         # A new table's values are checked and counted by its write (create_path.py): raw rows, plans, key.
         self.one_pass: tuple["DataFrame", list[ColumnPlan], list[str]] | None = None
+        # Where the rows come from, once known: its refusals are checked again before each commit.
+        self.rows: "ExportRows | DirectRows | None" = None
 
     # -- helpers -------------------------------------------------------------------------
     def view(self, df: "DataFrame") -> str:
@@ -168,12 +170,30 @@ class _Load:
         """Runs a write; every Iceberg snapshot it makes records this load's lineage."""
         log.info("%s: %s", self.args.lake_table_id, statement[:500])
         properties = lineage.commit_properties(self.args, self.state.window)
+
+        def attempt() -> object:
+            self.refuse_if_overtaken()
+            return lineage.with_commit_properties(self.spark, properties, lambda: self.spark.sql(statement).collect())
+
         with_commit_retry(
-            lambda: lineage.with_commit_properties(self.spark, properties, lambda: self.spark.sql(statement).collect()),
+            attempt,
             what=f"{what} of {self.args.lake_table_id}",
             attempts=self.args.commit_attempts,
             wait_seconds=self.args.commit_retry_wait_seconds,
         )
+
+    def refuse_if_overtaken(self) -> None:
+        """Right before a commit: when another commit came since the load read the lake (e.g. a newer export's
+        load), the refusals checked at the start are checked again, so an older export never overwrites it."""
+        a, state = self.args, self.state
+        if self.rows is None or not state.table_exists:
+            return
+        current = lake.snapshot_id(self.spark, self.ident, a.catalog, a.namespace, a.lake_table)
+        if current == state.snapshot_before:
+            return
+        refusal = self.rows.refusal(self.spark, current)
+        if refusal is not None:
+            raise refusal
 
     def lake_frame(self, columns: Sequence[tuple[str, str]], lake_names: set[str],
                    at: str | None = None) -> "DataFrame":
@@ -269,7 +289,7 @@ class _Load:
 
             return dynamodb_load.run(self)
         state.phase("source columns")
-        rows = self.origin()
+        rows = self.rows = self.origin()
         # Excluded columns leave here: they are never read, cast or named in a message.
         mappings, names = columns.select_columns(rows.mappings(), a.column_policies, a.target)
         key = [resolve_column("primary_key", k, mappings, names, a.target) for k in a.primary_key]

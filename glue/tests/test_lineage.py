@@ -345,3 +345,33 @@ def test_an_export_load_into_a_table_another_source_loads_directly_is_refused_an
     assert "holds the rows of source staging (a direct load, cycle cycle-d)" in refused.error["message"], refused.error["message"]
     assert (current_snapshot(spark, table), lake_rows(spark, table)) == (snapshot, rows)
     assert (refused.committed, refused.deleted) == (False, 0)
+
+
+def test_a_newer_export_committed_while_an_older_one_loads_is_not_overwritten(
+        load: Any, spark: Any, tmp_path: Any, monkeypatch: Any) -> None:
+    # The older export passed the snapshot-time guard when its load began; a newer export committed
+    # before its MERGE. The MERGE must not move the table back: the guard holds at the commit too.
+    from exportkit import col
+    from lakesync_glue import fast_merge, lineage
+    from scenario import Versions, lake_rows
+
+    cols = [col("id", "bigint"), col("name", "text")]
+    versions = Versions(tmp_path, "shop", "public", "overtaken")
+    first = load(versions.export(cols, [(1, "a"), (2, "b")]), versions.target, "overtaken", action="merge",
+                 primary_key="id", snapshot_time="2024-05-01T00:00:00Z")
+    assert first.status == "succeeded", first.error
+    real = fast_merge.FastMerge.key_filter
+
+    def meanwhile(self: Any, changes: Any, total: int) -> Any:
+        newer = {lineage.SOURCE: "shop", lineage.EXPORT_ID: "export-newer", lineage.SNAPSHOT_TIME: "2024-07-01T00:00:00Z",
+                 lineage.CYCLE_ID: "cycle-newer"}
+        lineage.with_commit_properties(spark, newer, lambda: spark.sql(
+            "UPDATE lake.tests.overtaken SET name = 'newer' WHERE id = 2").collect())
+        return real(self, changes, total)
+
+    monkeypatch.setattr(fast_merge.FastMerge, "key_filter", meanwhile)
+    older = load(versions.export(cols, [(1, "a"), (2, "older")]), versions.target, "overtaken", action="merge",
+                 primary_key="id", snapshot_time="2024-06-01T00:00:00Z")
+    monkeypatch.undo()
+    assert older.error is not None and older.error["class"] == "OlderExport", older.error
+    assert [r["name"] for r in lake_rows(spark, "overtaken")] == ["a", "newer"]
