@@ -62,7 +62,7 @@ export function recoveryActivities(deps: ActivityDeps) {
         const wanted = input.tables ? new Set(input.tables) : undefined;
         const entries = plan.filter((entry) => entry.action !== 'skip' && (!wanted || wanted.has(entry.table)));
         const progress = await RecoveryProgress.resume(ports, input.cycleId);
-        const settleTable = async (entry: PlanEntry): Promise<SettledTable> => {
+        const settleTable = async (entry: PlanEntry, signal?: AbortSignal): Promise<SettledTable> => {
           const base = outcomeBase(entry);
           let commit: LakeCommit | undefined;
           try {
@@ -83,23 +83,29 @@ export function recoveryActivities(deps: ActivityDeps) {
           // Without the load's result JSON its counts are unknown (0 in `load`): verification must not hold the lake to them.
           const countsUnknown = entry.extract?.kind !== 'dynamodb' && !result;
           const recovered = { source: input.source, table: entry.table, lakeTable: entry.lakeTable, action: entry.action, exported, plan: entry, load, countsUnknown };
-          const unpublished = await carryingHeartbeatDetails(() => progress.details(), () => publishProblem(publish, recovered, settings));
+          const unpublished = await carryingHeartbeatDetails(() => progress.details(), () => publishProblem(publish, recovered, settings), signal);
           const outcome: TableOutcome = unpublished
             ? { ...base, status: 'failed', load, error: unpublished }
             : { ...base, status: 'committed', load, ...(settings.verify.enabled ? { verified: true } : {}), reason: `recovered from the lake's lineage${countsUnknown ? " (its load's result is missing or unreadable: its counts are unknown, shown as 0)" : ''}: ${input.error}`, finishedAt: commit.committedAt };
           return { outcome, commit };
         };
         // The last attempt must return before its timeout, else the server fails it and every outcome with it:
-        // it takes no new table once two thirds of its time are used, and fails those it did not settle, for a rerun.
+        // it takes no new table once two thirds of its time are used, stops waiting for the tables being
+        // settled (a verification of many checks takes far longer) at five sixths, and fails those it did
+        // not settle, for a rerun.
         const { attempt, startToCloseTimeoutMs } = Context.current().info;
-        const stopAt = attempt >= RECOVERY_ATTEMPTS && startToCloseTimeoutMs > 0 ? startedAt + Math.floor((startToCloseTimeoutMs * 2) / 3) : undefined;
-        const outOfTime = (entry: PlanEntry): SettledTable => {
+        const last = attempt >= RECOVERY_ATTEMPTS && startToCloseTimeoutMs > 0;
+        const time = last ? { stopAt: startedAt + Math.floor((startToCloseTimeoutMs * 2) / 3), giveUpAt: startedAt + Math.floor((startToCloseTimeoutMs * 5) / 6) } : undefined;
+        const outOfTime = (entry: PlanEntry, started: boolean): SettledTable => {
           const base = outcomeBase(entry);
           const each = `${Math.round(startToCloseTimeoutMs / 6_000) / 10} minutes each`;
-          const message = `the cycle ended (${input.error}) and its recovery ran out of time (attempt ${attempt} of ${RECOVERY_ATTEMPTS}, ${each}) before it read ${entry.table} back from the lake: whether it committed is not known; rerun the table (lakesync rerun ${input.source} --tables ${entry.table})`;
+          const what = started
+            ? `while it read ${entry.table} back from the lake, granted and verified it: whether it committed and passed verification is not known`
+            : `before it read ${entry.table} back from the lake: whether it committed is not known`;
+          const message = `the cycle ended (${input.error}) and its recovery ran out of time (attempt ${attempt} of ${RECOVERY_ATTEMPTS}, ${each}) ${what}; rerun the table (lakesync rerun ${input.source} --tables ${entry.table})`;
           return { outcome: { ...base, status: 'failed', error: { phase: 'load', message, type: 'RecoveryOutOfTime', retryable: true } } };
         };
-        const settled = await settleAll(entries, progress, settleTable, stopAt, outOfTime);
+        const settled = await settleAll(entries, progress, settleTable, time, outOfTime);
         const tables = settled.map((s) => s.outcome);
         const commits = settled.flatMap((s) => (s.commit ? [s.commit] : []));
         const snapshot = exported ? await snapshotOf(ports, exported, input.reuse, commits) : undefined;
@@ -128,10 +134,13 @@ export const RECOVERY_LANES = 4;
 async function settleAll(
   entries: PlanEntry[],
   progress: RecoveryProgress,
-  settleTable: (entry: PlanEntry) => Promise<SettledTable>,
-  /** When set (ms), no table is taken after it: those not settled get `unsettled`'s outcome. */
-  stopAt?: number,
-  unsettled?: (entry: PlanEntry) => SettledTable,
+  settleTable: (entry: PlanEntry, signal?: AbortSignal) => Promise<SettledTable>,
+  /**
+   * When set (epoch ms): no table is taken after `stopAt`, and the tables still being settled at
+   * `giveUpAt` are given up (their verification stopped). Those not settled get `unsettled`'s outcome.
+   */
+  time?: { stopAt: number; giveUpAt: number },
+  unsettled?: (entry: PlanEntry, started: boolean) => SettledTable,
 ): Promise<SettledTable[]> {
   const out: SettledTable[] = new Array(entries.length);
   const todo: number[] = [];
@@ -150,28 +159,42 @@ async function settleAll(
     : undefined;
   let next = 0;
   let failure: { error: unknown } | undefined;
+  /** Set once the tables still being settled are given up: what they end with is dropped. */
+  const givenUp = new AbortController();
+  const started = new Set<number>();
   const lane = async () => {
-    while (!failure && next < todo.length && !(stopAt !== undefined && Date.now() >= stopAt)) {
+    while (!givenUp.signal.aborted && !failure && next < todo.length && !(time && Date.now() >= time.stopAt)) {
       const i = todo[next++]!;
       const entry = entries[i]!;
+      started.add(i);
       progress.heartbeat({ table: entry.table });
       try {
-        out[i] = await settleTable(entry);
-        await progress.settle(out[i]!);
+        const settled = await settleTable(entry, givenUp.signal);
+        if (givenUp.signal.aborted) return;
+        out[i] = settled;
+        await progress.settle(settled);
       } catch (error) {
         // The other lanes stop after their table; what they settled is kept for the retry.
-        failure ??= { error };
+        if (!givenUp.signal.aborted) failure ??= { error };
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(RECOVERY_LANES, todo.length) }, lane));
+  const lanes = Promise.all(Array.from({ length: Math.min(RECOVERY_LANES, todo.length) }, lane));
+  if (time) {
+    let deadline: NodeJS.Timeout | undefined;
+    await Promise.race([lanes, new Promise<void>((resolve) => (deadline = setTimeout(resolve, Math.max(0, time.giveUpAt - Date.now()))))]);
+    clearTimeout(deadline);
+    givenUp.abort();
+  } else {
+    await lanes;
+  }
   if (timer) clearInterval(timer);
   if (failure) {
     await progress.flush().catch(() => undefined);
     throw failure.error;
   }
   await progress.flush();
-  for (const i of todo) if (!out[i] && unsettled) out[i] = unsettled(entries[i]!);
+  for (const i of todo) if (!out[i] && unsettled) out[i] = unsettled(entries[i]!, started.has(i));
   return out;
 }
 

@@ -22,7 +22,8 @@ export interface VerifyHeartbeat {
 export async function heartbeating<T>(table: string, firstStep: string, fn: (progress: (step: string) => void, signal?: AbortSignal) => Promise<T>): Promise<T> {
   const ctx = activityContext();
   if (!ctx) return fn(() => undefined);
-  const carried = carriedDetails.getStore();
+  const carried = carriedDetails.getStore()?.details;
+  const stop = carriedDetails.getStore()?.signal;
   let current: VerifyHeartbeat = { table, step: firstStep };
   const beat = () => ctx.heartbeat(carried ? { ...carried(), ...current } : current);
   beat();
@@ -32,21 +33,22 @@ export async function heartbeating<T>(table: string, firstStep: string, fn: (pro
     return await fn((step) => {
       current = { table, step };
       beat();
-    }, ctx.cancellationSignal);
+    }, stop ? AbortSignal.any([ctx.cancellationSignal, stop]) : ctx.cancellationSignal);
   } finally {
     if (timer) clearInterval(timer);
   }
 }
 
-const carriedDetails = new AsyncLocalStorage<() => object>();
+const carriedDetails = new AsyncLocalStorage<{ details: () => object; signal?: AbortSignal }>();
 
 /**
  * Runs `fn` with every verification heartbeat in it carrying `details()` as well: an activity that
  * verifies as one of its steps (a dead cycle's recovery) keeps its own progress in its heartbeats,
- * which the next attempt reads, and a verification's heartbeat would otherwise replace it.
+ * which the next attempt reads, and a verification's heartbeat would otherwise replace it. `signal`
+ * stops the verification as the activity's cancellation would (the activity gave up waiting for it).
  */
-export function carryingHeartbeatDetails<T>(details: () => object, fn: () => Promise<T>): Promise<T> {
-  return carriedDetails.run(details, fn);
+export function carryingHeartbeatDetails<T>(details: () => object, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  return carriedDetails.run({ details, ...(signal ? { signal } : {}) }, fn);
 }
 
 function activityContext(): Context | undefined {

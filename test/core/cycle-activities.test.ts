@@ -435,6 +435,41 @@ describe('recovering a dead cycle', () => {
     }
   });
 
+  test("the last attempt returns before its timeout even when a table's verification outruns it: that table is failed, the others keep their outcomes", async () => {
+    const { ports, recoverCycleOutcomes, verify } = await committedCycle('c22');
+    // a's verification has many checks: it would poll Athena far past the attempt's timeout.
+    let stopped = false;
+    let release: () => void = () => undefined;
+    const hung = new Promise<void>((resolve) => (release = resolve));
+    ports.verify.verify = async (req, progress, signal) => {
+      if (req.table === 'public.a') {
+        signal?.addEventListener('abort', () => (stopped = true));
+        await hung;
+      }
+      return verify(req, progress, signal);
+    };
+    const timeoutMs = 6_000;
+    const last = new MockActivityEnvironment({ attempt: RECOVERY_ATTEMPTS, activityId: '7', workflowExecution: { workflowId: 'lakesync/shop', runId: 'run-1' }, heartbeatTimeoutMs: 1_500, startToCloseTimeoutMs: timeoutMs });
+    const timedOut = Symbol('timed out');
+    let timer: NodeJS.Timeout | undefined;
+    const run = last.run(recoverCycleOutcomes, { source: 'shop', cycleId: 'c22', error: 'terminated' }) as Promise<RecoveredCycle>;
+    try {
+      const out = await Promise.race([run, new Promise<typeof timedOut>((resolve) => (timer = setTimeout(() => resolve(timedOut), timeoutMs)))]);
+      assert.notEqual(out, timedOut, 'the last attempt outlived its start-to-close timeout: the server fails it, and every outcome with it');
+      const outcomes = (out as RecoveredCycle).tables;
+      assert.deepEqual(
+        outcomes.map((t) => [t.table, t.status, t.error?.type]),
+        [['public.a', 'failed', 'RecoveryOutOfTime'], ['public.b', 'committed', undefined], ['public.c', 'committed', undefined]],
+      );
+      assert.match(outcomes[0]?.error?.message ?? '', /^the cycle ended \(terminated\) and its recovery ran out of time \(attempt 5 of 5, 0\.1 minutes each\) while it read public\.a back from the lake, granted and verified it: whether it committed and passed verification is not known; rerun the table \(lakesync rerun shop --tables public\.a\)$/);
+      assert.ok(stopped, "a's verification was left polling Athena");
+    } finally {
+      clearTimeout(timer);
+      release();
+      await run.catch(() => undefined);
+    }
+  });
+
   test("an attempt that fails while it stores the outcomes by reference is followed by one that goes on from the tables settled: none is verified twice", async () => {
     const { ports, recoverCycleOutcomes, verified, verify, count } = await committedCycle('c19');
     ports.verify.verify = async (req, ...rest) => (count(req.table), verify(req, ...rest));
