@@ -584,7 +584,7 @@ async function waitEnded(port: LoadPort, runs: LiveLoadRun[], since: number, sub
     const names = pending.map((run) => `${run.runId} (run token ${run.runToken || 'unknown'})`).join(', ');
     if (Date.now() - since > STOP_WAIT_MS) {
       throw ApplicationFailure.create({
-        message: `load of ${subject} cannot start: run ${names} of another load on the lake table did not end within ${STOP_WAIT_MS / 60_000} minutes of being asked to stop; stop it in the backend (on AWS: the Glue console, job runs), the load is retried`,
+        message: `load of ${subject} cannot start: run ${names} of another load on the lake table did not end within ${STOP_WAIT_MS / 60_000} minutes of being asked to stop; stop it in the backend (on AWS: the Glue console, job runs)`,
         type: 'LakeTableBusy',
         nonRetryable: false,
       });

@@ -182,6 +182,15 @@ describe('load activity', () => {
         assert.match(err.message, new RegExp(`load of public\\.orders \\(lake table shop\\.orders\\) cannot start: run ${runId} \\(run token c1:public\\.orders\\) of another load on the lake table did not end within 15 minutes of being asked to stop; stop it in the backend`));
         return true;
       });
+      // On the last allowed attempt no retry follows: the message must not promise one.
+      await assert.rejects(new MockActivityEnvironment({ heartbeatTimeoutMs: 2000, heartbeatDetails: { failures: 1 } }).run(loadTable, { ...next, maxFailures: 2 }), (err: unknown) => {
+        assert.ok(err instanceof ApplicationFailure);
+        assert.equal(err.type, 'LakeTableBusy');
+        assert.equal(err.nonRetryable, true);
+        assert.match(err.message, /failure 2 of 2: retry\.maximumAttempts is used up/);
+        assert.doesNotMatch(err.message, /is retried/);
+        return true;
+      });
     } finally {
       Date.now = realNow;
     }
