@@ -48,6 +48,8 @@ const RESULT_BY_REFERENCE = 'cycle-result-by-reference';
 const BATCH_RECOVERY = 'dead-batch-keeps-committed-tables';
 /** Patch: a dead batch's commits whose read back was cancelled with the cycle are read again out of the cancelled scope (they went unrecorded). */
 const BATCH_RECOVERY_AFTER_CANCEL = 'recover-dead-batch-again-after-cancel';
+/** Patch: a batch that dies after the cycle was cancelled has its commits read back from the lake out of the cancelled scope (its tables were all failed). */
+const BATCH_RECOVERY_WHEN_CANCELLED = 'recover-batch-that-died-after-cancel';
 /** Patch: a dead batch's outcomes read back from the lake by reference are deleted once read (they stayed for good). */
 const DELETE_RECOVERED_PARTS = 'delete-recovered-batch-outcome-parts';
 /** Patch: batches run side by side when the concurrency holds more than one batch's loads (they ran one after another, loads capped at batchSize). */
@@ -280,9 +282,14 @@ async function runBatch(
     // The batch workflow itself failed (not a table): its tables are failed, the other batches go on.
     const message = `batch ${workflowId} failed: ${errorMessage(err)}`;
     const failed = items.map((i): TableOutcome => ({ table: i.table, lakeTable: i.lakeTable, action: i.action, ...(i.extract ? { extract: i.extract } : {}), status: 'failed', error: { phase: 'load', message, type: 'BatchFailed', retryable: true } }));
-    // A cancelled cycle reads nothing back (its activities could not run); guarded so that
+    // A cancelled cycle reads its commits back out of the cancelled scope (its activities could not
+    // run in it), else they would be recorded failed without their watermarks. Guarded so that
     // cycles recorded before it replay (their batch's tables were all failed).
-    if (CancellationScope.current().consideredCancelled || !patched(BATCH_RECOVERY)) return failed;
+    if (CancellationScope.current().consideredCancelled) {
+      if (!patched(BATCH_RECOVERY_WHEN_CANCELLED)) return failed;
+      return CancellationScope.nonCancellable(() => withCommitted(input, items, failed, message));
+    }
+    if (!patched(BATCH_RECOVERY)) return failed;
     return withCommitted(input, items, failed, message);
   }
 }

@@ -1,0 +1,66 @@
+/**
+ * A batch that dies after its source (and so its cycle) was cancelled, before it handed over its
+ * outcomes: the cycle reads the tables it committed back from the lake out of the cancelled scope,
+ * so they keep their watermarks in the state the next start takes up.
+ */
+import assert from 'node:assert/strict';
+import { setTimeout as delay } from 'node:timers/promises';
+import { after, before, describe, test } from 'node:test';
+import type { WorkflowHandle } from '@temporalio/client';
+import { type FakeOptions, fakeTableNames } from '../../src/fake/ports';
+import { batchWorkflowId, sourceWorkflowId } from '../../src/ids';
+import { type SourceWorkflowInput, type SyncRequest, SOURCE_WORKFLOW_TYPE, requestSyncSignal } from '../../src/workflows/messages';
+import { fakeConfig, startFakeWorker, startTestServer, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
+import { recordHistories } from '../helpers/histories';
+import { status, waitForStatus } from '../helpers/source';
+import { pollFor, waitUntil } from '../helpers/within';
+
+const SOURCE = 'cancelthenbatchdies';
+const [SLOW, DONE] = fakeTableNames(2) as [string, string];
+
+describe('a batch that dies after its cycle was cancelled', () => {
+  let env: TestServer;
+  let w: FakeWorker;
+  const queue = uniqueQueue('cancel-then-batch-dies');
+  before(async () => {
+    env = await startTestServer();
+    w = await startFakeWorker(fakeConfig(queue, { tables: 2 }, {}, SOURCE), { tables: 2, latencyMs: 20 });
+  });
+  after(async () => {
+    await w?.stop();
+    await env?.close();
+  });
+
+  const startLikeCli = async (request: SyncRequest): Promise<WorkflowHandle> => {
+    const input: SourceWorkflowInput = { source: SOURCE, syncOnStart: false };
+    await w.client.workflow.signalWithStart(SOURCE_WORKFLOW_TYPE, { workflowId: sourceWorkflowId(SOURCE), taskQueue: queue, args: [input], signal: requestSyncSignal, signalArgs: [request] });
+    return w.client.workflow.getHandle(sourceWorkflowId(SOURCE));
+  };
+
+  test('keeps the watermarks of the tables that batch committed', async () => {
+    w.backend.setLatencyByTable({ [SLOW]: 120_000 });
+    const first = await startLikeCli({ tables: [SLOW, DONE], requestId: 'dies' });
+    const running = await waitForStatus(first, (s) => s.currentCycle !== undefined);
+    await waitUntil(() => w.backend.count(`load.commit:${DONE}`) > 0, `${DONE} committed`);
+
+    // The source is cancelled; the batch's loads take a while to stop, and the batch dies meanwhile.
+    const backend = w.backend as unknown as { options: FakeOptions };
+    backend.options = { ...backend.options, callLatencyMs: 3_000 };
+    await first.cancel();
+    await delay(1_000);
+    await w.client.workflow.getHandle(batchWorkflowId(running.currentCycle!.workflowId, 1)).terminate('the batch dies');
+    await pollFor(() => 'the source to end cancelled', async () => ((await first.describe()).status.name === 'CANCELLED' ? true : undefined), 120_000, 200);
+    backend.options = { ...backend.options, callLatencyMs: 0 };
+    w.backend.setLatencyByTable({});
+
+    const lake = Object.values(w.backend.state.lake).find((t) => t.lastCommit?.cycleId === running.currentCycle!.cycleId);
+    assert.ok(lake, 'the cycle committed a lake table');
+    const resumed = await startLikeCli({ tables: [SLOW], requestId: 'after' });
+    const s = await status(resumed);
+    assert.equal(s.recentCycles[0]?.requestIds[0], 'dies', `the cycle was not recorded: ${JSON.stringify(s.recentCycles)}`);
+    assert.equal(s.failed[DONE], undefined, `${DONE} is in the lake but recorded failed: ${JSON.stringify(s.failed[DONE] ?? null)}`);
+    assert.equal(s.ledger[DONE]?.icebergSnapshotId, lake.lastCommit!.icebergSnapshotId, `the watermark of ${DONE}, committed by the dead batch, was lost: ${JSON.stringify(s.ledger)}`);
+    await recordHistories(w.client, 'cancel-then-batch-dies', [sourceWorkflowId(SOURCE)]);
+    await resumed.terminate('test done');
+  });
+});
