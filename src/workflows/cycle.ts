@@ -63,6 +63,9 @@ const DELETE_READ_LISTS = 'delete-read-lists';
 /** Patch: a delete of such a list that fails is logged; the cycle goes on (it failed the cycle). */
 const READ_LIST_DELETE_BEST_EFFORT = 'read-list-delete-best-effort';
 
+/** Patch: a failed check of a rerun's reused export fails the cycle in its export phase (it said settings). */
+const REUSE_CHECK_IN_EXPORT_PHASE = 'reuse-check-in-export-phase';
+
 class CycleFailure extends Error {
   constructor(readonly phase: string, message: string) {
     super(message);
@@ -115,6 +118,8 @@ export async function cycleWorkflow(input: CycleInput): Promise<CycleResult> {
   };
 
   try {
+    // Checking that the reused export still exists is the rerun's export phase: its failure is reported there.
+    if (input.reuse && patched(REUSE_CHECK_IN_EXPORT_PHASE)) progress.phase = 'export';
     if (input.reuse && (await acts.exportAvailable(input.source, input.reuse.export))) {
       snapshot = input.reuse.snapshot;
       exported = input.reuse.export;
