@@ -6,7 +6,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { cycleManifestKeys, runTokenFor, tableExportIdFor } from '../ids';
-import type { ExportRef, JsonRef, LakeCommit, LoadSummary, PlanEntry, SnapshotRef, TableError, TableName, TableOutcome } from '../model';
+import type { ExportRef, JsonRef, LakeCommit, LoadSummary, PlanEntry, SnapshotRef, TableError, TableName, TableOutcome, VerifyOutcome } from '../model';
 import type { Ports } from '../ports';
 import type { ReusableExport } from '../workflows/messages';
 import { RECOVERY_ATTEMPTS } from '../workflows/options';
@@ -83,10 +83,17 @@ export function recoveryActivities(deps: ActivityDeps) {
           // Without the load's result JSON its counts are unknown (0 in `load`): verification must not hold the lake to them.
           const countsUnknown = entry.extract?.kind !== 'dynamodb' && !result;
           const recovered = { source: input.source, table: entry.table, lakeTable: entry.lakeTable, action: entry.action, exported, plan: entry, load, countsUnknown };
-          const unpublished = await carryingHeartbeatDetails(() => progress.details(), () => publishProblem(publish, recovered, settings), signal);
+          const published = await carryingHeartbeatDetails(() => progress.details(), () => publishProblem(publish, recovered, settings), signal);
+          const unpublished = published.error;
+          // Without the result JSON, the rows the lake holds are those verification counted (when it counted the whole table).
+          const counted = countsUnknown && published.rowCount !== undefined;
+          const unknown = counted
+            ? " (its load's result is missing or unreadable: its row count is the one verification counted in the lake; its change counts are unknown, shown as 0)"
+            : countsUnknown ? " (its load's result is missing or unreadable: its counts are unknown, shown as 0)" : '';
+          const settledLoad = counted ? { ...load, rowCountAfter: published.rowCount! } : load;
           const outcome: TableOutcome = unpublished
             ? { ...base, status: 'failed', load, error: unpublished }
-            : { ...base, status: 'committed', load, ...(settings.verify.enabled ? { verified: true } : {}), reason: `recovered from the lake's lineage${countsUnknown ? " (its load's result is missing or unreadable: its counts are unknown, shown as 0)" : ''}: ${input.error}`, finishedAt: commit.committedAt };
+            : { ...base, status: 'committed', load: settledLoad, ...(settings.verify.enabled ? { verified: true } : {}), reason: `recovered from the lake's lineage${unknown}: ${input.error}`, finishedAt: commit.committedAt };
           return { outcome, commit };
         };
         // The last attempt must return before its timeout, else the server fails it and every outcome with it:
@@ -213,32 +220,48 @@ interface RecoveredCommit {
 /**
  * A recovered commit gets what the dead batch may not have given it: the grant, then the
  * verification (a watermark advances only for a verified table when verification is on). Their
- * error, or undefined when both passed or are off. A DynamoDB load's export item counts are not
- * recorded where recovery can read them, so its verification cannot run: it is failed, for a rerun.
+ * error, or none when both passed or are off; with the lake's row count at the commit when the
+ * verification counted the whole table (it holds exactly the export's rows). A DynamoDB load's
+ * export item counts are not recorded where recovery can read them, so its verification cannot
+ * run: it is failed, for a rerun.
  */
-async function publishProblem(publish: ReturnType<typeof publishActivities>, c: RecoveredCommit, settings: ReturnType<typeof sourceOf>['settings']): Promise<TableError | undefined> {
+async function publishProblem(publish: ReturnType<typeof publishActivities>, c: RecoveredCommit, settings: ReturnType<typeof sourceOf>['settings']): Promise<{ error?: TableError; rowCount?: number }> {
   const ended = `the cycle ended after ${c.table} committed and before it was`;
   if (settings.grants.length > 0) {
     try {
       await publish.grantTable(c.source, c.lakeTable);
     } catch (err) {
       retryIfPassing(err);
-      return recoveryError('grant', err, `${ended} granted; granting it now failed`);
+      return { error: recoveryError('grant', err, `${ended} granted; granting it now failed`) };
     }
   }
-  if (!settings.verify.enabled) return undefined;
+  if (!settings.verify.enabled) return {};
   const rerun = `rerun the table (lakesync rerun ${c.source} --tables ${c.table})`;
   if (c.plan.extract?.kind === 'dynamodb') {
-    return { phase: 'verify', message: `${ended} verified, and its DynamoDB exports' item counts are not known here: ${rerun}`, type: 'VerificationFailed', retryable: true };
+    return { error: { phase: 'verify', message: `${ended} verified, and its DynamoDB exports' item counts are not known here: ${rerun}`, type: 'VerificationFailed', retryable: true } };
   }
   const from: Pick<VerifyTableInput, 'export' | 'extract'> = c.plan.extract?.kind === 'direct' ? { extract: 'direct' } : c.exported ? { export: c.exported } : {};
   try {
-    await publish.verifyTable({ source: c.source, table: c.table, lakeTable: c.lakeTable, action: c.action === 'skip' ? undefined : c.action, ...from, load: c.load, ...(c.countsUnknown ? { countsUnknown: true } : {}) });
-    return undefined;
+    const outcome = await publish.verifyTable({ source: c.source, table: c.table, lakeTable: c.lakeTable, action: c.action === 'skip' ? undefined : c.action, ...from, load: c.load, ...(c.countsUnknown ? { countsUnknown: true } : {}) });
+    return { ...(wholeTableCounted(c) ? rowCountOf(outcome) : {}) };
   } catch (err) {
     retryIfPassing(err);
-    return recoveryError('verify', err, `${ended} verified; verifying it now failed`);
+    return { error: recoveryError('verify', err, `${ended} verified; verifying it now failed`) };
   }
+}
+
+/** Whether verification counts the whole table against the export's rows (not the rows a load appended). */
+function wholeTableCounted(c: RecoveredCommit): boolean {
+  if (!c.exported || c.plan.extract?.kind === 'direct' || c.plan.extract?.kind === 'dynamodb') return false;
+  const taken = c.load.action === 'none' ? c.action : c.load.action;
+  return taken !== 'incremental';
+}
+
+/** The row count the passed verification's first check (the row count) found in the lake. */
+function rowCountOf(outcome: VerifyOutcome | undefined): { rowCount?: number } {
+  const first = outcome?.checks[0];
+  const n = first?.passed ? Number(first.actual) : NaN;
+  return Number.isSafeInteger(n) && n >= 0 ? { rowCount: n } : {};
 }
 
 /**

@@ -325,6 +325,20 @@ describe('recovering a dead cycle', () => {
     assert.equal(last.tables[1]?.error?.retryable, true);
   });
 
+  test("a whole table the dead cycle committed, its load's result missing: its watermark has the row count verification found in the lake, not 0", async () => {
+    const { ports, recoverCycleOutcomes } = await committedCycle('c23');
+    ports.load.readResult = async (location) => {
+      throw new PortError('not-found', 'NoSuchKey', `no load result at ${location}`);
+    };
+    const out = (await new MockActivityEnvironment().run(recoverCycleOutcomes, { source: 'shop', cycleId: 'c23', error: 'terminated' })) as RecoveredCycle;
+    assert.deepEqual(out.tables.map((t) => [t.table, t.status, t.verified]), plans.map((p) => [p.table, 'committed', true]));
+    assert.deepEqual(out.tables.map((t) => t.load?.rowCountAfter), [100, 100, 100], 'the lake holds 100 rows each, verified, but the watermark says otherwise');
+    assert.match(out.tables[0]?.reason ?? '', /its row count is the one verification counted in the lake; its change counts are unknown, shown as 0/);
+    const state = initialState();
+    recordCycle(state, { cycleId: 'c23', source: 'shop', status: 'failed', export: e9, snapshot: { snapshotId: 's9', createdAt: '2025-02-01T00:00:00.000Z', adopted: true }, tables: out.tables, warnings: [], startedAt: '', finishedAt: '' }, 'wf', { kind: 'sync', requestIds: ['r1'] });
+    assert.equal(state.ledger['public.a']?.rowCount, 100);
+  });
+
   test("an incremental table the dead cycle committed, its load's result missing, is verified with what the lake tells: committed, its watermark advanced", async () => {
     const backend = new FakeBackend({ tables: ['public.a', 'public.events'], latencyMs: 0 });
     const ports = backend.ports();
