@@ -84,6 +84,18 @@ describe('an update sent while the source reads the state it takes up', () => {
     const input: SourceWorkflowInput = { source: SOURCE, syncOnStart: false };
     const handle = await w.client.workflow.start(SOURCE_WORKFLOW_TYPE, { workflowId: sourceWorkflowId(SOURCE), taskQueue: queue, args: [input] });
     await handle.signal(requestRerunSignal, { tables: [A], approveDeletes: true, requestId: 'rerun-first' });
+    // The signal has reached the workflow (a task completed after it) before the update is sent: on
+    // a busy machine both could otherwise come in one task, in an order the workflow cannot see.
+    await pollFor(
+      () => 'a workflow task completed after the rerun signal',
+      async () => {
+        const events = (await handle.fetchHistory()).events ?? [];
+        const signalled = events.findIndex((e) => e.workflowExecutionSignaledEventAttributes);
+        return signalled >= 0 && events.slice(signalled).some((e) => e.workflowTaskCompletedEventAttributes) ? true : undefined;
+      },
+      30_000,
+      100,
+    );
     // Accepted (validated) while the state is read: the signal below comes after it.
     const second = await handle.startUpdate(syncUpdate, { args: [{ tables: [B], requestId: 'update-second' }], waitForStage: WorkflowUpdateStage.ACCEPTED });
     await handle.signal(requestSyncSignal, { tables: [A], requestId: 'sync-third' });
