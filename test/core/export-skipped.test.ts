@@ -53,9 +53,10 @@ describe('a requested table the export skipped', () => {
     state.knownTables = [...TABLES];
     const exported = { exportId: 'e2', location: 'fake://exports/e2', snapshotId: 's2', adopted: false };
     const committed: TableOutcome = { table: 'public.a', lakeTable: 'a', action: 'merge', status: 'committed', load: { action: 'merge', committed: true, rowsRead: 1, inserted: 1, updated: 0, deleted: 0, rowCountAfter: 1, cursorColumn: null, cursorValueAfter: null, snapshotId: '1', schemaHash: 'h', finishedAt: '2026-01-01T00:00:05Z' } };
+    // As the cycle workflow assembles its outcomes: loaded, plan.notLoaded, then the export's skipped tables.
     const tables = [committed, ...plan.notLoaded, skippedByExport(skipped)];
     const result: CycleResult = { cycleId: 'c2', source: 'shop', status: 'partial', snapshot: { snapshotId: 's2', createdAt: '2026-01-01T00:00:00Z', adopted: false }, export: exported, tables, warnings: [], startedAt: '2026-01-01T00:00:00Z', finishedAt: '2026-01-01T00:00:10Z' };
-    recordCycle(state, result, 'lakesync/shop/cycle-c2', { kind: 'sync', requestIds: ['r1'], tables: TABLES }, { clean: true, ...options });
+    recordCycle(state, result, 'lakesync/shop/cycle-c2', { kind: 'sync', requestIds: ['r1'], tables: TABLES }, options);
     return state;
   }
 
@@ -70,16 +71,7 @@ describe('a requested table the export skipped', () => {
   });
 
   test('stays a known, failed table of the source after a sync of it', async () => {
-    const plan = await plannedSync();
-    const state = initialState();
-    state.knownTables = [...TABLES];
-    const exported = { exportId: 'e2', location: 'fake://exports/e2', snapshotId: 's2', adopted: false };
-    const committed: TableOutcome = { table: 'public.a', lakeTable: 'a', action: 'merge', status: 'committed', load: { action: 'merge', committed: true, rowsRead: 1, inserted: 1, updated: 0, deleted: 0, rowCountAfter: 1, cursorColumn: null, cursorValueAfter: null, snapshotId: '1', schemaHash: 'h', finishedAt: '2026-01-01T00:00:05Z' } };
-    // As the cycle workflow assembles its outcomes: loaded, plan.notLoaded, then the export's skipped tables.
-    const tables = [committed, ...plan.notLoaded, skippedByExport(skipped)];
-    const result: CycleResult = { cycleId: 'c2', source: 'shop', status: 'partial', snapshot: { snapshotId: 's2', createdAt: '2026-01-01T00:00:00Z', adopted: false }, export: exported, tables, warnings: [], startedAt: '2026-01-01T00:00:00Z', finishedAt: '2026-01-01T00:00:10Z' };
-    recordCycle(state, result, 'lakesync/shop/cycle-c2', { kind: 'sync', requestIds: ['r1'], tables: TABLES });
-
+    const state = await recordedSync();
     assert.deepEqual(state.lastCycle!.tables.filter((t) => t.table === 'public.b').length, 1, 'one outcome for public.b');
     assert.equal(state.recentCycles[0]!.counts.failed, 1);
     assert.match(state.failed['public.b']?.message ?? '', /was not exported: column "unit price"/, 'public.b is left for a rerun, with the export\'s reason');
