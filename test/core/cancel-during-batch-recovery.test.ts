@@ -6,13 +6,12 @@
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
-import type { WorkflowHandle } from '@temporalio/client';
 import { type FakeOptions, fakeTableNames } from '../../src/fake/ports';
 import { batchWorkflowId, sourceWorkflowId } from '../../src/ids';
-import { type SourceWorkflowInput, type SyncRequest, SOURCE_WORKFLOW_TYPE, requestSyncSignal } from '../../src/workflows/messages';
+import type { SyncRequest } from '../../src/workflows/messages';
 import { fakeConfig, startFakeWorker, startTestServer, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
 import { recordHistories } from '../helpers/histories';
-import { status, waitForStatus } from '../helpers/source';
+import { startSourceLikeCli, status, waitForStatus } from '../helpers/source';
 import { pollFor, waitUntil } from '../helpers/within';
 
 const SOURCE = 'cancelbatchrecovery';
@@ -31,11 +30,7 @@ describe('a source cancelled while its cycle reads back a dead batch', () => {
     await env?.close();
   });
 
-  const startLikeCli = async (request: SyncRequest): Promise<WorkflowHandle> => {
-    const input: SourceWorkflowInput = { source: SOURCE, syncOnStart: false };
-    await w.client.workflow.signalWithStart(SOURCE_WORKFLOW_TYPE, { workflowId: sourceWorkflowId(SOURCE), taskQueue: queue, args: [input], signal: requestSyncSignal, signalArgs: [request] });
-    return w.client.workflow.getHandle(sourceWorkflowId(SOURCE));
-  };
+  const startLikeCli = (request: SyncRequest) => startSourceLikeCli(w.client, queue, SOURCE, request);
 
   test('keeps the watermarks of the tables that batch committed', async () => {
     w.backend.setLatencyByTable({ [SLOW]: 120_000 });

@@ -14,18 +14,14 @@ import { type SourceWorkflowInput, type SyncRequest, SOURCE_WORKFLOW_TYPE, reque
 import { fakeConfig, startFakeWorker, startTestServer, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
 import { recordHistories } from '../helpers/histories';
 import { pollFor, waitUntil } from '../helpers/within';
-import { startSource, status, waitForCycles, waitForStatus } from '../helpers/source';
+import { startSource, startSourceLikeCli, status, waitForCycles, waitForStatus } from '../helpers/source';
 
 const SOURCE = 'cancelkeep';
 const [KEPT, QUEUED, FAILING] = fakeTableNames(3) as [string, string, string];
 const MARKER_KEY = 'source-state/cancelled.json';
 
-/** As `lakesync sync` starts a source that does not run: signal-with-start, no sync on start. */
-async function startLikeCli(client: Client, taskQueue: string, request: SyncRequest, options: Pick<SourceWorkflowInput, 'payloadInlineBytes'> = {}): Promise<WorkflowHandle> {
-  const input: SourceWorkflowInput = { source: SOURCE, syncOnStart: false, ...options };
-  await client.workflow.signalWithStart(SOURCE_WORKFLOW_TYPE, { workflowId: sourceWorkflowId(SOURCE), taskQueue, args: [input], signal: requestSyncSignal, signalArgs: [request] });
-  return client.workflow.getHandle(sourceWorkflowId(SOURCE));
-}
+/** As `lakesync sync` starts a source that does not run. */
+const startLikeCli = (client: Client, taskQueue: string, request: SyncRequest, options: Pick<SourceWorkflowInput, 'payloadInlineBytes'> = {}) => startSourceLikeCli(client, taskQueue, SOURCE, request, options);
 
 
 async function waitForRunStatus(handle: WorkflowHandle, name: string, timeoutMs = 60_000): Promise<void> {

@@ -2,11 +2,18 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { sourceWorkflowId } from '../../src/ids';
 import { readStatusSummary } from '../../src/status-pages';
-import { type SourceStatus, SOURCE_WORKFLOW_TYPE } from '../../src/workflows/messages';
+import { requestSyncSignal, type SourceStatus, type SourceWorkflowInput, type SyncRequest, SOURCE_WORKFLOW_TYPE } from '../../src/workflows/messages';
 import { pollFor } from './within';
 
 export async function startSource(client: Client, taskQueue: string, source: string): Promise<WorkflowHandle> {
   return client.workflow.start(SOURCE_WORKFLOW_TYPE, { workflowId: sourceWorkflowId(source), taskQueue, args: [{ source }] });
+}
+
+/** As `lakesync sync` starts a source that does not run: signal-with-start, no sync on start. */
+export async function startSourceLikeCli(client: Client, taskQueue: string, source: string, request: SyncRequest, options: Pick<SourceWorkflowInput, 'payloadInlineBytes'> = {}): Promise<WorkflowHandle> {
+  const input: SourceWorkflowInput = { source, syncOnStart: false, ...options };
+  await client.workflow.signalWithStart(SOURCE_WORKFLOW_TYPE, { workflowId: sourceWorkflowId(source), taskQueue, args: [input], signal: requestSyncSignal, signalArgs: [request] });
+  return client.workflow.getHandle(sourceWorkflowId(source));
 }
 
 /** As the CLI reads it: asked again while a new run reads (or looks for) the state it takes up. */
