@@ -4,7 +4,6 @@
  * a file grant store and Spark SQL for verification. Nothing heavy starts here: the source opens
  * on the first export and Spark on the first load or query, so `lakesync plan` or `grants` stay fast.
  */
-import { mkdirSync } from 'node:fs';
 import { PortError } from '../errors';
 import type { Ports } from '../ports';
 import { createLocalDynamoPorts, type LocalDynamoSource } from './dynamodb';
@@ -54,7 +53,8 @@ export async function createLocalPorts(settings: LocalSettings, options: LocalPo
     return createLocalDynamoPorts({ source: settings.source, database: settings.database, workDir: settings.workDir, dynamodb }, options.log ? { log: options.log } : {});
   }
   const layout = layoutOf(settings.workDir);
-  mkdirSync(layout.root, { recursive: true });
+  // Nothing is written here: `plan` and `schema` open these ports and have no side effects; each
+  // writer creates the folder it writes in.
   const spec = sourceSpec(settings, layout);
   const log = options.log ?? (() => undefined);
 

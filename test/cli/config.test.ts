@@ -460,6 +460,18 @@ describe('lakesync plan and schema on a PGlite source whose folder is missing', 
     }
   });
 
+  it('create no work dir either: plan and schema have no side effects', async () => {
+    const cwd = join(tmp.dir, 'no-side-effects');
+    mkdirSync(cwd);
+    const missing = join(tmp.dir, 'no-such-pglite-2');
+    const file = writeConfig(join(tmp.dir, 'missing-pglite-2.yaml'), validConfig({ source: { kind: 'pglite', dataDir: missing, demo: false }, exclude: [], tables: {} }));
+    for (const args of [['plan', 'shop'], ['schema', 'shop']]) {
+      const run = await runCliInProcess([...args, '--config', file], cwd);
+      assert.equal(run.code, 2, `${args.join(' ')}: ${run.stdout}${run.stderr}`);
+      assert.equal(existsSync(join(cwd, '.lakesync')), false, `${args.join(' ')} created ${join(cwd, '.lakesync')}`);
+    }
+  });
+
   it('a demo source is seeded on first open, as its worker would, and lists the demo tables', async () => {
     const demoDir = join(tmp.dir, 'demo-pglite');
     const file = writeConfig(join(tmp.dir, 'demo-pglite.yaml'), validConfig({ source: { kind: 'pglite', dataDir: demoDir, demo: true }, exclude: [], tables: {} }));

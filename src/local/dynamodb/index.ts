@@ -4,7 +4,6 @@
  * layout (./exporter.ts), and the lake, loads, grants, verification, manifests and retention are
  * the embedded mode's own. A DynamoDB source has no RDS snapshot or export: those ports refuse.
  */
-import { mkdirSync } from 'node:fs';
 import { PortError } from '../../errors';
 import type { DiscoverPort, ExportPort, Ports, SnapshotPort } from '../../ports';
 import { createGrantPort } from '../grants';
@@ -32,7 +31,8 @@ export interface LocalDynamoSettings {
 
 export async function createLocalDynamoPorts(settings: LocalDynamoSettings, options: { log?: (line: string) => void } = {}): Promise<Ports> {
   const layout = layoutOf(settings.workDir);
-  mkdirSync(layout.root, { recursive: true });
+  // Nothing is written here: `plan` and `schema` open these ports and have no side effects; each
+  // writer creates the folder it writes in.
   const log = options.log ?? (() => undefined);
   const clients = createDynamoClients(settings.dynamodb);
   const catalog = new LocalDynamoCatalog(clients.dynamodb, clients.streams, {
