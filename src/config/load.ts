@@ -1,5 +1,6 @@
 /** Reads lakesync.yaml and validates it; every problem names the field, the value and the fix. */
 import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../errors';
@@ -35,7 +36,7 @@ export function parseConfig(raw: unknown): LakesyncConfig {
   if (reserved.length > 0) throw new ConfigError(reserved);
   const parsed = configSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) throw new ConfigError(parsed.error.issues.map((issue) => toIssue(issue, raw)));
-  const issues = Object.entries(parsed.data.sources).flatMap(([name, source]) => crossFieldIssues(name, source));
+  const issues = [...Object.entries(parsed.data.sources).flatMap(([name, source]) => crossFieldIssues(name, source)), ...sharedWorkDirIssues(parsed.data.sources)];
   if (issues.length > 0) throw new ConfigError(issues);
   return parsed.data;
 }
@@ -63,6 +64,32 @@ export function sourceConfig(config: LakesyncConfig, source: string, file?: stri
     throw new ConfigError([{ path: `sources.${source}`, value: source, message: `no such source; the config defines: ${known}` }], file);
   }
   return found;
+}
+
+/**
+ * Two embedded-mode sources in one work dir would share one Iceberg warehouse (a lake table of
+ * one overwriting the other's), one load runner and one grant store: refused, naming both. The
+ * work dir is resolved as the port factory resolves it (src/backends/local.ts: local.workDir, else
+ * .lakesync/data/<source>, relative to the working directory).
+ */
+function sharedWorkDirIssues(sources: Record<string, SourceConfig>): ConfigIssue[] {
+  const owners = new Map<string, string>();
+  const issues: ConfigIssue[] = [];
+  for (const [name, source] of Object.entries(sources)) {
+    if (source.backend !== 'local' || source.source.kind === 'fake') continue;
+    const workDir = resolve(source.local.workDir ?? join('.lakesync', 'data', name));
+    const first = owners.get(workDir);
+    if (first === undefined) {
+      owners.set(workDir, name);
+      continue;
+    }
+    issues.push({
+      path: `sources.${name}.local.workDir`,
+      value: source.local.workDir,
+      message: `sources ${first} and ${name} share the work dir ${workDir} (exports, the Iceberg warehouse, the load runner and grants), so one would overwrite the other's lake tables: give each source a workDir of its own`,
+    });
+  }
+  return issues;
 }
 
 /** Rules that span fields: the table name template, lake names of configured tables and checks on excluded tables. */

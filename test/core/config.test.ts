@@ -215,3 +215,31 @@ describe('config validation', () => {
     assert.deepEqual(selectTable({ include: ['*.*'], exclude: ['public.a/b'] }, 'public.a_b'), { included: true, rule: 'include *.*' });
   });
 });
+
+describe('local sources sharing a work dir', () => {
+  test('are refused, naming both sources: they would share one warehouse and one load runner', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lakesync-shared-workdir-'));
+    const err = rejects((c) => {
+      c.sources.shop.local = { workDir: dir };
+      c.sources.crm = { ...c.sources.shop, target: { namespace: 'crm' }, local: { workDir: `${dir}/.` } };
+    });
+    const issue = err.issues.find((i) => i.path === 'sources.crm.local.workDir');
+    assert.ok(issue, JSON.stringify(err.issues));
+    assert.match(issue.message, /sources shop and crm share the work dir .*: give each source a workDir of its own/);
+  });
+
+  test('an explicit workDir that is another source\'s default is refused too', () => {
+    const err = rejects((c) => {
+      c.sources.crm = { ...c.sources.shop, target: { namespace: 'crm' }, local: { workDir: '.lakesync/data/shop' } };
+    });
+    assert.ok(err.issues.some((i) => i.path === 'sources.crm.local.workDir' && /sources shop and crm share/.test(i.message)), JSON.stringify(err.issues));
+  });
+
+  test('separate work dirs, and aws or fake sources, are accepted', () => {
+    const config = valid();
+    config.sources.crm = { ...config.sources.shop, target: { namespace: 'crm' } };
+    config.sources.fake1 = { database: 'f', source: { kind: 'fake', tables: 1 }, target: { namespace: 'f1' }, local: { workDir: '/tmp/x' } };
+    config.sources.fake2 = { database: 'f', source: { kind: 'fake', tables: 1 }, target: { namespace: 'f2' }, local: { workDir: '/tmp/x' } };
+    assert.doesNotThrow(() => parseConfig(config));
+  });
+});
