@@ -26,6 +26,8 @@ Endpoints (JSON bodies):
   POST /sql {sql, maxRows?}   -> {rows}  (JSON-safe rows, see lakesync_glue.query); reads only:
                                  anything else is a 400 with code "ReadOnlyQuery" (lakesync_glue.readonly);
                                  a query Spark refuses, or that fails as it runs (assert_true), is a 400 with its error
+  POST /queries/<id>/cancel   -> {queryId, cancelled}  cancels the Spark jobs of the /sql request
+                                 that gave this queryId (one under way, or one still to come)
   POST /shutdown              -> {}
 
 When ready it writes <work-dir>/runner.json (pid, port, token, instance) for other processes
@@ -70,6 +72,9 @@ LOAD_SLOTS_MAX = 8
 # Iceberg metadata, commits), so a few at a time keep both cores of local[2] busy.
 PACK_THREADS_DEFAULT = 4
 FINAL_STATES = ("succeeded", "failed", "stopped")
+# A query's id (POST /sql queryId), which POST /queries/<id>/cancel names.
+QUERY_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
+
 # How often a stopped run's Spark jobs are cancelled again until its load returns.
 STOP_REPEAT_SECONDS = 0.2
 # How often the runner looks for stop requests left in the work dir (runs/<runId>.stop).
@@ -140,6 +145,9 @@ class Runner:
         self.started = process_started(self.pid)
         self.queue: "queue.Queue[Run | None]" = queue.Queue()
         self.lock = threading.Lock()
+        # Ids of queries whose caller cancelled them (POST /queries/<id>/cancel), kept briefly so a
+        # cancel that arrives before its query starts still stops it.
+        self.cancelled_queries: dict[str, float] = {}
         self.runs: dict[str, Run] = {}
         self.active: set[str] = set()
         self.spark: Any = None
@@ -397,10 +405,24 @@ class Runner:
         max_rows = body.get("maxRows")
         if max_rows is not None and (isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 1):
             raise BadRequest("maxRows must be a whole number of at least 1")
+        query_id = body.get("queryId")
+        if query_id is not None and (not isinstance(query_id, str) or not QUERY_ID.fullmatch(query_id)):
+            raise BadRequest("queryId must be 1-64 letters, digits and hyphens")
         try:
             # Queries share the JVM with loads: only statements Spark's parser shows to be reads run.
             assert_read_only(self.query_spark, statement)
-            return {"rows": run_query(self.query_spark, statement, before_run=assert_no_java_calls, max_rows=max_rows)}
+            if query_id is None:
+                return {"rows": run_query(self.query_spark, statement, before_run=assert_no_java_calls, max_rows=max_rows)}
+            # Its own job group, so that POST /queries/<id>/cancel stops its Spark jobs.
+            self.spark.sparkContext.setJobGroup(f"query-{query_id}", "lakesync query", interruptOnCancel=True)
+            try:
+                if self.query_cancelled(query_id):
+                    raise BadRequest(f"query {query_id} was cancelled", code="QueryCancelled")
+                return {"rows": run_query(self.query_spark, statement, before_run=assert_no_java_calls, max_rows=max_rows)}
+            finally:
+                self.clear_job_group()
+        except BadRequest:
+            raise
         except ReadOnlyRefused as exc:
             raise BadRequest(str(exc), code="ReadOnlyQuery") from None
         except Exception as exc:  # noqa: BLE001 - Spark's analysis errors are the caller's to fix
@@ -410,6 +432,22 @@ class Runner:
             if failed is not None:
                 raise BadRequest(failed) from None
             raise
+
+    def query_cancelled(self, query_id: str) -> bool:
+        with self.lock:
+            return query_id in self.cancelled_queries
+
+    def cancel_query(self, query_id: str) -> dict[str, Any]:
+        """Cancels the Spark jobs of the query with this id (under way or still to start)."""
+        if not QUERY_ID.fullmatch(query_id):
+            raise BadRequest("queryId must be 1-64 letters, digits and hyphens")
+        now = time.monotonic()
+        with self.lock:
+            for old in [q for q, at in self.cancelled_queries.items() if now - at > 3600]:
+                del self.cancelled_queries[old]
+            self.cancelled_queries[query_id] = now
+        self.spark.sparkContext.cancelJobGroup(f"query-{query_id}")
+        return {"queryId": query_id, "cancelled": True}
 
     def query_error(self, exc: BaseException) -> str | None:
         """The message of an error the query itself raised as it ran (raise_error, assert_true, a
@@ -513,6 +551,9 @@ def make_handler(runner: Runner, token: str) -> type[BaseHTTPRequestHandler]:
                     # Read the (unused) body: the connection stays open for the client's next request.
                     self.body()
                     self.reply(HTTPStatus.OK, runner.stop_run(path[len("/runs/"):-len("/stop")]))
+                elif method == "POST" and path.startswith("/queries/") and path.endswith("/cancel"):
+                    self.body()
+                    self.reply(HTTPStatus.OK, runner.cancel_query(path[len("/queries/"):-len("/cancel")]))
                 elif method == "POST" and path == "/sql":
                     self.reply(HTTPStatus.OK, runner.sql(self.body()))
                 elif method == "POST" and path == "/shutdown":

@@ -224,6 +224,30 @@ def test_sql_that_fails_as_it_runs_is_a_400_naming_its_error(served: Any) -> Non
     assert client.call("POST", "/sql", {"sql": "SELECT 1 AS one"}) == (200, {"rows": [{"one": 1}]})
 
 
+def test_a_query_given_an_id_is_cancelled_by_post_cancel_under_way_or_before_it_starts(served: Any) -> None:
+    """A cancelled verify asks the runner to cancel its query: its Spark jobs stop, the request ends."""
+    _, client, _ = served
+    assert client.call("POST", "/sql", {"sql": "SELECT 1 AS one", "queryId": "q-ok"}) == (200, {"rows": [{"one": 1}]})
+    outcome: dict[str, Any] = {}
+    slow = "SELECT sum(a.id * b.id) AS s FROM range(0, 20000000) a CROSS JOIN range(0, 20000000) b"
+    thread = threading.Thread(target=lambda: outcome.update(answer=client.call("POST", "/sql", {"sql": slow, "queryId": "q-slow"})))
+    started = time.monotonic()
+    thread.start()
+    time.sleep(4)
+    assert thread.is_alive(), outcome
+    assert client.call("POST", "/queries/q-slow/cancel", {}) == (200, {"queryId": "q-slow", "cancelled": True})
+    thread.join(60)
+    assert not thread.is_alive(), "the cancelled query still runs"
+    assert outcome["answer"][0] != 200, outcome
+    assert time.monotonic() - started < 60
+    # A cancel that comes before its query: the query does not run.
+    assert client.call("POST", "/queries/q-early/cancel", {})[0] == 200
+    status, body = client.call("POST", "/sql", {"sql": "SELECT 1 AS one", "queryId": "q-early"})
+    assert status == 400 and body["code"] == "QueryCancelled", body
+    assert client.call("POST", "/sql", {"sql": "SELECT 1 AS one"}) == (200, {"rows": [{"one": 1}]})
+    assert client.call("POST", "/sql", {"sql": "SELECT 1", "queryId": "bad id!"})[0] == 400
+
+
 def test_sql_that_writes_is_a_400_read_only_query_and_changes_nothing(served: Any) -> None:
     runner, client, _ = served
     runner.spark.sql("CREATE TABLE IF NOT EXISTS lake.runner.kept (id bigint) USING iceberg")

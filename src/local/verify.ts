@@ -3,6 +3,7 @@
  * the row count at the Iceberg snapshot the load produced (against the export, or the rows an
  * incremental load added), then the configured SQL checks.
  */
+import { randomUUID } from 'node:crypto';
 import { PortError } from '../errors';
 import type { VerifyOutcome, VerifyRequest } from '../model';
 import type { VerifyPort } from '../ports';
@@ -19,10 +20,21 @@ function firstValue(rows: Record<string, unknown>[]): string | undefined {
 }
 
 export function createVerifyPort(runner: RunnerClient): VerifyPort {
-  // Every step reads one value: the rest of a check's answer never leaves Spark.
-  const sql = async (statement: string) => (await runner.call<{ rows: Record<string, unknown>[] }>('POST', '/sql', { sql: statement, maxRows: 1 })).rows;
   return {
-    async verify(req: VerifyRequest): Promise<VerifyOutcome> {
+    async verify(req: VerifyRequest, progress?: (check: string) => void, signal?: AbortSignal): Promise<VerifyOutcome> {
+      // Every step reads one value: the rest of a check's answer never leaves Spark. Each query has
+      // an id, so that a cancelled verify has the runner cancel the Spark jobs of the one under way.
+      const sql = async (statement: string) => {
+        signal?.throwIfAborted();
+        const queryId = randomUUID();
+        const cancel = () => void runner.call('POST', `/queries/${queryId}/cancel`, {}, 30_000).catch(() => undefined);
+        signal?.addEventListener('abort', cancel, { once: true });
+        try {
+          return (await runner.call<{ rows: Record<string, unknown>[] }>('POST', '/sql', { sql: statement, maxRows: 1, queryId }, undefined, signal)).rows;
+        } finally {
+          signal?.removeEventListener('abort', cancel);
+        }
+      };
       const table = sparkName(LAKE_CATALOG, req.namespace, req.lakeTable);
       const subject = `${req.table} (${req.namespace}.${req.lakeTable})`;
       const lake: LakeRowCounts = {
@@ -43,11 +55,12 @@ export function createVerifyPort(runner: RunnerClient): VerifyPort {
       const checks: VerifyOutcome['checks'] = [await rowCountCheck(req.rowCount, req.snapshotId, lake)];
       for (const check of req.checks) {
         let actual: string | undefined;
+        progress?.(check.name);
         try {
           actual = firstValue(await sql(check.sql.replaceAll('{table}', table)));
         } catch (err) {
           // SQL that Spark refuses is the check's failure; a runner outage is retried by the activity.
-          if (!(err instanceof PortError) || err.kind !== 'validation') throw err;
+          if (signal?.aborted || !(err instanceof PortError) || err.kind !== 'validation') throw err;
           actual = `error: ${err.message}`;
         }
         checks.push({ name: check.name, expected: String(check.expect), actual: actual ?? NO_ROWS, passed: checkPassed(check.expect, actual) });

@@ -77,19 +77,23 @@ export class RunnerClient {
     return info && processAlive(info) ? info : undefined;
   }
 
-  async call<T>(method: 'GET' | 'POST', path: string, body?: unknown, timeoutMs = 600_000): Promise<T> {
+  /** `signal`: once it aborts, the call stops waiting and throws the signal's reason (the runner is not asked to stop anything). */
+  async call<T>(method: 'GET' | 'POST', path: string, body?: unknown, timeoutMs = 600_000, signal?: AbortSignal): Promise<T> {
     const attempt = async (): Promise<T> => {
+      signal?.throwIfAborted();
       const pending = this.ensure();
       const info = await pending;
+      signal?.throwIfAborted();
       let response: Response;
       try {
         response = await fetch(`http://127.0.0.1:${info.port}${path}`, {
           method,
           headers: { authorization: `Bearer ${info.token}`, 'content-type': 'application/json' },
           ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-          signal: AbortSignal.timeout(timeoutMs),
+          signal: signal ? AbortSignal.any([AbortSignal.timeout(timeoutMs), signal]) : AbortSignal.timeout(timeoutMs),
         });
       } catch (err) {
+        if (signal?.aborted) throw signal.reason;
         throw new RunnerUnreachable(`the load runner (pid ${info.pid}, port ${info.port}) did not answer ${method} ${path}: ${(err as Error).message}`, err, pending, info);
       }
       const payload = parseRunnerJson(await response.text()) as T & { error?: string; code?: unknown };
