@@ -20,6 +20,7 @@ import {
 import { checkUnchangedSinceSnapshot, holdTables } from './hold-tables';
 import { exportWithSnapshotReaders } from './parallel';
 import { PartNames, PartWriter } from './parts';
+import { quoteIdent } from './types';
 import { batchDir, completedEntry, EXPORT_DEFAULTS, partOptions, planTable, readableTables, type TablePlan } from './table-plan';
 
 export interface ExportOptions {
@@ -110,7 +111,9 @@ export async function exportSnapshot(db: SourceDb, options: ExportOptions): Prom
   };
   const results = db.connect
     ? await exportWithSnapshotReaders({ connect: () => db.connect!(), ...(db.connectionUrl ? { connectionUrl: db.connectionUrl } : {}) }, options, scope)
-    : await db.consistentRead((session) => exportWithCursor(session, options, scope));
+    : await db.consistentRead((session) => exportWithCursor(session, options, scope)).catch(async (err: unknown) => {
+        throw err instanceof TableReadError && !options.signal?.aborted ? await withLargeValues(db, err) : err;
+      });
   results.sort((a, b) => a.position - b.position);
   const summary: ExportSummary = { exportId: options.exportId, tables: [], skipped: [], primaryKeys: {}, totalBytes: 0, startedAt, finishedAt: '' };
   for (const r of results) {
@@ -174,7 +177,7 @@ async function exportTableWithCursor(session: SqlSession, plan: TablePlan, optio
     await session.rows(`CLOSE ${CURSOR}`);
   } catch (err) {
     await writer.abandon();
-    throw new Error(`export of ${plan.table.table} failed: ${(err as Error).message}`, { cause: err });
+    throw new TableReadError(plan, err);
   }
   const written = await writer.finish();
   return {
@@ -183,6 +186,51 @@ async function exportTableWithCursor(session: SqlSession, plan: TablePlan, optio
     exported: { table: plan.table.table, rows: written.rows, files: written.files, bytes: written.bytes },
     primaryKey: plan.table.primaryKey,
   };
+}
+
+/** A table's read through the cursor failed (PGlite). */
+class TableReadError extends Error {
+  constructor(
+    readonly plan: TablePlan,
+    cause: unknown,
+  ) {
+    super(`export of ${plan.table.table} failed: ${(cause as Error).message}`, { cause });
+  }
+}
+
+/** Values from this size are named when a table's read fails: PGlite reads each value whole, a bytea as hex text. */
+const LARGE_VALUE_BYTES = 32 * 1024 * 1024;
+const SIZED_TYPES = new Set(['bytea', 'text', 'varchar', 'bpchar']);
+
+/**
+ * The error of a table whose read failed, naming the columns holding a value large enough to be
+ * the cause (PGlite runs out of memory on a value of a few hundred MB, and a JavaScript string
+ * holds at most 2^29 characters) and what to do. Read in a transaction of its own: the export's
+ * failed with the table. octet_length reads a stored value's size without reading the value.
+ */
+async function withLargeValues(db: SourceDb, err: TableReadError): Promise<Error> {
+  const { plan } = err;
+  const sized = plan.columns.filter((c) => SIZED_TYPES.has(c.column.udtName) && !c.column.domainName);
+  if (sized.length === 0) return err;
+  let largest: number[];
+  try {
+    const from = plan.select.slice(plan.select.lastIndexOf(' FROM ') + ' FROM '.length);
+    const rows = await db.consistentRead((session) => session.rows(`SELECT ${sized.map((c) => `max(octet_length(${quoteIdent(c.column.name)}))::bigint::text`).join(', ')} FROM ${from}`));
+    largest = ((rows[0] ?? []) as unknown[]).map((v) => (v === null || v === undefined ? 0 : Number(v)));
+  } catch {
+    return err;
+  }
+  const large = sized.flatMap((c, i) => ((largest[i] ?? 0) >= LARGE_VALUE_BYTES ? [{ name: c.column.name, bytes: largest[i]!, bytea: c.column.udtName === 'bytea' }] : []));
+  if (large.length === 0) return err;
+  const mb = (bytes: number) => `${Math.round(bytes / (1024 * 1024))} MB`;
+  const said = large.map((c) => `column ${c.name} holds a value of ${mb(c.bytes)}${c.bytea ? ` (${mb(c.bytes * 2)} as the hex text PGlite reads)` : ''}`).join('; ');
+  const table = plan.table.table;
+  return new Error(
+    `${err.message}: ${said}. PGlite reads each value whole, in the memory of this process, and cannot read values this large: ` +
+      `exclude the table (exclude: ["${table}"]; the export reads every column of a table it exports), ` +
+      'or sync it from PostgreSQL (source.kind: postgres), whose export streams large values',
+    { cause: err.cause },
+  );
 }
 
 /** Rows in the first batch of a table read through the cursor; the next ones are sized from them. */
