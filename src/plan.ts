@@ -48,6 +48,9 @@ export interface DynamoPlanInput {
  * the export's listing, as an export create. A dynamodb source's tables come in `catalog` with
  * their `dynamodb` description (key, ARN, point-in-time recovery).
  */
+/** Why a table of the source a cycle did not ask for is skipped (a rerun's other parts list it so). */
+export const NOT_REQUESTED = 'not requested in this cycle';
+
 export function planTables(
   source: SourceConfig,
   discovered: DiscoveredTable[],
@@ -70,7 +73,7 @@ export function planTables(
     if (!selection.included) {
       notLoaded.push({ table: t.table, lakeTable, action: 'skip', status: 'skipped', reason: `excluded (${selection.rule})` });
     } else if (wanted && !wanted.has(t.table)) {
-      notLoaded.push({ table: t.table, lakeTable, action: 'skip', status: 'skipped', reason: 'not requested in this cycle' });
+      notLoaded.push({ table: t.table, lakeTable, action: 'skip', status: 'skipped', reason: NOT_REQUESTED });
     } else if (nearKey) {
       // Its settings (column excludes among them) would silently not apply: refuse rather than load every column.
       notLoaded.push(

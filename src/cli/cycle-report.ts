@@ -1,5 +1,6 @@
 /** After `sync --wait` and `rerun --wait`: wait for the cycle that served the request, print it, pick the exit code. */
-import { costText } from '../cost/report';
+import { costText, sumTotals } from '../cost/report';
+import { NOT_REQUESTED } from '../plan';
 import type { CycleResult } from '../model';
 import type { CycleSummary } from '../workflows/messages';
 import { type Connected, sourceStatusSummary } from './context';
@@ -22,25 +23,63 @@ export async function waitAndReport(conn: Connected, io: CliIO, source: string, 
       announced = line;
     },
   });
-  const result = await cycleResult(conn, source, summary);
+  // A rerun split by export ran as several cycles: every part's tables, errors and cost are the answer.
   const earlierParts = summary.part ? await earlierPartsOf(conn, source, requestId, summary) : [];
-  const succeeded = result.status === 'succeeded' && earlierParts.every((p) => p.status === 'succeeded');
+  const parts = [...earlierParts, summary];
+  const results: CycleResult[] = [];
+  for (const part of parts) results.push(await cycleResult(conn, source, part));
+  const succeeded = results.every((r) => r.status === 'succeeded');
   const links = UiLinks.for(conn.target, io.env);
   if (json) {
-    printJson(io.stdout, result);
+    printJson(io.stdout, results.length === 1 ? results[0] : requestResult(results));
   } else {
-    for (const part of earlierParts) printLine(io.stdout, cycleLine(part));
-    printLine(io.stdout, cycleLine(summary));
-    printCycleTables(io, result);
-    const cycleLink = links.workflow(summary.workflowId);
-    if (cycleLink) printLine(io.stdout, `cycle: ${cycleLink}`);
-    if (result.status === 'partial') {
+    parts.forEach((part, i) => {
+      printLine(io.stdout, cycleLine(part));
+      printCycleTables(io, results[i]!);
+      const cycleLink = links.workflow(part.workflowId);
+      if (cycleLink) printLine(io.stdout, `cycle: ${cycleLink}`);
+    });
+    if (results.length > 1) {
+      const cost = sumTotals(results.flatMap((r) => (r.cost ? [r.cost] : [])));
+      if (cost) printLine(io.stdout, `cost of the ${results.length} parts: ${costText(cost)}`);
+    }
+    if (results.some((r) => r.status === 'partial')) {
       const partial = links.list(visibilityQueries.partialCycles(source));
       if (partial) printLine(io.stdout, `partial cycles: ${partial}`);
     }
-    if (!succeeded) printLine(io.stdout, nextStep(source, [summary, ...earlierParts]));
+    if (!succeeded) printLine(io.stdout, nextStep(source, parts));
   }
   return succeeded ? EXIT_OK : EXIT_FAILED;
+}
+
+/**
+ * The result of a request served by several cycles (a rerun, one part per export), as one
+ * CycleResult: each table's outcome from the part that loaded it, the status of the whole
+ * request (succeeded only when every part did), the summed cost, and every part's own result in `parts`.
+ */
+export function requestResult(results: CycleResult[]): CycleResult & { parts: CycleResult[] } {
+  const last = results[results.length - 1]!;
+  const tables = new Map<string, CycleResult['tables'][number]>();
+  for (const r of results) {
+    for (const t of r.tables) {
+      const seen = tables.get(t.table);
+      if (!seen || (seen.status === 'skipped' && seen.reason === NOT_REQUESTED)) tables.set(t.table, t);
+    }
+  }
+  const status = results.every((r) => r.status === 'succeeded') ? 'succeeded' : results.every((r) => r.status === 'failed') ? 'failed' : 'partial';
+  const error = [...results].reverse().find((r) => r.error)?.error;
+  const cost = sumTotals(results.flatMap((r) => (r.cost ? [r.cost] : [])));
+  const { error: _lastError, cost: _lastCost, tablesRef: _lastRef, ...rest } = last;
+  return {
+    ...rest,
+    status,
+    ...(error ? { error } : {}),
+    tables: [...tables.values()],
+    warnings: results.flatMap((r) => r.warnings),
+    startedAt: results[0]!.startedAt,
+    ...(cost ? { cost } : {}),
+    parts: results,
+  };
 }
 
 /**
