@@ -67,6 +67,7 @@ export function statusReport(view: StatusView, links: StatusLinks): string[] {
     lines.push('', 'ignored requests (newest first):');
     // Request ids come from whoever sent the request (any service can signal): shown escaped.
     for (const r of ignored.slice(0, 5)) lines.push(`  ${r.at} ${r.kind} ${r.requestId !== undefined ? shown(r.requestId) : '(no id)'}${r.requestedBy ? ` by ${shown(r.requestedBy)}` : ''}${r.times ? ` (${r.times} times since ${r.firstAt ?? '?'})` : ''}: ${shown(r.reason)}`);
+    if (ignored.length > 5) lines.push(`  ... and ${ignored.length - 5} more (all of them: lakesync status ${view.source} --json)`);
   }
   const notStored = view.status?.stateNotStored;
   if (notStored) lines.push('', `warning (since ${notStored.at}): ${shown(notStored.message)}`);

@@ -98,6 +98,14 @@ describe('status rendering', () => {
     assert.ok(lines.includes(`  ${at} rerun fire-30 by schedule lakesync/prod/rerun (31 times since 2025-01-03T00:00:00.000Z): no table has failed: nothing to rerun`), lines.join('\n'));
   });
 
+  it('more ignored requests than the report lists say how many more and where to read them all', () => {
+    const at = '2025-01-04T06:00:00.000Z';
+    const ignored = Array.from({ length: 12 }, (_, i) => ({ kind: 'rerun', requestId: `r-${i}`, reason: 'nothing to rerun', at }));
+    const lines = statusReport({ ...running, status: { ignoredRequests: ignored } as never }, {});
+    assert.equal(lines.filter((l) => /^ {2}\S+ rerun r-\d+/.test(l)).length, 5, lines.join('\n'));
+    assert.ok(lines.includes('  ... and 7 more (all of them: lakesync status prod --json)'), lines.join('\n'));
+  });
+
   it('plain mode prints a line per change only, then the outcomes of the cycle it followed', () => {
     const log = new ChangeLog();
     const at = new Date('2025-01-01T10:00:00Z');
