@@ -4,6 +4,8 @@ export interface Output {
   /** True when this is a terminal (progress bars, cursor moves). */
   isTTY?: boolean;
   columns?: number;
+  /** The terminal's height in rows. */
+  rows?: number;
 }
 
 export interface CliIO {

@@ -87,8 +87,15 @@ export function statusReport(view: StatusView, links: StatusLinks): string[] {
   return lines;
 }
 
-/** A full terminal frame: overall bar, then one bar per table. */
-export function terminalFrame(view: StatusView, width: number): string[] {
+/** Which tables a frame too short for all keeps first: those running, then failed, then pending, then done. */
+const FRAME_RANK: Record<string, number> = { committed: 3, skipped: 3, pending: 2, failed: 1 };
+
+/**
+ * A full terminal frame: overall bar, then one bar per table. With `height` (the terminal's rows),
+ * a frame that would be taller keeps the running and failed tables first and says how many it
+ * leaves out: a frame taller than the screen cannot be redrawn in place.
+ */
+export function terminalFrame(view: StatusView, width: number, height?: number): string[] {
   const lines = [headline(view)];
   const c = view.cycle;
   if (c) {
@@ -96,8 +103,23 @@ export function terminalFrame(view: StatusView, width: number): string[] {
     lines.push(`[${bar(fraction, Math.max(10, Math.min(40, width - 30)))}] ${c.done + c.failed}/${c.tables} tables`);
   }
   if (view.tables.length > 0) {
-    const rows = view.tables.map((t) => [t.table, bar(STATE_FRACTION[t.state] ?? 0, 10), ...tableCells(t).slice(1)]);
-    lines.push('', ...columns(['TABLE', 'PROGRESS', ...HEADER.slice(1)], rows));
+    // The headline, the bar, a blank line, the heading: the rest of the screen (but its last row) is for tables.
+    const room = height === undefined ? Infinity : Math.max(1, height - lines.length - 3);
+    let tables = view.tables;
+    let more = '';
+    if (tables.length > room) {
+      const keep = new Set(
+        tables
+          .map((t, i) => ({ t, i, rank: FRAME_RANK[t.state] ?? 0 }))
+          .sort((a, b) => a.rank - b.rank || a.i - b.i)
+          .slice(0, Math.max(0, room - 1))
+          .map((x) => x.t),
+      );
+      more = `... and ${tables.length - keep.size} more table(s) (all of them: lakesync status ${view.source})`;
+      tables = tables.filter((t) => keep.has(t));
+    }
+    const rows = tables.map((t) => [t.table, bar(STATE_FRACTION[t.state] ?? 0, 10), ...tableCells(t).slice(1)]);
+    lines.push('', ...columns(['TABLE', 'PROGRESS', ...HEADER.slice(1)], rows), ...(more ? [more] : []));
   }
   return lines.map((l) => (l.length > width ? `${l.slice(0, width - 1)}…` : l));
 }

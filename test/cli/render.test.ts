@@ -91,6 +91,17 @@ describe('status rendering', () => {
     assert.match(frame.find((l) => l.startsWith('public.stock'))!, /░{10}/);
   });
 
+  it('a terminal frame fits the terminal height: running and failed tables first, and how many more there are', () => {
+    const many = Array.from({ length: 3000 }, (_, i) => ({ table: `public.t${i}`, state: i === 2500 ? 'loading' : i === 2900 ? 'failed' : i < 1000 ? 'committed' : 'pending' }));
+    const frame = terminalFrame({ ...running, tables: many } as StatusView, 120, 40);
+    assert.ok(frame.length <= 39, `${frame.length} lines for a terminal of 40 rows`);
+    assert.ok(frame.some((l) => l.startsWith('public.t2500 ')), 'the running table is shown');
+    assert.ok(frame.some((l) => l.startsWith('public.t2900 ')), 'the failed table is shown');
+    const shownTables = frame.filter((l) => l.startsWith('public.t')).length;
+    assert.equal(frame.at(-1), `... and ${3000 - shownTables} more table(s) (all of them: lakesync status prod)`);
+    assert.equal(terminalFrame({ ...running, tables: many } as StatusView, 120).filter((l) => l.startsWith('public.t')).length, 3000, 'no height: every table');
+  });
+
   it('an ignored request dropped many times says how many since when', () => {
     const at = '2025-01-04T06:00:00.000Z';
     const ignored = [{ kind: 'rerun', requestId: 'fire-30', requestedBy: 'schedule lakesync/prod/rerun', reason: 'no table has failed: nothing to rerun', at, times: 31, firstAt: '2025-01-03T00:00:00.000Z' }];

@@ -88,7 +88,7 @@ async function watch(conn: Connected, io: CliIO, name: string, source: SourceCon
     if (json) {
       io.stdout.write(`${JSON.stringify(view)}\n`);
     } else if (tty) {
-      const frame = terminalFrame(view, io.stdout.columns ?? 100);
+      const frame = terminalFrame(view, io.stdout.columns ?? 100, io.stdout.rows);
       // Move back to the top of the previous frame and clear below it, then draw the new one.
       io.stdout.write(`${drawn > 0 ? `\x1b[${drawn}F\x1b[J` : ''}${frame.join('\n')}\n`);
       drawn = frame.length;
