@@ -16,6 +16,19 @@ export function cycleLine(c: CycleSummary): string {
   return `cycle ${c.cycleId} (${c.kind}) ${c.status}: ${counts} [${c.startedAt} -> ${c.finishedAt}]${error}`;
 }
 
+/**
+ * The earlier parts of the last cycle, oldest first, when it is the last part of a rerun that ran
+ * as several cycles (one per export): the request succeeded only if they did too.
+ */
+export function earlierParts(status: { lastCycle?: CycleSummary; recentCycles?: CycleSummary[] } | undefined): CycleSummary[] {
+  const last = status?.lastCycle;
+  if (!last?.part || last.part.index <= 1) return [];
+  const requests = new Set(last.requestIds);
+  return (status?.recentCycles ?? [])
+    .filter((c) => c.cycleId !== last.cycleId && c.part && c.part.of === last.part!.of && c.part.index < last.part!.index && c.requestIds.some((id) => requests.has(id)))
+    .reverse();
+}
+
 function headline(view: StatusView): string {
   if (view.phase === 'absent') return `${view.source}: no source workflow (${view.workflowId}) runs yet: start one with "lakesync sync ${view.source}"`;
   if (view.phase === 'idle') return `${view.source}: idle${view.queued ? `, ${view.queued} request(s) queued` : ''}`;
@@ -43,7 +56,11 @@ export interface StatusLinks {
 export function statusReport(view: StatusView, links: StatusLinks): string[] {
   const lines = [headline(view)];
   const last = view.status?.lastCycle;
-  if (view.phase === 'idle' && last) lines.push(`last ${cycleLine(last)}`);
+  if (view.phase === 'idle' && last) {
+    lines.push(`last ${cycleLine(last)}`);
+    // A rerun in several parts: its earlier parts' outcomes are the request's too.
+    for (const p of earlierParts(view.status)) lines.push(`  part ${p.part!.index} of ${p.part!.of}: ${cycleLine(p)}`);
+  }
   if (last?.cost) lines.push(`last cycle cost: ${costText(last.cost)} ("lakesync cost ${view.source}" for more)`);
   if (view.tables.length > 0) lines.push('', ...columns(HEADER, view.tables.map(tableCells)));
   const notes = (last?.tables ?? []).flatMap((t) => [

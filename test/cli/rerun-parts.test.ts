@@ -53,6 +53,11 @@ describe('lakesync rerun --wait of a rerun in several parts', () => {
     assert.match(text.stdout, /^public\.c\s+failed\s+.*c breaks twice/m, text.stdout);
     assert.match(text.stdout, /^public\.a\s+committed/m, text.stdout);
     assert.match(text.stdout, /lakesync rerun parts --failed/);
+
+    // status after it: the rerun's earlier part failed, so the last cycle's request did not succeed.
+    const status = await cli('status', 'parts');
+    assert.equal(status.code, 1, status.stdout + status.stderr);
+    assert.match(status.stdout, /part 1 of 2: cycle \S+ \(rerun\) failed/, status.stdout);
   });
 
   it('--json holds every part, and its status is that of the whole request', async () => {

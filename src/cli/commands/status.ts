@@ -13,7 +13,7 @@ import { type CliIO, printJson, printLine } from '../io';
 import type { SourceConfig } from '../../config/schema';
 import { UiLinks, athenaUrl, glueRunUrl } from '../links';
 import { type StatusView, readStatusView } from '../progress';
-import { ChangeLog, type StatusLinks, cycleLine, statusReport, terminalFrame } from '../render-status';
+import { ChangeLog, type StatusLinks, cycleLine, earlierParts, statusReport, terminalFrame } from '../render-status';
 import { visibilityQueries } from '../search-attributes';
 import { wholeNumberOption } from '../whole-number';
 
@@ -50,7 +50,8 @@ function intervalOption(raw: string): number {
 
 function exitCode(view: StatusView): number {
   const last = view.status?.lastCycle;
-  return last && last.status !== 'succeeded' ? EXIT_FAILED : EXIT_OK;
+  // The last cycle of a rerun in several parts succeeded only if its earlier parts did too.
+  return last && [last, ...earlierParts(view.status)].some((c) => c.status !== 'succeeded') ? EXIT_FAILED : EXIT_OK;
 }
 
 function linksOf(conn: Connected, io: CliIO, view: StatusView, source: SourceConfig): StatusLinks {
@@ -101,8 +102,9 @@ async function watch(conn: Connected, io: CliIO, name: string, source: SourceCon
   if (!json) {
     const last = view.status?.lastCycle;
     if (last) printLine(io.stdout, `last ${cycleLine(last)}`);
+    for (const p of earlierParts(view.status)) printLine(io.stdout, `  part ${p.part!.index} of ${p.part!.of}: ${cycleLine(p)}`);
     const partial = linksOf(conn, io, view, source).partial;
-    if (last && last.status !== 'succeeded' && partial) printLine(io.stdout, `partial cycles: ${partial}`);
+    if (exitCode(view) !== EXIT_OK && partial) printLine(io.stdout, `partial cycles: ${partial}`);
   }
   return exitCode(view);
 }
