@@ -92,10 +92,11 @@ function round(v: number, digits: number): number {
 /** `$0.0147`, `$12.34` (half up: 1.005 is $1.01); empty for an absent figure. */
 export function usdText(v: number | undefined): string {
   if (v === undefined) return '';
-  const digits = v >= 1 ? 2 : 4;
   // toPrecision drops the binary noise (1.005 * 100 = 100.49999...) before rounding.
-  const scaled = Math.round(Number((v * 10 ** digits).toPrecision(12)));
-  return `$${(scaled / 10 ** digits).toFixed(digits)}`;
+  const rounded = (digits: number) => Math.round(Number((v * 10 ** digits).toPrecision(12))) / 10 ** digits;
+  // Decided on the amount as shown: 0.99996 rounds to a dollar, so it reads $1.00, not $1.0000.
+  const digits = rounded(4) >= 1 ? 2 : 4;
+  return `$${rounded(digits).toFixed(digits)}`;
 }
 
 export function numberText(v: number | undefined, digits = 1): string {

@@ -9,7 +9,7 @@ import { UsageError } from '../../src/cli/errors';
 import { runCli } from '../../src/cli/main';
 import { statusReport } from '../../src/cli/render-status';
 import { DEFAULT_PRICES, costTotals, tableCost } from '../../src/cost/ledger';
-import { type CostReport, costText } from '../../src/cost/report';
+import { type CostReport, costText, usdText } from '../../src/cost/report';
 import type { CycleSummary } from '../../src/workflows/messages';
 
 const glue = tableCost('glue', 7200, [{ kind: 'rds', gb: 12.5 }], DEFAULT_PRICES);
@@ -76,6 +76,14 @@ describe('cost in status and watermarks', () => {
     assert.ok(statusReport(view, {}).includes('last cycle cost: 14400 DPU-s $1.76, export 25 GB $0.2500 = $2.01 (glue) ("lakesync cost shop" for more)'));
     const { cost: _, ...without } = last;
     assert.ok(!statusReport({ ...view, status: { ...status, lastCycle: { ...without, tables: [] } } }, {}).some((l) => l.startsWith('last cycle cost')));
+  });
+
+  it('dollars: cents from a dollar up, else four decimals, decided on the rounded amount', () => {
+    assert.equal(usdText(0.99996), '$1.00');
+    assert.equal(usdText(0.99994), '$0.9999');
+    assert.equal(usdText(1.005), '$1.01');
+    assert.equal(usdText(0.00005), '$0.0001');
+    assert.equal(usdText(12.345), '$12.35');
   });
 
   it('a watermark cost cell reads the same way', () => {
