@@ -78,6 +78,15 @@ describe('cost in status and watermarks', () => {
     assert.ok(!statusReport({ ...view, status: { ...status, lastCycle: { ...without, tables: [] } } }, {}).some((l) => l.startsWith('last cycle cost')));
   });
 
+  it('a failed cycle (stopped or died) says its figures can leave out loads it billed', () => {
+    const r = report();
+    r.cycles = [{ cycleId: '4', kind: 'sync', status: 'failed', finishedAt: '2026-01-04T00:00:00Z' }, ...r.cycles];
+    const text = costReportLines(r, DEFAULT_PRICES).join('\n');
+    assert.match(text, /1 failed cycle\(s\) \(4\): a cycle that stopped or died counts only the loads whose results it recorded/, text);
+    assert.match(text, /2 cycle\(s\) without a cost/);
+    assert.doesNotMatch(costReportLines(report(), DEFAULT_PRICES).join('\n'), /failed cycle/);
+  });
+
   it('dollars: cents from a dollar up, else four decimals, decided on the rounded amount', () => {
     assert.equal(usdText(0.99996), '$1.00');
     assert.equal(usdText(0.99994), '$0.9999');

@@ -70,6 +70,14 @@ export function costReportLines(report: CostReport, prices: CostPrices): string[
   }
   const missing = report.cycles.filter((c) => !c.cost).length;
   if (missing > 0) lines.push('', `${missing} cycle(s) without a cost: they ran no load, or ran before the cost ledger`);
+  // A dead cycle's commits are read back from the lake without their runs' usage: billed, not counted.
+  const failed = report.cycles.filter((c) => c.status === 'failed');
+  if (failed.length > 0) {
+    lines.push(
+      '',
+      `${failed.length} failed cycle(s) (${failed.map((c) => c.cycleId).join(', ')}): a cycle that stopped or died counts only the loads whose results it recorded; loads it lost track of were billed all the same (their Glue runs and exports are not in these figures)`,
+    );
+  }
   const bases = [...new Set([...report.cycles.flatMap((c) => (c.cost ? [c.cost.basis] : []))])];
   lines.push(
     '',
