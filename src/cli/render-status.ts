@@ -148,7 +148,8 @@ export class ChangeLog {
   private lastHeadline = '';
 
   lines(view: StatusView, now: Date): string[] {
-    const stamp = now.toISOString().slice(11, 19);
+    // UTC, with its date and zone: a log read later, elsewhere, or across midnight is not ambiguous.
+    const stamp = `${now.toISOString().slice(0, 19)}Z`;
     const out: string[] = [];
     const c = view.cycle;
     const head = c ? `cycle ${c.cycleId} (${c.kind}) phase ${c.phase}` : view.phase;

@@ -121,18 +121,18 @@ describe('status rendering', () => {
     const log = new ChangeLog();
     const at = new Date('2025-01-01T10:00:00Z');
     const first = log.lines(running, at);
-    assert.equal(first[0], '10:00:00 prod: cycle 3-abc (sync) phase load');
-    assert.ok(first.includes('10:00:00 public.items loading RUNNING (run jr_9)'), first.join('\n'));
+    assert.equal(first[0], '2025-01-01T10:00:00Z prod: cycle 3-abc (sync) phase load');
+    assert.ok(first.includes('2025-01-01T10:00:00Z public.items loading RUNNING (run jr_9)'), first.join('\n'));
     assert.deepEqual(log.lines(running, at), [], 'nothing changed');
     const next: StatusView = { ...running, tables: running.tables.map((t) => (t.table === 'public.items' ? { ...t, state: 'committed', runState: undefined } as never : t)) };
-    assert.deepEqual(log.lines(next, at), ['10:00:00 public.items committed (run jr_9, 1m01s)']);
+    assert.deepEqual(log.lines(next, at), ['2025-01-01T10:00:00Z public.items committed (run jr_9, 1m01s)']);
     // Idle: the last cycle's outcomes finish the story (only tables whose state is new).
     const idle: StatusView = {
       source: 'prod', workflowId: 'lakesync/prod', phase: 'idle', queued: 0,
       status: { lastCycle: { cycleId: '3-abc' } } as never,
       tables: [{ table: 'public.items', state: 'committed' }, { table: 'public.stock', state: 'committed', rows: { inserted: 1, updated: 0, deleted: 0 } }],
     };
-    assert.deepEqual(log.lines(idle, at), ['10:00:00 prod: idle', '10:00:00 public.stock committed']);
+    assert.deepEqual(log.lines(idle, at), ['2025-01-01T10:00:00Z prod: idle', '2025-01-01T10:00:00Z public.stock committed']);
   });
 });
 

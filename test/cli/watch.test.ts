@@ -109,9 +109,9 @@ describe('lakesync status --watch', () => {
     assert.doesNotMatch(run.stdout, /\x1b/, 'no escape codes');
     assert.doesNotMatch(run.stdout, /█/);
     const lines = run.stdout.trim().split('\n');
-    assert.match(lines[0]!, /^\d\d:\d\d:\d\d slow: cycle .* \(sync\) phase (load|plan|discover|export|snapshot|settings|starting)/);
+    assert.match(lines[0]!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ slow: cycle .* \(sync\) phase (load|plan|discover|export|snapshot|settings|starting)/);
     for (const table of ['public.t0001', 'public.t0004']) {
-      assert.ok(lines.some((l) => new RegExp(`^\\d\\d:\\d\\d:\\d\\d ${table.replace('.', '\\.')} committed`).test(l)), `${table} committed:\n${run.stdout}`);
+      assert.ok(lines.some((l) => new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ ${table.replace('.', '\\.')} committed`).test(l)), `${table} committed:\n${run.stdout}`);
     }
     assert.ok(lines.some((l) => / public\.t000\d loading/.test(l)), run.stdout);
     // Each table's "committed" line appears once.
