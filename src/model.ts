@@ -590,6 +590,9 @@ export interface CycleResult {
   tablesRef?: TablesRef;
 }
 
+/** A request served by several cycles (a rerun, one per export) as one result: `lakesync rerun --wait --json`. */
+export type RequestResult = CycleResult & { parts: CycleResult[] };
+
 /** A JSON document too large for one workflow payload, stored as text parts in the manifest store. */
 export interface JsonRef {
   /** The manifest references of the parts, in order: their texts joined are the document. */

@@ -41,6 +41,9 @@ export interface DynamoPlanInput {
   reached: Record<TableName, string>;
 }
 
+/** Why a table of the source a cycle did not ask for is skipped (a rerun's other parts list it so). */
+export const NOT_REQUESTED = 'not requested in this cycle';
+
 /**
  * `discovered` is the export's listing; `catalog` the tables read directly (extract: direct) as the
  * source's catalog describes them. A direct table is planned from the catalog, unless its lake
@@ -48,9 +51,6 @@ export interface DynamoPlanInput {
  * the export's listing, as an export create. A dynamodb source's tables come in `catalog` with
  * their `dynamodb` description (key, ARN, point-in-time recovery).
  */
-/** Why a table of the source a cycle did not ask for is skipped (a rerun's other parts list it so). */
-export const NOT_REQUESTED = 'not requested in this cycle';
-
 export function planTables(
   source: SourceConfig,
   discovered: DiscoveredTable[],

@@ -1,7 +1,7 @@
 /** After `sync --wait` and `rerun --wait`: wait for the cycle that served the request, print it, pick the exit code. */
 import { costText, sumTotals } from '../cost/report';
 import { NOT_REQUESTED } from '../plan';
-import type { CycleResult } from '../model';
+import type { CycleResult, RequestResult } from '../model';
 import type { CycleSummary } from '../workflows/messages';
 import { type Connected, sourceStatusSummary } from './context';
 import { EXIT_FAILED, EXIT_OK } from './errors';
@@ -57,7 +57,7 @@ export async function waitAndReport(conn: Connected, io: CliIO, source: string, 
  * CycleResult: each table's outcome from the part that loaded it, the status of the whole
  * request (succeeded only when every part did), the summed cost, and every part's own result in `parts`.
  */
-export function requestResult(results: CycleResult[]): CycleResult & { parts: CycleResult[] } {
+export function requestResult(results: CycleResult[]): RequestResult {
   const last = results[results.length - 1]!;
   const tables = new Map<string, CycleResult['tables'][number]>();
   for (const r of results) {

@@ -4,7 +4,7 @@
  * fail the build when a mirror and its type drift apart.
  */
 import { z } from 'zod';
-import type { CycleResult } from '../model';
+import type { CycleResult, RequestResult } from '../model';
 import type { TriggerInput } from '../workflows/trigger';
 import type { RerunAccepted, RerunRequest, SourceStatus, SourceWorkflowInput, SyncAccepted, SyncRequest } from '../workflows/messages';
 
@@ -305,6 +305,14 @@ export const cycleResult = z
   })
   .meta({ id: 'CycleResult', description: 'Result of a cycle workflow; what `lakesync sync --wait --json` prints' });
 
+const requestResult = cycleResult
+  .extend({ parts: z.array(cycleResult).describe("Every cycle's own result, oldest first") })
+  .meta({
+    id: 'RequestResult',
+    description:
+      'What `lakesync rerun --wait --json` prints for a rerun that ran as several cycles (one per export): each table\'s outcome from the part that loaded it, status succeeded only when every part did, the summed cost, and every part in parts',
+  });
+
 /** Compile-time: the mirror and the type are the same type (same fields, optional or not, at every depth). */
 type Deep<T> = T extends (infer U)[] ? Deep<U>[] : T extends object ? { [K in keyof T]: Deep<T[K]> } : T;
 type Same<A, B> = (<T>() => T extends Deep<A> ? 1 : 2) extends <T>() => T extends Deep<B> ? 1 : 2 ? true : false;
@@ -317,7 +325,8 @@ const mirrorsMatch: [
   Same<z.infer<typeof sourceStatus>, SourceStatus>,
   Same<z.infer<typeof triggerInput>, TriggerInput>,
   Same<z.infer<typeof cycleResult>, CycleResult>,
-] = [true, true, true, true, true, true, true, true];
+  Same<z.infer<typeof requestResult>, RequestResult>,
+] = [true, true, true, true, true, true, true, true, true];
 void mirrorsMatch;
 
 /** The documented messages: name -> payload schema ids. */
@@ -332,4 +341,4 @@ export const MESSAGES = {
   queries: { status: { result: 'SourceStatus' } },
 } as const;
 
-export const MESSAGE_SCHEMAS = { sourceWorkflowInput, syncRequest, syncAccepted, rerunRequest, rerunAccepted, sourceStatus, triggerInput, cycleResult };
+export const MESSAGE_SCHEMAS = { sourceWorkflowInput, syncRequest, syncAccepted, rerunRequest, rerunAccepted, sourceStatus, triggerInput, cycleResult, requestResult };

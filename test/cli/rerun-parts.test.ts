@@ -5,8 +5,10 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import Ajv2020 from 'ajv/dist/2020';
+import { messagesJsonSchema } from '../../src/cli/schemas';
 import { freePort } from '../../src/devserver';
-import type { CycleResult } from '../../src/model';
+import type { RequestResult } from '../../src/model';
 import { type Cluster, fakeConfig, json, runCli, startCluster, tempDir, writeConfig } from './helpers';
 
 describe('lakesync rerun --wait of a rerun in several parts', () => {
@@ -65,8 +67,12 @@ describe('lakesync rerun --wait of a rerun in several parts', () => {
     const run = await cli('sync', 'parts', '--tables', 'public.a', '--wait', '--json');
     assert.equal(run.code, 0, run.stdout + run.stderr);
     const rerun = await cli('rerun', 'parts', '--tables', 'public.a,public.c', '--wait', '--json');
-    const result = json<CycleResult & { parts?: { cycleId: string; status: string }[] }>(rerun);
+    const result = json<RequestResult>(rerun);
     assert.equal(rerun.code, 0, rerun.stdout + rerun.stderr);
+    // What it prints is the documented RequestResult (docs/messages.schema.json).
+    const ajv = new Ajv2020({ strict: false });
+    ajv.addSchema(messagesJsonSchema());
+    assert.equal(ajv.validate({ $ref: 'messages.schema.json#/$defs/RequestResult' }, result), true, JSON.stringify(ajv.errors));
     assert.equal(result.parts?.length, 2, rerun.stdout);
     assert.deepEqual(result.tables.map((t) => [t.table, t.status]).sort(), [['public.a', 'committed'], ['public.c', 'committed']]);
     assert.equal(result.status, 'succeeded');
