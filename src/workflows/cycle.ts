@@ -10,6 +10,7 @@ import { costTotals } from '../cost/ledger';
 import { batchWorkflowId, exportIdFor, snapshotIdFor } from '../ids';
 import type { CycleResult, CycleSettings, CycleStatus, ExportRef, JsonRef, LoadItem, SnapshotRef, TableName, TableOutcome, TablesRef } from '../model';
 import { tableBatchWorkflow } from './batch';
+import { evenIfCancelled } from './cancellation';
 import { jsonBytes } from '../payload-text';
 import { deleteTexts, inlineLimit, pageOf, readText, storeText } from './by-reference';
 import { nowIso } from './clock';
@@ -305,7 +306,6 @@ async function runBatch(
  * the tables the batch committed. Unreadable, the batch counts as failed (its commits are read back from the lake).
  */
 async function storedBatchOutcomes(source: string, workflowId: string, ref: JsonRef): Promise<TableOutcome[]> {
-  const evenIfCancelled = <T>(work: () => Promise<T>) => (CancellationScope.current().consideredCancelled ? CancellationScope.nonCancellable(work) : work());
   let outcomes: TableOutcome[];
   try {
     outcomes = await evenIfCancelled(() => readText<TableOutcome[]>(source, ref));

@@ -22,6 +22,7 @@ import type { Activities } from '../activities';
 import { cycleKey, cycleWorkflowId, legacyCycleKey } from '../ids';
 import type { CycleResult, JsonRef, TableName, TableOutcome } from '../model';
 import { jsonBytes } from '../payload-text';
+import { evenIfCancelled } from './cancellation';
 import { cancelledState, deleteTexts, forgetCancelledState, inlineLimit, markCancelledState, readText, storeText } from './by-reference';
 import { isoAfter, nowIso } from './clock';
 import { cycleWorkflow, type CycleInput } from './cycle';
@@ -372,7 +373,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
   /** Best effort: parts left behind cost storage only, so a failed delete is logged, not failed. */
   async function deleteTransported(cycleId: string, refs: JsonRef[]): Promise<void> {
     try {
-      await evenIfCancelled(() => deleteTexts(input.source, refs));
+      await evenIfCancelled(() => deleteTexts(input.source, refs), recoverCancelled);
     } catch (err) {
       log.warn('the outcome parts of a recorded cycle were not deleted', { cycleId, parts: refs.flatMap((r) => r.parts), error: errorMessage(err) });
     }
@@ -381,7 +382,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
   /** The outcomes a cycle stored by reference; unreadable, the cycle counts as dead (its commits are read back from the lake). */
   async function withStoredOutcomes(result: CycleResult, cycle: CycleInput, startedAt: string, transported: JsonRef[]): Promise<CycleResult> {
     try {
-      const tables = await evenIfCancelled(() => readText<TableOutcome[]>(input.source, result.tablesRef!));
+      const tables = await evenIfCancelled(() => readText<TableOutcome[]>(input.source, result.tablesRef!), recoverCancelled);
       const { tablesRef: _stored, ...rest } = result;
       return { ...rest, tables };
     } catch (err) {
@@ -434,16 +435,12 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
   async function deadCycleResult(cycle: CycleInput, startedAt: string, message: string, transported: JsonRef[]): Promise<CycleResult> {
     const failed: CycleResult = { cycleId: cycle.cycleId, source: input.source, status: 'failed', error: { phase: 'cycle', message }, tables: [], warnings: [], startedAt, finishedAt: nowIso() };
     if (!patched(PATCHES.recovery)) return failed;
-    return evenIfCancelled(() => recoveredCycleResult(cycle, failed, message, transported));
+    return evenIfCancelled(() => recoveredCycleResult(cycle, failed, message, transported), recoverCancelled);
   }
 
-  /**
-   * What the source owes a cycle cancelled with it (reading its outcomes, recording them) runs out
-   * of the cancelled scope, where activities fail at once: else its commits would go unrecorded.
-   */
-  function evenIfCancelled<T>(work: () => Promise<T>): Promise<T> {
-    const cancelled = CancellationScope.current().consideredCancelled && patched(PATCHES.recoverCancelledCycle);
-    return cancelled ? CancellationScope.nonCancellable(work) : work();
+  /** Histories from before the rule that a cancelled cycle's outcomes are still read and recorded. */
+  function recoverCancelled(): boolean {
+    return patched(PATCHES.recoverCancelledCycle);
   }
 
   /** The dead cycle's result with the outcomes read back from the lake; unreadable, none and a warning. */
