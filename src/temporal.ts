@@ -49,6 +49,9 @@ function nameFromEnv(variable: string, field: string): string | undefined {
   return value;
 }
 
+/** How long a command waits for Temporal to answer before it says the server cannot be reached. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
 /** Temporal did not answer at the configured address; the message says where and what to do. */
 export class TemporalUnreachable extends Error {
   constructor(target: Pick<TemporalTarget, 'address' | 'namespace'>, cause: unknown) {
@@ -73,12 +76,13 @@ export class TemporalNamespaceMissing extends Error {
   }
 }
 
-export async function connectClient(target: TemporalTarget): Promise<Client> {
+export async function connectClient(target: TemporalTarget, connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS): Promise<Client> {
   // Loaded on first use, so that commands that never reach Temporal start without the client.
   const temporal = await import('@temporalio/client');
   const { tls, apiKey, metadata } = target.connect;
   const connection = await temporal.Connection.connect({
     address: target.address,
+    connectTimeout: connectTimeoutMs,
     ...(tls !== undefined ? { tls } : {}),
     ...(apiKey !== undefined && typeof apiKey === 'string' ? { apiKey } : {}),
     ...(metadata ? { metadata } : {}),

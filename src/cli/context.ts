@@ -10,7 +10,7 @@ import type { LakesyncConfig, SourceConfig } from '../config/schema';
 import { sourceWorkflowId } from '../ids';
 import { TABLE_NAME } from '../names';
 import type { Ports } from '../ports';
-import { TemporalNamespaceMissing, TemporalUnreachable, connectClient, runningSourceWorkflow, type TemporalTarget, temporalTarget } from '../temporal';
+import { DEFAULT_CONNECT_TIMEOUT_MS, TemporalNamespaceMissing, TemporalUnreachable, connectClient, runningSourceWorkflow, type TemporalTarget, temporalTarget } from '../temporal';
 import { readSourceStatus, readStatusSummary } from '../status-pages';
 import type { SourceStatus } from '../workflows/messages';
 import { RuntimeFailure, UsageError } from './errors';
@@ -53,13 +53,16 @@ export interface Connected {
   target: TemporalTarget;
 }
 
-/** Connects, runs `fn`, and always closes the connection. */
-export async function withTemporal<T>(config: LakesyncConfig, fn: (c: Connected) => Promise<T>): Promise<T> {
+/**
+ * Connects, runs `fn`, and always closes the connection. A server that does not answer within
+ * `connectTimeoutMs` (a refused connection is retried until then) is unreachable.
+ */
+export async function withTemporal<T>(config: LakesyncConfig, fn: (c: Connected) => Promise<T>, connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS): Promise<T> {
   const target = temporalTarget(config);
   let client: Client;
   try {
-    client = await connectClient(target);
-    await client.connection.withDeadline(Date.now() + 10_000, () => client.workflowService.getSystemInfo({}));
+    client = await connectClient(target, connectTimeoutMs);
+    await client.connection.withDeadline(Date.now() + connectTimeoutMs, () => client.workflowService.getSystemInfo({}));
   } catch (err) {
     throw new RuntimeFailure(new TemporalUnreachable(target, err).message, { cause: err });
   }

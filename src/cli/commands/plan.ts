@@ -9,6 +9,9 @@ import { printJson, printLine } from '../io';
 import { buildPlan, EXTRACT_WORDS, type PlanReport } from '../plan-view';
 import { EXIT_OK, EXIT_USAGE } from '../errors';
 import { openSourcePorts } from '../source-ports';
+
+/** How long plan waits for Temporal's lake state before it plans without it. */
+const PLAN_CONNECT_TIMEOUT_MS = 3_000;
 import type { LakesyncConfig, SourceConfig } from '../../config/schema';
 import type { CommandEnv } from '../context';
 import { buildSchema, schemaLines, type SchemaReport } from '../schema-view';
@@ -28,7 +31,8 @@ export function registerPlan(program: Command, kit: CommandKit): void {
       let statusNote: string | undefined;
       let statusUnknown = false;
       try {
-        status = await withTemporal(config, (conn) => sourceStatus(conn, name));
+        // The plan goes on without the lake state, so an absent server holds it up briefly only.
+        status = await withTemporal(config, (conn) => sourceStatus(conn, name), PLAN_CONNECT_TIMEOUT_MS);
         if (!status) statusNote = `no source workflow lakesync/${name} runs yet`;
       } catch (err) {
         // A wrong Temporal setting (TEMPORAL_ADDRESS...) is the user's to fix, not a server that is away.
