@@ -15,14 +15,18 @@ export TEMPORAL_CONFIG_FILE="$PWD/.lakesync/test-results/no-temporal-profile.tom
 unset TEMPORAL_PROFILE
 
 # Two lanes run side by side, each one file at a time (every file starts its own servers):
-#   spark: test/local (Spark, PostgreSQL), then the Glue job's pytest suite;
-#   rest:  everything else (Temporal dev server, moto, the CLI, the exporter without Spark),
-#          which mostly waits on servers.
-# The rest lane prints as it goes; the spark lane's output follows once both are done.
+#   spark: test/cli (CLI processes, Temporal dev servers), then test/local (Spark, PostgreSQL),
+#          then the Glue job's pytest suite;
+#   rest:  everything else (Temporal dev server, moto, the exporter without Spark), which mostly
+#          waits on servers.
+# test/cli runs in the spark lane because it balances the two: on 2 cores each lane then takes
+# about as long as the other. The rest lane prints as it goes; the spark lane's output follows
+# once both are done.
 mapfile -t files < <(find dist/test -name '*.test.js' | sort)
 if [ -n "${LAKESYNC_TEST_FILTER:-}" ]; then mapfile -t files < <(printf '%s\n' "${files[@]}" | grep -E "$LAKESYNC_TEST_FILTER"); fi
-mapfile -t spark_files < <(printf '%s\n' "${files[@]}" | grep '^dist/test/local/')
-mapfile -t rest_files < <(printf '%s\n' "${files[@]}" | grep -v '^dist/test/local/' | grep .)
+spark_lane_dirs='^dist/test/(cli|local)/'
+mapfile -t spark_files < <(printf '%s\n' "${files[@]}" | grep -E "$spark_lane_dirs")
+mapfile -t rest_files < <(printf '%s\n' "${files[@]}" | grep -Ev "$spark_lane_dirs" | grep .)
 results=.lakesync/test-results
 rm -f "$results"/*.tap "$results"/*.rc "$results"/*.log "$results"/pytest.xml
 
@@ -58,7 +62,7 @@ wait_for_group "the rest lane" "$rest_group" $((started + LANE_LIMIT))
 echo "(rest lane done after $((SECONDS - started)) s; waiting for the spark lane)"
 wait_for_group "the spark lane" "$spark_group" $((started + LANE_LIMIT)) 2>> "$results/spark-lane.log"
 echo
-echo "=== spark lane: test/local and pytest (done after $((SECONDS - started)) s) ==="
+echo "=== spark lane: test/cli, test/local and pytest (done after $((SECONDS - started)) s) ==="
 cat "$results/spark-lane.log"
 
 count() { grep -hE "^# $1 " "$results"/node-*.tap 2>/dev/null | awk '{s += $3} END {print s + 0}'; }
