@@ -91,6 +91,8 @@ def _resolve(
     except parser_errors as exc:
         raise parser_problem(str(exc)) from None
     options = {k: "" if v is None else str(v) for k, v in resolved.items()}
+    # argparse drops a value that is exactly "--" (its end-of-options marker) even after "=": a schema may be named so.
+    options.update({k: v for k, v in raw_options(argv).items() if v == "--" and k in options})
     empty = [n for n in required if not options.get(n, "").strip()]
     if empty:
         raise InvalidArgument(
@@ -101,18 +103,33 @@ def _resolve(
 
 def dash_values_joined(argv: Sequence[str]) -> list[str]:
     """`--name -value` as `--name=-value`: Glue passes each argument as `--name value`, and its
-    parser (argparse) takes a value that starts with one dash (a table or column named "-orders")
-    for a flag and fails the run with "expected one argument".
+    parser (argparse) takes a value that starts with a dash (a table or column named "-orders" or
+    "--orders") for a flag and fails the run with "expected one argument".
+
+    A value that starts with two dashes is joined only after one of this job's arguments (lakesync
+    never passes one of them empty), and only when it is not itself a flag: one of this job's
+    arguments, or one of Glue's own (JOB_ID, TempDir, job-bookmark-option: a capital letter or a
+    hyphen in the name, which no lakesync argument has).
     """
     out: list[str] = []
     for token in argv:
         previous = out[-1] if out else ""
         is_flag = previous.startswith("--") and len(previous) > 2 and "=" not in previous
-        if is_flag and token.startswith("-") and not token.startswith("--"):
+        if is_flag and token.startswith("-") and (not token.startswith("--") or (previous[2:] in JOB_ARGUMENTS and not _is_flag(token))):
             out[-1] = f"{previous}={token}"
         else:
             out.append(token)
     return out
+
+
+# Every argument this job takes: after one of them the next token is its value (lakesync never passes one empty).
+JOB_ARGUMENTS: frozenset[str] = frozenset(REQUIRED + OPTIONAL + PACK_ARGUMENTS)
+
+
+def _is_flag(token: str) -> bool:
+    """`--<name>` of this job's, or of Glue's own (capital letters or hyphens: JOB_ID, TempDir, enable-metrics)."""
+    name = token[2:].split("=", 1)[0]
+    return name in JOB_ARGUMENTS or (name != "" and (name != name.lower() or "-" in name))
 
 
 def parse_glue_args(
@@ -130,6 +147,7 @@ def spark_conf(args: JobArgs) -> dict[str, str]:
 def raw_options(argv: Sequence[str]) -> dict[str, str]:
     """Best-effort `--name value` / `--name=value` pairs, to report a failure when parsing itself failed."""
     out: dict[str, str] = {}
+    argv = dash_values_joined(argv)
     for i, token in enumerate(argv):
         if not token.startswith("--") or len(token) == 2:
             continue

@@ -118,6 +118,28 @@ def test_values_that_start_with_a_dash_are_values_not_flags() -> None:
     assert args.cursor_column == "-updated"
 
 
+def test_values_that_start_with_two_dashes_reach_the_job_unchanged() -> None:
+    # PostgreSQL names may begin with "--" ("--orders"): Glue passes `--source_table --orders`, which argparse
+    # takes for a flag of its own and fails the run with "expected one argument".
+    argv = with_value(with_value(ARGV, "--source_table", "--orders"), "--primary_key", "--id,region")
+    argv = with_value(argv, "--source_schema", "--")
+    argv = argv + ["--cursor_column", "--updated", "--cursor_mode", "upsert"]
+    args, _ = glue_entry.parse_glue_args(argv, getResolvedOptions, (GlueArgumentError,))
+    assert args.target == "shop.--.--orders"
+    assert args.primary_key == ("--id", "region")
+    assert (args.cursor_column, args.cursor_mode) == ("--updated", "upsert")
+    # The failure report reads the same values: a table named --orders is reported as itself.
+    assert glue_entry.raw_options(argv)["source_table"] == "--orders"
+
+
+def test_a_two_dash_value_named_like_an_argument_is_still_a_missing_value() -> None:
+    # Glue drops an empty value: `--primary_key --cycle_id c-1` is a flag without its value, not a key named --cycle_id.
+    i = ARGV.index("--primary_key")
+    with pytest.raises(InvalidArgument) as info:
+        glue_entry.parse_glue_args(ARGV[: i + 1] + ARGV[i + 2:], getResolvedOptions, (GlueArgumentError,))
+    assert info.value.message.startswith("--primary_key was given without a value")
+
+
 def test_spark_conf_for_s3_tables_through_the_glue_catalog() -> None:
     args, _ = glue_entry.parse_glue_args(ARGV, getResolvedOptions, (GlueArgumentError,))
     conf = glue_entry.spark_conf(args)
