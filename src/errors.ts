@@ -19,12 +19,19 @@ export class PortError extends Error {
   readonly kind: PortErrorKind;
   /** The backend's own code, e.g. `AccessDeniedException` or `DeleteGuard`. */
   readonly code: string;
+  /**
+   * A start the backend refused for want of capacity (the job's concurrent runs, an account
+   * quota): no run was made and nothing billed, so it is a wait for a free slot, not a failure
+   * of the load that spends one of its attempts.
+   */
+  readonly noCapacity: boolean;
 
-  constructor(kind: PortErrorKind, code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(kind: PortErrorKind, code: string, message: string, options?: { cause?: unknown; noCapacity?: boolean }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'PortError';
     this.kind = kind;
     this.code = code;
+    this.noCapacity = options?.noCapacity === true;
   }
 
   get retryable(): boolean {

@@ -625,7 +625,9 @@ async function attemptFailed(port: LoadPort, load: LoadState, maxFailures: numbe
     const stop = await stopQuietly(port, load, 'the load failed');
     return stop ? ApplicationFailure.create({ message: `${failed.message} (${stop.slice(2)})`, type: failed.type ?? 'LoadFailed', nonRetryable: true, ...(failed.cause ? { cause: failed.cause } : {}) }) : failed;
   }
-  const failures = load.failures + 1;
+  // A start refused for want of capacity made no run: the load waits for a slot (bounded by its
+  // schedule-to-close time), and spends no attempt, or a busy job would fail tables that never ran.
+  const failures = isPortError(err) && err.noCapacity ? load.failures : load.failures + 1;
   if (failures >= maxFailures) {
     const stop = await stopQuietly(port, load, 'the load failed for good');
     return ApplicationFailure.create({

@@ -134,8 +134,8 @@ export class GlueLoads implements LoadPort {
           ? 'Glue has no capacity for the run now (account quota or Region capacity); the load is retried with backoff: raise the Glue quotas or lower concurrency if this persists'
           : undefined;
       const error = toPortError(err, { service: 'Glue', operation: 'StartJobRun', subject, ...(hint ? { hint } : {}) });
-      // Capacity is a wait, not a fault: retried whatever kind the code maps to.
-      throw hint && !error.retryable ? new PortError('throttled', error.code, error.message, { cause: err }) : error;
+      // Capacity is a wait, not a fault: retried whatever kind the code maps to, and no attempt of the load is spent on it.
+      throw hint ? new PortError('throttled', error.code, error.message, { cause: err, noCapacity: true }) : error;
     }
   }
 

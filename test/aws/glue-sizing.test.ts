@@ -9,6 +9,7 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import { GetJobCommand } from '@aws-sdk/client-glue';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { buildAwsPorts } from '../../src/aws';
+import { PortError } from '../../src/errors';
 import { type AwsClients, createClients, destroyClients } from '../../src/aws/clients';
 import { type GlueCapacitySettings, runCapacity, runWorkers } from '../../src/aws/glue-sizing';
 import type { AwsSettings } from '../../src/aws/settings';
@@ -228,5 +229,25 @@ describe('the StartJobRun request of a sized run (moto)', () => {
     assert.equal(starts[1]!.NumberOfWorkers, 4);
     assert.equal(starts[1]!.WorkerType, 'G.1X');
     assert.ok(!('ExecutionClass' in starts[1]!));
+  });
+
+  test("a start beyond the job's MaxConcurrentRuns is refused by Glue: a wait for a free slot that spends no attempt of the load", async () => {
+    const { ports } = portsOf(settingsOf({ maxConcurrentRuns: 1, jobRunQueuing: false }, { 'public.orders': { primaryKey: ['id'] }, 'public.items': { primaryKey: ['id'] } }));
+    // The first run stays STARTING (moto moves a run on only when it is read that often).
+    await moto.setTransition('glue::job_run', { progression: 'manual', times: 100 });
+    try {
+      await ports.load.startLoad(request(ports, orders(), 'c1'));
+      const items = planEntry({ table: 'public.items', lakeTable: 'items', action: 'create', primaryKey: ['id'] });
+      await assert.rejects(ports.load.startLoad(request(ports, items, 'c1')), (err: unknown) => {
+        assert.ok(err instanceof PortError);
+        assert.equal(err.code, 'ConcurrentRunsExceededException');
+        assert.equal(err.retryable, true);
+        assert.equal(err.noCapacity, true, 'no run was made: the load activity does not count it as a failure');
+        assert.match(err.message, /job lakesync-load-shop is at its MaxConcurrentRuns \(1\); the load is retried: raise glue\.maxConcurrentRuns or enable glue\.jobRunQueuing/);
+        return true;
+      });
+    } finally {
+      await moto.setTransition('glue::job_run', { progression: 'immediate' });
+    }
   });
 });

@@ -330,6 +330,22 @@ for (const [code, message] of [
   });
 }
 
+test('a start refused for want of capacity spends no attempt: the load waits for a free run slot instead of failing the table', async () => {
+  const { mocks, activities } = setup();
+  mocks.glue.on(GetJobRunsCommand).resolves({ JobRuns: [] });
+  mocks.glue.on(StartJobRunCommand).rejects(awsError('ConcurrentRunsExceededException', 'Concurrent runs exceeded for lakesync-load-shop'));
+  // The source allows 3 attempts and two real failures happened: a third would fail the table for good.
+  const { env, beats } = environment({ state: 'retrying', failures: 2 });
+  await assert.rejects(env.run(activities.loadTable, input), (err: unknown) => {
+    assert.ok(err instanceof ApplicationFailure);
+    assert.equal(err.nonRetryable, false, 'retried: no run was made, so nothing failed');
+    assert.doesNotMatch(err.message, /retry\.maximumAttempts is used up/);
+    return true;
+  });
+  assert.equal(beats.at(-1)?.failures, 2, 'the refused start is not counted as a failure of the load');
+  assert.equal(mocks.glue.commandCalls(BatchStopJobRunCommand).length, 0);
+});
+
 test('a live run of another cycle on the lake table is stopped, and waited for, before the new run starts', async () => {
   const { mocks, activities, resultWritten } = setup();
   resultWritten();
