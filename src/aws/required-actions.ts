@@ -329,6 +329,7 @@ export const DOCTOR_CALLS: readonly { call: string; action: string }[] = [
   { call: 'S3 HeadBucket', action: 's3:ListBucket' },
   { call: 'S3Tables GetTableBucket', action: 's3tables:GetTableBucket' },
   { call: 'Glue GetCatalog', action: 'glue:GetCatalog' },
+  { call: 'Glue GetJob', action: 'glue:GetJob' },
   { call: 'LakeFormation ListResources', action: 'lakeformation:ListResources' },
   { call: 'LakeFormation GetDataLakeSettings', action: 'lakeformation:GetDataLakeSettings' },
   { call: 'Athena GetWorkGroup', action: 'athena:GetWorkGroup' },

@@ -18,6 +18,7 @@
  *   s3:ListBucket                  S3 HeadBucket                 export bucket exists, its region
  *   s3tables:GetTableBucket        S3Tables GetTableBucket       table bucket exists
  *   glue:GetCatalog                Glue GetCatalog               s3tablescatalog (analytics integration)
+ *   glue:GetJob                    Glue GetJob                   the job's MaxConcurrentRuns, against the source's concurrency
  *   lakeformation:ListResources    LakeFormation ListResources   Lake Formation registration of the table buckets
  *   lakeformation:GetDataLakeSettings  LakeFormation GetDataLakeSettings  lakeformation mode: the worker is a data lake administrator (it grants)
  *   athena:GetWorkGroup            Athena GetWorkGroup           workgroup state and result location
@@ -41,7 +42,7 @@ import { awsDynamoSettings, awsSettings } from '../backends/aws';
 import { type DoctorClients } from './clients';
 import { ATHENA_WORKGROUP, checkAthenaWorkgroup } from './checks/athena';
 import { checkExportBucket, checkExportRole, checkExportRolePass, EXPORT_BUCKET, EXPORT_ROLE, EXPORT_ROLE_PASS } from './checks/export';
-import { checkGlueRole, GLUE_ROLE } from './checks/glue';
+import { checkGlueConcurrency, checkGlueRole, GLUE_CONCURRENCY, GLUE_ROLE } from './checks/glue';
 import { checkDirectSource, DIRECT_SOURCE } from './checks/direct';
 import { checkHashKey, HASH_KEY } from './checks/hash-key';
 import { checkWorkerPermissions, WORKER_PERMISSIONS } from './checks/worker';
@@ -67,6 +68,7 @@ const CHECKS: readonly (readonly [string, Check])[] = [
   [TABLE_BUCKET, checkTableBucket],
   [ANALYTICS_INTEGRATION, checkAnalyticsIntegration],
   [GLUE_ROLE, checkGlueRole],
+  [GLUE_CONCURRENCY, checkGlueConcurrency],
   [DIRECT_SOURCE, checkDirectSource],
   [HASH_KEY, checkHashKey],
   [WORKER_PERMISSIONS, checkWorkerPermissions],
@@ -79,7 +81,7 @@ const CHECKS: readonly (readonly [string, Check])[] = [
  * DynamoDB exports: the settings' export is the source's), the hash key, and the worker's own
  * permissions (with DYNAMODB_WORKER_ACTIONS).
  */
-const LAKE_CHECKS: ReadonlySet<string> = new Set([TABLE_BUCKET, ANALYTICS_INTEGRATION, GLUE_ROLE, HASH_KEY, WORKER_PERMISSIONS, LAKE_FORMATION, ATHENA_WORKGROUP]);
+const LAKE_CHECKS: ReadonlySet<string> = new Set([TABLE_BUCKET, ANALYTICS_INTEGRATION, GLUE_ROLE, GLUE_CONCURRENCY, HASH_KEY, WORKER_PERMISSIONS, LAKE_FORMATION, ATHENA_WORKGROUP]);
 
 /** The check names, in report order. */
 export const CHECK_NAMES: readonly string[] = [CREDENTIALS, ...CHECKS.map(([name]) => name), PERMISSION_SIMULATION];
@@ -103,6 +105,7 @@ export function doctorSettings(name: string, source: SourceConfig): DoctorSettin
     namespace: source.target.namespace,
     lakeFormationMode: source.aws?.lakeFormation?.mode ?? 'lakeformation',
     grantPrincipals: source.grants.map((g) => g.principal),
+    concurrency: source.concurrency,
     ...(hashKey ? { hashKeySecret: hashKey } : {}),
   };
   if (source.source.kind !== 'dynamodb') return { ...awsSettings(name, source), ...doctorOnly };

@@ -21,6 +21,8 @@ export interface DoctorSettings extends AwsSettings {
   namespace: string;
   lakeFormationMode: LakeFormationMode;
   grantPrincipals: string[];
+  /** Table loads at once (`concurrency`): each is a Glue run of the source's job. */
+  concurrency: number;
   /** The Secrets Manager secret (ARN or name) of `hashKey`, when a column is hashed. */
   hashKeySecret?: string;
 }

@@ -280,6 +280,7 @@ test('a correct account passes every check (moto lacks GetCatalog and the IAM si
       ['table-bucket', 'ok'],
       ['analytics-integration', 'warn'],
       ['glue-role', 'ok'],
+      ['glue-concurrency', 'ok'],
       ['worker-permissions', 'ok'],
       ['lake-formation', 'ok'],
       ['athena-workgroup', 'ok'],
@@ -574,7 +575,7 @@ test('lakesync doctor end to end: exit 0, 1 and 2, text lines and the --json sha
   const json = await cli(['doctor', 'shop', '-c', file, '--json']);
   assert.equal(json.code, 1, json.stderr);
   const results = JSON.parse(json.stdout) as Record<string, unknown>[];
-  assert.ok(Array.isArray(results) && results.length === 13);
+  assert.ok(Array.isArray(results) && results.length === 14);
   for (const r of results) {
     assert.deepEqual(Object.keys(r).filter((k) => !['check', 'status', 'problem', 'fix'].includes(k)), [], `only check, status, problem, fix: ${JSON.stringify(r)}`);
     assert.ok(['ok', 'FAIL', 'warn'].includes(r.status as string));
@@ -584,7 +585,7 @@ test('lakesync doctor end to end: exit 0, 1 and 2, text lines and the --json sha
   const text = await cli(['doctor', 'shop', '-c', file]);
   assert.equal(text.code, 1);
   const lines = text.stdout.trimEnd().split('\n');
-  assert.equal(lines.length, 13, text.stdout);
+  assert.equal(lines.length, 14, text.stdout);
   assert.match(lines[0]!, /^ok {3}credentials$/);
   assert.match(text.stdout, /^FAIL table-bucket: table bucket shop-lake .* does not exist \(fix: aws s3tables create-table-bucket --name shop-lake/m);
 

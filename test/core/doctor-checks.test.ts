@@ -6,14 +6,14 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { mockClient } from 'aws-sdk-client-mock';
 import { GetWorkGroupCommand } from '@aws-sdk/client-athena';
-import { GetCatalogCommand } from '@aws-sdk/client-glue';
+import { GetCatalogCommand, GetJobCommand } from '@aws-sdk/client-glue';
 import { GetRoleCommand, SimulatePrincipalPolicyCommand } from '@aws-sdk/client-iam';
 import { DescribeKeyCommand, GetKeyPolicyCommand, type GrantOperation, ListGrantsCommand } from '@aws-sdk/client-kms';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { doctorSettings } from '../../src/doctor';
 import { checkAthenaWorkgroup } from '../../src/doctor/checks/athena';
 import { checkExportRole, checkExportRolePass } from '../../src/doctor/checks/export';
-import { checkGlueRole } from '../../src/doctor/checks/glue';
+import { checkGlueConcurrency, checkGlueRole } from '../../src/doctor/checks/glue';
 import { checkWorkerPermissions } from '../../src/doctor/checks/worker';
 import { checkHashKey } from '../../src/doctor/checks/hash-key';
 import { DescribeSecretCommand } from '@aws-sdk/client-secrets-manager';
@@ -408,4 +408,38 @@ test('export-role: a trust policy Deny for requests from other accounts (StringN
   };
   assert.deepEqual(await deniedOutside('123456789012'), { check: 'export-role', status: 'ok' });
   assert.equal((await deniedOutside('999999999999')).status, 'FAIL');
+});
+
+test("glue-concurrency: more loads at once than the Glue job runs at once, with runs not queued, is a warning naming both and the fix", async () => {
+  const source = awsSource({ raw: { concurrency: 20 } });
+  const unqueued = doctorSettings('shop', { ...source, aws: { ...source.aws!, glue: { ...source.aws!.glue, maxConcurrentRuns: 10, jobRunQueuing: false } } });
+  const { ctx, mocks } = context();
+  ctx.settings = unqueued;
+  mocks.glue.on(GetJobCommand).rejects(awsError('EntityNotFoundException', 400, 'Job not found'));
+  const [missing] = [await checkGlueConcurrency(ctx)].flat();
+  assert.equal(missing!.status, 'warn', JSON.stringify(missing));
+  assert.match(missing!.problem!, /concurrency 20 .* above .*10 .*lakesync-load-shop/);
+  assert.match(missing!.fix!, /aws\.glue\.maxConcurrentRuns .*20|concurrency .*10|aws\.glue\.jobRunQueuing/);
+
+  // The job as it is: its own MaxConcurrentRuns, lower than the config's, is the limit runs meet.
+  ctx.settings = doctorSettings('shop', { ...source, aws: { ...source.aws!, glue: { ...source.aws!.glue, maxConcurrentRuns: 50, jobRunQueuing: false } } });
+  mocks.glue.on(GetJobCommand).resolves({ Job: { Name: 'lakesync-load-shop', ExecutionProperty: { MaxConcurrentRuns: 5 } } });
+  const [edited] = [await checkGlueConcurrency(ctx)].flat();
+  assert.equal(edited!.status, 'warn', JSON.stringify(edited));
+  assert.match(edited!.problem!, /MaxConcurrentRuns 5/);
+});
+
+test('glue-concurrency: within the limit, or with STANDARD runs queued, passes; FLEX runs are never queued', async () => {
+  const { ctx, mocks } = context();
+  mocks.glue.on(GetJobCommand).resolves({ Job: { Name: 'lakesync-load-shop', ExecutionProperty: { MaxConcurrentRuns: 10 } } });
+  const source = awsSource({ raw: { concurrency: 20 } });
+  const glue = source.aws!.glue;
+  ctx.settings = doctorSettings('shop', { ...source, aws: { ...source.aws!, glue: { ...glue, maxConcurrentRuns: 10, jobRunQueuing: true } } });
+  assert.equal([await checkGlueConcurrency(ctx)].flat()[0]!.status, 'ok', 'queued STANDARD runs wait in Glue');
+  ctx.settings = doctorSettings('shop', { ...awsSource({ raw: { concurrency: 10 } }), aws: { ...source.aws!, glue: { ...glue, maxConcurrentRuns: 10, jobRunQueuing: false } } });
+  assert.equal([await checkGlueConcurrency(ctx)].flat()[0]!.status, 'ok', 'within the limit');
+  ctx.settings = doctorSettings('shop', { ...source, aws: { ...source.aws!, glue: { ...glue, maxConcurrentRuns: 10, jobRunQueuing: true, executionClass: 'FLEX' } } });
+  const [flex] = [await checkGlueConcurrency(ctx)].flat();
+  assert.equal(flex!.status, 'warn', 'FLEX runs are never queued');
+  assert.match(flex!.fix!, /FLEX/);
 });

@@ -4,6 +4,8 @@
  * DynamoDB source the export settings are its source.export, so the export actions name the
  * prefix DynamoDB writes to.
  */
+import { GetJobCommand } from '@aws-sdk/client-glue';
+import { hasAwsCode } from '../../aws/errors';
 import { glueJobActions, glueJobDirectActions } from '../../aws/required-actions';
 import { callFailed, deniedOf, describeDenied, permissionFix } from '../report';
 import { type CheckResult, type DoctorContext, fail, ok, warn } from '../types';
@@ -46,4 +48,43 @@ export async function checkGlueRole(ctx: DoctorContext): Promise<CheckResult> {
   // A DynamoDB source without source.export.kmsKeyId has no key to decrypt with (SSE-S3).
   if (!ctx.key && ctx.settings.export.kmsKeyId) return warn(GLUE_ROLE, `kms:Decrypt on the export key was not checked: the key ${ctx.settings.export.kmsKeyId} could not be resolved (see the ${'dynamodb' in ctx.settings ? 'dynamodb-export-key' : 'kms-key'} check)`);
   return ok(GLUE_ROLE);
+}
+
+export const GLUE_CONCURRENCY = 'glue-concurrency';
+
+/**
+ * Check 8b: the source's `concurrency` (loads at once) fits the runs its Glue job takes at once.
+ * Beyond the job's MaxConcurrentRuns, StartJobRun is refused (ConcurrentRunsExceededException)
+ * unless the run is queued, which Glue does for STANDARD runs that ask for it only: the loads
+ * beyond it wait and retry, and the cycle takes longer than its concurrency says. The limit is
+ * the job's own when it exists with a lower one (set by hand, or by another source that runs the
+ * same job), else aws.glue.maxConcurrentRuns, which lakesync writes to the job.
+ */
+export async function checkGlueConcurrency(ctx: DoctorContext): Promise<CheckResult> {
+  const { glue, concurrency } = ctx.settings;
+  const flex = glue.executionClass === 'FLEX';
+  // Queued STANDARD runs wait in Glue for a free slot; one load at once never meets the limit.
+  if ((glue.jobRunQueuing && !flex) || concurrency <= 1) return ok(GLUE_CONCURRENCY);
+  let jobLimit: number | undefined;
+  try {
+    const job = (await ctx.clients.glue.send(new GetJobCommand({ JobName: glue.jobName }))).Job;
+    // Glue's default when a job sets none is 1.
+    if (job) jobLimit = job.ExecutionProperty?.MaxConcurrentRuns ?? 1;
+  } catch (err) {
+    if (!hasAwsCode(err, 'EntityNotFoundException')) return callFailed(GLUE_CONCURRENCY, err, 'Glue GetJob', `the Glue job ${glue.jobName}`);
+  }
+  const fromJob = jobLimit !== undefined && jobLimit < glue.maxConcurrentRuns;
+  const limit = fromJob ? jobLimit! : glue.maxConcurrentRuns;
+  if (concurrency <= limit) return ok(GLUE_CONCURRENCY);
+  const limitText = fromJob
+    ? `the ${limit} runs Glue job ${glue.jobName} takes at once (its MaxConcurrentRuns ${limit}, below aws.glue.maxConcurrentRuns ${glue.maxConcurrentRuns}: set by hand or by another source that runs the same job)`
+    : `the ${limit} runs Glue job ${glue.jobName} takes at once (aws.glue.maxConcurrentRuns ${limit})`;
+  const unqueued = flex ? 'FLEX runs are never queued' : 'runs are not queued (aws.glue.jobRunQueuing false)';
+  return warn(
+    GLUE_CONCURRENCY,
+    `concurrency ${concurrency} (loads at once) is above ${limitText}, and ${unqueued}: Glue refuses the starts beyond it (ConcurrentRunsExceededException), and those loads wait and retry with backoff, so the cycle runs fewer loads at once and takes longer than its concurrency says`,
+    flex
+      ? `raise aws.glue.maxConcurrentRuns to ${concurrency}, or lower concurrency to ${limit} (FLEX runs are never queued)`
+      : `raise aws.glue.maxConcurrentRuns to ${concurrency}, enable aws.glue.jobRunQueuing, or lower concurrency to ${limit}`,
+  );
 }
