@@ -7,6 +7,7 @@ settings are static), then the plain-PySpark core does the load. Deploy the
 """
 from __future__ import annotations
 
+import json
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -21,6 +22,7 @@ from lakesync_glue.args import (
     required_arguments,
     result_location,
 )
+from lakesync_glue import storage
 from lakesync_glue.cli import log, report_early_failure, setup_logging
 from lakesync_glue.errors import InternalError, InvalidArgument, LoadError
 from lakesync_glue.pack import PACK_ARGUMENTS
@@ -170,6 +172,33 @@ def failure_options(argv: Sequence[str]) -> dict[str, str]:
     return options
 
 
+def with_arguments_file(argv: Sequence[str]) -> list[str]:
+    """The run's arguments with those of its arguments file (--arguments_path) in its place.
+
+    lakesync passes a value too long for a job run's arguments (the column policies of a wide
+    table, a DynamoDB table's exports) in a JSON object of name to value on S3 instead; each
+    becomes `--name=value`, so it is read exactly as an argument of the run would be.
+    """
+    argv = list(argv)
+    path = raw_options(argv).get("arguments_path")
+    if path is None:
+        return argv
+    i = next(i for i, a in enumerate(argv) if a == "--arguments_path" or a.startswith("--arguments_path="))
+    rest = argv[:i] + argv[i + (1 if "=" in argv[i] else 2):]
+    fix = "start the load again (lakesync writes the arguments file before the run)"
+    try:
+        document = json.loads(storage.read_text(path.strip()))
+    except Exception as exc:  # noqa: BLE001 - missing file, no access, not JSON: the load cannot run either way
+        raise InvalidArgument(f"--arguments_path {path!r}: the arguments file could not be read ({type(exc).__name__}: {exc}); {fix}") from None
+    if not isinstance(document, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in document.items()):
+        raise InvalidArgument(f"--arguments_path {path!r}: the arguments file is not a JSON object of argument names to text values; {fix}")
+    given = sorted(name for name in document if _given(rest, name))
+    if given:
+        raise InvalidArgument(f"--arguments_path {path!r}: the arguments file gives {', '.join('--' + n for n in given)}, "
+                              f"which the run's arguments give too; pass each argument once")
+    return rest + [f"--{name}={value}" for name, value in document.items()]
+
+
 def is_pack_run(argv: Sequence[str]) -> bool:
     """A pack run (--pack_path) loads the tables its pack file lists instead of one named by arguments."""
     return _given(argv, "pack_path")
@@ -232,6 +261,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         from awsglue.utils import GlueArgumentError, getResolvedOptions  # Glue runtime only
 
+        argv = with_arguments_file(argv)
         args, options = parse_glue_args(argv, getResolvedOptions, (GlueArgumentError, SystemExit))
     except LoadError as exc:
         report_early_failure(failure_options(argv), exc, started)

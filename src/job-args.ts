@@ -113,6 +113,32 @@ export function packJobArguments(packPath: string, packToken: string): Record<st
   return { pack_path: packPath, run_token: packToken };
 }
 
+/**
+ * The longest argument value (UTF-8 bytes) a Glue job run gets inline. Glue documents no limit for
+ * a run's arguments, but StartJobRun refuses a request over about 180 KB ("Request size limit
+ * exceeded") and a run whose container's argument list is too long fails before the job starts;
+ * Linux takes at most 128 KiB in one argument. Column policies of a wide table, or a DynamoDB
+ * table's exports, may pass those: longer values travel in the run's arguments file instead.
+ */
+export const INLINE_ARGUMENT_BYTES = 1024;
+
+/** What finds and names a run (GetJobRuns by run token, live runs by lake table): always inline. */
+const ALWAYS_INLINE: ReadonlySet<string> = new Set(['run_token', 'namespace', 'lake_table', 'result_path', 'source', 'cycle_id']);
+
+/**
+ * A load's arguments split into those the run takes inline and the longer ones for its arguments
+ * file (glue/README.md, `--arguments_path`: a JSON object of name to value the job reads first).
+ */
+export function splitArguments(args: Record<string, string>): { inline: Record<string, string>; file: Record<string, string> } {
+  const inline: Record<string, string> = {};
+  const file: Record<string, string> = {};
+  for (const [name, value] of Object.entries(args)) {
+    if (!ALWAYS_INLINE.has(name) && Buffer.byteLength(value, 'utf8') > INLINE_ARGUMENT_BYTES) file[name] = value;
+    else inline[name] = value;
+  }
+  return { inline, file };
+}
+
 /** Absent means unset: no argument is passed empty. */
 function definedOnly(args: Record<string, string | undefined>): Record<string, string> {
   return Object.fromEntries(Object.entries(args).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ''));

@@ -247,3 +247,30 @@ def test_any_other_failure_of_the_parsing_still_writes_the_result_and_exits_1(
     result = json.loads(path.read_text())
     assert result["status"] == "failed" and result["error"]["class"] == "InternalError"
     assert result["error"]["message"] == "the job arguments could not be resolved: Using reserved arguments --JOB_ID"
+
+
+def test_arguments_too_long_for_the_run_are_read_from_its_arguments_file(tmp_path: Path) -> None:
+    # A wide table's column policies travel in a JSON file (--arguments_path) rather than in the run's arguments.
+    policies = {f"--col_{i}": {"rename": f"lake_col_{i}"} for i in range(3000)}
+    path = tmp_path / "arguments" / "public.orders.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps({"column_policies": json.dumps(policies), "source_schema": "--"}))
+    argv = without(ARGV, "--source_schema") + ["--arguments_path", str(path)]
+    args, options = glue_entry.parse_glue_args(glue_entry.with_arguments_file(argv), getResolvedOptions, (GlueArgumentError,))
+    assert args.source_schema == "--"
+    assert set(args.column_policies) == set(policies)
+    assert args.column_policies["--col_7"].rename == "lake_col_7"
+    assert "arguments_path" not in options
+
+
+def test_an_unreadable_arguments_file_fails_the_run_with_a_result_naming_it(tmp_path: Path) -> None:
+    missing = tmp_path / "gone.json"
+    code, path = run_main(ARGV + ["--arguments_path", str(missing)], tmp_path)
+    assert code == 2
+    message = failed_result(path)["error"]["message"]
+    assert str(missing) in message and "arguments file" in message
+    both = tmp_path / "both.json"
+    both.write_text(json.dumps({"action": "replace"}))
+    code, path = run_main(ARGV + ["--arguments_path", str(both)], tmp_path)
+    assert code == 2
+    assert "--action" in failed_result(path)["error"]["message"]

@@ -9,7 +9,7 @@ import { BatchStopJobRunCommand, GetJobRunCommand, GetJobRunsCommand, type GlueC
 import { PortError } from '../errors';
 import type { LiveLoadRun, LoadRequest, LoadResult, LoadRunStatus, PackRequest } from '../model';
 import type { LoadPort, PackLoads } from '../ports';
-import { loadJobArguments, packJobArguments } from '../job-args';
+import { loadJobArguments, packJobArguments, splitArguments } from '../job-args';
 import { checkPackSummary, packFileOf, packSizeGB, packTables, type RunTable, withPack } from '../pack-file';
 import { sentAtMostOnce } from './at-most-once';
 import { jdbcSource } from './direct';
@@ -76,7 +76,21 @@ export class GlueLoads implements LoadPort {
 
   async startLoad(req: LoadRequest): Promise<{ runId: string }> {
     await this.ensureJob();
-    return this.startRun(this.jobArguments(req), runCapacity(req.plan.table, req.plan.sizeGB, this.settings.glue), `table ${req.plan.table} (job ${this.jobName})`);
+    const { inline, file } = splitArguments(this.loadArguments(req));
+    if (Object.keys(file).length > 0) {
+      // Too long for the run's arguments: the job reads them from this file before anything else.
+      // Written again by a retried start with the same contents (the arguments follow from the request).
+      const path = this.argumentsLocation(req);
+      await this.objects.putJson(parseS3Url(path), file, `arguments file of the load of ${req.plan.table}`);
+      inline.arguments_path = path;
+    }
+    return this.startRun({ ...prefixed(inline), '--datalake-formats': 'iceberg' }, runCapacity(req.plan.table, req.plan.sizeGB, this.settings.glue), `table ${req.plan.table} (job ${this.jobName})`);
+  }
+
+  /** `s3://<scriptBucket>/<resultPrefix>/<source>/<cycleId>/arguments/<table>.json`, beside the load's result. */
+  private argumentsLocation(req: LoadRequest): string {
+    const { scriptBucket, resultPrefix } = this.settings.glue;
+    return s3Url(scriptBucket, joinKey(resultPrefix, req.source, req.cycleId, 'arguments', `${req.plan.table}.json`));
   }
 
   /** Packed runs: the pack file on S3, then one run of the job (glue/README.md, "Packed runs"). */
@@ -151,9 +165,13 @@ export class GlueLoads implements LoadPort {
    * or the IAM authentication flag.
    */
   jobArguments(req: LoadRequest): Record<string, string> {
+    return { ...prefixed(this.loadArguments(req)), '--datalake-formats': 'iceberg' };
+  }
+
+  /** The load's job arguments, names without "--" (glue/README.md). */
+  private loadArguments(req: LoadRequest): Record<string, string> {
     const direct = req.plan.extract?.kind === 'direct' && this.settings.direct ? jdbcSource(this.settings.direct) : undefined;
-    const args = loadJobArguments(req, { tableBucketArn: this.settings.tableBucket.arn }, direct);
-    return { ...prefixed(args), '--datalake-formats': 'iceberg' };
+    return loadJobArguments(req, { tableBucketArn: this.settings.tableBucket.arn }, direct);
   }
 
   async findRunByToken(req: LoadRequest): Promise<string | undefined> {

@@ -93,7 +93,7 @@ export const GLUE_JOB_ACTIONS: readonly RequiredAction[] = [
   { action: 's3:ListBucket', resources: [EXPORT_BUCKET_ARN], why: "the job lists a table's export files" },
   { action: 's3:GetObject', resources: ['arn:aws:s3:::SCRIPT_BUCKET/SCRIPT_PREFIX/*'], why: 'Glue loads the job scripts' },
   { action: 's3:PutObject', resources: ['arn:aws:s3:::SCRIPT_BUCKET/RESULT_PREFIX/*'], why: 'the job writes its result JSON' },
-  { action: 's3:GetObject', resources: ['arn:aws:s3:::SCRIPT_BUCKET/RESULT_PREFIX/*'], why: "a packed run reads its pack file and the results of its tables already loaded" },
+  { action: 's3:GetObject', resources: ['arn:aws:s3:::SCRIPT_BUCKET/RESULT_PREFIX/*'], why: "a packed run reads its pack file and the results of its tables already loaded; a load reads its arguments file" },
   { action: 'kms:Decrypt', resources: [KEY_ARN], why: 'the export files are encrypted with the export key' },
   { action: 'glue:GetCatalog', resources: CATALOG_ARNS, why: "the job resolves the table bucket's catalog" },
   { action: 'glue:GetDatabase', resources: [...CATALOG_ARNS, DATABASE_ARN], why: 'the job reads the namespace' },
@@ -228,7 +228,7 @@ export const WORKER_ACTIONS: readonly WorkerAction[] = [
   { action: 's3:PutObject', resources: ['arn:aws:s3:::SCRIPT_BUCKET/SCRIPT_PREFIX/*'], why: 'the worker uploads the Glue job scripts' },
   { action: 's3:GetObject', resources: ['arn:aws:s3:::SCRIPT_BUCKET/SCRIPT_PREFIX/*'], why: 'the worker checks (HeadObject) whether a scripts version is uploaded already' },
   { action: 's3:GetObject', resources: ['arn:aws:s3:::SCRIPT_BUCKET/RESULT_PREFIX/*'], why: 'the worker reads the result of each load and the summary of each pack' },
-  { action: 's3:PutObject', resources: ['arn:aws:s3:::SCRIPT_BUCKET/RESULT_PREFIX/*'], why: 'the worker writes the pack file of each packed run' },
+  { action: 's3:PutObject', resources: ['arn:aws:s3:::SCRIPT_BUCKET/RESULT_PREFIX/*'], why: 'the worker writes the pack file of each packed run, and the arguments file of a load whose arguments are too long for its run' },
   // Without it S3 answers 403, not 404, for a key that is not there yet (scripts not uploaded, no result written).
   { action: 's3:ListBucket', resources: ['arn:aws:s3:::SCRIPT_BUCKET'], why: 'S3 tells the worker that a script, result or pack summary does not exist yet only with it' },
   ...['glue:GetJob', 'glue:CreateJob', 'glue:UpdateJob', 'glue:TagResource', 'glue:StartJobRun', 'glue:GetJobRun', 'glue:GetJobRuns', 'glue:BatchStopJobRun'].map((action) => ({

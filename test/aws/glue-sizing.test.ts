@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { GetJobCommand } from '@aws-sdk/client-glue';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { buildAwsPorts } from '../../src/aws';
 import { PortError } from '../../src/errors';
 import { type AwsClients, createClients, destroyClients } from '../../src/aws/clients';
@@ -229,6 +229,28 @@ describe('the StartJobRun request of a sized run (moto)', () => {
     assert.equal(starts[1]!.NumberOfWorkers, 4);
     assert.equal(starts[1]!.WorkerType, 'G.1X');
     assert.ok(!('ExecutionClass' in starts[1]!));
+  });
+
+  test('a table whose arguments are too large for a job run (many column policies) passes them in an arguments file on S3', async () => {
+    const { ports, clients, starts } = portsOf(settingsOf({}));
+    // 3,000 columns renamed: the policies alone are about 150 KB, beyond what a job run's arguments take.
+    const columns = Object.fromEntries(Array.from({ length: 3000 }, (_, i) => [`column_with_a_long_name_${i}`, { rename: `lake_column_with_a_long_name_${i}` }]));
+    const wide = planEntry({ table: 'public.orders', lakeTable: 'orders', action: 'create', primaryKey: ['id'], columns });
+    await ports.load.startLoad(request(ports, wide, 'c1'));
+    assert.equal(starts.length, 1);
+    const args = starts[0]!.Arguments as Record<string, string>;
+    assert.ok(!('--column_policies' in args), 'the policies are not in the run arguments');
+    for (const [name, value] of Object.entries(args)) assert.ok(Buffer.byteLength(value) <= 1024, `${name} is ${Buffer.byteLength(value)} bytes`);
+    // What a run of its own needs to be found and reported stays in the arguments.
+    assert.equal(args['--run_token'], 'c1:public.orders');
+    assert.equal(args['--lake_table'], 'orders');
+    const path = args['--arguments_path'];
+    assert.match(path ?? '', new RegExp(`^s3://${SCRIPT_BUCKET}/lakesync/results/shop/c1/arguments/public\\.orders\\.json$`));
+    const [bucket, ...key] = path!.slice('s3://'.length).split('/');
+    const body = await clients.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key.join('/') }));
+    const file = JSON.parse(await body.Body!.transformToString()) as Record<string, string>;
+    assert.deepEqual(JSON.parse(file.column_policies!), columns, 'the file holds the policies, unchanged');
+    assert.equal(file.lake_table, undefined, 'the file holds only what the arguments leave out');
   });
 
   test("a start beyond the job's MaxConcurrentRuns is refused by Glue: a wait for a free slot that spends no attempt of the load", async () => {
