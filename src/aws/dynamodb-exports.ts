@@ -5,6 +5,7 @@
  */
 import { posix } from 'node:path';
 import {
+  DescribeContinuousBackupsCommand,
   DescribeExportCommand,
   type DynamoDBClient,
   type ExportDescription,
@@ -66,6 +67,7 @@ export class DynamoTableExports implements TableExportPort {
       const adopted = description.StartTime !== undefined && description.StartTime.getTime() < calledAt - ADOPTED_AFTER_MS;
       return { exportId: req.exportId, exportArn: description.ExportArn, table: req.table, window: req.window, adopted };
     } catch (err) {
+      if (hasAwsCode(err, 'InvalidExportTimeException')) throw await this.outsideWindow(err, req, subject);
       if (err instanceof PortError || !hasAwsCode(err, 'ExportConflictException')) {
         throw toPortError(err, { service: 'DynamoDB', operation: 'ExportTableToPointInTime', subject, ...this.startHint(err, req) });
       }
@@ -127,14 +129,42 @@ export class DynamoTableExports implements TableExportPort {
     if (hasAwsCode(err, 'PointInTimeRecoveryUnavailableException')) {
       return { hint: `point-in-time recovery is off for table ${name}: aws dynamodb update-continuous-backups --table-name ${name} --point-in-time-recovery-specification PointInTimeRecoveryEnabled=true` };
     }
-    if (hasAwsCode(err, 'InvalidExportTimeException')) {
-      return { hint: `the export time is outside table ${name}'s point-in-time recovery window (aws dynamodb describe-continuous-backups --table-name ${name}): the next cycle plans a FULL export` };
-    }
     if (hasAwsCode(err, 'AccessDeniedException')) {
       const kms = this.settings.kmsKeyId ? ` and kms:GenerateDataKey, kms:Decrypt on ${this.settings.kmsKeyId}` : '';
       return { hint: `the worker needs dynamodb:ExportTableToPointInTime on ${req.tableArn}, s3:PutObject, s3:AbortMultipartUpload, s3:PutObjectAcl on ${s3Url(this.settings.bucket, `${this.s3Prefix(req.exportId)}/*`)}${kms} (docs/aws-setup.md, DynamoDB sources)` };
     }
     return {};
+  }
+
+  /**
+   * InvalidExportTimeException: a time outside the table's point-in-time recovery window, which
+   * runs from EarliestRestorableDateTime to LatestRestorableDateTime (typically 5 minutes before
+   * now). A window that does not reach the export's end yet will within minutes: the export is
+   * retried. One that no longer reaches back to its start cannot be exported incrementally: the
+   * table fails, and the next cycle plans a FULL export (it reads the window first).
+   */
+  private async outsideWindow(err: unknown, req: TableExportRequest, subject: string): Promise<PortError> {
+    const name = tableNameOf(req.tableArn);
+    const context = { service: 'DynamoDB' as const, operation: 'ExportTableToPointInTime', subject };
+    let window: { earliest?: Date; latest?: Date } | undefined;
+    try {
+      const out = await this.ddb.send(new DescribeContinuousBackupsCommand({ TableName: name }));
+      const pitr = out.ContinuousBackupsDescription?.PointInTimeRecoveryDescription;
+      window = { ...(pitr?.EarliestRestorableDateTime ? { earliest: pitr.EarliestRestorableDateTime } : {}), ...(pitr?.LatestRestorableDateTime ? { latest: pitr.LatestRestorableDateTime } : {}) };
+    } catch {
+      // The window stays unknown: the error says where to read it.
+    }
+    const shown = window && (window.earliest || window.latest) ? ` (${window.earliest?.toISOString() ?? '?'} to ${window.latest?.toISOString() ?? '?'})` : '';
+    const to = Date.parse(req.window.to);
+    const from = req.window.type === 'INCREMENTAL' && req.window.from ? Date.parse(req.window.from) : to;
+    if (window?.latest && to > window.latest.getTime() && !(window.earliest && from < window.earliest.getTime())) {
+      const error = toPortError(err, { ...context, hint: `point-in-time recovery of table ${name} reaches ${window.latest.toISOString()} only, before the export's end ${req.window.to}; the export is retried once it reaches it` });
+      return new PortError('throttled', error.code, error.message, { cause: err });
+    }
+    return toPortError(err, {
+      ...context,
+      hint: `the export's times are outside table ${name}'s point-in-time recovery window${shown} (aws dynamodb describe-continuous-backups --table-name ${name}): the next cycle plans a FULL export`,
+    });
   }
 
   private describe(exportArn: string, subject: string): Promise<ExportDescription> {

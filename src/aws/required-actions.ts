@@ -125,7 +125,7 @@ const DYNAMODB_MANIFESTS_ARN = 'arn:aws:s3:::DYNAMODB_EXPORT_BUCKET/DYNAMODB_EXP
 export const DYNAMODB_WORKER_ACTIONS: readonly (RequiredAction & { kms?: true })[] = [
   { action: 'dynamodb:ListTables', resources: ['*'], why: 'the source syncs every table ListTables returns unless source.tables lists them' },
   { action: 'dynamodb:DescribeTable', resources: [DYNAMODB_TABLE_ARN], why: "the plan reads each table's ARN and key" },
-  { action: 'dynamodb:DescribeContinuousBackups', resources: [DYNAMODB_TABLE_ARN], why: 'the plan checks point-in-time recovery and its earliest restorable time' },
+  { action: 'dynamodb:DescribeContinuousBackups', resources: [DYNAMODB_TABLE_ARN], why: 'the plan checks point-in-time recovery and its earliest restorable time; an export refused for its time reads the window' },
   { action: 'dynamodb:ExportTableToPointInTime', resources: [DYNAMODB_TABLE_ARN], why: 'each cycle exports the table (full or incremental)' },
   // "*": the Service Authorization Reference has listed ListExports both with the table as its
   // resource and with none (then only "*" allows it); "*" is allowed either way.

@@ -10,6 +10,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import {
   CreateTableCommand,
+  DescribeContinuousBackupsCommand,
   DescribeExportCommand,
   DynamoDBClient,
   ExportTableToPointInTimeCommand,
@@ -238,6 +239,40 @@ describe('with aws-sdk-client-mock (what moto lacks)', () => {
     assert.equal(err.code, 'ExportConflictException');
     assert.equal(err.retryable, false);
     assert.match(err.message, /another export writes to s3:\/\/shop-ddb-exports\/lakesync\/dynamodb\/shop-ddb\/lse-0123456789abcdef/);
+  });
+
+  test('InvalidExportTimeException for a time point-in-time recovery does not reach yet: retried, naming the table and the latest restorable time', async () => {
+    const { mock, port } = setup();
+    mock.on(ExportTableToPointInTimeCommand).rejects(awsError('InvalidExportTimeException', 'Export time is outside of the point in time recovery window'));
+    mock.on(DescribeContinuousBackupsCommand).resolves({
+      ContinuousBackupsDescription: {
+        ContinuousBackupsStatus: 'ENABLED',
+        PointInTimeRecoveryDescription: { PointInTimeRecoveryStatus: 'ENABLED', EarliestRestorableDateTime: new Date('2026-02-01T00:00:00Z'), LatestRestorableDateTime: new Date('2026-03-01T10:55:00Z') },
+      },
+    });
+    const err = await portError(port.startTableExport(request({ window: incremental })));
+    assert.equal(err.code, 'InvalidExportTimeException');
+    assert.equal(err.retryable, true, 'the window reaches the time within minutes: the export waits for it');
+    assert.match(err.message, /table Orders/);
+    assert.match(err.message, /2026-03-01T10:55:00\.000Z/);
+    assert.doesNotMatch(err.message, /next cycle plans a FULL export/);
+    assert.equal(mock.commandCalls(DescribeContinuousBackupsCommand)[0]!.args[0].input.TableName, 'Orders');
+  });
+
+  test('InvalidExportTimeException for a time before point-in-time recovery reaches back: not retried, naming the window and the FULL export of the next cycle', async () => {
+    const { mock, port } = setup();
+    mock.on(ExportTableToPointInTimeCommand).rejects(awsError('InvalidExportTimeException', 'Export time is outside of the point in time recovery window'));
+    mock.on(DescribeContinuousBackupsCommand).resolves({
+      ContinuousBackupsDescription: {
+        ContinuousBackupsStatus: 'ENABLED',
+        PointInTimeRecoveryDescription: { PointInTimeRecoveryStatus: 'ENABLED', EarliestRestorableDateTime: new Date('2026-03-01T10:30:00Z'), LatestRestorableDateTime: new Date('2026-03-01T11:55:00Z') },
+      },
+    });
+    const err = await portError(port.startTableExport(request({ window: incremental })));
+    assert.equal(err.retryable, false);
+    assert.match(err.message, /table Orders/);
+    assert.match(err.message, /2026-03-01T10:30:00\.000Z/);
+    assert.match(err.message, /next cycle plans a FULL export/);
   });
 
   test('LimitExceededException is retryable (throttled)', async () => {
