@@ -177,7 +177,8 @@ def split_argv(argv: Sequence[str]) -> dict[str, str]:
         if "=" in name:
             name, value = name.split("=", 1)
             i += 1
-        elif i + 1 < len(argv) and not (argv[i + 1].startswith("--") and len(argv[i + 1]) > 2):
+        elif i + 1 < len(argv) and not _names_an_argument(argv[i + 1]):
+            # A value may begin with dashes (a table named "--orders"); only one of this job's arguments is a flag.
             value = argv[i + 1]
             i += 2
         else:
@@ -186,6 +187,14 @@ def split_argv(argv: Sequence[str]) -> dict[str, str]:
             i += 1
         options[name] = value
     return options
+
+
+def _names_an_argument(token: str) -> bool:
+    """`--<name>` or `--<name>=...` of one of this job's arguments (local runs add --warehouse)."""
+    if not token.startswith("--"):
+        return False
+    name = token[2:].split("=", 1)[0]
+    return name in COMMON_REQUIRED or name in COMMON_OPTIONAL or any(name in names for names in MODE_REQUIRED.values())
 
 
 def _fail(name: str, value: object, problem: str, fix: str) -> InvalidArgument:

@@ -139,6 +139,12 @@ def test_split_argv_pairs_equals_and_empty_values() -> None:
         split_argv(["merge"])
 
 
+def test_split_argv_keeps_values_that_start_with_two_dashes() -> None:
+    # A table or column may be named "--orders"; only one of the job's own arguments after a flag is a flag.
+    argv = ["--source_table", "--orders", "--source_schema", "--", "--primary_key", "--cycle_id", "c-1"]
+    assert split_argv(argv) == {"source_table": "--orders", "source_schema": "--", "primary_key": "", "cycle_id": "c-1"}
+
+
 def test_table_bucket_arn_parts() -> None:
     assert parse_table_bucket_arn("arn:aws:s3tables:us-east-1:111122223333:bucket/my-tables") == (
         "us-east-1",
