@@ -32,6 +32,11 @@ test('the worker actions the doctor simulates cover the S3 calls of a load and o
   const load: LoadRequest = { ...base, exportId: 'ls-shop-c1', snapshotTime: '2025-01-01T00:00:00.000Z', exportLocation: 's3://shop-exports/lakesync/exports/ls-shop-c1', resultLocation: ports.load.resultLocation(base) };
   await ports.load.startLoad(load);
   await ports.load.readResult(load.resultLocation);
+  // A table whose arguments are too long for its run: its arguments file beside the results.
+  const columns = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`column_${i}`, { rename: `lake_column_${i}` }]));
+  const wideBase = { ...base, runToken: 'c1:public.wide', plan: planEntry({ table: 'public.wide', lakeTable: 'wide', action: 'merge', primaryKey: ['id'], columns }) };
+  await ports.load.startLoad({ ...load, ...wideBase, resultLocation: ports.load.resultLocation(wideBase) });
+  assert.ok(mocks.s3.commandCalls(PutObjectCommand).some((c) => c.args[0].input.Key?.includes('/arguments/public.wide.json')), 'the arguments file was written');
   const packs = ports.load.packs!;
   const pack: PackRequest = { source: 'shop', cycleId: 'c1', packToken: 'c1-pack-1', loads: [load], summaryLocation: packs.summaryLocation('shop', 'c1', 'c1-pack-1') };
   await packs.startPack(pack);
