@@ -214,6 +214,19 @@ export interface RetentionPort {
   deleteSnapshot(id: string): Promise<RetentionDeletion>;
   /** Deletes the export's files (the export task's record stays where the backend keeps one). */
   deleteExport(id: string): Promise<RetentionDeletion>;
+  /**
+   * The DynamoDB table exports (source kind dynamodb) the backend keeps the files of and that it
+   * can tell are this source's. Absent where retention leaves them alone (on AWS an S3 lifecycle
+   * rule expires them).
+   */
+  listTableExports?(): Promise<TableExportItem[]>;
+  /** Deletes a DynamoDB table export's files and its record; one already gone is deleted. */
+  deleteTableExport?(id: string): Promise<RetentionDeletion>;
+}
+
+/** A DynamoDB table export lakesync made, as retention sees it: `createdAt` is when it started. */
+export interface TableExportItem extends RetentionItem {
+  table: TableName;
 }
 
 /** JSON documents too large for a workflow payload (table lists, mappings). */

@@ -5,9 +5,13 @@
  * current cycle's, and those a failed table's rerun still needs. Only ids lakesync derives for the
  * source are candidates (src/ids.ts), on top of what the backend tells is lakesync's (on AWS, the
  * `lakesync` tag); automated, user and `snapshot.mode: existing` snapshots are never touched.
+ *
+ * Where the backend keeps them (the embedded mode), also a DynamoDB source's table exports, by the
+ * same rule per table (its newest `retention.exports` exports, the current cycle's, and those kept
+ * by name: the one each table's watermark points to).
  */
-import { clusterSnapshotIdOf, exportIdFor, snapshotIdFor } from '../ids';
-import type { RetentionDeletion, RetentionItem } from '../ports';
+import { clusterSnapshotIdOf, exportIdFor, snapshotIdFor, tableExportIdFor } from '../ids';
+import type { RetentionDeletion, RetentionItem, TableExportItem } from '../ports';
 import { redactSecrets } from '../redact';
 import { type ActivityDeps, sourceOf, step } from './deps';
 
@@ -19,6 +23,7 @@ export interface RetentionInput {
 }
 
 export interface RetentionOutcome {
+  /** `exports` also lists DynamoDB table exports. */
   deleted: { snapshots: string[]; exports: string[] };
   /** Put off to a later cycle (e.g. a snapshot still being created), each with the reason. */
   deferred: string[];
@@ -90,9 +95,32 @@ export function retentionActivities(deps: ActivityDeps) {
       for (const e of expiredItems(exports.filter((e) => ownExport(e.id)), settings.retention.exports, keepExports)) {
         await remove(`export ${e.id}`, () => retention.deleteExport(e.id), outcome, outcome.deleted.exports, e.id);
       }
+
+      if (retention.listTableExports && retention.deleteTableExport) {
+        const deleteTableExport = retention.deleteTableExport.bind(retention);
+        const tableExports = await step('retention', `the DynamoDB exports of source ${input.source}`, () => retention.listTableExports!());
+        for (const e of expiredTableExports(input, tableExports, settings.retention.exports)) {
+          await remove(`DynamoDB export ${e.id} of ${e.table}`, () => deleteTableExport(e.id), outcome, outcome.deleted.exports, e.id);
+        }
+      }
       return outcome;
     },
   };
+}
+
+/** Per table, the exports past its newest `keepNewest`, less those of the current cycle and those kept by name. */
+export function expiredTableExports(input: RetentionInput, items: TableExportItem[], keepNewest: number): TableExportItem[] {
+  const byTable = new Map<string, TableExportItem[]>();
+  for (const i of items) byTable.set(i.table, [...(byTable.get(i.table) ?? []), i]);
+  const expired: TableExportItem[] = [];
+  for (const [table, exports] of byTable) {
+    const ids = new Set(exports.map((e) => e.id));
+    const keep = new Set(input.keep.exportIds);
+    // The current cycle's windows have ids 0, 1, …: all started, so the first missing one ends them.
+    for (let i = 0; ids.has(tableExportIdFor(input.source, input.cycleId, table, i)); i++) keep.add(tableExportIdFor(input.source, input.cycleId, table, i));
+    expired.push(...(expiredItems(exports, keepNewest, keep) as TableExportItem[]));
+  }
+  return expired;
 }
 
 async function remove(subject: string, del: () => Promise<RetentionDeletion>, outcome: RetentionOutcome, deleted: string[], id: string): Promise<void> {

@@ -126,7 +126,8 @@ const retention = z
       .describe(
         "How many of the newest exports lakesync started for this source to keep; older ones' files are deleted after each cycle. " +
           'Default 3: each export is a full copy of the exported tables in S3; the newest ones serve reruns and investigation of recent cycles. ' +
-          'Kept whatever their age: an export a failed table still needs for its rerun, the last export (of the newest snapshot), and those a running or queued rerun reads.',
+          'Kept whatever their age: an export a failed table still needs for its rerun, the last export (of the newest snapshot), and those a running or queued rerun reads. ' +
+          "With backend local, a DynamoDB source keeps this many of each table's newest exports, and the one its watermark names (on AWS an S3 lifecycle rule expires them).",
       ),
   })
   .strict()

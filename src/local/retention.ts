@@ -3,12 +3,16 @@
  * (snapshots/<id>.json) and its export folders (exports/<exportId>/), both under the source's
  * work dir. Deleting an export removes its folder and its catalog record; the export task's record
  * stays, as RDS keeps a task after its files are gone.
+ *
+ * Also the DynamoDB table exports (exports/lse-…/ and their records in table-export-tasks/), which
+ * AWS leaves to an S3 lifecycle rule: here nothing else would ever delete them.
  */
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { exportInfoName } from '../export-listing';
 import type { RetentionDeletion, RetentionItem, RetentionPort } from '../ports';
 import { catalogRecordFile } from './discover';
+import { deleteTableExport, listSourceTableExports } from './dynamodb/exporter';
 import { endAbandonedExport, exportDir } from './export/task';
 import { fileSafe, readJsonIfExists } from './files';
 import type { WorkDirLayout } from './paths';
@@ -74,5 +78,15 @@ export function createRetentionPort(layout: WorkDirLayout, source: string): Rete
       rmSync(catalogRecordFile(layout, id), { force: true });
       return { deleted: true };
     },
+
+    async listTableExports() {
+      return listSourceTableExports(layout, source);
+    },
+
+    async deleteTableExport(id) {
+      return deleteTableExport(layout, id);
+    },
+
   };
+
 }

@@ -674,7 +674,8 @@ export function rerunNeeds(state: SourceState): { snapshotIds: string[]; exportI
 /**
  * What the retention of a cycle of `running` must keep whatever its age: what the failed tables'
  * reruns need; the last export, which a rerun of a table without an export of its own reads
- * (`rerunParts`); and the exports the running rerun's other parts and the queued reruns read. The
+ * (`rerunParts`); the exports the running rerun's other parts and the queued reruns read; and the
+ * DynamoDB export each DynamoDB table's watermark points to. The
  * last export is the one of the newest snapshot, not always the newest made: a cycle that exported
  * an older snapshot (e.g. the latest automated one after snapshots lakesync took) leaves it behind.
  */
@@ -682,6 +683,8 @@ export function retentionKeeps(state: SourceState, running?: Pick<CoalescedReque
   const needs = rerunNeeds(state);
   const exportIds = new Set(needs.exportIds);
   if (state.lastExport) exportIds.add(state.lastExport.export.exportId);
+  // A DynamoDB table's last committed export, which its watermark names, whatever its age.
+  for (const w of Object.values(state.ledger)) if (w.extract === 'dynamodb' && w.exportId) exportIds.add(w.exportId);
   const reruns = [...(running ? [running] : []), ...state.queue].filter((r) => r.kind === 'rerun' && r.tables);
   for (const r of reruns) for (const part of rerunParts(state, r.tables!)) if (part.reuse) exportIds.add(part.reuse.export.exportId);
   return { ...needs, exportIds: [...exportIds].sort() };

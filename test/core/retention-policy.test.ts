@@ -158,6 +158,15 @@ test("the exports a rerun's later parts and the queued reruns read are kept by t
   assert.deepEqual(expiredIn(exportIdFor('shop', '4-a'), retentionKeeps(state, sync)), [e1.export.exportId, e2.export.exportId]);
 });
 
+test("a DynamoDB table's last committed export, which its watermark names, is kept whatever its age; its failed tables pin none", () => {
+  const state = initialState();
+  state.ledger['dynamodb.Orders'] = { exportId: 'lse-00000000000000a1', extract: 'dynamodb' } as (typeof state.ledger)[string];
+  state.ledger['dynamodb.Carts'] = { exportId: 'lse-00000000000000b2', extract: 'dynamodb' } as (typeof state.ledger)[string];
+  // A failed DynamoDB table reruns with exports of its own.
+  state.failed['dynamodb.Carts'] = { cycleId: '5-a', phase: 'load', message: 'x', exportId: 'lse-00000000000000c3', extract: 'dynamodb' };
+  assert.deepEqual(retentionKeeps(state).exportIds, ['lse-00000000000000a1', 'lse-00000000000000b2']);
+});
+
 describe('retention in lakesync.yaml', () => {
   const config = (retention?: unknown) => ({ sources: { shop: { database: 'shop', source: { kind: 'pglite' }, target: { namespace: 'shop' }, ...(retention === undefined ? {} : { retention }) } } });
   const rejects = (retention: unknown): string => {

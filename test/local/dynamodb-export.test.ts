@@ -27,9 +27,11 @@ import {
   type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
 import { DescribeStreamCommand, DynamoDBStreamsClient, GetRecordsCommand, GetShardIteratorCommand } from '@aws-sdk/client-dynamodb-streams';
+import { retentionActivities } from '../../src/activities/retention';
 import { localSettings } from '../../src/backends/local';
+import { parseConfig } from '../../src/config/load';
 import { sourceSchema } from '../../src/config/schema';
-import { tableExportIdFor } from '../../src/ids';
+import { cycleKey, tableExportIdFor } from '../../src/ids';
 import { createLocalPorts, sourceSpec } from '../../src/local';
 import type { TableExportRef, TableExportStatus, TableExportWindow } from '../../src/model';
 import { LocalDynamoCatalog } from '../../src/local/dynamodb/catalog';
@@ -479,6 +481,65 @@ describe('embedded DynamoDB exports (moto server)', () => {
 
     const configured = new LocalDynamoCatalog(clients.dynamodb, clients.streams, { endpoint: moto.endpoint, database: 'dynamodb', tables: ['Orders', arnOf('Users'), 'a.b'], warn: () => undefined });
     assert.deepEqual(await configured.listTables(), ['dynamodb.Orders', 'dynamodb.Users']);
+  });
+
+  test("retention deletes the source's expired DynamoDB exports and their records cycle after cycle; the newest, the watermark's, another source's and a running one stay", async () => {
+    await createTable('Events');
+    await put('Events', { pk: { S: 'e1' }, sk: { N: '1' } });
+    const workDir = join(work, 'retention');
+    const config = parseConfig({
+      sources: {
+        'shop-ddb': { backend: 'local', database: 'dynamodb', source: { kind: 'dynamodb', region: REGION, endpoint: moto.endpoint, tables: ['Events'] }, local: { workDir }, target: { namespace: 'shop' }, retention: { exports: 2 } },
+      },
+    });
+    const ports = await createLocalPorts(localSettings('shop-ddb', config.sources['shop-ddb']!, work));
+    const layout = layoutOf(workDir);
+    const cycle = (n: number) => cycleKey(n, '0190f5b2-7c1e-7d2a-9c4e-1234567890ab');
+    const idOf = (source: string, n: number) => tableExportIdFor(source, cycle(n), 'dynamodb.Events', 0);
+    const exportOnce = async (source: string, n: number) => {
+      const ref = await ports.tableExport!.startTableExport({ source, table: 'dynamodb.Events', tableArn: arnOf('Events'), exportId: idOf(source, n), window: { type: 'FULL', to: wholeSecond(Date.now()) } });
+      for (let status = await ports.tableExport!.describeTableExport(ref); status.state !== 'complete'; status = await ports.tableExport!.describeTableExport(ref)) {
+        assert.notEqual(status.state, 'failed', status.failureCause);
+        await delay(50);
+      }
+    };
+    const retention = (n: number, keep: string[]) => retentionActivities({ config, portsFor: () => ports }).applyRetention({ source: 'shop-ddb', cycleId: cycle(n), keep: { snapshotIds: [], exportIds: keep } });
+    const folders = () => readdirSync(layout.exports).filter((f) => f.startsWith('lse-')).sort();
+    const records = () => readdirSync(layout.tableExportTasks).sort();
+    try {
+      // Another source sharing the work dir.
+      await exportOnce('other-ddb', 1);
+      // The table's watermark points to cycle 1's export: the workflow names it among those to keep.
+      const watermark = idOf('shop-ddb', 1);
+      for (let n = 1; n <= 6; n++) {
+        await exportOnce('shop-ddb', n);
+        const outcome = await retention(n, [watermark]);
+        assert.deepEqual(outcome.failed, []);
+      }
+      const left = [idOf('other-ddb', 1), watermark, idOf('shop-ddb', 5), idOf('shop-ddb', 6)].sort();
+      assert.deepEqual(folders(), left, 'six cycles leave the newest two exports, the watermark\'s and the other source\'s');
+      assert.deepEqual(records(), left.map((id) => `${id}.json`).sort());
+
+      // An old export still running in another live process (this test's parent stands for it) is put off.
+      const running = tableExportIdFor('shop-ddb', cycle(0), 'dynamodb.Events', 0);
+      writeFileSync(
+        join(layout.tableExportTasks, `${running}.json`),
+        JSON.stringify({ exportId: running, source: 'shop-ddb', exportArn: 'x', table: 'dynamodb.Events', tableArn: arnOf('Events'), window: { type: 'FULL', to: '2026-01-01T00:00:00Z' }, state: 'in_progress', ownerPid: process.ppid, startedAt: '2026-01-01T00:00:00.000Z' }),
+      );
+      await exportOnce('shop-ddb', 7);
+      // A deletion cut short by a crash: cycle 5's files are gone, its record is not.
+      rmSync(join(layout.exports, idOf('shop-ddb', 5)), { recursive: true });
+      const outcome = await retention(7, [watermark]);
+      assert.deepEqual(outcome.deleted.exports, [idOf('shop-ddb', 5)]);
+      assert.ok(outcome.deferred.some((d) => d.includes(running) && /still running/.test(d)), JSON.stringify(outcome.deferred));
+      assert.deepEqual(folders(), [idOf('other-ddb', 1), watermark, idOf('shop-ddb', 6), idOf('shop-ddb', 7)].sort());
+      assert.ok(!records().includes(`${idOf('shop-ddb', 5)}.json`), 'the record of the export whose deletion was cut short goes');
+      const again = await retention(7, [watermark]);
+      assert.deepEqual([again.deleted.exports, again.failed], [[], []], 'running it again deletes nothing more');
+      assert.equal((await ports.retention.deleteTableExport!(idOf('shop-ddb', 5))).deleted, true, 'deleting a deleted export is done');
+    } finally {
+      await ports.close?.();
+    }
   });
 
   test('the ports of a dynamodb source with backend local: catalog, exports, and RDS ports that refuse', async () => {

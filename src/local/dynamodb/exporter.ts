@@ -22,7 +22,7 @@ import { DescribeTableCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { dynamoTableKey } from '../../dynamodb/names';
 import { PortError } from '../../errors';
 import type { TableExportRef, TableExportStatus, TableExportWindow } from '../../model';
-import type { TableExportPort, TableExportRequest } from '../../ports';
+import type { RetentionDeletion, TableExportItem, TableExportPort, TableExportRequest } from '../../ports';
 import { claimOrphanedTask, readJsonIfExists, writeJsonAtomic, writeJsonExclusive } from '../files';
 import { THIS_OWNER, type TaskOwner, ownerAlive } from '../process-identity';
 import type { WorkDirLayout } from '../paths';
@@ -40,6 +40,8 @@ const FUTURE_TOLERANCE_MS = 5 * 60_000;
 
 interface TableExportTask extends TaskOwner {
   exportId: string;
+  /** The source whose cycle started it: what retention deletes it by (absent in records of earlier versions, which it leaves alone). */
+  source?: string;
   exportArn: string;
   table: string;
   tableArn: string;
@@ -147,6 +149,7 @@ export function createLocalTableExportPort(layout: WorkDirLayout, options: Local
     const tableName = /:table\/([^/]+)$/.exec(summary.tableArn ?? '')?.[1];
     const task: TableExportTask = {
       exportId: req.exportId,
+      source: req.source,
       exportArn: summary.exportArn ?? exportArn,
       table: tableName ? dynamoTableKey(tableName) : req.table,
       tableArn: summary.tableArn ?? req.tableArn,
@@ -182,7 +185,7 @@ export function createLocalTableExportPort(layout: WorkDirLayout, options: Local
       };
       const existing = readTask(req.exportId) ?? recovered(req, exportArn);
       if (existing) return adopt(existing);
-      const task: TableExportTask = { exportId: req.exportId, exportArn, table: req.table, tableArn: req.tableArn, window: req.window, state: 'in_progress', ...THIS_OWNER, startedAt: new Date().toISOString() };
+      const task: TableExportTask = { exportId: req.exportId, source: req.source, exportArn, table: req.table, tableArn: req.tableArn, window: req.window, state: 'in_progress', ...THIS_OWNER, startedAt: new Date().toISOString() };
       // Another process may have created the task since the read: then this start adopts it.
       if (launch(task, false)) return ref(false);
       return adopt(readTask(req.exportId) ?? task);
@@ -210,6 +213,37 @@ export function createLocalTableExportPort(layout: WorkDirLayout, options: Local
       await Promise.allSettled(mine);
     },
   };
+}
+
+/** The source's DynamoDB exports whose records this work dir holds, for retention. */
+export function listSourceTableExports(layout: WorkDirLayout, source: string): TableExportItem[] {
+  if (!existsSync(layout.tableExportTasks)) return [];
+  return readdirSync(layout.tableExportTasks)
+    .filter((f) => f.endsWith('.json') && DYNAMODB_EXPORT_ID.test(f.slice(0, -'.json'.length)))
+    .flatMap((f) => readJsonIfExists<TableExportTask>(join(layout.tableExportTasks, f)) ?? [])
+    .filter((t) => t.source === source && DYNAMODB_EXPORT_ID.test(t.exportId))
+    .map((t) => ({ id: t.exportId, table: t.table, createdAt: t.startedAt }));
+}
+
+/**
+ * Deletes an export's files, then its record, for retention. One running is put off; one whose
+ * process died is read by nobody (its cycle ended) and goes. The manifest summary goes first, so
+ * that files left by a deletion cut short are never adopted again as an export, and the record
+ * last, so that the next retention lists the export again and finishes the deletion.
+ */
+export function deleteTableExport(layout: WorkDirLayout, exportId: string): RetentionDeletion {
+  if (!DYNAMODB_EXPORT_ID.test(exportId)) return { deleted: false, reason: `"${exportId}" is not a DynamoDB export id` };
+  const file = join(layout.tableExportTasks, `${exportId}.json`);
+  const task = readJsonIfExists<TableExportTask>(file);
+  if (task?.state === 'in_progress' && (task.ownerPid === process.pid ? running.has(file) : ownerAlive(task))) return { deleted: false, reason: 'the export is still running' };
+  rmSync(join(tableExportLocation(layout, exportId), 'manifest-summary.json'), { force: true });
+  removeEarlierPartials(layout, exportId, '');
+  rmSync(join(layout.exports, exportId), { recursive: true, force: true });
+  if (existsSync(layout.tableExportTasks)) {
+    for (const name of readdirSync(layout.tableExportTasks)) if (name.startsWith(`${exportId}.takeover-`)) rmSync(join(layout.tableExportTasks, name), { force: true });
+  }
+  rmSync(file, { force: true });
+  return { deleted: true };
 }
 
 /**
