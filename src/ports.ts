@@ -222,6 +222,13 @@ export interface RetentionPort {
   listTableExports?(): Promise<TableExportItem[]>;
   /** Deletes a DynamoDB table export's files and its record; one already gone is deleted. */
   deleteTableExport?(id: string): Promise<RetentionDeletion>;
+  /**
+   * The cycles whose working files the backend keeps (the embedded mode: load results, run
+   * records, manifests), among those `owned` names; no age is told: the cycle number orders them.
+   */
+  listCycleFiles?(owned: (cycleId: string) => boolean): Promise<RetentionItem[]>;
+  /** Deletes a cycle's working files; put off while one of its load runs is still running. */
+  deleteCycleFiles?(cycleId: string): Promise<RetentionDeletion>;
 }
 
 /** A DynamoDB table export lakesync made, as retention sees it: `createdAt` is when it started. */

@@ -8,10 +8,12 @@
  *
  * Where the backend keeps them (the embedded mode), also a DynamoDB source's table exports, by the
  * same rule per table (its newest `retention.exports` exports, the current cycle's, and those kept
- * by name: the one each table's watermark points to).
+ * by name: the one each table's watermark points to), and each cycle's working
+ * files (load results, run records, manifests), kept for the newest `retention.exports` cycles, the
+ * current one and those of the exports kept.
  */
 import { clusterSnapshotIdOf, exportIdFor, snapshotIdFor, tableExportIdFor } from '../ids';
-import type { RetentionDeletion, RetentionItem, TableExportItem } from '../ports';
+import type { RetentionDeletion, RetentionItem, RetentionPort, TableExportItem } from '../ports';
 import { redactSecrets } from '../redact';
 import { type ActivityDeps, sourceOf, step } from './deps';
 
@@ -23,8 +25,8 @@ export interface RetentionInput {
 }
 
 export interface RetentionOutcome {
-  /** `exports` also lists DynamoDB table exports. */
-  deleted: { snapshots: string[]; exports: string[] };
+  /** `exports` also lists DynamoDB table exports; `cycles` the cycles whose working files went (the embedded mode), when any did. */
+  deleted: { snapshots: string[]; exports: string[]; cycles?: string[] };
   /** Put off to a later cycle (e.g. a snapshot still being created), each with the reason. */
   deferred: string[];
   /** Deletions that failed; the cycle reports them as warnings and the next cycle tries again. */
@@ -103,6 +105,7 @@ export function retentionActivities(deps: ActivityDeps) {
           await remove(`DynamoDB export ${e.id} of ${e.table}`, () => deleteTableExport(e.id), outcome, outcome.deleted.exports, e.id);
         }
       }
+      if (retention.listCycleFiles && retention.deleteCycleFiles) await removeCycleFiles(input, retention, settings.retention.exports, outcome);
       return outcome;
     },
   };
@@ -121,6 +124,27 @@ export function expiredTableExports(input: RetentionInput, items: TableExportIte
     expired.push(...(expiredItems(exports, keepNewest, keep) as TableExportItem[]));
   }
   return expired;
+}
+
+/** The cycle key of a cycle id lakesync made: its number, and the hash of the source workflow that ran it. */
+const CYCLE_ID = /^(\d+)-([a-z0-9]{1,13})$/;
+
+/**
+ * Deletes the working files of the cycles past the newest `keepNewest`, less the current one and
+ * those of the exports kept. Only cycles of the same source workflow as the current one are
+ * candidates (the hash in the cycle id): another source sharing the work dir has cycle ids of its own.
+ */
+async function removeCycleFiles(input: RetentionInput, retention: RetentionPort, keepNewest: number, outcome: RetentionOutcome): Promise<void> {
+  const current = CYCLE_ID.exec(input.cycleId);
+  if (!current) return;
+  const owned = (id: string) => CYCLE_ID.exec(id)?.[2] === current[2];
+  const keep = new Set([input.cycleId, ...input.keep.exportIds.flatMap((id) => cycleKeyOf(id)?.key ?? [])]);
+  const cycles = await step('retention', `the cycle files of source ${input.source}`, () => retention.listCycleFiles!(owned));
+  const deleted: string[] = [];
+  for (const c of expiredItems(cycles.filter((c) => owned(c.id)), keepNewest, keep)) {
+    await remove(`the files of cycle ${c.id}`, () => retention.deleteCycleFiles!(c.id), outcome, deleted, c.id);
+  }
+  if (deleted.length > 0) outcome.deleted.cycles = deleted;
 }
 
 async function remove(subject: string, del: () => Promise<RetentionDeletion>, outcome: RetentionOutcome, deleted: string[], id: string): Promise<void> {

@@ -4,8 +4,10 @@
  * work dir. Deleting an export removes its folder and its catalog record; the export task's record
  * stays, as RDS keeps a task after its files are gone.
  *
- * Also the DynamoDB table exports (exports/lse-…/ and their records in table-export-tasks/), which
- * AWS leaves to an S3 lifecycle rule: here nothing else would ever delete them.
+ * Also what AWS keeps elsewhere or expires by itself, which would fill the disk of a source synced
+ * every few minutes: the DynamoDB table exports (exports/lse-…/ and their records in
+ * table-export-tasks/), and each cycle's working files: its load results (results/<cycleId>/),
+ * its load runs' records (runs/<runId>.json and .stop) and its manifests (manifests/<cycleId>/).
  */
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,6 +17,8 @@ import { catalogRecordFile } from './discover';
 import { deleteTableExport, listSourceTableExports } from './dynamodb/exporter';
 import { endAbandonedExport, exportDir } from './export/task';
 import { fileSafe, readJsonIfExists } from './files';
+import type { RunRecord } from './load';
+import { processAlive } from './process-identity';
 import type { WorkDirLayout } from './paths';
 import { RDS_EXPORT_ID } from '../ids';
 
@@ -87,6 +91,52 @@ export function createRetentionPort(layout: WorkDirLayout, source: string): Rete
       return deleteTableExport(layout, id);
     },
 
+    async listCycleFiles(owned): Promise<RetentionItem[]> {
+      const cycles = new Set<string>();
+      for (const dir of [layout.results, layout.manifests]) {
+        if (!existsSync(dir)) continue;
+        for (const d of readdirSync(dir, { withFileTypes: true })) if (d.isDirectory() && owned(d.name)) cycles.add(d.name);
+      }
+      for (const run of runRecords()) {
+        const cycle = cycleOfRun(run.record.runToken);
+        if (cycle !== undefined && owned(cycle)) cycles.add(cycle);
+      }
+      return [...cycles].map((id) => ({ id }));
+    },
+
+    async deleteCycleFiles(cycleId): Promise<RetentionDeletion> {
+      if (!CYCLE_DIR.test(cycleId)) return { deleted: false, reason: `"${cycleId}" is not a cycle id` };
+      const runs = runRecords().filter((r) => cycleOfRun(r.record.runToken) === cycleId);
+      // A run that outlived its load is found by its record before another starts on its lake table.
+      const live = runs.find((r) => LIVE.has(r.record.state) && r.record.runner !== undefined && processAlive(r.record.runner));
+      if (live) return { deleted: false, reason: `its load run ${live.record.runId} of ${live.record.table} is still running` };
+      for (const r of runs) {
+        rmSync(join(layout.runs, `${r.record.runId}.stop`), { force: true });
+        rmSync(r.file, { force: true });
+      }
+      rmSync(join(layout.results, cycleId), { recursive: true, force: true });
+      rmSync(join(layout.manifests, cycleId), { recursive: true, force: true });
+      return { deleted: true };
+    },
   };
 
+  function runRecords(): { file: string; record: RunRecord }[] {
+    if (!existsSync(layout.runs)) return [];
+    return readdirSync(layout.runs)
+      .filter((f) => f.endsWith('.json') && !f.includes('.tmp'))
+      .flatMap((f) => {
+        const file = join(layout.runs, f);
+        const record = readJsonIfExists<RunRecord>(file);
+        return record && typeof record.runToken === 'string' && typeof record.runId === 'string' ? [{ file, record }] : [];
+      });
+  }
+}
+
+/** A folder name that is a cycle id (`<cycle number>-<hash>`, src/ids.ts cycleKey). */
+const CYCLE_DIR = /^\d+-[a-z0-9]{1,13}$/;
+const LIVE: ReadonlySet<RunRecord['state']> = new Set(['pending', 'queued', 'running']);
+
+/** The cycle of a run, from its token: `<cycleId>:<table>` for a load, `<cycleId>-pack-<hash>` for a pack (src/ids.ts). */
+function cycleOfRun(runToken: string): string | undefined {
+  return /^(\d+-[a-z0-9]{1,13})(?::|-pack-)/.exec(runToken)?.[1];
 }

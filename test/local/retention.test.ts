@@ -7,15 +7,18 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { retentionActivities } from '../../src/activities/retention';
 import { localSettings } from '../../src/backends/local';
 import { parseConfig } from '../../src/config/load';
-import { cycleKey, exportIdFor, snapshotIdFor } from '../../src/ids';
+import { cycleKey, cycleManifestKeys, exportIdFor, packTokenFor, runTokenFor, snapshotIdFor } from '../../src/ids';
 import { createLocalPorts } from '../../src/local';
-import { layoutOf } from '../../src/local/paths';
+import { newRunId, type RunRecord } from '../../src/local/load';
+import { createManifestStore } from '../../src/local/manifests';
+import { layoutOf, resultFile } from '../../src/local/paths';
+import { createRetentionPort } from '../../src/local/retention';
 import type { Ports } from '../../src/ports';
 
 const RUN_ID = '0190f5b2-7c1e-7d2a-9c4e-1234567890ab';
@@ -180,5 +183,75 @@ describe('retention and an export whose process died with no cycle left to resum
     assert.match(task.failureCause ?? '', /process .* ended before the export completed/);
     const status = await ports.export.describeExport(abandoned.exportId);
     assert.equal(status.state, 'failed', 'no later describe starts it again');
+  });
+});
+
+describe("retention of each cycle's working files on the embedded backend", () => {
+  let work: string;
+  before(() => {
+    work = mkdtempSync(join(tmpdir(), 'lakesync-retention-cycles-'));
+  });
+  after(() => rmSync(work, { recursive: true, force: true }));
+
+  test('the load results, run records and manifests of the cycles past the newest N go, cycle after cycle; the kept, running and other sources\' stay', async () => {
+    const config = shopConfig(work, N);
+    const layout = layoutOf(join(work, 'shop'));
+    const ports = { retention: createRetentionPort(layout, 'shop') } as unknown as Ports;
+    const manifests = createManifestStore(layout.manifests);
+    /** What a cycle of one table leaves: its plan and discovery, its load's result (and an earlier attempt's), its run's record and a stop request. */
+    async function cycleFiles(cycleId: string, run: Partial<RunRecord> = {}) {
+      await manifests.put(cycleManifestKeys.plan(cycleId), [{ table: 'public.products', action: 'merge' }]);
+      await manifests.put(cycleManifestKeys.discovery(cycleId), [{ table: 'public.products', columns: ['id', 'name'] }]);
+      const result = resultFile(layout, cycleId, 'public.products');
+      mkdirSync(dirname(result), { recursive: true });
+      writeFileSync(result, JSON.stringify({ table: 'public.products', status: 'succeeded', runToken: runTokenFor(cycleId, 'public.products') }));
+      writeFileSync(`${result}.previous`, '{}');
+      mkdirSync(layout.runs, { recursive: true });
+      const runToken = runTokenFor(cycleId, 'public.products');
+      const runId = newRunId(runToken);
+      const record: RunRecord = { runId, runToken, state: 'succeeded', table: 'shop.public.products', resultPath: result, queuedAt: new Date().toISOString(), runner: { pid: 1, instance: 'r' }, ...run };
+      writeFileSync(join(layout.runs, `${runId}.json`), JSON.stringify(record));
+      writeFileSync(join(layout.runs, `${runId}.stop`), '{}');
+      // A pack of the cycle: its run record, its pack file and its summary.
+      const packToken = packTokenFor(cycleId, ['public.a', 'public.b']);
+      const packRun = newRunId(packToken);
+      writeFileSync(join(layout.runs, `${packRun}.json`), JSON.stringify({ ...record, runId: packRun, runToken: packToken, state: 'failed' }));
+      mkdirSync(join(layout.results, cycleId, 'packs'), { recursive: true });
+      writeFileSync(join(layout.results, cycleId, 'packs', `${packToken}.json`), '{}');
+    }
+    const files = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir, { recursive: true, withFileTypes: true }).filter((d) => d.isFile()).map((d) => join(d.parentPath, d.name)) : []);
+    const cyclesIn = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((f) => /^\d+-/.test(f)).sort() : []);
+    const runCycles = () => [...new Set(readdirSync(layout.runs).map((f) => /^lr-/.test(f) && (JSON.parse(readFileSync(join(layout.runs, f.replace(/\.stop$/, '.json')), 'utf8')) as RunRecord).runToken.split(/:|-pack-/)[0]))].sort();
+    const retention = (n: number, keepExports: string[] = []) =>
+      retentionActivities({ config, portsFor: () => ports }).applyRetention({ source: 'shop', cycleId: ids(n).cycleId, keep: { snapshotIds: [], exportIds: [ids(n).exportId, ...keepExports] } });
+
+    // What is not a cycle's: another source's cycle sharing the work dir (another source workflow's key), and the source's own documents.
+    const foreign = cycleKey(1, '11111111-2222-3333-4444-555555555555');
+    await cycleFiles(foreign);
+    await manifests.put('source-tables.json', { tables: [] });
+    // Cycle 1's run still runs in another live process (this test's parent stands for it).
+    await cycleFiles(ids(1).cycleId, { state: 'running', runner: { pid: process.ppid, instance: 'live' } });
+    const total = 8;
+    for (let n = 2; n <= total; n++) {
+      await cycleFiles(ids(n).cycleId);
+      // A failed table reruns from cycle 3's export: that cycle's files stay too.
+      const outcome = await retention(n, [ids(3).exportId]);
+      assert.deepEqual(outcome.failed, []);
+    }
+    const kept = [foreign, ids(1).cycleId, ids(3).cycleId, ids(total - 1).cycleId, ids(total).cycleId].sort();
+    assert.deepEqual(cyclesIn(layout.results), kept);
+    assert.deepEqual(cyclesIn(layout.manifests), kept);
+    assert.deepEqual(runCycles(), kept);
+    assert.equal(files(layout.runs).length, kept.length * 3, 'each kept cycle keeps its run records and stop request');
+    assert.ok(existsSync(join(layout.manifests, 'source-tables.json')));
+
+    // Once cycle 1's run has ended, a later cycle deletes its files; doing it again deletes nothing more.
+    for (const f of readdirSync(layout.runs).filter((f) => f.endsWith('.json'))) {
+      const record = JSON.parse(readFileSync(join(layout.runs, f), 'utf8')) as RunRecord;
+      if (record.state === 'running') writeFileSync(join(layout.runs, f), JSON.stringify({ ...record, state: 'succeeded' }));
+    }
+    assert.deepEqual((await retention(total)).deleted.cycles, [ids(1).cycleId, ids(3).cycleId]);
+    assert.deepEqual((await retention(total)).deleted.cycles, undefined);
+    assert.deepEqual(cyclesIn(layout.results), [foreign, ids(total - 1).cycleId, ids(total).cycleId].sort());
   });
 });
