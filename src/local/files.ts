@@ -1,6 +1,6 @@
 /** Small file helpers of the embedded mode: atomic and exclusive JSON writes, orphaned-task claims, tolerant reads. */
 import { randomBytes } from 'node:crypto';
-import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 /** The JSON written whole to a new sibling of `file`, whose path is returned. */
@@ -59,6 +59,25 @@ export function readJsonIfExists<T>(file: string): T | undefined {
   } catch (err) {
     throw new Error(`${file} is not valid JSON (${(err as Error).message}): delete it or restore it from a backup`);
   }
+}
+
+/**
+ * Keeps a log that other processes append to under about `maxBytes`: past it, its lines move to
+ * `<file>.1` (replacing those there) and the file starts again empty. Its writers keep their
+ * descriptors: they append (O_APPEND), so their next line lands at the new start, with no hole.
+ * Lines written between the copy and the truncation are lost. True when it moved the lines.
+ */
+export function trimLog(file: string, maxBytes: number): boolean {
+  let size: number;
+  try {
+    size = statSync(file).size;
+  } catch {
+    return false;
+  }
+  if (size <= maxBytes) return false;
+  copyFileSync(file, `${file}.1`);
+  truncateSync(file, 0);
+  return true;
 }
 
 /** A name safe in file names: letters, digits, dot, dash, underscore. */

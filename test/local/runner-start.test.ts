@@ -1,6 +1,6 @@
 /** The load runner's start-up failures: each one says what failed and what to do. */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -110,6 +110,35 @@ test('closing while the client checks another process\'s runner starts no runner
     assert.equal(existsSync(started), false, 'no runner was started by the closed client');
     assert.equal(client.ownsRunner, false);
   } finally {
+    server.close();
+  }
+});
+
+test("the runner's log stays bounded while the runner runs: past its limit its lines move to runner.log.1 and the runner writes on at the start", async () => {
+  // A live runner of another process (this one stands for it), writing its log through an appending descriptor as the real one does.
+  const layout = layoutOf(join(work, 'log-bound'));
+  const server = createServer((req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(req.url === '/health' ? { instance: 'live' } : {})));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  mkdirSync(layout.root, { recursive: true });
+  writeFileSync(layout.runnerInfo, JSON.stringify({ pid: process.pid, port, token: 't'.repeat(32), instance: 'live', warehouse: layout.warehouse }));
+  const fd = openSync(layout.runnerLog, 'a');
+  const client = new RunnerClient(layout, { logMaxBytes: 10_000 });
+  try {
+    const line = `${'x'.repeat(99)}\n`;
+    // Loads of many cycles, each logging a few lines, each handed to the runner with a call.
+    for (let load = 0; load < 500; load++) {
+      for (let i = 0; i < 10; i++) writeSync(fd, line);
+      await client.call('POST', '/loads', {});
+    }
+    writeSync(fd, 'the newest line\n');
+    const size = statSync(layout.runnerLog).size;
+    assert.ok(size <= 10_000 + 1_100, `runner.log is ${size} bytes after 500 KB of lines`);
+    assert.ok(statSync(`${layout.runnerLog}.1`).size <= 10_000 + 1_100);
+    assert.match(readFileSync(layout.runnerLog, 'utf8'), /^x+\n(x+\n)*the newest line\n$/, 'the runner writes on at the start of the file, with no hole');
+  } finally {
+    closeSync(fd);
+    await client.close();
     server.close();
   }
 });

@@ -12,7 +12,7 @@ import { hasEnded, stopChild } from '../../child-process';
 import { PortError } from '../../errors';
 import { LAKE_CATALOG } from '../../job-args';
 import { repoRoot, toolchain } from '../../toolchain';
-import { readJsonIfExists } from '../files';
+import { readJsonIfExists, trimLog } from '../files';
 import { processAlive } from '../process-identity';
 import type { WorkDirLayout } from '../paths';
 
@@ -20,6 +20,12 @@ import type { WorkDirLayout } from '../paths';
 export const PACK_THREADS_MAX = 16;
 
 const CLOSED = 'the load runner client is closed';
+
+/**
+ * runner.log moves to runner.log.1 past this size: the runner logs each phase of each load, and
+ * runs as long as its worker, so a source synced every few minutes would fill the disk with it.
+ */
+export const RUNNER_LOG_MAX_BYTES = 32 * 1024 * 1024;
 
 export interface RunnerInfo {
   pid: number;
@@ -37,6 +43,8 @@ export interface RunnerOptions {
   log?: (line: string) => void;
   /** Tables of one pack the runner loads at once (glue/local_runner.py --pack-threads; its default when absent). */
   packThreads?: number;
+  /** The size past which runner.log moves to runner.log.1 (default RUNNER_LOG_MAX_BYTES). */
+  logMaxBytes?: number;
 }
 
 export class RunnerClient {
@@ -66,6 +74,15 @@ export class RunnerClient {
     return this.info;
   }
 
+  /** Keeps runner.log bounded, whichever process's runner writes it: each load and query is a call. */
+  private boundLog(): void {
+    try {
+      if (trimLog(this.layout.runnerLog, this.options.logMaxBytes ?? RUNNER_LOG_MAX_BYTES)) this.options.log?.(`${this.layout.runnerLog} moved to ${this.layout.runnerLog}.1`);
+    } catch (err) {
+      this.options.log?.(`${this.layout.runnerLog} could not be moved to ${this.layout.runnerLog}.1: ${(err as Error).message}`);
+    }
+  }
+
   /** Whether this client started the runner it talks to (and so stops it on close). */
   get ownsRunner(): boolean {
     return this.child !== undefined;
@@ -79,6 +96,7 @@ export class RunnerClient {
 
   /** `signal`: once it aborts, the call stops waiting and throws the signal's reason (the runner is not asked to stop anything). */
   async call<T>(method: 'GET' | 'POST', path: string, body?: unknown, timeoutMs = 600_000, signal?: AbortSignal): Promise<T> {
+    this.boundLog();
     const attempt = async (): Promise<T> => {
       signal?.throwIfAborted();
       const pending = this.ensure();
