@@ -212,7 +212,7 @@ export interface RetentionPort {
   listSnapshots(owned: (id: string) => boolean): Promise<RetentionItem[]>;
   listExports(owned: (id: string) => boolean): Promise<RetentionItem[]>;
   deleteSnapshot(id: string): Promise<RetentionDeletion>;
-  /** Deletes the export's files (the export task's record stays where the backend keeps one). */
+  /** Deletes the export's files (on AWS the export task stays, as RDS keeps it; the embedded mode deletes its record too). */
   deleteExport(id: string): Promise<RetentionDeletion>;
   /**
    * The DynamoDB table exports (source kind dynamodb) the backend keeps the files of and that it

@@ -1,8 +1,10 @@
 /**
  * RetentionPort of the embedded mode: the snapshot records lakesync wrote for the source
  * (snapshots/<id>.json) and its export folders (exports/<exportId>/), both under the source's
- * work dir. Deleting an export removes its folder and its catalog record; the export task's record
- * stays, as RDS keeps a task after its files are gone.
+ * work dir. Deleting an export removes its folder, its catalog record and, last, its export task's
+ * record, so that a deletion cut short is listed again (the record of an ended export without its
+ * folder is) and finished; one record per cycle, each read whenever a snapshot is deleted, would
+ * pile up otherwise.
  *
  * Also what AWS keeps elsewhere or expires by itself, which would fill the disk of a source synced
  * every few minutes: the DynamoDB table exports (exports/lse-…/ and their records in
@@ -56,11 +58,18 @@ export function createRetentionPort(layout: WorkDirLayout, source: string): Rete
     },
 
     async listExports(owned): Promise<RetentionItem[]> {
-      if (!existsSync(layout.exports)) return [];
       // A folder being written is `<id>.partial`: not an export id, so never listed.
-      return readdirSync(layout.exports, { withFileTypes: true })
-        .filter((d) => d.isDirectory() && RDS_EXPORT_ID.test(d.name) && owned(d.name))
-        .map((d) => ({ id: d.name, createdAt: task(d.name)?.startedAt ?? statSync(join(layout.exports, d.name)).mtime.toISOString() }));
+      const folders = existsSync(layout.exports)
+        ? readdirSync(layout.exports, { withFileTypes: true })
+            .filter((d) => d.isDirectory() && RDS_EXPORT_ID.test(d.name) && owned(d.name))
+            .map((d) => ({ id: d.name, createdAt: task(d.name)?.startedAt ?? statSync(join(layout.exports, d.name)).mtime.toISOString() }))
+        : [];
+      const listed = new Set(folders.map((f) => f.id));
+      // The record of an export that ended without a folder (failed, cancelled, or one whose deletion was cut short or done by a version that kept the records): deleting it removes the record.
+      const records = tasks()
+        .filter((t) => RDS_EXPORT_ID.test(t.exportId) && owned(t.exportId) && !listed.has(t.exportId) && t.state !== 'in_progress')
+        .map((t) => ({ id: t.exportId, ...(t.startedAt ? { createdAt: t.startedAt } : {}) }));
+      return [...folders, ...records];
     },
 
     async deleteSnapshot(id): Promise<RetentionDeletion> {
@@ -80,6 +89,10 @@ export function createRetentionPort(layout: WorkDirLayout, source: string): Rete
       rmSync(join(exportDir(layout, id), exportInfoName(id)), { force: true });
       rmSync(exportDir(layout, id), { recursive: true, force: true });
       rmSync(catalogRecordFile(layout, id), { force: true });
+      for (const name of existsSync(layout.exportTasks) ? readdirSync(layout.exportTasks) : []) {
+        if (name.startsWith(`${id}.takeover-`) || name === `${id}.cancel`) rmSync(join(layout.exportTasks, name), { force: true });
+      }
+      rmSync(join(layout.exportTasks, `${id}.json`), { force: true });
       return { deleted: true };
     },
 

@@ -95,10 +95,25 @@ describe('retention on the embedded backend', () => {
     assert.deepEqual(exportFolders(), [...foldersBefore.filter((f) => f !== ids(1).exportId), ids(N + 1).exportId].sort());
     assert.deepEqual(snapshotRecords(), [...recordsBefore.filter((f) => f !== `${ids(1).snapshotId}.json`), `${ids(N + 1).snapshotId}.json`].sort());
     assert.equal(existsSync(join(layout().catalog, `${ids(1).exportId}.json`)), false, "the export's catalog record goes with it");
-    assert.equal(existsSync(join(layout().exportTasks, `${ids(1).exportId}.json`)), true, "the export task's record stays");
-    const gone = await ports.export.describeExport(ids(1).exportId);
-    assert.equal(gone.state, 'failed', 'asking for the deleted export says its folder was removed');
-    assert.equal(gone.snapshotTime, snapshotTimes.get(1), "the export task still tells its deleted snapshot's time");
+    assert.deepEqual(readdirSync(layout().exportTasks).sort(), [ids(2).exportId, ids(3).exportId].map((id) => `${id}.json`), "the export task's record goes with it: one is left per export kept");
+    await assert.rejects(ports.export.describeExport(ids(1).exportId), /not known/);
+    // The snapshot time of a kept export whose snapshot is gone is still told by its task.
+    assert.equal((await ports.export.describeExport(ids(2).exportId)).snapshotTime, snapshotTimes.get(2));
+  });
+
+  test('a deletion cut short after the export folder went, or by a version that kept the task records, is finished by the next cycle', async () => {
+    // A task record without its folder: an export deleted by the version that kept its task, or a deletion cut short by a crash.
+    const old = ids(0).exportId;
+    writeFileSync(join(layout().exportTasks, `${old}.json`), JSON.stringify({ exportId: old, snapshot: { snapshotId: ids(0).snapshotId, createdAt: '2026-01-01T00:00:00.000Z' }, state: 'complete', startedAt: '2026-01-01T00:00:00.000Z' }));
+    writeFileSync(join(layout().exportTasks, `${old}.takeover-1-2`), '{}');
+    // The record of an export of an older cycle that was cancelled, with the request to cancel it.
+    const cancelled = ids(99).exportId;
+    writeFileSync(join(layout().exportTasks, `${cancelled}.json`), JSON.stringify({ exportId: cancelled, snapshot: { snapshotId: ids(99).snapshotId, createdAt: '2025-01-01T00:00:00.000Z' }, state: 'canceled', startedAt: '2025-01-01T00:00:00.000Z' }));
+    writeFileSync(join(layout().exportTasks, `${cancelled}.cancel`), '{}');
+    const outcome = await applyRetention(N + 1);
+    assert.deepEqual(outcome, { deleted: { snapshots: [], exports: [cancelled, old] }, deferred: [], failed: [] });
+    assert.deepEqual(readdirSync(layout().exportTasks).sort(), [ids(2).exportId, ids(3).exportId].map((id) => `${id}.json`));
+    assert.deepEqual(await applyRetention(N + 1), { deleted: { snapshots: [], exports: [] }, deferred: [], failed: [] }, 'running it again deletes nothing more');
   });
 
   test('an export a failed table still needs is kept; one still running is left for a later cycle', async () => {
