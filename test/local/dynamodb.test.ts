@@ -18,6 +18,7 @@ import { jsonOf, lakesync } from '../../src/demo/cli';
 import { compareDynamoTable, type DynamoTableShape } from '../../src/demo/compare-dynamodb';
 import { createDynamoTable, DEMO_DYNAMO_TABLE, DYNAMO_CHANGES, embeddedDynamoClient, scanAll, seedOrders } from '../../src/demo/dynamodb';
 import { type DevServer, startDevServer } from '../../src/devserver';
+import { tableExportIdFor } from '../../src/ids';
 import type { RunRecord } from '../../src/local/load';
 import { layoutOf } from '../../src/local/paths';
 import type { CycleResult, TableOutcome, Watermark } from '../../src/model';
@@ -87,6 +88,7 @@ before(async () => {
       concurrency: 2,
       ...localPace(2),
       local: { workDir },
+      retention: { snapshots: 1, exports: 2 },
     },
   });
   delete process.env.TEMPORAL_ADDRESS;
@@ -106,10 +108,15 @@ async function putReading(device: string, ts: number, celsius: string | { S: str
   await dynamo.send(new PutItemCommand({ TableName: 'Readings', Item: { device: { S: device }, ts: { N: String(ts) }, celsius: value, ...extra } }));
 }
 
+/** The cycles run so far, oldest first. */
+const cycles: string[] = [];
+
 async function sync(): Promise<CycleResult> {
   // A cycle exports the tables as of its start, in whole seconds: the changes just made must be older.
   await delay(1_100);
-  return jsonOf<CycleResult>(await lakesync(['sync', 'ddb', '--wait', '--json', '--config', configFile]), 'sync');
+  const result = jsonOf<CycleResult>(await lakesync(['sync', 'ddb', '--wait', '--json', '--config', configFile]), 'sync');
+  cycles.push(result.cycleId);
+  return result;
 }
 
 async function lakeQuery(sql: string): Promise<Record<string, unknown>[]> {
@@ -202,6 +209,7 @@ describe('DynamoDB tables in the embedded mode, checked item by item', () => {
 
   test('cycle 3: the failed table catches up alone from its own export time', async () => {
     const ordersTime = (await ledger())[ORDERS]!.snapshotTime;
+    const readingsExport = (await ledger())[READINGS]!.exportId;
     await putReading('d0', 2_002, '22.75');
     await putReading('d2', 2_003, '19.00');
 
@@ -219,6 +227,9 @@ describe('DynamoDB tables in the embedded mode, checked item by item', () => {
     for (const table of [ORDERS, READINGS]) await assertLakeEqualsTable(table);
     const marks = await ledger();
     assert.equal(marks[READINGS]!.snapshotTime, marks[ORDERS]!.snapshotTime, 'both reached this cycle');
+    // retention.exports 2: Orders keeps cycles 2 and 3's exports; Readings also cycle 1's, which its watermark named as the cycle began.
+    assert.equal(tableExportFolders().length, 5, tableExportFolders().join(', '));
+    assert.ok(tableExportFolders().includes(readingsExport));
   });
 
   test('cycle 4: a table whose last window changed nothing goes on from that window, not from its last change', async () => {
@@ -231,5 +242,20 @@ describe('DynamoDB tables in the embedded mode, checked item by item', () => {
     const windows = loadedExports(ORDERS).at(-1)!;
     assert.deepEqual(windows.map((w) => [w.type, w.from]), [['INCREMENTAL', reached]]);
     for (const table of [ORDERS, READINGS]) await assertLakeEqualsTable(table);
+    // Four cycles leave each table's two newest exports, and the two newest cycles' load results and run records.
+    const layout = layoutOf(workDir);
+    const newest = cycles.slice(-2);
+    const kept = [ORDERS, READINGS].flatMap((t) => newest.map((c) => tableExportIdFor('ddb', c, t, 0))).sort();
+    assert.deepEqual(tableExportFolders().sort(), kept);
+    assert.deepEqual(readdirSync(layout.tableExportTasks).sort(), kept.map((id) => `${id}.json`));
+    assert.deepEqual(readdirSync(layout.results).sort(), [...newest].sort());
+    const runCycles = readdirSync(layout.runs)
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => (JSON.parse(readFileSync(join(layout.runs, f), 'utf8')) as RunRecord).runToken);
+    assert.ok(runCycles.length > 0 && runCycles.every((token) => newest.some((c) => token.startsWith(c))), runCycles.join(', '));
   });
 });
+
+function tableExportFolders(): string[] {
+  return readdirSync(layoutOf(workDir).exports).filter((f) => f.startsWith('lse-'));
+}
