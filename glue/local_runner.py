@@ -296,6 +296,8 @@ class Runner:
                 return
             with self.lock:
                 if run.stop_requested:
+                    # Stopped while queued: its record says so, and nothing runs it any more.
+                    self.runs.pop(run.run_id, None)
                     continue
                 self.active.add(run.run_id)
                 started = time.monotonic()
@@ -310,6 +312,10 @@ class Runner:
             finally:
                 with self.lock:
                     self.active.discard(run.run_id)
+                    # An ended run lives on in its record only: the runner lives as long as its worker,
+                    # and keeping every load's arguments would grow its memory with each one.
+                    if run.record.get("state") in FINAL_STATES:
+                        self.runs.pop(run.run_id, None)
 
     def cut_short(self, run: Run) -> bool:
         """Whether the run failed because this runner is shutting down (its Spark stops with it).

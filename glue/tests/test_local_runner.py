@@ -506,3 +506,38 @@ def test_runner_json_holds_the_token_readable_by_its_owner_only_from_its_first_b
     assert modes == [0o600], f"written as {[oct(m) for m in modes]} before it was renamed into place"
     assert (tmp_path / "runner.json").stat().st_mode & 0o777 == 0o600
     assert json.loads((tmp_path / "runner.json").read_text())["token"] == TOKEN
+
+
+def test_the_runner_forgets_each_run_once_it_ends_so_its_memory_does_not_grow_with_every_load(tmp_path: Path) -> None:
+    """A runner lives as long as its worker: every load of every cycle must not stay in its memory."""
+    runner = local_runner.Runner(str(tmp_path), str(tmp_path / "warehouse"), "lake")
+
+    def execute(run: Any, started: float) -> None:
+        runner.save(run, state="failed" if run.run_id.endswith("7") else "succeeded", finishedAt=local_runner.utc_now())
+
+    runner.execute = execute  # type: ignore[method-assign]
+    loop = threading.Thread(target=runner.load_loop, daemon=True)
+    loop.start()
+    args = {"source_database": "shop", "source_schema": "public", "source_table": "items", "result_path": str(tmp_path / "r.json")}
+    try:
+        for i in range(200):
+            runner.submit({"runId": f"run-{i}", "runToken": f"{i}-c:public.items", "args": args})
+        # One stopped while queued: it never runs, and is forgotten too.
+        held = threading.Event()
+        runner.execute = lambda run, started: (held.wait(30), execute(run, started))  # type: ignore[method-assign]
+        runner.submit({"runId": "run-held", "runToken": "h:public.items", "args": args})
+        runner.submit({"runId": "run-queued", "runToken": "q:public.items", "args": args})
+        assert runner.stop_run("run-queued") == {"runId": "run-queued", "state": "stopped"}
+        held.set()
+        deadline = time.monotonic() + 30
+        while runner.existing_state("run-held") not in local_runner.FINAL_STATES and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.2)
+        with runner.lock:
+            assert list(runner.runs) == [], f"{len(runner.runs)} ended runs kept in memory"
+        # Its record still refuses the run id a second time.
+        with pytest.raises(local_runner.BadRequest, match="already exists"):
+            runner.submit({"runId": "run-3", "runToken": "3-c:public.items", "args": args})
+    finally:
+        runner.shutdown(1)
+        loop.join(10)
