@@ -50,6 +50,10 @@ export const FIXTURE_COVERAGE: Record<string, Record<string, number>> = {
   // Two source workflows cancelled mid-cycle: one while its export runs, one while its tables load.
   'cancelled-sources': { WORKFLOW_EXECUTION_CANCELED: 2, WORKFLOW_EXECUTION_CANCEL_REQUESTED: 2 },
   'lists-by-reference': { START_CHILD_WORKFLOW_EXECUTION_INITIATED: 4, WORKFLOW_EXECUTION_UPDATE_ACCEPTED: 1 },
+  // An export that skips a table (it fails NotExported), then a rerun of it by update that reuses that export.
+  'export-skipped-rerun': { START_CHILD_WORKFLOW_EXECUTION_INITIATED: 3, WORKFLOW_EXECUTION_UPDATE_ACCEPTED: 1 },
+  // Two batches under a concurrency of twice the batch size (they ran one after the other).
+  'wide-concurrency': { START_CHILD_WORKFLOW_EXECUTION_INITIATED: 3, CHILD_WORKFLOW_EXECUTION_COMPLETED: 3 },
 };
 
 /** Saves the histories of these workflows and every workflow whose id starts with one of them. */
