@@ -54,6 +54,10 @@ export const FIXTURE_COVERAGE: Record<string, Record<string, number>> = {
   'export-skipped-rerun': { START_CHILD_WORKFLOW_EXECUTION_INITIATED: 3, WORKFLOW_EXECUTION_UPDATE_ACCEPTED: 1 },
   // Two batches under a concurrency of twice the batch size (they ran one after the other).
   'wide-concurrency': { START_CHILD_WORKFLOW_EXECUTION_INITIATED: 3, CHILD_WORKFLOW_EXECUTION_COMPLETED: 3 },
+  // Batches of 30 under an 8 KB limit: one commits them all (its outcomes inline), one is terminated and its commits are read back by reference.
+  'large-batches': { CHILD_WORKFLOW_EXECUTION_TERMINATED: 1, WORKFLOW_EXECUTION_TERMINATED: 1, CHILD_WORKFLOW_EXECUTION_COMPLETED: 3 },
+  // A batch terminated after its source was cancelled, and a source cancelled while its cycle read a dead batch's commits back.
+  'cancelled-batches': { WORKFLOW_EXECUTION_TERMINATED: 2, CHILD_WORKFLOW_EXECUTION_TERMINATED: 2, ACTIVITY_TASK_CANCEL_REQUESTED: 3, WORKFLOW_EXECUTION_CANCELED: 2 },
 };
 
 /** Saves the histories of these workflows and every workflow whose id starts with one of them. */
