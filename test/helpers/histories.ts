@@ -58,6 +58,8 @@ export const FIXTURE_COVERAGE: Record<string, Record<string, number>> = {
   'large-batches': { CHILD_WORKFLOW_EXECUTION_TERMINATED: 1, WORKFLOW_EXECUTION_TERMINATED: 1, CHILD_WORKFLOW_EXECUTION_COMPLETED: 3 },
   // A batch terminated after its source was cancelled, and a source cancelled while its cycle read a dead batch's commits back.
   'cancelled-batches': { WORKFLOW_EXECUTION_TERMINATED: 2, CHILD_WORKFLOW_EXECUTION_TERMINATED: 2, ACTIVITY_TASK_CANCEL_REQUESTED: 3, WORKFLOW_EXECUTION_CANCELED: 2 },
+  // A DynamoDB table's catch-up in three windows: the first export starts, the second is refused.
+  'dynamodb-start-refused': { ACTIVITY_TASK_FAILED: 1, WORKFLOW_EXECUTION_SIGNALED: 1, START_CHILD_WORKFLOW_EXECUTION_INITIATED: 4 },
 };
 
 /** Saves the histories of these workflows and every workflow whose id starts with one of them. */
