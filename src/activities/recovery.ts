@@ -78,8 +78,10 @@ export function recoveryActivities(deps: ActivityDeps) {
           if (commit?.cycleId !== input.cycleId || (commit.source !== undefined && commit.source !== input.source)) {
             return { outcome: { ...base, status: 'failed', error: { phase: 'load', message: `the cycle ended before ${entry.table} committed: ${input.error}`, type: 'CycleEnded', retryable: true } } };
           }
-          const result = entry.extract?.kind === 'dynamodb' ? undefined : await resultUnlessUnread(entry.table, () => resultOf(ports, input, entry, exported, settings.database, namespace, commit));
-          const load = entry.extract?.kind === 'dynamodb' ? dynamoFromLineage(input, entry, commit) : (result ?? fromLineage(entry, commit));
+          const dynamo = entry.extract?.kind === 'dynamodb';
+          const result = await resultUnlessUnread(entry.table, () => resultOf(ports, input, entry, exported, settings.database, namespace, commit));
+          // A DynamoDB load's result has its counts; the exports it read are the plan's, the export time reached its commit's.
+          const load = dynamo ? { ...(result ?? fromLineage(entry, commit)), ...pick(dynamoFromLineage(input, entry, commit), 'extract', 'dynamodb') } : (result ?? fromLineage(entry, commit));
           // Without the load's result JSON its counts are unknown (0 in `load`): verification must not hold the lake to them.
           const countsUnknown = entry.extract?.kind !== 'dynamodb' && !result;
           const recovered = { source: input.source, table: entry.table, lakeTable: entry.lakeTable, action: entry.action, exported, plan: entry, load, countsUnknown };
@@ -314,14 +316,15 @@ async function resultOf(
   namespace: string,
   commit: LakeCommit,
 ): Promise<LoadSummary | undefined> {
-  // A direct load has no export; its result is found all the same.
+  // A direct load has no export, a DynamoDB load its own exports (its commit records the last); its result is found all the same.
   const direct = plan.extract?.kind === 'direct';
-  if (!exported && !direct) return undefined;
+  const dynamo = plan.extract?.kind === 'dynamodb';
+  if (!exported && !direct && !dynamo) return undefined;
   const req = {
     source: input.source,
     cycleId: input.cycleId,
     runToken: runTokenFor(input.cycleId, plan.table),
-    ...(exported && !direct ? { exportId: exported.exportId, snapshotTime: commit.snapshotTime ?? '', exportLocation: exported.location } : {}),
+    ...(dynamo ? { exportId: commit.exportId ?? '', snapshotTime: commit.snapshotTime ?? '' } : exported && !direct ? { exportId: exported.exportId, snapshotTime: commit.snapshotTime ?? '', exportLocation: exported.location } : {}),
     database,
     plan,
     namespace,
@@ -330,6 +333,10 @@ async function resultOf(
   if (!r || r.cycleId !== input.cycleId || !r.committed || r.action === 'none') return undefined;
   const { action, committed, rowsRead, inserted, updated, deleted, rowCountAfter, cursorColumn, cursorValueAfter, snapshotId, schemaHash, finishedAt } = r;
   return { action, committed, rowsRead, inserted, updated, deleted, rowCountAfter, cursorColumn, cursorValueAfter, snapshotId, schemaHash, finishedAt, ...(r.extract === 'direct' ? { extract: r.extract } : {}), ...(r.window ? { window: r.window } : {}) };
+}
+
+function pick<T extends object, K extends keyof T>(o: T, ...keys: K[]): Pick<T, K> {
+  return Object.fromEntries(keys.filter((k) => o[k] !== undefined).map((k) => [k, o[k]])) as Pick<T, K>;
 }
 
 /** What the lake's lineage alone tells of a load; counts it does not record are 0. */

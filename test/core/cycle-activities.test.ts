@@ -193,6 +193,9 @@ describe('recovering a dead cycle', () => {
     const [a] = out.tables;
     assert.deepEqual([a?.status, a?.extract, a?.load?.extract], ['committed', 'dynamodb', 'dynamodb']);
     assert.deepEqual(a?.load?.dynamodb, { exportIds: [exportId], from: null, to: window.to, records: 0 });
+    // The load's result JSON is where a batch would have read it: its counts are the load's, not 0.
+    assert.deepEqual([a?.load?.action, a?.load?.inserted, a?.load?.rowsRead, a?.load?.rowCountAfter, a?.load?.snapshotId], ['create', 3, 3, 3, String(backend.state.lake['shop.a']!.snapshot)]);
+    assert.doesNotMatch(a?.reason ?? '', /result is missing/);
     // The ledger books it as a DynamoDB watermark at that export time, not as a direct or RDS one.
     const state = initialState();
     recordCycle(state, { cycleId: 'c12', source: 'shop', status: 'failed', tables: out.tables, warnings: [], startedAt: window.to, finishedAt: window.to }, 'wf', { kind: 'sync', requestIds: ['r1'] });
