@@ -4,7 +4,7 @@
  * commit back with one query each (Spark SQL locally, Athena on AWS) selecting the columns below.
  */
 import { PortError } from './errors';
-import type { LakeCommit } from './model';
+import type { CommitFigures, LakeCommit } from './model';
 
 /** The snapshot summary properties, by the LakeCommit field each one fills. */
 export const LINEAGE_PROPERTIES = {
@@ -12,7 +12,7 @@ export const LINEAGE_PROPERTIES = {
   exportId: 'lakesync.export-id',
   snapshotTime: 'lakesync.snapshot-time',
   cycleId: 'lakesync.cycle-id',
-} as const satisfies Record<Exclude<keyof LakeCommit, 'icebergSnapshotId' | 'committedAt'>, string>;
+} as const satisfies Record<Exclude<keyof LakeCommit, 'icebergSnapshotId' | 'committedAt' | 'written'>, string>;
 
 /** The column each lineage property is selected as (snake case, as SQL answers name them). */
 export const LINEAGE_COLUMNS = {
@@ -22,11 +22,29 @@ export const LINEAGE_COLUMNS = {
   cycleId: 'cycle_id',
 } as const satisfies Record<keyof typeof LINEAGE_PROPERTIES, string>;
 
-/** The lineage columns of a SELECT list; `property` reads one summary property in the engine's SQL. */
+/**
+ * The Iceberg snapshot summary counts a commit's figures come from (Iceberg's SnapshotSummary), by
+ * the column each is selected as.
+ */
+export const SUMMARY_COUNTS = {
+  added_records: 'added-records',
+  deleted_records: 'deleted-records',
+  deleted_data_files: 'deleted-data-files',
+  added_delete_files: 'added-delete-files',
+  removed_delete_files: 'removed-delete-files',
+  total_records: 'total-records',
+  total_delete_files: 'total-delete-files',
+} as const;
+
+/**
+ * The lineage columns of a SELECT list, then the commit's summary counts; `property` reads one
+ * summary property in the engine's SQL. The snapshot's `operation` and `parent_id` are selected by the caller.
+ */
 export function lineageSelectList(property: (name: string) => string): string {
-  return (Object.keys(LINEAGE_PROPERTIES) as (keyof typeof LINEAGE_PROPERTIES)[])
-    .map((field) => `${property(LINEAGE_PROPERTIES[field])} AS ${LINEAGE_COLUMNS[field]}`)
-    .join(', ');
+  return [
+    ...(Object.keys(LINEAGE_PROPERTIES) as (keyof typeof LINEAGE_PROPERTIES)[]).map((field) => `${property(LINEAGE_PROPERTIES[field])} AS ${LINEAGE_COLUMNS[field]}`),
+    ...Object.entries(SUMMARY_COUNTS).map(([column, name]) => `${property(name)} AS ${column}`),
+  ].join(', ');
 }
 
 /**
@@ -49,7 +67,37 @@ export function lakeCommitFromRow(row: Record<string, unknown>, subject: string)
     const value = text(row[column]);
     if (value !== undefined) commit[field] = value;
   }
+  const written = figuresFromRow(row);
+  if (written) commit.written = written;
   return commit;
+}
+
+/**
+ * The commit's figures; none when the row has no summary counts (a query without them) or one is
+ * not a count (then none of them is trusted).
+ */
+function figuresFromRow(row: Record<string, unknown>): CommitFigures | undefined {
+  if (!('operation' in row) || !('total_records' in row)) return undefined;
+  const counts: Partial<Record<keyof typeof SUMMARY_COUNTS, number | null>> = {};
+  for (const column of Object.keys(SUMMARY_COUNTS) as (keyof typeof SUMMARY_COUNTS)[]) {
+    const value = text(row[column]);
+    if (value === undefined) counts[column] = null;
+    else if (/^\d+$/.test(value) && Number.isSafeInteger(Number(value))) counts[column] = Number(value);
+    else return undefined;
+  }
+  const parent = text(row.parent_id);
+  return {
+    operation: text(row.operation) ?? null,
+    parentId: parent ?? null,
+    // Iceberg leaves a count of 0 out of the summary.
+    addedRecords: counts.added_records ?? 0,
+    deletedRecords: counts.deleted_records ?? 0,
+    deletedDataFiles: counts.deleted_data_files ?? 0,
+    addedDeleteFiles: counts.added_delete_files ?? 0,
+    removedDeleteFiles: counts.removed_delete_files ?? 0,
+    totalRecords: counts.total_records ?? null,
+    totalDeleteFiles: counts.total_delete_files ?? null,
+  };
 }
 
 function text(value: unknown): string | undefined {

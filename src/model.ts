@@ -434,6 +434,30 @@ export interface LakeCommit {
   /** ISO-8601 time of the source snapshot the export was taken from. */
   snapshotTime?: string;
   cycleId?: string;
+  /** What the commit wrote, from its Iceberg snapshot summary; absent where the backend does not read it. */
+  written?: CommitFigures;
+}
+
+/**
+ * An Iceberg commit's figures (its snapshot's operation, parent and summary counts). Iceberg leaves
+ * a count of 0 out of the summary: an absent added or deleted count is 0 here; an absent total is null.
+ */
+export interface CommitFigures {
+  /** append, overwrite, delete or replace; null when not recorded. */
+  operation: string | null;
+  /** The snapshot it was committed on; null for a commit that wrote a new table (a create, or a replace of the whole table). */
+  parentId: string | null;
+  /** Rows in the data files it added (added-records). */
+  addedRecords: number;
+  /** Rows in the data files it removed (deleted-records), and those files (deleted-data-files). */
+  deletedRecords: number;
+  deletedDataFiles: number;
+  /** Delete files it added and removed (row-level deletes of a merge-on-read write). */
+  addedDeleteFiles: number;
+  removedDeleteFiles: number;
+  /** Rows in the table's data files after it (total-records), and its delete files (total-delete-files). */
+  totalRecords: number | null;
+  totalDeleteFiles: number | null;
 }
 
 /** One ledger entry per table (DESIGN section 4). */
@@ -537,6 +561,11 @@ export type LoadSummary = Pick<
   Partial<Pick<LoadResult, 'nulledValues' | 'clampedValues' | 'warnings' | 'extract' | 'window'>> & {
     /** A DynamoDB load: the exports it read; `to` is the export time the table reached (its watermark). */
     dynamodb?: DynamoLoadExports;
+    /**
+     * A dead cycle's commit whose load result is missing, and whose Iceberg commit does not tell them
+     * (it updated or deleted rows, or replaced the table): `inserted`, `updated` and `deleted` are unknown (0 here).
+     */
+    changesUnknown?: true;
   };
 
 /** The DynamoDB exports one load read: ids oldest first, the export times covered (`from` null for a FULL export), their items or change records. */

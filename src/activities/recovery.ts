@@ -81,18 +81,19 @@ export function recoveryActivities(deps: ActivityDeps) {
           const dynamo = entry.extract?.kind === 'dynamodb';
           const result = await resultUnlessUnread(entry.table, () => resultOf(ports, input, entry, exported, settings.database, namespace, commit));
           // A DynamoDB load's result has its counts; the exports it read are the plan's, the export time reached its commit's.
-          const load = dynamo ? { ...(result ?? fromLineage(entry, commit)), ...pick(dynamoFromLineage(input, entry, commit), 'extract', 'dynamodb') } : (result ?? fromLineage(entry, commit));
+          let load: LoadSummary = dynamo ? { ...(result ?? fromLineage(entry, commit)), ...pick(dynamoFromLineage(input, entry, commit), 'extract', 'dynamodb') } : (result ?? fromLineage(entry, commit));
           // Without the load's result JSON its counts are unknown (0 in `load`): verification must not hold the lake to them.
           const countsUnknown = entry.extract?.kind !== 'dynamodb' && !result;
+          // What the lake commit recorded of what it wrote stands in for them, where it tells them exactly.
+          const written = result ? undefined : writtenBy(entry, commit);
+          if (written) load = { ...load, ...written.load };
           const recovered = { source: input.source, table: entry.table, lakeTable: entry.lakeTable, action: entry.action, exported, plan: entry, load, countsUnknown };
           const published = await carryingHeartbeatDetails(() => progress.details(), () => publishProblem(publish, recovered, settings), signal);
           const unpublished = published.error;
           // Without the result JSON, the rows the lake holds are those verification counted (when it counted the whole table).
           const counted = countsUnknown && published.rowCount !== undefined;
-          const unknown = counted
-            ? " (its load's result is missing or unreadable: its row count is the one verification counted in the lake; its change counts are unknown, shown as 0)"
-            : countsUnknown ? " (its load's result is missing or unreadable: its counts are unknown, shown as 0)" : '';
           const settledLoad = counted ? { ...load, rowCountAfter: published.rowCount! } : load;
+          const unknown = written ? ` (its load's result is missing or unreadable: ${written.told(counted ? 'verification' : undefined)})` : '';
           const outcome: TableOutcome = unpublished
             ? { ...base, status: 'failed', load, error: unpublished }
             : { ...base, status: 'committed', load: settledLoad, ...(settings.verify.enabled ? { verified: true } : {}), reason: `recovered from the lake's lineage${unknown}: ${input.error}`, finishedAt: commit.committedAt };
@@ -333,6 +334,50 @@ async function resultOf(
   if (!r || r.cycleId !== input.cycleId || !r.committed || r.action === 'none') return undefined;
   const { action, committed, rowsRead, inserted, updated, deleted, rowCountAfter, cursorColumn, cursorValueAfter, snapshotId, schemaHash, finishedAt } = r;
   return { action, committed, rowsRead, inserted, updated, deleted, rowCountAfter, cursorColumn, cursorValueAfter, snapshotId, schemaHash, finishedAt, ...(r.extract === 'direct' ? { extract: r.extract } : {}), ...(r.window ? { window: r.window } : {}) };
+}
+
+/**
+ * What a commit whose load's result is missing tells of its load, from the Iceberg figures its
+ * snapshot recorded: exact counts only. A commit that only added rows, of a load that never replaces
+ * the table, inserted exactly the rows it added and changed no other; one that also removed rows
+ * or wrote row-level deletes (a merge's updates and deletes), or may have replaced the whole table, does not
+ * tell its inserted, updated and deleted rows: they are marked unknown. The table's rows after it
+ * are its total, when no delete file hides some of them.
+ */
+function writtenBy(plan: PlanEntry, commit: LakeCommit): { load: Partial<LoadSummary>; told: (rowsBy?: 'verification') => string } {
+  const w = commit.written;
+  const onlyAdded = w !== undefined && w.deletedRecords === 0 && w.deletedDataFiles === 0 && w.addedDeleteFiles === 0 && w.removedDeleteFiles === 0;
+  const inserted = w && onlyAdded && neverReplaces(plan) ? w.addedRecords : undefined;
+  const rows = w && w.totalRecords !== null && w.totalDeleteFiles === 0 ? w.totalRecords : undefined;
+  const load: Partial<LoadSummary> = {
+    ...(inserted !== undefined ? { inserted, updated: 0, deleted: 0 } : { changesUnknown: true as const }),
+    ...(rows !== undefined ? { rowCountAfter: rows } : {}),
+  };
+  const told = (rowsBy?: 'verification'): string => {
+    const rowCount = rowsBy
+      ? 'its row count is the one verification counted in the lake'
+      : rows !== undefined
+        ? `its lake commit recorded ${rows} rows in the table`
+        : "its row count is unknown (shown as 0)";
+    if (inserted !== undefined) return `its lake commit recorded ${inserted} rows added and none updated or deleted; ${rowCount}`;
+    const why = w ? 'its lake commit replaced the table or changed rows, which does not tell them' : 'its lake commit records no counts';
+    return `its inserted, updated and deleted rows are unknown (${why}); ${rowCount}`;
+  };
+  return { load, told };
+}
+
+/**
+ * Whether a load of this plan entry never replaces the whole table, so that a commit of it that
+ * only added rows (a create, an append, a merge that only inserted) inserted exactly those: the load
+ * replaces an existing table whole only for a replace, a rebuild, a create asked of a table without
+ * key or cursor (glue/lakesync_glue/loader.py decide_action), or a DynamoDB FULL export.
+ */
+function neverReplaces(plan: PlanEntry): boolean {
+  if (plan.rebuild) return false;
+  if (plan.extract?.kind === 'dynamodb') return !plan.extract.exports.some((e) => e.type === 'FULL');
+  if (plan.extract?.kind === 'direct') return true;
+  if (plan.action === 'incremental' || plan.action === 'merge') return true;
+  return plan.action === 'create' && (plan.primaryKey.length > 0 || plan.cursor !== undefined);
 }
 
 function pick<T extends object, K extends keyof T>(o: T, ...keys: K[]): Pick<T, K> {

@@ -194,7 +194,7 @@ export function parentSnapshotSql(settings: Pick<AwsSettings, 'tableBucket'>, re
 export function lastCommitSql(settings: Pick<AwsSettings, 'tableBucket'>, namespace: string, lakeTable: string): string {
   const lineage = lineageSelectList((name) => `element_at(s.summary, '${name}')`);
   return (
-    `SELECT CAST(s.snapshot_id AS varchar) AS snapshot_id, to_iso8601(s.committed_at) AS committed_at, ${lineage} ` +
+    `SELECT CAST(s.snapshot_id AS varchar) AS snapshot_id, to_iso8601(s.committed_at) AS committed_at, s.operation AS operation, CAST(s.parent_id AS varchar) AS parent_id, ${lineage} ` +
     `FROM ${qualifiedTable(settings, namespace, `${lakeTable}$snapshots`)} s JOIN ${qualifiedTable(settings, namespace, `${lakeTable}$history`)} h ON h.snapshot_id = s.snapshot_id ` +
     // Ordered by the qualified column: the bare name would be the ISO-8601 text selected above.
     `WHERE h.is_current_ancestor AND element_at(s.summary, '${LINEAGE_PROPERTIES.cycleId}') IS NOT NULL ORDER BY s.committed_at DESC LIMIT 1`

@@ -53,6 +53,7 @@ export function valueChangesText(t: { nulledValues?: Record<string, number> | un
   return [part(t.nulledValues, 'stored as NULL'), part(t.clampedValues, 'clamped to the lake range')].filter(Boolean).join('; ');
 }
 
-export function rowsText(rows: { inserted: number; updated: number; deleted: number } | undefined): string {
+export function rowsText(rows: { inserted: number; updated: number; deleted: number; changesUnknown?: true } | undefined): string {
+  if (rows?.changesUnknown) return 'unknown';
   return rows ? `+${rows.inserted} ~${rows.updated} -${rows.deleted}` : '';
 }

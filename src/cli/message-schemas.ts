@@ -269,6 +269,10 @@ const tableOutcome = z
           .object({ exportIds: z.array(z.string()), from: z.string().nullable(), to: z.string(), records: z.number() })
           .optional()
           .describe('A DynamoDB load: the exports it read, oldest first (from is null for a full export); to is the export time the table reached'),
+        changesUnknown: z
+          .literal(true)
+          .optional()
+          .describe("A dead cycle's commit whose load result is missing and whose lake commit does not tell them: inserted, updated and deleted are unknown (0 here), as the outcome's reason says"),
       })
       .optional(),
     verified: z.boolean().optional(),

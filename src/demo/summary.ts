@@ -26,7 +26,7 @@ function line(t: TableOutcome, comparison: TableComparison | undefined): TableLi
     table: t.table,
     action: t.load?.action ?? t.action,
     status: t.status,
-    ...(t.load ? { inserted: t.load.inserted, updated: t.load.updated, deleted: t.load.deleted } : {}),
+    ...(t.load && !t.load.changesUnknown ? { inserted: t.load.inserted, updated: t.load.updated, deleted: t.load.deleted } : {}),
     ...(t.verified !== undefined ? { verified: t.verified } : {}),
     ...(comparison ? { lakeEqualsSource: comparison.equal } : {}),
     ...(seconds !== undefined ? { seconds } : {}),

@@ -13,6 +13,7 @@ import type {
   ExportStatus,
   GrantOutcome,
   GrantRequest,
+  CommitFigures,
   LakeCommit,
   LiveLoadRun,
   LoadRequest,
@@ -719,6 +720,21 @@ export class FakeBackend {
       const maxCursor = run.window ? run.window.to : this.sourceRowCount(run.table);
       const snapshot = (prev?.snapshot ?? 0) + 1;
       const { request } = run;
+      // Its Iceberg figures: a new table (or a FULL export's replace) is written whole; rows gained are
+      // appended; rows lost are a merge-on-read write (a delete file, whose rows the total still counts).
+      const whole = !prev || (run.dynamo?.full ?? false) || request.plan.action === 'replace';
+      const before = whole ? 0 : prev.rows;
+      const written: CommitFigures = {
+        operation: rows >= before ? 'append' : 'overwrite',
+        parentId: whole ? null : String(prev.snapshot),
+        addedRecords: Math.max(0, rows - before),
+        deletedRecords: 0,
+        deletedDataFiles: 0,
+        addedDeleteFiles: rows >= before ? 0 : 1,
+        removedDeleteFiles: 0,
+        totalRecords: Math.max(rows, before),
+        totalDeleteFiles: rows >= before ? 0 : 1,
+      };
       // Every commit records its lineage in the snapshot summary, as the job does.
       const lastCommit: LakeCommit = {
         icebergSnapshotId: String(snapshot),
@@ -727,6 +743,7 @@ export class FakeBackend {
         ...(request.exportId ? { exportId: request.exportId } : {}),
         ...(request.snapshotTime ? { snapshotTime: request.snapshotTime } : {}),
         cycleId: request.cycleId,
+        written,
       };
       s.lake[run.lakeTable] = { rows, snapshot, rowsAt: { ...prev?.rowsAt, [snapshot]: rows }, lastCommit, maxCursor };
     });

@@ -68,7 +68,7 @@ export function lastCommitSql(namespace: string, table: string): string {
   const lineage = lineageSelectList((name) => `s.summary['${name}']`);
   const meta = (name: string) => sparkName(LAKE_CATALOG, namespace, table, name);
   return (
-    `SELECT CAST(s.snapshot_id AS STRING) AS snapshot_id, s.committed_at, ${lineage} FROM ${meta('snapshots')} s ` +
+    `SELECT CAST(s.snapshot_id AS STRING) AS snapshot_id, s.committed_at, s.operation AS operation, CAST(s.parent_id AS STRING) AS parent_id, ${lineage} FROM ${meta('snapshots')} s ` +
     `JOIN ${meta('history')} h ON h.snapshot_id = s.snapshot_id ` +
     `WHERE h.is_current_ancestor AND s.summary['${LINEAGE_PROPERTIES.cycleId}'] IS NOT NULL ORDER BY s.committed_at DESC LIMIT 1`
   );

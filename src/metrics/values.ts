@@ -117,7 +117,7 @@ function lastLoadCounts(status: SourceStatus, table: TableName, watermark: Water
     const result = readableResult(inputs.cycleResult(cycle.workflowId));
     const load = result?.tables.find((t) => t.table === table && t.status === 'committed')?.load;
     if (!load) continue;
-    return load.finishedAt === watermark.loadedAt ? { inserted: load.inserted, updated: load.updated, deleted: load.deleted } : undefined;
+    return load.finishedAt === watermark.loadedAt && !load.changesUnknown ? { inserted: load.inserted, updated: load.updated, deleted: load.deleted } : undefined;
   }
   return undefined;
 }

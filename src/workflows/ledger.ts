@@ -747,7 +747,8 @@ function tableSummary(t: TableOutcome): TableSummary {
     action: t.load?.action ?? t.action,
     ...(t.error ? { error: t.error } : {}),
     ...(t.reason ? { reason: t.reason } : {}),
-    ...(t.load ? { inserted: t.load.inserted, updated: t.load.updated, deleted: t.load.deleted } : {}),
+    // Counts a recovered commit does not know are left out, not shown as 0.
+    ...(t.load && !t.load.changesUnknown ? { inserted: t.load.inserted, updated: t.load.updated, deleted: t.load.deleted } : {}),
     ...(t.verified !== undefined ? { verified: t.verified } : {}),
     ...(t.load?.nulledValues ? { nulledValues: t.load.nulledValues } : {}),
     ...(t.load?.clampedValues ? { clampedValues: t.load.clampedValues } : {}),

@@ -11,6 +11,7 @@ import { type RecoveredCycle, recoveryActivities } from '../../src/activities/re
 import { parseConfig } from '../../src/config/load';
 import { FakeBackend } from '../../src/fake/ports';
 import { cycleManifestKeys, runTokenFor, tableExportIdFor } from '../../src/ids';
+import { cycleTableLines } from '../../src/cli/cycle-report';
 import { initialState, recordCycle } from '../../src/workflows/ledger';
 import type { DiscoverySummary, ExportRef, LoadRequest, PlanEntry, PlanSummary } from '../../src/model';
 import { textBytes } from '../../src/payload-text';
@@ -196,6 +197,15 @@ describe('recovering a dead cycle', () => {
     // The load's result JSON is where a batch would have read it: its counts are the load's, not 0.
     assert.deepEqual([a?.load?.action, a?.load?.inserted, a?.load?.rowsRead, a?.load?.rowCountAfter, a?.load?.snapshotId], ['create', 3, 3, 3, String(backend.state.lake['shop.a']!.snapshot)]);
     assert.doesNotMatch(a?.reason ?? '', /result is missing/);
+    // Without it, a FULL export's commit (a create or a replace of the whole table) tells its rows, not its changes.
+    const readResult = ports.load.readResult.bind(ports.load);
+    ports.load.readResult = async (location) => {
+      throw new PortError('not-found', 'NoSuchKey', `no load result at ${location}`);
+    };
+    const [unread] = ((await new MockActivityEnvironment().run(recoverCycleOutcomes, { source: 'shop', cycleId: 'c12', error: 'terminated' })) as RecoveredCycle).tables;
+    assert.deepEqual([unread?.status, unread?.load?.changesUnknown, unread?.load?.rowCountAfter], ['committed', true, 3]);
+    assert.match(unread?.reason ?? '', /its inserted, updated and deleted rows are unknown .*; its lake commit recorded 3 rows in the table/);
+    ports.load.readResult = readResult;
     // The ledger books it as a DynamoDB watermark at that export time, not as a direct or RDS one.
     const state = initialState();
     recordCycle(state, { cycleId: 'c12', source: 'shop', status: 'failed', tables: out.tables, warnings: [], startedAt: window.to, finishedAt: window.to }, 'wf', { kind: 'sync', requestIds: ['r1'] });
@@ -336,10 +346,32 @@ describe('recovering a dead cycle', () => {
     const out = (await new MockActivityEnvironment().run(recoverCycleOutcomes, { source: 'shop', cycleId: 'c23', error: 'terminated' })) as RecoveredCycle;
     assert.deepEqual(out.tables.map((t) => [t.table, t.status, t.verified]), plans.map((p) => [p.table, 'committed', true]));
     assert.deepEqual(out.tables.map((t) => t.load?.rowCountAfter), [100, 100, 100], 'the lake holds 100 rows each, verified, but the watermark says otherwise');
-    assert.match(out.tables[0]?.reason ?? '', /its row count is the one verification counted in the lake; its change counts are unknown, shown as 0/);
+    assert.match(out.tables[0]?.reason ?? '', /its lake commit recorded 100 rows added and none updated or deleted; its row count is the one verification counted in the lake/);
     const state = initialState();
     recordCycle(state, { cycleId: 'c23', source: 'shop', status: 'failed', export: e9, snapshot: { snapshotId: 's9', createdAt: '2025-02-01T00:00:00.000Z', adopted: true }, tables: out.tables, warnings: [], startedAt: '', finishedAt: '' }, 'wf', { kind: 'sync', requestIds: ['r1'] });
     assert.equal(state.ledger['public.a']?.rowCount, 100);
+  });
+
+  test("a replace the dead cycle committed, its load's result missing: its changes are shown as unknown, not as 0, and its rows are the lake's", async () => {
+    const { backend, ports, recoverCycleOutcomes } = setup();
+    await exportE9(ports);
+    const replace = planEntry({ table: 'public.a', lakeTable: 'a', action: 'replace' });
+    await commitLoad(ports, 'c24', { ...replace, action: 'create' }, { ...e9, exportId: 'e8' }, '2025-01-01T00:00:00.000Z');
+    await ports.manifests.put(cycleManifestKeys.plan('c25'), [replace]);
+    await ports.manifests.put(cycleManifestKeys.export('c25'), e9);
+    await commitLoad(ports, 'c25', replace, e9, '2025-02-01T00:00:00.000Z');
+    assert.equal(backend.state.lake['shop.a']?.lastCommit?.written?.parentId, null, 'a replace writes the table anew');
+    ports.load.readResult = async (location) => {
+      throw new PortError('not-found', 'NoSuchKey', `no load result at ${location}`);
+    };
+    const [a] = ((await new MockActivityEnvironment().run(recoverCycleOutcomes, { source: 'shop', cycleId: 'c25', error: 'terminated' })) as RecoveredCycle).tables;
+    assert.deepEqual([a?.status, a?.load?.changesUnknown, a?.load?.rowCountAfter], ['committed', true, 100]);
+    assert.match(a?.reason ?? '', /its inserted, updated and deleted rows are unknown \(its lake commit replaced the table or changed rows, which does not tell them\); its row count is the one verification counted in the lake/);
+    assert.deepEqual(cycleTableLines({ cycleId: 'c25', source: 'shop', status: 'failed', tables: [a!], warnings: [], startedAt: '', finishedAt: '' })[1]?.split(/\s+/).slice(0, 4), ['public.a', 'committed', 'replace', 'unknown']);
+    const state = initialState();
+    recordCycle(state, { cycleId: 'c25', source: 'shop', status: 'failed', export: e9, snapshot: { snapshotId: 's9', createdAt: '2025-02-01T00:00:00.000Z', adopted: true }, tables: [a!], warnings: [], startedAt: '', finishedAt: '' }, 'wf', { kind: 'sync', requestIds: ['r1'] });
+    const summary = state.lastCycle?.tables[0];
+    assert.deepEqual([summary?.inserted, summary?.updated, summary?.deleted, state.ledger['public.a']?.rowCount], [undefined, undefined, undefined, 100], 'the status leaves out counts nobody knows');
   });
 
   test("an incremental table the dead cycle committed, its load's result missing, is verified with what the lake tells: committed, its watermark advanced", async () => {
@@ -372,10 +404,14 @@ describe('recovering a dead cycle', () => {
       assert.equal(t.verified, true);
       assert.match(t.reason ?? '', /its load's result is missing/);
     }
+    // What each commit wrote is in its Iceberg snapshot summary: 30 rows appended to a, 25 to events.
+    assert.deepEqual(out.tables.map((t) => [t.table, t.load?.inserted, t.load?.updated, t.load?.deleted, t.load?.rowCountAfter]), [['public.a', 30, 0, 0, 130], ['public.events', 25, 0, 0, 125]]);
+    assert.match(out.tables[0]?.reason ?? '', /its load's result is missing or unreadable: its lake commit recorded 30 rows added and none updated or deleted; its lake commit recorded 130 rows in the table\)/);
     const state = initialState();
     recordCycle(state, { cycleId: 'c20', source: 'shop', status: 'failed', export: e9, snapshot: { snapshotId: 's9', createdAt: '2025-02-01T00:00:00.000Z', adopted: true }, tables: out.tables, warnings: [], startedAt: '', finishedAt: '' }, 'wf', { kind: 'sync', requestIds: ['r1'] });
     assert.deepEqual(Object.keys(state.failed), []);
     assert.deepEqual([state.ledger['public.a']?.exportId, state.ledger['public.events']?.extract], ['e9', 'direct']);
+    assert.deepEqual([state.ledger['public.a']?.rowCount, state.ledger['public.events']?.rowCount], [130, 125]);
 
     // More rows than the export holds are still refused, with the bound that was broken.
     backend.setWrongCounts([{ table: 'public.a', rowCountAfter: 260 }]);

@@ -125,7 +125,16 @@ describe('loads, verification and queries through the load runner', () => {
     assert.ok(commit && Math.abs(Date.now() - Date.parse(commit.committedAt)) < 3_600_000, JSON.stringify(commit));
     assert.deepEqual(
       { ...commit, committedAt: '' },
-      { icebergSnapshotId: created.snapshotId, committedAt: '', source: 'shop', exportId: 'ls-shop-1', snapshotTime: SNAPSHOT_TIME, cycleId: 'c1' },
+      {
+        icebergSnapshotId: created.snapshotId,
+        committedAt: '',
+        source: 'shop',
+        exportId: 'ls-shop-1',
+        snapshotTime: SNAPSHOT_TIME,
+        cycleId: 'c1',
+        // What Iceberg's snapshot summary records of the create: a new table of 600 rows.
+        written: { operation: 'append', parentId: null, addedRecords: 600, deletedRecords: 0, deletedDataFiles: 0, addedDeleteFiles: 0, removedDeleteFiles: 0, totalRecords: 600, totalDeleteFiles: 0 },
+      },
     );
     assert.equal(await ports.lake.lastCommit!('shop', 'no_such_table'), undefined);
   });
@@ -182,6 +191,9 @@ describe('loads, verification and queries through the load runner', () => {
     const appended = await load(second, 21, { ...events, action: 'incremental' });
     assert.equal(appended.status, 'succeeded', JSON.stringify(appended.error));
     assert.deepEqual([appended.action, appended.inserted, appended.committed], ['incremental', 20, true]);
+    // Its commit's snapshot summary records the 20 rows it appended to the create, and nothing removed.
+    const { operation, parentId, addedRecords, deletedRecords, addedDeleteFiles, totalRecords, totalDeleteFiles } = (await ports.lake.lastCommit!('shop', 'events'))!.written!;
+    assert.deepEqual({ operation, parentId, addedRecords, deletedRecords, addedDeleteFiles, totalRecords, totalDeleteFiles }, { operation: 'append', parentId: createdEvents.snapshotId, addedRecords: 20, deletedRecords: 0, addedDeleteFiles: 0, totalRecords: 520, totalDeleteFiles: 0 });
     const input = { source: 'shop', table: 'public.events', lakeTable: 'events', action: 'incremental' as const, export: second, load: appended };
     const outcome = await verify(input);
     assert.deepEqual(outcome.checks[0], { name: `rows snapshot ${appended.snapshotId} added to snapshot ${createdEvents.snapshotId}`, expected: '20', actual: '20', passed: true });
@@ -227,6 +239,9 @@ describe('loads, verification and queries through the load runner', () => {
     assert.equal(approved.deleted, 450);
     assert.equal(approved.updated, 3);
     assert.equal(approved.rowCountAfter, 150);
+    // A merge's updates and deletes are row-level deletes: its commit does not tell its counts, nor (its deletes pending) the table's rows.
+    const merged = (await ports.lake.lastCommit!('shop', 'order_items'))!.written!;
+    assert.ok(merged.addedDeleteFiles > 0 && merged.totalDeleteFiles! > 0 && merged.totalRecords !== 150, JSON.stringify(merged));
   });
 
   test('a second client (the CLI) attaches to the running runner instead of starting Spark again', async () => {
