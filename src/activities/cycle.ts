@@ -10,6 +10,8 @@ import { directExtract } from '../config/direct';
 import type { SourceConfig } from '../config/schema';
 import { type ActivityDeps, findManifest, sourceOf, step } from './deps';
 import { storedIfLarge } from './stored-parts';
+import { costBasis } from './load';
+import { tableCost } from '../cost/ledger';
 import type { DiscoveredTable } from '../model';
 
 export function cycleActivities(deps: ActivityDeps) {
@@ -201,9 +203,10 @@ export function cycleActivities(deps: ActivityDeps) {
           };
         });
         const planRef = await ports.manifests.put(cycleManifestKeys.plan(cycleId), planned.entries);
+        const refused = await refusedExportCost(ports, settings, source, cycleId, discovered, planned.notLoaded);
         const items: PlanItems = {
           load: planned.entries.flatMap((e): LoadItem[] => (e.action === 'skip' ? [] : [loadItem(e, e.action, settings)])),
-          notLoaded: [...planned.notLoaded, ...notInExport],
+          notLoaded: [...refused, ...notInExport],
         };
         const itemsRef = await storedIfLarge(ports, cycleManifestKeys.planItems(cycleId), items, payloadInlineBytes);
         return itemsRef ? { planRef, load: [], notLoaded: [], itemsRef } : { planRef, ...items };
@@ -236,6 +239,22 @@ export interface ExcludedTable {
 }
 
 /** What the batch needs of a plan entry: a DynamoDB table carries its export windows. */
+/**
+ * The tables refused at plan, each with the cost of its part of this cycle's own RDS export: the
+ * export took it before the plan refused it, and RDS billed its GB. A reused export (a rerun) cost
+ * nothing this cycle; a table without a size in the export's listing stays without a cost.
+ */
+async function refusedExportCost(ports: Ports, settings: SourceConfig, source: string, cycleId: string, discovered: DiscoveredTable[], notLoaded: TableOutcome[]): Promise<TableOutcome[]> {
+  if (!notLoaded.some((t) => t.status === 'failed' && !t.extract)) return notLoaded;
+  const exported = await findManifest<ExportRef>(ports, cycleManifestKeys.export(cycleId));
+  if (exported?.exportId !== exportIdFor(source, cycleId)) return notLoaded;
+  const sizes = new Map(discovered.map((t) => [t.table, t.sizeGB]));
+  return notLoaded.map((t) => {
+    const gb = t.status === 'failed' && !t.extract && !t.cost ? sizes.get(t.table) : undefined;
+    return gb === undefined ? t : { ...t, cost: tableCost(costBasis(settings), undefined, [{ kind: 'rds', gb }], settings.cost) };
+  });
+}
+
 function loadItem(e: PlanEntry, action: LoadAction, settings: SourceConfig): LoadItem {
   const base = { table: e.table, lakeTable: e.lakeTable, action };
   if (e.extract?.kind === 'dynamodb') return { ...base, extract: 'dynamodb', exports: e.extract.exports };

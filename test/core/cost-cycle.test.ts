@@ -112,6 +112,25 @@ describe('cost ledger on a real Temporal server', () => {
 
     await recordHistories(w.client, 'cost-ledger', [`lakesync/${SOURCE}`]);
   });
+
+  test("a table that fails at plan keeps the cost of its part of the cycle's export: RDS exported it and billed its GB", async () => {
+    const planQueue = uniqueQueue('plancosts');
+    // A tables key that differs from public.c only in case: public.c is refused at plan, after the export took it.
+    const planned = await startFakeWorker(fakeConfig(planQueue, { tables: TABLES }, { tables: { 'public.C': { action: 'replace' } } }, 'plancosts'), { tables: TABLES, latencyMs: 20, dpuSecondsPerRun: 90, exportGBPerTable: 2 });
+    try {
+      const handle = await startSource(planned.client, planQueue, 'plancosts');
+      const first = await waitForCycles(handle, 1);
+      const result = await planned.client.workflow.getHandle<() => Promise<CycleResult>>(first.lastCycle!.workflowId).result();
+      const c = result.tables.find((t) => t.table === 'public.c');
+      assert.deepEqual([c?.status, c?.error?.phase, c?.error?.type], ['failed', 'plan', 'InvalidTableSettings']);
+      assert.deepEqual(c?.cost, { basis: 'modelled', exportGB: 2, exportUsd: 0.02 }, 'its export GB were billed');
+      assert.deepEqual(result.cost, { basis: 'modelled', tables: 3, dpuSeconds: 180, glueUsd: 0.022, exportGB: 6, exportUsd: 0.06, usd: 0.082 });
+      assert.deepEqual(first.recentCycles[0]!.cost, result.cost);
+      await handle.terminate('test done');
+    } finally {
+      await planned.stop();
+    }
+  });
 });
 
 /** The export ids of orders' windows in a cycle of ddbcosts (up to 30). */
