@@ -5,12 +5,15 @@
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { cycleManifestKeys, runTokenFor, tableExportIdFor } from '../ids';
-import type { ExportRef, JsonRef, LakeCommit, LoadSummary, PlanEntry, SnapshotRef, TableError, TableName, TableOutcome, VerifyOutcome } from '../model';
+import { tableCost } from '../cost/ledger';
+import type { SourceConfig } from '../config/schema';
+import { cycleManifestKeys, exportIdFor, runTokenFor, tableExportIdFor } from '../ids';
+import type { DiscoveredTable, ExportRef, JsonRef, LakeCommit, LoadSummary, PlanEntry, SnapshotRef, TableCost, TableError, TableName, TableOutcome, VerifyOutcome } from '../model';
 import type { Ports } from '../ports';
 import type { ReusableExport } from '../workflows/messages';
 import { RECOVERY_ATTEMPTS } from '../workflows/options';
 import { type ActivityDeps, failure, findManifest, sourceOf, step, unlessNotFound } from './deps';
+import { costBasis } from './load';
 import { publishActivities, type VerifyTableInput } from './publish';
 import { RecoveryProgress, type SettledTable } from './recovery-progress';
 import { carryingHeartbeatDetails } from './verify';
@@ -116,7 +119,8 @@ export function recoveryActivities(deps: ActivityDeps) {
           return { outcome: { ...base, status: 'failed', error: { phase: 'load', message, type: 'RecoveryOutOfTime', retryable: true } } };
         };
         const settled = await settleAll(entries, progress, settleTable, time, outOfTime);
-        const tables = settled.map((s) => s.outcome);
+        const exportCosts = await ownExportCosts(ports, settings, input, exported);
+        const tables = settled.map((s) => withExportCost(s.outcome, exportCosts));
         const commits = settled.flatMap((s) => (s.commit ? [s.commit] : []));
         const snapshot = exported ? await snapshotOf(ports, exported, input.reuse, commits) : undefined;
         // Its heartbeats keep the progress: an attempt that fails while storing goes on from the tables settled.
@@ -126,6 +130,34 @@ export function recoveryActivities(deps: ActivityDeps) {
       });
     },
   };
+}
+
+/**
+ * The cost of each table's part of the dead cycle's own RDS export, by table: the export was
+ * billed whether or not the table committed, and the outcomes the dead batch held (with their
+ * costs) are lost. Empty for a reused export (the cycle that took it paid for it), and when the
+ * sizes cannot be read (the costs then leave them out, as a load's does).
+ */
+async function ownExportCosts(ports: Ports, settings: SourceConfig, input: RecoverCycleInput, exported: ExportRef | undefined): Promise<Map<TableName, TableCost>> {
+  const costs = new Map<TableName, TableCost>();
+  if (!exported || exported.exportId !== exportIdFor(input.source, input.cycleId)) return costs;
+  let discovered: DiscoveredTable[] | undefined;
+  try {
+    discovered = await findManifest<DiscoveredTable[]>(ports, cycleManifestKeys.discovery(input.cycleId));
+  } catch (err) {
+    retryIfPassing(err);
+    Context.current().log.warn("the export sizes of the cycle's tables are unknown: their costs leave them out", { cycleId: input.cycleId, error: String(err) });
+  }
+  for (const t of discovered ?? []) {
+    if (t.sizeGB !== undefined) costs.set(t.table, tableCost(costBasis(settings), undefined, [{ kind: 'rds', gb: t.sizeGB }], settings.cost));
+  }
+  return costs;
+}
+
+/** An RDS export table's outcome with the cost of its part of the export, when known. */
+function withExportCost(outcome: TableOutcome, costs: Map<TableName, TableCost>): TableOutcome {
+  const cost = outcome.extract || outcome.cost ? undefined : costs.get(outcome.table);
+  return cost ? { ...outcome, cost } : outcome;
 }
 
 /** What every outcome of a planned table starts with, committed or failed. */

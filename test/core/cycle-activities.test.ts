@@ -10,7 +10,7 @@ import { loadRequestFor } from '../../src/activities/load';
 import { type RecoveredCycle, recoveryActivities } from '../../src/activities/recovery';
 import { parseConfig } from '../../src/config/load';
 import { FakeBackend } from '../../src/fake/ports';
-import { cycleManifestKeys, runTokenFor, tableExportIdFor } from '../../src/ids';
+import { cycleManifestKeys, exportIdFor, runTokenFor, tableExportIdFor } from '../../src/ids';
 import { cycleTableLines } from '../../src/cli/cycle-report';
 import { initialState, recordCycle } from '../../src/workflows/ledger';
 import type { DiscoverySummary, ExportRef, LoadRequest, PlanEntry, PlanSummary } from '../../src/model';
@@ -107,6 +107,32 @@ describe('recovering a dead cycle', () => {
   const plans = ['a', 'b', 'c'].map((t) => planEntry({ table: `public.${t}`, lakeTable: t, action: 'create', primaryKey: ['id'] }));
   /** Export e9 as the fake backend made it: recovery verifies a recovered commit against its files. */
   const exportE9 = (ports: Ports) => ports.export.startExport({ source: 'shop', exportId: 'e9', snapshot: { snapshotId: 's9', createdAt: '2025-02-01T00:00:00.000Z', adopted: false } });
+
+  test("a dead cycle's own export was billed: each table it planned keeps its export GB, committed or not; a reused export costs nothing again", async () => {
+    const backend = new FakeBackend({ tables: TABLES, latencyMs: 0, exportGBPerTable: 2 });
+    const ports = backend.ports();
+    const { recoverCycleOutcomes } = recoveryActivities({ config, portsFor: () => ports });
+    const own: ExportRef = { ...e9, exportId: exportIdFor('shop', 'c26') };
+    await ports.export.startExport({ source: 'shop', exportId: own.exportId, snapshot: { snapshotId: 's9', createdAt: '2025-02-01T00:00:00.000Z', adopted: false } });
+    const discovered = await ports.discover.discover(own);
+    assert.deepEqual(discovered.tables.map((t) => t.sizeGB).slice(0, 3), [2, 2, 2]);
+    await ports.manifests.put(cycleManifestKeys.discovery('c26'), discovered.tables);
+    await ports.manifests.put(cycleManifestKeys.plan('c26'), plans);
+    await ports.manifests.put(cycleManifestKeys.export('c26'), own);
+    await commitLoad(ports, 'c26', plans[0]!, own, '2025-02-01T00:00:00.000Z');
+    const out = (await new MockActivityEnvironment().run(recoverCycleOutcomes, { source: 'shop', cycleId: 'c26', error: 'terminated' })) as RecoveredCycle;
+    const exportCost = { basis: 'modelled', exportGB: 2, exportUsd: 0.02 };
+    assert.deepEqual(out.tables.map((t) => [t.table, t.status, t.cost]), [['public.a', 'committed', exportCost], ['public.b', 'failed', exportCost], ['public.c', 'failed', exportCost]]);
+    const state = initialState();
+    recordCycle(state, { cycleId: 'c26', source: 'shop', status: 'failed', export: own, tables: out.tables, warnings: [], startedAt: '', finishedAt: '' }, 'wf', { kind: 'sync', requestIds: ['r1'] });
+    assert.deepEqual(state.recentCycles[0]?.cost, { basis: 'modelled', tables: 3, exportGB: 6, exportUsd: 0.06, usd: 0.06 });
+
+    // A rerun that reused it: its export was paid for by the cycle that took it.
+    await ports.manifests.put(cycleManifestKeys.plan('c27'), plans);
+    await ports.manifests.put(cycleManifestKeys.discovery('c27'), discovered.tables);
+    const reused = (await new MockActivityEnvironment().run(recoverCycleOutcomes, { source: 'shop', cycleId: 'c27', error: 'terminated', reuse: { cycleId: 'c26', export: own, snapshot: { snapshotId: 's9', createdAt: '2025-02-01T00:00:00.000Z', adopted: true } } })) as RecoveredCycle;
+    assert.deepEqual(reused.tables.map((t) => t.cost), [undefined, undefined, undefined]);
+  });
 
   test('a table whose newest lake commit carries the cycle id is committed, every other planned table failed with the cycle error', async () => {
     const { backend, ports, recoverCycleOutcomes } = setup();

@@ -75,7 +75,7 @@ export function costReportLines(report: CostReport, prices: CostPrices): string[
   if (failed.length > 0) {
     lines.push(
       '',
-      `${failed.length} failed cycle(s) (${failed.map((c) => c.cycleId).join(', ')}): a cycle that stopped or died counts only the loads whose results it recorded; loads it lost track of were billed all the same (their Glue runs and exports are not in these figures)`,
+      `${failed.length} failed cycle(s) (${failed.map((c) => c.cycleId).join(', ')}): a cycle that stopped or died counts only the loads whose results it recorded; loads it lost track of were billed all the same (their Glue runs are not in these figures; the GB of a dead cycle's own RDS export are)`,
     );
   }
   const bases = [...new Set([...report.cycles.flatMap((c) => (c.cost ? [c.cost.basis] : []))])];
