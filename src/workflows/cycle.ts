@@ -64,6 +64,9 @@ const DELETE_READ_LISTS = 'delete-read-lists';
 /** Patch: a delete of such a list that fails is logged; the cycle goes on (it failed the cycle). */
 const READ_LIST_DELETE_BEST_EFFORT = 'read-list-delete-best-effort';
 
+/** Patch: a dead batch's tables that stay failed keep the cost recovery found for them, their part of the cycle's export (they had none). */
+const DEAD_BATCH_EXPORT_COST = 'dead-batch-failed-tables-keep-export-cost';
+
 /** Patch: a failed check of a rerun's reused export fails the cycle in its export phase (it said settings). */
 const REUSE_CHECK_IN_EXPORT_PHASE = 'reuse-check-in-export-phase';
 
@@ -343,7 +346,12 @@ async function withCommitted(input: CycleInput, items: LoadItem[], failed: Table
     }
     // A commit recovery could not grant or verify is failed in that phase, with recovery's error.
     const known = new Map(tables.filter((t) => t.status === 'committed' || t.error?.phase === 'grant' || t.error?.phase === 'verify').map((t) => [t.table, t]));
-    return failed.map((f) => known.get(f.table) ?? f);
+    // The others stay failed, with the cost recovery found for them: the cycle's export was billed for them too.
+    const costs = patched(DEAD_BATCH_EXPORT_COST) ? new Map(tables.flatMap((t) => (t.cost ? [[t.table, t.cost] as const] : []))) : undefined;
+    return failed.map((f) => {
+      const cost = costs?.get(f.table);
+      return known.get(f.table) ?? (cost && !f.cost ? { ...f, cost } : f);
+    });
   } catch (err) {
     // Cancelled with the cycle while it read them: read again out of the cancelled scope, else the batch's commits go unrecorded.
     if (isCancellation(err) && CancellationScope.current().consideredCancelled && patched(BATCH_RECOVERY_AFTER_CANCEL)) {

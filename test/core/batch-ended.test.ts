@@ -24,7 +24,7 @@ describe('a batch that ends without a result', () => {
     env = await startTestServer();
     // Three loads finish at once, three run long enough for the batch to be terminated meanwhile.
     const latencyMsByTable = Object.fromEntries([...FAST.map((t) => [t, 50]), ...SLOW.map((t) => [t, 20_000])]);
-    w = await startFakeWorker(fakeConfig(queue, { tables: 6 }, {}, 'batchend'), { tables: 6, latencyMsByTable });
+    w = await startFakeWorker(fakeConfig(queue, { tables: 6 }, {}, 'batchend'), { tables: 6, latencyMsByTable, exportGBPerTable: 2 });
   });
   after(async () => {
     await w?.stop();
@@ -54,6 +54,9 @@ describe('a batch that ends without a result', () => {
     }
     assert.deepEqual(Object.keys(s.failed).sort(), SLOW);
     assert.equal(s.recentCycles[0]!.status, 'partial');
+    // The cycle's export was billed for every table, those the batch left unloaded too.
+    for (const t of TABLES) assert.deepEqual(byTable[t]!.cost, { basis: 'modelled', exportGB: 2, exportUsd: 0.02 }, t);
+    assert.deepEqual(s.recentCycles[0]!.cost, { basis: 'modelled', tables: 6, exportGB: 12, exportUsd: 0.12, usd: 0.12 });
   });
 });
 
