@@ -269,6 +269,11 @@ export function loadActivities(deps: ActivityDeps) {
         return { leftByPack: { message: err.message, ...(load.spent ? { spent: load.spent } : {}) } };
       }
       const failed = await attemptFailed(ports.load, load, input.maxFailures ?? settings.retry.maximumAttempts, err);
+      // A cancelled load (its cycle was cancelled) was billed too: its export, and the runs its failed attempts spent.
+      if (plan && failed instanceof CancelledFailure && Context.current().cancellationDetails?.cancelRequested) {
+        const details: LoadFailureDetails = { usage: await usageOf(input, plan, settings, { runId: load.runId ?? '', state: 'failed' }, load.spent) };
+        throw new CancelledFailure(failed.message, [details], failed.cause);
+      }
       if (!plan || !isFinal(failed)) throw failed;
       throw withUsage(failed, await usageOf(input, plan, settings, { runId: load.runId ?? '', state: 'failed' }, load.spent));
     }

@@ -11,7 +11,7 @@ import type { CostBasis, CycleSettings, DynamoLoadExports, ExportRef, JsonRef, L
 import { jsonBytes } from '../payload-text';
 import { storeText } from './by-reference';
 import { nowIso } from './clock';
-import { activityTimeout, failureDetails, tableError } from './errors';
+import { activityTimeout, cancelledDetails, failureDetails, tableError } from './errors';
 import { batchProgressQuery, type BatchTableProgress } from './messages';
 import { loadActivity, packStartActivity, shortActivity, tableExportStartActivity, tableExportWaitActivity, verifyActivity } from './options';
 import { type LoadUnit, loadUnits, sameUnits } from './packs';
@@ -22,6 +22,8 @@ const LOADS_STOP_ON_CANCEL = 'loads-stop-on-cancel';
 export const PACKED_LOADS = 'packed-loads';
 /** Patch: a failed load's outcome carries the cost of its runs and its export (histories before it have none). */
 export const FAILED_LOAD_COST = 'failed-load-cost';
+/** Patch: a load cancelled with its cycle books the cost its cancellation reports (its export, its failed attempts' runs); it booked none. */
+export const CANCELLED_LOAD_COST = 'cancelled-load-cost';
 /** Patch: tables a pack's run left unloaded run alone one after another in the pack's lane (each retried alone at once, an attempt used up). */
 export const PACK_LEFT_TABLES_IN_LANE = 'pack-left-tables-in-lane';
 /** Patch: tables whose sizes sum to `packing.maxGB` share a pack whatever their binary rounding (histories before it split them). */
@@ -243,7 +245,11 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
       cost = usageCost(result.usage, volumes, settings);
     } catch (err) {
       // Its runs were billed and its export taken all the same; a load that reported no usage (it timed out) still took its DynamoDB exports.
-      if (patched(FAILED_LOAD_COST)) cost = usageCost(failedLoadUsage(err), volumes, settings) ?? exportsCost(volumes, exportBases.get(item.table), settings);
+      if (patched(FAILED_LOAD_COST)) {
+        // A load cancelled with its cycle hands over what it used too (its export was billed).
+        const usage = failedLoadUsage(err) ?? (isCancellation(err) && patched(CANCELLED_LOAD_COST) ? cancelledLoadUsage(err) : undefined);
+        cost = usageCost(usage, volumes, settings) ?? exportsCost(volumes, exportBases.get(item.table), settings);
+      }
       return fail('load', err);
     }
     // The export time the table reached (the ledger's watermark) and how many exports it took.
@@ -371,6 +377,12 @@ export function exportsCost(volumes: ExportVolume[] | undefined, basis: CostBasi
 /** What a failed load's runs used, from its final failure's details (absent from workers before them). */
 export function failedLoadUsage(err: unknown): LoadUsage | undefined {
   const details = failureDetails(err).find((d): d is LoadFailureDetails => typeof d === 'object' && d !== null && 'usage' in d);
+  return details?.usage;
+}
+
+/** What a cancelled load's runs used and its export, from its cancellation's details (absent from workers before them). */
+export function cancelledLoadUsage(err: unknown): LoadUsage | undefined {
+  const details = cancelledDetails(err).find((d): d is LoadFailureDetails => typeof d === 'object' && d !== null && 'usage' in d);
   return details?.usage;
 }
 

@@ -1,5 +1,5 @@
 /** Turns an activity or child failure into the table error the cycle reports. */
-import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, TemporalFailure, TimeoutFailure } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancelledFailure, ChildWorkflowFailure, TemporalFailure, TimeoutFailure } from '@temporalio/workflow';
 import type { TableError, TablePhase } from '../model';
 
 export function tableError(phase: TablePhase, err: unknown): TableError {
@@ -7,6 +7,13 @@ export function tableError(phase: TablePhase, err: unknown): TableError {
   if (app) return { phase, message: app.message, type: app.type ?? 'Error', retryable: !app.nonRetryable };
   const message = err instanceof Error ? err.message : String(err);
   return { phase, message, type: err instanceof TemporalFailure ? err.name : 'Error', retryable: true };
+}
+
+/** The details of the cancellation behind `err` (an activity's that was cancelled); none for other failures. */
+export function cancelledDetails(err: unknown): unknown[] {
+  let cur: unknown = err;
+  while (cur instanceof ActivityFailure || cur instanceof ChildWorkflowFailure) cur = cur.cause;
+  return cur instanceof CancelledFailure ? [...(cur.details ?? [])] : [];
 }
 
 /** The details of the application failure behind `err` (an activity's or a child's); none for other failures. */

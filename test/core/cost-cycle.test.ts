@@ -21,7 +21,8 @@ import { requestSyncSignal, rerunUpdate } from '../../src/workflows/messages';
 import { fakeConfig, startFakeWorker, startTestServer, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
 import { fakeDynamoSource } from '../helpers/dynamodb-source';
 import { recordHistories } from '../helpers/histories';
-import { startSource, waitForCycles } from '../helpers/source';
+import { startSource, waitForCycles, waitForStatus } from '../helpers/source';
+import { waitUntil } from '../helpers/within';
 
 const SOURCE = 'costs';
 const TABLES = ['public.a', 'public.b', 'public.c'];
@@ -129,6 +130,30 @@ describe('cost ledger on a real Temporal server', () => {
       await handle.terminate('test done');
     } finally {
       await planned.stop();
+    }
+  });
+
+  test("a cycle cancelled while a table loads books that table's part of the export: RDS exported it and billed its GB", async () => {
+    const cancelQueue = uniqueQueue('cancelcosts');
+    const cancelled = await startFakeWorker(fakeConfig(cancelQueue, { tables: TABLES }, {}, 'cancelcosts'), { tables: TABLES, latencyMs: 20, dpuSecondsPerRun: 90, exportGBPerTable: 2 });
+    const handle = await startSource(cancelled.client, cancelQueue, 'cancelcosts');
+    try {
+      cancelled.backend.setLatencyByTable({ 'public.c': 120_000 });
+      const running = await waitForStatus(handle, (s) => s.currentCycle !== undefined);
+      await waitUntil(() => ['public.a', 'public.b'].every((t) => cancelled.backend.count(`load.commit:${t}`) === 1) && cancelled.backend.count('load.start') >= 3, 'a and b committed, c loading');
+      // Grant and verify of a and b are quick: let their outcomes settle before the cancel.
+      await delay(1_500);
+      const cycle = cancelled.client.workflow.getHandle<() => Promise<CycleResult>>(running.currentCycle!.workflowId);
+      await cycle.cancel();
+      const result = await cycle.result();
+      const byTable = Object.fromEntries(result.tables.map((t) => [t.table, t]));
+      assert.deepEqual([byTable['public.a']?.cost, byTable['public.b']?.cost], [TABLE_COST, TABLE_COST]);
+      assert.equal(byTable['public.c']?.status, 'failed');
+      assert.deepEqual(byTable['public.c']?.cost, { basis: 'modelled', exportGB: 2, exportUsd: 0.02 }, "c's export GB were billed");
+      assert.equal(result.cost?.exportGB, 6);
+    } finally {
+      await handle.terminate('test done').catch(() => undefined);
+      await cancelled.stop();
     }
   });
 });
