@@ -547,7 +547,7 @@ export interface LoadItem {
   extract?: 'direct' | 'dynamodb';
   /** A DynamoDB table's exports of this cycle, oldest first (its plan entry's `extract.exports`). */
   exports?: TableExportWindow[];
-  /** Its size in the export (the plan entry's `sizeGB`): small tables may share a run (`packing`). */
+  /** Its size in the export (the plan entry's `sizeGB`): small tables may share a run (`packing`), and a load that reports no usage books it as its export's cost. */
   sizeGB?: number;
   /** `tables.<t>.glueWorkers` is set: the table always has a run of its own. */
   pinned?: boolean;
@@ -666,6 +666,8 @@ export interface CycleSettings {
   timeouts: { loadHours: number; heartbeatSeconds: number; pollInitialSeconds: number; pollMaximumSeconds: number };
   /** Prices of the cost ledger; absent in cycles started before it existed (their tables get no cost). */
   cost?: CostPrices;
+  /** Whose figures the backend's export sizes are (as a load's usage says); absent in cycles started before it. */
+  costBasis?: CostBasis;
   /** Small tables share runs (lakesync.yaml `packing`); absent when not configured or the backend cannot pack. */
   packing?: PackingSettings;
 }

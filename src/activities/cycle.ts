@@ -32,6 +32,7 @@ export function cycleActivities(deps: ActivityDeps) {
         retry: s.retry,
         timeouts: s.timeouts,
         cost: s.cost,
+        costBasis: costBasis(s),
         // Only where the backend can run packs: elsewhere every table keeps a run of its own.
         ...(s.packing && sourceOf(deps, source).ports.load.packs ? { packing: s.packing } : {}),
       };
@@ -238,7 +239,6 @@ export interface ExcludedTable {
   rule: string;
 }
 
-/** What the batch needs of a plan entry: a DynamoDB table carries its export windows. */
 /**
  * The tables refused at plan, each with the cost of its part of this cycle's own RDS export: the
  * export took it before the plan refused it, and RDS billed its GB. A reused export (a rerun) cost
@@ -255,13 +255,16 @@ async function refusedExportCost(ports: Ports, settings: SourceConfig, source: s
   });
 }
 
+/** What the batch needs of a plan entry: a DynamoDB table carries its export windows. */
 function loadItem(e: PlanEntry, action: LoadAction, settings: SourceConfig): LoadItem {
   const base = { table: e.table, lakeTable: e.lakeTable, action };
   if (e.extract?.kind === 'dynamodb') return { ...base, extract: 'dynamodb', exports: e.extract.exports };
   if (e.extract) return { ...base, extract: 'direct' };
-  // What packing needs, only when it is on: the items of other sources stay as they were.
-  if (!settings.packing) return base;
-  return { ...base, ...(e.sizeGB !== undefined ? { sizeGB: e.sizeGB } : {}), ...(settings.tables[e.table]?.glueWorkers !== undefined ? { pinned: true } : {}) };
+  // Its size in the export: the cost of its part of the export when its load reports none (it timed out).
+  const sized = e.sizeGB !== undefined ? { ...base, sizeGB: e.sizeGB } : base;
+  // What packing needs too, only when it is on.
+  if (!settings.packing) return sized;
+  return { ...sized, ...(settings.tables[e.table]?.glueWorkers !== undefined ? { pinned: true } : {}) };
 }
 
 /** Whether the source is DynamoDB: its tables are exported one by one, never through an RDS snapshot. */

@@ -6,7 +6,7 @@ import { type ActivityOptions, ActivityCancellationType, ApplicationFailure, Can
 import type { Activities } from '../activities';
 import type { LeftByPack, LoadFailureDetails, LoadTableResult, SpentRuns } from '../activities/load';
 import { type ExportVolume, tableCost } from '../cost/ledger';
-import { tableExportIdFor } from '../ids';
+import { exportIdFor, tableExportIdFor } from '../ids';
 import type { CostBasis, CycleSettings, DynamoLoadExports, ExportRef, JsonRef, LoadedTableExport, LoadItem, LoadResult, LoadSummary, LoadUsage, TableCost, TableError, TableExportRef, TableOutcome } from '../model';
 import { jsonBytes } from '../payload-text';
 import { storeText } from './by-reference';
@@ -24,6 +24,8 @@ export const PACKED_LOADS = 'packed-loads';
 export const FAILED_LOAD_COST = 'failed-load-cost';
 /** Patch: a load cancelled with its cycle books the cost its cancellation reports (its export, its failed attempts' runs); it booked none. */
 export const CANCELLED_LOAD_COST = 'cancelled-load-cost';
+/** Patch: an RDS table whose load reported no usage (it timed out) books its part of the cycle's own export; it booked none. */
+export const UNREPORTED_LOAD_EXPORT_COST = 'unreported-load-export-cost';
 /** Patch: tables a pack's run left unloaded run alone one after another in the pack's lane (each retried alone at once, an attempt used up). */
 export const PACK_LEFT_TABLES_IN_LANE = 'pack-left-tables-in-lane';
 /** Patch: tables whose sizes sum to `packing.maxGB` share a pack whatever their binary rounding (histories before it split them). */
@@ -183,6 +185,12 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
     return { phase, message, type: phase === 'load' ? 'LoadTimedOut' : 'TimedOut', retryable: true };
   }
 
+  /** The cost of a table's part of this cycle's own RDS export (a reused one cost nothing this cycle); none when its size or the basis is unknown. */
+  function ownExportCost(item: LoadItem): TableCost | undefined {
+    if (!settings.cost || !settings.costBasis || item.sizeGB === undefined || input.export?.exportId !== exportIdFor(input.source, input.cycleId)) return undefined;
+    return tableCost(settings.costBasis, undefined, [{ kind: 'rds', gb: item.sizeGB }], settings.cost);
+  }
+
   /** A table loaded in a run of its own: never left by a pack. */
   async function runAlone(item: LoadItem, spent?: SpentRuns): Promise<TableOutcome> {
     const outcome = await runTable(item, undefined, spent);
@@ -249,6 +257,8 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
         // A load cancelled with its cycle hands over what it used too (its export was billed).
         const usage = failedLoadUsage(err) ?? (isCancellation(err) && patched(CANCELLED_LOAD_COST) ? cancelledLoadUsage(err) : undefined);
         cost = usageCost(usage, volumes, settings) ?? exportsCost(volumes, exportBases.get(item.table), settings);
+        // A load that reported no usage (it timed out) read the cycle's own RDS export all the same: its GB were billed.
+        if (!cost && !usage && !dynamo && !direct && patched(UNREPORTED_LOAD_EXPORT_COST)) cost = ownExportCost(item);
       }
       return fail('load', err);
     }

@@ -133,6 +133,27 @@ describe('cost ledger on a real Temporal server', () => {
     }
   });
 
+  test("a table whose load times out keeps its part of the export in its cost: RDS billed its GB, though its run reported no usage", async () => {
+    const slowQueue = uniqueQueue('slowcosts');
+    // Loads bounded to 7.2 s in all: a stalled one times out for good at once.
+    const bounded = { retry: { initialIntervalSeconds: 1, maximumIntervalSeconds: 1, maximumAttempts: 1 }, timeouts: { heartbeatSeconds: 2, pollInitialSeconds: 1, pollMaximumSeconds: 1, loadHours: 0.002 } };
+    const slow = await startFakeWorker(fakeConfig(slowQueue, { tables: TABLES }, bounded, 'slowcosts'), { tables: TABLES, latencyMs: 20, dpuSecondsPerRun: 90, exportGBPerTable: 2 });
+    // Polls of c's run hang past the heartbeat timeout: its load times out, with no usage reported.
+    slow.backend.setFailures([{ table: 'public.c', phase: 'poll', times: 'always', retryable: true, stallMs: 10_000 }]);
+    const handle = await startSource(slow.client, slowQueue, 'slowcosts');
+    try {
+      const first = await waitForCycles(handle, 1);
+      slow.backend.setFailures([]);
+      const c = first.lastCycle!.tables.find((t) => t.table === 'public.c')!;
+      assert.deepEqual([c.status, c.error?.phase], ['failed', 'load'], JSON.stringify(c));
+      assert.deepEqual(c.cost, { basis: 'modelled', exportGB: 2, exportUsd: 0.02 }, `c's export GB were billed: ${JSON.stringify(c)}`);
+      assert.equal(first.recentCycles[0]!.cost?.exportGB, 6);
+    } finally {
+      await handle.terminate('test done').catch(() => undefined);
+      await slow.stop();
+    }
+  });
+
   test("a cycle cancelled while a table loads books that table's part of the export: RDS exported it and billed its GB", async () => {
     const cancelQueue = uniqueQueue('cancelcosts');
     const cancelled = await startFakeWorker(fakeConfig(cancelQueue, { tables: TABLES }, {}, 'cancelcosts'), { tables: TABLES, latencyMs: 20, dpuSecondsPerRun: 90, exportGBPerTable: 2 });
