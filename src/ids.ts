@@ -84,6 +84,8 @@ export const cycleManifestKeys = {
   recoveryProgress: (cycleId: string, recovery: string) => `${cycleId}/recovery-progress/${recovery}`,
   /** Parts of the plan's load list and unloaded tables, when too large for a payload. */
   planItems: (cycleId: string) => `${cycleId}/plan-items`,
+  /** The tables the plan refused (failed at discover or plan), for a dead cycle's recovery to report them. */
+  refused: (cycleId: string) => `${cycleId}/refused.json`,
   /** Parts of the excluded tables of the export scope, when too large for a payload. */
   excludedTables: (cycleId: string) => `${cycleId}/excluded-tables`,
 };

@@ -209,6 +209,9 @@ export function cycleActivities(deps: ActivityDeps) {
           load: planned.entries.flatMap((e): LoadItem[] => (e.action === 'skip' ? [] : [loadItem(e, e.action, settings)])),
           notLoaded: [...refused, ...notInExport],
         };
+        // Should the cycle die, its recovery reports them from here: the plan holds the loaded tables only.
+        const failed = items.notLoaded.filter((t) => t.status === 'failed');
+        if (failed.length > 0) await ports.manifests.put(cycleManifestKeys.refused(cycleId), failed);
         const itemsRef = await storedIfLarge(ports, cycleManifestKeys.planItems(cycleId), items, payloadInlineBytes);
         return itemsRef ? { planRef, load: [], notLoaded: [], itemsRef } : { planRef, ...items };
       });

@@ -121,12 +121,24 @@ export function recoveryActivities(deps: ActivityDeps) {
         const settled = await settleAll(entries, progress, settleTable, time, outOfTime);
         const exportCosts = await ownExportCosts(ports, settings, input, exported);
         const tables = settled.map((s) => withExportCost(s.outcome, exportCosts));
+        // The whole cycle died: the tables its plan refused are its outcomes too (a dead batch's cycle has them).
+        const warnings: string[] = [];
+        if (!input.tables) {
+          try {
+            const refused = (await findManifest<TableOutcome[]>(ports, cycleManifestKeys.refused(input.cycleId))) ?? [];
+            const settledTables = new Set(tables.map((t) => t.table));
+            tables.push(...refused.filter((t) => !settledTables.has(t.table)));
+          } catch (err) {
+            retryIfPassing(err);
+            warnings.push(`the tables the cycle's plan refused could not be read back (${err instanceof Error ? err.message : String(err)}): the next cycle reports them again`);
+          }
+        }
         const commits = settled.flatMap((s) => (s.commit ? [s.commit] : []));
         const snapshot = exported ? await snapshotOf(ports, exported, input.reuse, commits) : undefined;
         // Its heartbeats keep the progress: an attempt that fails while storing goes on from the tables settled.
         const outcomes = await inlineOrStored(ports, input, tables, () => progress.details());
         await progress.discard();
-        return { ...(snapshot ? { snapshot } : {}), ...(exported ? { export: exported } : {}), ...outcomes, warnings: [] };
+        return { ...(snapshot ? { snapshot } : {}), ...(exported ? { export: exported } : {}), ...outcomes, warnings };
       });
     },
   };

@@ -64,6 +64,18 @@ describe('plan', () => {
     assert.deepEqual(plan.load.map((l) => l.table), ['public.a']);
   });
 
+  test("a cycle that dies after its plan still reports the tables its plan refused: they are failed, for a fix and a rerun", async () => {
+    const { planCycle, recoverCycleOutcomes, ports } = setup();
+    const manifest = await ports.manifests.put(cycleManifestKeys.discovery('c28'), [{ table: 'public.a', target: 'fake.public.a', columns: [], primaryKey: ['id'] }]);
+    const discovery = { manifest, database: 'fake', tableCount: 1, skipped: [], warnings: [] };
+    await planCycle('shop', 'c28', discovery, { requested: ['public.a', 'public.typo'] });
+    const out = (await new MockActivityEnvironment().run(recoverCycleOutcomes, { source: 'shop', cycleId: 'c28', error: 'terminated' })) as RecoveredCycle;
+    assert.deepEqual(out.tables.map((t) => [t.table, t.status, t.error?.type]), [['public.a', 'failed', 'CycleEnded'], ['public.typo', 'failed', 'TableNotExported']]);
+    // A dead batch's recovery reads its own tables only: the plan's refusals are the cycle's to report.
+    const batch = (await new MockActivityEnvironment().run(recoverCycleOutcomes, { source: 'shop', cycleId: 'c28', error: 'terminated', tables: ['public.a'] })) as RecoveredCycle;
+    assert.deepEqual(batch.tables.map((t) => t.table), ['public.a']);
+  });
+
   test("the discovery summary holds how many tables there are, not their names: its size does not grow with them", async () => {
     const { tables, ports, startSnapshot, startExport, discoverTables } = manyTables(2_000);
     const snapshot = await startSnapshot({ source: 'shop', snapshotId: 's1', mode: 'create' });
