@@ -224,10 +224,11 @@ export interface RetentionPort {
   deleteTableExport?(id: string): Promise<RetentionDeletion>;
   /**
    * The cycles whose working files the backend keeps (the embedded mode: load results, run
-   * records, manifests), among those `owned` names; no age is told: the cycle number orders them.
+   * records, manifests; AWS: manifests, Glue load results, pack and arguments files), among those
+   * `owned` names; no age is told: the cycle number orders them.
    */
   listCycleFiles?(owned: (cycleId: string) => boolean): Promise<RetentionItem[]>;
-  /** Deletes a cycle's working files; put off while one of its load runs is still running. */
+  /** Deletes a cycle's working files; put off while one of its load runs is still queued or running. */
   deleteCycleFiles?(cycleId: string): Promise<RetentionDeletion>;
 }
 

@@ -8,10 +8,11 @@
  *
  * Where the backend keeps them (the embedded mode), also a DynamoDB source's table exports, by the
  * same rule per table (its newest `retention.exports` exports, the current cycle's, and those kept
- * by name: the one each table's watermark points to), and each cycle's working
- * files (load results, run records, manifests), kept for the newest `retention.exports` cycles, the
- * current one and those of the exports kept.
+ * by name: the one each table's watermark points to). Each cycle's working files (load results,
+ * run records, manifests; on AWS its manifests and Glue load files), kept for the newest
+ * `retention.exports` cycles, the current one and those of the exports kept.
  */
+import { Context } from '@temporalio/activity';
 import { clusterSnapshotIdOf, exportIdFor, snapshotIdFor, tableExportIdFor } from '../ids';
 import type { RetentionDeletion, RetentionItem, RetentionPort, TableExportItem } from '../ports';
 import { redactSecrets } from '../redact';
@@ -25,7 +26,7 @@ export interface RetentionInput {
 }
 
 export interface RetentionOutcome {
-  /** `exports` also lists DynamoDB table exports; `cycles` the cycles whose working files went (the embedded mode), when any did. */
+  /** `exports` also lists DynamoDB table exports; `cycles` the cycles whose working files went, when any did. */
   deleted: { snapshots: string[]; exports: string[]; cycles?: string[] };
   /** Put off to a later cycle (e.g. a snapshot still being created), each with the reason. */
   deferred: string[];
@@ -126,6 +127,18 @@ export function expiredTableExports(input: RetentionInput, items: TableExportIte
   return expired;
 }
 
+/** At most this many cycles' working files go in one retention run. */
+export const CYCLES_DELETED_PER_RUN = 100;
+
+/** Tells Temporal the activity is alive while it deletes; nothing outside an activity (tests call it directly). */
+function heartbeat(details: unknown): void {
+  try {
+    Context.current().heartbeat(details);
+  } catch {
+    // Not in an activity.
+  }
+}
+
 /** The cycle key of a cycle id lakesync made: its number, and the hash of the source workflow that ran it. */
 const CYCLE_ID = /^(\d+)-([a-z0-9]{1,13})$/;
 
@@ -141,7 +154,9 @@ async function removeCycleFiles(input: RetentionInput, retention: RetentionPort,
   const keep = new Set([input.cycleId, ...input.keep.exportIds.flatMap((id) => cycleKeyOf(id)?.key ?? [])]);
   const cycles = await step('retention', `the cycle files of source ${input.source}`, () => retention.listCycleFiles!(owned));
   const deleted: string[] = [];
-  for (const c of expiredItems(cycles.filter((c) => owned(c.id)), keepNewest, keep)) {
+  // Oldest first, a bounded number a cycle: a backlog (thousands of cycles kept by an earlier version) drains over the next cycles.
+  for (const c of expiredItems(cycles.filter((c) => owned(c.id)), keepNewest, keep).slice(0, CYCLES_DELETED_PER_RUN)) {
+    heartbeat({ cycle: c.id });
     await remove(`the files of cycle ${c.id}`, () => retention.deleteCycleFiles!(c.id), outcome, deleted, c.id);
   }
   if (deleted.length > 0) outcome.deleted.cycles = deleted;

@@ -6,6 +6,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { PortError } from '../errors';
 import type { Ports, RetentionPort } from '../ports';
 import { type AwsClients, clientConfig, destroyClients } from './clients';
+import { cycleFoldersOf, S3CycleFiles } from './cycle-files';
 import { DynamoCatalog } from './dynamodb-catalog';
 import { type DynamoExportSettings, DynamoTableExports } from './dynamodb-exports';
 import { lakeSideOf, type LakeSideOptions } from './lake-side';
@@ -42,6 +43,8 @@ export function buildAwsDynamoPorts(settings: AwsDynamoSettings, clients: AwsCli
     throw new PortError('validation', 'NotForDynamoDB', `${what} is for RDS sources; source ${settings.source} reads DynamoDB with point-in-time exports (tableExport)`);
   };
   const manifests = new S3Manifests(objects, exportSettings.bucket, exportSettings.prefix, settings.source);
+  const lakeSide = lakeSideOf(settings, clients, objects, options, manifests);
+  const cycleFiles = new S3CycleFiles(clients.s3, cycleFoldersOf(settings.source, exportSettings, settings.glue), () => lakeSide.load.liveRunTokens());
   return {
     snapshot: { startSnapshot: rdsOnly('an RDS snapshot'), describeSnapshot: rdsOnly('an RDS snapshot') },
     export: { startExport: rdsOnly('an RDS snapshot export'), describeExport: rdsOnly('an RDS snapshot export') },
@@ -52,9 +55,13 @@ export function buildAwsDynamoPorts(settings: AwsDynamoSettings, clients: AwsCli
       listTables: () => catalog.listTables(),
       sourceTables: (tables) => catalog.sourceTables(tables),
     },
-    ...lakeSideOf(settings, clients, objects, options, manifests),
+    ...lakeSide,
     manifests,
-    retention: keepExportFiles,
+    retention: {
+      ...keepExportFiles,
+      listCycleFiles: (owned) => cycleFiles.listCycleFiles(owned),
+      deleteCycleFiles: (cycleId) => cycleFiles.deleteCycleFiles(cycleId),
+    },
     tableExport: new DynamoTableExports(ddb, objects, exportSettings),
     close: async () => {
       if (ddb !== clients.dynamodb) ddb.destroy();
@@ -65,7 +72,7 @@ export function buildAwsDynamoPorts(settings: AwsDynamoSettings, clients: AwsCli
 
 /**
  * DynamoDB sources have no snapshots, and their export files are left to the export bucket's
- * S3 lifecycle rule (docs/aws-setup.md), so retention finds nothing to delete.
+ * S3 lifecycle rule (docs/aws-setup.md): retention deletes only each cycle's working files.
  */
 const keepExportFiles: RetentionPort = {
   listSnapshots: async () => [],

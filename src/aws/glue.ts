@@ -230,6 +230,34 @@ export class GlueLoads implements LoadPort {
   }
 
   /**
+   * The run tokens (`--run_token`) of the job's runs still queued or going, read as the live runs
+   * are: GetJobRuns, newest first, until the runs are too old to be going. Retention keeps the
+   * working files of their cycles (a run reads its arguments or pack file, and writes its result).
+   */
+  async liveRunTokens(): Promise<string[]> {
+    const tokens: string[] = [];
+    const oldest = Date.now() - (2 * this.settings.glue.timeoutMinutes + 60) * 60_000;
+    const subject = `the live runs of job ${this.jobName}`;
+    let token: string | undefined;
+    for (let page = 0; page < LIVE_SEARCH_PAGES; page++) {
+      const out = await this.jobRunsPage(token, subject, 'the working files of older cycles are deleted without checking for their live runs');
+      if (!out) return tokens;
+      for (const run of out.JobRuns ?? []) {
+        const runToken = run.Arguments?.['--run_token'];
+        if (runToken && RUNNING.has(run.JobRunState ?? '')) tokens.push(runToken);
+      }
+      const last = out.JobRuns?.at(-1)?.StartedOn;
+      token = out.NextToken;
+      if (!token || (last && new Date(last).getTime() < oldest)) return tokens;
+    }
+    throw new PortError(
+      'failed',
+      'TooManyJobRuns',
+      `Glue job ${this.jobName} has more than ${LIVE_SEARCH_PAGES * 200} runs within its timeout window: which of them still run is not known, so no cycle's working files are deleted this time`,
+    );
+  }
+
+  /**
    * The lake tables a live run loads, each with its run token: the one its arguments name, or for a
    * pack run (`--pack_path`) every table of its pack file, under that table's own run token (the
    * same load attaches to it: the pack writes the table's result where a run of its own would),

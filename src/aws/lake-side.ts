@@ -24,7 +24,7 @@ export interface LakeSideOptions {
 }
 
 /** `manifests`: the source's manifest store, where a namespace lakesync creates is marked until its grants are done. */
-export function lakeSideOf(settings: LakeSideSettings, clients: AwsClients, objects: S3Objects, options: LakeSideOptions, manifests?: ManifestStore): Pick<Ports, 'lake' | 'load' | 'grant' | 'verify'> {
+export function lakeSideOf(settings: LakeSideSettings, clients: AwsClients, objects: S3Objects, options: LakeSideOptions, manifests?: ManifestStore): Pick<Ports, 'lake' | 'grant' | 'verify'> & { load: GlueLoads } {
   const queries = new AthenaQueries(clients.athena, settings, options.athenaPolling);
   const grants = new LakeFormationGrants(clients.lakeformation, settings);
   // In Lake Formation mode the Glue job role needs grants on a namespace lakesync creates.

@@ -136,7 +136,7 @@ export const DYNAMODB_WORKER_ACTIONS: readonly (RequiredAction & { kms?: true })
   { action: 's3:PutObjectAcl', resources: [DYNAMODB_EXPORT_OBJECTS_ARN], why: 'DynamoDB writes the export files with the caller\'s permissions' },
   { action: 's3:ListBucket', resources: ['arn:aws:s3:::DYNAMODB_EXPORT_BUCKET'], why: 'the worker finds an export\'s folder when DescribeExport names no manifest' },
   { action: 's3:GetObject', resources: [DYNAMODB_MANIFESTS_ARN], why: "the source reads its manifests: a cancelled run's state on start, each cycle's plan, documents stored by reference" },
-  { action: 's3:DeleteObject', resources: [DYNAMODB_MANIFESTS_ARN], why: 'the source deletes the parts of documents it stored by reference once read' },
+  { action: 's3:DeleteObject', resources: [DYNAMODB_MANIFESTS_ARN], why: 'the source deletes the parts of documents it stored by reference once read, and retention the manifests of older cycles' },
   { action: 'kms:GenerateDataKey', resources: [KEY_ARN], kms: true, why: 'DynamoDB encrypts the export files with source.export.kmsKeyId' },
   { action: 'kms:Decrypt', resources: [KEY_ARN], kms: true, why: 'DynamoDB encrypts the export files with source.export.kmsKeyId' },
 ];
@@ -216,7 +216,7 @@ export const WORKER_ACTIONS: readonly WorkerAction[] = [
   { action: 's3:ListBucket', resources: [EXPORT_BUCKET_ARN], when: rds, why: "the worker lists a table's export files" },
   { action: 's3:GetObject', resources: [EXPORT_OBJECTS_ARN], when: rds, why: 'the worker reads the export info files and its manifests (<export prefix>/lakesync-manifests/)' },
   { action: 's3:PutObject', resources: [EXPORT_OBJECTS_ARN], when: rds, why: 'the worker stores its manifests (plans, documents too large to pass inline, the stored state)' },
-  { action: 's3:DeleteObject', resources: [EXPORT_OBJECTS_ARN], when: rds, why: 'retention deletes older exports, and read manifests are deleted' },
+  { action: 's3:DeleteObject', resources: [EXPORT_OBJECTS_ARN], when: rds, why: 'retention deletes older exports and the manifests of older cycles, and read manifests are deleted' },
   {
     action: 'iam:PassRole',
     resources: ['GLUE_ROLE_ARN'],
@@ -229,6 +229,7 @@ export const WORKER_ACTIONS: readonly WorkerAction[] = [
   { action: 's3:GetObject', resources: ['arn:aws:s3:::SCRIPT_BUCKET/SCRIPT_PREFIX/*'], why: 'the worker checks (HeadObject) whether a scripts version is uploaded already' },
   { action: 's3:GetObject', resources: ['arn:aws:s3:::SCRIPT_BUCKET/RESULT_PREFIX/*'], why: 'the worker reads the result of each load and the summary of each pack' },
   { action: 's3:PutObject', resources: ['arn:aws:s3:::SCRIPT_BUCKET/RESULT_PREFIX/*'], why: 'the worker writes the pack file of each packed run, and the arguments file of a load whose arguments are too long for its run' },
+  { action: 's3:DeleteObject', resources: ['arn:aws:s3:::SCRIPT_BUCKET/RESULT_PREFIX/*'], why: "retention deletes the load results, pack and arguments files of older cycles (<result prefix>/<source>/<cycle>/)" },
   // Without it S3 answers 403, not 404, for a key that is not there yet (scripts not uploaded, no result written).
   { action: 's3:ListBucket', resources: ['arn:aws:s3:::SCRIPT_BUCKET'], why: 'S3 tells the worker that a script, result or pack summary does not exist yet only with it' },
   ...['glue:GetJob', 'glue:CreateJob', 'glue:UpdateJob', 'glue:TagResource', 'glue:StartJobRun', 'glue:GetJobRun', 'glue:GetJobRuns', 'glue:BatchStopJobRun'].map((action) => ({

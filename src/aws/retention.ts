@@ -4,6 +4,7 @@
  * offers no tag filter (its filters are db-instance-id, db-snapshot-id, dbi-resource-id,
  * snapshot-type, engine), so the tag is checked on each snapshot's TagList. Exports: the folders
  * `<prefix>/<exportId>/` RDS wrote, deleted with ListObjectsV2 + DeleteObjects (1,000 keys a call).
+ * Cycles: each cycle's manifests and Glue load files (src/aws/cycle-files.ts).
  */
 import {
   type DBClusterSnapshot,
@@ -20,6 +21,7 @@ import { DeleteObjectsCommand, HeadObjectCommand, ListObjectsV2Command, type S3C
 import { PortError } from '../errors';
 import { exportInfoName } from '../export-listing';
 import type { RetentionDeletion, RetentionItem, RetentionPort } from '../ports';
+import type { S3CycleFiles } from './cycle-files';
 import { awsCall, hasAwsCode, httpStatusOf, toPortError } from './errors';
 import { joinKey, s3Url } from './s3';
 import type { AwsSettings } from './settings';
@@ -50,7 +52,17 @@ export class AwsRetention implements RetentionPort {
     private readonly rds: RDSClient,
     private readonly s3: S3Client,
     private readonly settings: Pick<AwsSettings, 'rds' | 'export'>,
-  ) {}
+    /** Each cycle's manifests and Glue files (src/aws/cycle-files.ts); left alone without it. */
+    cycleFiles?: S3CycleFiles,
+  ) {
+    if (cycleFiles) {
+      this.listCycleFiles = (owned) => cycleFiles.listCycleFiles(owned);
+      this.deleteCycleFiles = (cycleId) => cycleFiles.deleteCycleFiles(cycleId);
+    }
+  }
+
+  readonly listCycleFiles?: (owned: (cycleId: string) => boolean) => Promise<RetentionItem[]>;
+  readonly deleteCycleFiles?: (cycleId: string) => Promise<RetentionDeletion>;
 
   private get owner(): string {
     const { rds } = this.settings;

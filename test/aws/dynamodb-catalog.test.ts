@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, test } from 'node:test';
 import { CreateTableCommand, type CreateTableCommandInput, DynamoDBClient, PutItemCommand, UpdateContinuousBackupsCommand } from '@aws-sdk/client-dynamodb';
+import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { clientConfig } from '../../src/aws/clients';
 import { DynamoCatalog } from '../../src/aws/dynamodb-catalog';
 import { awsDynamoSettings, awsSettings, createAwsSourcePorts } from '../../src/backends/aws';
@@ -136,6 +137,34 @@ test('the AWS ports of a dynamodb source: catalog and DynamoDB exports; the RDS 
     }
     assert.deepEqual(await ports.retention.listExports(() => true), []);
   } finally {
+    await ports.close?.();
+  }
+});
+
+test("a dynamodb source's retention deletes an older cycle's manifests and Glue load files, never the source's own documents", async () => {
+  const s3 = new S3Client(clientConfig({ region: REGION, endpoint: moto.endpoint }));
+  const ports = await createAwsSourcePorts('shop-ddb', dynamoSource({ tables: ['Orders'] }));
+  const [old, kept] = ['1-0g8zvhhi9rtt3', '2-0g8zvhhi9rtt3'];
+  const manifests = 'lakesync/dynamodb/lakesync-manifests/shop-ddb';
+  const results = 'lakesync/results/shop-ddb';
+  try {
+    for (const bucket of ['shop-ddb-exports', 'shop-glue']) await s3.send(new CreateBucketCommand({ Bucket: bucket, CreateBucketConfiguration: { LocationConstraint: REGION } })).catch(() => undefined);
+    const keys = [
+      ['shop-ddb-exports', `${manifests}/${old}/plan.json`],
+      ['shop-ddb-exports', `${manifests}/${kept}/plan.json`],
+      ['shop-ddb-exports', `${manifests}/source-tables.json`],
+      ['shop-ddb-exports', `lakesync/dynamodb/shop-ddb/lse-0123456789abcdef/manifest-summary.json`],
+      ['shop-glue', `${results}/${old}/dynamodb.Orders.json`],
+      ['shop-glue', `${results}/${kept}/dynamodb.Orders.json`],
+    ] as const;
+    for (const [bucket, key] of keys) await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: '{}' }));
+    assert.deepEqual((await ports.retention.listCycleFiles!(() => true)).map((c) => c.id).sort(), [old, kept]);
+    assert.deepEqual(await ports.retention.deleteCycleFiles!(old), { deleted: true });
+    const left = async (bucket: string) => ((await s3.send(new ListObjectsV2Command({ Bucket: bucket }))).Contents ?? []).map((o) => o.Key!).sort();
+    assert.deepEqual(await left('shop-ddb-exports'), [`${manifests}/${kept}/plan.json`, `${manifests}/source-tables.json`, 'lakesync/dynamodb/shop-ddb/lse-0123456789abcdef/manifest-summary.json'].sort());
+    assert.deepEqual(await left('shop-glue'), [`${results}/${kept}/dynamodb.Orders.json`]);
+  } finally {
+    s3.destroy();
     await ports.close?.();
   }
 });

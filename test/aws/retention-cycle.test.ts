@@ -6,6 +6,8 @@
  * (which reruns of tables without an export of their own read), not its snapshot. So cycle 2
  * deletes cycle 1's snapshot and keeps its export; cycle 3 deletes cycle 1's export and cycle 2's
  * snapshot. (An export and snapshot a failed table does rerun from are kept: test/aws/retention.test.ts.)
+ * Each cycle's working files (its manifests, and the load results beside the Glue scripts) go with
+ * the cycles past the newest one, but for the cycle of the export kept; the source's own documents stay.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -18,7 +20,7 @@ import type { CycleResult } from '../../src/model';
 import { createWorker } from '../../src/worker';
 import type { SourceStatus } from '../../src/workflows/messages';
 import { quietTemporalLogs } from '../helpers/env';
-import { awsSource, EXPORT_BUCKET, REGION } from './fixtures';
+import { awsSource, EXPORT_BUCKET, REGION, SCRIPT_BUCKET } from './fixtures';
 import { EXPORT_PREFIX, type MotoCycleEnv, putExportFiles, startMotoCycleEnv, until, writeLoadResults } from './moto-cycle';
 
 let env: MotoCycleEnv | undefined;
@@ -45,6 +47,11 @@ test('whole cycles on moto: a table the export skipped pins no export; the oldes
       .map((p) => p.Prefix!.slice(EXPORT_PREFIX.length + 1, -1))
       .filter((f) => f.startsWith('ls-'))
       .sort();
+  /** The folders right under `prefix` in `bucket`. */
+  const folders = async (bucket: string, prefix: string) =>
+    ((await clients.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, Delimiter: '/' }))).CommonPrefixes ?? []).map((p) => p.Prefix!.slice(prefix.length, -1)).sort();
+  const manifestFolders = () => folders(EXPORT_BUCKET, `${EXPORT_PREFIX}/lakesync-manifests/shop/`);
+  const resultFolders = () => folders(SCRIPT_BUCKET, 'lakesync/results/shop/');
   try {
     const client = new Client({ connection, namespace: 'default' });
     await worker.runUntil(async () => {
@@ -78,6 +85,12 @@ test('whole cycles on moto: a table the export skipped pins no export; the oldes
       assert.deepEqual(third.warnings.filter((w) => w.startsWith('retention')), []);
       assert.deepEqual(await snapshots(), [ids(3).snapshot], "cycle 2's snapshot goes");
       assert.deepEqual(await exportFolders(), [ids(2).export, ids(3).export].sort(), "cycle 1's export goes; cycle 2's was the last when cycle 3 started");
+      const cycles = [2, 3].map((n) => cycleKey(n, handle.firstExecutionRunId));
+      assert.deepEqual(await resultFolders(), [...cycles].sort(), "cycle 1's load results go; cycle 2's stay with its export");
+      const manifests = await manifestFolders();
+      assert.deepEqual(manifests.filter((f) => /^\d+-/.test(f)), [...cycles].sort(), "cycle 1's manifests go; cycle 2's stay with its export");
+      const sourceTables = await clients.s3.send(new ListObjectsV2Command({ Bucket: EXPORT_BUCKET, Prefix: `${EXPORT_PREFIX}/lakesync-manifests/shop/source-tables.json` }));
+      assert.equal(sourceTables.KeyCount, 1, 'the source table list stays');
       await handle.terminate('test done');
     });
   } finally {

@@ -3,12 +3,13 @@
  * (the test writes the export's files, which moto's export tasks do not), then the retention
  * activity runs as at the end of a cycle. Cycles 1..N keep everything; cycle N+1 deletes the oldest
  * snapshot and export and nothing else; a snapshot without lakesync's tag is never deleted; an
- * export a failed table's rerun needs is kept.
+ * export a failed table's rerun needs is kept. Then each cycle's working files (its manifests and
+ * Glue load files): those of the older cycles go, those of the source and of other sources stay.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { CreateDBInstanceCommand, CreateDBSnapshotCommand, DescribeDBSnapshotsCommand } from '@aws-sdk/client-rds';
-import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { retentionActivities } from '../../src/activities/retention';
 import { buildAwsPorts } from '../../src/aws';
 import { type AwsClients, createClients, destroyClients } from '../../src/aws/clients';
@@ -17,7 +18,7 @@ import { cycleKey, exportIdFor, snapshotIdFor } from '../../src/ids';
 import type { Ports } from '../../src/ports';
 import { initialState, rerunNeeds } from '../../src/workflows/ledger';
 import { type MotoServer, startMoto, useTestCredentials } from '../helpers/moto';
-import { awsSource, EXPORT_BUCKET, exportFiles, glueScriptsFixture, REGION } from './fixtures';
+import { awsSource, EXPORT_BUCKET, exportFiles, glueScriptsFixture, REGION, SCRIPT_BUCKET } from './fixtures';
 
 const PREFIX = 'lakesync/exports';
 const RUN_ID = '0190f5b2-7c1e-7d2a-9c4e-1234567890ab';
@@ -41,7 +42,7 @@ describe('retention on moto', () => {
     const settings = awsSettings('shop', source(), { glueScriptsDir: glueScriptsFixture() });
     clients = createClients(settings);
     ports = buildAwsPorts(settings, clients);
-    await clients.s3.send(new CreateBucketCommand({ Bucket: EXPORT_BUCKET, CreateBucketConfiguration: { LocationConstraint: REGION } }));
+    for (const bucket of [EXPORT_BUCKET, SCRIPT_BUCKET]) await clients.s3.send(new CreateBucketCommand({ Bucket: bucket, CreateBucketConfiguration: { LocationConstraint: REGION } }));
     await clients.rds.send(new CreateDBInstanceCommand({ DBInstanceIdentifier: 'shop-db', Engine: 'postgres', DBInstanceClass: 'db.t3.micro', AllocatedStorage: 20, MasterUsername: 'admin', MasterUserPassword: 'password123' }));
     await clients.rds.send(new CreateDBSnapshotCommand({ DBInstanceIdentifier: 'shop-db', DBSnapshotIdentifier: USER_SNAPSHOT }));
     await clients.rds.send(new CreateDBSnapshotCommand({ DBInstanceIdentifier: 'shop-db', DBSnapshotIdentifier: TAGGED_OTHER, Tags: [{ Key: 'lakesync', Value: 'snapshot' }] }));
@@ -121,5 +122,47 @@ describe('retention on moto', () => {
     delete state.failed['public.orders'];
     assert.deepEqual((await cycle(N + 4)).deleted, { snapshots: [failedOn.snapshotId, ids(N + 2).snapshotId], exports: [failedOn.exportId, ids(N + 2).exportId] });
     assert.equal(await ports.discover.exportAvailable(ref), false);
+  });
+  test("each cycle's manifests and Glue load files go past the newest N; the source's own documents and other sources' stay", async () => {
+    const run = '0190f5b2-aaaa-7d2a-9c4e-1234567890ab';
+    const cycle = (n: number) => cycleKey(n, run);
+    const manifests = `${PREFIX}/lakesync-manifests/shop`;
+    const results = 'lakesync/results/shop';
+    const put = (bucket: string, key: string) => clients.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: '{}' }));
+    for (let n = 1; n <= 5; n++) {
+      for (const doc of ['plan.json', 'discovery.json', 'export.json', 'plan-items/0.json', 'outcomes/0.json']) await put(EXPORT_BUCKET, `${manifests}/${cycle(n)}/${doc}`);
+      for (const doc of ['public.orders.json', 'arguments/public.orders.json', `packs/${cycle(n)}-pack-x.json`]) await put(SCRIPT_BUCKET, `${results}/${cycle(n)}/${doc}`);
+    }
+    // Cycle 1 has more files than one DeleteObjects takes.
+    await Promise.all(Array.from({ length: 1001 }, (_, i) => put(EXPORT_BUCKET, `${manifests}/${cycle(1)}/recovered-outcomes/${i}.json`)));
+    const stays = [
+      [EXPORT_BUCKET, `${manifests}/source-tables.json`],
+      [EXPORT_BUCKET, `${manifests}/source-state/cancelled.json`],
+      [EXPORT_BUCKET, `${manifests}/source-state/${run}/1/0.json`],
+      [EXPORT_BUCKET, `${manifests}/namespaces/shop/created-hook-pending.json`],
+      // Another source, another life of this source (its own hash), and a name that is no cycle id.
+      [EXPORT_BUCKET, `${PREFIX}/lakesync-manifests/shop2/${cycle(1)}/plan.json`],
+      [EXPORT_BUCKET, `${manifests}/${cycleKey(1, 'another-run')}/plan.json`],
+      [EXPORT_BUCKET, `${manifests}/1-UPPER/plan.json`],
+      [SCRIPT_BUCKET, `lakesync/results/shop2/${cycle(1)}/public.orders.json`],
+      [SCRIPT_BUCKET, `${results}/${cycleKey(1, 'another-run')}/public.orders.json`],
+    ] as const;
+    for (const [bucket, key] of stays) await put(bucket, key);
+    const out = await activity()({ source: 'shop', cycleId: cycle(5), keep: { snapshotIds: [], exportIds: [] } });
+    assert.deepEqual(out.failed, []);
+    assert.deepEqual(out.deleted.cycles, [cycle(1), cycle(2), cycle(3)], `the cycles past the newest ${N}, oldest first`);
+    assert.deepEqual(out.deferred, []);
+    const folders = async (bucket: string, prefix: string) =>
+      ((await clients.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `${prefix}/`, Delimiter: '/' }))).CommonPrefixes ?? []).map((p) => p.Prefix!.slice(prefix.length + 1, -1)).sort();
+    assert.deepEqual(await folders(EXPORT_BUCKET, manifests), ['1-UPPER', cycleKey(1, 'another-run'), cycle(4), cycle(5), 'namespaces', 'source-state'].sort());
+    assert.deepEqual(await folders(SCRIPT_BUCKET, results), [cycleKey(1, 'another-run'), cycle(4), cycle(5)].sort());
+    const left = await clients.s3.send(new ListObjectsV2Command({ Bucket: EXPORT_BUCKET, Prefix: `${manifests}/${cycle(1)}/` }));
+    assert.equal(left.KeyCount ?? 0, 0, "every file of cycle 1's manifests is gone");
+    for (const [bucket, key] of stays) await clients.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+
+    // A cycle id of another shape is refused, whatever asks.
+    for (const id of ['source-state', '', '../shop2', `${cycle(1)}/..`]) {
+      assert.match(JSON.stringify(await ports.retention.deleteCycleFiles!(id)), /is not a cycle id/);
+    }
   });
 });

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DeleteDBClusterSnapshotCommand, DeleteDBSnapshotCommand, DescribeDBClusterSnapshotsCommand, DescribeDBSnapshotsCommand, DescribeExportTasksCommand } from '@aws-sdk/client-rds';
+import { GetJobRunsCommand } from '@aws-sdk/client-glue';
 import { DeleteObjectsCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { awsError, mockedAws, portError } from './mocks';
 
@@ -69,6 +70,7 @@ test('an Aurora source deletes cluster snapshots; access denied names the IAM ac
 
 test('export folders are listed with their export_info time; an export RDS still writes is not deleted', async () => {
   const { mocks, ports } = mockedAws();
+  mocks.s3.on(ListObjectsV2Command).resolves({});
   mocks.s3.on(ListObjectsV2Command, { Delimiter: '/' }).resolves({ CommonPrefixes: [{ Prefix: `lakesync/exports/${EXPORT}/` }, { Prefix: 'lakesync/exports/lakesync-manifests/' }] });
   mocks.s3.on(HeadObjectCommand).resolves({ LastModified: new Date('2026-11-01T00:00:00Z') });
   assert.deepEqual(await ports.retention.listExports((id) => id === EXPORT), [{ id: EXPORT, createdAt: '2026-11-01T00:00:00.000Z' }]);
@@ -144,4 +146,50 @@ test('export_info is deleted first, on its own: a deletion cut short leaves an e
   assert.deepEqual(calls[0], [info]);
   assert.ok(calls.slice(1).every((keys) => !keys.includes(info)));
   assert.deepEqual(calls.slice(1).map((keys) => keys.length), [1000, 501]);
+});
+
+test("a cycle whose Glue run is still queued or going keeps its files (the run reads its arguments or pack file, and writes its result); the others go", async () => {
+  const { mocks, ports } = mockedAws();
+  const [c1, c2, c3] = ['1-0g8zvhhi9rtt3', '2-0g8zvhhi9rtt3', '3-0g8zvhhi9rtt3'];
+  mocks.s3.on(ListObjectsV2Command).resolves({});
+  mocks.s3.on(ListObjectsV2Command, { Delimiter: '/' }).resolves({ CommonPrefixes: [c1, c2, c3].map((c) => ({ Prefix: `lakesync/exports/lakesync-manifests/shop/${c}/` })) });
+  mocks.s3.on(ListObjectsV2Command, { Prefix: `lakesync/exports/lakesync-manifests/shop/${c1}/` }).resolves({ Contents: [{ Key: `lakesync/exports/lakesync-manifests/shop/${c1}/plan.json` }] });
+  mocks.s3.on(DeleteObjectsCommand).resolves({});
+  mocks.glue.on(GetJobRunsCommand).resolves({
+    JobRuns: [
+      { Id: 'jr_2', JobRunState: 'WAITING', StartedOn: new Date(), Arguments: { '--run_token': `${c2}:public.orders` } },
+      { Id: 'jr_3', JobRunState: 'RUNNING', StartedOn: new Date(), Arguments: { '--run_token': `${c3}-pack-0abc`, '--pack_path': 's3://x/y.json' } },
+      { Id: 'jr_1', JobRunState: 'SUCCEEDED', StartedOn: new Date(), Arguments: { '--run_token': `${c1}:public.orders` } },
+    ],
+  });
+  assert.deepEqual((await ports.retention.listCycleFiles!(all)).map((c) => c.id).sort(), [c1, c2, c3]);
+  assert.deepEqual(await ports.retention.deleteCycleFiles!(c2), { deleted: false, reason: `its Glue run ${c2}:public.orders is still queued or running` });
+  assert.deepEqual(await ports.retention.deleteCycleFiles!(c3), { deleted: false, reason: `its Glue run ${c3}-pack-0abc is still queued or running` });
+  assert.deepEqual(await ports.retention.deleteCycleFiles!(c1), { deleted: true });
+  const deleted = mocks.s3.commandCalls(DeleteObjectsCommand).flatMap((c) => (c.args[0].input.Delete?.Objects ?? []).map((o) => o.Key));
+  assert.deepEqual(deleted, [`lakesync/exports/lakesync-manifests/shop/${c1}/plan.json`]);
+});
+
+test("a cycle's files that DeleteObjects refuses fail its deletion with the permission to add", async () => {
+  const { mocks, ports } = mockedAws();
+  const c1 = '1-0g8zvhhi9rtt3';
+  mocks.glue.on(GetJobRunsCommand).resolves({ JobRuns: [] });
+  mocks.s3.on(ListObjectsV2Command).resolves({ Contents: [{ Key: `lakesync/results/shop/${c1}/public.orders.json` }] });
+  mocks.s3.on(DeleteObjectsCommand).resolves({ Errors: [{ Key: `lakesync/results/shop/${c1}/public.orders.json`, Code: 'AccessDenied', Message: 'Access Denied' }] });
+  const err = await portError(ports.retention.deleteCycleFiles!(c1));
+  assert.equal(err.kind, 'access-denied');
+  assert.match(err.message, /could not delete 1 file\(s\) of the Glue load files of source shop of cycle 1-0g8zvhhi9rtt3.*AccessDenied.*s3:DeleteObject on s3:\/\/[^ ]+\/lakesync\/results\/shop\/1-0g8zvhhi9rtt3\/\*/);
+});
+
+test('when GetJobRuns fails, no cycle loses its files: each is put off with the reason', async () => {
+  const { mocks, ports } = mockedAws();
+  const c1 = '1-0g8zvhhi9rtt3';
+  mocks.glue.on(GetJobRunsCommand).rejects(awsError('AccessDeniedException', 'not authorized to perform glue:GetJobRuns', 400));
+  mocks.s3.on(ListObjectsV2Command).resolves({ CommonPrefixes: [{ Prefix: `lakesync/results/shop/${c1}/` }] });
+  mocks.s3.on(DeleteObjectsCommand).resolves({});
+  assert.deepEqual((await ports.retention.listCycleFiles!(all)).map((c) => c.id), [c1]);
+  const out = await ports.retention.deleteCycleFiles!(c1);
+  assert.equal(out.deleted, false);
+  assert.match(out.deleted ? '' : out.reason, /which Glue runs are still queued or running is not known \(.*GetJobRuns.*glue:GetJobRuns/);
+  assert.equal(mocks.s3.commandCalls(DeleteObjectsCommand).length, 0);
 });

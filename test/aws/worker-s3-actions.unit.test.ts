@@ -7,8 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { GetJobCommand, StartJobRunCommand } from '@aws-sdk/client-glue';
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetJobCommand, GetJobRunsCommand, StartJobRunCommand } from '@aws-sdk/client-glue';
+import { DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { iamActionFor } from '../../src/aws/iam';
 import { resolveResource, type ResourceNames, workerActions } from '../../src/aws/required-actions';
 import type { LoadRequest, PackRequest } from '../../src/model';
@@ -77,6 +77,52 @@ test('the worker actions the doctor simulates cover the S3 calls of a load and o
   }
   assert.ok(needed.size >= 5, `the calls were recorded: ${[...needed.keys()].join(', ')}`);
   const missing = [...needed].filter(([need]) => {
+    const [action, resource] = need.split(' on ');
+    return !allowed(action!, resource!);
+  });
+  assert.deepEqual(missing, [], 'WORKER_ACTIONS (what lakesync doctor simulates for the worker) lacks what these calls need');
+});
+
+test("the worker actions the doctor simulates cover retention's deletion of an older cycle's manifests and Glue load files", async () => {
+  const { mocks, ports, settings } = mockedAws();
+  const cycle = '1-0g8zvhhi9rtt3';
+  mocks.glue.on(GetJobRunsCommand).resolves({ JobRuns: [] });
+  mocks.s3.on(ListObjectsV2Command).callsFake((input: { Bucket: string; Prefix: string; Delimiter?: string }) =>
+    input.Delimiter ? { CommonPrefixes: [{ Prefix: `${input.Prefix}${cycle}/` }] } : { Contents: [{ Key: `${input.Prefix}plan.json` }, { Key: `${input.Prefix}packs/${cycle}-pack-x.json` }] },
+  );
+  mocks.s3.on(DeleteObjectsCommand).resolves({});
+  assert.deepEqual((await ports.retention.listCycleFiles!(() => true)).map((c) => c.id), [cycle]);
+  assert.deepEqual(await ports.retention.deleteCycleFiles!(cycle), { deleted: true });
+
+  const names: ResourceNames = {
+    partition: 'aws',
+    region: settings.region,
+    accountId: settings.accountId,
+    exportBucket: settings.export.bucket,
+    exportPrefix: settings.export.prefix,
+    scriptBucket: settings.glue.scriptBucket,
+    scriptPrefix: settings.glue.scriptPrefix,
+    resultPrefix: settings.glue.resultPrefix,
+    tableBucket: settings.tableBucket.name,
+    namespace: 'shop',
+    keyId: 'key',
+    dbInstance: 'shop-db',
+    snapshotId: 'lakesync-shop-doctor',
+    glueJob: settings.glue.jobName,
+    glueRoleArn: settings.glue.roleArn,
+    workgroup: settings.athena.workgroup,
+    athenaBucket: 'shop-athena',
+    athenaOutput: 'shop-athena/results',
+  };
+  const granted = workerActions({ kind: 'rds', database: 'instance', mode: 'lakeformation', createTableBucket: false }).flatMap((a) => a.resources.map((r) => ({ action: a.action, resource: resolveResource(r, names) })));
+  const allowed = (action: string, resource: string) => granted.some((g) => g.action === action && wildcard(g.resource, resource));
+  const needed = new Set<string>();
+  for (const call of mocks.s3.commandCalls(ListObjectsV2Command)) needed.add(`s3:ListBucket on arn:aws:s3:::${call.args[0].input.Bucket}`);
+  for (const call of mocks.s3.commandCalls(DeleteObjectsCommand)) {
+    for (const o of call.args[0].input.Delete?.Objects ?? []) needed.add(`${iamActionFor('S3', 'DeleteObjects')} on arn:aws:s3:::${call.args[0].input.Bucket}/${o.Key}`);
+  }
+  assert.ok([...needed].some((n) => n.startsWith(`s3:DeleteObject on arn:aws:s3:::${settings.glue.scriptBucket}/`)), `the Glue load files were deleted: ${[...needed].join(', ')}`);
+  const missing = [...needed].filter((need) => {
     const [action, resource] = need.split(' on ');
     return !allowed(action!, resource!);
   });

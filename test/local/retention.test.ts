@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
-import { retentionActivities } from '../../src/activities/retention';
+import { CYCLES_DELETED_PER_RUN, retentionActivities } from '../../src/activities/retention';
 import { localSettings } from '../../src/backends/local';
 import { parseConfig } from '../../src/config/load';
 import { cycleKey, cycleManifestKeys, exportIdFor, packTokenFor, runTokenFor, snapshotIdFor } from '../../src/ids';
@@ -268,5 +268,20 @@ describe("retention of each cycle's working files on the embedded backend", () =
     assert.deepEqual((await retention(total)).deleted.cycles, [ids(1).cycleId, ids(3).cycleId]);
     assert.deepEqual((await retention(total)).deleted.cycles, undefined);
     assert.deepEqual(cyclesIn(layout.results), [foreign, ids(total - 1).cycleId, ids(total).cycleId].sort());
+  });
+
+  test(`a backlog of old cycles goes ${CYCLES_DELETED_PER_RUN} cycles a run, oldest first, so that one run stays short`, async () => {
+    const dir = join(work, 'backlog');
+    const config = shopConfig(dir, N);
+    const layout = layoutOf(join(dir, 'shop'));
+    const ports = { retention: createRetentionPort(layout, 'shop') } as unknown as Ports;
+    const manifests = createManifestStore(layout.manifests);
+    const total = CYCLES_DELETED_PER_RUN + N + 3;
+    for (let n = 1; n <= total; n++) await manifests.put(cycleManifestKeys.plan(ids(n).cycleId), []);
+    const retention = () => retentionActivities({ config, portsFor: () => ports }).applyRetention({ source: 'shop', cycleId: ids(total).cycleId, keep: { snapshotIds: [], exportIds: [] } });
+    const first = await retention();
+    assert.deepEqual(first.deleted.cycles, Array.from({ length: CYCLES_DELETED_PER_RUN }, (_, i) => ids(i + 1).cycleId));
+    assert.deepEqual((await retention()).deleted.cycles, [1, 2, 3].map((i) => ids(CYCLES_DELETED_PER_RUN + i).cycleId));
+    assert.equal(readdirSync(layout.manifests).length, N);
   });
 });

@@ -1,0 +1,117 @@
+/**
+ * Each cycle's working files on AWS, which nothing else ever deletes: its manifests
+ * (`<export prefix>/lakesync-manifests/<source>/<cycleId>/`: plan, discovery, export, stored
+ * outcomes, ...) and its Glue files (`<result prefix>/<source>/<cycleId>/`: load results,
+ * arguments and pack files, pack summaries). Only folders named like a cycle id are listed or
+ * deleted; the source's own documents beside them (source-tables.json, source-state/, the marks of
+ * namespaces, ...) are never touched. A cycle with a Glue run still queued or going keeps its files:
+ * the run reads its arguments or pack file and writes its result there.
+ */
+import { DeleteObjectsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { PortError } from '../errors';
+import type { RetentionDeletion, RetentionItem } from '../ports';
+import { awsCall } from './errors';
+import { joinKey, s3Url } from './s3';
+
+/** A cycle id (`<cycle number>-<hash>`, src/ids.ts cycleKey; the legacy hash is shorter). */
+const CYCLE_ID = /^\d+-[a-z0-9]{1,13}$/;
+/** DeleteObjects takes at most 1,000 keys. */
+const DELETE_BATCH = 1000;
+
+/** A folder holding one folder per cycle: `<root>/<cycleId>/`. */
+export interface CycleFolders {
+  bucket: string;
+  /** The key of the folder, without slashes at its ends. */
+  root: string;
+  /** What the files are, for messages ("the manifests", "the Glue load results"). */
+  what: string;
+}
+
+export class S3CycleFiles {
+  /** The run tokens of the live Glue runs, read with the last listing (or why they could not be). */
+  private live: string[] | Error | undefined;
+
+  constructor(
+    private readonly s3: S3Client,
+    private readonly folders: readonly CycleFolders[],
+    /** The run tokens of the Glue runs still queued or going; none where there is no way to tell. */
+    private readonly liveRunTokens: () => Promise<string[]> = async () => [],
+  ) {}
+
+  async listCycleFiles(owned: (cycleId: string) => boolean): Promise<RetentionItem[]> {
+    const cycles = new Set<string>();
+    for (const f of this.folders) {
+      const root = rootOf(f);
+      let token: string | undefined;
+      do {
+        const page = await awsCall({ service: 'S3', operation: 'ListObjectsV2', subject: `the cycle folders of ${f.what} (${s3Url(f.bucket, root)})` }, () =>
+          this.s3.send(new ListObjectsV2Command({ Bucket: f.bucket, Prefix: root, Delimiter: '/', ...(token ? { ContinuationToken: token } : {}) })),
+        );
+        for (const p of page.CommonPrefixes ?? []) {
+          const id = p.Prefix?.slice(root.length).replace(/\/$/, '');
+          if (id && CYCLE_ID.test(id) && owned(id)) cycles.add(id);
+        }
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
+    }
+    // Runs of old cycles never start again: the runs going now are those that may still need their files.
+    this.live = cycles.size > 0 ? await this.liveRunTokens().catch((err: unknown) => (err instanceof Error ? err : new Error(String(err)))) : [];
+    return [...cycles].map((id) => ({ id }));
+  }
+
+  async deleteCycleFiles(cycleId: string): Promise<RetentionDeletion> {
+    // Anything else would name the folder of every cycle, or the source's own documents.
+    if (!CYCLE_ID.test(cycleId)) return { deleted: false, reason: `"${cycleId}" is not a cycle id` };
+    this.live ??= await this.liveRunTokens().catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
+    if (this.live instanceof Error) return { deleted: false, reason: `which Glue runs are still queued or running is not known (${this.live.message})` };
+    const running = this.live.find((t) => t.startsWith(`${cycleId}:`) || t.startsWith(`${cycleId}-pack-`));
+    if (running) return { deleted: false, reason: `its Glue run ${running} is still queued or running` };
+    for (const f of this.folders) await this.deleteFolder(f, cycleId);
+    return { deleted: true };
+  }
+
+  private async deleteFolder(f: CycleFolders, cycleId: string): Promise<void> {
+    const folder = `${rootOf(f)}${cycleId}/`;
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await awsCall({ service: 'S3', operation: 'ListObjectsV2', subject: `${f.what} of cycle ${cycleId} (${s3Url(f.bucket, folder)})` }, () =>
+        this.s3.send(new ListObjectsV2Command({ Bucket: f.bucket, Prefix: folder, ...(token ? { ContinuationToken: token } : {}) })),
+      );
+      for (const o of page.Contents ?? []) if (o.Key?.startsWith(folder)) keys.push(o.Key);
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    for (let i = 0; i < keys.length; i += DELETE_BATCH) {
+      const batch = keys.slice(i, i + DELETE_BATCH);
+      const out = await awsCall({ service: 'S3', operation: 'DeleteObjects', subject: `${batch.length} file(s) of ${f.what} of cycle ${cycleId} (${s3Url(f.bucket, folder)})` }, () =>
+        this.s3.send(new DeleteObjectsCommand({ Bucket: f.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } })),
+      );
+      const errors = out.Errors ?? [];
+      if (errors.length > 0) {
+        const first = errors[0]!;
+        const access = errors.some((e) => /AccessDenied/i.test(e.Code ?? ''));
+        throw new PortError(
+          access ? 'access-denied' : 'failed',
+          first.Code ?? 'DeleteObjectsFailed',
+          `S3 DeleteObjects could not delete ${errors.length} file(s) of ${f.what} of cycle ${cycleId}, e.g. ${s3Url(f.bucket, first.Key ?? '')}: ${first.Code ?? 'no code'}: ${first.Message ?? 'no message'}` +
+            (access ? ` (the worker needs s3:DeleteObject on ${s3Url(f.bucket, folder)}*: docs/aws-setup.md)` : ' (the next cycle tries again)'),
+        );
+      }
+    }
+  }
+}
+
+/** `<root>/`, or the bucket's root when it is empty. */
+function rootOf(f: CycleFolders): string {
+  const root = joinKey(f.root);
+  return root ? `${root}/` : '';
+}
+
+/** The source's manifests folder (src/aws/manifests.ts) and its Glue results folder (src/aws/glue.ts). */
+export function cycleFoldersOf(source: string, manifests: { bucket: string; prefix: string }, glue: { scriptBucket: string; resultPrefix: string }): CycleFolders[] {
+  return [
+    // The Glue files first: a deletion cut short leaves the manifests, by which the cycle is listed again.
+    { bucket: glue.scriptBucket, root: joinKey(glue.resultPrefix, source), what: `the Glue load files of source ${source}` },
+    { bucket: manifests.bucket, root: joinKey(manifests.prefix, 'lakesync-manifests', source), what: `the manifests of source ${source}` },
+  ];
+}
