@@ -5,7 +5,7 @@
  * A pack (several small tables) is one run of the same job whose arguments name its pack file
  * on S3 (`--pack_path`) and whose `--run_token` is the pack token.
  */
-import { BatchStopJobRunCommand, GetJobRunCommand, GetJobRunsCommand, type GlueClient, type JobRun, StartJobRunCommand, type WorkerType } from '@aws-sdk/client-glue';
+import { BatchStopJobRunCommand, GetJobCommand, GetJobRunCommand, GetJobRunsCommand, type GlueClient, type JobRun, StartJobRunCommand, type WorkerType } from '@aws-sdk/client-glue';
 import { PortError } from '../errors';
 import type { LiveLoadRun, LoadRequest, LoadResult, LoadRunStatus, PackRequest } from '../model';
 import type { LoadPort, PackLoads } from '../ports';
@@ -143,7 +143,7 @@ export class GlueLoads implements LoadPort {
       return { runId: out.JobRunId };
     } catch (err) {
       const hint = hasAwsCode(err, 'ConcurrentRunsExceededException')
-        ? `job ${this.jobName} is at its MaxConcurrentRuns (${this.settings.glue.maxConcurrentRuns}); the load is retried: ${this.concurrencyFix(capacity)}`
+        ? await this.concurrencyHint(capacity)
         : NO_CAPACITY.test(`${awsErrorCode(err)} ${(err as Error)?.message ?? ''}`)
           ? 'Glue has no capacity for the run now (account quota or Region capacity); the load is retried with backoff: raise the Glue quotas or lower concurrency if this persists'
           : undefined;
@@ -151,6 +151,32 @@ export class GlueLoads implements LoadPort {
       // Capacity is a wait, not a fault: retried whatever kind the code maps to, and no attempt of the load is spent on it.
       throw hint ? new PortError('throttled', error.code, error.message, { cause: err, noCapacity: true }) : error;
     }
+  }
+
+  /**
+   * Why Glue refused one more run, from the job's own MaxConcurrentRuns (GetJob): it may be lower
+   * than aws.glue.maxConcurrentRuns, changed by hand or by another source that runs the same job,
+   * and the worker rewrites the job only when its spec changes.
+   */
+  private async concurrencyHint(capacity: ReturnType<typeof runCapacity>): Promise<string> {
+    const configured = this.settings.glue.maxConcurrentRuns;
+    let limit: number | undefined;
+    let unknown = '';
+    try {
+      const job = (await this.glue.send(new GetJobCommand({ JobName: this.jobName }))).Job;
+      limit = job?.ExecutionProperty?.MaxConcurrentRuns;
+      if (limit === undefined) unknown = 'GetJob did not tell how many';
+    } catch (e) {
+      unknown = `GetJob could not tell how many: ${awsErrorCode(e)}: ${(e as Error)?.message ?? String(e)}`;
+    }
+    if (limit === undefined) return `job ${this.jobName} already runs as many runs as its MaxConcurrentRuns allows (${unknown}); the load is retried: ${this.concurrencyFix(capacity)}`;
+    if (limit < configured) {
+      return (
+        `job ${this.jobName} takes at most ${limit} run(s) at once (its MaxConcurrentRuns, below aws.glue.maxConcurrentRuns ${configured}: changed by hand, or written by another source that runs the same job); ` +
+        `the load is retried: set the job's MaxConcurrentRuns to ${configured}, or give each source its own aws.glue.jobName`
+      );
+    }
+    return `job ${this.jobName} is at its MaxConcurrentRuns (${limit}); the load is retried: ${this.concurrencyFix(capacity)}`;
   }
 
   /** What lets more runs of the job go at once: queuing helps only a STANDARD run that does not ask for it yet. */

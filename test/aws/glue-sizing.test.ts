@@ -6,7 +6,9 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { GetJobCommand } from '@aws-sdk/client-glue';
+import { CreateJobCommand, GetJobCommand } from '@aws-sdk/client-glue';
+import { jobSpec, withSpecHash } from '../../src/aws/glue-job';
+import { packageGlueScripts } from '../../src/aws/glue-package';
 import { CreateBucketCommand, GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { buildAwsPorts } from '../../src/aws';
 import { PortError } from '../../src/errors';
@@ -266,6 +268,29 @@ describe('the StartJobRun request of a sized run (moto)', () => {
         assert.equal(err.retryable, true);
         assert.equal(err.noCapacity, true, 'no run was made: the load activity does not count it as a failure');
         assert.match(err.message, /job lakesync-load-shop is at its MaxConcurrentRuns \(1\); the load is retried: raise glue\.maxConcurrentRuns or enable glue\.jobRunQueuing/);
+        return true;
+      });
+    } finally {
+      await moto.setTransition('glue::job_run', { progression: 'immediate' });
+    }
+  });
+
+  test("a start refused because the job's MaxConcurrentRuns was lowered under aws.glue.maxConcurrentRuns names the job's own limit, not the configured one", async () => {
+    const settings = settingsOf({ maxConcurrentRuns: 3, jobRunQueuing: false }, { 'public.orders': { primaryKey: ['id'] }, 'public.items': { primaryKey: ['id'] } });
+    const { ports, clients } = portsOf(settings);
+    await moto.setTransition('glue::job_run', { progression: 'manual', times: 100 });
+    try {
+      // The job as the worker writes it, but for its MaxConcurrentRuns, lowered by hand (or by another source that runs the same job).
+      const spec = withSpecHash(jobSpec(settings, packageGlueScripts(scriptsDir).hash));
+      await clients.glue.send(new CreateJobCommand({ Name: 'lakesync-load-shop', ...spec, ExecutionProperty: { MaxConcurrentRuns: 1 } }));
+      await ports.load.startLoad(request(ports, orders(), 'c1'));
+      const items = planEntry({ table: 'public.items', lakeTable: 'items', action: 'create', primaryKey: ['id'] });
+      await assert.rejects(ports.load.startLoad(request(ports, items, 'c1')), (err: unknown) => {
+        assert.ok(err instanceof PortError);
+        assert.equal(err.code, 'ConcurrentRunsExceededException');
+        assert.equal(err.noCapacity, true);
+        assert.doesNotMatch(err.message, /MaxConcurrentRuns \(3\)/, 'the job does not take 3 runs at once');
+        assert.match(err.message, /job lakesync-load-shop takes at most 1 run\(s\) at once \(its MaxConcurrentRuns, below aws\.glue\.maxConcurrentRuns 3/);
         return true;
       });
     } finally {

@@ -193,6 +193,9 @@ test('ConcurrentRunsExceededException is retryable and says how to raise the lim
   assert.equal(err.kind, 'throttled');
   assert.equal(err.retryable, true);
   assert.match(err.message, /Glue StartJobRun for table public.events \(job lakesync-load-shop\) failed with ConcurrentRunsExceededException: .*raise glue.maxConcurrentRuns/);
+  // GetJob tells no MaxConcurrentRuns here: no number is claimed for it.
+  assert.doesNotMatch(err.message, /MaxConcurrentRuns \(\d+\)/);
+  assert.match(err.message, /already runs as many runs as its MaxConcurrentRuns allows \(GetJob did not tell how many\)/);
 });
 
 test('ConcurrentRunsExceededException tells enabling queuing only where it would help', async () => {
