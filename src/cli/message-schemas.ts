@@ -141,6 +141,7 @@ const tableSummary = z
     inserted: z.number().optional(),
     updated: z.number().optional(),
     deleted: z.number().optional(),
+    changesUnknown: z.literal(true).optional().describe("A recovered commit whose inserted, updated and deleted rows are not known: the counts are absent"),
     verified: z.boolean().optional(),
     nulledValues: z.record(z.string(), z.number()).optional().describe('Values stored as NULL (onInvalid: null), by source column'),
     clampedValues: z.record(z.string(), z.number()).optional().describe('Values clamped to the lake range (onInvalid: clamp), by source column'),

@@ -17,7 +17,7 @@ export interface TableRow {
   runState?: string;
   runId?: string;
   /** Rows changed (inserted + updated + deleted) once known. */
-  rows?: { inserted: number; updated: number; deleted: number };
+  rows?: { inserted: number; updated: number; deleted: number; changesUnknown?: true };
   startedAt?: string;
   elapsedMs?: number;
   error?: string;
@@ -64,14 +64,7 @@ export async function readStatusView(conn: Connected, source: string, now = Date
   const base = { source, workflowId, queued: status.queue.length, status };
   const current = status.currentCycle;
   if (!current) {
-    const tables: TableRow[] = (status.lastCycle?.tables ?? []).map((t) => ({
-      table: t.table,
-      state: t.status,
-      action: t.action,
-      ...(t.inserted !== undefined ? { rows: { inserted: t.inserted, updated: t.updated ?? 0, deleted: t.deleted ?? 0 } } : {}),
-      ...(t.error ? { error: t.error.message } : t.reason && t.status !== 'committed' ? { error: t.reason } : {}),
-    }));
-    return { ...base, phase: 'idle', tables };
+    return { ...base, phase: 'idle', tables: lastCycleRows(status) };
   }
 
   const cycle: CycleView = {
@@ -106,6 +99,19 @@ export async function readStatusView(conn: Connected, source: string, now = Date
     cycle.failed = Math.max(cycle.failed, tables.filter((t) => t.state === 'failed').length);
   }
   return { ...base, phase: 'running', cycle, tables };
+}
+
+/** The last cycle's tables as status rows. */
+export function lastCycleRows(status: Pick<SourceStatus, 'lastCycle'>): TableRow[] {
+  return (status.lastCycle?.tables ?? []).map((t) => ({
+    table: t.table,
+    state: t.status,
+    action: t.action,
+    ...(t.inserted !== undefined ? { rows: { inserted: t.inserted, updated: t.updated ?? 0, deleted: t.deleted ?? 0 } } : {}),
+    // A recovered commit's counts are not known: shown as unknown, as the cycle report does.
+    ...(t.inserted === undefined && t.changesUnknown ? { rows: { inserted: 0, updated: 0, deleted: 0, changesUnknown: true as const } } : {}),
+    ...(t.error ? { error: t.error.message } : t.reason && t.status !== 'committed' ? { error: t.reason } : {}),
+  }));
 }
 
 async function batchRows(conn: Connected, workflowId: string, running: boolean, now: number): Promise<TableRow[]> {

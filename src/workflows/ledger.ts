@@ -749,6 +749,7 @@ function tableSummary(t: TableOutcome): TableSummary {
     ...(t.reason ? { reason: t.reason } : {}),
     // Counts a recovered commit does not know are left out, not shown as 0.
     ...(t.load && !t.load.changesUnknown ? { inserted: t.load.inserted, updated: t.load.updated, deleted: t.load.deleted } : {}),
+    ...(t.load?.changesUnknown ? { changesUnknown: true as const } : {}),
     ...(t.verified !== undefined ? { verified: t.verified } : {}),
     ...(t.load?.nulledValues ? { nulledValues: t.load.nulledValues } : {}),
     ...(t.load?.clampedValues ? { clampedValues: t.load.clampedValues } : {}),

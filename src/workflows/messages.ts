@@ -93,6 +93,8 @@ export interface TableSummary {
   inserted?: number;
   updated?: number;
   deleted?: number;
+  /** A recovered commit whose inserted, updated and deleted rows are not known (the counts are absent). */
+  changesUnknown?: true;
   verified?: boolean;
   /** Values stored as NULL (onInvalid: null) and clamped (onInvalid: clamp) by source column, and the load's warnings; absent when none. */
   nulledValues?: Record<string, number>;

@@ -12,6 +12,8 @@ import { parseConfig } from '../../src/config/load';
 import { FakeBackend } from '../../src/fake/ports';
 import { cycleManifestKeys, exportIdFor, runTokenFor, tableExportIdFor } from '../../src/ids';
 import { cycleTableLines } from '../../src/cli/cycle-report';
+import { lastCycleRows, type StatusView } from '../../src/cli/progress';
+import { statusReport } from '../../src/cli/render-status';
 import { initialState, recordCycle } from '../../src/workflows/ledger';
 import type { DiscoverySummary, ExportRef, LoadRequest, PlanEntry, PlanSummary } from '../../src/model';
 import { textBytes } from '../../src/payload-text';
@@ -410,6 +412,9 @@ describe('recovering a dead cycle', () => {
     recordCycle(state, { cycleId: 'c25', source: 'shop', status: 'failed', export: e9, snapshot: { snapshotId: 's9', createdAt: '2025-02-01T00:00:00.000Z', adopted: true }, tables: [a!], warnings: [], startedAt: '', finishedAt: '' }, 'wf', { kind: 'sync', requestIds: ['r1'] });
     const summary = state.lastCycle?.tables[0];
     assert.deepEqual([summary?.inserted, summary?.updated, summary?.deleted, state.ledger['public.a']?.rowCount], [undefined, undefined, undefined, 100], 'the status leaves out counts nobody knows');
+    // lakesync status shows them as unknown, as the cycle report does, not as a blank.
+    const view: StatusView = { source: 'shop', workflowId: 'lakesync/shop', phase: 'idle', tables: lastCycleRows(state), queued: 0 };
+    assert.ok(statusReport(view, {}).some((l) => /^public\.a +committed +unknown\b/.test(l)), statusReport(view, {}).join('\n'));
   });
 
   test("an incremental table the dead cycle committed, its load's result missing, is verified with what the lake tells: committed, its watermark advanced", async () => {
