@@ -514,6 +514,24 @@ export function rerunParts(state: SourceState, tables: TableName[]): RerunPart[]
   return [...parts.values()].sort((a, b) => snapshotTime(a.reuse) - snapshotTime(b.reuse));
 }
 
+/**
+ * A table the export skipped, failed by a cycle recorded before such tables were marked for a new
+ * export: its entry names the export that skipped it (the cycle workflow's NotExported message).
+ */
+export function skippedBeforeMark(state: SourceState, table: TableName): boolean {
+  const f = state.failed[table];
+  return !!f && !f.newExport && !f.extract && !!f.exportId && f.phase === 'discover' && f.message.startsWith(`${table} was not exported: `);
+}
+
+/** Marks such tables as the newer cycles do: their rerun takes a new export, not the one that skipped them. */
+export function markSkippedForNewExport(state: SourceState, tables: readonly TableName[]): void {
+  for (const table of tables) {
+    if (!skippedBeforeMark(state, table)) continue;
+    const { exportId: _skippedBy, ...rest } = state.failed[table]!;
+    state.failed[table] = { ...rest, newExport: true };
+  }
+}
+
 function ownExport(state: SourceState, table: TableName): ReusableExport | undefined {
   const candidates = [state.failed[table]?.exportId, state.ledger[table]?.exportId].flatMap((id) => (id && state.exports[id] ? [state.exports[id]!] : []));
   return candidates.reduce<ReusableExport | undefined>((newest, e) => (!newest || snapshotTime(e) > snapshotTime(newest) ? e : newest), undefined);

@@ -39,6 +39,7 @@ import {
   enqueueSyncSignal,
   hasBlankRequestId,
   initialState,
+  markSkippedForNewExport,
   normalizeState,
   nothingFailedProblem,
   recordCycle,
@@ -48,6 +49,7 @@ import {
   rerunPayloadProblem,
   rerunProblem,
   retentionKeeps,
+  skippedBeforeMark,
   statusPage,
   syncProblem,
   takeCoalesced,
@@ -93,6 +95,8 @@ const PATCHES = {
   cleanLedger: 'clean-failed-and-known-tables',
   /** A table the export skipped reruns from a new export (its rerun reused the export that skipped it, and failed again). */
   newExportForSkipped: 'rerun-of-export-skipped-table-takes-new-export',
+  /** A table the export skipped in a cycle recorded before that patch reruns from a new export too (it reused the export that skipped it). */
+  newExportForSkippedBefore: 'rerun-of-table-skipped-before-mark-takes-new-export',
   /** A state too large for the continue-as-new payload is stored and carried by reference. */
   stateByReference: 'carried-state-by-reference',
   /** A cycle result that holds its outcomes by reference is read through it. */
@@ -307,7 +311,10 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     const tables = batch.tables ? { tables: batch.tables } : {};
     if (batch.kind !== 'rerun') return [tables];
     if (patched(PATCHES.rerunParts)) {
-      const parts = rerunParts(state, batch.tables ?? []);
+      // Only a rerun of such a table records the patch marker: other histories are unchanged.
+      const named = batch.tables ?? [];
+      if (named.some((t) => skippedBeforeMark(state, t)) && patched(PATCHES.newExportForSkippedBefore)) markSkippedForNewExport(state, named);
+      const parts = rerunParts(state, named);
       if (parts.length > 0) return parts;
     }
     return [{ ...tables, ...(state.lastExport ? { reuse: state.lastExport } : {}) }];

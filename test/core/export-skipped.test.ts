@@ -4,7 +4,14 @@
  * reason, and it stays a known, failed table for the rerun, never one "gone from the source".
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
+import { connectClient, temporalTarget } from '../../src/temporal';
+import { createWorker } from '../../src/worker';
+import { sourceWorkflowId } from '../../src/ids';
+import type { Ports } from '../../src/ports';
+import { rerunUpdate, SOURCE_WORKFLOW_TYPE } from '../../src/workflows/messages';
+import { fakeConfig, startTestServer, type TestServer, uniqueQueue } from '../helpers/env';
+import { waitForCycles } from '../helpers/source';
 import { cycleActivities } from '../../src/activities/cycle';
 import { parseConfig } from '../../src/config/load';
 import { FakeBackend } from '../../src/fake/ports';
@@ -77,5 +84,65 @@ describe('a requested table the export skipped', () => {
     assert.match(state.failed['public.b']?.message ?? '', /was not exported: column "unit price"/, 'public.b is left for a rerun, with the export\'s reason');
     assert.ok(state.knownTables.includes('public.b'), 'public.b is still a table of the source');
     assert.deepEqual(state.droppedTables, [], 'nothing is dropped as gone from the source');
+  });
+});
+
+describe('a table the export skipped before the upgrade, on a real Temporal server', () => {
+  let env: TestServer;
+  after(async () => {
+    await env?.close();
+  });
+
+  test('its first rerun after the upgrade takes a new export: the one that skipped it would skip it again', async () => {
+    env = await startTestServer();
+    const queue = uniqueQueue('skippedold');
+    const source = 'skippedold';
+    const config = fakeConfig(queue, { tables: TABLES }, {}, source);
+    const backend = new FakeBackend({ tables: TABLES, latencyMs: 20 });
+    const ports = backend.ports();
+    // The first export skips public.b (as RDS does for a column name it cannot export); later ones hold it.
+    let skipping: string | undefined;
+    const skippingPorts: Ports = {
+      ...ports,
+      discover: {
+        ...ports.discover,
+        discover: async (ref) => {
+          const found = await ports.discover.discover(ref);
+          skipping ??= ref.exportId;
+          if (ref.exportId !== skipping) return found;
+          return { ...found, tables: found.tables.filter((t) => t.table !== 'public.b'), skipped: [{ table: 'public.b', reason: 'FAILED_TO_EXPORT' }] };
+        },
+      },
+    };
+    const { worker, close } = await createWorker({ config, ports: { [source]: skippingPorts } });
+    const running = worker.run();
+    const client = await connectClient(temporalTarget(config));
+    try {
+      const first = await client.workflow.start(SOURCE_WORKFLOW_TYPE, { workflowId: sourceWorkflowId(source), taskQueue: queue, args: [{ source }] });
+      const synced = await waitForCycles(first, 1);
+      const cycle = await client.workflow.getHandle<() => Promise<CycleResult>>(synced.lastCycle!.workflowId).result();
+      assert.deepEqual(cycle.tables.map((t) => [t.table, t.status, t.error?.type]), [['public.a', 'committed', undefined], ['public.b', 'failed', 'NotExported']]);
+      // The state a run of the older release carried on: public.b failed on that export, with no mark for a new one.
+      const old = initialState();
+      recordCycle(old, cycle, synced.lastCycle!.workflowId, { kind: 'sync', requestIds: ['start'] }, { newExportForSkipped: false });
+      old.cycleCount = 1;
+      assert.deepEqual([old.failed['public.b']?.exportId, old.failed['public.b']?.newExport], [cycle.export!.exportId, undefined]);
+      await first.terminate('upgraded');
+      const handle = await client.workflow.start(SOURCE_WORKFLOW_TYPE, { workflowId: sourceWorkflowId(source), taskQueue: queue, args: [{ source, syncOnStart: false, state: old }] });
+
+      await handle.executeUpdate(rerunUpdate, { args: [{ tables: 'failed', requestId: 'rerun-after-upgrade' }] });
+      const rerun = await waitForCycles(handle, 2);
+      assert.equal(rerun.recentCycles[0]!.kind, 'rerun');
+      const b = rerun.lastCycle!.tables.find((t) => t.table === 'public.b');
+      assert.deepEqual([b?.status, b?.error?.message], ['committed', undefined]);
+      assert.notEqual(rerun.recentCycles[0]!.exportId, cycle.export!.exportId, 'a new export');
+      assert.deepEqual(rerun.failed, {});
+      await handle.terminate('test done');
+    } finally {
+      worker.shutdown();
+      await running;
+      await close();
+      await client.connection.close();
+    }
   });
 });
