@@ -510,7 +510,7 @@ export interface TableCost {
 /** A cycle's cost: the sums of its tables' figures (each sum absent when no table has the figure). */
 export interface CostTotals extends Omit<TableCost, 'basis'> {
   basis: CostBasis;
-  /** Tables with a cost. */
+  /** Tables with a cost (0 for a cycle that failed as a whole: its figures are its own export's). */
   tables: number;
   /** glueUsd + exportUsd. */
   usd?: number;

@@ -1,6 +1,6 @@
 /** Activities of the cycle's first phases: settings, snapshot, export, discover, plan, lake set-up. */
 import { ApplicationFailure } from '@temporalio/common';
-import type { CycleSettings, DiscoveredExport, DiscoverySummary, ExportRef, ExportStatus, JsonRef, LoadAction, LoadItem, PlanEntry, PlanSummary, SnapshotRef, SnapshotStatus, TableName, TableOutcome } from '../model';
+import type { CostTotals, CycleSettings, DiscoveredExport, DiscoverySummary, ExportRef, ExportStatus, JsonRef, LoadAction, LoadItem, PlanEntry, PlanSummary, SnapshotRef, SnapshotStatus, TableName, TableOutcome } from '../model';
 import type { ExportRequest, Ports, SnapshotRequest } from '../ports';
 import { lakeTableName, selectTable } from '../config/tables';
 import { type ExportScope, exportScope, type ExportScopeEntries, ExportScopeRefused, exportScopeKey, exportOnlyProblem, type KnownTables, mergeKnownTables, SOURCE_TABLES_KEY, wholeSnapshotWarning } from '../export-scope';
@@ -11,7 +11,7 @@ import type { SourceConfig } from '../config/schema';
 import { type ActivityDeps, findManifest, sourceOf, step } from './deps';
 import { storedIfLarge } from './stored-parts';
 import { costBasis } from './load';
-import { tableCost } from '../cost/ledger';
+import { costTotals, tableCost } from '../cost/ledger';
 import type { DiscoveredTable } from '../model';
 
 export function cycleActivities(deps: ActivityDeps) {
@@ -214,6 +214,25 @@ export function cycleActivities(deps: ActivityDeps) {
         if (failed.length > 0) await ports.manifests.put(cycleManifestKeys.refused(cycleId), failed);
         const itemsRef = await storedIfLarge(ports, cycleManifestKeys.planItems(cycleId), items, payloadInlineBytes);
         return itemsRef ? { planRef, load: [], notLoaded: [], itemsRef } : { planRef, ...items };
+      });
+    },
+
+    /**
+     * The cost of this cycle's own RDS export, for a cycle that failed as a whole after it (no table
+     * outcome carries it): the tables' sizes in the export's listing, as discovery stored them or
+     * read again. Undefined for a reused export (the cycle that took it paid for it), without a cost
+     * ledger, or when a table's size is unknown (a partial sum would understate it).
+     */
+    async failedCycleExportCost(source: string, cycleId: string, ref: ExportRef): Promise<CostTotals | undefined> {
+      const { settings, ports } = sourceOf(deps, source);
+      if (ref.exportId !== exportIdFor(source, cycleId)) return undefined;
+      return step('cost', `export ${ref.exportId}`, async () => {
+        const discovered = (await findManifest<DiscoveredTable[]>(ports, cycleManifestKeys.discovery(cycleId))) ?? (await ports.discover.discover(ref)).tables;
+        if (discovered.length === 0 || discovered.some((t) => t.sizeGB === undefined)) return undefined;
+        const cost = tableCost(costBasis(settings), undefined, discovered.map((t) => ({ kind: 'rds' as const, gb: t.sizeGB })), settings.cost);
+        const totals = costTotals([cost]);
+        // A cycle-level figure: no table outcome holds it.
+        return totals && totals.exportGB !== undefined ? { ...totals, tables: 0 } : undefined;
       });
     },
 

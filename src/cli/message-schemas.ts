@@ -84,7 +84,7 @@ const costTotals = z
     exportUsd: z.number().optional(),
     usd: z.number().optional().describe('glueUsd + exportUsd'),
   })
-  .meta({ id: 'CostTotals', description: "A cycle's cost: the sums of its tables' figures (each absent when no table has it)" });
+  .meta({ id: 'CostTotals', description: "A cycle's cost: the sums of its tables' figures (each absent when no table has it). A cycle that failed as a whole after its own RDS export holds that export's GB and price, with tables 0" });
 
 const watermark = z
   .object({

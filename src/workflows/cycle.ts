@@ -8,7 +8,7 @@ import type { Activities } from '../activities';
 import type { ExcludedTable, ExportScopeSummary, PlanItems } from '../activities/cycle';
 import { costTotals } from '../cost/ledger';
 import { batchWorkflowId, exportIdFor, snapshotIdFor } from '../ids';
-import type { CycleResult, CycleSettings, CycleStatus, ExportRef, JsonRef, LoadItem, SnapshotRef, TableName, TableOutcome, TablesRef } from '../model';
+import type { CostTotals, CycleResult, CycleSettings, CycleStatus, ExportRef, JsonRef, LoadItem, SnapshotRef, TableName, TableOutcome, TablesRef } from '../model';
 import { tableBatchWorkflow } from './batch';
 import { evenIfCancelled } from './cancellation';
 import { jsonBytes } from '../payload-text';
@@ -67,6 +67,9 @@ const READ_LIST_DELETE_BEST_EFFORT = 'read-list-delete-best-effort';
 /** Patch: a dead batch's tables that stay failed keep the cost recovery found for them, their part of the cycle's export (they had none). */
 const DEAD_BATCH_EXPORT_COST = 'dead-batch-failed-tables-keep-export-cost';
 
+/** Patch: a cycle that fails as a whole after its own export books the export's GB as a cycle-level cost (it booked none). */
+const FAILED_CYCLE_EXPORT_COST = 'failed-cycle-books-its-export-cost';
+
 /** Patch: a failed check of a rerun's reused export fails the cycle in its export phase (it said settings). */
 const REUSE_CHECK_IN_EXPORT_PHASE = 'reuse-check-in-export-phase';
 
@@ -96,11 +99,11 @@ export async function cycleWorkflow(input: CycleInput): Promise<CycleResult> {
   let scope: ExportScopeSummary | undefined;
   let snapshot: SnapshotRef | undefined;
   let exported: ExportRef | undefined;
-  const finish = async (status: CycleStatus, tables: TableOutcome[], error?: { phase: string; message: string }): Promise<CycleResult> => {
+  const finish = async (status: CycleStatus, tables: TableOutcome[], error?: { phase: string; message: string }, exportCost?: CostTotals): Promise<CycleResult> => {
     progress.phase = 'done';
     outcomes = tables;
     if (settings.searchAttributes) upsertSearchAttributes(cycleSearchAttributes(input.source, status, tables.filter((t) => t.status === 'failed').length));
-    const cost = costTotals(tables.map((t) => t.cost));
+    const cost = costTotals(tables.map((t) => t.cost)) ?? exportCost;
     const result: CycleResult = {
       cycleId: input.cycleId,
       source: input.source,
@@ -172,7 +175,8 @@ export async function cycleWorkflow(input: CycleInput): Promise<CycleResult> {
     if (plan.itemsRef) plan = { ...plan, ...(await readOnce<PlanItems>(input.source, plan.itemsRef)) };
     if (plan.load.length > 0) await acts.prepareLake(input.source);
   } catch (err) {
-    return finish('failed', [], { phase: progress.phase, message: errorMessage(err) });
+    const phase = progress.phase;
+    return finish('failed', [], { phase, message: errorMessage(err) }, await failedCycleExportCost(input, settings, exported, err, acts));
   }
 
   const skippedByExport: TableOutcome[] = discovery.skipped.map((s) => ({
@@ -218,6 +222,22 @@ export async function cycleWorkflow(input: CycleInput): Promise<CycleResult> {
   // Once every table is committed, granted and verified. Guarded so that cycles recorded before retention existed replay.
   if (patched('retention')) warnings.push(...(await applyRetention(input, snapshot, exported, acts)));
   return finish(cycleStatus(tables), tables);
+}
+
+/**
+ * The cost of the cycle's own RDS export when the cycle failed as a whole after it: RDS billed
+ * the export, and no table outcome carries its GB. Best effort: unknown sizes book nothing, and
+ * the cycle's own error stays the one reported.
+ */
+async function failedCycleExportCost(input: CycleInput, settings: CycleSettings, exported: ExportRef | undefined, err: unknown, acts: ReturnType<typeof proxyActivities<Activities>>): Promise<CostTotals | undefined> {
+  if (!exported || !settings.cost || !settings.costBasis || exported.exportId !== exportIdFor(input.source, input.cycleId) || isCancellation(err)) return undefined;
+  if (!patched(FAILED_CYCLE_EXPORT_COST)) return undefined;
+  try {
+    return await acts.failedCycleExportCost(input.source, input.cycleId, exported);
+  } catch (costErr) {
+    log.warn("the export's size is unknown: the failed cycle books no export cost", { cycleId: input.cycleId, error: errorMessage(costErr) });
+    return undefined;
+  }
 }
 
 /** How many failed tables a cycle result held by reference names; `counts.failed` says how many failed. */

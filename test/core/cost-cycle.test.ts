@@ -12,10 +12,16 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { runCli } from '../../src/cli/main';
+import { PortError } from '../../src/errors';
+import { FakeBackend } from '../../src/fake/ports';
+import type { Ports } from '../../src/ports';
+import { connectClient, temporalTarget } from '../../src/temporal';
+import { createWorker } from '../../src/worker';
 import { parseConfig } from '../../src/config/load';
-import { BYTES_PER_GB } from '../../src/cost/ledger';
+import { BYTES_PER_GB, DEFAULT_PRICES } from '../../src/cost/ledger';
+import { costReportLines } from '../../src/cli/commands/cost';
 import { tableExportIdFor } from '../../src/ids';
-import type { CostReport } from '../../src/cost/report';
+import { type CostReport, costReport } from '../../src/cost/report';
 import type { CycleResult, Watermark } from '../../src/model';
 import { requestSyncSignal, rerunUpdate } from '../../src/workflows/messages';
 import { fakeConfig, startFakeWorker, startTestServer, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
@@ -130,6 +136,56 @@ describe('cost ledger on a real Temporal server', () => {
       await handle.terminate('test done');
     } finally {
       await planned.stop();
+    }
+  });
+
+  test("a cycle that fails as a whole after its export books the export's GB as a cycle-level cost: RDS billed them", async () => {
+    const failQueue = uniqueQueue('failedcosts');
+    const source = 'failedcosts';
+    const config = fakeConfig(failQueue, { tables: TABLES }, {}, source);
+    const backend = new FakeBackend({ tables: TABLES, latencyMs: 20, dpuSecondsPerRun: 90, exportGBPerTable: 2 });
+    const ports = backend.ports();
+    // The lake's namespace cannot be made (a permission is missing): the cycle fails after its plan, with no table outcome.
+    let refuse = true;
+    const refusing: Ports = {
+      ...ports,
+      lake: {
+        ...ports.lake,
+        ensureNamespace: async (ns) => {
+          if (refuse) throw new PortError('access-denied', 'AccessDeniedException', `not allowed to create namespace ${ns}`);
+          return ports.lake.ensureNamespace(ns);
+        },
+      },
+    };
+    const { worker, close } = await createWorker({ config, ports: { [source]: refusing } });
+    const running = worker.run();
+    const client = await connectClient(temporalTarget(config));
+    try {
+      const handle = await startSource(client, failQueue, source);
+      const first = await waitForCycles(handle, 1);
+      const result = await client.workflow.getHandle<() => Promise<CycleResult>>(first.lastCycle!.workflowId).result();
+      assert.deepEqual([result.status, result.error?.phase, result.tables.length], ['failed', 'plan', 0], JSON.stringify(result.error));
+      const exportCost = { basis: 'modelled', tables: 0, exportGB: 6, exportUsd: 0.06, usd: 0.06 };
+      assert.deepEqual(result.cost, exportCost, 'its export of three tables of 2 GB each was billed');
+      assert.deepEqual(first.recentCycles[0]!.cost, exportCost);
+
+      // The next sync takes and books an export of its own; the failed cycle's stays counted once.
+      refuse = false;
+      await handle.signal(requestSyncSignal, { requestedBy: 'test' });
+      const second = await waitForCycles(handle, 2);
+      assert.notEqual(second.recentCycles[0]!.exportId, result.export!.exportId);
+      assert.deepEqual(second.recentCycles[0]!.cost, { basis: 'modelled', tables: 3, dpuSeconds: 270, glueUsd: 0.033, exportGB: 6, exportUsd: 0.06, usd: 0.093 });
+      // lakesync cost: the failed cycle's export is in its row and in the total.
+      const report = costReport(second, 10);
+      assert.deepEqual(report.cycles.map((c) => [c.kind, c.status, c.cost?.usd]), [['sync', 'succeeded', 0.093], ['sync', 'failed', 0.06]]);
+      assert.deepEqual(report.total, { basis: 'modelled', tables: 3, dpuSeconds: 270, glueUsd: 0.033, exportGB: 12, exportUsd: 0.12, usd: 0.153 });
+      assert.ok(costReportLines(report, DEFAULT_PRICES).some((l) => /^\S+\s+sync\s+failed\s.*\$0\.0600/.test(l)), costReportLines(report, DEFAULT_PRICES).join('\n'));
+      await handle.terminate('test done');
+    } finally {
+      worker.shutdown();
+      await running;
+      await close();
+      await client.connection.close();
     }
   });
 
