@@ -189,6 +189,23 @@ describe('cost ledger on a real Temporal server', () => {
     }
   });
 
+  test("a cycle whose discovery fails books its export's GB from the export's listing, read again", async () => {
+    const discoverQueue = uniqueQueue('discovercosts');
+    const failing = await startFakeWorker(fakeConfig(discoverQueue, { tables: TABLES }, {}, 'discovercosts'), { tables: TABLES, latencyMs: 20, dpuSecondsPerRun: 90, exportGBPerTable: 2 });
+    failing.backend.setFailures([{ table: '*', phase: 'discover', times: 1, retryable: false, message: 'the listing could not be read' }]);
+    try {
+      const handle = await startSource(failing.client, discoverQueue, 'discovercosts');
+      const first = await waitForCycles(handle, 1);
+      const result = await failing.client.workflow.getHandle<() => Promise<CycleResult>>(first.lastCycle!.workflowId).result();
+      assert.deepEqual([result.status, result.error?.phase, result.tables.length], ['failed', 'discover', 0], JSON.stringify(result.error));
+      assert.deepEqual(result.cost, { basis: 'modelled', tables: 0, exportGB: 6, exportUsd: 0.06, usd: 0.06 });
+      assert.deepEqual(first.recentCycles[0]!.cost, result.cost);
+      await handle.terminate('test done');
+    } finally {
+      await failing.stop();
+    }
+  });
+
   test("a table whose load times out keeps its part of the export in its cost: RDS billed its GB, though its run reported no usage", async () => {
     const slowQueue = uniqueQueue('slowcosts');
     // Loads bounded to 7.2 s in all: a stalled one times out for good at once.
