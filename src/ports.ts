@@ -216,8 +216,8 @@ export interface RetentionPort {
   deleteExport(id: string): Promise<RetentionDeletion>;
   /**
    * The DynamoDB table exports (source kind dynamodb) the backend keeps the files of and that it
-   * can tell are this source's. Absent where retention leaves them alone (on AWS an S3 lifecycle
-   * rule expires them).
+   * can tell are this source's (on AWS the completed exports under `<prefix>/<source>/`, by their
+   * manifest summaries). Absent where retention leaves them alone.
    */
   listTableExports?(): Promise<TableExportItem[]>;
   /** Deletes a DynamoDB table export's files and its record; one already gone is deleted. */

@@ -6,7 +6,7 @@
  * source are candidates (src/ids.ts), on top of what the backend tells is lakesync's (on AWS, the
  * `lakesync` tag); automated, user and `snapshot.mode: existing` snapshots are never touched.
  *
- * Where the backend keeps them (the embedded mode), also a DynamoDB source's table exports, by the
+ * Where the backend lists them (the embedded mode; on AWS the completed ones), also a DynamoDB source's table exports, by the
  * same rule per table (its newest `retention.exports` exports, the current cycle's, and those kept
  * by name: the one each table's watermark points to). Each cycle's working files (load results,
  * run records, manifests; on AWS its manifests and Glue load files), kept for the newest

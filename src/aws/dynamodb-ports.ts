@@ -8,6 +8,7 @@ import type { Ports, RetentionPort } from '../ports';
 import { type AwsClients, clientConfig, destroyClients } from './clients';
 import { cycleFoldersOf, S3CycleFiles } from './cycle-files';
 import { DynamoCatalog } from './dynamodb-catalog';
+import { DynamoExportRetention } from './dynamodb-export-retention';
 import { type DynamoExportSettings, DynamoTableExports } from './dynamodb-exports';
 import { lakeSideOf, type LakeSideOptions } from './lake-side';
 import { S3Manifests } from './manifests';
@@ -44,6 +45,7 @@ export function buildAwsDynamoPorts(settings: AwsDynamoSettings, clients: AwsCli
   };
   const manifests = new S3Manifests(objects, exportSettings.bucket, exportSettings.prefix, settings.source);
   const lakeSide = lakeSideOf(settings, clients, objects, options, manifests);
+  const exportRetention = new DynamoExportRetention(clients.s3, objects, exportSettings);
   const cycleFiles = new S3CycleFiles(clients.s3, cycleFoldersOf(settings.source, exportSettings, settings.glue), () => lakeSide.load.liveRunTokens());
   return {
     snapshot: { startSnapshot: rdsOnly('an RDS snapshot'), describeSnapshot: rdsOnly('an RDS snapshot') },
@@ -58,7 +60,9 @@ export function buildAwsDynamoPorts(settings: AwsDynamoSettings, clients: AwsCli
     ...lakeSide,
     manifests,
     retention: {
-      ...keepExportFiles,
+      ...noSnapshots,
+      listTableExports: () => exportRetention.listTableExports(),
+      deleteTableExport: (id) => exportRetention.deleteTableExport(id),
       listCycleFiles: (owned) => cycleFiles.listCycleFiles(owned),
       deleteCycleFiles: (cycleId) => cycleFiles.deleteCycleFiles(cycleId),
     },
@@ -71,12 +75,12 @@ export function buildAwsDynamoPorts(settings: AwsDynamoSettings, clients: AwsCli
 }
 
 /**
- * DynamoDB sources have no snapshots, and their export files are left to the export bucket's
- * S3 lifecycle rule (docs/aws-setup.md): retention deletes only each cycle's working files.
+ * DynamoDB sources have no snapshots nor RDS exports: retention deletes their table exports
+ * (listTableExports, per table) and each cycle's working files.
  */
-const keepExportFiles: RetentionPort = {
+const noSnapshots: RetentionPort = {
   listSnapshots: async () => [],
   listExports: async () => [],
   deleteSnapshot: async () => ({ deleted: false, reason: 'DynamoDB sources have no snapshots' }),
-  deleteExport: async () => ({ deleted: false, reason: 'DynamoDB export files expire by the export bucket\'s S3 lifecycle rule' }),
+  deleteExport: async () => ({ deleted: false, reason: 'DynamoDB sources have no RDS exports: their table exports are deleted per table' }),
 };

@@ -115,6 +115,8 @@ const DYNAMODB_EXPORT_ARN = 'arn:aws:dynamodb:DYNAMODB_REGION:ACCOUNT:table/DYNA
 const DYNAMODB_EXPORT_OBJECTS_ARN = 'arn:aws:s3:::DYNAMODB_EXPORT_BUCKET/DYNAMODB_EXPORT_PREFIX/*';
 /** The source's manifests (plan, stored state, parts of large documents), kept under the export prefix. */
 const DYNAMODB_MANIFESTS_ARN = 'arn:aws:s3:::DYNAMODB_EXPORT_BUCKET/DYNAMODB_EXPORT_PREFIX/lakesync-manifests/*';
+/** The manifest summary DynamoDB writes into each completed export (`<source>/<exportId>/AWSDynamoDB/<its id>/`): its table and start time. */
+const DYNAMODB_EXPORT_SUMMARIES_ARN = 'arn:aws:s3:::DYNAMODB_EXPORT_BUCKET/DYNAMODB_EXPORT_PREFIX/*/AWSDynamoDB/*/manifest-summary.json';
 
 /**
  * What the worker needs for a DynamoDB source (source.kind dynamodb). DynamoDB writes the export
@@ -135,8 +137,16 @@ export const DYNAMODB_WORKER_ACTIONS: readonly (RequiredAction & { kms?: true })
   { action: 's3:AbortMultipartUpload', resources: [DYNAMODB_EXPORT_OBJECTS_ARN], why: 'DynamoDB writes the export files with the caller\'s permissions' },
   { action: 's3:PutObjectAcl', resources: [DYNAMODB_EXPORT_OBJECTS_ARN], why: 'DynamoDB writes the export files with the caller\'s permissions' },
   { action: 's3:ListBucket', resources: ['arn:aws:s3:::DYNAMODB_EXPORT_BUCKET'], why: 'the worker finds an export\'s folder when DescribeExport names no manifest' },
-  { action: 's3:GetObject', resources: [DYNAMODB_MANIFESTS_ARN], why: "the source reads its manifests: a cancelled run's state on start, each cycle's plan, documents stored by reference" },
-  { action: 's3:DeleteObject', resources: [DYNAMODB_MANIFESTS_ARN], why: 'the source deletes the parts of documents it stored by reference once read, and retention the manifests of older cycles' },
+  {
+    action: 's3:GetObject',
+    resources: [DYNAMODB_MANIFESTS_ARN, DYNAMODB_EXPORT_SUMMARIES_ARN],
+    why: "the source reads its manifests (a cancelled run's state on start, each cycle's plan, documents stored by reference), and retention each export's manifest summary (its table and start time)",
+  },
+  {
+    action: 's3:DeleteObject',
+    resources: [DYNAMODB_EXPORT_OBJECTS_ARN],
+    why: 'retention deletes the export files of older cycles and the manifests of older cycles; the source deletes the parts of documents it stored by reference once read',
+  },
   { action: 'kms:GenerateDataKey', resources: [KEY_ARN], kms: true, why: 'DynamoDB encrypts the export files with source.export.kmsKeyId' },
   { action: 'kms:Decrypt', resources: [KEY_ARN], kms: true, why: 'DynamoDB encrypts the export files with source.export.kmsKeyId' },
 ];

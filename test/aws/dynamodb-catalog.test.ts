@@ -12,6 +12,8 @@ import { DynamoCatalog } from '../../src/aws/dynamodb-catalog';
 import { awsDynamoSettings, awsSettings, createAwsSourcePorts } from '../../src/backends/aws';
 import { sourceSchema, type SourceConfig } from '../../src/config/schema';
 import { ConfigError } from '../../src/errors';
+import { expiredTableExports } from '../../src/activities/retention';
+import { tableExportIdFor } from '../../src/ids';
 import { MOTO_ACCOUNT_ID, type MotoServer, startMoto, useTestCredentials } from '../helpers/moto';
 import { portError } from './mocks';
 
@@ -163,6 +165,58 @@ test("a dynamodb source's retention deletes an older cycle's manifests and Glue 
     const left = async (bucket: string) => ((await s3.send(new ListObjectsV2Command({ Bucket: bucket }))).Contents ?? []).map((o) => o.Key!).sort();
     assert.deepEqual(await left('shop-ddb-exports'), [`${manifests}/${kept}/plan.json`, `${manifests}/source-tables.json`, 'lakesync/dynamodb/shop-ddb/lse-0123456789abcdef/manifest-summary.json'].sort());
     assert.deepEqual(await left('shop-glue'), [`${results}/${kept}/dynamodb.Orders.json`]);
+  } finally {
+    s3.destroy();
+    await ports.close?.();
+  }
+});
+
+test("a dynamodb source's retention deletes the export files of older cycles, keeping the newest, the watermark's, a running one and other folders", async () => {
+  const s3 = new S3Client(clientConfig({ region: REGION, endpoint: moto.endpoint }));
+  const ports = await createAwsSourcePorts('shop-ddb', dynamoSource({ tables: ['Orders'] }));
+  const bucket = 'shop-ddb-exports';
+  const root = 'lakesync/dynamodb/shop-ddb';
+  const keysUnder = async (prefix: string) => ((await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }))).Contents ?? []).map((o) => o.Key!).sort();
+  try {
+    await s3.send(new CreateBucketCommand({ Bucket: bucket, CreateBucketConfiguration: { LocationConstraint: REGION } })).catch(() => undefined);
+    const cycles = ['1-0g8zvhhi9rtt3', '2-0g8zvhhi9rtt4', '3-0g8zvhhi9rtt5', '4-0g8zvhhi9rtt6'];
+    const ids: string[] = [];
+    for (const [n, cycleId] of cycles.entries()) {
+      const exportId = tableExportIdFor('shop-ddb', cycleId, 'dynamodb.Orders', 0);
+      ids.push(exportId);
+      const to = new Date(Date.now() - 60_000).toISOString().replace(/\.\d+Z$/, 'Z');
+      const ref = await ports.tableExport!.startTableExport({ source: 'shop-ddb', table: 'dynamodb.Orders', tableArn: arn('Orders'), exportId, window: { type: 'FULL', to } });
+      for (let i = 0; i < 50 && (await ports.tableExport!.describeTableExport(ref)).state === 'in_progress'; i++) await new Promise((r) => setTimeout(r, 100));
+      // moto writes the data files only; DynamoDB adds the manifests beside them once the export completes.
+      const [data] = await keysUnder(`${root}/${exportId}/AWSDynamoDB/`);
+      const folder = data!.replace(/\/data\/[^/]+$/, '');
+      const startTime = `2026-01-0${n + 1}T00:00:00.000Z`;
+      const summary = { version: '2020-06-30', exportArn: `${arn('Orders')}/export/0170${n}-abc`, startTime, endTime: startTime, tableArn: arn('Orders'), exportTime: startTime, s3Bucket: bucket, s3Prefix: `${root}/${exportId}`, manifestFilesS3Key: `${folder}/manifest-files.json`, itemCount: 1, outputFormat: 'DYNAMODB_JSON', exportType: 'FULL_EXPORT' };
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${folder}/manifest-files.json`, Body: '{}' }));
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${folder}/manifest-summary.json`, Body: JSON.stringify(summary) }));
+    }
+    // An export still running (no manifest yet) and a folder that is not an export of lakesync's.
+    const running = tableExportIdFor('shop-ddb', '5-0g8zvhhi9rtt7', 'dynamodb.Orders', 0);
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${root}/${running}/AWSDynamoDB/01705-abc/_started`, Body: '' }));
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${root}/other/AWSDynamoDB/01705-abc/manifest-summary.json`, Body: '{}' }));
+
+    const retention = ports.retention;
+    assert.ok(retention.listTableExports && retention.deleteTableExport, 'a dynamodb source on AWS lists and deletes its table exports');
+    const listed = await retention.listTableExports();
+    assert.deepEqual(listed.map((e) => e.id).sort(), [...ids].sort());
+    assert.ok(listed.every((e) => e.table === 'dynamodb.Orders'));
+    // Cycle 4 is current; cycle 2's export is the watermark's.
+    const expired = expiredTableExports({ source: 'shop-ddb', cycleId: cycles[3]!, keep: { snapshotIds: [], exportIds: [ids[1]!] } }, listed, 1);
+    assert.deepEqual(expired.map((e) => e.id), [ids[0], ids[2]]);
+    for (const e of expired) assert.deepEqual(await retention.deleteTableExport(e.id), { deleted: true });
+    const left = await keysUnder(`${root}/`);
+    const folders = [...new Set(left.map((k) => k.slice(root.length + 1).split('/')[0]))].sort();
+    assert.deepEqual(folders, [ids[1], ids[3], running, 'other'].sort());
+    // Deleted again (already gone) is done; a running one and an id of another shape are put off.
+    assert.deepEqual(await retention.deleteTableExport(ids[0]!), { deleted: true });
+    assert.equal((await retention.deleteTableExport(running)).deleted, false);
+    assert.equal((await retention.deleteTableExport('../other')).deleted, false);
+    assert.equal((await keysUnder(`${root}/${running}/`)).length, 1);
   } finally {
     s3.destroy();
     await ports.close?.();

@@ -247,7 +247,7 @@ test('the worker policy allows every action WORKER_ACTIONS lists (what the docto
   assert.deepEqual(missing(cluster, workerActions({ kind: 'rds', database: 'cluster', mode: 'lakeformation', createTableBucket: false }), { ...names, dbCluster: 'shop-cluster' }), [], 'cluster');
 });
 
-test("the worker deletes only tagged snapshots, files under the export prefix, the Glue load files under the result prefix and a DynamoDB source's manifests, and manages only lakesync-load-* jobs", () => {
+test("the worker deletes only tagged snapshots, files under the export prefix, the Glue load files under the result prefix and a DynamoDB source's exports and manifests, and manages only lakesync-load-* jobs", () => {
   const worker = deployed('worker');
   const deletes = worker.Statement.filter((s) => covers(list(s.Action), 'rds:DeleteDBSnapshot') || covers(list(s.Action), 'rds:DeleteDBClusterSnapshot'));
   assert.equal(deletes.length, 2);
@@ -256,7 +256,7 @@ test("the worker deletes only tagged snapshots, files under the export prefix, t
   assert.deepEqual(objectDeletes, [
     `arn:aws:s3:::${NAMES.exportBucket}/${NAMES.exportPrefix}/*`,
     `arn:aws:s3:::${NAMES.scriptBucket}/${NAMES.resultPrefix}/*`,
-    `arn:aws:s3:::${NAMES.exportBucket}/lakesync/dynamodb/lakesync-manifests/*`,
+    `arn:aws:s3:::${NAMES.exportBucket}/lakesync/dynamodb/*`,
   ]);
   assert.ok(!allows(worker, 's3:DeleteObject', `arn:aws:s3:::${NAMES.scriptBucket}/${NAMES.scriptPrefix}/glue_entry.py`), 'the worker may delete the Glue scripts');
   assert.ok(allows(worker, 'glue:StartJobRun', `arn:aws:glue:${NAMES.region}:${NAMES.accountId}:job/${defaultGlueJobName('shop')}`), `the default job name ${defaultGlueJobName('shop')} is not covered`);

@@ -1,0 +1,132 @@
+/**
+ * Retention of a DynamoDB source's export files on AWS. Each export lakesync starts writes under
+ * `<prefix>/<source>/<exportId>/` (src/aws/dynamodb-exports.ts), its data files and, once it
+ * completes, DynamoDB's manifests in `AWSDynamoDB/<DynamoDB's export id>/` ("DynamoDB table export
+ * output format": manifest-summary.json with tableArn and startTime, manifest-files.json, their
+ * checksums, and `_started`). Only folders named like lakesync's export ids are listed, and only
+ * those with a manifest summary: it tells the table and the start time, and DynamoDB writes it
+ * when the export has completed, so an export still running (or one that failed before writing
+ * it) is never listed nor deleted. Nothing else under the prefix (`lakesync-manifests/`, other
+ * folders) is ever touched.
+ */
+import { DeleteObjectsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { dynamoTableKey, dynamoTableNameOf } from '../dynamodb/names';
+import { PortError } from '../errors';
+import { DYNAMODB_EXPORT_ID } from '../ids';
+import type { RetentionDeletion, TableExportItem } from '../ports';
+import { awsCall } from './errors';
+import type { DynamoExportSettings } from './dynamodb-exports';
+import { joinKey, type S3Objects, s3Url } from './s3';
+
+/** The ids tableExportIdFor derives (`lse-` and 16 hex digits), inside DYNAMODB_EXPORT_ID. */
+const LAKESYNC_EXPORT_ID = /^lse-[0-9a-f]{16}$/;
+/** DeleteObjects takes at most 1,000 keys. */
+const DELETE_BATCH = 1000;
+const SUMMARY = 'manifest-summary.json';
+
+interface ManifestSummary {
+  tableArn?: unknown;
+  startTime?: unknown;
+}
+
+export class DynamoExportRetention {
+  constructor(
+    private readonly s3: S3Client,
+    private readonly objects: S3Objects,
+    private readonly settings: DynamoExportSettings,
+  ) {}
+
+  /** `<prefix>/<source>/`: the folder of the source's exports. */
+  private root(): string {
+    return `${joinKey(this.settings.prefix, this.settings.source)}/`;
+  }
+
+  async listTableExports(): Promise<TableExportItem[]> {
+    const root = this.root();
+    const ids = (await this.list(root, true, `the DynamoDB export folders of source ${this.settings.source}`)).prefixes
+      .map((p) => p.slice(root.length).replace(/\/$/, ''))
+      .filter((id) => LAKESYNC_EXPORT_ID.test(id));
+    const items: TableExportItem[] = [];
+    for (const id of ids) {
+      const summary = await this.summaryOf(id);
+      const tableArn = typeof summary?.tableArn === 'string' ? summary.tableArn : undefined;
+      const startTime = typeof summary?.startTime === 'string' && !Number.isNaN(Date.parse(summary.startTime)) ? new Date(summary.startTime).toISOString() : undefined;
+      if (!tableArn || !startTime) continue;
+      items.push({ id, table: dynamoTableKey(dynamoTableNameOf(tableArn)), createdAt: startTime });
+    }
+    return items;
+  }
+
+  /**
+   * Deletes the export's folder. The manifest summary goes last: a deletion cut short leaves it,
+   * so the next retention lists the export again and finishes it (a folder without one is never
+   * listed, as it may be an export still running). An export without a summary is put off; one
+   * whose folder is gone is deleted.
+   */
+  async deleteTableExport(id: string): Promise<RetentionDeletion> {
+    // Anything else could name the folder of every export, or lakesync-manifests/.
+    if (!LAKESYNC_EXPORT_ID.test(id) || !DYNAMODB_EXPORT_ID.test(id)) return { deleted: false, reason: `"${id}" is not a DynamoDB export id of lakesync's` };
+    const folder = `${this.root()}${id}/`;
+    const subject = `the files of DynamoDB export ${id}`;
+    const keys = (await this.list(folder, false, subject)).keys.filter((k) => k.startsWith(folder));
+    if (keys.length === 0) return { deleted: true };
+    const summaries = keys.filter((k) => k.endsWith(`/${SUMMARY}`));
+    if (summaries.length === 0) return { deleted: false, reason: `${s3Url(this.settings.bucket, folder)} has no ${SUMMARY}: the export may still be running` };
+    await this.deleteKeys(keys.filter((k) => !k.endsWith(`/${SUMMARY}`)), id, folder);
+    await this.deleteKeys(summaries, id, folder);
+    return { deleted: true };
+  }
+
+  /** The export's manifest summary, `<folder>/AWSDynamoDB/<DynamoDB's id>/manifest-summary.json`, once written. */
+  private async summaryOf(id: string): Promise<ManifestSummary | undefined> {
+    const base = `${this.root()}${id}/AWSDynamoDB/`;
+    const { prefixes } = await this.list(base, true, `the folders of DynamoDB export ${id}`);
+    for (const p of prefixes) {
+      if (p === `${base}data/`) continue;
+      const doc = await this.objects.getJson<ManifestSummary>({ bucket: this.settings.bucket, key: `${p}${SUMMARY}` }, `the manifest summary of DynamoDB export ${id}`).catch((err: unknown) => {
+        // A summary that is not JSON leaves that export alone, not the others.
+        if (err instanceof PortError && err.kind === 'validation') return undefined;
+        throw err;
+      });
+      if (doc && typeof doc === 'object') return doc;
+    }
+    return undefined;
+  }
+
+  private async list(prefix: string, folders: boolean, subject: string): Promise<{ prefixes: string[]; keys: string[] }> {
+    const { bucket } = this.settings;
+    const prefixes: string[] = [];
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await awsCall({ service: 'S3', operation: 'ListObjectsV2', subject: `${subject} (${s3Url(bucket, prefix)})` }, () =>
+        this.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(folders ? { Delimiter: '/' } : {}), ...(token ? { ContinuationToken: token } : {}) })),
+      );
+      for (const p of page.CommonPrefixes ?? []) if (p.Prefix) prefixes.push(p.Prefix);
+      for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key);
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return { prefixes, keys };
+  }
+
+  private async deleteKeys(keys: string[], id: string, folder: string): Promise<void> {
+    const { bucket } = this.settings;
+    for (let i = 0; i < keys.length; i += DELETE_BATCH) {
+      const batch = keys.slice(i, i + DELETE_BATCH);
+      const out = await awsCall({ service: 'S3', operation: 'DeleteObjects', subject: `${batch.length} file(s) of DynamoDB export ${id} (${s3Url(bucket, folder)})` }, () =>
+        this.s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } })),
+      );
+      const errors = out.Errors ?? [];
+      if (errors.length > 0) {
+        const first = errors[0]!;
+        const access = errors.some((e) => /AccessDenied/i.test(e.Code ?? ''));
+        throw new PortError(
+          access ? 'access-denied' : 'failed',
+          first.Code ?? 'DeleteObjectsFailed',
+          `S3 DeleteObjects could not delete ${errors.length} file(s) of DynamoDB export ${id}, e.g. ${s3Url(bucket, first.Key ?? '')}: ${first.Code ?? 'no code'}: ${first.Message ?? 'no message'}` +
+            (access ? ` (the worker needs s3:DeleteObject on ${s3Url(bucket, `${joinKey(this.settings.prefix)}/*`)}: docs/aws-setup.md, DynamoDB sources)` : ' (the next cycle tries again)'),
+        );
+      }
+    }
+  }
+}
