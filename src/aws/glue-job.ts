@@ -1,8 +1,9 @@
 /**
  * The Glue job definition lakesync runs: scripts uploaded to S3 under their content hash,
  * Glue 5.0 with Iceberg, workers and concurrency from the config, and the Glue connection of the
- * source's VPC when the source has direct tables. Created when missing,
- * updated when the hash of that definition changed (new scripts or settings), left alone otherwise.
+ * source's VPC when the source has direct tables. Created when missing, updated when the hash of
+ * that definition changed (new scripts or settings) or a setting it manages was changed by hand
+ * (MaxConcurrentRuns, workers, worker type, timeout), left alone otherwise.
  */
 import { createHash } from 'node:crypto';
 import { CreateJobCommand, GetJobCommand, type GlueClient, type Job, UpdateJobCommand, type WorkerType } from '@aws-sdk/client-glue';
@@ -120,7 +121,7 @@ export async function ensureJobDefinition(glue: GlueClient, settings: GlueSettin
       if (!existing) return 'created';
     }
   }
-  if (existing.DefaultArguments?.[SPEC_HASH_ARGUMENT] === spec.DefaultArguments[SPEC_HASH_ARGUMENT]) return 'unchanged';
+  if (existing.DefaultArguments?.[SPEC_HASH_ARGUMENT] === spec.DefaultArguments[SPEC_HASH_ARGUMENT] && changedByHand(existing, spec).length === 0) return 'unchanged';
   try {
     const JobUpdate = { ...unmanagedSettings(existing), ...spec, DefaultArguments: { ...existing.DefaultArguments, ...spec.DefaultArguments } };
     await glue.send(new UpdateJobCommand({ JobName: jobName, JobUpdate }));
@@ -128,6 +129,22 @@ export async function ensureJobDefinition(glue: GlueClient, settings: GlueSettin
     throw toPortError(err, { service: 'Glue', operation: 'UpdateJob', subject, ...roleHint(err, settings) });
   }
   return 'updated';
+}
+
+/**
+ * The managed settings the job no longer has as its spec hash says: changed by hand (the console,
+ * UpdateJob) after lakesync wrote it, e.g. MaxConcurrentRuns lowered, which would refuse runs the
+ * config allows until the scripts change. Only settings GetJob reports are compared: one Glue
+ * leaves out is not a change.
+ */
+function changedByHand(existing: Job, spec: GlueJobSpec): string[] {
+  const pairs: [string, unknown, unknown][] = [
+    ['MaxConcurrentRuns', existing.ExecutionProperty?.MaxConcurrentRuns, spec.ExecutionProperty.MaxConcurrentRuns],
+    ['NumberOfWorkers', existing.NumberOfWorkers, spec.NumberOfWorkers],
+    ['WorkerType', existing.WorkerType, spec.WorkerType],
+    ['Timeout', existing.Timeout, spec.Timeout],
+  ];
+  return pairs.filter(([, has, wanted]) => has !== undefined && has !== wanted).map(([name]) => name);
 }
 
 /**

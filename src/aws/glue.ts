@@ -155,8 +155,8 @@ export class GlueLoads implements LoadPort {
 
   /**
    * Why Glue refused one more run, from the job's own MaxConcurrentRuns (GetJob): it may be lower
-   * than aws.glue.maxConcurrentRuns, changed by hand or by another source that runs the same job,
-   * and the worker rewrites the job only when its spec changes.
+   * than aws.glue.maxConcurrentRuns, changed by hand (the worker puts it back when it next starts)
+   * or by another source that runs the same job.
    */
   private async concurrencyHint(capacity: ReturnType<typeof runCapacity>): Promise<string> {
     const configured = this.settings.glue.maxConcurrentRuns;
@@ -172,7 +172,7 @@ export class GlueLoads implements LoadPort {
     if (limit === undefined) return `job ${this.jobName} already runs as many runs as its MaxConcurrentRuns allows (${unknown}); the load is retried: ${this.concurrencyFix(capacity)}`;
     if (limit < configured) {
       return (
-        `job ${this.jobName} takes at most ${limit} run(s) at once (its MaxConcurrentRuns, below aws.glue.maxConcurrentRuns ${configured}: changed by hand, or written by another source that runs the same job); ` +
+        `job ${this.jobName} takes at most ${limit} run(s) at once (its MaxConcurrentRuns, below aws.glue.maxConcurrentRuns ${configured}: changed by hand since this worker started, or written by another source that runs the same job); ` +
         `the load is retried: set the job's MaxConcurrentRuns to ${configured}, or give each source its own aws.glue.jobName`
       );
     }

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { CreateJobCommand, GetJobCommand } from '@aws-sdk/client-glue';
+import { CreateJobCommand, DeleteJobCommand, GetJobCommand } from '@aws-sdk/client-glue';
 import { jobSpec, withSpecHash } from '../../src/aws/glue-job';
 import { packageGlueScripts } from '../../src/aws/glue-package';
 import { CreateBucketCommand, GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -276,16 +276,21 @@ describe('the StartJobRun request of a sized run (moto)', () => {
   });
 
   test("a start refused because the job's MaxConcurrentRuns was lowered under aws.glue.maxConcurrentRuns names the job's own limit, not the configured one", async () => {
-    const settings = settingsOf({ maxConcurrentRuns: 3, jobRunQueuing: false }, { 'public.orders': { primaryKey: ['id'] }, 'public.items': { primaryKey: ['id'] } });
+    const settings = settingsOf({ maxConcurrentRuns: 3, jobRunQueuing: false }, { 'public.orders': { primaryKey: ['id'] }, 'public.items': { primaryKey: ['id'] }, 'public.extra': { primaryKey: ['id'] } });
     const { ports, clients } = portsOf(settings);
     await moto.setTransition('glue::job_run', { progression: 'manual', times: 100 });
     try {
-      // The job as the worker writes it, but for its MaxConcurrentRuns, lowered by hand (or by another source that runs the same job).
-      const spec = withSpecHash(jobSpec(settings, packageGlueScripts(scriptsDir).hash));
-      await clients.glue.send(new CreateJobCommand({ Name: 'lakesync-load-shop', ...spec, ExecutionProperty: { MaxConcurrentRuns: 1 } }));
+      // The worker writes the job when it starts (and would put back a MaxConcurrentRuns lowered before then);
+      // lowered by hand after that, the job is as the worker wrote it but for its MaxConcurrentRuns
+      // (moto has no UpdateJob: the job is written again, which drops its runs).
       await ports.load.startLoad(request(ports, orders(), 'c1'));
+      const spec = withSpecHash(jobSpec(settings, packageGlueScripts(scriptsDir).hash));
+      await clients.glue.send(new DeleteJobCommand({ JobName: 'lakesync-load-shop' }));
+      await clients.glue.send(new CreateJobCommand({ Name: 'lakesync-load-shop', ...spec, ExecutionProperty: { MaxConcurrentRuns: 1 } }));
       const items = planEntry({ table: 'public.items', lakeTable: 'items', action: 'create', primaryKey: ['id'] });
-      await assert.rejects(ports.load.startLoad(request(ports, items, 'c1')), (err: unknown) => {
+      await ports.load.startLoad(request(ports, items, 'c1'));
+      const extra = planEntry({ table: 'public.extra', lakeTable: 'extra', action: 'create', primaryKey: ['id'] });
+      await assert.rejects(ports.load.startLoad(request(ports, extra, 'c1')), (err: unknown) => {
         assert.ok(err instanceof PortError);
         assert.equal(err.code, 'ConcurrentRunsExceededException');
         assert.equal(err.noCapacity, true);

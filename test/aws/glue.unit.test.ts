@@ -157,6 +157,32 @@ test('an update of the job keeps the settings lakesync does not manage (security
   assert.equal(update.Command?.ScriptLocation, jobSpec(settings, 'new-scripts').Command.ScriptLocation);
 });
 
+// aws-sdk-client-mock rather than moto: moto (5.0) implements no UpdateJob.
+test('a job whose managed settings were changed by hand (MaxConcurrentRuns lowered) is put back to the config, keeping its own settings', async () => {
+  const { mocks, settings, clients } = mockedAws();
+  const current = withSpecHash(jobSpec(settings, 'scripts'));
+  const byHand = { ...current, ExecutionProperty: { MaxConcurrentRuns: 1 }, SecurityConfiguration: 'kms-encrypted-logs' };
+  mocks.glue.on(GetJobCommand).resolves({ Job: { Name: 'lakesync-load-shop', ...byHand } });
+  mocks.glue.on(UpdateJobCommand).resolves({ JobName: 'lakesync-load-shop' });
+  assert.equal(await ensureJobDefinition(clients.glue, settings, jobSpec(settings, 'scripts')), 'updated');
+  const update = mocks.glue.commandCalls(UpdateJobCommand)[0]!.args[0].input.JobUpdate!;
+  assert.deepEqual(update.ExecutionProperty, { MaxConcurrentRuns: 10 });
+  assert.equal(update.SecurityConfiguration, 'kms-encrypted-logs');
+
+  // Workers, worker type and timeout too; a job as the config has it (Glue leaving a field out included) is left alone.
+  for (const drift of [{ NumberOfWorkers: 1 }, { WorkerType: 'G.2X' as const }, { Timeout: 60 }]) {
+    mocks.glue.reset();
+    mocks.glue.on(GetJobCommand).resolves({ Job: { Name: 'lakesync-load-shop', ...current, ...drift } });
+    mocks.glue.on(UpdateJobCommand).resolves({ JobName: 'lakesync-load-shop' });
+    assert.equal(await ensureJobDefinition(clients.glue, settings, jobSpec(settings, 'scripts')), 'updated', JSON.stringify(drift));
+  }
+  mocks.glue.reset();
+  const { ExecutionProperty: _omitted, ...withoutConcurrency } = current;
+  mocks.glue.on(GetJobCommand).resolves({ Job: { Name: 'lakesync-load-shop', ...withoutConcurrency } });
+  assert.equal(await ensureJobDefinition(clients.glue, settings, jobSpec(settings, 'scripts')), 'unchanged');
+  assert.equal(mocks.glue.commandCalls(UpdateJobCommand).length, 0);
+});
+
 test('settings changes (workers) also update the job', () => {
   const base = awsSettings('shop', awsSource(), { glueScriptsDir: '/x' });
   const bigger = awsSettings('shop', awsSource({ raw: {} }), { glueScriptsDir: '/x' });
