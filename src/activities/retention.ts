@@ -94,15 +94,19 @@ export function retentionActivities(deps: ActivityDeps) {
       }
 
       const ownExport = (id: string) => isExportIdOf(input.source, id);
-      const exports = await step('retention', `the exports of source ${input.source}`, () => retention.listExports(ownExport));
-      for (const e of expiredItems(exports.filter((e) => ownExport(e.id)), settings.retention.exports, keepExports)) {
+      const rdsExports = await step('retention', `the exports of source ${input.source}`, () => retention.listExports(ownExport));
+      for (const e of expiredItems(rdsExports.filter((e) => ownExport(e.id)), settings.retention.exports, keepExports)) {
         await remove(`export ${e.id}`, () => retention.deleteExport(e.id), outcome, outcome.deleted.exports, e.id);
       }
 
       if (retention.listTableExports && retention.deleteTableExport) {
         const deleteTableExport = retention.deleteTableExport.bind(retention);
-        const tableExports = await step('retention', `the DynamoDB exports of source ${input.source}`, () => retention.listTableExports!());
-        for (const e of expiredTableExports(input, tableExports, settings.retention.exports)) {
+        // Listing reads each export's summary on AWS: it heartbeats as it goes, like the deletions.
+        const tableExports = await step('retention', `the DynamoDB exports of source ${input.source}`, () => retention.listTableExports!(() => heartbeat({ listing: 'DynamoDB exports' })));
+        // Oldest first, a bounded number a cycle: a backlog (exports kept by an earlier version) drains over the next cycles.
+        const expired = expiredTableExports(input, tableExports, settings.retention.exports).sort((a, b) => (Date.parse(a.createdAt ?? '') || 0) - (Date.parse(b.createdAt ?? '') || 0));
+        for (const e of expired.slice(0, TABLE_EXPORTS_DELETED_PER_RUN)) {
+          heartbeat({ tableExport: e.id });
           await remove(`DynamoDB export ${e.id} of ${e.table}`, () => deleteTableExport(e.id), outcome, outcome.deleted.exports, e.id);
         }
       }
@@ -126,6 +130,9 @@ export function expiredTableExports(input: RetentionInput, items: TableExportIte
   }
   return expired;
 }
+
+/** At most this many DynamoDB table exports go in one retention run (a backlog drains over the next cycles). */
+export const TABLE_EXPORTS_DELETED_PER_RUN = 100;
 
 /** At most this many cycles' working files go in one retention run. */
 export const CYCLES_DELETED_PER_RUN = 100;

@@ -41,13 +41,14 @@ export class DynamoExportRetention {
     return `${joinKey(this.settings.prefix, this.settings.source)}/`;
   }
 
-  async listTableExports(): Promise<TableExportItem[]> {
+  async listTableExports(progress: () => void = () => undefined): Promise<TableExportItem[]> {
     const root = this.root();
     const ids = (await this.list(root, true, `the DynamoDB export folders of source ${this.settings.source}`)).prefixes
       .map((p) => p.slice(root.length).replace(/\/$/, ''))
       .filter((id) => LAKESYNC_EXPORT_ID.test(id));
     const items: TableExportItem[] = [];
     for (const id of ids) {
+      progress();
       const summary = await this.summaryOf(id);
       const tableArn = typeof summary?.tableArn === 'string' ? summary.tableArn : undefined;
       const startTime = typeof summary?.startTime === 'string' && !Number.isNaN(Date.parse(summary.startTime)) ? new Date(summary.startTime).toISOString() : undefined;

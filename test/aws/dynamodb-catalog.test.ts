@@ -12,7 +12,7 @@ import { DynamoCatalog } from '../../src/aws/dynamodb-catalog';
 import { awsDynamoSettings, awsSettings, createAwsSourcePorts } from '../../src/backends/aws';
 import { sourceSchema, type SourceConfig } from '../../src/config/schema';
 import { ConfigError } from '../../src/errors';
-import { expiredTableExports } from '../../src/activities/retention';
+import { expiredTableExports, retentionActivities, TABLE_EXPORTS_DELETED_PER_RUN } from '../../src/activities/retention';
 import { tableExportIdFor } from '../../src/ids';
 import { MOTO_ACCOUNT_ID, type MotoServer, startMoto, useTestCredentials } from '../helpers/moto';
 import { portError } from './mocks';
@@ -217,6 +217,34 @@ test("a dynamodb source's retention deletes the export files of older cycles, ke
     assert.equal((await retention.deleteTableExport(running)).deleted, false);
     assert.equal((await retention.deleteTableExport('../other')).deleted, false);
     assert.equal((await keysUnder(`${root}/${running}/`)).length, 1);
+  } finally {
+    s3.destroy();
+    await ports.close?.();
+  }
+});
+
+test(`a backlog of DynamoDB exports goes ${TABLE_EXPORTS_DELETED_PER_RUN} a run, oldest first, so that one retention run stays short`, async () => {
+  const s3 = new S3Client(clientConfig({ region: REGION, endpoint: moto.endpoint }));
+  const ports = await createAwsSourcePorts('shop-ddb', dynamoSource({ tables: ['Orders'] }));
+  const bucket = 'shop-ddb-exports';
+  const root = 'lakesync/dynamodb/shop-ddb';
+  try {
+    for (const b of [bucket, 'shop-glue']) await s3.send(new CreateBucketCommand({ Bucket: b, CreateBucketConfiguration: { LocationConstraint: REGION } })).catch(() => undefined);
+    const total = TABLE_EXPORTS_DELETED_PER_RUN + 10;
+    const ids: string[] = [];
+    for (let n = 0; n < total; n++) {
+      const exportId = tableExportIdFor('shop-ddb', `${n + 1}-0g8zvhhi9rtt3`, 'dynamodb.Orders', 0);
+      ids.push(exportId);
+      const startTime = new Date(Date.UTC(2026, 0, 1) + n * 3_600_000).toISOString();
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${root}/${exportId}/AWSDynamoDB/0170-${n}/manifest-summary.json`, Body: JSON.stringify({ tableArn: arn('Orders'), startTime }) }));
+    }
+    const config = { temporal: { taskQueue: 'q', namespace: 'default' }, sources: { 'shop-ddb': dynamoSource({ tables: ['Orders'] }) } };
+    const apply = retentionActivities({ config, portsFor: () => ports } as unknown as Parameters<typeof retentionActivities>[0]).applyRetention;
+    const outcome = await apply({ source: 'shop-ddb', cycleId: `${total}-0g8zvhhi9rtt3`, keep: { snapshotIds: [], exportIds: [] } });
+    assert.deepEqual(outcome.failed, []);
+    assert.deepEqual(outcome.deleted.exports, ids.slice(0, TABLE_EXPORTS_DELETED_PER_RUN));
+    const next = await apply({ source: 'shop-ddb', cycleId: `${total}-0g8zvhhi9rtt3`, keep: { snapshotIds: [], exportIds: [] } });
+    assert.deepEqual(next.deleted.exports, ids.slice(TABLE_EXPORTS_DELETED_PER_RUN, total - 3));
   } finally {
     s3.destroy();
     await ports.close?.();
