@@ -13,6 +13,7 @@
  * `retention.exports` cycles, the current one and those of the exports kept.
  */
 import { Context } from '@temporalio/activity';
+import { CancelledFailure } from '@temporalio/common';
 import { clusterSnapshotIdOf, exportIdFor, snapshotIdFor, tableExportIdFor } from '../ids';
 import type { RetentionDeletion, RetentionItem, RetentionPort, TableExportItem } from '../ports';
 import { redactSecrets } from '../redact';
@@ -102,7 +103,14 @@ export function retentionActivities(deps: ActivityDeps) {
       if (retention.listTableExports && retention.deleteTableExport) {
         const deleteTableExport = retention.deleteTableExport.bind(retention);
         // Listing reads each export's summary on AWS: it heartbeats as it goes, like the deletions.
-        const tableExports = await step('retention', `the DynamoDB exports of source ${input.source}`, () => retention.listTableExports!(() => heartbeat({ listing: 'DynamoDB exports' })));
+        // A listing refused (e.g. a worker policy not updated for it) is reported; the cycles' working files still go.
+        let tableExports: TableExportItem[] = [];
+        try {
+          tableExports = await step('retention', `the DynamoDB exports of source ${input.source}`, () => retention.listTableExports!(() => heartbeat({ listing: 'DynamoDB exports' })));
+        } catch (err) {
+          if (err instanceof CancelledFailure) throw err;
+          outcome.failed.push(redactSecrets(`listing the DynamoDB exports of source ${input.source} failed (they are deleted once it succeeds): ${(err as Error)?.message ?? String(err)}`));
+        }
         // Oldest first, a bounded number a cycle: a backlog (exports kept by an earlier version) drains over the next cycles.
         const expired = expiredTableExports(input, tableExports, settings.retention.exports).sort((a, b) => (Date.parse(a.createdAt ?? '') || 0) - (Date.parse(b.createdAt ?? '') || 0));
         for (const e of expired.slice(0, TABLE_EXPORTS_DELETED_PER_RUN)) {

@@ -11,7 +11,7 @@ import { clientConfig } from '../../src/aws/clients';
 import { DynamoCatalog } from '../../src/aws/dynamodb-catalog';
 import { awsDynamoSettings, awsSettings, createAwsSourcePorts } from '../../src/backends/aws';
 import { sourceSchema, type SourceConfig } from '../../src/config/schema';
-import { ConfigError } from '../../src/errors';
+import { ConfigError, PortError } from '../../src/errors';
 import { expiredTableExports, retentionActivities, TABLE_EXPORTS_DELETED_PER_RUN } from '../../src/activities/retention';
 import { tableExportIdFor } from '../../src/ids';
 import { MOTO_ACCOUNT_ID, type MotoServer, startMoto, useTestCredentials } from '../helpers/moto';
@@ -245,6 +245,28 @@ test(`a backlog of DynamoDB exports goes ${TABLE_EXPORTS_DELETED_PER_RUN} a run,
     assert.deepEqual(outcome.deleted.exports, ids.slice(0, TABLE_EXPORTS_DELETED_PER_RUN));
     const next = await apply({ source: 'shop-ddb', cycleId: `${total}-0g8zvhhi9rtt3`, keep: { snapshotIds: [], exportIds: [] } });
     assert.deepEqual(next.deleted.exports, ids.slice(TABLE_EXPORTS_DELETED_PER_RUN, total - 3));
+  } finally {
+    s3.destroy();
+    await ports.close?.();
+  }
+});
+
+test("a DynamoDB export listing refused (a worker policy without the summaries' s3:GetObject) is reported, and older cycles' working files still go", async () => {
+  const s3 = new S3Client(clientConfig({ region: REGION, endpoint: moto.endpoint }));
+  const ports = await createAwsSourcePorts('shop-ddb', dynamoSource({ tables: ['Orders'] }));
+  const [old, current] = ['1-0g8zvhhi9rtt3', '5-0g8zvhhi9rtt3'];
+  const manifests = 'lakesync/dynamodb/lakesync-manifests/shop-ddb';
+  try {
+    for (const b of ['shop-ddb-exports', 'shop-glue']) await s3.send(new CreateBucketCommand({ Bucket: b, CreateBucketConfiguration: { LocationConstraint: REGION } })).catch(() => undefined);
+    for (const cycle of [old, '2-0g8zvhhi9rtt3', '3-0g8zvhhi9rtt3', '4-0g8zvhhi9rtt3', current]) await s3.send(new PutObjectCommand({ Bucket: 'shop-ddb-exports', Key: `${manifests}/${cycle}/plan.json`, Body: '{}' }));
+    const refused = new PortError('access-denied', 'AccessDenied', 'S3 GetObject for the manifest summary of DynamoDB export lse-0123456789abcdef failed with AccessDenied');
+    const denied = { ...ports, retention: { ...ports.retention, listTableExports: async () => Promise.reject(refused) } };
+    const config = { temporal: { taskQueue: 'q', namespace: 'default' }, sources: { 'shop-ddb': dynamoSource({ tables: ['Orders'] }) } };
+    const apply = retentionActivities({ config, portsFor: () => denied } as unknown as Parameters<typeof retentionActivities>[0]).applyRetention;
+    const outcome = await apply({ source: 'shop-ddb', cycleId: current, keep: { snapshotIds: [], exportIds: [] } });
+    assert.deepEqual(outcome.deleted.cycles, [old, '2-0g8zvhhi9rtt3']);
+    assert.equal(outcome.failed.length, 1);
+    assert.match(outcome.failed[0]!, /DynamoDB exports of source shop-ddb.*AccessDenied/);
   } finally {
     s3.destroy();
     await ports.close?.();
