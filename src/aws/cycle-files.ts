@@ -7,16 +7,14 @@
  * namespaces, ...) are never touched. A cycle with a Glue run still queued or going keeps its files:
  * the run reads its arguments or pack file and writes its result there.
  */
-import { DeleteObjectsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { PortError } from '../errors';
+import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import type { RetentionDeletion, RetentionItem } from '../ports';
 import { awsCall } from './errors';
 import { joinKey, s3Url } from './s3';
+import { deleteFolderKeys, type FolderFiles, listFolderKeys } from './s3-delete';
 
 /** A cycle id (`<cycle number>-<hash>`, src/ids.ts cycleKey; the legacy hash is shorter). */
 const CYCLE_ID = /^\d+-[a-z0-9]{1,13}$/;
-/** DeleteObjects takes at most 1,000 keys. */
-const DELETE_BATCH = 1000;
 
 /** A folder holding one folder per cycle: `<root>/<cycleId>/`. */
 export interface CycleFolders {
@@ -72,32 +70,8 @@ export class S3CycleFiles {
 
   private async deleteFolder(f: CycleFolders, cycleId: string): Promise<void> {
     const folder = `${rootOf(f)}${cycleId}/`;
-    const keys: string[] = [];
-    let token: string | undefined;
-    do {
-      const page = await awsCall({ service: 'S3', operation: 'ListObjectsV2', subject: `${f.what} of cycle ${cycleId} (${s3Url(f.bucket, folder)})` }, () =>
-        this.s3.send(new ListObjectsV2Command({ Bucket: f.bucket, Prefix: folder, ...(token ? { ContinuationToken: token } : {}) })),
-      );
-      for (const o of page.Contents ?? []) if (o.Key?.startsWith(folder)) keys.push(o.Key);
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
-    for (let i = 0; i < keys.length; i += DELETE_BATCH) {
-      const batch = keys.slice(i, i + DELETE_BATCH);
-      const out = await awsCall({ service: 'S3', operation: 'DeleteObjects', subject: `${batch.length} file(s) of ${f.what} of cycle ${cycleId} (${s3Url(f.bucket, folder)})` }, () =>
-        this.s3.send(new DeleteObjectsCommand({ Bucket: f.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } })),
-      );
-      const errors = out.Errors ?? [];
-      if (errors.length > 0) {
-        const first = errors[0]!;
-        const access = errors.some((e) => /AccessDenied/i.test(e.Code ?? ''));
-        throw new PortError(
-          access ? 'access-denied' : 'failed',
-          first.Code ?? 'DeleteObjectsFailed',
-          `S3 DeleteObjects could not delete ${errors.length} file(s) of ${f.what} of cycle ${cycleId}, e.g. ${s3Url(f.bucket, first.Key ?? '')}: ${first.Code ?? 'no code'}: ${first.Message ?? 'no message'}` +
-            (access ? ` (the worker needs s3:DeleteObject on ${s3Url(f.bucket, folder)}*: docs/aws-setup.md)` : ' (the next cycle tries again)'),
-        );
-      }
-    }
+    const files: FolderFiles = { bucket: f.bucket, folder, what: `${f.what} of cycle ${cycleId}`, permission: `${s3Url(f.bucket, folder)}*: docs/aws-setup.md` };
+    await deleteFolderKeys(this.s3, files, await listFolderKeys(this.s3, files));
   }
 }
 

@@ -9,7 +9,7 @@
  * it) is never listed nor deleted. Nothing else under the prefix (`lakesync-manifests/`, other
  * folders) is ever touched.
  */
-import { DeleteObjectsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { dynamoTableKey, dynamoTableNameOf } from '../dynamodb/names';
 import { PortError } from '../errors';
 import { DYNAMODB_EXPORT_ID } from '../ids';
@@ -17,11 +17,10 @@ import type { RetentionDeletion, TableExportItem } from '../ports';
 import { awsCall } from './errors';
 import type { DynamoExportSettings } from './dynamodb-exports';
 import { joinKey, type S3Objects, s3Url } from './s3';
+import { deleteFolderKeys, type FolderFiles } from './s3-delete';
 
 /** The ids tableExportIdFor derives (`lse-` and 16 hex digits), inside DYNAMODB_EXPORT_ID. */
 const LAKESYNC_EXPORT_ID = /^lse-[0-9a-f]{16}$/;
-/** DeleteObjects takes at most 1,000 keys. */
-const DELETE_BATCH = 1000;
 const SUMMARY = 'manifest-summary.json';
 
 interface ManifestSummary {
@@ -73,8 +72,9 @@ export class DynamoExportRetention {
     if (keys.length === 0) return { deleted: true };
     const summaries = keys.filter((k) => k.endsWith(`/${SUMMARY}`));
     if (summaries.length === 0) return { deleted: false, reason: `${s3Url(this.settings.bucket, folder)} has no ${SUMMARY}: the export may still be running` };
-    await this.deleteKeys(keys.filter((k) => !k.endsWith(`/${SUMMARY}`)), id, folder);
-    await this.deleteKeys(summaries, id, folder);
+    const files: FolderFiles = { bucket: this.settings.bucket, folder, what: `DynamoDB export ${id}`, permission: `${s3Url(this.settings.bucket, `${joinKey(this.settings.prefix)}/*`)}: docs/aws-setup.md, DynamoDB sources` };
+    await deleteFolderKeys(this.s3, files, keys.filter((k) => !k.endsWith(`/${SUMMARY}`)));
+    await deleteFolderKeys(this.s3, files, summaries);
     return { deleted: true };
   }
 
@@ -108,26 +108,5 @@ export class DynamoExportRetention {
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
     return { prefixes, keys };
-  }
-
-  private async deleteKeys(keys: string[], id: string, folder: string): Promise<void> {
-    const { bucket } = this.settings;
-    for (let i = 0; i < keys.length; i += DELETE_BATCH) {
-      const batch = keys.slice(i, i + DELETE_BATCH);
-      const out = await awsCall({ service: 'S3', operation: 'DeleteObjects', subject: `${batch.length} file(s) of DynamoDB export ${id} (${s3Url(bucket, folder)})` }, () =>
-        this.s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } })),
-      );
-      const errors = out.Errors ?? [];
-      if (errors.length > 0) {
-        const first = errors[0]!;
-        const access = errors.some((e) => /AccessDenied/i.test(e.Code ?? ''));
-        throw new PortError(
-          access ? 'access-denied' : 'failed',
-          first.Code ?? 'DeleteObjectsFailed',
-          `S3 DeleteObjects could not delete ${errors.length} file(s) of DynamoDB export ${id}, e.g. ${s3Url(bucket, first.Key ?? '')}: ${first.Code ?? 'no code'}: ${first.Message ?? 'no message'}` +
-            (access ? ` (the worker needs s3:DeleteObject on ${s3Url(bucket, `${joinKey(this.settings.prefix)}/*`)}: docs/aws-setup.md, DynamoDB sources)` : ' (the next cycle tries again)'),
-        );
-      }
-    }
   }
 }

@@ -17,11 +17,11 @@ import {
   type RDSClient,
   type Tag,
 } from '@aws-sdk/client-rds';
-import { DeleteObjectsCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { PortError } from '../errors';
+import { HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { exportInfoName } from '../export-listing';
 import type { RetentionDeletion, RetentionItem, RetentionPort } from '../ports';
 import type { S3CycleFiles } from './cycle-files';
+import { deleteFolderKeys, type FolderFiles, listFolderKeys } from './s3-delete';
 import { awsCall, hasAwsCode, httpStatusOf, toPortError } from './errors';
 import { joinKey, s3Url } from './s3';
 import type { AwsSettings } from './settings';
@@ -29,9 +29,6 @@ import { RDS_EXPORT_ID } from '../ids';
 
 /** The tag key CreateDBSnapshot / CreateDBClusterSnapshot put on every snapshot lakesync takes. */
 export const LAKESYNC_TAG_KEY = 'lakesync';
-
-/** DeleteObjects takes at most 1,000 keys. */
-const DELETE_BATCH = 1000;
 
 /** Export task states in which RDS may still write the export's files or read its snapshot. */
 const RUNNING_EXPORT = new Set(['starting', 'in_progress', 'canceling']);
@@ -120,39 +117,13 @@ export class AwsRetention implements RetentionPort {
     if (!RDS_EXPORT_ID.test(id)) return { deleted: false, reason: `"${id}" is not an export id` };
     const running = await this.runningExport({ ExportTaskIdentifier: id }, (t) => t.ExportTaskIdentifier === id, `export ${id}`);
     if (running) return { deleted: false, reason: 'RDS is still writing it' };
-    const { bucket } = this.settings.export;
-    const folder = this.folder(id);
-    const keys: string[] = [];
-    let token: string | undefined;
-    do {
-      const page = await awsCall({ service: 'S3', operation: 'ListObjectsV2', subject: `the files of export ${id} (${s3Url(bucket, folder)})` }, () =>
-        this.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: folder, ...(token ? { ContinuationToken: token } : {}) })),
-      );
-      for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key);
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
+    const files: FolderFiles = { bucket: this.settings.export.bucket, folder: this.folder(id), what: `export ${id}`, permission: `${s3Url(this.settings.export.bucket, this.folder(id))}*: docs/aws-setup.md` };
+    const keys = await listFolderKeys(this.s3, files);
     // export_info goes first, on its own: a deletion cut short then leaves an export that counts as
     // gone (a rerun takes a new one), never one that looks whole with some of its files missing.
     const info = joinKey(this.settings.export.prefix, id, exportInfoName(id));
-    const batches = keys.includes(info) ? [[info]] : [];
-    const rest = keys.filter((k) => k !== info);
-    for (let i = 0; i < rest.length; i += DELETE_BATCH) batches.push(rest.slice(i, i + DELETE_BATCH));
-    for (const batch of batches) {
-      const out = await awsCall({ service: 'S3', operation: 'DeleteObjects', subject: `${batch.length} file(s) of export ${id} (${s3Url(bucket, folder)})` }, () =>
-        this.s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } })),
-      );
-      const errors = out.Errors ?? [];
-      if (errors.length > 0) {
-        const first = errors[0]!;
-        const access = errors.some((e) => /AccessDenied/i.test(e.Code ?? ''));
-        throw new PortError(
-          access ? 'access-denied' : 'failed',
-          first.Code ?? 'DeleteObjectsFailed',
-          `S3 DeleteObjects could not delete ${errors.length} file(s) of export ${id}, e.g. ${s3Url(bucket, first.Key ?? '')}: ${first.Code ?? 'no code'}: ${first.Message ?? 'no message'}` +
-            (access ? ` (the worker needs s3:DeleteObject on ${s3Url(bucket, folder)}*: docs/aws-setup.md)` : ' (the next cycle tries again)'),
-        );
-      }
-    }
+    if (keys.includes(info)) await deleteFolderKeys(this.s3, files, [info]);
+    await deleteFolderKeys(this.s3, files, keys.filter((k) => k !== info));
     return { deleted: true };
   }
 
