@@ -1,0 +1,97 @@
+/**
+ * A batch that ends without handing over its outcomes, around a cancel of its source (and so of
+ * its cycle): the cycle reads the tables the batch committed back from the lake out of the
+ * cancelled scope, so they keep their watermarks in the state the next start takes up. Two orders:
+ * - the source is cancelled, and the batch dies while its loads are stopping;
+ * - the batch dies, and the source is cancelled while the cycle reads its outcomes back.
+ */
+import assert from 'node:assert/strict';
+import { setTimeout as delay } from 'node:timers/promises';
+import { after, before, describe, test } from 'node:test';
+import type { WorkflowHandle } from '@temporalio/client';
+import { type FakeOptions, fakeTableNames } from '../../src/fake/ports';
+import { batchWorkflowId, sourceWorkflowId } from '../../src/ids';
+import type { SyncRequest } from '../../src/workflows/messages';
+import { fakeConfig, startFakeWorker, startTestServer, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
+import { recordHistories } from '../helpers/histories';
+import { startSourceLikeCli, status, waitForStatus } from '../helpers/source';
+import { pollFor, waitUntil } from '../helpers/within';
+
+const [SLOW, DONE] = fakeTableNames(2) as [string, string];
+
+interface Order {
+  /** The suite, the source, and the folder of its recorded histories. */
+  title: string;
+  source: string;
+  histories: string;
+  /** Cancels the source and terminates the batch, in this order's sequence. */
+  cancelAndKill(source: WorkflowHandle, batch: WorkflowHandle): Promise<void>;
+}
+
+const ORDERS: Order[] = [
+  {
+    title: 'a batch that dies after its cycle was cancelled',
+    source: 'cancelthenbatchdies',
+    histories: 'cancel-then-batch-dies',
+    // The source is cancelled; the batch's loads take a while to stop, and the batch dies meanwhile.
+    async cancelAndKill(source, batch) {
+      await source.cancel();
+      await delay(1_000);
+      await batch.terminate('the batch dies');
+    },
+  },
+  {
+    title: 'a source cancelled while its cycle reads back a dead batch',
+    source: 'cancelbatchrecovery',
+    histories: 'cancel-during-batch-recovery',
+    // The batch dies; reading its outcomes back from the lake takes a while, and the source is cancelled meanwhile.
+    async cancelAndKill(source, batch) {
+      await batch.terminate('the batch dies');
+      await delay(1_500);
+      await source.cancel();
+    },
+  },
+];
+
+for (const order of ORDERS) {
+  describe(order.title, () => {
+    let env: TestServer;
+    let w: FakeWorker;
+    const queue = uniqueQueue(order.histories);
+    before(async () => {
+      env = await startTestServer();
+      w = await startFakeWorker(fakeConfig(queue, { tables: 2 }, {}, order.source), { tables: 2, latencyMs: 20 });
+    });
+    after(async () => {
+      await w?.stop();
+      await env?.close();
+    });
+
+    const startLikeCli = (request: SyncRequest) => startSourceLikeCli(w.client, queue, order.source, request);
+
+    test('keeps the watermarks of the tables that batch committed', async () => {
+      w.backend.setLatencyByTable({ [SLOW]: 120_000 });
+      const first = await startLikeCli({ tables: [SLOW, DONE], requestId: 'dies' });
+      const running = await waitForStatus(first, (s) => s.currentCycle !== undefined);
+      await waitUntil(() => w.backend.count(`load.commit:${DONE}`) > 0, `${DONE} committed`);
+
+      // Every call of the backend takes a while from here: stopping loads, reading back from the lake.
+      const backend = w.backend as unknown as { options: FakeOptions };
+      backend.options = { ...backend.options, callLatencyMs: 3_000 };
+      await order.cancelAndKill(first, w.client.workflow.getHandle(batchWorkflowId(running.currentCycle!.workflowId, 1)));
+      await pollFor(() => 'the source to end cancelled', async () => ((await first.describe()).status.name === 'CANCELLED' ? true : undefined), 120_000, 200);
+      backend.options = { ...backend.options, callLatencyMs: 0 };
+      w.backend.setLatencyByTable({});
+
+      const lake = Object.values(w.backend.state.lake).find((t) => t.lastCommit?.cycleId === running.currentCycle!.cycleId);
+      assert.ok(lake, 'the cycle committed a lake table');
+      const resumed = await startLikeCli({ tables: [SLOW], requestId: 'after' });
+      const s = await status(resumed);
+      assert.equal(s.recentCycles[0]?.requestIds[0], 'dies', `the cycle was not recorded: ${JSON.stringify(s.recentCycles)}`);
+      assert.equal(s.failed[DONE], undefined, `${DONE} is in the lake but recorded failed: ${JSON.stringify(s.failed[DONE] ?? null)}`);
+      assert.equal(s.ledger[DONE]?.icebergSnapshotId, lake.lastCommit!.icebergSnapshotId, `the watermark of ${DONE}, committed by the dead batch, was lost: ${JSON.stringify(s.ledger)}`);
+      await recordHistories(w.client, order.histories, [sourceWorkflowId(order.source)]);
+      await resumed.terminate('test done');
+    });
+  });
+}
