@@ -7,10 +7,9 @@
  * namespaces, ...) are never touched. A cycle with a Glue run still queued or going keeps its files:
  * the run reads its arguments or pack file and writes its result there.
  */
-import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { RetentionDeletion, RetentionItem } from '../ports';
-import { awsCall } from './errors';
-import { joinKey, s3Url } from './s3';
+import { joinKey, S3Objects, s3Url } from './s3';
 import { deleteFolderKeys, type FolderFiles, listFolderKeys } from './s3-delete';
 
 /** A cycle id (`<cycle number>-<hash>`, src/ids.ts cycleKey; the legacy hash is shorter). */
@@ -40,17 +39,10 @@ export class S3CycleFiles {
     const cycles = new Set<string>();
     for (const f of this.folders) {
       const root = rootOf(f);
-      let token: string | undefined;
-      do {
-        const page = await awsCall({ service: 'S3', operation: 'ListObjectsV2', subject: `the cycle folders of ${f.what} (${s3Url(f.bucket, root)})` }, () =>
-          this.s3.send(new ListObjectsV2Command({ Bucket: f.bucket, Prefix: root, Delimiter: '/', ...(token ? { ContinuationToken: token } : {}) })),
-        );
-        for (const p of page.CommonPrefixes ?? []) {
-          const id = p.Prefix?.slice(root.length).replace(/\/$/, '');
-          if (id && CYCLE_ID.test(id) && owned(id)) cycles.add(id);
-        }
-        token = page.IsTruncated ? page.NextContinuationToken : undefined;
-      } while (token);
+      for (const folder of await new S3Objects(this.s3).listFolders(f.bucket, root, `the cycle folders of ${f.what}`)) {
+        const id = folder.slice(root.length).replace(/\/$/, '');
+        if (CYCLE_ID.test(id) && owned(id)) cycles.add(id);
+      }
     }
     // Runs of old cycles never start again: the runs going now are those that may still need their files.
     this.live = cycles.size > 0 ? await this.liveRunTokens().catch((err: unknown) => (err instanceof Error ? err : new Error(String(err)))) : [];

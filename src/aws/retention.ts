@@ -23,7 +23,7 @@ import type { RetentionDeletion, RetentionItem, RetentionPort } from '../ports';
 import type { S3CycleFiles } from './cycle-files';
 import { deleteFolderKeys, type FolderFiles, listFolderKeys } from './s3-delete';
 import { awsCall, hasAwsCode, httpStatusOf, toPortError } from './errors';
-import { joinKey, s3Url } from './s3';
+import { joinKey, S3Objects, s3Url } from './s3';
 import type { AwsSettings } from './settings';
 import { RDS_EXPORT_ID } from '../ids';
 
@@ -93,17 +93,10 @@ export class AwsRetention implements RetentionPort {
   async listExports(owned: (id: string) => boolean): Promise<RetentionItem[]> {
     const { bucket } = this.settings.export;
     const ids: string[] = [];
-    let token: string | undefined;
-    do {
-      const page = await awsCall({ service: 'S3', operation: 'ListObjectsV2', subject: `the exports under ${s3Url(bucket, this.root)}` }, () =>
-        this.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: this.root, Delimiter: '/', ...(token ? { ContinuationToken: token } : {}) })),
-      );
-      for (const p of page.CommonPrefixes ?? []) {
-        const id = p.Prefix?.slice(this.root.length).replace(/\/$/, '');
-        if (id && owned(id)) ids.push(id);
-      }
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
+    for (const folder of await new S3Objects(this.s3).listFolders(bucket, this.root, 'the exports')) {
+      const id = folder.slice(this.root.length).replace(/\/$/, '');
+      if (id && owned(id)) ids.push(id);
+    }
     const items: RetentionItem[] = [];
     for (const id of ids) {
       const createdAt = await this.exportTime(id);

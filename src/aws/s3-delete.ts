@@ -3,10 +3,10 @@
  * (ListObjectsV2, all pages), then DeleteObjects, which takes at most 1,000 keys a call and
  * answers per key: a key it could not delete fails the deletion, saying what to grant.
  */
-import { DeleteObjectsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectsCommand, type S3Client } from '@aws-sdk/client-s3';
 import { PortError } from '../errors';
 import { awsCall } from './errors';
-import { s3Url } from './s3';
+import { S3Objects, s3Url } from './s3';
 
 /** DeleteObjects takes at most 1,000 keys. */
 const DELETE_BATCH = 1000;
@@ -24,16 +24,7 @@ export interface FolderFiles {
 
 /** Every key under the folder. */
 export async function listFolderKeys(s3: S3Client, f: Pick<FolderFiles, 'bucket' | 'folder' | 'what'>): Promise<string[]> {
-  const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await awsCall({ service: 'S3', operation: 'ListObjectsV2', subject: `the files of ${f.what} (${s3Url(f.bucket, f.folder)})` }, () =>
-      s3.send(new ListObjectsV2Command({ Bucket: f.bucket, Prefix: f.folder, ...(token ? { ContinuationToken: token } : {}) })),
-    );
-    for (const o of page.Contents ?? []) if (o.Key?.startsWith(f.folder)) keys.push(o.Key);
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
-  return keys;
+  return (await new S3Objects(s3).listKeys(f.bucket, f.folder, `the files of ${f.what}`)).map((k) => k.key);
 }
 
 /** Deletes `keys` in their order, 1,000 a call. */

@@ -112,4 +112,18 @@ export class S3Objects {
     } while (token);
     return keys;
   }
+
+  /** The folders right under the prefix (each `<prefix><name>/`), across all pages. */
+  async listFolders(bucket: string, prefix: string, subject: string): Promise<string[]> {
+    const folders: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await awsCall({ service: 'S3', operation: 'ListObjectsV2', subject: `${subject} (${s3Url(bucket, prefix)})` }, () =>
+        this.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, Delimiter: '/', ...(token ? { ContinuationToken: token } : {}) })),
+      );
+      for (const p of page.CommonPrefixes ?? []) if (p.Prefix) folders.push(p.Prefix);
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return folders;
+  }
 }
