@@ -1,9 +1,10 @@
 /**
- * A batch that ends without handing over its outcomes, around a cancel of its source (and so of
- * its cycle): the cycle reads the tables the batch committed back from the lake out of the
- * cancelled scope, so they keep their watermarks in the state the next start takes up. Two orders:
+ * A batch or a cycle that ends without handing over its outcomes, around a cancel of its source:
+ * the tables it committed are read back from the lake out of the cancelled scope, so they keep
+ * their watermarks in the state the next start takes up. Three orders:
  * - the source is cancelled, and the batch dies while its loads are stopping;
- * - the batch dies, and the source is cancelled while the cycle reads its outcomes back.
+ * - the batch dies, and the source is cancelled while the cycle reads its outcomes back;
+ * - the cycle dies, and the source is cancelled while it reads the cycle's outcomes back.
  */
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -24,8 +25,8 @@ interface Order {
   title: string;
   source: string;
   histories: string;
-  /** Cancels the source and terminates the batch, in this order's sequence. */
-  cancelAndKill(source: WorkflowHandle, batch: WorkflowHandle): Promise<void>;
+  /** Cancels the source and terminates the batch or the cycle, in this order's sequence. */
+  cancelAndKill(source: WorkflowHandle, dying: { cycle: WorkflowHandle; batch: WorkflowHandle }): Promise<void>;
 }
 
 const ORDERS: Order[] = [
@@ -34,7 +35,7 @@ const ORDERS: Order[] = [
     source: 'cancelthenbatchdies',
     histories: 'cancel-then-batch-dies',
     // The source is cancelled; the batch's loads take a while to stop, and the batch dies meanwhile.
-    async cancelAndKill(source, batch) {
+    async cancelAndKill(source, { batch }) {
       await source.cancel();
       await delay(1_000);
       await batch.terminate('the batch dies');
@@ -45,26 +46,43 @@ const ORDERS: Order[] = [
     source: 'cancelbatchrecovery',
     histories: 'cancel-during-batch-recovery',
     // The batch dies; reading its outcomes back from the lake takes a while, and the source is cancelled meanwhile.
-    async cancelAndKill(source, batch) {
+    async cancelAndKill(source, { batch }) {
       await batch.terminate('the batch dies');
+      await delay(1_500);
+      await source.cancel();
+    },
+  },
+  {
+    title: 'a source cancelled while it reads back a dead cycle',
+    source: 'cancelrecovery',
+    histories: 'cancel-during-cycle-recovery',
+    // The cycle dies; reading its outcomes back from the lake takes a while, and the source is cancelled meanwhile.
+    async cancelAndKill(source, { cycle }) {
+      await cycle.terminate('the cycle dies');
       await delay(1_500);
       await source.cancel();
     },
   },
 ];
 
+// One Temporal server for every order; each has its own worker and queue.
+let env: TestServer;
+before(async () => {
+  env = await startTestServer();
+});
+after(async () => {
+  await env?.close();
+});
+
 for (const order of ORDERS) {
   describe(order.title, () => {
-    let env: TestServer;
     let w: FakeWorker;
     const queue = uniqueQueue(order.histories);
     before(async () => {
-      env = await startTestServer();
       w = await startFakeWorker(fakeConfig(queue, { tables: 2 }, {}, order.source), { tables: 2, latencyMs: 20 });
     });
     after(async () => {
       await w?.stop();
-      await env?.close();
     });
 
     const startLikeCli = (request: SyncRequest) => startSourceLikeCli(w.client, queue, order.source, request);
@@ -78,7 +96,8 @@ for (const order of ORDERS) {
       // Every call of the backend takes a while from here: stopping loads, reading back from the lake.
       const backend = w.backend as unknown as { options: FakeOptions };
       backend.options = { ...backend.options, callLatencyMs: 3_000 };
-      await order.cancelAndKill(first, w.client.workflow.getHandle(batchWorkflowId(running.currentCycle!.workflowId, 1)));
+      const cycle = running.currentCycle!.workflowId;
+      await order.cancelAndKill(first, { cycle: w.client.workflow.getHandle(cycle), batch: w.client.workflow.getHandle(batchWorkflowId(cycle, 1)) });
       await pollFor(() => 'the source to end cancelled', async () => ((await first.describe()).status.name === 'CANCELLED' ? true : undefined), 120_000, 200);
       backend.options = { ...backend.options, callLatencyMs: 0 };
       w.backend.setLatencyByTable({});
