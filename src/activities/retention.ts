@@ -159,22 +159,43 @@ const CYCLE_ID = /^(\d+)-([a-z0-9]{1,13})$/;
 
 /**
  * Deletes the working files of the cycles past the newest `keepNewest`, less the current one and
- * those of the exports kept. Only cycles of the same source workflow as the current one are
- * candidates (the hash in the cycle id): another source sharing the work dir has cycle ids of its own.
+ * those of the exports kept. The backend lists them where only this source's files are (on AWS
+ * under the source's name, in the embedded mode in the source's own work dir), so every cycle
+ * there is the source's, also those of its earlier workflow chains: a source started again (a
+ * new chain, its cycle ids under another hash, numbered from 1 again) deletes them too.
  */
 async function removeCycleFiles(input: RetentionInput, retention: RetentionPort, keepNewest: number, outcome: RetentionOutcome): Promise<void> {
   const current = CYCLE_ID.exec(input.cycleId);
   if (!current) return;
-  const owned = (id: string) => CYCLE_ID.exec(id)?.[2] === current[2];
+  const owned = (id: string) => CYCLE_ID.test(id);
   const keep = new Set([input.cycleId, ...input.keep.exportIds.flatMap((id) => cycleKeyOf(id)?.key ?? [])]);
   const cycles = await step('retention', `the cycle files of source ${input.source}`, () => retention.listCycleFiles!(owned));
   const deleted: string[] = [];
   // Oldest first, a bounded number a cycle: a backlog (thousands of cycles kept by an earlier version) drains over the next cycles.
-  for (const c of expiredItems(cycles.filter((c) => owned(c.id)), keepNewest, keep).slice(0, CYCLES_DELETED_PER_RUN)) {
-    heartbeat({ cycle: c.id });
-    await remove(`the files of cycle ${c.id}`, () => retention.deleteCycleFiles!(c.id), outcome, deleted, c.id);
+  for (const c of expiredCycles(cycles.map((c) => c.id).filter(owned), current[2]!, keepNewest, keep).slice(0, CYCLES_DELETED_PER_RUN)) {
+    heartbeat({ cycle: c });
+    await remove(`the files of cycle ${c}`, () => retention.deleteCycleFiles!(c), outcome, deleted, c);
   }
   if (deleted.length > 0) outcome.deleted.cycles = deleted;
+}
+
+/**
+ * The cycle ids past the newest `keepNewest`, less the protected ones, oldest first. One source
+ * workflow chain runs at a time (its workflow id is the source's), so the cycles of the chain
+ * `chain` (the hash in the id) are newer than those of any earlier chain; within a chain, the
+ * cycle number orders them. Earlier chains have no order among themselves: by cycle number.
+ */
+export function expiredCycles(ids: readonly string[], chain: string, keepNewest: number, protectedIds: ReadonlySet<string>): string[] {
+  const parsed = ids.flatMap((id) => {
+    const m = CYCLE_ID.exec(id);
+    return m ? [{ id, cycle: Number(m[1]), current: m[2] === chain }] : [];
+  });
+  const newestFirst = parsed.sort((a, b) => Number(b.current) - Number(a.current) || b.cycle - a.cycle || b.id.localeCompare(a.id));
+  return newestFirst
+    .slice(Math.max(keepNewest, 0))
+    .filter((c) => !protectedIds.has(c.id))
+    .map((c) => c.id)
+    .reverse();
 }
 
 async function remove(subject: string, del: () => Promise<RetentionDeletion>, outcome: RetentionOutcome, deleted: string[], id: string): Promise<void> {

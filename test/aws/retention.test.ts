@@ -123,7 +123,7 @@ describe('retention on moto', () => {
     assert.deepEqual((await cycle(N + 4)).deleted, { snapshots: [failedOn.snapshotId, ids(N + 2).snapshotId], exports: [failedOn.exportId, ids(N + 2).exportId] });
     assert.equal(await ports.discover.exportAvailable(ref), false);
   });
-  test("each cycle's manifests and Glue load files go past the newest N; the source's own documents and other sources' stay", async () => {
+  test("each cycle's manifests and Glue load files go past the newest N (an earlier workflow chain's first); the source's own documents and other sources' stay", async () => {
     const run = '0190f5b2-aaaa-7d2a-9c4e-1234567890ab';
     const cycle = (n: number) => cycleKey(n, run);
     const manifests = `${PREFIX}/lakesync-manifests/shop`;
@@ -140,22 +140,24 @@ describe('retention on moto', () => {
       [EXPORT_BUCKET, `${manifests}/source-state/cancelled.json`],
       [EXPORT_BUCKET, `${manifests}/source-state/${run}/1/0.json`],
       [EXPORT_BUCKET, `${manifests}/namespaces/shop/created-hook-pending.json`],
-      // Another source, another life of this source (its own hash), and a name that is no cycle id.
+      // Another source, and a name that is no cycle id.
       [EXPORT_BUCKET, `${PREFIX}/lakesync-manifests/shop2/${cycle(1)}/plan.json`],
-      [EXPORT_BUCKET, `${manifests}/${cycleKey(1, 'another-run')}/plan.json`],
       [EXPORT_BUCKET, `${manifests}/1-UPPER/plan.json`],
       [SCRIPT_BUCKET, `lakesync/results/shop2/${cycle(1)}/public.orders.json`],
-      [SCRIPT_BUCKET, `${results}/${cycleKey(1, 'another-run')}/public.orders.json`],
     ] as const;
     for (const [bucket, key] of stays) await put(bucket, key);
+    // A cycle of an earlier life of this source (a workflow chain started before, its own hash): older than this chain's cycles.
+    const earlier = cycleKey(7, 'another-run');
+    await put(EXPORT_BUCKET, `${manifests}/${earlier}/plan.json`);
+    await put(SCRIPT_BUCKET, `${results}/${earlier}/public.orders.json`);
     const out = await activity()({ source: 'shop', cycleId: cycle(5), keep: { snapshotIds: [], exportIds: [] } });
     assert.deepEqual(out.failed, []);
-    assert.deepEqual(out.deleted.cycles, [cycle(1), cycle(2), cycle(3)], `the cycles past the newest ${N}, oldest first`);
+    assert.deepEqual(out.deleted.cycles, [earlier, cycle(1), cycle(2), cycle(3)], `the cycles past the newest ${N}, oldest first`);
     assert.deepEqual(out.deferred, []);
     const folders = async (bucket: string, prefix: string) =>
       ((await clients.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `${prefix}/`, Delimiter: '/' }))).CommonPrefixes ?? []).map((p) => p.Prefix!.slice(prefix.length + 1, -1)).sort();
-    assert.deepEqual(await folders(EXPORT_BUCKET, manifests), ['1-UPPER', cycleKey(1, 'another-run'), cycle(4), cycle(5), 'namespaces', 'source-state'].sort());
-    assert.deepEqual(await folders(SCRIPT_BUCKET, results), [cycleKey(1, 'another-run'), cycle(4), cycle(5)].sort());
+    assert.deepEqual(await folders(EXPORT_BUCKET, manifests), ['1-UPPER', cycle(4), cycle(5), 'namespaces', 'source-state'].sort());
+    assert.deepEqual(await folders(SCRIPT_BUCKET, results), [cycle(4), cycle(5)].sort());
     const left = await clients.s3.send(new ListObjectsV2Command({ Bucket: EXPORT_BUCKET, Prefix: `${manifests}/${cycle(1)}/` }));
     assert.equal(left.KeyCount ?? 0, 0, "every file of cycle 1's manifests is gone");
     for (const [bucket, key] of stays) await clients.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));

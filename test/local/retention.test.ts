@@ -208,7 +208,7 @@ describe("retention of each cycle's working files on the embedded backend", () =
   });
   after(() => rmSync(work, { recursive: true, force: true }));
 
-  test('the load results, run records and manifests of the cycles past the newest N go, cycle after cycle; the kept, running and other sources\' stay', async () => {
+  test('the load results, run records and manifests of the cycles past the newest N go, cycle after cycle (an earlier workflow chain\'s too); the kept and running stay', async () => {
     const config = shopConfig(work, N);
     const layout = layoutOf(join(work, 'shop'));
     const ports = { retention: createRetentionPort(layout, 'shop') } as unknown as Ports;
@@ -240,9 +240,9 @@ describe("retention of each cycle's working files on the embedded backend", () =
     const retention = (n: number, keepExports: string[] = []) =>
       retentionActivities({ config, portsFor: () => ports }).applyRetention({ source: 'shop', cycleId: ids(n).cycleId, keep: { snapshotIds: [], exportIds: [ids(n).exportId, ...keepExports] } });
 
-    // What is not a cycle's: another source's cycle sharing the work dir (another source workflow's key), and the source's own documents.
-    const foreign = cycleKey(1, '11111111-2222-3333-4444-555555555555');
-    await cycleFiles(foreign);
+    // A cycle of an earlier workflow chain of the source (another key): older than this chain's, it goes. The source's own documents stay.
+    const earlier = cycleKey(1, '11111111-2222-3333-4444-555555555555');
+    await cycleFiles(earlier);
     await manifests.put('source-tables.json', { tables: [] });
     // Cycle 1's run still runs in another live process (this test's parent stands for it).
     await cycleFiles(ids(1).cycleId, { state: 'running', runner: { pid: process.ppid, instance: 'live' } });
@@ -253,7 +253,7 @@ describe("retention of each cycle's working files on the embedded backend", () =
       const outcome = await retention(n, [ids(3).exportId]);
       assert.deepEqual(outcome.failed, []);
     }
-    const kept = [foreign, ids(1).cycleId, ids(3).cycleId, ids(total - 1).cycleId, ids(total).cycleId].sort();
+    const kept = [ids(1).cycleId, ids(3).cycleId, ids(total - 1).cycleId, ids(total).cycleId].sort();
     assert.deepEqual(cyclesIn(layout.results), kept);
     assert.deepEqual(cyclesIn(layout.manifests), kept);
     assert.deepEqual(runCycles(), kept);
@@ -267,7 +267,39 @@ describe("retention of each cycle's working files on the embedded backend", () =
     }
     assert.deepEqual((await retention(total)).deleted.cycles, [ids(1).cycleId, ids(3).cycleId]);
     assert.deepEqual((await retention(total)).deleted.cycles, undefined);
-    assert.deepEqual(cyclesIn(layout.results), [foreign, ids(total - 1).cycleId, ids(total).cycleId].sort());
+    assert.deepEqual(cyclesIn(layout.results), [ids(total - 1).cycleId, ids(total).cycleId].sort());
+  });
+
+  test("after the source restarts (a new workflow chain), the previous chain's cycles go too, oldest first; those of an export still needed stay", async () => {
+    const dir = join(work, 'restart');
+    const config = shopConfig(dir, N);
+    const layout = layoutOf(join(dir, 'shop'));
+    const ports = { retention: createRetentionPort(layout, 'shop') } as unknown as Ports;
+    const manifests = createManifestStore(layout.manifests);
+    const before = '0190f5b2-0000-7d2a-9c4e-aaaaaaaaaaaa';
+    const after = '0190f5b3-0000-7d2a-9c4e-bbbbbbbbbbbb';
+    const old = (n: number) => cycleKey(n, before);
+    const fresh = (n: number) => cycleKey(n, after);
+    const retention = (cycleId: string, keepExports: string[] = []) =>
+      retentionActivities({ config, portsFor: () => ports }).applyRetention({ source: 'shop', cycleId, keep: { snapshotIds: [], exportIds: [exportIdFor('shop', cycleId), ...keepExports] } });
+    const cycles = () => readdirSync(layout.manifests).filter((f) => /^\d+-/.test(f)).sort();
+    // The first chain: 5 cycles, its retention keeps its newest N.
+    for (let n = 1; n <= 5; n++) {
+      await manifests.put(cycleManifestKeys.plan(old(n)), []);
+      await retention(old(n));
+    }
+    assert.deepEqual(cycles(), [old(4), old(5)].sort());
+    // The source is started again: a new chain numbers its cycles from 1 under another hash. Its first
+    // cycle keeps the newest N cycles (its own, then the previous chain's newest) and the one of the
+    // export the state still needs (the previous chain's last export, e.g. for a rerun).
+    await manifests.put(cycleManifestKeys.plan(fresh(1)), []);
+    assert.deepEqual((await retention(fresh(1), [exportIdFor('shop', old(4))])).deleted.cycles, undefined);
+    assert.deepEqual(cycles(), [old(4), old(5), fresh(1)].sort());
+    await manifests.put(cycleManifestKeys.plan(fresh(2)), []);
+    assert.deepEqual((await retention(fresh(2), [exportIdFor('shop', old(4))])).deleted.cycles, [old(5)], "the previous chain's cycles are older than the new chain's");
+    await manifests.put(cycleManifestKeys.plan(fresh(3)), []);
+    assert.deepEqual((await retention(fresh(3))).deleted.cycles, [old(4), fresh(1)], 'once its export is no longer needed, its cycle goes, oldest first');
+    assert.deepEqual(cycles(), [fresh(2), fresh(3)].sort());
   });
 
   test(`a backlog of old cycles goes ${CYCLES_DELETED_PER_RUN} cycles a run, oldest first, so that one run stays short`, async () => {
