@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from . import columns, create_path, fast_merge, lake, lineage, source, sqltext
+from . import columns, create_path, fast_merge, lake, lineage, maintenance, source, sqltext
 from .args import JobArgs
 from .changes import change_set, count_ops, unseen_rows
 from .commit import first_line, is_merge_cardinality_violation, with_commit_retry
@@ -438,8 +438,15 @@ class _Load:
         return typed
 
     def create_table_as(self, view: str, columns: Sequence[tuple[str, str | None, str]], replace: bool = False) -> str:
-        """The table (re)created from the view, its lineage properties set in the same commit (no ALTER after)."""
-        return sqltext.create_table_as(self.ident, view, columns, replace, lineage.table_properties(self.args))
+        """The table (re)created from the view, its lineage properties set in the same commit (no ALTER after).
+
+        A new local table also bounds its metadata files from its first commit; a replaced table keeps
+        the properties it has (Iceberg's replace keeps them), the missing ones are set after the load.
+        """
+        properties = lineage.table_properties(self.args)
+        if not replace:
+            properties = {**maintenance.local_properties(self.args), **properties}
+        return sqltext.create_table_as(self.ident, view, columns, replace, properties)
 
     def aligned(self, typed: "DataFrame", schema: SchemaPlan) -> "DataFrame":
         """The source with each column cast to the type it is written as."""
@@ -649,6 +656,9 @@ def _finish(spark: "SparkSession", args: JobArgs, state: RunState, outcome: Outc
     lineage_warning = lineage.record_table_lineage(spark, ident, args, snapshot_after)
     if lineage_warning:
         state.warnings.append(lineage_warning)
+    maintenance_warning = maintenance.ensure_bounded_metadata(spark, ident, args)
+    if maintenance_warning:
+        state.warnings.append(maintenance_warning)
     result.nulledValues, result.clampedValues, result.warnings = state.nulled, state.clamped, state.warnings
     return result
 

@@ -47,6 +47,17 @@ def test_defaults_and_normalisation() -> None:
     assert args.warehouse is None
 
 
+def test_only_local_tables_get_the_metadata_bounds() -> None:
+    """S3 Tables maintains its tables itself: the Glue job sets no metadata or retention property there."""
+    from lakesync_glue import maintenance
+
+    assert maintenance.local_properties(parse()) == {}  # type: ignore[arg-type]
+    assert maintenance.local_properties(parse("local")) == {  # type: ignore[arg-type]
+        "write.metadata.delete-after-commit.enabled": "true",
+        "write.metadata.previous-versions-max": str(maintenance.METADATA_VERSIONS_KEPT),
+    }
+
+
 def test_cursor_mode_resolution() -> None:
     assert parse(cursor_column="updated_at").cursor_mode == "upsert"
     assert parse(primary_key="", action="incremental", cursor_column="updated_at").cursor_mode == "append"

@@ -156,3 +156,40 @@ def test_result_json_on_disk_matches_the_contract(load: Loader, tmp_path: Any, v
     assert document["cycleId"] == "cycle-1" and document["runToken"] == "token-1"
     assert document["startedAt"].endswith("Z") and document["startedAt"] <= document["finishedAt"]
     assert len(document["schemaHash"]) == 64 and document["error"] is None
+
+
+def test_a_local_table_keeps_a_bounded_number_of_metadata_files(load: Loader, spark: Any, warehouse: str,
+                                                                 tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each commit writes a metadata file; a local table deletes those past its newest few (Iceberg's
+    write.metadata.* properties), also one made before lakesync set them. Rows, snapshots and time travel stay."""
+    from pathlib import Path
+
+    from lakesync_glue import maintenance
+
+    monkeypatch.setattr(maintenance, "METADATA_VERSIONS_KEPT", 2)  # a small bound: few commits show it
+    table = "bounded_metadata"
+    versions = Versions(tmp_path, "shop", "public", table)
+    exports = [versions.export(COLS, rows) for rows in (V1, V2, V1)]
+    folder = Path(warehouse) / "tests" / table / "metadata"
+    files = lambda: sorted(int(p.name[1:].split(".")[0]) for p in folder.glob("v*.metadata.json"))  # noqa: E731
+    props = lambda: {r[0]: r[1] for r in spark.sql(f"SHOW TBLPROPERTIES lake.tests.{table}").collect()}  # noqa: E731
+    bounded = {"write.metadata.delete-after-commit.enabled": "true", "write.metadata.previous-versions-max": "2"}
+
+    created = load(exports[0], versions.target, table, action="merge", primary_key="id")
+    assert created.status == "succeeded", created.error
+    assert bounded.items() <= props().items(), "a new table bounds its metadata files from its first commit"
+    # A table made by an earlier version, without them (this commit keeps every older file too).
+    spark.sql(f"ALTER TABLE lake.tests.{table} UNSET TBLPROPERTIES ({', '.join(repr(k) for k in bounded)})").collect()
+    assert files() == [1, 2]
+
+    results = [load(e, versions.target, table, action="merge", primary_key="id") for e in exports[1:]]
+    assert [r.status for r in results] == ["succeeded"] * 2, [r.error for r in results]
+    assert bounded.items() <= props().items(), "the existing table got them with its next load"
+    kept = files()
+    assert len(kept) == 3 and kept[-1] > 5, f"the current metadata file and the 2 before it, no more: {kept}"
+    # Nothing but metadata files went: the rows, every snapshot, and time travel to the first load.
+    assert results[-1].committed and current_snapshot(spark, table) == results[-1].snapshotId
+    assert lake_rows(spark, table) == [expected(r) for r in V1]
+    assert [s["id"] for s in snapshots(spark, table)] == [created.snapshotId, results[0].snapshotId, results[-1].snapshotId]
+    first = spark.sql(f"SELECT count(*) FROM lake.tests.{table} VERSION AS OF {created.snapshotId}").collect()[0][0]
+    assert first == len(V1)
