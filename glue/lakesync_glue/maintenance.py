@@ -19,11 +19,13 @@ set as table properties (some of them turn it off). See README, "Table maintenan
 from __future__ import annotations
 
 import logging
+import os
+import re
 from typing import TYPE_CHECKING
 
 from . import lake
 from .args import JobArgs
-from .names import sql_string
+from .names import quote, sql_string
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -60,8 +62,59 @@ def ensure_bounded_metadata(spark: "SparkSession", ident: str, args: JobArgs) ->
         pairs = ", ".join(f"{sql_string(k)} = {sql_string(v)}" for k, v in missing.items())
         spark.sql(f"ALTER TABLE {ident} SET TBLPROPERTIES ({pairs})").collect()
         log.info("%s: old metadata files now deleted after each commit (%s)", args.lake_table_id, pairs)
+        if DELETE_AFTER_COMMIT in missing:
+            _delete_untracked_metadata(spark, ident, args)
         return None
     except Exception as exc:  # noqa: BLE001 - reported as a warning, the load stands
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return (f"lake table {args.lake_table_id} keeps all its old metadata files: setting {DELETE_AFTER_COMMIT} "
                 f"failed ({message}); the next load tries again")
+
+
+# The metadata files of a Hadoop-catalog table: v<N>.metadata.json (v<N>.gz.metadata.json compressed).
+_VERSION_FILE = re.compile(r"^v(\d+)(?:\.[a-z0-9]+)?\.metadata\.json$")
+
+
+def _version(name: str) -> int | None:
+    match = _VERSION_FILE.match(name)
+    return int(match.group(1)) if match else None
+
+
+def _local_path(location: str) -> str | None:
+    """A metadata file's location as a local path; None for any other file system."""
+    if location.startswith("file:"):
+        location = "/" + location[len("file:"):].lstrip("/")
+    return location if location.startswith("/") else None
+
+
+def _delete_untracked_metadata(spark: "SparkSession", ident: str, args: JobArgs) -> None:
+    """Once, when a local table starts bounding its metadata: the older files it no longer tracks.
+
+    A table keeps its newest metadata files in its metadata log (100 unless set otherwise); Iceberg
+    deletes only the files that fall out of that log after the property is on, so a table with a
+    longer past would keep the older ones forever. Only `v<N>.metadata.json` files older than every
+    file of the current metadata log go (the current file and the log's stay, as do manifests and
+    data files): nothing reads them, the table and its snapshots live in the current file.
+    Best effort: a failure leaves them and is logged.
+    """
+    try:
+        rows = spark.sql(f"SELECT file FROM {ident}.{quote('metadata_log_entries')}").collect()
+        paths = [_local_path(str(r[0])) for r in rows]
+        if not paths or any(p is None for p in paths):
+            return
+        folders = {os.path.dirname(p) for p in paths if p}
+        versions = [_version(os.path.basename(p)) for p in paths if p]
+        if len(folders) != 1 or any(v is None for v in versions):
+            return
+        folder, oldest = folders.pop(), min(v for v in versions if v is not None)
+        gone = 0
+        for name in sorted(os.listdir(folder)):
+            version = _version(name)
+            if version is not None and version < oldest:
+                os.remove(os.path.join(folder, name))
+                gone += 1
+        if gone:
+            log.info("%s: %d metadata files older than the table's metadata log deleted", args.lake_table_id, gone)
+    except Exception as exc:  # noqa: BLE001 - the load stands; the files stay
+        log.warning("%s: the metadata files older than the table's metadata log were not deleted: %s",
+                    args.lake_table_id, exc)
