@@ -296,6 +296,11 @@ export interface LoadRunStatus {
   errorMessage?: string;
   /** A failed run that a new run may fix (no capacity, a service error); the backend decides. */
   retryable?: boolean;
+  /**
+   * The run ended without ever starting (it expired in the job run queue, or the backend had no
+   * capacity to start it): it loaded nothing and is no failure of the load, which starts a new run.
+   */
+  unstarted?: true;
   executionSeconds?: number;
   dpuSeconds?: number;
   /** `dpuSeconds` is the backend's model (the fake), not a Glue run's figure. */

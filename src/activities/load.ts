@@ -89,6 +89,8 @@ export interface LoadHeartbeat {
   alone?: boolean;
   /** What this load's failed runs used (absent before the first, and from workers before it). */
   spent?: SpentRuns;
+  /** Runs of this load that ended without starting (expired in the queue, refused for capacity): no attempt is spent on them. */
+  unstarted?: number;
 }
 
 /**
@@ -117,7 +119,12 @@ interface LoadState {
   packRunId?: string;
   alone?: boolean;
   spent?: SpentRuns;
+  /** Runs of this load that ended without starting. */
+  unstarted?: number;
 }
+
+/** Runs of one load that may end without starting (no capacity) before the load fails for good. */
+export const MAX_UNSTARTED_RUNS = 5;
 
 const DEFAULT_POLL = { initialMs: 5_000, maxMs: 120_000 };
 /** How long a load waits for other loads' runs on its lake table to end after asking them to stop. */
@@ -246,6 +253,7 @@ export function loadActivities(deps: ActivityDeps) {
       ...(previous?.runId ? { runId: previous.runId } : {}),
       ...(previous?.alone ? { alone: true } : {}),
       ...(spent ? { spent } : {}),
+      ...(previous?.unstarted ? { unstarted: previous.unstarted } : {}),
     };
     let plan: PlanEntry | undefined;
     try {
@@ -630,6 +638,23 @@ async function attemptFailed(port: LoadPort, load: LoadState, maxFailures: numbe
     const stop = await stopQuietly(port, load, 'the load failed');
     return stop ? ApplicationFailure.create({ message: `${failed.message} (${stop.slice(2)})`, type: failed.type ?? 'LoadFailed', nonRetryable: true, ...(failed.cause ? { cause: failed.cause } : {}) }) : failed;
   }
+  // A run that ended without starting (it expired in the job run queue) loaded nothing either: no
+  // attempt is spent, but the load gives up after MAX_UNSTARTED_RUNS of them, saying why.
+  const unstartedRun = err instanceof ApplicationFailure ? UNSTARTED_FAILURES.get(err) : undefined;
+  if (unstartedRun !== undefined) {
+    const unstarted = (load.unstarted ?? 0) + 1;
+    if (unstarted >= MAX_UNSTARTED_RUNS) {
+      return ApplicationFailure.create({
+        message:
+          `load of ${load.table} failed for good: ${unstarted} of its runs never started for want of capacity, the last ${unstartedRun}; ` +
+          `raise the account's Glue quotas (concurrent job runs, concurrent DPUs) or lower aws.glue.maxConcurrentRuns and the source's concurrency, then rerun the table`,
+        type: failed.type ?? 'LoadNeverStarted',
+        nonRetryable: true,
+      });
+    }
+    ctx.heartbeat({ ...beat({ ...load, unstarted }, 'retrying'), detail: failed.message.slice(0, 500) });
+    return failed;
+  }
   // A start refused for want of capacity made no run: the load waits for a slot (bounded by its
   // schedule-to-close time), and spends no attempt, or a busy job would fail tables that never ran.
   const failures = isPortError(err) && err.noCapacity ? load.failures : load.failures + 1;
@@ -677,6 +702,7 @@ function beat(load: LoadState, state: string, detail?: string): LoadHeartbeat {
     ...(load.packRunId ? { packRunId: load.packRunId } : {}),
     ...(load.alone ? { alone: true } : {}),
     ...(load.spent ? { spent: load.spent } : {}),
+    ...(load.unstarted ? { unstarted: load.unstarted } : {}),
   };
 }
 
@@ -717,7 +743,20 @@ async function finishedResult(port: LoadPort, req: LoadRequest, runId: string, s
   return result;
 }
 
+/** The failures of runs that never started, with the run and why: the load spends no attempt on them (attemptFailed). */
+const UNSTARTED_FAILURES = new WeakMap<ApplicationFailure, string>();
+
 async function failedRun(port: LoadPort, req: LoadRequest, runId: string, status: LoadRunStatus): Promise<never> {
+  if (status.unstarted) {
+    // It wrote nothing: a result at the location is an earlier run's, none of this one's.
+    const failed = ApplicationFailure.create({
+      message: `load of ${req.plan.table} failed (run ${runId}, ${status.detail ?? 'FAILED'}): the run never started: ${status.errorMessage ?? 'no error message'} (a new run is started after a backoff)`,
+      type: `Load${status.detail ?? 'Failed'}`,
+      nonRetryable: false,
+    });
+    UNSTARTED_FAILURES.set(failed, `run ${runId} (${status.detail ?? 'FAILED'}): ${status.errorMessage ?? 'no error message'}`);
+    throw failed;
+  }
   const result = await ownResult(port, req);
   if (result?.error) throw resultFailure(req, runId, result);
   // The backend says whether a new run may help (no capacity, its own error).

@@ -382,8 +382,20 @@ export function runStatus(runId: string, run: JobRun, jobName: string, roleArn: 
   if (FAILED.has(state)) {
     const message = run.ErrorMessage?.trim() || DEFAULT_MESSAGES[state] || 'Glue gave no ErrorMessage: see the run in the Glue console';
     const hint = lakeFormationHint(message, `the Glue job role ${roleArn}`) ?? (glueConnection ? connectionHint(message, glueConnection) : undefined);
-    const retryable = RETRYABLE_STATES.has(state) || NO_CAPACITY.test(message);
-    return { runId, state: 'failed', detail: state, errorMessage: `${message} (Glue run ${runId} of job ${jobName}${hint ? `; ${hint}` : ''})`, ...(retryable ? { retryable } : {}), ...usage };
+    const noCapacity = NO_CAPACITY.test(message);
+    const retryable = RETRYABLE_STATES.has(state) || noCapacity;
+    // EXPIRED: the run waited in the job run queue and never started; a run Glue failed to start for
+    // want of capacity (it ran no time) never started either.
+    const unstarted = state === 'EXPIRED' || (noCapacity && !(executionSeconds && executionSeconds > 0));
+    return {
+      runId,
+      state: 'failed',
+      detail: state,
+      errorMessage: `${message} (Glue run ${runId} of job ${jobName}${hint ? `; ${hint}` : ''})`,
+      ...(retryable ? { retryable } : {}),
+      ...(unstarted ? { unstarted: true as const } : {}),
+      ...usage,
+    };
   }
   // RUNNING, STARTING, STOPPING, WAITING and any state Glue adds later: keep polling.
   return { runId, state: 'running', detail: RUNNING.has(state) ? state : `${state} (treated as running)`, ...usage };

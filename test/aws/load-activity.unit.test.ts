@@ -9,7 +9,7 @@ import { BatchStopJobRunCommand, GetJobCommand, GetJobRunCommand, GetJobRunsComm
 import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { ActivityCancellationDetails, ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { type LoadHeartbeat, loadActivities, type LoadTableResult } from '../../src/activities/load';
+import { type LoadHeartbeat, loadActivities, type LoadTableResult, MAX_UNSTARTED_RUNS } from '../../src/activities/load';
 import { jobSpec, withSpecHash } from '../../src/aws/glue-job';
 import { packageGlueScripts } from '../../src/aws/glue-package';
 import type { LakesyncConfig } from '../../src/config/schema';
@@ -409,4 +409,76 @@ test('a failure no retry can fix while the run goes on (access denied reading it
     return true;
   });
   assert.equal(mocks.glue.commandCalls(BatchStopJobRunCommand).length, 1);
+});
+
+test('a queued run that EXPIRED without starting spends no attempt: the next attempt starts a new run', async () => {
+  const { mocks, activities } = setup();
+  noResult(mocks);
+  mocks.glue.on(GetJobRunsCommand).resolves({ JobRuns: [] });
+  mocks.glue.on(StartJobRunCommand).resolves({ JobRunId: 'jr_90' });
+  mocks.glue.on(GetJobRunCommand, { RunId: 'jr_90' }).resolves({ JobRun: { Id: 'jr_90', JobRunState: 'EXPIRED', ExecutionTime: 0 } });
+  // The source allows 3 attempts and two real failures happened: a third would fail the table for good.
+  const { env, beats } = environment({ state: 'retrying', failures: 2 });
+  await assert.rejects(env.run(activities.loadTable, input), (err: unknown) => {
+    assert.ok(err instanceof ApplicationFailure);
+    assert.equal(err.nonRetryable, false, 'retried: the run never started, so nothing of the load failed');
+    assert.doesNotMatch(err.message, /retry\.maximumAttempts is used up/);
+    assert.match(err.message, /EXPIRED/);
+    return true;
+  });
+  assert.equal(beats.at(-1)?.failures, 2, 'the expired run is not counted as a failure of the load');
+  assert.equal(beats.at(-1)?.unstarted, 1, 'it is counted among the runs that never started');
+  assert.equal(mocks.glue.commandCalls(BatchStopJobRunCommand).length, 0);
+});
+
+test('a stale failed result of an earlier run is not blamed for a run that EXPIRED without starting', async () => {
+  const { mocks, activities } = setup();
+  const stale = { ...result, status: 'failed', error: { class: 'SourceUnavailable', message: 'connection reset', retryable: true } };
+  mocks.s3.on(GetObjectCommand, { Key: RESULT_KEY }).resolves({ Body: objectBody(JSON.stringify(stale)) });
+  mocks.glue.on(GetJobRunsCommand).resolves({ JobRuns: [] });
+  mocks.glue.on(StartJobRunCommand).resolves({ JobRunId: 'jr_93' });
+  mocks.glue.on(GetJobRunCommand, { RunId: 'jr_93' }).resolves({ JobRun: { Id: 'jr_93', JobRunState: 'EXPIRED' } });
+  const { env, beats } = environment({ state: 'retrying', failures: 1 });
+  await assert.rejects(env.run(activities.loadTable, input), (err: unknown) => {
+    assert.ok(err instanceof ApplicationFailure);
+    assert.equal(err.type, 'LoadEXPIRED');
+    assert.doesNotMatch(err.message, /connection reset/);
+    return true;
+  });
+  assert.equal(beats.at(-1)?.failures, 1);
+});
+
+test('runs that keep expiring in the queue fail the table after a bounded number of restarts, naming it and the fix', async () => {
+  const { mocks, activities } = setup();
+  noResult(mocks);
+  mocks.glue.on(GetJobRunsCommand).resolves({ JobRuns: [] });
+  mocks.glue.on(StartJobRunCommand).resolves({ JobRunId: 'jr_91' });
+  mocks.glue.on(GetJobRunCommand, { RunId: 'jr_91' }).resolves({ JobRun: { Id: 'jr_91', JobRunState: 'EXPIRED' } });
+  let details: LoadHeartbeat = { state: 'retrying', failures: 0 };
+  let final: ApplicationFailure | undefined;
+  for (let attempt = 1; attempt <= 20 && !final; attempt++) {
+    const { env, beats } = environment(details);
+    await assert.rejects(env.run(activities.loadTable, input), (err: unknown) => {
+      assert.ok(err instanceof ApplicationFailure);
+      if (err.nonRetryable) final = err;
+      return true;
+    });
+    details = { ...beats.at(-1) };
+    assert.equal(details.failures ?? 0, 0, `attempt ${attempt} spent no attempt`);
+  }
+  assert.ok(final, 'the restarts are bounded');
+  assert.equal(mocks.glue.commandCalls(StartJobRunCommand).length, MAX_UNSTARTED_RUNS);
+  assert.match(final.message, new RegExp(`public\\.orders.*${MAX_UNSTARTED_RUNS} .*never started.*jr_91`));
+  assert.match(final.message, /quota|capacity/);
+});
+
+test('a run Glue failed to start for want of capacity spends no attempt either', async () => {
+  const { mocks, activities } = setup();
+  noResult(mocks);
+  mocks.glue.on(GetJobRunsCommand).resolves({ JobRuns: [] });
+  mocks.glue.on(StartJobRunCommand).resolves({ JobRunId: 'jr_92' });
+  mocks.glue.on(GetJobRunCommand, { RunId: 'jr_92' }).resolves({ JobRun: { Id: 'jr_92', JobRunState: 'FAILED', ErrorMessage: 'Failed to start job run due to insufficient capacity' } });
+  const { env, beats } = environment({ state: 'retrying', failures: 2 });
+  await assert.rejects(env.run(activities.loadTable, input), (err: unknown) => err instanceof ApplicationFailure && err.nonRetryable === false);
+  assert.equal(beats.at(-1)?.failures, 2);
 });
