@@ -36,8 +36,9 @@ Resolver = Callable[[Sequence[str], list[str]], dict[str, Any]]
 
 
 def _given(argv: Sequence[str], name: str) -> bool:
+    """Whether the run gives --name: as an argument, not as the value of another (a table named "--name")."""
     flag = f"--{name}"
-    return any(a == flag or a.startswith(flag + "=") for a in argv)
+    return any(a == flag or a.startswith(flag + "=") for a in dash_values_joined(argv))
 
 
 def parser_problem(message: str) -> InvalidArgument:
@@ -111,17 +112,44 @@ def dash_values_joined(argv: Sequence[str]) -> list[str]:
     A value that starts with two dashes is joined only after one of this job's arguments (lakesync
     never passes one of them empty), and only when it is not itself a flag: one of this job's
     arguments, or one of Glue's own (JOB_ID, TempDir, job-bookmark-option: a capital letter or a
-    hyphen in the name, which no lakesync argument has).
+    hyphen in the name, which no lakesync argument has). A value named exactly like a flag (a
+    table or column named "--cycle_id") is still a value: see _value_named_like_a_flag.
     """
     out: list[str] = []
-    for token in argv:
+    for i, token in enumerate(argv):
         previous = out[-1] if out else ""
         is_flag = previous.startswith("--") and len(previous) > 2 and "=" not in previous
-        if is_flag and token.startswith("-") and (not token.startswith("--") or (previous[2:] in JOB_ARGUMENTS and not _is_flag(token))):
+        if is_flag and token.startswith("-") and (
+            not token.startswith("--")
+            or (previous[2:] in JOB_ARGUMENTS and (not _is_flag(token) or _value_named_like_a_flag(argv, i, previous[2:])))
+        ):
             out[-1] = f"{previous}={token}"
         else:
             out.append(token)
     return out
+
+
+def _value_named_like_a_flag(argv: Sequence[str], i: int, owner: str) -> bool:
+    """Whether argv[i], named like a flag and right after this job's argument `owner`, is owner's value.
+
+    A run's arguments are a map: Glue passes each one once, and lakesync never passes one of them
+    empty. So it is a value when it names `owner` itself, when the flag it names is given elsewhere
+    in the run too, or when, taken for a flag, it would have no value either (the next token is a
+    flag, or there is none). Otherwise it is a flag and `owner` lost its value (Glue drops "").
+    """
+    token = argv[i]
+    name = _flag_name(token)
+    if name == owner:
+        return True
+    if any(j != i and a.startswith("--") and _flag_name(a) == name for j, a in enumerate(argv)):
+        return True
+    if "=" in token:
+        return False
+    return i + 1 >= len(argv) or _is_flag(argv[i + 1])
+
+
+def _flag_name(token: str) -> str:
+    return token[2:].split("=", 1)[0]
 
 
 # Every argument this job takes: after one of them the next token is its value (lakesync never passes one empty).
@@ -130,7 +158,9 @@ JOB_ARGUMENTS: frozenset[str] = frozenset(REQUIRED + OPTIONAL + PACK_ARGUMENTS)
 
 def _is_flag(token: str) -> bool:
     """`--<name>` of this job's, or of Glue's own (capital letters or hyphens: JOB_ID, TempDir, enable-metrics)."""
-    name = token[2:].split("=", 1)[0]
+    if not token.startswith("--"):
+        return False
+    name = _flag_name(token)
     return name in JOB_ARGUMENTS or (name != "" and (name != name.lower() or "-" in name))
 
 
@@ -183,6 +213,8 @@ def with_arguments_file(argv: Sequence[str]) -> list[str]:
     path = raw_options(argv).get("arguments_path")
     if path is None:
         return argv
+    # The argument itself, not a value named like it (a table named "--arguments_path").
+    argv = dash_values_joined(argv)
     i = next(i for i, a in enumerate(argv) if a == "--arguments_path" or a.startswith("--arguments_path="))
     rest = argv[:i] + argv[i + (1 if "=" in argv[i] else 2):]
     fix = "start the load again (lakesync writes the arguments file before the run)"

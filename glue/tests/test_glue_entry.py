@@ -274,3 +274,42 @@ def test_an_unreadable_arguments_file_fails_the_run_with_a_result_naming_it(tmp_
     code, path = run_main(ARGV + ["--arguments_path", str(both)], tmp_path)
     assert code == 2
     assert "--action" in failed_result(path)["error"]["message"]
+
+
+def test_a_value_named_exactly_like_one_of_the_jobs_arguments_is_read_as_a_value() -> None:
+    # PostgreSQL names may be any text: a table named "--cycle_id" reaches the job as `--source_table --cycle_id`,
+    # beside the run's own `--cycle_id c-1`. Each argument is given once, so the one after --source_table is its value.
+    argv = with_value(ARGV, "--source_table", "--cycle_id")
+    args, _ = glue_entry.parse_glue_args(argv, getResolvedOptions, (GlueArgumentError,))
+    assert (args.source_table, args.cycle_id) == ("--cycle_id", "c-1")
+    assert glue_entry.raw_options(argv)["source_table"] == "--cycle_id"
+    # Also when the run's own argument comes first, and for a key column named like the argument it follows.
+    i = ARGV.index("--cycle_id")
+    argv = ARGV[:i] + ARGV[i + 2:] + ["--cycle_id", "c-1"]
+    argv = with_value(argv, "--source_table", "--run_token")
+    argv = with_value(argv, "--primary_key", "--primary_key")
+    args, _ = glue_entry.parse_glue_args(argv, getResolvedOptions, (GlueArgumentError,))
+    assert (args.source_table, args.run_token, args.cycle_id, args.primary_key) == ("--run_token", "t-1", "c-1", ("--primary_key",))
+
+
+def test_a_value_named_like_an_argument_the_run_does_not_give_is_a_value() -> None:
+    # A column named "--cursor_column" in a run without a cursor: not an argument of the run, but a value.
+    argv = with_value(ARGV, "--primary_key", "--cursor_column")
+    args, options = glue_entry.parse_glue_args(argv, getResolvedOptions, (GlueArgumentError,))
+    assert args.primary_key == ("--cursor_column",)
+    assert args.cursor_column is None and "cursor_column" not in options
+
+
+def test_a_table_named_like_the_pack_argument_does_not_make_a_pack_run(tmp_path: Path) -> None:
+    argv = with_value(ARGV, "--source_table", "--pack_path")
+    assert not glue_entry.is_pack_run(argv)
+    args, _ = glue_entry.parse_glue_args(argv, getResolvedOptions, (GlueArgumentError,))
+    assert args.source_table == "--pack_path"
+
+
+def test_a_table_named_like_the_arguments_file_argument_keeps_its_name(tmp_path: Path) -> None:
+    path = tmp_path / "arguments.json"
+    path.write_text(json.dumps({"source_schema": "public"}))
+    argv = with_value(without(ARGV, "--source_schema"), "--source_table", "--arguments_path") + ["--arguments_path", str(path)]
+    args, _ = glue_entry.parse_glue_args(glue_entry.with_arguments_file(argv), getResolvedOptions, (GlueArgumentError,))
+    assert (args.source_schema, args.source_table) == ("public", "--arguments_path")
