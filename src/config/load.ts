@@ -5,7 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../errors';
 import { configSchema, type LakesyncConfig, type SourceConfig } from './schema';
-import { LAKE_NAME_RULE, isValidLakeName } from '../names';
+import { defaultGlueJobName, LAKE_NAME_RULE, isValidLakeName } from '../names';
 import { lakeNameCollisions, lakeTableName, selectTable, tableNameTemplateProblem } from './tables';
 
 export function loadConfigFile(path: string): LakesyncConfig {
@@ -36,7 +36,7 @@ export function parseConfig(raw: unknown): LakesyncConfig {
   if (reserved.length > 0) throw new ConfigError(reserved);
   const parsed = configSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) throw new ConfigError(parsed.error.issues.map((issue) => toIssue(issue, raw)));
-  const issues = [...Object.entries(parsed.data.sources).flatMap(([name, source]) => crossFieldIssues(name, source)), ...sharedWorkDirIssues(parsed.data.sources)];
+  const issues = [...Object.entries(parsed.data.sources).flatMap(([name, source]) => crossFieldIssues(name, source)), ...sharedWorkDirIssues(parsed.data.sources), ...sharedGlueJobIssues(parsed.data.sources)];
   if (issues.length > 0) throw new ConfigError(issues);
   return parsed.data;
 }
@@ -90,6 +90,61 @@ function sharedWorkDirIssues(sources: Record<string, SourceConfig>): ConfigIssue
     });
   }
   return issues;
+}
+
+/**
+ * Sources that run the same Glue job (one aws.glue.jobName in one account and Region) must need
+ * the same job definition: the job has one, and each source's worker writes its own when it
+ * starts, so with different ones every start would rewrite the job for one source and the
+ * other's runs would run with its role, connection, timeout and concurrency. Refused, naming
+ * both sources and the settings. These are the settings the job definition is made of
+ * (src/aws/glue-job.ts, jobSpec); a run's own settings (execution class, sizing) may differ.
+ */
+function sharedGlueJobIssues(sources: Record<string, SourceConfig>): ConfigIssue[] {
+  const owners = new Map<string, { name: string; definition: Record<string, unknown> }>();
+  const issues: ConfigIssue[] = [];
+  for (const [name, source] of Object.entries(sources)) {
+    const aws = source.aws;
+    if (source.backend !== 'aws' || source.source.kind === 'fake' || !aws) continue;
+    const jobName = aws.glue.jobName ?? defaultGlueJobName(name);
+    const key = JSON.stringify([aws.endpoint ?? '', aws.accountId, aws.region, jobName]);
+    const definition = glueJobDefinition(source);
+    const first = owners.get(key);
+    if (!first) {
+      owners.set(key, { name, definition });
+      continue;
+    }
+    const differing = Object.keys(definition).filter((setting) => definition[setting] !== first.definition[setting]);
+    if (differing.length === 0) continue;
+    const shown = (value: unknown) => (value === undefined ? '(none)' : JSON.stringify(value));
+    issues.push({
+      path: `sources.${name}.aws.glue.jobName`,
+      value: jobName,
+      message:
+        `sources ${first.name} and ${name} run the same Glue job ${jobName} with different job settings (${differing.map((s) => `${s} ${shown(first.definition[s])} and ${shown(definition[s])}`).join('; ')}): ` +
+        `the job has one definition, so each would rewrite it for itself and the other's runs would run with it; ` +
+        `give each source its own aws.glue.jobName (the default is lakesync-load-<source>), or the same settings`,
+    });
+  }
+  return issues;
+}
+
+/** The settings of a source that make up its Glue job's definition (src/aws/glue-job.ts, jobSpec). */
+function glueJobDefinition(source: SourceConfig): Record<string, unknown> {
+  const glue = source.aws!.glue;
+  const direct = Object.values(source.tables).some((t) => t.extract === 'direct');
+  return {
+    roleArn: glue.roleArn,
+    scriptBucket: glue.scriptBucket,
+    scriptPrefix: glue.scriptPrefix.replace(/^\/+|\/+$/g, ''),
+    workerType: glue.workerType,
+    numberOfWorkers: glue.numberOfWorkers,
+    maxConcurrentRuns: glue.maxConcurrentRuns,
+    jobRunQueuing: glue.jobRunQueuing,
+    timeoutMinutes: glue.timeoutMinutes,
+    // The job runs in the source's VPC only when the source has direct tables.
+    glueConnection: direct && source.source.kind === 'rds' ? source.source.catalog?.glueConnection : undefined,
+  };
 }
 
 /** Rules that span fields: the table name template, lake names of configured tables and checks on excluded tables. */

@@ -1,0 +1,85 @@
+/**
+ * Sources that run one Glue job (the same aws.glue.jobName): the job has one definition, so
+ * they are accepted only when the definitions they need are the same, and refused otherwise,
+ * before any worker writes the job. Checked against the job spec the worker writes (jobSpec).
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { jobSpec, specHash } from '../../src/aws/glue-job';
+import { awsSettings } from '../../src/backends/aws';
+import { parseConfig } from '../../src/config/load';
+import { ConfigError } from '../../src/errors';
+
+function source(glue: Record<string, unknown> = {}, extra: { direct?: string; region?: string; accountId?: string } = {}): Record<string, unknown> {
+  return {
+    backend: 'aws',
+    database: 'shop',
+    source: {
+      kind: 'rds',
+      instanceId: 'shop-db',
+      ...(extra.direct ? { catalog: { host: 'shop-db.abc.eu-west-1.rds.amazonaws.com', secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds', glueConnection: extra.direct, sslRootCert: 's3://certs/rds/global-bundle.pem' } } : {}),
+    },
+    target: { namespace: 'shop' },
+    tables: extra.direct ? { 'public.events': { extract: 'direct', cursor: { column: 'id' } } } : {},
+    aws: {
+      region: extra.region ?? 'eu-west-1',
+      accountId: extra.accountId ?? '123456789012',
+      export: { bucket: 'exports-bucket', iamRoleArn: 'arn:aws:iam::123456789012:role/export', kmsKeyId: 'alias/export' },
+      tableBucket: { name: 'lake' },
+      glue: { jobName: 'lakesync-load', roleArn: 'arn:aws:iam::123456789012:role/glue', scriptBucket: 'scripts-bucket', ...glue },
+      athena: { outputLocation: 's3://athena-results/' },
+    },
+  };
+}
+
+/** The issues of a config with sources shop and crm, or [] when it is accepted. */
+function issues(shop: Record<string, unknown>, crm: Record<string, unknown>): { path: string; message: string }[] {
+  try {
+    parseConfig({ sources: { shop, crm: { ...crm, target: { namespace: 'crm' } } } });
+    return [];
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, String(err));
+    return err.issues.map((i) => ({ path: i.path, message: i.message }));
+  }
+}
+
+/** The hash of the job definition a worker of that source writes (scripts alike). */
+function definition(name: string, raw: Record<string, unknown>): string {
+  const config = parseConfig({ sources: { [name]: raw } });
+  return specHash(jobSpec(awsSettings(name, config.sources[name]!), 'scripts'));
+}
+
+const DIFFERENT: [string, Record<string, unknown>, { direct?: string }?][] = [
+  ['roleArn', { roleArn: 'arn:aws:iam::123456789012:role/crm-glue' }],
+  ['scriptBucket', { scriptBucket: 'crm-scripts' }],
+  ['scriptPrefix', { scriptPrefix: 'crm/glue' }],
+  ['workerType', { workerType: 'G.2X' }],
+  ['numberOfWorkers', { numberOfWorkers: 4 }],
+  ['maxConcurrentRuns', { maxConcurrentRuns: 3 }],
+  ['jobRunQueuing', { jobRunQueuing: false }],
+  ['timeoutMinutes', { timeoutMinutes: 60 }],
+  ['glueConnection', {}, { direct: 'crm-vpc' }],
+];
+
+for (const [setting, glue, extra] of DIFFERENT) {
+  test(`two sources that share a Glue job but differ in ${setting} are refused, naming both, the job and the setting`, () => {
+    assert.notEqual(definition('crm', source(glue, extra)), definition('shop', source()), `${setting} is part of the job definition`);
+    const found = issues(source(), source(glue, extra));
+    assert.equal(found.length, 1, JSON.stringify(found));
+    assert.equal(found[0]!.path, 'sources.crm.aws.glue.jobName');
+    assert.match(found[0]!.message, new RegExp(`sources shop and crm run the same Glue job lakesync-load .*${setting}`));
+    assert.match(found[0]!.message, /give each source its own aws\.glue\.jobName/);
+  });
+}
+
+test('two sources that share a Glue job with the same job definition are accepted (settings of each run may differ)', () => {
+  const crm = { executionClass: 'FLEX', resultPrefix: 'crm/results', sizing: { gbPerWorker: 50 } };
+  assert.equal(definition('crm', source(crm)), definition('shop', source()), 'the same job definition');
+  assert.deepEqual(issues(source(), source(crm)), []);
+  // A job of the same name in another account or Region is another job.
+  assert.deepEqual(issues(source(), source({ roleArn: 'arn:aws:iam::123456789012:role/crm-glue' }, { region: 'us-east-1' })), []);
+  // The default names are one job per source.
+  const { jobName: _shop, ...noName } = (source().aws as { glue: Record<string, unknown> }).glue;
+  const own = (glue: Record<string, unknown>) => ({ ...source(), aws: { ...(source().aws as object), glue: { ...noName, ...glue } } });
+  assert.deepEqual(issues(own({}), own({ maxConcurrentRuns: 3 })), []);
+});
