@@ -60,6 +60,15 @@ export function defaultGlueJobName(source: string): string {
   return `lakesync-load-${source}`;
 }
 
+/**
+ * The Glue job a source runs: aws.glue.jobName with `{source}` replaced by the source's name (as
+ * the stack's GlueJobName output gives it, so that sources sharing settings get a job each), else
+ * the default.
+ */
+export function glueJobName(source: string, configured: string | undefined): string {
+  return configured === undefined ? defaultGlueJobName(source) : configured.replaceAll('{source}', source);
+}
+
 /** A source table name as config keys and --tables give it: `schema.table`, the schema without spaces, one dot, neither first nor last. */
 export const TABLE_NAME = /^[^.\s]+\.[^.]+$/;
 

@@ -11,7 +11,7 @@ import { directSourceSettings } from '../aws/direct';
 import type { CatalogSettings } from '../aws/catalog';
 import type { AwsDynamoSettings } from '../aws/dynamodb-ports';
 import { repoRoot } from '../toolchain';
-import { defaultGlueJobName } from '../names';
+import { glueJobName } from '../names';
 
 export interface AwsSettingsOverrides {
   /** Where the Glue scripts live (default `<repo>/glue`). */
@@ -85,7 +85,7 @@ function lakeSettings(sourceName: string, source: SourceConfig, aws: AwsSection,
     },
     glue: {
       ...aws.glue,
-      jobName: aws.glue.jobName ?? defaultGlueJobName(sourceName),
+      jobName: glueJobName(sourceName, aws.glue.jobName),
       scriptPrefix: trimSlashes(aws.glue.scriptPrefix),
       resultPrefix: trimSlashes(aws.glue.resultPrefix),
       scriptsDir: overrides.glueScriptsDir ?? join(repoRoot(), 'glue'),

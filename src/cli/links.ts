@@ -4,7 +4,7 @@
  * (UI port = gRPC port + 1000, as `temporal server start-dev` does) or Temporal Cloud.
  */
 import type { SourceConfig } from '../config/schema';
-import { defaultGlueJobName } from '../names';
+import { glueJobName } from '../names';
 import type { TemporalTarget } from '../temporal';
 
 export function uiBaseUrl(target: Pick<TemporalTarget, 'address'>, env: NodeJS.ProcessEnv): string | undefined {
@@ -55,7 +55,7 @@ export class UiLinks {
 export function glueRunUrl(source: SourceConfig, runId: string, sourceName?: string): string | undefined {
   if (source.backend !== 'aws' || !source.aws) return undefined;
   const { region, glue } = source.aws;
-  const jobName = glue.jobName ?? (sourceName ? defaultGlueJobName(sourceName) : undefined);
+  const jobName = sourceName ? glueJobName(sourceName, glue.jobName) : glue.jobName?.includes('{source}') ? undefined : glue.jobName;
   if (!jobName) return undefined;
   return `https://${region}.console.aws.amazon.com/gluestudio/home?region=${region}#/job/${encodeURIComponent(jobName)}/run/${encodeURIComponent(runId)}`;
 }

@@ -5,7 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../errors';
 import { configSchema, type LakesyncConfig, type SourceConfig } from './schema';
-import { defaultGlueJobName, LAKE_NAME_RULE, isValidLakeName } from '../names';
+import { glueJobName, LAKE_NAME_RULE, isValidLakeName } from '../names';
 import { lakeNameCollisions, lakeTableName, selectTable, tableNameTemplateProblem } from './tables';
 
 export function loadConfigFile(path: string): LakesyncConfig {
@@ -106,7 +106,7 @@ function sharedGlueJobIssues(sources: Record<string, SourceConfig>): ConfigIssue
   for (const [name, source] of Object.entries(sources)) {
     const aws = source.aws;
     if (source.backend !== 'aws' || source.source.kind === 'fake' || !aws) continue;
-    const jobName = aws.glue.jobName ?? defaultGlueJobName(name);
+    const jobName = glueJobName(name, aws.glue.jobName);
     const key = JSON.stringify([aws.endpoint ?? '', aws.accountId, aws.region, jobName]);
     const definition = glueJobDefinition(source);
     const first = owners.get(key);

@@ -279,7 +279,7 @@ const aws = z
       .describe('The S3 Tables bucket that holds the lake.'),
     glue: z
       .object({
-        jobName: z.string().min(1).optional().describe('The Glue job lakesync creates and runs; default lakesync-load-<source>, one job per source so that sources never overwrite each other\'s role and sizing.'),
+        jobName: z.string().min(1).optional().describe('The Glue job lakesync creates and runs; default lakesync-load-<source>, one job per source so that sources never overwrite each other\'s role and sizing. {source} in it is replaced by the source\'s name (e.g. corp-load-{source}).'),
         roleArn: z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+/, 'must be an IAM role ARN'),
         scriptBucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name'),
         scriptPrefix: z.string().default('lakesync/glue'),

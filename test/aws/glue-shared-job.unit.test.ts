@@ -82,4 +82,6 @@ test('two sources that share a Glue job with the same job definition are accepte
   const { jobName: _shop, ...noName } = (source().aws as { glue: Record<string, unknown> }).glue;
   const own = (glue: Record<string, unknown>) => ({ ...source(), aws: { ...(source().aws as object), glue: { ...noName, ...glue } } });
   assert.deepEqual(issues(own({}), own({ maxConcurrentRuns: 3 })), []);
+  // Nor is a name with the source's name in it ({source}, as the stack's GlueJobName output gives it).
+  assert.deepEqual(issues(source({ jobName: 'lakesync-load-{source}' }), source({ jobName: 'lakesync-load-{source}', maxConcurrentRuns: 3 })), []);
 });

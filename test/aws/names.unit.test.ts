@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import { CreateJobCommand, GetJobCommand, StartJobRunCommand } from '@aws-sdk/client-glue';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { awsSettings } from '../../src/backends/aws';
+import { glueRunUrl } from '../../src/cli/links';
 import { sourceSchema } from '../../src/config/schema';
 import { isValidLakeName, tableBucketNameProblem } from '../../src/names';
 import { planEntry } from '../helpers/plan';
@@ -63,6 +64,14 @@ test('each source gets its own Glue job by default; an explicit aws.glue.jobName
   assert.equal(awsSettings('billing', base, { glueScriptsDir: '/x' }).glue.jobName, 'lakesync-load-billing');
   const named = awsSource({ raw: { aws: { ...base.aws, glue: { ...base.aws!.glue, jobName: 'team-load' } } } });
   assert.equal(awsSettings('shop', named, { glueScriptsDir: '/x' }).glue.jobName, 'team-load');
+});
+
+test("aws.glue.jobName as the stack's GlueJobName output gives it ({source}: the source's name), one job per source", () => {
+  const base = awsSource();
+  const templated = awsSource({ raw: { aws: { ...base.aws, glue: { ...base.aws!.glue, jobName: 'corp-load-{source}' } } } });
+  assert.equal(awsSettings('shop', templated, { glueScriptsDir: '/x' }).glue.jobName, 'corp-load-shop');
+  assert.equal(awsSettings('billing', templated, { glueScriptsDir: '/x' }).glue.jobName, 'corp-load-billing');
+  assert.match(glueRunUrl(templated, 'jr_1', 'billing') ?? '', /#\/job\/corp-load-billing\/run\/jr_1$/);
 });
 
 test("two sources' workers create and run two jobs, so neither overwrites the other's role and sizing", async () => {
