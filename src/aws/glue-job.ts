@@ -29,7 +29,7 @@ export interface GlueJobSpec {
   Connections?: { Connections: string[] };
 }
 
-export type GlueSettings = Pick<AwsSettings, 'glue'> & Partial<Pick<AwsSettings, 'direct'>>;
+export type GlueSettings = Pick<AwsSettings, 'glue'> & Partial<Pick<AwsSettings, 'direct' | 'source'>>;
 
 /** Where a scripts version lives: `s3://<scriptBucket>/<scriptPrefix>/<hash>/`. */
 export function scriptLocations(settings: GlueSettings, hash: string): { entry: string; library: string; entryKey: string; libraryKey: string } {
@@ -66,6 +66,11 @@ export function jobSpec(settings: GlueSettings, scriptsHash: string): GlueJobSpe
 
 /** The argument that records which spec a job was last written from. */
 export const SPEC_HASH_ARGUMENT = '--lakesync_job_hash';
+/**
+ * The argument that records which source's worker last wrote the job (outside the spec hash:
+ * sources with the same settings share a job without rewriting it).
+ */
+export const JOB_SOURCE_ARGUMENT = '--lakesync_job_source';
 
 /**
  * A hash over the whole spec (scripts hash included). Comparing it, rather than each field,
@@ -98,8 +103,9 @@ export async function uploadScripts(objects: S3Objects, settings: GlueSettings, 
   }
 }
 
-export async function ensureJobDefinition(glue: GlueClient, settings: GlueSettings, desired: GlueJobSpec): Promise<EnsureOutcome> {
-  const spec = withSpecHash(desired);
+export async function ensureJobDefinition(glue: GlueClient, settings: GlueSettings, desired: GlueJobSpec, warn: (message: string) => void = (m) => console.warn(m)): Promise<EnsureOutcome> {
+  const hashed = withSpecHash(desired);
+  const spec = settings.source ? { ...hashed, DefaultArguments: { ...hashed.DefaultArguments, [JOB_SOURCE_ARGUMENT]: settings.source } } : hashed;
   const jobName = settings.glue.jobName;
   const subject = `Glue job ${jobName}`;
   let existing: Job | undefined;
@@ -122,6 +128,14 @@ export async function ensureJobDefinition(glue: GlueClient, settings: GlueSettin
     }
   }
   if (existing.DefaultArguments?.[SPEC_HASH_ARGUMENT] === spec.DefaultArguments[SPEC_HASH_ARGUMENT] && changedByHand(existing, spec).length === 0) return 'unchanged';
+  const writer = existing.DefaultArguments?.[JOB_SOURCE_ARGUMENT];
+  if (settings.source && writer && writer !== settings.source && !sameSettings(existing, settings)) {
+    // One config refuses this (src/config/load.ts); two configs, or two deployments, cannot see each other.
+    warn(
+      `Glue job ${jobName} was last written for source ${writer} with other settings, and is now rewritten for source ${settings.source}: ` +
+        `each rewrites it for itself and runs the other's loads with its settings; give each source its own aws.glue.jobName (the default), or the same aws.glue settings`,
+    );
+  }
   try {
     const JobUpdate = { ...unmanagedSettings(existing), ...spec, DefaultArguments: { ...existing.DefaultArguments, ...spec.DefaultArguments } };
     await glue.send(new UpdateJobCommand({ JobName: jobName, JobUpdate }));
@@ -129,6 +143,12 @@ export async function ensureJobDefinition(glue: GlueClient, settings: GlueSettin
     throw toPortError(err, { service: 'Glue', operation: 'UpdateJob', subject, ...roleHint(err, settings) });
   }
   return 'updated';
+}
+
+/** Whether the job was written from these settings, whatever its scripts (an upgrade of the same settings). */
+function sameSettings(existing: Job, settings: GlueSettings): boolean {
+  const scripts = existing.DefaultArguments?.['--lakesync_scripts_hash'];
+  return scripts !== undefined && existing.DefaultArguments?.[SPEC_HASH_ARGUMENT] === specHash(jobSpec(settings, scripts));
 }
 
 /**

@@ -68,7 +68,7 @@ export class GlueLoads implements LoadPort {
     this.jobReady ??= (async () => {
       const scripts = packageGlueScripts(this.settings.glue.scriptsDir);
       await uploadScripts(this.objects, this.settings, scripts);
-      await ensureJobDefinition(this.glue, this.settings, jobSpec(this.settings, scripts.hash));
+      await ensureJobDefinition(this.glue, this.settings, jobSpec(this.settings, scripts.hash), this.warn);
     })();
     this.jobReady.catch(() => (this.jobReady = undefined));
     return this.jobReady;

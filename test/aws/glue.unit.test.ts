@@ -7,7 +7,7 @@ import { BatchStopJobRunCommand, CreateJobCommand, GetJobCommand, GetJobRunComma
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { unzipSync } from 'fflate';
 import { pollUntilEnded } from '../../src/activities/load';
-import { ensureJobDefinition, jobSpec, SPEC_HASH_ARGUMENT, withSpecHash } from '../../src/aws/glue-job';
+import { ensureJobDefinition, JOB_SOURCE_ARGUMENT, jobSpec, SPEC_HASH_ARGUMENT, withSpecHash } from '../../src/aws/glue-job';
 import { packageGlueScripts } from '../../src/aws/glue-package';
 import { runStatus } from '../../src/aws/glue';
 import { awsSettings } from '../../src/backends/aws';
@@ -405,4 +405,34 @@ test('the poll policy costs at most 30 GetJobRun calls per hour of run time', as
     () => elapsed,
   );
   assert.ok(calls <= 30, `${calls} calls in an hour`);
+});
+
+test('a job last written for another source is rewritten with a warning naming both sources: they must share its settings or use a job each', async () => {
+  const { mocks, settings, clients } = mockedAws();
+  const crm = { ...settings, source: 'crm', glue: { ...settings.glue, maxConcurrentRuns: 3 } };
+  const written = withSpecHash(jobSpec(crm, 'scripts'));
+  mocks.glue.on(GetJobCommand).resolves({ Job: { Name: 'lakesync-load-shop', ...written, DefaultArguments: { ...written.DefaultArguments, [JOB_SOURCE_ARGUMENT]: 'crm' } } });
+  mocks.glue.on(UpdateJobCommand).resolves({ JobName: 'lakesync-load-shop' });
+  const warnings: string[] = [];
+  assert.equal(await ensureJobDefinition(clients.glue, settings, jobSpec(settings, 'scripts'), (m) => warnings.push(m)), 'updated');
+  assert.equal(mocks.glue.commandCalls(UpdateJobCommand)[0]!.args[0].input.JobUpdate!.DefaultArguments?.[JOB_SOURCE_ARGUMENT], 'shop', 'the job says which source wrote it');
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0]!, /Glue job lakesync-load-shop was last written for source crm with other settings.*source shop.*aws\.glue\.jobName/);
+
+  // Its own source's job with new scripts (an upgrade), or a job written before it said whose it is: no warning.
+  for (const source of ['shop', undefined]) {
+    mocks.glue.reset();
+    warnings.length = 0;
+    const old = withSpecHash(jobSpec(settings, 'old-scripts'));
+    mocks.glue.on(GetJobCommand).resolves({ Job: { Name: 'lakesync-load-shop', ...old, DefaultArguments: { ...old.DefaultArguments, ...(source ? { [JOB_SOURCE_ARGUMENT]: source } : {}) } } });
+    mocks.glue.on(UpdateJobCommand).resolves({ JobName: 'lakesync-load-shop' });
+    assert.equal(await ensureJobDefinition(clients.glue, settings, jobSpec(settings, 'scripts'), (m) => warnings.push(m)), 'updated');
+    assert.deepEqual(warnings, [], String(source));
+  }
+  // Another source with the same settings shares the job: it is left alone, whoever wrote it.
+  mocks.glue.reset();
+  const same = withSpecHash(jobSpec(settings, 'scripts'));
+  mocks.glue.on(GetJobCommand).resolves({ Job: { Name: 'lakesync-load-shop', ...same, DefaultArguments: { ...same.DefaultArguments, [JOB_SOURCE_ARGUMENT]: 'crm' } } });
+  assert.equal(await ensureJobDefinition(clients.glue, settings, jobSpec(settings, 'scripts'), (m) => warnings.push(m)), 'unchanged');
+  assert.deepEqual(warnings, []);
 });
