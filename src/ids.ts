@@ -86,6 +86,11 @@ export const cycleManifestKeys = {
   planItems: (cycleId: string) => `${cycleId}/plan-items`,
   /** The tables the plan refused (failed at discover or plan), for a dead cycle's recovery to report them. */
   refused: (cycleId: string) => `${cycleId}/refused.json`,
+  /**
+   * A DynamoDB table's completed exports of the cycle (ids, windows, DynamoDB's item counts), as its
+   * load read them: a dead cycle's recovery verifies the table's commit against them.
+   */
+  tableExports: (cycleId: string, table: string) => `${cycleId}/table-exports/${fnv1a64(table)}.json`,
   /** Parts of the excluded tables of the export scope, when too large for a payload. */
   excludedTables: (cycleId: string) => `${cycleId}/excluded-tables`,
 };

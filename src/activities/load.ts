@@ -17,7 +17,7 @@ import { cycleManifestKeys, exportIdFor, runTokenFor } from '../ids';
 import { isPortError } from '../errors';
 import type { SourceConfig } from '../config/schema';
 import type { CostBasis, DiscoveredTable, LiveLoadRun, LoadedTableExport, LoadRequest, LoadResult, LoadRunStatus, LoadUsage, PackSummary, PlanEntry } from '../model';
-import type { LoadPort, PackLoads } from '../ports';
+import type { LoadPort, ManifestStore, PackLoads } from '../ports';
 import { type ActivityDeps, failure, sourceOf } from './deps';
 
 export interface LoadTableInput {
@@ -259,6 +259,8 @@ export function loadActivities(deps: ActivityDeps) {
     try {
       plan = await planEntry(input.source, input.planRef, input.table);
       const req = loadRequestFor(ports.load, input, plan);
+      // Before its run can commit: a dead cycle's recovery verifies the commit against DynamoDB's item counts.
+      if (plan.extract?.kind === 'dynamodb' && req.tableExports && !load.runId) await recordTableExports(ports.manifests, input.cycleId, input.table, req.tableExports);
       // A backend without packs, or a table its pack did not load, runs alone.
       const packs = ports.load.packs;
       // Not billed (the embedded mode): a packed table needs no share of its run, so it goes on once its own result is in.
@@ -299,6 +301,17 @@ export function loadActivities(deps: ActivityDeps) {
       return loadOrLeft(input, true);
     },
   };
+}
+
+/** What a DynamoDB table's load records of its exports, under cycleManifestKeys.tableExports. */
+export interface RecordedTableExports {
+  table: string;
+  exports: Pick<LoadedTableExport, 'exportId' | 'window' | 'itemCount'>[];
+}
+
+async function recordTableExports(manifests: ManifestStore, cycleId: string, table: string, exports: LoadedTableExport[]): Promise<void> {
+  const recorded: RecordedTableExports = { table, exports: exports.map(({ exportId, window, itemCount }) => ({ exportId, window, itemCount })) };
+  await manifests.put(cycleManifestKeys.tableExports(cycleId, table), recorded);
 }
 
 /** Whose figures a load's usage is: a backend's model when it says so, Glue's on AWS, none in the embedded mode. */

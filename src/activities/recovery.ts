@@ -13,7 +13,7 @@ import type { Ports } from '../ports';
 import type { ReusableExport } from '../workflows/messages';
 import { RECOVERY_ATTEMPTS } from '../workflows/options';
 import { type ActivityDeps, failure, findManifest, sourceOf, step, unlessNotFound } from './deps';
-import { costBasis } from './load';
+import { costBasis, type RecordedTableExports } from './load';
 import { publishActivities, type VerifyTableInput } from './publish';
 import { RecoveryProgress, type SettledTable } from './recovery-progress';
 import { carryingHeartbeatDetails } from './verify';
@@ -90,7 +90,10 @@ export function recoveryActivities(deps: ActivityDeps) {
           // What the lake commit recorded of what it wrote stands in for them, where it tells them exactly.
           const written = result ? undefined : writtenBy(entry, commit);
           if (written) load = { ...load, ...written.load };
-          const recovered = { source: input.source, table: entry.table, lakeTable: entry.lakeTable, action: entry.action, exported, plan: entry, load, countsUnknown };
+          // The exports' item counts its load recorded: verification holds the commit to them, as the batch would have.
+          const tableExports = dynamo ? await recordedExports(ports, input, entry, commit) : undefined;
+          if (tableExports && load.dynamodb) load = { ...load, dynamodb: { ...load.dynamodb, records: tableExports.reduce((n, e) => n + e.itemCount, 0) } };
+          const recovered = { source: input.source, table: entry.table, lakeTable: entry.lakeTable, action: entry.action, exported, plan: entry, load, countsUnknown, ...(tableExports ? { tableExports } : {}) };
           const published = await carryingHeartbeatDetails(() => progress.details(), () => publishProblem(publish, recovered, settings), signal);
           const unpublished = published.error;
           // Without the result JSON, the rows the lake holds are those verification counted (when it counted the whole table).
@@ -262,6 +265,25 @@ interface RecoveredCommit {
   load: LoadSummary;
   /** The load's result JSON is missing: `load` has the lineage's figures only. */
   countsUnknown: boolean;
+  /** A DynamoDB load's exports with DynamoDB's item counts, as its load recorded them; absent when it recorded none. */
+  tableExports?: RecordedTableExports['exports'];
+}
+
+/**
+ * The exports a DynamoDB commit of this cycle read, as its load recorded them before its run: only
+ * when the last of them is the export the commit records (a load of a worker before the record has none).
+ */
+async function recordedExports(ports: Ports, input: RecoverCycleInput, entry: PlanEntry, commit: LakeCommit): Promise<RecordedTableExports['exports'] | undefined> {
+  let recorded: RecordedTableExports | undefined;
+  try {
+    recorded = await findManifest<RecordedTableExports>(ports, cycleManifestKeys.tableExports(input.cycleId, entry.table));
+  } catch (err) {
+    retryIfPassing(err);
+    return undefined;
+  }
+  const exports = recorded?.table === entry.table ? recorded.exports : undefined;
+  if (!exports?.length || (commit.exportId !== undefined && exports.at(-1)!.exportId !== commit.exportId)) return undefined;
+  return exports;
 }
 
 /**
@@ -269,8 +291,8 @@ interface RecoveredCommit {
  * verification (a watermark advances only for a verified table when verification is on). Their
  * error, or none when both passed or are off; with the lake's row count at the commit when the
  * verification counted the whole table (it holds exactly the export's rows). A DynamoDB load's
- * export item counts are not recorded where recovery can read them, so its verification cannot
- * run: it is failed, for a rerun.
+ * commit is held to its exports' item counts its load recorded; without them (a load of an earlier
+ * version) its verification cannot run: it is failed, for a rerun.
  */
 async function publishProblem(publish: ReturnType<typeof publishActivities>, c: RecoveredCommit, settings: ReturnType<typeof sourceOf>['settings']): Promise<{ error?: TableError; rowCount?: number }> {
   const ended = `the cycle ended after ${c.table} committed and before it was`;
@@ -285,9 +307,16 @@ async function publishProblem(publish: ReturnType<typeof publishActivities>, c: 
   if (!settings.verify.enabled) return {};
   const rerun = `rerun the table (lakesync rerun ${c.source} --tables ${c.table})`;
   if (c.plan.extract?.kind === 'dynamodb') {
-    return { error: { phase: 'verify', message: `${ended} verified, and its DynamoDB exports' item counts are not known here: ${rerun}`, type: 'VerificationFailed', retryable: true } };
+    if (!c.tableExports) {
+      return { error: { phase: 'verify', message: `${ended} verified, and its DynamoDB exports' item counts are not known here (its load recorded none): ${rerun}`, type: 'VerificationFailed', retryable: true } };
+    }
+    // From INCREMENTAL exports the lake's count must move by the keys the load inserted less those it deleted: unknown without its result.
+    if (c.load.changesUnknown && !c.tableExports.some((e) => e.window.type === 'FULL')) {
+      return { error: { phase: 'verify', message: `${ended} verified, and the rows its load inserted and deleted are not known here (its result is missing), so its DynamoDB change records cannot be checked: ${rerun}`, type: 'VerificationFailed', retryable: true } };
+    }
   }
-  const from: Pick<VerifyTableInput, 'export' | 'extract'> = c.plan.extract?.kind === 'direct' ? { extract: 'direct' } : c.exported ? { export: c.exported } : {};
+  const from: Pick<VerifyTableInput, 'export' | 'extract' | 'tableExports'> =
+    c.plan.extract?.kind === 'direct' ? { extract: 'direct' } : c.plan.extract?.kind === 'dynamodb' ? { extract: 'dynamodb', tableExports: c.tableExports! } : c.exported ? { export: c.exported } : {};
   try {
     const outcome = await publish.verifyTable({ source: c.source, table: c.table, lakeTable: c.lakeTable, action: c.action === 'skip' ? undefined : c.action, ...from, load: c.load, ...(c.countsUnknown ? { countsUnknown: true } : {}) });
     return { ...(wholeTableCounted(c) ? rowCountOf(outcome) : {}) };

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { cycleActivities } from '../../src/activities/cycle';
-import { loadRequestFor } from '../../src/activities/load';
+import { loadActivities, loadRequestFor, type LoadTableInput } from '../../src/activities/load';
 import { type RecoveredCycle, recoveryActivities } from '../../src/activities/recovery';
 import { parseConfig } from '../../src/config/load';
 import { FakeBackend } from '../../src/fake/ports';
@@ -15,7 +15,7 @@ import { cycleTableLines } from '../../src/cli/cycle-report';
 import { lastCycleRows, type StatusView } from '../../src/cli/progress';
 import { statusReport } from '../../src/cli/render-status';
 import { initialState, recordCycle } from '../../src/workflows/ledger';
-import type { DiscoverySummary, ExportRef, LoadRequest, PlanEntry, PlanSummary } from '../../src/model';
+import type { DiscoverySummary, ExportRef, LoadRequest, PlanEntry, PlanSummary, VerifyRequest } from '../../src/model';
 import { textBytes } from '../../src/payload-text';
 import { RECOVERY_ATTEMPTS } from '../../src/workflows/options';
 import type { Ports } from '../../src/ports';
@@ -251,11 +251,44 @@ describe('recovering a dead cycle', () => {
     recordCycle(state, { cycleId: 'c12', source: 'shop', status: 'failed', tables: out.tables, warnings: [], startedAt: window.to, finishedAt: window.to }, 'wf', { kind: 'sync', requestIds: ['r1'] });
     assert.deepEqual([state.ledger['public.a']?.extract, state.ledger['public.a']?.exportId, state.ledger['public.a']?.snapshotTime], ['dynamodb', exportId, window.to]);
 
-    // With verification on, the exports' item counts it needs are not recorded where recovery reads: failed, for a rerun.
+    // With verification on, a load that recorded no item counts (a worker before the record) cannot be verified: failed, for a rerun.
     const verified = recoveryActivities({ config, portsFor: () => ports }).recoverCycleOutcomes;
     const [checked] = ((await new MockActivityEnvironment().run(verified, { source: 'shop', cycleId: 'c12', error: 'terminated' })) as RecoveredCycle).tables;
     assert.deepEqual([checked?.status, checked?.error?.phase, checked?.error?.retryable], ['failed', 'verify', true]);
-    assert.match(checked?.error?.message ?? '', /before it was verified, and its DynamoDB exports' item counts are not known here: rerun the table \(lakesync rerun shop --tables public.a\)/);
+    assert.match(checked?.error?.message ?? '', /before it was verified, and its DynamoDB exports' item counts are not known here \(its load recorded none\): rerun the table \(lakesync rerun shop --tables public.a\)/);
+  });
+
+  test("a dead cycle's DynamoDB commit is verified against its exports' item counts, as its batch would have", async () => {
+    const backend = new FakeBackend({ tables: ['public.a'], latencyMs: 0, dynamodb: true });
+    const ports = backend.ports();
+    const deps = { config, portsFor: () => ports };
+    const window = { type: 'FULL' as const, to: '2025-03-01T06:00:00Z' };
+    const extract = { kind: 'dynamodb' as const, tableArn: 'arn:aws:dynamodb:eu-west-1:123456789012:table/a', key: [{ name: 'id', type: 'S' as const }], attributes: {}, exports: [window] };
+    const plan = planEntry({ table: 'public.a', lakeTable: 'a', action: 'create', primaryKey: ['id'], extract });
+    const planRef = await ports.manifests.put(cycleManifestKeys.plan('c31'), [plan]);
+    const exportId = tableExportIdFor('shop', 'c31', 'public.a', 0);
+    await ports.tableExport!.startTableExport({ source: 'shop', table: 'public.a', tableArn: extract.tableArn, exportId, window });
+    const itemCount = backend.state.tableExports![exportId]!.itemCount;
+    // The batch's load activity commits it; the cycle dies before its verification.
+    const { loadTable } = loadActivities(deps);
+    const input: LoadTableInput = { source: 'shop', cycleId: 'c31', planRef, table: 'public.a', exportId, snapshotTime: window.to, database: 'fake', namespace: 'shop', tableExports: [{ exportId, window, location: 'fake://dynamodb/a', itemCount }] };
+    await new MockActivityEnvironment({ heartbeatTimeoutMs: 2000 }).run(loadTable, input);
+    const requests: VerifyRequest[] = [];
+    const verify = ports.verify.verify.bind(ports.verify);
+    ports.verify.verify = (req, ...rest) => (requests.push(req), verify(req, ...rest));
+
+    const { recoverCycleOutcomes } = recoveryActivities(deps);
+    const [a] = ((await new MockActivityEnvironment().run(recoverCycleOutcomes, { source: 'shop', cycleId: 'c31', error: 'terminated' })) as RecoveredCycle).tables;
+    assert.deepEqual([a?.status, a?.verified, a?.error], ['committed', true, undefined]);
+    assert.deepEqual(requests.map((r) => r.rowCount), [{ kind: 'total', rows: itemCount }], "held to DynamoDB's count of the FULL export");
+    assert.equal(a?.load?.dynamodb?.records, itemCount);
+
+    // A lake that does not hold the export's items fails verification, as in a batch.
+    backend.state.tableExports![exportId]!.itemCount = itemCount + 1;
+    await new MockActivityEnvironment({ heartbeatTimeoutMs: 2000 }).run(loadTable, { ...input, tableExports: [{ exportId, window, location: 'fake://dynamodb/a', itemCount: itemCount + 1 }] });
+    const [wrong] = ((await new MockActivityEnvironment().run(recoverCycleOutcomes, { source: 'shop', cycleId: 'c31', error: 'terminated' })) as RecoveredCycle).tables;
+    assert.deepEqual([wrong?.status, wrong?.error?.phase], ['failed', 'verify']);
+    assert.match(wrong?.error?.message ?? '', new RegExp(`exactly the ${itemCount + 1} item\\(s\\) of the table's FULL DynamoDB export`));
   });
 
   /** Cycle `cycleId` planned a, b, c from e9, and each committed; verifications are counted by table. */

@@ -14,7 +14,8 @@ import type { LakesyncConfig } from '../../src/config/schema';
 import { FakeBackend } from '../../src/fake/ports';
 import type { FakeRun } from '../../src/fake/state';
 import { batchWorkflowId, tableExportIdFor } from '../../src/ids';
-import { requestSyncSignal, rerunUpdate, type SourceStatus } from '../../src/workflows/messages';
+import { requestSyncSignal, rerunUpdate, type SourceStatus, statusQuery } from '../../src/workflows/messages';
+import { waitUntil } from '../helpers/within';
 import { startFakeWorker, startTestServer, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
 import { fakeDynamoConfig } from '../helpers/dynamodb-source';
 import { recordHistories } from '../helpers/histories';
@@ -279,6 +280,31 @@ describe('DynamoDB sources on a real Temporal server', () => {
       assertNoRdsExport(w);
       // test/core/replay.test.ts replays them against the current workflow code.
       await recordHistories(w.client, 'dynamodb', ['lakesync/ddb']);
+    });
+  });
+
+  describe('a batch that ends without a result', () => {
+    let w: FakeWorker;
+    const queue = uniqueQueue('ddbdead');
+    const [fast, ...slow] = TABLES;
+    before(async () => {
+      // One table loads at once, the others long enough for the batch to be terminated meanwhile.
+      w = await startFakeWorker(dynamoConfig(queue, 'ddbdead'), { tables: TABLES, dynamodb: true, latencyMs: 20, rowsPerTable: 100, latencyMsByTable: Object.fromEntries(slow.map((t) => [t, 20_000])) });
+    });
+    after(async () => w?.stop());
+
+    test("a table it committed is recovered verified against its exports' item counts and advances its watermark", async () => {
+      const handle = await startSource(w.client, queue, 'ddbdead');
+      await waitUntil(() => w.backend.count(`load.commit:${fast}`) === 1, 'the fast table committed');
+      await delay(2_000);
+      const running = await handle.query(statusQuery);
+      await w.client.workflow.getHandle(batchWorkflowId(running.currentCycle!.workflowId, 1)).terminate('stuck batch');
+      const s = await waitForCycles(handle, 1);
+      const byTable = Object.fromEntries(s.lastCycle!.tables.map((t) => [t.table, t]));
+      assert.deepEqual([byTable[fast!]!.status, byTable[fast!]!.verified, byTable[fast!]!.error?.message], ['committed', true, undefined]);
+      assert.match(byTable[fast!]!.reason ?? '', /^recovered from the lake's lineage/);
+      assert.equal(s.ledger[fast!]?.extract, 'dynamodb', 'its watermark advances');
+      for (const t of slow) assert.equal(byTable[t]!.status, 'failed', t);
     });
   });
 
