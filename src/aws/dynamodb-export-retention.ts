@@ -8,12 +8,18 @@
  * when the export has completed, so an export still running (or one that failed before writing
  * it) is never listed nor deleted. Nothing else under the prefix (`lakesync-manifests/`, other
  * folders) is ever touched.
+ *
+ * An export's table and start time never change: once read from its summary they are kept in the
+ * source's manifests (EXPORT_INDEX_KEY), so a later listing reads only the summaries of exports it
+ * has not seen. The index is only a cache: an export is listed only while its folder is, a deletion
+ * still requires the summary (and deletes it last), and an index that cannot be read or written
+ * leaves the summaries to be read as before.
  */
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { dynamoTableKey, dynamoTableNameOf } from '../dynamodb/names';
 import { PortError } from '../errors';
 import { DYNAMODB_EXPORT_ID } from '../ids';
-import type { RetentionDeletion, TableExportItem } from '../ports';
+import type { ManifestStore, RetentionDeletion, TableExportItem } from '../ports';
 import { awsCall } from './errors';
 import type { DynamoExportSettings } from './dynamodb-exports';
 import { joinKey, type S3Objects, s3Url } from './s3';
@@ -28,11 +34,21 @@ interface ManifestSummary {
   startTime?: unknown;
 }
 
+/** Where the table and start time of the exports already read are kept, in the source's manifests. */
+export const EXPORT_INDEX_KEY = 'dynamodb-export-index.json';
+
+/** By export id: its table (dynamodb.<Name>) and start time, from its manifest summary. */
+interface ExportIndex {
+  exports: Record<string, { table: string; createdAt: string }>;
+}
+
 export class DynamoExportRetention {
   constructor(
     private readonly s3: S3Client,
     private readonly objects: S3Objects,
     private readonly settings: DynamoExportSettings,
+    /** The source's manifests, which keep what the summaries told (absent: every summary is read every time). */
+    private readonly manifests?: ManifestStore,
   ) {}
 
   /** `<prefix>/<source>/`: the folder of the source's exports. */
@@ -45,16 +61,50 @@ export class DynamoExportRetention {
     const ids = (await this.list(root, true, `the DynamoDB export folders of source ${this.settings.source}`)).prefixes
       .map((p) => p.slice(root.length).replace(/\/$/, ''))
       .filter((id) => LAKESYNC_EXPORT_ID.test(id));
+    const known = await this.readIndex();
+    const index: ExportIndex = { exports: {} };
     const items: TableExportItem[] = [];
     for (const id of ids) {
       progress();
+      const kept = known?.exports[id];
+      if (kept) {
+        index.exports[id] = kept;
+        items.push({ id, ...kept });
+        continue;
+      }
       const summary = await this.summaryOf(id);
       const tableArn = typeof summary?.tableArn === 'string' ? summary.tableArn : undefined;
       const startTime = typeof summary?.startTime === 'string' && !Number.isNaN(Date.parse(summary.startTime)) ? new Date(summary.startTime).toISOString() : undefined;
       if (!tableArn || !startTime) continue;
-      items.push({ id, table: dynamoTableKey(dynamoTableNameOf(tableArn)), createdAt: startTime });
+      const item = { table: dynamoTableKey(dynamoTableNameOf(tableArn)), createdAt: startTime };
+      index.exports[id] = item;
+      items.push({ id, ...item });
     }
+    // Exports gone from the listing leave the index; new ones enter it.
+    const indexed = Object.keys(index.exports);
+    if (!known || indexed.length !== Object.keys(known.exports).length || indexed.some((id) => !known.exports[id])) await this.writeIndex(index);
     return items;
+  }
+
+  /** The index of the exports already read; undefined when there is none or it cannot be read (the summaries are read then). */
+  private async readIndex(): Promise<ExportIndex | undefined> {
+    if (!this.manifests) return undefined;
+    try {
+      const doc = await this.manifests.get<ExportIndex>(this.manifests.ref(EXPORT_INDEX_KEY));
+      if (!doc || typeof doc !== 'object' || !doc.exports || typeof doc.exports !== 'object') return undefined;
+      const entries: ExportIndex['exports'] = {};
+      for (const [id, e] of Object.entries(doc.exports)) {
+        if (LAKESYNC_EXPORT_ID.test(id) && typeof e?.table === 'string' && typeof e.createdAt === 'string' && !Number.isNaN(Date.parse(e.createdAt))) entries[id] = { table: e.table, createdAt: e.createdAt };
+      }
+      return { exports: entries };
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async writeIndex(index: ExportIndex): Promise<void> {
+    // Only a cache: the next listing reads the summaries again when it is not written.
+    await this.manifests?.put(EXPORT_INDEX_KEY, index).catch(() => undefined);
   }
 
   /**

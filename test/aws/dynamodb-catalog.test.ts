@@ -9,6 +9,9 @@ import { CreateTableCommand, type CreateTableCommandInput, DynamoDBClient, PutIt
 import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { clientConfig } from '../../src/aws/clients';
 import { DynamoCatalog } from '../../src/aws/dynamodb-catalog';
+import { DynamoExportRetention } from '../../src/aws/dynamodb-export-retention';
+import { S3Manifests } from '../../src/aws/manifests';
+import { S3Objects } from '../../src/aws/s3';
 import { awsDynamoSettings, awsSettings, createAwsSourcePorts } from '../../src/backends/aws';
 import { sourceSchema, type SourceConfig } from '../../src/config/schema';
 import { ConfigError, PortError } from '../../src/errors';
@@ -279,4 +282,61 @@ test('settings: a dynamodb source resolves with awsDynamoSettings (prefix trimme
   assert.deepEqual(settings.dynamodb, { region: REGION, export: { bucket: 'shop-ddb-exports', prefix: 'lakesync/dynamodb' } });
   assert.equal(settings.tableBucket.name, 'shop-lake');
   assert.throws(() => awsSettings('shop-ddb', source), (err: unknown) => err instanceof ConfigError && /awsDynamoSettings/.test(err.message));
+});
+
+test("DynamoDB export retention reads each export's manifest summary once: later runs take its table and start time from what the first kept", async () => {
+  const s3 = new S3Client(clientConfig({ region: REGION, endpoint: moto.endpoint }));
+  const bucket = 'shop-ddb-exports';
+  const root = 'lakesync/dynamodb/shop-ddb';
+  let summaryReads = 0;
+  const running = tableExportIdFor('shop-ddb', '9-0g8zvhhi9rtt3', 'dynamodb.Orders', 0);
+  s3.middlewareStack.add(
+    (next, context) => async (args) => {
+      const key = (args.input as { Key?: string }).Key ?? '';
+      // The running export's (missing) summary is looked for every run: it may have completed since.
+      if (context.commandName === 'GetObjectCommand' && key.endsWith('/manifest-summary.json') && !key.includes(running)) summaryReads++;
+      return next(args);
+    },
+    { step: 'initialize' },
+  );
+  const objects = new S3Objects(s3);
+  const settings = { source: 'shop-ddb', bucket, prefix: 'lakesync/dynamodb' };
+  const retention = () => new DynamoExportRetention(s3, objects, settings, new S3Manifests(objects, bucket, settings.prefix, settings.source));
+  const summaryOf = (exportId: string, n: number) => ({ Bucket: bucket, Key: `${root}/${exportId}/AWSDynamoDB/0170-${n}/manifest-summary.json`, Body: JSON.stringify({ tableArn: arn('Orders'), startTime: new Date(Date.UTC(2026, 0, 1) + n * 3_600_000).toISOString() }) });
+  try {
+    await s3.send(new CreateBucketCommand({ Bucket: bucket, CreateBucketConfiguration: { LocationConstraint: REGION } })).catch(() => undefined);
+    const ids = [1, 2, 3].map((n) => tableExportIdFor('shop-ddb', `${n}-0g8zvhhi9rtt3`, 'dynamodb.Orders', 0));
+    for (const [n, id] of ids.entries()) {
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${root}/${id}/AWSDynamoDB/data/part-${n}.json.gz`, Body: 'x' }));
+      await s3.send(new PutObjectCommand(summaryOf(id, n)));
+    }
+    // An export still running: no summary, never listed.
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${root}/${running}/AWSDynamoDB/0170-9/_started`, Body: '' }));
+
+    const first = await retention().listTableExports();
+    const byId = (a: { id: string }, b: { id: string }) => a.id.localeCompare(b.id);
+    assert.deepEqual(first.map((e) => ({ id: e.id, table: e.table, createdAt: e.createdAt })).sort(byId), ids.map((id, n) => ({ id, table: 'dynamodb.Orders', createdAt: new Date(Date.UTC(2026, 0, 1) + n * 3_600_000).toISOString() })).sort(byId));
+    assert.equal(summaryReads, 3);
+
+    // A later run (another worker, too) reads only the summaries it has not seen: none.
+    summaryReads = 0;
+    assert.deepEqual(await retention().listTableExports(), first);
+    assert.equal(summaryReads, 0, 'no summary is read again');
+
+    // A new export's summary is read; a deleted one is no longer listed; the running one still is not.
+    const fourth = tableExportIdFor('shop-ddb', '4-0g8zvhhi9rtt3', 'dynamodb.Orders', 0);
+    await s3.send(new PutObjectCommand(summaryOf(fourth, 3)));
+    assert.deepEqual(await retention().deleteTableExport(ids[0]!), { deleted: true });
+    summaryReads = 0;
+    const later = await retention().listTableExports();
+    assert.deepEqual(later.map((e) => e.id).sort(), [ids[1], ids[2], fourth].sort());
+    assert.equal(summaryReads, 1);
+    // The summary is still required to delete, and deleted last.
+    summaryReads = 0;
+    assert.deepEqual(await retention().deleteTableExport(ids[1]!), { deleted: true });
+    assert.deepEqual((await retention().listTableExports()).map((e) => e.id).sort(), [ids[2], fourth].sort());
+    assert.equal(summaryReads, 0);
+  } finally {
+    s3.destroy();
+  }
 });
