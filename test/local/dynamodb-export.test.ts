@@ -380,6 +380,21 @@ describe('embedded DynamoDB exports (moto server)', () => {
     assert.deepEqual(readdirSync(join(work, 'exports')).filter((f) => f.includes('.partial')), []);
   });
 
+  test("an INCREMENTAL window that starts before the table's stream reaches back fails, naming the table and the window, instead of missing changes", async () => {
+    // The window starts before the stream existed (a stream replaced, or records trimmed, since the plan): its changes from then are in no stream.
+    const from = wholeSecond(Date.now() - 120_000);
+    await createTable('Replaced', 'NEW_AND_OLD_IMAGES');
+    await put('Replaced', { pk: { S: 'a' }, sk: { N: '1' } });
+    const to = wholeSecond(await nextSecond());
+    const status = await finished(await start('Replaced', tableExportIdFor('shop-ddb', 'cycle-7', 'dynamodb.Replaced', 0), { type: 'INCREMENTAL', from, to }));
+    assert.equal(status.state, 'failed');
+    assert.match(status.failureCause!, /table Replaced/);
+    assert.match(status.failureCause!, new RegExp(`${from.replace(/[.]/g, '\\.')}`));
+    assert.match(status.failureCause!, /reach back to \d{4}-\d\d-\d\dT[\d:.]+Z only/);
+    assert.match(status.failureCause!, /the next cycle plans a FULL export/);
+    assert.equal(status.location, undefined);
+  });
+
   test('a bad window is refused before any side effect', async () => {
     const exportId = tableExportIdFor('shop-ddb', 'cycle-7', 'dynamodb.Orders', 0);
     const now = Date.now();

@@ -6,7 +6,7 @@
  * the window's first change (OldImage) and after its last (NewImage; none when the last change
  * deleted the item).
  */
-import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DescribeContinuousBackupsCommand, DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   type _Record,
   DescribeStreamCommand,
@@ -67,8 +67,10 @@ export async function readWindowChanges(
   options: StreamReadOptions = {},
 ): Promise<KeyChange[]> {
   const streamArn = await streamArnOf(clients.dynamodb, tableName);
+  const { shards, createdMs } = await shardsOf(clients.streams, streamArn);
+  await checkReachesBack(clients.dynamodb, tableName, window.fromMs, createdMs);
   const byKey = new Map<string, KeyChange>();
-  for (const shard of await shardsOf(clients.streams, streamArn)) {
+  for (const shard of shards) {
     for await (const record of shardRecords(clients.streams, streamArn, shard, window.toMs, options.pageSize ?? PAGE)) {
       const at = record.dynamodb?.ApproximateCreationDateTime?.getTime();
       if (at === undefined || Number.isNaN(at)) {
@@ -128,15 +130,44 @@ function keyId(keys: Image): string {
   return JSON.stringify(Object.keys(keys).sort().map((name) => [name, itemToDynamoJson({ [name]: keys[name]! })[name]]));
 }
 
-async function shardsOf(streams: DynamoDBStreamsClient, streamArn: string): Promise<Shard[]> {
+/**
+ * The window's changes must all be in the stream: a window that starts before the stream was
+ * created (it was replaced since the plan read it), or before point-in-time recovery's earliest
+ * restorable time (as the plan reads the window), would silently miss the changes before. The
+ * export fails instead: the table keeps its watermark and the next plan sees the window and takes
+ * a FULL export.
+ */
+async function checkReachesBack(ddb: DynamoDBClient, tableName: string, fromMs: number, streamCreatedMs: number | undefined): Promise<void> {
+  const pitr = (await ddb.send(new DescribeContinuousBackupsCommand({ TableName: tableName }))).ContinuousBackupsDescription?.PointInTimeRecoveryDescription;
+  if (pitr?.PointInTimeRecoveryStatus !== 'ENABLED') {
+    throw new PortError(
+      'validation',
+      'PointInTimeRecoveryUnavailableException',
+      `point-in-time recovery is off for table ${tableName}: aws dynamodb update-continuous-backups --table-name ${tableName} --point-in-time-recovery-specification PointInTimeRecoveryEnabled=true --endpoint-url <source.endpoint>; the next cycle plans a FULL export`,
+    );
+  }
+  const reaches = [pitr.EarliestRestorableDateTime?.getTime(), streamCreatedMs].filter((t): t is number => t !== undefined && !Number.isNaN(t));
+  const earliestMs = reaches.length > 0 ? Math.max(...reaches) : undefined;
+  if (earliestMs !== undefined && fromMs < earliestMs) {
+    throw new PortError(
+      'validation',
+      'InvalidExportTimeException',
+      `the window of table ${tableName} starts at ${new Date(fromMs).toISOString()}, but its stream and point-in-time recovery reach back to ${new Date(earliestMs).toISOString()} only: the changes before are in no stream (was the stream replaced?); the table keeps its watermark and the next cycle plans a FULL export`,
+    );
+  }
+}
+
+async function shardsOf(streams: DynamoDBStreamsClient, streamArn: string): Promise<{ shards: Shard[]; createdMs?: number }> {
   const shards: Shard[] = [];
+  let createdMs: number | undefined;
   let start: string | undefined;
   do {
     const out = await streams.send(new DescribeStreamCommand({ StreamArn: streamArn, ...(start ? { ExclusiveStartShardId: start } : {}) }));
+    createdMs ??= out.StreamDescription?.CreationRequestDateTime?.getTime();
     shards.push(...(out.StreamDescription?.Shards ?? []));
     start = out.StreamDescription?.LastEvaluatedShardId;
   } while (start);
-  return shards;
+  return { shards, ...(createdMs !== undefined ? { createdMs } : {}) };
 }
 
 async function* shardRecords(streams: DynamoDBStreamsClient, streamArn: string, shard: Shard, toMs: number, pageSize: number): AsyncGenerator<_Record> {
