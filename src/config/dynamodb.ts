@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import type { DynamoKeyAttribute } from '../model';
 import { ICEBERG_METADATA_COLUMNS, RESERVED_COLUMN_PREFIX } from './columns';
+import { MAX_WINDOWS } from '../dynamodb/windows';
 import { DYNAMODB_TABLE_ARN, DYNAMODB_SCHEMA, dynamoNameOfKey, dynamoTableNameOf, dynamoTableNameProblem } from '../dynamodb/names';
 
 /** Lake types a declared attribute may load as. `json`: the value's DynamoDB JSON as text. */
@@ -19,7 +20,6 @@ const DYNAMO_LAKE_TYPE_FIX = 'use one of string, decimal(p,s), bigint, int, doub
  */
 export const EXPORT_WINDOW_HOURS = { min: 0.5, max: 24 } as const;
 const WINDOW_RULE = "must be between 0.5 and 24: DynamoDB's incremental exports cover 15 minutes to 24 hours, and windows of up to at least 30 minutes let every gap split into windows of 15 minutes or more";
-export const MAX_WINDOWS = 30;
 export const EXPORT_WINDOW_DEFAULTS = { maxHours: 24, maxWindows: 7 } as const;
 
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
@@ -294,3 +294,5 @@ function columnProblems(table: string, key: readonly DynamoKeyAttribute[], attri
 export function defaultKeyType(type: DynamoKeyAttribute['type']): string {
   return type === 'S' ? 'string' : type === 'N' ? 'decimal(38,0)' : 'binary';
 }
+
+export { MAX_WINDOWS };

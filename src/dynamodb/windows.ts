@@ -7,6 +7,9 @@
  */
 import type { TableExportWindow } from '../model';
 
+/** Most incremental windows exportWindow.maxWindows allows a table in one cycle: a longer gap is cheaper as one FULL export. */
+export const MAX_WINDOWS = 30;
+
 export interface WindowLimits {
   minSeconds: number;
   maxSeconds: number;

@@ -41,6 +41,7 @@ import { itemToDynamoJson } from '../../src/local/dynamodb/export-files';
 import { createLocalTableExportPort, type LocalTableExportPort, tableExportLocation } from '../../src/local/dynamodb/exporter';
 import { startEmbeddedDynamo } from '../../src/local/dynamodb/moto-server';
 import { layoutOf, type WorkDirLayout } from '../../src/local/paths';
+import { createRetentionPort } from '../../src/local/retention';
 import { runAtOnce } from '../helpers/at-once';
 import { pollFor } from '../helpers/within';
 import { MOTO_ACCOUNT_ID, type MotoServer, startMoto } from '../helpers/moto';
@@ -555,6 +556,41 @@ describe('embedded DynamoDB exports (moto server)', () => {
     } finally {
       await ports.close?.();
     }
+  });
+
+  test("retention attributes the export records of earlier versions (no source) by their ids: only those its own cycles derive go, and the record then names the source", async () => {
+    const workDir = join(work, 'legacy');
+    const layout = layoutOf(workDir);
+    mkdirSync(layout.tableExportTasks, { recursive: true });
+    const cycle = (n: number, chain = '0190f5b2-7c1e-7d2a-9c4e-1234567890ab') => cycleKey(n, chain);
+    const legacy = (exportId: string, table: string, startedAt: string) =>
+      writeFileSync(
+        join(layout.tableExportTasks, `${exportId}.json`),
+        JSON.stringify({ exportId, exportArn: 'x', table, tableArn: arnOf(table.slice('dynamodb.'.length)), window: { type: 'FULL', to: startedAt.replace(/\.\d+Z$/, 'Z') }, state: 'complete', ownerPid: 1, startedAt }),
+      );
+    // The source's own: cycles 1 and 2 (the second window of cycle 2 too); the current cycle 4 has its manifests.
+    const own = [tableExportIdFor('shop-ddb', cycle(1), 'dynamodb.Events', 0), tableExportIdFor('shop-ddb', cycle(2), 'dynamodb.Events', 1), tableExportIdFor('shop-ddb', cycle(2), 'dynamodb.Orders', 0)];
+    legacy(own[0]!, 'dynamodb.Events', '2026-01-01T00:00:00.000Z');
+    legacy(own[1]!, 'dynamodb.Events', '2026-01-02T00:00:00.000Z');
+    legacy(own[2]!, 'dynamodb.Orders', '2026-01-02T00:00:00.000Z');
+    // Not provably its own: another source's (same table, same cycle ids), and one of a chain whose cycles are all gone.
+    const theirs = tableExportIdFor('other-ddb', cycle(1), 'dynamodb.Events', 0);
+    legacy(theirs, 'dynamodb.Events', '2026-01-01T00:00:00.000Z');
+    const gone = tableExportIdFor('shop-ddb', cycle(1, 'an-older-chain'), 'dynamodb.Events', 0);
+    legacy(gone, 'dynamodb.Events', '2026-01-01T00:00:00.000Z');
+    mkdirSync(join(layout.manifests, cycle(4)), { recursive: true });
+
+    const retention = createRetentionPort(layout, 'shop-ddb');
+    const listed = await retention.listTableExports!();
+    assert.deepEqual(listed.map((e) => e.id).sort(), [...own].sort());
+    assert.deepEqual(listed.find((e) => e.id === own[2])?.table, 'dynamodb.Orders');
+    // Attributed once: the record now names the source, the others are untouched.
+    const sourceOf = (id: string) => (JSON.parse(readFileSync(join(layout.tableExportTasks, `${id}.json`), 'utf8')) as { source?: string }).source;
+    assert.deepEqual(own.map(sourceOf), ['shop-ddb', 'shop-ddb', 'shop-ddb']);
+    assert.deepEqual([sourceOf(theirs), sourceOf(gone)], [undefined, undefined]);
+    // The other source attributes its own the same way.
+    assert.deepEqual((await createRetentionPort(layout, 'other-ddb').listTableExports!()).map((e) => e.id), [theirs]);
+    assert.equal(sourceOf(theirs), 'other-ddb');
   });
 
   test('the ports of a dynamodb source with backend local: catalog, exports, and RDS ports that refuse', async () => {

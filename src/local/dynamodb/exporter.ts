@@ -14,12 +14,13 @@
  * export runs once at a time, whatever the processes: a new task, or a takeover, is claimed with
  * an exclusive file create.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { DescribeTableCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { dynamoTableKey } from '../../dynamodb/names';
+import { MAX_WINDOWS } from '../../dynamodb/windows';
 import { PortError } from '../../errors';
 import type { TableExportRef, TableExportStatus, TableExportWindow } from '../../model';
 import type { RetentionDeletion, TableExportItem, TableExportPort, TableExportRequest } from '../../ports';
@@ -40,7 +41,7 @@ const FUTURE_TOLERANCE_MS = 5 * 60_000;
 
 interface TableExportTask extends TaskOwner {
   exportId: string;
-  /** The source whose cycle started it: what retention deletes it by (absent in records of earlier versions, which it leaves alone). */
+  /** The source whose cycle started it: what retention deletes it by (absent in records of earlier versions: retention gives it to the source whose cycle derives the id, see attributeLegacyTasks). */
   source?: string;
   exportArn: string;
   table: string;
@@ -218,11 +219,59 @@ export function createLocalTableExportPort(layout: WorkDirLayout, options: Local
 /** The source's DynamoDB exports whose records this work dir holds, for retention. */
 export function listSourceTableExports(layout: WorkDirLayout, source: string): TableExportItem[] {
   if (!existsSync(layout.tableExportTasks)) return [];
-  return readdirSync(layout.tableExportTasks)
+  const tasks = readdirSync(layout.tableExportTasks)
     .filter((f) => f.endsWith('.json') && DYNAMODB_EXPORT_ID.test(f.slice(0, -'.json'.length)))
     .flatMap((f) => readJsonIfExists<TableExportTask>(join(layout.tableExportTasks, f)) ?? [])
-    .filter((t) => t.source === source && DYNAMODB_EXPORT_ID.test(t.exportId))
-    .map((t) => ({ id: t.exportId, table: t.table, createdAt: t.startedAt }));
+    .filter((t) => DYNAMODB_EXPORT_ID.test(t.exportId));
+  const attributed = attributeLegacyTasks(layout, source, tasks.filter((t) => t.source === undefined));
+  return tasks.filter((t) => t.source === source || attributed.has(t.exportId)).map((t) => ({ id: t.exportId, table: t.table, createdAt: t.startedAt }));
+}
+
+/** A cycle id (`<cycle number>-<hash>`, src/ids.ts cycleKey; the legacy hash is shorter). */
+const CYCLE_ID = /^(\d+)-([a-z0-9]{1,13})$/;
+
+/** At most this many ids are derived to attribute the records of earlier versions in one listing. */
+const ATTRIBUTION_BUDGET = 2_000_000;
+
+/**
+ * The records of earlier versions name no source, and neither their table ARN nor their folder
+ * tells it (sources sharing a work dir may read the same table). Their id does: it is derived from
+ * the source, the cycle, the table and the window's index (tableExportIdFor), and the source's
+ * cycles are numbered 1.. in each chain (cycleKey), whose hash and newest number the cycle folders
+ * in the work dir tell. A record whose id one of them derives is the source's: it gets the source
+ * (once; one still running keeps its record as it is). Any other stays untouched.
+ */
+function attributeLegacyTasks(layout: WorkDirLayout, source: string, legacy: TableExportTask[]): Set<string> {
+  const attributed = new Set<string>();
+  if (legacy.length === 0) return attributed;
+  const chains = new Map<string, number>();
+  for (const dir of [layout.manifests, layout.results]) {
+    if (!existsSync(dir)) continue;
+    for (const name of readdirSync(dir)) {
+      const m = CYCLE_ID.exec(name);
+      if (m) chains.set(m[2]!, Math.max(chains.get(m[2]!) ?? 0, Number(m[1])));
+    }
+  }
+  const tables = [...new Set(legacy.map((t) => t.table))];
+  const cycles = [...chains.values()].reduce((n, max) => n + max, 0);
+  if (cycles * tables.length * MAX_WINDOWS > ATTRIBUTION_BUDGET) return attributed;
+  const wanted = new Map(legacy.map((t) => [t.exportId, t]));
+  for (const table of tables) {
+    for (const [hash, max] of chains) {
+      for (let n = 1; n <= max; n++) {
+        for (let i = 0; i < MAX_WINDOWS; i++) {
+          const id = `lse-${createHash('sha256').update(JSON.stringify([source, `${n}-${hash}`, table, i])).digest('hex').slice(0, 16)}`;
+          const task = wanted.get(id);
+          if (task?.table === table) attributed.add(id);
+        }
+      }
+    }
+  }
+  for (const id of attributed) {
+    const task = wanted.get(id)!;
+    if (task.state !== 'in_progress') writeJsonAtomic(join(layout.tableExportTasks, `${id}.json`), { ...task, source });
+  }
+  return attributed;
 }
 
 /**
