@@ -14,7 +14,7 @@
  * export runs once at a time, whatever the processes: a new task, or a takeover, is claimed with
  * an exclusive file create.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -31,7 +31,7 @@ import { dynamoNameOf } from './catalog';
 import type { LocalDynamoClients } from './clients';
 import { DataFileWriter, type ExportSummary, itemToDynamoJson, writeManifests } from './export-files';
 import { changeLine, readWindowChanges } from './stream-changes';
-import { DYNAMODB_EXPORT_ID } from '../../ids';
+import { DYNAMODB_EXPORT_ID, tableExportIdFor } from '../../ids';
 
 /** The embedded exports read a stream, which has no 15-minute floor: any window of a second up to a day. */
 export const LOCAL_WINDOW_LIMITS = { minSeconds: 1, maxSeconds: 24 * 60 * 60 } as const;
@@ -260,7 +260,7 @@ function attributeLegacyTasks(layout: WorkDirLayout, source: string, legacy: Tab
     for (const [hash, max] of chains) {
       for (let n = 1; n <= max; n++) {
         for (let i = 0; i < MAX_WINDOWS; i++) {
-          const id = `lse-${createHash('sha256').update(JSON.stringify([source, `${n}-${hash}`, table, i])).digest('hex').slice(0, 16)}`;
+          const id = tableExportIdFor(source, `${n}-${hash}`, table, i);
           const task = wanted.get(id);
           if (task?.table === table) attributed.add(id);
         }
