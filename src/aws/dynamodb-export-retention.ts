@@ -15,12 +15,11 @@
  * still requires the summary (and deletes it last), and an index that cannot be read or written
  * leaves the summaries to be read as before.
  */
-import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { dynamoTableKey, dynamoTableNameOf } from '../dynamodb/names';
 import { PortError } from '../errors';
 import { DYNAMODB_EXPORT_ID } from '../ids';
 import type { ManifestStore, RetentionDeletion, TableExportItem } from '../ports';
-import { awsCall } from './errors';
 import type { DynamoExportSettings } from './dynamodb-exports';
 import { joinKey, type S3Objects, s3Url } from './s3';
 import { deleteFolderKeys, type FolderFiles } from './s3-delete';
@@ -58,7 +57,7 @@ export class DynamoExportRetention {
 
   async listTableExports(progress: () => void = () => undefined): Promise<TableExportItem[]> {
     const root = this.root();
-    const ids = (await this.list(root, true, `the DynamoDB export folders of source ${this.settings.source}`)).prefixes
+    const ids = (await this.objects.listFolders(this.settings.bucket, root, `the DynamoDB export folders of source ${this.settings.source}`))
       .map((p) => p.slice(root.length).replace(/\/$/, ''))
       .filter((id) => LAKESYNC_EXPORT_ID.test(id));
     const known = await this.readIndex();
@@ -118,7 +117,7 @@ export class DynamoExportRetention {
     if (!LAKESYNC_EXPORT_ID.test(id) || !DYNAMODB_EXPORT_ID.test(id)) return { deleted: false, reason: `"${id}" is not a DynamoDB export id of lakesync's` };
     const folder = `${this.root()}${id}/`;
     const subject = `the files of DynamoDB export ${id}`;
-    const keys = (await this.list(folder, false, subject)).keys.filter((k) => k.startsWith(folder));
+    const keys = (await this.objects.listKeys(this.settings.bucket, folder, subject)).map((k) => k.key);
     if (keys.length === 0) return { deleted: true };
     const summaries = keys.filter((k) => k.endsWith(`/${SUMMARY}`));
     if (summaries.length === 0) return { deleted: false, reason: `${s3Url(this.settings.bucket, folder)} has no ${SUMMARY}: the export may still be running` };
@@ -131,7 +130,7 @@ export class DynamoExportRetention {
   /** The export's manifest summary, `<folder>/AWSDynamoDB/<DynamoDB's id>/manifest-summary.json`, once written. */
   private async summaryOf(id: string): Promise<ManifestSummary | undefined> {
     const base = `${this.root()}${id}/AWSDynamoDB/`;
-    const { prefixes } = await this.list(base, true, `the folders of DynamoDB export ${id}`);
+    const prefixes = await this.objects.listFolders(this.settings.bucket, base, `the folders of DynamoDB export ${id}`);
     for (const p of prefixes) {
       if (p === `${base}data/`) continue;
       const doc = await this.objects.getJson<ManifestSummary>({ bucket: this.settings.bucket, key: `${p}${SUMMARY}` }, `the manifest summary of DynamoDB export ${id}`).catch((err: unknown) => {
@@ -142,21 +141,5 @@ export class DynamoExportRetention {
       if (doc && typeof doc === 'object') return doc;
     }
     return undefined;
-  }
-
-  private async list(prefix: string, folders: boolean, subject: string): Promise<{ prefixes: string[]; keys: string[] }> {
-    const { bucket } = this.settings;
-    const prefixes: string[] = [];
-    const keys: string[] = [];
-    let token: string | undefined;
-    do {
-      const page = await awsCall({ service: 'S3', operation: 'ListObjectsV2', subject: `${subject} (${s3Url(bucket, prefix)})` }, () =>
-        this.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(folders ? { Delimiter: '/' } : {}), ...(token ? { ContinuationToken: token } : {}) })),
-      );
-      for (const p of page.CommonPrefixes ?? []) if (p.Prefix) prefixes.push(p.Prefix);
-      for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key);
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
-    return { prefixes, keys };
   }
 }
