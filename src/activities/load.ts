@@ -410,14 +410,17 @@ async function runPacked(port: LoadPort, packs: PackLoads, req: LoadRequest, pac
   // the run is the table's all the same, so that the pack's shares add up to the run.
   load.alone = true;
   spend(load, `${pack.runId}:${table}`, await packShare(packs, req, pack, status, pause));
-  if (result?.status === 'failed' && result.runToken === req.runToken) throw resultFailure(req, pack.runId, result);
-  throw ApplicationFailure.create({
+  if (result?.status === 'failed' && result.runToken === req.runToken && !status.unstarted) throw resultFailure(req, pack.runId, result);
+  const left = ApplicationFailure.create({
     message:
       `load of ${table} in pack ${pack.token} (run ${pack.runId}) failed: the run ended ${status.detail ?? status.state}` +
       `${status.errorMessage ? ` (${status.errorMessage})` : ''} without a result for the table at ${req.resultLocation}; the next attempt loads the table in a run of its own`,
     type: PACK_LEFT_TABLE,
     nonRetryable: false,
   });
+  // A pack's run that never started loaded nothing either: the table spends no attempt on it (attemptFailed), as a run of its own would not.
+  if (status.unstarted) UNSTARTED_FAILURES.set(left, `pack run ${pack.runId} (${status.detail ?? 'FAILED'}): ${status.errorMessage ?? 'no error message'}`);
+  throw left;
 }
 
 /**

@@ -482,3 +482,23 @@ test('a run Glue failed to start for want of capacity spends no attempt either',
   await assert.rejects(env.run(activities.loadTable, input), (err: unknown) => err instanceof ApplicationFailure && err.nonRetryable === false);
   assert.equal(beats.at(-1)?.failures, 2);
 });
+
+test("a table's pack run that EXPIRED in the queue spends no attempt of the table: the next attempt loads it in a run of its own", async () => {
+  const { mocks, activities } = setup();
+  noResult(mocks);
+  mocks.s3.on(GetObjectCommand, { Key: 'lakesync/results/shop/c1/packs/p1.summary.json' }).rejects(awsError('NoSuchKey', 'no such key', 404));
+  mocks.glue.on(GetJobRunCommand, { RunId: 'jr_pack' }).resolves({ JobRun: { Id: 'jr_pack', JobRunState: 'EXPIRED', ExecutionTime: 0 } });
+  // The source allows 3 attempts and two real failures happened: a third would fail the table for good.
+  const { env, beats } = environment({ state: 'retrying', failures: 2 });
+  await assert.rejects(env.run(activities.loadTable, { ...input, pack: { token: 'p1', runId: 'jr_pack', tables: 2 } }), (err: unknown) => {
+    assert.ok(err instanceof ApplicationFailure);
+    assert.equal(err.nonRetryable, false, 'retried: the pack run never started, so nothing of the load failed');
+    assert.doesNotMatch(err.message, /retry\.maximumAttempts is used up/);
+    assert.match(err.message, /EXPIRED/);
+    return true;
+  });
+  assert.equal(beats.at(-1)?.failures, 2, "the pack's expired run is not counted as a failure of the table");
+  assert.equal(beats.at(-1)?.unstarted, 1, 'it is counted among the runs that never started');
+  assert.equal(beats.at(-1)?.alone, true, 'the next attempt runs the table alone');
+  assert.equal(mocks.glue.commandCalls(BatchStopJobRunCommand).length, 0);
+});
