@@ -675,6 +675,12 @@ export interface CycleSettings {
   costBasis?: CostBasis;
   /** Small tables share runs (lakesync.yaml `packing`); absent when not configured or the backend cannot pack. */
   packing?: PackingSettings;
+  /**
+   * How long one load run may wait in the backend's queue before it starts or expires (on AWS with
+   * aws.glue.jobRunQueuing: the job timeout; FLEX runs: Glue's 20 minutes). The load's time bound
+   * holds that wait. Absent when runs are not queued, and in cycles started before it.
+   */
+  loadQueueSeconds?: number;
 }
 
 /** How the batch groups small tables into packs (one run each). */

@@ -14,6 +14,20 @@ import { costBasis } from './load';
 import { costTotals, tableCost } from '../cost/ledger';
 import type { DiscoveredTable } from '../model';
 
+/** Glue's longest wait of a FLEX run for spare capacity before it starts or fails (AWS Glue job run statuses). */
+export const FLEX_WAIT_SECONDS = 20 * 60;
+
+/**
+ * How long a load run may wait in Glue before it starts or ends unstarted: a queued STANDARD run
+ * waits up to the job timeout (then EXPIRED), a FLEX run up to FLEX_WAIT_SECONDS. None elsewhere.
+ */
+function loadQueue(s: SourceConfig): Pick<CycleSettings, 'loadQueueSeconds'> {
+  const glue = s.backend === 'aws' ? s.aws?.glue : undefined;
+  if (!glue) return {};
+  if (glue.executionClass === 'FLEX') return { loadQueueSeconds: FLEX_WAIT_SECONDS };
+  return glue.jobRunQueuing ? { loadQueueSeconds: glue.timeoutMinutes * 60 } : {};
+}
+
 export function cycleActivities(deps: ActivityDeps) {
   return {
     async cycleSettings(source: string): Promise<CycleSettings> {
@@ -35,6 +49,7 @@ export function cycleActivities(deps: ActivityDeps) {
         costBasis: costBasis(s),
         // Only where the backend can run packs: elsewhere every table keeps a run of its own.
         ...(s.packing && sourceOf(deps, source).ports.load.packs ? { packing: s.packing } : {}),
+        ...loadQueue(s),
       };
     },
 

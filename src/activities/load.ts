@@ -19,6 +19,7 @@ import type { SourceConfig } from '../config/schema';
 import type { CostBasis, DiscoveredTable, LiveLoadRun, LoadedTableExport, LoadRequest, LoadResult, LoadRunStatus, LoadUsage, PackSummary, PlanEntry } from '../model';
 import type { LoadPort, ManifestStore, PackLoads } from '../ports';
 import { type ActivityDeps, failure, sourceOf } from './deps';
+import { MAX_UNSTARTED_RUNS } from '../workflows/options';
 
 export interface LoadTableInput {
   source: string;
@@ -123,8 +124,7 @@ interface LoadState {
   unstarted?: number;
 }
 
-/** Runs of one load that may end without starting (no capacity) before the load fails for good. */
-export const MAX_UNSTARTED_RUNS = 5;
+export { MAX_UNSTARTED_RUNS };
 
 const DEFAULT_POLL = { initialMs: 5_000, maxMs: 120_000 };
 /** How long a load waits for other loads' runs on its lake table to end after asking them to stop. */

@@ -43,6 +43,8 @@ export const PACK_START_STOPS_ON_CANCEL = 'pack-start-stops-on-cancel';
 export const PACK_LOADS_CANCELLED_STOP_RUN = 'pack-loads-cancelled-stop-run';
 /** Patch: outcomes larger than the cycle's inline limit are stored and handed over by reference (they went inline, up to batchSize of them). */
 export const BATCH_OUTCOMES_BY_REFERENCE = 'batch-outcomes-by-reference';
+/** Patch: a load's time bound holds the time its runs may wait in the backend's queue (loads timed out before their runs that never started failed them). */
+export const LOAD_BOUND_QUEUE_WAIT = 'load-bound-queue-wait';
 
 export interface BatchInput {
   source: string;
@@ -68,8 +70,9 @@ export interface BatchOutcomesRef {
 
 export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcome[] | BatchOutcomesRef> {
   const { settings } = input;
+  const queueWait = settings.loadQueueSeconds !== undefined && patched(LOAD_BOUND_QUEUE_WAIT);
   const loadOptions: ActivityOptions = {
-    ...loadActivity(settings),
+    ...loadActivity(settings, queueWait),
     // A cancelled batch waits until each load has stopped its run: with the default (try cancel)
     // the batch ends at once, and the load then only learns that its workflow is gone.
     ...(patched(LOADS_STOP_ON_CANCEL) ? { cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED } : {}),
@@ -178,7 +181,7 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
     const last = timeout.lastFailure ? `; its last attempt failed: ${timeout.lastFailure}` : '';
     const message =
       phase === 'load' && timeout.timeoutType === 'SCHEDULE_TO_CLOSE'
-        ? `load of ${table} did not finish within its time bound (${settings.retry.maximumAttempts} attempt(s) of timeouts.loadHours = ${settings.timeouts.loadHours} h, with the backoff between them)${last}; a load that needs longer: raise timeouts.loadHours (at most 48) or retry.maximumAttempts of source ${input.source}, then ${rerun}`
+        ? `load of ${table} did not finish within its time bound (${settings.retry.maximumAttempts} attempt(s) of timeouts.loadHours = ${settings.timeouts.loadHours} h, with the backoff between them${queueWait ? `, and up to ${settings.loadQueueSeconds! / 60} min in the job run queue for each run` : ''})${last}; a load that needs longer: raise timeouts.loadHours (at most 48) or retry.maximumAttempts of source ${input.source}, then ${rerun}`
         : timeout.timeoutType === 'HEARTBEAT'
           ? `${phase} of ${table} timed out: its last attempt sent no heartbeat within timeouts.heartbeatSeconds = ${settings.timeouts.heartbeatSeconds} s (its worker stopped or stalled), and no attempt is left${last}; check the workers, then ${rerun}`
           : `${phase} of ${table} timed out (${timeout.timeoutType} timeout) and no attempt is left${last}; ${rerun}`;

@@ -112,25 +112,34 @@ export function packStartActivity(settings: CycleSettings): ActivityOptions {
  * restarted) as an attempt; the activity counts the real failures itself and fails for good after
  * `retry.maximumAttempts` of them. `scheduleToCloseTimeout` bounds the whole load.
  */
-export function loadActivity(settings: CycleSettings): ActivityOptions {
+export function loadActivity(settings: CycleSettings, queueWait = true): ActivityOptions {
   const { maximumAttempts: _counted, ...retry } = retryPolicy(settings) ?? {};
   return {
     startToCloseTimeout: `${settings.timeouts.loadHours}h`,
     heartbeatTimeout: `${settings.timeouts.heartbeatSeconds}s`,
-    scheduleToCloseTimeout: `${loadBoundSeconds(settings)}s`,
+    scheduleToCloseTimeout: `${loadBoundSeconds(settings, queueWait)}s`,
     retry,
   };
 }
 
+/** Runs of one load that may end without starting (no capacity) before the load fails for good (src/activities/load.ts). */
+export const MAX_UNSTARTED_RUNS = 5;
+
 /**
  * The longest a table's load may take, attempts included: every attempt may run its full
- * `timeouts.loadHours`, with the retry backoff between them.
+ * `timeouts.loadHours`, with the retry backoff between them. When runs wait in the backend's queue
+ * (`loadQueueSeconds`, and `queueWait`: false is the bound of histories before it), each of those
+ * runs may first wait that long, and MAX_UNSTARTED_RUNS runs may wait that long and expire, with a
+ * backoff after each: the load then fails saying its runs never started, not with a timeout.
  */
-export function loadBoundSeconds(settings: CycleSettings): number {
+export function loadBoundSeconds(settings: CycleSettings, queueWait = true): number {
   const { retry, timeouts } = settings;
+  const queued = queueWait ? (settings.loadQueueSeconds ?? 0) : 0;
+  const retries = retry.maximumAttempts - 1 + (queued > 0 ? MAX_UNSTARTED_RUNS : 0);
   let backoff = 0;
-  for (let i = 0; i < retry.maximumAttempts - 1; i++) backoff += Math.min(retry.initialIntervalSeconds * retry.backoffCoefficient ** i, retry.maximumIntervalSeconds);
-  return Math.ceil(retry.maximumAttempts * timeouts.loadHours * 3600 + backoff);
+  for (let i = 0; i < retries; i++) backoff += Math.min(retry.initialIntervalSeconds * retry.backoffCoefficient ** i, retry.maximumIntervalSeconds);
+  const waits = queued > 0 ? (retry.maximumAttempts + MAX_UNSTARTED_RUNS) * queued : 0;
+  return Math.ceil(retry.maximumAttempts * timeouts.loadHours * 3600 + waits + backoff);
 }
 
 /** Before settings are known: reading them from the worker's config. */

@@ -12,6 +12,8 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { type LoadHeartbeat, loadActivities, type LoadTableResult, MAX_UNSTARTED_RUNS } from '../../src/activities/load';
 import { jobSpec, withSpecHash } from '../../src/aws/glue-job';
 import { packageGlueScripts } from '../../src/aws/glue-package';
+import { cycleActivities } from '../../src/activities/cycle';
+import { loadActivity } from '../../src/workflows/options';
 import type { LakesyncConfig } from '../../src/config/schema';
 import type { LoadResult, PlanEntry } from '../../src/model';
 import { planEntry } from '../helpers/plan';
@@ -501,4 +503,24 @@ test("a table's pack run that EXPIRED in the queue spends no attempt of the tabl
   assert.equal(beats.at(-1)?.unstarted, 1, 'it is counted among the runs that never started');
   assert.equal(beats.at(-1)?.alone, true, 'the next attempt runs the table alone');
   assert.equal(mocks.glue.commandCalls(BatchStopJobRunCommand).length, 0);
+});
+
+test("a load's time bound holds the runs that may wait in Glue's job run queue, so a load whose runs never start fails saying so, not with a timeout", async () => {
+  const { ports } = setup();
+  const config: LakesyncConfig = { temporal: { taskQueue: 't', namespace: 'default' }, sources: { shop: awsSource() } };
+  const settings = await cycleActivities({ config, portsFor: () => ports }).cycleSettings('shop');
+  const bound = Number(/^(\d+)s$/.exec(String(loadActivity(settings).scheduleToCloseTimeout))?.[1]);
+  const glue = awsSource().aws!.glue;
+  assert.equal(glue.jobRunQueuing, true);
+  // A queued run waits in the queue up to the job timeout before it expires (EXPIRED) or starts.
+  const queued = glue.timeoutMinutes * 60;
+  const loadSeconds = settings.timeouts.loadHours * 3600;
+  // The worst the load may see before its own limits end it: MAX_UNSTARTED_RUNS runs that expire,
+  // and retry.maximumAttempts runs that each wait in the queue and then run their full loadHours.
+  const worst = MAX_UNSTARTED_RUNS * queued + settings.retry.maximumAttempts * (queued + loadSeconds);
+  assert.ok(bound >= worst, `bound ${bound} s holds ${worst} s`);
+  // Without queuing no run waits: the bound is the runs' own time and the backoff.
+  const unqueued = await cycleActivities({ config: { ...config, sources: { shop: { ...awsSource(), aws: { ...awsSource().aws!, glue: { ...glue, jobRunQueuing: false } } } } }, portsFor: () => ports }).cycleSettings('shop');
+  const plain = Number(/^(\d+)s$/.exec(String(loadActivity(unqueued).scheduleToCloseTimeout))?.[1]);
+  assert.ok(plain < settings.retry.maximumAttempts * loadSeconds + 3600, `unqueued bound ${plain} s`);
 });
