@@ -102,6 +102,8 @@ export interface FakeOptions {
   exportsRunning?: boolean;
   /** The first this many pack starts are made and their answer lost (a transient error): a retry must find the run by its token. */
   packStartAnswersLost?: number;
+  /** The first this many pack runs wait in the job run queue for latencyMs and end EXPIRED, never started: they load no table. */
+  packRunsExpire?: number;
   /** How long a pack start takes before its run is made (a slow StartJobRun): a cycle cancelled meanwhile still gets the run. */
   packStartLatencyMs?: number;
   /** How many describes find a DynamoDB export still in progress before it ends; 1 by default. */
@@ -570,6 +572,12 @@ export class FakeBackend {
     const now = Date.now();
     const seq = this.store.update((s) => s.nextId++);
     const runId = `jp_${seq}`;
+    const expiring = this.store.update((s) => (s.counters['pack.expired'] = (s.counters['pack.expired'] ?? 0) + 1)) <= (this.options.packRunsExpire ?? 0);
+    if (expiring) {
+      const pack: FakePack = { runId, packToken: req.packToken, cycleId: req.cycleId, seq, startedAtMs: now, durationMs: this.options.latencyMs ?? 0, summaryLocation: req.summaryLocation, tables: [], expired: true };
+      this.store.update((s) => ((s.packs ??= {})[runId] = pack));
+      return { runId };
+    }
     const tables: FakePack['tables'] = [];
     let offset = 0;
     let diedBefore: string | undefined;
@@ -611,6 +619,7 @@ export class FakeBackend {
     // Each table committed as it finished, whatever became of the run after.
     for (const t of pack.tables) if (t.runId) this.commitIfDone(this.state.runs[t.runId]!);
     if (stopped) return { runId, state: 'failed', detail: 'STOPPED', errorMessage: `run ${runId} was stopped` };
+    if (pack.expired) return { runId, state: 'failed', detail: 'EXPIRED', errorMessage: 'the run waited in the job run queue until it expired (no capacity)', retryable: true, unstarted: true };
     if (pack.diedBefore) return { runId, state: 'failed', detail: 'FAILED', errorMessage: `the pack run died before loading ${pack.diedBefore}`, retryable: true };
     const dpu = this.options.dpuSecondsPerRun;
     return { runId, state: 'succeeded', detail: 'SUCCEEDED', executionSeconds: pack.durationMs / 1000, ...(dpu !== undefined ? { dpuSeconds: dpu, modelled: true as const } : {}) };

@@ -38,6 +38,8 @@ export interface FakePack {
   /** Per table in order: its run (absent when skipped, or when the pack died before it) and what the summary says. */
   tables: { table: string; runId?: string; skipped?: boolean; seconds: number }[];
   diedBefore?: string;
+  /** The run waited in the job run queue and expired (Glue's EXPIRED): it loaded none of its tables. */
+  expired?: boolean;
   stopRequestedAtMs?: number;
 }
 

@@ -283,6 +283,30 @@ describe('packed cycles on a real Temporal server', () => {
     });
   });
 
+  describe('a pack run that expired in the job run queue, with one attempt per load', () => {
+    const NAMES = tables(3);
+    const queue = uniqueQueue('pack-expired');
+    let w: FakeWorker;
+    before(async () => {
+      w = await startWorkerOver(packedConfig(queue, 'packexpired', NAMES, { concurrency: 1, retry: { maximumAttempts: 1 } }), new FakeBackend({ tables: NAMES, latencyMs: 200, exportGBPerTable: 0.1, packRunsExpire: 1 }));
+    });
+    after(async () => w?.stop());
+
+    test('its tables run alone one after another, none spending its one attempt on the run that never started: all commit, each once', async () => {
+      const handle = await startSource(w.client, queue, 'packexpired');
+      const s = await waitForCycles(handle, 1);
+      const result = await cycleResult(w, s.lastCycle!.workflowId);
+      assert.equal(result.status, 'succeeded', JSON.stringify(result.tables.map((t) => t.error?.message)));
+      assert.equal(w.backend.packRuns().length, 1, 'the pack is not started again');
+      assert.equal(w.backend.packRuns()[0]!.expired, true);
+      for (const t of NAMES) {
+        assert.equal(singleRuns(w.backend, t), 1, `${t} ran alone once`);
+        assert.equal(w.backend.count(`load.commit:${t}`), 1, `${t} committed once`);
+        assert.equal(s.ledger[t]?.exportId, s.lastCycle!.exportId, `${t}: its own watermark`);
+      }
+    });
+  });
+
   describe('a restarted worker and a lost start answer', () => {
     const NAMES = tables(4);
     test('a worker restarted mid-pack re-attaches to the pack run; a start whose answer was lost finds it by its token', async () => {
