@@ -11,7 +11,7 @@ import type { LakeCommit, VerifyOutcome, VerifyRequest } from '../model';
 import type { VerifyPort } from '../ports';
 import { assertSnapshotId, checkPassed, countValue, type LakeRowCounts, NO_ROWS, rowCountCheck, unknownSnapshot } from '../verify-rows';
 import { awsCall, awsErrorCode, lakeFormationHint } from './errors';
-import { athenaReadOnlyRefusal } from './read-only';
+import { athenaCheckRefusal, athenaQualifiedName } from './read-only';
 import { athenaCatalog, type AwsSettings } from './settings';
 
 export interface QueryResult {
@@ -170,7 +170,7 @@ export class AthenaQueryError extends PortError {
 
 /** The lake table's name in Athena SQL: `"s3tablescatalog/<bucket>"."<namespace>"."<table>"`. */
 export function qualifiedTable(settings: Pick<AwsSettings, 'tableBucket'>, namespace: string, lakeTable: string): string {
-  return [athenaCatalog(settings), namespace, lakeTable].map((part) => `"${part.replaceAll('"', '""')}"`).join('.');
+  return athenaQualifiedName(settings.tableBucket.name, namespace, lakeTable);
 }
 
 export function rowCountSql(settings: Pick<AwsSettings, 'tableBucket'>, req: Pick<VerifyRequest, 'namespace' | 'lakeTable' | 'snapshotId'>): string {
@@ -219,7 +219,8 @@ export class AthenaVerify implements VerifyPort {
   async verify(req: VerifyRequest, progress?: (check: string) => void, signal?: AbortSignal): Promise<VerifyOutcome> {
     const subject = `verify of ${req.table} (${req.namespace}.${req.lakeTable})`;
     // Athena runs writes too, with the worker's lake permissions: a check must only read, and is refused before any query.
-    for (const check of req.checks) assertReadOnlyCheck(check, req.table);
+    const table = qualifiedTable(this.settings, req.namespace, req.lakeTable);
+    for (const check of req.checks) assertReadOnlyCheck(check, req.table, table);
     const lake: LakeRowCounts = {
       countAt: async (snapshotId) => {
         const count = await this.queries.run(rowCountSql(this.settings, { ...req, snapshotId }), `${subject}, row count`, req.namespace, { signal, maxRows: 1 });
@@ -235,7 +236,7 @@ export class AthenaVerify implements VerifyPort {
     const checks: VerifyOutcome['checks'] = [await rowCountCheck(req.rowCount, req.snapshotId, lake)];
     for (const check of req.checks) {
       progress?.(check.name);
-      const sql = check.sql.replaceAll('{table}', qualifiedTable(this.settings, req.namespace, req.lakeTable));
+      const sql = check.sql.replaceAll('{table}', table);
       let actual: string | undefined;
       try {
         actual = firstValue(await this.queries.run(sql, `${subject}, check ${check.name}`, req.namespace, { signal, maxRows: 1 }));
@@ -250,8 +251,8 @@ export class AthenaVerify implements VerifyPort {
   }
 }
 
-function assertReadOnlyCheck(check: VerifyRequest['checks'][number], table: string): void {
-  const refusal = athenaReadOnlyRefusal(check.sql);
+function assertReadOnlyCheck(check: VerifyRequest['checks'][number], table: string, qualifiedName: string): void {
+  const refusal = athenaCheckRefusal(check.sql, qualifiedName);
   if (refusal === undefined) return;
   throw new PortError(
     'validation',

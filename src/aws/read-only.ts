@@ -152,6 +152,24 @@ export function athenaReadOnlyRefusal(sql: string): string | undefined {
   }
 }
 
+/** A lake table's name in Athena SQL: `"s3tablescatalog/<bucket>"."<namespace>"."<table>"`. */
+export function athenaQualifiedName(tableBucket: string, namespace: string, lakeTable: string): string {
+  return [`s3tablescatalog/${tableBucket}`, namespace, lakeTable].map((part) => `"${part.replaceAll('"', '""')}"`).join('.');
+}
+
+/**
+ * Why a verify check's SQL must not run, or undefined when it only reads: as written, and as Athena
+ * receives it, with {table} replaced by `qualifiedName`. A table bucket's name may hold "--", which
+ * starts a comment outside quotes: {table} inside a quoted name could otherwise turn what the check
+ * hid in that name into a statement of its own.
+ */
+export function athenaCheckRefusal(sql: string, qualifiedName: string): string | undefined {
+  const written = athenaReadOnlyRefusal(sql);
+  if (written !== undefined) return written;
+  const sent = athenaReadOnlyRefusal(sql.replaceAll('{table}', qualifiedName));
+  return sent === undefined ? undefined : `${sent} once {table} is replaced by ${qualifiedName}`;
+}
+
 /** Refuses (PortError ReadOnlyQuery) anything but one SELECT, SHOW, DESCRIBE or EXPLAIN statement. */
 export function assertAthenaReadOnly(sql: string): void {
   const refusal = athenaReadOnlyRefusal(sql);
