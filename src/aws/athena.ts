@@ -140,7 +140,12 @@ function queryFailure(id: string, state: string, execution: QueryExecution | und
   const reason = execution?.Status?.AthenaError?.ErrorMessage ?? execution?.Status?.StateChangeReason ?? 'Athena gave no reason';
   const errorType = execution?.Status?.AthenaError?.ErrorType;
   const hint =
-    lakeFormationHint(reason, `the principal running Athena queries in workgroup ${workgroup}`) ??
+    // A namespace lakesync creates has no tables to grant on beforehand; grants[] are made on each table after its load, before its verification.
+    lakeFormationHint(
+      reason,
+      `the principal running Athena queries in workgroup ${workgroup}`,
+      'list that principal under grants[] in lakesync.yaml (tablePermissions SELECT, DESCRIBE): lakesync grants them on each table it loads, before verifying it, also in a namespace it creates',
+    ) ??
     // lakesync stops only queries it has given up on, and reports those itself: this one was cancelled by Athena or by someone else.
     (state === 'CANCELLED'
       ? `lakesync did not cancel it: the per-query data usage limit of workgroup ${workgroup} (BytesScannedCutoffPerQuery) cancels a query that scans more, or someone stopped it; raise or remove the limit, then run it again (for a table's verification, rerun the table)`

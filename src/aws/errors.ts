@@ -200,12 +200,12 @@ function stripSuffix(code: string): string {
  * Glue and Athena report Lake Formation refusals only as text. Names who lacks what, or
  * undefined when the message is not about Lake Formation.
  */
-export function lakeFormationHint(message: string, who: string): string | undefined {
+export function lakeFormationHint(message: string, who: string, howToGrant?: string): string | undefined {
   if (/GetDataAccess/i.test(message)) {
     return `${who} lacks the IAM permission lakeformation:GetDataAccess: add it to that principal's policy (docs/aws-setup.md)`;
   }
   if (/Lake ?Formation|Insufficient .*permission/i.test(message)) {
-    return `${who} lacks a Lake Formation permission (readers need DESCRIBE on the namespace and SELECT on the table; Athena also DESCRIBE on the default database; the Glue role full table access): grant it (docs/aws-setup.md)`;
+    return `${who} lacks a Lake Formation permission (readers need DESCRIBE on the namespace and SELECT on the table; Athena also DESCRIBE on the default database; the Glue role full table access): grant it${howToGrant ? `, or ${howToGrant}` : ''} (docs/aws-setup.md)`;
   }
   return undefined;
 }

@@ -302,3 +302,15 @@ test('tableExists lists by prefix and matches the exact name', async () => {
   mocks.s3tables.on(ListTablesCommand).rejects(awsError('AccessDeniedException', 'denied', 403));
   assert.match((await portError(ports.lake.tableExists('shop', 'orders'))).message, /lack s3tables:ListTables/);
 });
+
+test("a verification Lake Formation refuses says how the worker gets SELECT on tables of a namespace lakesync created: grants[]", async () => {
+  const { mocks, ports } = mockedAws();
+  mocks.athena.on(StartQueryExecutionCommand).resolves({ QueryExecutionId: 'q11' });
+  mocks.athena.on(GetQueryExecutionCommand).resolves({
+    QueryExecution: { Status: { State: 'FAILED', AthenaError: { ErrorCategory: 2, Retryable: false, ErrorMessage: 'Insufficient Lake Formation permission(s): Required Select on orders' } } },
+  });
+  const err = await portError(ports.verify.verify(verifyReq));
+  assert.match(err.message, /the principal running Athena queries in workgroup primary lacks a Lake Formation permission/);
+  // A TableWildcard grant cannot be made before lakesync creates the namespace: grants[] are made on each table after its load, before its verification.
+  assert.match(err.message, /list that principal under grants\[\] in lakesync\.yaml.*before verifying/);
+});
