@@ -94,9 +94,10 @@ export class LakeFormationGrants implements GrantPort {
     do {
       let page;
       try {
-        page = await this.lakeformation.send(
-          new ListPermissionsCommand({ Principal: { DataLakePrincipalIdentifier: grant.principal }, Resource: grant.resource, ...(token ? { NextToken: token } : {}) }),
-        );
+        // An IAM Identity Center principal is read from the resource's grants: ListPermissions refuses an Identity Center
+        // user as its Principal filter, and answers a group's effective permissions, which are none (a group never runs a query).
+        const byPrincipal = identityCenter(grant.principal) ? {} : { Principal: { DataLakePrincipalIdentifier: grant.principal } };
+        page = await this.lakeformation.send(new ListPermissionsCommand({ ...byPrincipal, Resource: grant.resource, ...(token ? { NextToken: token } : {}) }));
       } catch (err) {
         const subject = `${grant.label} for ${grant.principal}`;
         const hint = grantHint(awsErrorKind(err), grant, catalogId);
@@ -144,6 +145,11 @@ export class LakeFormationGrants implements GrantPort {
       );
     }
   }
+}
+
+/** An IAM Identity Center user or group (arn:aws:identitystore:::user/<id>, group/<id>). */
+function identityCenter(principal: string): boolean {
+  return /^arn:aws(-[a-z]+)*:identitystore:/.test(principal);
 }
 
 /** A column-level grant that names its columns, or excludes some, covers less than the table. */

@@ -66,6 +66,17 @@ describe('Lake Formation mode on moto', () => {
     assert.deepEqual(await held(GLUE_ROLE, database('shop')), ['CREATE_TABLE', 'DESCRIBE']);
   });
 
+  test('an IAM Identity Center group is granted once: what it holds, read from the grants on the resource, counts as granted', async () => {
+    // A namespace made outside lakesync: moto cannot list a named table's grants beside a TableWildcard grant in its namespace.
+    await clients.s3tables.send(new CreateNamespaceCommand({ tableBucketARN: settings.tableBucket.arn, namespace: ['crm'] }));
+    const group = 'arn:aws:identitystore:::group/9067a0b4c2-aaaabbbb-cccc-dddd-eeee-ffff00001111';
+    const grants = new LakeFormationGrants(clients.lakeformation, settings);
+    const req = { source: 'shop', namespace: 'crm', lakeTables: ['orders'], principals: [{ principal: group, tablePermissions: ['SELECT', 'DESCRIBE'], namespacePermissions: ['DESCRIBE'] }] };
+    assert.deepEqual(await grants.grant(req), { granted: 2, alreadyGranted: 0 });
+    assert.deepEqual(await grants.grant(req), { granted: 0, alreadyGranted: 2 });
+    assert.deepEqual(await held(group, database('crm')), ['DESCRIBE']);
+  });
+
   test('a namespace created by a worker that was lost before its grants gets them when another worker retries', async () => {
     // The first worker creates the namespace, then its grant fails (as if it were stopped right there).
     const lost = Object.create(clients.lakeformation) as LakeFormationClient;
