@@ -1,16 +1,17 @@
 /**
  * The principals Lake Formation grants to (DataLakePrincipalIdentifier): an IAM role or user ARN,
  * a SAML user or group of an IAM SAML provider, a QuickSight, IAM Identity Center or Organizations
- * ARN, an AWS account id (cross-account) or IAM_ALLOWED_PRINCIPALS. A name Lake Formation cannot
+ * ARN, an AWS account id (cross-account), every IAM principal of an account (`<account>:IAMPrincipals`)
+ * or IAM_ALLOWED_PRINCIPALS. A name Lake Formation cannot
  * grant to would only fail at each table's grant, after its load ran: it is refused in the config.
  */
 const FORMS =
   'give an IAM role or user ARN (arn:aws:iam::<account>:role/<name>), a SAML user or group (arn:aws:iam::<account>:saml-provider/<provider>:group/<name>), ' +
-  'a QuickSight, IAM Identity Center or Organizations ARN, a 12-digit account id, or IAM_ALLOWED_PRINCIPALS';
+  'a QuickSight, IAM Identity Center or Organizations ARN, a 12-digit account id, <account id>:IAMPrincipals (every IAM principal of the account), or IAM_ALLOWED_PRINCIPALS';
 
 /** Why Lake Formation cannot grant to `principal`, or undefined when it is one of the forms it takes. */
 export function lakeFormationPrincipalProblem(principal: string): string | undefined {
-  if (/^\d{12}$/.test(principal) || principal === 'IAM_ALLOWED_PRINCIPALS') return undefined;
+  if (/^\d{12}(:IAMPrincipals)?$/.test(principal) || principal === 'IAM_ALLOWED_PRINCIPALS') return undefined;
   // No ARN holds white space: one copied with a trailing blank or a space in a name names nobody.
   const arn = /^arn:aws(-[a-z]+)*:([a-z0-9-]+):[a-z0-9-]*:([^:\s]*):(\S+)$/.exec(principal);
   if (!arn) return `is not a principal Lake Formation grants to: ${FORMS}`;

@@ -221,6 +221,8 @@ describe('aws.lakeFormation in lakesync.yaml', () => {
       'arn:aws:organizations::123456789012:organization/o-abcdefghij',
       '210987654321',
       'IAM_ALLOWED_PRINCIPALS',
+      // Every IAM principal of an account (ALLIAMPrincipals), as Lake Formation names it.
+      '123456789012:IAMPrincipals',
     ]) {
       assert.doesNotThrow(() => parseConfig(raw(undefined, [{ principal }])), principal);
     }
