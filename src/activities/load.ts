@@ -11,6 +11,7 @@
  * restart, is no failure of the load); the real failures are counted in the heartbeat details,
  * which Temporal hands to the next attempt, and the load fails for good after `maxFailures`.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { cycleManifestKeys, exportIdFor, runTokenFor } from '../ids';
@@ -281,7 +282,10 @@ export function loadActivities(deps: ActivityDeps) {
       const failed = await attemptFailed(ports.load, load, input.maxFailures ?? settings.retry.maximumAttempts, err);
       // A cancelled load (its cycle was cancelled) was billed too: its export, and the runs its failed attempts spent.
       if (plan && failed instanceof CancelledFailure && Context.current().cancellationDetails?.cancelRequested) {
-        const details: LoadFailureDetails = { usage: await usageOf(input, plan, settings, { runId: load.runId ?? '', state: 'failed' }, load.spent) };
+        // The run it stopped was billed up to its stop: its figures once it has ended.
+        // Not billed (the embedded mode): nothing to wait for.
+        const stopped = (costBasis(settings) !== 'none' ? await stoppedRunStatus(ports.load, load) : undefined) ?? { runId: load.runId ?? '', state: 'failed' as const };
+        const details: LoadFailureDetails = { usage: await usageOf(input, plan, settings, stopped, load.spent) };
         throw new CancelledFailure(failed.message, [details], failed.cause);
       }
       if (!plan || !isFinal(failed)) throw failed;
@@ -692,6 +696,48 @@ async function attemptFailed(port: LoadPort, load: LoadState, maxFailures: numbe
 function loadExpired(ctx: Context): boolean {
   const { scheduledTimestampMs, scheduleToCloseTimeoutMs, heartbeatTimeoutMs } = ctx.info;
   return Boolean(ctx.cancellationDetails?.notFound || ctx.cancellationDetails?.timedOut) && scheduleToCloseTimeoutMs > 0 && Date.now() >= scheduledTimestampMs + scheduleToCloseTimeoutMs - (heartbeatTimeoutMs ?? 0);
+}
+
+/** How long a cancelled load waits for the run it stopped to end, for the DPU-seconds the backend reports once it has. */
+export const STOPPED_RUN_WAIT_MS = 2 * 60_000;
+
+/**
+ * The final status of the load's own run, which its cancellation stopped: polled until the run has
+ * ended (Glue reports a STOPPED run's execution time and DPU-seconds), heartbeating, for at most
+ * STOPPED_RUN_WAIT_MS. Undefined when there is no run, an earlier attempt already counted it, it
+ * did not end in time, or it cannot be read: the load's cost then leaves the run out.
+ */
+async function stoppedRunStatus(port: LoadPort, load: LoadState): Promise<LoadRunStatus | undefined> {
+  const runId = load.runId;
+  if (!runId || load.spent?.runs.includes(runId)) return undefined;
+  const ctx = Context.current();
+  const poll = port.pollPolicy ?? DEFAULT_POLL;
+  const until = Date.now() + STOPPED_RUN_WAIT_MS;
+  let waitMs = poll.initialMs;
+  try {
+    for (;;) {
+      const status = await port.getRun(runId);
+      if (status.state !== 'running') return status;
+      if (Date.now() + waitMs > until) {
+        ctx.log.warn("the stopped run did not end in time: the cancelled load's cost leaves it out", { table: load.table, runId });
+        return undefined;
+      }
+      await pauseHeartbeating(ctx, waitMs, beat(load, 'stopping', `waiting for its stopped run ${runId} to end`));
+      waitMs = Math.min(waitMs * 2, poll.maxMs);
+    }
+  } catch (err) {
+    ctx.log.warn("the stopped run could not be read: the cancelled load's cost leaves it out", { table: load.table, runId, error: String(err) });
+    return undefined;
+  }
+}
+
+/** Sleeps `totalMs`, heartbeating; unlike Context.sleep it also waits once the activity is cancelled. */
+async function pauseHeartbeating(ctx: Context, totalMs: number, details: LoadHeartbeat): Promise<void> {
+  const heartbeatMs = (ctx.info.heartbeatTimeoutMs ?? 60_000) / 2;
+  for (let left = totalMs; left > 0; left -= heartbeatMs) {
+    ctx.heartbeat(details);
+    await delay(Math.min(left, heartbeatMs));
+  }
 }
 
 /** Stops the load's run, if it has one; returns a note for the failure message. */

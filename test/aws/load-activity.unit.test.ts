@@ -133,12 +133,40 @@ test('cancelling the activity stops the Glue run', async () => {
   mocks.glue.on(GetJobRunsCommand).resolves({ JobRuns: [] });
   mocks.glue.on(StartJobRunCommand).resolves({ JobRunId: 'jr_13' });
   mocks.glue.on(GetJobRunCommand, { RunId: 'jr_13' }).resolves({ JobRun: { Id: 'jr_13', JobRunState: 'RUNNING' } });
-  mocks.glue.on(BatchStopJobRunCommand).resolves({ SuccessfulSubmissions: [{ JobRunId: 'jr_13' }] });
+  mocks.glue.on(BatchStopJobRunCommand).callsFake(() => {
+    // The stop takes effect: the load reads the stopped run's figures once it has ended.
+    mocks.glue.on(GetJobRunCommand, { RunId: 'jr_13' }).resolves({ JobRun: { Id: 'jr_13', JobRunState: 'STOPPED' } });
+    return { SuccessfulSubmissions: [{ JobRunId: 'jr_13' }] };
+  });
   const { env } = environment();
   env.once('heartbeat', () => setTimeout(() => env.cancel(), 5));
   // The activity layer reports the cancellation as a failure whose message says CANCELLED.
   await assert.rejects(env.run(activities.loadTable, input), (err: unknown) => err instanceof CancelledFailure || /CANCELLED/.test((err as Error).message));
   assert.deepEqual(mocks.glue.commandCalls(BatchStopJobRunCommand)[0]?.args[0].input, { JobName: 'lakesync-load-shop', JobRunIds: ['jr_13'] });
+});
+
+test("a cancelled load books what its stopped run used: it waits for the run to end and reads its DPU-seconds", async () => {
+  const { mocks, activities } = setup();
+  mocks.glue.on(GetJobRunsCommand).resolves({ JobRuns: [] });
+  mocks.glue.on(StartJobRunCommand).resolves({ JobRunId: 'jr_14' });
+  let stopped = false;
+  // Running until asked to stop, then STOPPING for a poll, then STOPPED: 100 s on 2 G.1X workers, 200 DPU-seconds.
+  const stopping = { JobRun: { Id: 'jr_14', JobRunState: 'STOPPING' as const, WorkerType: 'G.1X' as const, NumberOfWorkers: 2 } };
+  const ended = { JobRun: { Id: 'jr_14', JobRunState: 'STOPPED' as const, ExecutionTime: 100, WorkerType: 'G.1X' as const, NumberOfWorkers: 2 } };
+  let afterStop = 0;
+  mocks.glue.on(GetJobRunCommand, { RunId: 'jr_14' }).callsFake(() => (!stopped ? { JobRun: { Id: 'jr_14', JobRunState: 'RUNNING' } } : afterStop++ === 0 ? stopping : ended));
+  mocks.glue.on(BatchStopJobRunCommand).callsFake(() => {
+    stopped = true;
+    return { SuccessfulSubmissions: [{ JobRunId: 'jr_14' }] };
+  });
+  const { env } = environment();
+  env.once('heartbeat', () => setTimeout(() => env.cancel(), 5));
+  await assert.rejects(env.run(activities.loadTable, input), (err: unknown) => {
+    assert.ok(err instanceof CancelledFailure, String(err));
+    assert.deepEqual(err.details, [{ usage: { basis: 'glue', dpuSeconds: 200, executionSeconds: 100 } }]);
+    return true;
+  });
+  assert.equal(mocks.glue.commandCalls(BatchStopJobRunCommand).length, 1);
 });
 
 /** The result JSON of a run the job failed, with this `error` object. */
