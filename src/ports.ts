@@ -53,6 +53,8 @@ export interface ExportRequest {
   tables?: TableName[];
   /** Schemas to export whole (`ExportOnly` `database.schema`). */
   schemas?: string[];
+  /** The cycle the export is taken for: once started, the export is recorded under it, for the cycle's recovery should it die before its discovery (the backend ignores it). */
+  cycleId?: string;
 }
 
 export interface ExportPort {

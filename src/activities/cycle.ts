@@ -104,7 +104,12 @@ export function cycleActivities(deps: ActivityDeps) {
 
     async startExport(req: ExportRequest): Promise<ExportRef> {
       const { ports } = sourceOf(deps, req.source);
-      return step('export', `snapshot ${req.snapshot.snapshotId}`, () => ports.export.startExport(req));
+      return step('export', `snapshot ${req.snapshot.snapshotId}`, async () => {
+        const ref = await ports.export.startExport(req);
+        // Should the cycle die before its discovery records the export, its recovery finds it here, for its cost.
+        if (req.cycleId) await ports.manifests.put(cycleManifestKeys.startedExport(req.cycleId), ref);
+        return ref;
+      });
     },
 
     async exportStatus(source: string, exportId: string): Promise<ExportStatus> {
@@ -243,11 +248,7 @@ export function cycleActivities(deps: ActivityDeps) {
       if (ref.exportId !== exportIdFor(source, cycleId)) return undefined;
       return step('cost', `export ${ref.exportId}`, async () => {
         const discovered = (await findManifest<DiscoveredTable[]>(ports, cycleManifestKeys.discovery(cycleId))) ?? (await ports.discover.discover(ref)).tables;
-        if (discovered.length === 0 || discovered.some((t) => t.sizeGB === undefined)) return undefined;
-        const cost = tableCost(costBasis(settings), undefined, discovered.map((t) => ({ kind: 'rds' as const, gb: t.sizeGB })), settings.cost);
-        const totals = costTotals([cost]);
-        // A cycle-level figure: no table outcome holds it.
-        return totals && totals.exportGB !== undefined ? { ...totals, tables: 0 } : undefined;
+        return exportTotals(settings, discovered);
       });
     },
 
@@ -290,6 +291,18 @@ async function refusedExportCost(ports: Ports, settings: SourceConfig, source: s
     const gb = t.status === 'failed' && !t.extract && !t.cost ? sizes.get(t.table) : undefined;
     return gb === undefined ? t : { ...t, cost: tableCost(costBasis(settings), undefined, [{ kind: 'rds', gb }], settings.cost) };
   });
+}
+
+/**
+ * The cost of a cycle's own RDS export from its tables' sizes in the export's listing, as a
+ * cycle-level figure (no table outcome holds it). Undefined when a table's size is unknown (a
+ * partial sum would understate it) or the listing has no table.
+ */
+export function exportTotals(settings: SourceConfig, discovered: DiscoveredTable[]): CostTotals | undefined {
+  if (discovered.length === 0 || discovered.some((t) => t.sizeGB === undefined)) return undefined;
+  const cost = tableCost(costBasis(settings), undefined, discovered.map((t) => ({ kind: 'rds' as const, gb: t.sizeGB })), settings.cost);
+  const totals = costTotals([cost]);
+  return totals && totals.exportGB !== undefined ? { ...totals, tables: 0 } : undefined;
 }
 
 /** What the batch needs of a plan entry: a DynamoDB table carries its export windows. */

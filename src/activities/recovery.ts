@@ -8,12 +8,13 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { tableCost } from '../cost/ledger';
 import type { SourceConfig } from '../config/schema';
 import { cycleManifestKeys, exportIdFor, runTokenFor, tableExportIdFor } from '../ids';
-import type { DiscoveredTable, ExportRef, JsonRef, LakeCommit, LoadSummary, PlanEntry, SnapshotRef, TableCost, TableError, TableName, TableOutcome, VerifyOutcome } from '../model';
+import type { CostTotals, DiscoveredTable, ExportRef, JsonRef, LakeCommit, LoadSummary, PlanEntry, SnapshotRef, TableCost, TableError, TableName, TableOutcome, VerifyOutcome } from '../model';
 import type { Ports } from '../ports';
 import type { ReusableExport } from '../workflows/messages';
 import { RECOVERY_ATTEMPTS } from '../workflows/options';
 import { type ActivityDeps, failure, findManifest, sourceOf, step, unlessNotFound } from './deps';
 import { costBasis, type RecordedTableExports } from './load';
+import { exportTotals } from './cycle';
 import { publishActivities, type VerifyTableInput } from './publish';
 import { RecoveryProgress, type SettledTable } from './recovery-progress';
 import { carryingHeartbeatDetails } from './verify';
@@ -39,6 +40,8 @@ export interface RecoveredCycle {
   tables: TableOutcome[];
   /** The outcomes as JSON text parts in the manifest store, when inline they would exceed the limit. */
   tablesRef?: JsonRef;
+  /** The cost of its own export, for a cycle that died before its plan (no table outcome carries it); a cycle-level figure. */
+  cost?: CostTotals;
   warnings: string[];
 }
 
@@ -58,7 +61,11 @@ export function recoveryActivities(deps: ActivityDeps) {
         const lastCommit = ports.lake.lastCommit?.bind(ports.lake);
         if (!lastCommit) return { tables: [], warnings: ["this backend's lake cannot tell a table's last commit, so the cycle's table outcomes are unknown"] };
         const plan = await findManifest<PlanEntry[]>(ports, cycleManifestKeys.plan(input.cycleId));
-        if (!plan) return { tables: [], warnings: ['the cycle ended before it planned its tables'] };
+        if (!plan) {
+          // Its export was billed all the same: no table outcome carries it, so the cycle does.
+          const cost = await unplannedExportCost(ports, settings, input);
+          return { tables: [], ...(cost ? { cost } : {}), warnings: ['the cycle ended before it planned its tables'] };
+        }
         const exported = (await findManifest<ExportRef>(ports, cycleManifestKeys.export(input.cycleId))) ?? input.reuse?.export;
 
         const namespace = settings.target.namespace;
@@ -167,6 +174,30 @@ async function ownExportCosts(ports: Ports, settings: SourceConfig, input: Recov
     if (t.sizeGB !== undefined) costs.set(t.table, tableCost(costBasis(settings), undefined, [{ kind: 'rds', gb: t.sizeGB }], settings.cost));
   }
   return costs;
+}
+
+/**
+ * The cost of the dead cycle's own RDS export when it died before its plan: the export as its
+ * discovery recorded it, else as its start did; the sizes from its discovery, else from the
+ * export's listing once the export is complete. Undefined for a reused export, one not complete
+ * (its size is not known), and unknown sizes; a read that fails for good books nothing.
+ */
+async function unplannedExportCost(ports: Ports, settings: SourceConfig, input: RecoverCycleInput): Promise<CostTotals | undefined> {
+  try {
+    const ref = (await findManifest<ExportRef>(ports, cycleManifestKeys.export(input.cycleId))) ?? (await findManifest<ExportRef>(ports, cycleManifestKeys.startedExport(input.cycleId)));
+    if (!ref || ref.exportId !== exportIdFor(input.source, input.cycleId)) return undefined;
+    let discovered = await findManifest<DiscoveredTable[]>(ports, cycleManifestKeys.discovery(input.cycleId));
+    if (!discovered) {
+      const status = await unlessNotFound(() => ports.export.describeExport(ref.exportId));
+      if (status?.state !== 'complete') return undefined;
+      discovered = (await ports.discover.discover(ref)).tables;
+    }
+    return exportTotals(settings, discovered);
+  } catch (err) {
+    retryIfPassing(err);
+    Context.current().log.warn("the export size of the cycle is unknown: it books no export cost", { cycleId: input.cycleId, error: String(err) });
+    return undefined;
+  }
 }
 
 /** An RDS export table's outcome with the cost of its part of the export, when known. */

@@ -70,6 +70,9 @@ const DEAD_BATCH_EXPORT_COST = 'dead-batch-failed-tables-keep-export-cost';
 /** Patch: a cycle that fails as a whole after its own export books the export's GB as a cycle-level cost (it booked none). */
 const FAILED_CYCLE_EXPORT_COST = 'failed-cycle-books-its-export-cost';
 
+/** Patch: the export's start records it under the cycle, so that a cycle that dies before its discovery has its export's cost booked (it had none). */
+const EXPORT_RECORDED_AT_START = 'export-recorded-at-start';
+
 /** Patch: a failed check of a rerun's reused export fails the cycle in its export phase (it said settings). */
 const REUSE_CHECK_IN_EXPORT_PHASE = 'reuse-check-in-export-phase';
 
@@ -414,7 +417,7 @@ async function runExport(
   const exportId = exportIdFor(input.source, input.cycleId);
   let ref: ExportRef;
   try {
-    ref = await starts.startExport({ source: input.source, exportId, snapshot, ...only });
+    ref = await starts.startExport({ source: input.source, exportId, snapshot, ...only, ...(patched(EXPORT_RECORDED_AT_START) ? { cycleId: input.cycleId } : {}) });
     await pollUntil(settings, async () => {
       const status = await acts.exportStatus(input.source, ref.exportId);
       if (status.percentProgress !== undefined) onProgress(status.percentProgress);

@@ -101,6 +101,8 @@ const PATCHES = {
   stateByReference: 'carried-state-by-reference',
   /** A cycle result that holds its outcomes by reference is read through it. */
   resultByReference: 'read-cycle-outcomes-by-reference',
+  /** A dead cycle that died before its plan books its own export's cost, as recovery found it (it booked none). */
+  deadCycleExportCost: 'dead-cycle-before-plan-books-export-cost',
   /** A dead cycle's outcomes read back from the lake come by reference when large. */
   recoveredByReference: 'recovered-outcomes-by-reference',
   /** Outcomes stored by reference are deleted once the cycle is recorded (they were kept). */
@@ -464,6 +466,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
         tables,
         warnings: recovered.warnings,
         finishedAt: nowIso(),
+        ...(recovered.cost && patched(PATCHES.deadCycleExportCost) ? { cost: recovered.cost } : {}),
       };
     } catch (err) {
       // Cancelled with the source while it read them: read again out of the cancelled scope, else the cycle's commits go unrecorded.

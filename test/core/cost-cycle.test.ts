@@ -206,6 +206,26 @@ describe('cost ledger on a real Temporal server', () => {
     }
   });
 
+  test("a cycle that ends after its export and before its plan books the export's GB as a cycle-level cost: RDS billed them", async () => {
+    const deadQueue = uniqueQueue('deadcosts');
+    const dead = await startFakeWorker(fakeConfig(deadQueue, { tables: TABLES }, {}, 'deadcosts'), { tables: TABLES, latencyMs: 20, dpuSecondsPerRun: 90, exportGBPerTable: 2 });
+    // The export's listing cannot be read for now: the cycle retries its discovery, and is terminated meanwhile.
+    dead.backend.setFailures([{ table: '*', phase: 'discover', times: 'always', retryable: true, message: 'the listing could not be read' }]);
+    const handle = await startSource(dead.client, deadQueue, 'deadcosts');
+    try {
+      const running = await waitForStatus(handle, (s) => s.currentCycle !== undefined);
+      await waitUntil(() => dead.backend.count('failures.discover.*') >= 1, 'the discovery failed once');
+      dead.backend.setFailures([]);
+      await dead.client.workflow.getHandle(running.currentCycle!.workflowId).terminate('the worker host was lost');
+      const first = await waitForCycles(handle, 1);
+      assert.equal(first.recentCycles[0]!.status, 'failed');
+      assert.deepEqual(first.recentCycles[0]!.cost, { basis: 'modelled', tables: 0, exportGB: 6, exportUsd: 0.06, usd: 0.06 }, 'its export of three tables of 2 GB each was billed');
+    } finally {
+      await handle.terminate('test done').catch(() => undefined);
+      await dead.stop();
+    }
+  });
+
   test("a table whose load times out keeps its part of the export in its cost: RDS billed its GB, though its run reported no usage", async () => {
     const slowQueue = uniqueQueue('slowcosts');
     // Loads bounded to 7.2 s in all: a stalled one times out for good at once.

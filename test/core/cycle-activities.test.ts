@@ -635,4 +635,27 @@ describe('recovering a dead cycle', () => {
     const early = (await new MockActivityEnvironment().run(recoverCycleOutcomes, { source: 'shop', cycleId: 'c11', error: 'boom' })) as RecoveredCycle;
     assert.deepEqual(early, { tables: [], warnings: ['the cycle ended before it planned its tables'] });
   });
+
+  test("a cycle that ended after its export and before its plan books the export's GB as a cycle-level cost: RDS billed them", async () => {
+    const backend = new FakeBackend({ tables: TABLES, latencyMs: 0, exportGBPerTable: 2 });
+    const ports = backend.ports();
+    const deps = { config, portsFor: () => ports };
+    const { startExport, discoverTables } = cycleActivities(deps);
+    const { recoverCycleOutcomes } = recoveryActivities(deps);
+    const snapshot = { snapshotId: 's9', createdAt: '2025-02-01T00:00:00.000Z', adopted: false };
+    const exportCost = { basis: 'modelled', tables: 0, exportGB: 8, exportUsd: 0.08, usd: 0.08 };
+    // Ended while it discovered the export (or waited for it): only the export's start recorded it.
+    await new MockActivityEnvironment().run(startExport, { source: 'shop', cycleId: 'c30', exportId: exportIdFor('shop', 'c30'), snapshot });
+    const beforeDiscovery = (await new MockActivityEnvironment().run(recoverCycleOutcomes, { source: 'shop', cycleId: 'c30', error: 'terminated' })) as RecoveredCycle;
+    assert.deepEqual(beforeDiscovery, { tables: [], cost: exportCost, warnings: ['the cycle ended before it planned its tables'] });
+    // Ended while it planned: its discovery holds the sizes.
+    const own: ExportRef = await new MockActivityEnvironment().run(startExport, { source: 'shop', cycleId: 'c31', exportId: exportIdFor('shop', 'c31'), snapshot });
+    await new MockActivityEnvironment().run(discoverTables, 'shop', 'c31', own);
+    const beforePlan = (await new MockActivityEnvironment().run(recoverCycleOutcomes, { source: 'shop', cycleId: 'c31', error: 'terminated' })) as RecoveredCycle;
+    assert.deepEqual(beforePlan.cost, exportCost);
+    // A rerun that reused another cycle's export took none of its own: nothing to book.
+    const reuse = { cycleId: 'c30', snapshot: { ...snapshot, adopted: true }, export: own };
+    const rerun = (await new MockActivityEnvironment().run(recoverCycleOutcomes, { source: 'shop', cycleId: 'c32', error: 'terminated', reuse })) as RecoveredCycle;
+    assert.equal(rerun.cost, undefined);
+  });
 });
