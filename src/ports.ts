@@ -146,6 +146,12 @@ export interface LoadPort {
   getRun(runId: string): Promise<LoadRunStatus>;
   /** Asks the run to stop and returns; it has ended once getRun no longer says running. */
   stopRun(runId: string): Promise<void>;
+  /**
+   * The runs of a cycle's own table loads (run token `<cycleId>:<table>`, not packs' runs), with
+   * their status and what they used, where the backend can list them: a dead cycle's recovery
+   * books the runs its loads can no longer report.
+   */
+  cycleRuns?(cycleId: string): Promise<{ table: TableName; status: LoadRunStatus }[]>;
   /** Reads the result JSON the run wrote; undefined when it wrote none. */
   readResult(resultLocation: string): Promise<LoadResult | undefined>;
   /**

@@ -8,7 +8,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { tableCost } from '../cost/ledger';
 import type { SourceConfig } from '../config/schema';
 import { cycleManifestKeys, exportIdFor, runTokenFor, tableExportIdFor } from '../ids';
-import type { CostTotals, DiscoveredTable, ExportRef, JsonRef, LakeCommit, LoadSummary, PlanEntry, SnapshotRef, TableCost, TableError, TableName, TableOutcome, VerifyOutcome } from '../model';
+import type { CostTotals, DiscoveredTable, ExportRef, JsonRef, LakeCommit, LoadSummary, PlanEntry, SnapshotRef, TableError, TableName, TableOutcome, VerifyOutcome } from '../model';
 import type { Ports } from '../ports';
 import type { ReusableExport } from '../workflows/messages';
 import { RECOVERY_ATTEMPTS } from '../workflows/options';
@@ -129,8 +129,9 @@ export function recoveryActivities(deps: ActivityDeps) {
           return { outcome: { ...base, status: 'failed', error: { phase: 'load', message, type: 'RecoveryOutOfTime', retryable: true } } };
         };
         const settled = await settleAll(entries, progress, settleTable, time, outOfTime);
-        const exportCosts = await ownExportCosts(ports, settings, input, exported);
-        const tables = settled.map((s) => withExportCost(s.outcome, exportCosts));
+        const sizes = await ownExportSizes(ports, input, exported);
+        const runs = await cycleRunUsage(ports, settings, input, new Set(entries.map((e) => e.table)));
+        const tables = settled.map((s) => withCost(s.outcome, sizes, runs, settings));
         // The whole cycle died: the tables its plan refused are its outcomes too (a dead batch's cycle has them).
         const warnings: string[] = [];
         if (!input.tables) {
@@ -155,13 +156,13 @@ export function recoveryActivities(deps: ActivityDeps) {
 }
 
 /**
- * The cost of each table's part of the dead cycle's own RDS export, by table: the export was
+ * The size (GB) of each table's part of the dead cycle's own RDS export, by table: the export was
  * billed whether or not the table committed, and the outcomes the dead batch held (with their
  * costs) are lost. Empty for a reused export (the cycle that took it paid for it), and when the
  * sizes cannot be read (the costs then leave them out, as a load's does).
  */
-async function ownExportCosts(ports: Ports, settings: SourceConfig, input: RecoverCycleInput, exported: ExportRef | undefined): Promise<Map<TableName, TableCost>> {
-  const costs = new Map<TableName, TableCost>();
+async function ownExportSizes(ports: Ports, input: RecoverCycleInput, exported: ExportRef | undefined): Promise<Map<TableName, number>> {
+  const costs = new Map<TableName, number>();
   if (!exported || exported.exportId !== exportIdFor(input.source, input.cycleId)) return costs;
   let discovered: DiscoveredTable[] | undefined;
   try {
@@ -171,7 +172,7 @@ async function ownExportCosts(ports: Ports, settings: SourceConfig, input: Recov
     Context.current().log.warn("the export sizes of the cycle's tables are unknown: their costs leave them out", { cycleId: input.cycleId, error: String(err) });
   }
   for (const t of discovered ?? []) {
-    if (t.sizeGB !== undefined) costs.set(t.table, tableCost(costBasis(settings), undefined, [{ kind: 'rds', gb: t.sizeGB }], settings.cost));
+    if (t.sizeGB !== undefined) costs.set(t.table, t.sizeGB);
   }
   return costs;
 }
@@ -200,10 +201,51 @@ async function unplannedExportCost(ports: Ports, settings: SourceConfig, input: 
   }
 }
 
-/** An RDS export table's outcome with the cost of its part of the export, when known. */
-function withExportCost(outcome: TableOutcome, costs: Map<TableName, TableCost>): TableOutcome {
-  const cost = outcome.extract || outcome.cost ? undefined : costs.get(outcome.table);
-  return cost ? { ...outcome, cost } : outcome;
+/** What the ended runs of one table's loads in the dead cycle used. */
+interface RunUsage {
+  dpuSeconds: number;
+  executionClass?: 'FLEX';
+  modelled?: true;
+}
+
+/**
+ * The DPU-seconds of the ended runs of the dead cycle's loads, by table (those of `tables`): the
+ * runs were billed, and the loads that would have reported them are gone. A run still going is
+ * left out (its figure is not final), and so are packs' runs. Empty where the backend cannot list
+ * a cycle's runs, in the embedded mode (nothing is billed), and when the listing fails for good.
+ */
+async function cycleRunUsage(ports: Ports, settings: SourceConfig, input: RecoverCycleInput, tables: Set<TableName>): Promise<Map<TableName, RunUsage>> {
+  const usage = new Map<TableName, RunUsage>();
+  const list = ports.load.cycleRuns?.bind(ports.load);
+  if (!list || costBasis(settings) === 'none') return usage;
+  let runs: Awaited<ReturnType<typeof list>>;
+  try {
+    runs = await list(input.cycleId);
+  } catch (err) {
+    retryIfPassing(err);
+    Context.current().log.warn("the runs of the cycle could not be listed: its tables' costs leave them out", { cycleId: input.cycleId, error: String(err) });
+    return usage;
+  }
+  for (const { table, status } of runs) {
+    if (!tables.has(table) || status.state === 'running' || status.dpuSeconds === undefined) continue;
+    const sum = usage.get(table);
+    usage.set(table, {
+      dpuSeconds: Math.round(((sum?.dpuSeconds ?? 0) + status.dpuSeconds) * 1e6) / 1e6,
+      ...(sum?.executionClass || status.executionClass === 'FLEX' ? { executionClass: 'FLEX' as const } : {}),
+      ...(sum?.modelled || status.modelled ? { modelled: true as const } : {}),
+    });
+  }
+  return usage;
+}
+
+/** A table's outcome with its cost: its part of the cycle's own RDS export and its runs, when known. */
+function withCost(outcome: TableOutcome, sizes: Map<TableName, number>, runs: Map<TableName, RunUsage>, settings: SourceConfig): TableOutcome {
+  if (outcome.cost) return outcome;
+  const gb = outcome.extract ? undefined : sizes.get(outcome.table);
+  const run = runs.get(outcome.table);
+  if (gb === undefined && !run) return outcome;
+  const basis = costBasis(settings, run?.modelled ? { modelled: true } : {});
+  return { ...outcome, cost: tableCost(basis, run?.dpuSeconds, gb !== undefined ? [{ kind: 'rds', gb }] : [], settings.cost, run?.executionClass) };
 }
 
 /** What every outcome of a planned table starts with, committed or failed. */

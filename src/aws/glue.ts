@@ -7,7 +7,7 @@
  */
 import { BatchStopJobRunCommand, GetJobCommand, GetJobRunCommand, GetJobRunsCommand, type GlueClient, type JobRun, StartJobRunCommand, type WorkerType } from '@aws-sdk/client-glue';
 import { PortError } from '../errors';
-import type { LiveLoadRun, LoadRequest, LoadResult, LoadRunStatus, PackRequest } from '../model';
+import type { LiveLoadRun, LoadRequest, LoadResult, LoadRunStatus, PackRequest, TableName } from '../model';
 import type { LoadPort, PackLoads } from '../ports';
 import { loadJobArguments, packJobArguments, splitArguments } from '../job-args';
 import { checkPackSummary, packFileOf, packSizeGB, packTables, type RunTable, withPack } from '../pack-file';
@@ -356,6 +356,25 @@ export class GlueLoads implements LoadPort {
       error.ErrorDetail?.ErrorCode ?? 'StopFailed',
       `Glue BatchStopJobRun could not stop run ${runId} of job ${this.jobName}: ${error.ErrorDetail?.ErrorCode ?? 'error'}: ${error.ErrorDetail?.ErrorMessage ?? 'no message'}; stop it in the Glue console`,
     );
+  }
+
+  /** GetJobRuns, newest first, at most LIVE_SEARCH_PAGES pages: the runs whose `--run_token` is one of the cycle's tables'. */
+  async cycleRuns(cycleId: string): Promise<{ table: TableName; status: LoadRunStatus }[]> {
+    const prefix = `${cycleId}:`;
+    const found: { table: TableName; status: LoadRunStatus }[] = [];
+    let token: string | undefined;
+    for (let page = 0; page < LIVE_SEARCH_PAGES; page++) {
+      const out = await this.jobRunsPage(token, `the runs of cycle ${cycleId} (job ${this.jobName})`, `the runs of cycle ${cycleId} are not read back for its cost`);
+      if (!out) break;
+      for (const run of out.JobRuns ?? []) {
+        const runToken = run.Arguments?.['--run_token'];
+        if (!run.Id || !runToken?.startsWith(prefix)) continue;
+        found.push({ table: runToken.slice(prefix.length), status: runStatus(run.Id, run, this.jobName, this.settings.glue.roleArn, this.settings.direct?.glueConnection) });
+      }
+      token = out.NextToken;
+      if (!token) break;
+    }
+    return found;
   }
 
   async readResult(resultLocation: string): Promise<LoadResult | undefined> {

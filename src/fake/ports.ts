@@ -233,6 +233,7 @@ export class FakeBackend {
         liveRuns: (namespace, lakeTable) => this.call('load.live', async () => this.liveRuns(`${namespace}.${lakeTable}`)),
         getRun: (runId) => this.call('load.get', () => this.pollRun(runId)),
         stopRun: (runId) => this.call('load.stop', async () => this.stopRun(runId)),
+        cycleRuns: (cycleId) => this.call('load.cycleRuns', async () => this.cycleRuns(cycleId)),
         readResult: (location) => this.call('load.result', async () => this.result(location)),
         ...(this.options.noPacks ? {} : { packs: this.packPort() }),
       },
@@ -680,6 +681,13 @@ export class FakeBackend {
     const run = this.state.runs[runId];
     if (!run || run.stopRequestedAtMs !== undefined || this.endsAt(run) <= Date.now()) return;
     this.store.update((s) => (s.runs[runId]!.stopRequestedAtMs = Date.now()));
+  }
+
+  private cycleRuns(cycleId: string): { table: string; status: LoadRunStatus }[] {
+    return Object.values(this.state.runs)
+      .filter((r) => r.runToken.startsWith(`${cycleId}:`) && !r.packRunId)
+      .sort((a, b) => a.seq - b.seq)
+      .map((r) => ({ table: r.table, status: this.runStatus(r.runId) }));
   }
 
   private async pollRun(runId: string): Promise<LoadRunStatus> {

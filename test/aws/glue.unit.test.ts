@@ -313,6 +313,30 @@ test('findRunByToken reads GetJobRuns page by page and returns the newest run wi
   assert.equal(calls[1]!.args[0].input.NextToken, 'p2');
 });
 
+test("cycleRuns reads GetJobRuns page by page and returns the runs of the cycle's table loads with what they used", async () => {
+  const { mocks, ports } = mockedAws();
+  mocks.glue
+    .on(GetJobRunsCommand)
+    .resolvesOnce({
+      JobRuns: [
+        { Id: 'jr_3', JobRunState: 'STOPPED', ExecutionTime: 100, WorkerType: 'G.1X', NumberOfWorkers: 2, Arguments: { '--run_token': 'c1:public.events' } },
+        { Id: 'jr_x', JobRunState: 'SUCCEEDED', ExecutionTime: 100, WorkerType: 'G.1X', NumberOfWorkers: 2, Arguments: { '--run_token': 'c10:public.events' } },
+        { Id: 'jr_p', JobRunState: 'SUCCEEDED', ExecutionTime: 100, WorkerType: 'G.1X', NumberOfWorkers: 2, Arguments: { '--run_token': 'c1-pack-0011' } },
+      ],
+      NextToken: 'p2',
+    })
+    .resolvesOnce({ JobRuns: [{ Id: 'jr_1', JobRunState: 'FAILED', ExecutionTime: 30, DPUSeconds: 45, ExecutionClass: 'FLEX', Arguments: { '--run_token': 'c1:public.orders' } }] });
+  const runs = await ports.load.cycleRuns!('c1');
+  assert.deepEqual(
+    runs.map((r) => [r.table, r.status.runId, r.status.state, r.status.dpuSeconds, r.status.executionClass]),
+    [
+      ['public.events', 'jr_3', 'failed', 200, undefined],
+      ['public.orders', 'jr_1', 'failed', 45, 'FLEX'],
+    ],
+  );
+  assert.equal(mocks.glue.commandCalls(GetJobRunsCommand)[1]!.args[0].input.NextToken, 'p2');
+});
+
 test('findRunByToken finds nothing when no run has the token, or the job does not exist yet', async () => {
   const { mocks, ports } = mockedAws();
   mocks.glue.on(GetJobRunsCommand).resolvesOnce({ JobRuns: [{ Id: 'jr_1', Arguments: { '--run_token': 'c0:public.events' } }] }).rejectsOnce(awsError('EntityNotFoundException', 'no job'));

@@ -226,6 +226,28 @@ describe('cost ledger on a real Temporal server', () => {
     }
   });
 
+  test("a cycle terminated while a table loads books the runs of the tables it committed: recovery reads their DPU-seconds back", async () => {
+    const lostQueue = uniqueQueue('lostcosts');
+    const lost = await startFakeWorker(fakeConfig(lostQueue, { tables: TABLES }, {}, 'lostcosts'), { tables: TABLES, latencyMs: 20, dpuSecondsPerRun: 90, exportGBPerTable: 2 });
+    const handle = await startSource(lost.client, lostQueue, 'lostcosts');
+    try {
+      lost.backend.setLatencyByTable({ 'public.c': 120_000 });
+      const running = await waitForStatus(handle, (s) => s.currentCycle !== undefined);
+      await waitUntil(() => ['public.a', 'public.b'].every((t) => lost.backend.count(`load.commit:${t}`) === 1) && lost.backend.count('load.start') >= 3, 'a and b committed, c loading');
+      await lost.client.workflow.getHandle(running.currentCycle!.workflowId).terminate('the worker host was lost');
+      const first = await waitForCycles(handle, 1);
+      const byTable = Object.fromEntries(first.lastCycle!.tables.map((t) => [t.table, t]));
+      assert.deepEqual([byTable['public.a']?.status, byTable['public.b']?.status], ['committed', 'committed']);
+      assert.deepEqual([byTable['public.a']?.cost, byTable['public.b']?.cost], [TABLE_COST, TABLE_COST], 'their runs were billed');
+      // c's run still goes on (nothing stopped it): only its part of the export is known.
+      assert.deepEqual(byTable['public.c']?.cost, { basis: 'modelled', exportGB: 2, exportUsd: 0.02 });
+      assert.equal(first.recentCycles[0]!.cost?.dpuSeconds, 180);
+    } finally {
+      await handle.terminate('test done').catch(() => undefined);
+      await lost.stop();
+    }
+  });
+
   test("a table whose load times out keeps its part of the export in its cost: RDS billed its GB, though its run reported no usage", async () => {
     const slowQueue = uniqueQueue('slowcosts');
     // Loads bounded to 7.2 s in all: a stalled one times out for good at once.
