@@ -5,10 +5,10 @@
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { tableCost } from '../cost/ledger';
+import { type ExportVolume, tableCost } from '../cost/ledger';
 import type { SourceConfig } from '../config/schema';
 import { cycleManifestKeys, exportIdFor, runTokenFor, tableExportIdFor } from '../ids';
-import type { CostTotals, DiscoveredTable, ExportRef, JsonRef, LakeCommit, LoadSummary, PlanEntry, SnapshotRef, TableError, TableName, TableOutcome, VerifyOutcome } from '../model';
+import type { CostTotals, DiscoveredTable, ExportRef, TableExportRef, JsonRef, LakeCommit, LoadSummary, PlanEntry, SnapshotRef, TableError, TableName, TableOutcome, VerifyOutcome } from '../model';
 import type { Ports } from '../ports';
 import type { ReusableExport } from '../workflows/messages';
 import { RECOVERY_ATTEMPTS } from '../workflows/options';
@@ -130,8 +130,9 @@ export function recoveryActivities(deps: ActivityDeps) {
         };
         const settled = await settleAll(entries, progress, settleTable, time, outOfTime);
         const sizes = await ownExportSizes(ports, input, exported);
-        const runs = await cycleRunUsage(ports, settings, input, new Set(entries.map((e) => e.table)));
-        const tables = settled.map((s) => withCost(s.outcome, sizes, runs, settings));
+        const runs = await cycleRunUsage(ports, input, new Set(entries.map((e) => e.table)));
+        const dynamo = await dynamoExportVolumes(ports, input, entries);
+        const tables = settled.map((s) => withCost(s.outcome, sizes, runs, dynamo, settings));
         // The whole cycle died: the tables its plan refused are its outcomes too (a dead batch's cycle has them).
         const warnings: string[] = [];
         if (!input.tables) {
@@ -212,12 +213,12 @@ interface RunUsage {
  * The DPU-seconds of the ended runs of the dead cycle's loads, by table (those of `tables`): the
  * runs were billed, and the loads that would have reported them are gone. A run still going is
  * left out (its figure is not final), and so are packs' runs. Empty where the backend cannot list
- * a cycle's runs, in the embedded mode (nothing is billed), and when the listing fails for good.
+ * a cycle's runs (the embedded mode: nothing is billed), and when the listing fails for good.
  */
-async function cycleRunUsage(ports: Ports, settings: SourceConfig, input: RecoverCycleInput, tables: Set<TableName>): Promise<Map<TableName, RunUsage>> {
+async function cycleRunUsage(ports: Ports, input: RecoverCycleInput, tables: Set<TableName>): Promise<Map<TableName, RunUsage>> {
   const usage = new Map<TableName, RunUsage>();
   const list = ports.load.cycleRuns?.bind(ports.load);
-  if (!list || costBasis(settings) === 'none') return usage;
+  if (!list) return usage;
   let runs: Awaited<ReturnType<typeof list>>;
   try {
     runs = await list(input.cycleId);
@@ -238,14 +239,55 @@ async function cycleRunUsage(ports: Ports, settings: SourceConfig, input: Recove
   return usage;
 }
 
-/** A table's outcome with its cost: its part of the cycle's own RDS export and its runs, when known. */
-function withCost(outcome: TableOutcome, sizes: Map<TableName, number>, runs: Map<TableName, RunUsage>, settings: SourceConfig): TableOutcome {
+/** The DynamoDB exports a dead cycle took for one table: their sizes (unknown ones without bytes). */
+interface DynamoVolumes {
+  volumes: ExportVolume[];
+  modelled?: true;
+}
+
+/**
+ * The DynamoDB exports of the dead cycle's tables, as their starts recorded them (DynamoDB knows an
+ * export by its ARN only): the billed bytes of each complete one, no size for one still going or
+ * unreadable (the table's export GB are then unknown, not understated). An export never started,
+ * or failed, was not billed.
+ */
+async function dynamoExportVolumes(ports: Ports, input: RecoverCycleInput, entries: PlanEntry[]): Promise<Map<TableName, DynamoVolumes>> {
+  const out = new Map<TableName, DynamoVolumes>();
+  const port = ports.tableExport;
+  if (!port) return out;
+  for (const entry of entries) {
+    if (entry.extract?.kind !== 'dynamodb') continue;
+    const volumes: ExportVolume[] = [];
+    let modelled = false;
+    for (const [i, window] of entry.extract.exports.entries()) {
+      const key = cycleManifestKeys.tableExport(input.cycleId, tableExportIdFor(input.source, input.cycleId, entry.table, i));
+      try {
+        const ref = await findManifest<TableExportRef>(ports, key);
+        if (!ref) continue;
+        const status = await port.describeTableExport(ref);
+        if (status.state === 'failed') continue;
+        if (status.modelled) modelled = true;
+        volumes.push({ kind: window.type, ...(status.state === 'complete' && status.billedBytes !== undefined ? { bytes: status.billedBytes } : {}) });
+      } catch (err) {
+        retryIfPassing(err);
+        volumes.push({ kind: window.type });
+      }
+    }
+    if (volumes.length > 0) out.set(entry.table, { volumes, ...(modelled ? { modelled: true as const } : {}) });
+  }
+  return out;
+}
+
+/** A table's outcome with its cost: its part of the cycle's own RDS export, or its DynamoDB exports, and its runs, when known. */
+function withCost(outcome: TableOutcome, sizes: Map<TableName, number>, runs: Map<TableName, RunUsage>, dynamo: Map<TableName, DynamoVolumes>, settings: SourceConfig): TableOutcome {
   if (outcome.cost) return outcome;
   const gb = outcome.extract ? undefined : sizes.get(outcome.table);
+  const exports = outcome.extract === 'dynamodb' ? dynamo.get(outcome.table) : undefined;
+  const volumes: ExportVolume[] = exports?.volumes ?? (gb !== undefined ? [{ kind: 'rds', gb }] : []);
   const run = runs.get(outcome.table);
-  if (gb === undefined && !run) return outcome;
-  const basis = costBasis(settings, run?.modelled ? { modelled: true } : {});
-  return { ...outcome, cost: tableCost(basis, run?.dpuSeconds, gb !== undefined ? [{ kind: 'rds', gb }] : [], settings.cost, run?.executionClass) };
+  if (volumes.length === 0 && !run) return outcome;
+  const basis = costBasis(settings, run?.modelled || exports?.modelled ? { modelled: true } : {});
+  return { ...outcome, cost: tableCost(basis, run?.dpuSeconds, volumes, settings.cost, run?.executionClass) };
 }
 
 /** What every outcome of a planned table starts with, committed or failed. */

@@ -9,12 +9,18 @@ import type { PlanEntry, TableExportRef, TableExportStatus } from '../model';
 import type { Ports, TableExportPort, TableExportRequest } from '../ports';
 import { type ActivityDeps, sourceOf, step } from './deps';
 import { costBasis } from './load';
+import { cycleManifestKeys } from '../ids';
 
 /**
  * A start as the batch workflow asks for it: the table's ARN is in its plan entry (the workflow
  * carries only the windows), so it may name the plan instead.
  */
-export type TableExportStart = Omit<TableExportRequest, 'tableArn'> & { tableArn?: string; planRef?: string };
+export type TableExportStart = Omit<TableExportRequest, 'tableArn'> & {
+  tableArn?: string;
+  planRef?: string;
+  /** The cycle it is taken for: once started, the export is recorded under it, for the cycle's recovery should it die. */
+  cycleId?: string;
+};
 
 export function tableExportActivities(deps: ActivityDeps) {
   return {
@@ -23,9 +29,12 @@ export function tableExportActivities(deps: ActivityDeps) {
       const port = tableExportPort(ports, start.source);
       const window = start.window.type === 'FULL' ? `FULL at ${start.window.to}` : `INCREMENTAL ${start.window.from ?? '?'}..${start.window.to}`;
       return step('table export', `${start.table} (export ${start.exportId}, ${window})`, async () => {
-        const { planRef: _plan, tableArn, ...rest } = start;
+        const { planRef: _plan, tableArn, cycleId, ...rest } = start;
         const req: TableExportRequest = { ...rest, tableArn: tableArn ?? (await planned(ports, start)) };
-        return port.startTableExport(req);
+        const ref = await port.startTableExport(req);
+        // Should the cycle die, its recovery finds the export here (DynamoDB knows it by its ARN only), for its billed bytes.
+        if (cycleId) await ports.manifests.put(cycleManifestKeys.tableExport(cycleId, ref.exportId), ref);
+        return ref;
       });
     },
 

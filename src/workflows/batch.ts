@@ -37,6 +37,8 @@ export const BILLED_EXPORTS_AFTER_FAILURE = 'billed-exports-after-failure';
 export const FIRST_FAILED_EXPORT_REPORTED = 'first-failed-export-reported';
 /** Patch: after a DynamoDB export of a table cannot be started, the exports started before it are waited for, for their billed bytes (the table failed at once). */
 export const BILLED_EXPORTS_BEFORE_FAILED_START = 'billed-exports-before-failed-start';
+/** Patch: a DynamoDB export's start records it under the cycle, so that a dead cycle's recovery books its billed bytes (it booked none). */
+export const TABLE_EXPORT_RECORDED_AT_START = 'table-export-recorded-at-start';
 /** Patch: a batch cancelled while a pack starts waits for the start and stops the run it made (the run went on loading the cancelled cycle's tables). */
 export const PACK_START_STOPS_ON_CANCEL = 'pack-start-stops-on-cancel';
 /** Patch: a batch cancelled after its pack started stops the run once its tables' loads have ended (none may have reached a worker to stop it). */
@@ -116,7 +118,7 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
       try {
         refs.push(
           await startTableExport.executeWithOptions({ ...exportStartOptions, summary: `export ${item.table} ${span} (${i + 1} of ${windows.length})` }, [
-            { source: input.source, table: item.table, planRef: input.planRef, exportId, window },
+            { source: input.source, table: item.table, planRef: input.planRef, exportId, window, ...(patched(TABLE_EXPORT_RECORDED_AT_START) ? { cycleId: input.cycleId } : {}) },
           ]),
         );
       } catch (err) {

@@ -312,6 +312,7 @@ describe('cost ledger of a DynamoDB source on a real Temporal server', () => {
         ddbcosts: fakeDynamoSource({ source: { exportWindow: { maxWindows: 30 } }, settings: { cost: { dynamodbFullExportPerGB: 1000, dynamodbIncrementalExportPerGB: 2000 } } }),
         // Loads bounded to 7.2 s in all: a stalled one times out for good at once.
         ddbslow: fakeDynamoSource({ maximumAttempts: 1, timeouts: { loadHours: 0.002 }, settings: { target: { namespace: 'slow' }, cost: { dynamodbFullExportPerGB: 1000 } } }),
+        ddbdead: fakeDynamoSource({ settings: { target: { namespace: 'dead' }, cost: { dynamodbFullExportPerGB: 1000 } } }),
       },
     });
     w = await startFakeWorker(config, { tables, dynamodb: true, latencyMs: 20, rowsPerTable: 100, dpuSecondsPerRun: 30, windowLimits: { minSeconds: 1, maxSeconds: 2 } });
@@ -406,5 +407,32 @@ describe('cost ledger of a DynamoDB source on a real Temporal server', () => {
     const gb = (full!.itemCount * 100) / BYTES_PER_GB;
     const round6 = (v: number) => Math.round(v * 1e6) / 1e6;
     assert.deepEqual(orders.cost, { basis: 'modelled', exportGB: round6(gb), exportUsd: round6(gb * 1000) });
+  });
+
+  test("a cycle terminated while its loads run books each table's DynamoDB exports and ended runs: recovery reads them back", async () => {
+    w.backend.setLatencyByTable({ 'dynamodb.events': 120_000 });
+    const handle = await startSource(w.client, queue, 'ddbdead');
+    try {
+      const running = await waitForStatus(handle, (s) => s.currentCycle !== undefined);
+      const lake = w.backend.ports().lake;
+      await waitUntil(async () => (await lake.lastCommit!('dead', 'orders'))?.cycleId === running.currentCycle!.cycleId, 'orders committed, events loading');
+      await w.client.workflow.getHandle(running.currentCycle!.workflowId).terminate('the worker host was lost');
+      const first = await waitForCycles(handle, 1);
+      const cycleId = first.recentCycles[0]!.cycleId;
+      const round6 = (v: number) => Math.round(v * 1e6) / 1e6;
+      // Each table's FULL export, billed 100 bytes per item by the fake, at the configured full-export price.
+      const exportCost = (table: string) => {
+        const full = w.backend.tableExports(table).find((e) => e.exportId === tableExportIdFor('ddbdead', cycleId, table, 0))!;
+        const gb = (full.itemCount * 100) / BYTES_PER_GB;
+        return { exportGB: round6(gb), exportUsd: round6(gb * 1000) };
+      };
+      const byTable = Object.fromEntries(first.lastCycle!.tables.map((t) => [t.table, t]));
+      assert.deepEqual(byTable['dynamodb.orders']?.cost, { basis: 'modelled', dpuSeconds: 30, glueUsd: round6((30 / 3600) * 0.44), ...exportCost('dynamodb.orders') });
+      // events' run still goes on: its exports alone are known.
+      assert.deepEqual(byTable['dynamodb.events']?.cost, { basis: 'modelled', ...exportCost('dynamodb.events') });
+    } finally {
+      w.backend.setLatencyByTable({});
+      await handle.terminate('test done').catch(() => undefined);
+    }
   });
 });
