@@ -284,7 +284,7 @@ export function loadActivities(deps: ActivityDeps) {
       if (plan && failed instanceof CancelledFailure && Context.current().cancellationDetails?.cancelRequested) {
         // The run it stopped was billed up to its stop: its figures once it has ended.
         // Not billed (the embedded mode): nothing to wait for.
-        const stopped = (costBasis(settings) !== 'none' ? await stoppedRunStatus(ports.load, load) : undefined) ?? { runId: load.runId ?? '', state: 'failed' as const };
+        const stopped = (costBasis(settings) !== 'none' ? await stoppedRunStatus(ports.load, load, input.pack) : undefined) ?? { runId: load.runId ?? '', state: 'failed' as const };
         const details: LoadFailureDetails = { usage: await usageOf(input, plan, settings, stopped, load.spent) };
         throw new CancelledFailure(failed.message, [details], failed.cause);
       }
@@ -702,12 +702,22 @@ function loadExpired(ctx: Context): boolean {
 export const STOPPED_RUN_WAIT_MS = 2 * 60_000;
 
 /**
- * The final status of the load's own run, which its cancellation stopped: polled until the run has
- * ended (Glue reports a STOPPED run's execution time and DPU-seconds), heartbeating, for at most
- * STOPPED_RUN_WAIT_MS. Undefined when there is no run, an earlier attempt already counted it, it
- * did not end in time, or it cannot be read: the load's cost then leaves the run out.
+ * The final status of the run the load's cancellation stopped, its own or its pack's: polled until
+ * the run has ended (Glue reports a STOPPED run's execution time and DPU-seconds), heartbeating,
+ * for at most STOPPED_RUN_WAIT_MS. A pack's run is the table's as an even share (a stopped pack
+ * writes no summary, and each of its cancelled tables takes its share). Undefined when there is no
+ * run, an earlier attempt already counted it, it did not end in time, or it cannot be read: the
+ * load's cost then leaves the run out.
  */
-async function stoppedRunStatus(port: LoadPort, load: LoadState): Promise<LoadRunStatus | undefined> {
+async function stoppedRunStatus(port: LoadPort, load: LoadState, pack?: PackRef): Promise<LoadRunStatus | undefined> {
+  if (!load.runId && load.packRunId && pack?.tables && pack.runId === load.packRunId) {
+    if (load.spent?.runs.includes(`${pack.runId}:${load.table}`)) return undefined;
+    const status = await stoppedRunStatus(port, { ...load, runId: pack.runId });
+    if (!status) return undefined;
+    const { dpuSeconds: _run, executionSeconds: _all, ...rest } = status;
+    const share = dpuShare(status.dpuSeconds, 0, new Array<number>(pack.tables).fill(0));
+    return share !== undefined ? { ...rest, dpuSeconds: share } : rest;
+  }
   const runId = load.runId;
   if (!runId || load.spent?.runs.includes(runId)) return undefined;
   const ctx = Context.current();

@@ -169,6 +169,25 @@ test("a cancelled load books what its stopped run used: it waits for the run to 
   assert.equal(mocks.glue.commandCalls(BatchStopJobRunCommand).length, 1);
 });
 
+test("a cancelled table of a pack books its share of the stopped pack run: the run is shared evenly, as a pack that ended without its summary", async () => {
+  const { mocks, activities } = setup();
+  let stopped = false;
+  // The pack of 2 tables runs until asked to stop, then is STOPPED: 100 s on 2 G.1X workers, 200 DPU-seconds, 100 each.
+  mocks.glue.on(GetJobRunCommand, { RunId: 'jr_p' }).callsFake(() => ({ JobRun: stopped ? { Id: 'jr_p', JobRunState: 'STOPPED', ExecutionTime: 100, WorkerType: 'G.1X', NumberOfWorkers: 2 } : { Id: 'jr_p', JobRunState: 'RUNNING' } }));
+  mocks.glue.on(BatchStopJobRunCommand).callsFake(() => {
+    stopped = true;
+    return { SuccessfulSubmissions: [{ JobRunId: 'jr_p' }] };
+  });
+  const { env } = environment();
+  env.once('heartbeat', () => setTimeout(() => env.cancel(), 5));
+  await assert.rejects(env.run(activities.loadTable, { ...input, pack: { token: 'c1-pack-01', runId: 'jr_p', tables: 2 } }), (err: unknown) => {
+    assert.ok(err instanceof CancelledFailure, String(err));
+    assert.deepEqual(err.details, [{ usage: { basis: 'glue', dpuSeconds: 100 } }]);
+    return true;
+  });
+  assert.equal(mocks.glue.commandCalls(BatchStopJobRunCommand).length, 1);
+});
+
 /** The result JSON of a run the job failed, with this `error` object. */
 function failedResult(error: Record<string, unknown>) {
   return { Body: objectBody(JSON.stringify({ ...result, status: 'failed', action: 'none', committed: false, error })) };
