@@ -80,7 +80,7 @@ export const cycleManifestKeys = {
   /** The cycle's own export, recorded once started (it may not be complete): a cycle that dies before its discovery still has its export's cost booked. */
   startedExport: (cycleId: string) => `${cycleId}/started-export.json`,
   /** A DynamoDB table export of the cycle (its ARN), recorded once started: a cycle that dies has its billed bytes booked. */
-  tableExport: (cycleId: string, exportId: string) => `${cycleId}/table-exports/${exportId}.json`,
+  startedTableExport: (cycleId: string, exportId: string) => `${cycleId}/started-table-exports/${exportId}.json`,
   plan: (cycleId: string) => `${cycleId}/plan.json`,
   /** Parts of a dead cycle's outcomes read back from the lake, when too large for a payload; a dead batch's (`tables`) apart, as batches may be read back at once. */
   recoveredOutcomes: (cycleId: string, tables?: readonly string[]) => `${cycleId}/recovered-outcomes${tables ? `/batch-${fnv1a64(JSON.stringify(tables))}` : ''}`,

@@ -260,7 +260,7 @@ async function dynamoExportVolumes(ports: Ports, input: RecoverCycleInput, entri
     const volumes: ExportVolume[] = [];
     let modelled = false;
     for (const [i, window] of entry.extract.exports.entries()) {
-      const key = cycleManifestKeys.tableExport(input.cycleId, tableExportIdFor(input.source, input.cycleId, entry.table, i));
+      const key = cycleManifestKeys.startedTableExport(input.cycleId, tableExportIdFor(input.source, input.cycleId, entry.table, i));
       try {
         const ref = await findManifest<TableExportRef>(ports, key);
         if (!ref) continue;

@@ -33,7 +33,7 @@ export function tableExportActivities(deps: ActivityDeps) {
         const req: TableExportRequest = { ...rest, tableArn: tableArn ?? (await planned(ports, start)) };
         const ref = await port.startTableExport(req);
         // Should the cycle die, its recovery finds the export here (DynamoDB knows it by its ARN only), for its billed bytes.
-        if (cycleId) await ports.manifests.put(cycleManifestKeys.tableExport(cycleId, ref.exportId), ref);
+        if (cycleId) await ports.manifests.put(cycleManifestKeys.startedTableExport(cycleId, ref.exportId), ref);
         return ref;
       });
     },
