@@ -33,6 +33,21 @@ const RECENT_CYCLES = 20;
 /** How many ignored requests and dropped tables the status keeps, newest first. */
 const IGNORED_REQUESTS = 20;
 const DROPPED_TABLES = 50;
+/**
+ * How many requests the queue keeps waiting: a service sending requests in a loop must not grow the
+ * state the source carries (and every status answer) without end. Consecutive requests of one kind
+ * are served by one cycle, so a queue this long is a sender that does not wait for its answers.
+ */
+export const QUEUE_LIMIT = 1000;
+
+/** Why the queue takes no further request (it holds QUEUE_LIMIT), or undefined. */
+export function queueFullProblem(state: SourceState): string | undefined {
+  if (state.queue.length < QUEUE_LIMIT) return undefined;
+  return (
+    `the source's queue holds ${state.queue.length} requests, the most it keeps: this request is dropped; ` +
+    `ask again once the status shows the queue served (a sender should wait for the answer to a request before it sends another)`
+  );
+}
 
 /**
  * The requests one cycle serves: the first queued request merged with those it absorbed, and the
@@ -139,7 +154,22 @@ export function repeatedRequest(state: SourceState, requestId: string | undefine
   return `request ${requestId} was already received (${where}): a repeated request runs once; send a new requestId to run it again`;
 }
 
-export interface SyncSignalOptions {
+/** Options shared by both kinds of signal. */
+export interface QueueBoundOption {
+  /**
+   * Asked only when the queue holds QUEUE_LIMIT requests: whether a further signal is dropped.
+   * False only to replay histories recorded before (it was queued).
+   */
+  refuseWhenFull?: () => boolean;
+}
+
+/** `queueFullProblem` when the signal is to be dropped for it, else undefined. */
+function fullFor(state: SourceState, options: QueueBoundOption): string | undefined {
+  const full = queueFullProblem(state);
+  return full && (options.refuseWhenFull?.() ?? true) ? full : undefined;
+}
+
+export interface SyncSignalOptions extends QueueBoundOption {
   /**
    * Asked only for a sync signal whose `tables` is a string: whether it is dropped. False only to
    * replay histories recorded before (it was queued as a sync of its characters).
@@ -180,7 +210,7 @@ export function enqueueSyncSignal(state: SourceState, req: SyncRequest | null | 
     return reason;
   }
   const repeat = repeatedRequest(state, request.requestId, options.duplicates);
-  const refused = repeat ?? badTablesOf(state, request, options);
+  const refused = repeat ?? badTablesOf(state, request, options) ?? fullFor(state, options);
   if (refused) {
     recordIgnored(state, { kind: 'sync', ...(request.requestId ? { requestId: request.requestId } : {}), ...(request.requestedBy ? { requestedBy: request.requestedBy } : {}), reason: refused, at, ...(repeat ? { repeat: true } : {}) });
     return refused;
@@ -241,7 +271,7 @@ export function enqueueRerun(state: SourceState, req: RerunRequest): RerunAccept
   return { requestId, tables, queuedBehind };
 }
 
-export interface RerunSignalOptions {
+export interface RerunSignalOptions extends QueueBoundOption {
   /**
    * Asked only for a rerun of tables read directly before any export: whether it stays a rerun.
    * False only to replay histories recorded before (it became a sync of the tables).
@@ -287,7 +317,8 @@ export function enqueueRerunSignal(state: SourceState, given: RerunRequest | nul
     repeat ??
     (badNames && (options.refuseBadTables?.() ?? true) ? badNames : undefined) ??
     (badApprovals && (options.refuseBadApprovals?.() ?? true) ? badApprovals : undefined) ??
-    (unknown && (options.refuseUnknownTables?.() ?? true) ? unknown : undefined);
+    (unknown && (options.refuseUnknownTables?.() ?? true) ? unknown : undefined) ??
+    fullFor(state, options);
   if (refused) {
     recordIgnored(state, { kind: 'rerun', ...(req.requestId ? { requestId: req.requestId } : {}), ...(req.requestedBy ? { requestedBy: req.requestedBy } : {}), reason: refused, at, ...(repeat ? { repeat: true } : {}) });
     return refused;

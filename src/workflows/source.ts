@@ -42,6 +42,7 @@ import {
   markSkippedForNewExport,
   normalizeState,
   nothingFailedProblem,
+  queueFullProblem,
   recordCycle,
   recordIgnored,
   repeatedRequest,
@@ -151,6 +152,8 @@ const PATCHES = {
   refuseBadStart: 'refuse-start-without-source-or-own-id',
   /** A rerun of "failed" served after a cycle loaded some of its tables leaves them out, and runs no cycle for none (it loaded them again). */
   narrowFailedReruns: 'rerun-of-failed-skips-tables-loaded-since',
+  /** A request that finds the queue holding QUEUE_LIMIT requests is dropped, or refused (the queue grew without end). */
+  queueBound: 'queue-bound-drops-requests-when-full',
 } as const;
 
 /** How long a run whose state could not be stored waits before it tries again: doubling, up to an hour. */
@@ -219,6 +222,14 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
    * the rest is checked when it is served.
    */
   const waiting: { kind: 'sync' | 'rerun'; serve: () => void }[] = [];
+
+  /** Asked of a signal (or an update served after the state was read) only when the queue is full, so other histories record no marker. */
+  const refuseWhenFull = () => patched(PATCHES.queueBound);
+  /** Why an update served in the handler is refused for a full queue (the validator, never replayed, needs no patch). */
+  const queueFull = (inValidator: boolean): string | undefined => {
+    const full = queueFullProblem(state);
+    return full && (inValidator || refuseWhenFull()) ? full : undefined;
+  };
   function whenLoaded(kind: 'sync' | 'rerun', serve: () => void): void {
     if (loaded) serve();
     else waiting.push({ kind, serve });
@@ -257,17 +268,18 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
         duplicates,
         refuseBadTables: () => patched(PATCHES.refuseBadSyncSignal),
         refuseNonObjectPayload: () => patched(PATCHES.refuseNonObjectSync),
+        refuseWhenFull,
       });
       if (problem) log.warn('sync signal ignored', { problem, request: req });
     }),
   );
 
   // Once the source knows its tables, a sync naming others is refused before anything runs.
-  const syncRefusal = (req: SyncRequest) => syncProblem(state, req) ?? repeatedUpdate(req);
+  const syncRefusal = (req: SyncRequest, inValidator = false) => syncProblem(state, req) ?? repeatedUpdate(req) ?? queueFull(inValidator);
   setHandler(syncUpdate, (req: SyncRequest): SyncAccepted | Promise<SyncAccepted> => onceLoaded('sync', () => syncRefusal(req), () => acceptSync(state, readRequest(req))), {
     validator: (req: SyncRequest) => {
       // Before the state is read only the payload can be checked (against the empty state: no table is known yet).
-      const problem = unqualifiedProblem(req) ?? (loaded ? syncRefusal(req) : syncProblem(initialState(), req));
+      const problem = unqualifiedProblem(req) ?? (loaded ? syncRefusal(req, true) : syncProblem(initialState(), req));
       if (problem) throw new Error(problem);
     },
   });
@@ -282,16 +294,17 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
         refuseBadApprovals: () => patched(PATCHES.refuseTextApprovals),
         keepApprovalsInSync: () => patched(PATCHES.syncKeepsRerunApprovals),
         refuseUnknownTables: () => patched(PATCHES.refuseUnknownRerunBeforeExport),
+        refuseWhenFull,
       });
       if (problem) log.warn('rerun signal ignored', { problem, request: req });
     }),
   );
 
-  const rerunRefusal = (req: RerunRequest) => rerunProblem(state, req) ?? approvalsProblem(req) ?? repeatedUpdate(req);
+  const rerunRefusal = (req: RerunRequest, inValidator = false) => rerunProblem(state, req) ?? approvalsProblem(req) ?? repeatedUpdate(req) ?? queueFull(inValidator);
   setHandler(rerunUpdate, (req: RerunRequest): RerunAccepted | Promise<RerunAccepted> => onceLoaded('rerun', () => rerunRefusal(req), () => enqueueRerun(state, readRequest(req))), {
     validator: (req: RerunRequest) => {
       // Validators run only when an update arrives, never on replay: no patch guards what they refuse.
-      const problem = unqualifiedProblem(req) ?? (loaded ? rerunRefusal(req) : (rerunPayloadProblem(req) ?? approvalsProblem(req)));
+      const problem = unqualifiedProblem(req) ?? (loaded ? rerunRefusal(req, true) : (rerunPayloadProblem(req) ?? approvalsProblem(req)));
       if (problem) throw new Error(problem);
     },
   });

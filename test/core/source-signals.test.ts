@@ -4,12 +4,22 @@
  * its reruns need none) a signalled rerun runs as a rerun with its approvals.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { type DevServer, startDevServer } from '../../src/devserver';
 import type { FakeRun } from '../../src/fake/state';
-import { requestRerunSignal, requestSyncSignal } from '../../src/workflows/messages';
-import { fakeConfig, startFakeWorker, startTestServer, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
+import { sourceWorkflowId } from '../../src/ids';
+import { SEARCH_ATTRIBUTE_TYPES } from '../../src/workflows/search';
+import { QUEUE_LIMIT } from '../../src/workflows/ledger';
+import { requestRerunSignal, requestSyncSignal, syncUpdate } from '../../src/workflows/messages';
+import { fakeConfig, quietTemporalLogs, startFakeWorker, startTestServer, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
 import { startSource, status, waitForCycles, waitForStatus } from '../helpers/source';
 import { waitUntil } from '../helpers/within';
+
+/** How many signals the flooding service sends. */
+const FLOOD = 2_000;
 
 const runsOf = (w: FakeWorker, table: string): FakeRun[] =>
   Object.values(w.backend.state.runs)
@@ -166,5 +176,78 @@ describe('a rerun of the failed tables asked while they are rerun', () => {
     assert.equal(w.backend.count(`load.start:${table}`), 2, 'the first cycle and the one rerun');
     assert.deepEqual(s.recentCycles.map((c) => [c.kind, c.requestIds]), [['sync', ['svc-1']], ['rerun', ['ops-1']], ['sync', [s.recentCycles.at(-1)!.requestIds[0]]]]);
     assert.deepEqual(s.ignoredRequests.map((r) => [r.requestId, r.reason]), [['sched-1', `the failed tables it named fail no more (${table}): a cycle loaded them since it was asked, or they left the source; nothing to rerun`]]);
+  });
+});
+
+describe('a flood of signals from a service in a loop', () => {
+  let dir: string;
+  let server: DevServer;
+  let w: FakeWorker;
+  const queue = uniqueQueue('flood');
+  const SOURCE = 'floodsignal';
+  before(async () => {
+    quietTemporalLogs();
+    dir = mkdtempSync(join(tmpdir(), 'lakesync-flood-'));
+    // The server suggests continue-as-new after a few events: the source continues after every cycle.
+    server = await startDevServer({ dbFile: join(dir, 'temporal.db'), searchAttributes: SEARCH_ATTRIBUTE_TYPES, extraArgs: ['--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=10'] });
+    process.env.TEMPORAL_ADDRESS = server.address;
+    w = await startFakeWorker(fakeConfig(queue, { tables: 3 }, {}, SOURCE), { tables: 3, latencyMs: 3_000 });
+  });
+  after(async () => {
+    await w?.stop();
+    await server?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('each request id runs once, none is lost across continue-as-new, and every run stays short', async () => {
+    const handle = await startSource(w.client, queue, SOURCE);
+    await waitForCycles(handle, 1);
+    const ids = new Set<string>();
+    const sends: (() => Promise<void>)[] = [];
+    for (let i = 0; i < FLOOD; i++) {
+      // Three kinds in turn, so that they do not all coalesce into one cycle; each request id sent many times.
+      const round = Math.floor(i / (FLOOD / 4));
+      const requestId = `svc-${round}-${i % 25}`;
+      ids.add(requestId);
+      sends.push(() =>
+        round % 2 === 0
+          ? handle.signal(requestSyncSignal, { tables: ['public.t0001'], requestId, requestedBy: 'loop' })
+          : handle.signal(requestRerunSignal, { tables: ['public.t0002'], requestId, requestedBy: 'loop' }),
+      );
+    }
+    for (let i = 0; i < sends.length; i += 50) await Promise.all(sends.slice(i, i + 50).map((s) => s()));
+    const s = await waitForStatus(handle, (st) => st.phase === 'idle' && st.queue.length === 0 && [...ids].every((id) => st.recentCycles.some((c) => c.requestIds.includes(id))), 300_000);
+    const served = s.recentCycles.flatMap((c) => c.requestIds).filter((id) => id.startsWith('svc-'));
+    assert.deepEqual([...served].sort(), [...ids].sort(), 'every request id served once');
+    const runs: { runId: string; events: number }[] = [];
+    for await (const r of w.client.workflow.list({ query: `WorkflowId = '${sourceWorkflowId(SOURCE)}'` })) runs.push({ runId: r.runId, events: r.historyLength });
+    assert.ok(runs.every((r) => r.events < 12_000), JSON.stringify(runs));
+  });
+
+  test(`past ${QUEUE_LIMIT} queued requests, a signal is dropped and an update refused, saying why; the queued ones are served`, async () => {
+    const handle = w.client.workflow.getHandle(sourceWorkflowId(SOURCE));
+    const before = await status(handle);
+    // A long cycle keeps the queue from being served while the service floods it.
+    w.backend.setLatencyByTable({ 'public.t0003': 30_000 });
+    const loads = w.backend.count('load.start:public.t0003');
+    await handle.signal(requestSyncSignal, { tables: ['public.t0003'], requestId: 'long' });
+    await waitUntil(async () => w.backend.count('load.start:public.t0003') > loads, 'the long load to start');
+    w.backend.setLatencyByTable({});
+    const over = 40;
+    const sends: (() => Promise<void>)[] = [];
+    for (let i = 0; i < QUEUE_LIMIT + over; i++) sends.push(() => handle.signal(requestSyncSignal, { tables: ['public.t0001'], requestId: `many-${i}`, requestedBy: 'looping-svc' }));
+    for (let i = 0; i < sends.length; i += 50) await Promise.all(sends.slice(i, i + 50).map((s) => s()));
+    // One entry for the sender's dropped signals, counted.
+    const full = await waitForStatus(handle, (st) => st.ignoredRequests.some((r) => r.requestedBy === 'looping-svc' && r.times === over), 60_000);
+    assert.equal(full.phase, 'running', 'the long cycle still runs');
+    assert.equal(full.queue.length, QUEUE_LIMIT);
+    const dropped = full.ignoredRequests.find((r) => r.requestedBy === 'looping-svc')!;
+    const queued = new Set(full.queue.map((q) => q.requestId));
+    for (const id of [dropped.requestId!, ...dropped.earlierRequestIds!]) assert.ok(!queued.has(id) && /^many-\d+$/.test(id), id);
+    assert.match(dropped.reason, new RegExp(`^the source's queue holds ${QUEUE_LIMIT} requests, the most it keeps`));
+    await assert.rejects(handle.executeUpdate(syncUpdate, { args: [{ tables: ['public.t0002'], requestId: 'one-more' }] }), (err: Error) => /the most it keeps/.test(`${err.message} ${(err.cause as Error | undefined)?.message}`));
+    const s = await waitForStatus(handle, (st) => st.phase === 'idle' && st.queue.length === 0 && st.recentCycles.some((c) => c.requestIds.includes(`many-${QUEUE_LIMIT - 1}`)), 180_000);
+    assert.equal(s.recentCycles.length - before.recentCycles.length, 2, 'the long cycle, then one cycle for the queued syncs');
+    assert.equal(s.recentCycles[0]!.requestIds.length, QUEUE_LIMIT);
   });
 });
