@@ -154,8 +154,38 @@ export function repeatedRequest(state: SourceState, requestId: string | undefine
   return `request ${requestId} was already received (${where}): a repeated request runs once; send a new requestId to run it again`;
 }
 
+/** The longest requestId and requestedBy the source keeps. */
+export const SENDER_FIELD_CHARACTERS = 500;
+
+/**
+ * Why a request's `requestId` or `requestedBy` is no string of at most SENDER_FIELD_CHARACTERS
+ * (absent or null is none), or undefined: kept in the queue, the cycle summaries and the status,
+ * a document sent as an id would pass what one status answer may hold, and an object is never
+ * found again as a repeat.
+ */
+export function senderFieldsProblem(req: unknown): string | undefined {
+  if (typeof req !== 'object' || req === null) return undefined;
+  for (const field of ['requestId', 'requestedBy'] as const) {
+    const value: unknown = (req as Record<string, unknown>)[field];
+    if (value === undefined || value === null || (typeof value === 'string' && value.length <= SENDER_FIELD_CHARACTERS)) continue;
+    return `${field} must be a string of at most ${SENDER_FIELD_CHARACTERS} characters; got ${shownJson(value)}`;
+  }
+  return undefined;
+}
+
+/** The request's sender fields as an ignored entry keeps them: those that are no short string are left out. */
+function senderFields(req: { requestId?: unknown; requestedBy?: unknown }): Pick<IgnoredRequest, 'requestId' | 'requestedBy'> {
+  const ok = (v: unknown): v is string => typeof v === 'string' && v !== '' && v.length <= SENDER_FIELD_CHARACTERS;
+  return { ...(ok(req.requestId) ? { requestId: req.requestId } : {}), ...(ok(req.requestedBy) ? { requestedBy: req.requestedBy } : {}) };
+}
+
 /** Options shared by both kinds of signal. */
 export interface QueueBoundOption {
+  /**
+   * Asked only for a signal whose requestId or requestedBy is no short string: whether it is
+   * dropped. False only to replay histories recorded before (it was served, the field kept as sent).
+   */
+  refuseBadSenderFields?: () => boolean;
   /**
    * Asked only when the queue holds QUEUE_LIMIT requests: whether a further signal is dropped.
    * False only to replay histories recorded before (it was queued).
@@ -208,6 +238,11 @@ export function enqueueSyncSignal(state: SourceState, req: SyncRequest | null | 
     const reason = 'tables must be a list of schema.table names, or left out to sync every table';
     recordIgnored(state, { kind: 'sync', ...(request.requestId ? { requestId: request.requestId } : {}), ...(request.requestedBy ? { requestedBy: request.requestedBy } : {}), reason, at });
     return reason;
+  }
+  const badSender = senderFieldsProblem(request);
+  if (badSender && (options.refuseBadSenderFields?.() ?? true)) {
+    recordIgnored(state, { kind: 'sync', ...senderFields(request), reason: badSender, at });
+    return badSender;
   }
   const repeat = repeatedRequest(state, request.requestId, options.duplicates);
   const refused = repeat ?? badTablesOf(state, request, options) ?? fullFor(state, options);
@@ -308,6 +343,11 @@ export interface RerunSignalOptions extends QueueBoundOption {
 export function enqueueRerunSignal(state: SourceState, given: RerunRequest | null | undefined, at: string, options: RerunSignalOptions = {}): string | undefined {
   // No payload names no table: dropped with the reason, like any rerun the workflow cannot serve.
   const req: RerunRequest = given ?? ({} as RerunRequest);
+  const badSender = senderFieldsProblem(req);
+  if (badSender && (options.refuseBadSenderFields?.() ?? true)) {
+    recordIgnored(state, { kind: 'rerun', ...senderFields(req), reason: badSender, at });
+    return badSender;
+  }
   const named = Array.isArray(req.tables) ? req.tables : [];
   const badNames = !state.lastExport ? namesProblem(named) : undefined;
   const badApprovals = approvalsProblem(req);

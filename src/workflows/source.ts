@@ -44,6 +44,7 @@ import {
   nothingFailedProblem,
   queueFullProblem,
   recordCycle,
+  senderFieldsProblem,
   recordIgnored,
   repeatedRequest,
   rerunParts,
@@ -154,6 +155,8 @@ const PATCHES = {
   narrowFailedReruns: 'rerun-of-failed-skips-tables-loaded-since',
   /** A request that finds the queue holding QUEUE_LIMIT requests is dropped, or refused (the queue grew without end). */
   queueBound: 'queue-bound-drops-requests-when-full',
+  /** A request whose requestId or requestedBy is no string of at most 500 characters is dropped, or refused (it was kept as sent, a document as an id breaking the status). */
+  senderFields: 'bad-request-id-or-sender-dropped',
 } as const;
 
 /** How long a run whose state could not be stored waits before it tries again: doubling, up to an hour. */
@@ -230,6 +233,12 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     const full = queueFullProblem(state);
     return full && (inValidator || refuseWhenFull()) ? full : undefined;
   };
+  /** Asked only of a request whose requestId or requestedBy is no short string, so other histories record no marker. */
+  const refuseBadSenderFields = () => patched(PATCHES.senderFields);
+  const badSender = (req: unknown, inValidator: boolean): string | undefined => {
+    const problem = senderFieldsProblem(req);
+    return problem && (inValidator || refuseBadSenderFields()) ? problem : undefined;
+  };
   function whenLoaded(kind: 'sync' | 'rerun', serve: () => void): void {
     if (loaded) serve();
     else waiting.push({ kind, serve });
@@ -269,17 +278,18 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
         refuseBadTables: () => patched(PATCHES.refuseBadSyncSignal),
         refuseNonObjectPayload: () => patched(PATCHES.refuseNonObjectSync),
         refuseWhenFull,
+        refuseBadSenderFields,
       });
       if (problem) log.warn('sync signal ignored', { problem, request: req });
     }),
   );
 
   // Once the source knows its tables, a sync naming others is refused before anything runs.
-  const syncRefusal = (req: SyncRequest, inValidator = false) => syncProblem(state, req) ?? repeatedUpdate(req) ?? queueFull(inValidator);
+  const syncRefusal = (req: SyncRequest, inValidator = false) => syncProblem(state, req) ?? badSender(req, inValidator) ?? repeatedUpdate(req) ?? queueFull(inValidator);
   setHandler(syncUpdate, (req: SyncRequest): SyncAccepted | Promise<SyncAccepted> => onceLoaded('sync', () => syncRefusal(req), () => acceptSync(state, readRequest(req))), {
     validator: (req: SyncRequest) => {
       // Before the state is read only the payload can be checked (against the empty state: no table is known yet).
-      const problem = unqualifiedProblem(req) ?? (loaded ? syncRefusal(req, true) : syncProblem(initialState(), req));
+      const problem = unqualifiedProblem(req) ?? (loaded ? syncRefusal(req, true) : (syncProblem(initialState(), req) ?? senderFieldsProblem(req)));
       if (problem) throw new Error(problem);
     },
   });
@@ -295,16 +305,17 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
         keepApprovalsInSync: () => patched(PATCHES.syncKeepsRerunApprovals),
         refuseUnknownTables: () => patched(PATCHES.refuseUnknownRerunBeforeExport),
         refuseWhenFull,
+        refuseBadSenderFields,
       });
       if (problem) log.warn('rerun signal ignored', { problem, request: req });
     }),
   );
 
-  const rerunRefusal = (req: RerunRequest, inValidator = false) => rerunProblem(state, req) ?? approvalsProblem(req) ?? repeatedUpdate(req) ?? queueFull(inValidator);
+  const rerunRefusal = (req: RerunRequest, inValidator = false) => rerunProblem(state, req) ?? approvalsProblem(req) ?? badSender(req, inValidator) ?? repeatedUpdate(req) ?? queueFull(inValidator);
   setHandler(rerunUpdate, (req: RerunRequest): RerunAccepted | Promise<RerunAccepted> => onceLoaded('rerun', () => rerunRefusal(req), () => enqueueRerun(state, readRequest(req))), {
     validator: (req: RerunRequest) => {
       // Validators run only when an update arrives, never on replay: no patch guards what they refuse.
-      const problem = unqualifiedProblem(req) ?? (loaded ? rerunRefusal(req, true) : (rerunPayloadProblem(req) ?? approvalsProblem(req)));
+      const problem = unqualifiedProblem(req) ?? (loaded ? rerunRefusal(req, true) : (rerunPayloadProblem(req) ?? approvalsProblem(req) ?? senderFieldsProblem(req)));
       if (problem) throw new Error(problem);
     },
   });

@@ -120,4 +120,24 @@ describe('request ids from other services', () => {
     const repeat = s.ignoredRequests.find((r) => r.requestId === 'sent-twice');
     assert.equal(repeat?.repeat, true, JSON.stringify(s.ignoredRequests));
   });
+
+  test('a requestId or requestedBy that is no short string is refused by the updates and dropped from signals, and the status stays readable', async () => {
+    const handle = w.client.workflow.getHandle('lakesync/blankid');
+    const before = (await waitForCycles(handle, 1)).recentCycles.length;
+    // A sender that puts a whole document in the id: kept in the queue, the cycle summaries and the status, it would pass what one answer may hold.
+    const huge = 'x'.repeat(1_100_000);
+    const refused = await handle.executeUpdate(rerunUpdate, { args: [{ tables: ['public.t0001'], requestId: 'y'.repeat(600) }] }).then(() => undefined, (e: unknown) => e);
+    assert.ok(refused instanceof WorkflowUpdateFailedError, String(refused));
+    assert.match(refused.cause?.message ?? '', /^requestId must be a string of at most 500 characters; got "y{20}.*\(602 characters in all\)$/);
+    const byObject = await handle.executeUpdate<unknown, [unknown]>('sync', { args: [{ requestId: { id: 1 } }] }).then(() => undefined, (e: unknown) => e);
+    assert.ok(byObject instanceof WorkflowUpdateFailedError, String(byObject));
+    assert.equal(byObject.cause?.message, 'requestId must be a string of at most 500 characters; got {"id":1}');
+    await handle.signal(requestSyncSignal, { tables: ['public.t0001'], requestId: huge, requestedBy: 'svc-huge' });
+    await handle.signal(requestSyncSignal, { tables: ['public.t0002'], requestId: 'after-huge' });
+    const s = await waitForStatus(handle, (st) => st.phase === 'idle' && st.recentCycles.some((c) => c.requestIds.includes('after-huge')), 30_000);
+    assert.equal(s.recentCycles.length, before + 1, 'only the request after the huge one ran');
+    const dropped = s.ignoredRequests.find((r) => r.requestedBy === 'svc-huge');
+    assert.ok(dropped && dropped.requestId === undefined, JSON.stringify(s.ignoredRequests).slice(0, 500));
+    assert.match(dropped.reason, /^requestId must be a string of at most 500 characters; got "x{20}.*\(1100002 characters in all\)$/);
+  });
 });
