@@ -4,6 +4,7 @@
  */
 import { ApplicationFailure, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import { approvalsProblem, initialState, rerunPayloadProblem, SENDER_FIELD_CHARACTERS, senderFieldsProblem, syncProblem, unqualifiedProblem } from './ledger';
 import type { RerunRequest, SyncRequest } from './messages';
 
 export interface TriggerInput {
@@ -17,6 +18,31 @@ const { signalSource } = proxyActivities<Activities>({ startToCloseTimeout: '1 m
 
 /** A trigger without a source or task queue, or asking two things, fails at once (its task failed again and again, or the rerun went alone). */
 const REFUSE_BAD_INPUT = 'trigger-refuses-bad-input';
+
+/** A trigger whose request the source would drop (no tables, text approvals, a long requestId) fails saying why (it succeeded, and nothing ran). */
+const REFUSE_BAD_REQUEST = 'trigger-refuses-bad-request';
+
+/**
+ * Why the source would drop the request this trigger sends, as the `sync` and `rerun` updates refuse
+ * it whatever the source's state, or undefined. `firing` is what the requestId gets after it.
+ */
+function triggerRequestProblem(input: TriggerInput, firing: string): string | undefined {
+  const kind = input.rerun !== undefined ? 'rerun' : 'sync';
+  const req: unknown = input.rerun ?? input.sync;
+  const problem =
+    input.rerun !== undefined
+      ? (rerunPayloadProblem(input.rerun) ?? approvalsProblem(input.rerun) ?? unqualifiedProblem(input.rerun) ?? senderFieldsProblem(input.rerun))
+      : input.sync !== undefined
+        ? (syncProblem(initialState(), input.sync) ?? unqualifiedProblem(input.sync) ?? senderFieldsProblem(input.sync))
+        : undefined;
+  const given = typeof req === 'object' && req !== null ? (req as { requestId?: unknown }).requestId : undefined;
+  const longId =
+    !problem && typeof given === 'string' && given !== '' && given.length + 1 + firing.length > SENDER_FIELD_CHARACTERS
+      ? `requestId must be a string of at most ${SENDER_FIELD_CHARACTERS} characters, with "@" and the firing's workflow id (${firing.length} characters) after it; give a shorter requestId`
+      : undefined;
+  const found = problem ?? longId;
+  return found ? `the trigger workflow's ${kind} cannot run: ${found}; fix the schedule's input (or create it with lakesync schedule create)` : undefined;
+}
 
 /** Why a trigger cannot run with this input (a Schedule made by hand, e.g. in the Temporal UI), or undefined. */
 function triggerInputProblem(input: unknown): string | undefined {
@@ -35,6 +61,8 @@ export async function triggerWorkflow(input: TriggerInput): Promise<string> {
   // One request id per firing (a schedule names each run apart): an attempt repeated after its
   // answer was lost is then dropped by the source as a repeat instead of running twice.
   const firing = workflowInfo().workflowId;
+  const requestProblem = triggerRequestProblem(input, firing);
+  if (requestProblem && patched(REFUSE_BAD_REQUEST)) throw ApplicationFailure.nonRetryable(requestProblem, 'TriggerInputRefused');
   const requestId = (given: string | undefined) => (given ? `${given}@${firing}` : firing);
   const request = input.rerun
     ? { kind: 'rerun' as const, rerun: { ...input.rerun, requestId: requestId(input.rerun.requestId) } }

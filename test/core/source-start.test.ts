@@ -85,6 +85,11 @@ describe('a source workflow started by hand', () => {
       ['no-input', undefined, /needs the input \{"source": "<name>", "taskQueue": "<the worker's task queue>"/],
       ['no-queue', { source: 'handstart' }, /needs the input \{"source": "<name>", "taskQueue": "<the worker's task queue>"/],
       ['both', { source: 'handstart', taskQueue: queue, sync: {}, rerun: { tables: 'failed' } }, /asks both a sync and a rerun: give one of them/],
+      // A request the source would drop: the firing fails saying why, instead of succeeding while nothing runs.
+      ['rerun-no-tables', { source: 'handstart', taskQueue: queue, rerun: {} }, /^the trigger workflow's rerun cannot run: name the tables to rerun \(schema\.table\), or "failed"; fix the schedule's input/],
+      ['rerun-text-flag', { source: 'handstart', taskQueue: queue, rerun: { tables: 'failed', approveDeletes: 'yes' } }, /^the trigger workflow's rerun cannot run: approveDeletes must be true or false/],
+      ['sync-text-tables', { source: 'handstart', taskQueue: queue, sync: { tables: 'public.t0001' } }, /^the trigger workflow's sync cannot run: name the tables to sync/],
+      ['sync-long-id', { source: 'handstart', taskQueue: queue, sync: { requestId: 'z'.repeat(600) } }, /^the trigger workflow's sync cannot run: requestId must be a string of at most 500 characters/],
     ];
     for (const [id, input, expected] of cases) {
       const handle = await w.client.workflow.start(TRIGGER_WORKFLOW_TYPE, { workflowId: `trigger-${id}`, taskQueue: queue, args: (input === undefined ? [] : [input]) as unknown as [] });
