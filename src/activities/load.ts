@@ -123,6 +123,8 @@ interface LoadState {
   spent?: SpentRuns;
   /** Runs of this load that ended without starting. */
   unstarted?: number;
+  /** This attempt stopped the run (runId): its figures are final once it has ended. */
+  stopped?: boolean;
 }
 
 export { MAX_UNSTARTED_RUNS };
@@ -289,7 +291,9 @@ export function loadActivities(deps: ActivityDeps) {
         throw new CancelledFailure(failed.message, [details], failed.cause);
       }
       if (!plan || !isFinal(failed)) throw failed;
-      throw withUsage(failed, await usageOf(input, plan, settings, { runId: load.runId ?? '', state: 'failed' }, load.spent));
+      // A run the final failure stopped was billed up to its stop too, as a cancelled load's.
+      const stopped = (load.stopped && costBasis(settings) !== 'none' ? await stoppedRunStatus(ports.load, load) : undefined) ?? { runId: load.runId ?? '', state: 'failed' as const };
+      throw withUsage(failed, await usageOf(input, plan, settings, stopped, load.spent));
     }
   }
 
@@ -698,11 +702,11 @@ function loadExpired(ctx: Context): boolean {
   return Boolean(ctx.cancellationDetails?.notFound || ctx.cancellationDetails?.timedOut) && scheduleToCloseTimeoutMs > 0 && Date.now() >= scheduledTimestampMs + scheduleToCloseTimeoutMs - (heartbeatTimeoutMs ?? 0);
 }
 
-/** How long a cancelled load waits for the run it stopped to end, for the DPU-seconds the backend reports once it has. */
+/** How long a cancelled (or finally failed) load waits for the run it stopped to end, for the DPU-seconds the backend reports once it has. */
 export const STOPPED_RUN_WAIT_MS = 2 * 60_000;
 
 /**
- * The final status of the run the load's cancellation stopped, its own or its pack's: polled until
+ * The final status of the run the load's cancellation (or final failure) stopped, its own or its pack's: polled until
  * the run has ended (Glue reports a STOPPED run's execution time and DPU-seconds), heartbeating,
  * for at most STOPPED_RUN_WAIT_MS. A pack's run is the table's as an even share (a stopped pack
  * writes no summary, and each of its cancelled tables takes its share). Undefined when there is no
@@ -729,14 +733,14 @@ async function stoppedRunStatus(port: LoadPort, load: LoadState, pack?: PackRef)
       const status = await port.getRun(runId);
       if (status.state !== 'running') return status;
       if (Date.now() + waitMs > until) {
-        ctx.log.warn("the stopped run did not end in time: the cancelled load's cost leaves it out", { table: load.table, runId });
+        ctx.log.warn("the stopped run did not end in time: the load's cost leaves it out", { table: load.table, runId });
         return undefined;
       }
       await pauseHeartbeating(ctx, waitMs, beat(load, 'stopping', `waiting for its stopped run ${runId} to end`));
       waitMs = Math.min(waitMs * 2, poll.maxMs);
     }
   } catch (err) {
-    ctx.log.warn("the stopped run could not be read: the cancelled load's cost leaves it out", { table: load.table, runId, error: String(err) });
+    ctx.log.warn("the stopped run could not be read: the load's cost leaves it out", { table: load.table, runId, error: String(err) });
     return undefined;
   }
 }
@@ -756,6 +760,7 @@ async function stopQuietly(port: LoadPort, load: LoadState, why: string): Promis
   const ctx = Context.current();
   try {
     await port.stopRun(load.runId);
+    load.stopped = true;
     ctx.log.info(`stopped load run: ${why}`, { table: load.table, runId: load.runId });
     return `; its run ${load.runId} was stopped`;
   } catch (err) {

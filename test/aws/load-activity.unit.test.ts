@@ -428,6 +428,44 @@ test('the failure that uses up retry.maximumAttempts stops the Glue run and says
   assert.deepEqual(mocks.glue.commandCalls(BatchStopJobRunCommand)[0]?.args[0].input, { JobName: 'lakesync-load-shop', JobRunIds: ['jr_70'] });
 });
 
+test("the failure that uses up retry.maximumAttempts books what the run it stopped used: it waits for the run to end and reads its DPU-seconds", async () => {
+  const { mocks, activities } = setup();
+  let stopped = false;
+  // GetJobRun is throttled while the run goes on; once stopped, the run is STOPPED: 100 s on 2 G.1X workers, 200 DPU-seconds.
+  mocks.glue.on(GetJobRunCommand, { RunId: 'jr_71' }).callsFake(() => {
+    if (!stopped) throw awsError('ThrottlingException', 'Rate exceeded');
+    return { JobRun: { Id: 'jr_71', JobRunState: 'STOPPED', ExecutionTime: 100, WorkerType: 'G.1X', NumberOfWorkers: 2 } };
+  });
+  mocks.glue.on(BatchStopJobRunCommand).callsFake(() => {
+    stopped = true;
+    return { SuccessfulSubmissions: [{ JobRunId: 'jr_71' }] };
+  });
+  // Two real failures happened before this one; an earlier run spent 60 DPU-seconds.
+  const previous = { runId: 'jr_71', failures: 2, spent: { runs: ['jr_70'], dpuSeconds: 60 } };
+  await assert.rejects(environment(previous).env.run(activities.loadTable, input), (err: unknown) => {
+    assert.ok(err instanceof ApplicationFailure);
+    assert.equal(err.nonRetryable, true);
+    assert.match(err.message, /its run jr_71 was stopped/);
+    assert.deepEqual(err.details, [{ usage: { basis: 'glue', dpuSeconds: 260, executionSeconds: 100 } }]);
+    return true;
+  });
+  assert.equal(mocks.glue.commandCalls(BatchStopJobRunCommand).length, 1);
+});
+
+test('a final failure whose run could not be stopped does not wait for that run: its cost leaves it out', async () => {
+  const { mocks, activities } = setup();
+  mocks.glue.on(GetJobRunCommand, { RunId: 'jr_72' }).rejectsOnce(awsError('AccessDeniedException', 'not authorized to perform glue:GetJobRun')).resolves({ JobRun: { Id: 'jr_72', JobRunState: 'RUNNING' } });
+  mocks.glue.on(BatchStopJobRunCommand).resolves({ Errors: [{ JobRunId: 'jr_72', ErrorDetail: { ErrorCode: 'AccessDeniedException', ErrorMessage: 'no' } }] });
+  const started = Date.now();
+  await assert.rejects(environment({ runId: 'jr_72', failures: 0 }).env.run(activities.loadTable, input), (err: unknown) => {
+    assert.ok(err instanceof ApplicationFailure);
+    assert.match(err.message, /its run jr_72 could not be stopped/);
+    assert.deepEqual(err.details, [{ usage: { basis: 'glue' } }]);
+    return true;
+  });
+  assert.ok(Date.now() - started < 10_000, 'no wait for a run that was not stopped');
+});
+
 for (const [case_, scheduledAgoMs, stops] of [
   ['a load whose workflow is gone (terminated or reset) leaves its run to the next load of the table', 60_000, false],
   ['a load whose whole time bound (schedule-to-close) is used up stops its run', 3_600_000, true],
