@@ -110,7 +110,12 @@ export function runTokenFor(cycleId: string, table: string): string {
  * Letters, digits and hyphens only: it names the pack file and is the run's `--run_token`.
  */
 export function packTokenFor(cycleId: string, tables: readonly string[]): string {
-  return `${cycleId.replace(/[^a-zA-Z0-9-]/g, '-')}-pack-${fnv1a64(JSON.stringify(tables))}`;
+  return `${packTokenPrefix(cycleId)}${fnv1a64(JSON.stringify(tables))}`;
+}
+
+/** What every pack token of the cycle starts with (packTokenFor). */
+export function packTokenPrefix(cycleId: string): string {
+  return `${cycleId.replace(/[^a-zA-Z0-9-]/g, '-')}-pack-`;
 }
 
 /** DB cluster snapshot ids: 1-63 letters, digits, hyphens (DB instance snapshot ids may have 255). */

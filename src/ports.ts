@@ -147,11 +147,12 @@ export interface LoadPort {
   /** Asks the run to stop and returns; it has ended once getRun no longer says running. */
   stopRun(runId: string): Promise<void>;
   /**
-   * The runs of a cycle's own table loads (run token `<cycleId>:<table>`, not packs' runs), with
-   * their status and what they used, where the backend can list them: a dead cycle's recovery
-   * books the runs its loads can no longer report.
+   * The runs of a cycle's table loads (run token `<cycleId>:<table>`), with their status and what
+   * they used, where the backend can list them: a dead cycle's recovery books the runs its loads
+   * can no longer report. A pack's run (run token `packTokenFor`) is listed under each table of
+   * its pack, with the pack's token and number of tables, for the table's share of it.
    */
-  cycleRuns?(cycleId: string): Promise<{ table: TableName; status: LoadRunStatus }[]>;
+  cycleRuns?(cycleId: string): Promise<{ table: TableName; status: LoadRunStatus; pack?: { token: string; tables: number } }[]>;
   /** Reads the result JSON the run wrote; undefined when it wrote none. */
   readResult(resultLocation: string): Promise<LoadResult | undefined>;
   /**

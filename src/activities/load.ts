@@ -439,19 +439,30 @@ async function runPacked(port: LoadPort, packs: PackLoads, req: LoadRequest, pac
  * unknown, and the table's usage has none.
  */
 async function packShare(packs: PackLoads, req: LoadRequest, pack: PackRef, status: LoadRunStatus, pause: (ms: number) => Promise<void>): Promise<LoadRunStatus> {
+  return packRunShare(packs, { source: req.source, cycleId: req.cycleId, table: req.plan.table }, pack, status, pause);
+}
+
+/** A table's part of its pack's ended run (see packShare): also a dead cycle's recovery books a pack run so. */
+export async function packRunShare(
+  packs: PackLoads,
+  of: { source: string; cycleId: string; table: string },
+  pack: Pick<PackRef, 'token' | 'tables'>,
+  status: LoadRunStatus,
+  pause: (ms: number) => Promise<void>,
+): Promise<LoadRunStatus> {
   const { dpuSeconds: _run, executionSeconds: _all, ...rest } = status;
   let summary: PackSummary | undefined;
   try {
-    summary = await readSummary(packs, packs.summaryLocation(req.source, req.cycleId, pack.token), pause);
+    summary = await readSummary(packs, packs.summaryLocation(of.source, of.cycleId, pack.token), pause);
   } catch (err) {
-    Context.current().log.warn("the pack's summary could not be read: the table's cost leaves out the run", { table: req.plan.table, packToken: pack.token, error: String(err) });
+    Context.current().log.warn("the pack's summary could not be read: the table's cost leaves out the run", { table: of.table, packToken: pack.token, error: String(err) });
     return rest;
   }
   if (!summary) {
     const share = pack.tables ? dpuShare(status.dpuSeconds, 0, new Array<number>(pack.tables).fill(0)) : undefined;
     return share !== undefined ? { ...rest, dpuSeconds: share } : rest;
   }
-  const own = summary.tables.find((t) => t.table === req.plan.table);
+  const own = summary.tables.find((t) => t.table === of.table);
   if (!own) return rest;
   const share = dpuShare(status.dpuSeconds, own.seconds, summary.tables.map((t) => t.seconds));
   return { ...rest, executionSeconds: own.seconds, ...(share !== undefined ? { dpuSeconds: share } : {}) };

@@ -3,6 +3,7 @@
  * This activity reads each planned table's outcome back from where it is durable: the cycle's
  * plan and export in the manifest store, and the lineage every commit records in the lake.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { type ExportVolume, tableCost } from '../cost/ledger';
@@ -13,7 +14,7 @@ import type { Ports } from '../ports';
 import type { ReusableExport } from '../workflows/messages';
 import { RECOVERY_ATTEMPTS } from '../workflows/options';
 import { type ActivityDeps, failure, findManifest, sourceOf, step, unlessNotFound } from './deps';
-import { costBasis, type RecordedTableExports } from './load';
+import { costBasis, packRunShare, type RecordedTableExports } from './load';
 import { exportTotals } from './cycle';
 import { publishActivities, type VerifyTableInput } from './publish';
 import { RecoveryProgress, type SettledTable } from './recovery-progress';
@@ -211,8 +212,9 @@ interface RunUsage {
 
 /**
  * The DPU-seconds of the ended runs of the dead cycle's loads, by table (those of `tables`): the
- * runs were billed, and the loads that would have reported them are gone. A run still going is
- * left out (its figure is not final), and so are packs' runs. Empty where the backend cannot list
+ * runs were billed, and the loads that would have reported them are gone. A pack's run is shared
+ * among its tables as a live pack's loads share it (by the seconds in its summary, else evenly).
+ * A run still going is left out (its figure is not final). Empty where the backend cannot list
  * a cycle's runs (the embedded mode: nothing is billed), and when the listing fails for good.
  */
 async function cycleRunUsage(ports: Ports, input: RecoverCycleInput, tables: Set<TableName>): Promise<Map<TableName, RunUsage>> {
@@ -227,8 +229,13 @@ async function cycleRunUsage(ports: Ports, input: RecoverCycleInput, tables: Set
     Context.current().log.warn("the runs of the cycle could not be listed: its tables' costs leave them out", { cycleId: input.cycleId, error: String(err) });
     return usage;
   }
-  for (const { table, status } of runs) {
-    if (!tables.has(table) || status.state === 'running' || status.dpuSeconds === undefined) continue;
+  for (const run of runs) {
+    const { table, pack } = run;
+    if (!tables.has(table) || run.status.state === 'running' || run.status.dpuSeconds === undefined) continue;
+    const packs = ports.load.packs;
+    if (pack && !packs) continue;
+    const status = pack && packs ? await packRunShare(packs, { source: input.source, cycleId: input.cycleId, table }, pack, run.status, (ms) => delay(ms)) : run.status;
+    if (status.dpuSeconds === undefined) continue;
     const sum = usage.get(table);
     usage.set(table, {
       dpuSeconds: Math.round(((sum?.dpuSeconds ?? 0) + status.dpuSeconds) * 1e6) / 1e6,

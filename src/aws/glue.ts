@@ -10,6 +10,7 @@ import { PortError } from '../errors';
 import type { LiveLoadRun, LoadRequest, LoadResult, LoadRunStatus, PackRequest, TableName } from '../model';
 import type { LoadPort, PackLoads } from '../ports';
 import { loadJobArguments, packJobArguments, splitArguments } from '../job-args';
+import { packTokenPrefix } from '../ids';
 import { checkPackSummary, packFileOf, packSizeGB, packTables, type RunTable, withPack } from '../pack-file';
 import { sentAtMostOnce } from './at-most-once';
 import { jdbcSource } from './direct';
@@ -358,18 +359,28 @@ export class GlueLoads implements LoadPort {
     );
   }
 
-  /** GetJobRuns, newest first, at most LIVE_SEARCH_PAGES pages: the runs whose `--run_token` is one of the cycle's tables'. */
-  async cycleRuns(cycleId: string): Promise<{ table: TableName; status: LoadRunStatus }[]> {
+  /**
+   * GetJobRuns, newest first, at most LIVE_SEARCH_PAGES pages: the runs whose `--run_token` is one
+   * of the cycle's tables', and the cycle's pack runs under each table of their pack file.
+   */
+  async cycleRuns(cycleId: string): Promise<{ table: TableName; status: LoadRunStatus; pack?: { token: string; tables: number } }[]> {
     const prefix = `${cycleId}:`;
-    const found: { table: TableName; status: LoadRunStatus }[] = [];
+    const packPrefix = packTokenPrefix(cycleId);
+    const found: { table: TableName; status: LoadRunStatus; pack?: { token: string; tables: number } }[] = [];
     let token: string | undefined;
     for (let page = 0; page < LIVE_SEARCH_PAGES; page++) {
       const out = await this.jobRunsPage(token, `the runs of cycle ${cycleId} (job ${this.jobName})`, `the runs of cycle ${cycleId} are not read back for its cost`);
       if (!out) break;
       for (const run of out.JobRuns ?? []) {
         const runToken = run.Arguments?.['--run_token'];
-        if (!run.Id || !runToken?.startsWith(prefix)) continue;
-        found.push({ table: runToken.slice(prefix.length), status: runStatus(run.Id, run, this.jobName, this.settings.glue.roleArn, this.settings.direct?.glueConnection) });
+        if (!run.Id || !runToken) continue;
+        const status = () => runStatus(run.Id!, run, this.jobName, this.settings.glue.roleArn, this.settings.direct?.glueConnection);
+        if (runToken.startsWith(prefix)) found.push({ table: runToken.slice(prefix.length), status: status() });
+        else if (runToken.startsWith(packPrefix) && run.Arguments?.['--pack_path'] !== undefined) {
+          for (const t of await this.lakeTablesOf(run)) {
+            if (t.runToken.startsWith(prefix) && t.pack) found.push({ table: t.runToken.slice(prefix.length), status: status(), pack: t.pack });
+          }
+        }
       }
       token = out.NextToken;
       if (!token) break;

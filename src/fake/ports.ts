@@ -683,11 +683,16 @@ export class FakeBackend {
     this.store.update((s) => (s.runs[runId]!.stopRequestedAtMs = Date.now()));
   }
 
-  private cycleRuns(cycleId: string): { table: string; status: LoadRunStatus }[] {
-    return Object.values(this.state.runs)
+  private cycleRuns(cycleId: string): { table: string; status: LoadRunStatus; pack?: { token: string; tables: number } }[] {
+    const own = Object.values(this.state.runs)
       .filter((r) => r.runToken.startsWith(`${cycleId}:`) && !r.packRunId)
       .sort((a, b) => a.seq - b.seq)
       .map((r) => ({ table: r.table, status: this.runStatus(r.runId) }));
+    // A pack's run under each table of its pack.
+    const packed = this.packRuns()
+      .filter((p) => p.cycleId === cycleId)
+      .flatMap((p) => p.tables.map((t) => ({ table: t.table, status: this.packStatus(p), pack: { token: p.packToken, tables: p.tables.length } })));
+    return [...own, ...packed];
   }
 
   private async pollRun(runId: string): Promise<LoadRunStatus> {

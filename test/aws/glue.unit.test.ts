@@ -337,6 +337,30 @@ test("cycleRuns reads GetJobRuns page by page and returns the runs of the cycle'
   assert.equal(mocks.glue.commandCalls(GetJobRunsCommand)[1]!.args[0].input.NextToken, 'p2');
 });
 
+test("cycleRuns lists the cycle's pack run under each table of its pack file, with the pack's token and size, for the tables' shares", async () => {
+  const { mocks, ports } = mockedAws();
+  const packPath = 's3://shop-glue/lakesync/results/shop/c1/packs/c1-pack-0011.json';
+  const loads = ['public.a', 'public.b'].map((t) => ({ namespace: 'shop', lake_table: t.slice(7), run_token: `c1:${t}` }));
+  mocks.s3.on(GetObjectCommand).resolves({ Body: objectBody(JSON.stringify({ packToken: 'c1-pack-0011', summaryPath: 's3://x/y', loads })) });
+  mocks.glue.on(GetJobRunsCommand).resolves({
+    JobRuns: [
+      { Id: 'jr_p', JobRunState: 'SUCCEEDED', ExecutionTime: 100, WorkerType: 'G.1X', NumberOfWorkers: 2, Arguments: { '--run_token': 'c1-pack-0011', '--pack_path': packPath } },
+      { Id: 'jr_q', JobRunState: 'SUCCEEDED', ExecutionTime: 100, WorkerType: 'G.1X', NumberOfWorkers: 2, Arguments: { '--run_token': 'c10-pack-0022', '--pack_path': 's3://shop-glue/other.json' } },
+      { Id: 'jr_1', JobRunState: 'FAILED', ExecutionTime: 30, DPUSeconds: 45, Arguments: { '--run_token': 'c1:public.c' } },
+    ],
+  });
+  const runs = await ports.load.cycleRuns!('c1');
+  assert.deepEqual(
+    runs.map((r) => [r.table, r.status.runId, r.status.dpuSeconds, r.pack]),
+    [
+      ['public.a', 'jr_p', 200, { token: 'c1-pack-0011', tables: 2 }],
+      ['public.b', 'jr_p', 200, { token: 'c1-pack-0011', tables: 2 }],
+      ['public.c', 'jr_1', 45, undefined],
+    ],
+  );
+  assert.deepEqual(mocks.s3.commandCalls(GetObjectCommand).map((c) => c.args[0].input.Key), ['lakesync/results/shop/c1/packs/c1-pack-0011.json']);
+});
+
 test('findRunByToken finds nothing when no run has the token, or the job does not exist yet', async () => {
   const { mocks, ports } = mockedAws();
   mocks.glue.on(GetJobRunsCommand).resolvesOnce({ JobRuns: [{ Id: 'jr_1', Arguments: { '--run_token': 'c0:public.events' } }] }).rejectsOnce(awsError('EntityNotFoundException', 'no job'));

@@ -10,7 +10,7 @@ import { loadActivities, loadRequestFor, type LoadTableInput } from '../../src/a
 import { type RecoveredCycle, recoveryActivities } from '../../src/activities/recovery';
 import { parseConfig } from '../../src/config/load';
 import { FakeBackend } from '../../src/fake/ports';
-import { cycleManifestKeys, exportIdFor, runTokenFor, tableExportIdFor } from '../../src/ids';
+import { cycleManifestKeys, exportIdFor, packTokenFor, runTokenFor, tableExportIdFor } from '../../src/ids';
 import { cycleTableLines } from '../../src/cli/cycle-report';
 import { lastCycleRows, type StatusView } from '../../src/cli/progress';
 import { statusReport } from '../../src/cli/render-status';
@@ -121,6 +121,26 @@ describe('recovering a dead cycle', () => {
   const plans = ['a', 'b', 'c'].map((t) => planEntry({ table: `public.${t}`, lakeTable: t, action: 'create', primaryKey: ['id'] }));
   /** Export e9 as the fake backend made it: recovery verifies a recovered commit against its files. */
   const exportE9 = (ports: Ports) => ports.export.startExport({ source: 'shop', exportId: 'e9', snapshot: { snapshotId: 's9', createdAt: '2025-02-01T00:00:00.000Z', adopted: false } });
+
+  test("a dead cycle's pack run is booked: each of its tables takes its share of the run's DPU-seconds, by its seconds in the pack", async () => {
+    const backend = new FakeBackend({ tables: TABLES, latencyMs: 0, dpuSecondsPerRun: 90, latencyMsByTable: { 'public.a': 20, 'public.b': 60 } });
+    const ports = backend.ports();
+    const { recoverCycleOutcomes } = recoveryActivities({ config, portsFor: () => ports });
+    await exportE9(ports);
+    await ports.manifests.put(cycleManifestKeys.plan('c31'), plans);
+    await ports.manifests.put(cycleManifestKeys.export('c31'), e9);
+    const loads = plans.slice(0, 2).map((plan) => {
+      const base = { source: 'shop', cycleId: 'c31', runToken: runTokenFor('c31', plan.table), exportId: e9.exportId, snapshotTime: '2025-02-01T00:00:00.000Z', exportLocation: e9.location, database: 'fake', plan, namespace: 'shop' };
+      return { ...base, resultLocation: ports.load.resultLocation(base) };
+    });
+    const packToken = packTokenFor('c31', ['public.a', 'public.b']);
+    const packs = ports.load.packs!;
+    const { runId } = await packs.startPack({ source: 'shop', cycleId: 'c31', packToken, loads, summaryLocation: packs.summaryLocation('shop', 'c31', packToken) });
+    while ((await ports.load.getRun(runId)).state === 'running') await new Promise((r) => setTimeout(r, 20));
+    // The cycle died while its pack ran: nobody booked the pack's 90 DPU-seconds (a: 0.02 s of 0.08 s, b: 0.06 s).
+    const out = (await new MockActivityEnvironment().run(recoverCycleOutcomes, { source: 'shop', cycleId: 'c31', error: 'terminated' })) as RecoveredCycle;
+    assert.deepEqual(out.tables.map((t) => [t.table, t.status, t.cost?.dpuSeconds]), [['public.a', 'committed', 22.5], ['public.b', 'committed', 67.5], ['public.c', 'failed', undefined]]);
+  });
 
   test("a dead cycle's own export was billed: each table it planned keeps its export GB, committed or not; a reused export costs nothing again", async () => {
     const backend = new FakeBackend({ tables: TABLES, latencyMs: 0, exportGBPerTable: 2 });
