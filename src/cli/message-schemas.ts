@@ -175,7 +175,7 @@ const ignoredRequest = z
       .number()
       .int()
       .optional()
-      .describe('How many requests of this sender (requestedBy) were dropped for this same reason, counting this one, the newest (its requestId and at); absent for one. They are kept as one entry, so they do not push others out'),
+      .describe('How many requests of this sender (requestedBy, or of senders that name none) were dropped for this same reason, counting this one, the newest (its requestId and at); absent for one. They are kept as one entry, so they do not push others out'),
     firstAt: z.string().optional().describe('When the first of them was dropped; set with times'),
     earlierRequestIds: z.array(z.string()).optional().describe('The request ids of the newest of those before this one (newest first, up to 10)'),
   })

@@ -191,6 +191,12 @@ export interface QueueBoundOption {
    * False only to replay histories recorded before (it was queued).
    */
   refuseWhenFull?: () => boolean;
+  /**
+   * Asked only for a dropped signal that names no sender (`requestedBy`) when an earlier one of the
+   * same kind and reason that names none is kept: whether the two are kept as one counted entry.
+   * False only to replay histories recorded before (each was kept apart).
+   */
+  mergeUnnamedIgnored?: () => boolean;
 }
 
 /** `queueFullProblem` when the signal is to be dropped for it, else undefined. */
@@ -229,25 +235,25 @@ export function enqueueSyncSignal(state: SourceState, req: SyncRequest | null | 
   // A payload such as ["public.orders"] names tables, but not as a sync reads them: it would sync every table.
   const notAnObject = req !== undefined && req !== null && payloadProblem(req, SYNC_EXAMPLE);
   if (notAnObject && (options.refuseNonObjectPayload?.() ?? true)) {
-    recordIgnored(state, { kind: 'sync', reason: notAnObject, at });
+    recordIgnored(state, { kind: 'sync', reason: notAnObject, at }, { mergeUnnamed: options.mergeUnnamedIgnored });
     return notAnObject;
   }
   const request: SyncRequest = req ?? {};
   const tables: unknown = request.tables;
   if (tables != null && !Array.isArray(tables) && (typeof tables !== 'string' || (options.refuseStringTables?.() ?? true))) {
     const reason = 'tables must be a list of schema.table names, or left out to sync every table';
-    recordIgnored(state, { kind: 'sync', ...(request.requestId ? { requestId: request.requestId } : {}), ...(request.requestedBy ? { requestedBy: request.requestedBy } : {}), reason, at });
+    recordIgnored(state, { kind: 'sync', ...(request.requestId ? { requestId: request.requestId } : {}), ...(request.requestedBy ? { requestedBy: request.requestedBy } : {}), reason, at }, { mergeUnnamed: options.mergeUnnamedIgnored });
     return reason;
   }
   const badSender = senderFieldsProblem(request);
   if (badSender && (options.refuseBadSenderFields?.() ?? true)) {
-    recordIgnored(state, { kind: 'sync', ...senderFields(request), reason: badSender, at });
+    recordIgnored(state, { kind: 'sync', ...senderFields(request), reason: badSender, at }, { mergeUnnamed: options.mergeUnnamedIgnored });
     return badSender;
   }
   const repeat = repeatedRequest(state, request.requestId, options.duplicates);
   const refused = repeat ?? badTablesOf(state, request, options) ?? fullFor(state, options);
   if (refused) {
-    recordIgnored(state, { kind: 'sync', ...(request.requestId ? { requestId: request.requestId } : {}), ...(request.requestedBy ? { requestedBy: request.requestedBy } : {}), reason: refused, at, ...(repeat ? { repeat: true } : {}) });
+    recordIgnored(state, { kind: 'sync', ...(request.requestId ? { requestId: request.requestId } : {}), ...(request.requestedBy ? { requestedBy: request.requestedBy } : {}), reason: refused, at, ...(repeat ? { repeat: true } : {}) }, { mergeUnnamed: options.mergeUnnamedIgnored });
     return refused;
   }
   enqueueSync(state, request);
@@ -345,7 +351,7 @@ export function enqueueRerunSignal(state: SourceState, given: RerunRequest | nul
   const req: RerunRequest = given ?? ({} as RerunRequest);
   const badSender = senderFieldsProblem(req);
   if (badSender && (options.refuseBadSenderFields?.() ?? true)) {
-    recordIgnored(state, { kind: 'rerun', ...senderFields(req), reason: badSender, at });
+    recordIgnored(state, { kind: 'rerun', ...senderFields(req), reason: badSender, at }, { mergeUnnamed: options.mergeUnnamedIgnored });
     return badSender;
   }
   const named = Array.isArray(req.tables) ? req.tables : [];
@@ -360,7 +366,7 @@ export function enqueueRerunSignal(state: SourceState, given: RerunRequest | nul
     (unknown && (options.refuseUnknownTables?.() ?? true) ? unknown : undefined) ??
     fullFor(state, options);
   if (refused) {
-    recordIgnored(state, { kind: 'rerun', ...(req.requestId ? { requestId: req.requestId } : {}), ...(req.requestedBy ? { requestedBy: req.requestedBy } : {}), reason: refused, at, ...(repeat ? { repeat: true } : {}) });
+    recordIgnored(state, { kind: 'rerun', ...(req.requestId ? { requestId: req.requestId } : {}), ...(req.requestedBy ? { requestedBy: req.requestedBy } : {}), reason: refused, at, ...(repeat ? { repeat: true } : {}) }, { mergeUnnamed: options.mergeUnnamedIgnored });
     return refused;
   }
   // Tables read directly need no export (a source of only such tables never has one): their
@@ -371,7 +377,7 @@ export function enqueueRerunSignal(state: SourceState, given: RerunRequest | nul
   }
   const problem = rerunProblem(state, req);
   if (problem) {
-    recordIgnored(state, { kind: 'rerun', ...(req.requestId ? { requestId: req.requestId } : {}), ...(req.requestedBy ? { requestedBy: req.requestedBy } : {}), reason: problem, at });
+    recordIgnored(state, { kind: 'rerun', ...(req.requestId ? { requestId: req.requestId } : {}), ...(req.requestedBy ? { requestedBy: req.requestedBy } : {}), reason: problem, at }, { mergeUnnamed: options.mergeUnnamedIgnored });
     return problem;
   }
   enqueueRerun(state, req);
@@ -390,10 +396,17 @@ function approvalsForSync(req: RerunRequest, options: RerunSignalOptions): Pick<
  * Keeps a dropped request in the status, newest first. One dropped for the reason an earlier one
  * of the same named sender (`requestedBy`) and kind was replaces it, counted (`times`, `firstAt`): a schedule firing
  * every hour with nothing to do would else push every other dropped request out within a day.
+ * One that names no sender replaces an earlier one that names none, of the same kind and reason,
+ * likewise: a service in a loop that leaves requestedBy out would else push out every other
+ * sender's entry. `mergeUnnamed` is asked only when such an earlier entry exists (false only to
+ * replay histories recorded before: each was kept apart).
  */
-export function recordIgnored(state: SourceState, entry: IgnoredRequest): void {
+export function recordIgnored(state: SourceState, entry: IgnoredRequest, options: { mergeUnnamed?: () => boolean } = {}): void {
   const sameSender = (r: IgnoredRequest) => entry.requestedBy !== undefined && r.requestedBy === entry.requestedBy && r.kind === entry.kind;
-  const earlier = state.ignoredRequests.find((r) => sameSender(r) && r.reason === entry.reason && r.repeat === entry.repeat);
+  const sameReason = (r: IgnoredRequest) => r.reason === entry.reason && r.repeat === entry.repeat;
+  const unnamed = (r: IgnoredRequest) => entry.requestedBy === undefined && r.requestedBy === undefined && r.kind === entry.kind;
+  const earlierUnnamed = entry.requestedBy === undefined ? state.ignoredRequests.find((r) => unnamed(r) && sameReason(r)) : undefined;
+  const earlier = state.ignoredRequests.find((r) => sameSender(r) && sameReason(r)) ?? (earlierUnnamed && (options.mergeUnnamed?.() ?? true) ? earlierUnnamed : undefined);
   const kept = earlier ? { ...entry, times: (earlier.times ?? 1) + 1, firstAt: earlier.firstAt ?? earlier.at, ...earlierIds(earlier) } : entry;
   state.ignoredRequests = [kept, ...state.ignoredRequests.filter((r) => r !== earlier)].slice(0, IGNORED_REQUESTS);
 }

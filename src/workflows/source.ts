@@ -157,6 +157,8 @@ const PATCHES = {
   queueBound: 'queue-bound-drops-requests-when-full',
   /** A request whose requestId or requestedBy is no string of at most 500 characters is dropped, or refused (it was kept as sent, a document as an id breaking the status). */
   senderFields: 'bad-request-id-or-sender-dropped',
+  /** Dropped requests that name no sender, of one kind and reason, are kept as one counted entry (each took one of the 20, pushing out other senders'). */
+  mergeUnnamedIgnored: 'merge-unnamed-ignored-requests',
 } as const;
 
 /** How long a run whose state could not be stored waits before it tries again: doubling, up to an hour. */
@@ -235,6 +237,8 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
   };
   /** Asked only of a request whose requestId or requestedBy is no short string, so other histories record no marker. */
   const refuseBadSenderFields = () => patched(PATCHES.senderFields);
+  /** Asked only of a dropped request naming no sender when an earlier such entry of its kind and reason is kept, so other histories record no marker. */
+  const mergeUnnamedIgnored = () => patched(PATCHES.mergeUnnamedIgnored);
   const badSender = (req: unknown, inValidator: boolean): string | undefined => {
     const problem = senderFieldsProblem(req);
     return problem && (inValidator || refuseBadSenderFields()) ? problem : undefined;
@@ -279,6 +283,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
         refuseNonObjectPayload: () => patched(PATCHES.refuseNonObjectSync),
         refuseWhenFull,
         refuseBadSenderFields,
+        mergeUnnamedIgnored,
       });
       if (problem) log.warn('sync signal ignored', { problem, request: req });
     }),
@@ -306,6 +311,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
         refuseUnknownTables: () => patched(PATCHES.refuseUnknownRerunBeforeExport),
         refuseWhenFull,
         refuseBadSenderFields,
+        mergeUnnamedIgnored,
       });
       if (problem) log.warn('rerun signal ignored', { problem, request: req });
     }),
@@ -533,7 +539,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
   function dropServedAlready(batch: CoalescedRequest): void {
     const reason = nothingFailedProblem(batch.noLongerFailed ?? []);
     for (const [i, requestId] of batch.requestIds.entries()) {
-      recordIgnored(state, { kind: 'rerun', requestId, ...(i === 0 && batch.requestedBy ? { requestedBy: batch.requestedBy } : {}), reason, at: nowIso() });
+      recordIgnored(state, { kind: 'rerun', requestId, ...(i === 0 && batch.requestedBy ? { requestedBy: batch.requestedBy } : {}), reason, at: nowIso() }, { mergeUnnamed: mergeUnnamedIgnored });
     }
     log.info('rerun of failed tables dropped: they fail no more', { requestIds: batch.requestIds });
   }

@@ -98,6 +98,23 @@ describe('signals without a payload', () => {
     assert.deepEqual((await status(handle)).queue, []);
     assert.equal(third.recentCycles[0]!.counts.committed, 1);
   });
+
+  test('a flood of dropped signals without requestedBy is kept as one counted entry: the other senders\' dropped requests stay in the status', async () => {
+    const handle = w.client.workflow.getHandle(sourceWorkflowId('baresignal'));
+    // Two named senders and one unnamed one whose requests are dropped, then a service in a loop that names no sender.
+    await handle.signal('requestRerun', { requestId: 'billing-1', requestedBy: 'billing' });
+    await handle.signal('requestSync', { tables: 'public.t0001', requestId: 'ops-1', requestedBy: 'ops' });
+    await handle.signal('requestSync', { tables: 7, requestId: 'anon-1' });
+    const flood = 30;
+    for (let i = 0; i < flood; i++) await handle.signal('requestRerun', { requestId: `loop-${i}` });
+    const s = await waitForStatus(handle, (st) => st.ignoredRequests.some((r) => r.requestId === `loop-${flood - 1}`), 30_000);
+    const loop = s.ignoredRequests.find((r) => r.requestId === `loop-${flood - 1}`)!;
+    assert.ok((loop.times ?? 1) >= flood, `the flood is one entry, counted: ${JSON.stringify(s.ignoredRequests.slice(0, 3))}`);
+    assert.equal(loop.earlierRequestIds?.[0], `loop-${flood - 2}`, 'its waiters still find their ids');
+    assert.equal(s.ignoredRequests.filter((r) => r.requestId?.startsWith('loop-')).length, 1);
+    for (const id of ['billing-1', 'ops-1', 'anon-1']) assert.ok(s.ignoredRequests.some((r) => r.requestId === id), `${id} is still shown: ${JSON.stringify(s.ignoredRequests.map((r) => r.requestId))}`);
+    assert.equal(s.ignoredRequests.find((r) => r.requestId === 'billing-1')!.times, undefined, 'a named sender keeps its own entry');
+  });
 });
 
 describe('a repeated signal, and one naming an unknown table', () => {
