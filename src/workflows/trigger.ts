@@ -22,6 +22,9 @@ const REFUSE_BAD_INPUT = 'trigger-refuses-bad-input';
 /** A trigger whose request the source would drop (no tables, text approvals, a long requestId) fails saying why (it succeeded, and nothing ran). */
 const REFUSE_BAD_REQUEST = 'trigger-refuses-bad-request';
 
+/** A rerun that names no sender is sent as the schedule's, as a sync is (it named none: its drops were kept apart, unattributed). */
+const RERUN_SENDER = 'trigger-rerun-names-sender';
+
 /**
  * Why the source would drop the request this trigger sends, as the `sync` and `rerun` updates refuse
  * it whatever the source's state, or undefined. `firing` is what the requestId gets after it.
@@ -64,8 +67,10 @@ export async function triggerWorkflow(input: TriggerInput): Promise<string> {
   const requestProblem = triggerRequestProblem(input, firing);
   if (requestProblem && patched(REFUSE_BAD_REQUEST)) throw ApplicationFailure.nonRetryable(requestProblem, 'TriggerInputRefused');
   const requestId = (given: string | undefined) => (given ? `${given}@${firing}` : firing);
+  // Asked only of a rerun that names no sender, so other histories record no marker.
+  const rerunSender = input.rerun && !input.rerun.requestedBy && patched(RERUN_SENDER) ? { requestedBy: 'schedule' } : {};
   const request = input.rerun
-    ? { kind: 'rerun' as const, rerun: { ...input.rerun, requestId: requestId(input.rerun.requestId) } }
+    ? { kind: 'rerun' as const, rerun: { ...input.rerun, ...rerunSender, requestId: requestId(input.rerun.requestId) } }
     : { kind: 'sync' as const, sync: { requestedBy: 'schedule', ...(input.sync ?? {}), requestId: requestId(input.sync?.requestId) } };
   return signalSource({ source: input.source, taskQueue: input.taskQueue, request });
 }

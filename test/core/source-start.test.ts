@@ -9,7 +9,7 @@ import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } f
 import { sourceWorkflowId } from '../../src/ids';
 import { rerunUpdate, SOURCE_WORKFLOW_TYPE, syncUpdate, TRIGGER_WORKFLOW_TYPE } from '../../src/workflows/messages';
 import { fakeConfig, startFakeWorker, startTestServer, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
-import { startSource, status, waitForCycles } from '../helpers/source';
+import { startSource, status, waitForCycles, waitForStatus } from '../helpers/source';
 
 /** The failure message the run ended with; fails the test when it has not ended within `ms`. */
 async function failureOf(handle: WorkflowHandle, ms = 30_000): Promise<string> {
@@ -95,6 +95,18 @@ describe('a source workflow started by hand', () => {
       const handle = await w.client.workflow.start(TRIGGER_WORKFLOW_TYPE, { workflowId: `trigger-${id}`, taskQueue: queue, args: (input === undefined ? [] : [input]) as unknown as [] });
       assert.match(await failureOf(handle, 20_000), expected, id);
     }
+  });
+
+  test('a trigger workflow made by hand whose rerun names no sender sends it as the schedule\'s, as its sync is', async () => {
+    const source = w.client.workflow.getHandle(sourceWorkflowId('handstart'));
+    await waitForCycles(source, 1);
+    // Nothing has failed: the source drops the rerun of failed tables, and the status says who asked.
+    const trigger = await w.client.workflow.start(TRIGGER_WORKFLOW_TYPE, { workflowId: 'trigger-hand-rerun', taskQueue: queue, args: [{ source: 'handstart', taskQueue: queue, rerun: { tables: 'failed' } }] as unknown as [] });
+    await trigger.result();
+    const s = await waitForStatus(source, (st) => st.ignoredRequests.some((r) => r.requestId === 'trigger-hand-rerun'), 30_000);
+    const dropped = s.ignoredRequests.find((r) => r.requestId === 'trigger-hand-rerun')!;
+    assert.equal(dropped.requestedBy, 'schedule', JSON.stringify(dropped));
+    assert.match(dropped.reason, /no table has failed/);
   });
 
   test('of a source the worker\'s config lacks fails naming the source and the config, not the manifest store', async () => {
