@@ -197,7 +197,8 @@ test('the unknown tables a refusal names stop after 20: signals naming thousands
     `unknown table(s) ${strangers.slice(0, 20).join(', ')}, ... (5000 in all): the source's tables are public.a, public.b`,
   );
   // A service sending such a sync every so often: each refusal is kept in ignoredRequests, which the status answers whole.
-  for (let i = 0; i < 20; i++) enqueueSyncSignal(state, { tables: strangers, requestId: `svc-${i}` }, AT);
+  // Twenty services, each a sender of its own (one sender's repeats are kept as one counted entry).
+  for (let i = 0; i < 20; i++) enqueueSyncSignal(state, { tables: strangers, requestId: `svc-${i}`, requestedBy: `svc-${i}` }, AT);
   assert.equal(state.ignoredRequests.length, 20);
   const status = compactStatus({ source: 'shop', phase: 'idle', queue: state.queue, recentCycles: [], failed: {}, ledger: {}, ignoredRequests: state.ignoredRequests, droppedTables: [] }, 256 * 1024);
   assert.ok(jsonBytes(status) < 64 * 1024, `the status answer holds ${jsonBytes(status)} bytes`);
@@ -207,10 +208,12 @@ test('a refusal shows at most the start of a bad payload or value, so that the k
   const state = exported(['public.a']);
   const names = Array.from({ length: 5_000 }, (_, i) => `public.t${String(i).padStart(4, '0')}`);
   // A bare list of tables, a huge non-boolean approval, a table name that is an object: each sent by a service many times.
+  // A bare list names no sender: its repeats are kept as one counted entry. The others come from senders of their own.
   for (let i = 0; i < 7; i++) enqueueSyncSignal(state, names as unknown as SyncRequest, AT);
-  for (let i = 0; i < 7; i++) enqueueRerunSignal(state, { tables: ['public.a'], approveDeletes: names.join(',') as unknown as boolean, requestId: `svc-a${i}` }, AT);
-  for (let i = 0; i < 6; i++) enqueueSyncSignal(state, { tables: [{ names }] as unknown as string[], requestId: `svc-n${i}` }, AT);
+  for (let i = 0; i < 7; i++) enqueueRerunSignal(state, { tables: ['public.a'], approveDeletes: names.join(',') as unknown as boolean, requestId: `svc-a${i}`, requestedBy: `svc-a${i}` }, AT);
+  for (let i = 0; i < 12; i++) enqueueSyncSignal(state, { tables: [{ names }] as unknown as string[], requestId: `svc-n${i}`, requestedBy: `svc-n${i}` }, AT);
   assert.equal(state.ignoredRequests.length, 20);
+  assert.equal(state.ignoredRequests.at(-1)!.times, 7);
   assert.deepEqual(state.queue, []);
   const reasons = state.ignoredRequests.map((r) => r.reason);
   assert.match(reasons.at(-1)!, /^the payload must be a JSON object such as .*; got \["public\.t0000","public\.t0001",.*\.\.\. \(\d+ characters in all\)$/);
@@ -333,7 +336,8 @@ test('signals the workflow cannot read are dropped with the reason, or read as a
     { kind: 'sync', requestId: 'r1', approveDeletes: false },
     { kind: 'sync', requestId: 'r2', approveDeletes: false },
   ]);
-  assert.deepEqual(state.ignoredRequests.map((r) => [r.kind, r.requestId]), [['sync', 'svc-2'], ['sync', undefined], ['rerun', undefined]]);
+  // The two syncs name no sender and were dropped for one reason: one entry, counted.
+  assert.deepEqual(state.ignoredRequests.map((r) => [r.kind, r.requestId, r.times]), [['sync', 'svc-2', 2], ['rerun', undefined, undefined]]);
   // Replaying a history recorded before: a string was queued as a sync of its characters.
   const before = exported(['public.a']);
   assert.equal(enqueueSyncSignal(before, { tables: 'ab' } as unknown as SyncRequest, AT, { refuseStringTables: () => false }), undefined);
@@ -504,7 +508,7 @@ test('an invalid rerun signal is kept in the status with its request id, sender,
     reason: "unknown table(s) public.x: the source's tables are public.a",
     at: AT,
   });
-  for (let i = 0; i < 25; i++) enqueueRerunSignal(state, { tables: 'failed', requestId: `n${i}` }, AT);
+  for (let i = 0; i < 25; i++) enqueueRerunSignal(state, { tables: 'failed', requestId: `n${i}`, requestedBy: `sender-${i}` }, AT);
   assert.equal(state.ignoredRequests.length, 20);
   assert.equal(state.ignoredRequests[0]!.requestId, 'n24', 'newest first');
 });
