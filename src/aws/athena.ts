@@ -175,7 +175,7 @@ export class AthenaQueryError extends PortError {
 
 /** The lake table's name in Athena SQL: `"s3tablescatalog/<bucket>"."<namespace>"."<table>"`. */
 export function qualifiedTable(settings: Pick<AwsSettings, 'tableBucket'>, namespace: string, lakeTable: string): string {
-  return athenaQualifiedName(settings.tableBucket.name, namespace, lakeTable);
+  return athenaQualifiedName(settings, namespace, lakeTable);
 }
 
 export function rowCountSql(settings: Pick<AwsSettings, 'tableBucket'>, req: Pick<VerifyRequest, 'namespace' | 'lakeTable' | 'snapshotId'>): string {

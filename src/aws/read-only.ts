@@ -8,6 +8,7 @@
  * The workgroup and IAM policy of docs/aws-setup.md are the boundary; this check is the first fence.
  */
 import { PortError } from '../errors';
+import { athenaCatalog } from './settings';
 
 interface Token {
   kind: 'word' | 'name' | 'string' | 'symbol';
@@ -153,8 +154,8 @@ export function athenaReadOnlyRefusal(sql: string): string | undefined {
 }
 
 /** A lake table's name in Athena SQL: `"s3tablescatalog/<bucket>"."<namespace>"."<table>"`. */
-export function athenaQualifiedName(tableBucket: string, namespace: string, lakeTable: string): string {
-  return [`s3tablescatalog/${tableBucket}`, namespace, lakeTable].map((part) => `"${part.replaceAll('"', '""')}"`).join('.');
+export function athenaQualifiedName(settings: Parameters<typeof athenaCatalog>[0], namespace: string, lakeTable: string): string {
+  return [athenaCatalog(settings), namespace, lakeTable].map((part) => `"${part.replaceAll('"', '""')}"`).join('.');
 }
 
 /**

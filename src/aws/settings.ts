@@ -73,6 +73,6 @@ export function s3TablesCatalogId(settings: Pick<AwsSettings, 'accountId' | 'tab
 }
 
 /** Athena's name of the table bucket's catalog. */
-export function athenaCatalog(settings: Pick<AwsSettings, 'tableBucket'>): string {
+export function athenaCatalog(settings: { tableBucket: Pick<AwsSettings['tableBucket'], 'name'> }): string {
   return `s3tablescatalog/${settings.tableBucket.name}`;
 }

@@ -441,7 +441,7 @@ export const sourceSchema = z
       });
       // Athena runs writes too: a check is refused here, before any cycle, rather than at its table's verify.
       // As Athena receives it too: {table} replaced by a lake table's name in the table bucket (lake table names hold no quote, comment or ';').
-      const lakeTable = s.aws ? athenaQualifiedName(s.aws.tableBucket.name, s.target.namespace, 'table') : undefined;
+      const lakeTable = s.aws ? athenaQualifiedName(s.aws, s.target.namespace, 'table') : undefined;
       s.verify.checks.forEach((check, i) => {
         const refusal = lakeTable === undefined ? athenaReadOnlyRefusal(check.sql) : athenaCheckRefusal(check.sql, lakeTable);
         if (refusal !== undefined) {
