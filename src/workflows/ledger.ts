@@ -53,7 +53,12 @@ export function queueFullProblem(state: SourceState): string | undefined {
  * The requests one cycle serves: the first queued request merged with those it absorbed, and the
  * tables reruns of "failed" named that fail no more (`noLongerFailed`, left out of `tables`).
  */
-export type CoalescedRequest = QueuedRequest & { requestIds: string[]; noLongerFailed?: TableName[] };
+export type CoalescedRequest = QueuedRequest & {
+  requestIds: string[];
+  /** Who sent each of the requests, in the order of `requestIds` (undefined for one that names no sender). */
+  senders: (string | undefined)[];
+  noLongerFailed?: TableName[];
+};
 
 /** The failed tables when a request is served, and whether a rerun of "failed" may leave out those that fail no more. */
 export interface FailedNow {
@@ -569,7 +574,25 @@ export function takeCoalesced(queue: QueuedRequest[], failedNow?: FailedNow): Co
   const allTables = group.some((r) => !r.tables);
   const tables = allTables ? undefined : [...new Set(group.flatMap((r) => tablesOf(r) ?? []))];
   const leftOut = tables ? [...noLongerFailed].filter((t) => !tables.includes(t)) : [];
-  return { ...first, ...(tables ? { tables } : { tables: undefined }), requestIds: group.map((r) => r.requestId), ...(leftOut.length > 0 ? { noLongerFailed: leftOut } : {}) };
+  return {
+    ...first,
+    ...(tables ? { tables } : { tables: undefined }),
+    requestIds: group.map((r) => r.requestId),
+    senders: group.map((r) => r.requestedBy),
+    ...(leftOut.length > 0 ? { noLongerFailed: leftOut } : {}),
+  };
+}
+
+/**
+ * Drops a coalesced rerun of "failed" whose tables all fail no more: each of its requests is kept
+ * in `ignoredRequests` with its own id and sender, so that each waiter learns why.
+ */
+export function recordServedAlready(state: SourceState, batch: CoalescedRequest, at: string, options: { mergeUnnamed?: () => boolean } = {}): void {
+  const reason = nothingFailedProblem(batch.noLongerFailed ?? []);
+  for (const [i, requestId] of batch.requestIds.entries()) {
+    const requestedBy = batch.senders[i];
+    recordIgnored(state, { kind: 'rerun', requestId, ...(requestedBy ? { requestedBy } : {}), reason, at }, options);
+  }
 }
 
 /** Why a rerun of "failed" whose tables all fail no more runs no cycle (kept in ignoredRequests). */

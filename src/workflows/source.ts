@@ -41,11 +41,10 @@ import {
   initialState,
   markSkippedForNewExport,
   normalizeState,
-  nothingFailedProblem,
   queueFullProblem,
   recordCycle,
   senderFieldsProblem,
-  recordIgnored,
+  recordServedAlready,
   repeatedRequest,
   rerunParts,
   rerunPayloadProblem,
@@ -537,10 +536,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
 
   /** Reruns of "failed" whose tables all fail no more: dropped with the reason, so that their waiters learn it. */
   function dropServedAlready(batch: CoalescedRequest): void {
-    const reason = nothingFailedProblem(batch.noLongerFailed ?? []);
-    for (const [i, requestId] of batch.requestIds.entries()) {
-      recordIgnored(state, { kind: 'rerun', requestId, ...(i === 0 && batch.requestedBy ? { requestedBy: batch.requestedBy } : {}), reason, at: nowIso() }, { mergeUnnamed: mergeUnnamedIgnored });
-    }
+    recordServedAlready(state, batch, nowIso(), { mergeUnnamed: mergeUnnamedIgnored });
     log.info('rerun of failed tables dropped: they fail no more', { requestIds: batch.requestIds });
   }
 

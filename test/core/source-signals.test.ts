@@ -186,13 +186,22 @@ describe('a rerun of the failed tables asked while they are rerun', () => {
     await handle.signal(requestRerunSignal, { tables: 'failed', requestId: 'ops-1', requestedBy: 'ops' });
     await waitUntil(async () => (await status(handle)).currentCycle?.kind === 'rerun', 'the rerun cycle to run');
     await handle.signal(requestRerunSignal, { tables: 'failed', requestId: 'sched-1', requestedBy: 'schedule' });
+    // Another sender's rerun of the failed tables right behind it: served with it, and dropped with it under its own sender.
+    await handle.signal(requestRerunSignal, { tables: 'failed', requestId: 'billing-1', requestedBy: 'billing' });
     // A sync after it: once its cycle is done, the scheduled rerun was handled.
     await handle.signal(requestSyncSignal, { tables: ['public.t0001'], requestId: 'svc-1' });
     await waitForStatus(handle, (s) => s.recentCycles.some((c) => c.requestIds.includes('svc-1')) && s.phase === 'idle', 60_000);
     const s = await status(handle);
     assert.equal(w.backend.count(`load.start:${table}`), 2, 'the first cycle and the one rerun');
     assert.deepEqual(s.recentCycles.map((c) => [c.kind, c.requestIds]), [['sync', ['svc-1']], ['rerun', ['ops-1']], ['sync', [s.recentCycles.at(-1)!.requestIds[0]]]]);
-    assert.deepEqual(s.ignoredRequests.map((r) => [r.requestId, r.reason]), [['sched-1', `the failed tables it named fail no more (${table}): a cycle loaded them since it was asked, or they left the source; nothing to rerun`]]);
+    const reason = `the failed tables it named fail no more (${table}): a cycle loaded them since it was asked, or they left the source; nothing to rerun`;
+    assert.deepEqual(
+      s.ignoredRequests.map((r) => [r.requestId, r.requestedBy, r.reason]),
+      [
+        ['billing-1', 'billing', reason],
+        ['sched-1', 'schedule', reason],
+      ],
+    );
   });
 });
 
