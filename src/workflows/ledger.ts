@@ -247,7 +247,7 @@ export function enqueueSyncSignal(state: SourceState, req: SyncRequest | null | 
   const tables: unknown = request.tables;
   if (tables != null && !Array.isArray(tables) && (typeof tables !== 'string' || (options.refuseStringTables?.() ?? true))) {
     const reason = 'tables must be a list of schema.table names, or left out to sync every table';
-    recordIgnored(state, { kind: 'sync', ...(request.requestId ? { requestId: request.requestId } : {}), ...(request.requestedBy ? { requestedBy: request.requestedBy } : {}), reason, at }, { mergeUnnamed: options.mergeUnnamedIgnored });
+    recordIgnored(state, { kind: 'sync', ...senderFields(request), reason, at }, { mergeUnnamed: options.mergeUnnamedIgnored });
     return reason;
   }
   const badSender = senderFieldsProblem(request);

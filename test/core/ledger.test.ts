@@ -741,3 +741,12 @@ test('a sync signal the sync update would refuse is dropped before anything runs
   assert.equal(enqueueSyncSignal(known, { tables: ['public.typo'] }, AT, { refuseBadTables: () => false }), undefined);
   assert.equal(known.queue.length, 2);
 });
+
+test('a sync signal whose tables are no list and whose sender fields are documents is kept without them: the status stays small', () => {
+  const state = exported(['public.a']);
+  const doc = { nested: 'x'.repeat(100_000) };
+  const reason = 'tables must be a list of schema.table names, or left out to sync every table';
+  assert.equal(enqueueSyncSignal(state, { tables: 'public.a', requestId: doc, requestedBy: 'y'.repeat(100_000) } as unknown as SyncRequest, AT), reason);
+  assert.deepEqual(state.ignoredRequests, [{ kind: 'sync', reason, at: AT }]);
+  assert.ok(jsonBytes(state) < 10_000, `the state holds ${jsonBytes(state)} bytes`);
+});
