@@ -184,6 +184,17 @@ function senderFields(req: { requestId?: unknown; requestedBy?: unknown }): Pick
   return { ...(ok(req.requestId) ? { requestId: req.requestId } : {}), ...(ok(req.requestedBy) ? { requestedBy: req.requestedBy } : {}) };
 }
 
+/**
+ * Records a dropped signal of `kind` in `ignoredRequests`, with the sender fields it may keep and
+ * the signal options' rule for merging entries that name no sender; returns the reason.
+ */
+function ignorer(state: SourceState, kind: IgnoredRequest['kind'], at: string, options: QueueBoundOption) {
+  return (req: { requestId?: unknown; requestedBy?: unknown }, reason: string, repeat = false): string => {
+    recordIgnored(state, { kind, ...senderFields(req), reason, at, ...(repeat ? { repeat: true as const } : {}) }, { mergeUnnamed: options.mergeUnnamedIgnored });
+    return reason;
+  };
+}
+
 /** Options shared by both kinds of signal. */
 export interface QueueBoundOption {
   /**
@@ -239,28 +250,18 @@ export interface SyncSignalOptions extends QueueBoundOption {
 export function enqueueSyncSignal(state: SourceState, req: SyncRequest | null | undefined, at: string, options: SyncSignalOptions = {}): string | undefined {
   // A payload such as ["public.orders"] names tables, but not as a sync reads them: it would sync every table.
   const notAnObject = req !== undefined && req !== null && payloadProblem(req, SYNC_EXAMPLE);
-  if (notAnObject && (options.refuseNonObjectPayload?.() ?? true)) {
-    recordIgnored(state, { kind: 'sync', reason: notAnObject, at }, { mergeUnnamed: options.mergeUnnamedIgnored });
-    return notAnObject;
-  }
+  const ignore = ignorer(state, 'sync', at, options);
+  if (notAnObject && (options.refuseNonObjectPayload?.() ?? true)) return ignore({}, notAnObject);
   const request: SyncRequest = req ?? {};
   const tables: unknown = request.tables;
   if (tables != null && !Array.isArray(tables) && (typeof tables !== 'string' || (options.refuseStringTables?.() ?? true))) {
-    const reason = 'tables must be a list of schema.table names, or left out to sync every table';
-    recordIgnored(state, { kind: 'sync', ...senderFields(request), reason, at }, { mergeUnnamed: options.mergeUnnamedIgnored });
-    return reason;
+    return ignore(request, 'tables must be a list of schema.table names, or left out to sync every table');
   }
   const badSender = senderFieldsProblem(request);
-  if (badSender && (options.refuseBadSenderFields?.() ?? true)) {
-    recordIgnored(state, { kind: 'sync', ...senderFields(request), reason: badSender, at }, { mergeUnnamed: options.mergeUnnamedIgnored });
-    return badSender;
-  }
+  if (badSender && (options.refuseBadSenderFields?.() ?? true)) return ignore(request, badSender);
   const repeat = repeatedRequest(state, request.requestId, options.duplicates);
   const refused = repeat ?? badTablesOf(state, request, options) ?? fullFor(state, options);
-  if (refused) {
-    recordIgnored(state, { kind: 'sync', ...(request.requestId ? { requestId: request.requestId } : {}), ...(request.requestedBy ? { requestedBy: request.requestedBy } : {}), reason: refused, at, ...(repeat ? { repeat: true } : {}) }, { mergeUnnamed: options.mergeUnnamedIgnored });
-    return refused;
-  }
+  if (refused) return ignore(request, refused, repeat !== undefined);
   enqueueSync(state, request);
   return undefined;
 }
@@ -354,11 +355,9 @@ export interface RerunSignalOptions extends QueueBoundOption {
 export function enqueueRerunSignal(state: SourceState, given: RerunRequest | null | undefined, at: string, options: RerunSignalOptions = {}): string | undefined {
   // No payload names no table: dropped with the reason, like any rerun the workflow cannot serve.
   const req: RerunRequest = given ?? ({} as RerunRequest);
+  const ignore = ignorer(state, 'rerun', at, options);
   const badSender = senderFieldsProblem(req);
-  if (badSender && (options.refuseBadSenderFields?.() ?? true)) {
-    recordIgnored(state, { kind: 'rerun', ...senderFields(req), reason: badSender, at }, { mergeUnnamed: options.mergeUnnamedIgnored });
-    return badSender;
-  }
+  if (badSender && (options.refuseBadSenderFields?.() ?? true)) return ignore(req, badSender);
   const named = Array.isArray(req.tables) ? req.tables : [];
   const badNames = !state.lastExport ? namesProblem(named) : undefined;
   const badApprovals = approvalsProblem(req);
@@ -370,10 +369,7 @@ export function enqueueRerunSignal(state: SourceState, given: RerunRequest | nul
     (badApprovals && (options.refuseBadApprovals?.() ?? true) ? badApprovals : undefined) ??
     (unknown && (options.refuseUnknownTables?.() ?? true) ? unknown : undefined) ??
     fullFor(state, options);
-  if (refused) {
-    recordIgnored(state, { kind: 'rerun', ...(req.requestId ? { requestId: req.requestId } : {}), ...(req.requestedBy ? { requestedBy: req.requestedBy } : {}), reason: refused, at, ...(repeat ? { repeat: true } : {}) }, { mergeUnnamed: options.mergeUnnamedIgnored });
-    return refused;
-  }
+  if (refused) return ignore(req, refused, repeat !== undefined);
   // Tables read directly need no export (a source of only such tables never has one): their
   // rerun stays a rerun, else its approvals (approveDeletes, rebuild, allowOlderExport) would be lost.
   if (!state.lastExport && named.length > 0 && !(allReadDirectly(state, named) && (options.directRerun?.() ?? true))) {
@@ -381,10 +377,7 @@ export function enqueueRerunSignal(state: SourceState, given: RerunRequest | nul
     return undefined;
   }
   const problem = rerunProblem(state, req);
-  if (problem) {
-    recordIgnored(state, { kind: 'rerun', ...(req.requestId ? { requestId: req.requestId } : {}), ...(req.requestedBy ? { requestedBy: req.requestedBy } : {}), reason: problem, at }, { mergeUnnamed: options.mergeUnnamedIgnored });
-    return problem;
-  }
+  if (problem) return ignore(req, problem);
   enqueueRerun(state, req);
   return undefined;
 }
