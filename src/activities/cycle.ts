@@ -10,6 +10,7 @@ import { directExtract } from '../config/direct';
 import type { SourceConfig } from '../config/schema';
 import { type ActivityDeps, findManifest, sourceOf, step } from './deps';
 import { storedIfLarge } from './stored-parts';
+import type { ConfigExcludedTable } from '../workflows/ledger';
 import { costBasis } from './load';
 import { costTotals, tableCost } from '../cost/ledger';
 import type { DiscoveredTable } from '../model';
@@ -30,6 +31,14 @@ function loadQueue(s: SourceConfig): Pick<CycleSettings, 'loadQueueSeconds'> {
 
 export function cycleActivities(deps: ActivityDeps) {
   return {
+    /** The tables of these that the worker's config excludes now, each with its rule: their rerun would load nothing. */
+    async excludedTables(source: string, tables: TableName[]): Promise<ConfigExcludedTable[]> {
+      const { settings } = sourceOf(deps, source);
+      return tables.flatMap((table) => {
+        const selection = selectTable(settings, table);
+        return selection.included ? [] : [{ table, rule: selection.rule }];
+      });
+    },
     async cycleSettings(source: string): Promise<CycleSettings> {
       const { settings: s } = sourceOf(deps, source);
       return {

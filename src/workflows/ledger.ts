@@ -588,6 +588,44 @@ export function recordServedAlready(state: SourceState, batch: CoalescedRequest,
   }
 }
 
+/** A table the worker's config leaves out, and the rule that does (`exclude <glob>`, or that no include rule matches it). */
+export interface ConfigExcludedTable {
+  table: TableName;
+  rule: string;
+}
+
+/**
+ * The queued reruns of named tables not yet checked against the worker's config. A rerun of
+ * "failed" is left to its cycle, which takes excluded tables off the failed list.
+ */
+export function uncheckedReruns(queue: readonly QueuedRequest[], checked: ReadonlySet<QueuedRequest>): QueuedRequest[] {
+  return queue.filter((r) => r.kind === 'rerun' && !r.failedOnly && r.tables !== undefined && r.tables.length > 0 && !checked.has(r));
+}
+
+/**
+ * Drops the checked reruns all of whose tables the worker's config now excludes, each kept in
+ * `ignoredRequests` with the tables, their rules and what to do: its cycle would load nothing, yet
+ * count as served. A rerun naming some included tables runs; its cycle shows the others skipped as excluded.
+ */
+export function dropExcludedReruns(state: SourceState, checked: readonly QueuedRequest[], excluded: readonly ConfigExcludedTable[], source: string, at: string, options: { mergeUnnamed?: () => boolean } = {}): void {
+  const rules = new Map(excluded.map((e) => [e.table, e.rule]));
+  const dropped = new Set(checked.filter((r) => r.tables !== undefined && r.tables.length > 0 && r.tables.every((t) => rules.has(t))));
+  if (dropped.size === 0) return;
+  state.queue = state.queue.filter((r) => !dropped.has(r));
+  for (const r of dropped) {
+    const tables = r.tables!;
+    const one = tables.length === 1;
+    const named = one
+      ? `${tables[0]} is excluded by the worker's config (${rules.get(tables[0]!)})`
+      : `${tables
+          .slice(0, LISTED_TABLES)
+          .map((t) => `${t} (${rules.get(t)})`)
+          .join(', ')}${tables.length > LISTED_TABLES ? `, ... (${tables.length} in all)` : ''} are excluded by the worker's config`;
+    const reason = `${named}: a rerun loads only tables the config includes; include ${one ? 'it' : 'them'} in lakesync.yaml (include and exclude of source ${source}) and restart the worker, then ask again`;
+    recordIgnored(state, { kind: 'rerun', requestId: r.requestId, ...(r.requestedBy ? { requestedBy: r.requestedBy } : {}), reason, at }, options);
+  }
+}
+
 /** Why a rerun of "failed" whose tables all fail no more runs no cycle (kept in ignoredRequests). */
 export function nothingFailedProblem(noLongerFailed: readonly TableName[]): string {
   const list = `${noLongerFailed.slice(0, LISTED_TABLES).join(', ')}${noLongerFailed.length > LISTED_TABLES ? `, ... (${noLongerFailed.length} in all)` : ''}`;

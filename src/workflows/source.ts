@@ -30,6 +30,7 @@ import { errorMessage, failureType } from './errors';
 import {
   type CoalescedRequest,
   type CycleRecord,
+  dropExcludedReruns as dropExcluded,
   acceptSync,
   approvalsProblem,
   compactStatus,
@@ -54,13 +55,15 @@ import {
   statusPage,
   syncProblem,
   takeCoalesced,
+  uncheckedReruns,
   unqualifiedProblem,
   withoutBlankRequestId,
 } from './ledger';
-import { RECOVERY_ACTIVITY } from './options';
+import { RECOVERY_ACTIVITY, SETTINGS_ACTIVITY } from './options';
 import { cycleSearchAttributes, SOURCE_KEY } from './search';
 import { sourceStartProblem } from './source-start';
 import {
+  type QueuedRequest,
   type RerunAccepted,
   type RerunRequest,
   type ReusableExport,
@@ -158,6 +161,8 @@ const PATCHES = {
   senderFields: 'bad-request-id-or-sender-dropped',
   /** Dropped requests that name no sender, of one kind and reason, are kept as one counted entry (each took one of the 20, pushing out other senders'). */
   mergeUnnamedIgnored: 'merge-unnamed-ignored-requests',
+  /** A rerun of named tables that the worker's config now all excludes is dropped, with the reason (its cycle loaded nothing, and it counted as served). */
+  refuseExcludedRerun: 'rerun-of-excluded-tables-dropped',
 } as const;
 
 /** How long a run whose state could not be stored waits before it tries again: doubling, up to an hour. */
@@ -333,6 +338,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
   if (resumedRef) await forgetStateOfCancelledRun(input.source);
   loaded = true;
   const { recoverCycleOutcomes } = proxyActivities<Activities>(RECOVERY_ACTIVITY);
+  const { excludedTables } = proxyActivities<Activities>(SETTINGS_ACTIVITY);
 
   if (fresh && input.syncOnStart !== false) enqueueSync(state, { requestedBy: 'start' });
   serveWaiting();
@@ -516,6 +522,8 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     for (;;) {
       await condition(() => state.queue.length > 0 || mayContinue());
       if (state.queue.length === 0) return;
+      // A rerun is checked against the worker's config of now when it is served: one queued before a table was excluded (or included again) too.
+      if (state.queue[0]!.kind === 'rerun' && (await dropExcludedReruns())) continue;
 
       const batch = takeCoalesced(state.queue, { failed: state.failed, narrow: () => patched(PATCHES.narrowFailedReruns) });
       if (batch.kind === 'rerun' && batch.tables?.length === 0) {
@@ -532,6 +540,28 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
       running = [];
       if (mayContinue()) return;
     }
+  }
+
+  /** The queued reruns already checked against the worker's config (in this run). */
+  const checkedReruns = new Set<QueuedRequest>();
+
+  /**
+   * Drops the queued reruns of named tables that the worker's config now all excludes. Whether it
+   * checked any: requests that came meanwhile are checked on the next pass. When the config cannot
+   * be read, the reruns go on to their cycle, which fails saying why.
+   */
+  async function dropExcludedReruns(): Promise<boolean> {
+    const unchecked = uncheckedReruns(state.queue, checkedReruns);
+    if (unchecked.length === 0 || !patched(PATCHES.refuseExcludedRerun)) return false;
+    for (const r of unchecked) checkedReruns.add(r);
+    try {
+      const excluded = await excludedTables(input.source, [...new Set(unchecked.flatMap((r) => r.tables ?? []))]);
+      dropExcluded(state, unchecked, excluded, input.source, nowIso(), { mergeUnnamed: mergeUnnamedIgnored });
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      log.warn("the reruns were not checked against the worker's config: they run as asked", { requestIds: unchecked.map((r) => r.requestId), error: errorMessage(err) });
+    }
+    return true;
   }
 
   /** Reruns of "failed" whose tables all fail no more: dropped with the reason, so that their waiters learn it. */

@@ -9,6 +9,7 @@ import {
   EARLIER_REQUEST_IDS,
   acceptSync,
   compactStatus,
+  dropExcludedReruns,
   enqueueRerun,
   enqueueRerunSignal,
   enqueueSync,
@@ -21,6 +22,7 @@ import {
   rerunProblem,
   syncProblem,
   takeCoalesced,
+  uncheckedReruns,
 } from '../../src/workflows/ledger';
 import type { QueuedRequest, ReusableExport, SourceState, SyncRequest } from '../../src/workflows/messages';
 
@@ -749,4 +751,26 @@ test('a sync signal whose tables are no list and whose sender fields are documen
   assert.equal(enqueueSyncSignal(state, { tables: 'public.a', requestId: doc, requestedBy: 'y'.repeat(100_000) } as unknown as SyncRequest, AT), reason);
   assert.deepEqual(state.ignoredRequests, [{ kind: 'sync', reason, at: AT }]);
   assert.ok(jsonBytes(state) < 10_000, `the state holds ${jsonBytes(state)} bytes`);
+});
+
+test('queued reruns whose named tables the config all excludes are dropped with their tables and rules; one naming an included table, and a rerun of "failed", stay', () => {
+  const state = exported(['public.a', 'public.b', 'public.c']);
+  state.failed['public.b'] = { cycleId: 'c1', phase: 'load', message: 'boom', exportId: 'exp-1' };
+  enqueueRerun(state, { tables: ['public.b', 'public.c'], requestId: 'ops-1', requestedBy: 'ops' });
+  enqueueRerun(state, { tables: ['public.a', 'public.b'], requestId: 'ops-2' });
+  enqueueRerun(state, { tables: 'failed', requestId: 'sched-1' });
+  const unchecked = uncheckedReruns(state.queue, new Set());
+  assert.deepEqual(unchecked.map((r) => r.requestId), ['ops-1', 'ops-2']);
+  dropExcludedReruns(state, unchecked, [{ table: 'public.b', rule: 'exclude public.b' }, { table: 'public.c', rule: 'matches no include rule' }], 'shop', AT);
+  assert.deepEqual(state.queue.map((r) => r.requestId), ['ops-2', 'sched-1']);
+  assert.deepEqual(state.ignoredRequests, [
+    {
+      kind: 'rerun',
+      requestId: 'ops-1',
+      requestedBy: 'ops',
+      reason: "public.b (exclude public.b), public.c (matches no include rule) are excluded by the worker's config: a rerun loads only tables the config includes; include them in lakesync.yaml (include and exclude of source shop) and restart the worker, then ask again",
+      at: AT,
+    },
+  ]);
+  assert.deepEqual(uncheckedReruns(state.queue, new Set(unchecked)), []);
 });

@@ -14,7 +14,8 @@ import { sourceWorkflowId } from '../../src/ids';
 import { SEARCH_ATTRIBUTE_TYPES } from '../../src/workflows/search';
 import { QUEUE_LIMIT } from '../../src/workflows/ledger';
 import { requestRerunSignal, requestSyncSignal, syncUpdate } from '../../src/workflows/messages';
-import { fakeConfig, quietTemporalLogs, startFakeWorker, startTestServer, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
+import { fakeConfig, quietTemporalLogs, startFakeWorker, startTestServer, startWorkerOver, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
+import { rerunUpdate } from '../../src/workflows/messages';
 import { startSource, status, waitForCycles, waitForStatus } from '../helpers/source';
 import { waitUntil } from '../helpers/within';
 
@@ -275,5 +276,50 @@ describe('a flood of signals from a service in a loop', () => {
     const s = await waitForStatus(handle, (st) => st.phase === 'idle' && st.queue.length === 0 && st.recentCycles.some((c) => c.requestIds.includes(`many-${QUEUE_LIMIT - 1}`)), 180_000);
     assert.equal(s.recentCycles.length - before.recentCycles.length, 2, 'the long cycle, then one cycle for the queued syncs');
     assert.equal(s.recentCycles[0]!.requestIds.length, QUEUE_LIMIT);
+  });
+});
+
+describe('a rerun of a table the worker\'s config excludes', () => {
+  let env: TestServer;
+  let w: FakeWorker;
+  const queue = uniqueQueue('excluded-rerun');
+  const SOURCE = 'excludedrerun';
+  const table = 'public.t0003';
+  before(async () => {
+    env = await startTestServer();
+    w = await startFakeWorker(fakeConfig(queue, { tables: 3 }, { exclude: [table] }, SOURCE), { tables: 3 });
+  });
+  after(async () => {
+    await w?.stop();
+    await env?.close();
+  });
+
+  test('is dropped with the table, its rule and what to do, and runs no cycle; once the config includes it again, its rerun runs', async () => {
+    const handle = await startSource(w.client, queue, SOURCE);
+    await waitForCycles(handle, 1);
+    await handle.signal(requestRerunSignal, { tables: [table], requestId: 'ops-1', requestedBy: 'ops' });
+    const accepted = await handle.executeUpdate(rerunUpdate, { args: [{ tables: [table], requestId: 'ops-2', requestedBy: 'ops-cli' }] });
+    assert.equal(accepted.requestId, 'ops-2');
+    await handle.signal(requestSyncSignal, { tables: ['public.t0001'], requestId: 'svc-1' });
+    const s = await waitForStatus(handle, (x) => x.recentCycles.some((c) => c.requestIds.includes('svc-1')) && x.phase === 'idle', 60_000);
+    assert.deepEqual(s.recentCycles.map((c) => [c.kind, c.requestIds]), [['sync', ['svc-1']], ['sync', [s.recentCycles.at(-1)!.requestIds[0]]]]);
+    const reason = `${table} is excluded by the worker's config (exclude ${table}): a rerun loads only tables the config includes; include it in lakesync.yaml (include and exclude of source ${SOURCE}) and restart the worker, then ask again`;
+    assert.deepEqual(
+      s.ignoredRequests.map((r) => [r.requestId, r.requestedBy, r.reason]),
+      [
+        ['ops-2', 'ops-cli', reason],
+        ['ops-1', 'ops', reason],
+      ],
+    );
+    assert.equal(w.backend.count(`load.start:${table}`), 0);
+
+    // The config includes the table again: the check reads the worker's config of now.
+    await w.stop();
+    w = await startWorkerOver(fakeConfig(queue, { tables: 3 }, {}, SOURCE), w.backend);
+    const again = w.client.workflow.getHandle(sourceWorkflowId(SOURCE));
+    await again.signal(requestRerunSignal, { tables: [table], requestId: 'ops-3', requestedBy: 'ops' });
+    const after = await waitForStatus(again, (x) => x.recentCycles.some((c) => c.requestIds.includes('ops-3')) && x.phase === 'idle', 60_000);
+    assert.equal(after.recentCycles[0]!.kind, 'rerun');
+    assert.equal(after.lastCycle!.tables.find((t) => t.table === table)?.status, 'committed', JSON.stringify(after.lastCycle));
   });
 });
