@@ -2,6 +2,7 @@
  * Started by a Temporal Schedule (Schedules can only start workflows): signals the source
  * workflow, starting it when it is not running, and ends.
  */
+import { defineSearchAttributeKey } from '@temporalio/common';
 import { ApplicationFailure, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { approvalsProblem, initialState, rerunPayloadProblem, SENDER_FIELD_CHARACTERS, senderFieldsProblem, syncProblem, unqualifiedProblem } from './ledger';
@@ -24,6 +25,19 @@ const REFUSE_BAD_REQUEST = 'trigger-refuses-bad-request';
 
 /** A rerun that names no sender is sent as the schedule's, as a sync is (it named none: its drops were kept apart, unattributed). */
 const RERUN_SENDER = 'trigger-rerun-names-sender';
+
+/** A request that names no sender is sent as its Schedule's, by id (every Schedule's was "schedule": their drops were kept as one entry). */
+const SCHEDULE_ID_SENDER = 'trigger-sender-names-schedule-id';
+
+/** Set by Temporal on a workflow a Schedule starts: the Schedule's id. */
+const SCHEDULED_BY_ID = defineSearchAttributeKey('TemporalScheduledById', 'KEYWORD');
+
+/** The sender a request that names none is sent as: its Schedule, by id when Temporal says which (longer ids are cut to what the source keeps). */
+function scheduleSender(): string {
+  const scheduleId = workflowInfo().typedSearchAttributes.get(SCHEDULED_BY_ID);
+  if (typeof scheduleId !== 'string' || scheduleId === '' || !patched(SCHEDULE_ID_SENDER)) return 'schedule';
+  return `schedule ${scheduleId}`.slice(0, SENDER_FIELD_CHARACTERS);
+}
 
 /**
  * Why the source would drop the request this trigger sends, as the `sync` and `rerun` updates refuse
@@ -68,9 +82,10 @@ export async function triggerWorkflow(input: TriggerInput): Promise<string> {
   if (requestProblem && patched(REFUSE_BAD_REQUEST)) throw ApplicationFailure.nonRetryable(requestProblem, 'TriggerInputRefused');
   const requestId = (given: string | undefined) => (given ? `${given}@${firing}` : firing);
   // Asked only of a rerun that names no sender, so other histories record no marker.
-  const rerunSender = input.rerun && !input.rerun.requestedBy && patched(RERUN_SENDER) ? { requestedBy: 'schedule' } : {};
+  const rerunSender = input.rerun && !input.rerun.requestedBy && patched(RERUN_SENDER) ? { requestedBy: scheduleSender() } : {};
+  const syncSender = input.sync?.requestedBy ? {} : { requestedBy: scheduleSender() };
   const request = input.rerun
     ? { kind: 'rerun' as const, rerun: { ...input.rerun, ...rerunSender, requestId: requestId(input.rerun.requestId) } }
-    : { kind: 'sync' as const, sync: { requestedBy: 'schedule', ...(input.sync ?? {}), requestId: requestId(input.sync?.requestId) } };
+    : { kind: 'sync' as const, sync: { ...syncSender, ...(input.sync ?? {}), requestId: requestId(input.sync?.requestId) } };
   return signalSource({ source: input.source, taskQueue: input.taskQueue, request });
 }

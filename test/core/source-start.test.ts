@@ -109,6 +109,33 @@ describe('a source workflow started by hand', () => {
     assert.match(dropped.reason, /no table has failed/);
   });
 
+  test('two Schedules made by hand whose reruns name no sender are told apart: each is named by its schedule id in the status', async () => {
+    const source = w.client.workflow.getHandle(sourceWorkflowId('handstart'));
+    await waitForCycles(source, 1);
+    const ids = ['hand-rerun-a', 'hand-rerun-b'];
+    for (const scheduleId of ids) {
+      const schedule = await w.client.schedule.create({
+        scheduleId,
+        spec: { intervals: [{ every: '1 day' }] },
+        action: { type: 'startWorkflow', workflowType: TRIGGER_WORKFLOW_TYPE, workflowId: `trigger-${scheduleId}`, taskQueue: queue, args: [{ source: 'handstart', taskQueue: queue, rerun: { tables: 'failed' } }] },
+        state: { paused: true },
+      });
+      await schedule.trigger();
+      // Nothing has failed: the source drops the rerun of failed tables.
+      await waitForStatus(source, (st) => st.ignoredRequests.some((r) => r.requestId?.startsWith(`trigger-${scheduleId}`)), 30_000);
+      await schedule.delete();
+    }
+    const s = await status(source);
+    const dropped = s.ignoredRequests.filter((r) => ids.some((id) => r.requestId?.startsWith(`trigger-${id}`)));
+    assert.deepEqual(
+      dropped.map((r) => [r.requestedBy, r.times]),
+      [
+        ['schedule hand-rerun-b', undefined],
+        ['schedule hand-rerun-a', undefined],
+      ],
+    );
+  });
+
   test('of a source the worker\'s config lacks fails naming the source and the config, not the manifest store', async () => {
     const handle = await w.client.workflow.start(SOURCE_WORKFLOW_TYPE, { workflowId: sourceWorkflowId('nosuch'), taskQueue: queue, args: [{ source: 'nosuch' }] });
     const message = await failureOf(handle);
