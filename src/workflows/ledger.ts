@@ -527,6 +527,11 @@ function knownTablesProblem(state: SourceState, tables: TableName[]): string | u
 /** How many table names a refusal lists of the unknown and of the known tables. */
 const LISTED_TABLES = 20;
 
+/** A requested name as a refusal shows it: a name longer than SHOWN_CHARACTERS (a signal's JSON can hold anything) by its start and length. */
+function shownName(name: string): string {
+  return name.length <= SHOWN_CHARACTERS ? name : `${name.slice(0, SHOWN_CHARACTERS)}... (${name.length} characters)`;
+}
+
 /** Names the requested tables the source does not have (the first of them), and the ones it has. */
 function unknownTablesProblem(state: SourceState, tables: TableName[]): string | undefined {
   const known = new Set(state.knownTables);
@@ -539,7 +544,7 @@ function unknownTablesProblem(state: SourceState, tables: TableName[]): string |
     .map((t) => `${t} ${droppedWhere(dropped.get(t)!)}: gone from the source, or excluded`);
   if (unknown.length > 0) {
     // Both lists are cut: a request naming thousands of tables is kept (ignoredRequests) and answered within a payload.
-    const named = `${unknown.slice(0, LISTED_TABLES).join(', ')}${unknown.length > LISTED_TABLES ? `, ... (${unknown.length} in all)` : ''}`;
+    const named = `${unknown.slice(0, LISTED_TABLES).map(shownName).join(', ')}${unknown.length > LISTED_TABLES ? `, ... (${unknown.length} in all)` : ''}`;
     const list = `${state.knownTables.slice(0, LISTED_TABLES).join(', ')}${state.knownTables.length > LISTED_TABLES ? ', ...' : ''}`;
     problems.unshift(`unknown table(s) ${named}: the source's tables are ${list}`);
   }
@@ -616,10 +621,10 @@ export function dropExcludedReruns(state: SourceState, checked: readonly QueuedR
     const tables = r.tables!;
     const one = tables.length === 1;
     const named = one
-      ? `${tables[0]} is excluded by the worker's config (${rules.get(tables[0]!)})`
+      ? `${shownName(tables[0]!)} is excluded by the worker's config (${rules.get(tables[0]!)})`
       : `${tables
           .slice(0, LISTED_TABLES)
-          .map((t) => `${t} (${rules.get(t)})`)
+          .map((t) => `${shownName(t)} (${rules.get(t)})`)
           .join(', ')}${tables.length > LISTED_TABLES ? `, ... (${tables.length} in all)` : ''} are excluded by the worker's config`;
     const reason = `${named}: a rerun loads only tables the config includes; include ${one ? 'it' : 'them'} in lakesync.yaml (include and exclude of source ${source}) and restart the worker, then ask again`;
     recordIgnored(state, { kind: 'rerun', requestId: r.requestId, ...(r.requestedBy ? { requestedBy: r.requestedBy } : {}), reason, at }, options);
