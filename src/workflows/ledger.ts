@@ -613,22 +613,27 @@ export function uncheckedReruns(queue: readonly QueuedRequest[], checked: Readon
  * count as served. A rerun naming some included tables runs; its cycle shows the others skipped as excluded.
  */
 export function dropExcludedReruns(state: SourceState, checked: readonly QueuedRequest[], excluded: readonly ConfigExcludedTable[], source: string, at: string, options: { mergeUnnamed?: () => boolean } = {}): void {
+  const reasons = new Map(checked.flatMap((r) => {
+    const reason = excludedRerunProblem(r.tables ?? [], excluded, source);
+    return reason ? [[r, reason] as const] : [];
+  }));
+  if (reasons.size === 0) return;
+  state.queue = state.queue.filter((r) => !reasons.has(r));
+  for (const [r, reason] of reasons) recordIgnored(state, { kind: 'rerun', requestId: r.requestId, ...(r.requestedBy ? { requestedBy: r.requestedBy } : {}), reason, at }, options);
+}
+
+/** Why a rerun of these tables is refused when the worker's config excludes every one of them (`excluded`), or undefined. */
+export function excludedRerunProblem(tables: readonly TableName[], excluded: readonly ConfigExcludedTable[], source: string): string | undefined {
   const rules = new Map(excluded.map((e) => [e.table, e.rule]));
-  const dropped = new Set(checked.filter((r) => r.tables !== undefined && r.tables.length > 0 && r.tables.every((t) => rules.has(t))));
-  if (dropped.size === 0) return;
-  state.queue = state.queue.filter((r) => !dropped.has(r));
-  for (const r of dropped) {
-    const tables = r.tables!;
-    const one = tables.length === 1;
-    const named = one
-      ? `${shownName(tables[0]!)} is excluded by the worker's config (${rules.get(tables[0]!)})`
-      : `${tables
-          .slice(0, LISTED_TABLES)
-          .map((t) => `${shownName(t)} (${rules.get(t)})`)
-          .join(', ')}${tables.length > LISTED_TABLES ? `, ... (${tables.length} in all)` : ''} are excluded by the worker's config`;
-    const reason = `${named}: a rerun loads only tables the config includes; include ${one ? 'it' : 'them'} in lakesync.yaml (include and exclude of source ${source}) and restart the worker, then ask again`;
-    recordIgnored(state, { kind: 'rerun', requestId: r.requestId, ...(r.requestedBy ? { requestedBy: r.requestedBy } : {}), reason, at }, options);
-  }
+  if (tables.length === 0 || !tables.every((t) => rules.has(t))) return undefined;
+  const one = tables.length === 1;
+  const named = one
+    ? `${shownName(tables[0]!)} is excluded by the worker's config (${rules.get(tables[0]!)})`
+    : `${tables
+        .slice(0, LISTED_TABLES)
+        .map((t) => `${shownName(t)} (${rules.get(t)})`)
+        .join(', ')}${tables.length > LISTED_TABLES ? `, ... (${tables.length} in all)` : ''} are excluded by the worker's config`;
+  return `${named}: a rerun loads only tables the config includes; include ${one ? 'it' : 'them'} in lakesync.yaml (include and exclude of source ${source}) and restart the worker, then ask again`;
 }
 
 /** Why a rerun of "failed" whose tables all fail no more runs no cycle (kept in ignoredRequests). */

@@ -31,6 +31,7 @@ import {
   type CoalescedRequest,
   type CycleRecord,
   dropExcludedReruns as dropExcluded,
+  excludedRerunProblem,
   acceptSync,
   approvalsProblem,
   compactStatus,
@@ -163,6 +164,8 @@ const PATCHES = {
   mergeUnnamedIgnored: 'merge-unnamed-ignored-requests',
   /** A rerun of named tables that the worker's config now all excludes is dropped, with the reason (its cycle loaded nothing, and it counted as served). */
   refuseExcludedRerun: 'rerun-of-excluded-tables-dropped',
+  /** A rerun update of named tables that the worker's config all excludes is refused (it was accepted, and its cycle loaded nothing). */
+  refuseExcludedRerunUpdate: 'rerun-update-of-excluded-tables-refused',
 } as const;
 
 /** How long a run whose state could not be stored waits before it tries again: doubling, up to an hour. */
@@ -251,7 +254,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     if (loaded) serve();
     else waiting.push({ kind, serve });
   }
-  function onceLoaded<R>(kind: 'sync' | 'rerun', problem: () => string | undefined, accept: () => R): R | Promise<R> {
+  function onceLoaded<R>(kind: 'sync' | 'rerun', problem: () => string | undefined, accept: () => R | Promise<R>): R | Promise<R> {
     if (loaded) return accept();
     return new Promise<R>((resolve, reject) => {
       waiting.push({
@@ -322,13 +325,42 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
   );
 
   const rerunRefusal = (req: RerunRequest, inValidator = false) => rerunProblem(state, req) ?? approvalsProblem(req) ?? badSender(req, inValidator) ?? repeatedUpdate(req) ?? queueFull(inValidator);
-  setHandler(rerunUpdate, (req: RerunRequest): RerunAccepted | Promise<RerunAccepted> => onceLoaded('rerun', () => rerunRefusal(req), () => enqueueRerun(state, readRequest(req))), {
+  setHandler(rerunUpdate, (req: RerunRequest): RerunAccepted | Promise<RerunAccepted> => onceLoaded<RerunAccepted>('rerun', () => rerunRefusal(req), () => acceptRerun(req)), {
     validator: (req: RerunRequest) => {
       // Validators run only when an update arrives, never on replay: no patch guards what they refuse.
       const problem = unqualifiedProblem(req) ?? (loaded ? rerunRefusal(req, true) : (rerunPayloadProblem(req) ?? approvalsProblem(req) ?? senderFieldsProblem(req)));
       if (problem) throw new Error(problem);
     },
   });
+
+  const { excludedTables } = proxyActivities<Activities>(SETTINGS_ACTIVITY);
+  /** The queued reruns already checked against the worker's config (in this run). */
+  const checkedReruns = new Set<QueuedRequest>();
+
+  /**
+   * Queues a rerun update that passed `rerunRefusal`; one of named tables that the worker's config
+   * all excludes is refused first, saying so. When the config cannot be read, it is queued (and
+   * checked again when served).
+   */
+  async function acceptRerun(req: RerunRequest): Promise<RerunAccepted> {
+    const named = Array.isArray(req.tables) ? [...new Set(req.tables)] : [];
+    if (named.length === 0 || !patched(PATCHES.refuseExcludedRerunUpdate)) return enqueueRerun(state, readRequest(req));
+    let checked = false;
+    try {
+      const problem = excludedRerunProblem(named, await excludedTables(input.source, named), input.source);
+      if (problem) throw ApplicationFailure.nonRetryable(problem, 'RequestRefused');
+      checked = true;
+    } catch (err) {
+      if (isCancellation(err) || err instanceof ApplicationFailure) throw err;
+      log.warn("the rerun was not checked against the worker's config: it is queued, and checked when served", { error: errorMessage(err) });
+    }
+    // The state may have changed while the config was read: checked again.
+    const refusal = rerunRefusal(req);
+    if (refusal) throw ApplicationFailure.nonRetryable(refusal, 'RequestRefused');
+    const accepted = enqueueRerun(state, readRequest(req));
+    if (checked) checkedReruns.add(state.queue.at(-1)!);
+    return accepted;
+  }
 
   // A fresh start takes up the state a cancelled run left, read like one carried by continue-as-new.
   const resumedRef = fresh && patched(PATCHES.resumeCancelledState) ? await stateOfCancelledRun(input.source) : undefined;
@@ -338,7 +370,6 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
   if (resumedRef) await forgetStateOfCancelledRun(input.source);
   loaded = true;
   const { recoverCycleOutcomes } = proxyActivities<Activities>(RECOVERY_ACTIVITY);
-  const { excludedTables } = proxyActivities<Activities>(SETTINGS_ACTIVITY);
 
   if (fresh && input.syncOnStart !== false) enqueueSync(state, { requestedBy: 'start' });
   serveWaiting();
@@ -541,9 +572,6 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
       if (mayContinue()) return;
     }
   }
-
-  /** The queued reruns already checked against the worker's config (in this run). */
-  const checkedReruns = new Set<QueuedRequest>();
 
   /**
    * Drops the queued reruns of named tables that the worker's config now all excludes. Whether it
