@@ -27,9 +27,11 @@ DRIVER = "org.postgresql.Driver"
 FETCH_SIZE = 10_000
 # Every connection reads times in UTC, so timestamptz text and range bounds mean one instant; and the
 # text of intervals, bytea (in arrays) and money in the forms an export writes, whatever the database
-# or role sets (lc_monetary 'de_DE' prints money as '1.234,50 €', which the load cannot read).
+# or role sets (lc_monetary 'de_DE' prints money as '1.234,50 €', which the load cannot read; extra_float_digits
+# 0 prints a float in 15 digits, 0.30000000000000004 as 0.3: 3 prints every digit, the shortest exact text on
+# PostgreSQL 12 and later, as an export writes it, and 17 significant digits, exact too, before).
 SESSION_INIT = ("SET TIME ZONE 'UTC'; SET IntervalStyle = 'postgres'; SET bytea_output = 'hex'; "
-                "SET lc_monetary = 'C'")
+                "SET lc_monetary = 'C'; SET extra_float_digits = 3")
 # SQLSTATE classes: 08 connection exceptions and 57P0x server shutdowns pass (retry); 28 is bad credentials.
 _RETRYABLE_STATES = ("08", "57P", "53", "40001", "40P01")
 _CREDENTIAL_STATES = ("28",)

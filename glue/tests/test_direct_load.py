@@ -464,3 +464,24 @@ def test_values_read_as_text_do_not_depend_on_the_source_databases_output_settin
     rows = [run_query(spark, f"SELECT CAST(span AS STRING) AS span, CAST(blobs AS STRING) AS blobs FROM lake.tests.{t}")
             for t in ("d_styles_default", "d_styles_styled")]
     assert rows[0] == rows[1], rows
+
+
+def test_floats_and_dates_read_as_text_do_not_depend_on_the_sources_float_digits_or_datestyle(
+        direct_load: Loader, postgres: PgServer, spark: Any) -> None:
+    """A database (or role) may set extra_float_digits 0 (15 digits: 0.30000000000000004 prints as 0.3) or DateStyle
+    (SQL, DMY: 03/02/2024): dates, timestamps and the elements of float lists arrive as the source holds them all the same."""
+    postgres.sql("CREATE TABLE d_datestyle (id int, f double precision, dt date, ts timestamp, tz timestamptz, fs float8[], rs real[])")
+    postgres.sql("INSERT INTO d_datestyle VALUES (1, 0.1::float8 + 0.2::float8, '2024-02-03', '2024-02-03 10:00:00.5', '2024-02-03 12:00:00+02', "
+                 "ARRAY[0.1::float8 + 0.2::float8, 1e-320], ARRAY[0.1::real + 0.2::real])")
+    postgres.sql("ALTER DATABASE shop SET DateStyle = 'SQL, DMY'")
+    postgres.sql("ALTER DATABASE shop SET extra_float_digits = 0")
+    try:
+        result = direct_load("d_datestyle", "d_datestyle", action="create", cursor_column="dt")
+    finally:
+        postgres.sql("ALTER DATABASE shop RESET DateStyle")
+        postgres.sql("ALTER DATABASE shop RESET extra_float_digits")
+    assert result.status == "succeeded", result.error
+    assert result.cursorValueAfter == "2024-02-03"
+    rows = run_query(spark, "SELECT f, dt, ts, tz, CAST(fs AS STRING) AS fs, CAST(rs AS STRING) AS rs FROM lake.tests.d_datestyle")
+    assert rows == [{"f": 0.30000000000000004, "dt": "2024-02-03", "ts": "2024-02-03T10:00:00.500000", "tz": "2024-02-03T10:00:00.000000Z",
+                     "fs": "[0.30000000000000004, 1.0E-320]", "rs": "[0.3]"}], rows
