@@ -154,12 +154,17 @@ def pinned_warning(cursor_type: str, cursor: str, lake_max: str, today: date,
     load that brings the lake back to the source (its words end the warning)."""
     if kind(cursor_type) != "temporal":
         return None
-    try:
-        day = date.fromisoformat(lake_max[:10])
-    except ValueError:
+    found = re.match(r"\+?(\d{4,})-(\d{2})-(\d{2})", lake_max)
+    if found is None:
         return None
-    if day <= today + timedelta(days=1):
-        return None
+    # A year past 9999 (Spark prints it with its sign, +20240-05-01) is after tomorrow, though Python has no date for it.
+    if int(found.group(1)) <= 9999:
+        try:
+            day = date(int(found.group(1)), int(found.group(2)), int(found.group(3)))
+        except ValueError:
+            return None
+        if day <= today + timedelta(days=1):
+            return None
     return (f"cursor column {cursor!r}: the lake's max is {lake_max}, after today, so every window starts "
             "there and rows added or changed later with an earlier cursor value are not read; correct those "
             "source rows' cursor values (an 'infinity' loads as the type's largest value), then "

@@ -99,6 +99,12 @@ def test_a_date_or_timestamp_max_after_tomorrow_is_a_pinned_window() -> None:
                                 ("date", "2030-01-01")):
         warning = pinned_warning(lake_type, "at", lake_max, today)
         assert warning is not None and lake_max in warning and "extract: export" in warning, lake_type
+    # A year past 9999 (a typo such as 20240-05-01, which PostgreSQL accepts) pins the window just the same:
+    # the lake's max is then written with the year's sign, as Spark prints it.
+    for lake_type, lake_max in (("date", "+20240-05-01"), ("timestamp_ntz", "+10000-01-01T00:00:00.000000"),
+                                ("timestamp", "+10000-01-01T00:00:00.000000Z")):
+        warning = pinned_warning(lake_type, "at", lake_max, today)
+        assert warning is not None and lake_max in warning, lake_type
     # Today and tomorrow (a time zone ahead of UTC) are not pinned; neither is any numeric or text cursor.
     for lake_type, lake_max in (("timestamp", "2026-12-04T23:59:59.000000Z"), ("date", "2026-12-03"),
                                 ("bigint", "99999999999"), ("string", "9999-12-31"), ("timestamp", "not a time")):
