@@ -56,8 +56,23 @@ def select_columns(
     return kept, names
 
 
-def _element_kind(mapping: ColumnMapping) -> str:
-    return pg_kind(element_type(mapping.original_type, mapping.udt_name) or "text")[0]
+# The PostgreSQL type whose text a lake list's elements are read from, by the list's element type.
+_LAKE_ELEMENT_PG = {
+    "int": "integer", "bigint": "bigint", "double": "double precision", "float": "real", "boolean": "boolean",
+    "date": "date", "timestamp": "timestamp with time zone", "timestamp_ntz": "timestamp without time zone",
+    "binary": "bytea",
+}
+
+
+def lake_element_pg_type(lake_type: str) -> str | None:
+    """The element type of a lake list (array<int>) as a PostgreSQL type (integer); None for text or no list."""
+    if not (lake_type.startswith("array<") and lake_type.endswith(">")):
+        return None
+    inner = lake_type[len("array<"):-1]
+    decimal = re.fullmatch(r"decimal\((\d+),(\d+)\)", inner)
+    if decimal:
+        return f"numeric({decimal.group(1)},{decimal.group(2)})"
+    return _LAKE_ELEMENT_PG.get(inner)
 
 
 def _default_on_invalid(kind: str, type_: str | None) -> str:
@@ -157,12 +172,16 @@ def prepare(
                     f"lists; {how} to load it as a list"
                 )
                 continue
-            element_kind = _element_kind(mapping)
-            on_invalid = policy.on_invalid or _default_on_invalid(element_kind, None)
             element = element_type(mapping.original_type, mapping.udt_name)
-            delim = delimiter(element)
             if in_lake == "array<string>":
                 element = None  # a list of texts stays one
+            elif element is None and in_lake is not None:
+                # RDS names no element type (a bare ARRAY): the lake's list, typed by an export that named it
+                # (or a direct load), says what the elements are.
+                element = lake_element_pg_type(in_lake)
+            element_kind = pg_kind(element or "text")[0]
+            on_invalid = policy.on_invalid or _default_on_invalid(element_kind, None)
+            delim = delimiter(element)
             parsed = f"{PARSED_PREFIX}{i}"
             raw = raw.withColumn(parsed, parse(F.col(quote(mapping.column_name)), F.lit(delim)))
             plan = array_plan(mapping, name, parsed, element, on_invalid)

@@ -168,3 +168,33 @@ def test_box_arrays_split_on_semicolons(load: Loader, spark: Any, tmp_path: Any)
         {"id": 2, "boxes": ["(1,1),(0,0)", None], "frames": []},
         {"id": 3, "boxes": None, "frames": None},
     ]
+
+
+def test_an_export_that_names_no_element_type_loads_into_the_lake_tables_lists(load: Loader, spark: Any,
+                                                                              tmp_path: Any) -> None:
+    """A table first loaded from an export naming its arrays' element types (the embedded exporter's _int4, or a
+    direct load) and then from an RDS export (a bare ARRAY): the elements are read as the lake's lists hold them."""
+    versions = Versions(tmp_path, "shop", "public", "arr_bare")
+    named = [col("id", "bigint"), Col("ints", "_int4", TEXT), Col("days", "_date", TEXT), Col("atz", "_timestamptz", TEXT),
+             Col("nums", "_numeric", TEXT), Col("dbls", "_float8", TEXT), Col("flags", "_bool", TEXT)]
+    bare = [named[0]] + [Col(c.name, "ARRAY", TEXT) for c in named[1:]]
+    rows = [(1, "{1,NULL,-3}", "{2024-02-29}", '{"2024-01-01 10:00:00+02"}', "{1.50}", "{0.1,NaN}", "{t,NULL}"),
+            (2, "{}", None, None, None, None, None)]
+    first = load(versions.export(named, rows), versions.target, "arr_bare", action="merge", primary_key="id")
+    assert first.status == "succeeded", first.error
+    types = lake_types(spark, "arr_bare")
+    same = load(versions.export(bare, rows), versions.target, "arr_bare", action="merge", primary_key="id")
+    assert same.status == "succeeded", same.error
+    assert (same.action, same.committed, same.inserted, same.updated, same.deleted) == ("none", False, 0, 0, 0)
+    changed = [(1, "{1,NULL,-4}", "{2024-02-29,infinity}", '{"2024-01-01 10:00:00+02"}', "{1.50}", "{0.1,NaN}", "{t,NULL}"),
+               (2, "{}", None, None, None, None, None)]
+    merged = load(versions.export(bare, changed), versions.target, "arr_bare", action="merge", primary_key="id")
+    assert merged.status == "succeeded", merged.error
+    assert (merged.updated, merged.schemaChanges, merged.clampedValues) == (1, [], {"days": 1})
+    assert lake_types(spark, "arr_bare") == types
+    assert as_text(spark, "arr_bare")[0]["ints"] == ["1", None, "-4"]
+    assert as_text(spark, "arr_bare")[0]["days"] == ["2024-02-29", "9999-12-31"]
+    bad = load(versions.export(bare, [(1, "{x}", None, None, None, None, None)] + changed[1:]), versions.target,
+               "arr_bare", action="merge", primary_key="id")
+    assert bad.error is not None and bad.error["class"] == "CastError", bad.error
+    assert "column 'ints'" in bad.error["message"]
