@@ -162,7 +162,7 @@ class Window:
             return f"({upper} OR {ident(column.name)} IS NULL)"
         if self.low is None:
             return f"({ident(column.name)} IS NOT NULL AND {upper})"
-        return f"({cmp} >= {literal(self.low)} AND {upper})"
+        return f"({cmp} >= {literal(source_text(column, self.low))} AND {upper})"
 
     def result(self) -> dict[str, Any]:
         return {"from": None if self.create else self.low, "to": self.to_text, "partitions": self.partitions,
@@ -278,7 +278,7 @@ class DirectRows:
         cmp = cursor.compared()
         table = f"{ident(a.source_schema)}.{ident(a.source_table)}"
         window = Window(create, low, None)
-        where = "" if create or low is None else f" WHERE {cmp} >= {literal(low)}"
+        where = "" if create or low is None else f" WHERE {cmp} >= {literal(source_text(cursor, low))}"
         if create:
             estimate = (f"(SELECT CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint ELSE (SELECT count(*) FROM {self.source_rows}) "
                         f"END FROM pg_class c WHERE c.oid = to_regclass({literal(table)}))")
@@ -286,7 +286,8 @@ class DirectRows:
             estimate = "count(*)"
         lo, hi = _bound_text(cursor, f"min({cmp})", "floor"), _bound_text(cursor, f"max({cmp})", "ceil")
         # Whether the source's max lies below the lake's (no row at or above the lower bound counts so too).
-        behind = "FALSE" if lake_max is None or low is None else f"coalesce(max({cmp}) < {literal(lake_max)}, TRUE)"
+        behind = ("FALSE" if lake_max is None or low is None
+                  else f"coalesce(max({cmp}) < {literal(source_text(cursor, lake_max))}, TRUE)")
         sql = (f"SELECT max({cmp})::text AS high, {lo} AS lo, {hi} AS hi, {estimate}::bigint AS n, {behind} AS behind "
                f"FROM {self.source_rows}{where}")
         row = self.conn.collect(spark, sql, "fixing the window's upper bound")[0]
@@ -375,6 +376,14 @@ class DirectRows:
         hashed = f"coalesce(mod(abs(hashtext(({ident(column.name)})::text)::bigint), {n}), 0)"
         return hashed, {"predicates": [f"{PART} = {i}" for i in range(n)]}
 
+
+
+def source_text(cursor: SourceColumn, value: str) -> str:
+    """A lake value of the cursor as PostgreSQL reads it: Spark writes a year past 9999 with its sign
+    (+20240-05-01), which PostgreSQL takes for a time zone; without the sign it is that year."""
+    if cursor.kind in _RANGE_TEMPORAL and re.match(r"\+\d{5,}-", value):
+        return value[1:]
+    return value
 
 
 def below_range(cursor: SourceColumn, low: str) -> bool:

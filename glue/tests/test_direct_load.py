@@ -485,3 +485,21 @@ def test_floats_and_dates_read_as_text_do_not_depend_on_the_sources_float_digits
     rows = run_query(spark, "SELECT f, dt, ts, tz, CAST(fs AS STRING) AS fs, CAST(rs AS STRING) AS rs FROM lake.tests.d_datestyle")
     assert rows == [{"f": 0.30000000000000004, "dt": "2024-02-03", "ts": "2024-02-03T10:00:00.500000", "tz": "2024-02-03T10:00:00.000000Z",
                      "fs": "[0.30000000000000004, 1.0E-320]", "rs": "[0.3]"}], rows
+
+
+@pytest.mark.parametrize("pg_type, far", [("date", "20240-05-01"), ("timestamptz", "20240-05-01 10:00:00+00"),
+                                          ("timestamp", "20240-05-01 10:00:00")])
+def test_a_cursor_in_a_year_past_9999_pins_the_window_and_every_load_says_so(direct_load: Loader, postgres: PgServer,
+                                                                             spark: Any, pg_type: str, far: str) -> None:
+    """A typo such as 20240-05-01 (PostgreSQL takes years up to 294276) becomes the lake's max: windows start there,
+    as after an 'infinity', and each load says so; a row at or after it still arrives."""
+    table = f"d_far_{pg_type}"
+    postgres.sql(f"CREATE TABLE {table} (id int, at {pg_type})")
+    postgres.sql(f"INSERT INTO {table} VALUES (1, '2024-05-01'), (2, '{far}')")
+    first = direct_load(table, table, action="create", cursor_column="at")
+    assert first.status == "succeeded", first.error
+    postgres.sql(f"INSERT INTO {table} VALUES (3, '2024-05-02'), (4, '{far}')")
+    second = direct_load(table, table, cursor_column="at")
+    assert second.status == "succeeded", second.error
+    assert lake_ids(spark, table) == [1, 2, 4]  # row 3 lies below the pinned window
+    assert any("cursor column 'at'" in w and "after today" in w for w in second.warnings), second.warnings
