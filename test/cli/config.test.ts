@@ -212,6 +212,8 @@ describe('usage errors exit 2', () => {
     { args: ['schedule', 'create', 'shop', '--every', '1h', '--rerun-failed', '--tables', 'public.orders'], message: /--rerun-failed and --tables do not go together/ },
     { args: ['schedule', 'backfill', 'shop', '--from', 'yesterday', '--to', '2025-01-01'], message: /--from "yesterday" is not a date/ },
     { args: ['schedule', 'backfill', 'shop', '--from', '2025-01-02', '--to', '2025-01-01'], message: /--to must be after --from/ },
+    // Date() reads it as 2 March: the backfill would cover 2-5 March instead of refusing the date.
+    { args: ['schedule', 'backfill', 'shop', '--from', '2025-02-30', '--to', '2025-03-05'], message: /--from "2025-02-30" is not a date/ },
     { args: ['dev', '--port', 'seventy'], message: /--port "seventy" is not a port number/ },
     // Number() reads these as 4096, 1000 and 80: a port is given in decimal digits only (a binary that exits at once, should one start).
     { args: ['dev', '--port', '0x1000', '--temporal-bin', '/bin/false'], message: /--port "0x1000" is not a port number \(1-65535\)/ },

@@ -219,6 +219,10 @@ describe('schedule backfill times', () => {
       assert.equal(isoDate('2025-01-31T10:00:00+02:00', '--from').toISOString(), '2025-01-31T08:00:00.000Z');
       assert.equal(isoDate('2025-01-31', '--to').toISOString(), '2025-01-31T00:00:00.000Z');
       for (const bad of ['January 31, 2025', '2025-01-31 10:00', 'yesterday', '1738317600000']) assert.throws(() => isoDate(bad, '--from'), /is not a date: use ISO-8601/, bad);
+      // JavaScript's Date rolls an impossible day or hour over (2025-02-30 is 2 March): the range would be another than the one written.
+      for (const bad of ['2025-02-30', '2025-02-29', '2025-04-31T10:00Z', '2025-01-31T24:00:00Z', '2025-01-31T10:00+25:00']) assert.throws(() => isoDate(bad, '--from'), /is not a date: use ISO-8601/, bad);
+      assert.equal(isoDate('2024-02-29', '--from').toISOString(), '2024-02-29T00:00:00.000Z');
+      assert.equal(isoDate('2025-12-31T23:59:59.5-01:30', '--to').toISOString(), '2026-01-01T01:29:59.500Z');
     } finally {
       if (zone === undefined) delete process.env.TZ;
       else process.env.TZ = zone;

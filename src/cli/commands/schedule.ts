@@ -224,13 +224,23 @@ function checkTimeZone(tz: string): void {
 }
 
 /** ISO-8601 dates and times; a time without an offset is UTC, as schedules' times are (not the machine's zone). */
-const ISO_TIME = /^\d{4}-\d\d-\d\d(T\d\d:\d\d(:\d\d(\.\d{1,9})?)?(Z|[+-]\d\d:?\d\d)?)?$/i;
+const ISO_TIME = /^(?<year>\d{4})-(?<month>\d\d)-(?<day>\d\d)(?<time>T(?<hour>\d\d):(?<minute>\d\d)(:(?<second>\d\d)(\.\d{1,9})?)?(?<offset>Z|[+-](?<offsetHour>\d\d):?(?<offsetMinute>\d\d))?)?$/i;
 
 export function isoDate(value: string, flag: string): Date {
-  const match = ISO_TIME.exec(value.trim());
-  const date = match ? new Date(match[1] && !match[4] ? `${value.trim()}Z` : value.trim()) : new Date(NaN);
+  const text = value.trim();
+  const parts = ISO_TIME.exec(text)?.groups;
+  // Date() rolls an impossible day or hour over (2025-02-30 is 2 March, T24:00 the next day): refused, not read as another time.
+  const date = parts && isRealTime(parts) ? new Date(parts.time && !parts.offset ? `${text}Z` : text) : new Date(NaN);
   if (Number.isNaN(date.getTime())) throw new UsageError(`${flag} ${JSON.stringify(value)} is not a date: use ISO-8601, e.g. 2025-01-31T00:00:00Z`);
   return date;
+}
+
+/** Whether the written day exists in its month (and year) and the time of day and offset are within their ranges. */
+function isRealTime(p: Record<string, string | undefined>): boolean {
+  const [year, month, day] = [Number(p.year), Number(p.month), Number(p.day)];
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  const within = (v: string | undefined, max: number) => v === undefined || Number(v) <= max;
+  return month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth && within(p.hour, 23) && within(p.minute, 59) && within(p.second, 59) && within(p.offsetHour, 23) && within(p.offsetMinute, 59);
 }
 
 interface DescribeView {
