@@ -35,6 +35,8 @@ export async function dev(kit: CommandKit, opts: DevOptions): Promise<void> {
   const { io } = kit.env;
   const port = portNumber(opts.port, '--port');
   const uiPort = portNumber(opts.uiPort, '--ui-port');
+  // The server would start (writing its state file) and die on the second bind: refused before anything starts.
+  if (uiPort === port) throw new UsageError(`--ui-port ${uiPort} is the --port too: the Web UI and the gRPC server need a port each (by default --port 7233, --ui-port 8233)`);
   const file = configPath(io, opts);
   // The default config may be missing (server only); a named one must exist and be valid.
   const explicit = opts.config !== 'lakesync.yaml';

@@ -219,6 +219,8 @@ describe('usage errors exit 2', () => {
     { args: ['dev', '--port', '0x1000', '--temporal-bin', '/bin/false'], message: /--port "0x1000" is not a port number \(1-65535\)/ },
     { args: ['dev', '--ui-port', '1e3', '--temporal-bin', '/bin/false'], message: /--ui-port "1e3" is not a port number \(1-65535\)/ },
     { args: ['dev', '--port', ' 80', '--temporal-bin', '/bin/false'], message: /--port " 80" is not a port number \(1-65535\)/ },
+    // The server would start (its state file written) and die: the UI cannot listen where gRPC does.
+    { args: ['dev', '--port', '7300', '--ui-port', '7300', '--temporal-bin', '/bin/false'], message: /--ui-port 7300 is the --port too: the Web UI and the gRPC server need a port each/ },
     { args: ['init', '--source', 'Bad Name'], message: /--source "Bad Name": source names are/ },
     { args: ['query', 'shop', '  '], message: /give the SQL to run/ },
     { args: ['status', 'shop', '--watch', '--interval', 'fast'], message: /--interval must be a whole number of milliseconds from 100 to 3600000 .*got "fast"/ },
