@@ -85,12 +85,25 @@ async function withNamespaceFix(err: unknown, target: TemporalTarget): Promise<u
 /** How long a query may wait for a worker to answer before the command gives up. */
 const QUERY_DEADLINE_MS = 15_000;
 
-export async function withQueryDeadline<T>(client: Client, what: string, target: TemporalTarget, fn: () => Promise<T>): Promise<T> {
+/**
+ * `fn`, a query of the workflow `workflowId`, failed with a clear error when no worker answers it.
+ * A workflow runs on the task queue it was started on: when that is not the config's (temporal.taskQueue
+ * or LAKESYNC_TASK_QUEUE changed since), the error names both, since a worker on the config's queue never serves it.
+ */
+export async function withQueryDeadline<T>(client: Client, what: string, target: TemporalTarget, fn: () => Promise<T>, workflowId?: string): Promise<T> {
   const startedAt = Date.now();
   try {
     return await client.connection.withDeadline(startedAt + QUERY_DEADLINE_MS, fn);
   } catch (err) {
     const reason = await unanswered(err, Date.now() - startedAt);
+    const queue = reason && workflowId ? await workflowTaskQueue(client, workflowId) : undefined;
+    if (queue !== undefined && queue !== target.taskQueue) {
+      throw new RuntimeFailure(
+        `${what}: no lakesync worker answered: ${workflowId} runs on task queue ${queue}, but the config names task queue ${target.taskQueue} (temporal.taskQueue, or LAKESYNC_TASK_QUEUE), where its workers poll; ` +
+          `a workflow stays on the task queue it was started on: set the task queue back to ${queue} (or run a worker with it), or cancel the workflow so that the next sync starts it on ${target.taskQueue}`,
+        { cause: err },
+      );
+    }
     if (reason === 'deadline') {
       throw new RuntimeFailure(`${what}: no lakesync worker answered within ${QUERY_DEADLINE_MS / 1000} s on task queue ${target.taskQueue}; start one with "lakesync worker"`, { cause: err });
     }
@@ -102,6 +115,15 @@ export async function withQueryDeadline<T>(client: Client, what: string, target:
       );
     }
     throw err;
+  }
+}
+
+/** The task queue a workflow runs on, or undefined when it cannot be told within a few seconds. */
+async function workflowTaskQueue(client: Client, workflowId: string): Promise<string | undefined> {
+  try {
+    return (await client.connection.withDeadline(Date.now() + 5_000, () => client.workflow.getHandle(workflowId).describe())).taskQueue;
+  } catch {
+    return undefined;
   }
 }
 
@@ -135,14 +157,14 @@ export async function sourceStatus({ client, target }: Connected, source: string
   const handle = await runningSourceWorkflow(client, source);
   if (!handle) return undefined;
   // A large source answers in pages: the status is read whole.
-  return withQueryDeadline(client, `status of ${sourceWorkflowId(source)}`, target, () => readSourceStatus(handle));
+  return withQueryDeadline(client, `status of ${sourceWorkflowId(source)}`, target, () => readSourceStatus(handle), handle.workflowId);
 }
 
 /** The source's status without its paged parts (ledger, failed tables, last cycle's tables): one query, cheap to poll. */
 export async function sourceStatusSummary({ client, target }: Connected, source: string): Promise<SourceStatus | undefined> {
   const handle = await runningSourceWorkflow(client, source);
   if (!handle) return undefined;
-  return withQueryDeadline(client, `status of ${sourceWorkflowId(source)}`, target, () => readStatusSummary(handle));
+  return withQueryDeadline(client, `status of ${sourceWorkflowId(source)}`, target, () => readStatusSummary(handle), handle.workflowId);
 }
 
 /**

@@ -288,6 +288,21 @@ describe('lakesync sync, rerun, plan, status, watermarks', () => {
     assert.match(again.stderr, /no lakesync worker answered within 15 s on task queue cli-sync-no-worker; start one with "lakesync worker"/);
   });
 
+  it("a source workflow running on another task queue than the config's is named with its own queue, not told to start a worker that already runs", async () => {
+    // The source workflow orphan2 starts on a task queue no worker polls; the config is then set back to the served one.
+    const config = parseYaml(readFileSync(configFile, 'utf8')) as { temporal: { taskQueue: string }; sources: Record<string, unknown> };
+    config.sources = { orphan2: { database: 'fake', source: { kind: 'fake', tables: 1 }, target: { namespace: 'orphan2' } } };
+    const served = writeConfig(join(tmp.dir, 'served-queue.yaml'), config);
+    config.temporal.taskQueue = 'cli-sync-old-queue';
+    const old = writeConfig(join(tmp.dir, 'old-queue.yaml'), config);
+    const started = await runCli(['sync', 'orphan2', '--config', old]);
+    assert.equal(started.code, 0, started.stderr);
+    const status = await runCli(['status', 'orphan2', '--config', served], { timeoutMs: 45_000 });
+    assert.equal(status.code, 1, status.stdout + status.stderr);
+    assert.match(status.stderr, /lakesync\/orphan2 runs on task queue cli-sync-old-queue, but the config names task queue cli-sync-test/);
+    assert.doesNotMatch(status.stderr, /on task queue cli-sync-test; start one/);
+  });
+
   it('sync --wait of a cycle that fails before any table (its snapshot) exits 1 and says to sync again, not to rerun failed tables', async () => {
     const run = await cli('sync', 'broken', '--wait');
     assert.equal(run.code, 1, run.stdout + run.stderr);
