@@ -311,7 +311,8 @@ const aws = z
     athena: z
       .object({
         workgroup: z.string().min(1).default('primary'),
-        outputLocation: z.string().regex(/^s3:\/\//, 'must be an s3:// location for query results'),
+        // Athena refuses a location without a valid bucket name: each table would load, then fail its verification.
+        outputLocation: z.string().regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/, 'must be an s3://<bucket>/<prefix>/ location for query results (a bucket name of 3-63 lowercase letters, digits, dots and hyphens), e.g. s3://my-athena-results/lakesync/'),
       })
       .strict()
       .describe('Where verification queries run.'),
@@ -329,7 +330,24 @@ const aws = z
       .default({ mode: 'lakeformation' })
       .describe('How access to the S3 Tables catalog is controlled (docs/aws-setup.md, "Lake Formation mode").'),
   })
-  .strict();
+  .strict()
+  .superRefine((a, ctx) => {
+    // IAM lets a principal pass only roles of its own account to a service (iam:PassRole): the worker passes both.
+    const roles: [string[], string | undefined, string][] = [
+      [['export', 'iamRoleArn'], a.export?.iamRoleArn, 'RDS would refuse StartExportTask, after the cycle took its snapshot'],
+      [['glue', 'roleArn'], a.glue.roleArn, 'Glue would refuse the job the worker creates with it'],
+    ];
+    for (const [path, arn, consequence] of roles) {
+      const account = arn ? /^arn:[^:]+:iam::(\d{12}):/.exec(arn)?.[1] : undefined;
+      if (account === undefined || account === a.accountId) continue;
+      ctx.addIssue({
+        code: 'custom',
+        path,
+        input: arn,
+        message: `is a role of account ${account}, not of aws.accountId ${a.accountId}: the worker passes it to AWS (iam:PassRole), which takes only roles of the caller's own account, so ${consequence}; create the role in account ${a.accountId} (docs/aws-setup.md), or correct aws.accountId`,
+      });
+    }
+  });
 
 const local = z
   .object({

@@ -231,9 +231,10 @@ function rawSource(options: { accountId?: string; mode?: 'lakeformation' | 'iam'
       region: REGION,
       endpoint: moto.endpoint,
       accountId: options.accountId ?? ACCOUNT,
-      export: { bucket: EXPORT_BUCKET, prefix: 'lakesync/exports', iamRoleArn: EXPORT_ROLE, kmsKeyId: KEY_ALIAS },
+      // The roles are of the configured account: the config refuses roles of another (AWS passes only the caller's own).
+      export: { bucket: EXPORT_BUCKET, prefix: 'lakesync/exports', iamRoleArn: EXPORT_ROLE.replace(ACCOUNT, options.accountId ?? ACCOUNT), kmsKeyId: KEY_ALIAS },
       tableBucket: { name: TABLE_BUCKET, create: options.createTableBucket ?? false },
-      glue: { roleArn: GLUE_ROLE, scriptBucket: SCRIPT_BUCKET },
+      glue: { roleArn: GLUE_ROLE.replace(ACCOUNT, options.accountId ?? ACCOUNT), scriptBucket: SCRIPT_BUCKET },
       athena: { workgroup: WORKGROUP, outputLocation: 's3://shop-athena/results/' },
       lakeFormation: { mode: options.mode ?? 'lakeformation' },
     },

@@ -35,6 +35,21 @@ function rejects(mutate: (c: Record<string, any>) => void): ConfigError {
   assert.fail('the config was accepted');
 }
 
+/** Makes the source an rds source on the aws backend, with `aws` merged over a valid aws section. */
+function onAws(c: Record<string, any>, aws: (a: Record<string, any>) => void): void {
+  c.sources.shop.backend = 'aws';
+  c.sources.shop.source = { kind: 'rds', instanceId: 'shop-db' };
+  c.sources.shop.aws = {
+    region: 'us-east-2',
+    accountId: '123456789012',
+    export: { bucket: 'shop-exports', iamRoleArn: 'arn:aws:iam::123456789012:role/export', kmsKeyId: 'alias/export' },
+    tableBucket: { name: 'shop-lake' },
+    glue: { roleArn: 'arn:aws:iam::123456789012:role/glue', scriptBucket: 'shop-glue' },
+    athena: { outputLocation: 's3://shop-athena/results/' },
+  };
+  aws(c.sources.shop.aws);
+}
+
 const CASES: { name: string; path: string; value?: unknown; message: RegExp; mutate: (c: Record<string, any>) => void }[] = [
   { name: 'no sources', path: 'sources', message: /define at least one source/, mutate: (c) => (c.sources = {}) },
   { name: 'bad source name', path: 'sources.Shop_1', message: /source names are 1-63 lowercase/, mutate: (c) => ((c.sources.Shop_1 = c.sources.shop), delete c.sources.shop) },
@@ -78,6 +93,12 @@ const CASES: { name: string; path: string; value?: unknown; message: RegExp; mut
   },
   { name: 'two tables with one lake name', path: 'sources.shop.tables', message: /map to the same lake table "public_order_items"/, mutate: (c) => (c.sources.shop.tables = { 'public.order_items': {}, 'public.Order Items': {} }) },
   { name: 'grant with unknown permission', path: 'sources.shop.grants.0.tablePermissions.0', value: 'READ', message: /must be one of SELECT/, mutate: (c) => (c.sources.shop.grants = [{ principal: 'arn:aws:iam::123456789012:role/a', tablePermissions: ['READ'] }]) },
+  // IAM lets a principal pass only roles of its own account: StartExportTask would fail after the snapshot, CreateJob at the worker's start.
+  { name: 'export role of another account', path: 'sources.shop.aws.export.iamRoleArn', value: 'arn:aws:iam::999999999999:role/export', message: /is a role of account 999999999999, not of aws\.accountId 123456789012: .*only roles of the caller's own account/, mutate: (c) => onAws(c, (a) => (a.export.iamRoleArn = 'arn:aws:iam::999999999999:role/export')) },
+  { name: 'Glue job role of another account', path: 'sources.shop.aws.glue.roleArn', value: 'arn:aws:iam::999999999999:role/glue', message: /is a role of account 999999999999, not of aws\.accountId 123456789012/, mutate: (c) => onAws(c, (a) => (a.glue.roleArn = 'arn:aws:iam::999999999999:role/glue')) },
+  // Every table would load, then fail its verification: Athena refuses a result location without a bucket.
+  { name: 'Athena result location without a bucket', path: 'sources.shop.aws.athena.outputLocation', value: 's3://', message: /must be an s3:\/\/<bucket>\/<prefix>\/ location/, mutate: (c) => onAws(c, (a) => (a.athena.outputLocation = 's3://')) },
+  { name: 'Athena result location in a bucket S3 does not allow', path: 'sources.shop.aws.athena.outputLocation', value: 's3://Shop_Athena/results/', message: /must be an s3:\/\/<bucket>\/<prefix>\/ location/, mutate: (c) => onAws(c, (a) => (a.athena.outputLocation = 's3://Shop_Athena/results/')) },
   { name: 'existing snapshot without id', path: 'sources.shop.snapshot.id', message: /needs the snapshot id/, mutate: (c) => (c.sources.shop.snapshot = { mode: 'existing' }) },
   { name: 'check on an excluded table', path: 'sources.shop.verify.checks.0.table', value: 'public.secrets', message: /does not sync/, mutate: (c) => ((c.sources.shop.exclude = ['public.secrets']), (c.sources.shop.verify = { checks: [{ name: 'n', table: 'public.secrets', sql: 'select 1', expect: 1 }] })) },
 ];
