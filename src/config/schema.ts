@@ -337,6 +337,16 @@ const aws = z
       [['export', 'iamRoleArn'], a.export?.iamRoleArn, 'RDS would refuse StartExportTask, after the cycle took its snapshot'],
       [['glue', 'roleArn'], a.glue.roleArn, 'Glue would refuse the job the worker creates with it'],
     ];
+    // KMS keys are specific to the Region they were created in: RDS exports in aws.region and cannot use a key of another.
+    const keyRegion = a.export ? /^arn:[^:]+:kms:([^:]*):/.exec(a.export.kmsKeyId)?.[1] : undefined;
+    if (keyRegion !== undefined && keyRegion !== a.region) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['export', 'kmsKeyId'],
+        input: a.export!.kmsKeyId,
+        message: `is a key of ${keyRegion}, not of aws.region ${a.region}: RDS exports the snapshot in ${a.region}, and KMS keys cannot be used outside their Region, so StartExportTask would fail after the cycle took its snapshot; use a key of ${a.region} (a multi-Region key's replica there has an ARN of ${a.region})`,
+      });
+    }
     for (const [path, arn, consequence] of roles) {
       const account = arn ? /^arn:[^:]+:iam::(\d{12}):/.exec(arn)?.[1] : undefined;
       if (account === undefined || account === a.accountId) continue;
