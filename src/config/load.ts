@@ -7,6 +7,7 @@ import { ConfigError, type ConfigIssue } from '../errors';
 import { configSchema, type LakesyncConfig, type SourceConfig } from './schema';
 import { glueJobName, LAKE_NAME_RULE, isValidLakeName } from '../names';
 import { lakeNameCollisions, lakeTableName, selectTable, tableNameTemplateProblem } from './tables';
+import { dynamoTableKey, dynamoTableNameOf } from '../dynamodb/names';
 
 export function loadConfigFile(path: string): LakesyncConfig {
   let text: string;
@@ -36,7 +37,7 @@ export function parseConfig(raw: unknown): LakesyncConfig {
   if (reserved.length > 0) throw new ConfigError(reserved);
   const parsed = configSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) throw new ConfigError(parsed.error.issues.map((issue) => toIssue(issue, raw)));
-  const issues = [...Object.entries(parsed.data.sources).flatMap(([name, source]) => crossFieldIssues(name, source)), ...sharedWorkDirIssues(parsed.data.sources), ...sharedGlueJobIssues(parsed.data.sources)];
+  const issues = [...Object.entries(parsed.data.sources).flatMap(([name, source]) => crossFieldIssues(name, source)), ...sharedWorkDirIssues(parsed.data.sources), ...sharedGlueJobIssues(parsed.data.sources), ...sharedLakeTableIssues(parsed.data.sources)];
   if (issues.length > 0) throw new ConfigError(issues);
   return parsed.data;
 }
@@ -127,6 +128,46 @@ function sharedGlueJobIssues(sources: Record<string, SourceConfig>): ConfigIssue
     });
   }
   return issues;
+}
+
+/**
+ * Two aws sources that load the same lake table (one table bucket, namespace and lake table name):
+ * each source's loads would merge into, or replace, the other's rows, and neither source's ledger
+ * or lineage knows of the other. Only the tables a config names can be compared before their
+ * catalogs are read: `tables:` keys the rules include, and a DynamoDB source's source.tables.
+ * Refused, naming both sources, their tables and the lake table.
+ */
+function sharedLakeTableIssues(sources: Record<string, SourceConfig>): ConfigIssue[] {
+  const owners = new Map<string, { name: string; table: string }>();
+  const issues: ConfigIssue[] = [];
+  for (const [name, source] of Object.entries(sources)) {
+    const aws = source.aws;
+    if (source.backend !== 'aws' || source.source.kind === 'fake' || !aws) continue;
+    for (const table of namedTables(source)) {
+      const lake = lakeTableName(source, table);
+      const key = JSON.stringify([aws.endpoint ?? '', aws.accountId, aws.region, aws.tableBucket.name, source.target.namespace, lake]);
+      const first = owners.get(key);
+      if (!first) {
+        owners.set(key, { name, table });
+        continue;
+      }
+      if (first.name === name) continue;
+      issues.push({
+        path: `sources.${name}.${source.tables[table] ? 'tables' : 'source.tables'}.${table}`,
+        value: table,
+        message:
+          `sources ${first.name} (${first.table}) and ${name} (${table}) both load lake table ${source.target.namespace}.${lake} in table bucket ${aws.tableBucket.name}: ` +
+          `each source's loads would merge into or replace the other's rows; give one a lakeName, another target.namespace, or a target.tableName with {database} (and databases of different names)`,
+      });
+    }
+  }
+  return issues;
+}
+
+/** The tables a source's config names and syncs: its `tables:` keys the rules include, and a DynamoDB source's listed tables. */
+function namedTables(source: SourceConfig): string[] {
+  const listed = source.source.kind === 'dynamodb' ? (source.source.tables ?? []).map((ref) => dynamoTableKey(dynamoTableNameOf(ref))) : [];
+  return [...new Set([...Object.keys(source.tables), ...listed])].filter((table) => selectTable(source, table).included);
 }
 
 /** The settings of a source that make up its Glue job's definition (src/aws/glue-job.ts, jobSpec). */

@@ -259,6 +259,57 @@ describe('local sources sharing a work dir', () => {
     assert.ok(err.issues.some((i) => i.path === 'sources.crm.local.workDir' && /sources shop and crm share/.test(i.message)), JSON.stringify(err.issues));
   });
 
+  test('two aws sources that would write the same lake table (one table bucket and namespace) are refused, naming both', () => {
+    // Each source's loads would merge into, or replace, the other's table: rows of one database lost under the other's.
+    const err = rejects((c) => {
+      onAws(c, () => undefined);
+      c.sources.shop.tables = { 'public.orders': { primaryKey: ['id'] } };
+      c.sources.shop.target = { namespace: 'lake' };
+      c.sources.crm = structuredClone(c.sources.shop);
+      c.sources.crm.database = 'crm';
+      c.sources.crm.source = { kind: 'rds', instanceId: 'crm-db' };
+    });
+    const issue = err.issues.find((i) => i.path === 'sources.crm.tables.public.orders');
+    assert.ok(issue, JSON.stringify(err.issues));
+    assert.match(issue.message, /sources shop \(public\.orders\) and crm \(public\.orders\) both load lake table lake\.orders in table bucket shop-lake/);
+    assert.match(issue.message, /give one a lakeName, another target\.namespace, or a target\.tableName with \{database\}/);
+  });
+
+  test('a DynamoDB table listed by one source and a table of another in the same namespace with the same lake name are refused', () => {
+    const err = rejects((c) => {
+      onAws(c, () => undefined);
+      c.sources.shop.tables = { 'public.orders': { primaryKey: ['id'] } };
+      c.sources.shop.target = { namespace: 'shop' };
+      c.sources.events = {
+        backend: 'aws',
+        database: 'events',
+        source: { kind: 'dynamodb', region: 'us-east-2', tables: ['orders'], export: { bucket: 'shop-exports' } },
+        target: { namespace: 'shop' },
+        aws: structuredClone(c.sources.shop.aws),
+      };
+      delete c.sources.events.aws.export;
+    });
+    assert.ok(err.issues.some((i) => /sources shop \(public\.orders\) and events \(dynamodb\.orders\) both load lake table shop\.orders/.test(i.message)), JSON.stringify(err.issues));
+  });
+
+  test('sources sharing a namespace with distinct lake names, or with the same names in other namespaces or buckets, are accepted', () => {
+    const config = valid();
+    onAws(config, () => undefined);
+    config.sources.shop.target = { namespace: 'lake', tableName: '{database}_{table}' };
+    config.sources.crm = structuredClone(config.sources.shop);
+    config.sources.crm.database = 'crm';
+    config.sources.other = structuredClone(config.sources.shop);
+    config.sources.other.target = { namespace: 'other' };
+    config.sources.elsewhere = structuredClone(config.sources.shop);
+    config.sources.elsewhere.target = { namespace: 'lake' };
+    config.sources.elsewhere.aws.tableBucket = { name: 'other-lake' };
+    // The same table under an explicit lakeName of its own.
+    config.sources.renamed = structuredClone(config.sources.shop);
+    config.sources.renamed.target = { namespace: 'lake' };
+    config.sources.renamed.tables = { 'public.orders': { primaryKey: ['id'], lakeName: 'renamed_orders' } };
+    assert.doesNotThrow(() => parseConfig(config));
+  });
+
   test('separate work dirs, and aws or fake sources, are accepted', () => {
     const config = valid();
     config.sources.crm = { ...config.sources.shop, target: { namespace: 'crm' } };
