@@ -195,6 +195,21 @@ test('credentials: no credentials at all fail with the credential chain as the f
   assert.match(result.fix!, /AWS_PROFILE/);
 });
 
+test('credentials: an endpoint that does not answer fails naming the endpoint to fix, not the credentials', async () => {
+  const refused = () => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
+  const emulated = context({ endpoint: 'http://127.0.0.1:1' });
+  emulated.mocks.sts.on(GetCallerIdentityCommand).rejects(refused());
+  const result = await checkCredentials(emulated.ctx);
+  assert.equal(result.status, 'FAIL');
+  assert.match(result.problem!, /ECONNREFUSED/);
+  assert.match(result.fix!, /nothing answers at aws\.endpoint http:\/\/127\.0\.0\.1:1: start the emulator there, or correct or remove aws\.endpoint/);
+  assert.doesNotMatch(result.fix!, /AWS_PROFILE/);
+  // Without an endpoint: STS of the region cannot be reached from here.
+  const real = context();
+  real.mocks.sts.on(GetCallerIdentityCommand).rejects(Object.assign(new Error('getaddrinfo ENOTFOUND sts.us-east-2.amazonaws.com'), { code: 'ENOTFOUND' }));
+  assert.match((await checkCredentials(real.ctx)).fix!, /AWS STS of us-east-2 cannot be reached from this machine: check its network access .*and aws\.region/);
+});
+
 test('analytics-integration: the s3tablescatalog catalog passes; EntityNotFoundException fails with how to enable it', async () => {
   const { ctx, mocks } = context();
   mocks.glue.on(GetCatalogCommand, { CatalogId: 's3tablescatalog' }).resolves({ Catalog: { Name: 's3tablescatalog' } });

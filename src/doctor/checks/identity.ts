@@ -13,7 +13,7 @@ export async function checkCredentials(ctx: DoctorContext): Promise<CheckResult>
     identity = await ctx.clients.sts.send(new GetCallerIdentityCommand({}));
   } catch (err) {
     const result = callFailed(CREDENTIALS, err, 'STS GetCallerIdentity', `the credentials in region ${settings.region}`);
-    return { ...result, status: 'FAIL', fix: result.fix ?? 'give lakesync credentials through the default chain (AWS_PROFILE, environment, SSO, or the instance/task role) and check aws.region' };
+    return { ...result, status: 'FAIL', fix: result.fix ?? (unreachable(err) ? unreachableFix(settings.endpoint, settings.region) : 'give lakesync credentials through the default chain (AWS_PROFILE, environment, SSO, or the instance/task role) and check aws.region') };
   }
   const account = identity.Account ?? '';
   const arn = identity.Arn ?? '';
@@ -42,4 +42,18 @@ async function principalOf(ctx: DoctorContext, arn: string): Promise<Pick<Caller
   }
   if (/^arn:[^:]+:iam::\d{12}:user\//.test(arn)) return { principalArn: arn };
   return {};
+}
+
+/** Network failures: nothing answered, so the credentials were never asked about. */
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+function unreachable(err: unknown): boolean {
+  const e = err as { code?: unknown; name?: unknown; cause?: { code?: unknown } };
+  return NETWORK_CODES.has(String(e?.code)) || NETWORK_CODES.has(String(e?.cause?.code)) || e?.name === 'TimeoutError';
+}
+
+function unreachableFix(endpoint: string | undefined, region: string): string {
+  return endpoint
+    ? `nothing answers at aws.endpoint ${endpoint}: start the emulator there, or correct or remove aws.endpoint (set only for emulators)`
+    : `AWS STS of ${region} cannot be reached from this machine: check its network access (proxy, firewall, VPC endpoint for STS) and aws.region`;
 }
