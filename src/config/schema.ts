@@ -198,6 +198,15 @@ const rdsCatalog = z
   })
   .describe("A read-only connection to the source database, used only to read its table list and primary keys (in READ ONLY transactions); without it, keys come from tables.<t>.primaryKey only.");
 
+/**
+ * An RDS DB instance or Aurora cluster identifier as RDS names them: 1-63 letters, digits and hyphens,
+ * a letter first, no hyphen last nor two in a row. DescribeDBInstances would take an ARN too, but
+ * CreateDBSnapshot takes only the identifier, so a cycle would fail at its snapshot.
+ */
+const rdsIdentifier = z
+  .string()
+  .regex(/^[A-Za-z](?!.*--)(?!.*-$)[A-Za-z0-9-]{0,62}$/, 'is not an RDS identifier (1-63 letters, digits and hyphens, starting with a letter, without two hyphens in a row or one at the end): give the identifier alone, e.g. shop-db, not an ARN or endpoint');
+
 const sourceDb = z.discriminatedUnion(
   'kind',
   [
@@ -212,8 +221,8 @@ const sourceDb = z.discriminatedUnion(
     z
       .object({
         kind: z.literal('rds'),
-        instanceId: z.string().min(1).optional().describe('RDS DB instance identifier.'),
-        clusterId: z.string().min(1).optional().describe('Aurora DB cluster identifier.'),
+        instanceId: rdsIdentifier.optional().describe('RDS DB instance identifier.'),
+        clusterId: rdsIdentifier.optional().describe('Aurora DB cluster identifier.'),
         catalog: rdsCatalog.optional(),
       })
       .strict()
