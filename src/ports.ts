@@ -150,9 +150,11 @@ export interface LoadPort {
    * The runs of a cycle's table loads (run token `<cycleId>:<table>`), with their status and what
    * they used, where the backend can list them: a dead cycle's recovery books the runs its loads
    * can no longer report. A pack's run (run token `packTokenFor`) is listed under each table of
-   * its pack, with the pack's token and number of tables, for the table's share of it.
+   * its pack, with the pack's token and number of tables, for the table's share of it. A pack run
+   * whose pack file cannot be read (its tables unknown) is in `unread`, with why, and the other
+   * runs are listed all the same.
    */
-  cycleRuns?(cycleId: string): Promise<{ table: TableName; status: LoadRunStatus; pack?: { token: string; tables: number } }[]>;
+  cycleRuns?(cycleId: string): Promise<CycleRuns>;
   /** Reads the result JSON the run wrote; undefined when it wrote none. */
   readResult(resultLocation: string): Promise<LoadResult | undefined>;
   /**
@@ -271,4 +273,11 @@ export interface Ports {
   tableExport?: TableExportPort;
   /** Releases clients, processes and files the ports hold. */
   close?(): Promise<void>;
+}
+
+/** A cycle's load runs as `LoadPort.cycleRuns` lists them. */
+export interface CycleRuns {
+  runs: { table: TableName; status: LoadRunStatus; pack?: { token: string; tables: number } }[];
+  /** Pack runs of the cycle whose pack file could not be read: which tables they loaded is unknown. */
+  unread: { runId: string; reason: string }[];
 }

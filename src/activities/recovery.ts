@@ -10,7 +10,7 @@ import { type ExportVolume, tableCost } from '../cost/ledger';
 import type { SourceConfig } from '../config/schema';
 import { cycleManifestKeys, exportIdFor, runTokenFor, tableExportIdFor } from '../ids';
 import type { CostTotals, DiscoveredTable, ExportRef, TableExportRef, JsonRef, LakeCommit, LoadSummary, PlanEntry, SnapshotRef, TableError, TableName, TableOutcome, VerifyOutcome } from '../model';
-import type { Ports } from '../ports';
+import type { CycleRuns, Ports } from '../ports';
 import type { ReusableExport } from '../workflows/messages';
 import { RECOVERY_ATTEMPTS } from '../workflows/options';
 import { type ActivityDeps, failure, findManifest, sourceOf, step, unlessNotFound } from './deps';
@@ -131,11 +131,11 @@ export function recoveryActivities(deps: ActivityDeps) {
         };
         const settled = await settleAll(entries, progress, settleTable, time, outOfTime);
         const sizes = await ownExportSizes(ports, input, exported);
-        const runs = await cycleRunUsage(ports, input, new Set(entries.map((e) => e.table)));
+        const warnings: string[] = [];
+        const runs = await cycleRunUsage(ports, input, new Set(entries.map((e) => e.table)), warnings);
         const dynamo = await dynamoExportVolumes(ports, input, entries);
         const tables = settled.map((s) => withCost(s.outcome, sizes, runs, dynamo, settings));
         // The whole cycle died: the tables its plan refused are its outcomes too (a dead batch's cycle has them).
-        const warnings: string[] = [];
         if (!input.tables) {
           try {
             const refused = (await findManifest<TableOutcome[]>(ports, cycleManifestKeys.refused(input.cycleId))) ?? [];
@@ -217,13 +217,17 @@ interface RunUsage {
  * A run still going is left out (its figure is not final). Empty where the backend cannot list
  * a cycle's runs (the embedded mode: nothing is billed), and when the listing fails for good.
  */
-async function cycleRunUsage(ports: Ports, input: RecoverCycleInput, tables: Set<TableName>): Promise<Map<TableName, RunUsage>> {
+async function cycleRunUsage(ports: Ports, input: RecoverCycleInput, tables: Set<TableName>, warnings: string[]): Promise<Map<TableName, RunUsage>> {
   const usage = new Map<TableName, RunUsage>();
   const list = ports.load.cycleRuns?.bind(ports.load);
   if (!list) return usage;
-  let runs: Awaited<ReturnType<typeof list>>;
+  let runs: CycleRuns['runs'];
   try {
-    runs = await list(input.cycleId);
+    const listed = await list(input.cycleId);
+    runs = listed.runs;
+    for (const { runId, reason } of listed.unread) {
+      warnings.push(`Glue run ${runId} of the cycle is left out of its tables' costs (${reason}): the cycle's DPU-seconds are understated by that run's`);
+    }
   } catch (err) {
     retryIfPassing(err);
     Context.current().log.warn("the runs of the cycle could not be listed: its tables' costs leave them out", { cycleId: input.cycleId, error: String(err) });

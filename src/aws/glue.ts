@@ -7,8 +7,8 @@
  */
 import { BatchStopJobRunCommand, GetJobCommand, GetJobRunCommand, GetJobRunsCommand, type GlueClient, type JobRun, StartJobRunCommand, type WorkerType } from '@aws-sdk/client-glue';
 import { PortError } from '../errors';
-import type { LiveLoadRun, LoadRequest, LoadResult, LoadRunStatus, PackRequest, TableName } from '../model';
-import type { LoadPort, PackLoads } from '../ports';
+import type { LiveLoadRun, LoadRequest, LoadResult, LoadRunStatus, PackRequest } from '../model';
+import type { CycleRuns, LoadPort, PackLoads } from '../ports';
 import { loadJobArguments, packJobArguments, splitArguments } from '../job-args';
 import { packTokenPrefix } from '../ids';
 import { checkPackSummary, packFileOf, packSizeGB, packTables, type RunTable, withPack } from '../pack-file';
@@ -363,10 +363,11 @@ export class GlueLoads implements LoadPort {
    * GetJobRuns, newest first, at most LIVE_SEARCH_PAGES pages: the runs whose `--run_token` is one
    * of the cycle's tables', and the cycle's pack runs under each table of their pack file.
    */
-  async cycleRuns(cycleId: string): Promise<{ table: TableName; status: LoadRunStatus; pack?: { token: string; tables: number } }[]> {
+  async cycleRuns(cycleId: string): Promise<CycleRuns> {
     const prefix = `${cycleId}:`;
     const packPrefix = packTokenPrefix(cycleId);
-    const found: { table: TableName; status: LoadRunStatus; pack?: { token: string; tables: number } }[] = [];
+    const found: CycleRuns['runs'] = [];
+    const unread: CycleRuns['unread'] = [];
     let token: string | undefined;
     for (let page = 0; page < LIVE_SEARCH_PAGES; page++) {
       const out = await this.jobRunsPage(token, `the runs of cycle ${cycleId} (job ${this.jobName})`, `the runs of cycle ${cycleId} are not read back for its cost`);
@@ -377,7 +378,17 @@ export class GlueLoads implements LoadPort {
         const status = () => runStatus(run.Id!, run, this.jobName, this.settings.glue.roleArn, this.settings.direct?.glueConnection);
         if (runToken.startsWith(prefix)) found.push({ table: runToken.slice(prefix.length), status: status() });
         else if (runToken.startsWith(packPrefix) && run.Arguments?.['--pack_path'] !== undefined) {
-          for (const t of await this.lakeTablesOf(run)) {
+          let tables: RunTable[];
+          try {
+            tables = await this.lakeTablesOf(run);
+          } catch (err) {
+            // One run's pack file unread (the SDK's retries spent) loses that run's tables only, not every other run's.
+            const reason = `its pack file ${run.Arguments['--pack_path']} could not be read: ${err instanceof Error ? err.message : String(err)}`;
+            this.warn(`Glue run ${run.Id} of job ${this.jobName} (cycle ${cycleId}): ${reason}; the tables it loaded are not known, and their costs leave it out`);
+            unread.push({ runId: run.Id, reason });
+            continue;
+          }
+          for (const t of tables) {
             if (t.runToken.startsWith(prefix) && t.pack) found.push({ table: t.runToken.slice(prefix.length), status: status(), pack: t.pack });
           }
         }
@@ -385,7 +396,7 @@ export class GlueLoads implements LoadPort {
       token = out.NextToken;
       if (!token) break;
     }
-    return found;
+    return { runs: found, unread };
   }
 
   async readResult(resultLocation: string): Promise<LoadResult | undefined> {

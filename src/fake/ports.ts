@@ -28,7 +28,7 @@ import type {
   VerifyOutcome,
   VerifyRequest,
 } from '../model';
-import type { ExportRequest, PackLoads, Ports, RetentionDeletion, SnapshotRequest, TableExportPort, TableExportRequest } from '../ports';
+import type { CycleRuns, ExportRequest, PackLoads, Ports, RetentionDeletion, SnapshotRequest, TableExportPort, TableExportRequest } from '../ports';
 import { type LakeRowCounts, rowCountCheck, unknownSnapshot } from '../verify-rows';
 import { type FakePack, FakeStateStore, type FakeRun, type FakeState, type FakeTableExport } from './state';
 
@@ -683,7 +683,7 @@ export class FakeBackend {
     this.store.update((s) => (s.runs[runId]!.stopRequestedAtMs = Date.now()));
   }
 
-  private cycleRuns(cycleId: string): { table: string; status: LoadRunStatus; pack?: { token: string; tables: number } }[] {
+  private cycleRuns(cycleId: string): CycleRuns {
     const own = Object.values(this.state.runs)
       .filter((r) => r.runToken.startsWith(`${cycleId}:`) && !r.packRunId)
       .sort((a, b) => a.seq - b.seq)
@@ -692,7 +692,7 @@ export class FakeBackend {
     const packed = this.packRuns()
       .filter((p) => p.cycleId === cycleId)
       .flatMap((p) => p.tables.map((t) => ({ table: t.table, status: this.packStatus(p), pack: { token: p.packToken, tables: p.tables.length } })));
-    return [...own, ...packed];
+    return { runs: [...own, ...packed], unread: [] };
   }
 
   private async pollRun(runId: string): Promise<LoadRunStatus> {

@@ -326,7 +326,7 @@ test("cycleRuns reads GetJobRuns page by page and returns the runs of the cycle'
       NextToken: 'p2',
     })
     .resolvesOnce({ JobRuns: [{ Id: 'jr_1', JobRunState: 'FAILED', ExecutionTime: 30, DPUSeconds: 45, ExecutionClass: 'FLEX', Arguments: { '--run_token': 'c1:public.orders' } }] });
-  const runs = await ports.load.cycleRuns!('c1');
+  const { runs } = await ports.load.cycleRuns!('c1');
   assert.deepEqual(
     runs.map((r) => [r.table, r.status.runId, r.status.state, r.status.dpuSeconds, r.status.executionClass]),
     [
@@ -349,7 +349,7 @@ test("cycleRuns lists the cycle's pack run under each table of its pack file, wi
       { Id: 'jr_1', JobRunState: 'FAILED', ExecutionTime: 30, DPUSeconds: 45, Arguments: { '--run_token': 'c1:public.c' } },
     ],
   });
-  const runs = await ports.load.cycleRuns!('c1');
+  const { runs } = await ports.load.cycleRuns!('c1');
   assert.deepEqual(
     runs.map((r) => [r.table, r.status.runId, r.status.dpuSeconds, r.pack]),
     [
@@ -359,6 +359,22 @@ test("cycleRuns lists the cycle's pack run under each table of its pack file, wi
     ],
   );
   assert.deepEqual(mocks.s3.commandCalls(GetObjectCommand).map((c) => c.args[0].input.Key), ['lakesync/results/shop/c1/packs/c1-pack-0011.json']);
+});
+
+test("cycleRuns keeps the other runs when one pack run's pack file cannot be read, and names that run as unread", async () => {
+  const { mocks, ports } = mockedAws();
+  const packPath = 's3://shop-glue/lakesync/results/shop/c1/packs/c1-pack-0011.json';
+  mocks.s3.on(GetObjectCommand).rejects(awsError('SlowDown', 'Please reduce your request rate.', 503));
+  mocks.glue.on(GetJobRunsCommand).resolves({
+    JobRuns: [
+      { Id: 'jr_p', JobRunState: 'SUCCEEDED', ExecutionTime: 100, WorkerType: 'G.1X', NumberOfWorkers: 2, Arguments: { '--run_token': 'c1-pack-0011', '--pack_path': packPath } },
+      { Id: 'jr_1', JobRunState: 'FAILED', ExecutionTime: 30, DPUSeconds: 45, Arguments: { '--run_token': 'c1:public.c' } },
+    ],
+  });
+  const { runs, unread } = await ports.load.cycleRuns!('c1');
+  assert.deepEqual(runs.map((r) => [r.table, r.status.runId, r.status.dpuSeconds]), [['public.c', 'jr_1', 45]]);
+  assert.deepEqual(unread.map((u) => u.runId), ['jr_p']);
+  assert.match(unread[0]!.reason, /c1-pack-0011\.json/);
 });
 
 test('findRunByToken finds nothing when no run has the token, or the job does not exist yet', async () => {
