@@ -17,7 +17,7 @@ import { PortError } from '../errors';
 import type { TableExportRef, TableExportStatus, TableExportWindow } from '../model';
 import type { TableExportPort, TableExportRequest } from '../ports';
 import { awsCall, hasAwsCode, toPortError } from './errors';
-import { joinKey, type S3Objects, s3Url } from './s3';
+import { joinKey, parseS3Url, type S3Objects, s3Url } from './s3';
 import { DYNAMODB_EXPORT_ID } from '../ids';
 
 /** Where and how a DynamoDB source's exports are written (`source.export` of lakesync.yaml). */
@@ -96,10 +96,13 @@ export class DynamoTableExports implements TableExportPort {
     }
     if (status !== 'COMPLETED') return { state: 'in_progress' };
     const location = await this.location(description, ref.exportId, subject);
+    // ItemCount is optional in DescribeExport: without it the count is the export's manifest's, else
+    // unknown (a 0 would have verification hold the lake table to no items).
+    const itemCount = description.ItemCount ?? (await this.manifestItemCount(location, subject));
     return {
       state: 'complete',
       location,
-      itemCount: description.ItemCount ?? 0,
+      ...(itemCount !== undefined ? { itemCount } : {}),
       ...(description.BilledSizeBytes !== undefined ? { billedBytes: description.BilledSizeBytes } : {}),
     };
   }
@@ -204,6 +207,13 @@ export class DynamoTableExports implements TableExportPort {
    * so). Without ExportManifest, the one folder under `<S3Prefix>/AWSDynamoDB/` with a
    * manifest-summary.json, else (emulators write no manifests) the one folder whose data/ holds files.
    */
+  /** The `itemCount` of the export's manifest-summary.json, in its location; undefined when it has none. */
+  private async manifestItemCount(location: string, subject: string): Promise<number | undefined> {
+    const summary = await this.objects.getJson<{ itemCount?: unknown }>(parseS3Url(`${location}/manifest-summary.json`), `the manifest summary of ${subject}`);
+    const count = summary?.itemCount;
+    return typeof count === 'number' && Number.isInteger(count) && count >= 0 ? count : undefined;
+  }
+
   private async location(description: ExportDescription, exportId: string, subject: string): Promise<string> {
     const bucket = description.S3Bucket ?? this.settings.bucket;
     const prefix = description.S3Prefix ?? this.s3Prefix(exportId);

@@ -19,7 +19,7 @@ import {
   PutItemCommand,
   UpdateContinuousBackupsCommand,
 } from '@aws-sdk/client-dynamodb';
-import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { clientConfig, s3ClientConfig } from '../../src/aws/clients';
 import { type DynamoExportSettings, DynamoTableExports } from '../../src/aws/dynamodb-exports';
@@ -27,7 +27,7 @@ import { S3Objects } from '../../src/aws/s3';
 import type { TableExportRef, TableExportStatus } from '../../src/model';
 import type { TableExportRequest } from '../../src/ports';
 import { MOTO_ACCOUNT_ID, type MotoServer, startMoto, useTestCredentials } from '../helpers/moto';
-import { awsError, portError } from './mocks';
+import { awsError, objectBody, portError } from './mocks';
 
 const REGION = 'us-east-2';
 const BUCKET = 'shop-ddb-exports';
@@ -312,6 +312,23 @@ describe('with aws-sdk-client-mock (what moto lacks)', () => {
     assert.deepEqual(await port.describeTableExport(ref), { state: 'complete', location: `s3://${BUCKET}/${prefix}/AWSDynamoDB/01768386924000-d339e52d`, itemCount: 6 });
     // No manifests: the folder whose data/ the job reads whole.
     assert.deepEqual(await port.describeTableExport(ref), { state: 'complete', location: `s3://${BUCKET}/${prefix}/AWSDynamoDB`, itemCount: 6 });
+  });
+
+  test("a COMPLETED export without ItemCount takes its count from the export's manifest-summary.json, never a 0 that verification would hold the lake to", async () => {
+    const { mock, s3mock, port } = setup();
+    const ref: TableExportRef = { exportId: 'lse-0123456789abcdef', exportArn: 'arn:ours', table: 'dynamodb.Orders', window: { type: 'FULL', to: '2026-03-01T11:00:00Z' }, adopted: false };
+    const prefix = 'lakesync/dynamodb/shop-ddb/lse-0123456789abcdef';
+    const manifest = `${prefix}/AWSDynamoDB/01709-abc/manifest-summary.json`;
+    mock.on(DescribeExportCommand).resolves({ ExportDescription: { ExportArn: 'arn:ours', ExportStatus: 'COMPLETED', S3Bucket: BUCKET, S3Prefix: prefix, ExportManifest: manifest, BilledSizeBytes: 2048 } });
+    s3mock
+      .on(GetObjectCommand, { Bucket: BUCKET, Key: manifest })
+      .resolvesOnce({ Body: objectBody(JSON.stringify({ version: '2020-06-30', exportArn: 'arn:ours', itemCount: 42, outputFormat: 'DYNAMODB_JSON' })) })
+      .rejectsOnce(awsError('NoSuchKey', 'The specified key does not exist.', 404));
+    assert.deepEqual(await port.describeTableExport(ref), { state: 'complete', location: `s3://${BUCKET}/${prefix}/AWSDynamoDB/01709-abc`, itemCount: 42, billedBytes: 2048 });
+    // Neither DynamoDB nor the manifest tells it: the count stays unknown (the load then fails saying so), not 0.
+    const unknown = await port.describeTableExport(ref);
+    assert.equal(unknown.state, 'complete');
+    assert.equal(unknown.itemCount, undefined);
   });
 
   test('a FAILED export without a cause says where to look', async () => {
