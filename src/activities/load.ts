@@ -449,11 +449,20 @@ export async function packRunShare(
   pack: Pick<PackRef, 'token' | 'tables'>,
   status: LoadRunStatus,
   pause: (ms: number) => Promise<void>,
+  /** Reads already made, by pack token: a caller sharing one run among many tables reads its summary once. */
+  summaries?: Map<string, Promise<PackSummary | undefined>>,
 ): Promise<LoadRunStatus> {
   const { dpuSeconds: _run, executionSeconds: _all, ...rest } = status;
   let summary: PackSummary | undefined;
   try {
-    summary = await readSummary(packs, packs.summaryLocation(of.source, of.cycleId, pack.token), pause);
+    let read = summaries?.get(pack.token);
+    if (!read) {
+      read = readSummary(packs, packs.summaryLocation(of.source, of.cycleId, pack.token), pause);
+      // A failed read is failed for every table of the pack alike (each then leaves the run out).
+      read.catch(() => undefined);
+      summaries?.set(pack.token, read);
+    }
+    summary = await read;
   } catch (err) {
     Context.current().log.warn("the pack's summary could not be read: the table's cost leaves out the run", { table: of.table, packToken: pack.token, error: String(err) });
     return rest;

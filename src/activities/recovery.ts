@@ -9,7 +9,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { type ExportVolume, tableCost } from '../cost/ledger';
 import type { SourceConfig } from '../config/schema';
 import { cycleManifestKeys, exportIdFor, runTokenFor, tableExportIdFor } from '../ids';
-import type { CostTotals, DiscoveredTable, ExportRef, TableExportRef, JsonRef, LakeCommit, LoadSummary, PlanEntry, SnapshotRef, TableError, TableName, TableOutcome, VerifyOutcome } from '../model';
+import type { CostTotals, DiscoveredTable, ExportRef, TableExportRef, JsonRef, LakeCommit, LoadSummary, PackSummary, PlanEntry, SnapshotRef, TableError, TableName, TableOutcome, VerifyOutcome } from '../model';
 import type { CycleRuns, Ports } from '../ports';
 import type { ReusableExport } from '../workflows/messages';
 import { RECOVERY_ATTEMPTS } from '../workflows/options';
@@ -233,12 +233,14 @@ async function cycleRunUsage(ports: Ports, input: RecoverCycleInput, tables: Set
     Context.current().log.warn("the runs of the cycle could not be listed: its tables' costs leave them out", { cycleId: input.cycleId, error: String(err) });
     return usage;
   }
+  // A pack's summary is read once for all its tables.
+  const summaries = new Map<string, Promise<PackSummary | undefined>>();
   for (const run of runs) {
     const { table, pack } = run;
     if (!tables.has(table) || run.status.state === 'running' || run.status.dpuSeconds === undefined) continue;
     const packs = ports.load.packs;
     if (pack && !packs) continue;
-    const status = pack && packs ? await packRunShare(packs, { source: input.source, cycleId: input.cycleId, table }, pack, run.status, (ms) => delay(ms)) : run.status;
+    const status = pack && packs ? await packRunShare(packs, { source: input.source, cycleId: input.cycleId, table }, pack, run.status, (ms) => delay(ms), summaries) : run.status;
     if (status.dpuSeconds === undefined) continue;
     const sum = usage.get(table);
     usage.set(table, {

@@ -142,6 +142,33 @@ describe('recovering a dead cycle', () => {
     assert.deepEqual(out.tables.map((t) => [t.table, t.status, t.cost?.dpuSeconds]), [['public.a', 'committed', 22.5], ['public.b', 'committed', 67.5], ['public.c', 'failed', undefined]]);
   });
 
+  test("a dead cycle's pack run is booked from one read of its summary, however many tables the pack has", async () => {
+    const backend = new FakeBackend({ tables: TABLES, latencyMs: 0, dpuSecondsPerRun: 90 });
+    const ports = backend.ports();
+    const packs = ports.load.packs!;
+    const readSummary = packs.readSummary.bind(packs);
+    let reads = 0;
+    packs.readSummary = async (location) => {
+      reads++;
+      return readSummary(location);
+    };
+    const { recoverCycleOutcomes } = recoveryActivities({ config, portsFor: () => ports });
+    await exportE9(ports);
+    await ports.manifests.put(cycleManifestKeys.plan('c32'), plans);
+    await ports.manifests.put(cycleManifestKeys.export('c32'), e9);
+    const loads = plans.map((plan) => {
+      const base = { source: 'shop', cycleId: 'c32', runToken: runTokenFor('c32', plan.table), exportId: e9.exportId, snapshotTime: '2025-02-01T00:00:00.000Z', exportLocation: e9.location, database: 'fake', plan, namespace: 'shop' };
+      return { ...base, resultLocation: ports.load.resultLocation(base) };
+    });
+    const packToken = packTokenFor('c32', plans.map((p) => p.table));
+    const { runId } = await packs.startPack({ source: 'shop', cycleId: 'c32', packToken, loads, summaryLocation: packs.summaryLocation('shop', 'c32', packToken) });
+    while ((await ports.load.getRun(runId)).state === 'running') await new Promise((r) => setTimeout(r, 20));
+    const out = (await new MockActivityEnvironment().run(recoverCycleOutcomes, { source: 'shop', cycleId: 'c32', error: 'terminated' })) as RecoveredCycle;
+    assert.equal(out.tables.length, plans.length);
+    assert.ok(out.tables.every((t) => t.cost?.dpuSeconds !== undefined), JSON.stringify(out.tables.map((t) => t.cost)));
+    assert.equal(reads, 1, `the pack's summary was read ${reads} times for ${plans.length} tables`);
+  });
+
   test("a dead cycle's own export was billed: each table it planned keeps its export GB, committed or not; a reused export costs nothing again", async () => {
     const backend = new FakeBackend({ tables: TABLES, latencyMs: 0, exportGBPerTable: 2 });
     const ports = backend.ports();
