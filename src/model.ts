@@ -510,13 +510,21 @@ export interface TableCost {
   exportGB?: number;
   /** `exportGB` at the export price of its kind (not for basis none). */
   exportUsd?: number;
+  /**
+   * Why the figures are a lower bound: something billed whose figure was not final or not found
+   * (a Glue run still going when a dead cycle was read back, runs beyond the job history read).
+   * Absent: the figures are complete as far as the backend tells them.
+   */
+  partial?: string;
 }
 
 /** A cycle's cost: the sums of its tables' figures (each sum absent when no table has the figure). */
-export interface CostTotals extends Omit<TableCost, 'basis'> {
+export interface CostTotals extends Omit<TableCost, 'basis' | 'partial'> {
   basis: CostBasis;
   /** Tables with a cost (0 for a cycle that failed as a whole: its figures are its own export's). */
   tables: number;
+  /** How many of the figures summed are partial (a table's, or the cycle's own export's): the sums are then a lower bound. */
+  partial?: number;
   /** glueUsd + exportUsd. */
   usd?: number;
 }

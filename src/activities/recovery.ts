@@ -205,9 +205,11 @@ async function unplannedExportCost(ports: Ports, settings: SourceConfig, input: 
 
 /** What the ended runs of one table's loads in the dead cycle used. */
 interface RunUsage {
-  dpuSeconds: number;
+  dpuSeconds?: number;
   executionClass?: 'FLEX';
   modelled?: true;
+  /** Why the DPU-seconds are a lower bound (a run still going, runs not listed). */
+  partial?: string;
 }
 
 /**
@@ -222,12 +224,19 @@ async function cycleRunUsage(ports: Ports, input: RecoverCycleInput, tables: Set
   const list = ports.load.cycleRuns?.bind(ports.load);
   if (!list) return usage;
   let runs: CycleRuns['runs'];
+  /** Why every table's DPU-seconds may miss runs: a listing that did not reach them all. */
+  let unlisted: string | undefined;
   try {
     const listed = await list(input.cycleId);
     runs = listed.runs;
     for (const { runId, reason } of listed.unread) {
       warnings.push(`Glue run ${runId} of the cycle is left out of its tables' costs (${reason}): the cycle's DPU-seconds are understated by that run's`);
     }
+    const why = [
+      ...(listed.truncated ? [`only the newest ${listed.truncated.runs} runs of the load job were read back`] : []),
+      ...(listed.unread.length > 0 ? [`the tables of run(s) ${listed.unread.map((u) => u.runId).join(', ')} could not be read`] : []),
+    ];
+    if (why.length > 0) unlisted = `${why.join('; ')}: runs of the table may be left out`;
   } catch (err) {
     retryIfPassing(err);
     Context.current().log.warn("the runs of the cycle could not be listed: its tables' costs leave them out", { cycleId: input.cycleId, error: String(err) });
@@ -235,9 +244,19 @@ async function cycleRunUsage(ports: Ports, input: RecoverCycleInput, tables: Set
   }
   // A pack's summary is read once for all its tables.
   const summaries = new Map<string, Promise<PackSummary | undefined>>();
+  const addPartial = (table: TableName, why: string) => {
+    const sum = usage.get(table);
+    usage.set(table, { ...sum, partial: sum?.partial ? `${sum.partial}; ${why}` : why });
+  };
   for (const run of runs) {
     const { table, pack } = run;
-    if (!tables.has(table) || run.status.state === 'running' || run.status.dpuSeconds === undefined) continue;
+    if (!tables.has(table)) continue;
+    if (run.status.state === 'running') {
+      // Billed for as long as it goes: its figure so far is not final, and nothing books it later.
+      addPartial(table, `run ${run.status.runId} (${run.status.detail ?? 'RUNNING'}) was still going when the dead cycle was read back: its DPU-seconds are left out`);
+      continue;
+    }
+    if (run.status.dpuSeconds === undefined) continue;
     const packs = ports.load.packs;
     if (pack && !packs) continue;
     const status = pack && packs ? await packRunShare(packs, { source: input.source, cycleId: input.cycleId, table }, pack, run.status, (ms) => delay(ms), summaries) : run.status;
@@ -247,8 +266,10 @@ async function cycleRunUsage(ports: Ports, input: RecoverCycleInput, tables: Set
       dpuSeconds: Math.round(((sum?.dpuSeconds ?? 0) + status.dpuSeconds) * 1e6) / 1e6,
       ...(sum?.executionClass || status.executionClass === 'FLEX' ? { executionClass: 'FLEX' as const } : {}),
       ...(sum?.modelled || status.modelled ? { modelled: true as const } : {}),
+      ...(sum?.partial ? { partial: sum.partial } : {}),
     });
   }
+  if (unlisted) for (const table of tables) addPartial(table, unlisted);
   return usage;
 }
 
@@ -300,7 +321,8 @@ function withCost(outcome: TableOutcome, sizes: Map<TableName, number>, runs: Ma
   const run = runs.get(outcome.table);
   if (volumes.length === 0 && !run) return outcome;
   const basis = costBasis(settings, run?.modelled || exports?.modelled ? { modelled: true } : {});
-  return { ...outcome, cost: tableCost(basis, run?.dpuSeconds, volumes, settings.cost, run?.executionClass) };
+  const cost = tableCost(basis, run?.dpuSeconds, volumes, settings.cost, run?.executionClass);
+  return { ...outcome, cost: run?.partial ? { ...cost, partial: run.partial } : cost };
 }
 
 /** What every outcome of a planned table starts with, committed or failed. */

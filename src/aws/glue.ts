@@ -369,9 +369,11 @@ export class GlueLoads implements LoadPort {
     const found: CycleRuns['runs'] = [];
     const unread: CycleRuns['unread'] = [];
     let token: string | undefined;
+    let read = 0;
     for (let page = 0; page < LIVE_SEARCH_PAGES; page++) {
       const out = await this.jobRunsPage(token, `the runs of cycle ${cycleId} (job ${this.jobName})`, `the runs of cycle ${cycleId} are not read back for its cost`);
       if (!out) break;
+      read += out.JobRuns?.length ?? 0;
       for (const run of out.JobRuns ?? []) {
         const runToken = run.Arguments?.['--run_token'];
         if (!run.Id || !runToken) continue;
@@ -396,7 +398,9 @@ export class GlueLoads implements LoadPort {
       token = out.NextToken;
       if (!token) break;
     }
-    return { runs: found, unread };
+    // Pages left unread: the cycle's older runs (its retried loads) may be among them.
+    if (token) this.warn(`Glue job ${this.jobName} has more than ${read} runs: only the newest ${read} are read back for the costs of cycle ${cycleId}`);
+    return { runs: found, unread, ...(token ? { truncated: { runs: read } } : {}) };
   }
 
   async readResult(resultLocation: string): Promise<LoadResult | undefined> {

@@ -71,6 +71,7 @@ const tableCost = z
     glueUsd: z.number().optional().describe('dpuSeconds at the configured Glue price per DPU-hour'),
     exportGB: z.number().optional().describe("GB of the exports this cycle took for the table (RDS sizeGB, DynamoDB billed bytes); absent when unknown or an earlier cycle's export was reused"),
     exportUsd: z.number().optional().describe('exportGB at the configured export price'),
+    partial: z.string().optional().describe('Why the figures are a lower bound: something billed whose figure was not final or not found (a Glue run still going when a dead cycle was read back, runs beyond the job history read)'),
   })
   .meta({ id: 'TableCost', description: "Estimated cost of one table's load in one cycle, at the source's configured prices" });
 
@@ -83,6 +84,7 @@ const costTotals = z
     exportGB: z.number().optional(),
     exportUsd: z.number().optional(),
     usd: z.number().optional().describe('glueUsd + exportUsd'),
+    partial: z.number().int().optional().describe("How many of the figures summed are partial (a table's, or the cycle's own export's): the sums are then a lower bound"),
   })
   .meta({ id: 'CostTotals', description: "A cycle's cost: the sums of its tables' figures (each absent when no table has it). A cycle that failed as a whole after its own RDS export holds that export's GB and price, with tables 0" });
 

@@ -65,6 +65,7 @@ export function costTotals(costs: (TableCost | undefined)[]): CostTotals | undef
   const glueUsd = sum((c) => c.glueUsd);
   const exportGB = sum((c) => c.exportGB);
   const exportUsd = sum((c) => c.exportUsd);
+  const partial = list.filter((c) => c.partial !== undefined).length;
   const total = glueUsd === undefined && exportUsd === undefined ? undefined : (glueUsd ?? 0) + (exportUsd ?? 0);
   return {
     basis: basisOf(list.map((c) => c.basis)),
@@ -74,6 +75,7 @@ export function costTotals(costs: (TableCost | undefined)[]): CostTotals | undef
     ...(exportGB !== undefined ? { exportGB: gb(exportGB) } : {}),
     ...(exportUsd !== undefined ? { exportUsd: usd(exportUsd) } : {}),
     ...(total !== undefined ? { usd: usd(total) } : {}),
+    ...(partial > 0 ? { partial } : {}),
   };
 }
 

@@ -72,10 +72,12 @@ export function sumTotals(totals: CostTotals[]): CostTotals | undefined {
     exportUsd: sum((c) => c.exportUsd, 6),
     usd: sum((c) => c.usd, 6),
   };
+  const partial = totals.reduce((n, t) => n + (t.partial ?? 0), 0);
   return {
     basis: strongest(totals.map((t) => t.basis)),
     tables: totals.reduce((n, t) => n + t.tables, 0),
     ...Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)),
+    ...(partial > 0 ? { partial } : {}),
   };
 }
 
@@ -118,5 +120,6 @@ export function costText(c: TableCost | CostTotals): string {
   if (c.exportGB !== undefined) parts.push(`export ${numberText(c.exportGB, 3)} GB${c.exportUsd !== undefined ? ` ${usdText(c.exportUsd)}` : ''}`);
   const total = 'usd' in c ? c.usd : c.glueUsd !== undefined || c.exportUsd !== undefined ? round((c.glueUsd ?? 0) + (c.exportUsd ?? 0), 6) : undefined;
   const body = parts.length > 0 ? parts.join(', ') : 'no figures';
-  return `${body}${total !== undefined && parts.length > 0 ? ` = ${usdText(total)}` : ''} (${c.basis})`;
+  const partial = typeof c.partial === 'string' ? `; at least: ${c.partial}` : c.partial ? `; at least: ${c.partial} partial figure(s)` : '';
+  return `${body}${total !== undefined && parts.length > 0 ? ` = ${usdText(total)}` : ''} (${c.basis}${partial})`;
 }

@@ -377,6 +377,17 @@ test("cycleRuns keeps the other runs when one pack run's pack file cannot be rea
   assert.match(unread[0]!.reason, /c1-pack-0011\.json/);
 });
 
+test("cycleRuns says when the job's history was not read to its end: the cycle's older runs may be missing", async () => {
+  const { mocks, ports } = mockedAws();
+  mocks.glue.on(GetJobRunsCommand).resolves({ JobRuns: [{ Id: 'jr_1', JobRunState: 'SUCCEEDED', DPUSeconds: 60, Arguments: { '--run_token': 'c1:public.a' } }], NextToken: 'more' });
+  const listed = await ports.load.cycleRuns!('c1');
+  const pages = mocks.glue.commandCalls(GetJobRunsCommand).length;
+  assert.ok(pages > 1);
+  assert.deepEqual(listed.truncated, { runs: pages });
+  mocks.glue.on(GetJobRunsCommand).resolves({ JobRuns: [] });
+  assert.equal((await ports.load.cycleRuns!('c1')).truncated, undefined);
+});
+
 test('findRunByToken finds nothing when no run has the token, or the job does not exist yet', async () => {
   const { mocks, ports } = mockedAws();
   mocks.glue.on(GetJobRunsCommand).resolvesOnce({ JobRuns: [{ Id: 'jr_1', Arguments: { '--run_token': 'c0:public.events' } }] }).rejectsOnce(awsError('EntityNotFoundException', 'no job'));

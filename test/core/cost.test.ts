@@ -83,6 +83,18 @@ describe('cost arithmetic', () => {
   });
 });
 
+describe('partial figures', () => {
+  it('a cycle counts its partial figures, the report sums them and says the figures are a lower bound', () => {
+    const partial = { ...tableCost('glue', 100, [], DEFAULT_PRICES), partial: 'run jr_1 (RUNNING) was still going when the dead cycle was read back' };
+    const cycle = costTotals([partial, tableCost('glue', 50, [], DEFAULT_PRICES)])!;
+    assert.equal(cycle.partial, 1);
+    assert.equal(costTotals([tableCost('glue', 50, [], DEFAULT_PRICES)])!.partial, undefined);
+    assert.equal(sumTotals([cycle, cycle])!.partial, 2);
+    assert.match(costText(partial), /\(glue; at least: run jr_1 \(RUNNING\) was still going/);
+    assert.match(costText(cycle), /\(glue; at least: 1 partial figure\(s\)\)$/);
+  });
+});
+
 describe('cost prices in lakesync.yaml', () => {
   it('default to the us-east-1 list prices', () => {
     assert.deepEqual(parseConfig(rawConfig()).sources.shop!.cost, DEFAULT_PRICES);

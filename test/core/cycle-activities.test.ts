@@ -169,6 +169,43 @@ describe('recovering a dead cycle', () => {
     assert.equal(reads, 1, `the pack's summary was read ${reads} times for ${plans.length} tables`);
   });
 
+  test("a dead cycle's run still going when it is read back is not booked as nothing: the table's cost says its figure is partial and why", async () => {
+    const backend = new FakeBackend({ tables: TABLES, latencyMs: 0, dpuSecondsPerRun: 90, latencyMsByTable: { 'public.a': 60_000 } });
+    const ports = backend.ports();
+    const { recoverCycleOutcomes } = recoveryActivities({ config, portsFor: () => ports });
+    await exportE9(ports);
+    await ports.manifests.put(cycleManifestKeys.plan('c33'), plans);
+    await ports.manifests.put(cycleManifestKeys.export('c33'), e9);
+    const base = { source: 'shop', cycleId: 'c33', runToken: runTokenFor('c33', 'public.a'), exportId: e9.exportId, snapshotTime: '2025-02-01T00:00:00.000Z', exportLocation: e9.location, database: 'fake', plan: plans[0]!, namespace: 'shop' };
+    const { runId } = await ports.load.startLoad({ ...base, resultLocation: ports.load.resultLocation(base) });
+    assert.equal((await ports.load.getRun(runId)).state, 'running');
+    const out = (await new MockActivityEnvironment().run(recoverCycleOutcomes, { source: 'shop', cycleId: 'c33', error: 'terminated' })) as RecoveredCycle;
+    const a = out.tables.find((t) => t.table === 'public.a');
+    assert.equal(a?.cost?.dpuSeconds, undefined, 'a figure not final is not booked');
+    assert.match(a?.cost?.partial ?? '', new RegExp(`run ${runId} .*still (running|going)`), JSON.stringify(a?.cost));
+    assert.equal(out.tables.find((t) => t.table === 'public.b')?.cost, undefined, 'a table with no run has no cost');
+    const state = initialState();
+    recordCycle(state, { cycleId: 'c33', source: 'shop', status: 'failed', export: e9, tables: out.tables, warnings: [], startedAt: '', finishedAt: '' }, 'wf', { kind: 'sync', requestIds: ['r1'] });
+    assert.equal(state.recentCycles[0]?.cost?.partial, 1, JSON.stringify(state.recentCycles[0]?.cost));
+  });
+
+  test("a dead cycle whose runs are not all listed (job history read only so far, a pack file unread) says so: costs partial, a warning naming the run", async () => {
+    const backend = new FakeBackend({ tables: TABLES, latencyMs: 0 });
+    const ports = backend.ports();
+    ports.load.cycleRuns = async () => ({
+      runs: [{ table: 'public.a', status: { runId: 'jr_a', state: 'failed', detail: 'FAILED', dpuSeconds: 120 } }],
+      unread: [{ runId: 'jr_p', reason: 'its pack file s3://b/p.json could not be read: SlowDown' }],
+      truncated: { runs: 5000 },
+    });
+    const { recoverCycleOutcomes } = recoveryActivities({ config, portsFor: () => ports });
+    await exportE9(ports);
+    await ports.manifests.put(cycleManifestKeys.plan('c34'), plans);
+    await ports.manifests.put(cycleManifestKeys.export('c34'), e9);
+    const out = (await new MockActivityEnvironment().run(recoverCycleOutcomes, { source: 'shop', cycleId: 'c34', error: 'terminated' })) as RecoveredCycle;
+    assert.deepEqual(out.tables.map((t) => [t.table, t.cost?.dpuSeconds, Boolean(t.cost?.partial)]), [['public.a', 120, true], ['public.b', undefined, true], ['public.c', undefined, true]]);
+    assert.ok(out.warnings.some((w) => w.includes('jr_p') && w.includes('SlowDown')), out.warnings.join('\n'));
+  });
+
   test("a dead cycle's own export was billed: each table it planned keeps its export GB, committed or not; a reused export costs nothing again", async () => {
     const backend = new FakeBackend({ tables: TABLES, latencyMs: 0, exportGBPerTable: 2 });
     const ports = backend.ports();
