@@ -64,8 +64,9 @@ export function recoveryActivities(deps: ActivityDeps) {
         const plan = await findManifest<PlanEntry[]>(ports, cycleManifestKeys.plan(input.cycleId));
         if (!plan) {
           // Its export was billed all the same: no table outcome carries it, so the cycle does.
-          const cost = await unplannedExportCost(ports, settings, input);
-          return { tables: [], ...(cost ? { cost } : {}), warnings: ['the cycle ended before it planned its tables'] };
+          const warnings = ['the cycle ended before it planned its tables'];
+          const cost = await unplannedExportCost(ports, settings, input, warnings);
+          return { tables: [], ...(cost ? { cost } : {}), warnings };
         }
         const exported = (await findManifest<ExportRef>(ports, cycleManifestKeys.export(input.cycleId))) ?? input.reuse?.export;
 
@@ -182,16 +183,23 @@ async function ownExportSizes(ports: Ports, input: RecoverCycleInput, exported: 
 /**
  * The cost of the dead cycle's own RDS export when it died before its plan: the export as its
  * discovery recorded it, else as its start did; the sizes from its discovery, else from the
- * export's listing once the export is complete. Undefined for a reused export, one not complete
- * (its size is not known), and unknown sizes; a read that fails for good books nothing.
+ * export's listing once the export is complete. Undefined for a reused export, one that did not
+ * complete, and unknown sizes; a read that fails for good books nothing. One still running (RDS
+ * bills it when it completes, and nothing reads it back later) books no GB but a partial figure,
+ * with a warning saying why.
  */
-async function unplannedExportCost(ports: Ports, settings: SourceConfig, input: RecoverCycleInput): Promise<CostTotals | undefined> {
+async function unplannedExportCost(ports: Ports, settings: SourceConfig, input: RecoverCycleInput, warnings: string[]): Promise<CostTotals | undefined> {
   try {
     const ref = (await findManifest<ExportRef>(ports, cycleManifestKeys.export(input.cycleId))) ?? (await findManifest<ExportRef>(ports, cycleManifestKeys.startedExport(input.cycleId)));
     if (!ref || ref.exportId !== exportIdFor(input.source, input.cycleId)) return undefined;
     let discovered = await findManifest<DiscoveredTable[]>(ports, cycleManifestKeys.discovery(input.cycleId));
     if (!discovered) {
       const status = await unlessNotFound(() => ports.export.describeExport(ref.exportId));
+      if ((status?.state === 'starting' || status?.state === 'in_progress') && costBasis(settings) !== 'none') {
+        const progress = status.percentProgress !== undefined ? `, ${status.percentProgress}% done` : '';
+        warnings.push(`the cycle's RDS export ${ref.exportId} was still running (${status.state}${progress}) when the dead cycle was read back: its GB are not known yet, so its cost is partial (see the export in the RDS console for its size once complete)`);
+        return { basis: costBasis(settings), tables: 0, partial: 1 };
+      }
       if (status?.state !== 'complete') return undefined;
       discovered = (await ports.discover.discover(ref)).tables;
     }

@@ -742,4 +742,19 @@ describe('recovering a dead cycle', () => {
     const rerun = (await new MockActivityEnvironment().run(recoverCycleOutcomes, { source: 'shop', cycleId: 'c32', error: 'terminated', reuse })) as RecoveredCycle;
     assert.equal(rerun.cost, undefined);
   });
+
+  test("a cycle that ended while its own RDS export still ran books no GB, but says its cost is partial and why: RDS bills the export when it completes", async () => {
+    const backend = new FakeBackend({ tables: TABLES, latencyMs: 0, exportGBPerTable: 2 });
+    const ports = backend.ports();
+    const deps = { config, portsFor: () => ports };
+    const { startExport } = cycleActivities(deps);
+    const { recoverCycleOutcomes } = recoveryActivities(deps);
+    const snapshot = { snapshotId: 's9', createdAt: '2025-02-01T00:00:00.000Z', adopted: false };
+    const exportId = exportIdFor('shop', 'c35');
+    await new MockActivityEnvironment().run(startExport, { source: 'shop', cycleId: 'c35', exportId, snapshot });
+    ports.export.describeExport = async (id) => ({ exportId: id, state: 'in_progress', percentProgress: 40 });
+    const out = (await new MockActivityEnvironment().run(recoverCycleOutcomes, { source: 'shop', cycleId: 'c35', error: 'terminated' })) as RecoveredCycle;
+    assert.deepEqual(out.cost, { basis: 'modelled', tables: 0, partial: 1 });
+    assert.ok(out.warnings.some((w) => w.includes(exportId) && /still running/.test(w)), out.warnings.join('\n'));
+  });
 });
