@@ -6,7 +6,7 @@ import { type ActivityOptions, ActivityCancellationType, ApplicationFailure, Can
 import type { Activities } from '../activities';
 import type { LeftByPack, LoadFailureDetails, LoadTableResult, SpentRuns } from '../activities/load';
 import { type ExportVolume, tableCost } from '../cost/ledger';
-import { exportIdFor, tableExportIdFor } from '../ids';
+import { exportIdFor, runTokenFor, tableExportIdFor } from '../ids';
 import type { CostBasis, CycleSettings, DynamoLoadExports, ExportRef, JsonRef, LoadedTableExport, LoadItem, LoadResult, LoadSummary, LoadUsage, TableCost, TableError, TableExportRef, TableOutcome } from '../model';
 import { jsonBytes } from '../payload-text';
 import { storeText } from './by-reference';
@@ -47,6 +47,8 @@ export const PACK_LOADS_CANCELLED_STOP_RUN = 'pack-loads-cancelled-stop-run';
 export const BATCH_OUTCOMES_BY_REFERENCE = 'batch-outcomes-by-reference';
 /** Patch: a load's time bound holds the time its runs may wait in the backend's queue (loads timed out before their runs that never started failed them). */
 export const LOAD_BOUND_QUEUE_WAIT = 'load-bound-queue-wait';
+/** Patch: a load that timed out without reporting its runs marks its cost partial (its runs' DPU-seconds were left out silently). */
+export const TIMED_OUT_LOAD_COST_PARTIAL = 'timed-out-load-cost-partial';
 
 export interface BatchInput {
   source: string;
@@ -264,6 +266,14 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
         cost = usageCost(usage, volumes, settings) ?? exportsCost(volumes, exportBases.get(item.table), settings);
         // A load that reported no usage (it timed out) read the cycle's own RDS export all the same: its GB were billed.
         if (!cost && !usage && !dynamo && !direct && patched(UNREPORTED_LOAD_EXPORT_COST)) cost = ownExportCost(item);
+        // Its runs were billed, but the load that would have reported them ran out of time: the figure is short, and says so.
+        const timeout = activityTimeout(err);
+        // Whose figures they are: its exports', else the source's (the embedded mode bills nothing).
+        const basis = cost?.basis ?? settings.costBasis;
+        if (timeout && !usage && settings.cost && basis && basis !== 'none' && patched(TIMED_OUT_LOAD_COST_PARTIAL)) {
+          const why = `the load timed out (${timeout.timeoutType} timeout) without reporting its runs: their DPU-seconds are left out (see the runs with run token ${runTokenFor(input.cycleId, item.table)} in the load job)`;
+          cost = { ...(cost ?? { basis }), partial: why };
+        }
       }
       return fail('load', err);
     }
