@@ -87,6 +87,20 @@ describe('cost in status and watermarks', () => {
     assert.doesNotMatch(costReportLines(report(), DEFAULT_PRICES).join('\n'), /failed cycle/);
   });
 
+  it('partial figures are marked in their rows, the total, and with their reasons below the tables', () => {
+    const short = { ...glueOnly, partial: 'run jr_9 (RUNNING) was still going when the dead cycle was read back: its DPU-seconds are left out' };
+    const r = report();
+    r.cycles = [{ cycleId: '4', kind: 'sync', status: 'failed', finishedAt: '2026-01-04T00:00:00Z', cost: costTotals([short])! }, ...r.cycles];
+    r.total = { ...r.total!, partial: 1 };
+    r.lastCycle = { cycleId: '4', tables: [{ table: 'public.orders', status: 'failed', cost: short }] };
+    const text = costReportLines(r, DEFAULT_PRICES).join('\n');
+    assert.match(text, /^4\s+sync\s+failed\s+2026-01-04T00:00:00Z\s+1\s+1800\s+\$0\.2200\s+\$0\.2200\s+glue, partial$/m, text);
+    assert.match(text, /^TOTAL\s+3\s+16200\s+\$1\.98\s+25\s+\$0\.2500\s+\$2\.23\s+glue, partial$/m, text);
+    assert.match(text, /^public\.orders\s+failed\s+1800\s+\$0\.2200\s+\$0\.2200\s+glue, partial$/m, text);
+    assert.match(text, /^  public\.orders: at least this: run jr_9 \(RUNNING\) was still going/m, text);
+    assert.match(text, /1 partial figure\(s\) in these cycles: their totals are a lower bound/, text);
+  });
+
   it('dollars: cents from a dollar up, else four decimals, decided on the rounded amount', () => {
     assert.equal(usdText(0.99996), '$1.00');
     assert.equal(usdText(0.99994), '$0.9999');

@@ -50,7 +50,8 @@ const TABLE_HEADER = ['TABLE', 'STATUS', 'DPU-S', 'GLUE', 'EXPORT GB', 'EXPORT',
 function figures(c: TableCost | CostTotals | undefined): string[] {
   if (!c) return ['', '', '', '', '', '-'];
   const total = 'usd' in c ? c.usd : c.glueUsd !== undefined || c.exportUsd !== undefined ? (c.glueUsd ?? 0) + (c.exportUsd ?? 0) : undefined;
-  return [numberText(c.dpuSeconds), usdText(c.glueUsd), numberText(c.exportGB, 3), usdText(c.exportUsd), usdText(total), c.basis];
+  // A figure known to be short (a run not read back, a load that timed out) is a lower bound.
+  return [numberText(c.dpuSeconds), usdText(c.glueUsd), numberText(c.exportGB, 3), usdText(c.exportUsd), usdText(total), c.partial ? `${c.basis}, partial` : c.basis];
 }
 
 /** The text report: cycles with a total line, the last cycle per table, the prices and what the bases mean. */
@@ -67,15 +68,18 @@ export function costReportLines(report: CostReport, prices: CostPrices): string[
     lines.push('', `cycle ${last.cycleId}, per table:`);
     if (costed.length === 0) lines.push('  no table of this cycle recorded a cost');
     else lines.push(...columns(TABLE_HEADER, costed.map((t) => [t.table, t.status, ...figures(t.cost)])));
+    for (const t of costed) if (t.cost?.partial) lines.push(`  ${t.table}: at least this: ${t.cost.partial}`);
   }
+  const partial = report.cycles.reduce((n, c) => n + (c.cost?.partial ?? 0), 0);
+  if (partial > 0) lines.push('', `${partial} partial figure(s) in these cycles: their totals are a lower bound`);
   const missing = report.cycles.filter((c) => !c.cost).length;
   if (missing > 0) lines.push('', `${missing} cycle(s) without a cost: they ran no load, or ran before the cost ledger`);
-  // A dead cycle's commits are read back from the lake without their runs' usage: billed, not counted.
+  // A stopped cycle's lost loads were billed, not counted; a dead cycle's are read back where they can be.
   const failed = report.cycles.filter((c) => c.status === 'failed');
   if (failed.length > 0) {
     lines.push(
       '',
-      `${failed.length} failed cycle(s) (${failed.map((c) => c.cycleId).join(', ')}): a cycle that stopped or died counts only the loads whose results it recorded; loads it lost track of were billed all the same (their Glue runs are not in these figures; the GB of a dead cycle's own RDS export are)`,
+      `${failed.length} failed cycle(s) (${failed.map((c) => c.cycleId).join(', ')}): a cycle that stopped or died counts only the loads whose results it recorded; loads it lost track of were billed all the same (a dead cycle's Glue runs that ended and its own RDS export's GB are read back; what could not be read is marked partial)`,
     );
   }
   const bases = [...new Set([...report.cycles.flatMap((c) => (c.cost ? [c.cost.basis] : []))])];
