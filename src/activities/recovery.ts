@@ -285,6 +285,8 @@ async function cycleRunUsage(ports: Ports, input: RecoverCycleInput, tables: Set
 interface DynamoVolumes {
   volumes: ExportVolume[];
   modelled?: true;
+  /** Why the table's export GB are unknown: its exports still running or unreadable, by id. */
+  partial?: string;
 }
 
 /**
@@ -300,22 +302,28 @@ async function dynamoExportVolumes(ports: Ports, input: RecoverCycleInput, entri
   for (const entry of entries) {
     if (entry.extract?.kind !== 'dynamodb') continue;
     const volumes: ExportVolume[] = [];
+    const unknown: string[] = [];
     let modelled = false;
     for (const [i, window] of entry.extract.exports.entries()) {
-      const key = cycleManifestKeys.startedTableExport(input.cycleId, tableExportIdFor(input.source, input.cycleId, entry.table, i));
+      const exportId = tableExportIdFor(input.source, input.cycleId, entry.table, i);
+      const key = cycleManifestKeys.startedTableExport(input.cycleId, exportId);
       try {
         const ref = await findManifest<TableExportRef>(ports, key);
         if (!ref) continue;
         const status = await port.describeTableExport(ref);
         if (status.state === 'failed') continue;
         if (status.modelled) modelled = true;
-        volumes.push({ kind: window.type, ...(status.state === 'complete' && status.billedBytes !== undefined ? { bytes: status.billedBytes } : {}) });
+        const bytes = status.state === 'complete' ? status.billedBytes : undefined;
+        if (bytes === undefined) unknown.push(status.state === 'complete' ? `DynamoDB export ${exportId} reported no billed size` : `DynamoDB export ${exportId} was still running when the dead cycle was read back`);
+        volumes.push({ kind: window.type, ...(bytes !== undefined ? { bytes } : {}) });
       } catch (err) {
         retryIfPassing(err);
+        unknown.push(`DynamoDB export ${exportId} could not be read (${err instanceof Error ? err.message : String(err)})`);
         volumes.push({ kind: window.type });
       }
     }
-    if (volumes.length > 0) out.set(entry.table, { volumes, ...(modelled ? { modelled: true as const } : {}) });
+    const partial = unknown.length > 0 ? `${unknown.join('; ')}: the table's export GB are unknown` : undefined;
+    if (volumes.length > 0) out.set(entry.table, { volumes, ...(modelled ? { modelled: true as const } : {}), ...(partial ? { partial } : {}) });
   }
   return out;
 }
@@ -330,7 +338,8 @@ function withCost(outcome: TableOutcome, sizes: Map<TableName, number>, runs: Ma
   if (volumes.length === 0 && !run) return outcome;
   const basis = costBasis(settings, run?.modelled || exports?.modelled ? { modelled: true } : {});
   const cost = tableCost(basis, run?.dpuSeconds, volumes, settings.cost, run?.executionClass);
-  return { ...outcome, cost: run?.partial ? { ...cost, partial: run.partial } : cost };
+  const partial = [run?.partial, exports?.partial].filter((p): p is string => p !== undefined).join('; ');
+  return { ...outcome, cost: partial ? { ...cost, partial } : cost };
 }
 
 /** What every outcome of a planned table starts with, committed or failed. */

@@ -342,6 +342,23 @@ describe('recovering a dead cycle', () => {
     assert.match(checked?.error?.message ?? '', /before it was verified, and its DynamoDB exports' item counts are not known here \(its load recorded none\): rerun the table \(lakesync rerun shop --tables public.a\)/);
   });
 
+  test("a dead cycle's DynamoDB export still running (or unreadable) leaves the table's export GB unknown and says so: partial, naming the export", async () => {
+    const backend = new FakeBackend({ tables: ['public.a'], latencyMs: 0, dynamodb: true });
+    const ports = backend.ports();
+    const { recoverCycleOutcomes } = recoveryActivities({ config, portsFor: () => ports });
+    const window = { type: 'FULL' as const, to: '2025-03-01T06:00:00Z' };
+    const extract = { kind: 'dynamodb' as const, tableArn: 'arn:aws:dynamodb:eu-west-1:123456789012:table/a', key: [{ name: 'id', type: 'S' as const }], attributes: {}, exports: [window] };
+    const plan = planEntry({ table: 'public.a', lakeTable: 'a', action: 'create', primaryKey: ['id'], extract });
+    await ports.manifests.put(cycleManifestKeys.plan('c36'), [plan]);
+    const exportId = tableExportIdFor('shop', 'c36', 'public.a', 0);
+    const ref = await ports.tableExport!.startTableExport({ source: 'shop', table: 'public.a', tableArn: extract.tableArn, exportId, window });
+    await ports.manifests.put(cycleManifestKeys.startedTableExport('c36', exportId), ref);
+    ports.tableExport!.describeTableExport = async () => ({ state: 'in_progress' });
+    const [a] = ((await new MockActivityEnvironment().run(recoverCycleOutcomes, { source: 'shop', cycleId: 'c36', error: 'terminated' })) as RecoveredCycle).tables;
+    assert.equal(a?.cost?.exportGB, undefined);
+    assert.match(a?.cost?.partial ?? '', new RegExp(`DynamoDB export ${exportId} .*still running`), JSON.stringify(a?.cost));
+  });
+
   test("a dead cycle's DynamoDB commit is verified against its exports' item counts, as its batch would have", async () => {
     const backend = new FakeBackend({ tables: ['public.a'], latencyMs: 0, dynamodb: true });
     const ports = backend.ports();
