@@ -304,14 +304,16 @@ async function refusedExportCost(ports: Ports, settings: SourceConfig, source: s
 
 /**
  * The cost of a cycle's own RDS export from its tables' sizes in the export's listing, as a
- * cycle-level figure (no table outcome holds it). Undefined when a table's size is unknown (a
- * partial sum would understate it) or the listing has no table.
+ * cycle-level figure (no table outcome holds it). The GB of the tables whose size is known, marked
+ * partial when some are not (RDS billed those too); undefined when no size is known.
  */
 export function exportTotals(settings: SourceConfig, discovered: DiscoveredTable[]): CostTotals | undefined {
-  if (discovered.length === 0 || discovered.some((t) => t.sizeGB === undefined)) return undefined;
-  const cost = tableCost(costBasis(settings), undefined, discovered.map((t) => ({ kind: 'rds' as const, gb: t.sizeGB })), settings.cost);
+  const sized = discovered.filter((t) => t.sizeGB !== undefined);
+  if (sized.length === 0) return undefined;
+  const cost = tableCost(costBasis(settings), undefined, sized.map((t) => ({ kind: 'rds' as const, gb: t.sizeGB })), settings.cost);
   const totals = costTotals([cost]);
-  return totals && totals.exportGB !== undefined ? { ...totals, tables: 0 } : undefined;
+  if (!totals || totals.exportGB === undefined) return undefined;
+  return { ...totals, tables: 0, ...(sized.length < discovered.length ? { partial: 1 } : {}) };
 }
 
 /** What the batch needs of a plan entry: a DynamoDB table carries its export windows. */

@@ -9,6 +9,7 @@ import { ConfigError } from '../../src/errors';
 import { BYTES_PER_GB, DEFAULT_PRICES, costTotals, tableCost } from '../../src/cost/ledger';
 import { costReport, costText, sumTotals } from '../../src/cost/report';
 import { costBasis } from '../../src/activities/load';
+import { exportTotals } from '../../src/activities/cycle';
 import { LakesyncRegistry } from '../../src/metrics/registry';
 import { cycleDpuSeconds, sourceMetrics } from '../../src/metrics/values';
 import type { CostPrices, CycleResult, TableOutcome } from '../../src/model';
@@ -92,6 +93,16 @@ describe('partial figures', () => {
     assert.equal(sumTotals([cycle, cycle])!.partial, 2);
     assert.match(costText(partial), /\(glue; at least: run jr_1 \(RUNNING\) was still going/);
     assert.match(costText(cycle), /\(glue; at least: 1 partial figure\(s\)\)$/);
+  });
+});
+
+describe("a cycle-level export cost from the export's table sizes", () => {
+  it('a table of unknown size does not drop the GB of the others: the known ones are booked, marked partial', () => {
+    const settings = parseConfig({ sources: { shop: { database: 'shop', source: { kind: 'fake', tables: ['public.a', 'public.b'] }, target: { namespace: 'shop' } } } }).sources.shop!;
+    const table = (name: string, sizeGB?: number) => ({ table: name, target: `shop.${name}`, columns: [], primaryKey: ['id'], ...(sizeGB !== undefined ? { sizeGB } : {}) });
+    assert.deepEqual(exportTotals(settings, [table('public.a', 2), table('public.b', 3)]), { basis: 'modelled', tables: 0, exportGB: 5, exportUsd: 0.05, usd: 0.05 });
+    assert.deepEqual(exportTotals(settings, [table('public.a', 2), table('public.b')]), { basis: 'modelled', tables: 0, exportGB: 2, exportUsd: 0.02, usd: 0.02, partial: 1 });
+    assert.equal(exportTotals(settings, [table('public.b')]), undefined, 'no size known: nothing to book');
   });
 });
 
