@@ -248,6 +248,9 @@ async function cycleRunUsage(ports: Ports, input: RecoverCycleInput, tables: Set
   } catch (err) {
     retryIfPassing(err);
     Context.current().log.warn("the runs of the cycle could not be listed: its tables' costs leave them out", { cycleId: input.cycleId, error: String(err) });
+    // Billed all the same: every table's cost says its runs are left out, and why.
+    const why = `the runs of the cycle could not be listed (${err instanceof Error ? err.message : String(err)}): their DPU-seconds are left out`;
+    for (const table of tables) usage.set(table, { partial: why });
     return usage;
   }
   // A pack's summary is read once for all its tables.

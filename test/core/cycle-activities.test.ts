@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { cycleActivities } from '../../src/activities/cycle';
 import { loadActivities, loadRequestFor, type LoadTableInput } from '../../src/activities/load';
@@ -187,6 +188,20 @@ describe('recovering a dead cycle', () => {
     const state = initialState();
     recordCycle(state, { cycleId: 'c33', source: 'shop', status: 'failed', export: e9, tables: out.tables, warnings: [], startedAt: '', finishedAt: '' }, 'wf', { kind: 'sync', requestIds: ['r1'] });
     assert.equal(state.recentCycles[0]?.cost?.partial, 1, JSON.stringify(state.recentCycles[0]?.cost));
+  });
+
+  test("a dead cycle whose runs cannot be listed at all marks every table's cost partial, with the error", async () => {
+    const backend = new FakeBackend({ tables: TABLES, latencyMs: 0 });
+    const ports = backend.ports();
+    ports.load.cycleRuns = async () => {
+      throw ApplicationFailure.create({ message: 'Glue GetJobRuns: AccessDeniedException: not authorized to perform glue:GetJobRuns', nonRetryable: true });
+    };
+    const { recoverCycleOutcomes } = recoveryActivities({ config, portsFor: () => ports });
+    await exportE9(ports);
+    await ports.manifests.put(cycleManifestKeys.plan('c37'), plans);
+    await ports.manifests.put(cycleManifestKeys.export('c37'), e9);
+    const out = (await new MockActivityEnvironment().run(recoverCycleOutcomes, { source: 'shop', cycleId: 'c37', error: 'terminated' })) as RecoveredCycle;
+    for (const t of out.tables) assert.match(t.cost?.partial ?? '', /runs of the cycle could not be listed .*glue:GetJobRuns/, t.table);
   });
 
   test("a dead cycle whose runs are not all listed (job history read only so far, a pack file unread) says so: costs partial, a warning naming the run", async () => {
