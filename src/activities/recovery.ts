@@ -271,6 +271,10 @@ async function cycleRunUsage(ports: Ports, input: RecoverCycleInput, tables: Set
     const packs = ports.load.packs;
     if (pack && !packs) continue;
     const status = pack && packs ? await packRunShare(packs, { source: input.source, cycleId: input.cycleId, table }, pack, run.status, (ms) => delay(ms), summaries) : run.status;
+    if (pack && status.dpuSeconds === undefined && (await summaries.get(pack.token)?.then(() => false, () => true))) {
+      addPartial(table, `the summary of pack ${pack.token} (run ${run.status.runId}) could not be read: the table's share of the run's DPU-seconds is left out`);
+      continue;
+    }
     if (status.dpuSeconds === undefined) continue;
     const sum = usage.get(table);
     usage.set(table, {

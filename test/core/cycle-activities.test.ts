@@ -170,6 +170,31 @@ describe('recovering a dead cycle', () => {
     assert.equal(reads, 1, `the pack's summary was read ${reads} times for ${plans.length} tables`);
   });
 
+  test("a dead cycle's pack run whose summary cannot be read marks its tables' costs partial, naming the pack", async () => {
+    const backend = new FakeBackend({ tables: TABLES, latencyMs: 0, dpuSecondsPerRun: 90 });
+    const ports = backend.ports();
+    const packs = ports.load.packs!;
+    const { recoverCycleOutcomes } = recoveryActivities({ config, portsFor: () => ports });
+    await exportE9(ports);
+    await ports.manifests.put(cycleManifestKeys.plan('c38'), plans);
+    await ports.manifests.put(cycleManifestKeys.export('c38'), e9);
+    const loads = plans.slice(0, 2).map((plan) => {
+      const base = { source: 'shop', cycleId: 'c38', runToken: runTokenFor('c38', plan.table), exportId: e9.exportId, snapshotTime: '2025-02-01T00:00:00.000Z', exportLocation: e9.location, database: 'fake', plan, namespace: 'shop' };
+      return { ...base, resultLocation: ports.load.resultLocation(base) };
+    });
+    const packToken = packTokenFor('c38', ['public.a', 'public.b']);
+    const { runId } = await packs.startPack({ source: 'shop', cycleId: 'c38', packToken, loads, summaryLocation: packs.summaryLocation('shop', 'c38', packToken) });
+    while ((await ports.load.getRun(runId)).state === 'running') await new Promise((r) => setTimeout(r, 20));
+    packs.readSummary = async () => {
+      throw new PortError('access-denied', 'AccessDenied', 'S3 GetObject of the pack summary: AccessDenied');
+    };
+    const out = (await new MockActivityEnvironment().run(recoverCycleOutcomes, { source: 'shop', cycleId: 'c38', error: 'terminated' })) as RecoveredCycle;
+    for (const t of out.tables.slice(0, 2)) {
+      assert.equal(t.cost?.dpuSeconds, undefined, t.table);
+      assert.match(t.cost?.partial ?? '', new RegExp(`summary of pack ${packToken} .*could not be read`), `${t.table}: ${JSON.stringify(t.cost)}`);
+    }
+  });
+
   test("a dead cycle's run still going when it is read back is not booked as nothing: the table's cost says its figure is partial and why", async () => {
     const backend = new FakeBackend({ tables: TABLES, latencyMs: 0, dpuSecondsPerRun: 90, latencyMsByTable: { 'public.a': 60_000 } });
     const ports = backend.ports();
