@@ -291,7 +291,24 @@ def classify(exc: BaseException, conn: Connection, what: str) -> LoadError:
             f"({code}{message}); check that the database is up and reachable from the job (network, security "
             "groups, the Glue connection); the load is retried"
         )
-    return InvalidArgument(
-        f"{conn.where}: {what} failed ({code}{message}); check the table, its columns and the user's privileges "
-        "(SELECT on the table)"
-    )
+    return InvalidArgument(f"{conn.where}: {what} failed ({code}{message}); {_hint(state, conn)}")
+
+
+def _hint(state: str, conn: Connection) -> str:
+    """What to do about a query PostgreSQL refused, by its SQLSTATE (class 22 data, 42 names and rights)."""
+    if state == "42501":
+        return (f"user {conn.credentials.user!r} may not read it: GRANT SELECT on the table (and USAGE on its "
+                "schema) to that user")
+    if state in ("42P01", "3F000"):
+        return "the table or its schema no longer exists as named; check the table's name in the sync's config"
+    if state == "42703":
+        return ("a column the load reads no longer exists as named (renamed or dropped); check the cursor, key "
+                "and partition columns in the sync's config against the table")
+    if state.startswith("22"):
+        return ("PostgreSQL could not compute a value of the query from the table's data (a data exception, "
+                "SQLSTATE class 22), e.g. a cursor or partition bound outside the range of the column's "
+                "type or a value that does not convert; check the values the message names and the cursor "
+                "column's type; a retry fails the same way")
+    if state.startswith("42"):
+        return "check the table, its columns and their types in the sync's config against the table"
+    return "check the table, its columns and the user's privileges (SELECT on the table)"

@@ -120,3 +120,40 @@ def test_the_direct_read_session_cannot_write(postgres: PgServer, spark: Any, wa
     with pytest.raises(Exception, match="read-only transaction"):
         frame.collect()
     assert postgres.sql("SELECT count(*) FROM d_written") == [["0"]]
+
+
+class _SqlException:
+    """What py4j hands over for a PostgreSQL SQLException: its SQLSTATE and message."""
+
+    def __init__(self, state: str, message: str) -> None:
+        self.state, self.message = state, message
+
+    def getSQLState(self) -> str:  # noqa: N802 - Java's name
+        return self.state
+
+    def getMessage(self) -> str:  # noqa: N802 - Java's name
+        return self.message
+
+    def getCause(self) -> None:  # noqa: N802 - Java's name
+        return None
+
+
+@pytest.mark.parametrize(("state", "text", "cls", "hint"), [
+    ("22008", "ERROR: date/time field value out of range", "InvalidArgument", "value"),
+    ("22P02", "ERROR: invalid input syntax for type integer", "InvalidArgument", "value"),
+    ("42703", "ERROR: column \"kind\" does not exist", "InvalidArgument", "column"),
+    ("42P01", "ERROR: relation \"public.gone\" does not exist", "InvalidArgument", "exists"),
+    ("42501", "ERROR: permission denied for table d_x", "InvalidArgument", "GRANT SELECT"),
+])
+def test_a_failed_query_gets_a_hint_that_fits_its_sqlstate_class(state: str, text: str, cls: str, hint: str) -> None:
+    from lakesync_glue.jdbc import Connection, Credentials, classify
+    from lakesync_glue.jdbcurl import JdbcArgs
+
+    conn = Connection(JdbcArgs(url="jdbc:postgresql://db:5432/shop", user="reader", host="db", port=5432,
+                               database="shop"), Credentials("reader", "pw"), "shop.public.d_x")
+    failure = Exception("py4j wrapper")
+    failure.java_exception = _SqlException(state, text)  # type: ignore[attr-defined]
+    error = classify(failure, conn, "the window query")
+    assert error.error_class == cls and state in error.message and hint in error.message, error.message
+    if not state.startswith("42"):  # a data error is no matter of privileges
+        assert "privileges" not in error.message, error.message
