@@ -25,9 +25,13 @@ def secrets(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     for name, value in (("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}"), ("AWS_ACCESS_KEY_ID", "testing"),
                         ("AWS_SECRET_ACCESS_KEY", "testing"), ("AWS_DEFAULT_REGION", REGION)):
         monkeypatch.setenv(name, value)
+    # moto keeps its state per process, shared by every server it starts: start from an empty account.
+    import urllib.request
+    urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/moto-api/reset", method="POST")).read()
     try:
         yield boto3.client("secretsmanager", region_name=REGION)
     finally:
+        urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/moto-api/reset", method="POST")).read()
         server.stop()
 
 

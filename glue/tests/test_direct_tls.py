@@ -51,6 +51,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any]]:
     try:
         yield s3, boto3.client("secretsmanager", region_name=REGION)
     finally:
+        # Leave no secret or bucket to a later test of this process (moto's state outlives the server).
+        urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/moto-api/reset", method="POST")).read()
         server.stop()
 
 
