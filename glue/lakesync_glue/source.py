@@ -317,4 +317,32 @@ def key_problem_text(typed: "DataFrame", key: list[str], show_values: bool) -> s
         parts.append(f"{totals['dup_keys']} key value(s) appear in more than one row")
     if totals["null_rows"]:
         parts.append(f"{totals['null_rows']} row(s) have a NULL key column")
-    return f"primary key ({', '.join(key)}): {' and '.join(parts)}; {shown}"
+    clamped = _clamped_in_repeats(typed, problems, key) if totals["dup_keys"] else ""
+    return f"primary key ({', '.join(key)}): {' and '.join(parts)}; {shown}{clamped}"
+
+
+def _clamped_in_repeats(typed: "DataFrame", problems: "DataFrame", key: Sequence[str]) -> str:
+    """Why key values repeat when a date or timestamp key column holds an infinity's sentinel in them.
+
+    PostgreSQL's 'infinity' and the real value 9999-12-31 (or '-infinity' and 0001-01-01) are two
+    keys there, but one in the lake: the repeat is the clamp's, not the source's.
+    """
+    from .pgtypes import DATE_NEG_INF, DATE_POS_INF, TS_NEG_INF, TS_POS_INF
+
+    sentinels = {"date": (DATE_POS_INF, DATE_NEG_INF), "timestamp": (TS_POS_INF, TS_NEG_INF),
+                 "timestamp_ntz": (TS_POS_INF, TS_NEG_INF)}
+    types = dict(typed.dtypes)
+    columns = [k for k in key if types.get(k) in sentinels]
+    if not columns:
+        return ""
+    counts = problems.where("__lakesync_n > 1").selectExpr(*[
+        f"count_if(CAST({quote(k)} AS STRING) IN ('{sentinels[types[k]][0]}', '{sentinels[types[k]][1]}')) AS c{i}"
+        for i, k in enumerate(columns)]).collect()[0]
+    hit = [(k, int(counts[f"c{i}"])) for i, k in enumerate(columns) if counts[f"c{i}"]]
+    if not hit:
+        return ""
+    said = ", ".join(f"{k} in {n} of them" for k, n in hit)
+    return (f". The repeated key values hold the value PostgreSQL 'infinity' or '-infinity' is clamped to in the lake "
+            f"(9999-12-31 / 0001-01-01, 23:59:59.999999 for timestamps) in key column(s) {said}: the source most likely "
+            "holds both 'infinity' and that real date in the key, two keys in PostgreSQL but one in the lake. Change one "
+            "of those rows in the source, or choose a primary key without that column")

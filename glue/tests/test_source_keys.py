@@ -132,3 +132,16 @@ def test_rows_with_a_null_key_are_not_counted_as_a_repeated_key_value(spark: Any
     message = failed.value.message
     assert "primary key (id): 2 row(s) have a NULL key column; e.g. (id=None) x2" in message, message
     assert "appear in more than one row" not in message, message
+
+
+def test_a_key_repeated_only_by_a_clamped_infinity_says_so_and_what_to_do(spark: Any) -> None:
+    from lakesync_glue.errors import LoadError
+
+    day = plan_column(ColumnMapping("day", "date", "binary (UTF8)"), "day", "string")
+    raw = spark.createDataFrame([("infinity", "a"), ("9999-12-31", "b"), ("2024-01-01", "c")], "day string, note string")
+    with pytest.raises(LoadError) as failed:
+        create_path.check_new_keys(raw, [day, NOTE], ["day"], "shop.public.days")
+    message = failed.value.message
+    assert failed.value.error_class == "DuplicateKeys", message
+    assert "'infinity'" in message and "9999-12-31" in message and "day" in message, message
+    assert "clamped" in message and "primary key" in message, message
