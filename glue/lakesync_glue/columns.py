@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -128,10 +128,12 @@ def prepare(
     hash_key: bytes | None,
     table: str,
     rebuild: str | None = None,
+    lake_empty: Callable[[str], bool] | None = None,
 ) -> Prepared:
     """The cast plan of every column under its policy; lake_types: the existing lake columns ({} when rebuilding).
 
     `rebuild`: the command that replaces the table from the export (None when the load cannot be rebuilt).
+    `lake_empty`: whether a lake column (by name) holds no value (source.resolve_scales).
     """
     from pyspark.sql import functions as F
     from pyspark.sql.types import ArrayType, StringType
@@ -193,7 +195,7 @@ def prepare(
         on_invalid = policy.on_invalid or _default_on_invalid(kind, policy.type)
         plans.append(plan_column(mapping, name, raw_type, clamp_infinity=on_invalid == "clamp",
                                  utc_session=in_utc))
-    plans = resolve_scales(raw, plans, dict(lake_types))
+    plans = resolve_scales(raw, plans, dict(lake_types), lake_empty)
     plans = _lists_or_text(raw, plans, new_arrays, warnings)
     out: list[ColumnPlan] = []
     for mapping, plan in zip(mappings, plans):

@@ -25,6 +25,11 @@ def columns(spark: "SparkSession", ident: str) -> list[Column]:
     return [(f.name, f.dataType.simpleString()) for f in spark.table(ident).schema.fields]
 
 
+def holds_no_value(spark: "SparkSession", ident: str, column: str) -> bool:
+    """Whether every row of the lake table has NULL in `column` (or the table has no row)."""
+    return not spark.sql(f"SELECT 1 FROM {ident} WHERE {quote(column)} IS NOT NULL LIMIT 1").collect()
+
+
 def _iceberg_table(spark: "SparkSession", catalog: str, namespace: str, table: str) -> Any:
     """The Iceberg table object through the JVM, freshly loaded (the catalog caches nothing): metadata, no Spark job."""
     jvm = spark.sparkContext._jvm  # type: ignore[attr-defined]

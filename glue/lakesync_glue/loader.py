@@ -262,6 +262,13 @@ class _Load:
             self.commit("adding columns", sqltext.add_columns(self.ident, schema.add_columns))
         for name, _old, new in schema.widen_columns:
             self.commit("widening a column", sqltext.widen_column(self.ident, name, new))
+        order = [name for name, _ in schema.table_columns]
+        for name, _old, new in schema.replaced_columns:
+            # The column holds no value (checked before): dropped and added again with the type its values need.
+            position = order.index(name)
+            self.commit("replacing an empty column", sqltext.drop_column(self.ident, name))
+            self.commit("replacing an empty column", sqltext.add_column_after(
+                self.ident, name, new, order[position - 1] if position > 0 else None))
 
     # -- the load ------------------------------------------------------------------------
     def origin(self) -> "ExportRows | DirectRows":
@@ -322,7 +329,8 @@ class _Load:
         raw = self.read_rows(rows, mappings, cursor, export_name[cursor] if cursor else None, lake_types)
         # A rebuild plans the table anew from the export; otherwise existing lake columns keep their types.
         prepared = columns.prepare(raw, mappings, names, a.column_policies, {} if a.rebuild else lake_types,
-                                   hash_key, a.target, None if a.direct else lineage.rebuild_command(a))
+                                   hash_key, a.target, None if a.direct else lineage.rebuild_command(a),
+                                   lambda name: lake.holds_no_value(spark, self.ident, name))
         raw, plans, state.warnings = prepared.raw, prepared.plans, prepared.warnings
         if isinstance(rows, DirectRows):
             state.warnings += rows.warnings
@@ -366,6 +374,7 @@ class _Load:
                 a.lake_table_id,
                 {p.name: p.pg_type for p in plans},
                 None if a.direct else lineage.rebuild_command(a),
+                [p.name for p in plans if p.replaces_empty],
             )
         if action == "incremental" and cursor not in lake_types:
             raise SchemaConflict(

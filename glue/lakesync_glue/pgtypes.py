@@ -96,6 +96,9 @@ class ColumnPlan:
     bad: str | None  # SQL predicate: the value cannot be represented (fails the table)
     expectation: str  # what a valid value looks like, for error messages
     scale_unknown: bool = False  # bounded numeric whose scale must come from the lake or the data
+    # The lake column's decimal type was a guess (created while it held no value) and it still holds
+    # none: the column is replaced by one of the type its values need (schema.plan_schema).
+    replaces_empty: bool = False
     precision: int | None = None
     nulled: str | None = None  # SQL predicate: a value onInvalid 'null' sets NULL (counted in the result)
     clamped: str | None = None  # SQL predicate: a +-infinity the plan clamps to a sentinel (counted)

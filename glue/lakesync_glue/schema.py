@@ -27,17 +27,21 @@ class SchemaPlan:
     dropped_columns: list[str] = field(default_factory=list)
     table_columns: list[Column] = field(default_factory=list)  # the lake table's columns afterwards, in order
     retyped_columns: list[tuple[str, str, str]] = field(default_factory=list)  # rebuild only: (name, from, to)
+    # Columns that hold no value and whose type cannot be changed in place: dropped and added again with
+    # the new type at the same position (name, from, to).
+    replaced_columns: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def changes(self) -> list[str]:
         out = [f"added column {name} {type_}" for name, type_ in self.add_columns]
         out += [f"widened column {name} from {old} to {new}" for name, old, new in self.widen_columns]
         out += [f"rebuilt column {name} from {old} to {new}" for name, old, new in self.retyped_columns]
+        out += [f"replaced column {name} (it held no value) from {old} to {new}" for name, old, new in self.replaced_columns]
         return out
 
     @property
     def alters_table(self) -> bool:
-        return bool(self.add_columns or self.widen_columns or self.retyped_columns)
+        return bool(self.add_columns or self.widen_columns or self.retyped_columns or self.replaced_columns)
 
 
 def _decimal(type_: str) -> tuple[int, int] | None:
@@ -73,10 +77,13 @@ def plan_schema(
     lake_table: str,
     pg_types: dict[str, str] | None = None,
     rebuild: str | None = None,
+    replace_empty: Sequence[str] = (),
 ) -> SchemaPlan:
     """How the export's columns are written into the lake table (None: the table is new).
 
     `rebuild`: the command that replaces the table with the new types (None when the load cannot be rebuilt).
+    `replace_empty`: lake columns that hold no value, replaced by a column of the export's type when Iceberg
+    cannot change theirs in place.
     """
     if lake is None:
         return SchemaPlan(write_types=dict(source), table_columns=list(source))
@@ -85,6 +92,7 @@ def plan_schema(
     write_types: dict[str, str] = {}
     add: list[Column] = []
     widen: list[tuple[str, str, str]] = []
+    replaced: list[tuple[str, str, str]] = []
     conflicts: list[str] = []
     for name, type_ in source:
         if name not in lake_types:
@@ -92,7 +100,10 @@ def plan_schema(
             write_types[name] = type_
             continue
         verdict, write = compatibility(type_, lake_types[name])
-        if verdict == "conflict":
+        if verdict == "conflict" and name in replace_empty:
+            replaced.append((name, lake_types[name], type_))
+            write = type_
+        elif verdict == "conflict":
             pg = f" ({pg_types[name]})" if pg_types and name in pg_types else ""
             conflicts.append(f"column {name!r} is {lake_types[name]} in the lake but {type_}{pg} in the export")
         elif verdict == "widen":
@@ -105,10 +116,10 @@ def plan_schema(
             + (f"rebuild the table from the export with the new types ({rebuild}), " if rebuild else "")
             + "load into a new lake table (the table's lakeName), or migrate the column by hand"
         )
-    widened = {name: new for name, _old, new in widen}
+    widened = {name: new for name, _old, new in widen + replaced}
     table_columns = [(name, widened.get(name, type_)) for name, type_ in lake] + add
     dropped = [name for name, _ in lake if name not in source_names]
-    return SchemaPlan(write_types, add, widen, dropped, table_columns)
+    return SchemaPlan(write_types, add, widen, dropped, table_columns, replaced_columns=replaced)
 
 
 def plan_rebuild(source: Sequence[Column], lake: Sequence[Column]) -> SchemaPlan:

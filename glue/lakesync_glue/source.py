@@ -1,15 +1,15 @@
 """Reading one table's export into a typed DataFrame, failing loudly on values that do not cast."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from .errors import CastError, DuplicateKeys, ExportNotFound, clipped
 from .export import TableExport
 from .names import quote
-from .pgtypes import (ColumnMapping, ColumnPlan, decimal_params, exported_spark_type, fallback_numeric_type,
-                      fraction_digits_expr, infer_scale_expr, is_number_expr, numeric_plan)
+from .pgtypes import (MAX_DECIMAL_PRECISION, ColumnMapping, ColumnPlan, decimal_params, exported_spark_type,
+                      fallback_numeric_type, fraction_digits_expr, infer_scale_expr, is_number_expr, numeric_plan)
 from .query import json_safe_frame
 from .storage import spark_path
 
@@ -87,13 +87,25 @@ def infer_scales(raw: "DataFrame", names: list[str]) -> dict[str, int | None]:
     return found
 
 
-def resolve_scales(raw: "DataFrame", plans: list[ColumnPlan], lake_types: dict[str, str]) -> list[ColumnPlan]:
+def _guessed_scale(plan: ColumnPlan, lake_type: str) -> bool:
+    """Whether the lake column's decimal is the one a column created without values gets, whose scale is a guess.
+
+    Up to numeric(19) that decimal holds every scale; above, decimal(38, 38-p) holds p integer digits only.
+    """
+    p = max(1, min(plan.precision or 1, MAX_DECIMAL_PRECISION))
+    return 2 * p > MAX_DECIMAL_PRECISION and decimal_params(lake_type) == fallback_numeric_type(p)
+
+
+def resolve_scales(raw: "DataFrame", plans: list[ColumnPlan], lake_types: dict[str, str],
+                   lake_empty: Callable[[str], bool] | None = None) -> list[ColumnPlan]:
     """Scale of bounded numerics the mappings leave open: the lake's column, else the data.
 
     RDS's mappings carry the precision of numeric(p,s) but not the scale. An existing lake
     column keeps its type; otherwise PostgreSQL prints every value with exactly s digits
     after the point, so the data tells s. With no values at all a decimal wide enough for
-    any scale is used.
+    any scale is used: from numeric(20) on none holds them all, so when such a column's values
+    arrive with a larger scale while the lake column still holds none (`lake_empty`, by lake
+    name), the column takes the scale of its values (replaced, as nothing in it can be lost).
     """
     open_plans = [p for p in plans if p.scale_unknown]
     if not open_plans:
@@ -101,14 +113,26 @@ def resolve_scales(raw: "DataFrame", plans: list[ColumnPlan], lake_types: dict[s
     decided: dict[str, tuple[int, int]] = {}
     from_lake: set[str] = set()
     to_infer: list[ColumnPlan] = []
+    guessed: list[ColumnPlan] = []
     for plan in open_plans:
         lake_type = lake_types.get(plan.name)
         if lake_type and lake_type.startswith("decimal("):
             precision, scale = decimal_params(lake_type)
             decided[plan.name] = (max(plan.precision or 1, precision), scale)
             from_lake.add(plan.name)
+            if lake_empty is not None and _guessed_scale(plan, lake_type):
+                guessed.append(plan)
             continue
         to_infer.append(plan)
+    replaced: set[str] = set()
+    if guessed:
+        scales = infer_scales(raw, [p.source_name for p in guessed])
+        for plan in guessed:
+            scale = scales[plan.source_name]
+            if scale is not None and scale > decided[plan.name][1] and lake_empty is not None and lake_empty(plan.name):
+                decided[plan.name] = (max(plan.precision or 1, scale), scale)
+                from_lake.discard(plan.name)
+                replaced.add(plan.name)
     if to_infer:
         scales = infer_scales(raw, [p.source_name for p in to_infer])
         for plan in to_infer:
@@ -125,7 +149,7 @@ def resolve_scales(raw: "DataFrame", plans: list[ColumnPlan], lake_types: dict[s
                 new = replace(new, expectation=new.expectation + "; the scale is the lake column's, and a scale "
                               "changed in PostgreSQL needs a rebuild of the table from the export (lakesync rerun <source> "
                               "--rebuild <schema.table>) or a new lake table (the table's lakeName)")
-            out.append(replace(new, precision=plan.precision))
+            out.append(replace(new, precision=plan.precision, replaces_empty=plan.name in replaced))
         else:
             out.append(plan)
     return out

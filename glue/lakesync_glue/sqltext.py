@@ -56,6 +56,15 @@ def widen_column(ident: str, name: str, type_: str) -> str:
     return f"ALTER TABLE {ident} ALTER COLUMN {quote(name)} TYPE {type_}"
 
 
+def drop_column(ident: str, name: str) -> str:
+    return f"ALTER TABLE {ident} DROP COLUMN {quote(name)}"
+
+
+def add_column_after(ident: str, name: str, type_: str, after: str | None) -> str:
+    """One column at a position: after `after`, or first (Iceberg's SQL extensions)."""
+    return f"ALTER TABLE {ident} ADD COLUMN {quote(name)} {type_} {'FIRST' if after is None else 'AFTER ' + quote(after)}"
+
+
 def insert_select(ident: str, view: str, columns: Sequence[tuple[str, str | None, str]]) -> str:
     """Appends the view's rows; columns in the table's order (NULL for columns the source lacks)."""
     return f"INSERT INTO {ident} SELECT {select_list(columns)} FROM {quote(view)}"

@@ -51,3 +51,23 @@ def test_a_column_that_is_null_at_first_still_gets_the_scale_of_its_values(
     assert types["amount"] == "decimal(9,3)"
     assert run_query(spark, "SELECT CAST(amount AS string) AS a FROM lake.tests.late_values WHERE id = 10000") == [
         {"a": "-0.125"}]
+
+
+def test_a_wide_column_created_without_values_takes_the_scale_of_its_first_values_later(
+        load: Loader, spark: Any, tmp_path: Path) -> None:
+    """numeric(30) with a scale the mappings do not tell: created empty, its lake scale was a guess, not PostgreSQL's."""
+    from scenario import Versions
+
+    versions = Versions(tmp_path, "shop", "public", "wide_late")
+    cols = [col("id", "bigint"), col("amount", "numeric(30)"), col("note", "text")]
+    first = load(versions.export(cols, [(1, None, "a"), (2, None, "b")]), versions.target, "wide_late",
+                 action="merge", primary_key="id")
+    assert first.status == "succeeded", first.error
+    value = "12345678901234567890.0123456789"  # numeric(30,10): 20 integer and 10 fraction digits
+    second = load(versions.export(cols, [(1, value, "a"), (2, None, "b"), (3, "-0.0000000001", "c")]), versions.target,
+                  "wide_late", action="merge", primary_key="id")
+    assert second.status == "succeeded", second.error
+    types = {f.name: f.dataType.simpleString() for f in spark.table("lake.tests.wide_late").schema.fields}
+    assert types["amount"] == "decimal(30,10)" and list(types) == ["id", "amount", "note"], types
+    assert run_query(spark, "SELECT id, CAST(amount AS string) AS a, note FROM lake.tests.wide_late ORDER BY id") == [
+        {"id": 1, "a": value, "note": "a"}, {"id": 2, "a": None, "note": "b"}, {"id": 3, "a": "-1E-10", "note": "c"}]
