@@ -33,6 +33,26 @@ def _exported_data(entry: dict[str, Any]) -> str | None:
     return None
 
 
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _incomplete_partitions(entry: dict[str, Any]) -> tuple[int, int] | None:
+    """(completed, partitions) when the entry's partitioningInfo says fewer partitions completed than were read.
+
+    The export reads a table in ranged partitions, each written as its part files; an empty range writes none, so
+    the number of files tells nothing, but a partition not completed holds rows that are in no file.
+    """
+    stats = entry.get("tableStatistics")
+    info = stats.get("partitioningInfo") if isinstance(stats, dict) else None
+    if not isinstance(info, dict):
+        return None
+    total, completed = _count(info.get("numberOfPartitions")), _count(info.get("numberOfCompletedPartitions"))
+    if total is None or completed is None or completed >= total:
+        return None
+    return completed, total
+
+
 @dataclass(frozen=True)
 class TableExport:
     target: str
@@ -168,6 +188,13 @@ def find_table_export(args: JobArgs) -> TableExport:
         raise ExportNotFound(
             f"the export reports status {'/'.join(statuses)} for {args.target}, not COMPLETE; "
             "export the snapshot again"
+        )
+    incomplete = _incomplete_partitions(with_schema[0])
+    if incomplete:
+        raise ExportNotFound(
+            f"the export reports {args.target} COMPLETE but completed only {incomplete[0]} of its {incomplete[1]} "
+            "partitions (tableStatistics.partitioningInfo), so rows of the others are in no file and nothing is "
+            "loaded (a merge would delete them from the lake); run a new sync to export it again"
         )
     mappings = tuple(
         ColumnMapping.from_json(m) for m in with_schema[0]["schemaMetadata"]["originalTypeMappings"]

@@ -188,3 +188,17 @@ def test_a_tables_info_file_without_a_table_list_is_named_not_a_crash(tmp_path: 
             find_table_export(args_for(export.path, "shop.public.a"))  # type: ignore[arg-type]
         assert info.name in raised.value.message, content
         assert "perTableStatus" in raised.value.message, content
+
+
+def test_a_table_whose_export_completed_fewer_partitions_than_it_read_is_refused(tmp_path: Path) -> None:
+    """The rows of partitions the export did not complete are in no file: a merge would delete them from the lake."""
+    export = write_export(tmp_path, [TableData("shop", "public", "a", COLS, [(1, "a"), (2, "b")])])
+    info = next(Path(export.path).glob("export_tables_info_*.json"))
+    document = json.loads(info.read_text())
+    for entry in (e for e in document["perTableStatus"] if "tableStatistics" in e):
+        entry["tableStatistics"]["partitioningInfo"] = {"numberOfPartitions": 4, "numberOfCompletedPartitions": 3}
+    info.write_text(json.dumps(document))
+    with pytest.raises(ExportNotFound) as refused:
+        find_table_export(args_for(export.path, "shop.public.a"))  # type: ignore[arg-type]
+    message = refused.value.message
+    assert "3 of its 4 partitions" in message and "shop.public.a" in message and "run a new sync" in message, message
