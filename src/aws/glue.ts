@@ -470,12 +470,22 @@ const DEFAULT_MESSAGES: Record<string, string> = {
  * The DPU-seconds Glue bills for a run: its own figure (FLEX and auto scaling runs report one) or
  * its DPUs times its seconds. A finished run that ran is billed at least a minute (Glue 2.0 and
  * later bill per second with a 1-minute minimum); a run still going may yet pass it.
+ *
+ * An auto scaling run (its own figure on a STANDARD run: Glue reports DPUSeconds only for FLEX and
+ * auto scaling runs) has NumberOfWorkers as its maximum, not the workers it ran: its minute is at the DPUs
+ * it ran on average (its figure over its seconds), as Glue bills the executors that ran.
  */
 function billedDpuSeconds(run: JobRun, finished: boolean): number | undefined {
   const dpus = run.NumberOfWorkers && run.WorkerType ? run.NumberOfWorkers * (DPU_PER_WORKER[run.WorkerType] ?? 1) : run.MaxCapacity;
   const figure = run.DPUSeconds ?? (run.ExecutionTime !== undefined && dpus !== undefined ? dpus * run.ExecutionTime : undefined);
   // A run that never got workers (expired in the queue, refused at start) used nothing to bill.
-  if (!finished || figure === undefined || figure <= 0 || dpus === undefined) return figure;
+  if (!finished || figure === undefined || figure <= 0) return figure;
+  if (run.DPUSeconds !== undefined && run.ExecutionClass === 'STANDARD') {
+    const seconds = run.ExecutionTime;
+    if (!seconds || seconds <= 0 || seconds >= MINIMUM_BILLED_SECONDS) return figure;
+    return Math.round(((figure * MINIMUM_BILLED_SECONDS) / seconds) * 1e6) / 1e6;
+  }
+  if (dpus === undefined) return figure;
   return Math.max(figure, dpus * MINIMUM_BILLED_SECONDS);
 }
 

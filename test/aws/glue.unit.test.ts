@@ -291,6 +291,10 @@ test('a finished Glue run is billed at least one minute of its DPUs; a running o
   // Glue's own figure (FLEX, auto scaling) gets the same minimum; a longer run keeps its figure.
   assert.equal(status({ JobRunState: 'SUCCEEDED', ExecutionTime: 30, DPUSeconds: 45, WorkerType: 'G.1X', NumberOfWorkers: 2 }), 120);
   assert.equal(status({ JobRunState: 'SUCCEEDED', ExecutionTime: 90, MaxCapacity: 2 }), 180);
+  // An auto scaling run (Glue's own figure on a STANDARD run) ran fewer workers than NumberOfWorkers, its maximum:
+  // its minute is at the DPUs it ran on average (12 DPU-s over 20 s: 0.6 DPU x 60 s), not at the maximum's 10 DPUs.
+  assert.equal(status({ JobRunState: 'SUCCEEDED', ExecutionTime: 20, DPUSeconds: 12, ExecutionClass: 'STANDARD', WorkerType: 'G.1X', NumberOfWorkers: 10 }), 36);
+  assert.equal(status({ JobRunState: 'SUCCEEDED', ExecutionTime: 120, DPUSeconds: 300, ExecutionClass: 'STANDARD', WorkerType: 'G.1X', NumberOfWorkers: 10 }), 300);
   // Still running: its seconds so far. Never ran (expired in the queue): nothing billed.
   assert.equal(status({ JobRunState: 'RUNNING', ExecutionTime: 20, WorkerType: 'G.1X', NumberOfWorkers: 2 }), 40);
   assert.equal(status({ JobRunState: 'EXPIRED', ExecutionTime: 0, WorkerType: 'G.1X', NumberOfWorkers: 2 }), 0);
