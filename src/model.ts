@@ -538,6 +538,8 @@ export interface LoadUsage {
   executionSeconds?: number;
   /** GB of this cycle's own RDS export of the table (its `sizeGB` in the export's table list). */
   exportGB?: number;
+  /** Why the DPU-seconds are short: a run billed all the same whose figures could not be read (its cost is then partial). */
+  partial?: string;
 }
 
 export type TablePhase = 'discover' | 'plan' | 'export' | 'load' | 'grant' | 'verify';

@@ -125,6 +125,8 @@ interface LoadState {
   unstarted?: number;
   /** This attempt stopped the run (runId): its figures are final once it has ended. */
   stopped?: boolean;
+  /** This attempt failed to stop the run (runId): it may go on, billed. */
+  unstoppable?: boolean;
 }
 
 export { MAX_UNSTARTED_RUNS };
@@ -226,7 +228,7 @@ export function loadActivities(deps: ActivityDeps) {
    * table's size in it. A reused export (a rerun) cost nothing this cycle. Never fails the load:
    * a size that cannot be read stays absent.
    */
-  async function usageOf(input: LoadTableInput, plan: PlanEntry, settings: SourceConfig, status: LoadRunStatus, spent?: SpentRuns): Promise<LoadUsage> {
+  async function usageOf(input: LoadTableInput, plan: PlanEntry, settings: SourceConfig, status: LoadRunStatus, spent?: SpentRuns, partial?: string): Promise<LoadUsage> {
     const { ports } = sourceOf(deps, input.source);
     const dpuSeconds = sumDefined(status.dpuSeconds, spent?.dpuSeconds);
     const usage: LoadUsage = {
@@ -234,6 +236,7 @@ export function loadActivities(deps: ActivityDeps) {
       ...(dpuSeconds !== undefined ? { dpuSeconds } : {}),
       ...(status.executionClass === 'FLEX' || spent?.executionClass ? { executionClass: 'FLEX' as const } : {}),
       ...(status.executionSeconds !== undefined ? { executionSeconds: status.executionSeconds } : {}),
+      ...(partial ? { partial } : {}),
     };
     if (plan.extract || !input.exportId || input.exportId !== exportIdFor(input.source, input.cycleId)) return usage;
     const tables = discoveries.get(input.cycleId, () => ports.manifests.get<DiscoveredTable[]>(ports.manifests.ref(cycleManifestKeys.discovery(input.cycleId))));
@@ -286,14 +289,19 @@ export function loadActivities(deps: ActivityDeps) {
       if (plan && failed instanceof CancelledFailure && Context.current().cancellationDetails?.cancelRequested) {
         // The run it stopped was billed up to its stop: its figures once it has ended.
         // Not billed (the embedded mode): nothing to wait for.
-        const stopped = (costBasis(settings) !== 'none' ? await stoppedRunStatus(ports.load, load, input.pack) : undefined) ?? { runId: load.runId ?? '', state: 'failed' as const };
-        const details: LoadFailureDetails = { usage: await usageOf(input, plan, settings, stopped, load.spent) };
+        const read = costBasis(settings) !== 'none' ? await stoppedRunStatus(ports.load, load, input.pack) : undefined;
+        const stopped = read?.status ?? { runId: load.runId ?? '', state: 'failed' as const };
+        const details: LoadFailureDetails = { usage: await usageOf(input, plan, settings, stopped, load.spent, read?.partial) };
         throw new CancelledFailure(failed.message, [details], failed.cause);
       }
       if (!plan || !isFinal(failed)) throw failed;
       // A run the final failure stopped was billed up to its stop too, as a cancelled load's.
-      const stopped = (load.stopped && costBasis(settings) !== 'none' ? await stoppedRunStatus(ports.load, load) : undefined) ?? { runId: load.runId ?? '', state: 'failed' as const };
-      throw withUsage(failed, await usageOf(input, plan, settings, stopped, load.spent));
+      const billed = costBasis(settings) !== 'none';
+      const read = load.stopped && billed ? await stoppedRunStatus(ports.load, load) : undefined;
+      const stopped = read?.status ?? { runId: load.runId ?? '', state: 'failed' as const };
+      // A run it could not stop goes on, billed: nothing reads its figures later.
+      const unstopped = billed && load.unstoppable && load.runId && !load.ended && !load.spent?.runs.includes(load.runId) ? `run ${load.runId} could not be stopped and may still be running: its DPU-seconds are left out` : undefined;
+      throw withUsage(failed, await usageOf(input, plan, settings, stopped, load.spent, read?.partial ?? unstopped));
     }
   }
 
@@ -733,14 +741,15 @@ export const STOPPED_RUN_WAIT_MS = 2 * 60_000;
  * run, an earlier attempt already counted it, it did not end in time, or it cannot be read: the
  * load's cost then leaves the run out.
  */
-async function stoppedRunStatus(port: LoadPort, load: LoadState, pack?: PackRef): Promise<LoadRunStatus | undefined> {
+async function stoppedRunStatus(port: LoadPort, load: LoadState, pack?: PackRef): Promise<StoppedRun | undefined> {
   if (!load.runId && load.packRunId && pack?.tables && pack.runId === load.packRunId) {
     if (load.spent?.runs.includes(`${pack.runId}:${load.table}`)) return undefined;
-    const status = await stoppedRunStatus(port, { ...load, runId: pack.runId });
-    if (!status) return undefined;
+    const read = await stoppedRunStatus(port, { ...load, runId: pack.runId });
+    const status = read?.status;
+    if (!status) return read;
     const { dpuSeconds: _run, executionSeconds: _all, ...rest } = status;
     const share = dpuShare(status.dpuSeconds, 0, new Array<number>(pack.tables).fill(0));
-    return share !== undefined ? { ...rest, dpuSeconds: share } : rest;
+    return { status: share !== undefined ? { ...rest, dpuSeconds: share } : rest };
   }
   const runId = load.runId;
   if (!runId || load.spent?.runs.includes(runId)) return undefined;
@@ -751,21 +760,24 @@ async function stoppedRunStatus(port: LoadPort, load: LoadState, pack?: PackRef)
   try {
     for (;;) {
       const status = await port.getRun(runId);
-      if (status.state !== 'running') return status;
+      if (status.state !== 'running') return { status };
       if (Date.now() + waitMs > until) {
         ctx.log.warn("the stopped run did not end in time: the load's cost leaves it out", { table: load.table, runId });
-        return undefined;
+        return { partial: `run ${runId} was stopped but did not end within ${STOPPED_RUN_WAIT_MS / 60_000} min: its DPU-seconds are left out` };
       }
       await pauseHeartbeating(ctx, waitMs, beat(load, 'stopping', `waiting for its stopped run ${runId} to end`));
       waitMs = Math.min(waitMs * 2, poll.maxMs);
     }
   } catch (err) {
     ctx.log.warn("the stopped run could not be read: the load's cost leaves it out", { table: load.table, runId, error: String(err) });
-    return undefined;
+    return { partial: `run ${runId} was stopped but could not be read (${err instanceof Error ? err.message : String(err)}): its DPU-seconds are left out` };
   }
 }
 
 /** Sleeps `totalMs`, heartbeating; unlike Context.sleep it also waits once the activity is cancelled. */
+/** A stopped run's figures once it ended, or why they are left out (it was billed all the same). */
+type StoppedRun = { status: LoadRunStatus; partial?: undefined } | { status?: undefined; partial: string };
+
 async function pauseHeartbeating(ctx: Context, totalMs: number, details: LoadHeartbeat): Promise<void> {
   const heartbeatMs = (ctx.info.heartbeatTimeoutMs ?? 60_000) / 2;
   for (let left = totalMs; left > 0; left -= heartbeatMs) {
@@ -784,6 +796,7 @@ async function stopQuietly(port: LoadPort, load: LoadState, why: string): Promis
     ctx.log.info(`stopped load run: ${why}`, { table: load.table, runId: load.runId });
     return `; its run ${load.runId} was stopped`;
   } catch (err) {
+    load.unstoppable = true;
     ctx.log.warn('could not stop load run', { table: load.table, runId: load.runId, error: String(err) });
     return `; its run ${load.runId} could not be stopped (${(err as Error)?.message ?? String(err)}): the next load of the table stops it`;
   }

@@ -49,6 +49,8 @@ export const BATCH_OUTCOMES_BY_REFERENCE = 'batch-outcomes-by-reference';
 export const LOAD_BOUND_QUEUE_WAIT = 'load-bound-queue-wait';
 /** Patch: a load that timed out without reporting its runs marks its cost partial (its runs' DPU-seconds were left out silently). */
 export const TIMED_OUT_LOAD_COST_PARTIAL = 'timed-out-load-cost-partial';
+/** Patch: a failed or cancelled load whose stopped run's figures it could not read marks its cost partial (the run was left out silently). */
+export const STOPPED_RUN_COST_PARTIAL = 'stopped-run-cost-partial';
 
 export interface BatchInput {
   source: string;
@@ -263,7 +265,9 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
       if (patched(FAILED_LOAD_COST)) {
         // A load cancelled with its cycle hands over what it used too (its export was billed).
         const usage = failedLoadUsage(err) ?? (isCancellation(err) && patched(CANCELLED_LOAD_COST) ? cancelledLoadUsage(err) : undefined);
-        cost = usageCost(usage, volumes, settings) ?? exportsCost(volumes, exportBases.get(item.table), settings);
+        // A run it stopped that did not end in time (or could not be read or stopped) was billed all the same: the load says so.
+        const keepPartial = usage?.partial !== undefined && patched(STOPPED_RUN_COST_PARTIAL);
+        cost = usageCost(usage, volumes, settings, keepPartial) ?? exportsCost(volumes, exportBases.get(item.table), settings);
         // A load that reported no usage (it timed out) read the cycle's own RDS export all the same: its GB were billed.
         if (!cost && !usage && !dynamo && !direct && patched(UNREPORTED_LOAD_EXPORT_COST)) cost = ownExportCost(item);
         // Its runs were billed, but the load that would have reported them ran out of time: the figure is short, and says so.
@@ -384,10 +388,12 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
  * A table's cost from what its load activity reported: none when the cycle has no prices (started
  * before the cost ledger) or the activity reported no usage (a worker before it).
  */
-export function usageCost(usage: LoadUsage | undefined, dynamoVolumes: ExportVolume[] | undefined, settings: CycleSettings): TableCost | undefined {
+export function usageCost(usage: LoadUsage | undefined, dynamoVolumes: ExportVolume[] | undefined, settings: CycleSettings, keepPartial = false): TableCost | undefined {
   if (!settings.cost || !usage) return undefined;
   const volumes: ExportVolume[] = dynamoVolumes ?? (usage.exportGB !== undefined ? [{ kind: 'rds', gb: usage.exportGB }] : []);
-  return tableCost(usage.basis, usage.dpuSeconds, volumes, settings.cost, usage.executionClass);
+  const cost = tableCost(usage.basis, usage.dpuSeconds, volumes, settings.cost, usage.executionClass);
+  // A run billed all the same whose figures the load could not read: the cost is short, and says why.
+  return keepPartial && usage.partial ? { ...cost, partial: usage.partial } : cost;
 }
 
 /**

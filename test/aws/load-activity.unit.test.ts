@@ -15,7 +15,7 @@ import { packageGlueScripts } from '../../src/aws/glue-package';
 import { cycleActivities } from '../../src/activities/cycle';
 import { loadActivity } from '../../src/workflows/options';
 import type { LakesyncConfig } from '../../src/config/schema';
-import type { LoadResult, PlanEntry } from '../../src/model';
+import type { LoadResult, LoadUsage, PlanEntry } from '../../src/model';
 import { planEntry } from '../helpers/plan';
 import { awsSource, loadResult, ORDERS_LOAD_INPUT, ORDERS_PLAN_KEY, ORDERS_RESULT_KEY } from './fixtures';
 import { awsError, mockedAws, objectBody } from './mocks';
@@ -186,6 +186,61 @@ test("a cancelled table of a pack books its share of the stopped pack run: the r
     return true;
   });
   assert.equal(mocks.glue.commandCalls(BatchStopJobRunCommand).length, 1);
+});
+
+test("a cancelled load whose stopped run does not end in time marks its usage partial, naming the run, instead of leaving it out silently", async () => {
+  const { mocks, activities } = setup();
+  mocks.glue.on(GetJobRunsCommand).resolves({ JobRuns: [] });
+  mocks.glue.on(StartJobRunCommand).resolves({ JobRunId: 'jr_15' });
+  let stopped = false;
+  // Once asked to stop, the run stays STOPPING; the clock moves past the wait for it.
+  const realNow = Date.now;
+  let skewMs = 0;
+  Date.now = () => realNow() + skewMs;
+  mocks.glue.on(GetJobRunCommand, { RunId: 'jr_15' }).callsFake(() => {
+    if (stopped) skewMs += 10 * 60_000;
+    return { JobRun: { Id: 'jr_15', JobRunState: stopped ? 'STOPPING' : 'RUNNING', WorkerType: 'G.1X', NumberOfWorkers: 2 } };
+  });
+  mocks.glue.on(BatchStopJobRunCommand).callsFake(() => {
+    stopped = true;
+    return { SuccessfulSubmissions: [{ JobRunId: 'jr_15' }] };
+  });
+  const { env } = environment();
+  env.once('heartbeat', () => setTimeout(() => env.cancel(), 5));
+  try {
+    await assert.rejects(env.run(activities.loadTable, input), (err: unknown) => {
+      assert.ok(err instanceof CancelledFailure, String(err));
+      const usage = (err.details as { usage: LoadUsage }[])[0]!.usage;
+      assert.equal(usage.dpuSeconds, undefined);
+      assert.match(usage.partial ?? '', /run jr_15 was stopped but did not end within 2 min: its DPU-seconds are left out/);
+      return true;
+    });
+  } finally {
+    Date.now = realNow;
+  }
+});
+
+test("a cancelled load whose stopped run cannot be read marks its usage partial, with the error", async () => {
+  const { mocks, activities } = setup();
+  mocks.glue.on(GetJobRunsCommand).resolves({ JobRuns: [] });
+  mocks.glue.on(StartJobRunCommand).resolves({ JobRunId: 'jr_16' });
+  let stopped = false;
+  mocks.glue.on(GetJobRunCommand, { RunId: 'jr_16' }).callsFake(() => {
+    if (stopped) throw awsError('AccessDeniedException', 'not authorized to perform glue:GetJobRun');
+    return { JobRun: { Id: 'jr_16', JobRunState: 'RUNNING' } };
+  });
+  mocks.glue.on(BatchStopJobRunCommand).callsFake(() => {
+    stopped = true;
+    return { SuccessfulSubmissions: [{ JobRunId: 'jr_16' }] };
+  });
+  const { env } = environment();
+  env.once('heartbeat', () => setTimeout(() => env.cancel(), 5));
+  await assert.rejects(env.run(activities.loadTable, input), (err: unknown) => {
+    assert.ok(err instanceof CancelledFailure, String(err));
+    const usage = (err.details as { usage: LoadUsage }[])[0]!.usage;
+    assert.match(usage.partial ?? '', /run jr_16 was stopped but could not be read .*glue:GetJobRun.*: its DPU-seconds are left out/);
+    return true;
+  });
 });
 
 /** The result JSON of a run the job failed, with this `error` object. */
@@ -460,7 +515,8 @@ test('a final failure whose run could not be stopped does not wait for that run:
   await assert.rejects(environment({ runId: 'jr_72', failures: 0 }).env.run(activities.loadTable, input), (err: unknown) => {
     assert.ok(err instanceof ApplicationFailure);
     assert.match(err.message, /its run jr_72 could not be stopped/);
-    assert.deepEqual(err.details, [{ usage: { basis: 'glue' } }]);
+    // The run goes on, billed: the usage says it is left out.
+    assert.deepEqual(err.details, [{ usage: { basis: 'glue', partial: 'run jr_72 could not be stopped and may still be running: its DPU-seconds are left out' } }]);
     return true;
   });
   assert.ok(Date.now() - started < 10_000, 'no wait for a run that was not stopped');

@@ -12,7 +12,8 @@ import { costBasis } from '../../src/activities/load';
 import { exportTotals } from '../../src/activities/cycle';
 import { LakesyncRegistry } from '../../src/metrics/registry';
 import { cycleDpuSeconds, sourceMetrics } from '../../src/metrics/values';
-import type { CostPrices, CycleResult, TableOutcome } from '../../src/model';
+import type { CostPrices, CycleResult, CycleSettings, TableOutcome } from '../../src/model';
+import { usageCost } from '../../src/workflows/batch';
 import { initialState, recordCycle } from '../../src/workflows/ledger';
 
 const PRICES: CostPrices = { gluePerDpuHour: 0.44, rdsExportPerGB: 0.01, dynamodbFullExportPerGB: 0.1, dynamodbIncrementalExportPerGB: 0.05 };
@@ -93,6 +94,17 @@ describe('partial figures', () => {
     assert.equal(sumTotals([cycle, cycle])!.partial, 2);
     assert.match(costText(partial), /\(glue; at least: run jr_1 \(RUNNING\) was still going/);
     assert.match(costText(cycle), /\(glue; at least: 1 partial figure\(s\)\)$/);
+  });
+
+  it("a failed load's usage that says its stopped run was left out makes the table's cost partial, with the load's reason", () => {
+    const settings = { cost: DEFAULT_PRICES } as unknown as CycleSettings;
+    const why = 'run jr_9 was stopped but did not end within 2 min: its DPU-seconds are left out';
+    const cost = usageCost({ basis: 'glue', dpuSeconds: 60, exportGB: 2, partial: why }, undefined, settings, true)!;
+    assert.equal(cost.partial, why);
+    assert.equal(cost.dpuSeconds, 60);
+    assert.equal(costTotals([cost])!.partial, 1);
+    // Histories from before it keep their figures as they were.
+    assert.equal(usageCost({ basis: 'glue', dpuSeconds: 60, partial: why }, undefined, settings)!.partial, undefined);
   });
 });
 
