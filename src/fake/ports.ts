@@ -108,6 +108,8 @@ export interface FakeOptions {
   packStartLatencyMs?: number;
   /** How many describes find a DynamoDB export still in progress before it ends; 1 by default. */
   tableExportPolls?: number;
+  /** Tables whose DynamoDB exports complete without an item count (DescribeExport without ItemCount, no manifest summary). */
+  tableExportsWithoutItemCount?: string[];
 }
 
 /** The run of `table` leaves `rowCountAfter` rows in the lake and reports that figure as its count. */
@@ -458,7 +460,8 @@ export class FakeBackend {
     const described = this.store.update((s) => ++s.tableExports![ref.exportId]!.described);
     if (described <= (this.options.tableExportPolls ?? 1)) return { state: 'in_progress' };
     if (made.failureCause) return { state: 'failed', failureCause: made.failureCause };
-    return { state: 'complete', location: `fake://dynamodb-exports/${ref.exportId}`, itemCount: made.itemCount, billedBytes: made.itemCount * 100, modelled: true };
+    const counted = !this.options.tableExportsWithoutItemCount?.includes(made.table);
+    return { state: 'complete', location: `fake://dynamodb-exports/${ref.exportId}`, ...(counted ? { itemCount: made.itemCount } : {}), billedBytes: made.itemCount * 100, modelled: true };
   }
 
   /** Every fake table has one bigint column `id`, its key (and the cursor of direct loads). */

@@ -49,6 +49,8 @@ export const BATCH_OUTCOMES_BY_REFERENCE = 'batch-outcomes-by-reference';
 export const LOAD_BOUND_QUEUE_WAIT = 'load-bound-queue-wait';
 /** Patch: a load that timed out without reporting its runs marks its cost partial (its runs' DPU-seconds were left out silently). */
 export const TIMED_OUT_LOAD_COST_PARTIAL = 'timed-out-load-cost-partial';
+/** Patch: a DynamoDB export that completed without an item count fails its table saying where to check it and how to rerun it. */
+export const UNCOUNTED_EXPORT_SAYS_WHAT_TO_DO = 'uncounted-export-says-what-to-do';
 /** Patch: a failed or cancelled load whose stopped run's figures it could not read marks its cost partial (the run was left out silently). */
 export const STOPPED_RUN_COST_PARTIAL = 'stopped-run-cost-partial';
 
@@ -167,7 +169,10 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
           if (status.costBasis) exportBases.set(item.table, status.costBasis);
           if (failed) break;
           if (!status.location || status.itemCount === undefined) {
-            throw ApplicationFailure.create({ message: `DynamoDB export ${ref.exportId} of ${item.table} completed without a location or item count`, type: 'TableExportFailed', nonRetryable: true });
+            const message = patched(UNCOUNTED_EXPORT_SAYS_WHAT_TO_DO)
+              ? uncountedExportMessage(ref, item.table, status.location)
+              : `DynamoDB export ${ref.exportId} of ${item.table} completed without a location or item count`;
+            throw ApplicationFailure.create({ message, type: 'TableExportFailed', nonRetryable: true });
           }
           loaded.push({ exportId: ref.exportId, window: ref.window, location: status.location, itemCount: status.itemCount });
           break;
@@ -179,6 +184,17 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
     if (failed) throw failed;
     if (startFailed !== undefined) throw startFailed;
     return loaded;
+  }
+
+  /** A complete export the load cannot use: what is missing, where to look, and how to load the table again. */
+  function uncountedExportMessage(ref: TableExportRef, table: string, location: string | undefined): string {
+    const what = `DynamoDB export ${ref.exportId} of ${table} (${ref.window.type} to ${ref.window.to})`;
+    const rerun = `lakesync rerun ${input.source} --tables ${table}`;
+    if (!location) return `${what} completed without an S3 location (DescribeExport gave no ExportManifest or S3Bucket): check export ${ref.exportArn} in the DynamoDB console, then ${rerun}; the table keeps its watermark`;
+    return (
+      `${what} completed without an item count (DescribeExport gave no ItemCount, and ${location}/manifest-summary.json no itemCount), which the load is verified against: ` +
+      `check that manifest summary and export ${ref.exportArn} in the DynamoDB console, then ${rerun}; the table keeps its watermark`
+    );
   }
 
   /** A step of the table that timed out for good: which step, which bound, and what to change. */

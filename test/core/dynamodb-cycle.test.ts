@@ -283,6 +283,31 @@ describe('DynamoDB sources on a real Temporal server', () => {
     });
   });
 
+  describe('an export that completes without an item count', () => {
+    let w: FakeWorker;
+    const queue = uniqueQueue('ddbuncounted');
+    before(async () => {
+      w = await startFakeWorker(dynamoConfig(queue, 'ddbuncounted'), { tables: TABLES, dynamodb: true, latencyMs: 20, rowsPerTable: 100, tableExportsWithoutItemCount: ['dynamodb.events'] });
+    });
+    after(async () => w?.stop());
+
+    test('fails its table saying which count is missing, where to check it and how to rerun the table; the others load', async () => {
+      const handle = await startSource(w.client, queue, 'ddbuncounted');
+      const first = await waitForCycles(handle, 1);
+      const events = first.lastCycle!.tables.find((t) => t.table === 'dynamodb.events')!;
+      assert.equal(events.status, 'failed');
+      assert.equal(events.error?.phase, 'export');
+      const message = events.error?.message ?? '';
+      assert.match(message, /DynamoDB export \S+ of dynamodb\.events \(FULL to [^)]+\) completed without an item count/);
+      assert.match(message, /ItemCount/);
+      assert.match(message, /fake:\/\/dynamodb-exports\/\S+\/manifest-summary\.json/);
+      assert.match(message, /DynamoDB console/);
+      assert.match(message, /lakesync rerun ddbuncounted --tables dynamodb\.events/);
+      for (const table of ['dynamodb.orders', 'dynamodb.customers']) assert.equal(first.lastCycle!.tables.find((t) => t.table === table)!.status, 'committed', table);
+      await handle.terminate('test done').catch(() => undefined);
+    });
+  });
+
   describe('a batch that ends without a result', () => {
     let w: FakeWorker;
     const queue = uniqueQueue('ddbdead');
