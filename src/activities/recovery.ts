@@ -158,14 +158,17 @@ export function recoveryActivities(deps: ActivityDeps) {
   };
 }
 
+/** GB by table of the cycle's own RDS export; `unread` says why they are missing when its sizes could not be read. */
+type ExportSizes = Map<TableName, number> & { unread?: string };
+
 /**
  * The size (GB) of each table's part of the dead cycle's own RDS export, by table: the export was
  * billed whether or not the table committed, and the outcomes the dead batch held (with their
  * costs) are lost. Empty for a reused export (the cycle that took it paid for it), and when the
  * sizes cannot be read (the costs then leave them out, as a load's does).
  */
-async function ownExportSizes(ports: Ports, input: RecoverCycleInput, exported: ExportRef | undefined): Promise<Map<TableName, number>> {
-  const costs = new Map<TableName, number>();
+async function ownExportSizes(ports: Ports, input: RecoverCycleInput, exported: ExportRef | undefined): Promise<ExportSizes> {
+  const costs: ExportSizes = new Map<TableName, number>();
   if (!exported || exported.exportId !== exportIdFor(input.source, input.cycleId)) return costs;
   let discovered: DiscoveredTable[] | undefined;
   try {
@@ -173,6 +176,8 @@ async function ownExportSizes(ports: Ports, input: RecoverCycleInput, exported: 
   } catch (err) {
     retryIfPassing(err);
     Context.current().log.warn("the export sizes of the cycle's tables are unknown: their costs leave them out", { cycleId: input.cycleId, error: String(err) });
+    // Billed all the same: each table the export holds says its GB are left out, and why.
+    costs.unread = `the export sizes of the cycle's own export ${exported.exportId} could not be read (${err instanceof Error ? err.message : String(err)}): its GB for the table are left out`;
   }
   for (const t of discovered ?? []) {
     if (t.sizeGB !== undefined) costs.set(t.table, t.sizeGB);
@@ -336,16 +341,18 @@ async function dynamoExportVolumes(ports: Ports, input: RecoverCycleInput, entri
 }
 
 /** A table's outcome with its cost: its part of the cycle's own RDS export, or its DynamoDB exports, and its runs, when known. */
-function withCost(outcome: TableOutcome, sizes: Map<TableName, number>, runs: Map<TableName, RunUsage>, dynamo: Map<TableName, DynamoVolumes>, settings: SourceConfig): TableOutcome {
+function withCost(outcome: TableOutcome, sizes: ExportSizes, runs: Map<TableName, RunUsage>, dynamo: Map<TableName, DynamoVolumes>, settings: SourceConfig): TableOutcome {
   if (outcome.cost) return outcome;
   const gb = outcome.extract ? undefined : sizes.get(outcome.table);
   const exports = outcome.extract === 'dynamodb' ? dynamo.get(outcome.table) : undefined;
   const volumes: ExportVolume[] = exports?.volumes ?? (gb !== undefined ? [{ kind: 'rds', gb }] : []);
   const run = runs.get(outcome.table);
-  if (volumes.length === 0 && !run) return outcome;
+  // The table's part of the cycle's own RDS export, whose size could not be read (a direct or DynamoDB table has none).
+  const unsized = !outcome.extract ? sizes.unread : undefined;
+  if (volumes.length === 0 && !run && !unsized) return outcome;
   const basis = costBasis(settings, run?.modelled || exports?.modelled ? { modelled: true } : {});
   const cost = tableCost(basis, run?.dpuSeconds, volumes, settings.cost, run?.executionClass);
-  const partial = [run?.partial, exports?.partial].filter((p): p is string => p !== undefined).join('; ');
+  const partial = [run?.partial, exports?.partial, unsized].filter((p): p is string => p !== undefined).join('; ');
   return { ...outcome, cost: partial ? { ...cost, partial } : cost };
 }
 

@@ -272,6 +272,29 @@ describe('recovering a dead cycle', () => {
     assert.deepEqual(reused.tables.map((t) => t.cost), [undefined, undefined, undefined]);
   });
 
+  test("a dead cycle whose own export's sizes cannot be read marks each RDS table's cost partial, with the error, instead of booking no GB", async () => {
+    const backend = new FakeBackend({ tables: TABLES, latencyMs: 0, exportGBPerTable: 2 });
+    const ports = backend.ports();
+    const { recoverCycleOutcomes } = recoveryActivities({ config, portsFor: () => ports });
+    const own: ExportRef = { ...e9, exportId: exportIdFor('shop', 'c39') };
+    await ports.export.startExport({ source: 'shop', exportId: own.exportId, snapshot: { snapshotId: 's9', createdAt: '2025-02-01T00:00:00.000Z', adopted: false } });
+    const discovered = await ports.discover.discover(own);
+    await ports.manifests.put(cycleManifestKeys.discovery('c39'), discovered.tables);
+    await ports.manifests.put(cycleManifestKeys.plan('c39'), plans);
+    await ports.manifests.put(cycleManifestKeys.export('c39'), own);
+    await commitLoad(ports, 'c39', plans[0]!, own, '2025-02-01T00:00:00.000Z');
+    const get = ports.manifests.get.bind(ports.manifests);
+    ports.manifests.get = (async (ref: Parameters<typeof get>[0]) => {
+      if (JSON.stringify(ref).includes('c39/discovery')) throw ApplicationFailure.create({ message: 'S3 GetObject of the discovery: AccessDenied', nonRetryable: true });
+      return get(ref);
+    }) as typeof ports.manifests.get;
+    const out = (await new MockActivityEnvironment().run(recoverCycleOutcomes, { source: 'shop', cycleId: 'c39', error: 'terminated' })) as RecoveredCycle;
+    for (const t of out.tables) {
+      assert.equal(t.cost?.exportGB, undefined, t.table);
+      assert.match(t.cost?.partial ?? '', /export sizes .*could not be read .*AccessDenied.*GB .*left out/, `${t.table}: ${JSON.stringify(t.cost)}`);
+    }
+  });
+
   test('a table whose newest lake commit carries the cycle id is committed, every other planned table failed with the cycle error', async () => {
     const { backend, ports, recoverCycleOutcomes } = setup();
     await exportE9(ports);
