@@ -209,4 +209,30 @@ describe('lakesync schema on an rds source', () => {
     assert.deepEqual(report.tables[0]!.columns.map((c) => [c.column, c.lakeType]), [['id', 'bigint'], ['amount', 'decimal(10,0)'], ['note', null]]);
     assert.match(report.tables[0]!.columns[1]!.from, /scale from the lake table or the data/);
   });
+
+  test('without --export and with Temporal unreachable, it fails as a runtime failure (exit 1), not a usage error', async () => {
+    const configFile = writeConfig(join(dir.dir, 'rds-nowhere.yaml'), {
+      temporal: { address: '127.0.0.1:9', taskQueue: 'schema-nowhere' },
+      sources: {
+        prod: {
+          backend: 'aws',
+          database: 'shop',
+          source: { kind: 'rds', instanceId: 'shop-db' },
+          target: { namespace: 'shop' },
+          aws: {
+            region: 'eu-west-1',
+            accountId: '123456789012',
+            export: { bucket: 'exports', iamRoleArn: 'arn:aws:iam::123456789012:role/export', kmsKeyId: 'alias/export' },
+            tableBucket: { name: 'lake' },
+            glue: { roleArn: 'arn:aws:iam::123456789012:role/glue', scriptBucket: 'scripts' },
+            athena: { outputLocation: 's3://athena-results/' },
+          },
+        },
+      },
+    });
+    const { out, io } = capture();
+    const code = await runInProcess(['schema', 'prod', '--config', configFile], io, { portsFor: async () => { throw new Error('no ports are needed'); } });
+    assert.equal(code, 1, out.stderr);
+    assert.match(out.stderr, /cannot be asked .*127\.0\.0\.1:9.*pass --export <exportId>/s);
+  });
 });

@@ -9,7 +9,7 @@ import type { LakesyncConfig, SourceConfig } from '../../config/schema';
 import type { DiscoveredTable, ExportRef } from '../../model';
 import { type CommandKit, type CommonOptions, withConfig, withJson } from '../command';
 import { type CommandEnv, loadSource, sourceStatus, withTemporal } from '../context';
-import { EXIT_OK, EXIT_USAGE, UsageError } from '../errors';
+import { EXIT_OK, EXIT_USAGE, RuntimeFailure, UsageError } from '../errors';
 import { printJson, printLine } from '../io';
 import { buildSchema, schemaLines, type SchemaReport } from '../schema-view';
 import { hasReadableCatalog, readSourceTables } from '../source-catalog';
@@ -81,7 +81,9 @@ async function lastExport(config: LakesyncConfig, name: string): Promise<ExportR
   try {
     ref = (await withTemporal(config, (conn) => sourceStatus(conn, name)))?.lastExport?.export;
   } catch (err) {
-    throw new UsageError(`an rds source's columns come from an export, and the last one is known to the source workflow, which cannot be asked (${(err as Error).message}): pass --export <exportId>`);
+    // Temporal unreachable, or no worker answered: a runtime failure (exit 1), not a wrong command line.
+    const text = `an rds source's columns come from an export, and the last one is known to the source workflow, which cannot be asked (${(err as Error).message}): pass --export <exportId>`;
+    throw err instanceof UsageError ? err : new RuntimeFailure(text, { cause: err });
   }
   if (!ref) throw new UsageError(`source ${name} has no export yet: run "lakesync sync ${name}" first, or pass --export <exportId>`);
   return ref;
