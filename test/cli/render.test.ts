@@ -8,6 +8,7 @@ import { isoDate } from '../../src/cli/commands/schedule';
 import type { StatusView } from '../../src/cli/progress';
 import { ChangeLog, statusReport, terminalFrame } from '../../src/cli/render-status';
 import { cycleTableLines } from '../../src/cli/cycle-report';
+import { statusExitCode } from '../../src/cli/commands/status';
 import type { CycleResult } from '../../src/model';
 
 const config = parseConfig({
@@ -227,5 +228,23 @@ describe('schedule backfill times', () => {
       if (zone === undefined) delete process.env.TZ;
       else process.env.TZ = zone;
     }
+  });
+});
+
+describe('status exit code', () => {
+  const cycle = (status: 'succeeded' | 'partial' | 'failed', cycleId: string) => ({
+    cycleId, workflowId: `w-${cycleId}`, kind: 'sync', status, requestIds: [], counts: { committed: 1, failed: status === 'succeeded' ? 0 : 1, skipped: 0 },
+    startedAt: '2026-01-01T00:00:00Z', finishedAt: '2026-01-01T00:01:00Z', tables: [],
+  });
+  const view = (last: ReturnType<typeof cycle>, failed: Record<string, unknown>): StatusView => ({
+    source: 'shop', workflowId: 'lakesync/shop', phase: 'idle', tables: [], queued: 0,
+    status: { lastCycle: last, recentCycles: [last], failed } as never,
+  });
+
+  it('is 1 while a table that failed in an earlier cycle still waits for a rerun, though the last cycle succeeded', () => {
+    const waiting = { 'public.orders': { cycleId: 'c1', phase: 'load', message: 'cast error' } };
+    assert.equal(statusExitCode(view(cycle('succeeded', 'c2'), waiting)), 1);
+    assert.equal(statusExitCode(view(cycle('succeeded', 'c2'), {})), 0);
+    assert.equal(statusExitCode(view(cycle('partial', 'c2'), {})), 1);
   });
 });

@@ -2,7 +2,8 @@
  * `lakesync status <source> [--watch]`: per table phase, run state, rows and elapsed time.
  * `--watch` follows the running cycle until the source is idle: progress bars redrawn in place
  * in a terminal, one line per change otherwise, one JSON object per read with --json.
- * Exit code: 1 when the last finished cycle is partial or failed, else 0.
+ * Exit code: 1 when the last finished cycle is partial or failed, or a failed table still waits for
+ * a rerun; else 0.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Command } from 'commander';
@@ -48,7 +49,12 @@ function intervalOption(raw: string): number {
   return wholeNumberOption('--interval', raw, { min: MIN_INTERVAL_MS, max: MAX_INTERVAL_MS, unit: 'milliseconds', why: 'e.g. --interval 2000' });
 }
 
-function exitCode(view: StatusView): number {
+/**
+ * 1 when the last finished cycle is partial or failed, or when a table whose load failed in an
+ * earlier cycle still waits for a rerun (a later cycle that succeeded did not load it again); else 0.
+ */
+export function statusExitCode(view: StatusView): number {
+  if (Object.keys(view.status?.failed ?? {}).length > 0) return EXIT_FAILED;
   const last = view.status?.lastCycle;
   // The last cycle of a rerun in several parts succeeded only if its earlier parts did too.
   return last && [last, ...earlierParts(view.status)].some((c) => c.status !== 'succeeded') ? EXIT_FAILED : EXIT_OK;
@@ -75,7 +81,7 @@ async function once(conn: Connected, io: CliIO, name: string, source: SourceConf
   const links = linksOf(conn, io, view, source);
   if (json) printJson(io.stdout, { ...view, links });
   else for (const line of statusReport(view, links)) printLine(io.stdout, line);
-  return exitCode(view);
+  return statusExitCode(view);
 }
 
 async function watch(conn: Connected, io: CliIO, name: string, source: SourceConfig, intervalMs: number, json: boolean): Promise<number> {
@@ -104,7 +110,7 @@ async function watch(conn: Connected, io: CliIO, name: string, source: SourceCon
     if (last) printLine(io.stdout, `last ${cycleLine(last)}`);
     for (const p of earlierParts(view.status)) printLine(io.stdout, `  part ${p.part!.index} of ${p.part!.of}: ${cycleLine(p)}`);
     const partial = linksOf(conn, io, view, source).partial;
-    if (exitCode(view) !== EXIT_OK && partial) printLine(io.stdout, `partial cycles: ${partial}`);
+    if (statusExitCode(view) !== EXIT_OK && partial) printLine(io.stdout, `partial cycles: ${partial}`);
   }
-  return exitCode(view);
+  return statusExitCode(view);
 }
