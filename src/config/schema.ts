@@ -507,8 +507,9 @@ export const configSchema = z
   .object({
     temporal: z
       .object({
-        taskQueue: z.string().min(1).default('lakesync'),
-        namespace: z.string().min(1).default('default'),
+        // Blank names no task queue or namespace, which the server refuses only when a command runs (as LAKESYNC_TASK_QUEUE and TEMPORAL_NAMESPACE are refused).
+        taskQueue: z.string().regex(/\S/, 'is blank: give a task queue name, or remove it to use the default lakesync').default('lakesync'),
+        namespace: z.string().regex(/\S/, 'is blank: give a namespace, or remove it to use the default namespace "default"').default('default'),
         address: z
           .string()
           .superRefine((address, ctx) => {

@@ -114,6 +114,9 @@ describe('lakesync validate and config errors', () => {
     { name: 'rds source, backend left out', content: () => validConfig({ source: { kind: 'rds', instanceId: 'shop-db' } }), field: /sources\.shop\.backend: an rds source needs backend aws/ },
     { name: 'incremental without a cursor', content: () => validConfig({ tables: { 'public.orders': { action: 'incremental' } } }), field: /sources\.shop\.tables\.public\.orders\.cursor: / },
     { name: 'aws backend without aws section', content: () => validConfig({ backend: 'aws', source: { kind: 'rds', instanceId: 'db1' } }), field: /sources\.shop\.aws\b.*: backend aws needs an aws section/ },
+    // The environment variables refuse a blank task queue or namespace; the config must too.
+    { name: 'blank task queue', content: () => ({ ...validConfig(), temporal: { address: NOWHERE, taskQueue: '  ' } }), field: /temporal\.taskQueue \(got " {2}"\): is blank: give a task queue name, or remove it to use the default lakesync/ },
+    { name: 'blank namespace', content: () => ({ ...validConfig(), temporal: { address: NOWHERE, namespace: ' ' } }), field: /temporal\.namespace \(got " "\): is blank: give a namespace, or remove it to use the default namespace "default"/ },
     { name: 'check on an excluded table', content: () => validConfig({ verify: { checks: [{ name: 'n', table: 'public.card_pii', sql: 'select 1', expect: 1 }] } }), field: /sources\.shop\.verify\.checks\.0\.table \(got "public\.card_pii"\): the check names a table this source does not sync/ },
   ];
 
