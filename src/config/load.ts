@@ -207,12 +207,28 @@ function crossFieldIssues(name: string, source: SourceConfig): ConfigIssue[] {
       message: `these tables map to the same lake table "${lakeTableName(source, group[0]!)}": give one of them a lakeName`,
     });
   }
+  const jobName = source.aws?.glue.jobName;
+  if (jobName !== undefined) {
+    const problem = glueJobNameProblem(glueJobName(name, jobName));
+    if (problem) issues.push({ path: `sources.${name}.aws.glue.jobName`, value: glueJobName(name, jobName), message: problem });
+  }
   source.verify.checks.forEach((check, i) => {
     if (!selectTable(source, check.table).included) {
       issues.push({ path: `sources.${name}.verify.checks.${i}.table`, value: check.table, message: 'the check names a table this source does not sync: fix include/exclude or the table' });
     }
   });
   return issues;
+}
+
+/**
+ * Glue's CreateJob takes a Name of 1 to 255 bytes (UTF-8) on a single line (no control character
+ * but tab): checked with {source} replaced, before the worker creates the job.
+ */
+function glueJobNameProblem(jobName: string): string | undefined {
+  const bytes = Buffer.byteLength(jobName, 'utf8');
+  if (bytes > 255) return `is ${bytes} bytes long, and a Glue job name is at most 255: give a shorter name`;
+  if ([...jobName].some((c) => c.charCodeAt(0) < 0x20 && c !== '\t')) return 'holds a line break or control character, which a Glue job name cannot: give a name on one line';
+  return undefined;
 }
 
 function toIssue(issue: z.core.$ZodIssue, raw: unknown): ConfigIssue {
