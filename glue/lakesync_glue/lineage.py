@@ -215,15 +215,18 @@ def on_ancestry(snapshots: lake.Snapshots, current: str | None, wanted: str, sto
 
 
 def table_properties(args: JobArgs) -> dict[str, str]:
-    """The lineage a table holding this export's rows keeps in its properties; none for a direct load.
+    """The lineage a table holding this export's rows keeps in its properties; a direct load's source only.
 
     A create or replace sets them in its own commit; other loads record them after (record_table_lineage).
+    A direct load has no export lineage to keep, but its source is kept: once maintenance has expired
+    every direct commit the properties alone say whose rows the table holds (lake_owner), so that
+    another source's load is still refused.
     """
-    return {} if args.direct else commit_properties(args)
+    return {SOURCE: args.source} if args.direct else commit_properties(args)
 
 
 def record_table_lineage(spark: "SparkSession", ident: str, args: JobArgs, snapshot: str | None = None) -> str | None:
-    """Records this export load's lineage in the table's properties; a warning when that failed.
+    """Records this export load's lineage (a direct load's source) in the table's properties; a warning when that failed.
 
     Called once the load succeeded, whether or not it committed: the table then holds this export's
     rows. A property change makes no snapshot. Skipped when the properties already say so. A
@@ -236,13 +239,18 @@ def record_table_lineage(spark: "SparkSession", ident: str, args: JobArgs, snaps
         current = lake.properties(spark, ident)
         if all(current.get(k) == v for k, v in wanted.items()):
             return None
-        if snapshot is not None:
+        if snapshot is not None and not args.direct:
             wanted = {**wanted, TABLE_SNAPSHOT: snapshot}  # the table's snapshot now, `snapshot`
         pairs = ", ".join(f"{sql_string(k)} = {sql_string(v)}" for k, v in wanted.items())
         spark.sql(f"ALTER TABLE {ident} SET TBLPROPERTIES ({pairs})").collect()
         return None
     except Exception as exc:  # noqa: BLE001 - reported as a warning, the load stands
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if args.direct:
+            return (f"source {args.source} was not recorded as the owner in the properties of lake table "
+                    f"{args.lake_table_id} ({message}); once maintenance expires its commits, another source's "
+                    "load into it would not be refused until a later load records it. Check that the job's role "
+                    "may alter the table")
         return (f"the lineage of export {args.export_id} was not recorded in the properties of lake table "
                 f"{args.lake_table_id} ({message}); the older-export guard relies on the snapshot history "
                 "alone until a later load records it. Check that the job's role may alter the table")

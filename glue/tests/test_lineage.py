@@ -271,8 +271,15 @@ def test_a_table_lineage_that_cannot_be_recorded_is_a_warning_and_the_load_stand
     same = _PropertiesSession(recorded, RuntimeError("must not alter"))
     assert record_table_lineage(same, "lake.tests.orders", args) is None  # type: ignore[arg-type]
     assert [s.split()[0] for s in same.statements] == ["SHOW"]
-    # A direct load records no export lineage; an unreadable time is not used by the guard.
-    assert record_table_lineage(denied, "t", args.with_changes(extract="direct")) is None  # type: ignore[arg-type]
+    # A direct load records its source only (no export lineage): already there, nothing is altered.
+    direct = args.with_changes(extract="direct")
+    assert record_table_lineage(same, "t", direct, "123") is None  # type: ignore[arg-type]
+    assert [s.split()[0] for s in same.statements] == ["SHOW", "SHOW"]
+    denied_direct = _PropertiesSession({}, RuntimeError("AccessDeniedException: no ALTER on orders"))
+    warning = record_table_lineage(denied_direct, "t", direct, "123")  # type: ignore[arg-type]
+    assert warning is not None and "source shop was not recorded as the owner" in warning, warning
+    assert denied_direct.statements[-1] == "ALTER TABLE t SET TBLPROPERTIES ('lakesync.source' = 'shop')"
+    # An unreadable time is not used by the guard.
     unreadable = _PropertiesSession({**recorded, "lakesync.snapshot-time": "yesterday"})
     assert table_lineage(unreadable, "t") is None  # type: ignore[arg-type]
     assert table_lineage(same, "t") == Lineage(None, "shop", "e2", LATE, "c2")  # type: ignore[arg-type]
@@ -345,6 +352,34 @@ def test_an_export_load_into_a_table_another_source_loads_directly_is_refused_an
     assert "holds the rows of source staging (a direct load, cycle cycle-d)" in refused.error["message"], refused.error["message"]
     assert (current_snapshot(spark, table), lake_rows(spark, table)) == (snapshot, rows)
     assert (refused.committed, refused.deleted) == (False, 0)
+
+
+def test_a_table_another_source_loads_directly_stays_its_own_after_maintenance_expires_its_loads(
+        load: Loader, direct_load: Loader, postgres: PgServer, spark: Any, tmp_path: Path) -> None:
+    """Compaction then expiry leave no direct load's commit in the history: the table's properties still name its source."""
+    table = "lineage_direct_expired"
+    postgres.sql(f"CREATE TABLE {table} (id bigint PRIMARY KEY, name text, version bigint)")
+    postgres.sql(f"INSERT INTO {table} VALUES (10, 'staging', 1), (11, 'staging', 1)")
+    owned = direct_load(table, table, action="create", primary_key="id", cursor_column="version", source="staging")
+    assert owned.status == "succeeded", owned.error
+    spark.sql(f"CALL lake.system.rewrite_data_files(table => 'tests.{table}', options => map('rewrite-all', 'true'))").collect()
+    spark.sql(f"CALL lake.system.expire_snapshots(table => 'tests.{table}', older_than => TIMESTAMP '9999-01-01 00:00:00', "
+              "retain_last => 1)").collect()
+    assert [summary_lineage(s["summary"]) for s in snapshots(spark, table)] == [(None, None, None, None)]
+    snapshot, rows = current_snapshot(spark, table), lake_rows(spark, table)
+
+    versions = Versions(tmp_path, "shop", "public", table)
+    export = versions.export(COLS, V1)
+    refused = load(export, versions.target, table, action="merge", primary_key="id", approve_deletes="true",
+                   **lineage(export, LATE, "c2"))
+    assert refused.error is not None and refused.error["class"] == "OtherSource", (refused.status, refused.error)
+    assert "holds the rows of source staging" in refused.error["message"], refused.error["message"]
+    assert (current_snapshot(spark, table), lake_rows(spark, table)) == (snapshot, rows)
+
+    # Its own source still loads it.
+    postgres.sql(f"UPDATE {table} SET name = 'staging2', version = 2 WHERE id = 10")
+    again = direct_load(table, table, primary_key="id", cursor_column="version", source="staging")
+    assert again.status == "succeeded", again.error
 
 
 def test_a_newer_export_committed_while_an_older_one_loads_is_not_overwritten(
