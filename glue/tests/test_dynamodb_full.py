@@ -117,3 +117,22 @@ def test_a_declared_type_change_needs_a_rebuild(ddb_load: DdbLoad, spark: Any, t
     assert rebuilt.status == "succeeded", rebuilt.error
     assert rebuilt.schemaChanges == ["rebuilt column price from decimal(10,2) to string"]
     assert [r[1] for r in lake(spark, "ddb_retype")] == ['{"N":"1.5"}'] * 3
+
+
+def test_a_full_export_of_another_source_never_replaces_its_table(ddb_load: DdbLoad, spark: Any, tmp_path: Path) -> None:
+    """Two DynamoDB sources with one lake table: the second's FULL export must not delete the first's rows."""
+    e1 = export_entry("e1", write_export(tmp_path, "e1", items(range(4))), T1, item_count=4)
+    created = ddb_load("Products", "ddb_two_sources", [e1], KEY, ATTRS, source="shop")
+    assert created.status == "succeeded", created.error
+    before = lake(spark, "ddb_two_sources")
+    e2 = export_entry("e2", write_export(tmp_path, "e2", items(range(10, 12))), T2, item_count=2)
+    refused = ddb_load("Products", "ddb_two_sources", [e2], KEY, ATTRS, action="replace", approve_deletes="true",
+                       source="staging")
+    assert refused.status == "failed" and refused.error is not None and refused.error["class"] == "OtherSource", refused.error
+    assert "holds the rows of source shop" in refused.error["message"]
+    assert current_snapshot(spark, "ddb_two_sources") == created.snapshotId
+    assert lake(spark, "ddb_two_sources") == before
+    inc = export_entry("e3", write_export(tmp_path, "e3", items(range(20, 21))), T3, type_="INCREMENTAL", from_=T1)
+    merged = ddb_load("Products", "ddb_two_sources", [inc], KEY, ATTRS, action="merge", source="staging")
+    assert merged.status == "failed" and merged.error is not None and merged.error["class"] == "OtherSource", merged.error
+    assert lake(spark, "ddb_two_sources") == before
