@@ -21,7 +21,7 @@ from .args import parse_time
 from .dynamodb_args import ATTRIBUTES_COLUMN, DEFAULT_KEY_TYPES, DynamoExport
 from .dynamodb_json import AttributeColumn, plan_attribute, rest_expr
 from .errors import (AttributeTypeMismatch, DeclaredAttributeMissing, EmptyExport, ExportNotFound, InvalidArgument,
-                     NameCollision, clipped)
+                     LoadError, NameCollision, clipped)
 from .hashing import hash_columns, resolve_hash_key
 from .names import lake_column_names, quote, sql_string
 from .pgtypes import ColumnPlan
@@ -170,6 +170,21 @@ def window_gap(a: "JobArgs", first: DynamoExport, held: lineage.Lineage | None) 
     )
 
 
+class ExportRefusals:
+    """The refusals of a DynamoDB load, checked again right before each commit (the loader's refuse_if_overtaken):
+    another source's table, or an export older than the one the table reached since the load began."""
+
+    name = "dynamodb export"
+
+    def __init__(self, args: "JobArgs") -> None:
+        self.args = args
+
+    def refusal(self, spark: "SparkSession", snapshot: str | None) -> LoadError | None:
+        a = self.args
+        return lineage.other_source(a, lineage.lake_owner(spark, a, snapshot)) or lineage.older_export(
+            a, lineage.lake_lineage(spark, a, snapshot))
+
+
 def run(job: "_Load") -> "tuple[Outcome, SchemaPlan, None]":
     """The DynamoDB load on the loader's run state and write helpers."""
     from .loader import Outcome
@@ -194,6 +209,7 @@ def run(job: "_Load") -> "tuple[Outcome, SchemaPlan, None]":
         if refusal is not None:
             state.count_before = lake.row_count(spark, job.ident)
             raise refusal
+        job.rows = ExportRefusals(a)  # checked again before each commit, as a commit may come meanwhile
         if not d.full:  # a merge matches the lake's rows by the key
             job.refuse_key_missing_from_lake([c.name for c in columns if c.is_key], lake_types)
     elif not d.full:

@@ -34,6 +34,8 @@ from .window import EXPORT_REMEDY, check_lookback, default_lookback, lower_bound
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
+    from .dynamodb_load import ExportRefusals
+
 log = logging.getLogger("lakesync_glue")
 
 
@@ -157,7 +159,7 @@ class _Load:
         # A new table's values are checked and counted by its write (create_path.py): raw rows, plans, key.
         self.one_pass: tuple["DataFrame", list[ColumnPlan], list[str]] | None = None
         # Where the rows come from, once known: its refusals are checked again before each commit.
-        self.rows: "ExportRows | DirectRows | None" = None
+        self.rows: "ExportRows | DirectRows | ExportRefusals | None" = None
 
     # -- helpers -------------------------------------------------------------------------
     def view(self, df: "DataFrame") -> str:

@@ -136,3 +136,26 @@ def test_a_full_export_of_another_source_never_replaces_its_table(ddb_load: DdbL
     merged = ddb_load("Products", "ddb_two_sources", [inc], KEY, ATTRS, action="merge", source="staging")
     assert merged.status == "failed" and merged.error is not None and merged.error["class"] == "OtherSource", merged.error
     assert lake(spark, "ddb_two_sources") == before
+
+
+def test_a_newer_export_committed_while_a_full_export_loads_is_not_overwritten(ddb_load: DdbLoad, spark: Any,
+                                                                                tmp_path: Path, monkeypatch: Any) -> None:
+    """The FULL export of T2 passed the guards when its load began; the table reached T3 before its replace."""
+    from lakesync_glue import dynamodb_load, lineage
+
+    e1 = export_entry("e1", write_export(tmp_path, "e1", items(range(4))), T1, item_count=4)
+    assert ddb_load("Products", "ddb_overtaken", [e1], KEY, ATTRS).status == "succeeded"
+    real = dynamodb_load._check_export
+
+    def meanwhile(*args: Any, **kwargs: Any) -> Any:
+        newer = {lineage.SOURCE: "shop", lineage.EXPORT_ID: "e3", lineage.SNAPSHOT_TIME: T3, lineage.CYCLE_ID: "c3"}
+        lineage.with_commit_properties(spark, newer, lambda: spark.sql(
+            "UPDATE lake.tests.ddb_overtaken SET price = 9 WHERE id = 'i01'").collect())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(dynamodb_load, "_check_export", meanwhile)
+    e2 = export_entry("e2", write_export(tmp_path, "e2", items(range(10, 12))), T2, item_count=2)
+    older = ddb_load("Products", "ddb_overtaken", [e2], KEY, ATTRS, action="replace", approve_deletes="true", source="shop")
+    monkeypatch.undo()
+    assert older.error is not None and older.error["class"] == "OlderExport", (older.status, older.error)
+    assert [r[:2] for r in lake(spark, "ddb_overtaken")] == [("i00", "1.50"), ("i01", "9.00"), ("i02", "1.50"), ("i03", "1.50")]
