@@ -1,6 +1,7 @@
 /** The embedded mode's side of one source's config: its work dir and its database. */
 import { join, resolve } from 'node:path';
 import type { SourceConfig } from '../config/schema';
+import { excludeMatches } from '../config/tables';
 import { ConfigError } from '../errors';
 import { fileSafe } from '../local/files';
 import type { LocalSettings } from '../local';
@@ -23,5 +24,6 @@ export function localSettings(sourceName: string, source: SourceConfig, dataRoot
     workDir,
     db: db.kind === 'pglite' ? { kind: 'pglite', demo: db.demo, ...(db.dataDir ? { dataDir: db.dataDir } : {}) } : { kind: 'postgres', url: db.url },
     ...(source.local.exportReaders !== undefined ? { exportReaders: source.local.exportReaders } : {}),
+    excludedBy: (table) => source.exclude.find((glob) => excludeMatches(table, glob)),
   };
 }

@@ -33,6 +33,8 @@ export interface LocalSettings {
   db: { kind: 'pglite'; dataDir?: string; demo: boolean } | { kind: 'postgres'; url: string } | ({ kind: 'dynamodb' } & LocalDynamoSource);
   /** Connections reading a postgres source at once during an export (default: from the core count). */
   exportReaders?: number;
+  /** The exclude rule naming a table, if one does: the export leaves out a partitioned table with an excluded partition. */
+  excludedBy?: (table: string) => string | undefined;
 }
 
 export interface LocalPortsOptions {
@@ -77,6 +79,7 @@ export async function createLocalPorts(settings: LocalSettings, options: LocalPo
       database: settings.database,
       source: openSource,
       log,
+      ...(settings.excludedBy ? { excludedBy: settings.excludedBy } : {}),
       ...(options.exportTuning || settings.exportReaders !== undefined ? { tuning: { ...(settings.exportReaders !== undefined ? { readers: settings.exportReaders } : {}), ...options.exportTuning } } : {}),
     }),
     discover: createDiscoverPort(layout, settings.database, openSource),

@@ -45,6 +45,11 @@ export interface ExportOptions {
   minRangeBlocks?: number;
   /** Several readers each get a thread of their own from this many blocks read in all (default 8192: 64 MB). */
   readerThreadMinBlocks?: number;
+  /**
+   * The exclude rule that names a table, if one does: a partitioned table one of whose partitions
+   * is excluded is not exported, since reading it would read that partition's rows.
+   */
+  excludedBy?(table: TableName): string | undefined;
   /** Called after each table (awaited: a slow callback holds the export). */
   onProgress?(progress: { tablesDone: number; tablesTotal: number; rows: number }): void | Promise<void>;
   /** Aborted, the export stops and fails with the signal's reason: every reader's connection ends at once (PostgreSQL), or the cursor stops between two batches (PGlite). */
@@ -138,7 +143,7 @@ async function exportWithCursor(session: SqlSession, options: ExportOptions, sco
   const results: TableResult[] = [];
   for (const [position, table] of catalog.entries()) {
     options.signal?.throwIfAborted();
-    const decision = planTable(table, position, options.database);
+    const decision = planTable(table, position, options.database, options.excludedBy);
     const result: TableResult = 'skipped' in decision ? { position, ...decision } : await exportTableWithCursor(session, decision.plan, options);
     results.push(result);
     await scope.tableDone('exported' in result ? result.exported.rows : 0);

@@ -87,7 +87,7 @@ export async function exportWithSnapshotReaders(source: ReaderSource, options: E
     const read = readableTables(scoped);
     await holdTables(session, read);
     for (const [position, table] of scoped.entries()) {
-      const decision = planTable(table, position, options.database);
+      const decision = planTable(table, position, options.database, options.excludedBy);
       if ('skipped' in decision) {
         results.push({ position, ...decision });
         await scope.tableDone(0);

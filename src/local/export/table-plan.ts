@@ -28,11 +28,11 @@ export interface TablePlan {
 
 export type TableDecision = { plan: TablePlan } | { skipped: { table: TableName; reason: string }; entry: TableStatusEntry };
 
-export function planTable(table: CatalogTable, position: number, database: string): TableDecision {
+export function planTable(table: CatalogTable, position: number, database: string, excludedBy?: (table: TableName) => string | undefined): TableDecision {
   const target = `${database}.${table.table}`;
   const columns = table.columns.map(columnExport).filter((c): c is ColumnExport => c !== undefined);
   const reason =
-    sameNameReason(table) ?? unreadableReason(table) ?? skipReason(table.table, table.columns) ?? (columns.length === 0 ? 'the table has no exportable column' : undefined);
+    sameNameReason(table) ?? excludedPartitionReason(table, excludedBy) ?? unreadableReason(table) ?? skipReason(table.table, table.columns) ?? (columns.length === 0 ? 'the table has no exportable column' : undefined);
   if (reason) return { skipped: { table: table.table, reason }, entry: { target, status: 'SKIPPED', warningMessage: reason } };
   // A table's own rows, as pg_dump reads them: the rows of a table inheriting from it belong to that
   // table (exported as itself, or excluded). A partitioned table's rows are those of its partitions.
@@ -46,6 +46,25 @@ function sameNameReason(table: CatalogTable): string | undefined {
   if (!table.sameNameAs?.length) return undefined;
   const self = `schema ${JSON.stringify(table.schema)} table ${JSON.stringify(table.name)}`;
   return `${self} and ${table.sameNameAs.join(' and ')} are all named ${table.table}, so neither is exported: rename one of them (a dot in a schema or table name)`;
+}
+
+/**
+ * A partitioned table is read with the rows of all its partitions (RDS exports them in the table's
+ * folder too): when an exclude rule names one of its partitions, reading the table would take that
+ * partition's rows out of the database, so the table is not exported at all.
+ */
+function excludedPartitionReason(table: CatalogTable, excludedBy?: (table: TableName) => string | undefined): string | undefined {
+  if (!excludedBy || !table.partitions?.length) return undefined;
+  const excluded = table.partitions.flatMap((p) => {
+    const rule = excludedBy(p);
+    return rule === undefined ? [] : [`${p} is excluded (${rule})`];
+  });
+  if (excluded.length === 0) return undefined;
+  const which = excluded.length === 1 ? `its partition ${excluded[0]}` : `its partitions ${excluded.slice(0, 10).join(', ')}${excluded.length > 10 ? ` and ${excluded.length - 10} more` : ''}`;
+  return (
+    `${which}, and a partitioned table is exported with the rows of all its partitions, so ${table.table} is not exported (no row of it leaves the database): ` +
+    `exclude ${table.table} too, or drop the exclude rule if the partition's rows may be synced with ${table.table}`
+  );
 }
 
 function unreadableReason(table: CatalogTable): string | undefined {

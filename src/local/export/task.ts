@@ -51,6 +51,8 @@ export interface ExportTaskOptions {
   /** The source, opened on first use. */
   source: () => Promise<SourceDb>;
   tuning?: Pick<ExportOptions, 'rowsPerPart' | 'rowGroupSize' | 'fetchRows' | 'readers' | 'readerThreadMinBlocks'>;
+  /** The exclude rule naming a table, if one does (ExportOptions.excludedBy). */
+  excludedBy?: ExportOptions['excludedBy'];
   log?: (line: string) => void;
 }
 
@@ -125,6 +127,7 @@ export function createExportPort(layout: WorkDirLayout, options: ExportTaskOptio
         ...(task.tables ? { tables: task.tables } : {}),
         ...(task.schemas ? { schemas: task.schemas } : {}),
         ...options.tuning,
+        ...(options.excludedBy ? { excludedBy: options.excludedBy } : {}),
         signal,
         onProgress: ({ tablesDone, tablesTotal }) => save({ ...task, percentProgress: Math.floor((100 * tablesDone) / Math.max(tablesTotal, 1)) }),
       });

@@ -22,6 +22,8 @@ export interface CatalogTable {
   unreadable?: { user: string; why: 'privilege' | 'row-security' };
   /** A partitioned table: its rows are its partitions' (an ordinary table is read without the tables that inherit from it). */
   partitioned?: boolean;
+  /** A partitioned table's partitions at every level below it, as `schema.table`: their rows are read with the table's. */
+  partitions?: string[];
 }
 
 const COLUMNS_SQL = `
@@ -44,6 +46,18 @@ WHERE c.relkind IN ('r', 'p') AND (NOT has_table_privilege(c.oid, 'SELECT') OR r
 
 const PARTITIONED_SQL = `
 SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'p'`;
+
+/** Every partition below each partitioned table, at any level: the table's schema and name, the partition's. */
+const PARTITIONS_SQL = `
+WITH RECURSIVE tree(root, oid) AS (
+  SELECT c.oid, c.oid FROM pg_class c WHERE c.relkind = 'p' AND NOT c.relispartition
+  UNION ALL
+  SELECT t.root, i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.oid)
+SELECT rn.nspname, r.relname, n.nspname, c.relname
+FROM tree t JOIN pg_class r ON r.oid = t.root JOIN pg_namespace rn ON rn.oid = r.relnamespace
+JOIN pg_class c ON c.oid = t.oid JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE t.oid <> t.root
+ORDER BY 3, 4`;
 
 const int = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
@@ -76,6 +90,10 @@ export async function readCatalog(session: SqlSession): Promise<CatalogTable[]> 
   for (const [schema, name] of await session.rows(PARTITIONED_SQL)) {
     const t = tables.get(keyOf(schema, name));
     if (t) t.partitioned = true;
+  }
+  for (const [rootSchema, rootName, schema, name] of await session.rows(PARTITIONS_SQL)) {
+    const t = tables.get(keyOf(rootSchema, rootName));
+    if (t) (t.partitions ??= []).push(`${schema}.${name}`);
   }
   for (const [schema, name, user, mayRead] of await session.rows(UNREADABLE_SQL)) {
     const t = tables.get(keyOf(schema, name));
