@@ -1,5 +1,5 @@
 /** What the source's catalog says: its tables, their columns and their primary keys. */
-import { PRIMARY_KEYS_SQL, TABLES_SQL } from '../../catalog-queries';
+import { PRIMARY_KEYS_SQL } from '../../catalog-queries';
 import type { SourceColumn } from '../export/types';
 import type { SqlSession } from './db';
 
@@ -24,6 +24,8 @@ export interface CatalogTable {
   partitioned?: boolean;
   /** A partitioned table's partitions at every level below it, as `schema.table`: their rows are read with the table's. */
   partitions?: string[];
+  /** An unlogged table: RDS skips it (its rows are not in a snapshot), so the export lists it as skipped and never reads it. */
+  unlogged?: boolean;
 }
 
 const COLUMNS_SQL = `
@@ -47,6 +49,17 @@ WHERE c.relkind IN ('r', 'p') AND (NOT has_table_privilege(c.oid, 'SELECT') OR r
 const PARTITIONED_SQL = `
 SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'p'`;
 
+/**
+ * The tables of TABLES_SQL (catalog-queries.ts), unlogged ones among them in the same order, with
+ * whether each is unlogged: RDS skips unlogged tables, and so does this export, saying so.
+ */
+const TABLES_WITH_UNLOGGED_SQL = `
+SELECT n.nspname, c.relname, c.relpersistence = 'u'
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relpersistence IN ('p', 'u')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+ORDER BY 1, 2`;
+
 /** Every partition below each partitioned table, at any level: the table's schema and name, the partition's. */
 const PARTITIONS_SQL = `
 WITH RECURSIVE tree(root, oid) AS (
@@ -66,8 +79,9 @@ export async function readCatalog(session: SqlSession): Promise<CatalogTable[]> 
   // Keyed by schema and name apart: a dot may be part of either.
   const keyOf = (schema: unknown, name: unknown) => JSON.stringify([String(schema), String(name)]);
   const tables = new Map<string, CatalogTable>();
-  for (const [schema, name] of await session.rows(TABLES_SQL)) {
-    tables.set(keyOf(schema, name), { schema: String(schema), name: String(name), table: `${schema}.${name}`, columns: [], primaryKey: [] });
+  for (const [schema, name, unlogged] of await session.rows(TABLES_WITH_UNLOGGED_SQL)) {
+    const isUnlogged = unlogged === true || unlogged === 't';
+    tables.set(keyOf(schema, name), { schema: String(schema), name: String(name), table: `${schema}.${name}`, columns: [], primaryKey: [], ...(isUnlogged ? { unlogged: true } : {}) });
   }
   markSameNames([...tables.values()]);
   for (const r of await session.rows(COLUMNS_SQL)) {
