@@ -13,7 +13,11 @@ const tableName = z.string().describe('A source table as `schema.table`');
 export const syncRequest = z
   .object({
     tables: z.array(tableName).optional().describe('Only these tables; every included table when absent'),
-    requestId: z.string().max(500).optional().describe('Your id for this request; the status query lists it in recentCycles[].requestIds once served'),
+    requestId: z
+      .string()
+      .max(500)
+      .optional()
+      .describe('Your id for this request; the status query lists it in recentCycles[].requestIds once served. Not of the form r<number> (r1, r2...), which the source gives requests sent without one'),
     requestedBy: z.string().max(500).optional().describe('Who asked, for the record (e.g. a service name)'),
   })
   .meta({ id: 'SyncRequest', description: 'Payload of the `requestSync` signal: a new snapshot and export, then load the tables' });
@@ -27,7 +31,7 @@ export const rerunRequest = z
       .optional()
       .describe('Let these loads write an export older than the one a lake table holds (a load of an older export is refused otherwise)'),
     rebuild: z.boolean().optional().describe('Replace these tables from the export so new column types apply (arrays kept as text become lists)'),
-    requestId: z.string().max(500).optional(),
+    requestId: z.string().max(500).optional().describe('Your id for this request, as for a sync: not of the form r<number>, which the source gives requests sent without one'),
     requestedBy: z.string().max(500).optional(),
   })
   .meta({ id: 'RerunRequest', description: 'Payload of the `requestRerun` signal and of the `rerun` update: reuse the last export, load only these tables' });

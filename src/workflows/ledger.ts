@@ -115,6 +115,26 @@ export function hasBlankRequestId(req: unknown): boolean {
   return typeof id === 'string' && id.trim() === '';
 }
 
+/** The form of the ids the source gives requests sent without one: r1, r2, ... */
+const GENERATED_REQUEST_ID = /^r[0-9]+$/;
+
+/**
+ * Why a request's `requestId` has the form the source gives requests sent without one, or
+ * undefined: the start's own sync is r1, so a caller's r1 would be taken for a repeat of it (and
+ * its waiter told it was served), and a caller's r7 and the source's later r7 would name two requests.
+ */
+export function reservedRequestIdProblem(req: unknown): string | undefined {
+  const id: unknown = typeof req === 'object' && req !== null ? (req as { requestId?: unknown }).requestId : undefined;
+  if (typeof id !== 'string' || !GENERATED_REQUEST_ID.test(id)) return undefined;
+  return `requestId ${id} has the form r<number> that the source gives requests sent without one; send another requestId (e.g. prefixed with your service's name)`;
+}
+
+/** `reservedRequestIdProblem` when the signal is to be dropped for it, else undefined. */
+function reservedFor(req: unknown, options: QueueBoundOption): string | undefined {
+  const problem = reservedRequestIdProblem(req);
+  return problem && (options.refuseReservedRequestIds?.() ?? true) ? problem : undefined;
+}
+
 /** The caller's request id, or the next one of the source; the counter advances only when it is used. */
 function requestIdFor(state: SourceState, given: string | undefined): string {
   return given ?? `r${++state.requestCounter}`;
@@ -213,6 +233,11 @@ export interface QueueBoundOption {
    * False only to replay histories recorded before (each was kept apart).
    */
   mergeUnnamedIgnored?: () => boolean;
+  /**
+   * Asked only for a signal whose requestId has the form of the source's own ids (r1, r2...): whether
+   * it is dropped. False only to replay histories recorded before (it was queued, or dropped as a repeat of the source's own).
+   */
+  refuseReservedRequestIds?: () => boolean;
 }
 
 /** `queueFullProblem` when the signal is to be dropped for it, else undefined. */
@@ -259,6 +284,8 @@ export function enqueueSyncSignal(state: SourceState, req: SyncRequest | null | 
   }
   const badSender = senderFieldsProblem(request);
   if (badSender && (options.refuseBadSenderFields?.() ?? true)) return ignore(request, badSender);
+  const reserved = reservedFor(request, options);
+  if (reserved) return ignore(request, reserved);
   const repeat = repeatedRequest(state, request.requestId, options.duplicates);
   const refused = repeat ?? badTablesOf(state, request, options) ?? fullFor(state, options);
   if (refused) return ignore(request, refused, repeat !== undefined);
@@ -358,6 +385,8 @@ export function enqueueRerunSignal(state: SourceState, given: RerunRequest | nul
   const ignore = ignorer(state, 'rerun', at, options);
   const badSender = senderFieldsProblem(req);
   if (badSender && (options.refuseBadSenderFields?.() ?? true)) return ignore(req, badSender);
+  const reserved = reservedFor(req, options);
+  if (reserved) return ignore(req, reserved);
   const named = Array.isArray(req.tables) ? req.tables : [];
   const badNames = !state.lastExport ? namesProblem(named) : undefined;
   const badApprovals = approvalsProblem(req);

@@ -48,6 +48,7 @@ import {
   senderFieldsProblem,
   recordServedAlready,
   repeatedRequest,
+  reservedRequestIdProblem,
   rerunParts,
   rerunPayloadProblem,
   rerunProblem,
@@ -166,6 +167,8 @@ const PATCHES = {
   refuseExcludedRerun: 'rerun-of-excluded-tables-dropped',
   /** A rerun update of named tables that the worker's config all excludes is refused (it was accepted, and its cycle loaded nothing). */
   refuseExcludedRerunUpdate: 'rerun-update-of-excluded-tables-refused',
+  /** A request whose requestId has the form of the source's own (r1, r2...) is dropped, or refused (it was taken for a repeat of the source's own, or two requests shared the id). */
+  reservedRequestIds: 'request-id-of-generated-form-refused',
 } as const;
 
 /** How long a run whose state could not be stored waits before it tries again: doubling, up to an hour. */
@@ -250,6 +253,12 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     const problem = senderFieldsProblem(req);
     return problem && (inValidator || refuseBadSenderFields()) ? problem : undefined;
   };
+  /** Asked only of a request whose requestId has the form of the source's own, so other histories record no marker. */
+  const refuseReservedRequestIds = () => patched(PATCHES.reservedRequestIds);
+  const reservedId = (req: unknown, inValidator: boolean): string | undefined => {
+    const problem = reservedRequestIdProblem(req);
+    return problem && (inValidator || refuseReservedRequestIds()) ? problem : undefined;
+  };
   function whenLoaded(kind: 'sync' | 'rerun', serve: () => void): void {
     if (loaded) serve();
     else waiting.push({ kind, serve });
@@ -291,17 +300,18 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
         refuseWhenFull,
         refuseBadSenderFields,
         mergeUnnamedIgnored,
+        refuseReservedRequestIds,
       });
       if (problem) log.warn('sync signal ignored', { problem, request: req });
     }),
   );
 
   // Once the source knows its tables, a sync naming others is refused before anything runs.
-  const syncRefusal = (req: SyncRequest, inValidator = false) => syncProblem(state, req) ?? badSender(req, inValidator) ?? repeatedUpdate(req) ?? queueFull(inValidator);
+  const syncRefusal = (req: SyncRequest, inValidator = false) => syncProblem(state, req) ?? badSender(req, inValidator) ?? reservedId(req, inValidator) ?? repeatedUpdate(req) ?? queueFull(inValidator);
   setHandler(syncUpdate, (req: SyncRequest): SyncAccepted | Promise<SyncAccepted> => onceLoaded('sync', () => syncRefusal(req), () => acceptSync(state, readRequest(req))), {
     validator: (req: SyncRequest) => {
       // Before the state is read only the payload can be checked (against the empty state: no table is known yet).
-      const problem = unqualifiedProblem(req) ?? (loaded ? syncRefusal(req, true) : (syncProblem(initialState(), req) ?? senderFieldsProblem(req)));
+      const problem = unqualifiedProblem(req) ?? (loaded ? syncRefusal(req, true) : (syncProblem(initialState(), req) ?? senderFieldsProblem(req) ?? reservedRequestIdProblem(req)));
       if (problem) throw new Error(problem);
     },
   });
@@ -319,16 +329,17 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
         refuseWhenFull,
         refuseBadSenderFields,
         mergeUnnamedIgnored,
+        refuseReservedRequestIds,
       });
       if (problem) log.warn('rerun signal ignored', { problem, request: req });
     }),
   );
 
-  const rerunRefusal = (req: RerunRequest, inValidator = false) => rerunProblem(state, req) ?? approvalsProblem(req) ?? badSender(req, inValidator) ?? repeatedUpdate(req) ?? queueFull(inValidator);
+  const rerunRefusal = (req: RerunRequest, inValidator = false) => rerunProblem(state, req) ?? approvalsProblem(req) ?? badSender(req, inValidator) ?? reservedId(req, inValidator) ?? repeatedUpdate(req) ?? queueFull(inValidator);
   setHandler(rerunUpdate, (req: RerunRequest): RerunAccepted | Promise<RerunAccepted> => onceLoaded<RerunAccepted>('rerun', () => rerunRefusal(req), () => acceptRerun(req)), {
     validator: (req: RerunRequest) => {
       // Validators run only when an update arrives, never on replay: no patch guards what they refuse.
-      const problem = unqualifiedProblem(req) ?? (loaded ? rerunRefusal(req, true) : (rerunPayloadProblem(req) ?? approvalsProblem(req) ?? senderFieldsProblem(req)));
+      const problem = unqualifiedProblem(req) ?? (loaded ? rerunRefusal(req, true) : (rerunPayloadProblem(req) ?? approvalsProblem(req) ?? senderFieldsProblem(req) ?? reservedRequestIdProblem(req)));
       if (problem) throw new Error(problem);
     },
   });

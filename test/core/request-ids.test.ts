@@ -140,4 +140,24 @@ describe('request ids from other services', () => {
     assert.ok(dropped && dropped.requestId === undefined, JSON.stringify(s.ignoredRequests).slice(0, 500));
     assert.match(dropped.reason, /^requestId must be a string of at most 500 characters; got "x{20}.*\(1100002 characters in all\)$/);
   });
+  test('a requestId of the form the source gives requests without one (r1, r2...) is refused by the updates and dropped from signals with the reason, never taken for the source\'s own', async () => {
+    const handle = w.client.workflow.getHandle('lakesync/blankid');
+    const connected = { client: w.client, target: temporalTarget(w.config) };
+    const before = await waitForCycles(handle, 1);
+    // The start's own sync took r1: a service's first request numbered r1 is no repeat of it.
+    assert.ok(before.recentCycles.some((c) => c.requestIds.includes('r1')), JSON.stringify(before.recentCycles.map((c) => c.requestIds)));
+    await handle.signal(requestSyncSignal, { tables: ['public.t0001'], requestId: 'r1', requestedBy: 'svc-numbered' });
+    const s = await waitForStatus(handle, (st) => st.ignoredRequests.some((r) => r.requestedBy === 'svc-numbered'));
+    const dropped = s.ignoredRequests.find((r) => r.requestedBy === 'svc-numbered')!;
+    assert.equal(dropped.repeat, undefined, `taken for a repeat of the start's own sync: ${dropped.reason}`);
+    assert.equal(dropped.reason, "requestId r1 has the form r<number> that the source gives requests sent without one; send another requestId (e.g. prefixed with your service's name)");
+    const refused = await handle.executeUpdate(rerunUpdate, { args: [{ tables: ['public.t0001'], requestId: 'r900' }] }).then(() => undefined, (e: unknown) => e);
+    assert.ok(refused instanceof WorkflowUpdateFailedError, 'a rerun numbered r900 was accepted');
+    assert.match(refused.cause?.message ?? '', /^requestId r900 has the form r<number>/);
+    // A generated id never meets a caller's: a request without an id is still served under one.
+    const accepted = await handle.executeUpdate<{ requestId: string }, [unknown]>('sync', { args: [{ tables: ['public.t0002'] }] });
+    assert.match(accepted.requestId, /^r\d+$/);
+    const served = await waitForRequest(connected, 'blankid', accepted.requestId, { pollMs: 100 });
+    assert.deepEqual(served.requestIds, [accepted.requestId]);
+  });
 });
