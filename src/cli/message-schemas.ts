@@ -8,7 +8,7 @@ import type { CycleResult, RequestResult } from '../model';
 import type { TriggerInput } from '../workflows/trigger';
 import type { RerunAccepted, RerunRequest, SourceStatus, SourceWorkflowInput, SyncAccepted, SyncRequest } from '../workflows/messages';
 
-const tableName = z.string().describe('A source table as `schema.table`');
+const tableName = z.string().max(300).describe('A source table as `schema.table`, at most 300 characters');
 
 export const syncRequest = z
   .object({

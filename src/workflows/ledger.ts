@@ -238,6 +238,11 @@ export interface QueueBoundOption {
    * it is dropped. False only to replay histories recorded before (it was queued, or dropped as a repeat of the source's own).
    */
   refuseReservedRequestIds?: () => boolean;
+  /**
+   * Asked only for a signal naming a table longer than TABLE_NAME_CHARACTERS: whether it is dropped.
+   * False only to replay histories recorded before (it was queued, and before the first export ran a cycle).
+   */
+  refuseLongTableNames?: () => boolean;
 }
 
 /** `queueFullProblem` when the signal is to be dropped for it, else undefined. */
@@ -284,7 +289,7 @@ export function enqueueSyncSignal(state: SourceState, req: SyncRequest | null | 
   }
   const badSender = senderFieldsProblem(request);
   if (badSender && (options.refuseBadSenderFields?.() ?? true)) return ignore(request, badSender);
-  const reserved = reservedFor(request, options);
+  const reserved = reservedFor(request, options) ?? longNamesFor(request, options);
   if (reserved) return ignore(request, reserved);
   const repeat = repeatedRequest(state, request.requestId, options.duplicates);
   const refused = repeat ?? badTablesOf(state, request, options) ?? fullFor(state, options);
@@ -385,7 +390,7 @@ export function enqueueRerunSignal(state: SourceState, given: RerunRequest | nul
   const ignore = ignorer(state, 'rerun', at, options);
   const badSender = senderFieldsProblem(req);
   if (badSender && (options.refuseBadSenderFields?.() ?? true)) return ignore(req, badSender);
-  const reserved = reservedFor(req, options);
+  const reserved = reservedFor(req, options) ?? longNamesFor(req, options);
   if (reserved) return ignore(req, reserved);
   const named = Array.isArray(req.tables) ? req.tables : [];
   const badNames = !state.lastExport ? namesProblem(named) : undefined;
@@ -521,6 +526,27 @@ function namesProblem(tables: readonly unknown[]): string | undefined {
   const bad = tables.filter((t) => typeof t !== 'string' || t.trim() === '');
   if (bad.length === 0) return undefined;
   return `table names are schema.table strings; got ${firstShown(bad)}`;
+}
+
+/** The longest table name a request may give: schema.table of PostgreSQL names (63 bytes each) and dynamodb.<TableName> (255 characters) fit well within it. */
+export const TABLE_NAME_CHARACTERS = 300;
+
+/**
+ * Why a request names a table longer than TABLE_NAME_CHARACTERS, or undefined: before the first
+ * export no name can be checked against the source's tables, so such a name was queued, kept in
+ * the state and the status, and ran a cycle that could only fail it.
+ */
+export function longTableNamesProblem(req: unknown): string | undefined {
+  const tables: unknown = typeof req === 'object' && req !== null ? (req as { tables?: unknown }).tables : undefined;
+  const long = (Array.isArray(tables) ? tables : []).filter((t): t is string => typeof t === 'string' && t.length > TABLE_NAME_CHARACTERS);
+  if (long.length === 0) return undefined;
+  return `table names are at most ${TABLE_NAME_CHARACTERS} characters (PostgreSQL names are at most 63 bytes each side of the dot, DynamoDB's 255 characters); got ${long.slice(0, 5).map((t) => JSON.stringify(shownName(t))).join(', ')}${long.length > 5 ? ', ...' : ''}`;
+}
+
+/** `longTableNamesProblem` when the signal is to be dropped for it, else undefined. */
+function longNamesFor(req: unknown, options: QueueBoundOption): string | undefined {
+  const problem = longTableNamesProblem(req);
+  return problem && (options.refuseLongTableNames?.() ?? true) ? problem : undefined;
 }
 
 /** The first five bad names a refusal shows, and "..." when there are more. */

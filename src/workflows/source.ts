@@ -41,6 +41,7 @@ import {
   enqueueSyncSignal,
   hasBlankRequestId,
   initialState,
+  longTableNamesProblem,
   markSkippedForNewExport,
   normalizeState,
   queueFullProblem,
@@ -169,6 +170,8 @@ const PATCHES = {
   refuseExcludedRerunUpdate: 'rerun-update-of-excluded-tables-refused',
   /** A request whose requestId has the form of the source's own (r1, r2...) is dropped, or refused (it was taken for a repeat of the source's own, or two requests shared the id). */
   reservedRequestIds: 'request-id-of-generated-form-refused',
+  /** A request naming a table longer than 300 characters is dropped, or refused (before the first export it was queued, and ran a cycle). */
+  longTableNames: 'request-of-long-table-names-refused',
 } as const;
 
 /** How long a run whose state could not be stored waits before it tries again: doubling, up to an hour. */
@@ -259,6 +262,12 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     const problem = reservedRequestIdProblem(req);
     return problem && (inValidator || refuseReservedRequestIds()) ? problem : undefined;
   };
+  /** Asked only of a request naming a table longer than TABLE_NAME_CHARACTERS, so other histories record no marker. */
+  const refuseLongTableNames = () => patched(PATCHES.longTableNames);
+  const longNames = (req: unknown, inValidator: boolean): string | undefined => {
+    const problem = longTableNamesProblem(req);
+    return problem && (inValidator || refuseLongTableNames()) ? problem : undefined;
+  };
   function whenLoaded(kind: 'sync' | 'rerun', serve: () => void): void {
     if (loaded) serve();
     else waiting.push({ kind, serve });
@@ -301,17 +310,18 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
         refuseBadSenderFields,
         mergeUnnamedIgnored,
         refuseReservedRequestIds,
+        refuseLongTableNames,
       });
       if (problem) log.warn('sync signal ignored', { problem, request: req });
     }),
   );
 
   // Once the source knows its tables, a sync naming others is refused before anything runs.
-  const syncRefusal = (req: SyncRequest, inValidator = false) => syncProblem(state, req) ?? badSender(req, inValidator) ?? reservedId(req, inValidator) ?? repeatedUpdate(req) ?? queueFull(inValidator);
+  const syncRefusal = (req: SyncRequest, inValidator = false) => syncProblem(state, req) ?? longNames(req, inValidator) ?? badSender(req, inValidator) ?? reservedId(req, inValidator) ?? repeatedUpdate(req) ?? queueFull(inValidator);
   setHandler(syncUpdate, (req: SyncRequest): SyncAccepted | Promise<SyncAccepted> => onceLoaded('sync', () => syncRefusal(req), () => acceptSync(state, readRequest(req))), {
     validator: (req: SyncRequest) => {
       // Before the state is read only the payload can be checked (against the empty state: no table is known yet).
-      const problem = unqualifiedProblem(req) ?? (loaded ? syncRefusal(req, true) : (syncProblem(initialState(), req) ?? senderFieldsProblem(req) ?? reservedRequestIdProblem(req)));
+      const problem = unqualifiedProblem(req) ?? (loaded ? syncRefusal(req, true) : (syncProblem(initialState(), req) ?? longTableNamesProblem(req) ?? senderFieldsProblem(req) ?? reservedRequestIdProblem(req)));
       if (problem) throw new Error(problem);
     },
   });
@@ -330,16 +340,17 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
         refuseBadSenderFields,
         mergeUnnamedIgnored,
         refuseReservedRequestIds,
+        refuseLongTableNames,
       });
       if (problem) log.warn('rerun signal ignored', { problem, request: req });
     }),
   );
 
-  const rerunRefusal = (req: RerunRequest, inValidator = false) => rerunProblem(state, req) ?? approvalsProblem(req) ?? badSender(req, inValidator) ?? reservedId(req, inValidator) ?? repeatedUpdate(req) ?? queueFull(inValidator);
+  const rerunRefusal = (req: RerunRequest, inValidator = false) => longNames(req, inValidator) ?? rerunProblem(state, req) ?? approvalsProblem(req) ?? badSender(req, inValidator) ?? reservedId(req, inValidator) ?? repeatedUpdate(req) ?? queueFull(inValidator);
   setHandler(rerunUpdate, (req: RerunRequest): RerunAccepted | Promise<RerunAccepted> => onceLoaded<RerunAccepted>('rerun', () => rerunRefusal(req), () => acceptRerun(req)), {
     validator: (req: RerunRequest) => {
       // Validators run only when an update arrives, never on replay: no patch guards what they refuse.
-      const problem = unqualifiedProblem(req) ?? (loaded ? rerunRefusal(req, true) : (rerunPayloadProblem(req) ?? approvalsProblem(req) ?? senderFieldsProblem(req) ?? reservedRequestIdProblem(req)));
+      const problem = unqualifiedProblem(req) ?? (loaded ? rerunRefusal(req, true) : (rerunPayloadProblem(req) ?? longTableNamesProblem(req) ?? approvalsProblem(req) ?? senderFieldsProblem(req) ?? reservedRequestIdProblem(req)));
       if (problem) throw new Error(problem);
     },
   });

@@ -5,7 +5,7 @@
 import { defineSearchAttributeKey } from '@temporalio/common';
 import { ApplicationFailure, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { approvalsProblem, initialState, rerunPayloadProblem, SENDER_FIELD_CHARACTERS, senderFieldsProblem, syncProblem, unqualifiedProblem } from './ledger';
+import { approvalsProblem, initialState, longTableNamesProblem, rerunPayloadProblem, SENDER_FIELD_CHARACTERS, senderFieldsProblem, syncProblem, unqualifiedProblem } from './ledger';
 import type { RerunRequest, SyncRequest } from './messages';
 
 export interface TriggerInput {
@@ -28,6 +28,9 @@ const RERUN_SENDER = 'trigger-rerun-names-sender';
 
 /** A request that names no sender is sent as its Schedule's, by id (every Schedule's was "schedule": their drops were kept as one entry). */
 const SCHEDULE_ID_SENDER = 'trigger-sender-names-schedule-id';
+
+/** A trigger whose request names a table longer than the source takes fails saying why (it succeeded, and the source dropped it). */
+const REFUSE_LONG_NAMES = 'trigger-refuses-long-table-names';
 
 /** Set by Temporal on a workflow a Schedule starts: the Schedule's id. */
 const SCHEDULED_BY_ID = defineSearchAttributeKey('TemporalScheduledById', 'KEYWORD');
@@ -57,7 +60,9 @@ function triggerRequestProblem(input: TriggerInput, firing: string): string | un
     !problem && typeof given === 'string' && given !== '' && given.length + 1 + firing.length > SENDER_FIELD_CHARACTERS
       ? `requestId must be a string of at most ${SENDER_FIELD_CHARACTERS} characters, with "@" and the firing's workflow id (${firing.length} characters) after it; give a shorter requestId`
       : undefined;
-  const found = problem ?? longId;
+  // Asked only of a request naming such a table, so other histories record no marker.
+  const longNames = !problem && !longId ? longTableNamesProblem(req) : undefined;
+  const found = problem ?? longId ?? (longNames && patched(REFUSE_LONG_NAMES) ? longNames : undefined);
   return found ? `the trigger workflow's ${kind} cannot run: ${found}; fix the schedule's input (or create it with lakesync schedule create)` : undefined;
 }
 

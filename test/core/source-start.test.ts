@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { sourceWorkflowId } from '../../src/ids';
-import { rerunUpdate, SOURCE_WORKFLOW_TYPE, syncUpdate, TRIGGER_WORKFLOW_TYPE } from '../../src/workflows/messages';
+import { requestRerunSignal, requestSyncSignal, rerunUpdate, SOURCE_WORKFLOW_TYPE, syncUpdate, TRIGGER_WORKFLOW_TYPE } from '../../src/workflows/messages';
 import { fakeConfig, startFakeWorker, startTestServer, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
 import { startSource, status, waitForCycles, waitForStatus } from '../helpers/source';
 
@@ -134,6 +134,27 @@ describe('a source workflow started by hand', () => {
         ['schedule hand-rerun-a', undefined],
       ],
     );
+  });
+
+  test('before its first export, a request naming a table of thousands of characters is refused or dropped saying the longest a name may be, and no cycle runs', async () => {
+    const long = `public.${'x'.repeat(100_000)}`;
+    await w.client.workflow.signalWithStart(SOURCE_WORKFLOW_TYPE, { workflowId: sourceWorkflowId('limits'), taskQueue: queue, args: [{ source: 'limits', syncOnStart: false }], signal: requestSyncSignal, signalArgs: [{ tables: [long, 'public.t0001'], requestId: 'long-sync' }] });
+    const handle = w.client.workflow.getHandle(sourceWorkflowId('limits'));
+    await handle.signal(requestRerunSignal, { tables: [long], requestId: 'long-rerun' });
+    const refusal = (err: unknown) => (err instanceof WorkflowUpdateFailedError ? (err.cause?.message ?? err.message) : String(err));
+    const message = await handle.executeUpdate(syncUpdate, { args: [{ tables: [long] }] }).then(() => 'accepted', refusal);
+    const reason = /^table names are at most 300 characters \(PostgreSQL names are at most 63 bytes each side of the dot, DynamoDB's 255 characters\); got "public\.x{193}\.\.\. \(100007 characters\)"$/;
+    assert.match(message, reason);
+    const s = await waitForStatus(handle, (st) => st.ignoredRequests.length >= 2, 20_000);
+    assert.deepEqual(s.ignoredRequests.map((r) => r.requestId).sort(), ['long-rerun', 'long-sync']);
+    for (const r of s.ignoredRequests) assert.match(r.reason, reason);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const after = await status(handle);
+    assert.deepEqual([after.queue, after.recentCycles, after.phase], [[], [], 'idle']);
+    // A Schedule's trigger made by hand with such a name fails saying why, rather than succeed while the source drops it.
+    const trigger = await w.client.workflow.start(TRIGGER_WORKFLOW_TYPE, { workflowId: 'trigger-long-name', taskQueue: queue, args: [{ source: 'limits', taskQueue: queue, sync: { tables: [long] } }] as unknown as [] });
+    assert.match(await failureOf(trigger), /^the trigger workflow's sync cannot run: table names are at most 300 characters .*; fix the schedule's input/);
+    await handle.terminate();
   });
 
   test('of a source the worker\'s config lacks fails naming the source and the config, not the manifest store', async () => {
