@@ -663,22 +663,30 @@ export function uncheckedReruns(queue: readonly QueuedRequest[], checked: Readon
 }
 
 /**
+ * The queued syncs of named tables (a Schedule's `--tables`, a service's) not yet checked against
+ * the worker's config: one all of whose tables it now excludes would take a snapshot and fail its export.
+ */
+export function uncheckedSyncs(queue: readonly QueuedRequest[], checked: ReadonlySet<QueuedRequest>): QueuedRequest[] {
+  return queue.filter((r) => r.kind === 'sync' && r.tables !== undefined && r.tables.length > 0 && !checked.has(r));
+}
+
+/**
  * Drops the checked reruns all of whose tables the worker's config now excludes, each kept in
  * `ignoredRequests` with the tables, their rules and what to do: its cycle would load nothing, yet
  * count as served. A rerun naming some included tables runs; its cycle shows the others skipped as excluded.
  */
 export function dropExcludedReruns(state: SourceState, checked: readonly QueuedRequest[], excluded: readonly ConfigExcludedTable[], source: string, at: string, options: { mergeUnnamed?: () => boolean } = {}): void {
   const reasons = new Map(checked.flatMap((r) => {
-    const reason = excludedRerunProblem(r.tables ?? [], excluded, source);
+    const reason = excludedRerunProblem(r.tables ?? [], excluded, source, r.kind);
     return reason ? [[r, reason] as const] : [];
   }));
   if (reasons.size === 0) return;
   state.queue = state.queue.filter((r) => !reasons.has(r));
-  for (const [r, reason] of reasons) recordIgnored(state, { kind: 'rerun', requestId: r.requestId, ...(r.requestedBy ? { requestedBy: r.requestedBy } : {}), reason, at }, options);
+  for (const [r, reason] of reasons) recordIgnored(state, { kind: r.kind, requestId: r.requestId, ...(r.requestedBy ? { requestedBy: r.requestedBy } : {}), reason, at }, options);
 }
 
 /** Why a rerun of these tables is refused when the worker's config excludes every one of them (`excluded`), or undefined. */
-export function excludedRerunProblem(tables: readonly TableName[], excluded: readonly ConfigExcludedTable[], source: string): string | undefined {
+export function excludedRerunProblem(tables: readonly TableName[], excluded: readonly ConfigExcludedTable[], source: string, kind: 'sync' | 'rerun' = 'rerun'): string | undefined {
   const rules = new Map(excluded.map((e) => [e.table, e.rule]));
   if (tables.length === 0 || !tables.every((t) => rules.has(t))) return undefined;
   const one = tables.length === 1;
@@ -688,7 +696,7 @@ export function excludedRerunProblem(tables: readonly TableName[], excluded: rea
         .slice(0, LISTED_TABLES)
         .map((t) => `${shownName(t)} (${rules.get(t)})`)
         .join(', ')}${tables.length > LISTED_TABLES ? `, ... (${tables.length} in all)` : ''} are excluded by the worker's config`;
-  return `${named}: a rerun loads only tables the config includes; include ${one ? 'it' : 'them'} in lakesync.yaml (include and exclude of source ${source}) and restart the worker, then ask again`;
+  return `${named}: a ${kind} loads only tables the config includes; include ${one ? 'it' : 'them'} in lakesync.yaml (include and exclude of source ${source}) and restart the worker, then ask again`;
 }
 
 /** Why a rerun of "failed" whose tables all fail no more runs no cycle (kept in ignoredRequests). */

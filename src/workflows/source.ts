@@ -59,6 +59,7 @@ import {
   syncProblem,
   takeCoalesced,
   uncheckedReruns,
+  uncheckedSyncs,
   unqualifiedProblem,
   withoutBlankRequestId,
 } from './ledger';
@@ -172,6 +173,8 @@ const PATCHES = {
   reservedRequestIds: 'request-id-of-generated-form-refused',
   /** A request naming a table longer than 300 characters is dropped, or refused (before the first export it was queued, and ran a cycle). */
   longTableNames: 'request-of-long-table-names-refused',
+  /** A sync of named tables that the worker's config now all excludes is dropped, with the reason (it took a snapshot, and its cycle failed at the export). */
+  refuseExcludedSync: 'sync-of-excluded-tables-dropped',
 } as const;
 
 /** How long a run whose state could not be stored waits before it tries again: doubling, up to an hour. */
@@ -577,6 +580,8 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
       if (state.queue.length === 0) return;
       // A rerun is checked against the worker's config of now when it is served: one queued before a table was excluded (or included again) too.
       if (state.queue[0]!.kind === 'rerun' && (await dropExcludedReruns())) continue;
+      // A sync of named tables likewise (a Schedule's --tables was checked against the config of when it was created).
+      if (state.queue[0]!.kind === 'sync' && state.queue[0]!.tables?.length && (await dropExcludedSyncs())) continue;
 
       const batch = takeCoalesced(state.queue, { failed: state.failed, narrow: () => patched(PATCHES.narrowFailedReruns) });
       if (batch.kind === 'rerun' && batch.tables?.length === 0) {
@@ -603,15 +608,28 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
   async function dropExcludedReruns(): Promise<boolean> {
     const unchecked = uncheckedReruns(state.queue, checkedReruns);
     if (unchecked.length === 0 || !patched(PATCHES.refuseExcludedRerun)) return false;
+    await dropExcludedRequests(unchecked);
+    return true;
+  }
+
+  /** Drops the queued syncs of named tables that the worker's config now all excludes, as for reruns. Whether it checked any. */
+  async function dropExcludedSyncs(): Promise<boolean> {
+    const unchecked = uncheckedSyncs(state.queue, checkedReruns);
+    if (unchecked.length === 0 || !patched(PATCHES.refuseExcludedSync)) return false;
+    await dropExcludedRequests(unchecked);
+    return true;
+  }
+
+  /** Checks these queued requests against the worker's config; when it cannot be read, they go on to their cycle, which fails saying why. */
+  async function dropExcludedRequests(unchecked: QueuedRequest[]): Promise<void> {
     for (const r of unchecked) checkedReruns.add(r);
     try {
       const excluded = await excludedTables(input.source, [...new Set(unchecked.flatMap((r) => r.tables ?? []))]);
       dropExcluded(state, unchecked, excluded, input.source, nowIso(), { mergeUnnamed: mergeUnnamedIgnored });
     } catch (err) {
       if (isCancellation(err)) throw err;
-      log.warn("the reruns were not checked against the worker's config: they run as asked", { requestIds: unchecked.map((r) => r.requestId), error: errorMessage(err) });
+      log.warn("the requests were not checked against the worker's config: they run as asked", { requestIds: unchecked.map((r) => r.requestId), error: errorMessage(err) });
     }
-    return true;
   }
 
   /** Reruns of "failed" whose tables all fail no more: dropped with the reason, so that their waiters learn it. */

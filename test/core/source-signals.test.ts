@@ -324,4 +324,25 @@ describe('a rerun of a table the worker\'s config excludes', () => {
     assert.equal(after.recentCycles[0]!.kind, 'rerun');
     assert.equal(after.lastCycle!.tables.find((t) => t.table === table)?.status, 'committed', JSON.stringify(after.lastCycle));
   });
+
+  test('a sync of named tables (a Schedule\'s --tables) that the worker\'s config now all excludes is dropped with the reason, taking no snapshot; one naming an included table runs', async () => {
+    const handle = w.client.workflow.getHandle(sourceWorkflowId(SOURCE));
+    // Every table synced while the config includes them all: the source knows the table.
+    await handle.signal(requestSyncSignal, { requestId: 'all-1' });
+    const known = await waitForStatus(handle, (x) => x.recentCycles.some((c) => c.requestIds.includes('all-1')) && x.phase === 'idle', 60_000);
+    assert.equal(known.lastCycle!.tables.find((t) => t.table === table)?.status, 'committed', JSON.stringify(known.lastCycle));
+    await w.stop();
+    w = await startWorkerOver(fakeConfig(queue, { tables: 3 }, { exclude: [table] }, SOURCE), w.backend);
+    const again = w.client.workflow.getHandle(sourceWorkflowId(SOURCE));
+    await again.signal(requestSyncSignal, { tables: [table], requestId: 'nightly@fire-1', requestedBy: 'schedule nightly' });
+    const s = await waitForStatus(again, (x) => x.phase === 'idle' && (x.recentCycles.some((c) => c.requestIds.includes('nightly@fire-1')) || x.ignoredRequests.some((r) => r.requestId === 'nightly@fire-1')), 60_000);
+    assert.equal(s.recentCycles.length, known.recentCycles.length, `a cycle ran for it: ${JSON.stringify(s.recentCycles[0])}`);
+    assert.equal(
+      s.ignoredRequests.find((r) => r.requestId === 'nightly@fire-1')?.reason,
+      `${table} is excluded by the worker's config (exclude ${table}): a sync loads only tables the config includes; include it in lakesync.yaml (include and exclude of source ${SOURCE}) and restart the worker, then ask again`,
+    );
+    await again.signal(requestSyncSignal, { tables: [table, 'public.t0001'], requestId: 'nightly@fire-2', requestedBy: 'schedule nightly' });
+    const ran = await waitForStatus(again, (x) => x.recentCycles.some((c) => c.requestIds.includes('nightly@fire-2')) && x.phase === 'idle', 60_000);
+    assert.equal(ran.lastCycle!.tables.find((t) => t.table === 'public.t0001')?.status, 'committed', JSON.stringify(ran.lastCycle));
+  });
 });
