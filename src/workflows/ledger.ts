@@ -289,8 +289,11 @@ export function enqueueSyncSignal(state: SourceState, req: SyncRequest | null | 
   }
   const badSender = senderFieldsProblem(request);
   if (badSender && (options.refuseBadSenderFields?.() ?? true)) return ignore(request, badSender);
-  const reserved = reservedFor(request, options) ?? longNamesFor(request, options);
-  if (reserved) return ignore(request, reserved);
+  const reserved = reservedFor(request, options);
+  // Kept without that id: it names the source's own request, whose waiter would take this drop for its own.
+  if (reserved) return ignore({ requestedBy: request.requestedBy }, reserved);
+  const long = longNamesFor(request, options);
+  if (long) return ignore(request, long);
   const repeat = repeatedRequest(state, request.requestId, options.duplicates);
   const refused = repeat ?? badTablesOf(state, request, options) ?? fullFor(state, options);
   if (refused) return ignore(request, refused, repeat !== undefined);
@@ -390,8 +393,11 @@ export function enqueueRerunSignal(state: SourceState, given: RerunRequest | nul
   const ignore = ignorer(state, 'rerun', at, options);
   const badSender = senderFieldsProblem(req);
   if (badSender && (options.refuseBadSenderFields?.() ?? true)) return ignore(req, badSender);
-  const reserved = reservedFor(req, options) ?? longNamesFor(req, options);
-  if (reserved) return ignore(req, reserved);
+  const reserved = reservedFor(req, options);
+  // Kept without that id: it names the source's own request, whose waiter would take this drop for its own.
+  if (reserved) return ignore({ requestedBy: req.requestedBy }, reserved);
+  const long = longNamesFor(req, options);
+  if (long) return ignore(req, long);
   const named = Array.isArray(req.tables) ? req.tables : [];
   const badNames = !state.lastExport ? namesProblem(named) : undefined;
   const badApprovals = approvalsProblem(req);

@@ -150,6 +150,8 @@ describe('request ids from other services', () => {
     const s = await waitForStatus(handle, (st) => st.ignoredRequests.some((r) => r.requestedBy === 'svc-numbered'));
     const dropped = s.ignoredRequests.find((r) => r.requestedBy === 'svc-numbered')!;
     assert.equal(dropped.repeat, undefined, `taken for a repeat of the start's own sync: ${dropped.reason}`);
+    // Kept without the id, which names the start's sync: a waiter for r1 is not told it was dropped.
+    assert.equal(dropped.requestId, undefined);
     assert.equal(dropped.reason, "requestId r1 has the form r<number> that the source gives requests sent without one; send another requestId (e.g. prefixed with your service's name)");
     const refused = await handle.executeUpdate(rerunUpdate, { args: [{ tables: ['public.t0001'], requestId: 'r900' }] }).then(() => undefined, (e: unknown) => e);
     assert.ok(refused instanceof WorkflowUpdateFailedError, 'a rerun numbered r900 was accepted');
