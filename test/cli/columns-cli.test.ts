@@ -163,25 +163,26 @@ describe('lakesync schema on PostgreSQL', () => {
 });
 
 describe('lakesync schema on an rds source', () => {
+  /** An rds source `prod` on AWS, with `extra` merged into it. */
+  const rdsSource = (extra: Record<string, unknown> = {}) => ({
+    backend: 'aws',
+    database: 'shop',
+    source: { kind: 'rds', instanceId: 'shop-db' },
+    target: { namespace: 'shop' },
+    aws: {
+      region: 'eu-west-1',
+      accountId: '123456789012',
+      export: { bucket: 'exports', prefix: 'lakesync/exports', iamRoleArn: 'arn:aws:iam::123456789012:role/export', kmsKeyId: 'alias/export' },
+      tableBucket: { name: 'lake' },
+      glue: { roleArn: 'arn:aws:iam::123456789012:role/glue', scriptBucket: 'scripts' },
+      athena: { outputLocation: 's3://athena-results/' },
+    },
+    ...extra,
+  });
+
   test("reads the columns from the export's originalTypeMappings (--export), with no Temporal server", async () => {
     const configFile = writeConfig(join(dir.dir, 'rds.yaml'), {
-      sources: {
-        prod: {
-          backend: 'aws',
-          database: 'shop',
-          source: { kind: 'rds', instanceId: 'shop-db' },
-          target: { namespace: 'shop' },
-          tables: { 'public.t': { columns: { note: { exclude: true } } } },
-          aws: {
-            region: 'eu-west-1',
-            accountId: '123456789012',
-            export: { bucket: 'exports', prefix: 'lakesync/exports', iamRoleArn: 'arn:aws:iam::123456789012:role/export', kmsKeyId: 'alias/export' },
-            tableBucket: { name: 'lake' },
-            glue: { roleArn: 'arn:aws:iam::123456789012:role/glue', scriptBucket: 'scripts' },
-            athena: { outputLocation: 's3://athena-results/' },
-          },
-        },
-      },
+      sources: { prod: rdsSource({ tables: { 'public.t': { columns: { note: { exclude: true } } } } }) },
     });
     const asked: string[] = [];
     const ports = {
@@ -213,22 +214,7 @@ describe('lakesync schema on an rds source', () => {
   test('without --export and with Temporal unreachable, it fails as a runtime failure (exit 1), not a usage error', async () => {
     const configFile = writeConfig(join(dir.dir, 'rds-nowhere.yaml'), {
       temporal: { address: '127.0.0.1:9', taskQueue: 'schema-nowhere' },
-      sources: {
-        prod: {
-          backend: 'aws',
-          database: 'shop',
-          source: { kind: 'rds', instanceId: 'shop-db' },
-          target: { namespace: 'shop' },
-          aws: {
-            region: 'eu-west-1',
-            accountId: '123456789012',
-            export: { bucket: 'exports', iamRoleArn: 'arn:aws:iam::123456789012:role/export', kmsKeyId: 'alias/export' },
-            tableBucket: { name: 'lake' },
-            glue: { roleArn: 'arn:aws:iam::123456789012:role/glue', scriptBucket: 'scripts' },
-            athena: { outputLocation: 's3://athena-results/' },
-          },
-        },
-      },
+      sources: { prod: rdsSource() },
     });
     const { out, io } = capture();
     const code = await runInProcess(['schema', 'prod', '--config', configFile], io, { portsFor: async () => { throw new Error('no ports are needed'); } });
