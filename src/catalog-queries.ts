@@ -28,6 +28,18 @@ JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY (i.indkey)
 WHERE i.indisprimary
 ORDER BY 1, 2, array_position(i.indkey::int2[], a.attnum)`;
 
+/** Every partition below each top-level partitioned table, at any level: the table's schema and name, the partition's. */
+export const PARTITIONS_SQL = `
+WITH RECURSIVE tree(root, oid) AS (
+  SELECT c.oid, c.oid FROM pg_class c WHERE c.relkind = 'p' AND NOT c.relispartition
+  UNION ALL
+  SELECT t.root, i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.oid)
+SELECT rn.nspname, r.relname, n.nspname, c.relname
+FROM tree t JOIN pg_class r ON r.oid = t.root JOIN pg_namespace rn ON rn.oid = r.relnamespace
+JOIN pg_class c ON c.oid = t.oid JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE t.oid <> t.root
+ORDER BY 1, 2, 3, 4`;
+
 /** The source's tables as `schema.table`. */
 export async function readTableNames(session: CatalogSession): Promise<TableName[]> {
   return (await session.rows(TABLES_SQL)).map(([schema, name]) => `${String(schema)}.${String(name)}`);
@@ -42,4 +54,16 @@ export async function readPrimaryKeys(session: CatalogSession): Promise<Record<T
     if (tables.has(table)) (keys[table] ??= []).push(String(column));
   }
   return keys;
+}
+
+/**
+ * The partitions (at every level) of each partitioned table, keyed by the table's `schema.table`:
+ * an export of the table holds their rows too.
+ */
+export async function readPartitions(session: CatalogSession): Promise<Record<TableName, TableName[]>> {
+  const partitions: Record<TableName, TableName[]> = {};
+  for (const [rootSchema, rootName, schema, name] of await session.rows(PARTITIONS_SQL)) {
+    (partitions[`${String(rootSchema)}.${String(rootName)}`] ??= []).push(`${String(schema)}.${String(name)}`);
+  }
+  return partitions;
 }

@@ -96,6 +96,24 @@ function excludesIn(exclude: readonly string[], schema: string): string[] {
   });
 }
 
+/**
+ * Why an included partitioned table is left out: an exclude rule names one of its partitions, and
+ * an export of the table holds every partition's rows. Undefined when no partition is excluded.
+ */
+export function excludedPartitionReason(rules: ScopeRules, table: TableName, partitions: readonly TableName[] | undefined): string | undefined {
+  if (!partitions?.length || rules.exclude.length === 0) return undefined;
+  const excluded = partitions.flatMap((p) => {
+    const selection = selectTable(rules, p);
+    return selection.included ? [] : [`${p} is excluded (${selection.rule})`];
+  });
+  if (excluded.length === 0) return undefined;
+  const which = excluded.length === 1 ? `its partition ${excluded[0]}` : `its partitions ${excluded.slice(0, 10).join(', ')}${excluded.length > 10 ? ` and ${excluded.length - 10} more` : ''}`;
+  return (
+    `${which}, and a partitioned table is exported with the rows of all its partitions, so ${table} is not exported (no row of it leaves the database): ` +
+    `exclude ${table} too, or drop the exclude rule if the partition's rows may be synced with ${table}`
+  );
+}
+
 /** Tables the config names literally: `tables:` keys and include rules without wildcards. */
 function namedTables(rules: ScopeRules): TableName[] {
   const literal = rules.include.filter((glob) => !GLOB_CHARS.test(glob) && splitGlob(glob) !== undefined);
@@ -116,20 +134,24 @@ const sorted = <T>(items: Iterable<T>): T[] => [...new Set(items)].sort();
  * The scope of a sync's export. `known` is the source's table list (undefined when none is
  * known), `requested` the tables of a table-limited sync, `readDirectly` the tables this cycle
  * reads from the source directly (extract: direct), which the export leaves out: a schema holding
- * one is exported table by table. Throws ExportScopeRefused when nothing can be exported without
- * risking an excluded table and no table is read directly.
+ * one is exported table by table. `partitions` lists each partitioned table's partitions where the
+ * source's catalog tells them: RDS exports a partitioned table with its partitions' rows, so one
+ * a partition of which is excluded is left out whole. Throws ExportScopeRefused when nothing can
+ * be exported without risking an excluded table and no table is read directly.
  */
 export function exportScope(
   rules: ScopeRules,
   known: readonly TableName[] | undefined,
   requested?: readonly TableName[],
   readDirectly: readonly TableName[] = [],
+  partitions?: Readonly<Record<TableName, readonly TableName[]>>,
 ): ExportScope {
   const excluded = new Map<TableName, string>();
   const leaveOut = (table: TableName) => {
     const selection = selectTable(rules, table);
-    if (!selection.included) excluded.set(table, selection.rule);
-    return !selection.included;
+    const reason = selection.included ? excludedPartitionReason(rules, table, partitions?.[table]) : selection.rule;
+    if (reason !== undefined) excluded.set(table, reason);
+    return reason !== undefined;
   };
   const wanted = requested ? new Set(requested) : undefined;
   const direct = new Set(readDirectly.filter((t) => selectTable(rules, t).included && (!wanted || wanted.has(t))));

@@ -72,6 +72,11 @@ export interface ExportPort {
    * without a side effect (the embedded mode); the export scope is computed from it.
    */
   listSourceTables?(): Promise<TableName[]>;
+  /**
+   * The partitions (at every level) of each partitioned table, keyed by the table's `schema.table`,
+   * where the backend reads the catalog: an export of the table holds its partitions' rows.
+   */
+  listSourcePartitions?(): Promise<Record<TableName, TableName[]>>;
 }
 
 export interface TableExportRequest {

@@ -86,9 +86,11 @@ export function cycleActivities(deps: ActivityDeps) {
       return step('export scope', `source ${source}`, async () => {
         const known = requested ? undefined : await knownTables(ports);
         const direct = await readDirectly(settings, ports);
+        // RDS exports a partitioned table with its partitions' rows: where the catalog lists them, an excluded partition keeps its table out.
+        const partitions = settings.exclude.length > 0 && ports.export.listSourcePartitions ? await ports.export.listSourcePartitions() : undefined;
         let scope: ExportScope;
         try {
-          scope = exportScope(settings, known?.tables, requested, direct);
+          scope = exportScope(settings, known?.tables, requested, direct, partitions);
         } catch (err) {
           if (!(err instanceof ExportScopeRefused)) throw err;
           throw ApplicationFailure.create({ message: `export of source ${source} refused: ${err.message}`, type: 'ExportScopeRefused', nonRetryable: true });

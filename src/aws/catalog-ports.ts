@@ -15,6 +15,8 @@ import type { AwsSettings } from './settings';
 export interface CatalogReader {
   tables(): Promise<TableName[]>;
   primaryKeys(): Promise<Record<TableName, string[]>>;
+  /** The partitions of each partitioned table (RDS exports them with the table). */
+  partitions?(): Promise<Record<TableName, TableName[]>>;
 }
 
 /** The catalog of `settings`, with a Secrets Manager client in the secret's own region. */
@@ -41,6 +43,7 @@ export function withSourceCatalog(ports: Ports, catalog: CatalogReader, closeCat
     describeExport: (exportId) => ports.export.describeExport(exportId),
     ...(ports.export.cancelExport ? { cancelExport: ports.export.cancelExport.bind(ports.export) } : {}),
     listSourceTables: () => catalog.tables(),
+    ...(catalog.partitions ? { listSourcePartitions: catalog.partitions.bind(catalog) } : {}),
   };
   return {
     ...ports,

@@ -1,0 +1,75 @@
+/**
+ * An exclude rule naming a partition of an included partitioned table, in AWS mode: RDS exports a
+ * partitioned table with its partitions' rows (in the table's folder), so ExportOnly must not name
+ * the partitioned table. Moto server as RDS (StartExportTask's ExportOnly read back with
+ * DescribeExportTasks), a real PostgreSQL as the source's read-only catalog.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { CreateDBInstanceCommand, CreateDBSnapshotCommand, DescribeExportTasksCommand } from '@aws-sdk/client-rds';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { cycleActivities } from '../../src/activities/cycle';
+import { buildAwsPorts } from '../../src/aws';
+import { SourceCatalog } from '../../src/aws/catalog';
+import { withSourceCatalog } from '../../src/aws/catalog-ports';
+import { type AwsClients, createClients, destroyClients } from '../../src/aws/clients';
+import { awsSettings } from '../../src/backends/aws';
+import type { LakesyncConfig } from '../../src/config/schema';
+import type { Ports } from '../../src/ports';
+import { type MotoServer, startMoto, useTestCredentials } from '../helpers/moto';
+import { CATALOG_PASSWORD, CATALOG_USER, type CatalogSource, startCatalogSource } from './catalog-fixtures';
+import { awsSource, EXPORT_BUCKET, glueScriptsFixture, REGION } from './fixtures';
+
+const SNAPSHOT = { snapshotId: 'lakesync-shop-1-part', createdAt: '2025-01-01T00:00:00.000Z', adopted: false };
+
+let moto: MotoServer | undefined;
+let db: CatalogSource | undefined;
+let clients: AwsClients | undefined;
+let ports: Ports | undefined;
+
+before(async () => {
+  useTestCredentials();
+  [moto, db] = await Promise.all([startMoto(), startCatalogSource()]);
+  await db.onShop((c) =>
+    c.query(`
+      CREATE TABLE public.measurements (id bigint, taken date NOT NULL, secret text) PARTITION BY RANGE (taken);
+      CREATE TABLE public.measurements_2024 PARTITION OF public.measurements FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+      CREATE TABLE public.measurements_2025 PARTITION OF public.measurements FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+    `),
+  );
+  const settings = awsSettings('shop', awsSource({ endpoint: moto.endpoint }), { glueScriptsDir: glueScriptsFixture() });
+  clients = createClients(settings);
+  const catalog = new SourceCatalog(
+    { host: '127.0.0.1', port: db.postgres.port, database: 'shop', user: CATALOG_USER, auth: { kind: 'iam' }, sslmode: 'disable', region: REGION },
+    { signToken: async () => CATALOG_PASSWORD },
+  );
+  ports = withSourceCatalog(buildAwsPorts(settings, clients), catalog, () => undefined, 'shop');
+  await clients.s3.send(new CreateBucketCommand({ Bucket: EXPORT_BUCKET, CreateBucketConfiguration: { LocationConstraint: REGION } }));
+  await clients.rds.send(
+    new CreateDBInstanceCommand({ DBInstanceIdentifier: 'shop-db', Engine: 'postgres', DBInstanceClass: 'db.t3.micro', AllocatedStorage: 20, MasterUsername: 'admin', MasterUserPassword: 'password123' }),
+  );
+  await clients.rds.send(new CreateDBSnapshotCommand({ DBInstanceIdentifier: 'shop-db', DBSnapshotIdentifier: SNAPSHOT.snapshotId }));
+});
+
+after(async () => {
+  if (clients) destroyClients(clients);
+  await Promise.all([moto?.stop(), db?.stop()]);
+});
+
+test('a partitioned table one of whose partitions is excluded is not exported, with the reason', { timeout: 120_000 }, async () => {
+  const source = awsSource({ endpoint: moto!.endpoint, raw: { include: ['public.*'], exclude: ['public.measurements_2024'] } });
+  const config: LakesyncConfig = { temporal: { taskQueue: 't', namespace: 'default' }, sources: { shop: source } };
+  const acts = cycleActivities({ config, portsFor: () => ports! });
+  const scope = await acts.exportScope('shop', 'c-part');
+  assert.equal(scope.wholeDatabase, false);
+  await ports!.export.startExport({ source: 'shop', exportId: 'lakesync-shop-part-1', snapshot: SNAPSHOT, tables: scope.tables, schemas: scope.schemas, cycleId: 'c-part' });
+  const out = await clients!.rds.send(new DescribeExportTasksCommand({ ExportTaskIdentifier: 'lakesync-shop-part-1' }));
+  const exportOnly = out.ExportTasks?.[0]?.ExportOnly ?? [];
+  assert.ok(exportOnly.length > 0, 'the export is limited');
+  assert.ok(exportOnly.includes('shop.public.orders'), `the other tables are exported: ${JSON.stringify(exportOnly)}`);
+  for (const entry of exportOnly) assert.ok(!/measurements/.test(entry) && entry !== 'shop.public' && entry !== 'shop', `ExportOnly lets the excluded partition's rows out: ${JSON.stringify(exportOnly)}`);
+  const left = (scope.excluded ?? []).find((e) => e.table === 'public.measurements');
+  assert.ok(left, `the partitioned table is reported as left out: ${JSON.stringify(scope)}`);
+  assert.match(left.rule, /public\.measurements_2024/);
+  assert.match(left.rule, /exclude public\.measurements too/);
+});
