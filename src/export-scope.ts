@@ -114,6 +114,22 @@ export function excludedPartitionReason(rules: ScopeRules, table: TableName, par
   );
 }
 
+/**
+ * Without the source's partitions (no catalog connection), an exclude rule that matches no known
+ * table may name a partition, whose rows an export of its partitioned table still holds: a warning
+ * naming the rules and the fix. Undefined when every exclude rule matches a known table.
+ */
+export function unknownPartitionWarning(rules: ScopeRules, known: readonly TableName[] | undefined): string | undefined {
+  const tables = [...(known ?? []), ...namedTables(rules)];
+  const unmatched = rules.exclude.filter((glob) => !tables.some((t) => excludeMatches(t, glob)));
+  if (unmatched.length === 0) return undefined;
+  return (
+    `the exclude rule(s) ${unmatched.join(', ')} match no table ${known === undefined ? 'the config names (no table list of the source is known yet)' : 'the source is known to have'}; ` +
+    'if one names a partition, its rows are exported with its partitioned table, which this source cannot tell without its catalog: ' +
+    'exclude the partitioned table itself, or set source.catalog so that a partitioned table with an excluded partition is left out of the export'
+  );
+}
+
 /** Tables the config names literally: `tables:` keys and include rules without wildcards. */
 function namedTables(rules: ScopeRules): TableName[] {
   const literal = rules.include.filter((glob) => !GLOB_CHARS.test(glob) && splitGlob(glob) !== undefined);

@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { CostTotals, CycleSettings, DiscoveredExport, DiscoverySummary, ExportRef, ExportStatus, JsonRef, LoadAction, LoadItem, PlanEntry, PlanSummary, SnapshotRef, SnapshotStatus, TableName, TableOutcome } from '../model';
 import type { ExportRequest, Ports, SnapshotRequest } from '../ports';
 import { lakeTableName, selectTable } from '../config/tables';
-import { type ExportScope, exportScope, type ExportScopeEntries, ExportScopeRefused, exportScopeKey, exportOnlyProblem, type KnownTables, mergeKnownTables, SOURCE_TABLES_KEY, wholeSnapshotWarning } from '../export-scope';
+import { type ExportScope, exportScope, type ExportScopeEntries, ExportScopeRefused, exportScopeKey, exportOnlyProblem, type KnownTables, mergeKnownTables, SOURCE_TABLES_KEY, unknownPartitionWarning, wholeSnapshotWarning } from '../export-scope';
 import { cycleManifestKeys, exportIdFor } from '../ids';
 import { type DynamoPlanInput, type PlanOptions, planTables, readsDirectly } from '../plan';
 import { directExtract } from '../config/direct';
@@ -100,6 +100,9 @@ export function cycleActivities(deps: ActivityDeps) {
         if (refusal) throw ApplicationFailure.create({ message: `export of source ${source} refused: ${refusal}`, type: 'ExportScopeRefused', nonRetryable: true });
         await ports.manifests.put(exportScopeKey(cycleId), { wholeDatabase, schemas, tables } satisfies ExportScopeEntries);
         const wholeSnapshot = settings.source.kind === 'rds' ? wholeSnapshotWarning(settings.database, scope) : undefined;
+        // RDS exports partitions with their table: without the catalog's partitions, a rule matching nothing may name one.
+        const partitionWarning = settings.source.kind === 'rds' && partitions === undefined && !requested ? unknownPartitionWarning(settings, known?.tables) : undefined;
+        if (partitionWarning) scope.warnings.push(partitionWarning);
         return sized({
           wholeDatabase,
           schemas,

@@ -16,6 +16,7 @@ import { type AwsClients, createClients, destroyClients } from '../../src/aws/cl
 import { awsSettings } from '../../src/backends/aws';
 import type { LakesyncConfig } from '../../src/config/schema';
 import type { Ports } from '../../src/ports';
+import { type KnownTables, SOURCE_TABLES_KEY } from '../../src/export-scope';
 import { type MotoServer, startMoto, useTestCredentials } from '../helpers/moto';
 import { CATALOG_PASSWORD, CATALOG_USER, type CatalogSource, startCatalogSource } from './catalog-fixtures';
 import { awsSource, EXPORT_BUCKET, glueScriptsFixture, REGION } from './fixtures';
@@ -72,4 +73,19 @@ test('a partitioned table one of whose partitions is excluded is not exported, w
   assert.ok(left, `the partitioned table is reported as left out: ${JSON.stringify(scope)}`);
   assert.match(left.rule, /public\.measurements_2024/);
   assert.match(left.rule, /exclude public\.measurements too/);
+});
+
+test('without a catalog connection, an exclude rule matching no known table is warned about as a possible partition', { timeout: 120_000 }, async () => {
+  const settings = awsSettings('shop', awsSource({ endpoint: moto!.endpoint }), { glueScriptsDir: glueScriptsFixture() });
+  const plain = buildAwsPorts(settings, clients!);
+  // The previous export listed the top-level tables only, as RDS lists a partitioned table.
+  await plain.manifests.put(SOURCE_TABLES_KEY, { exportId: 'lakesync-shop-earlier', tables: ['public.measurements', 'public.orders'] } satisfies KnownTables);
+  const source = awsSource({ endpoint: moto!.endpoint, raw: { include: ['public.*'], exclude: ['public.measurements_2024', 'public.orders'] } });
+  const config: LakesyncConfig = { temporal: { taskQueue: 't', namespace: 'default' }, sources: { shop: source } };
+  const scope = await cycleActivities({ config, portsFor: () => plain }).exportScope('shop', 'c-nocat');
+  const warning = scope.warnings.find((w) => w.includes('public.measurements_2024'));
+  assert.ok(warning, `a warning names the rule: ${JSON.stringify(scope.warnings)}`);
+  assert.match(warning, /partition/);
+  assert.match(warning, /source\.catalog/);
+  assert.ok(!scope.warnings.some((w) => /public\.orders\b/.test(w) && /partition/.test(w)), 'a rule matching a known table is not warned about');
 });
