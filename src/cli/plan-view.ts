@@ -8,8 +8,8 @@
  * Whether a lake table exists comes from the source's ledger (a committed load made it).
  */
 import type { SourceConfig } from '../config/schema';
-import { type TableEntry, lakeTableName, selectTable, unmatchedEntries } from '../config/tables';
-import type { CursorMode, DiscoveredTable, KeySource, PlannedAction } from '../model';
+import { excludeMatches, type TableEntry, lakeTableName, selectTable, unmatchedEntries } from '../config/tables';
+import type { CursorMode, DiscoveredTable, KeySource, PlannedAction, TableName } from '../model';
 import { keysFromConfigNote, planTables, readsDirectly, sourceKeysReadable } from '../plan';
 import { directExtract } from '../config/direct';
 import type { Ports } from '../ports';
@@ -72,13 +72,15 @@ export interface PlanInputs {
   ports?: () => Promise<Ports>;
   /** Reads every table of the source's catalog with its columns and key (postgres/pglite), read-only. */
   catalog?: () => Promise<DiscoveredTable[]>;
+  /** The partitions of each partitioned table of that catalog, keyed by the table (read with it). */
+  partitions?: () => Promise<Record<TableName, TableName[]>>;
 }
 
 export async function buildPlan(inputs: PlanInputs): Promise<PlanReport> {
   const { name, source, status } = inputs;
   const notes: string[] = inputs.statusNote ? [inputs.statusNote] : [];
   const discovered = await discoveredTables(inputs, notes);
-  const { tablesFrom, keysKnown, listed, fromExport } = discovered;
+  const { tablesFrom, keysKnown, listed, fromExport, partitions = {}, notExported = [] } = discovered;
   // An export never holds an excluded table: the last cycle's excluded ones are shown with their rule.
   const tables = fromExport ? [...discovered.tables, ...excludedByLastCycle(source, status, discovered.tables)] : discovered.tables;
 
@@ -91,8 +93,9 @@ export async function buildPlan(inputs: PlanInputs): Promise<PlanReport> {
   const catalog = await directTables(inputs, tables, notes);
   // Only a listing of the source's own tables can tell that an entry matches none of them; an
   // export's cannot tell it of an exclude rule, since the tables it excludes are never exported.
-  const unmatched = listed ? unmatchedEntries(source, [...tables, ...catalog].map((t) => t.table)) : [];
-  const warnings = unmatched.filter((e) => !(fromExport && e.field === 'exclude')).map(unmatchedWarning);
+  // Tables the export skipped (unlogged...) exist in the source too; partitions are matched by name below.
+  const unmatched = listed ? unmatchedEntries(source, [...tables, ...catalog].map((t) => t.table).concat(notExported)) : [];
+  const warnings = unmatched.filter((e) => !(fromExport && e.field === 'exclude')).map((e) => partitionRuleWarning(source, e, partitions) ?? unmatchedWarning(e));
   const planned = planTables(source, tables, lakeTables, {}, catalog);
   const pathOf = (table: string): ExtractPath =>
     source.source.kind === 'dynamodb' ? 'dynamodb' : !directExtract(source.tables[table]) ? 'export' : readsDirectly(source, table, lakeTables.has(lakeTableName(source, table))) ? 'direct' : 'export-then-direct';
@@ -140,6 +143,29 @@ function excludedByLastCycle(source: SourceConfig, status: SourceStatus | undefi
     .map((t) => ({ table: t.table, target: `${source.database}.${t.table}`, columns: [] }));
 }
 
+/**
+ * An exclude rule that names partitions of a partitioned table: the partition is no table of its
+ * own in an export (its rows are the partitioned table's), so an included partitioned table is
+ * left out whole. Undefined when the entry names no partition.
+ */
+function partitionRuleWarning(source: SourceConfig, { field, entry }: TableEntry, partitions: Record<TableName, TableName[]>): string | undefined {
+  if (field !== 'exclude') return undefined;
+  const hits = Object.entries(partitions).flatMap(([table, parts]) => {
+    const named = parts.filter((p) => excludeMatches(p, entry));
+    return named.length > 0 ? [{ table, named }] : [];
+  });
+  if (hits.length === 0) return undefined;
+  return hits
+    .map(({ table, named }) => {
+      const which = `${named.slice(0, 5).join(', ')}${named.length > 5 ? ` and ${named.length - 5} more` : ''}`;
+      const effect = selectTable(source, table).included
+        ? `a partitioned table is exported with the rows of all its partitions, so ${table} is not exported (no row of it leaves the database): exclude ${table} too, or drop the rule if the partition's rows may be synced with ${table}`
+        : `${table} is excluded too, so none of its rows is exported`;
+      return `exclude entry "${entry}" names ${which}, ${named.length === 1 ? 'a partition' : 'partitions'} of ${table}: ${effect}`;
+    })
+    .join('; ');
+}
+
 const ENTRY_EFFECT: Record<string, string> = { tables: 'its settings apply to nothing', exclude: 'it excludes nothing' };
 
 function unmatchedWarning({ field, entry }: TableEntry): string {
@@ -179,24 +205,42 @@ async function directTables(inputs: PlanInputs, listed: DiscoveredTable[], notes
 
 /** The tables to plan, and whether their source keys are known (only an export lists them). */
 /** `listed`: the tables come from the source (an export, its catalog, the backend's list), not from the config. */
-async function discoveredTables(inputs: PlanInputs, notes: string[]): Promise<{ tables: DiscoveredTable[]; tablesFrom: string; keysKnown: boolean; listed: boolean; fromExport?: true }> {
+interface Discovered {
+  tables: DiscoveredTable[];
+  tablesFrom: string;
+  keysKnown: boolean;
+  listed: boolean;
+  fromExport?: true;
+  /** The partitions of each partitioned table, where the source's catalog tells them. */
+  partitions?: Record<TableName, TableName[]>;
+  /** Tables of the source the listing holds as not exported (skipped: unlogged...). */
+  notExported?: TableName[];
+}
+
+async function discoveredTables(inputs: PlanInputs, notes: string[]): Promise<Discovered> {
   const { source, status } = inputs;
   const toTable = (table: string): DiscoveredTable => ({ table, target: `${source.database}.${table}`, columns: [] });
   const lastExport = status?.lastExport?.export;
   if (inputs.ports) {
     const ports = await inputs.ports();
     try {
+      const partitions = async () => (inputs.partitions ? { partitions: await inputs.partitions() } : ports.export?.listSourcePartitions ? { partitions: await ports.export.listSourcePartitions() } : {});
       if (lastExport) {
         if (await ports.discover.exportAvailable(lastExport)) {
           const found = await ports.discover.discover(lastExport);
           for (const s of found.skipped) notes.push(`${s.table} was not exported: ${s.reason}`);
-          return { tables: found.tables, tablesFrom: `the last export ${lastExport.exportId}`, keysKnown: true, listed: true, fromExport: true };
+          const notExported = found.skipped.map((s) => s.table);
+          return { tables: found.tables, tablesFrom: `the last export ${lastExport.exportId}`, keysKnown: true, listed: true, fromExport: true, notExported };
         }
         notes.push(`the last export ${lastExport.exportId} cannot be read from here (deleted, or kept in the worker's memory by the fake backend); listing tables from the config`);
       }
-      if (inputs.catalog) return { tables: await inputs.catalog(), tablesFrom: "the source's catalog", keysKnown: true, listed: true };
+      if (inputs.catalog) {
+        const tables = await inputs.catalog();
+        return { tables, tablesFrom: "the source's catalog", keysKnown: true, listed: true, ...(await partitions()) };
+      }
       if (ports.discover.listTables) {
-        return { tables: (await ports.discover.listTables()).map(toTable), tablesFrom: "the backend's table list", keysKnown: false, listed: true };
+        const tables = (await ports.discover.listTables()).map(toTable);
+        return { tables, tablesFrom: "the backend's table list", keysKnown: false, listed: true, ...(await partitions()) };
       }
     } finally {
       await ports.close?.();

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { defaultDataRoot } from '../backends';
 import { localSettings } from '../backends/local';
 import type { SourceConfig } from '../config/schema';
-import type { DiscoveredTable } from '../model';
+import type { DiscoveredTable, TableName } from '../model';
 import type { CommandEnv } from './context';
 import { UsageError } from './errors';
 
@@ -17,8 +17,11 @@ export function hasReadableCatalog(source: SourceConfig): boolean {
   return source.source.kind === 'postgres' || source.source.kind === 'pglite';
 }
 
-/** Every table of the source with its exported columns (the mappings the local export writes) and its key. */
-export async function readSourceTables(env: CommandEnv, name: string, source: SourceConfig): Promise<DiscoveredTable[]> {
+/**
+ * Every table of the source with its exported columns (the mappings the local export writes) and its key.
+ * `partitions`, when given, is filled with the partitions of each partitioned table, keyed by the table.
+ */
+export async function readSourceTables(env: CommandEnv, name: string, source: SourceConfig, partitions?: Record<TableName, TableName[]>): Promise<DiscoveredTable[]> {
   // Loaded here, not with the command line: the embedded backend (drivers, Parquet) takes a while to load.
   const { acquireSource, layoutOf, sourceSpec } = await import('../local');
   const { columnExport, typeMapping } = await import('../local/export/types');
@@ -35,6 +38,7 @@ export async function readSourceTables(env: CommandEnv, name: string, source: So
   const handle = await acquireSource(spec);
   try {
     const catalog = await handle.db.consistentRead((session) => readCatalog(session));
+    if (partitions) for (const t of catalog) if (t.partitions?.length) partitions[t.table] = [...t.partitions];
     return catalog.map((t) => ({
       table: t.table,
       target: `${source.database}.${t.table}`,

@@ -52,3 +52,41 @@ test("a table that cannot be planned says why once, without repeating its name",
   const row = report.rows.find((r) => r.table === 'public.audit');
   assert.match(row?.why ?? '', /^column\(s\) "__lakesync_op" start with the reserved prefix/);
 });
+
+test('an exclude rule naming a partition is reported as leaving its partitioned table out, not as matching no table', async () => {
+  const parted = sourceConfig(
+    parseConfig({ sources: { shop: { database: 'shop', source: { kind: 'fake', tables: [] }, target: { namespace: 'shop' }, exclude: ['public.measurements_2024', 'public.ordrs'], tables: {} } } }),
+    'shop',
+  );
+  const tables = [
+    { table: 'public.measurements', target: 'shop.public.measurements', columns: [] },
+    { table: 'public.orders', target: 'shop.public.orders', columns: [] },
+  ];
+  const partitions = { 'public.measurements': ['public.measurements_2024', 'public.measurements_2025'] };
+  // From a catalog read by the command (postgres/pglite), and from an RDS source's catalog connection.
+  const local = await buildPlan({ name: 'shop', source: parted, status: undefined, catalog: async () => tables, partitions: async () => partitions, ports: async () => ({ discover: {}, export: {} }) as unknown as Ports });
+  const rds = await buildPlan({
+    name: 'shop',
+    source: parted,
+    status: undefined,
+    ports: async () => ({ discover: { listTables: async () => tables.map((t) => t.table) }, export: { listSourcePartitions: async () => partitions } }) as unknown as Ports,
+  });
+  for (const report of [local, rds]) {
+    const about = report.warnings.filter((w) => w.includes('public.measurements_2024'));
+    assert.equal(about.length, 1, JSON.stringify(report.warnings));
+    assert.doesNotMatch(about[0]!, /matches no table/);
+    assert.match(about[0]!, /partition of public\.measurements/);
+    assert.match(about[0]!, /public\.measurements is not exported/);
+    assert.ok(report.warnings.some((w) => /"public\.ordrs" matches no table/.test(w)), 'a misspelt rule is still reported');
+  }
+});
+
+test('a tables: key naming a table the last export skipped (e.g. unlogged) is not reported as matching no table', async () => {
+  const keyed = sourceConfig(
+    parseConfig({ sources: { shop: { database: 'shop', source: { kind: 'fake', tables: [] }, target: { namespace: 'shop' }, tables: { 'public.scratch': { primaryKey: ['id'] } } } } }),
+    'shop',
+  );
+  const skipped: DiscoveredExport = { ...listing, skipped: [{ table: 'public.scratch', reason: 'unlogged table: RDS skips it' }] };
+  const report = await buildPlan({ name: 'shop', source: keyed, status, ports: async () => ({ discover: { exportAvailable: async () => true, discover: async () => skipped } }) as unknown as Ports });
+  assert.ok(!report.warnings.some((w) => /public\.scratch" matches no table/.test(w)), JSON.stringify(report.warnings));
+});

@@ -40,6 +40,8 @@ export function registerPlan(program: Command, kit: CommandKit): void {
         statusNote = `lake state unknown: ${(err as Error).message}`;
         statusUnknown = true;
       }
+      // Filled by the catalog read: an exclude rule naming a partition is told apart from a misspelt one.
+      const partitions: Record<string, string[]> = {};
       const report = await buildPlan({
         name,
         source,
@@ -47,7 +49,7 @@ export function registerPlan(program: Command, kit: CommandKit): void {
         ...(statusNote ? { statusNote } : {}),
         ...(statusUnknown ? { statusUnknown } : {}),
         ports: () => openSourcePorts(kit.env, name, source, config),
-        ...(hasReadableCatalog(source) ? { catalog: () => readSourceTables(kit.env, name, source) } : {}),
+        ...(hasReadableCatalog(source) ? { catalog: () => readSourceTables(kit.env, name, source, partitions), partitions: async () => partitions } : {}),
       });
       const loadedTables = new Set(report.rows.filter((r) => r.action !== 'skip').map((r) => r.table));
       const schema = opts.columns ? await columnsOf(kit.env, name, source, config, loadedTables) : undefined;
