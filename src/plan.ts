@@ -39,6 +39,8 @@ export interface DynamoPlanInput {
   windowLimits: WindowLimits;
   /** The export time (lineage snapshotTime) each table reached, for tables whose lake table exists and has lakesync lineage. */
   reached: Record<TableName, string>;
+  /** Tables whose lake table's last commit is another source's (rows a load refuses, OtherSource), with the failure's message. */
+  otherSource?: Record<TableName, string>;
 }
 
 /** Why a table of the source a cycle did not ask for is skipped (a rerun's other parts list it so). */
@@ -363,6 +365,9 @@ function dynamoEntry(
   }
   const window = source.source.exportWindow;
   const { exportTime, windowLimits, reached } = options.dynamodb;
+  const otherSource = lakeExists && !options.rebuild ? options.dynamodb.otherSource?.[t.table] : undefined;
+  // The load would refuse the table (OtherSource) after its FULL export was paid for: refused here instead.
+  if (otherSource) return fail('OtherSource', otherSource);
   const decision = planWindows({
     exportTime,
     lakeExists,

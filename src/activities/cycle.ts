@@ -13,7 +13,7 @@ import { storedIfLarge } from './stored-parts';
 import type { ConfigExcludedTable } from '../workflows/ledger';
 import { costBasis } from './load';
 import { costTotals, tableCost } from '../cost/ledger';
-import type { DiscoveredTable } from '../model';
+import type { DiscoveredTable, LakeCommit } from '../model';
 
 /** Glue's longest wait of a FLEX run for spare capacity before it starts or fails (AWS Glue job run statuses). */
 export const FLEX_WAIT_SECONDS = 20 * 60;
@@ -380,13 +380,26 @@ async function dynamoPlanInputs(
   const lastCommit = ports.lake.lastCommit?.bind(ports.lake);
   if (!lastCommit) throw new Error(`the lake of source ${source} cannot read a table's last commit (its lineage): DynamoDB tables need it to know the export time they reached`);
   const reached: Record<TableName, string> = {};
+  const otherSource: Record<TableName, string> = {};
   for (const t of catalog) {
     const lake = lakeTableName(settings, t.table);
     if (!lakeTables.has(lake)) continue;
     const commit = await lastCommit(settings.target.namespace, lake);
     if (commit?.source === source && commit.snapshotTime) reached[t.table] = commit.snapshotTime;
+    // Another source's rows: the load refuses them (OtherSource), so no export is planned (and paid for) every cycle.
+    else if (commit?.source !== undefined && commit.source !== source) otherSource[t.table] = otherSourceMessage(source, settings.target.namespace, lake, t.table, commit);
   }
-  return { exportTime, windowLimits: ports.tableExport.windowLimits, reached };
+  return { exportTime, windowLimits: ports.tableExport.windowLimits, reached, ...(Object.keys(otherSource).length > 0 ? { otherSource } : {}) };
+}
+
+/** Why a table whose lake table holds another source's rows is not loaded, and what to do (as the load's OtherSource says it). */
+function otherSourceMessage(source: string, namespace: string, lake: string, table: TableName, commit: LakeCommit): string {
+  const origin = commit.exportId ? `export ${commit.exportId}` : 'a direct load';
+  return (
+    `lake table ${namespace}.${lake} holds the rows of source ${commit.source} (${origin}, cycle ${commit.cycleId ?? '(unknown)'}), not of source ${source}: ` +
+    `loading it would overwrite or delete that source's rows, so nothing is exported. Give one of the two sources another target (target.namespace or target.tableName, or the table's lakeName); ` +
+    `if source ${commit.source} was renamed ${source}, take the table over with: lakesync rerun ${source} --rebuild ${table}`
+  );
 }
 
 /**

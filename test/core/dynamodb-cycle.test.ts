@@ -74,11 +74,20 @@ describe('the plan of a DynamoDB cycle (activities, no server)', () => {
     const plan = await acts.planCycle('ddb', 'c1', discovery, { approveDeletes: false, exportTime: T });
     const byTable = Object.fromEntries(plan.load.map((i) => [i.table, i]));
     assert.deepEqual(byTable['dynamodb.orders'], { table: 'dynamodb.orders', lakeTable: 'orders', action: 'merge', extract: 'dynamodb', exports: [{ type: 'INCREMENTAL', from: '2026-03-01T11:00:00Z', to: T }] });
-    assert.equal(byTable['dynamodb.customers']!.action, 'replace', "another source's lineage is no export time this table reached");
-    assert.deepEqual(byTable['dynamodb.customers']!.exports, [{ type: 'FULL', to: T }]);
+    // Another source's rows: the load would refuse them (OtherSource), so no export is paid for.
+    assert.equal(byTable['dynamodb.customers'], undefined, 'no export is planned for a lake table another source holds');
+    const other = plan.notLoaded.find((t) => t.table === 'dynamodb.customers');
+    assert.equal(other?.status, 'failed');
+    assert.equal(other?.error?.type, 'OtherSource');
+    assert.match(other?.error?.message ?? '', /lake table shop\.customers holds the rows of source other .*not of source ddb.*lakesync rerun ddb --rebuild dynamodb\.customers/);
     assert.deepEqual(byTable['dynamodb.events']!.exports, [{ type: 'FULL', to: T }]);
     assert.equal(byTable['dynamodb.events']!.action, 'create');
     assertNoRdsCalls(backend);
+    // A rebuild takes the table over (a renamed source): a FULL export replaces it.
+    const rebuilt = await acts.planCycle('ddb', 'c1r', discovery, { approveDeletes: false, exportTime: T, rebuild: true, requested: ['dynamodb.customers'] });
+    const taken = rebuilt.load.find((i) => i.table === 'dynamodb.customers');
+    assert.equal(taken?.action, 'replace', JSON.stringify(rebuilt.notLoaded));
+    assert.deepEqual(taken?.exports, [{ type: 'FULL', to: T }]);
   });
 
   test('a cycle that gives no export time cannot plan a DynamoDB source; an unknown requested table fails with the DynamoDB wording', async () => {
