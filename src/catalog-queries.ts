@@ -40,6 +40,19 @@ JOIN pg_class c ON c.oid = t.oid JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE t.oid <> t.root
 ORDER BY 1, 2, 3, 4`;
 
+/** Unlogged ordinary and partitioned tables outside the system schemas (an export skips them): schema, name. */
+export const UNLOGGED_SQL = `
+SELECT n.nspname, c.relname
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relpersistence = 'u'
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+ORDER BY 1, 2`;
+
+/** The source's unlogged tables as `schema.table`. */
+export async function readUnloggedTables(session: CatalogSession): Promise<TableName[]> {
+  return (await session.rows(UNLOGGED_SQL)).map(([schema, name]) => `${String(schema)}.${String(name)}`);
+}
+
 /** The source's tables as `schema.table`. */
 export async function readTableNames(session: CatalogSession): Promise<TableName[]> {
   return (await session.rows(TABLES_SQL)).map(([schema, name]) => `${String(schema)}.${String(name)}`);

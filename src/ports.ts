@@ -113,6 +113,8 @@ export interface DiscoverPort {
   exportRowCount(ref: ExportRef, table: TableName): Promise<number>;
   /** The source's tables where the backend knows them without an export (no side effect). */
   listTables?(): Promise<TableName[]>;
+  /** Tables of the source an export skips (unlogged tables), where the backend reads the catalog. */
+  listNotExported?(): Promise<TableName[]>;
   /**
    * The named tables as the source's catalog describes them now (columns as an export would map
    * them, primary key), read without a side effect; tables the source lacks are left out. Tables

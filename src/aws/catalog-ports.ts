@@ -17,6 +17,8 @@ export interface CatalogReader {
   primaryKeys(): Promise<Record<TableName, string[]>>;
   /** The partitions of each partitioned table (RDS exports them with the table). */
   partitions?(): Promise<Record<TableName, TableName[]>>;
+  /** The unlogged tables (an export skips them). */
+  unloggedTables?(): Promise<TableName[]>;
 }
 
 /** The catalog of `settings`, with a Secrets Manager client in the secret's own region. */
@@ -37,6 +39,7 @@ export function withSourceCatalog(ports: Ports, catalog: CatalogReader, closeCat
     exportAvailable: (ref) => ports.discover.exportAvailable(ref),
     exportRowCount: (ref, table) => ports.discover.exportRowCount(ref, table),
     listTables: () => catalog.tables(),
+    ...(catalog.unloggedTables ? { listNotExported: catalog.unloggedTables.bind(catalog) } : {}),
   };
   const exports: ExportPort = {
     startExport: (req) => ports.export.startExport(req),

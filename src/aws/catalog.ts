@@ -13,7 +13,7 @@
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Signer } from '@aws-sdk/rds-signer';
 import pg from 'pg';
-import { type CatalogSession, readPartitions, readPrimaryKeys, readTableNames } from '../catalog-queries';
+import { type CatalogSession, readPartitions, readPrimaryKeys, readTableNames, readUnloggedTables } from '../catalog-queries';
 import { PortError } from '../errors';
 import type { TableName } from '../model';
 import { awsErrorCode, awsErrorKind } from './errors';
@@ -69,6 +69,11 @@ export class SourceCatalog {
   /** The source's tables as `schema.table` (the tables an export can hold). */
   async tables(): Promise<TableName[]> {
     return this.read(readTableNames);
+  }
+
+  /** The source's unlogged tables (an export skips them) as `schema.table`. */
+  async unloggedTables(): Promise<TableName[]> {
+    return this.read(readUnloggedTables);
   }
 
   /** The partitions (at every level) of each partitioned table, keyed by the table's `schema.table`. */

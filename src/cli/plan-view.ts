@@ -240,7 +240,8 @@ async function discoveredTables(inputs: PlanInputs, notes: string[]): Promise<Di
       }
       if (ports.discover.listTables) {
         const tables = (await ports.discover.listTables()).map(toTable);
-        return { tables, tablesFrom: "the backend's table list", keysKnown: false, listed: true, ...(await partitions()) };
+        const notExported = ports.discover.listNotExported ? { notExported: await ports.discover.listNotExported() } : {};
+        return { tables, tablesFrom: "the backend's table list", keysKnown: false, listed: true, ...(await partitions()), ...notExported };
       }
     } finally {
       await ports.close?.();

@@ -89,3 +89,9 @@ test('without a catalog connection, an exclude rule matching no known table is w
   assert.match(warning, /source\.catalog/);
   assert.ok(!scope.warnings.some((w) => /public\.orders\b/.test(w) && /partition/.test(w)), 'a rule matching a known table is not warned about');
 });
+
+test("the catalog connection lists unlogged tables apart (an export skips them), and the plan's ports offer them", async () => {
+  await db!.onShop((c) => c.query('CREATE UNLOGGED TABLE public.scratch (id int)'));
+  assert.ok(!(await ports!.discover.listTables!()).includes('public.scratch'), 'no unlogged table among the tables an export holds');
+  assert.deepEqual(await ports!.discover.listNotExported!(), ['public.scratch']);
+});

@@ -90,3 +90,17 @@ test('a tables: key naming a table the last export skipped (e.g. unlogged) is no
   const report = await buildPlan({ name: 'shop', source: keyed, status, ports: async () => ({ discover: { exportAvailable: async () => true, discover: async () => skipped } }) as unknown as Ports });
   assert.ok(!report.warnings.some((w) => /public\.scratch" matches no table/.test(w)), JSON.stringify(report.warnings));
 });
+
+test("an exclude rule naming an unlogged table the source's catalog connection lists apart is not reported as matching no table", async () => {
+  const unlogged = sourceConfig(
+    parseConfig({ sources: { shop: { database: 'shop', source: { kind: 'fake', tables: [] }, target: { namespace: 'shop' }, exclude: ['public.scratch'], tables: {} } } }),
+    'shop',
+  );
+  const report = await buildPlan({
+    name: 'shop',
+    source: unlogged,
+    status: undefined,
+    ports: async () => ({ discover: { listTables: async () => ['public.orders'], listNotExported: async () => ['public.scratch'] }, export: {} }) as unknown as Ports,
+  });
+  assert.deepEqual(report.warnings, []);
+});
