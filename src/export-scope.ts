@@ -106,7 +106,11 @@ export function excludedPartitionReason(rules: ScopeRules, table: TableName, par
     const selection = selectTable(rules, p);
     return selection.included ? [] : [`${p} is excluded (${selection.rule})`];
   });
-  if (excluded.length === 0) return undefined;
+  return excluded.length === 0 ? undefined : partitionsExcludedReason(table, excluded);
+}
+
+/** Why a partitioned table is not exported, given its excluded partitions (`<partition> is excluded (<rule>)`): the embedded export says it alike. */
+export function partitionsExcludedReason(table: TableName, excluded: readonly string[]): string {
   const which = excluded.length === 1 ? `its partition ${excluded[0]}` : `its partitions ${excluded.slice(0, 10).join(', ')}${excluded.length > 10 ? ` and ${excluded.length - 10} more` : ''}`;
   return (
     `${which}, and a partitioned table is exported with the rows of all its partitions, so ${table} is not exported (no row of it leaves the database): ` +

@@ -1,6 +1,7 @@
 /** What the exporter does with each table of its scope, whichever way it reads them. */
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { partitionsExcludedReason } from '../../export-scope';
 import type { TableName } from '../../model';
 import type { CatalogTable } from '../source/catalog';
 import type { ExportOptions } from './exporter';
@@ -65,12 +66,7 @@ function excludedPartitionReason(table: CatalogTable, excludedBy?: (table: Table
     const rule = excludedBy(p);
     return rule === undefined ? [] : [`${p} is excluded (${rule})`];
   });
-  if (excluded.length === 0) return undefined;
-  const which = excluded.length === 1 ? `its partition ${excluded[0]}` : `its partitions ${excluded.slice(0, 10).join(', ')}${excluded.length > 10 ? ` and ${excluded.length - 10} more` : ''}`;
-  return (
-    `${which}, and a partitioned table is exported with the rows of all its partitions, so ${table.table} is not exported (no row of it leaves the database): ` +
-    `exclude ${table.table} too, or drop the exclude rule if the partition's rows may be synced with ${table.table}`
-  );
+  return excluded.length === 0 ? undefined : partitionsExcludedReason(table.table, excluded);
 }
 
 function unreadableReason(table: CatalogTable): string | undefined {
