@@ -175,6 +175,8 @@ const PATCHES = {
   longTableNames: 'request-of-long-table-names-refused',
   /** A sync of named tables that the worker's config now all excludes is dropped, with the reason (it took a snapshot, and its cycle failed at the export). */
   refuseExcludedSync: 'sync-of-excluded-tables-dropped',
+  /** A rerun update of named tables takes its place in the queue before the worker's config is read, and leaves it if refused (a request sent after it, while the config was read, was served before it). */
+  rerunUpdateQueuedBeforeCheck: 'rerun-update-queued-before-config-check',
 } as const;
 
 /** How long a run whose state could not be stored waits before it tries again: doubling, up to an hour. */
@@ -365,11 +367,13 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
   /**
    * Queues a rerun update that passed `rerunRefusal`; one of named tables that the worker's config
    * all excludes is refused first, saying so. When the config cannot be read, it is queued (and
-   * checked again when served).
+   * checked again when served). It takes its place in the queue before the config is read (histories
+   * recorded before `rerunUpdateQueuedBeforeCheck` queued it after, behind requests sent meanwhile).
    */
   async function acceptRerun(req: RerunRequest): Promise<RerunAccepted> {
     const named = Array.isArray(req.tables) ? [...new Set(req.tables)] : [];
     if (named.length === 0 || !patched(PATCHES.refuseExcludedRerunUpdate)) return enqueueRerun(state, readRequest(req));
+    if (patched(PATCHES.rerunUpdateQueuedBeforeCheck)) return queueThenCheckRerun(req, named);
     let checked = false;
     try {
       const problem = excludedRerunProblem(named, await excludedTables(input.source, named), input.source);
@@ -384,6 +388,47 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     if (refusal) throw ApplicationFailure.nonRetryable(refusal, 'RequestRefused');
     const accepted = enqueueRerun(state, readRequest(req));
     if (checked) checkedReruns.add(state.queue.at(-1)!);
+    return accepted;
+  }
+
+  /**
+   * The reruns queued by an update whose check against the worker's config is under way: not taken
+   * (nor checked again when served) until it ends, so that the update can still take its own out.
+   */
+  const checkingReruns = new Set<QueuedRequest>();
+
+  /**
+   * Queues a rerun update of named tables at once, so that it keeps its place before requests sent
+   * after it while the config is read; then refuses it, and takes it out of the queue, when the
+   * config excludes all its tables (or the source is cancelled meanwhile). When the config cannot be
+   * read, it stays queued, and is checked again when served.
+   */
+  async function queueThenCheckRerun(req: RerunRequest, named: TableName[]): Promise<RerunAccepted> {
+    const accepted = enqueueRerun(state, readRequest(req));
+    const queued = state.queue.at(-1)!;
+    checkingReruns.add(queued);
+    checkedReruns.add(queued);
+    const takeOut = () => {
+      checkedReruns.delete(queued);
+      state.queue = state.queue.filter((r) => r !== queued);
+    };
+    try {
+      const problem = excludedRerunProblem(named, await excludedTables(input.source, named), input.source);
+      if (problem) {
+        takeOut();
+        throw ApplicationFailure.nonRetryable(problem, 'RequestRefused');
+      }
+    } catch (err) {
+      if (err instanceof ApplicationFailure) throw err;
+      if (isCancellation(err)) {
+        takeOut();
+        throw err;
+      }
+      checkedReruns.delete(queued);
+      log.warn("the rerun was not checked against the worker's config: it is queued, and checked when served", { error: errorMessage(err) });
+    } finally {
+      checkingReruns.delete(queued);
+    }
     return accepted;
   }
 
@@ -578,6 +623,11 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     for (;;) {
       await condition(() => state.queue.length > 0 || mayContinue());
       if (state.queue.length === 0) return;
+      // A rerun update still being checked is not taken, nor are the requests that would be taken with it.
+      if (checkingAhead()) {
+        await condition(() => !checkingAhead());
+        continue;
+      }
       // A rerun is checked against the worker's config of now when it is served: one queued before a table was excluded (or included again) too.
       if (state.queue[0]!.kind === 'rerun' && (await dropExcludedReruns())) continue;
       // A sync of named tables likewise (a Schedule's --tables was checked against the config of when it was created).
@@ -598,6 +648,17 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
       running = [];
       if (mayContinue()) return;
     }
+  }
+
+  /** Whether a rerun update still being checked is at the head of the queue, or among the requests of the head's kind right behind it (which a cycle would take with it). */
+  function checkingAhead(): boolean {
+    if (checkingReruns.size === 0) return false;
+    const kind = state.queue[0]?.kind;
+    for (const r of state.queue) {
+      if (r.kind !== kind) return false;
+      if (checkingReruns.has(r)) return true;
+    }
+    return false;
   }
 
   /**

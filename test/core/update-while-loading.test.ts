@@ -11,7 +11,7 @@ import { fakeTableNames } from '../../src/fake/ports';
 import { sourceWorkflowId } from '../../src/ids';
 import { type SourceWorkflowInput, SOURCE_WORKFLOW_TYPE, requestRerunSignal, requestSyncSignal, rerunUpdate, syncUpdate } from '../../src/workflows/messages';
 import { fakeConfig, startFakeWorker, startTestServer, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
-import { startSource, waitForCycles } from '../helpers/source';
+import { startSource, waitForCycles, waitForStatus } from '../helpers/source';
 import { pollFor } from '../helpers/within';
 
 const SOURCE = 'loadingupdates';
@@ -108,6 +108,38 @@ describe('an update sent while the source reads the state it takes up', () => {
       [['rerun', ['rerun-first']], ['sync', ['update-second', 'sync-third']]],
       `not served in the order they came: ${JSON.stringify(s.recentCycles.map((c) => [c.kind, c.requestIds]))}`,
     );
+    await handle.terminate('test done');
+  });
+
+  test('a rerun update of named tables and a sync update sent right after it are served in the order they came, while the state is read and after', async () => {
+    const first = await startSource(w.client, queue, SOURCE);
+    await waitForCycles(first, 1);
+    await first.cancel();
+    await waitForRunStatus(first, 'CANCELLED');
+
+    const backend = w.backend as unknown as { options: FakeOptions };
+    backend.options = { ...backend.options, callLatencyMs: 1_500 };
+    const input: SourceWorkflowInput = { source: SOURCE, syncOnStart: false };
+    const handle = await w.client.workflow.start(SOURCE_WORKFLOW_TYPE, { workflowId: sourceWorkflowId(SOURCE), taskQueue: queue, args: [input] });
+    const servedAll = (ids: string[]) => waitForStatus(handle, (x) => x.phase === 'idle' && ids.every((id) => x.recentCycles.some((c) => c.requestIds.includes(id))), 60_000);
+    // Each accepted (validated) before the next is sent: they reach the workflow in this order.
+    const sendBoth = async (rerunId: string, syncId: string) => {
+      const rerun = await handle.startUpdate(rerunUpdate, { args: [{ tables: [A], approveDeletes: true, requestId: rerunId }], waitForStage: WorkflowUpdateStage.ACCEPTED });
+      const sync = await handle.startUpdate(syncUpdate, { args: [{ tables: [B], requestId: syncId }], waitForStage: WorkflowUpdateStage.ACCEPTED });
+      return Promise.all([rerun.result(), sync.result()]);
+    };
+    const whileLoading = await sendBoth('rerun-loading', 'sync-loading');
+    backend.options = { ...backend.options, callLatencyMs: 0 };
+    assert.deepEqual(whileLoading.map((a) => a.requestId), ['rerun-loading', 'sync-loading']);
+    const s = await servedAll(['rerun-loading', 'sync-loading']);
+    const order = (x: typeof s, n: number) => x.recentCycles.slice(0, n).map((c) => [c.kind, c.requestIds]).reverse();
+    assert.deepEqual(order(s, 2), [['rerun', ['rerun-loading']], ['sync', ['sync-loading']]], `not served in the order they came while the state was read: ${JSON.stringify(order(s, 4))}`);
+
+    // The state read, with no cycle running: the rerun is still served before the sync sent after it.
+    const loaded = await sendBoth('rerun-loaded', 'sync-loaded');
+    assert.deepEqual(loaded.map((a) => a.requestId), ['rerun-loaded', 'sync-loaded']);
+    const t = await servedAll(['rerun-loaded', 'sync-loaded']);
+    assert.deepEqual(order(t, 2), [['rerun', ['rerun-loaded']], ['sync', ['sync-loaded']]], `not served in the order they came: ${JSON.stringify(order(t, 4))}`);
     await handle.terminate('test done');
   });
 });
