@@ -96,24 +96,31 @@ function excludesIn(exclude: readonly string[], schema: string): string[] {
   });
 }
 
+/** How a table's rows would leave the database: in an export, or read directly (extract: direct). */
+export type PartitionedRead = 'export' | 'direct';
+
 /**
  * Why an included partitioned table is left out: an exclude rule names one of its partitions, and
  * an export of the table holds every partition's rows. Undefined when no partition is excluded.
  */
-export function excludedPartitionReason(rules: ScopeRules, table: TableName, partitions: readonly TableName[] | undefined): string | undefined {
+export function excludedPartitionReason(rules: ScopeRules, table: TableName, partitions: readonly TableName[] | undefined, read: PartitionedRead = 'export'): string | undefined {
   if (!partitions?.length || rules.exclude.length === 0) return undefined;
   const excluded = partitions.flatMap((p) => {
     const selection = selectTable(rules, p);
     return selection.included ? [] : [`${p} is excluded (${selection.rule})`];
   });
-  return excluded.length === 0 ? undefined : partitionsExcludedReason(table, excluded);
+  return excluded.length === 0 ? undefined : partitionsExcludedReason(table, excluded, read);
 }
 
 /** Why a partitioned table is not exported, given its excluded partitions (`<partition> is excluded (<rule>)`): the embedded export says it alike. */
-export function partitionsExcludedReason(table: TableName, excluded: readonly string[]): string {
+export function partitionsExcludedReason(table: TableName, excluded: readonly string[], read: PartitionedRead = 'export'): string {
   const which = excluded.length === 1 ? `its partition ${excluded[0]}` : `its partitions ${excluded.slice(0, 10).join(', ')}${excluded.length > 10 ? ` and ${excluded.length - 10} more` : ''}`;
+  const how =
+    read === 'export'
+      ? `is exported with the rows of all its partitions, so ${table} is not exported`
+      : `is read directly (SELECT from the table) with the rows of all its partitions, so ${table} is not read directly`;
   return (
-    `${which}, and a partitioned table is exported with the rows of all its partitions, so ${table} is not exported (no row of it leaves the database): ` +
+    `${which}, and a partitioned table ${how} (no row of it leaves the database): ` +
     `exclude ${table} too, or drop the exclude rule if the partition's rows may be synced with ${table}`
   );
 }

@@ -162,6 +162,8 @@ export interface DiscoverySummary {
   /** How many tables the export and the catalog list; `manifest` and `directManifest` hold them (not the payload: thousands of names). */
   tableCount: number;
   skipped: { table: TableName; reason: string }[];
+  /** Direct tables not read: a partitioned table one of whose partitions is excluded (its read would hold that partition's rows), with the reason. */
+  notRead?: { table: TableName; reason: string }[];
   warnings: string[];
 }
 

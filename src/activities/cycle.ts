@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { CostTotals, CycleSettings, DiscoveredExport, DiscoverySummary, ExportRef, ExportStatus, JsonRef, LoadAction, LoadItem, PlanEntry, PlanSummary, SnapshotRef, SnapshotStatus, TableName, TableOutcome } from '../model';
 import type { ExportRequest, Ports, SnapshotRequest } from '../ports';
 import { lakeTableName, selectTable } from '../config/tables';
-import { type ExportScope, exportScope, type ExportScopeEntries, ExportScopeRefused, exportScopeKey, exportOnlyProblem, type KnownTables, mergeKnownTables, SOURCE_TABLES_KEY, unknownPartitionWarning, wholeSnapshotWarning } from '../export-scope';
+import { type ExportScope, excludedPartitionReason, exportScope, type ExportScopeEntries, ExportScopeRefused, exportScopeKey, exportOnlyProblem, type KnownTables, mergeKnownTables, SOURCE_TABLES_KEY, unknownPartitionWarning, wholeSnapshotWarning } from '../export-scope';
 import { cycleManifestKeys, exportIdFor } from '../ids';
 import { type DynamoPlanInput, type PlanOptions, planTables, readsDirectly } from '../plan';
 import { directExtract } from '../config/direct';
@@ -154,8 +154,9 @@ export function cycleActivities(deps: ActivityDeps) {
       const { settings, ports } = sourceOf(deps, source);
       const direct = await step('discover', `the source catalog of source ${source}`, () => directCatalog(settings, ports, requested));
       const directManifest = direct.tables.length > 0 ? await step('discover', `source ${source}`, () => ports.manifests.put(directManifestKey(cycleId), direct.tables)) : undefined;
-      const withDirect = (summary: Omit<DiscoverySummary, 'tableCount'>, exported: TableName[]): DiscoverySummary => {
+      const withDirect = (found: Omit<DiscoverySummary, 'tableCount'>, exported: TableName[]): DiscoverySummary => {
         const names = new Set([...exported, ...direct.tables.map((t) => t.table)]);
+        const summary = direct.notRead?.length ? { ...found, notRead: direct.notRead } : found;
         if (!directManifest) return { ...summary, tableCount: names.size };
         return { ...summary, directManifest, tableCount: names.size, warnings: [...summary.warnings, ...direct.warnings] };
       };
@@ -204,7 +205,11 @@ export function cycleActivities(deps: ActivityDeps) {
         const planned = planTables(settings, discovered, lakeTables, withDynamo, catalog);
         // A table the export skipped is reported by the cycle with the export's reason: it is no table missing from the export.
         const skippedByExport = new Set(discovery.skipped.map((s) => s.table));
-        const missing = (options.requested ?? []).filter((t) => !discovered.some((d) => d.table === t) && !catalog.some((d) => d.table === t) && !skippedByExport.has(t));
+        // A direct table with an excluded partition is not read (its rows would leave with the partition's): skipped, saying why.
+        const notRead = (discovery.notRead ?? []).map((n): TableOutcome => ({ table: n.table, lakeTable: lakeTableName(settings, n.table), action: 'skip', extract: 'direct', status: 'skipped', reason: `excluded (${n.reason})` }));
+        const missing = (options.requested ?? []).filter(
+          (t) => !discovered.some((d) => d.table === t) && !catalog.some((d) => d.table === t) && !skippedByExport.has(t) && !notRead.some((n) => n.table === t),
+        );
         const notInExport = missing.map((table): TableOutcome => {
           // An excluded table is not exported at all: asking for it skips it, it does not fail.
           const selection = selectTable(settings, table);
@@ -241,7 +246,7 @@ export function cycleActivities(deps: ActivityDeps) {
         const refused = await refusedExportCost(ports, settings, source, cycleId, discovered, planned.notLoaded);
         const items: PlanItems = {
           load: planned.entries.flatMap((e): LoadItem[] => (e.action === 'skip' ? [] : [loadItem(e, e.action, settings)])),
-          notLoaded: [...refused, ...notInExport],
+          notLoaded: [...refused, ...notInExport, ...notRead],
         };
         // Should the cycle die, its recovery reports them from here: the plan holds the loaded tables only.
         const failed = items.notLoaded.filter((t) => t.status === 'failed');
@@ -454,7 +459,11 @@ async function readDirectly(settings: SourceConfig, ports: Ports): Promise<Table
  * catalog describes them. A backend that cannot describe them lists their names (keys then come
  * from the config only), else the config's names are taken as they are.
  */
-async function directCatalog(settings: SourceConfig, ports: Ports, requested: TableName[] | undefined): Promise<{ tables: DiscoveredTable[]; warnings: string[] }> {
+async function directCatalog(
+  settings: SourceConfig,
+  ports: Ports,
+  requested: TableName[] | undefined,
+): Promise<{ tables: DiscoveredTable[]; warnings: string[]; notRead?: { table: TableName; reason: string }[] }> {
   const wanted = requested ? new Set(requested) : undefined;
   // Every table of a DynamoDB source is read without an RDS export.
   const dynamo = isDynamoSource(settings, ports);
@@ -469,6 +478,21 @@ async function directCatalog(settings: SourceConfig, ports: Ports, requested: Ta
     return { tables: [...described, ...undescribed], warnings: [] };
   }
   if (names.length === 0) return { tables: [], warnings: [] };
+  // A read of a partitioned table holds its partitions' rows: one with an excluded partition is not read at all.
+  const partitions = settings.exclude.length > 0 && ports.export.listSourcePartitions ? await ports.export.listSourcePartitions() : undefined;
+  const notRead = names.flatMap((table) => {
+    const reason = excludedPartitionReason(settings, table, partitions?.[table], 'direct');
+    return reason === undefined ? [] : [{ table, reason }];
+  });
+  if (notRead.length > 0) {
+    const read = names.filter((t) => !notRead.some((n) => n.table === t));
+    return { ...(read.length > 0 ? await describeDirect(settings, ports, read) : { tables: [], warnings: [] }), notRead };
+  }
+  return describeDirect(settings, ports, names);
+}
+
+/** The direct tables named, as the source's catalog describes them (or by name only, with a warning). */
+async function describeDirect(settings: SourceConfig, ports: Ports, names: TableName[]): Promise<{ tables: DiscoveredTable[]; warnings: string[] }> {
   if (ports.discover.sourceTables) return { tables: await ports.discover.sourceTables(names), warnings: [] };
   const listed = ports.discover.listTables ? await ports.discover.listTables() : ports.export.listSourceTables ? await ports.export.listSourceTables() : undefined;
   const present = listed ? names.filter((t) => listed.includes(t)) : names;

@@ -90,6 +90,33 @@ test('without a catalog connection, an exclude rule matching no known table is w
   assert.ok(!scope.warnings.some((w) => /public\.orders\b/.test(w) && /partition/.test(w)), 'a rule matching a known table is not warned about');
 });
 
+test('a direct table one of whose partitions is excluded is not read directly: no load reads it, and the cycle says why', { timeout: 120_000 }, async () => {
+  const source = awsSource({
+    endpoint: moto!.endpoint,
+    raw: {
+      include: ['public.*'],
+      exclude: ['public.measurements_2024'],
+      source: { kind: 'rds', instanceId: 'shop-db', catalog: { host: '127.0.0.1', database: 'shop', user: CATALOG_USER, iamAuth: true, sslmode: 'require', glueConnection: 'shop-vpc' } },
+      tables: { 'public.orders': { primaryKey: ['id'] }, 'public.measurements': { extract: 'direct', cursor: { column: 'taken', mode: 'append' } } },
+    },
+  });
+  const config: LakesyncConfig = { temporal: { taskQueue: 't', namespace: 'default' }, sources: { shop: source } };
+  const acts = cycleActivities({ config, portsFor: () => ports! });
+  for (const requested of [undefined, ['public.measurements']]) {
+    const cycleId = requested ? 'c-direct-part-req' : 'c-direct-part';
+    const discovery = await acts.discoverTables('shop', cycleId, undefined, requested);
+    const plan = await acts.planCycle('shop', cycleId, discovery, requested ? { requested } : {});
+    const loads = plan.load.filter((l) => l.table === 'public.measurements');
+    assert.deepEqual(loads, [], `the partitioned table would be read directly, with its excluded partition's rows: ${JSON.stringify(loads)}`);
+    const out = plan.notLoaded.find((t) => t.table === 'public.measurements');
+    assert.ok(out, `the table is reported: ${JSON.stringify(plan.notLoaded)}`);
+    assert.equal(out.status, 'skipped');
+    assert.match(out.reason ?? '', /partition public\.measurements_2024 is excluded \(exclude public\.measurements_2024\)/);
+    assert.match(out.reason ?? '', /read directly/);
+    assert.match(out.reason ?? '', /exclude public\.measurements too/);
+  }
+});
+
 test("the catalog connection lists unlogged tables apart (an export skips them), and the plan's ports offer them", async () => {
   await db!.onShop((c) => c.query('CREATE UNLOGGED TABLE public.scratch (id int)'));
   assert.ok(!(await ports!.discover.listTables!()).includes('public.scratch'), 'no unlogged table among the tables an export holds');

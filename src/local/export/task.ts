@@ -190,6 +190,13 @@ export function createExportPort(layout: WorkDirLayout, options: ExportTaskOptio
       return db.consistentRead(async (session) => [...new Set((await readCatalog(session)).map((t) => t.table))]);
     },
 
+    async listSourcePartitions(): Promise<Record<TableName, TableName[]>> {
+      // Each partitioned table's partitions, at every level: read-only, as the table list.
+      const db = await options.source();
+      const tables = await db.consistentRead((session) => readCatalog(session));
+      return Object.fromEntries(tables.flatMap((t) => (t.partitions?.length ? [[t.table, t.partitions] as const] : [])));
+    },
+
     async describeExport(exportId: string): Promise<ExportStatus> {
       let task = readTask(exportId);
       if (!task) throw new PortError('not-found', 'ExportTaskNotFound', `export ${exportId} is not known in ${layout.exportTasks}`);

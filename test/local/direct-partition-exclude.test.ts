@@ -1,0 +1,72 @@
+/**
+ * A direct table (extract: direct) that is partitioned, one of whose partitions an exclude rule
+ * names, in embedded mode on a real PostgreSQL: a direct read selects from the partitioned table,
+ * which holds every partition's rows, so the table is not read at all. The plan gives it no load
+ * and reports it skipped, naming the partition, the rule and the fix; the other direct table is read.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { cycleActivities } from '../../src/activities/cycle';
+import { localSettings } from '../../src/backends/local';
+import { parseConfig } from '../../src/config/load';
+import { createLocalPorts } from '../../src/local';
+import type { Ports } from '../../src/ports';
+import { startPostgres, type TestPostgres } from './helpers/postgres';
+import { shopSource } from './helpers/config';
+
+let server: TestPostgres;
+let work: string;
+let ports: Ports | undefined;
+
+before(async () => {
+  work = mkdtempSync(join(tmpdir(), 'lakesync-direct-partition-'));
+  server = await startPostgres();
+  await server.query('CREATE DATABASE shop');
+});
+
+after(async () => {
+  await ports?.close?.();
+  await server?.stop();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+test('a direct partitioned table with an excluded partition gets no load; the cycle says which partition, which rule, and what to do', { timeout: 300_000 }, async () => {
+  const url = server.url.replace(/\/[^/?]*(\?|$)/, '/shop$1');
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`
+      CREATE TABLE public.events (id bigint, region text NOT NULL, secret text) PARTITION BY LIST (region);
+      CREATE TABLE public.events_us PARTITION OF public.events FOR VALUES IN ('us');
+      CREATE TABLE public.events_eu PARTITION OF public.events FOR VALUES IN ('eu');
+      CREATE TABLE public.clicks (id bigint PRIMARY KEY);
+      INSERT INTO public.events VALUES (1, 'us', 'ok'), (2, 'eu', 'PII of eu');
+      INSERT INTO public.clicks VALUES (1);
+    `);
+  } finally {
+    await client.end();
+  }
+  const direct = { extract: 'direct', cursor: { column: 'id', mode: 'append' } };
+  const config = parseConfig({
+    sources: { shop: shopSource(url, { include: ['public.*'], exclude: ['public.events_eu'], tables: { 'public.events': direct, 'public.clicks': direct } }) },
+  });
+  ports = await createLocalPorts(localSettings('shop', config.sources.shop!, join(work, 'data')));
+  const acts = cycleActivities({ config, portsFor: () => ports! });
+  for (const requested of [undefined, ['public.events']]) {
+    const cycleId = requested ? 'c-requested' : 'c-all';
+    const discovery = await acts.discoverTables('shop', cycleId, undefined, requested);
+    const plan = await acts.planCycle('shop', cycleId, discovery, requested ? { requested } : {});
+    assert.deepEqual(plan.load.filter((l) => l.table === 'public.events'), [], 'the partitioned table is read directly with its excluded partition\'s rows');
+    if (!requested) assert.deepEqual(plan.load.map((l) => l.table), ['public.clicks'], 'the other direct table is read');
+    const out = plan.notLoaded.find((t) => t.table === 'public.events');
+    assert.ok(out, `the table is reported: ${JSON.stringify(plan.notLoaded)}`);
+    assert.equal(out.status, 'skipped');
+    assert.match(out.reason ?? '', /partition public\.events_eu is excluded \(exclude public\.events_eu\)/);
+    assert.match(out.reason ?? '', /not read directly/);
+    assert.match(out.reason ?? '', /exclude public\.events too/);
+  }
+});
