@@ -14,6 +14,7 @@ import { keysFromConfigNote, planTables, readsDirectly, sourceKeysReadable } fro
 import { directExtract } from '../config/direct';
 import type { Ports } from '../ports';
 import type { SourceStatus } from '../workflows/messages';
+import { excludedPartitionReason } from '../export-scope';
 
 export interface PlanRow {
   table: string;
@@ -96,9 +97,17 @@ export async function buildPlan(inputs: PlanInputs): Promise<PlanReport> {
   // Tables the export skipped (unlogged...) exist in the source too; partitions are matched by name below.
   const unmatched = listed ? unmatchedEntries(source, [...tables, ...catalog].map((t) => t.table).concat(notExported)) : [];
   const warnings = unmatched.filter((e) => !(fromExport && e.field === 'exclude')).map((e) => partitionRuleWarning(source, e, partitions) ?? unmatchedWarning(e));
-  const planned = planTables(source, tables, lakeTables, {}, catalog);
   const pathOf = (table: string): ExtractPath =>
     source.source.kind === 'dynamodb' ? 'dynamodb' : !directExtract(source.tables[table]) ? 'export' : readsDirectly(source, table, lakeTables.has(lakeTableName(source, table))) ? 'direct' : 'export-then-direct';
+  // A partitioned table with an excluded partition is neither exported nor read directly (either would hold the partition's rows).
+  const leftOut = new Map<TableName, string>();
+  for (const { table } of [...tables, ...catalog]) {
+    if (!selectTable(source, table).included) continue;
+    const reason = excludedPartitionReason(source, table, partitions[table], pathOf(table) === 'direct' ? 'direct' : 'export');
+    if (reason !== undefined) leftOut.set(table, reason);
+  }
+  const kept = (list: DiscoveredTable[]) => list.filter((t) => !leftOut.has(t.table));
+  const planned = planTables(source, kept(tables), lakeTables, {}, kept(catalog));
   const keysNote = keysFromConfigNote(source, planned.entries);
   if (keysNote) notes.push(keysNote);
   const ns = source.target.namespace;
@@ -130,6 +139,9 @@ export async function buildPlan(inputs: PlanInputs): Promise<PlanReport> {
       ...(!selection.included ? { excludedBy: selection.rule } : {}),
       ...(n.error ? { error: n.error.message } : {}),
     });
+  }
+  for (const [table, reason] of leftOut) {
+    rows.push({ table, lakeTable: `${ns}.${lakeTableName(source, table)}`, action: 'skip', why: `excluded (${reason})`, primaryKey: [], keyFrom: 'none', extract: pathOf(table) });
   }
   rows.sort((a, b) => a.table.localeCompare(b.table));
   return { source: name, namespace: ns, tablesFrom, lakeStateFrom, rows, notes, warnings };

@@ -81,6 +81,45 @@ test('an exclude rule naming a partition is reported as leaving its partitioned 
   }
 });
 
+test('a partitioned table one of whose partitions is excluded is planned as skipped, exported or read directly, with the reason', async () => {
+  for (const direct of [false, true]) {
+    const parted = sourceConfig(
+      parseConfig({
+        sources: {
+          shop: {
+            database: 'shop',
+            source: { kind: 'fake', tables: [] },
+            target: { namespace: 'shop' },
+            exclude: ['public.measurements_2024'],
+            tables: direct ? { 'public.measurements': { extract: 'direct', cursor: { column: 'id', mode: 'append' } } } : {},
+          },
+        },
+      }),
+      'shop',
+    );
+    const tables = [
+      { table: 'public.measurements', target: 'shop.public.measurements', columns: [{ columnName: 'id', originalType: 'bigint', expectedExportedType: 'int64' }] },
+      { table: 'public.orders', target: 'shop.public.orders', columns: [], primaryKey: ['id'] },
+    ];
+    const partitions = { 'public.measurements': ['public.measurements_2024', 'public.measurements_2025'] };
+    const local = await buildPlan({ name: 'shop', source: parted, status: undefined, catalog: async () => tables, partitions: async () => partitions, ports: async () => ({ discover: {}, export: {} }) as unknown as Ports });
+    const rds = await buildPlan({
+      name: 'shop',
+      source: parted,
+      status: undefined,
+      ports: async () => ({ discover: { listTables: async () => tables.map((t) => t.table) }, export: { listSourcePartitions: async () => partitions } }) as unknown as Ports,
+    });
+    for (const report of [local, rds]) {
+      const row = report.rows.find((r) => r.table === 'public.measurements');
+      assert.equal(row?.action, 'skip', `${direct ? 'direct' : 'export'}: ${JSON.stringify(row)}`);
+      assert.match(row!.why, /partition public\.measurements_2024 is excluded \(exclude public\.measurements_2024\)/);
+      assert.match(row!.why, direct ? /not read directly/ : /not exported/);
+      assert.match(row!.why, /exclude public\.measurements too/);
+      assert.notEqual(report.rows.find((r) => r.table === 'public.orders')?.action, 'skip', 'the other table is planned');
+    }
+  }
+});
+
 test('a tables: key naming a table the last export skipped (e.g. unlogged) is not reported as matching no table', async () => {
   const keyed = sourceConfig(
     parseConfig({ sources: { shop: { database: 'shop', source: { kind: 'fake', tables: [] }, target: { namespace: 'shop' }, tables: { 'public.scratch': { primaryKey: ['id'] } } } } }),
