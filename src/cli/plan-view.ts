@@ -171,7 +171,9 @@ function partitionRuleWarning(source: SourceConfig, { field, entry }: TableEntry
     .map(({ table, named }) => {
       const which = `${named.slice(0, 5).join(', ')}${named.length > 5 ? ` and ${named.length - 5} more` : ''}`;
       const effect = selectTable(source, table).included
-        ? `a partitioned table is exported with the rows of all its partitions, so ${table} is not exported (no row of it leaves the database): exclude ${table} too, or drop the rule if the partition's rows may be synced with ${table}`
+        ? directExtract(source.tables[table])
+          ? `a partitioned table is exported, or read directly, with the rows of all its partitions, so ${table} is neither exported nor read directly (no row of it leaves the database): exclude ${table} too, or drop the rule if the partition's rows may be synced with ${table}`
+          : `a partitioned table is exported with the rows of all its partitions, so ${table} is not exported (no row of it leaves the database): exclude ${table} too, or drop the rule if the partition's rows may be synced with ${table}`
         : `${table} is excluded too, so none of its rows is exported`;
       return `exclude entry "${entry}" names ${which}, ${named.length === 1 ? 'a partition' : 'partitions'} of ${table}: ${effect}`;
     })

@@ -116,6 +116,8 @@ test('a partitioned table one of whose partitions is excluded is planned as skip
       assert.match(row!.why, direct ? /not read directly/ : /not exported/);
       assert.match(row!.why, /exclude public\.measurements too/);
       assert.notEqual(report.rows.find((r) => r.table === 'public.orders')?.action, 'skip', 'the other table is planned');
+      const warning = report.warnings.find((w) => w.includes('public.measurements_2024'));
+      assert.match(warning ?? '', direct ? /neither exported nor read directly/ : /public\.measurements is not exported/, JSON.stringify(report.warnings));
     }
   }
 });
