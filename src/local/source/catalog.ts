@@ -1,5 +1,5 @@
 /** What the source's catalog says: its tables, their columns and their primary keys. */
-import { PRIMARY_KEYS_SQL } from '../../catalog-queries';
+import { PARTITIONS_SQL, PRIMARY_KEYS_SQL } from '../../catalog-queries';
 import type { SourceColumn } from '../export/types';
 import type { SqlSession } from './db';
 
@@ -60,17 +60,6 @@ WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relpersistence IN (
   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
 ORDER BY 1, 2`;
 
-/** Every partition below each partitioned table, at any level: the table's schema and name, the partition's. */
-const PARTITIONS_SQL = `
-WITH RECURSIVE tree(root, oid) AS (
-  SELECT c.oid, c.oid FROM pg_class c WHERE c.relkind = 'p' AND NOT c.relispartition
-  UNION ALL
-  SELECT t.root, i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.oid)
-SELECT rn.nspname, r.relname, n.nspname, c.relname
-FROM tree t JOIN pg_class r ON r.oid = t.root JOIN pg_namespace rn ON rn.oid = r.relnamespace
-JOIN pg_class c ON c.oid = t.oid JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE t.oid <> t.root
-ORDER BY 3, 4`;
 
 const int = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
