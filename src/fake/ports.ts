@@ -501,22 +501,29 @@ export class FakeBackend {
     return { full: exports.some((e) => e.window.type === 'FULL'), records: exports.reduce((n, e) => n + e.itemCount, 0) };
   }
 
+  /**
+   * One write, as a backend's start is one call: a process killed mid-start leaves either no run
+   * or a run its token finds, never a counted start with no run.
+   */
   private async startLoad(req: LoadRequest): Promise<{ runId: string }> {
-    return { runId: this.newRun(req, Date.now()).runId };
+    const run = this.newRun(req, Date.now(), this.state.nextId);
+    this.store.update((s) => {
+      s.nextId = run.seq + 1;
+      this.recordRun(s, run);
+    });
+    return { runId: run.runId };
   }
 
-  /** A table's load run from `startMs` (a pack's tables start one after another); counted per table. */
-  private newRun(req: LoadRequest, startMs: number, packRunId?: string): FakeRun {
+  /** A table's load run numbered `seq`, from `startMs` (a pack's tables start one after another); not yet recorded. */
+  private newRun(req: LoadRequest, startMs: number, seq: number, packRunId?: string): FakeRun {
     const table = req.plan.table;
     const lakeTable = `${req.namespace}.${req.plan.lakeTable}`;
     const now = startMs;
-    this.store.update((s) => (s.counters[`load.start:${table}`] = (s.counters[`load.start:${table}`] ?? 0) + 1));
     const rule = this.injected('load', table);
     const older = this.olderExport(req, lakeTable);
     const window = this.directWindow(req, lakeTable);
     const dynamo = this.dynamoLoad(req);
-    const seq = this.store.update((s) => s.nextId++);
-    const run: FakeRun = {
+    return {
       runId: `jr_${seq}`,
       seq,
       runToken: req.runToken,
@@ -535,14 +542,16 @@ export class FakeBackend {
           ? { failWith: older }
           : {}),
     };
-    this.store.update((s) => {
-      s.runs[run.runId] = run;
-      // Runs end on their own clock, so the most overlap is always reached when a run starts.
-      const live = Object.values(s.runs).filter((r) => r.lakeTable === lakeTable && this.endsAt(r) > now).length;
-      const key = `load.maxConcurrent:${lakeTable}`;
-      s.counters[key] = Math.max(s.counters[key] ?? 0, live);
-    });
-    return run;
+  }
+
+  /** Records a started run in `s`, counted per table. */
+  private recordRun(s: FakeState, run: FakeRun): void {
+    s.counters[`load.start:${run.table}`] = (s.counters[`load.start:${run.table}`] ?? 0) + 1;
+    s.runs[run.runId] = run;
+    // Runs end on their own clock, so the most overlap is always reached when a run starts.
+    const live = Object.values(s.runs).filter((r) => r.lakeTable === run.lakeTable && this.endsAt(r) > run.startedAtMs).length;
+    const key = `load.maxConcurrent:${run.lakeTable}`;
+    s.counters[key] = Math.max(s.counters[key] ?? 0, live);
   }
 
   /**
@@ -572,16 +581,25 @@ export class FakeBackend {
     return Object.values(this.state.packs ?? {}).sort((a, b) => a.seq - b.seq);
   }
 
+  /** Like startLoad, one write: the pack and every run it starts, or none of them. */
   private startPack(req: PackRequest): { runId: string } {
     const now = Date.now();
-    const seq = this.store.update((s) => s.nextId++);
+    const seq = this.state.nextId;
     const runId = `jp_${seq}`;
-    const expiring = this.store.update((s) => (s.counters['pack.expired'] = (s.counters['pack.expired'] ?? 0) + 1)) <= (this.options.packRunsExpire ?? 0);
-    if (expiring) {
-      const pack: FakePack = { runId, packToken: req.packToken, cycleId: req.cycleId, seq, startedAtMs: now, durationMs: this.options.latencyMs ?? 0, summaryLocation: req.summaryLocation, tables: [], expired: true };
-      this.store.update((s) => ((s.packs ??= {})[runId] = pack));
+    const expiring = (this.state.counters['pack.expired'] ?? 0) + 1 <= (this.options.packRunsExpire ?? 0);
+    const record = (pack: FakePack, runs: FakeRun[]): { runId: string } => {
+      this.store.update((s) => {
+        s.counters['pack.expired'] = (s.counters['pack.expired'] ?? 0) + 1;
+        s.nextId = seq + 1 + runs.length;
+        for (const run of runs) this.recordRun(s, run);
+        (s.packs ??= {})[runId] = pack;
+      });
       return { runId };
+    };
+    if (expiring) {
+      return record({ runId, packToken: req.packToken, cycleId: req.cycleId, seq, startedAtMs: now, durationMs: this.options.latencyMs ?? 0, summaryLocation: req.summaryLocation, tables: [], expired: true }, []);
     }
+    const runs: FakeRun[] = [];
     const tables: FakePack['tables'] = [];
     let offset = 0;
     let diedBefore: string | undefined;
@@ -596,13 +614,12 @@ export class FakeBackend {
         diedBefore = table;
         break;
       }
-      const run = this.newRun(load, now + offset, runId);
+      const run = this.newRun(load, now + offset, seq + 1 + runs.length, runId);
+      runs.push(run);
       tables.push({ table, runId: run.runId, seconds: run.durationMs / 1000 });
       offset += run.durationMs;
     }
-    const pack: FakePack = { runId, packToken: req.packToken, cycleId: req.cycleId, seq, startedAtMs: now, durationMs: offset, summaryLocation: req.summaryLocation, tables, ...(diedBefore ? { diedBefore } : {}) };
-    this.store.update((s) => ((s.packs ??= {})[runId] = pack));
-    return { runId };
+    return record({ runId, packToken: req.packToken, cycleId: req.cycleId, seq, startedAtMs: now, durationMs: offset, summaryLocation: req.summaryLocation, tables, ...(diedBefore ? { diedBefore } : {}) }, runs);
   }
 
   private latestPack(packToken: string): FakePack | undefined {

@@ -1,12 +1,16 @@
 /** The load activity's run handling: re-attach by heartbeat run id or by run token, never a second run. */
 import assert from 'node:assert/strict';
+import fs, { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { type LoadHeartbeat, loadActivities, type LoadTableInput } from '../../src/activities/load';
 import { parseConfig } from '../../src/config/load';
-import { runTokenFor } from '../../src/ids';
+import { packTokenFor, runTokenFor } from '../../src/ids';
 import { FakeBackend } from '../../src/fake/ports';
+import type { FakeState } from '../../src/fake/state';
 import type { LoadRequest, LoadResult, PlanEntry } from '../../src/model';
 import type { Ports } from '../../src/ports';
 import { planEntry } from '../helpers/plan';
@@ -214,5 +218,31 @@ describe('load activity', () => {
       });
     }
     assert.equal(backend.count('load.start:public.orders'), 0);
+  });
+
+  test('a process killed at any moment of a start leaves no counted start without a run its token finds', async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'lakesync-fake-start-'));
+    const { ports, request } = await setup({ stateDir, latencyMs: 60_000 });
+    // Each state a SIGKILL could leave behind: the file after every write.
+    const persisted: FakeState[] = [];
+    const rename = fs.renameSync;
+    fs.renameSync = (from, to) => {
+      rename(from, to);
+      if (String(to).endsWith('fake-state.json')) persisted.push(JSON.parse(readFileSync(to, 'utf8')) as FakeState);
+    };
+    try {
+      await ports.load.startLoad(request);
+      const packToken = packTokenFor('c2', ['public.orders']);
+      const load = { ...request, cycleId: 'c2', runToken: runTokenFor('c2', 'public.orders') };
+      await ports.load.packs!.startPack({ source: 'shop', cycleId: 'c2', packToken, loads: [load], summaryLocation: ports.load.packs!.summaryLocation('shop', 'c2', packToken) });
+    } finally {
+      fs.renameSync = rename;
+    }
+    assert.ok(persisted.length > 0, 'the fake wrote its state');
+    for (const [i, s] of persisted.entries()) {
+      const runs = Object.values(s.runs).filter((r) => r.table === 'public.orders');
+      assert.equal(s.counters['load.start:public.orders'] ?? 0, runs.length, `write ${i + 1}: every counted start has its run`);
+      for (const r of runs.filter((x) => x.packRunId)) assert.ok(s.packs?.[r.packRunId!], `write ${i + 1}: pack ${r.packRunId} of run ${r.runId} is there for its token to find`);
+    }
   });
 });
