@@ -13,11 +13,9 @@ import { ConfigError } from '../../src/errors';
 import type { TableName } from '../../src/model';
 import { planTables } from '../../src/plan';
 import type { Ports } from '../../src/ports';
-import { awsSource } from './fixtures';
+import { RDS_CATALOG, rdsSourceConfig } from '../helpers/source-config';
 
-const HOST = 'shop-db.abc123.eu-west-1.rds.amazonaws.com';
-const SECRET = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds-shop';
-const ROOT_CERT = 's3://shop-certs/rds/global-bundle.pem';
+const ROOT_CERT = RDS_CATALOG.sslRootCert;
 
 /** A catalog reader that records what it was asked. */
 function recordingCatalog(tables: TableName[], keys: Record<TableName, string[]>): CatalogReader & { calls: string[] } {
@@ -54,12 +52,12 @@ describe('discover.sourceTables of an RDS source with source.catalog', () => {
   });
 
   test("a direct table whose key only the source declares is planned upsert; one without a key appends", async () => {
-    const source = awsSource({
-      raw: {
-        source: { kind: 'rds', instanceId: 'shop-db', catalog: { host: HOST, secretArn: SECRET, glueConnection: 'shop-vpc', sslRootCert: ROOT_CERT } },
+    const source = sourceSchema.parse(
+      rdsSourceConfig({
+        source: { catalog: RDS_CATALOG },
         tables: { 'public.events': { extract: 'direct', cursor: { column: 'id' } }, 'public.log': { extract: 'direct', cursor: { column: 'id' } } },
-      },
-    });
+      }),
+    );
     const described = await ports.discover.sourceTables!(['public.events', 'public.log']);
     const { entries } = planTables(source, [], new Set(['events', 'log']), {}, described);
     const by = Object.fromEntries(entries.map((e) => [e.table, e]));
@@ -78,21 +76,9 @@ describe('discover.sourceTables of an RDS source with source.catalog', () => {
 });
 
 describe('TLS of direct loads: sslmode verify-full or verify-ca needs the CA bundle in S3', () => {
-  const raw = (catalog: Record<string, unknown>) => ({
-    backend: 'aws',
-    database: 'shop',
-    source: { kind: 'rds', instanceId: 'shop-db', catalog: { host: HOST, secretArn: SECRET, glueConnection: 'shop-vpc', ...catalog } },
-    target: { namespace: 'shop' },
-    tables: { 'public.events': { extract: 'direct', cursor: { column: 'id' } } },
-    aws: {
-      region: 'eu-west-1',
-      accountId: '123456789012',
-      export: { bucket: 'exports-bucket', iamRoleArn: 'arn:aws:iam::123456789012:role/export', kmsKeyId: 'alias/export' },
-      tableBucket: { name: 'lake' },
-      glue: { roleArn: 'arn:aws:iam::123456789012:role/glue', scriptBucket: 'scripts-bucket' },
-      athena: { outputLocation: 's3://athena-results/' },
-    },
-  });
+  /** An rds source with direct table public.events, whose catalog has no sslRootCert but what `catalog` sets. */
+  const raw = (catalog: Record<string, unknown>) =>
+    rdsSourceConfig({ source: { catalog: { ...RDS_CATALOG, sslRootCert: undefined, ...catalog } }, tables: { 'public.events': { extract: 'direct', cursor: { column: 'id' } } } });
   const issues = (catalog: Record<string, unknown>) => {
     const parsed = sourceSchema.safeParse(raw(catalog));
     return parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
@@ -120,7 +106,7 @@ describe('TLS of direct loads: sslmode verify-full or verify-ca needs the CA bun
   });
 
   test('the port factory refuses verify-full without the bundle too, and sends the bundle only when the server is checked', () => {
-    const catalog = { host: HOST, port: 5432, database: 'shop', auth: { kind: 'secret' as const, secretArn: SECRET }, region: 'eu-west-1' };
+    const catalog = { host: RDS_CATALOG.host, port: 5432, database: 'shop', auth: { kind: 'secret' as const, secretArn: RDS_CATALOG.secretArn }, region: 'eu-west-1' };
     const input = { path: 'sources.shop.source.catalog', directTables: ['public.events'], glueConnection: 'shop-vpc' };
     assert.throws(
       () => directSourceSettings({ ...input, catalog: { ...catalog, sslmode: 'verify-full' } }),

@@ -9,27 +9,15 @@ import { jobSpec, specHash } from '../../src/aws/glue-job';
 import { awsSettings } from '../../src/backends/aws';
 import { parseConfig } from '../../src/config/load';
 import { ConfigError } from '../../src/errors';
+import { RDS_CATALOG, rdsSourceConfig } from '../helpers/source-config';
 
-function source(glue: Record<string, unknown> = {}, extra: { direct?: string; region?: string; accountId?: string } = {}): Record<string, unknown> {
-  return {
-    backend: 'aws',
-    database: 'shop',
-    source: {
-      kind: 'rds',
-      instanceId: 'shop-db',
-      ...(extra.direct ? { catalog: { host: 'shop-db.abc.eu-west-1.rds.amazonaws.com', secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds', glueConnection: extra.direct, sslRootCert: 's3://certs/rds/global-bundle.pem' } } : {}),
-    },
-    target: { namespace: 'shop' },
-    tables: extra.direct ? { 'public.events': { extract: 'direct', cursor: { column: 'id' } } } : {},
-    aws: {
-      region: extra.region ?? 'eu-west-1',
-      accountId: extra.accountId ?? '123456789012',
-      export: { bucket: 'exports-bucket', iamRoleArn: 'arn:aws:iam::123456789012:role/export', kmsKeyId: 'alias/export' },
-      tableBucket: { name: 'lake' },
-      glue: { jobName: 'lakesync-load', roleArn: 'arn:aws:iam::123456789012:role/glue', scriptBucket: 'scripts-bucket', ...glue },
-      athena: { outputLocation: 's3://athena-results/' },
-    },
-  };
+/**
+ * An rds source on the Glue job lakesync-load with `glue` merged into its aws.glue and `extra.aws`
+ * into its aws section; `extra.direct` reads public.events directly over that Glue connection.
+ */
+function source(glue: Record<string, unknown> = {}, extra: { direct?: string; aws?: Record<string, unknown> } = {}): Record<string, unknown> {
+  const direct = extra.direct ? { source: { catalog: { ...RDS_CATALOG, glueConnection: extra.direct } }, tables: { 'public.events': { extract: 'direct', cursor: { column: 'id' } } } } : {};
+  return rdsSourceConfig({ ...direct, aws: { ...extra.aws, glue: { jobName: 'lakesync-load', ...glue } } });
 }
 
 /** The issues of a config with sources shop and crm, or [] when it is accepted. */
@@ -77,10 +65,9 @@ test('two sources that share a Glue job with the same job definition are accepte
   assert.equal(definition('crm', source(crm)), definition('shop', source()), 'the same job definition');
   assert.deepEqual(issues(source(), source(crm)), []);
   // A job of the same name in another account or Region is another job.
-  assert.deepEqual(issues(source(), source({ roleArn: 'arn:aws:iam::123456789012:role/crm-glue' }, { region: 'us-east-1' })), []);
+  assert.deepEqual(issues(source(), source({ roleArn: 'arn:aws:iam::123456789012:role/crm-glue' }, { aws: { region: 'us-east-1' } })), []);
   // The default names are one job per source.
-  const { jobName: _shop, ...noName } = (source().aws as { glue: Record<string, unknown> }).glue;
-  const own = (glue: Record<string, unknown>) => ({ ...source(), aws: { ...(source().aws as object), glue: { ...noName, ...glue } } });
+  const own = (glue: Record<string, unknown>) => rdsSourceConfig({ aws: { glue } });
   assert.deepEqual(issues(own({}), own({ maxConcurrentRuns: 3 })), []);
   // Nor is a name with the source's name in it ({source}, as the stack's GlueJobName output gives it).
   assert.deepEqual(issues(source({ jobName: 'lakesync-load-{source}' }), source({ jobName: 'lakesync-load-{source}', maxConcurrentRuns: 3 })), []);

@@ -12,6 +12,7 @@ import { rowsJson } from '../../src/cli/commands/query';
 import { type DevServer, startDevServer } from '../../src/devserver';
 import type { Ports } from '../../src/ports';
 import { SEARCH_ATTRIBUTE_TYPES } from '../../src/workflows/search';
+import { rdsSourceConfig } from '../helpers/source-config';
 import { startPostgres, type TestPostgres } from '../local/helpers/postgres';
 import { CLI, ROOT, cliEnv, runCli, tempDir, writeConfig } from './helpers';
 
@@ -163,22 +164,8 @@ describe('lakesync schema on PostgreSQL', () => {
 });
 
 describe('lakesync schema on an rds source', () => {
-  /** An rds source `prod` on AWS, with `extra` merged into it. */
-  const rdsSource = (extra: Record<string, unknown> = {}) => ({
-    backend: 'aws',
-    database: 'shop',
-    source: { kind: 'rds', instanceId: 'shop-db' },
-    target: { namespace: 'shop' },
-    aws: {
-      region: 'eu-west-1',
-      accountId: '123456789012',
-      export: { bucket: 'exports', prefix: 'lakesync/exports', iamRoleArn: 'arn:aws:iam::123456789012:role/export', kmsKeyId: 'alias/export' },
-      tableBucket: { name: 'lake' },
-      glue: { roleArn: 'arn:aws:iam::123456789012:role/glue', scriptBucket: 'scripts' },
-      athena: { outputLocation: 's3://athena-results/' },
-    },
-    ...extra,
-  });
+  /** An rds source `prod` on AWS, exporting to s3://exports/lakesync/exports, with `extra` merged into it. */
+  const rdsSource = (extra: Record<string, unknown> = {}) => rdsSourceConfig({ aws: { export: { bucket: 'exports', prefix: 'lakesync/exports' } }, ...extra });
 
   test("reads the columns from the export's originalTypeMappings (--export), with no Temporal server", async () => {
     const configFile = writeConfig(join(dir.dir, 'rds.yaml'), {

@@ -16,6 +16,7 @@ import { SCHEMA_FILES, configJsonSchema, messagesJsonSchema, schemaText } from '
 import { type CliDeps, tableList } from '../../src/cli/context';
 import type { Ports } from '../../src/ports';
 import composeSpec from './fixtures/compose-spec.json';
+import { rdsSourceConfig } from '../helpers/source-config';
 import { CLI, ROOT, cliEnv, json, runCli, runCliInProcess, tempDir, writeConfig } from './helpers';
 
 const tmp = tempDir('config');
@@ -23,16 +24,6 @@ after(() => tmp.remove());
 
 /** An address where nothing listens: commands that need Temporal fail, plan goes on without it. */
 const NOWHERE = '127.0.0.1:9';
-
-/** A complete aws section (an rds source's). */
-const AWS = {
-  region: 'eu-west-1',
-  accountId: '123456789012',
-  export: { bucket: 'exports', iamRoleArn: 'arn:aws:iam::123456789012:role/export', kmsKeyId: 'alias/export' },
-  tableBucket: { name: 'lake' },
-  glue: { roleArn: 'arn:aws:iam::123456789012:role/glue', scriptBucket: 'scripts' },
-  athena: { outputLocation: 's3://athena-results/' },
-};
 
 function validConfig(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
@@ -123,13 +114,13 @@ describe('lakesync validate and config errors', () => {
     { name: 'rds source on the local backend', content: () => validConfig({ backend: 'local', source: { kind: 'rds', instanceId: 'shop-db' } }), field: /sources\.shop\.backend \(got "local"\): an rds source needs backend aws/ },
     { name: 'rds source, backend left out', content: () => validConfig({ source: { kind: 'rds', instanceId: 'shop-db' } }), field: /sources\.shop\.backend: an rds source needs backend aws/ },
     { name: 'incremental without a cursor', content: () => validConfig({ tables: { 'public.orders': { action: 'incremental' } } }), field: /sources\.shop\.tables\.public\.orders\.cursor: / },
-    { name: 'aws backend without aws section', content: () => validConfig({ backend: 'aws', source: { kind: 'rds', instanceId: 'db1' } }), field: /sources\.shop\.aws\b.*: backend aws needs an aws section/ },
+    { name: 'aws backend without aws section', content: () => validConfig(rdsSourceConfig({ aws: undefined })), field: /sources\.shop\.aws\b.*: backend aws needs an aws section/ },
     // The environment variables refuse a blank task queue or namespace; the config must too.
     { name: 'blank task queue', content: () => ({ ...validConfig(), temporal: { address: NOWHERE, taskQueue: '  ' } }), field: /temporal\.taskQueue \(got " {2}"\): is blank: give a task queue name, or remove it to use the default lakesync/ },
     { name: 'blank namespace', content: () => ({ ...validConfig(), temporal: { address: NOWHERE, namespace: ' ' } }), field: /temporal\.namespace \(got " "\): is blank: give a namespace, or remove it to use the default namespace "default"/ },
     // Glue CreateJob takes a Name of 1 to 255 bytes on a single line.
-    { name: 'glue job name too long', content: () => validConfig({ backend: 'aws', source: { kind: 'rds', instanceId: 'db1' }, aws: { ...AWS, glue: { ...AWS.glue, jobName: `j-{source}-${'x'.repeat(250)}` } } }), field: /sources\.shop\.aws\.glue\.jobName \(got "j-shop-x+"\): is 257 bytes long, and a Glue job name is at most 255: give a shorter name/ },
-    { name: 'glue job name on two lines', content: () => validConfig({ backend: 'aws', source: { kind: 'rds', instanceId: 'db1' }, aws: { ...AWS, glue: { ...AWS.glue, jobName: 'load\nshop' } } }), field: /sources\.shop\.aws\.glue\.jobName .*: holds a line break or control character, which a Glue job name cannot/ },
+    { name: 'glue job name too long', content: () => validConfig(rdsSourceConfig({ aws: { glue: { jobName: `j-{source}-${'x'.repeat(250)}` } } })), field: /sources\.shop\.aws\.glue\.jobName \(got "j-shop-x+"\): is 257 bytes long, and a Glue job name is at most 255: give a shorter name/ },
+    { name: 'glue job name on two lines', content: () => validConfig(rdsSourceConfig({ aws: { glue: { jobName: 'load\nshop' } } })), field: /sources\.shop\.aws\.glue\.jobName .*: holds a line break or control character, which a Glue job name cannot/ },
     { name: 'check on an excluded table', content: () => validConfig({ verify: { checks: [{ name: 'n', table: 'public.card_pii', sql: 'select 1', expect: 1 }] } }), field: /sources\.shop\.verify\.checks\.0\.table \(got "public\.card_pii"\): the check names a table this source does not sync/ },
   ];
 

@@ -10,23 +10,12 @@ import { ChangeLog, statusReport, terminalFrame } from '../../src/cli/render-sta
 import { cycleTableLines } from '../../src/cli/cycle-report';
 import { statusExitCode } from '../../src/cli/commands/status';
 import type { CycleResult } from '../../src/model';
+import { rdsSourceConfig } from '../helpers/source-config';
 
 const config = parseConfig({
   sources: {
-    prod: {
-      backend: 'aws',
-      database: 'shop',
-      source: { kind: 'rds', instanceId: 'shop-db' },
-      target: { namespace: 'shop' },
-      aws: {
-        region: 'eu-west-1',
-        accountId: '123456789012',
-        export: { bucket: 'exports', iamRoleArn: 'arn:aws:iam::123456789012:role/export', kmsKeyId: 'alias/export' },
-        tableBucket: { name: 'lake' },
-        glue: { roleArn: 'arn:aws:iam::123456789012:role/glue', scriptBucket: 'scripts', jobName: 'lakesync-load' },
-        athena: { outputLocation: 's3://athena-results/' },
-      },
-    },
+    // The links below are of this Region and Glue job.
+    prod: rdsSourceConfig({ aws: { region: 'eu-west-1', glue: { jobName: 'lakesync-load' } } }),
     local: { database: 'shop', source: { kind: 'pglite' }, target: { namespace: 'shop' } },
   },
 });

@@ -8,6 +8,7 @@ import { loadConfigFile, parseConfig, sourceConfig } from '../../src/config/load
 import { lakeTableName, selectTable } from '../../src/config/tables';
 import { ConfigError } from '../../src/errors';
 import { createWorker } from '../../src/worker';
+import { rdsSourceConfig } from '../helpers/source-config';
 
 /** A valid local source; each case below breaks one thing. */
 function valid(): Record<string, any> {
@@ -35,19 +36,14 @@ function rejects(mutate: (c: Record<string, any>) => void): ConfigError {
   assert.fail('the config was accepted');
 }
 
-/** Makes the source an rds source on the aws backend, with `aws` merged over a valid aws section. */
-function onAws(c: Record<string, any>, aws: (a: Record<string, any>) => void): void {
-  c.sources.shop.backend = 'aws';
-  c.sources.shop.source = { kind: 'rds', instanceId: 'shop-db' };
-  c.sources.shop.aws = {
-    region: 'us-east-2',
-    accountId: '123456789012',
-    export: { bucket: 'shop-exports', iamRoleArn: 'arn:aws:iam::123456789012:role/export', kmsKeyId: 'alias/export' },
-    tableBucket: { name: 'shop-lake' },
-    glue: { roleArn: 'arn:aws:iam::123456789012:role/glue', scriptBucket: 'shop-glue' },
-    athena: { outputLocation: 's3://shop-athena/results/' },
-  };
-  aws(c.sources.shop.aws);
+/**
+ * Makes the source an rds source on the aws backend in us-east-2, the Region the cases' keys of
+ * other Regions are measured against; `change` then edits its aws section.
+ */
+function onAws(c: Record<string, any>, change: (aws: Record<string, any>) => void): void {
+  const { backend, source, aws } = rdsSourceConfig({ aws: { region: 'us-east-2' } });
+  Object.assign(c.sources.shop, { backend, source, aws });
+  change(c.sources.shop.aws);
 }
 
 const CASES: { name: string; path: string; value?: unknown; message: RegExp; mutate: (c: Record<string, any>) => void }[] = [
@@ -79,18 +75,8 @@ const CASES: { name: string; path: string; value?: unknown; message: RegExp; mut
   { name: 'lookback neither text nor number', path: 'sources.shop.tables.public.orders.cursor.lookback', message: /must be a duration such as "15m" or a number such as 1000/, mutate: (c) => (c.sources.shop.tables['public.orders'].cursor = { column: 'updated_at', lookback: true }) },
   { name: 'unknown source kind', path: 'sources.shop.source.kind', message: /kind must be pglite, postgres, rds, dynamodb or fake/, mutate: (c) => (c.sources.shop.source = { kind: 'mysql' }) },
   { name: 'postgres url not a URL', path: 'sources.shop.source.url', value: 'localhost:5432', message: /postgres:\/\/ URL/, mutate: (c) => (c.sources.shop.source = { kind: 'postgres', url: 'localhost:5432' }) },
-  { name: 'aws backend without aws section', path: 'sources.shop.aws', message: /backend aws needs an aws section/, mutate: (c) => ((c.sources.shop.backend = 'aws'), (c.sources.shop.source = { kind: 'rds', instanceId: 'db1' })) },
-  {
-    name: 'export prefix with a colon',
-    path: 'sources.shop.aws.export.prefix',
-    value: 'exports:2026',
-    message: /must not contain a colon \(:\): RDS refuses to export to such a prefix/,
-    mutate: (c) => {
-      c.sources.shop.backend = 'aws';
-      c.sources.shop.source = { kind: 'rds', instanceId: 'db1' };
-      c.sources.shop.aws = { region: 'us-east-1', accountId: '123456789012', export: { bucket: 'lake-exports', prefix: 'exports:2026', iamRoleArn: 'arn:aws:iam::123456789012:role/export', kmsKeyId: 'alias/export' } };
-    },
-  },
+  { name: 'aws backend without aws section', path: 'sources.shop.aws', message: /backend aws needs an aws section/, mutate: (c) => onAws(c, () => delete c.sources.shop.aws) },
+  { name: 'export prefix with a colon', path: 'sources.shop.aws.export.prefix', value: 'exports:2026', message: /must not contain a colon \(:\): RDS refuses to export to such a prefix/, mutate: (c) => onAws(c, (a) => (a.export.prefix = 'exports:2026')) },
   { name: 'two tables with one lake name', path: 'sources.shop.tables', message: /map to the same lake table "public_order_items"/, mutate: (c) => (c.sources.shop.tables = { 'public.order_items': {}, 'public.Order Items': {} }) },
   { name: 'grant with unknown permission', path: 'sources.shop.grants.0.tablePermissions.0', value: 'READ', message: /must be one of SELECT/, mutate: (c) => (c.sources.shop.grants = [{ principal: 'arn:aws:iam::123456789012:role/a', tablePermissions: ['READ'] }]) },
   // IAM lets a principal pass only roles of its own account: StartExportTask would fail after the snapshot, CreateJob at the worker's start.
@@ -265,7 +251,7 @@ describe('local sources sharing a work dir', () => {
   test('two aws sources that would write the same lake table (one table bucket and namespace) are refused, naming both', () => {
     // Each source's loads would merge into, or replace, the other's table: rows of one database lost under the other's.
     const err = rejects((c) => {
-      onAws(c, () => undefined);
+      onAws(c, (a) => (a.tableBucket = { name: 'shop-lake' }));
       c.sources.shop.tables = { 'public.orders': { primaryKey: ['id'] } };
       c.sources.shop.target = { namespace: 'lake' };
       c.sources.crm = structuredClone(c.sources.shop);

@@ -7,51 +7,15 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { directRowCountCheck, rowCountCheckFor } from '../../src/activities/publish';
 import { buildPlan } from '../../src/cli/plan-view';
-import { parseConfig, sourceConfig } from '../../src/config/load';
-import type { SourceConfig } from '../../src/config/schema';
-import { ConfigError } from '../../src/errors';
 import { exportScope } from '../../src/export-scope';
 import type { DiscoveredTable } from '../../src/model';
 import { planTables } from '../../src/plan';
 import { rowCountCheck } from '../../src/verify-rows';
-
-const HOST = 'shop-db.abc123xyz.eu-west-1.rds.amazonaws.com';
-const SECRET = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds-shop';
+import { RDS_CATALOG, parsed, problems, rdsSourceConfig } from '../helpers/source-config';
 
 function localSource(tables: Record<string, unknown>, source: Record<string, unknown> = { kind: 'postgres', url: 'postgres://u:p@127.0.0.1:5432/shop' }, extra: Record<string, unknown> = {}) {
   return { database: 'shop', source, target: { namespace: 'shop' }, tables, ...extra };
 }
-
-function awsSource(tables: Record<string, unknown>, catalog?: Record<string, unknown>) {
-  return {
-    backend: 'aws',
-    database: 'shop',
-    source: { kind: 'rds', instanceId: 'shop-db', ...(catalog ? { catalog } : {}) },
-    target: { namespace: 'shop' },
-    tables,
-    aws: {
-      region: 'eu-west-1',
-      accountId: '123456789012',
-      export: { bucket: 'exports-bucket', iamRoleArn: 'arn:aws:iam::123456789012:role/export', kmsKeyId: 'alias/export' },
-      tableBucket: { name: 'lake' },
-      glue: { roleArn: 'arn:aws:iam::123456789012:role/glue', scriptBucket: 'scripts-bucket' },
-      athena: { outputLocation: 's3://athena-results/' },
-    },
-  };
-}
-
-/** The config's problems as `path: message` lines. */
-function problems(source: Record<string, unknown>): string[] {
-  try {
-    parseConfig({ sources: { shop: source } });
-    return [];
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, String(err));
-    return err.issues.map((i) => `${i.path}: ${i.message}`);
-  }
-}
-
-const parsed = (source: Record<string, unknown>): SourceConfig => sourceConfig(parseConfig({ sources: { shop: source } }), 'shop');
 
 describe('config of extract: direct', () => {
   test('a direct table with a cursor, partitions and first load is accepted; export stays the default', () => {
@@ -95,15 +59,15 @@ describe('config of extract: direct', () => {
 
   test('on AWS, direct needs source.catalog and its glueConnection', () => {
     const table = { 'public.events': { extract: 'direct', cursor: { column: 'id' } } };
-    assert.deepEqual(problems(awsSource(table)), [
+    assert.deepEqual(problems(rdsSourceConfig({ tables: table })), [
       'sources.shop.source.catalog: extract direct (public.events) reads the source over JDBC through source.catalog: add source.catalog (host, user, secretArn or iamAuth) and source.catalog.glueConnection',
     ]);
-    assert.deepEqual(problems(awsSource(table, { host: HOST, secretArn: SECRET })), [
+    assert.deepEqual(problems(rdsSourceConfig({ tables: table, source: { catalog: { host: RDS_CATALOG.host, secretArn: RDS_CATALOG.secretArn } } })), [
       "sources.shop.source.catalog.glueConnection: extract direct (public.events) runs the Glue job inside the source's VPC: set source.catalog.glueConnection to a Glue connection (type NETWORK or JDBC) in the database's VPC",
     ]);
-    assert.deepEqual(problems(awsSource(table, { host: HOST, secretArn: SECRET, glueConnection: 'shop-vpc', sslRootCert: 's3://certs/rds/global-bundle.pem' })), []);
+    assert.deepEqual(problems(rdsSourceConfig({ tables: table, source: { catalog: RDS_CATALOG } })), []);
     // Export tables alone need neither.
-    assert.deepEqual(problems(awsSource({ 'public.events': { cursor: { column: 'id' } } })), []);
+    assert.deepEqual(problems(rdsSourceConfig({ tables: { 'public.events': { cursor: { column: 'id' } } } })), []);
   });
 
   test('partitions are 1..256; direct settings without extract direct are refused', () => {

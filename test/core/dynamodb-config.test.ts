@@ -5,11 +5,9 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { parseConfig, sourceConfig } from '../../src/config/load';
-import type { SourceConfig } from '../../src/config/schema';
-import { ConfigError } from '../../src/errors';
 import { sha256Hex, tableExportIdFor } from '../../src/ids';
 import { dynamoNameOfKey, dynamoTableKey, dynamoTableNameOf } from '../../src/dynamodb/names';
+import { parsed, problems } from '../helpers/source-config';
 
 const AWS = {
   region: 'eu-west-1',
@@ -40,19 +38,6 @@ function awsDdb(tables: Record<string, unknown> = {}, source: Record<string, unk
     aws: AWS,
   };
 }
-
-/** The config's problems as `path: message` lines. */
-function problems(source: Record<string, unknown>): string[] {
-  try {
-    parseConfig({ sources: { shop: source } });
-    return [];
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, String(err));
-    return err.issues.map((i) => `${i.path}: ${i.message}`);
-  }
-}
-
-const parsed = (source: Record<string, unknown>): SourceConfig => sourceConfig(parseConfig({ sources: { shop: source } }), 'shop');
 
 function assertProblem(found: string[], path: string, message: RegExp): void {
   assert.ok(found.some((p) => p.startsWith(`${path}: `) && message.test(p)), `expected ${path}: ${message}; got:\n${found.join('\n')}`);
