@@ -427,24 +427,22 @@ describe('lakesync plan and config entries that match no table', () => {
     assert.match(text.stdout, /^warning: exclude entry "public\.customer_pii" matches no table/m);
   });
 
-  it("the README's configuration example validates as written", async () => {
-    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-    const block = /## Configuration[\s\S]*?```yaml\n(temporal:\n[\s\S]*?)```/.exec(readme);
-    assert.ok(block, 'the README has the configuration example');
-    const file = join(tmp.dir, 'readme-config.yaml');
-    writeFileSync(file, block[1]!);
+  /** Writes the README's YAML block that `block` captures (as group 1) to `name` and validates it: exit 0. */
+  const validatesAsWritten = async (block: RegExp, what: string, name: string) => {
+    const found = block.exec(readFileSync(join(ROOT, 'README.md'), 'utf8'));
+    assert.ok(found, `the README has ${what}`);
+    const file = join(tmp.dir, name);
+    writeFileSync(file, found[1]!);
     const run = await inProcess(['validate', '--config', file]);
     assert.equal(run.code, 0, run.stderr);
+  };
+
+  it("the README's configuration example validates as written", async () => {
+    await validatesAsWritten(/## Configuration[\s\S]*?```yaml\n(temporal:\n[\s\S]*?)```/, 'the configuration example', 'readme-config.yaml');
   });
 
   it("the README's DynamoDB source validates as written", async () => {
-    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-    const block = /```yaml\n(sources:\n {2}shop-ddb:\n[\s\S]*?)```/.exec(readme);
-    assert.ok(block, 'the README has the shop-ddb example');
-    const file = join(tmp.dir, 'readme-dynamodb.yaml');
-    writeFileSync(file, block[1]!);
-    const run = await inProcess(['validate', '--config', file]);
-    assert.equal(run.code, 0, run.stderr);
+    await validatesAsWritten(/```yaml\n(sources:\n {2}shop-ddb:\n[\s\S]*?)```/, 'the shop-ddb example', 'readme-dynamodb.yaml');
   });
 
   it('the README\'s form of a table name with a space applies to that table', async () => {
