@@ -1,16 +1,36 @@
 /** `lakesync plan` after a sync: the tables come from the last export, which never holds an excluded table. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildPlan } from '../../src/cli/plan-view';
+import { buildPlan, type PlanReport } from '../../src/cli/plan-view';
 import { parseConfig, sourceConfig } from '../../src/config/load';
-import type { DiscoveredExport } from '../../src/model';
+import type { SourceConfig } from '../../src/config/schema';
+import type { DiscoveredExport, DiscoveredTable } from '../../src/model';
 import type { Ports } from '../../src/ports';
 import type { SourceStatus } from '../../src/workflows/messages';
 
-const source = sourceConfig(
-  parseConfig({ sources: { shop: { database: 'shop', source: { kind: 'fake', tables: [] }, target: { namespace: 'shop' }, exclude: ['*.*_pii'], tables: {} } } }),
-  'shop',
-);
+/** The fake source shop with `settings` (exclude, tables) merged in. */
+const fakeSource = (settings: Record<string, unknown>) =>
+  sourceConfig(parseConfig({ sources: { shop: { database: 'shop', source: { kind: 'fake', tables: [] }, target: { namespace: 'shop' }, ...settings } } }), 'shop');
+
+/** public.measurements is partitioned by year. */
+const PARTITIONS = { 'public.measurements': ['public.measurements_2024', 'public.measurements_2025'] };
+
+/**
+ * The plans of `source` over `tables` and PARTITIONS, as each way of reading the catalog gives
+ * them: read by the command (postgres/pglite), and through an RDS source's catalog connection.
+ */
+async function plansOfBothCatalogs(source: SourceConfig, tables: DiscoveredTable[]): Promise<PlanReport[]> {
+  const local = await buildPlan({ name: 'shop', source, status: undefined, catalog: async () => tables, partitions: async () => PARTITIONS, ports: async () => ({ discover: {}, export: {} }) as unknown as Ports });
+  const rds = await buildPlan({
+    name: 'shop',
+    source,
+    status: undefined,
+    ports: async () => ({ discover: { listTables: async () => tables.map((t) => t.table) }, export: { listSourcePartitions: async () => PARTITIONS } }) as unknown as Ports,
+  });
+  return [local, rds];
+}
+
+const source = fakeSource({ exclude: ['*.*_pii'] });
 const exportRef = { exportId: 'e1', location: 'fake://exports/e1', snapshotId: 's1', adopted: false };
 /** The last export: the included tables only. */
 const listing: DiscoveredExport = { database: 'shop', tables: [{ table: 'public.orders', target: 'shop.public.orders', columns: [], primaryKey: ['id'] }], skipped: [], warnings: [] };
@@ -54,24 +74,12 @@ test("a table that cannot be planned says why once, without repeating its name",
 });
 
 test('an exclude rule naming a partition is reported as leaving its partitioned table out, not as matching no table', async () => {
-  const parted = sourceConfig(
-    parseConfig({ sources: { shop: { database: 'shop', source: { kind: 'fake', tables: [] }, target: { namespace: 'shop' }, exclude: ['public.measurements_2024', 'public.ordrs'], tables: {} } } }),
-    'shop',
-  );
+  const parted = fakeSource({ exclude: ['public.measurements_2024', 'public.ordrs'] });
   const tables = [
     { table: 'public.measurements', target: 'shop.public.measurements', columns: [] },
     { table: 'public.orders', target: 'shop.public.orders', columns: [] },
   ];
-  const partitions = { 'public.measurements': ['public.measurements_2024', 'public.measurements_2025'] };
-  // From a catalog read by the command (postgres/pglite), and from an RDS source's catalog connection.
-  const local = await buildPlan({ name: 'shop', source: parted, status: undefined, catalog: async () => tables, partitions: async () => partitions, ports: async () => ({ discover: {}, export: {} }) as unknown as Ports });
-  const rds = await buildPlan({
-    name: 'shop',
-    source: parted,
-    status: undefined,
-    ports: async () => ({ discover: { listTables: async () => tables.map((t) => t.table) }, export: { listSourcePartitions: async () => partitions } }) as unknown as Ports,
-  });
-  for (const report of [local, rds]) {
+  for (const report of await plansOfBothCatalogs(parted, tables)) {
     const about = report.warnings.filter((w) => w.includes('public.measurements_2024'));
     assert.equal(about.length, 1, JSON.stringify(report.warnings));
     assert.doesNotMatch(about[0]!, /matches no table/);
@@ -83,33 +91,15 @@ test('an exclude rule naming a partition is reported as leaving its partitioned 
 
 test('a partitioned table one of whose partitions is excluded is planned as skipped, exported or read directly, with the reason', async () => {
   for (const direct of [false, true]) {
-    const parted = sourceConfig(
-      parseConfig({
-        sources: {
-          shop: {
-            database: 'shop',
-            source: { kind: 'fake', tables: [] },
-            target: { namespace: 'shop' },
-            exclude: ['public.measurements_2024'],
-            tables: direct ? { 'public.measurements': { extract: 'direct', cursor: { column: 'id', mode: 'append' } } } : {},
-          },
-        },
-      }),
-      'shop',
-    );
+    const parted = fakeSource({
+      exclude: ['public.measurements_2024'],
+      tables: direct ? { 'public.measurements': { extract: 'direct', cursor: { column: 'id', mode: 'append' } } } : {},
+    });
     const tables = [
       { table: 'public.measurements', target: 'shop.public.measurements', columns: [{ columnName: 'id', originalType: 'bigint', expectedExportedType: 'int64' }] },
       { table: 'public.orders', target: 'shop.public.orders', columns: [], primaryKey: ['id'] },
     ];
-    const partitions = { 'public.measurements': ['public.measurements_2024', 'public.measurements_2025'] };
-    const local = await buildPlan({ name: 'shop', source: parted, status: undefined, catalog: async () => tables, partitions: async () => partitions, ports: async () => ({ discover: {}, export: {} }) as unknown as Ports });
-    const rds = await buildPlan({
-      name: 'shop',
-      source: parted,
-      status: undefined,
-      ports: async () => ({ discover: { listTables: async () => tables.map((t) => t.table) }, export: { listSourcePartitions: async () => partitions } }) as unknown as Ports,
-    });
-    for (const report of [local, rds]) {
+    for (const report of await plansOfBothCatalogs(parted, tables)) {
       const row = report.rows.find((r) => r.table === 'public.measurements');
       assert.equal(row?.action, 'skip', `${direct ? 'direct' : 'export'}: ${JSON.stringify(row)}`);
       assert.match(row!.why, /partition public\.measurements_2024 is excluded \(exclude public\.measurements_2024\)/);
@@ -123,20 +113,14 @@ test('a partitioned table one of whose partitions is excluded is planned as skip
 });
 
 test('a tables: key naming a table the last export skipped (e.g. unlogged) is not reported as matching no table', async () => {
-  const keyed = sourceConfig(
-    parseConfig({ sources: { shop: { database: 'shop', source: { kind: 'fake', tables: [] }, target: { namespace: 'shop' }, tables: { 'public.scratch': { primaryKey: ['id'] } } } } }),
-    'shop',
-  );
+  const keyed = fakeSource({ tables: { 'public.scratch': { primaryKey: ['id'] } } });
   const skipped: DiscoveredExport = { ...listing, skipped: [{ table: 'public.scratch', reason: 'unlogged table: RDS skips it' }] };
   const report = await buildPlan({ name: 'shop', source: keyed, status, ports: async () => ({ discover: { exportAvailable: async () => true, discover: async () => skipped } }) as unknown as Ports });
   assert.ok(!report.warnings.some((w) => /public\.scratch" matches no table/.test(w)), JSON.stringify(report.warnings));
 });
 
 test("an exclude rule naming an unlogged table the source's catalog connection lists apart is not reported as matching no table", async () => {
-  const unlogged = sourceConfig(
-    parseConfig({ sources: { shop: { database: 'shop', source: { kind: 'fake', tables: [] }, target: { namespace: 'shop' }, exclude: ['public.scratch'], tables: {} } } }),
-    'shop',
-  );
+  const unlogged = fakeSource({ exclude: ['public.scratch'] });
   const report = await buildPlan({
     name: 'shop',
     source: unlogged,
