@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { sha256Hex, tableExportIdFor } from '../../src/ids';
 import { dynamoNameOfKey, dynamoTableKey, dynamoTableNameOf } from '../../src/dynamodb/names';
-import { parsed, problems } from '../helpers/source-config';
+import { localDynamoSourceConfig as localDdb, parsed, problems } from '../helpers/source-config';
 
 const AWS = {
   region: 'eu-west-1',
@@ -16,17 +16,6 @@ const AWS = {
   glue: { roleArn: 'arn:aws:iam::123456789012:role/glue', scriptBucket: 'scripts-bucket' },
   athena: { outputLocation: 's3://athena-results/' },
 };
-
-function localDdb(tables: Record<string, unknown> = {}, source: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) {
-  return {
-    database: 'dynamodb',
-    source: { kind: 'dynamodb', region: 'eu-west-1', endpoint: 'http://127.0.0.1:5000', ...source },
-    include: ['dynamodb.*'],
-    target: { namespace: 'shop' },
-    tables,
-    ...extra,
-  };
-}
 
 function awsDdb(tables: Record<string, unknown> = {}, source: Record<string, unknown> = {}) {
   return {

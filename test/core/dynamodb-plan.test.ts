@@ -4,36 +4,20 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { parseConfig, sourceConfig } from '../../src/config/load';
 import type { SourceConfig } from '../../src/config/schema';
 import type { DiscoveredTable, DynamoExtract, DynamoKeyAttribute, PlanEntry, TableExportWindow } from '../../src/model';
 import { type DynamoPlanInput, planTables, type PlannedTables } from '../../src/plan';
 import { effectiveLimits, planWindows, type WindowDecision, type WindowInput } from '../../src/dynamodb/windows';
 import { DYNAMODB_WINDOW_LIMITS } from '../../src/aws/dynamodb-exports';
 import { EXPORT_WINDOW_HOURS } from '../../src/config/dynamodb';
+import { localDynamoSourceConfig, parsed } from '../helpers/source-config';
 
 const DYNAMODB_LIMITS = { minSeconds: 900, maxSeconds: 86400 };
 const T = '2026-11-30T12:00:00Z';
 const HOUR = 3600_000;
 const before = (ms: number) => new Date(Date.parse(T) - ms).toISOString().replace('.000Z', 'Z');
 
-function source(tables: Record<string, unknown> = {}, extra: Record<string, unknown> = {}, top: Record<string, unknown> = {}): SourceConfig {
-  return sourceConfig(
-    parseConfig({
-      sources: {
-        shop: {
-          database: 'dynamodb',
-          source: { kind: 'dynamodb', region: 'eu-west-1', endpoint: 'http://127.0.0.1:5000', ...extra },
-          include: ['dynamodb.*'],
-          target: { namespace: 'shop' },
-          tables,
-          ...top,
-        },
-      },
-    }),
-    'shop',
-  );
-}
+const source = (tables: Record<string, unknown> = {}, extra: Record<string, unknown> = {}, top: Record<string, unknown> = {}): SourceConfig => parsed(localDynamoSourceConfig(tables, extra, top));
 
 const ORDERS_KEY: DynamoKeyAttribute[] = [
   { name: 'customerId', type: 'S' },
@@ -292,7 +276,7 @@ describe('planTables for a dynamodb source', () => {
     const planned = plan(source(), [ddb('shop.orders')], [], cycle());
     assert.equal(planned.notLoaded[0]?.error?.type, 'InvalidTableName');
     assert.match(planned.notLoaded[0]!.error!.message, /DynamoDB table "shop.orders" has a "." in its name/);
-    const excluded = planTables(sourceConfig(parseConfig({ sources: { shop: { database: 'd', source: { kind: 'dynamodb', region: 'eu-west-1', endpoint: 'http://127.0.0.1:5000' }, exclude: ['dynamodb.shop.*'], target: { namespace: 'shop' } } } }), 'shop'), [], new Set(), { dynamodb: cycle() }, [ddb('shop.orders')]);
+    const excluded = planTables(parsed({ database: 'd', source: { kind: 'dynamodb', region: 'eu-west-1', endpoint: 'http://127.0.0.1:5000' }, exclude: ['dynamodb.shop.*'], target: { namespace: 'shop' } }), [], new Set(), { dynamodb: cycle() }, [ddb('shop.orders')]);
     assert.equal(excluded.notLoaded[0]?.status, 'skipped');
   });
 

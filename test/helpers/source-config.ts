@@ -1,6 +1,7 @@
 /**
  * Sources as lakesync.yaml holds them (raw, before parsing), for tests of config, plan and the
- * CLI: a complete rds source to vary, and what parseConfig makes of one source named shop.
+ * CLI: a complete rds source to vary, a local DynamoDB source, and what parseConfig makes of one
+ * source named shop.
  */
 import assert from 'node:assert/strict';
 import { parseConfig, sourceConfig } from '../../src/config/load';
@@ -51,6 +52,18 @@ function merged(base: Raw, overrides: Raw): Raw {
  */
 export function rdsSourceConfig(overrides: Raw = {}): Raw {
   return merged(structuredClone(RDS_SOURCE), overrides);
+}
+
+/** A DynamoDB source on the local backend (DynamoDB at 127.0.0.1:5000, every table included), with `source` spread into its source and `settings` into it. */
+export function localDynamoSourceConfig(tables: Record<string, unknown> = {}, source: Record<string, unknown> = {}, settings: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    database: 'dynamodb',
+    source: { kind: 'dynamodb', region: 'eu-west-1', endpoint: 'http://127.0.0.1:5000', ...source },
+    include: ['dynamodb.*'],
+    target: { namespace: 'shop' },
+    tables,
+    ...settings,
+  };
 }
 
 /** The problems parseConfig finds in a config of the one source shop, as `path: message` lines; [] when it is accepted. */
