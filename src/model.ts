@@ -540,7 +540,7 @@ export interface LoadUsage {
   executionSeconds?: number;
   /** GB of this cycle's own RDS export of the table (its `sizeGB` in the export's table list). */
   exportGB?: number;
-  /** Why the DPU-seconds are short: a run billed all the same whose figures could not be read (its cost is then partial). */
+  /** Why the figures are short: a run billed all the same whose figures could not be read, or the table's size in the export (its cost is then partial). */
   partial?: string;
 }
 

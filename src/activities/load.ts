@@ -225,8 +225,9 @@ export function loadActivities(deps: ActivityDeps) {
 
   /**
    * What the run used: its DPU-seconds and, when the load read this cycle's own RDS export, the
-   * table's size in it. A reused export (a rerun) cost nothing this cycle. Never fails the load:
-   * a size that cannot be read stays absent.
+   * table's size in it (its plan entry's, else the cycle's discovery's). A reused export (a rerun)
+   * cost nothing this cycle. Never fails the load: a size that cannot be read stays absent, and the
+   * usage says so (partial), since the export was billed all the same.
    */
   async function usageOf(input: LoadTableInput, plan: PlanEntry, settings: SourceConfig, status: LoadRunStatus, spent?: SpentRuns, partial?: string): Promise<LoadUsage> {
     const { ports } = sourceOf(deps, input.source);
@@ -239,13 +240,16 @@ export function loadActivities(deps: ActivityDeps) {
       ...(partial ? { partial } : {}),
     };
     if (plan.extract || !input.exportId || input.exportId !== exportIdFor(input.source, input.cycleId)) return usage;
-    const tables = discoveries.get(input.cycleId, () => ports.manifests.get<DiscoveredTable[]>(ports.manifests.ref(cycleManifestKeys.discovery(input.cycleId))));
+    // The plan carries the table's size (plans written before it did not): no read needed.
+    if (plan.sizeGB !== undefined) return { ...usage, exportGB: plan.sizeGB };
     try {
+      const tables = discoveries.get(input.cycleId, () => ports.manifests.get<DiscoveredTable[]>(ports.manifests.ref(cycleManifestKeys.discovery(input.cycleId))));
       const sizeGB = (await tables).find((t) => t.table === input.table)?.sizeGB;
       return sizeGB !== undefined ? { ...usage, exportGB: sizeGB } : usage;
     } catch (err) {
-      Context.current().log.warn('the export size of the table is unknown: its cost leaves it out', { table: input.table, error: String(err) });
-      return usage;
+      Context.current().log.warn('the export size of the table is unknown: its cost leaves it out and is marked partial', { table: input.table, exportId: input.exportId, error: String(err) });
+      const why = `the size of ${input.table} in export ${input.exportId} could not be read (${err instanceof Error ? err.message : String(err)}): its export GB are left out`;
+      return { ...usage, partial: usage.partial ? `${usage.partial}; ${why}` : why };
     }
   }
 

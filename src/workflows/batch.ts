@@ -53,6 +53,8 @@ export const TIMED_OUT_LOAD_COST_PARTIAL = 'timed-out-load-cost-partial';
 export const UNCOUNTED_EXPORT_SAYS_WHAT_TO_DO = 'uncounted-export-says-what-to-do';
 /** Patch: a failed or cancelled load whose stopped run's figures it could not read marks its cost partial (the run was left out silently). */
 export const STOPPED_RUN_COST_PARTIAL = 'stopped-run-cost-partial';
+/** Patch: a committed load whose usage says a figure is short (its size in the export could not be read) marks its cost partial (it was dropped silently). */
+export const LOADED_COST_PARTIAL = 'loaded-cost-partial';
 
 export interface BatchInput {
   source: string;
@@ -275,7 +277,8 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
       if ('leftByPack' in answer) return { left: answer.leftByPack };
       const result = answer;
       load = summarise(result);
-      cost = usageCost(result.usage, volumes, settings);
+      // A figure the load could not read (its size in the export) was billed all the same: the cost is short, and says why.
+      cost = usageCost(result.usage, volumes, settings, result.usage?.partial !== undefined && patched(LOADED_COST_PARTIAL));
     } catch (err) {
       // Its runs were billed and its export taken all the same; a load that reported no usage (it timed out) still took its DynamoDB exports.
       if (patched(FAILED_LOAD_COST)) {

@@ -22,6 +22,7 @@ import { awsError, mockedAws, objectBody } from './mocks';
 
 const PLAN_KEY = ORDERS_PLAN_KEY;
 const RESULT_KEY = ORDERS_RESULT_KEY;
+const DISCOVERY_KEY = 'lakesync/exports/lakesync-manifests/shop/c1/discovery.json';
 const plan: PlanEntry[] = [planEntry({ table: 'public.orders', lakeTable: 'orders', action: 'merge', reason: 'primary key (id) configured', primaryKey: ['id'], keySource: 'configured' })];
 const input = ORDERS_LOAD_INPUT;
 const result = loadResult('public.orders', 'orders', 'c1', 'c1:public.orders', 42, '8744736658442914487');
@@ -33,6 +34,8 @@ function setup() {
   const { mocks, settings, ports } = aws;
   mocks.s3.on(GetObjectCommand, { Key: PLAN_KEY }).resolves({ Body: objectBody(JSON.stringify(plan)) });
   mocks.s3.on(HeadObjectCommand).resolves({});
+  // The cycle's discovery, whose table list holds each table's size in the export (unknown here).
+  mocks.s3.on(GetObjectCommand, { Key: DISCOVERY_KEY }).resolves({ Body: objectBody(JSON.stringify([{ table: 'public.orders', target: 'shop.public.orders', columns: [], primaryKey: ['id'] }])) });
   mocks.glue.on(GetJobCommand).resolves({ Job: { Name: 'lakesync-load-shop', DefaultArguments: withSpecHash(jobSpec(settings, packageGlueScripts(settings.glue.scriptsDir).hash)).DefaultArguments } });
   const config: LakesyncConfig = { temporal: { taskQueue: 't', namespace: 'default' }, sources: { shop: awsSource() } };
   const activities = loadActivities({ config, portsFor: () => ports });
@@ -71,6 +74,27 @@ test("a FLEX run's usage says so, for the cost ledger's FLEX price", async () =>
   const { env } = environment({ runId: 'jr_f', state: 'running' });
   const loaded = (await env.run(activities.loadTable, input)) as LoadTableResult;
   assert.deepEqual(loaded.usage, { basis: 'glue', dpuSeconds: 150, executionClass: 'FLEX', executionSeconds: 90 });
+});
+
+test("a load of the cycle's own export whose table size cannot be read books the size its plan holds", async () => {
+  const { mocks, activities, resultWritten } = setup();
+  resultWritten();
+  mocks.s3.on(GetObjectCommand, { Key: PLAN_KEY }).resolves({ Body: objectBody(JSON.stringify([{ ...plan[0], sizeGB: 3.5 }])) });
+  mocks.s3.on(GetObjectCommand, { Key: DISCOVERY_KEY }).rejects(awsError('AccessDenied', 'not authorized to perform s3:GetObject', 403));
+  mocks.glue.on(GetJobRunCommand, { RunId: 'jr_s' }).resolves({ JobRun: { Id: 'jr_s', JobRunState: 'SUCCEEDED', ExecutionTime: 90, WorkerType: 'G.1X', NumberOfWorkers: 2 } });
+  const loaded = (await environment({ runId: 'jr_s', state: 'running' }).env.run(activities.loadTable, input)) as LoadTableResult;
+  assert.deepEqual(loaded.usage, { basis: 'glue', dpuSeconds: 180, executionSeconds: 90, exportGB: 3.5 });
+});
+
+test("a load of the cycle's own export whose table size cannot be read at all marks its usage partial, saying why, instead of booking no GB silently", async () => {
+  const { mocks, activities, resultWritten } = setup();
+  resultWritten();
+  mocks.s3.on(GetObjectCommand, { Key: DISCOVERY_KEY }).rejects(awsError('AccessDenied', 'not authorized to perform s3:GetObject', 403));
+  mocks.glue.on(GetJobRunCommand, { RunId: 'jr_u' }).resolves({ JobRun: { Id: 'jr_u', JobRunState: 'SUCCEEDED', ExecutionTime: 90, WorkerType: 'G.1X', NumberOfWorkers: 2 } });
+  const loaded = (await environment({ runId: 'jr_u', state: 'running' }).env.run(activities.loadTable, input)) as LoadTableResult;
+  const { partial, ...figures } = loaded.usage ?? { basis: 'glue' };
+  assert.deepEqual(figures, { basis: 'glue', dpuSeconds: 180, executionSeconds: 90 });
+  assert.match(partial ?? '', /size of public\.orders in export ls-shop-c1 could not be read .*not authorized to perform s3:GetObject.*: its export GB are left out/);
 });
 
 test('without heartbeat details, a run started just before a crash is found by its run token', async () => {

@@ -189,6 +189,50 @@ describe('cost ledger on a real Temporal server', () => {
     }
   });
 
+  test("a load whose table size in the cycle's own export cannot be read marks the table's and the cycle's cost partial, saying why", async () => {
+    const unsizedQueue = uniqueQueue('unsizedcosts');
+    const source = 'unsizedcosts';
+    const config = fakeConfig(unsizedQueue, { tables: TABLES }, {}, source);
+    const ports = new FakeBackend({ tables: TABLES, latencyMs: 20, dpuSecondsPerRun: 90, exportGBPerTable: 2 }).ports();
+    // A plan that carries no sizes (as one written before plans did), and a discovery the loads cannot read back.
+    let planned = false;
+    const unsized: Ports = {
+      ...ports,
+      manifests: {
+        ...ports.manifests,
+        put: async (key, value) => {
+          if (!key.endsWith('/plan.json') || !Array.isArray(value)) return ports.manifests.put(key, value);
+          planned = true;
+          return ports.manifests.put(key, value.map(({ sizeGB: _size, ...entry }: { sizeGB?: number }) => entry));
+        },
+        get: async <T>(ref: string): Promise<T> => {
+          if (planned && ref.endsWith('/discovery.json')) throw new PortError('access-denied', 'AccessDenied', `not authorized to read ${ref}`);
+          return ports.manifests.get<T>(ref);
+        },
+      },
+    };
+    const { worker, close } = await createWorker({ config, ports: { [source]: unsized } });
+    const running = worker.run();
+    const client = await connectClient(temporalTarget(config));
+    try {
+      const handle = await startSource(client, unsizedQueue, source);
+      const first = await waitForCycles(handle, 1);
+      assert.equal(first.lastCycle!.status, 'succeeded');
+      for (const t of first.lastCycle!.tables) {
+        const { partial, ...figures } = t.cost ?? { basis: 'none' };
+        assert.deepEqual(figures, { basis: 'modelled', dpuSeconds: 90, glueUsd: 0.011 }, t.table);
+        assert.match(partial ?? '', new RegExp(`size of ${t.table.replace('.', '\\.')} in export .* could not be read .*not authorized.*: its export GB are left out`), `${t.table}: ${JSON.stringify(t.cost)}`);
+      }
+      assert.equal(first.recentCycles[0]!.cost?.partial, TABLES.length, JSON.stringify(first.recentCycles[0]!.cost));
+      await handle.terminate('test done');
+    } finally {
+      worker.shutdown();
+      await running;
+      await close();
+      await client.connection.close();
+    }
+  });
+
   test("a cycle whose discovery fails books its export's GB from the export's listing, read again", async () => {
     const discoverQueue = uniqueQueue('discovercosts');
     const failing = await startFakeWorker(fakeConfig(discoverQueue, { tables: TABLES }, {}, 'discovercosts'), { tables: TABLES, latencyMs: 20, dpuSecondsPerRun: 90, exportGBPerTable: 2 });
