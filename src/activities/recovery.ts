@@ -133,7 +133,7 @@ export function recoveryActivities(deps: ActivityDeps) {
         const settled = await settleAll(entries, progress, settleTable, time, outOfTime);
         const sizes = await ownExportSizes(ports, input, exported);
         const warnings: string[] = [];
-        const runs = await cycleRunUsage(ports, input, new Set(entries.map((e) => e.table)), warnings);
+        const runs = await cycleRunUsage(ports, settings, input, new Set(entries.map((e) => e.table)), warnings);
         const dynamo = await dynamoExportVolumes(ports, input, entries);
         const tables = settled.map((s) => withCost(s.outcome, sizes, runs, dynamo, settings));
         // The whole cycle died: the tables its plan refused are its outcomes too (a dead batch's cycle has them).
@@ -229,10 +229,11 @@ interface RunUsage {
  * The DPU-seconds of the ended runs of the dead cycle's loads, by table (those of `tables`): the
  * runs were billed, and the loads that would have reported them are gone. A pack's run is shared
  * among its tables as a live pack's loads share it (by the seconds in its summary, else evenly).
- * A run still going is left out (its figure is not final). Empty where the backend cannot list
+ * A run still going, or one Glue billed that ended without a DPU figure, is left out and makes the
+ * table's cost partial, saying which run. Empty where the backend cannot list
  * a cycle's runs (the embedded mode: nothing is billed), and when the listing fails for good.
  */
-async function cycleRunUsage(ports: Ports, input: RecoverCycleInput, tables: Set<TableName>, warnings: string[]): Promise<Map<TableName, RunUsage>> {
+async function cycleRunUsage(ports: Ports, settings: SourceConfig, input: RecoverCycleInput, tables: Set<TableName>, warnings: string[]): Promise<Map<TableName, RunUsage>> {
   const usage = new Map<TableName, RunUsage>();
   const list = ports.load.cycleRuns?.bind(ports.load);
   if (!list) return usage;
@@ -272,7 +273,14 @@ async function cycleRunUsage(ports: Ports, input: RecoverCycleInput, tables: Set
       addPartial(table, `run ${run.status.runId} (${run.status.detail ?? 'RUNNING'}) was still going when the dead cycle was read back: its DPU-seconds are left out`);
       continue;
     }
-    if (run.status.dpuSeconds === undefined) continue;
+    if (run.status.dpuSeconds === undefined) {
+      // A Glue run that ran was billed: without its figure the table's cost is short, and says so.
+      // One that never started (it expired in the queue) cost nothing; a backend that bills nothing has no figure to miss.
+      if (!run.status.unstarted && costBasis(settings, run.status) === 'glue') {
+        addPartial(table, `run ${run.status.runId} (${run.status.detail ?? run.status.state}) of ${table} ended without a DPU figure: its DPU-seconds are left out (see the run in the Glue console)`);
+      }
+      continue;
+    }
     const packs = ports.load.packs;
     if (pack && !packs) continue;
     const status = pack && packs ? await packRunShare(packs, { source: input.source, cycleId: input.cycleId, table }, pack, run.status, (ms) => delay(ms), summaries) : run.status;

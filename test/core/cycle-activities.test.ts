@@ -246,6 +246,34 @@ describe('recovering a dead cycle', () => {
     assert.ok(out.warnings.some((w) => w.includes('jr_p') && w.includes('SlowDown')), out.warnings.join('\n'));
   });
 
+  test("a dead cycle's ended Glue run that reports no DPU figure is not booked as nothing: the table's cost is partial, naming the run", async () => {
+    const backend = new FakeBackend({ tables: TABLES, latencyMs: 0 });
+    const ports = backend.ports();
+    ports.load.cycleRuns = async () => ({
+      runs: [
+        // Ran and ended, but Glue's answer held neither DPUSeconds nor the execution time and workers to reckon them from.
+        { table: 'public.a', status: { runId: 'jr_a', state: 'failed', detail: 'FAILED' } },
+        // Expired in the queue: it never ran, nothing was billed.
+        { table: 'public.b', status: { runId: 'jr_b', state: 'failed', detail: 'EXPIRED', unstarted: true } },
+        { table: 'public.c', status: { runId: 'jr_c', state: 'succeeded', detail: 'SUCCEEDED', dpuSeconds: 60 } },
+      ],
+      unread: [],
+    });
+    // Billed by Glue: an AWS source (its runs' figures are Glue's own).
+    const shop = config.sources.shop!;
+    const glueBilled = { ...config, sources: { shop: { ...shop, backend: 'aws' as const, source: { kind: 'rds' as const, instanceId: 'shop-db' } } } } as typeof config;
+    const { recoverCycleOutcomes } = recoveryActivities({ config: glueBilled, portsFor: () => ports });
+    await exportE9(ports);
+    await ports.manifests.put(cycleManifestKeys.plan('c40'), plans);
+    await ports.manifests.put(cycleManifestKeys.export('c40'), e9);
+    const out = (await new MockActivityEnvironment().run(recoverCycleOutcomes, { source: 'shop', cycleId: 'c40', error: 'terminated' })) as RecoveredCycle;
+    const byTable = Object.fromEntries(out.tables.map((t) => [t.table, t.cost]));
+    assert.equal(byTable['public.a']?.dpuSeconds, undefined);
+    assert.match(byTable['public.a']?.partial ?? '', /run jr_a \(FAILED\) of public\.a ended without a DPU figure: its DPU-seconds are left out/, JSON.stringify(byTable['public.a']));
+    assert.equal(byTable['public.b'], undefined, 'a run that never started cost nothing');
+    assert.deepEqual(byTable['public.c'], { basis: 'glue', dpuSeconds: 60, glueUsd: 0.007333 });
+  });
+
   test("a dead cycle's own export was billed: each table it planned keeps its export GB, committed or not; a reused export costs nothing again", async () => {
     const backend = new FakeBackend({ tables: TABLES, latencyMs: 0, exportGBPerTable: 2 });
     const ports = backend.ports();
