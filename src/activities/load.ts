@@ -17,6 +17,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { cycleManifestKeys, exportIdFor, runTokenFor } from '../ids';
 import { isPortError } from '../errors';
 import type { SourceConfig } from '../config/schema';
+import { selectTable } from '../config/tables';
 import type { CostBasis, DiscoveredTable, LiveLoadRun, LoadedTableExport, LoadRequest, LoadResult, LoadRunStatus, LoadUsage, PackSummary, PlanEntry } from '../model';
 import type { LoadPort, ManifestStore, PackLoads } from '../ports';
 import { type ActivityDeps, failure, sourceOf } from './deps';
@@ -219,6 +220,36 @@ export function loadRequestFor(port: LoadPort, input: LoadRequestInput, plan: Pl
   return { ...base, resultLocation: port.resultLocation(base) };
 }
 
+/**
+ * Refuses the load of a plan entry that the worker's config excludes now, wholly or a column of
+ * it the plan still reads: the plan was made before the config changed (a cycle that went on
+ * across a worker's restart, a retried load). Excluded data never leaves the database: a direct
+ * load would read it from the source, an export load would write it to the lake. Checked before
+ * any run starts; a run an earlier attempt started is stopped by the failure.
+ */
+export function refuseExcluded(source: string, settings: Pick<SourceConfig, 'include' | 'exclude' | 'tables'>, plan: PlanEntry): void {
+  const direct = plan.extract?.kind === 'direct';
+  const what = direct ? 'nothing was read from the source' : 'nothing was loaded into the lake';
+  const selection = selectTable(settings, plan.table);
+  if (!selection.included) {
+    throw ApplicationFailure.create({
+      message: `load of ${plan.table} refused: ${plan.table} is excluded by the source's config now (${selection.rule}), but the cycle's plan, made before the config changed, loads it; ${what}. The next sync skips it; to load it, change the source's include/exclude rules`,
+      type: 'ExcludedByConfig',
+      nonRetryable: true,
+    });
+  }
+  const columns = Object.entries(settings.tables[plan.table]?.columns ?? {})
+    .filter(([name, c]) => c.exclude && !plan.columns?.[name]?.exclude)
+    .map(([name]) => name);
+  if (columns.length > 0) {
+    throw ApplicationFailure.create({
+      message: `load of ${plan.table} refused: column ${columns.join(', ')} of ${plan.table} is excluded by the source's config now (tables.${plan.table}.columns.<column>.exclude), but the cycle's plan, made before the config changed, reads it; ${what}. Rerun the table (lakesync rerun ${source} --tables ${plan.table}) to load it under the config's column policies`,
+      type: 'ExcludedByConfig',
+      nonRetryable: true,
+    });
+  }
+}
+
 export function loadActivities(deps: ActivityDeps) {
   const planEntry = planEntries(deps);
   const discoveries = new RecentReads<DiscoveredTable[]>(CACHED_CYCLES);
@@ -268,6 +299,7 @@ export function loadActivities(deps: ActivityDeps) {
     let plan: PlanEntry | undefined;
     try {
       plan = await planEntry(input.source, input.planRef, input.table);
+      refuseExcluded(input.source, settings, plan);
       const req = loadRequestFor(ports.load, input, plan);
       // Before its run can commit: a dead cycle's recovery verifies the commit against DynamoDB's item counts.
       if (plan.extract?.kind === 'dynamodb' && req.tableExports && !load.runId) await recordTableExports(ports.manifests, input.cycleId, input.table, req.tableExports);

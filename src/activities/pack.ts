@@ -10,7 +10,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { PackRequest, TableName } from '../model';
 import type { LoadPort, PackLoads } from '../ports';
 import { type ActivityDeps, failure, sourceOf } from './deps';
-import { loadRequestFor, type LoadRequestInput, planEntries } from './load';
+import { loadRequestFor, type LoadRequestInput, planEntries, refuseExcluded } from './load';
 
 export interface StartPackInput extends Omit<LoadRequestInput, 'table'> {
   planRef: string;
@@ -55,6 +55,8 @@ export function packActivities(deps: ActivityDeps) {
       const beating = setInterval(() => ctx.heartbeat({ packToken: input.packToken }), Math.max(500, Math.floor((ctx.info.heartbeatTimeoutMs ?? 60_000) / 3)));
       try {
         const req = await packRequest(input, packs);
+        // A table the worker's config excludes now is loaded by no run: the pack's tables run alone, and it is refused there.
+        for (const load of req.loads) refuseExcluded(input.source, sourceOf(deps, input.source).settings, load.plan);
         const found = previous?.runId ?? (await packs.findPackByToken(req));
         // A cancelled cycle starts no run: nothing would load for it.
         if (!found && ctx.cancellationDetails?.cancelRequested) throw new CancelledFailure(`${subject} was not started: its cycle was cancelled`);

@@ -29,15 +29,15 @@ const result = loadResult('public.orders', 'orders', 'c1', 'c1:public.orders', 4
 /** The job's result as loadTable returns it, less the run's usage (the cost ledger's input, checked on its own). */
 const withoutUsage = ({ usage: _usage, ...rest }: LoadTableResult): LoadResult => rest;
 
-function setup() {
-  const aws = mockedAws({ loadPoll: { initialMs: 5, maxMs: 20 } });
+function setup(raw?: Record<string, unknown>) {
+  const aws = mockedAws({ loadPoll: { initialMs: 5, maxMs: 20 }, ...(raw ? { raw } : {}) });
   const { mocks, settings, ports } = aws;
   mocks.s3.on(GetObjectCommand, { Key: PLAN_KEY }).resolves({ Body: objectBody(JSON.stringify(plan)) });
   mocks.s3.on(HeadObjectCommand).resolves({});
   // The cycle's discovery, whose table list holds each table's size in the export (unknown here).
   mocks.s3.on(GetObjectCommand, { Key: DISCOVERY_KEY }).resolves({ Body: objectBody(JSON.stringify([{ table: 'public.orders', target: 'shop.public.orders', columns: [], primaryKey: ['id'] }])) });
   mocks.glue.on(GetJobCommand).resolves({ Job: { Name: 'lakesync-load-shop', DefaultArguments: withSpecHash(jobSpec(settings, packageGlueScripts(settings.glue.scriptsDir).hash)).DefaultArguments } });
-  const config: LakesyncConfig = { temporal: { taskQueue: 't', namespace: 'default' }, sources: { shop: awsSource() } };
+  const config: LakesyncConfig = { temporal: { taskQueue: 't', namespace: 'default' }, sources: { shop: awsSource(raw ? { raw } : {}) } };
   const activities = loadActivities({ config, portsFor: () => ports });
   return { ...aws, activities, resultWritten: () => mocks.s3.on(GetObjectCommand, { Key: RESULT_KEY }).resolves({ Body: objectBody(JSON.stringify(result)) }) };
 }
@@ -95,6 +95,50 @@ test("a load of the cycle's own export whose table size cannot be read at all ma
   const { partial, ...figures } = loaded.usage ?? { basis: 'glue' };
   assert.deepEqual(figures, { basis: 'glue', dpuSeconds: 180, executionSeconds: 90 });
   assert.match(partial ?? '', /size of public\.orders in export ls-shop-c1 could not be read .*not authorized to perform s3:GetObject.*: its export GB are left out/);
+});
+
+/** A source whose public.events is read directly (straight from PostgreSQL over JDBC), with `tables` settings of its own. */
+function directSource(events: Record<string, unknown> = {}, rest: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    source: { kind: 'rds', instanceId: 'shop-db', catalog: { host: 'shop-db.abc123.us-east-2.rds.amazonaws.com', port: 5432, sslRootCert: 's3://shop-certs/rds/global-bundle.pem', iamAuth: true, user: 'lakesync', glueConnection: 'shop-vpc' } },
+    tables: { 'public.events': { extract: 'direct', cursor: { column: 'id' }, ...events } },
+    ...rest,
+  };
+}
+/** public.events as a plan made before the worker's config changed holds it: read directly, every column. */
+const directPlan: PlanEntry[] = [planEntry({ table: 'public.events', lakeTable: 'events', action: 'incremental', reason: 'cursor', cursor: { column: 'id', mode: 'append' }, extract: { kind: 'direct' } })];
+const directInput = { ...input, table: 'public.events', exportId: undefined, snapshotTime: undefined, exportLocation: undefined };
+
+function directSetup(raw: Record<string, unknown>) {
+  const aws = setup(raw);
+  aws.mocks.s3.on(GetObjectCommand, { Key: PLAN_KEY }).resolves({ Body: objectBody(JSON.stringify(directPlan)) });
+  aws.mocks.glue.on(GetJobRunsCommand).resolves({ JobRuns: [] });
+  aws.mocks.glue.on(StartJobRunCommand).resolves({ JobRunId: 'jr_x' });
+  aws.mocks.glue.on(GetJobRunCommand, { RunId: 'jr_x' }).resolves({ JobRun: { Id: 'jr_x', JobRunState: 'FAILED', ErrorMessage: 'read the source' } });
+  return aws;
+}
+
+test("a direct load of a table the worker's config now excludes is refused before any run reads the source", async () => {
+  const { mocks, activities } = directSetup(directSource({}, { exclude: ['public.events'] }));
+  await assert.rejects(environment().env.run(activities.loadTable, directInput), (err: unknown) => {
+    assert.ok(err instanceof ApplicationFailure, String(err));
+    assert.equal(err.type, 'ExcludedByConfig', err.message);
+    assert.equal(err.nonRetryable, true);
+    assert.match(err.message, /public\.events is excluded by the source's config now \(exclude public\.events\).*nothing was read/);
+    return true;
+  });
+  assert.equal(mocks.glue.commandCalls(StartJobRunCommand).length, 0);
+});
+
+test("a direct load whose plan reads a column the worker's config now excludes is refused before any run reads the source", async () => {
+  const { mocks, activities } = directSetup(directSource({ columns: { email: { exclude: true } } }));
+  await assert.rejects(environment().env.run(activities.loadTable, directInput), (err: unknown) => {
+    assert.ok(err instanceof ApplicationFailure, String(err));
+    assert.equal(err.type, 'ExcludedByConfig', err.message);
+    assert.match(err.message, /column email of public\.events is excluded by the source's config now/);
+    return true;
+  });
+  assert.equal(mocks.glue.commandCalls(StartJobRunCommand).length, 0);
 });
 
 test('without heartbeat details, a run started just before a crash is found by its run token', async () => {

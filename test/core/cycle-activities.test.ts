@@ -9,6 +9,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { cycleActivities } from '../../src/activities/cycle';
 import { loadActivities, loadRequestFor, type LoadTableInput } from '../../src/activities/load';
 import { type RecoveredCycle, recoveryActivities } from '../../src/activities/recovery';
+import { packActivities } from '../../src/activities/pack';
 import { parseConfig } from '../../src/config/load';
 import { FakeBackend } from '../../src/fake/ports';
 import { cycleManifestKeys, exportIdFor, packTokenFor, runTokenFor, tableExportIdFor } from '../../src/ids';
@@ -114,6 +115,26 @@ describe('plan', () => {
     const texts = await Promise.all(stored.itemsRef.parts.map((ref) => ports.manifests.get<string>(ref)));
     assert.deepEqual(JSON.parse(texts.join('')), { load: inline.load, notLoaded: inline.notLoaded }, 'the parts joined are the list');
     assert.equal(stored.itemsRef.bytes, textBytes(texts.join('')));
+  });
+});
+
+describe("loads under a config changed since the plan", () => {
+  test("a pack with a table the worker's config now excludes starts no run: the table is refused, naming the rule", async () => {
+    const backend = new FakeBackend({ tables: TABLES, latencyMs: 0 });
+    const ports = backend.ports();
+    // The plan was made when public.secret_pii was included; the worker's config excludes *.*_pii now.
+    const entries = ['public.a', 'public.secret_pii'].map((table) => planEntry({ table, lakeTable: table.split('.')[1]!, action: 'create', primaryKey: ['id'] }));
+    const planRef = await ports.manifests.put(cycleManifestKeys.plan('c50'), entries);
+    await ports.export.startExport({ source: 'shop', exportId: 'e50', snapshot: { snapshotId: 's50', createdAt: '2025-02-01T00:00:00.000Z', adopted: false } });
+    const { startPackLoad } = packActivities({ config, portsFor: () => ports });
+    const input = { source: 'shop', cycleId: 'c50', planRef, packToken: packTokenFor('c50', ['public.a', 'public.secret_pii']), tables: ['public.a', 'public.secret_pii'], exportId: 'e50', snapshotTime: '2025-02-01T00:00:00.000Z', exportLocation: 'fake://exports/e50', database: 'fake', namespace: 'shop' };
+    await assert.rejects(new MockActivityEnvironment().run(startPackLoad, input), (err: unknown) => {
+      assert.ok(err instanceof ApplicationFailure, String(err));
+      assert.equal(err.nonRetryable, true);
+      assert.match(err.message, /public\.secret_pii is excluded by the source's config now \(exclude \*\.\*_pii\).*nothing was loaded into the lake/);
+      return true;
+    });
+    assert.equal(backend.count('pack.start'), 0, 'no pack run started');
   });
 });
 
