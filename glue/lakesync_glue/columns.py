@@ -107,6 +107,8 @@ def fix_hint(plan: ColumnPlan, table: str) -> str:
         options.append("type: double (keeps NaN and Infinity)")
         # PostgreSQL's numeric holds far more digits than any lake decimal (38): only text keeps them all.
         options.append("type: string (keeps every digit exactly, as the text PostgreSQL prints, NaN and Infinity too)")
+    if plan.kind == "array" and plan.lake_type.startswith("array<decimal"):
+        options.append("type: string (keeps every digit exactly, the array as the text PostgreSQL prints)")
     if plan.kind == "money":
         # Money text that is no amount (another locale's) is no number under any type but string.
         options.append("type: string (keeps the text as exported)")

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from conftest import Loader
-from exportkit import TableData, col, write_export
+from exportkit import Col, TableData, col, write_export
 from lakesync_glue.query import run_query
 
 LONG_FRACTION = "0.12345678901234567890123"  # 23 fractional digits
@@ -26,6 +26,8 @@ def export_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
     export = write_export(root, [
         TableData("shop", "public", "measures", [col("id", "bigint"), col("v", "numeric")],
                   [(1, "1.5"), (2, LONG_FRACTION), (3, LONG_NUMBER), (4, None)]),
+        TableData("shop", "public", "series", [col("id", "bigint"), Col("vs", "_numeric", "binary (UTF8)")],
+                  [(1, "{1.5}"), (2, "{" + LONG_FRACTION + ",2}")]),
     ])
     return export.path
 
@@ -52,3 +54,14 @@ def test_the_suggested_type_string_loads_every_digit_exactly(load: Loader, expor
     assert result.status == "succeeded", result.error
     rows = run_query(spark, "SELECT id, v FROM lake.tests.measures_text ORDER BY id")
     assert [(r["id"], r["v"]) for r in rows] == [(1, "1.5"), (2, LONG_FRACTION), (3, LONG_NUMBER), (4, None)]
+
+
+def test_an_array_of_such_values_fails_the_same_way_and_type_string_keeps_it_exactly(load: Loader, export_dir: str, spark: Any) -> None:
+    message = _message(load(export_dir, "shop.public.series", "series_default", action="create", primary_key="id"))
+    assert "column 'vs' (_numeric) has 1 value(s) that cannot become array<decimal(38,18)>" in message
+    assert "or type: string (keeps every digit exactly" in message, message
+    result = load(export_dir, "shop.public.series", "series_text", action="create", primary_key="id",
+                  column_policies=json.dumps({"vs": {"type": "string"}}))
+    assert result.status == "succeeded", result.error
+    rows = run_query(spark, "SELECT id, vs FROM lake.tests.series_text ORDER BY id")
+    assert [(r["id"], r["vs"]) for r in rows] == [(1, "{1.5}"), (2, "{" + LONG_FRACTION + ",2}")]
