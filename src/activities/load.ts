@@ -315,7 +315,7 @@ export function loadActivities(deps: ActivityDeps) {
         throw err;
       });
       // The table's cost: this run and the runs of earlier attempts that failed.
-      return { ...result, usage: await usageOf(input, plan, settings, status, load.spent) };
+      return { ...result, usage: await usageOf(input, plan, settings, status, load.spent, unknownDpu(settings, input, load, status)) };
     } catch (err) {
       if (answerLeft && isPackLeft(err)) {
         return { leftByPack: { message: err.message, ...(load.spent ? { spent: load.spent } : {}) } };
@@ -364,6 +364,24 @@ export interface RecordedTableExports {
 async function recordTableExports(manifests: ManifestStore, cycleId: string, table: string, exports: LoadedTableExport[]): Promise<void> {
   const recorded: RecordedTableExports = { table, exports: exports.map(({ exportId, window, itemCount }) => ({ exportId, window, itemCount })) };
   await manifests.put(cycleManifestKeys.tableExports(cycleId, table), recorded);
+}
+
+/**
+ * Why a succeeded load's DPU-seconds are left out, when Glue billed its run but the load has no
+ * figure for it: Glue's answer held none (nor the time and workers to reckon it from), or the
+ * table's share of its pack's run is unknown (the pack's summary could not be read, or does not
+ * list the table). Undefined when the figure is there, already counted, or nothing bills the run.
+ */
+function unknownDpu(settings: SourceConfig, input: LoadTableInput, load: LoadState, status: LoadRunStatus): string | undefined {
+  if (status.dpuSeconds !== undefined || status.unstarted || costBasis(settings, status) !== 'glue') return undefined;
+  const packed = load.packRunId !== undefined && status.runId === load.packRunId;
+  const key = packed ? `${status.runId}:${input.table}` : status.runId;
+  if (!status.runId || load.spent?.runs.includes(key)) return undefined;
+  if (packed) {
+    const pack = input.pack?.runId === status.runId ? `pack ${input.pack.token} (run ${status.runId})` : `pack run ${status.runId}`;
+    return `the share of ${input.table} in ${pack} is unknown (the pack's summary could not be read, or does not list the table): its DPU-seconds are left out`;
+  }
+  return `run ${status.runId} (${status.detail ?? status.state}) of ${input.table} ended without a DPU figure: its DPU-seconds are left out (see the run in the Glue console)`;
 }
 
 /** Whose figures a load's usage is: a backend's model when it says so, Glue's on AWS, none in the embedded mode. */

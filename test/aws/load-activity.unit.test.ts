@@ -97,6 +97,28 @@ test("a load of the cycle's own export whose table size cannot be read at all ma
   assert.match(partial ?? '', /size of public\.orders in export ls-shop-c1 could not be read .*not authorized to perform s3:GetObject.*: its export GB are left out/);
 });
 
+test("a Glue run that succeeded without a DPU figure marks the load's usage partial, naming the run, instead of booking no DPU-seconds silently", async () => {
+  const { mocks, activities, resultWritten } = setup();
+  resultWritten();
+  // Glue's answer holds neither DPUSeconds nor the execution time and workers to reckon them from.
+  mocks.glue.on(GetJobRunCommand, { RunId: 'jr_n' }).resolves({ JobRun: { Id: 'jr_n', JobRunState: 'SUCCEEDED' } });
+  const loaded = (await environment({ runId: 'jr_n', state: 'running' }).env.run(activities.loadTable, input)) as LoadTableResult;
+  assert.equal(loaded.usage?.dpuSeconds, undefined);
+  assert.match(loaded.usage?.partial ?? '', /run jr_n \(SUCCEEDED\) of public\.orders ended without a DPU figure: its DPU-seconds are left out/);
+});
+
+test("a table loaded in a pack whose summary cannot be read marks its usage partial, naming the pack, instead of booking no DPU-seconds silently", async () => {
+  const { mocks, activities, resultWritten, ports } = setup();
+  resultWritten();
+  const token = 'c1-pack-01';
+  const summary = ports.load.packs!.summaryLocation('shop', 'c1', token);
+  mocks.s3.on(GetObjectCommand, { Key: summary.replace(/^s3:\/\/[^/]+\//, '') }).rejects(awsError('AccessDenied', 'not authorized to perform s3:GetObject', 403));
+  mocks.glue.on(GetJobRunCommand, { RunId: 'jr_pk' }).resolves({ JobRun: { Id: 'jr_pk', JobRunState: 'SUCCEEDED', ExecutionTime: 100, WorkerType: 'G.1X', NumberOfWorkers: 2 } });
+  const loaded = (await environment().env.run(activities.loadTable, { ...input, pack: { token, runId: 'jr_pk', tables: 2 } })) as LoadTableResult;
+  assert.equal(loaded.usage?.dpuSeconds, undefined);
+  assert.match(loaded.usage?.partial ?? '', /share of public\.orders in pack c1-pack-01 \(run jr_pk\) is unknown .*: its DPU-seconds are left out/);
+});
+
 /** A source whose public.events is read directly (straight from PostgreSQL over JDBC), with `tables` settings of its own. */
 function directSource(events: Record<string, unknown> = {}, rest: Record<string, unknown> = {}): Record<string, unknown> {
   return {
