@@ -105,6 +105,8 @@ export interface SpentRuns {
   dpuSeconds: number;
   /** FLEX when a failed run ran in that class (the job's runs share one). */
   executionClass?: 'FLEX';
+  /** Runs (keys as in `runs`) that ran and ended without a DPU figure: billed, but left out of `dpuSeconds` (the cost is partial). */
+  unpriced?: string[];
 }
 
 /** The failure details a final load failure carries: what its runs used, for the table's cost. */
@@ -262,9 +264,13 @@ export function loadActivities(deps: ActivityDeps) {
    */
   async function usageOf(input: LoadTableInput, plan: PlanEntry, settings: SourceConfig, status: LoadRunStatus, spent?: SpentRuns, partial?: string): Promise<LoadUsage> {
     const { ports } = sourceOf(deps, input.source);
-    const dpuSeconds = sumDefined(status.dpuSeconds, spent?.dpuSeconds);
+    // Spent runs with no figure only (unpriced) add no DPU-seconds: the sum stays unknown, not 0.
+    const dpuSeconds = sumDefined(status.dpuSeconds, spent?.runs.length ? spent.dpuSeconds : undefined);
+    const basis = costBasis(settings, status);
+    const unpriced = basis === 'glue' ? unpricedRuns(input.table, spent) : undefined;
+    if (unpriced) partial = partial ? `${partial}; ${unpriced}` : unpriced;
     const usage: LoadUsage = {
-      basis: costBasis(settings, status),
+      basis,
       ...(dpuSeconds !== undefined ? { dpuSeconds } : {}),
       ...(status.executionClass === 'FLEX' || spent?.executionClass ? { executionClass: 'FLEX' as const } : {}),
       ...(status.executionSeconds !== undefined ? { executionSeconds: status.executionSeconds } : {}),
@@ -567,12 +573,27 @@ async function spendOnFailure<T>(load: LoadState, key: string, status: LoadRunSt
 /** Adds a failed run's DPU-seconds to the load's spent ones, unless that run is already counted. */
 function spend(load: LoadState, key: string, status: LoadRunStatus): void {
   const spent = load.spent ?? { runs: [], dpuSeconds: 0 };
-  if (status.dpuSeconds === undefined || spent.runs.includes(key)) return;
+  if (spent.runs.includes(key)) return;
+  if (status.dpuSeconds === undefined) {
+    // A run that ran was billed all the same: the load's cost says its figure is missing (a run that never started cost nothing).
+    if (status.unstarted || status.state === 'running' || spent.unpriced?.includes(key)) return;
+    load.spent = { ...spent, unpriced: [...(spent.unpriced ?? []), key] };
+    return;
+  }
   load.spent = {
+    ...spent,
     runs: [...spent.runs, key],
     dpuSeconds: millionths(spent.dpuSeconds + status.dpuSeconds),
     ...(spent.executionClass || status.executionClass === 'FLEX' ? { executionClass: 'FLEX' as const } : {}),
   };
+}
+
+/** Why a load's DPU-seconds leave out runs that ran without a DPU figure (spend's `unpriced`), when a backend billed them. */
+function unpricedRuns(table: string, spent: SpentRuns | undefined): string | undefined {
+  const keys = spent?.unpriced?.filter((k) => !spent.runs.includes(k)) ?? [];
+  if (keys.length === 0) return undefined;
+  const named = keys.map((k) => (k.endsWith(`:${table}`) ? `the share of ${table} in pack run ${k.slice(0, -table.length - 1)}` : `run ${k} of ${table}`));
+  return `${named.join(', ')} ended without a DPU figure: its DPU-seconds are left out (see the run in the Glue console)`;
 }
 
 function sumDefined(a: number | undefined, b: number | undefined): number | undefined {

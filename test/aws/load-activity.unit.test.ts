@@ -440,6 +440,22 @@ test("a load that fails for good carries its runs' DPU-seconds in the failure's 
   });
 });
 
+test("a load that fails for good after a run Glue gave no DPU figure for marks the failure's usage partial, naming the run", async () => {
+  const { mocks, activities } = setup();
+  mocks.s3.on(GetObjectCommand, { Key: RESULT_KEY }).rejects(awsError('NoSuchKey', 'no such key', 404));
+  mocks.glue.on(GetJobRunsCommand).resolves({ JobRuns: [] });
+  mocks.glue.on(StartJobRunCommand).resolves({ JobRunId: 'jr_33' });
+  // It ran (it failed in Spark), but Glue's answer holds no DPUSeconds, nor the time and workers to reckon them from.
+  mocks.glue.on(GetJobRunCommand, { RunId: 'jr_33' }).resolves({ JobRun: { Id: 'jr_33', JobRunState: 'FAILED', ErrorMessage: 'Py4JJavaError' } });
+  await assert.rejects(environment().env.run(activities.loadTable, input), (err: unknown) => {
+    assert.ok(err instanceof ApplicationFailure);
+    const usage = (err.details as { usage: LoadUsage }[]).at(-1)!.usage;
+    assert.equal(usage.dpuSeconds, undefined);
+    assert.match(usage.partial ?? '', /run jr_33 of public\.orders ended without a DPU figure: its DPU-seconds are left out/);
+    return true;
+  });
+});
+
 test('a result error the job marks not retryable fails the table at once, also on an attempt that finds that run', async () => {
   const { mocks, activities } = setup();
   const guard = { class: 'DeleteGuard', message: 'table shop.public.orders: the merge would delete 17 of 22 rows', retryable: false };
