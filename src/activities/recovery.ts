@@ -189,14 +189,17 @@ async function ownExportSizes(ports: Ports, input: RecoverCycleInput, exported: 
  * The cost of the dead cycle's own RDS export when it died before its plan: the export as its
  * discovery recorded it, else as its start did; the sizes from its discovery, else from the
  * export's listing once the export is complete. Undefined for a reused export, one that did not
- * complete, and unknown sizes; a read that fails for good books nothing. One still running (RDS
+ * complete, and unknown sizes; a read of its size that fails for good books no GB but a partial figure, with a warning. One still running (RDS
  * bills it when it completes, and nothing reads it back later) books no GB but a partial figure,
  * with a warning saying why.
  */
 async function unplannedExportCost(ports: Ports, settings: SourceConfig, input: RecoverCycleInput, warnings: string[]): Promise<CostTotals | undefined> {
+  /** The cycle's own export, once known: a failure to size it after that leaves a billed export out. */
+  let own: string | undefined;
   try {
     const ref = (await findManifest<ExportRef>(ports, cycleManifestKeys.export(input.cycleId))) ?? (await findManifest<ExportRef>(ports, cycleManifestKeys.startedExport(input.cycleId)));
     if (!ref || ref.exportId !== exportIdFor(input.source, input.cycleId)) return undefined;
+    own = ref.exportId;
     let discovered = await findManifest<DiscoveredTable[]>(ports, cycleManifestKeys.discovery(input.cycleId));
     if (!discovered) {
       const status = await unlessNotFound(() => ports.export.describeExport(ref.exportId));
@@ -212,7 +215,10 @@ async function unplannedExportCost(ports: Ports, settings: SourceConfig, input: 
   } catch (err) {
     retryIfPassing(err);
     Context.current().log.warn("the export size of the cycle is unknown: it books no export cost", { cycleId: input.cycleId, error: String(err) });
-    return undefined;
+    // Its own export was billed all the same: the cycle's cost says it is left out, and why.
+    if (!own || costBasis(settings) === 'none') return undefined;
+    warnings.push(`the size of the cycle's RDS export ${own} could not be read (${err instanceof Error ? err.message : String(err)}): its GB are left out, so its cost is partial (see the export in the RDS console for its size)`);
+    return { basis: costBasis(settings), tables: 0, partial: 1 };
   }
 }
 

@@ -872,6 +872,22 @@ describe('recovering a dead cycle', () => {
     assert.equal(rerun.cost, undefined);
   });
 
+  test("a cycle that ended before its plan, whose own export's size cannot be read for good, says its cost is partial and why instead of booking nothing", async () => {
+    const backend = new FakeBackend({ tables: TABLES, latencyMs: 0, exportGBPerTable: 2 });
+    const ports = backend.ports();
+    const deps = { config, portsFor: () => ports };
+    const { startExport } = cycleActivities(deps);
+    const { recoverCycleOutcomes } = recoveryActivities(deps);
+    const exportId = exportIdFor('shop', 'c36');
+    await new MockActivityEnvironment().run(startExport, { source: 'shop', cycleId: 'c36', exportId, snapshot: { snapshotId: 's9', createdAt: '2025-02-01T00:00:00.000Z', adopted: false } });
+    ports.export.describeExport = async () => {
+      throw ApplicationFailure.create({ message: 'RDS DescribeExportTasks: AccessDenied: not authorized to perform rds:DescribeExportTasks', nonRetryable: true });
+    };
+    const out = (await new MockActivityEnvironment().run(recoverCycleOutcomes, { source: 'shop', cycleId: 'c36', error: 'terminated' })) as RecoveredCycle;
+    assert.deepEqual(out.cost, { basis: 'modelled', tables: 0, partial: 1 });
+    assert.ok(out.warnings.some((w) => w.includes(exportId) && /could not be read/.test(w) && w.includes('rds:DescribeExportTasks')), out.warnings.join('\n'));
+  });
+
   test("a cycle that ended while its own RDS export still ran books no GB, but says its cost is partial and why: RDS bills the export when it completes", async () => {
     const backend = new FakeBackend({ tables: TABLES, latencyMs: 0, exportGBPerTable: 2 });
     const ports = backend.ports();
