@@ -333,7 +333,7 @@ export function loadActivities(deps: ActivityDeps) {
         // Not billed (the embedded mode): nothing to wait for.
         const read = costBasis(settings) !== 'none' ? await stoppedRunStatus(ports.load, load, input.pack) : undefined;
         const stopped = read?.status ?? { runId: load.runId ?? '', state: 'failed' as const };
-        const details: LoadFailureDetails = { usage: await usageOf(input, plan, settings, stopped, load.spent, read?.partial) };
+        const details: LoadFailureDetails = { usage: await usageOf(input, plan, settings, stopped, load.spent, read?.partial ?? (read?.status ? unknownDpu(settings, input, load, read.status) : undefined)) };
         throw new CancelledFailure(failed.message, [details], failed.cause);
       }
       if (!plan || !isFinal(failed)) throw failed;
@@ -343,7 +343,8 @@ export function loadActivities(deps: ActivityDeps) {
       const stopped = read?.status ?? { runId: load.runId ?? '', state: 'failed' as const };
       // A run it could not stop goes on, billed: nothing reads its figures later.
       const unstopped = billed && load.unstoppable && load.runId && !load.ended && !load.spent?.runs.includes(load.runId) ? `run ${load.runId} could not be stopped and may still be running: its DPU-seconds are left out` : undefined;
-      throw withUsage(failed, await usageOf(input, plan, settings, stopped, load.spent, read?.partial ?? unstopped));
+      const unpriced = read?.status ? unknownDpu(settings, input, load, read.status) : undefined;
+      throw withUsage(failed, await usageOf(input, plan, settings, stopped, load.spent, read?.partial ?? unstopped ?? unpriced));
     }
   }
 
@@ -373,7 +374,7 @@ async function recordTableExports(manifests: ManifestStore, cycleId: string, tab
 }
 
 /**
- * Why a succeeded load's DPU-seconds are left out, when Glue billed its run but the load has no
+ * Why a load's DPU-seconds are left out, when Glue billed its run (succeeded, or stopped by the load) but the load has no
  * figure for it: Glue's answer held none (nor the time and workers to reckon it from), or the
  * table's share of its pack's run is unknown (the pack's summary could not be read, or does not
  * list the table). Undefined when the figure is there, already counted, or nothing bills the run.
@@ -382,10 +383,11 @@ function unknownDpu(settings: SourceConfig, input: LoadTableInput, load: LoadSta
   if (status.dpuSeconds !== undefined || status.unstarted || costBasis(settings, status) !== 'glue') return undefined;
   const packed = load.packRunId !== undefined && status.runId === load.packRunId;
   const key = packed ? `${status.runId}:${input.table}` : status.runId;
-  if (!status.runId || load.spent?.runs.includes(key)) return undefined;
+  // Counted already, or already named among the runs without a figure (spend's `unpriced`).
+  if (!status.runId || load.spent?.runs.includes(key) || load.spent?.unpriced?.includes(key)) return undefined;
   if (packed) {
     const pack = input.pack?.runId === status.runId ? `pack ${input.pack.token} (run ${status.runId})` : `pack run ${status.runId}`;
-    return `the share of ${input.table} in ${pack} is unknown (the pack's summary could not be read, or does not list the table): its DPU-seconds are left out`;
+    return `the share of ${input.table} in ${pack} is unknown (the run reported no DPU figure, or the pack's summary could not be read or does not list the table): its DPU-seconds are left out`;
   }
   return `run ${status.runId} (${status.detail ?? status.state}) of ${input.table} ended without a DPU figure: its DPU-seconds are left out (see the run in the Glue console)`;
 }

@@ -116,7 +116,7 @@ test("a table loaded in a pack whose summary cannot be read marks its usage part
   mocks.glue.on(GetJobRunCommand, { RunId: 'jr_pk' }).resolves({ JobRun: { Id: 'jr_pk', JobRunState: 'SUCCEEDED', ExecutionTime: 100, WorkerType: 'G.1X', NumberOfWorkers: 2 } });
   const loaded = (await environment().env.run(activities.loadTable, { ...input, pack: { token, runId: 'jr_pk', tables: 2 } })) as LoadTableResult;
   assert.equal(loaded.usage?.dpuSeconds, undefined);
-  assert.match(loaded.usage?.partial ?? '', /share of public\.orders in pack c1-pack-01 \(run jr_pk\) is unknown .*: its DPU-seconds are left out/);
+  assert.match(loaded.usage?.partial ?? '', /share of public\.orders in pack c1-pack-01 \(run jr_pk\) is unknown .*summary could not be read.*: its DPU-seconds are left out/);
 });
 
 /** A source whose public.events is read directly (straight from PostgreSQL over JDBC), with `tables` settings of its own. */
@@ -257,6 +257,28 @@ test("a cancelled load books what its stopped run used: it waits for the run to 
     return true;
   });
   assert.equal(mocks.glue.commandCalls(BatchStopJobRunCommand).length, 1);
+});
+
+test("a cancelled load whose stopped run ended without a DPU figure marks its usage partial, naming the run", async () => {
+  const { mocks, activities } = setup();
+  mocks.glue.on(GetJobRunsCommand).resolves({ JobRuns: [] });
+  mocks.glue.on(StartJobRunCommand).resolves({ JobRunId: 'jr_17' });
+  let stopped = false;
+  // STOPPED, but Glue's answer holds no DPUSeconds, nor the time and workers to reckon them from.
+  mocks.glue.on(GetJobRunCommand, { RunId: 'jr_17' }).callsFake(() => ({ JobRun: { Id: 'jr_17', JobRunState: stopped ? 'STOPPED' : 'RUNNING' } }));
+  mocks.glue.on(BatchStopJobRunCommand).callsFake(() => {
+    stopped = true;
+    return { SuccessfulSubmissions: [{ JobRunId: 'jr_17' }] };
+  });
+  const { env } = environment();
+  env.once('heartbeat', () => setTimeout(() => env.cancel(), 5));
+  await assert.rejects(env.run(activities.loadTable, input), (err: unknown) => {
+    assert.ok(err instanceof CancelledFailure, String(err));
+    const usage = (err.details as { usage: LoadUsage }[])[0]!.usage;
+    assert.equal(usage.dpuSeconds, undefined);
+    assert.match(usage.partial ?? '', /run jr_17 \(STOPPED\) of public\.orders ended without a DPU figure: its DPU-seconds are left out/);
+    return true;
+  });
 });
 
 test("a cancelled table of a pack books its share of the stopped pack run: the run is shared evenly, as a pack that ended without its summary", async () => {
