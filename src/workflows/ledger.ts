@@ -664,7 +664,7 @@ export interface ConfigExcludedTable {
  * The queued reruns of named tables not yet checked against the worker's config. A rerun of
  * "failed" is left to its cycle, which takes excluded tables off the failed list.
  */
-export function uncheckedReruns(queue: readonly QueuedRequest[], checked: ReadonlySet<QueuedRequest>): QueuedRequest[] {
+export function uncheckedReruns(queue: readonly QueuedRequest[], checked: { has(r: QueuedRequest): boolean }): QueuedRequest[] {
   return queue.filter((r) => r.kind === 'rerun' && !r.failedOnly && r.tables !== undefined && r.tables.length > 0 && !checked.has(r));
 }
 
@@ -672,7 +672,7 @@ export function uncheckedReruns(queue: readonly QueuedRequest[], checked: Readon
  * The queued syncs of named tables (a Schedule's `--tables`, a service's) not yet checked against
  * the worker's config: one all of whose tables it now excludes would take a snapshot and fail its export.
  */
-export function uncheckedSyncs(queue: readonly QueuedRequest[], checked: ReadonlySet<QueuedRequest>): QueuedRequest[] {
+export function uncheckedSyncs(queue: readonly QueuedRequest[], checked: { has(r: QueuedRequest): boolean }): QueuedRequest[] {
   return queue.filter((r) => r.kind === 'sync' && r.tables !== undefined && r.tables.length > 0 && !checked.has(r));
 }
 

@@ -361,8 +361,13 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
   });
 
   const { excludedTables } = proxyActivities<Activities>(SETTINGS_ACTIVITY);
-  /** The queued reruns already checked against the worker's config (in this run). */
-  const checkedReruns = new Set<QueuedRequest>();
+  /**
+   * Where each queued request stands with its check against the worker's config (in this run):
+   * `checking` while a rerun update's check is under way (it is not taken, nor checked again when
+   * served, until it ends, so that the update can still take its own out); `checked` once done.
+   * A request without an entry is checked when served.
+   */
+  const configChecks = new Map<QueuedRequest, 'checking' | 'checked'>();
 
   /**
    * Queues a rerun update that passed `rerunRefusal`; one of named tables that the worker's config
@@ -387,15 +392,9 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     const refusal = rerunRefusal(req);
     if (refusal) throw ApplicationFailure.nonRetryable(refusal, 'RequestRefused');
     const accepted = enqueueRerun(state, readRequest(req));
-    if (checked) checkedReruns.add(state.queue.at(-1)!);
+    if (checked) configChecks.set(state.queue.at(-1)!, 'checked');
     return accepted;
   }
-
-  /**
-   * The reruns queued by an update whose check against the worker's config is under way: not taken
-   * (nor checked again when served) until it ends, so that the update can still take its own out.
-   */
-  const checkingReruns = new Set<QueuedRequest>();
 
   /**
    * Queues a rerun update of named tables at once, so that it keeps its place before requests sent
@@ -406,10 +405,9 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
   async function queueThenCheckRerun(req: RerunRequest, named: TableName[]): Promise<RerunAccepted> {
     const accepted = enqueueRerun(state, readRequest(req));
     const queued = state.queue.at(-1)!;
-    checkingReruns.add(queued);
-    checkedReruns.add(queued);
+    configChecks.set(queued, 'checking');
     const takeOut = () => {
-      checkedReruns.delete(queued);
+      configChecks.delete(queued);
       state.queue = state.queue.filter((r) => r !== queued);
     };
     try {
@@ -424,10 +422,10 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
         takeOut();
         throw err;
       }
-      checkedReruns.delete(queued);
+      configChecks.delete(queued);
       log.warn("the rerun was not checked against the worker's config: it is queued, and checked when served", { error: errorMessage(err) });
     } finally {
-      checkingReruns.delete(queued);
+      if (configChecks.get(queued) === 'checking') configChecks.set(queued, 'checked');
     }
     return accepted;
   }
@@ -652,11 +650,10 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
 
   /** Whether a rerun update still being checked is at the head of the queue, or among the requests of the head's kind right behind it (which a cycle would take with it). */
   function checkingAhead(): boolean {
-    if (checkingReruns.size === 0) return false;
     const kind = state.queue[0]?.kind;
     for (const r of state.queue) {
       if (r.kind !== kind) return false;
-      if (checkingReruns.has(r)) return true;
+      if (configChecks.get(r) === 'checking') return true;
     }
     return false;
   }
@@ -667,7 +664,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
    * be read, the reruns go on to their cycle, which fails saying why.
    */
   async function dropExcludedReruns(): Promise<boolean> {
-    const unchecked = uncheckedReruns(state.queue, checkedReruns);
+    const unchecked = uncheckedReruns(state.queue, configChecks);
     if (unchecked.length === 0 || !patched(PATCHES.refuseExcludedRerun)) return false;
     await dropExcludedRequests(unchecked);
     return true;
@@ -675,7 +672,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
 
   /** Drops the queued syncs of named tables that the worker's config now all excludes, as for reruns. Whether it checked any. */
   async function dropExcludedSyncs(): Promise<boolean> {
-    const unchecked = uncheckedSyncs(state.queue, checkedReruns);
+    const unchecked = uncheckedSyncs(state.queue, configChecks);
     if (unchecked.length === 0 || !patched(PATCHES.refuseExcludedSync)) return false;
     await dropExcludedRequests(unchecked);
     return true;
@@ -683,7 +680,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
 
   /** Checks these queued requests against the worker's config; when it cannot be read, they go on to their cycle, which fails saying why. */
   async function dropExcludedRequests(unchecked: QueuedRequest[]): Promise<void> {
-    for (const r of unchecked) checkedReruns.add(r);
+    for (const r of unchecked) configChecks.set(r, 'checked');
     try {
       const excluded = await excludedTables(input.source, [...new Set(unchecked.flatMap((r) => r.tables ?? []))]);
       dropExcluded(state, unchecked, excluded, input.source, nowIso(), { mergeUnnamed: mergeUnnamedIgnored });
