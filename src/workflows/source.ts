@@ -177,10 +177,31 @@ const PATCHES = {
   refuseExcludedSync: 'sync-of-excluded-tables-dropped',
   /** A rerun update of named tables takes its place in the queue before the worker's config is read, and leaves it if refused (a request sent after it, while the config was read, was served before it). */
   rerunUpdateQueuedBeforeCheck: 'rerun-update-queued-before-config-check',
+  /** A rerun update resent with its requestId while the first copy is checked against the config gets the first's answer (it was refused as a repeat, though the first might then be refused). */
+  resentWhileChecked: 'rerun-update-resent-while-checked-shares-answer',
 } as const;
 
 /** How long a run whose state could not be stored waits before it tries again: doubling, up to an hour. */
 const STATE_STORE_RETRY_SECONDS = { first: 60, most: 3600 };
+
+/** A rerun update's check against the worker's config, under way: the update as sent, and the answer it gets. */
+interface CheckUnderWay {
+  request: RerunRequest;
+  answer: Promise<RerunAccepted>;
+}
+
+/** Whether two rerun updates ask the same: the same tables (in any order), approvals, rebuild and sender. */
+function sameRerun(a: RerunRequest, b: RerunRequest): boolean {
+  const asked = (r: RerunRequest) =>
+    JSON.stringify([
+      Array.isArray(r.tables) ? [...new Set(r.tables)].sort() : r.tables,
+      r.approveDeletes === true,
+      r.allowOlderExport === true,
+      r.rebuild === true,
+      r.requestedBy ?? null,
+    ]);
+  return asked(a) === asked(b);
+}
 
 /** What one cycle runs: its tables and, for a rerun, the export it reuses. */
 interface CyclePart {
@@ -352,8 +373,10 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
   );
 
   const rerunRefusal = (req: RerunRequest, inValidator = false) => longNames(req, inValidator) ?? rerunProblem(state, req) ?? approvalsProblem(req) ?? badSender(req, inValidator) ?? reservedId(req, inValidator) ?? repeatedUpdate(req) ?? queueFull(inValidator);
-  setHandler(rerunUpdate, (req: RerunRequest): RerunAccepted | Promise<RerunAccepted> => onceLoaded<RerunAccepted>('rerun', () => rerunRefusal(req), () => acceptRerun(req)), {
+  setHandler(rerunUpdate, (req: RerunRequest): RerunAccepted | Promise<RerunAccepted> => onceLoaded<RerunAccepted>('rerun', () => (resendOf(req) ? undefined : rerunRefusal(req)), () => acceptRerun(req)), {
     validator: (req: RerunRequest) => {
+      // A copy resent while the first is checked gets the first's answer, whatever changed since: no other check applies.
+      if (loaded && checkUnderWay(req)) return;
       // Validators run only when an update arrives, never on replay: no patch guards what they refuse.
       const problem = unqualifiedProblem(req) ?? (loaded ? rerunRefusal(req, true) : (rerunPayloadProblem(req) ?? longTableNamesProblem(req) ?? approvalsProblem(req) ?? senderFieldsProblem(req) ?? reservedRequestIdProblem(req)));
       if (problem) throw new Error(problem);
@@ -362,12 +385,33 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
 
   const { excludedTables } = proxyActivities<Activities>(SETTINGS_ACTIVITY);
   /**
-   * Where each queued request stands with its check against the worker's config (in this run):
-   * `checking` while a rerun update's check is under way (it is not taken, nor checked again when
-   * served, until it ends, so that the update can still take its own out); `checked` once done.
-   * A request without an entry is checked when served.
+   * Where each queued request stands with its check against the worker's config (in this run): a
+   * rerun update's check under way, with the update as sent and the answer it will get (it is not
+   * taken, nor checked again when served, until it ends, so that the update can still take its own
+   * out); `checked` once done. A request without an entry is checked when served.
    */
-  const configChecks = new Map<QueuedRequest, 'checking' | 'checked'>();
+  const configChecks = new Map<QueuedRequest, CheckUnderWay | 'checked'>();
+  const isChecking = (r: QueuedRequest) => typeof configChecks.get(r) === 'object';
+
+  /**
+   * The check under way of the rerun update this one resends (same requestId, same request): a
+   * service that lost the first's answer (or whose call timed out) gets that answer, not a refusal
+   * as a repeat of a request that may yet be refused.
+   */
+  function checkUnderWay(req: RerunRequest): CheckUnderWay | undefined {
+    const id: unknown = typeof req === 'object' && req !== null ? req.requestId : undefined;
+    if (typeof id !== 'string' || id.trim() === '') return undefined;
+    for (const [queued, check] of configChecks) {
+      if (check !== 'checked' && queued.requestId === id && sameRerun(check.request, req)) return check;
+    }
+    return undefined;
+  }
+
+  /** In the handler: `checkUnderWay`, asked of the patch only for such a copy, so other histories record no marker. */
+  const resendOf = (req: RerunRequest): CheckUnderWay | undefined => {
+    const first = checkUnderWay(req);
+    return first && patched(PATCHES.resentWhileChecked) ? first : undefined;
+  };
 
   /**
    * Queues a rerun update that passed `rerunRefusal`; one of named tables that the worker's config
@@ -376,6 +420,8 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
    * recorded before `rerunUpdateQueuedBeforeCheck` queued it after, behind requests sent meanwhile).
    */
   async function acceptRerun(req: RerunRequest): Promise<RerunAccepted> {
+    const first = resendOf(req);
+    if (first) return first.answer;
     const named = Array.isArray(req.tables) ? [...new Set(req.tables)] : [];
     if (named.length === 0 || !patched(PATCHES.refuseExcludedRerunUpdate)) return enqueueRerun(state, readRequest(req));
     if (patched(PATCHES.rerunUpdateQueuedBeforeCheck)) return queueThenCheckRerun(req, named);
@@ -402,10 +448,17 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
    * config excludes all its tables (or the source is cancelled meanwhile). When the config cannot be
    * read, it stays queued, and is checked again when served.
    */
-  async function queueThenCheckRerun(req: RerunRequest, named: TableName[]): Promise<RerunAccepted> {
+  function queueThenCheckRerun(req: RerunRequest, named: TableName[]): Promise<RerunAccepted> {
     const accepted = enqueueRerun(state, readRequest(req));
     const queued = state.queue.at(-1)!;
-    configChecks.set(queued, 'checking');
+    const check: CheckUnderWay = { request: req, answer: Promise.resolve(accepted) };
+    configChecks.set(queued, check);
+    check.answer = checkQueuedRerun(queued, accepted, named);
+    return check.answer;
+  }
+
+  /** The answer to the rerun update `queueThenCheckRerun` queued, once its check has ended. */
+  async function checkQueuedRerun(queued: QueuedRequest, accepted: RerunAccepted, named: TableName[]): Promise<RerunAccepted> {
     const takeOut = () => {
       configChecks.delete(queued);
       state.queue = state.queue.filter((r) => r !== queued);
@@ -425,7 +478,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
       configChecks.delete(queued);
       log.warn("the rerun was not checked against the worker's config: it is queued, and checked when served", { error: errorMessage(err) });
     } finally {
-      if (configChecks.get(queued) === 'checking') configChecks.set(queued, 'checked');
+      if (isChecking(queued)) configChecks.set(queued, 'checked');
     }
     return accepted;
   }
@@ -653,7 +706,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     const kind = state.queue[0]?.kind;
     for (const r of state.queue) {
       if (r.kind !== kind) return false;
-      if (configChecks.get(r) === 'checking') return true;
+      if (isChecking(r)) return true;
     }
     return false;
   }

@@ -8,7 +8,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { setTimeout as delay } from 'node:timers/promises';
+import { type Client, WorkflowUpdateFailedError, WorkflowUpdateStage } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createActivities } from '../../src/activities';
+import { FakeBackend } from '../../src/fake/ports';
+import { connectClient, temporalTarget } from '../../src/temporal';
+import { workflowBundle } from '../../src/workflow-bundle';
+import { recordHistories } from '../helpers/histories';
 import { type DevServer, startDevServer } from '../../src/devserver';
 import type { FakeRun } from '../../src/fake/state';
 import { sourceWorkflowId } from '../../src/ids';
@@ -345,4 +352,79 @@ describe('a rerun of a table the worker\'s config excludes', () => {
     const ran = await waitForStatus(again, (x) => x.recentCycles.some((c) => c.requestIds.includes('nightly@fire-2')) && x.phase === 'idle', 60_000);
     assert.equal(ran.lastCycle!.tables.find((t) => t.table === 'public.t0001')?.status, 'committed', JSON.stringify(ran.lastCycle));
   });
+});
+
+describe('a rerun update while its check against the worker\'s config is under way', () => {
+  let env: TestServer;
+  const SOURCE = 'checkingrerun';
+  const queue = uniqueQueue('checking-rerun');
+  const excluded = 'public.t0003';
+  const config = fakeConfig(queue, { tables: 3 }, { exclude: [excluded] }, SOURCE);
+  const backend = new FakeBackend({ tables: 3 });
+  /** While set, each excludedTables call waits for it (the check stays under way until the test releases it). */
+  let gate: { promise: Promise<void>; release(): void } | undefined;
+  let calls = 0;
+  const arm = () => {
+    let release!: () => void;
+    const promise = new Promise<void>((resolve) => (release = resolve));
+    gate = { promise, release };
+    return gate;
+  };
+  let workflows: Worker, activities: Worker, running: Promise<unknown>, client: Client, connection: NativeConnection;
+  before(async () => {
+    env = await startTestServer();
+    const target = temporalTarget(config);
+    connection = await NativeConnection.connect(target.connect);
+    client = await connectClient(target);
+    const ports = backend.ports();
+    const real = createActivities({ config, searchAttributes: false, portsFor: () => ports }, async () => client);
+    const excludedTables: typeof real.excludedTables = async (source, tables) => {
+      calls++;
+      await gate?.promise;
+      return real.excludedTables(source, tables);
+    };
+    workflows = await Worker.create({ connection, taskQueue: target.taskQueue, workflowBundle: await workflowBundle() });
+    activities = await Worker.create({ connection, taskQueue: target.taskQueue, activities: { ...real, excludedTables }, shutdownGraceTime: '1s' });
+    running = Promise.all([workflows.run(), activities.run()]);
+  });
+  after(async () => {
+    gate?.release();
+    workflows?.shutdown();
+    activities?.shutdown();
+    await running;
+    await client?.connection.close();
+    await connection?.close();
+    await env?.close();
+  });
+  const answer = <T>(p: Promise<T>) => p.then((value) => ({ value }), (err: unknown) => ({ refused: err instanceof WorkflowUpdateFailedError ? (err.cause?.message ?? err.message) : String(err) }));
+  const checksStarted = (n: number) => waitUntil(() => calls >= n, `${n} check(s) of the worker's config to start`);
+
+  test('a copy resent with the same requestId gets the answer of the first, accepted or refused, and the rerun runs once', async () => {
+    const handle = await startSource(client, queue, SOURCE);
+    await waitForCycles(handle, 1);
+    const cycles = (await status(handle)).recentCycles.length;
+
+    const g = arm();
+    const before = calls;
+    const first = await handle.startUpdate(rerunUpdate, { args: [{ tables: ['public.t0001'], requestId: 'svc-resent', requestedBy: 'svc' }], waitForStage: WorkflowUpdateStage.ACCEPTED });
+    await checksStarted(before + 1);
+    // The service lost the answer and sends the same request again while the first is checked.
+    const resent = answer(handle.executeUpdate(rerunUpdate, { args: [{ tables: ['public.t0001'], requestId: 'svc-resent', requestedBy: 'svc' }] }));
+    const firstRefused = await handle.startUpdate(rerunUpdate, { args: [{ tables: [excluded], requestId: 'svc-excluded', requestedBy: 'svc' }], waitForStage: WorkflowUpdateStage.ACCEPTED });
+    await checksStarted(before + 2);
+    const resentRefused = answer(handle.executeUpdate(rerunUpdate, { args: [{ tables: [excluded], requestId: 'svc-excluded', requestedBy: 'svc' }] }));
+    await delay(500);
+    g.release();
+    gate = undefined;
+    const [a1, a2, r1, r2] = await Promise.all([answer(first.result()), resent, answer(firstRefused.result()), resentRefused]);
+    assert.deepEqual(a1, { value: { requestId: 'svc-resent', tables: ['public.t0001'], queuedBehind: 0 } });
+    assert.deepEqual(a2, a1, 'the resent copy was not answered as the first');
+    assert.match((r1 as { refused?: string }).refused ?? JSON.stringify(r1), /is excluded by the worker's config/);
+    assert.deepEqual(r2, r1, 'the resent copy of the refused request was not answered as the first');
+    const s = await waitForStatus(handle, (x) => x.phase === 'idle' && x.recentCycles.some((c) => c.requestIds.includes('svc-resent')), 60_000);
+    assert.equal(s.recentCycles.length, cycles + 1, `the rerun ran other than once: ${JSON.stringify(s.recentCycles.map((c) => c.requestIds))}`);
+    assert.deepEqual(s.queue, []);
+    await recordHistories(client, 'rerun-resent-while-checked', [sourceWorkflowId(SOURCE)]);
+  });
+
 });

@@ -142,4 +142,28 @@ describe('an update sent while the source reads the state it takes up', () => {
     assert.deepEqual(order(t, 2), [['rerun', ['rerun-loaded']], ['sync', ['sync-loaded']]], `not served in the order they came: ${JSON.stringify(order(t, 4))}`);
     await handle.terminate('test done');
   });
+  test('a rerun update sent twice with one requestId while the state is read gets one answer, accepted, and runs once', async () => {
+    const first = await startSource(w.client, queue, SOURCE);
+    const cycles = (await waitForCycles(first, 1)).recentCycles.length;
+    await first.cancel();
+    await waitForRunStatus(first, 'CANCELLED');
+
+    const backend = w.backend as unknown as { options: FakeOptions };
+    backend.options = { ...backend.options, callLatencyMs: 1_500 };
+    const input: SourceWorkflowInput = { source: SOURCE, syncOnStart: false };
+    const handle = await w.client.workflow.start(SOURCE_WORKFLOW_TYPE, { workflowId: sourceWorkflowId(SOURCE), taskQueue: queue, args: [input] });
+    const answer = <T>(p: Promise<T>) => p.then((value) => ({ value }), (err: unknown) => ({ refused: err instanceof WorkflowUpdateFailedError ? (err.cause?.message ?? err.message) : String(err) }));
+    // A service whose first call timed out sends the same request again: both wait for the state.
+    const request = { tables: [A], requestId: 'svc-twice-loading', requestedBy: 'svc' };
+    const one = await handle.startUpdate(rerunUpdate, { args: [request], waitForStage: WorkflowUpdateStage.ACCEPTED });
+    const two = await handle.startUpdate(rerunUpdate, { args: [request], waitForStage: WorkflowUpdateStage.ACCEPTED });
+    const answers = await Promise.all([answer(one.result()), answer(two.result())]);
+    backend.options = { ...backend.options, callLatencyMs: 0 };
+    assert.deepEqual(answers[0], { value: { requestId: 'svc-twice-loading', tables: [A], queuedBehind: 0 } });
+    assert.deepEqual(answers[1], answers[0], 'the second copy was not answered as the first');
+    const s = await waitForStatus(handle, (x) => x.phase === 'idle' && x.recentCycles.some((c) => c.requestIds.includes('svc-twice-loading')), 60_000);
+    assert.equal(s.recentCycles.filter((c) => c.requestIds.includes('svc-twice-loading')).length, 1);
+    assert.equal(s.recentCycles.length, cycles + 1, `the rerun ran other than once: ${JSON.stringify(s.recentCycles.map((c) => c.requestIds))}`);
+    await handle.terminate('test done');
+  });
 });
