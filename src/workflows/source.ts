@@ -179,6 +179,8 @@ const PATCHES = {
   rerunUpdateQueuedBeforeCheck: 'rerun-update-queued-before-config-check',
   /** A rerun update resent with its requestId while the first copy is checked against the config gets the first's answer (it was refused as a repeat, though the first might then be refused). */
   resentWhileChecked: 'rerun-update-resent-while-checked-shares-answer',
+  /** A rerun update whose check is cut short by the source's cancel is refused saying so and what to do (it was refused with "Activity cancelled"). */
+  cancelledCheckSaysSo: 'rerun-update-cancelled-while-checked-says-so',
 } as const;
 
 /** How long a run whose state could not be stored waits before it tries again: doubling, up to an hour. */
@@ -201,6 +203,11 @@ function sameRerun(a: RerunRequest, b: RerunRequest): boolean {
       r.requestedBy ?? null,
     ]);
   return asked(a) === asked(b);
+}
+
+/** Why a rerun update whose check against the worker's config the source's cancel cut short is refused, and what to do. */
+function cancelledWhileChecked(source: string, requestId: string): string {
+  return `source ${source} was cancelled while rerun ${requestId} was checked against the worker's config: it was not queued; start the source again (lakesync sync ${source}), then send the rerun again`;
 }
 
 /** What one cycle runs: its tables and, for a rerun, the export it reuses. */
@@ -473,6 +480,8 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
       if (err instanceof ApplicationFailure) throw err;
       if (isCancellation(err)) {
         takeOut();
+        // The run ends cancelled: its state, kept for the next start, no longer holds the rerun.
+        if (patched(PATCHES.cancelledCheckSaysSo)) throw ApplicationFailure.nonRetryable(cancelledWhileChecked(input.source, queued.requestId), 'SourceCancelled');
         throw err;
       }
       configChecks.delete(queued);

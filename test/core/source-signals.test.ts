@@ -21,7 +21,7 @@ import type { FakeRun } from '../../src/fake/state';
 import { sourceWorkflowId } from '../../src/ids';
 import { SEARCH_ATTRIBUTE_TYPES } from '../../src/workflows/search';
 import { QUEUE_LIMIT } from '../../src/workflows/ledger';
-import { requestRerunSignal, requestSyncSignal, syncUpdate } from '../../src/workflows/messages';
+import { requestRerunSignal, requestSyncSignal, SOURCE_WORKFLOW_TYPE, syncUpdate } from '../../src/workflows/messages';
 import { fakeConfig, quietTemporalLogs, startFakeWorker, startTestServer, startWorkerOver, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
 import { rerunUpdate } from '../../src/workflows/messages';
 import { startSource, status, waitForCycles, waitForStatus } from '../helpers/source';
@@ -427,4 +427,38 @@ describe('a rerun update while its check against the worker\'s config is under w
     await recordHistories(client, 'rerun-resent-while-checked', [sourceWorkflowId(SOURCE)]);
   });
 
+  test('cancelled while a rerun update is checked, the source ends cancelled; the requests queued before are served by its next start', async () => {
+    const handle = client.workflow.getHandle(sourceWorkflowId(SOURCE));
+    const idle = await waitForStatus(handle, (x) => x.phase === 'idle' && x.queue.length === 0, 60_000);
+    const cycles = idle.recentCycles.length;
+    const g = arm();
+    const before = calls;
+    // A sync of a named table is checked when served: the source waits for that check, and requests queue behind it.
+    await handle.signal(requestSyncSignal, { tables: ['public.t0002'], requestId: 'kept-sync', requestedBy: 'svc' });
+    await checksStarted(before + 1);
+    await handle.signal(requestSyncSignal, { requestId: 'kept-all', requestedBy: 'svc' });
+    const rerun = await handle.startUpdate(rerunUpdate, { args: [{ tables: ['public.t0001'], requestId: 'rerun-cancelled', requestedBy: 'svc' }], waitForStage: WorkflowUpdateStage.ACCEPTED });
+    await checksStarted(before + 2);
+    const queued = await status(handle);
+    assert.deepEqual(queued.queue.map((q) => q.requestId), ['kept-sync', 'kept-all', 'rerun-cancelled']);
+    await handle.cancel();
+    const ended = await answer(handle.result());
+    g.release();
+    gate = undefined;
+    assert.match((ended as { refused?: string }).refused ?? JSON.stringify(ended), /cancel/i);
+    assert.equal((await handle.describe()).status.name, 'CANCELLED');
+    const rerunAnswer = await answer(rerun.result());
+    assert.equal(
+      (rerunAnswer as { refused?: string }).refused ?? JSON.stringify(rerunAnswer),
+      `source ${SOURCE} was cancelled while rerun rerun-cancelled was checked against the worker's config: it was not queued; start the source again (lakesync sync ${SOURCE}), then send the rerun again`,
+    );
+
+    // The next start takes up the cancelled run's queue.
+    const next = await client.workflow.start(SOURCE_WORKFLOW_TYPE, { workflowId: sourceWorkflowId(SOURCE), taskQueue: queue, args: [{ source: SOURCE, syncOnStart: false }] });
+    const s = await waitForStatus(next, (x) => x.phase === 'idle' && x.queue.length === 0 && x.recentCycles.some((c) => c.requestIds.includes('kept-all')), 60_000);
+    const served = s.recentCycles.slice(0, s.recentCycles.length - cycles).flatMap((c) => c.requestIds);
+    assert.deepEqual(served.sort(), ['kept-all', 'kept-sync'], `served after the cancel: ${JSON.stringify(s.recentCycles.map((c) => c.requestIds))}`);
+    await recordHistories(client, 'rerun-check-cancelled', [sourceWorkflowId(SOURCE)]);
+    await next.terminate('test done');
+  });
 });
