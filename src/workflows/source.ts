@@ -181,20 +181,19 @@ const PATCHES = {
   resentWhileChecked: 'rerun-update-resent-while-checked-shares-answer',
   /** A rerun update whose check is cut short by the source's cancel is refused saying so and what to do (it was refused with "Activity cancelled"). */
   cancelledCheckSaysSo: 'rerun-update-cancelled-while-checked-says-so',
+  /** A sync update of named tables that the worker's config all excludes is refused, checked as a rerun update is (it was accepted, then dropped when served). */
+  refuseExcludedSyncUpdate: 'sync-update-of-excluded-tables-refused',
 } as const;
 
 /** How long a run whose state could not be stored waits before it tries again: doubling, up to an hour. */
 const STATE_STORE_RETRY_SECONDS = { first: 60, most: 3600 };
 
-/** A rerun update's check against the worker's config, under way: the update as sent, and the answer it gets. */
-interface CheckUnderWay {
-  request: RerunRequest;
-  answer: Promise<RerunAccepted>;
-}
+/** An update's check against the worker's config, under way: the update as sent, and the answer it gets. */
+type CheckUnderWay = { kind: 'rerun'; request: RerunRequest; answer: Promise<RerunAccepted> } | { kind: 'sync'; request: SyncRequest; answer: Promise<SyncAccepted> };
 
-/** Whether two rerun updates ask the same: the same tables (in any order), approvals, rebuild and sender. */
-function sameRerun(a: RerunRequest, b: RerunRequest): boolean {
-  const asked = (r: RerunRequest) =>
+/** Whether two updates ask the same: the same tables (in any order), approvals, rebuild and sender. */
+function sameRequest(a: RerunRequest | SyncRequest, b: RerunRequest | SyncRequest): boolean {
+  const asked = (r: Partial<RerunRequest>) =>
     JSON.stringify([
       Array.isArray(r.tables) ? [...new Set(r.tables)].sort() : r.tables,
       r.approveDeletes === true,
@@ -206,8 +205,8 @@ function sameRerun(a: RerunRequest, b: RerunRequest): boolean {
 }
 
 /** Why a rerun update whose check against the worker's config the source's cancel cut short is refused, and what to do. */
-function cancelledWhileChecked(source: string, requestId: string): string {
-  return `source ${source} was cancelled while rerun ${requestId} was checked against the worker's config: it was not queued; start the source again (lakesync sync ${source}), then send the rerun again`;
+function cancelledWhileChecked(source: string, kind: 'sync' | 'rerun', requestId: string): string {
+  return `source ${source} was cancelled while ${kind} ${requestId} was checked against the worker's config: it was not queued; start the source again (lakesync sync ${source}), then send the ${kind} again`;
 }
 
 /** What one cycle runs: its tables and, for a rerun, the export it reuses. */
@@ -351,8 +350,10 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
 
   // Once the source knows its tables, a sync naming others is refused before anything runs.
   const syncRefusal = (req: SyncRequest, inValidator = false) => syncProblem(state, req) ?? longNames(req, inValidator) ?? badSender(req, inValidator) ?? reservedId(req, inValidator) ?? repeatedUpdate(req) ?? queueFull(inValidator);
-  setHandler(syncUpdate, (req: SyncRequest): SyncAccepted | Promise<SyncAccepted> => onceLoaded('sync', () => syncRefusal(req), () => acceptSync(state, readRequest(req))), {
+  setHandler(syncUpdate, (req: SyncRequest): SyncAccepted | Promise<SyncAccepted> => onceLoaded<SyncAccepted>('sync', () => (resendOf('sync', req) ? undefined : syncRefusal(req)), () => acceptSyncUpdate(req)), {
     validator: (req: SyncRequest) => {
+      // A copy resent while the first is checked gets the first's answer, whatever changed since: no other check applies.
+      if (loaded && checkUnderWay('sync', req)) return;
       // Before the state is read only the payload can be checked (against the empty state: no table is known yet).
       const problem = unqualifiedProblem(req) ?? (loaded ? syncRefusal(req, true) : (syncProblem(initialState(), req) ?? longTableNamesProblem(req) ?? senderFieldsProblem(req) ?? reservedRequestIdProblem(req)));
       if (problem) throw new Error(problem);
@@ -380,10 +381,10 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
   );
 
   const rerunRefusal = (req: RerunRequest, inValidator = false) => longNames(req, inValidator) ?? rerunProblem(state, req) ?? approvalsProblem(req) ?? badSender(req, inValidator) ?? reservedId(req, inValidator) ?? repeatedUpdate(req) ?? queueFull(inValidator);
-  setHandler(rerunUpdate, (req: RerunRequest): RerunAccepted | Promise<RerunAccepted> => onceLoaded<RerunAccepted>('rerun', () => (resendOf(req) ? undefined : rerunRefusal(req)), () => acceptRerun(req)), {
+  setHandler(rerunUpdate, (req: RerunRequest): RerunAccepted | Promise<RerunAccepted> => onceLoaded<RerunAccepted>('rerun', () => (resendOf('rerun', req) ? undefined : rerunRefusal(req)), () => acceptRerun(req)), {
     validator: (req: RerunRequest) => {
       // A copy resent while the first is checked gets the first's answer, whatever changed since: no other check applies.
-      if (loaded && checkUnderWay(req)) return;
+      if (loaded && checkUnderWay('rerun', req)) return;
       // Validators run only when an update arrives, never on replay: no patch guards what they refuse.
       const problem = unqualifiedProblem(req) ?? (loaded ? rerunRefusal(req, true) : (rerunPayloadProblem(req) ?? longTableNamesProblem(req) ?? approvalsProblem(req) ?? senderFieldsProblem(req) ?? reservedRequestIdProblem(req)));
       if (problem) throw new Error(problem);
@@ -405,20 +406,38 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
    * service that lost the first's answer (or whose call timed out) gets that answer, not a refusal
    * as a repeat of a request that may yet be refused.
    */
-  function checkUnderWay(req: RerunRequest): CheckUnderWay | undefined {
+  function checkUnderWay<K extends CheckUnderWay['kind']>(kind: K, req: RerunRequest | SyncRequest | undefined): Extract<CheckUnderWay, { kind: K }> | undefined {
     const id: unknown = typeof req === 'object' && req !== null ? req.requestId : undefined;
     if (typeof id !== 'string' || id.trim() === '') return undefined;
     for (const [queued, check] of configChecks) {
-      if (check !== 'checked' && queued.requestId === id && sameRerun(check.request, req)) return check;
+      if (check !== 'checked' && check.kind === kind && queued.requestId === id && sameRequest(check.request, req!)) return check as Extract<CheckUnderWay, { kind: K }>;
     }
     return undefined;
   }
 
   /** In the handler: `checkUnderWay`, asked of the patch only for such a copy, so other histories record no marker. */
-  const resendOf = (req: RerunRequest): CheckUnderWay | undefined => {
-    const first = checkUnderWay(req);
+  const resendOf = <K extends CheckUnderWay['kind']>(kind: K, req: RerunRequest | SyncRequest | undefined): Extract<CheckUnderWay, { kind: K }> | undefined => {
+    const first = checkUnderWay(kind, req);
     return first && patched(PATCHES.resentWhileChecked) ? first : undefined;
   };
+
+  /**
+   * Queues a sync update; one of named tables that the worker's config all excludes is refused,
+   * saying so, as a rerun update is: it takes its place in the queue at once and leaves it if
+   * refused (histories recorded before `refuseExcludedSyncUpdate` queued it, and dropped it when served).
+   */
+  function acceptSyncUpdate(req: SyncRequest): SyncAccepted | Promise<SyncAccepted> {
+    const first = resendOf('sync', req);
+    if (first) return first.answer;
+    const named = Array.isArray(req?.tables) ? [...new Set(req.tables)] : [];
+    if (named.length === 0 || !patched(PATCHES.refuseExcludedSyncUpdate)) return acceptSync(state, readRequest(req));
+    const accepted = acceptSync(state, readRequest(req));
+    const queued = state.queue.at(-1)!;
+    const check: CheckUnderWay = { kind: 'sync', request: req, answer: Promise.resolve(accepted) };
+    configChecks.set(queued, check);
+    check.answer = checkQueued(queued, accepted, named);
+    return check.answer;
+  }
 
   /**
    * Queues a rerun update that passed `rerunRefusal`; one of named tables that the worker's config
@@ -427,7 +446,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
    * recorded before `rerunUpdateQueuedBeforeCheck` queued it after, behind requests sent meanwhile).
    */
   async function acceptRerun(req: RerunRequest): Promise<RerunAccepted> {
-    const first = resendOf(req);
+    const first = resendOf('rerun', req);
     if (first) return first.answer;
     const named = Array.isArray(req.tables) ? [...new Set(req.tables)] : [];
     if (named.length === 0 || !patched(PATCHES.refuseExcludedRerunUpdate)) return enqueueRerun(state, readRequest(req));
@@ -458,20 +477,20 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
   function queueThenCheckRerun(req: RerunRequest, named: TableName[]): Promise<RerunAccepted> {
     const accepted = enqueueRerun(state, readRequest(req));
     const queued = state.queue.at(-1)!;
-    const check: CheckUnderWay = { request: req, answer: Promise.resolve(accepted) };
+    const check: CheckUnderWay = { kind: 'rerun', request: req, answer: Promise.resolve(accepted) };
     configChecks.set(queued, check);
-    check.answer = checkQueuedRerun(queued, accepted, named);
+    check.answer = checkQueued(queued, accepted, named);
     return check.answer;
   }
 
-  /** The answer to the rerun update `queueThenCheckRerun` queued, once its check has ended. */
-  async function checkQueuedRerun(queued: QueuedRequest, accepted: RerunAccepted, named: TableName[]): Promise<RerunAccepted> {
+  /** The answer to the update queued as `queued` (a rerun, or a sync), once its check against the worker's config has ended. */
+  async function checkQueued<A>(queued: QueuedRequest, accepted: A, named: TableName[]): Promise<A> {
     const takeOut = () => {
       configChecks.delete(queued);
       state.queue = state.queue.filter((r) => r !== queued);
     };
     try {
-      const problem = excludedRerunProblem(named, await excludedTables(input.source, named), input.source);
+      const problem = excludedRerunProblem(named, await excludedTables(input.source, named), input.source, queued.kind);
       if (problem) {
         takeOut();
         throw ApplicationFailure.nonRetryable(problem, 'RequestRefused');
@@ -481,11 +500,11 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
       if (isCancellation(err)) {
         takeOut();
         // The run ends cancelled: its state, kept for the next start, no longer holds the rerun.
-        if (patched(PATCHES.cancelledCheckSaysSo)) throw ApplicationFailure.nonRetryable(cancelledWhileChecked(input.source, queued.requestId), 'SourceCancelled');
+        if (patched(PATCHES.cancelledCheckSaysSo)) throw ApplicationFailure.nonRetryable(cancelledWhileChecked(input.source, queued.kind, queued.requestId), 'SourceCancelled');
         throw err;
       }
       configChecks.delete(queued);
-      log.warn("the rerun was not checked against the worker's config: it is queued, and checked when served", { error: errorMessage(err) });
+      log.warn(`the ${queued.kind} was not checked against the worker's config: it is queued, and checked when served`, { requestId: queued.requestId, error: errorMessage(err) });
     } finally {
       if (isChecking(queued)) configChecks.set(queued, 'checked');
     }

@@ -323,6 +323,26 @@ describe('lakesync sync, rerun, plan, status, watermarks', () => {
     }
   });
 
+  it("sync --tables of a table the worker's config excludes (the CLI's config includes it) is refused with the reason and what to do, exit 2, with or without --wait; never reported as served", async () => {
+    const config = parseYaml(readFileSync(configFile, 'utf8')) as { sources: { shop: { exclude?: string[] } } };
+    delete config.sources.shop.exclude;
+    const file = writeConfig(join(tmp.dir, 'includes-pii.yaml'), config);
+    const reason = /public\.secret_pii is excluded by the worker's config \(exclude \*\.\*_pii\): a sync loads only tables the config includes; include it in lakesync\.yaml \(include and exclude of source shop\) and restart the worker, then ask again/;
+    // The first may start the source workflow (signal-with-start): dropped when served, and the waiter told why.
+    const first = await runCli(['sync', 'shop', '--tables', 'public.secret_pii', '--wait', '--config', file], { timeoutMs: 60_000 });
+    assert.notEqual(first.code, 0, first.stdout + first.stderr);
+    assert.match(first.stderr, reason);
+    assert.doesNotMatch(first.stdout, /succeeded|committed/);
+    // The source workflow runs: the sync update refuses it before anything is queued.
+    for (const wait of [[], ['--wait']]) {
+      const run = await runCli(['sync', 'shop', '--tables', 'public.secret_pii', ...wait, '--config', file], { timeoutMs: 60_000 });
+      assert.equal(run.code, 2, `sync ${wait.join(' ')}: ${run.stdout}${run.stderr}`);
+      assert.match(run.stderr, /^error: sync refused: /m);
+      assert.match(run.stderr, reason);
+      assert.doesNotMatch(run.stdout, /sync requested/);
+    }
+  });
+
   function withExtraSource(): unknown {
     const config = parseYaml(readFileSync(configFile, 'utf8')) as { sources: Record<string, unknown> };
     config.sources.never = { database: 'fake', source: { kind: 'fake', tables: 1 }, target: { namespace: 'never' } };

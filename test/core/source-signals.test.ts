@@ -427,6 +427,31 @@ describe('a rerun update while its check against the worker\'s config is under w
     await recordHistories(client, 'rerun-resent-while-checked', [sourceWorkflowId(SOURCE)]);
   });
 
+  test('a sync update of tables the config all excludes is refused, a copy resent meanwhile too; one of included tables is accepted, its copy answered alike', async () => {
+    const handle = client.workflow.getHandle(sourceWorkflowId(SOURCE));
+    await waitForStatus(handle, (x) => x.phase === 'idle' && x.queue.length === 0, 60_000);
+    const g = arm();
+    const before = calls;
+    const refused = await handle.startUpdate(syncUpdate, { args: [{ tables: [excluded], requestId: 'sync-excluded', requestedBy: 'svc' }], waitForStage: WorkflowUpdateStage.ACCEPTED });
+    await checksStarted(before + 1);
+    const refusedAgain = answer(handle.executeUpdate(syncUpdate, { args: [{ tables: [excluded], requestId: 'sync-excluded', requestedBy: 'svc' }] }));
+    const ok = await handle.startUpdate(syncUpdate, { args: [{ tables: ['public.t0002'], requestId: 'sync-included', requestedBy: 'svc' }], waitForStage: WorkflowUpdateStage.ACCEPTED });
+    await checksStarted(before + 2);
+    const okAgain = answer(handle.executeUpdate(syncUpdate, { args: [{ tables: ['public.t0002'], requestId: 'sync-included', requestedBy: 'svc' }] }));
+    await delay(500);
+    g.release();
+    gate = undefined;
+    const [r1, r2, a1, a2] = await Promise.all([answer(refused.result()), refusedAgain, answer(ok.result()), okAgain]);
+    assert.equal((r1 as { refused?: string }).refused, `${excluded} is excluded by the worker's config (exclude ${excluded}): a sync loads only tables the config includes; include it in lakesync.yaml (include and exclude of source ${SOURCE}) and restart the worker, then ask again`);
+    assert.deepEqual(r2, r1);
+    assert.deepEqual(a1, { value: { requestId: 'sync-included', tables: ['public.t0002'], queuedBehind: 1 } });
+    assert.deepEqual(a2, a1);
+    const s = await waitForStatus(handle, (x) => x.phase === 'idle' && x.recentCycles.some((c) => c.requestIds.includes('sync-included')), 60_000);
+    assert.equal(s.recentCycles.filter((c) => c.requestIds.includes('sync-included')).length, 1);
+    assert.ok(!s.recentCycles.some((c) => c.requestIds.includes('sync-excluded')), 'the refused sync ran');
+    assert.ok(!s.ignoredRequests.some((r) => r.requestId === 'sync-excluded'), 'the refused sync was also queued and dropped');
+  });
+
   test('cancelled while a rerun update is checked, the source ends cancelled; the requests queued before are served by its next start', async () => {
     const handle = client.workflow.getHandle(sourceWorkflowId(SOURCE));
     const idle = await waitForStatus(handle, (x) => x.phase === 'idle' && x.queue.length === 0, 60_000);
