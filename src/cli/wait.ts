@@ -7,7 +7,7 @@ import type { CycleResult } from '../model';
 import type { CycleSummary, SourceStatus } from '../workflows/messages';
 import { type Connected, sourceStatusSummary, withQueryDeadline } from './context';
 import { withCycleTables } from '../status-pages';
-import { RuntimeFailure } from './errors';
+import { RuntimeFailure, UsageError } from './errors';
 
 export interface WaitOptions {
   pollMs?: number;
@@ -28,7 +28,8 @@ export async function waitForRequest(conn: Connected, source: string, requestId:
     // A signal cannot be refused: a request the workflow dropped is listed with why (a repeat's first copy still runs).
     // Requests dropped again for the same reason are kept as one entry, which lists the earlier ids.
     const dropped = status.ignoredRequests.find((r) => (r.requestId === requestId || r.earlierRequestIds?.includes(requestId)) && !r.repeat);
-    if (dropped) throw new RuntimeFailure(`the source workflow of ${source} dropped request ${requestId}: ${dropped.reason}`);
+    // Refused for what it asks (or the config), as an update is refused: nothing was done (exit 2).
+    if (dropped) throw new UsageError(`the source workflow of ${source} dropped request ${requestId}: ${dropped.reason}`);
     await delay(pollMs);
   }
 }

@@ -328,9 +328,9 @@ describe('lakesync sync, rerun, plan, status, watermarks', () => {
     delete config.sources.shop.exclude;
     const file = writeConfig(join(tmp.dir, 'includes-pii.yaml'), config);
     const reason = /public\.secret_pii is excluded by the worker's config \(exclude \*\.\*_pii\): a sync loads only tables the config includes; include it in lakesync\.yaml \(include and exclude of source shop\) and restart the worker, then ask again/;
-    // The first may start the source workflow (signal-with-start): dropped when served, and the waiter told why.
+    // The first may start the source workflow (signal-with-start): dropped when served, and the waiter told why, as a refusal (exit 2).
     const first = await runCli(['sync', 'shop', '--tables', 'public.secret_pii', '--wait', '--config', file], { timeoutMs: 60_000 });
-    assert.notEqual(first.code, 0, first.stdout + first.stderr);
+    assert.equal(first.code, 2, first.stdout + first.stderr);
     assert.match(first.stderr, reason);
     assert.doesNotMatch(first.stdout, /succeeded|committed/);
     // The source workflow runs: the sync update refuses it before anything is queued.

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
-import { RuntimeFailure } from '../../src/cli/errors';
+import { UsageError } from '../../src/cli/errors';
 import { waitForRequest } from '../../src/cli/wait';
 import { temporalTarget } from '../../src/temporal';
 import { requestRerunSignal, requestSyncSignal, rerunUpdate } from '../../src/workflows/messages';
@@ -99,7 +99,7 @@ describe('request ids from other services', () => {
     // Tables as text: a signal cannot be refused, so the workflow drops it and says why.
     await handle.signal(requestSyncSignal, { tables: 'public.t0001' as unknown as string[], requestId: 'dropped-signal' });
     const err = await waitForRequest(connected, 'blankid', 'dropped-signal', { pollMs: 100 }).then(() => undefined, (e: unknown) => e);
-    assert.ok(err instanceof RuntimeFailure, String(err));
+    assert.ok(err instanceof UsageError, String(err));
     assert.match(err.message, /^the source workflow of blankid dropped request dropped-signal: tables must be a list of schema\.table names/);
 
     // Dropped again for the same reason by the same sender before the waiter looks: the entries are
@@ -109,7 +109,7 @@ describe('request ids from other services', () => {
     await waitForStatus(handle, (st) => st.ignoredRequests.some((r) => r.requestId === 'dropped-next'));
     const waiting = waitForRequest(connected, 'blankid', 'dropped-first', { pollMs: 100 }).then(() => undefined, (e: unknown) => e);
     const first = await Promise.race([waiting, delay(10_000).then(() => 'still waiting after 10 s')]);
-    assert.ok(first instanceof RuntimeFailure, String(first));
+    assert.ok(first instanceof UsageError, String(first));
     assert.match(first.message, /^the source workflow of blankid dropped request dropped-first: tables must be a list/);
 
     await handle.signal(requestSyncSignal, { tables: ['public.t0001'], requestId: 'sent-twice' });
