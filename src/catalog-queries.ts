@@ -10,11 +10,15 @@ export interface CatalogSession {
   rows(sql: string, params?: unknown[]): Promise<unknown[][]>;
 }
 
-/** Permanent ordinary and partitioned tables (not partitions) outside the system schemas: schema, name. */
+/**
+ * The ordinary and partitioned tables (not partitions) outside the system schemas, permanent or
+ * unlogged (temporary tables belong to a session, not to the source): schema, name, and whether
+ * the table is unlogged (RDS skips it: its rows are not in a snapshot).
+ */
 export const TABLES_SQL = `
-SELECT n.nspname, c.relname
+SELECT n.nspname, c.relname, c.relpersistence = 'u'
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relpersistence = 'p'
+WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relpersistence IN ('p', 'u')
   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
 ORDER BY 1, 2`;
 
@@ -40,22 +44,35 @@ JOIN pg_class c ON c.oid = t.oid JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE t.oid <> t.root
 ORDER BY 1, 2, 3, 4`;
 
-/** Unlogged ordinary and partitioned tables outside the system schemas (an export skips them): schema, name. */
-export const UNLOGGED_SQL = `
-SELECT n.nspname, c.relname
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relpersistence = 'u'
-  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
-ORDER BY 1, 2`;
-
-/** The source's unlogged tables as `schema.table`. */
-export async function readUnloggedTables(session: CatalogSession): Promise<TableName[]> {
-  return (await session.rows(UNLOGGED_SQL)).map(([schema, name]) => `${String(schema)}.${String(name)}`);
+/** One table of TABLES_SQL. */
+export interface SourceTableRow {
+  schema: string;
+  name: string;
+  /** `schema.table`. */
+  table: TableName;
+  /** An unlogged table: an export skips it. */
+  unlogged: boolean;
 }
 
-/** The source's tables as `schema.table`. */
+/** Every table of TABLES_SQL, unlogged ones among them, ordered by schema and name. */
+export async function readTables(session: CatalogSession): Promise<SourceTableRow[]> {
+  return (await session.rows(TABLES_SQL)).map(([schema, name, unlogged]) => ({
+    schema: String(schema),
+    name: String(name),
+    table: `${String(schema)}.${String(name)}`,
+    // A boolean from node-postgres and PGlite; 't' from a text-mode driver.
+    unlogged: unlogged === true || unlogged === 't',
+  }));
+}
+
+/** The source's tables an export can hold (unlogged ones left out) as `schema.table`. */
 export async function readTableNames(session: CatalogSession): Promise<TableName[]> {
-  return (await session.rows(TABLES_SQL)).map(([schema, name]) => `${String(schema)}.${String(name)}`);
+  return (await readTables(session)).filter((t) => !t.unlogged).map((t) => t.table);
+}
+
+/** The source's unlogged tables (an export skips them) as `schema.table`. */
+export async function readUnloggedTables(session: CatalogSession): Promise<TableName[]> {
+  return (await readTables(session)).filter((t) => t.unlogged).map((t) => t.table);
 }
 
 /** The primary key of every table of `readTableNames` that declares one, keyed by `schema.table`. */

@@ -1,5 +1,5 @@
 /** What the source's catalog says: its tables, their columns and their primary keys. */
-import { PARTITIONS_SQL, PRIMARY_KEYS_SQL } from '../../catalog-queries';
+import { PARTITIONS_SQL, PRIMARY_KEYS_SQL, readTables } from '../../catalog-queries';
 import type { SourceColumn } from '../export/types';
 import type { SqlSession } from './db';
 
@@ -49,18 +49,6 @@ WHERE c.relkind IN ('r', 'p') AND (NOT has_table_privilege(c.oid, 'SELECT') OR r
 const PARTITIONED_SQL = `
 SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'p'`;
 
-/**
- * The tables of TABLES_SQL (catalog-queries.ts), unlogged ones among them in the same order, with
- * whether each is unlogged: RDS skips unlogged tables, and so does this export, saying so.
- */
-const TABLES_WITH_UNLOGGED_SQL = `
-SELECT n.nspname, c.relname, c.relpersistence = 'u'
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relpersistence IN ('p', 'u')
-  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
-ORDER BY 1, 2`;
-
-
 const int = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
 /** Every exportable table with its columns in order and its primary key (empty when it has none). */
@@ -68,9 +56,9 @@ export async function readCatalog(session: SqlSession): Promise<CatalogTable[]> 
   // Keyed by schema and name apart: a dot may be part of either.
   const keyOf = (schema: unknown, name: unknown) => JSON.stringify([String(schema), String(name)]);
   const tables = new Map<string, CatalogTable>();
-  for (const [schema, name, unlogged] of await session.rows(TABLES_WITH_UNLOGGED_SQL)) {
-    const isUnlogged = unlogged === true || unlogged === 't';
-    tables.set(keyOf(schema, name), { schema: String(schema), name: String(name), table: `${schema}.${name}`, columns: [], primaryKey: [], ...(isUnlogged ? { unlogged: true } : {}) });
+  // Unlogged tables too: RDS skips them, and so does this export, saying so.
+  for (const { schema, name, table, unlogged } of await readTables(session)) {
+    tables.set(keyOf(schema, name), { schema, name, table, columns: [], primaryKey: [], ...(unlogged ? { unlogged: true } : {}) });
   }
   markSameNames([...tables.values()]);
   for (const r of await session.rows(COLUMNS_SQL)) {
