@@ -32,10 +32,15 @@ JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY (i.indkey)
 WHERE i.indisprimary
 ORDER BY 1, 2, array_position(i.indkey::int2[], a.attnum)`;
 
-/** Every partition below each top-level partitioned table, at any level: the table's schema and name, the partition's. */
+/**
+ * Every partition below each top-level partitioned table of TABLES_SQL, at any level: the table's
+ * schema and name, the partition's (which may be in another schema).
+ */
 export const PARTITIONS_SQL = `
 WITH RECURSIVE tree(root, oid) AS (
-  SELECT c.oid, c.oid FROM pg_class c WHERE c.relkind = 'p' AND NOT c.relispartition
+  SELECT c.oid, c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE c.relkind = 'p' AND NOT c.relispartition AND c.relpersistence IN ('p', 'u')
+    AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
   UNION ALL
   SELECT t.root, i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.oid)
 SELECT rn.nspname, r.relname, n.nspname, c.relname

@@ -7,6 +7,8 @@ import { after, before, test } from 'node:test';
 import { localSettings } from '../../src/backends/local';
 import { parseConfig } from '../../src/config/load';
 import { exportSnapshot } from '../../src/local/export/exporter';
+import { createExportPort } from '../../src/local/export/task';
+import { layoutOf } from '../../src/local/paths';
 import type { SourceDb } from '../../src/local/source/db';
 import { openPglite } from '../../src/local/source/pglite';
 import { openPostgres } from '../../src/local/source/postgres';
@@ -37,6 +39,21 @@ before(async () => {
 after(async () => {
   await db?.close();
   if (work) rmSync(work, { recursive: true, force: true });
+});
+
+test("the export port lists each partitioned table's partitions at every level, reading the partition query alone", async () => {
+  const statements: string[] = [];
+  const recording: SourceDb = {
+    ...db,
+    consistentRead: (fn) => db.consistentRead((session) => fn({ rows: (sql, params) => (statements.push(sql), session.rows(sql, params)) })),
+  };
+  const port = createExportPort(layoutOf(join(work, 'port')), { database: 'shop', source: async () => recording });
+  assert.deepEqual(await port.listSourcePartitions!(), {
+    'public.events': ['public.Events_FR', 'public.events_de', 'public.events_eu', 'public.events_us'],
+    'public.visits': ['public.visits_us'],
+  });
+  // Columns, keys and privileges of every table are not read just to list partitions.
+  assert.equal(statements.length, 1, statements.join('\n---\n'));
 });
 
 const excludedBy = (rules: string[]) => (table: string) => rules.find((r) => r.toLowerCase() === table.toLowerCase());

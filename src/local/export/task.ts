@@ -18,6 +18,7 @@ import { type CatalogRecord, catalogRecordFile } from '../discover';
 import { claimOrphanedTask, readJsonIfExists, writeJsonAtomic, writeJsonExclusive } from '../files';
 import { THIS_OWNER, type TaskOwner, ownerAlive } from '../process-identity';
 import type { WorkDirLayout } from '../paths';
+import { readPartitions } from '../../catalog-queries';
 import { readCatalog } from '../source/catalog';
 import type { SourceDb } from '../source/db';
 import { exportSnapshot, type ExportOptions } from './exporter';
@@ -191,10 +192,9 @@ export function createExportPort(layout: WorkDirLayout, options: ExportTaskOptio
     },
 
     async listSourcePartitions(): Promise<Record<TableName, TableName[]>> {
-      // Each partitioned table's partitions, at every level: read-only, as the table list.
+      // Each partitioned table's partitions, at every level: read-only, as the table list, and the partition query alone.
       const db = await options.source();
-      const tables = await db.consistentRead((session) => readCatalog(session));
-      return Object.fromEntries(tables.flatMap((t) => (t.partitions?.length ? [[t.table, t.partitions] as const] : [])));
+      return db.consistentRead(readPartitions);
     },
 
     async describeExport(exportId: string): Promise<ExportStatus> {
