@@ -22,6 +22,20 @@ WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relpersistence IN (
   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
 ORDER BY 1, 2`;
 
+/**
+ * Views, materialized views and foreign tables outside the system schemas: schema, name, relkind.
+ * An export holds none of them (RDS snapshot exports copy tables only), so a name the config gives
+ * one of them is reported for what it is rather than as missing.
+ */
+export const NOT_TABLES_SQL = `
+SELECT n.nspname, c.relname, c.relkind::text
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('v', 'm', 'f')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+ORDER BY 1, 2`;
+
+const RELKIND_NAMES: Record<string, string> = { v: 'view', m: 'materialized view', f: 'foreign table' };
+
 /** Every primary key column: schema, table, column, in key order. */
 export const PRIMARY_KEYS_SQL = `
 SELECT n.nspname, c.relname, a.attname
@@ -101,4 +115,11 @@ export async function readPartitions(session: CatalogSession): Promise<Record<Ta
     (partitions[`${String(rootSchema)}.${String(rootName)}`] ??= []).push(`${String(schema)}.${String(name)}`);
   }
   return partitions;
+}
+
+/** The source's views, materialized views and foreign tables, as `schema.table` -> what it is ('view'...). */
+export async function readNotTables(session: CatalogSession): Promise<Record<TableName, string>> {
+  const found: Record<TableName, string> = {};
+  for (const [schema, name, kind] of await session.rows(NOT_TABLES_SQL)) found[`${String(schema)}.${String(name)}`] = RELKIND_NAMES[String(kind)] ?? 'relation';
+  return found;
 }

@@ -77,6 +77,11 @@ export interface ExportPort {
    * where the backend reads the catalog: an export of the table holds its partitions' rows.
    */
   listSourcePartitions?(): Promise<Record<TableName, TableName[]>>;
+  /**
+   * The source's views, materialized views and foreign tables (`schema.table` -> 'view'...), where
+   * the backend reads the catalog: no export holds them, so a table name naming one is told apart.
+   */
+  listSourceNotTables?(): Promise<Record<TableName, string>>;
 }
 
 export interface TableExportRequest {

@@ -207,13 +207,21 @@ export function cycleActivities(deps: ActivityDeps) {
         const skippedByExport = new Set(discovery.skipped.map((s) => s.table));
         // A direct table with an excluded partition is not read (its rows would leave with the partition's): skipped, saying why.
         const notRead = (discovery.notRead ?? []).map((n): TableOutcome => ({ table: n.table, lakeTable: lakeTableName(settings, n.table), action: 'skip', extract: 'direct', status: 'skipped', reason: `excluded (${n.reason})` }));
-        const missing = (options.requested ?? []).filter(
-          (t) => !discovered.some((d) => d.table === t) && !catalog.some((d) => d.table === t) && !skippedByExport.has(t) && !notRead.some((n) => n.table === t),
-        );
+        const absent = (t: TableName) => !discovered.some((d) => d.table === t) && !catalog.some((d) => d.table === t) && !skippedByExport.has(t) && !notRead.some((n) => n.table === t);
+        const missing = (options.requested ?? []).filter(absent);
+        // A view, materialized view or foreign table the config or the rerun names is in no export: said so, where the catalog tells it.
+        const unlisted = options.requested ? missing : Object.keys(settings.tables).filter((t) => absent(t) && selectTable(settings, t).included);
+        const notTables = !dynamo && unlisted.length > 0 && ports.export.listSourceNotTables ? await ports.export.listSourceNotTables() : {};
+        const configuredNotTables = options.requested
+          ? []
+          : unlisted.flatMap((table): TableOutcome[] => (notTables[table] ? [{ table, lakeTable: lakeTableName(settings, table), action: 'skip', status: 'skipped', reason: notATableReason(table, notTables[table]) }] : []));
         const notInExport = missing.map((table): TableOutcome => {
           // An excluded table is not exported at all: asking for it skips it, it does not fail.
           const selection = selectTable(settings, table);
           if (!selection.included) return { table, lakeTable: lakeTableName(settings, table), action: 'skip', status: 'skipped', reason: `excluded (${selection.rule})` };
+          if (notTables[table]) {
+            return { table, lakeTable: '', action: 'skip', status: 'failed', error: { phase: 'discover', message: notATableReason(table, notTables[table]), type: 'NotATable', retryable: false } };
+          }
           if (dynamo) {
             return {
               table,
@@ -246,7 +254,7 @@ export function cycleActivities(deps: ActivityDeps) {
         const refused = await refusedExportCost(ports, settings, source, cycleId, discovered, planned.notLoaded);
         const items: PlanItems = {
           load: planned.entries.flatMap((e): LoadItem[] => (e.action === 'skip' ? [] : [loadItem(e, e.action, settings)])),
-          notLoaded: [...refused, ...notInExport, ...notRead],
+          notLoaded: [...refused, ...notInExport, ...notRead, ...configuredNotTables],
         };
         // Should the cycle die, its recovery reports them from here: the plan holds the loaded tables only.
         const failed = items.notLoaded.filter((t) => t.status === 'failed');
@@ -276,6 +284,18 @@ export function cycleActivities(deps: ActivityDeps) {
       await step('namespace', `namespace ${settings.target.namespace}`, () => ports.lake.ensureNamespace(settings.target.namespace));
     },
   };
+}
+
+/**
+ * Why a view, materialized view or foreign table named as a table is not loaded, and what to do. A
+ * skipped outcome's reason starts "not a table:" (the ledger keeps such names out of the source's tables).
+ */
+function notATableReason(table: TableName, kind: string): string {
+  const instead =
+    kind === 'foreign table'
+      ? "sync the table on the server it reads from (its rows are not in this database's snapshot)"
+      : `sync the tables it reads from${kind === 'materialized view' ? ' (its rows are computed from them)' : ''}`;
+  return `not a table: ${table} is a ${kind}, and an export holds tables only (RDS snapshot exports copy no ${kind}), so it is not loaded: ${instead}, or remove tables."${table}" from the config`;
 }
 
 /** The plan options of a cycle: the export time T it fixed at its start (DynamoDB sources export every table as of T). */

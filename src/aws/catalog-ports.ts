@@ -19,6 +19,8 @@ export interface CatalogReader {
   partitions?(): Promise<Record<TableName, TableName[]>>;
   /** The unlogged tables (an export skips them). */
   unloggedTables?(): Promise<TableName[]>;
+  /** The views, materialized views and foreign tables (no export holds them). */
+  notTables?(): Promise<Record<TableName, string>>;
 }
 
 /** The catalog of `settings`, with a Secrets Manager client in the secret's own region. */
@@ -47,6 +49,7 @@ export function withSourceCatalog(ports: Ports, catalog: CatalogReader, closeCat
     ...(ports.export.cancelExport ? { cancelExport: ports.export.cancelExport.bind(ports.export) } : {}),
     listSourceTables: () => catalog.tables(),
     ...(catalog.partitions ? { listSourcePartitions: catalog.partitions.bind(catalog) } : {}),
+    ...(catalog.notTables ? { listSourceNotTables: catalog.notTables.bind(catalog) } : {}),
   };
   return {
     ...ports,

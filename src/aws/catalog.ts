@@ -13,7 +13,7 @@
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Signer } from '@aws-sdk/rds-signer';
 import pg from 'pg';
-import { type CatalogSession, readPartitions, readPrimaryKeys, readTableNames, readUnloggedTables } from '../catalog-queries';
+import { type CatalogSession, readNotTables, readPartitions, readPrimaryKeys, readTableNames, readUnloggedTables } from '../catalog-queries';
 import { PortError } from '../errors';
 import type { TableName } from '../model';
 import { awsErrorCode, awsErrorKind } from './errors';
@@ -79,6 +79,11 @@ export class SourceCatalog {
   /** The partitions (at every level) of each partitioned table, keyed by the table's `schema.table`. */
   async partitions(): Promise<Record<TableName, TableName[]>> {
     return this.read(readPartitions);
+  }
+
+  /** The views, materialized views and foreign tables (no export holds them), `schema.table` -> what it is. */
+  async notTables(): Promise<Record<TableName, string>> {
+    return this.read(readNotTables);
   }
 
   /** The declared primary key of every table that has one, keyed by `schema.table`, columns in key order. */

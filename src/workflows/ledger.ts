@@ -761,6 +761,8 @@ function snapshotTime(e: ReusableExport | undefined): number {
 
 /** Plan wording of a table left out by the include/exclude rules (src/plan.ts). */
 const EXCLUDED = /^excluded\b/;
+/** The reason of a skipped name that is a view, materialized view or foreign table (src/activities/cycle.ts notATableReason). */
+const NOT_A_TABLE = /^not a table:/;
 
 export interface RecordOptions {
   /**
@@ -797,7 +799,9 @@ export function recordCycle(state: SourceState, result: CycleResult, workflowId:
     if (!clean || !state.lastExport || snapshotTime(made) >= snapshotTime(state.lastExport)) state.lastExport = state.exports[result.export.exportId]!;
   }
 
-  const notExported = (t: TableOutcome) => t.status === 'failed' && t.error?.type === 'TableNotExported';
+  // A name that is in no export, or names a view (or other relation that is no table), is not a table of the source.
+  const notExported = (t: TableOutcome) =>
+    (t.status === 'failed' && (t.error?.type === 'TableNotExported' || t.error?.type === 'NotATable')) || (t.status === 'skipped' && NOT_A_TABLE.test(t.reason ?? ''));
   const knownBefore = new Set(state.knownTables);
   const known = new Set(state.knownTables);
   for (const t of result.tables) if (!clean || !notExported(t)) known.add(t.table);

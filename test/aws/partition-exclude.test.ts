@@ -122,3 +122,23 @@ test("the catalog connection lists unlogged tables apart (an export skips them),
   assert.ok(!(await ports!.discover.listTables!()).includes('public.scratch'), 'no unlogged table among the tables an export holds');
   assert.deepEqual(await ports!.discover.listNotExported!(), ['public.scratch']);
 });
+
+test('the catalog connection lists views, materialized views and foreign tables apart, by their exact names: no export holds them', async () => {
+  await db!.onShop((c) =>
+    c.query(`
+      CREATE VIEW public.recent_measurements AS SELECT id FROM public.measurements;
+      CREATE SCHEMA "Odd.Schema";
+      CREATE MATERIALIZED VIEW "Odd.Schema"."Daily ""Totals""" AS SELECT count(*) AS n FROM public.measurements;
+      CREATE EXTENSION IF NOT EXISTS postgres_fdw;
+      CREATE SERVER elsewhere FOREIGN DATA WRAPPER postgres_fdw OPTIONS (dbname 'postgres');
+      CREATE FOREIGN TABLE public.remote_orders (id int) SERVER elsewhere;
+    `),
+  );
+  assert.deepEqual(await ports!.export.listSourceNotTables!(), {
+    'Odd.Schema.Daily "Totals"': 'materialized view',
+    'public.recent_measurements': 'view',
+    'public.remote_orders': 'foreign table',
+  });
+  const tables = await ports!.discover.listTables!();
+  assert.ok(!tables.some((t) => /recent_measurements|Totals|remote_orders/.test(t)), tables.join(', '));
+});

@@ -68,6 +68,43 @@ describe('plan', () => {
     assert.deepEqual(plan.load.map((l) => l.table), ['public.a']);
   });
 
+  test('a view, materialized view or foreign table the config or a rerun names is not loaded, saying why; a name the source lacks is as before', async () => {
+    const named = parseConfig({
+      sources: {
+        shop: {
+          database: 'fake',
+          source: { kind: 'fake', tables: TABLES },
+          target: { namespace: 'shop' },
+          tables: { 'public.a': {}, 'public.recent_orders': {}, 'public.Totals By Day': {}, 'public.remote': {}, 'public.gone': {} },
+        },
+      },
+    });
+    const backend = new FakeBackend({ tables: TABLES, latencyMs: 0 });
+    const base = backend.ports();
+    const notTables = { 'public.recent_orders': 'view', 'public.Totals By Day': 'materialized view', 'public.remote': 'foreign table' };
+    const ports = { ...base, export: { ...base.export, listSourceNotTables: async () => notTables } } as Ports;
+    const { planCycle } = cycleActivities({ config: named, portsFor: () => ports });
+    const manifest = await ports.manifests.put(cycleManifestKeys.discovery('c40'), [{ table: 'public.a', target: 'fake.public.a', columns: [], primaryKey: ['id'] }]);
+    const discovery = { manifest, database: 'fake', tableCount: 1, skipped: [], warnings: [] };
+
+    const sync = await planCycle('shop', 'c40', discovery);
+    const byTable = Object.fromEntries(sync.notLoaded.map((t) => [t.table, t]));
+    assert.deepEqual(Object.keys(byTable).sort(), ['public.Totals By Day', 'public.recent_orders', 'public.remote']);
+    assert.equal(byTable['public.recent_orders']?.status, 'skipped');
+    assert.match(byTable['public.recent_orders']!.reason!, /^not a table: public\.recent_orders is a view, and an export holds tables only/);
+    assert.match(byTable['public.Totals By Day']!.reason!, /^not a table: public\.Totals By Day is a materialized view/);
+    assert.match(byTable['public.remote']!.reason!, /^not a table: public\.remote is a foreign table/);
+    assert.match(byTable['public.remote']!.reason!, /remove tables\."public\.remote" from the config/);
+    assert.deepEqual(sync.load.map((l) => l.table), ['public.a']);
+
+    const rerun = await planCycle('shop', 'c41', discovery, { requested: ['public.a', 'public.recent_orders', 'public.gone'] });
+    const requested = Object.fromEntries(rerun.notLoaded.map((t) => [t.table, t]));
+    assert.equal(requested['public.recent_orders']?.status, 'failed');
+    assert.equal(requested['public.recent_orders']?.error?.type, 'NotATable');
+    assert.match(requested['public.recent_orders']!.error!.message, /^not a table: public\.recent_orders is a view/);
+    assert.equal(requested['public.gone']?.error?.type, 'TableNotExported');
+  });
+
   test("a cycle that dies after its plan still reports the tables its plan refused: they are failed, for a fix and a rerun", async () => {
     const { planCycle, recoverCycleOutcomes, ports } = setup();
     const manifest = await ports.manifests.put(cycleManifestKeys.discovery('c28'), [{ table: 'public.a', target: 'fake.public.a', columns: [], primaryKey: ['id'] }]);

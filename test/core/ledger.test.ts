@@ -598,6 +598,21 @@ test('a requested name that is in no export never becomes a known or a failed ta
   assert.equal(state.lastCycle?.counts.failed, 1, 'the cycle itself still reports it');
 });
 
+test('a view, materialized view or foreign table a cycle names never becomes a known or a failed table', () => {
+  const state = exported(['public.a']);
+  const view: TableOutcome = { table: 'public.recent', lakeTable: 'public_recent', action: 'skip', status: 'skipped', reason: 'not a table: public.recent is a view, and an export holds tables only' };
+  const requested: TableOutcome = {
+    table: 'public.remote',
+    lakeTable: '',
+    action: 'skip',
+    status: 'failed',
+    error: { phase: 'discover', message: 'not a table: public.remote is a foreign table, and an export holds tables only', type: 'NotATable', retryable: false },
+  };
+  recordCycle(state, cycle('c2', [committed('public.a', 1), view, requested]), 'w2', { kind: 'sync', requestIds: ['r1'] });
+  assert.deepEqual(state.failed, {});
+  assert.deepEqual(state.knownTables, ['public.a']);
+});
+
 test('a sync naming unknown tables is refused with their names and the known ones; before the first export nothing can be checked', () => {
   const state = exported(['public.a', 'public.b']);
   assert.equal(syncProblem(state, { tables: ['public.a', 'public.nope'] }), "unknown table(s) public.nope: the source's tables are public.a, public.b");

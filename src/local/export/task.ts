@@ -18,7 +18,7 @@ import { type CatalogRecord, catalogRecordFile } from '../discover';
 import { claimOrphanedTask, readJsonIfExists, writeJsonAtomic, writeJsonExclusive } from '../files';
 import { THIS_OWNER, type TaskOwner, ownerAlive } from '../process-identity';
 import type { WorkDirLayout } from '../paths';
-import { readPartitions } from '../../catalog-queries';
+import { readNotTables, readPartitions } from '../../catalog-queries';
 import { readCatalog } from '../source/catalog';
 import type { SourceDb } from '../source/db';
 import { exportSnapshot, type ExportOptions } from './exporter';
@@ -195,6 +195,11 @@ export function createExportPort(layout: WorkDirLayout, options: ExportTaskOptio
       // Each partitioned table's partitions, at every level: read-only, as the table list, and the partition query alone.
       const db = await options.source();
       return db.consistentRead(readPartitions);
+    },
+
+    async listSourceNotTables(): Promise<Record<TableName, string>> {
+      const db = await options.source();
+      return db.consistentRead(readNotTables);
     },
 
     async describeExport(exportId: string): Promise<ExportStatus> {

@@ -1,0 +1,40 @@
+/** Views and materialized views are no tables an export holds: the catalog lists them apart, by their exact names. */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { createExportPort } from '../../src/local/export/task';
+import { layoutOf } from '../../src/local/paths';
+import type { SourceDb } from '../../src/local/source/db';
+import { openPglite } from '../../src/local/source/pglite';
+
+let db: SourceDb;
+let work: string;
+
+before(async () => {
+  work = mkdtempSync(join(tmpdir(), 'lakesync-not-tables-'));
+  db = await openPglite(undefined);
+  await db.exec(`
+    CREATE SCHEMA "Sales";
+    CREATE TABLE public.orders (id int PRIMARY KEY, total numeric);
+    CREATE VIEW public.recent_orders AS SELECT * FROM public.orders;
+    CREATE MATERIALIZED VIEW "Sales"."Totals By Day" AS SELECT count(*) AS n FROM public.orders;
+    CREATE VIEW public."odd ""quoted"" view" AS SELECT 1 AS one;
+  `);
+});
+
+after(async () => {
+  await db?.close();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+test('the export port lists the views and materialized views by their names, and not among the tables', async () => {
+  const port = createExportPort(layoutOf(work), { database: 'shop', source: async () => db });
+  assert.deepEqual(await port.listSourceNotTables!(), {
+    'Sales.Totals By Day': 'materialized view',
+    'public.odd "quoted" view': 'view',
+    'public.recent_orders': 'view',
+  });
+  assert.deepEqual(await port.listSourceTables!(), ['public.orders']);
+});
