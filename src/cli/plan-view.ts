@@ -75,6 +75,8 @@ export interface PlanInputs {
   catalog?: () => Promise<DiscoveredTable[]>;
   /** The partitions of each partitioned table of that catalog, keyed by the table (read with it). */
   partitions?: () => Promise<Record<TableName, TableName[]>>;
+  /** The tables of that catalog the export will skip (unlogged...), with the reason (read with it): not planned. */
+  notExported?: () => Promise<{ table: TableName; reason: string }[]>;
 }
 
 export async function buildPlan(inputs: PlanInputs): Promise<PlanReport> {
@@ -250,7 +252,9 @@ async function discoveredTables(inputs: PlanInputs, notes: string[]): Promise<Di
       }
       if (inputs.catalog) {
         const tables = await inputs.catalog();
-        return { tables, tablesFrom: "the source's catalog", keysKnown: true, listed: true, ...(await partitions()) };
+        const skipped = inputs.notExported ? await inputs.notExported() : [];
+        for (const s of skipped) notes.push(`${s.table} will not be exported: ${s.reason}`);
+        return { tables, tablesFrom: "the source's catalog", keysKnown: true, listed: true, ...(await partitions()), notExported: skipped.map((s) => s.table) };
       }
       if (ports.discover.listTables) {
         const tables = (await ports.discover.listTables()).map(toTable);

@@ -7,7 +7,9 @@
 import { existsSync } from 'node:fs';
 import { defaultDataRoot } from '../backends';
 import { localSettings } from '../backends/local';
+import { directExtract } from '../config/direct';
 import type { SourceConfig } from '../config/schema';
+import { selectTable } from '../config/tables';
 import type { DiscoveredTable, TableName } from '../model';
 import type { CommandEnv } from './context';
 import { UsageError } from './errors';
@@ -20,12 +22,20 @@ export function hasReadableCatalog(source: SourceConfig): boolean {
 /**
  * Every table of the source with its exported columns (the mappings the local export writes) and its key.
  * `partitions`, when given, is filled with the partitions of each partitioned table, keyed by the table.
+ * `notExported`, when given, is filled with the included tables an export skips, with the reason: they are left out.
  */
-export async function readSourceTables(env: CommandEnv, name: string, source: SourceConfig, partitions?: Record<TableName, TableName[]>): Promise<DiscoveredTable[]> {
+export async function readSourceTables(
+  env: CommandEnv,
+  name: string,
+  source: SourceConfig,
+  partitions?: Record<TableName, TableName[]>,
+  notExported?: { table: TableName; reason: string }[],
+): Promise<DiscoveredTable[]> {
   // Loaded here, not with the command line: the embedded backend (drivers, Parquet) takes a while to load.
   const { acquireSource, layoutOf, sourceSpec } = await import('../local');
   const { columnExport, typeMapping } = await import('../local/export/types');
   const { readCatalog } = await import('../local/source/catalog');
+  const { planTable } = await import('../local/export/table-plan');
   const settings = localSettings(name, source, defaultDataRoot(env.io.cwd));
   const spec = sourceSpec(settings, layoutOf(settings.workDir));
   // Opening PGlite creates its folder: a mistyped dataDir would become an empty database listing no
@@ -39,7 +49,16 @@ export async function readSourceTables(env: CommandEnv, name: string, source: So
   try {
     const catalog = await handle.db.consistentRead((session) => readCatalog(session));
     if (partitions) for (const t of catalog) if (t.partitions?.length) partitions[t.table] = [...t.partitions];
-    return catalog.map((t) => ({
+    // An included table the export will skip (unlogged, unreadable, sharing its name, odd column names) is no table to plan: said why instead.
+    const listed = notExported
+      ? catalog.filter((t, position) => {
+          if (!selectTable(source, t.table).included || directExtract(source.tables[t.table])) return true;
+          const decision = planTable(t, position, source.database);
+          if ('skipped' in decision) notExported.push(decision.skipped);
+          return !('skipped' in decision);
+        })
+      : catalog;
+    return listed.map((t) => ({
       table: t.table,
       target: `${source.database}.${t.table}`,
       columns: t.columns.flatMap((c) => {

@@ -42,6 +42,8 @@ export function registerPlan(program: Command, kit: CommandKit): void {
       }
       // Filled by the catalog read: an exclude rule naming a partition is told apart from a misspelt one.
       const partitions: Record<string, string[]> = {};
+      // Filled by it too: the tables the export will skip, with the reason.
+      const notExported: { table: string; reason: string }[] = [];
       const report = await buildPlan({
         name,
         source,
@@ -49,7 +51,9 @@ export function registerPlan(program: Command, kit: CommandKit): void {
         ...(statusNote ? { statusNote } : {}),
         ...(statusUnknown ? { statusUnknown } : {}),
         ports: () => openSourcePorts(kit.env, name, source, config),
-        ...(hasReadableCatalog(source) ? { catalog: () => readSourceTables(kit.env, name, source, partitions), partitions: async () => partitions } : {}),
+        ...(hasReadableCatalog(source)
+          ? { catalog: () => readSourceTables(kit.env, name, source, partitions, notExported), partitions: async () => partitions, notExported: async () => notExported }
+          : {}),
       });
       const loadedTables = new Set(report.rows.filter((r) => r.action !== 'skip').map((r) => r.table));
       const schema = opts.columns ? await columnsOf(kit.env, name, source, config, loadedTables) : undefined;
