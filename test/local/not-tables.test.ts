@@ -38,3 +38,16 @@ test('the export port lists the views and materialized views by their names, and
   });
   assert.deepEqual(await port.listSourceTables!(), ['public.orders']);
 });
+
+test("the export port lists the source's tables with the table query alone, unlogged ones among them", async () => {
+  await db.exec('CREATE UNLOGGED TABLE public.scratch (id int)');
+  const statements: string[] = [];
+  const recording: SourceDb = {
+    ...db,
+    consistentRead: (fn) => db.consistentRead((session) => fn({ rows: (sql, params) => (statements.push(sql), session.rows(sql, params)) })),
+  };
+  const port = createExportPort(layoutOf(work), { database: 'shop', source: async () => recording });
+  assert.deepEqual(await port.listSourceTables!(), ['public.orders', 'public.scratch']);
+  // Columns, keys and privileges of every table are not read just to list their names.
+  assert.equal(statements.length, 1, statements.join('\n---\n'));
+});

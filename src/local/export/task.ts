@@ -18,8 +18,7 @@ import { type CatalogRecord, catalogRecordFile } from '../discover';
 import { claimOrphanedTask, readJsonIfExists, writeJsonAtomic, writeJsonExclusive } from '../files';
 import { THIS_OWNER, type TaskOwner, ownerAlive } from '../process-identity';
 import type { WorkDirLayout } from '../paths';
-import { readNotTables, readPartitions } from '../../catalog-queries';
-import { readCatalog } from '../source/catalog';
+import { readNotTables, readPartitions, readTables } from '../../catalog-queries';
 import type { SourceDb } from '../source/db';
 import { exportSnapshot, type ExportOptions } from './exporter';
 import { RDS_EXPORT_ID } from '../../ids';
@@ -188,7 +187,8 @@ export function createExportPort(layout: WorkDirLayout, options: ExportTaskOptio
     async listSourceTables(): Promise<TableName[]> {
       // Read-only: one READ ONLY transaction over the catalog.
       const db = await options.source();
-      return db.consistentRead(async (session) => [...new Set((await readCatalog(session)).map((t) => t.table))]);
+      // The table query alone (not every table's columns and keys); unlogged tables too, as the export lists them skipped.
+      return db.consistentRead(async (session) => [...new Set((await readTables(session)).map((t) => t.table))]);
     },
 
     async listSourcePartitions(): Promise<Record<TableName, TableName[]>> {
