@@ -105,9 +105,11 @@ export type PartitionedRead = 'export' | 'direct';
  */
 export function excludedPartitionReason(rules: ScopeRules, table: TableName, partitions: readonly TableName[] | undefined, read: PartitionedRead = 'export'): string | undefined {
   if (!partitions?.length || rules.exclude.length === 0) return undefined;
+  // Exclude rules only: a partition is no table of its own, so one no include rule names (in another
+  // schema, or named otherwise) is synced with its table, as the embedded export does.
   const excluded = partitions.flatMap((p) => {
-    const selection = selectTable(rules, p);
-    return selection.included ? [] : [`${p} is excluded (${selection.rule})`];
+    const rule = rules.exclude.find((glob) => excludeMatches(p, glob));
+    return rule === undefined ? [] : [`${p} is excluded (exclude ${rule})`];
   });
   return excluded.length === 0 ? undefined : partitionsExcludedReason(table, excluded, read);
 }

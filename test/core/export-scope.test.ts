@@ -161,3 +161,18 @@ describe('what RDS takes as ExportOnly', () => {
     assert.equal(exportOnlyProblem('shop', partial([], tables.slice(0, 1000))), undefined);
   });
 });
+
+describe('partitioned tables', () => {
+  test('an included partitioned table whose partitions no include rule names (another schema, or other names) is exported; an excluded partition keeps it out', () => {
+    const r = rules(['public.events', 'public.orders'], ['public.secret']);
+    const known = ['public.events', 'public.orders', 'public.secret'];
+    const partitions = { 'public.events': ['parts.events_2024', 'public.events_2025'] };
+    const scope = exportScope(r, known, undefined, [], partitions);
+    assert.deepEqual(scope.tables, ['public.events', 'public.orders']);
+    assert.deepEqual(scope.excluded, [{ table: 'public.secret', rule: 'exclude public.secret' }]);
+
+    const excluding = exportScope(rules(['public.*'], ['parts.*']), known, undefined, [], partitions);
+    assert.deepEqual(excluding.tables, ['public.orders', 'public.secret']);
+    assert.match(excluding.excluded.find((e) => e.table === 'public.events')?.rule ?? '', /its partition parts\.events_2024 is excluded \(exclude parts\.\*\)/);
+  });
+});
