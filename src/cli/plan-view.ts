@@ -83,7 +83,7 @@ export async function buildPlan(inputs: PlanInputs): Promise<PlanReport> {
   const { name, source, status } = inputs;
   const notes: string[] = inputs.statusNote ? [inputs.statusNote] : [];
   const discovered = await discoveredTables(inputs, notes);
-  const { tablesFrom, keysKnown, listed, fromExport, partitions = {}, notExported = [] } = discovered;
+  const { tablesFrom, keysKnown, listed, fromExport, partitions = {}, notExported = [], notTables = {} } = discovered;
   // An export never holds an excluded table: the last cycle's excluded ones are shown with their rule.
   const tables = fromExport ? [...discovered.tables, ...excludedByLastCycle(source, status, discovered.tables)] : discovered.tables;
 
@@ -98,7 +98,7 @@ export async function buildPlan(inputs: PlanInputs): Promise<PlanReport> {
   // export's cannot tell it of an exclude rule, since the tables it excludes are never exported.
   // Tables the export skipped (unlogged...) exist in the source too; partitions are matched by name below.
   const unmatched = listed ? unmatchedEntries(source, [...tables, ...catalog].map((t) => t.table).concat(notExported)) : [];
-  const warnings = unmatched.filter((e) => !(fromExport && e.field === 'exclude')).map((e) => partitionRuleWarning(source, e, partitions) ?? unmatchedWarning(e));
+  const warnings = unmatched.filter((e) => !(fromExport && e.field === 'exclude')).map((e) => partitionRuleWarning(source, e, partitions) ?? notATableWarning(e, notTables) ?? unmatchedWarning(e));
   const pathOf = (table: string): ExtractPath =>
     source.source.kind === 'dynamodb' ? 'dynamodb' : !directExtract(source.tables[table]) ? 'export' : readsDirectly(source, table, lakeTables.has(lakeTableName(source, table))) ? 'direct' : 'export-then-direct';
   // A partitioned table with an excluded partition is neither exported nor read directly (either would hold the partition's rows).
@@ -182,6 +182,13 @@ function partitionRuleWarning(source: SourceConfig, { field, entry }: TableEntry
     .join('; ');
 }
 
+/** A tables: key naming a view, materialized view or foreign table: no export holds one, whatever its spelling. */
+function notATableWarning({ field, entry }: TableEntry, notTables: Record<TableName, string>): string | undefined {
+  const kind = field === 'tables' ? notTables[entry] : undefined;
+  if (kind === undefined) return undefined;
+  return `tables entry "${entry}" names a ${kind}, not a table: an export holds tables only, so it is not loaded and its settings apply to nothing; sync the tables it reads from, or remove the entry`;
+}
+
 const ENTRY_EFFECT: Record<string, string> = { tables: 'its settings apply to nothing', exclude: 'it excludes nothing' };
 
 function unmatchedWarning({ field, entry }: TableEntry): string {
@@ -231,6 +238,8 @@ interface Discovered {
   partitions?: Record<TableName, TableName[]>;
   /** Tables of the source the listing holds as not exported (skipped: unlogged...). */
   notExported?: TableName[];
+  /** The source's views, materialized views and foreign tables (`schema.table` -> what it is), where its catalog tells them. */
+  notTables?: Record<TableName, string>;
 }
 
 async function discoveredTables(inputs: PlanInputs, notes: string[]): Promise<Discovered> {
@@ -241,12 +250,15 @@ async function discoveredTables(inputs: PlanInputs, notes: string[]): Promise<Di
     const ports = await inputs.ports();
     try {
       const partitions = async () => (inputs.partitions ? { partitions: await inputs.partitions() } : ports.export?.listSourcePartitions ? { partitions: await ports.export.listSourcePartitions() } : {});
+      // Read only when a tables: key names no listed table: it may name a view, which no export holds.
+      const notTables = async (listed: readonly TableName[]) =>
+        ports.export?.listSourceNotTables && Object.keys(source.tables).some((key) => !listed.includes(key)) ? { notTables: await ports.export.listSourceNotTables() } : {};
       if (lastExport) {
         if (await ports.discover.exportAvailable(lastExport)) {
           const found = await ports.discover.discover(lastExport);
           for (const s of found.skipped) notes.push(`${s.table} was not exported: ${s.reason}`);
           const notExported = found.skipped.map((s) => s.table);
-          return { tables: found.tables, tablesFrom: `the last export ${lastExport.exportId}`, keysKnown: true, listed: true, fromExport: true, notExported };
+          return { tables: found.tables, tablesFrom: `the last export ${lastExport.exportId}`, keysKnown: true, listed: true, fromExport: true, notExported, ...(await notTables([...found.tables.map((t) => t.table), ...notExported])) };
         }
         notes.push(`the last export ${lastExport.exportId} cannot be read from here (deleted, or kept in the worker's memory by the fake backend); listing tables from the config`);
       }
@@ -254,12 +266,13 @@ async function discoveredTables(inputs: PlanInputs, notes: string[]): Promise<Di
         const tables = await inputs.catalog();
         const skipped = inputs.notExported ? await inputs.notExported() : [];
         for (const s of skipped) notes.push(`${s.table} will not be exported: ${s.reason}`);
-        return { tables, tablesFrom: "the source's catalog", keysKnown: true, listed: true, ...(await partitions()), notExported: skipped.map((s) => s.table) };
+        const notExported = skipped.map((s) => s.table);
+        return { tables, tablesFrom: "the source's catalog", keysKnown: true, listed: true, ...(await partitions()), notExported, ...(await notTables([...tables.map((t) => t.table), ...notExported])) };
       }
       if (ports.discover.listTables) {
         const tables = (await ports.discover.listTables()).map(toTable);
         const notExported = ports.discover.listNotExported ? { notExported: await ports.discover.listNotExported() } : {};
-        return { tables, tablesFrom: "the backend's table list", keysKnown: false, listed: true, ...(await partitions()), ...notExported };
+        return { tables, tablesFrom: "the backend's table list", keysKnown: false, listed: true, ...(await partitions()), ...notExported, ...(await notTables([...tables.map((t) => t.table), ...(notExported.notExported ?? [])])) };
       }
     } finally {
       await ports.close?.();

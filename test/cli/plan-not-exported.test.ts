@@ -23,6 +23,7 @@ before(async () => {
       CREATE SCHEMA a;
       CREATE TABLE "a.b".c (id int);
       CREATE TABLE a."b.c" (id int);
+      CREATE VIEW public.recent_orders AS SELECT * FROM public.orders;
     `);
   } finally {
     await db.close();
@@ -32,11 +33,12 @@ before(async () => {
 interface PlanJson {
   rows: { table: string; action: string; why: string }[];
   notes: string[];
+  warnings: string[];
 }
 
 test('a table the export will skip is not planned as loaded: a note says why, as after an export', async () => {
   const file = writeConfig(join(dir.dir, 'lakesync.yaml'), {
-    sources: { shop: { database: 'shop', source: { kind: 'pglite', dataDir: join(dir.dir, 'pg') }, target: { namespace: 'shop' }, exclude: ['public.scratch_*'] } },
+    sources: { shop: { database: 'shop', source: { kind: 'pglite', dataDir: join(dir.dir, 'pg') }, target: { namespace: 'shop' }, exclude: ['public.scratch_*'], tables: { 'public.recent_orders': {} } } },
   });
   const out = { stdout: '', stderr: '' };
   const io = { stdout: { write: (s: string) => (out.stdout += s) }, stderr: { write: (s: string) => (out.stderr += s) }, env: { TEMPORAL_ADDRESS: '127.0.0.1:1' }, cwd: dir.dir };
@@ -48,5 +50,6 @@ test('a table the export will skip is not planned as loaded: a note says why, as
   assert.equal(action['a.b.c'], undefined, 'neither table named a.b.c is planned');
   assert.equal(action['public.scratch_excluded'], 'skip', 'an excluded table is shown excluded, as before');
   assert.ok(plan.notes.some((n) => /^public\.sessions will not be exported: public\.sessions is an unlogged table/.test(n)), plan.notes.join('\n'));
+  assert.ok(plan.warnings.some((w) => /^tables entry "public\.recent_orders" names a view, not a table/.test(w)), plan.warnings.join('\n'));
   assert.ok(plan.notes.some((n) => /^a\.b\.c will not be exported: .*are all named a\.b\.c/.test(n)), plan.notes.join('\n'));
 });

@@ -129,3 +129,20 @@ test("an exclude rule naming an unlogged table the source's catalog connection l
   });
   assert.deepEqual(report.warnings, []);
 });
+
+test('a tables: key naming a view is reported as a view (no export holds one), not as a name to check the spelling of', async () => {
+  const keyed = sourceConfig(
+    parseConfig({ sources: { shop: { database: 'shop', source: { kind: 'fake', tables: [] }, target: { namespace: 'shop' }, tables: { 'public.recent_orders': {}, 'public.typo': {} } } } }),
+    'shop',
+  );
+  const report = await buildPlan({
+    name: 'shop',
+    source: keyed,
+    status: undefined,
+    ports: async () => ({ discover: { listTables: async () => ['public.orders'] }, export: { listSourceNotTables: async () => ({ 'public.recent_orders': 'view' }) } }) as unknown as Ports,
+  });
+  const view = report.warnings.find((w) => w.includes('public.recent_orders'));
+  assert.match(view ?? '', /^tables entry "public\.recent_orders" names a view, not a table: an export holds tables only, so it is not loaded/, JSON.stringify(report.warnings));
+  assert.doesNotMatch(view ?? '', /check the spelling/);
+  assert.match(report.warnings.find((w) => w.includes('public.typo')) ?? '', /matches no table of this source.*check the spelling/);
+});
