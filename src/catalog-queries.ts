@@ -123,9 +123,16 @@ export async function readPartitions(session: CatalogSession): Promise<Record<Ta
   return partitions;
 }
 
-/** The source's views, materialized views and foreign tables, as `schema.table` -> what it is ('view'...). */
+/**
+ * The source's relations that are no table an export holds, as `schema.table` -> what it is: 'view',
+ * 'materialized view', 'foreign table', or 'partition of <schema.table>' (its rows are exported with that table's).
+ */
 export async function readNotTables(session: CatalogSession): Promise<Record<TableName, string>> {
   const found: Record<TableName, string> = {};
   for (const [schema, name, kind] of await session.rows(NOT_TABLES_SQL)) found[`${String(schema)}.${String(name)}`] = RELKIND_NAMES[String(kind)] ?? 'relation';
+  for (const [table, partitions] of Object.entries(await readPartitions(session))) for (const partition of partitions) found[partition] ??= `${PARTITION_OF}${table}`;
   return found;
 }
+
+/** How readNotTables says a partition is one, before its table's `schema.table`. */
+export const PARTITION_OF = 'partition of ';

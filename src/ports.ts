@@ -78,8 +78,9 @@ export interface ExportPort {
    */
   listSourcePartitions?(): Promise<Record<TableName, TableName[]>>;
   /**
-   * The source's views, materialized views and foreign tables (`schema.table` -> 'view'...), where
-   * the backend reads the catalog: no export holds them, so a table name naming one is told apart.
+   * The source's views, materialized views, foreign tables and partitions (`schema.table` -> 'view',
+   * 'partition of <schema.table>'...), where the backend reads the catalog: no export holds them as
+   * tables of their own, so a table name naming one is told apart.
    */
   listSourceNotTables?(): Promise<Record<TableName, string>>;
 }

@@ -1,4 +1,5 @@
 /** Activities of the cycle's first phases: settings, snapshot, export, discover, plan, lake set-up. */
+import { PARTITION_OF } from '../catalog-queries';
 import { ApplicationFailure } from '@temporalio/common';
 import type { CostTotals, CycleSettings, DiscoveredExport, DiscoverySummary, ExportRef, ExportStatus, JsonRef, LoadAction, LoadItem, PlanEntry, PlanSummary, SnapshotRef, SnapshotStatus, TableName, TableOutcome } from '../model';
 import type { ExportRequest, Ports, SnapshotRequest } from '../ports';
@@ -291,6 +292,10 @@ export function cycleActivities(deps: ActivityDeps) {
  * skipped outcome's reason starts "not a table:" (the ledger keeps such names out of the source's tables).
  */
 function notATableReason(table: TableName, kind: string): string {
+  if (kind.startsWith(PARTITION_OF)) {
+    const parent = kind.slice(PARTITION_OF.length);
+    return `not a table: ${table} is a ${kind}: an export holds its rows in ${parent}, so it is not loaded on its own: set tables."${parent}" instead, or remove tables."${table}" from the config`;
+  }
   const instead =
     kind === 'foreign table'
       ? "sync the table on the server it reads from (its rows are not in this database's snapshot)"

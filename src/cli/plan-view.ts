@@ -7,6 +7,7 @@
  *  3. else the config's `tables` plus every table the source's ledger has seen.
  * Whether a lake table exists comes from the source's ledger (a committed load made it).
  */
+import { PARTITION_OF } from '../catalog-queries';
 import type { SourceConfig } from '../config/schema';
 import { excludeMatches, type TableEntry, lakeTableName, selectTable, unmatchedEntries } from '../config/tables';
 import type { CursorMode, DiscoveredTable, KeySource, PlannedAction, TableName } from '../model';
@@ -186,6 +187,10 @@ function partitionRuleWarning(source: SourceConfig, { field, entry }: TableEntry
 function notATableWarning({ field, entry }: TableEntry, notTables: Record<TableName, string>): string | undefined {
   const kind = field === 'tables' ? notTables[entry] : undefined;
   if (kind === undefined) return undefined;
+  if (kind.startsWith(PARTITION_OF)) {
+    const parent = kind.slice(PARTITION_OF.length);
+    return `tables entry "${entry}" names a ${kind}, not a table: an export holds its rows in ${parent}, so its settings apply to nothing; set tables."${parent}" instead, or remove the entry`;
+  }
   return `tables entry "${entry}" names a ${kind}, not a table: an export holds tables only, so it is not loaded and its settings apply to nothing; sync the tables it reads from, or remove the entry`;
 }
 

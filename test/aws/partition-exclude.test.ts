@@ -136,6 +136,8 @@ test('the catalog connection lists views, materialized views and foreign tables 
   );
   assert.deepEqual(await ports!.export.listSourceNotTables!(), {
     'Odd.Schema.Daily "Totals"': 'materialized view',
+    'public.measurements_2024': 'partition of public.measurements',
+    'public.measurements_2025': 'partition of public.measurements',
     'public.recent_measurements': 'view',
     'public.remote_orders': 'foreign table',
   });

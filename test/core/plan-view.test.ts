@@ -130,19 +130,20 @@ test("an exclude rule naming an unlogged table the source's catalog connection l
   assert.deepEqual(report.warnings, []);
 });
 
-test('a tables: key naming a view is reported as a view (no export holds one), not as a name to check the spelling of', async () => {
+test('a tables: key naming a view or a partition is reported as such (no export holds one), not as a name to check the spelling of', async () => {
   const keyed = sourceConfig(
-    parseConfig({ sources: { shop: { database: 'shop', source: { kind: 'fake', tables: [] }, target: { namespace: 'shop' }, tables: { 'public.recent_orders': {}, 'public.typo': {} } } } }),
+    parseConfig({ sources: { shop: { database: 'shop', source: { kind: 'fake', tables: [] }, target: { namespace: 'shop' }, tables: { 'public.recent_orders': {}, 'public.typo': {}, 'archive.events_2024': {} } } } }),
     'shop',
   );
   const report = await buildPlan({
     name: 'shop',
     source: keyed,
     status: undefined,
-    ports: async () => ({ discover: { listTables: async () => ['public.orders'] }, export: { listSourceNotTables: async () => ({ 'public.recent_orders': 'view' }) } }) as unknown as Ports,
+    ports: async () => ({ discover: { listTables: async () => ['public.orders'] }, export: { listSourceNotTables: async () => ({ 'public.recent_orders': 'view', 'archive.events_2024': 'partition of public.events' }) } }) as unknown as Ports,
   });
   const view = report.warnings.find((w) => w.includes('public.recent_orders'));
   assert.match(view ?? '', /^tables entry "public\.recent_orders" names a view, not a table: an export holds tables only, so it is not loaded/, JSON.stringify(report.warnings));
   assert.doesNotMatch(view ?? '', /check the spelling/);
+  assert.match(report.warnings.find((w) => w.includes('archive.events_2024')) ?? '', /names a partition of public\.events, not a table: .*set tables\."public\.events" instead/);
   assert.match(report.warnings.find((w) => w.includes('public.typo')) ?? '', /matches no table of this source.*check the spelling/);
 });

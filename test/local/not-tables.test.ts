@@ -1,4 +1,4 @@
-/** Views and materialized views are no tables an export holds: the catalog lists them apart, by their exact names. */
+/** Views, materialized views and partitions are no tables an export holds: the catalog lists them apart, by their exact names. */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,6 +21,10 @@ before(async () => {
     CREATE VIEW public.recent_orders AS SELECT * FROM public.orders;
     CREATE MATERIALIZED VIEW "Sales"."Totals By Day" AS SELECT count(*) AS n FROM public.orders;
     CREATE VIEW public."odd ""quoted"" view" AS SELECT 1 AS one;
+    CREATE SCHEMA archive;
+    CREATE TABLE public.events (id int, taken date) PARTITION BY RANGE (taken);
+    CREATE TABLE archive.events_2024 PARTITION OF public.events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01') PARTITION BY RANGE (taken);
+    CREATE TABLE archive."Events 2024 H1" PARTITION OF archive.events_2024 FOR VALUES FROM ('2024-01-01') TO ('2024-07-01');
   `);
 });
 
@@ -29,14 +33,16 @@ after(async () => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-test('the export port lists the views and materialized views by their names, and not among the tables', async () => {
+test('the export port lists the views, materialized views and partitions (with their table) by their names, and not among the tables', async () => {
   const port = createExportPort(layoutOf(work), { database: 'shop', source: async () => db });
   assert.deepEqual(await port.listSourceNotTables!(), {
     'Sales.Totals By Day': 'materialized view',
+    'archive.Events 2024 H1': 'partition of public.events',
+    'archive.events_2024': 'partition of public.events',
     'public.odd "quoted" view': 'view',
     'public.recent_orders': 'view',
   });
-  assert.deepEqual(await port.listSourceTables!(), ['public.orders']);
+  assert.deepEqual(await port.listSourceTables!(), ['public.events', 'public.orders']);
 });
 
 test("the export port lists the source's tables with the table query alone, unlogged ones among them", async () => {
@@ -47,7 +53,7 @@ test("the export port lists the source's tables with the table query alone, unlo
     consistentRead: (fn) => db.consistentRead((session) => fn({ rows: (sql, params) => (statements.push(sql), session.rows(sql, params)) })),
   };
   const port = createExportPort(layoutOf(work), { database: 'shop', source: async () => recording });
-  assert.deepEqual(await port.listSourceTables!(), ['public.orders', 'public.scratch']);
+  assert.deepEqual(await port.listSourceTables!(), ['public.events', 'public.orders', 'public.scratch']);
   // Columns, keys and privileges of every table are not read just to list their names.
   assert.equal(statements.length, 1, statements.join('\n---\n'));
 });
