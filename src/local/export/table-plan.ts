@@ -72,6 +72,10 @@ function excludedPartitionReason(table: CatalogTable, excludedBy?: (table: Table
 function unreadableReason(table: CatalogTable): string | undefined {
   if (table.unreadable === undefined) return undefined;
   const user = sqlName(table.unreadable.user);
+  if (table.unreadable.why === 'schema') {
+    const schema = sqlName(table.schema);
+    return `the source user ${user} may not use schema ${schema} (it has no USAGE privilege on it), so ${table.table} is not exported: GRANT USAGE ON SCHEMA ${schema} TO ${user}, or exclude the table`;
+  }
   if (table.unreadable.why === 'row-security') {
     return `row-level security hides rows of ${table.table} from the source user ${user}, so it is not exported (it would be exported short): read it as its owner or as a user with BYPASSRLS, or exclude the table`;
   }

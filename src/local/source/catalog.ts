@@ -16,10 +16,10 @@ export interface CatalogTable {
    */
   sameNameAs?: string[];
   /**
-   * Why the source user cannot read the table whole, so that it is not exported: no SELECT
-   * privilege on it (it cannot be read, nor locked), or row-level security that hides rows from it.
+   * Why the source user cannot read the table whole, so that it is not exported: no USAGE privilege
+   * on its schema or no SELECT privilege on it (it cannot be read, nor locked), or row-level security that hides rows from it.
    */
-  unreadable?: { user: string; why: 'privilege' | 'row-security' };
+  unreadable?: { user: string; why: 'schema' | 'privilege' | 'row-security' };
   /** A partitioned table: its rows are its partitions' (an ordinary table is read without the tables that inherit from it). */
   partitioned?: boolean;
   /** A partitioned table's partitions at every level below it, as `schema.table`: their rows are read with the table's. */
@@ -37,13 +37,13 @@ ORDER BY table_schema, table_name, ordinal_position`;
 
 /**
  * Tables the session's user may not SELECT from (column privileges alone do not let it read, nor
- * lock, the table), or whose rows row-level security filters for it (the table's owner and users
+ * lock, the table; nor does SELECT on a table of a schema it has no USAGE on), or whose rows row-level security filters for it (the table's owner and users
  * with BYPASSRLS read every row).
  */
 const UNREADABLE_SQL = `
-SELECT n.nspname, c.relname, current_user, has_table_privilege(c.oid, 'SELECT')
+SELECT n.nspname, c.relname, current_user, has_table_privilege(c.oid, 'SELECT'), has_schema_privilege(n.oid, 'USAGE')
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'p') AND (NOT has_table_privilege(c.oid, 'SELECT') OR row_security_active(c.oid))
+WHERE c.relkind IN ('r', 'p') AND (NOT has_schema_privilege(n.oid, 'USAGE') OR NOT has_table_privilege(c.oid, 'SELECT') OR row_security_active(c.oid))
   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'`;
 
 const PARTITIONED_SQL = `
@@ -86,9 +86,10 @@ export async function readCatalog(session: SqlSession): Promise<CatalogTable[]> 
     const t = tables.get(keyOf(rootSchema, rootName));
     if (t) (t.partitions ??= []).push(`${schema}.${name}`);
   }
-  for (const [schema, name, user, mayRead] of await session.rows(UNREADABLE_SQL)) {
+  const yes = (v: unknown) => v === true || v === 't';
+  for (const [schema, name, user, mayRead, mayUse] of await session.rows(UNREADABLE_SQL)) {
     const t = tables.get(keyOf(schema, name));
-    if (t) t.unreadable = { user: String(user), why: mayRead === true || mayRead === 't' ? 'row-security' : 'privilege' };
+    if (t) t.unreadable = { user: String(user), why: !yes(mayUse) ? 'schema' : yes(mayRead) ? 'row-security' : 'privilege' };
   }
   return [...tables.values()];
 }
