@@ -144,7 +144,7 @@ export function unknownPartitionWarning(rules: ScopeRules, known: readonly Table
 }
 
 /** Tables the config names literally: `tables:` keys and include rules without wildcards. */
-function namedTables(rules: ScopeRules): TableName[] {
+export function namedTables(rules: ScopeRules): TableName[] {
   const literal = rules.include.filter((glob) => !GLOB_CHARS.test(glob) && splitGlob(glob) !== undefined);
   return [...Object.keys(rules.tables), ...literal];
 }

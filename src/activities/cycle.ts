@@ -4,7 +4,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { CostTotals, CycleSettings, DiscoveredExport, DiscoverySummary, ExportRef, ExportStatus, JsonRef, LoadAction, LoadItem, PlanEntry, PlanSummary, SnapshotRef, SnapshotStatus, TableName, TableOutcome } from '../model';
 import type { ExportRequest, Ports, SnapshotRequest } from '../ports';
 import { lakeTableName, selectTable } from '../config/tables';
-import { type ExportScope, excludedPartitionReason, exportScope, type ExportScopeEntries, ExportScopeRefused, exportScopeKey, exportOnlyProblem, type KnownTables, mergeKnownTables, SOURCE_TABLES_KEY, unknownPartitionWarning, wholeSnapshotWarning } from '../export-scope';
+import { type ExportScope, excludedPartitionReason, exportScope, type ExportScopeEntries, ExportScopeRefused, exportScopeKey, exportOnlyProblem, type KnownTables, mergeKnownTables, namedTables, SOURCE_TABLES_KEY, unknownPartitionWarning, wholeSnapshotWarning } from '../export-scope';
 import { cycleManifestKeys, exportIdFor } from '../ids';
 import { type DynamoPlanInput, type PlanOptions, planTables, readsDirectly } from '../plan';
 import { directExtract } from '../config/direct';
@@ -211,17 +211,17 @@ export function cycleActivities(deps: ActivityDeps) {
         const absent = (t: TableName) => !discovered.some((d) => d.table === t) && !catalog.some((d) => d.table === t) && !skippedByExport.has(t) && !notRead.some((n) => n.table === t);
         const missing = (options.requested ?? []).filter(absent);
         // A view, materialized view or foreign table the config or the rerun names is in no export: said so, where the catalog tells it.
-        const unlisted = options.requested ? missing : Object.keys(settings.tables).filter((t) => absent(t) && selectTable(settings, t).included);
+        const unlisted = options.requested ? missing : [...new Set(namedTables(settings))].filter((t) => absent(t) && selectTable(settings, t).included);
         const notTables = !dynamo && unlisted.length > 0 && ports.export.listSourceNotTables ? await ports.export.listSourceNotTables() : {};
         const configuredNotTables = options.requested
           ? []
-          : unlisted.flatMap((table): TableOutcome[] => (notTables[table] ? [{ table, lakeTable: lakeTableName(settings, table), action: 'skip', status: 'skipped', reason: notATableReason(table, notTables[table]) }] : []));
+          : unlisted.flatMap((table): TableOutcome[] => (notTables[table] ? [{ table, lakeTable: lakeTableName(settings, table), action: 'skip', status: 'skipped', reason: notATableReason(settings, table, notTables[table]) }] : []));
         const notInExport = missing.map((table): TableOutcome => {
           // An excluded table is not exported at all: asking for it skips it, it does not fail.
           const selection = selectTable(settings, table);
           if (!selection.included) return { table, lakeTable: lakeTableName(settings, table), action: 'skip', status: 'skipped', reason: `excluded (${selection.rule})` };
           if (notTables[table]) {
-            return { table, lakeTable: '', action: 'skip', status: 'failed', error: { phase: 'discover', message: notATableReason(table, notTables[table]), type: 'NotATable', retryable: false } };
+            return { table, lakeTable: '', action: 'skip', status: 'failed', error: { phase: 'discover', message: notATableReason(settings, table, notTables[table]), type: 'NotATable', retryable: false } };
           }
           if (dynamo) {
             return {
@@ -291,16 +291,17 @@ export function cycleActivities(deps: ActivityDeps) {
  * Why a view, materialized view or foreign table named as a table is not loaded, and what to do. A
  * skipped outcome's reason starts "not a table:" (the ledger keeps such names out of the source's tables).
  */
-function notATableReason(table: TableName, kind: string): string {
+function notATableReason(settings: SourceConfig, table: TableName, kind: string): string {
+  const remove = settings.tables[table] || !settings.include.includes(table) ? `remove tables."${table}" from the config` : `remove include entry "${table}" from the config`;
   if (kind.startsWith(PARTITION_OF)) {
     const parent = kind.slice(PARTITION_OF.length);
-    return `not a table: ${table} is a ${kind}: an export holds its rows in ${parent}, so it is not loaded on its own: set tables."${parent}" instead, or remove tables."${table}" from the config`;
+    return `not a table: ${table} is a ${kind}: an export holds its rows in ${parent}, so it is not loaded on its own: set tables."${parent}" instead, or ${remove}`;
   }
   const instead =
     kind === 'foreign table'
       ? "sync the table on the server it reads from (its rows are not in this database's snapshot)"
       : `sync the tables it reads from${kind === 'materialized view' ? ' (its rows are computed from them)' : ''}`;
-  return `not a table: ${table} is a ${kind}, and an export holds tables only (RDS snapshot exports copy no ${kind}), so it is not loaded: ${instead}, or remove tables."${table}" from the config`;
+  return `not a table: ${table} is a ${kind}, and an export holds tables only (RDS snapshot exports copy no ${kind}), so it is not loaded: ${instead}, or ${remove}`;
 }
 
 /** The plan options of a cycle: the export time T it fixed at its start (DynamoDB sources export every table as of T). */

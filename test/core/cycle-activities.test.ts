@@ -75,13 +75,14 @@ describe('plan', () => {
           database: 'fake',
           source: { kind: 'fake', tables: TABLES },
           target: { namespace: 'shop' },
+          include: ['public.*', 'archive.events_2024', 'sales.open_deals'],
           tables: { 'public.a': {}, 'public.recent_orders': {}, 'public.Totals By Day': {}, 'public.remote': {}, 'public.gone': {}, 'archive.events_2024': {} },
         },
       },
     });
     const backend = new FakeBackend({ tables: TABLES, latencyMs: 0 });
     const base = backend.ports();
-    const notTables = { 'public.recent_orders': 'view', 'public.Totals By Day': 'materialized view', 'public.remote': 'foreign table', 'archive.events_2024': 'partition of public.events' };
+    const notTables = { 'public.recent_orders': 'view', 'public.Totals By Day': 'materialized view', 'public.remote': 'foreign table', 'archive.events_2024': 'partition of public.events', 'sales.open_deals': 'view' };
     const ports = { ...base, export: { ...base.export, listSourceNotTables: async () => notTables } } as Ports;
     const { planCycle } = cycleActivities({ config: named, portsFor: () => ports });
     const manifest = await ports.manifests.put(cycleManifestKeys.discovery('c40'), [{ table: 'public.a', target: 'fake.public.a', columns: [], primaryKey: ['id'] }]);
@@ -89,7 +90,8 @@ describe('plan', () => {
 
     const sync = await planCycle('shop', 'c40', discovery);
     const byTable = Object.fromEntries(sync.notLoaded.map((t) => [t.table, t]));
-    assert.deepEqual(Object.keys(byTable).sort(), ['archive.events_2024', 'public.Totals By Day', 'public.recent_orders', 'public.remote']);
+    assert.deepEqual(Object.keys(byTable).sort(), ['archive.events_2024', 'public.Totals By Day', 'public.recent_orders', 'public.remote', 'sales.open_deals']);
+    assert.match(byTable['sales.open_deals']!.reason!, /^not a table: sales\.open_deals is a view, .* or remove include entry "sales\.open_deals" from the config$/);
     assert.match(byTable['archive.events_2024']!.reason!, /^not a table: archive\.events_2024 is a partition of public\.events: an export holds its rows in public\.events, so it is not loaded on its own: set tables\."public\.events" instead/);
     assert.equal(byTable['public.recent_orders']?.status, 'skipped');
     assert.match(byTable['public.recent_orders']!.reason!, /^not a table: public\.recent_orders is a view, and an export holds tables only/);
