@@ -128,17 +128,23 @@ export function partitionsExcludedReason(table: TableName, excluded: readonly st
 }
 
 /**
- * Without the source's partitions (no catalog connection), an exclude rule that matches no known
- * table may name a partition, whose rows an export of its partitioned table still holds: a warning
- * naming the rules and the fix. Undefined when every exclude rule matches a known table.
+ * Without the source's partitions (no catalog connection), an exclude rule may name a partition,
+ * whose rows an export of its partitioned table still holds: a rule that matches no known table,
+ * and a wildcard rule even when it matches one (RDS lists a partitioned table, never its
+ * partitions, so a rule like public.orders_2024* may match plain tables and partitions alike). A
+ * warning naming the rules and the fix; undefined when every rule is a literal known table name.
  */
 export function unknownPartitionWarning(rules: ScopeRules, known: readonly TableName[] | undefined): string | undefined {
   const tables = [...(known ?? []), ...namedTables(rules)];
   const unmatched = rules.exclude.filter((glob) => !tables.some((t) => excludeMatches(t, glob)));
-  if (unmatched.length === 0) return undefined;
+  const wildcards = rules.exclude.filter((glob) => !unmatched.includes(glob) && GLOB_CHARS.test(glob));
+  if (unmatched.length === 0 && wildcards.length === 0) return undefined;
+  const what = [
+    ...(unmatched.length > 0 ? [`the exclude rule(s) ${unmatched.join(', ')} match no table ${known === undefined ? 'the config names (no table list of the source is known yet)' : 'the source is known to have'}`] : []),
+    ...(wildcards.length > 0 ? [`the wildcard exclude rule(s) ${wildcards.join(', ')} may match partitions as well as the tables they match`] : []),
+  ].join('; ');
   return (
-    `the exclude rule(s) ${unmatched.join(', ')} match no table ${known === undefined ? 'the config names (no table list of the source is known yet)' : 'the source is known to have'}; ` +
-    'if one names a partition, its rows are exported with its partitioned table, which this source cannot tell without its catalog: ' +
+    `${what}; if one names a partition, its rows are exported with its partitioned table, which this source cannot tell without its catalog (partitions cannot be checked): ` +
     'exclude the partitioned table itself, or set source.catalog so that a partitioned table with an excluded partition is left out of the export'
   );
 }

@@ -90,6 +90,21 @@ test('without a catalog connection, an exclude rule matching no known table is w
   assert.ok(!scope.warnings.some((w) => /public\.orders\b/.test(w) && /partition/.test(w)), 'a rule matching a known table is not warned about');
 });
 
+test('without a catalog connection, a wildcard exclude rule that matches a known table is still warned about: it may match partitions too', { timeout: 120_000 }, async () => {
+  const settings = awsSettings('shop', awsSource({ endpoint: moto!.endpoint }), { glueScriptsDir: glueScriptsFixture() });
+  const plain = buildAwsPorts(settings, clients!);
+  // The previous export listed the top-level tables only: public.orders_2024_archive is a plain table, the partitions of public.orders are not listed.
+  await plain.manifests.put(SOURCE_TABLES_KEY, { exportId: 'lakesync-shop-earlier', tables: ['public.orders', 'public.orders_2024_archive'] } satisfies KnownTables);
+  const source = awsSource({ endpoint: moto!.endpoint, raw: { include: ['public.*'], exclude: ['public.orders_2024*'] } });
+  const config: LakesyncConfig = { temporal: { taskQueue: 't', namespace: 'default' }, sources: { shop: source } };
+  const scope = await cycleActivities({ config, portsFor: () => plain }).exportScope('shop', 'c-nocat-wild');
+  assert.ok(scope.tables.includes('public.orders') && !scope.tables.includes('public.orders_2024_archive'), `the known table the rule matches is left out: ${JSON.stringify(scope.tables)}`);
+  const warning = scope.warnings.find((w) => w.includes('public.orders_2024*'));
+  assert.ok(warning, `a warning names the wildcard rule: ${JSON.stringify(scope.warnings)}`);
+  assert.match(warning, /partition/);
+  assert.match(warning, /source\.catalog/);
+});
+
 test('a direct table one of whose partitions is excluded is not read directly: no load reads it, and the cycle says why', { timeout: 120_000 }, async () => {
   const source = awsSource({
     endpoint: moto!.endpoint,
