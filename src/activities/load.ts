@@ -252,6 +252,24 @@ export function refuseExcluded(source: string, settings: Pick<SourceConfig, 'inc
   }
 }
 
+/**
+ * The table and lake table an earlier run of this cycle (its own, or its pack's, started before
+ * the config changed) committed for this load request, or undefined when no committed result of
+ * it can be read.
+ */
+export async function committedEarlier(port: LoadPort, req: LoadRequest): Promise<string | undefined> {
+  const result = await port.readResult(req.resultLocation).catch(() => undefined);
+  if (!result?.committed || result.runToken !== req.runToken) return undefined;
+  return `${req.plan.table} (lake table ${req.namespace}.${req.plan.lakeTable}, ${result.rowsRead} rows)`;
+}
+
+/** A refusal of refuseExcluded with `told` in place of its "nothing was loaded" (or appended). */
+export function refusalTold(refusal: ApplicationFailure, told: string): ApplicationFailure {
+  const said = /; nothing was (loaded into the lake|read from the source)/;
+  const message = said.test(refusal.message) ? refusal.message.replace(said, told) : `${refusal.message}${told}`;
+  return ApplicationFailure.create({ message, type: refusal.type ?? 'ExcludedByConfig', nonRetryable: true });
+}
+
 export function loadActivities(deps: ActivityDeps) {
   const planEntry = planEntries(deps);
   const discoveries = new RecentReads<DiscoveredTable[]>(CACHED_CYCLES);
@@ -305,7 +323,22 @@ export function loadActivities(deps: ActivityDeps) {
     let plan: PlanEntry | undefined;
     try {
       plan = await planEntry(input.source, input.planRef, input.table);
-      refuseExcluded(input.source, settings, plan);
+      try {
+        refuseExcluded(input.source, settings, plan);
+      } catch (refusal) {
+        // A run of this cycle that started before the config changed may have loaded it already: the refusal says so.
+        const earlier = (() => {
+          try {
+            return loadRequestFor(ports.load, input, plan!);
+          } catch {
+            return undefined;
+          }
+        })();
+        const loaded = refusal instanceof ApplicationFailure && earlier ? await committedEarlier(ports.load, earlier) : undefined;
+        throw loaded && refusal instanceof ApplicationFailure
+          ? refusalTold(refusal, `; a run of this cycle started before the config changed had already loaded ${loaded}: drop those rows, or the lake table, if they must not be in the lake`)
+          : refusal;
+      }
       const req = loadRequestFor(ports.load, input, plan);
       // Before its run can commit: a dead cycle's recovery verifies the commit against DynamoDB's item counts.
       if (plan.extract?.kind === 'dynamodb' && req.tableExports && !load.runId) await recordTableExports(ports.manifests, input.cycleId, input.table, req.tableExports);

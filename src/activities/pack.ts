@@ -10,7 +10,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { PackRequest, TableName } from '../model';
 import type { LoadPort, PackLoads } from '../ports';
 import { type ActivityDeps, failure, sourceOf } from './deps';
-import { loadRequestFor, type LoadRequestInput, planEntries, refuseExcluded } from './load';
+import { committedEarlier, loadRequestFor, type LoadRequestInput, planEntries, refusalTold, refuseExcluded } from './load';
 
 export interface StartPackInput extends Omit<LoadRequestInput, 'table'> {
   planRef: string;
@@ -56,7 +56,12 @@ export function packActivities(deps: ActivityDeps) {
       try {
         const req = await packRequest(input, packs);
         // A table the worker's config excludes now is loaded by no run: the pack's tables run alone, and it is refused there.
-        for (const load of req.loads) refuseExcluded(input.source, sourceOf(deps, input.source).settings, load.plan);
+        // A run an earlier attempt started (before the config changed) is stopped first, and what it already loaded is told.
+        try {
+          for (const load of req.loads) refuseExcluded(input.source, sourceOf(deps, input.source).settings, load.plan);
+        } catch (refusal) {
+          throw await stopRefusedPack(ports.load, packs, req, previous?.runId, refusal);
+        }
         const found = previous?.runId ?? (await packs.findPackByToken(req));
         // A cancelled cycle starts no run: nothing would load for it.
         if (!found && ctx.cancellationDetails?.cancelRequested) throw new CancelledFailure(`${subject} was not started: its cycle was cancelled`);
@@ -93,6 +98,30 @@ export function packActivities(deps: ActivityDeps) {
       }
     },
   };
+}
+
+/**
+ * A pack refused because the config excludes one of its tables now: the run an earlier attempt of
+ * its start made, if any, is stopped, so that it loads no excluded table; the refusal says so, and
+ * names the excluded tables that run had already committed to the lake, with the fix.
+ */
+async function stopRefusedPack(port: LoadPort, packs: PackLoads, req: PackRequest, known: string | undefined, refusal: unknown): Promise<unknown> {
+  if (!(refusal instanceof ApplicationFailure)) return refusal;
+  const runId = known ?? (await packs.findPackByToken(req));
+  if (!runId) return refusal;
+  await port.stopRun(runId);
+  const refused = req.loads.filter((l) => refusal.message.startsWith(`load of ${l.plan.table} refused`));
+  const loaded: string[] = [];
+  for (const load of refused) {
+    const table = await committedEarlier(port, load);
+    if (table) loaded.push(table);
+  }
+  return refusalTold(
+    refusal,
+    loaded.length > 0
+      ? `; run ${runId}, which an earlier attempt of this pack's start had started, was stopped, but it had already loaded ${loaded.join(', ')}: drop those rows, or the lake table, if they must not be in the lake`
+      : `; run ${runId}, which an earlier attempt of this pack's start had started, was stopped before it committed the table`,
+  );
 }
 
 /**

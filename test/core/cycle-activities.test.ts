@@ -176,6 +176,60 @@ describe("loads under a config changed since the plan", () => {
     });
     assert.equal(backend.count('pack.start'), 0, 'no pack run started');
   });
+
+  test("a pack run an earlier start attempt made before the config excluded one of its tables is stopped, and the refusal says so", async () => {
+    const backend = new FakeBackend({ tables: TABLES, latencyMs: 60_000 });
+    const ports = backend.ports();
+    const entries = ['public.a', 'public.secret_pii'].map((table) => planEntry({ table, lakeTable: table.split('.')[1]!, action: 'create', primaryKey: ['id'] }));
+    const planRef = await ports.manifests.put(cycleManifestKeys.plan('c51'), entries);
+    await ports.export.startExport({ source: 'shop', exportId: 'e51', snapshot: { snapshotId: 's51', createdAt: '2025-02-01T00:00:00.000Z', adopted: false } });
+    const tables = ['public.a', 'public.secret_pii'];
+    const input = { source: 'shop', cycleId: 'c51', planRef, packToken: packTokenFor('c51', tables), tables, exportId: 'e51', snapshotTime: '2025-02-01T00:00:00.000Z', exportLocation: 'fake://exports/e51', database: 'fake', namespace: 'shop' };
+    // The first attempt ran under the config of the plan, which included public.secret_pii: it started the run, and its answer was lost.
+    const before = parseConfig({ sources: { shop: { database: 'fake', source: { kind: 'fake', tables: TABLES }, target: { namespace: 'shop' } } } });
+    const { runId } = (await new MockActivityEnvironment().run(packActivities({ config: before, portsFor: () => ports }).startPackLoad, input)) as { runId: string };
+    assert.equal((await ports.load.getRun(runId)).state, 'running');
+    // The retry runs under the config that excludes *.*_pii now.
+    const { startPackLoad } = packActivities({ config, portsFor: () => ports });
+    await assert.rejects(new MockActivityEnvironment().run(startPackLoad, input), (err: unknown) => {
+      assert.ok(err instanceof ApplicationFailure, String(err));
+      assert.equal(err.nonRetryable, true);
+      assert.match(err.message, /public\.secret_pii is excluded by the source's config now/);
+      assert.match(err.message, new RegExp(`run ${runId}.*stopped`), err.message);
+      return true;
+    });
+    assert.ok(backend.count('load.stop') >= 1, 'the run was asked to stop');
+    assert.equal((await ports.load.getRun(runId)).state, 'failed', 'the run no longer loads the excluded table');
+  });
+
+  test("an excluded table the earlier pack run had already committed is named in the refusal, with its lake table", async () => {
+    const backend = new FakeBackend({ tables: TABLES, latencyMs: 0, latencyMsByTable: { 'public.secret_pii': 10, 'public.a': 60_000 } });
+    const ports = backend.ports();
+    const tables = ['public.secret_pii', 'public.a'];
+    const entries = tables.map((table) => planEntry({ table, lakeTable: table.split('.')[1]!, action: 'create', primaryKey: ['id'] }));
+    const planRef = await ports.manifests.put(cycleManifestKeys.plan('c52'), entries);
+    await ports.export.startExport({ source: 'shop', exportId: 'e52', snapshot: { snapshotId: 's52', createdAt: '2025-02-01T00:00:00.000Z', adopted: false } });
+    const input = { source: 'shop', cycleId: 'c52', planRef, packToken: packTokenFor('c52', tables), tables, exportId: 'e52', snapshotTime: '2025-02-01T00:00:00.000Z', exportLocation: 'fake://exports/e52', database: 'fake', namespace: 'shop' };
+    const before = parseConfig({ sources: { shop: { database: 'fake', source: { kind: 'fake', tables: TABLES }, target: { namespace: 'shop' } } } });
+    const { runId } = (await new MockActivityEnvironment().run(packActivities({ config: before, portsFor: () => ports }).startPackLoad, input)) as { runId: string };
+    await new Promise((r) => setTimeout(r, 200));
+    const { startPackLoad } = packActivities({ config, portsFor: () => ports });
+    await assert.rejects(new MockActivityEnvironment().run(startPackLoad, input), (err: unknown) => {
+      assert.ok(err instanceof ApplicationFailure, String(err));
+      assert.match(err.message, new RegExp(`run ${runId}.*was stopped, but it had already loaded public\\.secret_pii \\(lake table shop\\.secret_pii`), err.message);
+      assert.doesNotMatch(err.message, /nothing was loaded into the lake/);
+      return true;
+    });
+    // The table then runs alone, and is refused there too: the table's own outcome says it is in the lake.
+    const { loadTable } = loadActivities({ config, portsFor: () => ports });
+    const alone: LoadTableInput = { source: 'shop', cycleId: 'c52', planRef, table: 'public.secret_pii', exportId: 'e52', snapshotTime: '2025-02-01T00:00:00.000Z', exportLocation: 'fake://exports/e52', database: 'fake', namespace: 'shop' };
+    await assert.rejects(new MockActivityEnvironment().run(loadTable, alone), (err: unknown) => {
+      assert.ok(err instanceof ApplicationFailure, String(err));
+      assert.equal(err.type, 'ExcludedByConfig');
+      assert.match(err.message, /had already loaded public\.secret_pii \(lake table shop\.secret_pii, \d+ rows\)/, err.message);
+      return true;
+    });
+  });
 });
 
 describe('recovering a dead cycle', () => {
