@@ -15,7 +15,7 @@ import { keysFromConfigNote, planTables, readsDirectly, sourceKeysReadable } fro
 import { directExtract } from '../config/direct';
 import type { Ports } from '../ports';
 import type { SourceStatus } from '../workflows/messages';
-import { excludedPartitionReason } from '../export-scope';
+import { excludedPartitionReason, unknownPartitionWarning } from '../export-scope';
 
 export interface PlanRow {
   table: string;
@@ -100,6 +100,11 @@ export async function buildPlan(inputs: PlanInputs): Promise<PlanReport> {
   // Tables the export skipped (unlogged...) exist in the source too; partitions are matched by name below.
   const unmatched = listed ? unmatchedEntries(source, [...tables, ...catalog].map((t) => t.table).concat(notExported)) : [];
   const warnings = unmatched.filter((e) => !(fromExport && e.field === 'exclude')).map((e) => partitionRuleWarning(source, e, partitions) ?? notATableWarning(e, notTables) ?? unmatchedWarning(e));
+  // Without source.catalog an RDS source's partitions are unknown: an exclude rule may name one, whose rows the export of its table holds.
+  if (source.source.kind === 'rds' && !source.source.catalog && discovered.partitions === undefined) {
+    const partitionWarning = unknownPartitionWarning(source, listed ? tables.map((t) => t.table) : undefined);
+    if (partitionWarning) warnings.push(partitionWarning);
+  }
   const pathOf = (table: string): ExtractPath =>
     source.source.kind === 'dynamodb' ? 'dynamodb' : !directExtract(source.tables[table]) ? 'export' : readsDirectly(source, table, lakeTables.has(lakeTableName(source, table))) ? 'direct' : 'export-then-direct';
   // A partitioned table with an excluded partition is neither exported nor read directly (either would hold the partition's rows).

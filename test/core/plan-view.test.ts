@@ -7,6 +7,7 @@ import type { SourceConfig } from '../../src/config/schema';
 import type { DiscoveredExport, DiscoveredTable } from '../../src/model';
 import type { Ports } from '../../src/ports';
 import type { SourceStatus } from '../../src/workflows/messages';
+import { awsSource } from '../aws/fixtures';
 
 /** The fake source shop with `settings` (exclude, tables) merged in. */
 const fakeSource = (settings: Record<string, unknown>) =>
@@ -146,4 +147,19 @@ test('a tables: key naming a view or a partition is reported as such (no export 
   assert.doesNotMatch(view ?? '', /check the spelling/);
   assert.match(report.warnings.find((w) => w.includes('archive.events_2024')) ?? '', /names a partition of public\.events, not a table: .*set tables\."public\.events" instead/);
   assert.match(report.warnings.find((w) => w.includes('public.typo')) ?? '', /matches no table of this source.*check the spelling/);
+});
+
+test('the plan of an RDS source without source.catalog warns that a wildcard exclude rule may match partitions it cannot check', async () => {
+  const rds = awsSource({ raw: { include: ['public.*'], exclude: ['public.orders_2024*'] } });
+  // The last export lists top-level tables only (RDS exports a partitioned table with its partitions' rows).
+  const exported: DiscoveredExport = { database: 'shop', tables: [{ table: 'public.orders', target: 'shop.public.orders', columns: [], primaryKey: ['id'] }], skipped: [], warnings: [] };
+  const report = await buildPlan({ name: 'shop', source: rds, status, ports: async () => ({ discover: { exportAvailable: async () => true, discover: async () => exported }, export: {} }) as unknown as Ports });
+  const warning = report.warnings.find((w) => w.includes('public.orders_2024*'));
+  assert.ok(warning, `a warning names the rule: ${JSON.stringify(report.warnings)}`);
+  assert.match(warning, /partition/);
+  assert.match(warning, /source\.catalog/);
+  // With the catalog connection the partitions are checked: no such warning.
+  const withCatalog = awsSource({ raw: { include: ['public.*'], exclude: ['public.orders_2024*'], source: { kind: 'rds', instanceId: 'shop-db', catalog: { host: 'db.example', user: 'reader', iamAuth: true } } } });
+  const checked = await buildPlan({ name: 'shop', source: withCatalog, status, ports: async () => ({ discover: { exportAvailable: async () => true, discover: async () => exported }, export: { listSourcePartitions: async () => ({}) } }) as unknown as Ports });
+  assert.ok(!checked.warnings.some((w) => /source\.catalog/.test(w)), JSON.stringify(checked.warnings));
 });
