@@ -102,7 +102,9 @@ export function cycleActivities(deps: ActivityDeps) {
         await ports.manifests.put(exportScopeKey(cycleId), { wholeDatabase, schemas, tables } satisfies ExportScopeEntries);
         const wholeSnapshot = settings.source.kind === 'rds' ? wholeSnapshotWarning(settings.database, scope) : undefined;
         // RDS exports partitions with their table: without the catalog's partitions, a rule matching nothing may name one.
-        const partitionWarning = settings.source.kind === 'rds' && partitions === undefined && !requested ? unknownPartitionWarning(settings, known?.tables) : undefined;
+        // A table-limited sync too: a requested table may be partitioned, with a partition a rule excludes.
+        const tablesForWarning = requested ? [...new Set([...((await knownTables(ports))?.tables ?? []), ...requested])] : known?.tables;
+        const partitionWarning = settings.source.kind === 'rds' && partitions === undefined ? unknownPartitionWarning(settings, tablesForWarning) : undefined;
         if (partitionWarning) scope.warnings.push(partitionWarning);
         return sized({
           wholeDatabase,

@@ -105,6 +105,19 @@ test('without a catalog connection, a wildcard exclude rule that matches a known
   assert.match(warning, /source\.catalog/);
 });
 
+test('without a catalog connection, a table-limited sync is warned about an exclude rule that may name a partition of a requested table', { timeout: 120_000 }, async () => {
+  const settings = awsSettings('shop', awsSource({ endpoint: moto!.endpoint }), { glueScriptsDir: glueScriptsFixture() });
+  const plain = buildAwsPorts(settings, clients!);
+  await plain.manifests.put(SOURCE_TABLES_KEY, { exportId: 'lakesync-shop-earlier', tables: ['public.measurements', 'public.orders'] } satisfies KnownTables);
+  const source = awsSource({ endpoint: moto!.endpoint, raw: { include: ['public.*'], exclude: ['public.measurements_2024'] } });
+  const config: LakesyncConfig = { temporal: { taskQueue: 't', namespace: 'default' }, sources: { shop: source } };
+  const scope = await cycleActivities({ config, portsFor: () => plain }).exportScope('shop', 'c-nocat-req', ['public.measurements']);
+  assert.deepEqual(scope.tables, ['public.measurements']);
+  const warning = scope.warnings.find((w) => w.includes('public.measurements_2024'));
+  assert.ok(warning, `a warning names the rule: ${JSON.stringify(scope.warnings)}`);
+  assert.match(warning, /source\.catalog/);
+});
+
 test('a direct table one of whose partitions is excluded is not read directly: no load reads it, and the cycle says why', { timeout: 120_000 }, async () => {
   const source = awsSource({
     endpoint: moto!.endpoint,
