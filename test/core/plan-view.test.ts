@@ -90,6 +90,22 @@ test('an exclude rule naming a partition is reported as leaving its partitioned 
   }
 });
 
+test('after a sync, an exclude rule since added for a partition of an exported table plans that table as left out, as the next cycle does', async () => {
+  const parted = fakeSource({ exclude: ['public.measurements_2024'] });
+  const exported: DiscoveredExport = { database: 'shop', tables: [{ table: 'public.measurements', target: 'shop.public.measurements', columns: [], primaryKey: ['id'] }, ...listing.tables], skipped: [], warnings: [] };
+  const report = await buildPlan({
+    name: 'shop',
+    source: parted,
+    status,
+    ports: async () => ({ discover: { exportAvailable: async () => true, discover: async () => exported }, export: { listSourcePartitions: async () => PARTITIONS } }) as unknown as Ports,
+  });
+  assert.equal(report.tablesFrom, 'the last export e1');
+  const row = report.rows.find((r) => r.table === 'public.measurements');
+  assert.equal(row?.action, 'skip', JSON.stringify(row));
+  assert.match(row!.why, /partition public\.measurements_2024 is excluded/);
+  assert.equal(report.rows.find((r) => r.table === 'public.orders')?.action, 'merge');
+});
+
 test('a partitioned table one of whose partitions is excluded is planned as skipped, exported or read directly, with the reason', async () => {
   for (const direct of [false, true]) {
     const parted = fakeSource({
