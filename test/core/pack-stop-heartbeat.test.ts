@@ -14,8 +14,11 @@ import type { Ports } from '../../src/ports';
 import { planEntry } from '../helpers/plan';
 
 const TABLES = ['public.a', 'public.b'];
-const STOP_MS = 1_500;
-const HEARTBEAT_TIMEOUT_MS = 600;
+// The activity heartbeats every third of the timeout (at least every 500 ms): with a 3 s timeout
+// the beats come every second, so a test process stalled for up to 2 s still sees no silence as
+// long as the timeout, while a stop with no heartbeats would be silent for 4.5 s.
+const STOP_MS = 4_500;
+const HEARTBEAT_TIMEOUT_MS = 3_000;
 
 describe('stopPackLoad', () => {
   test('heartbeats while a slow stop runs', async () => {
