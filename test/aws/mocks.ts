@@ -21,7 +21,7 @@ function sharedScripts(): string {
   return sharedScriptsDir;
 }
 
-export function mockedAws(options: { clusterId?: string; raw?: Record<string, unknown>; scriptsDir?: string; loadPoll?: { initialMs: number; maxMs: number } } = {}) {
+export function mockedAws(options: { clusterId?: string; raw?: Record<string, unknown>; scriptsDir?: string; loadPoll?: { initialMs: number; maxMs: number }; athenaTimeoutMs?: number } = {}) {
   const settings: AwsSettings = awsSettings('shop', awsSource({ ...(options.clusterId ? { clusterId: options.clusterId } : {}), ...(options.raw ? { raw: options.raw } : {}) }), {
     glueScriptsDir: options.scriptsDir ?? sharedScripts(),
   });
@@ -35,7 +35,7 @@ export function mockedAws(options: { clusterId?: string; raw?: Record<string, un
     lakeformation: mockClient(clients.lakeformation),
     athena: mockClient(clients.athena),
   };
-  const ports: Ports = buildAwsPorts(settings, clients, { athenaPolling: { initialMs: 1, maxMs: 5, timeoutMs: 2_000 }, warn: () => undefined });
+  const ports: Ports = buildAwsPorts(settings, clients, { athenaPolling: { initialMs: 1, maxMs: 5, timeoutMs: options.athenaTimeoutMs ?? 2_000 }, warn: () => undefined });
   return { settings, clients, mocks, ports };
 }
 
