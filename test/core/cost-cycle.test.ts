@@ -23,7 +23,7 @@ import { costReportLines } from '../../src/cli/commands/cost';
 import { tableExportIdFor } from '../../src/ids';
 import { type CostReport, costReport } from '../../src/cost/report';
 import type { CycleResult, Watermark } from '../../src/model';
-import { requestSyncSignal, rerunUpdate } from '../../src/workflows/messages';
+import { batchProgressQuery, cycleProgressQuery, requestSyncSignal, rerunUpdate } from '../../src/workflows/messages';
 import { fakeConfig, startFakeWorker, startTestServer, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
 import { fakeDynamoSource } from '../helpers/dynamodb-source';
 import { recordHistories } from '../helpers/histories';
@@ -328,9 +328,13 @@ describe('cost ledger on a real Temporal server', () => {
       cancelled.backend.setLatencyByTable({ 'public.c': 120_000 });
       const running = await waitForStatus(handle, (s) => s.currentCycle !== undefined);
       await waitUntil(() => ['public.a', 'public.b'].every((t) => cancelled.backend.count(`load.commit:${t}`) === 1) && cancelled.backend.count('load.start') >= 3, 'a and b committed, c loading');
-      // Grant and verify of a and b are quick: let their outcomes settle before the cancel.
-      await delay(1_500);
       const cycle = cancelled.client.workflow.getHandle<() => Promise<CycleResult>>(running.currentCycle!.workflowId);
+      // a and b settle (granted and verified) before the cancel, however slowly the machine runs them.
+      await waitUntil(async () => {
+        const { batches } = await cycle.query(cycleProgressQuery);
+        const states = (await Promise.all(batches.map((b) => cancelled.client.workflow.getHandle(b.workflowId).query(batchProgressQuery)))).flat();
+        return ['public.a', 'public.b'].every((t) => states.find((s) => s.table === t)?.state === 'committed');
+      }, 'a and b settled');
       await cycle.cancel();
       const result = await cycle.result();
       const byTable = Object.fromEntries(result.tables.map((t) => [t.table, t]));
