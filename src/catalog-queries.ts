@@ -95,14 +95,15 @@ export async function readUnloggedTables(session: CatalogSession): Promise<Table
 }
 
 /**
- * The primary key of every table of `readTableNames` that declares one, keyed by `schema.table`.
+ * The primary key of every table of `readTables` that declares one (unlogged ones too: a direct
+ * read takes them, and their key), keyed by `schema.table`.
  * Two tables of one `schema.table` text (`"a.b"."c"` and `"a"."b.c"`) get none: neither key is
  * known to be the one of the table an export lists by that name, and their columns must not mix.
  */
 export async function readPrimaryKeys(session: CatalogSession): Promise<Record<TableName, string[]>> {
   const tables = new Set<TableName>();
   const shared = new Set<TableName>();
-  for (const table of await readTableNames(session)) (tables.has(table) ? shared : tables).add(table);
+  for (const { table } of await readTables(session)) (tables.has(table) ? shared : tables).add(table);
   const keys: Record<TableName, string[]> = {};
   for (const [schema, name, column] of await session.rows(PRIMARY_KEYS_SQL)) {
     const table = `${String(schema)}.${String(name)}`;

@@ -87,12 +87,13 @@ export function withCatalogKeys(found: DiscoveredExport, keys: Record<TableName,
 
 /**
  * The named tables the catalog lists, with the keys it declares; tables it lacks are left out.
+ * Unlogged tables are among them: an export skips them, but a direct read (a SELECT) reads them.
  * Columns stay empty: the catalog reads names and keys only, and the job maps the columns itself
  * when it reads a table directly.
  */
 export async function catalogTables(catalog: CatalogReader, database: string, names: readonly TableName[]): Promise<DiscoveredTable[]> {
-  const [listed, keys] = await Promise.all([catalog.tables(), catalog.primaryKeys()]);
-  const present = new Set(listed);
+  const [listed, unlogged, keys] = await Promise.all([catalog.tables(), catalog.unloggedTables?.() ?? [], catalog.primaryKeys()]);
+  const present = new Set([...listed, ...unlogged]);
   return names
     .filter((table) => present.has(table))
     .map((table) => {

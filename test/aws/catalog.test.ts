@@ -168,6 +168,27 @@ describe('source catalog over a Secrets Manager secret', () => {
   });
 });
 
+describe('unlogged tables in the source catalog of an RDS source', () => {
+  before(async () => {
+    await db!.onShop((c) => c.query('CREATE UNLOGGED TABLE public.staging (id bigint PRIMARY KEY, note text); INSERT INTO public.staging VALUES (1, \'a\')'));
+  });
+  after(async () => {
+    await db?.onShop((c) => c.query('DROP TABLE IF EXISTS public.staging'));
+  });
+
+  test('a direct read of an unlogged table is described by the catalog, with its key (a SELECT reads it; only an export skips it)', async () => {
+    const ports = await createAwsSourcePorts('shop', source(arns.right), { glueScriptsDir: scriptsDir! });
+    try {
+      assert.deepEqual(await ports.discover.sourceTables!(['public.staging', 'public.orders']), [
+        { table: 'public.staging', target: 'shop.public.staging', columns: [], primaryKey: ['id'] },
+        { table: 'public.orders', target: 'shop.public.orders', columns: [], primaryKey: ['id'] },
+      ]);
+    } finally {
+      await ports.close?.();
+    }
+  });
+});
+
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\!]/g, '\\$&');
 }
