@@ -71,3 +71,19 @@ export async function readSourceTables(
     await handle.release();
   }
 }
+
+/**
+ * The source's views, materialized views, foreign tables and partitions (`schema.table` -> what it
+ * is), read as readSourceTables reads the tables: no table of its own in an export.
+ */
+export async function readSourceNotTables(env: CommandEnv, name: string, source: SourceConfig): Promise<Record<TableName, string>> {
+  const { acquireSource, layoutOf, sourceSpec } = await import('../local');
+  const { readNotTables } = await import('../catalog-queries');
+  const settings = localSettings(name, source, defaultDataRoot(env.io.cwd));
+  const handle = await acquireSource(sourceSpec(settings, layoutOf(settings.workDir)));
+  try {
+    return await handle.db.consistentRead(readNotTables);
+  } finally {
+    await handle.release();
+  }
+}

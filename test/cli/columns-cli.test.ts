@@ -153,6 +153,27 @@ describe('lakesync schema on PostgreSQL', () => {
     assert.match(unknown.stderr, /pg has no table public\.nope .*its tables are: public\.other, public\.people/);
   });
 
+  test('a view, materialized view or partition named to schema is said to be one, with what to do (exit 2)', async () => {
+    await pg.query(`
+      CREATE VIEW public.people_view AS SELECT id FROM people;
+      CREATE MATERIALIZED VIEW public.people_count AS SELECT count(*) AS n FROM people;
+      CREATE TABLE public.visits (id int, taken date) PARTITION BY RANGE (taken);
+      CREATE TABLE public.visits_2024 PARTITION OF public.visits FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+    `);
+    try {
+      const view = await runCli(['schema', 'pg', 'public.people_view', '--config', configFile]);
+      assert.equal(view.code, 2);
+      assert.match(view.stderr, /pg: public\.people_view is a view, not a table: an export holds tables only, so it has no columns to load; run lakesync schema pg <table> on the tables it reads from/);
+      const counted = await runCli(['schema', 'pg', 'public.people_count', '--config', configFile]);
+      assert.match(counted.stderr, /public\.people_count is a materialized view, not a table/);
+      const partition = await runCli(['schema', 'pg', 'public.visits_2024', '--config', configFile]);
+      assert.equal(partition.code, 2);
+      assert.match(partition.stderr, /pg: public\.visits_2024 is a partition of public\.visits: its rows are loaded with public\.visits; run lakesync schema pg public\.visits/);
+    } finally {
+      await pg.query('DROP VIEW public.people_view; DROP MATERIALIZED VIEW public.people_count; DROP TABLE public.visits');
+    }
+  });
+
   test('plan without a Temporal server lists every table of the source, and --columns its columns', async () => {
     const run = await runCli(['plan', 'pg', '--columns', '--config', configFile], { env: { TEMPORAL_ADDRESS: '127.0.0.1:1' } });
     assert.equal(run.code, 0, run.stderr);

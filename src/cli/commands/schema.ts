@@ -6,13 +6,14 @@
  */
 import type { Command } from 'commander';
 import type { LakesyncConfig, SourceConfig } from '../../config/schema';
-import type { DiscoveredTable, ExportRef } from '../../model';
+import { PARTITION_OF } from '../../catalog-queries';
+import type { DiscoveredTable, ExportRef, TableName } from '../../model';
 import { type CommandKit, type CommonOptions, withConfig, withJson } from '../command';
 import { type CommandEnv, loadSource, sourceStatus, withTemporal } from '../context';
 import { EXIT_OK, EXIT_USAGE, RuntimeFailure, UsageError } from '../errors';
 import { printJson, printLine } from '../io';
 import { buildSchema, schemaLines, type SchemaReport } from '../schema-view';
-import { hasReadableCatalog, readSourceTables } from '../source-catalog';
+import { hasReadableCatalog, readSourceNotTables, readSourceTables } from '../source-catalog';
 import { withSourcePorts } from '../source-ports';
 
 interface SchemaOptions extends CommonOptions {
@@ -28,9 +29,11 @@ export function registerSchema(program: Command, kit: CommandKit): void {
     kit.action(async (name: string, table: string | undefined, opts: SchemaOptions) => {
       const { io } = kit.env;
       const { config, source } = loadSource(io, opts, name);
-      const { tables, from } = await sourceTables(kit.env, name, source, config, opts.export);
+      const { tables, from, notTables } = await sourceTables(kit.env, name, source, config, opts.export, table);
       const chosen = table ? tables.filter((t) => t.table === table) : tables;
       if (table && chosen.length === 0) {
+        const kind = notTables?.[table];
+        if (kind !== undefined) throw new UsageError(notATableText(name, table, kind));
         throw new UsageError(`${name} has no table ${table} in ${from}; its tables are: ${tables.map((t) => t.table).join(', ') || '(none)'}`);
       }
       const report = buildSchema(name, source, chosen, from);
@@ -45,17 +48,32 @@ export function schemaExitCode(report: SchemaReport): number {
   return report.tables.some((t) => t.problems.length > 0) ? EXIT_USAGE : EXIT_OK;
 }
 
-/** The source's tables with their columns, and where they were read. */
+/** What `schema` says of a name the source gives a view, materialized view, foreign table or partition: what it is, and what to do. */
+export function notATableText(name: string, table: TableName, kind: string): string {
+  if (kind.startsWith(PARTITION_OF)) {
+    const parent = kind.slice(PARTITION_OF.length);
+    return `${name}: ${table} is a ${kind}: its rows are loaded with ${parent}; run lakesync schema ${name} ${parent}`;
+  }
+  return `${name}: ${table} is a ${kind}, not a table: an export holds tables only, so it has no columns to load; run lakesync schema ${name} <table> on the tables it reads from`;
+}
+
+/**
+ * The source's tables with their columns, and where they were read. When `wanted` is not among
+ * them, `notTables` tells what the source's catalog says it is, where the catalog can tell.
+ */
 export async function sourceTables(
   env: CommandEnv,
   name: string,
   source: SourceConfig,
   config: LakesyncConfig,
   exportId?: string,
-): Promise<{ tables: DiscoveredTable[]; from: string }> {
+  wanted?: TableName,
+): Promise<{ tables: DiscoveredTable[]; from: string; notTables?: Record<TableName, string> }> {
   if (hasReadableCatalog(source)) {
     if (exportId) throw new UsageError('--export applies to rds sources: a postgres or pglite source is read from its catalog');
-    return { tables: await readSourceTables(env, name, source), from: `the source catalog (${source.source.kind})` };
+    const tables = await readSourceTables(env, name, source);
+    const notTables = wanted !== undefined && !tables.some((t) => t.table === wanted) ? { notTables: await readSourceNotTables(env, name, source) } : {};
+    return { tables, from: `the source catalog (${source.source.kind})`, ...notTables };
   }
   if (source.source.kind !== 'rds' || !source.aws) throw new UsageError(`source ${name} (${source.source.kind}) has no catalog to read: schema reads postgres, pglite and rds sources`);
   const ref = exportId ? await rdsExportRef(source, exportId) : await lastExport(config, name);
@@ -64,7 +82,10 @@ export async function sourceTables(
       throw new UsageError(`the export ${ref.exportId} cannot be read at ${ref.location} (deleted or not there): pass --export <exportId> of an export that exists`);
     }
     const found = await ports.discover.discover(ref);
-    return { tables: found.tables, from: `the originalTypeMappings of export ${ref.exportId}` };
+    // An export holds no view nor partition of its own: the source catalog (source.catalog) tells what a name missing from it is.
+    const missing = wanted !== undefined && !found.tables.some((t) => t.table === wanted) && ports.export.listSourceNotTables;
+    const notTables = missing ? { notTables: await ports.export.listSourceNotTables!() } : {};
+    return { tables: found.tables, from: `the originalTypeMappings of export ${ref.exportId}`, ...notTables };
   });
 }
 
