@@ -48,7 +48,8 @@ ORDER BY 1, 2, array_position(i.indkey::int2[], a.attnum)`;
 
 /**
  * Every partition below each top-level partitioned table of TABLES_SQL, at any level: the table's
- * schema and name, the partition's (which may be in another schema).
+ * schema and name, the partition's (which may be in another schema), and the partition's relkind
+ * ('f' for a foreign table, whose rows are on another server).
  */
 export const PARTITIONS_SQL = `
 WITH RECURSIVE tree(root, oid) AS (
@@ -57,7 +58,7 @@ WITH RECURSIVE tree(root, oid) AS (
     AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
   UNION ALL
   SELECT t.root, i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.oid)
-SELECT rn.nspname, r.relname, n.nspname, c.relname
+SELECT rn.nspname, r.relname, n.nspname, c.relname, c.relkind::text
 FROM tree t JOIN pg_class r ON r.oid = t.root JOIN pg_namespace rn ON rn.oid = r.relnamespace
 JOIN pg_class c ON c.oid = t.oid JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE t.oid <> t.root

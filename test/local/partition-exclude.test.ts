@@ -112,3 +112,35 @@ test('PostgreSQL, read by several connections: the partitioned table with an exc
     await server.stop();
   }
 });
+
+test('a partitioned table with a foreign table among its partitions is skipped, saying why: an RDS snapshot export holds no foreign rows', { timeout: 300_000 }, async () => {
+  const server = await startPostgres();
+  const source = openPostgres(server.url);
+  try {
+    const port = new URL(server.url).port;
+    await server.query(`
+      CREATE EXTENSION postgres_fdw;
+      CREATE SERVER elsewhere FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '127.0.0.1', port '${port}', dbname 'postgres');
+      CREATE USER MAPPING FOR CURRENT_USER SERVER elsewhere OPTIONS (user 'postgres');
+      CREATE SCHEMA remote;
+      CREATE TABLE remote.events_eu (id int, region text);
+      INSERT INTO remote.events_eu VALUES (2, 'eu');
+      CREATE TABLE public.events (id int, region text) PARTITION BY LIST (region);
+      CREATE TABLE public.events_us PARTITION OF public.events FOR VALUES IN ('us');
+      CREATE FOREIGN TABLE public.events_eu PARTITION OF public.events FOR VALUES IN ('eu') SERVER elsewhere OPTIONS (schema_name 'remote', table_name 'events_eu');
+      CREATE TABLE public.plain (id int);
+      INSERT INTO public.events_us VALUES (1, 'us');
+      INSERT INTO public.plain VALUES (1);
+    `);
+    // Control: the source reads the foreign partition's rows through the partitioned table.
+    assert.equal((await server.query<{ n: string }>('SELECT count(*) AS n FROM public.events'))[0]!.n, '2');
+    const summary = await exportSnapshot(source, { exportId: 'ls-shop-4', database: 'shop', snapshot: SNAPSHOT, outDir: join(work, 'foreign'), tables: ['public.events', 'public.plain'] });
+    assert.deepEqual(summary.tables.map((t) => t.table), ['public.plain']);
+    assert.deepEqual(summary.skipped.map((s) => s.table), ['public.events']);
+    assert.match(summary.skipped[0]!.reason, /public\.events_eu is a foreign table/);
+    assert.match(summary.skipped[0]!.reason, /extract: direct/);
+  } finally {
+    await source.close();
+    await server.stop();
+  }
+});

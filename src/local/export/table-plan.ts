@@ -33,7 +33,7 @@ export function planTable(table: CatalogTable, position: number, database: strin
   const target = `${database}.${table.table}`;
   const columns = table.columns.map(columnExport).filter((c): c is ColumnExport => c !== undefined);
   const reason =
-    sameNameReason(table) ?? unloggedReason(table) ?? excludedPartitionReason(table, excludedBy) ?? unreadableReason(table) ?? skipReason(table.table, table.columns) ?? (columns.length === 0 ? 'the table has no exportable column' : undefined);
+    sameNameReason(table) ?? unloggedReason(table) ?? foreignPartitionReason(table) ?? excludedPartitionReason(table, excludedBy) ?? unreadableReason(table) ?? skipReason(table.table, table.columns) ?? (columns.length === 0 ? 'the table has no exportable column' : undefined);
   if (reason) return { skipped: { table: table.table, reason }, entry: { target, status: 'SKIPPED', warningMessage: reason } };
   // A table's own rows, as pg_dump reads them: the rows of a table inheriting from it belong to that
   // table (exported as itself, or excluded). A partitioned table's rows are those of its partitions.
@@ -53,6 +53,21 @@ function sameNameReason(table: CatalogTable): string | undefined {
 function unloggedReason(table: CatalogTable): string | undefined {
   if (!table.unlogged) return undefined;
   return `${table.table} is an unlogged table, which RDS snapshot exports skip, so it is not exported: ALTER TABLE ${sqlName(table.schema)}.${sqlName(table.name)} SET LOGGED to sync it, or exclude the table`;
+}
+
+/**
+ * A foreign table's rows are on another server: an RDS snapshot holds none of them, so an RDS export
+ * of a partitioned table with a foreign partition would lack that partition's rows, while a read of
+ * the table here would hold them. The table is not exported, saying why, rather than load differently.
+ */
+function foreignPartitionReason(table: CatalogTable): string | undefined {
+  const foreign = table.foreignPartitions ?? [];
+  if (foreign.length === 0) return undefined;
+  const which = foreign.length === 1 ? `its partition ${foreign[0]} is a foreign table` : `its partitions ${foreign.join(', ')} are foreign tables`;
+  return (
+    `${which} (rows on another server), which no RDS snapshot export holds, so ${table.table} is not exported (it would be exported without those rows): ` +
+    `read it directly (tables."${table.table}".extract: direct), detach the foreign partition(s), or exclude the table`
+  );
 }
 
 /**

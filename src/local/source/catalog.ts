@@ -24,6 +24,8 @@ export interface CatalogTable {
   partitioned?: boolean;
   /** A partitioned table's partitions at every level below it, as `schema.table`: their rows are read with the table's. */
   partitions?: string[];
+  /** The partitions among `partitions` that are foreign tables: their rows are on another server, in no snapshot. */
+  foreignPartitions?: string[];
   /** An unlogged table: RDS skips it (its rows are not in a snapshot), so the export lists it as skipped and never reads it. */
   unlogged?: boolean;
 }
@@ -82,9 +84,10 @@ export async function readCatalog(session: SqlSession): Promise<CatalogTable[]> 
     const t = tables.get(keyOf(schema, name));
     if (t) t.partitioned = true;
   }
-  for (const [rootSchema, rootName, schema, name] of await session.rows(PARTITIONS_SQL)) {
+  for (const [rootSchema, rootName, schema, name, kind] of await session.rows(PARTITIONS_SQL)) {
     const t = tables.get(keyOf(rootSchema, rootName));
     if (t) (t.partitions ??= []).push(`${schema}.${name}`);
+    if (t && kind === 'f') (t.foreignPartitions ??= []).push(`${schema}.${name}`);
   }
   const yes = (v: unknown) => v === true || v === 't';
   for (const [schema, name, user, mayRead, mayUse] of await session.rows(UNREADABLE_SQL)) {
