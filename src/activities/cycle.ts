@@ -4,7 +4,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { CostTotals, CycleSettings, DiscoveredExport, DiscoverySummary, ExportRef, ExportStatus, JsonRef, LoadAction, LoadItem, PlanEntry, PlanSummary, SnapshotRef, SnapshotStatus, TableName, TableOutcome } from '../model';
 import type { ExportRequest, Ports, SnapshotRequest } from '../ports';
 import { lakeTableName, selectTable } from '../config/tables';
-import { type ExportScope, excludedPartitionReason, exportScope, type ExportScopeEntries, ExportScopeRefused, exportScopeKey, exportOnlyProblem, type KnownTables, mergeKnownTables, namedTables, SOURCE_TABLES_KEY, unknownPartitionWarning, wholeSnapshotWarning } from '../export-scope';
+import { type ExportScope, excludedPartitionReason, exportScope, type ExportScopeEntries, ExportScopeRefused, exportScopeKey, exportOnlyProblem, inScope, type KnownTables, mergeKnownTables, namedTables, SOURCE_TABLES_KEY, unknownPartitionWarning, wholeSnapshotWarning } from '../export-scope';
 import { cycleManifestKeys, exportIdFor } from '../ids';
 import { type DynamoPlanInput, type PlanOptions, planTables, readsDirectly } from '../plan';
 import { directExtract } from '../config/direct';
@@ -106,6 +106,7 @@ export function cycleActivities(deps: ActivityDeps) {
         const tablesForWarning = requested ? [...new Set([...((await knownTables(ports))?.tables ?? []), ...requested])] : known?.tables;
         const partitionWarning = settings.source.kind === 'rds' && partitions === undefined ? unknownPartitionWarning(settings, tablesForWarning) : undefined;
         if (partitionWarning) scope.warnings.push(partitionWarning);
+        if (settings.source.kind === 'rds' && !scope.nothingToExport) scope.warnings.push(...(await foreignPartitionWarnings(settings, ports, scope, partitions)));
         return sized({
           wholeDatabase,
           schemas,
@@ -528,6 +529,30 @@ async function describeDirect(settings: SourceConfig, ports: Ports, names: Table
     tables: present.map((table) => ({ table, target: `${settings.database}.${table}`, columns: [] })),
     warnings: [`this backend cannot read the columns and keys of the tables read directly (${present.join(', ')}): their keys come from tables.<t>.primaryKey only`],
   };
+}
+
+/**
+ * A foreign table's rows are on another server: an RDS snapshot holds none of them, so a partitioned
+ * table the export takes is loaded without the rows of its foreign partitions. Said for each such
+ * table, where the source's catalog tells them; a direct read (a SELECT) reads those rows too.
+ */
+async function foreignPartitionWarnings(settings: SourceConfig, ports: Ports, scope: ExportScope, known?: Record<TableName, TableName[]>): Promise<string[]> {
+  if (!ports.export.listSourceNotTables || !ports.export.listSourcePartitions) return [];
+  const notTables = await ports.export.listSourceNotTables();
+  const foreign = new Set(Object.keys(notTables).filter((t) => notTables[t] === 'foreign table'));
+  if (foreign.size === 0) return [];
+  const partitions = known ?? (await ports.export.listSourcePartitions());
+  const exported = (table: TableName) =>
+    inScope(table, scope) && selectTable(settings, table).included && !scope.direct.includes(table) && !scope.excluded.some((e) => e.table === table);
+  return Object.entries(partitions).flatMap(([table, parts]) => {
+    const remote = parts.filter((p) => foreign.has(p));
+    if (remote.length === 0 || !exported(table)) return [];
+    const which = remote.length === 1 ? `its partition ${remote[0]}, a foreign table` : `its partitions ${remote.join(', ')}, foreign tables`;
+    return [
+      `${table} is exported without the rows of ${which} (rows on another server, which no RDS snapshot holds): ` +
+        `read it directly (tables."${table}".extract: direct) to load them, or detach the foreign partition(s)`,
+    ];
+  });
 }
 
 /** The source's tables: its catalog where the backend reads it without a side effect, else what earlier exports listed. */

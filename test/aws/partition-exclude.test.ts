@@ -172,3 +172,23 @@ test('the catalog connection lists views, materialized views and foreign tables 
   const tables = await ports!.discover.listTables!();
   assert.ok(!tables.some((t) => /recent_measurements|Totals|remote_orders/.test(t)), tables.join(', '));
 });
+
+test('a partitioned table with a foreign partition is exported with a warning that the foreign rows are missing (an RDS snapshot holds none)', { timeout: 120_000 }, async () => {
+  await db!.onShop((c) =>
+    c.query(`
+      CREATE EXTENSION IF NOT EXISTS postgres_fdw;
+      CREATE SERVER IF NOT EXISTS elsewhere FOREIGN DATA WRAPPER postgres_fdw OPTIONS (dbname 'postgres');
+      CREATE TABLE public.readings (id int, site text) PARTITION BY LIST (site);
+      CREATE TABLE public.readings_here PARTITION OF public.readings FOR VALUES IN ('here');
+      CREATE FOREIGN TABLE public.readings_there PARTITION OF public.readings FOR VALUES IN ('there') SERVER elsewhere;
+    `),
+  );
+  const source = awsSource({ endpoint: moto!.endpoint, raw: { include: ['public.*'] } });
+  const config: LakesyncConfig = { temporal: { taskQueue: 't', namespace: 'default' }, sources: { shop: source } };
+  const scope = await cycleActivities({ config, portsFor: () => ports! }).exportScope('shop', 'c-foreign');
+  const warning = scope.warnings.find((w) => w.includes('public.readings_there'));
+  assert.ok(warning, `a warning names the foreign partition: ${JSON.stringify(scope.warnings)}`);
+  assert.match(warning, /public\.readings is exported without the rows of its partition public\.readings_there, a foreign table/);
+  assert.match(warning, /extract: direct/);
+  assert.ok(!scope.warnings.some((w) => /measurements/.test(w) && /foreign/.test(w)), 'no warning for a table without a foreign partition');
+});
