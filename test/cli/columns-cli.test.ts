@@ -219,6 +219,29 @@ describe('lakesync schema on an rds source', () => {
     assert.match(report.tables[0]!.columns[1]!.from, /scale from the lake table or the data/);
   });
 
+  test('a table the export skipped is said to be, with the reason; a view the catalog lists is said to be one (exit 2)', async () => {
+    const configFile = writeConfig(join(dir.dir, 'rds-skipped.yaml'), { sources: { prod: rdsSource() } });
+    const ports = {
+      discover: {
+        exportAvailable: async () => true,
+        discover: async () => ({
+          database: 'shop',
+          skipped: [{ table: 'public.scratch', reason: 'export status SKIPPED: unlogged table' }],
+          warnings: [],
+          tables: [{ table: 'public.t', target: 'shop.public.t', columns: [{ columnName: 'id', originalType: 'bigint', expectedExportedType: 'int64' }] }],
+        }),
+      },
+      export: { listSourceNotTables: async () => ({ 'public.v': 'view' }) },
+      close: async () => undefined,
+    } as unknown as Ports;
+    const skipped = capture();
+    assert.equal(await runInProcess(['schema', 'prod', 'public.scratch', '--export', 'ls-prod-7', '--config', configFile], skipped.io, { portsFor: async () => ports }), 2);
+    assert.match(skipped.out.stderr, /prod: public\.scratch has no columns in the originalTypeMappings of export ls-prod-7: the export skipped it \(export status SKIPPED: unlogged table\)/);
+    const view = capture();
+    assert.equal(await runInProcess(['schema', 'prod', 'public.v', '--export', 'ls-prod-7', '--config', configFile], view.io, { portsFor: async () => ports }), 2);
+    assert.match(view.out.stderr, /prod: public\.v is a view, not a table/);
+  });
+
   test('without --export and with Temporal unreachable, it fails as a runtime failure (exit 1), not a usage error', async () => {
     const configFile = writeConfig(join(dir.dir, 'rds-nowhere.yaml'), {
       temporal: { address: '127.0.0.1:9', taskQueue: 'schema-nowhere' },

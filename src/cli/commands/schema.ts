@@ -29,9 +29,11 @@ export function registerSchema(program: Command, kit: CommandKit): void {
     kit.action(async (name: string, table: string | undefined, opts: SchemaOptions) => {
       const { io } = kit.env;
       const { config, source } = loadSource(io, opts, name);
-      const { tables, from, notTables } = await sourceTables(kit.env, name, source, config, opts.export, table);
+      const { tables, from, notTables, skipped } = await sourceTables(kit.env, name, source, config, opts.export, table);
       const chosen = table ? tables.filter((t) => t.table === table) : tables;
       if (table && chosen.length === 0) {
+        const skip = skipped?.find((s) => s.table === table);
+        if (skip) throw new UsageError(`${name}: ${table} has no columns in ${from}: the export skipped it (${skip.reason})`);
         const kind = notTables?.[table];
         if (kind !== undefined) throw new UsageError(notATableText(name, table, kind));
         throw new UsageError(`${name} has no table ${table} in ${from}; its tables are: ${tables.map((t) => t.table).join(', ') || '(none)'}`);
@@ -68,7 +70,7 @@ export async function sourceTables(
   config: LakesyncConfig,
   exportId?: string,
   wanted?: TableName,
-): Promise<{ tables: DiscoveredTable[]; from: string; notTables?: Record<TableName, string> }> {
+): Promise<{ tables: DiscoveredTable[]; from: string; notTables?: Record<TableName, string>; skipped?: { table: TableName; reason: string }[] }> {
   if (hasReadableCatalog(source)) {
     if (exportId) throw new UsageError('--export applies to rds sources: a postgres or pglite source is read from its catalog');
     const tables = await readSourceTables(env, name, source);
@@ -83,9 +85,9 @@ export async function sourceTables(
     }
     const found = await ports.discover.discover(ref);
     // An export holds no view nor partition of its own: the source catalog (source.catalog) tells what a name missing from it is.
-    const missing = wanted !== undefined && !found.tables.some((t) => t.table === wanted) && ports.export.listSourceNotTables;
+    const missing = wanted !== undefined && !found.tables.some((t) => t.table === wanted) && !found.skipped.some((t) => t.table === wanted) && ports.export?.listSourceNotTables;
     const notTables = missing ? { notTables: await ports.export.listSourceNotTables!() } : {};
-    return { tables: found.tables, from: `the originalTypeMappings of export ${ref.exportId}`, ...notTables };
+    return { tables: found.tables, from: `the originalTypeMappings of export ${ref.exportId}`, skipped: found.skipped, ...notTables };
   });
 }
 
