@@ -431,12 +431,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     if (first) return first.answer;
     const named = Array.isArray(req?.tables) ? [...new Set(req.tables)] : [];
     if (named.length === 0 || !patched(PATCHES.refuseExcludedSyncUpdate)) return acceptSync(state, readRequest(req));
-    const accepted = acceptSync(state, readRequest(req));
-    const queued = state.queue.at(-1)!;
-    const check: CheckUnderWay = { kind: 'sync', request: req, answer: Promise.resolve(accepted) };
-    configChecks.set(queued, check);
-    check.answer = checkQueued(queued, accepted, named);
-    return check.answer;
+    return checkJustQueued({ kind: 'sync', request: req }, acceptSync(state, readRequest(req)), named);
   }
 
   /**
@@ -475,12 +470,21 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
    * read, it stays queued, and is checked again when served.
    */
   function queueThenCheckRerun(req: RerunRequest, named: TableName[]): Promise<RerunAccepted> {
-    const accepted = enqueueRerun(state, readRequest(req));
+    return checkJustQueued({ kind: 'rerun', request: req }, enqueueRerun(state, readRequest(req)), named);
+  }
+
+  /**
+   * Checks the update just queued (the queue's last request, `accepted` its answer if the config
+   * lets it) against the worker's config, recorded as under way until the check ends: a copy resent
+   * meanwhile gets the same answer.
+   */
+  function checkJustQueued<A extends RerunAccepted | SyncAccepted>(update: Omit<CheckUnderWay, 'answer'>, accepted: A, named: TableName[]): Promise<A> {
     const queued = state.queue.at(-1)!;
-    const check: CheckUnderWay = { kind: 'rerun', request: req, answer: Promise.resolve(accepted) };
+    const check = { ...update, answer: Promise.resolve(accepted) } as CheckUnderWay;
     configChecks.set(queued, check);
-    check.answer = checkQueued(queued, accepted, named);
-    return check.answer;
+    const answer = checkQueued(queued, accepted, named);
+    check.answer = answer as CheckUnderWay['answer'];
+    return answer;
   }
 
   /** The answer to the update queued as `queued` (a rerun, or a sync), once its check against the worker's config has ended. */
