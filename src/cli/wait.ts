@@ -4,6 +4,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import type { CycleResult } from '../model';
+import { reservedRequestIdProblem } from '../workflows/ledger';
 import type { CycleSummary, SourceStatus } from '../workflows/messages';
 import { type Connected, sourceStatusSummary, withQueryDeadline } from './context';
 import { withCycleTables } from '../status-pages';
@@ -13,6 +14,12 @@ export interface WaitOptions {
   pollMs?: number;
   /** Called with every status read while waiting (progress output). */
   onStatus?(status: SourceStatus): void;
+  /**
+   * The id is the one the source gave a request sent without one (r1, r2...: the answer of a
+   * `sync` or `rerun` update). Otherwise the caller chose it, and a request it sent with an id of
+   * that form was dropped: the source's own request of that id is not the caller's.
+   */
+  givenBySource?: boolean;
 }
 
 export async function waitForRequest(conn: Connected, source: string, requestId: string, options: WaitOptions = {}): Promise<CycleSummary> {
@@ -22,6 +29,10 @@ export async function waitForRequest(conn: Connected, source: string, requestId:
     const status = await sourceStatusSummary(conn, source);
     if (!status) throw new RuntimeFailure(`the source workflow of ${source} stopped before request ${requestId} was served`);
     options.onStatus?.(status);
+    // A request the caller sent with an id of the form r<number> was dropped (kept without the id,
+    // which names the source's own request): the source's cycle for its own r1 did not serve it.
+    const reserved = options.givenBySource ? undefined : reservedRequestIdProblem({ requestId });
+    if (reserved) throw new UsageError(`the source workflow of ${source} dropped request ${requestId}: ${reserved}`);
     // A rerun split by export is served by its last part.
     const served = status.recentCycles.find((c) => c.requestIds.includes(requestId));
     if (served && (!served.part || served.part.index === served.part.of)) return served;

@@ -150,16 +150,20 @@ describe('request ids from other services', () => {
     const s = await waitForStatus(handle, (st) => st.ignoredRequests.some((r) => r.requestedBy === 'svc-numbered'));
     const dropped = s.ignoredRequests.find((r) => r.requestedBy === 'svc-numbered')!;
     assert.equal(dropped.repeat, undefined, `taken for a repeat of the start's own sync: ${dropped.reason}`);
-    // Kept without the id, which names the start's sync: a waiter for r1 is not told it was dropped.
+    // Kept without the id, which names the start's sync: a waiter for the start's r1 is not told it was dropped.
     assert.equal(dropped.requestId, undefined);
     assert.equal(dropped.reason, "requestId r1 has the form r<number> that the source gives requests sent without one; send another requestId (e.g. prefixed with your service's name)");
+    // The service that sent r1 and waits for it is told its request was dropped, not that the start's r1 cycle served it.
+    const waited = await waitForRequest(connected, 'blankid', 'r1', { pollMs: 100 }).then((c) => c, (e: unknown) => e);
+    assert.ok(waited instanceof UsageError, `the waiter for the dropped r1 was answered with ${JSON.stringify(waited)}`);
+    assert.equal(waited.message, `the source workflow of blankid dropped request r1: ${dropped.reason}`);
     const refused = await handle.executeUpdate(rerunUpdate, { args: [{ tables: ['public.t0001'], requestId: 'r900' }] }).then(() => undefined, (e: unknown) => e);
     assert.ok(refused instanceof WorkflowUpdateFailedError, 'a rerun numbered r900 was accepted');
     assert.match(refused.cause?.message ?? '', /^requestId r900 has the form r<number>/);
     // A generated id never meets a caller's: a request without an id is still served under one.
     const accepted = await handle.executeUpdate<{ requestId: string }, [unknown]>('sync', { args: [{ tables: ['public.t0002'] }] });
     assert.match(accepted.requestId, /^r\d+$/);
-    const served = await waitForRequest(connected, 'blankid', accepted.requestId, { pollMs: 100 });
+    const served = await waitForRequest(connected, 'blankid', accepted.requestId, { pollMs: 100, givenBySource: true });
     assert.deepEqual(served.requestIds, [accepted.requestId]);
   });
 });
