@@ -40,7 +40,7 @@ export const syncAccepted = z
   .object({
     requestId: z.string(),
     tables: z.array(tableName).optional().describe('Absent for every table'),
-    queuedBehind: z.number().int().describe('Requests ahead of this one'),
+    queuedBehind: z.number().int().describe('Requests ahead of this one when it was queued: at most that many run before it, as some may yet be refused or dropped'),
   })
   .meta({ id: 'SyncAccepted', description: 'Result of the `sync` update' });
 
@@ -48,7 +48,7 @@ export const rerunAccepted = z
   .object({
     requestId: z.string(),
     tables: z.array(tableName),
-    queuedBehind: z.number().int().describe('Requests ahead of this one'),
+    queuedBehind: z.number().int().describe('Requests ahead of this one when it was queued: at most that many run before it, as some may yet be refused or dropped'),
   })
   .meta({ id: 'RerunAccepted', description: 'Result of the `rerun` update' });
 

@@ -58,14 +58,22 @@ export interface SyncAccepted {
   requestId: string;
   /** The tables to sync, without duplicates; absent for every table. */
   tables?: TableName[];
-  /** Requests ahead of this one (0: it runs next, or right after the running cycle). */
+  /**
+   * Requests ahead of this one when it was queued (0: it runs next, or right after the running
+   * cycle): at most that many run before it, as some may yet be refused by their check against the
+   * worker's config, or dropped when served.
+   */
   queuedBehind: number;
 }
 
 export interface RerunAccepted {
   requestId: string;
   tables: TableName[];
-  /** Requests ahead of this one (0: it runs next, or right after the running cycle). */
+  /**
+   * Requests ahead of this one when it was queued (0: it runs next, or right after the running
+   * cycle): at most that many run before it, as some may yet be refused by their check against the
+   * worker's config, or dropped when served.
+   */
   queuedBehind: number;
 }
 

@@ -69,7 +69,7 @@ export function registerRerun(program: Command, kit: CommandKit): void {
           printJson(io.stdout, { source: name, ...accepted });
           return;
         }
-        printLine(io.stdout, `rerun accepted for ${name}: ${shown(accepted.tables.join(', '))} (request ${accepted.requestId}, ${accepted.queuedBehind} request(s) ahead)`);
+        printLine(io.stdout, `rerun accepted for ${name}: ${shown(accepted.tables.join(', '))} (request ${accepted.requestId}, ${accepted.queuedBehind ? `up to ${accepted.queuedBehind}` : 0} request(s) ahead)`);
         printLine(io.stdout, `follow it with: lakesync status ${name} --watch`);
       });
     }),
