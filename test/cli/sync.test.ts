@@ -133,8 +133,10 @@ describe('lakesync sync, rerun, plan, status, watermarks', () => {
     const changed = Object.keys(countersAfter).filter((k) => countersAfter[k] !== countersBefore[k]).sort();
     assert.deepEqual(changed, ['discover', 'discover.available']);
 
-    // In-process, with ports that fail every call but the two discovery reads.
+    // In-process, with ports that fail every call but the reads: the two discovery reads, and the
+    // catalog's partitions (the source has exclude rules, which may name a partition).
     const calls: string[] = [];
+    const catalogReads = { listSourcePartitions: async () => (calls.push('export.listSourcePartitions'), {}) };
     const discover = {
       exportAvailable: async () => (calls.push('discover.exportAvailable'), true),
       discover: async () => {
@@ -145,6 +147,7 @@ describe('lakesync sync, rerun, plan, status, watermarks', () => {
     const recording = new Proxy({} as Ports, {
       get: (_t, group) => {
         if (group === 'discover') return discover;
+        if (group === 'export') return new Proxy(catalogReads, { get: (reads, method) => (reads as Record<string | symbol, unknown>)[method] ?? (async () => { calls.push(`export.${String(method)}`); throw new Error(`plan called export.${String(method)}`); }) });
         if (typeof group !== 'string' || group === 'close' || group === 'then') return undefined;
         return new Proxy({}, { get: (_g, method) => async () => { calls.push(`${group}.${String(method)}`); throw new Error(`plan called ${group}.${String(method)}`); } });
       },
@@ -157,7 +160,7 @@ describe('lakesync sync, rerun, plan, status, watermarks', () => {
       cwd: tmp.dir,
     }, { portsFor: async () => recording });
     assert.equal(code, 0, out.join(''));
-    assert.deepEqual(calls, ['discover.exportAvailable', 'discover.discover']);
+    assert.deepEqual(calls, ['discover.exportAvailable', 'discover.discover', 'export.listSourcePartitions']);
     assert.match(out.join(''), /public\.a\s+shop\.a\s+merge\s+primary key \(id\) configured/);
     assert.match(out.join(''), /note: public\.z was not exported: unsupported type/);
   });
