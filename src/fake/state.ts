@@ -97,18 +97,28 @@ export class FakeStateStore {
   update<T>(change: (s: FakeState) => T): T {
     const out = change(this.state);
     if (this.file) {
-      writeFileSync(`${this.file}.tmp`, JSON.stringify(this.state));
-      renameSync(`${this.file}.tmp`, this.file);
+      // A temporary file of this process: two processes writing one folder never write the same file.
+      const tmp = `${this.file}.${process.pid}.tmp`;
+      writeFileSync(tmp, JSON.stringify(this.state));
+      renameSync(tmp, this.file);
     }
     return out;
   }
 }
 
+/** The state in `file`; an absent file is an empty state, a garbled one an error naming the file. */
 export function readState(file: string): FakeState {
+  let text: string;
   try {
-    return JSON.parse(readFileSync(file, 'utf8')) as FakeState;
-  } catch {
-    return emptyState();
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return emptyState();
+    throw e;
+  }
+  try {
+    return JSON.parse(text) as FakeState;
+  } catch (e) {
+    throw new Error(`the fake backend's state file ${file} is not valid JSON (${(e as Error).message}): it is garbled; delete its folder to start from an empty state`);
   }
 }
 
