@@ -7,10 +7,10 @@
  * - the cycle dies, and the source is cancelled while it reads the cycle's outcomes back.
  */
 import assert from 'node:assert/strict';
-import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
-import { type FakeOptions, fakeTableNames } from '../../src/fake/ports';
+import { temporal } from '@temporalio/proto';
+import { type FakeBackend, type FakeOptions, fakeTableNames } from '../../src/fake/ports';
 import { batchWorkflowId, sourceWorkflowId } from '../../src/ids';
 import type { SyncRequest } from '../../src/workflows/messages';
 import { fakeConfig, startFakeWorker, startTestServer, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
@@ -25,8 +25,26 @@ interface Order {
   title: string;
   source: string;
   histories: string;
-  /** Cancels the source and terminates the batch or the cycle, in this order's sequence. */
-  cancelAndKill(source: WorkflowHandle, dying: { cycle: WorkflowHandle; batch: WorkflowHandle }): Promise<void>;
+  /**
+   * Cancels the source and terminates the batch or the cycle, in this order's sequence: each second
+   * step waits until the first has visibly taken effect (never a fixed delay, which a slow machine outruns).
+   */
+  cancelAndKill(source: WorkflowHandle, dying: { cycle: WorkflowHandle; batch: WorkflowHandle }, backend: FakeBackend): Promise<void>;
+}
+
+/** Waits until `workflow` is running its recovery activity (reading a dead child's outcomes back from the lake). */
+async function recovering(workflow: WorkflowHandle, who: string): Promise<void> {
+  let seen = '';
+  await pollFor(
+    () => `${who} to read the outcomes back (its pending activities: ${seen})`,
+    async () => {
+      const pending = (await workflow.describe()).raw.pendingActivities ?? [];
+      seen = JSON.stringify(pending.map((a) => [a.activityType?.name, a.state]));
+      return pending.some((a) => a.activityType?.name === 'recoverCycleOutcomes' && a.state === temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED) ? true : undefined;
+    },
+    60_000,
+    50,
+  );
 }
 
 const ORDERS: Order[] = [
@@ -35,9 +53,10 @@ const ORDERS: Order[] = [
     source: 'cancelthenbatchdies',
     histories: 'cancel-then-batch-dies',
     // The source is cancelled; the batch's loads take a while to stop, and the batch dies meanwhile.
-    async cancelAndKill(source, { batch }) {
+    async cancelAndKill(source, { batch }, backend) {
+      const stops = backend.count('load.stop');
       await source.cancel();
-      await delay(1_000);
+      await waitUntil(() => backend.count('load.stop') > stops, "the batch's load to be stopping");
       await batch.terminate('the batch dies');
     },
   },
@@ -46,9 +65,9 @@ const ORDERS: Order[] = [
     source: 'cancelbatchrecovery',
     histories: 'cancel-during-batch-recovery',
     // The batch dies; reading its outcomes back from the lake takes a while, and the source is cancelled meanwhile.
-    async cancelAndKill(source, { batch }) {
+    async cancelAndKill(source, { cycle, batch }) {
       await batch.terminate('the batch dies');
-      await delay(1_500);
+      await recovering(cycle, 'the cycle');
       await source.cancel();
     },
   },
@@ -59,7 +78,7 @@ const ORDERS: Order[] = [
     // The cycle dies; reading its outcomes back from the lake takes a while, and the source is cancelled meanwhile.
     async cancelAndKill(source, { cycle }) {
       await cycle.terminate('the cycle dies');
-      await delay(1_500);
+      await recovering(source, 'the source');
       await source.cancel();
     },
   },
@@ -97,7 +116,7 @@ for (const order of ORDERS) {
       const backend = w.backend as unknown as { options: FakeOptions };
       backend.options = { ...backend.options, callLatencyMs: 3_000 };
       const cycle = running.currentCycle!.workflowId;
-      await order.cancelAndKill(first, { cycle: w.client.workflow.getHandle(cycle), batch: w.client.workflow.getHandle(batchWorkflowId(cycle, 1)) });
+      await order.cancelAndKill(first, { cycle: w.client.workflow.getHandle(cycle), batch: w.client.workflow.getHandle(batchWorkflowId(cycle, 1)) }, w.backend);
       await pollFor(() => 'the source to end cancelled', async () => ((await first.describe()).status.name === 'CANCELLED' ? true : undefined), 120_000, 200);
       backend.options = { ...backend.options, callLatencyMs: 0 };
       w.backend.setLatencyByTable({});
