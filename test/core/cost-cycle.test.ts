@@ -15,6 +15,7 @@ import { runCli } from '../../src/cli/main';
 import { PortError } from '../../src/errors';
 import { FakeBackend } from '../../src/fake/ports';
 import type { Ports } from '../../src/ports';
+import type { Client } from '@temporalio/client';
 import { connectClient, temporalTarget } from '../../src/temporal';
 import { createWorker } from '../../src/worker';
 import { parseConfig } from '../../src/config/load';
@@ -40,6 +41,22 @@ async function cli(args: string[], cwd: string): Promise<{ code: number; stdout:
   let stderr = '';
   const code = await runCli(args, { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) }, env: {}, cwd });
   return { code, stdout, stderr };
+}
+
+/** Runs `body` with a worker of its own for `source` on `queue`, over `ports`; the worker and the client end with it. */
+async function withWorkerOf(source: string, queue: string, ports: Ports, body: (client: Client) => Promise<void>): Promise<void> {
+  const config = fakeConfig(queue, { tables: TABLES }, {}, source);
+  const { worker, close } = await createWorker({ config, ports: { [source]: ports } });
+  const running = worker.run();
+  const client = await connectClient(temporalTarget(config));
+  try {
+    await body(client);
+  } finally {
+    worker.shutdown();
+    await running;
+    await close();
+    await client.connection.close();
+  }
 }
 
 describe('cost ledger on a real Temporal server', () => {
@@ -142,7 +159,6 @@ describe('cost ledger on a real Temporal server', () => {
   test("a cycle that fails as a whole after its export books the export's GB as a cycle-level cost: RDS billed them", async () => {
     const failQueue = uniqueQueue('failedcosts');
     const source = 'failedcosts';
-    const config = fakeConfig(failQueue, { tables: TABLES }, {}, source);
     const backend = new FakeBackend({ tables: TABLES, latencyMs: 20, dpuSecondsPerRun: 90, exportGBPerTable: 2 });
     const ports = backend.ports();
     // The lake's namespace cannot be made (a permission is missing): the cycle fails after its plan, with no table outcome.
@@ -157,10 +173,7 @@ describe('cost ledger on a real Temporal server', () => {
         },
       },
     };
-    const { worker, close } = await createWorker({ config, ports: { [source]: refusing } });
-    const running = worker.run();
-    const client = await connectClient(temporalTarget(config));
-    try {
+    await withWorkerOf(source, failQueue, refusing, async (client) => {
       const handle = await startSource(client, failQueue, source);
       const first = await waitForCycles(handle, 1);
       const result = await client.workflow.getHandle<() => Promise<CycleResult>>(first.lastCycle!.workflowId).result();
@@ -181,18 +194,12 @@ describe('cost ledger on a real Temporal server', () => {
       assert.deepEqual(report.total, { basis: 'modelled', tables: 3, dpuSeconds: 270, glueUsd: 0.033, exportGB: 12, exportUsd: 0.12, usd: 0.153 });
       assert.ok(costReportLines(report, DEFAULT_PRICES).some((l) => /^\S+\s+sync\s+failed\s.*\$0\.0600/.test(l)), costReportLines(report, DEFAULT_PRICES).join('\n'));
       await handle.terminate('test done');
-    } finally {
-      worker.shutdown();
-      await running;
-      await close();
-      await client.connection.close();
-    }
+    });
   });
 
   test("a load whose table size in the cycle's own export cannot be read marks the table's and the cycle's cost partial, saying why", async () => {
     const unsizedQueue = uniqueQueue('unsizedcosts');
     const source = 'unsizedcosts';
-    const config = fakeConfig(unsizedQueue, { tables: TABLES }, {}, source);
     const ports = new FakeBackend({ tables: TABLES, latencyMs: 20, dpuSecondsPerRun: 90, exportGBPerTable: 2 }).ports();
     // A plan that carries no sizes (as one written before plans did), and a discovery the loads cannot read back.
     let planned = false;
@@ -211,10 +218,7 @@ describe('cost ledger on a real Temporal server', () => {
         },
       },
     };
-    const { worker, close } = await createWorker({ config, ports: { [source]: unsized } });
-    const running = worker.run();
-    const client = await connectClient(temporalTarget(config));
-    try {
+    await withWorkerOf(source, unsizedQueue, unsized, async (client) => {
       const handle = await startSource(client, unsizedQueue, source);
       const first = await waitForCycles(handle, 1);
       assert.equal(first.lastCycle!.status, 'succeeded');
@@ -225,12 +229,7 @@ describe('cost ledger on a real Temporal server', () => {
       }
       assert.equal(first.recentCycles[0]!.cost?.partial, TABLES.length, JSON.stringify(first.recentCycles[0]!.cost));
       await handle.terminate('test done');
-    } finally {
-      worker.shutdown();
-      await running;
-      await close();
-      await client.connection.close();
-    }
+    });
   });
 
   test("a cycle whose discovery fails books its export's GB from the export's listing, read again", async () => {
