@@ -30,6 +30,19 @@ describe('an update sent while the source reads the state it takes up', () => {
   let env: TestServer;
   let w: FakeWorker;
   const queue = uniqueQueue('update-while-loading');
+
+  /** How long every call of the fake backend takes. */
+  function setCallLatency(ms: number): void {
+    const backend = w.backend as unknown as { options: FakeOptions };
+    backend.options = { ...backend.options, callLatencyMs: ms };
+  }
+
+  /** Starts the source again, with no sync, every backend call slow: it reads the cancelled run's state for seconds. */
+  function startReadingSlowly() {
+    setCallLatency(1_500);
+    const input: SourceWorkflowInput = { source: SOURCE, syncOnStart: false };
+    return w.client.workflow.start(SOURCE_WORKFLOW_TYPE, { workflowId: sourceWorkflowId(SOURCE), taskQueue: queue, args: [input] });
+  }
   before(async () => {
     env = await startTestServer();
     w = await startFakeWorker(fakeConfig(queue, { tables: 2 }, {}, SOURCE), { tables: 2 });
@@ -48,18 +61,14 @@ describe('an update sent while the source reads the state it takes up', () => {
     await first.cancel();
     await waitForRunStatus(first, 'CANCELLED');
 
-    // Every backend call takes a while: the next start reads the cancelled run's state for seconds.
-    const backend = w.backend as unknown as { options: FakeOptions };
-    backend.options = { ...backend.options, callLatencyMs: 1_500 };
-    const input: SourceWorkflowInput = { source: SOURCE, syncOnStart: false };
-    const handle = await w.client.workflow.start(SOURCE_WORKFLOW_TYPE, { workflowId: sourceWorkflowId(SOURCE), taskQueue: queue, args: [input] });
+    const handle = await startReadingSlowly();
     const answer = <T>(p: Promise<T>) => p.then((value) => ({ value }), (err: unknown) => ({ err: err instanceof WorkflowUpdateFailedError ? (err.cause?.message ?? err.message) : String(err) }));
     const [rerun, sync, unknown] = await Promise.all([
       answer(handle.executeUpdate(rerunUpdate, { args: [{ tables: 'failed', requestId: 'rerun-while-loading' }] })),
       answer(handle.executeUpdate(syncUpdate, { args: [{ tables: [A], requestId: 'sync-while-loading' }] })),
       answer(handle.executeUpdate(syncUpdate, { args: [{ tables: ['public.nope'], requestId: 'unknown-while-loading' }] })),
     ]);
-    backend.options = { ...backend.options, callLatencyMs: 0 };
+    setCallLatency(0);
 
     const accepted = (rerun as { value?: { requestId: string; tables: string[] } }).value;
     assert.deepEqual(accepted && [accepted.requestId, accepted.tables], ['rerun-while-loading', [B]], `the rerun sent while the state was read: ${JSON.stringify(rerun)}`);
@@ -79,10 +88,7 @@ describe('an update sent while the source reads the state it takes up', () => {
     await waitForRunStatus(first, 'CANCELLED');
     const cycles = (await waitForCycles(first, 1)).recentCycles.length;
 
-    const backend = w.backend as unknown as { options: FakeOptions };
-    backend.options = { ...backend.options, callLatencyMs: 1_500 };
-    const input: SourceWorkflowInput = { source: SOURCE, syncOnStart: false };
-    const handle = await w.client.workflow.start(SOURCE_WORKFLOW_TYPE, { workflowId: sourceWorkflowId(SOURCE), taskQueue: queue, args: [input] });
+    const handle = await startReadingSlowly();
     await handle.signal(requestRerunSignal, { tables: [A], approveDeletes: true, requestId: 'rerun-first' });
     // The signal has reached the workflow (a task completed after it) before the update is sent: on
     // a busy machine both could otherwise come in one task, in an order the workflow cannot see.
@@ -100,7 +106,7 @@ describe('an update sent while the source reads the state it takes up', () => {
     const second = await handle.startUpdate(syncUpdate, { args: [{ tables: [B], requestId: 'update-second' }], waitForStage: WorkflowUpdateStage.ACCEPTED });
     await handle.signal(requestSyncSignal, { tables: [A], requestId: 'sync-third' });
     await second.result();
-    backend.options = { ...backend.options, callLatencyMs: 0 };
+    setCallLatency(0);
 
     const s = await waitForCycles(handle, cycles + 2, 60_000);
     assert.deepEqual(
@@ -117,10 +123,7 @@ describe('an update sent while the source reads the state it takes up', () => {
     await first.cancel();
     await waitForRunStatus(first, 'CANCELLED');
 
-    const backend = w.backend as unknown as { options: FakeOptions };
-    backend.options = { ...backend.options, callLatencyMs: 1_500 };
-    const input: SourceWorkflowInput = { source: SOURCE, syncOnStart: false };
-    const handle = await w.client.workflow.start(SOURCE_WORKFLOW_TYPE, { workflowId: sourceWorkflowId(SOURCE), taskQueue: queue, args: [input] });
+    const handle = await startReadingSlowly();
     const servedAll = (ids: string[]) => waitForStatus(handle, (x) => x.phase === 'idle' && ids.every((id) => x.recentCycles.some((c) => c.requestIds.includes(id))), 60_000);
     // Each accepted (validated) before the next is sent: they reach the workflow in this order.
     const sendBoth = async (rerunId: string, syncId: string) => {
@@ -129,7 +132,7 @@ describe('an update sent while the source reads the state it takes up', () => {
       return Promise.all([rerun.result(), sync.result()]);
     };
     const whileLoading = await sendBoth('rerun-loading', 'sync-loading');
-    backend.options = { ...backend.options, callLatencyMs: 0 };
+    setCallLatency(0);
     assert.deepEqual(whileLoading.map((a) => a.requestId), ['rerun-loading', 'sync-loading']);
     const s = await servedAll(['rerun-loading', 'sync-loading']);
     const order = (x: typeof s, n: number) => x.recentCycles.slice(0, n).map((c) => [c.kind, c.requestIds]).reverse();
@@ -148,17 +151,14 @@ describe('an update sent while the source reads the state it takes up', () => {
     await first.cancel();
     await waitForRunStatus(first, 'CANCELLED');
 
-    const backend = w.backend as unknown as { options: FakeOptions };
-    backend.options = { ...backend.options, callLatencyMs: 1_500 };
-    const input: SourceWorkflowInput = { source: SOURCE, syncOnStart: false };
-    const handle = await w.client.workflow.start(SOURCE_WORKFLOW_TYPE, { workflowId: sourceWorkflowId(SOURCE), taskQueue: queue, args: [input] });
+    const handle = await startReadingSlowly();
     const answer = <T>(p: Promise<T>) => p.then((value) => ({ value }), (err: unknown) => ({ refused: err instanceof WorkflowUpdateFailedError ? (err.cause?.message ?? err.message) : String(err) }));
     // A service whose first call timed out sends the same request again: both wait for the state.
     const request = { tables: [A], requestId: 'svc-twice-loading', requestedBy: 'svc' };
     const one = await handle.startUpdate(rerunUpdate, { args: [request], waitForStage: WorkflowUpdateStage.ACCEPTED });
     const two = await handle.startUpdate(rerunUpdate, { args: [request], waitForStage: WorkflowUpdateStage.ACCEPTED });
     const answers = await Promise.all([answer(one.result()), answer(two.result())]);
-    backend.options = { ...backend.options, callLatencyMs: 0 };
+    setCallLatency(0);
     assert.deepEqual(answers[0], { value: { requestId: 'svc-twice-loading', tables: [A], queuedBehind: 0 } });
     assert.deepEqual(answers[1], answers[0], 'the second copy was not answered as the first');
     const s = await waitForStatus(handle, (x) => x.phase === 'idle' && x.recentCycles.some((c) => c.requestIds.includes('svc-twice-loading')), 60_000);
