@@ -100,17 +100,24 @@ export async function readUnloggedTables(session: CatalogSession): Promise<Table
  * read takes them, and their key), keyed by `schema.table`.
  * Two tables of one `schema.table` text (`"a.b"."c"` and `"a"."b.c"`) get none: neither key is
  * known to be the one of the table an export lists by that name, and their columns must not mix.
+ * `rows` are the session's `readTables`, when the caller has them already.
  */
-export async function readPrimaryKeys(session: CatalogSession): Promise<Record<TableName, string[]>> {
+export async function readPrimaryKeys(session: CatalogSession, rows?: readonly SourceTableRow[]): Promise<Record<TableName, string[]>> {
   const tables = new Set<TableName>();
   const shared = new Set<TableName>();
-  for (const { table } of await readTables(session)) (tables.has(table) ? shared : tables).add(table);
+  for (const { table } of rows ?? (await readTables(session))) (tables.has(table) ? shared : tables).add(table);
   const keys: Record<TableName, string[]> = {};
   for (const [schema, name, column] of await session.rows(PRIMARY_KEYS_SQL)) {
     const table = `${String(schema)}.${String(name)}`;
     if (tables.has(table) && !shared.has(table)) (keys[table] ??= []).push(String(column));
   }
   return keys;
+}
+
+/** Every table a SELECT reads (unlogged ones too) as `schema.table`, with the keys of `readPrimaryKeys`. */
+export async function readTablesWithKeys(session: CatalogSession): Promise<{ tables: TableName[]; primaryKeys: Record<TableName, string[]> }> {
+  const rows = await readTables(session);
+  return { tables: rows.map((t) => t.table), primaryKeys: await readPrimaryKeys(session, rows) };
 }
 
 /**

@@ -15,6 +15,8 @@ import type { AwsSettings } from './settings';
 export interface CatalogReader {
   tables(): Promise<TableName[]>;
   primaryKeys(): Promise<Record<TableName, string[]>>;
+  /** Every table a SELECT reads (unlogged ones too, which an export skips), with the declared keys, in one read. */
+  tablesWithKeys(): Promise<{ tables: TableName[]; primaryKeys: Record<TableName, string[]> }>;
   /** The partitions of each partitioned table (RDS exports them with the table). */
   partitions?(): Promise<Record<TableName, TableName[]>>;
   /** The unlogged tables (an export skips them). */
@@ -92,8 +94,8 @@ export function withCatalogKeys(found: DiscoveredExport, keys: Record<TableName,
  * when it reads a table directly.
  */
 export async function catalogTables(catalog: CatalogReader, database: string, names: readonly TableName[]): Promise<DiscoveredTable[]> {
-  const [listed, unlogged, keys] = await Promise.all([catalog.tables(), catalog.unloggedTables?.() ?? [], catalog.primaryKeys()]);
-  const present = new Set([...listed, ...unlogged]);
+  const { tables, primaryKeys: keys } = await catalog.tablesWithKeys();
+  const present = new Set(tables);
   return names
     .filter((table) => present.has(table))
     .map((table) => {

@@ -13,7 +13,7 @@
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Signer } from '@aws-sdk/rds-signer';
 import pg from 'pg';
-import { type CatalogSession, readNotTables, readPartitions, readPrimaryKeys, readTableNames, readUnloggedTables } from '../catalog-queries';
+import { type CatalogSession, readNotTables, readPartitions, readPrimaryKeys, readTableNames, readTablesWithKeys, readUnloggedTables } from '../catalog-queries';
 import { PortError } from '../errors';
 import type { TableName } from '../model';
 import { awsErrorCode, awsErrorKind } from './errors';
@@ -89,6 +89,11 @@ export class SourceCatalog {
   /** The declared primary key of every table that has one, keyed by `schema.table`, columns in key order. */
   async primaryKeys(): Promise<Record<TableName, string[]>> {
     return this.read(readPrimaryKeys);
+  }
+
+  /** Every table a SELECT reads (unlogged ones too), with the declared keys: one read of the catalog. */
+  async tablesWithKeys(): Promise<{ tables: TableName[]; primaryKeys: Record<TableName, string[]> }> {
+    return this.read(readTablesWithKeys);
   }
 
   /** Runs `fn` in one READ ONLY transaction on a connection of its own, closed afterwards. */

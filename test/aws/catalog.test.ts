@@ -11,12 +11,16 @@ import { rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import pg from 'pg';
 import { type CatalogSettings, SourceCatalog } from '../../src/aws/catalog';
+import { withSourceCatalog } from '../../src/aws/catalog-ports';
 import { s3ClientConfig } from '../../src/aws/clients';
 import { catalogSettings, createAwsSourcePorts } from '../../src/backends/aws';
+import { PRIMARY_KEYS_SQL, TABLES_SQL } from '../../src/catalog-queries';
 import type { SourceConfig } from '../../src/config/schema';
 import { isPortError, type PortError } from '../../src/errors';
 import { planTables } from '../../src/plan';
+import type { Ports } from '../../src/ports';
 import { type MotoServer, startMoto, useTestCredentials } from '../helpers/moto';
 import { CATALOG_PASSWORD as PASSWORD, CATALOG_USER as USER, type CatalogSource, createSecret, startCatalogSource, WRONG_PASSWORD } from './catalog-fixtures';
 import { awsSource, EXPORT_BUCKET, exportFiles, glueScriptsFixture, REGION } from './fixtures';
@@ -187,7 +191,39 @@ describe('unlogged tables in the source catalog of an RDS source', () => {
       await ports.close?.();
     }
   });
+
+  test('describing direct tables reads the catalog once: one connection, one table query, one key query', async () => {
+    const statements: string[] = [];
+    let connections = 0;
+    const catalog = new SourceCatalog(catalogSettings(source(arns.right), REGION)!, {
+      secrets: secrets!,
+      open: (config) => {
+        connections += 1;
+        const client = new pg.Client(config);
+        const query = client.query.bind(client) as (q: string | pg.QueryArrayConfig) => Promise<{ rows: unknown[] }>;
+        return {
+          connect: () => client.connect(),
+          end: () => client.end(),
+          on: (event, listener) => client.on(event, listener),
+          query: (q) => (statements.push(typeof q === 'string' ? q : q.text), query(q)),
+        };
+      },
+    });
+    const ports = withSourceCatalog(createUnusedPorts(), catalog, () => undefined, 'shop');
+    assert.deepEqual(await ports.discover.sourceTables!(['public.staging']), [{ table: 'public.staging', target: 'shop.public.staging', columns: [], primaryKey: ['id'] }]);
+    assert.equal(connections, 1);
+    assert.equal(statements.filter((sql) => sql === TABLES_SQL).length, 1);
+    assert.equal(statements.filter((sql) => sql === PRIMARY_KEYS_SQL).length, 1);
+  });
 });
+
+/** Ports whose own calls are never made: only the catalog answers. */
+function createUnusedPorts(): Ports {
+  const unused = async () => {
+    throw new Error('not called');
+  };
+  return { discover: { discover: unused, exportAvailable: unused, exportRowCount: unused }, export: { startExport: unused, describeExport: unused } } as unknown as Ports;
+}
 
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\!]/g, '\\$&');
