@@ -126,10 +126,27 @@ export async function readTablesWithKeys(session: CatalogSession): Promise<{ tab
  */
 export async function readPartitions(session: CatalogSession): Promise<Record<TableName, TableName[]>> {
   const partitions: Record<TableName, TableName[]> = {};
-  for (const [rootSchema, rootName, schema, name] of await session.rows(PARTITIONS_SQL)) {
-    (partitions[`${String(rootSchema)}.${String(rootName)}`] ??= []).push(`${String(schema)}.${String(name)}`);
-  }
+  for (const { root, partition } of await readPartitionRows(session)) (partitions[root.table] ??= []).push(partition);
   return partitions;
+}
+
+/** One partition of PARTITIONS_SQL. */
+export interface PartitionRow {
+  /** Its top-level partitioned table. */
+  root: { schema: string; name: string; table: TableName };
+  /** The partition, as `schema.table`. */
+  partition: TableName;
+  /** A foreign table: its rows are on another server. */
+  foreign: boolean;
+}
+
+/** Every partition below each top-level partitioned table, ordered by table and partition. */
+export async function readPartitionRows(session: CatalogSession): Promise<PartitionRow[]> {
+  return (await session.rows(PARTITIONS_SQL)).map(([rootSchema, rootName, schema, name, kind]) => ({
+    root: { schema: String(rootSchema), name: String(rootName), table: `${String(rootSchema)}.${String(rootName)}` },
+    partition: `${String(schema)}.${String(name)}`,
+    foreign: kind === 'f',
+  }));
 }
 
 /**

@@ -1,5 +1,5 @@
 /** What the source's catalog says: its tables, their columns and their primary keys. */
-import { PARTITIONS_SQL, PRIMARY_KEYS_SQL, readTables } from '../../catalog-queries';
+import { PRIMARY_KEYS_SQL, readPartitionRows, readTables } from '../../catalog-queries';
 import type { SourceColumn } from '../export/types';
 import type { SqlSession } from './db';
 
@@ -84,10 +84,10 @@ export async function readCatalog(session: SqlSession): Promise<CatalogTable[]> 
     const t = tables.get(keyOf(schema, name));
     if (t) t.partitioned = true;
   }
-  for (const [rootSchema, rootName, schema, name, kind] of await session.rows(PARTITIONS_SQL)) {
-    const t = tables.get(keyOf(rootSchema, rootName));
-    if (t) (t.partitions ??= []).push(`${schema}.${name}`);
-    if (t && kind === 'f') (t.foreignPartitions ??= []).push(`${schema}.${name}`);
+  for (const { root, partition, foreign } of await readPartitionRows(session)) {
+    const t = tables.get(keyOf(root.schema, root.name));
+    if (t) (t.partitions ??= []).push(partition);
+    if (t && foreign) (t.foreignPartitions ??= []).push(partition);
   }
   const yes = (v: unknown) => v === true || v === 't';
   for (const [schema, name, user, mayRead, mayUse] of await session.rows(UNREADABLE_SQL)) {
