@@ -300,7 +300,11 @@ export function loadActivities(deps: ActivityDeps) {
     try {
       const tables = discoveries.get(input.cycleId, () => ports.manifests.get<DiscoveredTable[]>(ports.manifests.ref(cycleManifestKeys.discovery(input.cycleId))));
       const sizeGB = (await tables).find((t) => t.table === input.table)?.sizeGB;
-      return sizeGB !== undefined ? { ...usage, exportGB: sizeGB } : usage;
+      if (sizeGB !== undefined) return { ...usage, exportGB: sizeGB };
+      // RDS billed its part of the export all the same: the usage says its GB are left out.
+      if (costBasis(settings) !== 'glue') return usage;
+      const why = unsizedExport(input.table, input.exportId);
+      return { ...usage, partial: usage.partial ? `${usage.partial}; ${why}` : why };
     } catch (err) {
       Context.current().log.warn('the export size of the table is unknown: its cost leaves it out and is marked partial', { table: input.table, exportId: input.exportId, error: String(err) });
       const why = `the size of ${input.table} in export ${input.exportId} could not be read (${err instanceof Error ? err.message : String(err)}): its export GB are left out`;
@@ -426,6 +430,11 @@ function unknownDpu(settings: SourceConfig, input: LoadTableInput, load: LoadSta
 }
 
 /** Whose figures a load's usage is: a backend's model when it says so, Glue's on AWS, none in the embedded mode. */
+/** Why a table's part of its cycle's own RDS export is left out of its cost: the export's table list gives it no size. */
+export function unsizedExport(table: string, exportId: string): string {
+  return `${table} has no size in the table list of export ${exportId} (no sizeGB in its export_tables_info): its export GB are left out (see the export in the RDS console for its size)`;
+}
+
 export function costBasis(settings: Pick<SourceConfig, 'backend' | 'source'>, status: Pick<LoadRunStatus, 'modelled'> = {}): CostBasis {
   if (status.modelled || settings.source.kind === 'fake') return 'modelled';
   return settings.backend === 'aws' ? 'glue' : 'none';

@@ -14,7 +14,7 @@ import type { CycleRuns, Ports } from '../ports';
 import type { ReusableExport } from '../workflows/messages';
 import { RECOVERY_ATTEMPTS } from '../workflows/options';
 import { type ActivityDeps, failure, findManifest, sourceOf, step, unlessNotFound } from './deps';
-import { costBasis, packRunShare, type RecordedTableExports } from './load';
+import { costBasis, packRunShare, type RecordedTableExports, unsizedExport } from './load';
 import { exportTotals } from './cycle';
 import { publishActivities, type VerifyTableInput } from './publish';
 import { RecoveryProgress, type SettledTable } from './recovery-progress';
@@ -158,8 +158,12 @@ export function recoveryActivities(deps: ActivityDeps) {
   };
 }
 
-/** GB by table of the cycle's own RDS export; `unread` says why they are missing when its sizes could not be read. */
-type ExportSizes = Map<TableName, number> & { unread?: string };
+/**
+ * GB by table of the cycle's own RDS export; `unread` says why they are missing when its sizes
+ * could not be read; `own` is that export's id when the sizes are those of the cycle's own export
+ * (a table it lists without a size was billed all the same).
+ */
+type ExportSizes = Map<TableName, number> & { unread?: string; own?: string };
 
 /**
  * The size (GB) of each table's part of the dead cycle's own RDS export, by table: the export was
@@ -170,6 +174,7 @@ type ExportSizes = Map<TableName, number> & { unread?: string };
 async function ownExportSizes(ports: Ports, input: RecoverCycleInput, exported: ExportRef | undefined): Promise<ExportSizes> {
   const costs: ExportSizes = new Map<TableName, number>();
   if (!exported || exported.exportId !== exportIdFor(input.source, input.cycleId)) return costs;
+  costs.own = exported.exportId;
   let discovered: DiscoveredTable[] | undefined;
   try {
     discovered = await findManifest<DiscoveredTable[]>(ports, cycleManifestKeys.discovery(input.cycleId));
@@ -361,8 +366,10 @@ function withCost(outcome: TableOutcome, sizes: ExportSizes, runs: Map<TableName
   const exports = outcome.extract === 'dynamodb' ? dynamo.get(outcome.table) : undefined;
   const volumes: ExportVolume[] = exports?.volumes ?? (gb !== undefined ? [{ kind: 'rds', gb }] : []);
   const run = runs.get(outcome.table);
-  // The table's part of the cycle's own RDS export, whose size could not be read (a direct or DynamoDB table has none).
-  const unsized = !outcome.extract ? sizes.unread : undefined;
+  // The table's part of the cycle's own RDS export, whose size could not be read or is not in the
+  // export's table list (a direct or DynamoDB table has none): billed all the same.
+  const sizeless = sizes.own && gb === undefined && costBasis(settings) === 'glue' ? unsizedExport(outcome.table, sizes.own) : undefined;
+  const unsized = !outcome.extract ? (sizes.unread ?? sizeless) : undefined;
   if (volumes.length === 0 && !run && !unsized) return outcome;
   const basis = costBasis(settings, run?.modelled || exports?.modelled ? { modelled: true } : {});
   const cost = tableCost(basis, run?.dpuSeconds, volumes, settings.cost, run?.executionClass);

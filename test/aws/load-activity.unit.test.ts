@@ -23,6 +23,8 @@ import { awsError, mockedAws, objectBody } from './mocks';
 const PLAN_KEY = ORDERS_PLAN_KEY;
 const RESULT_KEY = ORDERS_RESULT_KEY;
 const DISCOVERY_KEY = 'lakesync/exports/lakesync-manifests/shop/c1/discovery.json';
+/** The size of public.orders in the cycle's own export, as its discovery lists it. */
+const ORDERS_GB = 2;
 const plan: PlanEntry[] = [planEntry({ table: 'public.orders', lakeTable: 'orders', action: 'merge', reason: 'primary key (id) configured', primaryKey: ['id'], keySource: 'configured' })];
 const input = ORDERS_LOAD_INPUT;
 const result = loadResult('public.orders', 'orders', 'c1', 'c1:public.orders', 42, '8744736658442914487');
@@ -34,8 +36,8 @@ function setup(raw?: Record<string, unknown>) {
   const { mocks, settings, ports } = aws;
   mocks.s3.on(GetObjectCommand, { Key: PLAN_KEY }).resolves({ Body: objectBody(JSON.stringify(plan)) });
   mocks.s3.on(HeadObjectCommand).resolves({});
-  // The cycle's discovery, whose table list holds each table's size in the export (unknown here).
-  mocks.s3.on(GetObjectCommand, { Key: DISCOVERY_KEY }).resolves({ Body: objectBody(JSON.stringify([{ table: 'public.orders', target: 'shop.public.orders', columns: [], primaryKey: ['id'] }])) });
+  // The cycle's discovery, whose table list holds each table's size in the export.
+  mocks.s3.on(GetObjectCommand, { Key: DISCOVERY_KEY }).resolves({ Body: objectBody(JSON.stringify([{ table: 'public.orders', target: 'shop.public.orders', sizeGB: ORDERS_GB, columns: [], primaryKey: ['id'] }])) });
   mocks.glue.on(GetJobCommand).resolves({ Job: { Name: 'lakesync-load-shop', DefaultArguments: withSpecHash(jobSpec(settings, packageGlueScripts(settings.glue.scriptsDir).hash)).DefaultArguments } });
   const config: LakesyncConfig = { temporal: { taskQueue: 't', namespace: 'default' }, sources: { shop: awsSource(raw ? { raw } : {}) } };
   const activities = loadActivities({ config, portsFor: () => ports });
@@ -61,7 +63,7 @@ test('a retried attempt re-attaches to the run in its heartbeat details instead 
   const loaded = (await env.run(activities.loadTable, input)) as LoadTableResult;
   assert.deepEqual(withoutUsage(loaded), result);
   // Glue's run figures feed the cost ledger: 90 s on 2 G.1X workers (1 DPU each).
-  assert.deepEqual(loaded.usage, { basis: 'glue', dpuSeconds: 180, executionSeconds: 90 });
+  assert.deepEqual(loaded.usage, { basis: 'glue', dpuSeconds: 180, executionSeconds: 90, exportGB: ORDERS_GB });
   assert.equal(mocks.glue.commandCalls(StartJobRunCommand).length, 0);
   assert.equal(mocks.glue.commandCalls(GetJobRunsCommand).length, 0);
   assert.ok(beats.length > 0 && beats.every((b) => b.runId === 'jr_7'));
@@ -73,7 +75,7 @@ test("a FLEX run's usage says so, for the cost ledger's FLEX price", async () =>
   mocks.glue.on(GetJobRunCommand, { RunId: 'jr_f' }).resolves({ JobRun: { Id: 'jr_f', JobRunState: 'SUCCEEDED', ExecutionClass: 'FLEX', ExecutionTime: 90, DPUSeconds: 150, WorkerType: 'G.1X', NumberOfWorkers: 2 } });
   const { env } = environment({ runId: 'jr_f', state: 'running' });
   const loaded = (await env.run(activities.loadTable, input)) as LoadTableResult;
-  assert.deepEqual(loaded.usage, { basis: 'glue', dpuSeconds: 150, executionClass: 'FLEX', executionSeconds: 90 });
+  assert.deepEqual(loaded.usage, { basis: 'glue', dpuSeconds: 150, executionClass: 'FLEX', executionSeconds: 90, exportGB: ORDERS_GB });
 });
 
 test("a load of the cycle's own export whose table size cannot be read books the size its plan holds", async () => {
@@ -95,6 +97,17 @@ test("a load of the cycle's own export whose table size cannot be read at all ma
   const { partial, ...figures } = loaded.usage ?? { basis: 'glue' };
   assert.deepEqual(figures, { basis: 'glue', dpuSeconds: 180, executionSeconds: 90 });
   assert.match(partial ?? '', /size of public\.orders in export ls-shop-c1 could not be read .*not authorized to perform s3:GetObject.*: its export GB are left out/);
+});
+
+test("a load of the cycle's own export whose table has no size in the export's table list marks its usage partial, saying so, instead of booking no GB silently", async () => {
+  const { mocks, activities, resultWritten } = setup();
+  resultWritten();
+  mocks.s3.on(GetObjectCommand, { Key: DISCOVERY_KEY }).resolves({ Body: objectBody(JSON.stringify([{ table: 'public.orders', target: 'shop.public.orders', columns: [], primaryKey: ['id'] }])) });
+  mocks.glue.on(GetJobRunCommand, { RunId: 'jr_z' }).resolves({ JobRun: { Id: 'jr_z', JobRunState: 'SUCCEEDED', ExecutionTime: 90, WorkerType: 'G.1X', NumberOfWorkers: 2 } });
+  const loaded = (await environment({ runId: 'jr_z', state: 'running' }).env.run(activities.loadTable, input)) as LoadTableResult;
+  const { partial, ...figures } = loaded.usage ?? { basis: 'glue' };
+  assert.deepEqual(figures, { basis: 'glue', dpuSeconds: 180, executionSeconds: 90 });
+  assert.match(partial ?? '', /public\.orders has no size in the table list of export ls-shop-c1.*: its export GB are left out/);
 });
 
 test("a Glue run that succeeded without a DPU figure marks the load's usage partial, naming the run, instead of booking no DPU-seconds silently", async () => {
@@ -253,7 +266,7 @@ test("a cancelled load books what its stopped run used: it waits for the run to 
   env.once('heartbeat', () => setTimeout(() => env.cancel(), 5));
   await assert.rejects(env.run(activities.loadTable, input), (err: unknown) => {
     assert.ok(err instanceof CancelledFailure, String(err));
-    assert.deepEqual(err.details, [{ usage: { basis: 'glue', dpuSeconds: 200, executionSeconds: 100 } }]);
+    assert.deepEqual(err.details, [{ usage: { basis: 'glue', dpuSeconds: 200, executionSeconds: 100, exportGB: ORDERS_GB } }]);
     return true;
   });
   assert.equal(mocks.glue.commandCalls(BatchStopJobRunCommand).length, 1);
@@ -294,7 +307,7 @@ test("a cancelled table of a pack books its share of the stopped pack run: the r
   env.once('heartbeat', () => setTimeout(() => env.cancel(), 5));
   await assert.rejects(env.run(activities.loadTable, { ...input, pack: { token: 'c1-pack-01', runId: 'jr_p', tables: 2 } }), (err: unknown) => {
     assert.ok(err instanceof CancelledFailure, String(err));
-    assert.deepEqual(err.details, [{ usage: { basis: 'glue', dpuSeconds: 100 } }]);
+    assert.deepEqual(err.details, [{ usage: { basis: 'glue', dpuSeconds: 100, exportGB: ORDERS_GB } }]);
     return true;
   });
   assert.equal(mocks.glue.commandCalls(BatchStopJobRunCommand).length, 1);
@@ -399,7 +412,7 @@ test("a failed run's DPU-seconds count in the table's usage once, whichever atte
   assert.deepEqual(last.spent, { runs: ['jr_30'], dpuSeconds: 120 });
   // The next attempt finds jr_30 again (its heartbeat names it), starts jr_31, and books both runs once.
   const loaded = (await environment(last).env.run(activities.loadTable, input)) as LoadTableResult;
-  assert.deepEqual(loaded.usage, { basis: 'glue', dpuSeconds: 300, executionSeconds: 90 });
+  assert.deepEqual(loaded.usage, { basis: 'glue', dpuSeconds: 300, executionSeconds: 90, exportGB: ORDERS_GB });
 });
 
 test("a succeeded run whose result read failed for a moment counts in the table's usage once, when the next attempt reads it", async () => {
@@ -415,7 +428,7 @@ test("a succeeded run whose result read failed for a moment counts in the table'
   const loaded = (await environment(first.beats.at(-1)!).env.run(activities.loadTable, input)) as LoadTableResult;
   assert.deepEqual(withoutUsage(loaded), result);
   assert.equal(mocks.glue.commandCalls(StartJobRunCommand).length, 1);
-  assert.deepEqual(loaded.usage, { basis: 'glue', dpuSeconds: 180, executionSeconds: 90 });
+  assert.deepEqual(loaded.usage, { basis: 'glue', dpuSeconds: 180, executionSeconds: 90, exportGB: ORDERS_GB });
 });
 
 test('a run that failed while no attempt watched it (its worker died) counts in the usage of the attempt that finds it', async () => {
@@ -430,7 +443,7 @@ test('a run that failed while no attempt watched it (its worker died) counts in 
   const loaded = (await environment({ runId: 'jr_40', table: 'public.orders', state: 'running', failures: 0 }).env.run(activities.loadTable, input)) as LoadTableResult;
   assert.equal(mocks.glue.commandCalls(StartJobRunCommand).length, 1);
   // jr_40 was billed its minute (120 DPU-seconds), jr_41 its 90 s on 2 workers (180).
-  assert.deepEqual(loaded.usage, { basis: 'glue', dpuSeconds: 300, executionSeconds: 90 });
+  assert.deepEqual(loaded.usage, { basis: 'glue', dpuSeconds: 300, executionSeconds: 90, exportGB: ORDERS_GB });
 });
 
 test('a run that failed for good while no attempt watched it counts in the final failure\'s usage', async () => {
@@ -442,7 +455,7 @@ test('a run that failed for good while no attempt watched it counts in the final
     assert.ok(err instanceof ApplicationFailure);
     assert.equal(err.type, 'DeleteGuard');
     assert.equal(err.nonRetryable, true);
-    assert.deepEqual(err.details, [{ usage: { basis: 'glue', dpuSeconds: 240 } }]);
+    assert.deepEqual(err.details, [{ usage: { basis: 'glue', dpuSeconds: 240, exportGB: ORDERS_GB } }]);
     return true;
   });
   assert.equal(mocks.glue.commandCalls(StartJobRunCommand).length, 0);
@@ -457,7 +470,7 @@ test("a load that fails for good carries its runs' DPU-seconds in the failure's 
   await assert.rejects(environment().env.run(activities.loadTable, input), (err: unknown) => {
     assert.ok(err instanceof ApplicationFailure);
     assert.equal(err.nonRetryable, true);
-    assert.deepEqual(err.details, [{ usage: { basis: 'glue', dpuSeconds: 240 } }]);
+    assert.deepEqual(err.details, [{ usage: { basis: 'glue', dpuSeconds: 240, exportGB: ORDERS_GB } }]);
     return true;
   });
 });
@@ -629,7 +642,7 @@ test("the failure that uses up retry.maximumAttempts books what the run it stopp
     assert.ok(err instanceof ApplicationFailure);
     assert.equal(err.nonRetryable, true);
     assert.match(err.message, /its run jr_71 was stopped/);
-    assert.deepEqual(err.details, [{ usage: { basis: 'glue', dpuSeconds: 260, executionSeconds: 100 } }]);
+    assert.deepEqual(err.details, [{ usage: { basis: 'glue', dpuSeconds: 260, executionSeconds: 100, exportGB: ORDERS_GB } }]);
     return true;
   });
   assert.equal(mocks.glue.commandCalls(BatchStopJobRunCommand).length, 1);
@@ -644,7 +657,7 @@ test('a final failure whose run could not be stopped does not wait for that run:
     assert.ok(err instanceof ApplicationFailure);
     assert.match(err.message, /its run jr_72 could not be stopped/);
     // The run goes on, billed: the usage says it is left out.
-    assert.deepEqual(err.details, [{ usage: { basis: 'glue', partial: 'run jr_72 could not be stopped and may still be running: its DPU-seconds are left out' } }]);
+    assert.deepEqual(err.details, [{ usage: { basis: 'glue', partial: 'run jr_72 could not be stopped and may still be running: its DPU-seconds are left out', exportGB: ORDERS_GB } }]);
     return true;
   });
   assert.ok(Date.now() - started < 10_000, 'no wait for a run that was not stopped');

@@ -23,6 +23,8 @@ import { RECOVERY_ATTEMPTS } from '../../src/workflows/options';
 import type { Ports } from '../../src/ports';
 import { isPortError, PortError } from '../../src/errors';
 import { planEntry } from '../helpers/plan';
+import { awsSource } from '../aws/fixtures';
+import type { LakesyncConfig } from '../../src/config/schema';
 
 const TABLES = ['public.a', 'public.b', 'public.c', 'public.secret_pii'];
 const config = parseConfig({
@@ -435,6 +437,28 @@ describe('recovering a dead cycle', () => {
     for (const t of out.tables) {
       assert.equal(t.cost?.exportGB, undefined, t.table);
       assert.match(t.cost?.partial ?? '', /export sizes .*could not be read .*AccessDenied.*GB .*left out/, `${t.table}: ${JSON.stringify(t.cost)}`);
+    }
+  });
+
+  test("a dead cycle's RDS table the own export lists without a size marks its billed cost partial, saying so, instead of booking no GB silently", async () => {
+    // Only public.a has a size in the export's table list; RDS billed the others' parts all the same.
+    const backend = new FakeBackend({ tables: TABLES, latencyMs: 0, dpuSecondsPerRun: 90, exportGBByTable: { 'public.a': 2 } });
+    const ports = backend.ports();
+    const billed: LakesyncConfig = { temporal: { taskQueue: 't', namespace: 'default' }, sources: { shop: awsSource() } };
+    const { recoverCycleOutcomes } = recoveryActivities({ config: billed, portsFor: () => ports });
+    const own: ExportRef = { ...e9, exportId: exportIdFor('shop', 'c40') };
+    await ports.export.startExport({ source: 'shop', exportId: own.exportId, snapshot: { snapshotId: 's9', createdAt: '2025-02-01T00:00:00.000Z', adopted: false } });
+    await ports.manifests.put(cycleManifestKeys.discovery('c40'), (await ports.discover.discover(own)).tables);
+    await ports.manifests.put(cycleManifestKeys.plan('c40'), plans);
+    await ports.manifests.put(cycleManifestKeys.export('c40'), own);
+    await commitLoad(ports, 'c40', plans[0]!, own, '2025-02-01T00:00:00.000Z');
+    const out = (await new MockActivityEnvironment().run(recoverCycleOutcomes, { source: 'shop', cycleId: 'c40', error: 'terminated' })) as RecoveredCycle;
+    const a = out.tables.find((t) => t.table === 'public.a');
+    assert.equal(a?.cost?.exportGB, 2, JSON.stringify(a?.cost));
+    assert.equal(a?.cost?.partial, undefined, JSON.stringify(a?.cost));
+    for (const t of out.tables.filter((t) => t.table !== 'public.a')) {
+      assert.equal(t.cost?.exportGB, undefined, t.table);
+      assert.match(t.cost?.partial ?? '', new RegExp(`${t.table.replace('.', '\\.')} has no size in the table list of export ${own.exportId}.*: its export GB are left out`), `${t.table}: ${JSON.stringify(t.cost)}`);
     }
   });
 
