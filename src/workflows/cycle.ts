@@ -70,6 +70,9 @@ const DEAD_BATCH_EXPORT_COST = 'dead-batch-failed-tables-keep-export-cost';
 /** Patch: a cycle that fails as a whole after its own export books the export's GB as a cycle-level cost (it booked none). */
 const FAILED_CYCLE_EXPORT_COST = 'failed-cycle-books-its-export-cost';
 
+/** Patch: a cycle cancelled after its own export and before its loads books the export's GB as a cycle-level cost (it booked none). */
+const CANCELLED_CYCLE_EXPORT_COST = 'cancelled-cycle-books-its-export-cost';
+
 /** Patch: the export's start records it under the cycle, so that a cycle that dies before its discovery has its export's cost booked (it had none). */
 const EXPORT_RECORDED_AT_START = 'export-recorded-at-start';
 
@@ -228,15 +231,17 @@ export async function cycleWorkflow(input: CycleInput): Promise<CycleResult> {
 }
 
 /**
- * The cost of the cycle's own RDS export when the cycle failed as a whole after it: RDS billed
- * the export, and no table outcome carries its GB. Best effort: unknown sizes book nothing, and
- * the cycle's own error stays the one reported.
+ * The cost of the cycle's own RDS export when the cycle failed as a whole after it, or was
+ * cancelled then: RDS billed the export, and no table outcome carries its GB. Best effort: unknown
+ * sizes book nothing, and the cycle's own error stays the one reported.
  */
 async function failedCycleExportCost(input: CycleInput, settings: CycleSettings, exported: ExportRef | undefined, err: unknown, acts: ReturnType<typeof proxyActivities<Activities>>): Promise<CostTotals | undefined> {
-  if (!exported || !settings.cost || !settings.costBasis || exported.exportId !== exportIdFor(input.source, input.cycleId) || isCancellation(err)) return undefined;
+  if (!exported || !settings.cost || !settings.costBasis || exported.exportId !== exportIdFor(input.source, input.cycleId)) return undefined;
+  // Cancelled: the export completed before the cancel and was billed all the same; its size is read outside the cancelled scope.
+  if (isCancellation(err) && !patched(CANCELLED_CYCLE_EXPORT_COST)) return undefined;
   if (!patched(FAILED_CYCLE_EXPORT_COST)) return undefined;
   try {
-    return await acts.failedCycleExportCost(input.source, input.cycleId, exported);
+    return await evenIfCancelled(() => acts.failedCycleExportCost(input.source, input.cycleId, exported));
   } catch (costErr) {
     log.warn("the export's size is unknown: the failed cycle books no export cost", { cycleId: input.cycleId, error: errorMessage(costErr) });
     return undefined;

@@ -269,6 +269,30 @@ describe('cost ledger on a real Temporal server', () => {
     }
   });
 
+  test("a cycle cancelled after its export and before its plan books the export's GB as a cycle-level cost: RDS billed them", async () => {
+    const cancelQueue = uniqueQueue('cancelplancosts');
+    const cancelled = await startFakeWorker(fakeConfig(cancelQueue, { tables: TABLES }, {}, 'cancelplancosts'), { tables: TABLES, latencyMs: 20, dpuSecondsPerRun: 90, exportGBPerTable: 2 });
+    // The export's listing cannot be read for now: the cycle retries its discovery, and is cancelled meanwhile.
+    cancelled.backend.setFailures([{ table: '*', phase: 'discover', times: 'always', retryable: true, message: 'the listing could not be read' }]);
+    const handle = await startSource(cancelled.client, cancelQueue, 'cancelplancosts');
+    try {
+      const running = await waitForStatus(handle, (s) => s.currentCycle !== undefined);
+      await waitUntil(() => cancelled.backend.count('failures.discover.*') >= 1, 'the discovery failed once');
+      cancelled.backend.setFailures([]);
+      const cycle = cancelled.client.workflow.getHandle<() => Promise<CycleResult>>(running.currentCycle!.workflowId);
+      await cycle.cancel();
+      const result = await cycle.result();
+      assert.deepEqual([result.status, result.tables.length], ['failed', 0], JSON.stringify(result.error));
+      const exportCost = { basis: 'modelled', tables: 0, exportGB: 6, exportUsd: 0.06, usd: 0.06 };
+      assert.deepEqual(result.cost, exportCost, 'its export of three tables of 2 GB each was billed');
+      const first = await waitForCycles(handle, 1);
+      assert.deepEqual(first.recentCycles[0]!.cost, exportCost);
+    } finally {
+      await handle.terminate('test done').catch(() => undefined);
+      await cancelled.stop();
+    }
+  });
+
   test("a cycle terminated while a table loads books the runs of the tables it committed: recovery reads their DPU-seconds back", async () => {
     const lostQueue = uniqueQueue('lostcosts');
     const lost = await startFakeWorker(fakeConfig(lostQueue, { tables: TABLES }, {}, 'lostcosts'), { tables: TABLES, latencyMs: 20, dpuSecondsPerRun: 90, exportGBPerTable: 2 });
