@@ -12,7 +12,7 @@ import type { SourceConfig } from '../config/schema';
 import { type ActivityDeps, findManifest, sourceOf, step } from './deps';
 import { storedIfLarge } from './stored-parts';
 import type { ConfigExcludedTable } from '../workflows/ledger';
-import { costBasis } from './load';
+import { costBasis, unsizedExport } from './load';
 import { costTotals, tableCost } from '../cost/ledger';
 import type { DiscoveredTable, LakeCommit } from '../model';
 
@@ -328,16 +328,21 @@ export interface ExcludedTable {
 /**
  * The tables refused at plan, each with the cost of its part of this cycle's own RDS export: the
  * export took it before the plan refused it, and RDS billed its GB. A reused export (a rerun) cost
- * nothing this cycle; a table without a size in the export's listing stays without a cost.
+ * nothing this cycle; a table without a size in the export's listing has its GB left out, and its
+ * cost says so (partial) where the export was billed.
  */
 async function refusedExportCost(ports: Ports, settings: SourceConfig, source: string, cycleId: string, discovered: DiscoveredTable[], notLoaded: TableOutcome[]): Promise<TableOutcome[]> {
   if (!notLoaded.some((t) => t.status === 'failed' && !t.extract)) return notLoaded;
   const exported = await findManifest<ExportRef>(ports, cycleManifestKeys.export(cycleId));
   if (exported?.exportId !== exportIdFor(source, cycleId)) return notLoaded;
   const sizes = new Map(discovered.map((t) => [t.table, t.sizeGB]));
+  const basis = costBasis(settings);
   return notLoaded.map((t) => {
-    const gb = t.status === 'failed' && !t.extract && !t.cost ? sizes.get(t.table) : undefined;
-    return gb === undefined ? t : { ...t, cost: tableCost(costBasis(settings), undefined, [{ kind: 'rds', gb }], settings.cost) };
+    if (t.status !== 'failed' || t.extract || t.cost || !sizes.has(t.table)) return t;
+    const gb = sizes.get(t.table);
+    if (gb !== undefined) return { ...t, cost: tableCost(basis, undefined, [{ kind: 'rds', gb }], settings.cost) };
+    // The export took it all the same: its cost says its GB are left out.
+    return basis === 'glue' ? { ...t, cost: { basis, partial: unsizedExport(t.table, exported.exportId) } } : t;
   });
 }
 

@@ -70,6 +70,25 @@ describe('plan', () => {
     assert.deepEqual(plan.load.map((l) => l.table), ['public.a']);
   });
 
+  test("a table refused at plan that the cycle's own RDS export lists without a size marks its billed cost partial, saying so, instead of booking nothing", async () => {
+    // Table keys that differ from the tables only in case: both are refused at plan, after the export took them.
+    const billed: LakesyncConfig = { temporal: { taskQueue: 't', namespace: 'default' }, sources: { shop: awsSource({ raw: { tables: { 'public.A': { action: 'replace' }, 'public.B': { action: 'replace' } } } }) } };
+    const ports = new FakeBackend({ tables: TABLES, latencyMs: 0 }).ports();
+    const { planCycle } = cycleActivities({ config: billed, portsFor: () => ports });
+    const own: ExportRef = { exportId: exportIdFor('shop', 'c42'), location: 'fake://exports/own', snapshotId: 's42', adopted: false };
+    await ports.manifests.put(cycleManifestKeys.export('c42'), own);
+    const manifest = await ports.manifests.put(cycleManifestKeys.discovery('c42'), [
+      { table: 'public.a', target: 'fake.public.a', sizeGB: 2, columns: [], primaryKey: ['id'] },
+      { table: 'public.b', target: 'fake.public.b', columns: [], primaryKey: ['id'] },
+    ]);
+    const plan = await planCycle('shop', 'c42', { manifest, database: 'shop', tableCount: 2, skipped: [], warnings: [] });
+    const byTable = Object.fromEntries(plan.notLoaded.map((t) => [t.table, t]));
+    assert.deepEqual([byTable['public.a']?.error?.type, byTable['public.b']?.error?.type], ['InvalidTableSettings', 'InvalidTableSettings'], JSON.stringify(plan.notLoaded));
+    assert.deepEqual(byTable['public.a']?.cost, { basis: 'glue', exportGB: 2, exportUsd: 0.02 });
+    assert.equal(byTable['public.b']?.cost?.exportGB, undefined);
+    assert.match(byTable['public.b']?.cost?.partial ?? '', new RegExp(`public\\.b has no size in the table list of export ${own.exportId}.*: its export GB are left out`), JSON.stringify(byTable['public.b']));
+  });
+
   test('a view, materialized view or foreign table the config or a rerun names is not loaded, saying why; a name the source lacks is as before', async () => {
     const named = parseConfig({
       sources: {
