@@ -271,8 +271,8 @@ export function cycleActivities(deps: ActivityDeps) {
     /**
      * The cost of this cycle's own RDS export, for a cycle that failed as a whole after it (no table
      * outcome carries it): the tables' sizes in the export's listing, as discovery stored them or
-     * read again. Undefined for a reused export (the cycle that took it paid for it), without a cost
-     * ledger, or when a table's size is unknown (a partial sum would understate it).
+     * read again (see exportTotals: sizes the listing lacks make it partial). Undefined for a reused
+     * export (the cycle that took it paid for it).
      */
     async failedCycleExportCost(source: string, cycleId: string, ref: ExportRef): Promise<CostTotals | undefined> {
       const { settings, ports } = sourceOf(deps, source);
@@ -349,11 +349,12 @@ async function refusedExportCost(ports: Ports, settings: SourceConfig, source: s
 /**
  * The cost of a cycle's own RDS export from its tables' sizes in the export's listing, as a
  * cycle-level figure (no table outcome holds it). The GB of the tables whose size is known, marked
- * partial when some are not (RDS billed those too); undefined when no size is known.
+ * partial when some are not (RDS billed those too); when no size is known, a partial figure with no
+ * GB where AWS billed the export, else undefined.
  */
 export function exportTotals(settings: SourceConfig, discovered: DiscoveredTable[]): CostTotals | undefined {
   const sized = discovered.filter((t) => t.sizeGB !== undefined);
-  if (sized.length === 0) return undefined;
+  if (sized.length === 0) return discovered.length > 0 && costBasis(settings) === 'glue' ? { basis: 'glue', tables: 0, partial: 1 } : undefined;
   const cost = tableCost(costBasis(settings), undefined, sized.map((t) => ({ kind: 'rds' as const, gb: t.sizeGB })), settings.cost);
   const totals = costTotals([cost]);
   if (!totals || totals.exportGB === undefined) return undefined;

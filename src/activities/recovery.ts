@@ -193,8 +193,8 @@ async function ownExportSizes(ports: Ports, input: RecoverCycleInput, exported: 
 /**
  * The cost of the dead cycle's own RDS export when it died before its plan: the export as its
  * discovery recorded it, else as its start did; the sizes from its discovery, else from the
- * export's listing once the export is complete. Undefined for a reused export, one that did not
- * complete, and unknown sizes; a read of its size that fails for good books no GB but a partial figure, with a warning. One still running (RDS
+ * export's listing once the export is complete (sizes it lacks make it partial, see exportTotals).
+ * Undefined for a reused export and one that did not complete; a read of its size that fails for good books no GB but a partial figure, with a warning. One still running (RDS
  * bills it when it completes, and nothing reads it back later) books no GB but a partial figure,
  * with a warning saying why.
  */

@@ -15,6 +15,7 @@ import { cycleDpuSeconds, sourceMetrics } from '../../src/metrics/values';
 import type { CostPrices, CycleResult, CycleSettings, TableOutcome } from '../../src/model';
 import { usageCost } from '../../src/workflows/batch';
 import { initialState, recordCycle } from '../../src/workflows/ledger';
+import { awsSource } from '../aws/fixtures';
 
 const PRICES: CostPrices = { gluePerDpuHour: 0.44, rdsExportPerGB: 0.01, dynamodbFullExportPerGB: 0.1, dynamodbIncrementalExportPerGB: 0.05 };
 
@@ -115,6 +116,13 @@ describe("a cycle-level export cost from the export's table sizes", () => {
     assert.deepEqual(exportTotals(settings, [table('public.a', 2), table('public.b', 3)]), { basis: 'modelled', tables: 0, exportGB: 5, exportUsd: 0.05, usd: 0.05 });
     assert.deepEqual(exportTotals(settings, [table('public.a', 2), table('public.b')]), { basis: 'modelled', tables: 0, exportGB: 2, exportUsd: 0.02, usd: 0.02, partial: 1 });
     assert.equal(exportTotals(settings, [table('public.b')]), undefined, 'no size known: nothing to book');
+  });
+
+  it('an RDS export billed by AWS whose listing gives no table a size is booked as a partial figure, not as no cost at all', () => {
+    const settings = awsSource();
+    const table = (name: string) => ({ table: name, target: `shop.${name}`, columns: [], primaryKey: ['id'] });
+    assert.deepEqual(exportTotals(settings, [table('public.a'), table('public.b')]), { basis: 'glue', tables: 0, partial: 1 });
+    assert.equal(exportTotals(settings, []), undefined, 'an export of no table');
   });
 });
 
