@@ -429,12 +429,12 @@ function unknownDpu(settings: SourceConfig, input: LoadTableInput, load: LoadSta
   return `run ${status.runId} (${status.detail ?? status.state}) of ${input.table} ended without a DPU figure: its DPU-seconds are left out (see the run in the Glue console)`;
 }
 
-/** Whose figures a load's usage is: a backend's model when it says so, Glue's on AWS, none in the embedded mode. */
 /** Why a table's part of its cycle's own RDS export is left out of its cost: the export's table list gives it no size. */
 export function unsizedExport(table: string, exportId: string): string {
   return `${table} has no size in the table list of export ${exportId} (no sizeGB in its export_tables_info): its export GB are left out (see the export in the RDS console for its size)`;
 }
 
+/** Whose figures a load's usage is: a backend's model when it says so, Glue's on AWS, none in the embedded mode. */
 export function costBasis(settings: Pick<SourceConfig, 'backend' | 'source'>, status: Pick<LoadRunStatus, 'modelled'> = {}): CostBasis {
   if (status.modelled || settings.source.kind === 'fake') return 'modelled';
   return settings.backend === 'aws' ? 'glue' : 'none';
