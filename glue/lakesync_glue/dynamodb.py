@@ -38,7 +38,10 @@ LINE_SCHEMA = (
     "struct<Item: map<string,string>, Keys: map<string,string>, NewImage: map<string,string>, "
     "Metadata: struct<WriteTimestampMicros: struct<N: string>>>"
 )
-WINDOW, WRITTEN, DELETED, BROKEN, REST = "__w", "__ts", "__del", "__broken", "__rest"
+# The reader's own columns carry the reserved prefix, which no lake column may have (names.RESERVED_PREFIX):
+# a declared attribute named like one (DynamoDB names may be anything) keeps its own column.
+WINDOW, WRITTEN, DELETED, BROKEN, REST = (f"__lakesync_{n}" for n in ("w", "ts", "del", "broken", "rest"))
+IMAGE, KEYS = "__lakesync_image", "__lakesync_keys"
 
 
 @dataclass(frozen=True)
@@ -145,8 +148,8 @@ def read_records(spark: "SparkSession", exports: Sequence[ExportFiles], columns:
         lines = lines.unionByName(frame)
     parsed = lines.select(WINDOW, F.from_json("value", LINE_SCHEMA).alias("r")).selectExpr(
         WINDOW,
-        "coalesce(r.Item, r.NewImage) AS __image",
-        "coalesce(r.Keys, r.Item) AS __keys",
+        f"coalesce(r.Item, r.NewImage) AS {IMAGE}",
+        f"coalesce(r.Keys, r.Item) AS {KEYS}",
         "try_cast(r.Metadata.WriteTimestampMicros.N AS bigint) AS " + WRITTEN,
         f"(r.Item IS NULL AND r.NewImage IS NULL) AS {DELETED}",
         f"(r IS NULL OR (r.Item IS NULL AND r.Keys IS NULL)) AS {BROKEN}",
@@ -154,9 +157,9 @@ def read_records(spark: "SparkSession", exports: Sequence[ExportFiles], columns:
     typed_names = [c.attribute for c in columns]
     select = [WINDOW, WRITTEN, DELETED, BROKEN]
     for c in columns:
-        source = "__keys" if c.is_key else "__image"
+        source = KEYS if c.is_key else IMAGE
         select.append(f"try_element_at({source}, {sql_string(c.attribute)}) AS {quote(c.json_col)}")
-    select.append(f"{rest_expr('__image', [*typed_names, *excluded])} AS {REST}")
+    select.append(f"{rest_expr(IMAGE, [*typed_names, *excluded])} AS {REST}")
     return with_value_views(parsed.selectExpr(*select), columns)
 
 

@@ -21,7 +21,8 @@ TAGS_AS_TEXT = ("S", "N", "B", "BOOL")
 
 @dataclass(frozen=True)
 class AttributeColumn:
-    """One typed lake column of a DynamoDB table: a key or declared attribute."""
+    """One typed lake column of a DynamoDB table: a key or declared attribute. Its working columns (json_col,
+    tag_col, text_col, hash_col) carry the reserved prefix, so no lake column name can be one of them."""
 
     index: int
     attribute: str  # the DynamoDB attribute name (case-sensitive)
@@ -33,19 +34,19 @@ class AttributeColumn:
 
     @property
     def json_col(self) -> str:
-        return f"__a{self.index}"
+        return f"__lakesync_a{self.index}"
 
     @property
     def tag_col(self) -> str:
-        return f"__t{self.index}"
+        return f"__lakesync_t{self.index}"
 
     @property
     def text_col(self) -> str:
-        return f"__x{self.index}"
+        return f"__lakesync_x{self.index}"
 
     @property
     def hash_col(self) -> str:
-        return f"__h{self.index}"
+        return f"__lakesync_h{self.index}"
 
 
 def tag_expr(json_col: str) -> str:

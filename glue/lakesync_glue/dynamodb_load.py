@@ -148,7 +148,8 @@ def _latest(records: "DataFrame", keys: Sequence[AttributeColumn]) -> "DataFrame
 
     order = Window.partitionBy(*[F.col(quote(k.json_col)) for k in keys]).orderBy(
         F.col(WINDOW).desc(), F.col(WRITTEN).desc_nulls_last())
-    return records.withColumn("__rank", F.row_number().over(order)).where("__rank = 1").drop("__rank")
+    rank = "__lakesync_rank"
+    return records.withColumn(rank, F.row_number().over(order)).where(f"{rank} = 1").drop(rank)
 
 
 def window_gap(a: "JobArgs", first: DynamoExport, held: lineage.Lineage | None) -> InvalidArgument | None:

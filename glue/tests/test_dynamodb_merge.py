@@ -220,3 +220,36 @@ def test_a_window_that_changes_nothing_still_commits_the_export_time_it_reached(
     replay = ddb_load("Orders", "ddb_quiet", [window], KEY, ATTRS, action="merge")
     assert (replay.status, replay.action, replay.committed, replay.snapshotId) == ("succeeded", "none", False,
                                                                                     merged.snapshotId)
+
+
+def test_attributes_named_like_the_loads_own_columns_load_and_merge(ddb_load: DdbLoad, spark: Any,
+                                                                    tmp_path: Path) -> None:
+    """DynamoDB names may be anything, including names the load uses for its own columns while it
+    reads the exports (`__del`, `__w`, `__ts`, `__rest`, `__broken`, `__a0`, ...): each is loaded into
+    its column, and deletes and updates of the window still apply."""
+    key = [("pk", "S"), ("__ts", "N")]
+    attrs = {"__del": "boolean", "__W": "bigint", "__rest": "string", "__broken": "string", "__a0": "string",
+             "__rank": "string", "__keys": "string", "__image": "string"}
+
+    def it(pk: str, ts: int, deleted: bool, w: int) -> dict[str, Any]:
+        return {"pk": S(pk), "__ts": N(ts), "__del": {"BOOL": deleted}, "__W": N(w), "__rest": S(f"r{w}"),
+                "__broken": S("no"), "__a0": S(f"a{w}"), "__rank": S("x"), "__keys": S("k"), "__image": S("i"),
+                "other": S("o")}
+
+    full = export_entry("u0", write_export(tmp_path, "u0", [item(it("a", 1, True, 1)), item(it("b", 2, False, 2)),
+                                                           item(it("c", 3, True, 3))]), T0)
+    created = ddb_load("Own", "ddb_own_names", [full], key, attrs)
+    assert created.status == "succeeded", created.error
+    w1 = [change({"pk": S("a"), "__ts": N(1)}, it("a", 1, False, 10), 100),
+          change({"pk": S("b"), "__ts": N(2)}, None, 110)]
+    window = export_entry("u1", write_export(tmp_path, "u1", w1), T1, "INCREMENTAL", T0)
+    merged = ddb_load("Own", "ddb_own_names", [window], key, attrs, action="merge")
+    assert merged.status == "succeeded", merged.error
+    assert (merged.inserted, merged.updated, merged.deleted, merged.rowCountAfter) == (0, 1, 1, 2)
+    rows = run_query(spark, "SELECT * FROM lake.tests.ddb_own_names ORDER BY pk")
+    assert [{n: v for n, v in r.items()} for r in rows] == [
+        {"pk": "a", "__ts": "1", "__del": False, "__w": 10, "__rest": "r10", "__broken": "no", "__a0": "a10",
+         "__rank": "x", "__keys": "k", "__image": "i", "_attributes": '{"other":{"S":"o"}}'},
+        {"pk": "c", "__ts": "3", "__del": True, "__w": 3, "__rest": "r3", "__broken": "no", "__a0": "a3",
+         "__rank": "x", "__keys": "k", "__image": "i", "_attributes": '{"other":{"S":"o"}}'},
+    ]

@@ -36,6 +36,14 @@ def test_the_job_names_its_own_columns_with_the_reserved_prefix() -> None:
     own = [columns.PARSED_PREFIX, pgtypes.ELEMENT_VAR, create_path._VALUE_PREFIX, sqltext.OP_COLUMN, source.BAD_PREFIX,
            source.NULLED_PREFIX, source.CLAMPED_PREFIX, direct.PART, changes.LAKE_PREFIX, changes.S_OP, changes.S_SRC,
            changes.S_LAKE, changes.S_NULLKEY, changes.stage_key(0), pgfloat._TEXT.strip("`")]
+    # The DynamoDB load's: the lake names of its attributes sit beside them (an attribute may be named `__del`).
+    from lakesync_glue import dynamodb, dynamodb_load
+    from lakesync_glue.dynamodb_json import AttributeColumn
+
+    column = AttributeColumn(0, "a", "a", "string", False)
+    own += [dynamodb.WINDOW, dynamodb.WRITTEN, dynamodb.DELETED, dynamodb.BROKEN, dynamodb.REST, dynamodb.IMAGE,
+            dynamodb.KEYS, column.json_col, column.tag_col, column.text_col, column.hash_col, dynamodb_load._HELD,
+            dynamodb_load._lake_col(0)]
     assert [n for n in own if not n.startswith(RESERVED_PREFIX)] == []
 
 
