@@ -28,6 +28,8 @@ export interface DynamoExportSettings {
   prefix: string;
   /** SSE-KMS with this key when set, else SSE-S3. */
   kmsKeyId?: string;
+  /** The account that owns the bucket (S3BucketOwner), when it is not the tables' own account. */
+  bucketOwner?: string;
 }
 
 /** DynamoDB's incremental exports cover at least 15 minutes and at most 24 hours. */
@@ -113,11 +115,13 @@ export class DynamoTableExports implements TableExportPort {
       throw new PortError('validation', 'InvalidExportId', `${subject}: the export id must be 1-36 lowercase letters, digits and hyphens (it is the ClientToken); a new cycle derives a valid one`);
     }
     const { from, to } = checkWindow(req.window, this.now(), subject);
-    const { bucket, kmsKeyId } = this.settings;
+    const { bucket, kmsKeyId, bucketOwner } = this.settings;
     return {
       TableArn: req.tableArn,
       ClientToken: req.exportId,
       S3Bucket: bucket,
+      // DynamoDB requires the owner's account id when the bucket is another account's.
+      ...(bucketOwner ? { S3BucketOwner: bucketOwner } : {}),
       S3Prefix: this.s3Prefix(req.exportId),
       ...(kmsKeyId ? { S3SseAlgorithm: 'KMS' as const, S3SseKmsKeyId: kmsKeyId } : { S3SseAlgorithm: 'AES256' as const }),
       ExportFormat: 'DYNAMODB_JSON',

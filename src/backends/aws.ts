@@ -54,7 +54,7 @@ export function awsDynamoSettings(sourceName: string, source: SourceConfig, over
     dynamodb: {
       region,
       ...(tables ? { tables } : {}),
-      export: { bucket: exportTo.bucket, prefix: trimSlashes(exportTo.prefix), ...(exportTo.kmsKeyId ? { kmsKeyId: exportTo.kmsKeyId } : {}) },
+      export: { bucket: exportTo.bucket, prefix: trimSlashes(exportTo.prefix), ...(exportTo.kmsKeyId ? { kmsKeyId: exportTo.kmsKeyId } : {}), ...(exportTo.bucketOwner ? { bucketOwner: exportTo.bucketOwner } : {}) },
     },
   };
 }

@@ -24,6 +24,7 @@ export const EXPORT_WINDOW_DEFAULTS = { maxHours: 24, maxWindows: 7 } as const;
 
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
 const S3_BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const ACCOUNT_ID = /^\d{12}$/;
 
 function decimalFits(type: string): boolean {
   const m = /^decimal\((\d+),(\d+)\)$/.exec(type);
@@ -93,6 +94,11 @@ export const dynamodbSourceSchema = z
         bucket: z.string().regex(S3_BUCKET, 'must be an S3 bucket name'),
         prefix: z.string().default('lakesync/dynamodb'),
         kmsKeyId: z.string().min(1, 'name the KMS key (ARN, id or alias), or leave kmsKeyId out for SSE-S3').optional().describe('SSE-KMS key of the export files; default SSE-S3.'),
+        bucketOwner: z
+          .string()
+          .regex(ACCOUNT_ID, 'must be the 12-digit id of the AWS account that owns the bucket, e.g. "123456789012" (quoted in YAML)')
+          .optional()
+          .describe("The AWS account that owns the bucket (S3BucketOwner), when it is another account than the tables': DynamoDB requires it for an export to another account's bucket."),
       })
       .strict()
       .optional()

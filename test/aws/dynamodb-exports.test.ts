@@ -20,6 +20,7 @@ import {
   UpdateContinuousBackupsCommand,
 } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { clientConfig, s3ClientConfig } from '../../src/aws/clients';
 import { type DynamoExportSettings, DynamoTableExports } from '../../src/aws/dynamodb-exports';
@@ -51,6 +52,8 @@ describe('on moto server', () => {
   let ddb: DynamoDBClient;
   let s3: S3Client;
   let sent: ExportTableToPointInTimeInput[];
+  /** The JSON bodies of the ExportTableToPointInTime requests as sent over HTTP. */
+  let bodies: Record<string, unknown>[];
 
   before(async () => {
     useTestCredentials();
@@ -65,6 +68,17 @@ describe('on moto server', () => {
       },
       { step: 'initialize', name: 'recordExportInput' },
     );
+    ddb.middlewareStack.add(
+      (next, context) => async (args) => {
+        const body = (args.request as { body?: unknown }).body;
+        if (context.commandName === 'ExportTableToPointInTimeCommand') {
+          const text = typeof body === 'string' ? body : new TextDecoder().decode(body as Uint8Array);
+          bodies.push(JSON.parse(text) as Record<string, unknown>);
+        }
+        return next(args);
+      },
+      { step: 'finalizeRequest', name: 'recordExportBody' },
+    );
   });
 
   after(async () => {
@@ -76,6 +90,7 @@ describe('on moto server', () => {
   beforeEach(async () => {
     await moto.reset();
     sent = [];
+    bodies = [];
     await s3.send(new CreateBucketCommand({ Bucket: BUCKET, CreateBucketConfiguration: { LocationConstraint: REGION } }));
     await ddb.send(
       new CreateTableCommand({
@@ -90,6 +105,18 @@ describe('on moto server', () => {
 
   const enablePitr = () => ddb.send(new UpdateContinuousBackupsCommand({ TableName: 'Orders', PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } }));
   const exportsOf = (now = () => new Date()) => new DynamoTableExports(ddb, new S3Objects(s3), SETTINGS, now);
+
+  /** Waits for DynamoDB's own status of an export (not the adapter's reading of its files). */
+  async function settleExport(exportArn: string): Promise<void> {
+    for (let i = 0; i < 100; i++) {
+      const out = await ddb.send(new DescribeExportCommand({ ExportArn: exportArn }));
+      const status = out.ExportDescription?.ExportStatus;
+      if (status === 'COMPLETED') return;
+      if (status === 'FAILED') throw new Error(`the export failed: ${out.ExportDescription?.FailureCode}: ${out.ExportDescription?.FailureMessage}`);
+      await delay(50);
+    }
+    throw new Error('the export did not finish');
+  }
 
   async function settle(port: DynamoTableExports, ref: TableExportRef): Promise<TableExportStatus> {
     for (let i = 0; i < 100; i++) {
@@ -142,6 +169,32 @@ describe('on moto server', () => {
     const ref = await port.startTableExport(request({ window: { type: 'FULL', to: new Date(Date.now() - 60_000).toISOString().replace(/\.\d+Z$/, 'Z') } }));
     const status = await settle(port, ref);
     assert.deepEqual(status, { state: 'failed', failureCause: 'S3NoSuchBucket: The specified bucket does not exist' });
+  });
+
+  test('an export to a bucket of another account: the request names the bucket owner (S3BucketOwner), and DynamoDB writes into that account\'s bucket', async () => {
+    const OTHER_ACCOUNT = '210987654321';
+    const OTHER_BUCKET = 'central-ddb-exports';
+    // The bucket is created by the other account (moto tells accounts apart by the credentials).
+    const sts = new STSClient(clientConfig({ region: REGION, endpoint: moto.endpoint }));
+    const assumed = await sts.send(new AssumeRoleCommand({ RoleArn: `arn:aws:iam::${OTHER_ACCOUNT}:role/exports`, RoleSessionName: 'test' }));
+    sts.destroy();
+    const c = assumed.Credentials!;
+    const otherS3 = new S3Client({ ...s3ClientConfig({ region: REGION, endpoint: moto.endpoint }), credentials: { accessKeyId: c.AccessKeyId!, secretAccessKey: c.SecretAccessKey!, sessionToken: c.SessionToken! } });
+    try {
+      await otherS3.send(new CreateBucketCommand({ Bucket: OTHER_BUCKET, CreateBucketConfiguration: { LocationConstraint: REGION } }));
+      await enablePitr();
+      const to = new Date(Date.now() - 60_000).toISOString().replace(/\.\d+Z$/, 'Z');
+      const port = new DynamoTableExports(ddb, new S3Objects(s3), { ...SETTINGS, bucket: OTHER_BUCKET, bucketOwner: OTHER_ACCOUNT });
+      const ref = await port.startTableExport(request({ window: { type: 'FULL', to } }));
+      assert.equal(bodies.length, 1);
+      assert.equal(bodies[0]!.S3Bucket, OTHER_BUCKET);
+      assert.equal(bodies[0]!.S3BucketOwner, OTHER_ACCOUNT, 'the request sent to DynamoDB names the bucket owner');
+      await settleExport(ref.exportArn);
+      const written = await otherS3.send(new ListObjectsV2Command({ Bucket: OTHER_BUCKET, Prefix: 'lakesync/dynamodb/shop-ddb/lse-0123456789abcdef/AWSDynamoDB/' }));
+      assert.ok((written.Contents ?? []).length > 0, 'the export was written into the other account\'s bucket');
+    } finally {
+      otherS3.destroy();
+    }
   });
 
   test('windows outside 15 min..24 h, a time in the future, a bad time or id: refused before any call', async () => {

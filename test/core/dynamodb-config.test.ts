@@ -53,6 +53,15 @@ describe('config of source kind dynamodb', () => {
     if (s.source.kind === 'dynamodb') assert.deepEqual(s.source.export, { bucket: 'ddb-exports', prefix: 'lakesync/dynamodb', kmsKeyId: 'alias/lakesync' });
   });
 
+  test('source.export.bucketOwner: the 12-digit account of a bucket in another account reaches the export settings; anything else is refused', async () => {
+    const { awsDynamoSettings } = await import('../../src/backends/aws');
+    const s = parsed(awsDdb({}, { export: { bucket: 'ddb-exports', bucketOwner: '210987654321' } }));
+    assert.deepEqual(awsDynamoSettings('shop', s).dynamodb.export, { bucket: 'ddb-exports', prefix: 'lakesync/dynamodb', bucketOwner: '210987654321' });
+    for (const bucketOwner of ['21098765432', 'arn:aws:iam::210987654321:root', ' 210987654321', 210987654321]) {
+      assertProblem(problems(awsDdb({}, { export: { bucket: 'ddb-exports', bucketOwner } })), 'sources.shop.source.export.bucketOwner', /12-digit id of the AWS account|put the value in quotes/);
+    }
+  });
+
   test('backend aws without source.export is refused, naming the field and what to add', () => {
     const source = awsDdb();
     delete (source.source as Record<string, unknown>).export;
