@@ -47,7 +47,9 @@ def attribute_columns(args: "JobArgs") -> tuple[list[AttributeColumn], list[str]
     wanted += [(name, type_, False) for name, type_ in d.attributes if name not in d.key_names and name not in excluded]
     renames = {c: p.rename for c, p in policies.items() if p.rename}
     # A rename is an attribute's: the column of the other attributes keeps its name.
-    names = lake_column_names([w[0] for w in wanted], args.target, renames, what="attributes", fix=_RENAME_FIX)
+    # An attribute's own name is only a key of the item's map, never a column: only its lake name is checked.
+    names = lake_column_names([w[0] for w in wanted], args.target, renames, what="attributes", fix=_RENAME_FIX,
+                              source_is_column=False)
     taken = next((attribute for (attribute, _, _), name in zip(wanted, names) if name == ATTRIBUTES_COLUMN), None)
     if taken is not None:
         raise NameCollision(

@@ -59,7 +59,7 @@ RESERVED_PREFIX = "__lakesync_"
 ICEBERG_METADATA_COLUMNS = ("_file", "_pos", "_deleted", "_spec_id", "_partition")
 
 
-def _check_not_reserved(original: str, lake: str, table: str) -> None:
+def _check_not_reserved(original: str, lake: str, table: str, source_is_column: bool = True) -> None:
     if lake in ICEBERG_METADATA_COLUMNS:
         becomes = f"becomes {lake!r}" if original.lower() == lake else f"is renamed to {lake!r}"
         raise NameCollision(
@@ -67,11 +67,17 @@ def _check_not_reserved(original: str, lake: str, table: str) -> None:
             f"({', '.join(ICEBERG_METADATA_COLUMNS)}): the lake table could never be read or merged into, so nothing "
             "is loaded; rename it with a column policy (rename), rename it in PostgreSQL, or exclude it"
         )
-    if original.lower().startswith(RESERVED_PREFIX):
+    if source_is_column and original.lower().startswith(RESERVED_PREFIX):
         raise NameCollision(
             f"table {table}: column {original!r} starts with the reserved prefix {RESERVED_PREFIX!r} (lakesync's own "
             "columns use it, and one could take the column's place), so nothing is loaded; rename the column in "
             "PostgreSQL, or exclude it with a column policy (exclude: true)"
+        )
+    if lake.startswith(RESERVED_PREFIX) and original.lower() == lake:  # a name that is not a column itself
+        raise NameCollision(
+            f"table {table}: {original!r} becomes lake column {lake!r}, which starts with the reserved prefix "
+            f"{RESERVED_PREFIX!r} (lakesync's own columns use it), so nothing is loaded; give it another lake name "
+            "with a column policy (rename)"
         )
     if lake.startswith(RESERVED_PREFIX):
         raise NameCollision(
@@ -86,15 +92,16 @@ COLUMN_COLLISION_FIX = "rename one of them in PostgreSQL or with a column policy
 
 
 def lake_column_names(source_names: Sequence[str], table: str, renames: Mapping[str, str] | None = None, *,
-                      what: str = "columns", fix: str = COLUMN_COLLISION_FIX) -> list[str]:
+                      what: str = "columns", fix: str = COLUMN_COLLISION_FIX, source_is_column: bool = True) -> list[str]:
     """Lowercases column names (or takes a policy's rename); two columns with one lake name fail with both names
-    (`what` they are, and the `fix`), and so does a source or lake name with the reserved prefix."""
+    (`what` they are, and the `fix`), and so does a lake name with the reserved prefix, or a source name with it
+    when the source name is a column of the job's frames (`source_is_column`; a DynamoDB attribute's is not)."""
     seen: dict[str, str] = {}
     result: list[str] = []
     renames = renames or {}
     for original in source_names:
         lowered = lake_name(renames.get(original, original))
-        _check_not_reserved(original, lowered, table)
+        _check_not_reserved(original, lowered, table, source_is_column)
         if lowered in seen:
             how = "once renamed and lowercased" if renames else "once lowercased"
             raise NameCollision(

@@ -148,3 +148,19 @@ def test_the_null_hint_of_an_attribute_yaml_would_misread_is_a_line_that_sets_th
     assert line is not None, result.error["message"]
     parsed = yaml.safe_load(line.group(0))
     assert parsed["tables"]["dynamodb.Orders"]["columns"] == {"@total": {"onInvalid": "null"}}, line.group(0)
+
+
+def test_an_attribute_named_with_the_reserved_prefix_loads_once_renamed(ddb_load: DdbLoad, spark: Any,
+                                                                        tmp_path: Path) -> None:
+    """An attribute's own name never becomes a column: only its lake name may not carry the reserved
+    prefix, and a rename (what the plan asks for) sets it apart."""
+    records = [item({"pk": S("a"), "sk": N("1"), "__LakeSync_x": S("v")})]
+    location = write_export(tmp_path, "e-reserved", records)
+    result = ddb_load("Reserved", "ddb_reserved", [export_entry("e-reserved", location, T1)], KEY,
+                      {"__LakeSync_x": "string"}, column_policies=json.dumps({"__LakeSync_x": {"rename": "x"}}))
+    assert result.status == "succeeded", result.error
+    assert [(r["pk"], r["x"], r["_attributes"]) for r in rows(spark, "ddb_reserved")] == [("a", "v", "{}")]
+    unnamed = ddb_load("Reserved", "ddb_reserved_2", [export_entry("e-reserved", location, T1)], KEY,
+                       {"__LakeSync_x": "string"})
+    assert unnamed.error is not None and unnamed.error["class"] == "NameCollision", unnamed.error
+    assert "'__LakeSync_x'" in unnamed.error["message"] and "rename" in unnamed.error["message"], unnamed.error
