@@ -52,7 +52,8 @@ export class AthenaQueries {
         new StartQueryExecutionCommand({
           QueryString: sql,
           WorkGroup: workgroup,
-          ResultConfiguration: { OutputLocation: outputLocation },
+          // A workgroup with managed query results refuses a query that names a location: none is sent when none is configured.
+          ...(outputLocation ? { ResultConfiguration: { OutputLocation: outputLocation } } : {}),
           QueryExecutionContext: { Catalog: athenaCatalog(this.settings), ...(database ? { Database: database } : {}) },
         }),
       ),

@@ -166,6 +166,8 @@ export interface WorkerScope {
   catalogAuth?: DirectAuth;
   /** aws.tableBucket.create: the worker creates the table bucket. */
   createTableBucket: boolean;
+  /** aws.athena.outputLocation is set (by default): Athena writes the results there with the worker's permissions. */
+  athenaOutput?: boolean;
 }
 
 type WorkerAction = RequiredAction & { when?: (scope: WorkerScope) => boolean };
@@ -178,6 +180,7 @@ const SNAPSHOT_TAG_CONTEXT = { 'aws:TagKeys': [SNAPSHOT_TAG.key], [`aws:RequestT
 const rdsInstance = (s: WorkerScope) => s.kind === 'rds' && s.database !== 'cluster';
 const rdsCluster = (s: WorkerScope) => s.kind === 'rds' && s.database === 'cluster';
 const rds = (s: WorkerScope) => s.kind === 'rds';
+const athenaOutput = (s: WorkerScope) => s.athenaOutput !== false;
 
 /**
  * What the worker (the principal running `lakesync worker`) calls in every cycle, on the
@@ -256,8 +259,8 @@ export const WORKER_ACTIONS: readonly WorkerAction[] = [
   ...['lakeformation:ListPermissions', 'lakeformation:BatchGrantPermissions'].map((action) => ({ action, resources: ['*'], mode: 'lakeformation' as const, why: 'the worker grants the configured principals' })),
   { action: 'lakeformation:GetDataAccess', resources: ['*'], mode: 'lakeformation', why: 'Athena reads Lake Formation governed data for the checks' },
   ...['athena:StartQueryExecution', 'athena:GetQueryExecution', 'athena:GetQueryResults', 'athena:StopQueryExecution'].map((action) => ({ action, resources: ['arn:aws:athena:REGION:ACCOUNT:workgroup/WORKGROUP'], why: 'the worker verifies each load with Athena' })),
-  ...['s3:PutObject', 's3:GetObject'].map((action) => ({ action, resources: ['arn:aws:s3:::ATHENA_OUTPUT/*'], why: 'Athena writes and reads the query results with the caller\'s permissions' })),
-  { action: 's3:GetBucketLocation', resources: ['arn:aws:s3:::ATHENA_BUCKET'], why: 'Athena checks the result bucket with the caller\'s permissions' },
+  ...['s3:PutObject', 's3:GetObject'].map((action) => ({ action, resources: ['arn:aws:s3:::ATHENA_OUTPUT/*'], when: athenaOutput, why: 'Athena writes and reads the query results with the caller\'s permissions' })),
+  { action: 's3:GetBucketLocation', resources: ['arn:aws:s3:::ATHENA_BUCKET'], when: athenaOutput, why: 'Athena checks the result bucket with the caller\'s permissions' },
   ...['glue:GetCatalog', 'glue:GetDatabase', 'glue:GetTable'].map((action) => ({ action, resources: [...CATALOG_ARNS, DATABASE_ARN, GLUE_TABLES_ARN], why: 'Athena reads the lake table for the checks' })),
   ...['s3tables:GetTable', 's3tables:GetTableMetadataLocation', 's3tables:GetTableData'].map((action) => ({ action, resources: [LAKE_TABLES_ARN], mode: 'iam' as const, why: 'Athena reads the lake with the worker credentials in iam mode' })),
   { action: 'secretsmanager:GetSecretValue', resources: ['CATALOG_SECRET_ARN'], when: (s) => s.catalogAuth === 'secret', why: "the worker reads the source catalog with the catalog secret's password" },

@@ -35,7 +35,8 @@ export interface AwsSettings {
     /** Folder holding glue_entry.py and the lakesync_glue package. */
     scriptsDir: string;
   };
-  athena: { workgroup: string; outputLocation: string };
+  /** outputLocation: absent for a workgroup with managed query results, or one with its own location. */
+  athena: { workgroup: string; outputLocation?: string | undefined };
   /** How access to the S3 Tables catalog is controlled; absent means `lakeformation`. */
   lakeFormation?: { mode: 'lakeformation' | 'iam' };
   /** First and longest pause between polls of a Glue run, and at most how many GetJobRun calls an hour of run. */

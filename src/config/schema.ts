@@ -321,7 +321,14 @@ const aws = z
       .object({
         workgroup: z.string().min(1).default('primary'),
         // Athena refuses a location without a valid bucket name: each table would load, then fail its verification.
-        outputLocation: z.string().regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/, 'must be an s3://<bucket>/<prefix>/ location for query results (a bucket name of 3-63 lowercase letters, digits, dots and hyphens), e.g. s3://my-athena-results/lakesync/'),
+        outputLocation: z
+          .string()
+          .regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/, 'must be an s3://<bucket>/<prefix>/ location for query results (a bucket name of 3-63 lowercase letters, digits, dots and hyphens), e.g. s3://my-athena-results/lakesync/')
+          .optional()
+          .describe(
+            "Where Athena writes the results of lakesync's queries. Leave it out for a workgroup with Athena managed query results " +
+              '(Athena refuses a query that names a location there) or one that has its own result location.',
+          ),
       })
       .strict()
       .describe('Where verification queries run.'),

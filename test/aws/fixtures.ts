@@ -34,7 +34,7 @@ export const ORDERS_LOAD_INPUT: LoadTableInput = {
   namespace: 'shop',
 };
 
-export function awsSource(options: { endpoint?: string; clusterId?: string; raw?: Record<string, unknown> } = {}): SourceConfig {
+export function awsSource(options: { endpoint?: string; clusterId?: string; raw?: Record<string, unknown>; athena?: Record<string, unknown> } = {}): SourceConfig {
   return sourceSchema.parse({
     backend: 'aws',
     database: 'shop',
@@ -51,7 +51,7 @@ export function awsSource(options: { endpoint?: string; clusterId?: string; raw?
       export: { bucket: EXPORT_BUCKET, prefix: 'lakesync/exports', iamRoleArn: EXPORT_ROLE, kmsKeyId: 'alias/lakesync-export' },
       tableBucket: { name: TABLE_BUCKET, create: true },
       glue: { roleArn: GLUE_ROLE, scriptBucket: SCRIPT_BUCKET },
-      athena: { outputLocation: ATHENA_OUTPUT },
+      athena: options.athena ?? { outputLocation: ATHENA_OUTPUT },
     },
     ...options.raw,
   });

@@ -1,7 +1,10 @@
 /**
  * Check 10: the Athena workgroup exists, is enabled, and has a result location. A workgroup
  * that enforces its configuration (EnforceWorkGroupConfiguration) uses its own
- * ResultConfiguration.OutputLocation and ignores the client's (aws.athena.outputLocation).
+ * ResultConfiguration.OutputLocation and ignores the client's (aws.athena.outputLocation). A
+ * workgroup with Athena managed query results keeps them itself and refuses a query that names a
+ * location: aws.athena.outputLocation must be left out for it. Without aws.athena.outputLocation the
+ * workgroup must have managed query results or a location of its own.
  */
 import { GetWorkGroupCommand } from '@aws-sdk/client-athena';
 import { hasAwsCode } from '../../aws/errors';
@@ -12,8 +15,9 @@ export const ATHENA_WORKGROUP = 'athena-workgroup';
 
 export async function checkAthenaWorkgroup(ctx: DoctorContext): Promise<CheckResult> {
   const { workgroup, outputLocation } = ctx.settings.athena;
+  const location = outputLocation ?? 's3://<bucket>/<prefix>/';
   const missing = () =>
-    fail(ATHENA_WORKGROUP, `Athena workgroup ${workgroup} does not exist in ${ctx.settings.region}`, `aws athena create-work-group --name ${workgroup} --configuration 'ResultConfiguration={OutputLocation=${outputLocation}}' (or deploy infra/lakesync.yaml, or correct aws.athena.workgroup)`);
+    fail(ATHENA_WORKGROUP, `Athena workgroup ${workgroup} does not exist in ${ctx.settings.region}`, `aws athena create-work-group --name ${workgroup} --configuration 'ResultConfiguration={OutputLocation=${location}}' (or deploy infra/lakesync.yaml, or correct aws.athena.workgroup)`);
   let group;
   try {
     group = (await ctx.clients.athena.send(new GetWorkGroupCommand({ WorkGroup: workgroup }))).WorkGroup;
@@ -28,8 +32,31 @@ export async function checkAthenaWorkgroup(ctx: DoctorContext): Promise<CheckRes
     return fail(ATHENA_WORKGROUP, `Athena workgroup ${workgroup} is disabled`, `aws athena update-work-group --work-group ${workgroup} --state ENABLED`);
   }
   const configuration = group?.Configuration;
+  const own = configuration?.ResultConfiguration?.OutputLocation;
+  if (configuration?.ManagedQueryResultsConfiguration?.Enabled) {
+    if (outputLocation === undefined) return ok(ATHENA_WORKGROUP);
+    return fail(
+      ATHENA_WORKGROUP,
+      `Athena workgroup ${workgroup} keeps query results itself (managed query results) and refuses a query that names a result location, as lakesync's do with aws.athena.outputLocation ${outputLocation}: every verification query would fail`,
+      `remove aws.athena.outputLocation from lakesync.yaml (or turn managed query results off for workgroup ${workgroup})`,
+    );
+  }
+  if (outputLocation === undefined) {
+    // Athena writes there with the worker's permissions, which the worker check cannot simulate without the location.
+    if (own) {
+      return warn(
+        ATHENA_WORKGROUP,
+        `Athena workgroup ${workgroup} writes query results to its own location ${own} with the worker's permissions, and aws.athena.outputLocation is not set, so the worker's S3 permissions on it are not checked`,
+        `set aws.athena.outputLocation to ${own} so lakesync doctor checks them (the worker needs s3:GetBucketLocation on the bucket and s3:PutObject, s3:GetObject under it)`,
+      );
+    }
+    return fail(
+      ATHENA_WORKGROUP,
+      `Athena workgroup ${workgroup} has no result location and no managed query results, and aws.athena.outputLocation is not set: every verification query would fail`,
+      `set aws.athena.outputLocation in lakesync.yaml to an s3://<bucket>/<prefix>/ location, or give workgroup ${workgroup} a result location or managed query results`,
+    );
+  }
   if (!configuration?.EnforceWorkGroupConfiguration) return ok(ATHENA_WORKGROUP);
-  const own = configuration.ResultConfiguration?.OutputLocation;
   if (!own) {
     return fail(
       ATHENA_WORKGROUP,

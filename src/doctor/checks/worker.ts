@@ -53,7 +53,8 @@ export async function checkWorkerPermissions(ctx: DoctorContext): Promise<CheckR
 
 function workerRequests(ctx: DoctorContext, dynamo: DynamoDoctorSource | undefined): PermissionRequest[] {
   const s = ctx.settings;
-  const athena = s.athena.outputLocation.replace(/^s3:\/\//, '').replace(/\/+$/, '');
+  // No location of lakesync's own: Athena keeps the results (managed query results) or writes them where the workgroup says.
+  const athena = s.athena.outputLocation?.replace(/^s3:\/\//, '').replace(/\/+$/, '');
   const names: ResourceNames = {
     ...resourceNames(ctx),
     ...(s.rds.clusterId ? { dbCluster: s.rds.clusterId } : { dbInstance: s.rds.instanceId }),
@@ -61,8 +62,7 @@ function workerRequests(ctx: DoctorContext, dynamo: DynamoDoctorSource | undefin
     glueJob: s.glue.jobName,
     glueRoleArn: s.glue.roleArn,
     workgroup: s.athena.workgroup,
-    athenaBucket: athena.split('/')[0]!,
-    athenaOutput: athena,
+    ...(athena === undefined ? {} : { athenaBucket: athena.split('/')[0]!, athenaOutput: athena }),
   };
   const scope = {
     kind: dynamo ? ('dynamodb' as const) : ('rds' as const),
@@ -70,6 +70,7 @@ function workerRequests(ctx: DoctorContext, dynamo: DynamoDoctorSource | undefin
     mode: s.lakeFormationMode,
     ...(s.direct ? { catalogAuth: s.direct.auth.kind } : {}),
     createTableBucket: s.tableBucket.create,
+    athenaOutput: athena !== undefined,
   };
   // Without a resolved key (the key checks report why) its actions are not simulated.
   const usable = (a: RequiredAction) => Boolean(ctx.key) || !a.action.startsWith('kms:');
