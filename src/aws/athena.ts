@@ -10,7 +10,7 @@ import { LINEAGE_PROPERTIES, lakeCommitFromRow, lineageSelectList } from '../lin
 import type { LakeCommit, VerifyOutcome, VerifyRequest } from '../model';
 import type { VerifyPort } from '../ports';
 import { assertSnapshotId, checkPassed, countValue, type LakeRowCounts, NO_ROWS, rowCountCheck, unknownSnapshot } from '../verify-rows';
-import { awsCall, awsErrorCode, lakeFormationHint } from './errors';
+import { awsCall, awsErrorCode, awsErrorKind, lakeFormationHint, toPortError } from './errors';
 import { athenaCheckRefusal, athenaQualifiedName } from './read-only';
 import { athenaCatalog, type AwsSettings } from './settings';
 
@@ -47,17 +47,23 @@ export class AthenaQueries {
     const { signal } = options;
     signal?.throwIfAborted();
     const { workgroup, outputLocation } = this.settings.athena;
-    const started = await awsCall({ service: 'Athena', operation: 'StartQueryExecution', subject }, () =>
-      this.athena.send(
-        new StartQueryExecutionCommand({
-          QueryString: sql,
-          WorkGroup: workgroup,
-          // A workgroup with managed query results refuses a query that names a location: none is sent when none is configured.
-          ...(outputLocation ? { ResultConfiguration: { OutputLocation: outputLocation } } : {}),
-          QueryExecutionContext: { Catalog: athenaCatalog(this.settings), ...(database ? { Database: database } : {}) },
-        }),
-      ),
-    );
+    const call = { service: 'Athena' as const, operation: 'StartQueryExecution', subject };
+    const started = await awsCall(call, async () => {
+      try {
+        return await this.athena.send(
+          new StartQueryExecutionCommand({
+            QueryString: sql,
+            WorkGroup: workgroup,
+            // A workgroup with managed query results refuses a query that names a location: none is sent when none is configured.
+            ...(outputLocation ? { ResultConfiguration: { OutputLocation: outputLocation } } : {}),
+            QueryExecutionContext: { Catalog: athenaCatalog(this.settings), ...(database ? { Database: database } : {}) },
+          }),
+        );
+      } catch (err) {
+        const hint = workgroupHint(err, workgroup);
+        throw hint ? toPortError(err, { ...call, hint }) : err;
+      }
+    });
     const id = started.QueryExecutionId;
     if (!id) throw new PortError('failed', 'NoQueryExecutionId', `Athena StartQueryExecution for ${subject} returned no QueryExecutionId`);
     const execution = await this.waitForSuccess(id, subject, signal);
@@ -131,6 +137,18 @@ export class AthenaQueries {
     } while (token);
     return { columns, rows: rows.slice(0, maxRows) };
   }
+}
+
+/** What to do when Athena refuses a query for its workgroup (missing or disabled); undefined for other refusals. */
+function workgroupHint(err: unknown, workgroup: string): string | undefined {
+  if (awsErrorKind(err) !== 'validation') return undefined;
+  const message = (err as Error | undefined)?.message ?? '';
+  if (!/workgroup/i.test(message)) return undefined;
+  if (/disabled/i.test(message)) return `Athena workgroup ${workgroup} is disabled: enable it (aws athena update-work-group --work-group ${workgroup} --state ENABLED)`;
+  if (/not found|does not exist|not exist/i.test(message)) {
+    return `Athena workgroup ${workgroup} does not exist in this account and region: create it or correct aws.athena.workgroup in lakesync.yaml (lakesync doctor checks it)`;
+  }
+  return undefined;
 }
 
 function sameRow(row: (string | null)[], columns: string[]): boolean {
