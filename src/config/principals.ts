@@ -12,6 +12,8 @@ const FORMS =
 /** Why Lake Formation cannot grant to `principal`, or undefined when it is one of the forms it takes. */
 export function lakeFormationPrincipalProblem(principal: string): string | undefined {
   if (/^\d{12}(:IAMPrincipals)?$/.test(principal) || principal === 'IAM_ALLOWED_PRINCIPALS') return undefined;
+  // DataLakePrincipalIdentifier is at most 255 characters.
+  if (principal.length > 255) return `is ${principal.length} characters long; Lake Formation takes a principal of at most 255: ${FORMS}`;
   // No ARN holds white space: one copied with a trailing blank or a space in a name names nobody.
   const arn = /^arn:aws(-[a-z]+)*:([a-z0-9-]+):[a-z0-9-]*:([^:\s]*):(\S+)$/.exec(principal);
   if (!arn) return `is not a principal Lake Formation grants to: ${FORMS}`;
@@ -20,9 +22,17 @@ export function lakeFormationPrincipalProblem(principal: string): string | undef
   const kinds = PRINCIPAL_RESOURCES[service!];
   if (!kinds) return `is an ARN of service ${service}, not a principal Lake Formation grants to: ${FORMS}`;
   if (service === 'iam' && !/^\d{12}$/.test(account!)) return `names IAM account "${account}", not a 12-digit account id: ${FORMS}`;
+  // IAM ARNs name no Region: arn:aws:iam::<account>:...
+  if (service === 'iam' && !/^arn:aws(-[a-z]+)*:iam::/.test(principal)) return `names a Region, which an IAM ARN never does (arn:aws:iam::<account>:role/<name>): ${FORMS}`;
+  if (service === 'iam' && /^(role|user)\//.test(resource!) && !IAM_NAME.test(resource!)) {
+    return `is not an IAM role or user ARN: after an optional path (/<path>/) the name is 1-64 letters, digits or +=,.@_- (no wildcard, no trailing /): ${FORMS}`;
+  }
   if (!kinds.form.test(resource!)) return `is not ${kinds.what}: ${FORMS}`;
   return undefined;
 }
+
+/** An IAM role or user: `role/` or `user/`, an optional path of printable characters between slashes, and a name of 1-64 of IAM's name characters. */
+const IAM_NAME = /^(role|user)\/([\x21-\x7e]*\/)?[\w+=,.@-]{1,64}$/;
 
 /** The ARNs of each service that Lake Formation grants to, by their resource part. */
 const PRINCIPAL_RESOURCES: Record<string, { form: RegExp; what: string }> = {

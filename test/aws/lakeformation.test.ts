@@ -210,10 +210,26 @@ describe('aws.lakeFormation in lakesync.yaml', () => {
     }
   });
 
+  test('an IAM principal ARN in a form IAM never gives (a Region, a wildcard, a path without a name, an over-long name) is refused before any load', () => {
+    for (const principal of [
+      'arn:aws:iam:us-east-1:123456789012:role/analyst',
+      'arn:aws:iam::123456789012:role/analyst*',
+      'arn:aws:iam::123456789012:role/team/',
+      'arn:aws:iam::123456789012:user/team/alice/',
+      `arn:aws:iam::123456789012:role/${'r'.repeat(65)}`,
+      `arn:aws:iam::123456789012:role/${'p/'.repeat(120)}analyst`,
+    ]) {
+      const err = rejects(raw(undefined, [{ principal }]));
+      assert.match(err.message, /sources\.shop\.grants\.0\.principal/, principal);
+    }
+  });
+
   test('the principals Lake Formation grants to are accepted', () => {
     for (const principal of [
       READER,
       'arn:aws:iam::123456789012:user/team/alice',
+      'arn:aws:iam::123456789012:role/data.team+etl=1,x@y_z-2',
+      `arn:aws:iam::123456789012:role/${'r'.repeat(64)}`,
       'arn:aws-cn:iam::123456789012:role/service-role/analyst',
       'arn:aws:iam::123456789012:saml-provider/corp:group/analysts',
       'arn:aws:quicksight:us-east-2:123456789012:group/default/analysts',
