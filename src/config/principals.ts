@@ -41,3 +41,30 @@ const PRINCIPAL_RESOURCES: Record<string, { form: RegExp; what: string }> = {
   identitystore: { form: /^(user|group)\/.+/, what: 'an IAM Identity Center user or group' },
   organizations: { form: /^(organization|ou)\/.+/, what: 'an organization or organizational unit' },
 };
+
+/**
+ * The account a principal is in, when Lake Formation would share with another account or an
+ * organization to grant to it: a 12-digit account id, `<account>:IAMPrincipals`, an IAM ARN, or an
+ * Organizations ARN ('organization'). Undefined for principals of no account (Identity Center, IAM_ALLOWED_PRINCIPALS).
+ */
+function principalAccount(principal: string): string | undefined {
+  const bare = /^(\d{12})(:IAMPrincipals)?$/.exec(principal);
+  if (bare) return bare[1];
+  if (/^arn:aws(-[a-z]+)*:organizations:/.test(principal)) return 'organization';
+  const arn = /^arn:aws(-[a-z]+)*:(iam|quicksight):[a-z0-9-]*:(\d{12}):/.exec(principal);
+  return arn?.[3];
+}
+
+/**
+ * Why a grant cannot be made as configured across accounts, or undefined: Lake Formation does not
+ * give ALL (Super) to another account or an organization, so each table would load, then fail its grant.
+ */
+export function crossAccountGrantProblem(principal: string, permissions: readonly string[], lakeAccount: string): string | undefined {
+  if (!permissions.includes('ALL')) return undefined;
+  const account = principalAccount(principal);
+  if (account === undefined || account === lakeAccount) return undefined;
+  return (
+    `gives ALL to ${principal}, in another account or an organization than the lake's (${lakeAccount}): Lake Formation does not grant ALL (Super) across accounts, ` +
+    'so each table would load and then fail its grant; name the permissions it needs instead (e.g. SELECT, DESCRIBE)'
+  );
+}

@@ -12,7 +12,7 @@ import { costSchema } from '../cost/schema';
 import { packingSchema } from './packing';
 import { glueCapacityProblems } from '../aws/glue-sizing';
 import { athenaCheckRefusal, athenaQualifiedName, athenaReadOnlyRefusal } from '../aws/read-only';
-import { lakeFormationPrincipalProblem } from './principals';
+import { crossAccountGrantProblem, lakeFormationPrincipalProblem } from './principals';
 import { hostPortProblem } from './address';
 const LAKE_NAME_FIX = `use ${LAKE_NAME_RULE}`;
 const GLOB = /^[^\s]+$/;
@@ -482,6 +482,11 @@ export const sourceSchema = z
       s.grants.forEach((grant, i) => {
         const problem = lakeFormationPrincipalProblem(grant.principal);
         if (problem) ctx.addIssue({ code: 'custom', path: ['grants', i, 'principal'], message: problem });
+        if (problem || !s.aws) return;
+        for (const key of ['tablePermissions', 'namespacePermissions'] as const) {
+          const across = crossAccountGrantProblem(grant.principal, grant[key], s.aws.accountId);
+          if (across) ctx.addIssue({ code: 'custom', path: ['grants', i, key], message: across });
+        }
       });
       // Athena runs writes too: a check is refused here, before any cycle, rather than at its table's verify.
       // As Athena receives it too: {table} replaced by a lake table's name in the table bucket (lake table names hold no quote, comment or ';').

@@ -244,6 +244,21 @@ describe('aws.lakeFormation in lakesync.yaml', () => {
     }
   });
 
+  test('ALL for a principal of another account or an organization (Super, which Lake Formation does not give outside the account) is refused before any load', () => {
+    for (const [principal, grant] of [
+      ['210987654321', { tablePermissions: ['ALL'] }],
+      ['arn:aws:organizations::123456789012:organization/o-abcdefghij', { tablePermissions: ['SELECT', 'ALL'] }],
+      ['arn:aws:iam::210987654321:role/analyst', { namespacePermissions: ['ALL'] }],
+    ] as const) {
+      const err = rejects(raw(undefined, [{ principal, ...grant }]));
+      assert.match(err.message, /sources\.shop\.grants\.0/, principal);
+      assert.match(err.message, /ALL.*another account or an organization/s, principal);
+    }
+    // In the lake's own account ALL is a permission Lake Formation grants.
+    assert.doesNotThrow(() => parseConfig(raw(undefined, [{ principal: READER, tablePermissions: ['ALL'], namespacePermissions: ['ALL'] }])));
+    assert.doesNotThrow(() => parseConfig(raw(undefined, [{ principal: '210987654321', tablePermissions: ['SELECT', 'DESCRIBE'] }])));
+  });
+
   test('an unknown mode names the two there are', () => {
     const err = rejects(raw({ mode: 'hybrid' }));
     assert.match(err.message, /sources\.shop\.aws\.lakeFormation\.mode.*must be lakeformation or iam/s);
