@@ -24,7 +24,7 @@ from .direct import DirectRows
 from .errors import DeleteGuard, DuplicateKeys, EmptyExport, InternalError, InvalidArgument, LoadError, SchemaConflict
 from .export import TableExport, find_table_export
 from .hashing import resolve_hash_key
-from .names import quote
+from .names import check_mergeable_names, quote
 from .pgtypes import ColumnMapping, ColumnPlan
 from .policies import check_direct_cursor_type, check_resolved_roles
 from .result import LoadResult, utc_now, write_result
@@ -310,6 +310,8 @@ class _Load:
         # A key or cursor named by its lake name (a rename) meets the policy rules by its export name too.
         export_name = {name: m.column_name for m, name in zip(mappings, names)}
         check_resolved_roles(a.column_policies, [export_name[k] for k in key], export_name[cursor] if cursor else None)
+        if self.merges_by_key(key, cursor):
+            check_mergeable_names([m.column_name for m in mappings], names, a.target)
         if a.direct and cursor:
             # Named by its lake name (a rename), the cursor's policy is found only now.
             check_direct_cursor_type(a.column_policies, export_name[cursor], a.target)
@@ -400,11 +402,15 @@ class _Load:
         state.phase(action)
         return runner[action](), schema, cursor
 
-    def check_key_in_lake(self, key: list[str], cursor: str | None, lake_types: dict[str, str]) -> None:
-        """A load that matches rows by key (merge, incremental upsert) needs every key column in the lake table."""
+    def merges_by_key(self, key: list[str], cursor: str | None) -> bool:
+        """Whether the load, or the next one once a create has made the table, MERGEs by key (merge, incremental upsert)."""
         a = self.args
         action = decide_action(a.action, True, key, cursor, a.direct)
-        if not a.rebuild and (action == "merge" or (action == "incremental" and a.cursor_mode == "upsert")):
+        return bool(key) and (action == "merge" or (action == "incremental" and a.cursor_mode == "upsert"))
+
+    def check_key_in_lake(self, key: list[str], cursor: str | None, lake_types: dict[str, str]) -> None:
+        """A load that matches rows by key (merge, incremental upsert) needs every key column in the lake table."""
+        if not self.args.rebuild and self.merges_by_key(key, cursor):
             self.refuse_key_missing_from_lake(key, lake_types)
 
     def refuse_key_missing_from_lake(self, key: Sequence[str], lake_types: dict[str, str]) -> None:

@@ -87,6 +87,27 @@ def _check_not_reserved(original: str, lake: str, table: str, source_is_column: 
         )
 
 
+# Names Spark (3.5) gives the columns its row-level MERGE adds to the plan (RewriteMergeIntoTable, RowDeltaUtils),
+# and the prefix of the original row ids it keeps: with a table column of one, every MERGE into the table fails
+# ("Reference `__row_from_source` is ambiguous", or worse, a misleading cardinality error). A table loaded by key is
+# merged into on every load after its create, so such a name is refused before the create too.
+SPARK_MERGE_COLUMNS = ("__row_id", "__row_operation", "__row_from_source", "__row_from_target")
+SPARK_MERGE_PREFIX = "__original_row_id_"
+
+
+def check_mergeable_names(source_names: Sequence[str], lake_names: Sequence[str], table: str) -> None:
+    """Before a load that merges by key: no lake column may take a name Spark's MERGE uses for its own columns."""
+    for original, lake in zip(source_names, lake_names):
+        if lake in SPARK_MERGE_COLUMNS or lake.startswith(SPARK_MERGE_PREFIX):
+            becomes = f"becomes {lake!r}" if original.lower() == lake else f"is renamed to {lake!r}"
+            raise NameCollision(
+                f"table {table}: column {original!r} {becomes}, a name Spark's MERGE uses for its own columns "
+                f"({', '.join(SPARK_MERGE_COLUMNS)}, {SPARK_MERGE_PREFIX}...): every merge by primary key into the lake "
+                "table would fail, so nothing is loaded; rename it with a column policy (rename), rename it in PostgreSQL, "
+                "or exclude it"
+            )
+
+
 # What to do about two PostgreSQL columns with one lake name.
 COLUMN_COLLISION_FIX = "rename one of them in PostgreSQL or with a column policy (rename), or exclude one"
 

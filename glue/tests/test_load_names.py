@@ -96,6 +96,43 @@ def test_a_column_named_like_an_iceberg_metadata_column_is_refused_before_any_wr
     spark.sql("DROP TABLE lake.tests.metadata_names").collect()
 
 
+@pytest.mark.parametrize("name, rename", [("__row_id", None), ("__ROW_OPERATION", None), ("__row_from_source", None),
+                                          ("note", "__row_from_target"), ("__original_row_id__file", None)])
+def test_a_column_named_like_a_column_of_sparks_merge_is_refused_before_a_keyed_load_writes(
+        load: Loader, spark: Any, versions: Versions, name: str, rename: str | None) -> None:
+    """Spark's MERGE adds columns of these names to its plan: a lake column of one fails every MERGE into the table
+    (an ambiguous reference, reported as a retryable internal error), so a keyed table with one could be created but
+    never merged into. A table without a key never merges: it loads them."""
+    cols = [col("id", "integer"), col(name, "text")]
+    policies = json.dumps({name: {"rename": rename}}) if rename else None
+    options = {"column_policies": policies} if policies else {}
+    export = versions.export(cols, [(1, "a"), (2, "b")])
+    lake = (rename or name).lower()
+    for action in ("merge", "incremental"):
+        extra = {"cursor_column": "id", "cursor_mode": "upsert"} if action == "incremental" else {}
+        result = load(export, "Shop.Sales.Order Items", "merge_names", action=action, primary_key="id", **extra, **options)
+        assert result.error is not None and result.error["class"] == "NameCollision", result.error
+        assert result.error["retryable"] is False
+        message = result.error["message"]
+        becomes = f"becomes {lake!r}" if rename is None else f"is renamed to {lake!r}"
+        assert message.startswith(f"table Shop.Sales.Order Items: column {name!r} {becomes}, a name Spark's MERGE "
+                                  "uses for its own columns"), message
+        assert "rename it with a column policy (rename), rename it in PostgreSQL, or exclude it" in message, message
+        assert not spark.catalog.tableExists("lake.tests.merge_names")
+    fixed = {"column_policies": json.dumps({name: {"rename": "source_column"}})}
+    for rows in ([(1, "a"), (2, "b")], [(1, "a"), (2, "c"), (3, "d")]):
+        merged = load(versions.export(cols, rows), "Shop.Sales.Order Items", "merge_names", action="merge",
+                      primary_key="id", **fixed)
+        assert merged.status == "succeeded", merged.error
+    assert (merged.inserted, merged.updated) == (1, 1)
+    spark.sql("DROP TABLE lake.tests.merge_names").collect()
+    for rows in ([(1, "a"), (2, "b")], [(1, "a"), (2, "c"), (3, "d")]):
+        replaced = load(versions.export(cols, rows), "Shop.Sales.Order Items", "merge_names_keyless", action="replace",
+                        **options)
+        assert replaced.status == "succeeded", replaced.error
+    assert [r[lake] for r in run_query(spark, "SELECT * FROM lake.tests.merge_names_keyless ORDER BY id")] == ["a", "c", "d"]
+
+
 def test_dollar_braces_in_names_and_values_are_taken_literally(load: Loader, spark: Any, versions: Versions) -> None:
     """`${...}` is text in names and values: Spark's variable substitution must not rewrite the statements
     (a key `a${x}` listed as `a` in the MERGE would leave its update and delete unapplied, yet counted)."""
