@@ -26,7 +26,7 @@ from .export import TableExport, find_table_export
 from .hashing import resolve_hash_key
 from .names import check_mergeable_names, quote
 from .pgtypes import ColumnMapping, ColumnPlan
-from .policies import check_direct_cursor_type, check_resolved_roles
+from .policies import check_direct_cursor_type, check_resolved_roles, roles_of_excluded
 from .result import LoadResult, utc_now, write_result
 from .schema import SchemaPlan, plan_rebuild, plan_schema
 from .window import EXPORT_REMEDY, check_lookback, default_lookback, lower_bound, pinned_warning
@@ -301,12 +301,17 @@ class _Load:
         rows = self.rows = self.origin()
         # Excluded columns leave here: they are never read, cast or named in a message.
         mappings, names = columns.select_columns(rows.mappings(), a.column_policies, a.target)
-        key = [resolve_column("primary_key", k, mappings, names, a.target) for k in a.primary_key]
-        cursor = (
-            resolve_column("cursor_column", a.cursor_column, mappings, names, a.target)
-            if a.cursor_column
-            else None
-        )
+        try:
+            key = [resolve_column("primary_key", k, mappings, names, a.target) for k in a.primary_key]
+            cursor = (
+                resolve_column("cursor_column", a.cursor_column, mappings, names, a.target)
+                if a.cursor_column
+                else None
+            )
+        except InvalidArgument:
+            # A key or cursor that names an excluded column by its lake name ("id" for "ID") is refused for that.
+            roles_of_excluded(a.column_policies, a.primary_key, a.cursor_column)
+            raise
         # A key or cursor named by its lake name (a rename) meets the policy rules by its export name too.
         export_name = {name: m.column_name for m, name in zip(mappings, names)}
         check_resolved_roles(a.column_policies, [export_name[k] for k in key], export_name[cursor] if cursor else None)

@@ -109,9 +109,11 @@ def parse_column_policies(raw: str, key: Sequence[str], cursor: str | None) -> d
             'pass e.g. {"email": {"hash": true}}'
         )
     policies = {str(column): _parse_one(str(column), entry) for column, entry in document.items()}
-    keyed = {k.lower() for k in key}
+    # Exact names only: "ID" and "id" may be two PostgreSQL columns, and a policy on the key's twin is none on
+    # the key. A key or cursor given by its lake name meets these rules once the export's columns are known
+    # (check_resolved_roles, and roles_of_excluded for a column left out).
     for policy in policies.values():
-        _check_role(policy, policy.column.lower() in keyed, cursor is not None and policy.column.lower() == cursor.lower())
+        _check_role(policy, policy.column in key, cursor is not None and policy.column == cursor)
     return policies
 
 
@@ -140,6 +142,15 @@ def check_resolved_roles(policies: Mapping[str, ColumnPolicy], key: Sequence[str
     """
     for column, policy in policies.items():
         _check_role(policy, column in key, column == cursor)
+
+
+def roles_of_excluded(policies: Mapping[str, ColumnPolicy], key: Sequence[str], cursor: str | None) -> None:
+    """A key or cursor the export lacks once its excluded columns are left out, named by the lake name of an
+    excluded column ("id" for "ID"), fails with the rule it breaks rather than as an unknown column."""
+    for column, policy in policies.items():
+        if policy.exclude:
+            _check_role(policy, any(k.lower() == column.lower() for k in key),
+                        cursor is not None and cursor.lower() == column.lower())
 
 
 def check_direct_cursor_type(policies: Mapping[str, ColumnPolicy], cursor: str, target: str) -> None:

@@ -56,7 +56,7 @@ def test_policies_parse_into_the_job_args() -> None:
     ('{"a": {"rename": ""}}', "rename must be a column name"),
     ('["a"]', "must be a JSON object keyed by column"),
     ('{"a": ', "--column_policies is not valid JSON"),
-    ('{"ID": {"exclude": true}}', "column 'ID': is a primary key column and cannot be excluded"),
+    ('{"id": {"exclude": true}}', "column 'id': is a primary key column and cannot be excluded"),
     ('{"id": {"hash": true}}', "column 'id': is a primary key column: lakesync does not hash key columns"),
     ('{"id": {"onInvalid": "null"}}', "column 'id': is a primary key column and cannot be set NULL"),
 ])
@@ -67,7 +67,7 @@ def test_bad_policies_are_rejected_naming_the_column_and_the_fix(policies: str, 
 def test_cursor_columns_cannot_be_excluded_or_hashed() -> None:
     for policy in ({"exclude": True}, {"hash": True}):
         message = rejected(column_policies=json.dumps({"Updated": policy}), action="incremental",
-                           cursor_column="updated", hash_key_env="K")
+                           cursor_column="Updated", hash_key_env="K")
         assert "column 'Updated': is the cursor column" in message
 
 
@@ -90,10 +90,12 @@ def test_a_policy_for_a_column_the_export_lacks_lists_the_columns() -> None:
     )
 
 
-def test_key_rules_apply_to_lowercase_key_names_too() -> None:
+def test_key_rules_apply_to_exact_names_before_the_columns_are_known() -> None:
+    """"Id" may be the key's case twin, another column: the key given by its lake name is checked at load time."""
     assert parse_column_policies('{"Email": {"hash": true}}', ["id"], None)["Email"].hash
+    assert parse_column_policies('{"Id": {"hash": true}}', ["id"], None)["Id"].hash
     with pytest.raises(InvalidArgument):
-        parse_column_policies('{"Id": {"hash": true}}', ["id"], None)
+        parse_column_policies('{"id": {"hash": true}}', ["id"], None)
 
 
 @pytest.mark.parametrize("text, elements", [
@@ -197,3 +199,14 @@ def test_a_binary_secret_cannot_be_the_key(monkeypatch: pytest.MonkeyPatch) -> N
     with pytest.raises(InvalidArgument) as info:
         resolve_hash_key(parse(column_policies='{"email": {"hash": true}}', hash_key_secret="k"))
     assert "has no SecretString" in info.value.message
+
+
+def test_a_key_or_cursor_named_by_the_lake_name_of_an_excluded_column_says_so() -> None:
+    from lakesync_glue.policies import roles_of_excluded
+
+    policies = parse_column_policies('{"Updated": {"exclude": true}, "ID": {"exclude": true}}', ["id"], "updated")
+    with pytest.raises(InvalidArgument, match="column 'Updated': is the cursor column and cannot be excluded"):
+        roles_of_excluded(policies, [], "updated")
+    with pytest.raises(InvalidArgument, match="column 'ID': is a primary key column and cannot be excluded"):
+        roles_of_excluded(policies, ["id"], None)
+    roles_of_excluded(policies, ["code"], "changed")

@@ -275,3 +275,34 @@ def test_columns_equal_once_lowercased_load_once_a_policy_parts_them(load: Loade
     assert result.status == "succeeded", result.error
     assert lake_rows(spark, "cased") == [expected]
     spark.sql("DROP TABLE lake.tests.cased")
+
+
+@pytest.mark.parametrize("policy", [{"exclude": True}, {"hash": True}, {"onInvalid": "null"}])
+def test_a_policy_on_the_case_twin_of_a_key_column_applies_to_the_twin(load: Loader, tmp_path: Any, spark: Any,
+                                                                      policy: dict[str, Any],
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """"id" (the key) and "ID" are two PostgreSQL columns: a policy on "ID" is no policy on the key."""
+    monkeypatch.setenv("LAKESYNC_TEST_TWIN_KEY", "k")
+    versions = Versions(tmp_path, "shop", "public", "twins")
+    cols = [col("id", "bigint"), col("ID", "text")]
+    options = {"hash_key_env": "LAKESYNC_TEST_TWIN_KEY"} if policy.get("hash") else {}
+    twin = {"ID": policy if policy.get("exclude") else {**policy, "rename": "id_text"}}
+    result = load(versions.export(cols, [(1, "a"), (2, "b")]), versions.target, "twins", action="merge",
+                  primary_key="id", column_policies=json.dumps(twin), **options)
+    assert result.status == "succeeded", result.error
+    assert [r["id"] for r in lake_rows(spark, "twins")] == [1, 2]
+    spark.sql("DROP TABLE lake.tests.twins")
+
+
+@pytest.mark.parametrize("policy, what", [({"exclude": True}, "excluded"), ({"hash": True}, "hashed")])
+def test_a_key_named_by_its_lake_name_is_still_never_excluded_or_hashed(load: Loader, tmp_path: Any, spark: Any,
+                                                                        policy: dict[str, Any], what: str,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAKESYNC_TEST_TWIN_KEY", "k")
+    versions = Versions(tmp_path, "shop", "public", "upper_key")
+    result = load(versions.export([col("ID", "bigint"), col("name", "text")], [(1, "a")]), versions.target,
+                  "upper_key", action="merge", primary_key="id", column_policies=json.dumps({"ID": policy}),
+                  hash_key_env="LAKESYNC_TEST_TWIN_KEY")
+    assert result.error is not None and result.error["class"] == "InvalidArgument", result.error
+    assert "column 'ID': is a primary key column" in result.error["message"], result.error
+    assert not spark.catalog.tableExists("lake.tests.upper_key")
