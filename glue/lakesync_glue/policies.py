@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import InvalidArgument
 
@@ -92,12 +93,33 @@ def _parse_one(column: str, entry: object) -> ColumnPolicy:
     return ColumnPolicy(column, exclude, hashed, rename, type_, on_invalid)
 
 
+class _RepeatedKey(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are all distinct (json.loads would keep the last of two equal keys)."""
+    document: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in document:
+            raise _RepeatedKey(key)
+        document[key] = value
+    return document
+
+
 def parse_column_policies(raw: str, key: Sequence[str], cursor: str | None) -> dict[str, ColumnPolicy]:
     """`--column_policies` JSON into policies by source column; InvalidArgument names the column and the fix."""
     if raw.strip() == "":
         return {}
     try:
-        document = json.loads(raw)
+        document = json.loads(raw, object_pairs_hook=_unique_keys)
+    except _RepeatedKey as exc:
+        raise InvalidArgument(
+            f"--column_policies: {exc.key!r} is given twice in one object; give each column one policy and each "
+            "setting once (a JSON reader keeps only the last, so the earlier one, an exclude too, would be dropped)"
+        ) from None
     except json.JSONDecodeError as exc:
         raise InvalidArgument(
             f"--column_policies is not valid JSON ({exc.msg} at character {exc.pos}); "

@@ -210,3 +210,11 @@ def test_a_key_or_cursor_named_by_the_lake_name_of_an_excluded_column_says_so() 
     with pytest.raises(InvalidArgument, match="column 'ID': is a primary key column and cannot be excluded"):
         roles_of_excluded(policies, ["id"], None)
     roles_of_excluded(policies, ["code"], "changed")
+
+
+def test_a_column_named_twice_is_refused_not_collapsed_to_its_last_policy() -> None:
+    """JSON readers keep the last of two equal keys: the exclude of a column given twice would be dropped in silence."""
+    message = rejected(column_policies='{"email": {"exclude": true}, "name": {}, "email": {"rename": "contact"}}')
+    assert "'email' is given twice" in message and "give each column one policy" in message
+    nested = rejected(column_policies='{"email": {"hash": true, "hash": true}}', hash_key_env="K")
+    assert "'hash' is given twice" in nested
