@@ -23,7 +23,7 @@ from .dynamodb_json import AttributeColumn, plan_attribute, rest_expr
 from .errors import (AttributeTypeMismatch, DeclaredAttributeMissing, EmptyExport, ExportNotFound, InvalidArgument,
                      LoadError, NameCollision, clipped)
 from .hashing import hash_columns, resolve_hash_key
-from .names import lake_column_names, quote, sql_string
+from .names import check_mergeable_names, lake_column_names, quote, sql_string
 from .pgtypes import ColumnPlan
 from .schema import SchemaPlan, plan_rebuild, plan_schema
 from .source import HIDDEN_VALUES, MAX_EXAMPLE_CHARS, MAX_FAILED_COLUMNS, check_keys
@@ -50,6 +50,9 @@ def attribute_columns(args: "JobArgs") -> tuple[list[AttributeColumn], list[str]
     # An attribute's own name is only a key of the item's map, never a column: only its lake name is checked.
     names = lake_column_names([w[0] for w in wanted], args.target, renames, what="attributes", fix=_RENAME_FIX,
                               source_is_column=False)
+    # Every DynamoDB table is merged into by its key (incremental exports), so none may take a name of Spark's MERGE.
+    check_mergeable_names([w[0] for w in wanted], names, args.target, what="attribute",
+                          fix=_RENAME_FIX.replace("one of them", "it"))
     taken = next((attribute for (attribute, _, _), name in zip(wanted, names) if name == ATTRIBUTES_COLUMN), None)
     if taken is not None:
         raise NameCollision(

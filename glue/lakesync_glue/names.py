@@ -95,16 +95,20 @@ SPARK_MERGE_COLUMNS = ("__row_id", "__row_operation", "__row_from_source", "__ro
 SPARK_MERGE_PREFIX = "__original_row_id_"
 
 
-def check_mergeable_names(source_names: Sequence[str], lake_names: Sequence[str], table: str) -> None:
-    """Before a load that merges by key: no lake column may take a name Spark's MERGE uses for its own columns."""
+MERGE_NAME_FIX = "rename it with a column policy (rename), rename it in PostgreSQL, or exclude it"
+
+
+def check_mergeable_names(source_names: Sequence[str], lake_names: Sequence[str], table: str, *,
+                          what: str = "column", fix: str = MERGE_NAME_FIX) -> None:
+    """Before a load that merges by key: no lake column may take a name Spark's MERGE uses for its own columns
+    (`what` the source names are, and the `fix`)."""
     for original, lake in zip(source_names, lake_names):
         if lake in SPARK_MERGE_COLUMNS or lake.startswith(SPARK_MERGE_PREFIX):
             becomes = f"becomes {lake!r}" if original.lower() == lake else f"is renamed to {lake!r}"
             raise NameCollision(
-                f"table {table}: column {original!r} {becomes}, a name Spark's MERGE uses for its own columns "
+                f"table {table}: {what} {original!r} {becomes}, a name Spark's MERGE uses for its own columns "
                 f"({', '.join(SPARK_MERGE_COLUMNS)}, {SPARK_MERGE_PREFIX}...): every merge by primary key into the lake "
-                "table would fail, so nothing is loaded; rename it with a column policy (rename), rename it in PostgreSQL, "
-                "or exclude it"
+                f"table would fail, so nothing is loaded; {fix}"
             )
 
 

@@ -115,3 +115,17 @@ def test_attributes_with_one_lake_name_fail_naming_the_dynamodb_fix() -> None:
     message = caught.value.message
     assert "attributes 'pk' and 'PK' both become 'pk' once lowercased" in message
     assert "PostgreSQL" not in message and "rename: <lake name>" in message
+
+
+@pytest.mark.parametrize("attribute", ["__row_id", "__ROW_FROM_SOURCE"])
+def test_an_attribute_named_like_a_column_of_sparks_merge_fails_naming_the_dynamodb_fix(attribute: str) -> None:
+    """A DynamoDB table is merged into by key: Spark's MERGE fails on a table column of such a name."""
+    args = parse_job_args(options(dynamodb_attributes={attribute: "string"}), "local")
+    with pytest.raises(NameCollision) as caught:
+        attribute_columns(args)
+    message = caught.value.message
+    assert f"attribute {attribute!r} becomes {attribute.lower()!r}, a name Spark's MERGE uses" in message, message
+    assert "PostgreSQL" not in message and "rename: <lake name>" in message
+    renamed = parse_job_args(options(dynamodb_attributes={attribute: "string"},
+                                     column_policies={attribute: {"rename": "row_ref"}}), "local")
+    assert [c.name for c in attribute_columns(renamed)[0]][-1] == "row_ref"
