@@ -24,7 +24,7 @@ from .direct import DirectRows
 from .errors import DeleteGuard, DuplicateKeys, EmptyExport, InternalError, InvalidArgument, LoadError, SchemaConflict
 from .export import TableExport, find_table_export
 from .hashing import resolve_hash_key
-from .names import check_mergeable_names, quote
+from .names import check_mergeable_names, lake_name, quote
 from .pgtypes import ColumnMapping, ColumnPlan
 from .policies import check_direct_cursor_type, check_resolved_roles, roles_of_excluded
 from .result import LoadResult, utc_now, write_result
@@ -343,6 +343,8 @@ class _Load:
         raw, plans, state.warnings = prepared.raw, prepared.plans, prepared.warnings
         if isinstance(rows, DirectRows):
             state.warnings += rows.warnings
+        if state.table_exists:
+            state.warnings += self.excluded_still_held(names, lake_types)
         state.phase("check casts")
         new_table = not state.table_exists and isinstance(rows, ExportRows)
         if new_table:
@@ -406,6 +408,23 @@ class _Load:
         }
         state.phase(action)
         return runner[action](), schema, cursor
+
+    def excluded_still_held(self, names: Sequence[str], lake_types: dict[str, str]) -> list[str]:
+        """Warnings for excluded columns whose values the lake table holds from loads before the exclude: the load
+        writes none of them, but leaves what is there (a column gone from the export stays), so the user is told."""
+        a, found = self.args, []
+        for column, policy in a.column_policies.items():
+            lake_column = lake_name(column)
+            if not policy.exclude or lake_column not in lake_types or lake_column in names:
+                continue
+            if lake.holds_no_value(self.spark, self.ident, lake_column):
+                continue
+            found.append(
+                f"column {column!r} is excluded, but lake table {a.lake_table_id} still holds its values loaded before "
+                f"it was excluded (this load writes none); to remove them drop the column from the lake table "
+                f"(ALTER TABLE {self.ident} DROP COLUMN {quote(lake_column)}; earlier snapshots keep them until they expire)"
+            )
+        return found
 
     def merges_by_key(self, key: list[str], cursor: str | None) -> bool:
         """Whether the load, or the next one once a create has made the table, MERGEs by key (merge, incremental upsert)."""

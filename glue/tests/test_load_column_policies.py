@@ -306,3 +306,23 @@ def test_a_key_named_by_its_lake_name_is_still_never_excluded_or_hashed(load: Lo
     assert result.error is not None and result.error["class"] == "InvalidArgument", result.error
     assert "column 'ID': is a primary key column" in result.error["message"], result.error
     assert not spark.catalog.tableExists("lake.tests.upper_key")
+
+
+def test_a_column_excluded_after_it_was_loaded_is_reported_with_how_to_remove_its_values(
+        load: Loader, tmp_path: Any, spark: Any) -> None:
+    """The exclude keeps new values out; the values loaded before stay in the lake table until removed by hand."""
+    versions = Versions(tmp_path, "shop", "public", "late_exclude")
+    cols = [col("id", "bigint"), col("SSN", "text"), col("name", "text")]
+    first = load(versions.export(cols, [(1, "123-45-6789", "a")]), versions.target, "late_exclude", primary_key="id")
+    assert first.status == "succeeded", first.error
+    excluded = json.dumps({"SSN": {"exclude": True}})
+    second = load(versions.export(cols, [(1, "123-45-6789", "b")]), versions.target, "late_exclude", primary_key="id",
+                  column_policies=excluded)
+    assert second.status == "succeeded", second.error
+    assert second.droppedColumns == ["ssn"]
+    assert any("column 'SSN' is excluded, but lake table tests.late_exclude still holds its values loaded before" in w
+               and "ALTER TABLE `lake`.`tests`.`late_exclude` DROP COLUMN `ssn`" in w for w in second.warnings), second.warnings
+    spark.sql("ALTER TABLE lake.tests.late_exclude DROP COLUMN ssn").collect()
+    third = load(versions.export(cols, [(1, "123-45-6789", "b")]), versions.target, "late_exclude", primary_key="id",
+                 column_policies=excluded)
+    assert (third.status, third.committed, third.warnings) == ("succeeded", False, []), third
