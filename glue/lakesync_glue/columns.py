@@ -112,6 +112,9 @@ def fix_hint(plan: ColumnPlan, table: str) -> str:
     if plan.kind == "money":
         # Money text that is no amount (another locale's) is no number under any type but string.
         options.append("type: string (keeps the text as exported)")
+    if plan.kind in DATE_KINDS:
+        # PostgreSQL's years before 1 AD (' BC') and past the lake's range are no lake date or timestamp: text keeps them.
+        options.append("type: string (keeps the text as exported, years BC too)")
     dated = plan.kind in DATE_KINDS or (plan.kind == "array" and plan.lake_type.startswith(("array<date", "array<timestamp")))
     if dated and plan.on_invalid != "clamp":
         options.append("onInvalid: clamp (infinity and -infinity become 9999-12-31 / 0001-01-01)")

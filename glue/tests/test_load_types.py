@@ -145,3 +145,21 @@ def test_a_bad_value_fails_the_table_with_column_and_example(load: Loader, spark
     assert "'at_tz'" in result.error["message"] and "'yesterday'" in result.error["message"]
     assert "'price'" in result.error["message"] and "'1.234,56 €'" in result.error["message"]
     assert not spark.catalog.tableExists("lake.tests.bad_times")
+
+
+def test_a_date_before_1_ad_fails_naming_the_policy_that_keeps_it(load: Loader, spark: Any, tmp_path: Path) -> None:
+    """PostgreSQL prints years before 1 AD with ' BC', which no lake date or timestamp holds; dates before the
+    Gregorian reform (1582) are proleptic in PostgreSQL and Spark alike and load as they are."""
+    cols = [col("id", "bigint"), col("day", "date"), col("at", "timestamptz")]
+    rows = [(1, "1500-02-28", "1000-01-01 12:00:00+00"), (2, "0044-03-15 BC", "0044-03-15 12:00:00+00 BC")]
+    export = write_export(tmp_path, [TableData("shop", "public", "ancient", cols, rows)]).path
+    result = load(export, "shop.public.ancient", "ancient", action="create", primary_key="id")
+    assert result.error is not None and result.error["class"] == "CastError", result.error
+    message = result.error["message"]
+    assert "column 'day' (date) has 1 value(s)" in message and "column 'at' (timestamp with time zone)" in message
+    assert 'columns: { day: { onInvalid: "null" } } } } or type: string (keeps the text as exported, years BC too)' in message
+    kept = load(export, "shop.public.ancient", "ancient", action="create", primary_key="id",
+                column_policies='{"day": {"type": "string"}, "at": {"type": "string"}}')
+    assert kept.status == "succeeded", kept.error
+    assert run_query(spark, "SELECT day, at FROM lake.tests.ancient ORDER BY id") == [
+        {"day": "1500-02-28", "at": "1000-01-01 12:00:00+00"}, {"day": "0044-03-15 BC", "at": "0044-03-15 12:00:00+00 BC"}]
