@@ -175,6 +175,7 @@ function directArguments(req: LoadRequest, jdbc: JdbcSource | undefined): Record
     jdbc_ssl_root_cert: jdbc.sslRootCert,
     partitions: extract?.partitions !== undefined ? String(extract.partitions) : undefined,
     partition_column: extract?.partitionColumn,
+    known_partitions: extract?.knownPartitions ? JSON.stringify(extract.knownPartitions) : undefined,
   };
 }
 

@@ -69,6 +69,11 @@ export interface DiscoveredTable {
   columns: ColumnMapping[];
   /** Primary key columns the source declares, when the port knows them. */
   primaryKey?: string[];
+  /**
+   * A direct table's partitions (every level; [] for none, or a table that is not partitioned) as
+   * they were checked against the exclude rules; absent when no exclude rule was checked.
+   */
+  partitions?: TableName[];
   /** A DynamoDB table (source kind dynamodb): its ARN, key and point-in-time recovery, as DescribeTable and DescribeContinuousBackups tell. */
   dynamodb?: DynamoTableInfo;
 }
@@ -218,6 +223,12 @@ export interface DirectExtract {
   kind: 'direct';
   partitions?: number;
   partitionColumn?: string;
+  /**
+   * The table's partitions the plan checked against the exclude rules: the job reads only these
+   * (each by name) and refuses the table when it has any other, e.g. one attached since the plan.
+   * Absent when no exclude rule applies.
+   */
+  knownPartitions?: TableName[];
 }
 
 /** What the load does with one source column (lakesync.yaml `columns`); only the options in force are set. */

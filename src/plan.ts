@@ -194,7 +194,7 @@ function planEntry(
   const direct = directExtract(settings);
   const missingCursor = direct && cursorColumn ? missingCursorProblem(t.table, t.columns.map((c) => c.columnName), cursorColumn, settings?.columns) : undefined;
   if (missingCursor) return missingCursor;
-  if (direct) return directEntry(t, settings, { ...base, cursor: base.cursor! }, direct, lakeExists, rebuild);
+  if (direct) return directEntry(t, settings, { ...base, cursor: base.cursor! }, t.partitions ? { ...direct, knownPartitions: t.partitions } : direct, lakeExists, rebuild);
   if (!lakeExists) return { ...base, action: 'create', reason: 'lake table missing' };
   // The whole table again from the export, so new column types apply (arrays kept as text become lists).
   if (rebuild) return { ...base, action: 'replace', rebuild: true, reason: 'rebuild requested: replaced from the export with the current column types' };

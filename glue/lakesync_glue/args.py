@@ -72,6 +72,9 @@ COMMON_OPTIONAL: tuple[str, ...] = (
     "jdbc_iam_auth",
     "partitions",
     "partition_column",
+    # JSON list of the partitions (schema.table, every level) of a partitioned table that the cycle's plan
+    # checked against the exclude rules: the job reads only those, and refuses a table with any other.
+    "known_partitions",
     # s3://bucket/key of the CA bundle pgJDBC checks the server against with sslmode verify-ca/verify-full.
     "jdbc_ssl_root_cert",
     # AWS region of the JDBC secret and of IAM database authentication (default: the job's).
@@ -474,7 +477,7 @@ def _dynamodb_key_names(raw: str) -> list[dict[str, str]]:
 
 _DIRECT_ONLY: tuple[str, ...] = (
     "jdbc_url", "jdbc_user", "jdbc_password_env", "jdbc_secret", "jdbc_iam_auth", "partitions", "partition_column",
-    "jdbc_ssl_root_cert",
+    "jdbc_ssl_root_cert", "known_partitions",
 )
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 
@@ -518,4 +521,5 @@ def _parse_direct(options: Mapping[str, str], extract: str, action: str, cursor:
         partition_column=get("partition_column"),
         target=target,
         ssl_root_cert=get("jdbc_ssl_root_cert"),
+        known_partitions=get("known_partitions"),
     )

@@ -118,6 +118,18 @@ def relkind_sql(schema: str, table: str) -> str:
     )
 
 
+def partitions_sql(schema: str, table: str) -> str:
+    """Every partition below a partitioned table, at any level: schema, name and relkind."""
+    return (
+        "WITH RECURSIVE tree(oid) AS (SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        f"WHERE n.nspname = {literal(schema)} AND c.relname = {literal(table)} "
+        "UNION ALL SELECT i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.oid) "
+        "SELECT n.nspname::text AS schema, c.relname::text AS name, c.relkind::text AS kind "
+        "FROM tree t JOIN pg_class c ON c.oid = t.oid JOIN pg_namespace n ON n.oid = c.relnamespace "
+        f"WHERE NOT (n.nspname = {literal(schema)} AND c.relname = {literal(table)}) ORDER BY 1, 2"
+    )
+
+
 def source_column(row: Any) -> SourceColumn | None:
     """One catalog row as the export would map it; None for oid columns, which RDS does not export."""
     udt = str(row["udt_name"] or "")
@@ -199,7 +211,53 @@ class DirectRows:
         kinds = self.conn.collect(self.spark, relkind_sql(a.source_schema, a.source_table), "reading the table's kind")
         if kinds and kinds[0]["kind"] == "r":
             self.source_rows = f"ONLY {self.source_rows}"
+        elif kinds and kinds[0]["kind"] == "p" and self.conn.jdbc.known_partitions is not None:
+            self.source_rows = self.checked_partitions()
         return [c.mapping for c in self.columns]
+
+    def partition_tree(self) -> list[Any]:
+        a = self.args
+        return self.conn.collect(self.spark, partitions_sql(a.source_schema, a.source_table), "reading the table's partitions")
+
+    def unchecked_partitions(self, tree: Sequence[Any]) -> list[str]:
+        """The partitions of the table that the plan did not check against the exclude rules."""
+        known = set(self.conn.jdbc.known_partitions or ())
+        return [f"{r['schema']}.{r['name']}" for r in tree if f"{r['schema']}.{r['name']}" not in known]
+
+    def refuse_unchecked(self, unchecked: Sequence[str], when: str) -> InvalidArgument:
+        a = self.args
+        named = ", ".join(unchecked[:10]) + (f" and {len(unchecked) - 10} more" if len(unchecked) > 10 else "")
+        which = "partition" if len(unchecked) == 1 else "partitions"
+        return InvalidArgument(
+            f"table {a.target}: {which} {named} {when} after this cycle's plan checked the table's partitions against "
+            "the exclude rules, so the table is not loaded (an excluded partition's rows never leave the database, "
+            "and a partition's rows are never skipped silently); run the sync again: its plan checks the partitions "
+            "as they are now"
+        )
+
+    def checked_partitions(self) -> str:
+        """A partitioned table whose partitions the plan checked: its rows are read from those partitions by
+        name (ONLY each), never through the table, so a partition attached since is never read; a table that
+        has a partition the plan did not check is refused before anything is read."""
+        tree = self.partition_tree()
+        unchecked = self.unchecked_partitions(tree)
+        if unchecked:
+            raise self.refuse_unchecked(unchecked, "was attached to it" if len(unchecked) == 1 else "were attached to it")
+        columns = ", ".join(ident(c.name) for c in self.columns)
+        leaves = [f"{ident(r['schema'])}.{ident(r['name'])}" for r in tree if r["kind"] != "p"]
+        if not leaves:  # no partition holds rows: the table's own (none)
+            leaves = [f"{ident(self.args.source_schema)}.{ident(self.args.source_table)}"]
+        union = " UNION ALL ".join(f"SELECT {columns} FROM ONLY {leaf}" for leaf in leaves)
+        return f"({union}) AS lakesync_rows"
+
+    def check_partitions_unchanged(self) -> None:
+        """After the read: a partition attached while the window was read holds rows the read left out."""
+        if self.conn.jdbc.known_partitions is None or self.source_rows.startswith("ONLY "):
+            return
+        unchecked = self.unchecked_partitions(self.partition_tree())
+        if unchecked:
+            raise self.refuse_unchecked(unchecked, "was attached to it while the window was read" if len(unchecked) == 1
+                                        else "were attached to it while the window was read")
 
     def refusal(self, spark: "SparkSession", snapshot: str | None) -> LoadError | None:
         """Another source's table is refused; a direct load has no export lineage, so the older-export guard does not apply."""
@@ -334,7 +392,13 @@ class DirectRows:
         # The export's Spark types exactly (e.g. smallint as the export's int), so the casts see the same input.
         frame = frame.select(*[frame[f"c{i}"].cast(exported_spark_type(c.mapping.expected_exported_type))
                                .alias(c.name) for i, c in enumerate(wanted)])
-        return self.kept(frame)
+        kept = self.kept(frame)
+        try:
+            self.check_partitions_unchanged()
+        except Exception:
+            kept.unpersist()
+            raise
+        return kept
 
     def kept(self, frame: "DataFrame") -> "DataFrame":
         """The window read once and kept (memory, spilling to disk): every later pass (scale inference,

@@ -5,6 +5,8 @@ is refused, and the refusal does not repeat the URL.
 """
 from __future__ import annotations
 
+import json
+
 import re
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
@@ -43,6 +45,8 @@ class JdbcArgs:
     partitions: int | None = None  # None: derived from the window's row estimate (direct.py)
     partition_column: str | None = None
     ssl_root_cert: str | None = None  # s3://bucket/key of the CA bundle for verify-ca/verify-full
+    # The partitions the plan checked against the exclude rules (None: no exclude rule, nothing to check).
+    known_partitions: tuple[str, ...] | None = None
 
     @property
     def sslmode(self) -> str | None:
@@ -113,7 +117,8 @@ def split_s3_object(uri: str) -> tuple[str, str] | None:
 
 
 def parse_jdbc_args(*, url: str, user: str, password_env: str, secret: str, iam_auth: bool, partitions: str,
-                    partition_column: str, target: str, ssl_root_cert: str = "") -> JdbcArgs:
+                    partition_column: str, target: str, ssl_root_cert: str = "",
+                    known_partitions: str = "") -> JdbcArgs:
     host, port, database = parse_url(url, target)
     if not user and not secret:
         raise _refuse("jdbc_user", f"table {target} is read over JDBC without a user",
@@ -154,4 +159,19 @@ def parse_jdbc_args(*, url: str, user: str, password_env: str, secret: str, iam_
         partitions=parse_partitions(partitions, target),
         partition_column=partition_column or None,
         ssl_root_cert=ssl_root_cert or None,
+        known_partitions=parse_known_partitions(known_partitions, target),
     )
+
+
+def parse_known_partitions(raw: str, target: str) -> tuple[str, ...] | None:
+    """--known_partitions: a JSON list of schema.table names (absent: no exclude rule to check partitions against)."""
+    if not raw:
+        return None
+    try:
+        document = json.loads(raw)
+    except ValueError:
+        document = None
+    if not isinstance(document, list) or not all(isinstance(n, str) and "." in n for n in document):
+        raise _refuse("known_partitions", f"(table {target}) is not a JSON list of schema.table names",
+                      'pass e.g. ["public.events_2024", "public.events_2025"], or [] for none', raw)
+    return tuple(document)

@@ -519,11 +519,14 @@ async function directCatalog(
     const reason = excludedPartitionReason(settings, table, partitions?.[table], 'direct');
     return reason === undefined ? [] : [{ table, reason }];
   });
+  // The partitions checked travel to the load: a partition attached since (maybe an excluded one) is never read.
+  const checked = (found: { tables: DiscoveredTable[]; warnings: string[] }) =>
+    partitions === undefined ? found : { ...found, tables: found.tables.map((t) => ({ ...t, partitions: partitions[t.table] ?? [] })) };
   if (notRead.length > 0) {
     const read = names.filter((t) => !notRead.some((n) => n.table === t));
-    return { ...(read.length > 0 ? await describeDirect(settings, ports, read) : { tables: [], warnings: [] }), notRead };
+    return { ...(read.length > 0 ? checked(await describeDirect(settings, ports, read)) : { tables: [], warnings: [] }), notRead };
   }
-  return describeDirect(settings, ports, names);
+  return checked(await describeDirect(settings, ports, names));
 }
 
 /** The direct tables named, as the source's catalog describes them (or by name only, with a warning). */

@@ -14,6 +14,8 @@ import { localSettings } from '../../src/backends/local';
 import { parseConfig } from '../../src/config/load';
 import { createLocalPorts } from '../../src/local';
 import type { Ports } from '../../src/ports';
+import { loadJobArguments } from '../../src/job-args';
+import type { LoadRequest, PlanEntry } from '../../src/model';
 import { startPostgres, type TestPostgres } from './helpers/postgres';
 import { shopSource } from './helpers/config';
 
@@ -68,5 +70,45 @@ test('a direct partitioned table with an excluded partition gets no load; the cy
     assert.match(out.reason ?? '', /partition public\.events_eu is excluded \(exclude public\.events_eu\)/);
     assert.match(out.reason ?? '', /not read directly/);
     assert.match(out.reason ?? '', /exclude public\.events too/);
+  }
+});
+
+test('a direct table read while exclude rules apply carries the partitions the plan checked to its load, which reads no other', { timeout: 300_000 }, async () => {
+  const url = server.url.replace(/\/[^/?]*(\?|$)/, '/shop$1');
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`
+      CREATE TABLE public.logs (id bigint, region text NOT NULL) PARTITION BY LIST (region);
+      CREATE TABLE public.logs_us PARTITION OF public.logs FOR VALUES IN ('us') PARTITION BY RANGE (id);
+      CREATE TABLE public.logs_us_1 PARTITION OF public.logs_us FOR VALUES FROM (0) TO (1000);
+      CREATE TABLE public.pages (id bigint PRIMARY KEY);
+    `);
+  } finally {
+    await client.end();
+  }
+  const direct = { extract: 'direct', cursor: { column: 'id', mode: 'append' } };
+  // The excluded partition does not exist yet: it may be attached between the plan and the load.
+  const config = parseConfig({
+    sources: { shop: shopSource(url, { include: ['public.logs', 'public.pages'], exclude: ['public.logs_eu'], tables: { 'public.logs': direct, 'public.pages': direct } }) },
+  });
+  const logsPorts = await createLocalPorts(localSettings('shop', config.sources.shop!, join(work, 'data-logs')));
+  try {
+    const acts = cycleActivities({ config, portsFor: () => logsPorts });
+    const discovery = await acts.discoverTables('shop', 'c-logs', undefined, undefined);
+    const plan = await acts.planCycle('shop', 'c-logs', discovery, {});
+    const entries = await logsPorts.manifests.get<PlanEntry[]>(plan.planRef);
+    const known = Object.fromEntries(entries.filter((e) => e.action !== 'skip').map((e) => [e.table, e.extract?.kind === 'direct' ? e.extract.knownPartitions : 'none']));
+    assert.deepEqual(known, { 'public.logs': ['public.logs_us', 'public.logs_us_1'], 'public.pages': [] });
+    const logs = entries.find((e) => e.table === 'public.logs')!;
+    const args = loadJobArguments({ source: 'shop', cycleId: 'c-logs', runToken: 't', database: 'shop', plan: logs } as unknown as LoadRequest, { warehouse: join(work, 'wh') }, {
+      url: 'jdbc:postgresql://127.0.0.1:5432/shop',
+      user: 'u',
+      passwordEnv: 'PW',
+    });
+    assert.equal(args.known_partitions, '["public.logs_us","public.logs_us_1"]');
+  } finally {
+    await logsPorts.close?.();
   }
 });
