@@ -296,9 +296,18 @@ export function cycleActivities(deps: ActivityDeps) {
  */
 function notATableReason(settings: SourceConfig, table: TableName, kind: string): string {
   const remove = settings.tables[table] || !settings.include.includes(table) ? `remove tables."${table}" from the config` : `remove include entry "${table}" from the config`;
+  const direct = settings.tables[table]?.extract === 'direct';
   if (kind.startsWith(PARTITION_OF)) {
     const parent = kind.slice(PARTITION_OF.length);
-    return `not a table: ${table} is a ${kind}: an export holds its rows in ${parent}, so it is not loaded on its own: set tables."${parent}" instead, or ${remove}`;
+    const holds = direct ? `a direct read of ${parent} holds its rows` : `an export holds its rows in ${parent}`;
+    return `not a table: ${table} is a ${kind}: ${holds}, so it is not loaded on its own: set tables."${parent}" instead, or ${remove}`;
+  }
+  if (direct) {
+    const instead =
+      kind === 'foreign table'
+        ? 'read the table on the server it reads from (its rows are not in this database)'
+        : `set extract: direct (with a cursor) on the tables it reads from${kind === 'materialized view' ? ' (its rows are computed from them)' : ''}`;
+    return `not a table: ${table} is a ${kind}, and extract: direct reads tables only, so it is not loaded: ${instead}, or ${remove}`;
   }
   const instead =
     kind === 'foreign table'
