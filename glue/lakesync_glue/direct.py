@@ -21,6 +21,7 @@ from .args import JobArgs
 from .errors import InvalidArgument, LoadError, SchemaConflict
 from .jdbc import Connection, resolve
 from .pgtypes import ColumnMapping, ColumnPlan, exported_spark_type, pg_kind
+from .names import sql_string
 from .query import format_value
 from .window import check_lookback, default_lookback, lower_bound, pinned_warning
 
@@ -163,6 +164,8 @@ class Window:
     # The window's min and max as Spark's range partitioning reads them (None: ranges do not apply).
     range_low: str | None = None
     range_high: str | None = None
+    # The lower bound was taken below the lake's max minus the lookback, to rows committed late.
+    widened: bool = False
 
     def predicate(self, column: SourceColumn) -> str:
         cmp = column.compared()
@@ -312,6 +315,7 @@ class DirectRows:
         low: str | None = None
         lake_max: str | None = None
         create = not exists
+        widened = False
         if exists:
             lake_type = lake_types.get(cursor_lake)
             if lake_type is None:
@@ -333,9 +337,12 @@ class DirectRows:
                     low = None  # the lookback reaches below every value the column can hold (or PostgreSQL reads)
             elif lake.row_count(spark, ident_) == 0:
                 create = True  # an empty lake table: read as a create would
+            if low is not None and not create:
+                widened_low = self.late_rows_low(cursor, cursor_lake, lake_type, ident_, low)
+                widened, low = widened_low != low, widened_low
         cmp = cursor.compared()
         table = f"{ident(a.source_schema)}.{ident(a.source_table)}"
-        window = Window(create, low, None)
+        window = Window(create, low, None, widened=widened)
         where = "" if create or low is None else f" WHERE {cmp} >= {literal(source_text(cursor, low))}"
         if create:
             estimate = (f"(SELECT CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint ELSE (SELECT count(*) FROM {self.source_rows}) "
@@ -360,6 +367,41 @@ class DirectRows:
         log.info("%s: direct window from %s to %s (%s), about %d rows", a.lake_table_id, window.low, window.high,
                  "create" if create else "incremental", window.estimated_rows)
         return window
+
+    def late_rows_low(self, cursor: SourceColumn, cursor_lake: str, lake_type: str, ident_: str, low: str) -> str:
+        """The lower bound, taken down to the previous window's when rows were committed into that window
+        after it was read, below this window's bound (a transaction longer than the lookback): the source
+        holds more rows there than the lake, so that part is read again (rows the lake holds are not added
+        twice) and the late rows are loaded, with a warning to lengthen the lookback."""
+        from .window import kind as cursor_kind
+
+        a, spark = self.args, self.spark
+        if cursor_kind(lake_type) == "other" or not (cursor.kind in _RANGE_NUMERIC or cursor.kind in _RANGE_TEMPORAL):
+            return low
+        rows = spark.sql(
+            f"SELECT summary['{lineage.WINDOW_FROM}'] AS f FROM {ident_}.snapshots "
+            f"WHERE summary['{lineage.EXTRACT}'] = 'direct' AND summary['{lineage.WINDOW_TO}'] IS NOT NULL "
+            "ORDER BY committed_at DESC LIMIT 1").collect()
+        previous = rows[0]["f"] if rows else None
+        if previous is None or below_range(cursor, previous):
+            return low
+        lake_col = ident_spark(cursor_lake)
+        typed = lambda v: f"CAST({sql_string(v)} AS {lake_type})"  # noqa: E731 - one expression
+        in_lake = int(spark.sql(f"SELECT count(*) AS n FROM {ident_} WHERE {lake_col} >= {typed(previous)} "
+                                f"AND {lake_col} < {typed(low)}").collect()[0]["n"])
+        cmp = cursor.compared()
+        sql = (f"SELECT count(*) AS n FROM {self.source_rows} WHERE {cmp} >= {literal(source_text(cursor, previous))} "
+               f"AND {cmp} < {literal(source_text(cursor, low))}")
+        in_source = int(self.conn.collect(spark, sql, "counting the rows below the window")[0]["n"] or 0)
+        if in_source <= in_lake:
+            return low
+        late = (f"cursor column {cursor_lake!r}: {in_source - in_lake} row(s) with a cursor value from {previous} to "
+                f"below {low} were committed after the previous window read that range (their transactions took "
+                f"longer than the lookback), so this window reads from {previous} again to load them; lengthen "
+                "tables.<table>.cursor.lookback to the longest transaction that writes the table")
+        log.warning("%s: %s", a.lake_table_id, late)
+        self.warnings.append(late)
+        return previous
 
     # -- the read -----------------------------------------------------------------------------
     def read(self, kept: Sequence[ColumnMapping], cursor_name: str, cursor_lake: str, lake_types: dict[str, str],

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from . import columns, create_path, fast_merge, lake, lineage, maintenance, source, sqltext
@@ -29,7 +30,7 @@ from .pgtypes import ColumnMapping, ColumnPlan
 from .policies import check_direct_cursor_type, check_resolved_roles, roles_of_excluded
 from .result import LoadResult, utc_now, write_result
 from .schema import SchemaPlan, plan_rebuild, plan_schema
-from .window import EXPORT_REMEDY, check_lookback, default_lookback, lower_bound, pinned_warning
+from .window import EXPORT_REMEDY, Lookback, check_lookback, default_lookback, lower_bound, pinned_warning
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -616,6 +617,10 @@ class _Load:
                 log.warning("%s: %s", a.lake_table_id, pinned)
                 self.state.warnings.append(pinned)
             bound = lower_bound(cursor_type, cursor_before, lookback)
+            direct = self.rows.window if isinstance(self.rows, DirectRows) else None
+            if bound and direct is not None and direct.widened and direct.low is not None:
+                # The direct read went below the lookback to load rows committed late: so does the window here.
+                bound = lower_bound(cursor_type, direct.low, Lookback("0", units=Decimal(0)))
             window = f"{quote(cursor)} >= {bound}" if bound else f"{quote(cursor)} IS NOT NULL"
             log.info("%s: incremental window %s (max %s, lookback %s)", a.lake_table_id, window, cursor_before, lookback.text)
         elif self.state.count_before:

@@ -1,0 +1,54 @@
+"""Direct windows on a real PostgreSQL: rows committed below the window's lower bound after the
+previous window read their range (a transaction longer than the lookback) are loaded once, with a
+warning, instead of being skipped for good."""
+from __future__ import annotations
+
+from typing import Any
+
+from conftest import Loader, PgServer
+from lakesync_glue.query import run_query
+
+
+def lake_ids(spark: Any, table: str) -> list[int]:
+    return [r["id"] for r in run_query(spark, f"SELECT id FROM lake.tests.{table} ORDER BY id")]
+
+
+def source_ids(postgres: PgServer, table: str) -> list[int]:
+    return [int(r[0]) for r in postgres.sql(f"SELECT id FROM {table} ORDER BY id")]
+
+
+def test_a_row_committed_below_the_window_after_its_range_was_read_is_loaded_once(direct_load: Loader,
+                                                                               postgres: PgServer, spark: Any) -> None:
+    postgres.sql("CREATE TABLE d_late (id bigint, kind text)")
+    postgres.sql("INSERT INTO d_late SELECT g, 'a' FROM generate_series(1, 20) g")
+    assert direct_load("d_late", "d_late", action="create", cursor_column="id").succeeded
+    # 24 is taken by a transaction that commits after the next window read 20..30.
+    postgres.sql("INSERT INTO d_late SELECT g, 'b' FROM generate_series(21, 30) g WHERE g <> 24")
+    second = direct_load("d_late", "d_late", cursor_column="id")
+    assert (second.status, second.inserted, second.window and second.window["from"]) == ("succeeded", 9, "20")
+    postgres.sql("INSERT INTO d_late VALUES (24, 'late'), (31, 'c')")
+    third = direct_load("d_late", "d_late", cursor_column="id")
+    assert third.status == "succeeded", third.error
+    assert (third.inserted, third.cursorValueAfter) == (2, "31")
+    assert third.window is not None and third.window["from"] == "20"
+    assert any("1 row(s) with a cursor value from 20 to below 30" in w and "lookback" in w for w in third.warnings), third.warnings
+    assert lake_ids(spark, "d_late") == source_ids(postgres, "d_late")
+    replay = direct_load("d_late", "d_late", cursor_column="id")
+    assert (replay.status, replay.inserted) == ("succeeded", 0), replay.error
+    assert replay.window is not None and replay.window["from"] == "31" and replay.warnings == []
+    assert lake_ids(spark, "d_late") == source_ids(postgres, "d_late")
+
+
+def test_a_timestamp_row_committed_later_than_the_lookback_is_loaded_once(direct_load: Loader, postgres: PgServer,
+                                                                         spark: Any) -> None:
+    postgres.sql("CREATE TABLE d_late_ts (id int, at timestamptz)")
+    postgres.sql("INSERT INTO d_late_ts SELECT g, timestamptz '2024-05-01 00:00+00' + g * interval '1 hour' FROM generate_series(1, 5) g")
+    options = {"cursor_column": "at", "cursor_lookback": "1h"}
+    assert direct_load("d_late_ts", "d_late_ts", action="create", **options).succeeded
+    postgres.sql("INSERT INTO d_late_ts SELECT g, timestamptz '2024-05-01 00:00+00' + g * interval '1 hour' FROM generate_series(6, 10) g WHERE g <> 7")
+    assert direct_load("d_late_ts", "d_late_ts", **options).inserted == 4
+    postgres.sql("INSERT INTO d_late_ts VALUES (7, '2024-05-01 07:00+00'), (11, '2024-05-01 11:00+00')")
+    third = direct_load("d_late_ts", "d_late_ts", **options)
+    assert (third.status, third.inserted) == ("succeeded", 2), third.error
+    assert any("committed after the previous window" in w for w in third.warnings), third.warnings
+    assert lake_ids(spark, "d_late_ts") == source_ids(postgres, "d_late_ts")
