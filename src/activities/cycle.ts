@@ -7,7 +7,7 @@ import { lakeTableName, selectTable } from '../config/tables';
 import { type ExportScope, excludedPartitionReason, exportScope, type ExportScopeEntries, ExportScopeRefused, exportScopeKey, exportOnlyProblem, inScope, type KnownTables, mergeKnownTables, namedTables, SOURCE_TABLES_KEY, unknownPartitionWarning, wholeSnapshotWarning } from '../export-scope';
 import { cycleManifestKeys, exportIdFor } from '../ids';
 import { type DynamoPlanInput, type PlanOptions, planTables, readsDirectly } from '../plan';
-import { directExtract } from '../config/direct';
+import { directExtract, directNotATableReason } from '../config/direct';
 import type { SourceConfig } from '../config/schema';
 import { type ActivityDeps, findManifest, sourceOf, step } from './deps';
 import { storedIfLarge } from './stored-parts';
@@ -302,13 +302,7 @@ function notATableReason(settings: SourceConfig, table: TableName, kind: string)
     const holds = direct ? `a direct read of ${parent} holds its rows` : `an export holds its rows in ${parent}`;
     return `not a table: ${table} is a ${kind}: ${holds}, so it is not loaded on its own: set tables."${parent}" instead, or ${remove}`;
   }
-  if (direct) {
-    const instead =
-      kind === 'foreign table'
-        ? 'read the table on the server it reads from (its rows are not in this database)'
-        : `set extract: direct (with a cursor) on the tables it reads from${kind === 'materialized view' ? ' (its rows are computed from them)' : ''}`;
-    return `not a table: ${table} is a ${kind}, and extract: direct reads tables only, so it is not loaded: ${instead}, or ${remove}`;
-  }
+  if (direct) return directNotATableReason(table, kind, remove);
   const instead =
     kind === 'foreign table'
       ? "sync the table on the server it reads from (its rows are not in this database's snapshot)"

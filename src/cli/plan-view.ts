@@ -12,7 +12,7 @@ import type { SourceConfig } from '../config/schema';
 import { excludeMatches, type TableEntry, lakeTableName, selectTable, unmatchedEntries } from '../config/tables';
 import type { CursorMode, DiscoveredTable, KeySource, PlannedAction, TableName } from '../model';
 import { keysFromConfigNote, planTables, readsDirectly, sourceKeysReadable } from '../plan';
-import { directExtract } from '../config/direct';
+import { directExtract, directNotATableReason } from '../config/direct';
 import type { Ports } from '../ports';
 import type { SourceStatus } from '../workflows/messages';
 import { excludedPartitionReason, unknownPartitionWarning } from '../export-scope';
@@ -94,12 +94,16 @@ export async function buildPlan(inputs: PlanInputs): Promise<PlanReport> {
     ? `the ledger of workflow lakesync/${name} (${ledger.length} table(s) loaded)`
     : `unknown (${inputs.statusUnknown ? 'Temporal could not be asked' : 'no source workflow'}): every table is planned as new`;
 
-  const catalog = await directTables(inputs, tables, notes);
+  const refusedDirect: string[] = [];
+  const catalog = await directTables(inputs, tables, notes, refusedDirect);
   // Only a listing of the source's own tables can tell that an entry matches none of them; an
   // export's cannot tell it of an exclude rule, since the tables it excludes are never exported.
   // Tables the export skipped (unlogged...) exist in the source too; partitions are matched by name below.
   const unmatched = listed ? unmatchedEntries(source, [...tables, ...catalog].map((t) => t.table).concat(notExported)) : [];
-  const warnings = unmatched.filter((e) => !(fromExport && e.field === 'exclude')).map((e) => partitionRuleWarning(source, e, partitions) ?? notATableWarning(e, notTables) ?? unmatchedWarning(e));
+  const warnings = [
+    ...refusedDirect,
+    ...unmatched.filter((e) => !(fromExport && e.field === 'exclude')).map((e) => partitionRuleWarning(source, e, partitions) ?? notATableWarning(e, notTables) ?? unmatchedWarning(e)),
+  ];
   // Without source.catalog an RDS source's partitions are unknown: an exclude rule may name one, whose rows the export of its table holds.
   if (source.source.kind === 'rds' && !source.source.catalog && discovered.partitions === undefined) {
     const partitionWarning = unknownPartitionWarning(source, listed ? tables.map((t) => t.table) : undefined);
@@ -216,16 +220,21 @@ function unmatchedWarning({ field, entry }: TableEntry): string {
  * in an export's listing once they are read directly. From the catalog read for the plan, else the
  * backend's description, else their configured names.
  */
-async function directTables(inputs: PlanInputs, listed: DiscoveredTable[], notes: string[]): Promise<DiscoveredTable[]> {
+async function directTables(inputs: PlanInputs, listed: DiscoveredTable[], notes: string[], refused: string[]): Promise<DiscoveredTable[]> {
   const { source } = inputs;
-  const names = Object.keys(source.tables).filter((t) => directExtract(source.tables[t]) && selectTable(source, t).included);
-  if (names.length === 0) return [];
-  const fromListing = listed.filter((t) => names.includes(t.table));
-  if (fromListing.length === names.length && listed.some((t) => t.columns.length > 0)) return fromListing;
+  const configured = Object.keys(source.tables).filter((t) => directExtract(source.tables[t]) && selectTable(source, t).included);
+  if (configured.length === 0) return [];
+  const fromListing = listed.filter((t) => configured.includes(t.table));
+  if (fromListing.length === configured.length && listed.some((t) => t.columns.length > 0)) return fromListing;
+  let names = configured;
   if (inputs.ports) {
     const ports = await inputs.ports();
     try {
-      if (ports.discover.sourceTables) return await ports.discover.sourceTables(names);
+      // A view, materialized view or foreign table is not read directly: the cycle refuses it (NotATable), and so does the plan.
+      const notTables = ports.export?.listSourceNotTables ? await ports.export.listSourceNotTables() : {};
+      names = configured.filter((t) => notTables[t] === undefined || notTables[t]!.startsWith(PARTITION_OF));
+      for (const t of configured.filter((c) => !names.includes(c))) refused.push(directNotATableReason(t, notTables[t]!, `remove tables."${t}" from the config`));
+      if (ports.discover.sourceTables) return names.length > 0 ? await ports.discover.sourceTables(names) : [];
     } catch (err) {
       notes.push(`the columns and keys of the tables read directly could not be read: ${(err as Error).message}`);
     } finally {

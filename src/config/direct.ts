@@ -187,3 +187,15 @@ export function directExtract(t: TableExtract | undefined): DirectExtract | unde
 export function firstLoadOf(t: TableExtract | undefined): 'direct' | 'export' {
   return t?.direct?.firstLoad ?? 'direct';
 }
+
+/**
+ * Why a name with extract: direct is not read: it is a view, materialized view or foreign table
+ * (`kind`), and a direct read reads tables only. `remove` says how to take the name out of the config.
+ */
+export function directNotATableReason(table: string, kind: string, remove: string): string {
+  const instead =
+    kind === 'foreign table'
+      ? 'read the table on the server it reads from (its rows are not in this database)'
+      : `set extract: direct (with a cursor) on the tables it reads from${kind === 'materialized view' ? ' (its rows are computed from them)' : ''}`;
+  return `not a table: ${table} is a ${kind}, and extract: direct reads tables only, so it is not loaded: ${instead}, or ${remove}`;
+}

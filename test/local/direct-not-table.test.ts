@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { cycleActivities } from '../../src/activities/cycle';
 import { localSettings } from '../../src/backends/local';
-import { parseConfig } from '../../src/config/load';
+import { parseConfig, sourceConfig } from '../../src/config/load';
+import { buildPlan } from '../../src/cli/plan-view';
 import { createLocalPorts } from '../../src/local';
 import type { Ports } from '../../src/ports';
 import { startPostgres, type TestPostgres } from './helpers/postgres';
@@ -64,5 +65,22 @@ test('a view or materialized view with extract: direct is not read: the message 
       assert.match(message, /extract: direct reads tables only/);
       assert.match(message, new RegExp(`set extract: direct on the tables it reads from|remove tables\\."${table.replace('.', '\\.')}"`));
     }
+  }
+  // lakesync plan says it alike, and plans no direct read of them (the source's catalog lists its tables, as the CLI reads it).
+  const fresh = () => createLocalPorts(localSettings('shop', config.sources.shop!, join(work, 'data')));
+  const catalog = async () => {
+    const p = await fresh();
+    try {
+      return await p.discover.sourceTables!(await p.export.listSourceTables!());
+    } finally {
+      await p.close?.();
+    }
+  };
+  const report = await buildPlan({ name: 'shop', source: sourceConfig(config, 'shop'), status: undefined, ports: fresh, catalog });
+  assert.deepEqual(report.rows.map((r) => r.table), ['public.orders'], 'only the table is planned to be read directly');
+  for (const [table, kind] of [['public.recent_orders', 'view'], ['public.order_totals', 'materialized view']] as const) {
+    const warning = report.warnings.find((w) => w.includes(table)) ?? '';
+    assert.match(warning, new RegExp(`^not a table: ${table.replace('.', '\\.')} is a ${kind}, and extract: direct reads tables only`), JSON.stringify(report.warnings));
+    assert.match(warning, /set extract: direct \(with a cursor\) on the tables it reads from/);
   }
 });
