@@ -385,8 +385,10 @@ class _Load:
                 a.target,
                 a.lake_table_id,
                 {p.name: p.pg_type for p in plans},
-                None if a.direct else lineage.rebuild_command(a),
+                (f"set tables.\"{a.source_schema}.{a.source_table}\".extract: export, run {lineage.rebuild_command(a)}, "
+                 "then set extract: direct again") if a.direct else lineage.rebuild_command(a),
                 [p.name for p in plans if p.replaces_empty],
+                "the source" if a.direct else "the export",
             )
         if action == "incremental" and cursor not in lake_types:
             raise SchemaConflict(

@@ -78,6 +78,7 @@ def plan_schema(
     pg_types: dict[str, str] | None = None,
     rebuild: str | None = None,
     replace_empty: Sequence[str] = (),
+    origin: str = "the export",
 ) -> SchemaPlan:
     """How the export's columns are written into the lake table (None: the table is new).
 
@@ -105,7 +106,7 @@ def plan_schema(
             write = type_
         elif verdict == "conflict":
             pg = f" ({pg_types[name]})" if pg_types and name in pg_types else ""
-            conflicts.append(f"column {name!r} is {lake_types[name]} in the lake but {type_}{pg} in the export")
+            conflicts.append(f"column {name!r} is {lake_types[name]} in the lake but {type_}{pg} in {origin}")
         elif verdict == "widen":
             widen.append((name, lake_types[name], write))
         write_types[name] = write

@@ -52,3 +52,20 @@ def test_a_timestamp_row_committed_later_than_the_lookback_is_loaded_once(direct
     assert (third.status, third.inserted) == ("succeeded", 2), third.error
     assert any("committed after the previous window" in w for w in third.warnings), third.warnings
     assert lake_ids(spark, "d_late_ts") == source_ids(postgres, "d_late_ts")
+
+
+def test_a_cursor_column_whose_type_changed_fails_saying_how_to_rebuild(direct_load: Loader, postgres: PgServer,
+                                                                       spark: Any) -> None:
+    postgres.sql("CREATE TABLE d_retyped (id int, kind text)")
+    postgres.sql("INSERT INTO d_retyped SELECT g, 'a' FROM generate_series(1, 20) g")
+    assert direct_load("d_retyped", "d_retyped", action="create", cursor_column="id").succeeded
+    postgres.sql("ALTER TABLE d_retyped ALTER COLUMN id TYPE text")
+    postgres.sql("INSERT INTO d_retyped VALUES ('3', 'x'), ('100', 'n')")
+    result = direct_load("d_retyped", "d_retyped", cursor_column="id")
+    assert result.status == "failed" and result.error is not None
+    assert result.error["class"] == "SchemaConflict"
+    message = result.error["message"]
+    assert "column 'id' is int in the lake but string (text) in the source" in message, message
+    assert ('set tables."public.d_retyped".extract: export, run lakesync rerun shop --rebuild public.d_retyped, '
+            "then set extract: direct again") in message, message
+    assert lake_ids(spark, "d_retyped") == list(range(1, 21))
