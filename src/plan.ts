@@ -4,7 +4,7 @@
  */
 import type { SourceConfig } from './config/schema';
 import { keysMatchingNoTable, lakeNameCollisions, lakeTableName, selectTable } from './config/tables';
-import { columnPolicies, columnPolicyProblems, reservedColumnProblem } from './config/columns';
+import { columnPolicies, columnPolicyProblems, mergeColumnProblem, reservedColumnProblem } from './config/columns';
 import { directExtract, firstLoadOf, missingCursorProblem } from './config/direct';
 import { LAKE_NAME_RULE, isValidLakeName } from './names';
 import { cursorKind, defaultLookback, lookbackKindProblem, lookbackText, unorderedCursorProblem } from './lookback';
@@ -110,10 +110,23 @@ export function planTables(
     }
     const planned = planEntry(source, t, lakeTable, lakeExists, approvals, options.rebuild ?? false);
     // A direct table's failure pins no export: its rerun takes a new one if its first load still needs one.
+    const merging = typeof planned === 'string' || !mergesByKey(planned) ? undefined : mergeColumnProblem(t.table, source.tables[t.table]?.columns, t.columns.map((c) => ({ name: c.columnName })));
     if (typeof planned === 'string') notLoaded.push(planFailure(t.table, lakeTable, 'InvalidTableSettings', planned, directExtract(source.tables[t.table]) ? 'direct' : undefined));
+    else if (merging) notLoaded.push(planFailure(t.table, lakeTable, 'NameCollision', merging, planned.extract ? 'direct' : undefined));
     else entries.push(planned);
   }
   return { entries, notLoaded };
+}
+
+/**
+ * Whether the load, or the next one once a create has made the table, merges by key (a merge, an
+ * incremental upsert): as the load job decides it (glue/lakesync_glue/loader.py merges_by_key).
+ */
+function mergesByKey(entry: PlanEntry): boolean {
+  if (entry.primaryKey.length === 0) return false;
+  // A direct window is never a merge of the whole table; a create of an export table is followed by merges.
+  if (entry.extract || entry.action === 'incremental') return entry.cursor?.mode === 'upsert';
+  return entry.action === 'merge' || entry.action === 'create';
 }
 
 /** Whether this cycle reads the table directly: extract direct, unless its first load comes from the export. */

@@ -150,6 +150,35 @@ export function reservedColumnProblem(table: string, columns: ColumnsSettings | 
   return `column(s) ${names} start with the reserved prefix "${RESERVED_COLUMN_PREFIX}" (lakesync's own columns use it), so nothing is loaded: rename them in the source, or exclude them (tables."${table}".columns."${reserved[0]}": { exclude: true })`;
 }
 
+/**
+ * Names Spark gives the columns its row-level MERGE adds, and the prefix of the original row ids
+ * it keeps (glue/lakesync_glue/names.py SPARK_MERGE_COLUMNS, SPARK_MERGE_PREFIX: keep them alike).
+ * A lake table with a column of one of these names cannot be merged into.
+ */
+export const SPARK_MERGE_COLUMNS = ['__row_id', '__row_operation', '__row_from_source', '__row_from_target'] as const;
+export const SPARK_MERGE_PREFIX = '__original_row_id_';
+
+/** Whether a lake column name is one Spark's MERGE uses for its own columns. */
+export function isSparkMergeName(lake: string): boolean {
+  return (SPARK_MERGE_COLUMNS as readonly string[]).includes(lake) || lake.startsWith(SPARK_MERGE_PREFIX);
+}
+
+/** The names Spark's MERGE uses, for messages. */
+export const SPARK_MERGE_NAMES_TEXT = `${SPARK_MERGE_COLUMNS.join(', ')}, ${SPARK_MERGE_PREFIX}...`;
+
+/**
+ * Why a table loaded by key (merge, incremental upsert) cannot load: a column it keeps gets a
+ * lake name Spark's MERGE uses for its own columns, so every merge into the lake table would fail.
+ * The load job refuses it too, after its run has started.
+ */
+export function mergeColumnProblem(table: string, columns: ColumnsSettings | undefined, catalog: readonly CatalogColumn[]): string | undefined {
+  const policies = columnPolicies(columns);
+  const first = catalog.find((c) => !policies[c.name]?.exclude && isSparkMergeName(policies[c.name]?.rename ?? c.name.toLowerCase()));
+  if (!first) return undefined;
+  const lake = policies[first.name]?.rename ?? first.name.toLowerCase();
+  return `column "${first.name}" becomes lake column "${lake}", a name Spark's MERGE uses for its own columns (${SPARK_MERGE_NAMES_TEXT}): every merge by primary key into the lake table would fail, so nothing is loaded; give it another lake name (tables."${table}".columns."${first.name}": { rename: <name> }), rename it in the source, or exclude it`;
+}
+
 /** What the plan knows of one table's columns (the export's originalTypeMappings or the catalog), in source order. */
 export interface CatalogColumn {
   name: string;

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import type { DynamoKeyAttribute } from '../model';
-import { ICEBERG_METADATA_COLUMNS, RESERVED_COLUMN_PREFIX } from './columns';
+import { ICEBERG_METADATA_COLUMNS, isSparkMergeName, RESERVED_COLUMN_PREFIX, SPARK_MERGE_NAMES_TEXT } from './columns';
 import { MAX_WINDOWS } from '../dynamodb/windows';
 import { DYNAMODB_TABLE_ARN, DYNAMODB_SCHEMA, dynamoNameOfKey, dynamoTableNameOf, dynamoTableNameProblem } from '../dynamodb/names';
 
@@ -240,8 +240,8 @@ export const OTHER_ATTRIBUTES_COLUMN = '_attributes';
 /**
  * The typed attributes' lake names (the rename, else the name lowercased, as the job names them):
  * two attributes with one lake name, one named as the column of the other attributes, one with
- * the prefix of lakesync's own columns, or one named as an Iceberg metadata column would fail the
- * load, after the exports ran.
+ * the prefix of lakesync's own columns, or one named as an Iceberg metadata column or a column of
+ * Spark's MERGE would fail the load, after the exports ran.
  */
 function lakeNameProblems(table: string, key: readonly DynamoKeyAttribute[], attributes: Record<string, string>, columns: Record<string, ColumnShape> | undefined): string[] {
   const keyNames = new Set(key.map((k) => k.name));
@@ -264,6 +264,11 @@ function lakeNameProblems(table: string, key: readonly DynamoKeyAttribute[], att
       );
     } else if (lake.startsWith(RESERVED_COLUMN_PREFIX)) {
       problems.push(`${where}: attribute ${names[0]} would become lake column "${lake}", and lake columns starting with ${RESERVED_COLUMN_PREFIX} are lakesync's own: rename it (${rename(names[0]!)})`);
+    } else if (isSparkMergeName(lake)) {
+      // Every DynamoDB table is merged into by its key (its incremental exports).
+      problems.push(
+        `${where}: attribute ${names[0]} would become lake column "${lake}", a name Spark's MERGE uses for its own columns (${SPARK_MERGE_NAMES_TEXT}), so no incremental export could be merged into the lake table: rename it (${rename(names[0]!)})`,
+      );
     }
   }
   return problems;

@@ -250,6 +250,10 @@ describe('planTables for a dynamodb source', () => {
       /attribute __LakeSync_x would become lake column "__lakesync_x", and lake columns starting with __lakesync_ are lakesync's own: rename it/],
     ['a declared attribute whose lake name Iceberg reserves for its metadata (Amplify DataStore\'s _deleted)', ORDERS_KEY, { attributes: { _deleted: 'boolean' } },
       /tables."dynamodb.Orders": attribute _deleted would become lake column "_deleted", a name Iceberg reserves for its metadata columns \(_file, _pos, _deleted, _spec_id, _partition\), so the lake table could never be read: rename it \(columns: \{ _deleted: \{ rename: <lake name> \} \}\)/],
+    ['a declared attribute named like a column of Spark\'s MERGE (every DynamoDB table is merged into by key)', ORDERS_KEY, { attributes: { __Row_Operation: 'string' } },
+      /tables."dynamodb.Orders": attribute __Row_Operation would become lake column "__row_operation", a name Spark's MERGE uses for its own columns \(__row_id, __row_operation, __row_from_source, __row_from_target, __original_row_id_...\), so no incremental export could be merged into the lake table: rename it \(columns: \{ __Row_Operation: \{ rename: <lake name> \} \}\)/],
+    ['a key attribute with the prefix of Spark\'s MERGE row ids', [{ name: '__original_row_id_pk', type: 'S' }], {},
+      /attribute __original_row_id_pk would become lake column "__original_row_id_pk", a name Spark's MERGE uses/],
   ];
   for (const [name, key, settings, message] of nameCases) {
     test(`${name} is a plan error, before any export`, () => {

@@ -233,6 +233,37 @@ test("a kept column with the job's reserved prefix fails its table in planning, 
   );
 });
 
+test("a kept column named like a column of Spark's MERGE fails a table loaded by key in planning; a replaced table, or the column excluded, does not", () => {
+  const cols = (table: string, key: string[], ...names: string[]) => withColumns(table, key, Object.fromEntries(['id', 'ts', ...names].map((n) => [n, n === 'ts' ? 'timestamp' : 'text'])));
+  const config = shopWith({
+    'public.replaced': { action: 'replace' },
+    'public.excluded': { columns: { __Row_Id: { exclude: true } } },
+    'public.upserted': { cursor: { column: 'ts' } },
+    'public.appended': { cursor: { column: 'ts', mode: 'append' } },
+  });
+  const tables = [
+    cols('public.merged', ['id'], '__Row_Id'),
+    cols('public.created', ['id'], '__row_operation'),
+    cols('public.replaced', ['id'], '__row_from_source'),
+    cols('public.excluded', ['id'], '__Row_Id'),
+    cols('public.keyless', [], '__row_from_target'),
+    cols('public.upserted', ['id'], '__original_row_id_7'),
+    cols('public.appended', [], '__row_id'),
+  ];
+  const { entries, notLoaded } = planTables(config, tables, new Set(['merged', 'replaced', 'excluded', 'keyless', 'upserted', 'appended']));
+  assert.deepEqual(entries.map((e) => [e.table, e.action]), [['public.replaced', 'replace'], ['public.excluded', 'merge'], ['public.keyless', 'replace'], ['public.appended', 'incremental']]);
+  assert.deepEqual(notLoaded.map((n) => [n.table, n.status, n.error?.phase, n.error?.type]), [
+    ['public.merged', 'failed', 'plan', 'NameCollision'],
+    ['public.created', 'failed', 'plan', 'NameCollision'],
+    ['public.upserted', 'failed', 'plan', 'NameCollision'],
+  ]);
+  assert.equal(
+    notLoaded[0]!.error?.message,
+    'public.merged: column "__Row_Id" becomes lake column "__row_id", a name Spark\'s MERGE uses for its own columns (__row_id, __row_operation, __row_from_source, __row_from_target, __original_row_id_...): every merge by primary key into the lake table would fail, so nothing is loaded; give it another lake name (tables."public.merged".columns."__Row_Id": { rename: <name> }), rename it in the source, or exclude it',
+  );
+  assert.match(notLoaded[2]!.error?.message ?? '', /column "__original_row_id_7" becomes lake column "__original_row_id_7"/);
+});
+
 test('a key column whose name holds a comma fails its table: the load takes the key as a comma-separated list, and would merge on other columns', () => {
   const odd = withColumns('public.odd', ['a,b'], { 'a,b': 'bigint', a: 'bigint', b: 'bigint' });
   const { entries, notLoaded } = planTables(shopWith({}), [odd, t('public.orders', ['id'])], new Set());
