@@ -14,6 +14,7 @@ import {
   type Resource,
 } from '@aws-sdk/client-lakeformation';
 import { PortError } from '../errors';
+import { principalsOnce } from '../grant-principals';
 import type { GrantOutcome, GrantRequest } from '../model';
 import type { GrantPort } from '../ports';
 import { awsErrorKind, toPortError } from './errors';
@@ -55,7 +56,8 @@ export class LakeFormationGrants implements GrantPort {
   async grant(req: GrantRequest): Promise<GrantOutcome> {
     const catalogId = s3TablesCatalogId(this.settings);
     const wanted: WantedGrant[] = [];
-    for (const p of req.principals) {
+    // A principal listed twice gets one grant per resource, with the permissions of both entries.
+    for (const p of principalsOnce(req.principals)) {
       wanted.push({
         principal: p.principal,
         resource: { Database: { CatalogId: catalogId, Name: req.namespace } },

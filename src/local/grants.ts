@@ -5,6 +5,7 @@
  * (readers need it), and nothing more where ALL is held, as src/aws/lakeformation.ts asks. Granting is idempotent.
  */
 import { PortError } from '../errors';
+import { principalsOnce } from '../grant-principals';
 import type { GrantOutcome, GrantRequest } from '../model';
 import type { GrantPort, GrantRecord } from '../ports';
 import { KeyedMutex, readJsonIfExists, writeJsonAtomic } from './files';
@@ -52,7 +53,7 @@ export function createGrantPort(
   return {
     async grant(req: GrantRequest): Promise<GrantOutcome> {
       const wanted: Omit<LakeFormationEntry, 'Id'>[] = [];
-      for (const p of req.principals) {
+      for (const p of principalsOnce(req.principals)) {
         if (!p.principal.trim()) throw new PortError('validation', 'InvalidInputException', `grant on ${req.namespace}: a principal is empty; name it in grants[].principal`);
         const badDb = p.namespacePermissions.filter((perm) => !DATABASE_PERMISSIONS.has(perm));
         const badTable = p.tablePermissions.filter((perm) => !TABLE_PERMISSIONS.has(perm));

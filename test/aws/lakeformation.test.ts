@@ -77,6 +77,21 @@ describe('Lake Formation mode on moto', () => {
     assert.deepEqual(await held(group, database('crm')), ['DESCRIBE']);
   });
 
+  test('a principal listed twice in grants[] is granted once per resource, with the permissions of both entries', async () => {
+    await clients.s3tables.send(new CreateNamespaceCommand({ tableBucketARN: settings.tableBucket.arn, namespace: ['twice'] }));
+    const grants = new LakeFormationGrants(clients.lakeformation, settings);
+    const table: Resource = { Table: { CatalogId: CATALOG, DatabaseName: 'twice', Name: 'orders' } };
+    const principals = [
+      { principal: READER, tablePermissions: ['SELECT', 'DESCRIBE'], namespacePermissions: ['DESCRIBE'] },
+      { principal: READER, tablePermissions: ['ALTER'], namespacePermissions: ['CREATE_TABLE'] },
+    ];
+    const req = { source: 'shop', namespace: 'twice', lakeTables: ['orders'], principals };
+    assert.deepEqual(await grants.grant(req), { granted: 2, alreadyGranted: 0 }, 'one namespace and one table grant, not two of each');
+    assert.deepEqual(await held(READER, database('twice')), ['CREATE_TABLE', 'DESCRIBE']);
+    assert.deepEqual(await held(READER, table), ['ALTER', 'DESCRIBE', 'SELECT']);
+    assert.deepEqual(await grants.grant(req), { granted: 0, alreadyGranted: 2 });
+  });
+
   test('a namespace created by a worker that was lost before its grants gets them when another worker retries', async () => {
     // The first worker creates the namespace, then its grant fails (as if it were stopped right there).
     const lost = Object.create(clients.lakeformation) as LakeFormationClient;

@@ -276,6 +276,17 @@ describe('grant store', () => {
     assert.deepEqual(customers?.permissions, ['DESCRIBE', 'INSERT', 'SELECT']);
   });
 
+  test('a principal listed twice is granted once per resource, with the permissions of both entries', async () => {
+    const port = createGrantPort(join(work, 'grants-principal-twice', 'grants.json'), 'shop', exists);
+    const twice = [
+      { principal: 'analyst', tablePermissions: ['SELECT'], namespacePermissions: ['DESCRIBE'] },
+      { principal: 'analyst', tablePermissions: ['SELECT', 'INSERT'], namespacePermissions: [] },
+    ];
+    assert.deepEqual(await port.grant({ ...request, lakeTables: ['customers'], principals: twice }), { granted: 2, alreadyGranted: 0 });
+    assert.deepEqual((await port.list!()).find((g) => g.resource.table === 'customers')?.permissions, ['INSERT', 'SELECT']);
+    assert.deepEqual(await port.grant({ ...request, lakeTables: ['customers'], principals: twice }), { granted: 0, alreadyGranted: 2 });
+  });
+
   test('asks what Lake Formation would be asked: DESCRIBE on the namespace always, and nothing more where ALL is held', async () => {
     const port = createGrantPort(join(work, 'grants-as-aws', 'grants.json'), 'shop', exists);
     const reader = { principal: 'reader', tablePermissions: ['SELECT'], namespacePermissions: [] };
