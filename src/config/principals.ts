@@ -15,9 +15,9 @@ export function lakeFormationPrincipalProblem(principal: string): string | undef
   // DataLakePrincipalIdentifier is at most 255 characters.
   if (principal.length > 255) return `is ${principal.length} characters long; Lake Formation takes a principal of at most 255: ${FORMS}`;
   // No ARN holds white space: one copied with a trailing blank or a space in a name names nobody.
-  const arn = /^arn:aws(-[a-z]+)*:([a-z0-9-]+):[a-z0-9-]*:([^:\s]*):(\S+)$/.exec(principal);
+  const arn = /^arn:aws(-[a-z]+)*:([a-z0-9-]+):([a-z0-9-]*):([^:\s]*):(\S+)$/.exec(principal);
   if (!arn) return `is not a principal Lake Formation grants to: ${FORMS}`;
-  const [, , service, account, resource] = arn;
+  const [, , service, region, account, resource] = arn;
   if (service === 'sts') return `is a session of an assumed role, which Lake Formation does not grant to: name the role (arn:aws:iam::<account>:role/<name>); ${FORMS}`;
   const kinds = PRINCIPAL_RESOURCES[service!];
   if (!kinds) return `is an ARN of service ${service}, not a principal Lake Formation grants to: ${FORMS}`;
@@ -26,6 +26,13 @@ export function lakeFormationPrincipalProblem(principal: string): string | undef
   if (service === 'iam' && !/^arn:aws(-[a-z]+)*:iam::/.test(principal)) return `names a Region, which an IAM ARN never does (arn:aws:iam::<account>:role/<name>): ${FORMS}`;
   if (service === 'iam' && /^(role|user)\//.test(resource!) && !IAM_NAME.test(resource!)) {
     return `is not an IAM role or user ARN: after an optional path (/<path>/) the name is 1-64 letters, digits or +=,.@_- (no wildcard, no trailing /): ${FORMS}`;
+  }
+  // QuickSight users and groups are of a Region and an account: arn:aws:quicksight:<region>:<account>:user/<namespace>/<name>.
+  if (service === 'quicksight' && !region) return `names no Region, and a QuickSight ARN names its Region (arn:aws:quicksight:<region>:<account>:group/<namespace>/<name>): ${FORMS}`;
+  if (service === 'quicksight' && !/^\d{12}$/.test(account!)) return `names QuickSight account "${account}", not a 12-digit account id (arn:aws:quicksight:<region>:<account>:group/<namespace>/<name>): ${FORMS}`;
+  // Identity Center users and groups are named by their id only: arn:aws:identitystore:::user/<user id>, group/<group id>.
+  if (service === 'identitystore' && (region || account)) {
+    return `names ${region ? `Region "${region}"` : `account "${account}"`}, and an IAM Identity Center ARN names no Region and no account (arn:aws:identitystore:::user/<user id> or group/<group id>): ${FORMS}`;
   }
   if (!kinds.form.test(resource!)) return `is not ${kinds.what}: ${FORMS}`;
   return undefined;
@@ -37,8 +44,11 @@ const IAM_NAME = /^(role|user)\/([\x21-\x7e]*\/)?[\w+=,.@-]{1,64}$/;
 /** The ARNs of each service that Lake Formation grants to, by their resource part. */
 const PRINCIPAL_RESOURCES: Record<string, { form: RegExp; what: string }> = {
   iam: { form: /^(role|user)\/.+|^saml-provider\/[^:]+:(user|group)\/.+/, what: 'an IAM role, user or SAML principal (Lake Formation does not grant to IAM groups or policies)' },
-  quicksight: { form: /^(user|group)\/.+/, what: 'a QuickSight user or group' },
-  identitystore: { form: /^(user|group)\/.+/, what: 'an IAM Identity Center user or group' },
+  // user/<namespace>/<name>: a namespace (default, or one of QuickSight's namespaces: 1-64 of a-zA-Z0-9._-), then the name,
+  // which may hold a slash (a federated user is <role>/<session>).
+  quicksight: { form: /^(user|group)\/[\w.-]{1,64}\/.+/, what: 'a QuickSight user or group (user/<namespace>/<name> or group/<namespace>/<name>, e.g. group/default/analysts)' },
+  // user/<user id> or group/<group id>: an id holds no slash.
+  identitystore: { form: /^(user|group)\/[^/]+$/, what: 'an IAM Identity Center user or group (user/<user id> or group/<group id>)' },
   organizations: { form: /^(organization|ou)\/.+/, what: 'an organization or organizational unit' },
 };
 

@@ -239,6 +239,31 @@ describe('aws.lakeFormation in lakesync.yaml', () => {
     }
   });
 
+  test('a QuickSight or IAM Identity Center ARN in a form those services never give (no name after the namespace, a missing or extra Region or account) is refused before any load', () => {
+    for (const [principal, message] of [
+      ['arn:aws:quicksight:us-east-2:123456789012:group/default', /QuickSight user or group.*user\/<namespace>\/<name>/s],
+      ['arn:aws:quicksight:us-east-2:123456789012:user/default/', /QuickSight user or group/],
+      ['arn:aws:quicksight:us-east-2:123456789012:user/alice', /QuickSight user or group/],
+      ['arn:aws:quicksight::123456789012:group/default/analysts', /QuickSight ARN names its Region/],
+      ['arn:aws:quicksight:us-east-2:12345:group/default/analysts', /names QuickSight account "12345", not a 12-digit account id/],
+      ['arn:aws:identitystore:us-east-1::user/9067a0b4c2-1a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d', /IAM Identity Center ARN names no Region and no account \(arn:aws:identitystore:::user\/<user id>/],
+      ['arn:aws:identitystore::123456789012:group/9067c0a2-1234-5678-9abc-def012345678', /IAM Identity Center ARN names no Region and no account/],
+      ['arn:aws:identitystore:::group/d-1234567890/9067c0a2-1234-5678-9abc-def012345678', /IAM Identity Center user or group/],
+    ] as const) {
+      const err = rejects(raw(undefined, [{ principal }]));
+      assert.match(err.message, /sources\.shop\.grants\.0\.principal/, principal);
+      assert.match(err.message, message, principal);
+    }
+    for (const principal of [
+      'arn:aws:quicksight:us-east-1:123456789012:user/default/alice@example.com',
+      'arn:aws:quicksight:eu-west-1:123456789012:user/default/ReaderRole/alice',
+      'arn:aws:quicksight:us-east-1:123456789012:group/marketing/analysts',
+      'arn:aws:identitystore:::user/9067a0b4c2-1a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d',
+    ]) {
+      assert.doesNotThrow(() => parseConfig(raw(undefined, [{ principal }])), principal);
+    }
+  });
+
   test('the principals Lake Formation grants to are accepted', () => {
     for (const principal of [
       READER,
