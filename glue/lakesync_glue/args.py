@@ -252,8 +252,9 @@ def _parse_key(raw: str) -> tuple[str, ...]:
     parts = [p.strip() for p in raw.split(",")]
     if any(p == "" for p in parts):
         raise _fail("primary_key", raw, "has an empty column name", "pass comma-separated column names, e.g. --primary_key id,region")
-    lowered = [p.lower() for p in parts]
-    if len(set(lowered)) != len(lowered):
+    # Exact names only: PostgreSQL may have columns id and "ID", and a key of both is two columns. A key that names
+    # one column twice (once by its lake name) is refused once the export's columns are known (loader.resolve_key).
+    if len(set(parts)) != len(parts):
         raise _fail("primary_key", raw, "names a column twice", "list each key column once")
     return tuple(parts)
 

@@ -107,6 +107,21 @@ def decide_action(asked: str, exists: bool, key: Sequence[str], cursor: str | No
     return "replace"
 
 
+def resolve_key(wanted: Sequence[str], mappings: Sequence[ColumnMapping], names: Sequence[str], table: str) -> list[str]:
+    """The lake names of the key columns; a key that names one column twice (id, and ID when the table has no
+    column ID) is refused: it would merge on that column alone."""
+    key = [resolve_column("primary_key", k, mappings, names, table) for k in wanted]
+    for i, name in enumerate(key):
+        if name in key[:i]:
+            first = wanted[key.index(name)]
+            raise InvalidArgument(
+                f"--primary_key {','.join(wanted)!r} names column {name!r} twice ({first!r} and {wanted[i]!r}: table "
+                f"{table} has one column of that name, so the load would match rows by it alone); list each key column "
+                "once, as the export lists it"
+            )
+    return key
+
+
 def resolve_column(arg: str, wanted: str, mappings: Sequence[ColumnMapping], names: Sequence[str], table: str) -> str:
     """The lake name of a column given by its export name (or its lowercase lake name)."""
     for mapping, name in zip(mappings, names):
@@ -303,7 +318,7 @@ class _Load:
         # Excluded columns leave here: they are never read, cast or named in a message.
         mappings, names = columns.select_columns(rows.mappings(), a.column_policies, a.target)
         try:
-            key = [resolve_column("primary_key", k, mappings, names, a.target) for k in a.primary_key]
+            key = resolve_key(a.primary_key, mappings, names, a.target)
             cursor = (
                 resolve_column("cursor_column", a.cursor_column, mappings, names, a.target)
                 if a.cursor_column

@@ -178,3 +178,26 @@ def test_a_table_whose_name_begins_with_a_space_loads_its_own_rows_not_the_ones_
     assert result.table == "shop.public. orders"
     got = [tuple(r.values()) for r in run_query(spark, "SELECT id, owner FROM lake.tests.spaced_orders ORDER BY id")]
     assert got == [(7, "spaced")]
+
+
+def test_a_composite_key_of_two_case_twin_columns_merges_by_both(load: Loader, spark: Any, versions: Versions) -> None:
+    """PostgreSQL may key a table by id and "ID", two columns: with one renamed, the lake keeps both and the load
+    merges by the pair. A key that names one column twice (once by its lake name) is refused before any write."""
+    cols = [col("id", "integer"), col("ID", "integer"), col("note", "text")]
+    fixed = {"column_policies": json.dumps({"ID": {"rename": "id_upper"}})}
+    first = load(versions.export(cols, [(1, 1, "a"), (1, 2, "b")]), "Shop.Sales.Order Items", "case_twin_keys",
+                 action="merge", primary_key="id,ID", **fixed)
+    assert first.status == "succeeded", first.error
+    second = load(versions.export(cols, [(1, 1, "a"), (1, 2, "c"), (2, 1, "d")]), "Shop.Sales.Order Items",
+                  "case_twin_keys", action="merge", primary_key="id,ID", **fixed)
+    assert second.status == "succeeded", second.error
+    assert (second.inserted, second.updated, second.deleted) == (1, 1, 0)
+    assert [(r["id"], r["id_upper"], r["note"]) for r in
+            run_query(spark, "SELECT * FROM lake.tests.case_twin_keys ORDER BY id, id_upper")] == [
+        (1, 1, "a"), (1, 2, "c"), (2, 1, "d")]
+
+    twice = load(versions.export([col("id", "integer"), col("note", "text")], [(1, "a")]), "Shop.Sales.Order Items",
+                 "case_twin_once", action="merge", primary_key="id,ID")
+    assert twice.error is not None and twice.error["class"] == "InvalidArgument", twice.error
+    assert "names column 'id' twice" in twice.error["message"], twice.error["message"]
+    assert not spark.catalog.tableExists("lake.tests.case_twin_once")
