@@ -177,6 +177,8 @@ function planEntry(
   if (typeof lookback === 'string') return lookback;
   const columnProblems = columnPolicyProblems(t.table, settings?.columns, t.columns.map((c) => ({ name: c.columnName, originalType: c.originalType })), primaryKey, keySource);
   if (columnProblems.length > 0) return columnProblems.join('; ');
+  const keyProblem = isDynamo(source) ? undefined : keyColumnProblem(t, primaryKey, keySource, settings?.columns);
+  if (keyProblem) return keyProblem;
   // The load job takes the key as a comma-separated list (a DynamoDB key goes apart, as JSON).
   const commaKey = isDynamo(source) ? undefined : primaryKey.find((c) => c.includes(','));
   if (commaKey !== undefined) {
@@ -217,6 +219,27 @@ function planEntry(
   }
   if (primaryKey.length > 0) return { ...base, action: 'merge', reason: `primary key (${primaryKey.join(', ')}) ${keySource}` };
   return { ...base, action: 'replace', reason: 'no primary key' };
+}
+
+/**
+ * A key naming a column the table does not have, or one column twice, as the load job resolves
+ * its key (loader.py resolve_key): a column by its exact name, else by its lake name (a rename, or
+ * the name lowercased). The job would refuse it after its run started. Unchecked without the columns.
+ */
+function keyColumnProblem(t: DiscoveredTable, primaryKey: readonly string[], keySource: KeySource, columns: SourceConfig['tables'][string]['columns']): string | undefined {
+  if (t.columns.length === 0) return undefined;
+  const policies = columnPolicies(columns);
+  const kept = t.columns.map((c) => c.columnName).filter((c) => !policies[c]?.exclude);
+  const where = keySource === 'configured' ? `tables."${t.table}".primaryKey` : `the source's primary key of ${t.table}`;
+  const resolved: string[] = [];
+  for (const [i, k] of primaryKey.entries()) {
+    const column = kept.find((c) => c === k) ?? kept.find((c) => (policies[c]?.rename ?? c.toLowerCase()) === k.toLowerCase());
+    if (column === undefined) return `${where} names "${k}", which ${t.table} does not have; its columns are: ${kept.join(', ')}`;
+    const first = resolved.indexOf(column);
+    if (first >= 0) return `${where} names column "${column}" twice ("${primaryKey[first]}" and "${primaryKey[i]}"): list each key column once`;
+    resolved.push(column);
+  }
+  return undefined;
 }
 
 type EntryBase = Omit<PlanEntry, 'action' | 'reason'> & { cursor: NonNullable<PlanEntry['cursor']> };
