@@ -71,6 +71,9 @@ const tableSettings = z
     if (t.action === 'incremental' && !t.cursor) {
       ctx.addIssue({ code: 'custom', path: ['cursor'], message: 'action incremental needs a cursor column: add cursor: { column: <name> }' });
     }
+    // The load job refuses a key that names a column twice (the same spelling; id and "ID" may be two columns).
+    const twice = t.primaryKey?.find((c, i) => t.primaryKey!.indexOf(c) !== i);
+    if (twice !== undefined) ctx.addIssue({ code: 'custom', path: ['primaryKey'], message: `lists "${twice}" twice: list each key column once` });
     if (t.action === 'merge' && !t.primaryKey) {
       ctx.addIssue({ code: 'custom', path: ['primaryKey'], message: 'action merge needs a primary key: add primaryKey: [<column>] (or leave action out to use the source key)' });
     }
