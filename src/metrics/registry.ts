@@ -31,7 +31,8 @@ export class LakesyncRegistry {
   private readonly cycleFinished = this.gauge('lakesync_cycle_last_finished_timestamp_seconds', 'Unix time the source\'s last cycle finished.', SOURCE);
   private readonly cycleTables = this.gauge('lakesync_cycle_last_tables', 'Tables of the source\'s last cycle by outcome (committed, failed, skipped).', ['source', 'outcome'] as const);
   private readonly cycleTableSeconds = this.gauge('lakesync_cycle_last_table_seconds', 'Seconds the last cycle\'s tables spent in export (DynamoDB tables\' own exports), load, grant and verify, summed over its tables.', SOURCE);
-  private readonly cycleDpu = this.gauge('lakesync_cycle_last_dpu_seconds', 'Glue DPU-seconds of the source\'s last cycle (its cost ledger; absent for cycles without a DPU figure).', SOURCE);
+  private readonly cycleDpu = this.gauge('lakesync_cycle_last_dpu_seconds', 'Glue DPU-seconds of the source\'s last cycle (its cost ledger; absent for cycles without a DPU figure); a lower bound when lakesync_cycle_last_cost_partial is 1.', SOURCE);
+  private readonly cycleCostPartial = this.gauge('lakesync_cycle_last_cost_partial', '1 when the source\'s last cycle\'s cost figures (its DPU-seconds among them) are a lower bound: a run or export was billed whose figure is not known (`lakesync cost` says why); 0 when complete; absent for cycles without a cost.', SOURCE);
 
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
@@ -47,7 +48,7 @@ export class LakesyncRegistry {
 
   /** Replaces every per-source value with what this refresh read: absent sources disappear. */
   show(readings: SourceReading[]): void {
-    for (const g of [this.sourceUp, this.tableFailed, this.freshness, this.inserted, this.updated, this.deleted, this.rows, this.loadedAt, this.running, this.runningSeconds, this.queued, this.cycleDuration, this.cycleStatus, this.cycleFinished, this.cycleTables, this.cycleTableSeconds, this.cycleDpu]) g.reset();
+    for (const g of [this.sourceUp, this.tableFailed, this.freshness, this.inserted, this.updated, this.deleted, this.rows, this.loadedAt, this.running, this.runningSeconds, this.queued, this.cycleDuration, this.cycleStatus, this.cycleFinished, this.cycleTables, this.cycleTableSeconds, this.cycleDpu, this.cycleCostPartial]) g.reset();
     for (const reading of readings) {
       // Keep the counter's series visible at 0 for every source, so rate() works from the first error.
       this.scrapeErrors.inc({ source: reading.source }, 0);
@@ -86,6 +87,7 @@ export class LakesyncRegistry {
     for (const [outcome, n] of Object.entries(c.tables)) this.cycleTables.set({ source: m.source, outcome }, n);
     if (c.tableSeconds !== undefined) this.cycleTableSeconds.set(source, c.tableSeconds);
     if (c.dpuSeconds !== undefined) this.cycleDpu.set(source, c.dpuSeconds);
+    if (c.costPartial !== undefined) this.cycleCostPartial.set(source, c.costPartial ? 1 : 0);
   }
 
   private gauge<L extends string>(name: string, help: string, labelNames: readonly L[]): Gauge<L> {

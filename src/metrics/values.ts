@@ -4,7 +4,7 @@
  * Pure functions over plain objects, so the values are testable without a server.
  */
 import { costTotals } from '../cost/ledger';
-import type { CycleResult, CycleStatus, TableName, Watermark } from '../model';
+import type { CostTotals, CycleResult, CycleStatus, TableName, Watermark } from '../model';
 import type { CycleSummary, SourceStatus } from '../workflows/messages';
 
 export interface RowCounts {
@@ -38,6 +38,8 @@ export interface CycleMetrics {
   tableSeconds?: number;
   /** DPU-seconds of the cycle's load runs (its cost ledger, see `cycleDpuSeconds`); absent when no run reported any. */
   dpuSeconds?: number;
+  /** Whether the cycle's cost figures (its DPU-seconds among them) are a lower bound: some run or export was billed whose figure is not known; absent when the cycle has no cost. */
+  costPartial?: boolean;
 }
 
 export interface SourceMetrics {
@@ -140,6 +142,7 @@ function cycleMetrics(summary: CycleSummary, result: CycleResult | undefined): C
   const tableSeconds = result ? sumTableSeconds(result) : undefined;
   // The summary carries the cycle's cost too: a result not read (yet) still gives the figure.
   const dpuSeconds = (result ? cycleDpuSeconds(result) : undefined) ?? summary.cost?.dpuSeconds;
+  const cost = (result ? cycleCost(result) : undefined) ?? summary.cost;
   return {
     cycleId: summary.cycleId,
     kind: summary.kind,
@@ -149,6 +152,7 @@ function cycleMetrics(summary: CycleSummary, result: CycleResult | undefined): C
     tables: summary.counts,
     ...(tableSeconds !== undefined ? { tableSeconds } : {}),
     ...(dpuSeconds !== undefined ? { dpuSeconds } : {}),
+    ...(cost ? { costPartial: (cost.partial ?? 0) > 0 } : {}),
   };
 }
 
@@ -170,6 +174,11 @@ function sumTableSeconds(result: CycleResult): number {
 export function cycleDpuSeconds(result: CycleResult): number | undefined {
   if (result.cost?.dpuSeconds !== undefined) return result.cost.dpuSeconds;
   return costTotals(result.tables.map((t) => t.cost))?.dpuSeconds;
+}
+
+/** The cycle's cost totals: its own, else the sums of its tables' costs; undefined when it has none. */
+function cycleCost(result: CycleResult): CostTotals | undefined {
+  return result.cost ?? costTotals(result.tables.map((t) => t.cost));
 }
 
 /** A cycle result whose per-table outcomes are inline (not a reference to a stored result). */

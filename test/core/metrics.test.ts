@@ -316,3 +316,37 @@ describe('the Grafana dashboard', () => {
     assert.ok(units.filter((u) => u.metric.endsWith('_seconds') && !u.metric.endsWith('_dpu_seconds')).every((u) => u.unit === 's'), 'seconds shown in seconds');
   });
 });
+
+describe('a partial cost', () => {
+  it('is told by lakesync_cycle_last_cost_partial: 1 when the DPU-seconds are a lower bound, 0 when complete, absent without a cost', async () => {
+    const text = async (cost: CycleSummary['cost'], result?: CycleResult) => {
+      const s = status();
+      s.lastCycle = { ...s.lastCycle!, ...(cost ? { cost } : {}) };
+      const registry = new LakesyncRegistry({ processMetrics: false });
+      registry.show([{ source: 'shop', state: 'read', metrics: sourceMetrics(s, { lakeTableOf, cycleResult: results(...(result ? [result] : [])), now: NOW }) }]);
+      return registry.metrics();
+    };
+    const partial = await text({ basis: 'glue', tables: 2, dpuSeconds: 120, partial: 1 });
+    assert.equal(sample(partial, 'lakesync_cycle_last_dpu_seconds{source="shop"}'), 120);
+    assert.equal(sample(partial, 'lakesync_cycle_last_cost_partial{source="shop"}'), 1);
+    // A run whose figures could not be read at all: no DPU-seconds, but the cost is still known to be short.
+    assert.equal(sample(await text({ basis: 'glue', tables: 1, partial: 1 }), 'lakesync_cycle_last_cost_partial{source="shop"}'), 1);
+    const complete = await text({ basis: 'glue', tables: 2, dpuSeconds: 120 });
+    assert.equal(sample(complete, 'lakesync_cycle_last_cost_partial{source="shop"}'), 0);
+    assert.equal(sample(await text(undefined), 'lakesync_cycle_last_cost_partial{source="shop"}'), undefined);
+    // The result read back, its tables' costs summed: one partial table makes the cycle's figure partial.
+    const r = cycle2();
+    r.tables[0]!.cost = { basis: 'glue', dpuSeconds: 60 };
+    r.tables[1]!.cost = { basis: 'glue', dpuSeconds: 30, partial: 'the run was still going' };
+    const read = await text(undefined, r);
+    assert.equal(sample(read, 'lakesync_cycle_last_dpu_seconds{source="shop"}'), 90);
+    assert.equal(sample(read, 'lakesync_cycle_last_cost_partial{source="shop"}'), 1);
+  });
+
+  it('is on the dashboard next to the DPU-seconds', () => {
+    type Panel = { targets?: { expr: string }[] };
+    const dashboard = JSON.parse(readFileSync(join(repoRoot(), 'docs', 'grafana-lakesync.json'), 'utf8')) as { panels: Panel[] };
+    const panel = dashboard.panels.find((p) => (p.targets ?? []).some((t) => t.expr.includes('lakesync_cycle_last_dpu_seconds')));
+    assert.ok(panel?.targets?.some((t) => t.expr.includes('lakesync_cycle_last_cost_partial')));
+  });
+});
