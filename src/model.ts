@@ -538,6 +538,8 @@ export interface CostTotals extends Omit<TableCost, 'basis' | 'partial'> {
   tables: number;
   /** How many of the figures summed are partial (a table's, or the cycle's own export's): the sums are then a lower bound. */
   partial?: number;
+  /** Why the cycle's own figure is partial (its export's cost, for a cycle that failed as a whole after it): what is left out, and why. */
+  partialReason?: string;
   /** glueUsd + exportUsd. */
   usd?: number;
 }

@@ -279,7 +279,7 @@ export function cycleActivities(deps: ActivityDeps) {
       if (ref.exportId !== exportIdFor(source, cycleId)) return undefined;
       return step('cost', `export ${ref.exportId}`, async () => {
         const discovered = (await findManifest<DiscoveredTable[]>(ports, cycleManifestKeys.discovery(cycleId))) ?? (await ports.discover.discover(ref)).tables;
-        return exportTotals(settings, discovered);
+        return exportTotals(settings, discovered, ref.exportId);
       });
     },
 
@@ -355,13 +355,24 @@ async function refusedExportCost(ports: Ports, settings: SourceConfig, source: s
  * partial when some are not (RDS billed those too); when no size is known, a partial figure with no
  * GB where AWS billed the export, else undefined.
  */
-export function exportTotals(settings: SourceConfig, discovered: DiscoveredTable[]): CostTotals | undefined {
+export function exportTotals(settings: SourceConfig, discovered: DiscoveredTable[], exportId?: string): CostTotals | undefined {
   const sized = discovered.filter((t) => t.sizeGB !== undefined);
-  if (sized.length === 0) return discovered.length > 0 && costBasis(settings) === 'glue' ? { basis: 'glue', tables: 0, partial: 1 } : undefined;
+  const partial = () => ({ partial: 1, partialReason: unsizedReason(discovered, exportId) });
+  if (sized.length === 0) return discovered.length > 0 && costBasis(settings) === 'glue' ? { basis: 'glue', tables: 0, ...partial() } : undefined;
   const cost = tableCost(costBasis(settings), undefined, sized.map((t) => ({ kind: 'rds' as const, gb: t.sizeGB })), settings.cost);
   const totals = costTotals([cost]);
   if (!totals || totals.exportGB === undefined) return undefined;
-  return { ...totals, tables: 0, ...(sized.length < discovered.length ? { partial: 1 } : {}) };
+  return { ...totals, tables: 0, ...(sized.length < discovered.length ? partial() : {}) };
+}
+
+/** Names at most this many unsized tables in a reason; the count says how many there are. */
+const UNSIZED_NAMED = 10;
+
+/** Why an export's cost is partial: the tables its listing gives no size (RDS billed their GB all the same). */
+function unsizedReason(discovered: DiscoveredTable[], exportId: string | undefined): string {
+  const unsized = discovered.filter((t) => t.sizeGB === undefined).map((t) => t.table);
+  const named = unsized.slice(0, UNSIZED_NAMED).join(', ') + (unsized.length > UNSIZED_NAMED ? `, and ${unsized.length - UNSIZED_NAMED} more` : '');
+  return `${exportId ? `export ${exportId}` : 'the export'}: its listing gives no size for ${unsized.length} of its ${discovered.length} table(s) (${named}): their GB are left out, though RDS billed them`;
 }
 
 /** What the batch needs of a plan entry: a DynamoDB table carries its export windows. */

@@ -210,20 +210,24 @@ async function unplannedExportCost(ports: Ports, settings: SourceConfig, input: 
       const status = await unlessNotFound(() => ports.export.describeExport(ref.exportId));
       if ((status?.state === 'starting' || status?.state === 'in_progress') && costBasis(settings) !== 'none') {
         const progress = status.percentProgress !== undefined ? `, ${status.percentProgress}% done` : '';
-        warnings.push(`the cycle's RDS export ${ref.exportId} was still running (${status.state}${progress}) when the dead cycle was read back: its GB are not known yet, so its cost is partial (see the export in the RDS console for its size once complete)`);
-        return { basis: costBasis(settings), tables: 0, partial: 1 };
+        const why = `the cycle's RDS export ${ref.exportId} was still running (${status.state}${progress}) when the dead cycle was read back: its GB are not known yet, so its cost is partial (see the export in the RDS console for its size once complete)`;
+        warnings.push(why);
+        return { basis: costBasis(settings), tables: 0, partial: 1, partialReason: why };
       }
       if (status?.state !== 'complete') return undefined;
       discovered = (await ports.discover.discover(ref)).tables;
     }
-    return exportTotals(settings, discovered);
+    const totals = exportTotals(settings, discovered, ref.exportId);
+    if (totals?.partialReason) warnings.push(`the cycle's export cost is a lower bound: ${totals.partialReason}`);
+    return totals;
   } catch (err) {
     retryIfPassing(err);
     Context.current().log.warn("the export size of the cycle is unknown: it books no export cost", { cycleId: input.cycleId, error: String(err) });
     // Its own export was billed all the same: the cycle's cost says it is left out, and why.
     if (!own || costBasis(settings) === 'none') return undefined;
-    warnings.push(`the size of the cycle's RDS export ${own} could not be read (${err instanceof Error ? err.message : String(err)}): its GB are left out, so its cost is partial (see the export in the RDS console for its size)`);
-    return { basis: costBasis(settings), tables: 0, partial: 1 };
+    const why = `the size of the cycle's RDS export ${own} could not be read (${err instanceof Error ? err.message : String(err)}): its GB are left out, so its cost is partial (see the export in the RDS console for its size)`;
+    warnings.push(why);
+    return { basis: costBasis(settings), tables: 0, partial: 1, partialReason: why };
   }
 }
 

@@ -89,6 +89,7 @@ const costTotals = z
     exportUsd: z.number().optional(),
     usd: z.number().optional().describe('glueUsd + exportUsd'),
     partial: z.number().int().optional().describe("How many of the figures summed are partial (a table's, or the cycle's own export's): the sums are then a lower bound"),
+    partialReason: z.string().optional().describe("Why the cycle's own figure is partial (its export's cost, for a cycle that failed as a whole after it): what is left out, and why"),
   })
   .meta({ id: 'CostTotals', description: "A cycle's cost: the sums of its tables' figures (each absent when no table has it). A cycle that failed as a whole after its own RDS export holds that export's GB and price, with tables 0" });
 

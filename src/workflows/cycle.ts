@@ -73,6 +73,9 @@ const FAILED_CYCLE_EXPORT_COST = 'failed-cycle-books-its-export-cost';
 /** Patch: a cycle cancelled after its own export and before its loads books the export's GB as a cycle-level cost (it booked none). */
 const CANCELLED_CYCLE_EXPORT_COST = 'cancelled-cycle-books-its-export-cost';
 
+/** Patch: a failed cycle whose own export's cost is partial says why among its warnings. */
+const FAILED_CYCLE_EXPORT_COST_REASON = 'failed-cycle-export-cost-reason';
+
 /** Patch: the export's start records it under the cycle, so that a cycle that dies before its discovery has its export's cost booked (it had none). */
 const EXPORT_RECORDED_AT_START = 'export-recorded-at-start';
 
@@ -182,7 +185,10 @@ export async function cycleWorkflow(input: CycleInput): Promise<CycleResult> {
     if (plan.load.length > 0) await acts.prepareLake(input.source);
   } catch (err) {
     const phase = progress.phase;
-    return finish('failed', [], { phase, message: errorMessage(err) }, await failedCycleExportCost(input, settings, exported, err, acts));
+    const exportCost = await failedCycleExportCost(input, settings, exported, err, acts);
+    // Only a cycle whose export cost is partial for a reason records the patch marker: other histories are unchanged.
+    if (exportCost?.partialReason && patched(FAILED_CYCLE_EXPORT_COST_REASON)) warnings.push(`the cycle's export cost is a lower bound: ${exportCost.partialReason}`);
+    return finish('failed', [], { phase, message: errorMessage(err) }, exportCost);
   }
 
   const skippedByExport: TableOutcome[] = discovery.skipped.map((s) => ({

@@ -197,6 +197,35 @@ describe('cost ledger on a real Temporal server', () => {
     });
   });
 
+  test("a failed cycle whose export lists tables without a size books a partial export cost, and the result and lakesync cost say which tables and why", async () => {
+    const failQueue = uniqueQueue('unsizedfailed');
+    const source = 'unsizedfailed';
+    // Only public.a has a size in the export's listing.
+    const ports = new FakeBackend({ tables: TABLES, latencyMs: 20, dpuSecondsPerRun: 90, exportGBByTable: { 'public.a': 2 } }).ports();
+    const refusing: Ports = {
+      ...ports,
+      lake: {
+        ...ports.lake,
+        ensureNamespace: async (ns) => {
+          throw new PortError('access-denied', 'AccessDeniedException', `not allowed to create namespace ${ns}`);
+        },
+      },
+    };
+    await withWorkerOf(source, failQueue, refusing, async (client) => {
+      const handle = await startSource(client, failQueue, source);
+      const first = await waitForCycles(handle, 1);
+      const result = await client.workflow.getHandle<() => Promise<CycleResult>>(first.lastCycle!.workflowId).result();
+      assert.deepEqual([result.status, result.error?.phase, result.tables.length], ['failed', 'plan', 0], JSON.stringify(result.error));
+      const { partialReason, ...figures } = result.cost ?? { basis: 'none', tables: 0 };
+      assert.deepEqual(figures, { basis: 'modelled', tables: 0, exportGB: 2, exportUsd: 0.02, usd: 0.02, partial: 1 });
+      assert.match(partialReason ?? '', /no size for 2 of its 3 table\(s\) \(public\.b, public\.c\): their GB are left out/, JSON.stringify(result.cost));
+      assert.ok(result.warnings.some((w) => w.includes(partialReason!)), JSON.stringify(result.warnings));
+      const lines = costReportLines(costReport(first, 10), DEFAULT_PRICES);
+      assert.ok(lines.some((l) => l.includes(`cycle ${result.cycleId}: at least this: ${partialReason}`)), lines.join('\n'));
+      await handle.terminate('test done');
+    });
+  });
+
   test("a load whose table size in the cycle's own export cannot be read marks the table's and the cycle's cost partial, saying why", async () => {
     const unsizedQueue = uniqueQueue('unsizedcosts');
     const source = 'unsizedcosts';

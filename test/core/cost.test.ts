@@ -114,14 +114,27 @@ describe("a cycle-level export cost from the export's table sizes", () => {
     const settings = parseConfig({ sources: { shop: { database: 'shop', source: { kind: 'fake', tables: ['public.a', 'public.b'] }, target: { namespace: 'shop' } } } }).sources.shop!;
     const table = (name: string, sizeGB?: number) => ({ table: name, target: `shop.${name}`, columns: [], primaryKey: ['id'], ...(sizeGB !== undefined ? { sizeGB } : {}) });
     assert.deepEqual(exportTotals(settings, [table('public.a', 2), table('public.b', 3)]), { basis: 'modelled', tables: 0, exportGB: 5, exportUsd: 0.05, usd: 0.05 });
-    assert.deepEqual(exportTotals(settings, [table('public.a', 2), table('public.b')]), { basis: 'modelled', tables: 0, exportGB: 2, exportUsd: 0.02, usd: 0.02, partial: 1 });
+    assert.deepEqual(exportTotals(settings, [table('public.a', 2), table('public.b')], 'lakesync-shop-c1'), {
+      basis: 'modelled',
+      tables: 0,
+      exportGB: 2,
+      exportUsd: 0.02,
+      usd: 0.02,
+      partial: 1,
+      partialReason: 'export lakesync-shop-c1: its listing gives no size for 1 of its 2 table(s) (public.b): their GB are left out, though RDS billed them',
+    });
     assert.equal(exportTotals(settings, [table('public.b')]), undefined, 'no size known: nothing to book');
   });
 
   it('an RDS export billed by AWS whose listing gives no table a size is booked as a partial figure, not as no cost at all', () => {
     const settings = awsSource();
     const table = (name: string) => ({ table: name, target: `shop.${name}`, columns: [], primaryKey: ['id'] });
-    assert.deepEqual(exportTotals(settings, [table('public.a'), table('public.b')]), { basis: 'glue', tables: 0, partial: 1 });
+    assert.deepEqual(exportTotals(settings, [table('public.a'), table('public.b')]), {
+      basis: 'glue',
+      tables: 0,
+      partial: 1,
+      partialReason: 'the export: its listing gives no size for 2 of its 2 table(s) (public.a, public.b): their GB are left out, though RDS billed them',
+    });
     assert.equal(exportTotals(settings, []), undefined, 'an export of no table');
   });
 });

@@ -1021,8 +1021,10 @@ describe('recovering a dead cycle', () => {
       throw ApplicationFailure.create({ message: 'RDS DescribeExportTasks: AccessDenied: not authorized to perform rds:DescribeExportTasks', nonRetryable: true });
     };
     const out = (await new MockActivityEnvironment().run(recoverCycleOutcomes, { source: 'shop', cycleId: 'c36', error: 'terminated' })) as RecoveredCycle;
-    assert.deepEqual(out.cost, { basis: 'modelled', tables: 0, partial: 1 });
+    const { partialReason, ...figures } = out.cost!;
+    assert.deepEqual(figures, { basis: 'modelled', tables: 0, partial: 1 });
     assert.ok(out.warnings.some((w) => w.includes(exportId) && /could not be read/.test(w) && w.includes('rds:DescribeExportTasks')), out.warnings.join('\n'));
+    assert.ok(partialReason && out.warnings.includes(partialReason), 'lakesync cost says why too');
   });
 
   test("a cycle that ended while its own RDS export still ran books no GB, but says its cost is partial and why: RDS bills the export when it completes", async () => {
@@ -1036,7 +1038,24 @@ describe('recovering a dead cycle', () => {
     await new MockActivityEnvironment().run(startExport, { source: 'shop', cycleId: 'c35', exportId, snapshot });
     ports.export.describeExport = async (id) => ({ exportId: id, state: 'in_progress', percentProgress: 40 });
     const out = (await new MockActivityEnvironment().run(recoverCycleOutcomes, { source: 'shop', cycleId: 'c35', error: 'terminated' })) as RecoveredCycle;
-    assert.deepEqual(out.cost, { basis: 'modelled', tables: 0, partial: 1 });
+    const { partialReason, ...figures } = out.cost!;
+    assert.deepEqual(figures, { basis: 'modelled', tables: 0, partial: 1 });
     assert.ok(out.warnings.some((w) => w.includes(exportId) && /still running/.test(w)), out.warnings.join('\n'));
+    assert.ok(partialReason && out.warnings.includes(partialReason), 'lakesync cost says why too');
+  });
+
+  test("a cycle that ended before its plan, whose export lists tables without a size, books the others' GB and says which are left out", async () => {
+    const backend = new FakeBackend({ tables: TABLES, latencyMs: 0, exportGBByTable: { [TABLES[0]!]: 2 } });
+    const ports = backend.ports();
+    const deps = { config, portsFor: () => ports };
+    const { startExport } = cycleActivities(deps);
+    const { recoverCycleOutcomes } = recoveryActivities(deps);
+    const exportId = exportIdFor('shop', 'c37');
+    await new MockActivityEnvironment().run(startExport, { source: 'shop', cycleId: 'c37', exportId, snapshot: { snapshotId: 's9', createdAt: '2025-02-01T00:00:00.000Z', adopted: false } });
+    const out = (await new MockActivityEnvironment().run(recoverCycleOutcomes, { source: 'shop', cycleId: 'c37', error: 'terminated' })) as RecoveredCycle;
+    assert.equal(out.cost?.exportGB, 2, JSON.stringify(out.cost));
+    assert.equal(out.cost?.partial, 1);
+    assert.match(out.cost?.partialReason ?? '', new RegExp(`export ${exportId}: its listing gives no size for ${TABLES.length - 1} of its ${TABLES.length} table`));
+    assert.ok(out.warnings.some((w) => w.includes(out.cost!.partialReason!)), out.warnings.join('\n'));
   });
 });

@@ -72,6 +72,7 @@ export function costReportLines(report: CostReport, prices: CostPrices): string[
   }
   const partial = report.cycles.reduce((n, c) => n + (c.cost?.partial ?? 0), 0);
   if (partial > 0) lines.push('', `${partial} partial figure(s) in these cycles: their totals are a lower bound`);
+  for (const c of report.cycles) if (c.cost?.partialReason) lines.push(`  cycle ${c.cycleId}: at least this: ${c.cost.partialReason}`);
   const missing = report.cycles.filter((c) => !c.cost).length;
   if (missing > 0) lines.push('', `${missing} cycle(s) without a cost: they ran no load, or ran before the cost ledger`);
   // A stopped cycle's lost loads were billed, not counted; a dead cycle's are read back where they can be.
