@@ -49,6 +49,8 @@ export const BATCH_OUTCOMES_BY_REFERENCE = 'batch-outcomes-by-reference';
 export const LOAD_BOUND_QUEUE_WAIT = 'load-bound-queue-wait';
 /** Patch: a load that timed out without reporting its runs marks its cost partial (its runs' DPU-seconds were left out silently). */
 export const TIMED_OUT_LOAD_COST_PARTIAL = 'timed-out-load-cost-partial';
+/** Patch: a timed-out load of the cycle's own RDS export whose table has no size in it says its export GB are left out too (its reason named the DPU-seconds only). */
+export const TIMED_OUT_LOAD_UNSIZED_EXPORT = 'timed-out-load-unsized-export';
 /** Patch: a DynamoDB export that completed without an item count fails its table saying where to check it and how to rerun it. */
 export const UNCOUNTED_EXPORT_SAYS_WHAT_TO_DO = 'uncounted-export-says-what-to-do';
 /** Patch: a failed or cancelled load whose stopped run's figures it could not read marks its cost partial (the run was left out silently). */
@@ -295,7 +297,10 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
         const basis = cost?.basis ?? settings.costBasis;
         if (timeout && !usage && settings.cost && basis && basis !== 'none' && patched(TIMED_OUT_LOAD_COST_PARTIAL)) {
           const why = `the load timed out (${timeout.timeoutType} timeout) without reporting its runs: their DPU-seconds are left out (see the runs with run token ${runTokenFor(input.cycleId, item.table)} in the load job)`;
-          cost = { ...(cost ?? { basis }), partial: why };
+          // The cycle's own RDS export was billed for the table too, but the plan holds no size for it.
+          const unsized = !dynamo && !direct && item.sizeGB === undefined && input.export?.exportId === exportIdFor(input.source, input.cycleId) && cost?.exportGB === undefined;
+          const gb = unsized && patched(TIMED_OUT_LOAD_UNSIZED_EXPORT) ? `; ${item.table} has no size in export ${input.export!.exportId}: its export GB are left out too (see the export's table sizes in the RDS console)` : '';
+          cost = { ...(cost ?? { basis }), partial: why + gb };
         }
       }
       return fail('load', err);

@@ -372,6 +372,28 @@ describe('cost ledger on a real Temporal server', () => {
     }
   });
 
+  test("a table whose load times out and that has no size in the export says both its DPU-seconds and its export GB are left out", async () => {
+    const slowQueue = uniqueQueue('slowunsized');
+    const bounded = { retry: { initialIntervalSeconds: 1, maximumIntervalSeconds: 1, maximumAttempts: 1 }, timeouts: { heartbeatSeconds: 2, pollInitialSeconds: 1, pollMaximumSeconds: 1, loadHours: 0.002 } };
+    // public.c has no size in the export's listing.
+    const slow = await startFakeWorker(fakeConfig(slowQueue, { tables: TABLES }, bounded, 'slowunsized'), { tables: TABLES, latencyMs: 20, dpuSecondsPerRun: 90, exportGBByTable: { 'public.a': 2, 'public.b': 2 } });
+    slow.backend.setFailures([{ table: 'public.c', phase: 'poll', times: 'always', retryable: true, stallMs: 10_000 }]);
+    const handle = await startSource(slow.client, slowQueue, 'slowunsized');
+    try {
+      const first = await waitForCycles(handle, 1);
+      slow.backend.setFailures([]);
+      const c = first.lastCycle!.tables.find((t) => t.table === 'public.c')!;
+      assert.deepEqual([c.status, c.error?.phase], ['failed', 'load'], JSON.stringify(c));
+      const { partial, ...figures } = c.cost ?? {};
+      assert.deepEqual(figures, { basis: 'modelled' }, JSON.stringify(c));
+      assert.match(partial ?? '', /timed out.*DPU-seconds .*left out/, JSON.stringify(c.cost));
+      assert.match(partial ?? '', /no size in export \S+: its export GB are left out too/, JSON.stringify(c.cost));
+    } finally {
+      await handle.terminate('test done').catch(() => undefined);
+      await slow.stop();
+    }
+  });
+
   test("a cycle cancelled while a table loads books that table's part of the export: RDS exported it and billed its GB", async () => {
     const cancelQueue = uniqueQueue('cancelcosts');
     const cancelled = await startFakeWorker(fakeConfig(cancelQueue, { tables: TABLES }, {}, 'cancelcosts'), { tables: TABLES, latencyMs: 20, dpuSecondsPerRun: 90, exportGBPerTable: 2 });
