@@ -303,6 +303,14 @@ async function cycleRunUsage(ports: Ports, settings: SourceConfig, input: Recove
       addPartial(table, `the summary of pack ${pack.token} (run ${run.status.runId}) could not be read: the table's share of the run's DPU-seconds is left out`);
       continue;
     }
+    if (pack && status.dpuSeconds === undefined) {
+      // The run was billed, but its summary gives the table no line (it died before writing it): its share is unknown, not 0.
+      const summary = await summaries.get(pack.token);
+      if (summary && !summary.tables.some((t) => t.table === table)) {
+        addPartial(table, `the summary of pack ${pack.token} (run ${run.status.runId}) does not list ${table}: the table's share of the run's DPU-seconds is left out (see the run in the Glue console)`);
+      }
+      continue;
+    }
     if (status.dpuSeconds === undefined) continue;
     const sum = usage.get(table);
     usage.set(table, {

@@ -331,6 +331,35 @@ describe('recovering a dead cycle', () => {
     }
   });
 
+  test("a dead cycle's pack run whose summary does not list a table marks that table's cost partial, naming the pack", async () => {
+    const backend = new FakeBackend({ tables: TABLES, latencyMs: 0, dpuSecondsPerRun: 90 });
+    const ports = backend.ports();
+    const packs = ports.load.packs!;
+    const { recoverCycleOutcomes } = recoveryActivities({ config, portsFor: () => ports });
+    await exportE9(ports);
+    await ports.manifests.put(cycleManifestKeys.plan('c39'), plans);
+    await ports.manifests.put(cycleManifestKeys.export('c39'), e9);
+    const loads = plans.slice(0, 2).map((plan) => {
+      const base = { source: 'shop', cycleId: 'c39', runToken: runTokenFor('c39', plan.table), exportId: e9.exportId, snapshotTime: '2025-02-01T00:00:00.000Z', exportLocation: e9.location, database: 'fake', plan, namespace: 'shop' };
+      return { ...base, resultLocation: ports.load.resultLocation(base) };
+    });
+    const packToken = packTokenFor('c39', ['public.a', 'public.b']);
+    const { runId } = await packs.startPack({ source: 'shop', cycleId: 'c39', packToken, loads, summaryLocation: packs.summaryLocation('shop', 'c39', packToken) });
+    while ((await ports.load.getRun(runId)).state === 'running') await new Promise((r) => setTimeout(r, 20));
+    // The run died before it wrote public.b's line in its summary.
+    const readSummary = packs.readSummary.bind(packs);
+    packs.readSummary = async (location) => {
+      const summary = await readSummary(location);
+      return summary ? { ...summary, tables: summary.tables.filter((t) => t.table !== 'public.b') } : summary;
+    };
+    const out = (await new MockActivityEnvironment().run(recoverCycleOutcomes, { source: 'shop', cycleId: 'c39', error: 'terminated' })) as RecoveredCycle;
+    const byTable = Object.fromEntries(out.tables.map((t) => [t.table, t]));
+    assert.equal(byTable['public.a']?.cost?.dpuSeconds, 90, JSON.stringify(byTable['public.a']?.cost));
+    assert.equal(byTable['public.a']?.cost?.partial, undefined);
+    assert.equal(byTable['public.b']?.cost?.dpuSeconds, undefined);
+    assert.match(byTable['public.b']?.cost?.partial ?? '', new RegExp(`summary of pack ${packToken} .*does not list public\\.b`), JSON.stringify(byTable['public.b']?.cost));
+  });
+
   test("a dead cycle's run still going when it is read back is not booked as nothing: the table's cost says its figure is partial and why", async () => {
     const backend = new FakeBackend({ tables: TABLES, latencyMs: 0, dpuSecondsPerRun: 90, latencyMsByTable: { 'public.a': 60_000 } });
     const ports = backend.ports();
