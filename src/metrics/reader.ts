@@ -2,7 +2,7 @@
  * Reads what the metrics show from Temporal: each configured source's status (query on its
  * source workflow) and the results of its finished cycle workflows, within a deadline.
  */
-import { type Client, WorkflowNotFoundError } from '@temporalio/client';
+import { type Client, type WorkflowExecutionStatusName, WorkflowNotFoundError } from '@temporalio/client';
 import { lakeTableName, selectTable } from '../config/tables';
 import type { LakesyncConfig } from '../config/schema';
 import { sourceWorkflowId } from '../ids';
@@ -17,6 +17,8 @@ import { sourceMetrics, tablesWithoutCounts } from './values';
 const LOOKBACK_PER_REFRESH = 3;
 /** Cycle results kept in memory; finished results never change. */
 const RESULT_CACHE = 200;
+/** Workflow statuses that never change again. */
+const CLOSED = new Set<WorkflowExecutionStatusName>(['COMPLETED', 'FAILED', 'CANCELLED', 'TERMINATED', 'TIMED_OUT', 'CONTINUED_AS_NEW']);
 
 export interface ReaderOptions {
   config: LakesyncConfig;
@@ -28,7 +30,7 @@ export interface ReaderOptions {
 }
 
 export class StatusReader {
-  /** Finished cycle results by workflow id; null when not readable (gone, failed, still running). */
+  /** Finished cycle results by workflow id; null when never readable (gone, failed, terminated). */
   private readonly results = new Map<string, CycleResult | null>();
 
   constructor(private readonly options: ReaderOptions) {}
@@ -92,7 +94,9 @@ export class StatusReader {
     try {
       const handle = client.workflow.getHandle<() => Promise<CycleResult>>(workflowId);
       const description = await handle.describe();
-      // Only a completed result is final; anything else is not worth keeping.
+      // Not closed yet (a workflow reset ran it again, or the server answers late): read it again at a later refresh.
+      if (!CLOSED.has(description.status.name)) return;
+      // Only a completed result is readable; a failed, terminated or timed-out cycle never will be.
       // A large cycle's outcomes are read from it in pages.
       result = description.status.name === 'COMPLETED' ? await withCycleTables(handle, await handle.result()) : null;
     } catch (err) {

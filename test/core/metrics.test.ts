@@ -255,6 +255,40 @@ describe('scrapes', () => {
   });
 });
 
+describe('cycle results', () => {
+  it('a cycle workflow not closed yet when first read is read again later; a closed one that is not readable is not', async () => {
+    const config = parseConfig({ sources: { shop: { database: 'fake', source: { kind: 'fake', tables: 1 }, target: { namespace: 'shop' } } } });
+    const s = status();
+    s.recentCycles = s.recentCycles.slice(0, 1);
+    let cycleState = 'RUNNING';
+    const describes: string[] = [];
+    const handle = (id: string) =>
+      id === 'lakesync/shop'
+        ? { describe: async () => ({ status: { name: 'RUNNING' } }), query: async () => s }
+        : {
+            describe: async () => {
+              describes.push(id);
+              return { status: { name: cycleState } };
+            },
+            result: async () => cycle2(),
+          };
+    const client = { connection: { withDeadline: (_d: number, fn: () => Promise<unknown>) => fn() }, workflow: { getHandle: handle } } as unknown as Client;
+    const reader = new StatusReader({ config, client: async () => client, timeoutMs: 2_000, log: () => undefined, onError: () => undefined });
+    const first = await reader.read();
+    assert.equal(first[0]?.state === 'read' ? first[0].metrics.lastCycle?.tableSeconds : -1, undefined);
+    cycleState = 'COMPLETED';
+    const second = await reader.read();
+    assert.equal(second[0]?.state === 'read' ? second[0].metrics.lastCycle?.tableSeconds : -1, 70, 'its figures once it completed');
+    // A cycle that failed or was terminated stays unreadable: it is not described again at each refresh.
+    cycleState = 'TERMINATED';
+    s.lastCycle = { ...s.lastCycle!, cycleId: '3', workflowId: 'lakesync/shop/cycle-3' };
+    s.recentCycles = [{ ...s.recentCycles[0]!, cycleId: '3', workflowId: 'lakesync/shop/cycle-3' }];
+    await reader.read();
+    await reader.read();
+    assert.equal(describes.filter((d) => d === 'lakesync/shop/cycle-3').length, 1, describes.join(', '));
+  });
+});
+
 describe('--metrics address', () => {
   it('accepts host:port, :port and [v6]:port', () => {
     assert.deepEqual(parseMetricsAddress('127.0.0.1:9464'), { host: '127.0.0.1', port: 9464 });
