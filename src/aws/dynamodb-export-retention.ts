@@ -6,8 +6,13 @@
  * checksums, and `_started`). Only folders named like lakesync's export ids are listed, and only
  * those with a manifest summary: it tells the table and the start time, and DynamoDB writes it
  * when the export has completed, so an export still running (or one that failed before writing
- * it) is never listed nor deleted. Nothing else under the prefix (`lakesync-manifests/`, other
- * folders) is ever touched.
+ * it) is never listed on that account. DynamoDB writes no manifest summary for an export that
+ * FAILED (only a completed export has its manifests), yet its partial data files stay: a folder
+ * without a summary is listed when DynamoDB tells that its export failed (ListExports, then
+ * DescribeExport of that export: status FAILED, and lakesync's export id as its ClientToken or
+ * S3Prefix), with the table and start time DynamoDB tells, and deleted by the same rule. One still
+ * IN_PROGRESS, or one DynamoDB no longer knows, is never listed nor deleted. Nothing else under the
+ * prefix (`lakesync-manifests/`, other folders) is ever touched.
  *
  * An export's table and start time never change: once read from its summary they are kept in the
  * source's manifests (EXPORT_INDEX_KEY), so a later listing reads only the summaries of exports it
@@ -15,7 +20,9 @@
  * still requires the summary (and deletes it last), and an index that cannot be read or written
  * leaves the summaries to be read as before.
  */
+import { DescribeExportCommand, type DynamoDBClient, ListExportsCommand } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { awsCall } from './errors';
 import { dynamoTableKey, dynamoTableNameOf } from '../dynamodb/names';
 import { PortError } from '../errors';
 import { DYNAMODB_EXPORT_ID } from '../ids';
@@ -36,9 +43,9 @@ interface ManifestSummary {
 /** Where the table and start time of the exports already read are kept, in the source's manifests. */
 export const EXPORT_INDEX_KEY = 'dynamodb-export-index.json';
 
-/** By export id: its table (dynamodb.<Name>) and start time, from its manifest summary. */
+/** By export id: its table (dynamodb.<Name>) and start time, from its manifest summary (or, `failed`, from DescribeExport of a FAILED export). */
 interface ExportIndex {
-  exports: Record<string, { table: string; createdAt: string }>;
+  exports: Record<string, { table: string; createdAt: string; failed?: true }>;
 }
 
 export class DynamoExportRetention {
@@ -48,7 +55,12 @@ export class DynamoExportRetention {
     private readonly settings: DynamoExportSettings,
     /** The source's manifests, which keep what the summaries told (absent: every summary is read every time). */
     private readonly manifests?: ManifestStore,
+    /** The tables' DynamoDB client, to find the exports that FAILED (absent: their folders are left alone). */
+    private readonly ddb?: DynamoDBClient,
   ) {}
+
+  /** The exports listed as FAILED by DynamoDB: deleted without a manifest summary. */
+  private readonly failed = new Set<string>();
 
   /** `<prefix>/<source>/`: the folder of the source's exports. */
   private root(): string {
@@ -63,21 +75,34 @@ export class DynamoExportRetention {
     const known = await this.readIndex();
     const index: ExportIndex = { exports: {} };
     const items: TableExportItem[] = [];
+    // Folders without a summary, by the folders DynamoDB made in them (AWSDynamoDB/<its export id>/).
+    const withoutSummary = new Map<string, string[]>();
     for (const id of ids) {
       progress();
       const kept = known?.exports[id];
       if (kept) {
         index.exports[id] = kept;
-        items.push({ id, ...kept });
+        items.push({ id, table: kept.table, createdAt: kept.createdAt });
+        if (kept.failed) this.failed.add(id);
         continue;
       }
-      const summary = await this.summaryOf(id);
+      const { summary, exportIds } = await this.summaryOf(id);
       const tableArn = typeof summary?.tableArn === 'string' ? summary.tableArn : undefined;
       const startTime = typeof summary?.startTime === 'string' && !Number.isNaN(Date.parse(summary.startTime)) ? new Date(summary.startTime).toISOString() : undefined;
-      if (!tableArn || !startTime) continue;
+      if (!tableArn || !startTime) {
+        if (!summary && exportIds.length > 0) withoutSummary.set(id, exportIds);
+        continue;
+      }
       const item = { table: dynamoTableKey(dynamoTableNameOf(tableArn)), createdAt: startTime };
       index.exports[id] = item;
       items.push({ id, ...item });
+    }
+    // Only finds more to delete: a lookup refused (or an emulator without it) leaves those folders for a later run, not the completed exports.
+    const failed = await this.failedExports(withoutSummary, progress).catch(() => []);
+    for (const [id, item] of failed) {
+      index.exports[id] = { ...item, failed: true };
+      items.push({ id, ...item });
+      this.failed.add(id);
     }
     // Exports gone from the listing leave the index; new ones enter it.
     const indexed = Object.keys(index.exports);
@@ -93,7 +118,7 @@ export class DynamoExportRetention {
       if (!doc || typeof doc !== 'object' || !doc.exports || typeof doc.exports !== 'object') return undefined;
       const entries: ExportIndex['exports'] = {};
       for (const [id, e] of Object.entries(doc.exports)) {
-        if (LAKESYNC_EXPORT_ID.test(id) && typeof e?.table === 'string' && typeof e.createdAt === 'string' && !Number.isNaN(Date.parse(e.createdAt))) entries[id] = { table: e.table, createdAt: e.createdAt };
+        if (LAKESYNC_EXPORT_ID.test(id) && typeof e?.table === 'string' && typeof e.createdAt === 'string' && !Number.isNaN(Date.parse(e.createdAt))) entries[id] = { table: e.table, createdAt: e.createdAt, ...(e.failed === true ? { failed: true as const } : {}) };
       }
       return { exports: entries };
     } catch {
@@ -120,26 +145,63 @@ export class DynamoExportRetention {
     const keys = (await this.objects.listKeys(this.settings.bucket, folder, subject)).map((k) => k.key);
     if (keys.length === 0) return { deleted: true };
     const summaries = keys.filter((k) => k.endsWith(`/${SUMMARY}`));
-    if (summaries.length === 0) return { deleted: false, reason: `${s3Url(this.settings.bucket, folder)} has no ${SUMMARY}: the export may still be running` };
+    if (summaries.length === 0 && !this.failed.has(id)) return { deleted: false, reason: `${s3Url(this.settings.bucket, folder)} has no ${SUMMARY}: the export may still be running` };
     const files: FolderFiles = { bucket: this.settings.bucket, folder, what: `DynamoDB export ${id}`, permission: `${s3Url(this.settings.bucket, `${joinKey(this.settings.prefix)}/*`)}: docs/aws-setup.md, DynamoDB sources` };
     await deleteFolderKeys(this.s3, files, keys.filter((k) => !k.endsWith(`/${SUMMARY}`)));
     await deleteFolderKeys(this.s3, files, summaries);
     return { deleted: true };
   }
 
-  /** The export's manifest summary, `<folder>/AWSDynamoDB/<DynamoDB's id>/manifest-summary.json`, once written. */
-  private async summaryOf(id: string): Promise<ManifestSummary | undefined> {
+  /**
+   * The exports among `folders` (lakesync's export id -> DynamoDB's export ids of the folders in
+   * it) that DynamoDB reports FAILED: ListExports (all pages) names the candidates by DynamoDB's
+   * export id, the end of their ARN; DescribeExport confirms each is FAILED and lakesync's (its
+   * ClientToken or S3Prefix), and tells its table and start time. Nothing when there is no folder
+   * to look for or no DynamoDB client.
+   */
+  private async failedExports(folders: Map<string, string[]>, progress: () => void): Promise<[string, { table: string; createdAt: string }][]> {
+    if (folders.size === 0 || !this.ddb) return [];
+    const ddb = this.ddb;
+    const wanted = new Map<string, string>();
+    for (const [id, exportIds] of folders) for (const e of exportIds) wanted.set(e, id);
+    const failedArns = new Map<string, string>();
+    let token: string | undefined;
+    do {
+      progress();
+      const page = await awsCall({ service: 'DynamoDB', operation: 'ListExports', subject: `the exports of source ${this.settings.source}'s tables` }, () =>
+        ddb.send(new ListExportsCommand({ MaxResults: 25, ...(token ? { NextToken: token } : {}) })),
+      );
+      for (const s of page.ExportSummaries ?? []) {
+        const id = wanted.get(s.ExportArn?.split('/export/')[1] ?? '');
+        if (id && s.ExportStatus === 'FAILED') failedArns.set(s.ExportArn!, id);
+      }
+      token = page.NextToken;
+    } while (token);
+    const out: [string, { table: string; createdAt: string }][] = [];
+    for (const [arn, id] of failedArns) {
+      progress();
+      const d = await awsCall({ service: 'DynamoDB', operation: 'DescribeExport', subject: `DynamoDB export ${id} (${arn})` }, () => ddb.send(new DescribeExportCommand({ ExportArn: arn })));
+      const e = d.ExportDescription;
+      const ours = e?.ClientToken === id || e?.S3Prefix === joinKey(this.settings.prefix, this.settings.source, id);
+      if (!e || e.ExportStatus !== 'FAILED' || !ours || !e.TableArn || !e.StartTime) continue;
+      out.push([id, { table: dynamoTableKey(dynamoTableNameOf(e.TableArn)), createdAt: new Date(e.StartTime).toISOString() }]);
+    }
+    return out;
+  }
+
+  /** The export's manifest summary, `<folder>/AWSDynamoDB/<DynamoDB's id>/manifest-summary.json`, once written; and DynamoDB's export ids (the folders there). */
+  private async summaryOf(id: string): Promise<{ summary?: ManifestSummary; exportIds: string[] }> {
     const base = `${this.root()}${id}/AWSDynamoDB/`;
-    const prefixes = await this.objects.listFolders(this.settings.bucket, base, `the folders of DynamoDB export ${id}`);
+    const prefixes = (await this.objects.listFolders(this.settings.bucket, base, `the folders of DynamoDB export ${id}`)).filter((p) => p !== `${base}data/`);
+    const exportIds = prefixes.map((p) => p.slice(base.length).replace(/\/$/, '')).filter(Boolean);
     for (const p of prefixes) {
-      if (p === `${base}data/`) continue;
       const doc = await this.objects.getJson<ManifestSummary>({ bucket: this.settings.bucket, key: `${p}${SUMMARY}` }, `the manifest summary of DynamoDB export ${id}`).catch((err: unknown) => {
         // A summary that is not JSON leaves that export alone, not the others.
         if (err instanceof PortError && err.kind === 'validation') return undefined;
         throw err;
       });
-      if (doc && typeof doc === 'object') return doc;
+      if (doc && typeof doc === 'object') return { summary: doc, exportIds };
     }
-    return undefined;
+    return { exportIds };
   }
 }

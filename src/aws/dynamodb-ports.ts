@@ -45,7 +45,7 @@ export function buildAwsDynamoPorts(settings: AwsDynamoSettings, clients: AwsCli
   };
   const manifests = new S3Manifests(objects, exportSettings.bucket, exportSettings.prefix, settings.source);
   const lakeSide = lakeSideOf(settings, clients, objects, options, manifests);
-  const exportRetention = new DynamoExportRetention(clients.s3, objects, exportSettings, manifests);
+  const exportRetention = new DynamoExportRetention(clients.s3, objects, exportSettings, manifests, ddb);
   const cycleFiles = new S3CycleFiles(clients.s3, cycleFoldersOf(settings.source, exportSettings, settings.glue), () => lakeSide.load.liveRunTokens());
   return {
     snapshot: { startSnapshot: rdsOnly('an RDS snapshot'), describeSnapshot: rdsOnly('an RDS snapshot') },

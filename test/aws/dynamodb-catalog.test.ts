@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, test } from 'node:test';
-import { CreateTableCommand, type CreateTableCommandInput, DynamoDBClient, PutItemCommand, UpdateContinuousBackupsCommand } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, type CreateTableCommandInput, DescribeExportCommand, DynamoDBClient, ListExportsCommand, PutItemCommand, UpdateContinuousBackupsCommand } from '@aws-sdk/client-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
 import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { clientConfig } from '../../src/aws/clients';
 import { DynamoCatalog } from '../../src/aws/dynamodb-catalog';
@@ -337,6 +338,68 @@ test("DynamoDB export retention reads each export's manifest summary once: later
     assert.deepEqual((await retention().listTableExports()).map((e) => e.id).sort(), [ids[2], fourth].sort());
     assert.equal(summaryReads, 0);
   } finally {
+    s3.destroy();
+  }
+});
+
+test('DynamoDB export retention: a FAILED export (no manifest summary, partial data files) is listed from DynamoDB and its folder deleted; one IN_PROGRESS and another source\'s are left alone', async () => {
+  const s3 = new S3Client(clientConfig({ region: REGION, endpoint: moto.endpoint }));
+  const ddbMock = new DynamoDBClient({ region: REGION, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+  const mock = mockClient(ddbMock);
+  const bucket = 'shop-ddb-exports';
+  const prefix = 'lakesync/dynamodb';
+  const objects = new S3Objects(s3);
+  const settings = { source: 'shop-ddb', bucket, prefix };
+  const retention = () => new DynamoExportRetention(s3, objects, settings, new S3Manifests(objects, bucket, prefix, settings.source), ddbMock);
+  const id = (cycle: number, source = 'shop-ddb') => tableExportIdFor(source, `${cycle}-0g8zvhhi9rtt3`, 'dynamodb.Orders', 0);
+  const [done, failed, running] = [id(1), id(2), id(3)];
+  const other = id(2, 'shop-ddb2');
+  const exportArn = (ddbId: string) => `${arn('Orders')}/export/${ddbId}`;
+  const put = (Key: string, Body = 'x') => s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body }));
+  const keysUnder = async (p: string) => ((await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: p }))).Contents ?? []).map((o) => o.Key!);
+  try {
+    await s3.send(new CreateBucketCommand({ Bucket: bucket, CreateBucketConfiguration: { LocationConstraint: REGION } })).catch(() => undefined);
+    await put(`${prefix}/shop-ddb/${done}/AWSDynamoDB/0170-done/manifest-summary.json`, JSON.stringify({ tableArn: arn('Orders'), startTime: '2026-01-01T00:00:00.000Z' }));
+    await put(`${prefix}/shop-ddb/${done}/AWSDynamoDB/0170-done/data/a.json.gz`);
+    // What a FAILED export leaves: `_started` and some data files, no manifests.
+    await put(`${prefix}/shop-ddb/${failed}/AWSDynamoDB/0170-failed/_started`, '');
+    await put(`${prefix}/shop-ddb/${failed}/AWSDynamoDB/0170-failed/data/b.json.gz`);
+    await put(`${prefix}/shop-ddb/${running}/AWSDynamoDB/0170-running/_started`, '');
+    await put(`${prefix}/shop-ddb/${running}/AWSDynamoDB/0170-running/data/c.json.gz`);
+    // Another source sharing the bucket and prefix, whose name starts with this one's: its FAILED export is its own.
+    await put(`${prefix}/shop-ddb2/${other}/AWSDynamoDB/0170-other/_started`, '');
+    await put(`${prefix}/shop-ddb2/${other}/AWSDynamoDB/0170-other/data/d.json.gz`);
+
+    // Two pages: nothing on the second is missed.
+    mock.on(ListExportsCommand).callsFake((input: { NextToken?: string }) =>
+      input.NextToken
+        ? { ExportSummaries: [{ ExportArn: exportArn('0170-failed'), ExportStatus: 'FAILED' }, { ExportArn: exportArn('0170-other'), ExportStatus: 'FAILED' }] }
+        : { ExportSummaries: [{ ExportArn: exportArn('0170-running'), ExportStatus: 'IN_PROGRESS' }, { ExportArn: exportArn('0170-done'), ExportStatus: 'COMPLETED' }], NextToken: 'page-2' },
+    );
+    const description = (ddbId: string, token: string, status: string) => ({
+      ExportDescription: { ExportArn: exportArn(ddbId), ExportStatus: status, ClientToken: token, TableArn: arn('Orders'), StartTime: new Date('2026-01-02T00:00:00Z'), S3Bucket: bucket, S3Prefix: `${prefix}/shop-ddb/${token}` },
+    });
+    mock.on(DescribeExportCommand, { ExportArn: exportArn('0170-failed') }).resolves(description('0170-failed', failed, 'FAILED') as never);
+    mock.on(DescribeExportCommand, { ExportArn: exportArn('0170-running') }).resolves(description('0170-running', running, 'IN_PROGRESS') as never);
+    mock.on(DescribeExportCommand, { ExportArn: exportArn('0170-other') }).resolves({ ExportDescription: { ...description('0170-other', other, 'FAILED').ExportDescription, S3Prefix: `${prefix}/shop-ddb2/${other}` } } as never);
+
+    const listed = await retention().listTableExports();
+    assert.deepEqual(listed.map((e) => e.id).sort(), [done, failed].sort(), 'the FAILED export is listed, the running one is not');
+    assert.deepEqual(listed.find((e) => e.id === failed), { id: failed, table: 'dynamodb.Orders', createdAt: '2026-01-02T00:00:00.000Z' });
+
+    // A later run takes it from the index, and deletes its folder although it has no summary.
+    const later = retention();
+    assert.deepEqual((await later.listTableExports()).map((e) => e.id).sort(), [done, failed].sort());
+    assert.deepEqual(await later.deleteTableExport(failed), { deleted: true });
+    assert.deepEqual(await keysUnder(`${prefix}/shop-ddb/${failed}/`), []);
+    // The running one is put off; the other source's files are all there.
+    assert.equal((await later.deleteTableExport(running)).deleted, false);
+    assert.equal((await keysUnder(`${prefix}/shop-ddb/${running}/`)).length, 2);
+    assert.equal((await keysUnder(`${prefix}/shop-ddb2/`)).length, 2);
+    assert.deepEqual((await retention().listTableExports()).map((e) => e.id), [done]);
+  } finally {
+    mock.restore();
+    ddbMock.destroy();
     s3.destroy();
   }
 });
