@@ -260,6 +260,8 @@ export interface RetentionPort {
 /** A DynamoDB table export lakesync made, as retention sees it: `createdAt` is when it started. */
 export interface TableExportItem extends RetentionItem {
   table: TableName;
+  /** An export that FAILED: its files are never read, so it takes none of the table's newest `retention.exports`. */
+  failed?: boolean;
 }
 
 /** JSON documents too large for a workflow payload (table lists, mappings). */

@@ -124,7 +124,7 @@ export function retentionActivities(deps: ActivityDeps) {
   };
 }
 
-/** Per table, the exports past its newest `keepNewest`, less those of the current cycle and those kept by name. */
+/** Per table, the exports past its newest `keepNewest` (failed ones not counted, and all expired), less those of the current cycle and those kept by name. */
 export function expiredTableExports(input: RetentionInput, items: TableExportItem[], keepNewest: number): TableExportItem[] {
   const byTable = new Map<string, TableExportItem[]>();
   for (const i of items) byTable.set(i.table, [...(byTable.get(i.table) ?? []), i]);
@@ -134,7 +134,8 @@ export function expiredTableExports(input: RetentionInput, items: TableExportIte
     const keep = new Set(input.keep.exportIds);
     // The current cycle's windows have ids 0, 1, …: all started, so the first missing one ends them.
     for (let i = 0; ids.has(tableExportIdFor(input.source, input.cycleId, table, i)); i++) keep.add(tableExportIdFor(input.source, input.cycleId, table, i));
-    expired.push(...(expiredItems(exports, keepNewest, keep) as TableExportItem[]));
+    // A FAILED export is never read: it goes unless kept, and the newest `keepNewest` are counted among the others.
+    expired.push(...exports.filter((e) => e.failed && !keep.has(e.id)), ...(expiredItems(exports.filter((e) => !e.failed), keepNewest, keep) as TableExportItem[]));
   }
   return expired;
 }

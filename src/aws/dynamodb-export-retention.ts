@@ -82,7 +82,7 @@ export class DynamoExportRetention {
       const kept = known?.exports[id];
       if (kept) {
         index.exports[id] = kept;
-        items.push({ id, table: kept.table, createdAt: kept.createdAt });
+        items.push({ id, table: kept.table, createdAt: kept.createdAt, ...(kept.failed ? { failed: true } : {}) });
         if (kept.failed) this.failed.add(id);
         continue;
       }
@@ -101,7 +101,7 @@ export class DynamoExportRetention {
     const failed = await this.failedExports(withoutSummary, progress).catch(() => []);
     for (const [id, item] of failed) {
       index.exports[id] = { ...item, failed: true };
-      items.push({ id, ...item });
+      items.push({ id, ...item, failed: true });
       this.failed.add(id);
     }
     // Exports gone from the listing leave the index; new ones enter it.

@@ -385,7 +385,9 @@ test('DynamoDB export retention: a FAILED export (no manifest summary, partial d
 
     const listed = await retention().listTableExports();
     assert.deepEqual(listed.map((e) => e.id).sort(), [done, failed].sort(), 'the FAILED export is listed, the running one is not');
-    assert.deepEqual(listed.find((e) => e.id === failed), { id: failed, table: 'dynamodb.Orders', createdAt: '2026-01-02T00:00:00.000Z' });
+    assert.deepEqual(listed.find((e) => e.id === failed), { id: failed, table: 'dynamodb.Orders', createdAt: '2026-01-02T00:00:00.000Z', failed: true });
+    // It takes none of the table's newest N (here 1): the completed one stays, the failed one goes.
+    assert.deepEqual(expiredTableExports({ source: 'shop-ddb', cycleId: '4-0g8zvhhi9rtt3', keep: { snapshotIds: [], exportIds: [] } }, listed, 1).map((e) => e.id), [failed]);
 
     // A later run takes it from the index, and deletes its folder although it has no summary.
     const later = retention();

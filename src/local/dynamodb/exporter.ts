@@ -224,7 +224,7 @@ export function listSourceTableExports(layout: WorkDirLayout, source: string): T
     .flatMap((f) => readJsonIfExists<TableExportTask>(join(layout.tableExportTasks, f)) ?? [])
     .filter((t) => DYNAMODB_EXPORT_ID.test(t.exportId));
   const attributed = attributeLegacyTasks(layout, source, tasks.filter((t) => t.source === undefined));
-  return tasks.filter((t) => t.source === source || attributed.has(t.exportId)).map((t) => ({ id: t.exportId, table: t.table, createdAt: t.startedAt }));
+  return tasks.filter((t) => t.source === source || attributed.has(t.exportId)).map((t) => ({ id: t.exportId, table: t.table, createdAt: t.startedAt, ...(t.state === 'failed' ? { failed: true } : {}) }));
 }
 
 /** A cycle id (`<cycle number>-<hash>`, src/ids.ts cycleKey; the legacy hash is shorter). */
