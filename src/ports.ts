@@ -221,6 +221,8 @@ export interface RetentionItem {
   id: string;
   /** When it was made; absent while the backend does not tell (a snapshot still being created counts as newest). */
   createdAt?: string;
+  /** An export that failed (or whose files are gone): never read, so it takes none of the newest kept places, and goes unless kept by name. */
+  failed?: boolean;
 }
 
 /** A deletion done (or found done already), or put off to a later cycle with the reason (e.g. a snapshot being created). */
@@ -260,8 +262,6 @@ export interface RetentionPort {
 /** A DynamoDB table export lakesync made, as retention sees it: `createdAt` is when it started. */
 export interface TableExportItem extends RetentionItem {
   table: TableName;
-  /** An export that FAILED: its files are never read, so it takes none of the table's newest `retention.exports`. */
-  failed?: boolean;
 }
 
 /** JSON documents too large for a workflow payload (table lists, mappings). */

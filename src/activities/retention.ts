@@ -58,16 +58,17 @@ function cycleKeyOf(id: string): { key: string; cycle: number } | undefined {
 }
 
 /**
- * The items past the newest `keepNewest`, less the protected ones, oldest first. Age is the
- * creation time (an item without one is being created: newest of all), then the cycle number.
+ * The items past the newest `keepNewest`, and the failed ones, less the protected ones, oldest
+ * first. Age is the creation time (an item without one is being created: newest of all), then the
+ * cycle number. A failed item (an export that failed) is never read: it takes none of the newest places.
  */
 export function expiredItems(items: RetentionItem[], keepNewest: number, protectedIds: ReadonlySet<string>): RetentionItem[] {
   const time = (i: RetentionItem) => (i.createdAt === undefined ? Number.POSITIVE_INFINITY : Date.parse(i.createdAt) || 0);
   const newestFirst = [...items].sort((a, b) => time(b) - time(a) || (cycleKeyOf(b.id)?.cycle ?? 0) - (cycleKeyOf(a.id)?.cycle ?? 0) || b.id.localeCompare(a.id));
+  const kept = new Set(newestFirst.filter((i) => !i.failed).slice(0, Math.max(keepNewest, 0)));
   // Oldest first: a deletion cut short leaves the newer ones.
   return newestFirst
-    .slice(Math.max(keepNewest, 0))
-    .filter((i) => !protectedIds.has(i.id))
+    .filter((i) => !kept.has(i) && !protectedIds.has(i.id))
     .reverse();
 }
 
@@ -124,7 +125,7 @@ export function retentionActivities(deps: ActivityDeps) {
   };
 }
 
-/** Per table, the exports past its newest `keepNewest` (failed ones not counted, and all expired), less those of the current cycle and those kept by name. */
+/** Per table, the exports past its newest `keepNewest` (and the failed ones), less those of the current cycle and those kept by name. */
 export function expiredTableExports(input: RetentionInput, items: TableExportItem[], keepNewest: number): TableExportItem[] {
   const byTable = new Map<string, TableExportItem[]>();
   for (const i of items) byTable.set(i.table, [...(byTable.get(i.table) ?? []), i]);
@@ -134,8 +135,7 @@ export function expiredTableExports(input: RetentionInput, items: TableExportIte
     const keep = new Set(input.keep.exportIds);
     // The current cycle's windows have ids 0, 1, …: all started, so the first missing one ends them.
     for (let i = 0; ids.has(tableExportIdFor(input.source, input.cycleId, table, i)); i++) keep.add(tableExportIdFor(input.source, input.cycleId, table, i));
-    // A FAILED export is never read: it goes unless kept, and the newest `keepNewest` are counted among the others.
-    expired.push(...exports.filter((e) => e.failed && !keep.has(e.id)), ...(expiredItems(exports.filter((e) => !e.failed), keepNewest, keep) as TableExportItem[]));
+    expired.push(...(expiredItems(exports, keepNewest, keep) as TableExportItem[]));
   }
   return expired;
 }

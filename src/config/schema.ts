@@ -130,7 +130,7 @@ const retention = z
         "How many of the newest exports lakesync started for this source to keep; older ones' files are deleted after each cycle. " +
           'Default 3: each export is a full copy of the exported tables in S3; the newest ones serve reruns and investigation of recent cycles. ' +
           'Kept whatever their age: an export a failed table still needs for its rerun, the last export (of the newest snapshot), and those a running or queued rerun reads. ' +
-          "A DynamoDB source keeps this many of each table's newest exports, and the one its watermark names (on AWS, exports whose manifest summary DynamoDB has written: never one still running); an export that FAILED counts not among them and its files are deleted, unless the current cycle's or the watermark's. " +
+          "A DynamoDB source keeps this many of each table's newest exports, and the one its watermark names (on AWS, exports whose manifest summary DynamoDB has written, or that DynamoDB reports FAILED: never one still running). An export that failed (in the embedded mode also the record of one that ended without files) takes none of these places: it is deleted unless kept as above. " +
           "Each cycle's working files (load results, run records and manifests; on AWS its manifests and its Glue load results, pack and arguments files) are kept for this many of the newest cycles, the current one, " +
           'those of the exports kept and those with a load run still going; older ones are deleted after each cycle.',
       ),

@@ -66,9 +66,10 @@ export function createRetentionPort(layout: WorkDirLayout, source: string): Rete
         : [];
       const listed = new Set(folders.map((f) => f.id));
       // The record of an export that ended without a folder (failed, cancelled, or one whose deletion was cut short or done by a version that kept the records): deleting it removes the record.
+      // Nothing to read there: it takes none of the newest `retention.exports` places.
       const records = tasks()
         .filter((t) => RDS_EXPORT_ID.test(t.exportId) && owned(t.exportId) && !listed.has(t.exportId) && t.state !== 'in_progress')
-        .map((t) => ({ id: t.exportId, ...(t.startedAt ? { createdAt: t.startedAt } : {}) }));
+        .map((t) => ({ id: t.exportId, ...(t.startedAt ? { createdAt: t.startedAt } : {}), failed: true }));
       return [...folders, ...records];
     },
 

@@ -189,7 +189,8 @@ describe('retention and an export whose process died with no cycle left to resum
     const outcome = await retentionActivities({ config, portsFor: () => ports }).applyRetention({
       source: 'shop',
       cycleId: ids(2).cycleId,
-      keep: { snapshotIds: [], exportIds: [] },
+      // Its cycle's tables failed on it: their reruns' needs name it.
+      keep: { snapshotIds: [], exportIds: [abandoned.exportId] },
     });
     assert.deepEqual(outcome, { deleted: { snapshots: [abandoned.snapshotId], exports: [] }, deferred: [], failed: [] });
     assert.equal(existsSync(partial), false, "the abandoned export's partial folder is removed");
@@ -198,6 +199,11 @@ describe('retention and an export whose process died with no cycle left to resum
     assert.match(task.failureCause ?? '', /process .* ended before the export completed/);
     const status = await ports.export.describeExport(abandoned.exportId);
     assert.equal(status.state, 'failed', 'no later describe starts it again');
+
+    // Once nothing names it, its record goes: a failed export takes none of the newest places.
+    const later = await retentionActivities({ config, portsFor: () => ports }).applyRetention({ source: 'shop', cycleId: ids(2).cycleId, keep: { snapshotIds: [], exportIds: [] } });
+    assert.deepEqual(later.deleted.exports, [abandoned.exportId]);
+    assert.equal(existsSync(taskFile), false);
   });
 });
 
