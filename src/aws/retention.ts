@@ -33,6 +33,9 @@ export const LAKESYNC_TAG_KEY = 'lakesync';
 /** Export task states in which RDS may still write the export's files or read its snapshot. */
 const RUNNING_EXPORT = new Set(['starting', 'in_progress', 'canceling']);
 
+/** Export task states in which RDS ended the export without completing it: its files are never read. */
+const ENDED_INCOMPLETE = new Set(['failed', 'canceled']);
+
 interface ListedSnapshot {
   id: string;
   arn: string;
@@ -99,10 +102,24 @@ export class AwsRetention implements RetentionPort {
     }
     const items: RetentionItem[] = [];
     for (const id of ids) {
-      const createdAt = await this.exportTime(id);
-      if (createdAt) items.push({ id, createdAt: createdAt.toISOString() });
+      const time = await this.exportTime(id);
+      if (!time) continue;
+      // Without export_info RDS did not complete it: one it reports failed or cancelled is never read, and takes none of the kept places.
+      const failed = !time.complete && (await this.endedWithoutFiles(id));
+      items.push({ id, createdAt: time.at.toISOString(), ...(failed ? { failed: true } : {}) });
     }
     return items;
+  }
+
+  /** Whether RDS reports the export task FAILED or CANCELED; false when it does not know it, or cannot be asked (the export then counts as any other). */
+  private async endedWithoutFiles(id: string): Promise<boolean> {
+    try {
+      const page = await this.rds.send(new DescribeExportTasksCommand({ ExportTaskIdentifier: id }));
+      const task = (page.ExportTasks ?? []).find((t) => t.ExportTaskIdentifier === id);
+      return ENDED_INCOMPLETE.has((task?.Status ?? '').toLowerCase());
+    } catch {
+      return false;
+    }
   }
 
   async deleteExport(id: string): Promise<RetentionDeletion> {
@@ -130,20 +147,21 @@ export class AwsRetention implements RetentionPort {
     return `${joinKey(this.settings.export.prefix, id)}/`;
   }
 
-  /** When RDS finished the export (its export_info file), else when it wrote its first file; undefined for an empty folder. */
-  private async exportTime(id: string): Promise<Date | undefined> {
+  /** When RDS finished the export (its export_info file: complete), else when it wrote its first file; undefined for an empty folder. */
+  private async exportTime(id: string): Promise<{ at: Date; complete: boolean } | undefined> {
     const { bucket } = this.settings.export;
     const info = joinKey(this.settings.export.prefix, id, exportInfoName(id));
     try {
       const head = await this.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: info }));
-      if (head.LastModified) return head.LastModified;
+      if (head.LastModified) return { at: head.LastModified, complete: true };
     } catch (err) {
       if (!(hasAwsCode(err, 'NotFound', 'NoSuchKey') || httpStatusOf(err) === 404)) throw toPortError(err, { service: 'S3', operation: 'HeadObject', subject: `export ${id} (${s3Url(bucket, info)})` });
     }
     const page = await awsCall({ service: 'S3', operation: 'ListObjectsV2', subject: `the files of export ${id}` }, () =>
       this.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: this.folder(id), MaxKeys: 1 })),
     );
-    return page.Contents?.[0]?.LastModified;
+    const first = page.Contents?.[0]?.LastModified;
+    return first ? { at: first, complete: false } : undefined;
   }
 
   /** The id of an export task matching `match` that still runs; undefined when none (or RDS no longer knows it). */

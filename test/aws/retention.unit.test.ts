@@ -8,6 +8,7 @@ import { DeleteDBClusterSnapshotCommand, DeleteDBSnapshotCommand, DescribeDBClus
 import { GetJobRunsCommand } from '@aws-sdk/client-glue';
 import { DeleteObjectsCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { awsError, mockedAws, portError } from './mocks';
+import { expiredItems } from '../../src/activities/retention';
 
 const SNAP = 'lakesync-shop-3-0g8zvhhi9rtt3';
 const ARN = `arn:aws:rds:us-east-2:123456789012:snapshot:${SNAP}`;
@@ -79,6 +80,30 @@ test('export folders are listed with their export_info time; an export RDS still
   mocks.rds.on(DescribeExportTasksCommand).resolves({ ExportTasks: [{ ExportTaskIdentifier: EXPORT, Status: 'STARTING' }] });
   assert.deepEqual(await ports.retention.deleteExport(EXPORT), { deleted: false, reason: 'RDS is still writing it' });
   assert.equal(mocks.s3.commandCalls(DeleteObjectsCommand).length, 0);
+});
+
+test('an export folder without export_info that RDS reports FAILED or CANCELED is listed as failed (it takes none of the kept places); a running or completed one is not', async () => {
+  const { mocks, ports } = mockedAws();
+  const ids = ['ls-shop-1-0g8zvhhi9rtt3', 'ls-shop-2-0g8zvhhi9rtt3', 'ls-shop-3-0g8zvhhi9rtt3', 'ls-shop-4-0g8zvhhi9rtt3', 'ls-shop-5-0g8zvhhi9rtt3'];
+  const [complete, failed, canceled, running, unknown] = ids as [string, string, string, string, string];
+  mocks.s3.on(ListObjectsV2Command, { Delimiter: '/' }).resolves({ CommonPrefixes: ids.map((id) => ({ Prefix: `lakesync/exports/${id}/` })) });
+  mocks.s3.on(ListObjectsV2Command, { MaxKeys: 1 }).resolves({ Contents: [{ Key: 'x', LastModified: new Date('2026-11-02T00:00:00Z') }] });
+  mocks.s3.on(HeadObjectCommand).rejects(awsError('NotFound', 'Not Found', 404));
+  mocks.s3.on(HeadObjectCommand, { Key: `lakesync/exports/${complete}/export_info_${complete}.json` }).resolves({ LastModified: new Date('2026-11-01T00:00:00Z') });
+  mocks.rds.on(DescribeExportTasksCommand).resolves({ ExportTasks: [] });
+  mocks.rds.on(DescribeExportTasksCommand, { ExportTaskIdentifier: failed }).resolves({ ExportTasks: [{ ExportTaskIdentifier: failed, Status: 'FAILED' }] });
+  mocks.rds.on(DescribeExportTasksCommand, { ExportTaskIdentifier: canceled }).resolves({ ExportTasks: [{ ExportTaskIdentifier: canceled, Status: 'CANCELED' }] });
+  mocks.rds.on(DescribeExportTasksCommand, { ExportTaskIdentifier: running }).resolves({ ExportTasks: [{ ExportTaskIdentifier: running, Status: 'IN_PROGRESS' }] });
+  const listed = await ports.retention.listExports(all);
+  assert.deepEqual(listed, [
+    { id: complete, createdAt: '2026-11-01T00:00:00.000Z' },
+    { id: failed, createdAt: '2026-11-02T00:00:00.000Z', failed: true },
+    { id: canceled, createdAt: '2026-11-02T00:00:00.000Z', failed: true },
+    { id: running, createdAt: '2026-11-02T00:00:00.000Z' },
+    { id: unknown, createdAt: '2026-11-02T00:00:00.000Z' },
+  ]);
+  // The newest 2 kept are those that did not fail; the older one and the failed ones go, oldest first.
+  assert.deepEqual(expiredItems(listed, 2, new Set()).map((e) => e.id), [complete, failed, canceled]);
 });
 
 test('a prefix written with a slash at either end lists the export folders RDS wrote under it', async () => {
