@@ -11,7 +11,9 @@
  * without a summary is listed when DynamoDB tells that its export failed (ListExports, then
  * DescribeExport of that export: status FAILED, and lakesync's export id as its ClientToken or
  * S3Prefix), with the table and start time DynamoDB tells, and deleted by the same rule. One still
- * IN_PROGRESS, or one DynamoDB no longer knows, is never listed nor deleted. Nothing else under the
+ * IN_PROGRESS, or one DynamoDB no longer knows, is never listed nor deleted. ListExports lists every export
+ * of the account's last 90 days, so DynamoDB is asked only when a folder without a summary is new
+ * (those asked about are kept in the index). Nothing else under the
  * prefix (`lakesync-manifests/`, other folders) is ever touched.
  *
  * An export's table and start time never change: once read from its summary they are kept in the
@@ -46,6 +48,8 @@ export const EXPORT_INDEX_KEY = 'dynamodb-export-index.json';
 /** By export id: its table (dynamodb.<Name>) and start time, from its manifest summary (or, `failed`, from DescribeExport of a FAILED export). */
 interface ExportIndex {
   exports: Record<string, { table: string; createdAt: string; failed?: true }>;
+  /** Folders without a summary DynamoDB was asked about and did not report FAILED: asked again only with a folder not seen yet. */
+  unresolved?: string[];
 }
 
 export class DynamoExportRetention {
@@ -98,7 +102,13 @@ export class DynamoExportRetention {
       items.push({ id, ...item });
     }
     // Only finds more to delete: a lookup refused (or an emulator without it) leaves those folders for a later run, not the completed exports.
-    const failed = await this.failedExports(withoutSummary, progress).catch(() => []);
+    // ListExports lists every export of the account's last 90 days: asked only when a folder without a summary is new.
+    const asked = new Set(known?.unresolved ?? []);
+    const lookUp = [...withoutSummary.keys()].some((id) => !asked.has(id));
+    const failed = lookUp ? await this.failedExports(withoutSummary, progress).catch(() => []) : [];
+    const resolved = new Set(failed.map(([id]) => id));
+    const unresolved = (lookUp ? [...withoutSummary.keys()].filter((id) => !resolved.has(id)) : [...withoutSummary.keys()]).sort();
+    if (unresolved.length > 0) index.unresolved = unresolved;
     for (const [id, item] of failed) {
       index.exports[id] = { ...item, failed: true };
       items.push({ id, ...item, failed: true });
@@ -106,7 +116,8 @@ export class DynamoExportRetention {
     }
     // Exports gone from the listing leave the index; new ones enter it.
     const indexed = Object.keys(index.exports);
-    if (!known || indexed.length !== Object.keys(known.exports).length || indexed.some((id) => !known.exports[id])) await this.writeIndex(index);
+    const unchanged = (index.unresolved ?? []).join() === (known?.unresolved ?? []).join();
+    if (!known || !unchanged || indexed.length !== Object.keys(known.exports).length || indexed.some((id) => !known.exports[id])) await this.writeIndex(index);
     return items;
   }
 
@@ -120,7 +131,8 @@ export class DynamoExportRetention {
       for (const [id, e] of Object.entries(doc.exports)) {
         if (LAKESYNC_EXPORT_ID.test(id) && typeof e?.table === 'string' && typeof e.createdAt === 'string' && !Number.isNaN(Date.parse(e.createdAt))) entries[id] = { table: e.table, createdAt: e.createdAt, ...(e.failed === true ? { failed: true as const } : {}) };
       }
-      return { exports: entries };
+      const unresolved = Array.isArray(doc.unresolved) ? doc.unresolved.filter((id): id is string => typeof id === 'string' && LAKESYNC_EXPORT_ID.test(id)).sort() : [];
+      return { exports: entries, ...(unresolved.length > 0 ? { unresolved } : {}) };
     } catch {
       return undefined;
     }

@@ -399,6 +399,14 @@ test('DynamoDB export retention: a FAILED export (no manifest summary, partial d
     assert.equal((await keysUnder(`${prefix}/shop-ddb/${running}/`)).length, 2);
     assert.equal((await keysUnder(`${prefix}/shop-ddb2/`)).length, 2);
     assert.deepEqual((await retention().listTableExports()).map((e) => e.id), [done]);
+    // The running one was asked about: DynamoDB is not asked again (ListExports lists the account's every export) until a new folder without a summary comes.
+    const listings = mock.commandCalls(ListExportsCommand).length;
+    assert.deepEqual((await retention().listTableExports()).map((e) => e.id), [done]);
+    assert.equal(mock.commandCalls(ListExportsCommand).length, listings, 'no new folder: DynamoDB is not asked');
+    const newer = id(4);
+    await put(`${prefix}/shop-ddb/${newer}/AWSDynamoDB/0170-newer/_started`, '');
+    await retention().listTableExports();
+    assert.ok(mock.commandCalls(ListExportsCommand).length > listings, 'a new folder: DynamoDB is asked');
   } finally {
     mock.restore();
     ddbMock.destroy();
