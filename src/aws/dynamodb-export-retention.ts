@@ -12,8 +12,8 @@
  * DescribeExport of that export: status FAILED, and lakesync's export id as its ClientToken or
  * S3Prefix), with the table and start time DynamoDB tells, and deleted by the same rule. One still
  * IN_PROGRESS, or one DynamoDB no longer knows, is never listed nor deleted. ListExports lists every export
- * of the account's last 90 days, so DynamoDB is asked only when a folder without a summary is new
- * (those asked about are kept in the index). Nothing else under the
+ * of the account's last 90 days, so DynamoDB is asked only when a folder without a summary is new,
+ * or a day after it was last asked (those asked about are kept in the index). Nothing else under the
  * prefix (`lakesync-manifests/`, other folders) is ever touched.
  *
  * An export's table and start time never change: once read from its summary they are kept in the
@@ -48,9 +48,14 @@ export const EXPORT_INDEX_KEY = 'dynamodb-export-index.json';
 /** By export id: its table (dynamodb.<Name>) and start time, from its manifest summary (or, `failed`, from DescribeExport of a FAILED export). */
 interface ExportIndex {
   exports: Record<string, { table: string; createdAt: string; failed?: true }>;
-  /** Folders without a summary DynamoDB was asked about and did not report FAILED: asked again only with a folder not seen yet. */
+  /** Folders without a summary DynamoDB was asked about and did not report FAILED: asked again with a folder not seen yet, or a day later (one running then may have failed since). */
   unresolved?: string[];
+  /** When DynamoDB was asked about them. */
+  askedAt?: string;
 }
+
+/** How long DynamoDB is not asked again about the same folders without a summary. */
+const ASK_AGAIN_MS = 24 * 3_600_000;
 
 export class DynamoExportRetention {
   constructor(
@@ -61,6 +66,7 @@ export class DynamoExportRetention {
     private readonly manifests?: ManifestStore,
     /** The tables' DynamoDB client, to find the exports that FAILED (absent: their folders are left alone). */
     private readonly ddb?: DynamoDBClient,
+    private readonly now: () => Date = () => new Date(),
   ) {}
 
   /** The exports listed as FAILED by DynamoDB: deleted without a manifest summary. */
@@ -104,11 +110,15 @@ export class DynamoExportRetention {
     // Only finds more to delete: a lookup refused (or an emulator without it) leaves those folders for a later run, not the completed exports.
     // ListExports lists every export of the account's last 90 days: asked only when a folder without a summary is new.
     const asked = new Set(known?.unresolved ?? []);
-    const lookUp = [...withoutSummary.keys()].some((id) => !asked.has(id));
+    const stale = !(Date.parse(known?.askedAt ?? '') > this.now().getTime() - ASK_AGAIN_MS);
+    const lookUp = withoutSummary.size > 0 && (stale || [...withoutSummary.keys()].some((id) => !asked.has(id)));
     const failed = lookUp ? await this.failedExports(withoutSummary, progress).catch(() => []) : [];
     const resolved = new Set(failed.map(([id]) => id));
     const unresolved = (lookUp ? [...withoutSummary.keys()].filter((id) => !resolved.has(id)) : [...withoutSummary.keys()]).sort();
-    if (unresolved.length > 0) index.unresolved = unresolved;
+    if (unresolved.length > 0) {
+      index.unresolved = unresolved;
+      index.askedAt = lookUp ? this.now().toISOString() : known!.askedAt!;
+    }
     for (const [id, item] of failed) {
       index.exports[id] = { ...item, failed: true };
       items.push({ id, ...item, failed: true });
@@ -116,7 +126,7 @@ export class DynamoExportRetention {
     }
     // Exports gone from the listing leave the index; new ones enter it.
     const indexed = Object.keys(index.exports);
-    const unchanged = (index.unresolved ?? []).join() === (known?.unresolved ?? []).join();
+    const unchanged = (index.unresolved ?? []).join() === (known?.unresolved ?? []).join() && index.askedAt === known?.askedAt;
     if (!known || !unchanged || indexed.length !== Object.keys(known.exports).length || indexed.some((id) => !known.exports[id])) await this.writeIndex(index);
     return items;
   }
@@ -132,7 +142,8 @@ export class DynamoExportRetention {
         if (LAKESYNC_EXPORT_ID.test(id) && typeof e?.table === 'string' && typeof e.createdAt === 'string' && !Number.isNaN(Date.parse(e.createdAt))) entries[id] = { table: e.table, createdAt: e.createdAt, ...(e.failed === true ? { failed: true as const } : {}) };
       }
       const unresolved = Array.isArray(doc.unresolved) ? doc.unresolved.filter((id): id is string => typeof id === 'string' && LAKESYNC_EXPORT_ID.test(id)).sort() : [];
-      return { exports: entries, ...(unresolved.length > 0 ? { unresolved } : {}) };
+      const askedAt = typeof doc.askedAt === 'string' && !Number.isNaN(Date.parse(doc.askedAt)) ? doc.askedAt : undefined;
+      return { exports: entries, ...(unresolved.length > 0 && askedAt ? { unresolved, askedAt } : {}) };
     } catch {
       return undefined;
     }

@@ -350,7 +350,8 @@ test('DynamoDB export retention: a FAILED export (no manifest summary, partial d
   const prefix = 'lakesync/dynamodb';
   const objects = new S3Objects(s3);
   const settings = { source: 'shop-ddb', bucket, prefix };
-  const retention = () => new DynamoExportRetention(s3, objects, settings, new S3Manifests(objects, bucket, prefix, settings.source), ddbMock);
+  let now = new Date('2026-01-03T00:00:00Z');
+  const retention = () => new DynamoExportRetention(s3, objects, settings, new S3Manifests(objects, bucket, prefix, settings.source), ddbMock, () => now);
   const id = (cycle: number, source = 'shop-ddb') => tableExportIdFor(source, `${cycle}-0g8zvhhi9rtt3`, 'dynamodb.Orders', 0);
   const [done, failed, running] = [id(1), id(2), id(3)];
   const other = id(2, 'shop-ddb2');
@@ -403,7 +404,15 @@ test('DynamoDB export retention: a FAILED export (no manifest summary, partial d
     const listings = mock.commandCalls(ListExportsCommand).length;
     assert.deepEqual((await retention().listTableExports()).map((e) => e.id), [done]);
     assert.equal(mock.commandCalls(ListExportsCommand).length, listings, 'no new folder: DynamoDB is not asked');
-    const newer = id(4);
+    // A day later it is asked again: the export running then may have failed since.
+    now = new Date(now.getTime() + 25 * 3_600_000);
+    mock.on(DescribeExportCommand, { ExportArn: exportArn('0170-running') }).resolves(description('0170-running', running, 'FAILED') as never);
+    mock.on(ListExportsCommand).resolves({ ExportSummaries: [{ ExportArn: exportArn('0170-running'), ExportStatus: 'FAILED' }] });
+    assert.deepEqual((await retention().listTableExports()).map((e) => e.id).sort(), [done, running].sort());
+    assert.equal(mock.commandCalls(ListExportsCommand).length, listings + 1);
+    assert.deepEqual((await retention().listTableExports()).map((e) => e.id).sort(), [done, running].sort());
+    assert.equal(mock.commandCalls(ListExportsCommand).length, listings + 1, 'nothing left to ask about');
+    const newer = id(5);
     await put(`${prefix}/shop-ddb/${newer}/AWSDynamoDB/0170-newer/_started`, '');
     await retention().listTableExports();
     assert.ok(mock.commandCalls(ListExportsCommand).length > listings, 'a new folder: DynamoDB is asked');
