@@ -179,8 +179,8 @@ export class DynamoExportRetention {
    * The exports among `folders` (lakesync's export id -> DynamoDB's export ids of the folders in
    * it) that DynamoDB reports FAILED: ListExports (all pages) names the candidates by DynamoDB's
    * export id, the end of their ARN; DescribeExport confirms each is FAILED and lakesync's (its
-   * ClientToken or S3Prefix), and tells its table and start time. Nothing when there is no folder
-   * to look for or no DynamoDB client.
+   * ClientToken or S3Prefix), and tells its table and start time. A folder counts only when every
+   * export in it failed. Nothing when there is no folder to look for or no DynamoDB client.
    */
   private async failedExports(folders: Map<string, string[]>, progress: () => void): Promise<[string, { table: string; createdAt: string }][]> {
     if (folders.size === 0 || !this.ddb) return [];
@@ -200,16 +200,20 @@ export class DynamoExportRetention {
       }
       token = page.NextToken;
     } while (token);
-    const out: [string, { table: string; createdAt: string }][] = [];
+    // By lakesync's export id: the DynamoDB exports in its folder confirmed FAILED, with the table and start time.
+    const confirmed = new Map<string, { failed: Set<string>; item: { table: string; createdAt: string } }>();
     for (const [arn, id] of failedArns) {
       progress();
       const d = await awsCall({ service: 'DynamoDB', operation: 'DescribeExport', subject: `DynamoDB export ${id} (${arn})` }, () => ddb.send(new DescribeExportCommand({ ExportArn: arn })));
       const e = d.ExportDescription;
       const ours = e?.ClientToken === id || e?.S3Prefix === joinKey(this.settings.prefix, this.settings.source, id);
       if (!e || e.ExportStatus !== 'FAILED' || !ours || !e.TableArn || !e.StartTime) continue;
-      out.push([id, { table: dynamoTableKey(dynamoTableNameOf(e.TableArn)), createdAt: new Date(e.StartTime).toISOString() }]);
+      const entry = confirmed.get(id) ?? { failed: new Set<string>(), item: { table: dynamoTableKey(dynamoTableNameOf(e.TableArn)), createdAt: new Date(e.StartTime).toISOString() } };
+      entry.failed.add(arn.split('/export/')[1]!);
+      confirmed.set(id, entry);
     }
-    return out;
+    // A folder is a failed export's only when every export DynamoDB wrote there failed: another one may still be running.
+    return [...confirmed].filter(([id, { failed }]) => (folders.get(id) ?? []).every((e) => failed.has(e))).map(([id, { item }]) => [id, item]);
   }
 
   /** The export's manifest summary, `<folder>/AWSDynamoDB/<DynamoDB's id>/manifest-summary.json`, once written; and DynamoDB's export ids (the folders there). */

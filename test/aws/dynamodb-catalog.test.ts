@@ -342,6 +342,41 @@ test("DynamoDB export retention reads each export's manifest summary once: later
   }
 });
 
+test('DynamoDB export retention: a folder holding a FAILED export and one still running (two exports to one prefix) is never deleted as failed', async () => {
+  const s3 = new S3Client(clientConfig({ region: REGION, endpoint: moto.endpoint }));
+  const ddbMock = new DynamoDBClient({ region: REGION, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+  const mock = mockClient(ddbMock);
+  const bucket = 'shop-ddb-exports-twice';
+  const prefix = 'lakesync/dynamodb';
+  const objects = new S3Objects(s3);
+  const settings = { source: 'shop-ddb', bucket, prefix };
+  const retention = new DynamoExportRetention(s3, objects, settings, new S3Manifests(objects, bucket, prefix, settings.source), ddbMock);
+  const shared = tableExportIdFor('shop-ddb', '2-0g8zvhhi9rtt3', 'dynamodb.Orders', 0);
+  const exportArn = (ddbId: string) => `${arn('Orders')}/export/${ddbId}`;
+  const put = (Key: string, Body = 'x') => s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body }));
+  try {
+    await s3.send(new CreateBucketCommand({ Bucket: bucket, CreateBucketConfiguration: { LocationConstraint: REGION } })).catch(() => undefined);
+    // The export failed; a later start with the same id (its ClientToken expired) writes to the same folder and is still running.
+    await put(`${prefix}/shop-ddb/${shared}/AWSDynamoDB/0170-failed/_started`, '');
+    await put(`${prefix}/shop-ddb/${shared}/AWSDynamoDB/0170-failed/data/b.json.gz`);
+    await put(`${prefix}/shop-ddb/${shared}/AWSDynamoDB/0171-running/_started`, '');
+    await put(`${prefix}/shop-ddb/${shared}/AWSDynamoDB/0171-running/data/c.json.gz`);
+    mock.on(ListExportsCommand).resolves({ ExportSummaries: [{ ExportArn: exportArn('0170-failed'), ExportStatus: 'FAILED' }, { ExportArn: exportArn('0171-running'), ExportStatus: 'IN_PROGRESS' }] });
+    const description = (ddbId: string, status: string) => ({
+      ExportDescription: { ExportArn: exportArn(ddbId), ExportStatus: status, ClientToken: shared, TableArn: arn('Orders'), StartTime: new Date('2026-01-02T00:00:00Z'), S3Bucket: bucket, S3Prefix: `${prefix}/shop-ddb/${shared}` },
+    });
+    mock.on(DescribeExportCommand, { ExportArn: exportArn('0170-failed') }).resolves(description('0170-failed', 'FAILED') as never);
+    mock.on(DescribeExportCommand, { ExportArn: exportArn('0171-running') }).resolves(description('0171-running', 'IN_PROGRESS') as never);
+    assert.deepEqual(await retention.listTableExports(), [], 'the folder holds a running export: it is not a failed one');
+    assert.equal((await retention.deleteTableExport(shared)).deleted, false);
+    assert.equal(((await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `${prefix}/shop-ddb/${shared}/` }))).Contents ?? []).length, 4);
+  } finally {
+    mock.restore();
+    ddbMock.destroy();
+    s3.destroy();
+  }
+});
+
 test('DynamoDB export retention: a FAILED export (no manifest summary, partial data files) is listed from DynamoDB and its folder deleted; one IN_PROGRESS and another source\'s are left alone', async () => {
   const s3 = new S3Client(clientConfig({ region: REGION, endpoint: moto.endpoint }));
   const ddbMock = new DynamoDBClient({ region: REGION, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
