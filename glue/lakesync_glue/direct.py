@@ -166,6 +166,10 @@ class Window:
     range_high: str | None = None
     # The lower bound was taken below the lake's max minus the lookback, to rows committed late.
     widened: bool = False
+    # A create's smallest cursor value read, as PostgreSQL prints it and in the lake's format: recorded
+    # as the create's window start, so the next load can count the rows committed late during the read.
+    first: str | None = None
+    first_text: str | None = None
 
     def predicate(self, column: SourceColumn) -> str:
         cmp = column.compared()
@@ -182,6 +186,10 @@ class Window:
     def result(self) -> dict[str, Any]:
         return {"from": None if self.create else self.low, "to": self.to_text, "partitions": self.partitions,
                 "estimatedRows": self.estimated_rows}
+
+    def lineage(self) -> dict[str, Any]:
+        """The window a commit records: a create's starts at the smallest cursor value it read."""
+        return {"from": self.first_text if self.create else self.low, "to": self.to_text}
 
 
 class DirectRows:
@@ -274,7 +282,12 @@ class DirectRows:
         if self.window is None:
             return None
         self.window.to_text = lake_value(self.spark, plan, self.window.high)
+        if self.window.create:
+            self.window.first_text = lake_value(self.spark, plan, self.window.first)
         return self.window.to_text
+
+    def lineage_window(self) -> dict[str, Any] | None:
+        return self.window.lineage() if self.window else None
 
     def column(self, name: str, arg: str) -> SourceColumn:
         for c in self.columns:
@@ -353,7 +366,7 @@ class DirectRows:
         # Whether the source's max lies below the lake's (no row at or above the lower bound counts so too).
         behind = ("FALSE" if lake_max is None or low is None
                   else f"coalesce(max({cmp}) < {literal(source_text(cursor, lake_max))}, TRUE)")
-        sql = (f"SELECT max({cmp})::text AS high, {lo} AS lo, {hi} AS hi, {estimate}::bigint AS n, {behind} AS behind "
+        sql = (f"SELECT max({cmp})::text AS high, min({cmp})::text AS first, {lo} AS lo, {hi} AS hi, {estimate}::bigint AS n, {behind} AS behind "
                f"FROM {self.source_rows}{where}")
         row = self.conn.collect(spark, sql, "fixing the window's upper bound")[0]
         if row["behind"] and lake_max is not None and low is not None:
@@ -361,6 +374,7 @@ class DirectRows:
             log.warning("%s: %s", a.lake_table_id, went_back)
             self.warnings.append(went_back)
         window.high = row["high"]
+        window.first = row["first"]
         window.estimated_rows = int(row["n"] or 0)
         window.range_low, window.range_high = row["lo"], row["hi"]
         self.window = window

@@ -187,7 +187,8 @@ class _Load:
     def commit(self, what: str, statement: str) -> None:
         """Runs a write; every Iceberg snapshot it makes records this load's lineage."""
         log.info("%s: %s", self.args.lake_table_id, statement[:500])
-        properties = lineage.commit_properties(self.args, self.state.window)
+        window = self.rows.lineage_window() if isinstance(self.rows, DirectRows) else self.state.window
+        properties = lineage.commit_properties(self.args, window)
 
         def attempt() -> object:
             self.refuse_if_overtaken()

@@ -69,3 +69,19 @@ def test_a_cursor_column_whose_type_changed_fails_saying_how_to_rebuild(direct_l
     assert ('set tables."public.d_retyped".extract: export, run lakesync rerun shop --rebuild public.d_retyped, '
             "then set extract: direct again") in message, message
     assert lake_ids(spark, "d_retyped") == list(range(1, 21))
+
+
+def test_a_row_committed_late_during_the_create_is_loaded_by_the_next_load(direct_load: Loader, postgres: PgServer,
+                                                                           spark: Any) -> None:
+    postgres.sql("CREATE TABLE d_late_create (id bigint, kind text)")
+    # 15 is taken by a transaction that commits after the create read 1..20.
+    postgres.sql("INSERT INTO d_late_create SELECT g, 'a' FROM generate_series(1, 20) g WHERE g <> 15")
+    create = direct_load("d_late_create", "d_late_create", action="create", cursor_column="id")
+    assert (create.status, create.inserted) == ("succeeded", 19), create.error
+    postgres.sql("INSERT INTO d_late_create VALUES (15, 'late'), (21, 'b')")
+    second = direct_load("d_late_create", "d_late_create", cursor_column="id")
+    assert (second.status, second.inserted) == ("succeeded", 2), second.error
+    assert any("1 row(s) with a cursor value from 1 to below 20" in w for w in second.warnings), second.warnings
+    assert lake_ids(spark, "d_late_create") == source_ids(postgres, "d_late_create")
+    third = direct_load("d_late_create", "d_late_create", cursor_column="id")
+    assert (third.status, third.inserted, third.warnings) == ("succeeded", 0, []), third.error

@@ -112,16 +112,17 @@ def test_a_timestamp_cursor_with_late_commits_inside_the_lookback(direct_load: L
     assert first.status == "succeeded", first.error
     assert first.cursorValueAfter == "2024-05-01T10:00:00.000000Z"
     assert first.window is not None and first.window["partitions"] == 3
-    # 601 is new; 602 was committed late, 30 minutes before the lake's max; 603 is older than the lookback.
+    # 601 is new; 602 was committed late, 30 minutes before the lake's max; 603 is older than the lookback:
+    # the count over the create's range finds it, so this window reads from the create's start.
     postgres.sql("INSERT INTO d_log VALUES (601, 'new', '2024-05-01 10:05:00+00'), "
                  "(602, 'late', '2024-05-01 09:30:00+00'), (603, 'too late', '2024-05-01 08:30:00+00'), "
                  "(604, 'no cursor', NULL)")
     second = direct_load("d_log", "d_log", **options)
-    assert (second.status, second.inserted) == ("succeeded", 2), second.error
+    assert (second.status, second.inserted) == ("succeeded", 3), second.error
     assert second.window is not None
-    assert (second.window["from"], second.window["to"]) == ("2024-05-01T09:00:00.000000Z", "2024-05-01T10:05:00.000000Z")
-    assert lake_ids(spark, "d_log") == [i for i in range(0, 603)]
-    assert not second.warnings  # a cursor in the past pins nothing
+    assert (second.window["from"], second.window["to"]) == ("2024-05-01T00:01:00.000000Z", "2024-05-01T10:05:00.000000Z")
+    assert lake_ids(spark, "d_log") == [i for i in range(0, 604)]
+    assert len(second.warnings) == 1 and "1 row(s) with a cursor value from" in second.warnings[0], second.warnings
 
 
 def test_an_infinity_cursor_pins_the_window_and_every_load_says_so(direct_load: Loader, postgres: PgServer,
@@ -135,8 +136,15 @@ def test_an_infinity_cursor_pins_the_window_and_every_load_says_so(direct_load: 
     postgres.sql("INSERT INTO d_inf VALUES (3, now())")
     second = direct_load("d_inf", "d_inf", cursor_column="at")
     assert second.status == "succeeded", second.error
-    assert lake_ids(spark, "d_inf") == [1, 2]  # row 3 lies below the pinned window
+    # Row 3 lies below the pinned window, but within the create's range, which the first load counts.
+    assert lake_ids(spark, "d_inf") == [1, 2, 3]
     assert any("cursor column 'at'" in w and "after today" in w for w in second.warnings), second.warnings
+    postgres.sql("INSERT INTO d_inf VALUES (4, now())")
+    third = direct_load("d_inf", "d_inf", cursor_column="at")
+    assert third.status == "succeeded", third.error
+    # Row 4 lies below the pinned window too, within the range the last window read (from the create's start).
+    assert lake_ids(spark, "d_inf") == [1, 2, 3, 4]
+    assert any("cursor column 'at'" in w and "after today" in w for w in third.warnings), third.warnings
 
 
 def test_a_cursor_that_went_back_below_the_lake_max_is_reported(direct_load: Loader, postgres: PgServer,
@@ -501,5 +509,12 @@ def test_a_cursor_in_a_year_past_9999_pins_the_window_and_every_load_says_so(dir
     postgres.sql(f"INSERT INTO {table} VALUES (3, '2024-05-02'), (4, '{far}')")
     second = direct_load(table, table, cursor_column="at")
     assert second.status == "succeeded", second.error
-    assert lake_ids(spark, table) == [1, 2, 4]  # row 3 lies below the pinned window
+    # Row 3 lies below the pinned window, but within the create's range, which the first load counts.
+    assert lake_ids(spark, table) == [1, 2, 3, 4]
     assert any("cursor column 'at'" in w and "after today" in w for w in second.warnings), second.warnings
+    postgres.sql(f"INSERT INTO {table} VALUES (5, '2024-05-03'), (6, '{far}')")
+    third = direct_load(table, table, cursor_column="at")
+    assert third.status == "succeeded", third.error
+    # Row 5 lies below the pinned window too, within the range the last window read (from the create's start).
+    assert lake_ids(spark, table) == [1, 2, 3, 4, 5, 6]
+    assert any("cursor column 'at'" in w and "after today" in w for w in third.warnings), third.warnings
