@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import lake, lineage
 from .args import JobArgs
-from .errors import InvalidArgument, LoadError, SchemaConflict
+from .errors import InvalidArgument, LoadError, SchemaConflict, SourceRewritten
 from .jdbc import Connection, resolve
 from .pgtypes import ColumnMapping, ColumnPlan, exported_spark_type, pg_kind
 from .names import sql_string
@@ -407,7 +407,18 @@ class DirectRows:
         sql = (f"SELECT count(*) AS n FROM {self.source_rows} WHERE {cmp} >= {literal(source_text(cursor, previous))} "
                f"AND {cmp} < {literal(source_text(cursor, low))}")
         in_source = int(self.conn.collect(spark, sql, "counting the rows below the window")[0]["n"] or 0)
-        if in_source <= in_lake:
+        if in_source < in_lake and a.cursor_mode != "upsert":
+            # Appended rows keep their cursor value, so fewer of them means rows were removed (an upserted
+            # row updated since has a newer cursor value: it left this range, which tells nothing).
+            raise SourceRewritten(
+                f"table {a.target}: cursor column {cursor_lake!r}: the source holds {in_source} row(s) with a cursor "
+                f"value from {previous} to below {low}, the range the previous window read, where the lake table "
+                f"{a.lake_table_id} holds {in_lake}: rows the lake loaded were deleted from the source, or the table "
+                "was truncated and refilled, so later windows would load it wrong (rows lost, or loaded twice); the "
+                "table is not loaded. If the source's rows were replaced, rebuild the lake table: set "
+                f"tables.\"{a.source_schema}.{a.source_table}\".extract: export, run {lineage.rebuild_command(a)}, "
+                "then set extract: direct again")
+        if in_source == in_lake:
             return low
         late = (f"cursor column {cursor_lake!r}: {in_source - in_lake} row(s) with a cursor value from {previous} to "
                 f"below {low} were committed after the previous window read that range (their transactions took "

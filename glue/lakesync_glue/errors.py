@@ -73,6 +73,14 @@ class DeleteGuard(LoadError):
     retryable = False
 
 
+class SourceRewritten(LoadError):
+    """A direct table's source lost rows a window had read (truncated and refilled, or rows deleted):
+    the lake no longer follows the source and windows would load the refill wrong; the table is rebuilt."""
+
+    error_class = "SourceRewritten"
+    retryable = False
+
+
 class EmptyExport(LoadError):
     error_class = "EmptyExport"
     retryable = False
@@ -130,6 +138,7 @@ LOAD_ERRORS: tuple[type[LoadError], ...] = (
     EmptyExport,
     OlderExport,
     OtherSource,
+    SourceRewritten,
     CommitConflict,
     InternalError,
 )

@@ -85,3 +85,24 @@ def test_a_row_committed_late_during_the_create_is_loaded_by_the_next_load(direc
     assert lake_ids(spark, "d_late_create") == source_ids(postgres, "d_late_create")
     third = direct_load("d_late_create", "d_late_create", cursor_column="id")
     assert (third.status, third.inserted, third.warnings) == ("succeeded", 0, []), third.error
+
+
+def test_a_table_truncated_and_refilled_fails_saying_how_to_rebuild(direct_load: Loader, postgres: PgServer,
+                                                                    spark: Any) -> None:
+    postgres.sql("CREATE TABLE d_refilled (id bigint, kind text)")
+    postgres.sql("INSERT INTO d_refilled SELECT g, 'a' FROM generate_series(1, 20) g")
+    assert direct_load("d_refilled", "d_refilled", action="create", cursor_column="id").succeeded
+    postgres.sql("INSERT INTO d_refilled SELECT g, 'b' FROM generate_series(21, 30) g")
+    assert direct_load("d_refilled", "d_refilled", cursor_column="id").inserted == 10
+    # Truncated and refilled with higher ids: the rows 20..29 the last window read are gone.
+    postgres.sql("TRUNCATE d_refilled")
+    postgres.sql("INSERT INTO d_refilled SELECT g, 'new' FROM generate_series(25, 40) g")
+    result = direct_load("d_refilled", "d_refilled", cursor_column="id")
+    assert result.status == "failed" and result.error is not None, result
+    assert result.error["class"] == "SourceRewritten"
+    message = result.error["message"]
+    assert "cursor column 'id'" in message and "5 row(s) with a cursor value from 20 to below 30" in message, message
+    assert "holds 10" in message and "truncated" in message, message
+    assert ('set tables."public.d_refilled".extract: export, run lakesync rerun shop --rebuild public.d_refilled, '
+            "then set extract: direct again") in message, message
+    assert lake_ids(spark, "d_refilled") == list(range(1, 31))

@@ -26,6 +26,7 @@ RETRYABLE = {
     "EmptyExport": False,
     "OlderExport": False,
     "OtherSource": False,
+    "SourceRewritten": False,
     "CommitConflict": True,
     "InternalError": True,
 }
