@@ -465,7 +465,24 @@ class DirectRows:
         except Exception:
             kept.unpersist()
             raise
+        if window.create and cursor in wanted:
+            self.warn_null_cursors(cursor, kept)
         return kept
+
+    def warn_null_cursors(self, cursor: SourceColumn, kept: "DataFrame") -> None:
+        """A create reads the rows without a cursor value; no later window does (counted on the kept copy)."""
+        nulls = kept.where(kept[cursor.name].isNull()).count()
+        if not nulls:
+            return
+        a = self.args
+        warning = (f"cursor column {cursor.name!r}: {nulls} row(s) have no cursor value (NULL); this create loaded them, "
+                   "but an incremental window never reads a row whose cursor is NULL, so rows inserted later without "
+                   "one are never read (and a row whose cursor is set after this create is read again as a new row); "
+                   f"give every row a cursor value and make the column NOT NULL (ALTER TABLE "
+                   f"{a.source_schema}.{a.source_table} ALTER COLUMN {cursor.name} SET NOT NULL), or pick another "
+                   "cursor column")
+        log.warning("%s: %s", a.lake_table_id, warning)
+        self.warnings.append(warning)
 
     def kept(self, frame: "DataFrame") -> "DataFrame":
         """The window read once and kept (memory, spilling to disk): every later pass (scale inference,

@@ -106,3 +106,13 @@ def test_a_table_truncated_and_refilled_fails_saying_how_to_rebuild(direct_load:
     assert ('set tables."public.d_refilled".extract: export, run lakesync rerun shop --rebuild public.d_refilled, '
             "then set extract: direct again") in message, message
     assert lake_ids(spark, "d_refilled") == list(range(1, 31))
+
+
+def test_a_create_that_reads_rows_without_a_cursor_value_warns(direct_load: Loader, postgres: PgServer,
+                                                               spark: Any) -> None:
+    postgres.sql("CREATE TABLE d_null_cursor (id int, seq bigint)")
+    postgres.sql("INSERT INTO d_null_cursor SELECT g, CASE WHEN g <= 3 THEN NULL ELSE g END FROM generate_series(1, 10) g")
+    create = direct_load("d_null_cursor", "d_null_cursor", action="create", cursor_column="seq")
+    assert (create.status, create.inserted) == ("succeeded", 10), create.error
+    warned = [w for w in create.warnings if "cursor column 'seq'" in w and "3 row(s)" in w]
+    assert warned and "NOT NULL" in warned[0] and "never read" in warned[0], create.warnings
