@@ -34,6 +34,9 @@ log = logging.getLogger("lakesync_glue")
 # (each partition is one connection to the source; --partitions goes up to 256).
 ROWS_PER_PARTITION = 500_000
 MAX_DEFAULT_PARTITIONS = 32
+# How many of the last windows the late-row count reaches back over (a create's whole range only when
+# it is the last window): the count's cost stays a few windows' rows.
+LATE_ROWS_WINDOWS = 3
 PART = "__lakesync_part"
 _LONG = 2**63 - 1
 # Types the export writes natively (exporter: src/local/export/types.ts); the rest is text.
@@ -189,7 +192,7 @@ class Window:
 
     def lineage(self) -> dict[str, Any]:
         """The window a commit records: a create's starts at the smallest cursor value it read."""
-        return {"from": self.first_text if self.create else self.low, "to": self.to_text}
+        return {"from": self.first_text if self.create else self.low, "to": self.to_text, "create": self.create}
 
 
 class DirectRows:
@@ -383,8 +386,8 @@ class DirectRows:
         return window
 
     def late_rows_low(self, cursor: SourceColumn, cursor_lake: str, lake_type: str, ident_: str, low: str) -> str:
-        """The lower bound, taken down to the previous window's when rows were committed into that window
-        after it was read, below this window's bound (a transaction longer than the lookback): the source
+        """The lower bound, taken down to the start of the oldest of the last windows (horizon()) when rows
+        were committed into their range after they read it, below this window's bound (a transaction longer than the lookback): the source
         holds more rows there than the lake, so that part is read again (rows the lake holds are not added
         twice) and the late rows are loaded, with a warning to lengthen the lookback."""
         from .window import kind as cursor_kind
@@ -392,11 +395,7 @@ class DirectRows:
         a, spark = self.args, self.spark
         if cursor_kind(lake_type) == "other" or not (cursor.kind in _RANGE_NUMERIC or cursor.kind in _RANGE_TEMPORAL):
             return low
-        rows = spark.sql(
-            f"SELECT summary['{lineage.WINDOW_FROM}'] AS f FROM {ident_}.snapshots "
-            f"WHERE summary['{lineage.EXTRACT}'] = 'direct' AND summary['{lineage.WINDOW_TO}'] IS NOT NULL "
-            "ORDER BY committed_at DESC LIMIT 1").collect()
-        previous = rows[0]["f"] if rows else None
+        previous = self.horizon(ident_)
         if previous is None or below_range(cursor, previous):
             return low
         lake_col = ident_spark(cursor_lake)
@@ -412,7 +411,7 @@ class DirectRows:
             # row updated since has a newer cursor value: it left this range, which tells nothing).
             raise SourceRewritten(
                 f"table {a.target}: cursor column {cursor_lake!r}: the source holds {in_source} row(s) with a cursor "
-                f"value from {previous} to below {low}, the range the previous window read, where the lake table "
+                f"value from {previous} to below {low}, the range the last windows read, where the lake table "
                 f"{a.lake_table_id} holds {in_lake}: rows the lake loaded were deleted from the source, or the table "
                 "was truncated and refilled, so later windows would load it wrong (rows lost, or loaded twice); the "
                 "table is not loaded. If the source's rows were replaced, rebuild the lake table: set "
@@ -421,12 +420,30 @@ class DirectRows:
         if in_source == in_lake:
             return low
         late = (f"cursor column {cursor_lake!r}: {in_source - in_lake} row(s) with a cursor value from {previous} to "
-                f"below {low} were committed after the previous window read that range (their transactions took "
+                f"below {low} were committed after an earlier window read that range (their transactions took "
                 f"longer than the lookback), so this window reads from {previous} again to load them; lengthen "
                 "tables.<table>.cursor.lookback to the longest transaction that writes the table")
         log.warning("%s: %s", a.lake_table_id, late)
         self.warnings.append(late)
         return previous
+
+    def horizon(self, ident_: str) -> str | None:
+        """The start of the oldest of the last LATE_ROWS_WINDOWS windows the lake recorded (a create's only
+        when it is the last one, so its whole range is counted once): the late-row count starts there."""
+        rows = self.spark.sql(
+            f"SELECT summary['{lineage.WINDOW_FROM}'] AS f, summary['{lineage.WINDOW_CREATE}'] AS c "
+            f"FROM {ident_}.snapshots WHERE summary['{lineage.EXTRACT}'] = 'direct' "
+            f"AND summary['{lineage.WINDOW_TO}'] IS NOT NULL ORDER BY committed_at DESC LIMIT 100").collect()
+        starts: list[str] = []
+        for number, row in enumerate(rows):
+            if number and (row["f"], row["c"]) == (rows[number - 1]["f"], rows[number - 1]["c"]):
+                continue  # another commit of the same load
+            if row["f"] is None or (row["c"] == "true" and starts):
+                break  # a window without a start, or an earlier create: its whole range is not counted again
+            starts.append(row["f"])
+            if row["c"] == "true" or len(starts) == LATE_ROWS_WINDOWS:
+                break
+        return starts[-1] if starts else None
 
     # -- the read -----------------------------------------------------------------------------
     def read(self, kept: Sequence[ColumnMapping], cursor_name: str, cursor_lake: str, lake_types: dict[str, str],

@@ -41,6 +41,7 @@ CYCLE_ID = "lakesync.cycle-id"
 EXTRACT = "lakesync.extract"
 WINDOW_FROM = "lakesync.window-from"
 WINDOW_TO = "lakesync.window-to"
+WINDOW_CREATE = "lakesync.window-create"  # "true": the window was a create's (every row up to window-to)
 KEYS: tuple[str, ...] = (SOURCE, EXPORT_ID, SNAPSHOT_TIME, CYCLE_ID)
 # The table's current snapshot when a load recorded its lineage in the properties: a load that
 # changed nothing made no snapshot, so only the properties say the table holds its export.
@@ -71,6 +72,8 @@ def commit_properties(args: JobArgs, window: Mapping[str, Any] | None = None) ->
             value = (window or {}).get(name)
             if value is not None:
                 props[key] = str(value)
+        if (window or {}).get("create"):
+            props[WINDOW_CREATE] = "true"
         return props
     return {
         SOURCE: args.source,
