@@ -395,7 +395,7 @@ class DirectRows:
         a, spark = self.args, self.spark
         if cursor_kind(lake_type) == "other" or not (cursor.kind in _RANGE_NUMERIC or cursor.kind in _RANGE_TEMPORAL):
             return low
-        previous = self.horizon(ident_)
+        previous, from_create = self.horizon(ident_)
         if previous is None or below_range(cursor, previous):
             return low
         lake_col = ident_spark(cursor_lake)
@@ -406,17 +406,27 @@ class DirectRows:
         sql = (f"SELECT count(*) AS n FROM {self.source_rows} WHERE {cmp} >= {literal(source_text(cursor, previous))} "
                f"AND {cmp} < {literal(source_text(cursor, low))}")
         in_source = int(self.conn.collect(spark, sql, "counting the rows below the window")[0]["n"] or 0)
+        rebuild = (f"set tables.\"{a.source_schema}.{a.source_table}\".extract: export, run {lineage.rebuild_command(a)}, "
+                   "then set extract: direct again")
+        if in_source < in_lake and a.cursor_mode != "upsert" and from_create:
+            # The create's whole range holds the oldest rows, which a retention job deletes: no sign of a refill.
+            pruned = (f"cursor column {cursor_lake!r}: the source holds {in_source} row(s) with a cursor value from "
+                      f"{previous} to below {low}, the range the create read, {in_lake - in_source} fewer than the lake "
+                      f"table {a.lake_table_id}: rows deleted from the source since (a retention job) stay in the lake; "
+                      f"if the table was truncated and refilled, rebuild the lake table: {rebuild}")
+            log.warning("%s: %s", a.lake_table_id, pruned)
+            self.warnings.append(pruned)
+            return low
         if in_source < in_lake and a.cursor_mode != "upsert":
-            # Appended rows keep their cursor value, so fewer of them means rows were removed (an upserted
-            # row updated since has a newer cursor value: it left this range, which tells nothing).
+            # Appended rows keep their cursor value, so fewer of them in the last windows' range means recent
+            # rows were removed (an upserted row updated since has a newer cursor value: it left this range,
+            # which tells nothing).
             raise SourceRewritten(
                 f"table {a.target}: cursor column {cursor_lake!r}: the source holds {in_source} row(s) with a cursor "
                 f"value from {previous} to below {low}, the range the last windows read, where the lake table "
                 f"{a.lake_table_id} holds {in_lake}: rows the lake loaded were deleted from the source, or the table "
                 "was truncated and refilled, so later windows would load it wrong (rows lost, or loaded twice); the "
-                "table is not loaded. If the source's rows were replaced, rebuild the lake table: set "
-                f"tables.\"{a.source_schema}.{a.source_table}\".extract: export, run {lineage.rebuild_command(a)}, "
-                "then set extract: direct again")
+                f"table is not loaded. If the source's rows were replaced, rebuild the lake table: {rebuild}")
         if in_source == in_lake:
             return low
         late = (f"cursor column {cursor_lake!r}: {in_source - in_lake} row(s) with a cursor value from {previous} to "
@@ -427,9 +437,10 @@ class DirectRows:
         self.warnings.append(late)
         return previous
 
-    def horizon(self, ident_: str) -> str | None:
+    def horizon(self, ident_: str) -> tuple[str | None, bool]:
         """The start of the oldest of the last LATE_ROWS_WINDOWS windows the lake recorded (a create's only
-        when it is the last one, so its whole range is counted once): the late-row count starts there."""
+        when it is the last one, so its whole range is counted once): the late-row count starts there; and
+        whether it is the create's."""
         rows = self.spark.sql(
             f"SELECT summary['{lineage.WINDOW_FROM}'] AS f, summary['{lineage.WINDOW_CREATE}'] AS c "
             f"FROM {ident_}.snapshots WHERE summary['{lineage.EXTRACT}'] = 'direct' "
@@ -441,9 +452,11 @@ class DirectRows:
             if row["f"] is None or (row["c"] == "true" and starts):
                 break  # a window without a start, or an earlier create: its whole range is not counted again
             starts.append(row["f"])
-            if row["c"] == "true" or len(starts) == LATE_ROWS_WINDOWS:
+            if row["c"] == "true":
+                return row["f"], True
+            if len(starts) == LATE_ROWS_WINDOWS:
                 break
-        return starts[-1] if starts else None
+        return (starts[-1] if starts else None), False
 
     # -- the read -----------------------------------------------------------------------------
     def read(self, kept: Sequence[ColumnMapping], cursor_name: str, cursor_lake: str, lake_types: dict[str, str],

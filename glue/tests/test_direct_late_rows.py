@@ -134,3 +134,20 @@ def test_a_row_committed_after_two_windows_read_past_it_is_loaded_once(direct_lo
     assert fourth.window is not None and fourth.window["from"] == "20"
     assert any("1 row(s) with a cursor value from 20 to below 40" in w for w in fourth.warnings), fourth.warnings
     assert lake_ids(spark, "d_later") == source_ids(postgres, "d_later")
+
+
+def test_old_rows_pruned_in_the_source_after_the_create_leave_the_next_load_going(direct_load: Loader,
+                                                                                  postgres: PgServer, spark: Any) -> None:
+    """An append-only table whose oldest rows a retention job deletes: the first load after the create counts the
+    create's whole range, where the source now holds fewer rows than the lake. That is no refill of recent rows:
+    the load goes on, warning, and the lake keeps the pruned rows (nothing the lake holds is deleted)."""
+    postgres.sql("CREATE TABLE d_pruned (id bigint, kind text)")
+    postgres.sql("INSERT INTO d_pruned SELECT g, 'a' FROM generate_series(1, 20) g")
+    assert direct_load("d_pruned", "d_pruned", action="create", cursor_column="id").succeeded
+    postgres.sql("DELETE FROM d_pruned WHERE id <= 5")
+    postgres.sql("INSERT INTO d_pruned SELECT g, 'b' FROM generate_series(21, 30) g")
+    result = direct_load("d_pruned", "d_pruned", cursor_column="id")
+    assert (result.status, result.inserted) == ("succeeded", 10), result.error
+    warned = [w for w in result.warnings if "cursor column 'id'" in w and "fewer" in w]
+    assert warned and "truncated and refilled" in warned[0] and "--rebuild" in warned[0], result.warnings
+    assert lake_ids(spark, "d_pruned") == list(range(1, 31))
