@@ -117,6 +117,15 @@ describe('lakesync schedule', () => {
     assert.equal(afterBackfill.actionsTaken, 3, 'one per hour boundary in the 3 h range');
   });
 
+  it('a cron expression that never fires (a day its month does not have) is refused, and no schedule is left', async () => {
+    const never = await cli('schedule', 'create', 'shop', '--name', 'never', '--cron', '0 2 30 2 *');
+    assert.equal(never.code, 2, never.stderr);
+    assert.match(never.stderr, /--cron "0 2 30 2 \*" never fires/);
+    const gone = await cli('schedule', 'describe', 'shop', '--name', 'never');
+    assert.equal(gone.code, 2, gone.stdout);
+    assert.match(gone.stderr, /no schedule lakesync\/shop\/never/);
+  });
+
   it('a second create with the same name, and any verb on a missing schedule, are usage errors', async () => {
     const again = await cli('schedule', 'create', 'shop', '--cron', '0 3 * * *');
     assert.equal(again.code, 2);

@@ -188,10 +188,25 @@ async function create(kit: CommandKit, source: string, opts: CreateOptions): Pro
       if (err instanceof ScheduleAlreadyRunning) throw new UsageError(`schedule ${id} exists: describe it, delete it first, or pick another --name`);
       throw invalidArgument(err);
     }
+    if (opts.cron) await refuseNeverFiring(conn, id, opts.cron);
     const link = UiLinks.for(conn.target, io.env).schedule(id);
     if (opts.json) printJson(io.stdout, { scheduleId: id, source, what, ...(link ? { url: link } : {}) });
     else printLine(io.stdout, `schedule ${id} created: ${what}, ${opts.cron ? `cron ${opts.cron.join(' | ')}` : `every ${opts.every}`}${opts.timeZone ? ` (${opts.timeZone})` : ''}, overlap ${opts.overlap}${opts.paused ? ', paused' : ''}${link ? `\n${link}` : ''}`);
   });
+}
+
+/**
+ * A cron spec the server takes but that matches no time (such as "0 2 30 2 *", a day February does
+ * not have) would make a schedule that never acts, silently: it is deleted at once (it can have taken
+ * no action) and refused. The server lists the next times of a paused schedule too.
+ */
+async function refuseNeverFiring(conn: Connected, id: string, cron: string[]): Promise<void> {
+  const handle = conn.client.schedule.getHandle(id);
+  const d = await handle.describe();
+  if (d.info.nextActionTimes.length > 0) return;
+  await handle.delete();
+  const shown = cron.map((c) => `--cron ${JSON.stringify(c)}`).join(' ');
+  throw new UsageError(`${shown} never fires: no time matches it (e.g. a day its month does not have, such as 30 2 for 30 February); the schedule was not created: give an expression that matches a time`);
 }
 
 async function withSchedule<T>(kit: CommandKit, source: string, opts: ScheduleOptions, fn: (conn: Connected, id: string) => Promise<T>): Promise<T> {
