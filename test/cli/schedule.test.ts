@@ -126,10 +126,26 @@ describe('lakesync schedule', () => {
     assert.match(gone.stderr, /no schedule lakesync\/shop\/never/);
   });
 
+  it('creating a schedule again with the same settings succeeds and changes nothing (a deploy script may run it each time)', async () => {
+    const args = ['schedule', 'create', 'shop', '--name', 'again', '--cron', '0 4 * * *', '--overlap', 'buffer-one', '--paused'];
+    assert.equal((await cli(...args)).code, 0);
+    const second = await cli(...args);
+    assert.equal(second.code, 0, second.stderr);
+    assert.match(second.stdout, /schedule lakesync\/shop\/again exists already with these settings/);
+    const d = json<Described>(await cli('schedule', 'describe', 'shop', '--name', 'again', '--json'));
+    assert.equal(d.paused, true);
+    assert.equal(d.overlap, 'BUFFER_ONE');
+    // Other settings under the same name are refused, the schedule left as it was.
+    const other = await cli('schedule', 'create', 'shop', '--name', 'again', '--cron', '0 4 * * *', '--overlap', 'skip');
+    assert.equal(other.code, 2, other.stdout);
+    assert.match(other.stderr, /schedule lakesync\/shop\/again exists with other settings \(overlap BUFFER_ONE\)/);
+    assert.equal((await cli('schedule', 'delete', 'shop', '--name', 'again')).code, 0);
+  });
+
   it('a second create with the same name, and any verb on a missing schedule, are usage errors', async () => {
     const again = await cli('schedule', 'create', 'shop', '--cron', '0 3 * * *');
     assert.equal(again.code, 2);
-    assert.match(again.stderr, /schedule lakesync\/shop\/sync exists/);
+    assert.match(again.stderr, /schedule lakesync\/shop\/sync exists with other settings \(cron 0 2 \* \* \*/);
     assert.equal((await cli('schedule', 'delete', 'shop')).code, 0);
     for (const verb of ['describe', 'pause', 'unpause', 'trigger', 'delete']) {
       const run = await cli('schedule', verb, 'shop');

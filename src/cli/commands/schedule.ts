@@ -164,6 +164,8 @@ async function create(kit: CommandKit, source: string, opts: CreateOptions): Pro
       ...(opts.rerunFailed ? { rerun: { tables: 'failed', requestedBy } } : { sync: { requestedBy, ...(tables ? { tables } : {}) } }),
     };
     const what = opts.rerunFailed ? 'rerun of failed tables' : `sync${tables ? ` of ${tables.join(', ')}` : ''}`;
+    const memo: ScheduleMemo = { source, name: opts.name, what, ...(opts.cron ? { cron: opts.cron } : { every: opts.every! }), ...(opts.timeZone ? { timeZone: opts.timeZone } : {}) };
+    const link = UiLinks.for(conn.target, io.env).schedule(id);
     try {
       await conn.client.schedule.create({
         scheduleId: id,
@@ -180,19 +182,46 @@ async function create(kit: CommandKit, source: string, opts: CreateOptions): Pro
           staticSummary: `scheduled ${what} of ${source}`,
         },
         policies: { overlap: OVERLAP[opts.overlap]! },
-        memo: { lakesync: { source, name: opts.name, what, ...(opts.cron ? { cron: opts.cron } : { every: opts.every }), ...(opts.timeZone ? { timeZone: opts.timeZone } : {}) } },
+        memo: { lakesync: memo },
         state: { paused: Boolean(opts.paused), ...(opts.note ? { note: opts.note } : {}) },
       });
     } catch (err) {
       const { ScheduleAlreadyRunning } = await import('@temporalio/client');
-      if (err instanceof ScheduleAlreadyRunning) throw new UsageError(`schedule ${id} exists: describe it, delete it first, or pick another --name`);
-      throw invalidArgument(err);
+      if (!(err instanceof ScheduleAlreadyRunning)) throw invalidArgument(err);
+      // Created again with the same settings (a deploy script that runs create each time): nothing to do.
+      const existing = await conn.client.schedule.getHandle(id).describe();
+      const differ = otherSettings(existing, memo, OVERLAP[opts.overlap]!, conn.target.taskQueue);
+      if (differ.length > 0) throw new UsageError(`schedule ${id} exists with other settings (${differ.join(', ')}): describe it, delete it first, or pick another --name`);
+      if (opts.json) printJson(io.stdout, { scheduleId: id, source, what, existed: true, paused: existing.state.paused, ...(link ? { url: link } : {}) });
+      else printLine(io.stdout, `schedule ${id} exists already with these settings: nothing changed${existing.state.paused ? ' (it is paused: lakesync schedule unpause)' : ''}${link ? `\n${link}` : ''}`);
+      return;
     }
     if (opts.cron) await refuseNeverFiring(conn, id, opts.cron);
-    const link = UiLinks.for(conn.target, io.env).schedule(id);
     if (opts.json) printJson(io.stdout, { scheduleId: id, source, what, ...(link ? { url: link } : {}) });
     else printLine(io.stdout, `schedule ${id} created: ${what}, ${opts.cron ? `cron ${opts.cron.join(' | ')}` : `every ${opts.every}`}${opts.timeZone ? ` (${opts.timeZone})` : ''}, overlap ${opts.overlap}${opts.paused ? ', paused' : ''}${link ? `\n${link}` : ''}`);
   });
+}
+
+/** What `schedule create` keeps in the schedule's memo: its settings as given. */
+interface ScheduleMemo {
+  source: string;
+  name: string;
+  what: string;
+  cron?: string[];
+  every?: string;
+  timeZone?: string;
+}
+
+/** The settings of an existing schedule that differ from those asked (as the schedule has them), none when it is the same schedule. */
+function otherSettings(d: ScheduleDescription, wanted: ScheduleMemo, overlap: ScheduleOverlapPolicy, taskQueue: string): string[] {
+  const has = (d.memo?.lakesync ?? {}) as Partial<ScheduleMemo>;
+  const differ: string[] = [];
+  if (has.source !== wanted.source || has.what !== wanted.what) differ.push(`action ${has.what ?? 'not made by lakesync schedule create'}`);
+  if (JSON.stringify(has.cron ?? null) !== JSON.stringify(wanted.cron ?? null) || has.every !== wanted.every) differ.push(has.cron ? `cron ${has.cron.join(' | ')}` : `every ${has.every ?? '?'}`);
+  if ((has.timeZone ?? 'UTC') !== (wanted.timeZone ?? 'UTC')) differ.push(`time zone ${has.timeZone ?? 'UTC'}`);
+  if ((d.policies.overlap ?? 'SKIP') !== overlap) differ.push(`overlap ${d.policies.overlap ?? 'SKIP'}`);
+  if (d.action.taskQueue !== taskQueue) differ.push(`task queue ${d.action.taskQueue}`);
+  return differ;
 }
 
 /**
