@@ -243,6 +243,11 @@ export interface QueueBoundOption {
    * False only to replay histories recorded before (it was queued, and before the first export ran a cycle).
    */
   refuseLongTableNames?: () => boolean;
+  /**
+   * Asked only for a signal with a field its kind of request does not have: whether it is dropped.
+   * False only to replay histories recorded before (it was served without the field: a misspelt `tables`, every table).
+   */
+  refuseUnknownFields?: () => boolean;
 }
 
 /** `queueFullProblem` when the signal is to be dropped for it, else undefined. */
@@ -283,6 +288,8 @@ export function enqueueSyncSignal(state: SourceState, req: SyncRequest | null | 
   const ignore = ignorer(state, 'sync', at, options);
   if (notAnObject && (options.refuseNonObjectPayload?.() ?? true)) return ignore({}, notAnObject);
   const request: SyncRequest = req ?? {};
+  const unknownFields = unknownFieldsProblem(request, 'sync');
+  if (unknownFields && (options.refuseUnknownFields?.() ?? true)) return ignore(request, unknownFields);
   const tables: unknown = request.tables;
   if (tables != null && !Array.isArray(tables) && (typeof tables !== 'string' || (options.refuseStringTables?.() ?? true))) {
     return ignore(request, 'tables must be a list of schema.table names, or left out to sync every table');
@@ -391,6 +398,8 @@ export function enqueueRerunSignal(state: SourceState, given: RerunRequest | nul
   // No payload names no table: dropped with the reason, like any rerun the workflow cannot serve.
   const req: RerunRequest = given ?? ({} as RerunRequest);
   const ignore = ignorer(state, 'rerun', at, options);
+  const unknownFields = unknownFieldsProblem(req, 'rerun');
+  if (unknownFields && (options.refuseUnknownFields?.() ?? true)) return ignore(req, unknownFields);
   const badSender = senderFieldsProblem(req);
   if (badSender && (options.refuseBadSenderFields?.() ?? true)) return ignore(req, badSender);
   const reserved = reservedFor(req, options);
@@ -498,6 +507,25 @@ export function approvalsProblem(req: RerunRequest | null | undefined): string |
     if (value !== undefined && value !== null && typeof value !== 'boolean') return `${flag} must be true or false (a JSON boolean); got ${shownJson(value)}`;
   }
   return undefined;
+}
+
+/** The fields of each kind of request (docs/messages.schema.json allows no other). */
+const REQUEST_FIELDS = {
+  sync: ['tables', 'requestId', 'requestedBy'],
+  rerun: ['tables', 'approveDeletes', 'allowOlderExport', 'rebuild', 'requestId', 'requestedBy'],
+} as const;
+
+/**
+ * Why a request has fields its kind does not have, or undefined: a misspelt field is else read as
+ * absent, and a sync whose `tables` is misspelt (`table`) syncs every table of the source.
+ */
+export function unknownFieldsProblem(req: unknown, kind: 'sync' | 'rerun'): string | undefined {
+  if (typeof req !== 'object' || req === null || Array.isArray(req)) return undefined;
+  const known: readonly string[] = REQUEST_FIELDS[kind];
+  const unknown = Object.keys(req).filter((k) => !known.includes(k));
+  if (unknown.length === 0) return undefined;
+  const named = `${unknown.slice(0, 5).map((k) => JSON.stringify(shownName(k))).join(', ')}${unknown.length > 5 ? `, ... (${unknown.length} in all)` : ''}`;
+  return `unknown field${unknown.length > 1 ? 's' : ''} ${named}: a ${kind} request has only the fields ${known.join(', ')}; nothing was queued, send it again with the right fields`;
 }
 
 /** Why an update's payload is no request object (none, a string, a list...), or undefined. */

@@ -61,6 +61,7 @@ import {
   uncheckedReruns,
   uncheckedSyncs,
   unqualifiedProblem,
+  unknownFieldsProblem,
   withoutBlankRequestId,
 } from './ledger';
 import { RECOVERY_ACTIVITY, SETTINGS_ACTIVITY } from './options';
@@ -183,6 +184,8 @@ const PATCHES = {
   cancelledCheckSaysSo: 'rerun-update-cancelled-while-checked-says-so',
   /** A sync update of named tables that the worker's config all excludes is refused, checked as a rerun update is (it was accepted, then dropped when served). */
   refuseExcludedSyncUpdate: 'sync-update-of-excluded-tables-refused',
+  /** A signal with a field its kind of request does not have (a misspelt "table") is dropped (it was served without it: a sync of every table). */
+  unknownFields: 'request-signal-unknown-fields-dropped',
 } as const;
 
 /** How long a run whose state could not be stored waits before it tries again: doubling, up to an hour. */
@@ -300,6 +303,8 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     const problem = longTableNamesProblem(req);
     return problem && (inValidator || refuseLongTableNames()) ? problem : undefined;
   };
+  /** Asked only of a signal with a field its kind does not have, so other histories record no marker. */
+  const refuseUnknownFields = () => patched(PATCHES.unknownFields);
   function whenLoaded(kind: 'sync' | 'rerun', serve: () => void): void {
     if (loaded) serve();
     else waiting.push({ kind, serve });
@@ -343,6 +348,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
         mergeUnnamedIgnored,
         refuseReservedRequestIds,
         refuseLongTableNames,
+        refuseUnknownFields,
       });
       if (problem) log.warn('sync signal ignored', { problem, request: req });
     }),
@@ -355,7 +361,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
       // A copy resent while the first is checked gets the first's answer, whatever changed since: no other check applies.
       if (loaded && checkUnderWay('sync', req)) return;
       // Before the state is read only the payload can be checked (against the empty state: no table is known yet).
-      const problem = unqualifiedProblem(req) ?? (loaded ? syncRefusal(req, true) : (syncProblem(initialState(), req) ?? longTableNamesProblem(req) ?? senderFieldsProblem(req) ?? reservedRequestIdProblem(req)));
+      const problem = unknownFieldsProblem(req, 'sync') ?? unqualifiedProblem(req) ?? (loaded ? syncRefusal(req, true) : (syncProblem(initialState(), req) ?? longTableNamesProblem(req) ?? senderFieldsProblem(req) ?? reservedRequestIdProblem(req)));
       if (problem) throw new Error(problem);
     },
   });
@@ -375,6 +381,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
         mergeUnnamedIgnored,
         refuseReservedRequestIds,
         refuseLongTableNames,
+        refuseUnknownFields,
       });
       if (problem) log.warn('rerun signal ignored', { problem, request: req });
     }),
@@ -386,7 +393,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
       // A copy resent while the first is checked gets the first's answer, whatever changed since: no other check applies.
       if (loaded && checkUnderWay('rerun', req)) return;
       // Validators run only when an update arrives, never on replay: no patch guards what they refuse.
-      const problem = unqualifiedProblem(req) ?? (loaded ? rerunRefusal(req, true) : (rerunPayloadProblem(req) ?? longTableNamesProblem(req) ?? approvalsProblem(req) ?? senderFieldsProblem(req) ?? reservedRequestIdProblem(req)));
+      const problem = unknownFieldsProblem(req, 'rerun') ?? unqualifiedProblem(req) ?? (loaded ? rerunRefusal(req, true) : (rerunPayloadProblem(req) ?? longTableNamesProblem(req) ?? approvalsProblem(req) ?? senderFieldsProblem(req) ?? reservedRequestIdProblem(req)));
       if (problem) throw new Error(problem);
     },
   });

@@ -5,7 +5,7 @@
 import { defineSearchAttributeKey } from '@temporalio/common';
 import { ApplicationFailure, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { approvalsProblem, initialState, longTableNamesProblem, rerunPayloadProblem, SENDER_FIELD_CHARACTERS, senderFieldsProblem, syncProblem, unqualifiedProblem } from './ledger';
+import { approvalsProblem, initialState, longTableNamesProblem, unknownFieldsProblem, rerunPayloadProblem, SENDER_FIELD_CHARACTERS, senderFieldsProblem, syncProblem, unqualifiedProblem } from './ledger';
 import type { RerunRequest, SyncRequest } from './messages';
 
 export interface TriggerInput {
@@ -31,6 +31,9 @@ const SCHEDULE_ID_SENDER = 'trigger-sender-names-schedule-id';
 
 /** A trigger whose request names a table longer than the source takes fails saying why (it succeeded, and the source dropped it). */
 const REFUSE_LONG_NAMES = 'trigger-refuses-long-table-names';
+
+/** A trigger whose request has a field its kind does not have (a misspelt "table") fails saying so (the source dropped it; before, it ran without the field). */
+const REFUSE_UNKNOWN_FIELDS = 'trigger-refuses-unknown-fields';
 
 /** Set by Temporal on a workflow a Schedule starts: the Schedule's id. */
 const SCHEDULED_BY_ID = defineSearchAttributeKey('TemporalScheduledById', 'KEYWORD');
@@ -62,7 +65,9 @@ function triggerRequestProblem(input: TriggerInput, firing: string): string | un
       : undefined;
   // Asked only of a request naming such a table, so other histories record no marker.
   const longNames = !problem && !longId ? longTableNamesProblem(req) : undefined;
-  const found = problem ?? longId ?? (longNames && patched(REFUSE_LONG_NAMES) ? longNames : undefined);
+  // Asked only of a request with such a field, so other histories record no marker.
+  const unknownFields = !problem && !longId && !longNames ? unknownFieldsProblem(req, kind) : undefined;
+  const found = problem ?? longId ?? (longNames && patched(REFUSE_LONG_NAMES) ? longNames : undefined) ?? (unknownFields && patched(REFUSE_UNKNOWN_FIELDS) ? unknownFields : undefined);
   return found ? `the trigger workflow's ${kind} cannot run: ${found}; fix the schedule's input (or create it with lakesync schedule create)` : undefined;
 }
 

@@ -108,6 +108,23 @@ describe('signals without a payload', () => {
     assert.equal(third.recentCycles[0]!.counts.committed, 1);
   });
 
+  test('a request with a field the source does not know (a misspelt "table") is refused or dropped naming it, and syncs nothing: it was a sync of every table', async () => {
+    // The source of the test before, or a new one when this test runs alone.
+    const running = w.client.workflow.getHandle(sourceWorkflowId('baresignal'));
+    const handle = (await running.describe().then((d) => d.status.name === 'RUNNING', () => false)) ? running : await startSource(w.client, queue, 'baresignal');
+    const before = (await waitForCycles(handle, 1)).recentCycles.length;
+    const refused = (err: Error) => /unknown field "table"/.test(`${err.message} ${(err.cause as Error | undefined)?.message}`) && /tables, requestId, requestedBy/.test(`${err.message} ${(err.cause as Error | undefined)?.message}`);
+    await assert.rejects(handle.executeUpdate(syncUpdate, { args: [{ table: ['public.t0001'], requestId: 'svc-typo' } as never] }), refused);
+    await assert.rejects(handle.executeUpdate(rerunUpdate, { args: [{ tables: ['public.t0001'], approveDelete: true, requestId: 'svc-typo-rerun' } as never] }), (err: Error) => /unknown field "approveDelete"/.test(`${err.message} ${(err.cause as Error | undefined)?.message}`));
+    await handle.signal('requestSync', { table: ['public.t0001'], requestId: 'svc-typo-signal' });
+    await handle.signal(requestSyncSignal, { tables: ['public.t0002'], requestId: 'svc-after' });
+    const next = await waitForCycles(handle, before + 1, 30_000);
+    assert.deepEqual(next.recentCycles[0]!.requestIds, ['svc-after'], 'the misspelt sync was not served');
+    assert.equal(next.recentCycles[0]!.counts.committed, 1, 'only the table asked');
+    const dropped = next.ignoredRequests.find((r) => r.requestId === 'svc-typo-signal');
+    assert.match(dropped?.reason ?? '', /unknown field "table"/, JSON.stringify(next.ignoredRequests));
+  });
+
   test('a flood of dropped signals without requestedBy is kept as one counted entry: the other senders\' dropped requests stay in the status', async () => {
     const handle = w.client.workflow.getHandle(sourceWorkflowId('baresignal'));
     // Two named senders and one unnamed one whose requests are dropped, then a service in a loop that names no sender.

@@ -90,6 +90,8 @@ describe('a source workflow started by hand', () => {
       ['rerun-text-flag', { source: 'handstart', taskQueue: queue, rerun: { tables: 'failed', approveDeletes: 'yes' } }, /^the trigger workflow's rerun cannot run: approveDeletes must be true or false/],
       ['sync-text-tables', { source: 'handstart', taskQueue: queue, sync: { tables: 'public.t0001' } }, /^the trigger workflow's sync cannot run: name the tables to sync/],
       ['sync-long-id', { source: 'handstart', taskQueue: queue, sync: { requestId: 'z'.repeat(600) } }, /^the trigger workflow's sync cannot run: requestId must be a string of at most 500 characters/],
+      // A misspelt field was read as absent: "table" made the firing a sync of every table.
+      ['sync-misspelt-tables', { source: 'handstart', taskQueue: queue, sync: { table: ['public.t0001'] } }, /^the trigger workflow's sync cannot run: unknown field "table": a sync request has only the fields tables, requestId, requestedBy/],
     ];
     for (const [id, input, expected] of cases) {
       const handle = await w.client.workflow.start(TRIGGER_WORKFLOW_TYPE, { workflowId: `trigger-${id}`, taskQueue: queue, args: (input === undefined ? [] : [input]) as unknown as [] });
