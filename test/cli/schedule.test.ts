@@ -126,6 +126,13 @@ describe('lakesync schedule', () => {
     assert.match(gone.stderr, /no schedule lakesync\/shop\/never/);
   });
 
+  it('--time-zone with --every is refused: an interval counts from the Unix epoch, in no time zone', async () => {
+    const run = await cli('schedule', 'create', 'shop', '--name', 'daily', '--every', '1d', '--time-zone', 'Europe/Paris');
+    assert.equal(run.code, 2, run.stdout);
+    assert.match(run.stderr, /--time-zone applies to --cron only/);
+    assert.equal((await cli('schedule', 'describe', 'shop', '--name', 'daily')).code, 2, 'no schedule was created');
+  });
+
   it('creating a schedule again with the same settings succeeds and changes nothing (a deploy script may run it each time)', async () => {
     const args = ['schedule', 'create', 'shop', '--name', 'again', '--cron', '0 4 * * *', '--overlap', 'buffer-one', '--paused'];
     assert.equal((await cli(...args)).code, 0);

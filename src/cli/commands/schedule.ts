@@ -52,7 +52,7 @@ export function registerSchedule(program: Command, kit: CommandKit): void {
     sub('create <source>', 'create a schedule')
       .option('--cron <expression>', 'cron expression, e.g. "0 2 * * *" (repeat the option for several)', (v: string, prev: string[] = []) => [...prev, v])
       .option('--every <duration>', 'interval such as 30m, 6h or 1d')
-      .option('--time-zone <iana>', 'time zone of the cron expressions, e.g. Europe/Paris (default UTC)')
+      .option('--time-zone <iana>', 'time zone of the cron expressions, e.g. Europe/Paris (default UTC); not with --every')
       .addOption(overlapOption().default('skip'))
       .option('--tables <list>', 'sync only these tables (comma-separated schema.table)')
       .option('--rerun-failed', 'rerun the failed tables instead of a sync')
@@ -153,6 +153,10 @@ async function create(kit: CommandKit, source: string, opts: CreateOptions): Pro
   if (opts.every !== undefined) everyMs(opts.every);
   if (opts.cron) for (const c of opts.cron) if (c.trim().split(/\s+/).length < 5 && !c.startsWith('@')) throw new UsageError(`--cron ${JSON.stringify(c)}: a cron expression has 5 fields (minute hour day month weekday), e.g. "0 2 * * *"`);
   if (opts.timeZone) checkTimeZone(opts.timeZone);
+  // Temporal aligns an interval on the Unix epoch: a time zone would change none of its times, yet describe showed it.
+  if (opts.every !== undefined && opts.timeZone) {
+    throw new UsageError(`--time-zone applies to --cron only: an --every interval counts from the Unix epoch (UTC), so --every 1d runs at 00:00 UTC whatever the zone; for a time of day in ${opts.timeZone}, use e.g. --cron "0 0 * * *" --time-zone ${opts.timeZone}`);
+  }
   if (opts.rerunFailed && opts.tables) throw new UsageError('--rerun-failed and --tables do not go together');
   const tables = opts.tables !== undefined ? includedTableList(settings, opts.tables, '--tables') : undefined;
   const id = scheduleIdFor(source, opts.name);
