@@ -3,15 +3,19 @@
  * names, in embedded mode on a real PostgreSQL: a direct read selects from the partitioned table,
  * which holds every partition's rows, so the table is not read at all. The plan gives it no load
  * and reports it skipped, naming the partition, the rule and the fix; the other direct table is read.
+ * A view or materialized view named with extract: direct is not read either: the cycle fails it as
+ * NotATable with a message that speaks of the direct read (not of an export) and says what to do.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import pg from 'pg';
 import { cycleActivities } from '../../src/activities/cycle';
 import { localSettings } from '../../src/backends/local';
-import { parseConfig } from '../../src/config/load';
+import { parseConfig, sourceConfig } from '../../src/config/load';
+import { buildPlan } from '../../src/cli/plan-view';
 import { createLocalPorts } from '../../src/local';
 import type { Ports } from '../../src/ports';
 import { loadJobArguments } from '../../src/job-args';
@@ -35,13 +39,22 @@ after(async () => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-test('a direct partitioned table with an excluded partition gets no load; the cycle says which partition, which rule, and what to do', { timeout: 300_000 }, async () => {
-  const url = server.url.replace(/\/[^/?]*(\?|$)/, '/shop$1');
-  const { default: pg } = await import('pg');
+/** The URL of database `database` on the test server, after `sql` ran in it. */
+async function databaseWith(database: string, sql: string): Promise<string> {
+  if (database !== 'shop') await server.query(`CREATE DATABASE ${database}`);
+  const url = server.url.replace(/\/[^/?]*(\?|$)/, `/${database}$1`);
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    await client.query(`
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+  return url;
+}
+
+test('a direct partitioned table with an excluded partition gets no load; the cycle says which partition, which rule, and what to do', { timeout: 300_000 }, async () => {
+  const url = await databaseWith('shop', `
       CREATE TABLE public.events (id bigint, region text NOT NULL, secret text) PARTITION BY LIST (region);
       CREATE TABLE public.events_us PARTITION OF public.events FOR VALUES IN ('us');
       CREATE TABLE public.events_eu PARTITION OF public.events FOR VALUES IN ('eu');
@@ -49,9 +62,6 @@ test('a direct partitioned table with an excluded partition gets no load; the cy
       INSERT INTO public.events VALUES (1, 'us', 'ok'), (2, 'eu', 'PII of eu');
       INSERT INTO public.clicks VALUES (1);
     `);
-  } finally {
-    await client.end();
-  }
   const direct = { extract: 'direct', cursor: { column: 'id', mode: 'append' } };
   const config = parseConfig({
     sources: { shop: shopSource(url, { include: ['public.*'], exclude: ['public.events_eu'], tables: { 'public.events': direct, 'public.clicks': direct } }) },
@@ -74,20 +84,12 @@ test('a direct partitioned table with an excluded partition gets no load; the cy
 });
 
 test('a direct table read while exclude rules apply carries the partitions the plan checked to its load, which reads no other', { timeout: 300_000 }, async () => {
-  const url = server.url.replace(/\/[^/?]*(\?|$)/, '/shop$1');
-  const { default: pg } = await import('pg');
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(`
+  const url = await databaseWith('shop', `
       CREATE TABLE public.logs (id bigint, region text NOT NULL) PARTITION BY LIST (region);
       CREATE TABLE public.logs_us PARTITION OF public.logs FOR VALUES IN ('us') PARTITION BY RANGE (id);
       CREATE TABLE public.logs_us_1 PARTITION OF public.logs_us FOR VALUES FROM (0) TO (1000);
       CREATE TABLE public.pages (id bigint PRIMARY KEY);
     `);
-  } finally {
-    await client.end();
-  }
   const direct = { extract: 'direct', cursor: { column: 'id', mode: 'append' } };
   // The excluded partition does not exist yet: it may be attached between the plan and the load.
   const config = parseConfig({
@@ -110,5 +112,53 @@ test('a direct table read while exclude rules apply carries the partitions the p
     assert.equal(args.known_partitions, '["public.logs_us","public.logs_us_1"]');
   } finally {
     await logsPorts.close?.();
+  }
+});
+
+test('a view or materialized view with extract: direct is not read: the message speaks of the direct read and says what to do', { timeout: 300_000 }, async () => {
+  const url = await databaseWith('views', `
+      CREATE TABLE public.orders (id bigint PRIMARY KEY, total numeric);
+      CREATE VIEW public.recent_orders AS SELECT * FROM public.orders;
+      CREATE MATERIALIZED VIEW public.order_totals AS SELECT id, total FROM public.orders;
+    `);
+  const direct = { extract: 'direct', cursor: { column: 'id' } };
+  const config = parseConfig({
+    sources: { shop: shopSource(url, { include: ['public.*'], tables: { 'public.orders': direct, 'public.recent_orders': direct, 'public.order_totals': direct } }) },
+  });
+  const viewPorts = await createLocalPorts(localSettings('shop', config.sources.shop!, join(work, 'data-views')));
+  const acts = cycleActivities({ config, portsFor: () => viewPorts });
+  try {
+    for (const requested of [undefined, ['public.recent_orders', 'public.order_totals']]) {
+      const cycleId = requested ? 'c-requested' : 'c-all';
+      const discovery = await acts.discoverTables('shop', cycleId, undefined, requested);
+      const plan = await acts.planCycle('shop', cycleId, discovery, requested ? { requested } : {});
+      for (const [table, kind] of [['public.recent_orders', 'view'], ['public.order_totals', 'materialized view']] as const) {
+        const out = plan.notLoaded.find((t) => t.table === table);
+        const message = out?.reason ?? out?.error?.message ?? '';
+        assert.match(message, new RegExp(`^not a table: ${table.replace('.', '\\.')} is a ${kind}`));
+        assert.doesNotMatch(message, /export/, 'a direct table is not exported: the message speaks of the direct read');
+        assert.match(message, /extract: direct reads tables only/);
+        assert.match(message, new RegExp(`set extract: direct on the tables it reads from|remove tables\\."${table.replace('.', '\\.')}"`));
+      }
+    }
+  } finally {
+    await viewPorts.close?.();
+  }
+  // lakesync plan says it alike, and plans no direct read of them (the source's catalog lists its tables, as the CLI reads it).
+  const fresh = () => createLocalPorts(localSettings('shop', config.sources.shop!, join(work, 'data-views')));
+  const catalog = async () => {
+    const p = await fresh();
+    try {
+      return await p.discover.sourceTables!(await p.export.listSourceTables!());
+    } finally {
+      await p.close?.();
+    }
+  };
+  const report = await buildPlan({ name: 'shop', source: sourceConfig(config, 'shop'), status: undefined, ports: fresh, catalog });
+  assert.deepEqual(report.rows.map((r) => r.table), ['public.orders'], 'only the table is planned to be read directly');
+  for (const [table, kind] of [['public.recent_orders', 'view'], ['public.order_totals', 'materialized view']] as const) {
+    const warning = report.warnings.find((w) => w.includes(table)) ?? '';
+    assert.match(warning, new RegExp(`^not a table: ${table.replace('.', '\\.')} is a ${kind}, and extract: direct reads tables only`), JSON.stringify(report.warnings));
+    assert.match(warning, /set extract: direct \(with a cursor\) on the tables it reads from/);
   }
 });
