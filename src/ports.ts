@@ -244,9 +244,10 @@ export interface RetentionPort {
    * The DynamoDB table exports (source kind dynamodb) the backend keeps the files of and that it
    * can tell are this source's (on AWS the completed exports under `<prefix>/<source>/`, by their
    * manifest summaries). Absent where retention leaves them alone. `progress` is called as the
-   * listing goes on, where it takes a call per export.
+   * listing goes on, where it takes a call per export; `warn` hears what is left for a reason the
+   * user must fix (e.g. the lookup of failed exports refused), the listing going on.
    */
-  listTableExports?(progress?: () => void): Promise<TableExportItem[]>;
+  listTableExports?(progress?: () => void, warn?: (message: string) => void): Promise<TableExportItem[]>;
   /** Deletes a DynamoDB table export's files and its record; one already gone is deleted. */
   deleteTableExport?(id: string): Promise<RetentionDeletion>;
   /**

@@ -107,7 +107,8 @@ export function retentionActivities(deps: ActivityDeps) {
         // A listing refused (e.g. a worker policy not updated for it) is reported; the cycles' working files still go.
         let tableExports: TableExportItem[] = [];
         try {
-          tableExports = await step('retention', `the DynamoDB exports of source ${input.source}`, () => retention.listTableExports!(() => heartbeat({ listing: 'DynamoDB exports' })));
+          const warn = (message: string) => outcome.failed.push(redactSecrets(`source ${input.source}: ${message}`));
+          tableExports = await step('retention', `the DynamoDB exports of source ${input.source}`, () => retention.listTableExports!(() => heartbeat({ listing: 'DynamoDB exports' }), warn));
         } catch (err) {
           if (err instanceof CancelledFailure) throw err;
           outcome.failed.push(redactSecrets(`listing the DynamoDB exports of source ${input.source} failed (they are deleted once it succeeds): ${(err as Error)?.message ?? String(err)}`));

@@ -77,7 +77,11 @@ export class DynamoExportRetention {
     return `${joinKey(this.settings.prefix, this.settings.source)}/`;
   }
 
-  async listTableExports(progress: () => void = () => undefined): Promise<TableExportItem[]> {
+  /**
+   * `warn` hears what is left for a reason the user must fix: the lookup of FAILED exports refused
+   * (the completed exports are listed all the same).
+   */
+  async listTableExports(progress: () => void = () => undefined, warn: (message: string) => void = () => undefined): Promise<TableExportItem[]> {
     const root = this.root();
     const ids = (await this.objects.listFolders(this.settings.bucket, root, `the DynamoDB export folders of source ${this.settings.source}`))
       .map((p) => p.slice(root.length).replace(/\/$/, ''))
@@ -107,14 +111,22 @@ export class DynamoExportRetention {
       index.exports[id] = item;
       items.push({ id, ...item });
     }
-    // Only finds more to delete: a lookup refused (or an emulator without it) leaves those folders for a later run, not the completed exports.
+    // Only finds more to delete: a lookup that fails (e.g. refused, or an emulator without it) leaves those folders for a later run, not the completed exports.
     // ListExports lists every export of the account's last 90 days: asked only when a folder without a summary is new.
     const asked = new Set(known?.unresolved ?? []);
     const stale = !(Date.parse(known?.askedAt ?? '') > this.now().getTime() - ASK_AGAIN_MS);
     const lookUp = withoutSummary.size > 0 && (stale || [...withoutSummary.keys()].some((id) => !asked.has(id)));
-    const failed = lookUp ? await this.failedExports(withoutSummary, progress).catch(() => []) : [];
+    let lookedUp = lookUp;
+    const failed = lookUp
+      ? await this.failedExports(withoutSummary, progress).catch((err: unknown) => {
+          // Not an answer: the folders are asked about again by the next run (and warned about again until it succeeds).
+          lookedUp = false;
+          warn(this.lookupFailed(err, [...withoutSummary.keys()].sort()));
+          return [];
+        })
+      : [];
     const resolved = new Set(failed.map(([id]) => id));
-    const unresolved = (lookUp ? [...withoutSummary.keys()].filter((id) => !resolved.has(id)) : [...withoutSummary.keys()]).sort();
+    const unresolved = (lookedUp ? [...withoutSummary.keys()].filter((id) => !resolved.has(id)) : lookUp ? [] : [...withoutSummary.keys()]).sort();
     if (unresolved.length > 0) {
       index.unresolved = unresolved;
       index.askedAt = lookUp ? this.now().toISOString() : known!.askedAt!;
@@ -129,6 +141,20 @@ export class DynamoExportRetention {
     const unchanged = (index.unresolved ?? []).join() === (known?.unresolved ?? []).join() && index.askedAt === known?.askedAt;
     if (!known || !unchanged || indexed.length !== Object.keys(known.exports).length || indexed.some((id) => !known.exports[id])) await this.writeIndex(index);
     return items;
+  }
+
+  /** The warning for a lookup of FAILED exports that failed: which folders are kept, why, and what to do. */
+  private lookupFailed(err: unknown, folders: string[]): string {
+    const refused = err instanceof PortError && err.kind === 'access-denied';
+    const shown = folders.slice(0, 3).map((id) => s3Url(this.settings.bucket, `${this.root()}${id}/`));
+    const more = folders.length > shown.length ? ` and ${folders.length - shown.length} more` : '';
+    const fix = refused
+      ? 'add dynamodb:ListExports (on "*") and dynamodb:DescribeExport (on the tables\' exports) to the worker\'s policy (docs/aws-setup.md, DynamoDB sources)'
+      : 'the next cycle asks again';
+    return (
+      `the DynamoDB exports without a manifest summary could not be looked up in DynamoDB, so the files of those that FAILED are kept: ${shown.join(', ')}${more}` +
+      ` (${fix}); completed exports are deleted as usual: ${(err as Error)?.message ?? String(err)}`
+    );
   }
 
   /** The index of the exports already read; undefined when there is none or it cannot be read (the summaries are read then). */

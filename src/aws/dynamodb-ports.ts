@@ -61,7 +61,7 @@ export function buildAwsDynamoPorts(settings: AwsDynamoSettings, clients: AwsCli
     manifests,
     retention: {
       ...noSnapshots,
-      listTableExports: (progress) => exportRetention.listTableExports(progress),
+      listTableExports: (progress, warn) => exportRetention.listTableExports(progress, warn),
       deleteTableExport: (id) => exportRetention.deleteTableExport(id),
       listCycleFiles: (owned) => cycleFiles.listCycleFiles(owned),
       deleteCycleFiles: (cycleId) => cycleFiles.deleteCycleFiles(cycleId),

@@ -277,6 +277,50 @@ test("a DynamoDB export listing refused (a worker policy without the summaries' 
   }
 });
 
+test("DynamoDB export retention: a lookup of FAILED exports refused (a worker policy without dynamodb:ListExports) is a warning naming the permission; the completed exports still go", async () => {
+  const s3 = new S3Client(clientConfig({ region: REGION, endpoint: moto.endpoint }));
+  // Every DynamoDB client of the ports: ListExports is refused as AWS refuses it.
+  const mock = mockClient(DynamoDBClient);
+  const ports = await createAwsSourcePorts('shop-ddb', dynamoSource({ tables: ['Orders'] }));
+  const bucket = 'shop-ddb-exports';
+  const root = 'lakesync/dynamodb/shop-ddb';
+  const keysUnder = async (p: string) => ((await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: p }))).Contents ?? []).map((o) => o.Key!);
+  try {
+    for (const b of [bucket, 'shop-glue']) await s3.send(new CreateBucketCommand({ Bucket: b, CreateBucketConfiguration: { LocationConstraint: REGION } })).catch(() => undefined);
+    const ids: string[] = [];
+    for (let n = 0; n < 4; n++) {
+      const exportId = tableExportIdFor('shop-ddb', `${n + 1}-0g8zvhhi9rtt3`, 'dynamodb.Orders', 0);
+      ids.push(exportId);
+      const startTime = new Date(Date.UTC(2026, 0, 1) + n * 3_600_000).toISOString();
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${root}/${exportId}/AWSDynamoDB/0170-${n}/manifest-summary.json`, Body: JSON.stringify({ tableArn: arn('Orders'), startTime }) }));
+    }
+    // What a FAILED export leaves: `_started` and some data files, no manifests.
+    const failed = tableExportIdFor('shop-ddb', '5-0g8zvhhi9rtt3', 'dynamodb.Orders', 0);
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${root}/${failed}/AWSDynamoDB/0175-failed/_started`, Body: '' }));
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${root}/${failed}/AWSDynamoDB/0175-failed/data/b.json.gz`, Body: 'x' }));
+    const denied = Object.assign(new Error('User: arn:aws:sts::123456789012:assumed-role/lakesync-worker is not authorized to perform: dynamodb:ListExports'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 400 } });
+    mock.on(ListExportsCommand).rejects(denied);
+    const config = { temporal: { taskQueue: 'q', namespace: 'default' }, sources: { 'shop-ddb': dynamoSource({ tables: ['Orders'] }) } };
+    const apply = retentionActivities({ config, portsFor: () => ports } as unknown as Parameters<typeof retentionActivities>[0]).applyRetention;
+    const outcome = await apply({ source: 'shop-ddb', cycleId: '6-0g8zvhhi9rtt3', keep: { snapshotIds: [], exportIds: [] } });
+    assert.ok(mock.commandCalls(ListExportsCommand).length > 0, 'DynamoDB was asked about the folder without a summary');
+    assert.deepEqual(outcome.deleted.exports, [ids[0]], 'the completed exports past the newest 3 still go');
+    assert.equal((await keysUnder(`${root}/${failed}/`)).length, 2, 'the folder is left: DynamoDB did not tell it failed');
+    assert.equal(outcome.failed.length, 1, `one warning: ${JSON.stringify(outcome.failed)}`);
+    assert.match(outcome.failed[0]!, /dynamodb:ListExports/);
+    assert.match(outcome.failed[0]!, new RegExp(`s3://${bucket}/${root}/`));
+    assert.match(outcome.failed[0]!, /worker's policy/);
+    // Asked again by the next run (the refusal is not taken for an answer), and warned again until the policy is fixed.
+    const again = await apply({ source: 'shop-ddb', cycleId: '6-0g8zvhhi9rtt3', keep: { snapshotIds: [], exportIds: [] } });
+    assert.equal(again.failed.length, 1);
+    assert.match(again.failed[0]!, /dynamodb:ListExports/);
+  } finally {
+    mock.restore();
+    s3.destroy();
+    await ports.close?.();
+  }
+});
+
 test('settings: a dynamodb source resolves with awsDynamoSettings (prefix trimmed), never as an RDS source', () => {
   const source = dynamoSource();
   const settings = awsDynamoSettings('shop-ddb', source);
