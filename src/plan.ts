@@ -9,7 +9,7 @@ import { directExtract, firstLoadOf, missingCursorProblem } from './config/direc
 import { LAKE_NAME_RULE, isValidLakeName } from './names';
 import { cursorKind, defaultLookback, lookbackKindProblem, lookbackText, unorderedCursorProblem } from './lookback';
 import type { DirectExtract, DiscoveredTable, KeySource, PlanEntry, TableName, TableOutcome } from './model';
-import { dynamoAttributeProblems, EXPORT_WINDOW_DEFAULTS } from './config/dynamodb';
+import { dynamoAttributeProblems, dynamoDeclaredNameProblems, EXPORT_WINDOW_DEFAULTS } from './config/dynamodb';
 import { dynamoNameOfKey, dynamoTableNameProblem } from './dynamodb/names';
 import { effectiveLimits, planWindows, type WindowLimits } from './dynamodb/windows';
 
@@ -376,7 +376,10 @@ function dynamoEntry(
   };
   const info = t.dynamodb;
   if (!options.dynamodb) {
-    // `lakesync plan` outside a cycle: no export time, so the windows are described, not fixed.
+    // `lakesync plan` outside a cycle: no export time, so the windows are described, not fixed. The
+    // settings the cycle would refuse are refused here too: all of them with the key, else those the config alone tells.
+    const problems = info ? dynamoAttributeProblems(t.table, info.key, attributes, settings?.columns) : dynamoDeclaredNameProblems(t.table, attributes, settings?.columns);
+    if (problems.length > 0) return fail('InvalidTableSettings', problems.join('; '));
     return {
       ...shared,
       primaryKey: info?.key.map((k) => k.name) ?? [],

@@ -234,6 +234,15 @@ export function dynamoAttributeProblems(table: string, key: readonly DynamoKeyAt
   return problems;
 }
 
+/**
+ * The problems the config alone tells, without the table's key (`lakesync plan` on its own lists
+ * the tables without describing them): the lake names of the declared attributes and their
+ * renames. Never more than dynamoAttributeProblems with the key finds.
+ */
+export function dynamoDeclaredNameProblems(table: string, attributes: Record<string, string>, columns: Record<string, ColumnShape> | undefined): string[] {
+  return lakeNameProblems(table, [], attributes, columns);
+}
+
 /** The lake column of the attributes no key or declared attribute may take: the other attributes' DynamoDB JSON. */
 export const OTHER_ATTRIBUTES_COLUMN = '_attributes';
 

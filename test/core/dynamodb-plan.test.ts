@@ -264,6 +264,33 @@ describe('planTables for a dynamodb source', () => {
     });
   }
 
+  // `lakesync plan` on its own: the tables come from ListTables, without their key; the declared attributes and renames are enough for these.
+  const configOnlyCases: [string, Record<string, unknown>, RegExp][] = [
+    ['two declared attributes with one lake name', { attributes: { Total: 'string', total: 'decimal(12,2)' } }, /tables."dynamodb.Orders": attributes Total and total would both become lake column "total": rename one of them/],
+    ['a declared attribute renamed to another\'s lake name', { attributes: { total: 'string', amount: 'string' }, columns: { total: { rename: 'amount' } } }, /attributes total and amount would both become lake column "amount"/],
+    ['a declared attribute with the reserved prefix', { attributes: { __LakeSync_x: 'string' } }, /attribute __LakeSync_x would become lake column "__lakesync_x", and lake columns starting with __lakesync_ are lakesync's own: rename it/],
+    ['a declared attribute named as an Iceberg metadata column', { attributes: { _deleted: 'boolean' } }, /attribute _deleted would become lake column "_deleted", a name Iceberg reserves for its metadata columns/],
+    ['a declared attribute named as a column of Spark\'s MERGE', { attributes: { __Row_Operation: 'string' } }, /attribute __Row_Operation would become lake column "__row_operation", a name Spark's MERGE uses for its own columns/],
+  ];
+  for (const [name, settings, message] of configOnlyCases) {
+    test(`${name} is an error of lakesync plan too, without the table's key (no AWS call)`, () => {
+      const bare: DiscoveredTable = { table: 'dynamodb.Orders', target: 'dynamodb.dynamodb.Orders', columns: [] };
+      const planned = plan(source({ 'dynamodb.Orders': settings }), [bare], [], undefined);
+      assert.deepEqual(planned.entries, []);
+      assert.equal(planned.notLoaded[0]?.error?.type, 'InvalidTableSettings');
+      assert.match(planned.notLoaded[0]!.error!.message, message);
+    });
+  }
+
+  test('lakesync plan with the key described checks the key attributes as the cycle does; settings the key makes valid stay valid without it', () => {
+    const clash = plan(source({ 'dynamodb.Orders': { attributes: { CustomerId: 'string' } } }), [ddb('Orders')], [], undefined);
+    assert.equal(clash.notLoaded[0]?.error?.type, 'InvalidTableSettings');
+    assert.match(clash.notLoaded[0]!.error!.message, /attributes customerId and CustomerId would both become lake column "customerid"/);
+    const bare: DiscoveredTable = { table: 'dynamodb.Orders', target: 'dynamodb.dynamodb.Orders', columns: [] };
+    const settings = { attributes: { email: 'string', total: 'decimal(12,2)' }, columns: { email: { rename: 'mail' }, orderNo: { type: 'bigint' }, customerId: { rename: 'customer' }, notes: { exclude: true } } };
+    for (const t of [bare, ddb('Orders')]) assert.deepEqual(plan(source({ 'dynamodb.Orders': settings }), [t], [], undefined).notLoaded, []);
+  });
+
   test('a rename that sets the names apart is accepted; an excluded attribute takes no lake column', () => {
     const s = source({ 'dynamodb.Orders': { attributes: { CustomerId: 'string' }, columns: { CustomerId: { rename: 'customer_id_2' } } }, 'dynamodb.Odd': { columns: { _attributes: { rename: 'attrs' } } } });
     const planned = plan(s, [ddb('Orders'), ddb('Odd', [{ name: '_attributes', type: 'S' }])], [], cycle());
