@@ -159,6 +159,37 @@ export interface DuplicateCheck {
   running: () => readonly string[];
   /** Whether a repeated request id is dropped. False only to replay histories recorded before (it ran again). */
   dropDuplicates: () => boolean;
+  /** The requests of the cycle running now, as they were queued (to compare a repeat's content with). */
+  runningRequests?: () => readonly QueuedRequest[];
+  /**
+   * Asked only when a repeat asks other than the request it repeats: whether it is refused saying so
+   * (not taken for a repeat). False only to replay histories recorded before (it was dropped as a repeat).
+   */
+  refuseDifferent?: () => boolean;
+}
+
+/** What a request asks, to tell a repeat from another request sent with the same requestId. */
+function askedOf(r: { tables?: unknown; approveDeletes?: unknown; allowOlderExport?: unknown; rebuild?: unknown; failedOnly?: unknown }): string {
+  const tables = r.failedOnly === true || r.tables === 'failed' ? 'failed' : Array.isArray(r.tables) ? [...new Set(r.tables)].sort() : null;
+  return JSON.stringify({ tables, approveDeletes: r.approveDeletes === true, allowOlderExport: r.allowOlderExport === true, rebuild: r.rebuild === true });
+}
+
+/**
+ * Why a request sent with the requestId of one queued or running asks something else (other tables
+ * or approvals), or undefined: it is no repeat, and dropping it as one would lose it while its id
+ * shows as served.
+ */
+export function differentRepeat(state: SourceState, req: unknown, check: DuplicateCheck | undefined): string | undefined {
+  if (check === undefined || typeof req !== 'object' || req === null) return undefined;
+  const requestId: unknown = (req as { requestId?: unknown }).requestId;
+  if (typeof requestId !== 'string') return undefined;
+  const first = state.queue.find((q) => q.requestId === requestId) ?? check.runningRequests?.().find((q) => q.requestId === requestId);
+  if (first === undefined) return undefined;
+  const [was, now] = [JSON.parse(askedOf(first)) as Record<string, unknown>, JSON.parse(askedOf(req as Record<string, unknown>)) as Record<string, unknown>];
+  const differs = Object.keys(was).filter((k) => JSON.stringify(was[k]) !== JSON.stringify(now[k]));
+  if (differs.length === 0 || !(check.refuseDifferent?.() ?? true)) return undefined;
+  const shown = differs.map((k) => `${k} ${JSON.stringify(now[k])} (it asked ${JSON.stringify(was[k])})`).join(', ');
+  return `requestId ${requestId} was already used by another request (${state.queue.some((q) => q.requestId === requestId) ? 'queued' : 'running'}) that asked otherwise: this one differs in ${shown}; it was not queued: send it with a new requestId`;
 }
 
 /**
@@ -301,8 +332,9 @@ export function enqueueSyncSignal(state: SourceState, req: SyncRequest | null | 
   if (reserved) return ignore({ requestedBy: request.requestedBy }, reserved);
   const long = longNamesFor(request, options);
   if (long) return ignore(request, long);
-  const repeat = repeatedRequest(state, request.requestId, options.duplicates);
-  const refused = repeat ?? badTablesOf(state, request, options) ?? fullFor(state, options);
+  const differs = differentRepeat(state, request, options.duplicates);
+  const repeat = differs ? undefined : repeatedRequest(state, request.requestId, options.duplicates);
+  const refused = differs ?? repeat ?? badTablesOf(state, request, options) ?? fullFor(state, options);
   if (refused) return ignore(request, refused, repeat !== undefined);
   enqueueSync(state, request);
   return undefined;
@@ -410,9 +442,11 @@ export function enqueueRerunSignal(state: SourceState, given: RerunRequest | nul
   const named = Array.isArray(req.tables) ? req.tables : [];
   const badNames = !state.lastExport ? namesProblem(named) : undefined;
   const badApprovals = approvalsProblem(req);
-  const repeat = repeatedRequest(state, req.requestId, options.duplicates);
+  const differs = differentRepeat(state, req, options.duplicates);
+  const repeat = differs ? undefined : repeatedRequest(state, req.requestId, options.duplicates);
   const unknown = !state.lastExport && !badNames ? knownTablesProblem(state, named) : undefined;
   const refused =
+    differs ??
     repeat ??
     (badNames && (options.refuseBadTables?.() ?? true) ? badNames : undefined) ??
     (badApprovals && (options.refuseBadApprovals?.() ?? true) ? badApprovals : undefined) ??

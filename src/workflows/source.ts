@@ -49,6 +49,7 @@ import {
   senderFieldsProblem,
   recordServedAlready,
   repeatedRequest,
+  differentRepeat,
   reservedRequestIdProblem,
   rerunParts,
   rerunPayloadProblem,
@@ -186,6 +187,8 @@ const PATCHES = {
   refuseExcludedSyncUpdate: 'sync-update-of-excluded-tables-refused',
   /** A signal with a field its kind of request does not have (a misspelt "table") is dropped (it was served without it: a sync of every table). */
   unknownFields: 'request-signal-unknown-fields-dropped',
+  /** A request sent with the requestId of one queued or running but asking other tables or approvals is dropped, or refused, saying so (it was dropped as a repeat, and shown as served). */
+  differentRepeat: 'request-id-reused-with-other-content-refused',
 } as const;
 
 /** How long a run whose state could not be stored waits before it tries again: doubling, up to an hour. */
@@ -255,7 +258,11 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
 
   // The request ids of the cycle running now: a repeated signal of them is dropped.
   let running: readonly string[] = [];
-  const duplicates = { running: () => running, dropDuplicates: () => patched(PATCHES.dropRepeatedSignals) };
+  // The requests of that cycle as they were queued: a repeat asking otherwise is no repeat.
+  let runningRequests: readonly QueuedRequest[] = [];
+  /** Asked only of a request whose requestId is queued or running with other content, so other histories record no marker. */
+  const refuseDifferent = () => patched(PATCHES.differentRepeat);
+  const duplicates = { running: () => running, dropDuplicates: () => patched(PATCHES.dropRepeatedSignals), runningRequests: () => runningRequests, refuseDifferent };
 
   /** The request with a blank requestId left out; asked only of such a request, so other histories record no marker. */
   const readRequest = <T>(req: T): T => (hasBlankRequestId(req) && patched(PATCHES.blankRequestId) ? withoutBlankRequestId(req) : req);
@@ -265,8 +272,11 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
    * dropped: a service that resends it after losing the answer must not get a second cycle. In the
    * validator, which replay never runs, so no patch guards it.
    */
-  const repeatedUpdate = (req: SyncRequest | RerunRequest | undefined): string | undefined =>
-    hasBlankRequestId(req) ? undefined : repeatedRequest(state, req?.requestId, { running: () => running, dropDuplicates: () => true });
+  const repeatedUpdate = (req: SyncRequest | RerunRequest | undefined, inValidator: boolean): string | undefined => {
+    if (hasBlankRequestId(req)) return undefined;
+    const check = { running: () => running, dropDuplicates: () => true, runningRequests: () => runningRequests, refuseDifferent: () => inValidator || refuseDifferent() };
+    return differentRepeat(state, req, check) ?? repeatedRequest(state, req?.requestId, check);
+  };
 
   /**
    * Requests that arrive while the state is read (or looked for), in the order they came: served once
@@ -355,7 +365,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
   );
 
   // Once the source knows its tables, a sync naming others is refused before anything runs.
-  const syncRefusal = (req: SyncRequest, inValidator = false) => syncProblem(state, req) ?? longNames(req, inValidator) ?? badSender(req, inValidator) ?? reservedId(req, inValidator) ?? repeatedUpdate(req) ?? queueFull(inValidator);
+  const syncRefusal = (req: SyncRequest, inValidator = false) => syncProblem(state, req) ?? longNames(req, inValidator) ?? badSender(req, inValidator) ?? reservedId(req, inValidator) ?? repeatedUpdate(req, inValidator) ?? queueFull(inValidator);
   setHandler(syncUpdate, (req: SyncRequest): SyncAccepted | Promise<SyncAccepted> => onceLoaded<SyncAccepted>('sync', () => (resendOf('sync', req) ? undefined : syncRefusal(req)), () => acceptSyncUpdate(req)), {
     validator: (req: SyncRequest) => {
       // A copy resent while the first is checked gets the first's answer, whatever changed since: no other check applies.
@@ -387,7 +397,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     }),
   );
 
-  const rerunRefusal = (req: RerunRequest, inValidator = false) => longNames(req, inValidator) ?? rerunProblem(state, req) ?? approvalsProblem(req) ?? badSender(req, inValidator) ?? reservedId(req, inValidator) ?? repeatedUpdate(req) ?? queueFull(inValidator);
+  const rerunRefusal = (req: RerunRequest, inValidator = false) => longNames(req, inValidator) ?? rerunProblem(state, req) ?? approvalsProblem(req) ?? badSender(req, inValidator) ?? reservedId(req, inValidator) ?? repeatedUpdate(req, inValidator) ?? queueFull(inValidator);
   setHandler(rerunUpdate, (req: RerunRequest): RerunAccepted | Promise<RerunAccepted> => onceLoaded<RerunAccepted>('rerun', () => (resendOf('rerun', req) ? undefined : rerunRefusal(req)), () => acceptRerun(req)), {
     validator: (req: RerunRequest) => {
       // A copy resent while the first is checked gets the first's answer, whatever changed since: no other check applies.
@@ -723,12 +733,14 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
       // A sync of named tables likewise (a Schedule's --tables was checked against the config of when it was created).
       if (state.queue[0]!.kind === 'sync' && state.queue[0]!.tables?.length && (await dropExcludedSyncs())) continue;
 
+      const queuedNow = [...state.queue];
       const batch = takeCoalesced(state.queue, { failed: state.failed, narrow: () => patched(PATCHES.narrowFailedReruns) });
       if (batch.kind === 'rerun' && batch.tables?.length === 0) {
         dropServedAlready(batch);
         continue;
       }
       running = batch.requestIds;
+      runningRequests = queuedNow.filter((q) => batch.requestIds.includes(q.requestId));
       const parts = cycleParts(batch);
       for (const [i, part] of parts.entries()) {
         // Cancelled with the source during an earlier part: a later one would start no cycle, yet be recorded as a failed one.
@@ -736,6 +748,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
         await runCycle(batch, part, parts.length > 1 ? { index: i + 1, of: parts.length } : undefined);
       }
       running = [];
+      runningRequests = [];
       if (mayContinue()) return;
     }
   }

@@ -93,6 +93,23 @@ describe('request ids from other services', () => {
     assert.equal(after.recentCycles.filter((c) => c.requestIds.includes('svc-update')).length, 1);
   });
 
+  test('a requestId resent with other tables is no repeat: the update is refused saying what differs, the signal dropped with that reason, never shown as served', async () => {
+    const handle = w.client.workflow.getHandle('lakesync/blankid');
+    await waitForCycles(handle, 1);
+    // Two signals sent back to back: the second finds the first queued or running.
+    await handle.signal(requestSyncSignal, { tables: ['public.t0001'], requestId: 'reused-signal' });
+    await handle.signal(requestSyncSignal, { tables: ['public.t0002'], requestId: 'reused-signal' });
+    await handle.executeUpdate(rerunUpdate, { args: [{ tables: ['public.t0001'], requestId: 'reused-update' }] });
+    const err = await handle.executeUpdate(rerunUpdate, { args: [{ tables: ['public.t0001'], approveDeletes: true, requestId: 'reused-update' }] }).then(() => undefined, (e: unknown) => e);
+    assert.ok(err instanceof WorkflowUpdateFailedError, 'the update asking otherwise was accepted');
+    assert.match(err.cause?.message ?? err.message, /^requestId reused-update was already used by another request .*differs in approveDeletes true \(it asked false\).*new requestId/);
+    const s = await waitForStatus(handle, (st) => st.ignoredRequests.some((r) => r.requestId === 'reused-signal'), 20_000);
+    const dropped = s.ignoredRequests.find((r) => r.requestId === 'reused-signal');
+    assert.ok(dropped, JSON.stringify(s.ignoredRequests));
+    assert.equal(dropped.repeat, undefined, `dropped as a repeat: ${dropped.reason}`);
+    assert.match(dropped.reason, /^requestId reused-signal was already used by another request .*differs in tables \["public\.t0002"\] \(it asked \["public\.t0001"\]\).*new requestId/);
+  });
+
   test('waiting for a signalled request the workflow dropped ends with its reason; a repeated signal is still waited for to its cycle', async () => {
     const handle = w.client.workflow.getHandle('lakesync/blankid');
     const connected = { client: w.client, target: temporalTarget(w.config) };
