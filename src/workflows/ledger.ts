@@ -155,12 +155,10 @@ export function enqueueSync(state: SourceState, req: SyncRequest): QueuedRequest
 
 /** Requests a signal may repeat (a sender that retried after losing the answer): ids served or waiting. */
 export interface DuplicateCheck {
-  /** The request ids of the cycle running now (taken off the queue). */
-  running: () => readonly string[];
+  /** The requests of the cycle running now (taken off the queue), as they were queued: a repeat's content is compared with them. */
+  running: () => readonly QueuedRequest[];
   /** Whether a repeated request id is dropped. False only to replay histories recorded before (it ran again). */
   dropDuplicates: () => boolean;
-  /** The requests of the cycle running now, as they were queued (to compare a repeat's content with). */
-  runningRequests?: () => readonly QueuedRequest[];
   /**
    * Asked only when a repeat asks other than the request it repeats: whether it is refused saying so
    * (not taken for a repeat). False only to replay histories recorded before (it was dropped as a repeat).
@@ -169,9 +167,9 @@ export interface DuplicateCheck {
 }
 
 /** What a request asks, to tell a repeat from another request sent with the same requestId. */
-function askedOf(r: { tables?: unknown; approveDeletes?: unknown; allowOlderExport?: unknown; rebuild?: unknown; failedOnly?: unknown }): string {
+function askedOf(r: { tables?: unknown; approveDeletes?: unknown; allowOlderExport?: unknown; rebuild?: unknown; failedOnly?: unknown }): Record<string, unknown> {
   const tables = r.failedOnly === true || r.tables === 'failed' ? 'failed' : Array.isArray(r.tables) ? [...new Set(r.tables)].sort() : null;
-  return JSON.stringify({ tables, approveDeletes: r.approveDeletes === true, allowOlderExport: r.allowOlderExport === true, rebuild: r.rebuild === true });
+  return { tables, approveDeletes: r.approveDeletes === true, allowOlderExport: r.allowOlderExport === true, rebuild: r.rebuild === true };
 }
 
 /**
@@ -183,9 +181,9 @@ export function differentRepeat(state: SourceState, req: unknown, check: Duplica
   if (check === undefined || typeof req !== 'object' || req === null) return undefined;
   const requestId: unknown = (req as { requestId?: unknown }).requestId;
   if (typeof requestId !== 'string') return undefined;
-  const first = state.queue.find((q) => q.requestId === requestId) ?? check.runningRequests?.().find((q) => q.requestId === requestId);
+  const first = state.queue.find((q) => q.requestId === requestId) ?? check.running().find((q) => q.requestId === requestId);
   if (first === undefined) return undefined;
-  const [was, now] = [JSON.parse(askedOf(first)) as Record<string, unknown>, JSON.parse(askedOf(req as Record<string, unknown>)) as Record<string, unknown>];
+  const [was, now] = [askedOf(first), askedOf(req as Record<string, unknown>)];
   const differs = Object.keys(was).filter((k) => JSON.stringify(was[k]) !== JSON.stringify(now[k]));
   if (differs.length === 0 || !(check.refuseDifferent?.() ?? true)) return undefined;
   const shown = differs.map((k) => `${k} ${JSON.stringify(now[k])} (it asked ${JSON.stringify(was[k])})`).join(', ');
@@ -201,7 +199,7 @@ export function repeatedRequest(state: SourceState, requestId: string | undefine
   const servedBy = state.recentCycles.find((c) => c.requestIds.includes(requestId))?.cycleId;
   const where = state.queue.some((q) => q.requestId === requestId)
     ? 'it is queued'
-    : check.running().includes(requestId)
+    : check.running().some((q) => q.requestId === requestId)
       ? 'its cycle is running'
       : servedBy !== undefined
         ? `cycle ${servedBy} served it`
@@ -543,11 +541,22 @@ export function approvalsProblem(req: RerunRequest | null | undefined): string |
   return undefined;
 }
 
-/** The fields of each kind of request (docs/messages.schema.json allows no other). */
+/**
+ * The fields of each kind of request. `satisfies` makes the compiler refuse a list that misses a
+ * field of the request's type or names another, and the zod mirrors behind
+ * docs/messages.schema.json are held to the same types.
+ */
 const REQUEST_FIELDS = {
-  sync: ['tables', 'requestId', 'requestedBy'],
-  rerun: ['tables', 'approveDeletes', 'allowOlderExport', 'rebuild', 'requestId', 'requestedBy'],
-} as const;
+  sync: Object.keys({ tables: true, requestId: true, requestedBy: true } satisfies Record<keyof SyncRequest, true>),
+  rerun: Object.keys({
+    tables: true,
+    approveDeletes: true,
+    allowOlderExport: true,
+    rebuild: true,
+    requestId: true,
+    requestedBy: true,
+  } satisfies Record<keyof RerunRequest, true>),
+};
 
 /**
  * Why a request has fields its kind does not have, or undefined: a misspelt field is else read as

@@ -256,13 +256,11 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     return statusPage(state, req, limit);
   });
 
-  // The request ids of the cycle running now: a repeated signal of them is dropped.
-  let running: readonly string[] = [];
-  // The requests of that cycle as they were queued: a repeat asking otherwise is no repeat.
-  let runningRequests: readonly QueuedRequest[] = [];
+  // The requests of the cycle running now, as they were queued: a repeated signal of them is dropped, and a repeat asking otherwise is no repeat.
+  let running: readonly QueuedRequest[] = [];
   /** Asked only of a request whose requestId is queued or running with other content, so other histories record no marker. */
   const refuseDifferent = () => patched(PATCHES.differentRepeat);
-  const duplicates = { running: () => running, dropDuplicates: () => patched(PATCHES.dropRepeatedSignals), runningRequests: () => runningRequests, refuseDifferent };
+  const duplicates = { running: () => running, dropDuplicates: () => patched(PATCHES.dropRepeatedSignals), refuseDifferent };
 
   /** The request with a blank requestId left out; asked only of such a request, so other histories record no marker. */
   const readRequest = <T>(req: T): T => (hasBlankRequestId(req) && patched(PATCHES.blankRequestId) ? withoutBlankRequestId(req) : req);
@@ -274,7 +272,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
    */
   const repeatedUpdate = (req: SyncRequest | RerunRequest | undefined, inValidator: boolean): string | undefined => {
     if (hasBlankRequestId(req)) return undefined;
-    const check = { running: () => running, dropDuplicates: () => true, runningRequests: () => runningRequests, refuseDifferent: () => inValidator || refuseDifferent() };
+    const check = { running: () => running, dropDuplicates: () => true, refuseDifferent: () => inValidator || refuseDifferent() };
     return differentRepeat(state, req, check) ?? repeatedRequest(state, req?.requestId, check);
   };
 
@@ -739,8 +737,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
         dropServedAlready(batch);
         continue;
       }
-      running = batch.requestIds;
-      runningRequests = queuedNow.filter((q) => batch.requestIds.includes(q.requestId));
+      running = queuedNow.filter((q) => batch.requestIds.includes(q.requestId));
       const parts = cycleParts(batch);
       for (const [i, part] of parts.entries()) {
         // Cancelled with the source during an earlier part: a later one would start no cycle, yet be recorded as a failed one.
@@ -748,7 +745,6 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
         await runCycle(batch, part, parts.length > 1 ? { index: i + 1, of: parts.length } : undefined);
       }
       running = [];
-      runningRequests = [];
       if (mayContinue()) return;
     }
   }

@@ -698,14 +698,15 @@ test('allowOlderExport travels from the rerun request through the queue; a diffe
 
 test('a signal repeating a request id that is queued, running or served by a recent cycle is dropped with the reason', () => {
   const state = exported(['public.a', 'public.b']);
-  let running: string[] = [];
+  let running: QueuedRequest[] = [];
   const duplicates = { running: () => running, dropDuplicates: () => true };
   assert.equal(enqueueSyncSignal(state, { tables: ['public.a'], requestId: 'svc-1' }, AT, { duplicates }), undefined);
   assert.match(enqueueSyncSignal(state, { tables: ['public.a'], requestId: 'svc-1' }, AT, { duplicates }) ?? '', /^request svc-1 was already received \(it is queued\): a repeated request runs once; send a new requestId to run it again$/);
   assert.equal(state.queue.length, 1, 'queued once');
 
   // Taken off the queue: its cycle runs.
-  running = takeCoalesced(state.queue).requestIds;
+  running = [...state.queue];
+  takeCoalesced(state.queue);
   assert.match(enqueueRerunSignal(state, { tables: ['public.a'], requestId: 'svc-1' }, AT, { duplicates }) ?? '', /\(its cycle is running\)/);
   assert.deepEqual(state.queue, []);
 
