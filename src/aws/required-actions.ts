@@ -262,6 +262,13 @@ export const WORKER_ACTIONS: readonly WorkerAction[] = [
   ...['s3:PutObject', 's3:GetObject'].map((action) => ({ action, resources: ['arn:aws:s3:::ATHENA_OUTPUT/*'], when: athenaOutput, why: 'Athena writes and reads the query results with the caller\'s permissions' })),
   { action: 's3:GetBucketLocation', resources: ['arn:aws:s3:::ATHENA_BUCKET'], when: athenaOutput, why: 'Athena checks the result bucket with the caller\'s permissions' },
   ...['glue:GetCatalog', 'glue:GetDatabase', 'glue:GetTable'].map((action) => ({ action, resources: [...CATALOG_ARNS, DATABASE_ARN, GLUE_TABLES_ARN], why: 'Athena reads the lake table for the checks' })),
+  // Athena: "The DESCRIBE permission is required on the default database" for Lake Formation governed data; IAM is checked too.
+  {
+    action: 'glue:GetDatabase',
+    resources: ['arn:aws:glue:REGION:ACCOUNT:catalog', 'arn:aws:glue:REGION:ACCOUNT:database/default'],
+    mode: 'lakeformation',
+    why: "Athena looks up the default database of the account's catalog for a query on Lake Formation governed data",
+  },
   ...['s3tables:GetTable', 's3tables:GetTableMetadataLocation', 's3tables:GetTableData'].map((action) => ({ action, resources: [LAKE_TABLES_ARN], mode: 'iam' as const, why: 'Athena reads the lake with the worker credentials in iam mode' })),
   { action: 'secretsmanager:GetSecretValue', resources: ['CATALOG_SECRET_ARN'], when: (s) => s.catalogAuth === 'secret', why: "the worker reads the source catalog with the catalog secret's password" },
   { action: 'rds-db:connect', resources: ['arn:aws:rds-db:REGION:ACCOUNT:dbuser:DB_RESOURCE_ID/DB_USER'], when: (s) => s.catalogAuth === 'iam', why: 'the worker reads the source catalog with an IAM authentication token' },
