@@ -173,6 +173,43 @@ describe('doctor on moto: a source with direct tables', () => {
     assert.match(failed[0]!.problem!, /encrypted with KMS key arn:aws:kms:.*which the Glue job role \S+ may not use: kms:Decrypt/);
   });
 
+  test('direct-source: a secret under a customer managed key the worker may not use fails, naming the worker and kms:Decrypt', async () => {
+    // The worker reads the catalog with the secret's password (GetSecretValue), and Secrets Manager decrypts
+    // it with the caller's permission on the key: without kms:Decrypt the first cycle would fail on it.
+    const { secretArn } = await buildAccount({ secret: 'customer-key' });
+    const c = clientsOnMoto();
+    const allow = (...statements: object[]) => JSON.stringify({ Version: '2012-10-17', Statement: statements });
+    await c.iam.send(new PutRolePolicyCommand({ RoleName: 'lakesync-glue', PolicyName: 'secret-key', PolicyDocument: allow({ Effect: 'Allow', Action: 'kms:Decrypt', Resource: '*' }) }));
+    const trust = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'ecs-tasks.amazonaws.com' }, Action: 'sts:AssumeRole' }] });
+    const worker = (await c.iam.send(new CreateRoleCommand({ RoleName: 'lakesync-worker', AssumeRolePolicyDocument: trust }))).Role!.Arn!;
+    await c.iam.send(new PutRolePolicyCommand({ RoleName: 'lakesync-worker', PolicyName: 'catalog', PolicyDocument: allow({ Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: secretArn }) }));
+    for (const client of Object.values(c)) client.destroy();
+    const settings = doctorSettings('shop', sourceSchema.parse(rawSource({ user: 'lakesync_reader', secretArn }, moto.endpoint)));
+    const clients = createDoctorClients(settings);
+    try {
+      const ctx: DoctorContext = {
+        clients,
+        settings,
+        simulator: new PermissionSimulator(clients.iam, true, settings.region),
+        missingRoles: new Set(),
+        caller: { account: ACCOUNT, arn: worker, principalArn: worker },
+      };
+      const failed = (await checkDirectSource(ctx)).filter((r) => r.status === 'FAIL');
+      assert.equal(failed.length, 1, JSON.stringify(failed));
+      assert.match(failed[0]!.problem!, /encrypted with KMS key arn:aws:kms:\S+, which the worker \(arn:aws:iam::\d+:role\/lakesync-worker\) may not use: kms:Decrypt/);
+      assert.match(failed[0]!.fix!, /kms:Decrypt/);
+
+      // Allowed, it passes (the connection alone is left: moto lacks GetConnection).
+      const c2 = clientsOnMoto();
+      await c2.iam.send(new PutRolePolicyCommand({ RoleName: 'lakesync-worker', PolicyName: 'secret-key', PolicyDocument: allow({ Effect: 'Allow', Action: 'kms:Decrypt', Resource: '*' }) }));
+      for (const client of Object.values(c2)) client.destroy();
+      const again = await checkDirectSource({ ...ctx, simulator: new PermissionSimulator(clients.iam, true, settings.region) });
+      assert.deepEqual(again.filter((r) => r.status === 'FAIL'), [], JSON.stringify(again));
+    } finally {
+      destroyDoctorClients(clients);
+    }
+  });
+
   test('direct-source: iamAuth on an instance without IAM database authentication fails; enabled it passes, and the role may rds-db:connect as the user', async () => {
     await buildAccount({ iamAuthEnabled: false });
     const failed = lines(await doctor({ user: 'lakesync_iam', iamAuth: true }), DIRECT_SOURCE).filter((r) => r.status === 'FAIL');

@@ -71,6 +71,8 @@ function checkSecret(ctx: DoctorContext, secretArn: string): Promise<CheckResult
     create: 'create it with the database user\'s "username" and "password" (JSON), or correct source.catalog.secretArn',
     // The glue-role check simulates secretsmanager:GetSecretValue on it (GLUE_JOB_DIRECT_ACTIONS).
     simulateRead: false,
+    // The worker-permissions check simulates the worker's secretsmanager:GetSecretValue (WORKER_ACTIONS); its key is known here.
+    workerReads: { why: 'the worker reads the source catalog with the password, and Secrets Manager decrypts the secret with the caller\'s kms:Decrypt on its key' },
   });
 }
 

@@ -27,6 +27,11 @@ export interface GlueSecret {
   create: string;
   /** Also simulate the Glue role's secretsmanager:GetSecretValue on it. */
   simulateRead: boolean;
+  /**
+   * The worker reads it too (the catalog's password): under a customer managed key the caller
+   * needs kms:Decrypt on the key as well (its GetSecretValue is in WORKER_ACTIONS).
+   */
+  workerReads?: { why: string };
 }
 
 export async function checkGlueSecret(ctx: DoctorContext, secretId: string, spec: GlueSecret): Promise<CheckResult> {
@@ -65,7 +70,7 @@ export async function checkGlueSecret(ctx: DoctorContext, secretId: string, spec
   if (denied.length === 0) {
     // The key policy must allow the role too; SimulatePrincipalPolicy does not read it.
     const keySide = key ? await keyPolicySide(ctx, spec.check, { arn: roleArn, name: 'the Glue job role', sid: 'GlueJobReadsSecret' }, ['kms:Decrypt'], key) : undefined;
-    return keySide ?? ok(spec.check);
+    return keySide ?? (key && spec.workerReads ? await workerDecrypts(ctx, secretId, key, spec) : ok(spec.check));
   }
   const unread = denied.some((o) => o.action !== 'kms:Decrypt');
   return fail(
@@ -73,4 +78,31 @@ export async function checkGlueSecret(ctx: DoctorContext, secretId: string, spec
     unread ? `secret ${secretId} holds ${spec.holds}, but the Glue job role ${roleArn} may not read it: ${describeDenied(denied)}` : `secret ${secretId} is encrypted with KMS key ${key}, which the Glue job role ${roleArn} may not use: ${describeDenied(denied)}`,
     `${permissionFix(denied, `add to the policy of the Glue job role ${roleArn}`)}${denied.some((o) => o.action === 'kms:Decrypt') ? ' (and let the key policy allow kms:Decrypt)' : ''}`,
   );
+}
+
+/**
+ * The worker's own kms:Decrypt on the customer managed key of a secret it reads: Secrets Manager
+ * decrypts GetSecretValue's answer with the caller's permission on the key ("kms:Decrypt - required
+ * only if you use a customer-managed KMS key to encrypt the secret").
+ */
+async function workerDecrypts(ctx: DoctorContext, secretId: string, key: string, spec: GlueSecret): Promise<CheckResult> {
+  const principal = ctx.caller?.principalArn;
+  // Not simulated for a caller without policies to read; the worker-permissions check warns about it.
+  if (!principal) return ok(spec.check);
+  let outcomes;
+  try {
+    outcomes = await ctx.simulator.simulate(principal, [{ action: 'kms:Decrypt', resources: [key] }]);
+  } catch (err) {
+    return callFailed(spec.check, err, 'IAM SimulatePrincipalPolicy', `the worker's use of KMS key ${key} for secret ${secretId}`);
+  }
+  const denied = deniedOf(outcomes);
+  if (denied.length > 0) {
+    return fail(
+      spec.check,
+      `secret ${secretId} (${spec.field}) is encrypted with KMS key ${key}, which the worker (${principal}) may not use: ${describeDenied(denied)}; ${spec.workerReads!.why}`,
+      `${permissionFix(denied, `add to the worker's policy (${principal})`)} (and let the key policy allow kms:Decrypt)`,
+    );
+  }
+  const keySide = await keyPolicySide(ctx, spec.check, { arn: principal, name: 'the worker', sid: 'WorkerReadsSecret' }, ['kms:Decrypt'], key);
+  return keySide ?? ok(spec.check);
 }
