@@ -38,7 +38,7 @@ import type { SourceConfig } from '../config/schema';
 import { hashesAnyColumn } from '../config/columns';
 import { selectTable } from '../config/tables';
 import { clientConfig } from '../aws/clients';
-import { awsDynamoSettings, awsSettings } from '../backends/aws';
+import { awsDynamoSettings, awsSettings, catalogSettings } from '../backends/aws';
 import { type DoctorClients } from './clients';
 import { ATHENA_WORKGROUP, checkAthenaWorkgroup } from './checks/athena';
 import { checkExportBucket, checkExportRole, checkExportRolePass, EXPORT_BUCKET, EXPORT_ROLE, EXPORT_ROLE_PASS } from './checks/export';
@@ -108,7 +108,12 @@ export function doctorSettings(name: string, source: SourceConfig): DoctorSettin
     concurrency: source.concurrency,
     ...(hashKey ? { hashKeySecret: hashKey } : {}),
   };
-  if (source.source.kind !== 'dynamodb') return { ...awsSettings(name, source), ...doctorOnly };
+  if (source.source.kind !== 'dynamodb') {
+    const settings = awsSettings(name, source);
+    // The worker reads source.catalog (table list, primary keys) whether or not a table is extract: direct.
+    const catalog = catalogSettings(source, settings.region);
+    return { ...settings, ...doctorOnly, ...(catalog ? { catalog: { auth: catalog.auth, ...(catalog.user ? { user: catalog.user } : {}) } } : {}) };
+  }
   const { dynamodb, ...lake } = awsDynamoSettings(name, source);
   return {
     ...lake,

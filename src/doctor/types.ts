@@ -25,6 +25,8 @@ export interface DoctorSettings extends AwsSettings {
   concurrency: number;
   /** The Secrets Manager secret (ARN or name) of `hashKey`, when a column is hashed. */
   hashKeySecret?: string;
+  /** RDS sources with `source.catalog`: how the worker logs in to read the source catalog (with or without direct tables). */
+  catalog?: { auth: { kind: 'secret'; secretArn: string } | { kind: 'iam' }; user?: string };
 }
 
 /** Who runs the doctor, as GetCallerIdentity answered, and the ARN to simulate for it. */

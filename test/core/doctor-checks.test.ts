@@ -458,3 +458,23 @@ test('glue-concurrency: within the limit, or with STANDARD runs queued, passes; 
   assert.equal(flex!.status, 'warn', 'FLEX runs are never queued');
   assert.match(flex!.fix!, /FLEX/);
 });
+
+test('worker-permissions: a source catalog without direct tables is read by the worker: its secret or IAM login is simulated too', async () => {
+  const secretArn = 'arn:aws:secretsmanager:us-east-2:123456789012:secret:shop-catalog-AbCdEf';
+  for (const catalog of [{ host: 'shop-db.example', user: 'lakesync_reader', secretArn }, { host: 'shop-db.example', user: 'lakesync_iam', iamAuth: true }]) {
+    const settings = doctorSettings('shop', awsSource({ raw: { source: { kind: 'rds', instanceId: 'shop-db', catalog } } }));
+    assert.equal(settings.direct, undefined, 'no table is extract: direct');
+    const clients = createDoctorClients(settings);
+    const iam = mockClient(clients.iam);
+    iam.on(SimulatePrincipalPolicyCommand).callsFake((input: { ActionNames: string[]; ResourceArns: string[] }) => ({
+      EvaluationResults: input.ActionNames.map((a) => ({ EvalActionName: a, EvalResourceName: input.ResourceArns[0], EvalDecision: 'allowed' })),
+      IsTruncated: false,
+    }));
+    const ctx: DoctorContext = { clients, settings, simulator: new PermissionSimulator(clients.iam, false, settings.region), missingRoles: new Set() };
+    const result = await checkWorkerPermissions({ ...ctx, caller: { account: '123456789012', arn: 'x', principalArn: 'arn:aws:iam::123456789012:role/worker' } });
+    assert.equal(result.status, 'ok', JSON.stringify(result));
+    const asked = iam.commandCalls(SimulatePrincipalPolicyCommand).flatMap((c) => (c.args[0].input.ActionNames ?? []).map((a) => `${a} on ${(c.args[0].input.ResourceArns ?? []).join(',')}`));
+    if ('secretArn' in catalog) assert.ok(asked.includes(`secretsmanager:GetSecretValue on ${secretArn}`), asked.join('\n'));
+    else assert.ok(asked.includes('rds-db:connect on arn:aws:rds-db:us-east-2:123456789012:dbuser:*/lakesync_iam'), asked.join('\n'));
+  }
+});

@@ -55,6 +55,7 @@ function workerRequests(ctx: DoctorContext, dynamo: DynamoDoctorSource | undefin
   const s = ctx.settings;
   // No location of lakesync's own: Athena keeps the results (managed query results) or writes them where the workgroup says.
   const athena = s.athena.outputLocation?.replace(/^s3:\/\//, '').replace(/\/+$/, '');
+  const catalog = s.catalog ?? s.direct;
   const names: ResourceNames = {
     ...resourceNames(ctx),
     ...(s.rds.clusterId ? { dbCluster: s.rds.clusterId } : { dbInstance: s.rds.instanceId }),
@@ -63,12 +64,15 @@ function workerRequests(ctx: DoctorContext, dynamo: DynamoDoctorSource | undefin
     glueRoleArn: s.glue.roleArn,
     workgroup: s.athena.workgroup,
     ...(athena === undefined ? {} : { athenaBucket: athena.split('/')[0]!, athenaOutput: athena }),
+    // The worker reads source.catalog itself, also for a source without direct tables.
+    ...(catalog?.auth.kind === 'secret' ? { catalogSecretArn: catalog.auth.secretArn } : {}),
+    ...(catalog?.auth.kind === 'iam' ? { dbUser: catalog.user ?? '*', dbResourceId: ctx.database?.resourceId ?? '*' } : {}),
   };
   const scope = {
     kind: dynamo ? ('dynamodb' as const) : ('rds' as const),
     database: s.rds.clusterId ? ('cluster' as const) : ('instance' as const),
     mode: s.lakeFormationMode,
-    ...(s.direct ? { catalogAuth: s.direct.auth.kind } : {}),
+    ...(catalog ? { catalogAuth: catalog.auth.kind } : {}),
     createTableBucket: s.tableBucket.create,
     athenaOutput: athena !== undefined,
   };
