@@ -23,7 +23,7 @@
  *   lakeformation:GetDataLakeSettings  LakeFormation GetDataLakeSettings  lakeformation mode: the worker is a data lake administrator (it grants)
  *   athena:GetWorkGroup            Athena GetWorkGroup           workgroup state and result location
  *   glue:GetConnection             Glue GetConnection            direct tables: the Glue connection of the source's VPC (HidePassword)
- *   secretsmanager:DescribeSecret  SecretsManager DescribeSecret direct tables: the catalog secret exists; hashed columns: the hashKey secret exists (values never read)
+ *   secretsmanager:DescribeSecret  SecretsManager DescribeSecret source.catalog: the catalog secret exists; hashed columns: the hashKey secret exists (values never read)
  *   s3:GetObject                   S3 HeadObject                 direct tables: the CA bundle of source.catalog.sslRootCert exists
  *   dynamodb:ListTables            DynamoDB ListTables           dynamodb sources: the tables, unless source.tables lists them
  *   dynamodb:DescribeContinuousBackups  DynamoDB DescribeContinuousBackups  dynamodb sources: each synced table exists, with point-in-time recovery on
@@ -43,7 +43,7 @@ import { type DoctorClients } from './clients';
 import { ATHENA_WORKGROUP, checkAthenaWorkgroup } from './checks/athena';
 import { checkExportBucket, checkExportRole, checkExportRolePass, EXPORT_BUCKET, EXPORT_ROLE, EXPORT_ROLE_PASS } from './checks/export';
 import { checkGlueConcurrency, checkGlueRole, GLUE_CONCURRENCY, GLUE_ROLE } from './checks/glue';
-import { checkDirectSource, DIRECT_SOURCE } from './checks/direct';
+import { checkDirectSource, checkSourceCatalog, DIRECT_SOURCE, SOURCE_CATALOG } from './checks/direct';
 import { checkHashKey, HASH_KEY } from './checks/hash-key';
 import { checkWorkerPermissions, WORKER_PERMISSIONS } from './checks/worker';
 import { checkDynamoExportBucket, checkPointInTimeRecovery, DYNAMODB_EXPORT_BUCKET, DYNAMODB_PITR, type DynamoDoctorContext, type DynamoDoctorSource } from './checks/dynamodb';
@@ -70,6 +70,7 @@ const CHECKS: readonly (readonly [string, Check])[] = [
   [GLUE_ROLE, checkGlueRole],
   [GLUE_CONCURRENCY, checkGlueConcurrency],
   [DIRECT_SOURCE, checkDirectSource],
+  [SOURCE_CATALOG, checkSourceCatalog],
   [HASH_KEY, checkHashKey],
   [WORKER_PERMISSIONS, checkWorkerPermissions],
   [LAKE_FORMATION, checkLakeFormationMode],

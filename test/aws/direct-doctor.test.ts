@@ -15,7 +15,7 @@ import { CreateSecretCommand, DeleteSecretCommand, DescribeSecretCommand, Secret
 import { loadTemplate, templatePolicy, valuesContext } from '../../scripts/policy-template';
 import { sourceSchema } from '../../src/config/schema';
 import { type CheckResult, doctorSettings, runDoctor } from '../../src/doctor';
-import { checkDirectSource, DIRECT_SOURCE } from '../../src/doctor/checks/direct';
+import { checkDirectSource, checkSourceCatalog, DIRECT_SOURCE, SOURCE_CATALOG } from '../../src/doctor/checks/direct';
 import { createDoctorClients, destroyDoctorClients } from '../../src/doctor/clients';
 import { evaluatePolicies, parsePolicyDocument } from '../../src/doctor/policy';
 import { PermissionSimulator } from '../../src/doctor/simulate';
@@ -251,6 +251,48 @@ describe('doctor on moto: a source with direct tables', () => {
     const [glue] = lines(await doctor({ secretArn, sslmode: 'verify-full', sslRootCert: ROOT_CERT }), 'glue-role');
     assert.equal(glue!.status, 'FAIL');
     assert.match(glue!.problem!, /s3:GetObject on arn:aws:s3:::shop-certs\/rds\/global-bundle\.pem/);
+  });
+});
+
+describe('doctor on moto: a source catalog without direct tables (the worker reads it for primary keys)', () => {
+  const allow = (...statements: object[]) => JSON.stringify({ Version: '2012-10-17', Statement: statements });
+
+  async function catalogOnly(secretArn: string, workerPolicy: string): Promise<CheckResult[]> {
+    const c = clientsOnMoto();
+    const trust = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'ecs-tasks.amazonaws.com' }, Action: 'sts:AssumeRole' }] });
+    const worker = (await c.iam.send(new CreateRoleCommand({ RoleName: 'lakesync-worker', AssumeRolePolicyDocument: trust }))).Role!.Arn!;
+    await c.iam.send(new PutRolePolicyCommand({ RoleName: 'lakesync-worker', PolicyName: 'catalog', PolicyDocument: workerPolicy }));
+    for (const client of Object.values(c)) client.destroy();
+    const settings = doctorSettings('shop', sourceSchema.parse({ ...rawSource({ user: 'lakesync_reader', secretArn }, moto.endpoint), tables: { 'public.orders': {} } }));
+    assert.equal(settings.direct, undefined);
+    const clients = createDoctorClients(settings);
+    try {
+      const ctx: DoctorContext = { clients, settings, simulator: new PermissionSimulator(clients.iam, true, settings.region), missingRoles: new Set(), caller: { account: ACCOUNT, arn: worker, principalArn: worker } };
+      return await checkSourceCatalog(ctx);
+    } finally {
+      destroyDoctorClients(clients);
+    }
+  }
+
+  test('source-catalog: a secret under a customer managed key the worker may not use fails; allowed, it passes', async () => {
+    const { secretArn } = await buildAccount({ secret: 'customer-key' });
+    const failed = (await catalogOnly(secretArn, allow({ Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: secretArn }))).filter((r) => r.status !== 'ok');
+    assert.equal(failed.length, 1, JSON.stringify(failed));
+    assert.equal(failed[0]!.check, SOURCE_CATALOG);
+    assert.equal(failed[0]!.status, 'FAIL');
+    assert.match(failed[0]!.problem!, /which the worker \(arn:aws:iam::\d+:role\/lakesync-worker\) may not use: kms:Decrypt/);
+    await moto.reset();
+    const again = await buildAccount({ secret: 'customer-key' });
+    const passed = await catalogOnly(again.secretArn, allow({ Effect: 'Allow', Action: ['secretsmanager:GetSecretValue', 'kms:Decrypt'], Resource: '*' }));
+    assert.deepEqual(passed, [{ check: SOURCE_CATALOG, status: 'ok' }]);
+  });
+
+  test('source-catalog: a missing secret fails with how to create it', async () => {
+    await buildAccount({ secret: 'none' });
+    const gone = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:gone-AbCdEf`;
+    const [line] = await catalogOnly(gone, allow({ Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: '*' }));
+    assert.equal(line!.status, 'FAIL');
+    assert.match(line!.problem!, /gone-AbCdEf \(source\.catalog\.secretArn\) does not exist/);
   });
 });
 

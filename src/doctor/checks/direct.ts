@@ -14,6 +14,8 @@ import { type CheckResult, type DoctorContext, fail, ok, warn } from '../types';
 import { checkGlueSecret } from './secret';
 
 export const DIRECT_SOURCE = 'direct-source';
+/** A source catalog without direct tables: only the worker reads it (table list, primary keys). */
+export const SOURCE_CATALOG = 'source-catalog';
 
 /** Connection types that carry a subnet and security groups for a Spark job's JDBC reads. */
 const NETWORK_TYPES = new Set(['NETWORK', 'JDBC']);
@@ -61,6 +63,29 @@ function createConnectionFix(name: string, region: string): string {
     PhysicalConnectionRequirements: { SubnetId: '<private subnet that reaches the database>', SecurityGroupIdList: ['<group with a self-referencing rule, allowed by the database group>'], AvailabilityZone: "<the subnet's zone>" },
   };
   return `aws glue create-connection --region ${region} --connection-input '${JSON.stringify(input)}' (docs/aws-setup.md, "Direct loads")`;
+}
+
+/**
+ * `source.catalog` with a secret but no table with `extract: direct`: the worker alone reads the
+ * catalog with the secret's password. The secret exists, and under a customer managed key the
+ * worker may decrypt it (its secretsmanager:GetSecretValue is among the worker's actions). With
+ * direct tables, direct-source checks the same secret.
+ */
+export async function checkSourceCatalog(ctx: DoctorContext): Promise<CheckResult[]> {
+  const catalog = ctx.settings.catalog;
+  if (ctx.settings.direct || catalog?.auth.kind !== 'secret') return [];
+  return [
+    await checkGlueSecret(ctx, catalog.auth.secretArn, {
+      check: SOURCE_CATALOG,
+      field: 'source.catalog.secretArn',
+      holds: 'the password',
+      reader: 'the worker',
+      create: 'create it with the database user\'s "username" and "password" (JSON), or correct source.catalog.secretArn',
+      simulateRead: false,
+      glueReads: false,
+      workerReads: { why: 'the worker reads the source catalog (table list, primary keys) with the password, and Secrets Manager decrypts the secret with the caller\'s kms:Decrypt on its key' },
+    }),
+  ];
 }
 
 function checkSecret(ctx: DoctorContext, secretArn: string): Promise<CheckResult> {

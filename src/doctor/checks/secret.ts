@@ -27,6 +27,10 @@ export interface GlueSecret {
   create: string;
   /** Also simulate the Glue role's secretsmanager:GetSecretValue on it. */
   simulateRead: boolean;
+  /** False when only the worker reads it (a source catalog without direct tables): the Glue role is not asked. */
+  glueReads?: boolean;
+  /** Who reads it, for messages; the job when absent. */
+  reader?: string;
   /**
    * The worker reads it too (the catalog's password): under a customer managed key the caller
    * needs kms:Decrypt on the key as well (its GetSecretValue is in WORKER_ACTIONS).
@@ -48,15 +52,17 @@ export async function checkGlueSecret(ctx: DoctorContext, secretId: string, spec
     own?.destroy();
   }
   if (secret.DeletedDate) {
-    return fail(spec.check, `secret ${secretId} (${spec.field}) is scheduled for deletion: the job could not read ${spec.holds}`, `aws secretsmanager restore-secret --secret-id ${secretId}`);
+    return fail(spec.check, `secret ${secretId} (${spec.field}) is scheduled for deletion: ${spec.reader ?? 'the job'} could not read ${spec.holds}`, `aws secretsmanager restore-secret --secret-id ${secretId}`);
   }
   const arn = secret.ARN ?? secretId;
   const key = secret.KmsKeyId && !DEFAULT_SECRETS_KEY.test(secret.KmsKeyId) ? secret.KmsKeyId : undefined;
   if (key && !key.startsWith('arn:')) {
-    return warn(spec.check, `secret ${secretId} is encrypted with KMS key ${key}: the Glue job role needs kms:Decrypt on it (not checked: DescribeSecret gave no key ARN)`, 'allow the Glue job role kms:Decrypt on the key, in its policy and in the key policy');
+    const who = [...((spec.glueReads ?? true) ? ['the Glue job role'] : []), ...(spec.workerReads ? ['the worker'] : [])].join(' and ');
+    return warn(spec.check, `secret ${secretId} is encrypted with KMS key ${key}: ${who} needs kms:Decrypt on it (not checked: DescribeSecret gave no key ARN)`, `allow ${who} kms:Decrypt on the key, in its policy and in the key policy`);
   }
-  const requests: PermissionRequest[] = [...(spec.simulateRead ? [{ action: 'secretsmanager:GetSecretValue', resources: [arn] }] : []), ...(key ? [{ action: 'kms:Decrypt', resources: [key] }] : [])];
-  if (requests.length === 0) return ok(spec.check);
+  const glueReads = spec.glueReads ?? true;
+  const requests: PermissionRequest[] = glueReads ? [...(spec.simulateRead ? [{ action: 'secretsmanager:GetSecretValue', resources: [arn] }] : []), ...(key ? [{ action: 'kms:Decrypt', resources: [key] }] : [])] : [];
+  if (requests.length === 0) return key && spec.workerReads ? workerDecrypts(ctx, secretId, key, spec) : ok(spec.check);
   const roleArn = ctx.settings.glue.roleArn;
   const skipped = roleMissing(ctx, spec.check, roleArn, `the Glue role's right to read secret ${secretId} was`);
   if (skipped) return skipped;
