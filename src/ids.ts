@@ -34,7 +34,7 @@ const MASK_64 = 0xffffffffffffffffn;
  * 64-bit FNV-1a over the UTF-16 code units, as 13 lowercase base-36 characters. Pure JavaScript:
  * it runs in the workflow sandbox, where no crypto module is available.
  */
-function fnv1a64(text: string): string {
+export function fnv1a64(text: string): string {
   let hash = FNV_OFFSET;
   for (let i = 0; i < text.length; i++) {
     const unit = text.charCodeAt(i);

@@ -6,6 +6,7 @@
  * passed in).
  */
 import { costTotals } from '../cost/ledger';
+import { fnv1a64 } from '../ids';
 import type { CycleResult, TableName, TableOutcome, Watermark } from '../model';
 import { isSchemaTable } from '../names';
 import { jsonBytes } from '../payload-text';
@@ -57,6 +58,8 @@ export type CoalescedRequest = QueuedRequest & {
   requestIds: string[];
   /** Who sent each of the requests, in the order of `requestIds` (undefined for one that names no sender). */
   senders: (string | undefined)[];
+  /** What each of the requests asked (`askedFingerprint`), in the order of `requestIds`. */
+  asked: string[];
   noLongerFailed?: TableName[];
 };
 
@@ -75,6 +78,8 @@ export interface CycleRecord {
   tables?: TableName[];
   /** Which of the consecutive cycles of one rerun this is. */
   part?: { index: number; of: number };
+  /** What each of the requests asked (`askedFingerprint`), in the order of `requestIds`. */
+  asked?: string[];
 }
 
 /** One cycle of a rerun: the tables whose own export is `reuse`. */
@@ -164,6 +169,12 @@ export interface DuplicateCheck {
    * (not taken for a repeat). False only to replay histories recorded before (it was dropped as a repeat).
    */
   refuseDifferent?: () => boolean;
+  /**
+   * Asked only when a request sent with the requestId of one a recent cycle served asks other than
+   * it: whether it is refused saying so (not taken for a repeat). False only to replay histories
+   * recorded before (it was dropped as a repeat, and shown as served).
+   */
+  refuseServedDifferent?: () => boolean;
 }
 
 /** What a request asks, to tell a repeat from another request sent with the same requestId. */
@@ -182,12 +193,64 @@ export function differentRepeat(state: SourceState, req: unknown, check: Duplica
   const requestId: unknown = (req as { requestId?: unknown }).requestId;
   if (typeof requestId !== 'string') return undefined;
   const first = state.queue.find((q) => q.requestId === requestId) ?? check.running().find((q) => q.requestId === requestId);
-  if (first === undefined) return undefined;
+  if (first === undefined) return differentServed(state, requestId, req as Record<string, unknown>, check);
   const [was, now] = [askedOf(first), askedOf(req as Record<string, unknown>)];
   const differs = Object.keys(was).filter((k) => JSON.stringify(was[k]) !== JSON.stringify(now[k]));
   if (differs.length === 0 || !(check.refuseDifferent?.() ?? true)) return undefined;
   const shown = differs.map((k) => `${k} ${JSON.stringify(now[k])} (it asked ${JSON.stringify(was[k])})`).join(', ');
   return `requestId ${requestId} was already used by another request (${state.queue.some((q) => q.requestId === requestId) ? 'queued' : 'running'}) that asked otherwise: this one differs in ${shown}; it was not queued: send it with a new requestId`;
+}
+
+/** The approvals of a request, in the order a fingerprint holds them. */
+const APPROVALS = ['approveDeletes', 'allowOlderExport', 'rebuild'] as const;
+
+/**
+ * What a request asks, compact enough to keep for every request the recent cycles served: its
+ * tables ("*" for every table, "failed", or their count and a hash of their sorted names) and its
+ * approvals (0 or 1 each), e.g. "2:0k3x9v0q1a2b3/100".
+ */
+export function askedFingerprint(r: Parameters<typeof askedOf>[0]): string {
+  const asked = askedOf(r);
+  const tables = asked.tables === null ? '*' : asked.tables === 'failed' ? 'failed' : `${(asked.tables as unknown[]).length}:${fnv1a64(JSON.stringify(asked.tables))}`;
+  return `${tables}/${APPROVALS.map((k) => (asked[k] === true ? '1' : '0')).join('')}`;
+}
+
+/** The tables a fingerprint names, as a refusal shows them. */
+function fingerprintTables(fingerprint: string): string {
+  const tables = fingerprint.slice(0, fingerprint.lastIndexOf('/'));
+  if (tables === '*') return 'every table';
+  if (tables === 'failed') return '"failed"';
+  const count = Number(tables.split(':')[0]);
+  return `${count} table${count === 1 ? '' : 's'}`;
+}
+
+/** The cycle among the recent ones that served this request id, and what the request asked; undefined when none is known (or the state predates the fingerprints). */
+function servedAskedOf(state: SourceState, requestId: string): { cycleId: string; asked: string } | undefined {
+  for (const c of state.recentCycles) {
+    const i = c.requestIds.indexOf(requestId);
+    if (i < 0) continue;
+    const asked = state.servedAsked?.[c.cycleId]?.[i];
+    return asked === undefined ? undefined : { cycleId: c.cycleId, asked };
+  }
+  return undefined;
+}
+
+/** `differentRepeat` for a request id a recent cycle served: compared with the fingerprint of what that request asked. */
+function differentServed(state: SourceState, requestId: string, req: Record<string, unknown>, check: DuplicateCheck): string | undefined {
+  const served = servedAskedOf(state, requestId);
+  if (served === undefined) return undefined;
+  const now = askedFingerprint(req);
+  if (now === served.asked) return undefined;
+  if (!(check.refuseServedDifferent?.() ?? true)) return undefined;
+  const asked = askedOf(req);
+  const shown: string[] = [];
+  const tablesOf = (f: string) => f.slice(0, f.lastIndexOf('/'));
+  if (tablesOf(now) !== tablesOf(served.asked)) shown.push(`tables ${shownJson(asked.tables)} (it asked ${fingerprintTables(served.asked)})`);
+  const [wasFlags, nowFlags] = [served.asked.slice(served.asked.lastIndexOf('/') + 1), now.slice(now.lastIndexOf('/') + 1)];
+  APPROVALS.forEach((k, i) => {
+    if (wasFlags[i] !== nowFlags[i]) shown.push(`${k} ${nowFlags[i] === '1'} (it asked ${wasFlags[i] === '1'})`);
+  });
+  return `requestId ${requestId} was already used by another request (served by cycle ${served.cycleId}) that asked otherwise: this one differs in ${shown.join(', ')}; it was not queued: send it with a new requestId`;
 }
 
 /**
@@ -709,6 +772,7 @@ export function takeCoalesced(queue: QueuedRequest[], failedNow?: FailedNow): Co
     ...(tables ? { tables } : { tables: undefined }),
     requestIds: group.map((r) => r.requestId),
     senders: group.map((r) => r.requestedBy),
+    asked: group.map(askedFingerprint),
     ...(leftOut.length > 0 ? { noLongerFailed: leftOut } : {}),
   };
 }
@@ -937,6 +1001,12 @@ export function recordCycle(state: SourceState, result: CycleResult, workflowId:
   };
   state.lastCycle = { ...summary, tables: result.tables.map(tableSummary) };
   state.recentCycles = [summary, ...state.recentCycles].slice(0, RECENT_CYCLES);
+  // What the served requests asked, kept as long as their cycles are among the recent ones.
+  if (cycle.asked) (state.servedAsked ??= {})[result.cycleId] = cycle.asked;
+  if (state.servedAsked) {
+    const kept = state.servedAsked;
+    state.servedAsked = Object.fromEntries(state.recentCycles.flatMap((c) => (kept[c.cycleId] ? [[c.cycleId, kept[c.cycleId]!] as const] : [])));
+  }
 }
 
 /**

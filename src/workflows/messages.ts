@@ -195,6 +195,12 @@ export interface SourceState {
   ignoredRequests: IgnoredRequest[];
   /** Newest first, bounded. */
   droppedTables: DroppedTable[];
+  /**
+   * What each request the recent cycles served asked, by cycle id, in the order of its
+   * `requestIds`: a compact fingerprint (its tables' count and hash, its approvals), so that another
+   * request sent with a served id is told apart from a repeat. Absent in states of older versions.
+   */
+  servedAsked?: Record<string, string[]>;
 }
 
 export interface SourceStatus {

@@ -189,6 +189,8 @@ const PATCHES = {
   unknownFields: 'request-signal-unknown-fields-dropped',
   /** A request sent with the requestId of one queued or running but asking other tables or approvals is dropped, or refused, saying so (it was dropped as a repeat, and shown as served). */
   differentRepeat: 'request-id-reused-with-other-content-refused',
+  /** A request sent with the requestId of one a recent cycle served but asking other tables or approvals is dropped, or refused, saying so (it was dropped as a repeat, and shown as served). */
+  servedDifferentRepeat: 'served-request-id-reused-with-other-content-refused',
 } as const;
 
 /** How long a run whose state could not be stored waits before it tries again: doubling, up to an hour. */
@@ -260,7 +262,9 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
   let running: readonly QueuedRequest[] = [];
   /** Asked only of a request whose requestId is queued or running with other content, so other histories record no marker. */
   const refuseDifferent = () => patched(PATCHES.differentRepeat);
-  const duplicates = { running: () => running, dropDuplicates: () => patched(PATCHES.dropRepeatedSignals), refuseDifferent };
+  /** Asked only of a request whose requestId a recent cycle served for a request asking otherwise, so other histories record no marker. */
+  const refuseServedDifferent = () => patched(PATCHES.servedDifferentRepeat);
+  const duplicates = { running: () => running, dropDuplicates: () => patched(PATCHES.dropRepeatedSignals), refuseDifferent, refuseServedDifferent };
 
   /** The request with a blank requestId left out; asked only of such a request, so other histories record no marker. */
   const readRequest = <T>(req: T): T => (hasBlankRequestId(req) && patched(PATCHES.blankRequestId) ? withoutBlankRequestId(req) : req);
@@ -272,7 +276,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
    */
   const repeatedUpdate = (req: SyncRequest | RerunRequest | undefined, inValidator: boolean): string | undefined => {
     if (hasBlankRequestId(req)) return undefined;
-    const check = { running: () => running, dropDuplicates: () => true, refuseDifferent: () => inValidator || refuseDifferent() };
+    const check = { running: () => running, dropDuplicates: () => true, refuseDifferent: () => inValidator || refuseDifferent(), refuseServedDifferent: () => inValidator || refuseServedDifferent() };
     return differentRepeat(state, req, check) ?? repeatedRequest(state, req?.requestId, check);
   };
 
@@ -588,7 +592,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     }
     if (result.tablesRef) transported.push(result.tablesRef);
     if (result.tablesRef && patched(PATCHES.resultByReference)) result = await withStoredOutcomes(result, cycleInput, current.startedAt, transported);
-    const record: CycleRecord = { kind: batch.kind, requestIds: batch.requestIds, ...(part.tables ? { tables: part.tables } : {}), ...(partOf ? { part: partOf } : {}) };
+    const record: CycleRecord = { kind: batch.kind, requestIds: batch.requestIds, ...(part.tables ? { tables: part.tables } : {}), ...(partOf ? { part: partOf } : {}), asked: batch.asked };
     recordCycle(state, result, workflowId, record, { clean: patched(PATCHES.cleanLedger), dropWithoutExport: dropsWithoutExport(result, record), newExportForSkipped: skippedByExport(result) });
     current = undefined;
     if (result.searchAttributes || hasSearchAttributes(result)) upsertSearchAttributes(cycleSearchAttributes(input.source, result.status, Object.keys(state.failed).length));

@@ -9,6 +9,7 @@ import {
   EARLIER_REQUEST_IDS,
   acceptSync,
   compactStatus,
+  differentRepeat,
   dropExcludedReruns,
   enqueueRerun,
   enqueueRerunSignal,
@@ -799,4 +800,36 @@ test('a signal naming a table name of 100,000 characters is dropped with a reaso
     assert.ok(reason!.length < 1_000, `the reason has ${reason!.length} characters`);
   }
   assert.ok(jsonBytes(state.ignoredRequests) < 5_000, `the ignored requests hold ${jsonBytes(state.ignoredRequests)} bytes`);
+});
+
+test('a request resent with the requestId of one a recent cycle served, asking other tables or approvals, is no repeat: dropped or refused saying what differs; the same request is still a repeat', () => {
+  const state = exported(['public.a', 'public.b']);
+  const duplicates = { running: () => [] as QueuedRequest[], dropDuplicates: () => true };
+  assert.equal(enqueueSyncSignal(state, { tables: ['public.a'], requestId: 'svc-1' }, AT, { duplicates }), undefined);
+  assert.equal(enqueueSyncSignal(state, { tables: ['public.b', 'public.a'], requestId: 'svc-2' }, AT, { duplicates }), undefined);
+  const batch = takeCoalesced(state.queue);
+  recordCycle(state, cycle('c7', [committed('public.a', 1), committed('public.b', 1)]), 'w', { kind: 'sync', requestIds: batch.requestIds, tables: batch.tables!, asked: batch.asked });
+
+  // The same request (the tables in any order) is a repeat, as before.
+  assert.match(enqueueSyncSignal(state, { tables: ['public.a', 'public.a'], requestId: 'svc-1' }, AT, { duplicates }) ?? '', /\(cycle c7 served it\)/);
+  assert.match(enqueueRerunSignal(state, { tables: ['public.a', 'public.b'], requestId: 'svc-2' }, AT, { duplicates }) ?? '', /\(cycle c7 served it\)/);
+  // Another request under a served id: dropped, saying what differs, not as a repeat.
+  const other = enqueueSyncSignal(state, { tables: ['public.b'], requestId: 'svc-1' }, AT, { duplicates });
+  assert.equal(other, 'requestId svc-1 was already used by another request (served by cycle c7) that asked otherwise: this one differs in tables ["public.b"] (it asked 1 table); it was not queued: send it with a new requestId');
+  assert.equal(state.ignoredRequests[0]!.repeat, undefined);
+  assert.match(enqueueRerunSignal(state, { tables: ['public.a'], approveDeletes: true, requestId: 'svc-1' }, AT, { duplicates }) ?? '', /^requestId svc-1 was already used by another request \(served by cycle c7\) that asked otherwise: this one differs in approveDeletes true \(it asked false\); it was not queued/);
+  assert.match(enqueueSyncSignal(state, { requestId: 'svc-2' }, AT, { duplicates }) ?? '', /differs in tables null \(it asked 2 tables\)/);
+  assert.deepEqual(state.queue, []);
+  // The updates' check says the same.
+  assert.match(differentRepeat(state, { tables: 'failed', requestId: 'svc-2' }, duplicates) ?? '', /differs in tables "failed" \(it asked 2 tables\)/);
+  // Histories recorded before: dropped as a repeat.
+  assert.equal(differentRepeat(state, { tables: ['public.b'], requestId: 'svc-1' }, { ...duplicates, refuseServedDifferent: () => false }), undefined);
+  // What is kept for that is small: a few characters per request, not its tables.
+  const wide = exported([]);
+  enqueueSync(wide, { tables: Array.from({ length: 2000 }, (_, i) => `public.t${i}`), requestId: 'svc-wide' });
+  const w = takeCoalesced(wide.queue);
+  const before = jsonBytes(wide);
+  recordCycle(wide, cycle('c8', []), 'w', { kind: 'sync', requestIds: w.requestIds, tables: w.tables!, asked: w.asked });
+  assert.ok(jsonBytes(wide) - before < 2_000, `the served requests hold ${jsonBytes(wide) - before} bytes`);
+  assert.match(differentRepeat(wide, { tables: ['public.t1'], requestId: 'svc-wide' }, duplicates) ?? '', /it asked 2000 tables/);
 });

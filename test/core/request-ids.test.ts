@@ -12,6 +12,7 @@ import { UsageError } from '../../src/cli/errors';
 import { waitForRequest } from '../../src/cli/wait';
 import { temporalTarget } from '../../src/temporal';
 import { requestRerunSignal, requestSyncSignal, rerunUpdate } from '../../src/workflows/messages';
+import { recordHistories } from '../helpers/histories';
 import { fakeConfig, startFakeWorker, startTestServer, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
 import { startSource, waitForCycles, waitForStatus } from '../helpers/source';
 
@@ -24,6 +25,8 @@ describe('request ids from other services', () => {
     w = await startFakeWorker(fakeConfig(queue, { tables: 2 }, {}, 'blankid'), { tables: 2 });
   });
   after(async () => {
+    // Replayed by test/core/replay.test.ts: served, dropped and refused requests of every kind.
+    if (w) await recordHistories(w.client, 'request-ids', ['lakesync/blankid']);
     await w?.stop();
     await env?.close();
   });
@@ -108,6 +111,30 @@ describe('request ids from other services', () => {
     assert.ok(dropped, JSON.stringify(s.ignoredRequests));
     assert.equal(dropped.repeat, undefined, `dropped as a repeat: ${dropped.reason}`);
     assert.match(dropped.reason, /^requestId reused-signal was already used by another request .*differs in tables \["public\.t0002"\] \(it asked \["public\.t0001"\]\).*new requestId/);
+  });
+
+  test('a requestId a recent cycle served, resent with other tables or approvals, is no repeat: the update is refused and the signal dropped saying what differs; the same request is still a repeat', async () => {
+    const handle = w.client.workflow.getHandle('lakesync/blankid');
+    const connected = { client: w.client, target: temporalTarget(w.config) };
+    await handle.executeUpdate<unknown, [unknown]>('sync', { args: [{ tables: ['public.t0001'], requestId: 'served-then-other' }] });
+    await waitForRequest(connected, 'blankid', 'served-then-other', { pollMs: 100 });
+    const before = (await waitForStatus(handle, (st) => st.phase === 'idle' && st.queue.length === 0)).recentCycles.length;
+    const err = await handle.executeUpdate<unknown, [unknown]>('sync', { args: [{ tables: ['public.t0002'], requestId: 'served-then-other' }] }).then(() => undefined, (e: unknown) => e);
+    assert.ok(err instanceof WorkflowUpdateFailedError, 'the sync of other tables was accepted');
+    assert.match(err.cause?.message ?? err.message, /^requestId served-then-other was already used by another request \(served by cycle .+\) that asked otherwise: this one differs in tables \["public\.t0002"\] \(it asked 1 table\); it was not queued: send it with a new requestId$/);
+    await handle.signal(requestRerunSignal, { tables: ['public.t0001'], approveDeletes: true, requestId: 'served-then-other', requestedBy: 'svc-served' });
+    await handle.signal(requestSyncSignal, { tables: ['public.t0001'], requestId: 'served-then-other', requestedBy: 'svc-resent' });
+    const s = await waitForStatus(handle, (st) => st.ignoredRequests.some((r) => r.requestedBy === 'svc-resent'), 20_000);
+    const other = s.ignoredRequests.find((r) => r.requestedBy === 'svc-served');
+    assert.ok(other, JSON.stringify(s.ignoredRequests));
+    assert.equal(other.repeat, undefined, `dropped as a repeat: ${other.reason}`);
+    assert.match(other.reason, /differs in approveDeletes true \(it asked false\)/);
+    assert.equal(s.ignoredRequests.find((r) => r.requestedBy === 'svc-resent')?.repeat, true, 'the same request resent is a repeat');
+    await delay(1_000);
+    const after = await waitForStatus(handle, (st) => st.phase === 'idle' && st.queue.length === 0);
+    assert.equal(after.recentCycles.filter((c) => c.requestIds.includes('served-then-other')).length, 1, 'a request under a served id ran a cycle');
+    assert.equal(after.recentCycles[0]!.cycleId, s.recentCycles[0]!.cycleId);
+    assert.ok(before > 0);
   });
 
   test('waiting for a signalled request the workflow dropped ends with its reason; a repeated signal is still waited for to its cycle', async () => {
