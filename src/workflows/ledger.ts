@@ -197,7 +197,8 @@ export function differentRepeat(state: SourceState, req: unknown, check: Duplica
   const [was, now] = [askedOf(first), askedOf(req as Record<string, unknown>)];
   const differs = Object.keys(was).filter((k) => JSON.stringify(was[k]) !== JSON.stringify(now[k]));
   if (differs.length === 0 || !(check.refuseDifferent?.() ?? true)) return undefined;
-  const shown = differs.map((k) => `${k} ${JSON.stringify(now[k])} (it asked ${JSON.stringify(was[k])})`).join(', ');
+  // Cut: a list of thousands of tables would be kept whole in ignoredRequests, which the status answers in one payload.
+  const shown = differs.map((k) => `${k} ${shownJson(now[k])} (it asked ${shownJson(was[k])})`).join(', ');
   return `requestId ${requestId} was already used by another request (${state.queue.some((q) => q.requestId === requestId) ? 'queued' : 'running'}) that asked otherwise: this one differs in ${shown}; it was not queued: send it with a new requestId`;
 }
 

@@ -833,3 +833,14 @@ test('a request resent with the requestId of one a recent cycle served, asking o
   assert.ok(jsonBytes(wide) - before < 2_000, `the served requests hold ${jsonBytes(wide) - before} bytes`);
   assert.match(differentRepeat(wide, { tables: ['public.t1'], requestId: 'svc-wide' }, duplicates) ?? '', /it asked 2000 tables/);
 });
+
+test('a request reusing the requestId of a queued one with thousands of other tables is dropped with a reason that shows only their start: the kept reasons stay small', () => {
+  const state = initialState();
+  const duplicates = { running: () => [] as QueuedRequest[], dropDuplicates: () => true };
+  const names = (prefix: string) => Array.from({ length: 5_000 }, (_, i) => `public.${prefix}${i}`);
+  assert.equal(enqueueSyncSignal(state, { tables: names('a'), requestId: 'svc-1' }, AT, { duplicates }), undefined);
+  const reason = enqueueSyncSignal(state, { tables: names('b'), requestId: 'svc-1' }, AT, { duplicates }) ?? '';
+  assert.match(reason, /^requestId svc-1 was already used by another request \(queued\) that asked otherwise: this one differs in tables \["public\.b0",.*\.\.\. \(\d+ characters in all\) \(it asked \["public\.a0",.*\.\.\. \(\d+ characters in all\)\); it was not queued/);
+  assert.ok(reason.length < 1_000, `the reason has ${reason.length} characters`);
+  assert.ok(jsonBytes(state.ignoredRequests) < 2_000, `the ignored requests hold ${jsonBytes(state.ignoredRequests)} bytes`);
+});
