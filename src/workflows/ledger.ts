@@ -51,6 +51,54 @@ export function queueFullProblem(state: SourceState): string | undefined {
 }
 
 /**
+ * The most distinct tables one request may name. Before the first export the source cannot check
+ * names against its tables, so a request of made-up names was queued whatever their number; and an
+ * RDS export takes at most 200 KB of ExportOnly names (some ten thousand), so more could only fail its cycle.
+ */
+export const TABLES_PER_REQUEST = 10_000;
+
+/**
+ * The most table names the queued requests may name in all (a rerun of "failed" names none: its
+ * tables are the source's failed ones). QUEUE_LIMIT bounds the requests, not their lists: a sender
+ * in a loop naming thousands of made-up tables a request would grow the state (carried by every
+ * continue-as-new) and every status answer to hundreds of megabytes.
+ */
+export const QUEUED_TABLES = 50_000;
+
+/** The distinct names a request's list of tables holds; none for "failed", every table, or no list. */
+function namedTables(req: unknown): number {
+  const tables: unknown = typeof req === 'object' && req !== null ? (req as { tables?: unknown }).tables : undefined;
+  return Array.isArray(tables) ? new Set(tables).size : 0;
+}
+
+/** Why a request names more than TABLES_PER_REQUEST distinct tables, or undefined. */
+export function tooManyTablesProblem(req: unknown): string | undefined {
+  const count = namedTables(req);
+  if (count <= TABLES_PER_REQUEST) return undefined;
+  return `a request names at most ${TABLES_PER_REQUEST} tables; this one names ${count}: send them in several requests, or leave tables out to sync every table`;
+}
+
+/** Why the queue takes no request naming these tables: the queued requests would name more than QUEUED_TABLES in all; or undefined. */
+export function queuedTablesProblem(state: SourceState, req: unknown): string | undefined {
+  const count = namedTables(req);
+  if (count === 0) return undefined;
+  const queued = state.queue.reduce((sum, r) => sum + (r.failedOnly ? 0 : (r.tables?.length ?? 0)), 0);
+  if (queued + count <= QUEUED_TABLES) return undefined;
+  return `the source's queue holds requests naming ${queued} tables, the most it keeps: this request, naming ${count} more, is dropped; ask again once the status shows the queue served (or leave tables out to sync every table)`;
+}
+
+/** `tooManyTablesProblem`, then `queuedTablesProblem`: why a request of so many tables is not queued, or undefined. */
+export function tableCountProblem(state: SourceState, req: unknown): string | undefined {
+  return tooManyTablesProblem(req) ?? queuedTablesProblem(state, req);
+}
+
+/** `tableCountProblem` when the signal is to be dropped for it, else undefined. */
+function tableCountFor(state: SourceState, req: unknown, options: QueueBoundOption): string | undefined {
+  const problem = tableCountProblem(state, req);
+  return problem && (options.refuseTooManyTables?.() ?? true) ? problem : undefined;
+}
+
+/**
  * The requests one cycle serves: the first queued request merged with those it absorbed, and the
  * tables reruns of "failed" named that fail no more (`noLongerFailed`, left out of `tables`).
  */
@@ -341,6 +389,11 @@ export interface QueueBoundOption {
    * False only to replay histories recorded before (it was served without the field: a misspelt `tables`, every table).
    */
   refuseUnknownFields?: () => boolean;
+  /**
+   * Asked only for a signal naming more than TABLES_PER_REQUEST tables, or more than the queue
+   * keeps (QUEUED_TABLES): whether it is dropped. False only to replay histories recorded before (it was queued).
+   */
+  refuseTooManyTables?: () => boolean;
 }
 
 /** `queueFullProblem` when the signal is to be dropped for it, else undefined. */
@@ -396,7 +449,7 @@ export function enqueueSyncSignal(state: SourceState, req: SyncRequest | null | 
   if (long) return ignore(request, long);
   const differs = differentRepeat(state, request, options.duplicates);
   const repeat = differs ? undefined : repeatedRequest(state, request.requestId, options.duplicates);
-  const refused = differs ?? repeat ?? badTablesOf(state, request, options) ?? fullFor(state, options);
+  const refused = differs ?? repeat ?? badTablesOf(state, request, options) ?? fullFor(state, options) ?? tableCountFor(state, request, options);
   if (refused) return ignore(request, refused, repeat !== undefined);
   enqueueSync(state, request);
   return undefined;
@@ -513,7 +566,8 @@ export function enqueueRerunSignal(state: SourceState, given: RerunRequest | nul
     (badNames && (options.refuseBadTables?.() ?? true) ? badNames : undefined) ??
     (badApprovals && (options.refuseBadApprovals?.() ?? true) ? badApprovals : undefined) ??
     (unknown && (options.refuseUnknownTables?.() ?? true) ? unknown : undefined) ??
-    fullFor(state, options);
+    fullFor(state, options) ??
+    tableCountFor(state, req, options);
   if (refused) return ignore(req, refused, repeat !== undefined);
   // Tables read directly need no export (a source of only such tables never has one): their
   // rerun stays a rerun, else its approvals (approveDeletes, rebuild, allowOlderExport) would be lost.

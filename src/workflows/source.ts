@@ -58,7 +58,9 @@ import {
   skippedBeforeMark,
   statusPage,
   syncProblem,
+  tableCountProblem,
   takeCoalesced,
+  tooManyTablesProblem,
   uncheckedReruns,
   uncheckedSyncs,
   unqualifiedProblem,
@@ -191,6 +193,8 @@ const PATCHES = {
   differentRepeat: 'request-id-reused-with-other-content-refused',
   /** A request sent with the requestId of one a recent cycle served but asking other tables or approvals is dropped, or refused, saying so (it was dropped as a repeat, and shown as served). */
   servedDifferentRepeat: 'served-request-id-reused-with-other-content-refused',
+  /** A request naming more than 10,000 tables, or more than the queue keeps in all (50,000), is dropped, or refused (it was queued: made-up names before the first export grew the state without end). */
+  tableCount: 'request-table-count-bounded',
 } as const;
 
 /** How long a run whose state could not be stored waits before it tries again: doubling, up to an hour. */
@@ -317,6 +321,12 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
   };
   /** Asked only of a signal with a field its kind does not have, so other histories record no marker. */
   const refuseUnknownFields = () => patched(PATCHES.unknownFields);
+  /** Asked only of a request naming more tables than a request, or the queue, may: so other histories record no marker. */
+  const refuseTooManyTables = () => patched(PATCHES.tableCount);
+  const tableCount = (req: unknown, inValidator: boolean): string | undefined => {
+    const problem = tableCountProblem(state, req);
+    return problem && (inValidator || refuseTooManyTables()) ? problem : undefined;
+  };
   function whenLoaded(kind: 'sync' | 'rerun', serve: () => void): void {
     if (loaded) serve();
     else waiting.push({ kind, serve });
@@ -361,19 +371,20 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
         refuseReservedRequestIds,
         refuseLongTableNames,
         refuseUnknownFields,
+        refuseTooManyTables,
       });
       if (problem) log.warn('sync signal ignored', { problem, request: req });
     }),
   );
 
   // Once the source knows its tables, a sync naming others is refused before anything runs.
-  const syncRefusal = (req: SyncRequest, inValidator = false) => syncProblem(state, req) ?? longNames(req, inValidator) ?? badSender(req, inValidator) ?? reservedId(req, inValidator) ?? repeatedUpdate(req, inValidator) ?? queueFull(inValidator);
+  const syncRefusal = (req: SyncRequest, inValidator = false) => syncProblem(state, req) ?? longNames(req, inValidator) ?? badSender(req, inValidator) ?? reservedId(req, inValidator) ?? repeatedUpdate(req, inValidator) ?? queueFull(inValidator) ?? tableCount(req, inValidator);
   setHandler(syncUpdate, (req: SyncRequest): SyncAccepted | Promise<SyncAccepted> => onceLoaded<SyncAccepted>('sync', () => (resendOf('sync', req) ? undefined : syncRefusal(req)), () => acceptSyncUpdate(req)), {
     validator: (req: SyncRequest) => {
       // A copy resent while the first is checked gets the first's answer, whatever changed since: no other check applies.
       if (loaded && checkUnderWay('sync', req)) return;
       // Before the state is read only the payload can be checked (against the empty state: no table is known yet).
-      const problem = unknownFieldsProblem(req, 'sync') ?? unqualifiedProblem(req) ?? (loaded ? syncRefusal(req, true) : (syncProblem(initialState(), req) ?? longTableNamesProblem(req) ?? senderFieldsProblem(req) ?? reservedRequestIdProblem(req)));
+      const problem = unknownFieldsProblem(req, 'sync') ?? unqualifiedProblem(req) ?? (loaded ? syncRefusal(req, true) : (syncProblem(initialState(), req) ?? longTableNamesProblem(req) ?? tooManyTablesProblem(req) ?? senderFieldsProblem(req) ?? reservedRequestIdProblem(req)));
       if (problem) throw new Error(problem);
     },
   });
@@ -394,18 +405,19 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
         refuseReservedRequestIds,
         refuseLongTableNames,
         refuseUnknownFields,
+        refuseTooManyTables,
       });
       if (problem) log.warn('rerun signal ignored', { problem, request: req });
     }),
   );
 
-  const rerunRefusal = (req: RerunRequest, inValidator = false) => longNames(req, inValidator) ?? rerunProblem(state, req) ?? approvalsProblem(req) ?? badSender(req, inValidator) ?? reservedId(req, inValidator) ?? repeatedUpdate(req, inValidator) ?? queueFull(inValidator);
+  const rerunRefusal = (req: RerunRequest, inValidator = false) => longNames(req, inValidator) ?? rerunProblem(state, req) ?? approvalsProblem(req) ?? badSender(req, inValidator) ?? reservedId(req, inValidator) ?? repeatedUpdate(req, inValidator) ?? queueFull(inValidator) ?? tableCount(req, inValidator);
   setHandler(rerunUpdate, (req: RerunRequest): RerunAccepted | Promise<RerunAccepted> => onceLoaded<RerunAccepted>('rerun', () => (resendOf('rerun', req) ? undefined : rerunRefusal(req)), () => acceptRerun(req)), {
     validator: (req: RerunRequest) => {
       // A copy resent while the first is checked gets the first's answer, whatever changed since: no other check applies.
       if (loaded && checkUnderWay('rerun', req)) return;
       // Validators run only when an update arrives, never on replay: no patch guards what they refuse.
-      const problem = unknownFieldsProblem(req, 'rerun') ?? unqualifiedProblem(req) ?? (loaded ? rerunRefusal(req, true) : (rerunPayloadProblem(req) ?? longTableNamesProblem(req) ?? approvalsProblem(req) ?? senderFieldsProblem(req) ?? reservedRequestIdProblem(req)));
+      const problem = unknownFieldsProblem(req, 'rerun') ?? unqualifiedProblem(req) ?? (loaded ? rerunRefusal(req, true) : (rerunPayloadProblem(req) ?? longTableNamesProblem(req) ?? tooManyTablesProblem(req) ?? approvalsProblem(req) ?? senderFieldsProblem(req) ?? reservedRequestIdProblem(req)));
       if (problem) throw new Error(problem);
     },
   });

@@ -9,6 +9,10 @@ import {
   EARLIER_REQUEST_IDS,
   acceptSync,
   compactStatus,
+  QUEUED_TABLES,
+  TABLES_PER_REQUEST,
+  queuedTablesProblem,
+  tooManyTablesProblem,
   differentRepeat,
   dropExcludedReruns,
   enqueueRerun,
@@ -843,4 +847,25 @@ test('a request reusing the requestId of a queued one with thousands of other ta
   assert.match(reason, /^requestId svc-1 was already used by another request \(queued\) that asked otherwise: this one differs in tables \["public\.b0",.*\.\.\. \(\d+ characters in all\) \(it asked \["public\.a0",.*\.\.\. \(\d+ characters in all\)\); it was not queued/);
   assert.ok(reason.length < 1_000, `the reason has ${reason.length} characters`);
   assert.ok(jsonBytes(state.ignoredRequests) < 2_000, `the ignored requests hold ${jsonBytes(state.ignoredRequests)} bytes`);
+});
+
+test('before the first export, requests naming many made-up tables are bounded: at most TABLES_PER_REQUEST a request and QUEUED_TABLES in the queue, refused saying so; a sync of every table still queues', () => {
+  const state = initialState();
+  const names = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `public.${prefix}${i}`);
+  const tooMany = enqueueSyncSignal(state, { tables: names('x', TABLES_PER_REQUEST + 1), requestId: 'svc-big' }, AT);
+  assert.equal(tooMany, `a request names at most ${TABLES_PER_REQUEST} tables; this one names ${TABLES_PER_REQUEST + 1}: send them in several requests, or leave tables out to sync every table`);
+  assert.equal(syncProblem(state, { tables: names('x', TABLES_PER_REQUEST + 1) }) ?? tooManyTablesProblem({ tables: names('x', TABLES_PER_REQUEST + 1) }), tooMany, 'the updates refuse it too');
+  assert.match(enqueueRerunSignal(state, { tables: names('y', TABLES_PER_REQUEST + 1), requestId: 'svc-big-rerun' }, AT) ?? '', /^a request names at most/);
+  // Duplicates count once.
+  assert.equal(enqueueSyncSignal(state, { tables: [...names('d', TABLES_PER_REQUEST), 'public.d0'], requestId: 'svc-dup' }, AT), undefined);
+  for (let i = 1; i < QUEUED_TABLES / TABLES_PER_REQUEST; i++) assert.equal(enqueueSyncSignal(state, { tables: names(`q${i}-`, TABLES_PER_REQUEST), requestId: `svc-${i}` }, AT), undefined);
+  const full = enqueueRerunSignal(state, { tables: ['public.one'], requestId: 'svc-next' }, AT);
+  assert.equal(full, `the source's queue holds requests naming ${QUEUED_TABLES} tables, the most it keeps: this request, naming 1 more, is dropped; ask again once the status shows the queue served (or leave tables out to sync every table)`);
+  assert.equal(queuedTablesProblem(state, { tables: ['public.one'] }), full);
+  assert.equal(state.queue.length, QUEUED_TABLES / TABLES_PER_REQUEST);
+  // A sync of every table names none: queued.
+  assert.equal(enqueueSyncSignal(state, { requestId: 'svc-all' }, AT), undefined);
+  assert.ok(jsonBytes(state.ignoredRequests) < 5_000);
+  // Histories recorded before queued them.
+  assert.equal(enqueueSyncSignal(state, { tables: ['public.two'], requestId: 'svc-old' }, AT, { refuseTooManyTables: () => false }), undefined);
 });

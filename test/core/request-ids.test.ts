@@ -11,6 +11,7 @@ import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { UsageError } from '../../src/cli/errors';
 import { waitForRequest } from '../../src/cli/wait';
 import { temporalTarget } from '../../src/temporal';
+import { TABLES_PER_REQUEST } from '../../src/workflows/ledger';
 import { requestRerunSignal, requestSyncSignal, rerunUpdate } from '../../src/workflows/messages';
 import { recordHistories } from '../helpers/histories';
 import { fakeConfig, startFakeWorker, startTestServer, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
@@ -209,5 +210,24 @@ describe('request ids from other services', () => {
     assert.match(accepted.requestId, /^r\d+$/);
     const served = await waitForRequest(connected, 'blankid', accepted.requestId, { pollMs: 100, givenBySource: true });
     assert.deepEqual(served.requestIds, [accepted.requestId]);
+  });
+
+  test('before the first export, a request naming more tables than one request may is refused by the updates and dropped from signals, saying so; none is queued', async () => {
+    // The source started afresh without a sync: it knows no table, so no name can be checked.
+    await w.client.workflow.getHandle('lakesync/blankid').terminate('a fresh source for the next test');
+    const handle = await w.client.workflow.start('sourceWorkflow', { workflowId: 'lakesync/blankid', taskQueue: queue, args: [{ source: 'blankid', syncOnStart: false }] });
+    const tables = Array.from({ length: TABLES_PER_REQUEST + 1 }, (_, i) => `public.made_up_${i}`);
+    const reason = `a request names at most ${TABLES_PER_REQUEST} tables; this one names ${TABLES_PER_REQUEST + 1}: send them in several requests, or leave tables out to sync every table`;
+    for (const name of ['sync', 'rerun'] as const) {
+      const err = await handle.executeUpdate<unknown, [unknown]>(name, { args: [{ tables, requestId: `too-many-${name}` }] }).then(() => undefined, (e: unknown) => e);
+      assert.ok(err instanceof WorkflowUpdateFailedError, `the ${name} of ${tables.length} tables was accepted`);
+      assert.equal(err.cause?.message, reason);
+    }
+    await handle.signal(requestSyncSignal, { tables, requestId: 'too-many-sync-signal', requestedBy: 'svc-many' });
+    await handle.signal(requestRerunSignal, { tables, requestId: 'too-many-rerun-signal', requestedBy: 'svc-many-rerun' });
+    const s = await waitForStatus(handle, (st) => st.ignoredRequests.some((r) => r.requestedBy === 'svc-many-rerun'), 20_000);
+    assert.equal(s.ignoredRequests.find((r) => r.requestedBy === 'svc-many')?.reason, reason, JSON.stringify(s.ignoredRequests).slice(0, 500));
+    assert.equal(s.ignoredRequests.find((r) => r.requestedBy === 'svc-many-rerun')?.reason, reason);
+    assert.deepEqual([s.queue, s.recentCycles, s.phase], [[], [], 'idle']);
   });
 });
