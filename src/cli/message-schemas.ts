@@ -178,6 +178,10 @@ const ignoredRequest = z
     reason: z.string(),
     at: z.string(),
     repeat: z.literal(true).optional().describe('A repeat of a request already queued, running or served: that one still runs (or ran)'),
+    reusedId: z
+      .literal(true)
+      .optional()
+      .describe('Another request sent with the requestId of one queued, running or served, asking otherwise: the request that first had the id still runs (or ran), so a waiter for that id is not answered by this entry'),
     times: z
       .number()
       .int()

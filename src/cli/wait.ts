@@ -36,9 +36,10 @@ export async function waitForRequest(conn: Connected, source: string, requestId:
     // A rerun split by export is served by its last part.
     const served = status.recentCycles.find((c) => c.requestIds.includes(requestId));
     if (served && (!served.part || served.part.index === served.part.of)) return served;
-    // A signal cannot be refused: a request the workflow dropped is listed with why (a repeat's first copy still runs).
-    // Requests dropped again for the same reason are kept as one entry, which lists the earlier ids.
-    const dropped = status.ignoredRequests.find((r) => (r.requestId === requestId || r.earlierRequestIds?.includes(requestId)) && !r.repeat);
+    // A signal cannot be refused: a request the workflow dropped is listed with why (a repeat's first copy still runs,
+    // as does the request that first had an id another request reused). Requests dropped again for the same reason
+    // are kept as one entry, which lists the earlier ids.
+    const dropped = status.ignoredRequests.find((r) => (r.requestId === requestId || r.earlierRequestIds?.includes(requestId)) && !r.repeat && !r.reusedId);
     // Refused for what it asks (or the config), as an update is refused: nothing was done (exit 2).
     if (dropped) throw new UsageError(`the source workflow of ${source} dropped request ${requestId}: ${dropped.reason}`);
     await delay(pollMs);

@@ -350,8 +350,8 @@ function senderFields(req: { requestId?: unknown; requestedBy?: unknown }): Pick
  * the signal options' rule for merging entries that name no sender; returns the reason.
  */
 function ignorer(state: SourceState, kind: IgnoredRequest['kind'], at: string, options: QueueBoundOption) {
-  return (req: { requestId?: unknown; requestedBy?: unknown }, reason: string, repeat = false): string => {
-    recordIgnored(state, { kind, ...senderFields(req), reason, at, ...(repeat ? { repeat: true as const } : {}) }, { mergeUnnamed: options.mergeUnnamedIgnored });
+  return (req: { requestId?: unknown; requestedBy?: unknown }, reason: string, repeat = false, reusedId = false): string => {
+    recordIgnored(state, { kind, ...senderFields(req), reason, at, ...(repeat ? { repeat: true as const } : {}), ...(reusedId ? { reusedId: true as const } : {}) }, { mergeUnnamed: options.mergeUnnamedIgnored });
     return reason;
   };
 }
@@ -450,7 +450,7 @@ export function enqueueSyncSignal(state: SourceState, req: SyncRequest | null | 
   const differs = differentRepeat(state, request, options.duplicates);
   const repeat = differs ? undefined : repeatedRequest(state, request.requestId, options.duplicates);
   const refused = differs ?? repeat ?? badTablesOf(state, request, options) ?? fullFor(state, options) ?? tableCountFor(state, request, options);
-  if (refused) return ignore(request, refused, repeat !== undefined);
+  if (refused) return ignore(request, refused, repeat !== undefined, refused === differs);
   enqueueSync(state, request);
   return undefined;
 }
@@ -568,7 +568,7 @@ export function enqueueRerunSignal(state: SourceState, given: RerunRequest | nul
     (unknown && (options.refuseUnknownTables?.() ?? true) ? unknown : undefined) ??
     fullFor(state, options) ??
     tableCountFor(state, req, options);
-  if (refused) return ignore(req, refused, repeat !== undefined);
+  if (refused) return ignore(req, refused, repeat !== undefined, refused === differs);
   // Tables read directly need no export (a source of only such tables never has one): their
   // rerun stays a rerun, else its approvals (approveDeletes, rebuild, allowOlderExport) would be lost.
   if (!state.lastExport && named.length > 0 && !(allReadDirectly(state, named) && (options.directRerun?.() ?? true))) {
@@ -600,7 +600,7 @@ function approvalsForSync(req: RerunRequest, options: RerunSignalOptions): Pick<
  */
 export function recordIgnored(state: SourceState, entry: IgnoredRequest, options: { mergeUnnamed?: () => boolean } = {}): void {
   const sameSender = (r: IgnoredRequest) => entry.requestedBy !== undefined && r.requestedBy === entry.requestedBy && r.kind === entry.kind;
-  const sameReason = (r: IgnoredRequest) => r.reason === entry.reason && r.repeat === entry.repeat;
+  const sameReason = (r: IgnoredRequest) => r.reason === entry.reason && r.repeat === entry.repeat && r.reusedId === entry.reusedId;
   const unnamed = (r: IgnoredRequest) => entry.requestedBy === undefined && r.requestedBy === undefined && r.kind === entry.kind;
   const earlierUnnamed = entry.requestedBy === undefined ? state.ignoredRequests.find((r) => unnamed(r) && sameReason(r)) : undefined;
   const earlier = state.ignoredRequests.find((r) => sameSender(r) && sameReason(r)) ?? (earlierUnnamed && (options.mergeUnnamed?.() ?? true) ? earlierUnnamed : undefined);

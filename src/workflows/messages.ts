@@ -151,6 +151,11 @@ export interface IgnoredRequest {
   /** A repeat of a request already queued, running or served: that one still runs (or ran). */
   repeat?: true;
   /**
+   * Another request sent with the requestId of one queued, running or served, asking otherwise: the
+   * request that first had the id still runs (or ran), so a waiter for that id is not answered by this entry.
+   */
+  reusedId?: true;
+  /**
    * How many requests of this sender (`requestedBy`, or of senders that name none) were dropped for this same reason (e.g. a schedule's hourly
    * rerun of failed tables when none has failed), counting this one, the newest (its `requestId`
    * and `at`); absent for one. They are kept as one entry, so they do not push others out.

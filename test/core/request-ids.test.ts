@@ -15,7 +15,7 @@ import { TABLES_PER_REQUEST } from '../../src/workflows/ledger';
 import { requestRerunSignal, requestSyncSignal, rerunUpdate } from '../../src/workflows/messages';
 import { recordHistories } from '../helpers/histories';
 import { fakeConfig, startFakeWorker, startTestServer, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
-import { startSource, waitForCycles, waitForStatus } from '../helpers/source';
+import { startSource, status, waitForCycles, waitForStatus } from '../helpers/source';
 
 describe('request ids from other services', () => {
   let env: TestServer;
@@ -112,6 +112,22 @@ describe('request ids from other services', () => {
     assert.ok(dropped, JSON.stringify(s.ignoredRequests));
     assert.equal(dropped.repeat, undefined, `dropped as a repeat: ${dropped.reason}`);
     assert.match(dropped.reason, /^requestId reused-signal was already used by another request .*differs in tables \["public\.t0002"\] \(it asked \["public\.t0001"\]\).*new requestId/);
+  });
+
+  test('the waiter of a request still queued is not told it was dropped when another request reusing its requestId is', async () => {
+    const handle = w.client.workflow.getHandle('lakesync/blankid');
+    const connected = { client: w.client, target: temporalTarget(w.config) };
+    await waitForStatus(handle, (st) => st.phase === 'idle' && st.queue.length === 0);
+    // A sync of every table runs: the next request waits behind it while the one reusing its id is dropped.
+    await handle.signal(requestSyncSignal, { requestId: 'ahead-of-reused' });
+    await handle.signal(requestSyncSignal, { tables: ['public.t0001'], requestId: 'queued-reused' });
+    await handle.signal(requestSyncSignal, { tables: ['public.t0002'], requestId: 'queued-reused', requestedBy: 'svc-reuser' });
+    const served = await waitForRequest(connected, 'blankid', 'queued-reused', { pollMs: 50 }).then((c) => c, (e: unknown) => e);
+    assert.ok(!(served instanceof Error), `the waiter of the queued request was told: ${String(served)}`);
+    assert.ok((served as { requestIds: string[] }).requestIds.includes('queued-reused'));
+    const s = await status(handle);
+    const dropped = s.ignoredRequests.find((r) => r.requestedBy === 'svc-reuser');
+    assert.equal(dropped?.reusedId, true, JSON.stringify(dropped));
   });
 
   test('a requestId a recent cycle served, resent with other tables or approvals, is no repeat: the update is refused and the signal dropped saying what differs; the same request is still a repeat', async () => {
