@@ -64,6 +64,33 @@ JOIN pg_class c ON c.oid = t.oid JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE t.oid <> t.root
 ORDER BY 1, 2, 3, 4`;
 
+/**
+ * The columns that may hold NULL (no NOT NULL constraint; a primary key column always has one) of
+ * the ordinary and partitioned tables: schema, table, column, in column order. `$1` is a text
+ * array of `schema.table` names to read, or NULL for every table.
+ */
+export const NULLABLE_COLUMNS_SQL = `
+SELECT n.nspname, c.relname, a.attname
+FROM pg_attribute a
+JOIN pg_class c ON c.oid = a.attrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped AND NOT a.attnotnull
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+  AND ($1::text[] IS NULL OR n.nspname || '.' || c.relname = ANY ($1::text[]))
+ORDER BY 1, 2, a.attnum`;
+
+/**
+ * The columns of each table that may hold NULL, keyed by `schema.table` (tables whose every column
+ * is NOT NULL are absent). Only the named tables when `tables` is given.
+ */
+export async function readNullableColumns(session: CatalogSession, tables?: readonly TableName[]): Promise<Record<TableName, string[]>> {
+  const nullable: Record<TableName, string[]> = {};
+  for (const [schema, name, column] of await session.rows(NULLABLE_COLUMNS_SQL, [tables ? [...tables] : null])) {
+    (nullable[`${String(schema)}.${String(name)}`] ??= []).push(String(column));
+  }
+  return nullable;
+}
+
 /** One table of TABLES_SQL. */
 export interface SourceTableRow {
   schema: string;
@@ -114,10 +141,22 @@ export async function readPrimaryKeys(session: CatalogSession, rows?: readonly S
   return keys;
 }
 
-/** Every table a SELECT reads (unlogged ones too) as `schema.table`, with the keys of `readPrimaryKeys`. */
-export async function readTablesWithKeys(session: CatalogSession): Promise<{ tables: TableName[]; primaryKeys: Record<TableName, string[]> }> {
+/**
+ * Every table a SELECT reads (unlogged ones too) as `schema.table`, with the keys of `readPrimaryKeys`;
+ * with `nullableOf`, also the columns of those tables that may hold NULL (`readNullableColumns`).
+ */
+export async function readTablesWithKeys(
+  session: CatalogSession,
+  nullableOf?: readonly TableName[],
+): Promise<{ tables: TableName[]; primaryKeys: Record<TableName, string[]>; nullable?: Record<TableName, string[]> }> {
   const rows = await readTables(session);
-  return { tables: rows.map((t) => t.table), primaryKeys: await readPrimaryKeys(session, rows) };
+  const primaryKeys = await readPrimaryKeys(session, rows);
+  const tables = rows.map((t) => t.table);
+  if (!nullableOf) return { tables, primaryKeys };
+  const nullable = await readNullableColumns(session, nullableOf);
+  // As for the keys: two tables of one `schema.table` text must not mix their columns.
+  for (const table of tables.filter((t, i) => tables.indexOf(t) !== i)) delete nullable[table];
+  return { tables, primaryKeys, nullable };
 }
 
 /**

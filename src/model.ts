@@ -70,6 +70,11 @@ export interface DiscoveredTable {
   /** Primary key columns the source declares, when the port knows them. */
   primaryKey?: string[];
   /**
+   * The columns that may hold NULL (no NOT NULL constraint), where the source's catalog tells them
+   * (tables read directly); absent when none may, or when the port does not know.
+   */
+  nullable?: string[];
+  /**
    * A direct table's partitions (every level; [] for none, or a table that is not partitioned) as
    * they were checked against the exclude rules; absent when no exclude rule was checked.
    */

@@ -6,7 +6,7 @@ import type { SourceConfig } from './config/schema';
 import { keysMatchingNoTable, lakeNameCollisions, lakeTableName, selectTable } from './config/tables';
 import { columnPolicies, columnPolicyProblems, mergeColumnProblem, reservedColumnProblem } from './config/columns';
 import { directExtract, firstLoadOf, missingCursorProblem } from './config/direct';
-import { LAKE_NAME_RULE, isValidLakeName } from './names';
+import { LAKE_NAME_RULE, isValidLakeName, splitTable } from './names';
 import { cursorKind, defaultLookback, lookbackKindProblem, lookbackText, unorderedCursorProblem } from './lookback';
 import type { DirectExtract, DiscoveredTable, KeySource, PlanEntry, TableName, TableOutcome } from './model';
 import { dynamoAttributeProblems, dynamoDeclaredNameProblems, EXPORT_WINDOW_DEFAULTS } from './config/dynamodb';
@@ -127,6 +127,39 @@ function mergesByKey(entry: PlanEntry): boolean {
   // A direct window is never a merge of the whole table; a create of an export table is followed by merges.
   if (entry.extract || entry.action === 'incremental') return entry.cursor?.mode === 'upsert';
   return entry.action === 'merge' || entry.action === 'create';
+}
+
+/**
+ * The tables read directly whose cursor column may hold NULL, as the source's catalog tells it
+ * (`DiscoveredTable.nullable`): a create reads the rows whose cursor is NULL, but no later window
+ * does (a window is `cursor >= lower AND cursor <= upper`), so a row written with a NULL cursor after
+ * the create never reaches the lake. One warning per such table, naming the column and the fix.
+ */
+export function nullableCursorWarnings(source: Pick<SourceConfig, 'tables' | 'include' | 'exclude'>, tables: readonly DiscoveredTable[]): string[] {
+  return tables.flatMap((t) => {
+    const settings = source.tables[t.table];
+    const cursor = settings?.cursor?.column;
+    if (!directExtract(settings) || !cursor || !t.nullable?.length || !selectTable(source, t.table).included) return [];
+    const policies = columnPolicies(settings?.columns);
+    // As the job resolves the cursor: its exact name, else its lake name (a rename, or the name lowercased).
+    const exact = t.nullable.includes(cursor) || t.columns.some((c) => c.columnName === cursor);
+    const column = exact
+      ? t.nullable.find((c) => c === cursor)
+      : t.nullable.find((c) => (policies[c]?.rename ?? c.toLowerCase()) === cursor.toLowerCase());
+    if (column === undefined) return [];
+    const [schema, name] = splitTable(t.table);
+    return [
+      `${t.table}: cursor column ${column} may hold NULL (it has no NOT NULL constraint): the create of a table read directly reads the rows whose ${column} is NULL, ` +
+        `but no later window does (a window reads ${column} between the lake's max minus the lookback and the source's max), so a row written with a NULL ${column} ` +
+        `after the create never reaches the lake: give ${column} a value in every row and run ALTER TABLE ${sqlIdent(schema)}.${sqlIdent(name)} ALTER COLUMN ${sqlIdent(column)} SET NOT NULL, ` +
+        `or set tables."${t.table}".cursor.column to a column that is NOT NULL`,
+    ];
+  });
+}
+
+/** A PostgreSQL identifier as SQL text, always quoted (a bare name could be folded to lower case or be a keyword such as order). */
+function sqlIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
 }
 
 /** Whether this cycle reads the table directly: extract direct, unless its first load comes from the export. */

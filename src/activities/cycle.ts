@@ -6,7 +6,7 @@ import type { ExportRequest, Ports, SnapshotRequest } from '../ports';
 import { lakeTableName, selectTable } from '../config/tables';
 import { type ExportScope, excludedPartitionReason, exportScope, type ExportScopeEntries, ExportScopeRefused, exportScopeKey, exportOnlyProblem, inScope, type KnownTables, mergeKnownTables, namedTables, SOURCE_TABLES_KEY, unknownPartitionWarning, wholeSnapshotWarning } from '../export-scope';
 import { cycleManifestKeys, exportIdFor } from '../ids';
-import { type DynamoPlanInput, type PlanOptions, planTables, readsDirectly } from '../plan';
+import { type DynamoPlanInput, type PlanOptions, nullableCursorWarnings, planTables, readsDirectly } from '../plan';
 import { directExtract, directNotATableReason } from '../config/direct';
 import type { SourceConfig } from '../config/schema';
 import { type ActivityDeps, findManifest, sourceOf, step } from './deps';
@@ -543,9 +543,15 @@ async function directCatalog(
   return checked(await describeDirect(settings, ports, names));
 }
 
-/** The direct tables named, as the source's catalog describes them (or by name only, with a warning). */
+/**
+ * The direct tables named, as the source's catalog describes them (or by name only, with a warning);
+ * a cursor column that may hold NULL is warned of (rows written with a NULL cursor after the create are never read).
+ */
 async function describeDirect(settings: SourceConfig, ports: Ports, names: TableName[]): Promise<{ tables: DiscoveredTable[]; warnings: string[] }> {
-  if (ports.discover.sourceTables) return { tables: await ports.discover.sourceTables(names), warnings: [] };
+  if (ports.discover.sourceTables) {
+    const tables = await ports.discover.sourceTables(names);
+    return { tables, warnings: nullableCursorWarnings(settings, tables) };
+  }
   const listed = ports.discover.listTables ? await ports.discover.listTables() : ports.export.listSourceTables ? await ports.export.listSourceTables() : undefined;
   const present = listed ? names.filter((t) => listed.includes(t)) : names;
   return {

@@ -15,8 +15,11 @@ import type { AwsSettings } from './settings';
 export interface CatalogReader {
   tables(): Promise<TableName[]>;
   primaryKeys(): Promise<Record<TableName, string[]>>;
-  /** Every table a SELECT reads (unlogged ones too, which an export skips), with the declared keys, in one read. */
-  tablesWithKeys(): Promise<{ tables: TableName[]; primaryKeys: Record<TableName, string[]> }>;
+  /**
+   * Every table a SELECT reads (unlogged ones too, which an export skips), with the declared keys, in one
+   * read; with `nullableOf`, also the columns of those tables that may hold NULL, where the reader knows them.
+   */
+  tablesWithKeys(nullableOf?: readonly TableName[]): Promise<{ tables: TableName[]; primaryKeys: Record<TableName, string[]>; nullable?: Record<TableName, string[]> }>;
   /** The partitions of each partitioned table (RDS exports them with the table). */
   partitions?(): Promise<Record<TableName, TableName[]>>;
   /** The unlogged tables (an export skips them). */
@@ -88,19 +91,27 @@ export function withCatalogKeys(found: DiscoveredExport, keys: Record<TableName,
 }
 
 /**
- * The named tables the catalog lists, with the keys it declares; tables it lacks are left out.
+ * The named tables the catalog lists, with the keys it declares and the columns that may hold NULL
+ * (a direct table's cursor column among them is warned of); tables it lacks are left out.
  * Unlogged tables are among them: an export skips them, but a direct read (a SELECT) reads them.
- * Columns stay empty: the catalog reads names and keys only, and the job maps the columns itself
- * when it reads a table directly.
+ * Columns stay empty: the catalog reads names, keys and nullability only, and the job maps the
+ * columns itself when it reads a table directly.
  */
 export async function catalogTables(catalog: CatalogReader, database: string, names: readonly TableName[]): Promise<DiscoveredTable[]> {
-  const { tables, primaryKeys: keys } = await catalog.tablesWithKeys();
+  const { tables, primaryKeys: keys, nullable = {} } = await catalog.tablesWithKeys(names);
   const present = new Set(tables);
   return names
     .filter((table) => present.has(table))
     .map((table) => {
       const key = keys[table];
-      return { table, target: `${database}.${table}`, columns: [], ...(key && key.length > 0 ? { primaryKey: [...key] } : {}) };
+      const maybeNull = nullable[table];
+      return {
+        table,
+        target: `${database}.${table}`,
+        columns: [],
+        ...(key && key.length > 0 ? { primaryKey: [...key] } : {}),
+        ...(maybeNull && maybeNull.length > 0 ? { nullable: [...maybeNull] } : {}),
+      };
     });
 }
 

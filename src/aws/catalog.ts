@@ -91,9 +91,12 @@ export class SourceCatalog {
     return this.read(readPrimaryKeys);
   }
 
-  /** Every table a SELECT reads (unlogged ones too), with the declared keys: one read of the catalog. */
-  async tablesWithKeys(): Promise<{ tables: TableName[]; primaryKeys: Record<TableName, string[]> }> {
-    return this.read(readTablesWithKeys);
+  /**
+   * Every table a SELECT reads (unlogged ones too), with the declared keys, and with `nullableOf` the
+   * columns of those tables that may hold NULL: one read of the catalog.
+   */
+  async tablesWithKeys(nullableOf?: readonly TableName[]): Promise<{ tables: TableName[]; primaryKeys: Record<TableName, string[]>; nullable?: Record<TableName, string[]> }> {
+    return this.read((session) => readTablesWithKeys(session, nullableOf));
   }
 
   /** Runs `fn` in one READ ONLY transaction on a connection of its own, closed afterwards. */

@@ -11,7 +11,7 @@ import { PARTITION_OF } from '../catalog-queries';
 import type { SourceConfig } from '../config/schema';
 import { excludeMatches, type TableEntry, lakeTableName, selectTable, unmatchedEntries } from '../config/tables';
 import type { CursorMode, DiscoveredTable, KeySource, PlannedAction, TableName } from '../model';
-import { keysFromConfigNote, planTables, readsDirectly, sourceKeysReadable } from '../plan';
+import { keysFromConfigNote, nullableCursorWarnings, planTables, readsDirectly, sourceKeysReadable } from '../plan';
 import { directExtract, directNotATableReason } from '../config/direct';
 import type { Ports } from '../ports';
 import type { SourceStatus } from '../workflows/messages';
@@ -102,6 +102,7 @@ export async function buildPlan(inputs: PlanInputs): Promise<PlanReport> {
   const unmatched = listed ? unmatchedEntries(source, [...tables, ...catalog].map((t) => t.table).concat(notExported)) : [];
   const warnings = [
     ...refusedDirect,
+    ...nullableCursorWarnings(source, catalog),
     ...unmatched.filter((e) => !(fromExport && e.field === 'exclude')).map((e) => partitionRuleWarning(source, e, partitions) ?? notATableWarning(e, notTables) ?? unmatchedWarning(e)),
   ];
   // Without source.catalog an RDS source's partitions are unknown: an exclude rule may name one, whose rows the export of its table holds.

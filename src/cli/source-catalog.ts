@@ -66,6 +66,8 @@ export async function readSourceTables(
         return exported ? [typeMapping(exported)] : [];
       }),
       ...(t.primaryKey.length > 0 ? { primaryKey: t.primaryKey } : {}),
+      // A direct table's cursor column that may hold NULL is warned of by the plan.
+      ...(t.nullable?.length && directExtract(source.tables[t.table]) ? { nullable: t.nullable } : {}),
     }));
   } finally {
     await handle.release();

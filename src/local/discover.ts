@@ -78,6 +78,7 @@ async function describeTables(db: SourceDb, database: string, tables: TableName[
       target: `${database}.${t.table}`,
       columns: t.columns.map(columnExport).flatMap((c) => (c ? [typeMapping(c)] : [])),
       ...(t.primaryKey.length > 0 ? { primaryKey: t.primaryKey } : {}),
+      ...(t.nullable?.length ? { nullable: t.nullable } : {}),
     }));
 }
 

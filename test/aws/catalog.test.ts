@@ -16,10 +16,10 @@ import { type CatalogSettings, SourceCatalog } from '../../src/aws/catalog';
 import { withSourceCatalog } from '../../src/aws/catalog-ports';
 import { s3ClientConfig } from '../../src/aws/clients';
 import { catalogSettings, createAwsSourcePorts } from '../../src/backends/aws';
-import { PRIMARY_KEYS_SQL, TABLES_SQL } from '../../src/catalog-queries';
+import { NULLABLE_COLUMNS_SQL, PRIMARY_KEYS_SQL, TABLES_SQL } from '../../src/catalog-queries';
 import type { SourceConfig } from '../../src/config/schema';
 import { isPortError, type PortError } from '../../src/errors';
-import { planTables } from '../../src/plan';
+import { nullableCursorWarnings, planTables } from '../../src/plan';
 import type { Ports } from '../../src/ports';
 import { type MotoServer, startMoto, useTestCredentials } from '../helpers/moto';
 import { CATALOG_PASSWORD as PASSWORD, CATALOG_USER as USER, type CatalogSource, createSecret, startCatalogSource, WRONG_PASSWORD } from './catalog-fixtures';
@@ -184,8 +184,8 @@ describe('unlogged tables in the source catalog of an RDS source', () => {
     const ports = await createAwsSourcePorts('shop', source(arns.right), { glueScriptsDir: scriptsDir! });
     try {
       assert.deepEqual(await ports.discover.sourceTables!(['public.staging', 'public.orders']), [
-        { table: 'public.staging', target: 'shop.public.staging', columns: [], primaryKey: ['id'] },
-        { table: 'public.orders', target: 'shop.public.orders', columns: [], primaryKey: ['id'] },
+        { table: 'public.staging', target: 'shop.public.staging', columns: [], primaryKey: ['id'], nullable: ['note'] },
+        { table: 'public.orders', target: 'shop.public.orders', columns: [], primaryKey: ['id'], nullable: ['total'] },
       ]);
     } finally {
       await ports.close?.();
@@ -210,10 +210,35 @@ describe('unlogged tables in the source catalog of an RDS source', () => {
       },
     });
     const ports = withSourceCatalog(createUnusedPorts(), catalog, () => undefined, 'shop');
-    assert.deepEqual(await ports.discover.sourceTables!(['public.staging']), [{ table: 'public.staging', target: 'shop.public.staging', columns: [], primaryKey: ['id'] }]);
+    assert.deepEqual(await ports.discover.sourceTables!(['public.staging']), [{ table: 'public.staging', target: 'shop.public.staging', columns: [], primaryKey: ['id'], nullable: ['note'] }]);
     assert.equal(connections, 1);
     assert.equal(statements.filter((sql) => sql === TABLES_SQL).length, 1);
     assert.equal(statements.filter((sql) => sql === PRIMARY_KEYS_SQL).length, 1);
+    assert.equal(statements.filter((sql) => sql === NULLABLE_COLUMNS_SQL).length, 1);
+  });
+
+  test("a direct table's cursor column that may hold NULL is read from the catalog, and the plan warns of it naming the fix", async () => {
+    await db!.onShop((c) => c.query('CREATE TABLE public.visits (id bigint PRIMARY KEY, seen_at timestamptz, host text NOT NULL)'));
+    const settings = source(arns.right);
+    const withDirect = {
+      ...settings,
+      tables: {
+        'public.visits': { extract: 'direct' as const, cursor: { column: 'seen_at' } },
+        'public.staging': { extract: 'direct' as const, cursor: { column: 'id' } },
+      },
+    } as unknown as SourceConfig;
+    const ports = await createAwsSourcePorts('shop', settings, { glueScriptsDir: scriptsDir! });
+    try {
+      const described = await ports.discover.sourceTables!(['public.visits', 'public.staging']);
+      assert.deepEqual(described.find((t) => t.table === 'public.visits')?.nullable, ['seen_at']);
+      const warnings = nullableCursorWarnings(withDirect, described);
+      assert.equal(warnings.length, 1, JSON.stringify(warnings));
+      assert.match(warnings[0]!, /^public\.visits: cursor column seen_at may hold NULL/);
+      assert.match(warnings[0]!, /ALTER TABLE "public"\."visits" ALTER COLUMN "seen_at" SET NOT NULL/);
+    } finally {
+      await ports.close?.();
+      await db!.onShop((c) => c.query('DROP TABLE public.visits'));
+    }
   });
 });
 

@@ -192,6 +192,9 @@ describe('the tables read directly, as the source catalog describes them', () =>
         [['id', 'bigint', 'int64'], ['amount', 'numeric', 'binary (UTF8)'], ['at', 'timestamp with time zone', 'binary (UTF8)'], ['tags', 'ARRAY', 'binary (UTF8)']],
       );
       assert.equal(tables.find((t) => t.table === 'public.clicks')!.primaryKey, undefined);
+      // The columns that may hold NULL (a cursor among them is warned of by the plan); a key column never may.
+      assert.deepEqual(events.nullable, ['amount', 'at', 'tags']);
+      assert.deepEqual(tables.find((t) => t.table === 'public.clicks')!.nullable, ['n', 'page']);
     } finally {
       await db.close();
     }

@@ -1,5 +1,5 @@
 /** What the source's catalog says: its tables, their columns and their primary keys. */
-import { PRIMARY_KEYS_SQL, readPartitionRows, readTables } from '../../catalog-queries';
+import { PRIMARY_KEYS_SQL, readNullableColumns, readPartitionRows, readTables } from '../../catalog-queries';
 import type { SourceColumn } from '../export/types';
 import type { SqlSession } from './db';
 
@@ -28,6 +28,8 @@ export interface CatalogTable {
   foreignPartitions?: string[];
   /** An unlogged table: RDS skips it (its rows are not in a snapshot), so the export lists it as skipped and never reads it. */
   unlogged?: boolean;
+  /** The columns that may hold NULL (no NOT NULL constraint), in column order; absent when none may. */
+  nullable?: string[];
 }
 
 const COLUMNS_SQL = `
@@ -79,6 +81,10 @@ export async function readCatalog(session: SqlSession): Promise<CatalogTable[]> 
   }
   for (const [schema, name, column] of await session.rows(PRIMARY_KEYS_SQL)) {
     tables.get(keyOf(schema, name))?.primaryKey.push(String(column));
+  }
+  for (const [table, columns] of Object.entries(await readNullableColumns(session))) {
+    // By `schema.table`: two tables of one such name are never exported nor read directly (sameNameAs).
+    for (const t of tables.values()) if (t.table === table && !t.sameNameAs) t.nullable = columns;
   }
   for (const [schema, name] of await session.rows(PARTITIONED_SQL)) {
     const t = tables.get(keyOf(schema, name));
