@@ -85,6 +85,8 @@ function commonArguments(req: LoadRequest, lake: LakeLocation): Record<string, s
     cursor_column: plan.cursor?.column,
     cursor_mode: plan.cursor?.mode,
     cursor_lookback: plan.cursor?.lookback,
+    // What follows a create: the job holds it to the rules of Spark's MERGE only when the loads after it merge.
+    next_action: plan.action === 'create' && plan.extract === undefined ? plan.nextAction : undefined,
     max_delete_fraction: String(plan.maxDeleteFraction),
     approve_deletes: plan.approveDeletes ? 'true' : undefined,
     allow_older_export: plan.allowOlderExport ? 'true' : undefined,

@@ -200,6 +200,12 @@ export interface PlanEntry {
    * type; absent, the job takes the default for the type it finds.
    */
   cursor?: { column: string; mode: CursorMode; lookback?: string };
+  /**
+   * A create's next loads, once the lake table exists: merge (by key), replace (no key, or action replace
+   * configured) or incremental (a cursor). The job holds the create to the rules of Spark's MERGE only when
+   * they merge by key. Set on creates of export loads; absent on older plans (the job then assumes a keyed table merges).
+   */
+  nextAction?: 'merge' | 'replace' | 'incremental';
   /** A merge deleting more than this fraction of the lake table is refused... */
   maxDeleteFraction: number;
   /** ...unless this cycle approved it (rerun --approve-deletes). */

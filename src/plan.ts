@@ -124,9 +124,17 @@ export function planTables(
  */
 function mergesByKey(entry: PlanEntry): boolean {
   if (entry.primaryKey.length === 0) return false;
-  // A direct window is never a merge of the whole table; a create of an export table is followed by merges.
+  // A direct window is never a merge of the whole table; a create of an export table is followed by its next action.
   if (entry.extract || entry.action === 'incremental') return entry.cursor?.mode === 'upsert';
-  return entry.action === 'merge' || entry.action === 'create';
+  const action = entry.action === 'create' ? (entry.nextAction ?? 'merge') : entry.action;
+  return action === 'merge' || (action === 'incremental' && entry.cursor?.mode === 'upsert');
+}
+
+/** The action planEntry gives an export table once its lake table exists (no rebuild): what follows its create. */
+function nextActionOf(settings: SourceConfig['tables'][string] | undefined, primaryKey: readonly string[], cursorColumn: string | undefined): NonNullable<PlanEntry['nextAction']> {
+  if (settings?.action === 'replace') return 'replace';
+  if (cursorColumn && settings?.action !== 'merge') return 'incremental';
+  return primaryKey.length > 0 ? 'merge' : 'replace';
 }
 
 /**
@@ -243,7 +251,7 @@ function planEntry(
   const missingCursor = direct && cursorColumn ? missingCursorProblem(t.table, t.columns.map((c) => c.columnName), cursorColumn, settings?.columns) : undefined;
   if (missingCursor) return missingCursor;
   if (direct) return directEntry(t, settings, { ...base, cursor: base.cursor! }, t.partitions ? { ...direct, knownPartitions: t.partitions } : direct, lakeExists, rebuild);
-  if (!lakeExists) return { ...base, action: 'create', reason: 'lake table missing' };
+  if (!lakeExists) return { ...base, action: 'create', nextAction: nextActionOf(settings, primaryKey, cursorColumn), reason: 'lake table missing' };
   // The whole table again from the export, so new column types apply (arrays kept as text become lists).
   if (rebuild) return { ...base, action: 'replace', rebuild: true, reason: 'rebuild requested: replaced from the export with the current column types' };
   if (settings?.action === 'replace') return { ...base, action: 'replace', reason: 'action replace configured' };
@@ -298,7 +306,12 @@ function directEntry(
     if (t.notInExport) {
       return `its lake table is missing and direct.firstLoad is export, but this cycle's export does not hold the table: run a sync (its export takes it), or set direct.firstLoad: direct to read it directly`;
     }
-    return { ...base, action: 'create', reason: `lake table missing: first load from this cycle's snapshot export (direct.firstLoad: export), then direct windows on ${column}` };
+    return {
+      ...base,
+      action: 'create',
+      nextAction: 'incremental',
+      reason: `lake table missing: first load from this cycle's snapshot export (direct.firstLoad: export), then direct windows on ${column}`,
+    };
   }
   const partitions = direct.partitions !== undefined ? `${direct.partitions} partition(s)` : "partitions from the window's row estimate";
   const hashed = direct.partitionColumn ? `, hashed on ${direct.partitionColumn}` : '';

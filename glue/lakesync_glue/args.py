@@ -51,6 +51,9 @@ COMMON_OPTIONAL: tuple[str, ...] = (
     "cursor_column",
     "cursor_mode",
     "cursor_lookback",
+    # With --action create: the action of the loads after the create (merge, replace, incremental), so that only
+    # a table that will be merged into by key is held to the rules of Spark's MERGE.
+    "next_action",
     "max_delete_fraction",
     "approve_deletes",
     "allow_older_export",
@@ -119,6 +122,7 @@ class JobArgs:
     cursor_column: str | None = None
     cursor_mode: str | None = None  # resolved: "upsert" | "append" when a cursor is set
     cursor_lookback: Lookback | None = None  # None: the default for the cursor's type (window.py)
+    next_action: str | None = None  # with action create: the loads' action once the table exists (None: not told)
     max_delete_fraction: float = 0.5
     approve_deletes: bool = False
     allow_older_export: bool = False
@@ -404,6 +408,18 @@ def parse_job_args(options: Mapping[str, str], mode: Mode) -> JobArgs:
         raise _fail("action", action, "merge needs a primary key", "pass --primary_key <columns>, or use --action replace")
     if action == "incremental" and not cursor and extract != "direct":  # direct: refused with its reason below
         raise _fail("action", action, "incremental needs a cursor column", "pass --cursor_column <column>")
+    next_action = get("next_action").lower() or None
+    if next_action is not None:
+        if action != "create":
+            raise _fail("next_action", next_action, f"applies only with --action create (not {action})",
+                        "leave --next_action out")
+        if next_action not in ("merge", "replace", "incremental"):
+            raise _fail("next_action", next_action, "is not the action of a load after a create",
+                        "pass merge, replace or incremental (or leave it out)")
+        if next_action == "merge" and not key:
+            raise _fail("next_action", next_action, "merge needs a primary key", "pass --primary_key <columns>")
+        if next_action == "incremental" and not cursor:
+            raise _fail("next_action", next_action, "incremental needs a cursor column", "pass --cursor_column <column>")
     for name in ("source_database", "source_schema", "source_table"):
         if "/" in get(name):
             raise _fail(name, get(name), "contains '/'", "pass the name exactly as the export's target lists it")
@@ -447,6 +463,7 @@ def parse_job_args(options: Mapping[str, str], mode: Mode) -> JobArgs:
         cursor_column=cursor,
         cursor_mode=cursor_mode,
         cursor_lookback=cursor_lookback,
+        next_action=next_action,
         max_delete_fraction=_parse_fraction("max_delete_fraction", get("max_delete_fraction")),
         approve_deletes=_parse_bool("approve_deletes", get("approve_deletes")),
         allow_older_export=_parse_bool("allow_older_export", get("allow_older_export")),

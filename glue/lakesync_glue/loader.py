@@ -91,7 +91,8 @@ class RunState:
         self.cached.clear()
 
 
-def decide_action(asked: str, exists: bool, key: Sequence[str], cursor: str | None, direct: bool = False) -> str:
+def decide_action(asked: str, exists: bool, key: Sequence[str], cursor: str | None, direct: bool = False,
+                  next_action: str | None = None) -> str:
     """The action actually taken: a missing table is created whatever was asked."""
     if not exists:
         return "create"
@@ -99,7 +100,10 @@ def decide_action(asked: str, exists: bool, key: Sequence[str], cursor: str | No
         return "incremental"  # a direct window is not the whole table: never a merge or a replace
     if asked != "create":
         return asked
-    # `create` asked for an existing table (e.g. a rerun after the create committed).
+    # `create` asked for an existing table (e.g. a rerun after the create committed): the loads' own action once
+    # the table exists (--next_action), where the caller tells it.
+    if next_action:
+        return next_action
     if key:
         return "merge"
     if cursor:
@@ -372,7 +376,7 @@ class _Load:
             self.one_pass = (raw, plans, key)
             counts, typed = source.CastCounts(0), source.typed_frame(raw, plans)
         elif (isinstance(rows, ExportRows) and key and not a.rebuild
-              and decide_action(a.action, state.table_exists, key, cursor) == "merge"):
+              and decide_action(a.action, state.table_exists, key, cursor, a.direct, a.next_action) == "merge"):
             # Compared with the lake before casting: only rows that may differ are cast (fast_merge.py).
             self.deferred = (raw, plans)
             counts, typed = source.CastCounts(0), source.typed_frame(raw, plans)
@@ -390,7 +394,7 @@ class _Load:
             # The new watermark: the window's fixed upper bound, in the lake's format.
             state.cursor_high = rows.upper_bound(next(p for p in plans if p.name == cursor))
             state.window = rows.window_result()
-        action = decide_action(a.action, state.table_exists, key, cursor, a.direct)
+        action = decide_action(a.action, state.table_exists, key, cursor, a.direct, a.next_action)
         if a.rebuild and action != "create":
             action = "rebuild"
             schema = plan_rebuild([(p.name, p.lake_type) for p in plans], lake_cols or [])
@@ -446,9 +450,10 @@ class _Load:
         return found
 
     def merges_by_key(self, key: list[str], cursor: str | None) -> bool:
-        """Whether the load, or the next one once a create has made the table, MERGEs by key (merge, incremental upsert)."""
+        """Whether the load, or the next one once a create has made the table, MERGEs by key (merge, incremental upsert).
+        A create's next loads take --next_action where given: a keyed table that is replaced is never merged into."""
         a = self.args
-        action = decide_action(a.action, True, key, cursor, a.direct)
+        action = decide_action(a.action, True, key, cursor, a.direct, a.next_action)
         return bool(key) and (action == "merge" or (action == "incremental" and a.cursor_mode == "upsert"))
 
     def check_key_in_lake(self, key: list[str], cursor: str | None, lake_types: dict[str, str]) -> None:

@@ -181,3 +181,16 @@ def test_an_early_failure_and_a_pack_name_the_table_as_given() -> None:
     options = {**BASE, "source_table": " orders"}
     assert table_of(options) == "public. orders"
     assert early_failure(options, Bad("x"), "2025-01-01T00:00:00Z").table == "shop.public. orders"
+
+
+def test_next_action_is_the_action_of_the_loads_after_a_create() -> None:
+    assert parse(action="create", next_action="Replace").next_action == "replace"  # type: ignore[attr-defined]
+    assert parse(action="create").next_action is None  # type: ignore[attr-defined]
+    with pytest.raises(InvalidArgument, match=r"--next_action 'replace'.*applies only with --action create"):
+        parse(action="merge", next_action="replace")
+    with pytest.raises(InvalidArgument, match=r"--next_action 'rebuild'.*is not the action of a load after a create"):
+        parse(action="create", next_action="rebuild")
+    with pytest.raises(InvalidArgument, match=r"--next_action 'merge'.*merge needs a primary key"):
+        parse(action="create", primary_key=None, next_action="merge")
+    with pytest.raises(InvalidArgument, match=r"--next_action 'incremental'.*needs a cursor column"):
+        parse(action="create", next_action="incremental")

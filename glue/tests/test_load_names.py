@@ -133,6 +133,36 @@ def test_a_column_named_like_a_column_of_sparks_merge_is_refused_before_a_keyed_
     assert [r[lake] for r in run_query(spark, "SELECT * FROM lake.tests.merge_names_keyless ORDER BY id")] == ["a", "c", "d"]
 
 
+def test_a_keyed_table_whose_loads_replace_it_is_created_with_a_column_named_like_one_of_sparks_merge(
+        load: Loader, spark: Any, versions: Versions) -> None:
+    """A keyed table configured `action: replace` (or read incrementally in append mode) is never merged into:
+    its create, told the action of the loads after it (--next_action), loads a column named like one of Spark's
+    MERGE columns, and so do the loads after it. A create whose next loads merge is still refused."""
+    cols = [col("id", "integer"), col("__row_id", "text"), col("seq", "integer")]
+    first = versions.export(cols, [(1, "a", 1), (2, "b", 2)])
+    created = load(first, "Shop.Sales.Order Items", "replaced_keyed", action="create", primary_key="id",
+                   next_action="replace")
+    assert created.status == "succeeded", created.error
+    second = versions.export(cols, [(1, "a", 1), (2, "c", 2), (3, "d", 3)])
+    replaced = load(second, "Shop.Sales.Order Items", "replaced_keyed", action="replace", primary_key="id")
+    assert replaced.status == "succeeded", replaced.error
+    assert [r["__row_id"] for r in run_query(spark, "SELECT * FROM lake.tests.replaced_keyed ORDER BY id")] == ["a", "c", "d"]
+    # A create asked again for the table that now exists takes the next loads' action: a replace, not a merge.
+    again = load(second, "Shop.Sales.Order Items", "replaced_keyed", action="create", primary_key="id",
+                 next_action="replace")
+    assert again.status == "succeeded", again.error
+    assert [r["__row_id"] for r in run_query(spark, "SELECT * FROM lake.tests.replaced_keyed ORDER BY id")] == ["a", "c", "d"]
+    spark.sql("DROP TABLE lake.tests.replaced_keyed").collect()
+    appended = load(first, "Shop.Sales.Order Items", "appended_keyed", action="create", primary_key="id",
+                    cursor_column="seq", cursor_mode="append", next_action="incremental")
+    assert appended.status == "succeeded", appended.error
+    spark.sql("DROP TABLE lake.tests.appended_keyed").collect()
+    for extra in ({"next_action": "merge"}, {}, {"next_action": "incremental", "cursor_column": "seq", "cursor_mode": "upsert"}):
+        refused = load(first, "Shop.Sales.Order Items", "merged_keyed", action="create", primary_key="id", **extra)
+        assert refused.error is not None and refused.error["class"] == "NameCollision", (extra, refused.error)
+        assert not spark.catalog.tableExists("lake.tests.merged_keyed")
+
+
 def test_dollar_braces_in_names_and_values_are_taken_literally(load: Loader, spark: Any, versions: Versions) -> None:
     """`${...}` is text in names and values: Spark's variable substitution must not rewrite the statements
     (a key `a${x}` listed as `a` in the MERGE would leave its update and delete unapplied, yet counted)."""

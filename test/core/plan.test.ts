@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseConfig, sourceConfig } from '../../src/config/load';
-import type { DiscoveredTable } from '../../src/model';
+import { loadJobArguments } from '../../src/job-args';
+import type { DiscoveredTable, LoadRequest } from '../../src/model';
 import { planTables } from '../../src/plan';
 
 const source = sourceConfig(
@@ -262,6 +263,45 @@ test("a kept column named like a column of Spark's MERGE fails a table loaded by
     'public.merged: column "__Row_Id" becomes lake column "__row_id", a name Spark\'s MERGE uses for its own columns (__row_id, __row_operation, __row_from_source, __row_from_target, __original_row_id_...): every merge by primary key into the lake table would fail, so nothing is loaded; give it another lake name (tables."public.merged".columns."__Row_Id": { rename: <name> }), rename it in the source, or exclude it',
   );
   assert.match(notLoaded[2]!.error?.message ?? '', /column "__original_row_id_7" becomes lake column "__original_row_id_7"/);
+});
+
+test("a keyed table whose lake table is missing is refused for a column named like one of Spark's MERGE only when its loads will merge; its create tells the job the loads' action", () => {
+  const cols = (table: string, ...names: string[]) => withColumns(table, ['id'], Object.fromEntries(['id', 'ts', ...names].map((n) => [n, n === 'ts' ? 'timestamp' : 'text'])));
+  const config = shopWith({
+    'public.replaced': { action: 'replace' },
+    'public.appended': { cursor: { column: 'ts', mode: 'append' } },
+    'public.upserted': { cursor: { column: 'ts' } },
+    'public.merged': { action: 'merge', primaryKey: ['id'], cursor: { column: 'ts' } },
+  });
+  const tables = ['public.replaced', 'public.appended', 'public.upserted', 'public.merged', 'public.created'].map((n) => cols(n, '__row_id'));
+  const { entries, notLoaded } = planTables(config, tables, new Set());
+  assert.deepEqual(entries.map((e) => [e.table, e.action, e.nextAction]), [
+    ['public.replaced', 'create', 'replace'],
+    ['public.appended', 'create', 'incremental'],
+  ]);
+  assert.deepEqual(notLoaded.map((n) => [n.table, n.error?.type]), [['public.upserted', 'NameCollision'], ['public.merged', 'NameCollision'], ['public.created', 'NameCollision']]);
+  const args = loadJobArguments({ source: 'shop', cycleId: 'c', runToken: 'r', database: 'shop', namespace: 'shop', resultLocation: '/r', exportId: 'e', snapshotTime: '2025-01-01T00:00:00.000Z', exportLocation: '/x', plan: entries[0]! } as LoadRequest, { warehouse: '/w' });
+  assert.equal(args.action, 'create');
+  assert.equal(args.next_action, 'replace');
+  // A direct table created from the export is read in windows afterwards: appended, never merged.
+  const direct = sourceConfig(
+    parseConfig({
+      sources: {
+        shop: {
+          database: 'shop',
+          source: { kind: 'postgres', url: 'postgres://reader:pw@127.0.0.1:5432/shop' },
+          target: { namespace: 'shop' },
+          tables: { 'public.later': { extract: 'direct', cursor: { column: 'ts', mode: 'append' }, direct: { firstLoad: 'export' } } },
+        },
+      },
+    }),
+    'shop',
+  );
+  const later = planTables(direct, [cols('public.later', '__row_id')], new Set());
+  assert.deepEqual([later.entries.map((e) => [e.table, e.action, e.nextAction]), later.notLoaded], [[['public.later', 'create', 'incremental']], []]);
+  // Every create of an export table says what follows it.
+  const plain = planTables(shopWith({}), [t('public.orders', ['id']), t('public.log', [])], new Set()).entries;
+  assert.deepEqual(plain.map((e) => [e.table, e.nextAction]), [['public.orders', 'merge'], ['public.log', 'replace']]);
 });
 
 test('a key that names a column the table lacks, or one column twice, fails its table in planning; a key of two case-twin columns plans', () => {
