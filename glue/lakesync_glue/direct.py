@@ -509,8 +509,8 @@ class DirectRows:
                    "but an incremental window never reads a row whose cursor is NULL, so rows inserted later without "
                    "one are never read (and a row whose cursor is set after this create is read again as a new row); "
                    f"give every row a cursor value and make the column NOT NULL (ALTER TABLE "
-                   f"{a.source_schema}.{a.source_table} ALTER COLUMN {cursor.name} SET NOT NULL), or pick another "
-                   "cursor column")
+                   f"{ident(a.source_schema)}.{ident(a.source_table)} ALTER COLUMN {ident(cursor.name)} SET NOT NULL), "
+                   "or pick another cursor column")
         log.warning("%s: %s", a.lake_table_id, warning)
         self.warnings.append(warning)
 

@@ -513,3 +513,17 @@ def test_a_cursor_in_a_year_past_9999_pins_the_window_and_every_load_says_so(dir
     # Row 5 lies below the pinned window too, within the range the last window read (from the create's start).
     assert lake_ids(spark, table) == [1, 2, 3, 4, 5, 6]
     assert any("cursor column 'at'" in w and "after today" in w for w in third.warnings), third.warnings
+
+
+def test_a_create_that_reads_rows_without_a_cursor_value_warns_with_sql_that_fixes_the_column(
+        direct_load: Loader, postgres: PgServer, spark: Any) -> None:
+    """No later window reads a row whose cursor is NULL: the create that loads such rows says how many, and the
+    ALTER TABLE it offers names the table and the column as PostgreSQL knows them (quoted: unquoted, PostgreSQL
+    would fold them to lower case)."""
+    postgres.sql('CREATE TABLE "D_Nulls" (id int, "Seq" bigint)')
+    postgres.sql('INSERT INTO "D_Nulls" VALUES (1, 1), (2, NULL), (3, NULL)')
+    created = direct_load("D_Nulls", "d_nulls", action="create", cursor_column="Seq", cursor_mode="append")
+    assert (created.status, created.inserted) == ("succeeded", 3), created.error
+    warning = next((w for w in created.warnings if "no cursor value" in w), "")
+    assert "2 row(s) have no cursor value (NULL)" in warning, created.warnings
+    assert 'ALTER TABLE "public"."D_Nulls" ALTER COLUMN "Seq" SET NOT NULL' in warning, warning
