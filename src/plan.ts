@@ -5,7 +5,7 @@
 import type { SourceConfig } from './config/schema';
 import { keysMatchingNoTable, lakeNameCollisions, lakeTableName, selectTable } from './config/tables';
 import { columnPolicies, columnPolicyProblems, mergeColumnProblem, reservedColumnProblem } from './config/columns';
-import { directExtract, firstLoadOf, missingCursorProblem } from './config/direct';
+import { directExtract, firstLoadOf, missingCursorProblem, missingPartitionColumnProblem } from './config/direct';
 import { LAKE_NAME_RULE, isValidLakeName, splitTable } from './names';
 import { cursorKind, defaultLookback, lookbackKindProblem, lookbackText, unorderedCursorProblem } from './lookback';
 import type { DirectExtract, DiscoveredTable, KeySource, PlanEntry, TableName, TableOutcome } from './model';
@@ -250,6 +250,8 @@ function planEntry(
   const direct = directExtract(settings);
   const missingCursor = direct && cursorColumn ? missingCursorProblem(t.table, t.columns.map((c) => c.columnName), cursorColumn, settings?.columns) : undefined;
   if (missingCursor) return missingCursor;
+  const missingPartition = direct?.partitionColumn ? missingPartitionColumnProblem(t.table, t.columns.map((c) => c.columnName), direct.partitionColumn, settings?.columns) : undefined;
+  if (missingPartition) return missingPartition;
   if (direct) return directEntry(t, settings, { ...base, cursor: base.cursor! }, t.partitions ? { ...direct, knownPartitions: t.partitions } : direct, lakeExists, rebuild);
   if (!lakeExists) return { ...base, action: 'create', nextAction: nextActionOf(settings, primaryKey, cursorColumn), reason: 'lake table missing' };
   // The whole table again from the export, so new column types apply (arrays kept as text become lists).

@@ -311,6 +311,22 @@ class DirectRows:
                 name = renamed[0]
         return self.column(name, "partition_column")
 
+    def hash_column(self) -> SourceColumn | None:
+        """The column of --partition_column, checked before anything is read whatever the partition count (a window
+        read in one partition does not hash): one the table has, and not excluded. None without the argument."""
+        name = self.conn.jdbc.partition_column
+        if not name:
+            return None
+        column = self.partition_column(name)
+        policy = self.args.column_policies.get(column.name)
+        if policy is not None and policy.exclude:
+            raise InvalidArgument(
+                f"--partition_column {column.name!r}: table {self.args.target}'s column is excluded by its column "
+                "policy, and excluded columns are never read, not even to hash partitions on; partition on another "
+                "column, or leave --partition_column out"
+            )
+        return column
+
     def check_cursor(self, cursor: SourceColumn) -> None:
         """A cursor whose window PostgreSQL and the lake bound alike: refused before anything is read."""
         named = _UNORDERED_CURSORS.get(cursor.kind)
@@ -465,6 +481,7 @@ class DirectRows:
         jdbc = self.conn.jdbc
         cursor = self.column(cursor_name, "cursor_column")
         self.check_cursor(cursor)
+        self.hash_column()
         window = self.fix_window(cursor, cursor_lake, lake_types, exists, ident_)
         wanted = [self.column(m.column_name, "column_policies") for m in kept]
         n = jdbc.partitions or default_partitions(window.estimated_rows)
@@ -543,14 +560,7 @@ class DirectRows:
                 low, high = ranges
                 return ident(cursor.name), {"partitionColumn": PART, "lowerBound": low, "upperBound": high,
                                             "numPartitions": str(n)}
-        column = self.partition_column(jdbc.partition_column) if jdbc.partition_column else cursor
-        policy = self.args.column_policies.get(column.name)
-        if policy is not None and policy.exclude:
-            raise InvalidArgument(
-                f"--partition_column {column.name!r}: table {self.args.target}'s column is excluded by its column "
-                "policy, and excluded columns are never read, not even to hash partitions on; partition on another "
-                "column, or leave --partition_column out"
-            )
+        column = self.hash_column() or cursor
         hashed = f"coalesce(mod(abs(hashtext(({ident(column.name)})::text)::bigint), {n}), 0)"
         return hashed, {"predicates": [f"{PART} = {i}" for i in range(n)]}
 

@@ -527,3 +527,20 @@ def test_a_create_that_reads_rows_without_a_cursor_value_warns_with_sql_that_fix
     warning = next((w for w in created.warnings if "no cursor value" in w), "")
     assert "2 row(s) have no cursor value (NULL)" in warning, created.warnings
     assert 'ALTER TABLE "public"."D_Nulls" ALTER COLUMN "Seq" SET NOT NULL' in warning, warning
+
+
+def test_a_partition_column_the_table_lacks_is_refused_even_when_the_window_is_read_in_one_partition(
+        direct_load: Loader, postgres: PgServer, spark: Any) -> None:
+    """A misspelled --partition_column is refused on the first load, not only once a window grows past one
+    partition (months later, on the load of the largest window)."""
+    postgres.sql("CREATE TABLE d_small_part (id int, grp text)")
+    postgres.sql("INSERT INTO d_small_part SELECT g, 'g' || (g % 3) FROM generate_series(1, 10) g")
+    result = direct_load("d_small_part", "d_small_part", action="create", cursor_column="id", partition_column="gpr")
+    assert result.status == "failed" and result.error is not None, result
+    assert result.error["class"] == "InvalidArgument"
+    assert result.error["message"].startswith("--partition_column 'gpr': table shop.public.d_small_part has no such "
+                                              "column"), result.error
+    assert not spark.catalog.tableExists("lake.tests.d_small_part")
+    excluded = direct_load("d_small_part", "d_small_part", action="create", cursor_column="id", partition_column="grp",
+                           column_policies=json.dumps({"grp": {"exclude": True}}))
+    assert excluded.error is not None and "is excluded" in excluded.error["message"], excluded.error

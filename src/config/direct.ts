@@ -173,6 +173,19 @@ export function missingCursorProblem(table: string, columns: readonly string[], 
   return `cursor column ${cursor} is not a column of the table (its columns: ${listed}): set tables."${table}".cursor.column to one of them`;
 }
 
+/**
+ * A direct.partitionColumn the table does not have (by its source name in any case, or by the lake name a
+ * rename gives it, as the job resolves it): the job would refuse it after its run started. Unchecked without the columns.
+ */
+export function missingPartitionColumnProblem(table: string, columns: readonly string[], column: string, policies: Record<string, { rename?: string | undefined }> | undefined): string | undefined {
+  if (columns.length === 0) return undefined;
+  const wanted = column.toLowerCase();
+  const lakeNames = Object.values(policies ?? {}).map((p) => p.rename?.toLowerCase());
+  if (columns.some((c) => c.toLowerCase() === wanted) || lakeNames.includes(wanted)) return undefined;
+  const listed = columns.slice(0, 20).join(', ') + (columns.length > 20 ? ', ...' : '');
+  return `direct.partitionColumn ${column} is not a column of the table (its columns: ${listed}): set tables."${table}".direct.partitionColumn to one of them, or leave it out`;
+}
+
 /** The plan's view of a table's direct settings; undefined for an export table. */
 export function directExtract(t: TableExtract | undefined): DirectExtract | undefined {
   if (t?.extract !== 'direct') return undefined;

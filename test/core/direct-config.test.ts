@@ -151,6 +151,24 @@ describe('plan of direct tables', () => {
     ]);
   });
 
+  test("a partitionColumn that is not a column of the source's table fails the plan, however few rows the windows hold", () => {
+    const typo = parsed(
+      localSource({
+        'public.events': { extract: 'direct', cursor: { column: 'id' }, direct: { partitionColumn: 'regoin' } },
+        // Named by the lake name a rename gives it, or in another case, the column is found.
+        'public.log': { extract: 'direct', cursor: { column: 'id' }, direct: { partitionColumn: 'area' }, columns: { region: { rename: 'area' } } },
+        'public.orders': { extract: 'direct', cursor: { column: 'id' }, direct: { partitionColumn: 'REGION' } },
+      }),
+    );
+    const withRegion = (table: string) => ({ ...t(table), columns: [...t(table).columns, { columnName: 'region', originalType: 'text', expectedExportedType: 'binary (UTF8)' }] });
+    const tables = [withRegion('public.events'), withRegion('public.log'), withRegion('public.orders')];
+    const { entries, notLoaded } = planTables(typo, [], new Set(['events']), {}, tables);
+    assert.deepEqual(entries.map((e) => e.table).sort(), ['public.log', 'public.orders']);
+    assert.deepEqual(notLoaded.map((n) => [n.table, n.extract, n.error?.type, n.error?.message]), [
+      ['public.events', 'direct', 'InvalidTableSettings', 'public.events: direct.partitionColumn regoin is not a column of the table (its columns: id, region): set tables."public.events".direct.partitionColumn to one of them, or leave it out'],
+    ]);
+  });
+
   test('a first load from the export fails when the export does not hold the table; rebuild is refused for direct tables', () => {
     const { notLoaded } = planTables(source, [], new Set(), {}, catalog);
     const clicks = notLoaded.find((n) => n.table === 'public.clicks')!;
