@@ -14,6 +14,7 @@ import Ajv from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { SCHEMA_FILES, configJsonSchema, messagesJsonSchema, schemaText } from '../../src/cli/schemas';
 import { type CliDeps, tableList } from '../../src/cli/context';
+import { checkTimeZone } from '../../src/cli/commands/schedule';
 import type { Ports } from '../../src/ports';
 import composeSpec from './fixtures/compose-spec.json';
 import { rdsSourceConfig } from '../helpers/source-config';
@@ -215,6 +216,14 @@ describe('usage errors exit 2', () => {
     { args: ['schedule', 'create', 'shop', '--every', '1h', '--name', ''], message: /--name "": a schedule name is 1-63 letters, digits, - and _/ },
     { args: ['schedule', 'delete', 'shop', '--name', 'a/b'], message: /--name "a\/b": a schedule name is/ },
     { args: ['schedule', 'create', 'shop', '--every', '1h', '--time-zone', 'Mars/Olympus'], message: /not an IANA time zone/ },
+    // The Temporal server reads zone names case-sensitively ("unknown time zone europe/paris"): the right name is suggested.
+    { args: ['schedule', 'create', 'shop', '--cron', '0 2 * * *', '--time-zone', 'europe/paris'], message: /--time-zone "europe\/paris" is not an IANA time zone name: did you mean Europe\/Paris\?/ },
+    { args: ['schedule', 'create', 'shop', '--cron', '0 2 * * *', '--time-zone', 'us/pacific'], message: /--time-zone "us\/pacific" is not an IANA time zone name: did you mean America\/Los_Angeles\?/ },
+    { args: ['schedule', 'create', 'shop', '--cron', '0 2 * * *', '--time-zone', 'Europe/Pariss'], message: /--time-zone "Europe\/Pariss" is not an IANA time zone name: did you mean Europe\/Paris\?/ },
+    { args: ['schedule', 'create', 'shop', '--cron', '0 2 * * *', '--time-zone', 'Paris'], message: /did you mean Europe\/Paris\?/ },
+    // A fixed offset: the IANA name inverts the sign (Etc/GMT-1 is UTC+1).
+    { args: ['schedule', 'create', 'shop', '--cron', '0 2 * * *', '--time-zone', 'UTC+1'], message: /--time-zone "UTC\+1" is not an IANA time zone name: did you mean Etc\/GMT-1 \(a fixed UTC\+1, no daylight saving time\)\?/ },
+    { args: ['schedule', 'create', 'shop', '--cron', '0 2 * * *', '--time-zone', 'GMT-05:00'], message: /did you mean Etc\/GMT\+5 / },
     { args: ['schedule', 'create', 'shop', '--every', '1h', '--overlap', 'sometimes'], message: /argument 'sometimes' is invalid\. Allowed choices are skip, buffer-one/ },
     { args: ['schedule', 'create', 'shop', '--every', '1h', '--rerun-failed', '--tables', 'public.orders'], message: /--rerun-failed and --tables do not go together/ },
     { args: ['schedule', 'backfill', 'shop', '--from', 'yesterday', '--to', '2025-01-01'], message: /--from "yesterday" is not a date/ },
@@ -243,6 +252,12 @@ describe('usage errors exit 2', () => {
       assert.match(run.stderr, c.message);
     });
   }
+
+  it('--time-zone takes the names the Temporal server takes: canonical zones, links and UTC', () => {
+    for (const tz of ['UTC', 'Etc/UTC', 'Europe/Paris', 'US/Pacific', 'Etc/GMT-1', 'America/Argentina/Buenos_Aires', 'EST5EDT', 'America/Port-au-Prince']) assert.doesNotThrow(() => checkTimeZone(tz), tz);
+    assert.throws(() => checkTimeZone('utc'), /did you mean UTC\?/);
+    assert.throws(() => checkTimeZone('Mars/Olympus'), /--time-zone "Mars\/Olympus" is not an IANA time zone name \(e\.g\. UTC, Europe\/Paris, America\/New_York\)/);
+  });
 
   it('--tables takes the table names the config takes: trimmed, split on commas, spaces inside a table name allowed', () => {
     assert.deepEqual(tableList(' public.Odd Name , public.orders,public.orders', '--tables'), ['public.Odd Name', 'public.orders']);

@@ -263,12 +263,69 @@ function invalidArgument(err: unknown): unknown {
   return code === 3 ? new UsageError(`the Temporal server refused the schedule: ${(err as Error).message}`) : err;
 }
 
-function checkTimeZone(tz: string): void {
+/**
+ * The Temporal server reads zone names as the tz database spells them (it answers "unknown time
+ * zone europe/paris"), though Intl takes any case: a name must be spelled right, and a wrong one
+ * is refused with the right spelling or the closest names.
+ */
+export function checkTimeZone(tz: string): void {
+  const known = zoneNames();
+  let resolved: string | undefined;
   try {
-    new Intl.DateTimeFormat('en', { timeZone: tz });
+    resolved = new Intl.DateTimeFormat('en', { timeZone: tz }).resolvedOptions().timeZone;
   } catch {
-    throw new UsageError(`--time-zone ${JSON.stringify(tz)} is not an IANA time zone (e.g. UTC, Europe/Paris, America/New_York)`);
+    resolved = undefined;
   }
+  if (resolved !== undefined) {
+    if (tz === resolved || known.includes(tz)) return;
+    const spelled = known.find((k) => k.toLowerCase() === tz.toLowerCase());
+    // A link such as US/Pacific is taken; no zone name is all lower case, so us/pacific is misspelt.
+    if (!spelled && tz !== tz.toLowerCase()) return;
+    throw notZone(tz, [spelled ?? resolved]);
+  }
+  const offset = /^(?:UTC|GMT|Z)?\s*([+-])(\d{1,2})(?::?(\d\d))?$/i.exec(tz.trim());
+  if (offset) {
+    const [sign, hours, minutes] = [offset[1]!, Number(offset[2]), Number(offset[3] ?? 0)];
+    // Etc/GMT-1 is UTC+1: the tz database inverts the sign of its fixed-offset zones.
+    if (minutes === 0 && hours > 0 && (sign === '+' ? hours <= 14 : hours <= 12)) {
+      throw notZone(tz, [`Etc/GMT${sign === '+' ? '-' : '+'}${hours} (a fixed UTC${sign}${hours}, no daylight saving time)`], ' or the zone of a place, e.g. Europe/Paris');
+    }
+    throw new UsageError(`--time-zone ${JSON.stringify(tz)} is not an IANA time zone name: give the zone of a place with that offset (e.g. Asia/Kolkata for UTC+5:30), or UTC`);
+  }
+  throw notZone(tz, closestZones(tz, known));
+}
+
+function notZone(tz: string, suggestions: string[], more = ''): UsageError {
+  const head = `--time-zone ${JSON.stringify(tz)} is not an IANA time zone name`;
+  if (suggestions.length === 0) return new UsageError(`${head} (e.g. UTC, Europe/Paris, America/New_York)`);
+  const list = suggestions.length === 1 ? suggestions[0]! : `${suggestions.slice(0, -1).join(', ')} or ${suggestions.at(-1)!}`;
+  return new UsageError(`${head}: did you mean ${list}?${more ? ` (${more.trim()})` : ''}`);
+}
+
+/** The zone names this Node knows, with UTC and the fixed-offset Etc zones its list leaves out. */
+function zoneNames(): string[] {
+  const etc = ['UTC', 'Etc/UTC', 'Etc/GMT', ...Array.from({ length: 12 }, (_, i) => `Etc/GMT+${i + 1}`), ...Array.from({ length: 14 }, (_, i) => `Etc/GMT-${i + 1}`)];
+  return [...new Set([...Intl.supportedValuesOf('timeZone'), ...etc])];
+}
+
+/** The names closest to a wrong one (case aside): a zone whose place is the name given, else those a few letters away. */
+function closestZones(tz: string, known: string[]): string[] {
+  const wanted = tz.trim().toLowerCase().replace(/ /g, '_');
+  const place = known.filter((k) => k.toLowerCase().split('/').at(-1) === wanted);
+  if (place.length > 0) return place.slice(0, 3);
+  const scored = known.map((k) => ({ k, d: editDistance(wanted, k.toLowerCase()) })).filter((x) => x.d <= Math.max(2, Math.floor(wanted.length / 4)));
+  scored.sort((a, b) => a.d - b.d || a.k.localeCompare(b.k));
+  return scored.slice(0, 3).map((x) => x.k);
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length]!;
 }
 
 /** ISO-8601 dates and times; a time without an offset is UTC, as schedules' times are (not the machine's zone). */
