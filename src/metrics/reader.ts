@@ -11,10 +11,8 @@ import { runningSourceWorkflow } from '../temporal';
 import { readSourceStatus, withCycleTables } from '../status-pages';
 import type { SourceStatus } from '../workflows/messages';
 import type { SourceReading } from './registry';
-import { sourceMetrics, tablesWithoutCounts } from './values';
+import { nextCycleToRead, sourceMetrics } from './values';
 
-/** At most this many older cycle results are fetched per source and refresh (each is read once). */
-const LOOKBACK_PER_REFRESH = 3;
 /** Cycle results kept in memory; finished results never change. */
 const RESULT_CACHE = 200;
 /** Workflow statuses that never change again. */
@@ -52,7 +50,7 @@ export class StatusReader {
       if (!status) return { source, state: 'absent' };
       const sourceConfig = this.options.config.sources[source]!;
       const selected = (t: string) => selectTable(sourceConfig, t).included;
-      await byDeadline(client.connection.withDeadline(deadline, () => this.fetchResults(client, status, selected)), deadline, 'reading cycle results').catch((err: unknown) => {
+      await byDeadline(client.connection.withDeadline(deadline, () => this.fetchResults(client, status, selected, deadline)), deadline, 'reading cycle results').catch((err: unknown) => {
         // Rows and table seconds come out incomplete; the status itself was read.
         this.options.log(`lakesync metrics: could not read the cycle results of ${source}: ${(err as Error).message}`);
       });
@@ -75,16 +73,21 @@ export class StatusReader {
     return readSourceStatus(handle);
   }
 
-  /** The last cycle's result, then older ones while some table's last load counts are unknown. */
-  private async fetchResults(client: Client, status: SourceStatus, selected: (table: string) => boolean): Promise<void> {
+  /**
+   * The last cycle's result, then the older ones that hold the last loads of tables whose counts
+   * are unknown (each read once, then cached): after a restart the first refresh reads them all,
+   * unless half the scrape timeout has passed; the rest are read at the next refreshes.
+   */
+  private async fetchResults(client: Client, status: SourceStatus, selected: (table: string) => boolean, deadline: number): Promise<void> {
     if (status.lastCycle) await this.fetchResult(client, status.lastCycle.workflowId);
-    let fetched = 0;
-    for (const cycle of status.recentCycles) {
-      if (fetched >= LOOKBACK_PER_REFRESH) break;
-      if (cycle.counts.committed === 0 || this.results.has(cycle.workflowId)) continue;
-      if (tablesWithoutCounts(status, (id) => this.results.get(id) ?? undefined, selected).length === 0) break;
-      await this.fetchResult(client, cycle.workflowId);
-      fetched++;
+    const stopAt = deadline - this.options.timeoutMs / 2;
+    // A cycle not closed yet is not cached: it is tried once per refresh.
+    const tried = new Set<string>();
+    while (Date.now() < stopAt) {
+      const next = nextCycleToRead(status, (id) => this.results.get(id) ?? undefined, (id) => tried.has(id) || this.results.has(id), selected);
+      if (next === undefined) break;
+      tried.add(next);
+      await this.fetchResult(client, next);
     }
   }
 

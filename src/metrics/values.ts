@@ -136,6 +136,34 @@ export function tablesWithoutCounts(status: SourceStatus, cycleResult: MetricInp
   });
 }
 
+/** How far a load's finish may lie outside its cycle's start and finish (they come from different clocks). */
+const LOAD_CLOCK_SKEW_MS = 5 * 60_000;
+
+/**
+ * The next cycle result to read for the last load counts still unknown: for the first table without
+ * them, the recent cycle whose run holds its watermark's load (the load finished between the cycle's
+ * start and finish), among those not read yet; undefined when no such cycle is left. So a reader
+ * with nothing cached (a restarted worker) reads the few cycles that hold the tables' last loads,
+ * not every cycle between them.
+ */
+export function nextCycleToRead(status: SourceStatus, cycleResult: MetricInputs['cycleResult'], read: (workflowId: string) => boolean, selected?: MetricInputs['selected']): string | undefined {
+  for (const table of tablesWithoutCounts(status, cycleResult, selected)) {
+    const loadedAt = Date.parse(status.ledger[table]!.loadedAt);
+    if (Number.isNaN(loadedAt)) continue;
+    let best: { workflowId: string; off: number } | undefined;
+    for (const cycle of status.recentCycles) {
+      if (cycle.counts.committed === 0 || read(cycle.workflowId)) continue;
+      const started = Date.parse(cycle.startedAt);
+      const finished = Date.parse(cycle.finishedAt);
+      if (Number.isNaN(started) || Number.isNaN(finished)) continue;
+      const off = loadedAt < started ? started - loadedAt : loadedAt > finished ? loadedAt - finished : 0;
+      if (off <= LOAD_CLOCK_SKEW_MS && (!best || off < best.off)) best = { workflowId: cycle.workflowId, off };
+    }
+    if (best) return best.workflowId;
+  }
+  return undefined;
+}
+
 function cycleMetrics(summary: CycleSummary, result: CycleResult | undefined): CycleMetrics {
   const started = Date.parse(summary.startedAt);
   const finished = Date.parse(summary.finishedAt);
