@@ -209,6 +209,9 @@ describe('usage errors exit 2', () => {
     { args: ['schedule', 'create', 'shop'], message: /exactly one of --cron <expression> or --every <duration>/ },
     { args: ['schedule', 'create', 'shop', '--every', '6 hours'], message: /--every "6 hours": use a number and a unit/ },
     { args: ['schedule', 'create', 'shop', '--cron', '0 2 *'], message: /a cron expression has 5 fields/ },
+    // Temporal reads a sixth field as the year, not as Quartz's or Spring's leading seconds: "0 0 2 * * *" would run at midnight on the 2nd of each month.
+    { args: ['schedule', 'create', 'shop', '--cron', '0 0 2 * * *'], message: /--cron "0 0 2 \* \* \*" has 6 fields: Temporal reads them as minute hour day-of-month month day-of-week year, not with seconds first.*"0 2 \* \* \*"/ },
+    { args: ['schedule', 'create', 'shop', '--cron', '0 0 2 * * ?'], message: /--cron "0 0 2 \* \* \?" has 6 fields/ },
     // It would never run, yet be created (exit 0).
     { args: ['schedule', 'create', 'shop', '--every', '99999999999d'], message: /--every 99999999999d: give an interval from 1s to 366d/ },
     { args: ['schedule', 'create', 'shop', '--every', '0s'], message: /--every 0s: give an interval from 1s to 366d/ },

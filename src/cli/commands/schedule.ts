@@ -126,6 +126,25 @@ export function registerSchedule(program: Command, kit: CommandKit): void {
   );
 }
 
+/**
+ * A cron expression's fields as Temporal reads them: 5 (minute hour day-of-month month
+ * day-of-week), 6 (and the year) or 7 (the second first, and the year). Six fields written with the
+ * seconds first, as Quartz and Spring take them ("0 0 2 * * *", 02:00 daily), Temporal reads as
+ * minute 0 of hour 0 of day 2 of each month: refused unless the sixth field is a year.
+ */
+function checkCron(c: string): void {
+  if (c.trim().startsWith('@')) return;
+  // An optional CRON_TZ=<zone> (or TZ=) before the fields and "# comment" after them.
+  const fields = c.replace(/#.*$/, '').trim().split(/\s+/).filter((f) => f !== '' && !/^(CRON_TZ|TZ)=/.test(f));
+  if (fields.length < 5) throw new UsageError(`--cron ${JSON.stringify(c)}: a cron expression has 5 fields (minute hour day month weekday), e.g. "0 2 * * *"`);
+  if (fields.length === 6 && !/\d{4}/.test(fields[5]!)) {
+    const fiveFields = fields.slice(1).map((f) => (f === '?' ? '*' : f)).join(' ');
+    throw new UsageError(
+      `--cron ${JSON.stringify(c)} has 6 fields: Temporal reads them as minute hour day-of-month month day-of-week year, not with seconds first (as Quartz and Spring do), so it would run at other times than meant; write 5 fields, e.g. "${fiveFields}", or 7 with the seconds first and the year last, e.g. "${fields.map((f) => (f === '?' ? '*' : f)).join(' ')} *"`,
+    );
+  }
+}
+
 /** `--every` in milliseconds: a number and a unit, from 1 s to 366 days. */
 function everyMs(every: string): number {
   const match = DURATION.exec(every);
@@ -151,7 +170,7 @@ async function create(kit: CommandKit, source: string, opts: CreateOptions): Pro
   const { config, source: settings } = loadSource(io, opts, source);
   if (Boolean(opts.cron?.length) === Boolean(opts.every)) throw new UsageError('schedule create needs exactly one of --cron <expression> or --every <duration>');
   if (opts.every !== undefined) everyMs(opts.every);
-  if (opts.cron) for (const c of opts.cron) if (c.trim().split(/\s+/).length < 5 && !c.startsWith('@')) throw new UsageError(`--cron ${JSON.stringify(c)}: a cron expression has 5 fields (minute hour day month weekday), e.g. "0 2 * * *"`);
+  if (opts.cron) for (const c of opts.cron) checkCron(c);
   if (opts.timeZone) checkTimeZone(opts.timeZone);
   // Temporal aligns an interval on the Unix epoch: a time zone would change none of its times, yet describe showed it.
   if (opts.every !== undefined && opts.timeZone) {
