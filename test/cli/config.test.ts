@@ -231,6 +231,8 @@ describe('usage errors exit 2', () => {
     { args: ['schedule', 'create', 'shop', '--every', '1h', '--rerun-failed', '--tables', 'public.orders'], message: /--rerun-failed and --tables do not go together/ },
     { args: ['schedule', 'backfill', 'shop', '--from', 'yesterday', '--to', '2025-01-01'], message: /--from "yesterday" is not a date/ },
     { args: ['schedule', 'backfill', 'shop', '--from', '2025-01-02', '--to', '2025-01-01'], message: /--to must be after --from/ },
+    // Temporal takes at once the actions of the whole range, those of times still to come too (and then again at their time).
+    { args: ['schedule', 'backfill', 'shop', '--from', '2025-01-01', '--to', '2999-01-01'], message: /--to 2999-01-01T00:00:00\.000Z is in the future: a backfill takes now the actions of its whole range/ },
     // Date() reads it as 2 March: the backfill would cover 2-5 March instead of refusing the date.
     { args: ['schedule', 'backfill', 'shop', '--from', '2025-02-30', '--to', '2025-03-05'], message: /--from "2025-02-30" is not a date/ },
     { args: ['dev', '--port', 'seventy'], message: /--port "seventy" is not a port number/ },

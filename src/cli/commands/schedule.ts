@@ -27,6 +27,8 @@ const overlapOption = () => new Option('--overlap <policy>', 'what to do when th
 const DURATION = /^(\d+)(ms|s|m|h|d)$/;
 /** The longest --every: a schedule that would wait longer than a year never runs in practice. */
 const MAX_EVERY_MS = 366 * 24 * 3_600_000;
+/** How far past this machine's clock a backfill's --to may be (a script's "now" from another clock). */
+const BACKFILL_CLOCK_SLACK_MS = 60_000;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 24 * 3_600_000 };
 /** A schedule's name is part of its id and its trigger's workflow id: plain characters only. */
 const SCHEDULE_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
@@ -109,6 +111,10 @@ export function registerSchedule(program: Command, kit: CommandKit): void {
         const start = isoDate(opts.from, '--from');
         const end = isoDate(opts.to, '--to');
         if (end <= start) throw new UsageError('--to must be after --from');
+        // Temporal takes at once the actions of the whole range, also those of times to come, which the schedule then takes again.
+        if (end.getTime() > Date.now() + BACKFILL_CLOCK_SLACK_MS) {
+          throw new UsageError(`--to ${end.toISOString()} is in the future: a backfill takes now the actions of its whole range, those still to come too (and the schedule takes them again at their time); give a --to up to now (${new Date().toISOString()})`);
+        }
         return withSchedule(kit, source, opts, async (conn, id) => {
           await conn.client.schedule.getHandle(id).backfill({ start, end, ...(opts.overlap ? { overlap: OVERLAP[opts.overlap]! } : {}) });
           printLine(kit.env.io.stdout, `schedule ${id}: backfill ${start.toISOString()} -> ${end.toISOString()} requested`);
