@@ -16,6 +16,7 @@ export class LakesyncRegistry {
   readonly registry = new Registry();
   private readonly scrapeErrors = this.counter('lakesync_scrape_errors_total', 'Failed reads of a source workflow\'s status (query error or timeout) while serving /metrics.', SOURCE);
   private readonly sourceUp = this.gauge('lakesync_source_up', '1 when the source workflow\'s status was read at the last refresh, 0 when the read failed; absent while no source workflow runs.', SOURCE);
+  private readonly workflowRunning = this.gauge('lakesync_source_workflow_running', '1 while the source workflow (lakesync/<source>) runs, 0 when none runs (never synced, terminated, failed): its other series are absent then; absent when the read failed.', SOURCE);
   private readonly tableFailed = this.gauge('lakesync_table_failed', '1 when the table\'s last load failed (it is listed for rerun), else 0.', TABLE);
   private readonly freshness = this.gauge('lakesync_table_freshness_lag_seconds', 'Seconds since the database snapshot of the table\'s last committed load (a table read directly: since that load finished).', TABLE);
   private readonly inserted = this.gauge('lakesync_table_last_load_inserted_rows', 'Rows inserted by the table\'s last committed load.', TABLE);
@@ -48,11 +49,13 @@ export class LakesyncRegistry {
 
   /** Replaces every per-source value with what this refresh read: absent sources disappear. */
   show(readings: SourceReading[]): void {
-    for (const g of [this.sourceUp, this.tableFailed, this.freshness, this.inserted, this.updated, this.deleted, this.rows, this.loadedAt, this.running, this.runningSeconds, this.queued, this.cycleDuration, this.cycleStatus, this.cycleFinished, this.cycleTables, this.cycleTableSeconds, this.cycleDpu, this.cycleCostPartial]) g.reset();
+    for (const g of [this.sourceUp, this.workflowRunning, this.tableFailed, this.freshness, this.inserted, this.updated, this.deleted, this.rows, this.loadedAt, this.running, this.runningSeconds, this.queued, this.cycleDuration, this.cycleStatus, this.cycleFinished, this.cycleTables, this.cycleTableSeconds, this.cycleDpu, this.cycleCostPartial]) g.reset();
     for (const reading of readings) {
       // Keep the counter's series visible at 0 for every source, so rate() works from the first error.
       this.scrapeErrors.inc({ source: reading.source }, 0);
       if (reading.state === 'error') this.sourceUp.set({ source: reading.source }, 0);
+      // Every other series of a source without a running source workflow is absent: this one says it stopped.
+      if (reading.state !== 'error') this.workflowRunning.set({ source: reading.source }, reading.state === 'read' ? 1 : 0);
       if (reading.state === 'read') this.showSource(reading.metrics);
     }
   }

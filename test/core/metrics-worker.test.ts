@@ -90,6 +90,7 @@ describe('lakesync worker --metrics', () => {
     // No source workflow yet: the source is absent, and that is no error.
     assert.equal(idle.series.get('lakesync_source_up{source="shop"}'), undefined);
     assert.equal(idle.series.get('lakesync_scrape_errors_total{source="shop"}'), 0);
+    assert.equal(idle.series.get('lakesync_source_workflow_running{source="shop"}'), 0);
     // The unanswered query is a scrape error, a log line and source_up 0; the worker runs on.
     assert.equal(idle.series.get('lakesync_scrape_errors_total{source="web"}'), 1);
     assert.equal(idle.series.get('lakesync_source_up{source="web"}'), 0);
@@ -150,6 +151,8 @@ describe('lakesync worker --metrics', () => {
     assert.equal(done.series.get('lakesync_scrape_errors_total{source="shop"}'), 0);
     // A terminated source workflow is absent, not an error; the counter keeps its past errors.
     assert.equal(done.series.get('lakesync_source_up{source="web"}'), undefined);
+    assert.equal(done.series.get('lakesync_source_workflow_running{source="web"}'), 0, 'a stopped source workflow is shown');
+    assert.equal(done.series.get('lakesync_source_workflow_running{source="shop"}'), 1);
     assert.equal(done.series.get('lakesync_scrape_errors_total{source="web"}'), 1);
 
     // Every metric the Grafana dashboard queries is one this endpoint really serves.

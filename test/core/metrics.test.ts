@@ -197,6 +197,21 @@ describe('Prometheus text of the metrics', () => {
     assert.equal(sample(text, 'lakesync_scrape_errors_total{source="shop"}'), 1);
     assert.equal(sample(text, 'lakesync_scrape_errors_total{source="web"}'), 0);
   });
+
+  it('a source whose source workflow stopped has a series saying so: its freshness series are gone, so the stale alert cannot fire', async () => {
+    const registry = new LakesyncRegistry({ processMetrics: false });
+    registry.show([{ source: 'shop', state: 'read', metrics: sourceMetrics(status(), { lakeTableOf, cycleResult: results(), now: NOW }) }, { source: 'web', state: 'absent' }, { source: 'api', state: 'error' }]);
+    let text = await registry.metrics();
+    assert.equal(sample(text, 'lakesync_source_workflow_running{source="shop"}'), 1);
+    assert.equal(sample(text, 'lakesync_source_workflow_running{source="web"}'), 0);
+    assert.equal(sample(text, 'lakesync_source_workflow_running{source="api"}'), undefined, 'not known when the read failed');
+    // The source workflow of shop was terminated.
+    registry.show([{ source: 'shop', state: 'absent' }]);
+    text = await registry.metrics();
+    assert.equal(sample(text, 'lakesync_table_freshness_lag_seconds{source="shop",table="public.a",lake_table="lake_a"}'), undefined);
+    assert.equal(sample(text, 'lakesync_source_workflow_running{source="shop"}'), 0);
+    assert.match(readFileSync(join(ROOT, 'docs', 'metrics.md'), 'utf8'), /expr: lakesync_source_workflow_running == 0/, 'an example alert');
+  });
 });
 
 describe('docs/metrics.md', () => {
