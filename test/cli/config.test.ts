@@ -212,6 +212,8 @@ describe('usage errors exit 2', () => {
     // Temporal reads a sixth field as the year, not as Quartz's or Spring's leading seconds: "0 0 2 * * *" would run at midnight on the 2nd of each month.
     { args: ['schedule', 'create', 'shop', '--cron', '0 0 2 * * *'], message: /--cron "0 0 2 \* \* \*" has 6 fields: Temporal reads them as minute hour day-of-month month day-of-week year, not with seconds first.*"0 2 \* \* \*"/ },
     { args: ['schedule', 'create', 'shop', '--cron', '0 0 2 * * ?'], message: /--cron "0 0 2 \* \* \?" has 6 fields/ },
+    // The zone a cron expression names itself is read by the server as --time-zone is ("unknown time zone europe/paris").
+    { args: ['schedule', 'create', 'shop', '--cron', 'CRON_TZ=europe/paris 0 2 * * *'], message: /--cron "CRON_TZ=europe\/paris 0 2 \* \* \*": CRON_TZ=europe\/paris is not an IANA time zone name: did you mean Europe\/Paris\?/ },
     // It would never run, yet be created (exit 0).
     { args: ['schedule', 'create', 'shop', '--every', '99999999999d'], message: /--every 99999999999d: give an interval from 1s to 366d/ },
     { args: ['schedule', 'create', 'shop', '--every', '0s'], message: /--every 0s: give an interval from 1s to 366d/ },

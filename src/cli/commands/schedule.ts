@@ -141,7 +141,13 @@ export function registerSchedule(program: Command, kit: CommandKit): void {
 function checkCron(c: string): void {
   if (c.trim().startsWith('@')) return;
   // An optional CRON_TZ=<zone> (or TZ=) before the fields and "# comment" after them.
-  const fields = c.replace(/#.*$/, '').trim().split(/\s+/).filter((f) => f !== '' && !/^(CRON_TZ|TZ)=/.test(f));
+  const tokens = c.replace(/#.*$/, '').trim().split(/\s+/);
+  for (const t of tokens) {
+    const zone = /^(?:CRON_TZ|TZ)=(.*)$/.exec(t)?.[1];
+    const problem = zone !== undefined ? zoneProblem(zone) : undefined;
+    if (problem) throw new UsageError(`--cron ${JSON.stringify(c)}: ${t} ${problem}`);
+  }
+  const fields = tokens.filter((f) => f !== '' && !/^(CRON_TZ|TZ)=/.test(f));
   if (fields.length < 5) throw new UsageError(`--cron ${JSON.stringify(c)}: a cron expression has 5 fields (minute hour day month weekday), e.g. "0 2 * * *"`);
   if (fields.length === 6 && !/\d{4}/.test(fields[5]!)) {
     const fiveFields = fields.slice(1).map((f) => (f === '?' ? '*' : f)).join(' ');
@@ -294,6 +300,12 @@ function invalidArgument(err: unknown): unknown {
  * is refused with the right spelling or the closest names.
  */
 export function checkTimeZone(tz: string): void {
+  const problem = zoneProblem(tz);
+  if (problem) throw new UsageError(`--time-zone ${JSON.stringify(tz)} ${problem}`);
+}
+
+/** What is wrong with a zone name, as "is not an IANA time zone name..." with the fix, or undefined for a good one. */
+function zoneProblem(tz: string): string | undefined {
   const known = zoneNames();
   let resolved: string | undefined;
   try {
@@ -302,29 +314,29 @@ export function checkTimeZone(tz: string): void {
     resolved = undefined;
   }
   if (resolved !== undefined) {
-    if (tz === resolved || known.includes(tz)) return;
+    if (tz === resolved || known.includes(tz)) return undefined;
     const spelled = known.find((k) => k.toLowerCase() === tz.toLowerCase());
     // A link such as US/Pacific is taken; no zone name is all lower case, so us/pacific is misspelt.
-    if (!spelled && tz !== tz.toLowerCase()) return;
-    throw notZone(tz, [spelled ?? resolved]);
+    if (!spelled && tz !== tz.toLowerCase()) return undefined;
+    return notZone([spelled ?? resolved]);
   }
   const offset = /^(?:UTC|GMT|Z)?\s*([+-])(\d{1,2})(?::?(\d\d))?$/i.exec(tz.trim());
   if (offset) {
     const [sign, hours, minutes] = [offset[1]!, Number(offset[2]), Number(offset[3] ?? 0)];
     // Etc/GMT-1 is UTC+1: the tz database inverts the sign of its fixed-offset zones.
     if (minutes === 0 && hours > 0 && (sign === '+' ? hours <= 14 : hours <= 12)) {
-      throw notZone(tz, [`Etc/GMT${sign === '+' ? '-' : '+'}${hours} (a fixed UTC${sign}${hours}, no daylight saving time)`], ' or the zone of a place, e.g. Europe/Paris');
+      return notZone([`Etc/GMT${sign === '+' ? '-' : '+'}${hours} (a fixed UTC${sign}${hours}, no daylight saving time)`], ' or the zone of a place, e.g. Europe/Paris');
     }
-    throw new UsageError(`--time-zone ${JSON.stringify(tz)} is not an IANA time zone name: give the zone of a place with that offset (e.g. Asia/Kolkata for UTC+5:30), or UTC`);
+    return 'is not an IANA time zone name: give the zone of a place with that offset (e.g. Asia/Kolkata for UTC+5:30), or UTC';
   }
-  throw notZone(tz, closestZones(tz, known));
+  return notZone(closestZones(tz, known));
 }
 
-function notZone(tz: string, suggestions: string[], more = ''): UsageError {
-  const head = `--time-zone ${JSON.stringify(tz)} is not an IANA time zone name`;
-  if (suggestions.length === 0) return new UsageError(`${head} (e.g. UTC, Europe/Paris, America/New_York)`);
+function notZone(suggestions: string[], more = ''): string {
+  const head = 'is not an IANA time zone name';
+  if (suggestions.length === 0) return `${head} (e.g. UTC, Europe/Paris, America/New_York)`;
   const list = suggestions.length === 1 ? suggestions[0]! : `${suggestions.slice(0, -1).join(', ')} or ${suggestions.at(-1)!}`;
-  return new UsageError(`${head}: did you mean ${list}?${more ? ` (${more.trim()})` : ''}`);
+  return `${head}: did you mean ${list}?${more ? ` (${more.trim()})` : ''}`;
 }
 
 /** The zone names this Node knows, with UTC and the fixed-offset Etc zones its list leaves out. */
