@@ -221,6 +221,8 @@ describe('usage errors exit 2', () => {
     { args: ['schedule', 'create', 'shop', '--every', '1h', '--name', ''], message: /--name "": a schedule name is 1-63 letters, digits, - and _/ },
     { args: ['schedule', 'delete', 'shop', '--name', 'a/b'], message: /--name "a\/b": a schedule name is/ },
     { args: ['schedule', 'create', 'shop', '--every', '1h', '--time-zone', 'Mars/Olympus'], message: /not an IANA time zone/ },
+    // "@every" in a cron expression is an interval, counted from the Unix epoch as --every is: a zone would change none of its times.
+    { args: ['schedule', 'create', 'shop', '--cron', '@every 1d', '--time-zone', 'Europe/Paris'], message: /--cron "@every 1d" is an interval: --time-zone applies to the times of a cron expression only/ },
     // The Temporal server reads zone names case-sensitively ("unknown time zone europe/paris"): the right name is suggested.
     { args: ['schedule', 'create', 'shop', '--cron', '0 2 * * *', '--time-zone', 'europe/paris'], message: /--time-zone "europe\/paris" is not an IANA time zone name: did you mean Europe\/Paris\?/ },
     { args: ['schedule', 'create', 'shop', '--cron', '0 2 * * *', '--time-zone', 'us/pacific'], message: /--time-zone "us\/pacific" is not an IANA time zone name: did you mean America\/Los_Angeles\?/ },

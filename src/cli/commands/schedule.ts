@@ -185,6 +185,10 @@ async function create(kit: CommandKit, source: string, opts: CreateOptions): Pro
   if (opts.cron) for (const c of opts.cron) checkCron(c);
   if (opts.timeZone) checkTimeZone(opts.timeZone);
   // Temporal aligns an interval on the Unix epoch: a time zone would change none of its times, yet describe showed it.
+  const interval = opts.timeZone ? opts.cron?.find((c) => /^@every\b/i.test(c.trim())) : undefined;
+  if (interval) {
+    throw new UsageError(`--cron ${JSON.stringify(interval)} is an interval: --time-zone applies to the times of a cron expression only (an interval counts from the Unix epoch, UTC, so @every 1d runs at 00:00 UTC whatever the zone); for a time of day in ${opts.timeZone}, use e.g. --cron "0 0 * * *" --time-zone ${opts.timeZone}`);
+  }
   if (opts.every !== undefined && opts.timeZone) {
     throw new UsageError(`--time-zone applies to --cron only: an --every interval counts from the Unix epoch (UTC), so --every 1d runs at 00:00 UTC whatever the zone; for a time of day in ${opts.timeZone}, use e.g. --cron "0 0 * * *" --time-zone ${opts.timeZone}`);
   }
