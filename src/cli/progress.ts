@@ -45,6 +45,8 @@ export interface StatusView {
   tables: TableRow[];
   queued: number;
   status?: SourceStatus;
+  /** With phase absent: the source workflow's last run, which ended (terminated, failed, timed out, cancelled). */
+  ended?: { status: string; at?: string };
 }
 
 /** Progress fields the batch workflow may add; read when present. */
@@ -60,7 +62,10 @@ interface LoadHeartbeat {
 export async function readStatusView(conn: Connected, source: string, now = Date.now()): Promise<StatusView> {
   const workflowId = sourceWorkflowId(source);
   const status = await sourceStatus(conn, source);
-  if (!status) return { source, workflowId, phase: 'absent', tables: [], queued: 0 };
+  if (!status) {
+    const ended = await endedRun(conn, workflowId);
+    return { source, workflowId, phase: 'absent', tables: [], queued: 0, ...(ended ? { ended } : {}) };
+  }
   const base = { source, workflowId, queued: status.queue.length, status };
   const current = status.currentCycle;
   if (!current) {
@@ -180,5 +185,18 @@ function optionalSync<T>(fn: () => T): T | undefined {
     return fn();
   } catch {
     return undefined;
+  }
+}
+
+/** How the source workflow's last run ended, when one ran and is not running (never ran: undefined). */
+async function endedRun(conn: Connected, workflowId: string): Promise<StatusView['ended']> {
+  try {
+    const d = await conn.client.workflow.getHandle(workflowId).describe();
+    if (d.status.name === 'RUNNING') return undefined;
+    return { status: d.status.name, ...(d.closeTime ? { at: d.closeTime.toISOString() } : {}) };
+  } catch (err) {
+    const { WorkflowNotFoundError } = await import('@temporalio/client');
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    throw err;
   }
 }

@@ -30,6 +30,9 @@ export function earlierParts(status: { lastCycle?: CycleSummary; recentCycles?: 
 }
 
 function headline(view: StatusView): string {
+  if (view.phase === 'absent' && view.ended) {
+    return `${view.source}: the source workflow ${view.workflowId} ended (${view.ended.status}${view.ended.at ? ` at ${view.ended.at}` : ''}): no sync runs until it is started again: lakesync sync ${view.source}`;
+  }
   if (view.phase === 'absent') return `${view.source}: no source workflow (${view.workflowId}) runs yet: start one with "lakesync sync ${view.source}"`;
   if (view.phase === 'idle') return `${view.source}: idle${view.queued ? `, ${view.queued} request(s) queued` : ''}`;
   const c = view.cycle!;

@@ -278,6 +278,23 @@ describe('lakesync sync, rerun, plan, status, watermarks', () => {
     assert.match(cost.stderr, /no source workflow lakesync\/never runs, so no cycle has a cost yet: run "lakesync sync never" first/);
   });
 
+  it('status of a source whose source workflow was terminated says so and exits 1 (no sync runs any more)', async () => {
+    const config = parseYaml(readFileSync(configFile, 'utf8')) as { temporal: { taskQueue: string }; sources: Record<string, unknown> };
+    config.temporal.taskQueue = 'cli-status-ended';
+    config.sources = { ended: { database: 'fake', source: { kind: 'fake', tables: 1 }, target: { namespace: 'ended' } } };
+    const file = writeConfig(join(tmp.dir, 'ended.yaml'), config);
+    const started = await runCli(['sync', 'ended', '--config', file]);
+    assert.equal(started.code, 0, started.stderr);
+    await exec(toolchain().temporal, ['workflow', 'terminate', '--address', cluster!.server.address, '--namespace', 'default', '--workflow-id', 'lakesync/ended', '--reason', 'test']);
+    const status = await runCli(['status', 'ended', '--config', file]);
+    assert.equal(status.code, 1, status.stdout + status.stderr);
+    assert.match(status.stdout, /^ended: the source workflow lakesync\/ended ended \(TERMINATED at \d{4}-\d\d-\d\dT[^)]*\): no sync runs until it is started again: lakesync sync ended$/m);
+    assert.doesNotMatch(status.stdout, /runs yet/);
+    const asJson = await runCli(['status', 'ended', '--json', '--config', file]);
+    assert.equal(asJson.code, 1);
+    assert.equal(json<{ ended?: { status: string } }>(asJson).ended?.status, 'TERMINATED');
+  });
+
   it('sync of a running source workflow no worker serves fails naming the task queue and the fix, instead of waiting for ever', async () => {
     // A task queue no worker polls: the first sync starts the source workflow, which then waits for a worker.
     const config = parseYaml(readFileSync(configFile, 'utf8')) as { temporal: { taskQueue: string }; sources: Record<string, unknown> };

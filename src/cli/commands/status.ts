@@ -2,8 +2,8 @@
  * `lakesync status <source> [--watch]`: per table phase, run state, rows and elapsed time.
  * `--watch` follows the running cycle until the source is idle: progress bars redrawn in place
  * in a terminal, one line per change otherwise, one JSON object per read with --json.
- * Exit code: 1 when the last finished cycle is partial or failed, or a failed table still waits for
- * a rerun; else 0.
+ * Exit code: 1 when the source workflow was terminated, failed or timed out, the last finished cycle
+ * is partial or failed, or a failed table still waits for a rerun; else 0.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Command } from 'commander';
@@ -49,11 +49,15 @@ function intervalOption(raw: string): number {
   return wholeNumberOption('--interval', raw, { min: MIN_INTERVAL_MS, max: MAX_INTERVAL_MS, unit: 'milliseconds', why: 'e.g. --interval 2000' });
 }
 
+const ENDED_FAILING = new Set(['TERMINATED', 'FAILED', 'TIMED_OUT']);
+
 /**
- * 1 when the last finished cycle is partial or failed, or when a table whose load failed in an
+ * 1 when the source workflow was terminated, failed or timed out, when the last finished cycle is partial or failed, or when a table whose load failed in an
  * earlier cycle still waits for a rerun (a later cycle that succeeded did not load it again); else 0.
  */
 export function statusExitCode(view: StatusView): number {
+  // A source workflow that was terminated, failed or timed out syncs no more until started again.
+  if (view.ended && ENDED_FAILING.has(view.ended.status)) return EXIT_FAILED;
   if (Object.keys(view.status?.failed ?? {}).length > 0) return EXIT_FAILED;
   const last = view.status?.lastCycle;
   // The last cycle of a rerun in several parts succeeded only if its earlier parts did too.
