@@ -347,6 +347,19 @@ describe('--metrics address', () => {
 });
 
 describe('the Grafana dashboard', () => {
+  it('takes each value every worker serves alike once, with max across workers: a sum would count it once per worker scraped', () => {
+    type Panel = { title: string; targets?: { expr: string }[] };
+    const dashboard = JSON.parse(readFileSync(join(repoRoot(), 'docs', 'grafana-lakesync.json'), 'utf8')) as { panels: Panel[] };
+    // Per worker by nature: its own reads of the sources.
+    const perWorker = /^(lakesync_scrape_errors_total|lakesync_source_up)$/;
+    const summed = dashboard.panels.flatMap((panel) =>
+      (panel.targets ?? []).flatMap((t) =>
+        [...t.expr.matchAll(/lakesync_[a-z_]+/g)].filter((m) => !perWorker.test(m[0]) && !/max by \([a-z_, ]+\) \($/.test(t.expr.slice(0, m.index))).map(() => `${panel.title}: ${t.expr}`),
+      ),
+    );
+    assert.deepEqual(summed, []);
+  });
+
   it('shows a series of seconds in a time unit and a series of DPU-seconds in DPU-seconds, never as a duration', () => {
     type Target = { refId: string; expr: string };
     type Override = { matcher: { id: string; options: string }; properties: { id: string; value: string }[] };
