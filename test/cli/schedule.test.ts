@@ -142,6 +142,12 @@ describe('lakesync schedule', () => {
     const d = json<Described>(await cli('schedule', 'describe', 'shop', '--name', 'again', '--json'));
     assert.equal(d.paused, true);
     assert.equal(d.overlap, 'BUFFER_ONE');
+    // Asked paused again once it was unpaused: nothing is changed, and the answer says it runs.
+    assert.equal((await cli('schedule', 'unpause', 'shop', '--name', 'again')).code, 0);
+    const unpaused = await cli(...args);
+    assert.equal(unpaused.code, 0, unpaused.stderr);
+    assert.match(unpaused.stdout, /exists already with these settings: nothing changed \(it is not paused, though --paused was given: lakesync schedule pause shop --name again\)/);
+    assert.equal((await cli('schedule', 'pause', 'shop', '--name', 'again')).code, 0);
     // Other settings under the same name are refused, the schedule left as it was.
     const other = await cli('schedule', 'create', 'shop', '--name', 'again', '--cron', '0 4 * * *', '--overlap', 'skip');
     assert.equal(other.code, 2, other.stdout);

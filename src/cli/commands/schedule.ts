@@ -231,8 +231,14 @@ async function create(kit: CommandKit, source: string, opts: CreateOptions): Pro
       const existing = await conn.client.schedule.getHandle(id).describe();
       const differ = otherSettings(existing, memo, OVERLAP[opts.overlap]!, conn.target.taskQueue);
       if (differ.length > 0) throw new UsageError(`schedule ${id} exists with other settings (${differ.join(', ')}): describe it, delete it first, or pick another --name`);
+      // Paused or not is the schedule's state, not a setting (pause and unpause change it): said when it is not as asked.
+      const state = existing.state.paused
+        ? ' (it is paused: lakesync schedule unpause)'
+        : opts.paused
+          ? ` (it is not paused, though --paused was given: lakesync schedule pause ${source} --name ${opts.name})`
+          : '';
       if (opts.json) printJson(io.stdout, { scheduleId: id, source, what, existed: true, paused: existing.state.paused, ...(link ? { url: link } : {}) });
-      else printLine(io.stdout, `schedule ${id} exists already with these settings: nothing changed${existing.state.paused ? ' (it is paused: lakesync schedule unpause)' : ''}${link ? `\n${link}` : ''}`);
+      else printLine(io.stdout, `schedule ${id} exists already with these settings: nothing changed${state}${link ? `\n${link}` : ''}`);
       return;
     }
     if (opts.cron) await refuseNeverFiring(conn, id, opts.cron);
