@@ -193,6 +193,8 @@ const PATCHES = {
   differentRepeat: 'request-id-reused-with-other-content-refused',
   /** A request sent with the requestId of one a recent cycle served but asking other tables or approvals is dropped, or refused, saying so (it was dropped as a repeat, and shown as served). */
   servedDifferentRepeat: 'served-request-id-reused-with-other-content-refused',
+  /** The state keeps what each served request asked (servedAsked), to tell a repeat from another request with its requestId (it kept only the ids). */
+  servedAsked: 'served-requests-asked-kept',
   /** A request naming more than 10,000 tables, or more than the queue keeps in all (50,000), is dropped, or refused (it was queued: made-up names before the first export grew the state without end). */
   tableCount: 'request-table-count-bounded',
 } as const;
@@ -604,7 +606,9 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     }
     if (result.tablesRef) transported.push(result.tablesRef);
     if (result.tablesRef && patched(PATCHES.resultByReference)) result = await withStoredOutcomes(result, cycleInput, current.startedAt, transported);
-    const record: CycleRecord = { kind: batch.kind, requestIds: batch.requestIds, ...(part.tables ? { tables: part.tables } : {}), ...(partOf ? { part: partOf } : {}), asked: batch.asked };
+    // What the requests asked joins the carried state only in histories with the marker: a state grown on replay could cross the inline limit and store itself by reference.
+    const asked = patched(PATCHES.servedAsked) ? { asked: batch.asked } : {};
+    const record: CycleRecord = { kind: batch.kind, requestIds: batch.requestIds, ...(part.tables ? { tables: part.tables } : {}), ...(partOf ? { part: partOf } : {}), ...asked };
     recordCycle(state, result, workflowId, record, { clean: patched(PATCHES.cleanLedger), dropWithoutExport: dropsWithoutExport(result, record), newExportForSkipped: skippedByExport(result) });
     current = undefined;
     if (result.searchAttributes || hasSearchAttributes(result)) upsertSearchAttributes(cycleSearchAttributes(input.source, result.status, Object.keys(state.failed).length));
