@@ -81,6 +81,37 @@ describe('export from PostgreSQL', () => {
     assert.match(parts[0]!, /^part-00000-[0-9a-f-]{36}\.gz\.parquet$/);
   });
 
+  test('a type with a cast of its own to text (as PostGIS geometry has) is exported in its output form, not the cast\'s text', async () => {
+    // PostGIS casts geometry to text as WKT, without the SRID and with fewer digits than its output
+    // form: the export must write the value as the type prints it, not what a cast makes of it.
+    await pg.query(`
+      CREATE TYPE located AS (srid int, x double precision);
+      CREATE FUNCTION located_wkt(located) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT 'POINT(' || round(($1).x::numeric, 1) || ')' $$;
+      CREATE CAST (located AS text) WITH FUNCTION located_wkt(located);
+      CREATE TYPE shade AS ENUM ('dark', 'light');
+      CREATE FUNCTION shade_word(shade) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT 'shade #' || array_position(enum_range(NULL::shade), $1) $$;
+      CREATE CAST (shade AS text) WITH FUNCTION shade_word(shade);
+      CREATE TABLE places (id int PRIMARY KEY, at located, tone shade, ats located[]);
+      INSERT INTO places VALUES (1, ROW(4326, 1.23456789), 'light', ARRAY[ROW(4326, 2.5)::located]), (2, NULL, NULL, NULL);
+    `);
+    for (const readers of [1, 2]) {
+      const db = openPostgres(pg.url);
+      try {
+        const outDir = join(work, `casts-${readers}`);
+        await exportSnapshot(db, { exportId: 'ls-casts', database: 'shop', snapshot: { snapshotId: 's', createdAt: new Date().toISOString(), adopted: false }, outDir, tables: ['public.places'], readers });
+        const dir = join(outDir, 'shop', 'public.places', '1');
+        const { rows } = readParquet(readdirSync(dir).map((f) => join(dir, f)));
+        assert.deepEqual(
+          rows.sort((a, b) => Number(a.id) - Number(b.id)).map((r) => [r.at, r.tone, r.ats]),
+          [['(4326,1.23456789)', 'light', '{"(4326,2.5)"}'], [null, null, null]],
+          `${readers} reader(s)`,
+        );
+      } finally {
+        await db.close();
+      }
+    }
+  });
+
   test('money is exported in the same text whatever lc_monetary the database sets', async (t) => {
     // A German monetary locale, built for the server alone (LOCPATH) where the machine has only C.
     // Readable by the server's user (the server runs as postgres when the tests run as root).

@@ -65,28 +65,28 @@ export function quoteIdent(name: string): string {
 export function columnExport(column: SourceColumn): ColumnExport | undefined {
   const exp = textExport(column);
   if (!exp) return undefined;
-  return { ...exp, ...copyRead(column, exp.selectExpression) };
+  return { ...exp, ...copyRead(column) };
 }
 
 /**
- * Types whose cast to text is their output function (a cast through I/O), so COPY of the bare
- * column prints the same text as the cast. Not bool (its cast prints true/false), nor bpchar, inet,
- * cidr, name and "char", which have cast functions of their own, nor extension types.
+ * Built-in types whose cast to text is their output function (a cast through I/O), read with the
+ * cheaper cast. Not bool (its cast prints true/false), nor bpchar, inet, cidr, name and "char",
+ * which have cast functions of their own, nor any other type: an extension's or the user's type may
+ * have a cast to text that is no output form (PostGIS casts geometry to WKT, without its SRID).
  */
 const OUTPUT_IS_TEXT = new Set([
   'int2', 'int4', 'int8', 'float4', 'float8', 'numeric', 'money', 'text', 'varchar', 'date', 'time', 'timetz', 'timestamp', 'timestamptz',
   'interval', 'uuid', 'json', 'jsonb', 'xml',
 ]);
 
-function copyRead(column: SourceColumn, selectExpression: string): Pick<ColumnExport, 'copyExpression' | 'copyForm'> {
+function copyRead(column: SourceColumn): Pick<ColumnExport, 'copyExpression' | 'copyForm'> {
   const ident = quoteIdent(column.name);
-  // A domain, bpchar and inet are already read in their output form (format('%s') or the bare column).
-  if (column.domainName || column.udtName === 'bpchar' || column.udtName === 'inet') return { copyExpression: ident, copyForm: 'text' };
-  if (column.udtName === 'bool') return { copyExpression: ident, copyForm: 'bool' };
-  if (column.udtName === 'bytea') return { copyExpression: ident, copyForm: 'bytea' };
+  if (!column.domainName && column.udtName === 'bool') return { copyExpression: ident, copyForm: 'bool' };
+  if (!column.domainName && column.udtName === 'bytea') return { copyExpression: ident, copyForm: 'bytea' };
+  // Every other value is read in its type's output form (types of OUTPUT_IS_TEXT through their cast,
+  // which is that form; the others through format('%s') or the bare column), which COPY prints too.
   // Arrays print through array_out, the element type's output function (a bool[] prints {t,f} either way).
-  if (OUTPUT_IS_TEXT.has(column.udtName) || (column.dataType === 'ARRAY' && column.udtName.startsWith('_'))) return { copyExpression: ident, copyForm: 'text' };
-  return { copyExpression: selectExpression, copyForm: 'text' };
+  return { copyExpression: ident, copyForm: 'text' };
 }
 
 function textExport(column: SourceColumn): Omit<ColumnExport, 'copyExpression' | 'copyForm'> | undefined {
@@ -99,9 +99,11 @@ function textExport(column: SourceColumn): Omit<ColumnExport, 'copyExpression' |
   if (column.udtName === 'bytea') {
     return { column, exportedType: 'binary', parquetType: 'BYTE_ARRAY', selectExpression: `encode(${ident}, 'hex')`, convert: (t) => Buffer.from(t, 'hex') };
   }
-  // The export writes each value in its type's own output form. A cast to text is the same except
-  // for character(n), whose cast drops the padding, and inet, whose cast adds the /32 or /128 of a host.
-  const selectExpression = column.udtName === 'bpchar' ? ident : column.udtName === 'inet' ? outputForm(ident) : `${ident}::text`;
+  // The export writes each value in its type's own output form. A cast to text is the same only for
+  // the types of OUTPUT_IS_TEXT and arrays (cast through array_out): character(n)'s cast drops the
+  // padding, inet's adds the /32 or /128 of a host, and another type's cast may be any function.
+  const castIsOutput = OUTPUT_IS_TEXT.has(column.udtName) || (column.dataType === 'ARRAY' && column.udtName.startsWith('_'));
+  const selectExpression = column.udtName === 'bpchar' ? ident : castIsOutput ? `${ident}::text` : outputForm(ident);
   return { column, exportedType: 'binary (UTF8)', parquetType: 'UTF8', selectExpression, convert: (t) => t };
 }
 
