@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -109,6 +109,30 @@ describe('export from PostgreSQL', () => {
       } finally {
         await db.close();
       }
+    }
+  });
+
+  test('an array of a domain over box is mapped with the element type whose delimiter (;) the load splits it at', async () => {
+    // A domain takes its base type's delimiter: PostgreSQL prints a boxdom[] as {(1,1),(0,0);(2,2),(1,1)}.
+    // Mapped as _boxdom, the load (which knows box's ';' only by name) would split it at every comma.
+    await pg.query(`
+      CREATE DOMAIN boxdom AS box; CREATE DOMAIN boxdom2 AS boxdom; CREATE DOMAIN numdom AS numeric(6,2);
+      CREATE TABLE frames (id int PRIMARY KEY, a boxdom[], b boxdom2[], c box[], d numdom[]);
+      INSERT INTO frames VALUES (1, ARRAY['((1,1),(0,0))'::boxdom, '((2,2),(1,1))'], ARRAY['((3,3),(2,2))'::boxdom2, '((4,4),(3,3))'], ARRAY['((1,1),(0,0))'::box], ARRAY[1.5]::numdom[]);
+    `);
+    const db = openPostgres(pg.url);
+    try {
+      const outDir = join(work, 'box-domains');
+      await exportSnapshot(db, { exportId: 'ls-boxes', database: 'shop', snapshot: { snapshotId: 's', createdAt: new Date().toISOString(), adopted: false }, outDir, tables: ['public.frames'] });
+      const info = readdirSync(outDir).find((f) => f.startsWith('export_tables_info_'))!;
+      const status = (JSON.parse(readFileSync(join(outDir, info), 'utf8')) as { perTableStatus: { schemaMetadata?: { originalTypeMappings: { columnName: string; originalUdtName?: string }[] } }[] }).perTableStatus;
+      const udt = Object.fromEntries(status[0]!.schemaMetadata!.originalTypeMappings.map((m) => [m.columnName, m.originalUdtName]));
+      assert.deepEqual([udt.a, udt.b, udt.c, udt.d], ['_box', '_box', '_box', '_numdom']);
+      const dir = join(outDir, 'shop', 'public.frames', '1');
+      const { rows } = readParquet(readdirSync(dir).map((f) => join(dir, f)));
+      assert.deepEqual([rows[0]!.a, rows[0]!.b], ['{(1,1),(0,0);(2,2),(1,1)}', '{(3,3),(2,2);(4,4),(3,3)}']);
+    } finally {
+      await db.close();
     }
   });
 

@@ -32,10 +32,23 @@ export interface CatalogTable {
   nullable?: string[];
 }
 
+/**
+ * The columns. An array of a domain whose elements PostgreSQL delimits with another character than
+ * a comma (a domain over box takes box's ';') is named by its base type's array (`_box`): the load
+ * knows the delimiter by the element type's name and would split such a value at its commas.
+ */
 const COLUMNS_SQL = `
-SELECT table_schema, table_name, column_name, data_type, udt_name,
+SELECT table_schema, table_name, column_name, data_type,
+       CASE WHEN data_type = 'ARRAY' THEN coalesce((
+         WITH RECURSIVE d(oid, basetype, typtype) AS (
+           SELECT e.oid, e.typbasetype, e.typtype
+           FROM pg_type a JOIN pg_namespace an ON an.oid = a.typnamespace JOIN pg_type e ON e.oid = a.typelem
+           WHERE a.typname = c.udt_name AND an.nspname = c.udt_schema AND e.typtype = 'd' AND e.typdelim <> ','
+           UNION ALL
+           SELECT t.oid, t.typbasetype, t.typtype FROM d JOIN pg_type t ON t.oid = d.basetype WHERE d.typtype = 'd')
+         SELECT '_' || t.typname FROM d JOIN pg_type t ON t.oid = d.oid WHERE d.typtype <> 'd' LIMIT 1), udt_name) ELSE udt_name END,
        character_maximum_length, numeric_precision, numeric_scale, datetime_precision, domain_name
-FROM information_schema.columns
+FROM information_schema.columns c
 WHERE table_schema NOT IN ('pg_catalog', 'information_schema') AND table_schema NOT LIKE 'pg\\_%'
 ORDER BY table_schema, table_name, ordinal_position`;
 
