@@ -351,3 +351,21 @@ test("a DynamoDB source's worker may read, write and delete its manifests under 
   assert.ok(allows(worker, 'dynamodb:ExportTableToPointInTime', `arn:aws:dynamodb:us-east-2:${NAMES.accountId}:table/shop-orders`));
   assert.ok(!allows(worker, 'dynamodb:ExportTableToPointInTime', `arn:aws:dynamodb:eu-west-1:${NAMES.accountId}:table/shop-orders`), 'only the region given');
 });
+
+/**
+ * Athena ("Considerations and limitations for querying data registered with Lake Formation": the
+ * DESCRIBE permission is required on the default database) looks up the `default` database of the
+ * account's catalog for a query on Lake Formation governed data: the doctor asks the worker's
+ * glue:GetDatabase on it, as the shipped worker policy (CatalogReadForAthena) allows, or every
+ * verification would fail with AccessDenied after the doctor passed.
+ */
+test("in lakeformation mode the doctor asks glue:GetDatabase on the account catalog's default database, which Athena looks up for the checks", () => {
+  for (const kind of ['rds', 'dynamodb'] as const) {
+    assert.ok(workerActions({ kind, mode: 'lakeformation', createTableBucket: false }).some((a) => a.action === 'glue:GetDatabase'), `glue:GetDatabase is asked of a ${kind} source`);
+  }
+  const resources = workerActions({ kind: 'rds', database: 'instance', mode: 'lakeformation', createTableBucket: false })
+    .filter((a) => a.action === 'glue:GetDatabase')
+    .flatMap((a) => a.resources.map((r) => resolveResource(r, NAMES)));
+  assert.ok(resources.includes('arn:aws:glue:eu-west-1:123456789012:database/default'), `glue:GetDatabase is asked on ${resources.join(', ')}`);
+  assert.ok(resources.includes('arn:aws:glue:eu-west-1:123456789012:catalog'), 'and on the catalog above it');
+});

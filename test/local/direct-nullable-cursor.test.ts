@@ -13,11 +13,11 @@ import { after, before, test } from 'node:test';
 import pg from 'pg';
 import { cycleActivities } from '../../src/activities/cycle';
 import { localSettings } from '../../src/backends/local';
-import { buildPlan } from '../../src/cli/plan-view';
-import { parseConfig, sourceConfig } from '../../src/config/load';
+import { parseConfig } from '../../src/config/load';
 import { createLocalPorts } from '../../src/local';
 import { startPostgres, type TestPostgres } from './helpers/postgres';
 import { shopSource } from './helpers/config';
+import { planOfShop } from './helpers/plan';
 
 let server: TestPostgres;
 let work: string;
@@ -94,16 +94,7 @@ test("the cycle's discovery warns of a direct table whose cursor column may hold
 
 test('lakesync plan warns of it too, before any cycle', { timeout: 300_000 }, async () => {
   const cfg = config();
-  const fresh = () => createLocalPorts(localSettings('shop', cfg.sources.shop!, join(work, 'data-plan')));
-  const catalog = async () => {
-    const p = await fresh();
-    try {
-      return await p.discover.sourceTables!(await p.export.listSourceTables!());
-    } finally {
-      await p.close?.();
-    }
-  };
-  const report = await buildPlan({ name: 'shop', source: sourceConfig(cfg, 'shop'), status: undefined, ports: fresh, catalog });
+  const report = await planOfShop(cfg, join(work, 'data-plan'));
   assertWarned(report.warnings);
   assert.deepEqual(report.rows.filter((r) => r.action === 'skip'), []);
 });

@@ -14,14 +14,14 @@ import { after, before, test } from 'node:test';
 import pg from 'pg';
 import { cycleActivities } from '../../src/activities/cycle';
 import { localSettings } from '../../src/backends/local';
-import { parseConfig, sourceConfig } from '../../src/config/load';
-import { buildPlan } from '../../src/cli/plan-view';
+import { parseConfig } from '../../src/config/load';
 import { createLocalPorts } from '../../src/local';
 import type { Ports } from '../../src/ports';
 import { loadJobArguments } from '../../src/job-args';
 import type { LoadRequest, PlanEntry } from '../../src/model';
 import { startPostgres, type TestPostgres } from './helpers/postgres';
 import { shopSource } from './helpers/config';
+import { planOfShop } from './helpers/plan';
 
 let server: TestPostgres;
 let work: string;
@@ -145,16 +145,7 @@ test('a view or materialized view with extract: direct is not read: the message 
     await viewPorts.close?.();
   }
   // lakesync plan says it alike, and plans no direct read of them (the source's catalog lists its tables, as the CLI reads it).
-  const fresh = () => createLocalPorts(localSettings('shop', config.sources.shop!, join(work, 'data-views')));
-  const catalog = async () => {
-    const p = await fresh();
-    try {
-      return await p.discover.sourceTables!(await p.export.listSourceTables!());
-    } finally {
-      await p.close?.();
-    }
-  };
-  const report = await buildPlan({ name: 'shop', source: sourceConfig(config, 'shop'), status: undefined, ports: fresh, catalog });
+  const report = await planOfShop(config, join(work, 'data-views'));
   assert.deepEqual(report.rows.map((r) => r.table), ['public.orders'], 'only the table is planned to be read directly');
   for (const [table, kind] of [['public.recent_orders', 'view'], ['public.order_totals', 'materialized view']] as const) {
     const warning = report.warnings.find((w) => w.includes(table)) ?? '';
