@@ -1,6 +1,7 @@
 /**
  * Readers of the answers a workflow gives in pages when they would be too large for one payload:
- * the source's status (ledger, failed tables, last cycle's tables) and a cycle's table outcomes
+ * the source's status (ledger, failed tables, last cycle's tables, the queue's and the running
+ * cycle's tables, the recent cycles' request ids) and a cycle's table outcomes
  * stored by reference. Each returns the whole document, as it was before pages existed.
  */
 import type { QueryDefinition } from '@temporalio/common';
@@ -45,8 +46,16 @@ async function askedAgainWhileLoading<T>(read: () => Promise<T>): Promise<T> {
  * The status of a source workflow in one query: its queue, current and recent cycles, but not
  * the parts a large source answers in pages (`paged` names them). For callers that poll.
  */
-export async function readStatusSummary(handle: Queryable): Promise<SourceStatus> {
-  return askedAgainWhileLoading(() => handle.query(statusQuery));
+export async function readStatusSummary(handle: Queryable, options: { requestIds?: boolean } = {}): Promise<SourceStatus> {
+  return askedAgainWhileLoading(async () => {
+    const status = await handle.query(statusQuery);
+    // A waiter looks its request id up in the recent cycles: paged ids are read (only they).
+    if (!options.requestIds || !status.paged?.includes('requestIds')) return status;
+    const filled: SourceStatus = { ...status, paged: status.paged.filter((p) => p !== 'requestIds') };
+    if (filled.paged!.length === 0) delete filled.paged;
+    await fillPart(handle, filled, 'requestIds');
+    return filled;
+  });
 }
 
 /** The whole status of a source workflow: the parts it left out are read page by page (all again if a new run starts meanwhile). */
@@ -70,6 +79,17 @@ async function fillPart(handle: Queryable, status: SourceStatus, part: StatusPar
     status.failed = Object.fromEntries(await allPages('status failed tables', async (o) => onlyPart(await page(o), 'failed')));
   } else if (part === 'queue') {
     status.queue = await allPages('status queue', async (o) => onlyPart(await page(o), 'queue'));
+  } else if (part === 'currentCycleTables' && status.currentCycle) {
+    status.currentCycle = { ...status.currentCycle, tables: await allPages('status current cycle tables', async (o) => onlyPart(await page(o), 'currentCycleTables')) };
+  } else if (part === 'requestIds') {
+    // A cycle recorded between two pages shifts the entries: an id read twice is kept once.
+    const served = new Map<string, Set<string>>();
+    for (const [cycleId, requestId] of await allPages('status request ids', async (o) => onlyPart(await page(o), 'requestIds'))) {
+      served.set(cycleId, (served.get(cycleId) ?? new Set()).add(requestId));
+    }
+    const idsOf = (cycleId: string) => [...(served.get(cycleId) ?? [])];
+    status.recentCycles = status.recentCycles.map((c) => ({ ...c, requestIds: idsOf(c.cycleId) }));
+    if (status.lastCycle) status.lastCycle = { ...status.lastCycle, requestIds: idsOf(status.lastCycle.cycleId) };
   } else if (part === 'lastCycleTables' && status.lastCycle) {
     status.lastCycle = { ...status.lastCycle, tables: await allPages('status last cycle tables', async (o) => onlyPart(await page(o), 'lastCycleTables')) };
   }

@@ -160,11 +160,14 @@ export async function sourceStatus({ client, target }: Connected, source: string
   return withQueryDeadline(client, `status of ${sourceWorkflowId(source)}`, target, () => readSourceStatus(handle), handle.workflowId);
 }
 
-/** The source's status without its paged parts (ledger, failed tables, last cycle's tables): one query, cheap to poll. */
-export async function sourceStatusSummary({ client, target }: Connected, source: string): Promise<SourceStatus | undefined> {
+/**
+ * The source's status without its paged parts (ledger, failed tables, last cycle's tables): one query, cheap to poll.
+ * With `requestIds`, the recent cycles' request ids are read from their pages when they were paged (a waiter looks its id up there).
+ */
+export async function sourceStatusSummary({ client, target }: Connected, source: string, options: { requestIds?: boolean } = {}): Promise<SourceStatus | undefined> {
   const handle = await runningSourceWorkflow(client, source);
   if (!handle) return undefined;
-  return withQueryDeadline(client, `status of ${sourceWorkflowId(source)}`, target, () => readStatusSummary(handle), handle.workflowId);
+  return withQueryDeadline(client, `status of ${sourceWorkflowId(source)}`, target, () => readStatusSummary(handle, options), handle.workflowId);
 }
 
 /**

@@ -93,7 +93,7 @@ function nextStep(source: string, cycles: CycleSummary[]): string {
 
 /** The cycles that served a rerun's earlier parts (one per export), oldest first. */
 async function earlierPartsOf(conn: Connected, source: string, requestId: string, last: CycleSummary): Promise<CycleSummary[]> {
-  const status = await sourceStatusSummary(conn, source);
+  const status = await sourceStatusSummary(conn, source, { requestIds: true });
   return (status?.recentCycles ?? []).filter((c) => c.requestIds.includes(requestId) && c.cycleId !== last.cycleId).reverse();
 }
 

@@ -229,9 +229,9 @@ export const sourceStatus = z
       .optional()
       .describe('Set while the state could not be stored to continue as new: the run keeps it, serves requests, and tries again at retryAt'),
     paged: z
-      .array(z.enum(['ledger', 'failed', 'lastCycleTables', 'queue']))
+      .array(z.enum(['ledger', 'failed', 'lastCycleTables', 'queue', 'currentCycleTables', 'requestIds']))
       .optional()
-      .describe('Parts left out (empty; a paged queue keeps its requests with empty lists of tables) because the answer would be too large: read them with the statusPage query ({part, offset} -> {part, entries, next?, total})'),
+      .describe('Parts left out (empty; a paged queue keeps its requests with empty lists of tables, paged requestIds leave the recent and last cycles with empty requestIds, a paged currentCycleTables leaves the current cycle with an empty list of tables) because the answer would be too large: read them with the statusPage query ({part, offset} -> {part, entries, next?, total})'),
   })
   .meta({ id: 'SourceStatus', description: 'Result of the `status` query' });
 

@@ -25,8 +25,9 @@ export interface WaitOptions {
 export async function waitForRequest(conn: Connected, source: string, requestId: string, options: WaitOptions = {}): Promise<CycleSummary> {
   const pollMs = options.pollMs ?? 500;
   for (;;) {
-    // Each poll reads only the summary: a large source's paged parts are not needed to find the cycle.
-    const status = await sourceStatusSummary(conn, source);
+    // Each poll reads only the summary: a large source's paged parts are not needed to find the cycle,
+    // except the recent cycles' request ids when they were paged (many long ids).
+    const status = await sourceStatusSummary(conn, source, { requestIds: true });
     if (!status) throw new RuntimeFailure(`the source workflow of ${source} stopped before request ${requestId} was served`);
     options.onStatus?.(status);
     // A request the caller sent with an id of the form r<number> was dropped (kept without the id,

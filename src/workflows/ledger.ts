@@ -1195,7 +1195,8 @@ function tableSummary(t: TableOutcome): TableSummary {
 
 /**
  * The status as one query answers it: whole when it fits in `limit` bytes, else without its
- * largest parts (ledger, failed tables, last cycle's tables), named in `paged` for the statusPage query.
+ * largest parts (ledger, failed tables, last cycle's tables, the queue's tables, the running
+ * cycle's tables, the recent cycles' request ids), named in `paged` for the statusPage query.
  */
 export function compactStatus(status: SourceStatus, limit: number): SourceStatus {
   let total = jsonBytes(status);
@@ -1206,6 +1207,10 @@ export function compactStatus(status: SourceStatus, limit: number): SourceStatus
     lastCycleTables: jsonBytes(status.lastCycle?.tables ?? []),
     // Queued requests stay (a reader counts them); their lists of tables, thousands for a rerun of "failed", are paged.
     queue: jsonBytes(status.queue.map((q) => q.tables ?? [])),
+    // A rerun of thousands of tables runs: its ids stay, its tables are paged.
+    currentCycleTables: jsonBytes(status.currentCycle?.tables ?? []),
+    // A cycle serves up to a queue of requests, each id up to SENDER_FIELD_CHARACTERS: the cycles stay, their ids are paged.
+    requestIds: jsonBytes(status.recentCycles.map((c) => c.requestIds)) + jsonBytes(status.lastCycle?.requestIds ?? []),
   };
   const out: SourceStatus = { ...status };
   const paged: StatusPart[] = [];
@@ -1216,13 +1221,25 @@ export function compactStatus(status: SourceStatus, limit: number): SourceStatus
     if (part === 'ledger') out.ledger = {};
     else if (part === 'failed') out.failed = {};
     else if (part === 'queue') out.queue = status.queue.map((q) => (q.tables ? { ...q, tables: [] } : q));
-    else if (out.lastCycle) out.lastCycle = { ...out.lastCycle, tables: [] };
+    else if (part === 'currentCycleTables') {
+      if (out.currentCycle?.tables) out.currentCycle = { ...out.currentCycle, tables: [] };
+    } else if (part === 'requestIds') {
+      out.recentCycles = status.recentCycles.map((c) => ({ ...c, requestIds: [] }));
+      if (out.lastCycle) out.lastCycle = { ...out.lastCycle, requestIds: [] };
+    } else if (out.lastCycle) out.lastCycle = { ...out.lastCycle, tables: [] };
   }
   return { ...out, paged };
 }
 
-/** One page of a status part, in table order, within half the payload limit. */
-export function statusPage(state: SourceState, req: StatusPageRequest, limit: number): StatusPage {
+/** The request ids the recent cycles (and the last cycle, when no longer among them) served, as [cycleId, requestId] pairs. */
+function servedRequestIds(state: SourceState): [string, string][] {
+  const cycles: CycleSummary[] = [...state.recentCycles];
+  if (state.lastCycle && !cycles.some((c) => c.cycleId === state.lastCycle!.cycleId)) cycles.push(state.lastCycle);
+  return cycles.flatMap((c) => c.requestIds.map((id): [string, string] => [c.cycleId, id]));
+}
+
+/** One page of a status part, in table order, within half the payload limit; `current` is the running cycle. */
+export function statusPage(state: SourceState, req: StatusPageRequest, limit: number, current?: SourceStatus['currentCycle']): StatusPage {
   const budget = limit / 2;
   const offset = Number.isFinite(req?.offset) ? req.offset : 0;
   switch (req?.part) {
@@ -1234,8 +1251,12 @@ export function statusPage(state: SourceState, req: StatusPageRequest, limit: nu
       return { part: 'lastCycleTables', ...pageOf(state.lastCycle?.tables ?? [], offset, budget) };
     case 'queue':
       return { part: 'queue', ...pageOf(state.queue, offset, budget) };
+    case 'currentCycleTables':
+      return { part: 'currentCycleTables', ...pageOf(current?.tables ?? [], offset, budget) };
+    case 'requestIds':
+      return { part: 'requestIds', ...pageOf(servedRequestIds(state), offset, budget) };
     default:
-      throw new Error(`statusPage: unknown part ${JSON.stringify(req?.part)}: ask for ledger, failed, lastCycleTables or queue`);
+      throw new Error(`statusPage: unknown part ${JSON.stringify(req?.part)}: ask for ledger, failed, lastCycleTables, queue, currentCycleTables or requestIds`);
   }
 }
 

@@ -227,14 +227,19 @@ export interface SourceStatus {
   stateNotStored?: { message: string; at: string; retryAt: string };
   /**
    * Parts left out because the answer would be too large a payload (their fields are then empty;
-   * a paged queue keeps its requests, with empty lists of tables):
+   * a paged queue keeps its requests, with empty lists of tables; paged request ids leave the
+   * cycles with empty `requestIds`; a paged current cycle keeps its ids, with an empty list of tables):
    * read them with the `statusPage` query (readSourceStatus in src/status-pages.ts does).
    */
   paged?: StatusPart[];
 }
 
-/** The parts of the status that can grow with the number of tables. */
-export type StatusPart = 'ledger' | 'failed' | 'lastCycleTables' | 'queue';
+/**
+ * The parts of the status that can grow with the number of tables or requests: `currentCycleTables`
+ * is the running cycle's list of tables, `requestIds` the ids of the requests the recent cycles
+ * (and the last cycle) served.
+ */
+export type StatusPart = 'ledger' | 'failed' | 'lastCycleTables' | 'queue' | 'currentCycleTables' | 'requestIds';
 
 export interface StatusPageRequest {
   part: StatusPart;
@@ -248,6 +253,9 @@ export type StatusPage = { next?: number; total: number } & (
   | { part: 'failed'; entries: [TableName, FailedTable][] }
   | { part: 'lastCycleTables'; entries: TableSummary[] }
   | { part: 'queue'; entries: QueuedRequest[] }
+  | { part: 'currentCycleTables'; entries: TableName[] }
+  /** [cycleId, requestId] pairs, newest cycle first, each cycle's ids in their order. */
+  | { part: 'requestIds'; entries: [string, string][] }
 );
 
 export const requestSyncSignal = defineSignal<[SyncRequest]>('requestSync');

@@ -261,7 +261,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
   });
   setHandler(statusPageQuery, (req) => {
     if (!loaded) throw new Error(STATE_LOADING);
-    return statusPage(state, req, limit);
+    return statusPage(state, req, limit, current);
   });
 
   // The requests of the cycle running now, as they were queued: a repeated signal of them is dropped, and a repeat asking otherwise is no repeat.

@@ -82,6 +82,52 @@ describe('payloads by reference', () => {
     assert.deepEqual(seen, ['sched-0:5000', 'sched-1:5000', 'sched-2:5000', 'sched-3:5000', 'svc-1:all']);
   });
 
+  test('a running rerun of 20,000 tables and 20 recent cycles of 1,000 long request ids each: the status answer stays within the limit', () => {
+    const limit = 64 * 1024;
+    const state = bigState(3);
+    const id = (c: number, r: number) => `svc-${c}-${r}-`.padEnd(500, 'x');
+    for (let c = 0; c < 20; c++) {
+      state.recentCycles.push({
+        cycleId: `c${c}`,
+        workflowId: `lakesync-cycle-shop-c${c}`,
+        kind: 'sync',
+        status: 'succeeded',
+        requestIds: Array.from({ length: 1000 }, (_, r) => id(c, r)),
+        counts: { committed: 3, failed: 0, skipped: 0 },
+        startedAt: '2026-11-30T10:00:00.000Z',
+        finishedAt: '2026-11-30T10:05:00.000Z',
+      });
+    }
+    state.lastCycle = { ...state.recentCycles[0]!, tables: [] };
+    const tables = Array.from({ length: 20_000 }, (_, i) => `public.customer_order_line_${String(i).padStart(5, '0')}`);
+    const current = { cycleId: 'c20', workflowId: 'lakesync-cycle-shop-c20', kind: 'rerun' as const, tables, startedAt: '2026-11-30T11:00:00.000Z' };
+    const whole: SourceStatus = { ...statusOf(state), phase: 'running', currentCycle: current, lastCycle: state.lastCycle };
+    const compact = compactStatus(whole, limit);
+    assert.ok(jsonBytes(compact) <= limit, `the status answer holds ${jsonBytes(compact)} bytes`);
+    assert.deepEqual([...(compact.paged ?? [])].sort(), ['currentCycleTables', 'requestIds']);
+    // The summary keeps the cycles (ids, counts) and the current cycle; the long lists come in pages.
+    assert.equal(compact.recentCycles.length, 20);
+    assert.equal(compact.currentCycle?.cycleId, 'c20');
+    const pagedTables: string[] = [];
+    for (let offset: number | undefined = 0; offset !== undefined; ) {
+      const page = statusPage(state, { part: 'currentCycleTables', offset }, limit, current);
+      assert.ok(jsonBytes(page) <= limit);
+      if (page.part === 'currentCycleTables') pagedTables.push(...page.entries);
+      offset = page.next;
+    }
+    assert.deepEqual(pagedTables, tables);
+    const served: string[] = [];
+    for (let offset: number | undefined = 0; offset !== undefined; ) {
+      const page = statusPage(state, { part: 'requestIds', offset }, limit, current);
+      assert.ok(jsonBytes(page) <= limit);
+      if (page.part === 'requestIds') served.push(...page.entries.map(([cycleId, requestId]) => `${cycleId}/${requestId}`));
+      offset = page.next;
+    }
+    assert.equal(served.length, 20_000);
+    assert.equal(served[0], `c0/${id(0, 0)}`);
+    assert.equal(served.at(-1), `c19/${id(19, 999)}`);
+  });
+
   test('pages of the ledger cover every entry once, in table order, each within half the limit', () => {
     const state = bigState(2000);
     const seen: string[] = [];

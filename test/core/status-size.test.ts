@@ -1,0 +1,90 @@
+/**
+ * The status answer of a source whose running cycle names many tables and whose recent cycles
+ * served many requests with long ids, on a real Temporal server: the `status` query answer stays
+ * within the inline limit (the running cycle's tables and the served request ids come in pages),
+ * `lakesync status` reads them whole, and `--wait` still finds the cycle that served a request.
+ * The limit is lowered to 8 KB so that 60 tables and 30 requests stand for 20,000 and 1,000.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { WorkflowHandle } from '@temporalio/client';
+import { readStatusView } from '../../src/cli/progress';
+import { waitForRequest } from '../../src/cli/wait';
+import { type DevServer, startDevServer } from '../../src/devserver';
+import { sourceWorkflowId } from '../../src/ids';
+import { readStatusSummary } from '../../src/status-pages';
+import { temporalTarget } from '../../src/temporal';
+import { rerunUpdate, SOURCE_WORKFLOW_TYPE, syncUpdate, statusQuery } from '../../src/workflows/messages';
+import { SEARCH_ATTRIBUTE_TYPES } from '../../src/workflows/search';
+import { fakeConfig, quietTemporalLogs, startFakeWorker, type FakeWorker, uniqueQueue } from '../helpers/env';
+import { pollFor } from '../helpers/within';
+
+const SOURCE = 'wide';
+const LIMIT = 8 * 1024;
+const TABLES = Array.from({ length: 60 }, (_, i) => `public.t${String(i).padStart(4, '0')}_${'customer_order_line_item_history'.repeat(3)}`);
+const SLOW = TABLES[0]!;
+const REQUEST_IDS = Array.from({ length: 30 }, (_, i) => `svc-${String(i).padStart(2, '0')}-`.padEnd(500, 'x'));
+const bytesOf = (v: unknown): number => Buffer.byteLength(JSON.stringify(v));
+
+describe(`status answer size: a rerun of ${TABLES.length} long table names running, ${REQUEST_IDS.length} requests of 500-character ids served, limit ${LIMIT} bytes`, () => {
+  let dir: string;
+  let server: DevServer;
+  let w: FakeWorker;
+  let handle: WorkflowHandle;
+  const queue = uniqueQueue('statussize');
+
+  before(async () => {
+    quietTemporalLogs();
+    dir = mkdtempSync(join(tmpdir(), 'lakesync-statussize-'));
+    server = await startDevServer({ dbFile: join(dir, 'temporal.db'), searchAttributes: SEARCH_ATTRIBUTE_TYPES });
+    process.env.TEMPORAL_ADDRESS = server.address;
+    w = await startFakeWorker(fakeConfig(queue, { tables: TABLES }, { batchSize: 2 }, SOURCE), { tables: TABLES });
+    await w.client.workflow.start(SOURCE_WORKFLOW_TYPE, { workflowId: sourceWorkflowId(SOURCE), taskQueue: queue, args: [{ source: SOURCE, payloadInlineBytes: LIMIT }] });
+    handle = w.client.workflow.getHandle(sourceWorkflowId(SOURCE));
+  });
+  after(async () => {
+    await w?.stop();
+    await server?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('the status answer stays within the limit; `lakesync status` reads it whole; `--wait` finds a request among the paged ids', async () => {
+    const conn = { client: w.client, target: temporalTarget(w.config) };
+    // A first cycle runs long; the requests sent meanwhile queue and are served together by the next one.
+    w.backend.setLatencyByTable({ [SLOW]: 3_000 });
+    await handle.executeUpdate(syncUpdate, { args: [{ requestId: 'first' }] });
+    for (const requestId of REQUEST_IDS) await handle.executeUpdate(syncUpdate, { args: [{ requestId }] });
+    const served = await waitForRequest(conn, SOURCE, REQUEST_IDS[17]!, { pollMs: 200 });
+    assert.deepEqual(served.requestIds, REQUEST_IDS);
+
+    // A rerun of every table runs (one table's load outlasts the test).
+    w.backend.setLatencyByTable({ [SLOW]: 600_000 });
+    await handle.executeUpdate(rerunUpdate, { args: [{ tables: TABLES, requestId: 'rerun-all' }] });
+    await pollFor(
+      () => 'the rerun to run',
+      async () => ((await readStatusSummary(handle)).currentCycle?.kind === 'rerun' ? true : undefined),
+      120_000,
+      200,
+    );
+
+    const raw = await handle.query(statusQuery);
+    assert.ok(bytesOf(raw) <= LIMIT, `status answer ${bytesOf(raw)} bytes, paged ${JSON.stringify(raw.paged)}`);
+    assert.ok(raw.paged?.includes('currentCycleTables') && raw.paged.includes('requestIds'), `paged parts: ${JSON.stringify(raw.paged)}`);
+    assert.equal(raw.currentCycle?.kind, 'rerun');
+
+    // `lakesync status` reads the whole status.
+    const view = await readStatusView(conn, SOURCE);
+    assert.equal(view.phase, 'running');
+    assert.deepEqual(view.status?.currentCycle?.tables, TABLES);
+    assert.deepEqual(view.status?.recentCycles.find((c) => c.cycleId === served.cycleId)?.requestIds, REQUEST_IDS);
+    assert.deepEqual(view.status?.lastCycle?.requestIds, REQUEST_IDS);
+    assert.equal(view.status?.paged, undefined);
+
+    // A waiter for a request of the earlier cycle still finds it.
+    const again = await waitForRequest(conn, SOURCE, REQUEST_IDS[29]!, { pollMs: 200 });
+    assert.equal(again.cycleId, served.cycleId);
+  });
+});
