@@ -66,6 +66,7 @@ export async function readSourceStatus(handle: Queryable): Promise<SourceStatus>
     if (paged.length === 0) return status;
     const whole: SourceStatus = { ...status };
     delete whole.paged;
+    delete whole.queued;
     for (const part of paged) await fillPart(handle, whole, part);
     return whole;
   });

@@ -18,7 +18,7 @@ export async function waitAndReport(conn: Connected, io: CliIO, source: string, 
     onStatus: (status) => {
       if (json) return;
       const cycle = status.currentCycle;
-      const line = cycle ? `running cycle ${cycle.cycleId} (${cycle.kind})` : status.queue.length ? `queued behind ${status.queue.length} request(s)` : 'waiting';
+      const line = cycle ? `running cycle ${cycle.cycleId} (${cycle.kind})` : (status.queued ?? status.queue.length) ? `queued behind ${status.queued ?? status.queue.length} request(s)` : 'waiting';
       if (line !== announced) io.stderr.write(`${line}...\n`);
       announced = line;
     },

@@ -1214,8 +1214,19 @@ export function compactStatus(status: SourceStatus, limit: number): SourceStatus
   };
   const out: SourceStatus = { ...status };
   const paged: StatusPart[] = [];
+  // A full queue of requests with long ids and senders is too large even without its tables: it is
+  // then left to pages whole, and `queued` counts it.
+  const queueWhole = () => {
+    total -= jsonBytes(out.queue);
+    out.queue = [];
+    out.queued = status.queue.length;
+  };
   for (const part of (Object.keys(sizes) as StatusPart[]).sort((a, b) => sizes[b] - sizes[a])) {
     if (total <= limit) break;
+    if (paged.includes('queue') && out.queue.length > 0 && total - jsonBytes(out.queue) <= limit) {
+      queueWhole();
+      break;
+    }
     paged.push(part);
     total -= sizes[part];
     if (part === 'ledger') out.ledger = {};
@@ -1227,6 +1238,10 @@ export function compactStatus(status: SourceStatus, limit: number): SourceStatus
       out.recentCycles = status.recentCycles.map((c) => ({ ...c, requestIds: [] }));
       if (out.lastCycle) out.lastCycle = { ...out.lastCycle, requestIds: [] };
     } else if (out.lastCycle) out.lastCycle = { ...out.lastCycle, tables: [] };
+  }
+  if (out.queue.length > 0 && jsonBytes(out) > limit) {
+    if (!paged.includes('queue')) paged.push('queue');
+    queueWhole();
   }
   return { ...out, paged };
 }

@@ -227,11 +227,14 @@ export interface SourceStatus {
   stateNotStored?: { message: string; at: string; retryAt: string };
   /**
    * Parts left out because the answer would be too large a payload (their fields are then empty;
-   * a paged queue keeps its requests, with empty lists of tables; paged request ids leave the
+   * a paged queue keeps its requests, with empty lists of tables, unless even they are too large:
+   * then it is empty and `queued` counts them; paged request ids leave the
    * cycles with empty `requestIds`; a paged current cycle keeps its ids, with an empty list of tables):
    * read them with the `statusPage` query (readSourceStatus in src/status-pages.ts does).
    */
   paged?: StatusPart[];
+  /** Set when the queue itself was too large for the answer (then empty, its requests paged): how many requests are queued. */
+  queued?: number;
 }
 
 /**

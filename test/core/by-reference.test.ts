@@ -128,6 +128,24 @@ describe('payloads by reference', () => {
     assert.equal(served.at(-1), `c19/${id(19, 999)}`);
   });
 
+  test('a full queue of requests with long ids and senders: the status answer stays within the limit and counts them', () => {
+    const limit = 256 * 1024;
+    const state = bigState(3);
+    for (let i = 0; i < 1000; i++) state.queue.push({ kind: 'sync', requestId: `svc-${i}-`.padEnd(500, 'x'), requestedBy: 'svc'.padEnd(500, 'y'), approveDeletes: false });
+    const compact = compactStatus(statusOf(state), limit);
+    assert.ok(jsonBytes(compact) <= limit, `the status answer holds ${jsonBytes(compact)} bytes`);
+    assert.deepEqual(compact.paged, ['queue']);
+    assert.equal(compact.queued, 1000);
+    const seen: string[] = [];
+    for (let offset: number | undefined = 0; offset !== undefined; ) {
+      const page = statusPage(state, { part: 'queue', offset }, limit);
+      assert.ok(jsonBytes(page) <= limit);
+      if (page.part === 'queue') seen.push(...page.entries.map((q) => q.requestId));
+      offset = page.next;
+    }
+    assert.deepEqual(seen, state.queue.map((q) => q.requestId));
+  });
+
   test('pages of the ledger cover every entry once, in table order, each within half the limit', () => {
     const state = bigState(2000);
     const seen: string[] = [];

@@ -70,6 +70,10 @@ describe(`status answer size: a rerun of ${TABLES.length} long table names runni
       200,
     );
 
+    // Requests with long ids and senders queue behind it.
+    const QUEUED = Array.from({ length: 20 }, (_, i) => `later-${String(i).padStart(2, '0')}-`.padEnd(500, 'q'));
+    for (const requestId of QUEUED) await handle.executeUpdate(syncUpdate, { args: [{ requestId, requestedBy: 'svc-'.padEnd(500, 's') }] });
+
     const raw = await handle.query(statusQuery);
     assert.ok(bytesOf(raw) <= LIMIT, `status answer ${bytesOf(raw)} bytes, paged ${JSON.stringify(raw.paged)}`);
     assert.ok(raw.paged?.includes('currentCycleTables') && raw.paged.includes('requestIds'), `paged parts: ${JSON.stringify(raw.paged)}`);
@@ -82,6 +86,8 @@ describe(`status answer size: a rerun of ${TABLES.length} long table names runni
     assert.deepEqual(view.status?.recentCycles.find((c) => c.cycleId === served.cycleId)?.requestIds, REQUEST_IDS);
     assert.deepEqual(view.status?.lastCycle?.requestIds, REQUEST_IDS);
     assert.equal(view.status?.paged, undefined);
+    assert.equal(view.queued, QUEUED.length);
+    assert.deepEqual(view.status?.queue.map((q) => q.requestId), QUEUED);
 
     // A waiter for a request of the earlier cycle still finds it.
     const again = await waitForRequest(conn, SOURCE, REQUEST_IDS[29]!, { pollMs: 200 });
