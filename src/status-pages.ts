@@ -49,11 +49,12 @@ async function askedAgainWhileLoading<T>(read: () => Promise<T>): Promise<T> {
 export async function readStatusSummary(handle: Queryable, options: { requestIds?: boolean } = {}): Promise<SourceStatus> {
   return askedAgainWhileLoading(async () => {
     const status = await handle.query(statusQuery);
-    // A waiter looks its request id up in the recent cycles: paged ids are read (only they).
-    if (!options.requestIds || !status.paged?.includes('requestIds')) return status;
-    const filled: SourceStatus = { ...status, paged: status.paged.filter((p) => p !== 'requestIds') };
+    // A waiter looks its request id up in the recent cycles and the dropped requests: those parts, when paged, are read (only they).
+    const wanted: StatusPart[] = options.requestIds ? (['requestIds', 'ignoredRequests'] as const).filter((p) => status.paged?.includes(p)) : [];
+    if (wanted.length === 0) return status;
+    const filled: SourceStatus = { ...status, paged: status.paged!.filter((p) => !wanted.includes(p)) };
     if (filled.paged!.length === 0) delete filled.paged;
-    await fillPart(handle, filled, 'requestIds');
+    for (const part of wanted) await fillPart(handle, filled, part);
     return filled;
   });
 }
@@ -82,6 +83,10 @@ async function fillPart(handle: Queryable, status: SourceStatus, part: StatusPar
     status.queue = await allPages('status queue', async (o) => onlyPart(await page(o), 'queue'));
   } else if (part === 'currentCycleTables' && status.currentCycle) {
     status.currentCycle = { ...status.currentCycle, tables: await allPages('status current cycle tables', async (o) => onlyPart(await page(o), 'currentCycleTables')) };
+  } else if (part === 'ignoredRequests') {
+    status.ignoredRequests = await allPages('status dropped requests', async (o) => onlyPart(await page(o), 'ignoredRequests'));
+  } else if (part === 'droppedTables') {
+    status.droppedTables = await allPages('status dropped tables', async (o) => onlyPart(await page(o), 'droppedTables'));
   } else if (part === 'requestIds') {
     // A cycle recorded between two pages shifts the entries: an id read twice is kept once.
     const served = new Map<string, Set<string>>();

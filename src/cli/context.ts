@@ -162,7 +162,7 @@ export async function sourceStatus({ client, target }: Connected, source: string
 
 /**
  * The source's status without its paged parts (ledger, failed tables, last cycle's tables): one query, cheap to poll.
- * With `requestIds`, the recent cycles' request ids are read from their pages when they were paged (a waiter looks its id up there).
+ * With `requestIds`, the recent cycles' request ids and the dropped requests are read from their pages when they were paged (a waiter looks its id up there).
  */
 export async function sourceStatusSummary({ client, target }: Connected, source: string, options: { requestIds?: boolean } = {}): Promise<SourceStatus | undefined> {
   const handle = await runningSourceWorkflow(client, source);

@@ -229,7 +229,7 @@ export const sourceStatus = z
       .optional()
       .describe('Set while the state could not be stored to continue as new: the run keeps it, serves requests, and tries again at retryAt'),
     paged: z
-      .array(z.enum(['ledger', 'failed', 'lastCycleTables', 'queue', 'currentCycleTables', 'requestIds']))
+      .array(z.enum(['ledger', 'failed', 'lastCycleTables', 'queue', 'currentCycleTables', 'requestIds', 'ignoredRequests', 'droppedTables']))
       .optional()
       .describe('Parts left out (empty; a paged queue keeps its requests with empty lists of tables, or none when even they are too large (queued counts them), paged requestIds leave the recent and last cycles with empty requestIds, a paged currentCycleTables leaves the current cycle with an empty list of tables) because the answer would be too large: read them with the statusPage query ({part, offset} -> {part, entries, next?, total})'),
     queued: z.number().int().optional().describe('Set when the queue itself was too large for the answer (then empty, its requests read with the statusPage query): how many requests are queued'),

@@ -1196,7 +1196,8 @@ function tableSummary(t: TableOutcome): TableSummary {
 /**
  * The status as one query answers it: whole when it fits in `limit` bytes, else without its
  * largest parts (ledger, failed tables, last cycle's tables, the queue's tables, the running
- * cycle's tables, the recent cycles' request ids), named in `paged` for the statusPage query.
+ * cycle's tables, the recent cycles' request ids, the dropped requests and tables), named in `paged`
+ * for the statusPage query.
  */
 export function compactStatus(status: SourceStatus, limit: number): SourceStatus {
   let total = jsonBytes(status);
@@ -1211,6 +1212,9 @@ export function compactStatus(status: SourceStatus, limit: number): SourceStatus
     currentCycleTables: jsonBytes(status.currentCycle?.tables ?? []),
     // A cycle serves up to a queue of requests, each id up to SENDER_FIELD_CHARACTERS: the cycles stay, their ids are paged.
     requestIds: jsonBytes(status.recentCycles.map((c) => c.requestIds)) + jsonBytes(status.lastCycle?.requestIds ?? []),
+    // Twenty dropped requests, each with up to ten earlier ids, and fifty dropped tables: few, but long.
+    ignoredRequests: jsonBytes(status.ignoredRequests),
+    droppedTables: jsonBytes(status.droppedTables),
   };
   const out: SourceStatus = { ...status };
   const paged: StatusPart[] = [];
@@ -1231,6 +1235,8 @@ export function compactStatus(status: SourceStatus, limit: number): SourceStatus
     total -= sizes[part];
     if (part === 'ledger') out.ledger = {};
     else if (part === 'failed') out.failed = {};
+    else if (part === 'ignoredRequests') out.ignoredRequests = [];
+    else if (part === 'droppedTables') out.droppedTables = [];
     else if (part === 'queue') out.queue = status.queue.map((q) => (q.tables ? { ...q, tables: [] } : q));
     else if (part === 'currentCycleTables') {
       if (out.currentCycle?.tables) out.currentCycle = { ...out.currentCycle, tables: [] };
@@ -1270,8 +1276,12 @@ export function statusPage(state: SourceState, req: StatusPageRequest, limit: nu
       return { part: 'currentCycleTables', ...pageOf(current?.tables ?? [], offset, budget) };
     case 'requestIds':
       return { part: 'requestIds', ...pageOf(servedRequestIds(state), offset, budget) };
+    case 'ignoredRequests':
+      return { part: 'ignoredRequests', ...pageOf(state.ignoredRequests, offset, budget) };
+    case 'droppedTables':
+      return { part: 'droppedTables', ...pageOf(state.droppedTables, offset, budget) };
     default:
-      throw new Error(`statusPage: unknown part ${JSON.stringify(req?.part)}: ask for ledger, failed, lastCycleTables, queue, currentCycleTables or requestIds`);
+      throw new Error(`statusPage: unknown part ${JSON.stringify(req?.part)}: ask for ledger, failed, lastCycleTables, queue, currentCycleTables, requestIds, ignoredRequests or droppedTables`);
   }
 }
 

@@ -240,9 +240,10 @@ export interface SourceStatus {
 /**
  * The parts of the status that can grow with the number of tables or requests: `currentCycleTables`
  * is the running cycle's list of tables, `requestIds` the ids of the requests the recent cycles
- * (and the last cycle) served.
+ * (and the last cycle) served; `ignoredRequests` and `droppedTables` are bounded in number, but their
+ * entries hold long ids, senders and table names.
  */
-export type StatusPart = 'ledger' | 'failed' | 'lastCycleTables' | 'queue' | 'currentCycleTables' | 'requestIds';
+export type StatusPart = 'ledger' | 'failed' | 'lastCycleTables' | 'queue' | 'currentCycleTables' | 'requestIds' | 'ignoredRequests' | 'droppedTables';
 
 export interface StatusPageRequest {
   part: StatusPart;
@@ -259,6 +260,8 @@ export type StatusPage = { next?: number; total: number } & (
   | { part: 'currentCycleTables'; entries: TableName[] }
   /** [cycleId, requestId] pairs, newest cycle first, each cycle's ids in their order. */
   | { part: 'requestIds'; entries: [string, string][] }
+  | { part: 'ignoredRequests'; entries: IgnoredRequest[] }
+  | { part: 'droppedTables'; entries: DroppedTable[] }
 );
 
 export const requestSyncSignal = defineSignal<[SyncRequest]>('requestSync');

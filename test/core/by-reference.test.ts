@@ -146,6 +146,30 @@ describe('payloads by reference', () => {
     assert.deepEqual(seen, state.queue.map((q) => q.requestId));
   });
 
+  test('20 dropped requests with long ids, senders and earlier ids, and 50 dropped tables of long names: the status answer stays within the limit', () => {
+    const limit = 16 * 1024;
+    const state = bigState(3);
+    const long = (p: string) => p.padEnd(500, 'x');
+    for (let i = 0; i < 20; i++) {
+      state.ignoredRequests.push({ kind: 'sync', requestId: long(`r${i}-`), requestedBy: long('svc-'), reason: 'r'.repeat(300), at: '2026-11-30T10:00:00.000Z', earlierRequestIds: Array.from({ length: 10 }, (_, j) => long(`r${i}-${j}-`)) });
+    }
+    for (let i = 0; i < 50; i++) state.droppedTables.push({ table: `public.t${i}_`.padEnd(300, 'y'), cycleId: 'c1', exportId: 'lakesync-shop-export-1', at: '2026-11-30T10:00:00.000Z', note: 'not in the export of cycle c1' });
+    const whole: SourceStatus = { ...statusOf(state), ignoredRequests: state.ignoredRequests, droppedTables: state.droppedTables };
+    const compact = compactStatus(whole, limit);
+    assert.ok(jsonBytes(compact) <= limit, `the status answer holds ${jsonBytes(compact)} bytes`);
+    assert.deepEqual([...(compact.paged ?? [])].sort(), ['droppedTables', 'ignoredRequests']);
+    for (const part of ['ignoredRequests', 'droppedTables'] as const) {
+      const seen: unknown[] = [];
+      for (let offset: number | undefined = 0; offset !== undefined; ) {
+        const page = statusPage(state, { part, offset }, limit);
+        assert.ok(jsonBytes(page) <= limit);
+        seen.push(...page.entries);
+        offset = page.next;
+      }
+      assert.deepEqual(seen, state[part]);
+    }
+  });
+
   test('pages of the ledger cover every entry once, in table order, each within half the limit', () => {
     const state = bigState(2000);
     const seen: string[] = [];

@@ -15,9 +15,10 @@ import { readStatusView } from '../../src/cli/progress';
 import { waitForRequest } from '../../src/cli/wait';
 import { type DevServer, startDevServer } from '../../src/devserver';
 import { sourceWorkflowId } from '../../src/ids';
-import { readStatusSummary } from '../../src/status-pages';
+import { readSourceStatus, readStatusSummary } from '../../src/status-pages';
+import { UsageError } from '../../src/cli/errors';
 import { temporalTarget } from '../../src/temporal';
-import { rerunUpdate, SOURCE_WORKFLOW_TYPE, syncUpdate, statusQuery } from '../../src/workflows/messages';
+import { requestSyncSignal, rerunUpdate, SOURCE_WORKFLOW_TYPE, syncUpdate, statusQuery } from '../../src/workflows/messages';
 import { SEARCH_ATTRIBUTE_TYPES } from '../../src/workflows/search';
 import { fakeConfig, quietTemporalLogs, startFakeWorker, type FakeWorker, uniqueQueue } from '../helpers/env';
 import { pollFor } from '../helpers/within';
@@ -74,6 +75,16 @@ describe(`status answer size: a rerun of ${TABLES.length} long table names runni
     const QUEUED = Array.from({ length: 20 }, (_, i) => `later-${String(i).padStart(2, '0')}-`.padEnd(500, 'q'));
     for (const requestId of QUEUED) await handle.executeUpdate(syncUpdate, { args: [{ requestId, requestedBy: 'svc-'.padEnd(500, 's') }] });
 
+    // Requests with long ids and senders that name unknown tables are dropped (a signal cannot be refused).
+    const DROPPED = Array.from({ length: 20 }, (_, i) => `dropped-${String(i).padStart(2, '0')}-`.padEnd(500, 'd'));
+    for (const [i, requestId] of DROPPED.entries()) await handle.signal(requestSyncSignal, { tables: [`public.nope_${i}`], requestId, requestedBy: 'svc-'.padEnd(500, 's') });
+    await pollFor(
+      () => 'the requests dropped',
+      async () => ((await readSourceStatus(handle)).ignoredRequests.some((r) => r.requestId === DROPPED.at(-1)) ? true : undefined),
+      60_000,
+      200,
+    );
+
     const raw = await handle.query(statusQuery);
     assert.ok(bytesOf(raw) <= LIMIT, `status answer ${bytesOf(raw)} bytes, paged ${JSON.stringify(raw.paged)}`);
     assert.ok(raw.paged?.includes('currentCycleTables') && raw.paged.includes('requestIds'), `paged parts: ${JSON.stringify(raw.paged)}`);
@@ -88,6 +99,11 @@ describe(`status answer size: a rerun of ${TABLES.length} long table names runni
     assert.equal(view.status?.paged, undefined);
     assert.equal(view.queued, QUEUED.length);
     assert.deepEqual(view.status?.queue.map((q) => q.requestId), QUEUED);
+
+    assert.ok(DROPPED.every((id) => view.status?.ignoredRequests.some((r) => r.requestId === id)), 'every dropped request is listed');
+
+    // A waiter for a dropped request is told so.
+    await assert.rejects(waitForRequest(conn, SOURCE, DROPPED[3]!, { pollMs: 200 }), (err: Error) => err instanceof UsageError && /dropped request dropped-03-.*public\.nope_3/s.test(err.message));
 
     // A waiter for a request of the earlier cycle still finds it.
     const again = await waitForRequest(conn, SOURCE, REQUEST_IDS[29]!, { pollMs: 200 });
