@@ -70,13 +70,16 @@ test('with GlueConnectionName and CatalogDbUser the Glue role may connect as tha
   assert.ok(!allows(glue, 'rds-db:connect', `arn:aws:rds-db:${REGION}:${ACCOUNT}:dbuser:db-ABCDEFGHIJKL/admin`), 'the role may connect as any user');
 });
 
-test('without GlueConnectionName the Glue role has no direct statement, even when the catalog secret is given', () => {
+test('without GlueConnectionName the Glue role has no direct statement, even when the catalog secret is given, and the doctor reads only the secret\'s metadata', () => {
   const glue = policy('glue', { CatalogSecretArn: SECRET, CatalogDbUser: 'lakesync_reader' });
   const actions = glue.Statement.flatMap((s) => s.Action ?? []);
   assert.deepEqual(actions.filter((a) => a.startsWith('ec2:') || a === 'glue:GetConnection' || a === 'rds-db:connect'), []);
   assert.ok(!allows(glue, 'secretsmanager:GetSecretValue', SECRET), 'the Glue role reads the catalog secret without direct tables');
+  // The doctor still checks the catalog secret the worker reads (check source-catalog), never the connection.
   const doctor = policy('doctor', { CatalogSecretArn: SECRET });
-  assert.deepEqual(doctor.Statement.flatMap((s) => s.Action ?? []).filter((a) => a === 'glue:GetConnection' || a === 'secretsmanager:DescribeSecret'), []);
+  assert.deepEqual(doctor.Statement.flatMap((s) => s.Action ?? []).filter((a) => a === 'glue:GetConnection'), []);
+  assert.ok(allows(doctor, 'secretsmanager:DescribeSecret', SECRET), 'the doctor reads the catalog secret\'s metadata');
+  assert.ok(!allows(doctor, 'secretsmanager:GetSecretValue', SECRET));
 });
 
 test("the doctor policy reads the connection and the secret's metadata, never its value", () => {
