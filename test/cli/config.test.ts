@@ -212,6 +212,10 @@ describe('usage errors exit 2', () => {
     // Temporal reads a sixth field as the year, not as Quartz's or Spring's leading seconds: "0 0 2 * * *" would run at midnight on the 2nd of each month.
     { args: ['schedule', 'create', 'shop', '--cron', '0 0 2 * * *'], message: /--cron "0 0 2 \* \* \*" has 6 fields: Temporal reads them as minute hour day-of-month month day-of-week year, not with seconds first.*"0 2 \* \* \*"/ },
     { args: ['schedule', 'create', 'shop', '--cron', '0 0 2 * * ?'], message: /--cron "0 0 2 \* \* \?" has 6 fields/ },
+    // Temporal runs only on days matching both day fields (crontab on days matching either): "0 2 1 * MON" would run on the Mondays that are the 1st, a few times a year.
+    { args: ['schedule', 'create', 'shop', '--cron', '0 2 1 * MON'], message: /--cron "0 2 1 \* MON" restricts both the day of the month \(1\) and the day of the week \(MON\): Temporal runs it only on days that match both.*crontab.*either.*--cron "0 2 1 \* \*" --cron "0 2 \* \* MON".*--match-both-days/ },
+    { args: ['schedule', 'create', 'shop', '--cron', '0 2 * * *', '--cron', 'CRON_TZ=Europe/Paris 30 4 1,15 * 1-5'], message: /--cron "CRON_TZ=Europe\/Paris 30 4 1,15 \* 1-5" restricts both.*--cron "CRON_TZ=Europe\/Paris 30 4 1,15 \* \*" --cron "CRON_TZ=Europe\/Paris 30 4 \* \* 1-5"/ },
+    { args: ['schedule', 'create', 'shop', '--cron', '0 0 2 1 * MON 2030'], message: /--cron "0 0 2 1 \* MON 2030" restricts both the day of the month \(1\) and the day of the week \(MON\)/ },
     // The zone a cron expression names itself is read by the server as --time-zone is ("unknown time zone europe/paris").
     { args: ['schedule', 'create', 'shop', '--cron', 'CRON_TZ=europe/paris 0 2 * * *'], message: /--cron "CRON_TZ=europe\/paris 0 2 \* \* \*": CRON_TZ=europe\/paris is not an IANA time zone name: did you mean Europe\/Paris\?/ },
     // It would never run, yet be created (exit 0).
@@ -289,6 +293,14 @@ describe('usage errors exit 2', () => {
     const included = await inProcess(['sync', 'shop', '--tables', 'public.orders', '--config', goodFile]);
     assert.equal(included.code, 1);
     assert.match(included.stderr, /cannot reach Temporal/);
+  });
+
+  it('a cron expression with one day field left open (starting with *), or --match-both-days, passes on to Temporal', async () => {
+    for (const extra of [['--cron', '0 2 */2 * MON'], ['--cron', '0 2 1 * *'], ['--cron', '@weekly'], ['--cron', '0 2 1-7 * MON', '--match-both-days']]) {
+      const run = await inProcess(['schedule', 'create', 'shop', ...extra, '--config', goodFile]);
+      assert.equal(run.code, 1, `${extra.join(' ')}: ${run.stderr}`);
+      assert.match(run.stderr, /cannot reach Temporal/);
+    }
   });
 
   it('help exits 0 and lists every command and the exit codes', async () => {

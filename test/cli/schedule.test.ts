@@ -117,6 +117,19 @@ describe('lakesync schedule', () => {
     assert.equal(afterBackfill.actionsTaken, 3, 'one per hour boundary in the 3 h range');
   });
 
+  it('--match-both-days: Temporal runs a cron expression only on days matching both day fields (the first Monday of each month)', async () => {
+    const created = await cli('schedule', 'create', 'shop', '--name', 'first-monday', '--cron', '0 2 1-7 * MON', '--match-both-days', '--paused');
+    assert.equal(created.code, 0, created.stderr);
+    const d = json<Described>(await cli('schedule', 'describe', 'shop', '--name', 'first-monday', '--json'));
+    assert.ok(d.nextRuns.length >= 3, JSON.stringify(d.nextRuns));
+    for (const t of d.nextRuns.map((r) => new Date(r))) assert.ok(t.getUTCDay() === 1 && t.getUTCDate() <= 7, `${t.toISOString()} is a first Monday`);
+    // Without the option, the crontab reading (either day) is refused before anything is made.
+    const refused = await cli('schedule', 'create', 'shop', '--name', 'either', '--cron', '0 2 1 * MON');
+    assert.equal(refused.code, 2, refused.stdout);
+    assert.equal((await cli('schedule', 'describe', 'shop', '--name', 'either')).code, 2, 'no schedule was created');
+    assert.equal((await cli('schedule', 'delete', 'shop', '--name', 'first-monday')).code, 0);
+  });
+
   it('a cron expression that never fires (a day its month does not have) is refused, and no schedule is left', async () => {
     const never = await cli('schedule', 'create', 'shop', '--name', 'never', '--cron', '0 2 30 2 *');
     assert.equal(never.code, 2, never.stderr);

@@ -55,6 +55,7 @@ export function registerSchedule(program: Command, kit: CommandKit): void {
       .option('--cron <expression>', 'cron expression, e.g. "0 2 * * *" (repeat the option for several)', (v: string, prev: string[] = []) => [...prev, v])
       .option('--every <duration>', 'interval such as 30m, 6h or 1d')
       .option('--time-zone <iana>', 'time zone of the cron expressions, e.g. Europe/Paris (default UTC); not with --every')
+      .option('--match-both-days', 'a --cron expression that gives both a day of the month and a day of the week runs only on days that match both, as Temporal reads it (e.g. "0 2 1-7 * MON", the first Monday of each month); without this option such an expression is refused, since crontab runs it on days that match either')
       .addOption(overlapOption().default('skip'))
       .option('--tables <list>', 'sync only these tables (comma-separated schema.table)')
       .option('--rerun-failed', 'rerun the failed tables instead of a sync')
@@ -138,7 +139,7 @@ export function registerSchedule(program: Command, kit: CommandKit): void {
  * seconds first, as Quartz and Spring take them ("0 0 2 * * *", 02:00 daily), Temporal reads as
  * minute 0 of hour 0 of day 2 of each month: refused unless the sixth field is a year.
  */
-function checkCron(c: string): void {
+function checkCron(c: string, matchBothDays = false): void {
   if (c.trim().startsWith('@')) return;
   // An optional CRON_TZ=<zone> (or TZ=) before the fields and "# comment" after them.
   const tokens = c.replace(/#.*$/, '').trim().split(/\s+/);
@@ -153,6 +154,19 @@ function checkCron(c: string): void {
     const fiveFields = fields.slice(1).map((f) => (f === '?' ? '*' : f)).join(' ');
     throw new UsageError(
       `--cron ${JSON.stringify(c)} has 6 fields: Temporal reads them as minute hour day-of-month month day-of-week year, not with seconds first (as Quartz and Spring do), so it would run at other times than meant; write 5 fields, e.g. "${fiveFields}", or 7 with the seconds first and the year last, e.g. "${fields.map((f) => (f === '?' ? '*' : f)).join(' ')} *"`,
+    );
+  }
+  // Crontab runs on the days that match either day field when both are restricted (neither starts with *);
+  // Temporal only on the days that match both ("0 2 1 * MON": the Mondays that are the 1st, a few a year).
+  const at = fields.length === 7 ? 3 : 2;
+  const [dom, dow] = [fields[at]!, fields[at + 2]!];
+  if (!matchBothDays && !dom.startsWith('*') && !dow.startsWith('*')) {
+    const withField = (i: number, v: string) => {
+      let n = -1;
+      return tokens.map((t) => (t === '' || /^(CRON_TZ|TZ)=/.test(t) ? t : ++n === i ? v : t)).join(' ');
+    };
+    throw new UsageError(
+      `--cron ${JSON.stringify(c)} restricts both the day of the month (${dom}) and the day of the week (${dow}): Temporal runs it only on days that match both, where crontab runs it on days that match either; for either, give two expressions: --cron ${JSON.stringify(withField(at + 2, '*'))} --cron ${JSON.stringify(withField(at, '*'))}; for only the days that match both (e.g. "0 2 1-7 * MON", the first Monday of each month), add --match-both-days`,
     );
   }
 }
@@ -170,6 +184,7 @@ interface CreateOptions extends ScheduleOptions {
   cron?: string[];
   every?: string;
   timeZone?: string;
+  matchBothDays?: boolean;
   overlap: string;
   tables?: string;
   rerunFailed?: boolean;
@@ -182,7 +197,7 @@ async function create(kit: CommandKit, source: string, opts: CreateOptions): Pro
   const { config, source: settings } = loadSource(io, opts, source);
   if (Boolean(opts.cron?.length) === Boolean(opts.every)) throw new UsageError('schedule create needs exactly one of --cron <expression> or --every <duration>');
   if (opts.every !== undefined) everyMs(opts.every);
-  if (opts.cron) for (const c of opts.cron) checkCron(c);
+  if (opts.cron) for (const c of opts.cron) checkCron(c, Boolean(opts.matchBothDays));
   if (opts.timeZone) checkTimeZone(opts.timeZone);
   // Temporal aligns an interval on the Unix epoch: a time zone would change none of its times, yet describe showed it.
   const interval = opts.timeZone ? opts.cron?.find((c) => /^@every\b/i.test(c.trim())) : undefined;
