@@ -130,6 +130,25 @@ describe('lakesync schedule', () => {
     assert.equal((await cli('schedule', 'delete', 'shop', '--name', 'first-monday')).code, 0);
   });
 
+  it('backfill without --overlap takes every action of the range, also for a schedule that skips overlaps', async () => {
+    assert.equal((await cli('schedule', 'create', 'shop', '--name', 'hourly-skip', '--every', '1h', '--paused')).code, 0);
+    assert.equal(json<Described>(await cli('schedule', 'describe', 'shop', '--name', 'hourly-skip', '--json')).overlap, 'SKIP');
+    const hour = 3600_000;
+    const from = new Date(Math.floor(Date.now() / hour) * hour - 4 * hour + hour / 2);
+    const to = new Date(from.getTime() + 3 * hour);
+    const run = await cli('schedule', 'backfill', 'shop', '--name', 'hourly-skip', '--from', from.toISOString(), '--to', to.toISOString());
+    assert.equal(run.code, 0, run.stderr);
+    const done = await eventually('the backfilled actions', async () => {
+      const d = json<Described & { skippedForOverlap: number }>(await cli('schedule', 'describe', 'shop', '--name', 'hourly-skip', '--json'));
+      return d.actionsTaken + d.skippedForOverlap >= 3 ? d : undefined;
+    }, 30_000, 500);
+    await delay(2_000); // actions still buffered
+    const d = json<Described & { skippedForOverlap: number }>(await cli('schedule', 'describe', 'shop', '--name', 'hourly-skip', '--json'));
+    assert.deepEqual({ taken: d.actionsTaken, skipped: d.skippedForOverlap }, { taken: 3, skipped: 0 }, `one per hour boundary in the 3 h range (first seen: ${done.actionsTaken} taken, ${done.skippedForOverlap} skipped)`);
+    assert.match(run.stdout, /backfill .* requested: every action of the range, one after another \(overlap buffer-all\)/);
+    assert.equal((await cli('schedule', 'delete', 'shop', '--name', 'hourly-skip')).code, 0);
+  });
+
   it('a cron expression that never fires (a day its month does not have) is refused, and no schedule is left', async () => {
     const never = await cli('schedule', 'create', 'shop', '--name', 'never', '--cron', '0 2 30 2 *');
     assert.equal(never.code, 2, never.stderr);

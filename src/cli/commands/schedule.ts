@@ -106,9 +106,13 @@ export function registerSchedule(program: Command, kit: CommandKit): void {
   sub('backfill <source>', 'take the actions the schedule would have taken in a past time range')
     .requiredOption('--from <time>', 'start of the range (ISO-8601)')
     .requiredOption('--to <time>', 'end of the range (ISO-8601)')
-    .addOption(overlapOption())
+    .addOption(
+      new Option('--overlap <policy>', "how the range's actions, which start at once, go: buffer-all (the default) takes them one after another; skip or buffer-one would take only the first one or two of them (not the schedule's own policy)")
+        .choices(Object.keys(OVERLAP))
+        .default('buffer-all'),
+    )
     .action(
-      kit.action(async (source: string, opts: ScheduleOptions & { from: string; to: string; overlap?: string }) => {
+      kit.action(async (source: string, opts: ScheduleOptions & { from: string; to: string; overlap: string }) => {
         const start = isoDate(opts.from, '--from');
         const end = isoDate(opts.to, '--to');
         if (end <= start) throw new UsageError('--to must be after --from');
@@ -117,8 +121,10 @@ export function registerSchedule(program: Command, kit: CommandKit): void {
           throw new UsageError(`--to ${end.toISOString()} is in the future: a backfill takes now the actions of its whole range, those still to come too (and the schedule takes them again at their time); give a --to up to now (${new Date().toISOString()})`);
         }
         return withSchedule(kit, source, opts, async (conn, id) => {
-          await conn.client.schedule.getHandle(id).backfill({ start, end, ...(opts.overlap ? { overlap: OVERLAP[opts.overlap]! } : {}) });
-          printLine(kit.env.io.stdout, `schedule ${id}: backfill ${start.toISOString()} -> ${end.toISOString()} requested`);
+          // Without a policy the server uses the schedule's (skip by default): the range's actions all start at once, so it would take only the first.
+          await conn.client.schedule.getHandle(id).backfill({ start, end, overlap: OVERLAP[opts.overlap]! });
+          const how = opts.overlap === 'buffer-all' ? 'every action of the range, one after another' : opts.overlap === 'allow-all' ? 'every action of the range, all at once' : `the range's actions as --overlap ${opts.overlap} lets them`;
+          printLine(kit.env.io.stdout, `schedule ${id}: backfill ${start.toISOString()} -> ${end.toISOString()} requested: ${how} (overlap ${opts.overlap}); follow it with: lakesync schedule describe ${source} --name ${opts.name}`);
         });
       }),
     );
