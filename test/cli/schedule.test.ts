@@ -149,6 +149,18 @@ describe('lakesync schedule', () => {
     assert.equal((await cli('schedule', 'delete', 'shop', '--name', 'hourly-skip')).code, 0);
   });
 
+  it('the same tables in another order or repeated, or the same cron expressions in another order, are the same settings', async () => {
+    const first = await cli('schedule', 'create', 'shop', '--name', 'some', '--cron', '0 4 * * *', '--cron', '0 16 * * *', '--tables', 'public.b,public.a', '--paused');
+    assert.equal(first.code, 0, first.stderr);
+    const again = await cli('schedule', 'create', 'shop', '--name', 'some', '--cron', '0 16 * * *', '--cron', '0 4 * * *', '--tables', 'public.a,public.b,public.a', '--paused');
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /schedule lakesync\/shop\/some exists already with these settings: nothing changed/);
+    const other = await cli('schedule', 'create', 'shop', '--name', 'some', '--cron', '0 4 * * *', '--cron', '0 16 * * *', '--tables', 'public.a', '--paused');
+    assert.equal(other.code, 2, other.stdout);
+    assert.match(other.stderr, /exists with other settings \(action sync of public\.(a, public\.b|b, public\.a)\)/);
+    assert.equal((await cli('schedule', 'delete', 'shop', '--name', 'some')).code, 0);
+  });
+
   it('a cron expression that never fires (a day its month does not have) is refused, and no schedule is left', async () => {
     const never = await cli('schedule', 'create', 'shop', '--name', 'never', '--cron', '0 2 30 2 *');
     assert.equal(never.code, 2, never.stderr);

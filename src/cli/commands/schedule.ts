@@ -214,7 +214,8 @@ async function create(kit: CommandKit, source: string, opts: CreateOptions): Pro
     throw new UsageError(`--time-zone applies to --cron only: an --every interval counts from the Unix epoch (UTC), so --every 1d runs at 00:00 UTC whatever the zone; for a time of day in ${opts.timeZone}, use e.g. --cron "0 0 * * *" --time-zone ${opts.timeZone}`);
   }
   if (opts.rerunFailed && opts.tables) throw new UsageError('--rerun-failed and --tables do not go together');
-  const tables = opts.tables !== undefined ? includedTableList(settings, opts.tables, '--tables') : undefined;
+  // In a stable order: the same tables in another order are the same schedule (created again by a deploy script).
+  const tables = opts.tables !== undefined ? includedTableList(settings, opts.tables, '--tables').sort() : undefined;
   const id = scheduleIdFor(source, opts.name);
   await withTemporal(config, async (conn) => {
     const requestedBy = `schedule ${id}`;
@@ -250,7 +251,7 @@ async function create(kit: CommandKit, source: string, opts: CreateOptions): Pro
       if (!(err instanceof ScheduleAlreadyRunning)) throw invalidArgument(err);
       // Created again with the same settings (a deploy script that runs create each time): nothing to do.
       const existing = await conn.client.schedule.getHandle(id).describe();
-      const differ = otherSettings(existing, memo, OVERLAP[opts.overlap]!, conn.target.taskQueue);
+      const differ = otherSettings(existing, memo, input, OVERLAP[opts.overlap]!, conn.target.taskQueue);
       if (differ.length > 0) throw new UsageError(`schedule ${id} exists with other settings (${differ.join(', ')}): describe it, delete it first, or pick another --name`);
       // Paused or not is the schedule's state, not a setting (pause and unpause change it): said when it is not as asked.
       const state = existing.state.paused
@@ -279,15 +280,26 @@ interface ScheduleMemo {
 }
 
 /** The settings of an existing schedule that differ from those asked (as the schedule has them), none when it is the same schedule. */
-function otherSettings(d: ScheduleDescription, wanted: ScheduleMemo, overlap: ScheduleOverlapPolicy, taskQueue: string): string[] {
+function otherSettings(d: ScheduleDescription, wanted: ScheduleMemo, input: TriggerInput, overlap: ScheduleOverlapPolicy, taskQueue: string): string[] {
   const has = (d.memo?.lakesync ?? {}) as Partial<ScheduleMemo>;
   const differ: string[] = [];
-  if (has.source !== wanted.source || has.what !== wanted.what) differ.push(`action ${has.what ?? 'not made by lakesync schedule create'}`);
-  if (JSON.stringify(has.cron ?? null) !== JSON.stringify(wanted.cron ?? null) || has.every !== wanted.every) differ.push(has.cron ? `cron ${has.cron.join(' | ')}` : `every ${has.every ?? '?'}`);
+  // The tables, and the cron expressions, in any order (a schedule made before its tables were sorted has them as given).
+  const args = 'args' in d.action ? (d.action.args as unknown[] | undefined) : undefined;
+  if (has.source !== wanted.source || actionKey(args?.[0]) !== actionKey(input)) differ.push(`action ${has.what ?? 'not made by lakesync schedule create'}`);
+  const crons = (c: unknown) => (Array.isArray(c) ? JSON.stringify([...c].map(String).sort()) : 'none');
+  if (crons(has.cron) !== crons(wanted.cron) || has.every !== wanted.every) differ.push(has.cron ? `cron ${has.cron.join(' | ')}` : `every ${has.every ?? '?'}`);
   if ((has.timeZone ?? 'UTC') !== (wanted.timeZone ?? 'UTC')) differ.push(`time zone ${has.timeZone ?? 'UTC'}`);
   if ((d.policies.overlap ?? 'SKIP') !== overlap) differ.push(`overlap ${d.policies.overlap ?? 'SKIP'}`);
   if (d.action.taskQueue !== taskQueue) differ.push(`task queue ${d.action.taskQueue}`);
   return differ;
+}
+
+/** What a trigger's input asks, the same whatever the order of its tables: its source and kind, and the tables of a sync. */
+function actionKey(input: unknown): string | undefined {
+  if (typeof input !== 'object' || input === null) return undefined;
+  const given = input as Partial<TriggerInput>;
+  const tables = Array.isArray(given.sync?.tables) ? [...new Set(given.sync.tables.map(String))].sort() : undefined;
+  return JSON.stringify([given.source, given.rerun !== undefined ? { rerun: given.rerun.tables } : { sync: tables ?? 'all' }]);
 }
 
 /**
