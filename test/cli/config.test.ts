@@ -303,6 +303,15 @@ describe('usage errors exit 2', () => {
     }
   });
 
+  it('schedule --overlap help says it governs the short trigger workflow, not a running sync', async () => {
+    for (const verb of ['create', 'trigger']) {
+      const run = await runCli(['schedule', verb, '--help']);
+      assert.equal(run.code, 0);
+      const help = run.stdout.replace(/\s+/g, ' ');
+      assert.match(help, /--overlap <policy> what to do when a firing comes while the trigger workflow of the one before still runs \(it only sends the request, in seconds\): a request sent while a sync runs waits in the source's queue, whatever the policy/, verb);
+    }
+  });
+
   it('help exits 0 and lists every command and the exit codes', async () => {
     const run = await runCli(['--help']);
     assert.equal(run.code, 0);

@@ -23,7 +23,16 @@ const OVERLAP: Record<string, ScheduleOverlapPolicy> = {
   'terminate-other': 'TERMINATE_OTHER',
   'allow-all': 'ALLOW_ALL',
 };
-const overlapOption = () => new Option('--overlap <policy>', 'what to do when the previous trigger is still running').choices(Object.keys(OVERLAP));
+/**
+ * The overlap policy governs the schedule's own workflow, the trigger, which sends the request and
+ * ends in seconds: a request sent while a sync cycle runs waits in the source's queue (one cycle at
+ * a time, consecutive queued requests of one kind served together) whatever the policy.
+ */
+const overlapOption = () =>
+  new Option(
+    '--overlap <policy>',
+    "what to do when a firing comes while the trigger workflow of the one before still runs (it only sends the request, in seconds): a request sent while a sync runs waits in the source's queue, whatever the policy, and consecutive queued requests of one kind are served by one cycle",
+  ).choices(Object.keys(OVERLAP));
 const DURATION = /^(\d+)(ms|s|m|h|d)$/;
 /** The longest --every: a schedule that would wait longer than a year never runs in practice. */
 const MAX_EVERY_MS = 366 * 24 * 3_600_000;
