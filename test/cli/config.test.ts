@@ -312,6 +312,20 @@ describe('usage errors exit 2', () => {
     }
   });
 
+  it('schedule create warns of a cron time that the clocks skip when they go forward (Temporal takes no action that day)', async () => {
+    const gap = await inProcess(['schedule', 'create', 'shop', '--cron', '30 2 * * *', '--time-zone', 'Europe/Paris', '--config', goodFile]);
+    assert.match(gap.stderr, /warning: --cron "30 2 \* \* \*" in Europe\/Paris: 02:30 does not exist on \d{4}-03-\d\d \(the clocks go from 02:00 to 03:00\), and Temporal takes no action then that day \(crontab would run it at 03:00\); for a run every day, pick a time outside 02:00-03:00/);
+    const zoned = await inProcess(['schedule', 'create', 'shop', '--cron', 'CRON_TZ=America/New_York 0 2 * * *', '--config', goodFile]);
+    assert.match(zoned.stderr, /warning: --cron "CRON_TZ=America\/New_York 0 2 \* \* \*" in America\/New_York: 02:00 does not exist on \d{4}-03-\d\d/);
+    const weekly = await inProcess(['schedule', 'create', 'shop', '--cron', '30 2 * * SUN', '--time-zone', 'Europe/Paris', '--config', goodFile]);
+    assert.match(weekly.stderr, /warning: --cron "30 2 \* \* SUN" in Europe\/Paris: 02:30 does not exist/);
+    // A day the clocks do not go forward on: no warning.
+    for (const args of [['--cron', '30 2 * * MON-FRI', '--time-zone', 'Europe/Paris'], ['--cron', '30 2 1 * *', '--time-zone', 'Europe/Paris'], ['--cron', '0 4 * * *', '--time-zone', 'Europe/Paris'], ['--cron', '30 2 * * *'], ['--cron', '30 2 * * *', '--time-zone', 'Asia/Tokyo'], ['--every', '1h']]) {
+      const run = await inProcess(['schedule', 'create', 'shop', ...args, '--config', goodFile]);
+      assert.doesNotMatch(run.stderr, /warning/, args.join(' '));
+    }
+  });
+
   it('help exits 0 and lists every command and the exit codes', async () => {
     const run = await runCli(['--help']);
     assert.equal(run.code, 0);

@@ -186,6 +186,73 @@ function checkCron(c: string, matchBothDays = false): void {
   }
 }
 
+/** The values of a minute or hour field (*, n, a-b, a/step, a-b/step, lists), or undefined for another form. */
+function fieldValues(field: string, max: number): Set<number> | undefined {
+  const out = new Set<number>();
+  for (const part of field.split(',')) {
+    const m = /^(?:\*|(\d+)(?:-(\d+))?)(?:\/(\d+))?$/.exec(part);
+    if (!m) return undefined;
+    const start = m[1] === undefined ? 0 : Number(m[1]);
+    const end = m[2] !== undefined ? Number(m[2]) : m[1] === undefined || m[3] !== undefined ? max : start;
+    const step = m[3] !== undefined ? Number(m[3]) : 1;
+    if (step < 1) return undefined;
+    for (let v = start; v <= end; v += step) out.add(v);
+  }
+  return out;
+}
+
+const WEEKDAYS = ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'];
+const HOUR_MS = 3_600_000;
+const MINUTE_MS = 60_000;
+
+/**
+ * The first time of day in the coming year that a cron expression names at given hours (not *) and
+ * its zone's clocks skip when they go forward: Temporal takes no action for it that day (crontab
+ * runs it when the clocks have gone forward). Undefined when there is none.
+ */
+function skippedTime(cron: string, timeZone: string | undefined): { zone: string; time: string; date: string; from: string; to: string } | undefined {
+  if (cron.trim().startsWith('@')) return undefined;
+  const tokens = cron.replace(/#.*$/, '').trim().split(/\s+/);
+  const zone = tokens.map((t) => /^(?:CRON_TZ|TZ)=(.*)$/.exec(t)?.[1]).find((z) => z !== undefined) ?? timeZone ?? 'UTC';
+  const fields = tokens.filter((f) => f !== '' && !/^(CRON_TZ|TZ)=/.test(f));
+  const [minuteField, hourField, domField, monthField, dowField] = fields.slice(fields.length === 7 ? 1 : 0);
+  if (!minuteField || !hourField || hourField.startsWith('*')) return undefined;
+  const [minutes, hours] = [fieldValues(minuteField, 59), fieldValues(hourField, 23)];
+  if (!minutes || !hours) return undefined;
+  // Temporal matches a day when all the day fields do; a field of another form (names of months) is taken to match.
+  const days = fieldValues(domField ?? '*', 31);
+  const months = fieldValues(monthField ?? '*', 12);
+  const weekdays = fieldValues((dowField ?? '*').toUpperCase().replace(/SUN|MON|TUE|WED|THU|FRI|SAT/g, (n) => String(WEEKDAYS.indexOf(n))), 7);
+  const onDay = (d: Date) => (!days || days.has(d.getUTCDate())) && (!months || months.has(d.getUTCMonth() + 1)) && (!weekdays || weekdays.has(d.getUTCDay()) || (d.getUTCDay() === 0 && weekdays.has(7)));
+  let format: Intl.DateTimeFormat;
+  try {
+    format = new Intl.DateTimeFormat('en-US', { timeZone: zone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' });
+  } catch {
+    return undefined;
+  }
+  // The zone's wall clock at an instant, as if it were UTC, and its offset.
+  const wall = (t: number) => {
+    const p = Object.fromEntries(format.formatToParts(t).map((x) => [x.type, x.value]));
+    return Date.UTC(Number(p.year), Number(p.month) - 1, Number(p.day), Number(p.hour), Number(p.minute));
+  };
+  const offset = (t: number) => wall(t) - t;
+  const hhmm = (w: number) => new Date(w).toISOString().slice(11, 16);
+  const start = Math.floor(Date.now() / HOUR_MS) * HOUR_MS;
+  for (let t = start; t < start + 366 * 24 * HOUR_MS; t += HOUR_MS) {
+    const before = offset(t);
+    if (offset(t + HOUR_MS) <= before) continue;
+    let at = t + MINUTE_MS;
+    while (offset(at) === before) at += MINUTE_MS;
+    // The wall times from the old offset to the new one do not happen.
+    const [from, to] = [at + before, at + offset(at)];
+    for (let w = from; w < to; w += MINUTE_MS) {
+      const d = new Date(w);
+      if (hours.has(d.getUTCHours()) && minutes.has(d.getUTCMinutes()) && onDay(d)) return { zone, time: hhmm(w), date: d.toISOString().slice(0, 10), from: hhmm(from), to: hhmm(to) };
+    }
+  }
+  return undefined;
+}
+
 /** `--every` in milliseconds: a number and a unit, from 1 s to 366 days. */
 function everyMs(every: string): number {
   const match = DURATION.exec(every);
@@ -223,6 +290,10 @@ async function create(kit: CommandKit, source: string, opts: CreateOptions): Pro
     throw new UsageError(`--time-zone applies to --cron only: an --every interval counts from the Unix epoch (UTC), so --every 1d runs at 00:00 UTC whatever the zone; for a time of day in ${opts.timeZone}, use e.g. --cron "0 0 * * *" --time-zone ${opts.timeZone}`);
   }
   if (opts.rerunFailed && opts.tables) throw new UsageError('--rerun-failed and --tables do not go together');
+  for (const c of opts.cron ?? []) {
+    const gap = skippedTime(c, opts.timeZone);
+    if (gap) printLine(io.stderr, `warning: --cron ${JSON.stringify(c)} in ${gap.zone}: ${gap.time} does not exist on ${gap.date} (the clocks go from ${gap.from} to ${gap.to}), and Temporal takes no action then that day (crontab would run it at ${gap.to}); for a run every day, pick a time outside ${gap.from}-${gap.to}, or a zone without daylight saving time such as UTC`);
+  }
   // In a stable order: the same tables in another order are the same schedule (created again by a deploy script).
   const tables = opts.tables !== undefined ? includedTableList(settings, opts.tables, '--tables').sort() : undefined;
   const id = scheduleIdFor(source, opts.name);
