@@ -329,6 +329,18 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     const problem = tableCountProblem(state, req);
     return problem && (inValidator || refuseTooManyTables()) ? problem : undefined;
   };
+  /** What both kinds of request signal are checked for (each asked only when its problem is found). */
+  const signalOptions = {
+    duplicates,
+    refuseBadTables: () => patched(PATCHES.refuseBadSyncSignal),
+    refuseWhenFull,
+    refuseBadSenderFields,
+    mergeUnnamedIgnored,
+    refuseReservedRequestIds,
+    refuseLongTableNames,
+    refuseUnknownFields,
+    refuseTooManyTables,
+  };
   function whenLoaded(kind: 'sync' | 'rerun', serve: () => void): void {
     if (loaded) serve();
     else waiting.push({ kind, serve });
@@ -363,17 +375,9 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     whenLoaded('sync', () => {
       const req = readRequest(given);
       const problem = enqueueSyncSignal(state, req, nowIso(), {
+        ...signalOptions,
         refuseStringTables: () => patched(PATCHES.stringTablesDropped),
-        duplicates,
-        refuseBadTables: () => patched(PATCHES.refuseBadSyncSignal),
         refuseNonObjectPayload: () => patched(PATCHES.refuseNonObjectSync),
-        refuseWhenFull,
-        refuseBadSenderFields,
-        mergeUnnamedIgnored,
-        refuseReservedRequestIds,
-        refuseLongTableNames,
-        refuseUnknownFields,
-        refuseTooManyTables,
       });
       if (problem) log.warn('sync signal ignored', { problem, request: req });
     }),
@@ -395,19 +399,11 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     whenLoaded('rerun', () => {
       const req = readRequest(given);
       const problem = enqueueRerunSignal(state, req, nowIso(), {
+        ...signalOptions,
         directRerun: () => patched(PATCHES.directRerunSignal),
-        duplicates,
-        refuseBadTables: () => patched(PATCHES.refuseBadSyncSignal),
         refuseBadApprovals: () => patched(PATCHES.refuseTextApprovals),
         keepApprovalsInSync: () => patched(PATCHES.syncKeepsRerunApprovals),
         refuseUnknownTables: () => patched(PATCHES.refuseUnknownRerunBeforeExport),
-        refuseWhenFull,
-        refuseBadSenderFields,
-        mergeUnnamedIgnored,
-        refuseReservedRequestIds,
-        refuseLongTableNames,
-        refuseUnknownFields,
-        refuseTooManyTables,
       });
       if (problem) log.warn('rerun signal ignored', { problem, request: req });
     }),
