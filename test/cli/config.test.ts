@@ -295,8 +295,8 @@ describe('usage errors exit 2', () => {
     assert.match(included.stderr, /cannot reach Temporal/);
   });
 
-  it('a cron expression with one day field left open (starting with *), or --match-both-days, passes on to Temporal', async () => {
-    for (const extra of [['--cron', '0 2 */2 * MON'], ['--cron', '0 2 1 * *'], ['--cron', '@weekly'], ['--cron', '0 2 1-7 * MON', '--match-both-days']]) {
+  it('a cron expression with one day field left open (starting with *, or ?), or --match-both-days, passes on to Temporal', async () => {
+    for (const extra of [['--cron', '0 2 */2 * MON'], ['--cron', '0 2 1 * *'], ['--cron', '0 2 ? * MON'], ['--cron', '0 2 1 * ?'], ['--cron', '@weekly'], ['--cron', '0 2 1-7 * MON', '--match-both-days']]) {
       const run = await inProcess(['schedule', 'create', 'shop', ...extra, '--config', goodFile]);
       assert.equal(run.code, 1, `${extra.join(' ')}: ${run.stderr}`);
       assert.match(run.stderr, /cannot reach Temporal/);

@@ -175,7 +175,9 @@ function checkCron(c: string, matchBothDays = false): void {
   // Temporal only on the days that match both ("0 2 1 * MON": the Mondays that are the 1st, a few a year).
   const at = fields.length === 7 ? 3 : 2;
   const [dom, dow] = [fields[at]!, fields[at + 2]!];
-  if (!matchBothDays && !dom.startsWith('*') && !dow.startsWith('*')) {
+  // "?" (no specific value, as Quartz writes the day field left open) restricts nothing either.
+  const open = (field: string) => field.startsWith('*') || field === '?';
+  if (!matchBothDays && !open(dom) && !open(dow)) {
     const withField = (i: number, v: string) => {
       let n = -1;
       return tokens.map((t) => (t === '' || /^(CRON_TZ|TZ)=/.test(t) ? t : ++n === i ? v : t)).join(' ');
