@@ -221,6 +221,28 @@ describe('docs/metrics.md', () => {
     assert.ok(names.length >= 18, names.join(', '));
     assert.deepEqual(names.filter((n) => !doc.includes(`| \`${n}\` |`)), []);
   });
+
+  it('every lakesync metric it lists is served, with the type and labels it says', () => {
+    const doc = readFileSync(join(ROOT, 'docs', 'metrics.md'), 'utf8');
+    const served = new Map(new LakesyncRegistry({ processMetrics: false }).registry.getMetricsAsArray().map((m) => [m.name, m]));
+    const rows = [...doc.matchAll(/^\| `(lakesync_\w+)` \| (\w+) \| ([^|]*) \|/gm)];
+    assert.ok(rows.length >= 18, `the table lists lakesync's metrics (found ${rows.length})`);
+    const wrong = rows.flatMap(([, name, type, labels]) => {
+      const m = served.get(name!) as { type: string; labelNames?: string[] } | undefined;
+      if (!m) return [`${name}: not served`];
+      const got = `${m.type} | ${(m.labelNames ?? []).join(', ')}`;
+      return got === `${type} | ${labels!.trim()}` ? [] : [`${name}: documented ${type} | ${labels!.trim()}, served ${got}`];
+    });
+    assert.deepEqual(wrong, []);
+  });
+
+  it('every lakesync metric the Grafana dashboard and the example alerts query is served', () => {
+    const served = new Set(new LakesyncRegistry({ processMetrics: false }).registry.getMetricsAsArray().map((m) => m.name));
+    const text = readFileSync(join(ROOT, 'docs', 'grafana-lakesync.json'), 'utf8') + readFileSync(join(ROOT, 'docs', 'metrics.md'), 'utf8');
+    const queried = new Set([...text.matchAll(/\blakesync_[a-z_]+\b/g)].map((m) => m[0].replace(/_(bucket|sum|count)$/, '')));
+    assert.ok(queried.size >= 10, [...queried].join(', '));
+    assert.deepEqual([...queried].filter((n) => !served.has(n)), []);
+  });
 });
 
 describe('scrapes', () => {
