@@ -100,7 +100,7 @@ const retry = z
 const timeouts = z
   .object({
     // Shorter could not load a table; below 1e-6 the duration would be written 1e-7h, which Temporal cannot read.
-    loadHours: z.number().min(0.001, 'must be at least 0.001 (3.6 seconds)').max(48, 'must be at most 48 (Glue job timeout)').default(12).describe('Longest one attempt of a table load may run; the whole load is bounded by retry.maximumAttempts times this, plus the backoff and, on AWS with aws.glue.jobRunQueuing (or FLEX runs), the time its runs may wait in Glue\'s job run queue.'),
+    loadHours: z.number().min(0.001, 'must be at least 0.001 (3.6 seconds)').max(48, 'must be at most 48 (Glue job timeout)').default(12).describe('Longest one attempt of a table load may run (a table loaded in a pack waits for the whole pack run: this for each table of its pack); the whole load is bounded by retry.maximumAttempts times this, plus the backoff and, on AWS with aws.glue.jobRunQueuing (or FLEX runs), the time its runs may wait in Glue\'s job run queue.'),
     heartbeatSeconds: seconds(1, 3600).default(60).describe('A worker silent this long is presumed dead; its loads are re-attached elsewhere.'),
     pollInitialSeconds: seconds(1, 3600).default(30).describe('First pause between polls of a snapshot or export.'),
     pollMaximumSeconds: seconds(1, 3600).default(300).describe('Longest pause between polls of a snapshot or export.'),

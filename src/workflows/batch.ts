@@ -43,6 +43,8 @@ export const TABLE_EXPORT_RECORDED_AT_START = 'table-export-recorded-at-start';
 export const PACK_START_STOPS_ON_CANCEL = 'pack-start-stops-on-cancel';
 /** Patch: a batch cancelled after its pack started stops the run once its tables' loads have ended (none may have reached a worker to stop it). */
 export const PACK_LOADS_CANCELLED_STOP_RUN = 'pack-loads-cancelled-stop-run';
+/** Patch: a packed table's load is bounded by its pack's run (timeouts.loadHours for each of the pack's tables), which it waits for whole (it was bounded as one table, and timed out while the run went on to commit it). */
+export const PACK_LOADS_BOUNDED_BY_PACK = 'pack-loads-bounded-by-pack';
 /** Patch: outcomes larger than the cycle's inline limit are stored and handed over by reference (they went inline, up to batchSize of them). */
 export const BATCH_OUTCOMES_BY_REFERENCE = 'batch-outcomes-by-reference';
 /** Patch: a load's time bound holds the time its runs may wait in the backend's queue (loads timed out before their runs that never started failed them). */
@@ -88,6 +90,14 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
     // A cancelled batch waits until each load has stopped its run: with the default (try cancel)
     // the batch ends at once, and the load then only learns that its workflow is gone.
     ...(patched(LOADS_STOP_ON_CANCEL) ? { cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED } : {}),
+  };
+  /**
+   * The load of a table in a pack of `tables`: it waits for the pack's whole run, whose tables load
+   * one after another, so each attempt may take timeouts.loadHours for each of them.
+   */
+  const packedLoadOptions = (tables: number): ActivityOptions => {
+    const packed = loadActivity({ ...settings, timeouts: { ...settings.timeouts, loadHours: settings.timeouts.loadHours * tables } }, queueWait);
+    return { ...loadOptions, startToCloseTimeout: packed.startToCloseTimeout!, scheduleToCloseTimeout: packed.scheduleToCloseTimeout! };
   };
   const shortOptions = shortActivity(settings);
   const { loadTable, loadPackedTable } = proxyActivities<Activities>(loadOptions);
@@ -202,12 +212,12 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
   }
 
   /** A step of the table that timed out for good: which step, which bound, and what to change. */
-  function timeoutError(phase: 'export' | 'load' | 'grant' | 'verify', table: string, timeout: { timeoutType: string; lastFailure?: string }): TableError {
+  function timeoutError(phase: 'export' | 'load' | 'grant' | 'verify', table: string, timeout: { timeoutType: string; lastFailure?: string }, packTables?: number): TableError {
     const rerun = `rerun the table (lakesync rerun ${input.source} --tables ${table})`;
     const last = timeout.lastFailure ? `; its last attempt failed: ${timeout.lastFailure}` : '';
     const message =
       phase === 'load' && timeout.timeoutType === 'SCHEDULE_TO_CLOSE'
-        ? `load of ${table} did not finish within its time bound (${settings.retry.maximumAttempts} attempt(s) of timeouts.loadHours = ${settings.timeouts.loadHours} h, with the backoff between them${queueWait ? `, and up to ${settings.loadQueueSeconds! / 60} min in the job run queue for each run` : ''})${last}; a load that needs longer: raise timeouts.loadHours (at most 48) or retry.maximumAttempts of source ${input.source}, then ${rerun}`
+        ? `load of ${table} did not finish within its time bound (${settings.retry.maximumAttempts} attempt(s) of timeouts.loadHours = ${settings.timeouts.loadHours} h${packTables ? ` for each of the ${packTables} tables of its pack, whose whole run it waits for` : ''}, with the backoff between them${queueWait ? `, and up to ${settings.loadQueueSeconds! / 60} min in the job run queue for each run` : ''})${last}; a load that needs longer: raise timeouts.loadHours (at most 48) or retry.maximumAttempts of source ${input.source}, then ${rerun}`
         : timeout.timeoutType === 'HEARTBEAT'
           ? `${phase} of ${table} timed out: its last attempt sent no heartbeat within timeouts.heartbeatSeconds = ${settings.timeouts.heartbeatSeconds} s (its worker stopped or stalled), and no attempt is left${last}; check the workers, then ${rerun}`
           : `${phase} of ${table} timed out (${timeout.timeoutType} timeout) and no attempt is left${last}; ${rerun}`;
@@ -227,7 +237,7 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
     return outcome;
   }
 
-  async function runTable(item: LoadItem, pack?: { token: string; runId: string; tables: number; answerLeft: boolean }, spent?: SpentRuns): Promise<TableOutcome | { left: LeftByPack['leftByPack'] }> {
+  async function runTable(item: LoadItem, pack?: { token: string; runId: string; tables: number; answerLeft: boolean; bounded?: boolean }, spent?: SpentRuns): Promise<TableOutcome | { left: LeftByPack['leftByPack'] }> {
     const startedAt = nowIso();
     const direct = item.extract === 'direct';
     const dynamo = item.extract === 'dynamodb';
@@ -235,7 +245,7 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
     let cost: TableCost | undefined;
     const fail = (phase: 'export' | 'load' | 'grant' | 'verify', err: unknown, load?: LoadSummary): TableOutcome => {
       const timeout = activityTimeout(err);
-      const error = timeout ? timeoutError(phase, item.table, timeout) : tableError(phase, err);
+      const error = timeout ? timeoutError(phase, item.table, timeout, phase === 'load' && pack?.bounded ? pack.tables : undefined) : tableError(phase, err);
       mark(item.table, { state: 'failed', error: error.message, finishedAt: nowIso() });
       return { ...base, status: 'failed', error, ...(load ? { load } : {}), ...(cost ? { cost } : {}), finishedAt: nowIso() };
     };
@@ -260,7 +270,7 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
       const summary = `${item.action} ${item.table} -> ${settings.namespace}.${item.lakeTable}${pack ? ` (pack ${pack.token})` : ''}`;
       // A pack's table that its run left comes back as such (loadPackedTable), when the patch allows.
       const activity = pack?.answerLeft ? loadPackedTable : loadTable;
-      const answer: LoadTableResult | LeftByPack = await activity.executeWithOptions({ ...loadOptions, summary }, [{
+      const answer: LoadTableResult | LeftByPack = await activity.executeWithOptions({ ...(pack?.bounded ? packedLoadOptions(pack.tables) : loadOptions), summary }, [{
         source: input.source,
         cycleId: input.cycleId,
         planRef: input.planRef,
@@ -367,7 +377,7 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
     // Cancelled while it started: no table's load waits for the run (none is scheduled), so nothing else stops it.
     if (stopsOnCancel && CancellationScope.current().consideredCancelled) await stopCancelledPack(request, runId);
     if (runId === undefined) return runPool(unit.items, 1, (item) => runAlone(item));
-    const pack = { token: unit.token, runId, tables: unit.items.length, answerLeft: patched(PACK_LEFT_TABLES_IN_LANE) };
+    const pack = { token: unit.token, runId, tables: unit.items.length, answerLeft: patched(PACK_LEFT_TABLES_IN_LANE), bounded: patched(PACK_LOADS_BOUNDED_BY_PACK) };
     const answers = await Promise.all(unit.items.map((item) => runTable(item, pack)));
     // Loads cancelled before a worker took them cannot stop the run: it would go on loading the cancelled cycle's tables.
     if (CancellationScope.current().consideredCancelled && patched(PACK_LOADS_CANCELLED_STOP_RUN)) await stopCancelledPack(request, runId);
