@@ -972,6 +972,25 @@ export interface RecordOptions {
    * only to replay histories recorded before (their reruns reused the export that skipped it).
    */
   newExportForSkipped?: boolean;
+  /**
+   * Asked only of a cycle error longer than CYCLE_ERROR_CHARACTERS: true keeps its start (the
+   * status answer lists twenty recent cycles, unpaged). False only to replay histories recorded
+   * before (their state, whose size decides how it is carried, kept the whole error).
+   */
+  capError?: () => boolean;
+}
+
+/**
+ * How much of a cycle's error the source keeps with the cycle (the status answer holds twenty of
+ * them whole): the whole error stays that of the cycle workflow.
+ */
+export const CYCLE_ERROR_CHARACTERS = 2_000;
+
+/** The cycle's error as the source keeps it: its start when long, saying where the whole error is. */
+function keptCycleError<E extends { message: string }>(error: E, workflowId: string, capError: (() => boolean) | undefined): E {
+  if (error.message.length <= CYCLE_ERROR_CHARACTERS || !(capError ?? (() => true))()) return error;
+  const more = error.message.length - CYCLE_ERROR_CHARACTERS;
+  return { ...error, message: `${error.message.slice(0, CYCLE_ERROR_CHARACTERS)}... (${more} characters more; the whole error is in cycle workflow ${workflowId})` };
 }
 
 /**
@@ -1043,7 +1062,7 @@ export function recordCycle(state: SourceState, result: CycleResult, workflowId:
     status: result.status,
     requestIds: cycle.requestIds,
     ...(exportId ? { exportId } : {}),
-    ...(result.error ? { error: result.error } : {}),
+    ...(result.error ? { error: keptCycleError(result.error, workflowId, options.capError) } : {}),
     counts: {
       committed: result.tables.filter((t) => t.status === 'committed').length,
       failed: result.tables.filter((t) => t.status === 'failed').length,

@@ -197,6 +197,8 @@ const PATCHES = {
   servedAsked: 'served-requests-asked-kept',
   /** A request naming more than 10,000 tables, or more than the queue keeps in all (50,000), is dropped, or refused (it was queued: made-up names before the first export grew the state without end). */
   tableCount: 'request-table-count-bounded',
+  /** A cycle's error longer than 2,000 characters is kept in the state by its start (twenty whole ones could push the status answer over the payload limit). */
+  cycleErrorCapped: 'cycle-error-kept-capped',
 } as const;
 
 /** How long a run whose state could not be stored waits before it tries again: doubling, up to an hour. */
@@ -605,7 +607,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     // What the requests asked joins the carried state only in histories with the marker: a state grown on replay could cross the inline limit and store itself by reference.
     const asked = patched(PATCHES.servedAsked) ? { asked: batch.asked } : {};
     const record: CycleRecord = { kind: batch.kind, requestIds: batch.requestIds, ...(part.tables ? { tables: part.tables } : {}), ...(partOf ? { part: partOf } : {}), ...asked };
-    recordCycle(state, result, workflowId, record, { clean: patched(PATCHES.cleanLedger), dropWithoutExport: dropsWithoutExport(result, record), newExportForSkipped: skippedByExport(result) });
+    recordCycle(state, result, workflowId, record, { clean: patched(PATCHES.cleanLedger), dropWithoutExport: dropsWithoutExport(result, record), newExportForSkipped: skippedByExport(result), capError: () => patched(PATCHES.cycleErrorCapped) });
     current = undefined;
     if (result.searchAttributes || hasSearchAttributes(result)) upsertSearchAttributes(cycleSearchAttributes(input.source, result.status, Object.keys(state.failed).length));
     if (transported.length > 0 && patched(PATCHES.deleteReadParts)) await deleteTransported(cycleId, transported);

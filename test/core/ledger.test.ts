@@ -869,3 +869,25 @@ test('before the first export, requests naming many made-up tables are bounded: 
   // Histories recorded before queued them.
   assert.equal(enqueueSyncSignal(state, { tables: ['public.two'], requestId: 'svc-old' }, AT, { refuseTooManyTables: () => false }), undefined);
 });
+
+test('twenty cycles failing with very long errors keep the status answer within the inline limit: each recent cycle keeps the start of its error', () => {
+  const state = exported(['public.a']);
+  const limit = 256 * 1024;
+  // A cycle workflow that failed with a long AWS error (a refusal listing thousands of resources, say).
+  const longError = (i: number) => `cycle ${i}: AccessDeniedException: ${'arn:aws:s3tables:eu-west-1:123456789012:bucket/lake/table/x '.repeat(300)}`;
+  for (let i = 0; i < 21; i++) {
+    const result: CycleResult = { ...cycle(`c${i}`, [], { snapshot: false, export: false }), status: 'failed', error: { phase: 'cycle', message: longError(i) } };
+    recordCycle(state, result, `lakesync/shop/c${i}`, { kind: 'sync', requestIds: [`r${i}`] });
+  }
+  const status = compactStatus({ source: 'shop', phase: 'idle', queue: [], lastCycle: state.lastCycle, recentCycles: state.recentCycles, failed: state.failed, ledger: state.ledger, ignoredRequests: [], droppedTables: [] }, limit);
+  assert.ok(jsonBytes(status) <= limit, `the status answer holds ${jsonBytes(status)} bytes`);
+  const kept = state.lastCycle!.error!.message;
+  assert.ok(kept.startsWith(longError(20).slice(0, 500)), kept.slice(0, 100));
+  assert.match(kept, /characters more; the whole error is in cycle workflow lakesync\/shop\/c20/);
+  assert.ok(kept.length < 2_200, `${kept.length} characters kept`);
+
+  // A history recorded before keeps the whole error (its state, and so its commands, stay as they were).
+  const before = exported(['public.a']);
+  recordCycle(before, { ...cycle('c0', [], { snapshot: false, export: false }), status: 'failed', error: { phase: 'cycle', message: longError(0) } }, 'lakesync/shop/c0', { kind: 'sync', requestIds: ['r0'] }, { capError: () => false });
+  assert.equal(before.lastCycle!.error!.message, longError(0));
+});
