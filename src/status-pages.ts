@@ -13,16 +13,35 @@ export interface Queryable {
   query<Ret, Args extends unknown[]>(def: QueryDefinition<Ret, Args>, ...args: Args): Promise<Ret>;
 }
 
-/** A page loop that stops on a page that does not move forward, so a changed answer cannot loop forever. */
-async function allPages<T>(what: string, page: (offset: number) => Promise<{ entries: T[]; next?: number; total: number }>): Promise<T[]> {
-  const out: T[] = [];
-  let offset = 0;
-  for (;;) {
-    const p = await page(offset);
-    out.push(...p.entries);
-    if (p.next === undefined) return out;
-    if (p.next <= offset) throw new Error(`${what}: page at ${offset} did not advance (next ${p.next}); the workflow answered inconsistently`);
-    offset = p.next;
+/** How many times a part is read again from its first page when it changed while read. */
+const PAGE_READ_ATTEMPTS = 5;
+
+/**
+ * A page loop that stops on a page that does not move forward, so a changed answer cannot loop
+ * forever. Pages that carry revisions of their list are read again from the first one when the
+ * revision changes between them (the list changed: an entry would be read twice, or missed).
+ */
+async function allPages<T>(what: string, page: (offset: number) => Promise<{ entries: T[]; next?: number; total: number; revision?: string }>): Promise<T[]> {
+  for (let attempt = 1; ; attempt++) {
+    const out: T[] = [];
+    let offset = 0;
+    let revision: string | undefined;
+    let changed = false;
+    for (;;) {
+      const p = await page(offset);
+      if (offset === 0) revision = p.revision;
+      else if (p.revision !== revision) {
+        changed = true;
+        break;
+      }
+      out.push(...p.entries);
+      if (p.next === undefined) return out;
+      if (p.next <= offset) throw new Error(`${what}: page at ${offset} did not advance (next ${p.next}); the workflow answered inconsistently`);
+      offset = p.next;
+    }
+    if (changed && attempt >= PAGE_READ_ATTEMPTS) {
+      throw new Error(`${what}: changed while read in pages, ${attempt} times; read the status again (requests or cycles changed the source's state between the pages)`);
+    }
   }
 }
 

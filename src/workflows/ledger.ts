@@ -1278,30 +1278,55 @@ function servedRequestIds(state: SourceState): [string, string][] {
   return cycles.flatMap((c) => c.requestIds.map((id): [string, string] => [c.cycleId, id]));
 }
 
-/** One page of a status part, in table order, within half the payload limit; `current` is the running cycle. */
+/** One page of a status part, in table order, within half the payload limit; `current` is the running cycle. Each page carries the revision of its part. */
 export function statusPage(state: SourceState, req: StatusPageRequest, limit: number, current?: SourceStatus['currentCycle']): StatusPage {
   const budget = limit / 2;
   const offset = Number.isFinite(req?.offset) ? req.offset : 0;
   switch (req?.part) {
-    case 'ledger':
-      return { part: 'ledger', ...pageOf(sortedEntries(state.ledger), offset, budget) };
-    case 'failed':
-      return { part: 'failed', ...pageOf(sortedEntries(state.failed), offset, budget) };
-    case 'lastCycleTables':
-      return { part: 'lastCycleTables', ...pageOf(state.lastCycle?.tables ?? [], offset, budget) };
+    case 'ledger': {
+      const entries = sortedEntries(state.ledger);
+      return { part: 'ledger', ...pageOf(entries, offset, budget), revision: revisionOf(entries.map(([t]) => t)) };
+    }
+    case 'failed': {
+      const entries = sortedEntries(state.failed);
+      return { part: 'failed', ...pageOf(entries, offset, budget), revision: revisionOf(entries.map(([t]) => t)) };
+    }
+    case 'lastCycleTables': {
+      const tables = state.lastCycle?.tables ?? [];
+      return { part: 'lastCycleTables', ...pageOf(tables, offset, budget), revision: revisionOf([state.lastCycle?.cycleId ?? '', ...tables.map((t) => t.table)]) };
+    }
     case 'queue':
-      return { part: 'queue', ...pageOf(state.queue, offset, budget) };
-    case 'currentCycleTables':
-      return { part: 'currentCycleTables', ...pageOf(current?.tables ?? [], offset, budget) };
-    case 'requestIds':
-      return { part: 'requestIds', ...pageOf(servedRequestIds(state), offset, budget) };
+      return { part: 'queue', ...pageOf(state.queue, offset, budget), revision: revisionOf(state.queue.map((q) => `${q.kind} ${q.requestId}`)) };
+    case 'currentCycleTables': {
+      const tables = current?.tables ?? [];
+      return { part: 'currentCycleTables', ...pageOf(tables, offset, budget), revision: revisionOf([current?.cycleId ?? '', ...tables]) };
+    }
+    case 'requestIds': {
+      const pairs = servedRequestIds(state);
+      return { part: 'requestIds', ...pageOf(pairs, offset, budget), revision: revisionOf(pairs.map(([c, r]) => `${c} ${r}`)) };
+    }
     case 'ignoredRequests':
-      return { part: 'ignoredRequests', ...pageOf(state.ignoredRequests, offset, budget) };
+      return { part: 'ignoredRequests', ...pageOf(state.ignoredRequests, offset, budget), revision: revisionOf(state.ignoredRequests.map((r) => JSON.stringify(r))) };
     case 'droppedTables':
-      return { part: 'droppedTables', ...pageOf(state.droppedTables, offset, budget) };
+      return { part: 'droppedTables', ...pageOf(state.droppedTables, offset, budget), revision: revisionOf(state.droppedTables.map((d) => JSON.stringify(d))) };
     default:
       throw new Error(`statusPage: unknown part ${JSON.stringify(req?.part)}: ask for ledger, failed, lastCycleTables, queue, currentCycleTables, requestIds, ignoredRequests or droppedTables`);
   }
+}
+
+/** A short name of a list of keys, in order: their count and a 32-bit FNV-1a hash of them. */
+function revisionOf(keys: readonly string[]): string {
+  let h = 0x811c9dc5;
+  for (const key of keys) {
+    for (let i = 0; i < key.length; i++) {
+      h ^= key.charCodeAt(i);
+      h = Math.imul(h, 0x01000193) >>> 0;
+    }
+    // A separator no key ends with, so ["ab"] and ["a", "b"] differ.
+    h ^= 0xffff;
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return `${keys.length}-${h.toString(16).padStart(8, '0')}`;
 }
 
 function sortedEntries<T>(record: Record<TableName, T>): [TableName, T][] {

@@ -251,8 +251,13 @@ export interface StatusPageRequest {
   offset: number;
 }
 
-/** Entries of one part from `offset`; `next` is absent on the last page. */
-export type StatusPage = { next?: number; total: number } & (
+/**
+ * Entries of one part from `offset`; `next` is absent on the last page. `revision` names the part's
+ * list as it was when the page was answered (its entries and their order): a reader whose pages
+ * carry different revisions read a list that changed between them (an entry may be read twice, or
+ * missed) and reads it again. Absent from workers that answered before revisions existed.
+ */
+export type StatusPage = { next?: number; total: number; revision?: string } & (
   | { part: 'ledger'; entries: [TableName, Watermark][] }
   | { part: 'failed'; entries: [TableName, FailedTable][] }
   | { part: 'lastCycleTables'; entries: TableSummary[] }

@@ -7,7 +7,7 @@ import { describe, test } from 'node:test';
 import type { QueryDefinition } from '@temporalio/common';
 import { readSourceStatus, readStatusSummary, type Queryable } from '../../src/status-pages';
 import { compactStatus, initialState, statusPage } from '../../src/workflows/ledger';
-import { type SourceStatus, STATE_LOADING, type StatusPage, type StatusPageRequest } from '../../src/workflows/messages';
+import { type IgnoredRequest, type SourceState, type SourceStatus, STATE_LOADING, type StatusPage, type StatusPageRequest } from '../../src/workflows/messages';
 
 const FAILED_TABLES = ['public.a', 'public.b', 'public.c'];
 
@@ -108,6 +108,46 @@ describe('status readers of a source that answers in pages', () => {
     const status = await readSourceStatus(handle);
     assert.deepEqual(asked, ['status', 'statusPage', 'status', 'statusPage', 'statusPage', 'statusPage']);
     assert.deepEqual(Object.keys(status.failed), FAILED_TABLES);
+  });
+
+  /** A source with twelve dropped requests answered in pages of a few, and `change` run on the state after each page answered. */
+  function changingSource(change: (state: SourceState, pagesAnswered: number) => void) {
+    const state = initialState();
+    state.ignoredRequests = Array.from({ length: 12 }, (_, i) => dropped(`old-${String(i).padStart(2, '0')}`));
+    const limit = 1_024;
+    let pages = 0;
+    const handle: Queryable = {
+      async query<Ret, Args extends unknown[]>(def: QueryDefinition<Ret, Args>, ...args: Args): Promise<Ret> {
+        const whole: SourceStatus = { source: 'shop', phase: 'idle', queue: [], recentCycles: [], failed: {}, ledger: {}, ignoredRequests: state.ignoredRequests, droppedTables: [] };
+        if (def.name === 'status') return structuredClone(compactStatus(whole, limit)) as Ret;
+        const answer = structuredClone(statusPage(state, args[0] as StatusPageRequest, limit));
+        change(state, ++pages);
+        return answer as Ret;
+      },
+    };
+    return { handle, state };
+  }
+  const dropped = (requestId: string): IgnoredRequest => ({ kind: 'sync', requestId, reason: `public.nope is no table of the source ${'x'.repeat(80)}`, at: '2025-01-03T00:00:00.000Z' });
+
+  test('a request dropped while the dropped requests are read in pages is read once with the others, none twice or missed', async () => {
+    // The newest dropped request comes first: one dropped after the first page shifts the others by one.
+    const { handle, state } = changingSource((s, n) => {
+      if (n === 1) s.ignoredRequests = [dropped('new-00'), ...s.ignoredRequests];
+    });
+    assert.deepEqual((await readStatusSummary(handle)).paged, ['ignoredRequests']);
+    const status = await readSourceStatus(handle);
+    assert.deepEqual(
+      status.ignoredRequests.map((r) => r.requestId),
+      state.ignoredRequests.map((r) => r.requestId),
+    );
+  });
+
+  test('dropped requests that keep changing while read in pages fail the read saying so, after a few attempts', async () => {
+    let n = 0;
+    const { handle } = changingSource((s) => {
+      s.ignoredRequests = [dropped(`new-${n++}`), ...s.ignoredRequests].slice(0, 20);
+    });
+    await assert.rejects(readSourceStatus(handle), /status dropped requests: changed while read in pages, \d+ times; read the status again/);
   });
 
   test('another failure is not retried', async () => {
