@@ -6,7 +6,7 @@
  */
 import type { QueryDefinition } from '@temporalio/common';
 import type { CycleResult, TableOutcome } from './model';
-import { cycleTablesPageQuery, type SourceStatus, STATE_LOADING, type StatusPage, type StatusPart, statusPageQuery, statusQuery } from './workflows/messages';
+import { cycleTablesPageQuery, requestQuery, type RequestStanding, type SourceStatus, STATE_LOADING, type StatusPage, type StatusPart, statusPageQuery, statusQuery } from './workflows/messages';
 
 /** What the readers need of a workflow handle. */
 export interface Queryable {
@@ -76,6 +76,30 @@ export async function readStatusSummary(handle: Queryable, options: { requestIds
     for (const part of wanted) await fillPart(handle, filled, part);
     return filled;
   });
+}
+
+/**
+ * Where one request stands, in one small query; null when the worker does not know the `request`
+ * query (it runs a version from before it): the caller then reads the status.
+ */
+export async function readRequestStanding(handle: Queryable, requestId: string): Promise<RequestStanding | null> {
+  return askedAgainWhileLoading(async () => {
+    try {
+      return await handle.query(requestQuery, requestId);
+    } catch (err) {
+      if (queryNotKnown(err, requestQuery.name)) return null;
+      throw err;
+    }
+  });
+}
+
+/**
+ * The failure of a query the workflow registered no handler for, in the worker's words. (The
+ * client names every failed query QueryNotRegisteredError, a handler's own failure too: the name
+ * does not tell.)
+ */
+function queryNotKnown(err: unknown, name: string): boolean {
+  return String((err as Error | undefined)?.message).includes(`did not register a handler for ${name}.`);
 }
 
 /** The whole status of a source workflow: the parts it left out are read page by page (all again if a new run starts meanwhile). */

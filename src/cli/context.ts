@@ -11,8 +11,8 @@ import { sourceWorkflowId } from '../ids';
 import { TABLE_NAME } from '../names';
 import type { Ports } from '../ports';
 import { DEFAULT_CONNECT_TIMEOUT_MS, TemporalNamespaceMissing, TemporalUnreachable, connectClient, runningSourceWorkflow, type TemporalTarget, temporalTarget } from '../temporal';
-import { readSourceStatus, readStatusSummary } from '../status-pages';
-import type { SourceStatus } from '../workflows/messages';
+import { readRequestStanding, readSourceStatus, readStatusSummary } from '../status-pages';
+import type { RequestStanding, SourceStatus } from '../workflows/messages';
 import { RuntimeFailure, UsageError } from './errors';
 import type { CliIO } from './io';
 
@@ -168,6 +168,16 @@ export async function sourceStatusSummary({ client, target }: Connected, source:
   const handle = await runningSourceWorkflow(client, source);
   if (!handle) return undefined;
   return withQueryDeadline(client, `status of ${sourceWorkflowId(source)}`, target, () => readStatusSummary(handle, options), handle.workflowId);
+}
+
+/**
+ * Where one request stands (the source's `request` query): undefined when the source workflow does
+ * not run; null when its worker does not know the query (a version from before it).
+ */
+export async function sourceRequestStanding({ client, target }: Connected, source: string, requestId: string): Promise<RequestStanding | null | undefined> {
+  const handle = await runningSourceWorkflow(client, source);
+  if (!handle) return undefined;
+  return withQueryDeadline(client, `request ${requestId} of ${sourceWorkflowId(source)}`, target, () => readRequestStanding(handle, requestId), handle.workflowId);
 }
 
 /**

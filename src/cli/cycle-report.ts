@@ -15,10 +15,10 @@ import { cycleResult, waitForRequest } from './wait';
 export async function waitAndReport(conn: Connected, io: CliIO, source: string, requestId: string, json: boolean): Promise<number> {
   let announced = '';
   const summary = await waitForRequest(conn, source, requestId, {
-    onStatus: (status) => {
+    onStatus: (progress) => {
       if (json) return;
-      const cycle = status.currentCycle;
-      const line = cycle ? `running cycle ${cycle.cycleId} (${cycle.kind})` : (status.queued ?? status.queue.length) ? `queued behind ${status.queued ?? status.queue.length} request(s)` : 'waiting';
+      const cycle = progress.currentCycle;
+      const line = cycle ? `running cycle ${cycle.cycleId} (${cycle.kind})` : progress.queued ? `queued behind ${progress.queued} request(s)` : 'waiting';
       if (line !== announced) io.stderr.write(`${line}...\n`);
       announced = line;
     },

@@ -17,7 +17,7 @@ export const syncRequest = z
       .string()
       .max(500)
       .optional()
-      .describe('Your id for this request; the status query lists it in recentCycles[].requestIds once served. Not of the form r<number> (r1, r2...), which the source gives requests sent without one'),
+      .describe('Your id for this request; the status query lists it in recentCycles[].requestIds once served; the request query (its requestId) answers where it stands: {servedBy: the cycles that served it, running?, queuedAt?, dropped?}. Not of the form r<number> (r1, r2...), which the source gives requests sent without one'),
     requestedBy: z.string().max(500).optional().describe('Who asked, for the record (e.g. a service name)'),
   })
   .meta({ id: 'SyncRequest', description: 'Payload of the `requestSync` signal: a new snapshot and export, then load the tables' });

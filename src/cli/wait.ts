@@ -5,15 +5,21 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { CycleResult } from '../model';
 import { reservedRequestIdProblem } from '../workflows/ledger';
-import type { CycleSummary, SourceStatus } from '../workflows/messages';
-import { type Connected, sourceStatusSummary, withQueryDeadline } from './context';
+import type { CycleSummary } from '../workflows/messages';
+import { type Connected, sourceRequestStanding, sourceStatusSummary, withQueryDeadline } from './context';
 import { withCycleTables } from '../status-pages';
 import { RuntimeFailure, UsageError } from './errors';
 
+/** What a waiter is told at each poll: the running cycle and how many requests wait. */
+export interface WaitProgress {
+  currentCycle?: { cycleId: string; kind: 'sync' | 'rerun' };
+  queued: number;
+}
+
 export interface WaitOptions {
   pollMs?: number;
-  /** Called with every status read while waiting (progress output). */
-  onStatus?(status: SourceStatus): void;
+  /** Called at every poll while waiting (progress output). */
+  onStatus?(progress: WaitProgress): void;
   /**
    * The id is the one the source gave a request sent without one (r1, r2...: the answer of a
    * `sync` or `rerun` update). Otherwise the caller chose it, and a request it sent with an id of
@@ -24,27 +30,67 @@ export interface WaitOptions {
 
 export async function waitForRequest(conn: Connected, source: string, requestId: string, options: WaitOptions = {}): Promise<CycleSummary> {
   const pollMs = options.pollMs ?? 500;
+  // The source answers where one request stands in one small query; a worker from before that query is asked for its status.
+  let asksRequest = true;
   for (;;) {
-    // Each poll reads only the summary: a large source's paged parts are not needed to find the cycle,
-    // except the recent cycles' request ids when they were paged (many long ids).
-    const status = await sourceStatusSummary(conn, source, { requestIds: true });
-    if (!status) throw new RuntimeFailure(`the source workflow of ${source} stopped before request ${requestId} was served`);
-    options.onStatus?.(status);
-    // A request the caller sent with an id of the form r<number> was dropped (kept without the id,
-    // which names the source's own request): the source's cycle for its own r1 did not serve it.
-    const reserved = options.givenBySource ? undefined : reservedRequestIdProblem({ requestId });
-    if (reserved) throw new UsageError(`the source workflow of ${source} dropped request ${requestId}: ${reserved}`);
-    // A rerun split by export is served by its last part.
-    const served = status.recentCycles.find((c) => c.requestIds.includes(requestId));
-    if (served && (!served.part || served.part.index === served.part.of)) return served;
-    // A signal cannot be refused: a request the workflow dropped is listed with why (a repeat's first copy still runs,
-    // as does the request that first had an id another request reused). Requests dropped again for the same reason
-    // are kept as one entry, which lists the earlier ids.
-    const dropped = status.ignoredRequests.find((r) => (r.requestId === requestId || r.earlierRequestIds?.includes(requestId)) && !r.repeat && !r.reusedId);
-    // Refused for what it asks (or the config), as an update is refused: nothing was done (exit 2).
-    if (dropped) throw new UsageError(`the source workflow of ${source} dropped request ${requestId}: ${dropped.reason}`);
+    const found = asksRequest ? await requestFound(conn, source, requestId, options) : await statusFound(conn, source, requestId, options);
+    if (found === null) {
+      asksRequest = false;
+      continue;
+    }
+    if (found) return found;
     await delay(pollMs);
   }
+}
+
+/** The cycle that served the request (its last part), from the `request` query; undefined while it waits; null when the worker does not know the query. */
+async function requestFound(conn: Connected, source: string, requestId: string, options: WaitOptions): Promise<CycleSummary | null | undefined> {
+  const standing = await sourceRequestStanding(conn, source, requestId);
+  if (standing === undefined) throw stopped(source, requestId);
+  if (standing === null) return null;
+  options.onStatus?.({ ...(standing.currentCycle ? { currentCycle: standing.currentCycle } : {}), queued: standing.queued });
+  refuseReserved(source, requestId, options);
+  const served = standing.servedBy[0];
+  if (served && (!served.part || served.part.index === served.part.of)) return served;
+  if (standing.dropped) throw droppedFailure(source, requestId, standing.dropped.reason);
+  return undefined;
+}
+
+/** The cycle that served the request (its last part), from the source's status; undefined while it waits. */
+async function statusFound(conn: Connected, source: string, requestId: string, options: WaitOptions): Promise<CycleSummary | undefined> {
+  // Each poll reads only the summary: a large source's paged parts are not needed to find the cycle,
+  // except the recent cycles' request ids when they were paged (many long ids).
+  const status = await sourceStatusSummary(conn, source, { requestIds: true });
+  if (!status) throw stopped(source, requestId);
+  options.onStatus?.({ ...(status.currentCycle ? { currentCycle: status.currentCycle } : {}), queued: status.queued ?? status.queue.length });
+  refuseReserved(source, requestId, options);
+  // A rerun split by export is served by its last part.
+  const served = status.recentCycles.find((c) => c.requestIds.includes(requestId));
+  if (served && (!served.part || served.part.index === served.part.of)) return served;
+  // A signal cannot be refused: a request the workflow dropped is listed with why (a repeat's first copy still runs,
+  // as does the request that first had an id another request reused). Requests dropped again for the same reason
+  // are kept as one entry, which lists the earlier ids.
+  const dropped = status.ignoredRequests.find((r) => (r.requestId === requestId || r.earlierRequestIds?.includes(requestId)) && !r.repeat && !r.reusedId);
+  if (dropped) throw droppedFailure(source, requestId, dropped.reason);
+  return undefined;
+}
+
+function stopped(source: string, requestId: string): RuntimeFailure {
+  return new RuntimeFailure(`the source workflow of ${source} stopped before request ${requestId} was served`);
+}
+
+/**
+ * A request the caller sent with an id of the form r<number> was dropped (kept without the id,
+ * which names the source's own request): the source's cycle for its own r1 did not serve it.
+ */
+function refuseReserved(source: string, requestId: string, options: WaitOptions): void {
+  const reserved = options.givenBySource ? undefined : reservedRequestIdProblem({ requestId });
+  if (reserved) throw new UsageError(`the source workflow of ${source} dropped request ${requestId}: ${reserved}`);
+}
+
+/** Refused for what it asks (or the config), as an update is refused: nothing was done (exit 2). */
+function droppedFailure(source: string, requestId: string, reason: string): UsageError {
+  return new UsageError(`the source workflow of ${source} dropped request ${requestId}: ${reason}`);
 }
 
 /** The full result of a finished cycle; rebuilt from its summary if the cycle workflow itself failed. */

@@ -16,6 +16,7 @@ import type {
   DroppedTable,
   IgnoredRequest,
   QueuedRequest,
+  RequestStanding,
   RerunAccepted,
   RerunRequest,
   ReusableExport,
@@ -1331,4 +1332,27 @@ function revisionOf(keys: readonly string[]): string {
 
 function sortedEntries<T>(record: Record<TableName, T>): [TableName, T][] {
   return Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/**
+ * Where the request `requestId` stands (the `request` query): the recent cycles that served it,
+ * whether the running cycle serves it (`running`: its requests), its place in the queue, or why it
+ * was dropped. A dropped repeat, or another request that reused its id, is not its answer: the
+ * request that first had the id still runs, or ran.
+ */
+export function requestStanding(state: SourceState, requestId: string, current: SourceStatus['currentCycle'], running: readonly QueuedRequest[]): RequestStanding {
+  const id = typeof requestId === 'string' ? requestId : String(requestId);
+  const servedBy = state.recentCycles.filter((c) => c.requestIds.includes(id)).map((c) => ({ ...c, requestIds: [id] }));
+  const queuedAt = state.queue.findIndex((q) => q.requestId === id);
+  const dropped = state.ignoredRequests.find((r) => (r.requestId === id || r.earlierRequestIds?.includes(id)) && !r.repeat && !r.reusedId);
+  return {
+    requestId: id,
+    phase: current ? 'running' : 'idle',
+    ...(current ? { currentCycle: { cycleId: current.cycleId, workflowId: current.workflowId, kind: current.kind, startedAt: current.startedAt } } : {}),
+    queued: state.queue.length,
+    servedBy,
+    ...(current && running.some((r) => r.requestId === id) ? { running: true as const } : {}),
+    ...(queuedAt >= 0 ? { queuedAt } : {}),
+    ...(dropped ? { dropped } : {}),
+  };
 }

@@ -278,6 +278,29 @@ export const statusQuery = defineQuery<SourceStatus>('status');
 export const STATE_LOADING = 'the source workflow is reading the state it carried over by continue-as-new: ask again in a moment';
 export const statusPageQuery = defineQuery<StatusPage, [StatusPageRequest]>('statusPage');
 
+/**
+ * Where one request stands, answered in one small query (a waiter polls it instead of reading the
+ * status with every page of request ids): the recent cycles that served it, or whether it runs,
+ * waits in the queue, or was dropped and why. None of them: the source does not know the id (yet).
+ */
+export interface RequestStanding {
+  requestId: string;
+  phase: 'idle' | 'running';
+  /** The running cycle, without its tables. */
+  currentCycle?: { cycleId: string; workflowId: string; kind: 'sync' | 'rerun'; startedAt: string };
+  /** How many requests wait in the queue. */
+  queued: number;
+  /** The recent cycles that served it, newest first (a rerun split by export: one per part); each lists only this request id among those it served. */
+  servedBy: CycleSummary[];
+  /** The running cycle serves it. */
+  running?: true;
+  /** Its place in the queue (0: next), when it waits there. */
+  queuedAt?: number;
+  /** Why the source dropped it (not a repeat of a request that still runs or ran). */
+  dropped?: IgnoredRequest;
+}
+export const requestQuery = defineQuery<RequestStanding, [string]>('request');
+
 /** Live progress of a running cycle (phase and per-batch counters). */
 export interface CycleProgress {
   cycleId: string;

@@ -35,6 +35,7 @@ import {
   acceptSync,
   approvalsProblem,
   compactStatus,
+  requestStanding,
   enqueueRerun,
   enqueueRerunSignal,
   enqueueSync,
@@ -85,6 +86,7 @@ import {
   rerunUpdate,
   STATE_LOADING,
   statusPageQuery,
+  requestQuery,
   statusQuery,
   syncUpdate,
 } from './messages';
@@ -264,6 +266,10 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
   setHandler(statusPageQuery, (req) => {
     if (!loaded) throw new Error(STATE_LOADING);
     return statusPage(state, req, limit, current);
+  });
+  setHandler(requestQuery, (requestId) => {
+    if (!loaded) throw new Error(STATE_LOADING);
+    return requestStanding(state, requestId, current, running);
   });
 
   // The requests of the cycle running now, as they were queued: a repeated signal of them is dropped, and a repeat asking otherwise is no repeat.

@@ -144,12 +144,12 @@ describe(`payloads at scale: ${TABLE_COUNT} tables under an inline limit of ${LI
     const loadsBefore = w.backend.count('load.start');
     const accepted = await handle.executeUpdate(rerunUpdate, { args: [{ tables: 'failed', requestId: 'rerun-failed-after-continue' }] });
     assert.deepEqual(accepted.tables, FAILING);
-    // `rerun --wait` polls a source whose status is paged: each poll is one status query, never its pages.
+    // `rerun --wait` polls a source whose status is paged: each poll is one request query, never the status or its pages.
     const counted = countingQueries(w.client);
     const served = await waitForRequest({ client: counted.client, target: temporalTarget(w.config) }, SOURCE, 'rerun-failed-after-continue', { pollMs: 200 });
     assert.equal(served.kind, 'rerun');
-    assert.ok(counted.asked.includes('status'), `queries asked while waiting: ${counted.asked.join(', ')}`);
-    assert.deepEqual(counted.asked.filter((name) => name !== 'status'), [], 'no page was read while waiting');
+    assert.ok(counted.asked.includes('request'), `queries asked while waiting: ${counted.asked.join(', ')}`);
+    assert.deepEqual(counted.asked.filter((name) => name !== 'request'), [], 'no status or page was read while waiting');
     const s = await waitForWhole(handle, (x) => x.recentCycles.length >= 2 && x.phase === 'idle', 'the rerun');
     const [rerun, first] = [s.recentCycles[0]!, s.recentCycles[1]!];
     assert.equal(rerun.kind, 'rerun');

@@ -5,8 +5,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { QueryDefinition } from '@temporalio/common';
-import { readSourceStatus, readStatusSummary, type Queryable } from '../../src/status-pages';
-import { compactStatus, initialState, statusPage } from '../../src/workflows/ledger';
+import { readRequestStanding, readSourceStatus, readStatusSummary, type Queryable } from '../../src/status-pages';
+import { jsonBytes } from '../../src/payload-text';
+import { compactStatus, initialState, requestStanding, statusPage } from '../../src/workflows/ledger';
 import { type IgnoredRequest, type SourceState, type SourceStatus, STATE_LOADING, type StatusPage, type StatusPageRequest } from '../../src/workflows/messages';
 
 const FAILED_TABLES = ['public.a', 'public.b', 'public.c'];
@@ -148,6 +149,45 @@ describe('status readers of a source that answers in pages', () => {
       s.ignoredRequests = [dropped(`new-${n++}`), ...s.ignoredRequests].slice(0, 20);
     });
     await assert.rejects(readSourceStatus(handle), /status dropped requests: changed while read in pages, \d+ times; read the status again/);
+  });
+
+  test('where one request stands is one small query, however many long request ids the recent cycles served', async () => {
+    const state = initialState();
+    const ids = Array.from({ length: 1_000 }, (_, i) => `svc-${String(i).padStart(4, '0')}-`.padEnd(500, 'x'));
+    state.recentCycles = [{ cycleId: 'c1', workflowId: 'lakesync/shop/c1', kind: 'sync', status: 'succeeded', requestIds: ids, counts: { committed: 1, failed: 0, skipped: 0 }, startedAt: 'a', finishedAt: 'b' }];
+    state.queue = [{ kind: 'sync', requestId: 'later', approveDeletes: false }];
+    state.ignoredRequests = [{ ...dropped('gone'), earlierRequestIds: ['gone-before'] }, { ...dropped('svc-0001'), repeat: true }];
+    const limit = 256 * 1024;
+    const asked: string[] = [];
+    const handle: Queryable = {
+      async query<Ret, Args extends unknown[]>(def: QueryDefinition<Ret, Args>, ...args: Args): Promise<Ret> {
+        asked.push(def.name);
+        return structuredClone(requestStanding(state, args[0] as string, undefined, [])) as Ret;
+      },
+    };
+    const whole: SourceStatus = { source: 'shop', phase: 'idle', queue: state.queue, recentCycles: state.recentCycles, failed: {}, ledger: {}, ignoredRequests: state.ignoredRequests, droppedTables: [] };
+    assert.deepEqual(compactStatus(whole, limit).paged, ['requestIds']);
+    const served = (await readRequestStanding(handle, ids[700]!))!;
+    assert.deepEqual(asked, ['request']);
+    assert.deepEqual(served.servedBy.map((c) => [c.cycleId, c.requestIds]), [['c1', [ids[700]]]]);
+    assert.ok(jsonBytes(served) < 2_048, `${jsonBytes(served)} bytes`);
+    assert.equal(served.dropped, undefined, 'a dropped repeat of a served request is not its answer');
+    assert.equal((await readRequestStanding(handle, 'later'))!.queuedAt, 0);
+    assert.equal((await readRequestStanding(handle, 'gone-before'))!.dropped?.requestId, 'gone');
+    assert.deepEqual((await readRequestStanding(handle, 'unknown'))!.servedBy, []);
+  });
+
+  test('a worker that does not know the request query is answered null, so that the waiter reads the status', async () => {
+    const unknown = (name: string, message: string): Queryable => ({
+      async query() {
+        throw Object.assign(new Error(message), { name });
+      },
+    });
+    assert.equal(await readRequestStanding(unknown('QueryNotRegisteredError', 'Workflow did not register a handler for request. Registered queries: [status statusPage]'), 'r1'), null);
+    assert.equal(await readRequestStanding(unknown('Error', 'Workflow did not register a handler for request. Registered queries: [status]'), 'r1'), null);
+    await assert.rejects(readRequestStanding(unknown('Error', 'workflow not found'), 'r1'), /workflow not found/);
+    // The client names every failed query so, a handler's own failure too.
+    await assert.rejects(readRequestStanding(unknown('QueryNotRegisteredError', 'the handler failed'), 'r1'), /the handler failed/);
   });
 
   test('another failure is not retried', async () => {

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { readStatusView } from '../../src/cli/progress';
 import { waitForRequest } from '../../src/cli/wait';
 import { type DevServer, startDevServer } from '../../src/devserver';
@@ -18,7 +18,7 @@ import { sourceWorkflowId } from '../../src/ids';
 import { readSourceStatus, readStatusSummary } from '../../src/status-pages';
 import { UsageError } from '../../src/cli/errors';
 import { temporalTarget } from '../../src/temporal';
-import { requestSyncSignal, rerunUpdate, SOURCE_WORKFLOW_TYPE, syncUpdate, statusQuery } from '../../src/workflows/messages';
+import { requestQuery, requestSyncSignal, rerunUpdate, SOURCE_WORKFLOW_TYPE, syncUpdate, statusQuery } from '../../src/workflows/messages';
 import { SEARCH_ATTRIBUTE_TYPES } from '../../src/workflows/search';
 import { fakeConfig, quietTemporalLogs, startFakeWorker, type FakeWorker, uniqueQueue } from '../helpers/env';
 import { pollFor } from '../helpers/within';
@@ -59,7 +59,11 @@ describe(`status answer size: a rerun of ${TABLES.length} long table names runni
     await handle.executeUpdate(syncUpdate, { args: [{ requestId: 'first' }] });
     for (const requestId of REQUEST_IDS) await handle.executeUpdate(syncUpdate, { args: [{ requestId }] });
     const served = await waitForRequest(conn, SOURCE, REQUEST_IDS[17]!, { pollMs: 200 });
-    assert.deepEqual(served.requestIds, REQUEST_IDS);
+    // The waiter asks where its request stands in one small answer: the cycle, with its own id only.
+    assert.deepEqual(served.requestIds, [REQUEST_IDS[17]]);
+    const standing = await handle.query(requestQuery, REQUEST_IDS[17]!);
+    assert.ok(bytesOf(standing) <= LIMIT, `request answer ${bytesOf(standing)} bytes`);
+    assert.equal(standing.servedBy[0]?.cycleId, served.cycleId);
 
     // A rerun of every table runs (one table's load outlasts the test).
     w.backend.setLatencyByTable({ [SLOW]: 600_000 });
@@ -108,5 +112,44 @@ describe(`status answer size: a rerun of ${TABLES.length} long table names runni
     // A waiter for a request of the earlier cycle still finds it.
     const again = await waitForRequest(conn, SOURCE, REQUEST_IDS[29]!, { pollMs: 200 });
     assert.equal(again.cycleId, served.cycleId);
+
+    // A worker from before the request query answers it as a query it does not know: the waiter reads the status instead.
+    await assert.rejects(handle.query('requestBefore'), /did not register a handler for requestBefore\./);
+    const before = olderWorkerClient(w.client);
+    const viaStatus = await waitForRequest({ ...conn, client: before.client }, SOURCE, REQUEST_IDS[5]!, { pollMs: 200 });
+    assert.equal(viaStatus.cycleId, served.cycleId);
+    assert.deepEqual(viaStatus.requestIds, REQUEST_IDS);
+    assert.deepEqual(before.asked.slice(0, 2), ['request', 'status']);
+    await assert.rejects(waitForRequest({ ...conn, client: before.client }, SOURCE, DROPPED[4]!, { pollMs: 200 }), (err: Error) => err instanceof UsageError && /dropped request dropped-04-/.test(err.message));
   });
 });
+
+/** A client whose handles ask the source's `request` query under a name its worker does not know (as a worker from before that query answers), recording every query. */
+function olderWorkerClient(client: Client): { client: Client; asked: string[] } {
+  const asked: string[] = [];
+  const workflow = new Proxy(client.workflow, {
+    get(target, prop, receiver) {
+      if (prop !== 'getHandle') return Reflect.get(target, prop, receiver);
+      return (...args: Parameters<Client['workflow']['getHandle']>) => {
+        const handle = target.getHandle(...args);
+        return new Proxy(handle, {
+          get(h, p, r) {
+            if (p !== 'query') return Reflect.get(h, p, r);
+            return async (def: string | { name: string }, ...rest: unknown[]) => {
+              const name = typeof def === 'string' ? def : def.name;
+              asked.push(name);
+              const query = (h.query as (d: unknown, ...a: unknown[]) => Promise<unknown>).bind(h);
+              if (name !== 'request') return query(def, ...rest);
+              // The worker's own answer to a query it does not know, renamed back.
+              return query('request_unknown', ...rest).catch((err: Error) => {
+                err.message = err.message.replace('request_unknown.', 'request.');
+                throw err;
+              });
+            };
+          },
+        });
+      };
+    },
+  });
+  return { client: new Proxy(client, { get: (c, p, r) => (p === 'workflow' ? workflow : Reflect.get(c, p, r)) }), asked };
+}
