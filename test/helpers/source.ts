@@ -16,9 +16,13 @@ export async function startSourceLikeCli(client: Client, taskQueue: string, sour
   return client.workflow.getHandle(sourceWorkflowId(source));
 }
 
-/** As the CLI reads it: asked again while a new run reads (or looks for) the state it takes up. */
+/**
+ * As the CLI reads it when it polls: asked again while a new run reads (or looks for) the state it
+ * takes up, with the served request ids and the dropped requests read from their pages when a small
+ * payload limit left them out.
+ */
 export async function status(handle: WorkflowHandle): Promise<SourceStatus> {
-  return readStatusSummary(handle);
+  return readStatusSummary(handle, { requestIds: true });
 }
 
 /** Waits until the source has finished `count` cycles (recentCycles keeps the newest first). */
