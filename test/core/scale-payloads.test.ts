@@ -23,6 +23,7 @@ import { readSourceStatus, withCycleTables } from '../../src/status-pages';
 import { type CycleTablesPage, cycleTablesPageQuery, rerunUpdate, SOURCE_WORKFLOW_TYPE, syncUpdate, type SourceStatus, type StatusPage, statusPageQuery, statusQuery } from '../../src/workflows/messages';
 import { fakeConfig, quietTemporalLogs, startFakeWorker, type FakeWorker, uniqueQueue } from '../helpers/env';
 import { recordHistories } from '../helpers/histories';
+import { recordingQueries } from '../helpers/query-client';
 import { pollFor } from '../helpers/within';
 import { historyPayloadSizes } from '../helpers/payload-sizes';
 
@@ -145,7 +146,7 @@ describe(`payloads at scale: ${TABLE_COUNT} tables under an inline limit of ${LI
     const accepted = await handle.executeUpdate(rerunUpdate, { args: [{ tables: 'failed', requestId: 'rerun-failed-after-continue' }] });
     assert.deepEqual(accepted.tables, FAILING);
     // `rerun --wait` polls a source whose status is paged: each poll is one request query, never the status or its pages.
-    const counted = countingQueries(w.client);
+    const counted = recordingQueries(w.client);
     const served = await waitForRequest({ client: counted.client, target: temporalTarget(w.config) }, SOURCE, 'rerun-failed-after-continue', { pollMs: 200 });
     assert.equal(served.kind, 'rerun');
     assert.ok(counted.asked.includes('request'), `queries asked while waiting: ${counted.asked.join(', ')}`);
@@ -344,29 +345,6 @@ describe(`payloads at scale: ${TABLE_COUNT} tables under an inline limit of ${LI
     await recordHistories(w.client, 'scale-payloads', [`lakesync/${SOURCE}`]);
   });
 });
-
-/** A client whose workflow handles record the name of every query they send. */
-function countingQueries(client: Client): { client: Client; asked: string[] } {
-  const asked: string[] = [];
-  const workflow = new Proxy(client.workflow, {
-    get(target, prop, receiver) {
-      if (prop !== 'getHandle') return Reflect.get(target, prop, receiver);
-      return (...args: Parameters<Client['workflow']['getHandle']>) => {
-        const handle = target.getHandle(...args);
-        return new Proxy(handle, {
-          get(h, p, r) {
-            if (p !== 'query') return Reflect.get(h, p, r);
-            return (def: string | { name: string }, ...rest: unknown[]) => {
-              asked.push(typeof def === 'string' ? def : def.name);
-              return (h.query as (d: unknown, ...a: unknown[]) => Promise<unknown>)(def, ...rest);
-            };
-          },
-        });
-      };
-    },
-  });
-  return { client: new Proxy(client, { get: (c, p, r) => (p === 'workflow' ? workflow : Reflect.get(c, p, r)) }), asked };
-}
 
 /** The manifest keys under `prefix` the fake still holds. */
 function manifestsUnder(backend: FakeWorker['backend'], prefix: string): string[] {

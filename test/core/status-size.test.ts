@@ -21,6 +21,7 @@ import { temporalTarget } from '../../src/temporal';
 import { requestQuery, requestSyncSignal, rerunUpdate, SOURCE_WORKFLOW_TYPE, syncUpdate, statusQuery } from '../../src/workflows/messages';
 import { SEARCH_ATTRIBUTE_TYPES } from '../../src/workflows/search';
 import { fakeConfig, quietTemporalLogs, startFakeWorker, type FakeWorker, uniqueQueue } from '../helpers/env';
+import { recordingQueries } from '../helpers/query-client';
 import { pollFor } from '../helpers/within';
 
 const SOURCE = 'wide';
@@ -126,30 +127,13 @@ describe(`status answer size: a rerun of ${TABLES.length} long table names runni
 
 /** A client whose handles ask the source's `request` query under a name its worker does not know (as a worker from before that query answers), recording every query. */
 function olderWorkerClient(client: Client): { client: Client; asked: string[] } {
-  const asked: string[] = [];
-  const workflow = new Proxy(client.workflow, {
-    get(target, prop, receiver) {
-      if (prop !== 'getHandle') return Reflect.get(target, prop, receiver);
-      return (...args: Parameters<Client['workflow']['getHandle']>) => {
-        const handle = target.getHandle(...args);
-        return new Proxy(handle, {
-          get(h, p, r) {
-            if (p !== 'query') return Reflect.get(h, p, r);
-            return async (def: string | { name: string }, ...rest: unknown[]) => {
-              const name = typeof def === 'string' ? def : def.name;
-              asked.push(name);
-              const query = (h.query as (d: unknown, ...a: unknown[]) => Promise<unknown>).bind(h);
-              if (name !== 'request') return query(def, ...rest);
-              // The worker's own answer to a query it does not know, renamed back.
-              return query('request_unknown', ...rest).catch((err: Error) => {
-                err.message = err.message.replace('request_unknown.', 'request.');
-                throw err;
-              });
-            };
-          },
-        });
-      };
-    },
-  });
-  return { client: new Proxy(client, { get: (c, p, r) => (p === 'workflow' ? workflow : Reflect.get(c, p, r)) }), asked };
+  return recordingQueries(client, (name, send, args) =>
+    name !== 'request'
+      ? undefined
+      : // The worker's own answer to a query it does not know, renamed back.
+        send('request_unknown', ...args).catch((err: Error) => {
+          err.message = err.message.replace('request_unknown.', 'request.');
+          throw err;
+        }),
+  );
 }
