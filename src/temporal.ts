@@ -92,13 +92,33 @@ export async function connectClient(target: TemporalTarget, connectTimeoutMs = D
 
 /** The handle of the source's workflow when one runs; undefined when it never started or has ended. */
 export async function runningSourceWorkflow(client: Client, source: string): Promise<WorkflowHandle | undefined> {
+  return (await runningSourceRun(client, source))?.handle;
+}
+
+/** The source's running workflow: its handle, run and the task queue it runs on; undefined when it never started or has ended. */
+export async function runningSourceRun(client: Client, source: string): Promise<{ handle: WorkflowHandle; runId: string; taskQueue: string } | undefined> {
   const handle = client.workflow.getHandle(sourceWorkflowId(source));
   try {
     const description = await handle.describe();
-    return description.status.name === 'RUNNING' ? handle : undefined;
+    return description.status.name === 'RUNNING' ? { handle, runId: description.runId, taskQueue: description.taskQueue } : undefined;
   } catch (err) {
     const { WorkflowNotFoundError } = await import('@temporalio/client');
     if (err instanceof WorkflowNotFoundError) return undefined;
     throw err;
   }
+}
+
+/**
+ * Why a request must not go to a source workflow running on `runningOn` from a config naming
+ * `configured`; undefined when the queues match. The workers on that queue serve their own config
+ * (another deployment with a source of this name in the namespace, or this one before its task
+ * queue changed): they would run the request against that config's source.
+ */
+export function otherTaskQueueReason(source: string, runningOn: string, configured: string): string | undefined {
+  if (runningOn === configured) return undefined;
+  return (
+    `${sourceWorkflowId(source)} runs on task queue ${runningOn}, but this config names task queue ${configured}: ` +
+    `the workers on ${runningOn} would serve the request with their own config (another deployment with a source named ${source} in this Temporal namespace, or this config before its task queue changed). ` +
+    `If those workers are this deployment's, set temporal.taskQueue (or LAKESYNC_TASK_QUEUE) to ${runningOn}; otherwise give this source another name or use another Temporal namespace`
+  );
 }

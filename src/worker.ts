@@ -128,7 +128,7 @@ export async function runWorker(configPath: string, options: RunWorkerOptions = 
     const target = temporalTarget(config);
     console.log(`lakesync worker on ${target.address}, namespace ${target.namespace}, task queue ${target.taskQueue}`);
     if (metrics) {
-      serveWorkerMetrics(metrics, { config, client, ...(sdkPort !== undefined ? { sdkPort } : {}) });
+      serveWorkerMetrics(metrics, { config, taskQueue: target.taskQueue, client, ...(sdkPort !== undefined ? { sdkPort } : {}) });
       console.log(`metrics: http://${formatAddress({ ...metrics.address, port: metrics.port })}/metrics`);
     }
     try {

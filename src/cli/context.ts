@@ -10,7 +10,7 @@ import type { LakesyncConfig, SourceConfig } from '../config/schema';
 import { sourceWorkflowId } from '../ids';
 import { TABLE_NAME } from '../names';
 import type { Ports } from '../ports';
-import { DEFAULT_CONNECT_TIMEOUT_MS, TemporalNamespaceMissing, TemporalUnreachable, connectClient, runningSourceWorkflow, type TemporalTarget, temporalTarget } from '../temporal';
+import { DEFAULT_CONNECT_TIMEOUT_MS, TemporalNamespaceMissing, TemporalUnreachable, connectClient, otherTaskQueueReason, runningSourceRun, runningSourceWorkflow, type TemporalTarget, temporalTarget } from '../temporal';
 import { readRequestStanding, readSourceStatus, readStatusSummary } from '../status-pages';
 import type { RequestStanding, SourceStatus } from '../workflows/messages';
 import { RuntimeFailure, UsageError } from './errors';
@@ -158,6 +158,18 @@ export async function sourceStatus({ client, target }: Connected, source: string
   if (!handle) return undefined;
   // A large source answers in pages: the status is read whole.
   return withQueryDeadline(client, `status of ${sourceWorkflowId(source)}`, target, () => readSourceStatus(handle), handle.workflowId);
+}
+
+/**
+ * The running source workflow a sync or rerun is sent to; undefined when none runs. Refused (exit 2)
+ * before anything is sent when it runs on another task queue than the config's: its workers there
+ * would serve the request with another config.
+ */
+export async function sourceRunForRequest({ client, target }: Connected, source: string, what: string): Promise<{ runId: string } | undefined> {
+  const run = await runningSourceRun(client, source);
+  const reason = run && otherTaskQueueReason(source, run.taskQueue, target.taskQueue);
+  if (reason) throw new UsageError(`${what} refused: ${reason}`);
+  return run;
 }
 
 /**

@@ -24,6 +24,8 @@ export function openMetricsEndpoint(raw: string): Promise<MetricsEndpoint> {
 
 export interface WorkerMetricsOptions {
   config: LakesyncConfig;
+  /** The worker's task queue. */
+  taskQueue: string;
   /** The worker's Temporal client. */
   client(): Promise<Client>;
   /** The loopback port of the SDK's own exporter, when the Runtime has one. */
@@ -39,6 +41,7 @@ export function serveWorkerMetrics(endpoint: MetricsEndpoint, options: WorkerMet
   const timeoutMs = options.timeoutMs ?? METRICS_TIMEOUT_MS;
   const reader = new StatusReader({
     config: options.config,
+    taskQueue: options.taskQueue,
     client: options.client,
     timeoutMs,
     log: options.log ?? ((line) => console.warn(line)),

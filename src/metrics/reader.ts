@@ -7,7 +7,7 @@ import { lakeTableName, selectTable } from '../config/tables';
 import type { LakesyncConfig } from '../config/schema';
 import { sourceWorkflowId } from '../ids';
 import type { CycleResult } from '../model';
-import { runningSourceWorkflow } from '../temporal';
+import { otherTaskQueueReason, runningSourceRun } from '../temporal';
 import { readSourceStatus, withCycleTables } from '../status-pages';
 import type { SourceStatus } from '../workflows/messages';
 import type { SourceReading } from './registry';
@@ -20,6 +20,8 @@ const CLOSED = new Set<WorkflowExecutionStatusName>(['COMPLETED', 'FAILED', 'CAN
 
 export interface ReaderOptions {
   config: LakesyncConfig;
+  /** The worker's task queue: a source workflow running on another is another deployment's. */
+  taskQueue: string;
   client: () => Promise<Client>;
   /** How long one refresh may take in all before its unanswered sources count as failed. */
   timeoutMs: number;
@@ -66,11 +68,16 @@ export class StatusReader {
     }
   }
 
-  /** The status of a running source workflow, or undefined when none runs. */
+  /**
+   * The status of a running source workflow, or undefined when none runs. One on another task queue
+   * is served by workers of another config: a read error, so that its figures are never shown as this worker's.
+   */
   private async status(client: Client, source: string): Promise<SourceStatus | undefined> {
-    const handle = await runningSourceWorkflow(client, source);
-    if (!handle) return undefined;
-    return readSourceStatus(handle);
+    const run = await runningSourceRun(client, source);
+    if (!run) return undefined;
+    const reason = otherTaskQueueReason(source, run.taskQueue, this.options.taskQueue);
+    if (reason) throw new Error(reason);
+    return readSourceStatus(run.handle);
   }
 
   /**

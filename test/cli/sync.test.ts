@@ -323,6 +323,33 @@ describe('lakesync sync, rerun, plan, status, watermarks', () => {
     assert.doesNotMatch(status.stderr, /on task queue cli-sync-test; start one/);
   });
 
+  it('sync and rerun of a source whose workflow runs on another task queue (another deployment of the same source name) are refused before anything is sent', async () => {
+    // The source cli runs on this cluster's task queue, served by its worker and config.
+    const started = await cli('sync', 'cli');
+    assert.equal(started.code, 0, started.stderr);
+    const before = await eventually('the source cli idle', async () => {
+      const s = json<{ status: SourceStatus }>(await cli('status', 'cli', '--json')).status;
+      return s?.phase === 'idle' && s.queue.length === 0 ? s : undefined;
+    });
+    // A second deployment: the same namespace and source name, its own task queue.
+    const config = parseYaml(readFileSync(configFile, 'utf8')) as { temporal: { taskQueue: string } };
+    config.temporal.taskQueue = 'cli-sync-other-deployment';
+    const other = writeConfig(join(tmp.dir, 'other-deployment.yaml'), config);
+    const expected = /refused: lakesync\/cli runs on task queue cli-sync-test, but this config names task queue cli-sync-other-deployment: the workers on cli-sync-test would serve the request with their own config .*set temporal\.taskQueue \(or LAKESYNC_TASK_QUEUE\) to cli-sync-test; otherwise give this source another name or use another Temporal namespace/;
+    const sync = await runCli(['sync', 'cli', '--config', other]);
+    assert.equal(sync.code, 2, sync.stdout + sync.stderr);
+    assert.match(sync.stderr, /^error: sync refused/m);
+    assert.match(sync.stderr, expected);
+    const rerun = await runCli(['rerun', 'cli', '--failed', '--config', other]);
+    assert.equal(rerun.code, 2, rerun.stdout + rerun.stderr);
+    assert.match(rerun.stderr, /^error: rerun refused/m);
+    assert.match(rerun.stderr, expected);
+    // Nothing reached the source workflow: no request queued, no cycle ran.
+    const after = json<{ status: SourceStatus }>(await cli('status', 'cli', '--json')).status!;
+    assert.deepEqual(after.queue, []);
+    assert.equal(after.lastCycle?.workflowId, before.lastCycle?.workflowId);
+  });
+
   it('sync --wait of a cycle that fails before any table (its snapshot) exits 1 and says to sync again, not to rerun failed tables', async () => {
     const run = await cli('sync', 'broken', '--wait');
     assert.equal(run.code, 1, run.stdout + run.stderr);

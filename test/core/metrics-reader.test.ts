@@ -56,7 +56,7 @@ describe('metrics reader after a restart', () => {
         });
       },
     }) as Client;
-    const reader = new StatusReader({ config: w.config, client: async () => client, timeoutMs: 5_000, log: () => undefined, onError: () => undefined });
+    const reader = new StatusReader({ config: w.config, taskQueue: w.config.temporal.taskQueue, client: async () => client, timeoutMs: 5_000, log: () => undefined, onError: () => undefined });
     const [reading] = await reader.read();
     assert.equal(reading?.state, 'read');
     const tables = reading!.state === 'read' ? reading!.metrics.tables : [];
@@ -69,5 +69,15 @@ describe('metrics reader after a restart', () => {
     // The cycles between hold no load the metrics need: they are not read.
     const cycles = asked.filter((id) => id.includes('/cycle-'));
     assert.deepEqual([...new Set(cycles)].sort(), [status.lastCycle!.workflowId, first.workflowId].sort(), cycles.join(', '));
+  });
+
+  it("a source workflow on another task queue (another deployment's, of the same source name) is a read error naming both queues, not shown as this worker's", async () => {
+    const logs: string[] = [];
+    const errors: string[] = [];
+    const reader = new StatusReader({ config: w.config, taskQueue: 'other-deployment', client: async () => w.client, timeoutMs: 5_000, log: (l) => logs.push(l), onError: (s) => errors.push(s) });
+    const [reading] = await reader.read();
+    assert.deepEqual(reading, { source: 'shop', state: 'error' });
+    assert.deepEqual(errors, ['shop']);
+    assert.match(logs.join('\n'), new RegExp(`lakesync/shop runs on task queue ${w.config.temporal.taskQueue}, but this config names task queue other-deployment`));
   });
 });

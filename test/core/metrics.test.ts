@@ -281,7 +281,7 @@ describe('scrapes', () => {
     const client = { connection: { withDeadline: (_d: number, fn: () => Promise<unknown>) => fn() }, workflow: { getHandle: handle } } as unknown as Client;
     const logs: string[] = [];
     const errors: string[] = [];
-    const reader = new StatusReader({ config, client: async () => client, timeoutMs: 300, log: (l) => logs.push(l), onError: (s) => errors.push(s) });
+    const reader = new StatusReader({ config, taskQueue: config.temporal.taskQueue, client: async () => client, timeoutMs: 300, log: (l) => logs.push(l), onError: (s) => errors.push(s) });
     const started = Date.now();
     const readings = await reader.read();
     assert.ok(Date.now() - started < 2_000, 'the hung query is cut at the timeout');
@@ -301,7 +301,7 @@ describe('cycle results', () => {
     const describes: string[] = [];
     const handle = (id: string) =>
       id === 'lakesync/shop'
-        ? { describe: async () => ({ status: { name: 'RUNNING' } }), query: async () => s }
+        ? { describe: async () => ({ status: { name: 'RUNNING' }, runId: 'run-1', taskQueue: config.temporal.taskQueue }), query: async () => s }
         : {
             describe: async () => {
               describes.push(id);
@@ -310,7 +310,7 @@ describe('cycle results', () => {
             result: async () => cycle2(),
           };
     const client = { connection: { withDeadline: (_d: number, fn: () => Promise<unknown>) => fn() }, workflow: { getHandle: handle } } as unknown as Client;
-    const reader = new StatusReader({ config, client: async () => client, timeoutMs: 2_000, log: () => undefined, onError: () => undefined });
+    const reader = new StatusReader({ config, taskQueue: config.temporal.taskQueue, client: async () => client, timeoutMs: 2_000, log: () => undefined, onError: () => undefined });
     const first = await reader.read();
     assert.equal(first[0]?.state === 'read' ? first[0].metrics.lastCycle?.tableSeconds : -1, undefined);
     cycleState = 'COMPLETED';

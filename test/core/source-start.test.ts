@@ -111,6 +111,23 @@ describe('a source workflow started by hand', () => {
     assert.match(dropped.reason, /no table has failed/);
   });
 
+  test("a Schedule's trigger of another deployment (its own task queue, the same source name) fails saying so, and sends nothing to the source running here", async () => {
+    const source = w.client.workflow.getHandle(sourceWorkflowId('handstart'));
+    await waitForCycles(source, 1);
+    const before = await status(source);
+    const trigger = await w.client.workflow.start(TRIGGER_WORKFLOW_TYPE, { workflowId: 'trigger-other-deployment', taskQueue: queue, args: [{ source: 'handstart', taskQueue: 'other-deployment', sync: { requestId: 'other-deployment-sync' } }] as unknown as [] });
+    // The activity's failure, at once (not retried): the workflow's cause is the activity, whose cause says why.
+    const failed: unknown = await trigger.result().catch((err: unknown) => err);
+    assert.ok(failed instanceof WorkflowFailedError, String(failed));
+    const message = (failed.cause?.cause as Error | undefined)?.message ?? '';
+    assert.match(message, new RegExp(`^the schedule's sync was not sent: lakesync/handstart runs on task queue ${queue}, but this config names task queue other-deployment: `));
+    assert.match(message, /set temporal\.taskQueue \(or LAKESYNC_TASK_QUEUE\) to /);
+    const after = await status(source);
+    assert.equal(after.recentCycles.length, before.recentCycles.length, 'no cycle ran for it');
+    assert.deepEqual(after.queue, []);
+    assert.ok(!after.ignoredRequests.some((r) => r.requestId?.startsWith('other-deployment-sync')), 'the source never saw the request');
+  });
+
   test('two Schedules made by hand whose reruns name no sender are told apart: each is named by its schedule id in the status', async () => {
     const source = w.client.workflow.getHandle(sourceWorkflowId('handstart'));
     await waitForCycles(source, 1);

@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { sourceWorkflowId } from '../../ids';
 import { type RerunRequest, rerunUpdate } from '../../workflows/messages';
 import { type CommandKit, type CommonOptions, withConfig, withJson } from '../command';
-import { includedTableList, loadSource, noSourceWorkflow, sourceStatusSummary, withTemporal } from '../context';
+import { includedTableList, loadSource, noSourceWorkflow, sourceRunForRequest, sourceStatusSummary, withTemporal } from '../context';
 import { waitAndReport } from '../cycle-report';
 import { UsageError } from '../errors';
 import { shown } from '../format';
@@ -50,7 +50,7 @@ export function registerRerun(program: Command, kit: CommandKit): void {
         ...(opts.rebuild ? { rebuild: true } : {}),
       };
       return withTemporal(config, async (conn) => {
-        if (!(await sourceStatusSummary(conn, name))) {
+        if (!(await sourceRunForRequest(conn, name, 'rerun')) || !(await sourceStatusSummary(conn, name))) {
           throw noSourceWorkflow(name, 'no rerun can be asked of it (a source cancelled before takes up its saved exports and failed tables when it starts again)');
         }
         let accepted;

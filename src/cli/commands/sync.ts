@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import { sourceWorkflowId } from '../../ids';
 import { SOURCE_WORKFLOW_TYPE, type SourceWorkflowInput, type SyncRequest, requestSyncSignal, syncUpdate } from '../../workflows/messages';
 import { type CommandKit, type CommonOptions, withConfig, withJson } from '../command';
-import { type Connected, includedTableList, loadSource, sourceStatusSummary, withTemporal } from '../context';
+import { type Connected, includedTableList, loadSource, sourceRunForRequest, sourceStatusSummary, withTemporal } from '../context';
 import { waitAndReport } from '../cycle-report';
 import { UsageError } from '../errors';
 import { shown } from '../format';
@@ -42,7 +42,7 @@ export function registerSync(program: Command, kit: CommandKit): void {
       const requestId = newRequestId('sync');
       return withTemporal(config, async (conn) => {
         const request: SyncRequest = { requestId, requestedBy: 'lakesync-cli', ...(tables ? { tables } : {}) };
-        const runId = await runningRun(conn, name);
+        const runId = (await sourceRunForRequest(conn, name, 'sync'))?.runId;
         // Only a worker answers the update: without one it would wait for ever. The status query
         // fails within its deadline instead, naming the task queue, before anything is sent.
         if (runId) await sourceStatusSummary(conn, name);
@@ -62,18 +62,6 @@ export function registerSync(program: Command, kit: CommandKit): void {
       });
     }),
   );
-}
-
-/** The run id of the running source workflow, or undefined when none runs. */
-async function runningRun(conn: Connected, name: string): Promise<string | undefined> {
-  try {
-    const description = await conn.client.workflow.getHandle(sourceWorkflowId(name)).describe();
-    return description.status.name === 'RUNNING' ? description.runId : undefined;
-  } catch (err) {
-    const { WorkflowNotFoundError } = await import('@temporalio/client');
-    if (err instanceof WorkflowNotFoundError) return undefined;
-    throw err;
-  }
 }
 
 /**
