@@ -36,6 +36,8 @@ export interface CatalogTable {
  * The columns. An array of a domain whose elements PostgreSQL delimits with another character than
  * a comma (a domain over box takes box's ';') is named by its base type's array (`_box`): the load
  * knows the delimiter by the element type's name and would split such a value at its commas.
+ * The scale of numeric(p,s) is the one declared, negative ones too (PostgreSQL 15+: numeric(5,-2)),
+ * which information_schema reports as the scale's 11 bits of the type modifier (2046).
  */
 const COLUMNS_SQL = `
 SELECT table_schema, table_name, column_name, data_type,
@@ -47,7 +49,7 @@ SELECT table_schema, table_name, column_name, data_type,
            UNION ALL
            SELECT t.oid, t.typbasetype, t.typtype FROM d JOIN pg_type t ON t.oid = d.basetype WHERE d.typtype = 'd')
          SELECT '_' || t.typname FROM d JOIN pg_type t ON t.oid = d.oid WHERE d.typtype <> 'd' LIMIT 1), udt_name) ELSE udt_name END,
-       character_maximum_length, numeric_precision, numeric_scale, datetime_precision, domain_name
+       character_maximum_length, numeric_precision, ((numeric_scale & 2047) # 1024) - 1024, datetime_precision, domain_name
 FROM information_schema.columns c
 WHERE table_schema NOT IN ('pg_catalog', 'information_schema') AND table_schema NOT LIKE 'pg\\_%'
 ORDER BY table_schema, table_name, ordinal_position`;
