@@ -317,6 +317,7 @@ function columnMapping(m: Partial<Record<keyof ColumnMapping, unknown>>): Column
     ...(scale !== undefined ? { originalNumScale: scale } : {}),
     ...(dtPrecision !== undefined ? { originalDateTimePrecision: dtPrecision } : {}),
     ...(typeof m.originalUdtName === 'string' && m.originalUdtName ? { originalUdtName: m.originalUdtName } : {}),
+    ...(typeof m.originalDomainName === 'string' && m.originalDomainName ? { originalDomainName: m.originalDomainName } : {}),
   };
 }
 

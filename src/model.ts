@@ -58,6 +58,8 @@ export interface ColumnMapping {
   originalNumScale?: number;
   /** Not in RDS's files either: the type's udt name (`_int4` for integer[]), so the job knows an array's element type. */
   originalUdtName?: string;
+  /** Nor this: the domain a column is declared with (originalType is the type under all its domains). */
+  originalDomainName?: string;
   originalDateTimePrecision?: number;
 }
 

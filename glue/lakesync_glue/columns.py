@@ -200,8 +200,19 @@ def prepare(
                 new_arrays.append(plan)
             continue
         on_invalid = policy.on_invalid or _default_on_invalid(kind, policy.type)
-        plans.append(plan_column(mapping, name, raw_type, clamp_infinity=on_invalid == "clamp",
-                                 utc_session=in_utc))
+        plan = plan_column(mapping, name, raw_type, clamp_infinity=on_invalid == "clamp", utc_session=in_utc)
+        if (mapping.domain_name and policy.type is None and lake_types.get(name) == "string"
+                and plan.lake_type != "string"):
+            # A domain over a domain was exported as an opaque type, loaded as text: its lake column keeps it.
+            plans.append(replace(text_plan(plan), kind="text"))
+            how = (f"rebuild the table from the export ({rebuild})" if rebuild
+                   else "load into a new lake table (the table's lakeName)")
+            warnings.append(
+                f"column {name!r} (domain {mapping.domain_name} over {mapping.original_type}) stays text (string) in "
+                f"the lake table, as it was loaded before; {how} to load it as {plan.lake_type}"
+            )
+            continue
+        plans.append(plan)
     plans = resolve_scales(raw, plans, dict(lake_types), lake_empty)
     plans = _lists_or_text(raw, plans, new_arrays, warnings)
     out: list[ColumnPlan] = []

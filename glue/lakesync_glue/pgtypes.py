@@ -58,6 +58,8 @@ class ColumnMapping:
     num_scale: int | None = None
     # Not written by RDS either: the type's udt name (`_int4` for integer[]), the element type of arrays.
     udt_name: str | None = None
+    # Not written by RDS either: the domain a column is declared with (its base type is original_type).
+    domain_name: str | None = None
 
     @staticmethod
     def from_json(entry: dict[str, Any]) -> "ColumnMapping":
@@ -79,6 +81,7 @@ class ColumnMapping:
             datetime_precision=as_int("originalDateTimePrecision"),
             num_scale=as_int("originalNumScale"),
             udt_name=str(entry.get("originalUdtName") or "") or None,
+            domain_name=str(entry.get("originalDomainName") or "") or None,
         )
 
 

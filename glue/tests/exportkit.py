@@ -49,6 +49,7 @@ class Col:
     datetime_precision: int | None = None
     char_max_length: int | None = None
     num_scale: int | None = None  # not written by RDS; the embedded exporter may add it
+    domain_name: str | None = None  # not written by RDS either; the embedded exporter adds it
 
     def mapping(self) -> dict[str, Any]:
         entry: dict[str, Any] = {
@@ -61,6 +62,8 @@ class Col:
         }
         if self.num_scale is not None:
             entry["originalNumScale"] = self.num_scale
+        if self.domain_name is not None:
+            entry["originalDomainName"] = self.domain_name
         return entry
 
 

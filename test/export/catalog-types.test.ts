@@ -29,8 +29,7 @@ before(async () => {
       wide numeric(50, 2),
       n2 small_posint,
       a2 safe_amount,
-      d2 workday,
-      arr2 small_posint[]
+      d2 workday
     );
   `);
 });
@@ -56,5 +55,19 @@ describe('the catalog of a PostgreSQL 15+ source', () => {
     assert.equal(types.hundreds, 'decimal(7,0)');
     assert.equal(types.tiny, 'decimal(5,5)');
     assert.equal(types.wide, 'decimal(38,2)');
+  });
+
+  test('a domain over a domain is exported and loaded as its base type, like a domain over a built-in type', async () => {
+    const { mappings, types } = await mappingsOf('public.typed');
+    const byName = Object.fromEntries(mappings.map((m) => [m.columnName, m]));
+    assert.equal(byName.n2!.originalType, 'integer');
+    assert.equal(byName.n2!.expectedExportedType, 'binary (UTF8)', 'RDS writes a domain as text');
+    assert.equal(byName.n2!.originalDomainName, 'small_posint');
+    assert.equal(types.n2, 'int');
+    assert.equal(byName.a2!.originalType, 'numeric');
+    assert.equal(byName.a2!.originalNumPrecision, 10);
+    assert.equal(byName.a2!.originalNumScale, 2);
+    assert.equal(types.a2, 'decimal(10,2)');
+    assert.equal(types.d2, 'date');
   });
 });

@@ -21,7 +21,7 @@ export interface SourceColumn {
   numericPrecision: number | null;
   numericScale: number | null;
   datetimePrecision: number | null;
-  /** The domain the column is declared with (information_schema then names its base type); null for none. */
+  /** The domain the column is declared with (the catalog then names the type under all its domains); null for none. */
   domainName?: string | null;
 }
 
@@ -122,6 +122,8 @@ export function typeMapping(exp: ColumnExport): ColumnMapping & { originalNumSca
     ...(c.udtName === 'numeric' && c.numericScale !== null ? { originalNumScale: c.numericScale } : {}),
     // Not in RDS's mappings either: the udt name (`_int4`), the element type of an array.
     originalUdtName: c.udtName,
+    // Nor this: the domain the column is declared with (originalType is the type under all its domains).
+    ...(c.domainName ? { originalDomainName: c.domainName } : {}),
   };
 }
 

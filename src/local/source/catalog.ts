@@ -33,15 +33,31 @@ export interface CatalogTable {
 }
 
 /**
- * The columns. An array of a domain whose elements PostgreSQL delimits with another character than
- * a comma (a domain over box takes box's ';') is named by its base type's array (`_box`): the load
- * knows the delimiter by the element type's name and would split such a value at its commas.
+ * The columns. A domain column is described by the built-in (or user) type under all its domains:
+ * information_schema looks through one domain only, so a domain over a domain would be an opaque
+ * USER-DEFINED type (loaded as text) without its precision, scale or length. An array of a domain
+ * whose elements PostgreSQL delimits with another character than a comma (a domain over box takes
+ * box's ';') is named by its base type's array (`_box`): the load knows the delimiter by the element
+ * type's name and would split such a value at its commas.
  * The scale of numeric(p,s) is the one declared, negative ones too (PostgreSQL 15+: numeric(5,-2)),
  * which information_schema reports as the scale's 11 bits of the type modifier (2046).
  */
+const DOMAIN_BASE = `
+  WITH RECURSIVE d(oid, typmod, typtype, basetype) AS (
+    SELECT t.oid, a.atttypmod, t.typtype, t.typbasetype FROM pg_type t WHERE t.oid = a.atttypid
+    UNION ALL
+    SELECT t.oid, CASE WHEN d.typmod <> -1 THEN d.typmod ELSE d_t.typtypmod END, t.typtype, t.typbasetype
+    FROM d JOIN pg_type d_t ON d_t.oid = d.oid JOIN pg_type t ON t.oid = d.basetype WHERE d.typtype = 'd')
+  SELECT d.oid AS base, d.typmod FROM d WHERE d.typtype <> 'd' LIMIT 1`;
+
 const COLUMNS_SQL = `
-SELECT table_schema, table_name, column_name, data_type,
-       CASE WHEN data_type = 'ARRAY' THEN coalesce((
+SELECT table_schema, table_name, column_name,
+       CASE WHEN b.base IS NULL THEN data_type
+            WHEN bt.typelem <> 0 AND bt.typlen = -1 THEN 'ARRAY'
+            WHEN bn.nspname = 'pg_catalog' THEN format_type(b.base, NULL)
+            ELSE 'USER-DEFINED' END,
+       CASE WHEN b.base IS NOT NULL THEN bt.typname::text
+            WHEN data_type = 'ARRAY' THEN coalesce((
          WITH RECURSIVE d(oid, basetype, typtype) AS (
            SELECT e.oid, e.typbasetype, e.typtype
            FROM pg_type a JOIN pg_namespace an ON an.oid = a.typnamespace JOIN pg_type e ON e.oid = a.typelem
@@ -49,8 +65,18 @@ SELECT table_schema, table_name, column_name, data_type,
            UNION ALL
            SELECT t.oid, t.typbasetype, t.typtype FROM d JOIN pg_type t ON t.oid = d.basetype WHERE d.typtype = 'd')
          SELECT '_' || t.typname FROM d JOIN pg_type t ON t.oid = d.oid WHERE d.typtype <> 'd' LIMIT 1), udt_name) ELSE udt_name END,
-       character_maximum_length, numeric_precision, ((numeric_scale & 2047) # 1024) - 1024, datetime_precision, domain_name
+       CASE WHEN b.base IS NULL THEN character_maximum_length ELSE information_schema._pg_char_max_length(b.base, b.typmod) END,
+       CASE WHEN b.base IS NULL THEN numeric_precision ELSE information_schema._pg_numeric_precision(b.base, b.typmod) END,
+       ((CASE WHEN b.base IS NULL THEN numeric_scale ELSE information_schema._pg_numeric_scale(b.base, b.typmod) END & 2047) # 1024) - 1024,
+       CASE WHEN b.base IS NULL THEN datetime_precision ELSE information_schema._pg_datetime_precision(b.base, b.typmod) END,
+       domain_name
 FROM information_schema.columns c
+JOIN pg_namespace n ON n.nspname = c.table_schema
+JOIN pg_class r ON r.relnamespace = n.oid AND r.relname = c.table_name
+JOIN pg_attribute a ON a.attrelid = r.oid AND a.attname = c.column_name
+LEFT JOIN LATERAL (${DOMAIN_BASE}) b ON c.domain_name IS NOT NULL
+LEFT JOIN pg_type bt ON bt.oid = b.base
+LEFT JOIN pg_namespace bn ON bn.oid = bt.typnamespace
 WHERE table_schema NOT IN ('pg_catalog', 'information_schema') AND table_schema NOT LIKE 'pg\\_%'
 ORDER BY table_schema, table_name, ordinal_position`;
 
