@@ -87,6 +87,36 @@ def infer_scales(raw: "DataFrame", names: list[str]) -> dict[str, int | None]:
     return found
 
 
+def integer_widths(raw: "DataFrame", names: list[str]) -> dict[str, tuple[int | None, int | None]]:
+    """Per column: the most integer digits among its integer values, and the fewest trailing zeros
+    among those that are not 0 (None: no such value).
+
+    A numeric(p,s) with a negative scale (PostgreSQL 15+: numeric(5,-2)) holds integers of up to
+    p - s digits, each a multiple of 10^-s: every value but 0 ends in at least -s zeros.
+    """
+    exprs = []
+    for i, n in enumerate(names):
+        r = quote(n)
+        digits = f"regexp_extract({r}, '^-?0*([0-9]+)$', 1)"
+        significant = f"TRIM(TRAILING '0' FROM {digits})"
+        exprs.append(f"max(CASE WHEN {digits} <> '' THEN length({digits}) END) AS d{i}")
+        exprs.append(f"min(CASE WHEN {significant} <> '' THEN length({digits}) - length({significant}) END) AS z{i}")
+    row = raw.selectExpr(*exprs).collect()[0]
+    return {n: (row[f"d{i}"], row[f"z{i}"]) for i, n in enumerate(names)}
+
+
+def _scale_zero_type(precision: int, digits: int | None, zeros: int | None) -> tuple[int, int]:
+    """decimal (precision, scale) of a bounded numeric(p) whose values show no fraction.
+
+    Values with more than p integer digits prove a negative scale s: the column holds p - s digits, and
+    -s is at most the trailing zeros every value but 0 has, so p plus the fewest of them holds every value
+    the column can take (numeric(5,-2): 9999900 and 100 give decimal(7,0)).
+    """
+    if digits is None or digits <= precision:
+        return precision, 0
+    return min(MAX_DECIMAL_PRECISION, max(digits, precision + (zeros or 0))), 0
+
+
 def _guessed_scale(plan: ColumnPlan, lake_type: str) -> bool:
     """Whether the lake column's decimal is the one a column created without values gets, whose scale is a guess.
 
@@ -135,10 +165,15 @@ def resolve_scales(raw: "DataFrame", plans: list[ColumnPlan], lake_types: dict[s
                 replaced.add(plan.name)
     if to_infer:
         scales = infer_scales(raw, [p.source_name for p in to_infer])
+        integers = [p.source_name for p in to_infer if scales[p.source_name] == 0]
+        widths = integer_widths(raw, integers) if integers else {}
         for plan in to_infer:
             scale = scales[plan.source_name]
             precision = plan.precision or 1
-            decided[plan.name] = fallback_numeric_type(precision) if scale is None else (max(precision, scale), scale)
+            if scale == 0:
+                decided[plan.name] = _scale_zero_type(precision, *widths[plan.source_name])
+            else:
+                decided[plan.name] = fallback_numeric_type(precision) if scale is None else (max(precision, scale), scale)
     out: list[ColumnPlan] = []
     for plan in plans:
         if plan.name in decided:

@@ -71,3 +71,19 @@ def test_a_wide_column_created_without_values_takes_the_scale_of_its_first_value
     assert types["amount"] == "decimal(30,10)" and list(types) == ["id", "amount", "note"], types
     assert run_query(spark, "SELECT id, CAST(amount AS string) AS a, note FROM lake.tests.wide_late ORDER BY id") == [
         {"id": 1, "a": value, "note": "a"}, {"id": 2, "a": None, "note": "b"}, {"id": 3, "a": "-1E-10", "note": "c"}]
+
+
+def test_a_column_whose_values_have_more_integer_digits_than_its_precision_has_a_negative_scale(
+        load: Loader, spark: Any, tmp_path: Path) -> None:
+    """numeric(5,-2) (PostgreSQL 15+) holds integers of up to 7 digits, rounded to hundreds; RDS's mapping says numeric(5)."""
+    rows = [(i, "100") for i in range(1, 2 * source.SCALE_SAMPLE_ROWS)] + [(10_000, "9999900"), (10_001, "-1200"),
+                                                                          (10_002, "0"), (10_003, None)]
+    export = write_export(tmp_path, [TableData("shop", "public", "hundreds",
+                                               [col("id", "bigint"), col("amount", "numeric(5)")], rows)])
+    result = load(export.path, "shop.public.hundreds", "hundreds", action="create", primary_key="id")
+    assert result.status == "succeeded", result.error
+    types = {f.name: f.dataType.simpleString() for f in spark.table("lake.tests.hundreds").schema.fields}
+    assert types["amount"] == "decimal(7,0)"
+    assert run_query(spark, "SELECT id, CAST(amount AS string) AS a FROM lake.tests.hundreds WHERE id >= 10000 "
+                            "ORDER BY id") == [{"id": 10_000, "a": "9999900"}, {"id": 10_001, "a": "-1200"},
+                                               {"id": 10_002, "a": "0"}, {"id": 10_003, "a": None}]
