@@ -20,7 +20,7 @@ from . import lake, lineage
 from .args import JobArgs
 from .errors import InvalidArgument, LoadError, SchemaConflict, SourceRewritten
 from .jdbc import Connection, resolve
-from .pgtypes import ColumnMapping, ColumnPlan, exported_spark_type, pg_kind
+from .pgtypes import ColumnMapping, ColumnPlan, declared_scale, exported_spark_type, pg_kind
 from .names import sql_string
 from .query import format_value
 from .window import check_lookback, default_lookback, lower_bound, pinned_warning
@@ -148,7 +148,7 @@ def source_column(row: Any) -> SourceColumn | None:
         char_max_length=row["char_len"],
         num_precision=row["num_precision"],
         datetime_precision=row["dt_precision"],
-        num_scale=row["num_scale"] if udt == "numeric" else None,
+        num_scale=declared_scale(row["num_scale"]) if udt == "numeric" else None,
         udt_name=udt or None,
     )
     return SourceColumn(mapping, udt, domain)

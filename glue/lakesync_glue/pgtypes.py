@@ -44,6 +44,17 @@ _BYTEA_HEX_RE = "^[\\\\]x([0-9a-fA-F]{2})*$"
 ValueCheck = Callable[[str], str]
 
 
+def declared_scale(scale: int | None) -> int | None:
+    """The scale numeric(p,s) declares, from information_schema's `numeric_scale`.
+
+    PostgreSQL 15+ allows negative scales (numeric(5,-2)), which information_schema reports as the
+    scale's 11 bits of the type modifier (2046 for -2); declared scales lie within -1000..1000.
+    """
+    if scale is None or -1000 <= scale <= 1000:
+        return scale
+    return ((scale & 2047) ^ 1024) - 1024
+
+
 @dataclass(frozen=True)
 class ColumnMapping:
     """One `originalTypeMappings[]` entry of export_tables_info."""
@@ -79,7 +90,7 @@ class ColumnMapping:
             char_max_length=as_int("originalCharMaxLength"),
             num_precision=as_int("originalNumPrecision"),
             datetime_precision=as_int("originalDateTimePrecision"),
-            num_scale=as_int("originalNumScale"),
+            num_scale=declared_scale(as_int("originalNumScale")),
             udt_name=str(entry.get("originalUdtName") or "") or None,
             domain_name=str(entry.get("originalDomainName") or "") or None,
         )

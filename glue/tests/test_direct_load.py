@@ -544,3 +544,15 @@ def test_a_partition_column_the_table_lacks_is_refused_even_when_the_window_is_r
     excluded = direct_load("d_small_part", "d_small_part", action="create", cursor_column="id", partition_column="grp",
                            column_policies=json.dumps({"grp": {"exclude": True}}))
     assert excluded.error is not None and "is excluded" in excluded.error["message"], excluded.error
+
+
+def test_a_numeric_with_a_negative_scale_holds_its_integers(direct_load: Loader, postgres: PgServer, spark: Any) -> None:
+    """numeric(5,-2) (PostgreSQL 15+) holds integers of up to 7 digits, rounded to hundreds."""
+    postgres.sql("CREATE TABLE d_hundreds (id bigint PRIMARY KEY, amount numeric(5,-2))")
+    postgres.sql("INSERT INTO d_hundreds VALUES (1, 9999900), (2, -1234), (3, NULL)")
+    result = direct_load("d_hundreds", "d_hundreds", action="create", cursor_column="id")
+    assert result.status == "succeeded", result.error
+    types = {f.name: f.dataType.simpleString() for f in spark.table("lake.tests.d_hundreds").schema.fields}
+    assert types["amount"] == "decimal(7,0)"
+    assert run_query(spark, "SELECT id, CAST(amount AS string) AS a FROM lake.tests.d_hundreds ORDER BY id") == [
+        {"id": 1, "a": "9999900"}, {"id": 2, "a": "-1200"}, {"id": 3, "a": None}]

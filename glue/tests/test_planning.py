@@ -203,3 +203,13 @@ def test_create_and_alter_sql() -> None:
     assert create.endswith("AS SELECT CAST(`A b` AS int) AS `a b` FROM `v`")
     assert sqltext.add_columns(ident, [("größe", "int")]) == "ALTER TABLE `lake`.`shop`.`select` ADD COLUMNS (`größe` int)"
     assert sqltext.widen_column(ident, "qty", "bigint") == "ALTER TABLE `lake`.`shop`.`select` ALTER COLUMN `qty` TYPE bigint"
+
+
+def test_a_negative_scale_in_information_schemas_form_is_the_declared_one() -> None:
+    """information_schema reports numeric(5,-2)'s scale as 2046: exports written so load as decimal(7,0)."""
+    entry = {"columnName": "h", "originalType": "numeric", "expectedExportedType": "binary (UTF8)",
+             "originalNumPrecision": 5, "originalNumScale": 2046}
+    mapping = ColumnMapping.from_json(entry)
+    assert mapping.num_scale == -2
+    assert plan_column(mapping, "h", "string").lake_type == "decimal(7,0)"
+    assert ColumnMapping.from_json({**entry, "originalNumScale": 4}).num_scale == 4
