@@ -104,13 +104,39 @@ class SourceColumn:
         return f"({ident(self.name)})::text COLLATE \"C\""
 
 
+# The type under every domain level of a domain column, with the type modifier that applies to it
+# (the innermost domain's declared one): information_schema looks through one domain only.
+_DOMAIN_BASE = (
+    "WITH RECURSIVE d(oid, typmod, typtype, basetype) AS ("
+    "SELECT t.oid, a.atttypmod, t.typtype, t.typbasetype FROM pg_type t WHERE t.oid = a.atttypid "
+    "UNION ALL SELECT t.oid, CASE WHEN d.typmod <> -1 THEN d.typmod ELSE d_t.typtypmod END, t.typtype, t.typbasetype "
+    "FROM d JOIN pg_type d_t ON d_t.oid = d.oid JOIN pg_type t ON t.oid = d.basetype WHERE d.typtype = 'd') "
+    "SELECT d.oid AS base, d.typmod FROM d WHERE d.typtype <> 'd' LIMIT 1"
+)
+
+
 def catalog_sql(schema: str, table: str) -> str:
+    """The columns as the embedded export maps them: a domain column (a domain over a domain too) by its base type."""
+    def base(info: str, function: str) -> str:
+        return f"CASE WHEN b.base IS NULL THEN c.{info} ELSE information_schema.{function}(b.base, b.typmod) END"
+
     return (
-        "SELECT c.column_name::text AS name, c.data_type::text AS data_type, c.udt_name::text AS udt_name, "
-        "c.character_maximum_length::int AS char_len, c.numeric_precision::int AS num_precision, "
-        "c.numeric_scale::int AS num_scale, c.datetime_precision::int AS dt_precision, "
+        "SELECT c.column_name::text AS name, "
+        "(CASE WHEN b.base IS NULL THEN c.data_type WHEN bt.typelem <> 0 AND bt.typlen = -1 THEN 'ARRAY' "
+        "WHEN bn.nspname = 'pg_catalog' THEN format_type(b.base, NULL) ELSE 'USER-DEFINED' END)::text AS data_type, "
+        "(CASE WHEN b.base IS NULL THEN c.udt_name ELSE bt.typname END)::text AS udt_name, "
+        f"({base('character_maximum_length', '_pg_char_max_length')})::int AS char_len, "
+        f"({base('numeric_precision', '_pg_numeric_precision')})::int AS num_precision, "
+        f"({base('numeric_scale', '_pg_numeric_scale')})::int AS num_scale, "
+        f"({base('datetime_precision', '_pg_datetime_precision')})::int AS dt_precision, "
         "c.domain_name::text AS domain_name "
-        f"FROM information_schema.columns c WHERE c.table_schema = {literal(schema)} "
+        "FROM information_schema.columns c "
+        "JOIN pg_namespace n ON n.nspname = c.table_schema "
+        "JOIN pg_class r ON r.relnamespace = n.oid AND r.relname = c.table_name "
+        "JOIN pg_attribute a ON a.attrelid = r.oid AND a.attname = c.column_name "
+        f"LEFT JOIN LATERAL ({_DOMAIN_BASE}) b ON c.domain_name IS NOT NULL "
+        "LEFT JOIN pg_type bt ON bt.oid = b.base LEFT JOIN pg_namespace bn ON bn.oid = bt.typnamespace "
+        f"WHERE c.table_schema = {literal(schema)} "
         f"AND c.table_name = {literal(table)} ORDER BY c.ordinal_position"
     )
 
@@ -150,6 +176,7 @@ def source_column(row: Any) -> SourceColumn | None:
         datetime_precision=row["dt_precision"],
         num_scale=declared_scale(row["num_scale"]) if udt == "numeric" else None,
         udt_name=udt or None,
+        domain_name=str(row["domain_name"]) if domain else None,
     )
     return SourceColumn(mapping, udt, domain)
 

@@ -556,3 +556,18 @@ def test_a_numeric_with_a_negative_scale_holds_its_integers(direct_load: Loader,
     assert types["amount"] == "decimal(7,0)"
     assert run_query(spark, "SELECT id, CAST(amount AS string) AS a FROM lake.tests.d_hundreds ORDER BY id") == [
         {"id": 1, "a": "9999900"}, {"id": 2, "a": "-1200"}, {"id": 3, "a": None}]
+
+
+def test_a_domain_over_a_domain_arrives_as_its_base_type(direct_load: Loader, postgres: PgServer, spark: Any) -> None:
+    postgres.sql("CREATE DOMAIN d_posint AS integer CHECK (VALUE > 0)")
+    postgres.sql("CREATE DOMAIN d_small_posint AS d_posint CHECK (VALUE < 1000)")
+    postgres.sql("CREATE DOMAIN d_amount AS numeric(10,2)")
+    postgres.sql("CREATE DOMAIN d_safe_amount AS d_amount")
+    postgres.sql("CREATE TABLE d_nested (id bigint PRIMARY KEY, qty d_small_posint, price d_safe_amount)")
+    postgres.sql("INSERT INTO d_nested VALUES (1, 5, 12.50), (2, NULL, NULL)")
+    result = direct_load("d_nested", "d_nested", action="create", cursor_column="id")
+    assert result.status == "succeeded", result.error
+    types = {f.name: f.dataType.simpleString() for f in spark.table("lake.tests.d_nested").schema.fields}
+    assert types == {"id": "bigint", "qty": "int", "price": "decimal(10,2)"}
+    assert run_query(spark, "SELECT id, qty, CAST(price AS string) AS price FROM lake.tests.d_nested ORDER BY id") == [
+        {"id": 1, "qty": 5, "price": "12.50"}, {"id": 2, "qty": None, "price": None}]
