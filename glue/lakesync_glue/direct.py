@@ -108,7 +108,7 @@ class SourceColumn:
 # (the innermost domain's declared one): information_schema looks through one domain only.
 _DOMAIN_BASE = (
     "WITH RECURSIVE d(oid, typmod, typtype, basetype) AS ("
-    "SELECT t.oid, a.atttypmod, t.typtype, t.typbasetype FROM pg_type t WHERE t.oid = a.atttypid "
+    "SELECT t.oid, a.atttypmod, t.typtype, t.typbasetype FROM pg_type t WHERE t.oid = a.atttypid AND t.typtype = 'd' "
     "UNION ALL SELECT t.oid, CASE WHEN d.typmod <> -1 THEN d.typmod ELSE d_t.typtypmod END, t.typtype, t.typbasetype "
     "FROM d JOIN pg_type d_t ON d_t.oid = d.oid JOIN pg_type t ON t.oid = d.basetype WHERE d.typtype = 'd') "
     "SELECT d.oid AS base, d.typmod FROM d WHERE d.typtype <> 'd' LIMIT 1"
