@@ -94,6 +94,8 @@ export const GLUE_JOB_ACTIONS: readonly RequiredAction[] = [
   { action: 's3:GetObject', resources: ['arn:aws:s3:::SCRIPT_BUCKET/SCRIPT_PREFIX/*'], why: 'Glue loads the job scripts' },
   { action: 's3:PutObject', resources: ['arn:aws:s3:::SCRIPT_BUCKET/RESULT_PREFIX/*'], why: 'the job writes its result JSON' },
   { action: 's3:GetObject', resources: ['arn:aws:s3:::SCRIPT_BUCKET/RESULT_PREFIX/*'], why: "a packed run reads its pack file and the results of its tables already loaded; a load reads its arguments file" },
+  // Without it S3 answers 403, not 404, for a table's result not written yet: the packed run warns that it could not read it.
+  { action: 's3:ListBucket', resources: ['arn:aws:s3:::SCRIPT_BUCKET'], why: 'S3 tells a packed run that a table has no result yet (404, not 403) only with it' },
   { action: 'kms:Decrypt', resources: [KEY_ARN], why: 'the export files are encrypted with the export key' },
   { action: 'glue:GetCatalog', resources: CATALOG_ARNS, why: "the job resolves the table bucket's catalog" },
   { action: 'glue:GetDatabase', resources: [...CATALOG_ARNS, DATABASE_ARN], why: 'the job reads the namespace' },

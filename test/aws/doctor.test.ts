@@ -79,10 +79,11 @@ const trust = (service: string) => JSON.stringify({ Version: '2012-10-17', State
 const policy = (...statements: object[]) => JSON.stringify({ Version: '2012-10-17', Statement: statements });
 
 /** The Glue job role's policy as docs/aws-setup.md writes it, plus the S3 Tables actions of iam mode. */
-function gluePolicy(keyArn: string, omit: string[] = []): string {
+function gluePolicy(keyArn: string, omit: string[] = [], cannotListScripts = false): string {
+  const scriptBucket = cannotListScripts ? [] : [`arn:aws:s3:::${SCRIPT_BUCKET}`];
   const s3tables = ['s3tables:GetTableBucket', 's3tables:GetNamespace', 's3tables:CreateTable', 's3tables:GetTable', 's3tables:GetTableMetadataLocation', 's3tables:UpdateTableMetadataLocation', 's3tables:GetTableData', 's3tables:PutTableData'].filter((a) => !omit.includes(a));
   return policy(
-    { Effect: 'Allow', Action: ['s3:GetObject', 's3:ListBucket'], Resource: [`arn:aws:s3:::${EXPORT_BUCKET}`, `arn:aws:s3:::${EXPORT_BUCKET}/lakesync/exports/*`, `arn:aws:s3:::${SCRIPT_BUCKET}`, `arn:aws:s3:::${SCRIPT_BUCKET}/*`] },
+    { Effect: 'Allow', Action: ['s3:GetObject', 's3:ListBucket'], Resource: [`arn:aws:s3:::${EXPORT_BUCKET}`, `arn:aws:s3:::${EXPORT_BUCKET}/lakesync/exports/*`, ...scriptBucket, `arn:aws:s3:::${SCRIPT_BUCKET}/*`] },
     { Effect: 'Allow', Action: ['s3:PutObject'], Resource: `arn:aws:s3:::${SCRIPT_BUCKET}/lakesync/results/*` },
     { Effect: 'Allow', Action: ['kms:Decrypt', 'kms:DescribeKey'], Resource: keyArn },
     {
@@ -137,6 +138,8 @@ interface Breakage {
   noExportBucket?: boolean;
   noTableBucket?: boolean;
   glueOmits?: string[];
+  /** The Glue job role may read the script bucket's objects but not list the bucket. */
+  glueCannotListScripts?: boolean;
   workgroupWithoutOutput?: boolean;
   workerCannotPass?: boolean;
   /** The worker may pass the export role only, not the Glue job role. */
@@ -192,7 +195,7 @@ async function buildAccount(b: Breakage = {}): Promise<void> {
 
   await c.iam.send(new CreateRoleCommand({ RoleName: 'lakesync-glue', AssumeRolePolicyDocument: trust('glue.amazonaws.com') }));
   // A managed policy: the local evaluation reads attached policies as well as inline ones.
-  const glueManaged = (await c.iam.send(new CreatePolicyCommand({ PolicyName: 'lakesync-glue', PolicyDocument: gluePolicy(key.Arn!, b.glueOmits) }))).Policy!;
+  const glueManaged = (await c.iam.send(new CreatePolicyCommand({ PolicyName: 'lakesync-glue', PolicyDocument: gluePolicy(key.Arn!, b.glueOmits, b.glueCannotListScripts) }))).Policy!;
   await c.iam.send(new AttachRolePolicyCommand({ RoleName: 'lakesync-glue', PolicyArn: glueManaged.Arn }));
 
   await c.iam.send(new CreateRoleCommand({ RoleName: 'lakesync-worker', AssumeRolePolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'sts:AssumeRole' }] }) }));
@@ -466,6 +469,18 @@ test('glue-role: a Glue role without s3tables:PutTableData fails in iam mode, na
   assertOnlyFailure(results, 'glue-role', /s3tables:PutTableData on arn:aws:s3tables:us-east-2:123456789012:bucket\/shop-lake\/table\/\*/);
   assert.match(statusOf(results, 'glue-role').fix!, /"Action":\["s3tables:PutTableData"\]/);
   assert.doesNotMatch(statusOf(results, 'glue-role').problem!, /GetTableData on/);
+});
+
+/**
+ * A packed run reads the result file of each of its tables to skip those already loaded; without
+ * s3:ListBucket on the bucket S3 answers a missing file with 403, not 404, and the job warns that it
+ * could not read the result (glue/lakesync_glue/pack.py, already_succeeded).
+ */
+test('glue-role: a Glue role that may not list the script bucket fails, naming the bucket', async () => {
+  await buildAccount({ glueCannotListScripts: true });
+  const results = await doctor();
+  assertOnlyFailure(results, 'glue-role', /s3:ListBucket on arn:aws:s3:::shop-glue\b/);
+  assert.doesNotMatch(statusOf(results, 'glue-role').problem!, /shop-exports/);
 });
 
 test('rds-source: an Aurora PostgreSQL cluster passes, an Aurora MySQL cluster fails', async () => {
