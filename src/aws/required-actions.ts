@@ -261,8 +261,8 @@ export const WORKER_ACTIONS: readonly WorkerAction[] = [
   ...['lakeformation:ListPermissions', 'lakeformation:BatchGrantPermissions'].map((action) => ({ action, resources: ['*'], mode: 'lakeformation' as const, why: 'the worker grants the configured principals' })),
   { action: 'lakeformation:GetDataAccess', resources: ['*'], mode: 'lakeformation', why: 'Athena reads Lake Formation governed data for the checks' },
   ...['athena:StartQueryExecution', 'athena:GetQueryExecution', 'athena:GetQueryResults', 'athena:StopQueryExecution'].map((action) => ({ action, resources: ['arn:aws:athena:REGION:ACCOUNT:workgroup/WORKGROUP'], why: 'the worker verifies each load with Athena' })),
-  ...['s3:PutObject', 's3:GetObject'].map((action) => ({ action, resources: ['arn:aws:s3:::ATHENA_OUTPUT/*'], when: athenaOutput, why: 'Athena writes and reads the query results with the caller\'s permissions' })),
-  { action: 's3:GetBucketLocation', resources: ['arn:aws:s3:::ATHENA_BUCKET'], when: athenaOutput, why: 'Athena checks the result bucket with the caller\'s permissions' },
+  ...['s3:PutObject', 's3:GetObject', 's3:AbortMultipartUpload'].map((action) => ({ action, resources: ['arn:aws:s3:::ATHENA_OUTPUT/*'], when: athenaOutput, why: 'Athena writes and reads the query results with the caller\'s permissions' })),
+  ...['s3:GetBucketLocation', 's3:ListBucket'].map((action) => ({ action, resources: ['arn:aws:s3:::ATHENA_BUCKET'], when: athenaOutput, why: 'Athena checks and lists the result bucket with the caller\'s permissions' })),
   ...['glue:GetCatalog', 'glue:GetDatabase', 'glue:GetTable'].map((action) => ({ action, resources: [...CATALOG_ARNS, DATABASE_ARN, GLUE_TABLES_ARN], why: 'Athena reads the lake table for the checks' })),
   // Athena: "The DESCRIBE permission is required on the default database" for Lake Formation governed data; IAM is checked too.
   {

@@ -113,7 +113,9 @@ function workerPolicy(keyArn: string, b: Breakage): { Statement: { Sid?: string;
   });
   const worker = templatePolicy(template, 'worker', ctx) as { Statement: { Sid?: string; Action: string | string[]; Resource?: unknown }[] };
   // The test's workgroup writes its results to shop-athena, not to the artifact bucket the template uses.
-  worker.Statement.push({ Sid: 'AthenaResults', Action: ['s3:GetObject', 's3:PutObject', 's3:GetBucketLocation'], Resource: ['arn:aws:s3:::shop-athena', 'arn:aws:s3:::shop-athena/results/*'], Effect: 'Allow' } as never);
+  // What Athena does with the caller's permissions on the result location (as the query role's ResultBucket and Results statements of docs/aws-setup.md).
+  worker.Statement.push({ Sid: 'AthenaResultBucket', Action: ['s3:GetBucketLocation', 's3:ListBucket'].filter((a) => !(b.athenaResultsOmit ?? []).includes(a)), Resource: ['arn:aws:s3:::shop-athena'], Effect: 'Allow' } as never);
+  worker.Statement.push({ Sid: 'AthenaResults', Action: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'].filter((a) => !(b.athenaResultsOmit ?? []).includes(a)), Resource: ['arn:aws:s3:::shop-athena/results/*'], Effect: 'Allow' } as never);
   for (const s of worker.Statement) {
     if (s.Sid === 'PassRoles' && b.workerCannotPass) s.Resource = [GLUE_ROLE];
     if (s.Sid === 'PassRoles' && b.workerCannotPassGlue) s.Resource = [EXPORT_ROLE];
@@ -140,6 +142,8 @@ interface Breakage {
   glueOmits?: string[];
   /** The Glue job role may read the script bucket's objects but not list the bucket. */
   glueCannotListScripts?: boolean;
+  /** Actions taken out of the worker's statements on Athena's result location. */
+  athenaResultsOmit?: string[];
   workgroupWithoutOutput?: boolean;
   workerCannotPass?: boolean;
   /** The worker may pass the export role only, not the Glue job role. */
@@ -481,6 +485,17 @@ test('glue-role: a Glue role that may not list the script bucket fails, naming t
   const results = await doctor();
   assertOnlyFailure(results, 'glue-role', /s3:ListBucket on arn:aws:s3:::shop-glue\b/);
   assert.doesNotMatch(statusOf(results, 'glue-role').problem!, /shop-exports/);
+});
+
+/**
+ * Athena writes the results of the worker's queries with the worker's permissions: a result
+ * location in a bucket of its own needs the bucket listed and multipart uploads aborted too.
+ */
+test('worker-permissions: a worker that may not list the Athena result bucket or abort its uploads fails, naming them', async () => {
+  await buildAccount({ athenaResultsOmit: ['s3:ListBucket', 's3:AbortMultipartUpload'] });
+  const results = await doctor();
+  assertOnlyFailure(results, 'worker-permissions', /s3:ListBucket on arn:aws:s3:::shop-athena\b/);
+  assert.match(statusOf(results, 'worker-permissions').problem!, /s3:AbortMultipartUpload on arn:aws:s3:::shop-athena\/results\/\*/);
 });
 
 test('rds-source: an Aurora PostgreSQL cluster passes, an Aurora MySQL cluster fails', async () => {

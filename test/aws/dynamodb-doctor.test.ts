@@ -211,7 +211,7 @@ async function workerRole(tables: string): Promise<void> {
   });
   const policy = templatePolicy(template, 'worker', ctx) as { Statement: object[] };
   // The test's workgroup writes its results to shop-athena, not to the artifact bucket the template uses.
-  policy.Statement.push({ Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject', 's3:GetBucketLocation'], Resource: ['arn:aws:s3:::shop-athena', 'arn:aws:s3:::shop-athena/results/*'] });
+  policy.Statement.push({ Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:GetBucketLocation', 's3:ListBucket'], Resource: ['arn:aws:s3:::shop-athena', 'arn:aws:s3:::shop-athena/results/*'] });
   const trust = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${MOTO_ACCOUNT_ID}:root` }, Action: 'sts:AssumeRole' }] };
   await c.iam.send(new CreateRoleCommand({ RoleName: 'lakesync-worker', AssumeRolePolicyDocument: JSON.stringify(trust) }));
   await c.iam.send(new PutRolePolicyCommand({ RoleName: 'lakesync-worker', PolicyName: 'worker', PolicyDocument: JSON.stringify(policy) }));

@@ -47,7 +47,7 @@ export async function checkAthenaWorkgroup(ctx: DoctorContext): Promise<CheckRes
       return warn(
         ATHENA_WORKGROUP,
         `Athena workgroup ${workgroup} writes query results to its own location ${own} with the worker's permissions, and aws.athena.outputLocation is not set, so the worker's S3 permissions on it are not checked`,
-        `set aws.athena.outputLocation to ${own} so lakesync doctor checks them (the worker needs s3:GetBucketLocation on the bucket and s3:PutObject, s3:GetObject under it)`,
+        `set aws.athena.outputLocation to ${own} so lakesync doctor checks them (the worker needs s3:GetBucketLocation and s3:ListBucket on the bucket and s3:PutObject, s3:GetObject, s3:AbortMultipartUpload under it)`,
       );
     }
     return fail(
