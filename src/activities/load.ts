@@ -56,6 +56,8 @@ export interface PackRef {
   token: string;
   runId: string;
   tables?: number;
+  /** The table's place in the pack (0-based), which cuts its even share of a run that wrote no summary (absent from workflows before it). */
+  index?: number;
 }
 
 /** The failure type of a pack's run that ended without a result for the table. */
@@ -558,7 +560,7 @@ async function packShare(packs: PackLoads, req: LoadRequest, pack: PackRef, stat
 export async function packRunShare(
   packs: PackLoads,
   of: { source: string; cycleId: string; table: string },
-  pack: Pick<PackRef, 'token' | 'tables'>,
+  pack: Pick<PackRef, 'token' | 'tables' | 'index'>,
   status: LoadRunStatus,
   pause: (ms: number) => Promise<void>,
   /** Reads already made, by pack token: a caller sharing one run among many tables reads its summary once. */
@@ -580,13 +582,19 @@ export async function packRunShare(
     return rest;
   }
   if (!summary) {
-    const share = pack.tables ? dpuShare(status.dpuSeconds, 0, new Array<number>(pack.tables).fill(0)) : undefined;
+    const share = pack.tables ? dpuShare(status.dpuSeconds, evenIndex(pack), new Array<number>(pack.tables).fill(0)) : undefined;
     return share !== undefined ? { ...rest, dpuSeconds: share } : rest;
   }
-  const own = summary.tables.find((t) => t.table === of.table);
+  const index = summary.tables.findIndex((t) => t.table === of.table);
+  const own = summary.tables[index];
   if (!own) return rest;
-  const share = dpuShare(status.dpuSeconds, own.seconds, summary.tables.map((t) => t.seconds));
+  const share = dpuShare(status.dpuSeconds, index, summary.tables.map((t) => t.seconds));
   return { ...rest, executionSeconds: own.seconds, ...(share !== undefined ? { dpuSeconds: share } : {}) };
+}
+
+/** The table's place for an even share of its pack's run: its own when the workflow told it, else the first (a share within a millionth of the exact one). */
+function evenIndex(pack: Pick<PackRef, 'tables' | 'index'>): number {
+  return pack.index !== undefined && pack.tables !== undefined && pack.index >= 0 && pack.index < pack.tables ? pack.index : 0;
 }
 
 /** Reads of a pack's summary before a transient failure (throttled, a 5xx) leaves the table's share unknown. */
@@ -666,13 +674,27 @@ function withUsage(failed: ApplicationFailure, usage: LoadUsage): ApplicationFai
   });
 }
 
-/** A table's share of its pack run's DPU-seconds: by its seconds, or evenly when no table took any. */
-export function dpuShare(runDpuSeconds: number | undefined, seconds: number, allSeconds: number[]): number | undefined {
-  if (runDpuSeconds === undefined || allSeconds.length === 0) return undefined;
-  const total = allSeconds.reduce((a, b) => a + Math.max(0, b), 0);
-  const share = total > 0 ? (runDpuSeconds * Math.max(0, seconds)) / total : runDpuSeconds / allSeconds.length;
-  // Millionths: the shares still add up to the run's figure within a millionth per table.
-  return millionths(share);
+/**
+ * The share of the table at `index` of its pack run's DPU-seconds: by the tables' seconds, or
+ * evenly when no table took any; undefined without the run's figure or for an index the run does
+ * not list. Shares are whole millionths cut from the run's figure at the tables' running sums
+ * (largest-remainder by position), so the shares of one run add up to it exactly, each within a
+ * millionth of its exact part: a cycle's and a source's cost sums equal the runs'.
+ */
+export function dpuShare(runDpuSeconds: number | undefined, index: number, allSeconds: number[]): number | undefined {
+  if (runDpuSeconds === undefined || !Number.isInteger(index) || index < 0 || index >= allSeconds.length) return undefined;
+  const run = Math.round(runDpuSeconds * 1e6);
+  const weights = allSeconds.map((s) => (Number.isFinite(s) ? Math.max(0, s) : 0));
+  const total = weights.reduce((a, b) => a + b, 0);
+  const even = !(total > 0);
+  // The millionths of the run up to the end of table i, by the running sum of the weights before it.
+  const cut = (i: number): number => {
+    if (i <= 0) return 0;
+    if (i >= weights.length) return run;
+    const before = even ? i / weights.length : weights.slice(0, i).reduce((a, b) => a + b, 0) / total;
+    return Math.min(run, Math.round(run * before));
+  };
+  return (cut(index + 1) - cut(index)) / 1e6;
 }
 
 export type PollPolicy = NonNullable<LoadPort['pollPolicy']>;
@@ -867,7 +889,7 @@ async function stoppedRunStatus(port: LoadPort, load: LoadState, pack?: PackRef)
     const status = read?.status;
     if (!status) return read;
     const { dpuSeconds: _run, executionSeconds: _all, ...rest } = status;
-    const share = dpuShare(status.dpuSeconds, 0, new Array<number>(pack.tables).fill(0));
+    const share = dpuShare(status.dpuSeconds, evenIndex(pack), new Array<number>(pack.tables).fill(0));
     return { status: share !== undefined ? { ...rest, dpuSeconds: share } : rest };
   }
   const runId = load.runId;

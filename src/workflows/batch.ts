@@ -237,7 +237,7 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
     return outcome;
   }
 
-  async function runTable(item: LoadItem, pack?: { token: string; runId: string; tables: number; answerLeft: boolean; bounded?: boolean }, spent?: SpentRuns): Promise<TableOutcome | { left: LeftByPack['leftByPack'] }> {
+  async function runTable(item: LoadItem, pack?: { token: string; runId: string; tables: number; index?: number; answerLeft: boolean; bounded?: boolean }, spent?: SpentRuns): Promise<TableOutcome | { left: LeftByPack['leftByPack'] }> {
     const startedAt = nowIso();
     const direct = item.extract === 'direct';
     const dynamo = item.extract === 'dynamodb';
@@ -283,7 +283,8 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
         database: settings.database,
         namespace: settings.namespace,
         maxFailures: settings.retry.maximumAttempts,
-        ...(pack ? { pack: { token: pack.token, runId: pack.runId, tables: pack.tables } } : {}),
+        // Its place in the pack cuts its even share of a run that wrote no summary, so that the shares add up to the run.
+        ...(pack ? { pack: { token: pack.token, runId: pack.runId, tables: pack.tables, ...(pack.index !== undefined ? { index: pack.index } : {}) } } : {}),
         ...(spent ? { spent } : {}),
       }]);
       if ('leftByPack' in answer) return { left: answer.leftByPack };
@@ -378,7 +379,7 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
     if (stopsOnCancel && CancellationScope.current().consideredCancelled) await stopCancelledPack(request, runId);
     if (runId === undefined) return runPool(unit.items, 1, (item) => runAlone(item));
     const pack = { token: unit.token, runId, tables: unit.items.length, answerLeft: patched(PACK_LEFT_TABLES_IN_LANE), bounded: patched(PACK_LOADS_BOUNDED_BY_PACK) };
-    const answers = await Promise.all(unit.items.map((item) => runTable(item, pack)));
+    const answers = await Promise.all(unit.items.map((item, index) => runTable(item, { ...pack, index })));
     // Loads cancelled before a worker took them cannot stop the run: it would go on loading the cancelled cycle's tables.
     if (CancellationScope.current().consideredCancelled && patched(PACK_LOADS_CANCELLED_STOP_RUN)) await stopCancelledPack(request, runId);
     const outcomes: TableOutcome[] = [];

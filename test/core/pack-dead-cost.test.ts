@@ -28,14 +28,14 @@ async function planned() {
   return { config, plans, base, planRef };
 }
 
-async function setup(readSummary: () => Promise<PackSummary | undefined> = async () => undefined) {
+async function setup(readSummary: () => Promise<PackSummary | undefined> = async () => undefined, runDpuSeconds = RUN_DPU_SECONDS, withIndex = false) {
   const { config, plans, base, planRef } = await planned();
-  const pack = { token: 'c1-pack-1', runId: 'pack-run-1', tables: TABLES.length } as LoadTableInput['pack'];
-  const inputOf = (table: string): LoadTableInput => ({ source: 'shop', cycleId: 'c1', planRef, table, exportId: 'e1', snapshotTime: started, exportLocation: 'fake://exports/e1', database: 'shop', namespace: 'shop', pack });
+  const packOf = (table: string) => ({ token: 'c1-pack-1', runId: 'pack-run-1', tables: TABLES.length, ...(withIndex ? { index: TABLES.indexOf(table) } : {}) }) as LoadTableInput['pack'];
+  const inputOf = (table: string): LoadTableInput => ({ source: 'shop', cycleId: 'c1', planRef, table, exportId: 'e1', snapshotTime: started, exportLocation: 'fake://exports/e1', database: 'shop', namespace: 'shop', pack: packOf(table) });
   // public.a's result was written before the run died; the others have none.
   const reqA = loadRequestFor(base.load, inputOf('public.a'), plans[0]!);
   const resultA = { table: 'shop.public.a', lakeTable: 'shop.a', status: 'succeeded', action: 'create', rowsRead: 1, inserted: 1, updated: 0, deleted: 0, rowCountAfter: 1, committed: true, snapshotId: '1', schemaHash: 'h', cycleId: 'c1', runToken: reqA.runToken, startedAt: started, finishedAt: started } as LoadResult;
-  const died: LoadRunStatus = { runId: 'pack-run-1', state: 'failed', detail: 'TIMEOUT', errorMessage: 'the run hit the job timeout', dpuSeconds: RUN_DPU_SECONDS, executionSeconds: 300 };
+  const died: LoadRunStatus = { runId: 'pack-run-1', state: 'failed', detail: 'TIMEOUT', errorMessage: 'the run hit the job timeout', dpuSeconds: runDpuSeconds, executionSeconds: 300 };
   const load: LoadPort = {
     ...base.load,
     pollPolicy: { initialMs: 10, maxMs: 20 },
@@ -62,6 +62,18 @@ describe('a pack run that ended without its summary', () => {
       booked += left.leftByPack.spent?.dpuSeconds ?? 0;
     }
     assert.equal(booked, RUN_DPU_SECONDS, 'the shares add up to the run');
+  });
+
+  test("a figure that does not divide evenly: each table's share is cut at its place in the pack, and they add up to the run exactly", async () => {
+    const { inputOf, loadPackedTable } = await setup(undefined, 100, true);
+    const run = (table: string) => new MockActivityEnvironment({ heartbeatTimeoutMs: 2000 }).run(loadPackedTable, inputOf(table)) as Promise<LoadTableResult | LeftByPack>;
+    const shares: number[] = [];
+    for (const table of TABLES) {
+      const answer = await run(table);
+      shares.push(('leftByPack' in answer ? answer.leftByPack.spent?.dpuSeconds : answer.usage?.dpuSeconds) ?? NaN);
+    }
+    assert.equal(shares.reduce((n, s) => n + Math.round(s * 1e6), 0), 100_000_000, `${shares.join(' + ')} = 100`);
+    assert.ok(shares.every((s) => Math.abs(s - 100 / 3) < 1e-6), shares.join(', '));
   });
 });
 
