@@ -100,7 +100,6 @@ export const GLUE_JOB_ACTIONS: readonly RequiredAction[] = [
   { action: 'glue:GetCatalog', resources: CATALOG_ARNS, why: "the job resolves the table bucket's catalog" },
   { action: 'glue:GetDatabase', resources: [...CATALOG_ARNS, DATABASE_ARN], why: 'the job reads the namespace' },
   { action: 'glue:GetTable', resources: [...CATALOG_ARNS, DATABASE_ARN, GLUE_TABLES_ARN], why: 'the job reads the lake table' },
-  { action: 'glue:GetTables', resources: [...CATALOG_ARNS, DATABASE_ARN, GLUE_TABLES_ARN], why: 'the job lists the lake tables' },
   { action: 'glue:CreateTable', resources: [...CATALOG_ARNS, DATABASE_ARN, GLUE_TABLES_ARN], why: 'the job creates a missing lake table' },
   { action: 'glue:UpdateTable', resources: [...CATALOG_ARNS, DATABASE_ARN, GLUE_TABLES_ARN], why: 'each Iceberg commit updates the table' },
   ...S3TABLES_ON_BUCKET.map((action) => ({ action, resources: [TABLE_BUCKET_ARN], mode: 'iam' as const, why: 'Iceberg on S3 Tables with IAM access control' })),

@@ -306,6 +306,21 @@ test('the Glue job role may do what the job does, in both Lake Formation modes, 
   assert.deepEqual(allowedActions(glue).filter((action) => !known.has(action) && !(action in GLUE_EXTRAS)), [], 'the Glue job role allows actions the job does not use');
 });
 
+/**
+ * Least privilege: the job reaches each lake table by name (Iceberg's GlueCatalog loads, creates
+ * and commits it with GetTable, CreateTable and UpdateTable, and checks its namespace with
+ * GetDatabase). Nothing in glue/ lists a namespace's tables (GlueCatalog.listTables, or
+ * dropNamespace) or the catalog's databases, so the Glue job role is allowed neither, and the
+ * doctor does not ask for them.
+ */
+test('the Glue job role may not list the lake tables or databases, which the job never does', () => {
+  const listings = ['glue:GetTables', 'glue:GetDatabases'];
+  const glue = allowedActions(deployed('glue'));
+  assert.deepEqual(listings.filter((a) => covers(glue, a)), [], 'the Glue job role may list the catalog');
+  const asked = [...glueJobActions('iam'), ...glueJobActions('lakeformation')].map((r) => r.action);
+  assert.deepEqual(listings.filter((a) => asked.includes(a)), [], 'the doctor asks the Glue job role for a listing');
+});
+
 test('the KMS key policy leaves the worker to IAM, lets the export role encrypt and the Glue role decrypt', () => {
   const key = deployed('kms-key');
   assert.ok(allows(key, 'kms:CreateGrant', '*', `arn:aws:iam::${NAMES.accountId}:root`), "the key policy lacks the account statement that lets the worker's IAM policy grant the key");
