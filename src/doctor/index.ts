@@ -15,7 +15,7 @@
  *   kms:DescribeKey                KMS DescribeKey               key state and spec
  *   kms:GetKeyPolicy               KMS GetKeyPolicy              the key policy's side of the export role's access
  *   kms:ListGrants                 KMS ListGrants                grants on the key, for actions its key policy does not give
- *   s3:ListBucket                  S3 HeadBucket                 export bucket exists, its region
+ *   s3:ListBucket                  S3 HeadBucket                 export bucket and artifact bucket (aws.glue.scriptBucket) exist, their regions
  *   s3tables:GetTableBucket        S3Tables GetTableBucket       table bucket exists
  *   glue:GetCatalog                Glue GetCatalog               s3tablescatalog (analytics integration)
  *   glue:GetJob                    Glue GetJob                   the job's MaxConcurrentRuns, against the source's concurrency
@@ -42,7 +42,7 @@ import { awsDynamoSettings, awsSettings, catalogSettings } from '../backends/aws
 import { type DoctorClients } from './clients';
 import { ATHENA_WORKGROUP, checkAthenaWorkgroup } from './checks/athena';
 import { checkExportBucket, checkExportRole, checkExportRolePass, EXPORT_BUCKET, EXPORT_ROLE, EXPORT_ROLE_PASS } from './checks/export';
-import { checkGlueConcurrency, checkGlueRole, GLUE_CONCURRENCY, GLUE_ROLE } from './checks/glue';
+import { checkGlueConcurrency, checkGlueRole, checkScriptBucket, GLUE_CONCURRENCY, GLUE_ROLE, SCRIPT_BUCKET } from './checks/glue';
 import { checkDirectSource, checkSourceCatalog, DIRECT_SOURCE, SOURCE_CATALOG } from './checks/direct';
 import { checkHashKey, HASH_KEY } from './checks/hash-key';
 import { checkWorkerPermissions, WORKER_PERMISSIONS } from './checks/worker';
@@ -65,6 +65,7 @@ const CHECKS: readonly (readonly [string, Check])[] = [
   [EXPORT_ROLE_PASS, checkExportRolePass],
   [KMS_KEY, checkKmsKey],
   [EXPORT_BUCKET, checkExportBucket],
+  [SCRIPT_BUCKET, checkScriptBucket],
   [TABLE_BUCKET, checkTableBucket],
   [ANALYTICS_INTEGRATION, checkAnalyticsIntegration],
   [GLUE_ROLE, checkGlueRole],
@@ -82,7 +83,7 @@ const CHECKS: readonly (readonly [string, Check])[] = [
  * DynamoDB exports: the settings' export is the source's), the hash key, and the worker's own
  * permissions (with DYNAMODB_WORKER_ACTIONS).
  */
-const LAKE_CHECKS: ReadonlySet<string> = new Set([TABLE_BUCKET, ANALYTICS_INTEGRATION, GLUE_ROLE, GLUE_CONCURRENCY, HASH_KEY, WORKER_PERMISSIONS, LAKE_FORMATION, ATHENA_WORKGROUP]);
+const LAKE_CHECKS: ReadonlySet<string> = new Set([SCRIPT_BUCKET, TABLE_BUCKET, ANALYTICS_INTEGRATION, GLUE_ROLE, GLUE_CONCURRENCY, HASH_KEY, WORKER_PERMISSIONS, LAKE_FORMATION, ATHENA_WORKGROUP]);
 
 /** The check names, in report order. */
 export const CHECK_NAMES: readonly string[] = [CREDENTIALS, ...CHECKS.map(([name]) => name), PERMISSION_SIMULATION];

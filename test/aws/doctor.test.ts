@@ -138,6 +138,8 @@ interface Breakage {
   exportTrust?: string;
   disableKey?: boolean;
   noExportBucket?: boolean;
+  /** No artifact bucket (aws.glue.scriptBucket: Glue scripts, load results). */
+  noScriptBucket?: boolean;
   noTableBucket?: boolean;
   glueOmits?: string[];
   /** The Glue job role may read the script bucket's objects but not list the bucket. */
@@ -206,6 +208,7 @@ async function buildAccount(b: Breakage = {}): Promise<void> {
   await c.iam.send(new PutRolePolicyCommand({ RoleName: 'lakesync-worker', PolicyName: 'worker', PolicyDocument: JSON.stringify(workerPolicy(key.Arn!, b)) }));
 
   if (!b.noExportBucket) await c.s3.send(new CreateBucketCommand({ Bucket: EXPORT_BUCKET, CreateBucketConfiguration: { LocationConstraint: REGION } }));
+  if (!b.noScriptBucket) await c.s3.send(new CreateBucketCommand({ Bucket: SCRIPT_BUCKET, CreateBucketConfiguration: { LocationConstraint: REGION } }));
   if (!b.noTableBucket) await c.s3tables.send(new CreateTableBucketCommand({ name: TABLE_BUCKET }));
   if (!b.noLakeFormationRegistration) {
     await c.lakeformation.send(new RegisterResourceCommand({ ResourceArn: `arn:aws:s3tables:${REGION}:${ACCOUNT}:bucket/*`, RoleArn: role('lakeformation-data-access'), WithFederation: true }));
@@ -285,6 +288,7 @@ test('a correct account passes every check (moto lacks GetCatalog and the IAM si
       ['export-role-pass', 'ok'],
       ['kms-key', 'ok'],
       ['export-bucket', 'ok'],
+      ['script-bucket', 'ok'],
       ['table-bucket', 'ok'],
       ['analytics-integration', 'warn'],
       ['glue-role', 'ok'],
@@ -462,6 +466,14 @@ test('export-bucket: a missing bucket fails with create-bucket as the fix', asyn
   assert.match(statusOf(results, 'export-bucket').fix!, /aws s3api create-bucket --bucket shop-exports --region us-east-2/);
 });
 
+/** The worker uploads the Glue scripts there and the runs write their results there: the first sync would fail on it. */
+test('script-bucket: a missing artifact bucket (aws.glue.scriptBucket) fails with create-bucket as the fix', async () => {
+  await buildAccount({ noScriptBucket: true });
+  const results = await doctor();
+  assertOnlyFailure(results, 'script-bucket', /bucket shop-glue \(aws\.glue\.scriptBucket\) does not exist/);
+  assert.match(statusOf(results, 'script-bucket').fix!, /aws s3api create-bucket --bucket shop-glue --region us-east-2/);
+});
+
 test('table-bucket: a missing table bucket fails (tableBucket.create is false)', async () => {
   await buildAccount({ noTableBucket: true });
   assertOnlyFailure(await doctor(), 'table-bucket', /table bucket shop-lake .* does not exist/);
@@ -606,7 +618,7 @@ test('lakesync doctor end to end: exit 0, 1 and 2, text lines and the --json sha
   const json = await cli(['doctor', 'shop', '-c', file, '--json']);
   assert.equal(json.code, 1, json.stderr);
   const results = JSON.parse(json.stdout) as Record<string, unknown>[];
-  assert.ok(Array.isArray(results) && results.length === 14);
+  assert.ok(Array.isArray(results) && results.length === 15);
   for (const r of results) {
     assert.deepEqual(Object.keys(r).filter((k) => !['check', 'status', 'problem', 'fix'].includes(k)), [], `only check, status, problem, fix: ${JSON.stringify(r)}`);
     assert.ok(['ok', 'FAIL', 'warn'].includes(r.status as string));
@@ -616,7 +628,7 @@ test('lakesync doctor end to end: exit 0, 1 and 2, text lines and the --json sha
   const text = await cli(['doctor', 'shop', '-c', file]);
   assert.equal(text.code, 1);
   const lines = text.stdout.trimEnd().split('\n');
-  assert.equal(lines.length, 14, text.stdout);
+  assert.equal(lines.length, 15, text.stdout);
   assert.match(lines[0]!, /^ok {3}credentials$/);
   assert.match(text.stdout, /^FAIL table-bucket: table bucket shop-lake .* does not exist \(fix: aws s3tables create-table-bucket --name shop-lake/m);
 

@@ -79,6 +79,8 @@ async function buildAccount(a: Account = {}): Promise<void> {
     if (!a.pitrOff?.includes(name)) await c.ddb.send(new UpdateContinuousBackupsCommand({ TableName: name, PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } }));
   }
   if (!a.noExportBucket) await c.s3.send(new CreateBucketCommand({ Bucket: EXPORT_BUCKET, CreateBucketConfiguration: { LocationConstraint: REGION } }));
+  // The artifact bucket (aws.glue.scriptBucket): Glue scripts and load results.
+  await c.s3.send(new CreateBucketCommand({ Bucket: 'shop-glue', CreateBucketConfiguration: { LocationConstraint: REGION } }));
   await c.s3tables.send(new CreateTableBucketCommand({ name: 'shop-lake' }));
   await c.athena.send(new CreateWorkGroupCommand({ Name: 'lakesync', Configuration: { EnforceWorkGroupConfiguration: true, ResultConfiguration: { OutputLocation: 's3://shop-athena/results/' } } }));
   const trust = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'glue.amazonaws.com' }, Action: 'sts:AssumeRole' }] };

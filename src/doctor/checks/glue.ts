@@ -5,7 +5,8 @@
  * prefix DynamoDB writes to.
  */
 import { GetJobCommand } from '@aws-sdk/client-glue';
-import { hasAwsCode } from '../../aws/errors';
+import { HeadBucketCommand } from '@aws-sdk/client-s3';
+import { hasAwsCode, httpStatusOf } from '../../aws/errors';
 import { glueJobActions, glueJobDirectActions } from '../../aws/required-actions';
 import { callFailed, deniedOf, describeDenied, permissionFix } from '../report';
 import { type CheckResult, type DoctorContext, fail, ok, warn } from '../types';
@@ -14,6 +15,49 @@ import { permissionRequest, resourceNames } from './names';
 import { checkRoleTrust } from './roles';
 
 export const GLUE_ROLE = 'glue-role';
+
+export const SCRIPT_BUCKET = 'script-bucket';
+
+/**
+ * Check 7b: the artifact bucket (aws.glue.scriptBucket) exists: the worker uploads the Glue
+ * scripts there and writes the pack and arguments files, and the runs write their results there,
+ * so without it the first load of every sync fails. S3 HeadBucket (s3:ListBucket, which the
+ * worker has on the bucket already).
+ */
+export async function checkScriptBucket(ctx: DoctorContext): Promise<CheckResult> {
+  const bucket = ctx.settings.glue.scriptBucket;
+  const region = ctx.settings.region;
+  const other = (elsewhere: string | undefined) =>
+    warn(
+      SCRIPT_BUCKET,
+      `bucket ${bucket} (aws.glue.scriptBucket) is in ${elsewhere ?? 'another region'}, the Glue job in ${region}: every run reads its scripts and writes its result across regions`,
+      `use a bucket in ${region} for aws.glue.scriptBucket`,
+    );
+  try {
+    const head = await ctx.clients.s3.send(new HeadBucketCommand({ Bucket: bucket }));
+    if (head?.BucketRegion && head.BucketRegion !== region) return other(head.BucketRegion);
+  } catch (err) {
+    const status = httpStatusOf(err);
+    if (status === 404) {
+      const location = region === 'us-east-1' ? '' : ` --create-bucket-configuration LocationConstraint=${region}`;
+      return fail(
+        SCRIPT_BUCKET,
+        `bucket ${bucket} (aws.glue.scriptBucket) does not exist: the worker could not upload the Glue scripts, and no load would run`,
+        `aws s3api create-bucket --bucket ${bucket} --region ${region}${location} (or deploy infra/lakesync.yaml and set aws.glue.scriptBucket to its GlueScriptBucket output)`,
+      );
+    }
+    if (status === 301) return other((err as { $response?: { headers?: Record<string, string> } }).$response?.headers?.['x-amz-bucket-region']);
+    if (status === 403) {
+      return fail(
+        SCRIPT_BUCKET,
+        `bucket ${bucket} (aws.glue.scriptBucket) exists but the caller may not list it (another account's bucket, or s3:ListBucket missing)`,
+        `allow s3:ListBucket on arn:${ctx.settings.partition}:s3:::${bucket} (docs/aws-setup.md section 1, statement ListBuckets), or use a bucket of this account`,
+      );
+    }
+    return callFailed(SCRIPT_BUCKET, err, 'S3 HeadBucket', `bucket ${bucket}`);
+  }
+  return ok(SCRIPT_BUCKET);
+}
 
 export async function checkGlueRole(ctx: DoctorContext): Promise<CheckResult> {
   const roleArn = ctx.settings.glue.roleArn;
