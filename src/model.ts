@@ -345,8 +345,8 @@ export interface LiveLoadRun {
   /** Backend state word, e.g. Glue's RUNNING or WAITING. */
   detail?: string;
   startedAt?: string;
-  /** The run is a pack's (several tables in one run): its token and how many tables it loads. */
-  pack?: { token: string; tables: number };
+  /** The run is a pack's (several tables in one run): its token, how many tables it loads, and this table's place among them. */
+  pack?: { token: string; tables: number; index?: number };
 }
 
 /** The result JSON the load job writes (glue/README.md). */

@@ -293,7 +293,7 @@ export interface Ports {
 
 /** A cycle's load runs as `LoadPort.cycleRuns` lists them. */
 export interface CycleRuns {
-  runs: { table: TableName; status: LoadRunStatus; pack?: { token: string; tables: number } }[];
+  runs: { table: TableName; status: LoadRunStatus; pack?: { token: string; tables: number; index?: number } }[];
   /** Pack runs of the cycle whose pack file could not be read: which tables they loaded is unknown. */
   unread: { runId: string; reason: string }[];
   /** The job has more runs than were read (newest first): older runs of the cycle may be missing. */

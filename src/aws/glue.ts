@@ -390,8 +390,9 @@ export class GlueLoads implements LoadPort {
             unread.push({ runId: run.Id, reason });
             continue;
           }
-          for (const t of tables) {
-            if (t.runToken.startsWith(prefix) && t.pack) found.push({ table: t.runToken.slice(prefix.length), status: status(), pack: t.pack });
+          // Each table's place in the pack file (the order the batch gave the pack) cuts its even share of a run without a summary.
+          for (const [index, t] of tables.entries()) {
+            if (t.runToken.startsWith(prefix) && t.pack) found.push({ table: t.runToken.slice(prefix.length), status: status(), pack: { ...t.pack, index } });
           }
         }
       }

@@ -341,7 +341,7 @@ test("cycleRuns reads GetJobRuns page by page and returns the runs of the cycle'
   assert.equal(mocks.glue.commandCalls(GetJobRunsCommand)[1]!.args[0].input.NextToken, 'p2');
 });
 
-test("cycleRuns lists the cycle's pack run under each table of its pack file, with the pack's token and size, for the tables' shares", async () => {
+test("cycleRuns lists the cycle's pack run under each table of its pack file, with the pack's token, its size and the table's place in it, for the tables' shares", async () => {
   const { mocks, ports } = mockedAws();
   const packPath = 's3://shop-glue/lakesync/results/shop/c1/packs/c1-pack-0011.json';
   const loads = ['public.a', 'public.b'].map((t) => ({ namespace: 'shop', lake_table: t.slice(7), run_token: `c1:${t}` }));
@@ -357,8 +357,8 @@ test("cycleRuns lists the cycle's pack run under each table of its pack file, wi
   assert.deepEqual(
     runs.map((r) => [r.table, r.status.runId, r.status.dpuSeconds, r.pack]),
     [
-      ['public.a', 'jr_p', 200, { token: 'c1-pack-0011', tables: 2 }],
-      ['public.b', 'jr_p', 200, { token: 'c1-pack-0011', tables: 2 }],
+      ['public.a', 'jr_p', 200, { token: 'c1-pack-0011', tables: 2, index: 0 }],
+      ['public.b', 'jr_p', 200, { token: 'c1-pack-0011', tables: 2, index: 1 }],
       ['public.c', 'jr_1', 45, undefined],
     ],
   );

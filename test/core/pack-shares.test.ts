@@ -5,7 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { dpuShare } from '../../src/activities/load';
+import { dpuShare, packRunShare } from '../../src/activities/load';
+import type { LoadRunStatus } from '../../src/model';
+import type { PackLoads } from '../../src/ports';
 
 const millionths = (v: number) => Math.round(v * 1e6);
 
@@ -49,4 +51,22 @@ test('no share without the run figure, or for a table the run does not list', ()
   assert.equal(dpuShare(undefined, 0, [1, 2]), undefined);
   assert.equal(dpuShare(10, 0, []), undefined);
   assert.equal(dpuShare(10, 2, [1, 2]), undefined);
+});
+
+/**
+ * A dead cycle's recovery books the runs it reads back: a pack run that wrote no summary is
+ * shared evenly among the tables its pack file lists, each cut at its place in the file, so the
+ * shares add up to the run as the live loads' do.
+ */
+test("a dead cycle's pack run without a summary: the tables' even shares, cut at their places in the pack file, add up to the run", async () => {
+  // As the Glue backend's cycleRuns reads them back from the pack file (test/aws/glue.unit.test.ts).
+  const tables = ['a', 'b', 'c', 'd', 'e', 'f', 'g'].map((t, index, all) => ({ runToken: `c1:public.${t}`, pack: { token: 'c1-pack-1', tables: all.length, index } }));
+  const packs = { summaryLocation: () => 's3://b/summary.json', readSummary: async () => undefined } as unknown as PackLoads;
+  const status: LoadRunStatus = { runId: 'jr_1', state: 'failed', detail: 'TIMEOUT', dpuSeconds: 100 };
+  let booked = 0;
+  for (const t of tables) {
+    const share = await packRunShare(packs, { source: 'shop', cycleId: 'c1', table: t.runToken.slice(3) }, t.pack, status, async () => undefined);
+    booked += millionths(share.dpuSeconds!);
+  }
+  assert.equal(booked, millionths(100), 'the shares of the run add up to it');
 });
