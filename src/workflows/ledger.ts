@@ -14,6 +14,7 @@ import { pageOf } from './by-reference';
 import type {
   CycleSummary,
   DroppedTable,
+  FailedTable,
   IgnoredRequest,
   QueuedRequest,
   RequestStanding,
@@ -979,6 +980,13 @@ export interface RecordOptions {
    * before (their state, whose size decides how it is carried, kept the whole error).
    */
   capError?: () => boolean;
+  /**
+   * Asked only of a table error longer than CYCLE_ERROR_CHARACTERS: true keeps its start in the
+   * failed tables, the ledger and the last cycle's tables (a status page holds at least one entry
+   * whole, and a dead cycle gives its whole error to each table it did not commit). False only to
+   * replay histories recorded before (their state kept the whole errors).
+   */
+  capTableError?: () => boolean;
 }
 
 /**
@@ -990,8 +998,14 @@ export const CYCLE_ERROR_CHARACTERS = 2_000;
 /** The cycle's error as the source keeps it: its start when long, saying where the whole error is. */
 function keptCycleError<E extends { message: string }>(error: E, workflowId: string, capError: (() => boolean) | undefined): E {
   if (error.message.length <= CYCLE_ERROR_CHARACTERS || !(capError ?? (() => true))()) return error;
-  const more = error.message.length - CYCLE_ERROR_CHARACTERS;
-  return { ...error, message: `${error.message.slice(0, CYCLE_ERROR_CHARACTERS)}... (${more} characters more; the whole error is in cycle workflow ${workflowId})` };
+  return { ...error, message: shortText(error.message, `the whole error is in cycle workflow ${workflowId}`) };
+}
+
+/** The start of a text longer than CYCLE_ERROR_CHARACTERS, saying how much more there is and where it is; a shorter one as it is. */
+function shortText(text: string, where?: string): string {
+  if (text.length <= CYCLE_ERROR_CHARACTERS) return text;
+  const more = text.length - CYCLE_ERROR_CHARACTERS;
+  return `${text.slice(0, CYCLE_ERROR_CHARACTERS)}... (${more} characters more${where ? `; ${where}` : ''})`;
 }
 
 /**
@@ -1016,6 +1030,9 @@ export function recordCycle(state: SourceState, result: CycleResult, workflowId:
   const known = new Set(state.knownTables);
   for (const t of result.tables) if (!clean || !notExported(t)) known.add(t.table);
 
+  // A table's error (a dead cycle's error, given to each table it did not commit; a Spark stack trace) is kept by its start.
+  const whole = `the whole error is in cycle workflow ${workflowId}`;
+  const capTable = (text: string): string => (text.length > CYCLE_ERROR_CHARACTERS && (options.capTableError ?? (() => true))() ? shortText(text, whole) : text);
   for (const t of result.tables) {
     if (t.status === 'committed' && t.load) {
       state.ledger[t.table] = watermark(result, t);
@@ -1029,13 +1046,13 @@ export function recordCycle(state: SourceState, result: CycleResult, workflowId:
       state.failed[t.table] = {
         cycleId: result.cycleId,
         phase: t.error.phase,
-        message: t.error.message,
+        message: capTable(t.error.message),
         ...(exportId && !own && !skippedByExport ? { exportId } : {}),
         ...(own ? { extract: own } : {}),
         ...(skippedByExport ? { newExport: true as const } : {}),
       };
       const previous = state.ledger[t.table];
-      if (previous) state.ledger[t.table] = { ...previous, lastError: t.error.message };
+      if (previous) state.ledger[t.table] = { ...previous, lastError: capTable(t.error.message) };
     } else if (clean && t.status === 'skipped' && EXCLUDED.test(t.reason ?? '')) {
       delete state.failed[t.table];
     }
@@ -1074,7 +1091,7 @@ export function recordCycle(state: SourceState, result: CycleResult, workflowId:
     ...(cycle.part ? { part: cycle.part } : {}),
     ...(cost ? { cost } : {}),
   };
-  state.lastCycle = { ...summary, tables: result.tables.map(tableSummary) };
+  state.lastCycle = { ...summary, tables: result.tables.map((t) => keptTableSummary(tableSummary(t), capTable)) };
   state.recentCycles = [summary, ...state.recentCycles].slice(0, RECENT_CYCLES);
   // What the served requests asked, kept as long as their cycles are among the recent ones.
   if (cycle.asked) (state.servedAsked ??= {})[result.cycleId] = cycle.asked;
@@ -1194,6 +1211,14 @@ function dynamoWatermark(t: TableOutcome): Watermark {
   };
 }
 
+/** A table's summary with its error and reason (a recovered commit's names the dead cycle's error) as `kept` keeps them. */
+function keptTableSummary(t: TableSummary, kept: (text: string) => string): TableSummary {
+  const error = t.error && kept(t.error.message);
+  const reason = t.reason !== undefined ? kept(t.reason) : undefined;
+  if (error === t.error?.message && reason === t.reason) return t;
+  return { ...t, ...(t.error ? { error: { ...t.error, message: error! } } : {}), ...(reason !== undefined ? { reason } : {}) };
+}
+
 function tableSummary(t: TableOutcome): TableSummary {
   return {
     table: t.table,
@@ -1285,15 +1310,17 @@ export function statusPage(state: SourceState, req: StatusPageRequest, limit: nu
   const offset = Number.isFinite(req?.offset) ? req.offset : 0;
   switch (req?.part) {
     case 'ledger': {
-      const entries = sortedEntries(state.ledger);
+      const entries = sortedEntries(state.ledger).map(([t, w]): [TableName, Watermark] => [t, w.lastError && w.lastError.length > CYCLE_ERROR_CHARACTERS ? { ...w, lastError: shortText(w.lastError, wholeErrorOf(state, t)) } : w]);
       return { part: 'ledger', ...pageOf(entries, offset, budget), revision: revisionOf(entries.map(([t]) => t)) };
     }
     case 'failed': {
-      const entries = sortedEntries(state.failed);
+      const entries = sortedEntries(state.failed).map(([t, f]): [TableName, FailedTable] => [t, f.message.length > CYCLE_ERROR_CHARACTERS ? { ...f, message: shortText(f.message, wholeErrorOf(state, t)) } : f]);
       return { part: 'failed', ...pageOf(entries, offset, budget), revision: revisionOf(entries.map(([t]) => t)) };
     }
     case 'lastCycleTables': {
-      const tables = state.lastCycle?.tables ?? [];
+      // A state recorded before table errors were kept short holds them whole: a page keeps their start.
+      const where = state.lastCycle ? `the whole error is in cycle workflow ${state.lastCycle.workflowId}` : undefined;
+      const tables = (state.lastCycle?.tables ?? []).map((t) => keptTableSummary(t, (text) => shortText(text, where)));
       return { part: 'lastCycleTables', ...pageOf(tables, offset, budget), revision: revisionOf([state.lastCycle?.cycleId ?? '', ...tables.map((t) => t.table)]) };
     }
     case 'queue':
@@ -1309,10 +1336,17 @@ export function statusPage(state: SourceState, req: StatusPageRequest, limit: nu
     case 'ignoredRequests':
       return { part: 'ignoredRequests', ...pageOf(state.ignoredRequests, offset, budget), revision: revisionOf(state.ignoredRequests.map((r) => JSON.stringify(r))) };
     case 'droppedTables':
-      return { part: 'droppedTables', ...pageOf(state.droppedTables, offset, budget), revision: revisionOf(state.droppedTables.map((d) => JSON.stringify(d))) };
+      return { part: 'droppedTables', ...pageOf(state.droppedTables.map((d) => (d.note.length > CYCLE_ERROR_CHARACTERS ? { ...d, note: shortText(d.note) } : d)), offset, budget), revision: revisionOf(state.droppedTables.map((d) => JSON.stringify(d))) };
     default:
       throw new Error(`statusPage: unknown part ${JSON.stringify(req?.part)}: ask for ledger, failed, lastCycleTables, queue, currentCycleTables, requestIds, ignoredRequests or droppedTables`);
   }
+}
+
+/** Where the whole error of a failed table is: the workflow of the cycle it failed in, when still among the recent cycles. */
+function wholeErrorOf(state: SourceState, table: TableName): string {
+  const cycleId = state.failed[table]?.cycleId;
+  const workflowId = cycleId ? state.recentCycles.find((c) => c.cycleId === cycleId)?.workflowId : undefined;
+  return workflowId ? `the whole error is in cycle workflow ${workflowId}` : cycleId ? `the whole error is in the workflow of cycle ${cycleId}` : 'the whole error is in the workflow of the cycle it failed in';
 }
 
 /** A short name of a list of keys, in order: their count and a 32-bit FNV-1a hash of them. */

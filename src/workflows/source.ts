@@ -201,6 +201,8 @@ const PATCHES = {
   tableCount: 'request-table-count-bounded',
   /** A cycle's error longer than 2,000 characters is kept in the state by its start (twenty whole ones could push the status answer over the payload limit). */
   cycleErrorCapped: 'cycle-error-kept-capped',
+  /** A table's error longer than 2,000 characters is kept in the failed tables, the ledger and the last cycle's tables by its start (a dead cycle's whole error, given to each table, pushed a status page over the payload limit). */
+  tableErrorCapped: 'table-error-kept-capped',
 } as const;
 
 /** How long a run whose state could not be stored waits before it tries again: doubling, up to an hour. */
@@ -613,7 +615,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     // What the requests asked joins the carried state only in histories with the marker: a state grown on replay could cross the inline limit and store itself by reference.
     const asked = patched(PATCHES.servedAsked) ? { asked: batch.asked } : {};
     const record: CycleRecord = { kind: batch.kind, requestIds: batch.requestIds, ...(part.tables ? { tables: part.tables } : {}), ...(partOf ? { part: partOf } : {}), ...asked };
-    recordCycle(state, result, workflowId, record, { clean: patched(PATCHES.cleanLedger), dropWithoutExport: dropsWithoutExport(result, record), newExportForSkipped: skippedByExport(result), capError: () => patched(PATCHES.cycleErrorCapped) });
+    recordCycle(state, result, workflowId, record, { clean: patched(PATCHES.cleanLedger), dropWithoutExport: dropsWithoutExport(result, record), newExportForSkipped: skippedByExport(result), capError: () => patched(PATCHES.cycleErrorCapped), capTableError: () => patched(PATCHES.tableErrorCapped) });
     current = undefined;
     if (result.searchAttributes || hasSearchAttributes(result)) upsertSearchAttributes(cycleSearchAttributes(input.source, result.status, Object.keys(state.failed).length));
     if (transported.length > 0 && patched(PATCHES.deleteReadParts)) await deleteTransported(cycleId, transported);

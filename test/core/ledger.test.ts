@@ -22,6 +22,7 @@ import {
   initialState,
   normalizeState,
   recordCycle,
+  statusPage,
   repeatedRequest,
   rerunParts,
   rerunProblem,
@@ -890,4 +891,50 @@ test('twenty cycles failing with very long errors keep the status answer within 
   const before = exported(['public.a']);
   recordCycle(before, { ...cycle('c0', [], { snapshot: false, export: false }), status: 'failed', error: { phase: 'cycle', message: longError(0) } }, 'lakesync/shop/c0', { kind: 'sync', requestIds: ['r0'] }, { capError: () => false });
   assert.equal(before.lastCycle!.error!.message, longError(0));
+});
+
+test('tables failing with very long errors keep every status page within the inline limit: the state keeps the start of each table error', () => {
+  const limit = 256 * 1024;
+  // A Glue job whose failure carried a whole Spark stack trace (300 KB), and a cycle that died with one: each table not committed got it.
+  const trace = (t: string) => `Py4JJavaError: An error occurred while calling o123.sql for ${t}.\n${'\tat org.apache.spark.sql.execution.datasources.v2.MergeRowsExec.doExecute(MergeRowsExec.scala:42)\n'.repeat(3_500)}`;
+  const tables = ['public.a', 'public.b', 'public.c'];
+  const state = exported(tables);
+  recordCycle(state, cycle('c1', tables.map((t) => committed(t, 5))), 'lakesync/shop/c1', { kind: 'sync', requestIds: ['r1'] });
+  const result: CycleResult = { ...cycle('c2', tables.map((t) => failed(t, trace(t)))), status: 'failed', error: { phase: 'cycle', message: trace('the cycle') } };
+  recordCycle(state, result, 'lakesync/shop/c2', { kind: 'sync', requestIds: ['r2'] });
+  assert.ok(trace('public.a').length > 300_000);
+  for (const part of ['failed', 'ledger', 'lastCycleTables'] as const) {
+    const page = statusPage(state, { part, offset: 0 }, limit);
+    assert.ok(jsonBytes(page) <= limit, `a ${part} page holds ${jsonBytes(page)} bytes`);
+  }
+  const kept = state.failed['public.b']!.message;
+  assert.ok(kept.startsWith(trace('public.b').slice(0, 500)), kept.slice(0, 100));
+  assert.match(kept, /characters more; the whole error is in cycle workflow lakesync\/shop\/c2/);
+  assert.ok(kept.length < 2_200, `${kept.length} characters kept`);
+  assert.equal(state.ledger['public.b']!.lastError, kept);
+  assert.equal(state.lastCycle!.tables!.find((t) => t.table === 'public.b')!.error!.message, kept);
+  assert.ok(jsonBytes(state) < 64 * 1024, `the state holds ${jsonBytes(state)} bytes`);
+
+  // A history recorded before keeps the whole errors (its state, and so its commands, stay as they were).
+  const before = exported(tables);
+  recordCycle(before, result, 'lakesync/shop/c2', { kind: 'sync', requestIds: ['r2'] }, { capTableError: () => false });
+  assert.equal(before.failed['public.b']!.message, trace('public.b'));
+});
+
+test('a status page of a state recorded with whole table errors stays within the inline limit: the answer keeps the start of each', () => {
+  const limit = 256 * 1024;
+  const trace = `Py4JJavaError: ${'\tat org.apache.spark.SparkContext.runJob(SparkContext.scala:2238)\n'.repeat(5_000)}`;
+  const state = exported(['public.a', 'public.b']);
+  recordCycle(state, cycle('c1', ['public.a', 'public.b'].map((t) => committed(t, 5))), 'lakesync/shop/c1', { kind: 'sync', requestIds: ['r1'] });
+  recordCycle(state, cycle('c2', [failed('public.a', trace), failed('public.b', trace)]), 'lakesync/shop/c2', { kind: 'sync', requestIds: ['r2'] }, { capTableError: () => false });
+  // A sync of every table that no longer lists public.b: it leaves the failed tables, its note saying its last error.
+  recordCycle(state, cycle('c3', [failed('public.a', trace)]), 'lakesync/shop/c3', { kind: 'sync', requestIds: ['r3'] }, { capTableError: () => false });
+  assert.equal(state.failed['public.a']!.message, trace);
+  for (const part of ['failed', 'ledger', 'lastCycleTables', 'droppedTables'] as const) {
+    const page = statusPage(state, { part, offset: 0 }, limit);
+    assert.ok(page.entries.length > 0, `a ${part} page with entries`);
+    assert.ok(jsonBytes(page) <= limit, `a ${part} page holds ${jsonBytes(page)} bytes`);
+  }
+  const page = statusPage(state, { part: 'failed', offset: 0 }, limit);
+  assert.match(JSON.stringify(page), /characters more; the whole error is in cycle workflow/);
 });
