@@ -71,17 +71,23 @@ export async function forgetCancelledState(source: string): Promise<void> {
   await partActivities().deleteCancelledStateMarker({ source });
 }
 
-/** A page of `items` from `offset`: as many as fit in `maxBytes` (at least one), and where the next page starts. */
-export function pageOf<T>(items: readonly T[], offset: number, maxBytes: number): { entries: T[]; next?: number; total: number } {
+/**
+ * A page of `items` from `offset`: as many as fit in `maxBytes` (at least one), and where the next
+ * page starts. `as` gives the entry answered for an item (only the page's items are read).
+ */
+export function pageOf<T>(items: readonly T[], offset: number, maxBytes: number): { entries: T[]; next?: number; total: number };
+export function pageOf<T, U>(items: readonly T[], offset: number, maxBytes: number, as: (item: T) => U): { entries: U[]; next?: number; total: number };
+export function pageOf<T, U>(items: readonly T[], offset: number, maxBytes: number, as?: (item: T) => U): { entries: (T | U)[]; next?: number; total: number } {
   // A query may come without an offset (or with null): that is the first page, not an empty one.
   const start = typeof offset === 'number' && Number.isFinite(offset) ? Math.max(0, Math.floor(offset)) : 0;
-  const entries: T[] = [];
+  const entries: (T | U)[] = [];
   let bytes = 0;
   let i = start;
   for (; i < items.length; i++) {
-    const b = jsonBytes(items[i]);
+    const entry = as ? as(items[i]!) : items[i]!;
+    const b = jsonBytes(entry);
     if (entries.length > 0 && bytes + b > maxBytes) break;
-    entries.push(items[i]!);
+    entries.push(entry);
     bytes += b;
   }
   return { entries, ...(i < items.length ? { next: i } : {}), total: items.length };

@@ -58,6 +58,7 @@ import {
   retentionKeeps,
   skippedBeforeMark,
   statusPage,
+  type StatusPageCache,
   syncProblem,
   tableCountProblem,
   takeCoalesced,
@@ -265,9 +266,11 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     // A status too large for one answer leaves its biggest parts to the statusPage query.
     return compactStatus(fullStatus(), limit);
   });
+  // Every page of the ledger and the failed tables is in table order: sorted once while their tables stay the same.
+  const pageCache: StatusPageCache = {};
   setHandler(statusPageQuery, (req) => {
     if (!loaded) throw new Error(STATE_LOADING);
-    return statusPage(state, req, limit, current);
+    return statusPage(state, req, limit, current, pageCache);
   });
   setHandler(requestQuery, (requestId) => {
     if (!loaded) throw new Error(STATE_LOADING);
