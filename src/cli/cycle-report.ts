@@ -2,8 +2,10 @@
 import { costText, sumTotals } from '../cost/report';
 import { NOT_REQUESTED } from '../plan';
 import type { CycleResult, RequestResult } from '../model';
+import { cycleWorkflowId } from '../ids';
+import { withCycleTables } from '../status-pages';
 import type { CycleSummary } from '../workflows/messages';
-import { type Connected, sourceStatusSummary } from './context';
+import { type Connected, sourceRequestStanding, sourceStatusSummary, withQueryDeadline } from './context';
 import { EXIT_FAILED, EXIT_OK } from './errors';
 import { columns, rowsText, shown, valueChangesText } from './format';
 import { type CliIO, printJson, printLine } from './io';
@@ -91,10 +93,65 @@ function nextStep(source: string, cycles: CycleSummary[]): string {
   return `no table failed on its own: fix the cycle error above, then sync again with: lakesync sync ${source}`;
 }
 
-/** The cycles that served a rerun's earlier parts (one per export), oldest first. */
+/**
+ * The cycles that served a rerun's earlier parts (one per export), oldest first: from the source's
+ * recent cycles that served the request (the `request` query; the status's, from a worker that
+ * does not know it), and, for the parts newer cycles pushed out of them (the source keeps twenty),
+ * from their cycle workflows.
+ */
 async function earlierPartsOf(conn: Connected, source: string, requestId: string, last: CycleSummary): Promise<CycleSummary[]> {
-  const status = await sourceStatusSummary(conn, source, { requestIds: true });
-  return (status?.recentCycles ?? []).filter((c) => c.requestIds.includes(requestId) && c.cycleId !== last.cycleId).reverse();
+  const { index, of } = last.part!;
+  const standing = await sourceRequestStanding(conn, source, requestId);
+  const served = standing ? standing.servedBy : ((await sourceStatusSummary(conn, source, { requestIds: true }))?.recentCycles ?? []);
+  const byIndex = new Map<number, CycleSummary>();
+  for (const c of served) if (c.cycleId !== last.cycleId && c.requestIds.includes(requestId) && c.part?.of === of && c.part.index < index) byIndex.set(c.part.index, c);
+  const parts: CycleSummary[] = [];
+  for (let i = 1; i < index; i++) parts.push(byIndex.get(i) ?? (await pushedOutPart(conn, source, requestId, last, i)));
+  return parts;
+}
+
+/**
+ * An earlier part of the rerun that newer cycles pushed out of the source's recent cycles, from its
+ * cycle workflow: the parts run one after another, so its cycle number is the last part's less the
+ * parts between them. Unreadable, it is a failed part saying so: the request is not reported as succeeded.
+ */
+async function pushedOutPart(conn: Connected, source: string, requestId: string, last: CycleSummary, index: number): Promise<CycleSummary> {
+  const of = last.part!.of;
+  const key = /^(\d+)-(.+)$/.exec(last.cycleId);
+  const cycleId = key ? `${Number(key[1]) - (last.part!.index - index)}-${key[2]}` : `part ${index} of ${last.cycleId}`;
+  const workflowId = cycleWorkflowId(source, cycleId);
+  const base = { cycleId, workflowId, kind: last.kind, requestIds: [requestId], part: { index, of } };
+  let why: string;
+  try {
+    const result = await withQueryDeadline(conn.client, `result of ${workflowId}`, conn.target, async () => {
+      const handle = conn.client.workflow.getHandle(workflowId);
+      return withCycleTables(handle, (await handle.result()) as CycleResult);
+    });
+    if (key && result.cycleId === cycleId) {
+      const count = (status: string) => result.tables.filter((t) => t.status === status).length;
+      return {
+        ...base,
+        status: result.status,
+        ...(result.export ? { exportId: result.export.exportId } : {}),
+        ...(result.error ? { error: result.error } : {}),
+        counts: { committed: count('committed'), failed: count('failed'), skipped: count('skipped') },
+        startedAt: result.startedAt,
+        finishedAt: result.finishedAt,
+        ...(result.cost ? { cost: result.cost } : {}),
+      };
+    }
+    why = `it answered cycle ${result.cycleId}`;
+  } catch (err) {
+    why = err instanceof Error ? `${err.message}${err.cause instanceof Error ? `: ${err.cause.message}` : ''}` : String(err);
+  }
+  return {
+    ...base,
+    status: 'failed',
+    error: { phase: 'cycle', message: `part ${index} of ${of} of request ${requestId} is no longer among the source's recent cycles, and the result of its cycle workflow ${workflowId} could not be read (${why}): its outcome is unknown; look the workflow up in the Temporal UI` },
+    counts: { committed: 0, failed: 0, skipped: 0 },
+    startedAt: '?',
+    finishedAt: '?',
+  };
 }
 
 function printCycleTables(io: CliIO, result: CycleResult): void {
