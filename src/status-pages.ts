@@ -6,7 +6,7 @@
  */
 import type { QueryDefinition } from '@temporalio/common';
 import type { CycleResult, TableOutcome } from './model';
-import { cycleTablesPageQuery, requestQuery, type RequestStanding, type SourceStatus, STATE_LOADING, type StatusPage, type StatusPart, statusPageQuery, statusQuery } from './workflows/messages';
+import { cycleTablesPageQuery, type QueuedRequest, requestQuery, type RequestStanding, type SourceStatus, STATE_LOADING, type StatusPage, type StatusPart, statusPageQuery, statusQuery } from './workflows/messages';
 
 /** What the readers need of a workflow handle. */
 export interface Queryable {
@@ -123,7 +123,14 @@ async function fillPart(handle: Queryable, status: SourceStatus, part: StatusPar
   } else if (part === 'failed') {
     status.failed = Object.fromEntries(await allPages('status failed tables', async (o) => onlyPart(await page(o), 'failed')));
   } else if (part === 'queue') {
-    status.queue = await allPages('status queue', async (o) => onlyPart(await page(o), 'queue'));
+    // A request whose tables did not fit in one page came in several entries: its tables are joined again.
+    const queue: QueuedRequest[] = [];
+    for (const { tablesContinued, ...entry } of await allPages('status queue', async (o) => onlyPart(await page(o), 'queue'))) {
+      const before = queue[queue.length - 1];
+      if (tablesContinued && before?.requestId === entry.requestId && before.kind === entry.kind) before.tables = [...(before.tables ?? []), ...(entry.tables ?? [])];
+      else queue.push(entry);
+    }
+    status.queue = queue;
   } else if (part === 'currentCycleTables' && status.currentCycle) {
     status.currentCycle = { ...status.currentCycle, tables: await allPages('status current cycle tables', async (o) => onlyPart(await page(o), 'currentCycleTables')) };
   } else if (part === 'ignoredRequests') {

@@ -1337,7 +1337,7 @@ export function statusPage(state: SourceState, req: StatusPageRequest, limit: nu
       };
     }
     case 'queue':
-      return { part: 'queue', ...pageOf(state.queue, offset, budget), revision: revisionOf(state.queue.map((q) => `${q.kind} ${q.requestId}`)) };
+      return { part: 'queue', ...pageOf(queueEntries(state.queue, budget), offset, budget), revision: revisionOf(state.queue.map((q) => `${q.kind} ${q.requestId}`)) };
     case 'currentCycleTables': {
       const tables = current?.tables ?? [];
       return { part: 'currentCycleTables', ...pageOf(tables, offset, budget), revision: revisionOf([current?.cycleId ?? '', ...tables]) };
@@ -1353,6 +1353,40 @@ export function statusPage(state: SourceState, req: StatusPageRequest, limit: nu
     default:
       throw new Error(`statusPage: unknown part ${JSON.stringify(req?.part)}: ask for ledger, failed, lastCycleTables, queue, currentCycleTables, requestIds, ignoredRequests or droppedTables`);
   }
+}
+
+/**
+ * The queue as its pages list it: a request too large for a page (a rerun of "failed" names up to
+ * every failed table, 20,000 and more) as consecutive entries, each within `budget` bytes with a
+ * slice of its tables, those after the first marked `tablesContinued`.
+ */
+function queueEntries(queue: readonly QueuedRequest[], budget: number): (QueuedRequest & { tablesContinued?: true })[] {
+  const out: (QueuedRequest & { tablesContinued?: true })[] = [];
+  for (const q of queue) {
+    if (!q.tables || q.tables.length <= 1 || jsonBytes(q) <= budget) {
+      out.push(q);
+      continue;
+    }
+    // The request's other fields, and a comma per table: the rest of the budget holds its tables' names.
+    const room = Math.max(1, budget - jsonBytes({ ...q, tables: [], tablesContinued: true }));
+    let chunk: TableName[] = [];
+    let bytes = 0;
+    let first = true;
+    const flush = () => {
+      out.push({ ...q, tables: chunk, ...(first ? {} : { tablesContinued: true as const }) });
+      first = false;
+      chunk = [];
+      bytes = 0;
+    };
+    for (const t of q.tables) {
+      const b = jsonBytes(t) + 1;
+      if (chunk.length > 0 && bytes + b > room) flush();
+      chunk.push(t);
+      bytes += b;
+    }
+    flush();
+  }
+  return out;
 }
 
 /** Where the whole error of a failed table is: the workflow of the cycle it failed in, when still among the recent cycles. */

@@ -261,7 +261,11 @@ export type StatusPage = { next?: number; total: number; revision?: string } & (
   | { part: 'ledger'; entries: [TableName, Watermark][] }
   | { part: 'failed'; entries: [TableName, FailedTable][] }
   | { part: 'lastCycleTables'; entries: TableSummary[] }
-  | { part: 'queue'; entries: QueuedRequest[] }
+  /**
+   * A request whose tables do not fit in one page comes as consecutive entries, each with a slice
+   * of its tables in order: those after the first say `tablesContinued` (their tables extend the entry before).
+   */
+  | { part: 'queue'; entries: (QueuedRequest & { tablesContinued?: true })[] }
   | { part: 'currentCycleTables'; entries: TableName[] }
   /** [cycleId, requestId] pairs, newest cycle first, each cycle's ids in their order. */
   | { part: 'requestIds'; entries: [string, string][] }

@@ -88,6 +88,27 @@ describe('status readers of a source that answers in pages', () => {
     assert.equal(status.paged, undefined);
   });
 
+  test('a queued rerun of "failed" naming 20,000 tables is answered in pages within the limit, and read whole', async () => {
+    const state = initialState();
+    const tables = Array.from({ length: 20_000 }, (_, i) => `warehouse_reporting.customer_order_line_item_history_${String(i).padStart(5, '0')}`);
+    state.queue.push({ kind: 'sync', requestId: 'nightly', approveDeletes: false });
+    state.queue.push({ kind: 'rerun', requestId: 'sched-failed', tables, approveDeletes: false, failedOnly: true, requestedBy: 'schedule' });
+    state.queue.push({ kind: 'rerun', requestId: 'svc-2', tables: ['public.a'], approveDeletes: true });
+    const limit = 256 * 1024;
+    const whole: SourceStatus = { source: 'shop', phase: 'idle', queue: state.queue, recentCycles: [], failed: {}, ledger: {}, ignoredRequests: [], droppedTables: [] };
+    const largest: number[] = [];
+    const handle: Queryable = {
+      async query<Ret, Args extends unknown[]>(def: QueryDefinition<Ret, Args>, ...args: Args): Promise<Ret> {
+        const answer = def.name === 'status' ? compactStatus(whole, limit) : statusPage(state, args[0] as StatusPageRequest, limit);
+        largest.push(jsonBytes(answer));
+        return structuredClone(answer) as Ret;
+      },
+    };
+    const status = await readSourceStatus(handle);
+    assert.ok(Math.max(...largest) <= limit, `answers of ${largest.join(', ')} bytes`);
+    assert.deepEqual(status.queue, state.queue);
+  });
+
   test('the whole status reads every page of the left-out part', async () => {
     const { handle, asked } = pagedSource();
     const status = await readSourceStatus(handle);
