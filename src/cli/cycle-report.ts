@@ -12,15 +12,14 @@ import { type CliIO, printJson, printLine } from './io';
 import { UiLinks } from './links';
 import { cycleLine } from './render-status';
 import { visibilityQueries } from './search-attributes';
-import { cycleResult, waitForRequest } from './wait';
+import { cycleResult, type WaitProgress, waitForRequest } from './wait';
 
 export async function waitAndReport(conn: Connected, io: CliIO, source: string, requestId: string, json: boolean): Promise<number> {
   let announced = '';
   const summary = await waitForRequest(conn, source, requestId, {
     onStatus: (progress) => {
       if (json) return;
-      const cycle = progress.currentCycle;
-      const line = cycle ? `running cycle ${cycle.cycleId} (${cycle.kind})` : progress.queued ? `queued behind ${progress.queued} request(s)` : 'waiting';
+      const line = waitLine(progress);
       if (line !== announced) io.stderr.write(`${line}...\n`);
       announced = line;
     },
@@ -52,6 +51,23 @@ export async function waitAndReport(conn: Connected, io: CliIO, source: string, 
     if (!succeeded) printLine(io.stdout, nextStep(source, parts));
   }
   return succeeded ? EXIT_OK : EXIT_FAILED;
+}
+
+/**
+ * Where the request stands, for the waiter: served by the running cycle, or queued behind it and
+ * the requests ahead (its own place is not one of them).
+ */
+export function waitLine(progress: WaitProgress): string {
+  const cycle = progress.currentCycle;
+  const running = cycle ? `cycle ${cycle.cycleId} (${cycle.kind})` : undefined;
+  if (running && progress.serving) return `running ${running}`;
+  if (progress.ahead !== undefined) {
+    const ahead = `${progress.ahead} request(s)`;
+    return running ? `queued behind running ${running}${progress.ahead ? ` and ${ahead}` : ''}` : progress.ahead ? `queued behind ${ahead}` : 'queued next';
+  }
+  // A worker from before the request query, or a queue too large to read: what runs and how many wait.
+  if (running) return `running ${running}${progress.queued ? `, ${progress.queued} request(s) queued` : ''}`;
+  return progress.queued ? `${progress.queued} request(s) queued` : 'waiting';
 }
 
 /**

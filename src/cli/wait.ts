@@ -10,10 +10,16 @@ import { type Connected, sourceRequestStanding, sourceStatusSummary, withQueryDe
 import { withCycleTables } from '../status-pages';
 import { RuntimeFailure, UsageError } from './errors';
 
-/** What a waiter is told at each poll: the running cycle and how many requests wait. */
+/**
+ * What a waiter is told at each poll: the running cycle, how many requests wait, whether the
+ * running cycle serves the request (`serving`), and how many queued requests are ahead of it
+ * (`ahead`, when it is queued; unknown when a large queue's requests were not read).
+ */
 export interface WaitProgress {
   currentCycle?: { cycleId: string; kind: 'sync' | 'rerun' };
   queued: number;
+  serving?: boolean;
+  ahead?: number;
 }
 
 export interface WaitOptions {
@@ -48,7 +54,12 @@ async function requestFound(conn: Connected, source: string, requestId: string, 
   const standing = await sourceRequestStanding(conn, source, requestId);
   if (standing === undefined) throw stopped(source, requestId);
   if (standing === null) return null;
-  options.onStatus?.({ ...(standing.currentCycle ? { currentCycle: standing.currentCycle } : {}), queued: standing.queued });
+  options.onStatus?.({
+    ...(standing.currentCycle ? { currentCycle: standing.currentCycle } : {}),
+    queued: standing.queued,
+    ...(standing.running ? { serving: true } : {}),
+    ...(standing.queuedAt !== undefined ? { ahead: standing.queuedAt } : {}),
+  });
   refuseReserved(source, requestId, options);
   const served = standing.servedBy[0];
   if (served && (!served.part || served.part.index === served.part.of)) return served;
@@ -62,7 +73,8 @@ async function statusFound(conn: Connected, source: string, requestId: string, o
   // except the recent cycles' request ids when they were paged (many long ids).
   const status = await sourceStatusSummary(conn, source, { requestIds: true });
   if (!status) throw stopped(source, requestId);
-  options.onStatus?.({ ...(status.currentCycle ? { currentCycle: status.currentCycle } : {}), queued: status.queued ?? status.queue.length });
+  const queuedAt = status.queue.findIndex((q) => q.requestId === requestId);
+  options.onStatus?.({ ...(status.currentCycle ? { currentCycle: status.currentCycle } : {}), queued: status.queued ?? status.queue.length, ...(queuedAt >= 0 ? { ahead: queuedAt } : {}) });
   refuseReserved(source, requestId, options);
   // A rerun split by export is served by its last part.
   const served = status.recentCycles.find((c) => c.requestIds.includes(requestId));

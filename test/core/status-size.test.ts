@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { readStatusView } from '../../src/cli/progress';
-import { waitForRequest } from '../../src/cli/wait';
+import { waitLine } from '../../src/cli/cycle-report';
+import { type WaitProgress, waitForRequest } from '../../src/cli/wait';
 import { type DevServer, startDevServer } from '../../src/devserver';
 import { sourceWorkflowId } from '../../src/ids';
 import { readSourceStatus, readStatusSummary } from '../../src/status-pages';
@@ -59,7 +60,14 @@ describe(`status answer size: a rerun of ${TABLES.length} long table names runni
     w.backend.setLatencyByTable({ [SLOW]: 3_000 });
     await handle.executeUpdate(syncUpdate, { args: [{ requestId: 'first' }] });
     for (const requestId of REQUEST_IDS) await handle.executeUpdate(syncUpdate, { args: [{ requestId }] });
-    const served = await waitForRequest(conn, SOURCE, REQUEST_IDS[17]!, { pollMs: 200 });
+    const seen: WaitProgress[] = [];
+    const served = await waitForRequest(conn, SOURCE, REQUEST_IDS[17]!, { pollMs: 200, onStatus: (p) => seen.push(p) });
+    // While the first cycle ran, the waiter was told its request was queued behind it and the 17 sent before it, not that it ran.
+    assert.equal(seen[0]?.currentCycle !== undefined, true, JSON.stringify(seen[0]));
+    assert.equal(seen[0]?.serving, undefined);
+    assert.equal(seen[0]?.ahead, 17);
+    assert.match(waitLine(seen[0]!), /^queued behind running cycle \S+ \(sync\) and 17 request\(s\)$/);
+    assert.ok(seen.some((p) => p.serving && /^running cycle \S+ \(sync\)$/.test(waitLine(p))), JSON.stringify(seen.map(waitLine)));
     // The waiter asks where its request stands in one small answer: the cycle, with its own id only.
     assert.deepEqual(served.requestIds, [REQUEST_IDS[17]]);
     const standing = await handle.query(requestQuery, REQUEST_IDS[17]!);
