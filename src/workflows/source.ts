@@ -261,13 +261,13 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     droppedTables: state.droppedTables,
     ...(stateNotStored ? { stateNotStored } : {}),
   });
+  // Every page of the ledger and the failed tables is in table order: sorted once while their tables stay the same (and the ledger measured once).
+  const pageCache: StatusPageCache = {};
   setHandler(statusQuery, (): SourceStatus => {
     if (!loaded) throw new Error(STATE_LOADING);
     // A status too large for one answer leaves its biggest parts to the statusPage query.
-    return compactStatus(fullStatus(), limit);
+    return compactStatus(fullStatus(), limit, pageCache);
   });
-  // Every page of the ledger and the failed tables is in table order: sorted once while their tables stay the same.
-  const pageCache: StatusPageCache = {};
   setHandler(statusPageQuery, (req) => {
     if (!loaded) throw new Error(STATE_LOADING);
     return statusPage(state, req, limit, current, pageCache);

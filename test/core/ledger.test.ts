@@ -985,3 +985,29 @@ test('the pages of a 50,000-table ledger are read in a few hundred milliseconds,
   assert.ok(failedPage.part === 'failed');
   assert.deepEqual(failedPage.entries.map(([t]) => t), ['public.t000007_customer_order_lines']);
 });
+
+test('the status query of a 50,000-table source measures its ledger once while no cycle is recorded', () => {
+  const tables = Array.from({ length: 50_000 }, (_, i) => `public.t${String(i).padStart(6, '0')}_customer_order_lines`);
+  const state = exported(tables);
+  recordCycle(state, cycle('c1', tables.map((t) => committed(t, 5))), 'lakesync/shop/c1', { kind: 'sync', requestIds: ['r1'] });
+  const limit = 256 * 1024;
+  const statusOf = (): Parameters<typeof compactStatus>[0] => ({ source: 'shop', phase: 'idle', queue: [], lastCycle: state.lastCycle, recentCycles: state.recentCycles, failed: state.failed, ledger: state.ledger, ignoredRequests: [], droppedTables: [] });
+  // What the source workflow keeps between the queries it answers.
+  const cache: StatusPageCache = {};
+  const started = performance.now();
+  for (let i = 0; i < 20; i++) assert.deepEqual(compactStatus(statusOf(), limit, cache).paged, ['ledger', 'lastCycleTables']);
+  const ms = performance.now() - started;
+  // Each query measured the whole status, and the ledger again: 0.4 s each.
+  assert.ok(ms < 3_000, `20 status queries took ${Math.round(ms)} ms`);
+  assert.deepEqual(compactStatus(statusOf(), limit, cache), compactStatus(statusOf(), limit));
+
+  // A small source whose ledger grows past the limit by a recorded cycle: the status then leaves it to pages.
+  const small = exported(['public.a']);
+  recordCycle(small, cycle('c1', [committed('public.a', 1)]), 'lakesync/shop/c1', { kind: 'sync', requestIds: ['r1'] });
+  const smallStatus = () => ({ ...statusOf(), lastCycle: small.lastCycle, recentCycles: small.recentCycles, failed: small.failed, ledger: small.ledger });
+  const smallCache: StatusPageCache = {};
+  assert.equal(compactStatus(smallStatus(), 4_096, smallCache).paged, undefined);
+  const more = Array.from({ length: 40 }, (_, i) => `public.m${i}`);
+  recordCycle(small, cycle('c2', more.map((t) => committed(t, 1))), 'lakesync/shop/c2', { kind: 'sync', requestIds: ['r2'], tables: more });
+  assert.ok(compactStatus(smallStatus(), 4_096, smallCache).paged?.includes('ledger'));
+});
