@@ -94,7 +94,7 @@ export function statusReport(view: StatusView, links: StatusLinks): string[] {
   const queue = view.status?.queue ?? [];
   if (queue.length > 0) {
     lines.push('', 'queued:');
-    for (const q of queue) lines.push(`  ${shown(q.requestId)} ${q.kind}${q.tables ? ` ${shown(q.tables.join(','))}` : ''}${q.requestedBy ? ` (by ${shown(q.requestedBy)})` : ''}`);
+    for (const q of queue) lines.push(`  ${shown(q.requestId)} ${q.kind}${q.tables ? ` ${queuedTables(q.tables, q.failedOnly)}` : ''}${q.requestedBy ? ` (by ${shown(q.requestedBy)})` : ''}`);
   }
   const linkLines = [
     links.workflow && `source workflow: ${links.workflow}`,
@@ -105,6 +105,16 @@ export function statusReport(view: StatusView, links: StatusLinks): string[] {
   ].filter(Boolean) as string[];
   if (linkLines.length > 0) lines.push('', ...linkLines);
   return lines;
+}
+
+/** How many tables of a queued request the report names: a rerun of "failed" may name 20,000. */
+const QUEUED_TABLES_SHOWN = 10;
+
+/** A queued request's tables: the first few, and how many more (all of them: lakesync status --json). */
+function queuedTables(tables: readonly string[], failedOnly: boolean | undefined): string {
+  const named = shown(tables.slice(0, QUEUED_TABLES_SHOWN).join(','));
+  const more = tables.length > QUEUED_TABLES_SHOWN ? ` and ${tables.length - QUEUED_TABLES_SHOWN} more` : '';
+  return failedOnly ? `of the ${tables.length} failed table(s): ${named}${more}` : `${named}${more}`;
 }
 
 /** Which tables a frame too short for all keeps first: those running, then failed, then pending, then done. */

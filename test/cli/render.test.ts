@@ -158,6 +158,15 @@ describe('table names from the source with control characters', () => {
     assert.ok(lines.includes(`  ${at} rerun i\\x1b[31m\\nid: nothing to rerun`), lines.join('\n'));
   });
 
+  it('a queued rerun of "failed" naming 20,000 tables shows the first ten and how many more, on one short line', () => {
+    const tables = Array.from({ length: 20_000 }, (_, i) => `public.t${String(i).padStart(5, '0')}`);
+    const status = { queue: [{ requestId: 'sched-1', kind: 'rerun', tables, failedOnly: true, requestedBy: 'schedule' }, { requestId: 'svc-2', kind: 'rerun', tables: ['public.a', 'public.b'] }] };
+    const lines = statusReport({ ...hostile, status: status as never }, {});
+    const line = lines.find((l) => l.startsWith('  sched-1 rerun'));
+    assert.equal(line, `  sched-1 rerun of the 20000 failed table(s): ${tables.slice(0, 10).join(',')} and 19990 more (by schedule)`);
+    assert.ok(lines.includes('  svc-2 rerun public.a,public.b'), lines.join('\n'));
+  });
+
   it('status --watch frames and change lines show them escaped', () => {
     const running = { ...hostile, phase: 'running', cycle: { cycleId: '1', workflowId: 'w', kind: 'sync', startedAt: '', elapsedMs: 0, phase: 'load', tables: 2, done: 1, failed: 1 } } as StatusView;
     const text = [...terminalFrame(running, 200), ...new ChangeLog().lines(running, new Date())].join('\n');
