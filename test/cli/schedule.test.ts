@@ -161,6 +161,36 @@ describe('lakesync schedule', () => {
     assert.equal((await cli('schedule', 'delete', 'shop', '--name', 'some')).code, 0);
   });
 
+  it('the same interval in another unit, a time zone by another of its names, or a cron expression spaced otherwise, are the same settings', async () => {
+    const every = await cli('schedule', 'create', 'shop', '--name', 'hourly-same', '--every', '60m', '--paused');
+    assert.equal(every.code, 0, every.stderr);
+    const everyAgain = await cli('schedule', 'create', 'shop', '--name', 'hourly-same', '--every', '1h', '--paused');
+    assert.equal(everyAgain.code, 0, everyAgain.stderr);
+    assert.match(everyAgain.stdout, /schedule lakesync\/shop\/hourly-same exists already with these settings: nothing changed/);
+    const everyOther = await cli('schedule', 'create', 'shop', '--name', 'hourly-same', '--every', '2h', '--paused');
+    assert.equal(everyOther.code, 2, everyOther.stdout);
+    assert.match(everyOther.stderr, /exists with other settings \(every 60m\)/);
+    assert.equal((await cli('schedule', 'delete', 'shop', '--name', 'hourly-same')).code, 0);
+
+    const zoned = await cli('schedule', 'create', 'shop', '--name', 'zoned', '--cron', '0 4 * * *', '--time-zone', 'UTC', '--paused');
+    assert.equal(zoned.code, 0, zoned.stderr);
+    for (const args of [['--time-zone', 'Etc/UTC'], []]) {
+      const again = await cli('schedule', 'create', 'shop', '--name', 'zoned', '--cron', '0  4 * * * ', ...args, '--paused');
+      assert.equal(again.code, 0, `${args.join(' ')}: ${again.stderr}`);
+      assert.match(again.stdout, /exists already with these settings: nothing changed/);
+    }
+    const otherZone = await cli('schedule', 'create', 'shop', '--name', 'zoned', '--cron', '0 4 * * *', '--time-zone', 'Europe/Paris', '--paused');
+    assert.equal(otherZone.code, 2, otherZone.stdout);
+    assert.match(otherZone.stderr, /exists with other settings \(time zone UTC\)/);
+    assert.equal((await cli('schedule', 'delete', 'shop', '--name', 'zoned')).code, 0);
+
+    const linked = await cli('schedule', 'create', 'shop', '--name', 'linked', '--cron', '0 4 * * *', '--time-zone', 'Asia/Kolkata', '--paused');
+    assert.equal(linked.code, 0, linked.stderr);
+    const linkedAgain = await cli('schedule', 'create', 'shop', '--name', 'linked', '--cron', '0 4 * * *', '--time-zone', 'Asia/Calcutta', '--paused');
+    assert.equal(linkedAgain.code, 0, linkedAgain.stderr);
+    assert.equal((await cli('schedule', 'delete', 'shop', '--name', 'linked')).code, 0);
+  });
+
   it('a cron expression that never fires (a day its month does not have) is refused, and no schedule is left', async () => {
     const never = await cli('schedule', 'create', 'shop', '--name', 'never', '--cron', '0 2 30 2 *');
     assert.equal(never.code, 2, never.stderr);

@@ -368,12 +368,27 @@ function otherSettings(d: ScheduleDescription, wanted: ScheduleMemo, input: Trig
   // The tables, and the cron expressions, in any order (a schedule made before its tables were sorted has them as given).
   const args = 'args' in d.action ? (d.action.args as unknown[] | undefined) : undefined;
   if (has.source !== wanted.source || actionKey(args?.[0]) !== actionKey(input)) differ.push(`action ${has.what ?? 'not made by lakesync schedule create'}`);
-  const crons = (c: unknown) => (Array.isArray(c) ? JSON.stringify([...c].map(String).sort()) : 'none');
-  if (crons(has.cron) !== crons(wanted.cron) || has.every !== wanted.every) differ.push(has.cron ? `cron ${has.cron.join(' | ')}` : `every ${has.every ?? '?'}`);
-  if ((has.timeZone ?? 'UTC') !== (wanted.timeZone ?? 'UTC')) differ.push(`time zone ${has.timeZone ?? 'UTC'}`);
+  // Spaced otherwise, a cron expression is the same; an interval in another unit (60m, 1h) too.
+  const crons = (c: unknown) => (Array.isArray(c) ? JSON.stringify([...c].map((x) => String(x).trim().replace(/\s+/g, ' ')).sort()) : 'none');
+  const every = (e: string | undefined) => {
+    const m = e === undefined ? null : DURATION.exec(e);
+    return m ? Number(m[1]) * UNIT_MS[m[2]!]! : e;
+  };
+  if (crons(has.cron) !== crons(wanted.cron) || every(has.every) !== every(wanted.every)) differ.push(has.cron ? `cron ${has.cron.join(' | ')}` : `every ${has.every ?? '?'}`);
+  // A zone by another of its names (Etc/UTC and UTC, Asia/Calcutta and Asia/Kolkata) gives the same times.
+  if (sameZone(has.timeZone ?? 'UTC') !== sameZone(wanted.timeZone ?? 'UTC')) differ.push(`time zone ${has.timeZone ?? 'UTC'}`);
   if ((d.policies.overlap ?? 'SKIP') !== overlap) differ.push(`overlap ${d.policies.overlap ?? 'SKIP'}`);
   if (d.action.taskQueue !== taskQueue) differ.push(`task queue ${d.action.taskQueue}`);
   return differ;
+}
+
+/** A zone's canonical name, the same for its aliases (Etc/UTC, GMT and UTC are UTC); the name itself when this Node does not know it. */
+function sameZone(zone: string): string {
+  try {
+    return new Intl.DateTimeFormat('en', { timeZone: zone }).resolvedOptions().timeZone;
+  } catch {
+    return zone;
+  }
 }
 
 /** What a trigger's input asks, the same whatever the order of its tables: its source and kind, and the tables of a sync. */
