@@ -310,6 +310,8 @@ describe('usage errors exit 2', () => {
       const help = run.stdout.replace(/\s+/g, ' ');
       assert.match(help, /--overlap <policy> what to do when a firing comes while the trigger workflow of the one before still runs \(it only sends the request, in seconds\): a request sent while a sync runs waits in the source's queue, whatever the policy/, verb);
     }
+    // Without --overlap, a trigger is taken under allow-all (the SDK's default), not the schedule's policy.
+    assert.match((await runCli(['schedule', 'trigger', '--help'])).stdout.replace(/\s+/g, ' '), /the default, allow-all, starts another trigger workflow/);
   });
 
   it('schedule create warns of a cron time that the clocks skip when they go forward (Temporal takes no action that day)', async () => {

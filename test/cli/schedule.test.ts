@@ -191,6 +191,38 @@ describe('lakesync schedule', () => {
     assert.equal((await cli('schedule', 'delete', 'shop', '--name', 'linked')).code, 0);
   });
 
+  it('trigger says what the schedule did: started, skipped for overlap (exit 1), or buffered', async () => {
+    // A task queue no worker polls: the trigger workflow of the first action stays running.
+    const idleConfig = join(tmp.dir, 'idle.yaml');
+    writeConfig(idleConfig, fakeConfig(cluster!.server.address, 'cli-schedule-no-worker', { shop: { source: { kind: 'fake', tables: 2 } } }));
+    const idle = (...args: string[]) => runCli(['schedule', ...args, 'shop', '--name', 'stuck', '--config', idleConfig]);
+    assert.equal((await idle('create', '--every', '1d', '--paused')).code, 0);
+    try {
+      // Temporal follows a started action only under a policy other than allow-all (the default of trigger).
+      const first = await idle('trigger', '--overlap', 'skip');
+      assert.equal(first.code, 0, first.stderr);
+      assert.match(first.stdout, /schedule lakesync\/shop\/stuck triggered: started lakesync\/shop\/trigger-stuck/);
+
+      const skipped = await idle('trigger', '--overlap', 'skip');
+      assert.equal(skipped.code, 1, skipped.stdout + skipped.stderr);
+      assert.doesNotMatch(skipped.stdout, /triggered/);
+      assert.match(skipped.stderr, /skipped.*lakesync\/shop\/trigger-stuck.* still runs/);
+      assert.match(skipped.stderr, /cli-schedule-no-worker/);
+
+      const buffered = await idle('trigger', '--overlap', 'buffer-one');
+      assert.equal(buffered.code, 0, buffered.stderr);
+      assert.match(buffered.stdout, /buffered: it starts when .*lakesync\/shop\/trigger-stuck.* ends/);
+
+      const d = json<Described & { skippedForOverlap: number }>(await idle('describe', '--json'));
+      assert.deepEqual({ taken: d.actionsTaken, skipped: d.skippedForOverlap }, { taken: 1, skipped: 1 });
+    } finally {
+      await idle('delete');
+      for await (const wf of cluster!.client.workflow.list({ query: 'TaskQueue = "cli-schedule-no-worker" AND ExecutionStatus = "Running"' })) {
+        await cluster!.client.workflow.getHandle(wf.workflowId, wf.runId).terminate('test over');
+      }
+    }
+  });
+
   it('a cron expression that never fires (a day its month does not have) is refused, and no schedule is left', async () => {
     const never = await cli('schedule', 'create', 'shop', '--name', 'never', '--cron', '0 2 30 2 *');
     assert.equal(never.code, 2, never.stderr);

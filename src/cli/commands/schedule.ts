@@ -5,13 +5,13 @@
  */
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import type { ScheduleDescription, ScheduleOverlapPolicy } from '@temporalio/client';
+import type { ScheduleDescription, ScheduleHandle, ScheduleOverlapPolicy } from '@temporalio/client';
 import { sourceWorkflowId } from '../../ids';
 import type { TriggerInput } from '../../workflows/trigger';
 import { TRIGGER_WORKFLOW_TYPE } from '../../workflows/messages';
 import { type CommandKit, type CommonOptions, withConfig, withJson } from '../command';
 import { type Connected, includedTableList, loadSource, withTemporal } from '../context';
-import { UsageError } from '../errors';
+import { RuntimeFailure, UsageError } from '../errors';
 import { printJson, printLine } from '../io';
 import { UiLinks } from '../links';
 
@@ -101,13 +101,39 @@ export function registerSchedule(program: Command, kit: CommandKit): void {
       );
   }
 
-  sub('trigger <source>', 'take the schedule\'s action now')
-    .addOption(overlapOption())
+  sub('trigger <source>', 'take the schedule\'s action now, paused or not')
+    .addOption(
+      new Option(
+        '--overlap <policy>',
+        "what to do when a firing comes while the trigger workflow of the one before still runs (it only sends the request, in seconds): a request sent while a sync runs waits in the source's queue, whatever the policy; the default, allow-all, starts another trigger workflow, skip takes no action, buffer-one and buffer-all take it when that one ends",
+      ).choices(Object.keys(OVERLAP)),
+    )
     .action(
       kit.action(async (source: string, opts: ScheduleOptions & { overlap?: string }) =>
         withSchedule(kit, source, opts, async (conn, id) => {
-          await conn.client.schedule.getHandle(id).trigger(opts.overlap ? OVERLAP[opts.overlap] : undefined);
-          printLine(kit.env.io.stdout, `schedule ${id} triggered; follow it with: lakesync status ${source} --watch`);
+          const handle = conn.client.schedule.getHandle(id);
+          const before = await handle.describe();
+          // Without a policy the SDK asks allow-all, not the schedule's own.
+          await handle.trigger(opts.overlap ? OVERLAP[opts.overlap] : undefined);
+          // The schedule takes the request in its own time: what it did is read back, not assumed.
+          const outcome = await triggerOutcome(handle, before);
+          const out = kit.env.io.stdout;
+          const running = outcome.running.length > 0 ? outcome.running.join(', ') : 'an earlier action';
+          const taskQueue = 'taskQueue' in before.action ? before.action.taskQueue : conn.target.taskQueue;
+          switch (outcome.kind) {
+            case 'started':
+              printLine(out, `schedule ${id} triggered: started ${outcome.workflowId ?? 'its trigger workflow'}; follow it with: lakesync status ${source} --watch`);
+              return;
+            case 'buffered':
+              printLine(out, `schedule ${id} trigger buffered: it starts when the trigger workflow ${running} ends (overlap ${opts.overlap}); follow it with: lakesync schedule describe ${source} --name ${opts.name}`);
+              return;
+            case 'skipped':
+              throw new RuntimeFailure(
+                `schedule ${id}: the trigger was skipped, nothing was requested: the trigger workflow ${running} still runs and the overlap policy is ${opts.overlap ?? 'the schedule\'s'}; a trigger workflow ends in seconds, so if it stays, check that a worker polls task queue ${taskQueue} (lakesync worker); to trigger anyway: lakesync schedule trigger ${source} --name ${opts.name} --overlap allow-all`,
+              );
+            default:
+              printLine(out, `schedule ${id}: trigger requested, but the schedule has not taken it yet; see what it did with: lakesync schedule describe ${source} --name ${opts.name}`);
+          }
         }),
       ),
     );
@@ -146,6 +172,36 @@ export function registerSchedule(program: Command, kit: CommandKit): void {
       }),
     ),
   );
+}
+
+/** How long `schedule trigger` waits to see what the schedule did with the request. */
+const TRIGGER_OUTCOME_MS = 15_000;
+
+type TriggerOutcome = { kind: 'started'; workflowId?: string; running: string[] } | { kind: 'skipped' | 'buffered' | 'unknown'; running: string[] };
+
+/**
+ * What the schedule did with a trigger, from its counts before and after: an action taken, skipped
+ * for overlap (or dropped from a full buffer), or buffered behind a running one.
+ */
+async function triggerOutcome(handle: ScheduleHandle, before: ScheduleDescription): Promise<TriggerOutcome> {
+  const counts = (d: ScheduleDescription) => ({
+    taken: d.info.numActionsTaken,
+    skipped: d.info.numActionsSkippedOverlap + Number(d.raw.info?.bufferDropped ?? 0),
+    buffered: Number(d.raw.info?.bufferSize ?? 0),
+  });
+  const was = counts(before);
+  const deadline = Date.now() + TRIGGER_OUTCOME_MS;
+  let running = before.info.runningActions.map((a) => a.workflow.workflowId);
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const d = await handle.describe();
+    const now = counts(d);
+    running = d.info.runningActions.map((a) => a.workflow.workflowId);
+    if (now.taken > was.taken) return { kind: 'started', workflowId: d.info.recentActions.at(-1)?.action.workflow.workflowId, running };
+    if (now.skipped > was.skipped) return { kind: 'skipped', running };
+    if (now.buffered > was.buffered) return { kind: 'buffered', running };
+    if (Date.now() > deadline) return { kind: 'unknown', running };
+  }
 }
 
 /**
