@@ -205,6 +205,10 @@ describe('usage errors exit 2', () => {
     { args: ['rerun', 'shop'], message: /rerun needs exactly one of --failed or --tables/ },
     { args: ['rerun', 'shop', '--failed', '--tables', 'public.orders'], message: /rerun needs exactly one of --failed or --tables/ },
     { args: ['rerun', 'shop', '--tables', 'orders'], message: /--tables: orders is not schema\.table/ },
+    // --rebuild takes every word after it: a source given after its tables is taken as one, and the error says so.
+    { args: ['rerun', '--rebuild', 'public.orders', 'shop'], message: /no source given: --rebuild takes every word after it as a table, and took "shop": give the source first, e.g\. lakesync rerun shop --rebuild public\.orders/ },
+    { args: ['rerun', '--rebuild', 'public.orders', 'public.items'], message: /no source given: --rebuild takes every word after it as a table.*lakesync rerun <source> --rebuild public\.orders public\.items/ },
+    { args: ['rerun', '--failed'], message: /missing required argument 'source'/ },
     { args: ['sync', 'shop', '--tables', ' , '], message: /--tables needs at least one table/ },
     { args: ['schedule', 'create', 'shop'], message: /exactly one of --cron <expression> or --every <duration>/ },
     { args: ['schedule', 'create', 'shop', '--every', '6 hours'], message: /--every "6 hours": use a number and a unit/ },

@@ -33,6 +33,13 @@ export function registerRerun(program: Command, kit: CommandKit): void {
     .option('--allow-older-export', "load even when a lake table holds a newer export (moves it back in time)")
     .option('--rebuild <tables...>', 'replace these tables (schema.table, space- or comma-separated) from the export so new column types apply')
     .option('--wait', 'wait for the cycle that serves this request; exit 1 if it is partial or failed');
+  // --rebuild takes every word after it, a source given after its tables too: the error says so, not only that no source was given.
+  cmd.configureOutput({
+    outputError: (text, write) => {
+      const rebuild = (cmd.opts() as RerunOptions).rebuild;
+      write(/missing required argument 'source'/.test(text) && rebuild?.length ? `${sourceAfterRebuild(rebuild)}\n` : text);
+    },
+  });
   withJson(withConfig(cmd)).action(
     kit.action(async (name: string, opts: RerunOptions) => {
       const { io } = kit.env;
@@ -74,4 +81,13 @@ export function registerRerun(program: Command, kit: CommandKit): void {
       });
     }),
   );
+}
+
+/** No source argument after --rebuild, which may have taken it as a table. */
+function sourceAfterRebuild(rebuild: string[]): string {
+  const last = rebuild.at(-1)!;
+  // Table names are schema.table: a last word without a dot is the source put after the tables.
+  const [source, tables] = rebuild.length > 1 && !last.includes('.') ? [last, rebuild.slice(0, -1)] : ['<source>', rebuild];
+  const took = source === '<source>' ? '' : `, and took ${JSON.stringify(source)}`;
+  return `error: no source given: --rebuild takes every word after it as a table${took}: give the source first, e.g. lakesync rerun ${source} --rebuild ${tables.join(' ')}`;
 }
