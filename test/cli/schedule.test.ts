@@ -258,6 +258,8 @@ describe('lakesync schedule', () => {
     const other = await cli('schedule', 'create', 'shop', '--name', 'again', '--cron', '0 4 * * *', '--overlap', 'skip');
     assert.equal(other.code, 2, other.stdout);
     assert.match(other.stderr, /schedule lakesync\/shop\/again exists with other settings \(overlap BUFFER_ONE\)/);
+    // Changing it means creating it again: a paused schedule stays paused only when created again with --paused.
+    assert.match(other.stderr, /delete it \(lakesync schedule delete shop --name again\) and create it again with --paused, as it is paused now/);
     assert.equal((await cli('schedule', 'delete', 'shop', '--name', 'again')).code, 0);
   });
 

@@ -390,7 +390,11 @@ async function create(kit: CommandKit, source: string, opts: CreateOptions): Pro
       // Created again with the same settings (a deploy script that runs create each time): nothing to do.
       const existing = await conn.client.schedule.getHandle(id).describe();
       const differ = otherSettings(existing, memo, input, OVERLAP[opts.overlap]!, conn.target.taskQueue);
-      if (differ.length > 0) throw new UsageError(`schedule ${id} exists with other settings (${differ.join(', ')}): describe it, delete it first, or pick another --name`);
+      if (differ.length > 0) {
+        // A schedule created again is created as asked: paused only with --paused, whatever it was.
+        const again = existing.state.paused ? ' with --paused, as it is paused now' : '';
+        throw new UsageError(`schedule ${id} exists with other settings (${differ.join(', ')}): to change them, delete it (lakesync schedule delete ${source} --name ${opts.name}) and create it again${again}; or pick another --name`);
+      }
       // Paused or not is the schedule's state, not a setting (pause and unpause change it): said when it is not as asked.
       const state = existing.state.paused
         ? ' (it is paused: lakesync schedule unpause)'
