@@ -43,17 +43,21 @@ export function runWorkers(table: string, sizeGB: number | undefined, glue: Glue
   return Math.max(GLUE_MIN_WORKERS, Math.min(maxWorkers, Math.max(minWorkers, wanted)));
 }
 
-/** The StartJobRun fields of a run: workers only when they differ from the job's, the class only when FLEX. */
+/**
+ * The StartJobRun fields of a run: workers only when they differ from the job's, and always the
+ * class. A run without one takes the job's, which a class set on the job by hand would decide
+ * (until lakesync's next UpdateJob resets it), and with it whether the run may be queued.
+ */
 export function runCapacity(
   table: string,
   sizeGB: number | undefined,
   glue: GlueCapacitySettings,
-): { NumberOfWorkers?: number; WorkerType?: string; ExecutionClass?: ExecutionClass } {
+): { NumberOfWorkers?: number; WorkerType?: string; ExecutionClass: ExecutionClass } {
   const workers = runWorkers(table, sizeGB, glue);
   return {
     // Glue takes NumberOfWorkers with its WorkerType.
     ...(workers !== glue.numberOfWorkers ? { NumberOfWorkers: workers, WorkerType: glue.workerType } : {}),
-    ...(glue.executionClass === 'FLEX' ? { ExecutionClass: 'FLEX' as const } : {}),
+    ExecutionClass: glue.executionClass ?? 'STANDARD',
   };
 }
 

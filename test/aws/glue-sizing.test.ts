@@ -53,11 +53,11 @@ describe('the Glue worker sizing rule', () => {
     assert.equal(runWorkers('public.other', 500, glue({ tableWorkers: { 'public.orders': 3 } })), 20);
   });
 
-  test('StartJobRun carries workers and worker type only when they differ from the job, and the class only when FLEX', () => {
-    assert.deepEqual(runCapacity('public.orders', 95, glue({ workerType: 'G.2X' })), { NumberOfWorkers: 10, WorkerType: 'G.2X' });
-    assert.deepEqual(runCapacity('public.orders', 15, glue()), {}, 'the rule gives the job default');
+  test('StartJobRun carries workers and worker type only when they differ from the job, and always the class (a class set on the job by hand would decide it)', () => {
+    assert.deepEqual(runCapacity('public.orders', 95, glue({ workerType: 'G.2X' })), { NumberOfWorkers: 10, WorkerType: 'G.2X', ExecutionClass: 'STANDARD' });
+    assert.deepEqual(runCapacity('public.orders', 15, glue()), { ExecutionClass: 'STANDARD' }, 'the rule gives the job default');
     assert.deepEqual(runCapacity('public.events', undefined, glue({ executionClass: 'FLEX' })), { ExecutionClass: 'FLEX' });
-    assert.deepEqual(runCapacity('public.events', undefined, glue({ executionClass: 'STANDARD' })), {});
+    assert.deepEqual(runCapacity('public.events', undefined, glue({ executionClass: 'STANDARD' })), { ExecutionClass: 'STANDARD' });
   });
 });
 
@@ -222,15 +222,17 @@ describe('the StartJobRun request of a sized run (moto)', () => {
     assert.equal(job.NumberOfWorkers, 2, 'the job definition keeps numberOfWorkers');
   });
 
-  test('STANDARD with no export size sends no capacity fields; a pinned table sends its workers', async () => {
+  test('STANDARD with no export size sends no worker fields but the class; a pinned table sends its workers', async () => {
     const { ports, starts } = portsOf(settingsOf({ sizing: { maxWorkers: 40 } }, { 'public.orders': { primaryKey: ['id'], glueWorkers: 4 }, 'public.items': { primaryKey: ['id'] } }));
     await ports.load.startLoad(request(ports, planEntry({ table: 'public.items', lakeTable: 'items', action: 'create', primaryKey: ['id'] }), 'c1'));
     await ports.load.startLoad(request(ports, orders(300), 'c1'));
     assert.equal(starts.length, 2);
-    for (const field of ['NumberOfWorkers', 'WorkerType', 'ExecutionClass']) assert.ok(!(field in starts[0]!), `StartJobRun of a table without a size carries ${field}`);
+    for (const field of ['NumberOfWorkers', 'WorkerType']) assert.ok(!(field in starts[0]!), `StartJobRun of a table without a size carries ${field}`);
+    // A FLEX class set on the job by hand never decides a run: lakesync's UpdateJob would reset it, and FLEX runs are not queued.
+    assert.equal(starts[0]!.ExecutionClass, 'STANDARD');
     assert.equal(starts[1]!.NumberOfWorkers, 4);
     assert.equal(starts[1]!.WorkerType, 'G.1X');
-    assert.ok(!('ExecutionClass' in starts[1]!));
+    assert.equal(starts[1]!.ExecutionClass, 'STANDARD');
   });
 
   test('a table whose arguments are too large for a job run (many column policies) passes them in an arguments file on S3', async () => {
