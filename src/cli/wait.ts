@@ -38,8 +38,9 @@ export async function waitForRequest(conn: Connected, source: string, requestId:
   const pollMs = options.pollMs ?? 500;
   // The source answers where one request stands in one small query; a worker from before that query is asked for its status.
   let asksRequest = true;
+  const seen: Seen = {};
   for (;;) {
-    const found = asksRequest ? await requestFound(conn, source, requestId, options) : await statusFound(conn, source, requestId, options);
+    const found = asksRequest ? await requestFound(conn, source, requestId, options, seen) : await statusFound(conn, source, requestId, options);
     if (found === null) {
       asksRequest = false;
       continue;
@@ -49,8 +50,17 @@ export async function waitForRequest(conn: Connected, source: string, requestId:
   }
 }
 
-/** The cycle that served the request (its last part), from the `request` query; undefined while it waits; null when the worker does not know the query. */
-async function requestFound(conn: Connected, source: string, requestId: string, options: WaitOptions): Promise<CycleSummary | null | undefined> {
+/** Where a waiter last found its request: queued, run by the running cycle, or served in part. */
+interface Seen {
+  as?: string;
+}
+
+/**
+ * The cycle that served the request (its last part), from the `request` query; undefined while it waits; null when the worker does not know the query.
+ * A request once found is never out of sight until served or dropped (taken from the queue, it is the running cycle's in the same step): one
+ * found nowhere later was lost (the source workflow started again without its state), and waiting longer would wait for ever.
+ */
+async function requestFound(conn: Connected, source: string, requestId: string, options: WaitOptions, seen: Seen): Promise<CycleSummary | null | undefined> {
   const standing = await sourceRequestStanding(conn, source, requestId);
   if (standing === undefined) throw stopped(source, requestId);
   if (standing === null) return null;
@@ -64,6 +74,14 @@ async function requestFound(conn: Connected, source: string, requestId: string, 
   const served = standing.servedBy[0];
   if (served && (!served.part || served.part.index === served.part.of)) return served;
   if (standing.dropped) throw droppedFailure(source, requestId, standing.dropped.reason);
+  const now = standing.queuedAt !== undefined ? 'queued' : standing.running ? `run by cycle ${standing.currentCycle?.cycleId}` : served ? `served in part by cycle ${served.cycleId}` : undefined;
+  if (now === undefined && seen.as !== undefined) {
+    throw new RuntimeFailure(
+      `the source workflow of ${source} no longer knows request ${requestId}: it was ${seen.as}, and is now neither queued, running, served by one of its recent cycles nor dropped ` +
+        `(the source workflow was started again without its state, or more cycles than it keeps ran since); see what ran with: lakesync status ${source}, and send the request again if it is still needed`,
+    );
+  }
+  seen.as = now ?? seen.as;
   return undefined;
 }
 

@@ -1,0 +1,51 @@
+/**
+ * A waiter (`sync --wait`, `rerun --wait`) whose request the source workflow lost: started again
+ * without its state while the request was queued. It is told so, instead of waiting for ever.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import { RuntimeFailure } from '../../src/cli/errors';
+import { type WaitProgress, waitForRequest } from '../../src/cli/wait';
+import { temporalTarget } from '../../src/temporal';
+import { requestSyncSignal } from '../../src/workflows/messages';
+import { fakeConfig, startFakeWorker, startTestServer, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
+import { startSource, waitForStatus } from '../helpers/source';
+import { pollFor } from '../helpers/within';
+
+describe('a waiter whose request the source lost', () => {
+  let env: TestServer;
+  let w: FakeWorker;
+  const queue = uniqueQueue('wait-lost');
+  before(async () => {
+    env = await startTestServer();
+    // Slow loads: the first cycle still runs while the request waits behind it.
+    w = await startFakeWorker(fakeConfig(queue, { tables: 2, latencyMs: 3_000 }, {}, 'lost'), { tables: 2, latencyMs: 3_000 });
+  });
+  after(async () => {
+    await w?.stop();
+    await env?.close();
+  });
+
+  test('is told the request is no longer known once the source workflow started again without it, not left waiting', async () => {
+    const handle = await startSource(w.client, queue, 'lost');
+    await waitForStatus(handle, (s) => s.currentCycle !== undefined, 30_000);
+    await handle.signal(requestSyncSignal, { requestId: 'lost-one', requestedBy: 'test' });
+    await waitForStatus(handle, (s) => s.currentCycle !== undefined && s.queue.some((q) => q.requestId === 'lost-one'), 30_000);
+
+    const polls: WaitProgress[] = [];
+    const waiting = waitForRequest({ client: w.client, target: temporalTarget(w.config) }, 'lost', 'lost-one', { pollMs: 4_000, onStatus: (p) => polls.push(p) }).then(
+      () => 'served',
+      (err: unknown) => err,
+    );
+    // The waiter found the request queued; before its next poll the source starts again afresh.
+    await pollFor(() => 'the first poll', async () => (polls.length > 0 ? true : undefined), 10_000);
+    assert.equal(polls[0]!.ahead, 0, JSON.stringify(polls[0]));
+    await handle.terminate('started again without its state');
+    await startSource(w.client, queue, 'lost');
+
+    const outcome = await Promise.race([waiting, delay(30_000).then(() => 'still waiting')]);
+    assert.ok(outcome instanceof RuntimeFailure, `the waiter: ${String(outcome)}`);
+    assert.match(outcome.message, /^the source workflow of lost no longer knows request lost-one: it was queued, and is now neither queued, running, served by one of its recent cycles nor dropped .*lakesync status lost/);
+  });
+});
