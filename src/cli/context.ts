@@ -3,7 +3,7 @@
  * when the server cannot be reached, and the source workflow's status.
  */
 import { isAbsolute, resolve } from 'node:path';
-import type { Client } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { loadConfigFile, sourceConfig } from '../config/load';
 import { selectTable } from '../config/tables';
 import type { LakesyncConfig, SourceConfig } from '../config/schema';
@@ -153,11 +153,16 @@ export function noSourceWorkflow(source: string, consequence: string): UsageErro
  * The source workflow's status, or undefined when no source workflow runs (never synced,
  * or terminated): the caller decides whether that is an error.
  */
-export async function sourceStatus({ client, target }: Connected, source: string): Promise<SourceStatus | undefined> {
+export async function sourceStatus(conn: Connected, source: string): Promise<SourceStatus | undefined> {
+  // A large source answers in pages: the status is read whole.
+  return readRunningSource(conn, source, 'status', readSourceStatus);
+}
+
+/** What `read` reads of the running source workflow, within the query deadline; undefined when none runs. */
+async function readRunningSource<T>({ client, target }: Connected, source: string, what: string, read: (handle: WorkflowHandle) => Promise<T>): Promise<T | undefined> {
   const handle = await runningSourceWorkflow(client, source);
   if (!handle) return undefined;
-  // A large source answers in pages: the status is read whole.
-  return withQueryDeadline(client, `status of ${sourceWorkflowId(source)}`, target, () => readSourceStatus(handle), handle.workflowId);
+  return withQueryDeadline(client, `${what} of ${sourceWorkflowId(source)}`, target, () => read(handle), handle.workflowId);
 }
 
 /**
@@ -176,20 +181,16 @@ export async function sourceRunForRequest({ client, target }: Connected, source:
  * The source's status without its paged parts (ledger, failed tables, last cycle's tables): one query, cheap to poll.
  * With `requestIds`, the recent cycles' request ids and the dropped requests are read from their pages when they were paged (a waiter looks its id up there).
  */
-export async function sourceStatusSummary({ client, target }: Connected, source: string, options: { requestIds?: boolean } = {}): Promise<SourceStatus | undefined> {
-  const handle = await runningSourceWorkflow(client, source);
-  if (!handle) return undefined;
-  return withQueryDeadline(client, `status of ${sourceWorkflowId(source)}`, target, () => readStatusSummary(handle, options), handle.workflowId);
+export async function sourceStatusSummary(conn: Connected, source: string, options: { requestIds?: boolean } = {}): Promise<SourceStatus | undefined> {
+  return readRunningSource(conn, source, 'status', (handle) => readStatusSummary(handle, options));
 }
 
 /**
  * Where one request stands (the source's `request` query): undefined when the source workflow does
  * not run; null when its worker does not know the query (a version from before it).
  */
-export async function sourceRequestStanding({ client, target }: Connected, source: string, requestId: string): Promise<RequestStanding | null | undefined> {
-  const handle = await runningSourceWorkflow(client, source);
-  if (!handle) return undefined;
-  return withQueryDeadline(client, `request ${requestId} of ${sourceWorkflowId(source)}`, target, () => readRequestStanding(handle, requestId), handle.workflowId);
+export async function sourceRequestStanding(conn: Connected, source: string, requestId: string): Promise<RequestStanding | null | undefined> {
+  return readRunningSource(conn, source, `request ${requestId}`, (handle) => readRequestStanding(handle, requestId));
 }
 
 /**
