@@ -65,3 +65,12 @@ export function textParts(key: string, text: string, limit: number): { key: stri
   const pieces = splitText(text, Math.max(1024, Math.min(limit, MAX_PART_BYTES) - PART_ENVELOPE_BYTES));
   return pieces.map((piece, i) => ({ key: `${key}/part-${String(i + 1).padStart(4, '0')}-of-${pieces.length}.json`, text: piece }));
 }
+
+/**
+ * The start of a text longer than `max` characters, saying how much more there is and where the
+ * whole text is; a shorter one as it is. Keeps long errors (a Spark stack trace) out of payloads.
+ */
+export function keptStart(text: string, max: number, where: string): string {
+  if (text.length <= max) return text;
+  return `${text.slice(0, max)}... (${text.length - max} characters more; ${where})`;
+}

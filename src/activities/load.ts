@@ -16,6 +16,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { cycleManifestKeys, exportIdFor, runTokenFor } from '../ids';
 import { isPortError } from '../errors';
+import { keptStart } from '../payload-text';
 import type { SourceConfig } from '../config/schema';
 import { selectTable } from '../config/tables';
 import type { CostBasis, DiscoveredTable, LiveLoadRun, LoadedTableExport, LoadRequest, LoadResult, LoadRunStatus, LoadUsage, PackSummary, PlanEntry } from '../model';
@@ -536,12 +537,12 @@ async function runPacked(port: LoadPort, packs: PackLoads, req: LoadRequest, pac
   const left = ApplicationFailure.create({
     message:
       `load of ${table} in pack ${pack.token} (run ${pack.runId}) failed: the run ended ${status.detail ?? status.state}` +
-      `${status.errorMessage ? ` (${status.errorMessage})` : ''} without a result for the table at ${req.resultLocation}; the next attempt loads the table in a run of its own`,
+      `${status.errorMessage ? ` (${jobError(status.errorMessage, `the whole error is that of job run ${pack.runId}`)})` : ''} without a result for the table at ${req.resultLocation}; the next attempt loads the table in a run of its own`,
     type: PACK_LEFT_TABLE,
     nonRetryable: false,
   });
   // A pack's run that never started loaded nothing either: the table spends no attempt on it (attemptFailed), as a run of its own would not.
-  if (status.unstarted) UNSTARTED_FAILURES.set(left, `pack run ${pack.runId} (${status.detail ?? 'FAILED'}): ${status.errorMessage ?? 'no error message'}`);
+  if (status.unstarted) UNSTARTED_FAILURES.set(left, `pack run ${pack.runId} (${status.detail ?? 'FAILED'}): ${jobError(status.errorMessage ?? 'no error message', `the whole error is that of job run ${pack.runId}`)}`);
   throw left;
 }
 
@@ -1001,11 +1002,11 @@ async function failedRun(port: LoadPort, req: LoadRequest, runId: string, status
   if (status.unstarted) {
     // It wrote nothing: a result at the location is an earlier run's, none of this one's.
     const failed = ApplicationFailure.create({
-      message: `load of ${req.plan.table} failed (run ${runId}, ${status.detail ?? 'FAILED'}): the run never started: ${status.errorMessage ?? 'no error message'} (a new run is started after a backoff)`,
+      message: `load of ${req.plan.table} failed (run ${runId}, ${status.detail ?? 'FAILED'}): the run never started: ${jobError(status.errorMessage ?? 'no error message', `the whole error is that of job run ${runId}`)} (a new run is started after a backoff)`,
       type: `Load${status.detail ?? 'Failed'}`,
       nonRetryable: false,
     });
-    UNSTARTED_FAILURES.set(failed, `run ${runId} (${status.detail ?? 'FAILED'}): ${status.errorMessage ?? 'no error message'}`);
+    UNSTARTED_FAILURES.set(failed, `run ${runId} (${status.detail ?? 'FAILED'}): ${jobError(status.errorMessage ?? 'no error message', `the whole error is that of job run ${runId}`)}`);
     throw failed;
   }
   const result = await ownResult(port, req);
@@ -1013,7 +1014,7 @@ async function failedRun(port: LoadPort, req: LoadRequest, runId: string, status
   // The backend says whether a new run may help (no capacity, its own error).
   const retry = status.retryable ? ' (a new run is started after a backoff)' : '';
   throw ApplicationFailure.create({
-    message: `load of ${req.plan.table} failed (run ${runId}, ${status.detail ?? 'FAILED'}): ${status.errorMessage ?? 'no error message'}${retry}`,
+    message: `load of ${req.plan.table} failed (run ${runId}, ${status.detail ?? 'FAILED'}): ${jobError(status.errorMessage ?? 'no error message', `the whole error is that of job run ${runId}`)}${retry}`,
     type: `Load${status.detail ?? 'Failed'}`,
     nonRetryable: !status.retryable,
   });
@@ -1022,6 +1023,17 @@ async function failedRun(port: LoadPort, req: LoadRequest, runId: string, status
 /** The job decides whether a retry can help (glue/lakesync_glue/errors.py). */
 function retryable(result: LoadResult): boolean {
   return result.error?.retryable === true;
+}
+
+/**
+ * How much of a job's error a load's failure carries: Temporal refuses a failure above 2 MB (its
+ * message and its stack, which repeats the message) and keeps only "Activity task failed".
+ */
+export const LOAD_ERROR_CHARACTERS = 8_000;
+
+/** A job's error as the load's failure carries it: its start when long, saying where the whole is. */
+function jobError(message: string, where: string): string {
+  return keptStart(message, LOAD_ERROR_CHARACTERS, where);
 }
 
 function resultFailure(req: LoadRequest, runId: string, result: LoadResult): ApplicationFailure {
@@ -1035,7 +1047,7 @@ function resultFailure(req: LoadRequest, runId: string, result: LoadResult): App
       ? ''
       : " The job's result has no retryable flag, so the deployed job version may not match this worker's; not retrying.";
   return ApplicationFailure.create({
-    message: `load of ${req.plan.table} failed (run ${runId}): ${cls}: ${result.error?.message ?? 'unknown error'}.${hint}${noFlag}`,
+    message: `load of ${req.plan.table} failed (run ${runId}): ${cls}: ${jobError(result.error?.message ?? 'unknown error', `the whole error is in the run's result at ${req.resultLocation}`)}.${hint}${noFlag}`,
     type: cls,
     nonRetryable: !retryable(result),
   });

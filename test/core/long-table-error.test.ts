@@ -1,0 +1,130 @@
+/**
+ * A table whose load fails with a very long error (a Spark stack trace, a Glue ErrorMessage of
+ * 1 MB), on a real Temporal server: no payload in any history and no query answer (the cycle's
+ * table pages, the batch's progress, the source's status) carries the whole error; each keeps its
+ * start and says where the whole error is, and `lakesync status --json` stays small.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { WorkflowHandle } from '@temporalio/client';
+import { readStatusView } from '../../src/cli/progress';
+import { type DevServer, startDevServer } from '../../src/devserver';
+import { sourceWorkflowId } from '../../src/ids';
+import type { CycleResult } from '../../src/model';
+import { readSourceStatus, withCycleTables } from '../../src/status-pages';
+import { temporalTarget } from '../../src/temporal';
+import { batchProgressQuery, type CycleTablesPage, cycleTablesPageQuery, SOURCE_WORKFLOW_TYPE, type StatusPage, statusPageQuery, statusQuery, syncUpdate } from '../../src/workflows/messages';
+import { SEARCH_ATTRIBUTE_TYPES } from '../../src/workflows/search';
+import { fakeConfig, quietTemporalLogs, startFakeWorker, type FakeWorker, uniqueQueue } from '../helpers/env';
+import { historyPayloadSizes } from '../helpers/payload-sizes';
+import { pollFor } from '../helpers/within';
+
+const SOURCE = 'trace';
+const LIMIT = 8 * 1024;
+const TABLES = ['public.a', 'public.b', 'public.c', 'public.d'];
+const FAILING = 'public.c';
+const TRACE = `org.apache.spark.SparkException: Job aborted.\n${'\tat org.apache.spark.sql.execution.datasources.FileFormatWriter$.write(FileFormatWriter.scala:231)\n'.repeat(11_000)}`;
+const bytesOf = (v: unknown): number => Buffer.byteLength(JSON.stringify(v));
+
+describe(`a load that fails with a ${Math.round(TRACE.length / 1024)} KB error, inline limit ${LIMIT} bytes`, () => {
+  let dir: string;
+  let server: DevServer;
+  let w: FakeWorker;
+  let handle: WorkflowHandle;
+  const queue = uniqueQueue('longerror');
+
+  before(async () => {
+    quietTemporalLogs();
+    dir = mkdtempSync(join(tmpdir(), 'lakesync-longerror-'));
+    server = await startDevServer({ dbFile: join(dir, 'temporal.db'), searchAttributes: SEARCH_ATTRIBUTE_TYPES });
+    process.env.TEMPORAL_ADDRESS = server.address;
+    w = await startFakeWorker(fakeConfig(queue, { tables: TABLES }, { batchSize: 2 }, SOURCE), {
+      tables: TABLES,
+      failures: [{ table: FAILING, phase: 'load', times: 'always', retryable: false, message: TRACE }],
+    });
+    await w.client.workflow.start(SOURCE_WORKFLOW_TYPE, { workflowId: sourceWorkflowId(SOURCE), taskQueue: queue, args: [{ source: SOURCE, payloadInlineBytes: LIMIT }] });
+    handle = w.client.workflow.getHandle(sourceWorkflowId(SOURCE));
+  });
+  after(async () => {
+    await w?.stop();
+    await server?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('no payload nor query answer holds the whole error; each says where it is', async () => {
+    assert.ok(TRACE.length > 900_000);
+    await handle.executeUpdate(syncUpdate, { args: [{ requestId: 'first' }] });
+    const s = await pollFor(
+      () => 'the cycle recorded',
+      async () => {
+        const x = await readSourceStatus(handle);
+        return x.recentCycles.length > 0 && x.phase === 'idle' ? x : undefined;
+      },
+      120_000,
+      200,
+    );
+    const cycle = s.recentCycles[0]!;
+    assert.equal(cycle.status, 'partial');
+    assert.deepEqual(cycle.counts, { committed: 3, failed: 1, skipped: 0 });
+
+    // The cycle's own result and its pages: the table's error by its start, saying where the rest is.
+    const cycleHandle = w.client.workflow.getHandle(cycle.workflowId);
+    const result = (await cycleHandle.result()) as CycleResult;
+    assert.ok(bytesOf(result) <= LIMIT, `cycle result ${bytesOf(result)} bytes`);
+    for (let offset: number | undefined = 0; offset !== undefined; ) {
+      const page: CycleTablesPage = await cycleHandle.query(cycleTablesPageQuery, offset);
+      assert.ok(bytesOf(page) <= LIMIT, `tablesPage@${offset}: ${bytesOf(page)} bytes`);
+      offset = page.next;
+    }
+    const whole = await withCycleTables(cycleHandle, result);
+    const failed = whole.tables.find((t) => t.table === FAILING)!;
+    // The load's failure keeps the job error's start and says where the whole error is (Temporal refuses a failure above 2 MB).
+    assert.ok(failed.error!.message.startsWith('load of public.c failed (run '), failed.error!.message.slice(0, 200));
+    assert.match(failed.error!.message, /SparkException: Job aborted/);
+    assert.equal(failed.error!.type, 'SchemaConflict');
+    // The batch keeps the start of that, and says where the rest is: the failure of the load in its history.
+    assert.match(failed.error!.message, /characters more; the whole error is in the failed loadTable activity of batch workflow lakesync\/trace\/\S+\)$/);
+    assert.ok(failed.error!.message.length < 2_200, `${failed.error!.message.length} characters`);
+    const batchId = /of batch workflow (\S+)\)$/.exec(failed.error!.message)![1]!;
+    const history = await w.client.workflow.getHandle(batchId).fetchHistory();
+    const loadFailure = (history.events ?? []).map((e) => e.activityTaskFailedEventAttributes?.failure?.message ?? '').find((m) => m.startsWith('load of public.c failed'));
+    assert.ok(loadFailure, 'the batch history holds the failure of the load');
+    assert.ok(loadFailure.includes(TRACE.slice(0, 7_000)), 'with the start of the job error');
+    assert.match(loadFailure, /characters more; the whole error is in the run's result at \S+\)/);
+    assert.ok(loadFailure.length < 10_000, `${loadFailure.length} characters`);
+
+    // The batch's progress answer.
+    const progress = await w.client.workflow.getHandle(batchId).query(batchProgressQuery);
+    assert.ok(bytesOf(progress) <= LIMIT, `batch progress ${bytesOf(progress)} bytes`);
+    assert.match(progress.find((p) => p.table === FAILING)!.error!, /^load of public\.c failed .*SparkException/s);
+
+    // Every payload of every history.
+    const sizes = await pollFor(
+      () => 'every history listed',
+      async () => {
+        const found = await historyPayloadSizes(w.client, `lakesync/${SOURCE}`);
+        return new Set(found.map((x) => x.workflowId)).size >= 4 ? found : undefined;
+      },
+      60_000,
+      500,
+    );
+    const largest = sizes[0]!;
+    assert.ok(largest.bytes <= LIMIT, `largest payload ${largest.bytes} bytes: ${largest.where} in ${largest.workflowId} (event ${largest.eventId})`);
+
+    // The source's answers, and `lakesync status --json`.
+    assert.ok(bytesOf(await handle.query(statusQuery)) <= LIMIT);
+    for (const part of ['ledger', 'failed', 'lastCycleTables'] as const) {
+      for (let offset: number | undefined = 0; offset !== undefined; ) {
+        const page: StatusPage = await handle.query(statusPageQuery, { part, offset });
+        assert.ok(bytesOf(page) <= LIMIT, `statusPage ${part}@${offset}: ${bytesOf(page)} bytes`);
+        offset = page.next;
+      }
+    }
+    const view = await readStatusView({ client: w.client, target: temporalTarget(w.config) }, SOURCE);
+    assert.ok(bytesOf(view) <= LIMIT, `status --json ${bytesOf(view)} bytes`);
+    assert.match(view.status!.failed[FAILING]!.message, /SparkException/);
+  });
+});
