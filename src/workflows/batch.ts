@@ -8,7 +8,7 @@ import type { LeftByPack, LoadFailureDetails, LoadTableResult, SpentRuns } from 
 import { type ExportVolume, tableCost } from '../cost/ledger';
 import { exportIdFor, runTokenFor, tableExportIdFor } from '../ids';
 import type { CostBasis, CycleSettings, DynamoLoadExports, ExportRef, JsonRef, LoadedTableExport, LoadItem, LoadResult, LoadSummary, LoadUsage, TableCost, TableError, TableExportRef, TableOutcome } from '../model';
-import { jsonBytes } from '../payload-text';
+import { jsonBytes, keptStart } from '../payload-text';
 import { storeText } from './by-reference';
 import { nowIso } from './clock';
 import { activityTimeout, cancelledDetails, failureDetails, tableError } from './errors';
@@ -59,6 +59,17 @@ export const UNCOUNTED_EXPORT_SAYS_WHAT_TO_DO = 'uncounted-export-says-what-to-d
 export const STOPPED_RUN_COST_PARTIAL = 'stopped-run-cost-partial';
 /** Patch: a committed load whose usage says a figure is short (its size in the export could not be read) marks its cost partial (it was dropped silently). */
 export const LOADED_COST_PARTIAL = 'loaded-cost-partial';
+/** Patch: a table's error longer than TABLE_ERROR_CHARACTERS keeps its start in the outcome (the whole error went into the outcome, its pages and the cycle's). */
+export const TABLE_ERROR_CAPPED = 'table-error-capped-in-batch';
+
+/**
+ * How much of a table's error its outcome keeps: a page of outcomes holds at least one whole, and
+ * a batch's progress answer all of its tables' errors. The whole error stays in the failure of the
+ * step's activity in the batch's history.
+ */
+export const TABLE_ERROR_CHARACTERS = 2_000;
+/** How much of a table's error the batch's progress answer gives: up to batchSize (500) tables answer at once. */
+const PROGRESS_ERROR_CHARACTERS = 500;
 
 export interface BatchInput {
   source: string;
@@ -224,6 +235,13 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
     return { phase, message, type: phase === 'load' ? 'LoadTimedOut' : 'TimedOut', retryable: true };
   }
 
+  /** A table's error as its outcome keeps it: its start when long, saying where the whole error is. Asked only of a long error, so other histories record no marker. */
+  function keptError(phase: 'export' | 'load' | 'grant' | 'verify', error: TableError): TableError {
+    if (error.message.length <= TABLE_ERROR_CHARACTERS || !patched(TABLE_ERROR_CAPPED)) return error;
+    const where = phase === 'export' ? 'in the export activities of the table' : `in the failed ${{ load: 'loadTable', grant: 'grantTable', verify: 'verifyTable' }[phase]} activity`;
+    return { ...error, message: keptStart(error.message, TABLE_ERROR_CHARACTERS, `the whole error is ${where} of batch workflow ${workflowInfo().workflowId}`) };
+  }
+
   /** The cost of a table's part of this cycle's own RDS export (a reused one cost nothing this cycle); none when its size or the basis is unknown. */
   function ownExportCost(item: LoadItem): TableCost | undefined {
     if (!settings.cost || !settings.costBasis || item.sizeGB === undefined || input.export?.exportId !== exportIdFor(input.source, input.cycleId)) return undefined;
@@ -245,8 +263,9 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
     let cost: TableCost | undefined;
     const fail = (phase: 'export' | 'load' | 'grant' | 'verify', err: unknown, load?: LoadSummary): TableOutcome => {
       const timeout = activityTimeout(err);
-      const error = timeout ? timeoutError(phase, item.table, timeout, phase === 'load' && pack?.bounded ? pack.tables : undefined) : tableError(phase, err);
-      mark(item.table, { state: 'failed', error: error.message, finishedAt: nowIso() });
+      const error = keptError(phase, timeout ? timeoutError(phase, item.table, timeout, phase === 'load' && pack?.bounded ? pack.tables : undefined) : tableError(phase, err));
+      // A query answer only: no command, so no patch.
+      mark(item.table, { state: 'failed', error: keptStart(error.message, PROGRESS_ERROR_CHARACTERS, `the whole error is in the cycle's outcome of ${item.table}`), finishedAt: nowIso() });
       return { ...base, status: 'failed', error, ...(load ? { load } : {}), ...(cost ? { cost } : {}), finishedAt: nowIso() };
     };
 
