@@ -1,9 +1,11 @@
 /** What every activity gets from the worker: the config and the ports of each source. */
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { LakesyncConfig, SourceConfig } from '../config/schema';
 import { sourceConfig } from '../config/load';
 import { isPortError } from '../errors';
 import type { Ports } from '../ports';
+import { keptStart } from '../payload-text';
 import { redactError, redactSecrets } from '../redact';
 
 export interface ActivityDeps {
@@ -21,6 +23,28 @@ export function sourceOf(deps: ActivityDeps, source: string): { settings: Source
   }
 }
 
+/** How much of an error an activity's failure carries. */
+export const FAILURE_CHARACTERS = 8_000;
+const WHOLE_IN_LOG = "the whole error is in the worker's log";
+
+/** Logs the whole error that a failure carries only the start of (outside an activity: nowhere else to put it). */
+function logWhole(whole: string): void {
+  try {
+    Context.current().log.warn('an activity failed with a long error; its failure carries the start', { error: whole });
+  } catch {
+    console.warn(whole);
+  }
+}
+
+/** An error (and its causes) with messages and stacks cut to their start. */
+function shortError(err: Error): Error {
+  const cause = err.cause instanceof Error ? { cause: shortError(err.cause) } : {};
+  const copy = new Error(keptStart(err.message, FAILURE_CHARACTERS, WHOLE_IN_LOG), cause);
+  copy.name = err.name;
+  copy.stack = err.stack === undefined ? undefined : keptStart(err.stack, FAILURE_CHARACTERS, WHOLE_IN_LOG);
+  return copy;
+}
+
 /**
  * Turns a port error into a Temporal failure whose message names the step and the table.
  * Retryable kinds (throttling, transient) are retried by Temporal; the rest fail at once.
@@ -28,9 +52,12 @@ export function sourceOf(deps: ActivityDeps, source: string): { settings: Source
 export function failure(step: string, subject: string, err: unknown): ApplicationFailure {
   if (err instanceof ApplicationFailure) return err;
   // The message and every cause are recorded in the workflow history: no credential may reach it.
-  const message = redactSecrets(`${step} failed for ${subject}: ${(err as Error)?.message ?? String(err)}`);
+  const whole = redactSecrets(`${step} failed for ${subject}: ${(err as Error)?.message ?? String(err)}`);
+  const message = keptStart(whole, FAILURE_CHARACTERS, WHOLE_IN_LOG);
+  // Temporal refuses a failure above 2 MB (message, cause and stacks): the activity would end as timed out, its error lost.
+  if (message !== whole) logWhole(whole);
   if (isPortError(err)) {
-    return ApplicationFailure.create({ message, type: err.code, nonRetryable: !err.retryable, cause: redactError(err) });
+    return ApplicationFailure.create({ message, type: err.code, nonRetryable: !err.retryable, cause: shortError(redactError(err)) });
   }
   return ApplicationFailure.create({ message, type: (err as Error)?.name ?? 'Error', nonRetryable: false });
 }

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
+import { FAILURE_CHARACTERS } from '../../src/activities/deps';
 import { readStatusView } from '../../src/cli/progress';
 import { type DevServer, startDevServer } from '../../src/devserver';
 import { sourceWorkflowId } from '../../src/ids';
@@ -128,5 +129,32 @@ describe(`a load that fails with a ${Math.round(TRACE.length / 1024)} KB error, 
     const shown = JSON.stringify(view).split('SparkException').length - 1;
     assert.ok(bytesOf(view) <= shown * 2_200 + 4_096, `status --json ${bytesOf(view)} bytes, the error ${shown} times`);
     assert.match(view.status!.failed[FAILING]!.message, /SparkException/);
+  });
+
+  test('a step of the cycle that fails with a very long error: the cycle fails with its start, saying where the whole error is', async () => {
+    w.backend.setFailures([{ table: '*', phase: 'discover', times: 'always', retryable: false, message: TRACE }]);
+    await handle.executeUpdate(syncUpdate, { args: [{ requestId: 'second' }] });
+    const s = await pollFor(
+      () => 'the second cycle recorded',
+      async () => {
+        const x = await readSourceStatus(handle);
+        return x.recentCycles.length > 1 && x.phase === 'idle' ? x : undefined;
+      },
+      120_000,
+      200,
+    );
+    const cycle = s.recentCycles[0]!;
+    assert.equal(cycle.status, 'failed');
+    const result = (await w.client.workflow.getHandle(cycle.workflowId).result()) as CycleResult;
+    // The cycle's result carries the error as the activity's failure gave it: bounded by FAILURE_CHARACTERS, whatever the step's error.
+    const bound = FAILURE_CHARACTERS + 4_096;
+    assert.ok(bytesOf(result) <= bound, `cycle result ${bytesOf(result)} bytes`);
+    assert.equal(result.error?.phase, 'discover');
+    assert.match(result.error!.message, /^discover failed for .*SparkException: Job aborted/s);
+    assert.match(result.error!.message, /characters more; the whole error is in the worker's log\)$/);
+    assert.match(cycle.error!.message, /SparkException: Job aborted/);
+    const sizes = await historyPayloadSizes(w.client, cycle.workflowId);
+    assert.ok(sizes[0]!.bytes <= bound, `largest payload ${sizes[0]!.bytes} bytes: ${sizes[0]!.where}`);
+    assert.ok(bytesOf(await handle.query(statusQuery)) <= LIMIT);
   });
 });
