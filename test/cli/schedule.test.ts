@@ -223,6 +223,23 @@ describe('lakesync schedule', () => {
     }
   });
 
+  it('a sync of many tables: its description names the first ten; more tables than a request may name are refused, and no schedule is left', async () => {
+    const many = Array.from({ length: 40 }, (_, i) => `public.t${i}`);
+    const created = await cli('schedule', 'create', 'shop', '--name', 'many', '--every', '1h', '--paused', '--tables', many.join(','), '--json');
+    assert.equal(created.code, 0, created.stderr);
+    const d = await describeSchedule('--name', 'many');
+    const sorted = [...many].sort();
+    assert.equal(d.what, `sync of ${sorted.slice(0, 10).join(', ')}, ... (40 tables)`);
+    assert.equal((await cli('schedule', 'delete', 'shop', '--name', 'many')).code, 0);
+
+    const tooMany = Array.from({ length: 10_001 }, (_, i) => `p.t${i}`);
+    const refused = await cli('schedule', 'create', 'shop', '--name', 'toomany', '--every', '1h', '--tables', tooMany.join(','));
+    assert.equal(refused.code, 2, refused.stdout);
+    assert.match(refused.stderr, /--tables names 10001 tables: a request names at most 10000 \(the source would drop every action of this schedule\)/);
+    const missing = await cli('schedule', 'describe', 'shop', '--name', 'toomany');
+    assert.notEqual(missing.code, 0);
+  });
+
   it('a cron expression that never fires (a day its month does not have) is refused, and no schedule is left', async () => {
     const never = await cli('schedule', 'create', 'shop', '--name', 'never', '--cron', '0 2 30 2 *');
     assert.equal(never.code, 2, never.stderr);

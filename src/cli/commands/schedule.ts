@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import type { ScheduleDescription, ScheduleHandle, ScheduleOverlapPolicy } from '@temporalio/client';
 import { sourceWorkflowId } from '../../ids';
+import { TABLES_PER_REQUEST } from '../../workflows/ledger';
 import type { TriggerInput } from '../../workflows/trigger';
 import { TRIGGER_WORKFLOW_TYPE } from '../../workflows/messages';
 import { type CommandKit, type CommonOptions, withConfig, withJson } from '../command';
@@ -354,6 +355,10 @@ async function create(kit: CommandKit, source: string, opts: CreateOptions): Pro
   }
   // In a stable order: the same tables in another order are the same schedule (created again by a deploy script).
   const tables = opts.tables !== undefined ? includedTableList(settings, opts.tables, '--tables').sort() : undefined;
+  // The source drops a request of more tables: every action of the schedule would be dropped.
+  if (tables && tables.length > TABLES_PER_REQUEST) {
+    throw new UsageError(`--tables names ${tables.length} tables: a request names at most ${TABLES_PER_REQUEST} (the source would drop every action of this schedule); leave --tables out to sync every table, or split them among schedules of different --name`);
+  }
   const id = scheduleIdFor(source, opts.name);
   await withTemporal(config, async (conn) => {
     const requestedBy = `schedule ${id}`;
@@ -362,7 +367,7 @@ async function create(kit: CommandKit, source: string, opts: CreateOptions): Pro
       taskQueue: conn.target.taskQueue,
       ...(opts.rerunFailed ? { rerun: { tables: 'failed', requestedBy } } : { sync: { requestedBy, ...(tables ? { tables } : {}) } }),
     };
-    const what = opts.rerunFailed ? 'rerun of failed tables' : `sync${tables ? ` of ${tables.join(', ')}` : ''}`;
+    const what = opts.rerunFailed ? 'rerun of failed tables' : `sync${tables ? ` of ${tablesNamed(tables)}` : ''}`;
     const memo: ScheduleMemo = { source, name: opts.name, what, ...(opts.cron ? { cron: opts.cron } : { every: opts.every! }), ...(opts.timeZone ? { timeZone: opts.timeZone } : {}) };
     const link = UiLinks.for(conn.target, io.env).schedule(id);
     try {
@@ -638,3 +643,10 @@ function describeLines(v: DescribeView): string[] {
   ];
 }
 
+/** How many tables a schedule's description names: its memo and its summary are shown whole by describe and the UI. */
+const TABLES_NAMED = 10;
+
+/** The first tables of a schedule's sync, and how many there are. */
+function tablesNamed(tables: string[]): string {
+  return tables.length <= TABLES_NAMED ? tables.join(', ') : `${tables.slice(0, TABLES_NAMED).join(', ')}, ... (${tables.length} tables)`;
+}
