@@ -1,6 +1,8 @@
 /** Activities of the cycle's first phases: settings, snapshot, export, discover, plan, lake set-up. */
 import { PARTITION_OF } from '../catalog-queries';
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import { keptStart } from '../payload-text';
 import type { CostTotals, CycleSettings, DiscoveredExport, DiscoverySummary, ExportRef, ExportStatus, JsonRef, LoadAction, LoadItem, PlanEntry, PlanSummary, SnapshotRef, SnapshotStatus, TableName, TableOutcome } from '../model';
 import type { ExportRequest, Ports, SnapshotRequest } from '../ports';
 import { lakeTableName, selectTable } from '../config/tables';
@@ -161,8 +163,8 @@ export function cycleActivities(deps: ActivityDeps) {
       const withDirect = (found: Omit<DiscoverySummary, 'tableCount'>, exported: TableName[]): DiscoverySummary => {
         const names = new Set([...exported, ...direct.tables.map((t) => t.table)]);
         const summary = direct.notRead?.length ? { ...found, notRead: direct.notRead } : found;
-        if (!directManifest) return { ...summary, tableCount: names.size };
-        return { ...summary, directManifest, tableCount: names.size, warnings: [...summary.warnings, ...direct.warnings] };
+        if (!directManifest) return { ...summary, tableCount: names.size, warnings: keptWarnings(summary.warnings) };
+        return { ...summary, directManifest, tableCount: names.size, warnings: keptWarnings([...summary.warnings, ...direct.warnings]) };
       };
       if (!ref) {
         return step('discover', `source ${source}`, async () => {
@@ -606,4 +608,21 @@ function mostChecksPerTable(checks: { table: string }[]): number {
   const perTable = new Map<string, number>();
   for (const c of checks) perTable.set(c.table, (perTable.get(c.table) ?? 0) + 1);
   return Math.max(0, ...perTable.values());
+}
+
+/** How many of the discovery's warnings the cycle carries, and how much of each: an export's listing may warn of thousands of tables. */
+const WARNINGS_KEPT = 50;
+const WARNING_CHARACTERS = 2_000;
+
+/** The first warnings, each by its start, saying how many there are; the worker's log has them all. */
+function keptWarnings(warnings: string[]): string[] {
+  const kept = warnings.slice(0, WARNINGS_KEPT).map((w) => keptStart(w, WARNING_CHARACTERS, "the worker's log has it whole"));
+  if (warnings.length <= WARNINGS_KEPT && kept.every((w, i) => w === warnings[i])) return warnings;
+  try {
+    for (const warning of warnings) Context.current().log.warn('discovery warning', { warning });
+  } catch {
+    // Outside an activity (tests): the kept warnings are all there is.
+  }
+  if (warnings.length > WARNINGS_KEPT) kept.push(`... ${warnings.length - WARNINGS_KEPT} more (${warnings.length} warnings in all; the worker's log has them all)`);
+  return kept;
 }

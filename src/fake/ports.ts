@@ -73,6 +73,8 @@ export interface FakeOptions {
   /** How long a stopped run takes to end (Glue's STOPPING); 0 by default. */
   stopLatencyMs?: number;
   failures?: FakeFailure[];
+  /** The warnings every export's listing gives (RDS's WarningMessage), none by default. */
+  exportWarnings?: string[];
   alreadyExists?: ('snapshot' | 'export')[];
   /** Keep the state in a file here so it survives the worker process. */
   stateDir?: string;
@@ -137,6 +139,11 @@ export class FakeBackend {
 
   get state(): FakeState {
     return this.store.state;
+  }
+
+  /** Changes the warnings of the exports' listings between cycles (tests). */
+  setExportWarnings(exportWarnings: string[]): void {
+    this.options = { ...this.options, exportWarnings };
   }
 
   /** Changes the injected failures between cycles (tests). */
@@ -371,7 +378,7 @@ export class FakeBackend {
       database: 'fake',
       tables: this.tables.map((table) => this.fakeTable(table)),
       skipped: [],
-      warnings: [],
+      warnings: [...(this.options.exportWarnings ?? [])],
     };
   }
 

@@ -157,4 +157,30 @@ describe(`a load that fails with a ${Math.round(TRACE.length / 1024)} KB error, 
     assert.ok(sizes[0]!.bytes <= bound, `largest payload ${sizes[0]!.bytes} bytes: ${sizes[0]!.where}`);
     assert.ok(bytesOf(await handle.query(statusQuery)) <= LIMIT);
   });
+
+  test("an export whose listing gives thousands of long warnings: the cycle's warnings keep the first ones, each by its start", async () => {
+    w.backend.setFailures([]);
+    const many = Array.from({ length: 20_000 }, (_, i) => `skippedTables: db${i}.public.orders_${i} (a table of database db${i}, not of the source's database fake: not loaded)`);
+    w.backend.setExportWarnings([`note: ${'x'.repeat(1_000_000)}`, ...many]);
+    await handle.executeUpdate(syncUpdate, { args: [{ requestId: 'third' }] });
+    const s = await pollFor(
+      () => 'the third cycle recorded',
+      async () => {
+        const x = await readSourceStatus(handle);
+        return x.phase === 'idle' ? x.recentCycles.find((c) => c.requestIds.includes('third')) : undefined;
+      },
+      120_000,
+      200,
+    );
+    const cycle = s;
+    assert.equal(cycle.status, 'succeeded', JSON.stringify(cycle.error ?? {}).slice(0, 300));
+    const result = (await w.client.workflow.getHandle(cycle.workflowId).result()) as CycleResult;
+    assert.ok(bytesOf(result) <= 64 * 1024, `cycle result ${bytesOf(result)} bytes`);
+    assert.match(result.warnings.join('\n'), /^note: x{100}/);
+    assert.ok(result.warnings.some((x) => x.includes('skippedTables: db0.public.orders_0')));
+    assert.ok(result.warnings.some((x) => /20001 warnings in all; the worker's log has them all/.test(x)), JSON.stringify(result.warnings.at(-1)));
+    const sizes = await historyPayloadSizes(w.client, cycle.workflowId);
+    assert.ok(sizes[0]!.bytes <= 64 * 1024, `largest payload ${sizes[0]!.bytes} bytes: ${sizes[0]!.where}`);
+    w.backend.setExportWarnings([]);
+  });
 });
