@@ -62,7 +62,13 @@ export function statusReport(view: StatusView, links: StatusLinks): string[] {
   if (view.phase === 'idle' && last) {
     lines.push(`last ${cycleLine(last)}`);
     // A rerun in several parts: its earlier parts' outcomes are the request's too.
-    for (const p of earlierParts(view.status)) lines.push(`  part ${p.part!.index} of ${p.part!.of}: ${cycleLine(p)}`);
+    const parts = earlierParts(view.status);
+    for (const p of parts) lines.push(`  part ${p.part!.index} of ${p.part!.of}: ${cycleLine(p)}`);
+    // Parts pushed out of the recent cycles are not read here (a status would read each cycle workflow): they are named, not left out silently.
+    const gone = last.part ? last.part.index - 1 - parts.length : 0;
+    if (gone > 0) {
+      lines.push(`  ${gone === 1 ? '1 earlier part is' : `${gone} earlier parts are`} no longer among the source's recent cycles: their failed tables are among the failed tables below, each part's outcome in its cycle workflow`);
+    }
   }
   if (last?.cost) lines.push(`last cycle cost: ${costText(last.cost)} ("lakesync cost ${view.source}" for more)`);
   if (view.tables.length > 0) lines.push('', ...columns(HEADER, view.tables.map(tableCells)));

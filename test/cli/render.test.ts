@@ -246,3 +246,29 @@ describe('status exit code', () => {
     assert.equal(statusExitCode(view(cycle('partial', 'c2'), {})), 1);
   });
 });
+
+describe('status of a rerun split in more parts than the recent cycles hold', () => {
+  const part = (index: number) => ({
+    cycleId: `c${index}`,
+    workflowId: `lakesync/prod/c${index}`,
+    kind: 'rerun' as const,
+    status: index === 1 ? ('failed' as const) : ('succeeded' as const),
+    requestIds: ['r1'],
+    counts: { committed: index === 1 ? 0 : 1, failed: index === 1 ? 1 : 0, skipped: 0 },
+    startedAt: '2026-01-01T00:00:00Z',
+    finishedAt: '2026-01-01T00:01:00Z',
+    part: { index, of: 22 },
+  });
+  it('names the earlier parts pushed out of the recent cycles instead of leaving them out silently', () => {
+    // The source keeps the twenty newest cycles: parts 3 to 22 of 22.
+    const recent = Array.from({ length: 20 }, (_, i) => part(22 - i));
+    const view = { source: 'prod', workflowId: 'lakesync/prod', phase: 'idle', tables: [], status: { lastCycle: { ...recent[0]!, tables: [] }, recentCycles: recent, failed: {} } } as unknown as StatusView;
+    const lines = statusReport(view, {});
+    assert.equal(lines.filter((l) => /^ {2}part \d+ of 22:/.test(l)).length, 19);
+    assert.ok(lines.includes("  2 earlier parts are no longer among the source's recent cycles: their failed tables are among the failed tables below, each part's outcome in its cycle workflow"), lines.join('\n'));
+    // All parts at hand: no such line.
+    const few = recent.slice(0, 3).map((c, i) => ({ ...c, part: { index: 3 - i, of: 3 } }));
+    const whole = statusReport({ ...view, status: { lastCycle: { ...few[0]!, tables: [] }, recentCycles: few, failed: {} } } as unknown as StatusView, {});
+    assert.ok(!whole.some((l) => /no longer among/.test(l)), whole.join('\n'));
+  });
+});
