@@ -1,17 +1,18 @@
 /**
  * `lakesync rerun <source> (--failed | --tables a,b | --rebuild a b)`: the `rerun` update, so a bad request
  * (unknown table, nothing failed, no export yet) is refused at once with the workflow's reason.
+ * A source workflow whose worker predates the update gets the `requestRerun` signal instead, unchecked.
  * The rerun reuses the last export; `--wait` waits for the cycle that served it.
  */
 import type { Command } from 'commander';
 import { sourceWorkflowId } from '../../ids';
-import { type RerunRequest, rerunUpdate } from '../../workflows/messages';
+import { type RerunAccepted, type RerunRequest, requestRerunSignal, rerunUpdate } from '../../workflows/messages';
 import { type CommandKit, type CommonOptions, withConfig, withJson } from '../command';
-import { includedTableList, loadSource, noSourceWorkflow, sourceRunForRequest, sourceStatusSummary, withTemporal } from '../context';
+import { type Connected, includedTableList, loadSource, noSourceWorkflow, sourceRunForRequest, sourceStatusSummary, withTemporal } from '../context';
 import { waitAndReport } from '../cycle-report';
 import { UsageError } from '../errors';
 import { shown } from '../format';
-import { printJson, printLine } from '../io';
+import { type CliIO, printJson, printLine } from '../io';
 import { newRequestId } from '../wait';
 
 interface RerunOptions extends CommonOptions {
@@ -48,9 +49,10 @@ export function registerRerun(program: Command, kit: CommandKit): void {
       const { config, source } = loadSource(io, opts, name);
       // As sync --tables: a table the rules leave out is refused before anything is asked.
       const tables = opts.failed ? ('failed' as const) : opts.rebuild ? includedTableList(source, opts.rebuild.join(','), '--rebuild') : includedTableList(source, opts.tables!, '--tables');
+      const requestId = newRequestId('rerun');
       const request: RerunRequest = {
         tables,
-        requestId: newRequestId('rerun'),
+        requestId,
         requestedBy: 'lakesync-cli',
         ...(opts.approveDeletes ? { approveDeletes: true } : {}),
         ...(opts.allowOlderExport ? { allowOlderExport: true } : {}),
@@ -60,13 +62,10 @@ export function registerRerun(program: Command, kit: CommandKit): void {
         if (!(await sourceRunForRequest(conn, name, 'rerun')) || !(await sourceStatusSummary(conn, name))) {
           throw noSourceWorkflow(name, 'no rerun can be asked of it (a source cancelled before takes up its saved exports and failed tables when it starts again)');
         }
-        let accepted;
-        try {
-          accepted = await conn.client.workflow.getHandle(sourceWorkflowId(name)).executeUpdate(rerunUpdate, { args: [request] });
-        } catch (err) {
-          const { WorkflowUpdateFailedError } = await import('@temporalio/client');
-          if (err instanceof WorkflowUpdateFailedError) throw new UsageError(`rerun refused: ${err.cause?.message ?? err.message}`);
-          throw err;
+        const accepted = await byUpdate(conn, name, request);
+        if (!accepted) {
+          await conn.client.workflow.getHandle(sourceWorkflowId(name)).signal(requestRerunSignal, request);
+          return reportSignalled(conn, io, name, { ...request, requestId }, opts);
         }
         if (opts.wait) {
           if (!opts.json) printLine(io.stdout, `rerun accepted: ${accepted.requestId} (${shown(accepted.tables.join(', '))})`);
@@ -81,6 +80,40 @@ export function registerRerun(program: Command, kit: CommandKit): void {
       });
     }),
   );
+}
+
+/**
+ * The `rerun` update: checked by the workflow before anything is queued. Undefined when the running
+ * workflow predates the update (its worker has no handler for it): the caller signals it instead.
+ */
+async function byUpdate(conn: Connected, name: string, request: RerunRequest): Promise<RerunAccepted | undefined> {
+  try {
+    return await conn.client.workflow.getHandle(sourceWorkflowId(name)).executeUpdate(rerunUpdate, { args: [request] });
+  } catch (err) {
+    const { WorkflowUpdateFailedError } = await import('@temporalio/client');
+    if (!(err instanceof WorkflowUpdateFailedError)) throw err;
+    const reason = err.cause?.message ?? err.message;
+    if (/no registered handler for update/i.test(reason)) return undefined;
+    throw new UsageError(`rerun refused: ${reason}`);
+  }
+}
+
+/**
+ * A rerun sent by signal: no answer comes back, so the output says it was not checked, and where a
+ * request the workflow cannot serve is told (its dropped requests; `--wait` reports it).
+ */
+async function reportSignalled(conn: Connected, io: CliIO, name: string, request: RerunRequest & { requestId: string }, opts: RerunOptions): Promise<number | void> {
+  const tables = request.tables === 'failed' ? 'the failed tables' : shown(request.tables.join(', '));
+  if (opts.json && !opts.wait) {
+    printJson(io.stdout, { source: name, requestId: request.requestId, tables: request.tables, sentBy: 'signal', checked: false });
+    return;
+  }
+  if (!opts.json) {
+    printLine(io.stdout, `rerun sent for ${name} by signal: ${tables} (request ${request.requestId})`);
+    printLine(io.stdout, `not checked by the workflow first: the worker of ${sourceWorkflowId(name)} predates the rerun update; a request it cannot serve is dropped, and "lakesync status ${name}" lists it with why`);
+  }
+  if (opts.wait) return waitAndReport(conn, io, name, request.requestId, Boolean(opts.json));
+  printLine(io.stdout, `follow it with: lakesync status ${name} --watch`);
 }
 
 /** No source argument after --rebuild, which may have taken it as a table. */
