@@ -13,7 +13,7 @@ import { TRIGGER_WORKFLOW_TYPE } from '../../workflows/messages';
 import { type CommandKit, type CommonOptions, withConfig, withJson } from '../command';
 import { type Connected, includedTableList, loadSource, withTemporal } from '../context';
 import { RuntimeFailure, UsageError } from '../errors';
-import { printJson, printLine } from '../io';
+import { type CliIO, printJson, printLine } from '../io';
 import { UiLinks } from '../links';
 
 const OVERLAP: Record<string, ScheduleOverlapPolicy> = {
@@ -111,31 +111,7 @@ export function registerSchedule(program: Command, kit: CommandKit): void {
     )
     .action(
       kit.action(async (source: string, opts: ScheduleOptions & { overlap?: string }) =>
-        withSchedule(kit, source, opts, async (conn, id) => {
-          const handle = conn.client.schedule.getHandle(id);
-          const before = await handle.describe();
-          // Without a policy the SDK asks allow-all, not the schedule's own.
-          await handle.trigger(opts.overlap ? OVERLAP[opts.overlap] : undefined);
-          // The schedule takes the request in its own time: what it did is read back, not assumed.
-          const outcome = await triggerOutcome(handle, before);
-          const out = kit.env.io.stdout;
-          const running = outcome.running.length > 0 ? outcome.running.join(', ') : 'an earlier action';
-          const taskQueue = 'taskQueue' in before.action ? before.action.taskQueue : conn.target.taskQueue;
-          switch (outcome.kind) {
-            case 'started':
-              printLine(out, `schedule ${id} triggered: started ${outcome.workflowId ?? 'its trigger workflow'}; follow it with: lakesync status ${source} --watch`);
-              return;
-            case 'buffered':
-              printLine(out, `schedule ${id} trigger buffered: it starts when the trigger workflow ${running} ends (overlap ${opts.overlap}); follow it with: lakesync schedule describe ${source} --name ${opts.name}`);
-              return;
-            case 'skipped':
-              throw new RuntimeFailure(
-                `schedule ${id}: the trigger was skipped, nothing was requested: the trigger workflow ${running} still runs and the overlap policy is ${opts.overlap ?? 'the schedule\'s'}; a trigger workflow ends in seconds, so if it stays, check that a worker polls task queue ${taskQueue} (lakesync worker); to trigger anyway: lakesync schedule trigger ${source} --name ${opts.name} --overlap allow-all`,
-              );
-            default:
-              printLine(out, `schedule ${id}: trigger requested, but the schedule has not taken it yet; see what it did with: lakesync schedule describe ${source} --name ${opts.name}`);
-          }
-        }),
+        withSchedule(kit, source, opts, (conn, id) => triggerSchedule(conn, kit.env.io.stdout, source, id, opts)),
       ),
     );
 
@@ -175,10 +151,50 @@ export function registerSchedule(program: Command, kit: CommandKit): void {
   );
 }
 
+/**
+ * Triggers the schedule, then reads back what it did with the trigger. Once the trigger is sent, a
+ * failure to read that back is said, not raised: the schedule has the trigger, and a caller told
+ * the command failed would trigger again and start a second action.
+ */
+export async function triggerSchedule(conn: Connected, out: CliIO['stdout'], source: string, id: string, opts: { name: string; overlap?: string }): Promise<void> {
+  const handle = conn.client.schedule.getHandle(id);
+  const before = await handle.describe();
+  // Without a policy the SDK asks allow-all, not the schedule's own.
+  await handle.trigger(opts.overlap ? OVERLAP[opts.overlap] : undefined);
+  // The schedule takes the request in its own time: what it did is read back, not assumed.
+  const outcome = await triggerOutcome(handle, before);
+  const running = outcome.running.length > 0 ? outcome.running.join(', ') : 'an earlier action';
+  const taskQueue = 'taskQueue' in before.action ? before.action.taskQueue : conn.target.taskQueue;
+  const check = `lakesync schedule describe ${source} --name ${opts.name}`;
+  switch (outcome.kind) {
+    case 'started':
+      printLine(out, `schedule ${id} triggered: started ${outcome.workflowId ?? 'its trigger workflow'}; follow it with: lakesync status ${source} --watch`);
+      return;
+    case 'buffered':
+      printLine(out, `schedule ${id} trigger buffered: it starts when the trigger workflow ${running} ends (overlap ${opts.overlap}); follow it with: ${check}`);
+      return;
+    case 'skipped':
+      throw new RuntimeFailure(
+        `schedule ${id}: the trigger was skipped, nothing was requested: the trigger workflow ${running} still runs and the overlap policy is ${opts.overlap ?? 'the schedule\'s'}; a trigger workflow ends in seconds, so if it stays, check that a worker polls task queue ${taskQueue} (lakesync worker); to trigger anyway: lakesync schedule trigger ${source} --name ${opts.name} --overlap allow-all`,
+      );
+    case 'unread':
+      // Exit 0: the trigger was sent; only its outcome is unknown, and sending it again could take a second action.
+      printLine(out, `schedule ${id}: trigger sent, but what the schedule did with it could not be read (${outcome.reason})`);
+      printLine(out, `do not trigger again: the schedule has this trigger, and another one could start a second sync; see what it did with: ${check}`);
+      return;
+    default:
+      printLine(out, `schedule ${id}: trigger requested, but the schedule has not taken it yet; see what it did with: ${check}`);
+  }
+}
+
 /** How long `schedule trigger` waits to see what the schedule did with the request. */
 const TRIGGER_OUTCOME_MS = 15_000;
 
-type TriggerOutcome = { kind: 'started'; workflowId?: string; running: string[] } | { kind: 'skipped' | 'buffered' | 'unknown'; running: string[] };
+type TriggerOutcome =
+  | { kind: 'started'; workflowId?: string; running: string[] }
+  | { kind: 'skipped' | 'buffered' | 'unknown'; running: string[] }
+  /** The schedule could not be described after the trigger was sent. */
+  | { kind: 'unread'; reason: string; running: string[] };
 
 /**
  * What the schedule did with a trigger, from its counts before and after: an action taken, skipped
@@ -195,7 +211,12 @@ async function triggerOutcome(handle: ScheduleHandle, before: ScheduleDescriptio
   let running = before.info.runningActions.map((a) => a.workflow.workflowId);
   for (;;) {
     await new Promise((resolve) => setTimeout(resolve, 200));
-    const d = await handle.describe();
+    let d: ScheduleDescription;
+    try {
+      d = await handle.describe();
+    } catch (err) {
+      return { kind: 'unread', reason: err instanceof Error ? err.message : String(err), running };
+    }
     const now = counts(d);
     running = d.info.runningActions.map((a) => a.workflow.workflowId);
     if (now.taken > was.taken) return { kind: 'started', workflowId: d.info.recentActions.at(-1)?.action.workflow.workflowId, running };
