@@ -158,9 +158,12 @@ export async function sourceStatus(conn: Connected, source: string): Promise<Sou
   return readRunningSource(conn, source, 'status', readSourceStatus);
 }
 
-/** What `read` reads of the running source workflow, within the query deadline; undefined when none runs. */
-async function readRunningSource<T>({ client, target }: Connected, source: string, what: string, read: (handle: WorkflowHandle) => Promise<T>): Promise<T | undefined> {
-  const handle = await runningSourceWorkflow(client, source);
+/**
+ * What `read` reads of the running source workflow, within the query deadline; undefined when none runs.
+ * `run`, the running workflow a caller has just found, is read without looking it up again.
+ */
+async function readRunningSource<T>({ client, target }: Connected, source: string, what: string, read: (handle: WorkflowHandle) => Promise<T>, run?: { handle: WorkflowHandle }): Promise<T | undefined> {
+  const handle = run ? run.handle : await runningSourceWorkflow(client, source);
   if (!handle) return undefined;
   return withQueryDeadline(client, `${what} of ${sourceWorkflowId(source)}`, target, () => read(handle), handle.workflowId);
 }
@@ -170,7 +173,7 @@ async function readRunningSource<T>({ client, target }: Connected, source: strin
  * before anything is sent when it runs on another task queue than the config's: its workers there
  * would serve the request with another config.
  */
-export async function sourceRunForRequest({ client, target }: Connected, source: string, what: string): Promise<{ runId: string } | undefined> {
+export async function sourceRunForRequest({ client, target }: Connected, source: string, what: string): Promise<{ handle: WorkflowHandle; runId: string } | undefined> {
   const run = await runningSourceRun(client, source);
   const reason = run && otherTaskQueueReason(source, run.taskQueue, target.taskQueue);
   if (reason) throw new UsageError(`${what} refused: ${reason}`);
@@ -180,9 +183,11 @@ export async function sourceRunForRequest({ client, target }: Connected, source:
 /**
  * The source's status without its paged parts (ledger, failed tables, last cycle's tables): one query, cheap to poll.
  * With `requestIds`, the recent cycles' request ids and the dropped requests are read from their pages when they were paged (a waiter looks its id up there).
+ * With `run` (as sourceRunForRequest found it), that run is read without describing the workflow again.
  */
-export async function sourceStatusSummary(conn: Connected, source: string, options: { requestIds?: boolean } = {}): Promise<SourceStatus | undefined> {
-  return readRunningSource(conn, source, 'status', (handle) => readStatusSummary(handle, options));
+export async function sourceStatusSummary(conn: Connected, source: string, options: { requestIds?: boolean; run?: { handle: WorkflowHandle } } = {}): Promise<SourceStatus | undefined> {
+  const { run, ...read } = options;
+  return readRunningSource(conn, source, 'status', (handle) => readStatusSummary(handle, read), run);
 }
 
 /**

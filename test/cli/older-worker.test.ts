@@ -1,16 +1,19 @@
 /**
  * sync and rerun of a source workflow whose worker predates the `sync` and `rerun` updates (no handler
  * for them): each request is sent by its signal instead, against a real Temporal dev server and a
- * worker running such a workflow (fixtures/older-source-workflow.ts).
+ * worker running such a workflow (fixtures/older-source-workflow.ts). The server's metrics count
+ * how often each command describes the source workflow.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { sourceWorkflowId } from '../../src/ids';
 import { SOURCE_WORKFLOW_TYPE } from '../../src/workflows/messages';
-import { startTestServer, type TestServer } from '../helpers/env';
+import { freePort, startDevServer } from '../../src/devserver';
+import { SEARCH_ATTRIBUTES, type TestServer, quietTemporalLogs } from '../helpers/env';
 import { type Received, receivedQuery } from './fixtures/older-source-workflow';
 import { fakeConfig, runCli, tempDir, writeConfig } from './helpers';
 
@@ -26,8 +29,33 @@ describe('sync and rerun of a source workflow whose worker has no handler for th
 
   const received = () => client!.workflow.getHandle(sourceWorkflowId('shop')).query(receivedQuery);
 
+  let metricsPort = 0;
+  /**
+   * How many DescribeWorkflowExecution calls the server has answered (its frontend counts each once,
+   * its history service again), once the count stays the same for a while: the server reports its
+   * counters in its own time.
+   */
+  const describes = async () => {
+    const read = async () => {
+      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      return text
+        .split('\n')
+        .filter((l) => l.startsWith('service_requests{') && l.includes('operation="DescribeWorkflowExecution"') && l.includes('service_name="frontend"'))
+        .reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
+    };
+    for (let last = await read(); ; ) {
+      await delay(1_500);
+      const now = await read();
+      if (now === last) return now;
+      last = now;
+    }
+  };
+
   before(async () => {
-    env = await startTestServer();
+    quietTemporalLogs();
+    metricsPort = await freePort();
+    const server = await startDevServer({ dbFile: join(tmp.dir, 'temporal.db'), searchAttributes: SEARCH_ATTRIBUTES, extraArgs: ['--metrics-port', String(metricsPort)] });
+    env = { server, dir: tmp.dir, close: () => server.stop() };
     writeConfig(configFile, fakeConfig(env.server.address, taskQueue, { shop: { source: { kind: 'fake', tables: ['public.a', 'public.b'] } } }));
     const connection = await NativeConnection.connect({ address: env.server.address });
     worker = await Worker.create({ connection, taskQueue, workflowsPath: require.resolve('./fixtures/older-source-workflow') });
@@ -76,5 +104,14 @@ describe('sync and rerun of a source workflow whose worker has no handler for th
     const last = (await received()).at(-1)!;
     assert.equal(last.signal, 'requestRerun');
     assert.equal(last.request.requestId, printed.requestId);
+  });
+
+  it('sync and rerun describe the source workflow once each', async () => {
+    for (const args of [['sync', 'shop'], ['rerun', 'shop', '--failed']]) {
+      const was = await describes();
+      const run = await cli(...args);
+      assert.equal(run.code, 0, `exit ${run.code}: ${run.stderr}`);
+      assert.equal((await describes()) - was, 1, `describes of lakesync ${args.join(' ')}`);
+    }
   });
 });

@@ -59,7 +59,8 @@ export function registerRerun(program: Command, kit: CommandKit): void {
         ...(opts.rebuild ? { rebuild: true } : {}),
       };
       return withTemporal(config, async (conn) => {
-        if (!(await sourceRunForRequest(conn, name, 'rerun')) || !(await sourceStatusSummary(conn, name))) {
+        const run = await sourceRunForRequest(conn, name, 'rerun');
+        if (!run || !(await sourceStatusSummary(conn, name, { run }))) {
           throw noSourceWorkflow(name, 'no rerun can be asked of it (a source cancelled before takes up its saved exports and failed tables when it starts again)');
         }
         const accepted = await byUpdate(conn, name, request);

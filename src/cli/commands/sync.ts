@@ -42,10 +42,11 @@ export function registerSync(program: Command, kit: CommandKit): void {
       const requestId = newRequestId('sync');
       return withTemporal(config, async (conn) => {
         const request: SyncRequest = { requestId, requestedBy: 'lakesync-cli', ...(tables ? { tables } : {}) };
-        const runId = (await sourceRunForRequest(conn, name, 'sync'))?.runId;
+        const run = await sourceRunForRequest(conn, name, 'sync');
+        const runId = run?.runId;
         // Only a worker answers the update: without one it would wait for ever. The status query
         // fails within its deadline instead, naming the task queue, before anything is sent.
-        if (runId) await sourceStatusSummary(conn, name);
+        if (run) await sourceStatusSummary(conn, name, { run });
         const sent = (runId && (await byUpdate(conn, name, runId, request))) || (await byStart(conn, name, request));
         const link = UiLinks.for(conn.target, io.env).workflow(sent.workflowId, sent.runId);
         if (opts.wait) {
