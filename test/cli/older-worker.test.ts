@@ -72,12 +72,18 @@ describe('sync and rerun of a source workflow whose worker has no handler for th
     tmp.remove();
   });
 
-  it('sync is sent by the requestSync signal', async () => {
+  it('sync is sent by the requestSync signal, and says that the workflow did not check it first', async () => {
     const run = await cli('sync', 'shop', '--tables', 'public.a', '--json');
     assert.equal(run.code, 0, run.stderr);
-    const printed = JSON.parse(run.stdout) as { requestId: string };
+    const printed = JSON.parse(run.stdout) as { requestId: string; sentBy?: string; checked?: boolean };
+    assert.equal(printed.sentBy, 'signal');
+    assert.equal(printed.checked, false);
+    const text = await cli('sync', 'shop');
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /sent by signal, not checked by the workflow first/);
     const got = await received();
-    assert.deepEqual(got.filter((r) => r.signal === 'requestSync').map((r) => r.request.requestId), [printed.requestId]);
+    assert.equal(got.filter((r) => r.signal === 'requestSync').map((r) => r.request.requestId)[0], printed.requestId);
+    assert.equal(got.filter((r) => r.signal === 'requestSync').length, 2);
   });
 
   it('rerun is sent by the requestRerun signal and says that the workflow did not check it first', async () => {

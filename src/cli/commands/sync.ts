@@ -47,17 +47,22 @@ export function registerSync(program: Command, kit: CommandKit): void {
         // Only a worker answers the update: without one it would wait for ever. The status query
         // fails within its deadline instead, naming the task queue, before anything is sent.
         if (run) await sourceStatusSummary(conn, name, { run });
-        const sent = (runId && (await byUpdate(conn, name, runId, request))) || (await byStart(conn, name, request));
+        const updated = runId ? await byUpdate(conn, name, runId, request) : undefined;
+        const sent = updated ?? (await byStart(conn, name, request));
+        // A running workflow without the update took the request by signal: nothing checked it before it was queued.
+        const unchecked = runId && !updated ? `sent by signal, not checked by the workflow first: the worker of ${sent.workflowId} predates the sync update; a request it cannot serve is dropped, and "lakesync status ${name}" lists it with why` : undefined;
         const link = UiLinks.for(conn.target, io.env).workflow(sent.workflowId, sent.runId);
         if (opts.wait) {
           if (!opts.json) printLine(io.stdout, `sync requested: ${requestId}${link ? ` (${link})` : ''}`);
+          if (!opts.json && unchecked) printLine(io.stdout, unchecked);
           return waitAndReport(conn, io, name, requestId, Boolean(opts.json));
         }
         if (opts.json) {
-          printJson(io.stdout, { source: name, workflowId: sent.workflowId, runId: sent.runId, requestId, ...(tables ? { tables } : {}), ...(link ? { url: link } : {}) });
+          printJson(io.stdout, { source: name, workflowId: sent.workflowId, runId: sent.runId, requestId, ...(tables ? { tables } : {}), ...(unchecked ? { sentBy: 'signal', checked: false } : {}), ...(link ? { url: link } : {}) });
           return;
         }
         printLine(io.stdout, `sync requested for ${name}${tables ? ` (${shown(tables.join(', '))})` : ''}: request ${requestId} sent to ${sent.workflowId}`);
+        if (unchecked) printLine(io.stdout, unchecked);
         printLine(io.stdout, `follow it with: lakesync status ${name} --watch`);
         if (link) printLine(io.stdout, `workflow: ${link}`);
       });
