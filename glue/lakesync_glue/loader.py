@@ -588,10 +588,16 @@ class _Load:
             inserted, deleted = max(0, self.state.rows_read - before), max(0, before - self.state.rows_read)
         self.guard_deletes(deleted, self.state.count_before or 0)
         outcome = Outcome("replace", inserted=inserted, deleted=deleted)
-        if inserted == 0 and deleted == 0 and not schema.alters_table:
+        if inserted == 0 and deleted == 0 and not schema.alters_table and not self.holds_gone_values(schema):
             return outcome
         self.commit("replace", self.create_table_as(view, columns, replace=True))
         return outcome
+
+    def holds_gone_values(self, schema: SchemaPlan) -> bool:
+        """Whether a lake column the export lacks still holds a value. A replace rewrites every row, leaving such
+        a column NULL: with no row changed it must still commit, or the column keeps values the source no longer
+        has (and whether it does would depend on whether some other row happened to change)."""
+        return any(not lake.holds_no_value(self.spark, self.ident, n) for n in schema.dropped_columns)
 
     def rebuild(self, typed: "DataFrame", schema: SchemaPlan, lake_types: dict[str, str]) -> Outcome:
         """An atomic replace from the export with the types this load derives (e.g. a text column as a list).
@@ -616,7 +622,7 @@ class _Load:
             inserted, deleted = max(0, self.state.rows_read - before), max(0, before - self.state.rows_read)
         self.guard_deletes(deleted, self.state.count_before or 0)
         outcome = Outcome("replace", inserted=inserted, deleted=deleted)
-        if inserted == 0 and deleted == 0 and not schema.alters_table:
+        if inserted == 0 and deleted == 0 and not schema.alters_table and not self.holds_gone_values(schema):
             return outcome
         columns_out = [(n, n if n in present else None, t) for n, t in schema.table_columns]
         self.commit("rebuild", self.create_table_as(view, columns_out, replace=True))

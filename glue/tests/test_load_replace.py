@@ -66,3 +66,21 @@ def test_replace_after_a_column_is_added_or_dropped_deletes_no_rows(load: Loader
     assert (third.inserted, third.deleted) == (1, 0)
     assert third.droppedColumns == ["qty"]
     assert [r["code"] for r in run_query(spark, "SELECT code FROM lake.tests.codes_cols ORDER BY code")] == ["a", "b", "c", "d"]
+
+
+def test_a_column_dropped_with_no_other_change_is_emptied_as_by_any_replace(load: Loader, spark: Any,
+                                                                            versions: Versions) -> None:
+    """A replace rewrites every row: the dropped column holds no value afterwards, whether or not a row changed,
+    so a later export that brings the column back finds the lake as the export before it left it."""
+    rows = [("a", 1), ("b", 2), ("c", 3)]
+    assert load(versions.export(COLS, rows), "shop.public.codes", "codes_drop", action="replace").status == "succeeded"
+    only_code = [col("code", "text")]
+    second = load(versions.export(only_code, [(c,) for c, _ in rows]), "shop.public.codes", "codes_drop",
+                  action="replace")
+    assert second.status == "succeeded", second.error
+    assert (second.inserted, second.deleted, second.droppedColumns, second.committed) == (0, 0, ["qty"], True)
+    assert [(r["code"], r["qty"]) for r in run_query(spark, "SELECT * FROM lake.tests.codes_drop ORDER BY code")] == [
+        ("a", None), ("b", None), ("c", None)]
+    again = load(versions.export(only_code, [(c,) for c, _ in rows]), "shop.public.codes", "codes_drop",
+                 action="replace")
+    assert (again.status, again.committed, again.inserted, again.deleted) == ("succeeded", False, 0, 0), again.error
