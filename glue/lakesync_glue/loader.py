@@ -576,6 +576,10 @@ class _Load:
         # every lake row) or dropped (NULL in every new row) would otherwise make every row look
         # deleted and inserted, and trip the delete guard though no row went away.
         shared = [(n, t) for n, t in schema.write_types.items() if n in lake_types]
+        # So would a lake column that holds no value (one a replace emptied while the export lacked it):
+        # left out of the comparison like an added column, and written whenever the export has values in it.
+        empty = self.empty_lake_columns([n for n, _ in shared])
+        shared = [(n, t) for n, t in shared if n not in empty]
         if shared:
             new_rows = self.spark.sql(f"SELECT {sqltext.select_list([(n, n, t) for n, t in shared])} FROM {quote(view)}")
             old_rows = self.lake_frame(shared, set(lake_types))
@@ -588,10 +592,26 @@ class _Load:
             inserted, deleted = max(0, self.state.rows_read - before), max(0, before - self.state.rows_read)
         self.guard_deletes(deleted, self.state.count_before or 0)
         outcome = Outcome("replace", inserted=inserted, deleted=deleted)
-        if inserted == 0 and deleted == 0 and not schema.alters_table and not self.holds_gone_values(schema):
+        if (inserted == 0 and deleted == 0 and not schema.alters_table and not self.holds_gone_values(schema)
+                and not self.export_fills(view, empty)):
             return outcome
         self.commit("replace", self.create_table_as(view, columns, replace=True))
         return outcome
+
+    def empty_lake_columns(self, names: Sequence[str]) -> set[str]:
+        """The columns among `names` in which the lake table holds no value (none when it has no row)."""
+        if not names or not self.state.count_before:
+            return set()
+        row = self.spark.sql(
+            f"SELECT {', '.join(f'count({quote(n)}) AS c{i}' for i, n in enumerate(names))} FROM {self.ident}").collect()[0]
+        return {n for i, n in enumerate(names) if row[f"c{i}"] == 0}
+
+    def export_fills(self, view: str, columns: set[str]) -> bool:
+        """Whether the export holds a value in one of `columns`."""
+        if not columns:
+            return False
+        held = " OR ".join(f"{quote(n)} IS NOT NULL" for n in sorted(columns))
+        return bool(self.spark.sql(f"SELECT 1 FROM {quote(view)} WHERE {held} LIMIT 1").collect())
 
     def holds_gone_values(self, schema: SchemaPlan) -> bool:
         """Whether a lake column the export lacks still holds a value. A replace rewrites every row, leaving such

@@ -84,3 +84,18 @@ def test_a_column_dropped_with_no_other_change_is_emptied_as_by_any_replace(load
     again = load(versions.export(only_code, [(c,) for c, _ in rows]), "shop.public.codes", "codes_drop",
                  action="replace")
     assert (again.status, again.committed, again.inserted, again.deleted) == ("succeeded", False, 0, 0), again.error
+
+
+def test_a_column_that_comes_back_after_a_replace_emptied_it_deletes_no_rows(load: Loader, spark: Any,
+                                                                             versions: Versions) -> None:
+    """The lake column holds no value (as a column just added would not): it does not make every row look
+    deleted and inserted, so the delete guard holds, and the values it brings back are written."""
+    rows = [(str(i), i) for i in range(10)]
+    assert load(versions.export(COLS, rows), "shop.public.codes", "codes_back", action="replace").status == "succeeded"
+    gone = load(versions.export([col("code", "text")], [(c,) for c, _ in rows]), "shop.public.codes", "codes_back",
+                action="replace")
+    assert (gone.status, gone.committed) == ("succeeded", True), gone.error
+    back = load(versions.export(COLS, rows), "shop.public.codes", "codes_back", action="replace")
+    assert back.status == "succeeded", back.error
+    assert (back.inserted, back.deleted, back.committed) == (0, 0, True)
+    assert [(r["code"], r["qty"]) for r in run_query(spark, "SELECT * FROM lake.tests.codes_back ORDER BY qty")] == rows
