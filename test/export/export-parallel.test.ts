@@ -277,6 +277,9 @@ describe('parallel export from PostgreSQL', () => {
       assert.equal(result.status, 'rejected');
       assert.match((result as PromiseRejectedResult).reason.message, /^export of public\.victim failed: .*terminat/);
       assert.equal(existsSync(join(outDir, `export_info_ls-killed-${readerThreadMinBlocks}.json`)), false, 'no export_info is written');
+      // The other reader's backend leaves pg_stat_activity a moment after its connection closed: the
+      // killer below must not find it still copying and end it in place of the port's reader.
+      await readerConnectionsGone();
 
       // Through the export port, as the workflow sees it: failed, with the cause, and no export folder.
       const layout = layoutOf(join(work, `port-${readerThreadMinBlocks}`));
