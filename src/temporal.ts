@@ -52,12 +52,19 @@ function nameFromEnv(variable: string, field: string): string | undefined {
 /** How long a command waits for Temporal to answer before it says the server cannot be reached. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
-/** Temporal did not answer at the configured address; the message says where and what to do. */
+/** How long a command waits for Temporal to answer: temporal.connectTimeoutSeconds, else the default. */
+export function connectTimeoutMs(config: LakesyncConfig): number {
+  const seconds = config.temporal.connectTimeoutSeconds;
+  return seconds === undefined ? DEFAULT_CONNECT_TIMEOUT_MS : seconds * 1000;
+}
+
+/** Temporal did not answer at the configured address; the message says where and what to do. `waitedMs`: how long a command waited for it. */
 export class TemporalUnreachable extends Error {
-  constructor(target: Pick<TemporalTarget, 'address' | 'namespace'>, cause: unknown) {
+  constructor(target: Pick<TemporalTarget, 'address' | 'namespace'>, cause: unknown, waitedMs?: number) {
+    const waited = waitedMs === undefined ? '' : ` No answer came within ${waitedMs / 1000} s: for a server slow to answer, raise temporal.connectTimeoutSeconds.`;
     super(
       `cannot reach Temporal at ${target.address} (namespace ${target.namespace}): ${(cause as Error).message}. ` +
-        'Start a local server with "lakesync dev", or set temporal.address in the config (or TEMPORAL_ADDRESS).',
+        `Start a local server with "lakesync dev", or set temporal.address in the config (or TEMPORAL_ADDRESS).${waited}`,
       { cause },
     );
     this.name = 'TemporalUnreachable';

@@ -10,7 +10,7 @@ import type { LakesyncConfig, SourceConfig } from '../config/schema';
 import { sourceWorkflowId } from '../ids';
 import { TABLE_NAME } from '../names';
 import type { Ports } from '../ports';
-import { DEFAULT_CONNECT_TIMEOUT_MS, TemporalNamespaceMissing, TemporalUnreachable, connectClient, otherTaskQueueReason, runningSourceRun, runningSourceWorkflow, type TemporalTarget, temporalTarget } from '../temporal';
+import { connectTimeoutMs, TemporalNamespaceMissing, TemporalUnreachable, connectClient, otherTaskQueueReason, runningSourceRun, runningSourceWorkflow, type TemporalTarget, temporalTarget } from '../temporal';
 import { readRequestStanding, readSourceStatus, readStatusSummary } from '../status-pages';
 import type { RequestStanding, SourceStatus } from '../workflows/messages';
 import { RuntimeFailure, UsageError } from './errors';
@@ -55,16 +55,18 @@ export interface Connected {
 
 /**
  * Connects, runs `fn`, and always closes the connection. A server that does not answer within
- * `connectTimeoutMs` (a refused connection is retried until then) is unreachable.
+ * temporal.connectTimeoutSeconds, or `waitAtMostMs` when shorter (a refused connection is retried
+ * until then), is unreachable.
  */
-export async function withTemporal<T>(config: LakesyncConfig, fn: (c: Connected) => Promise<T>, connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS): Promise<T> {
+export async function withTemporal<T>(config: LakesyncConfig, fn: (c: Connected) => Promise<T>, waitAtMostMs?: number): Promise<T> {
   const target = temporalTarget(config);
+  const timeoutMs = Math.min(waitAtMostMs ?? Infinity, connectTimeoutMs(config));
   let client: Client;
   try {
-    client = await connectClient(target, connectTimeoutMs);
-    await client.connection.withDeadline(Date.now() + connectTimeoutMs, () => client.workflowService.getSystemInfo({}));
+    client = await connectClient(target, timeoutMs);
+    await client.connection.withDeadline(Date.now() + timeoutMs, () => client.workflowService.getSystemInfo({}));
   } catch (err) {
-    throw new RuntimeFailure(new TemporalUnreachable(target, err).message, { cause: err });
+    throw new RuntimeFailure(new TemporalUnreachable(target, err, timeoutMs).message, { cause: err });
   }
   try {
     return await fn({ client, target });

@@ -533,6 +533,13 @@ export const configSchema = z
           })
           .optional()
           .describe('host:port; TEMPORAL_ADDRESS and the envconfig profile win when set.'),
+        connectTimeoutSeconds: z
+          .number()
+          .int()
+          .min(1)
+          .max(600)
+          .optional()
+          .describe('How long a command waits for Temporal to answer (a refused connection is tried again until then) before it says the server cannot be reached; default 10.'),
       })
       .strict()
       .default({ taskQueue: 'lakesync', namespace: 'default' })

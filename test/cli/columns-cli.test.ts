@@ -244,7 +244,7 @@ describe('lakesync schema on an rds source', () => {
 
   test('without --export and with Temporal unreachable, it fails as a runtime failure (exit 1), not a usage error', async () => {
     const configFile = writeConfig(join(dir.dir, 'rds-nowhere.yaml'), {
-      temporal: { address: '127.0.0.1:9', taskQueue: 'schema-nowhere' },
+      temporal: { address: '127.0.0.1:9', taskQueue: 'schema-nowhere', connectTimeoutSeconds: 1 },
       sources: { prod: rdsSource() },
     });
     const { out, io } = capture();

@@ -28,7 +28,8 @@ const NOWHERE = '127.0.0.1:9';
 
 function validConfig(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
-    temporal: { address: NOWHERE, taskQueue: 'config-test' },
+    // Nothing answers there: a command gives up after a second, not the default ten.
+    temporal: { address: NOWHERE, taskQueue: 'config-test', connectTimeoutSeconds: 1 },
     sources: {
       shop: {
         database: 'fake',
@@ -343,6 +344,17 @@ describe('usage errors exit 2', () => {
     const run = await inProcess(['sync', 'shop', '--config', goodFile]);
     assert.equal(run.code, 1);
     assert.match(run.stderr, /cannot reach Temporal at 127\.0\.0\.1:9 \(namespace default\).*lakesync dev/);
+    // How long it waited, and the setting that says so.
+    assert.match(run.stderr, /No answer came within 1 s: for a server slow to answer, raise temporal\.connectTimeoutSeconds/);
+  });
+
+  it('temporal.connectTimeoutSeconds is a whole number of seconds from 1 to 600', async () => {
+    for (const bad of [0, 1.5, 601]) {
+      const file = writeConfig(join(tmp.dir, `timeout-${bad}.yaml`), { ...validConfig(), temporal: { address: NOWHERE, connectTimeoutSeconds: bad } });
+      const run = await inProcess(['sync', 'shop', '--config', file]);
+      assert.equal(run.code, 2, `${bad}: ${run.stderr}`);
+      assert.match(run.stderr, /temporal\.connectTimeoutSeconds/, String(bad));
+    }
   });
 
   it('lakesync worker says the same when the server is unreachable, not the SDK\'s transport error alone', async () => {

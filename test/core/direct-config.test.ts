@@ -244,7 +244,7 @@ describe('lakesync plan prints the path of each table', () => {
     try {
       const file = join(dir, 'lakesync.yaml');
       const config = {
-        temporal: { address: '127.0.0.1:9', taskQueue: 'direct-plan' },
+        temporal: { address: '127.0.0.1:9', taskQueue: 'direct-plan', connectTimeoutSeconds: 1 },
         sources: {
           shop: {
             database: 'fake',
