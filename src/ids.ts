@@ -97,6 +97,8 @@ export const cycleManifestKeys = {
   tableExports: (cycleId: string, table: string) => `${cycleId}/table-exports/${fnv1a64(table)}.json`,
   /** Parts of the excluded tables of the export scope, when too large for a payload. */
   excludedTables: (cycleId: string) => `${cycleId}/excluded-tables`,
+  /** Parts of the tables the export skipped, when too large for a payload. */
+  skippedTables: (cycleId: string) => `${cycleId}/skipped-tables`,
 };
 
 /** Identifies one table's load in one cycle; a retried activity finds its run by it. */

@@ -174,6 +174,8 @@ export interface DiscoverySummary {
   /** How many tables the export and the catalog list; `manifest` and `directManifest` hold them (not the payload: thousands of names). */
   tableCount: number;
   skipped: { table: TableName; reason: string }[];
+  /** `skipped` stored by reference (empty here) when too large for a payload: an export that skipped thousands of tables. */
+  skippedRef?: JsonRef;
   /** Direct tables not read: a partitioned table one of whose partitions is excluded (its read would hold that partition's rows), with the reason. */
   notRead?: { table: TableName; reason: string }[];
   warnings: string[];

@@ -12,7 +12,7 @@ import { type DynamoPlanInput, type PlanOptions, nullableCursorWarnings, planTab
 import { directExtract, directNotATableReason } from '../config/direct';
 import type { SourceConfig } from '../config/schema';
 import { type ActivityDeps, findManifest, sourceOf, step } from './deps';
-import { storedIfLarge } from './stored-parts';
+import { readStored, storedIfLarge } from './stored-parts';
 import type { ConfigExcludedTable } from '../workflows/ledger';
 import { costBasis, unsizedExport } from './load';
 import { costTotals, tableCost } from '../cost/ledger';
@@ -156,7 +156,7 @@ export function cycleActivities(deps: ActivityDeps) {
      * source's catalog; stores both as manifests and hands back how many there are. Without an export
      * (every table is read directly) the catalog alone.
      */
-    async discoverTables(source: string, cycleId: string, ref: ExportRef | undefined, requested?: TableName[]): Promise<DiscoverySummary> {
+    async discoverTables(source: string, cycleId: string, ref: ExportRef | undefined, requested?: TableName[], options: { payloadInlineBytes?: number } = {}): Promise<DiscoverySummary> {
       const { settings, ports } = sourceOf(deps, source);
       const direct = await step('discover', `the source catalog of source ${source}`, () => directCatalog(settings, ports, requested));
       const directManifest = direct.tables.length > 0 ? await step('discover', `source ${source}`, () => ports.manifests.put(directManifestKey(cycleId), direct.tables)) : undefined;
@@ -181,13 +181,16 @@ export function cycleActivities(deps: ActivityDeps) {
         await ports.manifests.put(cycleManifestKeys.export(cycleId), ref);
         const tables = found.tables.map((t) => t.table);
         const excluded = tables.filter((t) => !selectTable(settings, t).included).length;
-        return withDirect({
+        const summary = withDirect({
           manifest,
           database: found.database,
           // Excluded tables never load, so one the export skipped is no failure.
           skipped: found.skipped.filter((s) => selectTable(settings, s.table).included),
           warnings: excluded > 0 ? [...found.warnings, `${excluded} table(s) excluded by include/exclude rules`] : found.warnings,
         }, tables);
+        // Thousands of skipped tables (each still an outcome of the cycle) go by reference.
+        const skippedRef = await storedIfLarge(ports, cycleManifestKeys.skippedTables(cycleId), summary.skipped, options.payloadInlineBytes, summary);
+        return skippedRef ? { ...summary, skipped: [], skippedRef } : summary;
       });
     },
 
@@ -210,7 +213,8 @@ export function cycleActivities(deps: ActivityDeps) {
         const withDynamo = dynamo ? { ...planOptions, dynamodb: await dynamoPlanInputs(source, settings, ports, catalog, lakeTables, exportTime) } : planOptions;
         const planned = planTables(settings, discovered, lakeTables, withDynamo, catalog);
         // A table the export skipped is reported by the cycle with the export's reason: it is no table missing from the export.
-        const skippedByExport = new Set(discovery.skipped.map((s) => s.table));
+        const skipped = discovery.skippedRef ? await readStored<DiscoverySummary['skipped']>(ports, discovery.skippedRef) : discovery.skipped;
+        const skippedByExport = new Set(skipped.map((s) => s.table));
         // A direct table with an excluded partition is not read (its rows would leave with the partition's): skipped, saying why.
         const notRead = (discovery.notRead ?? []).map((n): TableOutcome => ({ table: n.table, lakeTable: lakeTableName(settings, n.table), action: 'skip', extract: 'direct', status: 'skipped', reason: `excluded (${n.reason})` }));
         const absent = (t: TableName) => !discovered.some((d) => d.table === t) && !catalog.some((d) => d.table === t) && !skippedByExport.has(t) && !notRead.some((n) => n.table === t);

@@ -27,6 +27,12 @@ export async function storedIfLarge(
   return storeJsonParts(ports, key, value, limit, details);
 }
 
+/** Reads back a document stored by `storedIfLarge`. */
+export async function readStored<T>(ports: Ports, ref: JsonRef): Promise<T> {
+  const parts = await Promise.all(ref.parts.map((part) => ports.manifests.get<string>(part)));
+  return JSON.parse(parts.join('')) as T;
+}
+
 /** Stores `value` as JSON text parts under `key` (each within `limit`), heartbeating per part. */
 async function storeJsonParts(ports: Ports, key: string, value: unknown, limit: number, details: () => Record<string, unknown>): Promise<JsonRef> {
   const text = JSON.stringify(value);

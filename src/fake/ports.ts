@@ -75,6 +75,8 @@ export interface FakeOptions {
   failures?: FakeFailure[];
   /** The warnings every export's listing gives (RDS's WarningMessage), none by default. */
   exportWarnings?: string[];
+  /** Tables every export's listing reports as skipped (RDS's skippedTables), with the reason; listed among no exported table. */
+  exportSkipped?: { table: string; reason: string }[];
   alreadyExists?: ('snapshot' | 'export')[];
   /** Keep the state in a file here so it survives the worker process. */
   stateDir?: string;
@@ -374,10 +376,11 @@ export class FakeBackend {
   private async discover(ref: ExportRef): Promise<DiscoveredExport> {
     this.failIfInjected('discover', '*');
     if (!(ref.exportId in this.state.exports)) throw new PortError('not-found', 'ExportNotFound', `export ${ref.exportId} has no files`);
+    const skipped = new Set((this.options.exportSkipped ?? []).map((s) => s.table));
     return {
       database: 'fake',
-      tables: this.tables.map((table) => this.fakeTable(table)),
-      skipped: [],
+      tables: this.tables.filter((table) => !skipped.has(table)).map((table) => this.fakeTable(table)),
+      skipped: [...(this.options.exportSkipped ?? [])],
       warnings: [...(this.options.exportWarnings ?? [])],
     };
   }

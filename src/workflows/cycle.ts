@@ -8,7 +8,7 @@ import type { Activities } from '../activities';
 import type { ExcludedTable, ExportScopeSummary, PlanItems } from '../activities/cycle';
 import { costTotals } from '../cost/ledger';
 import { batchWorkflowId, exportIdFor, snapshotIdFor } from '../ids';
-import type { CostTotals, CycleResult, CycleSettings, CycleStatus, ExportRef, JsonRef, LoadItem, SnapshotRef, TableName, TableOutcome, TablesRef } from '../model';
+import type { CostTotals, CycleResult, CycleSettings, CycleStatus, DiscoverySummary, ExportRef, JsonRef, LoadItem, SnapshotRef, TableName, TableOutcome, TablesRef } from '../model';
 import { tableBatchWorkflow } from './batch';
 import { evenIfCancelled } from './cancellation';
 import { jsonBytes } from '../payload-text';
@@ -81,6 +81,9 @@ const EXPORT_RECORDED_AT_START = 'export-recorded-at-start';
 
 /** Patch: a failed check of a rerun's reused export fails the cycle in its export phase (it said settings). */
 const REUSE_CHECK_IN_EXPORT_PHASE = 'reuse-check-in-export-phase';
+
+/** Patch: discovery hands the tables the export skipped over by reference when they outgrow the inline limit. */
+const SKIPPED_BY_REFERENCE = 'skipped-tables-by-reference';
 
 class CycleFailure extends Error {
   constructor(readonly phase: string, message: string) {
@@ -169,7 +172,9 @@ export async function cycleWorkflow(input: CycleInput): Promise<CycleResult> {
   let plan;
   try {
     // The tables read directly come from the source's catalog, the others from the export's listing.
-    discovery = await acts.discoverTables(input.source, input.cycleId, exported, input.tables);
+    discovery = patched(SKIPPED_BY_REFERENCE)
+      ? await acts.discoverTables(input.source, input.cycleId, exported, input.tables, { payloadInlineBytes: limit })
+      : await acts.discoverTables(input.source, input.cycleId, exported, input.tables);
     warnings.push(...discovery.warnings);
     progress.phase = 'plan';
     plan = await acts.planCycle(input.source, input.cycleId, discovery, {
@@ -182,6 +187,8 @@ export async function cycleWorkflow(input: CycleInput): Promise<CycleResult> {
       ...(patched(PLAN_BY_REFERENCE) ? { payloadInlineBytes: limit } : {}),
     });
     if (plan.itemsRef) plan = { ...plan, ...(await readOnce<PlanItems>(input.source, plan.itemsRef)) };
+    // Read once the plan has read them: every skipped table is an outcome of the cycle.
+    if (discovery.skippedRef) discovery = { ...discovery, skipped: await readOnce<DiscoverySummary['skipped']>(input.source, discovery.skippedRef) };
     if (plan.load.length > 0) await acts.prepareLake(input.source);
   } catch (err) {
     const phase = progress.phase;

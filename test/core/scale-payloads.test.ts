@@ -297,6 +297,37 @@ describe(`payloads at scale: ${TABLE_COUNT} tables under an inline limit of ${LI
     }
   });
 
+  test('an export that skipped more tables than the limit holds: discovery hands them over by reference, every one reported as failed with its reason', async () => {
+    const loaded = fakeTableNames(5);
+    const skippedTables = Array.from({ length: 200 }, (_, i) => `public.skipped_${String(i + 1).padStart(4, '0')}`);
+    const reason = 'the table could not be exported because its row format is not supported by the export';
+    const queue = uniqueQueue('scale-skipping');
+    const all = [...loaded, ...skippedTables];
+    const skipping = await startFakeWorker(fakeConfig(queue, { tables: all }, {}, 'skipping'), { tables: all, exportSkipped: skippedTables.map((table) => ({ table, reason })) });
+    try {
+      const started = await skipping.client.workflow.start(SOURCE_WORKFLOW_TYPE, { workflowId: sourceWorkflowId('skipping'), taskQueue: queue, args: [{ source: 'skipping', payloadInlineBytes: LIMIT }] });
+      const s = await waitForWhole(started, (x) => x.recentCycles.length > 0 && x.phase === 'idle', 'the cycle recorded');
+      const cycle = s.recentCycles[0]!;
+      assert.deepEqual(cycle.counts, { committed: loaded.length, failed: skippedTables.length, skipped: 0 });
+      const cycleHandle = skipping.client.workflow.getHandle(cycle.workflowId);
+      const whole = await withCycleTables(cycleHandle, (await cycleHandle.result()) as CycleResult);
+      const failed = whole.tables.filter((t) => t.status === 'failed');
+      assert.deepEqual(failed.map((t) => t.table).sort(), skippedTables);
+      for (const t of failed) {
+        assert.equal(t.reason, reason);
+        assert.equal(t.error?.message, `${t.table} was not exported: ${reason}`);
+      }
+      const sizes = await waitFor(async () => {
+        const found = await historyPayloadSizes(skipping.client, 'lakesync/skipping');
+        return new Set(found.map((x) => x.workflowId)).size >= 3 ? found : undefined;
+      }, 'the source, its cycle and its batch listed');
+      const largest = sizes[0]!;
+      assert.ok(largest.bytes <= LIMIT, `largest payload ${largest.bytes} bytes: ${largest.where} in ${largest.workflowId} (event ${largest.eventId})`);
+    } finally {
+      await skipping.stop();
+    }
+  });
+
   test('a manifest store that refuses deletes leaves the lists the cycle read by reference in place: the cycle still loads every table', async () => {
     const refused: FakeFailure = { table: '*', phase: 'manifest-delete', times: 'always', retryable: false, message: 'injected: the manifest store refuses deletes' };
     const { worker: keep, started, loaded, archived } = await startArchiveSource('undeletable', [refused]);
