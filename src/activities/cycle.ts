@@ -11,7 +11,7 @@ import { cycleManifestKeys, exportIdFor } from '../ids';
 import { type DynamoPlanInput, type PlanOptions, nullableCursorWarnings, planTables, readsDirectly } from '../plan';
 import { directExtract, directNotATableReason } from '../config/direct';
 import type { SourceConfig } from '../config/schema';
-import { type ActivityDeps, findManifest, sourceOf, step } from './deps';
+import { type ActivityDeps, FAILURE_CHARACTERS, findManifest, sourceOf, step } from './deps';
 import { readStored, storedIfLarge } from './stored-parts';
 import type { ConfigExcludedTable } from '../workflows/ledger';
 import { costBasis, unsizedExport } from './load';
@@ -72,7 +72,8 @@ export function cycleActivities(deps: ActivityDeps) {
 
     async snapshotStatus(source: string, snapshotId: string): Promise<SnapshotStatus> {
       const { ports } = sourceOf(deps, source);
-      return step('snapshot status', `snapshot ${snapshotId}`, () => ports.snapshot.describeSnapshot(snapshotId));
+      const status = await step('snapshot status', `snapshot ${snapshotId}`, () => ports.snapshot.describeSnapshot(snapshotId));
+      return status.message === undefined ? status : { ...status, message: keptReason(status.message, 'snapshot status', snapshotId) };
     },
 
     /**
@@ -134,7 +135,8 @@ export function cycleActivities(deps: ActivityDeps) {
 
     async exportStatus(source: string, exportId: string): Promise<ExportStatus> {
       const { ports } = sourceOf(deps, source);
-      return step('export status', `export ${exportId}`, () => ports.export.describeExport(exportId));
+      const status = await step('export status', `export ${exportId}`, () => ports.export.describeExport(exportId));
+      return status.failureCause === undefined ? status : { ...status, failureCause: keptReason(status.failureCause, 'export failure cause', exportId) };
     },
 
     /** Stops the export of a cancelled cycle; false where the backend cannot stop one (it runs to its end). */
@@ -619,6 +621,13 @@ const WARNINGS_KEPT = 50;
 const WARNING_CHARACTERS = 2_000;
 
 /** The first warnings, each by its start, saying how many there are; the worker's log has them all. */
+/** A backend's reason (an export's FailureCause), by its start when long: the cycle's error repeats it. The worker's log has it whole. */
+function keptReason(text: string, what: string, id: string): string {
+  const kept = keptStart(text, FAILURE_CHARACTERS, "the whole cause is in the worker's log");
+  if (kept !== text) Context.current().log.warn(what, { id, text });
+  return kept;
+}
+
 function keptWarnings(warnings: string[]): string[] {
   const kept = warnings.slice(0, WARNINGS_KEPT).map((w) => keptStart(w, WARNING_CHARACTERS, "the worker's log has it whole"));
   if (warnings.length <= WARNINGS_KEPT && kept.every((w, i) => w === warnings[i])) return warnings;

@@ -48,7 +48,7 @@ function manifestKey(ref: string): string {
  * validation error; retryable: throttled), making none. `export-status`: describing a DynamoDB export fails. `manifest-delete`: the manifest store refuses to delete a document;
  * `state-store`: it refuses to write a source's carried state (keys under source-state/).
  */
-export type FakePhase = 'snapshot' | 'export' | 'export-start' | 'discover' | 'load' | 'poll' | 'pack' | 'grant' | 'verify' | 'retention' | 'manifest-delete' | 'state-store' | 'export-cancel' | 'export-status';
+export type FakePhase = 'snapshot' | 'export' | 'export-start' | 'discover' | 'load' | 'poll' | 'pack' | 'grant' | 'verify' | 'retention' | 'manifest-delete' | 'state-store' | 'export-cancel' | 'export-status' | 'export-failed';
 
 export interface FakeFailure {
   /** `schema.table`, or `*` for every table (and for snapshot/export). */
@@ -359,6 +359,9 @@ export class FakeBackend {
     if (!task) throw new PortError('not-found', 'ExportTaskNotFound', `export ${id} not found`);
     const time = task.snapshotTime ? { snapshotTime: task.snapshotTime } : {};
     if (task.canceled) return { exportId: id, state: 'canceled', ...time };
+    // As RDS: the export task ends failed, with its FailureCause.
+    const failed = this.injected('export-failed', '*');
+    if (failed) return { exportId: id, state: 'failed', failureCause: failed.message ?? `injected export failure of ${id}`, ...time };
     if (this.options.exportsRunning) return { exportId: id, state: 'in_progress', percentProgress: 40, ...time };
     return { exportId: id, state: 'complete', percentProgress: 100, ...time };
   }

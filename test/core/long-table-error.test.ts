@@ -158,6 +158,30 @@ describe(`a load that fails with a ${Math.round(TRACE.length / 1024)} KB error, 
     assert.ok(bytesOf(await handle.query(statusQuery)) <= LIMIT);
   });
 
+  test('an export that fails with a very long cause: the cycle fails with its start, saying where the whole cause is', async () => {
+    w.backend.setFailures([{ table: '*', phase: 'export-failed', times: 'always', retryable: false, message: TRACE }]);
+    await handle.executeUpdate(syncUpdate, { args: [{ requestId: 'failed-export' }] });
+    const cycle = await pollFor(
+      () => 'the cycle of the failed export recorded',
+      async () => {
+        const x = await readSourceStatus(handle);
+        return x.phase === 'idle' ? x.recentCycles.find((c) => c.requestIds.includes('failed-export')) : undefined;
+      },
+      120_000,
+      200,
+    );
+    w.backend.setFailures([]);
+    assert.equal(cycle.status, 'failed');
+    const result = (await w.client.workflow.getHandle(cycle.workflowId).result()) as CycleResult;
+    const bound = FAILURE_CHARACTERS + 4_096;
+    assert.equal(result.error?.phase, 'export');
+    assert.match(result.error!.message, /^export \S+ failed: org\.apache\.spark\.SparkException: Job aborted/);
+    assert.match(result.error!.message, /characters more; the whole cause is in the worker's log\)/);
+    assert.ok(bytesOf(result) <= bound, `cycle result ${bytesOf(result)} bytes`);
+    const sizes = await historyPayloadSizes(w.client, cycle.workflowId);
+    assert.ok(sizes[0]!.bytes <= bound, `largest payload ${sizes[0]!.bytes} bytes: ${sizes[0]!.where}`);
+  });
+
   test("an export whose listing gives thousands of long warnings: the cycle's warnings keep the first ones, each by its start", async () => {
     w.backend.setFailures([]);
     const many = Array.from({ length: 20_000 }, (_, i) => `skippedTables: db${i}.public.orders_${i} (a table of database db${i}, not of the source's database fake: not loaded)`);
