@@ -4,6 +4,7 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { UpdateDefinition } from '@temporalio/common';
 import { loadConfigFile, sourceConfig } from '../config/load';
 import { selectTable } from '../config/tables';
 import type { LakesyncConfig, SourceConfig } from '../config/schema';
@@ -221,4 +222,21 @@ export function includedTableList(source: SourceConfig, raw: string, flag: strin
   });
   if (excluded.length > 0) throw new UsageError(`${flag}: the source's rules leave out ${excluded.join(', ')}: remove them from ${flag}, or change include/exclude in the config`);
   return tables;
+}
+
+/**
+ * Sends `update` with `arg` to the source workflow: the workflow checks the request before anything is queued,
+ * and its refusal is a usage error. Its answer; undefined when the running workflow predates the update (its
+ * worker has no handler for it): the caller signals it instead.
+ */
+export async function updateSource<Ret, Arg>(conn: Connected, source: string, update: UpdateDefinition<Ret, [Arg]>, arg: Arg, what: string): Promise<{ answer: Ret } | undefined> {
+  try {
+    return { answer: await conn.client.workflow.getHandle(sourceWorkflowId(source)).executeUpdate(update, { args: [arg] }) };
+  } catch (err) {
+    const { WorkflowUpdateFailedError } = await import('@temporalio/client');
+    if (!(err instanceof WorkflowUpdateFailedError)) throw err;
+    const reason = err.cause?.message ?? err.message;
+    if (/no registered handler for update/i.test(reason)) return undefined;
+    throw new UsageError(`${what} refused: ${reason}`);
+  }
 }

@@ -5,21 +5,16 @@
  * start and says where the whole error is, and `lakesync status --json` stays small.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import { FAILURE_CHARACTERS } from '../../src/activities/deps';
 import { readStatusView } from '../../src/cli/progress';
-import { type DevServer, startDevServer } from '../../src/devserver';
 import { sourceWorkflowId } from '../../src/ids';
 import type { CycleResult } from '../../src/model';
 import { readSourceStatus, withCycleTables } from '../../src/status-pages';
 import { temporalTarget } from '../../src/temporal';
 import { batchProgressQuery, type CycleTablesPage, cycleTablesPageQuery, SOURCE_WORKFLOW_TYPE, type StatusPage, statusPageQuery, statusQuery, syncUpdate } from '../../src/workflows/messages';
-import { SEARCH_ATTRIBUTE_TYPES } from '../../src/workflows/search';
-import { fakeConfig, quietTemporalLogs, startFakeWorker, type FakeWorker, uniqueQueue } from '../helpers/env';
+import { fakeConfig, startFakeWorker, startTestServer, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
 import { historyPayloadSizes } from '../helpers/payload-sizes';
 import { pollFor } from '../helpers/within';
 
@@ -31,17 +26,13 @@ const TRACE = `org.apache.spark.SparkException: Job aborted.\n${'\tat org.apache
 const bytesOf = (v: unknown): number => Buffer.byteLength(JSON.stringify(v));
 
 describe(`a load that fails with a ${Math.round(TRACE.length / 1024)} KB error, inline limit ${LIMIT} bytes`, () => {
-  let dir: string;
-  let server: DevServer;
+  let env: TestServer;
   let w: FakeWorker;
   let handle: WorkflowHandle;
   const queue = uniqueQueue('longerror');
 
   before(async () => {
-    quietTemporalLogs();
-    dir = mkdtempSync(join(tmpdir(), 'lakesync-longerror-'));
-    server = await startDevServer({ dbFile: join(dir, 'temporal.db'), searchAttributes: SEARCH_ATTRIBUTE_TYPES });
-    process.env.TEMPORAL_ADDRESS = server.address;
+    env = await startTestServer();
     w = await startFakeWorker(fakeConfig(queue, { tables: TABLES }, { batchSize: 2 }, SOURCE), {
       tables: TABLES,
       failures: [{ table: FAILING, phase: 'load', times: 'always', retryable: false, message: TRACE }],
@@ -51,8 +42,7 @@ describe(`a load that fails with a ${Math.round(TRACE.length / 1024)} KB error, 
   });
   after(async () => {
     await w?.stop();
-    await server?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await env?.close();
   });
 
   test('no payload nor query answer holds the whole error; each says where it is', async () => {

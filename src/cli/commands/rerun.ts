@@ -6,9 +6,9 @@
  */
 import type { Command } from 'commander';
 import { sourceWorkflowId } from '../../ids';
-import { type RerunAccepted, type RerunRequest, requestRerunSignal, rerunUpdate } from '../../workflows/messages';
+import { type RerunRequest, requestRerunSignal, rerunUpdate } from '../../workflows/messages';
 import { type CommandKit, type CommonOptions, withConfig, withJson } from '../command';
-import { type Connected, includedTableList, loadSource, noSourceWorkflow, sourceRunForRequest, sourceStatusSummary, withTemporal } from '../context';
+import { type Connected, includedTableList, loadSource, noSourceWorkflow, sourceRunForRequest, sourceStatusSummary, updateSource, withTemporal } from '../context';
 import { waitAndReport } from '../cycle-report';
 import { UsageError } from '../errors';
 import { shown } from '../format';
@@ -63,11 +63,12 @@ export function registerRerun(program: Command, kit: CommandKit): void {
         if (!run || !(await sourceStatusSummary(conn, name, { run }))) {
           throw noSourceWorkflow(name, 'no rerun can be asked of it (a source cancelled before takes up its saved exports and failed tables when it starts again)');
         }
-        const accepted = await byUpdate(conn, name, request);
-        if (!accepted) {
+        const sent = await updateSource(conn, name, rerunUpdate, request, 'rerun');
+        if (!sent) {
           await conn.client.workflow.getHandle(sourceWorkflowId(name)).signal(requestRerunSignal, request);
           return reportSignalled(conn, io, name, { ...request, requestId }, opts);
         }
+        const accepted = sent.answer;
         if (opts.wait) {
           if (!opts.json) printLine(io.stdout, `rerun accepted: ${accepted.requestId} (${shown(accepted.tables.join(', '))})`);
           return waitAndReport(conn, io, name, accepted.requestId, Boolean(opts.json));
@@ -81,22 +82,6 @@ export function registerRerun(program: Command, kit: CommandKit): void {
       });
     }),
   );
-}
-
-/**
- * The `rerun` update: checked by the workflow before anything is queued. Undefined when the running
- * workflow predates the update (its worker has no handler for it): the caller signals it instead.
- */
-async function byUpdate(conn: Connected, name: string, request: RerunRequest): Promise<RerunAccepted | undefined> {
-  try {
-    return await conn.client.workflow.getHandle(sourceWorkflowId(name)).executeUpdate(rerunUpdate, { args: [request] });
-  } catch (err) {
-    const { WorkflowUpdateFailedError } = await import('@temporalio/client');
-    if (!(err instanceof WorkflowUpdateFailedError)) throw err;
-    const reason = err.cause?.message ?? err.message;
-    if (/no registered handler for update/i.test(reason)) return undefined;
-    throw new UsageError(`rerun refused: ${reason}`);
-  }
 }
 
 /**

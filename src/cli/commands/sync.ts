@@ -9,9 +9,8 @@ import type { Command } from 'commander';
 import { sourceWorkflowId } from '../../ids';
 import { SOURCE_WORKFLOW_TYPE, type SourceWorkflowInput, type SyncRequest, requestSyncSignal, syncUpdate } from '../../workflows/messages';
 import { type CommandKit, type CommonOptions, withConfig, withJson } from '../command';
-import { type Connected, includedTableList, loadSource, sourceRunForRequest, sourceStatusSummary, withTemporal } from '../context';
+import { type Connected, includedTableList, loadSource, sourceRunForRequest, sourceStatusSummary, updateSource, withTemporal } from '../context';
 import { waitAndReport } from '../cycle-report';
-import { UsageError } from '../errors';
 import { shown } from '../format';
 import { printJson, printLine } from '../io';
 import { UiLinks } from '../links';
@@ -70,22 +69,10 @@ export function registerSync(program: Command, kit: CommandKit): void {
   );
 }
 
-/**
- * The `sync` update: validated by the workflow before anything is queued. Undefined when the
- * running workflow predates the update (its worker has no handler for it): signal it instead.
- */
+/** The `sync` update; undefined when the running workflow predates it (its worker has no handler for it): signal it instead. */
 async function byUpdate(conn: Connected, name: string, runId: string, request: SyncRequest): Promise<Sent | undefined> {
-  const handle = conn.client.workflow.getHandle(sourceWorkflowId(name));
-  try {
-    await handle.executeUpdate(syncUpdate, { args: [request] });
-    return { workflowId: handle.workflowId, runId };
-  } catch (err) {
-    const { WorkflowUpdateFailedError } = await import('@temporalio/client');
-    if (!(err instanceof WorkflowUpdateFailedError)) throw err;
-    const reason = err.cause?.message ?? err.message;
-    if (/no registered handler for update/i.test(reason)) return undefined;
-    throw new UsageError(`sync refused: ${reason}`);
-  }
+  const sent = await updateSource(conn, name, syncUpdate, request, 'sync');
+  return sent && { workflowId: sourceWorkflowId(name), runId };
 }
 
 /** Signal-with-start: starts the source workflow when it does not run, then queues the sync. */
