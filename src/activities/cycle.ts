@@ -616,11 +616,6 @@ function mostChecksPerTable(checks: { table: string }[]): number {
   return Math.max(0, ...perTable.values());
 }
 
-/** How many of the discovery's warnings the cycle carries, and how much of each: an export's listing may warn of thousands of tables. */
-const WARNINGS_KEPT = 50;
-const WARNING_CHARACTERS = 2_000;
-
-/** The first warnings, each by its start, saying how many there are; the worker's log has them all. */
 /** A backend's reason (an export's FailureCause), by its start when long: the cycle's error repeats it. The worker's log has it whole. */
 function keptReason(text: string, what: string, id: string): string {
   const kept = keptStart(text, FAILURE_CHARACTERS, "the whole cause is in the worker's log");
@@ -628,6 +623,11 @@ function keptReason(text: string, what: string, id: string): string {
   return kept;
 }
 
+/** How many of the discovery's warnings the cycle carries, and how much of each: an export's listing may warn of thousands of tables. */
+const WARNINGS_KEPT = 50;
+const WARNING_CHARACTERS = 2_000;
+
+/** The first warnings, each by its start, saying how many there are; the worker's log has them all. */
 function keptWarnings(warnings: string[]): string[] {
   const kept = warnings.slice(0, WARNINGS_KEPT).map((w) => keptStart(w, WARNING_CHARACTERS, "the worker's log has it whole"));
   if (warnings.length <= WARNINGS_KEPT && kept.every((w, i) => w === warnings[i])) return warnings;
