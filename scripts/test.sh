@@ -92,6 +92,16 @@ PYEOF
   [ "$py_rc" -eq 5 ] && py_rc=0   # no tests collected is reported by the counts below
 fi
 
+# The failed tests by name, so that the run's last lines say what failed and where.
+source scripts/lib/failed-tests.sh
+failures=$(failed_node_tests "$results"/node-*.tap 2>/dev/null
+  if [ -f "$results/pytest.xml" ]; then failed_pytests "$PY" "$results/pytest.xml"; fi)
+if [ -n "$failures" ]; then
+  echo
+  echo "failed tests:"
+  echo "$failures"
+fi
+
 passed=$(( node_pass + py_pass ))
 failed=$(( node_fail + py_fail ))
 if [ "$node_rc" -ne 0 ] && [ "$node_fail" -eq 0 ]; then failed=$((failed + 1)); fi
