@@ -109,13 +109,14 @@ export function cycleActivities(deps: ActivityDeps) {
         const tablesForWarning = requested ? [...new Set([...((await knownTables(ports))?.tables ?? []), ...requested])] : known?.tables;
         const partitionWarning = settings.source.kind === 'rds' && partitions === undefined ? unknownPartitionWarning(settings, tablesForWarning) : undefined;
         if (partitionWarning) scope.warnings.push(partitionWarning);
-        if (settings.source.kind === 'rds' && !scope.nothingToExport) scope.warnings.push(...(await foreignPartitionWarnings(settings, ports, scope, partitions)));
+        // One per partitioned table with foreign partitions: last, as there may be thousands.
+        const foreign = settings.source.kind === 'rds' && !scope.nothingToExport ? await foreignPartitionWarnings(settings, ports, scope, partitions) : [];
         return sized({
           wholeDatabase,
           schemas,
           tables,
           excluded: scope.excluded.map((e) => ({ ...e, lakeTable: lakeTableName(settings, e.table) })),
-          warnings: wholeSnapshot ? [...scope.warnings, wholeSnapshot] : scope.warnings,
+          warnings: keptWarnings([...scope.warnings, ...(wholeSnapshot ? [wholeSnapshot] : []), ...foreign], 'export scope warning'),
           ...(known ? { tablesFrom: known.from } : {}),
           ...(scope.direct.length > 0 ? { direct: scope.direct } : {}),
           ...(scope.nothingToExport ? { nothingToExport: true as const } : {}),
@@ -165,8 +166,8 @@ export function cycleActivities(deps: ActivityDeps) {
       const withDirect = (found: Omit<DiscoverySummary, 'tableCount'>, exported: TableName[]): DiscoverySummary => {
         const names = new Set([...exported, ...direct.tables.map((t) => t.table)]);
         const summary = direct.notRead?.length ? { ...found, notRead: direct.notRead } : found;
-        if (!directManifest) return { ...summary, tableCount: names.size, warnings: keptWarnings(summary.warnings) };
-        return { ...summary, directManifest, tableCount: names.size, warnings: keptWarnings([...summary.warnings, ...direct.warnings]) };
+        if (!directManifest) return { ...summary, tableCount: names.size, warnings: keptWarnings(summary.warnings, 'discovery warning') };
+        return { ...summary, directManifest, tableCount: names.size, warnings: keptWarnings([...summary.warnings, ...direct.warnings], 'discovery warning') };
       };
       if (!ref) {
         return step('discover', `source ${source}`, async () => {
@@ -623,16 +624,19 @@ function keptReason(text: string, what: string, id: string): string {
   return kept;
 }
 
-/** How many of the discovery's warnings the cycle carries, and how much of each: an export's listing may warn of thousands of tables. */
+/**
+ * How many of a step's warnings the cycle carries, and how much of each: an export's listing may warn
+ * of thousands of tables, and a source with thousands of partitioned tables may too.
+ */
 const WARNINGS_KEPT = 50;
 const WARNING_CHARACTERS = 2_000;
 
-/** The first warnings, each by its start, saying how many there are; the worker's log has them all. */
-function keptWarnings(warnings: string[]): string[] {
+/** The first warnings, each by its start, saying how many there are; the worker's log has them all, as `what`. */
+function keptWarnings(warnings: string[], what: string): string[] {
   const kept = warnings.slice(0, WARNINGS_KEPT).map((w) => keptStart(w, WARNING_CHARACTERS, "the worker's log has it whole"));
   if (warnings.length <= WARNINGS_KEPT && kept.every((w, i) => w === warnings[i])) return warnings;
   try {
-    for (const warning of warnings) Context.current().log.warn('discovery warning', { warning });
+    for (const warning of warnings) Context.current().log.warn(what, { warning });
   } catch {
     // Outside an activity (tests): the kept warnings are all there is.
   }

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { cycleActivities } from '../../src/activities/cycle';
+import { cycleActivities, type ExportScopeSummary } from '../../src/activities/cycle';
 import { loadActivities, loadRequestFor, type LoadTableInput } from '../../src/activities/load';
 import { type RecoveredCycle, recoveryActivities } from '../../src/activities/recovery';
 import { packActivities } from '../../src/activities/pack';
@@ -176,6 +176,35 @@ describe('plan', () => {
     const texts = await Promise.all(stored.itemsRef.parts.map((ref) => ports.manifests.get<string>(ref)));
     assert.deepEqual(JSON.parse(texts.join('')), { load: inline.load, notLoaded: inline.notLoaded }, 'the parts joined are the list');
     assert.equal(stored.itemsRef.bytes, textBytes(texts.join('')));
+  });
+});
+
+describe('export scope', () => {
+  /** An RDS source whose catalog has `parents` partitioned tables, each with `foreignEach` foreign partitions. */
+  function foreignPartitions(parents: number, foreignEach: number) {
+    const tables = Array.from({ length: parents }, (_, i) => `public.readings_${i}`);
+    const partitions = Object.fromEntries(tables.map((t) => [t, Array.from({ length: foreignEach }, (_, j) => `${t}_on_a_remote_server_${j}`)]));
+    const notTables = Object.fromEntries(Object.values(partitions).flat().map((p) => [p, 'foreign table']));
+    const base = new FakeBackend({ tables, latencyMs: 0 }).ports();
+    const ports = { ...base, export: { ...base.export, listSourceTables: async () => tables, listSourcePartitions: async () => partitions, listSourceNotTables: async () => notTables } } as Ports;
+    const rds: LakesyncConfig = { temporal: { taskQueue: 't', namespace: 'default' }, sources: { shop: awsSource({ raw: { include: ['public.*'], tables: {} } }) } };
+    return cycleActivities({ config: rds, portsFor: () => ports });
+  }
+
+  test('thousands of partitioned tables with foreign partitions: the scope carries the first warnings and how many there are', async () => {
+    const scope = (await new MockActivityEnvironment().run(foreignPartitions(3_000, 1).exportScope, 'shop', 'c-foreign-many')) as ExportScopeSummary;
+    const foreign = scope.warnings.filter((w) => /exported without the rows of/.test(w));
+    assert.equal(foreign.length, 50, `${scope.warnings.length} warnings`);
+    assert.match(scope.warnings.at(-1)!, /^\.\.\. \d+ more \(\d+ warnings in all; the worker's log has them all\)$/);
+    assert.ok(textBytes(JSON.stringify(scope)) < 150_000, `the scope is ${textBytes(JSON.stringify(scope))} bytes`);
+  });
+
+  test('a table with thousands of foreign partitions: its warning keeps its start, saying the log has it whole', async () => {
+    const scope = (await new MockActivityEnvironment().run(foreignPartitions(1, 5_000).exportScope, 'shop', 'c-foreign-long')) as ExportScopeSummary;
+    const warning = scope.warnings.find((w) => w.startsWith('public.readings_0 is exported without the rows of its partitions public.readings_0_on_a_remote_server_0, '));
+    assert.ok(warning, JSON.stringify(scope.warnings).slice(0, 500));
+    assert.ok(warning.length <= 2_200, `the warning is ${warning.length} characters`);
+    assert.match(warning, /characters more; the worker's log has it whole\)$/);
   });
 });
 
