@@ -8,6 +8,7 @@ import type { ExportRequest, Ports, SnapshotRequest } from '../ports';
 import { lakeTableName, selectTable } from '../config/tables';
 import { type ExportScope, excludedPartitionReason, exportScope, type ExportScopeEntries, ExportScopeRefused, exportScopeKey, exportOnlyProblem, inScope, type KnownTables, mergeKnownTables, namedTables, SOURCE_TABLES_KEY, unknownPartitionWarning, wholeSnapshotWarning } from '../export-scope';
 import { cycleManifestKeys, exportIdFor } from '../ids';
+import { exportSkippedOutcomes } from '../export-skipped';
 import { type DynamoPlanInput, type PlanOptions, nullableCursorWarnings, planTables, readsDirectly } from '../plan';
 import { directExtract, directNotATableReason } from '../config/direct';
 import type { SourceConfig } from '../config/schema';
@@ -270,7 +271,8 @@ export function cycleActivities(deps: ActivityDeps) {
           notLoaded: [...refused, ...notInExport, ...notRead, ...configuredNotTables],
         };
         // Should the cycle die, its recovery reports them from here: the plan holds the loaded tables only.
-        const failed = items.notLoaded.filter((t) => t.status === 'failed');
+        // The tables the export skipped too: the cycle reports them apart from the plan's.
+        const failed = [...items.notLoaded, ...exportSkippedOutcomes(skipped, options.requested)].filter((t) => t.status === 'failed');
         if (failed.length > 0) await ports.manifests.put(cycleManifestKeys.refused(cycleId), failed);
         const itemsRef = await storedIfLarge(ports, cycleManifestKeys.planItems(cycleId), items, payloadInlineBytes);
         return itemsRef ? { planRef, load: [], notLoaded: [], itemsRef } : { planRef, ...items };

@@ -7,6 +7,7 @@ import { CancellationScope, executeChild, isCancellation, log, patched, proxyAct
 import type { Activities } from '../activities';
 import type { ExcludedTable, ExportScopeSummary, PlanItems } from '../activities/cycle';
 import { costTotals } from '../cost/ledger';
+import { exportSkippedOutcomes } from '../export-skipped';
 import { batchWorkflowId, exportIdFor, snapshotIdFor } from '../ids';
 import type { CostTotals, CycleResult, CycleSettings, CycleStatus, DiscoverySummary, ExportRef, JsonRef, LoadItem, SnapshotRef, TableName, TableOutcome, TablesRef } from '../model';
 import { tableBatchWorkflow } from './batch';
@@ -198,14 +199,7 @@ export async function cycleWorkflow(input: CycleInput): Promise<CycleResult> {
     return finish('failed', [], { phase, message: errorMessage(err) }, exportCost);
   }
 
-  const skippedByExport: TableOutcome[] = discovery.skipped.map((s) => ({
-    table: s.table,
-    lakeTable: '',
-    action: 'skip',
-    status: input.tables && !input.tables.includes(s.table) ? 'skipped' : 'failed',
-    reason: s.reason,
-    error: { phase: 'discover', message: `${s.table} was not exported: ${s.reason}`, type: 'NotExported', retryable: false },
-  }));
+  const skippedByExport = exportSkippedOutcomes(discovery.skipped, input.tables);
 
   progress.phase = 'load';
   progress.tables = plan.load.length;

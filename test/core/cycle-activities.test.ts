@@ -141,6 +141,21 @@ describe('plan', () => {
     assert.deepEqual(batch.tables.map((t) => t.table), ['public.a']);
   });
 
+  test("a cycle that dies after its plan still reports the tables its export skipped: failed, with the export's reason, as the cycle would have", async () => {
+    const { planCycle, recoverCycleOutcomes, ports } = setup();
+    const manifest = await ports.manifests.put(cycleManifestKeys.discovery('c29'), [{ table: 'public.a', target: 'fake.public.a', columns: [], primaryKey: ['id'] }]);
+    const skipped = [{ table: 'public.b', reason: 'an unlogged table: no export holds its rows' }];
+    await planCycle('shop', 'c29', { manifest, database: 'fake', tableCount: 1, skipped, warnings: [] });
+    const out = (await new MockActivityEnvironment().run(recoverCycleOutcomes, { source: 'shop', cycleId: 'c29', error: 'terminated' })) as RecoveredCycle;
+    const b = out.tables.find((t) => t.table === 'public.b');
+    assert.equal(b?.status, 'failed', JSON.stringify(out.tables.map((t) => [t.table, t.status])));
+    assert.deepEqual(b.error, { phase: 'discover', message: 'public.b was not exported: an unlogged table: no export holds its rows', type: 'NotExported', retryable: false });
+    // A rerun of other tables does not fail the skipped one: it is skipped, and no failure of its is read back.
+    await planCycle('shop', 'c30', { manifest, database: 'fake', tableCount: 1, skipped, warnings: [] }, { requested: ['public.a'] });
+    const rerun = (await new MockActivityEnvironment().run(recoverCycleOutcomes, { source: 'shop', cycleId: 'c30', error: 'terminated' })) as RecoveredCycle;
+    assert.deepEqual(rerun.tables.map((t) => [t.table, t.status]), [['public.a', 'failed']]);
+  });
+
   test("the discovery summary holds how many tables there are, not their names: its size does not grow with them", async () => {
     const { tables, ports, startSnapshot, startExport, discoverTables } = manyTables(2_000);
     const snapshot = await startSnapshot({ source: 'shop', snapshotId: 's1', mode: 'create' });
