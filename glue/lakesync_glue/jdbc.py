@@ -6,6 +6,7 @@ token; it is never logged, never in a message, never in the result.
 """
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import os
@@ -182,6 +183,8 @@ def fetch_root_cert(uri: str, args: JobArgs) -> str:
             "(for RDS https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem)"
         )
     folder = tempfile.mkdtemp(prefix="lakesync-ssl-")  # mode 0700
+    # Kept for the process's later loads (a local runner serves many); gone when it exits.
+    atexit.register(shutil.rmtree, folder, True)
     path = os.path.join(folder, f"root-{hashlib.sha256(uri.encode()).hexdigest()[:12]}.pem")
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as out:

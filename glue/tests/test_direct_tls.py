@@ -155,3 +155,25 @@ def test_on_a_cluster_the_bundle_is_shipped_to_the_executors_and_named_relativel
     assert share_root_cert(cluster, str(bundle)) == "root-abc.pem"
     assert cluster.sparkContext.added == [str(bundle)]
     assert (driver_cwd / "root-abc.pem").read_bytes() == BUNDLE
+
+
+def test_the_bundle_s_private_folder_goes_when_the_process_exits(aws: tuple[Any, Any]) -> None:
+    import subprocess
+    import sys
+
+    s3, _ = aws
+    s3.put_object(Bucket="certs-bucket", Key="rds/global-bundle.pem", Body=BUNDLE)
+    script = (
+        "import json, os, sys\n"
+        "from lakesync_glue.args import parse_job_args\n"
+        "from lakesync_glue.jdbc import resolve\n"
+        "path = resolve(parse_job_args(json.loads(sys.argv[1]), 'glue')).options()['sslrootcert']\n"
+        "assert os.path.isfile(path)\n"
+        "print(path)\n"
+    )
+    options = json.dumps({**OPTIONS, "jdbc_ssl_root_cert": CERT_URI})
+    glue_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    run = subprocess.run([sys.executable, "-c", script, options], cwd=glue_dir, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    path = run.stdout.strip()
+    assert path.endswith(".pem") and not os.path.exists(os.path.dirname(path)), path

@@ -9,8 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, beforeEach, test } from 'node:test';
 import { stringify } from 'yaml';
@@ -29,6 +28,7 @@ import { createDoctorClients, destroyDoctorClients } from '../../src/doctor/clie
 import { evaluatePolicies, parsePolicyDocument } from '../../src/doctor/policy';
 import { MOTO_ACCOUNT_ID, type MotoServer, startMoto } from '../helpers/moto';
 import { loadTemplate, templatePolicy, valuesContext } from '../../scripts/policy-template';
+import { tempDir } from '../helpers/temp-dir';
 
 const REGION = 'us-east-2';
 const ACCOUNT = MOTO_ACCOUNT_ID;
@@ -611,7 +611,7 @@ function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: st
 
 test('lakesync doctor end to end: exit 0, 1 and 2, text lines and the --json shape', async () => {
   await buildAccount({ noTableBucket: true });
-  const dir = mkdtempSync(join(tmpdir(), 'lakesync-doctor-'));
+  const dir = tempDir('lakesync-doctor-');
   const file = join(dir, 'lakesync.yaml');
   writeFileSync(file, stringify({ sources: { shop: rawSource(), demo: { database: 'demo', source: { kind: 'pglite' }, target: { namespace: 'demo' } } } }));
 

@@ -1,12 +1,12 @@
 /** Shared fixtures of the AWS adapter tests: a source config, Glue scripts, RDS export files. */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sourceSchema, type SourceConfig } from '../../src/config/schema';
 import type { LoadTableInput } from '../../src/activities/load';
 import type { LoadResult } from '../../src/model';
 import { toolchain } from '../../src/toolchain';
+import { tempDir } from '../helpers/temp-dir';
 
 // moto's S3 Tables knows only the launch regions (us-east-1, us-east-2, us-west-2).
 export const REGION = 'us-east-2';
@@ -59,7 +59,7 @@ export function awsSource(options: { endpoint?: string; clusterId?: string; raw?
 
 /** A minimal Glue scripts folder: entry script and the library package. */
 export function glueScriptsFixture(version = '1'): string {
-  const dir = mkdtempSync(join(tmpdir(), 'lakesync-glue-'));
+  const dir = tempDir('lakesync-glue-');
   mkdirSync(join(dir, 'lakesync_glue', 'io'), { recursive: true });
   writeFileSync(join(dir, 'glue_entry.py'), `# entry v${version}\nfrom lakesync_glue import main\nmain()\n`);
   writeFileSync(join(dir, 'lakesync_glue', '__init__.py'), `def main():\n    return ${version}\n`);

@@ -1,7 +1,6 @@
 /** lakesync.yaml validation: every invalid config is rejected with the field named, before any port is called. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { loadConfigFile, parseConfig, sourceConfig } from '../../src/config/load';
@@ -9,6 +8,7 @@ import { lakeTableName, selectTable } from '../../src/config/tables';
 import { ConfigError } from '../../src/errors';
 import { createWorker } from '../../src/worker';
 import { rdsSourceConfig } from '../helpers/source-config';
+import { tempDir } from '../helpers/temp-dir';
 
 /** A valid local source; each case below breaks one thing. */
 function valid(): Record<string, any> {
@@ -159,14 +159,14 @@ describe('config validation', () => {
   });
 
   test('a missing or broken file says what to do', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'lakesync-config-'));
+    const dir = tempDir('lakesync-config-');
     assert.throws(() => loadConfigFile(join(dir, 'nope.yaml')), /cannot read the config file.*lakesync init/s);
     writeFileSync(join(dir, 'bad.yaml'), 'sources: [unclosed');
     assert.throws(() => loadConfigFile(join(dir, 'bad.yaml')), /is not valid YAML/);
   });
 
   test('YAML anchors and merge keys share settings between sources', () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'lakesync-config-')), 'lakesync.yaml');
+    const file = join(tempDir('lakesync-config-'), 'lakesync.yaml');
     writeFileSync(
       file,
       [
@@ -192,7 +192,7 @@ describe('config validation', () => {
   });
 
   test('an invalid config stops the worker before any port is built or called', async () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'lakesync-config-')), 'lakesync.yaml');
+    const file = join(tempDir('lakesync-config-'), 'lakesync.yaml');
     writeFileSync(file, 'sources:\n  shop:\n    database: shop\n    source: { kind: fake, tables: 3, stateDir: /nonexistent/never-created }\n    target: { namespace: Bad-Name }\n');
     let portsBuilt = false;
     await assert.rejects(async () => {
@@ -232,7 +232,7 @@ describe('config validation', () => {
 
 describe('local sources sharing a work dir', () => {
   test('are refused, naming both sources: they would share one warehouse and one load runner', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'lakesync-shared-workdir-'));
+    const dir = tempDir('lakesync-shared-workdir-');
     const err = rejects((c) => {
       c.sources.shop.local = { workDir: dir };
       c.sources.crm = { ...c.sources.shop, target: { namespace: 'crm' }, local: { workDir: `${dir}/.` } };

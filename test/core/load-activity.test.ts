@@ -1,8 +1,6 @@
 /** The load activity's run handling: re-attach by heartbeat run id or by run token, never a second run. */
 import assert from 'node:assert/strict';
-import fs, { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import fs, { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -14,6 +12,7 @@ import type { FakeState } from '../../src/fake/state';
 import type { LoadRequest, LoadResult, PlanEntry } from '../../src/model';
 import type { Ports } from '../../src/ports';
 import { planEntry } from '../helpers/plan';
+import { tempDir } from '../helpers/temp-dir';
 
 const config = parseConfig({ sources: { shop: { database: 'fake', source: { kind: 'fake', tables: ['public.orders'] }, target: { namespace: 'shop' } } } });
 const plan: PlanEntry = planEntry({ table: 'public.orders', lakeTable: 'orders', action: 'merge', reason: 'primary key (id) source', primaryKey: ['id'] });
@@ -221,7 +220,7 @@ describe('load activity', () => {
   });
 
   test('a process killed at any moment of a start leaves no counted start without a run its token finds', async () => {
-    const stateDir = mkdtempSync(join(tmpdir(), 'lakesync-fake-start-'));
+    const stateDir = tempDir('lakesync-fake-start-');
     const { ports, request } = await setup({ stateDir, latencyMs: 60_000 });
     // Each state a SIGKILL could leave behind: the file after every write.
     const persisted: FakeState[] = [];

@@ -1,13 +1,13 @@
 /** Tools are resolved when first used, so a process needs only the tools it runs. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { toolchain } from '../../src/toolchain';
+import { tempDir } from '../helpers/temp-dir';
 
 test('a process without the Temporal CLI still finds Python and the jar; asking for the CLI names the fix', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'lakesync-toolchain-'));
+  const dir = tempDir('lakesync-toolchain-');
   const file = join(dir, 'toolchain.json');
   writeFileSync(file, JSON.stringify({ python: '/opt/venv/bin/python', icebergJar: '/opt/jars/iceberg.jar', javaHome: '/opt/java', root: dir }));
   const saved = process.env.LAKESYNC_TEMPORAL_BIN;
