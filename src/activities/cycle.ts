@@ -217,7 +217,7 @@ export function cycleActivities(deps: ActivityDeps) {
         const withDynamo = dynamo ? { ...planOptions, dynamodb: await dynamoPlanInputs(source, settings, ports, catalog, lakeTables, exportTime) } : planOptions;
         const planned = planTables(settings, discovered, lakeTables, withDynamo, catalog);
         // A table the export skipped is reported by the cycle with the export's reason: it is no table missing from the export.
-        const skipped = discovery.skippedRef ? await readStored<DiscoverySummary['skipped']>(ports, discovery.skippedRef) : discovery.skipped;
+        const skipped = discovery.skippedRef ? await readStored<DiscoverySummary['skipped']>(ports, source, discovery.skippedRef) : discovery.skipped;
         const skippedByExport = new Set(skipped.map((s) => s.table));
         // A direct table with an excluded partition is not read (its rows would leave with the partition's): skipped, saying why.
         const notRead = (discovery.notRead ?? []).map((n): TableOutcome => ({ table: n.table, lakeTable: lakeTableName(settings, n.table), action: 'skip', extract: 'direct', status: 'skipped', reason: `excluded (${n.reason})` }));

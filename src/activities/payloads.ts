@@ -6,6 +6,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { JsonRef } from '../model';
 import { type ActivityDeps, findManifest, sourceOf, step } from './deps';
+import { readTextPart } from './stored-parts';
 
 /**
  * Where a cancelled source workflow leaves the reference of its stored state: one fixed key per
@@ -61,15 +62,7 @@ export function payloadActivities(deps: ActivityDeps) {
 
     async readPayloadPart(req: PayloadPartRead): Promise<string> {
       const { ports } = sourceOf(deps, req.source);
-      const text = await step('read', `part ${req.ref} of source ${req.source}`, () => ports.manifests.get<unknown>(req.ref));
-      if (typeof text !== 'string') {
-        throw ApplicationFailure.create({
-          message: `part ${req.ref} of source ${req.source} is not a stored text part (found ${text === null ? 'null' : typeof text}): the manifest store was changed under it`,
-          type: 'PayloadPartInvalid',
-          nonRetryable: true,
-        });
-      }
-      return text;
+      return readTextPart(ports, req.source, req.ref);
     },
 
     async storeCancelledStateMarker(req: CancelledStateMarkerWrite): Promise<void> {

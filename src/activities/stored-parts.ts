@@ -4,9 +4,11 @@
  * part by part (workflows/by-reference.ts `readText`).
  */
 import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import type { JsonRef } from '../model';
 import { jsonBytes, textBytes, textParts } from '../payload-text';
 import type { Ports } from '../ports';
+import { step } from './deps';
 
 /**
  * `value` stored in parts under `key` when `result` (the activity result that would carry it, by
@@ -27,10 +29,23 @@ export async function storedIfLarge(
   return storeJsonParts(ports, key, value, limit, details);
 }
 
-/** Reads back a document stored by `storedIfLarge`. */
-export async function readStored<T>(ports: Ports, ref: JsonRef): Promise<T> {
-  const parts = await Promise.all(ref.parts.map((part) => ports.manifests.get<string>(part)));
+/** Reads back a document of `source` stored by `storedIfLarge`. */
+export async function readStored<T>(ports: Ports, source: string, ref: JsonRef): Promise<T> {
+  const parts = await Promise.all(ref.parts.map((part) => readTextPart(ports, source, part)));
   return JSON.parse(parts.join('')) as T;
+}
+
+/** One stored text part of `source`; anything else there fails for good: the store was changed under it. */
+export async function readTextPart(ports: Ports, source: string, ref: string): Promise<string> {
+  const text = await step('read', `part ${ref} of source ${source}`, () => ports.manifests.get<unknown>(ref));
+  if (typeof text !== 'string') {
+    throw ApplicationFailure.create({
+      message: `part ${ref} of source ${source} is not a stored text part (found ${text === null ? 'null' : typeof text}): the manifest store was changed under it`,
+      type: 'PayloadPartInvalid',
+      nonRetryable: true,
+    });
+  }
+  return text;
 }
 
 /** Stores `value` as JSON text parts under `key` (each within `limit`), heartbeating per part. */

@@ -156,6 +156,24 @@ describe('plan', () => {
     assert.deepEqual(rerun.tables.map((t) => [t.table, t.status]), [['public.a', 'failed']]);
   });
 
+  test('the tables the export skipped, stored by reference, are read back by the plan; a part the store changed under it fails the plan for good, naming it', async () => {
+    const { planCycle, ports } = setup();
+    const manifest = await ports.manifests.put(cycleManifestKeys.discovery('c32'), [{ table: 'public.a', target: 'fake.public.a', columns: [], primaryKey: ['id'] }]);
+    const skipped = Array.from({ length: 3 }, (_, i) => ({ table: `public.skipped_${i}`, reason: 'an unlogged table' }));
+    const part = await ports.manifests.put(`${cycleManifestKeys.skippedTables('c32')}/part-0`, JSON.stringify(skipped));
+    const discovery = { manifest, database: 'fake', tableCount: 1, skipped: [], skippedRef: { parts: [part], bytes: 100 }, warnings: [] };
+    await planCycle('shop', 'c32', discovery, { requested: ['public.a', 'public.skipped_1'] });
+
+    await ports.manifests.put(`${cycleManifestKeys.skippedTables('c32')}/part-0`, { not: 'text' });
+    await assert.rejects(planCycle('shop', 'c32', discovery), (err: unknown) => {
+      assert.ok(err instanceof ApplicationFailure, String(err));
+      assert.equal(err.type, 'PayloadPartInvalid');
+      assert.equal(err.nonRetryable, true);
+      assert.match(err.message, new RegExp(`part ${part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} of source shop is not a stored text part \\(found object\\): the manifest store was changed under it`));
+      return true;
+    });
+  });
+
   test("the discovery summary holds how many tables there are, not their names: its size does not grow with them", async () => {
     const { tables, ports, startSnapshot, startExport, discoverTables } = manyTables(2_000);
     const snapshot = await startSnapshot({ source: 'shop', snapshotId: 's1', mode: 'create' });
