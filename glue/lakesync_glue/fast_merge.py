@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("lakesync_glue")
 
 KEY_LIST_LIMIT = 50_000  # changed keys up to which the MERGE names them (the target scan keeps only those)
+KEY_LIST_CHARACTERS = 1_000_000  # and text keys up to this many characters in all: Spark parses the list on the driver
 LISTED_KEY_TYPES = ("tinyint", "smallint", "int", "bigint", "string")
 
 
@@ -123,7 +124,8 @@ class FastMerge:
         """`t.<key> IN (...)` over the change set's keys: the MERGE's scan of the table keeps only those rows.
 
         Adds nothing to the MERGE's meaning (a row with another key matches no change) and spares
-        the shuffle of every table row; only for one-column integer or text keys and modest change sets.
+        the shuffle of every table row; only for one-column integer or text keys and modest change sets
+        (50,000 keys of 2 KB would be 100 MB of SQL text).
         """
         if len(self.key) != 1 or total > KEY_LIST_LIMIT:
             return None
@@ -131,6 +133,12 @@ class FastMerge:
         type_ = self.schema.write_types[name]
         if type_ not in LISTED_KEY_TYPES:
             return None
+        if type_ == "string":
+            from pyspark.sql import functions as F
+
+            characters = changes.select(F.sum(F.length(F.col(quote(name))))).first()[0] or 0
+            if characters > KEY_LIST_CHARACTERS:
+                return None
         values = [r[0] for r in changes.select(quote(name)).collect()]
         literals = [sql_string(v) if type_ == "string" else str(int(v)) for v in values]
         return f"t.{quote(name)} IN ({', '.join(literals)})"

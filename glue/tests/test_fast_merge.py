@@ -350,3 +350,20 @@ def test_both_sides_keys_are_counted_at_once_and_the_exports_error_is_raised(spa
         key_counts_of_both(export, [broken], lake, ["id"], True)
     with pytest.raises(Exception, match="lake key broken"):
         key_counts_of_both(export, ["id"], lake, [broken.replace("export", "lake")], True)
+
+
+def test_the_merge_names_changed_text_keys_only_while_their_text_is_modest(spark: Any) -> None:
+    from types import SimpleNamespace
+
+    from lakesync_glue.fast_merge import KEY_LIST_CHARACTERS, FastMerge
+
+    merge = FastMerge.__new__(FastMerge)
+    merge.key = ["k"]
+    merge.schema = SimpleNamespace(write_types={"k": "string"})  # type: ignore[assignment]
+    few = spark.createDataFrame([("it's",), ("b",)], "k string")
+    named = merge.key_filter(few, 2)
+    assert named is not None and named.startswith("t.`k` IN (") and "'b'" in named
+    # 600 keys of 2,000 characters: 1.2 million characters of SQL for Spark's parser; the MERGE scans the table instead.
+    long_keys = spark.createDataFrame([(f"{i:04d}" + "x" * 2_000,) for i in range(600)], "k string")
+    assert 600 * 2_004 > KEY_LIST_CHARACTERS
+    assert merge.key_filter(long_keys, 600) is None
