@@ -1,8 +1,8 @@
 # node's test runner over one lane's files; sourced by scripts/test.sh (bash).
 #
 # node_lane RESULTS NAME FILE...
-#   Runs the files one at a time: spec to stdout, TAP to RESULTS/NAME.tap, the runner's exit status
-#   to RESULTS/NAME.rc (none when the lane was stopped).
+#   Runs the files LANE_CONCURRENCY (default 1) at a time: spec to stdout, TAP to RESULTS/NAME.tap,
+#   the runner's exit status to RESULTS/NAME.rc (none when the lane was stopped).
 #   - A file (or a test in it) still running after TEST_TIMEOUT_MS is cancelled, which counts as a
 #     failure, and the runner goes on with the next file.
 #   - The runner does not exit while a process some test left behind holds its output. Once its
@@ -13,7 +13,7 @@ node_lane() {
   shift 2
   local tap="$results/$name.tap" timeout_ms=${TEST_TIMEOUT_MS:-900000} grace=${EXIT_GRACE_SECONDS:-60}
   if [ "$#" -eq 0 ]; then echo 0 > "$results/$name.rc"; return; fi
-  node --test --test-concurrency=1 --test-timeout="$timeout_ms" \
+  node --test --test-concurrency="${LANE_CONCURRENCY:-1}" --test-timeout="$timeout_ms" \
     --test-reporter=spec --test-reporter-destination=stdout \
     --test-reporter=tap --test-reporter-destination="$tap" \
     "$@" &
