@@ -12,7 +12,7 @@ import { exportSkippedOutcomes } from '../export-skipped';
 import { type DynamoPlanInput, type PlanOptions, nullableCursorWarnings, planTables, readsDirectly } from '../plan';
 import { directExtract, directNotATableReason } from '../config/direct';
 import type { SourceConfig } from '../config/schema';
-import { type ActivityDeps, FAILURE_CHARACTERS, findManifest, sourceOf, step } from './deps';
+import { type ActivityDeps, FAILURE_CHARACTERS, findManifest, keptLogged, sourceOf, step } from './deps';
 import { readStored, storedIfLarge } from './stored-parts';
 import type { ConfigExcludedTable } from '../workflows/ledger';
 import { costBasis, unsizedExport } from './load';
@@ -621,9 +621,7 @@ function mostChecksPerTable(checks: { table: string }[]): number {
 
 /** A backend's reason (an export's FailureCause), by its start when long: the cycle's error repeats it. The worker's log has it whole. */
 function keptReason(text: string, what: string, id: string): string {
-  const kept = keptStart(text, FAILURE_CHARACTERS, "the whole cause is in the worker's log");
-  if (kept !== text) Context.current().log.warn(what, { id, text });
-  return kept;
+  return keptLogged(text, FAILURE_CHARACTERS, "the whole cause is in the worker's log", what, { id });
 }
 
 /**

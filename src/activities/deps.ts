@@ -27,13 +27,19 @@ export function sourceOf(deps: ActivityDeps, source: string): { settings: Source
 export const FAILURE_CHARACTERS = 8_000;
 const WHOLE_IN_LOG = "the whole error is in the worker's log";
 
-/** Logs the whole error that a failure carries only the start of (outside an activity: nowhere else to put it). */
-function logWhole(whole: string): void {
+/**
+ * `text` kept to its first `max` characters, saying `where` the whole is; when cut, the whole goes to
+ * the worker's log as `what` with `fields` (outside an activity, to the console).
+ */
+export function keptLogged(text: string, max: number, where: string, what: string, fields: Record<string, unknown> = {}): string {
+  const kept = keptStart(text, max, where);
+  if (kept === text) return text;
   try {
-    Context.current().log.warn('an activity failed with a long error; its failure carries the start', { error: whole });
+    Context.current().log.warn(what, { ...fields, text });
   } catch {
-    console.warn(whole);
+    console.warn(what, text);
   }
+  return kept;
 }
 
 /** An error (and its causes) with messages and stacks cut to their start. */
@@ -53,9 +59,8 @@ export function failure(step: string, subject: string, err: unknown): Applicatio
   if (err instanceof ApplicationFailure) return err;
   // The message and every cause are recorded in the workflow history: no credential may reach it.
   const whole = redactSecrets(`${step} failed for ${subject}: ${(err as Error)?.message ?? String(err)}`);
-  const message = keptStart(whole, FAILURE_CHARACTERS, WHOLE_IN_LOG);
   // Temporal refuses a failure above 2 MB (message, cause and stacks): the activity would end as timed out, its error lost.
-  if (message !== whole) logWhole(whole);
+  const message = keptLogged(whole, FAILURE_CHARACTERS, WHOLE_IN_LOG, 'an activity failed with a long error; its failure carries the start');
   if (isPortError(err)) {
     return ApplicationFailure.create({ message, type: err.code, nonRetryable: !err.retryable, cause: shortError(redactError(err)) });
   }

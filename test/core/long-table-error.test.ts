@@ -13,9 +13,9 @@ import { sourceWorkflowId } from '../../src/ids';
 import type { CycleResult } from '../../src/model';
 import { readSourceStatus, withCycleTables } from '../../src/status-pages';
 import { temporalTarget } from '../../src/temporal';
-import { batchProgressQuery, type CycleTablesPage, cycleTablesPageQuery, SOURCE_WORKFLOW_TYPE, type StatusPage, statusPageQuery, statusQuery, syncUpdate } from '../../src/workflows/messages';
+import { batchProgressQuery, SOURCE_WORKFLOW_TYPE, statusQuery, syncUpdate } from '../../src/workflows/messages';
 import { fakeConfig, startFakeWorker, startTestServer, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
-import { historyPayloadSizes } from '../helpers/payload-sizes';
+import { assertCycleTablesPagesWithin, assertStatusPagesWithin, historyPayloadSizes } from '../helpers/payload-sizes';
 import { pollFor } from '../helpers/within';
 
 const SOURCE = 'trace';
@@ -65,11 +65,7 @@ describe(`a load that fails with a ${Math.round(TRACE.length / 1024)} KB error, 
     const cycleHandle = w.client.workflow.getHandle(cycle.workflowId);
     const result = (await cycleHandle.result()) as CycleResult;
     assert.ok(bytesOf(result) <= LIMIT, `cycle result ${bytesOf(result)} bytes`);
-    for (let offset: number | undefined = 0; offset !== undefined; ) {
-      const page: CycleTablesPage = await cycleHandle.query(cycleTablesPageQuery, offset);
-      assert.ok(bytesOf(page) <= LIMIT, `tablesPage@${offset}: ${bytesOf(page)} bytes`);
-      offset = page.next;
-    }
+    await assertCycleTablesPagesWithin(cycleHandle, LIMIT);
     const whole = await withCycleTables(cycleHandle, result);
     const failed = whole.tables.find((t) => t.table === FAILING)!;
     // The load's failure keeps the job error's start and says where the whole error is (Temporal refuses a failure above 2 MB).
@@ -107,13 +103,7 @@ describe(`a load that fails with a ${Math.round(TRACE.length / 1024)} KB error, 
 
     // The source's answers, and `lakesync status --json`.
     assert.ok(bytesOf(await handle.query(statusQuery)) <= LIMIT);
-    for (const part of ['ledger', 'failed', 'lastCycleTables'] as const) {
-      for (let offset: number | undefined = 0; offset !== undefined; ) {
-        const page: StatusPage = await handle.query(statusPageQuery, { part, offset });
-        assert.ok(bytesOf(page) <= LIMIT, `statusPage ${part}@${offset}: ${bytesOf(page)} bytes`);
-        offset = page.next;
-      }
-    }
+    await assertStatusPagesWithin(handle, LIMIT);
     const view = await readStatusView({ client: w.client, target: temporalTarget(w.config) }, SOURCE);
     // The table's error shows where status shows it (its row, the failed tables, the last cycle), each time by its start.
     const shown = JSON.stringify(view).split('SparkException').length - 1;

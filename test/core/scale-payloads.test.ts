@@ -20,12 +20,12 @@ import { temporalTarget } from '../../src/temporal';
 import { SEARCH_ATTRIBUTE_TYPES } from '../../src/workflows/search';
 import type { CycleResult } from '../../src/model';
 import { readSourceStatus, withCycleTables } from '../../src/status-pages';
-import { type CycleTablesPage, cycleTablesPageQuery, rerunUpdate, SOURCE_WORKFLOW_TYPE, syncUpdate, type SourceStatus, type StatusPage, statusPageQuery, statusQuery } from '../../src/workflows/messages';
+import { rerunUpdate, SOURCE_WORKFLOW_TYPE, syncUpdate, type SourceStatus, statusQuery } from '../../src/workflows/messages';
 import { fakeConfig, quietTemporalLogs, startFakeWorker, type FakeWorker, uniqueQueue } from '../helpers/env';
 import { recordHistories } from '../helpers/histories';
 import { recordingQueries } from '../helpers/query-client';
 import { pollFor } from '../helpers/within';
-import { historyPayloadSizes } from '../helpers/payload-sizes';
+import { assertCycleTablesPagesWithin, assertStatusPagesWithin, historyPayloadSizes } from '../helpers/payload-sizes';
 
 const SOURCE = 'big';
 const TABLE_COUNT = 40;
@@ -358,21 +358,11 @@ describe(`payloads at scale: ${TABLE_COUNT} tables under an inline limit of ${LI
 
     // Query answers are no history payload: measured as the client receives them.
     assert.ok(bytesOf(await handle.query(statusQuery)) <= LIMIT);
-    for (const part of ['ledger', 'failed', 'lastCycleTables'] as const) {
-      for (let offset: number | undefined = 0; offset !== undefined; ) {
-        const page: StatusPage = await handle.query(statusPageQuery, { part, offset });
-        assert.ok(bytesOf(page) <= LIMIT, `statusPage ${part}@${offset}: ${bytesOf(page)} bytes`);
-        offset = page.next;
-      }
-    }
+    await assertStatusPagesWithin(handle, LIMIT);
     const s = await readSourceStatus(handle);
     // The first cycle: its outcomes were stored by reference.
     const cycleHandle = w.client.workflow.getHandle(s.recentCycles.at(-1)!.workflowId);
-    for (let offset: number | undefined = 0; offset !== undefined; ) {
-      const page: CycleTablesPage = await cycleHandle.query(cycleTablesPageQuery, offset);
-      assert.ok(bytesOf(page) <= LIMIT, `tablesPage@${offset}: ${bytesOf(page)} bytes`);
-      offset = page.next;
-    }
+    await assertCycleTablesPagesWithin(cycleHandle, LIMIT);
     await recordHistories(w.client, 'scale-payloads', [`lakesync/${SOURCE}`]);
   });
 });

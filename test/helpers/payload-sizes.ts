@@ -3,7 +3,9 @@
  * result, child input and result, continue-as-new input, update and signal arguments, markers)
  * with its size in bytes (data plus metadata), as Temporal counts it against its blob limits.
  */
-import type { Client } from '@temporalio/client';
+import assert from 'node:assert/strict';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { type CycleTablesPage, cycleTablesPageQuery, type StatusPage, statusPageQuery } from '../../src/workflows/messages';
 
 export interface PayloadSize {
   workflowId: string;
@@ -94,4 +96,29 @@ export async function historyPayloadSizes(client: Client, prefix: string): Promi
     }
   }
   return sizes.sort((a, b) => b.bytes - a.bytes);
+}
+
+/** The bytes of `value` as JSON: how a query's answer is measured as the client receives it. */
+export function jsonSize(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value));
+}
+
+/** Asserts that every page of the source's paged status answers (ledger, failed tables, last cycle's tables) is at most `limit` bytes. */
+export async function assertStatusPagesWithin(source: WorkflowHandle, limit: number): Promise<void> {
+  for (const part of ['ledger', 'failed', 'lastCycleTables'] as const) {
+    for (let offset: number | undefined = 0; offset !== undefined; ) {
+      const page: StatusPage = await source.query(statusPageQuery, { part, offset });
+      assert.ok(jsonSize(page) <= limit, `statusPage ${part}@${offset}: ${jsonSize(page)} bytes`);
+      offset = page.next;
+    }
+  }
+}
+
+/** Asserts that every page of a cycle's tables answer is at most `limit` bytes. */
+export async function assertCycleTablesPagesWithin(cycle: WorkflowHandle, limit: number): Promise<void> {
+  for (let offset: number | undefined = 0; offset !== undefined; ) {
+    const page: CycleTablesPage = await cycle.query(cycleTablesPageQuery, offset);
+    assert.ok(jsonSize(page) <= limit, `tablesPage@${offset}: ${jsonSize(page)} bytes`);
+    offset = page.next;
+  }
 }
