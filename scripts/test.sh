@@ -20,7 +20,7 @@ unset TEMPORAL_PROFILE
 
 # Two lanes run side by side:
 #   spark: test/local (Spark, PostgreSQL), one file at a time, then the Glue job's pytest suite;
-#          they keep a core busy;
+#          Spark keeps both cores busy much of the time;
 #   rest:  everything else (Temporal dev servers, moto, CLI processes, the exporter without
 #          Spark), two files at a time: these mostly wait on their servers and timers (a file
 #          uses a third to two thirds of a core), so two of them share the other core.
@@ -31,7 +31,7 @@ spark_lane_dirs='^dist/test/local/'
 mapfile -t spark_files < <(printf '%s\n' "${files[@]}" | grep -E "$spark_lane_dirs")
 mapfile -t rest_files < <(printf '%s\n' "${files[@]}" | grep -Ev "$spark_lane_dirs" | grep .)
 results=.lakesync/test-results
-rm -f "$results"/*.tap "$results"/*.rc "$results"/*.log "$results"/pytest.xml
+rm -f "$results"/*.tap "$results"/*.rc "$results"/*.log "$results"/*.cpu "$results"/pytest.xml
 
 # A test file (or a test in it) still running after this is cancelled as a failure and the lane
 # goes on; files take up to about 4 minutes here.
@@ -45,12 +45,18 @@ spark_lane() {
     "$PY" -m pytest glue/tests -q -p no:cacheprovider --junitxml="$results/pytest.xml"
     echo $? > "$results/pytest.rc"
   fi
-  echo "(spark lane CPU, user and system: $(times | tail -1))"
+  lane_cpu spark
 }
 
 rest_lane() {
   LANE_CONCURRENCY=2 node_lane "$results" node-rest "${rest_files[@]}"
-  echo "(rest lane CPU, user and system: $(times | tail -1))"
+  lane_cpu rest
+}
+
+# The CPU time of the lane's processes that ended, user and system (bash's `times`, run in this shell).
+lane_cpu() {
+  times > "$results/$1-lane.cpu"
+  echo "($1 lane CPU, user and system: $(tail -1 "$results/$1-lane.cpu"))"
 }
 
 # Each lane runs in a process group of its own (scripts/lib/process-group.sh): what a test leaves
@@ -69,7 +75,7 @@ wait_for_group "the rest lane" "$rest_group" $((started + LANE_LIMIT))
 echo "(rest lane done after $((SECONDS - started)) s; waiting for the spark lane)"
 wait_for_group "the spark lane" "$spark_group" $((started + LANE_LIMIT)) 2>> "$results/spark-lane.log"
 echo
-echo "=== spark lane: test/cli, test/local and pytest (done after $((SECONDS - started)) s) ==="
+echo "=== spark lane: test/local and pytest (done after $((SECONDS - started)) s) ==="
 cat "$results/spark-lane.log"
 
 count() { grep -hE "^# $1 " "$results"/node-*.tap 2>/dev/null | awk '{s += $3} END {print s + 0}'; }
