@@ -342,6 +342,11 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     const problem = tableCountProblem(state, req);
     return problem && (inValidator || refuseTooManyTables()) ? problem : undefined;
   };
+  /** The request's own count, checked before the state's problems (as before the state is read), so the answer does not depend on when it arrives. */
+  const tooMany = (req: unknown, inValidator: boolean): string | undefined => {
+    const problem = tooManyTablesProblem(req);
+    return problem && (inValidator || refuseTooManyTables()) ? problem : undefined;
+  };
   /** What both kinds of request signal are checked for (each asked only when its problem is found). */
   const signalOptions = {
     duplicates,
@@ -422,7 +427,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     }),
   );
 
-  const rerunRefusal = (req: RerunRequest, inValidator = false) => longNames(req, inValidator) ?? rerunProblem(state, req) ?? approvalsProblem(req) ?? badSender(req, inValidator) ?? reservedId(req, inValidator) ?? repeatedUpdate(req, inValidator) ?? queueFull(inValidator) ?? tableCount(req, inValidator);
+  const rerunRefusal = (req: RerunRequest, inValidator = false) => longNames(req, inValidator) ?? tooMany(req, inValidator) ?? rerunProblem(state, req) ?? approvalsProblem(req) ?? badSender(req, inValidator) ?? reservedId(req, inValidator) ?? repeatedUpdate(req, inValidator) ?? queueFull(inValidator) ?? tableCount(req, inValidator);
   setHandler(rerunUpdate, (req: RerunRequest): RerunAccepted | Promise<RerunAccepted> => onceLoaded<RerunAccepted>('rerun', () => (resendOf('rerun', req) ? undefined : rerunRefusal(req)), () => acceptRerun(req)), {
     validator: (req: RerunRequest) => {
       // A copy resent while the first is checked gets the first's answer, whatever changed since: no other check applies.

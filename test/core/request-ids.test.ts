@@ -232,6 +232,8 @@ describe('request ids from other services', () => {
     // The source started afresh without a sync: it knows no table, so no name can be checked.
     await w.client.workflow.getHandle('lakesync/blankid').terminate('a fresh source for the next test');
     const handle = await w.client.workflow.start('sourceWorkflow', { workflowId: 'lakesync/blankid', taskQueue: queue, args: [{ source: 'blankid', syncOnStart: false }] });
+    // Once its state is read, so that the updates meet the checks of a running source, not the payload checks made before.
+    await waitForStatus(handle, () => true, 20_000);
     const tables = Array.from({ length: TABLES_PER_REQUEST + 1 }, (_, i) => `public.made_up_${i}`);
     const reason = `a request names at most ${TABLES_PER_REQUEST} tables; this one names ${TABLES_PER_REQUEST + 1}: send them in several requests, or leave tables out to sync every table`;
     for (const name of ['sync', 'rerun'] as const) {
