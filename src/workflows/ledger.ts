@@ -90,7 +90,7 @@ export function queuedTablesProblem(state: SourceState, req: unknown): string | 
 }
 
 /** `tooManyTablesProblem`, then `queuedTablesProblem`: why a request of so many tables is not queued, or undefined. */
-export function tableCountProblem(state: SourceState, req: unknown): string | undefined {
+function tableCountProblem(state: SourceState, req: unknown): string | undefined {
   return tooManyTablesProblem(req) ?? queuedTablesProblem(state, req);
 }
 

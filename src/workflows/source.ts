@@ -60,7 +60,7 @@ import {
   statusPage,
   type StatusPageCache,
   syncProblem,
-  tableCountProblem,
+  queuedTablesProblem,
   takeCoalesced,
   tooManyTablesProblem,
   uncheckedReruns,
@@ -338,13 +338,14 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
   const refuseUnknownFields = () => patched(PATCHES.unknownFields);
   /** Asked only of a request naming more tables than a request, or the queue, may: so other histories record no marker. */
   const refuseTooManyTables = () => patched(PATCHES.tableCount);
-  const tableCount = (req: unknown, inValidator: boolean): string | undefined => {
-    const problem = tableCountProblem(state, req);
-    return problem && (inValidator || refuseTooManyTables()) ? problem : undefined;
-  };
-  /** The request's own count, checked before the state's problems (as before the state is read), so the answer does not depend on when it arrives. */
+  /** The request's own count: checked with its other problems, before the state's. */
   const tooMany = (req: unknown, inValidator: boolean): string | undefined => {
     const problem = tooManyTablesProblem(req);
+    return problem && (inValidator || refuseTooManyTables()) ? problem : undefined;
+  };
+  /** The queue's count, with this request's tables. */
+  const queuedTables = (req: unknown, inValidator: boolean): string | undefined => {
+    const problem = queuedTablesProblem(state, req);
     return problem && (inValidator || refuseTooManyTables()) ? problem : undefined;
   };
   /** What both kinds of request signal are checked for (each asked only when its problem is found). */
@@ -401,14 +402,19 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     }),
   );
 
+  /**
+   * What is wrong with the request itself, in the order it is checked before the state is read, so
+   * that a request gets the same answer whenever it arrives; the state's problems come after it.
+   */
+  const syncRequestRefusal = (req: SyncRequest, inValidator: boolean) => syncProblem(initialState(), req) ?? longNames(req, inValidator) ?? tooMany(req, inValidator) ?? badSender(req, inValidator) ?? reservedId(req, inValidator);
   // Once the source knows its tables, a sync naming others is refused before anything runs.
-  const syncRefusal = (req: SyncRequest, inValidator = false) => syncProblem(state, req) ?? longNames(req, inValidator) ?? badSender(req, inValidator) ?? reservedId(req, inValidator) ?? repeatedUpdate(req, inValidator) ?? queueFull(inValidator) ?? tableCount(req, inValidator);
+  const syncRefusal = (req: SyncRequest, inValidator = false) => syncRequestRefusal(req, inValidator) ?? syncProblem(state, req) ?? repeatedUpdate(req, inValidator) ?? queueFull(inValidator) ?? queuedTables(req, inValidator);
   setHandler(syncUpdate, (req: SyncRequest): SyncAccepted | Promise<SyncAccepted> => onceLoaded<SyncAccepted>('sync', () => (resendOf('sync', req) ? undefined : syncRefusal(req)), () => acceptSyncUpdate(req)), {
     validator: (req: SyncRequest) => {
       // A copy resent while the first is checked gets the first's answer, whatever changed since: no other check applies.
       if (loaded && checkUnderWay('sync', req)) return;
       // Before the state is read only the payload can be checked (against the empty state: no table is known yet).
-      const problem = unknownFieldsProblem(req, 'sync') ?? unqualifiedProblem(req) ?? (loaded ? syncRefusal(req, true) : (syncProblem(initialState(), req) ?? longTableNamesProblem(req) ?? tooManyTablesProblem(req) ?? senderFieldsProblem(req) ?? reservedRequestIdProblem(req)));
+      const problem = unknownFieldsProblem(req, 'sync') ?? unqualifiedProblem(req) ?? (loaded ? syncRefusal(req, true) : syncRequestRefusal(req, true));
       if (problem) throw new Error(problem);
     },
   });
@@ -427,13 +433,15 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     }),
   );
 
-  const rerunRefusal = (req: RerunRequest, inValidator = false) => longNames(req, inValidator) ?? tooMany(req, inValidator) ?? rerunProblem(state, req) ?? approvalsProblem(req) ?? badSender(req, inValidator) ?? reservedId(req, inValidator) ?? repeatedUpdate(req, inValidator) ?? queueFull(inValidator) ?? tableCount(req, inValidator);
+  /** As `syncRequestRefusal`, for a rerun. */
+  const rerunRequestRefusal = (req: RerunRequest, inValidator: boolean) => rerunPayloadProblem(req) ?? longNames(req, inValidator) ?? tooMany(req, inValidator) ?? approvalsProblem(req) ?? badSender(req, inValidator) ?? reservedId(req, inValidator);
+  const rerunRefusal = (req: RerunRequest, inValidator = false) => rerunRequestRefusal(req, inValidator) ?? rerunProblem(state, req) ?? repeatedUpdate(req, inValidator) ?? queueFull(inValidator) ?? queuedTables(req, inValidator);
   setHandler(rerunUpdate, (req: RerunRequest): RerunAccepted | Promise<RerunAccepted> => onceLoaded<RerunAccepted>('rerun', () => (resendOf('rerun', req) ? undefined : rerunRefusal(req)), () => acceptRerun(req)), {
     validator: (req: RerunRequest) => {
       // A copy resent while the first is checked gets the first's answer, whatever changed since: no other check applies.
       if (loaded && checkUnderWay('rerun', req)) return;
       // Validators run only when an update arrives, never on replay: no patch guards what they refuse.
-      const problem = unknownFieldsProblem(req, 'rerun') ?? unqualifiedProblem(req) ?? (loaded ? rerunRefusal(req, true) : (rerunPayloadProblem(req) ?? longTableNamesProblem(req) ?? tooManyTablesProblem(req) ?? approvalsProblem(req) ?? senderFieldsProblem(req) ?? reservedRequestIdProblem(req)));
+      const problem = unknownFieldsProblem(req, 'rerun') ?? unqualifiedProblem(req) ?? (loaded ? rerunRefusal(req, true) : rerunRequestRefusal(req, true));
       if (problem) throw new Error(problem);
     },
   });

@@ -228,6 +228,18 @@ describe('request ids from other services', () => {
     assert.deepEqual(served.requestIds, [accepted.requestId]);
   });
 
+  test('a source that knows its tables answers a request as before its state was read: the request\'s own problem first, not the tables it does not have or the export it lacks', async () => {
+    const handle = w.client.workflow.getHandle('lakesync/blankid');
+    const known = await waitForCycles(handle, 1);
+    assert.ok(known.recentCycles.length > 0);
+    const tables = Array.from({ length: TABLES_PER_REQUEST + 1 }, (_, i) => `public.unknown_${i}`);
+    for (const name of ['sync', 'rerun'] as const) {
+      const err = await handle.executeUpdate<unknown, [unknown]>(name, { args: [{ tables, requestId: `too-many-known-${name}` }] }).then(() => undefined, (e: unknown) => e);
+      assert.ok(err instanceof WorkflowUpdateFailedError, `the ${name} of ${tables.length} tables was accepted`);
+      assert.equal(err.cause?.message, `a request names at most ${TABLES_PER_REQUEST} tables; this one names ${TABLES_PER_REQUEST + 1}: send them in several requests, or leave tables out to sync every table`);
+    }
+  });
+
   test('before the first export, a request naming more tables than one request may is refused by the updates and dropped from signals, saying so; none is queued', async () => {
     // The source started afresh without a sync: it knows no table, so no name can be checked.
     await w.client.workflow.getHandle('lakesync/blankid').terminate('a fresh source for the next test');
@@ -247,5 +259,9 @@ describe('request ids from other services', () => {
     assert.equal(s.ignoredRequests.find((r) => r.requestedBy === 'svc-many')?.reason, reason, JSON.stringify(s.ignoredRequests).slice(0, 500));
     assert.equal(s.ignoredRequests.find((r) => r.requestedBy === 'svc-many-rerun')?.reason, reason);
     assert.deepEqual([s.queue, s.recentCycles, s.phase], [[], [], 'idle']);
+    // Approvals that are no JSON booleans are the request's fault, whatever the source has: refused for that, as before the state is read.
+    const approvals = await handle.executeUpdate<unknown, [unknown]>('rerun', { args: [{ tables: ['public.t0001'], approveDeletes: 'false' }] }).then(() => undefined, (e: unknown) => e);
+    assert.ok(approvals instanceof WorkflowUpdateFailedError, 'a rerun approving deletes with text was accepted');
+    assert.equal(approvals.cause?.message, 'approveDeletes must be true or false (a JSON boolean); got "false"');
   });
 });
