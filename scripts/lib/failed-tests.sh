@@ -17,16 +17,24 @@ failed_node_tests() {
       }
       name = ""; where = ""; type = ""; error = ""; want_error = 0
     }
+    # A YAML scalar as written: quoted in single quotes (doubled inside) or double quotes (escaped).
+    function unquoted(v,    q, first, last) {
+      q = "\047"; first = substr(v, 1, 1); last = substr(v, length(v), 1)
+      if (length(v) < 2 || first != last) return v
+      if (first == q) { v = substr(v, 2, length(v) - 2); gsub(q q, q, v) }
+      else if (first == "\"") { v = substr(v, 2, length(v) - 2); gsub(/\\"/, "\"", v); gsub(/\\\\/, "\\", v) }
+      return v
+    }
     /^ *not ok [0-9]+ - / {
       flush()
       name = $0; sub(/^ *not ok [0-9]+ - /, "", name)
       next
     }
     name != "" && want_error { error = $0; sub(/^ +/, "", error); want_error = 0; next }
-    name != "" && /^ +location: / { where = $0; sub(/^ +location: /, "", where); gsub(/^'\''|'\''$/, "", where); next }
+    name != "" && /^ +location: / { where = $0; sub(/^ +location: /, "", where); where = unquoted(where); next }
     name != "" && /^ +failureType: / { type = $0; sub(/^ +failureType: /, "", type); gsub(/'\''/, "", type); next }
     name != "" && /^ +error: \|-?$/ { want_error = 1; next }
-    name != "" && /^ +error: / { error = $0; sub(/^ +error: /, "", error); gsub(/^'\''|'\''$/, "", error); next }
+    name != "" && /^ +error: / { error = $0; sub(/^ +error: /, "", error); error = unquoted(error); next }
     name != "" && /^ +\.\.\.$/ { flush(); next }
     END {
       flush()

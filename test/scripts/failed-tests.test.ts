@@ -39,7 +39,7 @@ describe('the failed tests a run names', () => {
     const found = lines(run.stdout);
     assert.equal(found.length, 2, run.stdout);
     assert.match(found[0]!, at('a test in a suite that fails', 'the sum is off'));
-    assert.match(found[1]!, at('a top-level test that throws', 'the export folder is missing'));
+    assert.match(found[1]!, at('a top-level test that throws', "the export folder 'exports/shop' is missing"));
   });
 
   it('node: past FAILED_TESTS_SHOWN, how many more failed', async () => {
