@@ -537,12 +537,12 @@ async function runPacked(port: LoadPort, packs: PackLoads, req: LoadRequest, pac
   const left = ApplicationFailure.create({
     message:
       `load of ${table} in pack ${pack.token} (run ${pack.runId}) failed: the run ended ${status.detail ?? status.state}` +
-      `${status.errorMessage ? ` (${jobError(status.errorMessage, `the whole error is that of job run ${pack.runId}`)})` : ''} without a result for the table at ${req.resultLocation}; the next attempt loads the table in a run of its own`,
+      `${status.errorMessage ? ` (${runError(pack.runId, status)})` : ''} without a result for the table at ${req.resultLocation}; the next attempt loads the table in a run of its own`,
     type: PACK_LEFT_TABLE,
     nonRetryable: false,
   });
   // A pack's run that never started loaded nothing either: the table spends no attempt on it (attemptFailed), as a run of its own would not.
-  if (status.unstarted) UNSTARTED_FAILURES.set(left, `pack run ${pack.runId} (${status.detail ?? 'FAILED'}): ${jobError(status.errorMessage ?? 'no error message', `the whole error is that of job run ${pack.runId}`)}`);
+  if (status.unstarted) UNSTARTED_FAILURES.set(left, `pack run ${pack.runId} (${status.detail ?? 'FAILED'}): ${runError(pack.runId, status)}`);
   throw left;
 }
 
@@ -1002,11 +1002,11 @@ async function failedRun(port: LoadPort, req: LoadRequest, runId: string, status
   if (status.unstarted) {
     // It wrote nothing: a result at the location is an earlier run's, none of this one's.
     const failed = ApplicationFailure.create({
-      message: `load of ${req.plan.table} failed (run ${runId}, ${status.detail ?? 'FAILED'}): the run never started: ${jobError(status.errorMessage ?? 'no error message', `the whole error is that of job run ${runId}`)} (a new run is started after a backoff)`,
+      message: `load of ${req.plan.table} failed (run ${runId}, ${status.detail ?? 'FAILED'}): the run never started: ${runError(runId, status)} (a new run is started after a backoff)`,
       type: `Load${status.detail ?? 'Failed'}`,
       nonRetryable: false,
     });
-    UNSTARTED_FAILURES.set(failed, `run ${runId} (${status.detail ?? 'FAILED'}): ${jobError(status.errorMessage ?? 'no error message', `the whole error is that of job run ${runId}`)}`);
+    UNSTARTED_FAILURES.set(failed, `run ${runId} (${status.detail ?? 'FAILED'}): ${runError(runId, status)}`);
     throw failed;
   }
   const result = await ownResult(port, req);
@@ -1014,7 +1014,7 @@ async function failedRun(port: LoadPort, req: LoadRequest, runId: string, status
   // The backend says whether a new run may help (no capacity, its own error).
   const retry = status.retryable ? ' (a new run is started after a backoff)' : '';
   throw ApplicationFailure.create({
-    message: `load of ${req.plan.table} failed (run ${runId}, ${status.detail ?? 'FAILED'}): ${jobError(status.errorMessage ?? 'no error message', `the whole error is that of job run ${runId}`)}${retry}`,
+    message: `load of ${req.plan.table} failed (run ${runId}, ${status.detail ?? 'FAILED'}): ${runError(runId, status)}${retry}`,
     type: `Load${status.detail ?? 'Failed'}`,
     nonRetryable: !status.retryable,
   });
@@ -1034,6 +1034,11 @@ export const LOAD_ERROR_CHARACTERS = 8_000;
 /** A job's error as the load's failure carries it: its start when long, saying where the whole is. */
 function jobError(message: string, where: string): string {
   return keptStart(message, LOAD_ERROR_CHARACTERS, where);
+}
+
+/** The error a job run ended with (the backend's status), as the load's failure carries it. */
+function runError(runId: string, status: LoadRunStatus): string {
+  return jobError(status.errorMessage ?? 'no error message', `the whole error is that of job run ${runId}`);
 }
 
 function resultFailure(req: LoadRequest, runId: string, result: LoadResult): ApplicationFailure {
