@@ -14,9 +14,11 @@ import { cycleLine } from './render-status';
 import { visibilityQueries } from './search-attributes';
 import { cycleResult, type WaitProgress, waitForRequest } from './wait';
 
-export async function waitAndReport(conn: Connected, io: CliIO, source: string, requestId: string, json: boolean): Promise<number> {
+/** `accepted`: the source's update accepted the request (not sent by signal, nor with the workflow's start). */
+export async function waitAndReport(conn: Connected, io: CliIO, source: string, requestId: string, json: boolean, accepted: boolean): Promise<number> {
   let announced = '';
   const summary = await waitForRequest(conn, source, requestId, {
+    accepted,
     onStatus: (progress) => {
       if (json) return;
       const line = waitLine(progress);

@@ -32,13 +32,18 @@ export interface WaitOptions {
    * that form was dropped: the source's own request of that id is not the caller's.
    */
   givenBySource?: boolean;
+  /**
+   * The source workflow accepted the request (an update's answer): it was queued before the answer
+   * came, so a first poll that finds it nowhere finds it lost, as a later poll would.
+   */
+  accepted?: boolean;
 }
 
 export async function waitForRequest(conn: Connected, source: string, requestId: string, options: WaitOptions = {}): Promise<CycleSummary> {
   const pollMs = options.pollMs ?? 500;
   // The source answers where one request stands in one small query; a worker from before that query is asked for its status.
   let asksRequest = true;
-  const seen: Seen = {};
+  const seen: Seen = options.accepted ? { as: 'accepted' } : {};
   for (;;) {
     const found = asksRequest ? await requestFound(conn, source, requestId, options, seen) : await statusFound(conn, source, requestId, options);
     if (found === null) {

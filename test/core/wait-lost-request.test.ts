@@ -1,6 +1,7 @@
 /**
  * A waiter (`sync --wait`, `rerun --wait`) whose request the source workflow lost: started again
- * without its state while the request was queued. It is told so, instead of waiting for ever.
+ * without its state while the request was queued, after the waiter saw it or before (a request an
+ * update accepted). It is told so, instead of waiting for ever.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -8,7 +9,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { RuntimeFailure } from '../../src/cli/errors';
 import { type WaitProgress, waitForRequest } from '../../src/cli/wait';
 import { temporalTarget } from '../../src/temporal';
-import { requestSyncSignal } from '../../src/workflows/messages';
+import { requestSyncSignal, syncUpdate } from '../../src/workflows/messages';
 import { fakeConfig, startFakeWorker, startTestServer, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
 import { startSource, waitForStatus } from '../helpers/source';
 import { pollFor } from '../helpers/within';
@@ -47,5 +48,22 @@ describe('a waiter whose request the source lost', () => {
     const outcome = await Promise.race([waiting, delay(30_000).then(() => 'still waiting')]);
     assert.ok(outcome instanceof RuntimeFailure, `the waiter: ${String(outcome)}`);
     assert.match(outcome.message, /^the source workflow of lost no longer knows request lost-one: it was queued, and is now neither queued, running, served by one of its recent cycles nor dropped .*lakesync status lost/);
+  });
+
+  test('is told so at its first poll when the request was accepted by an update and lost before that poll', async () => {
+    const handle = w.client.workflow.getHandle('lakesync/lost');
+    await waitForStatus(handle, (s) => s.currentCycle !== undefined, 30_000);
+    const accepted = await handle.executeUpdate(syncUpdate, { args: [{ requestId: 'lost-accepted', requestedBy: 'test' }] });
+    assert.equal(accepted.requestId, 'lost-accepted');
+    await handle.terminate('started again without its state');
+    await startSource(w.client, queue, 'lost');
+
+    const waiting = waitForRequest({ client: w.client, target: temporalTarget(w.config) }, 'lost', 'lost-accepted', { pollMs: 500, accepted: true }).then(
+      () => 'served',
+      (err: unknown) => err,
+    );
+    const outcome = await Promise.race([waiting, delay(20_000).then(() => 'still waiting')]);
+    assert.ok(outcome instanceof RuntimeFailure, `the waiter: ${String(outcome)}`);
+    assert.match(outcome.message, /^the source workflow of lost no longer knows request lost-accepted: it was accepted, and is now neither queued, running, served by one of its recent cycles nor dropped /);
   });
 });

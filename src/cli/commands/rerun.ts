@@ -71,7 +71,7 @@ export function registerRerun(program: Command, kit: CommandKit): void {
         const accepted = sent.answer;
         if (opts.wait) {
           if (!opts.json) printLine(io.stdout, `rerun accepted: ${accepted.requestId} (${shown(accepted.tables.join(', '))})`);
-          return waitAndReport(conn, io, name, accepted.requestId, Boolean(opts.json));
+          return waitAndReport(conn, io, name, accepted.requestId, Boolean(opts.json), true);
         }
         if (opts.json) {
           printJson(io.stdout, { source: name, ...accepted });
@@ -98,7 +98,7 @@ async function reportSignalled(conn: Connected, io: CliIO, name: string, request
     printLine(io.stdout, `rerun sent for ${name} by signal: ${tables} (request ${request.requestId})`);
     printLine(io.stdout, `not checked by the workflow first: the worker of ${sourceWorkflowId(name)} predates the rerun update; a request it cannot serve is dropped, and "lakesync status ${name}" lists it with why`);
   }
-  if (opts.wait) return waitAndReport(conn, io, name, request.requestId, Boolean(opts.json));
+  if (opts.wait) return waitAndReport(conn, io, name, request.requestId, Boolean(opts.json), false);
   printLine(io.stdout, `follow it with: lakesync status ${name} --watch`);
 }
 
