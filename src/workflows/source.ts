@@ -46,6 +46,7 @@ import {
   markSkippedForNewExport,
   normalizeState,
   queueFullProblem,
+  queuedTablesProblem,
   recordCycle,
   senderFieldsProblem,
   recordServedAlready,
@@ -60,7 +61,6 @@ import {
   statusPage,
   type StatusPageCache,
   syncProblem,
-  queuedTablesProblem,
   takeCoalesced,
   tooManyTablesProblem,
   uncheckedReruns,
@@ -403,8 +403,8 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
   );
 
   /**
-   * What is wrong with the request itself, in the order it is checked before the state is read, so
-   * that a request gets the same answer whenever it arrives; the state's problems come after it.
+   * What is wrong with the request itself: all that is checked before the state is read, and what
+   * is checked first after, so that a request gets the same answer whenever it arrives.
    */
   const syncRequestRefusal = (req: SyncRequest, inValidator: boolean) => syncProblem(initialState(), req) ?? longNames(req, inValidator) ?? tooMany(req, inValidator) ?? badSender(req, inValidator) ?? reservedId(req, inValidator);
   // Once the source knows its tables, a sync naming others is refused before anything runs.
