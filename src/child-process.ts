@@ -42,3 +42,28 @@ export function stopChild(child: ChildProcess, options: StopChildOptions): Promi
     timers.push(setTimeout(() => child.kill('SIGKILL'), options.killAfterMs));
   });
 }
+
+/**
+ * Ends what is left of process group `pgid` (a child started with `detached: true` leads its own
+ * group, and what it starts joins it): SIGTERM, so that a JVM runs its shutdown hooks; SIGKILL
+ * for those still there after `killAfterMs`. Resolves once the group is empty, or after the SIGKILL.
+ */
+export async function endProcessGroup(pgid: number, killAfterMs = 10_000): Promise<void> {
+  const signal = (name: NodeJS.Signals | 0): boolean => {
+    try {
+      process.kill(-pgid, name);
+      return true;
+    } catch {
+      return false; // ESRCH: nothing left in the group
+    }
+  };
+  if (!signal('SIGTERM')) return;
+  const deadline = Date.now() + killAfterMs;
+  while (signal(0)) {
+    if (Date.now() >= deadline) {
+      signal('SIGKILL');
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

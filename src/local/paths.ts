@@ -25,6 +25,8 @@ export interface WorkDirLayout {
   /** The running load runner's address (shared by the worker and the CLI). */
   runnerInfo: string;
   runnerLog: string;
+  /** The load runners' own temporary folders (their TMPDIR), one per runner: src/local/runner/temp-dir.ts. */
+  runnerTemp: string;
   /** Default PGlite data folder when the config names none. */
   pgliteData: string;
 }
@@ -44,6 +46,7 @@ export function layoutOf(root: string): WorkDirLayout {
     grants: join(root, 'grants.json'),
     runnerInfo: join(root, 'runner.json'),
     runnerLog: join(root, 'runner.log'),
+    runnerTemp: join(root, 'runner-tmp'),
     pgliteData: join(root, 'pglite'),
   };
 }

@@ -1,6 +1,6 @@
 /** The load runner's start-up failures: each one says what failed and what to do. */
 import assert from 'node:assert/strict';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -10,22 +10,11 @@ import { after, test } from 'node:test';
 import { PortError } from '../../src/errors';
 import { layoutOf } from '../../src/local/paths';
 import { RunnerClient } from '../../src/local/runner/client';
+import { waitUntil } from '../helpers/within';
+import { withEnv } from '../helpers/with-env';
 
 const work = mkdtempSync(join(tmpdir(), 'lakesync-runner-start-'));
 after(() => rmSync(work, { recursive: true, force: true }));
-
-async function withEnv<T>(env: Record<string, string>, fn: () => Promise<T>): Promise<T> {
-  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, env);
-  try {
-    return await fn();
-  } finally {
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  }
-}
 
 test('a missing Python is reported with the bootstrap hint', async () => {
   const client = new RunnerClient(layoutOf(join(work, 'a')));
@@ -63,6 +52,45 @@ test('a runner that does not start in time (a busy machine) is a failure to retr
     return true;
   });
   await client.close();
+});
+
+/** The processes whose environment or command line holds `text` (Linux /proc; root reads every process's). */
+function processesWith(file: 'environ' | 'cmdline', text: string): number[] {
+  return readdirSync('/proc').filter((name) => /^[0-9]+$/.test(name)).map(Number).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/${file}`, 'latin1').includes(text);
+    } catch {
+      return false; // ended meanwhile, or not ours to read
+    }
+  });
+}
+
+test("a runner killed while Spark starts leaves nothing behind, in the system's temporary folder or in its work dir", async () => {
+  // PySpark makes a folder for the JVM's connection file before it starts the JVM, and removes it once
+  // the JVM has answered. Killed in between, the runner cannot remove it, and the JVM still writes its file.
+  const layout = layoutOf(join(work, 'killed-in-spark-start'));
+  const systemTemp = join(work, 'system-tmp');
+  mkdirSync(systemTemp);
+  const client = new RunnerClient(layout, { startTimeoutMs: 240_000 });
+  try {
+    await withEnv({ TMPDIR: systemTemp }, async () => {
+      const starting = client.ensure();
+      starting.catch(() => undefined);
+      const connectionFile = '_PYSPARK_DRIVER_CONN_INFO_PATH=';
+      const sparkOfThisRunner = () => [...processesWith('environ', `${connectionFile}${systemTemp}/`), ...processesWith('environ', `${connectionFile}${layout.runnerTemp}/`)];
+      await waitUntil(() => sparkOfThisRunner().length > 0, 'PySpark has started the JVM (its connection folder exists)', 240_000);
+      const [runner, ...others] = processesWith('cmdline', `--work-dir\0${layout.root}\0`);
+      assert.ok(runner !== undefined && others.length === 0, 'one runner process of this work dir');
+      process.kill(runner, 'SIGKILL');
+      await assert.rejects(starting, /the load runner was ended by SIGKILL before it was ready/);
+      // The JVM ends once it finds its parent gone; it may write its connection file before that.
+      await waitUntil(() => sparkOfThisRunner().length === 0, "the runner's JVM has ended", 120_000);
+    });
+  } finally {
+    await client.close();
+  }
+  assert.deepEqual(readdirSync(systemTemp), [], "nothing of the runner's in the system's temporary folder");
+  assert.deepEqual(existsSync(layout.runnerTemp) ? readdirSync(layout.runnerTemp) : [], [], "nor in the work dir's runner-tmp");
 });
 
 test('closing while the runner is still starting stops it at once, not once Spark is up', async () => {

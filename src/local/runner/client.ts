@@ -8,13 +8,14 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { hasEnded, stopChild } from '../../child-process';
+import { endProcessGroup, hasEnded, stopChild } from '../../child-process';
 import { PortError } from '../../errors';
 import { LAKE_CATALOG } from '../../job-args';
 import { repoRoot, toolchain } from '../../toolchain';
 import { readJsonIfExists, trimLog } from '../files';
 import { processAlive } from '../process-identity';
 import type { WorkDirLayout } from '../paths';
+import { newRunnerTempDir, removeOrphanedRunnerTempDirs, removeRunnerTempDir } from './temp-dir';
 
 /** Most tables of one pack the runner loads at once (glue/lakesync_glue/pack.py PACK_THREADS_MAX). */
 export const PACK_THREADS_MAX = 16;
@@ -53,6 +54,8 @@ export class RunnerClient {
   /** The runner this client started, once it is ready (before that, it has nothing to ask). */
   private childInfo: RunnerInfo | undefined;
   private closed = false;
+  /** Each runner this client started, until its processes have all ended and its temporary folder is gone. */
+  private readonly runnersEnding = new Set<Promise<void>>();
 
   constructor(
     private readonly layout: WorkDirLayout,
@@ -148,17 +151,19 @@ export class RunnerClient {
     const info = this.childInfo;
     this.child = undefined;
     this.childInfo = undefined;
-    if (!child || hasEnded(child)) return;
-    // Still starting (Spark may take minutes, or hang): stop it now rather than wait until it is ready.
-    if (!info) {
-      await stopChild(child, { killAfterMs: 10_000 });
-      return;
+    if (child && !hasEnded(child)) {
+      if (!info) {
+        // Still starting (Spark may take minutes, or hang): stop it now rather than wait until it is ready.
+        await stopChild(child, { killAfterMs: 10_000 });
+      } else {
+        // Its own way first (/shutdown, then its stdin closed); signals only when that has not ended it in time.
+        const stopped = stopChild(child, { signalAfterMs: 15_000, killAfterMs: 25_000 });
+        await fetch(`http://127.0.0.1:${info.port}/shutdown`, { method: 'POST', headers: { authorization: `Bearer ${info.token}` }, signal: AbortSignal.timeout(5_000) }).catch(() => undefined);
+        child.stdin?.end();
+        await stopped;
+      }
     }
-    // Its own way first (/shutdown, then its stdin closed); signals only when that has not ended it in time.
-    const stopped = stopChild(child, { signalAfterMs: 15_000, killAfterMs: 25_000 });
-    await fetch(`http://127.0.0.1:${info.port}/shutdown`, { method: 'POST', headers: { authorization: `Bearer ${info.token}` }, signal: AbortSignal.timeout(5_000) }).catch(() => undefined);
-    child.stdin?.end();
-    await stopped;
+    await Promise.all(this.runnersEnding);
   }
 
   /**
@@ -176,6 +181,27 @@ export class RunnerClient {
     }
   }
 
+  /**
+   * However the runner ends (stopped, killed while it starts, crashed), what it started ends too and
+   * its temporary folder goes. Killed while Spark starts, it leaves a JVM that would write into that
+   * folder, and that runs on for good when it cannot.
+   */
+  private cleanUpAfter(child: ChildProcess, tempDir: string): void {
+    const ended = new Promise<void>((resolve) => {
+      const removeTempDir = () => {
+        const problem = removeRunnerTempDir(tempDir);
+        if (problem) this.options.log?.(`the load runner's temporary folder ${tempDir} could not be removed (${problem}); the next start in this work dir after this process ends removes it`);
+        resolve();
+      };
+      child.once('exit', () => void endProcessGroup(child.pid!).then(removeTempDir, removeTempDir));
+      child.once('error', () => {
+        if (child.pid === undefined) removeTempDir(); // it never started, so no 'exit' comes
+      });
+    });
+    this.runnersEnding.add(ended);
+    void ended.then(() => this.runnersEnding.delete(ended));
+  }
+
   private async attachOrStart(): Promise<RunnerInfo> {
     const live = this.liveRunner();
     if (live && (await healthy(live))) return live;
@@ -190,12 +216,16 @@ export class RunnerClient {
     const script = join(repoRoot(), 'glue', 'local_runner.py');
     if (!existsSync(script)) throw new PortError('failed', 'RunnerMissing', `${script} is missing: the checkout is incomplete`);
     mkdirSync(this.layout.root, { recursive: true });
+    removeOrphanedRunnerTempDirs(this.layout);
+    const tempDir = newRunnerTempDir(this.layout);
     const logFd = openSync(this.layout.runnerLog, 'a');
     const args = [script, '--work-dir', this.layout.root, '--warehouse', this.layout.warehouse, '--catalog', LAKE_CATALOG, '--exit-with-parent'];
     if (this.options.packThreads !== undefined) args.push('--pack-threads', String(this.options.packThreads));
     let child: ChildProcess;
     try {
       child = spawn(tools.python, args, {
+        // A process group of its own, so that what it started (Spark's JVM) can be ended with it.
+        detached: true,
         stdio: ['pipe', 'pipe', logFd],
         env: {
           ...process.env,
@@ -204,11 +234,16 @@ export class RunnerClient {
           ...(tools.postgresJdbcJar ? { LAKESYNC_POSTGRES_JDBC_JAR: tools.postgresJdbcJar } : {}),
           LAKESYNC_RUNNER_TOKEN: token,
           PYTHONUNBUFFERED: '1',
+          TMPDIR: tempDir,
         },
       });
+    } catch (err) {
+      removeRunnerTempDir(tempDir);
+      throw err;
     } finally {
       closeSync(logFd);
     }
+    this.cleanUpAfter(child, tempDir);
     this.child = child;
     this.childInfo = undefined;
     this.options.log?.(`starting the load runner (Spark, Iceberg warehouse ${this.layout.warehouse})`);
@@ -266,7 +301,8 @@ function waitReady(child: ChildProcess, timeoutMs: number, logFile: string): Pro
     };
     const timer = setTimeout(() => fail(`the load runner did not start within ${Math.round(timeoutMs / 1000)} s (see ${logFile})`, true), timeoutMs);
     child.once('error', (err) => fail(`cannot start the load runner (${err.message})`));
-    child.once('exit', (code, signal) => fail(`the load runner ${signal ? `was ended by ${signal}` : `exited with code ${code}`} before it was ready (see ${logFile})`));
+    const exited = (code: number | null, signal: NodeJS.Signals | null) => fail(`the load runner ${signal ? `was ended by ${signal}` : `exited with code ${code}`} before it was ready (see ${logFile})`);
+    child.once('exit', exited);
     lines.on('line', (line) => {
       let parsed: ReadyLine | undefined;
       try {
@@ -277,7 +313,7 @@ function waitReady(child: ChildProcess, timeoutMs: number, logFile: string): Pro
       if (parsed.event === 'error') return fail(`the load runner could not start: ${parsed.message}`);
       if (parsed.event !== 'ready') return;
       clearTimeout(timer);
-      child.removeAllListeners('exit');
+      child.off('exit', exited);
       lines.close();
       resolveReady(parsed);
     });
