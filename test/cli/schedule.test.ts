@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { freePort } from '../../src/devserver';
-import type { SourceStatus } from '../../src/workflows/messages';
+import { type SourceStatus, TRIGGER_WORKFLOW_TYPE } from '../../src/workflows/messages';
 import { type Cluster, eventually, fakeConfig, json, runCli, startCluster, tempDir, writeConfig } from './helpers';
 
 interface Described {
@@ -275,9 +275,107 @@ describe('lakesync schedule', () => {
     const other = await cli('schedule', 'create', 'shop', '--name', 'again', '--cron', '0 4 * * *', '--overlap', 'skip');
     assert.equal(other.code, 2, other.stdout);
     assert.match(other.stderr, /schedule lakesync\/shop\/again exists with other settings \(overlap BUFFER_ONE\)/);
-    // Changing it means creating it again: a paused schedule stays paused only when created again with --paused.
-    assert.match(other.stderr, /delete it \(lakesync schedule delete shop --name again\) and create it again with --paused, as it is paused now/);
+    // When it acts and its overlap change in place, with the command the refusal gives; create then finds its settings.
+    const hint = /to change them in place, keeping its state and history: lakesync schedule update shop --name again --cron "0 4 \* \* \*" --time-zone UTC --overlap skip;/;
+    assert.match(other.stderr, hint);
+    const updated = await cli('schedule', 'update', 'shop', '--name', 'again', '--cron', '0 4 * * *', '--time-zone', 'UTC', '--overlap', 'skip');
+    assert.equal(updated.code, 0, updated.stderr);
+    assert.match((await cli('schedule', 'create', 'shop', '--name', 'again', '--cron', '0 4 * * *', '--overlap', 'skip')).stdout, /exists already with these settings: nothing changed \(it is paused/);
+    // Another action means creating it again: a paused schedule stays paused only when created again with --paused.
+    const rerun = await cli('schedule', 'create', 'shop', '--name', 'again', '--cron', '0 4 * * *', '--overlap', 'skip', '--rerun-failed');
+    assert.equal(rerun.code, 2, rerun.stdout);
+    assert.match(rerun.stderr, /exists with other settings \(action sync\): to change its action, delete it \(lakesync schedule delete shop --name again\) and create it again with --paused, as it is paused now/);
     assert.equal((await cli('schedule', 'delete', 'shop', '--name', 'again')).code, 0);
+  });
+
+  it('update changes when a schedule acts and its overlap in place: its action, pause, note and counts stay, and create then sees the new settings', async () => {
+    const name = ['--name', 'moved'];
+    const created = await cli('schedule', 'create', 'shop', ...name, '--cron', '0 2 * * *', '--time-zone', 'Europe/Paris', '--paused', '--note', 'nightly');
+    assert.equal(created.code, 0, created.stderr);
+    assert.equal((await cli('schedule', 'trigger', 'shop', ...name)).code, 0);
+    await eventually('the triggered action', async () => ((await describeSchedule(...name)).actionsTaken === 1 ? true : undefined), 30_000, 500);
+
+    const moved = await cli('schedule', 'update', 'shop', ...name, '--cron', '30 4 * * *');
+    assert.equal(moved.code, 0, moved.stderr);
+    assert.match(moved.stdout, /schedule lakesync\/shop\/moved updated: sync, cron 30 4 \* \* \* \(Europe\/Paris\), overlap SKIP; it is paused/);
+    const d = await describeSchedule(...name);
+    assert.deepEqual({ cron: d.cron, timeZone: d.timeZone, what: d.what, overlap: d.overlap, paused: d.paused, note: d.note, taken: d.actionsTaken }, { cron: ['30 4 * * *'], timeZone: 'Europe/Paris', what: 'sync', overlap: 'SKIP', paused: true, note: 'nightly', taken: 1 });
+    assert.equal(new Date(d.nextRuns[0]!).toLocaleString('en-GB', { timeZone: 'Europe/Paris', hour: '2-digit', minute: '2-digit' }), '04:30', 'the server acts at the new time');
+
+    const zoned = await cli('schedule', 'update', 'shop', ...name, '--time-zone', 'Asia/Tokyo', '--overlap', 'buffer-one', '--note', 'moved to Tokyo');
+    assert.equal(zoned.code, 0, zoned.stderr);
+    const z = await describeSchedule(...name);
+    assert.deepEqual({ cron: z.cron, timeZone: z.timeZone, overlap: z.overlap, note: z.note }, { cron: ['30 4 * * *'], timeZone: 'Asia/Tokyo', overlap: 'BUFFER_ONE', note: 'moved to Tokyo' });
+    assert.equal(new Date(z.nextRuns[0]!).toLocaleString('en-GB', { timeZone: 'Asia/Tokyo', hour: '2-digit', minute: '2-digit' }), '04:30');
+
+    // A deploy script's create with the settings as they are now changes nothing; with the old ones, it says what differs.
+    const same = await cli('schedule', 'create', 'shop', ...name, '--cron', '30 4 * * *', '--time-zone', 'Asia/Tokyo', '--overlap', 'buffer-one', '--paused');
+    assert.equal(same.code, 0, same.stderr);
+    assert.match(same.stdout, /exists already with these settings: nothing changed/);
+    const old = await cli('schedule', 'create', 'shop', ...name, '--cron', '0 2 * * *', '--time-zone', 'Europe/Paris', '--overlap', 'buffer-one', '--paused');
+    assert.equal(old.code, 2, old.stdout);
+    assert.match(old.stderr, /exists with other settings \(cron 30 4 \* \* \*, time zone Asia\/Tokyo\)/);
+
+    // From cron expressions to an interval: the time zone no longer applies, and is said to go.
+    const every = await cli('schedule', 'update', 'shop', ...name, '--every', '6h');
+    assert.equal(every.code, 0, every.stderr);
+    assert.match(every.stdout, /updated: sync, every 6h, overlap BUFFER_ONE \(its time zone Asia\/Tokyo no longer applies/);
+    const e = await describeSchedule(...name);
+    assert.deepEqual({ every: e.every, cron: e.cron, timeZone: e.timeZone, taken: e.actionsTaken }, { every: '6h', cron: undefined, timeZone: 'UTC', taken: 1 });
+    assert.equal(new Date(e.nextRuns[1]!).getTime() - new Date(e.nextRuns[0]!).getTime(), 6 * 3_600_000);
+    assert.equal((await cli('schedule', 'delete', 'shop', ...name)).code, 0);
+  });
+
+  it('a schedule made before its settings were kept with its action (in its own memo only) is described, found the same by create, and updated', async () => {
+    await cluster!.client.schedule.create({
+      scheduleId: 'lakesync/shop/older',
+      spec: { cronExpressions: ['0 2 * * *'] },
+      action: {
+        type: 'startWorkflow',
+        workflowType: TRIGGER_WORKFLOW_TYPE,
+        workflowId: 'lakesync/shop/trigger-older',
+        taskQueue: 'cli-schedule-test',
+        args: [{ source: 'shop', taskQueue: 'cli-schedule-test', sync: { requestedBy: 'schedule lakesync/shop/older' } }],
+      },
+      memo: { lakesync: { source: 'shop', name: 'older', what: 'sync', cron: ['0 2 * * *'] } },
+      state: { paused: true },
+    });
+    const name = ['--name', 'older'];
+    assert.deepEqual((await describeSchedule(...name)).cron, ['0 2 * * *']);
+    assert.match((await cli('schedule', 'create', 'shop', ...name, '--cron', '0 2 * * *', '--paused')).stdout, /exists already with these settings: nothing changed/);
+    const updated = await cli('schedule', 'update', 'shop', ...name, '--cron', '0 5 * * *');
+    assert.equal(updated.code, 0, updated.stderr);
+    assert.deepEqual((await describeSchedule(...name)).cron, ['0 5 * * *']);
+    assert.match((await cli('schedule', 'create', 'shop', ...name, '--cron', '0 5 * * *', '--paused')).stdout, /exists already with these settings: nothing changed/);
+    assert.equal((await cli('schedule', 'create', 'shop', ...name, '--cron', '0 2 * * *', '--paused')).code, 2);
+    assert.equal((await cli('schedule', 'delete', 'shop', ...name)).code, 0);
+  });
+
+  it('update refuses what it cannot do before changing anything: nothing to change, a zone for an interval, a cron that never fires, a missing schedule', async () => {
+    const name = ['--name', 'guarded'];
+    assert.equal((await cli('schedule', 'create', 'shop', ...name, '--every', '1h', '--paused')).code, 0);
+    const before = await describeSchedule(...name);
+    const refusals: [string[], RegExp][] = [
+      [[], /schedule update needs what to change: --cron <expression>, --every <duration>, --time-zone <iana> or --overlap <policy>/],
+      [['--time-zone', 'Europe/Paris'], /--time-zone applies to --cron only: an --every interval counts from the Unix epoch/],
+      [['--cron', '0 2 * * *', '--every', '1h'], /give --cron or --every, not both/],
+      [['--every', '2x'], /--every "2x": use a number and a unit/],
+      [['--cron', '0 2 * * *', '--time-zone', 'europe/paris'], /--time-zone "europe\/paris" is not an IANA time zone name: did you mean Europe\/Paris\?/],
+      [['--cron', '0 2 1 * MON'], /--match-both-days/],
+      [['--cron', '0 2 30 2 *'], /--cron "0 2 30 2 \*" never fires: .* the schedule was left as it was/],
+      [['--cron', '0 2 30 2 *', '--overlap', 'allow-all'], /never fires/],
+    ];
+    for (const [args, message] of refusals) {
+      const run = await cli('schedule', 'update', 'shop', ...name, ...args);
+      assert.equal(run.code, 2, `${args.join(' ')}: ${run.stdout}`);
+      assert.match(run.stderr, message, args.join(' '));
+      const now = await describeSchedule(...name);
+      assert.deepEqual({ every: now.every, cron: now.cron, timeZone: now.timeZone, overlap: now.overlap, firing: now.nextRuns.length > 0 }, { every: before.every, cron: before.cron, timeZone: before.timeZone, overlap: before.overlap, firing: true }, `${args.join(' ')} left the schedule as it was`);
+    }
+    assert.equal((await cli('schedule', 'delete', 'shop', ...name)).code, 0);
+    const missing = await cli('schedule', 'update', 'shop', ...name, '--every', '2h');
+    assert.equal(missing.code, 2, missing.stdout);
+    assert.match(missing.stderr, /no schedule lakesync\/shop\/guarded: create it with/);
   });
 
   it('a second create with the same name, and any verb on a missing schedule, are usage errors', async () => {

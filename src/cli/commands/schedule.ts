@@ -1,11 +1,11 @@
 /**
- * `lakesync schedule create|describe|pause|unpause|trigger|backfill|delete <source>`: Temporal
+ * `lakesync schedule create|describe|update|pause|unpause|trigger|backfill|delete <source>`: Temporal
  * Schedules. A Schedule can only start workflows, so each action starts the short trigger
  * workflow, which signals-with-start the source workflow (sync, or rerun of failed tables).
  */
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import type { ScheduleDescription, ScheduleHandle, ScheduleOverlapPolicy } from '@temporalio/client';
+import type { ScheduleDescription, ScheduleHandle, ScheduleOverlapPolicy, ScheduleSpec } from '@temporalio/client';
 import { sourceWorkflowId } from '../../ids';
 import { TABLES_PER_REQUEST } from '../../workflows/ledger';
 import type { TriggerInput } from '../../workflows/trigger';
@@ -83,6 +83,15 @@ export function registerSchedule(program: Command, kit: CommandKit): void {
       }),
     ),
   );
+
+  sub('update <source>', 'change when a schedule acts (--cron, --every, --time-zone) or its --overlap policy; its action, state and history stay')
+    .option('--cron <expression>', 'new cron expression(s), in place of its cron expressions or interval (repeat the option for several)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--every <duration>', 'new interval such as 30m, 6h or 1d, in place of its cron expressions or interval')
+    .option('--time-zone <iana>', 'new time zone of its cron expressions, e.g. Europe/Paris; not for an interval')
+    .option('--match-both-days', 'as for create: a --cron expression that gives both a day of the month and a day of the week runs only on days that match both')
+    .addOption(overlapOption())
+    .option('--note <text>', 'why (shown with the schedule)')
+    .action(kit.action(async (source: string, opts: UpdateOptions) => update(kit, source, opts)));
 
   for (const [verb, text] of [
     ['pause', 'pause a schedule (no action is taken until unpaused)'],
@@ -333,6 +342,54 @@ function skippedTime(cron: string, timeZone: string | undefined): { zone: string
   return undefined;
 }
 
+/** When a schedule acts, as given to create or update: cron expressions (in a time zone) or an interval. */
+interface When {
+  cron?: string[];
+  every?: string;
+  timeZone?: string;
+  matchBothDays?: boolean;
+}
+
+/** Refuses, before anything is sent, a `When` the server would take but read otherwise than asked (or not at all). */
+function checkWhen(when: When): void {
+  if (when.every !== undefined) everyMs(when.every);
+  if (when.cron) for (const c of when.cron) checkCron(c, Boolean(when.matchBothDays));
+  if (when.timeZone) checkTimeZone(when.timeZone);
+  checkZoneApplies(when);
+}
+
+/** A time zone goes with cron expressions only. */
+function checkZoneApplies(when: When): void {
+  // Temporal aligns an interval on the Unix epoch: a time zone would change none of its times, yet describe showed it.
+  const interval = when.timeZone ? when.cron?.find((c) => /^@every\b/i.test(c.trim())) : undefined;
+  if (interval) {
+    throw new UsageError(`--cron ${JSON.stringify(interval)} is an interval: --time-zone applies to the times of a cron expression only (an interval counts from the Unix epoch, UTC, so @every 1d runs at 00:00 UTC whatever the zone); for a time of day in ${when.timeZone}, use e.g. --cron "0 0 * * *" --time-zone ${when.timeZone}`);
+  }
+  if (when.every !== undefined && when.timeZone) {
+    throw new UsageError(`--time-zone applies to --cron only: an --every interval counts from the Unix epoch (UTC), so --every 1d runs at 00:00 UTC whatever the zone; for a time of day in ${when.timeZone}, use e.g. --cron "0 0 * * *" --time-zone ${when.timeZone}`);
+  }
+}
+
+function warnSkippedTimes(io: CliIO, when: When): void {
+  for (const c of when.cron ?? []) {
+    const gap = skippedTime(c, when.timeZone);
+    if (gap) printLine(io.stderr, `warning: --cron ${JSON.stringify(c)} in ${gap.zone}: ${gap.time} does not exist on ${gap.date} (the clocks go from ${gap.from} to ${gap.to}), and Temporal takes no action then that day (crontab would run it at ${gap.to}); for a run every day, pick a time outside ${gap.from}-${gap.to}, or a zone without daylight saving time such as UTC`);
+  }
+}
+
+/** The schedule spec of a `When`. */
+function specOf(when: When): ScheduleSpec {
+  return {
+    ...(when.cron ? { cronExpressions: when.cron } : { intervals: [{ every: when.every! as `${number}h` }] }),
+    ...(when.timeZone ? { timezone: when.timeZone } : {}),
+  };
+}
+
+/** How a `When` is shown: `cron 0 2 * * * (Europe/Paris)` or `every 6h`. */
+function whenText(when: When): string {
+  return `${when.cron ? `cron ${when.cron.join(' | ')}` : `every ${when.every}`}${when.timeZone ? ` (${when.timeZone})` : ''}`;
+}
+
 /** `--every` in milliseconds: a number and a unit, from 1 s to 366 days. */
 function everyMs(every: string): number {
   const match = DURATION.exec(every);
@@ -342,11 +399,7 @@ function everyMs(every: string): number {
   return ms;
 }
 
-interface CreateOptions extends ScheduleOptions {
-  cron?: string[];
-  every?: string;
-  timeZone?: string;
-  matchBothDays?: boolean;
+interface CreateOptions extends ScheduleOptions, When {
   overlap: string;
   tables?: string;
   rerunFailed?: boolean;
@@ -358,22 +411,9 @@ async function create(kit: CommandKit, source: string, opts: CreateOptions): Pro
   const { io } = kit.env;
   const { config, source: settings } = loadSource(io, opts, source);
   if (Boolean(opts.cron?.length) === Boolean(opts.every)) throw new UsageError('schedule create needs exactly one of --cron <expression> or --every <duration>');
-  if (opts.every !== undefined) everyMs(opts.every);
-  if (opts.cron) for (const c of opts.cron) checkCron(c, Boolean(opts.matchBothDays));
-  if (opts.timeZone) checkTimeZone(opts.timeZone);
-  // Temporal aligns an interval on the Unix epoch: a time zone would change none of its times, yet describe showed it.
-  const interval = opts.timeZone ? opts.cron?.find((c) => /^@every\b/i.test(c.trim())) : undefined;
-  if (interval) {
-    throw new UsageError(`--cron ${JSON.stringify(interval)} is an interval: --time-zone applies to the times of a cron expression only (an interval counts from the Unix epoch, UTC, so @every 1d runs at 00:00 UTC whatever the zone); for a time of day in ${opts.timeZone}, use e.g. --cron "0 0 * * *" --time-zone ${opts.timeZone}`);
-  }
-  if (opts.every !== undefined && opts.timeZone) {
-    throw new UsageError(`--time-zone applies to --cron only: an --every interval counts from the Unix epoch (UTC), so --every 1d runs at 00:00 UTC whatever the zone; for a time of day in ${opts.timeZone}, use e.g. --cron "0 0 * * *" --time-zone ${opts.timeZone}`);
-  }
+  checkWhen(opts);
   if (opts.rerunFailed && opts.tables) throw new UsageError('--rerun-failed and --tables do not go together');
-  for (const c of opts.cron ?? []) {
-    const gap = skippedTime(c, opts.timeZone);
-    if (gap) printLine(io.stderr, `warning: --cron ${JSON.stringify(c)} in ${gap.zone}: ${gap.time} does not exist on ${gap.date} (the clocks go from ${gap.from} to ${gap.to}), and Temporal takes no action then that day (crontab would run it at ${gap.to}); for a run every day, pick a time outside ${gap.from}-${gap.to}, or a zone without daylight saving time such as UTC`);
-  }
+  warnSkippedTimes(io, opts);
   // In a stable order: the same tables in another order are the same schedule (created again by a deploy script).
   const tables = opts.tables !== undefined ? includedTableList(settings, opts.tables, '--tables').sort() : undefined;
   // The source drops a request of more tables: every action of the schedule would be dropped.
@@ -394,10 +434,7 @@ async function create(kit: CommandKit, source: string, opts: CreateOptions): Pro
     try {
       await conn.client.schedule.create({
         scheduleId: id,
-        spec: {
-          ...(opts.cron ? { cronExpressions: opts.cron } : { intervals: [{ every: opts.every! as `${number}h` }] }),
-          ...(opts.timeZone ? { timezone: opts.timeZone } : {}),
-        },
+        spec: specOf(opts),
         action: {
           type: 'startWorkflow',
           workflowType: TRIGGER_WORKFLOW_TYPE,
@@ -405,6 +442,8 @@ async function create(kit: CommandKit, source: string, opts: CreateOptions): Pro
           taskQueue: conn.target.taskQueue,
           args: [input],
           staticSummary: `scheduled ${what} of ${source}`,
+          // Where update can change them (a schedule's own memo cannot change after it is created).
+          memo: { lakesync: memo },
         },
         policies: { overlap: OVERLAP[opts.overlap]! },
         memo: { lakesync: memo },
@@ -417,9 +456,14 @@ async function create(kit: CommandKit, source: string, opts: CreateOptions): Pro
       const existing = await conn.client.schedule.getHandle(id).describe();
       const differ = otherSettings(existing, memo, input, OVERLAP[opts.overlap]!, conn.target.taskQueue);
       if (differ.length > 0) {
+        // When it acts and its overlap change in place; its action and task queue only by creating it again.
+        if (differ.every((d) => !d.startsWith('action ') && !d.startsWith('task queue '))) {
+          const flags = [...(opts.cron ?? []).map((c) => `--cron ${JSON.stringify(c)}`), ...(opts.every ? [`--every ${opts.every}`] : []), ...(opts.cron ? [`--time-zone ${opts.timeZone ?? 'UTC'}`] : []), `--overlap ${opts.overlap}`];
+          throw new UsageError(`schedule ${id} exists with other settings (${differ.join(', ')}): to change them in place, keeping its state and history: lakesync schedule update ${source} --name ${opts.name} ${flags.join(' ')}; or pick another --name`);
+        }
         // A schedule created again is created as asked: paused only with --paused, whatever it was.
         const again = existing.state.paused ? ' with --paused, as it is paused now' : '';
-        throw new UsageError(`schedule ${id} exists with other settings (${differ.join(', ')}): to change them, delete it (lakesync schedule delete ${source} --name ${opts.name}) and create it again${again}; or pick another --name`);
+        throw new UsageError(`schedule ${id} exists with other settings (${differ.join(', ')}): to change its action, delete it (lakesync schedule delete ${source} --name ${opts.name}) and create it again${again}; or pick another --name`);
       }
       // Paused or not is the schedule's state, not a setting (pause and unpause change it): said when it is not as asked.
       const state = existing.state.paused
@@ -433,7 +477,53 @@ async function create(kit: CommandKit, source: string, opts: CreateOptions): Pro
     }
     if (opts.cron) await refuseNeverFiring(conn, id, opts.cron);
     if (opts.json) printJson(io.stdout, { scheduleId: id, source, what, ...(link ? { url: link } : {}) });
-    else printLine(io.stdout, `schedule ${id} created: ${what}, ${opts.cron ? `cron ${opts.cron.join(' | ')}` : `every ${opts.every}`}${opts.timeZone ? ` (${opts.timeZone})` : ''}, overlap ${opts.overlap}${opts.paused ? ', paused' : ''}${link ? `\n${link}` : ''}`);
+    else printLine(io.stdout, `schedule ${id} created: ${what}, ${whenText(opts)}, overlap ${opts.overlap}${opts.paused ? ', paused' : ''}${link ? `\n${link}` : ''}`);
+  });
+}
+
+interface UpdateOptions extends ScheduleOptions, When {
+  overlap?: string;
+  note?: string;
+}
+
+/**
+ * Changes when a schedule acts, or its overlap policy, in place: its action, paused state, counts
+ * and recent actions stay (delete and create would lose them). What is not given stays as it is.
+ */
+async function update(kit: CommandKit, source: string, opts: UpdateOptions): Promise<void> {
+  const { io } = kit.env;
+  if (!opts.cron?.length && opts.every === undefined && opts.timeZone === undefined && opts.overlap === undefined) {
+    throw new UsageError('schedule update needs what to change: --cron <expression>, --every <duration>, --time-zone <iana> or --overlap <policy>');
+  }
+  if (opts.cron?.length && opts.every !== undefined) throw new UsageError('give --cron or --every, not both: a schedule acts on cron expressions or on an interval');
+  checkWhen(opts);
+  await withSchedule(kit, source, opts, async (conn, id) => {
+    const handle = conn.client.schedule.getHandle(id);
+    const current = await handle.describe();
+    const has = settingsOf(current);
+    if (has.source !== source || (!has.cron && !has.every)) {
+      throw new UsageError(`schedule ${id} was not made by lakesync schedule create, so its settings are unknown here: change it in the Temporal UI or with the temporal CLI, or delete it and create it with lakesync schedule create`);
+    }
+    const changesWhen = Boolean(opts.cron?.length) || opts.every !== undefined || opts.timeZone !== undefined;
+    // What is given replaces what the schedule has; a new interval drops the time zone.
+    const zone = (timeZone: string | undefined) => (timeZone ? { timeZone } : {});
+    const cron = opts.cron?.length ? opts.cron : opts.every === undefined ? has.cron : undefined;
+    const when: When = cron ? { cron, ...zone(opts.timeZone ?? has.timeZone) } : { every: opts.every ?? has.every!, ...zone(opts.timeZone) };
+    checkZoneApplies(when);
+    if (changesWhen) warnSkippedTimes(io, when);
+    const memo: ScheduleMemo = { source, name: opts.name, what: has.what ?? '?', ...(when.cron ? { cron: when.cron } : { every: when.every! }), ...(when.timeZone ? { timeZone: when.timeZone } : {}) };
+    await handle.update((previous) => ({
+      ...previous,
+      ...(changesWhen ? { spec: specOf(when) } : {}),
+      ...(opts.overlap ? { policies: { ...previous.policies, overlap: OVERLAP[opts.overlap]! } } : {}),
+      action: { ...previous.action, memo: { ...previous.action.memo, lakesync: memo } },
+      state: { ...previous.state, ...(opts.note ? { note: opts.note } : {}) },
+    }));
+    if (when.cron && changesWhen) await restoreIfNeverFiring(handle, current, when.cron);
+    const after = await handle.describe();
+    const dropped = opts.every !== undefined && has.timeZone ? ` (its time zone ${has.timeZone} no longer applies: an interval counts from the Unix epoch, UTC)` : '';
+    const paused = after.state.paused ? `; it is paused: lakesync schedule unpause ${source} --name ${opts.name}` : '';
+    printLine(io.stdout, `schedule ${id} updated: ${memo.what}, ${whenText(when)}, overlap ${after.policies.overlap ?? 'SKIP'}${dropped}${paused}`);
   });
 }
 
@@ -447,9 +537,18 @@ interface ScheduleMemo {
   timeZone?: string;
 }
 
+/**
+ * The settings lakesync keeps with a schedule: in its action's memo, where update changes them, or,
+ * for a schedule created before they were kept there, in the schedule's own memo (which cannot change).
+ */
+function settingsOf(d: ScheduleDescription): Partial<ScheduleMemo> {
+  const kept = 'memo' in d.action ? d.action.memo?.lakesync : undefined;
+  return (kept ?? d.memo?.lakesync ?? {}) as Partial<ScheduleMemo>;
+}
+
 /** The settings of an existing schedule that differ from those asked (as the schedule has them), none when it is the same schedule. */
 function otherSettings(d: ScheduleDescription, wanted: ScheduleMemo, input: TriggerInput, overlap: ScheduleOverlapPolicy, taskQueue: string): string[] {
-  const has = (d.memo?.lakesync ?? {}) as Partial<ScheduleMemo>;
+  const has = settingsOf(d);
   const differ: string[] = [];
   // The tables, and the cron expressions, in any order (a schedule made before its tables were sorted has them as given).
   const args = 'args' in d.action ? (d.action.args as unknown[] | undefined) : undefined;
@@ -497,6 +596,23 @@ async function refuseNeverFiring(conn: Connected, id: string, cron: string[]): P
   await handle.delete();
   const shown = cron.map((c) => `--cron ${JSON.stringify(c)}`).join(' ');
   throw new UsageError(`${shown} never fires: no time matches it (e.g. a day its month does not have, such as 30 2 for 30 February); the schedule was not created: give an expression that matches a time`);
+}
+
+/**
+ * `update`'s refuseNeverFiring: a schedule updated to cron expressions that match no time is put
+ * back as it was (spec and settings) and the update refused.
+ */
+async function restoreIfNeverFiring(handle: ScheduleHandle, before: ScheduleDescription, cron: string[]): Promise<void> {
+  if ((await handle.describe()).info.nextActionTimes.length > 0) return;
+  await handle.update((now) => ({
+    ...now,
+    spec: before.spec,
+    policies: before.policies,
+    action: { ...now.action, memo: 'memo' in before.action ? before.action.memo : undefined },
+    state: { ...now.state, note: before.state.note },
+  }));
+  const shown = cron.map((c) => `--cron ${JSON.stringify(c)}`).join(' ');
+  throw new UsageError(`${shown} never fires: no time matches it (e.g. a day its month does not have, such as 30 2 for 30 February); the schedule was left as it was: give an expression that matches a time`);
 }
 
 async function withSchedule<T>(kit: CommandKit, source: string, opts: ScheduleOptions, fn: (conn: Connected, id: string) => Promise<T>): Promise<T> {
@@ -629,7 +745,7 @@ interface DescribeView {
 }
 
 function describeView(d: ScheduleDescription, url: string | undefined): DescribeView {
-  const memo = (d.memo?.lakesync ?? {}) as { what?: string; cron?: string[]; every?: string };
+  const memo = settingsOf(d);
   const every = memo.every ?? d.spec.intervals?.map((i) => `${Math.round(Number(i.every) / 1000)}s`)[0];
   return {
     scheduleId: d.scheduleId,
