@@ -12,13 +12,13 @@ import { type CliIO, printJson, printLine } from './io';
 import { UiLinks } from './links';
 import { cycleLine } from './render-status';
 import { visibilityQueries } from './search-attributes';
-import { cycleResult, type WaitProgress, waitForRequest } from './wait';
+import { cycleResult, type WaitOptions, type WaitProgress, waitForRequest } from './wait';
 
-/** `accepted`: the source's update accepted the request (not sent by signal, nor with the workflow's start). */
-export async function waitAndReport(conn: Connected, io: CliIO, source: string, requestId: string, json: boolean, accepted: boolean): Promise<number> {
+/** `sent`: how the request reached the source: accepted by its update, or signalled to a run (WaitOptions). */
+export async function waitAndReport(conn: Connected, io: CliIO, source: string, requestId: string, json: boolean, sent: Pick<WaitOptions, 'accepted' | 'signaledRunId'>): Promise<number> {
   let announced = '';
   const summary = await waitForRequest(conn, source, requestId, {
-    accepted,
+    ...sent,
     onStatus: (progress) => {
       if (json) return;
       const line = waitLine(progress);

@@ -6,6 +6,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { CycleResult } from '../model';
 import { reservedRequestIdProblem } from '../workflows/ledger';
 import type { CycleSummary } from '../workflows/messages';
+import { sourceWorkflowId } from '../ids';
 import { type Connected, sourceRequestStanding, sourceStatusSummary, withQueryDeadline } from './context';
 import { withCycleTables } from '../status-pages';
 import { RuntimeFailure, UsageError } from './errors';
@@ -37,6 +38,13 @@ export interface WaitOptions {
    * came, so a first poll that finds it nowhere finds it lost, as a later poll would.
    */
   accepted?: boolean;
+  /**
+   * The run of the source workflow the request was signalled to (signal-with-start, or a worker
+   * without the update). A poll may come before the signal is handled, so a request not yet seen
+   * is not lost while that run, or one it continued as, runs; once the source runs afresh (started
+   * again without its state) and the request is nowhere, it was lost.
+   */
+  signaledRunId?: string;
 }
 
 export async function waitForRequest(conn: Connected, source: string, requestId: string, options: WaitOptions = {}): Promise<CycleSummary> {
@@ -80,6 +88,9 @@ async function requestFound(conn: Connected, source: string, requestId: string, 
   if (served && (!served.part || served.part.index === served.part.of)) return served;
   if (standing.dropped) throw droppedFailure(source, requestId, standing.dropped.reason);
   const now = standing.queuedAt !== undefined ? 'queued' : standing.running ? `run by cycle ${standing.currentCycle?.cycleId}` : served ? `served in part by cycle ${served.cycleId}` : undefined;
+  if (now === undefined && seen.as === undefined && options.signaledRunId && (await runsAfresh(conn, source, options.signaledRunId))) {
+    seen.as = `signalled to run ${options.signaledRunId}, which the run going on now does not continue`;
+  }
   if (now === undefined && seen.as !== undefined) {
     throw new RuntimeFailure(
       `the source workflow of ${source} no longer knows request ${requestId}: it was ${seen.as}, and is now neither queued, running, served by one of its recent cycles nor dropped ` +
@@ -88,6 +99,25 @@ async function requestFound(conn: Connected, source: string, requestId: string, 
   }
   seen.as = now ?? seen.as;
   return undefined;
+}
+
+/**
+ * Whether the source workflow now runs a chain of runs other than the one `runId` belongs to (runs
+ * continued as new share their first run): it was started again, and took nothing of that run's
+ * queue but what a cancelled run stored. False when the server does not say, or no longer knows the run.
+ */
+async function runsAfresh({ client }: Connected, source: string, runId: string): Promise<boolean> {
+  const { WorkflowNotFoundError } = await import('@temporalio/client');
+  const firstRun = async (id?: string) => {
+    try {
+      return (await client.workflow.getHandle(sourceWorkflowId(source), id).describe()).raw.workflowExecutionInfo?.firstRunId || undefined;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return undefined;
+      throw err;
+    }
+  };
+  const [signaled, current] = await Promise.all([firstRun(runId), firstRun()]);
+  return signaled !== undefined && current !== undefined && signaled !== current;
 }
 
 /** The cycle that served the request (its last part), from the source's status; undefined while it waits. */

@@ -9,10 +9,10 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { RuntimeFailure } from '../../src/cli/errors';
 import { type WaitProgress, waitForRequest } from '../../src/cli/wait';
 import { temporalTarget } from '../../src/temporal';
-import { requestSyncSignal, syncUpdate } from '../../src/workflows/messages';
+import { SOURCE_WORKFLOW_TYPE, requestSyncSignal, syncUpdate } from '../../src/workflows/messages';
 import { fakeConfig, startFakeWorker, startTestServer, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
 import { startSource, waitForStatus } from '../helpers/source';
-import { pollFor } from '../helpers/within';
+import { pollFor, within } from '../helpers/within';
 
 describe('a waiter whose request the source lost', () => {
   let env: TestServer;
@@ -65,5 +65,32 @@ describe('a waiter whose request the source lost', () => {
     const outcome = await Promise.race([waiting, delay(20_000).then(() => 'still waiting')]);
     assert.ok(outcome instanceof RuntimeFailure, `the waiter: ${String(outcome)}`);
     assert.match(outcome.message, /^the source workflow of lost no longer knows request lost-accepted: it was accepted, and is now neither queued, running, served by one of its recent cycles nor dropped /);
+  });
+
+  test('is told so when its request was signalled to a run that ended before handling it, and the source runs afresh', async () => {
+    await w.client.workflow.getHandle('lakesync/lost').terminate('a signal-with-start to come');
+    // Started by the signal on a queue no worker polls: the run never handles the request. It is then terminated, and the source started afresh.
+    const sent = await w.client.workflow.signalWithStart(SOURCE_WORKFLOW_TYPE, {
+      workflowId: 'lakesync/lost',
+      taskQueue: uniqueQueue('wait-lost-no-worker'),
+      args: [{ source: 'lost', syncOnStart: false }],
+      signal: requestSyncSignal,
+      signalArgs: [{ requestId: 'lost-signalled', requestedBy: 'test' }],
+    });
+    await sent.terminate('started again without its state');
+    const handle = await startSource(w.client, queue, 'lost');
+    await waitForStatus(handle, () => true, 30_000);
+
+    const outcome = await Promise.race([waitForRequest({ client: w.client, target: temporalTarget(w.config) }, 'lost', 'lost-signalled', { pollMs: 500, signaledRunId: sent.signaledRunId }).then(() => 'served', (err: unknown) => err), delay(20_000).then(() => 'still waiting')]);
+    assert.ok(outcome instanceof RuntimeFailure, `the waiter: ${String(outcome)}`);
+    assert.match(outcome.message, new RegExp(`^the source workflow of lost no longer knows request lost-signalled: it was signalled to run ${sent.signaledRunId}, which the run going on now does not continue, and is now neither queued`));
+  });
+
+  test('waits for a request signalled to the running source until a cycle serves it, not told it was lost before the signal is handled', async () => {
+    const handle = w.client.workflow.getHandle('lakesync/lost');
+    const { runId } = await handle.describe();
+    await handle.signal(requestSyncSignal, { requestId: 'kept-signalled', requestedBy: 'test' });
+    const served = await within(60_000, 'the cycle serving the signalled request', waitForRequest({ client: w.client, target: temporalTarget(w.config) }, 'lost', 'kept-signalled', { pollMs: 500, signaledRunId: runId }));
+    assert.ok(served.requestIds.includes('kept-signalled'), JSON.stringify(served));
   });
 });

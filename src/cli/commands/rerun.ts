@@ -66,12 +66,12 @@ export function registerRerun(program: Command, kit: CommandKit): void {
         const sent = await updateSource(conn, name, rerunUpdate, request, 'rerun');
         if (!sent) {
           await conn.client.workflow.getHandle(sourceWorkflowId(name)).signal(requestRerunSignal, request);
-          return reportSignalled(conn, io, name, { ...request, requestId }, opts);
+          return reportSignalled(conn, io, name, { ...request, requestId }, opts, run.runId);
         }
         const accepted = sent.answer;
         if (opts.wait) {
           if (!opts.json) printLine(io.stdout, `rerun accepted: ${accepted.requestId} (${shown(accepted.tables.join(', '))})`);
-          return waitAndReport(conn, io, name, accepted.requestId, Boolean(opts.json), true);
+          return waitAndReport(conn, io, name, accepted.requestId, Boolean(opts.json), { accepted: true });
         }
         if (opts.json) {
           printJson(io.stdout, { source: name, ...accepted });
@@ -88,7 +88,7 @@ export function registerRerun(program: Command, kit: CommandKit): void {
  * A rerun sent by signal: no answer comes back, so the output says it was not checked, and where a
  * request the workflow cannot serve is told (its dropped requests; `--wait` reports it).
  */
-async function reportSignalled(conn: Connected, io: CliIO, name: string, request: RerunRequest & { requestId: string }, opts: RerunOptions): Promise<number | void> {
+async function reportSignalled(conn: Connected, io: CliIO, name: string, request: RerunRequest & { requestId: string }, opts: RerunOptions, signaledRunId: string): Promise<number | void> {
   const tables = request.tables === 'failed' ? 'the failed tables' : shown(request.tables.join(', '));
   if (opts.json && !opts.wait) {
     printJson(io.stdout, { source: name, requestId: request.requestId, tables: request.tables, sentBy: 'signal', checked: false });
@@ -98,7 +98,7 @@ async function reportSignalled(conn: Connected, io: CliIO, name: string, request
     printLine(io.stdout, `rerun sent for ${name} by signal: ${tables} (request ${request.requestId})`);
     printLine(io.stdout, `not checked by the workflow first: the worker of ${sourceWorkflowId(name)} predates the rerun update; a request it cannot serve is dropped, and "lakesync status ${name}" lists it with why`);
   }
-  if (opts.wait) return waitAndReport(conn, io, name, request.requestId, Boolean(opts.json), false);
+  if (opts.wait) return waitAndReport(conn, io, name, request.requestId, Boolean(opts.json), { signaledRunId });
   printLine(io.stdout, `follow it with: lakesync status ${name} --watch`);
 }
 

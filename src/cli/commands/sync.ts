@@ -54,7 +54,7 @@ export function registerSync(program: Command, kit: CommandKit): void {
         if (opts.wait) {
           if (!opts.json) printLine(io.stdout, `sync requested: ${requestId}${link ? ` (${link})` : ''}`);
           if (!opts.json && unchecked) printLine(io.stdout, unchecked);
-          return waitAndReport(conn, io, name, requestId, Boolean(opts.json), updated !== undefined);
+          return waitAndReport(conn, io, name, requestId, Boolean(opts.json), updated ? { accepted: true } : { ...(sent.runId ? { signaledRunId: sent.runId } : {}) });
         }
         if (opts.json) {
           printJson(io.stdout, { source: name, workflowId: sent.workflowId, runId: sent.runId, requestId, ...(tables ? { tables } : {}), ...(unchecked ? { sentBy: 'signal', checked: false } : {}), ...(link ? { url: link } : {}) });
