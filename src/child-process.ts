@@ -45,10 +45,12 @@ export function stopChild(child: ChildProcess, options: StopChildOptions): Promi
 
 /**
  * Ends what is left of process group `pgid` (a child started with `detached: true` leads its own
- * group, and what it starts joins it): SIGTERM, so that a JVM runs its shutdown hooks; SIGKILL
- * for those still there after `killAfterMs`. Resolves once the group is empty, or after the SIGKILL.
+ * group, and what it starts joins it). What ends by itself within `graceMs` is left to end (a JVM
+ * whose driver has exited runs its shutdown hooks, which fork `rm` to delete its folders: a signal
+ * then would cut them short); then SIGTERM, and SIGKILL for what is still there `killAfterMs` later.
+ * Resolves once the group is empty, or after the SIGKILL.
  */
-export async function endProcessGroup(pgid: number, killAfterMs = 10_000): Promise<void> {
+export async function endProcessGroup(pgid: number, { graceMs = 5_000, killAfterMs = 10_000 } = {}): Promise<void> {
   const signal = (name: NodeJS.Signals | 0): boolean => {
     try {
       process.kill(-pgid, name);
@@ -57,13 +59,15 @@ export async function endProcessGroup(pgid: number, killAfterMs = 10_000): Promi
       return false; // ESRCH: nothing left in the group
     }
   };
-  if (!signal('SIGTERM')) return;
-  const deadline = Date.now() + killAfterMs;
-  while (signal(0)) {
-    if (Date.now() >= deadline) {
-      signal('SIGKILL');
-      return;
+  const emptyWithin = async (ms: number): Promise<boolean> => {
+    const deadline = Date.now() + ms;
+    while (signal(0)) {
+      if (Date.now() >= deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+    return true;
+  };
+  if (await emptyWithin(graceMs)) return;
+  signal('SIGTERM');
+  if (!(await emptyWithin(killAfterMs))) signal('SIGKILL');
 }

@@ -40,6 +40,13 @@ wait_for_group() {
   done
   wait "$pgid" 2>/dev/null
   local status=$?
+  # A JVM whose Python driver has just exited ends by itself within seconds: only what outlives
+  # that was left running.
+  local grace=0
+  while [ "$timed_out" -eq 0 ] && pgrep -g "$pgid" >/dev/null && [ "$grace" -lt 5 ]; do
+    sleep 1
+    grace=$((grace + 1))
+  done
   local left
   left=$(pgrep -a -g "$pgid")
   if [ -n "$left" ]; then

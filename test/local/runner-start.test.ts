@@ -1,6 +1,7 @@
 /** The load runner's start-up failures: each one says what failed and what to do. */
 import assert from 'node:assert/strict';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -10,6 +11,7 @@ import { after, test } from 'node:test';
 import { PortError } from '../../src/errors';
 import { layoutOf } from '../../src/local/paths';
 import { RunnerClient } from '../../src/local/runner/client';
+import { removeOrphanedRunnerTempDirs } from '../../src/local/runner/temp-dir';
 import { waitUntil } from '../helpers/within';
 import { withEnv } from '../helpers/with-env';
 
@@ -91,6 +93,36 @@ test("a runner killed while Spark starts leaves nothing behind, in the system's 
   }
   assert.deepEqual(readdirSync(systemTemp), [], "nothing of the runner's in the system's temporary folder");
   assert.deepEqual(existsSync(layout.runnerTemp) ? readdirSync(layout.runnerTemp) : [], [], "nor in the work dir's runner-tmp");
+});
+
+test("a worker killed while its runner starts Spark: the next worker's runner serves, and the orphaned runner ends and leaves nothing", async () => {
+  // The killed worker's runner goes on starting, then finds its parent gone and ends. The next start in
+  // the work dir must not take its folder from under it: its JVM could not write its connection file
+  // there and would run on for good, and the runner with it, waiting for that file.
+  const layout = layoutOf(join(work, 'orphaned-at-start'));
+  const clientModule = join(__dirname, '../../src/local/runner/client.js');
+  const pathsModule = join(__dirname, '../../src/local/paths.js');
+  const worker = spawn(process.execPath, ['-e', `new (require(${JSON.stringify(clientModule)}).RunnerClient)(require(${JSON.stringify(pathsModule)}).layoutOf(${JSON.stringify(layout.root)}), { startTimeoutMs: 240000 }).ensure().catch(() => {}); setInterval(() => {}, 1000);`], { stdio: 'ignore' });
+  const runnerProcesses = () => processesWith('environ', `TMPDIR=${layout.runnerTemp}/`);
+  const jvmOfRunner = () => processesWith('environ', `_PYSPARK_DRIVER_CONN_INFO_PATH=${layout.runnerTemp}/`);
+  try {
+    await waitUntil(() => jvmOfRunner().length > 0, "the killed worker's runner has started its JVM", 240_000);
+  } finally {
+    worker.kill('SIGKILL');
+  }
+  // Gone for good, as a service manager finds it before it starts the next worker (not a zombie that still holds its pid).
+  if (worker.exitCode === null && worker.signalCode === null) await new Promise((resolve) => worker.once('exit', resolve));
+  const client = new RunnerClient(layout, { startTimeoutMs: 240_000 });
+  try {
+    const health = await client.call<{ instance: string }>('GET', '/health', undefined, 60_000);
+    assert.ok(health.instance, 'a runner served the next worker');
+  } finally {
+    await client.close();
+  }
+  await waitUntil(() => runnerProcesses().length === 0, "every runner of the work dir and its JVM have ended", 180_000);
+  // What the orphaned runner left goes at a later start, now that its processes have ended.
+  removeOrphanedRunnerTempDirs(layout);
+  assert.deepEqual(readdirSync(layout.runnerTemp), []);
 });
 
 test('closing while the runner is still starting stops it at once, not once Spark is up', async () => {

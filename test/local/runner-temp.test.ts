@@ -5,12 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { layoutOf } from '../../src/local/paths';
 import { RunnerClient } from '../../src/local/runner/client';
-import { newRunnerTempDir, removeOrphanedRunnerTempDirs } from '../../src/local/runner/temp-dir';
+import { newRunnerTempDir, recordRunnerGroup, removeOrphanedRunnerTempDirs } from '../../src/local/runner/temp-dir';
 import { THIS_PROCESS } from '../../src/local/process-identity';
 import { withEnv } from '../helpers/with-env';
 import { standIn } from '../helpers/stand-in';
@@ -79,6 +79,22 @@ test('a start removes the folders whose client process has ended, and keeps thos
   assert.deepEqual(removed, [ended, foreign, reused].sort());
   assert.deepEqual(readdirSync(layout.runnerTemp), [live.slice(layout.runnerTemp.length + 1)]);
   assert.equal(readFileSync(join(live, 'in-use'), 'utf8'), 'a live runner of this process');
+});
+
+test("a folder whose client ended stays while its runner's processes run (a runner still starting Spark needs it), and goes once they have ended", async () => {
+  const layout = layoutOf(join(work, 'orphaned-runner'));
+  const dir = newRunnerTempDir(layout, { pid: endedPid() });
+  // A runner that outlived its client: a process group of its own, as the client starts it.
+  const runner = spawn('sleep', ['60'], { detached: true, stdio: 'ignore' });
+  try {
+    assert.equal(recordRunnerGroup(dir, runner.pid!), undefined);
+    assert.deepEqual(removeOrphanedRunnerTempDirs(layout), []);
+    assert.equal(existsSync(dir), true, 'kept while the runner runs');
+  } finally {
+    process.kill(-runner.pid!, 'SIGKILL');
+    await new Promise((resolve) => runner.once('exit', resolve));
+  }
+  assert.deepEqual(removeOrphanedRunnerTempDirs(layout), [dir]);
 });
 
 test('the orphaned folders go when a runner starts in the work dir', async () => {

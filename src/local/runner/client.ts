@@ -15,7 +15,7 @@ import { repoRoot, toolchain } from '../../toolchain';
 import { readJsonIfExists, trimLog } from '../files';
 import { processAlive } from '../process-identity';
 import type { WorkDirLayout } from '../paths';
-import { newRunnerTempDir, removeOrphanedRunnerTempDirs, removeRunnerTempDir } from './temp-dir';
+import { newRunnerTempDir, recordRunnerGroup, removeOrphanedRunnerTempDirs, removeRunnerTempDir } from './temp-dir';
 
 /** Most tables of one pack the runner loads at once (glue/lakesync_glue/pack.py PACK_THREADS_MAX). */
 export const PACK_THREADS_MAX = 16;
@@ -244,6 +244,8 @@ export class RunnerClient {
       closeSync(logFd);
     }
     this.cleanUpAfter(child, tempDir);
+    const unrecorded = child.pid !== undefined ? recordRunnerGroup(tempDir, child.pid) : undefined;
+    if (unrecorded) this.options.log?.(`the load runner's process group could not be noted in ${tempDir} (${unrecorded}): should this process end while the runner starts, a later start may remove that folder from under it`);
     this.child = child;
     this.childInfo = undefined;
     this.options.log?.(`starting the load runner (Spark, Iceberg warehouse ${this.layout.warehouse})`);

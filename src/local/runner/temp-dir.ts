@@ -5,10 +5,12 @@
  * PySpark has made a folder for the JVM's connection file, and the JVM, still starting, writes the
  * file into it. In the system's /tmp such folders would pile up, one per killed start. Here the
  * client that started the runner removes its folder once the runner has ended, and a folder whose
- * client ended first (a worker killed outright) is removed by the next start in this work dir.
+ * client ended first (a worker killed outright) is removed by a later start in this work dir once
+ * its runner's processes have ended too: a runner still starting Spark needs it, and its JVM would
+ * run on for good if it could not write its connection file there.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { processAlive, processStarted, THIS_PROCESS, type ProcessRef } from '../process-identity';
 import type { WorkDirLayout } from '../paths';
@@ -28,6 +30,36 @@ export function newRunnerTempDir(layout: WorkDirLayout, owner: ProcessRef = THIS
   return dir;
 }
 
+/** The file in a runner's folder naming its process group (the runner's pid: it leads its group). */
+const GROUP_FILE = 'runner-group';
+
+/** Notes the process group of the runner the folder was made for, once the runner is spawned; why it could not, if it could not. */
+export function recordRunnerGroup(dir: string, pgid: number): string | undefined {
+  try {
+    writeFileSync(join(dir, GROUP_FILE), String(pgid));
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+/** Whether a process of the runner's group still runs (false when no group was noted: its spawn failed). */
+function groupAlive(dir: string): boolean {
+  let pgid: number;
+  try {
+    pgid = Number(readFileSync(join(dir, GROUP_FILE), 'utf8'));
+  } catch {
+    return false;
+  }
+  if (!Number.isInteger(pgid) || pgid <= 1) return false;
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /**
  * Removes a runner's temporary folder and what it holds (nothing to do when it is already gone).
  * Never throws: it runs when the runner ends, in an event handler. Returns why it failed, if it did.
@@ -43,8 +75,9 @@ export function removeRunnerTempDir(dir: string): string | undefined {
 }
 
 /**
- * Removes the folders whose client process has ended; those of live clients (this one's other
- * runners, or another worker's on the same work dir) stay. Returns the folders removed.
+ * Removes the folders whose client process and runner have ended; those of live clients (this
+ * one's other runners, or another worker's on the same work dir), and of runners still running
+ * without their client, stay. Returns the folders removed.
  */
 export function removeOrphanedRunnerTempDirs(layout: WorkDirLayout): string[] {
   let names: string[];
@@ -56,8 +89,8 @@ export function removeOrphanedRunnerTempDirs(layout: WorkDirLayout): string[] {
   const removed: string[] = [];
   for (const name of names) {
     const match = NAME.exec(name);
-    if (match && ownerAlive(Number(match[1]), match[2]!)) continue;
     const dir = join(layout.runnerTemp, name);
+    if ((match && ownerAlive(Number(match[1]), match[2]!)) || groupAlive(dir)) continue;
     if (removeRunnerTempDir(dir) === undefined) removed.push(dir);
   }
   return removed;
