@@ -43,6 +43,16 @@ export function stopChild(child: ChildProcess, options: StopChildOptions): Promi
   });
 }
 
+/** Whether a process of group `pgid` still runs (one of another user's counts: signal 0 checks without signalling). */
+export function processGroupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /**
  * Ends what is left of process group `pgid` (a child started with `detached: true` leads its own
  * group, and what it starts joins it). What ends by itself within `graceMs` is left to end (a JVM
@@ -51,21 +61,20 @@ export function stopChild(child: ChildProcess, options: StopChildOptions): Promi
  * Resolves once the group is empty, or after the SIGKILL.
  */
 export async function endProcessGroup(pgid: number, { graceMs = 5_000, killAfterMs = 10_000 } = {}): Promise<void> {
-  const signal = (name: NodeJS.Signals | 0): boolean => {
-    try {
-      process.kill(-pgid, name);
-      return true;
-    } catch {
-      return false; // ESRCH: nothing left in the group
-    }
-  };
   const emptyWithin = async (ms: number): Promise<boolean> => {
     const deadline = Date.now() + ms;
-    while (signal(0)) {
+    while (processGroupAlive(pgid)) {
       if (Date.now() >= deadline) return false;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     return true;
+  };
+  const signal = (name: NodeJS.Signals) => {
+    try {
+      process.kill(-pgid, name);
+    } catch {
+      // ESRCH: the group ended meanwhile
+    }
   };
   if (await emptyWithin(graceMs)) return;
   signal('SIGTERM');

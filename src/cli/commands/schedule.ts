@@ -429,7 +429,7 @@ async function create(kit: CommandKit, source: string, opts: CreateOptions): Pro
       ...(opts.rerunFailed ? { rerun: { tables: 'failed', requestedBy } } : { sync: { requestedBy, ...(tables ? { tables } : {}) } }),
     };
     const what = opts.rerunFailed ? 'rerun of failed tables' : `sync${tables ? ` of ${tablesNamed(tables)}` : ''}`;
-    const memo: ScheduleMemo = { source, name: opts.name, what, ...(opts.cron ? { cron: opts.cron } : { every: opts.every! }), ...(opts.timeZone ? { timeZone: opts.timeZone } : {}) };
+    const memo = scheduleMemo(source, opts.name, what, opts);
     const link = UiLinks.for(conn.target, io.env).schedule(id);
     try {
       await conn.client.schedule.create({
@@ -511,7 +511,7 @@ async function update(kit: CommandKit, source: string, opts: UpdateOptions): Pro
     const when: When = cron ? { cron, ...zone(opts.timeZone ?? has.timeZone) } : { every: opts.every ?? has.every!, ...zone(opts.timeZone) };
     checkZoneApplies(when);
     if (changesWhen) warnSkippedTimes(io, when);
-    const memo: ScheduleMemo = { source, name: opts.name, what: has.what ?? '?', ...(when.cron ? { cron: when.cron } : { every: when.every! }), ...(when.timeZone ? { timeZone: when.timeZone } : {}) };
+    const memo = scheduleMemo(source, opts.name, has.what ?? '?', when);
     await handle.update((previous) => ({
       ...previous,
       ...(changesWhen ? { spec: specOf(when) } : {}),
@@ -535,6 +535,11 @@ interface ScheduleMemo {
   cron?: string[];
   every?: string;
   timeZone?: string;
+}
+
+/** The memo of a schedule's settings: its action (`what`) and when it acts. */
+function scheduleMemo(source: string, name: string, what: string, when: When): ScheduleMemo {
+  return { source, name, what, ...(when.cron ? { cron: when.cron } : { every: when.every! }), ...(when.timeZone ? { timeZone: when.timeZone } : {}) };
 }
 
 /**

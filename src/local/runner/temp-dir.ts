@@ -13,6 +13,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { processAlive, processStarted, THIS_PROCESS, type ProcessRef } from '../process-identity';
+import { processGroupAlive } from '../../child-process';
 import type { WorkDirLayout } from '../paths';
 
 /** `<client pid>-<hash of when the client started, or "x">-<random>`: the name says whose folder it is. */
@@ -51,13 +52,7 @@ function groupAlive(dir: string): boolean {
   } catch {
     return false;
   }
-  if (!Number.isInteger(pgid) || pgid <= 1) return false;
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return Number.isInteger(pgid) && pgid > 1 && processGroupAlive(pgid);
 }
 
 /**
