@@ -86,6 +86,12 @@ def common_conf(catalog: str) -> dict[str, str]:
     }
 
 
+def java_option(name: str, value: str) -> str:
+    """`-Dname=value` quoted for Spark's launcher, which splits Java options at spaces outside quotes."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"-D{name}={escaped}"'
+
+
 def local_spark_conf(warehouse: str, catalog: str = "lake", jar: str | None = None) -> dict[str, str]:
     """A Hadoop Iceberg catalog over a local folder, named like production so SQL is identical."""
     conf = common_conf(catalog)
@@ -97,6 +103,9 @@ def local_spark_conf(warehouse: str, catalog: str = "lake", jar: str | None = No
             f"spark.sql.catalog.{catalog}.warehouse": os.path.abspath(warehouse),
             "spark.master": "local[2]",
             "spark.driver.memory": "2g",
+            # The JVM's temporary files (Spark's spark-*/blockmgr-* folders) go where Python's do, so
+            # a runner given a TMPDIR of its own keeps them there, even when its JVM is killed.
+            "spark.driver.extraJavaOptions": java_option("java.io.tmpdir", tempfile.gettempdir()),
             "spark.sql.shuffle.partitions": "2",
             "spark.default.parallelism": "2",
             "spark.ui.enabled": "false",

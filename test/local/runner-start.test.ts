@@ -95,6 +95,26 @@ test("a runner killed while Spark starts leaves nothing behind, in the system's 
   assert.deepEqual(existsSync(layout.runnerTemp) ? readdirSync(layout.runnerTemp) : [], [], "nor in the work dir's runner-tmp");
 });
 
+test("Spark's own temporary files live in the runner's folder, and go with it when the runner and its JVM are killed outright", async () => {
+  // The JVM puts its spark-*, blockmgr-* folders and native libraries in Java's temporary folder, not
+  // TMPDIR. A JVM killed with SIGKILL (by the OOM killer, or after SIGTERM's grace) cannot delete them.
+  // The work dir's path has a space and quotes: Spark's launcher splits Java options at spaces.
+  const layout = layoutOf(join(work, 'killed "outright" here'));
+  const client = new RunnerClient(layout, { startTimeoutMs: 240_000 });
+  try {
+    const runner = await client.ensure();
+    const [folder, ...others] = readdirSync(layout.runnerTemp);
+    assert.ok(folder !== undefined && others.length === 0, "the runner's one temporary folder");
+    const sparkFiles = readdirSync(join(layout.runnerTemp, folder)).filter((name) => /^(spark|blockmgr)-/.test(name));
+    assert.ok(sparkFiles.some((name) => name.startsWith('blockmgr-')) && sparkFiles.some((name) => name.startsWith('spark-')), `Spark's folders are in the runner's folder (found: ${sparkFiles.join(', ') || 'none'})`);
+    process.kill(-runner.pid, 'SIGKILL');
+    await waitUntil(() => readdirSync(layout.runnerTemp).length === 0, "the killed runner's folder is removed", 60_000);
+    assert.deepEqual(processesWith('environ', `TMPDIR=${join(layout.runnerTemp, folder)}`), [], 'nothing of that runner runs on');
+  } finally {
+    await client.close();
+  }
+});
+
 test("a worker killed while its runner starts Spark: the next worker's runner serves, and the orphaned runner ends and leaves nothing", async () => {
   // The killed worker's runner goes on starting, then finds its parent gone and ends. The next start in
   // the work dir must not take its folder from under it: its JVM could not write its connection file
