@@ -4,7 +4,7 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import type { UpdateDefinition } from '@temporalio/common';
+import type { SignalDefinition, UpdateDefinition } from '@temporalio/common';
 import { loadConfigFile, sourceConfig } from '../config/load';
 import { selectTable } from '../config/tables';
 import type { LakesyncConfig, SourceConfig } from '../config/schema';
@@ -238,5 +238,33 @@ export async function updateSource<Ret, Arg>(conn: Connected, source: string, up
     const reason = err.cause?.message ?? err.message;
     if (/no registered handler for update/i.test(reason)) return undefined;
     throw new UsageError(`${what} refused: ${reason}`);
+  }
+}
+
+/** How many times a signal follows the source workflow to its next run before giving up. */
+const SIGNAL_ATTEMPTS = 3;
+
+/**
+ * Signals `signal` with `arg` to `run`, the run sourceRunForRequest has just found and checked, not to
+ * whichever runs by the time it arrives (started again since, perhaps on another task queue). A run that
+ * has since continued as new or ended refuses it; the run going on then is found, checked and signalled.
+ * The run that took the signal: a waiter knows by it whether the request was lost with that run.
+ */
+export async function signalSourceRun<Arg>(conn: Connected, source: string, run: { runId: string }, signal: SignalDefinition<[Arg]>, arg: Arg, what: string): Promise<string> {
+  const { WorkflowNotFoundError } = await import('@temporalio/client');
+  let target = run;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await conn.client.workflow.getHandle(sourceWorkflowId(source), target.runId).signal(signal, arg);
+      return target.runId;
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+      if (attempt === SIGNAL_ATTEMPTS) {
+        throw new RuntimeFailure(`the ${what} could not be signalled to ${sourceWorkflowId(source)}: its run ended ${SIGNAL_ATTEMPTS} times before the signal reached it; send the ${what} again`);
+      }
+    }
+    const next = await sourceRunForRequest(conn, source, what);
+    if (!next) throw noSourceWorkflow(source, `the ${what} cannot be sent to it (its run ${target.runId} ended before the signal reached it)`);
+    target = next;
   }
 }

@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { RuntimeFailure } from '../../src/cli/errors';
+import { signalSourceRun, sourceRunForRequest } from '../../src/cli/context';
+import { RuntimeFailure, UsageError } from '../../src/cli/errors';
 import { type WaitProgress, waitForRequest } from '../../src/cli/wait';
 import { temporalTarget } from '../../src/temporal';
 import { SOURCE_WORKFLOW_TYPE, requestSyncSignal, syncUpdate } from '../../src/workflows/messages';
@@ -92,5 +93,30 @@ describe('a waiter whose request the source lost', () => {
     await handle.signal(requestSyncSignal, { requestId: 'kept-signalled', requestedBy: 'test' });
     const served = await within(60_000, 'the cycle serving the signalled request', waitForRequest({ client: w.client, target: temporalTarget(w.config) }, 'lost', 'kept-signalled', { pollMs: 500, signaledRunId: runId }));
     assert.ok(served.requestIds.includes('kept-signalled'), JSON.stringify(served));
+  });
+
+  test('a request signalled as the source starts again goes to the run going on, and its waiter is not told it was lost', async () => {
+    // The CLI finds and checks the run, then signals: the source may be started again in between.
+    const conn = { client: w.client, target: temporalTarget(w.config) };
+    const found = await sourceRunForRequest(conn, 'lost', 'sync');
+    assert.ok(found, 'the source runs');
+    await found.handle.terminate('started again without its state');
+    const restarted = await startSource(w.client, queue, 'lost');
+    const signaledRunId = await signalSourceRun(conn, 'lost', found, requestSyncSignal, { requestId: 'signalled-across-restart', requestedBy: 'test' }, 'sync');
+    assert.equal(signaledRunId, (await restarted.describe()).runId, 'the run going on took the signal');
+    const served = await within(60_000, 'the cycle serving the request', waitForRequest(conn, 'lost', 'signalled-across-restart', { pollMs: 500, signaledRunId }));
+    assert.ok(served.requestIds.includes('signalled-across-restart'), JSON.stringify(served));
+  });
+
+  test('a request whose run ended before the signal, with none going on, is refused with what to do', async () => {
+    const conn = { client: w.client, target: temporalTarget(w.config) };
+    const found = await sourceRunForRequest(conn, 'lost', 'rerun');
+    assert.ok(found, 'the source runs');
+    await found.handle.terminate('ended');
+    await assert.rejects(signalSourceRun(conn, 'lost', found, requestSyncSignal, { requestId: 'signalled-to-none', requestedBy: 'test' }, 'rerun'), (err: unknown) => {
+      assert.ok(err instanceof UsageError, String(err));
+      assert.match(err.message, new RegExp(`^no source workflow lakesync/lost runs, so the rerun cannot be sent to it \\(its run ${found.runId} ended before the signal reached it\\): run "lakesync sync lost" first$`));
+      return true;
+    });
   });
 });

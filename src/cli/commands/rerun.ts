@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { sourceWorkflowId } from '../../ids';
 import { type RerunRequest, requestRerunSignal, rerunUpdate } from '../../workflows/messages';
 import { type CommandKit, type CommonOptions, withConfig, withJson } from '../command';
-import { type Connected, includedTableList, loadSource, noSourceWorkflow, sourceRunForRequest, sourceStatusSummary, updateSource, withTemporal } from '../context';
+import { type Connected, includedTableList, loadSource, noSourceWorkflow, signalSourceRun, sourceRunForRequest, sourceStatusSummary, updateSource, withTemporal } from '../context';
 import { waitAndReport } from '../cycle-report';
 import { UsageError } from '../errors';
 import { shown } from '../format';
@@ -65,8 +65,8 @@ export function registerRerun(program: Command, kit: CommandKit): void {
         }
         const sent = await updateSource(conn, name, rerunUpdate, request, 'rerun');
         if (!sent) {
-          await conn.client.workflow.getHandle(sourceWorkflowId(name)).signal(requestRerunSignal, request);
-          return reportSignalled(conn, io, name, { ...request, requestId }, opts, run.runId);
+          const signaledRunId = await signalSourceRun(conn, name, run, requestRerunSignal, request, 'rerun');
+          return reportSignalled(conn, io, name, { ...request, requestId }, opts, signaledRunId);
         }
         const accepted = sent.answer;
         if (opts.wait) {
