@@ -580,16 +580,7 @@ class _Load:
         # left out of the comparison like an added column, and written whenever the export has values in it.
         empty = self.empty_lake_columns([n for n, _ in shared])
         shared = [(n, t) for n, t in shared if n not in empty]
-        if shared:
-            new_rows = self.spark.sql(f"SELECT {sqltext.select_list([(n, n, t) for n, t in shared])} FROM {quote(view)}")
-            old_rows = self.lake_frame(shared, set(lake_types))
-            inserted = new_rows.exceptAll(old_rows).count()
-            deleted = old_rows.exceptAll(new_rows).count()
-        else:
-            # No column keeps its type, so no row can be matched: the counts (and the delete guard) take
-            # the change in the number of rows, not every lake row as deleted.
-            before = self.state.count_before or 0
-            inserted, deleted = max(0, self.state.rows_read - before), max(0, before - self.state.rows_read)
+        inserted, deleted = self.row_changes(view, shared, lake_types)
         self.guard_deletes(deleted, self.state.count_before or 0)
         outcome = Outcome("replace", inserted=inserted, deleted=deleted)
         if (inserted == 0 and deleted == 0 and not schema.alters_table and not self.holds_gone_values(schema)
@@ -597,6 +588,18 @@ class _Load:
             return outcome
         self.commit("replace", self.create_table_as(view, columns, replace=True))
         return outcome
+
+    def row_changes(self, view: str, columns: list[tuple[str, str]], lake_types: dict[str, str]) -> tuple[int, int]:
+        """The rows of `view` not in the lake table and the lake rows not in `view` (inserted, deleted),
+        compared on `columns` (name, write type)."""
+        if not columns:
+            # No column keeps its type, so no row can be matched: the counts (and the delete guard) take
+            # the change in the number of rows, not every lake row as deleted.
+            before = self.state.count_before or 0
+            return max(0, self.state.rows_read - before), max(0, before - self.state.rows_read)
+        new_rows = self.spark.sql(f"SELECT {sqltext.select_list([(n, n, t) for n, t in columns])} FROM {quote(view)}")
+        old_rows = self.lake_frame(columns, set(lake_types))
+        return new_rows.exceptAll(old_rows).count(), old_rows.exceptAll(new_rows).count()
 
     def empty_lake_columns(self, names: Sequence[str]) -> set[str]:
         """The columns among `names` in which the lake table holds no value (none when it has no row)."""
@@ -629,17 +632,7 @@ class _Load:
         present = set(schema.write_types)
         kept = [n for n, t in schema.write_types.items() if lake_types.get(n) == t]
         view = self.view(typed)
-        if kept:
-            keep = [(n, n, schema.write_types[n]) for n in kept]
-            new_rows = self.spark.sql(f"SELECT {sqltext.select_list(keep)} FROM {quote(view)}")
-            old_rows = self.lake_frame([(n, schema.write_types[n]) for n in kept], set(lake_types))
-            inserted = new_rows.exceptAll(old_rows).count()
-            deleted = old_rows.exceptAll(new_rows).count()
-        else:
-            # No column keeps its type, so no row can be matched: the counts (and the delete guard) take
-            # the change in the number of rows, not every lake row as deleted.
-            before = self.state.count_before or 0
-            inserted, deleted = max(0, self.state.rows_read - before), max(0, before - self.state.rows_read)
+        inserted, deleted = self.row_changes(view, [(n, schema.write_types[n]) for n in kept], lake_types)
         self.guard_deletes(deleted, self.state.count_before or 0)
         outcome = Outcome("replace", inserted=inserted, deleted=deleted)
         if inserted == 0 and deleted == 0 and not schema.alters_table and not self.holds_gone_values(schema):

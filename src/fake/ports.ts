@@ -813,22 +813,29 @@ export class FakeBackend {
     // A run stopped before it finished writes no result.
     if (!run || Date.now() < this.endsAt(run) || this.endsAt(run) < run.startedAtMs + run.durationMs) return undefined;
     if (run.packRunId) this.commitIfDone(run);
-    const lake = this.state.lake[run.lakeTable];
     const now = new Date().toISOString();
     if (run.window) return this.directResult(run, now);
     if (run.dynamo) return this.dynamoResult(run, now);
     return {
-      table: `fake.${run.table}`,
-      lakeTable: run.lakeTable,
-      status: run.failWith ? 'failed' : 'succeeded',
+      ...this.resultOfRun(run, now),
       action: run.request.plan.action === 'skip' ? 'none' : run.request.plan.action,
       rowsRead: this.options.rowsPerTable ?? 100,
       inserted: run.request.plan.action === 'create' ? (this.options.rowsPerTable ?? 100) : 0,
+      cursorColumn: run.request.plan.cursor?.column ?? null,
+      cursorValueAfter: null,
+    };
+  }
+
+  /** What every kind of load's result says alike: the run, the table, the lake table's state, the error. */
+  private resultOfRun(run: FakeRun, now: string): Omit<LoadResult, 'action' | 'rowsRead' | 'inserted' | 'cursorColumn' | 'cursorValueAfter'> {
+    const lake = this.state.lake[run.lakeTable];
+    return {
+      table: `fake.${run.table}`,
+      lakeTable: run.lakeTable,
+      status: run.failWith ? 'failed' : 'succeeded',
       updated: 0,
       deleted: 0,
       rowCountAfter: lake?.rows ?? 0,
-      cursorColumn: run.request.plan.cursor?.column ?? null,
-      cursorValueAfter: null,
       snapshotId: lake ? String(lake.snapshot) : null,
       committed: !run.failWith,
       schemaChanges: [],
@@ -845,31 +852,14 @@ export class FakeBackend {
   /** The result a direct load's job writes: its window, the rows read in it and the new watermark. */
   private directResult(run: FakeRun, now: string): LoadResult {
     const w = run.window!;
-    const lake = this.state.lake[run.lakeTable];
     const committed = !run.failWith;
-    const action = run.request.plan.action === 'create' ? 'create' : w.inserted > 0 ? 'incremental' : 'none';
     return {
-      table: `fake.${run.table}`,
-      lakeTable: run.lakeTable,
-      status: run.failWith ? 'failed' : 'succeeded',
-      action,
+      ...this.resultOfRun(run, now),
+      action: run.request.plan.action === 'create' ? 'create' : w.inserted > 0 ? 'incremental' : 'none',
       rowsRead: w.rowsRead,
       inserted: committed ? w.inserted : 0,
-      updated: 0,
-      deleted: 0,
-      rowCountAfter: lake?.rows ?? 0,
       cursorColumn: run.request.plan.cursor?.column ?? null,
       cursorValueAfter: committed ? String(w.to) : null,
-      snapshotId: lake ? String(lake.snapshot) : null,
-      committed,
-      schemaChanges: [],
-      droppedColumns: [],
-      schemaHash: 'fake',
-      cycleId: run.cycleId,
-      runToken: run.runToken,
-      startedAt: new Date(run.startedAtMs).toISOString(),
-      finishedAt: now,
-      error: run.failWith ?? null,
       extract: 'direct',
       window: { from: w.from === null ? null : String(w.from), to: String(w.to), partitions: w.partitions, estimatedRows: w.rowsRead },
     };
@@ -878,31 +868,14 @@ export class FakeBackend {
   /** The result a DynamoDB load's job writes: records read, and the items it inserted. */
   private dynamoResult(run: FakeRun, now: string): LoadResult {
     const d = run.dynamo!;
-    const lake = this.state.lake[run.lakeTable];
-    const committed = !run.failWith;
     const action = run.request.plan.action === 'skip' ? 'none' : run.request.plan.action;
     return {
-      table: `fake.${run.table}`,
-      lakeTable: run.lakeTable,
-      status: run.failWith ? 'failed' : 'succeeded',
+      ...this.resultOfRun(run, now),
       action: !d.full && d.records === 0 ? 'none' : action,
       rowsRead: d.records,
-      inserted: committed ? d.records : 0,
-      updated: 0,
-      deleted: 0,
-      rowCountAfter: lake?.rows ?? 0,
+      inserted: run.failWith ? 0 : d.records,
       cursorColumn: null,
       cursorValueAfter: null,
-      snapshotId: lake ? String(lake.snapshot) : null,
-      committed,
-      schemaChanges: [],
-      droppedColumns: [],
-      schemaHash: 'fake',
-      cycleId: run.cycleId,
-      runToken: run.runToken,
-      startedAt: new Date(run.startedAtMs).toISOString(),
-      finishedAt: now,
-      error: run.failWith ?? null,
       extract: 'dynamodb',
     };
   }
