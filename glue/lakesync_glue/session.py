@@ -104,8 +104,10 @@ def local_spark_conf(warehouse: str, catalog: str = "lake", jar: str | None = No
             "spark.master": "local[2]",
             "spark.driver.memory": "2g",
             # The JVM's temporary files (Spark's spark-*/blockmgr-* folders) go where Python's do, so
-            # a runner given a TMPDIR of its own keeps them there, even when its JVM is killed.
-            "spark.driver.extraJavaOptions": java_option("java.io.tmpdir", tempfile.gettempdir()),
+            # a runner given a TMPDIR of its own keeps them there, even when its JVM is killed. The
+            # default options, which Spark puts before the extra ones: --driver-java-options (e.g. in
+            # PYSPARK_SUBMIT_ARGS) sets the extra ones and would replace this.
+            "spark.driver.defaultJavaOptions": java_option("java.io.tmpdir", tempfile.gettempdir()),
             "spark.sql.shuffle.partitions": "2",
             "spark.default.parallelism": "2",
             "spark.ui.enabled": "false",
