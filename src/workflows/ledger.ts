@@ -358,6 +358,21 @@ function ignorer(state: SourceState, kind: IgnoredRequest['kind'], at: string, o
   };
 }
 
+/**
+ * The drops both kinds of signal check in this order: bad sender fields, a reserved request id, a
+ * table name too long. Why it was dropped (kept by `ignore`), or undefined. The order is the one
+ * recorded histories asked their patches in.
+ */
+function senderOrNameDrop(req: SyncRequest | RerunRequest, ignore: ReturnType<typeof ignorer>, options: QueueBoundOption): string | undefined {
+  const badSender = senderFieldsProblem(req);
+  if (badSender && (options.refuseBadSenderFields?.() ?? true)) return ignore(req, badSender);
+  const reserved = reservedFor(req, options);
+  // Kept without that id: it names the source's own request, whose waiter would take this drop for its own.
+  if (reserved) return ignore({ requestedBy: req.requestedBy }, reserved);
+  const long = longNamesFor(req, options);
+  return long ? ignore(req, long) : undefined;
+}
+
 /** Options shared by both kinds of signal. */
 export interface QueueBoundOption {
   /**
@@ -442,13 +457,8 @@ export function enqueueSyncSignal(state: SourceState, req: SyncRequest | null | 
   if (tables != null && !Array.isArray(tables) && (typeof tables !== 'string' || (options.refuseStringTables?.() ?? true))) {
     return ignore(request, 'tables must be a list of schema.table names, or left out to sync every table');
   }
-  const badSender = senderFieldsProblem(request);
-  if (badSender && (options.refuseBadSenderFields?.() ?? true)) return ignore(request, badSender);
-  const reserved = reservedFor(request, options);
-  // Kept without that id: it names the source's own request, whose waiter would take this drop for its own.
-  if (reserved) return ignore({ requestedBy: request.requestedBy }, reserved);
-  const long = longNamesFor(request, options);
-  if (long) return ignore(request, long);
+  const dropped = senderOrNameDrop(request, ignore, options);
+  if (dropped) return dropped;
   const differs = differentRepeat(state, request, options.duplicates);
   const repeat = differs ? undefined : repeatedRequest(state, request.requestId, options.duplicates);
   const refused = differs ?? repeat ?? badTablesOf(state, request, options) ?? fullFor(state, options) ?? tableCountFor(state, request, options);
@@ -549,13 +559,8 @@ export function enqueueRerunSignal(state: SourceState, given: RerunRequest | nul
   const ignore = ignorer(state, 'rerun', at, options);
   const unknownFields = unknownFieldsProblem(req, 'rerun');
   if (unknownFields && (options.refuseUnknownFields?.() ?? true)) return ignore(req, unknownFields);
-  const badSender = senderFieldsProblem(req);
-  if (badSender && (options.refuseBadSenderFields?.() ?? true)) return ignore(req, badSender);
-  const reserved = reservedFor(req, options);
-  // Kept without that id: it names the source's own request, whose waiter would take this drop for its own.
-  if (reserved) return ignore({ requestedBy: req.requestedBy }, reserved);
-  const long = longNamesFor(req, options);
-  if (long) return ignore(req, long);
+  const dropped = senderOrNameDrop(req, ignore, options);
+  if (dropped) return dropped;
   const named = Array.isArray(req.tables) ? req.tables : [];
   const badNames = !state.lastExport ? namesProblem(named) : undefined;
   const badApprovals = approvalsProblem(req);
