@@ -134,6 +134,8 @@ const PATCHES = {
   stringTablesDropped: 'sync-signal-string-tables-dropped',
   /** A cancelled run stores its state and marks it for the next start (it was lost). */
   storeStateOnCancel: 'store-state-on-cancel',
+  /** A request a cancelled run took while it marked its stored state is stored and marked too (it was lost). */
+  markCancelledStateAgain: 'mark-cancelled-state-again-after-late-request',
   /** A fresh start resumes the state a cancelled run marked (it began empty). */
   resumeCancelledState: 'resume-cancelled-state',
   /** A cycle cancelled with the source has its commits read back out of the cancelled scope (its tables went unrecorded). */
@@ -231,6 +233,13 @@ function cancelledWhileChecked(source: string, kind: 'sync' | 'rerun', requestId
 }
 
 /** What one cycle runs: its tables and, for a rerun, the export it reuses. */
+/** A stored copy of the state: its reference, earlier copies it made unused, and the text it holds. */
+interface StoredState {
+  ref: JsonRef;
+  unused: JsonRef[];
+  text: string;
+}
+
 interface CyclePart {
   tables?: TableName[];
   reuse?: ReusableExport;
@@ -676,27 +685,37 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
   }
 
   /** Stores the state for the next run; stored again should a handler change it meanwhile (the earlier copies are unused). */
-  async function storeState(label = ''): Promise<{ ref: JsonRef; unused: JsonRef[] }> {
+  async function storeState(label = ''): Promise<StoredState> {
     const unused: JsonRef[] = [];
     for (let attempt = 1; ; attempt++) {
       const text = JSON.stringify(state);
       const ref = await storeText(input.source, `source-state/${workflowInfo().runId}/${label}${attempt}`, text, limit);
       await condition(allHandlersFinished);
-      if (JSON.stringify(state) === text) return { ref, unused };
+      if (JSON.stringify(state) === text) return { ref, unused, text };
       unused.push(ref);
     }
   }
 
   /**
    * On cancel the state is stored and marked for the next start, out of the cancelled scope (its
-   * activities would fail at once). Should that fail, the workflow still ends cancelled, its state lost.
+   * activities would fail at once). Handlers still take requests while the marker is written: a
+   * state they changed is stored and marked again. Should that fail, the workflow still ends
+   * cancelled, its state lost.
    */
   async function keepStateOfCancelledRun(): Promise<void> {
     try {
       await CancellationScope.nonCancellable(async () => {
-        const { ref, unused } = await storeState('cancelled-');
-        await markCancelledState(input.source, ref);
-        if (unused.length > 0) await deleteCarriedParts(unused);
+        let stored = await storeState('cancelled-');
+        for (let round = 2; ; round++) {
+          await markCancelledState(input.source, stored.ref);
+          if (stored.unused.length > 0) await deleteCarriedParts(stored.unused);
+          // Asked only when a handler changed the stored state meanwhile, so other histories record no marker.
+          const settled = allHandlersFinished() && JSON.stringify(state) === stored.text;
+          if (settled || !patched(PATCHES.markCancelledStateAgain)) return;
+          const marked = stored.ref;
+          stored = await storeState(`cancelled-r${round}-`);
+          stored.unused.push(marked);
+        }
       });
     } catch (err) {
       log.warn('the state of the cancelled source workflow was not stored: the next start begins afresh', { error: errorMessage(err) });
@@ -870,7 +889,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
    * The state stored for the next run or, when the manifest store refuses it, nothing: the failure is
    * shown in the status and the run waits (until a request comes, or the retry is due) with its state whole.
    */
-  async function storeStateOrWait(): Promise<{ ref: JsonRef; unused: JsonRef[] } | undefined> {
+  async function storeStateOrWait(): Promise<StoredState | undefined> {
     try {
       const stored = await storeState();
       stateNotStored = undefined;

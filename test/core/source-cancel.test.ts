@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { fakeTableNames } from '../../src/fake/ports';
+import { type FakeOptions, fakeTableNames } from '../../src/fake/ports';
 import { sourceWorkflowId } from '../../src/ids';
 import { readSourceStatus } from '../../src/status-pages';
 import { type SourceWorkflowInput, type SyncRequest, SOURCE_WORKFLOW_TYPE, requestSyncSignal } from '../../src/workflows/messages';
@@ -166,6 +166,37 @@ describe('a cancelled source workflow', () => {
     assert.equal(s.failed[KEPT]?.cycleId, cycleId, `${KEPT}, cut short by the cancel, is not recorded failed for a rerun: ${JSON.stringify(s.failed)}`);
     await waitForCycles(resumed, 2);
     await recordHistories(w.client, 'source-cancel-commits', [first.workflowId]);
+    await resumed.terminate('test done');
+  });
+
+  test('keeps a request it took while it marked its stored state, storing and marking that state again', async () => {
+    const first = await startLikeCli(w.client, queue, { tables: [KEPT], requestId: 'before-marking', requestedBy: 'test' });
+    await waitForCycles(first, 1);
+    const runId = (await first.describe()).runId;
+    const backend = w.backend as unknown as { options: FakeOptions };
+    // Every backend call now takes 3 s, so a request can come while the marker is written.
+    backend.options = { ...backend.options, callLatencyMs: 3_000 };
+    try {
+      await first.cancel();
+      const firstCopy = `source-state/${runId}/cancelled-1/`;
+      await pollFor(() => 'the cancelled run to store its state', async () => Object.keys(w.backend.state.manifests).find((k) => k.startsWith(firstCopy)), 30_000, 20);
+      // The state is stored and compared; the next write is the marker's.
+      const puts = w.backend.count('manifest.put');
+      await waitUntil(() => w.backend.count('manifest.put') > puts, 'the marker write to begin');
+      await first.signal(requestSyncSignal, { tables: [QUEUED], requestId: 'while-marking', requestedBy: 'test' });
+      await waitForRunStatus(first, 'CANCELLED');
+    } finally {
+      backend.options = { ...backend.options, callLatencyMs: 0 };
+    }
+    const copies = new Set(Object.keys(w.backend.state.manifests).filter((k) => k.startsWith(`source-state/${runId}/`)).map((k) => k.slice(0, k.lastIndexOf('/'))));
+    assert.equal(copies.size, 1, `the cancelled run left more than the copy of its state it marked: ${JSON.stringify([...copies])}`);
+
+    const resumed = await startLikeCli(w.client, queue, { tables: [KEPT], requestId: 'after-marking', requestedBy: 'test' });
+    const s = await waitForCycles(resumed, 2);
+    await recordHistories(w.client, 'source-cancel-marking', [first.workflowId]);
+    const served = s.recentCycles.flatMap((c) => c.requestIds);
+    assert.ok(served.includes('while-marking'), `the request taken while the marker was written was lost: the resumed source served ${JSON.stringify(served)}`);
+    assert.ok(s.ledger[QUEUED], `the table of that request was not loaded: ${JSON.stringify(Object.keys(s.ledger))}`);
     await resumed.terminate('test done');
   });
 });

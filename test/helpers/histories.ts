@@ -60,6 +60,8 @@ export const FIXTURE_COVERAGE: Record<string, Record<string, number>> = {
   'cancelled-batches': { WORKFLOW_EXECUTION_TERMINATED: 2, CHILD_WORKFLOW_EXECUTION_TERMINATED: 2, ACTIVITY_TASK_CANCEL_REQUESTED: 3, WORKFLOW_EXECUTION_CANCELED: 2 },
   // A DynamoDB table's catch-up in three windows: the first export starts, the second is refused.
   'dynamodb-start-refused': { ACTIVITY_TASK_FAILED: 1, WORKFLOW_EXECUTION_SIGNALED: 1, START_CHILD_WORKFLOW_EXECUTION_INITIATED: 4 },
+  // A source cancelled after one cycle: a sync signal comes while the marker of its stored state is written.
+  'request-while-marking': { WORKFLOW_EXECUTION_CANCEL_REQUESTED: 1, WORKFLOW_EXECUTION_SIGNALED: 1, WORKFLOW_EXECUTION_CANCELED: 1 },
 };
 
 /** Saves the histories of these workflows and every workflow whose id starts with one of them. */
