@@ -64,6 +64,8 @@ export function planTables(
   const notLoaded: TableOutcome[] = [];
   const wanted = options.requested ? new Set(options.requested) : undefined;
   const selected: DiscoveredTable[] = [];
+  // Every table that may load into the lake, asked for or not: a table-limited run must not load one of two tables that share a lake name.
+  const mayLoad: DiscoveredTable[] = [];
 
   const toPlan = tablesToPlan(source, discovered, lakeTables, catalog);
   const strayKeys = keysMatchingNoTable(source, new Set(toPlan.map((t) => t.table)));
@@ -72,6 +74,7 @@ export function planTables(
     const selection = selectTable(source, t.table);
     const nearKey = source.tables[t.table] ? undefined : strayKeys.get(t.table.toLowerCase());
     const reserved = reservedColumnProblem(t.table, source.tables[t.table]?.columns, t.columns.map((c) => ({ name: c.columnName })));
+    if (selection.included) mayLoad.push(t);
     if (!selection.included) {
       notLoaded.push({ table: t.table, lakeTable, action: 'skip', status: 'skipped', reason: `excluded (${selection.rule})` });
     } else if (wanted && !wanted.has(t.table)) {
@@ -92,11 +95,11 @@ export function planTables(
     }
   }
 
-  const colliding = new Set(lakeNameCollisions(source, selected.map((t) => t.table)).flat());
+  const colliding = new Set(lakeNameCollisions(source, mayLoad.map((t) => t.table)).flat());
   for (const t of selected) {
     const lakeTable = lakeTableName(source, t.table);
     if (colliding.has(t.table)) {
-      const others = selected.filter((o) => o.table !== t.table && lakeTableName(source, o.table) === lakeTable).map((o) => o.table);
+      const others = mayLoad.filter((o) => o.table !== t.table && lakeTableName(source, o.table) === lakeTable).map((o) => o.table);
       notLoaded.push(planFailure(t.table, lakeTable, 'InvalidLakeName', `maps to lake table "${lakeTable}" like ${others.join(', ')}: give one of them a lakeName`));
       continue;
     }

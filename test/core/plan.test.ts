@@ -60,6 +60,25 @@ test('two source tables that map to one lake name both fail planning with a clea
   }
 });
 
+test('a table-limited run of one of two tables that map to one lake name fails it too, and names the other', () => {
+  const both = [t('public.orders', ['id']), t('audit.Orders', ['id'])];
+  // One at a time, each would load into lake table "orders" over the other's rows.
+  for (const [asked, other] of [['public.orders', 'audit.Orders'], ['audit.Orders', 'public.orders']] as const) {
+    const { entries, notLoaded } = planTables(source, both, new Set(['orders']), { requested: [asked] });
+    assert.deepEqual(entries, [], `${asked} was planned into a lake table it shares with ${other}`);
+    const failed = notLoaded.find((o) => o.table === asked);
+    assert.equal(failed?.status, 'failed');
+    assert.equal(failed?.error?.message, `${asked}: maps to lake table "orders" like ${other}: give one of them a lakeName`);
+    assert.equal(notLoaded.find((o) => o.table === other)?.reason, 'not requested in this cycle');
+  }
+});
+
+test('a table excluded from the source does not take its lake name from another table', () => {
+  const withExclude = sourceConfig(parseConfig({ sources: { shop: { database: 'shop', source: { kind: 'pglite' }, target: { namespace: 'shop' }, exclude: ['audit.*'] } } }), 'shop');
+  const { entries } = planTables(withExclude, [t('public.orders', ['id']), t('audit.Orders', ['id'])], new Set(), { requested: ['public.orders'] });
+  assert.deepEqual(entries.map((e) => [e.table, e.lakeTable]), [['public.orders', 'orders']]);
+});
+
 test('a missing lake table is created; a rerun plans only the requested tables', () => {
   const { entries, notLoaded } = planTables(source, discovered, new Set(), { requested: ['public.orders'] });
   assert.deepEqual(entries.map((e) => [e.table, e.action, e.reason]), [['public.orders', 'create', 'lake table missing']]);
