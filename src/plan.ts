@@ -4,7 +4,7 @@
  */
 import type { SourceConfig } from './config/schema';
 import { keysMatchingNoTable, lakeNameCollisions, lakeTableName, selectTable } from './config/tables';
-import { columnPolicies, columnPolicyProblems, mergeColumnProblem, reservedColumnProblem } from './config/columns';
+import { columnPolicies, columnPolicyProblems, lakeColumnCollisionProblem, mergeColumnProblem, reservedColumnProblem } from './config/columns';
 import { directExtract, firstLoadOf, missingCursorProblem, missingPartitionColumnProblem } from './config/direct';
 import { LAKE_NAME_RULE, isValidLakeName, splitTable } from './names';
 import { cursorKind, defaultLookback, lookbackKindProblem, lookbackText, unorderedCursorProblem } from './lookback';
@@ -73,7 +73,7 @@ export function planTables(
     const lakeTable = lakeTableName(source, t.table);
     const selection = selectTable(source, t.table);
     const nearKey = source.tables[t.table] ? undefined : strayKeys.get(t.table.toLowerCase());
-    const reserved = reservedColumnProblem(t.table, source.tables[t.table]?.columns, t.columns.map((c) => ({ name: c.columnName })));
+    const reserved = columnNameProblem(source, t);
     if (selection.included) mayLoad.push(t);
     if (!selection.included) {
       notLoaded.push({ table: t.table, lakeTable, action: 'skip', status: 'skipped', reason: `excluded (${selection.rule})` });
@@ -119,6 +119,16 @@ export function planTables(
     else entries.push(planned);
   }
   return { entries, notLoaded };
+}
+
+/**
+ * Why the table's kept columns cannot become lake columns: a name the job or Iceberg reserves, or
+ * two columns with one lake name (a DynamoDB table's attributes are checked with its settings).
+ */
+function columnNameProblem(source: SourceConfig, t: DiscoveredTable): string | undefined {
+  const columns = source.tables[t.table]?.columns;
+  const catalog = t.columns.map((c) => ({ name: c.columnName }));
+  return reservedColumnProblem(t.table, columns, catalog) ?? (isDynamo(source) ? undefined : lakeColumnCollisionProblem(t.table, columns, catalog));
 }
 
 /**

@@ -1,8 +1,8 @@
 /**
  * Column-level control of lakesync.yaml: per table `columns: { <source column>: policy }` and the
  * source's `hashKey`. What can be checked without the source catalog is checked here; the rest
- * (unknown columns, key columns, clamp against the column's type) by `columnPolicyProblems` at
- * plan time, before any load.
+ * (unknown columns, key columns, clamp against the column's type, two columns with one lake
+ * name) by `columnPolicyProblems` at plan time, before any load.
  */
 import { z } from 'zod';
 import type { ColumnPolicy, HashKey } from '../model';
@@ -193,7 +193,6 @@ export interface CatalogColumn {
  */
 export function columnPolicyProblems(table: string, columns: ColumnsSettings | undefined, catalog: readonly CatalogColumn[], primaryKey: readonly string[], keyFrom: 'configured' | 'source' | 'none'): string[] {
   const policies = columnPolicies(columns);
-  if (Object.keys(policies).length === 0) return [];
   const problems: string[] = [];
   const where = `tables."${table}".columns`;
   if (catalog.length > 0) {
@@ -217,19 +216,35 @@ export function columnPolicyProblems(table: string, columns: ColumnsSettings | u
       problems.push(`${where}."${name}".onInvalid clamp applies to date and timestamp columns only; ${name} is ${originalType}: use fail or null, or give it type: date or timestamp`);
     }
   }
-  if (catalog.length > 0) {
-    const byLake = new Map<string, string[]>();
-    for (const c of catalog) {
-      const p = policies[c.name];
-      if (p?.exclude) continue;
-      const lake = p?.rename ?? c.name.toLowerCase();
-      byLake.set(lake, [...(byLake.get(lake) ?? []), c.name]);
-    }
-    for (const [lake, names] of byLake) {
-      if (names.length > 1 && names.some((n) => policies[n]?.rename)) problems.push(`${where}: ${names.join(' and ')} would both become lake column "${lake}": rename one of them`);
-    }
-  }
+  const collision = lakeColumnCollisionProblem(table, columns, catalog);
+  if (collision) problems.push(collision);
   return problems;
+}
+
+/**
+ * Why a table cannot load because two of the columns it keeps get one lake name (a rename, else
+ * the name lowercased: lake column names are lowercase), e.g. "Name" and name. The load job
+ * refuses it too (names.py lake_column_names), after its run has started. Unchecked without the
+ * catalog; an excluded column never reaches the lake, so it takes no lake name.
+ */
+export function lakeColumnCollisionProblem(table: string, columns: ColumnsSettings | undefined, catalog: readonly CatalogColumn[]): string | undefined {
+  const policies = columnPolicies(columns);
+  const byLake = new Map<string, string[]>();
+  for (const c of catalog) {
+    const p = policies[c.name];
+    if (p?.exclude) continue;
+    const lake = p?.rename ?? c.name.toLowerCase();
+    byLake.set(lake, [...(byLake.get(lake) ?? []), c.name]);
+  }
+  const [lake, names] = [...byLake].find(([, n]) => n.length > 1) ?? [];
+  if (lake === undefined || names === undefined) return undefined;
+  // The column to give another lake name: one whose own name is not already the lake name.
+  const other = names.find((n) => n !== lake) ?? names[1]!;
+  return (
+    `tables."${table}".columns: ${names.join(' and ')} would ${names.length > 2 ? 'all' : 'both'} become lake column "${lake}": ` +
+    `rename one of them (tables."${table}".columns."${other}": { rename: <lake name> }), rename it in the source, or exclude one ` +
+    '(lake column names are lowercase; nothing is loaded until each column has its own)'
+  );
 }
 
 /** Key columns named in the config cannot be excluded, hashed or nulled (the catalog's keys are checked at plan time). */

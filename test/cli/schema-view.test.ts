@@ -52,3 +52,24 @@ describe('lakesync schema and the include/exclude rules', () => {
     assert.ok(!lines.some((l) => /^\s+tax_id\s+text\s+tax_id\b/.test(l)), lines.join('\n'));
   });
 });
+
+describe('lakesync schema and two columns with one lake name', () => {
+  const source = (tables: Record<string, unknown> = {}) =>
+    parseConfig({ sources: { shop: { database: 'shop', source: { kind: 'fake', tables: ['public.people'] }, target: { namespace: 'shop' }, tables } } }).sources.shop!;
+  const people = table('public.people', [column('id', 'bigint'), column('Name', 'text'), column('name', 'text')]);
+
+  it('columns that differ only in case are an error (exit 2) naming both and the fix', () => {
+    const report = buildSchema('shop', source(), [people], 'the source catalog (fake)');
+    assert.deepEqual(report.tables[0]!.columns.map((c) => c.lakeColumn), ['id', 'name', 'name']);
+    assert.equal(report.tables[0]!.problems.length, 1);
+    assert.match(report.tables[0]!.problems[0]!, /Name and name would both become lake column "name": rename one of them \(tables\."public\.people"\.columns\."Name": \{ rename: <lake name> \}/);
+    assert.equal(schemaExitCode(report), 2);
+    assert.ok(schemaLines(report).some((l) => /^\s+error: .*Name and name would both become lake column "name"/.test(l)));
+  });
+
+  it('one of them excluded, the other alone takes the lake name', () => {
+    const report = buildSchema('shop', source({ 'public.people': { columns: { Name: { exclude: true } } } }), [people], 'the source catalog (fake)');
+    assert.deepEqual(report.tables[0]!.problems, []);
+    assert.equal(schemaExitCode(report), 0);
+  });
+});

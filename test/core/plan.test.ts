@@ -253,6 +253,22 @@ test("a kept column with the job's reserved prefix fails its table in planning, 
   );
 });
 
+test('two kept columns that differ only in case fail their table in planning, naming both and the fix; one excluded or renamed, they do not', () => {
+  const people = (table: string) => withColumns(table, ['id'], { id: 'integer', Name: 'text', name: 'text' });
+  const config = shopWith({
+    'public.excluded': { columns: { name: { exclude: true } } },
+    'public.renamed': { columns: { Name: { rename: 'display_name' } } },
+  });
+  const { entries, notLoaded } = planTables(config, [people('public.people'), people('public.excluded'), people('public.renamed')], new Set());
+  assert.deepEqual(entries.map((e) => e.table), ['public.excluded', 'public.renamed']);
+  assert.deepEqual(notLoaded.map((n) => [n.table, n.status, n.error?.phase, n.error?.type]), [['public.people', 'failed', 'plan', 'NameCollision']]);
+  assert.equal(
+    notLoaded[0]!.error?.message,
+    'public.people: tables."public.people".columns: Name and name would both become lake column "name": rename one of them ' +
+      '(tables."public.people".columns."Name": { rename: <lake name> }), rename it in the source, or exclude one (lake column names are lowercase; nothing is loaded until each column has its own)',
+  );
+});
+
 test("a kept column named like a column of Spark's MERGE fails a table loaded by key in planning; a replaced table, or the column excluded, does not", () => {
   const cols = (table: string, key: string[], ...names: string[]) => withColumns(table, key, Object.fromEntries(['id', 'ts', ...names].map((n) => [n, n === 'ts' ? 'timestamp' : 'text'])));
   const config = shopWith({
