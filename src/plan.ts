@@ -4,7 +4,7 @@
  */
 import type { SourceConfig } from './config/schema';
 import { keysMatchingNoTable, lakeNameCollisions, lakeTableName, selectTable } from './config/tables';
-import { columnPolicies, columnPolicyProblems, lakeColumnCollisionProblem, mergeColumnProblem, reservedColumnProblem } from './config/columns';
+import { columnPolicies, columnPolicyProblems, keptColumnNamed, lakeColumnCollisionProblem, mergeColumnProblem, reservedColumnProblem } from './config/columns';
 import { directExtract, firstLoadOf, missingCursorProblem, missingPartitionColumnProblem } from './config/direct';
 import { LAKE_NAME_RULE, isValidLakeName, splitTable } from './names';
 import { cursorKind, defaultLookback, lookbackKindProblem, lookbackText, unorderedCursorProblem } from './lookback';
@@ -229,7 +229,7 @@ function planEntry(
   }
   const lookback = cursorColumn ? cursorLookback(t, cursorColumn, settings?.cursor?.lookback) : {};
   if (typeof lookback === 'string') return lookback;
-  const columnProblems = columnPolicyProblems(t.table, settings?.columns, t.columns.map((c) => ({ name: c.columnName, originalType: c.originalType })), primaryKey, keySource);
+  const columnProblems = columnPolicyProblems(t.table, settings?.columns, t.columns.map((c) => ({ name: c.columnName, originalType: c.originalType })), primaryKey, keySource, cursorColumn);
   if (columnProblems.length > 0) return columnProblems.join('; ');
   const keyProblem = isDynamo(source) ? undefined : keyColumnProblem(t, primaryKey, keySource, settings?.columns);
   if (keyProblem) return keyProblem;
@@ -285,12 +285,12 @@ function planEntry(
 function keyColumnProblem(t: DiscoveredTable, primaryKey: readonly string[], keySource: KeySource, columns: SourceConfig['tables'][string]['columns']): string | undefined {
   if (t.columns.length === 0) return undefined;
   const policies = columnPolicies(columns);
-  const kept = t.columns.map((c) => c.columnName).filter((c) => !policies[c]?.exclude);
+  const names = t.columns.map((c) => c.columnName);
   const where = keySource === 'configured' ? `tables."${t.table}".primaryKey` : `the source's primary key of ${t.table}`;
   const resolved: string[] = [];
   for (const [i, k] of primaryKey.entries()) {
-    const column = kept.find((c) => c === k) ?? kept.find((c) => (policies[c]?.rename ?? c.toLowerCase()) === k.toLowerCase());
-    if (column === undefined) return `${where} names "${k}", which ${t.table} does not have; its columns are: ${kept.join(', ')}`;
+    const column = keptColumnNamed(k, names, policies);
+    if (column === undefined) return `${where} names "${k}", which ${t.table} does not have; its columns are: ${names.filter((c) => !policies[c]?.exclude).join(', ')}`;
     const first = resolved.indexOf(column);
     if (first >= 0) return `${where} names column "${column}" twice ("${primaryKey[first]}" and "${primaryKey[i]}"): list each key column once`;
     resolved.push(column);

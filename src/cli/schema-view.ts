@@ -58,7 +58,7 @@ export function buildSchema(name: string, source: SourceConfig, tables: Discover
       return { table: t.table, primaryKey, columns, problems: [], excludedBy: selection.rule };
     }
     const keyFrom = settings?.primaryKey ? 'configured' : primaryKey.length > 0 ? 'source' : 'none';
-    const problems = columnPolicyProblems(t.table, settings?.columns, t.columns.map((c) => ({ name: c.columnName, originalType: c.originalType })), primaryKey, keyFrom);
+    const problems = columnPolicyProblems(t.table, settings?.columns, t.columns.map((c) => ({ name: c.columnName, originalType: c.originalType })), primaryKey, keyFrom, settings?.cursor?.column);
     const columns = t.columns.map((c) => {
       const job = types[i++]!;
       return schemaColumn(t.table, c.columnName, sourceTypeText(c), job, policies[c.columnName]);

@@ -1,8 +1,8 @@
 /**
  * Column-level control of lakesync.yaml: per table `columns: { <source column>: policy }` and the
  * source's `hashKey`. What can be checked without the source catalog is checked here; the rest
- * (unknown columns, key columns, clamp against the column's type, two columns with one lake
- * name) by `columnPolicyProblems` at plan time, before any load.
+ * (unknown columns, key and cursor columns by their lake names, clamp against the column's type,
+ * two columns with one lake name) by `columnPolicyProblems` at plan time, before any load.
  */
 import { z } from 'zod';
 import type { ColumnPolicy, HashKey } from '../model';
@@ -188,10 +188,17 @@ export interface CatalogColumn {
 
 /**
  * The problems of one table's column policies against its catalog: unknown columns (naming the
- * table's columns), key columns excluded, hashed or nulled, clamp on a type that is not a date or
- * timestamp, and two columns with one lake name. Empty when all is well.
+ * table's columns), key and cursor columns excluded, hashed or (a key) nulled, clamp on a type that
+ * is not a date or timestamp, and two columns with one lake name. Empty when all is well.
  */
-export function columnPolicyProblems(table: string, columns: ColumnsSettings | undefined, catalog: readonly CatalogColumn[], primaryKey: readonly string[], keyFrom: 'configured' | 'source' | 'none'): string[] {
+export function columnPolicyProblems(
+  table: string,
+  columns: ColumnsSettings | undefined,
+  catalog: readonly CatalogColumn[],
+  primaryKey: readonly string[],
+  keyFrom: 'configured' | 'source' | 'none',
+  cursor?: string,
+): string[] {
   const policies = columnPolicies(columns);
   const problems: string[] = [];
   const where = `tables."${table}".columns`;
@@ -204,11 +211,13 @@ export function columnPolicyProblems(table: string, columns: ColumnsSettings | u
   }
   const keyOrigin = keyFrom === 'configured' ? `tables."${table}".primaryKey` : "the source's primary key";
   for (const key of primaryKey) {
-    const p = policies[key];
-    if (!p) continue;
-    const what = p.exclude ? 'excluded' : p.hash ? 'hashed' : p.onInvalid === 'null' ? 'nulled on invalid values (onInvalid: null)' : undefined;
-    if (what) problems.push(`${where}."${key}" is a key column (${keyOrigin}) and cannot be ${what}: the load matches rows by it; remove the policy or choose another key`);
+    const column = roleColumn(key, catalog, policies);
+    const p = policies[column];
+    const what = p?.exclude ? 'excluded' : p?.hash ? 'hashed' : p?.onInvalid === 'null' ? 'nulled on invalid values (onInvalid: null)' : undefined;
+    if (what) problems.push(`${where}."${column}" is a key column (${namedAs(keyOrigin, key, column)}) and cannot be ${what}: the load matches rows by it; remove the policy or choose another key`);
   }
+  const cursorProblem = cursor === undefined ? undefined : cursorPolicyProblem(table, cursor, catalog, policies);
+  if (cursorProblem) problems.push(cursorProblem);
   for (const [name, p] of Object.entries(policies)) {
     if (p.onInvalid !== 'clamp' || p.type) continue;
     const originalType = catalog.find((c) => c.name === name)?.originalType;
@@ -219,6 +228,39 @@ export function columnPolicyProblems(table: string, columns: ColumnsSettings | u
   const collision = lakeColumnCollisionProblem(table, columns, catalog);
   if (collision) problems.push(collision);
   return problems;
+}
+
+/** The cursor column cannot be excluded or hashed, named by its own name or by its lake name. */
+function cursorPolicyProblem(table: string, cursor: string, catalog: readonly CatalogColumn[], policies: Record<string, ColumnPolicy>): string | undefined {
+  const column = roleColumn(cursor, catalog, policies);
+  const p = policies[column];
+  if (!p?.exclude && !p?.hash) return undefined;
+  const origin = namedAs(`tables."${table}".cursor`, cursor, column);
+  return `tables."${table}".columns."${column}" is the cursor column (${origin}) and cannot be ${p.exclude ? 'excluded' : 'hashed'}: incremental loads compare it with the lake's max(cursor); remove the policy or choose another cursor column`;
+}
+
+/** Where a key or cursor column was named, and by which name when it is not the column's own. */
+function namedAs(origin: string, named: string, column: string): string {
+  return named === column ? origin : `${origin} names it "${named}"`;
+}
+
+/**
+ * The source column a key or cursor names, as the load job resolves it (loader.py resolve_column):
+ * among the kept columns, its exact name, else its lake name (a rename, or the name lowercased).
+ * None kept, an excluded column of that name in any case, which the job refuses as excluded
+ * (policies.py roles_of_excluded). Without the catalog, the name as given.
+ */
+function roleColumn(named: string, catalog: readonly CatalogColumn[], policies: Record<string, ColumnPolicy>): string {
+  if (catalog.length === 0) return named;
+  const names = catalog.map((c) => c.name);
+  const excluded = names.find((c) => policies[c]?.exclude && c.toLowerCase() === named.toLowerCase());
+  return keptColumnNamed(named, names, policies) ?? excluded ?? named;
+}
+
+/** The kept column (not excluded) a key or cursor names: its exact name, else its lake name, as the load job resolves it. */
+export function keptColumnNamed(named: string, columns: readonly string[], policies: Record<string, ColumnPolicy>): string | undefined {
+  const kept = columns.filter((c) => !policies[c]?.exclude);
+  return kept.find((c) => c === named) ?? kept.find((c) => (policies[c]?.rename ?? c.toLowerCase()) === named.toLowerCase());
 }
 
 /**
@@ -247,7 +289,10 @@ export function lakeColumnCollisionProblem(table: string, columns: ColumnsSettin
   );
 }
 
-/** Key columns named in the config cannot be excluded, hashed or nulled (the catalog's keys are checked at plan time). */
+/**
+ * Key columns named in the config cannot be excluded, hashed or nulled. By their exact names only:
+ * "id" may name a column "ID" or a column "id" of its own, which the catalog tells at plan time.
+ */
 export function configuredKeyProblems(t: { primaryKey?: string[] | undefined; columns?: ColumnsSettings | undefined; cursor?: { column: string } | undefined }): { path: (string | number)[]; message: string }[] {
   const policies = columnPolicies(t.columns);
   const problems: { path: (string | number)[]; message: string }[] = [];

@@ -90,6 +90,24 @@ describe('column policies at plan time', () => {
     }
   });
 
+  test('a key or cursor named by its lake name meets the key and cursor rules, as the load job resolves it', () => {
+    const acct = table('public.acct', [col('ID', 'integer'), col('email'), col('Seq', 'bigint')]);
+    const planAcct = (settings: Record<string, unknown>, discovered = acct) =>
+      planTables(sourceConfig(config({ 'public.acct': { primaryKey: ['id'], cursor: { column: 'seq' }, ...settings } }, { hashKey: { env: 'K' } }), 'shop'), [discovered], new Set());
+    const hashed = planAcct({ columns: { ID: { hash: true }, Seq: { hash: true } } });
+    assert.deepEqual(hashed.entries, []);
+    assert.deepEqual([hashed.notLoaded[0]?.status, hashed.notLoaded[0]?.error?.phase], ['failed', 'plan']);
+    const message = hashed.notLoaded[0]?.error?.message ?? '';
+    assert.match(message, /tables\."public\.acct"\.columns\."ID" is a key column \(tables\."public\.acct"\.primaryKey names it "id"\) and cannot be hashed: the load matches rows by it; remove the policy or choose another key/);
+    assert.match(message, /tables\."public\.acct"\.columns\."Seq" is the cursor column \(tables\."public\.acct"\.cursor names it "seq"\) and cannot be hashed: .*remove the policy or choose another cursor column/);
+    const excluded = planAcct({ columns: { ID: { exclude: true }, Seq: { exclude: true } } }).notLoaded[0]?.error?.message ?? '';
+    assert.match(excluded, /columns\."ID" is a key column .* and cannot be excluded/);
+    assert.match(excluded, /columns\."Seq" is the cursor column .* and cannot be excluded/);
+    // The key names its exact column: the policy of its case twin is no key column's.
+    const twins = table('public.acct', [col('id', 'integer'), col('ID', 'integer'), col('Seq', 'bigint')]);
+    assert.equal(planAcct({ columns: { ID: { hash: true, rename: 'id_upper' } } }, twins).entries.length, 1);
+  });
+
   test('clamp on a column that is not a date or timestamp fails the table', () => {
     const { notLoaded } = plan({ score: { onInvalid: 'clamp' } });
     assert.match(notLoaded[0]?.error?.message ?? '', /score"\.onInvalid clamp applies to date and timestamp columns only; score is numeric/);
