@@ -322,7 +322,11 @@ const aws = z
       .describe('The Glue 5.0 job lakesync creates and keeps current.'),
     athena: z
       .object({
-        workgroup: z.string().min(1).default('primary'),
+        // Athena's WorkGroupName rule: a name it refuses would fail every table's verification, after its load committed.
+        workgroup: z
+          .string()
+          .regex(/^[a-zA-Z0-9._-]{1,128}$/, 'must be an Athena workgroup name: 1-128 letters, digits, dots, underscores or hyphens')
+          .default('primary'),
         // Athena refuses a location without a valid bucket name: each table would load, then fail its verification.
         outputLocation: z
           .string()
@@ -402,6 +406,12 @@ export const sourceSchema = z
       })
       .strict()
       .refine((s) => s.mode !== 'existing' || Boolean(s.id), { message: 'mode existing needs the snapshot id: add id: <snapshot id>', path: ['id'] })
+      // Only mode existing reads the id: left with another mode, every cycle would snapshot the database anew.
+      .superRefine((s, ctx) => {
+        if (s.mode !== 'existing' && s.id !== undefined) {
+          ctx.addIssue({ code: 'custom', path: ['id'], message: `is used with mode existing only, but mode is ${s.mode}: set mode: existing to load from snapshot ${s.id}, or remove the id` });
+        }
+      })
       .default({ mode: 'create' })
       .describe('create a snapshot per cycle, take the latest automated one, or use an existing id.'),
     tables: z.record(z.string().regex(TABLE_NAME, 'table keys must be schema.table (DynamoDB tables: dynamodb.<TableName>, a name without ".")'), tableSettings).default({}).describe('Per-table settings, keyed by schema.table.'),

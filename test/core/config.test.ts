@@ -90,9 +90,14 @@ const CASES: { name: string; path: string; value?: unknown; message: RegExp; mut
   { name: 'RDS instance given as an ARN', path: 'sources.shop.source.instanceId', value: 'arn:aws:rds:us-east-2:123456789012:db:shop-db', message: /is not an RDS identifier .*1-63 letters, digits and hyphens.*give the identifier alone, e\.g\. shop-db/, mutate: (c) => onAws(c, () => (c.sources.shop.source = { kind: 'rds', instanceId: 'arn:aws:rds:us-east-2:123456789012:db:shop-db' })) },
   { name: 'Aurora cluster id with an underscore', path: 'sources.shop.source.clusterId', value: 'shop_cluster', message: /is not an RDS identifier/, mutate: (c) => onAws(c, () => (c.sources.shop.source = { kind: 'rds', clusterId: 'shop_cluster' })) },
   // Every table would load, then fail its verification: Athena refuses a result location without a bucket.
+  // Athena refuses it at the first verification, after every table's load committed.
+  { name: 'Athena workgroup name Athena refuses', path: 'sources.shop.aws.athena.workgroup', value: 'my analysts/team', message: /must be an Athena workgroup name: 1-128 letters, digits, dots, underscores or hyphens/, mutate: (c) => onAws(c, (a) => (a.athena.workgroup = 'my analysts/team')) },
   { name: 'Athena result location without a bucket', path: 'sources.shop.aws.athena.outputLocation', value: 's3://', message: /must be an s3:\/\/<bucket>\/<prefix>\/ location/, mutate: (c) => onAws(c, (a) => (a.athena.outputLocation = 's3://')) },
   { name: 'Athena result location in a bucket S3 does not allow', path: 'sources.shop.aws.athena.outputLocation', value: 's3://Shop_Athena/results/', message: /must be an s3:\/\/<bucket>\/<prefix>\/ location/, mutate: (c) => onAws(c, (a) => (a.athena.outputLocation = 's3://Shop_Athena/results/')) },
   { name: 'existing snapshot without id', path: 'sources.shop.snapshot.id', message: /needs the snapshot id/, mutate: (c) => (c.sources.shop.snapshot = { mode: 'existing' }) },
+  // The id was ignored: every cycle took a new snapshot of the database instead of the one named.
+  { name: 'snapshot id without mode existing', path: 'sources.shop.snapshot.id', value: 'shop-manual-2024', message: /is used with mode existing only, but mode is create: set mode: existing to load from snapshot shop-manual-2024, or remove the id/, mutate: (c) => (c.sources.shop.snapshot = { id: 'shop-manual-2024' }) },
+  { name: 'snapshot id with mode latest-automated', path: 'sources.shop.snapshot.id', message: /but mode is latest-automated/, mutate: (c) => (c.sources.shop.snapshot = { mode: 'latest-automated', id: 'shop-manual-2024' }) },
   { name: 'check on an excluded table', path: 'sources.shop.verify.checks.0.table', value: 'public.secrets', message: /does not sync/, mutate: (c) => ((c.sources.shop.exclude = ['public.secrets']), (c.sources.shop.verify = { checks: [{ name: 'n', table: 'public.secrets', sql: 'select 1', expect: 1 }] })) },
 ];
 
