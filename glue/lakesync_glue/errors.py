@@ -94,7 +94,8 @@ class OlderExport(LoadError):
 
 
 class OtherSource(LoadError):
-    """The lake table holds another source's rows: loading this one would overwrite or delete them."""
+    """The lake table holds another source's rows (or another table's of this source): loading this one would
+    overwrite or delete them."""
 
     error_class = "OtherSource"
     retryable = False

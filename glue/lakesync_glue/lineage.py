@@ -1,7 +1,7 @@
 """Lineage: where each commit's data came from, so a lake table never moves back in time.
 
-Every commit the job makes records the source, export id, snapshot time and cycle id in its
-Iceberg snapshot summary. Before writing, the job reads the newest lineage along the table's
+Every commit the job makes records the source, the source table, export id, snapshot time and
+cycle id in its Iceberg snapshot summary. Before writing, the job reads the newest lineage along the table's
 current snapshot history and refuses an export taken from an older snapshot.
 
 Snapshot expiry (S3 Tables maintenance keeps only recent snapshots) can remove every commit that
@@ -37,12 +37,15 @@ SOURCE = "lakesync.source"
 EXPORT_ID = "lakesync.export-id"
 SNAPSHOT_TIME = "lakesync.snapshot-time"
 CYCLE_ID = "lakesync.cycle-id"
+# schema.table as the source lists it (dynamodb.<Name> for a DynamoDB table): two tables of one source
+# whose lake names meet (public.users and public."Users") must not load one lake table.
+SOURCE_TABLE = "lakesync.source-table"
 # Direct loads: no export, the window instead.
 EXTRACT = "lakesync.extract"
 WINDOW_FROM = "lakesync.window-from"
 WINDOW_TO = "lakesync.window-to"
 WINDOW_CREATE = "lakesync.window-create"  # "true": the window was a create's (every row up to window-to)
-KEYS: tuple[str, ...] = (SOURCE, EXPORT_ID, SNAPSHOT_TIME, CYCLE_ID)
+KEYS: tuple[str, ...] = (SOURCE, EXPORT_ID, SNAPSHOT_TIME, CYCLE_ID, SOURCE_TABLE)
 # The table's current snapshot when a load recorded its lineage in the properties: a load that
 # changed nothing made no snapshot, so only the properties say the table holds its export.
 TABLE_SNAPSHOT = "lakesync.table-snapshot"
@@ -60,6 +63,11 @@ class Lineage:
     table_snapshot: str | None = None  # properties only: the current snapshot when they were recorded
 
 
+def source_table(args: JobArgs) -> str:
+    """The load's table as its source names it in the config and the commands: schema.table (no quoting)."""
+    return f"{args.source_schema}.{args.source_table}"
+
+
 def commit_properties(args: JobArgs, window: Mapping[str, Any] | None = None) -> dict[str, str]:
     """The snapshot summary properties of every commit of this load.
 
@@ -67,7 +75,7 @@ def commit_properties(args: JobArgs, window: Mapping[str, Any] | None = None) ->
     over); it records the window it read instead (a bound is left out when there is none).
     """
     if args.direct:
-        props = {SOURCE: args.source, CYCLE_ID: args.cycle_id, EXTRACT: "direct"}
+        props = {SOURCE: args.source, SOURCE_TABLE: source_table(args), CYCLE_ID: args.cycle_id, EXTRACT: "direct"}
         for key, name in ((WINDOW_FROM, "from"), (WINDOW_TO, "to")):
             value = (window or {}).get(name)
             if value is not None:
@@ -77,6 +85,7 @@ def commit_properties(args: JobArgs, window: Mapping[str, Any] | None = None) ->
         return props
     return {
         SOURCE: args.source,
+        SOURCE_TABLE: source_table(args),
         EXPORT_ID: args.export_id,
         SNAPSHOT_TIME: args.snapshot_time,
         CYCLE_ID: args.cycle_id,
@@ -218,14 +227,16 @@ def on_ancestry(snapshots: lake.Snapshots, current: str | None, wanted: str, sto
 
 
 def table_properties(args: JobArgs) -> dict[str, str]:
-    """The lineage a table holding this export's rows keeps in its properties; a direct load's source only.
+    """The lineage a table holding this export's rows keeps in its properties; a direct load's source and table only.
 
     A create or replace sets them in its own commit; other loads record them after (record_table_lineage).
-    A direct load has no export lineage to keep, but its source is kept: once maintenance has expired
-    every direct commit the properties alone say whose rows the table holds (lake_owner), so that
-    another source's load is still refused.
+    A direct load has no export lineage to keep, but its source and table are kept: once maintenance has
+    expired every direct commit the properties alone say whose rows the table holds (lake_owner), so that
+    another source's (or table's) load is still refused.
     """
-    return {SOURCE: args.source} if args.direct else commit_properties(args)
+    if args.direct:
+        return {SOURCE: args.source, SOURCE_TABLE: source_table(args)}
+    return commit_properties(args)
 
 
 def record_table_lineage(spark: "SparkSession", ident: str, args: JobArgs, snapshot: str | None = None) -> str | None:
@@ -260,13 +271,13 @@ def record_table_lineage(spark: "SparkSession", ident: str, args: JobArgs, snaps
 
 
 def rerun_command(args: JobArgs) -> str:
-    table = shlex.quote(f"{args.source_schema}.{args.source_table}")
+    table = shlex.quote(source_table(args))
     return f"lakesync rerun {shlex.quote(args.source)} --tables {table} --allow-older-export"
 
 
 def rebuild_command(args: JobArgs) -> str:
     """The command that replaces the lake table from the export (what a table the job cannot load into needs)."""
-    table = shlex.quote(f"{args.source_schema}.{args.source_table}")
+    table = shlex.quote(source_table(args))
     return f"lakesync rerun {shlex.quote(args.source)} --rebuild {table}"
 
 
@@ -295,11 +306,18 @@ def older_export(args: JobArgs, found: Lineage | None) -> OlderExport | None:
 
 @dataclass(frozen=True)
 class Owner:
-    """The source whose rows a lake table holds: that of its newest lakesync commit, export or direct."""
+    """The source (and source table) whose rows a lake table holds: that of its newest lakesync commit, export or direct."""
 
     source: str
     export_id: str | None
     cycle_id: str | None
+    source_table: str | None = None  # None: committed before the job recorded it (unknown)
+
+    @property
+    def origin(self) -> str:
+        """The commit that made it the owner, as messages name it."""
+        load = f"export {self.export_id}" if self.export_id else "a direct load"
+        return f"{load}, cycle {self.cycle_id or '(unknown)'}"
 
 
 def newest_owner(snapshots: lake.Snapshots, current_snapshot: str | None) -> Owner | None:
@@ -311,8 +329,9 @@ def newest_owner(snapshots: lake.Snapshots, current_snapshot: str | None) -> Own
     for _, entry in ancestry(snapshots, current_snapshot):
         if entry is None:
             return None
-        if entry.summary.get(SOURCE):
-            return Owner(str(entry.summary[SOURCE]), entry.summary.get(EXPORT_ID), entry.summary.get(CYCLE_ID))
+        summary = entry.summary
+        if summary.get(SOURCE):
+            return Owner(str(summary[SOURCE]), summary.get(EXPORT_ID), summary.get(CYCLE_ID), summary.get(SOURCE_TABLE))
     return None
 
 
@@ -324,25 +343,47 @@ def lake_owner(spark: "SparkSession", args: JobArgs, current_snapshot: str | Non
             return owner
     properties = lake.properties(spark, table_ident(args.catalog, args.namespace, args.lake_table))
     source = properties.get(SOURCE)
-    return Owner(source, properties.get(EXPORT_ID), properties.get(CYCLE_ID)) if source else None
+    if not source:
+        return None
+    return Owner(source, properties.get(EXPORT_ID), properties.get(CYCLE_ID), properties.get(SOURCE_TABLE))
 
 
 def other_source(args: JobArgs, found: Owner | None) -> OtherSource | None:
-    """The refusal of this load when the lake table holds another source's rows, else None.
+    """The refusal of this load when the lake table holds another source's rows, or another table's of
+    this source, else None.
 
     Two sources loading one lake table (one target namespace and table name) would each overwrite
-    the other's rows and delete those its own export lacks. A rebuild takes the table over (a
-    renamed source).
+    the other's rows and delete those its own export lacks; so would two tables of one source whose
+    lake names meet. A rebuild takes the table over (a renamed source or source table).
     """
-    if found is None or found.source == args.source or args.rebuild:
+    if found is None or args.rebuild:
         return None
-    origin = f"export {found.export_id}" if found.export_id else "a direct load"
+    if found.source == args.source:
+        return other_table(args, found)
     return OtherSource(
         f"table {args.target}: lake table {args.lake_table_id} holds the rows of source {found.source} "
-        f"({origin}, cycle {found.cycle_id or '(unknown)'}), not of source {args.source}: "
+        f"({found.origin}), not of source {args.source}: "
         f"loading it would overwrite or delete that source's rows, so nothing was written. Give one of the two "
         f"sources another target (target.namespace or target.tableName, or the table's lakeName); if source "
         f"{found.source} was renamed {args.source}, take the table over with: {rebuild_command(args)}"
+    )
+
+
+def other_table(args: JobArgs, found: Owner) -> OtherSource | None:
+    """The refusal of this load when the lake table holds the rows of another table of the same source, else None.
+
+    An owner committed before source tables were recorded names none: unknown, so not refused (the
+    next load of the table records its own).
+    """
+    mine = source_table(args)
+    if found.source_table is None or found.source_table == mine:
+        return None
+    return OtherSource(
+        f"table {args.target}: lake table {args.lake_table_id} holds the rows of table {found.source_table} of "
+        f"source {found.source} ({found.origin}), not of table {mine}: loading it would overwrite or delete that "
+        f"table's rows, so nothing was written. Give one of the two tables another lake table name (the table's "
+        f"lakeName); if table {found.source_table} was renamed {mine}, take the lake table over with: "
+        f"{rebuild_command(args)}"
     )
 
 
@@ -353,4 +394,4 @@ def made_by_load(spark: "SparkSession", snapshot: str | None, parent: str | None
     entry = lake_snapshots(spark, args).get(snapshot)
     expected = commit_properties(args)
     return entry is not None and entry.parent == parent and all(
-        entry.summary[k] == expected.get(k) for k in (EXPORT_ID, CYCLE_ID, SOURCE))
+        entry.summary[k] == expected.get(k) for k in (EXPORT_ID, CYCLE_ID, SOURCE, SOURCE_TABLE))

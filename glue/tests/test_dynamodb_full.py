@@ -138,6 +138,36 @@ def test_a_full_export_of_another_source_never_replaces_its_table(ddb_load: DdbL
     assert lake(spark, "ddb_two_sources") == before
 
 
+def test_a_full_export_of_another_table_of_the_source_never_replaces_its_table(ddb_load: DdbLoad, spark: Any,
+                                                                                tmp_path: Path) -> None:
+    """Two DynamoDB tables of one source (Products and products) with one lake table: neither replaces the other's rows."""
+    e1 = export_entry("e1", write_export(tmp_path, "e1", items(range(4))), T1, item_count=4)
+    created = ddb_load("Products", "ddb_two_tables", [e1], KEY, ATTRS)
+    assert created.status == "succeeded", created.error
+    assert snapshots(spark, "ddb_two_tables")[-1]["summary"]["lakesync.source-table"] == "dynamodb.Products"
+    before = lake(spark, "ddb_two_tables")
+    e2 = export_entry("e2", write_export(tmp_path, "e2", items(range(2, 5))), T2, item_count=3)
+    refused = ddb_load("products", "ddb_two_tables", [e2], KEY, ATTRS, action="replace", approve_deletes="true")
+    assert refused.status == "failed" and refused.error is not None and refused.error["class"] == "OtherSource", refused.error
+    for part in ("holds the rows of table dynamodb.Products of source shop (export e1", "not of table dynamodb.products",
+                 "lakeName", "lakesync rerun shop --rebuild dynamodb.products"):
+        assert part in refused.error["message"], f"{part!r} missing from: {refused.error['message']}"
+    inc = export_entry("e3", write_export(tmp_path, "e3", items(range(3, 5))), T3, type_="INCREMENTAL", from_=T1)
+    merged = ddb_load("products", "ddb_two_tables", [inc], KEY, ATTRS, action="merge")
+    assert merged.status == "failed" and merged.error is not None and merged.error["class"] == "OtherSource", merged.error
+    assert current_snapshot(spark, "ddb_two_tables") == created.snapshotId
+    assert lake(spark, "ddb_two_tables") == before
+
+    # A rebuild takes the lake table over (the table was renamed), and its own table then loads it.
+    taken = ddb_load("products", "ddb_two_tables", [e2], KEY, ATTRS, action="replace", rebuild="true",
+                     approve_deletes="true")
+    assert (taken.status, taken.committed) == ("succeeded", True), taken.error
+    assert [r[0] for r in lake(spark, "ddb_two_tables")] == ["i02", "i03", "i04"]
+    assert snapshots(spark, "ddb_two_tables")[-1]["summary"]["lakesync.source-table"] == "dynamodb.products"
+    again = ddb_load("products", "ddb_two_tables", [inc], KEY, ATTRS, action="merge")
+    assert again.status == "succeeded", again.error
+
+
 def test_a_newer_export_committed_while_a_full_export_loads_is_not_overwritten(ddb_load: DdbLoad, spark: Any,
                                                                                 tmp_path: Path, monkeypatch: Any) -> None:
     """The FULL export of T2 passed the guards when its load began; the table reached T3 before its replace."""

@@ -20,6 +20,7 @@ V2 = [(1, "a", 1), (2, "b2", 2), (3, "c", 1), (5, "e", 2)]
 EARLY = "2024-05-01T10:00:00.000Z"
 LATE = "2024-05-02T10:00:00.000Z"
 KEYS = ("lakesync.source", "lakesync.export-id", "lakesync.snapshot-time", "lakesync.cycle-id")
+SOURCE_TABLE = "lakesync.source-table"
 
 
 def lineage(export: str, snapshot_time: str, cycle: str) -> dict[str, str]:
@@ -67,8 +68,9 @@ def test_every_commit_records_its_lineage(load: Loader, spark: Any, tmp_path: Pa
     by_id = {s["id"]: summary_lineage(s["summary"]) for s in snapshots(spark, table)}
     assert by_id[first.snapshotId] == ("shop", os.path.basename(e1), EARLY, "c1")
     assert by_id[second.snapshotId] == ("shop", os.path.basename(e2), LATE, "c2")
-    # Every snapshot of the table is a lakesync commit here: each one names its export.
+    # Every snapshot of the table is a lakesync commit here: each one names its export and its source table.
     assert all(None not in values for values in by_id.values()), by_id
+    assert {s["summary"].get(SOURCE_TABLE) for s in snapshots(spark, table)} == {f"public.{table}"}
 
 
 def test_an_older_export_is_refused_and_changes_nothing_unless_allowed(load: Loader, spark: Any, tmp_path: Path) -> None:
@@ -267,18 +269,19 @@ def test_a_table_lineage_that_cannot_be_recorded_is_a_warning_and_the_load_stand
     assert "at java" not in warning, "only the error's first line is quoted"
 
     # Properties that already name this export: nothing is altered.
-    recorded = dict(zip(KEYS, ("shop", "e2", LATE, "c2")))
+    recorded = {**dict(zip(KEYS, ("shop", "e2", LATE, "c2"))), "lakesync.source-table": "public.orders"}
     same = _PropertiesSession(recorded, RuntimeError("must not alter"))
     assert record_table_lineage(same, "lake.tests.orders", args) is None  # type: ignore[arg-type]
     assert [s.split()[0] for s in same.statements] == ["SHOW"]
-    # A direct load records its source only (no export lineage): already there, nothing is altered.
+    # A direct load records its source and table only (no export lineage): already there, nothing is altered.
     direct = args.with_changes(extract="direct")
     assert record_table_lineage(same, "t", direct, "123") is None  # type: ignore[arg-type]
     assert [s.split()[0] for s in same.statements] == ["SHOW", "SHOW"]
     denied_direct = _PropertiesSession({}, RuntimeError("AccessDeniedException: no ALTER on orders"))
     warning = record_table_lineage(denied_direct, "t", direct, "123")  # type: ignore[arg-type]
     assert warning is not None and "source shop was not recorded as the owner" in warning, warning
-    assert denied_direct.statements[-1] == "ALTER TABLE t SET TBLPROPERTIES ('lakesync.source' = 'shop')"
+    assert denied_direct.statements[-1] == ("ALTER TABLE t SET TBLPROPERTIES ('lakesync.source' = 'shop', "
+                                            "'lakesync.source-table' = 'public.orders')")
     # An unreadable time is not used by the guard.
     unreadable = _PropertiesSession({**recorded, "lakesync.snapshot-time": "yesterday"})
     assert table_lineage(unreadable, "t") is None  # type: ignore[arg-type]
@@ -380,6 +383,152 @@ def test_a_table_another_source_loads_directly_stays_its_own_after_maintenance_e
     postgres.sql(f"UPDATE {table} SET name = 'staging2', version = 2 WHERE id = 10")
     again = direct_load(table, table, primary_key="id", cursor_column="version", source="staging")
     assert again.status == "succeeded", again.error
+
+
+# --- Two tables of one source with one lake table (public.users and public."Users" are both users) ---------
+ACTIONS = [("merge", {"primary_key": "id"}), ("replace", {}), ("incremental", {"cursor_column": "version"})]
+
+
+def two_tables(tmp_path: Path) -> tuple[Versions, Versions]:
+    """public.users and public."Users" of source shop (their exports in folders of their own)."""
+    return Versions(tmp_path / "lower", "shop", "public", "users"), Versions(tmp_path / "upper", "shop", "public", "Users")
+
+
+def recorded_table(spark: Any, table: str) -> tuple[str | None, str | None]:
+    """The source table the current snapshot's summary names, and the one the table's properties name."""
+    current = current_snapshot(spark, table)
+    summary = next(s["summary"] for s in snapshots(spark, table) if s["id"] == current)
+    properties = {row[0]: row[1] for row in spark.sql(f"SHOW TBLPROPERTIES lake.tests.{table}").collect()}
+    return summary.get(SOURCE_TABLE), properties.get(SOURCE_TABLE)
+
+
+def as_before_source_tables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loads as the job did before it recorded the source table: no lakesync.source-table in commits or properties."""
+    from lakesync_glue import lineage as recorded
+
+    for name in ("commit_properties", "table_properties"):
+        real = getattr(recorded, name)
+        monkeypatch.setattr(recorded, name, lambda *a, _real=real, **k: {
+            key: value for key, value in _real(*a, **k).items() if key != SOURCE_TABLE})
+
+
+def test_another_table_of_the_source_is_refused_and_changes_nothing_unless_rebuilt(load: Loader, spark: Any,
+                                                                                    tmp_path: Path) -> None:
+    """public."Users" into the lake table public.users fills: its merge (overlapping keys) would pass every other guard."""
+    table = "lineage_other_table"
+    users, upper = two_tables(tmp_path)
+    first_export = users.export(COLS, V1)
+    first = load(first_export, users.target, table, action="merge", primary_key="id", **lineage(first_export, EARLY, "c1"))
+    assert first.status == "succeeded", first.error
+    assert recorded_table(spark, table) == ("public.users", "public.users")
+    snapshot = current_snapshot(spark, table)
+
+    other_export = upper.export(COLS, V2)
+    for action, options in ACTIONS:
+        refused = load(other_export, upper.target, table, action=action, **options, **lineage(other_export, LATE, "c2"))
+        assert refused.error is not None and refused.error["class"] == "OtherSource", (action, refused.status, refused.error)
+        assert refused.error["retryable"] is False
+        message = refused.error["message"]
+        for part in ("table shop.public.Users:", "holds the rows of table public.users of source shop",
+                     f"export {os.path.basename(first_export)}, cycle c1", "not of table public.Users", "lakeName",
+                     "lakesync rerun shop --rebuild public.Users"):
+            assert part in message, f"{part!r} missing from: {message}"
+        assert (current_snapshot(spark, table), row_count(spark, table)) == (snapshot, len(V1)), action
+        assert (refused.committed, refused.deleted) == (False, 0)
+    assert lake_rows(spark, table) == rows_of(V1)
+
+    # A rebuild takes the lake table over (the source table was renamed): its rows, then its lineage.
+    taken = load(other_export, upper.target, table, action="merge", primary_key="id", rebuild="true",
+                 **lineage(other_export, LATE, "c3"))
+    assert (taken.status, taken.committed) == ("succeeded", True), taken.error
+    assert lake_rows(spark, table) == rows_of(V2)
+    assert recorded_table(spark, table) == ("public.Users", "public.Users")
+    back = users.export(COLS, V1)
+    refused = load(back, users.target, table, action="merge", primary_key="id", **lineage(back, LATER, "c4"))
+    assert refused.error is not None and refused.error["class"] == "OtherSource", (refused.status, refused.error)
+    assert "holds the rows of table public.Users of source shop" in refused.error["message"], refused.error["message"]
+
+
+def test_the_same_source_table_loads_again_and_a_retried_load_of_its_cycle_too(load: Loader, spark: Any,
+                                                                               tmp_path: Path) -> None:
+    table = "lineage_same_table"
+    users, _ = two_tables(tmp_path)
+    e1, e2 = users.export(COLS, V1), users.export(COLS, V2)
+    assert load(e1, users.target, table, action="merge", primary_key="id", **lineage(e1, EARLY, "c1")).status == "succeeded"
+    second = load(e2, users.target, table, action="merge", primary_key="id", **lineage(e2, LATE, "c2"))
+    assert (second.status, second.committed) == ("succeeded", True), second.error
+    # The same load again (the cycle's load retried after its commit): nothing to change, and no refusal.
+    retried = load(e2, users.target, table, action="merge", primary_key="id", **lineage(e2, LATE, "c2"))
+    assert (retried.status, retried.committed, retried.snapshotId) == ("succeeded", False, second.snapshotId), retried.error
+    assert lake_rows(spark, table) == rows_of(V2)
+    assert recorded_table(spark, table) == ("public.users", "public.users")
+
+
+def test_a_table_loaded_before_source_tables_were_recorded_still_loads(load: Loader, spark: Any, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its commits name no source table: unknown, so not refused; the next load records its own."""
+    table = "lineage_before_source_table"
+    users, upper = two_tables(tmp_path)
+    e1, e2 = users.export(COLS, V1), users.export(COLS, V2)
+    with monkeypatch.context() as before:
+        as_before_source_tables(before)
+        first = load(e1, users.target, table, action="merge", primary_key="id", **lineage(e1, EARLY, "c1"))
+    assert first.status == "succeeded", first.error
+    assert recorded_table(spark, table) == (None, None)
+
+    second = load(e2, users.target, table, action="merge", primary_key="id", **lineage(e2, LATE, "c2"))
+    assert (second.status, second.committed) == ("succeeded", True), second.error
+    assert recorded_table(spark, table) == ("public.users", "public.users")
+    other = upper.export(COLS, V2)
+    refused = load(other, upper.target, table, action="merge", primary_key="id", **lineage(other, LATER, "c3"))
+    assert refused.error is not None and refused.error["class"] == "OtherSource", (refused.status, refused.error)
+
+
+def test_another_table_of_the_source_stays_refused_after_maintenance_expires_the_loads(load: Loader, spark: Any,
+                                                                                       tmp_path: Path) -> None:
+    """Compaction then expiry leave no load's commit in the history: the table's properties still name its source table."""
+    table = "lineage_other_table_expired"
+    users, upper = two_tables(tmp_path)
+    e1 = users.export(COLS, V1)
+    assert load(e1, users.target, table, action="merge", primary_key="id", **lineage(e1, EARLY, "c1")).status == "succeeded"
+    spark.sql(f"CALL lake.system.rewrite_data_files(table => 'tests.{table}', options => map('rewrite-all', 'true'))").collect()
+    spark.sql(f"CALL lake.system.expire_snapshots(table => 'tests.{table}', older_than => TIMESTAMP '9999-01-01 00:00:00', "
+              "retain_last => 1)").collect()
+    assert recorded_table(spark, table) == (None, "public.users")
+    snapshot = current_snapshot(spark, table)
+
+    other = upper.export(COLS, V2)
+    refused = load(other, upper.target, table, action="merge", primary_key="id", **lineage(other, LATE, "c2"))
+    assert refused.error is not None and refused.error["class"] == "OtherSource", (refused.status, refused.error)
+    assert "holds the rows of table public.users of source shop (export" in refused.error["message"], refused.error["message"]
+    assert (current_snapshot(spark, table), lake_rows(spark, table)) == (snapshot, rows_of(V1))
+    again = users.export(COLS, V2)
+    reloaded = load(again, users.target, table, action="merge", primary_key="id", **lineage(again, LATE, "c3"))
+    assert (reloaded.status, reloaded.committed) == ("succeeded", True), reloaded.error
+
+
+def test_a_direct_load_of_another_table_of_the_source_is_refused_and_changes_nothing(
+        direct_load: Loader, postgres: PgServer, spark: Any) -> None:
+    table = "lineage_direct_other_table"
+    for name in (f"{table}_a", f"{table}_b"):
+        postgres.sql(f"CREATE TABLE {name} (id bigint PRIMARY KEY, name text, version bigint)")
+        postgres.sql(f"INSERT INTO {name} VALUES (1, '{name}', 1), (2, '{name}', 1)")
+    owned = direct_load(f"{table}_a", table, action="create", primary_key="id", cursor_column="version")
+    assert owned.status == "succeeded", owned.error
+    assert recorded_table(spark, table) == (f"public.{table}_a", f"public.{table}_a")
+    snapshot, rows = current_snapshot(spark, table), lake_rows(spark, table)
+
+    refused = direct_load(f"{table}_b", table, primary_key="id", cursor_column="version")
+    assert refused.error is not None and refused.error["class"] == "OtherSource", (refused.status, refused.error)
+    for part in (f"holds the rows of table public.{table}_a of source shop (a direct load, cycle cycle-d)",
+                 f"not of table public.{table}_b"):
+        assert part in refused.error["message"], f"{part!r} missing from: {refused.error['message']}"
+    assert (current_snapshot(spark, table), lake_rows(spark, table)) == (snapshot, rows)
+
+    # Its own table still loads it.
+    postgres.sql(f"UPDATE {table}_a SET name = 'changed', version = 2 WHERE id = 1")
+    again = direct_load(f"{table}_a", table, primary_key="id", cursor_column="version")
+    assert (again.status, again.committed) == ("succeeded", True), again.error
 
 
 def test_a_newer_export_committed_while_an_older_one_loads_is_not_overwritten(

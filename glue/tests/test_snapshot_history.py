@@ -73,7 +73,8 @@ def test_the_jvm_and_the_metadata_table_read_every_snapshot_alike(
     assert first is not None and second is not None and outside is not None and missing is None
     assert (first.parent, second.parent, outside.parent) == (None, ids[0], ids[1])
     assert first.summary == {"lakesync.source": "shop", "lakesync.export-id": os.path.basename(e1),
-                             "lakesync.snapshot-time": EARLY, "lakesync.cycle-id": "c1"}
+                             "lakesync.snapshot-time": EARLY, "lakesync.cycle-id": "c1",
+                             "lakesync.source-table": "public.history_both"}
     assert second.summary["lakesync.cycle-id"] == "c2"
     assert set(outside.summary.values()) == {None}
 
