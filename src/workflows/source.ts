@@ -136,6 +136,8 @@ const PATCHES = {
   storeStateOnCancel: 'store-state-on-cancel',
   /** A request a cancelled run took while it marked its stored state is stored and marked too (it was lost). */
   markCancelledStateAgain: 'mark-cancelled-state-again-after-late-request',
+  /** Requests that came while a run cancelled meanwhile read its state are kept with that state (they were lost). */
+  keepWaitingOnCancel: 'keep-requests-of-run-cancelled-while-loading',
   /** A fresh start resumes the state a cancelled run marked (it began empty). */
   resumeCancelledState: 'resume-cancelled-state',
   /** A cycle cancelled with the source has its commits read back out of the cancelled scope (its tables went unrecorded). */
@@ -580,10 +582,18 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
   }
 
   // A fresh start takes up the state a cancelled run left, read like one carried by continue-as-new.
-  const resumedRef = fresh && patched(PATCHES.resumeCancelledState) ? await stateOfCancelledRun(input.source) : undefined;
+  let resumedRef: JsonRef | undefined;
+  try {
+    resumedRef = fresh && patched(PATCHES.resumeCancelledState) ? await stateOfCancelledRun(input.source) : undefined;
+    const ref = input.stateRef ?? resumedRef;
+    if (input.state) state = normalizeState(input.state);
+    else if (ref) state = normalizeState(await carriedState(input.source, ref, resumedRef ? CANCELLED_ORIGIN : CARRIED_ORIGIN, () => patched(PATCHES.cancelWhileReadingState)));
+  } catch (err) {
+    // Asked only when requests came while the state was read, so other histories record no marker.
+    if (isCancellation(err) && waiting.length > 0 && patched(PATCHES.keepWaitingOnCancel)) await keepWaitingOfCancelledLoad();
+    throw err;
+  }
   const carriedRef = input.stateRef ?? resumedRef;
-  if (input.state) state = normalizeState(input.state);
-  else if (carriedRef) state = normalizeState(await carriedState(input.source, carriedRef, resumedRef ? CANCELLED_ORIGIN : CARRIED_ORIGIN, () => patched(PATCHES.cancelWhileReadingState)));
   if (resumedRef) await forgetStateOfCancelledRun(input.source);
   loaded = true;
   const { recoverCycleOutcomes } = proxyActivities<Activities>(RECOVERY_ACTIVITY);
@@ -720,6 +730,26 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     } catch (err) {
       log.warn('the state of the cancelled source workflow was not stored: the next start begins afresh', { error: errorMessage(err) });
     }
+  }
+
+  /**
+   * Cancelled while it looks for or reads its state, the run holds the requests that came meanwhile
+   * in `waiting` only: the state is read out of the cancelled scope, they are served into it, and it
+   * is kept for the next start as any cancelled run's. Should that fail, they are lost, as the log says.
+   */
+  async function keepWaitingOfCancelledLoad(): Promise<void> {
+    try {
+      await CancellationScope.nonCancellable(async () => {
+        const ref = input.stateRef ?? (fresh ? await cancelledState(input.source) : undefined);
+        if (ref) state = normalizeState(await readText<SourceState>(input.source, ref));
+        loaded = true;
+        serveWaiting();
+      });
+    } catch (err) {
+      log.warn('the requests that came while the cancelled source workflow read its state were not kept', { requests: waiting.length, error: errorMessage(err) });
+      return;
+    }
+    await keepStateOfCancelledRun();
   }
 
   /** Best effort, as for outcome parts: state parts left behind cost storage only. */
