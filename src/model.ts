@@ -335,6 +335,8 @@ export interface LoadRunStatus {
   modelled?: true;
   /** Glue's execution class of the run, when it reports one: FLEX runs have their own price. */
   executionClass?: GlueExecutionClass;
+  /** When the backend started the run (Glue's StartedOn): a result whose job began before it is an earlier run's. */
+  startedAt?: string;
 }
 
 export type GlueExecutionClass = 'STANDARD' | 'FLEX';

@@ -473,8 +473,8 @@ async function runLoad(port: LoadPort, req: LoadRequest, load: LoadState, early 
     port.pollPolicy ?? DEFAULT_POLL,
   );
   // A run that ends without loading the table was billed all the same: the load's cost keeps it.
-  if (status.state === 'succeeded') return { result: await spendOnFailure(load, runId, status, finishedResult(port, req, runId, status)), status: notYetCounted(load, runId, status) };
-  return spendOnFailure(load, runId, status, failedRun(port, req, runId, status));
+  const outcome = status.state === 'succeeded' ? finishedResult(port, req, runId, status) : failedRun(port, req, runId, status);
+  return { result: await spendOnFailure(load, runId, status, outcome), status: notYetCounted(load, runId, status) };
 }
 
 /**
@@ -968,21 +968,34 @@ async function attachableRun(port: LoadPort, req: LoadRequest, load: LoadState):
   if (!candidate) return undefined;
   const status = await port.getRun(candidate);
   if (status.state !== 'failed') return candidate;
+  const result = await ownResult(port, req, status);
+  // Its job committed and wrote its result before the run ended badly: attached, the load takes that result (failedRun).
+  if (!status.unstarted && result && committedResult(result)) return candidate;
   spend(load, candidate, status);
   // A failed run whose result says retrying cannot help fails the table now.
-  const result = await ownResult(port, req);
   if (result?.error && !retryable(result)) throw resultFailure(req, candidate, result);
   return undefined;
 }
 
-/** The load's own result at its location: one another load wrote there (another run token) is none of its. */
-async function ownResult(port: LoadPort, req: LoadRequest): Promise<LoadResult | undefined> {
+/**
+ * The load's own result at its location: one another load wrote there (another run token), or an
+ * earlier run of this load whose job began before this run started (the location is the same for
+ * every run of the load), is none of its.
+ */
+async function ownResult(port: LoadPort, req: LoadRequest, run: Pick<LoadRunStatus, 'startedAt'>): Promise<LoadResult | undefined> {
   const result = await port.readResult(req.resultLocation);
-  return result && (!result.runToken || result.runToken === req.runToken) ? result : undefined;
+  if (!result || (result.runToken && result.runToken !== req.runToken)) return undefined;
+  const earlier = run.startedAt !== undefined && result.startedAt !== undefined && Date.parse(result.startedAt) < Date.parse(run.startedAt);
+  return earlier ? undefined : result;
+}
+
+/** A result saying the job committed (or had nothing to commit) and ended well. */
+function committedResult(result: LoadResult): boolean {
+  return result.status === 'succeeded' && !result.error;
 }
 
 async function finishedResult(port: LoadPort, req: LoadRequest, runId: string, status: LoadRunStatus): Promise<LoadResult> {
-  const result = await ownResult(port, req);
+  const result = await ownResult(port, req, status);
   if (!result) {
     throw ApplicationFailure.create({
       message: `load of ${req.plan.table} (run ${runId}) succeeded but wrote no result at ${req.resultLocation}: check the job's logs`,
@@ -998,7 +1011,12 @@ async function finishedResult(port: LoadPort, req: LoadRequest, runId: string, s
 /** The failures of runs that never started, with the run and why: the load spends no attempt on them (attemptFailed). */
 const UNSTARTED_FAILURES = new WeakMap<ApplicationFailure, string>();
 
-async function failedRun(port: LoadPort, req: LoadRequest, runId: string, status: LoadRunStatus): Promise<never> {
+/**
+ * Why the run failed, thrown; or, when its job had committed and written its result before the run
+ * ended badly (a failure in the job's last step, a timeout during shutdown), that result: the
+ * table is in the lake, and a new run would load it again.
+ */
+async function failedRun(port: LoadPort, req: LoadRequest, runId: string, status: LoadRunStatus): Promise<LoadResult> {
   if (status.unstarted) {
     // It wrote nothing: a result at the location is an earlier run's, none of this one's.
     const failed = ApplicationFailure.create({
@@ -1009,8 +1027,12 @@ async function failedRun(port: LoadPort, req: LoadRequest, runId: string, status
     UNSTARTED_FAILURES.set(failed, `run ${runId} (${status.detail ?? 'FAILED'}): ${runError(runId, status)}`);
     throw failed;
   }
-  const result = await ownResult(port, req);
+  const result = await ownResult(port, req, status);
   if (result?.error) throw resultFailure(req, runId, result);
+  if (result && committedResult(result)) {
+    Context.current().log.warn('load run ended badly after its job wrote a succeeded result: the result counts', { table: req.plan.table, runId, state: status.detail, error: status.errorMessage });
+    return result;
+  }
   // The backend says whether a new run may help (no capacity, its own error).
   const retry = status.retryable ? ' (a new run is started after a backoff)' : '';
   throw ApplicationFailure.create({

@@ -423,6 +423,7 @@ export function runStatus(runId: string, run: JobRun, jobName: string, roleArn: 
     ...(run.ExecutionClass === 'FLEX' || run.ExecutionClass === 'STANDARD' ? { executionClass: run.ExecutionClass } : {}),
     ...(executionSeconds !== undefined ? { executionSeconds } : {}),
     ...(dpuSeconds !== undefined ? { dpuSeconds } : {}),
+    ...(run.StartedOn ? { startedAt: new Date(run.StartedOn).toISOString() } : {}),
   };
   if (state === 'SUCCEEDED') return { runId, state: 'succeeded', detail: state, ...usage };
   if (FAILED.has(state)) {

@@ -537,7 +537,12 @@ for (const [state, message] of [
     const { mocks, activities } = setup();
     noResult(mocks);
     mocks.glue.on(GetJobRunsCommand).resolvesOnce({ JobRuns: [] }).resolves({ JobRuns: [{ Id: 'jr_50', JobRunState: state, Arguments: { '--run_token': 'c1:public.orders' } }] });
-    mocks.glue.on(StartJobRunCommand).resolvesOnce({ JobRunId: 'jr_50' }).resolves({ JobRunId: 'jr_51' });
+    // The new run's job writes its result; until it starts, the location holds none.
+    const startsAndWrites = () => {
+      mocks.s3.on(GetObjectCommand, { Key: RESULT_KEY }).resolves({ Body: objectBody(JSON.stringify(result)) });
+      return { JobRunId: 'jr_51' };
+    };
+    mocks.glue.on(StartJobRunCommand).resolvesOnce({ JobRunId: 'jr_50' }).callsFake(startsAndWrites);
     mocks.glue.on(GetJobRunCommand, { RunId: 'jr_50' }).resolves({ JobRun: { Id: 'jr_50', JobRunState: state, ...(message ? { ErrorMessage: message } : {}) } });
     mocks.glue.on(GetJobRunCommand, { RunId: 'jr_51' }).resolves({ JobRun: { Id: 'jr_51', JobRunState: 'SUCCEEDED' } });
     const first = environment();
@@ -549,7 +554,6 @@ for (const [state, message] of [
       return true;
     });
     assert.equal(first.beats.at(-1)?.state, 'retrying');
-    mocks.s3.on(GetObjectCommand, { Key: RESULT_KEY }).resolves({ Body: objectBody(JSON.stringify(result)) });
     assert.deepEqual(withoutUsage(await environment({ ...first.beats.at(-1) }).env.run(activities.loadTable, input)), result);
     assert.equal(mocks.glue.commandCalls(StartJobRunCommand).length, 2);
   });
@@ -730,6 +734,42 @@ test('a stale failed result of an earlier run is not blamed for a run that EXPIR
     return true;
   });
   assert.equal(beats.at(-1)?.failures, 1);
+});
+
+test("a later run's TIMEOUT is not blamed on the failed result an earlier run of the load left at the same location", async () => {
+  const { mocks, activities } = setup();
+  // The earlier run's job began at 00:00 and failed with a retryable error; the new run started at 01:00.
+  const stale = { ...result, status: 'failed', committed: false, error: { class: 'CommitConflict', message: 'commit lost the race', retryable: true } };
+  mocks.s3.on(GetObjectCommand, { Key: RESULT_KEY }).resolves({ Body: objectBody(JSON.stringify(stale)) });
+  mocks.glue.on(GetJobRunsCommand).resolves({ JobRuns: [] });
+  mocks.glue.on(StartJobRunCommand).resolves({ JobRunId: 'jr_94' });
+  mocks.glue.on(GetJobRunCommand, { RunId: 'jr_94' }).resolves({ JobRun: { Id: 'jr_94', JobRunState: 'TIMEOUT', StartedOn: new Date('2025-01-01T01:00:00Z'), ExecutionTime: 43200 } });
+  await assert.rejects(environment().env.run(activities.loadTable, input), (err: unknown) => {
+    assert.ok(err instanceof ApplicationFailure);
+    assert.equal(err.type, 'LoadTIMEOUT');
+    assert.equal(err.nonRetryable, true, 'a timeout is final: retrying would run the whole timeout again');
+    assert.match(err.message, /load of public.orders failed \(run jr_94, TIMEOUT\): the run hit the job timeout/);
+    assert.doesNotMatch(err.message, /commit lost the race/);
+    return true;
+  });
+});
+
+test('a run that ends in ERROR after its job committed and wrote a succeeded result loads the table once: the result counts', async () => {
+  const { mocks, activities } = setup();
+  // The job began at 00:00, 10 s after the run started; Glue then ended the run ERROR.
+  mocks.s3.on(GetObjectCommand, { Key: RESULT_KEY }).resolves({ Body: objectBody(JSON.stringify(result)) });
+  mocks.glue.on(GetJobRunsCommand).resolves({ JobRuns: [] });
+  mocks.glue.on(StartJobRunCommand).resolves({ JobRunId: 'jr_95' });
+  const ended = { Id: 'jr_95', JobRunState: 'ERROR', StartedOn: new Date('2024-12-31T23:59:50Z'), ErrorMessage: 'Internal service error', ExecutionTime: 70, WorkerType: 'G.1X', NumberOfWorkers: 2 } as const;
+  mocks.glue.on(GetJobRunCommand, { RunId: 'jr_95' }).resolves({ JobRun: ended });
+  const loaded = (await environment().env.run(activities.loadTable, input)) as LoadTableResult;
+  assert.deepEqual(withoutUsage(loaded), result);
+  assert.equal(loaded.usage?.dpuSeconds, 140, 'the run is billed once');
+
+  // A retried attempt that finds that run in its heartbeat takes the same result instead of starting a second run.
+  const again = (await environment({ runId: 'jr_95', state: 'failed' }).env.run(activities.loadTable, input)) as LoadTableResult;
+  assert.deepEqual(withoutUsage(again), result);
+  assert.equal(mocks.glue.commandCalls(StartJobRunCommand).length, 1, 'the committed table was not loaded again');
 });
 
 test('runs that keep expiring in the queue fail the table after a bounded number of restarts, naming it and the fix', async () => {

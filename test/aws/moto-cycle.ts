@@ -100,6 +100,12 @@ export const LOADED_TABLES = [
   ['public.events', 'events', '1234567890123456789'],
 ] as const;
 
+/** The start and end of a job that runs an hour from now: later than any run a test starts. */
+function jobTimesAfterRunStart(): { startedAt: string; finishedAt: string } {
+  const start = Date.now() + 3_600_000;
+  return { startedAt: new Date(start).toISOString(), finishedAt: new Date(start + 60_000).toISOString() };
+}
+
 /** Once the cycle reaches its loads, writes each table's result JSON as the Glue job would (42 rows each). */
 export async function writeLoadResults(env: MotoCycleEnv, client: Client, cycleId: string): Promise<void> {
   await until('the load phase', 60_000, async () => {
@@ -110,7 +116,9 @@ export async function writeLoadResults(env: MotoCycleEnv, client: Client, cycleI
     // Only the source, the cycle and the table decide where a load's result goes.
     const request = { source: 'shop', cycleId, plan: planEntry({ table, lakeTable, action: 'create' }) } as Omit<LoadRequest, 'resultLocation'>;
     const location = env.ports.load.resultLocation(request).replace(`s3://${SCRIPT_BUCKET}/`, '');
-    const result = loadResult(table, lakeTable, cycleId, runTokenFor(cycleId, table), 42, snapshotId);
+    // Written ahead of the run it stands for, it is timed as that run's job would be: after the run starts
+    // (a result whose job began before its run started is an earlier run's, which the load ignores).
+    const result = { ...loadResult(table, lakeTable, cycleId, runTokenFor(cycleId, table), 42, snapshotId), ...jobTimesAfterRunStart() };
     await env.clients.s3.send(new PutObjectCommand({ Bucket: SCRIPT_BUCKET, Key: location, Body: JSON.stringify(result) }));
   }
 }
