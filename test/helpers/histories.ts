@@ -62,6 +62,8 @@ export const FIXTURE_COVERAGE: Record<string, Record<string, number>> = {
   'dynamodb-start-refused': { ACTIVITY_TASK_FAILED: 1, WORKFLOW_EXECUTION_SIGNALED: 1, START_CHILD_WORKFLOW_EXECUTION_INITIATED: 4 },
   // A source cancelled after one cycle: a sync signal comes while the marker of its stored state is written.
   'request-while-marking': { WORKFLOW_EXECUTION_CANCEL_REQUESTED: 1, WORKFLOW_EXECUTION_SIGNALED: 1, WORKFLOW_EXECUTION_CANCELED: 1 },
+  // A source's run after continue-as-new, sent a sync signal and cancelled while it reads its carried state.
+  'request-while-reading': { WORKFLOW_EXECUTION_CONTINUED_AS_NEW: 1, WORKFLOW_EXECUTION_SIGNALED: 1, WORKFLOW_EXECUTION_CANCELED: 1 },
 };
 
 /** Saves the histories of these workflows and every workflow whose id starts with one of them. */
