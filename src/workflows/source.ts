@@ -234,7 +234,6 @@ function cancelledWhileChecked(source: string, kind: 'sync' | 'rerun', requestId
   return `source ${source} was cancelled while ${kind} ${requestId} was checked against the worker's config: it was not queued; start the source again (lakesync sync ${source}), then send the ${kind} again`;
 }
 
-/** What one cycle runs: its tables and, for a rerun, the export it reuses. */
 /** A stored copy of the state: its reference, earlier copies it made unused, and the text it holds. */
 interface StoredState {
   ref: JsonRef;
@@ -242,6 +241,7 @@ interface StoredState {
   text: string;
 }
 
+/** What one cycle runs: its tables and, for a rerun, the export it reuses. */
 interface CyclePart {
   tables?: TableName[];
   reuse?: ReusableExport;
