@@ -4,7 +4,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { type AddressInfo, connect, createServer } from 'node:net';
 import { dirname } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
@@ -80,17 +80,28 @@ export async function portIsFree(port: number): Promise<boolean> {
   });
 }
 
+/**
+ * A loopback port nothing listens on, kept from other processes' picks until its caller binds it.
+ * A connection closed from the listening side leaves the port in TIME_WAIT for a minute: the
+ * system then gives it to no bind of port 0 (a server starting at the same moment), while an
+ * explicit bind of it still succeeds (Node, Go, PostgreSQL and Python's servers set SO_REUSEADDR).
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolvePort(port));
-    });
+  const srv = createServer((socket) => socket.destroy());
+  srv.unref();
+  await new Promise<void>((resolve, reject) => {
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', resolve);
   });
+  const port = (srv.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => {
+    const client = connect(port, '127.0.0.1');
+    client.once('close', () => resolve());
+    client.on('error', () => undefined); // 'close' follows
+    client.resume();
+  });
+  await new Promise((resolve) => srv.close(resolve));
+  return port;
 }
 
 /** How many times the server is started before its failure to start is reported (see launch). */

@@ -121,11 +121,24 @@ class PgServer:
 
 
 def _free_port() -> int:
+    """A loopback port nothing listens on, kept from other processes' picks until it is bound.
+
+    A connection closed from the listening side leaves the port in TIME_WAIT for a minute: the
+    system gives it to no bind of port 0 (a server starting at the same moment in another test
+    lane), while an explicit bind with SO_REUSEADDR (PostgreSQL's, moto's) still succeeds.
+    """
     import socket
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = int(listener.getsockname()[1])
+        with socket.create_connection(("127.0.0.1", port)) as client:
+            accepted, _ = listener.accept()
+            accepted.close()
+            client.recv(1)  # the listening side's close has arrived
+    return port
 
 
 @pytest.fixture(scope="session")

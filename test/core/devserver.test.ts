@@ -3,16 +3,19 @@
  * stopping it returns at once and restarting it brings it back on the same port and database,
  * instead of waiting forever for an exit that has already happened. A server killed while it
  * starts fails its start at once, saying so (a stand-in executable that kills itself). One that
- * exits before it is ready (another process took one of its ports) is started again.
+ * exits before it is ready (another process took one of its ports) is started again. An embedded
+ * DynamoDB binds a port of its own choosing, and never takes another server on its port for itself.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, test } from 'node:test';
 import { Connection } from '@temporalio/client';
-import { DEV_SERVER_START_ATTEMPTS, startDevServer } from '../../src/devserver';
+import { DEV_SERVER_START_ATTEMPTS, freePort, portIsFree, startDevServer } from '../../src/devserver';
 import { startEmbeddedDynamo } from '../../src/local/dynamodb/moto-server';
 import { processAlive } from '../../src/local/process-identity';
 import { toolchain } from '../../src/toolchain';
@@ -79,4 +82,42 @@ test('a dev server that never gets ready fails after its attempts, with its last
   await within(30_000, 'the start of a broken dev server', assert.rejects(startDevServer({ dbFile: join(dir, 'broken.db'), binary: broken.path }),
     /the Temporal dev server at 127\.0\.0\.1:\d+ exited with code 2 before it was ready; its last output:\nconfig error: something is wrong/));
   assert.equal(broken.starts().length, DEV_SERVER_START_ATTEMPTS);
+});
+
+test('an embedded DynamoDB whose port another server holds fails its start instead of taking that server for its own', async () => {
+  // Another server on the port that answers moto's readiness request as moto would.
+  const other = createServer((_req, res) => res.end('{}'));
+  await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+  try {
+    const port = (other.address() as AddressInfo).port;
+    await within(60_000, 'the start of a moto server on a taken port', assert.rejects(startEmbeddedDynamo({ port }), /the embedded DynamoDB \(moto server\) exited with code 1: [\s\S]*Address already in use/));
+  } finally {
+    await new Promise((resolve) => other.close(resolve));
+  }
+});
+
+test('embedded DynamoDBs started at the same moment each bind a port of their own', async () => {
+  const servers = await Promise.all([1, 2, 3].map(() => startEmbeddedDynamo()));
+  try {
+    assert.equal(new Set(servers.map((s) => s.port)).size, 3, `three ports: ${servers.map((s) => s.port).join(', ')}`);
+    for (const server of servers) assert.ok((await fetch(`${server.endpoint}/moto-api/data.json`)).ok, `${server.endpoint} answers`);
+  } finally {
+    await Promise.all(servers.map((s) => s.stop()));
+  }
+});
+
+/** Whether a loopback TCP socket on `port` is in TIME_WAIT (state 06 in /proc/net/tcp). */
+const inTimeWait = (port: number): boolean =>
+  readFileSync('/proc/net/tcp', 'utf8')
+    .split('\n')
+    .slice(1)
+    .some((line) => {
+      const [, local, , state] = line.trim().split(/\s+/);
+      return local === `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}` && state === '06';
+    });
+
+test('a port from freePort is held in TIME_WAIT, out of the ports the system picks for others, and its caller can still bind it', async () => {
+  const port = await freePort();
+  assert.ok(inTimeWait(port), `127.0.0.1:${port} is in TIME_WAIT`);
+  assert.equal(await portIsFree(port), true, 'an explicit bind of it succeeds');
 });
