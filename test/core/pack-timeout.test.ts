@@ -23,7 +23,7 @@ describe('a pack run longer than one table load may take', () => {
   before(async () => {
     env = await startTestServer();
     w = await startWorkerOver(
-      fakeConfig(queue, { tables: NAMES }, { packing: { thresholdGB: 1, maxTables: 4, maxGB: 5 }, retry: { initialIntervalSeconds: 1, maximumIntervalSeconds: 1, maximumAttempts: 1 }, timeouts: { loadHours: LOAD_HOURS, heartbeatSeconds: 2, pollInitialSeconds: 1, pollMaximumSeconds: 1 } }, 'packtimeout'),
+      fakeConfig(queue, { tables: NAMES }, { packing: { thresholdGB: 1, maxTables: 4, maxGB: 5 }, retry: { initialIntervalSeconds: 1, maximumIntervalSeconds: 1, maximumAttempts: 1 }, timeouts: { loadHours: LOAD_HOURS, heartbeatSeconds: 5, pollInitialSeconds: 1, pollMaximumSeconds: 1 } }, 'packtimeout'),
       new FakeBackend({ tables: NAMES, latencyMs: TABLE_MS, exportGBPerTable: 0.1, dpuSecondsPerRun: 100 }),
     );
   });

@@ -56,8 +56,9 @@ describe(`status answer size: a rerun of ${TABLES.length} long table names runni
 
   test('the status answer stays within the limit; `lakesync status` reads it whole; `--wait` finds a request among the paged ids', async () => {
     const conn = { client: w.client, target: temporalTarget(w.config) };
-    // A first cycle runs long; the requests sent meanwhile queue and are served together by the next one.
-    w.backend.setLatencyByTable({ [SLOW]: 3_000 });
+    // A first cycle runs long, past the updates below on a busy machine; the requests sent meanwhile
+    // queue and are served together by the next one.
+    w.backend.setLatencyByTable({ [SLOW]: 10_000 });
     await handle.executeUpdate(syncUpdate, { args: [{ requestId: 'first' }] });
     for (const requestId of REQUEST_IDS) await handle.executeUpdate(syncUpdate, { args: [{ requestId }] });
     const seen: WaitProgress[] = [];

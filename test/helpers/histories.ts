@@ -3,7 +3,7 @@
  * test/replay.test.ts replays them, and the committed ones in test/fixtures/histories,
  * against the current workflow code.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
@@ -79,7 +79,9 @@ export async function saveHistories(client: Client, dir: string, workflowIds: st
     for await (const wf of client.workflow.list({ query: `WorkflowId STARTS_WITH "${prefix}"` })) {
       const history = await client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
       const file = historyFileName(wf.workflowId, wf.runId);
-      writeFileSync(join(dir, file), temporal.api.history.v1.History.encode(history).finish());
+      // Written whole, then renamed: the replay test, running beside the tests that record, reads only whole files.
+      writeFileSync(join(dir, `${file}.part`), temporal.api.history.v1.History.encode(history).finish());
+      renameSync(join(dir, `${file}.part`), join(dir, file));
       count++;
     }
   }
