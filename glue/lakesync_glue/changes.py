@@ -78,10 +78,21 @@ def unseen_rows(source: "DataFrame", lake: "DataFrame", compare: Sequence[str],
     types. Materialized like a change set.
 
     `added`: columns of `compare` added to the lake table after some of its rows were written;
-    those rows read NULL there though the source row has a value. Source rows left unmatched are
-    matched again, one to one, with lake rows left unmatched that equal them on the other
-    columns and hold, in each added column, NULL or the same value: a row loaded before its
-    column existed is not new.
+    those rows read NULL there though the source row has a value: a row loaded before its column
+    existed is not new. Source rows left unmatched are matched again, one to one, with lake rows
+    left unmatched that equal them on the other columns and hold, in each added column, NULL or
+    the same value. That is done in rounds, one per NULL pattern P (the added columns in which a
+    lake row is NULL), fewest NULLs first: a round matches, within equal values outside P, as many
+    of the pattern's lake rows with remaining source rows as both sides hold.
+
+    The rounds find as many matches as can be when the patterns are nested (columns added one
+    after another: a row older than a column is older than every later one). Two source rows that
+    agree outside P agree outside every larger pattern, so which of them a round takes changes
+    nothing for later rounds. And a matching that leaves a round's lake row unmatched while a
+    source row it fits stays unmatched or goes to a lake row of a later round loses nothing when
+    that source row takes the round's lake row instead (the later one is freed). So a largest
+    matching can be made to agree with each round in turn. Patterns that are not nested (a row's
+    own NULL in a column added before another) still match only rows they fit, maybe fewer.
     """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
@@ -94,22 +105,34 @@ def unseen_rows(source: "DataFrame", lake: "DataFrame", compare: Sequence[str],
     l = l.withColumn("__n_l", F.row_number().over(Window.partitionBy(*[f"l{j}" for j in range(len(idx))]).orderBy(F.lit(0))))
     on = reduce(lambda a, b: a & b, [F.col(f"s{i}").eqNullSafe(F.col(f"l{j}")) for j, i in enumerate(idx)],
                 F.col("__n") == F.col("__n_l"))
-    unseen = s.join(l, on, "left_anti")
     relaxed = [j for j, n in enumerate(compare) if n in set(added)]
-    if relaxed:
-        strict = [j for j in range(len(idx)) if j not in relaxed]
-        left = l.join(s, on, "left_anti")
-        # Numbered again within the columns compared strictly; an added column matches a lake NULL.
-        unseen = unseen.withColumn("__m", F.row_number().over(
-            Window.partitionBy(*[f"s{idx[j]}" for j in strict]).orderBy(*[F.col(f"s{idx[j]}") for j in relaxed])))
-        left = left.withColumn("__m_l", F.row_number().over(
-            Window.partitionBy(*[f"l{j}" for j in strict]).orderBy(*[F.col(f"l{j}") for j in relaxed])))
-        again = reduce(lambda a, b: a & b,
-                       [F.col(f"s{idx[j]}").eqNullSafe(F.col(f"l{j}")) for j in strict]
-                       + [F.col(f"l{j}").isNull() | F.col(f"s{idx[j]}").eqNullSafe(F.col(f"l{j}")) for j in relaxed],
-                       F.col("__m") == F.col("__m_l"))
-        unseen = unseen.join(left, again, "left_anti")
-    unseen = unseen.select(*[f"s{i}" for i in range(len(names))])
+    if not relaxed:
+        unseen = s.join(l, on, "left_anti").select(*[f"s{i}" for i in range(len(names))])
+        return unseen.localCheckpoint(eager=True).toDF(*names)
+    # Both sides' unmatched rows, materialized once: the rounds and the patterns read them. A lake
+    # row's pattern is one character per added column, '1' where it reads NULL.
+    pattern = F.concat(*[F.when(F.col(f"l{j}").isNull(), F.lit("1")).otherwise(F.lit("0")) for j in relaxed])
+    left_over = s.join(l, on, "full_outer").where(F.col("__n").isNull() | F.col("__n_l").isNull()).select(
+        *[F.col(f"s{i}") for i in range(len(names))], *[F.col(f"l{j}") for j in range(len(idx))],
+        F.when(F.col("__n").isNull(), pattern).alias("__p"),
+    ).localCheckpoint(eager=True)
+    unseen = left_over.where(F.col("__p").isNull()).select(*[f"s{i}" for i in range(len(names))])
+    left = left_over.where(F.col("__p").isNotNull()).select(*[f"l{j}" for j in range(len(idx))], "__p")
+    # One small aggregate: the lake's patterns (a few), and whether any source row is left at all.
+    counts = {r["__p"]: int(r["count"]) for r in left_over.groupBy("__p").count().collect()}
+    # The pattern without NULLs matches nothing more: the first pass left none of its equals.
+    patterns = sorted((p for p in counts if p is not None and "1" in p), key=lambda p: (p.count("1"), p))
+    if not patterns or not counts.get(None):
+        return unseen.toDF(*names)  # read from the materialized rows
+    for p in patterns:
+        equal = [j for j in range(len(idx)) if j not in relaxed or p[relaxed.index(j)] == "0"]
+        src = unseen.withColumn("__m", F.row_number().over(
+            Window.partitionBy(*[f"s{idx[j]}" for j in equal]).orderBy(F.lit(0))))
+        lak = left.where(F.col("__p") == F.lit(p)).withColumn("__m_l", F.row_number().over(
+            Window.partitionBy(*[f"l{j}" for j in equal]).orderBy(F.lit(0))))
+        fits = reduce(lambda a, b: a & b, [F.col(f"s{idx[j]}").eqNullSafe(F.col(f"l{j}")) for j in equal],
+                      F.col("__m") == F.col("__m_l"))
+        unseen = src.join(lak, fits, "left_anti").drop("__m")
     return unseen.localCheckpoint(eager=True).toDF(*names)
 
 

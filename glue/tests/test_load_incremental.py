@@ -262,6 +262,37 @@ def test_rows_loaded_before_a_column_was_added_are_not_appended_again(load: Load
     assert (third.inserted, third.rowCountAfter, ids) == (0, 3, [1, 2, 3])
 
 
+def test_rows_loaded_before_either_of_two_added_columns_are_not_appended_again(load: Loader, spark: Any,
+                                                                                tmp_path: Path) -> None:
+    # No column tells these rows apart but the two added later: the lake ends up holding a row older than
+    # both columns (NULL, NULL) and one older than b only (a, NULL); each must be matched with the source
+    # row it fits, not with another one that merely sorts in its place.
+    log = Versions(tmp_path, "shop", "public", "inc_two_added")
+    at = "2024-01-01 10:00:00"
+    base = [col("kind", "text"), col("at", "timestamp")]
+    with_a = [*base, col("a", "bigint")]
+    with_b = [*with_a, col("b", "bigint")]
+
+    def step(columns: list[Any], rows: list[tuple[Any, ...]]) -> Any:
+        result = load(log.export(columns, rows), log.target, "inc_two_added", action="incremental", cursor_column="at")
+        assert result.status == "succeeded", result.error
+        return result
+
+    assert step(base, [("x", at)]).inserted == 1
+    assert step(with_a, [("x", at, 5), ("x", at, 9)]).inserted == 1  # compared on kind and at only
+    # a is compared now (b is new): one row is exactly in the lake, the older one fits another.
+    assert (step(with_b, [("x", at, 5, 50), ("x", at, 9, 90), ("x", at, 1, 10)]).inserted,
+            spark.table("lake.tests.inc_two_added").count()) == (1, 3)
+    v4 = [("x", at, 5, 50), ("x", at, 9, 90), ("x", at, 1, 10), ("x", at, 7, 70)]
+    fourth = step(with_b, v4)
+    assert (fourth.inserted, fourth.rowCountAfter) == (1, 4)
+    replay = step(with_b, v4)
+    assert (replay.inserted, replay.committed, replay.rowCountAfter) == (0, False, 4)
+    rows = run_query(spark, "SELECT a, b FROM lake.tests.inc_two_added")
+    patterns = sorted((r["a"] is None, r["b"] is None) for r in rows)
+    assert patterns == [(False, False), (False, False), (False, True), (True, True)]
+
+
 def test_an_append_that_failed_after_adding_a_column_is_completed_by_the_rerun(
         load: Loader, spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from lakesync_glue import loader
