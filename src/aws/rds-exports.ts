@@ -8,7 +8,7 @@ import type { ExportRef, ExportState, ExportStatus } from '../model';
 import { isExportOnlyName } from '../export-scope';
 import { isSchemaTable } from '../names';
 import type { ExportPort, ExportRequest } from '../ports';
-import { hasAwsCode, toPortError } from './errors';
+import { awsErrorCode, hasAwsCode, toPortError } from './errors';
 import { type ExportWarnings, parseExportWarning } from './export-warnings';
 import type { RdsSnapshots } from './rds-snapshots';
 import { joinKey, s3Url } from './s3';
@@ -46,7 +46,14 @@ export class RdsExports implements ExportPort {
         if (busy) throw snapshotBusy(subject, busy, req.snapshot.snapshotId, err);
       }
       if (!hasAwsCode(err, 'ExportTaskAlreadyExists')) {
-        throw toPortError(err, { service: 'RDS', operation: 'StartExportTask', subject, ...exportHint(err, iamRoleArn, kmsKeyId, bucket, req.snapshot.snapshotId, only.ExportOnly, sourceArn) });
+        const failure = toPortError(err, { service: 'RDS', operation: 'StartExportTask', subject, ...exportHint(err, iamRoleArn, kmsKeyId, bucket, req.snapshot.snapshotId, only.ExportOnly, sourceArn) });
+        // RDS's refusal at its limit of running exports is not in its model: a refusal it does not
+        // explain while the limit is reached is taken for it, and waited out.
+        if (!hasAwsCode(err, ...START_EXPORT_ERRORS) && ['validation', 'failed'].includes(failure.kind)) {
+          const running = await this.runningExportCount();
+          if (running !== undefined && running >= EXPORTS_AT_ONCE) throw exportLimitReached(subject, err, running);
+        }
+        throw failure;
       }
     }
     // Started by an earlier attempt: adopt it, unless the id was used for another snapshot.
@@ -127,6 +134,23 @@ export class RdsExports implements ExportPort {
     }
   }
 
+  /** How many exports of the account (in this region) are starting or running, across pages; undefined when RDS cannot tell. */
+  private async runningExportCount(): Promise<number | undefined> {
+    try {
+      let count = 0;
+      let marker: string | undefined;
+      do {
+        const out = await this.rds.send(new DescribeExportTasksCommand({ Filters: [{ Name: 'status', Values: ['starting', 'in_progress'] }], ...(marker ? { Marker: marker } : {}) }));
+        // Checked here too: an emulator may ignore the filters.
+        count += (out.ExportTasks ?? []).filter((t) => ['starting', 'in_progress'].includes((t.Status ?? '').toLowerCase())).length;
+        marker = out.Marker;
+      } while (marker);
+      return count;
+    } catch {
+      return undefined;
+    }
+  }
+
   /**
    * Another export of the snapshot that is starting, running or being cancelled (RDS runs one at a
    * time per snapshot), across pages; undefined when none, or when RDS cannot tell (the caller's
@@ -182,6 +206,35 @@ function exportOnly(database: string, req: ExportRequest): { ExportOnly?: string
   }
   if (values.length > 0) return { ExportOnly: values };
   return isExportOnlyName(database) ? { ExportOnly: [database] } : {};
+}
+
+/** RDS runs up to this many snapshot exports per account at once (RDS User Guide, exporting snapshots to S3). */
+const EXPORTS_AT_ONCE = 5;
+
+/** StartExportTask's modelled errors (@aws-sdk/client-rds): each says what it is, none is the limit. */
+const START_EXPORT_ERRORS = [
+  'DBClusterNotFoundFault',
+  'DBClusterSnapshotNotFoundFault',
+  'DBSnapshotNotFoundFault',
+  'ExportTaskAlreadyExistsFault',
+  'IamRoleMissingPermissionsFault',
+  'IamRoleNotFoundFault',
+  'InvalidExportOnlyFault',
+  'InvalidExportSourceStateFault',
+  'InvalidS3BucketFault',
+  'KMSKeyNotAccessibleFault',
+];
+
+/** A refusal RDS did not explain, while the account's exports are at their limit: retried until one ends. */
+function exportLimitReached(subject: string, err: unknown, running: number): PortError {
+  const said = err instanceof Error ? err.message.trim() || 'no message' : String(err);
+  return new PortError(
+    'throttled',
+    awsErrorCode(err),
+    `RDS StartExportTask for ${subject} failed with ${awsErrorCode(err)}: ${said} (${running} exports of the account are starting or running, and RDS runs at most ${EXPORTS_AT_ONCE} at once: ` +
+      'lakesync takes this for that limit, waits and retries until one of them ends)',
+    { cause: err },
+  );
 }
 
 /** The refusal to start an export while another export of the same snapshot runs: retried until that one ends. */

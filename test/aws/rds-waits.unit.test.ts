@@ -11,6 +11,7 @@ import {
   CreateDBSnapshotCommand,
   DescribeDBClusterSnapshotsCommand,
   DescribeDBSnapshotsCommand,
+  DescribeExportTasksCommand,
   InvalidDBClusterStateFault,
   InvalidDBInstanceStateFault,
   StartExportTaskCommand,
@@ -38,6 +39,36 @@ test('ExportTaskLimitReachedFault (5 exports running in the account) is a wait: 
   const failure = await step('export', 'snapshot s', () => Promise.reject(err)).catch((e: unknown) => e);
   assert.ok(failure instanceof ApplicationFailure);
   assert.equal(failure.nonRetryable, false);
+});
+
+test('a refusal RDS does not explain while 5 exports of the account run is taken for the export limit and waited out; with fewer it fails as it is', async () => {
+  const { mocks, ports } = mockedAws();
+  mocks.rds.on(DescribeDBSnapshotsCommand).resolves({ DBSnapshots: [{ DBSnapshotIdentifier: snapshotRef.snapshotId, DBInstanceIdentifier: 'shop-db', Status: 'available', DBSnapshotArn: snapArn(snapshotRef.snapshotId) }] });
+  // The limit's refusal under a name lakesync does not know.
+  mocks.rds.on(StartExportTaskCommand).rejects(awsError('QuotaExceeded', 'Cannot start export task: too many export tasks in progress'));
+  const task = (i: number, status: string) => ({ ExportTaskIdentifier: `other-${i}`, SourceArn: snapArn(`other-${i}`), Status: status });
+  // Two pages: four running on the first, one starting and one complete on the second.
+  mocks.rds
+    .on(DescribeExportTasksCommand, { Filters: [{ Name: 'status', Values: ['starting', 'in_progress'] }] })
+    .resolves({ ExportTasks: [0, 1, 2, 3].map((i) => task(i, 'IN_PROGRESS')), Marker: 'page-2' })
+    .on(DescribeExportTasksCommand, { Filters: [{ Name: 'status', Values: ['starting', 'in_progress'] }], Marker: 'page-2' })
+    .resolves({ ExportTasks: [task(4, 'STARTING'), task(5, 'COMPLETE')] });
+  const waited = await portError(ports.export.startExport({ source: 'shop', exportId: 'ls-shop-1-abc', snapshot: snapshotRef }));
+  assert.deepEqual([waited.kind, waited.retryable], ['throttled', true]);
+  assert.match(waited.message, /StartExportTask for export ls-shop-1-abc of snapshot lakesync-shop-1-abc failed with QuotaExceeded: Cannot start export task: too many export tasks in progress \(5 exports of the account are starting or running, and RDS runs at most 5 at once: lakesync takes this for that limit, waits and retries/);
+
+  // Four running: the refusal is not the limit, and stands.
+  mocks.rds.on(DescribeExportTasksCommand, { Filters: [{ Name: 'status', Values: ['starting', 'in_progress'] }], Marker: 'page-2' }).resolves({ ExportTasks: [task(5, 'COMPLETE')] });
+  const failed = await portError(ports.export.startExport({ source: 'shop', exportId: 'ls-shop-1-abc', snapshot: snapshotRef }));
+  assert.equal(failed.retryable, false);
+  assert.doesNotMatch(failed.message, /at most 5 at once/);
+
+  // A refusal that says what it is keeps its meaning, however many exports run.
+  mocks.rds.on(DescribeExportTasksCommand, { Filters: [{ Name: 'status', Values: ['starting', 'in_progress'] }], Marker: 'page-2' }).resolves({ ExportTasks: [task(4, 'STARTING')] });
+  mocks.rds.on(StartExportTaskCommand).rejects(awsError('InvalidExportOnlyFault', 'The export only parameter is invalid'));
+  const scope = await portError(ports.export.startExport({ source: 'shop', exportId: 'ls-shop-1-abc', snapshot: snapshotRef }));
+  assert.equal(scope.retryable, false);
+  assert.match(scope.message, /RDS refused the export's scope/);
 });
 
 test('a busy DB instance or cluster (InvalidDBInstanceState / InvalidDBClusterStateFault) is waited for, not a failure', async () => {
