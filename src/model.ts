@@ -83,6 +83,8 @@ export interface DiscoveredTable {
   partitions?: TableName[];
   /** A DynamoDB table (source kind dynamodb): its ARN, key and point-in-time recovery, as DescribeTable and DescribeContinuousBackups tell. */
   dynamodb?: DynamoTableInfo;
+  /** Why the source refused to describe this table alone (a permission, a table gone meanwhile): the plan fails the table with it. */
+  notDescribed?: { type: string; message: string };
 }
 
 /** A DynamoDB key attribute: its name and DynamoDB scalar type. */

@@ -41,6 +41,8 @@ export interface DynamoPlanInput {
   reached: Record<TableName, string>;
   /** Tables whose lake table's last commit is another source's (rows a load refuses, OtherSource), with the failure's message. */
   otherSource?: Record<TableName, string>;
+  /** Tables whose lake table's last commit could not be read (the export time it reached is unknown), with the refusal. */
+  lineageUnread?: Record<TableName, string>;
 }
 
 /** Why a table of the source a cycle did not ask for is skipped (a rerun's other parts list it so). */
@@ -451,6 +453,7 @@ function dynamoEntry(
         : 'DynamoDB: lake table missing: FULL export at the cycle\'s export time',
     };
   }
+  if (!info && t.notDescribed) return fail(t.notDescribed.type, `DynamoDB did not describe ${name}, so nothing is exported: ${t.notDescribed.message}`);
   if (!info) return fail('TableNotDescribed', `DynamoDB did not describe ${name} (its key and point-in-time recovery are unknown): check that the table exists in ${source.source.region} and that dynamodb:DescribeTable and dynamodb:DescribeContinuousBackups are allowed`);
   const problems = dynamoAttributeProblems(t.table, info.key, attributes, settings?.columns);
   if (problems.length > 0) return fail('InvalidTableSettings', problems.join('; '));
@@ -465,6 +468,9 @@ function dynamoEntry(
   }
   const window = source.source.exportWindow;
   const { exportTime, windowLimits, reached } = options.dynamodb;
+  const unread = lakeExists && !options.rebuild ? options.dynamodb.lineageUnread?.[t.table] : undefined;
+  // Without the export time the lake reached, no window can be planned: nothing is exported for it.
+  if (unread) return fail('LineageUnreadable', `the last commit of lake table ${source.target.namespace}.${lakeTable} could not be read, so the export time it reached is unknown and nothing is exported: ${unread}`);
   const otherSource = lakeExists && !options.rebuild ? options.dynamodb.otherSource?.[t.table] : undefined;
   // The load would refuse the table (OtherSource) after its FULL export was paid for: refused here instead.
   if (otherSource) return fail('OtherSource', otherSource);

@@ -18,6 +18,7 @@ import type { ConfigExcludedTable } from '../workflows/ledger';
 import { costBasis, unsizedExport } from './load';
 import { costTotals, tableCost } from '../cost/ledger';
 import type { DiscoveredTable, LakeCommit } from '../model';
+import { isPortError } from '../errors';
 
 /** Glue's longest wait of a FLEX run for spare capacity before it starts or fails (AWS Glue job run statuses). */
 export const FLEX_WAIT_SECONDS = 20 * 60;
@@ -446,15 +447,30 @@ async function dynamoPlanInputs(
   if (!lastCommit) throw new Error(`the lake of source ${source} cannot read a table's last commit (its lineage): DynamoDB tables need it to know the export time they reached`);
   const reached: Record<TableName, string> = {};
   const otherSource: Record<TableName, string> = {};
+  const lineageUnread: Record<TableName, string> = {};
   for (const t of catalog) {
     const lake = lakeTableName(settings, t.table);
     if (!lakeTables.has(lake)) continue;
-    const commit = await lastCommit(settings.target.namespace, lake);
+    let commit: LakeCommit | undefined;
+    try {
+      commit = await lastCommit(settings.target.namespace, lake);
+    } catch (err) {
+      // A refusal of this lake table alone (a permission on it) fails this table, not the others' plans.
+      if (!isPortError(err) || err.retryable) throw err;
+      lineageUnread[t.table] = err.message;
+      continue;
+    }
     if (commit?.source === source && commit.snapshotTime) reached[t.table] = commit.snapshotTime;
     // Another source's rows: the load refuses them (OtherSource), so no export is planned (and paid for) every cycle.
     else if (commit?.source !== undefined && commit.source !== source) otherSource[t.table] = otherSourceMessage(source, settings.target.namespace, lake, t.table, commit);
   }
-  return { exportTime, windowLimits: ports.tableExport.windowLimits, reached, ...(Object.keys(otherSource).length > 0 ? { otherSource } : {}) };
+  return {
+    exportTime,
+    windowLimits: ports.tableExport.windowLimits,
+    reached,
+    ...(Object.keys(otherSource).length > 0 ? { otherSource } : {}),
+    ...(Object.keys(lineageUnread).length > 0 ? { lineageUnread } : {}),
+  };
 }
 
 /** Why a table whose lake table holds another source's rows is not loaded, and what to do (as the load's OtherSource says it). */

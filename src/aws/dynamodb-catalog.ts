@@ -13,7 +13,7 @@ import {
 import { PortError } from '../errors';
 import type { DiscoveredTable, DynamoTableInfo, TableName } from '../model';
 import { DYNAMODB_TABLE_ARN, dynamoNameOfKey, dynamoTableKey, dynamoTableNameOf, dynamoTableNameProblem } from '../dynamodb/names';
-import { discoveredDynamoTable, keyOf } from '../dynamodb/table-shape';
+import { describeEach, keyOf } from '../dynamodb/table-shape';
 import { awsCall, hasAwsCode, toPortError } from './errors';
 
 
@@ -45,15 +45,12 @@ export class DynamoCatalog {
 
   /** The named tables (`dynamodb.<Name>`) as DynamoDB describes them now; tables it lacks are left out. */
   async sourceTables(tables: TableName[]): Promise<DiscoveredTable[]> {
-    const found: DiscoveredTable[] = [];
-    for (const table of tables) {
-      const name = dynamoNameOf(table);
+    const named = tables.map((table) => ({ table, name: dynamoNameOf(table) }));
+    return describeEach(named, this.options.database, async (name) => {
       const info = await this.describeTable(name);
-      if (!info) continue;
-      this.refuseOtherArn(name, info.tableArn);
-      found.push(discoveredDynamoTable(table, this.options.database, info));
-    }
-    return found;
+      if (info) this.refuseOtherArn(name, info.tableArn);
+      return info;
+    });
   }
 
   /**

@@ -22,6 +22,30 @@ export function keyOf(table: TableDescription, name: string): DynamoKeyAttribute
   });
 }
 
+/**
+ * The named tables as `describe` describes them; tables it lacks are left out. A refusal of one
+ * table that a retry does not mend (a permission on that table, a table deleted between two
+ * calls, an ARN of another account) is that table's alone: it is listed undescribed, with the
+ * refusal, and the plan fails it; the other tables go on. A retryable one retries the whole step.
+ */
+export async function describeEach(
+  tables: { table: TableName; name: string }[],
+  database: string,
+  describe: (name: string) => Promise<DynamoTableInfo | undefined>,
+): Promise<DiscoveredTable[]> {
+  const found: DiscoveredTable[] = [];
+  for (const { table, name } of tables) {
+    try {
+      const info = await describe(name);
+      if (info) found.push(discoveredDynamoTable(table, database, info));
+    } catch (err) {
+      if (!(err instanceof PortError) || err.retryable) throw err;
+      found.push({ table, target: `${database}.${table}`, columns: [], notDescribed: { type: err.code, message: err.message } });
+    }
+  }
+  return found;
+}
+
 /** The table as discovery lists it: its key attributes as columns and primary key, with its DynamoDB facts. */
 export function discoveredDynamoTable(table: TableName, database: string, info: DynamoTableInfo): DiscoveredTable {
   return { table, target: `${database}.${table}`, columns: info.key.map(keyColumn), primaryKey: info.key.map((k) => k.name), dynamodb: info };

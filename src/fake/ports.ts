@@ -48,7 +48,7 @@ function manifestKey(ref: string): string {
  * validation error; retryable: throttled), making none. `export-status`: describing a DynamoDB export fails. `manifest-delete`: the manifest store refuses to delete a document;
  * `state-store`: it refuses to write a source's carried state (keys under source-state/).
  */
-export type FakePhase = 'snapshot' | 'export' | 'export-start' | 'discover' | 'load' | 'poll' | 'pack' | 'grant' | 'verify' | 'retention' | 'manifest-delete' | 'state-store' | 'export-cancel' | 'export-status' | 'export-failed';
+export type FakePhase = 'snapshot' | 'export' | 'export-start' | 'discover' | 'load' | 'poll' | 'pack' | 'grant' | 'verify' | 'retention' | 'manifest-delete' | 'state-store' | 'export-cancel' | 'export-status' | 'export-failed' | 'lineage';
 
 export interface FakeFailure {
   /** `schema.table`, or `*` for every table (and for snapshot/export). */
@@ -234,7 +234,11 @@ export class FakeBackend {
       lake: {
         ensureNamespace: (ns) => this.call('lake.namespace', async () => void ns),
         tableExists: (ns, table) => this.call('lake.exists', async () => `${ns}.${table}` in this.state.lake),
-        lastCommit: (ns, table) => this.call('lake.lastCommit', async () => this.state.lake[`${ns}.${table}`]?.lastCommit),
+        lastCommit: (ns, table) =>
+          this.call('lake.lastCommit', async () => {
+            this.failIfInjected('lineage', `${ns}.${table}`);
+            return this.state.lake[`${ns}.${table}`]?.lastCommit;
+          }),
       },
       load: {
         pollPolicy: { initialMs: 50, maxMs: 500 },

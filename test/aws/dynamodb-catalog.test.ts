@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, test } from 'node:test';
-import { CreateTableCommand, type CreateTableCommandInput, DescribeExportCommand, DynamoDBClient, ListExportsCommand, PutItemCommand, UpdateContinuousBackupsCommand } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, type CreateTableCommandInput, DescribeContinuousBackupsCommand, DescribeExportCommand, DescribeTableCommand, DynamoDBClient, ListExportsCommand, PutItemCommand, UpdateContinuousBackupsCommand } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { clientConfig } from '../../src/aws/clients';
@@ -93,16 +93,42 @@ test('sourceTables: ARN, key (partition key first, with types), item count and P
   assert.deepEqual(blobs!.columns, [{ columnName: 'digest', originalType: 'B', expectedExportedType: 'binary' }]);
 });
 
-test("sourceTables refuses a table source.tables names by an ARN that is not the described table's (another account): it would read another table", async () => {
+test("sourceTables refuses a table source.tables names by an ARN that is not the described table's (another account), that table alone: it would read another table", async () => {
   const other = `arn:aws:dynamodb:${REGION}:999999999999:table/Orders`;
   const catalog = new DynamoCatalog(ddb, { database: 'shop', tables: [other, 'Blobs'] });
-  const err = await portError(catalog.sourceTables(['dynamodb.Orders', 'dynamodb.Blobs']));
-  assert.equal(err.code, 'TableArnMismatch');
-  assert.match(err.message, new RegExp(`source.tables names ${other}, but DynamoDB describes table Orders as ${arn('Orders')}`));
-  assert.match(err.message, /lakesync reads the tables of the account its credentials belong to: list the table by name or by its own ARN/);
+  const [orders, blobs] = await catalog.sourceTables(['dynamodb.Orders', 'dynamodb.Blobs']);
+  assert.equal(orders?.dynamodb, undefined, 'the refused table is not described');
+  assert.equal(orders?.notDescribed?.type, 'TableArnMismatch');
+  assert.match(orders?.notDescribed?.message ?? '', new RegExp(`source.tables names ${other}, but DynamoDB describes table Orders as ${arn('Orders')}`));
+  assert.match(orders?.notDescribed?.message ?? '', /lakesync reads the tables of the account its credentials belong to: list the table by name or by its own ARN/);
+  assert.equal(blobs?.dynamodb?.tableArn, arn('Blobs'), 'the other table is described');
   // The table's own ARN is accepted.
   const own = new DynamoCatalog(ddb, { database: 'shop', tables: [arn('Orders')] });
   assert.deepEqual((await own.sourceTables(['dynamodb.Orders'])).map((t) => t.dynamodb?.tableArn), [arn('Orders')]);
+});
+
+test("a refusal to describe one table (no permission on it) is that table's: the others are described; a throttled describe retries the whole step", async () => {
+  const mocked = new DynamoDBClient(clientConfig({ region: REGION, endpoint: moto.endpoint }));
+  const mock = mockClient(mocked);
+  try {
+    const described = (name: string) => ({ Table: { TableName: name, TableArn: arn(name), KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' as const }], AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' as const }] } });
+    mock.on(DescribeTableCommand, { TableName: 'Orders' }).resolves(described('Orders'));
+    mock.on(DescribeTableCommand, { TableName: 'Secret' }).resolves(described('Secret'));
+    mock.on(DescribeContinuousBackupsCommand, { TableName: 'Orders' }).resolves({ ContinuousBackupsDescription: { ContinuousBackupsStatus: 'ENABLED', PointInTimeRecoveryDescription: { PointInTimeRecoveryStatus: 'ENABLED' } } });
+    mock.on(DescribeContinuousBackupsCommand, { TableName: 'Secret' }).rejects(Object.assign(new Error(`User is not authorized to perform: dynamodb:DescribeContinuousBackups on resource: ${arn('Secret')}`), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 400 } }));
+    const catalog = new DynamoCatalog(mocked, { database: 'shop' });
+    const [secret, orders] = await catalog.sourceTables(['dynamodb.Secret', 'dynamodb.Orders']);
+    assert.deepEqual([secret?.table, secret?.dynamodb, secret?.notDescribed?.type], ['dynamodb.Secret', undefined, 'AccessDeniedException']);
+    assert.match(secret!.notDescribed!.message, /DynamoDB DescribeContinuousBackups for table Secret failed with AccessDeniedException: .*dynamodb:DescribeContinuousBackups/);
+    assert.equal(orders?.dynamodb?.pitr.enabled, true);
+
+    mock.on(DescribeContinuousBackupsCommand, { TableName: 'Secret' }).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } }));
+    const throttled = await portError(catalog.sourceTables(['dynamodb.Secret', 'dynamodb.Orders']));
+    assert.equal(throttled.retryable, true);
+  } finally {
+    mock.restore();
+    mocked.destroy();
+  }
 });
 
 test('sourceTables refuses a name that is not dynamodb.<Name>', async () => {

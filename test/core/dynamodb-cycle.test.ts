@@ -90,6 +90,25 @@ describe('the plan of a DynamoDB cycle (activities, no server)', () => {
     assert.deepEqual(taken?.exports, [{ type: 'FULL', to: T }]);
   });
 
+  test("a lake table whose last commit cannot be read (a refusal of that table) fails its table alone; a retryable failure retries the plan", async () => {
+    const { backend, acts } = setup();
+    backend.store.update((s) => {
+      s.lake['shop.orders'] = commitOf('ddb', '2026-03-01T11:00:00Z');
+      s.lake['shop.customers'] = commitOf('ddb', '2026-03-01T11:30:00Z');
+    });
+    backend.setFailures([{ table: 'shop.orders', phase: 'lineage', times: 'always', retryable: false, message: 'Athena refused the query of shop.orders$snapshots: no SELECT permission' }]);
+    const discovery = await acts.discoverTables('ddb', 'c1', undefined);
+    const plan = await acts.planCycle('ddb', 'c1', discovery, { approveDeletes: false, exportTime: T });
+    const orders = plan.notLoaded.find((t) => t.table === 'dynamodb.orders');
+    assert.deepEqual([orders?.status, orders?.error?.type], ['failed', 'LineageUnreadable']);
+    assert.match(orders?.error?.message ?? '', /last commit of lake table shop\.orders could not be read.*no SELECT permission/);
+    assert.deepEqual(plan.load.map((i) => i.table).sort(), ['dynamodb.customers', 'dynamodb.events']);
+    assert.deepEqual(plan.load.find((i) => i.table === 'dynamodb.customers')?.exports, [{ type: 'INCREMENTAL', from: '2026-03-01T11:30:00Z', to: T }]);
+
+    backend.setFailures([{ table: 'shop.orders', phase: 'lineage', times: 'always', retryable: true }]);
+    await assert.rejects(acts.planCycle('ddb', 'c2', discovery, { approveDeletes: false, exportTime: T }), /injected lineage failure for shop\.orders/);
+  });
+
   test('a cycle that gives no export time cannot plan a DynamoDB source; an unknown requested table fails with the DynamoDB wording', async () => {
     const { acts } = setup();
     const discovery = await acts.discoverTables('ddb', 'c1', undefined);

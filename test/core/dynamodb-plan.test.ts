@@ -317,6 +317,29 @@ describe('planTables for a dynamodb source', () => {
     assert.equal(planned.notLoaded[0]?.error?.type, 'TableNotDescribed');
   });
 
+  test('a table the source refused to describe fails alone, with the refusal; the others are planned', () => {
+    const refused: DiscoveredTable = {
+      table: 'dynamodb.Orders',
+      target: 'dynamodb.dynamodb.Orders',
+      columns: [],
+      notDescribed: { type: 'AccessDeniedException', message: 'DynamoDB DescribeContinuousBackups for table Orders failed with AccessDeniedException: not authorized' },
+    };
+    const planned = plan(source(), [refused, ddb('Customers')], [], cycle());
+    assert.deepEqual(planned.entries.map((e) => e.table), ['dynamodb.Customers']);
+    assert.equal(planned.notLoaded[0]?.error?.type, 'AccessDeniedException');
+    assert.equal(planned.notLoaded[0]?.error?.message, 'dynamodb.Orders: DynamoDB did not describe Orders, so nothing is exported: DynamoDB DescribeContinuousBackups for table Orders failed with AccessDeniedException: not authorized');
+  });
+
+  test("a table whose lake table's last commit could not be read fails alone, unless it is rebuilt", () => {
+    const unread = { ...cycle({ 'dynamodb.Customers': '2026-01-01T00:00:00Z' }), lineageUnread: { 'dynamodb.Orders': 'Athena StartQueryExecution for the last commit of shop.orders failed with AccessDeniedException' } };
+    const planned = plan(source(), [ddb('Orders'), ddb('Customers')], ['orders', 'customers'], unread);
+    assert.deepEqual(planned.entries.map((e) => e.table), ['dynamodb.Customers']);
+    assert.equal(planned.notLoaded[0]?.error?.type, 'LineageUnreadable');
+    assert.match(planned.notLoaded[0]!.error!.message, /the last commit of lake table shop\.orders could not be read, so the export time it reached is unknown and nothing is exported: Athena StartQueryExecution .* AccessDeniedException/);
+    // A rebuild replaces the table from a FULL export: the commit it reached is not needed.
+    assert.equal(only(plan(source(), [ddb('Orders')], ['orders'], unread, true)).action, 'replace');
+  });
+
   test('without a cycle (lakesync plan) the action is described without windows', () => {
     const planned = plan(source(), [ddb('Orders'), ddb('Customers')], ['orders'], undefined);
     assert.deepEqual(planned.entries.map((e) => [e.table, e.action, e.extract]), [

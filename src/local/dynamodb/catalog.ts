@@ -15,7 +15,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { DescribeStreamCommand, type DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { DYNAMODB_SCHEMA, dynamoNameOfKey, dynamoTableKey, dynamoTableNameOf, dynamoTableNameProblem } from '../../dynamodb/names';
-import { discoveredDynamoTable, keyOf } from '../../dynamodb/table-shape';
+import { describeEach, keyOf } from '../../dynamodb/table-shape';
 import { PortError } from '../../errors';
 import type { DiscoveredTable, DynamoTableInfo, TableName } from '../../model';
 
@@ -59,13 +59,8 @@ export class LocalDynamoCatalog {
 
   /** The named tables as the embedded DynamoDB describes them now; tables it lacks are left out. */
   async sourceTables(tables: TableName[]): Promise<DiscoveredTable[]> {
-    const found: DiscoveredTable[] = [];
-    for (const table of tables) {
-      const info = await this.describeTable(dynamoNameOf(table));
-      if (!info) continue;
-      found.push(discoveredDynamoTable(table, this.options.database, info));
-    }
-    return found;
+    const named = tables.map((table) => ({ table, name: dynamoNameOf(table) }));
+    return describeEach(named, this.options.database, (name) => this.describeTable(name));
   }
 
   /** ARN, key, item count and point-in-time recovery of one table; undefined when it does not exist. */
