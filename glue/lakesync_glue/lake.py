@@ -139,6 +139,15 @@ def max_value(spark: "SparkSession", ident: str, column: str) -> str | None:
     return format_value(spark, spark.sql(sqltext.max_value(ident, column)))
 
 
+def later(spark: "SparkSession", type_name: str, value: str | None, than: str) -> bool:
+    """Whether a value of a column (as max_value gives it) lies past another, compared in the column's
+    type (9 before 10, times by instant); False when either does not read as that type."""
+    if value is None or value == than or not type_name:
+        return False
+    typed = lambda v: f"CAST({sql_string(v)} AS {type_name})"  # noqa: E731 - one expression
+    return bool(spark.sql(f"SELECT coalesce({typed(value)} > {typed(than)}, FALSE) AS v").collect()[0]["v"])
+
+
 def schema_hash(cols: list[Column]) -> str:
     """sha256 of the lake table's column names and types, in order."""
     text = json.dumps([[n, t] for n, t in cols], separators=(",", ":"), ensure_ascii=False)

@@ -734,8 +734,11 @@ def _finish(spark: "SparkSession", args: JobArgs, state: RunState, outcome: Outc
     result.rowCountAfter = rows_after if rows_after is not None else lake.row_count(spark, ident)
     result.cursorColumn = cursor
     result.cursorValueAfter = lake.max_value(spark, ident, cursor) if cursor else None
-    if args.direct and state.cursor_high is not None:
-        result.cursorValueAfter = state.cursor_high  # the window's fixed upper bound
+    if args.direct and cursor and state.cursor_high is not None:
+        # The window's fixed upper bound, unless the lake's max is past it (the source's newest rows deleted,
+        # a sequence restarted): the watermark never goes back.
+        if not lake.later(spark, dict(cols_after).get(cursor, ""), result.cursorValueAfter, state.cursor_high):
+            result.cursorValueAfter = state.cursor_high
     result.snapshotId = snapshot_after
     result.committed = committed
     result.schemaChanges = schema.changes
