@@ -144,7 +144,7 @@ def later(spark: "SparkSession", type_name: str, value: str | None, than: str) -
     type (9 before 10, times by instant); False when either does not read as that type."""
     if value is None or value == than or not type_name:
         return False
-    typed = lambda v: f"CAST({sql_string(v)} AS {type_name})"  # noqa: E731 - one expression
+    typed = lambda v: f"TRY_CAST({sql_string(v)} AS {type_name})"  # noqa: E731 - one expression
     return bool(spark.sql(f"SELECT coalesce({typed(value)} > {typed(than)}, FALSE) AS v").collect()[0]["v"])
 
 
