@@ -15,9 +15,10 @@ so loading either one never moves the table back.
 """
 from __future__ import annotations
 
+import json
 import logging
 import shlex
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -49,6 +50,11 @@ KEYS: tuple[str, ...] = (SOURCE, EXPORT_ID, SNAPSHOT_TIME, CYCLE_ID, SOURCE_TABL
 # The table's current snapshot when a load recorded its lineage in the properties: a load that
 # changed nothing made no snapshot, so only the properties say the table holds its export.
 TABLE_SNAPSHOT = "lakesync.table-snapshot"
+# The lake columns loads left unwritten (excluded, or gone from the source): rows they wrote read NULL there,
+# whatever the source holds. A JSON list, accumulated over the loads (a replace starts it again); in the
+# summary of each commit that changes or carries it (atomic with its rows) and in the table's properties
+# (which snapshot expiry keeps).
+UNWRITTEN = "lakesync.unwritten-columns"
 
 
 @dataclass(frozen=True)
@@ -385,6 +391,65 @@ def other_table(args: JobArgs, found: Owner) -> OtherSource | None:
         f"lakeName); if table {found.source_table} was renamed {mine}, take the lake table over with: "
         f"{rebuild_command(args)}"
     )
+
+
+def unwritten_text(columns: Iterable[str]) -> str:
+    return json.dumps(sorted(set(columns)))
+
+
+def _unwritten_set(text: str | None, ident: str) -> set[str]:
+    if not text:
+        return set()
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, list):
+        log.warning("table %s has an unreadable %s %r; it is not used", ident, UNWRITTEN, text)
+        return set()
+    return {str(v) for v in value}
+
+
+def recorded_unwritten(spark: "SparkSession", args: JobArgs, current_snapshot: str | None) -> set[str]:
+    """The lake columns earlier loads left unwritten: the newest lakesync commit's record along the current
+    snapshot's ancestry, with the table property's (all that is left once expiry removed those commits).
+
+    A lakesync commit without the record ends the walk: none was left unwritten up to it (or it was made
+    before loads recorded them). Commits of other writers (compaction) are passed over.
+    """
+    ident = table_ident(args.catalog, args.namespace, args.lake_table)
+    held: set[str] = set()
+    if current_snapshot is not None:
+        snapshots = lake.Snapshots(spark, ident, args.catalog, args.namespace, args.lake_table, (SOURCE, UNWRITTEN))
+        for _, entry in ancestry(snapshots, current_snapshot):
+            if entry is None:
+                break
+            if entry.summary[UNWRITTEN] is not None:
+                held = _unwritten_set(entry.summary[UNWRITTEN], ident)
+                break
+            if entry.summary[SOURCE] is not None:
+                break
+    return held | _unwritten_set(lake.properties(spark, ident).get(UNWRITTEN), ident)
+
+
+def record_unwritten(spark: "SparkSession", ident: str, args: JobArgs, columns: set[str]) -> str | None:
+    """Sets the table property to `columns`, what the load's commits recorded; a warning when that failed.
+
+    After the commits, as a property change cannot join a commit of rows; their summaries hold it
+    meanwhile. Skipped when the property already says so, or is absent and `columns` empty.
+    """
+    try:
+        current = lake.properties(spark, ident).get(UNWRITTEN)
+        wanted = unwritten_text(columns)
+        if current == wanted or (current is None and not columns):
+            return None
+        spark.sql(f"ALTER TABLE {ident} SET TBLPROPERTIES ({sql_string(UNWRITTEN)} = {sql_string(wanted)})").collect()
+        return None
+    except Exception as exc:  # noqa: BLE001 - reported as a warning, the load stands
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return (f"the columns this load left unwritten ({', '.join(sorted(columns)) or 'none'}) were not recorded in "
+                f"the properties of lake table {args.lake_table_id} ({message}); its commits record them until "
+                "snapshot expiry removes them. Check that the job's role may alter the table")
 
 
 def made_by_load(spark: "SparkSession", snapshot: str | None, parent: str | None, args: JobArgs) -> bool:

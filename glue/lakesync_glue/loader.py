@@ -68,6 +68,8 @@ class RunState:
     # Direct loads: the window read (result JSON `window`) and its fixed upper bound in the lake's format.
     window: dict[str, Any] | None = None
     cursor_high: str | None = None
+    # The lake columns the load's commits recorded as left unwritten (lineage.UNWRITTEN); None: they recorded none.
+    unwritten: set[str] | None = None
 
     def phase(self, name: str) -> None:
         """Logs how long the previous phase took (job logs show where a slow load spends its time)."""
@@ -180,6 +182,9 @@ class _Load:
         self.one_pass: tuple["DataFrame", list[ColumnPlan], list[str]] | None = None
         # Where the rows come from, once known: its refusals are checked again before each commit.
         self.rows: "ExportRows | DirectRows | ExportRefusals | None" = None
+        self._unwritten_before: set[str] | None = None
+        # The lake columns the load writes no value into, and whether it rewrites every row (set once planned).
+        self.unwritten_plan: tuple[set[str], bool] | None = None
 
     # -- helpers -------------------------------------------------------------------------
     def view(self, df: "DataFrame") -> str:
@@ -192,7 +197,7 @@ class _Load:
         """Runs a write; every Iceberg snapshot it makes records this load's lineage."""
         log.info("%s: %s", self.args.lake_table_id, statement[:500])
         window = self.rows.lineage_window() if isinstance(self.rows, DirectRows) else self.state.window
-        properties = lineage.commit_properties(self.args, window)
+        properties = {**lineage.commit_properties(self.args, window), **self.unwritten_properties()}
 
         def attempt() -> object:
             self.refuse_if_overtaken()
@@ -204,6 +209,26 @@ class _Load:
             attempts=self.args.commit_attempts,
             wait_seconds=self.args.commit_retry_wait_seconds,
         )
+
+    def unwritten_before(self) -> set[str]:
+        """The lake columns earlier loads left unwritten (read once, as the table was when the load started)."""
+        if self._unwritten_before is None:
+            self._unwritten_before = (lineage.recorded_unwritten(self.spark, self.args, self.state.snapshot_before)
+                                      if self.state.table_exists else set())
+        return self._unwritten_before
+
+    def unwritten_properties(self) -> dict[str, str]:
+        """The record of unwritten columns each commit of the load carries: this load's added to the earlier
+        loads' (only its own when it rewrites every row); none while there is nothing to record and nothing
+        recorded before (an empty list when a replace clears an earlier record)."""
+        if self.unwritten_plan is None:
+            return {}
+        left, rewrites = self.unwritten_plan
+        columns = left if rewrites else self.unwritten_before() | left
+        if not (columns or self.unwritten_before()):
+            return {}
+        self.state.unwritten = columns
+        return {lineage.UNWRITTEN: lineage.unwritten_text(columns)}
 
     def refuse_if_overtaken(self) -> None:
         """Right before a commit: when another commit came since the load read the lake (e.g. a newer export's
@@ -421,6 +446,8 @@ class _Load:
             check_lookback(a.cursor_lookback, cursor, schema.write_types[cursor], a.target)
         if self.deferred is None:
             self.count_lake()
+        # Lake columns the load writes no value into (excluded, or gone from the source) read NULL in its rows.
+        self.unwritten_plan = (set(schema.dropped_columns), action in ("create", "replace", "rebuild"))
 
         runner: dict[str, Callable[[], Outcome]] = {
             "create": lambda: self.create(typed, plans),
@@ -508,7 +535,7 @@ class _Load:
         A new local table also bounds its metadata files from its first commit; a replaced table keeps
         the properties it has (Iceberg's replace keeps them), the missing ones are set after the load.
         """
-        properties = lineage.table_properties(self.args)
+        properties = {**lineage.table_properties(self.args), **self.unwritten_properties()}
         if not replace:
             properties = {**maintenance.local_properties(self.args), **properties}
         return sqltext.create_table_as(self.ident, view, columns, replace, properties)
@@ -686,8 +713,9 @@ class _Load:
         # of a row as the source has.
         compare = [n for n in schema.write_types if n in lake_types]
         lake_df = self.lake_frame([(n, schema.write_types[n]) for n in compare], set(lake_types))
-        # Rows loaded before a column was added read NULL in it: such a column does not make them new.
-        added = lake.added_columns(self.spark, a.catalog, a.namespace, a.lake_table) - {cursor}
+        # Rows loaded before a column was added, or while loads left it unwritten (an exclude since removed),
+        # read NULL in it: such a column does not make them new.
+        added = (lake.added_columns(self.spark, a.catalog, a.namespace, a.lake_table) | self.unwritten_before()) - {cursor}
         new_rows = unseen_rows(src, lake_df.where(window) if window else lake_df, compare, sorted(added))
         inserted = new_rows.count()
         outcome = Outcome("incremental", inserted=inserted)
@@ -747,6 +775,10 @@ def _finish(spark: "SparkSession", args: JobArgs, state: RunState, outcome: Outc
     lineage_warning = lineage.record_table_lineage(spark, ident, args, snapshot_after)
     if lineage_warning:
         state.warnings.append(lineage_warning)
+    if state.unwritten is not None:
+        unwritten_warning = lineage.record_unwritten(spark, ident, args, state.unwritten)
+        if unwritten_warning:
+            state.warnings.append(unwritten_warning)
     maintenance_warning = maintenance.ensure_bounded_metadata(spark, ident, args)
     if maintenance_warning:
         state.warnings.append(maintenance_warning)
