@@ -438,6 +438,7 @@ function dynamoEntry(
     ...(Object.values(columns).some((c) => c.hash) && source.hashKey ? { hashKey: source.hashKey } : {}),
   };
   const info = t.dynamodb;
+  if (!info && t.notDescribed) return fail(t.notDescribed.type, `DynamoDB did not describe ${name}, so nothing is exported: ${t.notDescribed.message}`);
   if (!options.dynamodb) {
     // `lakesync plan` outside a cycle: no export time, so the windows are described, not fixed. The
     // settings the cycle would refuse are refused here too: all of them with the key, else those the config alone tells.
@@ -453,7 +454,6 @@ function dynamoEntry(
         : 'DynamoDB: lake table missing: FULL export at the cycle\'s export time',
     };
   }
-  if (!info && t.notDescribed) return fail(t.notDescribed.type, `DynamoDB did not describe ${name}, so nothing is exported: ${t.notDescribed.message}`);
   if (!info) return fail('TableNotDescribed', `DynamoDB did not describe ${name} (its key and point-in-time recovery are unknown): check that the table exists in ${source.source.region} and that dynamodb:DescribeTable and dynamodb:DescribeContinuousBackups are allowed`);
   const problems = dynamoAttributeProblems(t.table, info.key, attributes, settings?.columns);
   if (problems.length > 0) return fail('InvalidTableSettings', problems.join('; '));

@@ -328,6 +328,9 @@ describe('planTables for a dynamodb source', () => {
     assert.deepEqual(planned.entries.map((e) => e.table), ['dynamodb.Customers']);
     assert.equal(planned.notLoaded[0]?.error?.type, 'AccessDeniedException');
     assert.equal(planned.notLoaded[0]?.error?.message, 'dynamodb.Orders: DynamoDB did not describe Orders, so nothing is exported: DynamoDB DescribeContinuousBackups for table Orders failed with AccessDeniedException: not authorized');
+    // `lakesync plan`, outside a cycle, shows the same failure.
+    const shown = plan(source(), [refused, ddb('Customers')], [], undefined);
+    assert.deepEqual([shown.entries.map((e) => e.table), shown.notLoaded[0]?.error?.type], [['dynamodb.Customers'], 'AccessDeniedException']);
   });
 
   test("a table whose lake table's last commit could not be read fails alone, unless it is rebuilt", () => {
