@@ -134,17 +134,11 @@ export class RdsExports implements ExportPort {
     }
   }
 
-  /** How many exports of the account (in this region) are starting or running, across pages; undefined when RDS cannot tell. */
+  /** How many exports of the account (in this region) are starting or running; undefined when RDS cannot tell. */
   private async runningExportCount(): Promise<number | undefined> {
     try {
       let count = 0;
-      let marker: string | undefined;
-      do {
-        const out = await this.rds.send(new DescribeExportTasksCommand({ Filters: [{ Name: 'status', Values: ['starting', 'in_progress'] }], ...(marker ? { Marker: marker } : {}) }));
-        // Checked here too: an emulator may ignore the filters.
-        count += (out.ExportTasks ?? []).filter((t) => ['starting', 'in_progress'].includes((t.Status ?? '').toLowerCase())).length;
-        marker = out.Marker;
-      } while (marker);
+      for await (const _ of this.tasksIn(['starting', 'in_progress'])) count++;
       return count;
     } catch {
       return undefined;
@@ -153,31 +147,30 @@ export class RdsExports implements ExportPort {
 
   /**
    * Another export of the snapshot that is starting, running or being cancelled (RDS runs one at a
-   * time per snapshot), across pages; undefined when none, or when RDS cannot tell (the caller's
-   * own error then stands).
+   * time per snapshot); undefined when none, or when RDS cannot tell (the caller's own error then stands).
    */
   private async runningExportOf(sourceArn: string, exportId: string): Promise<ExportTask | undefined> {
     try {
-      let marker: string | undefined;
-      do {
-        const out = await this.rds.send(
-          new DescribeExportTasksCommand({
-            SourceArn: sourceArn,
-            Filters: [{ Name: 'status', Values: ['starting', 'in_progress', 'canceling'] }],
-            ...(marker ? { Marker: marker } : {}),
-          }),
-        );
-        // Checked here too: an emulator may ignore the filters.
-        const running = (out.ExportTasks ?? []).find(
-          (t) => t.ExportTaskIdentifier !== exportId && t.SourceArn === sourceArn && ['starting', 'in_progress', 'canceling'].includes((t.Status ?? '').toLowerCase()),
-        );
-        if (running) return running;
-        marker = out.Marker;
-      } while (marker);
+      for await (const task of this.tasksIn(['starting', 'in_progress', 'canceling'], sourceArn)) {
+        if (task.ExportTaskIdentifier !== exportId && task.SourceArn === sourceArn) return task;
+      }
     } catch {
       return undefined;
     }
     return undefined;
+  }
+
+  /** The export tasks in one of `statuses` (of one snapshot when `sourceArn` is given), across pages. */
+  private async *tasksIn(statuses: string[], sourceArn?: string): AsyncGenerator<ExportTask> {
+    let marker: string | undefined;
+    do {
+      const out = await this.rds.send(
+        new DescribeExportTasksCommand({ ...(sourceArn ? { SourceArn: sourceArn } : {}), Filters: [{ Name: 'status', Values: statuses }], ...(marker ? { Marker: marker } : {}) }),
+      );
+      // Checked here too: an emulator may ignore the filters.
+      yield* (out.ExportTasks ?? []).filter((t) => statuses.includes((t.Status ?? '').toLowerCase()));
+      marker = out.Marker;
+    } while (marker);
   }
 }
 
