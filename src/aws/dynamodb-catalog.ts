@@ -12,7 +12,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { PortError } from '../errors';
 import type { DiscoveredTable, DynamoTableInfo, TableName } from '../model';
-import { DYNAMODB_TABLE_ARN, dynamoNameOfKey, dynamoTableKey, dynamoTableNameOf, dynamoTableNameProblem } from '../dynamodb/names';
+import { DYNAMODB_TABLE_ARN, dynamoNameOf, dynamoTableKey, dynamoTableNameOf, dynamoTableNameProblem } from '../dynamodb/names';
 import { describeEach, keyOf } from '../dynamodb/table-shape';
 import { awsCall, hasAwsCode, toPortError } from './errors';
 
@@ -111,12 +111,3 @@ export class DynamoCatalog {
     return names;
   }
 }
-
-/** `dynamodb.<Name>` -> `<Name>`; anything else is not a table of a dynamodb source. */
-export function dynamoNameOf(table: TableName): string {
-  const name = dynamoNameOfKey(table);
-  if (!name) throw new PortError('validation', 'InvalidTableName', `"${table}" is not a DynamoDB table: tables of a dynamodb source are named dynamodb.<TableName>`);
-  return name;
-}
-
-

@@ -4,6 +4,7 @@
  * 3-255 characters of a-z, A-Z, 0-9, "_", "-" and "." ("Supported data types and naming rules in
  * Amazon DynamoDB"); "." is refused here, since a `schema.table` key cannot hold it. Pure.
  */
+import { PortError } from '../errors';
 import type { TableName } from '../model';
 
 /** The schema every DynamoDB table is listed under. */
@@ -41,4 +42,13 @@ export function dynamoTableKey(name: string): TableName {
 export function dynamoNameOfKey(table: TableName): string | undefined {
   const prefix = `${DYNAMODB_SCHEMA}.`;
   return table.startsWith(prefix) ? table.slice(prefix.length) : undefined;
+}
+
+/** `dynamodb.<Name>` -> `<Name>`; any other name is refused, as not a table of a dynamodb source. */
+export function dynamoNameOf(table: TableName): string {
+  const name = dynamoNameOfKey(table);
+  if (!name) {
+    throw new PortError('validation', 'InvalidTableName', `"${table}" is not a DynamoDB table: tables of a dynamodb source are named ${DYNAMODB_SCHEMA}.<TableName>`);
+  }
+  return name;
 }

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { sha256Hex, tableExportIdFor } from '../../src/ids';
-import { dynamoNameOfKey, dynamoTableKey, dynamoTableNameOf } from '../../src/dynamodb/names';
+import { dynamoNameOf, dynamoNameOfKey, dynamoTableKey, dynamoTableNameOf } from '../../src/dynamodb/names';
 import { localDynamoSourceConfig as localDdb, parsed, problems } from '../helpers/source-config';
 
 const AWS = {
@@ -164,6 +164,8 @@ describe('DynamoDB table names and export ids', () => {
     assert.equal(dynamoTableKey('Orders'), 'dynamodb.Orders');
     assert.equal(dynamoNameOfKey('dynamodb.Orders'), 'Orders');
     assert.equal(dynamoNameOfKey('public.orders'), undefined);
+    assert.equal(dynamoNameOf('dynamodb.Orders'), 'Orders');
+    assert.throws(() => dynamoNameOf('public.orders'), { name: 'PortError', message: /"public\.orders" is not a DynamoDB table: tables of a dynamodb source are named dynamodb\.<TableName>/ });
   });
 
   test('sha256Hex matches node:crypto, for ASCII and non-ASCII text of several block sizes', () => {

@@ -14,7 +14,7 @@ import {
   type TableDescription,
 } from '@aws-sdk/client-dynamodb';
 import { DescribeStreamCommand, type DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
-import { DYNAMODB_SCHEMA, dynamoNameOfKey, dynamoTableKey, dynamoTableNameOf, dynamoTableNameProblem } from '../../dynamodb/names';
+import { dynamoNameOf, dynamoTableKey, dynamoTableNameOf, dynamoTableNameProblem } from '../../dynamodb/names';
 import { describeEach, keyOf } from '../../dynamodb/table-shape';
 import { PortError } from '../../errors';
 import type { DiscoveredTable, DynamoTableInfo, TableName } from '../../model';
@@ -27,15 +27,6 @@ export interface LocalDynamoCatalogOptions {
   /** Names or table ARNs; absent: every table ListTables returns. */
   tables?: readonly string[];
   warn?: (message: string) => void;
-}
-
-/** `dynamodb.<Name>` -> `<Name>`; any other name is refused. */
-export function dynamoNameOf(table: TableName): string {
-  const name = dynamoNameOfKey(table);
-  if (!name) {
-    throw new PortError('validation', 'InvalidTableName', `"${table}" is not a DynamoDB table name: tables of a dynamodb source are named ${DYNAMODB_SCHEMA}.<TableName>`);
-  }
-  return name;
 }
 
 export class LocalDynamoCatalog {

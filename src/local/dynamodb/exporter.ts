@@ -19,7 +19,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs'
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { DescribeTableCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
-import { dynamoTableKey } from '../../dynamodb/names';
+import { dynamoNameOf, dynamoTableKey } from '../../dynamodb/names';
 import { MAX_WINDOWS } from '../../dynamodb/windows';
 import { PortError } from '../../errors';
 import type { TableExportRef, TableExportStatus, TableExportWindow } from '../../model';
@@ -27,7 +27,6 @@ import type { RetentionDeletion, TableExportItem, TableExportPort, TableExportRe
 import { claimOrphanedTask, readJsonIfExists, writeJsonAtomic, writeJsonExclusive } from '../files';
 import { THIS_OWNER, type TaskOwner, ownerAlive } from '../process-identity';
 import type { WorkDirLayout } from '../paths';
-import { dynamoNameOf } from './catalog';
 import type { LocalDynamoClients } from './clients';
 import { DataFileWriter, type ExportSummary, itemToDynamoJson, writeManifests } from './export-files';
 import { changeLine, readWindowChanges } from './stream-changes';
