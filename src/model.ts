@@ -98,8 +98,11 @@ export interface DynamoTableInfo {
   tableArn: string;
   /** The partition key, then the sort key when there is one. */
   key: DynamoKeyAttribute[];
-  /** Point-in-time recovery: exports need it on; `earliestRestorable` is the oldest time an export may start from (ISO-8601). */
-  pitr: { enabled: boolean; earliestRestorable?: string };
+  /**
+   * Point-in-time recovery: exports need it on; `earliestRestorable` is the oldest time an export may
+   * start from (ISO-8601); `recoveryPeriodDays` its period (1 to 35 days), when DynamoDB reports it.
+   */
+  pitr: { enabled: boolean; earliestRestorable?: string; recoveryPeriodDays?: number };
   /** DynamoDB's approximate item count (refreshed about every six hours). */
   itemCount?: number;
 }

@@ -37,6 +37,8 @@ export interface DynamoPlanInput {
   exportTime: string;
   /** The incremental windows the backend accepts (ports.tableExport.windowLimits). */
   windowLimits: WindowLimits;
+  /** How long after the export time the exports may start while the earliest restorable time moves on (ports.tableExport.restorableMarginSeconds; default RESTORABLE_MARGIN_SECONDS). */
+  restorableMarginSeconds?: number;
   /** The export time (lineage snapshotTime) each table reached, for tables whose lake table exists and has lakesync lineage. */
   reached: Record<TableName, string>;
   /** Tables whose lake table's last commit is another source's (rows a load refuses, OtherSource), with the failure's message. */
@@ -480,6 +482,8 @@ function dynamoEntry(
     reached: lakeExists ? reached[t.table] : undefined,
     rebuild: options.rebuild ?? false,
     earliestRestorable: info.pitr.earliestRestorable,
+    recoveryPeriodDays: info.pitr.recoveryPeriodDays,
+    restorableMarginSeconds: options.dynamodb.restorableMarginSeconds,
     limits: effectiveLimits(windowLimits, window?.maxHours ?? EXPORT_WINDOW_DEFAULTS.maxHours),
     maxWindows: window?.maxWindows ?? EXPORT_WINDOW_DEFAULTS.maxWindows,
   });

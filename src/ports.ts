@@ -102,6 +102,12 @@ export interface TableExportRequest {
 export interface TableExportPort {
   /** The INCREMENTAL windows the backend accepts, in seconds (DynamoDB: 15 minutes to 24 hours). */
   readonly windowLimits: { minSeconds: number; maxSeconds: number };
+  /**
+   * How long after a cycle's export time its exports may start while the table's earliest restorable
+   * time moves on (the plan's margin, src/dynamodb/windows.ts); absent: RESTORABLE_MARGIN_SECONDS.
+   * 0 for a backend whose earliest restorable time does not move.
+   */
+  readonly restorableMarginSeconds?: number;
   /** Starts the export, or adopts the one started with the same id; a window out of the limits is refused before any call. */
   startTableExport(req: TableExportRequest): Promise<TableExportRef>;
   describeTableExport(ref: TableExportRef): Promise<TableExportStatus>;

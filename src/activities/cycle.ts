@@ -467,6 +467,7 @@ async function dynamoPlanInputs(
   return {
     exportTime,
     windowLimits: ports.tableExport.windowLimits,
+    ...(ports.tableExport.restorableMarginSeconds !== undefined ? { restorableMarginSeconds: ports.tableExport.restorableMarginSeconds } : {}),
     reached,
     ...(Object.keys(otherSource).length > 0 ? { otherSource } : {}),
     ...(Object.keys(lineageUnread).length > 0 ? { lineageUnread } : {}),

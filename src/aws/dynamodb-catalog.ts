@@ -95,7 +95,8 @@ export class DynamoCatalog {
     const description = out.ContinuousBackupsDescription?.PointInTimeRecoveryDescription;
     const enabled = description?.PointInTimeRecoveryStatus === 'ENABLED';
     const earliest = description?.EarliestRestorableDateTime;
-    return { enabled, ...(enabled && earliest ? { earliestRestorable: earliest.toISOString() } : {}) };
+    const period = description?.RecoveryPeriodInDays;
+    return { enabled, ...(enabled && earliest ? { earliestRestorable: earliest.toISOString() } : {}), ...(enabled && period !== undefined ? { recoveryPeriodDays: period } : {}) };
   }
 
   private async allTableNames(): Promise<string[]> {

@@ -35,6 +35,17 @@ export interface DynamoExportSettings {
 /** DynamoDB's incremental exports cover at least 15 minutes and at most 24 hours. */
 export const DYNAMODB_WINDOW_LIMITS = { minSeconds: 15 * 60, maxSeconds: 24 * 60 * 60 } as const;
 
+/**
+ * How far after this worker's clock an export's time may be. The cycle fixes its export time from
+ * the Temporal server's clock (the workflow's start), not from the worker's: hosts synced by NTP
+ * differ by well under a second, and a minute also covers a drifting VM or container clock, while a
+ * time further ahead is a bug upstream (a wrong time zone, a bad argument) that must not reach
+ * DynamoDB. A time that DynamoDB's own point-in-time recovery does not reach yet (its
+ * LatestRestorableDateTime, typically 5 minutes before now) is refused by DynamoDB with
+ * InvalidExportTimeException, and that start is retried until it does (outsideWindow).
+ */
+export const CLOCK_SKEW_TOLERANCE_MS = 60_000;
+
 /** How many exports of a table an adoption after ExportConflictException looks at, at most. */
 const ADOPTION_SCAN_LIMIT = 200;
 
@@ -109,7 +120,7 @@ export class DynamoTableExports implements TableExportPort {
     };
   }
 
-  /** The request, checked before any call: id, window within DynamoDB's limits, times in the past. */
+  /** The request, checked before any call: id, window within DynamoDB's limits, times not after this worker's clock (give or take CLOCK_SKEW_TOLERANCE_MS). */
   private exportInput(req: TableExportRequest, subject: string): ExportTableToPointInTimeInput {
     if (!DYNAMODB_EXPORT_ID.test(req.exportId)) {
       throw new PortError('validation', 'InvalidExportId', `${subject}: the export id must be 1-36 lowercase letters, digits and hyphens (it is the ClientToken); a new cycle derives a valid one`);
@@ -167,6 +178,16 @@ export class DynamoTableExports implements TableExportPort {
     if (window?.latest && to > window.latest.getTime() && !(window.earliest && from < window.earliest.getTime())) {
       const error = toPortError(err, { ...context, hint: `point-in-time recovery of table ${name} reaches ${window.latest.toISOString()} only, before the export's end ${req.window.to}; the export is retried once it reaches it` });
       return new PortError('throttled', error.code, error.message, { cause: err });
+    }
+    if (window?.earliest && from < window.earliest.getTime()) {
+      // The earliest restorable time moved on since the plan read it (or recovery was turned off and on).
+      const start = req.window.type === 'INCREMENTAL' ? `the window starts at ${req.window.from}` : `the export time is ${req.window.to}`;
+      return toPortError(err, {
+        ...context,
+        hint:
+          `${start}, before the earliest restorable time ${window.earliest.toISOString()} of table ${name}'s point-in-time recovery window${shown}, which moved on since the plan ` +
+          `(aws dynamodb describe-continuous-backups --table-name ${name}): nothing was exported; the table keeps its watermark, and the next cycle plans a FULL export`,
+      });
     }
     return toPortError(err, {
       ...context,
@@ -241,12 +262,21 @@ export class DynamoTableExports implements TableExportPort {
   }
 }
 
-/** The window's times; a window outside DynamoDB's limits or ending in the future is refused. */
+/**
+ * The window's times; a window outside DynamoDB's limits (ExportFromTime to ExportToTime: 15 minutes
+ * to 24 hours), or ending more than CLOCK_SKEW_TOLERANCE_MS after this worker's clock, is refused.
+ */
 function checkWindow(window: TableExportWindow, now: Date, subject: string): { from?: Date; to: Date } {
   const refuse = (why: string) => new PortError('validation', 'ExportWindowOutOfRange', `${subject}: ${why}; nothing was exported`);
   const to = parseTime(window.to);
   if (!to) throw refuse(`"${window.to}" is not an ISO-8601 time`);
-  if (to.getTime() > now.getTime()) throw refuse(`the export time ${window.to} is in the future (DynamoDB exports only past times)`);
+  const aheadMs = to.getTime() - now.getTime();
+  if (aheadMs > CLOCK_SKEW_TOLERANCE_MS) {
+    throw refuse(
+      `the export time ${window.to} is ${Math.ceil(aheadMs / 1000)} s after this worker's clock (${now.toISOString()}), more than the ${CLOCK_SKEW_TOLERANCE_MS / 1000} s of clock skew tolerated ` +
+        "(DynamoDB exports only past times): check the worker's and the Temporal server's clocks",
+    );
+  }
   if (window.type === 'FULL') return { to };
   const from = window.from !== undefined ? parseTime(window.from) : undefined;
   if (!from) throw refuse(`an INCREMENTAL export needs a from time, got "${window.from ?? ''}"`);

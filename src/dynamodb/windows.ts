@@ -10,6 +10,24 @@ import type { TableExportWindow } from '../model';
 /** Most incremental windows exportWindow.maxWindows allows a table in one cycle: a longer gap is cheaper as one FULL export. */
 export const MAX_WINDOWS = 30;
 
+/**
+ * How long after the cycle's export time T a table's exports may start, for the plan's check of
+ * the earliest restorable time (default of WindowInput.restorableMarginSeconds). Once point-in-time
+ * recovery has been on for its whole recovery period (1 to 35 days), the earliest restorable time
+ * moves on with the clock; the plan reads it near T, but DynamoDB checks an incremental window's
+ * start when ExportTableToPointInTime is called: after the plan, and after the loads of the tables
+ * ahead in the batch's concurrency. A window that starts within this margin of the edge could be
+ * refused then (InvalidExportTimeException) and the table replaced from a FULL export only a cycle
+ * later; it is replaced at once instead. One hour covers a cycle's plan-to-start delay with room for
+ * tables queued behind other loads, and costs little: only a lake that lags the whole recovery period
+ * by less than an hour takes its FULL export one cycle earlier than it had to. A later start that
+ * DynamoDB refuses anyway fails the table with the window and the edge named, and the next cycle
+ * plans the FULL export.
+ */
+export const RESTORABLE_MARGIN_SECONDS = 60 * 60;
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
 export interface WindowLimits {
   minSeconds: number;
   maxSeconds: number;
@@ -25,6 +43,18 @@ export interface WindowInput {
   rebuild: boolean;
   /** Point-in-time recovery's earliest restorable time: no export starts before it. */
   earliestRestorable?: string | undefined;
+  /**
+   * Point-in-time recovery's period (RecoveryPeriodInDays): the earliest restorable time stays at the
+   * moment recovery was turned on until it is that old, then moves on with the clock. Unknown: it is
+   * taken to move already.
+   */
+  recoveryPeriodDays?: number | undefined;
+  /**
+   * How long after T the exports may start while the earliest restorable time moves on: a window
+   * starting before where it may then be is replaced by a FULL export. Default RESTORABLE_MARGIN_SECONDS;
+   * 0 for a backend whose earliest restorable time does not move.
+   */
+  restorableMarginSeconds?: number | undefined;
   limits: WindowLimits;
   /** Most incremental windows one cycle takes; a longer gap is replaced by a FULL export. */
   maxWindows: number;
@@ -93,6 +123,15 @@ export function planWindows(input: WindowInput): WindowDecision {
       `the lake reached ${from}, before point-in-time recovery's earliest restorable time ${isoSeconds(earliestMs)}: incremental exports cannot start there; FULL export at ${T} replaces the table (delete guard applies)`,
     );
   }
+  const margin = input.restorableMarginSeconds ?? RESTORABLE_MARGIN_SECONDS;
+  const edgeMs = earliestMs !== undefined ? earliestAtStart(earliestMs, tMs, margin, input.recoveryPeriodDays) : undefined;
+  if (edgeMs !== undefined && fromMs < edgeMs) {
+    return full(
+      'replace',
+      `the lake reached ${from}, within ${durationText(margin)} of point-in-time recovery's earliest restorable time ${isoSeconds(earliestMs!)}, which moves on with the clock: ` +
+        `DynamoDB could refuse an incremental export from there by the time it starts; FULL export at ${T} replaces the table (delete guard applies)`,
+    );
+  }
   const count = Math.ceil(gap / maxSeconds);
   if (gap / count < minSeconds) {
     // Only when maxSeconds < 2 * minSeconds: no even split keeps every window within the limits.
@@ -105,6 +144,17 @@ export function planWindows(input: WindowInput): WindowDecision {
     );
   }
   return { action: 'merge', exports: evenWindows(fromMs, gap, count), reason: `${count} incremental window${count === 1 ? '' : 's'} from ${from} to ${T}` };
+}
+
+/**
+ * Where the earliest restorable time may be when the exports start, up to `marginSeconds` after T:
+ * with the recovery period known, T + margin - period once recovery is that old (else it stays where
+ * the plan read it); without it, the time the plan read plus the margin.
+ */
+function earliestAtStart(earliestMs: number, tMs: number, marginSeconds: number, periodDays: number | undefined): number {
+  if (marginSeconds <= 0) return earliestMs;
+  if (periodDays === undefined) return earliestMs + marginSeconds * 1000;
+  return Math.max(earliestMs, tMs + marginSeconds * 1000 - periodDays * DAY_MS);
 }
 
 /** `count` windows of whole seconds covering [from, from + gap), oldest first, lengths differing by at most one second. */

@@ -204,8 +204,8 @@ describe('on moto server', () => {
       ['14 min 59 s', { window: { type: 'INCREMENTAL', from: '2026-03-01T10:45:01Z', to: '2026-03-01T11:00:00Z' } }, /covers 899 s; DynamoDB's incremental exports cover 900 to 86400 s/],
       ['24 h 1 s', { window: { type: 'INCREMENTAL', from: '2026-02-28T10:59:59Z', to: '2026-03-01T11:00:00Z' } }, /covers 86401 s/],
       ['INCREMENTAL without from', { window: { type: 'INCREMENTAL', to: '2026-03-01T11:00:00Z' } }, /needs a from time/],
-      ['to in the future', { window: { type: 'INCREMENTAL', from: '2026-03-01T11:50:00Z', to: '2026-03-01T12:05:00Z' } }, /2026-03-01T12:05:00Z is in the future/],
-      ['FULL in the future', { window: { type: 'FULL', to: '2026-03-01T12:00:01Z' } }, /is in the future/],
+      ['to in the future', { window: { type: 'INCREMENTAL', from: '2026-03-01T11:50:00Z', to: '2026-03-01T12:05:00Z' } }, /2026-03-01T12:05:00Z is 300 s after this worker's clock/],
+      ['FULL more than a minute in the future', { window: { type: 'FULL', to: '2026-03-01T12:01:01Z' } }, /is 61 s after this worker's clock/],
       ['not ISO-8601', { window: { type: 'FULL', to: 'yesterday' } }, /"yesterday" is not an ISO-8601 time/],
     ];
     for (const [name, overrides, message] of cases) {
@@ -326,6 +326,23 @@ describe('with aws-sdk-client-mock (what moto lacks)', () => {
     assert.match(err.message, /table Orders/);
     assert.match(err.message, /2026-03-01T10:30:00\.000Z/);
     assert.match(err.message, /next cycle plans a FULL export/);
+    assert.match(err.message, /the window starts at 2026-03-01T10:00:00Z, before the earliest restorable time 2026-03-01T10:30:00\.000Z/);
+    assert.match(err.message, /the table keeps its watermark/);
+  });
+
+  test('an export time up to a minute after the worker\'s clock (the clock of the server that fixed it runs ahead) is sent to DynamoDB; later is refused', async () => {
+    const { mock, port } = setup();
+    mock.on(ExportTableToPointInTimeCommand).resolves({ ExportDescription: { ExportArn: `${TABLE_ARN}/export/01-a`, StartTime: NOW, ExportStatus: 'IN_PROGRESS' } });
+    await port.startTableExport(request({ window: { type: 'FULL', to: '2026-03-01T12:00:30Z' } }));
+    await port.startTableExport(request({ window: { type: 'INCREMENTAL', from: '2026-03-01T11:00:00Z', to: '2026-03-01T12:01:00Z' } }));
+    assert.deepEqual(
+      mock.commandCalls(ExportTableToPointInTimeCommand).map((c) => c.args[0].input.ExportTime ?? c.args[0].input.IncrementalExportSpecification?.ExportToTime),
+      [new Date('2026-03-01T12:00:30Z'), new Date('2026-03-01T12:01:00Z')],
+    );
+    const late = await portError(port.startTableExport(request({ window: { type: 'FULL', to: '2026-03-01T12:01:01Z' } })));
+    assert.equal(late.code, 'ExportWindowOutOfRange');
+    assert.match(late.message, /the export time 2026-03-01T12:01:01Z is 61 s after this worker's clock \(2026-03-01T12:00:00\.000Z\), more than the 60 s of clock skew tolerated/);
+    assert.equal(mock.commandCalls(ExportTableToPointInTimeCommand).length, 2);
   });
 
   test('LimitExceededException is retryable (throttled)', async () => {

@@ -24,7 +24,7 @@ const ORDERS_KEY: DynamoKeyAttribute[] = [
   { name: 'orderNo', type: 'N' },
 ];
 
-function ddb(name: string, key: DynamoKeyAttribute[] = ORDERS_KEY, pitr: { enabled: boolean; earliestRestorable?: string } = { enabled: true, earliestRestorable: before(30 * 24 * HOUR) }): DiscoveredTable {
+function ddb(name: string, key: DynamoKeyAttribute[] = ORDERS_KEY, pitr: { enabled: boolean; earliestRestorable?: string; recoveryPeriodDays?: number } = { enabled: true, earliestRestorable: before(30 * 24 * HOUR) }): DiscoveredTable {
   return {
     table: `dynamodb.${name}`,
     target: `dynamodb.dynamodb.${name}`,
@@ -73,6 +73,30 @@ describe('the window rule (src/dynamodb/windows.ts)', () => {
     { name: '7 days: 7 windows (maxWindows)', input: { reached: before(7 * 24 * HOUR) }, action: 'merge', reason: /^7 incremental windows/ },
     { name: 'beyond maxWindows: replace from a FULL export', input: { reached: before(7 * 24 * HOUR + 1000) }, action: 'replace', exports: full as TableExportWindow[], reason: /168 hours since 2026-11-23T11:59:59Z need 8 incremental windows of at most 24 hours, more than exportWindow.maxWindows 7: FULL export at 2026-11-30T12:00:00Z replaces the table/ },
     { name: 'reached before PITR earliest restorable: replace', input: { reached: before(2 * HOUR), earliestRestorable: before(HOUR) }, action: 'replace', exports: full as TableExportWindow[], reason: /before point-in-time recovery's earliest restorable time 2026-11-30T11:00:00Z: incremental exports cannot start there/ },
+    {
+      name: 'reached a minute after an earliest restorable time that moves on: replace at once, not an incremental window DynamoDB would refuse by the time it starts',
+      input: { reached: before(2 * HOUR), earliestRestorable: before(2 * HOUR + 60_000) },
+      action: 'replace',
+      exports: full as TableExportWindow[],
+      reason: /the lake reached 2026-11-30T10:00:00Z, within 1 hour of point-in-time recovery's earliest restorable time 2026-11-30T09:59:00Z/,
+    },
+    { name: 'reached just over the margin after the earliest restorable time: one window', input: { reached: before(2 * HOUR), earliestRestorable: before(3 * HOUR + 1000) }, action: 'merge', exports: [{ type: 'INCREMENTAL', from: '2026-11-30T10:00:00Z', to: T }], reason: /^1 incremental window/ },
+    {
+      name: 'recovery turned on two days ago, period 35 days: its earliest restorable time stays put, so a window from just after it is kept',
+      input: { reached: before(2 * HOUR), earliestRestorable: before(2 * HOUR + 60_000), recoveryPeriodDays: 35 },
+      action: 'merge',
+      exports: [{ type: 'INCREMENTAL', from: '2026-11-30T10:00:00Z', to: T }],
+      reason: /^1 incremental window/,
+    },
+    {
+      name: 'a period of 1 day, fully used: a window from 23.5 hours before T would start before the edge an hour after T reaches: replace',
+      input: { reached: before(23.5 * HOUR), earliestRestorable: before(24 * HOUR), recoveryPeriodDays: 1 },
+      action: 'replace',
+      exports: full as TableExportWindow[],
+      reason: /within 1 hour of point-in-time recovery's earliest restorable time 2026-11-29T12:00:00Z/,
+    },
+    { name: 'a period of 1 day, fully used: a window from 22 hours before T is kept', input: { reached: before(22 * HOUR), earliestRestorable: before(24 * HOUR), recoveryPeriodDays: 1 }, action: 'merge', reason: /^1 incremental window/ },
+    { name: 'no margin (an earliest restorable time that never moves, the embedded mode): a window from just after it is kept', input: { reached: before(2 * HOUR), earliestRestorable: before(2 * HOUR + 60_000), restorableMarginSeconds: 0 }, action: 'merge', reason: /^1 incremental window/ },
     { name: 'rebuild: replace', input: { rebuild: true }, action: 'replace', exports: full as TableExportWindow[], reason: /^rebuild requested: FULL export at 2026-11-30T12:00:00Z replaces the lake table/ },
     { name: 'lake table without lakesync lineage: replace', input: { reached: undefined }, action: 'replace', exports: full as TableExportWindow[], reason: /no lakesync lineage/ },
     { name: 'lake ahead of T: skipped', input: { reached: '2026-11-30T12:00:05Z' }, action: 'skip', reason: /already reached 2026-11-30T12:00:05Z/ },
@@ -132,6 +156,21 @@ describe('planTables for a dynamodb source', () => {
     const e = only(plan(source(), [ddb('Orders')], ['orders'], cycle({ 'dynamodb.Orders': before(HOUR) })));
     assert.equal(e.action, 'merge');
     assert.deepEqual(extractOf(e).exports, [{ type: 'INCREMENTAL', from: '2026-11-30T11:00:00Z', to: T }]);
+  });
+
+  test('the lake reached a time just after the earliest restorable time read at plan time: replaced from a FULL export at once', () => {
+    const edge = ddb('Orders', ORDERS_KEY, { enabled: true, earliestRestorable: before(HOUR + 5 * 60_000) });
+    const e = only(plan(source(), [edge], ['orders'], cycle({ 'dynamodb.Orders': before(HOUR) })));
+    assert.equal(e.action, 'replace');
+    assert.deepEqual(extractOf(e).exports, [{ type: 'FULL', to: T }]);
+    assert.match(e.reason ?? '', /within 1 hour of point-in-time recovery's earliest restorable time 2026-11-30T10:55:00Z/);
+  });
+
+  test('the recovery period and the backend\'s margin reach the window rule', () => {
+    const recent = ddb('Orders', ORDERS_KEY, { enabled: true, earliestRestorable: before(HOUR + 5 * 60_000), recoveryPeriodDays: 35 });
+    assert.equal(only(plan(source(), [recent], ['orders'], cycle({ 'dynamodb.Orders': before(HOUR) }))).action, 'merge');
+    const edge = ddb('Orders', ORDERS_KEY, { enabled: true, earliestRestorable: before(HOUR + 5 * 60_000) });
+    assert.equal(only(plan(source(), [edge], ['orders'], { ...cycle({ 'dynamodb.Orders': before(HOUR) }), restorableMarginSeconds: 0 })).action, 'merge');
   });
 
   test('a lake table without lineage is replaced from a FULL export; rebuild too', () => {

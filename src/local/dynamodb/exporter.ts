@@ -167,6 +167,9 @@ export function createLocalTableExportPort(layout: WorkDirLayout, options: Local
 
   return {
     windowLimits: LOCAL_WINDOW_LIMITS,
+    // The embedded DynamoDB's earliest restorable time (when recovery, or the table's stream, was
+    // turned on) never moves on: no margin, so its incremental windows may start right there.
+    restorableMarginSeconds: 0,
 
     async startTableExport(req: TableExportRequest): Promise<TableExportRef> {
       validate(req);
