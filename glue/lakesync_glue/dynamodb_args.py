@@ -99,6 +99,31 @@ def key_type_problem(key_type: str, lake_type: str) -> str | None:
     return f"a key of type {key_type} cannot be {lake_type} (use {' or '.join(allowed + (('decimal(p,s)',) if key_type == 'N' else ()))})"
 
 
+_NUMBER_TYPES = ("bigint", "int", "double")
+
+
+def _is_number(lake_type: str) -> bool:
+    return lake_type in _NUMBER_TYPES or lake_type.startswith("decimal(")
+
+
+def declared_cast_problem(declared: str, type_: str) -> str | None:
+    """Why a declared (non-key) attribute of lake type `declared` cannot be cast to a policy's `type_` (None
+    when it can: a number or a string into a number or text, a boolean or JSON into text)."""
+    if type_ == declared:
+        return None
+    if (_is_number(declared) or declared == "string") and (_is_number(type_) or type_ == "string"):
+        return None
+    if declared in ("boolean", "json") and type_ == "string":
+        return None
+    if declared == "binary":
+        return "binary has no one text (base64, hex or UTF-8) and no number"
+    if declared == "json":
+        return "DynamoDB JSON is text, not a value of another type"
+    if declared == "boolean":
+        return "a boolean is no number"
+    return f"which {declared} values would be true is a guess"
+
+
 def _parse_exports(raw: str) -> tuple[DynamoExport, ...]:
     name, example = "dynamodb_exports", '[{"exportId": "e1", "type": "FULL", "to": "2025-01-01T00:00:00Z", "location": "s3://bucket/prefix/e1"}]'
     document = _json(name, raw, example)
@@ -217,6 +242,15 @@ def _check_policies(policies: Mapping[str, ColumnPolicy], keys: Sequence[DynamoK
             problem = key_type_problem(key_type, policy.type)
             if problem:
                 raise InvalidArgument(f"--column_policies: key attribute {column!r} of {target}: {problem}")
+        elif policy.type is not None and not policy.hash:
+            declared = dict(attributes)[column]
+            problem = declared_cast_problem(declared, policy.type)
+            if problem:
+                raise InvalidArgument(
+                    f"--column_policies: attribute {column!r} of {target} is declared {declared}, and type "
+                    f"{policy.type} cannot be cast from it ({problem}); declare it {policy.type} under attributes "
+                    "if its DynamoDB values are of that type, or remove type"
+                )
 
 
 def _primary_key_refusal(primary_key: Sequence[str], keys: Sequence[DynamoKey], target: str) -> InvalidArgument:

@@ -129,3 +129,16 @@ def test_an_attribute_named_like_a_column_of_sparks_merge_fails_naming_the_dynam
     renamed = parse_job_args(options(dynamodb_attributes={attribute: "string"},
                                      column_policies={attribute: {"rename": "row_ref"}}), "local")
     assert [c.name for c in attribute_columns(renamed)[0]][-1] == "row_ref"
+
+
+@pytest.mark.parametrize("declared,type_", [("decimal(10,2)", "boolean"), ("binary", "string"), ("json", "bigint"),
+                                            ("boolean", "int"), ("string", "boolean")])
+def test_a_type_the_declared_type_cannot_be_cast_to_is_refused_before_any_read(declared: str, type_: str) -> None:
+    message = rejected(dynamodb_attributes={"total": declared}, column_policies={"total": {"type": type_}})
+    assert f"attribute 'total' of dynamodb.Orders is declared {declared}, and type {type_} cannot be cast from it" in message
+
+
+def test_a_type_the_declared_type_casts_to_is_accepted() -> None:
+    args = parse_job_args(options(dynamodb_attributes={"total": "decimal(10,2)"},
+                                  column_policies={"total": {"type": "string"}}), "local")
+    assert args.column_policies["total"].type == "string"

@@ -164,3 +164,50 @@ def test_an_attribute_named_with_the_reserved_prefix_loads_once_renamed(ddb_load
                        {"__LakeSync_x": "string"})
     assert unnamed.error is not None and unnamed.error["class"] == "NameCollision", unnamed.error
     assert "'__LakeSync_x'" in unnamed.error["message"] and "rename" in unnamed.error["message"], unnamed.error
+
+
+def test_a_type_policy_on_a_declared_attribute_casts_the_declared_value(ddb_load: DdbLoad, spark: Any,
+                                                                        tmp_path: Path) -> None:
+    """columns.<attribute>.type casts the value read as its declared type, as for PostgreSQL columns:
+    a decimal becomes its text or a double, a number held in a string becomes a number, JSON stays text."""
+    items = [{"pk": S("a"), "sk": N(1), "price": N("12.5"), "ratio": N("0.25"), "code": S("-42"), "doc": {"M": {"x": N(1)}},
+              "paid": {"BOOL": True}, "whole": N("7.00"), "tiny": N("0.00000001"), "zero": N("0")},
+             {"pk": S("b"), "sk": N(2), "price": N("-0.01"), "ratio": N("3"), "code": {"NULL": True}, "paid": {"BOOL": False}}]
+    location = write_export(tmp_path, "e-cast", [item(i) for i in items])
+    attributes = {"price": "decimal(10,2)", "ratio": "decimal(10,2)", "code": "string", "doc": "json", "paid": "boolean",
+                  "whole": "decimal(10,2)", "tiny": "decimal(12,10)", "zero": "decimal(12,10)"}
+    policies = {"price": {"type": "string"}, "ratio": {"type": "double"}, "code": {"type": "bigint"},
+                "doc": {"type": "string"}, "paid": {"type": "string"}, "whole": {"type": "int"},
+                "tiny": {"type": "string"}, "zero": {"type": "string"}}
+    result = ddb_load("Cast", "ddb_cast", [export_entry("e-cast", location, T1)], KEY, attributes,
+                      column_policies=json.dumps(policies))
+    assert result.status == "succeeded", result.error
+    cols = dict(columns(spark, "ddb_cast"))
+    assert (cols["price"], cols["ratio"], cols["code"], cols["doc"], cols["paid"], cols["whole"]) == (
+        "string", "double", "bigint", "string", "string", "int")
+    a, b = rows(spark, "ddb_cast")
+    assert (a["price"], a["ratio"], a["code"], a["paid"], a["whole"]) == ("12.50", 0.25, -42, "true", 7)
+    assert json.loads(a["doc"]) == items[0]["doc"]
+    assert (a["tiny"], a["zero"]) == ("0.0000000100", "0.0000000000")  # the declared decimal's digits, never an exponent
+    assert (b["price"], b["ratio"], b["code"], b["doc"], b["paid"], b["whole"]) == ("-0.01", 3.0, None, None, "false", None)
+
+
+def test_a_cast_of_a_declared_value_that_loses_it_fails_or_is_nulled(ddb_load: DdbLoad, spark: Any,
+                                                                      tmp_path: Path) -> None:
+    """A declared decimal cast to an integer keeps whole numbers only; a string cast to a number keeps number text only."""
+    items = [{"pk": S("a"), "sk": N(1), "amount": N("2.50"), "code": S("7")},
+             {"pk": S("b"), "sk": N(2), "amount": N("3"), "code": S("seven")}]
+    location = write_export(tmp_path, "e-lossy", [item(i) for i in items])
+    exports = [export_entry("e-lossy", location, T1)]
+    attributes = {"amount": "decimal(10,2)", "code": "string"}
+    failed = ddb_load("Lossy", "ddb_lossy", exports, KEY, attributes,
+                      column_policies=json.dumps({"amount": {"type": "bigint"}, "code": {"type": "int"}}))
+    assert failed.status == "failed" and failed.error is not None and failed.error["class"] == "AttributeTypeMismatch"
+    message = failed.error["message"]
+    assert "'amount' has 1 value(s) that cannot become bigint" in message, message
+    assert "'code' has 1 value(s) that cannot become int" in message, message
+    nulled = ddb_load("Lossy", "ddb_lossy", exports, KEY, attributes, column_policies=json.dumps(
+        {"amount": {"type": "bigint", "onInvalid": "null"}, "code": {"type": "int", "onInvalid": "null"}}))
+    assert nulled.status == "succeeded", nulled.error
+    assert nulled.nulledValues == {"amount": 1, "code": 1}
+    assert [(r["amount"], r["code"]) for r in rows(spark, "ddb_lossy")] == [(None, 7), (3, None)]

@@ -126,7 +126,7 @@ const REFUSED_ON_DYNAMODB: Record<string, string> = {
 
 interface TableShape {
   attributes?: Record<string, string> | undefined;
-  columns?: Record<string, { exclude?: boolean | undefined }> | undefined;
+  columns?: Record<string, { exclude?: boolean | undefined; hash?: boolean | undefined; type?: string | undefined }> | undefined;
   [field: string]: unknown;
 }
 
@@ -171,9 +171,20 @@ export function dynamoSourceProblems(s: SourceShape): DynamoProblem[] {
     for (const [field, why] of Object.entries(REFUSED_ON_DYNAMODB)) {
       if (t[field] !== undefined) problems.push({ path: ['tables', table, field], message: `${field} does not apply to a DynamoDB table (${why}): remove ${field}` });
     }
-    for (const [attribute] of Object.entries(t.attributes ?? {})) {
-      if (t.columns?.[attribute]?.exclude) {
+    for (const [attribute, declared] of Object.entries(t.attributes ?? {})) {
+      const c = t.columns?.[attribute];
+      if (c?.exclude) {
         problems.push({ path: ['tables', table, 'columns', attribute, 'exclude'], message: `"${attribute}" is declared in attributes and excluded in columns: remove one of them` });
+      } else if (c?.type !== undefined && !c.hash && DYNAMO_POLICY_TYPE.test(c.type)) {
+        const why = declaredCastProblem(declared, c.type);
+        if (why) {
+          problems.push({
+            path: ['tables', table, 'columns', attribute, 'type'],
+            message:
+              `tables."${table}": attribute ${attribute} is declared ${declared}, and columns.${attribute}.type ${c.type} cannot be cast from ${declared} (${why}): ` +
+              `declare it ${c.type} (attributes: { ${attribute}: ${c.type} }) if its DynamoDB values are of that type, or remove type`,
+          });
+        }
       }
     }
   }
@@ -203,6 +214,25 @@ const TYPED_POLICIES = ['hash', 'rename', 'type', 'onInvalid'] as const;
 
 /** Lake types a `columns.<attribute>.type` may cast a DynamoDB value to (the job's POLICY_TYPES). */
 const DYNAMO_POLICY_TYPE = /^(string|bigint|int|double|boolean|decimal\(\d+,\d+\))$/;
+
+const isNumberType = (t: string) => t === 'bigint' || t === 'int' || t === 'double' || t.startsWith('decimal(');
+
+/**
+ * Why `columns.<attribute>.type` cannot cast a declared (non-key) attribute of lake type `declared`
+ * (undefined when it can): the job reads the value as its declared type, then casts it, as it casts a
+ * PostgreSQL column: a number or a string into a number or text, a boolean or JSON into text. Every
+ * pair a key attribute may take (both types hold its key type) is one of these, so the rule holds
+ * before the key is known. The job's rule: declared_cast_problem (glue/lakesync_glue/dynamodb_args.py).
+ */
+export function declaredCastProblem(declared: string, type: string): string | undefined {
+  if (type === declared) return undefined;
+  if ((isNumberType(declared) || declared === 'string') && (isNumberType(type) || type === 'string')) return undefined;
+  if ((declared === 'boolean' || declared === 'json') && type === 'string') return undefined;
+  if (declared === 'binary') return 'binary has no one text (base64, hex or UTF-8) and no number';
+  if (declared === 'json') return 'DynamoDB JSON is text, not a value of another type';
+  if (declared === 'boolean') return 'a boolean is no number';
+  return `which ${declared} values would be true is a guess`;
+}
 
 interface ColumnShape {
   exclude?: boolean | undefined;

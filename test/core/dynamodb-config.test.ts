@@ -140,6 +140,27 @@ describe('config of source kind dynamodb', () => {
     assertProblem(problems(localDdb({ 'dynamodb.Orders': { attributes: { email: 'string' }, columns: { email: { exclude: true } } } })), 'sources.shop.tables.dynamodb.Orders.columns.email.exclude', /declared in attributes and excluded in columns/);
   });
 
+  test('columns.type on a declared attribute casts the declared value: pairs with one meaning are accepted', () => {
+    const pairs: [string, string][] = [
+      ['decimal(10,2)', 'string'], ['decimal(10,2)', 'double'], ['decimal(10,2)', 'bigint'], ['bigint', 'decimal(20,2)'], ['int', 'bigint'],
+      ['double', 'decimal(12,4)'], ['double', 'string'], ['string', 'bigint'], ['string', 'decimal(12,2)'], ['boolean', 'string'], ['json', 'string'],
+    ];
+    for (const [declared, type] of pairs) {
+      assert.deepEqual(problems(localDdb({ 'dynamodb.Orders': { attributes: { total: declared }, columns: { total: { type } } } })), [], `${declared} -> ${type}`);
+    }
+  });
+
+  test('columns.type a declared type cannot be cast to is refused before any export, naming the table, attribute, both types and the fix', () => {
+    const pairs: [string, string][] = [['decimal(10,2)', 'boolean'], ['boolean', 'int'], ['string', 'boolean'], ['binary', 'string'], ['json', 'bigint']];
+    for (const [declared, type] of pairs) {
+      const found = problems(localDdb({ 'dynamodb.Orders': { attributes: { total: declared }, columns: { total: { type } } } }));
+      assert.equal(found.length, 1, found.join('\n'));
+      assert.match(found[0]!, /^sources\.shop\.tables\.dynamodb\.Orders\.columns\.total\.type: /);
+      assert.ok(found[0]!.includes(`tables."dynamodb.Orders": attribute total is declared ${declared}, and columns.total.type ${type} cannot be cast from ${declared}`), found[0]);
+      assert.match(found[0]!, /declare it .* or remove type/);
+    }
+  });
+
   test('attributes on a PostgreSQL table are refused', () => {
     const pg = { database: 'shop', source: { kind: 'pglite' }, target: { namespace: 'shop' }, tables: { 'public.orders': { attributes: { total: 'string' } } } };
     assertProblem(problems(pg), 'sources.shop.tables.public.orders.attributes', /attributes apply to DynamoDB tables only \(source.kind dynamodb\), and this source is pglite/);

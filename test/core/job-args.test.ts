@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { declaredCastProblem } from '../../src/config/dynamodb';
 import { LAKE_CATALOG, type LakeLocation, loadJobArguments } from '../../src/job-args';
 import type { LoadedTableExport, LoadRequest, PlanEntry } from '../../src/model';
 import { repoRoot, toolchain } from '../../src/toolchain';
@@ -322,6 +323,22 @@ describe('load job arguments of a DynamoDB load (source kind dynamodb)', () => {
       assert.equal(parsed[i]!.args?.export_id, 'lse-0000000000000002');
       assert.deepEqual(parsed[i]!.args?.primary_key, ['pk', 'sk']);
     });
+  });
+
+  test('a declared attribute with columns.type: the job accepts exactly the casts the config accepts', () => {
+    const lakeTypes = ['string', 'decimal(10,2)', 'bigint', 'int', 'double', 'boolean', 'binary', 'json'];
+    const policyTypes = ['string', 'decimal(12,4)', 'bigint', 'int', 'double', 'boolean'];
+    const pairs = lakeTypes.flatMap((declared) => policyTypes.map((type) => ({ declared, type })));
+    const cases = pairs.map(({ declared, type }) => {
+      const extract = { kind: 'dynamodb' as const, tableArn: 'arn:aws:dynamodb:eu-west-1:123456789012:table/Orders', key: [{ name: 'pk', type: 'S' as const }], attributes: { total: declared }, exports: exports.map((e) => e.window) };
+      return { mode: 'local' as const, args: loadJobArguments(dynamoRequest(dynamoPlan({ primaryKey: ['pk'], extract, columns: { total: { type } } })), LAKES.local) };
+    });
+    const { parsed } = askJob(cases);
+    pairs.forEach(({ declared, type }, i) => {
+      const configAccepts = declaredCastProblem(declared, type) === undefined;
+      assert.equal(parsed[i]!.ok, configAccepts, `${declared} -> ${type}: config ${configAccepts ? 'accepts' : 'refuses'}, job says ${parsed[i]!.error ?? 'ok'}`);
+    });
+    assert.ok(pairs.some((_, i) => !parsed[i]!.ok) && pairs.some((_, i) => parsed[i]!.ok));
   });
 
   test('a key attribute with a comma in its name reaches the job whole', () => {
