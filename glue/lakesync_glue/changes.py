@@ -70,7 +70,7 @@ def change_set(source: "DataFrame", lake: "DataFrame", key: Sequence[str], delet
 
 
 def unseen_rows(source: "DataFrame", lake: "DataFrame", compare: Sequence[str],
-                added: Sequence[str] = ()) -> "DataFrame":
+                added: Sequence[str] = (), rederived: Sequence[str] = ()) -> "DataFrame":
     """Rows of `source` the lake does not hold yet, compared on `compare` (null-safe), as multisets.
 
     Identical rows are numbered on each side and matched one to one: a row the source has twice
@@ -93,6 +93,12 @@ def unseen_rows(source: "DataFrame", lake: "DataFrame", compare: Sequence[str],
     that source row takes the round's lake row instead (the later one is freed). So a largest
     matching can be made to agree with each round in turn. Patterns that are not nested (a row's
     own NULL in a column added before another) still match only rows they fit, maybe fewer.
+
+    `rederived`: columns of `compare` whose values some lake rows hold derived otherwise (a hash turned on
+    or off, another hash key, type or onInvalid; derivations.py). Which rows is not known, so after the
+    first pass every lake row's value there matches any source value, as a NULL in an added column does
+    (the column counts as NULL in every pattern). The first pass still matches rows exactly, so rows
+    written the load's way pair with their own source rows before any other.
     """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
@@ -105,13 +111,15 @@ def unseen_rows(source: "DataFrame", lake: "DataFrame", compare: Sequence[str],
     l = l.withColumn("__n_l", F.row_number().over(Window.partitionBy(*[f"l{j}" for j in range(len(idx))]).orderBy(F.lit(0))))
     on = reduce(lambda a, b: a & b, [F.col(f"s{i}").eqNullSafe(F.col(f"l{j}")) for j, i in enumerate(idx)],
                 F.col("__n") == F.col("__n_l"))
-    relaxed = [j for j, n in enumerate(compare) if n in set(added)]
+    untrusted = set(rederived)
+    relaxed = [j for j, n in enumerate(compare) if n in untrusted or n in set(added)]
     if not relaxed:
         unseen = s.join(l, on, "left_anti").select(*[f"s{i}" for i in range(len(names))])
         return unseen.localCheckpoint(eager=True).toDF(*names)
     # Both sides' unmatched rows, materialized once: the rounds and the patterns read them. A lake
-    # row's pattern is one character per added column, '1' where it reads NULL.
-    pattern = F.concat(*[F.when(F.col(f"l{j}").isNull(), F.lit("1")).otherwise(F.lit("0")) for j in relaxed])
+    # row's pattern is one character per relaxed column, '1' where it reads NULL (always, when rederived).
+    pattern = F.concat(*[F.lit("1") if compare[j] in untrusted
+                         else F.when(F.col(f"l{j}").isNull(), F.lit("1")).otherwise(F.lit("0")) for j in relaxed])
     left_over = s.join(l, on, "full_outer").where(F.col("__n").isNull() | F.col("__n_l").isNull()).select(
         *[F.col(f"s{i}") for i in range(len(names))], *[F.col(f"l{j}") for j in range(len(idx))],
         F.when(F.col("__n").isNull(), pattern).alias("__p"),

@@ -75,7 +75,7 @@ def lake_element_pg_type(lake_type: str) -> str | None:
     return _LAKE_ELEMENT_PG.get(inner)
 
 
-def _default_on_invalid(kind: str, type_: str | None) -> str:
+def default_on_invalid(kind: str, type_: str | None) -> str:
     """fail for numbers; clamp (PostgreSQL's +-infinity to sentinels) for dates and timestamps."""
     return "clamp" if kind in DATE_KINDS and (type_ is None or type_ in CLAMP_TYPES) else "fail"
 
@@ -189,7 +189,7 @@ def prepare(
                 # (or a direct load), says what the elements are.
                 element = lake_element_pg_type(in_lake)
             element_kind = pg_kind(element or "text")[0]
-            on_invalid = policy.on_invalid or _default_on_invalid(element_kind, None)
+            on_invalid = policy.on_invalid or default_on_invalid(element_kind, None)
             delim = delimiter(element)
             parsed = f"{PARSED_PREFIX}{i}"
             raw = raw.withColumn(parsed, parse(F.col(quote(mapping.column_name)), F.lit(delim)))
@@ -199,7 +199,7 @@ def prepare(
             if in_lake is None:
                 new_arrays.append(plan)
             continue
-        on_invalid = policy.on_invalid or _default_on_invalid(kind, policy.type)
+        on_invalid = policy.on_invalid or default_on_invalid(kind, policy.type)
         plan = plan_column(mapping, name, raw_type, clamp_infinity=on_invalid == "clamp", utc_session=in_utc)
         if (mapping.domain_name and policy.type is None and lake_types.get(name) == "string"
                 and plan.lake_type != "string"):
@@ -223,7 +223,7 @@ def prepare(
             continue
         if policy.type is not None:
             plan = retype_plan(plan, mapping, policy.type)
-        on_invalid = policy.on_invalid or _default_on_invalid(plan.kind, policy.type)
+        on_invalid = policy.on_invalid or default_on_invalid(plan.kind, policy.type)
         _check_clamp(policy, plan, plan.kind, table)
         if on_invalid == "null":
             plan = with_on_invalid_null(plan)

@@ -55,6 +55,9 @@ TABLE_SNAPSHOT = "lakesync.table-snapshot"
 # summary of each commit that changes or carries it (atomic with its rows) and in the table's properties
 # (which snapshot expiry keeps).
 UNWRITTEN = "lakesync.unwritten-columns"
+# How the written lake columns' values were derived (derivations.py): a JSON object of lake column -> the
+# derivations its rows were written with, accumulated like UNWRITTEN, kept the same two ways.
+DERIVATIONS = "lakesync.column-derivations"
 
 
 @dataclass(frozen=True)
@@ -410,26 +413,48 @@ def _unwritten_set(text: str | None, ident: str) -> set[str]:
     return {str(v) for v in value}
 
 
-def recorded_unwritten(spark: "SparkSession", args: JobArgs, current_snapshot: str | None) -> set[str]:
-    """The lake columns earlier loads left unwritten: the newest lakesync commit's record along the current
-    snapshot's ancestry, with the table property's (all that is left once expiry removed those commits).
+def recorded_texts(spark: "SparkSession", args: JobArgs, current_snapshot: str | None,
+                   key: str) -> tuple[str | None, str | None]:
+    """A record's text in the newest lakesync commit along the current snapshot's ancestry that carries it, and
+    in the table's properties (all that is left once expiry removed those commits); None where there is none.
 
-    A lakesync commit without the record ends the walk: none was left unwritten up to it (or it was made
-    before loads recorded them). Commits of other writers (compaction) are passed over.
+    A lakesync commit without the record ends the walk: it was made before loads recorded it, or had nothing
+    to record. Commits of other writers (compaction) are passed over.
     """
     ident = table_ident(args.catalog, args.namespace, args.lake_table)
-    held: set[str] = set()
+    summary: str | None = None
     if current_snapshot is not None:
-        snapshots = lake.Snapshots(spark, ident, args.catalog, args.namespace, args.lake_table, (SOURCE, UNWRITTEN))
+        snapshots = lake.Snapshots(spark, ident, args.catalog, args.namespace, args.lake_table, (SOURCE, key))
         for _, entry in ancestry(snapshots, current_snapshot):
             if entry is None:
                 break
-            if entry.summary[UNWRITTEN] is not None:
-                held = _unwritten_set(entry.summary[UNWRITTEN], ident)
+            if entry.summary[key] is not None or entry.summary[SOURCE] is not None:
+                summary = entry.summary[key]
                 break
-            if entry.summary[SOURCE] is not None:
-                break
-    return held | _unwritten_set(lake.properties(spark, ident).get(UNWRITTEN), ident)
+    return summary, lake.properties(spark, ident).get(key)
+
+
+def recorded_unwritten(spark: "SparkSession", args: JobArgs, current_snapshot: str | None) -> set[str]:
+    """The lake columns earlier loads left unwritten: the newest lakesync commit's record along the current
+    snapshot's ancestry, with the table property's (none where neither records any)."""
+    ident = table_ident(args.catalog, args.namespace, args.lake_table)
+    summary, prop = recorded_texts(spark, args, current_snapshot, UNWRITTEN)
+    return _unwritten_set(summary, ident) | _unwritten_set(prop, ident)
+
+
+def record_property(spark: "SparkSession", ident: str, key: str, wanted: str, skip_absent: bool = False) -> str | None:
+    """Sets the table property `key` to `wanted`; the error's first line when that failed, else None.
+
+    Skipped when the property already says so, or is absent and `skip_absent`.
+    """
+    try:
+        current = lake.properties(spark, ident).get(key)
+        if current == wanted or (current is None and skip_absent):
+            return None
+        spark.sql(f"ALTER TABLE {ident} SET TBLPROPERTIES ({sql_string(key)} = {sql_string(wanted)})").collect()
+        return None
+    except Exception as exc:  # noqa: BLE001 - reported by the caller as a warning, the load stands
+        return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def record_unwritten(spark: "SparkSession", ident: str, args: JobArgs, columns: set[str]) -> str | None:
@@ -438,18 +463,12 @@ def record_unwritten(spark: "SparkSession", ident: str, args: JobArgs, columns: 
     After the commits, as a property change cannot join a commit of rows; their summaries hold it
     meanwhile. Skipped when the property already says so, or is absent and `columns` empty.
     """
-    try:
-        current = lake.properties(spark, ident).get(UNWRITTEN)
-        wanted = unwritten_text(columns)
-        if current == wanted or (current is None and not columns):
-            return None
-        spark.sql(f"ALTER TABLE {ident} SET TBLPROPERTIES ({sql_string(UNWRITTEN)} = {sql_string(wanted)})").collect()
+    message = record_property(spark, ident, UNWRITTEN, unwritten_text(columns), skip_absent=not columns)
+    if message is None:
         return None
-    except Exception as exc:  # noqa: BLE001 - reported as a warning, the load stands
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return (f"the columns this load left unwritten ({', '.join(sorted(columns)) or 'none'}) were not recorded in "
-                f"the properties of lake table {args.lake_table_id} ({message}); its commits record them until "
-                "snapshot expiry removes them. Check that the job's role may alter the table")
+    return (f"the columns this load left unwritten ({', '.join(sorted(columns)) or 'none'}) were not recorded in "
+            f"the properties of lake table {args.lake_table_id} ({message}); its commits record them until "
+            "snapshot expiry removes them. Check that the job's role may alter the table")
 
 
 def made_by_load(spark: "SparkSession", snapshot: str | None, parent: str | None, args: JobArgs) -> bool:

@@ -15,9 +15,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from . import columns, create_path, fast_merge, lake, lineage, maintenance, source, sqltext
+from . import columns, create_path, derivations, fast_merge, lake, lineage, maintenance, source, sqltext
 from .args import JobArgs
 from .changes import change_set, count_ops, unseen_rows
 from .commit import first_line, is_merge_cardinality_violation, with_commit_retry
@@ -70,6 +71,8 @@ class RunState:
     cursor_high: str | None = None
     # The lake columns the load's commits recorded as left unwritten (lineage.UNWRITTEN); None: they recorded none.
     unwritten: set[str] | None = None
+    # How the load's commits recorded the lake columns' derivations (lineage.DERIVATIONS); None: they recorded none.
+    column_derivations: derivations.Record | None = None
 
     def phase(self, name: str) -> None:
         """Logs how long the previous phase took (job logs show where a slow load spends its time)."""
@@ -170,6 +173,16 @@ class ExportRows:
         return None if self.export is None else self.export.data_bytes
 
 
+@dataclass(frozen=True)
+class WritePlan:
+    """What the load's rows hold, once planned: each of its commits records it."""
+
+    unwritten: set[str]  # lake columns it writes no value into (excluded, or gone from the source)
+    derived: dict[str, str]  # the derivation of each lake column it writes (derivations.current)
+    lake_columns: set[str]  # the lake table's columns before the load
+    rewrites: bool  # it writes every row (create, replace, rebuild)
+
+
 class _Load:
     def __init__(self, spark: "SparkSession", args: JobArgs, state: RunState) -> None:
         self.spark = spark
@@ -183,8 +196,8 @@ class _Load:
         # Where the rows come from, once known: its refusals are checked again before each commit.
         self.rows: "ExportRows | DirectRows | ExportRefusals | None" = None
         self._unwritten_before: set[str] | None = None
-        # The lake columns the load writes no value into, and whether it rewrites every row (set once planned).
-        self.unwritten_plan: tuple[set[str], bool] | None = None
+        # What the load's rows hold (set once planned).
+        self.write_plan: WritePlan | None = None
 
     # -- helpers -------------------------------------------------------------------------
     def view(self, df: "DataFrame") -> str:
@@ -197,7 +210,7 @@ class _Load:
         """Runs a write; every Iceberg snapshot it makes records this load's lineage."""
         log.info("%s: %s", self.args.lake_table_id, statement[:500])
         window = self.rows.lineage_window() if isinstance(self.rows, DirectRows) else self.state.window
-        properties = {**lineage.commit_properties(self.args, window), **self.unwritten_properties()}
+        properties = {**lineage.commit_properties(self.args, window), **self.record_properties()}
 
         def attempt() -> object:
             self.refuse_if_overtaken()
@@ -217,18 +230,39 @@ class _Load:
                                       if self.state.table_exists else set())
         return self._unwritten_before
 
+    @cached_property
+    def derivations_before(self) -> derivations.Record | None:
+        """The derivations the lake's rows were written with (read once, as the table was when the load started)."""
+        if not self.state.table_exists:
+            return None
+        return derivations.recorded(self.spark, self.args, self.state.snapshot_before)
+
+    def record_properties(self) -> dict[str, str]:
+        """The records each commit of the load carries about the rows the table holds once it is made."""
+        return {**self.unwritten_properties(), **self.derivation_properties()}
+
     def unwritten_properties(self) -> dict[str, str]:
         """The record of unwritten columns each commit of the load carries: this load's added to the earlier
         loads' (only its own when it rewrites every row); none while there is nothing to record and nothing
         recorded before (an empty list when a replace clears an earlier record)."""
-        if self.unwritten_plan is None:
+        if self.write_plan is None:
             return {}
-        left, rewrites = self.unwritten_plan
+        left, rewrites = self.write_plan.unwritten, self.write_plan.rewrites
         columns = left if rewrites else self.unwritten_before() | left
         if not (columns or self.unwritten_before()):
             return {}
         self.state.unwritten = columns
         return {lineage.UNWRITTEN: lineage.unwritten_text(columns)}
+
+    def derivation_properties(self) -> dict[str, str]:
+        """The record of derivations each commit of the load carries: this load's added to the earlier rows'
+        (only its own when it rewrites every row); always one, so a later change of a policy is seen."""
+        plan = self.write_plan
+        if plan is None:
+            return {}
+        record = derivations.after_load(self.derivations_before, plan.derived, plan.lake_columns, plan.rewrites)
+        self.state.column_derivations = record
+        return {lineage.DERIVATIONS: derivations.record_text(record)}
 
     def refuse_if_overtaken(self) -> None:
         """Right before a commit: when another commit came since the load read the lake (e.g. a newer export's
@@ -367,6 +401,7 @@ class _Load:
             # Named by its lake name (a rename), the cursor's policy is found only now.
             check_direct_cursor_type(a.column_policies, export_name[cursor], a.target)
         hash_key = resolve_hash_key(a)
+        derived = derivations.current(mappings, names, a.column_policies, hash_key)
 
         state.phase("lake table state")
         state.table_exists = lake.exists(spark, a.catalog, a.namespace, a.lake_table)
@@ -446,8 +481,10 @@ class _Load:
             check_lookback(a.cursor_lookback, cursor, schema.write_types[cursor], a.target)
         if self.deferred is None:
             self.count_lake()
-        # Lake columns the load writes no value into (excluded, or gone from the source) read NULL in its rows.
-        self.unwritten_plan = (set(schema.dropped_columns), action in ("create", "replace", "rebuild"))
+        # Lake columns the load writes no value into (excluded, or gone from the source) read NULL in its rows;
+        # the others hold the values their policies derive.
+        self.write_plan = WritePlan(set(schema.dropped_columns), derived, set(lake_types),
+                                    action in ("create", "replace", "rebuild"))
 
         runner: dict[str, Callable[[], Outcome]] = {
             "create": lambda: self.create(typed, plans),
@@ -535,7 +572,7 @@ class _Load:
         A new local table also bounds its metadata files from its first commit; a replaced table keeps
         the properties it has (Iceberg's replace keeps them), the missing ones are set after the load.
         """
-        properties = {**lineage.table_properties(self.args), **self.unwritten_properties()}
+        properties = {**lineage.table_properties(self.args), **self.record_properties()}
         if not replace:
             properties = {**maintenance.local_properties(self.args), **properties}
         return sqltext.create_table_as(self.ident, view, columns, replace, properties)
@@ -716,7 +753,12 @@ class _Load:
         # Rows loaded before a column was added, or while loads left it unwritten (an exclude since removed),
         # read NULL in it: such a column does not make them new.
         added = (lake.added_columns(self.spark, a.catalog, a.namespace, a.lake_table) | self.unwritten_before()) - {cursor}
-        new_rows = unseen_rows(src, lake_df.where(window) if window else lake_df, compare, sorted(added))
+        # Rows written while a column's policy derived its values otherwise (hash, its key, type, onInvalid)
+        # hold other values there: such a column does not make them new either.
+        assert self.write_plan is not None, "planned before the load runs"
+        rederived = derivations.rederived(self.derivations_before, self.write_plan.derived, compare)
+        new_rows = unseen_rows(src, lake_df.where(window) if window else lake_df, compare, sorted(added),
+                               sorted(rederived))
         inserted = new_rows.count()
         outcome = Outcome("incremental", inserted=inserted)
         self.apply_schema(schema)
@@ -779,6 +821,10 @@ def _finish(spark: "SparkSession", args: JobArgs, state: RunState, outcome: Outc
         unwritten_warning = lineage.record_unwritten(spark, ident, args, state.unwritten)
         if unwritten_warning:
             state.warnings.append(unwritten_warning)
+    if state.column_derivations is not None:
+        derivations_warning = derivations.record(spark, ident, args, state.column_derivations)
+        if derivations_warning:
+            state.warnings.append(derivations_warning)
     maintenance_warning = maintenance.ensure_bounded_metadata(spark, ident, args)
     if maintenance_warning:
         state.warnings.append(maintenance_warning)
