@@ -102,23 +102,23 @@ def key_type_problem(key_type: str, lake_type: str) -> str | None:
 _NUMBER_TYPES = ("bigint", "int", "double")
 
 
-def _is_number(lake_type: str) -> bool:
+def is_number_type(lake_type: str) -> bool:
     return lake_type in _NUMBER_TYPES or lake_type.startswith("decimal(")
 
 
 def declared_cast_problem(declared: str, type_: str) -> str | None:
-    """Why a declared (non-key) attribute of lake type `declared` cannot be cast to a policy's `type_` (None
-    when it can: a number or a string into a number or text, a boolean or JSON into text)."""
+    """Why a policy's `type_` cannot read a declared (non-key) attribute of lake type `declared` (None when it
+    can: a number or a string as a number or text, a boolean as text; dynamodb_json.declared_tags)."""
     if type_ == declared:
         return None
-    if (_is_number(declared) or declared == "string") and (_is_number(type_) or type_ == "string"):
+    if (is_number_type(declared) or declared == "string") and (is_number_type(type_) or type_ == "string"):
         return None
-    if declared in ("boolean", "json") and type_ == "string":
+    if declared == "boolean" and type_ == "string":
         return None
     if declared == "binary":
         return "binary has no one text (base64, hex or UTF-8) and no number"
     if declared == "json":
-        return "DynamoDB JSON is text, not a value of another type"
+        return "a json attribute is already stored as text, its DynamoDB JSON"
     if declared == "boolean":
         return "a boolean is no number"
     return f"which {declared} values would be true is a guess"

@@ -132,7 +132,7 @@ def test_an_attribute_named_like_a_column_of_sparks_merge_fails_naming_the_dynam
 
 
 @pytest.mark.parametrize("declared,type_", [("decimal(10,2)", "boolean"), ("binary", "string"), ("json", "bigint"),
-                                            ("boolean", "int"), ("string", "boolean")])
+                                            ("boolean", "int"), ("string", "boolean"), ("json", "string")])
 def test_a_type_the_declared_type_cannot_be_cast_to_is_refused_before_any_read(declared: str, type_: str) -> None:
     message = rejected(dynamodb_attributes={"total": declared}, column_policies={"total": {"type": type_}})
     assert f"attribute 'total' of dynamodb.Orders is declared {declared}, and type {type_} cannot be cast from it" in message

@@ -166,48 +166,54 @@ def test_an_attribute_named_with_the_reserved_prefix_loads_once_renamed(ddb_load
     assert "'__LakeSync_x'" in unnamed.error["message"] and "rename" in unnamed.error["message"], unnamed.error
 
 
-def test_a_type_policy_on_a_declared_attribute_casts_the_declared_value(ddb_load: DdbLoad, spark: Any,
-                                                                        tmp_path: Path) -> None:
-    """columns.<attribute>.type casts the value read as its declared type, as for PostgreSQL columns:
-    a decimal becomes its text or a double, a number held in a string becomes a number, JSON stays text."""
-    items = [{"pk": S("a"), "sk": N(1), "price": N("12.5"), "ratio": N("0.25"), "code": S("-42"), "doc": {"M": {"x": N(1)}},
-              "paid": {"BOOL": True}, "whole": N("7.00"), "tiny": N("0.00000001"), "zero": N("0")},
-             {"pk": S("b"), "sk": N(2), "price": N("-0.01"), "ratio": N("3"), "code": {"NULL": True}, "paid": {"BOOL": False}}]
+def test_a_type_policy_on_a_declared_attribute_reads_its_declared_dynamodb_type_too(ddb_load: DdbLoad, spark: Any,
+                                                                                    tmp_path: Path) -> None:
+    """columns.<attribute>.type reads the value as its own type, exactly as DynamoDB wrote it, and also from the
+    DynamoDB type the declaration names: a number's text and a boolean's text as a string, a string's number
+    text as a number. Values the type read before keep loading the same: numbers into any number type, the
+    declared type's range aside, and strings into a string."""
+    items = [{"pk": S("a"), "sk": N(1), "price": N("12.5"), "ratio": N("0.25"), "code": S("-42"), "paid": {"BOOL": True},
+              "tiny": N("0.00000001"), "exact": N("9007199254740993"), "wide": N("12345678901234567890"),
+              "counted": N("3000000000"), "misdeclared": N("5")},
+             {"pk": S("b"), "sk": N(2), "price": S("n/a"), "ratio": N("3"), "code": {"NULL": True}, "paid": {"BOOL": False},
+              "tiny": N("-0.0000000123"), "exact": N("-1"), "wide": N("1E+2"), "counted": N("0"), "misdeclared": S("6")}]
     location = write_export(tmp_path, "e-cast", [item(i) for i in items])
-    attributes = {"price": "decimal(10,2)", "ratio": "decimal(10,2)", "code": "string", "doc": "json", "paid": "boolean",
-                  "whole": "decimal(10,2)", "tiny": "decimal(12,10)", "zero": "decimal(12,10)"}
+    attributes = {"price": "decimal(10,2)", "ratio": "decimal(10,2)", "code": "string", "paid": "boolean",
+                  "tiny": "decimal(12,10)", "exact": "double", "wide": "double", "counted": "int", "misdeclared": "string"}
     policies = {"price": {"type": "string"}, "ratio": {"type": "double"}, "code": {"type": "bigint"},
-                "doc": {"type": "string"}, "paid": {"type": "string"}, "whole": {"type": "int"},
-                "tiny": {"type": "string"}, "zero": {"type": "string"}}
+                "paid": {"type": "string"}, "tiny": {"type": "string"}, "exact": {"type": "bigint"},
+                "wide": {"type": "string"}, "counted": {"type": "bigint"}, "misdeclared": {"type": "bigint"}}
     result = ddb_load("Cast", "ddb_cast", [export_entry("e-cast", location, T1)], KEY, attributes,
                       column_policies=json.dumps(policies))
     assert result.status == "succeeded", result.error
     cols = dict(columns(spark, "ddb_cast"))
-    assert (cols["price"], cols["ratio"], cols["code"], cols["doc"], cols["paid"], cols["whole"]) == (
-        "string", "double", "bigint", "string", "string", "int")
+    assert [cols[c] for c in policies] == [p["type"] for p in policies.values()]
     a, b = rows(spark, "ddb_cast")
-    assert (a["price"], a["ratio"], a["code"], a["paid"], a["whole"]) == ("12.50", 0.25, -42, "true", 7)
-    assert json.loads(a["doc"]) == items[0]["doc"]
-    assert (a["tiny"], a["zero"]) == ("0.0000000100", "0.0000000000")  # the declared decimal's digits, never an exponent
-    assert (b["price"], b["ratio"], b["code"], b["doc"], b["paid"], b["whole"]) == ("-0.01", 3.0, None, None, "false", None)
+    assert (a["price"], a["ratio"], a["code"], a["paid"], a["tiny"]) == ("12.5", 0.25, -42, "true", "0.00000001")
+    # Never through a double: every digit DynamoDB wrote is kept (run_query gives a bigint beyond 2^53 as its text).
+    assert (a["exact"], a["wide"], a["counted"], a["misdeclared"]) == ("9007199254740993", "12345678901234567890", 3000000000, 5)
+    assert (b["price"], b["ratio"], b["code"], b["paid"], b["tiny"]) == ("n/a", 3.0, None, "false", "-0.0000000123")
+    assert (b["exact"], b["wide"], b["counted"], b["misdeclared"]) == (-1, "1E+2", 0, 6)
 
 
-def test_a_cast_of_a_declared_value_that_loses_it_fails_or_is_nulled(ddb_load: DdbLoad, spark: Any,
-                                                                      tmp_path: Path) -> None:
-    """A declared decimal cast to an integer keeps whole numbers only; a string cast to a number keeps number text only."""
-    items = [{"pk": S("a"), "sk": N(1), "amount": N("2.50"), "code": S("7")},
-             {"pk": S("b"), "sk": N(2), "amount": N("3"), "code": S("seven")}]
+def test_a_value_the_type_cannot_read_exactly_fails_or_is_nulled(ddb_load: DdbLoad, spark: Any,
+                                                                  tmp_path: Path) -> None:
+    """A number into an integer type keeps whole numbers only; a string into a number keeps the text of a number
+    only, as DynamoDB writes one (no trailing line break, which Java's $ would let through)."""
+    items = [{"pk": S("a"), "sk": N(1), "amount": N("2.50"), "code": S("7"), "count": S("42\n")},
+             {"pk": S("b"), "sk": N(2), "amount": N("3"), "code": S("seven"), "count": S("8")}]
     location = write_export(tmp_path, "e-lossy", [item(i) for i in items])
     exports = [export_entry("e-lossy", location, T1)]
-    attributes = {"amount": "decimal(10,2)", "code": "string"}
-    failed = ddb_load("Lossy", "ddb_lossy", exports, KEY, attributes,
-                      column_policies=json.dumps({"amount": {"type": "bigint"}, "code": {"type": "int"}}))
+    attributes = {"amount": "decimal(10,2)", "code": "string", "count": "string"}
+    policies = {"amount": {"type": "bigint"}, "code": {"type": "int"}, "count": {"type": "decimal(10,2)"}}
+    failed = ddb_load("Lossy", "ddb_lossy", exports, KEY, attributes, column_policies=json.dumps(policies))
     assert failed.status == "failed" and failed.error is not None and failed.error["class"] == "AttributeTypeMismatch"
     message = failed.error["message"]
     assert "'amount' has 1 value(s) that cannot become bigint" in message, message
     assert "'code' has 1 value(s) that cannot become int" in message, message
+    assert "'count' has 1 value(s) that cannot become decimal(10,2)" in message, message
     nulled = ddb_load("Lossy", "ddb_lossy", exports, KEY, attributes, column_policies=json.dumps(
-        {"amount": {"type": "bigint", "onInvalid": "null"}, "code": {"type": "int", "onInvalid": "null"}}))
+        {c: {**p, "onInvalid": "null"} for c, p in policies.items()}))
     assert nulled.status == "succeeded", nulled.error
-    assert nulled.nulledValues == {"amount": 1, "code": 1}
-    assert [(r["amount"], r["code"]) for r in rows(spark, "ddb_lossy")] == [(None, 7), (3, None)]
+    assert nulled.nulledValues == {"amount": 1, "code": 1, "count": 1}
+    assert [(r["amount"], r["code"], r["count"]) for r in rows(spark, "ddb_lossy")] == [(None, 7, None), (3, None, "8.00")]

@@ -218,18 +218,19 @@ const DYNAMO_POLICY_TYPE = /^(string|bigint|int|double|boolean|decimal\(\d+,\d+\
 const isNumberType = (t: string) => t === 'bigint' || t === 'int' || t === 'double' || t.startsWith('decimal(');
 
 /**
- * Why `columns.<attribute>.type` cannot cast a declared (non-key) attribute of lake type `declared`
- * (undefined when it can): the job reads the value as its declared type, then casts it, as it casts a
- * PostgreSQL column: a number or a string into a number or text, a boolean or JSON into text. Every
+ * Why `columns.<attribute>.type` cannot read a declared (non-key) attribute of lake type `declared`
+ * (undefined when it can). The job reads the value as the policy's type, and also from the DynamoDB
+ * type the declaration names where that has one exact reading: a number's or a boolean's text as a
+ * string, a string's number text as a number (number types read each other's DynamoDB numbers). Every
  * pair a key attribute may take (both types hold its key type) is one of these, so the rule holds
  * before the key is known. The job's rule: declared_cast_problem (glue/lakesync_glue/dynamodb_args.py).
  */
 export function declaredCastProblem(declared: string, type: string): string | undefined {
   if (type === declared) return undefined;
   if ((isNumberType(declared) || declared === 'string') && (isNumberType(type) || type === 'string')) return undefined;
-  if ((declared === 'boolean' || declared === 'json') && type === 'string') return undefined;
+  if (declared === 'boolean' && type === 'string') return undefined;
   if (declared === 'binary') return 'binary has no one text (base64, hex or UTF-8) and no number';
-  if (declared === 'json') return 'DynamoDB JSON is text, not a value of another type';
+  if (declared === 'json') return 'a json attribute is already stored as text, its DynamoDB JSON';
   if (declared === 'boolean') return 'a boolean is no number';
   return `which ${declared} values would be true is a guess`;
 }
