@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from . import lineage
 from .args import JobArgs
 from .columns import default_on_invalid
+from .pgarrays import element_type
 from .pgtext import hmac_hex
 from .pgtypes import ColumnMapping, pg_kind
 from .policies import ColumnPolicy
@@ -58,8 +59,13 @@ def current(mappings: Sequence[ColumnMapping], names: Sequence[str], policies: M
             key: bytes | None) -> dict[str, str]:
     """The derivation of each column the load writes, by lake name (`names` as `mappings`)."""
     none = ColumnPolicy("")
-    return {name: derivation(policies.get(m.column_name, none), pg_kind(m.original_type)[0], key)
-            for m, name in zip(mappings, names)}
+    return {name: derivation(policies.get(m.column_name, none), _policy_kind(m), key) for m, name in zip(mappings, names)}
+
+
+def _policy_kind(mapping: ColumnMapping) -> str:
+    """The kind whose default onInvalid applies to the column: an array's element's (columns.prepare)."""
+    kind = pg_kind(mapping.original_type)[0]
+    return pg_kind(element_type(mapping.original_type, mapping.udt_name) or "text")[0] if kind == "array" else kind
 
 
 def held(before: Record | None, column: str) -> set[str]:

@@ -485,6 +485,12 @@ class _Load:
         # the others hold the values their policies derive.
         self.write_plan = WritePlan(set(schema.dropped_columns), derived, set(lake_types),
                                     action in ("create", "replace", "rebuild"))
+        if state.table_exists:
+            # What the rows hold, for the table properties even when the load commits nothing (a retry of a
+            # load whose commit landed, a property write that failed): its commits replace it with theirs.
+            state.unwritten = self.unwritten_before() or None
+            state.column_derivations = (self.derivations_before if self.derivations_before is not None
+                                        else derivations.after_load(None, derived, set(lake_types), rewrites=False))
 
         runner: dict[str, Callable[[], Outcome]] = {
             "create": lambda: self.create(typed, plans),
@@ -756,7 +762,8 @@ class _Load:
         # Rows written while a column's policy derived its values otherwise (hash, its key, type, onInvalid)
         # hold other values there: such a column does not make them new either.
         assert self.write_plan is not None, "planned before the load runs"
-        rederived = derivations.rederived(self.derivations_before, self.write_plan.derived, compare)
+        # Not the cursor, as not for added columns: the window is chosen by it, and rows must match on it.
+        rederived = derivations.rederived(self.derivations_before, self.write_plan.derived, compare) - {cursor}
         new_rows = unseen_rows(src, lake_df.where(window) if window else lake_df, compare, sorted(added),
                                sorted(rederived))
         inserted = new_rows.count()

@@ -12,6 +12,7 @@ import pytest
 from conftest import Loader, PgServer
 from exportkit import Col, col
 from lakesync_glue import derivations
+from lakesync_glue.pgtypes import ColumnMapping
 from lakesync_glue.policies import ColumnPolicy
 from lakesync_glue.query import run_query
 from scenario import Versions, snapshots
@@ -156,3 +157,50 @@ def test_derivations_name_what_changes_values_and_accumulate() -> None:
     assert derivations.union({"a": ["hash:1"]}, {}) == {"a": ["hash:1", "plain"]}
     assert derivations.union(None, {}) == {}
     assert derivations.parse("[]", "t") is None and derivations.parse(None, "t") is None
+
+
+SAME = [col("id", "integer"), col("email", "text"), col("tag", "text")]
+
+
+def same(i: int) -> tuple[Any, ...]:
+    return (i, "same@x.io", "t")
+
+
+def test_a_cursor_whose_type_changed_still_tells_rows_apart(load: Loader, spark: Any, tmp_path: Path) -> None:
+    """Rows equal but for the cursor: the cursor is never compared relaxed, or a lake row the source deleted
+    would take the place of a new row."""
+    step = Steps(load, tmp_path, "rederive_cursor", SAME, same)
+    assert step(10) == 10
+    rows = [same(i) for i in range(1, 13) if i != 9]  # row 9 deleted in the source since
+    result = step.load(step.log.export(SAME, rows), step.log.target, step.table, action="incremental",
+                       cursor_column="id", cursor_lookback="5", column_policies=json.dumps({"id": {"type": "bigint"}}))
+    assert (result.status, result.inserted) == ("succeeded", 2), result.error
+    assert lake_ids(spark, "rederive_cursor") == list(range(1, 13))
+
+
+def test_a_load_that_commits_nothing_still_records_what_the_rows_hold(
+        load: Loader, spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The property is the record left once snapshot expiry removes the commits: a load that finds nothing new
+    (a retry of one whose commit landed before its property was set) sets it too."""
+    monkeypatch.setenv(KEY_ENV, "k")
+    step = Steps(load, tmp_path, "rederive_stale", EVENTS, event)
+    assert step(10) == 10
+    assert step(20, email={"hash": True}) == 10
+    table = "tests.rederive_stale"
+    spark.sql(f"ALTER TABLE lake.{table} SET TBLPROPERTIES ('{DERIVATIONS}' = '{{}}')").collect()  # the lost write
+    assert step(20, email={"hash": True}) == 0
+    hashed = {"email": sorted([f"hash:{derivations.key_fingerprint(b'k')}", "plain"])}
+    assert derivations_property(spark, "rederive_stale") == hashed
+    spark.sql(f"CALL lake.system.rewrite_data_files(table => '{table}', options => map('rewrite-all', 'true'))").collect()
+    spark.sql(f"CALL lake.system.expire_snapshots(table => '{table}', older_than => TIMESTAMP '9999-01-01 00:00:00', "
+              "retain_last => 1)").collect()
+    assert step(30) == 10, "ids 15..20 hold the hash: not new"
+    assert lake_ids(spark, "rederive_stale") == list(range(1, 31))
+
+
+def test_an_arrays_default_on_invalid_is_its_elements() -> None:
+    days = ColumnMapping("days", "date[]", "string", udt_name="_date")
+    assert derivations.current([days], ["days"], {"days": ColumnPolicy("days", on_invalid="clamp")}, None) == {
+        "days": "plain"}, "clamp is a date element's default"
+    assert derivations.current([days], ["days"], {"days": ColumnPolicy("days", on_invalid="null")}, None) == {
+        "days": "type:default;onInvalid:null"}
