@@ -26,7 +26,6 @@ from .pgarrays import element_type
 from .pgtext import hmac_hex
 from .pgtypes import ColumnMapping, pg_kind
 from .policies import ColumnPolicy
-from .sqltext import table_ident
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -116,11 +115,10 @@ def union(a: Record | None, b: Record | None) -> Record | None:
     return {c: sorted(set(a.get(c, [PLAIN])) | set(b.get(c, [PLAIN]))) for c in sorted(set(a) | set(b))}
 
 
-def recorded(spark: "SparkSession", args: JobArgs, current_snapshot: str | None) -> Record | None:
-    """The derivations the lake's rows were written with: the newest lakesync commit's record along the current
-    snapshot's ancestry, with the table property's; None when neither records any."""
-    ident = table_ident(args.catalog, args.namespace, args.lake_table)
-    summary, prop = lineage.recorded_texts(spark, args, current_snapshot, lineage.DERIVATIONS)
+def recorded(texts: lineage.RecordTexts, ident: str) -> Record | None:
+    """The derivations the lake's rows were written with, from the record's texts (lineage.recorded_texts): the
+    newest lakesync commit's with the table property's; None when neither records any."""
+    summary, prop = texts
     return union(parse(summary, ident), parse(prop, ident))
 
 

@@ -103,7 +103,7 @@ def _read_plan(column: AttributeColumn, table: str, extra: tuple[str, ...]) -> C
 
     def plan(expr: str, bad: str | None, expectation: str, kind: str = "dynamodb") -> ColumnPlan:
         return ColumnPlan(column.json_col, column.name, "DynamoDB attribute", kind, "string", lake_type, expr, bad,
-                          expectation)
+                          expectation, on_invalid=column.on_invalid)
 
     def read(tags: tuple[str, ...], converted: str, unfit: str, expectation: str) -> ColumnPlan:
         """`converted` for a value of one of `tags`; bad when present of another tag, or `unfit`."""

@@ -65,9 +65,9 @@ def attribute_columns(args: "JobArgs") -> tuple[list[AttributeColumn], list[str]
         lake_type = "string" if policy and policy.hash else (policy.type if policy and policy.type else declared_type)
         # A key's type is read from the key's own value (its DynamoDB type holds it: dynamodb_args); a
         # declared attribute's `type` also reads the DynamoDB type its declaration names (declared_tags).
-        cast_from = declared_type if not is_key and lake_type != declared_type else None
+        declared = declared_type if not is_key and lake_type != declared_type else None
         columns.append(AttributeColumn(index, attribute, name, lake_type, is_key, bool(policy and policy.hash),
-                                       (policy.on_invalid if policy and policy.on_invalid else "fail"), cast_from))
+                                       (policy.on_invalid if policy and policy.on_invalid else "fail"), declared))
     return columns, excluded, ATTRIBUTES_COLUMN
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import shlex
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -413,32 +413,39 @@ def _unwritten_set(text: str | None, ident: str) -> set[str]:
     return {str(v) for v in value}
 
 
-def recorded_texts(spark: "SparkSession", args: JobArgs, current_snapshot: str | None,
-                   key: str) -> tuple[str | None, str | None]:
-    """A record's text in the newest lakesync commit along the current snapshot's ancestry that carries it, and
-    in the table's properties (all that is left once expiry removed those commits); None where there is none.
+# A record's text in the newest lakesync commit that carries it, and in the table's properties.
+RecordTexts = tuple[str | None, str | None]
 
-    A lakesync commit without the record ends the walk: it was made before loads recorded it, or had nothing
-    to record. Commits of other writers (compaction) are passed over.
+
+def recorded_texts(spark: "SparkSession", args: JobArgs, current_snapshot: str | None,
+                   keys: Sequence[str]) -> dict[str, RecordTexts]:
+    """Each record's text in the newest lakesync commit along the current snapshot's ancestry that carries it,
+    and in the table's properties (all that is left once expiry removed those commits); None where there is
+    none. One walk of the history and one read of the properties for all of `keys`.
+
+    A lakesync commit without a record ends the walk for it: it was made before loads recorded it, or had
+    nothing to record. Commits of other writers (compaction) are passed over.
     """
     ident = table_ident(args.catalog, args.namespace, args.lake_table)
-    summary: str | None = None
+    summaries: dict[str, str | None] = {}
     if current_snapshot is not None:
-        snapshots = lake.Snapshots(spark, ident, args.catalog, args.namespace, args.lake_table, (SOURCE, key))
+        snapshots = lake.Snapshots(spark, ident, args.catalog, args.namespace, args.lake_table, (SOURCE, *keys))
         for _, entry in ancestry(snapshots, current_snapshot):
             if entry is None:
                 break
-            if entry.summary[key] is not None or entry.summary[SOURCE] is not None:
-                summary = entry.summary[key]
+            for key in keys:
+                if key not in summaries and (entry.summary[key] is not None or entry.summary[SOURCE] is not None):
+                    summaries[key] = entry.summary[key]
+            if len(summaries) == len(keys):
                 break
-    return summary, lake.properties(spark, ident).get(key)
+    properties = lake.properties(spark, ident)
+    return {key: (summaries.get(key), properties.get(key)) for key in keys}
 
 
-def recorded_unwritten(spark: "SparkSession", args: JobArgs, current_snapshot: str | None) -> set[str]:
-    """The lake columns earlier loads left unwritten: the newest lakesync commit's record along the current
-    snapshot's ancestry, with the table property's (none where neither records any)."""
-    ident = table_ident(args.catalog, args.namespace, args.lake_table)
-    summary, prop = recorded_texts(spark, args, current_snapshot, UNWRITTEN)
+def unwritten_recorded(texts: RecordTexts, ident: str) -> set[str]:
+    """The lake columns earlier loads left unwritten, from the record's texts (recorded_texts): the newest
+    lakesync commit's with the table property's (none where neither records any)."""
+    summary, prop = texts
     return _unwritten_set(summary, ident) | _unwritten_set(prop, ident)
 
 

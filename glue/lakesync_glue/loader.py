@@ -223,19 +223,26 @@ class _Load:
             wait_seconds=self.args.commit_retry_wait_seconds,
         )
 
+    @cached_property
+    def records_before(self) -> dict[str, lineage.RecordTexts]:
+        """The records of the lake's rows (unwritten columns, derivations), read once, as the table was when the
+        load started."""
+        return lineage.recorded_texts(self.spark, self.args, self.state.snapshot_before,
+                                      (lineage.UNWRITTEN, lineage.DERIVATIONS))
+
     def unwritten_before(self) -> set[str]:
-        """The lake columns earlier loads left unwritten (read once, as the table was when the load started)."""
+        """The lake columns earlier loads left unwritten."""
         if self._unwritten_before is None:
-            self._unwritten_before = (lineage.recorded_unwritten(self.spark, self.args, self.state.snapshot_before)
+            self._unwritten_before = (lineage.unwritten_recorded(self.records_before[lineage.UNWRITTEN], self.ident)
                                       if self.state.table_exists else set())
         return self._unwritten_before
 
     @cached_property
     def derivations_before(self) -> derivations.Record | None:
-        """The derivations the lake's rows were written with (read once, as the table was when the load started)."""
+        """The derivations the lake's rows were written with."""
         if not self.state.table_exists:
             return None
-        return derivations.recorded(self.spark, self.args, self.state.snapshot_before)
+        return derivations.recorded(self.records_before[lineage.DERIVATIONS], self.ident)
 
     def record_properties(self) -> dict[str, str]:
         """The records each commit of the load carries about the rows the table holds once it is made."""
