@@ -101,6 +101,18 @@ describe('cost in status and watermarks', () => {
     assert.match(text, /1 partial figure\(s\) in these cycles: their totals are a lower bound/, text);
   });
 
+  it('a table name or reason holding control characters is shown escaped, one line each, in the per-table notes and the cycle notes', () => {
+    const evil = 'public.evil\u001b[2J\nTOTAL  9  $0.00';
+    const short = { ...glueOnly, partial: `${evil} has no size in the table list of export e1: its export GB are left out` };
+    const r = report();
+    r.cycles = [{ cycleId: '4', kind: 'sync', status: 'partial', finishedAt: '2026-01-04T00:00:00Z', cost: { ...costTotals([short])!, partialReason: `export e1: its listing gives no size for 1 of its 1 table(s) (${evil})` } }, ...r.cycles];
+    r.lastCycle = { cycleId: '4', tables: [{ table: evil, status: 'committed', cost: short }] };
+    const lines = costReportLines(r, DEFAULT_PRICES);
+    for (const line of lines) assert.doesNotMatch(line, /[\u0000-\u001f\u007f-\u009f]/, `a line holds a control character: ${JSON.stringify(line)}`);
+    assert.ok(lines.includes('  public.evil\\x1b[2J\\nTOTAL  9  $0.00: at least this: public.evil\\x1b[2J\\nTOTAL  9  $0.00 has no size in the table list of export e1: its export GB are left out'), lines.join('\n'));
+    assert.ok(lines.includes('  cycle 4: at least this: export e1: its listing gives no size for 1 of its 1 table(s) (public.evil\\x1b[2J\\nTOTAL  9  $0.00)'), lines.join('\n'));
+  });
+
   it('dollars: cents from a dollar up, else four decimals, decided on the rounded amount', () => {
     assert.equal(usdText(0.99996), '$1.00');
     assert.equal(usdText(0.99994), '$0.9999');

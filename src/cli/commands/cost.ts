@@ -7,7 +7,7 @@ import { BASIS_NOTE, type CostReport, costReport, numberText, usdText } from '..
 import type { CostPrices, CostTotals, TableCost } from '../../model';
 import { type CommandKit, type CommonOptions, withConfig, withJson } from '../command';
 import { loadSource, noSourceWorkflow, sourceStatus, withTemporal } from '../context';
-import { columns } from '../format';
+import { columns, shown } from '../format';
 import { printJson, printLine } from '../io';
 import { wholeNumberOption } from '../whole-number';
 
@@ -68,11 +68,11 @@ export function costReportLines(report: CostReport, prices: CostPrices): string[
     lines.push('', `cycle ${last.cycleId}, per table:`);
     if (costed.length === 0) lines.push('  no table of this cycle recorded a cost');
     else lines.push(...columns(TABLE_HEADER, costed.map((t) => [t.table, t.status, ...figures(t.cost)])));
-    for (const t of costed) if (t.cost?.partial) lines.push(`  ${t.table}: at least this: ${t.cost.partial}`);
+    for (const t of costed) if (t.cost?.partial) lines.push(`  ${shown(t.table)}: at least this: ${shown(t.cost.partial)}`);
   }
   const partial = report.cycles.reduce((n, c) => n + (c.cost?.partial ?? 0), 0);
   if (partial > 0) lines.push('', `${partial} partial figure(s) in these cycles: their totals are a lower bound`);
-  for (const c of report.cycles) if (c.cost?.partialReason) lines.push(`  cycle ${c.cycleId}: at least this: ${c.cost.partialReason}`);
+  for (const c of report.cycles) if (c.cost?.partialReason) lines.push(`  cycle ${shown(c.cycleId)}: at least this: ${shown(c.cost.partialReason)}`);
   const missing = report.cycles.filter((c) => !c.cost).length;
   if (missing > 0) lines.push('', `${missing} cycle(s) without a cost: they ran no load, or ran before the cost ledger`);
   // A stopped cycle's lost loads were billed, not counted; a dead cycle's are read back where they can be.
