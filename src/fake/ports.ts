@@ -114,6 +114,8 @@ export interface FakeOptions {
   tableExportPolls?: number;
   /** Tables whose DynamoDB exports complete without an item count (DescribeExport without ItemCount, no manifest summary). */
   tableExportsWithoutItemCount?: string[];
+  /** Tables whose DynamoDB exports complete without a billed size (DescribeExport without BilledSizeBytes). */
+  tableExportsWithoutBilledSize?: string[];
 }
 
 /** The run of `table` leaves `rowCountAfter` rows in the lake and reports that figure as its count. */
@@ -478,7 +480,8 @@ export class FakeBackend {
     if (described <= (this.options.tableExportPolls ?? 1)) return { state: 'in_progress' };
     if (made.failureCause) return { state: 'failed', failureCause: made.failureCause };
     const counted = !this.options.tableExportsWithoutItemCount?.includes(made.table);
-    return { state: 'complete', location: `fake://dynamodb-exports/${ref.exportId}`, ...(counted ? { itemCount: made.itemCount } : {}), billedBytes: made.itemCount * 100, modelled: true };
+    const sized = !this.options.tableExportsWithoutBilledSize?.includes(made.table);
+    return { state: 'complete', location: `fake://dynamodb-exports/${ref.exportId}`, ...(counted ? { itemCount: made.itemCount } : {}), ...(sized ? { billedBytes: made.itemCount * 100 } : {}), modelled: true };
   }
 
   /** Every fake table has one bigint column `id`, its key (and the cursor of direct loads). */

@@ -59,6 +59,8 @@ export const UNCOUNTED_EXPORT_SAYS_WHAT_TO_DO = 'uncounted-export-says-what-to-d
 export const STOPPED_RUN_COST_PARTIAL = 'stopped-run-cost-partial';
 /** Patch: a committed load whose usage says a figure is short (its size in the export could not be read) marks its cost partial (it was dropped silently). */
 export const LOADED_COST_PARTIAL = 'loaded-cost-partial';
+/** Patch: a DynamoDB table whose complete export reported no billed size marks its cost partial (its export GB were dropped silently). */
+export const UNSIZED_TABLE_EXPORT_PARTIAL = 'unsized-table-export-partial';
 /** Patch: a table's error longer than TABLE_ERROR_CHARACTERS keeps its start in the outcome (the whole error went into the outcome, its pages and the cycle's). */
 export const TABLE_ERROR_CAPPED = 'table-error-capped-in-batch';
 
@@ -132,6 +134,16 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
   const exportVolumes = new Map<string, ExportVolume[]>();
   /** Whose figures those are, as the exports' statuses said (absent from workers before it). */
   const exportBases = new Map<string, CostBasis>();
+  /** The complete DynamoDB exports of each table that reported no billed size: billed all the same, their GB unknown. */
+  const unsizedExports = new Map<string, string[]>();
+
+  /** The table's cost saying its export GB are left out, when one of its complete exports had no billed size (nothing is billed in the embedded mode). */
+  function withUnsizedExports(table: string, cost: TableCost | undefined): TableCost | undefined {
+    const ids = unsizedExports.get(table);
+    if (!cost || !ids || ids.length === 0 || cost.basis === 'none' || !patched(UNSIZED_TABLE_EXPORT_PARTIAL)) return cost;
+    const why = `DynamoDB export${ids.length > 1 ? 's' : ''} ${ids.join(', ')} of ${table} reported no billed size: the table's export GB are left out (see the export in the DynamoDB console for its size)`;
+    return { ...cost, partial: cost.partial ? `${cost.partial}; ${why}` : why };
+  }
 
   /**
    * A DynamoDB table's exports of this cycle, oldest first: all started (a retried start adopts
@@ -191,6 +203,7 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
           const volumes = exportVolumes.get(item.table) ?? [];
           volumes.push({ kind: ref.window.type, ...(status.billedBytes !== undefined ? { bytes: status.billedBytes } : {}) });
           exportVolumes.set(item.table, volumes);
+          if (status.billedBytes === undefined) unsizedExports.set(item.table, [...(unsizedExports.get(item.table) ?? []), ref.exportId]);
           if (status.costBasis) exportBases.set(item.table, status.costBasis);
           if (failed) break;
           if (!status.location || status.itemCount === undefined) {
@@ -276,7 +289,7 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
         tableExports = await exportTable(item);
       } catch (err) {
         // The exports that completed before one failed were billed: the table's cost keeps them.
-        cost = exportsCost(exportVolumes.get(item.table), exportBases.get(item.table), settings);
+        cost = withUnsizedExports(item.table, exportsCost(exportVolumes.get(item.table), exportBases.get(item.table), settings));
         return fail('export', err);
       }
     }
@@ -311,6 +324,7 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
       load = summarise(result);
       // A figure the load could not read (its size in the export) was billed all the same: the cost is short, and says why.
       cost = usageCost(result.usage, volumes, settings, result.usage?.partial !== undefined && patched(LOADED_COST_PARTIAL));
+      if (dynamo) cost = withUnsizedExports(item.table, cost);
     } catch (err) {
       // Its runs were billed and its export taken all the same; a load that reported no usage (it timed out) still took its DynamoDB exports.
       if (patched(FAILED_LOAD_COST)) {
@@ -332,6 +346,7 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
           const gb = unsized && patched(TIMED_OUT_LOAD_UNSIZED_EXPORT) ? `; ${item.table} has no size in export ${input.export!.exportId}: its export GB are left out too (see the export's table sizes in the RDS console)` : '';
           cost = { ...(cost ?? { basis }), partial: why + gb };
         }
+        if (dynamo) cost = withUnsizedExports(item.table, cost);
       }
       return fail('load', err);
     }
