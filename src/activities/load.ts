@@ -341,10 +341,25 @@ export function loadActivities(deps: ActivityDeps) {
             return undefined;
           }
         })();
+        // The table's pack run, started before the config changed, would go on to load it: it is stopped
+        // first (as a refused pack start stops it), and the pack's other tables are left to runs of their own.
+        const packRun = refusal instanceof ApplicationFailure && input.pack && ports.load.packs && !load.alone ? input.pack : undefined;
+        let stop = '';
+        if (packRun) {
+          try {
+            await ports.load.stopRun(packRun.runId);
+            stop = `; run ${packRun.runId} of its pack ${packRun.token}, started before the config changed, was stopped (the pack's other tables are loaded in runs of their own)`;
+          } catch (err) {
+            stop = `; run ${packRun.runId} of its pack ${packRun.token}, started before the config changed, could not be stopped (${(err as Error)?.message ?? String(err)}) and may still load it: stop that run`;
+          }
+        }
         const loaded = refusal instanceof ApplicationFailure && earlier ? await committedEarlier(ports.load, earlier) : undefined;
-        throw loaded && refusal instanceof ApplicationFailure
+        if (!(refusal instanceof ApplicationFailure)) throw refusal;
+        const told = loaded
           ? refusalTold(refusal, `; a run of this cycle started before the config changed had already loaded ${loaded}: drop those rows, or the lake table, if they must not be in the lake`)
           : refusal;
+        // refusalTold puts `stop` after "nothing was loaded" (kept), else at the end.
+        throw stop ? refusalTold(told, `${loaded ? '' : '; nothing was loaded into the lake'}${stop}`) : told;
       }
       const req = loadRequestFor(ports.load, input, plan);
       // Before its run can commit: a dead cycle's recovery verifies the commit against DynamoDB's item counts.
