@@ -368,11 +368,13 @@ export function loadActivities(deps: ActivityDeps) {
       const packs = ports.load.packs;
       // Not billed (the embedded mode): a packed table needs no share of its run, so it goes on once its own result is in.
       const early = costBasis(settings) === 'none';
-      const run = input.pack && packs && !load.alone ? runPacked(ports.load, packs, req, input.pack, load, early) : runLoad(ports.load, req, load, early);
+      // A source that loads in packs: a pack's run may have loaded the table already (one its token does not find).
+      const packing = settings.packing !== undefined && packs !== undefined;
+      const run = input.pack && packs && !load.alone ? runPacked(ports.load, packs, req, input.pack, load, early) : runLoad(ports.load, req, load, early, packing);
       const { result, status } = await run.catch((err: unknown) => {
         // A table loaded alone found its pack's run live and waited for it; that run ended without
         // loading it, no failure of the table's own: it is loaded in a run of its own now.
-        if (!input.pack && isPackLeft(err)) return runLoad(ports.load, req, load, early);
+        if (!input.pack && isPackLeft(err)) return runLoad(ports.load, req, load, early, packing);
         throw err;
       });
       // The table's cost: this run and the runs of earlier attempts that failed.
@@ -458,18 +460,20 @@ export function costBasis(settings: Pick<SourceConfig, 'backend' | 'source'>, st
   return settings.backend === 'aws' ? 'glue' : 'none';
 }
 
-async function runLoad(port: LoadPort, req: LoadRequest, load: LoadState, early = false): Promise<{ result: LoadResult; status: LoadRunStatus }> {
+async function runLoad(port: LoadPort, req: LoadRequest, load: LoadState, early = false, packing = false): Promise<{ result: LoadResult; status: LoadRunStatus }> {
   const ctx = Context.current();
   // Until the run is known nothing else heartbeats: a slow start (throttled lookups, a slow
   // StartJobRun) would outlast the heartbeat timeout, and Temporal would run a second attempt
   // beside this one, which would start a second run of the load.
   const starting = setInterval(() => ctx.heartbeat(beat(load, 'starting')), Math.max(500, Math.floor((ctx.info.heartbeatTimeoutMs ?? 60_000) / 3)));
-  let attached: { runId: string; pack?: PackRef };
+  let attached: { runId: string; pack?: PackRef; loaded?: LoadResult };
   try {
-    attached = await startOrAttach(port, req, load);
+    attached = await startOrAttach(port, req, load, packing);
   } finally {
     clearInterval(starting);
   }
+  // Loaded already by a run no longer found by its token (its pack's run, stopped or ended before the table ran alone): taken, not loaded again.
+  if (attached.loaded) return { result: attached.loaded, status: { runId: attached.runId, state: 'succeeded', detail: 'SUCCEEDED' } };
   // The live run of its pack (whose start gave up after making it) loads the table: the load
   // waits for it as the pack's tables do, for its share of the run, and never stops it alone.
   if (attached.pack && port.packs) return runPacked(port, port.packs, req, attached.pack, load, early);
@@ -751,7 +755,7 @@ export async function pollUntilEnded(
 }
 
 /** The run of this load: the one an earlier attempt started, else a new one once no other run is on the lake table. */
-async function startOrAttach(port: LoadPort, req: LoadRequest, load: LoadState): Promise<{ runId: string; pack?: PackRef }> {
+async function startOrAttach(port: LoadPort, req: LoadRequest, load: LoadState, packing = false): Promise<{ runId: string; pack?: PackRef; loaded?: LoadResult }> {
   const ctx = Context.current();
   const table = req.plan.table;
   const earlier = await attachableRun(port, req, load);
@@ -763,6 +767,15 @@ async function startOrAttach(port: LoadPort, req: LoadRequest, load: LoadState):
   if (live) {
     ctx.log.info('attached to the live run of this load on its lake table', { table, runId: live.runId, ...(live.pack ? { packToken: live.pack.token } : {}) });
     return { runId: live.runId, ...(live.pack ? { pack: { token: live.pack.token, runId: live.runId, tables: live.pack.tables } } : {}) };
+  }
+  // No run of this load to attach to, but a run of this cycle already loaded the table (its pack's
+  // run, which its token does not find: the pack's start was refused or gave up after making it):
+  // its succeeded result for this run token is the load's. A run of its own would load the table
+  // a second time in the cycle. A result that cannot be read is no load's.
+  const done = packing ? await port.readResult(req.resultLocation).catch(() => undefined) : undefined;
+  if (done && done.runToken === req.runToken && committedResult(done)) {
+    ctx.log.info('the table was already loaded for this run token (by its pack run): not loaded again', { table, runToken: req.runToken });
+    return { runId: '', loaded: done };
   }
   const { runId } = await port.startLoad(req);
   ctx.log.info('started load run', { table, runId });

@@ -14,8 +14,8 @@ import { cycleManifestKeys, packTokenFor } from '../../src/ids';
 import { planEntry } from '../helpers/plan';
 
 const TABLES = ['public.a', 'public.secret_pii'];
-const before = parseConfig({ sources: { shop: { database: 'fake', source: { kind: 'fake', tables: TABLES }, target: { namespace: 'shop' } } } });
-const after = parseConfig({ sources: { shop: { database: 'fake', source: { kind: 'fake', tables: TABLES }, target: { namespace: 'shop' }, exclude: ['*.*_pii'] } } });
+const before = parseConfig({ sources: { shop: { database: 'fake', source: { kind: 'fake', tables: TABLES }, target: { namespace: 'shop' }, packing: {} } } });
+const after = parseConfig({ sources: { shop: { database: 'fake', source: { kind: 'fake', tables: TABLES }, target: { namespace: 'shop' }, exclude: ['*.*_pii'], packing: {} } } });
 
 describe('a packed table excluded by the config while its pack run goes on', () => {
   test('its refused load stops the pack run, so that the run never loads the excluded table', async () => {
@@ -62,5 +62,34 @@ describe('a packed table excluded by the config while its pack run goes on', () 
     // The pack's other table, which the stopped run left, is answered as left: the batch loads it in a run of its own.
     const other = await new MockActivityEnvironment({ heartbeatTimeoutMs: 1_000 }).run(loadPackedTable, { ...input, table: 'public.a', pack: { token, runId, tables: 2, index: 0 } });
     assert.ok('leftByPack' in (other as object), JSON.stringify(other));
+  });
+
+  test("a table the stopped pack run had already committed, then run alone, is not loaded a second time: its result for its run token is taken", async () => {
+    // public.a first (fast, commits), then public.secret_pii (long): the retried start, under the config that excludes it, stops the run.
+    const backend = new FakeBackend({ tables: TABLES, latencyMs: 0, latencyMsByTable: { 'public.a': 10, 'public.secret_pii': 60_000 } });
+    const ports = backend.ports();
+    const tables = ['public.a', 'public.secret_pii'];
+    const planRef = await ports.manifests.put(
+      cycleManifestKeys.plan('c61'),
+      tables.map((table) => planEntry({ table, lakeTable: table.split('.')[1]!, action: 'create', primaryKey: ['id'] })),
+    );
+    await ports.export.startExport({ source: 'shop', exportId: 'e61', snapshot: { snapshotId: 's61', createdAt: '2025-02-01T00:00:00.000Z', adopted: false } });
+    const lineage = { exportId: 'e61', snapshotTime: '2025-02-01T00:00:00.000Z', exportLocation: 'fake://exports/e61', database: 'fake', namespace: 'shop' };
+    const start = { source: 'shop', cycleId: 'c61', planRef, packToken: packTokenFor('c61', tables), tables, ...lineage };
+    const { runId } = (await new MockActivityEnvironment().run(packActivities({ config: before, portsFor: () => ports }).startPackLoad, start)) as { runId: string };
+    await new Promise((r) => setTimeout(r, 200));
+    await assert.rejects(new MockActivityEnvironment().run(packActivities({ config: after, portsFor: () => ports }).startPackLoad, start), /excluded by the source's config now/);
+    assert.equal((await ports.load.getRun(runId)).state, 'failed', 'the pack run was stopped');
+    assert.equal(backend.count('load.commit:public.a'), 1, 'the stopped pack run had committed public.a');
+
+    // The batch then runs the pack's tables alone: public.a's load finds it loaded by its run token.
+    const { loadTable } = loadActivities({ config: after, portsFor: () => ports });
+    const result = await new MockActivityEnvironment({ heartbeatTimeoutMs: 1_000 }).run(loadTable, { source: 'shop', cycleId: 'c61', planRef, table: 'public.a', ...lineage } satisfies LoadTableInput);
+    assert.equal((result as { status: string }).status, 'succeeded');
+    assert.deepEqual(
+      { runs: backend.count('load.start:public.a'), commits: backend.count('load.commit:public.a') },
+      { runs: 1, commits: 1 },
+      'public.a is loaded once in the cycle',
+    );
   });
 });
