@@ -345,7 +345,8 @@ export function loadActivities(deps: ActivityDeps) {
         // first (as a refused pack start stops it), and the pack's other tables are left to runs of their own.
         const packRun = refusal instanceof ApplicationFailure && input.pack && ports.load.packs && !load.alone ? input.pack : undefined;
         let stop = '';
-        if (packRun) {
+        // An ended run loads nothing more (a run that cannot be read is asked to stop all the same).
+        if (packRun && (await ports.load.getRun(packRun.runId).then((r) => r.state === 'running', () => true))) {
           try {
             await ports.load.stopRun(packRun.runId);
             stop = `; run ${packRun.runId} of its pack ${packRun.token}, started before the config changed, was stopped (the pack's other tables are loaded in runs of their own)`;
