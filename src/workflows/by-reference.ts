@@ -4,10 +4,17 @@
  * activity, and the workflow carries only the reference. Deterministic: the parts depend on the
  * text alone.
  */
-import { proxyActivities } from '@temporalio/workflow';
+import { ApplicationFailure, patched, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { JsonRef } from '../model';
 import { jsonBytes, textBytes, textParts } from '../payload-text';
+
+/**
+ * Patch: a stored document whose parts no longer join to the size its reference records (a part
+ * changed, cut or swapped in the manifest store) is refused, not read as it is. Asked only of such a
+ * document, so other histories record no marker.
+ */
+const STORED_SIZE_CHECKED = 'stored-document-size-checked';
 
 /** Payloads up to this size travel inline; larger ones by reference. */
 export const DEFAULT_INLINE_BYTES = 256 * 1024;
@@ -49,11 +56,22 @@ export async function deleteTexts(source: string, refs: JsonRef[]): Promise<void
   if (parts.length > 0) await partActivities().deletePayloadParts({ source, refs: parts });
 }
 
-/** Reads a document stored by `storeText`. */
+/**
+ * Reads a document stored by `storeText` (or an activity). Parts that no longer join to the
+ * document's recorded size were changed in the manifest store: the document is refused, saying so.
+ */
 export async function readText<T>(source: string, ref: JsonRef): Promise<T> {
   const acts = partActivities();
   const pieces = await Promise.all(ref.parts.map((part) => acts.readPayloadPart({ source, ref: part })));
-  return JSON.parse(pieces.join('')) as T;
+  const text = pieces.join('');
+  const bytes = textBytes(text);
+  if (bytes !== ref.bytes && patched(STORED_SIZE_CHECKED)) {
+    throw ApplicationFailure.nonRetryable(
+      `the document of source ${source} stored in ${ref.parts.length} part(s) (first ${ref.parts[0] ?? 'none'}) holds ${bytes} bytes, not the ${ref.bytes} it was stored with: its parts were changed in the manifest store`,
+      'StoredDocumentChanged',
+    );
+  }
+  return JSON.parse(text) as T;
 }
 
 /** Leaves `ref`, the state a cancelled source workflow stored, for the source's next start. */

@@ -1012,7 +1012,10 @@ const CANCELLED_ORIGIN: StateOrigin = {
  */
 async function carriedState(source: string, ref: JsonRef, origin: StateOrigin, keepsOnCancel: () => boolean): Promise<SourceState> {
   try {
-    return await readText<SourceState>(source, ref);
+    const state = await readText<SourceState>(source, ref);
+    // Parsed, yet no state (a part changed to other JSON): refused here, not a workflow task failing over and over on it.
+    if (!isStateShaped(state)) throw new Error('it parses, but is no source state (a ledger, failed tables, a queue and recent cycles)');
+    return state;
   } catch (err) {
     if (isCancellation(err) && keepsOnCancel()) {
       if (origin.markOnCancel) await markUnreadStateOfCancelledRun(source, ref);
@@ -1023,6 +1026,14 @@ async function carriedState(source: string, ref: JsonRef, origin: StateOrigin, k
       'CarriedStateUnreadable',
     );
   }
+}
+
+/** Whether `value` has the fields every version of the source state has. */
+function isStateShaped(value: unknown): value is SourceState {
+  const isObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isObject(value)) return false;
+  const s = value as Record<string, unknown>;
+  return isObject(s.ledger) && isObject(s.failed) && Array.isArray(s.queue) && Array.isArray(s.recentCycles) && typeof s.cycleCount === 'number';
 }
 
 /** Out of the cancelled scope (its activities would fail at once); should that fail, the state is lost as the log says. */

@@ -44,6 +44,8 @@ export const FIXTURE_COVERAGE: Record<string, Record<string, number>> = {
   'dead-large-cycle': { CHILD_WORKFLOW_EXECUTION_TERMINATED: 1, WORKFLOW_EXECUTION_TERMINATED: 2 },
   // Two 40-table cycles whose outcomes come by reference (the second terminated, read back from the lake); their parts are deleted.
   'outcome-parts-deleted': { CHILD_WORKFLOW_EXECUTION_TERMINATED: 1, CHILD_WORKFLOW_EXECUTION_COMPLETED: 15 },
+  // A cycle's outcomes by reference, one entry gone from them in the manifest store before the source read them.
+  'outcomes-changed': { CHILD_WORKFLOW_EXECUTION_COMPLETED: 2 },
   // Three cycles, each run continuing as new with its state by reference; the third run deletes the first run's state.
   'carried-state-deleted': { WORKFLOW_EXECUTION_CONTINUED_AS_NEW: 3, CHILD_WORKFLOW_EXECUTION_COMPLETED: 27 },
   // 200 excluded tables: the export scope's list, then the plan's lists, read back by reference.
