@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { type FakeOptions, fakeTableNames } from '../../src/fake/ports';
 import { sourceWorkflowId } from '../../src/ids';
 import { readSourceStatus } from '../../src/status-pages';
@@ -14,7 +14,7 @@ import { type SourceWorkflowInput, type SyncRequest, SOURCE_WORKFLOW_TYPE, reque
 import { fakeConfig, startFakeWorker, startTestServer, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
 import { recordHistories } from '../helpers/histories';
 import { pollFor, waitUntil } from '../helpers/within';
-import { startSource, startSourceLikeCli, status, waitForCycles, waitForStatus } from '../helpers/source';
+import { startSource, startSourceLikeCli, status, waitForCycles, waitForRunStatus, waitForStatus } from '../helpers/source';
 
 const SOURCE = 'cancelkeep';
 const [KEPT, QUEUED, FAILING] = fakeTableNames(3) as [string, string, string];
@@ -23,19 +23,6 @@ const MARKER_KEY = 'source-state/cancelled.json';
 /** As `lakesync sync` starts a source that does not run. */
 const startLikeCli = (client: Client, taskQueue: string, request: SyncRequest, options: Pick<SourceWorkflowInput, 'payloadInlineBytes'> = {}) => startSourceLikeCli(client, taskQueue, SOURCE, request, options);
 
-
-async function waitForRunStatus(handle: WorkflowHandle, name: string, timeoutMs = 60_000): Promise<void> {
-  let found: string | undefined;
-  await pollFor(
-    () => `the source workflow to be ${name}; it is ${found}`,
-    async () => {
-      found = (await handle.describe()).status.name;
-      return found === name ? found : undefined;
-    },
-    timeoutMs,
-    200,
-  );
-}
 
 describe('a cancelled source workflow', () => {
   let env: TestServer;

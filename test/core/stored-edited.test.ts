@@ -9,20 +9,17 @@ import { after, before, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import { FakeBackend, fakeTableNames } from '../../src/fake/ports';
 import { sourceWorkflowId } from '../../src/ids';
-import type { Ports } from '../../src/ports';
 import { readSourceStatus } from '../../src/status-pages';
 import { connectClient, temporalTarget } from '../../src/temporal';
 import { createWorker } from '../../src/worker';
 import { fakeConfig, startTestServer, type TestServer, uniqueQueue } from '../helpers/env';
-import { startSourceLikeCli, waitForCycles } from '../helpers/source';
-import { pollFor } from '../helpers/within';
+import { outcomesEditor } from '../helpers/edited-outcomes';
+import { startSourceLikeCli, waitForCycles, waitForRunStatus } from '../helpers/source';
 
 const SOURCE = 'edited';
 const TABLES = fakeTableNames(12);
 const LIMIT = 2048;
 const MARKER_KEY = 'source-state/cancelled.json';
-/** The parts of a cycle's own outcomes (not a batch's). */
-const CYCLE_OUTCOME_PART = /^(\d+-[a-z0-9]+)\/outcomes\/part-\d{4}-of-(\d+)\.json$/;
 
 describe('documents stored by reference, changed before they are read back', () => {
   let env: TestServer;
@@ -30,37 +27,14 @@ describe('documents stored by reference, changed before they are read back', () 
   let stop: () => Promise<void>;
   let client: Awaited<ReturnType<typeof connectClient>>;
   const queue = uniqueQueue('stored-edited');
-  /** When set, the cycle outcomes stored next lose this table's entry once all their parts are written. */
-  let dropFromOutcomes: string | undefined;
+  let editor: ReturnType<typeof outcomesEditor>;
 
   before(async () => {
     env = await startTestServer();
     const config = fakeConfig(queue, { tables: TABLES }, {}, SOURCE);
     backend = new FakeBackend({ tables: TABLES });
-    const base = backend.ports();
-    const ports: Ports = {
-      ...base,
-      manifests: {
-        ...base.manifests,
-        put: async (key, value) => {
-          const ref = await base.manifests.put(key, value);
-          const m = CYCLE_OUTCOME_PART.exec(key);
-          if (m && dropFromOutcomes) {
-            const prefix = `${m[1]}/outcomes/part-`;
-            const keys = Object.keys(backend.state.manifests).filter((k) => k.startsWith(prefix) && k.endsWith(`-of-${m[2]}.json`)).sort();
-            if (keys.length === Number(m[2])) {
-              // Every part written: the document loses one entry, and still parses.
-              const tables = JSON.parse(keys.map((k) => backend.state.manifests[k] as string).join('')) as { table: string }[];
-              const edited = JSON.stringify(tables.filter((t) => t.table !== dropFromOutcomes));
-              backend.store.update((s) => keys.forEach((k, i) => (s.manifests[k] = i === 0 ? edited : '')));
-              dropFromOutcomes = undefined;
-            }
-          }
-          return ref;
-        },
-      },
-    };
-    const { worker, close } = await createWorker({ config, ports: { [SOURCE]: ports } });
+    editor = outcomesEditor(backend);
+    const { worker, close } = await createWorker({ config, ports: { [SOURCE]: editor.ports } });
     const running = worker.run();
     client = await connectClient(temporalTarget(config));
     stop = async () => {
@@ -77,10 +51,10 @@ describe('documents stored by reference, changed before they are read back', () 
 
   test('cycle outcomes with an entry gone are not recorded as they are: the table the lake committed keeps its watermark', async () => {
     const dropped = TABLES[4]!;
-    dropFromOutcomes = dropped;
+    editor.dropNext(dropped);
     const handle = await startSourceLikeCli(client, queue, SOURCE, { requestId: 'first', requestedBy: 'test' }, { payloadInlineBytes: LIMIT });
     await waitForCycles(handle, 1);
-    assert.equal(dropFromOutcomes, undefined, 'the outcomes went by reference and were edited');
+    assert.equal(editor.pending(), false, 'the outcomes went by reference and were edited');
     const s = await readSourceStatus(handle);
     assert.ok(backend.count(`load.start:${dropped}`) > 0, `${dropped} was loaded`);
     assert.ok(s.ledger[dropped], `${dropped} committed in the lake, yet has no watermark: ledger ${JSON.stringify(Object.keys(s.ledger))}, failed ${JSON.stringify(Object.keys(s.failed))}, cycle ${JSON.stringify({ status: s.recentCycles[0]?.status, counts: s.recentCycles[0]?.counts })}`);
@@ -100,13 +74,7 @@ describe('documents stored by reference, changed before they are read back', () 
     // Still JSON, but no state.
     backend.store.update((s) => keys.forEach((k, i) => (s.manifests[k] = i === 0 ? 'null' : '')));
     const broken = await startSourceLikeCli(client, queue, SOURCE, { requestId: 'over-a-changed-state', requestedBy: 'test' }, { payloadInlineBytes: LIMIT });
-    const failure = await Promise.race([
-      broken.result().then(
-        () => 'completed',
-        (err: Error & { cause?: Error }) => err.cause?.message ?? err.message,
-      ),
-      new Promise<string>((resolve) => setTimeout(() => resolve('no answer within 30 s'), 30_000)),
-    ]);
+    const failure = await endOf(broken);
     const d = await broken.describe();
     for (const part of [`the state of source ${SOURCE} left by its cancelled run`, 'could not be read', 'delete source-state/cancelled.json']) {
       assert.ok(failure.includes(part), `${part} missing from: ${failure} (workflow ${d.status.name})`);
@@ -117,13 +85,7 @@ describe('documents stored by reference, changed before they are read back', () 
     const size = (marker as unknown as { bytes: number }).bytes;
     backend.store.update((s) => keys.forEach((k, i) => (s.manifests[k] = i === 0 ? `[${' '.repeat(size - 2)}]` : '')));
     const sameSize = await startSourceLikeCli(client, queue, SOURCE, { requestId: 'over-a-same-size-state', requestedBy: 'test' }, { payloadInlineBytes: LIMIT });
-    const second = await Promise.race([
-      sameSize.result().then(
-        () => 'completed',
-        (err: Error & { cause?: Error }) => err.cause?.message ?? err.message,
-      ),
-      new Promise<string>((resolve) => setTimeout(() => resolve('no answer within 30 s'), 30_000)),
-    ]);
+    const second = await endOf(sameSize);
     const d2 = await sameSize.describe();
     for (const part of [`the state of source ${SOURCE} left by its cancelled run`, 'is no source state', 'delete source-state/cancelled.json']) {
       assert.ok(second.includes(part), `${part} missing from: ${second} (workflow ${d2.status.name})`);
@@ -132,16 +94,13 @@ describe('documents stored by reference, changed before they are read back', () 
   });
 });
 
-async function waitForRunStatus(handle: WorkflowHandle, name: string): Promise<void> {
-  let found: string | undefined;
-  await pollFor(
-    () => `the source workflow to be ${name}; it is ${found}`,
-    async () => {
-      found = (await handle.describe()).status.name;
-      return found === name ? found : undefined;
-    },
-    60_000,
-    200,
-  );
+/** How the run ended: its failure's message, 'completed', or 'no answer within 30 s'. */
+async function endOf(handle: WorkflowHandle): Promise<string> {
+  return Promise.race([
+    handle.result().then(
+      () => 'completed',
+      (err: Error & { cause?: Error }) => err.cause?.message ?? err.message,
+    ),
+    new Promise<string>((resolve) => setTimeout(() => resolve('no answer within 30 s'), 30_000)),
+  ]);
 }
-

@@ -5,26 +5,17 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { WorkflowUpdateFailedError, WorkflowUpdateStage, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowUpdateFailedError, WorkflowUpdateStage } from '@temporalio/client';
 import type { FakeOptions } from '../../src/fake/ports';
 import { fakeTableNames } from '../../src/fake/ports';
 import { sourceWorkflowId } from '../../src/ids';
 import { type SourceWorkflowInput, SOURCE_WORKFLOW_TYPE, requestRerunSignal, requestSyncSignal, rerunUpdate, syncUpdate } from '../../src/workflows/messages';
 import { fakeConfig, startFakeWorker, startTestServer, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
-import { startSource, waitForCycles, waitForStatus } from '../helpers/source';
+import { startSource, waitForCycles, waitForRunStatus, waitForStatus } from '../helpers/source';
 import { pollFor } from '../helpers/within';
 
 const SOURCE = 'loadingupdates';
 const [A, B] = fakeTableNames(2) as [string, string];
-
-async function waitForRunStatus(handle: WorkflowHandle, name: string): Promise<void> {
-  await pollFor(
-    () => `the source workflow to be ${name}`,
-    async () => ((await handle.describe()).status.name === name ? name : undefined),
-    60_000,
-    200,
-  );
-}
 
 describe('an update sent while the source reads the state it takes up', () => {
   let env: TestServer;

@@ -51,3 +51,17 @@ export async function waitForStatus(handle: WorkflowHandle, check: (s: SourceSta
     timeoutMs,
   );
 }
+
+/** Waits until the source workflow's run has the status `name` (CANCELLED, COMPLETED, ...). */
+export async function waitForRunStatus(handle: WorkflowHandle, name: string, timeoutMs = 60_000): Promise<void> {
+  let found: string | undefined;
+  await pollFor(
+    () => `the source workflow to be ${name}; it is ${found}`,
+    async () => {
+      found = (await handle.describe()).status.name;
+      return found === name ? found : undefined;
+    },
+    timeoutMs,
+    200,
+  );
+}
