@@ -379,7 +379,10 @@ export function loadActivities(deps: ActivityDeps) {
         throw err;
       });
       // The table's cost: this run and the runs of earlier attempts that failed.
-      return { ...result, usage: await usageOf(input, plan, settings, status, load.spent, unknownDpu(settings, input, load, status)) };
+      const short = status.detail === TAKEN_FROM_PACK_RESULT && costBasis(settings, status) !== 'none'
+        ? `${input.table} was loaded by a run of its pack that its own load could not attach to: its share of that run is left out (see the pack's run in the Glue console)`
+        : unknownDpu(settings, input, load, status);
+      return { ...result, usage: await usageOf(input, plan, settings, status, load.spent, short) };
     } catch (err) {
       if (answerLeft && isPackLeft(err)) {
         return { leftByPack: { message: err.message, ...(load.spent ? { spent: load.spent } : {}) } };
@@ -461,6 +464,9 @@ export function costBasis(settings: Pick<SourceConfig, 'backend' | 'source'>, st
   return settings.backend === 'aws' ? 'glue' : 'none';
 }
 
+/** The status of a load whose result a run of its pack had written (that run's figures are not the table's to read). */
+const TAKEN_FROM_PACK_RESULT = 'taken from the result its pack run wrote';
+
 async function runLoad(port: LoadPort, req: LoadRequest, load: LoadState, early = false, packing = false): Promise<{ result: LoadResult; status: LoadRunStatus }> {
   const ctx = Context.current();
   // Until the run is known nothing else heartbeats: a slow start (throttled lookups, a slow
@@ -474,7 +480,7 @@ async function runLoad(port: LoadPort, req: LoadRequest, load: LoadState, early 
     clearInterval(starting);
   }
   // Loaded already by a run no longer found by its token (its pack's run, stopped or ended before the table ran alone): taken, not loaded again.
-  if (attached.loaded) return { result: attached.loaded, status: { runId: attached.runId, state: 'succeeded', detail: 'SUCCEEDED' } };
+  if (attached.loaded) return { result: attached.loaded, status: { runId: attached.runId, state: 'succeeded', detail: TAKEN_FROM_PACK_RESULT } };
   // The live run of its pack (whose start gave up after making it) loads the table: the load
   // waits for it as the pack's tables do, for its share of the run, and never stops it alone.
   if (attached.pack && port.packs) return runPacked(port, port.packs, req, attached.pack, load, early);

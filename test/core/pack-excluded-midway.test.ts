@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { loadActivities, type LoadTableInput } from '../../src/activities/load';
+import { loadActivities, type LoadTableInput, type LoadTableResult } from '../../src/activities/load';
 import { packActivities } from '../../src/activities/pack';
 import { parseConfig } from '../../src/config/load';
 import { FakeBackend } from '../../src/fake/ports';
@@ -86,6 +86,8 @@ describe('a packed table excluded by the config while its pack run goes on', () 
     const { loadTable } = loadActivities({ config: after, portsFor: () => ports });
     const result = await new MockActivityEnvironment({ heartbeatTimeoutMs: 1_000 }).run(loadTable, { source: 'shop', cycleId: 'c61', planRef, table: 'public.a', ...lineage } satisfies LoadTableInput);
     assert.equal((result as { status: string }).status, 'succeeded');
+    // Its share of the stopped pack run is not read: its cost says so rather than showing less.
+    assert.match((result as LoadTableResult).usage?.partial ?? '', /public\.a was loaded by a run of its pack that its own load could not attach to: its share of that run is left out/);
     assert.deepEqual(
       { runs: backend.count('load.start:public.a'), commits: backend.count('load.commit:public.a') },
       { runs: 1, commits: 1 },
