@@ -139,6 +139,15 @@ def _check_export(records: "DataFrame", found: Sequence[ExportFiles], declared: 
                 f"table {table}: export {f.export.export_id} has {row[f'w{i}']} record(s) in its data files but "
                 f"{f.manifest_items} in manifest-files.json; the export is incomplete: run a new sync to export it again"
             )
+        # DynamoDB's own count (--dynamodb_exports itemCount): a file missing from manifest-files.json, or
+        # manifest-files.json missing, would otherwise pass unseen and its records be lost (or its items deleted).
+        if f.export.item_count is not None and int(row[f"w{i}"]) != f.export.item_count:
+            raise ExportNotFound(
+                f"table {table}: export {f.export.export_id} has {row[f'w{i}']} record(s) in the data files read "
+                f"({len(f.files)} file(s){'' if f.manifest_items is not None else ', found without manifest-files.json'}) "
+                f"but DynamoDB counted {f.export.item_count}; the export is incomplete, so nothing was written: run a "
+                "new sync to export it again"
+            )
     if full and row["n"]:
         missing = [c.attribute for i, c in enumerate(declared) if not row[f"p{i}"]]
         if missing:
