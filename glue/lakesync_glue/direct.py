@@ -284,7 +284,10 @@ class DirectRows:
         unchecked = self.unchecked_partitions(tree)
         if unchecked:
             raise self.refuse_unchecked(unchecked, "was attached to it" if len(unchecked) == 1 else "were attached to it")
-        columns = ", ".join(ident(c.name) for c in self.columns)
+        # An excluded column is never named to the source, not even inside the union the window reads from.
+        policies = self.args.column_policies
+        columns = ", ".join(ident(c.name) for c in self.columns
+                            if not (c.name in policies and policies[c.name].exclude)) or "NULL AS lakesync_none"
         leaves = [f"{ident(r['schema'])}.{ident(r['name'])}" for r in tree if r["kind"] != "p"]
         if not leaves:  # no partition holds rows: the table's own (none)
             leaves = [f"{ident(self.args.source_schema)}.{ident(self.args.source_table)}"]

@@ -107,3 +107,22 @@ def test_known_partitions_must_be_a_list_of_names(direct_load: Loader, postgres:
     make_events(postgres, "dp_bad")
     with pytest.raises(InvalidArgument, match="--known_partitions 'dp_bad_us': .* is not a JSON list of schema.table names"):
         direct_load("dp_bad", "dp_bad", action="create", cursor_column="id", known_partitions="dp_bad_us")
+
+
+
+def test_an_excluded_column_of_a_partitioned_table_is_never_named_to_the_source(direct_load: Loader, postgres: PgServer,
+                                                                               spark: Any) -> None:
+    """Read by its checked partitions, a table's excluded column is in no statement the load sends."""
+    make_events(postgres, "dp_cols")
+    options = {"cursor_column": "id", "known_partitions": known("dp_cols"),
+               "column_policies": json.dumps({"secret": {"exclude": True}})}
+    first = direct_load("dp_cols", "dp_cols", action="create", partitions="2", **options)
+    assert (first.status, first.inserted) == ("succeeded", 3), first.error
+    postgres.sql("INSERT INTO dp_cols VALUES (1700, 'us', 'later')")
+    second = direct_load("dp_cols", "dp_cols", **options)
+    assert (second.status, second.inserted) == ("succeeded", 1), second.error
+    assert [r["id"] for r in run_query(spark, "SELECT * FROM lake.tests.dp_cols ORDER BY id")] == [1, 2, 1500, 1700]
+    assert "secret" not in run_query(spark, "SELECT * FROM lake.tests.dp_cols ORDER BY id")[0]
+    statements = [line for line in postgres.server_log().splitlines() if "dp_cols" in line and "LOG:" in line]
+    named = [s for s in statements if '"secret"' in s]
+    assert statements and not named, named[0][:400]
