@@ -52,13 +52,32 @@ export const NO_ROWS = 'no rows';
 /**
  * Whether a configured check's answer (the first value, undefined for no row) is what it expects:
  * the same number when `expect` is a number (5 matches "5.00"; a blank answer is no number), else
- * the same text, spaces around aside. Shared by the backends, so a check passes on the local
+ * the same text, spaces around aside. Numbers are compared exactly, digit by digit: a decimal or
+ * bigint answer holds more digits than a double, and one that differs from `expect` only beyond a
+ * double's precision is not `expect`. Shared by the backends, so a check passes on the local
  * runner exactly when it passes on Athena.
  */
 export function checkPassed(expect: string | number, actual: string | undefined): boolean {
   if (actual === undefined) return false;
-  if (typeof expect === 'number') return actual.trim() !== '' && Number(actual) === expect;
+  if (typeof expect === 'number') {
+    if (!Number.isFinite(expect)) return actual.trim() !== '' && Number(actual) === expect;
+    const answered = exactNumber(actual);
+    return answered !== undefined && answered === exactNumber(String(expect));
+  }
   return actual.trim() === expect.trim();
+}
+
+/** A decimal number's exact value as `[-]<digits>e<exponent>` (no leading or trailing zeros), or undefined when the text is no number. */
+function exactNumber(text: string): string | undefined {
+  const m = /^\s*([+-])?(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?\s*$/.exec(text);
+  if (!m) return undefined;
+  const [, sign, whole = '', fraction = '', exponent] = m;
+  if (whole === '' && fraction === '') return undefined;
+  const digits = `${whole}${fraction}`.replace(/^0+/, '');
+  if (digits === '') return '0';
+  const significant = digits.replace(/0+$/, '');
+  const exp = BigInt(exponent ?? 0) - BigInt(fraction.length) + BigInt(digits.length - significant.length);
+  return `${sign === '-' ? '-' : ''}${significant}e${exp}`;
 }
 
 /** Iceberg snapshot ids are 64-bit integers; anything else never reaches SQL. */

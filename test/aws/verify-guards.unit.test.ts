@@ -159,3 +159,25 @@ test('a load result naming a snapshot id that is not a 64-bit number is refused 
     assert.equal(mocks.athena.commandCalls(StartQueryExecutionCommand).length, 0, `nothing reached Athena for ${snapshotId}`);
   }
 });
+
+test('a check expecting a number fails on a decimal or bigint answer that differs from it beyond a double precision', async () => {
+  const { mocks, ports } = mockedAws();
+  answering(mocks, ['42', '1.00000000000000000001', '9007199254740993', '0.1000000000000000001', '1.00', '9007199254740992', '1.0E-4', '-0.0']);
+  const outcome = await ports.verify.verify({
+    ...verifyReq,
+    checks: [
+      { name: 'weights sum to one', sql: 'SELECT sum(weight) FROM {table}', expect: 1 },
+      { name: 'checksum', sql: 'SELECT sum(id) FROM {table}', expect: 9007199254740992 },
+      { name: 'rate', sql: 'SELECT max(rate) FROM {table}', expect: 0.1 },
+      { name: 'one', sql: 'SELECT sum(weight) FROM {table}', expect: 1 },
+      { name: 'exact checksum', sql: 'SELECT sum(id) FROM {table}', expect: 9007199254740992 },
+      { name: 'double', sql: 'SELECT avg(rate) FROM {table}', expect: 0.0001 },
+      { name: 'zero', sql: 'SELECT min(delta) FROM {table}', expect: 0 },
+    ],
+  });
+  assert.deepEqual(
+    outcome.checks.slice(1).map((c) => [c.name, c.passed]),
+    [['weights sum to one', false], ['checksum', false], ['rate', false], ['one', true], ['exact checksum', true], ['double', true], ['zero', true]],
+  );
+  assert.equal(outcome.passed, false);
+});
