@@ -156,7 +156,17 @@ const check = z
     sql: z.string().min(1, 'give the SQL of the check').describe("SQL returning one value; {table} is replaced by the lake table's qualified name."),
     expect: z.union([z.string(), z.number()]).describe('The value the SQL must return.'),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    // YAML reads a number as a double: past 2^53 the integer written is not the one the check would compare with.
+    if (typeof c.expect === 'number' && Number.isInteger(c.expect) && !Number.isSafeInteger(c.expect)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['expect'],
+        message: `is ${c.expect}, an integer beyond 2^53 that a YAML number does not hold exactly (its last digits may not be the ones written): write it in quotes, and the answer is compared with that text`,
+      });
+    }
+  });
 
 /** libpq's sslmode values that node-postgres can honour. */
 const SSL_MODES = ['disable', 'require', 'verify-ca', 'verify-full'] as const;

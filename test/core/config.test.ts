@@ -98,6 +98,7 @@ const CASES: { name: string; path: string; value?: unknown; message: RegExp; mut
   // The id was ignored: every cycle took a new snapshot of the database instead of the one named.
   { name: 'snapshot id without mode existing', path: 'sources.shop.snapshot.id', value: 'shop-manual-2024', message: /is used with mode existing only, but mode is create: set mode: existing to load from snapshot shop-manual-2024, or remove the id/, mutate: (c) => (c.sources.shop.snapshot = { id: 'shop-manual-2024' }) },
   { name: 'snapshot id with mode latest-automated', path: 'sources.shop.snapshot.id', message: /but mode is latest-automated/, mutate: (c) => (c.sources.shop.snapshot = { mode: 'latest-automated', id: 'shop-manual-2024' }) },
+  { name: 'check expecting an integer beyond 2^53', path: 'sources.shop.verify.checks.0.expect', value: 12345678901234568, message: /beyond 2\^53 .*write it in quotes/, mutate: (c) => (c.sources.shop.verify = { checks: [{ name: 'checksum', table: 'public.orders', sql: 'select sum(id) from {table}', expect: 12345678901234567 }] }) },
   { name: 'check on an excluded table', path: 'sources.shop.verify.checks.0.table', value: 'public.secrets', message: /does not sync/, mutate: (c) => ((c.sources.shop.exclude = ['public.secrets']), (c.sources.shop.verify = { checks: [{ name: 'n', table: 'public.secrets', sql: 'select 1', expect: 1 }] })) },
 ];
 
