@@ -44,6 +44,22 @@ const name = (alias: string, ns: string) => `${ns}.nspname || '.' || ${alias}.re
 export async function checkUnchangedSinceSnapshot(session: SqlSession, tables: readonly CatalogTable[]): Promise<void> {
   if (tables.length === 0) return;
   const names = tables.map(quoted);
+  // The name may lead to another relation than at the snapshot: the table renamed away or dropped and
+  // another created (or renamed) under its name. LOCK and every read resolve the name as it is now, so
+  // they would take that one's rows. pg_class read in the snapshot knows the relation by that name, or not at all.
+  const replaced = await session.rows(
+    `SELECT q.schema || '.' || q.name FROM unnest($1::text[], $2::text[], $3::text[]) AS q(quoted, schema, name)
+      WHERE NOT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                         WHERE c.oid = to_regclass(q.quoted) AND n.nspname = q.schema AND c.relname = q.name AND c.relkind IN ('r', 'p'))
+      ORDER BY 1`,
+    [names, tables.map((t) => t.schema), tables.map((t) => t.name)],
+  );
+  if (replaced.length > 0) {
+    const list = replaced.map(([table]) => String(table));
+    throw new Error(
+      `export failed: ${list.join(', ')} ${list.length === 1 ? 'was' : 'were'} dropped or renamed, and another relation now has ${list.length === 1 ? 'its name' : 'their names'}, after the export's snapshot was taken, so its rows as of that snapshot cannot be read by name; run the sync again`,
+    );
+  }
   // relfilenode as of the snapshot (a catalog query reads it), against the file now.
   const rewritten = await session.rows(
     `${TREE_SQL}
