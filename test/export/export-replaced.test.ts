@@ -16,7 +16,9 @@ import { SNAPSHOT_APPLICATION_NAME } from '../../src/local/export/parallel';
 import type { SourceDb } from '../../src/local/source/db';
 import { openPostgres } from '../../src/local/source/postgres';
 import { waitUntil, within } from '../helpers/within';
+import { readParquet } from '../local/helpers/parquet';
 import { startPostgres, type TestPostgres } from '../local/helpers/postgres';
+import { readdirSync } from 'node:fs';
 
 const SNAPSHOT = { snapshotId: 'replaced', createdAt: '2024-05-01T00:00:00.000Z', adopted: false };
 
@@ -107,5 +109,39 @@ describe('a table replaced under its name between the snapshot and the lock', ()
         }
       });
     }
+  }
+});
+
+describe('columns renamed between the snapshot and the lock', () => {
+  let n = 0;
+  for (const { path, source, waitsAs } of PATHS) {
+    test(`${path}: two columns that swapped names fail the export naming the table, instead of exporting one column's values under the other's name`, async () => {
+      n += 1;
+      const t = `swap_${n}`;
+      await server.query(`CREATE TABLE ${t} (id int PRIMARY KEY, note text, secret text); INSERT INTO ${t} SELECT i, 'note ' || i, 'secret ' || i FROM generate_series(1, 100) AS i;`);
+      const blocker = new pg.Client({ connectionString: server.url });
+      await blocker.connect();
+      try {
+        await blocker.query(`BEGIN; ALTER TABLE ${t} RENAME COLUMN note TO tmp; ALTER TABLE ${t} RENAME COLUMN secret TO note; ALTER TABLE ${t} RENAME COLUMN tmp TO secret`);
+        const outDir = join(work, t);
+        const options: ExportOptions = { exportId: `ls-${t}`, database: 'shop', snapshot: SNAPSHOT, outDir, readers: 1, tables: [`public.${t}`] };
+        const running = exportSnapshot(source(), options).then(
+          (summary) => summary,
+          (err: unknown) => err as Error,
+        );
+        await waitUntil(() => waitingForLock(waitsAs, t), `the export waiting to lock ${t}`);
+        await blocker.query('COMMIT');
+        const outcome: ExportSummary | Error = await within(30_000, 'the export once the change committed', running);
+        if (!(outcome instanceof Error)) {
+          const dir = join(outDir, 'shop', `public.${t}`, '1');
+          const { rows } = readParquet(readdirSync(dir).map((f) => join(dir, f)));
+          const wrong = rows.filter((r) => !String(r.note).startsWith('note '));
+          assert.fail(`the export completed, and ${wrong.length} of ${rows.length} values of its column note are not the snapshot's note values (e.g. ${JSON.stringify(wrong[0]?.note)})`);
+        }
+        assert.match(outcome.message, new RegExp(`^export failed: public\\.${t} .*after the export's snapshot was taken`));
+      } finally {
+        await blocker.end();
+      }
+    });
   }
 });

@@ -60,6 +60,24 @@ export async function checkUnchangedSinceSnapshot(session: SqlSession, tables: r
       `export failed: ${list.join(', ')} ${list.length === 1 ? 'was' : 'were'} dropped or renamed, and another relation now has ${list.length === 1 ? 'its name' : 'their names'}, after the export's snapshot was taken, so its rows as of that snapshot cannot be read by name; run the sync again`,
     );
   }
+  // Likewise a column: every read names it as it is named now. A column renamed (two swapped names,
+  // say) would be read under another's name, its values exported, and loaded, as that column's.
+  // pg_identify_object_as_address names the column as the catalog does now, attname as the snapshot did.
+  const renamed = await session.rows(
+    `SELECT DISTINCT n.nspname || '.' || c.relname
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+      WHERE c.oid = ANY($1::regclass[])
+        AND (pg_identify_object_as_address('pg_class'::regclass, c.oid, a.attnum)).object_names[3] IS DISTINCT FROM a.attname::text
+      ORDER BY 1`,
+    [names],
+  );
+  if (renamed.length > 0) {
+    const list = renamed.map(([table]) => String(table));
+    throw new Error(
+      `export failed: ${list.join(', ')} had columns renamed or dropped after the export's snapshot was taken, so its columns as of that snapshot cannot be read by name; run the sync again`,
+    );
+  }
   // relfilenode as of the snapshot (a catalog query reads it), against the file now.
   const rewritten = await session.rows(
     `${TREE_SQL}
