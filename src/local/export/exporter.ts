@@ -104,7 +104,13 @@ export async function exportSnapshot(db: SourceDb, options: ExportOptions): Prom
   let rows = 0;
   const scope: ExportScope = {
     tablesOf(catalog) {
-      const inScope = catalog.filter((t) => !isScoped || tables.has(t.table) || schemas.has(t.schema));
+      const inScope = catalog.flatMap((t): CatalogTable[] => {
+        if (!isScoped || tables.has(t.table) || schemas.has(t.schema)) return [t];
+        // `"public.archive".t` reads as `public.archive.t`, a table of schema public, to the scope: a
+        // schema exported whole takes it by name, yet it is not in that schema. Listed, never read.
+        const mistakenFor = [...schemas].find((s) => t.table.startsWith(`${s}.`));
+        return mistakenFor === undefined ? [] : [{ ...t, mistakenForSchema: mistakenFor }];
+      });
       total = inScope.length;
       return inScope;
     },

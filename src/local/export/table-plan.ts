@@ -33,7 +33,7 @@ export function planTable(table: CatalogTable, position: number, database: strin
   const target = `${database}.${table.table}`;
   const columns = table.columns.map(columnExport).filter((c): c is ColumnExport => c !== undefined);
   const reason =
-    sameNameReason(table) ?? unloggedReason(table) ?? foreignPartitionReason(table) ?? excludedPartitionReason(table, excludedBy) ?? unreadableReason(table) ?? skipReason(table.table, table.columns) ?? (columns.length === 0 ? 'the table has no exportable column' : undefined);
+    sameNameReason(table) ?? mistakenSchemaReason(table) ?? unloggedReason(table) ?? foreignPartitionReason(table) ?? excludedPartitionReason(table, excludedBy) ?? unreadableReason(table) ?? skipReason(table.table, table.columns) ?? (columns.length === 0 ? 'the table has no exportable column' : undefined);
   if (reason) return { skipped: { table: table.table, reason }, entry: { target, status: 'SKIPPED', warningMessage: reason } };
   // A table's own rows, as pg_dump reads them: the rows of a table inheriting from it belong to that
   // table (exported as itself, or excluded). A partitioned table's rows are those of its partitions.
@@ -47,6 +47,14 @@ function sameNameReason(table: CatalogTable): string | undefined {
   if (!table.sameNameAs?.length) return undefined;
   const self = `schema ${JSON.stringify(table.schema)} table ${JSON.stringify(table.name)}`;
   return `${self} and ${table.sameNameAs.join(' and ')} are all named ${table.table}, so neither is exported: rename one of them (a dot in a schema or table name)`;
+}
+
+function mistakenSchemaReason(table: CatalogTable): string | undefined {
+  if (table.mistakenForSchema === undefined) return undefined;
+  return (
+    `${table.table} is table ${JSON.stringify(table.name)} of schema ${JSON.stringify(table.schema)}, but its name reads as a table of schema ${table.mistakenForSchema}, ` +
+    `which the export takes whole, so it is not exported: rename the schema (a dot in a schema name)`
+  );
 }
 
 /** RDS skips unlogged tables (their rows are not in a snapshot); the export does too, saying so. */
@@ -104,7 +112,7 @@ function sqlName(name: string): string {
 
 /** The tables of the scope the export reads (and so locks): not those the source user may not read. */
 export function readableTables(tables: readonly CatalogTable[]): CatalogTable[] {
-  return tables.filter((t) => t.unreadable === undefined && !t.unlogged);
+  return tables.filter((t) => t.unreadable === undefined && !t.unlogged && t.mistakenForSchema === undefined);
 }
 
 export function quoted(table: CatalogTable): string {

@@ -28,6 +28,12 @@ export interface CatalogTable {
   foreignPartitions?: string[];
   /** An unlogged table: RDS skips it (its rows are not in a snapshot), so the export lists it as skipped and never reads it. */
   unlogged?: boolean;
+  /**
+   * The export only: the schema exported whole whose name, then a dot, this table's `schema.table`
+   * starts with, though the table is in another schema (`"public.archive".t` and schema public):
+   * the export's scope takes it by that name, so the export lists it as skipped and never reads it.
+   */
+  mistakenForSchema?: string;
   /** The columns that may hold NULL (no NOT NULL constraint), in column order; absent when none may. */
   nullable?: string[];
 }
