@@ -96,6 +96,13 @@ import {
 const MAX_HISTORY_EVENTS = 8_000;
 
 /**
+ * Continue as new once the history has grown this much since the state was read, even when the
+ * run does not follow the server's suggestion (it read its state by reference and ran no cycle
+ * yet): signals it drops grow its history too, and past Temporal's limit the server terminates it.
+ */
+const MAX_HISTORY_GROWTH_BYTES = 4 * 1024 * 1024;
+
+/**
  * Changes to the commands this workflow issues, each behind `patched(id)` so that histories
  * recorded before the change replay the old way (README, "Changing workflow code").
  */
@@ -208,6 +215,8 @@ const PATCHES = {
   cycleErrorCapped: 'cycle-error-kept-capped',
   /** A table's error longer than 2,000 characters is kept in the failed tables, the ledger and the last cycle's tables by its start (a dead cycle's whole error, given to each table, pushed a status page over the payload limit). */
   tableErrorCapped: 'table-error-kept-capped',
+  /** A run whose history grew by MAX_HISTORY_GROWTH_BYTES since it read its state continues as new (one that read it by reference ran on with the signals it dropped until the server terminated it). */
+  historyGrowth: 'continue-as-new-after-history-growth',
 } as const;
 
 /** How long a run whose state could not be stored waits before it tries again: doubling, up to an hour. */
@@ -805,7 +814,11 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
   // A run that read its state by reference has a history the server may already find long: it
   // follows the server's suggestion only after a cycle, else it would continue as new at once, again and again.
   const firstCycle = state.cycleCount;
-  const mayContinue = () => shouldContinueAsNew(!input.stateRef || state.cycleCount > firstCycle);
+  // The history the run had once its state was read: what it grows by since is its own (dropped signals too).
+  const loadedHistorySize = workflowInfo().historySize;
+  // Asked only of a run whose history grew that much and that would not continue otherwise, so other histories record no marker.
+  const grownTooLong = () => workflowInfo().historySize - loadedHistorySize > MAX_HISTORY_GROWTH_BYTES && patched(PATCHES.historyGrowth);
+  const mayContinue = () => shouldContinueAsNew(!input.stateRef || state.cycleCount > firstCycle) || grownTooLong();
 
   /** Runs the queued requests, one cycle at a time, until the queue is empty and the run should continue as new. */
   async function serveRequests(): Promise<void> {

@@ -66,6 +66,8 @@ export const FIXTURE_COVERAGE: Record<string, Record<string, number>> = {
   'request-while-marking': { WORKFLOW_EXECUTION_CANCEL_REQUESTED: 1, WORKFLOW_EXECUTION_SIGNALED: 1, WORKFLOW_EXECUTION_CANCELED: 1 },
   // A source's run after continue-as-new, sent a sync signal and cancelled while it reads its carried state.
   'request-while-reading': { WORKFLOW_EXECUTION_CONTINUED_AS_NEW: 1, WORKFLOW_EXECUTION_SIGNALED: 1, WORKFLOW_EXECUTION_CANCELED: 1 },
+  // A run holding its state by reference, its history grown 4.5 MB by five large sync signals it dropped, then a sync it serves before continuing as new.
+  'dropped-signals-grow': { WORKFLOW_EXECUTION_SIGNALED: 6, WORKFLOW_EXECUTION_CONTINUED_AS_NEW: 2 },
 };
 
 /** Saves the histories of these workflows and every workflow whose id starts with one of them. */
