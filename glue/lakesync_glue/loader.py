@@ -431,8 +431,6 @@ class _Load:
         raw, plans, state.warnings = prepared.raw, prepared.plans, prepared.warnings
         if isinstance(rows, DirectRows):
             state.warnings += rows.warnings
-        if state.table_exists:
-            state.warnings += self.excluded_still_held(names, lake_types)
         state.phase("check casts")
         new_table = not state.table_exists and isinstance(rows, ExportRows)
         if new_table:
@@ -488,6 +486,8 @@ class _Load:
             check_lookback(a.cursor_lookback, cursor, schema.write_types[cursor], a.target)
         if self.deferred is None:
             self.count_lake()
+        if state.table_exists:
+            state.warnings += self.excluded_still_held(names, lake_types, rewrites=action in ("replace", "rebuild"))
         # Lake columns the load writes no value into (excluded, or gone from the source) read NULL in its rows;
         # the others hold the values their policies derive.
         self.write_plan = WritePlan(set(schema.dropped_columns), derived, set(lake_types),
@@ -509,15 +509,25 @@ class _Load:
         state.phase(action)
         return runner[action](), schema, cursor
 
-    def excluded_still_held(self, names: Sequence[str], lake_types: dict[str, str]) -> list[str]:
+    def excluded_still_held(self, names: Sequence[str], lake_types: dict[str, str], rewrites: bool = False) -> list[str]:
         """Warnings for excluded columns whose values the lake table holds from loads before the exclude: the load
-        writes none of them, but leaves what is there (a column gone from the export stays), so the user is told."""
+        writes none of them, but leaves what is there (a column gone from the export stays), so the user is told.
+        A load that rewrites every row (`rewrites`: replace, rebuild) leaves the column NULL in all of them: only
+        earlier snapshots keep the values, and the warning says so."""
         a, found = self.args, []
         for column, policy in a.column_policies.items():
             lake_column = lake_name(column)
             if not policy.exclude or lake_column not in lake_types or lake_column in names:
                 continue
             if lake.holds_no_value(self.spark, self.ident, lake_column):
+                continue
+            if rewrites:
+                found.append(
+                    f"column {column!r} is excluded: this load rewrites every row of lake table {a.lake_table_id} and "
+                    "leaves the column NULL in all of them; the values loaded before it was excluded stay readable in "
+                    "earlier snapshots until they expire (to remove the column itself: ALTER TABLE "
+                    f"{self.ident} DROP COLUMN {quote(lake_column)})"
+                )
                 continue
             found.append(
                 f"column {column!r} is excluded, but lake table {a.lake_table_id} still holds its values loaded before "

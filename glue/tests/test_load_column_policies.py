@@ -326,3 +326,24 @@ def test_a_column_excluded_after_it_was_loaded_is_reported_with_how_to_remove_it
     third = load(versions.export(cols, [(1, "123-45-6789", "b")]), versions.target, "late_exclude", primary_key="id",
                  column_policies=excluded)
     assert (third.status, third.committed, third.warnings) == ("succeeded", False, []), third
+
+
+@pytest.mark.parametrize("rebuild", [False, True])
+def test_a_column_excluded_from_a_replaced_table_is_reported_as_emptied_not_as_still_held(
+        load: Loader, tmp_path: Any, spark: Any, rebuild: bool) -> None:
+    """A replace (or rebuild) rewrites every row: the excluded column is left NULL in all of them, and only earlier
+    snapshots keep the values loaded before the exclude; the warning says so, not that the table still holds them."""
+    table = f"late_exclude_replace_{int(rebuild)}"
+    versions = Versions(tmp_path, "shop", "public", table)
+    cols = [col("id", "bigint"), col("SSN", "text"), col("name", "text")]
+    first = load(versions.export(cols, [(1, "123-45-6789", "a")]), versions.target, table, action="replace")
+    assert first.status == "succeeded", first.error
+    options = {"rebuild": "true"} if rebuild else {}
+    second = load(versions.export(cols, [(1, "123-45-6789", "a"), (2, "987-65-4321", "b")]), versions.target, table,
+                  action="replace", column_policies=json.dumps({"SSN": {"exclude": True}}), **options)
+    assert second.status == "succeeded", second.error
+    assert lake_rows(spark, table) == [{"id": 1, "ssn": None, "name": "a"}, {"id": 2, "ssn": None, "name": "b"}]
+    assert not any("still holds its values" in w for w in second.warnings), second.warnings
+    assert any(f"column 'SSN' is excluded: this load rewrites every row of lake table tests.{table} and leaves "
+               "the column NULL in all of them" in w and "earlier snapshots" in w for w in second.warnings), second.warnings
+    spark.sql(f"DROP TABLE lake.tests.{table}").collect()
