@@ -213,7 +213,7 @@ def prepare(
             )
             continue
         plans.append(plan)
-    plans = resolve_scales(raw, plans, dict(lake_types), lake_empty)
+    plans = resolve_scales(raw, plans, dict(lake_types), lake_empty, rebuild)
     plans = _lists_or_text(raw, plans, new_arrays, warnings)
     out: list[ColumnPlan] = []
     for mapping, plan in zip(mappings, plans):

@@ -127,7 +127,7 @@ def _guessed_scale(plan: ColumnPlan, lake_type: str) -> bool:
 
 
 def resolve_scales(raw: "DataFrame", plans: list[ColumnPlan], lake_types: dict[str, str],
-                   lake_empty: Callable[[str], bool] | None = None) -> list[ColumnPlan]:
+                   lake_empty: Callable[[str], bool] | None = None, rebuild: str | None = None) -> list[ColumnPlan]:
     """Scale of bounded numerics the mappings leave open: the lake's column, else the data.
 
     RDS's mappings carry the precision of numeric(p,s) but not the scale. An existing lake
@@ -136,6 +136,7 @@ def resolve_scales(raw: "DataFrame", plans: list[ColumnPlan], lake_types: dict[s
     any scale is used: from numeric(20) on none holds them all, so when such a column's values
     arrive with a larger scale while the lake column still holds none (`lake_empty`, by lake
     name), the column takes the scale of its values (replaced, as nothing in it can be lost).
+    `rebuild`: the command that rebuilds the table from the export, named where the lake's scale is used.
     """
     open_plans = [p for p in plans if p.scale_unknown]
     if not open_plans:
@@ -181,9 +182,10 @@ def resolve_scales(raw: "DataFrame", plans: list[ColumnPlan], lake_types: dict[s
             mapping = ColumnMapping(plan.source_name, plan.pg_type, "binary (UTF8)")
             new = numeric_plan(mapping, plan.name, plan.raw_type, precision, scale)
             if plan.name in from_lake:
+                command = rebuild or "lakesync rerun <source> --rebuild <schema.table>"
                 new = replace(new, expectation=new.expectation + "; the scale is the lake column's, and a scale "
-                              "changed in PostgreSQL needs a rebuild of the table from the export (lakesync rerun <source> "
-                              "--rebuild <schema.table>) or a new lake table (the table's lakeName)")
+                              f"changed in PostgreSQL needs a rebuild of the table from the export ({command}) "
+                              "or a new lake table (the table's lakeName)")
             out.append(replace(new, precision=plan.precision, replaces_empty=plan.name in replaced))
         else:
             out.append(plan)

@@ -107,3 +107,27 @@ def test_a_cursor_column_the_lake_lacks_names_the_rebuild_that_adds_it(load: Loa
                  **options)
     assert (again.status, again.inserted, again.updated) == ("succeeded", 1, 0), again.error
     spark.sql("DROP TABLE lake.tests.cursored").collect()
+
+
+@pytest.mark.parametrize("action", ["merge", "replace", "incremental"])
+def test_a_scale_raised_in_postgresql_fails_naming_the_rebuild_command_of_the_table(
+        load: Loader, spark: Any, tmp_path: Any, action: str) -> None:
+    # RDS's mappings carry numeric's precision, not its scale: the lake column's scale is used, and values with more
+    # fractional digits fail (never rounded), with the command that rebuilds this very table.
+    table = f"scaled_{action}"
+    versions = Versions(tmp_path, "shop", "public", table)
+    options = {"primary_key": "id"} if action == "merge" else {"cursor_column": "id"} if action == "incremental" else {}
+    first = load(versions.export([col("id", "bigint"), col("p", "numeric(10,2)")], [(1, "1.25")]), versions.target,
+                 table, action=action, **options)
+    assert first.status == "succeeded", first.error
+    before = current_snapshot(spark, table)
+    result = load(versions.export([col("id", "bigint"), col("p", "numeric(12,4)")], [(1, "1.2500"), (2, "2.1234")]),
+                  versions.target, table, action=action, **options)
+    assert result.error is not None and result.error["class"] == "CastError", result.error
+    message = result.error["message"]
+    assert f"table shop.public.{table}: column 'p' (numeric) has 1 value(s) that cannot become decimal(12,2)" in message
+    assert f"needs a rebuild of the table from the export (lakesync rerun shop --rebuild public.{table})" in message, message
+    assert "<source>" not in message and "<schema.table>" not in message, message
+    assert current_snapshot(spark, table) == before
+    assert run_query(spark, f"SELECT * FROM lake.tests.{table}") == [{"id": 1, "p": "1.25"}]
+    spark.sql(f"DROP TABLE lake.tests.{table}").collect()
