@@ -486,3 +486,26 @@ def made_by_load(spark: "SparkSession", snapshot: str | None, parent: str | None
     expected = commit_properties(args)
     return entry is not None and entry.parent == parent and all(
         entry.summary[k] == expected.get(k) for k in (EXPORT_ID, CYCLE_ID, SOURCE, SOURCE_TABLE))
+
+
+OWN_KEYS: tuple[str, ...] = (EXPORT_ID, CYCLE_ID, SOURCE, SOURCE_TABLE)
+
+
+def other_load_since(spark: "SparkSession", args: JobArgs, current: str | None, since: str | None) -> Lineage | None:
+    """The newest commit of another lakesync load made after `since`, along the ancestry of `current` (None:
+    there is none). Commits carrying no lineage (compaction, other writers) and this load's own are passed over."""
+    if current is None or current == since:
+        return None
+    snapshots = lake_snapshots(spark, args)
+    own = commit_properties(args)
+    for snapshot, entry in ancestry(snapshots, current):
+        if snapshot == since or entry is None:
+            return None
+        summary = entry.summary
+        if not any(summary.get(k) is not None for k in KEYS):
+            continue
+        if all(summary.get(k) == own.get(k) for k in OWN_KEYS):
+            continue
+        return Lineage(snapshot, summary.get(SOURCE), summary.get(EXPORT_ID), summary.get(SNAPSHOT_TIME) or "",
+                       summary.get(CYCLE_ID))
+    return None

@@ -23,7 +23,7 @@ from .args import JobArgs
 from .changes import change_set, count_ops, unseen_rows
 from .commit import first_line, is_merge_cardinality_violation, with_commit_retry
 from .direct import DirectRows
-from .errors import DeleteGuard, DuplicateKeys, EmptyExport, InternalError, InvalidArgument, LoadError, SchemaConflict
+from .errors import CommitConflict, DeleteGuard, DuplicateKeys, EmptyExport, InternalError, InvalidArgument, LoadError, SchemaConflict
 from .export import TableExport, find_table_export
 from .hashing import resolve_hash_key
 from .names import check_mergeable_names, lake_name, quote
@@ -283,6 +283,16 @@ class _Load:
         refusal = self.rows.refusal(self.spark, current)
         if refusal is not None:
             raise refusal
+        other = lineage.other_load_since(self.spark, a, current, state.snapshot_before)
+        if other is not None:
+            # This load's changes were found against the table before that commit: applied now, they would leave
+            # the other load's rows and values that this load's source does not hold, under this load's lineage.
+            what = f"export {other.export_id}" if other.export_id else "a direct load"
+            raise CommitConflict(
+                f"table {a.target}: another load ({what}, cycle {other.cycle_id or '(unknown)'}) committed to "
+                f"{a.lake_table_id} while this load ran, so the changes this load found are out of date and nothing "
+                "was written; rerun the load"
+            )
 
     def lake_frame(self, columns: Sequence[tuple[str, str]], lake_names: set[str],
                    at: str | None = None) -> "DataFrame":

@@ -559,3 +559,44 @@ def test_a_newer_export_committed_while_an_older_one_loads_is_not_overwritten(
     monkeypatch.undo()
     assert older.error is not None and older.error["class"] == "OlderExport", older.error
     assert [r["name"] for r in lake_rows(spark, "overtaken")] == ["a", "newer"]
+
+
+def test_a_load_another_load_committed_under_is_refused_and_its_rerun_holds_its_export(
+        load: Any, spark: Any, tmp_path: Any, monkeypatch: Any) -> None:
+    # An older export's load committed while a newer one loaded (it passes the snapshot-time guard): the newer
+    # load's changes were found against the table before that commit. Applied, they would leave the older
+    # load's values and rows that the newer export lacks, under the newer export's lineage.
+    from exportkit import col
+    from lakesync_glue import fast_merge, lineage
+    from scenario import Versions, lake_rows
+
+    cols = [col("id", "bigint"), col("name", "text")]
+    versions = Versions(tmp_path, "shop", "public", "under")
+    first = load(versions.export(cols, [(1, "a"), (2, "b")]), versions.target, "under", action="merge",
+                 primary_key="id", snapshot_time="2024-05-01T00:00:00Z")
+    assert first.status == "succeeded", first.error
+    real = fast_merge.FastMerge.key_filter
+
+    def meanwhile(self: Any, changes: Any, total: int) -> Any:
+        older = {lineage.SOURCE: "shop", lineage.SOURCE_TABLE: "public.under", lineage.EXPORT_ID: "export-older",
+                 lineage.SNAPSHOT_TIME: "2024-06-01T00:00:00Z", lineage.CYCLE_ID: "cycle-older"}
+        lineage.with_commit_properties(spark, older, lambda: spark.sql(
+            "MERGE INTO lake.tests.under t USING (SELECT 2L AS id, 'older' AS name UNION ALL SELECT 4L, 'd') c "
+            "ON t.id = c.id WHEN MATCHED THEN UPDATE SET name = c.name "
+            "WHEN NOT MATCHED THEN INSERT (id, name) VALUES (c.id, c.name)").collect())
+        return real(self, changes, total)
+
+    monkeypatch.setattr(fast_merge.FastMerge, "key_filter", meanwhile)
+    newer_rows = [(1, "a"), (2, "b"), (3, "c")]
+    export = versions.export(cols, newer_rows)
+    newer = load(export, versions.target, "under", action="merge", primary_key="id", snapshot_time="2024-07-01T00:00:00Z")
+    monkeypatch.undo()
+    rows = [(int(r["id"]), r["name"]) for r in lake_rows(spark, "under")]
+    assert newer.error is not None and newer.error["class"] == "CommitConflict", (newer, rows)
+    assert "export-older" in newer.error["message"]
+    assert rows == [(1, "a"), (2, "older"), (4, "d")]
+
+    rerun = load(export, versions.target, "under", action="merge", primary_key="id", snapshot_time="2024-07-01T00:00:00Z")
+    assert rerun.status == "succeeded", rerun.error
+    assert (rerun.inserted, rerun.updated, rerun.deleted, rerun.rowCountAfter) == (1, 1, 1, 3)
+    assert [(int(r["id"]), r["name"]) for r in lake_rows(spark, "under")] == newer_rows
