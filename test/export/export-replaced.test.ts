@@ -58,6 +58,28 @@ const PATHS = [
   { path: 'one transaction', source: () => sequentialOnly(db), waitsAs: '' },
 ] as const;
 
+/**
+ * Exports table `t` while another session holds `change` uncommitted: once the export has taken its
+ * snapshot and waits to lock the table, the change commits. The export's summary, or its error.
+ */
+async function exportAcrossChange(t: string, change: string, way: { source: () => SourceDb; waitsAs: string }, outDir: string): Promise<ExportSummary | Error> {
+  const blocker = new pg.Client({ connectionString: server.url });
+  await blocker.connect();
+  try {
+    await blocker.query(`BEGIN; ${change}`);
+    const options: ExportOptions = { exportId: `ls-${t}`, database: 'shop', snapshot: SNAPSHOT, outDir, readers: 1, tables: [`public.${t}`] };
+    const running = exportSnapshot(way.source(), options).then(
+      (summary) => summary,
+      (err: unknown) => err as Error,
+    );
+    await waitUntil(() => waitingForLock(way.waitsAs, t), `the export waiting to lock ${t}`);
+    await blocker.query('COMMIT');
+    return await within(30_000, 'the export once the change committed', running);
+  } finally {
+    await blocker.end();
+  }
+}
+
 const CHANGES = [
   {
     change: 'renamed away and a new table created under its name',
@@ -79,34 +101,21 @@ const CHANGES = [
 
 describe('a table replaced under its name between the snapshot and the lock', () => {
   let n = 0;
-  for (const { path, source, waitsAs } of PATHS) {
+  for (const way of PATHS) {
+    const { path } = way;
     for (const { change, sql } of CHANGES) {
       test(`${path}: a table ${change} fails the export naming it, instead of exporting another relation's rows`, async () => {
         n += 1;
         const t = `repl_${n}`;
         await server.query(`CREATE TABLE ${t} (id int PRIMARY KEY, note text); INSERT INTO ${t} SELECT i, 'kept ' || i FROM generate_series(1, 100) AS i;
           CREATE TABLE ${t}_secret (id int, secret text); INSERT INTO ${t}_secret VALUES (1, 'never exported');`);
-        const blocker = new pg.Client({ connectionString: server.url });
-        await blocker.connect();
-        try {
-          // The change holds its locks, uncommitted, while the export takes its snapshot and waits to lock the table.
-          await blocker.query(`BEGIN; ${sql(t)}`);
-          const options: ExportOptions = { exportId: `ls-${t}`, database: 'shop', snapshot: SNAPSHOT, outDir: join(work, t), readers: 1, tables: [`public.${t}`] };
-          const running = exportSnapshot(source(), options).then(
-            (summary) => summary,
-            (err: unknown) => err as Error,
-          );
-          await waitUntil(() => waitingForLock(waitsAs, t), `the export waiting to lock ${t}`);
-          await blocker.query('COMMIT');
-          const outcome: ExportSummary | Error = await within(30_000, 'the export once the change committed', running);
-          assert.ok(
-            outcome instanceof Error,
-            `the export of a table replaced after its snapshot must fail, not export ${JSON.stringify('tables' in outcome ? outcome.tables.map((x) => [x.table, x.rows]) : outcome)}`,
-          );
-          assert.match(outcome.message, new RegExp(`^export failed: public\\.${t} .*after the export's snapshot was taken`));
-        } finally {
-          await blocker.end();
-        }
+        // The change holds its locks, uncommitted, while the export takes its snapshot and waits to lock the table.
+        const outcome = await exportAcrossChange(t, sql(t), way, join(work, t));
+        assert.ok(
+          outcome instanceof Error,
+          `the export of a table replaced after its snapshot must fail, not export ${JSON.stringify('tables' in outcome ? outcome.tables.map((x) => [x.table, x.rows]) : outcome)}`,
+        );
+        assert.match(outcome.message, new RegExp(`^export failed: public\\.${t} .*after the export's snapshot was taken`));
       });
     }
   }
@@ -114,34 +123,22 @@ describe('a table replaced under its name between the snapshot and the lock', ()
 
 describe('columns renamed between the snapshot and the lock', () => {
   let n = 0;
-  for (const { path, source, waitsAs } of PATHS) {
+  for (const way of PATHS) {
+    const { path } = way;
     test(`${path}: two columns that swapped names fail the export naming the table, instead of exporting one column's values under the other's name`, async () => {
       n += 1;
       const t = `swap_${n}`;
       await server.query(`CREATE TABLE ${t} (id int PRIMARY KEY, note text, secret text); INSERT INTO ${t} SELECT i, 'note ' || i, 'secret ' || i FROM generate_series(1, 100) AS i;`);
-      const blocker = new pg.Client({ connectionString: server.url });
-      await blocker.connect();
-      try {
-        await blocker.query(`BEGIN; ALTER TABLE ${t} RENAME COLUMN note TO tmp; ALTER TABLE ${t} RENAME COLUMN secret TO note; ALTER TABLE ${t} RENAME COLUMN tmp TO secret`);
-        const outDir = join(work, t);
-        const options: ExportOptions = { exportId: `ls-${t}`, database: 'shop', snapshot: SNAPSHOT, outDir, readers: 1, tables: [`public.${t}`] };
-        const running = exportSnapshot(source(), options).then(
-          (summary) => summary,
-          (err: unknown) => err as Error,
-        );
-        await waitUntil(() => waitingForLock(waitsAs, t), `the export waiting to lock ${t}`);
-        await blocker.query('COMMIT');
-        const outcome: ExportSummary | Error = await within(30_000, 'the export once the change committed', running);
-        if (!(outcome instanceof Error)) {
-          const dir = join(outDir, 'shop', `public.${t}`, '1');
-          const { rows } = readParquet(readdirSync(dir).map((f) => join(dir, f)));
-          const wrong = rows.filter((r) => !String(r.note).startsWith('note '));
-          assert.fail(`the export completed, and ${wrong.length} of ${rows.length} values of its column note are not the snapshot's note values (e.g. ${JSON.stringify(wrong[0]?.note)})`);
-        }
-        assert.match(outcome.message, new RegExp(`^export failed: public\\.${t} .*after the export's snapshot was taken`));
-      } finally {
-        await blocker.end();
+      const outDir = join(work, t);
+      const swap = `ALTER TABLE ${t} RENAME COLUMN note TO tmp; ALTER TABLE ${t} RENAME COLUMN secret TO note; ALTER TABLE ${t} RENAME COLUMN tmp TO secret`;
+      const outcome = await exportAcrossChange(t, swap, way, outDir);
+      if (!(outcome instanceof Error)) {
+        const dir = join(outDir, 'shop', `public.${t}`, '1');
+        const { rows } = readParquet(readdirSync(dir).map((f) => join(dir, f)));
+        const wrong = rows.filter((r) => !String(r.note).startsWith('note '));
+        assert.fail(`the export completed, and ${wrong.length} of ${rows.length} values of its column note are not the snapshot's note values (e.g. ${JSON.stringify(wrong[0]?.note)})`);
       }
+      assert.match(outcome.message, new RegExp(`^export failed: public\\.${t} .*after the export's snapshot was taken`));
     });
   }
 });
