@@ -273,6 +273,40 @@ export function refusalTold(refusal: ApplicationFailure, told: string): Applicat
   return ApplicationFailure.create({ message, type: refusal.type ?? 'ExcludedByConfig', nonRetryable: true });
 }
 
+/**
+ * What a load refused because the config excludes its table now throws: the refusal, saying what a
+ * run of this cycle started before the config changed did. The table's pack run, still going, would
+ * load it: it is stopped (as a refused pack start stops its run), and the pack's other tables are
+ * left to runs of their own. A run of this cycle that had already loaded the table is named, with the fix.
+ */
+async function refusedLoad(port: LoadPort, input: LoadTableInput, plan: PlanEntry, load: LoadState, refusal: unknown): Promise<unknown> {
+  if (!(refusal instanceof ApplicationFailure)) return refusal;
+  const earlier = (() => {
+    try {
+      return loadRequestFor(port, input, plan);
+    } catch {
+      return undefined;
+    }
+  })();
+  const packRun = input.pack && port.packs && !load.alone ? input.pack : undefined;
+  let stop = '';
+  // An ended run loads nothing more (a run that cannot be read is asked to stop all the same).
+  if (packRun && (await port.getRun(packRun.runId).then((r) => r.state === 'running', () => true))) {
+    try {
+      await port.stopRun(packRun.runId);
+      stop = `; run ${packRun.runId} of its pack ${packRun.token}, started before the config changed, was stopped (the pack's other tables are loaded in runs of their own)`;
+    } catch (err) {
+      stop = `; run ${packRun.runId} of its pack ${packRun.token}, started before the config changed, could not be stopped (${(err as Error)?.message ?? String(err)}) and may still load it: stop that run`;
+    }
+  }
+  const loaded = earlier ? await committedEarlier(port, earlier) : undefined;
+  const told = loaded
+    ? refusalTold(refusal, `; a run of this cycle started before the config changed had already loaded ${loaded}: drop those rows, or the lake table, if they must not be in the lake`)
+    : refusal;
+  // refusalTold puts `stop` after "nothing was loaded" (kept), else at the end.
+  return stop ? refusalTold(told, `${loaded ? '' : '; nothing was loaded into the lake'}${stop}`) : told;
+}
+
 export function loadActivities(deps: ActivityDeps) {
   const planEntry = planEntries(deps);
   const discoveries = new RecentReads<DiscoveredTable[]>(CACHED_CYCLES);
@@ -333,34 +367,7 @@ export function loadActivities(deps: ActivityDeps) {
       try {
         refuseExcluded(input.source, settings, plan);
       } catch (refusal) {
-        // A run of this cycle that started before the config changed may have loaded it already: the refusal says so.
-        const earlier = (() => {
-          try {
-            return loadRequestFor(ports.load, input, plan!);
-          } catch {
-            return undefined;
-          }
-        })();
-        // The table's pack run, started before the config changed, would go on to load it: it is stopped
-        // first (as a refused pack start stops it), and the pack's other tables are left to runs of their own.
-        const packRun = refusal instanceof ApplicationFailure && input.pack && ports.load.packs && !load.alone ? input.pack : undefined;
-        let stop = '';
-        // An ended run loads nothing more (a run that cannot be read is asked to stop all the same).
-        if (packRun && (await ports.load.getRun(packRun.runId).then((r) => r.state === 'running', () => true))) {
-          try {
-            await ports.load.stopRun(packRun.runId);
-            stop = `; run ${packRun.runId} of its pack ${packRun.token}, started before the config changed, was stopped (the pack's other tables are loaded in runs of their own)`;
-          } catch (err) {
-            stop = `; run ${packRun.runId} of its pack ${packRun.token}, started before the config changed, could not be stopped (${(err as Error)?.message ?? String(err)}) and may still load it: stop that run`;
-          }
-        }
-        const loaded = refusal instanceof ApplicationFailure && earlier ? await committedEarlier(ports.load, earlier) : undefined;
-        if (!(refusal instanceof ApplicationFailure)) throw refusal;
-        const told = loaded
-          ? refusalTold(refusal, `; a run of this cycle started before the config changed had already loaded ${loaded}: drop those rows, or the lake table, if they must not be in the lake`)
-          : refusal;
-        // refusalTold puts `stop` after "nothing was loaded" (kept), else at the end.
-        throw stop ? refusalTold(told, `${loaded ? '' : '; nothing was loaded into the lake'}${stop}`) : told;
+        throw await refusedLoad(ports.load, input, plan, load, refusal);
       }
       const req = loadRequestFor(ports.load, input, plan);
       // Before its run can commit: a dead cycle's recovery verifies the commit against DynamoDB's item counts.
