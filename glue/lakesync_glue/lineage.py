@@ -478,6 +478,10 @@ def record_unwritten(spark: "SparkSession", ident: str, args: JobArgs, columns: 
             "snapshot expiry removes them. Check that the job's role may alter the table")
 
 
+# The lineage keys that tell one load's commits from another's.
+OWN_KEYS: tuple[str, ...] = (EXPORT_ID, CYCLE_ID, SOURCE, SOURCE_TABLE)
+
+
 def made_by_load(spark: "SparkSession", snapshot: str | None, parent: str | None, args: JobArgs) -> bool:
     """True when `snapshot` is this load's own commit right on top of `parent` (None: the table's first commit)."""
     if snapshot is None:
@@ -485,10 +489,7 @@ def made_by_load(spark: "SparkSession", snapshot: str | None, parent: str | None
     entry = lake_snapshots(spark, args).get(snapshot)
     expected = commit_properties(args)
     return entry is not None and entry.parent == parent and all(
-        entry.summary[k] == expected.get(k) for k in (EXPORT_ID, CYCLE_ID, SOURCE, SOURCE_TABLE))
-
-
-OWN_KEYS: tuple[str, ...] = (EXPORT_ID, CYCLE_ID, SOURCE, SOURCE_TABLE)
+        entry.summary[k] == expected.get(k) for k in OWN_KEYS)
 
 
 def other_load_since(spark: "SparkSession", args: JobArgs, current: str | None, since: str | None) -> Lineage | None:
