@@ -49,6 +49,21 @@ export type VerifyCheck = VerifyOutcome['checks'][number];
 /** What a check that answered no row shows as its value. */
 export const NO_ROWS = 'no rows';
 
+/** What a check that answered several rows shows: its first row would pass it whatever the others hold. */
+export const SEVERAL_ROWS = 'more than one row: a check must answer one row (an aggregate such as count(*), or LIMIT 1)';
+
+/**
+ * A configured check's result from the first value of each row of its answer, read up to two rows
+ * (`error` when the engine refused its SQL). A check answers one value: none, several or an error fails it.
+ */
+export function configuredCheckResult(check: { name: string; expect: string | number }, answer: (string | undefined)[] | { error: string }): VerifyCheck {
+  const expected = String(check.expect);
+  if (!Array.isArray(answer)) return { name: check.name, expected, actual: `error: ${answer.error}`, passed: false };
+  if (answer.length > 1) return { name: check.name, expected, actual: SEVERAL_ROWS, passed: false };
+  const actual = answer[0];
+  return { name: check.name, expected, actual: actual ?? NO_ROWS, passed: checkPassed(check.expect, actual) };
+}
+
 /**
  * Whether a configured check's answer (the first value, undefined for no row) is what it expects:
  * the same number when `expect` is a number (5 matches "5.00"; a blank answer is no number), else

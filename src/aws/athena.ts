@@ -9,7 +9,7 @@ import { PortError } from '../errors';
 import { LINEAGE_PROPERTIES, lakeCommitFromRow, lineageSelectList } from '../lineage';
 import type { LakeCommit, VerifyOutcome, VerifyRequest } from '../model';
 import type { VerifyPort } from '../ports';
-import { assertSnapshotId, checkPassed, countValue, type LakeRowCounts, NO_ROWS, rowCountCheck, unknownSnapshot } from '../verify-rows';
+import { assertSnapshotId, configuredCheckResult, countValue, type LakeRowCounts, rowCountCheck, unknownSnapshot } from '../verify-rows';
 import { awsCall, awsErrorCode, awsErrorKind, lakeFormationHint, toPortError } from './errors';
 import { athenaCheckRefusal, athenaQualifiedName } from './read-only';
 import { athenaCatalog, type AwsSettings } from './settings';
@@ -261,15 +261,16 @@ export class AthenaVerify implements VerifyPort {
     for (const check of req.checks) {
       progress?.(check.name);
       const sql = check.sql.replaceAll('{table}', table);
-      let actual: string | undefined;
+      let answer: Parameters<typeof configuredCheckResult>[1];
       try {
-        actual = firstValue(await this.queries.run(sql, `${subject}, check ${check.name}`, req.namespace, { signal, maxRows: 1 }));
+        // Two rows at most: enough to tell an answer of one row from several.
+        answer = firstValues(await this.queries.run(sql, `${subject}, check ${check.name}`, req.namespace, { signal, maxRows: 2 }));
       } catch (err) {
         // SQL that Athena refuses is the check's failure, as on the local runner; outages and permissions stay the step's.
         if (!(err instanceof AthenaQueryError) || err.refusedSql === undefined) throw err;
-        actual = `error: ${err.refusedSql}`;
+        answer = { error: err.refusedSql };
       }
-      checks.push({ name: check.name, expected: String(check.expect), actual: actual ?? NO_ROWS, passed: checkPassed(check.expect, actual) });
+      checks.push(configuredCheckResult(check, answer));
     }
     return { passed: checks.every((c) => c.passed), checks };
   }
@@ -286,6 +287,10 @@ function assertReadOnlyCheck(check: VerifyRequest['checks'][number], table: stri
 }
 
 function firstValue(result: QueryResult): string | undefined {
-  const value = result.rows[0]?.[0];
-  return value === null ? 'NULL' : value;
+  return firstValues(result)[0];
+}
+
+/** The first value of each row of the answer, NULL spelled out. */
+function firstValues(result: QueryResult): (string | undefined)[] {
+  return result.rows.map((row) => (row[0] === null ? 'NULL' : row[0]));
 }

@@ -9,28 +9,30 @@ import type { VerifyOutcome, VerifyRequest } from '../model';
 import type { VerifyPort } from '../ports';
 import { LAKE_CATALOG } from '../job-args';
 import { sparkName } from '../names';
-import { assertSnapshotId, checkPassed, countValue, type LakeRowCounts, NO_ROWS, rowCountCheck, unknownSnapshot } from '../verify-rows';
+import { assertSnapshotId, configuredCheckResult, countValue, type LakeRowCounts, rowCountCheck, unknownSnapshot } from '../verify-rows';
 import type { RunnerClient } from './runner/client';
 
-function firstValue(rows: Record<string, unknown>[]): string | undefined {
-  const row = rows[0];
-  if (!row) return undefined;
-  const value = Object.values(row)[0];
-  return value === null || value === undefined ? 'NULL' : String(value);
+/** The first value of each row, NULL spelled out. */
+function firstValues(rows: Record<string, unknown>[]): string[] {
+  return rows.map((row) => {
+    const value = Object.values(row)[0];
+    return value === null || value === undefined ? 'NULL' : String(value);
+  });
 }
 
 export function createVerifyPort(runner: RunnerClient): VerifyPort {
   return {
     async verify(req: VerifyRequest, progress?: (check: string) => void, signal?: AbortSignal): Promise<VerifyOutcome> {
-      // Every step reads one value: the rest of a check's answer never leaves Spark. Each query has
-      // an id, so that a cancelled verify has the runner cancel the Spark jobs of the one under way.
-      const sql = async (statement: string) => {
+      // Every step reads one value (a check two rows, to tell one from several): the rest of an answer
+      // never leaves Spark. Each query has an id, so that a cancelled verify has the runner cancel
+      // the Spark jobs of the one under way.
+      const sql = async (statement: string, maxRows = 1) => {
         signal?.throwIfAborted();
         const queryId = randomUUID();
         const cancel = () => void runner.call('POST', `/queries/${queryId}/cancel`, {}, 30_000).catch(() => undefined);
         signal?.addEventListener('abort', cancel, { once: true });
         try {
-          return (await runner.call<{ rows: Record<string, unknown>[] }>('POST', '/sql', { sql: statement, maxRows: 1, queryId }, undefined, signal)).rows;
+          return (await runner.call<{ rows: Record<string, unknown>[] }>('POST', '/sql', { sql: statement, maxRows, queryId }, undefined, signal)).rows;
         } finally {
           signal?.removeEventListener('abort', cancel);
         }
@@ -54,16 +56,16 @@ export function createVerifyPort(runner: RunnerClient): VerifyPort {
       };
       const checks: VerifyOutcome['checks'] = [await rowCountCheck(req.rowCount, req.snapshotId, lake)];
       for (const check of req.checks) {
-        let actual: string | undefined;
+        let answer: Parameters<typeof configuredCheckResult>[1];
         progress?.(check.name);
         try {
-          actual = firstValue(await sql(check.sql.replaceAll('{table}', table)));
+          answer = firstValues(await sql(check.sql.replaceAll('{table}', table), 2));
         } catch (err) {
           // SQL that Spark refuses is the check's failure; a runner outage is retried by the activity.
           if (signal?.aborted || !(err instanceof PortError) || err.kind !== 'validation') throw err;
-          actual = `error: ${err.message}`;
+          answer = { error: err.message };
         }
-        checks.push({ name: check.name, expected: String(check.expect), actual: actual ?? NO_ROWS, passed: checkPassed(check.expect, actual) });
+        checks.push(configuredCheckResult(check, answer));
       }
       return { passed: checks.every((c) => c.passed), checks };
     },

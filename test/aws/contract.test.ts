@@ -25,6 +25,7 @@ import { planEntry } from '../helpers/plan';
 import type { Ports } from '../../src/ports';
 import { type MotoServer, startMoto, useTestCredentials } from '../helpers/moto';
 import { toolchain } from '../../src/toolchain';
+import { SEVERAL_ROWS } from '../../src/verify-rows';
 import { ATHENA_OUTPUT, awsSource, EXPORT_BUCKET, exportFiles, glueScriptsFixture, loadResult, READER, REGION, SCRIPT_BUCKET, TABLE_BUCKET } from './fixtures';
 
 let moto: MotoServer | undefined;
@@ -366,6 +367,31 @@ describe('Athena on moto', () => {
       checks: [
         { name: 'row count at snapshot 8744736658442914487', expected: '42', actual: '42', passed: true },
         { name: 'total', expected: '1234.50', actual: '1234.50', passed: true },
+      ],
+    });
+  });
+
+  test('a check that answers more than one row fails, whatever its first row holds', async () => {
+    const { ports } = setup();
+    // Grouped, the check answers one count per region: the first is 0, the second is not.
+    await moto!.queueAthenaResults(REGION, [
+      { columns: ['row_count'], rows: [['42']] },
+      { columns: ['negative'], rows: [['0'], ['3']] },
+    ]);
+    const outcome = await ports.verify.verify({
+      source: 'shop',
+      namespace: 'shop',
+      lakeTable: 'orders',
+      table: 'public.orders',
+      rowCount: { kind: 'total', rows: 42 },
+      snapshotId: null,
+      checks: [{ name: 'no negative totals', sql: 'SELECT count(*) FROM {table} WHERE total < 0 GROUP BY region', expect: 0 }],
+    });
+    assert.deepEqual(outcome, {
+      passed: false,
+      checks: [
+        { name: 'row count', expected: '42', actual: '42', passed: true },
+        { name: 'no negative totals', expected: '0', actual: SEVERAL_ROWS, passed: false },
       ],
     });
   });

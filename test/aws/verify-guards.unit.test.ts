@@ -12,6 +12,7 @@ import { test } from 'node:test';
 import { GetQueryExecutionCommand, GetQueryResultsCommand, StartQueryExecutionCommand, StopQueryExecutionCommand } from '@aws-sdk/client-athena';
 import { BatchGrantPermissionsCommand, ListPermissionsCommand, type PrincipalResourcePermissions } from '@aws-sdk/client-lakeformation';
 import type { GrantRequest, VerifyRequest } from '../../src/model';
+import { SEVERAL_ROWS } from '../../src/verify-rows';
 import { READER, awsSource } from './fixtures';
 import { mockedAws, portError } from './mocks';
 
@@ -113,7 +114,7 @@ test('SELECT held on every column (ColumnWildcard) counts as the table SELECT', 
   assert.deepEqual(await ports.grant.grant(grantReq), { granted: 0, alreadyGranted: 2 });
 });
 
-test('a check reads one page of its answer, however many rows the query returns', async () => {
+test('a check reads one page of its answer, however many rows the query returns, and fails when it answers more than one', async () => {
   const { mocks, ports } = mockedAws();
   let next = 0;
   mocks.athena.on(StartQueryExecutionCommand).callsFake(() => ({ QueryExecutionId: `q${next++}` }));
@@ -128,7 +129,7 @@ test('a check reads one page of its answer, however many rows the query returns'
     return { ResultSet: { ResultSetMetadata: { ColumnInfo: [{ Name: 'v' }] }, Rows: [{ Data: [{ VarCharValue: 'v' }] }, ...rows] }, ...(served < 50 ? { NextToken: `p${served}` } : {}) };
   });
   const outcome = await ports.verify.verify({ ...verifyReq, checks: [{ name: 'bad rows', sql: 'SELECT 0 FROM {table}', expect: 0 }] });
-  assert.equal(outcome.passed, true, JSON.stringify(outcome.checks));
+  assert.deepEqual(outcome.checks[1], { name: 'bad rows', expected: '0', actual: SEVERAL_ROWS, passed: false });
   assert.deepEqual([...pages.entries()], [['q0', 1], ['q1', 1]], 'every query read one page');
 });
 

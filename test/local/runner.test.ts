@@ -21,6 +21,7 @@ import { layoutOf, resultFile } from '../../src/local/paths';
 import { RunnerClient, type RunnerInfo } from '../../src/local/runner/client';
 import type { SourceHandle } from '../../src/local/source/registry';
 import { repoRoot, toolchain } from '../../src/toolchain';
+import { SEVERAL_ROWS } from '../../src/verify-rows';
 
 let work: string;
 let config: LakesyncConfig;
@@ -145,6 +146,16 @@ describe('loads, verification and queries through the load runner', () => {
     assert.deepEqual(outcome.checks.map((c) => [c.name, c.passed]), [['row count', false], ['broken', false]]);
     assert.equal(outcome.checks[0]!.actual, '600');
     assert.match(outcome.checks[1]!.actual, /^error: .*nope/);
+  });
+
+  test('a check that answers more than one row fails, though its first row is what it expects', async () => {
+    const [first] = await db.db.query<{ n: number }>('SELECT count(*)::int AS n FROM order_items GROUP BY line_no ORDER BY line_no LIMIT 1');
+    const check = { name: 'lines per position', sql: 'SELECT count(*) FROM {table} GROUP BY line_no ORDER BY line_no', expect: first!.n };
+    const outcome = await ports.verify.verify({ source: 'shop', namespace: 'shop', lakeTable: 'order_items', table: 'public.order_items', rowCount: { kind: 'total', rows: 600 }, snapshotId: null, checks: [check] });
+    assert.deepEqual(outcome.checks[1], { name: 'lines per position', expected: String(first!.n), actual: SEVERAL_ROWS, passed: false });
+    assert.equal(outcome.passed, false);
+    const one = await ports.verify.verify({ source: 'shop', namespace: 'shop', lakeTable: 'order_items', table: 'public.order_items', rowCount: { kind: 'total', rows: 600 }, snapshotId: null, checks: [{ ...check, sql: `${check.sql} LIMIT 1` }] });
+    assert.equal(one.passed, true, JSON.stringify(one.checks));
   });
 
   test('a result JSON that reports the count and snapshot of the table before its commit fails verification against the export', async () => {
