@@ -1,6 +1,6 @@
 /** Reads lakesync.yaml and validates it; every problem names the field, the value and the fix. */
-import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { readFileSync, realpathSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../errors';
@@ -71,14 +71,14 @@ export function sourceConfig(config: LakesyncConfig, source: string, file?: stri
  * Two embedded-mode sources in one work dir would share one Iceberg warehouse (a lake table of
  * one overwriting the other's), one load runner and one grant store: refused, naming both. The
  * work dir is resolved as the port factory resolves it (src/backends/local.ts: local.workDir, else
- * .lakesync/data/<source>, relative to the working directory).
+ * .lakesync/data/<source>, relative to the working directory), then through symbolic links.
  */
 function sharedWorkDirIssues(sources: Record<string, SourceConfig>): ConfigIssue[] {
   const owners = new Map<string, string>();
   const issues: ConfigIssue[] = [];
   for (const [name, source] of Object.entries(sources)) {
     if (source.backend !== 'local' || source.source.kind === 'fake') continue;
-    const workDir = resolve(source.local.workDir ?? join('.lakesync', 'data', name));
+    const workDir = realDir(resolve(source.local.workDir ?? join('.lakesync', 'data', name)));
     const first = owners.get(workDir);
     if (first === undefined) {
       owners.set(workDir, name);
@@ -91,6 +91,16 @@ function sharedWorkDirIssues(sources: Record<string, SourceConfig>): ConfigIssue
     });
   }
   return issues;
+}
+
+/** An absolute path with its nearest existing ancestor's symbolic links resolved: two names of one directory compare equal. */
+function realDir(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    const parent = dirname(path);
+    return parent === path ? path : join(realDir(parent), basename(path));
+  }
 }
 
 /**

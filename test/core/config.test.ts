@@ -1,6 +1,6 @@
 /** lakesync.yaml validation: every invalid config is rejected with the field named, before any port is called. */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { loadConfigFile, parseConfig, sourceConfig } from '../../src/config/load';
@@ -246,6 +246,19 @@ describe('local sources sharing a work dir', () => {
     const issue = err.issues.find((i) => i.path === 'sources.crm.local.workDir');
     assert.ok(issue, JSON.stringify(err.issues));
     assert.match(issue.message, /sources shop and crm share the work dir .*: give each source a workDir of its own/);
+  });
+
+  test('a work dir reached through a symbolic link is the same work dir', () => {
+    const dir = tempDir('lakesync-linked-workdir-');
+    mkdirSync(join(dir, 'real'));
+    symlinkSync(join(dir, 'real'), join(dir, 'link'));
+    for (const [shop, crm] of [['real', 'link'], ['real/data', 'link/data']]) {
+      const err = rejects((c) => {
+        c.sources.shop.local = { workDir: join(dir, shop!) };
+        c.sources.crm = { ...c.sources.shop, target: { namespace: 'crm' }, local: { workDir: join(dir, crm!) } };
+      });
+      assert.ok(err.issues.some((i) => i.path === 'sources.crm.local.workDir' && /sources shop and crm share the work dir/.test(i.message)), `${crm}: ${JSON.stringify(err.issues)}`);
+    }
   });
 
   test('an explicit workDir that is another source\'s default is refused too', () => {
