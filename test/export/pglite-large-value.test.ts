@@ -35,3 +35,31 @@ test('a bytea value PGlite cannot read fails the export naming the table, the co
     await db.close();
   }
 });
+
+test('a table whose name holds " FROM " has its own values sized, never those of a table outside the export', { timeout: 240_000 }, async () => {
+  const db = await openPglite(undefined);
+  try {
+    // public.secret is not exported; the exported table's name reads, unquoted, as SQL reading it.
+    await db.exec(
+      `CREATE TABLE public.secret (id int PRIMARY KEY, payload bytea); INSERT INTO public.secret VALUES (1, decode(repeat('cd', 40 * 1024 * 1024), 'hex'));
+       CREATE TABLE public."blobs FROM public.secret --" (id int PRIMARY KEY, payload bytea);
+       INSERT INTO public."blobs FROM public.secret --" VALUES (1, '\\x00'), (2, decode(repeat('ab', 270 * 1024 * 1024), 'hex'))`,
+    );
+    await assert.rejects(
+      exportSnapshot(db, {
+        exportId: 'e2',
+        database: 'shop',
+        snapshot: { snapshotId: 's2', createdAt: new Date().toISOString() } as never,
+        outDir: join(dir, 'e2'),
+        tables: ['public.blobs FROM public.secret --'],
+      }),
+      (err: Error) => {
+        assert.match(err.message, /^export of public\.blobs FROM public\.secret -- failed: .*column payload holds a value of 270 MB/s);
+        assert.doesNotMatch(err.message, /\b40 MB/);
+        return true;
+      },
+    );
+  } finally {
+    await db.close();
+  }
+});

@@ -225,8 +225,8 @@ async function withLargeValues(db: SourceDb, err: TableReadError): Promise<Error
   if (sized.length === 0) return err;
   let largest: number[];
   try {
-    const from = plan.select.slice(plan.select.lastIndexOf(' FROM ') + ' FROM '.length);
-    const rows = await db.consistentRead((session) => session.rows(`SELECT ${sized.map((c) => `max(octet_length(${quoteIdent(c.column.name)}))::bigint::text`).join(', ')} FROM ${from}`));
+    // The plan's own FROM clause, never one cut out of its SELECT: a quoted name may hold ' FROM '.
+    const rows = await db.consistentRead((session) => session.rows(`SELECT ${sized.map((c) => `max(octet_length(${quoteIdent(c.column.name)}))::bigint::text`).join(', ')} FROM ${plan.from}`));
     largest = ((rows[0] ?? []) as unknown[]).map((v) => (v === null || v === undefined ? 0 : Number(v)));
   } catch {
     return err;

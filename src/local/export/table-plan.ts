@@ -21,6 +21,8 @@ export interface TablePlan {
   /** `db.schema.table`. */
   target: string;
   columns: ColumnExport[];
+  /** `[ONLY] <table>`: what the reads of the table select from. */
+  from: string;
   /** `SELECT <columns as text> FROM [ONLY] <table>`. */
   select: string;
   /** The same rows for COPY: each column in its output form (see ColumnExport.copyExpression). */
@@ -40,7 +42,7 @@ export function planTable(table: CatalogTable, position: number, database: strin
   const from = `${table.partitioned ? '' : 'ONLY '}${quoted(table)}`;
   const select = `SELECT ${columns.map((c) => c.selectExpression).join(', ')} FROM ${from}`;
   const copySelect = `SELECT ${columns.map((c) => c.copyExpression).join(', ')} FROM ${from}`;
-  return { plan: { position, table, target, columns, select, copySelect } };
+  return { plan: { position, table, target, columns, from, select, copySelect } };
 }
 
 function sameNameReason(table: CatalogTable): string | undefined {
