@@ -44,7 +44,7 @@ export function jdbcFromUrl(url: string, env: NodeJS.ProcessEnv = process.env): 
   const shown = redactUrl(url);
   let parsed: URL;
   try {
-    parsed = new URL(url);
+    parsed = new URL(asNodePostgresParses(url));
   } catch {
     throw invalid(`source.url (${shown}) is not a URL`);
   }
@@ -55,7 +55,14 @@ export function jdbcFromUrl(url: string, env: NodeJS.ProcessEnv = process.env): 
   }
   const user = decode(parsed.username) || env.PGUSER || userInfo().username;
   const password = parsed.password ? decode(parsed.password) : (env.PGPASSWORD ?? '');
-  const database = parsed.pathname.replace(/^\//, '') || encodeURIComponent(user);
+  // The database node-postgres connects to (decodeURI of the path: %2B stays %2B, + stays +), in
+  // the form pgjdbc decodes back to it (URLDecoder: %XX, and + as a space).
+  let database: string;
+  try {
+    database = decodeURI(parsed.pathname.replace(/^\//, '')) || user;
+  } catch {
+    throw invalid(`source.url (${shown}) has a database name that is not valid percent-encoding: write a % in it as %25`);
+  }
   const port = parsed.port || '5432';
 
   const query = new URLSearchParams();
@@ -64,9 +71,17 @@ export function jdbcFromUrl(url: string, env: NodeJS.ProcessEnv = process.env): 
     if (jdbcName) query.append(jdbcName, value);
   }
   const tail = query.size > 0 ? `?${query.toString()}` : '';
-  const jdbcUrl = `jdbc:postgresql://${parsed.hostname}:${port}/${database}${tail}`;
+  const jdbcUrl = `jdbc:postgresql://${parsed.hostname}:${port}/${encodeURIComponent(database)}${tail}`;
   const passwordEnv = passwordEnvName(`${user}@${parsed.hostname}:${port}/${database}`);
   return { source: { url: jdbcUrl, user, passwordEnv }, secretEnv: { [passwordEnv]: password } };
+}
+
+/**
+ * The URL as node-postgres (pg-connection-string) reads it: one holding a space or a % that starts
+ * no escape is encoded first, so that its user, password and database decode as they do there.
+ */
+function asNodePostgresParses(url: string): string {
+  return / |%[^a-f0-9]|%[a-f0-9][^a-f0-9]/i.test(url) ? encodeURI(url).replace(/%25(\d\d)/g, '%$1') : url;
 }
 
 /** One variable per user and server, so two sources served by one runner never share a password. */
