@@ -90,3 +90,11 @@ test('every spelling of a database name node-postgres reaches, pgjdbc reaches to
   }
   assert.ok(reached >= DATABASES.length, `${reached} spellings reached a database`);
 });
+
+test('a user and password given as URL parameters are the ones pgjdbc logs in with, as node-postgres does', { timeout: 120_000 }, async () => {
+  // node-postgres takes ?user= and ?password= over the URL's user info.
+  const url = `postgres://nobody:wrong@127.0.0.1:${pgServer.port}/sh+op?user=${encodeURIComponent(ROLE)}&password=${encodeURIComponent(PASSWORD)}`;
+  const expected = await viaNodePostgres(url);
+  assert.deepEqual(expected, ['sh+op', ROLE]);
+  assert.deepEqual(await viaJdbc(url), expected);
+});

@@ -53,8 +53,9 @@ export function jdbcFromUrl(url: string, env: NodeJS.ProcessEnv = process.env): 
   if (!parsed.hostname || (socketHost !== null && socketHost.startsWith('/'))) {
     throw invalid(`source.url (${shown}) names no TCP host: the load job reads tables with extract: direct over JDBC, which needs host:port (a Unix socket is not reachable from Java)`);
   }
-  const user = decode(parsed.username) || env.PGUSER || userInfo().username;
-  const password = parsed.password ? decode(parsed.password) : (env.PGPASSWORD ?? '');
+  // As node-postgres logs in: ?user= and ?password= first, then the URL's user info.
+  const user = parsed.searchParams.get('user') || decode(parsed.username) || env.PGUSER || userInfo().username;
+  const password = parsed.searchParams.get('password') || (parsed.password ? decode(parsed.password) : (env.PGPASSWORD ?? ''));
   // The database node-postgres connects to (decodeURI of the path: %2B stays %2B, + stays +), in
   // the form pgjdbc decodes back to it (URLDecoder: %XX, and + as a space).
   let database: string;
