@@ -24,7 +24,7 @@ import { keyedPrng } from './prng';
 import { startFaultProxy } from './proxy';
 import { cycleFigures, cycleLine, type PathFigures, type PathOptions, tableFigures } from './report';
 import { exportFiles, SimSource } from './source';
-import { cycleOutcome, startChaosServer } from './temporal';
+import { activityTimeouts, cycleOutcome, startChaosServer } from './temporal';
 import { WorkerProcess } from './workers';
 
 const REGION = 'us-east-2';
@@ -144,7 +144,7 @@ export async function runAwsChaos(options: PathOptions): Promise<PathFigures> {
       const outcome = await cycleOutcome(client, cycleWorkflowId(SOURCE, cycleId), options.cycleTimeoutMs);
       await kills.endCycle(`cycle ${n} ended`);
       log(cycleLine(n, outcome, cycleStarted));
-      cycles.push(cycleFigures(n, cycleId, outcome, cycleStarted));
+      cycles.push({ ...cycleFigures(n, cycleId, outcome, cycleStarted), activityTimeouts: await activityTimeouts(client, cycleWorkflowId(SOURCE, cycleId)) });
       lastExport = exportId;
     }
     proxy.setRate(0);

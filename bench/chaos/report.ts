@@ -27,6 +27,17 @@ export interface CycleFigures {
   failed: { table: string; phase?: string | undefined; message?: string | undefined }[];
   /** Per table: load runs started (Glue StartJobRun calls moto acted on, or local runs) and Iceberg snapshots committed by this cycle. */
   tables: Record<string, TableCycleFigures>;
+  /** The activity attempts of the cycle and its batches that ended by a timeout, as their histories record them (AWS path). */
+  activityTimeouts?: ActivityTimeout[];
+}
+
+/** An activity attempt that ended by a timeout: a killed worker is noticed through its heartbeat timeout. */
+export interface ActivityTimeout {
+  workflowId: string;
+  activityType: string;
+  attempt: number;
+  /** HEARTBEAT, START_TO_CLOSE, SCHEDULE_TO_START or SCHEDULE_TO_CLOSE. */
+  timeoutType: string;
 }
 
 /** A cycle's figures from how it ended; `tables` is filled in by the path, which knows its runs. */

@@ -3,10 +3,12 @@ import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
+import { decodeTimeoutType, type ProtoFailure } from '@temporalio/common';
 import { type DevServer, startDevServer } from '../../src/devserver';
 import type { CycleResult } from '../../src/model';
 import { toolchain } from '../../src/toolchain';
 import { SEARCH_ATTRIBUTE_TYPES } from '../../src/workflows/search';
+import type { ActivityTimeout } from './report';
 
 /**
  * A dev server whose `continueAsNewSuggested` comes after a few history events (dynamic config
@@ -36,4 +38,32 @@ export async function cycleOutcome(client: Client, workflowId: string, timeoutMs
       clearTimeout(timer);
     }
   }
+}
+
+/**
+ * The activity attempts that ended by a timeout in every run of every workflow whose id starts with
+ * `workflowIdPrefix` (a cycle and its batches). A retried attempt's failure is on the started event
+ * of the attempt after it; an attempt that ended its activity is an ActivityTaskTimedOut event.
+ */
+export async function activityTimeouts(client: Client, workflowIdPrefix: string): Promise<ActivityTimeout[]> {
+  const found: ActivityTimeout[] = [];
+  for await (const wf of client.workflow.list({ query: `WorkflowId STARTS_WITH "${workflowIdPrefix}"` })) {
+    const history = await client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
+    const types = new Map<string, string>();
+    const timedOut = (scheduledEventId: unknown, attempt: number, failure: ProtoFailure | null | undefined) => {
+      const timeoutType = decodeTimeoutType((failure?.timeoutFailureInfo ?? failure?.cause?.timeoutFailureInfo)?.timeoutType);
+      if (timeoutType) found.push({ workflowId: wf.workflowId, activityType: types.get(String(scheduledEventId)) ?? 'unknown', attempt, timeoutType });
+    };
+    for (const event of history.events ?? []) {
+      if (event.activityTaskScheduledEventAttributes) types.set(String(event.eventId), event.activityTaskScheduledEventAttributes.activityType?.name ?? 'unknown');
+      const started = event.activityTaskStartedEventAttributes;
+      if (started) timedOut(started.scheduledEventId, (started.attempt ?? 1) - 1, started.lastFailure);
+      const ended = event.activityTaskTimedOutEventAttributes;
+      if (ended) {
+        const attempt = history.events?.find((e) => String(e.eventId) === String(ended.startedEventId))?.activityTaskStartedEventAttributes?.attempt ?? 0;
+        timedOut(ended.scheduledEventId, attempt, ended.failure);
+      }
+    }
+  }
+  return found;
 }
