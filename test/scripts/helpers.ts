@@ -8,7 +8,6 @@ export const ROOT = repoRoot();
 export interface BashRun {
   stdout: string;
   stderr: string;
-  seconds: number;
 }
 
 /** `source` lines for these files of scripts/lib. */
@@ -21,7 +20,6 @@ export function sourceLibs(...files: string[]): string {
  * that output would prevent: then it fails after `limitMs` instead of hanging.
  */
 export function runBash(script: string, limitMs: number, env: Record<string, string> = {}): Promise<BashRun> {
-  const started = Date.now();
   // Without NODE_TEST_CONTEXT, which would make a node runner inside report to this one instead of its files.
   const { NODE_TEST_CONTEXT: _, ...outer } = process.env;
   const child = spawn('bash', ['-c', script], { cwd: ROOT, env: { ...outer, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -33,7 +31,7 @@ export function runBash(script: string, limitMs: number, env: Record<string, str
     const timer = setTimeout(() => reject(new Error(`the script's output was still open after ${limitMs} ms; stdout: ${stdout}; stderr: ${stderr}`)), limitMs);
     child.on('close', () => {
       clearTimeout(timer);
-      resolve({ stdout, stderr, seconds: (Date.now() - started) / 1000 });
+      resolve({ stdout, stderr });
     });
   });
 }
