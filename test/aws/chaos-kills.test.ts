@@ -3,8 +3,10 @@
  * (SIGKILL) while a short step's activity waits on AWS. Temporal learns of a dead worker only
  * through a heartbeat timeout; before short steps heartbeated, each such kill stalled the cycle
  * for the step's whole start-to-close timeout (10 minutes). Seed 7 of the AWS path: kill 1 at
- * the snapshot wait (RDS DescribeDBSnapshots #0) and kill 4 between a load and its grant
- * (the first Lake Formation call). moto server plays AWS behind the chaos proxy, without faults.
+ * the snapshot wait (RDS DescribeDBSnapshots #0) and kill 4 at the cycle's first Lake Formation
+ * call (the moment named load-grant; the namespace is prepared before any load now, so it lands
+ * there). The cycle's histories show how each killed attempt ended. moto server plays AWS behind
+ * the chaos proxy, without faults.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
