@@ -75,6 +75,20 @@ describe('lakesync schedule', () => {
     assert.match(text.stdout, /^when: +cron 0 2 \* \* \* \(Europe\/Paris\)$/m);
   });
 
+  it('create warns of --tables the running source has neither loaded nor failed, and creates the schedule all the same', async () => {
+    const loaded = Object.keys((await sourceStatus())!.ledger).sort();
+    assert.equal(loaded.length, 2, JSON.stringify(loaded));
+    const warned = await cli('schedule', 'create', 'shop', '--name', 'typo', '--every', '1h', '--paused', '--tables', `${loaded[0]},public.no_such_table`);
+    assert.equal(warned.code, 0, warned.stderr);
+    assert.match(warned.stderr, /^warning: --tables names public\.no_such_table, which source shop has neither loaded nor failed: it drops a scheduled sync naming a table it does not know/m);
+    assert.doesNotMatch(warned.stderr, new RegExp(`names ${loaded[0]!.replace('.', '\\.')}`));
+    assert.equal((await describeSchedule('--name', 'typo')).what, `sync of ${[loaded[0], 'public.no_such_table'].sort().join(', ')}`);
+    const known = await cli('schedule', 'create', 'shop', '--name', 'known', '--every', '1h', '--paused', '--tables', loaded.join(','));
+    assert.equal(known.code, 0, known.stderr);
+    assert.doesNotMatch(known.stderr, /warning/);
+    for (const name of ['typo', 'known']) assert.equal((await cli('schedule', 'delete', 'shop', '--name', name)).code, 0);
+  });
+
   it('pause stops the actions, unpause resumes them', async () => {
     const created = await cli('schedule', 'create', 'shop', '--name', 'fast', '--every', '2s', '--rerun-failed');
     assert.equal(created.code, 0, created.stderr);

@@ -7,9 +7,11 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import type { ScheduleDescription, ScheduleHandle, ScheduleOverlapPolicy, ScheduleSpec } from '@temporalio/client';
 import { sourceWorkflowId } from '../../ids';
+import { readSourceStatus } from '../../status-pages';
+import { runningSourceWorkflow } from '../../temporal';
 import { TABLES_PER_REQUEST } from '../../workflows/ledger';
 import type { TriggerInput } from '../../workflows/trigger';
-import { TRIGGER_WORKFLOW_TYPE } from '../../workflows/messages';
+import { type SourceStatus, TRIGGER_WORKFLOW_TYPE } from '../../workflows/messages';
 import { type CommandKit, type CommonOptions, withConfig, withJson } from '../command';
 import { type Connected, includedTableList, loadSource, withTemporal } from '../context';
 import { RuntimeFailure, UsageError } from '../errors';
@@ -377,6 +379,33 @@ function warnSkippedTimes(io: CliIO, when: When): void {
   }
 }
 
+/** How long create waits for the running source's status to check --tables against: the check is advice, never a reason to stall. */
+const KNOWN_TABLES_DEADLINE_MS = 5_000;
+
+/**
+ * Warns of the --tables the running source has neither loaded nor failed: at each firing it drops
+ * a sync naming a table it does not know (status lists it under ignored requests). Skipped when no
+ * source workflow runs, none of its workers answers in time, or it has not exported yet (it knows no table).
+ */
+async function warnUnknownTables(io: CliIO, { client }: Connected, source: string, tables: string[]): Promise<void> {
+  let status: SourceStatus;
+  try {
+    const handle = await runningSourceWorkflow(client, source);
+    if (!handle) return;
+    status = await client.connection.withDeadline(Date.now() + KNOWN_TABLES_DEADLINE_MS, () => readSourceStatus(handle));
+  } catch {
+    return;
+  }
+  const known = new Set([...Object.keys(status.ledger), ...Object.keys(status.failed), ...(status.lastCycle?.tables ?? []).map((t) => t.table)]);
+  if (known.size === 0) return;
+  const unknown = tables.filter((t) => !known.has(t));
+  if (unknown.length === 0) return;
+  printLine(
+    io.stderr,
+    `warning: --tables names ${tablesNamed(unknown)}, which source ${source} has neither loaded nor failed: it drops a scheduled sync naming a table it does not know (lakesync status ${source} lists it under ignored requests); check the names against "lakesync status ${source}"`,
+  );
+}
+
 /** The schedule spec of a `When`. */
 function specOf(when: When): ScheduleSpec {
   return {
@@ -476,6 +505,7 @@ async function create(kit: CommandKit, source: string, opts: CreateOptions): Pro
       return;
     }
     if (opts.cron) await refuseNeverFiring(conn, id, opts.cron);
+    if (tables) await warnUnknownTables(io, conn, source, tables);
     if (opts.json) printJson(io.stdout, { scheduleId: id, source, what, ...(link ? { url: link } : {}) });
     else printLine(io.stdout, `schedule ${id} created: ${what}, ${whenText(opts)}, overlap ${opts.overlap}${opts.paused ? ', paused' : ''}${link ? `\n${link}` : ''}`);
   });
