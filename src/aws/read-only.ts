@@ -124,6 +124,19 @@ function statementName(verb: string | undefined, withCtes: boolean): string {
  * WITH ... SELECT, SHOW, DESCRIBE or EXPLAIN [ANALYZE] of a query.
  */
 export function athenaReadOnlyRefusal(sql: string): string | undefined {
+  return refusal(sql, false);
+}
+
+/**
+ * Why `sql` is not one SELECT or WITH ... SELECT, or undefined when it is: a verify check is a query
+ * of the lake's rows. SHOW and DESCRIBE (which Athena runs on its DDL engine, reading text
+ * differently) and EXPLAIN are `lakesync query`'s, never a check's.
+ */
+export function athenaSelectRefusal(sql: string): string | undefined {
+  return refusal(sql, true);
+}
+
+function refusal(sql: string, selectOnly: boolean): string | undefined {
   try {
     const statements: Token[][] = [[]];
     for (const token of tokenize(sql)) {
@@ -135,6 +148,7 @@ export function athenaReadOnlyRefusal(sql: string): string | undefined {
     if (nonEmpty.length > 1) return `${nonEmpty.length} statements separated by ';'`;
     const tokens = nonEmpty[0]!;
     const first = keyword(tokens[0]);
+    if (selectOnly && (first === 'SHOW' || first === 'DESCRIBE' || first === 'EXPLAIN')) return statementName(first, false);
     if (first === 'SHOW' || first === 'DESCRIBE') return undefined;
     if (first === 'EXPLAIN') {
       // EXPLAIN ANALYZE runs its statement: whatever follows EXPLAIN must be a query itself.
@@ -159,15 +173,15 @@ export function athenaQualifiedName(settings: Parameters<typeof athenaCatalog>[0
 }
 
 /**
- * Why a verify check's SQL must not run, or undefined when it only reads: as written, and as Athena
+ * Why a verify check's SQL must not run, or undefined when it is one SELECT (or WITH ... SELECT): as written, and as Athena
  * receives it, with {table} replaced by `qualifiedName`. A table bucket's name may hold "--", which
  * starts a comment outside quotes: {table} inside a quoted name could otherwise turn what the check
  * hid in that name into a statement of its own.
  */
 export function athenaCheckRefusal(sql: string, qualifiedName: string): string | undefined {
-  const written = athenaReadOnlyRefusal(sql);
+  const written = athenaSelectRefusal(sql);
   if (written !== undefined) return written;
-  const sent = athenaReadOnlyRefusal(sql.replaceAll('{table}', qualifiedName));
+  const sent = athenaSelectRefusal(sql.replaceAll('{table}', qualifiedName));
   return sent === undefined ? undefined : `${sent} once {table} is replaced by ${qualifiedName}`;
 }
 

@@ -11,7 +11,7 @@ import { attributesSchema, dynamodbSourceSchema, dynamoSourceProblems } from './
 import { costSchema } from '../cost/schema';
 import { packingSchema } from './packing';
 import { glueCapacityProblems } from '../aws/glue-sizing';
-import { athenaCheckRefusal, athenaQualifiedName, athenaReadOnlyRefusal } from '../aws/read-only';
+import { athenaCheckRefusal, athenaQualifiedName, athenaSelectRefusal } from '../aws/read-only';
 import { crossAccountGrantProblem, lakeFormationPrincipalProblem } from './principals';
 import { hostPortProblem } from './address';
 const LAKE_NAME_FIX = `use ${LAKE_NAME_RULE}`;
@@ -515,7 +515,7 @@ export const sourceSchema = z
       // As Athena receives it too: {table} replaced by a lake table's name in the table bucket (lake table names hold no quote, comment or ';').
       const lakeTable = s.aws ? athenaQualifiedName(s.aws, s.target.namespace, 'table') : undefined;
       s.verify.checks.forEach((check, i) => {
-        const refusal = lakeTable === undefined ? athenaReadOnlyRefusal(check.sql) : athenaCheckRefusal(check.sql, lakeTable);
+        const refusal = lakeTable === undefined ? athenaSelectRefusal(check.sql) : athenaCheckRefusal(check.sql, lakeTable);
         if (refusal !== undefined) {
           ctx.addIssue({ code: 'custom', path: ['verify', 'checks', i, 'sql'], message: `is ${refusal}: a check runs one query that reads the lake (SELECT or WITH ... SELECT)` });
         }

@@ -44,6 +44,28 @@ test('the config refuses a verify check that is not a query, naming the check', 
   assert.throws(() => awsSource({ raw: { verify: { checks } } }), (err: Error) => /a WITH \.\.\. INSERT statement/.test(err.message) && /"checks",\s*0,\s*"sql"/.test(err.message));
 });
 
+test('a verify check that is not a SELECT (SHOW, DESCRIBE, EXPLAIN ANALYZE) is refused before any Athena query, and by the config', async () => {
+  for (const [sql, named] of [
+    ['SHOW TABLES', /a SHOW statement/],
+    ['DESCRIBE {table}', /a DESCRIBE statement/],
+    ['EXPLAIN ANALYZE SELECT count(*) FROM {table}', /an EXPLAIN statement/],
+  ] as const) {
+    const { mocks, ports } = mockedAws();
+    answering(mocks, ['42', '0']);
+    const err = await portError(ports.verify.verify({ ...verifyReq, checks: [{ name: 'odd', sql, expect: 0 }] }));
+    assert.equal(err.kind, 'validation', sql);
+    assert.match(err.message, named, sql);
+    assert.match(err.message, /check odd of public\.orders.*SELECT or WITH \.\.\. SELECT/, sql);
+    assert.equal(mocks.athena.commandCalls(StartQueryExecutionCommand).length, 0, `${sql}: nothing reached Athena`);
+    const checks = [{ name: 'odd', table: 'public.orders', sql, expect: 0 }];
+    assert.throws(() => awsSource({ raw: { verify: { checks } } }), (err: Error) => named.test(err.message) && /"checks",\s*0,\s*"sql"/.test(err.message), sql);
+  }
+  // A SELECT, also behind a CTE or in parentheses, is a check.
+  for (const sql of ['SELECT count(*) FROM {table}', 'WITH c AS (SELECT * FROM {table}) SELECT count(*) FROM c', '(SELECT count(*) FROM {table})']) {
+    assert.doesNotThrow(() => awsSource({ raw: { verify: { checks: [{ name: 'ok', table: 'public.orders', sql, expect: 0 }] } } }), sql);
+  }
+});
+
 test('a query still running at its timeout is stopped before the step gives up', async () => {
   const { mocks, ports } = mockedAws();
   mocks.athena.on(StartQueryExecutionCommand).resolves({ QueryExecutionId: 'stuck' });
