@@ -400,7 +400,7 @@ class DirectRows:
             elif lake.row_count(spark, ident_) == 0:
                 create = True  # an empty lake table: read as a create would
             if low is not None and not create:
-                widened_low = self.late_rows_low(cursor, cursor_lake, lake_type, ident_, low)
+                widened_low = self.late_rows_low(cursor, cursor_lake, lake_type, ident_, low, lake_max)
                 widened, low = widened_low != low, widened_low
         cmp = cursor.compared()
         table = f"{ident(a.source_schema)}.{ident(a.source_table)}"
@@ -431,7 +431,8 @@ class DirectRows:
                  "create" if create else "incremental", window.estimated_rows)
         return window
 
-    def late_rows_low(self, cursor: SourceColumn, cursor_lake: str, lake_type: str, ident_: str, low: str) -> str:
+    def late_rows_low(self, cursor: SourceColumn, cursor_lake: str, lake_type: str, ident_: str, low: str,
+                      lake_max: str | None = None) -> str:
         """The lower bound, taken down to the start of the oldest of the last windows (horizon()) when rows
         were committed into their range after they read it, below this window's bound (a transaction longer than the lookback): the source
         holds more rows there than the lake, so that part is read again (rows the lake holds are not added
@@ -455,7 +456,18 @@ class DirectRows:
         rebuild = (f"set tables.\"{a.source_schema}.{a.source_table}\".extract: export, run {lineage.rebuild_command(a)}, "
                    "then set extract: direct again")
         if in_source < in_lake and a.cursor_mode != "upsert" and from_create:
-            # The create's whole range holds the oldest rows, which a retention job deletes: no sign of a refill.
+            # The create's whole range holds the oldest rows, which a retention job deletes; it keeps the newest,
+            # so a source whose max fell below the lake's was truncated and refilled (its new rows below the lake's
+            # max would never be read).
+            source_max = self.source_below(cursor, lake_max)
+            if source_max is not False:
+                raise SourceRewritten(
+                    f"table {a.target}: cursor column {cursor_lake!r}: the source holds {in_source} row(s) with a cursor "
+                    f"value from {previous} to below {low}, the range the create read, where the lake table "
+                    f"{a.lake_table_id} holds {in_lake}, and its largest value is {source_max or 'none'}, below the "
+                    f"lake's max {lake_max}: the table was truncated and refilled (or its newest rows deleted), so "
+                    "rows below the lake's max would never be read; the table is not loaded. If the source's rows "
+                    f"were replaced, rebuild the lake table: {rebuild}")
             pruned = (f"cursor column {cursor_lake!r}: the source holds {in_source} row(s) with a cursor value from "
                       f"{previous} to below {low}, the range the create read, {in_lake - in_source} fewer than the lake "
                       f"table {a.lake_table_id}: rows deleted from the source since (a retention job) stay in the lake; "
@@ -491,6 +503,17 @@ class DirectRows:
         log.warning("%s: %s", a.lake_table_id, late)
         self.warnings.append(late)
         return previous
+
+    def source_below(self, cursor: SourceColumn, lake_max: str | None) -> str | None | bool:
+        """The source's max(cursor) when it lies below the lake's max (None: the source has no cursor value),
+        else False."""
+        if lake_max is None:
+            return False
+        cmp = cursor.compared()
+        sql = (f"SELECT max({cmp})::text AS high, coalesce(max({cmp}) < {literal(source_text(cursor, lake_max))}, TRUE) "
+               f"AS behind FROM {self.source_rows}")
+        row = self.conn.collect(self.spark, sql, "reading the source's largest cursor value")[0]
+        return row["high"] if row["behind"] else False
 
     def horizon(self, ident_: str) -> tuple[str | None, bool]:
         """The start of the oldest of the last LATE_ROWS_WINDOWS windows the lake recorded (a create's only

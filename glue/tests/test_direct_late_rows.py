@@ -153,6 +153,26 @@ def test_old_rows_pruned_in_the_source_after_the_create_leave_the_next_load_goin
     assert lake_ids(spark, "d_pruned") == list(range(1, 31))
 
 
+def test_a_table_truncated_and_refilled_below_the_lake_max_right_after_the_create_fails(
+        direct_load: Loader, postgres: PgServer, spark: Any) -> None:
+    """Refilled with ids restarted below the lake's max: no retention job deletes the newest rows, so this is no
+    pruning; the new rows would never be read (every window starts at the lake's max), so the load fails."""
+    postgres.sql("CREATE TABLE d_refilled_create (id bigint, kind text)")
+    postgres.sql("INSERT INTO d_refilled_create SELECT g, 'old' FROM generate_series(1, 100) g")
+    assert direct_load("d_refilled_create", "d_refilled_create", action="create", cursor_column="id").succeeded
+    postgres.sql("TRUNCATE d_refilled_create")
+    postgres.sql("INSERT INTO d_refilled_create SELECT g, 'new' FROM generate_series(1, 20) g")
+    result = direct_load("d_refilled_create", "d_refilled_create", cursor_column="id")
+    assert result.status == "failed" and result.error is not None, (result.status, result.warnings)
+    assert result.error["class"] == "SourceRewritten"
+    message = result.error["message"]
+    assert "cursor column 'id'" in message and "20 row(s) with a cursor value from 1 to below 100" in message, message
+    assert "largest value is 20" in message and "truncated" in message, message
+    assert ('set tables."public.d_refilled_create".extract: export, run lakesync rerun shop --rebuild '
+            "public.d_refilled_create, then set extract: direct again") in message, message
+    assert lake_ids(spark, "d_refilled_create") == list(range(1, 101))
+
+
 UPSERT = {"cursor_column": "ver", "primary_key": "id"}  # upsert: the default cursor mode with a key
 
 
