@@ -378,15 +378,8 @@ describe('Athena on moto', () => {
       { columns: ['row_count'], rows: [['42']] },
       { columns: ['negative'], rows: [['0'], ['3']] },
     ]);
-    const outcome = await ports.verify.verify({
-      source: 'shop',
-      namespace: 'shop',
-      lakeTable: 'orders',
-      table: 'public.orders',
-      rowCount: { kind: 'total', rows: 42 },
-      snapshotId: null,
-      checks: [{ name: 'no negative totals', sql: 'SELECT count(*) FROM {table} WHERE total < 0 GROUP BY region', expect: 0 }],
-    });
+    const check = { name: 'no negative totals', sql: 'SELECT count(*) FROM {table} WHERE total < 0 GROUP BY region', expect: 0 };
+    const outcome = await ports.verify.verify({ source: 'shop', namespace: 'shop', lakeTable: 'orders', table: 'public.orders', rowCount: { kind: 'total', rows: 42 }, snapshotId: null, checks: [check] });
     assert.deepEqual(outcome, {
       passed: false,
       checks: [

@@ -6,7 +6,7 @@
  * the cycle's export), the watermarks name the export of the commit, and a rerun takes no new export.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,8 +19,9 @@ import type { SourceDb } from '../../src/local/source/db';
 import { openPostgres } from '../../src/local/source/postgres';
 import type { CycleResult, Watermark } from '../../src/model';
 import { pollFor } from '../helpers/within';
-import { startPostgres, type TestPostgres } from './helpers/postgres';
-import { shopSource, writeConfig } from './helpers/config';
+import { startPostgres, type TestPostgres } from '../local/helpers/postgres';
+import { shopSource, writeConfig } from '../local/helpers/config';
+import { cycleServing, WorkerChildren } from '../local/helpers/killable-worker';
 
 const TABLES: Record<string, string> = { 'public.ka': 'ka', 'public.kb': 'kb', 'public.kc': 'kc' };
 
@@ -31,7 +32,7 @@ let server: DevServer;
 let configFile: string;
 let connection: Connection;
 let client: Client;
-const workers: ChildProcess[] = [];
+const workers = new WorkerChildren();
 let worker: ChildProcess | undefined;
 
 before(async () => {
@@ -61,22 +62,16 @@ before(async () => {
 });
 
 after(async () => {
-  for (const w of workers) if (w.exitCode === null && w.signalCode === null) w.kill('SIGKILL');
+  workers.killAll();
   await connection?.close();
   await source?.close();
   await server?.stop();
   await pg?.stop();
-  if (dir && !process.env.KEEP_DIR) rmSync(dir, { recursive: true, force: true });
+  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 async function startWorker(): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [join(__dirname, 'helpers', 'worker-child.js'), configFile, join(dir, 'data-root')], { stdio: ['ignore', 'pipe', 'inherit'] });
-  workers.push(child);
-  await new Promise<void>((resolveReady, reject) => {
-    child.once('exit', (code) => reject(new Error(`the worker exited with ${code} before it was ready`)));
-    child.stdout!.on('data', (buf: Buffer) => buf.toString().includes('ready') && resolveReady());
-  });
-  return child;
+  return workers.start(configFile, join(dir, 'data-root'));
 }
 
 async function kill(child: ChildProcess): Promise<void> {
@@ -140,17 +135,7 @@ async function statusView(): Promise<{ ledger: Record<string, Watermark>; recent
 }
 
 async function cycleResult(requestId: string): Promise<CycleResult> {
-  const workflowId = await pollFor(
-    'the cycle to finish',
-    async () => {
-      const run = await lakesync(['status', 'pg', '--json', '--config', configFile]);
-      const view = run.stdout.trim() ? (JSON.parse(run.stdout) as { status?: { recentCycles: { requestIds: string[]; workflowId: string }[] } }) : undefined;
-      return view?.status?.recentCycles.find((c) => c.requestIds.includes(requestId))?.workflowId;
-    },
-    600_000,
-    1000,
-  );
-  return (await client.workflow.getHandle(workflowId).result()) as CycleResult;
+  return cycleServing(client, 'pg', configFile, requestId);
 }
 
 async function send(args: string[]): Promise<string> {

@@ -4,7 +4,7 @@
  * running again, and the cycle ends with every lake table equal to its source.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +21,7 @@ import type { CycleResult } from '../../src/model';
 import { pollFor } from '../helpers/within';
 import { startPostgres, type TestPostgres } from './helpers/postgres';
 import { shopSource, writeConfig } from './helpers/config';
+import { cycleServing, WorkerChildren } from './helpers/killable-worker';
 
 const TABLES: Record<string, string> = { 'public.customers': 'customers', 'public.products': 'products', 'public.order_items': 'order_items', 'public.page_views': 'page_views', 'public.events': 'events' };
 
@@ -29,7 +30,7 @@ let pg: TestPostgres;
 let source: SourceDb;
 let server: DevServer;
 let configFile: string;
-const workers: ChildProcess[] = [];
+const workers = new WorkerChildren();
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'lakesync-resume-'));
@@ -49,7 +50,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const w of workers) if (w.exitCode === null) w.kill('SIGKILL');
+  workers.killAll();
   await source?.close();
   await server?.stop();
   await pg?.stop();
@@ -57,13 +58,7 @@ after(async () => {
 });
 
 async function startWorker(): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [join(__dirname, 'helpers', 'worker-child.js'), configFile, join(dir, 'data-root')], { stdio: ['ignore', 'pipe', 'inherit'] });
-  workers.push(child);
-  await new Promise<void>((resolveReady, reject) => {
-    child.once('exit', (code) => reject(new Error(`the worker exited with ${code} before it was ready`)));
-    child.stdout!.on('data', (buf: Buffer) => buf.toString().includes('ready') && resolveReady());
-  });
-  return child;
+  return workers.start(configFile, join(dir, 'data-root'));
 }
 
 function records(): RunRecord[] {
@@ -92,21 +87,10 @@ test('a killed worker is replaced; the cycle resumes and no committed load runs 
   const committedBeforeKill = beforeKill.filter((r) => r.state === 'succeeded').map((r) => r.runToken);
 
   await startWorker();
-  const workflowId = await pollFor(
-    'the cycle to finish after the restart',
-    async () => {
-      // Right after the kill, queries can time out until the new worker takes over the workflow.
-      const status = await lakesync(['status', 'pg', '--json', '--config', configFile]);
-      const view = status.stdout.trim() ? (JSON.parse(status.stdout) as { status?: { recentCycles: { requestIds: string[]; workflowId: string }[] } }) : undefined;
-      return view?.status?.recentCycles.find((c) => c.requestIds.includes(requestId))?.workflowId;
-    },
-    600_000,
-    1000,
-  );
   const connection = await Connection.connect({ address: server.address });
   let result: CycleResult;
   try {
-    result = (await new Client({ connection }).workflow.getHandle(workflowId).result()) as CycleResult;
+    result = await cycleServing(new Client({ connection }), 'pg', configFile, requestId);
   } finally {
     await connection.close();
   }
