@@ -442,7 +442,7 @@ class DirectRows:
         a, spark = self.args, self.spark
         if cursor_kind(lake_type) == "other" or not (cursor.kind in _RANGE_NUMERIC or cursor.kind in _RANGE_TEMPORAL):
             return low
-        previous, from_create = self.horizon(ident_)
+        previous, from_create = self.horizon(ident_, cursor_lake)
         if previous is None or below_range(cursor, previous):
             return low
         lake_col = ident_spark(cursor_lake)
@@ -515,16 +515,23 @@ class DirectRows:
         row = self.conn.collect(self.spark, sql, "reading the source's largest cursor value")[0]
         return row["high"] if row["behind"] else False
 
-    def horizon(self, ident_: str) -> tuple[str | None, bool]:
+    def horizon(self, ident_: str, cursor_lake: str) -> tuple[str | None, bool]:
         """The start of the oldest of the last LATE_ROWS_WINDOWS windows the lake recorded (a create's only
         when it is the last one, so its whole range is counted once): the late-row count starts there; and
-        whether it is the create's."""
+        whether it is the create's. An export load read the whole table as its snapshot held it, like a
+        create: when it is the last load, the count starts at the lake's smallest cursor value."""
         rows = self.spark.sql(
-            f"SELECT summary['{lineage.WINDOW_FROM}'] AS f, summary['{lineage.WINDOW_CREATE}'] AS c "
-            f"FROM {ident_}.snapshots WHERE summary['{lineage.EXTRACT}'] = 'direct' "
-            f"AND summary['{lineage.WINDOW_TO}'] IS NOT NULL ORDER BY committed_at DESC LIMIT 100").collect()
+            f"SELECT summary['{lineage.WINDOW_FROM}'] AS f, summary['{lineage.WINDOW_CREATE}'] AS c, "
+            f"summary['{lineage.EXTRACT}'] IS NULL AS export "
+            f"FROM {ident_}.snapshots WHERE (summary['{lineage.EXTRACT}'] = 'direct' "
+            f"AND summary['{lineage.WINDOW_TO}'] IS NOT NULL) OR (summary['{lineage.EXTRACT}'] IS NULL "
+            f"AND summary['{lineage.EXPORT_ID}'] IS NOT NULL) ORDER BY committed_at DESC LIMIT 100").collect()
         starts: list[str] = []
         for number, row in enumerate(rows):
+            if row["export"]:
+                if starts:
+                    break  # an export load before the last windows: its whole range is not counted again
+                return lake.min_value(self.spark, ident_, cursor_lake), True
             if number and (row["f"], row["c"]) == (rows[number - 1]["f"], rows[number - 1]["c"]):
                 continue  # another commit of the same load
             if row["f"] is None or (row["c"] == "true" and starts):

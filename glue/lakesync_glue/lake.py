@@ -139,6 +139,11 @@ def max_value(spark: "SparkSession", ident: str, column: str) -> str | None:
     return format_value(spark, spark.sql(sqltext.max_value(ident, column)))
 
 
+def min_value(spark: "SparkSession", ident: str, column: str) -> str | None:
+    """min(column) as max_value gives a value, None for an empty table."""
+    return format_value(spark, spark.sql(sqltext.min_value(ident, column)))
+
+
 def later(spark: "SparkSession", type_name: str, value: str | None, than: str) -> bool:
     """Whether a value of a column (as max_value gives it) lies past another, compared in the column's
     type (9 before 10, times by instant); False when either does not read as that type."""

@@ -125,3 +125,7 @@ def count_rows(ident: str) -> str:
 
 def max_value(ident: str, column: str) -> str:
     return f"SELECT max({quote(column)}) AS v FROM {ident}"
+
+
+def min_value(ident: str, column: str) -> str:
+    return f"SELECT min({quote(column)}) AS v FROM {ident}"

@@ -3,10 +3,13 @@ previous window read their range (a transaction longer than the lookback) are lo
 warning, instead of being skipped for good."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from conftest import Loader, PgServer
+from exportkit import col
 from lakesync_glue.query import run_query
+from scenario import Versions
 
 
 def lake_ids(spark: Any, table: str) -> list[int]:
@@ -230,3 +233,55 @@ def test_an_upsert_row_committed_late_is_loaded_also_after_an_update_in_its_rang
     assert mixed.window is not None and mixed.window["from"] == "10", mixed.window
     assert any("at least 1 row(s) with a cursor value from 10 to below 31" in w for w in mixed.warnings), mixed.warnings
     assert lake_rows(spark, "d_up_late") == source_rows(postgres, "d_up_late")
+
+
+def test_a_row_committed_late_into_the_range_an_export_created_read_is_loaded_by_the_first_direct_load(
+        load: Loader, direct_load: Loader, postgres: PgServer, spark: Any, tmp_path: Path) -> None:
+    """direct.firstLoad: export (or a table switched from extract: export to direct): the lake table is created from
+    a snapshot export, which records no direct window. 15 is taken by a transaction that commits after the snapshot:
+    the export has 1..20 without it, and the first direct window starts at the lake's max (lookback 0)."""
+    table = "d_late_export"
+    postgres.sql(f"CREATE TABLE {table} (id bigint, kind text)")
+    postgres.sql(f"INSERT INTO {table} SELECT g, 'a' FROM generate_series(1, 20) g WHERE g <> 15")
+    versions = Versions(tmp_path, "shop", "public", table)
+    export = versions.export([col("id", "bigint"), col("kind", "text")], [(i, "a") for i in range(1, 21) if i != 15])
+    created = load(export, versions.target, table, action="create")
+    assert (created.status, created.inserted) == ("succeeded", 19), created.error
+    postgres.sql(f"INSERT INTO {table} VALUES (15, 'late'), (21, 'b')")
+    first = direct_load(table, table, cursor_column="id")
+    assert first.status == "succeeded", first.error
+    assert lake_ids(spark, table) == source_ids(postgres, table)
+    assert first.inserted == 2, first.inserted
+    assert any("1 row(s) with a cursor value from 1 to below 20" in w for w in first.warnings), first.warnings
+    # The export's range is counted once: the next load reads its own window only.
+    postgres.sql(f"INSERT INTO {table} VALUES (22, 'c')")
+    second = direct_load(table, table, cursor_column="id")
+    assert (second.status, second.inserted, second.warnings) == ("succeeded", 1, []), second.error
+    assert second.window is not None and second.window["from"] == "21", second.window
+    assert lake_ids(spark, table) == source_ids(postgres, table)
+
+
+def test_a_row_committed_late_into_the_last_exports_range_is_loaded_when_the_table_switches_to_direct(
+        load: Loader, direct_load: Loader, postgres: PgServer, spark: Any, tmp_path: Path) -> None:
+    """A table synced with extract: export (created, then merged by key), then switched to extract: direct: the last
+    export read the whole table, so the first direct window counts that whole range once (upsert mode)."""
+    table = "d_late_switched"
+    options = {"cursor_column": "ver", "primary_key": "id"}
+    postgres.sql(f"CREATE TABLE {table} (id bigint PRIMARY KEY, ver bigint NOT NULL, kind text)")
+    versions = Versions(tmp_path, "shop", "public", table)
+    columns = [col("id", "bigint"), col("ver", "bigint"), col("kind", "text")]
+    # The second export's snapshot is without 25 (its transaction commits after the snapshot).
+    for action, last in (("create", 10), ("merge", 30)):
+        postgres.sql(f"INSERT INTO {table} SELECT g, g, 'a' FROM generate_series(1, {last}) g WHERE g <> 25 "
+                     "ON CONFLICT (id) DO NOTHING")
+        rows = [(int(r[0]), int(r[1]), r[2]) for r in postgres.sql(f"SELECT id, ver, kind FROM {table} ORDER BY id")]
+        loaded = load(versions.export(columns, rows), versions.target, table, action=action, primary_key="id")
+        assert loaded.status == "succeeded", loaded.error
+    postgres.sql(f"INSERT INTO {table} VALUES (25, 25, 'late'), (31, 31, 'b')")
+    first = direct_load(table, table, **options)
+    assert first.status == "succeeded", first.error
+    assert lake_ids(spark, table) == source_ids(postgres, table)
+    assert (first.inserted, first.updated) == (2, 0), (first.inserted, first.updated)
+    assert any("at least 1 row(s) with a cursor value from 1 to below 30" in w for w in first.warnings), first.warnings
+    again = direct_load(table, table, **options)
+    assert (again.status, again.inserted, again.updated, again.warnings) == ("succeeded", 0, 0, []), again.error
