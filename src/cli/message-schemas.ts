@@ -167,6 +167,10 @@ const queuedRequest = z
     rebuild: z.boolean().optional(),
     requestedBy: z.string().optional(),
     failedOnly: z.literal(true).optional().describe('A rerun asked as "failed": served, it reruns only those of its tables that still fail then'),
+    approvedExports: z
+      .array(z.string())
+      .optional()
+      .describe("A rerun with approveDeletes: the exports its tables loaded from when it was asked ('' for none); a part served from another export loads without the approval"),
   })
   .meta({ id: 'QueuedRequest' });
 

@@ -515,6 +515,7 @@ export function enqueueRerun(state: SourceState, req: RerunRequest): RerunAccept
     ...(req.rebuild ? { rebuild: true } : {}),
     ...(req.requestedBy ? { requestedBy: req.requestedBy } : {}),
     ...(req.tables === 'failed' ? { failedOnly: true as const } : {}),
+    ...(req.approveDeletes ? { approvedExports: partExports(rerunParts(state, tables)) } : {}),
   });
   return { requestId, tables, queuedBehind };
 }
@@ -829,8 +830,12 @@ export function takeCoalesced(queue: QueuedRequest[], failedNow?: FailedNow): Co
   const allTables = group.some((r) => !r.tables);
   const tables = allTables ? undefined : [...new Set(group.flatMap((r) => tablesOf(r) ?? []))];
   const leftOut = tables ? [...noLongerFailed].filter((t) => !tables.includes(t)) : [];
+  // Merged approvals hold for each one's exports; one queued before they were recorded holds for all.
+  const approved = group.every((r) => r.approvedExports) ? { approvedExports: [...new Set(group.flatMap((r) => r.approvedExports!))].sort() } : {};
+  const { approvedExports: _first, ...firstAsked } = first;
   return {
-    ...first,
+    ...firstAsked,
+    ...approved,
     ...(tables ? { tables } : { tables: undefined }),
     requestIds: group.map((r) => r.requestId),
     senders: group.map((r) => r.requestedBy),
@@ -954,6 +959,20 @@ function ownExport(state: SourceState, table: TableName): ReusableExport | undef
 function snapshotTime(e: ReusableExport | undefined): number {
   const t = e ? Date.parse(e.snapshot.createdAt) : Number.NaN;
   return Number.isNaN(t) ? 0 : t;
+}
+
+/** The export each part of a rerun loads from, '' for a part that reuses none, sorted. */
+function partExports(parts: readonly { reuse?: ReusableExport }[]): string[] {
+  return [...new Set(parts.map((p) => p.reuse?.export.exportId ?? ''))].sort();
+}
+
+/**
+ * Whether a rerun's approval of deletes holds for its part that loads from `exportId` ('' for
+ * none): only for an export its tables loaded from when it was asked, whose refusals it answers.
+ */
+export function approvalHolds(batch: Pick<QueuedRequest, 'kind' | 'approveDeletes' | 'approvedExports'>, exportId: string): boolean {
+  if (!batch.approveDeletes) return false;
+  return batch.kind !== 'rerun' || batch.approvedExports === undefined || batch.approvedExports.includes(exportId);
 }
 
 /** Plan wording of a table left out by the include/exclude rules (src/plan.ts). */

@@ -89,6 +89,13 @@ export interface QueuedRequest {
   requestedBy?: string;
   /** A rerun asked as "failed": served, it reruns only those of its tables that still fail then. */
   failedOnly?: true;
+  /**
+   * A rerun with approveDeletes: the exports its tables would load from when it was asked ('' for a
+   * table read directly or taking a new export). The approval answers the refusals seen on them: a
+   * part served from another export (a cycle refused the table again meanwhile, on a newer one) loads
+   * without it. Absent in requests queued by earlier versions: the approval holds for every part.
+   */
+  approvedExports?: string[];
 }
 
 export interface TableSummary {

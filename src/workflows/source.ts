@@ -54,6 +54,7 @@ import {
   differentRepeat,
   reservedRequestIdProblem,
   rerunParts,
+  approvalHolds,
   rerunPayloadProblem,
   rerunProblem,
   retentionKeeps,
@@ -137,6 +138,8 @@ const PATCHES = {
   dropRepeatedSignals: 'drop-repeated-request-signals',
   /** A sync signal the sync update would refuse (no, bad or unknown tables) is dropped (it was queued, and its cycle failed). */
   refuseBadSyncSignal: 'sync-signal-bad-tables-dropped',
+  /** A rerun's delete approval holds only for the exports its tables loaded from when asked (it held for a newer export a cycle refused them on meanwhile). */
+  approvalOnAskedExports: 'approve-deletes-on-asked-exports',
   /** A sync signal whose tables are a string is dropped (it was queued as a sync of its characters). */
   stringTablesDropped: 'sync-signal-string-tables-dropped',
   /** A cancelled run stores its state and marks it for the next start (it was lost). */
@@ -633,7 +636,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
       source: input.source,
       cycleId,
       kind: batch.kind,
-      approveDeletes: batch.approveDeletes,
+      approveDeletes: approvalFor(batch, part),
       allowOlderExport: batch.allowOlderExport ?? false,
       ...(batch.rebuild ? { rebuild: true } : {}),
       ...(part.tables ? { tables: part.tables } : {}),
@@ -663,6 +666,13 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     current = undefined;
     if (result.searchAttributes || hasSearchAttributes(result)) upsertSearchAttributes(cycleSearchAttributes(input.source, result.status, Object.keys(state.failed).length));
     if (transported.length > 0 && patched(PATCHES.deleteReadParts)) await deleteTransported(cycleId, transported);
+  }
+
+  /** A rerun's approval of deletes, for one of its parts: it holds only on the exports it was asked on. */
+  function approvalFor(batch: CoalescedRequest, part: CyclePart): boolean {
+    if (!batch.approveDeletes || approvalHolds(batch, part.reuse?.export.exportId ?? '')) return batch.approveDeletes;
+    // Only a part served from another export records the marker: other histories are unchanged.
+    return !patched(PATCHES.approvalOnAskedExports);
   }
 
   /** Only a cycle whose export skipped a table records the patch marker: other histories are unchanged. */

@@ -201,6 +201,52 @@ describe('sync core on a real Temporal server', () => {
     });
   });
 
+  describe('a delete approval and a newer refusal', () => {
+    let w: FakeWorker;
+    const queue = uniqueQueue('approval');
+    before(async () => {
+      w = await startFakeWorker(fakeConfig(queue, { tables: 2 }, {}, 'approval'), { tables: 2, latencyMs: 1500 });
+    });
+    after(async () => w?.stop());
+
+    test('an approval asked on one export does not approve the load of a newer export the table was refused on meanwhile', async () => {
+      const handle = await startSource(w.client, queue, 'approval');
+      await waitForCycles(handle, 1);
+      w.backend.setFailures([{ table: 'public.t0001', phase: 'load', times: 'always', retryable: false, message: 'would delete 60 of 100 rows' }]);
+      await handle.signal(requestSyncSignal, { requestedBy: 'test' });
+      const refused = await waitForCycles(handle, 2);
+      const seen = refused.failed['public.t0001']?.exportId;
+      assert.ok(seen, JSON.stringify(refused.failed));
+      // A scheduled sync runs; the approval of what export `seen` would delete comes while it loads.
+      await handle.signal(requestSyncSignal, { requestedBy: 'schedule' });
+      await waitForStatus(handle, (s) => s.phase === 'running' && s.recentCycles.length === 2);
+      const accepted = await handle.executeUpdate(rerunUpdate, { args: [{ tables: ['public.t0001'], approveDeletes: true, requestId: 'approve' }] });
+      assert.deepEqual(accepted.tables, ['public.t0001']);
+      const served = await waitForCycles(handle, 4);
+      // Newest first: the rerun, then the scheduled sync.
+      const [rerunCycle, newer] = served.recentCycles;
+      assert.deepEqual([rerunCycle!.kind, rerunCycle!.requestIds, newer!.kind], ['rerun', ['approve'], 'sync']);
+      assert.notEqual(newer!.exportId, seen, 'the scheduled cycle took a newer export');
+      assert.equal(served.failed['public.t0001']?.exportId, newer!.exportId, 'and refused the table on it again');
+      const loadsOf = (exportId: string | undefined) => Object.values(w.backend.state.runs).filter((r) => r.table === 'public.t0001' && exportOfRun(r) === exportId);
+      // The rerun loads the newer export, on which the table was refused again: without the approval, which answered `seen`.
+      assert.equal(rerunCycle!.exportId, newer!.exportId);
+      const rerunLoads = loadsOf(newer!.exportId).filter((r) => r.request.cycleId === rerunCycle!.cycleId);
+      assert.ok(rerunLoads.length > 0, JSON.stringify(Object.values(w.backend.state.runs).map((r) => [r.table, exportOfRun(r), r.request.cycleId])));
+      assert.deepEqual(rerunLoads.map((r) => r.request.plan.approveDeletes), rerunLoads.map(() => false));
+
+      // Approved again, on the export it was refused on last: the approval holds.
+      const again = await handle.executeUpdate(rerunUpdate, { args: [{ tables: ['public.t0001'], approveDeletes: true, requestId: 'approve-again' }] });
+      assert.deepEqual(again.tables, ['public.t0001']);
+      const last = await waitForCycles(handle, 5);
+      const againCycle = last.recentCycles[0]!;
+      assert.deepEqual(againCycle.requestIds, ['approve-again']);
+      const againLoads = loadsOf(againCycle.exportId).filter((r) => r.request.cycleId === againCycle.cycleId);
+      assert.ok(againLoads.length > 0);
+      assert.deepEqual(againLoads.map((r) => r.request.plan.approveDeletes), againLoads.map(() => true));
+    });
+  });
+
   describe('requests during a cycle', () => {
     let w: FakeWorker;
     const queue = uniqueQueue('queue');

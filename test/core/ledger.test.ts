@@ -8,6 +8,7 @@ import { jsonBytes } from '../../src/payload-text';
 import {
   EARLIER_REQUEST_IDS,
   acceptSync,
+  approvalHolds,
   compactStatus,
   QUEUED_TABLES,
   TABLES_PER_REQUEST,
@@ -281,11 +282,35 @@ test('a rerun of "failed" queues the failed tables, sorted', () => {
   assert.deepEqual(state.queue[1], { kind: 'rerun', requestId: 'r1', tables: ['public.a', 'public.c'], approveDeletes: false, requestedBy: 'ops', failedOnly: true });
 });
 
+test('a rerun\'s delete approval holds only for the exports its tables loaded from when it was asked', () => {
+  const state = exported(['public.a', 'public.b']);
+  const second: ReusableExport = { cycleId: 'c2', snapshot: { snapshotId: 'snap-2', createdAt: '2025-01-02T00:00:00.000Z', adopted: false }, export: { exportId: 'exp-2', location: 's3://bucket/exp-2', snapshotId: 'snap-2', adopted: false } };
+  state.exports = { 'exp-1': state.lastExport!, 'exp-2': second };
+  state.failed['public.a'] = { cycleId: 'c1', phase: 'load', message: 'would delete 60 of 100 rows', exportId: 'exp-1' };
+  enqueueRerun(state, { tables: ['public.a'], approveDeletes: true, requestId: 'approve-a' });
+  assert.deepEqual(state.queue[0]!.approvedExports, ['exp-1'], 'the export the refusal was seen on');
+  // Before the rerun is served, a scheduled cycle refuses the table again, on a newer export.
+  state.failed['public.a'] = { cycleId: 'c2', phase: 'load', message: 'would delete 100 of 100 rows', exportId: 'exp-2' };
+  const batch = takeCoalesced(state.queue);
+  const [part] = rerunParts(state, batch.tables!);
+  assert.equal(part!.reuse?.export.exportId, 'exp-2', 'the rerun loads the newer export');
+  assert.equal(approvalHolds(batch, 'exp-2'), false, 'an approval given for exp-1 does not approve what exp-2 would delete');
+  assert.equal(approvalHolds(batch, 'exp-1'), true);
+
+  // Merged approvals hold for each one's exports; one queued by an earlier version (no exports recorded) holds for all.
+  const merged = takeCoalesced([{ ...rerun('x', ['public.a'], true), approvedExports: ['exp-1'] }, { ...rerun('y', ['public.b'], true), approvedExports: ['exp-2'] }]);
+  assert.deepEqual(merged.approvedExports, ['exp-1', 'exp-2']);
+  const older = takeCoalesced([{ ...rerun('x', ['public.a'], true), approvedExports: ['exp-1'] }, rerun('y', ['public.b'], true)]);
+  assert.equal(older.approvedExports, undefined);
+  assert.equal(approvalHolds(older, 'exp-3'), true);
+  assert.equal(approvalHolds(rerun('z', ['public.a']), 'exp-1'), false, 'no approval asked');
+});
+
 test('a rerun of named tables drops duplicates and keeps the given id and approval', () => {
   const state = exported(['public.a', 'public.b']);
   const accepted = enqueueRerun(state, { tables: ['public.b', 'public.a', 'public.b'], approveDeletes: true, requestId: 'mine' });
   assert.deepEqual(accepted, { requestId: 'mine', tables: ['public.b', 'public.a'], queuedBehind: 0 });
-  assert.deepEqual(state.queue, [{ kind: 'rerun', requestId: 'mine', tables: ['public.b', 'public.a'], approveDeletes: true }]);
+  assert.deepEqual(state.queue, [{ kind: 'rerun', requestId: 'mine', tables: ['public.b', 'public.a'], approveDeletes: true, approvedExports: ['exp-1'] }]);
   assert.equal(state.requestCounter, 0, 'a given id does not use up a generated one');
 });
 
@@ -344,7 +369,7 @@ test('a rerun signal of tables read directly stays a rerun with its approvals, t
   state.failed['public.clicks'] = { cycleId: 'c2', phase: 'load', message: 'would delete 80% of the rows', extract: 'direct' };
   state.ledger['public.events'] = { ...oldWatermark, exportId: '', snapshotTime: '', extract: 'direct' };
   assert.equal(enqueueRerunSignal(state, { tables: ['public.clicks', 'public.events'], approveDeletes: true, rebuild: true, requestedBy: 'ops' }, AT), undefined);
-  assert.deepEqual(state.queue, [{ kind: 'rerun', requestId: 'r1', tables: ['public.clicks', 'public.events'], approveDeletes: true, rebuild: true, requestedBy: 'ops' }]);
+  assert.deepEqual(state.queue, [{ kind: 'rerun', requestId: 'r1', tables: ['public.clicks', 'public.events'], approveDeletes: true, rebuild: true, requestedBy: 'ops', approvedExports: [''] }]);
   // Replaying a history recorded before: it became a sync of the tables.
   const before = initialState();
   before.failed = { ...state.failed };

@@ -68,6 +68,8 @@ export const FIXTURE_COVERAGE: Record<string, Record<string, number>> = {
   'request-while-reading': { WORKFLOW_EXECUTION_CONTINUED_AS_NEW: 1, WORKFLOW_EXECUTION_SIGNALED: 1, WORKFLOW_EXECUTION_CANCELED: 1 },
   // A run holding its state by reference, its history grown 4.5 MB by five large sync signals it dropped, then a sync it serves before continuing as new.
   'dropped-signals-grow': { WORKFLOW_EXECUTION_SIGNALED: 6, WORKFLOW_EXECUTION_CONTINUED_AS_NEW: 2 },
+  // A delete approval asked while a scheduled sync refuses the table again, on a newer export: its rerun loads that one without it.
+  'approval-newer-export': { WORKFLOW_EXECUTION_UPDATE_ACCEPTED: 1, START_CHILD_WORKFLOW_EXECUTION_INITIATED: 4, MARKER_RECORDED: 1 },
 };
 
 /** Saves the histories of these workflows and every workflow whose id starts with one of them. */
