@@ -69,7 +69,13 @@ export function openPostgres(url: string): SourceDb {
   };
 }
 
-/** A connection of its own to the server at `url` (the caller ends it); any thread can open one. */
+/**
+ * A connection of its own to the server at `url` (the caller ends it); any thread can open one.
+ * It only reads: its first statement makes every transaction of the session READ ONLY, whatever
+ * the URL's options or the role's and database's settings, so that no statement it runs, nor a
+ * function of the source one calls, can write (a search_path that puts a schema before
+ * pg_catalog can shadow a built-in function with one that writes).
+ */
 export async function connectPostgres(url: string): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: url });
   // Errors reach the caller through its queries; an idle connection's must not crash the process.
@@ -77,6 +83,12 @@ export async function connectPostgres(url: string): Promise<pg.Client> {
   try {
     await client.connect();
   } catch (err) {
+    throw connectError(`PostgreSQL ${redactUrl(url)}`, err);
+  }
+  try {
+    await client.query('SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY');
+  } catch (err) {
+    await client.end().catch(() => undefined);
     throw connectError(`PostgreSQL ${redactUrl(url)}`, err);
   }
   return client;
