@@ -811,12 +811,15 @@ function unknownTablesProblem(state: SourceState, tables: TableName[]): string |
 
 /**
  * Takes the first queued request and every request right behind it of the same kind and
- * approvals, merged into one: a sync of all tables absorbs table-limited syncs.
+ * approvals, merged into one: a sync of all tables absorbs table-limited syncs. Reruns approving
+ * deletes merge only when asked on the same exports (`approvedExports`).
  */
-export function takeCoalesced(queue: QueuedRequest[], failedNow?: FailedNow): CoalescedRequest {
+export function takeCoalesced(queue: QueuedRequest[], failedNow?: FailedNow, options: CoalesceOptions = {}): CoalescedRequest {
   const first = queue.shift()!;
   const group = [first];
-  const sameAs = (r: QueuedRequest) => r.kind === first.kind && r.approveDeletes === first.approveDeletes && (r.allowOlderExport ?? false) === (first.allowOlderExport ?? false) && (r.rebuild ?? false) === (first.rebuild ?? false);
+  const sameAsked = (r: QueuedRequest) => r.kind === first.kind && r.approveDeletes === first.approveDeletes && (r.allowOlderExport ?? false) === (first.allowOlderExport ?? false) && (r.rebuild ?? false) === (first.rebuild ?? false);
+  // Approvals of deletes asked on other exports stay apart: merged, each would approve the other's tables on its exports.
+  const sameAs = (r: QueuedRequest) => sameAsked(r) && (!r.approveDeletes || sameExports(r.approvedExports, first.approvedExports) || !(options.splitApprovals?.() ?? true));
   while (queue.length > 0 && sameAs(queue[0]!)) group.push(queue.shift()!);
   // A rerun of "failed" asked while an earlier cycle loaded those tables (a schedule's, say) does not load them again.
   const noLongerFailed = new Set<TableName>();
@@ -830,7 +833,8 @@ export function takeCoalesced(queue: QueuedRequest[], failedNow?: FailedNow): Co
   const allTables = group.some((r) => !r.tables);
   const tables = allTables ? undefined : [...new Set(group.flatMap((r) => tablesOf(r) ?? []))];
   const leftOut = tables ? [...noLongerFailed].filter((t) => !tables.includes(t)) : [];
-  // Merged approvals hold for each one's exports; one queued before they were recorded holds for all.
+  // Merged approvals hold for the exports they were asked on (in histories recorded before they were
+  // kept apart, each one's; one queued before they were recorded holds for all).
   const approved = group.every((r) => r.approvedExports) ? { approvedExports: [...new Set(group.flatMap((r) => r.approvedExports!))].sort() } : {};
   const { approvedExports: _first, ...firstAsked } = first;
   return {
@@ -842,6 +846,19 @@ export function takeCoalesced(queue: QueuedRequest[], failedNow?: FailedNow): Co
     asked: group.map(askedFingerprint),
     ...(leftOut.length > 0 ? { noLongerFailed: leftOut } : {}),
   };
+}
+
+export interface CoalesceOptions {
+  /**
+   * Asked only when a request with approveDeletes would join one approving deletes on other
+   * exports: whether it stays apart. False only to replay histories recorded before (they merged,
+   * each approving the other's tables on its exports).
+   */
+  splitApprovals?: () => boolean;
+}
+
+function sameExports(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
+  return a === undefined || b === undefined ? a === b : a.length === b.length && a.every((e, i) => e === b[i]);
 }
 
 /**

@@ -140,6 +140,8 @@ const PATCHES = {
   refuseBadSyncSignal: 'sync-signal-bad-tables-dropped',
   /** A rerun's delete approval holds only for the exports its tables loaded from when asked (it held for a newer export a cycle refused them on meanwhile). */
   approvalOnAskedExports: 'approve-deletes-on-asked-exports',
+  /** Reruns approving deletes on other exports are served apart (merged, each approved the other's tables on its exports). */
+  splitApprovals: 'approvals-on-other-exports-apart',
   /** A sync signal whose tables are a string is dropped (it was queued as a sync of its characters). */
   stringTablesDropped: 'sync-signal-string-tables-dropped',
   /** A cancelled run stores its state and marks it for the next start (it was lost). */
@@ -846,7 +848,8 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
       if (state.queue[0]!.kind === 'sync' && state.queue[0]!.tables?.length && (await dropExcludedSyncs())) continue;
 
       const queuedNow = [...state.queue];
-      const batch = takeCoalesced(state.queue, { failed: state.failed, narrow: () => patched(PATCHES.narrowFailedReruns) });
+      // Only a rerun kept apart from an approval on other exports records the marker: other histories are unchanged.
+      const batch = takeCoalesced(state.queue, { failed: state.failed, narrow: () => patched(PATCHES.narrowFailedReruns) }, { splitApprovals: () => patched(PATCHES.splitApprovals) });
       if (batch.kind === 'rerun' && batch.tables?.length === 0) {
         dropServedAlready(batch);
         continue;

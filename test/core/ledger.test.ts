@@ -297,13 +297,50 @@ test('a rerun\'s delete approval holds only for the exports its tables loaded fr
   assert.equal(approvalHolds(batch, 'exp-2'), false, 'an approval given for exp-1 does not approve what exp-2 would delete');
   assert.equal(approvalHolds(batch, 'exp-1'), true);
 
-  // Merged approvals hold for each one's exports; one queued by an earlier version (no exports recorded) holds for all.
-  const merged = takeCoalesced([{ ...rerun('x', ['public.a'], true), approvedExports: ['exp-1'] }, { ...rerun('y', ['public.b'], true), approvedExports: ['exp-2'] }]);
-  assert.deepEqual(merged.approvedExports, ['exp-1', 'exp-2']);
-  const older = takeCoalesced([{ ...rerun('x', ['public.a'], true), approvedExports: ['exp-1'] }, rerun('y', ['public.b'], true)]);
+  // Approvals asked on other exports are served apart; on the same ones, merged.
+  const apart = [{ ...rerun('x', ['public.a'], true), approvedExports: ['exp-1'] }, { ...rerun('y', ['public.b'], true), approvedExports: ['exp-2'] }];
+  assert.deepEqual(takeCoalesced(apart).approvedExports, ['exp-1']);
+  assert.deepEqual(apart.map((r) => r.requestId), ['y']);
+  assert.deepEqual(takeCoalesced([{ ...rerun('x', ['public.a'], true), approvedExports: ['exp-1'] }, { ...rerun('y', ['public.b'], true), approvedExports: ['exp-1'] }]).requestIds, ['x', 'y']);
+  // One queued by an earlier version (no exports recorded) stays apart too: its approval holds for all.
+  const queued = [{ ...rerun('x', ['public.a'], true), approvedExports: ['exp-1'] }, rerun('y', ['public.b'], true)];
+  assert.deepEqual(takeCoalesced(queued).approvedExports, ['exp-1']);
+  const older = takeCoalesced(queued);
   assert.equal(older.approvedExports, undefined);
   assert.equal(approvalHolds(older, 'exp-3'), true);
+  // Only a request that would have joined one approving on other exports asks (and records the marker).
+  let asked = 0;
+  const counting = { splitApprovals: () => ++asked > 0 };
+  takeCoalesced([{ ...rerun('x', ['public.a'], true), approvedExports: ['exp-1'] }, { ...rerun('y', ['public.b'], true), approvedExports: ['exp-1'] }, rerun('z', ['public.a']), sync('s'), sync('t')], undefined, counting);
+  takeCoalesced([rerun('x', ['public.a']), rerun('y', ['public.b'])], undefined, counting);
+  assert.equal(asked, 0);
+  // Replaying histories recorded before approvals were kept apart: merged, each one's exports (an earlier version's, all).
+  const replayed = { splitApprovals: () => false };
+  const merged = takeCoalesced([{ ...rerun('x', ['public.a'], true), approvedExports: ['exp-1'] }, { ...rerun('y', ['public.b'], true), approvedExports: ['exp-2'] }], undefined, replayed);
+  assert.deepEqual(merged.approvedExports, ['exp-1', 'exp-2']);
+  assert.equal(takeCoalesced([{ ...rerun('x', ['public.a'], true), approvedExports: ['exp-1'] }, rerun('y', ['public.b'], true)], undefined, replayed).approvedExports, undefined);
   assert.equal(approvalHolds(rerun('z', ['public.a']), 'exp-1'), false, 'no approval asked');
+});
+
+test('an approval of one table does not reach another table refused again meanwhile through a rerun served with it', () => {
+  const state = exported(['public.a', 'public.b']);
+  const second: ReusableExport = { cycleId: 'c2', snapshot: { snapshotId: 'snap-2', createdAt: '2025-01-02T00:00:00.000Z', adopted: false }, export: { exportId: 'exp-2', location: 's3://bucket/exp-2', snapshotId: 'snap-2', adopted: false } };
+  state.exports = { 'exp-1': state.lastExport! };
+  state.failed['public.a'] = { cycleId: 'c1', phase: 'load', message: 'would delete 60 of 100 rows', exportId: 'exp-1' };
+  // Deletes of a on exp-1 approved; a scheduled sync then refuses a and b on a newer export.
+  enqueueRerun(state, { tables: ['public.a'], approveDeletes: true, requestId: 'approve-a' });
+  state.exports['exp-2'] = second;
+  state.lastExport = second;
+  state.failed['public.a'] = { cycleId: 'c2', phase: 'load', message: 'would delete 100 of 100 rows', exportId: 'exp-2' };
+  state.failed['public.b'] = { cycleId: 'c2', phase: 'load', message: 'would delete 70 of 100 rows', exportId: 'exp-2' };
+  // Seen that, the deletes of b alone are approved, on exp-2.
+  enqueueRerun(state, { tables: ['public.b'], approveDeletes: true, requestId: 'approve-b' });
+  const approvedLoads: string[][] = [];
+  while (state.queue.length > 0) {
+    const batch = takeCoalesced(state.queue);
+    for (const part of rerunParts(state, batch.tables!)) if (approvalHolds(batch, part.reuse?.export.exportId ?? '')) approvedLoads.push(part.tables);
+  }
+  assert.deepEqual(approvedLoads, [['public.b']], 'a loads exp-2 without an approval, b with its own');
 });
 
 test('a rerun of named tables drops duplicates and keeps the given id and approval', () => {
