@@ -170,7 +170,7 @@ const queuedRequest = z
     approvedExports: z
       .array(z.string())
       .optional()
-      .describe("A rerun with approveDeletes: the exports its tables loaded from when it was asked ('' for none); a part served from another export loads without the approval"),
+      .describe("A rerun with approveDeletes: the exports its tables loaded from when it was asked ('' for none, ' new export' when a table took a new export); a part served from another export loads without the approval"),
   })
   .meta({ id: 'QueuedRequest' });
 

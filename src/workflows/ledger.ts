@@ -515,7 +515,7 @@ export function enqueueRerun(state: SourceState, req: RerunRequest): RerunAccept
     ...(req.rebuild ? { rebuild: true } : {}),
     ...(req.requestedBy ? { requestedBy: req.requestedBy } : {}),
     ...(req.tables === 'failed' ? { failedOnly: true as const } : {}),
-    ...(req.approveDeletes ? { approvedExports: partExports(rerunParts(state, tables)) } : {}),
+    ...(req.approveDeletes ? { approvedExports: partExports(state, rerunParts(state, tables)) } : {}),
   });
   return { requestId, tables, queuedBehind };
 }
@@ -978,9 +978,33 @@ function snapshotTime(e: ReusableExport | undefined): number {
   return Number.isNaN(t) ? 0 : t;
 }
 
-/** The export each part of a rerun loads from, '' for a part that reuses none, sorted. */
-function partExports(parts: readonly { reuse?: ReusableExport }[]): string[] {
-  return [...new Set(parts.map((p) => p.reuse?.export.exportId ?? ''))].sort();
+/**
+ * The export each part of a rerun loads from, '' for a part that reuses none, and NEW_EXPORT when
+ * such a part holds a table taking a new export (not only tables read directly), sorted.
+ */
+function partExports(state: SourceState, parts: readonly RerunPart[]): string[] {
+  return [...new Set(parts.flatMap((p) => (p.reuse ? [p.reuse.export.exportId] : ['', ...(takesNewExport(state, p) ? [NEW_EXPORT] : [])])))].sort();
+}
+
+/** How `approvedExports` names the new export a table takes (the export skipped it): no export id is blank. */
+const NEW_EXPORT = ' new export';
+
+/**
+ * Why a rerun's approval of deletes does not hold for one of its parts, or undefined when it holds
+ * (or none was asked): 'export' for a part served from an export it was not asked on, 'newExport'
+ * for a part of tables read directly now holding a table that takes a new export (a newer export
+ * skipped it since), which its approval was not asked for.
+ */
+export function approvalMiss(state: SourceState, batch: Pick<QueuedRequest, 'kind' | 'approveDeletes' | 'approvedExports'>, part: { reuse?: ReusableExport; tables?: readonly TableName[] }): 'export' | 'newExport' | undefined {
+  if (!batch.approveDeletes) return undefined;
+  if (!approvalHolds(batch, part.reuse?.export.exportId ?? '')) return 'export';
+  if (batch.kind === 'rerun' && batch.approvedExports && takesNewExport(state, part) && !approvalHolds(batch, NEW_EXPORT)) return 'newExport';
+  return undefined;
+}
+
+/** Whether a rerun part that reuses no export holds a table not read directly: that one takes a new export. */
+function takesNewExport(state: SourceState, part: { reuse?: ReusableExport; tables?: readonly TableName[] }): boolean {
+  return !part.reuse && (part.tables ?? []).some((t) => !readDirectly(state, t));
 }
 
 /**

@@ -91,7 +91,8 @@ export interface QueuedRequest {
   failedOnly?: true;
   /**
    * A rerun with approveDeletes: the exports its tables would load from when it was asked ('' for a
-   * table read directly or taking a new export). The approval answers the refusals seen on them: a
+   * table read directly or taking a new export, and ' new export' too for one taking a new export:
+   * an approval of tables read directly does not reach a table that takes a new export since). The approval answers the refusals seen on them: a
    * part served from another export (a cycle refused the table again meanwhile, on a newer one) loads
    * without it. Absent in requests queued by earlier versions: the approval holds for every part.
    */

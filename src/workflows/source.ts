@@ -54,7 +54,7 @@ import {
   differentRepeat,
   reservedRequestIdProblem,
   rerunParts,
-  approvalHolds,
+  approvalMiss,
   rerunPayloadProblem,
   rerunProblem,
   retentionKeeps,
@@ -140,6 +140,8 @@ const PATCHES = {
   refuseBadSyncSignal: 'sync-signal-bad-tables-dropped',
   /** A rerun's delete approval holds only for the exports its tables loaded from when asked (it held for a newer export a cycle refused them on meanwhile). */
   approvalOnAskedExports: 'approve-deletes-on-asked-exports',
+  /** A rerun's delete approval of tables read directly does not reach one of its tables that takes a new export since (it did). */
+  newExportApprovalApart: 'approve-deletes-direct-not-new-export',
   /** Reruns approving deletes on other exports are served apart (merged, each approved the other's tables on its exports). */
   splitApprovals: 'approvals-on-other-exports-apart',
   /** A sync signal whose tables are a string is dropped (it was queued as a sync of its characters). */
@@ -672,9 +674,11 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
 
   /** A rerun's approval of deletes, for one of its parts: it holds only on the exports it was asked on. */
   function approvalFor(batch: CoalescedRequest, part: CyclePart): boolean {
-    if (!batch.approveDeletes || approvalHolds(batch, part.reuse?.export.exportId ?? '')) return batch.approveDeletes;
-    // Only a part served from another export records the marker: other histories are unchanged.
-    return !patched(PATCHES.approvalOnAskedExports);
+    const miss = approvalMiss(state, batch, part);
+    // Only a part the approval misses records a marker: other histories are unchanged.
+    if (miss === 'export') return !patched(PATCHES.approvalOnAskedExports);
+    if (miss === 'newExport') return !patched(PATCHES.newExportApprovalApart);
+    return batch.approveDeletes;
   }
 
   /** Only a cycle whose export skipped a table records the patch marker: other histories are unchanged. */

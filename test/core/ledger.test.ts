@@ -9,6 +9,7 @@ import {
   EARLIER_REQUEST_IDS,
   acceptSync,
   approvalHolds,
+  approvalMiss,
   compactStatus,
   QUEUED_TABLES,
   TABLES_PER_REQUEST,
@@ -341,6 +342,29 @@ test('an approval of one table does not reach another table refused again meanwh
     for (const part of rerunParts(state, batch.tables!)) if (approvalHolds(batch, part.reuse?.export.exportId ?? '')) approvedLoads.push(part.tables);
   }
   assert.deepEqual(approvedLoads, [['public.b']], 'a loads exp-2 without an approval, b with its own');
+});
+
+test('an approval of tables read directly does not reach a table of the same rerun that takes a new export since', () => {
+  const state = exported(['public.a', 'public.c']);
+  state.exports = { 'exp-1': state.lastExport! };
+  state.failed['public.a'] = { cycleId: 'c1', phase: 'load', message: 'would delete 60 of 100 rows', exportId: 'exp-1' };
+  state.failed['public.c'] = { cycleId: 'c1', phase: 'load', message: 'would delete 80% of the rows', extract: 'direct' };
+  enqueueRerun(state, { tables: ['public.a', 'public.c'], approveDeletes: true, requestId: 'approve' });
+  // Before it is served, a sync's export skips a: its rerun takes a new export, which no one saw refused.
+  state.failed['public.a'] = { cycleId: 'c2', phase: 'discover', message: 'public.a was not exported: ...', newExport: true };
+  const batch = takeCoalesced(state.queue);
+  const parts = rerunParts(state, batch.tables!);
+  assert.deepEqual(parts.map((p) => [p.tables, approvalMiss(state, batch, p)]), [[['public.a', 'public.c'], 'newExport']]);
+  // Asked while the table took a new export, the approval holds for it.
+  enqueueRerun(state, { tables: ['public.a', 'public.c'], approveDeletes: true, requestId: 'approve-again' });
+  const again = takeCoalesced(state.queue);
+  assert.deepEqual(rerunParts(state, again.tables!).map((p) => approvalMiss(state, again, p)), [undefined]);
+  // Tables read directly alone keep their approval.
+  delete state.failed['public.a'];
+  enqueueRerun(state, { tables: ['public.c'], approveDeletes: true, requestId: 'direct' });
+  assert.deepEqual(state.queue[0]!.approvedExports, ['']);
+  const direct = takeCoalesced(state.queue);
+  assert.deepEqual(rerunParts(state, direct.tables!).map((p) => approvalMiss(state, direct, p)), [undefined]);
 });
 
 test('a rerun of named tables drops duplicates and keeps the given id and approval', () => {
