@@ -70,6 +70,10 @@ export const FIXTURE_COVERAGE: Record<string, Record<string, number>> = {
   'dropped-signals-grow': { WORKFLOW_EXECUTION_SIGNALED: 6, WORKFLOW_EXECUTION_CONTINUED_AS_NEW: 2 },
   // A delete approval asked while a scheduled sync refuses the table again, on a newer export: its rerun loads that one without it.
   'approval-newer-export': { WORKFLOW_EXECUTION_UPDATE_ACCEPTED: 1, START_CHILD_WORKFLOW_EXECUTION_INITIATED: 4, MARKER_RECORDED: 1 },
+  // Two reruns approving deletes on the exports their tables were refused on, queued together: served apart.
+  'approvals-apart': { WORKFLOW_EXECUTION_UPDATE_ACCEPTED: 2, START_CHILD_WORKFLOW_EXECUTION_INITIATED: 6 },
+  // A rerun approving deletes of a table read directly and of one a newer export skipped meanwhile: the new export loads without the approval.
+  'approval-new-export': { WORKFLOW_EXECUTION_UPDATE_ACCEPTED: 1, START_CHILD_WORKFLOW_EXECUTION_INITIATED: 4 },
 };
 
 /** Saves the histories of these workflows and every workflow whose id starts with one of them. */
