@@ -152,8 +152,7 @@ export class RdsSnapshots implements SnapshotPort {
       do {
         const common = {
           ...(filter.automated ? { Filters: [{ Name: 'snapshot-type', Values: ['automated'] }] } : {}),
-          // DescribeDB(Cluster)Snapshots: an automated snapshot's identifier must come with SnapshotType.
-          ...(filter.snapshotId && isAutomatedId(filter.snapshotId) ? { SnapshotType: 'automated' } : {}),
+          ...(filter.snapshotId ? snapshotTypeOf(filter.snapshotId, Boolean(rds.clusterId)) : {}),
           ...(marker ? { Marker: marker } : {}),
         };
         if (rds.clusterId) {
@@ -188,9 +187,17 @@ export class RdsSnapshots implements SnapshotPort {
 
 const TAGS = [{ Key: SNAPSHOT_TAG.key, Value: SNAPSHOT_TAG.value }];
 
-/** RDS names automated snapshots `rds:<source>-<time>`; a manual snapshot's id cannot hold a colon. */
-function isAutomatedId(snapshotId: string): boolean {
-  return snapshotId.toLowerCase().startsWith('rds:');
+/**
+ * The SnapshotType a lookup by id needs. RDS names automated snapshots `rds:<source>-<time>`, and
+ * DescribeDB(Cluster)Snapshots wants SnapshotType with such an id. AWS Backup names its snapshots
+ * `awsbackup:job-<id>`; DescribeDBSnapshots returns them only when asked for type awsbackup (which
+ * does not apply to clusters). A manual snapshot's id cannot hold a colon.
+ */
+function snapshotTypeOf(snapshotId: string, cluster: boolean): { SnapshotType?: string } {
+  const id = snapshotId.toLowerCase();
+  if (id.startsWith('rds:')) return { SnapshotType: 'automated' };
+  if (id.startsWith('awsbackup:') && !cluster) return { SnapshotType: 'awsbackup' };
+  return {};
 }
 
 function fromInstanceSnapshot(s: DBSnapshot): SnapshotInfo {

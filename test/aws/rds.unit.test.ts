@@ -160,6 +160,27 @@ test('an automated cluster snapshot is described by its id with SnapshotType aut
   assert.equal(status.state, 'available');
 });
 
+/**
+ * DescribeDBSnapshots: "If you don't specify a SnapshotType value, then both automated and manual
+ * snapshots are returned"; awsbackup ("the DB snapshots managed by the AWS Backup service") is a
+ * type of its own, which "does not apply to Aurora". The mock answers as that documentation says.
+ */
+test('an AWS Backup snapshot of an instance is described and exported by its id with SnapshotType awsbackup', async () => {
+  const { mocks, ports } = mockedAws();
+  const id = 'awsbackup:job-1a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d';
+  const backup = { DBSnapshotIdentifier: id, DBSnapshotArn: snapArn(id), DBInstanceIdentifier: 'shop-db', SnapshotType: 'awsbackup', Status: 'available', SnapshotCreateTime: new Date('2025-01-03T03:00:00Z') };
+  mocks.rds.on(DescribeDBSnapshotsCommand).callsFake((input: { DBSnapshotIdentifier?: string; SnapshotType?: string }) => {
+    if (input.SnapshotType !== 'awsbackup') throw awsError('DBSnapshotNotFound', `DBSnapshot ${input.DBSnapshotIdentifier} not found.`, 404);
+    return { DBSnapshots: [backup] };
+  });
+  const adopted = await ports.snapshot.startSnapshot({ source: 'shop', snapshotId: 'unused', mode: 'existing', existingSnapshotId: id });
+  assert.equal(adopted.snapshotId, id);
+  assert.equal((await ports.snapshot.describeSnapshot(id)).state, 'available');
+  mocks.rds.on(StartExportTaskCommand).resolves({});
+  await ports.export.startExport({ source: 'shop', exportId: 'ls-shop-1', snapshot: adopted });
+  assert.equal(mocks.rds.commandCalls(StartExportTaskCommand)[0]!.args[0].input.SourceArn, snapArn(id));
+});
+
 test('latest-automated without automated backups fails with the fix', async () => {
   const { mocks, ports } = mockedAws();
   mocks.rds.on(DescribeDBSnapshotsCommand).resolves({ DBSnapshots: [] });
