@@ -16,7 +16,7 @@ import { jsonBytes } from '../payload-text';
 import { deleteTexts, inlineLimit, pageOf, readText, storeText } from './by-reference';
 import { nowIso } from './clock';
 import { errorMessage } from './errors';
-import { cycleProgressQuery, cycleTablesPageQuery, type CycleProgress, type ReusableExport } from './messages';
+import { cycleProgressQuery, cycleTablesPageQuery, type CycleProgress, keepExportsSignal, type ReusableExport } from './messages';
 import { rdsStartActivity, RECOVERY_ACTIVITY, SETTINGS_ACTIVITY, shortActivity } from './options';
 import { cycleSearchAttributes } from './search';
 
@@ -100,6 +100,11 @@ export async function cycleWorkflow(input: CycleInput): Promise<CycleResult> {
   // The outcomes once known, in pages: readers of a result that holds them by reference page here.
   let outcomes: TableOutcome[] = [];
   setHandler(cycleTablesPageQuery, (offset: number) => pageOf(outcomes, offset, limit / 2));
+  // Exports a rerun queued at the source while this cycle runs reads: its retention keeps them too.
+  const keptLater = new Set<string>();
+  setHandler(keepExportsSignal, (req) => {
+    for (const id of Array.isArray(req?.exportIds) ? req.exportIds : []) if (typeof id === 'string') keptLater.add(id);
+  });
 
   const { cycleSettings } = proxyActivities<Activities>(SETTINGS_ACTIVITY);
   const settings = await cycleSettings(input.source);
@@ -233,7 +238,7 @@ export async function cycleWorkflow(input: CycleInput): Promise<CycleResult> {
     .map((e) => ({ table: e.table, lakeTable: e.lakeTable, action: 'skip', status: 'skipped', reason: `excluded (${e.rule})` }));
   const tables = [...reported, ...excluded];
   // Once every table is committed, granted and verified. Guarded so that cycles recorded before retention existed replay.
-  if (patched('retention')) warnings.push(...(await applyRetention(input, snapshot, exported, acts)));
+  if (patched('retention')) warnings.push(...(await applyRetention(input, snapshot, exported, acts, keptLater)));
   return finish(cycleStatus(tables), tables);
 }
 
@@ -289,11 +294,13 @@ async function storeOutcomes(input: CycleInput, tables: TableOutcome[], limit: n
  * Deletes the oldest snapshots and exports lakesync made for the source, never this cycle's nor
  * those a failed table's rerun needs. Retention never fails the cycle: what went wrong is a warning.
  */
-async function applyRetention(input: CycleInput, snapshot: SnapshotRef | undefined, exported: ExportRef | undefined, acts: CycleActs): Promise<string[]> {
+async function applyRetention(input: CycleInput, snapshot: SnapshotRef | undefined, exported: ExportRef | undefined, acts: CycleActs, keptLater: ReadonlySet<string>): Promise<string[]> {
   // A cycle that read every table directly has no snapshot or export of its own to keep.
+  const started = [...(exported ? [exported.exportId] : []), ...(input.keep?.exportIds ?? [])];
   const keep = {
     snapshotIds: [...(snapshot ? [snapshot.snapshotId] : []), ...(input.keep?.snapshotIds ?? [])],
-    exportIds: [...(exported ? [exported.exportId] : []), ...(input.keep?.exportIds ?? [])],
+    // Those the source sent while the cycle ran come after: a cycle that got none asks what it always asked.
+    exportIds: [...started, ...[...keptLater].filter((id) => !started.includes(id)).sort()],
   };
   try {
     const outcome = await acts.applyRetention({ source: input.source, cycleId: input.cycleId, keep });

@@ -1224,8 +1224,13 @@ export function retentionKeeps(state: SourceState, running?: Pick<CoalescedReque
   // A DynamoDB table's last committed export, which its watermark names, whatever its age.
   for (const w of Object.values(state.ledger)) if (w.extract === 'dynamodb' && w.exportId) exportIds.add(w.exportId);
   const reruns = [...(running ? [running] : []), ...state.queue].filter((r) => r.kind === 'rerun' && r.tables);
-  for (const r of reruns) for (const part of rerunParts(state, r.tables!)) if (part.reuse) exportIds.add(part.reuse.export.exportId);
+  for (const r of reruns) for (const id of rerunExports(state, r.tables!)) exportIds.add(id);
   return { ...needs, exportIds: [...exportIds].sort() };
+}
+
+/** The exports a rerun of these tables reuses (`rerunParts`), sorted. */
+export function rerunExports(state: SourceState, tables: TableName[]): string[] {
+  return [...new Set(rerunParts(state, tables).flatMap((part) => (part.reuse ? [part.reuse.export.exportId] : [])))].sort();
 }
 
 /** Keeps the exports a rerun may still reuse: the last one and those the ledger or the failed tables name. */

@@ -325,6 +325,12 @@ export interface CycleProgress {
 }
 export const cycleProgressQuery = defineQuery<CycleProgress>('progress');
 
+/**
+ * Sent by the source to its running cycle: exports its retention must keep besides those the cycle
+ * started with (a rerun queued meanwhile reads them).
+ */
+export const keepExportsSignal = defineSignal<[{ exportIds: string[] }]>('keepExports');
+
 /** A page of a finished cycle's table outcomes (a result with `tablesRef` holds none inline). */
 export interface CycleTablesPage {
   entries: import('../model').TableOutcome[];

@@ -10,6 +10,7 @@ import {
   condition,
   continueAsNew,
   executeChild,
+  getExternalWorkflowHandle,
   isCancellation,
   log,
   patched,
@@ -54,6 +55,7 @@ import {
   differentRepeat,
   reservedRequestIdProblem,
   rerunParts,
+  rerunExports,
   approvalMiss,
   rerunPayloadProblem,
   rerunProblem,
@@ -74,6 +76,7 @@ import { RECOVERY_ACTIVITY, SETTINGS_ACTIVITY } from './options';
 import { cycleSearchAttributes, SOURCE_KEY } from './search';
 import { sourceStartProblem } from './source-start';
 import {
+  keepExportsSignal,
   type QueuedRequest,
   type RerunAccepted,
   type RerunRequest,
@@ -224,6 +227,8 @@ const PATCHES = {
   tableErrorCapped: 'table-error-kept-capped',
   /** A run whose history grew by MAX_HISTORY_GROWTH_BYTES since it read its state continues as new (one that read it by reference ran on with the signals it dropped until the server terminated it). */
   historyGrowth: 'continue-as-new-after-history-growth',
+  /** A rerun queued while a cycle runs has the exports it reads kept by that cycle's retention (it kept only those known when the cycle started). */
+  keepQueuedRerunExports: 'keep-exports-of-reruns-queued-during-cycle',
 } as const;
 
 /** How long a run whose state could not be stored waits before it tries again: doubling, up to an hour. */
@@ -654,6 +659,8 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     // Outcomes that came by reference: nothing reads their parts once the cycle is recorded.
     const transported: JsonRef[] = [];
     let result: CycleResult;
+    let ended = false;
+    void keepForQueuedReruns(workflowId, new Set([...(cycleInput.keep?.exportIds ?? []), ...(part.reuse ? [part.reuse.export.exportId] : [])]), () => ended);
     try {
       const what = batch.kind === 'rerun' ? `rerun of ${part.tables?.length ?? 0} table(s)` : part.tables ? `sync of ${part.tables.length} table(s)` : 'sync of every table';
       const of = partOf ? ` (part ${partOf.index} of ${partOf.of})` : '';
@@ -661,6 +668,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     } catch (err) {
       result = await deadCycleResult(cycleInput, current.startedAt, errorMessage(err), transported);
     }
+    ended = true;
     if (result.tablesRef) transported.push(result.tablesRef);
     if (result.tablesRef && patched(PATCHES.resultByReference)) result = await withStoredOutcomes(result, cycleInput, current.startedAt, transported);
     // What the requests asked joins the carried state only in histories with the marker: a state grown on replay could cross the inline limit and store itself by reference.
@@ -670,6 +678,33 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
     current = undefined;
     if (result.searchAttributes || hasSearchAttributes(result)) upsertSearchAttributes(cycleSearchAttributes(input.source, result.status, Object.keys(state.failed).length));
     if (transported.length > 0 && patched(PATCHES.deleteReadParts)) await deleteTransported(cycleId, transported);
+  }
+
+  /**
+   * While cycle `workflowId` runs, sends it the exports that reruns queued meanwhile reuse and that
+   * its retention was not told to keep when it started (`kept`): its retention could else delete
+   * them, and those reruns would take a new snapshot and export. Only a history with such a rerun
+   * records the patch marker.
+   */
+  async function keepForQueuedReruns(workflowId: string, kept: Set<string>, ended: () => boolean): Promise<void> {
+    const seen = new Set<QueuedRequest>(state.queue);
+    const newReruns = () => state.queue.filter((r) => !seen.has(r) && r.kind === 'rerun' && r.tables !== undefined);
+    try {
+      for (;;) {
+        await condition(() => ended() || newReruns().length > 0);
+        if (ended()) return;
+        const reruns = newReruns();
+        for (const r of reruns) seen.add(r);
+        const wanted = [...new Set(reruns.flatMap((r) => rerunExports(state, r.tables!)))].filter((id) => !kept.has(id)).sort();
+        if (wanted.length === 0) continue;
+        if (!patched(PATCHES.keepQueuedRerunExports)) return;
+        for (const id of wanted) kept.add(id);
+        await getExternalWorkflowHandle(workflowId).signal(keepExportsSignal, { exportIds: wanted });
+      }
+    } catch (err) {
+      // The cycle ended (or the source was cancelled) meanwhile: a rerun that finds its export gone takes a new one.
+      if (!isCancellation(err)) log.warn('the exports of a queued rerun could not be sent to the running cycle', { workflowId, error: errorMessage(err) });
+    }
   }
 
   /** A rerun's approval of deletes, for one of its parts: it holds only on the exports it was asked on. */
