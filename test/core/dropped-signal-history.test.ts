@@ -74,12 +74,21 @@ describe('a source carried by reference, flooded with large signals it drops', (
       const input = started ? JSON.parse(Buffer.from(started.input!.payloads![0]!.data!).toString()) : undefined;
       return d.status.name === 'RUNNING' && input?.stateRef ? true : undefined;
     }, 60_000, 200);
-    // Each dropped: a sync has no field "note".
+    // Each dropped: a sync has no field "note". The sender waits until the source has dropped each
+    // one (or its run ended), so that what is measured is the history the drops leave, not whether
+    // the worker keeps up with the sender on a busy machine.
     const big = 'x'.repeat(1_000_000);
     for (let i = 0; i < 12; i++) {
       await handle.signal(requestSyncSignal, { requestId: `loop-${i}`, note: big } as never);
-      await new Promise((r) => setTimeout(r, 300));
-      const d = await handle.describe();
+      const d = await pollFor(() => `loop-${i} dropped, or the source's run ended`, async () => {
+        const described = await handle.describe();
+        if (described.status.name !== 'RUNNING') return described;
+        try {
+          return (await readSourceStatus(handle)).ignoredRequests.some((r) => r.requestId === `loop-${i}`) ? described : undefined;
+        } catch {
+          return undefined;
+        }
+      }, 120_000, 200);
       if (d.status.name !== 'RUNNING') {
         const { history } = await w.client.workflowService.getWorkflowExecutionHistoryReverse({ namespace: 'default', execution: { workflowId: d.workflowId, runId: d.runId }, maximumPageSize: 1 });
         const last = history?.events?.[0];
