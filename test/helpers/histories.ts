@@ -74,6 +74,8 @@ export const FIXTURE_COVERAGE: Record<string, Record<string, number>> = {
   'approvals-apart': { WORKFLOW_EXECUTION_UPDATE_ACCEPTED: 2, START_CHILD_WORKFLOW_EXECUTION_INITIATED: 6 },
   // A rerun approving deletes of a table read directly and of one a newer export skipped meanwhile: the new export loads without the approval.
   'approval-new-export': { WORKFLOW_EXECUTION_UPDATE_ACCEPTED: 1, START_CHILD_WORKFLOW_EXECUTION_INITIATED: 4 },
+  // A rerun asked while a slow cycle runs: the source sends the cycle the export the rerun reuses, which its retention keeps.
+  'rerun-kept-during-cycle': { WORKFLOW_EXECUTION_UPDATE_ACCEPTED: 1, SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED: 1, EXTERNAL_WORKFLOW_EXECUTION_SIGNALED: 1 },
 };
 
 /** Saves the histories of these workflows and every workflow whose id starts with one of them. */
