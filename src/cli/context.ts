@@ -13,6 +13,7 @@ import { TABLE_NAME } from '../names';
 import type { Ports } from '../ports';
 import { connectTimeoutMs, TemporalNamespaceMissing, TemporalUnreachable, connectClient, otherTaskQueueReason, runningSourceRun, runningSourceWorkflow, type TemporalTarget, temporalTarget } from '../temporal';
 import { readRequestStanding, readSourceStatus, readStatusSummary } from '../status-pages';
+import { longTableNamesProblem } from '../workflows/ledger';
 import type { RequestStanding, SourceStatus } from '../workflows/messages';
 import { RuntimeFailure, UsageError } from './errors';
 import type { CliIO } from './io';
@@ -202,14 +203,18 @@ export async function sourceRequestStanding(conn: Connected, source: string, req
 }
 
 /**
- * Splits `a,b, c` into table names, each trimmed; rejects empty lists and names the config would
- * not take as a table key (a table name may hold spaces, as `public.Odd Name`).
+ * Splits `a,b, c` into table names, each trimmed; rejects empty lists, names the config would
+ * not take as a table key (a table name may hold spaces, as `public.Odd Name`) and names longer
+ * than the source takes.
  */
 export function tableList(raw: string, flag: string): string[] {
   const tables = raw.split(',').map((t) => t.trim()).filter(Boolean);
   if (tables.length === 0) throw new UsageError(`${flag} needs at least one table, e.g. ${flag} public.orders,public.customers`);
   const bad = tables.filter((t) => !TABLE_NAME.test(t));
   if (bad.length > 0) throw new UsageError(`${flag}: ${bad.join(', ')} is not schema.table`);
+  // The source drops a request naming a longer table, whatever its state: a schedule would fail at every firing.
+  const long = longTableNamesProblem({ tables });
+  if (long) throw new UsageError(`${flag}: ${long}`);
   return [...new Set(tables)];
 }
 

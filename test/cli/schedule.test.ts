@@ -254,6 +254,18 @@ describe('lakesync schedule', () => {
     assert.notEqual(missing.code, 0);
   });
 
+  it('--tables naming a table longer than a request may name is refused before the schedule is created: no schedule, no trigger', async () => {
+    const long = `public.${'x'.repeat(320)}`;
+    const refused = await cli('schedule', 'create', 'shop', '--name', 'longname', '--every', '1h', '--tables', `public.a,${long}`);
+    assert.equal(refused.code, 2, refused.stdout);
+    assert.match(refused.stderr, /--tables: table names are at most 300 characters .*got "public\.x{193}\.\.\. \(327 characters\)"/);
+    const missing = await cli('schedule', 'describe', 'shop', '--name', 'longname');
+    assert.equal(missing.code, 2, missing.stdout);
+    assert.match(missing.stderr, /no schedule lakesync\/shop\/longname/);
+    const triggers = cluster!.client.workflow.list({ query: `WorkflowId STARTS_WITH "lakesync/shop/trigger-longname"` });
+    for await (const w of triggers) assert.fail(`no trigger workflow runs for a refused schedule, found ${w.workflowId}`);
+  });
+
   it('a cron expression that never fires (a day its month does not have) is refused, and no schedule is left', async () => {
     const never = await cli('schedule', 'create', 'shop', '--name', 'never', '--cron', '0 2 30 2 *');
     assert.equal(never.code, 2, never.stderr);

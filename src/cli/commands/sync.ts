@@ -16,7 +16,7 @@ import { printJson, printLine } from '../io';
 import { UiLinks } from '../links';
 import { newRequestId } from '../wait';
 import { UsageError } from '../errors';
-import { longTableNamesProblem, tooManyTablesProblem } from '../../workflows/ledger';
+import { tooManyTablesProblem } from '../../workflows/ledger';
 
 interface SyncOptions extends CommonOptions {
   tables?: string;
@@ -40,8 +40,8 @@ export function registerSync(program: Command, kit: CommandKit): void {
       const { io } = kit.env;
       const { config, source } = loadSource(io, opts, name);
       const tables = opts.tables !== undefined ? includedTableList(source, opts.tables, '--tables') : undefined;
-      // What the source refuses whatever its state: signal-with-start of a new source would start it, then drop the request.
-      const refused = tables && (longTableNamesProblem({ tables }) ?? tooManyTablesProblem({ tables }));
+      // What the source refuses whatever its state (tableList refuses long names): signal-with-start of a new source would start it, then drop the request.
+      const refused = tables && tooManyTablesProblem({ tables });
       if (refused) throw new UsageError(`--tables: ${refused}`);
       const requestId = newRequestId('sync');
       return withTemporal(config, async (conn) => {
