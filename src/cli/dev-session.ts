@@ -41,6 +41,8 @@ export async function dev(kit: CommandKit, opts: DevOptions): Promise<void> {
   // The default config may be missing (server only); a named one must exist and be valid.
   const explicit = opts.config !== 'lakesync.yaml';
   const config = opts.worker && (explicit || existsSync(file)) ? loadConfig(io, opts) : undefined;
+  // The environment's task queue and namespace win over the config's: a blank one is refused before the server starts (and writes its state file).
+  if (config) temporalTarget(config, `127.0.0.1:${port}`);
   const binary = opts.temporalBin ?? io.env.LAKESYNC_TEMPORAL_BIN ?? temporalFromToolchain();
 
   watchStopSignals();

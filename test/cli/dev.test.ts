@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:child_process';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { stopChild } from '../../src/child-process';
@@ -151,6 +152,17 @@ describe('lakesync dev and lakesync worker', () => {
       const code = await Promise.race([exited, new Promise<string>((resolve) => setTimeout(() => resolve('still running'), 30_000))]);
       assert.equal(code, 1, `${mode.join(' ')}: ${dev.output()}`);
       assert.match(dev.output(), new RegExp(`error: the Temporal dev server at 127\\.0\\.0\\.1:${grpc} was ended by SIGKILL, so lakesync dev stops: start it again`));
+    }
+  });
+
+  it('dev with a blank TEMPORAL_NAMESPACE or LAKESYNC_TASK_QUEUE is refused (exit 2) before its server starts: no state file, no folder', async () => {
+    for (const [name, value] of [['TEMPORAL_NAMESPACE', ' '], ['LAKESYNC_TASK_QUEUE', '']] as const) {
+      const dbFile = join(tmp.dir, `blank-${name}`, 'temporal.db');
+      const dev = await runCli(['dev', '--config', configFile, '--port', String(await freePort()), '--ui-port', String(await freePort()), '--db-file', dbFile], { env: { [name]: value }, timeoutMs: 60_000 });
+      assert.equal(dev.code, 2, `${name}: ${dev.stdout}${dev.stderr}`);
+      assert.match(dev.stderr, new RegExp(`${name} \\(environment variable\\) \\(got "${value}"\\): is blank: unset it to use the config's temporal\\.`));
+      assert.doesNotMatch(dev.stdout, /Temporal dev server:/, `${name}: no server was started`);
+      assert.equal(existsSync(dirname(dbFile)), false, `${name}: no folder or state file was created`);
     }
   });
 
