@@ -171,6 +171,10 @@ const queuedRequest = z
       .array(z.string())
       .optional()
       .describe("A rerun with approveDeletes: the exports its tables loaded from when it was asked ('' for none, ' new export' when a table took a new export); a part served from another export loads without the approval"),
+    askedAs: z
+      .literal('rerun')
+      .optional()
+      .describe('A sync that a rerun signal became before any export: asked as a rerun, so the same rerun sent again is its repeat, and a sync sent with its requestId is another request'),
   })
   .meta({ id: 'QueuedRequest' });
 

@@ -225,7 +225,22 @@ export interface DuplicateCheck {
    * recorded before (it was dropped as a repeat, and shown as served).
    */
   refuseServedDifferent?: () => boolean;
+  /**
+   * Asked only when a request is of the other kind (a sync, a rerun) than the one queued, running or
+   * served under its requestId: whether it is refused saying so (not taken for a repeat). False only
+   * to replay histories recorded before (a sync and a rerun of the same tables under one id were
+   * taken for repeats of one another: the second was dropped and shown as served by the first's cycle).
+   */
+  refuseOtherKind?: () => boolean;
 }
+
+/** The kind of request a queued one was asked as: a sync a rerun signal became before any export was asked as a rerun. */
+function askedKind(r: Pick<QueuedRequest, 'kind' | 'askedAs'>): 'sync' | 'rerun' {
+  return r.askedAs ?? r.kind;
+}
+
+/** The fingerprint's end that says its request was asked as a rerun though a sync served it (`askedAs`). */
+const ASKED_AS_RERUN = '/rerun';
 
 /** What a request asks, to tell a repeat from another request sent with the same requestId. */
 function askedOf(r: { tables?: unknown; approveDeletes?: unknown; allowOlderExport?: unknown; rebuild?: unknown; failedOnly?: unknown }): Record<string, unknown> {
@@ -238,17 +253,18 @@ function askedOf(r: { tables?: unknown; approveDeletes?: unknown; allowOlderExpo
  * or approvals), or undefined: it is no repeat, and dropping it as one would lose it while its id
  * shows as served.
  */
-export function differentRepeat(state: SourceState, req: unknown, check: DuplicateCheck | undefined): string | undefined {
+export function differentRepeat(state: SourceState, req: unknown, check: DuplicateCheck | undefined, kind?: 'sync' | 'rerun'): string | undefined {
   if (check === undefined || typeof req !== 'object' || req === null) return undefined;
   const requestId: unknown = (req as { requestId?: unknown }).requestId;
   if (typeof requestId !== 'string') return undefined;
   const first = state.queue.find((q) => q.requestId === requestId) ?? check.running().find((q) => q.requestId === requestId);
-  if (first === undefined) return differentServed(state, requestId, req as Record<string, unknown>, check);
+  if (first === undefined) return differentServed(state, requestId, req as Record<string, unknown>, check, kind);
   const [was, now] = [askedOf(first), askedOf(req as Record<string, unknown>)];
+  const otherKind = kind !== undefined && kind !== askedKind(first) && (check.refuseOtherKind?.() ?? true);
   const differs = Object.keys(was).filter((k) => JSON.stringify(was[k]) !== JSON.stringify(now[k]));
-  if (differs.length === 0 || !(check.refuseDifferent?.() ?? true)) return undefined;
+  if ((differs.length === 0 && !otherKind) || !(check.refuseDifferent?.() ?? true)) return undefined;
   // Cut: a list of thousands of tables would be kept whole in ignoredRequests, which the status answers in one payload.
-  const shown = differs.map((k) => `${k} ${shownJson(now[k])} (it asked ${shownJson(was[k])})`).join(', ');
+  const shown = [...(otherKind ? [`kind ${kind} (it asked ${askedKind(first)})`] : []), ...differs.map((k) => `${k} ${shownJson(now[k])} (it asked ${shownJson(was[k])})`)].join(', ');
   return `requestId ${requestId} was already used by another request (${state.queue.some((q) => q.requestId === requestId) ? 'queued' : 'running'}) that asked otherwise: this one differs in ${shown}; it was not queued: send it with a new requestId`;
 }
 
@@ -260,10 +276,11 @@ const APPROVALS = ['approveDeletes', 'allowOlderExport', 'rebuild'] as const;
  * tables ("*" for every table, "failed", or their count and a hash of their sorted names) and its
  * approvals (0 or 1 each), e.g. "2:0k3x9v0q1a2b3/100".
  */
-export function askedFingerprint(r: Parameters<typeof askedOf>[0]): string {
+export function askedFingerprint(r: Parameters<typeof askedOf>[0] & { askedAs?: QueuedRequest['askedAs'] }): string {
   const asked = askedOf(r);
   const tables = asked.tables === null ? '*' : asked.tables === 'failed' ? 'failed' : `${(asked.tables as unknown[]).length}:${fnv1a64(JSON.stringify(asked.tables))}`;
-  return `${tables}/${APPROVALS.map((k) => (asked[k] === true ? '1' : '0')).join('')}`;
+  // Asked as a rerun, served by a sync (`askedAs`, only in histories that mark it): said at the end, as the cycle's kind would not.
+  return `${tables}/${APPROVALS.map((k) => (asked[k] === true ? '1' : '0')).join('')}${r.askedAs === 'rerun' ? ASKED_AS_RERUN : ''}`;
 }
 
 /** The tables a fingerprint names, as a refusal shows them. */
@@ -275,26 +292,31 @@ function fingerprintTables(fingerprint: string): string {
   return `${count} table${count === 1 ? '' : 's'}`;
 }
 
-/** The cycle among the recent ones that served this request id, and what the request asked; undefined when none is known (or the state predates the fingerprints). */
-function servedAskedOf(state: SourceState, requestId: string): { cycleId: string; asked: string } | undefined {
+/**
+ * The cycle among the recent ones that served this request id, what the request asked and as which
+ * kind; undefined when none is known (or the state predates the fingerprints).
+ */
+function servedAskedOf(state: SourceState, requestId: string): { cycleId: string; asked: string; kind: 'sync' | 'rerun' } | undefined {
   for (const c of state.recentCycles) {
     const i = c.requestIds.indexOf(requestId);
     if (i < 0) continue;
     const asked = state.servedAsked?.[c.cycleId]?.[i];
-    return asked === undefined ? undefined : { cycleId: c.cycleId, asked };
+    if (asked === undefined) return undefined;
+    return asked.endsWith(ASKED_AS_RERUN) ? { cycleId: c.cycleId, asked: asked.slice(0, -ASKED_AS_RERUN.length), kind: 'rerun' } : { cycleId: c.cycleId, asked, kind: c.kind };
   }
   return undefined;
 }
 
 /** `differentRepeat` for a request id a recent cycle served: compared with the fingerprint of what that request asked. */
-function differentServed(state: SourceState, requestId: string, req: Record<string, unknown>, check: DuplicateCheck): string | undefined {
+function differentServed(state: SourceState, requestId: string, req: Record<string, unknown>, check: DuplicateCheck, kind: 'sync' | 'rerun' | undefined): string | undefined {
   const served = servedAskedOf(state, requestId);
   if (served === undefined) return undefined;
   const now = askedFingerprint(req);
-  if (now === served.asked) return undefined;
+  const otherKind = kind !== undefined && kind !== served.kind && (check.refuseOtherKind?.() ?? true);
+  if (now === served.asked && !otherKind) return undefined;
   if (!(check.refuseServedDifferent?.() ?? true)) return undefined;
   const asked = askedOf(req);
-  const shown: string[] = [];
+  const shown: string[] = otherKind ? [`kind ${kind} (it asked ${served.kind})`] : [];
   const tablesOf = (f: string) => f.slice(0, f.lastIndexOf('/'));
   if (tablesOf(now) !== tablesOf(served.asked)) shown.push(`tables ${shownJson(asked.tables)} (it asked ${fingerprintTables(served.asked)})`);
   const [wasFlags, nowFlags] = [served.asked.slice(served.asked.lastIndexOf('/') + 1), now.slice(now.lastIndexOf('/') + 1)];
@@ -459,7 +481,7 @@ export function enqueueSyncSignal(state: SourceState, req: SyncRequest | null | 
   }
   const dropped = senderOrNameDrop(request, ignore, options);
   if (dropped) return dropped;
-  const differs = differentRepeat(state, request, options.duplicates);
+  const differs = differentRepeat(state, request, options.duplicates, 'sync');
   const repeat = differs ? undefined : repeatedRequest(state, request.requestId, options.duplicates);
   const refused = differs ?? repeat ?? badTablesOf(state, request, options) ?? fullFor(state, options) ?? tableCountFor(state, request, options);
   if (refused) return ignore(request, refused, repeat !== undefined, refused === differs);
@@ -545,6 +567,11 @@ export interface RerunSignalOptions extends QueueBoundOption {
    * replay histories recorded before (it became a sync of them).
    */
   refuseUnknownTables?: () => boolean;
+  /**
+   * Asked only for a rerun that becomes a sync before any export: whether the sync is marked as asked
+   * as a rerun (`askedAs`). False only to replay histories recorded before (it was not: its state stays as it was).
+   */
+  markAskedAsRerun?: () => boolean;
 }
 
 /**
@@ -565,7 +592,7 @@ export function enqueueRerunSignal(state: SourceState, given: RerunRequest | nul
   const named = Array.isArray(req.tables) ? req.tables : [];
   const badNames = !state.lastExport ? namesProblem(named) : undefined;
   const badApprovals = approvalsProblem(req);
-  const differs = differentRepeat(state, req, options.duplicates);
+  const differs = differentRepeat(state, req, options.duplicates, 'rerun');
   const repeat = differs ? undefined : repeatedRequest(state, req.requestId, options.duplicates);
   const unknown = !state.lastExport && !badNames ? knownTablesProblem(state, named) : undefined;
   const refused =
@@ -580,7 +607,9 @@ export function enqueueRerunSignal(state: SourceState, given: RerunRequest | nul
   // Tables read directly need no export (a source of only such tables never has one): their
   // rerun stays a rerun, else its approvals (approveDeletes, rebuild, allowOlderExport) would be lost.
   if (!state.lastExport && named.length > 0 && !(allReadDirectly(state, named) && (options.directRerun?.() ?? true))) {
-    state.queue.push({ kind: 'sync', requestId: requestIdFor(state, req.requestId), ...approvalsForSync(req, options), tables: [...new Set(req.tables)], requestedBy: req.requestedBy ?? 'rerun before any export' });
+    // Marked as asked as a rerun (in histories recorded since), so that the same rerun sent again is its repeat, and a sync under its id is not.
+    const askedAs = options.markAskedAsRerun?.() ?? true ? { askedAs: 'rerun' as const } : {};
+    state.queue.push({ kind: 'sync', requestId: requestIdFor(state, req.requestId), ...approvalsForSync(req, options), tables: [...new Set(req.tables)], requestedBy: req.requestedBy ?? 'rerun before any export', ...askedAs });
     return undefined;
   }
   const problem = rerunProblem(state, req);
@@ -836,7 +865,7 @@ export function takeCoalesced(queue: QueuedRequest[], failedNow?: FailedNow, opt
   // Merged approvals hold for the exports they were asked on (in histories recorded before they were
   // kept apart, each one's; one queued before they were recorded holds for all).
   const approved = group.every((r) => r.approvedExports) ? { approvedExports: [...new Set(group.flatMap((r) => r.approvedExports!))].sort() } : {};
-  const { approvedExports: _first, ...firstAsked } = first;
+  const { approvedExports: _first, askedAs: _asked, ...firstAsked } = first;
   return {
     ...firstAsked,
     ...approved,

@@ -97,6 +97,11 @@ export interface QueuedRequest {
    * without it. Absent in requests queued by earlier versions: the approval holds for every part.
    */
   approvedExports?: string[];
+  /**
+   * A sync that a rerun signal became before any export: the request was asked as a rerun, so the
+   * same rerun sent again is its repeat, and a sync sent with its requestId is another request.
+   */
+  askedAs?: 'rerun';
 }
 
 export interface TableSummary {

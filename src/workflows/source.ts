@@ -229,6 +229,8 @@ const PATCHES = {
   historyGrowth: 'continue-as-new-after-history-growth',
   /** A rerun queued while a cycle runs has the exports it reads kept by that cycle's retention (it kept only those known when the cycle started). */
   keepQueuedRerunExports: 'keep-exports-of-reruns-queued-during-cycle',
+  /** A sync sent with the requestId of a rerun queued, running or served (or a rerun with a sync's) is dropped, or refused, saying so (of the same tables, it was dropped as a repeat, and shown as served by the other kind's cycle); a rerun signal that becomes a sync before any export is marked as asked as a rerun. */
+  otherKind: 'request-id-reused-by-other-kind-refused',
 } as const;
 
 /** How long a run whose state could not be stored waits before it tries again: doubling, up to an hour. */
@@ -315,7 +317,9 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
   const refuseDifferent = () => patched(PATCHES.differentRepeat);
   /** Asked only of a request whose requestId a recent cycle served for a request asking otherwise, so other histories record no marker. */
   const refuseServedDifferent = () => patched(PATCHES.servedDifferentRepeat);
-  const duplicates = { running: () => running, dropDuplicates: () => patched(PATCHES.dropRepeatedSignals), refuseDifferent, refuseServedDifferent };
+  /** Asked only of a request whose requestId is queued, running or served for a request of the other kind, so other histories record no marker. */
+  const refuseOtherKind = () => patched(PATCHES.otherKind);
+  const duplicates = { running: () => running, dropDuplicates: () => patched(PATCHES.dropRepeatedSignals), refuseDifferent, refuseServedDifferent, refuseOtherKind };
 
   /** The request with a blank requestId left out; asked only of such a request, so other histories record no marker. */
   const readRequest = <T>(req: T): T => (hasBlankRequestId(req) && patched(PATCHES.blankRequestId) ? withoutBlankRequestId(req) : req);
@@ -325,10 +329,16 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
    * dropped: a service that resends it after losing the answer must not get a second cycle. In the
    * validator, which replay never runs, so no patch guards it.
    */
-  const repeatedUpdate = (req: SyncRequest | RerunRequest | undefined, inValidator: boolean): string | undefined => {
+  const repeatedUpdate = (kind: 'sync' | 'rerun', req: SyncRequest | RerunRequest | undefined, inValidator: boolean): string | undefined => {
     if (hasBlankRequestId(req)) return undefined;
-    const check = { running: () => running, dropDuplicates: () => true, refuseDifferent: () => inValidator || refuseDifferent(), refuseServedDifferent: () => inValidator || refuseServedDifferent() };
-    return differentRepeat(state, req, check) ?? repeatedRequest(state, req?.requestId, check);
+    const check = {
+      running: () => running,
+      dropDuplicates: () => true,
+      refuseDifferent: () => inValidator || refuseDifferent(),
+      refuseServedDifferent: () => inValidator || refuseServedDifferent(),
+      refuseOtherKind: () => inValidator || refuseOtherKind(),
+    };
+    return differentRepeat(state, req, check, kind) ?? repeatedRequest(state, req?.requestId, check);
   };
 
   /**
@@ -440,7 +450,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
    */
   const syncRequestRefusal = (req: SyncRequest, inValidator: boolean) => syncProblem(initialState(), req) ?? longNames(req, inValidator) ?? tooMany(req, inValidator) ?? badSender(req, inValidator) ?? reservedId(req, inValidator);
   // Once the source knows its tables, a sync naming others is refused before anything runs.
-  const syncRefusal = (req: SyncRequest, inValidator = false) => syncRequestRefusal(req, inValidator) ?? syncProblem(state, req) ?? repeatedUpdate(req, inValidator) ?? queueFull(inValidator) ?? queuedTables(req, inValidator);
+  const syncRefusal = (req: SyncRequest, inValidator = false) => syncRequestRefusal(req, inValidator) ?? syncProblem(state, req) ?? repeatedUpdate('sync', req, inValidator) ?? queueFull(inValidator) ?? queuedTables(req, inValidator);
   setHandler(syncUpdate, (req: SyncRequest): SyncAccepted | Promise<SyncAccepted> => onceLoaded<SyncAccepted>('sync', () => (resendOf('sync', req) ? undefined : syncRefusal(req)), () => acceptSyncUpdate(req)), {
     validator: (req: SyncRequest) => {
       // A copy resent while the first is checked gets the first's answer, whatever changed since: no other check applies.
@@ -460,6 +470,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
         refuseBadApprovals: () => patched(PATCHES.refuseTextApprovals),
         keepApprovalsInSync: () => patched(PATCHES.syncKeepsRerunApprovals),
         refuseUnknownTables: () => patched(PATCHES.refuseUnknownRerunBeforeExport),
+        markAskedAsRerun: () => patched(PATCHES.otherKind),
       });
       if (problem) log.warn('rerun signal ignored', { problem, request: req });
     }),
@@ -467,7 +478,7 @@ export async function sourceWorkflow(input: SourceWorkflowInput): Promise<void> 
 
   /** As `syncRequestRefusal`, for a rerun. */
   const rerunRequestRefusal = (req: RerunRequest, inValidator: boolean) => rerunPayloadProblem(req) ?? longNames(req, inValidator) ?? tooMany(req, inValidator) ?? approvalsProblem(req) ?? badSender(req, inValidator) ?? reservedId(req, inValidator);
-  const rerunRefusal = (req: RerunRequest, inValidator = false) => rerunRequestRefusal(req, inValidator) ?? rerunProblem(state, req) ?? repeatedUpdate(req, inValidator) ?? queueFull(inValidator) ?? queuedTables(req, inValidator);
+  const rerunRefusal = (req: RerunRequest, inValidator = false) => rerunRequestRefusal(req, inValidator) ?? rerunProblem(state, req) ?? repeatedUpdate('rerun', req, inValidator) ?? queueFull(inValidator) ?? queuedTables(req, inValidator);
   setHandler(rerunUpdate, (req: RerunRequest): RerunAccepted | Promise<RerunAccepted> => onceLoaded<RerunAccepted>('rerun', () => (resendOf('rerun', req) ? undefined : rerunRefusal(req)), () => acceptRerun(req)), {
     validator: (req: RerunRequest) => {
       // A copy resent while the first is checked gets the first's answer, whatever changed since: no other check applies.

@@ -391,17 +391,35 @@ test('syncs get generated ids only when none is given', () => {
 test('a rerun signal before any export becomes a sync of its tables', () => {
   const state = initialState();
   assert.equal(enqueueRerunSignal(state, { tables: ['public.a', 'public.b', 'public.a'] }, AT), undefined);
-  assert.deepEqual(state.queue, [{ kind: 'sync', requestId: 'r1', approveDeletes: false, tables: ['public.a', 'public.b'], requestedBy: 'rerun before any export' }]);
+  assert.deepEqual(state.queue, [{ kind: 'sync', requestId: 'r1', approveDeletes: false, tables: ['public.a', 'public.b'], requestedBy: 'rerun before any export', askedAs: 'rerun' }]);
+});
+
+test('a rerun signal that became a sync before any export is a repeat when sent again, queued or served; a sync under its id is another request', () => {
+  const state = initialState();
+  const duplicates = { running: () => [] as QueuedRequest[], dropDuplicates: () => true };
+  assert.equal(enqueueRerunSignal(state, { tables: ['public.a'], requestId: 'svc-early' }, AT, { duplicates }), undefined);
+  assert.match(enqueueRerunSignal(state, { tables: ['public.a'], requestId: 'svc-early' }, AT, { duplicates }) ?? '', /^request svc-early was already received \(it is queued\)/);
+  assert.match(enqueueSyncSignal(state, { tables: ['public.a'], requestId: 'svc-early' }, AT, { duplicates }) ?? '', /differs in kind sync \(it asked rerun\)/);
+  const batch = takeCoalesced(state.queue);
+  assert.equal(batch.askedAs, undefined, 'the batch carries no mark of its first request');
+  recordCycle(state, cycle('c1', [committed('public.a', 1)]), 'w', { kind: 'sync', requestIds: batch.requestIds, tables: batch.tables!, asked: batch.asked });
+  assert.match(enqueueRerunSignal(state, { tables: ['public.a'], requestId: 'svc-early' }, AT, { duplicates }) ?? '', /^request svc-early was already received \(cycle c1 served it\)/);
+  assert.match(enqueueSyncSignal(state, { tables: ['public.a'], requestId: 'svc-early' }, AT, { duplicates }) ?? '', /^requestId svc-early was already used by another request \(served by cycle c1\) that asked otherwise: this one differs in kind sync \(it asked rerun\); it was not queued/);
+  assert.deepEqual(state.queue, []);
+  // Replaying a history recorded before: not marked, its state as it was.
+  const before = initialState();
+  enqueueRerunSignal(before, { tables: ['public.a'], requestId: 'svc-early' }, AT, { markAskedAsRerun: () => false });
+  assert.equal(before.queue[0]!.askedAs, undefined);
 });
 
 test('a rerun signal before any export becomes a sync of its tables that keeps its approvals and rebuild', () => {
   // A source started afresh (its state lost) over lake tables that exist: the approval a mass delete needs, and the rebuild asked for, still apply.
   const state = initialState();
   assert.equal(enqueueRerunSignal(state, { tables: ['public.a'], approveDeletes: true, rebuild: true, allowOlderExport: true, requestedBy: 'ops' }, AT), undefined);
-  assert.deepEqual(state.queue, [{ kind: 'sync', requestId: 'r1', approveDeletes: true, allowOlderExport: true, rebuild: true, tables: ['public.a'], requestedBy: 'ops' }]);
+  assert.deepEqual(state.queue, [{ kind: 'sync', requestId: 'r1', approveDeletes: true, allowOlderExport: true, rebuild: true, tables: ['public.a'], requestedBy: 'ops', askedAs: 'rerun' }]);
   // Replaying a history recorded before: the sync went without them.
   const before = initialState();
-  assert.equal(enqueueRerunSignal(before, { tables: ['public.a'], approveDeletes: true, rebuild: true }, AT, { keepApprovalsInSync: () => false }), undefined);
+  assert.equal(enqueueRerunSignal(before, { tables: ['public.a'], approveDeletes: true, rebuild: true }, AT, { keepApprovalsInSync: () => false, markAskedAsRerun: () => false }), undefined);
   assert.deepEqual(before.queue, [{ kind: 'sync', requestId: 'r1', approveDeletes: false, tables: ['public.a'], requestedBy: 'rerun before any export' }]);
   // Asked only of a rerun that has approvals, so other histories record no marker.
   const asked: string[] = [];
@@ -819,14 +837,14 @@ test('a signal repeating a request id that is queued, running or served by a rec
   // Taken off the queue: its cycle runs.
   running = [...state.queue];
   takeCoalesced(state.queue);
-  assert.match(enqueueRerunSignal(state, { tables: ['public.a'], requestId: 'svc-1' }, AT, { duplicates }) ?? '', /\(its cycle is running\)/);
+  assert.match(enqueueSyncSignal(state, { tables: ['public.a'], requestId: 'svc-1' }, AT, { duplicates }) ?? '', /\(its cycle is running\)/);
   assert.deepEqual(state.queue, []);
 
   // Served: the recent cycles name it.
   running = [];
   state.recentCycles = [{ cycleId: 'c7', workflowId: 'w', kind: 'sync', status: 'succeeded', requestIds: ['svc-1'], counts: { committed: 1, failed: 0, skipped: 0 }, startedAt: AT, finishedAt: AT }];
-  assert.match(enqueueRerunSignal(state, { tables: ['public.a'], requestId: 'svc-1' }, AT, { duplicates }) ?? '', /\(cycle c7 served it\)/);
-  assert.deepEqual(state.ignoredRequests.map((r) => [r.kind, r.requestId]), [['rerun', 'svc-1'], ['rerun', 'svc-1'], ['sync', 'svc-1']]);
+  assert.match(enqueueSyncSignal(state, { tables: ['public.a'], requestId: 'svc-1' }, AT, { duplicates }) ?? '', /\(cycle c7 served it\)/);
+  assert.deepEqual(state.ignoredRequests.map((r) => [r.kind, r.requestId]), [['sync', 'svc-1'], ['sync', 'svc-1'], ['sync', 'svc-1']]);
 
   // Another id, or none, is a new request; histories recorded before the check queue the repeat again.
   assert.equal(enqueueRerunSignal(state, { tables: ['public.a'], requestId: 'svc-2' }, AT, { duplicates }), undefined);
@@ -923,12 +941,21 @@ test('a request resent with the requestId of one a recent cycle served, asking o
 
   // The same request (the tables in any order) is a repeat, as before.
   assert.match(enqueueSyncSignal(state, { tables: ['public.a', 'public.a'], requestId: 'svc-1' }, AT, { duplicates }) ?? '', /\(cycle c7 served it\)/);
-  assert.match(enqueueRerunSignal(state, { tables: ['public.a', 'public.b'], requestId: 'svc-2' }, AT, { duplicates }) ?? '', /\(cycle c7 served it\)/);
+  assert.match(enqueueSyncSignal(state, { tables: ['public.a', 'public.b'], requestId: 'svc-2' }, AT, { duplicates }) ?? '', /\(cycle c7 served it\)/);
+  // A rerun of the same tables under a sync's id is another request: dropped saying so, not as a repeat.
+  assert.equal(
+    enqueueRerunSignal(state, { tables: ['public.a', 'public.b'], requestId: 'svc-2' }, AT, { duplicates }),
+    'requestId svc-2 was already used by another request (served by cycle c7) that asked otherwise: this one differs in kind rerun (it asked sync); it was not queued: send it with a new requestId',
+  );
+  assert.equal(state.ignoredRequests[0]!.repeat, undefined);
+  assert.equal(state.ignoredRequests[0]!.reusedId, true);
+  // Histories recorded before: dropped as a repeat.
+  assert.match(enqueueRerunSignal(state, { tables: ['public.a', 'public.b'], requestId: 'svc-2' }, AT, { duplicates: { ...duplicates, refuseOtherKind: () => false } }) ?? '', /\(cycle c7 served it\)/);
   // Another request under a served id: dropped, saying what differs, not as a repeat.
   const other = enqueueSyncSignal(state, { tables: ['public.b'], requestId: 'svc-1' }, AT, { duplicates });
   assert.equal(other, 'requestId svc-1 was already used by another request (served by cycle c7) that asked otherwise: this one differs in tables ["public.b"] (it asked 1 table); it was not queued: send it with a new requestId');
   assert.equal(state.ignoredRequests[0]!.repeat, undefined);
-  assert.match(enqueueRerunSignal(state, { tables: ['public.a'], approveDeletes: true, requestId: 'svc-1' }, AT, { duplicates }) ?? '', /^requestId svc-1 was already used by another request \(served by cycle c7\) that asked otherwise: this one differs in approveDeletes true \(it asked false\); it was not queued/);
+  assert.match(enqueueRerunSignal(state, { tables: ['public.a'], approveDeletes: true, requestId: 'svc-1' }, AT, { duplicates }) ?? '', /^requestId svc-1 was already used by another request \(served by cycle c7\) that asked otherwise: this one differs in kind rerun \(it asked sync\), approveDeletes true \(it asked false\); it was not queued/);
   assert.match(enqueueSyncSignal(state, { requestId: 'svc-2' }, AT, { duplicates }) ?? '', /differs in tables null \(it asked 2 tables\)/);
   assert.deepEqual(state.queue, []);
   // The updates' check says the same.

@@ -90,7 +90,9 @@ describe('request ids from other services', () => {
     assert.equal(accepted.requestId, 'svc-update');
     assert.match(await refusal('sync', { tables: ['public.t0001'], requestId: 'svc-update' }), /^request svc-update was already received \((it is queued|its cycle is running)\)/);
     const s = await waitForCycles(handle, before + 1, 30_000);
-    assert.match(await refusal('rerun', { tables: ['public.t0001'], requestId: 'svc-update' }), /^request svc-update was already received \(cycle .+ served it\): a repeated request runs once/);
+    assert.match(await refusal('sync', { tables: ['public.t0001'], requestId: 'svc-update' }), /^request svc-update was already received \(cycle .+ served it\): a repeated request runs once/);
+    // A rerun under the sync's id is another request, refused saying so.
+    assert.match(await refusal('rerun', { tables: ['public.t0001'], requestId: 'svc-update' }), /^requestId svc-update was already used by another request \(served by cycle .+\) that asked otherwise: this one differs in kind rerun \(it asked sync\)/);
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     const after = await waitForCycles(handle, before + 1, 30_000);
     assert.equal(after.recentCycles.length, s.recentCycles.length, 'a repeated update ran another cycle');
@@ -145,7 +147,7 @@ describe('request ids from other services', () => {
     const other = s.ignoredRequests.find((r) => r.requestedBy === 'svc-served');
     assert.ok(other, JSON.stringify(s.ignoredRequests));
     assert.equal(other.repeat, undefined, `dropped as a repeat: ${other.reason}`);
-    assert.match(other.reason, /differs in approveDeletes true \(it asked false\)/);
+    assert.match(other.reason, /differs in kind rerun \(it asked sync\), approveDeletes true \(it asked false\)/);
     assert.equal(s.ignoredRequests.find((r) => r.requestedBy === 'svc-resent')?.repeat, true, 'the same request resent is a repeat');
     await delay(1_000);
     const after = await waitForStatus(handle, (st) => st.phase === 'idle' && st.queue.length === 0);
