@@ -76,6 +76,8 @@ export const FIXTURE_COVERAGE: Record<string, Record<string, number>> = {
   'approval-new-export': { WORKFLOW_EXECUTION_UPDATE_ACCEPTED: 1, START_CHILD_WORKFLOW_EXECUTION_INITIATED: 4 },
   // A rerun asked while a slow cycle runs: the source sends the cycle the export the rerun reuses, which its retention keeps.
   'rerun-kept-during-cycle': { WORKFLOW_EXECUTION_UPDATE_ACCEPTED: 1, SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED: 1, EXTERNAL_WORKFLOW_EXECUTION_SIGNALED: 1 },
+  // A rerun signal before any export, served as a sync and sent again; a rerun signal under a served sync's requestId.
+  'request-id-other-kind': { WORKFLOW_EXECUTION_SIGNALED: 4, START_CHILD_WORKFLOW_EXECUTION_INITIATED: 4 },
 };
 
 /** Saves the histories of these workflows and every workflow whose id starts with one of them. */
