@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -92,6 +94,7 @@ class PgServer:
         self.bin_dir, self.root, self.port, self.as_postgres = bin_dir, root, port, as_postgres
         self.data = os.path.join(root, "data")
         self.log = os.path.join(root, "server.log")
+        self.pid = 0  # the postmaster's, once started
 
     def run(self, program: str, *args: str) -> None:
         import subprocess
@@ -100,6 +103,23 @@ class PgServer:
         if self.as_postgres:
             command = ["runuser", "-u", "postgres", "--", *command]
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def wait_ready(self, process: "subprocess.Popen[bytes]") -> None:
+        """Waits until the server accepts connections (pg_isready), for up to 60 s."""
+        import subprocess
+        import time
+
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"PostgreSQL ended while starting ({process.returncode}): {self.server_log()}")
+            ready = subprocess.run([os.path.join(self.bin_dir, "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port)],
+                                   check=False)
+            if ready.returncode == 0:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"PostgreSQL did not accept connections within 60 s: {self.server_log()}")
+            time.sleep(0.1)
 
     def url(self, database: str = "shop") -> str:
         return f"jdbc:postgresql://127.0.0.1:{self.port}/{database}"
@@ -161,17 +181,27 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgServer]:
         shutil.chown(pwfile, "postgres", "postgres")
     server.run("initdb", "-D", server.data, "-A", "scram-sha-256", "-U", "postgres", f"--pwfile={pwfile}",
                "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
-    options = (f"-p {server.port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
-               "-c full_page_writes=off -c log_statement=all")
-    server.run("pg_ctl", "-D", server.data, "-o", options, "-l", server.log, "-w", "-t", "60", "start")
+    # The server is a child of pytest, in its process group (pg_ctl would start it in a session of its
+    # own): a test lane stopped at its time limit stops it with everything else it started.
+    with open(server.log, "ab") as log:
+        process = subprocess.Popen(
+            [os.path.join(bin_dir, "postgres"), "-D", server.data, "-p", str(server.port), "-k", root,
+             "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
+             "-c", "full_page_writes=off", "-c", "log_statement=all"],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+            **({"user": "postgres", "group": "postgres"} if as_postgres else {}),
+        )
+    server.pid = process.pid
     try:
+        server.wait_ready(process)
         server.sql("CREATE DATABASE shop", database="postgres")
         os.environ[PG_PASSWORD_ENV] = PG_PASSWORD
         yield server
     finally:
         os.environ.pop(PG_PASSWORD_ENV, None)
         try:
-            server.run("pg_ctl", "-D", server.data, "-m", "immediate", "-w", "stop")
+            process.send_signal(signal.SIGQUIT)  # an immediate shutdown, as pg_ctl -m immediate sends
+            process.wait(timeout=60)
         finally:
             shutil.rmtree(root, ignore_errors=True)
 

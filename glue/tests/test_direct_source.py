@@ -157,3 +157,11 @@ def test_a_failed_query_gets_a_hint_that_fits_its_sqlstate_class(state: str, tex
     assert error.error_class == cls and state in error.message and hint in error.message, error.message
     if not state.startswith("42"):  # a data error is no matter of privileges
         assert "privileges" not in error.message, error.message
+
+
+def test_the_test_server_is_in_the_process_group_of_pytest(postgres: PgServer) -> None:
+    """A test lane stopped at its time limit stops its process group: the server must be in it, not in
+    a session of its own (as pg_ctl starts one), where it would outlive the run."""
+    assert postgres.pid > 0
+    assert os.getpgid(postgres.pid) == os.getpgid(0)
+    assert os.getsid(postgres.pid) == os.getsid(0)
