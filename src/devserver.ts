@@ -19,6 +19,8 @@ export interface DevServerOptions {
   uiPort?: number;
   binary?: string;
   searchAttributes?: Record<string, 'Keyword' | 'Int' | 'Text' | 'Datetime' | 'Bool' | 'Double' | 'KeywordList'>;
+  /** Namespaces to create besides `default` (each with the search attributes), when missing. */
+  namespaces?: string[];
   /** Further `temporal server start-dev` arguments, e.g. `--dynamic-config-value limit.historyCount.suggestContinueAsNew=10`. */
   extraArgs?: string[];
   log?: (line: string) => void;
@@ -128,6 +130,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     if (options.uiPort) list.push('--ui-port', String(options.uiPort));
     else list.push('--headless');
     for (const [name, type] of Object.entries(options.searchAttributes ?? {})) list.push('--search-attribute', `${name}=${type}`);
+    for (const namespace of options.namespaces ?? []) if (namespace !== 'default') list.push('--namespace', namespace);
     return [...list, ...(options.extraArgs ?? [])];
   };
 

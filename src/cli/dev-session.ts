@@ -42,11 +42,11 @@ export async function dev(kit: CommandKit, opts: DevOptions): Promise<void> {
   const explicit = opts.config !== 'lakesync.yaml';
   const config = opts.worker && (explicit || existsSync(file)) ? loadConfig(io, opts) : undefined;
   // The environment's task queue and namespace win over the config's: a blank one is refused before the server starts (and writes its state file).
-  if (config) temporalTarget(config, `127.0.0.1:${port}`);
+  const namespace = config ? temporalTarget(config, `127.0.0.1:${port}`).namespace : 'default';
   const binary = opts.temporalBin ?? io.env.LAKESYNC_TEMPORAL_BIN ?? temporalFromToolchain();
 
   watchStopSignals();
-  const server: DevServer = await startDevServer({ dbFile: resolve(io.cwd, opts.dbFile), port, uiPort, binary, searchAttributes: { ...SEARCH_ATTRIBUTES } }).catch((err: unknown) => {
+  const server: DevServer = await startDevServer({ dbFile: resolve(io.cwd, opts.dbFile), port, uiPort, binary, searchAttributes: { ...SEARCH_ATTRIBUTES }, namespaces: [namespace] }).catch((err: unknown) => {
     if (err instanceof PortInUse) throw new RuntimeFailure(`${err.role === 'ui' ? '--ui-port' : '--port'} ${err.port}: ${err.message}`, { cause: err });
     if (err instanceof TemporalCliUnusable) throw new RuntimeFailure(`${err.message}: pass --temporal-bin <path> (or set LAKESYNC_TEMPORAL_BIN), or build it with "npm run bootstrap"`, { cause: err });
     throw err;
@@ -72,7 +72,7 @@ export async function dev(kit: CommandKit, opts: DevOptions): Promise<void> {
         printLine(io.stdout, `other shells connect to ${configured} (temporal.address, TEMPORAL_ADDRESS or a Temporal CLI profile): export TEMPORAL_ADDRESS=${server.address} there`);
       }
       printLine(io.stdout, `worker: task queue ${worker.worker.options.taskQueue}, sources ${Object.keys(config.sources).join(', ')}`);
-      printLine(io.stdout, `try: lakesync sync ${first} --wait   (partial cycles: ${server.uiUrl}/namespaces/default/workflows?query=${encodeURIComponent(visibilityQueries.partialCycles(first))})`);
+      printLine(io.stdout, `try: lakesync sync ${first} --wait   (partial cycles: ${server.uiUrl}/namespaces/${encodeURIComponent(namespace)}/workflows?query=${encodeURIComponent(visibilityQueries.partialCycles(first))})`);
     } else {
       printLine(io.stdout, 'no worker: no lakesync.yaml here (write one with "lakesync init") or --no-worker');
     }

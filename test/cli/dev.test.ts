@@ -126,6 +126,29 @@ describe('lakesync dev and lakesync worker', () => {
     assert.equal(await dev.interrupt(), 0, dev.output());
   });
 
+  it("dev with the config's own namespace creates it, with the search attributes, and its worker serves there", async () => {
+    const [grpc, ui] = [await freePort(), await freePort()];
+    const file = join(tmp.dir, 'lakes.yaml');
+    const config = fakeConfig(`127.0.0.1:${grpc}`, 'cli-dev-lakes', { shop: { source: { kind: 'fake', tables: ['public.a'] } } }) as { temporal: Record<string, unknown> };
+    writeConfig(file, { ...config, temporal: { ...config.temporal, namespace: 'lakes' } });
+    const dev = start(['dev', '--port', String(grpc), '--ui-port', String(ui), '--db-file', join(tmp.dir, 'lakes.db'), '--config', file]);
+    running.push(dev);
+    await eventually('dev to be ready', async () => (/ready; press Ctrl-C to stop|stopped/.test(dev.output()) ? true : undefined), 90_000);
+    assert.match(dev.output(), /ready; press Ctrl-C to stop/);
+    assert.match(dev.output(), new RegExp(`partial cycles: http://127\\.0\\.0\\.1:${ui}/namespaces/lakes/workflows\\?query=`));
+    const connection = await Connection.connect({ address: `127.0.0.1:${grpc}` });
+    try {
+      const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace: 'lakes' });
+      for (const name of Object.keys(SEARCH_ATTRIBUTES)) assert.ok(customAttributes && name in customAttributes, `${name} is registered in namespace lakes`);
+    } finally {
+      await connection.close();
+    }
+    const sync = await runCli(['sync', 'shop', '--wait', '--json', '--config', file]);
+    assert.equal(sync.code, 0, sync.stdout + sync.stderr);
+    assert.equal(JSON.parse(sync.stdout).status, 'succeeded');
+    assert.equal(await dev.interrupt(), 0, dev.output());
+  });
+
   it('dev on a port another Temporal server listens on fails at once naming the port, and never reports that server as its own', async () => {
     const taken = await freePort();
     const other = await startDevServer({ dbFile: join(tmp.dir, 'other.db'), port: taken });
