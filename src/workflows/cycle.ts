@@ -85,6 +85,12 @@ const REUSE_CHECK_IN_EXPORT_PHASE = 'reuse-check-in-export-phase';
 
 /** Patch: discovery hands the tables the export skipped over by reference when they outgrow the inline limit. */
 const SKIPPED_BY_REFERENCE = 'skipped-tables-by-reference';
+/**
+ * Patch: the cycle's snapshot time is the one the available snapshot reports (RDS's SnapshotCreateTime):
+ * it was the start's, which for a snapshot adopted while still being created (a retried start) is the
+ * retry's time, later than the data the snapshot holds.
+ */
+const SNAPSHOT_TIME_WHEN_AVAILABLE = 'snapshot-time-when-available';
 
 class CycleFailure extends Error {
   constructor(readonly phase: string, message: string) {
@@ -413,11 +419,16 @@ async function takeSnapshot(input: CycleInput, settings: CycleSettings, acts: Cy
     mode: settings.snapshotMode,
     ...(settings.existingSnapshotId ? { existingSnapshotId: settings.existingSnapshotId } : {}),
   });
+  let createdAt: string | undefined;
   await pollUntil(settings, async () => {
     const status = await acts.snapshotStatus(input.source, snap.snapshotId);
     if (status.state === 'failed') throw new CycleFailure('snapshot', `snapshot ${snap.snapshotId} failed: ${status.message ?? 'no reason given'}`);
+    createdAt = status.createdAt;
     return status.state === 'available';
   });
+  // RDS times a snapshot once it is available: a start that adopted it while it was being created gave the time of that start.
+  // Only a cycle whose times differ records the patch marker: other histories are unchanged.
+  if (createdAt && createdAt !== snap.createdAt && patched(SNAPSHOT_TIME_WHEN_AVAILABLE)) return { ...snap, createdAt };
   return snap;
 }
 
