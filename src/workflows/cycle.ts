@@ -92,6 +92,9 @@ const SKIPPED_BY_REFERENCE = 'skipped-tables-by-reference';
  */
 const SNAPSHOT_TIME_WHEN_AVAILABLE = 'snapshot-time-when-available';
 
+/** Patch: a rerun whose reused export is gone loads the new export without its delete approval, asked on the one gone (it approved the new export's deletes). */
+const GONE_EXPORT_DROPS_APPROVAL = 'gone-export-drops-delete-approval';
+
 class CycleFailure extends Error {
   constructor(readonly phase: string, message: string) {
     super(message);
@@ -120,6 +123,8 @@ export async function cycleWorkflow(input: CycleInput): Promise<CycleResult> {
   if (settings.searchAttributes) upsertSearchAttributes(cycleSearchAttributes(input.source, 'running', 0));
 
   const warnings: string[] = [];
+  // A rerun's approval of deletes answers the refusals of the export it reuses: it goes with that export.
+  let approveDeletes = input.approveDeletes;
   let scope: ExportScopeSummary | undefined;
   let snapshot: SnapshotRef | undefined;
   let exported: ExportRef | undefined;
@@ -156,6 +161,11 @@ export async function cycleWorkflow(input: CycleInput): Promise<CycleResult> {
       exported = input.reuse.export;
     } else {
       if (input.reuse) warnings.push(`export ${input.reuse.export.exportId} is gone; taking a new snapshot and export`);
+      // Only a cycle with an approval to drop records the patch marker: other histories are unchanged.
+      if (input.reuse && approveDeletes && patched(GONE_EXPORT_DROPS_APPROVAL)) {
+        approveDeletes = false;
+        warnings.push(`the approval of deletes was asked on export ${input.reuse.export.exportId}, which is gone: the new export loads without it (a load it refuses is approved again with rerun --approve-deletes)`);
+      }
       // What the export may take is decided before any snapshot: a refused scope leaves no side effect.
       // Guarded so that cycles recorded before the scope existed replay.
       if (patched('export-scope')) {
@@ -191,7 +201,7 @@ export async function cycleWorkflow(input: CycleInput): Promise<CycleResult> {
     progress.phase = 'plan';
     plan = await acts.planCycle(input.source, input.cycleId, discovery, {
       ...(input.tables ? { requested: input.tables } : {}),
-      approveDeletes: input.approveDeletes,
+      approveDeletes,
       allowOlderExport: input.allowOlderExport ?? false,
       ...(input.rebuild ? { rebuild: true } : {}),
       // The one export time of the cycle: a DynamoDB source exports every table as of it.
