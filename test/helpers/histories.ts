@@ -78,6 +78,10 @@ export const FIXTURE_COVERAGE: Record<string, Record<string, number>> = {
   'rerun-kept-during-cycle': { WORKFLOW_EXECUTION_UPDATE_ACCEPTED: 1, SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED: 1, EXTERNAL_WORKFLOW_EXECUTION_SIGNALED: 1 },
   // A rerun signal before any export, served as a sync and sent again; a rerun signal under a served sync's requestId.
   'request-id-other-kind': { WORKFLOW_EXECUTION_SIGNALED: 4, START_CHILD_WORKFLOW_EXECUTION_INITIATED: 4 },
+  // A snapshot start retried after its answer was lost, timed as the snapshot reports once available.
+  'snapshot-time-available': { START_CHILD_WORKFLOW_EXECUTION_INITIATED: 2, ACTIVITY_TASK_COMPLETED: 15 },
+  // A rerun approving deletes whose export was deleted: a new export, loaded without the approval.
+  'approval-gone-export': { WORKFLOW_EXECUTION_UPDATE_ACCEPTED: 1, ACTIVITY_TASK_FAILED: 2, START_CHILD_WORKFLOW_EXECUTION_INITIATED: 6 },
 };
 
 /** Saves the histories of these workflows and every workflow whose id starts with one of them. */
