@@ -676,12 +676,15 @@ class _Load:
         # So would a lake column that holds no value (one a replace emptied while the export lacked it):
         # left out of the comparison like an added column, and written whenever the export has values in it.
         empty = self.empty_lake_columns([n for n, _ in shared])
-        shared = [(n, t) for n, t in shared if n not in empty]
+        # And so would a column whose lake rows hold values derived otherwise (hash turned on or off, another hash
+        # key): left out of the comparison too, and rewritten.
+        rederived = self.rederived_columns([n for n, _ in shared])
+        shared = [(n, t) for n, t in shared if n not in empty and n not in rederived]
         inserted, deleted = self.row_changes(view, shared, lake_types)
         self.guard_deletes(deleted, self.state.count_before or 0)
         outcome = Outcome("replace", inserted=inserted, deleted=deleted)
-        if (inserted == 0 and deleted == 0 and not schema.alters_table and not self.holds_gone_values(schema)
-                and not self.export_fills(view, empty)):
+        if (inserted == 0 and deleted == 0 and not schema.alters_table and not rederived
+                and not self.holds_gone_values(schema) and not self.export_fills(view, empty)):
             return outcome
         self.commit("replace", self.create_table_as(view, columns, replace=True))
         return outcome
@@ -697,6 +700,15 @@ class _Load:
         new_rows = self.spark.sql(f"SELECT {sqltext.select_list([(n, n, t) for n, t in columns])} FROM {quote(view)}")
         old_rows = self.lake_frame(columns, set(lake_types))
         return new_rows.exceptAll(old_rows).count(), old_rows.exceptAll(new_rows).count()
+
+    def rederived_columns(self, names: Sequence[str]) -> set[str]:
+        """The columns among `names` some of whose lake rows hold values derived otherwise than this load derives
+        them (hash turned on or off, another hash key, type or onInvalid: derivations.py): compared as they are,
+        those rows would look deleted and inserted though no row went away. None without a write plan (a DynamoDB
+        load records no derivations)."""
+        if self.write_plan is None:
+            return set()
+        return derivations.rederived(self.derivations_before, self.write_plan.derived, names)
 
     def empty_lake_columns(self, names: Sequence[str]) -> set[str]:
         """The columns among `names` in which the lake table holds no value (none when it has no row)."""
@@ -728,11 +740,14 @@ class _Load:
         """
         present = set(schema.write_types)
         kept = [n for n, t in schema.write_types.items() if lake_types.get(n) == t]
+        rederived = self.rederived_columns(kept)
+        kept = [n for n in kept if n not in rederived]
         view = self.view(typed)
         inserted, deleted = self.row_changes(view, [(n, schema.write_types[n]) for n in kept], lake_types)
         self.guard_deletes(deleted, self.state.count_before or 0)
         outcome = Outcome("replace", inserted=inserted, deleted=deleted)
-        if inserted == 0 and deleted == 0 and not schema.alters_table and not self.holds_gone_values(schema):
+        if (inserted == 0 and deleted == 0 and not schema.alters_table and not rederived
+                and not self.holds_gone_values(schema)):
             return outcome
         columns_out = [(n, n if n in present else None, t) for n, t in schema.table_columns]
         self.commit("rebuild", self.create_table_as(view, columns_out, replace=True))

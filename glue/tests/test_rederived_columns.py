@@ -12,6 +12,7 @@ import pytest
 from conftest import Loader, PgServer
 from exportkit import Col, col
 from lakesync_glue import derivations
+from lakesync_glue.pgtext import hmac_hex
 from lakesync_glue.pgtypes import ColumnMapping
 from lakesync_glue.policies import ColumnPolicy
 from lakesync_glue.query import run_query
@@ -83,6 +84,45 @@ def test_rows_of_several_derivations_in_one_window_and_a_replay_load_once(
     assert step(16, email={"hash": True}) == 0, "a replay adds nothing"
     assert step(16) == 0
     assert lake_ids(spark, "rederive_window") == list(range(1, 17))
+
+
+CODES = [col("code", "text"), col("email", "text")]
+
+
+@pytest.mark.parametrize("rebuild", [False, True])
+def test_a_replace_after_hash_is_turned_on_or_off_or_its_key_changes_deletes_no_rows(
+        load: Loader, spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rebuild: bool) -> None:
+    """A table without a key is replaced from each export: rows compared on a column whose values the load derives
+    otherwise than the lake's rows hold would all look deleted and inserted, and trip the delete guard."""
+    table = f"rederive_replace_{int(rebuild)}"
+    versions = Versions(tmp_path, "shop", "public", table)
+    rows = [("a", "a@x.io"), ("b", "b@x.io"), ("b", "b@x.io"), ("c", "c@x.io")]
+    options = {"rebuild": "true"} if rebuild else {}
+
+    def replace(data: list[tuple[str, str]], **policies: Any) -> Any:
+        result = load(versions.export(CODES, data), versions.target, table, action="replace", hash_key_env=KEY_ENV,
+                      column_policies=json.dumps(policies), **options)
+        assert result.status == "succeeded", result.error
+        return result
+
+    def emails() -> list[tuple[str, str]]:
+        return sorted((r["code"], r["email"]) for r in run_query(spark, f"SELECT * FROM lake.tests.{table}"))
+
+    monkeypatch.setenv(KEY_ENV, "first key")
+    assert replace(rows).action == "create"
+    hashed = replace([*rows, ("d", "d@x.io")], email={"hash": True})
+    assert (hashed.action, hashed.committed, hashed.inserted, hashed.deleted) == ("replace", True, 1, 0)
+    expected = sorted([*rows, ("d", "d@x.io")])
+    assert emails() == sorted((c, hmac_hex(b"first key", e)) for c, e in expected)
+    again = replace([*rows, ("d", "d@x.io")], email={"hash": True})
+    assert (again.action, again.committed) == ("none", False)
+    monkeypatch.setenv(KEY_ENV, "second key")
+    rotated = replace([*rows, ("d", "d@x.io")], email={"hash": True})
+    assert (rotated.committed, rotated.inserted, rotated.deleted) == (True, 0, 0)
+    assert emails() == sorted((c, hmac_hex(b"second key", e)) for c, e in expected)
+    plain = replace(rows)
+    assert (plain.committed, plain.inserted, plain.deleted) == (True, 0, 1)
+    assert emails() == sorted(rows)
 
 
 MEASURES = [col("id", "bigint"), col("day", "date"), col("r", "real")]
