@@ -9,19 +9,11 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { stopChild } from '../../src/child-process';
 import { freePort } from '../../src/devserver';
+import { processAlive as alive } from '../../src/local/process-identity';
 import { CLI, ROOT, cliEnv, eventually, tempDir, writeConfig } from './helpers';
 
 const dir = tempDir('lakesync-dev-runner-');
 after(() => dir.remove());
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 test('dev starts the local runner at once; SIGTERM stops everything and exits', async () => {
   const port = await freePort();

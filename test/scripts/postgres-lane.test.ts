@@ -8,18 +8,10 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { it } from 'node:test';
+import { processAlive as alive } from '../../src/local/process-identity';
 import { runBash, sourceLibs } from './helpers';
 
 const HELPER = join(__dirname, '..', 'local', 'helpers', 'postgres.js');
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 it("a test's PostgreSQL left running when its file ends is stopped with the lane", { timeout: 120_000 }, async () => {
   // The lane: a node process starts a server, prints its pid and folder, and ends without stopping it.
