@@ -805,7 +805,7 @@ class _Load:
         # hold other values there: such a column does not make them new either.
         assert self.write_plan is not None, "planned before the load runs"
         # Not the cursor, as not for added columns: the window is chosen by it, and rows must match on it.
-        rederived = derivations.rederived(self.derivations_before, self.write_plan.derived, compare) - {cursor}
+        rederived = self.rederived_columns(compare) - {cursor}
         new_rows = unseen_rows(src, lake_df.where(window) if window else lake_df, compare, sorted(added),
                                sorted(rederived))
         inserted = new_rows.count()

@@ -239,6 +239,11 @@ function askedKind(r: Pick<QueuedRequest, 'kind' | 'askedAs'>): 'sync' | 'rerun'
   return r.askedAs ?? r.kind;
 }
 
+/** Whether a request of `kind` is refused for differing in kind from the one that first had its requestId (`asked`). */
+function refusedAsOtherKind(kind: 'sync' | 'rerun' | undefined, asked: 'sync' | 'rerun', check: DuplicateCheck): boolean {
+  return kind !== undefined && kind !== asked && (check.refuseOtherKind?.() ?? true);
+}
+
 /** The fingerprint's end that says its request was asked as a rerun though a sync served it (`askedAs`). */
 const ASKED_AS_RERUN = '/rerun';
 
@@ -260,7 +265,7 @@ export function differentRepeat(state: SourceState, req: unknown, check: Duplica
   const first = state.queue.find((q) => q.requestId === requestId) ?? check.running().find((q) => q.requestId === requestId);
   if (first === undefined) return differentServed(state, requestId, req as Record<string, unknown>, check, kind);
   const [was, now] = [askedOf(first), askedOf(req as Record<string, unknown>)];
-  const otherKind = kind !== undefined && kind !== askedKind(first) && (check.refuseOtherKind?.() ?? true);
+  const otherKind = refusedAsOtherKind(kind, askedKind(first), check);
   const differs = Object.keys(was).filter((k) => JSON.stringify(was[k]) !== JSON.stringify(now[k]));
   if ((differs.length === 0 && !otherKind) || !(check.refuseDifferent?.() ?? true)) return undefined;
   // Cut: a list of thousands of tables would be kept whole in ignoredRequests, which the status answers in one payload.
@@ -312,7 +317,7 @@ function differentServed(state: SourceState, requestId: string, req: Record<stri
   const served = servedAskedOf(state, requestId);
   if (served === undefined) return undefined;
   const now = askedFingerprint(req);
-  const otherKind = kind !== undefined && kind !== served.kind && (check.refuseOtherKind?.() ?? true);
+  const otherKind = refusedAsOtherKind(kind, served.kind, check);
   if (now === served.asked && !otherKind) return undefined;
   if (!(check.refuseServedDifferent?.() ?? true)) return undefined;
   const asked = askedOf(req);
