@@ -518,6 +518,11 @@ export interface Watermark {
   rowCount: number;
   schemaHash: string;
   loadedAt: string;
+  /**
+   * A direct load (`extract: direct`): when it started, before it read the source, so that the data
+   * is at least this fresh. Absent for other loads, and for direct loads that did not report it.
+   */
+  loadStartedAt?: string;
   lastError: string | null;
   /** What the load of this commit cost (src/cost); absent for loads before the cost ledger. */
   cost?: TableCost;
@@ -610,7 +615,8 @@ export type LoadSummary = Pick<
   LoadResult,
   'action' | 'committed' | 'rowsRead' | 'inserted' | 'updated' | 'deleted' | 'rowCountAfter' | 'cursorColumn' | 'cursorValueAfter' | 'snapshotId' | 'schemaHash' | 'finishedAt'
 > &
-  Partial<Pick<LoadResult, 'nulledValues' | 'clampedValues' | 'warnings' | 'extract' | 'window'>> & {
+  // startedAt: a direct load's only (it read the source after it), for its table's freshness lag.
+  Partial<Pick<LoadResult, 'nulledValues' | 'clampedValues' | 'warnings' | 'extract' | 'window' | 'startedAt'>> & {
     /** A DynamoDB load: the exports it read; `to` is the export time the table reached (its watermark). */
     dynamodb?: DynamoLoadExports;
     /**

@@ -620,7 +620,7 @@ async function resultOf(
   const r = await unlessNotFound(() => ports.load.readResult(ports.load.resultLocation(req)));
   if (!r || r.cycleId !== input.cycleId || !r.committed || r.action === 'none') return undefined;
   const { action, committed, rowsRead, inserted, updated, deleted, rowCountAfter, cursorColumn, cursorValueAfter, snapshotId, schemaHash, finishedAt } = r;
-  return { action, committed, rowsRead, inserted, updated, deleted, rowCountAfter, cursorColumn, cursorValueAfter, snapshotId, schemaHash, finishedAt, ...(r.extract === 'direct' ? { extract: r.extract } : {}), ...(r.window ? { window: r.window } : {}) };
+  return { action, committed, rowsRead, inserted, updated, deleted, rowCountAfter, cursorColumn, cursorValueAfter, snapshotId, schemaHash, finishedAt, ...(r.extract === 'direct' ? { extract: r.extract, ...(r.startedAt ? { startedAt: r.startedAt } : {}) } : {}), ...(r.window ? { window: r.window } : {}) };
 }
 
 /**

@@ -105,6 +105,7 @@ const watermark = z
     rowCount: z.number(),
     schemaHash: z.string(),
     loadedAt: z.string(),
+    loadStartedAt: z.string().optional().describe('A direct load: when it started, before it read the source (its freshness lag counts from here)'),
     lastError: z.string().nullable(),
     cost: tableCost.optional().describe('What the load of this commit cost'),
   })
@@ -277,6 +278,7 @@ const tableOutcome = z
         cursorValueAfter: z.string().nullable(),
         snapshotId: z.string().nullable(),
         schemaHash: z.string(),
+        startedAt: z.string().optional().describe('A direct load: when it started, before it read the source'),
         finishedAt: z.string(),
         nulledValues: z.record(z.string(), z.number()).optional(),
         clampedValues: z.record(z.string(), z.number()).optional(),

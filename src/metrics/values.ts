@@ -91,8 +91,8 @@ function reportedTables(status: SourceStatus, selected: MetricInputs['selected']
 function tableMetrics(status: SourceStatus, table: TableName, inputs: MetricInputs): TableMetrics {
   const watermark = status.ledger[table];
   const lastLoad = watermark ? lastLoadCounts(status, table, watermark, inputs) : undefined;
-  // A table read directly has no snapshot: its load read the source, so its data is as old as that load.
-  const snapshotAt = watermark ? Date.parse(watermark.extract === 'direct' ? watermark.loadedAt : watermark.snapshotTime) : Number.NaN;
+  // A table read directly has no snapshot: its load read the source after it started, so its data is at least as fresh as that start (its end for loads that did not report it).
+  const snapshotAt = watermark ? Date.parse(watermark.extract === 'direct' ? (watermark.loadStartedAt ?? watermark.loadedAt) : watermark.snapshotTime) : Number.NaN;
   const loadedAt = watermark ? Date.parse(watermark.loadedAt) : Number.NaN;
   return {
     table,

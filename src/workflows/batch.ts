@@ -61,6 +61,8 @@ export const STOPPED_RUN_COST_PARTIAL = 'stopped-run-cost-partial';
 export const LOADED_COST_PARTIAL = 'loaded-cost-partial';
 /** Patch: a DynamoDB table whose complete export reported no billed size marks its cost partial (its export GB were dropped silently). */
 export const UNSIZED_TABLE_EXPORT_PARTIAL = 'unsized-table-export-partial';
+/** Patch: a direct load's outcome keeps when it started, before it read the source: its table's freshness lag counts from there, not from its end. */
+export const DIRECT_LOAD_STARTED_AT = 'direct-load-started-at';
 /** Patch: a table's error longer than TABLE_ERROR_CHARACTERS keeps its start in the outcome (the whole error went into the outcome, its pages and the cycle's). */
 export const TABLE_ERROR_CAPPED = 'table-error-capped-in-batch';
 
@@ -322,6 +324,7 @@ export async function tableBatchWorkflow(input: BatchInput): Promise<TableOutcom
       if ('leftByPack' in answer) return { left: answer.leftByPack };
       const result = answer;
       load = summarise(result);
+      if (result.extract === 'direct' && result.startedAt && patched(DIRECT_LOAD_STARTED_AT)) load = { ...load, startedAt: result.startedAt };
       // A figure the load could not read (its size in the export) was billed all the same: the cost is short, and says why.
       cost = usageCost(result.usage, volumes, settings, result.usage?.partial !== undefined && patched(LOADED_COST_PARTIAL));
       if (dynamo) cost = withUnsizedExports(item.table, cost);

@@ -1292,6 +1292,7 @@ function watermark(result: CycleResult, t: TableOutcome): Watermark {
     rowCount: load.rowCountAfter,
     schemaHash: load.schemaHash,
     loadedAt: load.finishedAt,
+    ...(direct && load.startedAt ? { loadStartedAt: load.startedAt } : {}),
     lastError: null,
     ...(t.cost ? { cost: t.cost } : {}),
   };

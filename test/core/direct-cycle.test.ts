@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { FakeRun } from '../../src/fake/state';
+import { sourceMetrics } from '../../src/metrics/values';
 import { requestSyncSignal, rerunUpdate } from '../../src/workflows/messages';
 import { fakeConfig, startFakeWorker, startTestServer, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
 import { recordHistories } from '../helpers/histories';
@@ -104,6 +105,32 @@ describe('direct extract on a real Temporal server', () => {
       assert.equal(w.backend.count('snapshot.start') + w.backend.count('export.start'), 0, 'the rerun took no snapshot or export');
       assert.equal(w.backend.state.lake['shop.clicks']!.rows, 110);
       await recordHistories(w.client, 'direct-all', ['lakesync/directall']);
+    });
+  });
+
+  describe('the freshness lag of a direct table', () => {
+    let w: FakeWorker;
+    const queue = uniqueQueue('direct-lag');
+    const tables = ['public.events'];
+    const loadMs = 1500;
+    before(async () => {
+      const config = fakeConfig(queue, { tables }, { tables: { 'public.events': direct() } }, 'directlag');
+      w = await startFakeWorker(config, { tables, latencyMs: loadMs, rowsPerTable: 100 });
+    });
+    after(async () => w?.stop());
+
+    test('counts from when its load read the source, not from when the load ended', async () => {
+      const handle = await startSource(w.client, queue, 'directlag');
+      const status = await waitForCycles(handle, 1);
+      assert.equal(status.recentCycles[0]!.status, 'succeeded', JSON.stringify(status.lastCycle));
+      // The fake reads the window's rows when its run starts; the run then takes loadMs.
+      const readAt = runsOf(w, 'public.events')[0]!.startedAtMs;
+      const wm = status.ledger['public.events']!;
+      assert.ok(Date.parse(wm.loadedAt) - readAt >= loadMs, `the load ended ${wm.loadedAt}, at least ${loadMs} ms after it read the source`);
+      const now = Date.now();
+      const lag = sourceMetrics(status, { lakeTableOf: () => 'events', cycleResult: () => undefined, now }).tables[0]!.freshnessLagSeconds!;
+      assert.ok(lag >= (now - readAt) / 1000, `freshness lag ${lag} s, but the lake holds the source as it was ${(now - readAt) / 1000} s ago`);
+      assert.equal(wm.loadStartedAt, new Date(readAt).toISOString());
     });
   });
 

@@ -152,6 +152,13 @@ describe('metric values from the durable state', () => {
     assert.equal(m.tables.find((t) => t.table === 'public.c')!.freshnessLagSeconds, 300);
   });
 
+  it('a table read directly whose load reported its start: the lag counts from that start, before it read the source', () => {
+    const direct: Watermark = { ...watermark('', '2026-01-02T00:05:00Z'), exportId: '', extract: 'direct', cursorColumn: 'id', cursorValue: '42', loadStartedAt: '2026-01-02T00:02:00Z' };
+    const s = { ...status(), ledger: { ...status().ledger, 'public.c': direct } };
+    const m = sourceMetrics(s, { lakeTableOf, cycleResult: results(cycle1(), cycle2()), now: NOW });
+    assert.equal(m.tables.find((t) => t.table === 'public.c')!.freshnessLagSeconds, 480);
+  });
+
   it('a running cycle: running flag and its elapsed seconds', () => {
     const s = { ...status(), phase: 'running' as const, currentCycle: { cycleId: '3', workflowId: 'w', kind: 'sync' as const, startedAt: '2026-01-02T00:09:00Z' }, queue: [{ kind: 'sync' as const, requestId: 'r9', approveDeletes: false }] };
     const m = sourceMetrics(s, { lakeTableOf, cycleResult: results(), now: NOW });

@@ -82,6 +82,8 @@ export const FIXTURE_COVERAGE: Record<string, Record<string, number>> = {
   'snapshot-time-available': { START_CHILD_WORKFLOW_EXECUTION_INITIATED: 2, ACTIVITY_TASK_COMPLETED: 15 },
   // A rerun approving deletes whose export was deleted: a new export, loaded without the approval.
   'approval-gone-export': { WORKFLOW_EXECUTION_UPDATE_ACCEPTED: 1, ACTIVITY_TASK_FAILED: 2, START_CHILD_WORKFLOW_EXECUTION_INITIATED: 6 },
+  // A direct table's load kept its start in the watermark (its freshness lag counts from it).
+  'direct-load-started': { START_CHILD_WORKFLOW_EXECUTION_INITIATED: 2, MARKER_RECORDED: 12, ACTIVITY_TASK_COMPLETED: 9 },
 };
 
 /** Saves the histories of these workflows and every workflow whose id starts with one of them. */
