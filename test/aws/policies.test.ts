@@ -12,6 +12,7 @@ import { test } from 'node:test';
 import { docsBlocks, DOCS_FILE } from '../../scripts/policy-docs';
 import { docsPolicies, type Json, loadTemplate, POLICY_SOURCES, templatePolicy, valuesContext } from '../../scripts/policy-template';
 import { type AwsService, IAM_PREFIX, iamActionFor } from '../../src/aws/iam';
+import { clusterSnapshotIdOf, snapshotIdFor } from '../../src/ids';
 import { defaultGlueJobName } from '../../src/names';
 import { DOCTOR_CALLS, workerActions, EXPORT_ROLE_KMS_ACTIONS, EXPORT_ROLE_S3_ACTIONS, glueJobActions, glueJobDirectActions, type RequiredAction, resolveResource, type ResourceNames } from '../../src/aws/required-actions';
 import { repoRoot } from '../../src/toolchain';
@@ -383,4 +384,34 @@ test("in lakeformation mode the doctor asks glue:GetDatabase on the account cata
     .flatMap((a) => a.resources.map((r) => resolveResource(r, NAMES)));
   assert.ok(resources.includes('arn:aws:glue:eu-west-1:123456789012:database/default'), `glue:GetDatabase is asked on ${resources.join(', ')}`);
   assert.ok(resources.includes('arn:aws:glue:eu-west-1:123456789012:catalog'), 'and on the catalog above it');
+});
+
+/**
+ * The tag condition on DeleteDBSnapshot / DeleteDBClusterSnapshot ("rds:snapshot-tag/lakesync",
+ * Service Authorization Reference, Amazon RDS: condition keys rds:snapshot-tag/${TagKey} and
+ * rds:cluster-snapshot-tag/${TagKey}) limits deletion to snapshots carrying the tag. It limits
+ * nothing while the same policy lets the worker put that tag on any snapshot: AddTagsToResource
+ * (RDS "Tagging Amazon RDS resources": rds:AddTagsToResource on the resource's ARN) on
+ * `snapshot:*` lets it tag someone else's manual snapshot `lakesync`, then delete it. lakesync's
+ * own snapshots are named `lakesync-<source>-...` (src/ids.ts snapshotIdFor), so tagging and
+ * deleting are held to those ARNs, while any snapshot of the database may still be read.
+ */
+test("the worker may tag and delete only lakesync's own snapshots, not any snapshot of the account", () => {
+  const other = `arn:aws:rds:${NAMES.region}:${NAMES.accountId}:snapshot:prod-before-migration`;
+  const otherCluster = `arn:aws:rds:${NAMES.region}:${NAMES.accountId}:cluster-snapshot:prod-before-migration`;
+  const instance = deployed('worker');
+  const cluster = deployed('worker', { DBInstanceId: '', DBClusterId: 'shop-cluster' });
+  const taggable = [
+    ...(allows(instance, 'rds:AddTagsToResource', other) && allows(instance, 'rds:DeleteDBSnapshot', other) ? [`instance source: AddTagsToResource and DeleteDBSnapshot on ${other}`] : []),
+    ...(allows(cluster, 'rds:AddTagsToResource', otherCluster) && allows(cluster, 'rds:DeleteDBClusterSnapshot', otherCluster) ? [`cluster source: AddTagsToResource and DeleteDBClusterSnapshot on ${otherCluster}`] : []),
+  ];
+  assert.deepEqual(taggable, [], 'the worker can tag a snapshot it did not take "lakesync" and then delete it');
+  // Its own snapshots it still creates, tags and deletes (the tag condition aside); any snapshot of the database it still reads (snapshot.mode existing).
+  const own = `arn:aws:rds:${NAMES.region}:${NAMES.accountId}:snapshot:${snapshotIdFor('shop', '12-0kqtjtssp7pma')}`;
+  const ownCluster = `arn:aws:rds:${NAMES.region}:${NAMES.accountId}:cluster-snapshot:${clusterSnapshotIdOf(snapshotIdFor('shop'.repeat(20), '12-0kqtjtssp7pma'))}`;
+  for (const action of ['rds:CreateDBSnapshot', 'rds:AddTagsToResource', 'rds:DescribeDBSnapshots']) assert.ok(allows(instance, action, own), `${action} on ${own}`);
+  assert.ok(allows(instance, 'rds:DeleteDBSnapshot', own), `rds:DeleteDBSnapshot on ${own}`);
+  for (const action of ['rds:CreateDBClusterSnapshot', 'rds:AddTagsToResource', 'rds:DescribeDBClusterSnapshots']) assert.ok(allows(cluster, action, ownCluster), `${action} on ${ownCluster}`);
+  assert.ok(allows(cluster, 'rds:DeleteDBClusterSnapshot', ownCluster), `rds:DeleteDBClusterSnapshot on ${ownCluster}`);
+  assert.ok(allows(instance, 'rds:DescribeDBSnapshots', other) && allows(cluster, 'rds:DescribeDBClusterSnapshots', otherCluster), 'any snapshot of the database is read');
 });
