@@ -18,6 +18,7 @@ from .hashing import hash_columns
 from .names import lake_column_names, quote, sql_string
 from .pgarrays import NOT_A_LIST_REGEX, delimiter, element_type, parse_array
 from .pgtypes import (
+    MONEY_TYPE,
     ColumnMapping,
     ColumnPlan,
     array_plan,
@@ -69,6 +70,10 @@ def lake_element_pg_type(lake_type: str) -> str | None:
     if not (lake_type.startswith("array<") and lake_type.endswith(">")):
         return None
     inner = lake_type[len("array<"):-1]
+    if inner == MONEY_TYPE:
+        # Only money[] becomes a list of decimal(19,2) (numeric[] elements are decimal(38,18)): its elements
+        # are money text ($1,234.56), which the money reading also takes in plain digits.
+        return "money"
     decimal = re.fullmatch(r"decimal\((\d+),(\d+)\)", inner)
     if decimal:
         return f"numeric({decimal.group(1)},{decimal.group(2)})"
