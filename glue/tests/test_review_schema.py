@@ -121,3 +121,21 @@ def test_a_column_added_again_with_another_type_fails_the_append_and_writes_noth
     assert "column 'note' is string in the lake but int" in refused.error["message"]
     assert lake_notes(spark, table) == [(i, f"n{i}") for i in range(1, 11)]
     assert lake_types(spark, table) == {"id": "bigint", "note": "string"}
+
+
+def test_an_append_across_a_widened_column_and_a_rename_by_case_loads_each_row_once(
+        direct_load: Loader, postgres: PgServer, spark: Any) -> None:
+    table = "d_widened"
+    postgres.sql(f"CREATE TABLE {table} (id bigint, n int, note text, amount numeric(8,2))")
+    postgres.sql(f"INSERT INTO {table} SELECT g, g, 'n' || g, g + 0.25 FROM generate_series(1, 10) g")
+    options = {"cursor_column": "id", "cursor_lookback": "5"}
+    assert direct_load(table, table, action="create", **options).succeeded
+    postgres.sql(f"ALTER TABLE {table} ALTER COLUMN n TYPE bigint, ALTER COLUMN amount TYPE numeric(12,2)")
+    postgres.sql(f'ALTER TABLE {table} RENAME COLUMN note TO "Note"')
+    postgres.sql(f"INSERT INTO {table} SELECT g, g * 10000000000, 'n' || g, g + 0.25 FROM generate_series(11, 12) g")
+    second = direct_load(table, table, **options)
+    assert (second.status, second.inserted) == ("succeeded", 2), second.error
+    assert lake_types(spark, table) == {"id": "bigint", "n": "bigint", "note": "string", "amount": "decimal(12,2)"}
+    rows = run_query(spark, f"SELECT id, n, note, CAST(amount AS STRING) AS amount FROM lake.tests.{table} ORDER BY id")
+    assert [(r["id"], r["n"], r["note"], r["amount"]) for r in rows] == (
+        [(i, i, f"n{i}", f"{i}.25") for i in range(1, 11)] + [(i, i * 10000000000, f"n{i}", f"{i}.25") for i in (11, 12)])
