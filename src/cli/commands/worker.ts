@@ -4,6 +4,7 @@ import type { MetricsEndpoint } from '../../metrics';
 import { type CommandKit, type CommonOptions, withConfig } from '../command';
 import { configPath, loadConfig } from '../context';
 import { UsageError } from '../errors';
+import { temporalTarget } from '../../temporal';
 
 interface WorkerCommandOptions extends CommonOptions {
   metrics?: string;
@@ -16,8 +17,8 @@ export function registerWorker(program: Command, kit: CommandKit): void {
     .option('--metrics <host:port>', 'serve Prometheus metrics (lakesync\'s and the Temporal SDK\'s) at http://<host:port>/metrics');
   withConfig(cmd).action(
     kit.action(async (opts: WorkerCommandOptions) => {
-      // Validate first so that a config or --metrics error exits 2 before any connection is made.
-      loadConfig(kit.env.io, opts);
+      // Validate first so that a config, environment (TEMPORAL_ADDRESS...) or --metrics error exits 2 before any port is opened or connection made.
+      temporalTarget(loadConfig(kit.env.io, opts));
       const metrics = opts.metrics !== undefined ? await listenForMetrics(opts.metrics) : undefined;
       // Loaded here, not with the command line: the worker and its backends take a while to load.
       const { runWorker } = await import('../../worker');
