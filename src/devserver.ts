@@ -3,9 +3,9 @@
  * used by `lakesync dev`, the demo, the tests and the benchmarks.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { type AddressInfo, connect, createServer } from 'node:net';
-import { dirname } from 'node:path';
+import { dirname, sep } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import { hasEnded, stopChild } from './child-process';
@@ -124,7 +124,8 @@ class EndedBeforeReady extends Error {
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
   const binary = options.binary ?? toolchain().temporal;
   let port = options.port ?? (await freePort());
-  mkdirSync(dirname(options.dbFile), { recursive: true });
+  // A path to no file would fail the spawn: refused before the state file's folder is created.
+  if (binary.includes(sep) && !existsSync(binary)) throw new TemporalCliUnusable(binary, Object.assign(new Error(`spawn ${binary} ENOENT`), { code: 'ENOENT' }));
   const args = () => {
     const list = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--db-filename', options.dbFile, '--log-level', 'error'];
     if (options.uiPort) list.push('--ui-port', String(options.uiPort));
@@ -151,6 +152,8 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
         port = await freePort();
         continue;
       }
+      // Only once its ports are free: a server that cannot start leaves no folder behind.
+      mkdirSync(dirname(options.dbFile), { recursive: true });
       const output: string[] = [];
       const proc = spawn(binary, args(), { stdio: ['ignore', 'pipe', 'pipe'] });
       child = proc;

@@ -65,3 +65,29 @@ describe('worker --metrics refuses a bad environment or address before it listen
     assert.deepEqual(run.listens, []);
   });
 });
+
+describe('dev refuses a taken port or a missing Temporal CLI before it creates the folder of its state file', () => {
+  it('--port taken by another process: exit 1 naming the port, and no folder', async () => {
+    const { createServer } = await import('node:net');
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const taken = (holder.address() as { port: number }).port;
+    try {
+      const dbFile = join(tmp.dir, 'taken-port', 'state', 'temporal.db');
+      const dev = await runCli(['dev', '--no-worker', '--port', String(taken), '--ui-port', String(await freePort()), '--db-file', dbFile], { timeoutMs: 30_000 });
+      assert.equal(dev.code, 1, dev.stdout + dev.stderr);
+      assert.match(dev.stderr, new RegExp(`--port ${taken}: port ${taken} on 127\\.0\\.0\\.1 is in use`));
+      assert.equal(existsSync(join(tmp.dir, 'taken-port')), false, 'no folder was created for the state file of a server that never started');
+    } finally {
+      holder.close();
+    }
+  });
+
+  it('--temporal-bin that is not there: exit 1 naming it, and no folder', async () => {
+    const dbFile = join(tmp.dir, 'no-bin', 'state', 'temporal.db');
+    const dev = await runCli(['dev', '--no-worker', '--temporal-bin', join(tmp.dir, 'no-such-temporal'), '--port', String(await freePort()), '--ui-port', String(await freePort()), '--db-file', dbFile], { timeoutMs: 30_000 });
+    assert.equal(dev.code, 1, dev.stdout + dev.stderr);
+    assert.match(dev.stderr, /^error: cannot run the Temporal CLI .*no-such-temporal \(spawn .* ENOENT\): pass --temporal-bin <path>/m);
+    assert.equal(existsSync(join(tmp.dir, 'no-bin')), false, 'no folder was created for the state file of a server that never started');
+  });
+});
