@@ -5,6 +5,7 @@
  * (these commands only read, so they never create one), unless it is the demo, seeded on first open.
  */
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { defaultDataRoot } from '../backends';
 import { localSettings } from '../backends/local';
 import { directExtract } from '../config/direct';
@@ -38,9 +39,10 @@ export async function readSourceTables(
   const { planTable } = await import('../local/export/table-plan');
   const settings = localSettings(name, source, defaultDataRoot(env.io.cwd));
   const spec = sourceSpec(settings, layoutOf(settings.workDir));
-  // Opening PGlite creates its folder: a mistyped dataDir would become an empty database listing no
-  // table. A demo source is seeded on first open, as its worker would: it lists the demo tables.
-  if (spec.kind === 'pglite' && !spec.demo && !existsSync(spec.dataDir)) {
+  // Opening PGlite creates its database there: a mistyped dataDir, missing or a folder of other files,
+  // would become an empty database listing no table. A demo source is seeded on first open, as its
+  // worker would: it lists the demo tables.
+  if (spec.kind === 'pglite' && !spec.demo && !existsSync(join(spec.dataDir, 'PG_VERSION'))) {
     throw new UsageError(
       `no PGlite database at ${spec.dataDir}: check sources.${name}.source.dataDir; a worker creates the database on the first sync (lakesync dev, then lakesync sync ${name})`,
     );

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import Ajv2019 from 'ajv/dist/2019';
@@ -555,6 +555,24 @@ describe('lakesync plan and schema on a PGlite source whose folder is missing', 
       const run = await runCliInProcess([...args, '--config', file], cwd);
       assert.equal(run.code, 2, `${args.join(' ')}: ${run.stdout}${run.stderr}`);
       assert.equal(existsSync(join(cwd, '.lakesync')), false, `${args.join(' ')} created ${join(cwd, '.lakesync')}`);
+    }
+  });
+
+  it('refuse a folder that exists but holds no database (an empty one, or one of other files), and write nothing into it', async () => {
+    const empty = join(tmp.dir, 'empty-folder');
+    const other = join(tmp.dir, 'folder-of-other-files');
+    mkdirSync(empty);
+    mkdirSync(other);
+    writeFileSync(join(other, 'notes.txt'), 'mine\n');
+    for (const folder of [empty, other]) {
+      const file = writeConfig(join(tmp.dir, 'not-a-pglite.yaml'), validConfig({ source: { kind: 'pglite', dataDir: folder, demo: false }, exclude: [], tables: {} }));
+      const before = readdirSync(folder);
+      for (const args of [['plan', 'shop'], ['schema', 'shop']]) {
+        const run = await inProcess([...args, '--config', file]);
+        assert.equal(run.code, 2, `${args.join(' ')} on ${folder}: ${run.stdout}${run.stderr}`);
+        assert.match(run.stderr, new RegExp(`no PGlite database at ${folder.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: check sources\\.shop\\.source\\.dataDir`));
+        assert.deepEqual(readdirSync(folder), before, `${args.join(' ')} wrote into ${folder}`);
+      }
     }
   });
 
