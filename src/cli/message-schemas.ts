@@ -9,10 +9,16 @@ import type { TriggerInput } from '../workflows/trigger';
 import type { RerunAccepted, RerunRequest, SourceStatus, SourceWorkflowInput, SyncAccepted, SyncRequest } from '../workflows/messages';
 
 const tableName = z.string().max(300).describe('A source table as `schema.table`, at most 300 characters');
+/** A table a request names: the updates refuse a name without its schema (`orders`), as `isSchemaTable` reads it. */
+const requestTableName = z
+  .string()
+  .max(300)
+  .regex(/^[^.]+\.[\s\S]*[^.]$/)
+  .describe('A source table as `schema.table`, at most 300 characters');
 
 export const syncRequest = z
   .object({
-    tables: z.array(tableName).optional().describe('Only these tables; every included table when absent'),
+    tables: z.array(requestTableName).min(1).optional().describe('Only these tables; every included table when absent'),
     requestId: z
       .string()
       .max(500)
@@ -24,7 +30,7 @@ export const syncRequest = z
 
 export const rerunRequest = z
   .object({
-    tables: z.union([z.array(tableName).min(1), z.literal('failed')]).describe('Tables to load again from the last export, or "failed" for every table whose last load failed'),
+    tables: z.union([z.array(requestTableName).min(1), z.literal('failed')]).describe('Tables to load again from the last export, or "failed" for every table whose last load failed'),
     approveDeletes: z.boolean().optional().describe('Let these loads delete more than the safety limit (after a mass delete in the source)'),
     allowOlderExport: z
       .boolean()

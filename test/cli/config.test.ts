@@ -15,6 +15,8 @@ import { parse as parseYaml } from 'yaml';
 import { SCHEMA_FILES, configJsonSchema, messagesJsonSchema, schemaText } from '../../src/cli/schemas';
 import { type CliDeps, tableList } from '../../src/cli/context';
 import { checkTimeZone } from '../../src/cli/commands/schedule';
+import { initialState, rerunPayloadProblem, syncProblem, unqualifiedProblem } from '../../src/workflows/ledger';
+import type { RerunRequest, SyncRequest } from '../../src/workflows/messages';
 import type { Ports } from '../../src/ports';
 import composeSpec from './fixtures/compose-spec.json';
 import { rdsSourceConfig } from '../helpers/source-config';
@@ -687,6 +689,26 @@ describe('published schemas', () => {
     assert.deepEqual(Object.keys(schema['x-lakesync-messages'].updates), ['sync', 'rerun']);
     assert.equal(check('SyncAccepted', { requestId: 'r-1', tables: ['public.orders'], queuedBehind: 0 }), true);
     assert.equal(check('SyncAccepted', { requestId: 'r-1' }), false, 'queuedBehind is always given');
+  });
+
+  it('the messages schema refuses the table lists the sync and rerun updates refuse whatever the source knows (docs/messages.md)', () => {
+    const ajv = new Ajv2020({ strict: false });
+    ajv.addSchema(messagesJsonSchema());
+    const check = (def: string, value: unknown) => ajv.validate({ $ref: `messages.schema.json#/$defs/${def}` }, value);
+    // What the updates' validators refuse before the first export, when no name can be checked against the source's tables.
+    const syncRefused = (req: SyncRequest) => unqualifiedProblem(req) ?? syncProblem(initialState(), req);
+    const rerunRefused = (req: RerunRequest) => unqualifiedProblem(req) ?? rerunPayloadProblem(req);
+    for (const tables of [[], ['orders'], ['public.'], ['.orders']]) {
+      assert.notEqual(syncRefused({ tables }), undefined, `the sync update refuses tables ${JSON.stringify(tables)}`);
+      assert.equal(check('SyncRequest', { tables }), false, `SyncRequest with tables ${JSON.stringify(tables)}, which the sync update refuses`);
+      assert.notEqual(rerunRefused({ tables }), undefined, `the rerun update refuses tables ${JSON.stringify(tables)}`);
+      assert.equal(check('RerunRequest', { tables }), false, `RerunRequest with tables ${JSON.stringify(tables)}, which the rerun update refuses`);
+    }
+    for (const tables of [['public.orders'], ['public.Odd Name', 'dynamodb.Orders', 'sales.2024.q1']]) {
+      assert.equal(syncRefused({ tables }), undefined);
+      assert.equal(check('SyncRequest', { tables }), true, JSON.stringify(tables));
+      assert.equal(check('RerunRequest', { tables }), true, JSON.stringify(tables));
+    }
   });
 });
 
