@@ -14,7 +14,7 @@ import { docsPolicies, type Json, loadTemplate, POLICY_SOURCES, templatePolicy, 
 import { type AwsService, IAM_PREFIX, iamActionFor } from '../../src/aws/iam';
 import { clusterSnapshotIdOf, snapshotIdFor } from '../../src/ids';
 import { defaultGlueJobName } from '../../src/names';
-import { DOCTOR_CALLS, workerActions, EXPORT_ROLE_KMS_ACTIONS, EXPORT_ROLE_S3_ACTIONS, glueJobActions, glueJobDirectActions, type RequiredAction, resolveResource, type ResourceNames } from '../../src/aws/required-actions';
+import { DOCTOR_CALLS, dynamodbWorkerActions, workerActions, EXPORT_ROLE_KMS_ACTIONS, EXPORT_ROLE_S3_ACTIONS, glueJobActions, glueJobDirectActions, type RequiredAction, resolveResource, type ResourceNames } from '../../src/aws/required-actions';
 import { repoRoot } from '../../src/toolchain';
 import { CANCELLED_STATE_KEY } from '../../src/activities/payloads';
 import { S3Manifests } from '../../src/aws/manifests';
@@ -414,4 +414,37 @@ test("the worker may tag and delete only lakesync's own snapshots, not any snaps
   for (const action of ['rds:CreateDBClusterSnapshot', 'rds:AddTagsToResource', 'rds:DescribeDBClusterSnapshots']) assert.ok(allows(cluster, action, ownCluster), `${action} on ${ownCluster}`);
   assert.ok(allows(cluster, 'rds:DeleteDBClusterSnapshot', ownCluster), `rds:DeleteDBClusterSnapshot on ${ownCluster}`);
   assert.ok(allows(instance, 'rds:DescribeDBSnapshots', other) && allows(cluster, 'rds:DescribeDBClusterSnapshots', otherCluster), 'any snapshot of the database is read');
+});
+
+/**
+ * A DynamoDB source has "no export role and no RDS" (docs/aws-setup.md section 9): lakesync never
+ * calls RDS for `kind: dynamodb`. A stack for one (neither DBInstanceId nor DBClusterId) must not
+ * give its worker the RDS statements: with rds:StartExportTask on "*" and iam:PassRole on the export
+ * role (which writes under the export prefix the worker reads) it could export any snapshot of the
+ * account, and read it.
+ */
+test("a DynamoDB-only stack's worker may call no RDS action and may not pass the export role, and still does all a DynamoDB source needs", () => {
+  const parameters = { DBInstanceId: '', DBClusterId: '', CatalogSecretArn: '', CatalogDbUser: '', GlueConnectionName: '' };
+  const worker = deployed('worker', parameters);
+  const rdsActions = worker.Statement.filter((s) => s.Effect === 'Allow' && list(s.Action).some((a) => a.startsWith('rds:'))).map((s) => `${s.Sid}: ${list(s.Action).join(', ')} on ${list(s.Resource).join(', ')}`);
+  assert.deepEqual(rdsActions, [], 'a DynamoDB-only worker may call RDS');
+  assert.ok(!allows(worker, 'iam:PassRole', EXPORT_ROLE_ARN), 'a DynamoDB-only worker may pass the RDS export role');
+  assert.ok(!allows(worker, 'rds:StartExportTask', `arn:aws:rds:${NAMES.region}:${NAMES.accountId}:snapshot:prod-before-migration`), 'a DynamoDB-only worker may export any snapshot');
+  assert.deepEqual(allowedActions(deployed('doctor', parameters)).filter((a) => a.startsWith('rds:')), [], 'the doctor policy of a DynamoDB-only stack describes RDS databases');
+  const names: ResourceNames = {
+    ...NAMES,
+    glueJob: defaultGlueJobName('shop-ddb'),
+    glueRoleArn: GLUE_ROLE_ARN,
+    workgroup: 'lakesync',
+    athenaBucket: NAMES.scriptBucket,
+    athenaOutput: `${NAMES.scriptBucket}/athena`,
+    dynamodbRegion: NAMES.region,
+    dynamodbTable: 'shop-orders',
+    dynamodbExportBucket: NAMES.exportBucket,
+    dynamodbExportPrefix: 'lakesync/dynamodb',
+  };
+  for (const mode of ['iam', 'lakeformation'] as const) {
+    const required = [...workerActions({ kind: 'dynamodb', mode, createTableBucket: true }), ...dynamodbWorkerActions(true)];
+    assert.deepEqual(missingRequired(worker, required.map((r) => ({ ...r, resources: r.resources.map((t) => resolveResource(t, names)) }))), [], `DynamoDB source, ${mode} mode`);
+  }
 });
