@@ -14,6 +14,7 @@ import { docsPolicies, type Json, loadTemplate, POLICY_SOURCES, templatePolicy, 
 import { type AwsService, IAM_PREFIX, iamActionFor } from '../../src/aws/iam';
 import { clusterSnapshotIdOf, snapshotIdFor } from '../../src/ids';
 import { defaultGlueJobName } from '../../src/names';
+import { type GlueSettings, scriptLocations } from '../../src/aws/glue-job';
 import { DOCTOR_CALLS, dynamodbWorkerActions, workerActions, EXPORT_ROLE_KMS_ACTIONS, EXPORT_ROLE_S3_ACTIONS, glueJobActions, glueJobDirectActions, type RequiredAction, resolveResource, type ResourceNames } from '../../src/aws/required-actions';
 import { repoRoot } from '../../src/toolchain';
 import { CANCELLED_STATE_KEY } from '../../src/activities/payloads';
@@ -447,4 +448,21 @@ test("a DynamoDB-only stack's worker may call no RDS action and may not pass the
     const required = [...workerActions({ kind: 'dynamodb', mode, createTableBucket: true }), ...dynamodbWorkerActions(true)];
     assert.deepEqual(missingRequired(worker, required.map((r) => ({ ...r, resources: r.resources.map((t) => resolveResource(t, names)) }))), [], `DynamoDB source, ${mode} mode`);
   }
+});
+
+/**
+ * The artifact bucket holds the Glue scripts (aws.glue.scriptPrefix, lakesync/glue), the load files
+ * (aws.glue.resultPrefix, lakesync/results: results, pack and arguments files) and the Athena query
+ * results under athena/ (the workgroup's output location), where the results of `lakesync query`
+ * may go as well. The job reads only the first two; Athena results are not its to read.
+ */
+test('the Glue job role reads the scripts and load files of the artifact bucket, not the Athena query results beside them', () => {
+  const glue = deployed('glue');
+  const object = (key: string) => `arn:aws:s3:::${NAMES.scriptBucket}/${key}`;
+  const where = scriptLocations({ glue: { scriptBucket: NAMES.scriptBucket, scriptPrefix: NAMES.scriptPrefix } } as GlueSettings, '0123456789abcdef');
+  for (const key of [where.entryKey, where.libraryKey, `${NAMES.resultPrefix}/shop/12-abc/orders.json`, `${NAMES.resultPrefix}/shop/12-abc/packs/p1.json`, `${NAMES.resultPrefix}/shop/12-abc/arguments/orders.json`]) {
+    assert.ok(allows(glue, 's3:GetObject', object(key)), `the Glue job role may not read ${key}`);
+  }
+  const readable = ['athena/0f1e2d3c-aaaa-bbbb-cccc-000000000000.csv', 'lakesync-query/0f1e2d3c-aaaa-bbbb-cccc-000000000000.csv', 'other/file.json'].filter((key) => allows(glue, 's3:GetObject', object(key)));
+  assert.deepEqual(readable, [], 'the Glue job role may read artifact bucket objects outside the scripts and result prefixes');
 });
