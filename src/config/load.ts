@@ -35,7 +35,7 @@ export function loadConfigFile(path: string): LakesyncConfig {
 export function parseConfig(raw: unknown): LakesyncConfig {
   const reserved = reservedKeyIssues(raw, []);
   if (reserved.length > 0) throw new ConfigError(reserved);
-  const parsed = configSchema.safeParse(raw, { reportInput: true });
+  const parsed = configSchema.safeParse(raw, { reportInput: true, error: ruleMessage });
   if (!parsed.success) throw new ConfigError(parsed.error.issues.map((issue) => toIssue(issue, raw)));
   const issues = [...Object.entries(parsed.data.sources).flatMap(([name, source]) => crossFieldIssues(name, source)), ...sharedWorkDirIssues(parsed.data.sources), ...sharedGlueJobIssues(parsed.data.sources), ...sharedLakeTableIssues(parsed.data.sources)];
   if (issues.length > 0) throw new ConfigError(issues);
@@ -270,6 +270,30 @@ function humanise(issue: z.core.$ZodIssue): string {
   }
   if (issue.code === 'invalid_key') return issue.issues.map((i) => i.message).join('; ');
   return issue.message;
+}
+
+/**
+ * The message of a bound or type rule that the schema states without its own words, saying what
+ * the value must be (the fix) rather than zod's "Too big: expected number to be <=500". Rules with
+ * a message of their own keep it: zod asks this only for the others.
+ */
+function ruleMessage(issue: z.core.$ZodRawIssue): string | undefined {
+  if (issue.code === 'too_big' || issue.code === 'too_small') {
+    const big = issue.code === 'too_big';
+    const limit = Number(big ? issue.maximum : issue.minimum);
+    const exclusive = issue.inclusive === false;
+    if (issue.origin === 'number' || issue.origin === 'int') {
+      return `must be ${big ? (exclusive ? 'less than' : 'at most') : exclusive ? 'more than' : 'at least'} ${limit}`;
+    }
+    const unit = issue.origin === 'string' ? 'character' : issue.origin === 'array' || issue.origin === 'set' ? 'item' : undefined;
+    if (unit) {
+      if (!big && limit === 1) return issue.origin === 'string' ? 'cannot be empty' : 'cannot be an empty list: list at least one';
+      return `must have ${big ? 'at most' : 'at least'} ${limit} ${unit}${limit === 1 ? '' : 's'}`;
+    }
+  }
+  if (issue.code === 'invalid_type' && issue.expected === 'int' && typeof issue.input === 'number' && Number.isFinite(issue.input)) return 'must be a whole number';
+  if (issue.code === 'invalid_value' && issue.values.length > 1) return `must be one of ${issue.values.map(String).join(', ')}`;
+  return undefined;
 }
 
 const EMPTY_FIX: Record<string, string> = { object: 'its settings (an object)', array: 'a list' };

@@ -108,6 +108,10 @@ describe('lakesync validate and config errors', () => {
     { name: 'concurrency 0', content: () => validConfig({ concurrency: 0 }), field: /sources\.shop\.concurrency \(got 0\): must be at least 1/ },
     // 1e-7 h would be written "1e-7h", a duration Temporal cannot read: every cycle's workflow task would fail.
     { name: 'loadHours too small', content: () => validConfig({ timeouts: { loadHours: 1e-7 } }), field: /sources\.shop\.timeouts\.loadHours \(got 1e-7\): must be at least 0\.001 \(3\.6 seconds\)/ },
+    // Bounds and types the schema states without words of its own are said as what the value must be.
+    { name: 'batchSize too big', content: () => validConfig({ batchSize: 501 }), field: /sources\.shop\.batchSize \(got 501\): must be at most 500$/m },
+    { name: 'fractional connect timeout', content: () => ({ ...validConfig(), temporal: { address: NOWHERE, connectTimeoutSeconds: 1.5 } }), field: /temporal\.connectTimeoutSeconds \(got 1\.5\): must be a whole number$/m },
+    { name: 'no grant permission', content: () => validConfig(rdsSourceConfig({ grants: [{ principal: 'arn:aws:iam::123456789012:role/analysts', tablePermissions: [] }] })), field: /sources\.shop\.grants\.0\.tablePermissions \(got "\[array of 0\]"\): cannot be an empty list: list at least one$/m },
     // YAML reads a key with nothing after it as null, and .inf / 1e400 as Infinity: the message says so and what to write.
     { name: 'table key without settings', content: `${VALID_YAML}    tables:\n      public.orders:\n`, field: /sources\.shop\.tables\.public\.orders \(got null\): is empty: give its settings \(an object\), or remove it$/m },
     { name: 'empty include', content: `${VALID_YAML}    include:\n`, field: /sources\.shop\.include \(got null\): is empty: give a list, or remove it$/m },
