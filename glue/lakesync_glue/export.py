@@ -70,6 +70,46 @@ def _load_json(path: str) -> Any:
         raise ExportNotFound(f"{path} is not valid JSON ({exc}); the export looks damaged, export the snapshot again") from None
 
 
+_PARQUET_MAGIC = b"PAR1"
+# "PAR1", the footer, its length (4 bytes, little-endian) and "PAR1": the smallest file that can hold a footer.
+_MIN_PARQUET_BYTES = 12
+
+
+def _part_damage(path: str) -> str | None:
+    """Why a part file cannot be a whole Parquet file (its size and trailer alone), None when it may be one."""
+    try:
+        size, tail = storage.read_tail(path, 8)
+    except FileNotFoundError:
+        return "it is gone: removed after the export listed it"
+    except Exception as exc:  # noqa: BLE001 - S3: only a missing object is damage; anything else is left to the read
+        if getattr(exc, "response", {}).get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return "it is gone: removed after the export listed it"
+        return None
+    if size < _MIN_PARQUET_BYTES:
+        return f"{size} bytes, too small for a Parquet footer"
+    if tail[4:] != _PARQUET_MAGIC:
+        return "it does not end with the Parquet magic PAR1: cut short, or not Parquet"
+    footer = int.from_bytes(tail[:4], "little")
+    if footer > size - _MIN_PARQUET_BYTES:
+        return f"its footer length {footer} does not fit in its {size} bytes: cut short"
+    return None
+
+
+def damaged_parts(export: "TableExport") -> ExportNotFound | None:
+    """The refusal of an export some of whose part files are no whole Parquet file (empty, cut short, another
+    format), naming them; None when each looks whole. Checked once a read has failed: a retry reads the same files."""
+    found = [(path, why) for path in export.data_files if (why := _part_damage(path)) is not None]
+    if not found:
+        return None
+    listed = "; ".join(f"{path} ({why})" for path, why in found[:5])
+    more = f" and {len(found) - 5} more" if len(found) > 5 else ""
+    return ExportNotFound(
+        f"table {export.target}: {len(found)} export part file(s) are not a readable Parquet file: {listed}{more}; "
+        "the export is damaged or was changed after it completed, so nothing is loaded (the rows of those files "
+        "would be missing); run a new sync to export the snapshot again"
+    )
+
+
 def table_entries(export_path: str) -> list[dict[str, Any]]:
     """All perTableStatus entries of every export_tables_info_*.json at the export's root."""
     if not storage.root_exists(export_path):

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from .errors import CastError, DuplicateKeys, ExportNotFound, clipped
-from .export import TableExport
+from .export import TableExport, damaged_parts
 from .names import quote
 from .pgtypes import (MAX_DECIMAL_PRECISION, ColumnMapping, ColumnPlan, decimal_params, exported_spark_type,
                       fallback_numeric_type, fraction_digits_expr, infer_scale_expr, is_number_expr, numeric_plan)
@@ -45,7 +45,14 @@ def read_raw(spark: "SparkSession", export: TableExport,
             for m in wanted
         ]
         return spark.createDataFrame([], StructType(fields))
-    raw = spark.read.option("mergeSchema", "true").parquet(*[spark_path(p) for p in export.data_files])
+    try:
+        # mergeSchema reads every part's footer here: a damaged part fails the read now, before any write.
+        raw = spark.read.option("mergeSchema", "true").parquet(*[spark_path(p) for p in export.data_files])
+    except Exception:
+        refusal = damaged_parts(export)
+        if refusal is not None:
+            raise refusal from None
+        raise
     present = set(raw.columns)
     missing = [m.column_name for m in wanted if m.column_name not in present]
     if missing:

@@ -91,6 +91,22 @@ def read_text(path: str) -> str:
         return handle.read()
 
 
+def read_tail(path: str, length: int) -> tuple[int, bytes]:
+    """The file's size and its last `length` bytes (all of it when shorter)."""
+    if is_s3(path):
+        bucket, key = split_s3(path)
+        size = int(_s3().head_object(Bucket=bucket, Key=key)["ContentLength"])
+        if size == 0:
+            return 0, b""
+        start = max(0, size - length)
+        body = _s3().get_object(Bucket=bucket, Key=key, Range=f"bytes={start}-{size - 1}")["Body"].read()
+        return size, body
+    with open(path, "rb") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        handle.seek(max(0, size - length))
+        return size, handle.read()
+
+
 def write_text(path: str, text: str) -> None:
     """Writes a whole file; local writes are atomic (temp file + rename) so readers never see half."""
     if is_s3(path):

@@ -10,7 +10,7 @@ from conftest import make_args
 from exportkit import TableData, col, write_export
 from lakesync_glue import storage
 from lakesync_glue.errors import ExportNotFound, NameCollision
-from lakesync_glue.export import find_table_export
+from lakesync_glue.export import damaged_parts, find_table_export
 
 COLS = [col("id", "bigint"), col("name", "text")]
 
@@ -202,3 +202,45 @@ def test_a_table_whose_export_completed_fewer_partitions_than_it_read_is_refused
         find_table_export(args_for(export.path, "shop.public.a"))  # type: ignore[arg-type]
     message = refused.value.message
     assert "3 of its 4 partitions" in message and "shop.public.a" in message and "run a new sync" in message, message
+
+
+def test_damaged_part_files_are_named_locally_and_on_s3(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Empty, cut short, not Parquet, or gone: each damaged part is named; whole parts are not."""
+    moto = pytest.importorskip("moto")
+    import boto3
+
+    rows = [(i, f"n{i}") for i in range(10)]
+    export = write_export(tmp_path, [TableData("shop", "public", "a", COLS, rows, batches=1, parts_per_batch=5)])
+    parts = sorted(Path(p) for p in export.data_files["shop.public.a"])
+    whole = parts[0].read_bytes()
+    parts[1].write_bytes(b"")
+    parts[2].write_bytes(whole[:-3])
+    parts[3].write_bytes(b"PAR1" + b"x" * 64)
+    found = find_table_export(args_for(export.path, "shop.public.a"))  # type: ignore[arg-type]
+    parts[4].unlink()
+
+    def check(refusal: ExportNotFound | None, names: list[str]) -> None:
+        assert refusal is not None
+        message = refusal.message
+        assert "4 export part file(s)" in message and "run a new sync" in message, message
+        assert names[0] not in message, "a whole part is not named"
+        for name, why in zip(names[1:], ("0 bytes", "PAR1", "PAR1", "gone")):
+            assert f"{name} (" in message and why in message.split(name, 1)[1].split(")")[0], (name, message)
+
+    check(damaged_parts(found), [str(p) for p in parts])
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with moto.mock_aws():
+        storage.reset_clients()
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket="exports")
+        root = Path(export.path)
+        for path in root.rglob("*"):
+            if path.is_file():
+                s3.upload_file(str(path), "exports", f"rds/{path.relative_to(root).as_posix()}")
+        s3_parts = [f"s3://exports/rds/{p.relative_to(root).as_posix()}" for p in parts]
+        on_s3 = type(found)(found.target, found.status, found.mappings, tuple(s3_parts), found.data_bytes, found.folder)
+        check(damaged_parts(on_s3), s3_parts)
+    storage.reset_clients()

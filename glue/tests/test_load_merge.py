@@ -198,3 +198,33 @@ def test_a_local_table_keeps_a_bounded_number_of_metadata_files(load: Loader, sp
     assert [s["id"] for s in snapshots(spark, table)] == [created.snapshotId, results[0].snapshotId, results[-1].snapshotId]
     first = spark.sql(f"SELECT count(*) FROM lake.tests.{table} VERSION AS OF {created.snapshotId}").collect()[0][0]
     assert first == len(V1)
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated", "not parquet"])
+@pytest.mark.parametrize("action", ["merge", "replace"])
+def test_a_damaged_part_file_is_refused_naming_it_and_not_retried(load: Loader, spark: Any, tmp_path: Any,
+                                                                   damage: str, action: str) -> None:
+    """A part file of the export that is empty, cut short or no Parquet at all holds rows no load can read:
+    the load writes nothing and says which file is damaged and what to do, without retrying a load that would
+    fail the same way each time."""
+    from pathlib import Path
+
+    table = f"damaged_{action}_{damage.replace(' ', '_')}"
+    versions = Versions(tmp_path, "shop", "public", table)
+    key = {"primary_key": "id"} if action == "merge" else {}
+    first = load(versions.export(COLS, V1, batches=2, parts_per_batch=2), versions.target, table, action=action, **key)
+    assert first.status == "succeeded", first.error
+    before = current_snapshot(spark, table)
+
+    export = versions.export(COLS, V1, batches=2, parts_per_batch=2)
+    victim = sorted(Path(export).rglob("*.gz.parquet"))[1]
+    content = victim.read_bytes()
+    victim.write_bytes({"empty": b"", "truncated": content[: len(content) // 2],
+                        "not parquet": b"PAR1" + b"x" * 64}[damage])
+    refused = load(export, versions.target, table, action=action, **key)
+    assert refused.status == "failed" and refused.error is not None
+    assert (refused.error["class"], refused.error["retryable"]) == ("ExportNotFound", False), refused.error
+    message = refused.error["message"]
+    assert victim.name in message and "not a readable Parquet file" in message and "run a new sync" in message, message
+    assert current_snapshot(spark, table) == before
+    assert lake_rows(spark, table) == [expected(r) for r in V1]
