@@ -83,7 +83,7 @@ export function checkPassed(expect: string | number, actual: string | undefined)
 }
 
 /** A decimal number's exact value as `[-]<digits>e<exponent>` (no leading or trailing zeros), or undefined when the text is no number. */
-function exactNumber(text: string): string | undefined {
+export function exactNumber(text: string): string | undefined {
   const m = /^\s*([+-])?(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?\s*$/.exec(text);
   if (!m) return undefined;
   const [, sign, whole = '', fraction = '', exponent] = m;

@@ -1,13 +1,14 @@
 /** Reads lakesync.yaml and validates it; every problem names the field, the value and the fix. */
 import { readFileSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { isPair, isScalar, isSeq, parse as parseYaml, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../errors';
 import { configSchema, type LakesyncConfig, type SourceConfig } from './schema';
 import { glueJobName, LAKE_NAME_RULE, isValidLakeName } from '../names';
 import { lakeNameCollisions, lakeTableName, selectTable, tableNameTemplateProblem } from './tables';
 import { dynamoTableKey, dynamoTableNameOf } from '../dynamodb/names';
+import { exactNumber } from '../verify-rows';
 
 export function loadConfigFile(path: string): LakesyncConfig {
   let text: string;
@@ -24,12 +25,52 @@ export function loadConfigFile(path: string): LakesyncConfig {
     throw new ConfigError([{ path: '(file)', value: path, message: `is not valid YAML: ${(err as Error).message}` }]);
   }
   try {
+    const inexact = inexactExpects(text);
+    if (inexact.length > 0) throw new ConfigError(inexact);
     return parseConfig(raw);
   } catch (err) {
     // The same field may be wrong in several config files: the message says which one.
     if (err instanceof ConfigError) throw new ConfigError(err.issues, path);
     throw err;
   }
+}
+
+/**
+ * A check's `expect` written as a number with more digits than a double holds (1234567890123456.78
+ * reads as 1234567890123456.8): the check would compare the answer with the rounded number, passing
+ * an answer that is not the one written. Refused, as the schema refuses an integer beyond 2^53 (left
+ * to it); a number a double holds exactly, however written (5.00, 1.0E10), is kept.
+ */
+function inexactExpects(text: string): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  visit(parseDocument(text, { merge: true }), {
+    Pair(_, pair, ancestors) {
+      if (!isScalar(pair.key) || pair.key.value !== 'expect' || !isScalar(pair.value)) return;
+      const { value, source } = pair.value;
+      if (typeof value !== 'number' || typeof source !== 'string' || !Number.isFinite(value)) return;
+      if (Number.isInteger(value) && !Number.isSafeInteger(value)) return;
+      const written = exactNumber(source);
+      if (written === undefined || written === exactNumber(String(value))) return;
+      const path = yamlPath([...ancestors, pair]);
+      if (!/(^|\.)verify\.checks\.\d+\.expect$/.test(path)) return;
+      issues.push({
+        path,
+        value: source,
+        message: `is ${source}, a number with more digits than a YAML number holds exactly (it reads as ${value}, which the answer would be compared with): write it in quotes, and the answer is compared with that text`,
+      });
+    },
+  });
+  return issues;
+}
+
+/** The dotted path of a YAML node from its ancestors: map keys, and indexes in sequences. */
+function yamlPath(nodes: readonly unknown[]): string {
+  const parts: string[] = [];
+  nodes.forEach((node, i) => {
+    if (isPair(node) && isScalar(node.key)) parts.push(String(node.key.value));
+    else if (isSeq(node) && i + 1 < nodes.length) parts.push(String(node.items.indexOf(nodes[i + 1] as never)));
+  });
+  return parts.join('.');
 }
 
 export function parseConfig(raw: unknown): LakesyncConfig {

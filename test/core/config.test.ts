@@ -197,6 +197,44 @@ describe('config validation', () => {
     assert.equal(sourceConfig(config, 'shop').target.namespace, 'shop');
   });
 
+  test("a check's expect written with more digits than a YAML number holds is refused, not compared rounded", () => {
+    const file = join(tempDir('lakesync-config-'), 'lakesync.yaml');
+    const write = (expect: string) =>
+      writeFileSync(
+        file,
+        [
+          'sources:',
+          '  shop:',
+          '    database: shop',
+          '    source: { kind: pglite }',
+          '    target: { namespace: shop }',
+          "    tables: { 'public.orders': { primaryKey: [id] } }",
+          '    verify:',
+          '      checks:',
+          `        - { name: ledger total, table: public.orders, sql: "select sum(amount) from {table}", expect: ${expect} }`,
+          '',
+        ].join('\n'),
+      );
+    // 1234567890123456.78 reads as the double 1234567890123456.8: a lake answering .8 would pass a check written for .78.
+    write('1234567890123456.78');
+    assert.throws(() => loadConfigFile(file), (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.match(err.message, /sources\.shop\.verify\.checks\.0\.expect/);
+      assert.match(err.message, /1234567890123456\.78.*write it in quotes/s);
+      return true;
+    });
+    // Nor one that rounds to a whole number a double holds.
+    write('0.99999999999999999999');
+    assert.throws(() => loadConfigFile(file), /0\.99999999999999999999.*reads as 1\b.*write it in quotes/s);
+    // Digits a double holds exactly, written any way, stay numbers.
+    for (const [text, value] of [['0.1', 0.1], ['5.00', 5], ['1e-7', 1e-7], ['-0.25', -0.25], ['1.0E10', 1e10]] as const) {
+      write(text);
+      assert.equal(sourceConfig(loadConfigFile(file), 'shop').verify.checks[0]?.expect, value, text);
+    }
+    write("'1234567890123456.78'");
+    assert.equal(sourceConfig(loadConfigFile(file), 'shop').verify.checks[0]?.expect, '1234567890123456.78');
+  });
+
   test('an invalid config stops the worker before any port is built or called', async () => {
     const file = join(tempDir('lakesync-config-'), 'lakesync.yaml');
     writeFileSync(file, 'sources:\n  shop:\n    database: shop\n    source: { kind: fake, tables: 3, stateDir: /nonexistent/never-created }\n    target: { namespace: Bad-Name }\n');
