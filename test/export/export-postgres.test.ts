@@ -4,7 +4,7 @@
  * into several part files (measured in a process of its own, figures printed).
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -202,6 +202,22 @@ print(json.dumps({'ids': sorted(ids), 'bad': bad}))`;
       assert.deepEqual(read.bad, [], 'every value whole');
     } finally {
       await wide.stop();
+    }
+  });
+  test('a value too large for the Parquet writer (700 MB of text, under PostgreSQL\'s 1 GB) fails its table naming the column and the limit, not a crashed writer', async () => {
+    const huge = await startPostgres();
+    try {
+      await huge.query(`CREATE TABLE huge (id int PRIMARY KEY, note text, body text);
+        INSERT INTO huge VALUES (1, 'small', 'small'), (2, 'big', repeat('a', 700 * 1024 * 1024)), (3, 'small', 'small');`);
+      const outDir = join(work, 'huge');
+      const child = spawnSync(process.execPath, [join(__dirname, 'helpers', 'export-child.js'), huge.url, outDir, 'shop'], { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
+      assert.notEqual(child.status, 0, `the export did not fail: ${child.stdout}`);
+      const message = child.stderr.split('\n')[0]!;
+      assert.match(message, /^Error: export of public\.huge failed: a row holds 700 MB of values \(column body: 700 MB\), more than the 512 MB/, message);
+      assert.doesNotMatch(child.stderr, /unreachable|Parquet writer thread stopped/);
+      assert.equal(readdirSync(outDir).some((f) => f.startsWith('export_info')), false, 'no export_info is written');
+    } finally {
+      await huge.stop();
     }
   });
 });

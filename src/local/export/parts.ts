@@ -25,6 +25,13 @@ export interface PartWriterOptions {
 /** A row group's values, at most (one row more): 16 MB. */
 export const ROW_GROUP_BYTES = 16 * 1024 * 1024;
 
+/**
+ * A row's values, at most: 512 MB. parquet-wasm encodes a row group in WebAssembly memory (4 GB at
+ * most), holding several copies of its values at once: a row of 600 MB of values (a text value can
+ * be up to 1 GB) stops the Parquet writer with no word of why. Such a row fails its table instead.
+ */
+export const MAX_ROW_BYTES = 512 * 1024 * 1024;
+
 export interface PartsWritten {
   rows: number;
   files: string[];
@@ -109,6 +116,8 @@ export class PartWriter {
   private writing: Promise<void> | undefined;
   private writer: ParquetFileWriter | undefined;
   private groupRows = 0;
+  /** Bytes of text and byte values in the row group being built before its last row. */
+  private bytesBeforeRow = 0;
   private rowsInPart = 0;
   /** The columns of variable width (text and bytes): the ones whose values can make a row group large. */
   private readonly wide: number[];
@@ -152,8 +161,25 @@ export class PartWriter {
   endRow(): Promise<void> | undefined {
     this.groupRows += 1;
     rowsInFlight.add(1);
-    if (this.groupRows < this.options.rowGroupSize && this.rowsInPart + this.groupRows < this.options.rowsPerPart && this.groupBytes() < this.rowGroupBytes) return undefined;
+    const bytes = this.groupBytes();
+    if (bytes - this.bytesBeforeRow > MAX_ROW_BYTES) throw this.rowTooLarge(bytes - this.bytesBeforeRow);
+    this.bytesBeforeRow = bytes;
+    if (this.groupRows < this.options.rowGroupSize && this.rowsInPart + this.groupRows < this.options.rowsPerPart && bytes < this.rowGroupBytes) return undefined;
     return this.handOff();
+  }
+
+  /** The error of a row whose values (the last one pushed) exceed MAX_ROW_BYTES, naming its large columns (never a value). */
+  private rowTooLarge(bytes: number): Error {
+    const mb = (n: number) => `${Math.round(n / (1024 * 1024))} MB`;
+    const large = this.wide.flatMap((i) => {
+      const b = this.builders[i]!;
+      const size = b.offsets[b.count]! - b.offsets[b.count - 1]!;
+      return size >= 1024 * 1024 ? [`column ${this.columns[i]!.column.name}: ${mb(size)}`] : [];
+    });
+    return new Error(
+      `a row holds ${mb(bytes)} of values (${large.join(', ')}), more than the ${mb(MAX_ROW_BYTES)} the export's Parquet writer can take in one row ` +
+        '(it encodes each row group in WebAssembly memory, 4 GB at most, several copies at once): exclude the table, or keep its values smaller',
+    );
   }
 
   /** Bytes of text and byte values in the row group being built (fixed-width values are bounded by its rows). */
@@ -190,6 +216,7 @@ export class PartWriter {
     this.builders = this.spare;
     this.spare = full;
     this.groupRows = 0;
+    this.bytesBeforeRow = 0;
     // The part this group belongs to is decided now, so parts keep exactly rowsPerPart rows. A group
     // ended short by its bytes ends its part: the Parquet writer would hold it until rowGroupSize rows.
     const short = rows < Math.min(this.options.rowGroupSize, this.options.rowsPerPart - this.rowsInPart);
