@@ -241,6 +241,106 @@ describe('parallel export from PostgreSQL', () => {
   }
 
   for (const { mode, readerThreadMinBlocks } of MODES) {
+    test(`holds exactly the rows of its instant while rows are inserted, deleted, updated and moved between ranges by a key update (${mode})`, async () => {
+      const ROWS = 30_000;
+      await server.query(`
+        DROP TABLE IF EXISTS moving, moving_clock, moving_log;
+        CREATE TABLE moving (id bigint PRIMARY KEY, v bigint NOT NULL, pad text) WITH (fillfactor = 100);
+        CREATE TABLE moving_clock (id int PRIMARY KEY, seq bigint NOT NULL);
+        CREATE TABLE moving_log (seq bigint PRIMARY KEY, op text NOT NULL, id bigint NOT NULL, to_id bigint, v bigint);
+        INSERT INTO moving SELECT i, 0, repeat('p', 80) FROM generate_series(1, ${ROWS}) AS i;
+        INSERT INTO moving_clock VALUES (1, 0);`);
+      // Each transaction makes one change, logged under the next clock value: the log up to the
+      // clock the export saw says what the table held at its instant.
+      const writer = new pg.Client(server.url);
+      await writer.connect();
+      let running = true;
+      let commits = 0;
+      let nextId = 10 * ROWS;
+      const live = new Set(Array.from({ length: ROWS }, (_, i) => i + 1));
+      const pick = (step: number) => {
+        const ids = [...live];
+        return ids[(step * 7919) % ids.length]!;
+      };
+      const write = (async () => {
+        for (let step = 0; running; step++) {
+          await writer.query('BEGIN');
+          const [{ seq }] = (await writer.query<{ seq: string }>('UPDATE moving_clock SET seq = seq + 1 RETURNING seq')).rows as [{ seq: string }];
+          const kind = step % 4;
+          if (kind === 0) {
+            // The key update moves the row to the table's last block: from the first range to the last.
+            const id = Math.min(...live);
+            const to = nextId++;
+            await writer.query('UPDATE moving SET id = $2 WHERE id = $1', [id, to]);
+            await writer.query(`INSERT INTO moving_log VALUES ($1, 'move', $2, $3, NULL)`, [seq, id, to]);
+            live.delete(id);
+            live.add(to);
+          } else if (kind === 1) {
+            const id = pick(step);
+            await writer.query('DELETE FROM moving WHERE id = $1', [id]);
+            await writer.query(`INSERT INTO moving_log VALUES ($1, 'delete', $2, NULL, NULL)`, [seq, id]);
+            live.delete(id);
+          } else if (kind === 2) {
+            const id = nextId++;
+            await writer.query(`INSERT INTO moving VALUES ($1, $2, 'new')`, [id, step]);
+            await writer.query(`INSERT INTO moving_log VALUES ($1, 'insert', $2, NULL, $3)`, [seq, id, step]);
+            live.add(id);
+          } else {
+            const id = pick(step);
+            await writer.query('UPDATE moving SET v = $2 WHERE id = $1', [id, step]);
+            await writer.query(`INSERT INTO moving_log VALUES ($1, 'update', $2, NULL, $3)`, [seq, id, step]);
+          }
+          await writer.query('COMMIT');
+          commits++;
+        }
+      })();
+      const outDir = join(work, `moving-${readerThreadMinBlocks}`);
+      try {
+        while (commits < 20) await new Promise((r) => setTimeout(r, 5));
+        const before = commits;
+        await exportSnapshot(db, {
+          ...options(`moving-${readerThreadMinBlocks}`, { readers: 3, minRangeBlocks: 8, rowGroupSize: 500, readerThreadMinBlocks }),
+          tables: ['public.moving', 'public.moving_clock'],
+          // Each finished range holds its reader until more changes commit: later ranges are read after them.
+          onProgress: async () => {
+            const target = commits + 10;
+            while (commits < target) await new Promise((r) => setTimeout(r, 5));
+          },
+        });
+        const during = commits - before;
+        running = false;
+        await write;
+        assert.ok(during >= 10, `${during} changes committed while the export ran`);
+      } finally {
+        running = false;
+        await write.catch(() => undefined);
+        await writer.end();
+      }
+      const [clock] = readParquet(partsOf(outDir, 'public.moving_clock')).rows;
+      const seen = Number(clock!.seq);
+      // The table at that instant: the first rows, then every logged change up to it.
+      const expected = new Map<number, number>(Array.from({ length: ROWS }, (_, i) => [i + 1, 0]));
+      const log = await server.query<{ op: string; id: string; to_id: string | null; v: string | null }>('SELECT op, id, to_id, v FROM moving_log WHERE seq <= $1 ORDER BY seq', [seen]);
+      assert.equal(log.length, seen);
+      for (const change of log) {
+        const id = Number(change.id);
+        if (change.op === 'move') {
+          expected.set(Number(change.to_id), expected.get(id)!);
+          expected.delete(id);
+        } else if (change.op === 'delete') expected.delete(id);
+        else expected.set(id, Number(change.v));
+      }
+      const rows = readParquet(partsOf(outDir, 'public.moving')).rows;
+      const exported = new Map(rows.map((r) => [Number(r.id), Number(r.v)]));
+      assert.equal(rows.length, exported.size, 'no row is exported twice');
+      assert.equal(rows.length, expected.size, 'as many rows as at the instant');
+      assert.deepEqual([...exported].sort((a, b) => a[0] - b[0]), [...expected].sort((a, b) => a[0] - b[0]), 'the rows of the instant, with their values');
+      const [now] = await server.query<{ seq: string }>('SELECT seq FROM moving_clock');
+      assert.ok(Number(now!.seq) > seen, 'the source moved on after the instant the export saw');
+    });
+  }
+
+  for (const { mode, readerThreadMinBlocks } of MODES) {
     test(`rows in flight never exceed readers x 2 row groups (one built, one written) (${mode})`, async () => {
       await server.query(`CREATE TABLE IF NOT EXISTS wide (id bigint PRIMARY KEY, body text);
         INSERT INTO wide SELECT i, repeat(md5(i::text), 4) FROM generate_series(1, 60000) AS i ON CONFLICT DO NOTHING;`);
