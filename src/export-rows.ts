@@ -7,11 +7,21 @@
 import parquet from '@dsnp/parquetjs';
 import { isPortError, PortError } from './errors';
 import { tableFolder } from './export-listing';
-import type { TableName } from './model';
+import type { DiscoveredExport, ExportParts, TableName } from './model';
 
 /** The table's data folder below the export root, `<db>/<schema>.<table>` as RDS names it: the folder the load job reads. */
 export function tableDataPath(database: string, table: TableName): string {
   return tableFolder(database, table);
+}
+
+/** The part files of each table the export lists that has any, from the adapter's lookup by table. */
+export function partsOf(found: Pick<DiscoveredExport, 'tables'>, partsIn: (table: TableName) => ExportParts | undefined): Record<TableName, ExportParts> {
+  const parts: Record<TableName, ExportParts> = {};
+  for (const { table } of found.tables) {
+    const held = partsIn(table);
+    if (held && held.files > 0) parts[table] = held;
+  }
+  return parts;
 }
 
 /** A part file as the load job counts it: a `.parquet` name, neither hidden nor a marker (`.crc`, `_SUCCESS`). */

@@ -70,6 +70,12 @@ export function exportIdFor(source: string, key: string): string {
   return rdsIdentifier(capRdsIdentifier(`ls-${source}`, 60 - suffix.length) + suffix, 60);
 }
 
+/** The cycle whose own export `exportId` is (exportIdFor keeps the cycle key at its end), if any of `source`'s cycles. */
+export function exportCycleId(source: string, exportId: string): string | undefined {
+  const key = /(\d+-[a-z0-9]{1,13})$/.exec(exportId)?.[1];
+  return key !== undefined && exportIdFor(source, key) === exportId ? key : undefined;
+}
+
 /**
  * Where a cycle keeps its documents in the manifest store: its export (written once discovered,
  * so complete) and its plan. A dead cycle's outcomes are recovered from them.
@@ -82,6 +88,8 @@ export const cycleManifestKeys = {
   /** A DynamoDB table export of the cycle (its ARN), recorded once started: a cycle that dies has its billed bytes booked. */
   startedTableExport: (cycleId: string, exportId: string) => `${cycleId}/started-table-exports/${exportId}.json`,
   plan: (cycleId: string) => `${cycleId}/plan.json`,
+  /** The part files of each table of the cycle's own export, as its discovery found them once the export completed. */
+  exportParts: (cycleId: string) => `${cycleId}/export-parts.json`,
   /** Parts of a dead cycle's outcomes read back from the lake, when too large for a payload; a dead batch's (`tables`) apart, as batches may be read back at once. */
   recoveredOutcomes: (cycleId: string, tables?: readonly string[]) => `${cycleId}/recovered-outcomes${tables ? `/batch-${fnv1a64(JSON.stringify(tables))}` : ''}`,
   /** Chunks of the outcomes one scheduled recovery settled, for its retried attempts. */

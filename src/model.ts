@@ -168,6 +168,14 @@ export interface DiscoveredExport {
   /** Tables the export did not complete or skipped, with the reason. */
   skipped: { table: TableName; reason: string }[];
   warnings: string[];
+  /** The part files each listed table's folder holds (a table without any is absent), where the adapter lists them. */
+  parts?: Record<TableName, ExportParts>;
+}
+
+/** A table's part files in an export: how many, and their bytes. */
+export interface ExportParts {
+  files: number;
+  bytes: number;
 }
 
 /** What discover hands the workflow: a reference to the full list, plus the names. */

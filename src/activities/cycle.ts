@@ -14,6 +14,7 @@ import { directExtract, directNotATableReason } from '../config/direct';
 import type { SourceConfig } from '../config/schema';
 import { type ActivityDeps, FAILURE_CHARACTERS, findManifest, keptLogged, sourceOf, step } from './deps';
 import { readStored, storedIfLarge } from './stored-parts';
+import { withPartsChecked } from './export-parts';
 import type { ConfigExcludedTable } from '../workflows/ledger';
 import { costBasis, unsizedExport } from './load';
 import { costTotals, tableCost } from '../cost/ledger';
@@ -178,7 +179,7 @@ export function cycleActivities(deps: ActivityDeps) {
         });
       }
       return step('discover', `export ${ref.exportId}`, async () => {
-        const found = await ports.discover.discover(ref);
+        const found = await withPartsChecked(ports, source, cycleId, ref, await ports.discover.discover(ref));
         // This cycle's own export updates the table list the next export scope starts from.
         if (ref.exportId === exportIdFor(source, cycleId)) await recordTables(ports, cycleId, ref.exportId, found);
         const manifest = await ports.manifests.put(cycleManifestKeys.discovery(cycleId), found.tables);

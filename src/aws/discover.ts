@@ -14,8 +14,8 @@ import {
   type TablesInfoFile,
   tablesInfoPrefix,
 } from '../export-listing';
-import { footerRowCount, isDataFile, sumRows, tableDataPath, withTail } from '../export-rows';
-import type { DiscoveredExport, ExportRef, TableName } from '../model';
+import { footerRowCount, isDataFile, partsOf, sumRows, tableDataPath, withTail } from '../export-rows';
+import type { DiscoveredExport, ExportParts, ExportRef, TableName } from '../model';
 import type { DiscoverPort } from '../ports';
 import type { ExportWarnings } from './export-warnings';
 import { joinKey, parseS3Url, s3Url, type S3Objects } from './s3';
@@ -39,21 +39,26 @@ export class ExportDiscovery implements DiscoverPort {
     const tablesInfo: TablesInfoFile[] = [];
     for (const key of keys) tablesInfo.push({ name: key, document: await this.objects.getJson<TablesInfoDocument>({ bucket: root.bucket, key }, subject) });
     const dataFolders = await this.dataFolders(root.bucket, root.key, subject);
-    const found = readExportListing({ exportId: ref.exportId, database: this.database, info, tablesInfo, dataFolders });
+    const tables = readExportListing({ exportId: ref.exportId, database: this.database, info, tablesInfo, dataFolders: new Set(dataFolders.keys()) });
+    const found = { ...tables, parts: partsOf(tables, (table) => dataFolders.get(tableDataPath(this.database, table))) };
     return this.taskWarnings ? withTaskWarnings(found, await this.taskWarnings(ref.exportId)) : found;
   }
 
   /**
-   * The table folders (`<db>/<schema>.<table>`) holding at least one data file, from one paginated
-   * listing of the database's folder, so that a table whose files are missing is not loaded as empty.
+   * The table folders (`<db>/<schema>.<table>`) holding at least one data file, with their files and
+   * bytes, from one paginated listing of the database's folder, so that a table whose files are
+   * missing is not loaded as empty.
    */
-  private async dataFolders(bucket: string, rootKey: string, subject: string): Promise<Set<string>> {
+  private async dataFolders(bucket: string, rootKey: string, subject: string): Promise<Map<string, ExportParts>> {
     const base = `${joinKey(rootKey, exportPathName(this.database))}/`;
-    const folders = new Set<string>();
-    for (const { key } of await this.objects.listKeys(bucket, base, subject)) {
+    const folders = new Map<string, ExportParts>();
+    for (const { key, size } of await this.objects.listKeys(bucket, base, subject)) {
       const rest = key.slice(base.length);
       const slash = rest.indexOf('/');
-      if (slash > 0 && isDataFile(key)) folders.add(`${exportPathName(this.database)}/${rest.slice(0, slash)}`);
+      if (slash <= 0 || !isDataFile(key)) continue;
+      const folder = `${exportPathName(this.database)}/${rest.slice(0, slash)}`;
+      const parts = folders.get(folder) ?? { files: 0, bytes: 0 };
+      folders.set(folder, { files: parts.files + 1, bytes: parts.bytes + size });
     }
     return folders;
   }

@@ -15,8 +15,8 @@ import {
   readExportListing,
   type TablesInfoDocument,
 } from '../export-listing';
-import { footerRowCount, isDataFile, sumRows } from '../export-rows';
-import type { DiscoveredExport, DiscoveredTable, ExportRef, TableName } from '../model';
+import { footerRowCount, isDataFile, partsOf, sumRows } from '../export-rows';
+import type { DiscoveredExport, DiscoveredTable, ExportParts, ExportRef, TableName } from '../model';
 import type { DiscoverPort } from '../ports';
 import { exportInfoFile, tableDataDir } from './export/layout';
 import { columnExport, typeMapping } from './export/types';
@@ -43,13 +43,7 @@ export function createDiscoverPort(layout: WorkDirLayout, database: string, sour
     async exportRowCount(ref: ExportRef, table: TableName): Promise<number> {
       // Without export_info the export is gone; without a folder the table has no part file.
       if (!existsSync(exportInfoFile(ref.location, ref.exportId))) throw missingExportInfo(ref.exportId, ref.location);
-      const dir = tableDataDir(ref.location, database, table);
-      if (!existsSync(dir)) return 0;
-      // Relative paths rather than Dirent.parentPath, which Node 20 has only from 20.12.
-      const parts = readdirSync(dir, { recursive: true, encoding: 'utf8' })
-        .map((relative) => join(dir, relative))
-        .filter((path) => isDataFile(basename(path)) && statSync(path).isFile());
-      return sumRows(parts, partRowCount);
+      return sumRows(partFiles(ref, database, table), partRowCount);
     },
 
     async discover(ref: ExportRef): Promise<DiscoveredExport> {
@@ -58,10 +52,25 @@ export function createDiscoverPort(layout: WorkDirLayout, database: string, sour
       const names = readdirSync(ref.location).filter((name) => isTablesInfoFile(name, ref.exportId));
       if (names.length === 0) throw missingTablesInfo(ref.exportId, ref.location);
       const tablesInfo = names.map((name) => ({ name, document: readJsonIfExists<TablesInfoDocument>(join(ref.location, name)) }));
-      const found = readExportListing({ exportId: ref.exportId, database, info, tablesInfo });
+      const listed = readExportListing({ exportId: ref.exportId, database, info, tablesInfo });
+      const found = { ...listed, parts: partsOf(listed, (table) => partsIn(partFiles(ref, database, table))) };
       return withPrimaryKeys(found, readJsonIfExists<CatalogRecord>(catalogRecordFile(layout, ref.exportId))?.primaryKeys ?? {});
     },
   };
+}
+
+/** The part files under the table's folder in the export, at any depth (none without a folder). */
+function partFiles(ref: ExportRef, database: string, table: TableName): string[] {
+  const dir = tableDataDir(ref.location, database, table);
+  if (!existsSync(dir)) return [];
+  // Relative paths rather than Dirent.parentPath, which Node 20 has only from 20.12.
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .map((relative) => join(dir, relative))
+    .filter((path) => isDataFile(basename(path)) && statSync(path).isFile());
+}
+
+function partsIn(files: string[]): ExportParts {
+  return { files: files.length, bytes: files.reduce((sum, path) => sum + statSync(path).size, 0) };
 }
 
 /**

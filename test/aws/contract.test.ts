@@ -147,6 +147,9 @@ describe('S3: discover and manifests on moto', () => {
     assert.deepEqual(found.tables[0]!.columns[1], { columnName: 'total', originalType: 'numeric', expectedExportedType: 'binary (UTF8)', originalCharMaxLength: 0, originalNumPrecision: 12, originalDateTimePrecision: 0 });
     assert.deepEqual(found.skipped, [{ table: 'public.audit_log', reason: 'export status FAILED: unsupported column type; run a new sync to export it again (a rerun reuses this export)' }]);
     assert.deepEqual(found.warnings, ['shop: database shop: 1 table skipped']);
+    // The part files each table's folder holds, from the same listing: a rerun's discovery compares them.
+    const partBytes = (table: string) => exportFiles('lakesync/exports', 'ls-shop-9').find((f) => f.key.includes(`/shop/${table}/`))!.body.length;
+    assert.deepEqual(found.parts, { 'public.orders': { files: 1, bytes: partBytes('public.orders') }, 'public.events': { files: 1, bytes: partBytes('public.events') } });
     assert.equal(await ports.discover.exportAvailable(ref), true);
     assert.equal(await ports.discover.exportAvailable({ ...ref, exportId: 'ls-gone', location: `s3://${EXPORT_BUCKET}/lakesync/exports/ls-gone` }), false);
   });

@@ -112,6 +112,11 @@ export async function writeLoadResults(env: MotoCycleEnv, client: Client, cycleI
     const progress = await client.workflow.getHandle(cycleWorkflowId('shop', cycleId)).query<CycleProgress>('progress');
     return progress.phase === 'load' ? progress : undefined;
   });
+  await writeLoadResultsAhead(env, cycleId);
+}
+
+/** Writes each table's result JSON of cycle `cycleId` as the Glue job would (42 rows each), before any load of it starts. */
+export async function writeLoadResultsAhead(env: MotoCycleEnv, cycleId: string): Promise<void> {
   for (const [table, lakeTable, snapshotId] of LOADED_TABLES) {
     // Only the source, the cycle and the table decide where a load's result goes.
     const request = { source: 'shop', cycleId, plan: planEntry({ table, lakeTable, action: 'create' }) } as Omit<LoadRequest, 'resultLocation'>;

@@ -1,6 +1,6 @@
 /** The local export: RDS layout, encodings and type mappings, part files, ExportOnly and skipped tables (PGlite source). */
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -342,6 +342,15 @@ describe('the row count of an export table from its Parquet footers', () => {
     const [source] = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM order_items');
     assert.equal(source!.n, 600);
     assert.equal(await discover().exportRowCount(ref, 'public.order_items'), 600);
+  });
+
+  test('discovery lists the part files of each table, in every batch folder, markers and hidden files left out', async () => {
+    const table = join(outDir, 'shop', 'public.order_items');
+    const files = readdirSync(table, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.gz.parquet') && !f.split('/').pop()!.startsWith('.'));
+    const bytes = files.reduce((sum, f) => sum + statSync(join(table, f)).size, 0);
+    const found = await discover().discover(ref);
+    assert.deepEqual(found.parts?.['public.order_items'], { files: files.length, bytes });
+    assert.ok(files.length >= 8);
   });
 
   test('every exported table counts its source rows; an empty or unexported table counts 0', async () => {
