@@ -135,7 +135,8 @@ async function statusFound(conn: Connected, source: string, requestId: string, o
   // A signal cannot be refused: a request the workflow dropped is listed with why (a repeat's first copy still runs,
   // as does the request that first had an id another request reused). Requests dropped again for the same reason
   // are kept as one entry, which lists the earlier ids.
-  const dropped = status.ignoredRequests.find((r) => (r.requestId === requestId || r.earlierRequestIds?.includes(requestId)) && !r.repeat && !r.reusedId);
+  // One queued under the id is its answer, not a drop of another signal under it.
+  const dropped = queuedAt >= 0 ? undefined : status.ignoredRequests.find((r) => (r.requestId === requestId || r.earlierRequestIds?.includes(requestId)) && !r.repeat && !r.reusedId);
   if (dropped) throw droppedFailure(source, requestId, dropped.reason);
   return undefined;
 }

@@ -1570,14 +1570,16 @@ export function requestStanding(state: SourceState, requestId: string, current: 
   const id = typeof requestId === 'string' ? requestId : String(requestId);
   const servedBy = state.recentCycles.filter((c) => c.requestIds.includes(id)).map((c) => ({ ...c, requestIds: [id] }));
   const queuedAt = state.queue.findIndex((q) => q.requestId === id);
-  const dropped = state.ignoredRequests.find((r) => (r.requestId === id || r.earlierRequestIds?.includes(id)) && !r.repeat && !r.reusedId);
+  const runs = running.some((r) => r.requestId === id);
+  // A request queued or running under the id is its answer, not a drop of another signal under it (one dropped for its own fault, or before a corrected copy was queued).
+  const dropped = queuedAt >= 0 || runs ? undefined : state.ignoredRequests.find((r) => (r.requestId === id || r.earlierRequestIds?.includes(id)) && !r.repeat && !r.reusedId);
   return {
     requestId: id,
     phase: current ? 'running' : 'idle',
     ...(current ? { currentCycle: { cycleId: current.cycleId, workflowId: current.workflowId, kind: current.kind, startedAt: current.startedAt } } : {}),
     queued: state.queue.length,
     servedBy,
-    ...(current && running.some((r) => r.requestId === id) ? { running: true as const } : {}),
+    ...(current && runs ? { running: true as const } : {}),
     ...(queuedAt >= 0 ? { queuedAt } : {}),
     ...(dropped ? { dropped } : {}),
   };

@@ -313,7 +313,7 @@ export interface RequestStanding {
   running?: true;
   /** Its place in the queue (0: next), when it waits there. */
   queuedAt?: number;
-  /** Why the source dropped it (not a repeat of a request that still runs or ran). */
+  /** Why the source dropped it (not a repeat of a request that still runs or ran); absent while a request under its id is queued or running. */
   dropped?: IgnoredRequest;
 }
 export const requestQuery = defineQuery<RequestStanding, [string]>('request');

@@ -12,7 +12,7 @@ import { UsageError } from '../../src/cli/errors';
 import { waitForRequest } from '../../src/cli/wait';
 import { temporalTarget } from '../../src/temporal';
 import { TABLES_PER_REQUEST } from '../../src/workflows/ledger';
-import { requestRerunSignal, requestSyncSignal, rerunUpdate } from '../../src/workflows/messages';
+import { requestRerunSignal, requestSyncSignal, rerunUpdate, type SyncRequest } from '../../src/workflows/messages';
 import { recordHistories } from '../helpers/histories';
 import { fakeConfig, startFakeWorker, startTestServer, type FakeWorker, type TestServer, uniqueQueue } from '../helpers/env';
 import { startSource, status, waitForCycles, waitForStatus } from '../helpers/source';
@@ -130,6 +130,31 @@ describe('request ids from other services', () => {
     const s = await status(handle);
     const dropped = s.ignoredRequests.find((r) => r.requestedBy === 'svc-reuser');
     assert.equal(dropped?.reusedId, true, JSON.stringify(dropped));
+  });
+
+  test('the waiter of a request still queued is not told it was dropped when a signal under its requestId is dropped for its own fault, nor when its corrected resend is queued', async () => {
+    const handle = w.client.workflow.getHandle('lakesync/blankid');
+    const connected = { client: w.client, target: temporalTarget(w.config) };
+    const waited = (requestId: string) => waitForRequest(connected, 'blankid', requestId, { pollMs: 50 }).then((c) => c, (e: unknown) => e);
+    // A request queued behind a running sync, then a signal under its requestId with a misspelt field: dropped for that, not as a repeat.
+    await waitForStatus(handle, (st) => st.phase === 'idle' && st.queue.length === 0);
+    await handle.signal(requestSyncSignal, { requestId: 'ahead-of-misspelt' });
+    await handle.signal(requestSyncSignal, { tables: ['public.t0001'], requestId: 'queued-misspelt' });
+    await handle.signal(requestSyncSignal, { table: ['public.t0002'], requestId: 'queued-misspelt', requestedBy: 'svc-misspelt' } as unknown as SyncRequest);
+    const served = await waited('queued-misspelt');
+    assert.ok(!(served instanceof Error), `the waiter of the queued request was told: ${String(served)}`);
+    assert.ok((served as { requestIds: string[] }).requestIds.includes('queued-misspelt'));
+    // A sender whose signal was dropped for a misspelt field sends it again, corrected, under the same requestId: it is queued and served.
+    await waitForStatus(handle, (st) => st.phase === 'idle' && st.queue.length === 0);
+    await handle.signal(requestSyncSignal, { requestId: 'ahead-of-corrected' });
+    await handle.signal(requestSyncSignal, { table: ['public.t0002'], requestId: 'corrected-resend', requestedBy: 'svc-corrected' } as unknown as SyncRequest);
+    await handle.signal(requestSyncSignal, { tables: ['public.t0002'], requestId: 'corrected-resend', requestedBy: 'svc-corrected' });
+    const corrected = await waited('corrected-resend');
+    assert.ok(!(corrected instanceof Error), `the waiter of the corrected request was told: ${String(corrected)}`);
+    assert.ok((corrected as { requestIds: string[] }).requestIds.includes('corrected-resend'));
+    const s = await status(handle);
+    assert.match(s.ignoredRequests.find((r) => r.requestedBy === 'svc-misspelt')?.reason ?? '', /^unknown field "table"/);
+    assert.equal(s.recentCycles.filter((c) => c.requestIds.includes('queued-misspelt')).length, 1);
   });
 
   test('a requestId a recent cycle served, resent with other tables or approvals, is no repeat: the update is refused and the signal dropped saying what differs; the same request is still a repeat', async () => {
