@@ -16,12 +16,13 @@ const requestTableName = z
   .regex(/^[^.]+\.[\s\S]*[^.]$/)
   .describe('A source table as `schema.table`, at most 300 characters');
 
+/** A caller's requestId: the updates refuse one of the form r<number>, which the source gives requests sent without one (`reservedRequestIdProblem`). */
+const requestId = () => z.string().max(500).regex(/^(?!r[0-9]+$)/);
+
 export const syncRequest = z
   .object({
     tables: z.array(requestTableName).min(1).optional().describe('Only these tables; every included table when absent'),
-    requestId: z
-      .string()
-      .max(500)
+    requestId: requestId()
       .optional()
       .describe('Your id for this request; the status query lists it in recentCycles[].requestIds once served; the request query (its requestId) answers where it stands: {servedBy: the cycles that served it, running?, queuedAt?, dropped?}. Not of the form r<number> (r1, r2...), which the source gives requests sent without one'),
     requestedBy: z.string().max(500).optional().describe('Who asked, for the record (e.g. a service name)'),
@@ -37,7 +38,7 @@ export const rerunRequest = z
       .optional()
       .describe('Let these loads write an export older than the one a lake table holds (a load of an older export is refused otherwise)'),
     rebuild: z.boolean().optional().describe('Replace these tables from the export so new column types apply (arrays kept as text become lists)'),
-    requestId: z.string().max(500).optional().describe('Your id for this request, as for a sync: not of the form r<number>, which the source gives requests sent without one'),
+    requestId: requestId().optional().describe('Your id for this request, as for a sync: not of the form r<number>, which the source gives requests sent without one'),
     requestedBy: z.string().max(500).optional(),
   })
   .meta({ id: 'RerunRequest', description: 'Payload of the `requestRerun` signal and of the `rerun` update: reuse the last export, load only these tables' });

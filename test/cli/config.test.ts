@@ -15,7 +15,7 @@ import { parse as parseYaml } from 'yaml';
 import { SCHEMA_FILES, configJsonSchema, messagesJsonSchema, schemaText } from '../../src/cli/schemas';
 import { type CliDeps, tableList } from '../../src/cli/context';
 import { checkTimeZone } from '../../src/cli/commands/schedule';
-import { initialState, rerunPayloadProblem, syncProblem, unqualifiedProblem } from '../../src/workflows/ledger';
+import { initialState, rerunPayloadProblem, reservedRequestIdProblem, syncProblem, unqualifiedProblem } from '../../src/workflows/ledger';
 import type { RerunRequest, SyncRequest } from '../../src/workflows/messages';
 import type { Ports } from '../../src/ports';
 import composeSpec from './fixtures/compose-spec.json';
@@ -707,6 +707,16 @@ describe('published schemas', () => {
       assert.equal(check('SyncRequest', { tables }), false, `SyncRequest with tables ${JSON.stringify(tables)}, which the sync update refuses`);
       assert.notEqual(rerunRefused({ tables }), undefined, `the rerun update refuses tables ${JSON.stringify(tables)}`);
       assert.equal(check('RerunRequest', { tables }), false, `RerunRequest with tables ${JSON.stringify(tables)}, which the rerun update refuses`);
+    }
+    // A requestId of the form the source gives its own requests: refused whatever the source knows.
+    for (const requestId of ['r1', 'r900']) {
+      assert.notEqual(reservedRequestIdProblem({ requestId }), undefined);
+      assert.equal(check('SyncRequest', { requestId }), false, `SyncRequest with requestId ${requestId}, which the sync update refuses`);
+      assert.equal(check('RerunRequest', { tables: 'failed', requestId }), false, `RerunRequest with requestId ${requestId}, which the rerun update refuses`);
+    }
+    for (const requestId of ['r-1', 'r1x', 'billing-r1', 'R1']) {
+      assert.equal(reservedRequestIdProblem({ requestId }), undefined);
+      assert.equal(check('SyncRequest', { requestId }), true, requestId);
     }
     for (const tables of [['public.orders'], ['public.Odd Name', 'dynamodb.Orders', 'sales.2024.q1']]) {
       assert.equal(syncRefused({ tables }), undefined);
