@@ -279,9 +279,9 @@ def run(job: "_Load") -> "tuple[Outcome, SchemaPlan, None]":
     if action == "create":
         return job.create(typed, plans), schema, None
     if action == "replace":
-        return job.replace(typed, schema, lake_types), schema, None
+        return _reaching(job, job.replace(typed, schema, lake_types)), schema, None
     if action == "rebuild":
-        return job.rebuild(typed, schema, lake_types), schema, None
+        return _reaching(job, job.rebuild(typed, schema, lake_types)), schema, None
     layout = Layout(columns, tuple(excluded), rest_name, hash_key)
     return merge(job, typed_all, schema, key, lake_types, Outcome, layout), schema, None
 
@@ -320,6 +320,17 @@ def merge(job: "_Load", typed_all: "DataFrame", schema: SchemaPlan, key: list[st
     elif not _history_reached(job):
         record_reached(job)
     return result
+
+
+def _reaching(job: "_Load", outcome: "Outcome") -> "Outcome":
+    """A FULL export that changed no row (a replace or rebuild that committed nothing) still records the export
+    time it reached, as a merge does: the next cycle plans its windows from there, not from the lake's old time,
+    which would take a FULL export again every cycle for as long as the table stays unchanged."""
+    a = job.args
+    current = lake.snapshot_id(job.spark, job.ident, a.catalog, a.namespace, a.lake_table)
+    if current == job.state.snapshot_before and not _history_reached(job):
+        record_reached(job)
+    return outcome
 
 
 def _history_reached(job: "_Load") -> bool:

@@ -189,3 +189,30 @@ def test_a_newer_export_committed_while_a_full_export_loads_is_not_overwritten(d
     monkeypatch.undo()
     assert older.error is not None and older.error["class"] == "OlderExport", (older.status, older.error)
     assert [r[:2] for r in lake(spark, "ddb_overtaken")] == [("i00", "1.50"), ("i01", "9.00"), ("i02", "1.50"), ("i03", "1.50")]
+
+
+def test_a_full_export_that_changes_no_row_still_records_the_export_time_it_reached(ddb_load: DdbLoad, spark: Any,
+                                                                                       tmp_path: Path) -> None:
+    """A quiet table replaced from a FULL export (a gap too long for incremental windows, recovery that no longer
+    reaches the lake's time): the next cycle must plan its windows from this export's time, not from the old one,
+    or every cycle takes a FULL export again for as long as the table stays unchanged."""
+    e1 = export_entry("q1", write_export(tmp_path, "q1", items(range(5))), T1, item_count=5)
+    created = ddb_load("Products", "ddb_quiet_full", [e1], KEY, ATTRS)
+    assert created.status == "succeeded", created.error
+    e2 = export_entry("q2", write_export(tmp_path, "q2", items(range(5))), T2, item_count=5)
+    replaced = ddb_load("Products", "ddb_quiet_full", [e2], KEY, ATTRS, action="replace")
+    assert replaced.status == "succeeded", replaced.error
+    assert (replaced.inserted, replaced.updated, replaced.deleted) == (0, 0, 0)
+    summary = snapshots(spark, "ddb_quiet_full")[-1]["summary"]
+    assert (summary["lakesync.export-id"], summary["lakesync.snapshot-time"]) == ("q2", T2)
+    assert [r[0] for r in lake(spark, "ddb_quiet_full")] == [f"i{n:02d}" for n in range(5)]
+    # The same export again: its time is already recorded, nothing more is committed.
+    again = ddb_load("Products", "ddb_quiet_full", [e2], KEY, ATTRS, action="replace")
+    assert (again.status, again.committed) == ("succeeded", False), again.error
+    assert again.snapshotId == current_snapshot(spark, "ddb_quiet_full")
+    # So is a rebuild whose FULL export changes no row.
+    e3 = export_entry("q3", write_export(tmp_path, "q3", items(range(5))), T3, item_count=5)
+    rebuilt = ddb_load("Products", "ddb_quiet_full", [e3], KEY, ATTRS, action="replace", rebuild="true")
+    assert rebuilt.status == "succeeded", rebuilt.error
+    summary = snapshots(spark, "ddb_quiet_full")[-1]["summary"]
+    assert (summary["lakesync.export-id"], summary["lakesync.snapshot-time"]) == ("q3", T3)

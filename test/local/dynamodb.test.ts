@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
-import { DeleteItemCommand, type DynamoDBClient, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, type DynamoDBClient, PutItemCommand, UpdateContinuousBackupsCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { jsonOf, lakesync } from '../../src/demo/cli';
 import { compareDynamoTable, type DynamoTableShape } from '../../src/demo/compare-dynamodb';
 import { createDynamoTable, DEMO_DYNAMO_TABLE, DYNAMO_CHANGES, embeddedDynamoClient, scanAll, seedOrders } from '../../src/demo/dynamodb';
@@ -253,6 +253,27 @@ describe('DynamoDB tables in the embedded mode, checked item by item', () => {
       .filter((f) => f.endsWith('.json'))
       .map((f) => (JSON.parse(readFileSync(join(layout.runs, f), 'utf8')) as RunRecord).runToken);
     assert.ok(runCycles.length > 0 && runCycles.every((token) => newest.some((c) => token.startsWith(c))), runCycles.join(', '));
+  });
+
+  test('cycles 5 and 6: a FULL export that changes no row still moves the table on; the next cycle merges from its time', async () => {
+    // Recovery turned off and on: its earliest restorable time is now after the export time Orders reached.
+    for (const enabled of [false, true]) {
+      await dynamo.send(new UpdateContinuousBackupsCommand({ TableName: DEMO_DYNAMO_TABLE, PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: enabled } }));
+    }
+    const replaced = await sync();
+    assert.equal(replaced.status, 'succeeded', JSON.stringify(replaced.tables.map((t) => t.error).filter(Boolean)));
+    const full = loadedExports(ORDERS).at(-1)!;
+    assert.deepEqual(full.map((w) => w.type), ['FULL']);
+    await assertLakeEqualsTable(ORDERS);
+
+    await putReading('d2', 2_005, '16.25');
+    const result = await sync();
+    assert.equal(result.status, 'succeeded', JSON.stringify(result.tables.map((t) => t.error).filter(Boolean)));
+    // Orders did not change: the FULL export of cycle 5 reached its time, so cycle 6 needs no FULL export again.
+    const windows = loadedExports(ORDERS).at(-1)!;
+    assert.deepEqual(windows.map((w) => [w.type, w.from]), [['INCREMENTAL', full[0]!.to]]);
+    assert.equal(outcome(result, ORDERS).load?.action, 'merge');
+    for (const table of [ORDERS, READINGS]) await assertLakeEqualsTable(table);
   });
 });
 
