@@ -154,7 +154,7 @@ def partitions_sql(schema: str, table: str) -> str:
         "WITH RECURSIVE tree(oid) AS (SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
         f"WHERE n.nspname = {literal(schema)} AND c.relname = {literal(table)} "
         "UNION ALL SELECT i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.oid) "
-        "SELECT n.nspname::text AS schema, c.relname::text AS name, c.relkind::text AS kind "
+        "SELECT n.nspname::text AS schema, c.relname::text AS name, c.relkind::text AS kind, c.oid::bigint AS oid "
         "FROM tree t JOIN pg_class c ON c.oid = t.oid JOIN pg_namespace n ON n.oid = c.relnamespace "
         f"WHERE NOT (n.nspname = {literal(schema)} AND c.relname = {literal(table)}) ORDER BY 1, 2"
     )
@@ -277,22 +277,21 @@ class DirectRows:
         )
 
     def checked_partitions(self) -> str:
-        """A partitioned table whose partitions the plan checked: its rows are read from those partitions by
-        name (ONLY each), never through the table, so a partition attached since is never read; a table that
-        has a partition the plan did not check is refused before anything is read."""
+        """A partitioned table whose partitions the plan checked: its rows are read through the table, from
+        those partitions alone (by their tableoid), so a partition attached since is never read, and SELECT on
+        the table suffices, as for any read of it (a partition read by its own name needs its own grant); a
+        table that has a partition the plan did not check is refused before anything is read."""
         tree = self.partition_tree()
         unchecked = self.unchecked_partitions(tree)
         if unchecked:
             raise self.refuse_unchecked(unchecked, "was attached to it" if len(unchecked) == 1 else "were attached to it")
-        # An excluded column is never named to the source, not even inside the union the window reads from.
+        # An excluded column is never named to the source, not even inside the query the window reads from.
         policies = self.args.column_policies
         columns = ", ".join(ident(c.name) for c in self.columns
                             if not (c.name in policies and policies[c.name].exclude)) or "NULL AS lakesync_none"
-        leaves = [f"{ident(r['schema'])}.{ident(r['name'])}" for r in tree if r["kind"] != "p"]
-        if not leaves:  # no partition holds rows: the table's own (none)
-            leaves = [f"{ident(self.args.source_schema)}.{ident(self.args.source_table)}"]
-        union = " UNION ALL ".join(f"SELECT {columns} FROM ONLY {leaf}" for leaf in leaves)
-        return f"({union}) AS lakesync_rows"
+        leaves = ",".join(str(int(r["oid"])) for r in tree if r["kind"] != "p")
+        table = f"{ident(self.args.source_schema)}.{ident(self.args.source_table)}"
+        return f"(SELECT {columns} FROM {table} WHERE tableoid = ANY ('{{{leaves}}}'::oid[])) AS lakesync_rows"
 
     def check_partitions_unchanged(self) -> None:
         """After the read: a partition attached while the window was read holds rows the read left out."""

@@ -126,3 +126,22 @@ def test_an_excluded_column_of_a_partitioned_table_is_never_named_to_the_source(
     statements = [line for line in postgres.server_log().splitlines() if "dp_cols" in line and "LOG:" in line]
     named = [s for s in statements if '"secret"' in s]
     assert statements and not named, named[0][:400]
+
+
+def test_a_role_granted_select_on_the_partitioned_table_alone_reads_its_checked_partitions(
+        direct_load: Loader, postgres: PgServer, spark: Any) -> None:
+    """SELECT on a partitioned table lets a role read every partition through it (PostgreSQL checks the
+    table's privileges then, not the partitions'): a read of the checked partitions needs no more."""
+    from conftest import PG_PASSWORD
+
+    make_events(postgres, "dp_grant")
+    postgres.sql(f"CREATE ROLE dp_reader LOGIN PASSWORD '{PG_PASSWORD}'")
+    postgres.sql("GRANT SELECT ON dp_grant TO dp_reader")
+    assert postgres.sql("SET ROLE dp_reader; SELECT count(*) FROM dp_grant") == [["3"]]
+    options = {"cursor_column": "id", "known_partitions": known("dp_grant"), "jdbc_user": "dp_reader"}
+    first = direct_load("dp_grant", "dp_grant", action="create", partitions="2", **options)
+    assert (first.status, first.inserted) == ("succeeded", 3), first.error
+    postgres.sql("INSERT INTO dp_grant VALUES (1700, 'us', 'ok 1700')")
+    second = direct_load("dp_grant", "dp_grant", **options)
+    assert (second.status, second.inserted) == ("succeeded", 1), second.error
+    assert lake_secrets(spark, "dp_grant") == ["ok 1", "ok 2", "ok 1500", "ok 1700"]
