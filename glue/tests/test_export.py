@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -78,9 +79,7 @@ def test_s3_export_and_result_through_boto3(tmp_path: Path, monkeypatch: pytest.
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket="exports")
         root = Path(export.path)
-        for path in root.rglob("*"):
-            if path.is_file():
-                s3.upload_file(str(path), "exports", f"rds/{export.export_id}/{path.relative_to(root).as_posix()}")
+        _upload_tree(s3, root, f"rds/{export.export_id}")
         s3_path = f"s3://exports/rds/{export.export_id}"
         found = find_table_export(args_for(s3_path, "shop.public.a"))  # type: ignore[arg-type]
         assert len(found.data_files) == 2
@@ -237,10 +236,15 @@ def test_damaged_part_files_are_named_locally_and_on_s3(tmp_path: Path, monkeypa
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket="exports")
         root = Path(export.path)
-        for path in root.rglob("*"):
-            if path.is_file():
-                s3.upload_file(str(path), "exports", f"rds/{path.relative_to(root).as_posix()}")
+        _upload_tree(s3, root, "rds")
         s3_parts = [f"s3://exports/rds/{p.relative_to(root).as_posix()}" for p in parts]
         on_s3 = type(found)(found.target, found.status, found.mappings, tuple(s3_parts), found.data_bytes, found.folder)
         check(damaged_parts(on_s3), s3_parts)
     storage.reset_clients()
+
+
+def _upload_tree(s3: Any, root: Path, prefix: str) -> None:
+    """Every file under `root` into the bucket "exports", under `prefix`, as RDS lays out an export."""
+    for path in root.rglob("*"):
+        if path.is_file():
+            s3.upload_file(str(path), "exports", f"{prefix}/{path.relative_to(root).as_posix()}")
