@@ -54,15 +54,50 @@ export function cursorKind(originalType: string): CursorKind {
 }
 
 /**
- * Why a column of this PostgreSQL type cannot be a cursor, or undefined: PostgreSQL orders booleans,
- * bytea and arrays otherwise than the lake holds them (true > false; bytes; lists), so a window from
- * the lake's max would skip new rows (a later `false`, a smaller byte string).
+ * Types a window follows as text: the window compares every type but numbers, dates and timestamps
+ * as its text form in byte order (PostgreSQL `COLLATE "C"`, Spark's max on the lake's string), and
+ * these types' text forms order as PostgreSQL orders the values (fixed-width or prefix-ordered).
+ */
+const TEXT_ORDERED_CURSORS = new Set([
+  'text', 'character varying', 'varchar', 'character', 'char', 'bpchar', 'name', 'uuid', 'time', 'time without time zone',
+  'macaddr', 'macaddr8', 'bit', 'bit varying', 'varbit',
+]);
+
+/** What the cursor types a window follows are, for the messages. */
+export const CURSOR_TYPES_FIX = 'pick a cursor column that is a number, a date or timestamp, or text (text, character varying, character, name, uuid, time without time zone, macaddr, bit), e.g. an id or an updated-at column, or leave the cursor out and load the table whole from exports (extract: export)';
+
+/** A PostgreSQL type name without its type modifiers, lower case: 'character varying(20)' -> 'character varying'. */
+function typeBase(originalType: string): string {
+  return originalType.toLowerCase().replace(/\([^)]*\)/g, '').replace(/\s+/g, ' ').trim();
+}
+
+/** Why a window cannot follow a cursor of this (base) type: an example of its order. */
+function unorderedReason(type: string): string {
+  const textOrder = (example: string) => `its text form does not order as PostgreSQL orders it, e.g. ${example}`;
+  if (type === 'boolean' || type === 'bool') return 'it holds two values, and a new row holding false lies below the lake\'s max (true)';
+  if (type === 'bytea') return 'the lake holds its bytes, while PostgreSQL would compare its text (\'\\x0a1b\')';
+  if (type === 'array' || type.endsWith('[]')) return textOrder("'{10}' sorts below '{9}' as text");
+  if (type === 'pg_lsn') return textOrder("'0/10000000' sorts below '0/9FFFFFF' as text");
+  if (type === 'inet' || type === 'cidr') return textOrder("'10.0.0.1' sorts below '9.0.0.1' as text");
+  if (type.startsWith('interval')) return textOrder("'10 days' sorts below '9 days' as text");
+  if (type === 'time with time zone' || type === 'timetz') return textOrder("'10:00:00+02' sorts above '09:30:00+00' as text, though it is earlier");
+  if (type === 'user-defined') return textOrder('an enum orders by the order its labels were declared in, not alphabetically');
+  return textOrder("'10' sorts below '9' as text");
+}
+
+/**
+ * Why a column of this PostgreSQL type (as an export's `originalType` or the source catalog spells
+ * it: information_schema's names, 'USER-DEFINED', 'ARRAY', a domain by its base type) cannot be a
+ * cursor, or undefined. A window reads the rows from the lake's max up, so it must compare values
+ * in the order PostgreSQL gives them: numbers, dates and timestamps are compared natively, the
+ * types of TEXT_ORDERED_CURSORS as text; for any other type a new row could sort below the lake's
+ * max as text though it is larger, and would never be read.
  */
 export function unorderedCursorProblem(originalType: string): string | undefined {
-  const type = originalType.trim().toLowerCase();
-  const what = /^bool(ean)?$/.test(type) ? 'boolean' : type === 'bytea' ? 'bytea' : type === 'array' || type.endsWith('[]') ? 'an array' : undefined;
-  if (!what) return undefined;
-  return `is ${what}, which has no order a window can follow (rows with a smaller value than the lake's max are never read): pick a cursor column that is a number, a date or timestamp, or text (e.g. an id or an updated-at column)`;
+  const type = typeBase(originalType);
+  const array = type === 'array' || type.endsWith('[]');
+  if (!array && (cursorKind(originalType) !== 'other' || TEXT_ORDERED_CURSORS.has(type))) return undefined;
+  return `is of type ${array ? 'array' : type}, which a window cannot follow: ${unorderedReason(type)}, so new rows would never be read: ${CURSOR_TYPES_FIX}`;
 }
 
 export function defaultLookback(kind: CursorKind): string {

@@ -20,7 +20,7 @@ from . import lake, lineage
 from .args import JobArgs
 from .errors import InvalidArgument, LoadError, SchemaConflict, SourceRewritten
 from .jdbc import Connection, resolve
-from .pgtypes import ColumnMapping, ColumnPlan, declared_scale, exported_spark_type, pg_kind
+from .pgtypes import ColumnMapping, ColumnPlan, declared_scale, exported_spark_type, pg_kind, type_base
 from .names import sql_string
 from .query import format_value
 from .window import check_lookback, default_lookback, lower_bound, pinned_warning
@@ -48,9 +48,55 @@ _RANGE_TEMPORAL = ("date", "timestamp", "timestamptz")
 _INTEGRAL = ("int16", "int32", "int64")
 # The smallest value of each integer cursor kind: a lower bound below it is no bound (PostgreSQL refuses it).
 _INTEGRAL_MIN = {"int16": -2**15, "int32": -2**31, "int64": -2**63}
-# Cursor kinds a window cannot bound: PostgreSQL compares them as text ('\x0a1b', 'true'), the lake
-# in its own type (bytes, booleans, lists), so the two sides disagree on which rows are new.
-_UNORDERED_CURSORS = {"bytes": "bytea", "bool": "boolean", "array": "an array"}
+# Types a window follows as text (compared() in byte order, as Spark's max() on the lake's string):
+# their text forms order as PostgreSQL orders the values. Every other type but numbers, dates and
+# timestamps (compared natively) is refused as a cursor (src/lookback.ts refuses the same in the plan).
+_TEXT_ORDERED_CURSORS = frozenset({
+    "text", "character varying", "varchar", "character", "char", "bpchar", "name", "uuid", "time",
+    "time without time zone", "macaddr", "macaddr8", "bit", "bit varying", "varbit",
+})
+CURSOR_TYPES_FIX = (
+    "pick a cursor column that is a number, a date or timestamp, or text (text, character varying, character, "
+    "name, uuid, time without time zone, macaddr, bit), e.g. an id or an updated-at column, or leave the cursor out "
+    "and load the table whole from exports (extract: export)"
+)
+
+
+def _unordered_reason(type_: str) -> str:
+    """Why a window cannot follow a cursor of this (base) type: an example of its order."""
+    def text_order(example: str) -> str:
+        return f"its text form does not order as PostgreSQL orders it, e.g. {example}"
+
+    if type_ in ("boolean", "bool"):
+        return "it holds two values, and a new row holding false lies below the lake's max (true)"
+    if type_ == "bytea":
+        return "the lake holds its bytes, while PostgreSQL would compare its text ('\\x0a1b')"
+    if type_ == "array" or type_.endswith("[]"):
+        return text_order("'{10}' sorts below '{9}' as text")
+    if type_ == "pg_lsn":
+        return text_order("'0/10000000' sorts below '0/9FFFFFF' as text")
+    if type_ in ("inet", "cidr"):
+        return text_order("'10.0.0.1' sorts below '9.0.0.1' as text")
+    if type_.startswith("interval"):
+        return text_order("'10 days' sorts below '9 days' as text")
+    if type_ in ("time with time zone", "timetz"):
+        return text_order("'10:00:00+02' sorts above '09:30:00+00' as text, though it is earlier")
+    if type_ == "user-defined":
+        return text_order("an enum orders by the order its labels were declared in, not alphabetically")
+    return text_order("'10' sorts below '9' as text")
+
+
+def cursor_order_problem(original_type: str) -> str | None:
+    """Why a column of this PostgreSQL type (information_schema's name, 'USER-DEFINED', 'ARRAY', a domain by
+    its base type) cannot be a cursor, or None: a window reads from the lake's max up, so it must compare in
+    PostgreSQL's order, and a new row that sorts below the lake's max as text though it is larger is never read."""
+    kind = pg_kind(original_type)[0]
+    type_ = type_base(original_type)
+    if kind in _RANGE_NUMERIC or kind in _RANGE_TEMPORAL or kind == "money" or (
+            kind != "array" and type_ in _TEXT_ORDERED_CURSORS):
+        return None
+    shown = "array" if kind == "array" else type_
+    return f"is of type {shown}, which a window cannot follow: {_unordered_reason(type_)}, so new rows would never be read"
 
 
 def ident(name: str) -> str:
@@ -358,14 +404,12 @@ class DirectRows:
 
     def check_cursor(self, cursor: SourceColumn) -> None:
         """A cursor whose window PostgreSQL and the lake bound alike: refused before anything is read."""
-        named = _UNORDERED_CURSORS.get(cursor.kind)
-        if named is None:
+        problem = cursor_order_problem(cursor.mapping.original_type)
+        if problem is None:
             return
         raise InvalidArgument(
-            f"--cursor_column {cursor.name!r}: table {self.args.target}'s column is {named} "
-            f"({cursor.mapping.original_type}), which PostgreSQL and the lake order differently, so a window "
-            "on it would skip new rows; pick a cursor column that is a number, a date or timestamp, or text "
-            "(e.g. an id or an updated-at column), or load the table from an export (extract: export)"
+            f"--cursor_column {cursor.name!r}: table {self.args.target}'s column ({cursor.mapping.original_type}) "
+            f"{problem}; {CURSOR_TYPES_FIX}"
         )
 
     # -- the window ---------------------------------------------------------------------------

@@ -132,14 +132,19 @@ class ColumnPlan:
         return check(value)
 
 
+def type_base(original_type: str) -> str:
+    """A PostgreSQL type name without its type modifiers, lower case: 'character varying(20)' -> 'character varying'."""
+    base = re.sub(r"\([^)]*\)", "", original_type.strip().lower())
+    return re.sub(r"\s+", " ", base).strip()
+
+
 def pg_kind(original_type: str) -> tuple[str, int | None, int | None]:
     """(kind, first type parameter, second type parameter) of a PostgreSQL type name."""
     text = original_type.strip().lower()
     params = re.search(r"\(\s*(-?\d+)\s*(?:,\s*(-?\d+)\s*)?\)", text)
     p1 = int(params.group(1)) if params else None
     p2 = int(params.group(2)) if params and params.group(2) is not None else None
-    base = re.sub(r"\([^)]*\)", "", text)
-    base = re.sub(r"\s+", " ", base).strip()
+    base = type_base(text)
     if base.endswith("[]") or base == "array" or (base.startswith("_") and len(base) > 1):
         return "array", p1, p2
     table = {
