@@ -10,11 +10,7 @@ import type { RerunAccepted, RerunRequest, SourceStatus, SourceWorkflowInput, Sy
 
 const tableName = z.string().max(300).describe('A source table as `schema.table`, at most 300 characters');
 /** A table a request names: the updates refuse a name without its schema (`orders`), as `isSchemaTable` reads it. */
-const requestTableName = z
-  .string()
-  .max(300)
-  .regex(/^[^.]+\.[\s\S]*[^.]$/)
-  .describe('A source table as `schema.table`, at most 300 characters');
+const requestTableName = tableName.regex(/^[^.]+\.[\s\S]*[^.]$/);
 
 /** A caller's requestId: the updates refuse one of the form r<number>, which the source gives requests sent without one (`reservedRequestIdProblem`). */
 const requestId = () => z.string().max(500).regex(/^(?!r[0-9]+$)/);
