@@ -30,6 +30,23 @@ export function isDataFile(path: string): boolean {
   return name.endsWith('.parquet') && !name.startsWith('.') && !name.startsWith('_');
 }
 
+/** A batch folder RDS writes below a table's folder: 1/, 2/, ... */
+const BATCH_FOLDER = /^[0-9]+$/;
+
+/**
+ * Whether `relative`, a `/`-separated path below a table's export folder, is one of the table's part
+ * files: a data file right in the folder (older exports) or in one of its batch folders
+ * (`<batch>/part-<n>-<uuid>.gz.parquet`, "File naming conventions for exports to Amazon S3").
+ * Nothing in another folder or deeper is the table's. This is the one rule for the rows
+ * verification expects and the parts discovery records; the load job reads the files of the same
+ * rule, `is_table_part` in glue/lakesync_glue/export.py: change both together.
+ */
+export function isTablePart(relative: string): boolean {
+  const segments = relative.split('/');
+  if (segments.length === 2 && !BATCH_FOLDER.test(segments[0]!)) return false;
+  return segments.length <= 2 && isDataFile(relative);
+}
+
 /** Reads `length` bytes at `offset` of one file. */
 export type ReadRange = (offset: number, length: number) => Promise<Buffer>;
 

@@ -156,6 +156,15 @@ def _in_table_folder(folder: str, path: str) -> bool:
     return len(relative) == 1 or (len(relative) == 2 and _BATCH_FOLDER.fullmatch(relative[0]) is not None)
 
 
+def is_table_part(folder: str, path: str) -> bool:
+    """Whether `path`, a file listed under the table's export `folder`, is one of the part files the load reads.
+
+    The one rule of a table's exported rows: verification counts the rows of the same files, by `isTablePart`
+    in src/export-rows.ts; change both together.
+    """
+    return _is_data_file(path) and _in_table_folder(folder, path)
+
+
 def _sharing_folder(entries: list[dict[str, Any]], target: str) -> list[str]:
     """The other exported tables whose folder is `target`'s or lies in it.
 
@@ -250,7 +259,7 @@ def find_table_export(args: JobArgs) -> TableExport:
             "apart and nothing is loaded; rename one of the tables, or exclude all but one of them from the sync"
         )
     # Every batch folder (1/, 2/, ...) and the older layout without one; part numbers may have gaps.
-    files = [f for f in storage.list_files(folder) if _is_data_file(f.path) and _in_table_folder(folder, f.path)]
+    files = [f for f in storage.list_files(folder) if is_table_part(folder, f.path)]
     data = _exported_data(with_schema[0])
     if not files and data:
         raise ExportNotFound(

@@ -11,7 +11,7 @@ from conftest import make_args
 from exportkit import TableData, col, write_export
 from lakesync_glue import storage
 from lakesync_glue.errors import ExportNotFound, NameCollision
-from lakesync_glue.export import damaged_parts, find_table_export
+from lakesync_glue.export import damaged_parts, find_table_export, is_table_part
 
 COLS = [col("id", "bigint"), col("name", "text")]
 
@@ -248,3 +248,13 @@ def _upload_tree(s3: Any, root: Path, prefix: str) -> None:
     for path in root.rglob("*"):
         if path.is_file():
             s3.upload_file(str(path), "exports", f"{prefix}/{path.relative_to(root).as_posix()}")
+
+
+def test_the_part_files_the_load_reads_are_those_verification_counts() -> None:
+    """The same cases test/core/verify-rows.test.ts holds verification's rule (src/export-rows.ts) to."""
+    cases = json.loads((Path(__file__).resolve().parents[2] / "test" / "fixtures" / "export-part-paths.json").read_text())
+    for folder in ("/x/ls-1/shop/public.orders", "s3://bucket/ls-1/shop/public.orders"):
+        for relative in cases["parts"]:
+            assert is_table_part(folder, f"{folder}/{relative}"), relative
+        for relative in cases["notParts"]:
+            assert not is_table_part(folder, f"{folder}/{relative}"), relative

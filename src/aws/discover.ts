@@ -14,7 +14,7 @@ import {
   type TablesInfoFile,
   tablesInfoPrefix,
 } from '../export-listing';
-import { footerRowCount, isDataFile, partsOf, sumRows, tableDataPath, withTail } from '../export-rows';
+import { footerRowCount, isTablePart, partsOf, sumRows, tableDataPath, withTail } from '../export-rows';
 import type { DiscoveredExport, ExportParts, ExportRef, TableName } from '../model';
 import type { DiscoverPort } from '../ports';
 import type { ExportWarnings } from './export-warnings';
@@ -45,7 +45,7 @@ export class ExportDiscovery implements DiscoverPort {
   }
 
   /**
-   * The table folders (`<db>/<schema>.<table>`) holding at least one data file, with their files and
+   * The table folders (`<db>/<schema>.<table>`) holding at least one part file, with their files and
    * bytes, from one paginated listing of the database's folder, so that a table whose files are
    * missing is not loaded as empty.
    */
@@ -55,7 +55,7 @@ export class ExportDiscovery implements DiscoverPort {
     for (const { key, size } of await this.objects.listKeys(bucket, base, subject)) {
       const rest = key.slice(base.length);
       const slash = rest.indexOf('/');
-      if (slash <= 0 || !isDataFile(key)) continue;
+      if (slash <= 0 || !isTablePart(rest.slice(slash + 1))) continue;
       const folder = `${exportPathName(this.database)}/${rest.slice(0, slash)}`;
       const parts = folders.get(folder) ?? { files: 0, bytes: 0 };
       folders.set(folder, { files: parts.files + 1, bytes: parts.bytes + size });
@@ -63,7 +63,7 @@ export class ExportDiscovery implements DiscoverPort {
     return folders;
   }
 
-  /** Sums the footers of every part file under the table's folder, one ranged GET per part as a rule. */
+  /** Sums the footers of the table's part files (those the load job reads), one ranged GET per part as a rule. */
   async exportRowCount(ref: ExportRef, table: TableName): Promise<number> {
     const root = parseS3Url(ref.location);
     const subject = `the row count of ${table} in export ${ref.exportId}`;
@@ -71,7 +71,7 @@ export class ExportDiscovery implements DiscoverPort {
     if (!(await this.exportAvailable(ref))) throw missingExportInfo(ref.exportId, ref.location);
     // The trailing slash keeps public.orders from counting public.orders_archive.
     const folder = `${joinKey(root.key, tableDataPath(this.database, table))}/`;
-    const parts = (await this.objects.listKeys(root.bucket, folder, subject)).filter((o) => isDataFile(o.key));
+    const parts = (await this.objects.listKeys(root.bucket, folder, subject)).filter((o) => isTablePart(o.key.slice(folder.length)));
     return sumRows(parts, (part) => {
       const loc = { bucket: root.bucket, key: part.key };
       const read = (offset: number, length: number) => this.objects.getRange(loc, offset, length, subject);

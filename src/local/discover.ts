@@ -6,7 +6,7 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { join, sep } from 'node:path';
 import {
   type ExportInfoDocument,
   isTablesInfoFile,
@@ -15,7 +15,7 @@ import {
   readExportListing,
   type TablesInfoDocument,
 } from '../export-listing';
-import { footerRowCount, isDataFile, partsOf, sumRows } from '../export-rows';
+import { footerRowCount, isTablePart, partsOf, sumRows } from '../export-rows';
 import type { DiscoveredExport, DiscoveredTable, ExportParts, ExportRef, TableName } from '../model';
 import type { DiscoverPort } from '../ports';
 import { exportInfoFile, tableDataDir } from './export/layout';
@@ -59,14 +59,15 @@ export function createDiscoverPort(layout: WorkDirLayout, database: string, sour
   };
 }
 
-/** The part files under the table's folder in the export, at any depth (none without a folder). */
+/** The table's part files in the export, in its folder and its batch folders (none without a folder). */
 function partFiles(ref: ExportRef, database: string, table: TableName): string[] {
   const dir = tableDataDir(ref.location, database, table);
   if (!existsSync(dir)) return [];
   // Relative paths rather than Dirent.parentPath, which Node 20 has only from 20.12.
   return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((relative) => isTablePart(relative.split(sep).join('/')))
     .map((relative) => join(dir, relative))
-    .filter((path) => isDataFile(basename(path)) && statSync(path).isFile());
+    .filter((path) => statSync(path).isFile());
 }
 
 function partsIn(files: string[]): ExportParts {

@@ -84,3 +84,30 @@ test('row counts in tableStatistics count as data too; without a listing nothing
   const unlisted = readExportListing({ exportId: EXPORT_ID, database: 'shop', info: {}, tablesInfo });
   assert.deepEqual(unlisted.tables.map((t) => t.table), ['public.t']);
 });
+
+test('the export rows verification expects are those of the files the load job reads: the table folder and its batch folders, nothing deeper', async () => {
+  // glue/lakesync_glue/export.py reads `<folder>/<file>` (older exports) and `<folder>/<digits>/<file>`
+  // only; a file in another folder or deeper below the table's folder is no part of its export.
+  const id = 'ls-shop-depth';
+  const root = `lakesync/exports/${id}`;
+  const folder = `${root}/shop/public.orders`;
+  const files: [string, string | Uint8Array][] = [
+    [`${root}/export_info_${id}.json`, JSON.stringify({ exportTaskIdentifier: id, status: 'COMPLETE' })],
+    [`${root}/export_tables_info_${id}_from_1_to_1.json`, JSON.stringify({ perTableStatus: [entry('public.orders', 0.001)] })],
+    // Read by the load: a batch folder and the table folder itself.
+    [`${folder}/1/part-00000-0a1b.gz.parquet`, parquetPart(7)],
+    [`${folder}/part-00000-2c3d.gz.parquet`, parquetPart(3)],
+    // Read by neither: markers and hidden files.
+    [`${folder}/1/_SUCCESS`, ''],
+    [`${folder}/1/.part-00000-0a1b.gz.parquet.crc`, 'crc'],
+    // Not read by the load: a folder that is no batch folder, below a batch folder, a Hadoop temporary folder.
+    [`${folder}/archive/part-00000-4e5f.gz.parquet`, parquetPart(100)],
+    [`${folder}/1/old/part-00000-6a7b.gz.parquet`, parquetPart(1000)],
+    [`${folder}/_temporary/0/part-00000-8c9d.gz.parquet`, parquetPart(10000)],
+  ];
+  for (const [key, body] of files) await clients!.s3.send(new PutObjectCommand({ Bucket: EXPORT_BUCKET, Key: key, Body: body }));
+  const depthRef = { exportId: id, location: `s3://${EXPORT_BUCKET}/${root}`, snapshotId: 's', adopted: false };
+  assert.equal(await ports!.discover.exportRowCount(depthRef, 'public.orders'), 7 + 3, 'only the rows of the files the load reads');
+  const found = await ports!.discover.discover(depthRef);
+  assert.equal(found.parts?.['public.orders']?.files, 2, JSON.stringify(found.parts));
+});

@@ -10,8 +10,9 @@ import { rowCountCheckFor as chooseCheck, dynamoRowCountCheck, publishActivities
 import { FakeBackend } from '../../src/fake/ports';
 import { fakeDynamoConfig } from '../helpers/dynamodb-source';
 import { PortError } from '../../src/errors';
-import { footerRowCount, isDataFile, sumRows, withTail } from '../../src/export-rows';
+import { footerRowCount, isDataFile, isTablePart, sumRows, withTail } from '../../src/export-rows';
 import type { RowCountCheck } from '../../src/model';
+import { repoRoot } from '../../src/toolchain';
 import { type LakeRowCounts, rowCountCheck } from '../../src/verify-rows';
 
 const load = (action: 'create' | 'merge' | 'replace' | 'incremental' | 'none', inserted = 0, committed = true) => ({ action, inserted, committed, rowCountAfter: 999, snapshotId: '7' });
@@ -205,4 +206,11 @@ describe('the Parquet footer reader', () => {
     assert.equal(total, (40 * 41) / 2);
     assert.equal(await sumRows([], async () => 1), 0);
   });
+});
+
+test("a table's part files are those the load job reads: in its folder or a batch folder, no marker, hidden file or deeper file", () => {
+  // The same cases glue/tests/test_export.py holds the load job's rule to.
+  const cases = JSON.parse(readFileSync(join(repoRoot(), 'test', 'fixtures', 'export-part-paths.json'), 'utf8')) as { parts: string[]; notParts: string[] };
+  for (const path of cases.parts) assert.equal(isTablePart(path), true, path);
+  for (const path of cases.notParts) assert.equal(isTablePart(path), false, path);
 });

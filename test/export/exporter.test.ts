@@ -381,6 +381,25 @@ describe('the row count of an export table from its Parquet footers', () => {
     });
   });
 
+  test('only the files the load job reads count: none in a folder that is no batch folder, or deeper', async () => {
+    const nested = join(work, 'rows-nested');
+    const table = join(nested, 'shop', 'public.customers');
+    mkdirSync(table, { recursive: true });
+    for (const name of readdirSync(outDir).filter((f) => f.endsWith('.json'))) copyFileSync(join(outDir, name), join(nested, name));
+    const source = join(outDir, 'shop', 'public.customers', '1');
+    const own = readdirSync(source).filter((f) => f.endsWith('.gz.parquet'));
+    assert.ok(own.length > 0);
+    // The table's own parts in batch 1, and copies of them where glue/lakesync_glue/export.py never reads.
+    for (const folder of ['1', 'archive', join('1', 'old'), join('_temporary', '0')]) {
+      mkdirSync(join(table, folder), { recursive: true });
+      for (const name of own) copyFileSync(join(source, name), join(table, folder, name));
+    }
+    const nestedRef = { ...ref, location: nested };
+    assert.equal(await discover().exportRowCount(nestedRef, 'public.customers'), await discover().exportRowCount(ref, 'public.customers'));
+    const bytes = own.reduce((sum, name) => sum + statSync(join(source, name)).size, 0);
+    assert.deepEqual((await discover().discover(nestedRef)).parts?.['public.customers'], { files: own.length, bytes });
+  });
+
   test('an export whose files are gone fails the count as not found', async () => {
     await assert.rejects(discover().exportRowCount({ ...ref, location: join(work, 'gone') }, 'public.orders'), (err: PortError) => {
       assert.equal(err.kind, 'not-found');
