@@ -34,6 +34,9 @@ export function loadJobArguments(req: LoadRequest, lake: LakeLocation, jdbc?: Jd
     ...commonArguments(req, lake),
     export_id: direct ? undefined : req.exportId,
     snapshot_time: direct ? undefined : req.snapshotTime,
+    // The part files discovery saw: the job refuses the table when those it lists differ (removed since).
+    export_part_files: direct || !req.exportParts ? undefined : String(req.exportParts.files),
+    export_part_bytes: direct || !req.exportParts ? undefined : String(req.exportParts.bytes),
   });
 }
 

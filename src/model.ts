@@ -295,6 +295,12 @@ export interface LoadRequest {
    * and `snapshotTime` are then the last one's id and `window.to`, the lineage of the commit.
    */
   tableExports?: LoadedTableExport[];
+  /**
+   * An RDS export load: the table's part files as the export's discovery found them (its own
+   * cycle's record). The job refuses the table when the files it lists differ (some removed since,
+   * by an S3 lifecycle rule or a delete): it would load without their rows. Absent: not recorded.
+   */
+  exportParts?: ExportParts;
 }
 
 /**

@@ -87,6 +87,10 @@ COMMON_OPTIONAL: tuple[str, ...] = (
     "dynamodb_exports",
     "dynamodb_key",
     "dynamodb_attributes",
+    # The table's part files as the cycle's discovery saw them (count, bytes; both or neither): the job refuses
+    # a table whose files differ when it lists them (removed since, by an S3 lifecycle rule or a delete).
+    "export_part_files",
+    "export_part_bytes",
 )
 # With --extract direct, the export arguments are not sent and these are required instead.
 DIRECT_REQUIRED: tuple[str, ...] = tuple(n for n in COMMON_REQUIRED if n not in EXPORT_ONLY) + (
@@ -138,6 +142,7 @@ class JobArgs:
     region: str | None = None
     source_format: str = "postgres"  # postgres | dynamodb
     dynamodb: DynamoArgs | None = None  # set for DynamoDB loads only
+    export_parts: tuple[int, int] | None = None  # (files, bytes) discovery saw; None: not told (older callers)
     # Not job arguments: knobs for tests and the embedded mode.
     commit_attempts: int = 4
     commit_retry_wait_seconds: float = 2.0
@@ -479,6 +484,7 @@ def parse_job_args(options: Mapping[str, str], mode: Mode) -> JobArgs:
         region=_parse_region(get("region")),
         source_format=source_format,
         dynamodb=dynamodb,
+        export_parts=_parse_export_parts(get("export_part_files"), get("export_part_bytes"), extract, dynamodb is not None, target),
     )
 
 
@@ -497,6 +503,26 @@ _DIRECT_ONLY: tuple[str, ...] = (
     "jdbc_url", "jdbc_user", "jdbc_password_env", "jdbc_secret", "jdbc_iam_auth", "partitions", "partition_column",
     "jdbc_ssl_root_cert", "known_partitions",
 )
+_WHOLE = re.compile(r"[0-9]{1,18}")
+
+
+def _parse_export_parts(files: str, size: str, extract: str, dynamodb: bool, target: str) -> tuple[int, int] | None:
+    """--export_part_files and --export_part_bytes: both or neither, whole numbers, for an RDS export load only."""
+    if not files and not size:
+        return None
+    if extract != "export" or dynamodb:
+        name = "export_part_files" if files else "export_part_bytes"
+        raise _fail(name, files or size, f"applies only to loads from an RDS export (table {target} is not)",
+                    "leave --export_part_files and --export_part_bytes out")
+    if not files or not size:
+        given, other = ("export_part_files", "export_part_bytes") if files else ("export_part_bytes", "export_part_files")
+        raise _fail(given, files or size, f"is given without --{other}", "pass both (the part files discovery saw and their bytes), or neither")
+    for name, raw in (("export_part_files", files), ("export_part_bytes", size)):
+        if not _WHOLE.fullmatch(raw):
+            raise _fail(name, raw, "is not a whole number", f"pass the count discovery found, e.g. --{name} 4")
+    return int(files), int(size)
+
+
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 
 

@@ -206,6 +206,23 @@ def _refuse_shared_target(args: JobArgs, count: int) -> None:
     )
 
 
+def _refuse_changed_parts(args: JobArgs, folder: str, listed: list[storage.FileEntry]) -> None:
+    """The table's part files (is_table_part, as discovery counts them) must be those the cycle's discovery saw,
+    when the job is told: a file removed since would load the table without its rows."""
+    if args.export_parts is None:
+        return
+    files, size = args.export_parts
+    now_files, now_bytes = len(listed), sum(f.size for f in listed)
+    if (now_files, now_bytes) == (files, size):
+        return
+    raise ExportNotFound(
+        f"table {args.target}: its part files under {folder} changed since the cycle discovered export {args.export_id} "
+        f"({files} file(s), {size} bytes then; {now_files} file(s), {now_bytes} bytes now): an S3 lifecycle rule on the "
+        "export prefix (ExportRetentionDays) or a delete removed or changed some, so nothing is loaded (their rows would be "
+        "missing from the lake, and a merge would delete them); run a new sync to export the snapshot again"
+    )
+
+
 def find_table_export(args: JobArgs) -> TableExport:
     """The mappings and data files of the table the job loads; ExportNotFound when absent."""
     entries = table_entries(args.export_path)
@@ -260,6 +277,7 @@ def find_table_export(args: JobArgs) -> TableExport:
         )
     # Every batch folder (1/, 2/, ...) and the older layout without one; part numbers may have gaps.
     files = [f for f in storage.list_files(folder) if is_table_part(folder, f.path)]
+    _refuse_changed_parts(args, folder, files)
     data = _exported_data(with_schema[0])
     if not files and data:
         raise ExportNotFound(

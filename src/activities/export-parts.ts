@@ -9,7 +9,7 @@ import type { DiscoveredExport, ExportParts, ExportRef, TableName } from '../mod
 import type { Ports } from '../ports';
 import { findManifest } from './deps';
 
-interface PartsRecord {
+export interface PartsRecord {
   exportId: string;
   tables: Record<TableName, ExportParts>;
 }
@@ -37,6 +37,22 @@ export async function withPartsChecked(ports: Ports, source: string, cycleId: st
   if (changed.length === 0) return found;
   const gone = new Set(changed.map((c) => c.table));
   return { ...found, tables: found.tables.filter((t) => !gone.has(t.table)), skipped: [...found.skipped, ...changed] };
+}
+
+/**
+ * The part files of `table` that its export's discovery recorded (the export's own cycle), which
+ * its load job is held to; undefined when no cycle of the source recorded them (an export taken by
+ * an earlier version, or a backend that does not list them). `read` reads a cycle's record.
+ */
+export async function recordedParts(source: string, exportId: string, table: TableName, read: (cycleId: string) => Promise<PartsRecord | undefined>): Promise<ExportParts | undefined> {
+  const ownCycle = exportCycleId(source, exportId);
+  const record = ownCycle === undefined ? undefined : await read(ownCycle);
+  return record?.exportId === exportId ? record.tables[table] : undefined;
+}
+
+/** Reads a cycle's record of its export's part files (undefined when it has none). */
+export function partsRecordOf(ports: Ports): (cycleId: string) => Promise<PartsRecord | undefined> {
+  return (cycleId) => findManifest<PartsRecord>(ports, cycleManifestKeys.exportParts(cycleId));
 }
 
 function changedReason(exportId: string, was: ExportParts, now: ExportParts): string {

@@ -19,9 +19,10 @@ import { isPortError } from '../errors';
 import { keptStart } from '../payload-text';
 import type { SourceConfig } from '../config/schema';
 import { selectTable } from '../config/tables';
-import type { CostBasis, DiscoveredTable, LiveLoadRun, LoadedTableExport, LoadRequest, LoadResult, LoadRunStatus, LoadUsage, PackSummary, PlanEntry } from '../model';
+import type { CostBasis, DiscoveredTable, ExportParts, LiveLoadRun, LoadedTableExport, LoadRequest, LoadResult, LoadRunStatus, LoadUsage, PackSummary, PlanEntry } from '../model';
 import type { LoadPort, ManifestStore, PackLoads } from '../ports';
 import { type ActivityDeps, failure, sourceOf } from './deps';
+import { type PartsRecord, partsRecordOf, recordedParts } from './export-parts';
 import { MAX_UNSTARTED_RUNS } from '../workflows/options';
 
 export interface LoadTableInput {
@@ -191,10 +192,24 @@ export function planEntries(deps: ActivityDeps): (source: string, planRef: strin
 }
 
 /**
+ * Reads the part files the discovery of an RDS export load's export recorded for its table (each
+ * record once per worker while its cycle runs): the figures its job is held to. None for a direct
+ * or DynamoDB load, or an export no cycle recorded.
+ */
+export function exportPartsReader(deps: ActivityDeps): (input: LoadRequestInput, plan: PlanEntry) => Promise<ExportParts | undefined> {
+  const records = new RecentReads<PartsRecord | undefined>(CACHED_CYCLES);
+  return async (input, plan) => {
+    if (plan.extract || !input.exportId) return undefined;
+    const read = partsRecordOf(sourceOf(deps, input.source).ports);
+    return recordedParts(input.source, input.exportId, input.table, (cycleId) => records.get(`${input.source}/${cycleId}`, () => read(cycleId)));
+  };
+}
+
+/**
  * The request of one table's load, as its own run gets it and as a pack carries it: its run token,
  * its lineage and its result location. A request without the lineage it needs is refused.
  */
-export function loadRequestFor(port: LoadPort, input: LoadRequestInput, plan: PlanEntry): LoadRequest {
+export function loadRequestFor(port: LoadPort, input: LoadRequestInput, plan: PlanEntry, exportParts?: ExportParts): LoadRequest {
   const direct = plan.extract?.kind === 'direct';
   // A batch started before loads carried their lineage has neither: the load cannot guard the table.
   // A direct load reads the source itself: it has no export to guard with.
@@ -217,7 +232,7 @@ export function loadRequestFor(port: LoadPort, input: LoadRequestInput, plan: Pl
     source: input.source,
     cycleId: input.cycleId,
     runToken: runTokenFor(input.cycleId, input.table),
-    ...(direct ? {} : dynamo ? { exportId: input.exportId, snapshotTime: input.snapshotTime, tableExports: input.tableExports } : { exportId: input.exportId, snapshotTime: input.snapshotTime, exportLocation: input.exportLocation }),
+    ...(direct ? {} : dynamo ? { exportId: input.exportId, snapshotTime: input.snapshotTime, tableExports: input.tableExports } : { exportId: input.exportId, snapshotTime: input.snapshotTime, exportLocation: input.exportLocation, ...(exportParts ? { exportParts } : {}) }),
     database: input.database,
     plan,
     namespace: input.namespace,
@@ -309,6 +324,7 @@ async function refusedLoad(port: LoadPort, input: LoadTableInput, plan: PlanEntr
 
 export function loadActivities(deps: ActivityDeps) {
   const planEntry = planEntries(deps);
+  const exportParts = exportPartsReader(deps);
   const discoveries = new RecentReads<DiscoveredTable[]>(CACHED_CYCLES);
 
   /**
@@ -369,7 +385,7 @@ export function loadActivities(deps: ActivityDeps) {
       } catch (refusal) {
         throw await refusedLoad(ports.load, input, plan, load, refusal);
       }
-      const req = loadRequestFor(ports.load, input, plan);
+      const req = loadRequestFor(ports.load, input, plan, await exportParts(input, plan));
       // Before its run can commit: a dead cycle's recovery verifies the commit against DynamoDB's item counts.
       if (plan.extract?.kind === 'dynamodb' && req.tableExports && !load.runId) await recordTableExports(ports.manifests, input.cycleId, input.table, req.tableExports);
       // A backend without packs, or a table its pack did not load, runs alone.

@@ -10,7 +10,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { PackRequest, TableName } from '../model';
 import type { LoadPort, PackLoads } from '../ports';
 import { type ActivityDeps, failure, sourceOf } from './deps';
-import { committedEarlier, loadRequestFor, type LoadRequestInput, planEntries, refusalTold, refuseExcluded } from './load';
+import { committedEarlier, exportPartsReader, loadRequestFor, type LoadRequestInput, planEntries, refusalTold, refuseExcluded } from './load';
 
 export interface StartPackInput extends Omit<LoadRequestInput, 'table'> {
   planRef: string;
@@ -32,12 +32,16 @@ export interface StopPackInput extends StartPackInput {
 
 export function packActivities(deps: ActivityDeps) {
   const planEntry = planEntries(deps);
+  const exportParts = exportPartsReader(deps);
 
   /** The request of the pack's run: each table's as its own run would get it. */
   async function packRequest(input: StartPackInput, packs: PackLoads): Promise<PackRequest> {
     const { ports } = sourceOf(deps, input.source);
     const loads = [];
-    for (const table of input.tables) loads.push(loadRequestFor(ports.load, { ...input, table }, await planEntry(input.source, input.planRef, table)));
+    for (const table of input.tables) {
+      const plan = await planEntry(input.source, input.planRef, table);
+      loads.push(loadRequestFor(ports.load, { ...input, table }, plan, await exportParts({ ...input, table }, plan)));
+    }
     return { source: input.source, cycleId: input.cycleId, packToken: input.packToken, loads, summaryLocation: packs.summaryLocation(input.source, input.cycleId, input.packToken) };
   }
 

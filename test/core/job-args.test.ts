@@ -183,6 +183,31 @@ print(json.dumps(out))
   });
 });
 
+describe('load job arguments carry the part files discovery saw', () => {
+  // An S3 lifecycle rule (ExportRetentionDays) or a delete may remove a part file between discovery and the
+  // job's read: the job must know what discovery saw to refuse the table rather than load it without those rows.
+  const plan = PLANS[1]!;
+  const told = { ...request(plan), exportParts: { files: 4, bytes: 12_345 } } as LoadRequest;
+
+  test("an export load tells the job its table's part files and bytes as discovery found them, and the job's parser takes them", () => {
+    const cases = (['glue', 'local'] as const).map((mode) => ({ mode, args: loadJobArguments(told, LAKES[mode]) }));
+    for (const { mode, args } of cases) {
+      assert.equal(args.export_part_files, '4', `${mode}: the job is told how many part files discovery saw`);
+      assert.equal(args.export_part_bytes, '12345', `${mode}: the job is told their bytes`);
+    }
+    const { parsed } = askJob(cases);
+    parsed.forEach((result, i) => assert.ok(result.ok, `${cases[i]!.mode}: the job refused the part figures: ${result.error}`));
+  });
+
+  test('a load whose export recorded no parts sends neither figure (older callers), and the job refuses one without the other', () => {
+    const args = loadJobArguments(request(plan), LAKES.local);
+    assert.ok(!('export_part_files' in args) && !('export_part_bytes' in args));
+    const { export_part_bytes: _bytes, ...half } = loadJobArguments(told, LAKES.local);
+    const [refused] = askJob([{ mode: 'local', args: half }]).parsed;
+    assert.ok(!refused!.ok && /--export_part_files '4': is given without --export_part_bytes/.test(refused!.error ?? ''), refused!.error);
+  });
+});
+
 describe('load job arguments of a direct load (extract: direct)', () => {
   const directPlan = (extra: Partial<PlanEntry> = {}) =>
     planEntry({ table: 'public.events', lakeTable: 'events', action: 'incremental', primaryKey: ['id'], cursor: { column: 'id', mode: 'upsert', lookback: '1000' }, extract: { kind: 'direct', partitions: 8, partitionColumn: 'tenant' }, ...extra });
