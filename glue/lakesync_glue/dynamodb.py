@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import posixpath
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -128,6 +129,75 @@ def _present(path: str, listed: dict[str, set[str]]) -> bool:
     if folder not in listed:
         listed[folder] = set(storage.list_names(folder))
     return name in listed[folder]
+
+
+# What a failed read of a .gz data file says (Hadoop's GzipCodec, Spark's file reader): only such a failure is
+# worth reading the files again to find a damaged one; any other (a lost executor) is raised as it is.
+_READ_FAILURES = ("EOFException", "not a gzip file", "Not in GZIP format", "ZipException", "incorrect header check",
+                  "invalid block type", "invalid distance", "invalid stored block", "DataFormatException",
+                  "Encountered error while reading file")
+_CHUNK = 1 << 20
+MAX_NAMED_FILES = 5
+
+
+def _gzip_damage(path: str) -> str | None:
+    """Why a .gz data file cannot be read whole (not gzip, cut short, bytes after its end), None when it can.
+    An empty file is an empty partition's (DynamoDB writes one), read as no lines; concatenated gzip members
+    are one gzip stream, as Hadoop reads them."""
+    try:
+        stream = storage.open_binary(path)
+    except FileNotFoundError:
+        return "it is gone: removed after the export listed it"
+    try:
+        inflate: "zlib._Decompress | None" = None
+        offset = 0  # the bytes of the file the members before `inflate` took
+        while chunk := stream.read(_CHUNK):
+            while chunk:
+                if inflate is None:
+                    inflate = zlib.decompressobj(31)
+                try:
+                    inflate.decompress(chunk, _CHUNK)
+                    while inflate.unconsumed_tail and not inflate.eof:
+                        inflate.decompress(inflate.unconsumed_tail, _CHUNK)
+                except zlib.error as exc:
+                    if offset == 0 and not inflate.eof:
+                        return f"it is not gzip data, or its gzip data is invalid ({exc})"
+                    return f"what follows its first {offset} byte(s) is not gzip data ({exc})"
+                if not inflate.eof:
+                    break
+                offset += len(chunk) - len(inflate.unused_data)
+                chunk, inflate = inflate.unused_data, None
+        return None if inflate is None or inflate.eof else "its gzip data ends early: cut short"
+    finally:
+        stream.close()
+
+
+def damaged_files(exports: Sequence[ExportFiles], table: str, failure: BaseException) -> ExportNotFound | None:
+    """The refusal of exports some of whose .gz data files cannot be read whole, naming them; None when `failure`
+    is no read failure or every file reads whole. Only called once the read has failed: a retry reads the same bytes."""
+    if not any(marker in str(failure) for marker in _READ_FAILURES):
+        return None
+    found: list[str] = []
+    for export in exports:
+        for path in export.files:
+            if not path.endswith(".gz"):
+                continue
+            try:
+                why = _gzip_damage(path)
+            except Exception:  # noqa: BLE001 - a file that cannot be fetched now is left to the read's own error
+                why = None
+            if why is not None:
+                found.append(f"{path} of export {export.export.export_id} ({why})")
+            if len(found) > MAX_NAMED_FILES:
+                break
+    if not found:
+        return None
+    more = " and more" if len(found) > MAX_NAMED_FILES else ""
+    return ExportNotFound(
+        f"table {table}: data file(s) of the export cannot be read whole: {'; '.join(found[:MAX_NAMED_FILES])}{more}; "
+        "the export is damaged or was changed after it completed, so nothing was written (the items of those files "
+        "would be missing): run a new sync to export the table again"
+    )
 
 
 def read_records(spark: "SparkSession", exports: Sequence[ExportFiles], columns: Sequence[AttributeColumn],

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 from . import lake, lineage
 from .changes import change_set, count_ops
 from .columns import config_line
-from .dynamodb import BROKEN, DELETED, REST, WINDOW, WRITTEN, ExportFiles, export_files, read_records, with_value_views
+from .dynamodb import (BROKEN, DELETED, REST, WINDOW, WRITTEN, ExportFiles, damaged_files, export_files, read_records,
+                       with_value_views)
 from .args import parse_time
 from .dynamodb_args import ATTRIBUTES_COLUMN, DEFAULT_KEY_TYPES, DynamoExport
 from .dynamodb_json import AttributeColumn, plan_attribute, rest_expr
@@ -124,14 +125,17 @@ def _check_export(records: "DataFrame", found: Sequence[ExportFiles], declared: 
                   full: bool, table: str) -> int:
     """Reads the records' counts once: damaged lines, items against the manifests, declared attributes
     present in no item of a FULL export. Returns the records read."""
-    exprs = ["count(1) AS n", f"count_if({BROKEN}) AS broken"]
+    # A FULL export's lines are all `{"Item": ...}`: one without an image (a change record's keys alone) is no item.
+    broken = f"{BROKEN} OR {DELETED}" if full else BROKEN
+    exprs = ["count(1) AS n", f"count_if({broken}) AS broken"]
     exprs += [f"count_if({WINDOW} = {i}) AS w{i}" for i in range(len(found))]
     exprs += [f"count_if({quote(c.tag_col)} IS NOT NULL) AS p{i}" for i, c in enumerate(declared)]
     row = records.selectExpr(*exprs).collect()[0]
     if row["broken"]:
         raise ExportNotFound(
             f"table {table}: {row['broken']} line(s) of the export are neither an Item nor a change record "
-            "(DynamoDB JSON); the export looks damaged: run a new sync to export the table again"
+            f"(DynamoDB JSON{', a FULL export holds Items only' if full else ''}); the export looks damaged: run a new "
+            "sync to export the table again"
         )
     for i, f in enumerate(found):
         if f.manifest_items is not None and int(row[f"w{i}"]) != f.manifest_items:
@@ -245,7 +249,15 @@ def run(job: "_Load") -> "tuple[Outcome, SchemaPlan, None]":
     records = records.persist()
     state.cached.append(records)
     declared = [c for c in columns if not c.is_key]
-    state.rows_read = _check_export(records, found, declared, d.full, a.target)
+    try:  # the first read of the data files: a damaged one fails it here, before any write
+        state.rows_read = _check_export(records, found, declared, d.full, a.target)
+    except LoadError:
+        raise
+    except Exception as exc:
+        refusal = damaged_files(found, a.target, exc)
+        if refusal is not None:
+            raise refusal from None
+        raise
     keys = [c for c in columns if c.is_key]
     latest = records if d.full else _latest(records, keys)
 

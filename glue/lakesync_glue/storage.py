@@ -6,7 +6,13 @@ import re
 import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
+
+
+class ByteStream(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -105,6 +111,15 @@ def read_tail(path: str, length: int) -> tuple[int, bytes]:
         size = handle.seek(0, os.SEEK_END)
         handle.seek(max(0, size - length))
         return size, handle.read()
+
+
+def open_binary(path: str) -> ByteStream:
+    """The file's bytes as a stream read from the start (S3: one GET, read as it goes)."""
+    if is_s3(path):
+        bucket, key = split_s3(path)
+        body: ByteStream = _s3().get_object(Bucket=bucket, Key=key)["Body"]
+        return body
+    return open(path, "rb")
 
 
 def write_text(path: str, text: str) -> None:
